@@ -1,0 +1,41 @@
+
+
+/// How the SQLite store is laid out and how it batches writes.
+public struct PersistenceConfiguration: Sendable {
+    /// Path of the database file; created with its schema when missing.
+    public var databasePath: String
+    /// A batch is committed once it holds this many writes (default 256).
+    public var maxBatchSize: Int
+    /// …or this long after its first write, whichever comes first. Zero (the default)
+    /// commits as soon as the writer has taken every write already waiting for it,
+    /// which batches under load without delaying a lone write.
+    public var flushInterval: Duration
+    /// Writes waiting beyond this many are refused with ``PersistenceError/overloaded`` (default 10,000).
+    public var writeQueueCapacity: Int
+    /// Read-only connections, each on its own thread (default 2).
+    public var readerCount: Int
+    /// `NORMAL` (default) survives a process crash; `FULL` also survives power loss, at an fsync per batch.
+    public var synchronous: SynchronousMode
+
+    /// SQLite's `PRAGMA synchronous` levels that are safe in WAL mode.
+    public enum SynchronousMode: String, Sendable, CaseIterable {
+        case normal = "NORMAL"
+        case full = "FULL"
+    }
+
+    public init(
+        databasePath: String,
+        maxBatchSize: Int = 256,
+        flushInterval: Duration = .zero,
+        writeQueueCapacity: Int = 10_000,
+        readerCount: Int = 2,
+        synchronous: SynchronousMode = .normal
+    ) {
+        self.databasePath = databasePath
+        self.maxBatchSize = max(1, maxBatchSize)
+        self.flushInterval = flushInterval
+        self.writeQueueCapacity = max(1, writeQueueCapacity)
+        self.readerCount = max(1, readerCount)
+        self.synchronous = synchronous
+    }
+}

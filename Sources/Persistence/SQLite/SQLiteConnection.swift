@@ -1,0 +1,83 @@
+import CSystemSQLite
+
+/// One SQLite connection with a cache of prepared statements.
+///
+/// Not thread-safe by design: each connection is owned by exactly one actor
+/// (the writer or a reader), which runs it on its own dedicated thread.
+final class SQLiteConnection {
+    private let handle: OpaquePointer
+    private var statements: [String: SQLiteStatement] = [:]
+    let path: String
+
+    /// Opens (and for a writer, creates) the database at `path`.
+    init(path: String, readOnly: Bool, busyTimeoutMilliseconds: Int32 = 5_000) throws(SQLiteError) {
+        var db: OpaquePointer?
+        let flags =
+            (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
+            | SQLITE_OPEN_NOMUTEX
+        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close_v2(db)
+            throw SQLiteError(code: rc, message: "cannot open \(path): \(message)")
+        }
+        self.handle = db
+        self.path = path
+        sqlite3_extended_result_codes(db, 1)
+        sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
+    }
+
+    deinit {
+        self.statements.removeAll()
+        sqlite3_close_v2(self.handle)
+    }
+
+    /// Runs one or more statements that take no parameters and return no rows we need.
+    func execute(_ sql: String) throws(SQLiteError) {
+        let rc = sqlite3_exec(self.handle, sql, nil, nil, nil)
+        guard rc == SQLITE_OK else { throw self.error(rc, doing: sql) }
+    }
+
+    /// Runs `body` with the cached prepared statement for `sql` (prepared on first use),
+    /// and resets it afterwards so no half-read statement keeps a transaction open.
+    func withStatement<Result>(
+        _ sql: String, _ body: (SQLiteStatement) throws(SQLiteError) -> Result
+    ) throws(SQLiteError) -> Result {
+        let statement = try self.statement(sql)
+        defer { statement.reset() }
+        return try body(statement)
+    }
+
+    private func statement(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
+        if let cached = self.statements[sql] {
+            return cached
+        }
+        var raw: OpaquePointer?
+        let rc = sqlite3_prepare_v3(self.handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &raw, nil)
+        guard rc == SQLITE_OK, let raw else { throw self.error(rc, doing: sql) }
+        let statement = SQLiteStatement(raw, connection: self)
+        self.statements[sql] = statement
+        return statement
+    }
+
+    /// The rowid of the last successful INSERT on this connection.
+    var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(self.handle) }
+
+    /// The first column of the first row of `sql` as an integer (0 when there is no row).
+    func scalarInteger(_ sql: String) throws(SQLiteError) -> Int64 {
+        try self.withStatement(sql) { statement throws(SQLiteError) in
+            try statement.step() ? statement.int64(at: 0) : 0
+        }
+    }
+
+    /// The first column of the first row of `sql` as text ("" when there is no row).
+    func scalarText(_ sql: String) throws(SQLiteError) -> String {
+        try self.withStatement(sql) { statement throws(SQLiteError) in
+            try statement.step() ? statement.text(at: 0) : ""
+        }
+    }
+
+    func error(_ rc: Int32, doing what: String) -> SQLiteError {
+        SQLiteError(code: rc, message: "\(String(cString: sqlite3_errmsg(self.handle))) (while: \(what.prefix(120)))")
+    }
+}

@@ -1,0 +1,18 @@
+import CSystemSQLite
+
+/// A failed SQLite call: the result code and SQLite's own message.
+///
+/// The message can contain SQL; it is for logs only and never reaches a client.
+public struct SQLiteError: Error, CustomStringConvertible, Sendable {
+    /// The primary or extended SQLite result code (`SQLITE_FULL`, `SQLITE_NOTADB`, …).
+    public let code: Int32
+    /// SQLite's explanation, plus what we were doing.
+    public let message: String
+
+    /// Whether the failure is the disk (or its quota) running out of space.
+    public var isDiskFull: Bool { self.code & 0xFF == SQLITE_FULL }
+    /// Whether the file exists but is not a usable SQLite database.
+    public var isCorrupt: Bool { [SQLITE_NOTADB, SQLITE_CORRUPT].contains(self.code & 0xFF) }
+
+    public var description: String { "SQLite error \(self.code): \(self.message)" }
+}

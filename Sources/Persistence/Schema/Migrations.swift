@@ -1,0 +1,87 @@
+/// Ordered schema migrations; `PRAGMA user_version` records how many have run.
+///
+/// Version 1 is the original FastAPI backend's schema (same tables and columns,
+/// `IF NOT EXISTS`), so its `game.db` files open unchanged and gain what follows.
+/// Append new steps; never edit a released one.
+let migrations: [String] = [
+    // 1: the legacy schema.
+    """
+    CREATE TABLE IF NOT EXISTS scores (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        player_name TEXT NOT NULL,
+        score INTEGER NOT NULL,
+        coins INTEGER NOT NULL,
+        enemies_defeated INTEGER NOT NULL,
+        distance INTEGER NOT NULL,
+        level INTEGER NOT NULL,
+        game_mode TEXT NOT NULL,
+        created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP
+    );
+    CREATE TABLE IF NOT EXISTS bosses (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        boss_index INTEGER NOT NULL UNIQUE,
+        boss_name TEXT NOT NULL,
+        notorious_title TEXT NOT NULL,
+        frame_x INTEGER NOT NULL,
+        frame_y INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS saved_games (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        player_name TEXT NOT NULL UNIQUE,
+        level INTEGER NOT NULL,
+        score INTEGER NOT NULL,
+        lives INTEGER NOT NULL,
+        health INTEGER NOT NULL,
+        coins INTEGER NOT NULL,
+        weapon TEXT NOT NULL,
+        timestamp TIMESTAMP DEFAULT CURRENT_TIMESTAMP
+    );
+    CREATE INDEX IF NOT EXISTS idx_score_desc ON scores(score DESC);
+    """,
+    // 2: indexes for the per-mode leaderboard and personal bests (rowid breaks ties).
+    """
+    CREATE INDEX IF NOT EXISTS idx_scores_mode_score ON scores(game_mode, score DESC);
+    CREATE INDEX IF NOT EXISTS idx_scores_player_score ON scores(player_name, score DESC);
+    """,
+]
+
+extension SQLiteConnection {
+    /// Brings the schema up to date in one transaction and seeds the boss gallery if empty.
+    ///
+    /// - Returns: the schema version before migrating (0 for a new file).
+    @discardableResult
+    func migrate() throws(SQLiteError) -> Int {
+        let before = Int(try self.scalarInteger("PRAGMA user_version"))
+        guard before <= migrations.count else {
+            throw SQLiteError(
+                code: 1,
+                message: "database schema version \(before) is newer than this server (\(migrations.count))"
+            )
+        }
+        try self.execute("BEGIN IMMEDIATE")
+        do {
+            for step in migrations[before...] {
+                try self.execute(step)
+            }
+            try self.execute("PRAGMA user_version = \(migrations.count)")
+            try self.seedBossesIfEmpty()
+            try self.execute("COMMIT")
+        } catch {
+            try? self.execute("ROLLBACK")
+            throw error
+        }
+        return before
+    }
+
+    private func seedBossesIfEmpty() throws(SQLiteError) {
+        guard try self.scalarInteger("SELECT COUNT(*) FROM bosses") == 0 else { return }
+        for (index, boss) in bossCatalogue.enumerated() {
+            try self.withStatement(
+                "INSERT INTO bosses (boss_index, boss_name, notorious_title, frame_x, frame_y) VALUES (?, ?, ?, 0, 0)"
+            ) { insert throws(SQLiteError) in
+                try insert.bind(.integer(Int64(index)), .text(boss.name), .text(boss.title))
+                try insert.step()
+            }
+        }
+    }
+}

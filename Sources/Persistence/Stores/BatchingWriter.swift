@@ -1,0 +1,197 @@
+import CSystemSQLite
+import Logging
+import NIOCore
+
+/// The only code that writes to the database: collects writes from every caller and
+/// commits them together in one transaction (group commit).
+///
+/// A batch is flushed when it holds `maxBatchSize` writes or `flushInterval` after its
+/// first write, whichever comes first; each caller resumes only after the transaction
+/// holding its write has committed. The actor runs on its own event-loop thread, so the
+/// blocking SQLite calls never occupy the cooperative thread pool.
+actor BatchingWriter {
+    private struct PendingWrite {
+        let operation: WriteOperation
+        let continuation: CheckedContinuation<WriteOutcome, any Error>
+    }
+
+    private let connection: SQLiteConnection
+    private let eventLoop: any EventLoop
+    private let rankIndex: RankIndex
+    private let configuration: PersistenceConfiguration
+    private let logger: Logger
+
+    private var pending: [PendingWrite] = []
+    private var flushIsScheduled = false
+    private var isClosed = false
+    /// Transactions committed so far (for tests and metrics).
+    private(set) var committedTransactions = 0
+
+    nonisolated var unownedExecutor: UnownedSerialExecutor {
+        self.eventLoop.executor.asUnownedSerialExecutor()
+    }
+
+    init(
+        connection: SQLiteConnection, eventLoop: any EventLoop, rankIndex: RankIndex,
+        configuration: PersistenceConfiguration, logger: Logger
+    ) {
+        self.connection = connection
+        self.eventLoop = eventLoop
+        self.rankIndex = rankIndex
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Queues `operation` and returns its outcome once committed.
+    ///
+    /// Throws ``PersistenceError/overloaded`` at once when the queue is full.
+    func perform(_ operation: WriteOperation) async throws -> WriteOutcome {
+        guard !self.isClosed else { throw PersistenceError.shuttingDown }
+        guard self.pending.count < self.configuration.writeQueueCapacity else {
+            throw PersistenceError.overloaded
+        }
+        return try await withCheckedThrowingContinuation { continuation in
+            self.pending.append(PendingWrite(operation: operation, continuation: continuation))
+            if self.pending.count >= self.configuration.maxBatchSize {
+                self.flush()
+            } else if !self.flushIsScheduled {
+                self.scheduleFlush()
+            }
+        }
+    }
+
+    /// Commits what is queued and refuses further writes (graceful shutdown).
+    func close() {
+        self.flush()
+        self.isClosed = true
+    }
+
+    private func scheduleFlush() {
+        self.flushIsScheduled = true
+        // Bridges NIO's timer callback back into the actor: the callback runs on this
+        // actor's own event loop, so `assumeIsolated` holds.
+        let flushNow: @Sendable () -> Void = { [self] in self.assumeIsolated { $0.flush() } }
+        let interval = self.configuration.flushInterval
+        if interval <= .zero {
+            // Runs after every write already queued for this actor has joined the batch.
+            self.eventLoop.execute(flushNow)
+        } else {
+            let (seconds, attoseconds) = interval.components
+            let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+            self.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds), flushNow)
+        }
+    }
+
+    private func flush() {
+        self.flushIsScheduled = false
+        guard !self.pending.isEmpty else { return }
+        let batch = self.pending
+        self.pending.removeAll(keepingCapacity: true)
+
+        let createdAt = UTCTimestamp.now()
+        do {
+            let outcomes = try self.commit(batch.map(\.operation), createdAt: createdAt)
+            for (write, outcome) in zip(batch, outcomes) { write.continuation.resume(returning: outcome) }
+        } catch {
+            self.logger.error(
+                "persistence.batch.failed",
+                metadata: ["db.batch.size": "\(batch.count)", "error": "\(error)"]
+            )
+            // One bad write must not fail its neighbours: retry each on its own.
+            for write in batch {
+                do {
+                    let outcome = try self.commit([write.operation], createdAt: createdAt)[0]
+                    write.continuation.resume(returning: outcome)
+                } catch {
+                    write.continuation.resume(throwing: Self.persistenceError(for: error))
+                }
+            }
+        }
+    }
+
+    /// Runs `operations` in one transaction; rolls back and rethrows on any failure.
+    private func commit(_ operations: [WriteOperation], createdAt: String) throws(SQLiteError) -> [WriteOutcome] {
+        try self.connection.execute("BEGIN IMMEDIATE")
+        var outcomes: [WriteOutcome] = []
+        outcomes.reserveCapacity(operations.count)
+        do {
+            for operation in operations {
+                outcomes.append(try self.apply(operation, createdAt: createdAt))
+            }
+            try self.connection.execute("COMMIT")
+        } catch {
+            try? self.connection.execute("ROLLBACK")
+            throw error
+        }
+        self.committedTransactions += 1
+        self.rankIndex.add(
+            outcomes.lazy.compactMap { if case .score(let stored) = $0 { stored.submission } else { nil } }
+        )
+        self.logger.trace("persistence.batch.committed", metadata: ["db.batch.size": "\(operations.count)"])
+        return outcomes
+    }
+
+    private func apply(_ operation: WriteOperation, createdAt: String) throws(SQLiteError) -> WriteOutcome {
+        switch operation {
+        case .insertScore(let score):
+            try self.connection.withStatement(
+                """
+                INSERT INTO scores (player_name, score, coins, enemies_defeated, distance, level, game_mode, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """
+            ) { insert throws(SQLiteError) in
+                try insert.bind(
+                    .text(score.playerName), .integer(score.score), .integer(score.coins),
+                    .integer(score.enemiesDefeated), .integer(score.distance), .integer(score.level),
+                    .text(score.gameMode), .text(createdAt)
+                )
+                try insert.step()
+            }
+            return .score(StoredScore(id: self.connection.lastInsertRowID, submission: score, createdAt: createdAt))
+        case .saveGame(let game):
+            try self.connection.withStatement(
+                """
+                INSERT INTO saved_games (player_name, level, score, lives, health, coins, weapon, timestamp)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(player_name) DO UPDATE SET
+                    level = excluded.level, score = excluded.score, lives = excluded.lives,
+                    health = excluded.health, coins = excluded.coins, weapon = excluded.weapon,
+                    timestamp = excluded.timestamp
+                """
+            ) { upsert throws(SQLiteError) in
+                try upsert.bind(
+                    .text(game.playerName), .integer(game.level), .integer(game.score), .integer(game.lives),
+                    .integer(game.health), .integer(game.coins), .text(game.weapon), .text(createdAt)
+                )
+                try upsert.step()
+            }
+            return .done
+        case .deleteSavedGame(let playerName):
+            try self.connection.withStatement("DELETE FROM saved_games WHERE player_name = ?") {
+                delete throws(SQLiteError) in
+                try delete.bind(.text(playerName))
+                try delete.step()
+            }
+            return .done
+        }
+    }
+
+    private static func persistenceError(for error: any Error) -> PersistenceError {
+        if let sqlite = error as? SQLiteError, sqlite.isDiskFull { return .diskFull }
+        return .storageFailure
+    }
+}
+
+extension BatchingWriter {
+    /// Puts the database in WAL mode with the configured durability and migrates it.
+    ///
+    /// - Returns: the schema version found before migrating.
+    func prepareDatabase() throws(SQLiteError) -> Int {
+        let mode = try self.connection.scalarText("PRAGMA journal_mode = WAL")
+        guard mode.lowercased() == "wal" else {
+            throw SQLiteError(code: 1, message: "cannot switch to WAL journal mode (got \(mode))")
+        }
+        try self.connection.execute("PRAGMA synchronous = \(self.configuration.synchronous.rawValue)")
+        return try self.connection.migrate()
+    }
+}

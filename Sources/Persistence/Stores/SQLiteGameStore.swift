@@ -1,0 +1,169 @@
+import Foundation
+public import Logging
+import NIOCore
+import NIOPosix
+public import ServiceLifecycle
+import Synchronization
+
+/// The game's storage on one SQLite file: scores, saved games and bosses.
+///
+/// Writes go through one ``BatchingWriter`` (group commit on its own thread); reads go
+/// round-robin to read-only connections on threads of their own; ranks come from an
+/// in-memory ``RankIndex`` kept in step with every commit. As a `Service` it commits
+/// what is pending and stops taking writes on graceful shutdown.
+public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Service {
+    private let writer: BatchingWriter
+    private let readers: [SQLiteReader]
+    private let rankIndex: RankIndex
+    private let threads: MultiThreadedEventLoopGroup
+    private let logger: Logger
+    private let nextReader = Atomic<Int>(0)
+    private let isClosed = Atomic<Bool>(false)
+
+    private init(
+        writer: BatchingWriter, readers: [SQLiteReader], rankIndex: RankIndex,
+        threads: MultiThreadedEventLoopGroup, logger: Logger
+    ) {
+        self.writer = writer
+        self.readers = readers
+        self.rankIndex = rankIndex
+        self.threads = threads
+        self.logger = logger
+    }
+
+    /// Opens (creating if needed) the database, migrates its schema, seeds the bosses
+    /// and loads the rank index.
+    ///
+    /// - Throws: ``StoreOpeningError`` with a message fit for an operator.
+    public static func open(_ configuration: PersistenceConfiguration, logger: Logger) async throws -> SQLiteGameStore {
+        let path = configuration.databasePath
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw StoreOpeningError(path: path, reason: "cannot create directory \(directory)")
+            }
+        }
+        let threads = MultiThreadedEventLoopGroup(numberOfThreads: 1 + configuration.readerCount)
+        let loops = Array(threads.makeIterator())
+        do {
+            let rankIndex = RankIndex()
+            let writer = BatchingWriter(
+                connection: try SQLiteConnection(path: path, readOnly: false),
+                eventLoop: loops[0], rankIndex: rankIndex, configuration: configuration, logger: logger
+            )
+            let migratedFrom = try await writer.prepareDatabase()
+            var readers: [SQLiteReader] = []
+            for loop in loops.dropFirst() {
+                readers.append(SQLiteReader(connection: try SQLiteConnection(path: path, readOnly: true), eventLoop: loop))
+            }
+            rankIndex.load(try await readers[0].allModeScores())
+            logger.info(
+                "persistence.opened",
+                metadata: [
+                    "db.path": "\(path)", "db.schema.from": "\(migratedFrom)",
+                    "db.schema.version": "\(migrations.count)", "db.readers": "\(readers.count)",
+                ]
+            )
+            return SQLiteGameStore(writer: writer, readers: readers, rankIndex: rankIndex, threads: threads, logger: logger)
+        } catch {
+            try? await threads.shutdownGracefully()
+            throw StoreOpeningError(path: path, reason: error.isCorrupt ? "not a valid SQLite database" : error.message)
+        }
+    }
+
+    // MARK: Service
+
+    /// Waits for graceful shutdown, then commits pending writes and releases the threads.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await self.close()
+    }
+
+    /// Commits what is pending and refuses everything after. Safe to call twice.
+    public func close() async {
+        guard !self.isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        await self.writer.close()
+        self.logger.info("persistence.closed")
+        try? await self.threads.shutdownGracefully()
+    }
+
+    /// Transactions the writer has committed since opening.
+    public var committedTransactions: Int {
+        get async { await self.writer.committedTransactions }
+    }
+
+    // MARK: ScoreStore
+
+    public func submit(_ score: ScoreSubmission) async throws -> StoredScore {
+        guard case .score(let stored) = try await self.write(.insertScore(score)) else {
+            preconditionFailure("an insert always yields its row")
+        }
+        return stored
+    }
+
+    public func leaderboard(limit: Int, gameMode: String?) async throws -> [StoredScore] {
+        try await self.read { try await $0.leaderboard(limit: limit, gameMode: gameMode) }
+    }
+
+    public func personalBest(playerName: String) async throws -> StoredScore? {
+        try await self.read { try await $0.personalBest(playerName: playerName) }
+    }
+
+    public func rank(of score: Int64, gameMode: String?) async throws -> Int {
+        try self.checkOpen()
+        return self.rankIndex.rank(of: score, gameMode: gameMode)
+    }
+
+    // MARK: SavedGameStore
+
+    public func save(_ game: SavedGame) async throws {
+        _ = try await self.write(.saveGame(game))
+    }
+
+    public func load(playerName: String) async throws -> SavedGame? {
+        try await self.read { try await $0.savedGame(playerName: playerName) }
+    }
+
+    public func delete(playerName: String) async throws {
+        _ = try await self.write(.deleteSavedGame(playerName: playerName))
+    }
+
+    // MARK: BossCatalog
+
+    public func bosses() async throws -> [Boss] {
+        try await self.read { try await $0.bosses() }
+    }
+
+    // MARK: Plumbing
+
+    private func checkOpen() throws(PersistenceError) {
+        if self.isClosed.load(ordering: .acquiring) { throw .shuttingDown }
+    }
+
+    private func write(_ operation: WriteOperation) async throws -> WriteOutcome {
+        try self.checkOpen()
+        return try await self.writer.perform(operation)
+    }
+
+    private func read<Result: Sendable>(
+        _ query: (SQLiteReader) async throws -> Result
+    ) async throws(PersistenceError) -> Result {
+        try self.checkOpen()
+        let index = self.nextReader.wrappingAdd(1, ordering: .relaxed).oldValue
+        do {
+            return try await query(self.readers[index % self.readers.count])
+        } catch {
+            self.logger.error("persistence.read.failed", metadata: ["error": "\(error)"])
+            throw (error as? SQLiteError)?.isDiskFull == true ? .diskFull : .storageFailure
+        }
+    }
+}
+
+/// The database could not be opened or prepared at start-up.
+public struct StoreOpeningError: Error, CustomStringConvertible {
+    public let path: String
+    public let reason: String
+    public var description: String { "cannot use database \(self.path): \(self.reason)" }
+}

@@ -1,0 +1,99 @@
+import NIOCore
+
+/// A read-only connection on its own thread. WAL mode lets it read the last committed
+/// state while the writer is mid-batch, so reads never queue behind writes.
+actor SQLiteReader {
+    private let connection: SQLiteConnection
+    private let eventLoop: any EventLoop
+
+    nonisolated var unownedExecutor: UnownedSerialExecutor {
+        self.eventLoop.executor.asUnownedSerialExecutor()
+    }
+
+    init(connection: SQLiteConnection, eventLoop: any EventLoop) {
+        self.connection = connection
+        self.eventLoop = eventLoop
+    }
+
+    private static let scoreColumns =
+        "id, player_name, score, coins, enemies_defeated, distance, level, game_mode, created_at"
+
+    func leaderboard(limit: Int, gameMode: String?) throws(SQLiteError) -> [StoredScore] {
+        if let gameMode {
+            return try self.scores(
+                "SELECT \(Self.scoreColumns) FROM scores WHERE game_mode = ? ORDER BY score DESC, id ASC LIMIT ?",
+                .text(gameMode), .integer(Int64(limit))
+            )
+        }
+        return try self.scores(
+            "SELECT \(Self.scoreColumns) FROM scores ORDER BY score DESC, id ASC LIMIT ?", .integer(Int64(limit))
+        )
+    }
+
+    func personalBest(playerName: String) throws(SQLiteError) -> StoredScore? {
+        try self.scores(
+            "SELECT \(Self.scoreColumns) FROM scores WHERE player_name = ? ORDER BY score DESC, id ASC LIMIT 1",
+            .text(playerName)
+        ).first
+    }
+
+    func savedGame(playerName: String) throws(SQLiteError) -> SavedGame? {
+        try self.connection.withStatement(
+            "SELECT player_name, level, score, lives, health, coins, weapon FROM saved_games WHERE player_name = ?"
+        ) { row throws(SQLiteError) in
+            try row.bind(.text(playerName))
+            guard try row.step() else { return nil }
+            return SavedGame(
+                playerName: row.text(at: 0), level: row.int64(at: 1), score: row.int64(at: 2),
+                lives: row.int64(at: 3), health: row.int64(at: 4), coins: row.int64(at: 5), weapon: row.text(at: 6)
+            )
+        }
+    }
+
+    func bosses() throws(SQLiteError) -> [Boss] {
+        try self.connection.withStatement(
+            "SELECT id, boss_index, boss_name, notorious_title, frame_x, frame_y FROM bosses ORDER BY boss_index"
+        ) { row throws(SQLiteError) in
+            var bosses: [Boss] = []
+            while try row.step() {
+                bosses.append(
+                    Boss(
+                        id: row.int64(at: 0), bossIndex: row.int64(at: 1), bossName: row.text(at: 2),
+                        notoriousTitle: row.text(at: 3), frameX: row.int64(at: 4), frameY: row.int64(at: 5)
+                    )
+                )
+            }
+            return bosses
+        }
+    }
+
+    /// Every (mode, score) pair, to build the ``RankIndex`` at start-up.
+    func allModeScores() throws(SQLiteError) -> [(mode: String, score: Int64)] {
+        try self.connection.withStatement("SELECT game_mode, score FROM scores") { row throws(SQLiteError) in
+            var rows: [(mode: String, score: Int64)] = []
+            while try row.step() { rows.append((row.text(at: 0), row.int64(at: 1))) }
+            return rows
+        }
+    }
+
+    private func scores(_ sql: String, _ parameters: SQLiteValue...) throws(SQLiteError) -> [StoredScore] {
+        try self.connection.withStatement(sql) { row throws(SQLiteError) in
+            try row.bind(parameters)
+            var rows: [StoredScore] = []
+            while try row.step() {
+                rows.append(
+                    StoredScore(
+                        id: row.int64(at: 0),
+                        submission: ScoreSubmission(
+                            playerName: row.text(at: 1), score: row.int64(at: 2), coins: row.int64(at: 3),
+                            enemiesDefeated: row.int64(at: 4), distance: row.int64(at: 5), level: row.int64(at: 6),
+                            gameMode: row.text(at: 7)
+                        ),
+                        createdAt: row.text(at: 8)
+                    )
+                )
+            }
+            return rows
+        }
+    }
+}

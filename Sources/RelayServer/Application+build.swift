@@ -1,0 +1,49 @@
+import Hummingbird
+import Logging
+import Persistence
+import ServiceLifecycle
+
+/// Builds the HTTP application over already-opened stores.
+///
+/// `services` run beside the server and are shut down after it, so the store can
+/// commit its last batch once no request can add to it.
+func buildApplication(
+    configuration: ServerConfiguration,
+    scores: any ScoreStore,
+    savedGames: any SavedGameStore,
+    bosses: any BossCatalog,
+    services: [any Service],
+    logger: Logger
+) -> some ApplicationProtocol {
+    let router = buildRouter(configuration: configuration, scores: scores, savedGames: savedGames, bosses: bosses)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+        services: services,
+        logger: logger
+    )
+}
+
+/// The routes and middleware of PROTOCOL.md §1.
+func buildRouter(
+    configuration: ServerConfiguration,
+    scores: any ScoreStore,
+    savedGames: any SavedGameStore,
+    bosses: any BossCatalog
+) -> Router<BasicRequestContext> {
+    let router = Router(context: BasicRequestContext.self)
+    // Outermost first: every answer, errors and preflights included, gets the headers.
+    router.add(middleware: SecurityHeadersMiddleware())
+    router.add(middleware: CORSPolicyMiddleware(policy: configuration.cors))
+    router.add(middleware: JSONErrorMiddleware())
+    router.add(middleware: FetchMetadataGuard())
+
+    router.get("/") { _, _ in try JSONResponse.message("JumpJumpJump API is running!") }
+
+    let keyed = router.group().add(middleware: APIKeyMiddleware(apiKey: configuration.apiKey))
+    ScoreRoutes(store: scores, limits: configuration.limits).register(on: keyed)
+    SavedGameRoutes(store: savedGames, limits: configuration.limits).register(on: keyed)
+    BossRoutes(catalog: bosses, images: BossImages(directory: configuration.bossImagesDirectory))
+        .register(keyed: keyed, open: router)
+    return router
+}

@@ -1,0 +1,13 @@
+/// Bounds on what one HTTP request may ask of the server.
+struct HTTPLimits: Sendable {
+    /// Request bodies past this size get 413 (default 16 KiB: a score is ~200 bytes).
+    var maxBodyBytes = 16 * 1024
+    /// Player names, after trimming.
+    var nameLength = 1...32
+    /// `game_mode`, after trimming.
+    var gameModeLength = 1...32
+    /// `weapon` of a saved game, after trimming.
+    var weaponLength = 1...64
+    /// `limit` of the leaderboard is clamped to 1…this.
+    var maxLeaderboardLimit = 100
+}

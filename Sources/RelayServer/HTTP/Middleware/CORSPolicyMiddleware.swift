@@ -1,0 +1,68 @@
+import Hummingbird
+
+/// Which browser origins may call the API.
+struct CORSPolicy: Sendable, Equatable {
+    /// Origins allowed, with credentials (`ALLOWED_ORIGINS`).
+    var allowedOrigins: [String]
+    /// Any origin, answered with `*` and without credentials (`ALLOW_ALL_ORIGINS=true`).
+    var allowAllOrigins: Bool
+
+    static let defaultOrigins = ["http://localhost:3000", "http://localhost:5173"]
+
+    /// The `Access-Control-Allow-Origin` value for `origin`, or `nil` when it is not allowed.
+    func allowOriginValue(for origin: String) -> String? {
+        if self.allowAllOrigins { return "*" }
+        return self.allowedOrigins.contains(origin) ? origin : nil
+    }
+
+    /// Whether a WebSocket upgrade or request from `origin` is allowed.
+    func allows(origin: String) -> Bool { self.allowOriginValue(for: origin) != nil }
+}
+
+/// CORS as the old backend's Starlette middleware did it: preflights answered directly
+/// (all methods, the requested headers), simple requests get the allow-origin header.
+struct CORSPolicyMiddleware<Context: RequestContext>: RouterMiddleware {
+    let policy: CORSPolicy
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        guard let origin = request.headers[.origin] else {
+            return try await next(request, context)
+        }
+        let allowOrigin = self.policy.allowOriginValue(for: origin)
+        if request.method == .options, request.headers[.accessControlRequestMethod] != nil {
+            return self.preflightResponse(allowOrigin: allowOrigin, request: request)
+        }
+        var response = try await next(request, context)
+        if let allowOrigin {
+            self.addOriginHeaders(to: &response.headers, allowOrigin: allowOrigin)
+        }
+        return response
+    }
+
+    private func preflightResponse(allowOrigin: String?, request: Request) -> Response {
+        guard let allowOrigin else {
+            let body = ByteBuffer(string: #"{"detail":"Disallowed CORS origin"}"#)
+            return JSONResponse.raw(body, status: .badRequest)
+        }
+        var headers: HTTPFields = [
+            .accessControlAllowMethods: "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT",
+            .accessControlMaxAge: "600",
+            .contentLength: "0",
+        ]
+        if let requested = request.headers[.accessControlRequestHeaders] {
+            headers[.accessControlAllowHeaders] = requested
+        }
+        self.addOriginHeaders(to: &headers, allowOrigin: allowOrigin)
+        return Response(status: .ok, headers: headers)
+    }
+
+    private func addOriginHeaders(to headers: inout HTTPFields, allowOrigin: String) {
+        headers[.accessControlAllowOrigin] = allowOrigin
+        if !self.policy.allowAllOrigins {
+            headers[.accessControlAllowCredentials] = "true"
+            headers[.vary] = "Origin"
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import Hummingbird
+import Logging
+import Persistence
+
+/// Turns every error thrown below it into a JSON answer from the ``APIError`` table, so
+/// the middleware above it (headers, CORS) sees an ordinary response.
+struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch {
+            let apiError = Self.apiError(for: error, logger: context.logger)
+            return try JSONResponse.make(apiError.body, status: apiError.status)
+        }
+    }
+
+    static func apiError(for error: any Error, logger: Logger) -> APIError {
+        switch error {
+        case let error as APIError:
+            return error
+        case let error as PersistenceError:
+            switch error {
+            case .overloaded, .shuttingDown: return .storageBusy
+            case .diskFull: return .storageFull
+            case .storageFailure: return .storageFailure
+            }
+        case let error as HTTPError:
+            switch error.status {
+            case .notFound: return .notFound
+            case .contentTooLarge: return .bodyTooLarge(limit: 0)
+            case .methodNotAllowed: return .methodNotAllowed
+            default:
+                logger.debug("http.error", metadata: ["error": "\(error)"])
+                return .notFound
+            }
+        default:
+            logger.error("http.unexpected_error", metadata: ["error": "\(error)"])
+            return .storageFailure
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import Persistence
+
+/// Everything the server reads at start-up, from flags and the environment.
+struct ServerConfiguration: Sendable {
+    /// Address to bind (`--host`, `HOST`; default 127.0.0.1, use 0.0.0.0 to accept other machines).
+    var host = "127.0.0.1"
+    /// Port for HTTP and WebSocket (`--port`, `PORT`; default 8000).
+    var port = 8000
+    /// Folder of `game.db` (`--data-dir`, `DATA_DIR`; default `./data`).
+    var dataDirectory = "./data"
+    /// Folder of `boss_NN.png` (`--boss-images-dir`, `BOSS_IMAGES_DIR`; default `./assets/bosses`).
+    var bossImagesDirectory = "./assets/bosses"
+    /// Key for the 🔑 routes (`API_KEY`; generated at start when unset).
+    var apiKey: String
+    /// Whether ``apiKey`` was generated for this run (and so must be printed once).
+    var apiKeyWasGenerated = false
+    /// Browser origins allowed (`ALLOWED_ORIGINS`, `ALLOW_ALL_ORIGINS`).
+    var cors = CORSPolicy(allowedOrigins: CORSPolicy.defaultOrigins, allowAllOrigins: false)
+    /// Request size and field bounds.
+    var limits = HTTPLimits()
+    /// Batching and durability of the SQLite store (`--batch-size`, `--batch-window-ms`, …).
+    var persistence: PersistenceConfiguration
+
+    /// The database file inside ``dataDirectory``.
+    static func databasePath(in dataDirectory: String) -> String {
+        (dataDirectory as NSString).appendingPathComponent("game.db")
+    }
+
+    /// A configuration for tests and embedding: given key, database in `dataDirectory`.
+    init(apiKey: String, dataDirectory: String) {
+        self.apiKey = apiKey
+        self.dataDirectory = dataDirectory
+        self.persistence = PersistenceConfiguration(databasePath: Self.databasePath(in: dataDirectory))
+    }
+}
+
+extension CORSPolicy {
+    /// Reads `ALLOWED_ORIGINS` (comma list) and `ALLOW_ALL_ORIGINS` (`true`).
+    init(environment: [String: String]) {
+        let listed =
+            environment["ALLOWED_ORIGINS"]?
+            .split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
+        self.init(
+            allowedOrigins: listed ?? Self.defaultOrigins,
+            allowAllOrigins: environment["ALLOW_ALL_ORIGINS"]?.lowercased() == "true"
+        )
+    }
+}
+
+/// A random 32-byte key, hex encoded, for runs without `API_KEY`.
+func generateAPIKey() -> String {
+    var generator = SystemRandomNumberGenerator()
+    return (0..<32).map { _ in
+        let byte = UInt8.random(in: .min ... .max, using: &generator)
+        return String(byte, radix: 16).leftPadded(to: 2)
+    }.joined()
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        String(repeating: "0", count: max(0, width - self.count)) + self
+    }
+}
