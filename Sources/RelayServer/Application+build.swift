@@ -1,6 +1,9 @@
+import Handlers
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import Persistence
+import Relay
 import ServiceLifecycle
 
 /// Builds the HTTP application over already-opened stores.
@@ -12,12 +15,23 @@ func buildApplication(
     scores: any ScoreStore,
     savedGames: any SavedGameStore,
     bosses: any BossCatalog,
+    rooms: RoomRegistry,
+    dispatcher: MessageDispatcher,
     services: [any Service],
     logger: Logger
 ) -> some ApplicationProtocol {
+    let sockets = RoomSocketRoutes(dispatcher: dispatcher, registry: rooms, cors: configuration.cors)
     let router = buildRouter(configuration: configuration, scores: scores, savedGames: savedGames, bosses: bosses)
+    sockets.register(on: router)
     return Application(
         router: router,
+        server: .http1WebSocketUpgrade(
+            webSocketRouter: sockets.webSocketRouter(),
+            configuration: .init(
+                http1: .init(),
+                ws: .init(maxFrameSize: configuration.relay.maxFrameBytes, autoPing: .enabled(timePeriod: .seconds(30)))
+            )
+        ),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
         services: services,
         logger: logger

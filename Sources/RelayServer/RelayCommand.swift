@@ -1,8 +1,11 @@
 import ArgumentParser
 import Foundation
+import Handlers
 import Hummingbird
 import Logging
+import NIOPosix
 import Persistence
+import Relay
 
 /// `relay`: the JumpJumpJump game backend (HTTP API + WebSocket rooms) on one port.
 @main
@@ -49,6 +52,27 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "Largest accepted HTTP request body in bytes (larger gets 413).")
     var maxBodyBytes: Int = 16 * 1024
 
+    @Option(help: "Most players a room may ask for with max_players (rooms default to 2).")
+    var maxPlayersPerRoom: Int = 8
+
+    @Option(help: "Most live rooms on this server.")
+    var maxRooms: Int = 10_000
+
+    @Option(help: "Seconds a dropped player may take to reconnect.")
+    var reconnectWindowSeconds: Int = 60
+
+    @Option(help: "Sustained WebSocket messages per second per connection (burst: twice this).")
+    var messagesPerSecond: Int = 120
+
+    @Option(help: "Largest WebSocket message in bytes (larger closes with 1009).")
+    var maxFrameBytes: Int = 64 * 1024
+
+    @Option(help: "Outbound messages queued for a slow client before it is disconnected.")
+    var outboundQueueFrames: Int = 512
+
+    @Option(help: "Longest chat message in characters.")
+    var maxChatLength: Int = 500
+
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         var logger = Logger(label: "relay")
@@ -65,9 +89,12 @@ struct RelayCommand: AsyncParsableCommand {
             logger.critical("relay.startup.failed", metadata: ["error": "\(error)"])
             throw ExitCode(2)
         }
+        let rooms = RoomRegistry(
+            limits: configuration.relay, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        let dispatcher = try MessageDispatcher(handlers: BuiltInHandlers.all)
         let app = buildApplication(
             configuration: configuration, scores: store, savedGames: store, bosses: store,
-            services: [store], logger: logger
+            rooms: rooms, dispatcher: dispatcher, services: [store], logger: logger
         )
         logger.info(
             "relay.starting",
@@ -96,6 +123,14 @@ struct RelayCommand: AsyncParsableCommand {
         guard let synchronous = PersistenceConfiguration.SynchronousMode(rawValue: self.sync.uppercased()) else {
             throw ValidationError("--sync must be normal or full")
         }
+        configuration.relay.maxPlayersPerRoom = max(2, self.maxPlayersPerRoom)
+        configuration.relay.maxRooms = max(1, self.maxRooms)
+        configuration.relay.reconnectWindow = .seconds(max(0, self.reconnectWindowSeconds))
+        configuration.relay.messagesPerSecond = Double(max(1, self.messagesPerSecond))
+        configuration.relay.messageBurst = Double(max(1, self.messagesPerSecond) * 2)
+        configuration.relay.maxFrameBytes = max(1024, self.maxFrameBytes)
+        configuration.relay.outboundQueueFrames = max(8, self.outboundQueueFrames)
+        configuration.relay.maxChatLength = max(1, self.maxChatLength)
         configuration.persistence = PersistenceConfiguration(
             databasePath: ServerConfiguration.databasePath(in: dataDirectory),
             maxBatchSize: self.batchSize,

@@ -1,5 +1,6 @@
 import Foundation
 import Persistence
+import Relay
 
 /// Everything the server reads at start-up, from flags and the environment.
 struct ServerConfiguration: Sendable {
@@ -19,6 +20,8 @@ struct ServerConfiguration: Sendable {
     var cors = CORSPolicy(allowedOrigins: CORSPolicy.defaultOrigins, allowAllOrigins: false)
     /// Request size and field bounds.
     var limits = HTTPLimits()
+    /// Bounds of the WebSocket relay (rooms, players, rates, queues).
+    var relay = RelayLimits()
     /// Batching and durability of the SQLite store (`--batch-size`, `--batch-window-ms`, …).
     var persistence: PersistenceConfiguration
 

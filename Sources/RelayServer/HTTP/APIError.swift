@@ -13,12 +13,15 @@ enum APIError: Error, Equatable {
     case bodyTooLarge(limit: Int)
     case validation([ValidationIssue])
     case storageBusy
+    case originNotAllowed
+    case upgradeRequired
     case storageFull
     case storageFailure
 
     var status: HTTPResponse.Status {
         switch self {
-        case .invalidAPIKey, .crossSiteRequest, .navigationToAPI: .forbidden
+        case .invalidAPIKey, .crossSiteRequest, .navigationToAPI, .originNotAllowed: .forbidden
+        case .upgradeRequired: .upgradeRequired
         case .playerNotFound, .notFound: .notFound
         case .methodNotAllowed: .methodNotAllowed
         case .bodyTooLarge: .contentTooLarge
@@ -40,6 +43,8 @@ enum APIError: Error, Equatable {
         case .bodyTooLarge(let limit): .message("Request body too large (limit \(limit) bytes)")
         case .validation(let issues): .issues(issues)
         case .storageBusy: .message("Server busy, try again shortly")
+        case .originNotAllowed: .message("WebSocket origin not allowed")
+        case .upgradeRequired: .message("This path takes WebSocket connections only")
         case .storageFull: .message("Storage full, nothing was saved")
         case .storageFailure: .message("Internal server error")
         }

@@ -1,0 +1,23 @@
+public import Relay
+
+/// `chat` {message}: room gets `chat` {player_id, player_name, message, timestamp}; kept in
+/// the history while the game runs.
+public struct ChatHandler: RoomMessageHandler {
+    public let messageType = "chat"
+
+    public init() {}
+
+    public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
+        let text = try message.string("message")
+        let limit = room.state.limits.maxChatLength
+        guard text.count <= limit else { throw .tooLong("message", limit: limit) }
+        let line: JSONValue = [
+            "player_id": .string(playerID), "player_name": .string(room.state.player(playerID)?.name ?? ""),
+            "message": .string(text), "timestamp": .string(WallClock.iso8601()),
+        ]
+        room.state.recordChat(line)
+        var chat = OutboundMessage(type: "chat")
+        for key in ["player_id", "player_name", "message", "timestamp"] { chat.add(key, line.objectValue![key]!) }
+        room.broadcast(chat.encoded())
+    }
+}

@@ -1,0 +1,46 @@
+public import Relay
+
+/// `create_room` {room_name, player_name, player_id?, max_players?}: opens a room with the
+/// sender as host. Sender gets `player_joined` (about itself), then `room_created`.
+public struct CreateRoomHandler: MessageHandler {
+    public let messageType = "create_room"
+
+    public init() {}
+
+    public func handle(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) {
+        guard session.membership == nil else { throw .alreadyInRoom }
+        let limits = session.limits
+        let playerName = try message.name("player_name", maxLength: limits.maxNameLength)
+        let roomName = try message.optionalString("room_name").map { $0.trimmingWhitespace() }
+        guard (roomName?.count ?? 0) <= 64 else { throw .tooLong("room_name", limit: 64) }
+        let playerID = try PlayerIdentity.requestedID(in: message) ?? Identifiers.playerID()
+        var maxPlayers = limits.defaultPlayersPerRoom
+        if let requested = try message.optionalNumber("max_players") {
+            guard requested >= 2, requested <= Double(limits.maxPlayersPerRoom), requested.rounded() == requested else {
+                throw .invalidField("max_players", expected: "an integer from 2 to \(limits.maxPlayersPerRoom)")
+            }
+            maxPlayers = Int(requested)
+        }
+
+        let room = try session.registry.createRoom(
+            name: roomName.flatMap { $0.isEmpty ? nil : $0 } ?? "\(playerName)'s room", maxPlayers: maxPlayers)
+        let token = Identifiers.reconnectToken()
+        let connection = session.connection
+        try await room.enter { room throws(RelayError) in
+            let player = try room.admit(playerID: playerID, name: playerName, reconnectToken: token, connection: connection)
+            room.send(RoomMessages.playerJoined(player, in: room.state), to: playerID)
+            room.send(RoomMessages.welcome("room_created", player: player, in: room.state), to: playerID)
+        }
+        session.membership = .init(room: room, playerID: playerID)
+    }
+}
+
+/// Checks of a client-chosen `player_id`.
+enum PlayerIdentity {
+    /// The `player_id` the client asked for, if any (1…64 characters).
+    static func requestedID(in message: InboundMessage) throws(RelayError) -> String? {
+        guard let requested = try message.optionalString("player_id"), !requested.isEmpty else { return nil }
+        guard requested.count <= 64 else { throw .tooLong("player_id", limit: 64) }
+        return requested
+    }
+}

@@ -1,0 +1,19 @@
+public import Relay
+
+/// `enemy_state` {enemy_id, state}: others get `enemy_state_update` (rounded); the server's
+/// copy is updated when the enemy is known.
+public struct EnemyStateHandler: RoomMessageHandler {
+    public let messageType = "enemy_state"
+
+    public init() {}
+
+    public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
+        let enemyID = try message.string("enemy_id")
+        let state = try message.object("state")
+        room.state.updateEnemy(enemyID, state: state)
+        var update = OutboundMessage(type: "enemy_state_update")
+        update.add("enemy_id", enemyID)
+        update.add("state", .object(state), roundingFloats: true)
+        room.broadcast(update.encoded(), excluding: playerID)
+    }
+}

@@ -1,0 +1,29 @@
+public import Relay
+
+/// `game_action` {action, data}: others get `game_action` {player_id, action, data}. The host's
+/// `assist` {target_player_id, x, y} first moves the target and tells the room.
+public struct GameActionHandler: RoomMessageHandler {
+    public let messageType = "game_action"
+
+    public init() {}
+
+    public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
+        let action = try message.string("action")
+        let data = try message.optionalObject("data") ?? [:]
+        if action == "assist", playerID == room.state.hostID,
+            let target = data["target_player_id"]?.stringValue,
+            let x = data["x"]?.doubleValue, let y = data["y"]?.doubleValue,
+            room.state.assist(by: playerID, target: target, x: x, y: y)
+        {
+            var moved = OutboundMessage(type: "player_state_update")
+            moved.add("player_id", target)
+            moved.add("state", ["x": .number(x), "y": .number(y)], roundingFloats: true)
+            room.broadcast(moved.encoded())
+        }
+        var relayed = OutboundMessage(type: "game_action")
+        relayed.add("player_id", playerID)
+        relayed.add("action", action)
+        relayed.add("data", .object(data))
+        room.broadcast(relayed.encoded(), excluding: playerID)
+    }
+}

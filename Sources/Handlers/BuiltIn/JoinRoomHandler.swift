@@ -1,0 +1,25 @@
+public import Relay
+
+/// `join_room` {room_id (else the URL's), player_name, player_id?}: the room (joiner
+/// included) gets `player_joined`, then the sender `room_joined`.
+public struct JoinRoomHandler: MessageHandler {
+    public let messageType = "join_room"
+
+    public init() {}
+
+    public func handle(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) {
+        guard session.membership == nil else { throw .alreadyInRoom }
+        let playerName = try message.name("player_name", maxLength: session.limits.maxNameLength)
+        let code = try message.optionalString("room_id") ?? session.urlRoomID
+        let playerID = try PlayerIdentity.requestedID(in: message) ?? Identifiers.playerID()
+        guard let room = session.registry.room(code: code) else { throw .joinFailed }
+        let token = Identifiers.reconnectToken()
+        let connection = session.connection
+        try await room.enter { room throws(RelayError) in
+            let player = try room.admit(playerID: playerID, name: playerName, reconnectToken: token, connection: connection)
+            room.broadcast(RoomMessages.playerJoined(player, in: room.state))
+            room.send(RoomMessages.welcome("room_joined", player: player, in: room.state), to: playerID)
+        }
+        session.membership = .init(room: room, playerID: playerID)
+    }
+}

@@ -1,0 +1,15 @@
+public import Relay
+
+/// `leave_room`: the others get `player_left` {can_reconnect: false}; the sender `room_left`.
+public struct LeaveRoomHandler: MessageHandler {
+    public let messageType = "leave_room"
+
+    public init() {}
+
+    public func handle(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) {
+        guard let membership = session.membership else { throw .notInRoom }
+        session.membership = nil
+        await membership.room.leave(playerID: membership.playerID, connection: session.connection)
+        session.reply(OutboundMessage(type: "room_left").encoded())
+    }
+}

@@ -1,0 +1,17 @@
+public import Relay
+
+/// `player_state` {state}: others get `player_state_update` {player_id, state} with floats
+/// rounded to 2 decimals; known keys update the server's copy. The hot path.
+public struct PlayerStateHandler: RoomMessageHandler {
+    public let messageType = "player_state"
+
+    public init() {}
+
+    public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
+        let relayed = try room.state.applyPlayerState(playerID, try message.object("state"))
+        var update = OutboundMessage(type: "player_state_update")
+        update.add("player_id", playerID)
+        update.add("state", .object(relayed), roundingFloats: true)
+        room.broadcast(update.encoded(), excluding: playerID)
+    }
+}

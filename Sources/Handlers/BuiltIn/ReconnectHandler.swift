@@ -1,0 +1,36 @@
+public import Relay
+
+/// `reconnect` {room_id, player_id, token}: takes a dropped player's place back within the
+/// window. Sender: `reconnected` {…, game_state, reconnect_token}; room: `player_reconnected`.
+public struct ReconnectHandler: MessageHandler {
+    public let messageType = "reconnect"
+
+    public init() {}
+
+    public func handle(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) {
+        guard session.membership == nil else { throw .alreadyInRoom }
+        let code = try message.optionalString("room_id") ?? session.urlRoomID
+        let playerID = try message.string("player_id")
+        let token = try message.string("token")
+        guard let room = session.registry.room(code: code) else { throw .reconnectFailed }
+        let newToken = Identifiers.reconnectToken()
+        let connection = session.connection
+        try await room.enter { room throws(RelayError) in
+            let player = try room.resume(playerID: playerID, token: token, newToken: newToken, connection: connection)
+            var welcome = OutboundMessage(type: "reconnected")
+            welcome.add("room_id", room.state.roomID)
+            welcome.add("player_id", player.id)
+            welcome.add("player_number", room.state.number(of: player.id))
+            welcome.add("game_state", room.state.gameState(nowMilliseconds: WallClock.milliseconds()))
+            welcome.add("reconnect_token", player.reconnectToken)
+            room.send(welcome.encoded(), to: playerID)
+
+            var announcement = OutboundMessage(type: "player_reconnected")
+            announcement.add("player_id", player.id)
+            announcement.add("player_name", player.name)
+            announcement.add("room_info", room.state.roomInfo)
+            room.broadcast(announcement.encoded())
+        }
+        session.membership = .init(room: room, playerID: playerID)
+    }
+}

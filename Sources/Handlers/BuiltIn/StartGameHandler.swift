@@ -1,0 +1,20 @@
+public import Relay
+
+/// `start_game` (host, everyone ready, ≥ 2 players): room gets `game_starting`
+/// {game_state, sequence_id} with the start 500 ms ahead.
+public struct StartGameHandler: RoomMessageHandler {
+    public let messageType = "start_game"
+
+    public init() {}
+
+    public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
+        let now = WallClock.milliseconds()
+        try room.state.startGame(by: playerID, nowMilliseconds: now)
+        let sequence = room.state.nextSequence()
+        var starting = OutboundMessage(type: "game_starting")
+        starting.add("game_state", room.state.gameState(nowMilliseconds: now))
+        starting.add("sequence_id", sequence)
+        room.broadcast(starting.encoded())
+        room.publish()
+    }
+}

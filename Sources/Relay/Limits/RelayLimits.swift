@@ -1,0 +1,34 @@
+/// Bounds that keep one client, one room or one burst from costing the server more
+/// than its share. Every default can be changed at start-up.
+public struct RelayLimits: Sendable {
+    /// Largest inbound WebSocket frame/message in bytes (default 64 KiB; larger closes with 1009).
+    public var maxFrameBytes = 64 * 1024
+    /// Sustained inbound messages per second per connection (default 120: two players' 60 Hz).
+    public var messagesPerSecond = 120.0
+    /// Burst allowance above the sustained rate (default 240 messages).
+    public var messageBurst = 240.0
+    /// Rate-limited messages within one 10 s window that close the connection with 1008 (default 1,000).
+    public var floodCloseThreshold = 1_000
+    /// Outbound frames waiting for a slow client before it is disconnected (default 512).
+    public var outboundQueueFrames = 512
+    /// Players per room when `create_room` does not ask (default 2).
+    public var defaultPlayersPerRoom = 2
+    /// The most `max_players` a room may ask for (default 8).
+    public var maxPlayersPerRoom = 8
+    /// Live rooms on this server (default 10,000).
+    public var maxRooms = 10_000
+    /// Chat message length in characters (default 500).
+    public var maxChatLength = 500
+    /// Player and room name length in characters.
+    public var maxNameLength = 32
+    /// Coins one `enemy_killed` may drop (default 100).
+    public var maxCoinReward = 100
+    /// Tracked enemies, coins and power-ups per room, each (default 1,000).
+    public var maxEntitiesPerRoom = 1_000
+    /// Entries in each list of one `sync_entities` (default 500).
+    public var maxSyncListLength = 500
+    /// How long a dropped player may reconnect (default 60 s).
+    public var reconnectWindow: Duration = .seconds(60)
+
+    public init() {}
+}

@@ -1,0 +1,25 @@
+/// A token bucket: `rate` tokens a second up to `burst`; each message takes one.
+public struct TokenBucket: Sendable {
+    private let rate: Double
+    private let burst: Double
+    private var tokens: Double
+    private var last: ContinuousClock.Instant
+
+    public init(rate: Double, burst: Double, now: ContinuousClock.Instant = .now) {
+        self.rate = rate
+        self.burst = max(1, burst)
+        self.tokens = self.burst
+        self.last = now
+    }
+
+    /// Takes a token if one is available.
+    public mutating func take(now: ContinuousClock.Instant = .now) -> Bool {
+        let elapsed = now - self.last
+        self.last = now
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        self.tokens = min(self.burst, self.tokens + seconds * self.rate)
+        guard self.tokens >= 1 else { return false }
+        self.tokens -= 1
+        return true
+    }
+}

@@ -1,0 +1,55 @@
+/// Every error a WebSocket client can receive, in one table: a stable machine-readable
+/// `code` and the human message (the old backend's wording where it had one).
+public struct RelayError: Error, Equatable, Sendable {
+    /// Stable identifier clients can switch on, e.g. `unknown_type`.
+    public let code: String
+    /// Human-readable explanation.
+    public let message: String
+
+    public init(code: String, message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public static let invalidJSON = RelayError(code: "invalid_json", message: "Message is not valid JSON")
+    public static let notAnObject = RelayError(code: "invalid_message", message: "Message must be a JSON object")
+    public static let binaryFrame = RelayError(code: "invalid_message", message: "Binary frames are not supported")
+    public static let missingType = RelayError(code: "missing_type", message: "Message has no string 'type'")
+    public static func unknownType(_ type: String) -> RelayError {
+        RelayError(code: "unknown_type", message: "Unknown message type '\(type.prefix(64))'")
+    }
+    public static func invalidField(_ field: String, expected: String) -> RelayError {
+        RelayError(code: "invalid_field", message: "Field '\(field)' must be \(expected)")
+    }
+    public static let notInRoom = RelayError(code: "not_in_room", message: "Create or join a room first")
+    public static let alreadyInRoom = RelayError(code: "already_in_room", message: "Already in a room; leave it first")
+    public static let joinFailed = RelayError(
+        code: "join_failed", message: "Failed to join room. Room may be full or game already started.")
+    public static let duplicatePlayerID = RelayError(
+        code: "duplicate_player_id", message: "That player_id is already used in this room")
+    public static let startFailed = RelayError(
+        code: "start_failed", message: "Cannot start game. All players must be ready and at least 2 players needed.")
+    public static let gameAlreadyStarted = RelayError(code: "game_already_started", message: "The game is already running")
+    public static let notHost = RelayError(code: "not_host", message: "Only the host can do that")
+    public static let reconnectFailed = RelayError(
+        code: "reconnect_failed", message: "Reconnection failed. Token invalid or session expired.")
+    public static let rateLimited = RelayError(code: "rate_limited", message: "Too many messages; slow down")
+    public static func tooLong(_ field: String, limit: Int) -> RelayError {
+        RelayError(code: "too_long", message: "Field '\(field)' is longer than \(limit) characters")
+    }
+    public static func limitExceeded(_ what: String, limit: Int) -> RelayError {
+        RelayError(code: "limit_exceeded", message: "Too many \(what) (limit \(limit))")
+    }
+    public static let serverFull = RelayError(code: "server_full", message: "The server has no room for more rooms")
+    public static let internalError = RelayError(code: "internal_error", message: "Internal server error")
+}
+
+/// WebSocket close codes the relay uses besides the standard ones (1008 policy, 1009 too big).
+public enum RelayCloseCode {
+    /// The client fell too far behind reading its messages; it may reconnect.
+    public static let slowConsumer: UInt16 = 4000
+    /// Another connection took over this player with its reconnect token.
+    public static let replaced: UInt16 = 4001
+    /// Persistent flooding after `rate_limited` warnings (sent as 1008, policy violation).
+    public static let policyViolation: UInt16 = 1008
+}

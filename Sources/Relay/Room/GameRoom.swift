@@ -1,0 +1,164 @@
+import Logging
+public import NIOCore
+
+/// One online room: an actor owning its members' connections and all room state.
+///
+/// Runs on one NIO event loop (its executor), so the reconnect-window timers it
+/// schedules there fire inside its isolation. Its methods never `await`: a message is
+/// applied and its replies queued in one step, and it never writes to a socket itself.
+public actor GameRoom {
+    /// The 6-character code players join with.
+    public nonisolated let code: String
+    /// The room's rules and data; handlers change it while isolated to the room.
+    public var state: RoomState
+
+    private let eventLoop: any EventLoop
+    private let registry: RoomRegistry
+    private let logger: Logger
+    private var connections: [String: PlayerConnection] = [:]
+    private var expiryTimers: [String: Scheduled<Void>] = [:]
+
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        self.eventLoop.executor.asUnownedSerialExecutor()
+    }
+
+    init(code: String, state: RoomState, eventLoop: any EventLoop, registry: RoomRegistry, logger: Logger) {
+        self.code = code
+        self.state = state
+        self.eventLoop = eventLoop
+        self.registry = registry
+        var logger = logger
+        logger[metadataKey: "room.id"] = "\(code)"
+        self.logger = logger
+    }
+
+    /// Runs `body` inside the room's isolation: one hop, no awaits inside.
+    public func enter<Result: Sendable, Failure: Error>(
+        _ body: @Sendable (isolated GameRoom) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        try body(self)
+    }
+
+    // MARK: Sending
+
+    /// Queues an encoded message for one member (nothing if they are not connected).
+    public func send(_ frame: ByteBuffer, to playerID: String) {
+        self.connections[playerID]?.send(frame)
+    }
+
+    /// Queues the same encoded message for every connected member, except `excluded`.
+    public func broadcast(_ frame: ByteBuffer, excluding excluded: String? = nil) {
+        for (playerID, connection) in self.connections where playerID != excluded {
+            connection.send(frame)
+        }
+    }
+
+    /// Whether `connection` still speaks for `playerID` here (not dropped, left or replaced).
+    public func isCurrent(_ playerID: String, connection: PlayerConnection) -> Bool {
+        self.connections[playerID] === connection
+    }
+
+    /// The members' connection count (for tests and metrics).
+    public var connectionCount: Int { self.connections.count }
+
+    // MARK: Membership
+
+    /// Adds a player on `connection`; the caller announces it.
+    public func admit(playerID: String, name: String, reconnectToken: String, connection: PlayerConnection)
+        throws(RelayError) -> RoomPlayer
+    {
+        let player = try self.state.addPlayer(id: playerID, name: name, reconnectToken: reconnectToken)
+        self.connections[playerID] = connection
+        self.publish()
+        return player
+    }
+
+    /// A member leaves for good: the others get `player_left`.
+    public func leave(playerID: String, connection: PlayerConnection) {
+        guard self.isCurrent(playerID, connection: connection) else { return }
+        self.connections[playerID] = nil
+        self.remove(playerID)
+    }
+
+    /// A member's socket closed without `leave_room`: they may come back within the window.
+    public func drop(playerID: String, connection: PlayerConnection) {
+        guard self.isCurrent(playerID, connection: connection), let player = self.state.player(playerID) else { return }
+        self.connections[playerID] = nil
+        self.state.markDisconnected(playerID)
+        self.broadcast(self.departure("player_disconnected", player: player, canReconnect: true))
+        self.logger.debug("room.player.dropped", metadata: ["player.id": "\(playerID)"])
+        self.expiryTimers[playerID]?.cancel()
+        self.expiryTimers[playerID] = self.schedule(after: self.state.limits.reconnectWindow) { room in
+            room.expire(playerID)
+        }
+        self.publish()
+    }
+
+    /// Restores a member on a new connection if `token` is theirs; a still-open old
+    /// connection is closed as replaced. The caller announces it.
+    public func resume(playerID: String, token: String, newToken: String, connection: PlayerConnection)
+        throws(RelayError) -> RoomPlayer
+    {
+        let player = try self.state.reconnect(playerID, token: token, newToken: newToken)
+        if let previous = self.connections[playerID], previous !== connection {
+            previous.close(code: RelayCloseCode.replaced)
+        }
+        self.connections[playerID] = connection
+        self.expiryTimers.removeValue(forKey: playerID)?.cancel()
+        self.publish()
+        return player
+    }
+
+    /// The reconnect window of a dropped member ran out.
+    private func expire(_ playerID: String) {
+        self.expiryTimers[playerID] = nil
+        guard let player = self.state.player(playerID), !player.isConnected else { return }
+        self.remove(playerID)
+    }
+
+    private func remove(_ playerID: String) {
+        guard let player = self.state.player(playerID) else { return }
+        self.expiryTimers.removeValue(forKey: playerID)?.cancel()
+        self.state.removePlayer(playerID)
+        self.broadcast(self.departure("player_left", player: player, canReconnect: false))
+        if self.state.isAbandoned {
+            self.close()
+        } else {
+            self.publish()
+        }
+    }
+
+    /// Forgets the room: cancels its timers and leaves the registry.
+    private func close() {
+        for timer in self.expiryTimers.values { timer.cancel() }
+        self.expiryTimers.removeAll()
+        self.registry.remove(self.code)
+        self.logger.debug("room.closed")
+    }
+
+    /// Tells the registry how the room looks now (for `/api/rooms`).
+    public func publish() {
+        let joinable = !self.state.gameStarted && self.state.players.count < self.state.maxPlayers
+        self.registry.publish(code: self.code, info: self.state.roomInfo, joinable: joinable)
+    }
+
+    private func departure(_ type: String, player: RoomPlayer, canReconnect: Bool) -> ByteBuffer {
+        var message = OutboundMessage(type: type)
+        message.add("player_id", player.id)
+        message.add("player_name", player.name)
+        message.add("can_reconnect", canReconnect)
+        message.add("room_info", self.state.roomInfo)
+        return message.encoded()
+    }
+
+    /// Runs `body` in the room after `delay`, on the room's own event loop.
+    private func schedule(after delay: Duration, _ body: @escaping @Sendable (isolated GameRoom) -> Void) -> Scheduled<Void> {
+        let (seconds, attoseconds) = delay.components
+        let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        // Bridges NIO's timer callback into the actor: it fires on this room's event loop,
+        // which is the actor's executor, so `assumeIsolated` holds.
+        return self.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) { [self] in
+            self.assumeIsolated { body($0) }
+        }
+    }
+}

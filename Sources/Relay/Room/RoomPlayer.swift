@@ -1,0 +1,54 @@
+/// A member of a room: identity, lobby flags and the server's copy of their game state.
+public struct RoomPlayer: Sendable, Equatable {
+    public let id: String
+    public let name: String
+    public var isReady = false
+    public var isConnected = true
+    /// Proves a later `reconnect` is this player; rotated on each reconnect.
+    public var reconnectToken: String
+    /// Authoritative counters, changed only by `collect_item`.
+    public var score: Int64 = 0
+    public var coins: Int64 = 0
+    /// Position and looks as last reported by `player_state` (known keys only).
+    public var state: [String: JSONValue]
+
+    /// The keys `player_state` may change, with the JSON kind each must have.
+    public static let movableKeys: [String: MovableKind] = [
+        "x": .number, "y": .number, "velocity_x": .number, "velocity_y": .number, "health": .number,
+        "lives": .number, "checkpoint": .number, "weapon": .string, "skin": .string, "is_alive": .bool,
+        "facing_right": .bool, "is_jumping": .bool, "is_shooting": .bool,
+    ]
+
+    /// Keys a `player_state` may never carry to other players: they name who someone is.
+    public static let identityKeys: Set<String> = ["player_id", "player_name", "player_number", "is_ready"]
+
+    /// The JSON kind of a movable key.
+    public enum MovableKind: Sendable {
+        case number, string, bool
+
+        func accepts(_ value: JSONValue) -> Bool {
+            switch self {
+            case .number: value.isNumber
+            case .string: value.stringValue != nil
+            case .bool: value.boolValue != nil
+            }
+        }
+    }
+
+    /// A new player; `number` is their 1-based join position, which picks their start.
+    public init(id: String, name: String, number: Int, reconnectToken: String) {
+        self.id = id
+        self.name = name
+        self.reconnectToken = reconnectToken
+        self.state = [
+            "x": .number(number == 1 ? 400 : 500), "y": .number(550), "velocity_x": .number(0),
+            "velocity_y": .number(0), "health": .integer(100), "lives": .integer(3),
+            "skin": .string(number == 1 ? "alienGreen" : "alienPink"), "weapon": .string("raygun"),
+            "is_alive": .bool(true), "facing_right": .bool(true), "is_jumping": .bool(false),
+            "is_shooting": .bool(false), "checkpoint": .integer(0),
+        ]
+    }
+
+    /// The skin shown in `room_info`.
+    public var skin: String { self.state["skin"]?.stringValue ?? "alienGreen" }
+}

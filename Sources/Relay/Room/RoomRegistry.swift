@@ -1,0 +1,76 @@
+public import Logging
+public import NIOCore
+import Synchronization
+
+/// The live rooms by code: creation with unique codes, lookup, removal, and the
+/// room list of `/api/rooms`. A `Mutex` rather than an actor so a room can update or
+/// remove itself without awaiting.
+public final class RoomRegistry: Sendable {
+    private struct Entry {
+        let room: GameRoom
+        var info: JSONValue
+        var joinable: Bool
+    }
+
+    /// Room codes use these characters (no 0/O, 1/I).
+    public static let codeAlphabet = Array("ABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+    public static let codeLength = 6
+
+    private let entries = Mutex<[String: Entry]>([:])
+    private let eventLoopGroup: any EventLoopGroup
+    private let logger: Logger
+    /// The limits every room of this server applies.
+    public let limits: RelayLimits
+
+    public init(limits: RelayLimits, eventLoopGroup: any EventLoopGroup, logger: Logger) {
+        self.limits = limits
+        self.eventLoopGroup = eventLoopGroup
+        self.logger = logger
+    }
+
+    /// Creates an empty room with a fresh code (the caller admits its first player).
+    public func createRoom(name: String, maxPlayers: Int) throws(RelayError) -> GameRoom {
+        try self.entries.withLock { entries throws(RelayError) -> GameRoom in
+            guard entries.count < self.limits.maxRooms else { throw .serverFull }
+            var code = Self.randomCode()
+            while entries[code] != nil { code = Self.randomCode() }
+            let state = RoomState(
+                roomID: code, roomName: name, hostID: "", maxPlayers: maxPlayers, limits: self.limits,
+                seed: Int.random(in: 1...999_999))
+            let room = GameRoom(
+                code: code, state: state, eventLoop: self.eventLoopGroup.next(), registry: self, logger: self.logger)
+            entries[code] = Entry(room: room, info: state.roomInfo, joinable: false)
+            return room
+        }
+    }
+
+    /// The live room with this code (case-insensitive), if any.
+    public func room(code: String) -> GameRoom? {
+        self.entries.withLock { $0[code.uppercased()]?.room }
+    }
+
+    /// Live rooms.
+    public var count: Int { self.entries.withLock { $0.count } }
+
+    /// `room_info` of every room, or only of those neither full nor started.
+    public func roomInfos(joinableOnly: Bool) -> [JSONValue] {
+        self.entries.withLock { entries in
+            entries.values.filter { !joinableOnly || $0.joinable }.map(\.info)
+        }
+    }
+
+    func publish(code: String, info: JSONValue, joinable: Bool) {
+        self.entries.withLock { entries in
+            entries[code]?.info = info
+            entries[code]?.joinable = joinable
+        }
+    }
+
+    func remove(_ code: String) {
+        _ = self.entries.withLock { $0.removeValue(forKey: code) }
+    }
+
+    static func randomCode() -> String {
+        String((0..<Self.codeLength).map { _ in Self.codeAlphabet.randomElement()! })
+    }
+}

@@ -1,0 +1,265 @@
+/// An enemy the host spawned, with when it died (for `entities_sync`).
+struct TrackedEnemy: Sendable {
+    var fields: [String: JSONValue]
+    var diedAt: ContinuousClock.Instant?
+
+    var isAlive: Bool { self.diedAt == nil && self.fields["is_alive"]?.boolValue != false }
+}
+
+/// What `collect_item` did.
+public enum CollectOutcome: Sendable, Equatable {
+    /// First collector: their new totals.
+    case collected(coins: Int64, score: Int64)
+    case alreadyCollected
+}
+
+/// What `enemy_killed` did.
+public enum KillOutcome: Sendable, Equatable {
+    /// The enemy died now; these coins drop (deterministically) where it was.
+    case killed(coinDrops: [JSONValue])
+    case alreadyDead
+}
+
+extension RoomState {
+    // MARK: Items
+
+    /// The first collector of an item gets it (a coin adds 1 coin and 10 score).
+    public mutating func collect(itemType: String, itemID: String, by playerID: String) throws(RelayError)
+        -> CollectOutcome
+    {
+        guard let index = self.players.firstIndex(where: { $0.id == playerID }) else { throw .notInRoom }
+        switch itemType {
+        case "coin":
+            guard self.collectedCoins.insert(itemID).inserted else { return .alreadyCollected }
+            self.coins[itemID] = nil
+            self.players[index].coins += 1
+            self.players[index].score += 10
+        case "powerup":
+            guard self.collectedPowerups.insert(itemID).inserted else { return .alreadyCollected }
+            self.powerups[itemID] = nil
+        default:
+            throw .invalidField("item_type", expected: "\"coin\" or \"powerup\"")
+        }
+        return .collected(coins: self.players[index].coins, score: self.players[index].score)
+    }
+
+    // MARK: Spawning
+
+    /// Registers an enemy from the host, filling defaults; returns it as sent to the room.
+    public mutating func spawnEnemy(_ enemy: [String: JSONValue], by playerID: String) throws(RelayError) -> JSONValue {
+        try self.requireHost(playerID)
+        let reward = enemy["coin_reward"] ?? enemy["coinReward"] ?? .integer(0)
+        guard let rewardValue = reward.doubleValue, rewardValue >= 0 else {
+            throw .invalidField("enemy.coin_reward", expected: "a non-negative number")
+        }
+        guard rewardValue <= Double(self.limits.maxCoinReward) else {
+            throw .limitExceeded("coins per kill", limit: self.limits.maxCoinReward)
+        }
+        let id = try self.newEntityID(enemy["enemy_id"], prefix: "enemy", field: "enemy.enemy_id")
+        if self.enemies[id] == nil, self.enemies.count >= self.limits.maxEntitiesPerRoom {
+            throw .limitExceeded("enemies in this room", limit: self.limits.maxEntitiesPerRoom)
+        }
+        let fields: [String: JSONValue] = [
+            "enemy_id": .string(id),
+            "enemy_type": enemy["enemy_type"] ?? "fly",
+            "x": enemy["x"] ?? .integer(0), "y": enemy["y"] ?? .integer(0),
+            "velocity_x": enemy["velocity_x"] ?? .integer(0), "velocity_y": enemy["velocity_y"] ?? .integer(0),
+            "health": enemy["health"] ?? .integer(10), "max_health": enemy["max_health"] ?? .integer(10),
+            "coin_reward": .integer(Int64(rewardValue)),
+            "scale": enemy["scale"] ?? .number(1.0),
+            "is_alive": .bool(true),
+            "facing_right": enemy["facing_right"] ?? .bool(true),
+            "state": enemy["state"] ?? "idle",
+        ]
+        self.enemies[id] = TrackedEnemy(fields: fields)
+        return .object(fields)
+    }
+
+    /// Registers a coin from the host; returns it as sent to the room.
+    public mutating func spawnCoin(_ coin: [String: JSONValue], by playerID: String) throws(RelayError) -> JSONValue {
+        try self.requireHost(playerID)
+        let id = try self.newEntityID(coin["coin_id"], prefix: "coin", field: "coin.coin_id")
+        let fields: [String: JSONValue] = [
+            "coin_id": .string(id), "x": coin["x"] ?? .integer(0), "y": coin["y"] ?? .integer(0),
+            "is_collected": .bool(false), "collected_by": .null, "value": coin["value"] ?? .integer(1),
+            "velocity_x": coin["velocity_x"] ?? .integer(0), "velocity_y": coin["velocity_y"] ?? .integer(0),
+        ]
+        try self.track(coin: fields, id: id)
+        return .object(fields)
+    }
+
+    /// Registers a power-up from the host; returns it as sent to the room.
+    public mutating func spawnPowerup(_ powerup: [String: JSONValue], by playerID: String) throws(RelayError)
+        -> JSONValue
+    {
+        try self.requireHost(playerID)
+        let id = try self.newEntityID(powerup["powerup_id"], prefix: "powerup", field: "powerup.powerup_id")
+        if self.powerups[id] == nil, self.powerups.count >= self.limits.maxEntitiesPerRoom {
+            throw .limitExceeded("power-ups in this room", limit: self.limits.maxEntitiesPerRoom)
+        }
+        var fields = powerup
+        fields["powerup_id"] = .string(id)
+        fields["type"] = powerup["type"] ?? "health"
+        fields["x"] = powerup["x"] ?? .integer(0)
+        fields["y"] = powerup["y"] ?? .integer(0)
+        if !self.collectedPowerups.contains(id) { self.powerups[id] = fields }
+        return .object(fields)
+    }
+
+    private mutating func track(coin fields: [String: JSONValue], id: String) throws(RelayError) {
+        guard !self.collectedCoins.contains(id) else { return }  // a collected coin never comes back
+        if self.coins[id] == nil, self.coins.count >= self.limits.maxEntitiesPerRoom {
+            throw .limitExceeded("coins in this room", limit: self.limits.maxEntitiesPerRoom)
+        }
+        self.coins[id] = fields
+    }
+
+    private mutating func newEntityID(_ given: JSONValue?, prefix: String, field: String) throws(RelayError) -> String {
+        switch given {
+        case .string(let id) where !id.isEmpty:
+            guard id.count <= 128 else { throw .tooLong(field, limit: 128) }
+            return id
+        case nil, .null, .string:
+            defer { self.spawnCounter += 1 }
+            return "\(prefix)_\(self.spawnCounter)"
+        default:
+            throw .invalidField(field, expected: "a string")
+        }
+    }
+
+    // MARK: Enemies
+
+    /// Merges a reported enemy state into the server's copy, never reviving the dead.
+    public mutating func updateEnemy(_ enemyID: String, state: [String: JSONValue]) {
+        guard var enemy = self.enemies[enemyID] else { return }
+        for (key, value) in state where key != "enemy_id" {
+            enemy.fields[key] = value
+        }
+        if enemy.diedAt != nil {
+            enemy.fields["is_alive"] = .bool(false)
+            enemy.fields["state"] = "dead"
+        }
+        self.enemies[enemyID] = enemy
+    }
+
+    /// Kills a living enemy and drops its coins; a dead or unknown one is `alreadyDead`.
+    public mutating func killEnemy(_ enemyID: String, by playerID: String, now: ContinuousClock.Instant) -> KillOutcome {
+        guard var enemy = self.enemies[enemyID], enemy.isAlive else { return .alreadyDead }
+        enemy.diedAt = now
+        enemy.fields["is_alive"] = .bool(false)
+        enemy.fields["killed_by"] = .string(playerID)
+        enemy.fields["state"] = "dead"
+        self.enemies[enemyID] = enemy
+        let reward = min(Int(enemy.fields["coin_reward"]?.doubleValue ?? 0), self.limits.maxCoinReward)
+        let drops = Self.coinDrops(
+            x: enemy.fields["x"]?.doubleValue ?? 0, y: enemy.fields["y"]?.doubleValue ?? 0, count: reward)
+        for drop in drops {
+            if case .object(let fields) = drop, let id = fields["coin_id"]?.stringValue {
+                try? self.track(coin: fields, id: id)
+            }
+        }
+        return .killed(coinDrops: drops)
+    }
+
+    /// The coins an enemy at (x, y) drops: the same on every server and client.
+    public static func coinDrops(x: Double, y: Double, count: Int) -> [JSONValue] {
+        let enemyX = Int64(x.isFinite ? x.rounded(.towardZero).clamped(to: -1e15...1e15) : 0)
+        let enemyY = Int64(y.isFinite ? y.rounded(.towardZero).clamped(to: -1e15...1e15) : 0)
+        func mod(_ value: Int64, _ modulus: Int64) -> Int64 { ((value % modulus) + modulus) % modulus }
+        return (0..<Int64(max(0, count))).map { index in
+            let coinX = enemyX + mod(enemyX * 7 + index * 13, 61) - 30
+            let coinY = enemyY + mod(enemyY * 11 + index * 17, 21) - 20
+            return .object([
+                "coin_id": .string("coin_drop_\(enemyX)_\(enemyY)_\(index)"),
+                "x": .integer(coinX), "y": .integer(coinY),
+                "velocity_x": .integer(mod(enemyX * 3 + index * 19, 201) - 100),
+                "velocity_y": .integer(-200 + mod(enemyY * 5 + index * 23, 101)),
+                "value": .integer(1), "is_collected": .bool(false), "collected_by": .null,
+            ])
+        }
+    }
+
+    // MARK: Sync
+
+    /// Merges the host's view of enemies and coins, and returns what the others should see:
+    /// enemies alive or dead for under 10 s, coins not collected. The dead stay dead.
+    public mutating func sync(enemies: [JSONValue], coins: [JSONValue], now: ContinuousClock.Instant) throws(RelayError)
+        -> (enemies: [JSONValue], coins: [JSONValue])
+    {
+        let limit = self.limits.maxSyncListLength
+        guard enemies.count <= limit, coins.count <= limit else { throw .limitExceeded("entities in one sync", limit: limit) }
+        var visibleEnemies: [JSONValue] = []
+        for case .object(var reported) in enemies {
+            guard let id = reported["enemy_id"]?.stringValue else { continue }
+            if let known = self.enemies[id], let diedAt = known.diedAt {
+                guard now - diedAt < Self.deadEnemyRetention else { continue }
+                reported["is_alive"] = .bool(false)
+                reported["state"] = "dead"
+            } else if self.enemies[id] != nil {
+                self.updateEnemy(id, state: reported)
+            } else if self.enemies.count < self.limits.maxEntitiesPerRoom {
+                self.enemies[id] = TrackedEnemy(fields: reported)
+            }
+            visibleEnemies.append(.object(reported))
+        }
+        var visibleCoins: [JSONValue] = []
+        for case .object(let reported) in coins {
+            guard let id = reported["coin_id"]?.stringValue, !self.collectedCoins.contains(id) else { continue }
+            if self.coins[id] == nil, self.coins.count < self.limits.maxEntitiesPerRoom { self.coins[id] = reported }
+            visibleCoins.append(.object(reported))
+        }
+        return (visibleEnemies, visibleCoins)
+    }
+
+    // MARK: Snapshots
+
+    /// `room_info`: the lobby view of the room.
+    public var roomInfo: JSONValue {
+        let members = self.connectedPlayers
+        return [
+            "room_id": .string(self.roomID), "room_name": .string(self.roomName), "host_id": .string(self.hostID),
+            "player_count": .integer(Int64(members.count)), "max_players": .integer(Int64(self.maxPlayers)),
+            "game_started": .bool(self.gameStarted),
+            "players": .array(
+                members.map { player in
+                    [
+                        "player_id": .string(player.id), "player_name": .string(player.name),
+                        "player_number": .integer(Int64(self.number(of: player.id))), "is_ready": .bool(player.isReady),
+                        "skin": .string(player.skin),
+                    ]
+                }),
+        ]
+    }
+
+    /// `game_state`: everything a (re)joining client needs to draw the world.
+    public func gameState(nowMilliseconds: Double) -> JSONValue {
+        var players: [String: JSONValue] = [:]
+        for player in self.players {
+            var fields = player.state
+            fields["player_id"] = .string(player.id)
+            fields["player_name"] = .string(player.name)
+            fields["player_number"] = .integer(Int64(self.number(of: player.id)))
+            fields["score"] = .integer(player.score)
+            fields["coins"] = .integer(player.coins)
+            players[player.id] = .object(fields)
+        }
+        return [
+            "seed": .integer(Int64(self.seed)), "level": 1, "game_mode": "online_coop",
+            "server_timestamp": .number(nowMilliseconds),
+            "game_start_timestamp": self.gameStartTimestamp.map(JSONValue.number) ?? .null,
+            "sequence_id": .integer(Int64(self.sequenceID)),
+            "players": .object(players),
+            "enemies": .array(self.enemies.values.filter(\.isAlive).map { .object($0.fields) }),
+            "coins": .array(self.coins.values.map { .object($0) }),
+            "powerups": .array(self.powerups.values.map { .object($0) }),
+            "projectiles": [],
+            "collected_coins": .array(self.collectedCoins.sorted().map(JSONValue.string)),
+            "collected_powerups": .array(self.collectedPowerups.sorted().map(JSONValue.string)),
+            "chat_history": .array(self.chatHistory),
+        ]
+    }
+}
+
+extension Double {
+    fileprivate func clamped(to range: ClosedRange<Double>) -> Double { Swift.min(Swift.max(self, range.lowerBound), range.upperBound) }
+}

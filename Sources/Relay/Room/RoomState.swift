@@ -1,0 +1,192 @@
+import OrderedCollections
+
+/// The rules of one room as a plain value: state in, outcome out, no I/O and no clock
+/// of its own (callers pass `now`). ``GameRoom`` drives it and turns outcomes into messages.
+public struct RoomState: Sendable {
+    public let roomID: String
+    public let roomName: String
+    public let maxPlayers: Int
+    public let limits: RelayLimits
+    /// World-generation seed shared by every client (1…999,999).
+    public let seed: Int
+    public private(set) var hostID: String
+    /// Members in join order: connected, and dropped ones still inside their reconnect window.
+    public internal(set) var players: [RoomPlayer] = []
+    public private(set) var gameStarted = false
+    /// Epoch milliseconds at which clients start playing.
+    public private(set) var gameStartTimestamp: Double?
+    public private(set) var sequenceID = 0
+    public private(set) var chatHistory: [JSONValue] = []
+
+    var enemies: OrderedDictionary<String, TrackedEnemy> = [:]
+    var coins: OrderedDictionary<String, [String: JSONValue]> = [:]
+    var powerups: OrderedDictionary<String, [String: JSONValue]> = [:]
+    public internal(set) var collectedCoins: Set<String> = []
+    public internal(set) var collectedPowerups: Set<String> = []
+    var spawnCounter = 0
+
+    /// Chat lines kept for `game_state.chat_history`.
+    public static let chatHistoryLength = 20
+    /// A dead enemy is still reported by `entities_sync` for this long.
+    public static let deadEnemyRetention: Duration = .seconds(10)
+
+    public init(roomID: String, roomName: String, hostID: String, maxPlayers: Int, limits: RelayLimits, seed: Int) {
+        self.roomID = roomID
+        self.roomName = roomName
+        self.hostID = hostID
+        self.maxPlayers = maxPlayers
+        self.limits = limits
+        self.seed = seed
+    }
+
+    // MARK: Members
+
+    /// The player's 1-based number: their position in join order.
+    public func number(of playerID: String) -> Int {
+        (self.players.firstIndex { $0.id == playerID } ?? -1) + 1
+    }
+
+    public func player(_ playerID: String) -> RoomPlayer? {
+        self.players.first { $0.id == playerID }
+    }
+
+    public var connectedPlayers: [RoomPlayer] { self.players.filter(\.isConnected) }
+
+    /// Whether nobody is connected and nobody may come back.
+    public var isAbandoned: Bool { self.players.isEmpty }
+
+    /// Adds a player if the room is open (not started, not full, id unused).
+    public mutating func addPlayer(id: String, name: String, reconnectToken: String) throws(RelayError) -> RoomPlayer {
+        guard !self.players.contains(where: { $0.id == id }) else { throw .duplicatePlayerID }
+        guard !self.gameStarted, self.players.count < self.maxPlayers else { throw .joinFailed }
+        let player = RoomPlayer(id: id, name: name, number: self.players.count + 1, reconnectToken: reconnectToken)
+        self.players.append(player)
+        if self.players.count == 1 { self.hostID = id }
+        return player
+    }
+
+    /// Removes a player for good. Returns whether the host changed.
+    @discardableResult
+    public mutating func removePlayer(_ playerID: String) -> Bool {
+        self.players.removeAll { $0.id == playerID }
+        if !self.gameStarted { self.clearReadyFlags() }
+        return self.electHostIfNeeded()
+    }
+
+    /// Marks a player dropped (they keep their slot for the reconnect window). Returns whether the host changed.
+    @discardableResult
+    public mutating func markDisconnected(_ playerID: String) -> Bool {
+        guard let index = self.players.firstIndex(where: { $0.id == playerID }) else { return false }
+        self.players[index].isConnected = false
+        if !self.gameStarted { self.clearReadyFlags() }
+        return self.electHostIfNeeded()
+    }
+
+    /// Restores a dropped (or replaced) player with a fresh token, if `token` is theirs.
+    public mutating func reconnect(_ playerID: String, token: String, newToken: String) throws(RelayError) -> RoomPlayer {
+        guard let index = self.players.firstIndex(where: { $0.id == playerID }),
+            constantTimeEquals(self.players[index].reconnectToken, token)
+        else { throw .reconnectFailed }
+        self.players[index].isConnected = true
+        self.players[index].reconnectToken = newToken
+        _ = self.electHostIfNeeded()
+        return self.players[index]
+    }
+
+    /// Makes the earliest connected player host when the host is gone or dropped.
+    private mutating func electHostIfNeeded() -> Bool {
+        if self.players.contains(where: { $0.id == self.hostID && $0.isConnected }) { return false }
+        guard let next = self.players.first(where: \.isConnected) ?? self.players.first else { return false }
+        guard next.id != self.hostID else { return false }
+        self.hostID = next.id
+        return true
+    }
+
+    private mutating func clearReadyFlags() {
+        for index in self.players.indices { self.players[index].isReady = false }
+    }
+
+    // MARK: Lobby
+
+    /// Sets (or toggles, when `isReady` is nil) the player's ready flag and returns it.
+    public mutating func setReady(_ playerID: String, _ isReady: Bool?) -> Bool {
+        guard let index = self.players.firstIndex(where: { $0.id == playerID }) else { return false }
+        self.players[index].isReady = isReady ?? !self.players[index].isReady
+        return self.players[index].isReady
+    }
+
+    /// Starts the game if `playerID` is host and every player (at least two, all connected) is ready.
+    public mutating func startGame(by playerID: String, nowMilliseconds: Double) throws(RelayError) {
+        try self.requireHost(playerID)
+        guard !self.gameStarted else { throw .gameAlreadyStarted }
+        guard self.players.count >= 2, self.players.allSatisfy({ $0.isReady && $0.isConnected }) else {
+            throw .startFailed
+        }
+        self.gameStarted = true
+        self.gameStartTimestamp = nowMilliseconds + 500
+    }
+
+    public func requireHost(_ playerID: String) throws(RelayError) {
+        guard playerID == self.hostID else { throw .notHost }
+    }
+
+    /// The next per-room sequence number.
+    public mutating func nextSequence() -> Int {
+        self.sequenceID += 1
+        return self.sequenceID
+    }
+
+    // MARK: Player state
+
+    /// Checks `state` and copies its known keys into the server's copy of the player.
+    ///
+    /// Returns the state to relay: identity keys removed, everything else as sent.
+    public mutating func applyPlayerState(_ playerID: String, _ state: [String: JSONValue]) throws(RelayError)
+        -> [String: JSONValue]
+    {
+        guard let index = self.players.firstIndex(where: { $0.id == playerID }) else { throw .notInRoom }
+        for (key, value) in state {
+            if let kind = RoomPlayer.movableKeys[key], !kind.accepts(value) {
+                throw .invalidField("state.\(key)", expected: "a \(kind)")
+            }
+        }
+        var relayed = state
+        for (key, value) in state {
+            if RoomPlayer.movableKeys[key] != nil {
+                self.players[index].state[key] = value
+            } else if RoomPlayer.identityKeys.contains(key) {
+                relayed[key] = nil
+            }
+        }
+        return relayed
+    }
+
+    /// The host moves another player (the `assist` action). Returns whether the target exists.
+    public mutating func assist(by playerID: String, target: String, x: Double, y: Double) -> Bool {
+        guard playerID == self.hostID, let index = self.players.firstIndex(where: { $0.id == target }) else {
+            return false
+        }
+        self.players[index].state["x"] = .number(x)
+        self.players[index].state["y"] = .number(y)
+        return true
+    }
+
+    // MARK: Chat
+
+    /// Records a chat line while the game runs (last ``chatHistoryLength`` kept).
+    public mutating func recordChat(_ line: JSONValue) {
+        guard self.gameStarted else { return }
+        self.chatHistory.append(line)
+        if self.chatHistory.count > Self.chatHistoryLength { self.chatHistory.removeFirst() }
+    }
+}
+
+/// Compares without an early exit, so timing does not reveal a token.
+func constantTimeEquals(_ lhs: String, _ rhs: String) -> Bool {
+    let left = Array(lhs.utf8)
+    let right = Array(rhs.utf8)
+    guard left.count == right.count else { return false }
+    var difference: UInt8 = 0
+    for index in left.indices { difference |= left[index] ^ right[index] }
+    return difference == 0
+}

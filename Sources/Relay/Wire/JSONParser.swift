@@ -1,0 +1,244 @@
+/// A strict, allocation-light JSON parser for inbound WebSocket messages.
+///
+/// Stricter than Foundation where the relay needs it: lone UTF-16 surrogate escapes
+/// (`"\ud800"`) are refused, because such a string could not be re-encoded when echoed;
+/// nesting is bounded so a hostile message cannot exhaust the stack.
+public struct JSONParser {
+    /// Why a document was refused; `offset` is the byte position.
+    public struct Failure: Error, Equatable, Sendable {
+        public let reason: String
+        public let offset: Int
+    }
+
+    /// Nesting deeper than this is refused.
+    public static let maxDepth = 32
+
+    /// Parses one complete JSON document.
+    public static func parse(_ bytes: some Collection<UInt8>) throws(Failure) -> JSONValue {
+        let array = Array(bytes)
+        return try array.withUnsafeBufferPointer { buffer throws(Failure) in
+            var parser = JSONParser(bytes: buffer)
+            parser.skipWhitespace()
+            let value = try parser.parseValue(depth: 0)
+            parser.skipWhitespace()
+            guard parser.position == buffer.count else { throw parser.failure("trailing characters") }
+            return value
+        }
+    }
+
+    /// Parses the UTF-8 of `text`.
+    public static func parse(_ text: String) throws(Failure) -> JSONValue {
+        try self.parse(text.utf8)
+    }
+
+    private let bytes: UnsafeBufferPointer<UInt8>
+    private var position = 0
+
+    private init(bytes: UnsafeBufferPointer<UInt8>) {
+        self.bytes = bytes
+    }
+
+    private func failure(_ reason: String) -> Failure { Failure(reason: reason, offset: self.position) }
+
+    private var current: UInt8? { self.position < self.bytes.count ? self.bytes[self.position] : nil }
+
+    private mutating func skipWhitespace() {
+        while let byte = self.current, byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 {
+            self.position += 1
+        }
+    }
+
+    private mutating func parseValue(depth: Int) throws(Failure) -> JSONValue {
+        guard depth <= Self.maxDepth else { throw self.failure("nesting too deep") }
+        guard let byte = self.current else { throw self.failure("unexpected end") }
+        switch byte {
+        case UInt8(ascii: "{"): return try self.parseObject(depth: depth)
+        case UInt8(ascii: "["): return try self.parseArray(depth: depth)
+        case UInt8(ascii: "\""): return .string(try self.parseString())
+        case UInt8(ascii: "t"): try self.expectLiteral("true"); return .bool(true)
+        case UInt8(ascii: "f"): try self.expectLiteral("false"); return .bool(false)
+        case UInt8(ascii: "n"): try self.expectLiteral("null"); return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try self.parseNumber()
+        default: throw self.failure("unexpected character")
+        }
+    }
+
+    private mutating func expectLiteral(_ literal: StaticString) throws(Failure) {
+        let count = literal.utf8CodeUnitCount
+        guard self.position + count <= self.bytes.count else { throw self.failure("invalid literal") }
+        for index in 0..<count where self.bytes[self.position + index] != literal.utf8Start[index] {
+            throw self.failure("invalid literal")
+        }
+        self.position += count
+    }
+
+    private mutating func parseObject(depth: Int) throws(Failure) -> JSONValue {
+        self.position += 1
+        var object: [String: JSONValue] = [:]
+        self.skipWhitespace()
+        if self.current == UInt8(ascii: "}") {
+            self.position += 1
+            return .object(object)
+        }
+        while true {
+            self.skipWhitespace()
+            guard self.current == UInt8(ascii: "\"") else { throw self.failure("expected a key") }
+            let key = try self.parseString()
+            self.skipWhitespace()
+            guard self.current == UInt8(ascii: ":") else { throw self.failure("expected ':'") }
+            self.position += 1
+            self.skipWhitespace()
+            object[key] = try self.parseValue(depth: depth + 1)
+            self.skipWhitespace()
+            switch self.current {
+            case UInt8(ascii: ","): self.position += 1
+            case UInt8(ascii: "}"): self.position += 1; return .object(object)
+            default: throw self.failure("expected ',' or '}'")
+            }
+        }
+    }
+
+    private mutating func parseArray(depth: Int) throws(Failure) -> JSONValue {
+        self.position += 1
+        var array: [JSONValue] = []
+        self.skipWhitespace()
+        if self.current == UInt8(ascii: "]") {
+            self.position += 1
+            return .array(array)
+        }
+        while true {
+            self.skipWhitespace()
+            array.append(try self.parseValue(depth: depth + 1))
+            self.skipWhitespace()
+            switch self.current {
+            case UInt8(ascii: ","): self.position += 1
+            case UInt8(ascii: "]"): self.position += 1; return .array(array)
+            default: throw self.failure("expected ',' or ']'")
+            }
+        }
+    }
+
+    private mutating func parseNumber() throws(Failure) -> JSONValue {
+        let start = self.position
+        var isInteger = true
+        if self.current == UInt8(ascii: "-") { self.position += 1 }
+        guard let first = self.current, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else {
+            throw self.failure("invalid number")
+        }
+        if first == UInt8(ascii: "0") {
+            self.position += 1
+        } else {
+            self.skipDigits()
+        }
+        if self.current == UInt8(ascii: ".") {
+            isInteger = false
+            self.position += 1
+            guard self.skipDigits() > 0 else { throw self.failure("invalid number") }
+        }
+        if self.current == UInt8(ascii: "e") || self.current == UInt8(ascii: "E") {
+            isInteger = false
+            self.position += 1
+            if self.current == UInt8(ascii: "+") || self.current == UInt8(ascii: "-") { self.position += 1 }
+            guard self.skipDigits() > 0 else { throw self.failure("invalid number") }
+        }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: self.bytes[start..<self.position]), as: UTF8.self)
+        if isInteger, let integer = Int64(text) {
+            return .integer(integer)
+        }
+        guard let double = Double(text), double.isFinite else { throw self.failure("number out of range") }
+        return .number(double)
+    }
+
+    @discardableResult
+    private mutating func skipDigits() -> Int {
+        let start = self.position
+        while let byte = self.current, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) {
+            self.position += 1
+        }
+        return self.position - start
+    }
+
+    private mutating func parseString() throws(Failure) -> String {
+        self.position += 1
+        let start = self.position
+        // Fast path: no escapes, so the bytes are the string (validated as UTF-8).
+        while let byte = self.current, byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\"), byte >= 0x20 {
+            self.position += 1
+        }
+        if self.current == UInt8(ascii: "\"") {
+            let slice = UnsafeBufferPointer(rebasing: self.bytes[start..<self.position])
+            self.position += 1
+            guard let string = String(validating: slice, as: UTF8.self) else { throw self.failure("invalid UTF-8") }
+            return string
+        }
+        var scalars = Array(UnsafeBufferPointer(rebasing: self.bytes[start..<self.position]))
+        while true {
+            guard let byte = self.current else { throw self.failure("unterminated string") }
+            switch byte {
+            case UInt8(ascii: "\""):
+                self.position += 1
+                guard let string = String(validating: scalars, as: UTF8.self) else {
+                    throw self.failure("invalid UTF-8")
+                }
+                return string
+            case UInt8(ascii: "\\"):
+                self.position += 1
+                try self.appendEscape(to: &scalars)
+            case ..<0x20:
+                throw self.failure("control character in string")
+            default:
+                scalars.append(byte)
+                self.position += 1
+            }
+        }
+    }
+
+    private mutating func appendEscape(to output: inout [UInt8]) throws(Failure) {
+        guard let byte = self.current else { throw self.failure("unterminated escape") }
+        self.position += 1
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): output.append(byte)
+        case UInt8(ascii: "b"): output.append(0x08)
+        case UInt8(ascii: "f"): output.append(0x0C)
+        case UInt8(ascii: "n"): output.append(0x0A)
+        case UInt8(ascii: "r"): output.append(0x0D)
+        case UInt8(ascii: "t"): output.append(0x09)
+        case UInt8(ascii: "u"):
+            var scalar = UInt32(try self.parseHex4())
+            if (0xD800...0xDBFF).contains(scalar) {
+                // A high surrogate must be followed by an escaped low surrogate.
+                guard self.current == UInt8(ascii: "\\"), self.position + 1 < self.bytes.count,
+                    self.bytes[self.position + 1] == UInt8(ascii: "u")
+                else { throw self.failure("lone surrogate escape") }
+                self.position += 2
+                let low = UInt32(try self.parseHex4())
+                guard (0xDC00...0xDFFF).contains(low) else { throw self.failure("lone surrogate escape") }
+                scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+            } else if (0xDC00...0xDFFF).contains(scalar) {
+                throw self.failure("lone surrogate escape")
+            }
+            guard let unicode = Unicode.Scalar(scalar) else { throw self.failure("invalid escape") }
+            output.append(contentsOf: UTF8.encode(unicode)!)
+        default:
+            throw self.failure("invalid escape")
+        }
+    }
+
+    private mutating func parseHex4() throws(Failure) -> UInt16 {
+        guard self.position + 4 <= self.bytes.count else { throw self.failure("invalid \\u escape") }
+        var value: UInt16 = 0
+        for _ in 0..<4 {
+            let byte = self.bytes[self.position]
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+            default: throw self.failure("invalid \\u escape")
+            }
+            value = value << 4 | UInt16(digit)
+            self.position += 1
+        }
+        return value
+    }
+}

@@ -1,0 +1,111 @@
+public import NIOCore
+
+/// Writes JSON into a `ByteBuffer`: the one encoding step of every outbound message.
+public struct JSONWriter {
+    /// The bytes written so far.
+    public private(set) var buffer: ByteBuffer
+
+    public init(capacity: Int = 256) {
+        self.buffer = ByteBufferAllocator().buffer(capacity: capacity)
+    }
+
+    /// Writes `value`; with `roundingFloats`, non-integral numbers are rounded to 2 decimals
+    /// (what the relay does to `state` objects before echoing them).
+    public mutating func write(_ value: JSONValue, roundingFloats: Bool = false) {
+        switch value {
+        case .null: self.buffer.writeStaticString("null")
+        case .bool(let flag): self.buffer.writeStaticString(flag ? "true" : "false")
+        case .integer(let integer): self.writeInteger(integer)
+        case .number(let number): self.writeNumber(roundingFloats ? Self.roundedToHundredths(number) : number)
+        case .string(let string): self.writeString(string)
+        case .array(let array):
+            self.buffer.writeInteger(UInt8(ascii: "["))
+            for (index, element) in array.enumerated() {
+                if index > 0 { self.buffer.writeInteger(UInt8(ascii: ",")) }
+                self.write(element, roundingFloats: roundingFloats)
+            }
+            self.buffer.writeInteger(UInt8(ascii: "]"))
+        case .object(let object):
+            self.buffer.writeInteger(UInt8(ascii: "{"))
+            var first = true
+            for (key, element) in object {
+                if !first { self.buffer.writeInteger(UInt8(ascii: ",")) }
+                first = false
+                self.writeString(key)
+                self.buffer.writeInteger(UInt8(ascii: ":"))
+                self.write(element, roundingFloats: roundingFloats)
+            }
+            self.buffer.writeInteger(UInt8(ascii: "}"))
+        }
+    }
+
+    /// Writes an integer in decimal.
+    public mutating func writeInteger(_ integer: Int64) {
+        if integer >= 0 && integer < 10 {
+            self.buffer.writeInteger(UInt8(ascii: "0") + UInt8(integer))
+        } else {
+            self.buffer.writeString(String(integer))
+        }
+    }
+
+    /// Writes a finite number the shortest way that round-trips; non-finite ones as `null`
+    /// (JSON has no NaN, and browsers cannot parse it).
+    public mutating func writeNumber(_ number: Double) {
+        guard number.isFinite else {
+            self.buffer.writeStaticString("null")
+            return
+        }
+        if number == number.rounded(), abs(number) < 1e15 {
+            // Python prints integral floats as `3.0`; keep that so clients see a float.
+            self.writeInteger(Int64(number))
+            self.buffer.writeStaticString(".0")
+        } else {
+            self.buffer.writeString(number.description)
+        }
+    }
+
+    /// Writes a JSON string literal with the escapes JSON requires.
+    public mutating func writeString(_ string: String) {
+        self.buffer.writeInteger(UInt8(ascii: "\""))
+        var needsEscaping = false
+        for byte in string.utf8 where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+            needsEscaping = true
+            break
+        }
+        if !needsEscaping {
+            self.buffer.writeString(string)
+        } else {
+            for byte in string.utf8 {
+                switch byte {
+                case UInt8(ascii: "\""): self.buffer.writeStaticString("\\\"")
+                case UInt8(ascii: "\\"): self.buffer.writeStaticString("\\\\")
+                case 0x0A: self.buffer.writeStaticString("\\n")
+                case 0x0D: self.buffer.writeStaticString("\\r")
+                case 0x09: self.buffer.writeStaticString("\\t")
+                case ..<0x20:
+                    let hex = String(byte, radix: 16)
+                    self.buffer.writeString("\\u00" + (hex.count == 1 ? "0" + hex : hex))
+                default: self.buffer.writeInteger(byte)
+                }
+            }
+        }
+        self.buffer.writeInteger(UInt8(ascii: "\""))
+    }
+
+    /// Raw bytes already known to be valid JSON.
+    public mutating func writeRaw(_ bytes: ByteBuffer) {
+        var bytes = bytes
+        self.buffer.writeBuffer(&bytes)
+    }
+
+    /// Appends a raw ASCII fragment such as `,"key":`.
+    public mutating func writeFragment(_ fragment: StaticString) {
+        self.buffer.writeStaticString(fragment)
+    }
+
+    /// `x` rounded half away from zero to two decimals, as the old backend's `round(x, 2)` (near enough).
+    public static func roundedToHundredths(_ number: Double) -> Double {
+        guard number.isFinite, abs(number) < 1e13 else { return number }
+        return (number * 100).rounded() / 100
+    }
+}

@@ -1,0 +1,60 @@
+public import NIOCore
+
+/// Encodes one server message `{"type": …, …}` straight into bytes, `type` first.
+///
+/// Built once per message and sent as the same buffer to every recipient.
+public struct OutboundMessage {
+    private var writer: JSONWriter
+
+    /// Starts a message of the given `type`.
+    public init(type: String, capacity: Int = 128) {
+        self.writer = JSONWriter(capacity: capacity)
+        self.writer.writeFragment("{\"type\":")
+        self.writer.writeString(type)
+    }
+
+    /// Adds a field; `roundingFloats` rounds every non-integral number inside to 2 decimals.
+    public mutating func add(_ key: String, _ value: JSONValue, roundingFloats: Bool = false) {
+        self.writer.writeFragment(",")
+        self.writer.writeString(key)
+        self.writer.writeFragment(":")
+        self.writer.write(value, roundingFloats: roundingFloats)
+    }
+
+    /// Adds a string field.
+    public mutating func add(_ key: String, _ value: String) {
+        self.add(key, .string(value))
+    }
+
+    /// Adds an integer field.
+    public mutating func add(_ key: String, _ value: Int) {
+        self.add(key, .integer(Int64(value)))
+    }
+
+    /// Adds a boolean field.
+    public mutating func add(_ key: String, _ value: Bool) {
+        self.add(key, .bool(value))
+    }
+
+    /// The finished frame payload.
+    public func encoded() -> ByteBuffer {
+        var writer = self.writer
+        writer.writeFragment("}")
+        return writer.buffer
+    }
+
+    /// `{"type":"error","code":…,"message":…}`.
+    public static func error(_ error: RelayError) -> ByteBuffer {
+        var message = OutboundMessage(type: "error")
+        message.add("code", error.code)
+        message.add("message", error.message)
+        return message.encoded()
+    }
+
+    /// A message with only fields given as (key, value) pairs, in order.
+    public static func make(type: String, _ fields: KeyValuePairs<String, JSONValue>) -> ByteBuffer {
+        var message = OutboundMessage(type: type)
+        for (key, value) in fields { message.add(key, value) }
+        return message.encoded()
+    }
+}

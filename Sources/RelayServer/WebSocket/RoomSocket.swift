@@ -1,0 +1,114 @@
+import Handlers
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import NIOWebSocket
+import Relay
+
+/// One client's WebSocket: a reader loop that rate-limits and dispatches, and a writer
+/// task that alone writes to the socket, draining the connection's bounded queue.
+struct RoomSocket {
+    let dispatcher: MessageDispatcher
+    let registry: RoomRegistry
+    let roomID: String
+    let channel: any Channel
+    let logger: Logger
+
+    /// How long a connection being closed by the server may take to say goodbye.
+    static let closeGracePeriod: TimeAmount = .seconds(1)
+
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
+        let channel = self.channel
+        let connection = PlayerConnection(queueCapacity: self.registry.limits.outboundQueueFrames) { _ in
+            // The writer sends the close frame if the client still reads; if it does not
+            // (a slow consumer), hang up after the grace period.
+            channel.eventLoop.scheduleTask(in: Self.closeGracePeriod) { channel.close(promise: nil) }
+        }
+        let session = ConnectionSession(
+            connection: connection, urlRoomID: self.roomID, registry: self.registry, logger: self.logger)
+
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                await Self.writeLoop(connection: connection, outbound: outbound)
+            }
+            await self.readLoop(inbound: inbound, outbound: outbound, session: session)
+            if let membership = session.membership {
+                await membership.room.drop(playerID: membership.playerID, connection: connection)
+            }
+            connection.outbound.close()
+        }
+    }
+
+    /// Reads messages until the client goes away or floods.
+    private func readLoop(
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, session: ConnectionSession
+    ) async {
+        let limits = self.registry.limits
+        var bucket = TokenBucket(rate: limits.messagesPerSecond, burst: limits.messageBurst)
+        var flood = FloodWatch(threshold: limits.floodCloseThreshold)
+        do {
+            for try await message in inbound.messages(maxSize: limits.maxFrameBytes) {
+                let now = ContinuousClock.now
+                guard bucket.take(now: now) else {
+                    switch flood.record(now: now) {
+                    case .warn: session.reply(.rateLimited)
+                    case .quiet: break
+                    case .close:
+                        self.logger.notice("relay.connection.flooding")
+                        try? await outbound.close(.policyViolation, reason: "Too many messages")
+                        return
+                    }
+                    continue
+                }
+                switch message {
+                case .text(let text): await self.dispatcher.dispatch(text, session: session)
+                case .binary: session.reply(.binaryFrame)
+                }
+            }
+        } catch {
+            self.logger.debug("relay.connection.read_ended", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Writes queued frames until the queue closes, then says goodbye with the close code, if any.
+    private static func writeLoop(
+        connection: PlayerConnection, outbound: WebSocketOutboundWriter
+    ) async {
+        do {
+            while let frame = await connection.outbound.next() {
+                try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: frame)))
+            }
+            if let code = connection.closeCode {
+                try await outbound.close(.init(codeNumber: Int(code)), reason: nil)
+            }
+        } catch {
+            connection.close(code: RelayCloseCode.slowConsumer)
+        }
+    }
+}
+
+/// Counts rate-limited messages: warns at most once a second, and asks to close the
+/// connection when too many arrive within ten seconds.
+struct FloodWatch {
+    enum Verdict { case warn, quiet, close }
+
+    let threshold: Int
+    private var windowStart: ContinuousClock.Instant?
+    private var countInWindow = 0
+    private var lastWarning: ContinuousClock.Instant?
+
+    init(threshold: Int) { self.threshold = threshold }
+
+    mutating func record(now: ContinuousClock.Instant) -> Verdict {
+        if let start = self.windowStart, now - start < .seconds(10) {
+            self.countInWindow += 1
+        } else {
+            self.windowStart = now
+            self.countInWindow = 1
+        }
+        if self.countInWindow > self.threshold { return .close }
+        if let last = self.lastWarning, now - last < .seconds(1) { return .quiet }
+        self.lastWarning = now
+        return .warn
+    }
+}

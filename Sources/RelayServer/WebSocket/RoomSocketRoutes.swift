@@ -1,0 +1,67 @@
+import Handlers
+import HTTPTypes
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import Relay
+
+/// `/ws/room/{room_id}`: the WebSocket relay, with the Origin check on the upgrade.
+struct RoomSocketRoutes {
+    let dispatcher: MessageDispatcher
+    let registry: RoomRegistry
+    let cors: CORSPolicy
+
+    /// The router consulted for upgrade requests only.
+    func webSocketRouter() -> Router<RelayRequestContext> {
+        let router = Router(context: RelayRequestContext.self)
+        router.ws("/ws/room/{room_id}") { request, _ in
+            guard let origin = request.headers[.origin], !self.cors.allows(origin: origin) else {
+                return .upgrade([:])
+            }
+            return .dontUpgrade
+        } onUpgrade: { inbound, outbound, context in
+            let roomID = context.requestContext.parameters.get("room_id") ?? "new"
+            let socket = RoomSocket(
+                dispatcher: self.dispatcher, registry: self.registry, roomID: roomID,
+                channel: context.requestContext.channel, logger: context.logger)
+            await socket.run(inbound: inbound, outbound: outbound)
+        }
+        return router
+    }
+
+    /// Plain-HTTP answers on the same paths: a refused upgrade, and the room lists.
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/ws/room/{room_id}") { request, _ -> Response in
+            if let origin = request.headers[.origin], !self.cors.allows(origin: origin) {
+                throw APIError.originNotAllowed
+            }
+            throw APIError.upgradeRequired
+        }
+        router.get("/api/rooms") { _, _ in
+            try JSONResponse.make(self.registry.roomInfos(joinableOnly: true).map(EncodableJSON.init))
+        }
+        router.get("/api/rooms/all") { _, _ in
+            try JSONResponse.make(self.registry.roomInfos(joinableOnly: false).map(EncodableJSON.init))
+        }
+    }
+}
+
+/// Encodes a ``JSONValue`` with Foundation's encoder (for the HTTP room lists).
+struct EncodableJSON: Encodable {
+    let value: JSONValue
+
+    init(_ value: JSONValue) { self.value = value }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self.value {
+        case .null: try container.encodeNil()
+        case .bool(let flag): try container.encode(flag)
+        case .integer(let integer): try container.encode(integer)
+        case .number(let number): try container.encode(number)
+        case .string(let string): try container.encode(string)
+        case .array(let array): try container.encode(array.map(EncodableJSON.init))
+        case .object(let object): try container.encode(object.mapValues(EncodableJSON.init))
+        }
+    }
+}

@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import Testing
+
+@testable import RelayServer
+
+@Suite("Configuration from flags and environment")
+struct ConfigurationTests {
+    @Test("Defaults: 127.0.0.1:8000, ./data/game.db, ./assets/bosses, generated key")
+    func defaults() throws {
+        let command = try RelayCommand.parse([])
+        let configuration = try command.configuration(environment: [:])
+        #expect(configuration.host == "127.0.0.1")
+        #expect(configuration.port == 8000)
+        #expect(configuration.persistence.databasePath == "./data/game.db")
+        #expect(configuration.bossImagesDirectory == "./assets/bosses")
+        #expect(configuration.apiKeyWasGenerated)
+        #expect(configuration.apiKey.count == 64)
+        #expect(configuration.apiKey.allSatisfy { $0.isHexDigit })
+        #expect(configuration.cors == CORSPolicy(allowedOrigins: CORSPolicy.defaultOrigins, allowAllOrigins: false))
+        #expect(configuration.persistence.maxBatchSize == 256)
+    }
+
+    @Test("Generated keys differ between runs")
+    func generatedKeysDiffer() {
+        #expect(generateAPIKey() != generateAPIKey())
+    }
+
+    @Test("The environment is read with the old backend's names")
+    func environment() throws {
+        let configuration = try RelayCommand.parse([]).configuration(environment: [
+            "API_KEY": "secret", "PORT": "9001", "DATA_DIR": "/srv/game", "BOSS_IMAGES_DIR": "/srv/art",
+            "ALLOWED_ORIGINS": "https://a.example, https://b.example", "HOST": "0.0.0.0",
+        ])
+        #expect(configuration.apiKey == "secret")
+        #expect(!configuration.apiKeyWasGenerated)
+        #expect(configuration.port == 9001)
+        #expect(configuration.host == "0.0.0.0")
+        #expect(configuration.persistence.databasePath == "/srv/game/game.db")
+        #expect(configuration.bossImagesDirectory == "/srv/art")
+        #expect(configuration.cors.allowedOrigins == ["https://a.example", "https://b.example"])
+        #expect(!configuration.cors.allowAllOrigins)
+    }
+
+    @Test("Flags win over the environment")
+    func flagsWin() throws {
+        let command = try RelayCommand.parse([
+            "--host", "127.0.0.2", "--port", "8100", "--data-dir", "/tmp/x", "--batch-size", "32",
+            "--batch-window-ms", "5", "--sync", "full", "--max-body-bytes", "1000",
+        ])
+        let configuration = try command.configuration(environment: ["PORT": "9001", "DATA_DIR": "/srv/game"])
+        #expect(configuration.host == "127.0.0.2")
+        #expect(configuration.port == 8100)
+        #expect(configuration.persistence.databasePath == "/tmp/x/game.db")
+        #expect(configuration.persistence.maxBatchSize == 32)
+        #expect(configuration.persistence.flushInterval == .milliseconds(5))
+        #expect(configuration.persistence.synchronous == .full)
+        #expect(configuration.limits.maxBodyBytes == 1000)
+    }
+
+    @Test("Bad values are refused")
+    func badValues() throws {
+        #expect(throws: (any Error).self) { try RelayCommand.parse(["--sync", "sometimes"]).configuration(environment: [:]) }
+        #expect(throws: (any Error).self) { try RelayCommand.parse(["--port", "70000"]).configuration(environment: [:]) }
+        #expect(throws: (any Error).self) { try RelayCommand.parse(["--port", "eighty"]) }
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+@testable import RelayServer
+
+@Suite("Saved games and bosses over HTTP")
+struct SavedGameAndBossRoutesTests {
+    @Test("Save, load, overwrite, delete; loading nothing answers JSON null")
+    func savedGameLifecycle() async throws {
+        try await withLiveApp { client in
+            let empty = try await client.execute(uri: "/api/load_game/alice", method: .get, headers: keyed)
+            #expect(empty.status == .ok)
+            #expect(String(buffer: empty.body) == "null")
+
+            let saved = try await client.execute(uri: "/api/save_game", method: .post, headers: keyed, body: saveBody())
+            #expect(try saved.object()["message"] as? String == "Game saved successfully")
+            let overwritten = try await client.execute(
+                uri: "/api/save_game", method: .post, headers: keyed, body: saveBody(level: 9, weapon: "sword"))
+            #expect(overwritten.status == .ok)
+
+            let loaded = try await client.execute(uri: "/api/load_game/alice", method: .get, headers: keyed).object()
+            #expect(loaded["level"] as? Int == 9)
+            #expect(loaded["weapon"] as? String == "sword")
+            #expect(loaded["score"] as? Int == 1500)
+            #expect(loaded["lives"] as? Int == 2)
+            #expect(loaded["health"] as? Int == 80)
+            #expect(loaded["coins"] as? Int == 42)
+            #expect(loaded["player_name"] as? String == "alice")
+
+            for _ in 0..<2 {  // deleting twice succeeds both times
+                let deleted = try await client.execute(uri: "/api/save_game/alice", method: .delete, headers: keyed)
+                #expect(deleted.status == .ok)
+                #expect(try deleted.object()["message"] as? String == "Save game deleted successfully")
+            }
+            let gone = try await client.execute(uri: "/api/load_game/alice", method: .get, headers: keyed)
+            #expect(String(buffer: gone.body) == "null")
+        }
+    }
+
+    @Test("Saved games of names with / and unicode round-trip through encoded paths")
+    func savedGameEncodedNames() async throws {
+        try await withLiveApp { client in
+            let name = "ä/ b"
+            _ = try await client.execute(uri: "/api/save_game", method: .post, headers: keyed, body: saveBody(name: name))
+            let loaded = try await client.execute(uri: "/api/load_game/\(pathSegment(name))", method: .get, headers: keyed)
+            #expect(try loaded.object()["player_name"] as? String == name)
+            _ = try await client.execute(uri: "/api/save_game/\(pathSegment(name))", method: .delete, headers: keyed)
+            let gone = try await client.execute(uri: "/api/load_game/\(pathSegment(name))", method: .get, headers: keyed)
+            #expect(String(buffer: gone.body) == "null")
+        }
+    }
+
+    @Test("The 22 bosses in index order with image URLs")
+    func bosses() async throws {
+        try await withLiveApp { client in
+            let bosses = try await client.execute(uri: "/api/bosses", method: .get, headers: keyed).objects()
+            #expect(bosses.count == 22)
+            #expect(bosses.map { $0["boss_index"] as? Int } == Array(0..<22))
+            #expect(bosses.first?["boss_name"] as? String == "Vortex Reaper")
+            #expect(bosses.first?["notorious_title"] as? String == "The Dimensional Destroyer")
+            #expect(bosses.last?["boss_name"] as? String == "Ancient Evil")
+            #expect(bosses.last?["notorious_title"] as? String == "Primordial Nightmare")
+            #expect(bosses[12]["notorious_title"] as? String == "Time's End")
+            #expect(bosses[5]["image_url"] as? String == "/api/bosses/images/05")
+            #expect(bosses[21]["image_url"] as? String == "/api/bosses/images/21")
+            #expect(bosses.allSatisfy { $0["frame_x"] as? Int == 0 && $0["frame_y"] as? Int == 0 })
+            #expect(Set(bosses.compactMap { $0["id"] as? Int }).count == 22)
+        }
+    }
+
+    @Test("Boss images: PNG bytes with an immutable cache; a missing one is a non-cacheable 404")
+    func bossImages() async throws {
+        try await withTemporaryDirectory { images in
+            let png = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + Array(repeating: 7, count: 300))
+            try png.write(to: URL(fileURLWithPath: "\(images)/boss_03.png"))
+            try await withLiveApp(configure: { $0.bossImagesDirectory = images }) { client in
+                let image = try await client.execute(uri: "/api/bosses/images/3", method: .get)
+                #expect(image.status == .ok)
+                #expect(image.headers[.contentType] == "image/png")
+                #expect(image.headers[.cacheControl] == "public, max-age=31536000, immutable")
+                #expect(image.headers[HTTPField.Name("Pragma")!] == nil)
+                #expect(Data(buffer: image.body) == png)
+
+                let padded = try await client.execute(uri: "/api/bosses/images/03", method: .get)
+                #expect(padded.status == .ok)
+
+                let missing = try await client.execute(uri: "/api/bosses/images/4", method: .get)
+                #expect(missing.status == .notFound)
+                #expect(missing.headers[.cacheControl] == "no-cache, no-store, must-revalidate")
+                #expect(try missing.object()["detail"] != nil)
+
+                let negative = try await client.execute(uri: "/api/bosses/images/-1", method: .get)
+                #expect(negative.status == .notFound)
+                let words = try await client.execute(uri: "/api/bosses/images/three", method: .get)
+                #expect(words.status == .unprocessableContent)
+            }
+        }
+    }
+}

@@ -1,0 +1,163 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+@testable import RelayServer
+
+@Suite("Scores over HTTP")
+struct ScoreRoutesTests {
+    @Test("POST /api/scores answers the stored row with rank null")
+    func submitAnswersStoredRow() async throws {
+        try await withLiveApp { client in
+            let response = try await client.execute(uri: "/api/scores", method: .post, headers: keyed, body: scoreBody())
+            #expect(response.status == .ok)
+            let row = try response.object()
+            #expect(row["player_name"] as? String == "alice")
+            #expect(row["score"] as? Int == 100)
+            #expect(row["coins"] as? Int == 5)
+            #expect(row["enemies_defeated"] as? Int == 3)
+            #expect(row["distance"] as? Int == 1200)
+            #expect(row["level"] as? Int == 2)
+            #expect(row["game_mode"] as? String == "endless")
+            #expect((row["id"] as? Int ?? 0) >= 1)
+            #expect(row.keys.contains("rank") && row["rank"] is NSNull)
+            let createdAt = try #require(row["created_at"] as? String)
+            #expect(createdAt.wholeMatch(of: /\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}/) != nil)
+        }
+    }
+
+    @Test("Names are trimmed before they are stored")
+    func namesAreTrimmed() async throws {
+        try await withLiveApp { client in
+            let response = try await client.execute(
+                uri: "/api/scores", method: .post, headers: keyed, body: scoreBody(name: "  bob  "))
+            #expect(try response.object()["player_name"] as? String == "bob")
+        }
+    }
+
+    @Test("Leaderboard: best first, ties to the earlier score, rank 1…n, mode filter")
+    func leaderboardOrder() async throws {
+        try await withLiveApp { client in
+            for (name, score, mode) in [
+                ("a", 50, "endless"), ("b", 90, "endless"), ("c", 90, "levels"), ("d", 10, "levels"),
+            ] {
+                let response = try await client.execute(
+                    uri: "/api/scores", method: .post, headers: keyed, body: scoreBody(name: name, score: score, mode: mode))
+                #expect(response.status == .ok)
+            }
+            let all = try await client.execute(uri: "/api/scores/leaderboard", method: .get, headers: keyed).objects()
+            #expect(all.map { $0["player_name"] as? String } == ["b", "c", "a", "d"])
+            #expect(all.map { $0["rank"] as? Int } == [1, 2, 3, 4])
+
+            let levels = try await client.execute(
+                uri: "/api/scores/leaderboard?game_mode=levels&limit=1", method: .get, headers: keyed
+            ).objects()
+            #expect(levels.map { $0["player_name"] as? String } == ["c"])
+        }
+    }
+
+    @Test("Leaderboard limit is clamped to 1…100 and must be an integer")
+    func leaderboardLimit() async throws {
+        try await withLiveApp { client in
+            for score in 0..<3 {
+                _ = try await client.execute(
+                    uri: "/api/scores", method: .post, headers: keyed, body: scoreBody(score: score))
+            }
+            let zero = try await client.execute(uri: "/api/scores/leaderboard?limit=0", method: .get, headers: keyed)
+            #expect(try zero.objects().count == 1)
+            let negative = try await client.execute(uri: "/api/scores/leaderboard?limit=-5", method: .get, headers: keyed)
+            #expect(try negative.objects().count == 1)
+            let huge = try await client.execute(
+                uri: "/api/scores/leaderboard?limit=99999999999999999999", method: .get, headers: keyed)
+            #expect(huge.status == .unprocessableContent)
+            let words = try await client.execute(uri: "/api/scores/leaderboard?limit=ten", method: .get, headers: keyed)
+            #expect(words.status == .unprocessableContent)
+            #expect(try words.issues().map(\.loc) == ["query.limit"])
+        }
+    }
+
+    @Test("Leaderboard never returns more than 100 rows")
+    func leaderboardUpperClamp() async throws {
+        try await withLiveApp { client in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for score in 0..<105 {
+                    group.addTask {
+                        let response = try await client.execute(
+                            uri: "/api/scores", method: .post, headers: keyed, body: scoreBody(score: score))
+                        #expect(response.status == .ok)
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let rows = try await client.execute(uri: "/api/scores/leaderboard?limit=1000", method: .get, headers: keyed)
+            let scores = try rows.objects().map { $0["score"] as? Int ?? -1 }
+            #expect(scores.count == 100)
+            #expect(scores.first == 104)
+            #expect(scores == scores.sorted(by: >))
+        }
+    }
+
+    @Test("Personal best: highest score, earliest among equals; 404 when unknown")
+    func personalBest() async throws {
+        try await withLiveApp { client in
+            var ids: [Int] = []
+            for score in [30, 70, 70, 20] {
+                let row = try await client.execute(
+                    uri: "/api/scores", method: .post, headers: keyed, body: scoreBody(name: "zed", score: score)
+                ).object()
+                ids.append(row["id"] as? Int ?? -1)
+            }
+            let best = try await client.execute(uri: "/api/scores/player/zed", method: .get, headers: keyed)
+            #expect(best.status == .ok)
+            #expect(try best.object()["score"] as? Int == 70)
+            #expect(try best.object()["id"] as? Int == ids[1])
+            #expect(try best.object()["rank"] is NSNull)
+
+            let missing = try await client.execute(uri: "/api/scores/player/nobody", method: .get, headers: keyed)
+            #expect(missing.status == .notFound)
+            #expect(try missing.detailMessage() == "Player not found")
+        }
+    }
+
+    @Test("Names that need percent-encoding work in paths", arguments: ["a/b", "with space", "émoji 🎮", "100%"])
+    func percentEncodedNames(name: String) async throws {
+        try await withLiveApp { client in
+            let stored = try await client.execute(
+                uri: "/api/scores", method: .post, headers: keyed, body: scoreBody(name: name))
+            #expect(stored.status == .ok)
+            let best = try await client.execute(
+                uri: "/api/scores/player/\(pathSegment(name))", method: .get, headers: keyed)
+            #expect(best.status == .ok)
+            #expect(try best.object()["player_name"] as? String == name)
+        }
+    }
+
+    @Test("Rank is 1 + the number of strictly greater scores, per mode when asked")
+    func rank() async throws {
+        try await withLiveApp { client in
+            for (score, mode) in [(100, "endless"), (200, "endless"), (200, "levels"), (50, "levels")] {
+                _ = try await client.execute(
+                    uri: "/api/scores", method: .post, headers: keyed, body: scoreBody(score: score, mode: mode))
+            }
+            func rank(_ query: String) async throws -> [String: Any] {
+                try await client.execute(uri: "/api/scores/rank/\(query)", method: .get, headers: keyed).object()
+            }
+            #expect(try await rank("150")["rank"] as? Int == 3)
+            #expect(try await rank("150")["score"] as? Int == 150)
+            #expect(try await rank("200")["rank"] as? Int == 1)
+            #expect(try await rank("0")["rank"] as? Int == 5)
+            #expect(try await rank("150?game_mode=levels")["rank"] as? Int == 2)
+            #expect(try await rank("150?game_mode=unknown")["rank"] as? Int == 1)
+            #expect(try await rank("-7")["rank"] as? Int == 5)
+
+            let words = try await client.execute(uri: "/api/scores/rank/abc", method: .get, headers: keyed)
+            #expect(words.status == .unprocessableContent)
+            #expect(try words.issues().map(\.loc) == ["path.score"])
+            let huge = try await client.execute(
+                uri: "/api/scores/rank/99999999999999999999", method: .get, headers: keyed)
+            #expect(huge.status == .unprocessableContent)
+        }
+    }
+}

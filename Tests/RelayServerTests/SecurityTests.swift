@@ -1,0 +1,172 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+@testable import RelayServer
+
+private let apiKeyHeader = HTTPField.Name("X-API-Key")!
+private let secFetchSite = HTTPField.Name("Sec-Fetch-Site")!
+private let secFetchMode = HTTPField.Name("Sec-Fetch-Mode")!
+
+@Suite("API key, CSRF guard, CORS and headers")
+struct SecurityTests {
+    @Test(
+        "Keyed routes refuse a missing or wrong key with 403 JSON",
+        arguments: [
+            ("/api/scores", HTTPRequest.Method.post), ("/api/scores/leaderboard", .get), ("/api/scores/player/a", .get),
+            ("/api/scores/rank/5", .get), ("/api/save_game", .post), ("/api/load_game/a", .get),
+            ("/api/save_game/a", .delete), ("/api/bosses", .get),
+        ])
+    func apiKeyRequired(path: String, method: HTTPRequest.Method) async throws {
+        try await withLiveApp { client in
+            for headers: HTTPFields in [[:], [apiKeyHeader: "wrong"], [apiKeyHeader: testAPIKey + "x"]] {
+                let response = try await client.execute(uri: path, method: method, headers: headers, body: scoreBody())
+                #expect(response.status == .forbidden)
+                #expect(try response.detailMessage() == "Invalid or missing API key")
+            }
+        }
+    }
+
+    @Test("The root and boss images need no key")
+    func openRoutes() async throws {
+        try await withLiveApp { client in
+            let root = try await client.execute(uri: "/", method: .get)
+            #expect(root.status == .ok)
+            #expect(try root.object()["message"] as? String == "JumpJumpJump API is running!")
+            let image = try await client.execute(uri: "/api/bosses/images/1", method: .get)
+            #expect(image.status == .notFound)  // no image folder here, but not a 403
+        }
+    }
+
+    @Test("Security headers on every answer; no-store caching, with Pragma/Expires under /api/")
+    func securityHeaders() async throws {
+        try await withLiveApp { client in
+            let responses = [
+                try await client.execute(uri: "/", method: .get),
+                try await client.execute(uri: "/api/scores/leaderboard", method: .get, headers: keyed),
+                try await client.execute(uri: "/api/scores/leaderboard", method: .get),
+                try await client.execute(uri: "/api/scores", method: .post, headers: keyed, body: ByteBuffer(string: "x")),
+            ]
+            for response in responses {
+                #expect(response.headers[.strictTransportSecurity] == "max-age=31536000; includeSubDomains; preload")
+                #expect(response.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff")
+                #expect(
+                    response.headers[HTTPField.Name("Permissions-Policy")!]
+                        == "camera=(), microphone=(), geolocation=(), interest-cohort=()")
+                #expect(response.headers[.cacheControl] == "no-cache, no-store, must-revalidate")
+                #expect(response.headers[.contentType] == "application/json")
+            }
+            #expect(responses[0].headers[HTTPField.Name("Pragma")!] == nil)
+            for response in responses.dropFirst() {
+                #expect(response.headers[HTTPField.Name("Pragma")!] == "no-cache")
+                #expect(response.headers[.expires] == "0")
+            }
+        }
+    }
+
+    @Test("Cross-site state-changing requests get 403 JSON; same-site and none pass")
+    func csrfGuard() async throws {
+        try await withLiveApp { client in
+            var headers = keyed
+            headers[secFetchSite] = "cross-site"
+            let blocked = try await client.execute(uri: "/api/scores", method: .post, headers: headers, body: scoreBody())
+            #expect(blocked.status == .forbidden)
+            #expect(try blocked.detailMessage() == "Cross-site request blocked")
+            let blockedDelete = try await client.execute(uri: "/api/save_game/a", method: .delete, headers: headers)
+            #expect(blockedDelete.status == .forbidden)
+            // A cross-site GET is not state-changing.
+            let read = try await client.execute(uri: "/api/scores/leaderboard", method: .get, headers: headers)
+            #expect(read.status == .ok)
+
+            for site in ["same-origin", "same-site", "none"] {
+                headers[secFetchSite] = site
+                let allowed = try await client.execute(uri: "/api/scores", method: .post, headers: headers, body: scoreBody())
+                #expect(allowed.status == .ok)
+            }
+            let stored = try await client.execute(uri: "/api/scores/leaderboard", method: .get, headers: keyed)
+            #expect(try stored.objects().count == 3)  // the blocked one was not stored
+        }
+    }
+
+    @Test("Navigations into /api/ get 403")
+    func navigationGuard() async throws {
+        try await withLiveApp { client in
+            var headers = keyed
+            headers[secFetchMode] = "navigate"
+            let response = try await client.execute(uri: "/api/bosses", method: .get, headers: headers)
+            #expect(response.status == .forbidden)
+            #expect(try response.detailMessage() != nil)
+            let root = try await client.execute(uri: "/", method: .get, headers: headers)
+            #expect(root.status == .ok)
+        }
+    }
+
+    @Test("CORS preflight from an allowed origin: the origin, credentials, all methods, the asked headers")
+    func corsPreflightAllowed() async throws {
+        try await withLiveApp { client in
+            let response = try await client.execute(
+                uri: "/api/scores", method: .options,
+                headers: [
+                    .origin: "http://localhost:5173", .accessControlRequestMethod: "POST",
+                    .accessControlRequestHeaders: "x-api-key, content-type",
+                ])
+            #expect(response.status == .ok)
+            #expect(response.headers[.accessControlAllowOrigin] == "http://localhost:5173")
+            #expect(response.headers[.accessControlAllowCredentials] == "true")
+            #expect(response.headers[.accessControlAllowHeaders] == "x-api-key, content-type")
+            #expect(response.headers[.accessControlAllowMethods]?.contains("DELETE") == true)
+            #expect(response.headers[.strictTransportSecurity] != nil)
+        }
+    }
+
+    @Test("CORS: a disallowed origin gets no allow-origin header, and its preflight fails")
+    func corsDisallowed() async throws {
+        try await withLiveApp { client in
+            let preflight = try await client.execute(
+                uri: "/api/scores", method: .options,
+                headers: [.origin: "http://evil.example", .accessControlRequestMethod: "POST"])
+            #expect(preflight.status == .badRequest)
+            #expect(preflight.headers[.accessControlAllowOrigin] == nil)
+
+            var headers = keyed
+            headers[.origin] = "http://evil.example"
+            let simple = try await client.execute(uri: "/api/scores/leaderboard", method: .get, headers: headers)
+            #expect(simple.status == .ok)
+            #expect(simple.headers[.accessControlAllowOrigin] == nil)
+
+            headers[.origin] = "http://localhost:3000"
+            let allowed = try await client.execute(uri: "/api/scores/leaderboard", method: .get, headers: headers)
+            #expect(allowed.headers[.accessControlAllowOrigin] == "http://localhost:3000")
+            // Errors carry CORS headers too, so the browser can read them.
+            headers[apiKeyHeader] = "wrong"
+            let refused = try await client.execute(uri: "/api/scores/leaderboard", method: .get, headers: headers)
+            #expect(refused.status == .forbidden)
+            #expect(refused.headers[.accessControlAllowOrigin] == "http://localhost:3000")
+        }
+    }
+
+    @Test("ALLOW_ALL_ORIGINS answers * without credentials")
+    func corsAllowAll() async throws {
+        try await withLiveApp(configure: { $0.cors = CORSPolicy(environment: ["ALLOW_ALL_ORIGINS": "true"]) }) { client in
+            var headers = keyed
+            headers[.origin] = "https://anywhere.example"
+            let response = try await client.execute(uri: "/api/scores/leaderboard", method: .get, headers: headers)
+            #expect(response.headers[.accessControlAllowOrigin] == "*")
+            #expect(response.headers[.accessControlAllowCredentials] == nil)
+        }
+    }
+
+    @Test("The key comparison is exact")
+    func constantTimeComparison() {
+        #expect(APIKeyMiddleware<BasicRequestContextStub>.constantTimeEquals("abc", "abc"))
+        #expect(!APIKeyMiddleware<BasicRequestContextStub>.constantTimeEquals("abc", "abd"))
+        #expect(!APIKeyMiddleware<BasicRequestContextStub>.constantTimeEquals("abc", "abcd"))
+        #expect(!APIKeyMiddleware<BasicRequestContextStub>.constantTimeEquals("", "a"))
+    }
+}
+
+import Hummingbird
+
+typealias BasicRequestContextStub = BasicRequestContext

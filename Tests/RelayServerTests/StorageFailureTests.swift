@@ -1,0 +1,49 @@
+import Foundation
+import HummingbirdTesting
+import NIOCore
+import Persistence
+import Testing
+
+@testable import RelayServer
+
+/// A store double whose every call fails with `error`.
+private struct FailingStore: ScoreStore, SavedGameStore, BossCatalog {
+    let error: PersistenceError
+
+    func submit(_ score: ScoreSubmission) async throws -> StoredScore { throw self.error }
+    func leaderboard(limit: Int, gameMode: String?) async throws -> [StoredScore] { throw self.error }
+    func personalBest(playerName: String) async throws -> StoredScore? { throw self.error }
+    func rank(of score: Int64, gameMode: String?) async throws -> Int { throw self.error }
+    func save(_ game: SavedGame) async throws { throw self.error }
+    func load(playerName: String) async throws -> SavedGame? { throw self.error }
+    func delete(playerName: String) async throws { throw self.error }
+    func bosses() async throws -> [Boss] { throw self.error }
+}
+
+@Suite("Storage failures become clear JSON errors")
+struct StorageFailureTests {
+    @Test(
+        "Overload, shutdown and a full disk are 503; other failures a 500 without internals",
+        arguments: [
+            (PersistenceError.overloaded, 503), (.shuttingDown, 503), (.diskFull, 503), (.storageFailure, 500),
+        ])
+    func storageErrors(error: PersistenceError, status: Int) async throws {
+        let store = FailingStore(error: error)
+        try await withLiveApp(scores: store, savedGames: store, bosses: store) { client in
+            let requests: [(String, HTTPRequest.Method, ByteBuffer?)] = [
+                ("/api/scores", .post, scoreBody()), ("/api/scores/leaderboard", .get, nil),
+                ("/api/save_game", .post, saveBody()), ("/api/load_game/a", .get, nil), ("/api/bosses", .get, nil),
+                ("/api/scores/rank/1", .get, nil),
+            ]
+            for (uri, method, body) in requests {
+                let response = try await client.execute(uri: uri, method: method, headers: keyed, body: body)
+                #expect(response.status.code == status, "\(uri)")
+                let message = try #require(try response.detailMessage())
+                #expect(!message.lowercased().contains("sqlite"))
+                #expect(!message.lowercased().contains("insert"))
+            }
+        }
+    }
+}
+
+import HTTPTypes

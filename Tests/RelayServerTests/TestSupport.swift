@@ -1,0 +1,128 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Handlers
+import Logging
+import NIOCore
+import NIOPosix
+import Persistence
+import Relay
+import Testing
+
+@testable import RelayServer
+
+let testAPIKey = "test-key"
+
+/// A fresh temporary directory, removed when the test finishes.
+func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("relay-test-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    return try await body(path)
+}
+
+/// Runs `body` against the real application on a loopback port, over a new SQLite file.
+func withLiveApp(
+    configure: (inout ServerConfiguration) -> Void = { _ in },
+    _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void
+) async throws {
+    try await withTemporaryDirectory { directory in
+        var configuration = ServerConfiguration(apiKey: testAPIKey, dataDirectory: directory)
+        configuration.port = 0
+        configure(&configuration)
+        let logger = Logger(label: "test")
+        let store = try await SQLiteGameStore.open(configuration.persistence, logger: logger)
+        let app = buildApplication(
+            configuration: configuration, scores: store, savedGames: store, bosses: store,
+            rooms: RoomRegistry(limits: configuration.relay, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger),
+            dispatcher: try MessageDispatcher(handlers: BuiltInHandlers.all),
+            services: [store], logger: logger
+        )
+        try await app.test(.live, body)
+    }
+}
+
+/// Runs `body` against the application over the given store doubles.
+func withLiveApp(
+    scores: any ScoreStore, savedGames: any SavedGameStore, bosses: any BossCatalog,
+    _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void
+) async throws {
+    var configuration = ServerConfiguration(apiKey: testAPIKey, dataDirectory: "/nonexistent")
+    configuration.port = 0
+    let logger = Logger(label: "test")
+    let app = buildApplication(
+        configuration: configuration, scores: scores, savedGames: savedGames, bosses: bosses,
+        rooms: RoomRegistry(limits: configuration.relay, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger),
+        dispatcher: try MessageDispatcher(handlers: BuiltInHandlers.all),
+        services: [], logger: logger
+    )
+    try await app.test(.live, body)
+}
+
+/// Headers carrying the API key (and JSON content type).
+let keyed: HTTPFields = [.init("X-API-Key")!: testAPIKey, .contentType: "application/json"]
+
+extension ByteBuffer {
+    /// The buffer parsed as JSON (arrays, dictionaries, numbers, strings, NSNull).
+    func json() throws -> Any {
+        try JSONSerialization.jsonObject(with: Data(buffer: self), options: [.fragmentsAllowed])
+    }
+}
+
+extension TestResponse {
+    /// The body as a JSON object.
+    func object() throws -> [String: Any] {
+        try #require(try self.body.json() as? [String: Any], "body: \(String(buffer: self.body))")
+    }
+
+    /// The body as a JSON array of objects.
+    func objects() throws -> [[String: Any]] {
+        try #require(try self.body.json() as? [[String: Any]], "body: \(String(buffer: self.body))")
+    }
+
+    /// `detail` of an error body when it is a message.
+    func detailMessage() throws -> String? {
+        try self.object()["detail"] as? String
+    }
+
+    /// (loc joined with ".", type) of each 422 issue.
+    func issues() throws -> [(loc: String, type: String)] {
+        let detail = try #require(try self.object()["detail"] as? [[String: Any]])
+        return detail.map { issue in
+            let loc = (issue["loc"] as? [Any] ?? []).map { "\($0)" }.joined(separator: ".")
+            return (loc, issue["type"] as? String ?? "")
+        }
+    }
+}
+
+/// A valid score body, with overrides.
+func scoreBody(
+    name: String = "alice", score: Int = 100, mode: String = "endless", extra: [String: Any] = [:]
+) -> ByteBuffer {
+    var fields: [String: Any] = [
+        "player_name": name, "score": score, "coins": 5, "enemies_defeated": 3, "distance": 1200, "level": 2,
+        "game_mode": mode,
+    ]
+    fields.merge(extra) { $1 }
+    return jsonBody(fields)
+}
+
+/// A valid saved-game body, with overrides.
+func saveBody(name: String = "alice", level: Int = 3, weapon: String = "laser") -> ByteBuffer {
+    jsonBody([
+        "player_name": name, "level": level, "score": 1500, "lives": 2, "health": 80, "coins": 42,
+        "weapon": weapon,
+    ])
+}
+
+func jsonBody(_ object: Any) -> ByteBuffer {
+    ByteBuffer(bytes: try! JSONSerialization.data(withJSONObject: object))
+}
+
+/// Percent-encodes a path segment, `/` included.
+func pathSegment(_ text: String) -> String {
+    var allowed = CharacterSet.urlPathAllowed
+    allowed.remove("/")
+    return text.addingPercentEncoding(withAllowedCharacters: allowed)!
+}

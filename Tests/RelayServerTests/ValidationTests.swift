@@ -1,0 +1,118 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+@testable import RelayServer
+
+@Suite("Request validation")
+struct ValidationTests {
+    private func post(_ client: any TestClientProtocol, _ uri: String, _ body: ByteBuffer) async throws -> TestResponse {
+        try await client.execute(uri: uri, method: .post, headers: keyed, body: body)
+    }
+
+    @Test("A body that is not JSON, or not an object, is a 422 in FastAPI's shape")
+    func unparsableBodies() async throws {
+        try await withLiveApp { client in
+            let garbage = try await self.post(client, "/api/scores", ByteBuffer(string: "{not json"))
+            #expect(garbage.status == .unprocessableContent)
+            #expect(try garbage.issues().map(\.type) == ["json_invalid"])
+
+            let array = try await self.post(client, "/api/scores", ByteBuffer(string: "[1,2]"))
+            #expect(array.status == .unprocessableContent)
+            #expect(try array.issues().map(\.loc) == ["body"])
+
+            let empty = try await self.post(client, "/api/save_game", ByteBuffer())
+            #expect(empty.status == .unprocessableContent)
+        }
+    }
+
+    @Test("Every missing or mistyped field is listed")
+    func fieldIssues() async throws {
+        try await withLiveApp { client in
+            let body = jsonBody(["player_name": 7, "score": "high", "coins": 1.5, "level": true, "game_mode": "x"])
+            let response = try await self.post(client, "/api/scores", body)
+            #expect(response.status == .unprocessableContent)
+            let issues = try response.issues()
+            #expect(issues.map(\.loc) == [
+                "body.player_name", "body.score", "body.coins", "body.enemies_defeated", "body.distance", "body.level",
+            ])
+            #expect(issues.map(\.type) == [
+                "string_type", "int_type", "int_from_float", "missing", "missing", "int_type",
+            ])
+        }
+    }
+
+    @Test("Integral floats are accepted as integers")
+    func integralFloats() async throws {
+        try await withLiveApp { client in
+            let response = try await self.post(client, "/api/scores", scoreBody(extra: ["score": 250.0]))
+            #expect(response.status == .ok)
+            #expect(try response.object()["score"] as? Int == 250)
+        }
+    }
+
+    @Test(
+        "The stricter rules: names, counters, game_mode, 64-bit range",
+        arguments: [
+            ("player_name", "   "), ("player_name", String(repeating: "n", count: 33)),
+            ("game_mode", ""), ("game_mode", String(repeating: "m", count: 33)),
+            ("score", "-1"), ("coins", "-5"), ("distance", "-1"), ("enemies_defeated", "-2"), ("level", "-1"),
+            ("score", "9223372036854775808"), ("score", "1e30"),
+        ])
+    func stricterRules(field: String, value: String) async throws {
+        try await withLiveApp { client in
+            var fields: [String: String] = [
+                "player_name": "\"ok\"", "score": "1", "coins": "1", "enemies_defeated": "1", "distance": "1",
+                "level": "1", "game_mode": "\"endless\"",
+            ]
+            fields[field] = Int64(value) != nil || Double(value) != nil ? value : "\"\(value)\""
+            let json = "{" + fields.map { "\"\($0)\":\($1)" }.joined(separator: ",") + "}"
+            let response = try await self.post(client, "/api/scores", ByteBuffer(string: json))
+            #expect(response.status == .unprocessableContent, "\(json)")
+            #expect(try response.issues().map(\.loc) == ["body.\(field)"])
+        }
+    }
+
+    @Test("A 32-character name is accepted, a 33-character one is not")
+    func nameLengthBoundary() async throws {
+        try await withLiveApp { client in
+            let ok = try await self.post(client, "/api/scores", scoreBody(name: String(repeating: "é", count: 32)))
+            #expect(ok.status == .ok)
+            let long = try await self.post(client, "/api/save_game", saveBody(name: String(repeating: "é", count: 33)))
+            #expect(long.status == .unprocessableContent)
+        }
+    }
+
+    @Test("Saved games: negative values and missing weapon are refused")
+    func savedGameRules() async throws {
+        try await withLiveApp { client in
+            let body = jsonBody(["player_name": "a", "level": -1, "score": 0, "lives": 0, "health": 0, "coins": 0])
+            let response = try await self.post(client, "/api/save_game", body)
+            #expect(response.status == .unprocessableContent)
+            #expect(try response.issues().map(\.loc) == ["body.level", "body.weapon"])
+        }
+    }
+
+    @Test("Bodies over the limit get 413 JSON, and nothing is stored")
+    func oversizedBody() async throws {
+        try await withLiveApp { client in
+            let huge = scoreBody(name: "big", extra: ["padding": String(repeating: "x", count: 20_000)])
+            let response = try await self.post(client, "/api/scores", huge)
+            #expect(response.status == .contentTooLarge)
+            #expect(try response.detailMessage()?.contains("too large") == true)
+            let best = try await client.execute(uri: "/api/scores/player/big", method: .get, headers: keyed)
+            #expect(best.status == .notFound)
+        }
+    }
+
+    @Test("Unknown routes answer a JSON 404")
+    func unknownRoute() async throws {
+        try await withLiveApp { client in
+            let response = try await client.execute(uri: "/api/nothing-here", method: .get, headers: keyed)
+            #expect(response.status == .notFound)
+            #expect(try response.detailMessage() == "Not Found")
+        }
+    }
+}
