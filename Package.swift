@@ -76,6 +76,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "RelayTests",
+            dependencies: ["Relay"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HandlersTests",
+            dependencies: ["Handlers", "Relay", .product(name: "NIOPosix", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "PersistenceTests",
             dependencies: ["Persistence"],
             swiftSettings: swiftSettings
