@@ -33,7 +33,11 @@ final class SQLiteStatement {
             let rc: Int32
             switch value {
             case .integer(let number): rc = sqlite3_bind_int64(self.handle, index, number)
-            case .text(let string): rc = sqlite3_bind_text(self.handle, index, string, -1, transient)
+            case .text(let string):
+                // An explicit byte count, so text with an embedded NUL is stored whole.
+                rc = string.utf8CString.withUnsafeBufferPointer {
+                    sqlite3_bind_text(self.handle, index, $0.baseAddress, Int32($0.count - 1), transient)
+                }
             case .null: rc = sqlite3_bind_null(self.handle, index)
             }
             guard rc == SQLITE_OK else { throw self.connection.error(rc, doing: "bind") }
@@ -60,7 +64,8 @@ final class SQLiteStatement {
     /// Column `index` of the current row as text ("" for NULL).
     func text(at index: Int32) -> String {
         guard let bytes = sqlite3_column_text(self.handle, index) else { return "" }
-        return String(cString: bytes)
+        let count = Int(sqlite3_column_bytes(self.handle, index))
+        return String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
     }
 }
 

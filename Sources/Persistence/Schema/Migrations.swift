@@ -51,13 +51,8 @@ extension SQLiteConnection {
     /// - Returns: the schema version before migrating (0 for a new file).
     @discardableResult
     func migrate() throws(SQLiteError) -> Int {
+        try self.checkSchemaIsNotNewer()
         let before = Int(try self.scalarInteger("PRAGMA user_version"))
-        guard before <= migrations.count else {
-            throw SQLiteError(
-                code: 1,
-                message: "database schema version \(before) is newer than this server (\(migrations.count))"
-            )
-        }
         try self.execute("BEGIN IMMEDIATE")
         do {
             for step in migrations[before...] {
@@ -71,6 +66,17 @@ extension SQLiteConnection {
             throw error
         }
         return before
+    }
+
+    /// Throws when the file was written by a newer server than this one.
+    func checkSchemaIsNotNewer() throws(SQLiteError) {
+        let version = Int(try self.scalarInteger("PRAGMA user_version"))
+        guard version <= migrations.count else {
+            throw SQLiteError(
+                code: 1,
+                message: "database schema version \(version) is newer than this server (\(migrations.count))"
+            )
+        }
     }
 
     private func seedBossesIfEmpty() throws(SQLiteError) {

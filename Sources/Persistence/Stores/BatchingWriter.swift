@@ -1,6 +1,7 @@
 import CSystemSQLite
 import Logging
 import NIOCore
+import Synchronization
 
 /// The only code that writes to the database: collects writes from every caller and
 /// commits them together in one transaction (group commit).
@@ -23,9 +24,13 @@ actor BatchingWriter {
 
     private var pending: [PendingWrite] = []
     private var flushIsScheduled = false
+    /// Bumped by every flush, so a timer set for an earlier batch does not cut a later one short.
+    private var flushGeneration = 0
     private var isClosed = false
-    /// Transactions committed so far (for tests and metrics).
-    private(set) var committedTransactions = 0
+    private let committedCount = Atomic<Int>(0)
+
+    /// Transactions committed so far (for tests and metrics); readable after close.
+    nonisolated var committedTransactions: Int { self.committedCount.load(ordering: .relaxed) }
 
     nonisolated var unownedExecutor: UnownedSerialExecutor {
         self.eventLoop.executor.asUnownedSerialExecutor()
@@ -68,9 +73,14 @@ actor BatchingWriter {
 
     private func scheduleFlush() {
         self.flushIsScheduled = true
+        let generation = self.flushGeneration
         // Bridges NIO's timer callback back into the actor: the callback runs on this
         // actor's own event loop, so `assumeIsolated` holds.
-        let flushNow: @Sendable () -> Void = { [self] in self.assumeIsolated { $0.flush() } }
+        let flushNow: @Sendable () -> Void = { [self] in
+            self.assumeIsolated { writer in
+                if writer.flushGeneration == generation { writer.flush() }
+            }
+        }
         let interval = self.configuration.flushInterval
         if interval <= .zero {
             // Runs after every write already queued for this actor has joined the batch.
@@ -84,6 +94,7 @@ actor BatchingWriter {
 
     private func flush() {
         self.flushIsScheduled = false
+        self.flushGeneration &+= 1
         guard !self.pending.isEmpty else { return }
         let batch = self.pending
         self.pending.removeAll(keepingCapacity: true)
@@ -123,7 +134,7 @@ actor BatchingWriter {
             try? self.connection.execute("ROLLBACK")
             throw error
         }
-        self.committedTransactions += 1
+        self.committedCount.add(1, ordering: .relaxed)
         self.rankIndex.add(
             outcomes.lazy.compactMap { if case .score(let stored) = $0 { stored.submission } else { nil } }
         )
@@ -187,6 +198,8 @@ extension BatchingWriter {
     ///
     /// - Returns: the schema version found before migrating.
     func prepareDatabase() throws(SQLiteError) -> Int {
+        // Refuse a newer schema before touching the file (switching to WAL changes it).
+        try self.connection.checkSchemaIsNotNewer()
         let mode = try self.connection.scalarText("PRAGMA journal_mode = WAL")
         guard mode.lowercased() == "wal" else {
             throw SQLiteError(code: 1, message: "cannot switch to WAL journal mode (got \(mode))")

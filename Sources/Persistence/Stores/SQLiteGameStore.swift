@@ -18,7 +18,7 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
     private let threads: MultiThreadedEventLoopGroup
     private let logger: Logger
     private let nextReader = Atomic<Int>(0)
-    private let isClosed = Atomic<Bool>(false)
+    private let lifecycle = StoreLifecycle()
 
     private init(
         writer: BatchingWriter, readers: [SQLiteReader], rankIndex: RankIndex,
@@ -81,18 +81,22 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
         await self.close()
     }
 
-    /// Commits what is pending and refuses everything after. Safe to call twice.
+    /// Commits what is pending, lets calls already under way finish, and refuses
+    /// everything after. Every caller returns only once the store is fully closed.
     public func close() async {
-        guard !self.isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        guard self.lifecycle.beginClosing() else {
+            await self.lifecycle.waitUntilClosed()
+            return
+        }
         await self.writer.close()
-        self.logger.info("persistence.closed")
+        await self.lifecycle.waitForCallsInProgress()
         try? await self.threads.shutdownGracefully()
+        self.logger.info("persistence.closed")
+        self.lifecycle.finishClosing()
     }
 
     /// Transactions the writer has committed since opening.
-    public var committedTransactions: Int {
-        get async { await self.writer.committedTransactions }
-    }
+    public var committedTransactions: Int { self.writer.committedTransactions }
 
     // MARK: ScoreStore
 
@@ -112,7 +116,8 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
     }
 
     public func rank(of score: Int64, gameMode: String?) async throws -> Int {
-        try self.checkOpen()
+        try self.lifecycle.enter()
+        defer { self.lifecycle.leave() }
         return self.rankIndex.rank(of: score, gameMode: gameMode)
     }
 
@@ -138,19 +143,17 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
 
     // MARK: Plumbing
 
-    private func checkOpen() throws(PersistenceError) {
-        if self.isClosed.load(ordering: .acquiring) { throw .shuttingDown }
-    }
-
     private func write(_ operation: WriteOperation) async throws -> WriteOutcome {
-        try self.checkOpen()
+        try self.lifecycle.enter()
+        defer { self.lifecycle.leave() }
         return try await self.writer.perform(operation)
     }
 
     private func read<Result: Sendable>(
         _ query: (SQLiteReader) async throws -> Result
     ) async throws(PersistenceError) -> Result {
-        try self.checkOpen()
+        try self.lifecycle.enter()
+        defer { self.lifecycle.leave() }
         let index = self.nextReader.wrappingAdd(1, ordering: .relaxed).oldValue
         do {
             return try await query(self.readers[index % self.readers.count])

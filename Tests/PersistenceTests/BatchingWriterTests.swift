@@ -1,0 +1,66 @@
+import Foundation
+import NIOPosix
+import Testing
+@testable import Persistence
+
+/// The writer on its own, without the store's own open/closed bookkeeping in front of it.
+@Suite("BatchingWriter")
+struct BatchingWriterTests {
+    private static func withWriter<T>(
+        path: String, _ body: (BatchingWriter, RankIndex) async throws -> T
+    ) async throws -> T {
+        let threads = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        do {
+            let rankIndex = RankIndex()
+            let writer = BatchingWriter(
+                connection: try SQLiteConnection(path: path, readOnly: false), eventLoop: threads.next(),
+                rankIndex: rankIndex, configuration: PersistenceConfiguration(databasePath: path), logger: quietLogger
+            )
+            let result = try await body(writer, rankIndex)
+            try await threads.shutdownGracefully()
+            return result
+        } catch {
+            try? await threads.shutdownGracefully()
+            throw error
+        }
+    }
+
+    @Test func prepareDatabaseReportsTheVersionItFound() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            let first = try await Self.withWriter(path: path) { writer, _ in try await writer.prepareDatabase() }
+            #expect(first == 0)
+            let second = try await Self.withWriter(path: path) { writer, _ in try await writer.prepareDatabase() }
+            #expect(second == migrations.count)
+        }
+    }
+
+    @Test func closedWriterCommitsThenRefuses() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            try await Self.withWriter(path: path) { writer, rankIndex in
+                _ = try await writer.prepareDatabase()
+                let outcome = try await writer.perform(.insertScore(submission("a", 42, mode: "m")))
+                guard case .score(let stored) = outcome else {
+                    Issue.record("an insert must yield its row, got \(outcome)")
+                    return
+                }
+                #expect(stored.submission == submission("a", 42, mode: "m"))
+                #expect(rankIndex.rank(of: 41, gameMode: "m") == 2)
+                #expect(writer.committedTransactions == 1)
+
+                await writer.close()
+                await #expect(throws: PersistenceError.shuttingDown) {
+                    try await writer.perform(.insertScore(submission("late", 1)))
+                }
+                await #expect(throws: PersistenceError.shuttingDown) {
+                    try await writer.perform(.deleteSavedGame(playerName: "a"))
+                }
+                await writer.close()
+                #expect(writer.committedTransactions == 1)
+                #expect(rankIndex.rank(of: .min, gameMode: nil) == 2)
+                #expect(try RawDatabase(path: path).integer("SELECT COUNT(*) FROM scores") == 1)
+            }
+        }
+    }
+}

@@ -1,0 +1,148 @@
+import Foundation
+import Testing
+@testable import Persistence
+
+/// Runs `count` submits concurrently and returns each outcome, in completion order.
+private func submitConcurrently(
+    _ store: SQLiteGameStore, count: Int, _ make: @escaping @Sendable (Int) -> ScoreSubmission
+) async -> [Result<StoredScore, any Error>] {
+    await withTaskGroup(of: Result<StoredScore, any Error>.self) { group in
+        for index in 0..<count {
+            group.addTask {
+                do { return .success(try await store.submit(make(index))) } catch { return .failure(error) }
+            }
+        }
+        var results: [Result<StoredScore, any Error>] = []
+        for await result in group { results.append(result) }
+        return results
+    }
+}
+
+@Suite("Group commit")
+struct GroupCommitTests {
+    @Test(.timeLimit(.minutes(1)))
+    func concurrentSubmitsShareTransactions() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            let configuration = PersistenceConfiguration(
+                databasePath: path, maxBatchSize: 64, flushInterval: .milliseconds(5)
+            )
+            try await withStore(configuration) { store in
+                #expect(store.committedTransactions == 0)
+                let total = 500
+                let make: @Sendable (Int) -> ScoreSubmission = {
+                    submission("player\($0)", Int64($0 * 7919 % 1_009) - 300, mode: $0 % 3 == 0 ? "hardcore" : "classic")
+                }
+                let stored = try await withThrowingTaskGroup(of: StoredScore.self) { group in
+                    for index in 0..<total {
+                        group.addTask { try await store.submit(make(index)) }
+                    }
+                    var stored: [StoredScore] = []
+                    for try await row in group { stored.append(row) }
+                    return stored
+                }
+                #expect(stored.count == total)
+                #expect(Set(stored.map(\.id)).count == total, "ids must be unique")
+                // Each caller got back its own submission.
+                let expectedByName = Dictionary(uniqueKeysWithValues: (0..<total).map { ("player\($0)", make($0)) })
+                #expect(stored.allSatisfy { expectedByName[$0.submission.playerName] == $0.submission })
+
+                let transactions = store.committedTransactions
+                #expect(transactions < total, "group commit should use fewer transactions than rows")
+                #expect(transactions >= (total + 63) / 64, "a transaction holds at most maxBatchSize writes")
+
+                // Every row is readable, exactly as returned.
+                let board = try await store.leaderboard(limit: 10_000, gameMode: nil)
+                #expect(board.count == total)
+                let byID = Dictionary(uniqueKeysWithValues: stored.map { ($0.id, $0) })
+                #expect(board.allSatisfy { byID[$0.id] == $0 })
+                #expect(try RawDatabase(path: path).integer("SELECT COUNT(*) FROM scores") == Int64(total))
+
+                // The rank index saw every committed row.
+                #expect(try await store.rank(of: .min, gameMode: nil) == total + 1)
+                let hardcore = stored.filter { $0.submission.gameMode == "hardcore" }.count
+                #expect(try await store.rank(of: .min, gameMode: "hardcore") == hardcore + 1)
+                for probe: Int64 in [-301, -300, 0, 350, 708, 709] {
+                    let expected = 1 + stored.filter { $0.submission.score > probe }.count
+                    #expect(try await store.rank(of: probe, gameMode: nil) == expected)
+                }
+            }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func batchSizeOneCommitsEachWriteAlone() async throws {
+        try await withTemporaryDirectory { directory in
+            let configuration = PersistenceConfiguration(
+                databasePath: databasePath(in: directory), maxBatchSize: 1, flushInterval: .milliseconds(5)
+            )
+            try await withStore(configuration) { store in
+                #expect(store.committedTransactions == 0)
+                let results = await submitConcurrently(store, count: 40) { submission("p\($0)", Int64($0)) }
+                #expect(results.allSatisfy { (try? $0.get()) != nil })
+                try await store.save(SavedGame(playerName: "s", level: 1, score: 1, lives: 1, health: 1, coins: 1, weapon: "w"))
+                try await store.delete(playerName: "s")
+                try await store.delete(playerName: "missing")
+                #expect(store.committedTransactions == 43)
+            }
+        }
+    }
+
+    @Test func loneWriteIsOneTransaction() async throws {
+        try await withTemporaryDirectory { directory in
+            try await withStore(PersistenceConfiguration(databasePath: databasePath(in: directory))) { store in
+                _ = try await store.submit(submission("solo", 1))
+                #expect(store.committedTransactions == 1)
+                _ = try await store.submit(submission("solo", 2))
+                #expect(store.committedTransactions == 2)
+            }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func defaultConfigurationCommitsEveryConcurrentWrite() async throws {
+        try await withTemporaryDirectory { directory in
+            try await withStore(PersistenceConfiguration(databasePath: databasePath(in: directory))) { store in
+                let results = await submitConcurrently(store, count: 200) { submission("p\($0)", Int64($0)) }
+                let stored = results.compactMap { try? $0.get() }
+                #expect(stored.count == 200)
+                #expect(Set(stored.map(\.id)).count == 200)
+                #expect(store.committedTransactions <= 200)
+                let board = try await store.leaderboard(limit: 500, gameMode: nil)
+                #expect(board.count == 200)
+            }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func fullWriteQueueRefusesWithOverloaded() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            let capacity = 10
+            let total = 50
+            let configuration = PersistenceConfiguration(
+                databasePath: path, maxBatchSize: 10_000, flushInterval: .seconds(2), writeQueueCapacity: capacity
+            )
+            let store = try await SQLiteGameStore.open(configuration, logger: quietLogger)
+            let outcome = try await overloadThenClose(store, total: total, capacity: capacity)
+            let accepted = outcome.accepted
+            let overloaded = outcome.overloaded
+            let otherErrors = outcome.otherErrors
+
+            #expect(otherErrors.isEmpty)
+            #expect(overloaded > 0)
+            // Exact while all 50 submits reach the writer within the 2 s flush interval.
+            #expect(overloaded == total - capacity)
+            #expect(accepted.count == capacity)
+            #expect(accepted.count + overloaded == total)
+
+            // The accepted writes were committed.
+            let raw = try RawDatabase(path: path)
+            #expect(try raw.integer("SELECT COUNT(*) FROM scores") == Int64(accepted.count))
+            try await withStore(PersistenceConfiguration(databasePath: path)) { reopened in
+                let board = try await reopened.leaderboard(limit: 100, gameMode: nil)
+                #expect(board.sorted { $0.id < $1.id } == accepted.sorted { $0.id < $1.id })
+            }
+        }
+    }
+}

@@ -1,0 +1,170 @@
+import Foundation
+import Testing
+@testable import Persistence
+
+/// The original FastAPI backend's schema, written out independently of `migrations`.
+private let legacySchema = """
+    CREATE TABLE scores (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        player_name TEXT NOT NULL,
+        score INTEGER NOT NULL,
+        coins INTEGER NOT NULL,
+        enemies_defeated INTEGER NOT NULL,
+        distance INTEGER NOT NULL,
+        level INTEGER NOT NULL,
+        game_mode TEXT NOT NULL,
+        created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP
+    );
+    CREATE TABLE bosses (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        boss_index INTEGER NOT NULL UNIQUE,
+        boss_name TEXT NOT NULL,
+        notorious_title TEXT NOT NULL,
+        frame_x INTEGER NOT NULL,
+        frame_y INTEGER NOT NULL
+    );
+    CREATE TABLE saved_games (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        player_name TEXT NOT NULL UNIQUE,
+        level INTEGER NOT NULL,
+        score INTEGER NOT NULL,
+        lives INTEGER NOT NULL,
+        health INTEGER NOT NULL,
+        coins INTEGER NOT NULL,
+        weapon TEXT NOT NULL,
+        timestamp TIMESTAMP DEFAULT CURRENT_TIMESTAMP
+    );
+    CREATE INDEX idx_score_desc ON scores(score DESC);
+    """
+
+/// Writes a legacy (user_version 0, rollback journal) database holding a few rows.
+private func makeLegacyDatabase(at path: String, withBosses: Bool) throws {
+    let raw = try RawDatabase(path: path)
+    try raw.execute(legacySchema)
+    try raw.execute(
+        """
+        INSERT INTO scores (player_name, score, coins, enemies_defeated, distance, level, game_mode, created_at) VALUES
+            ('alice', 1500, 30, 12, 900, 3, 'classic', '2023-04-01 10:00:00'),
+            ('bob', 2500, 45, 20, 1400, 5, 'classic', '2023-04-02 11:30:00'),
+            ('carol', 1500, 10, 4, 300, 2, 'hardcore', '2023-04-03 12:45:59'),
+            ('alice', 900, 5, 1, 100, 1, 'hardcore', '2023-04-04 23:59:59');
+        INSERT INTO saved_games (player_name, level, score, lives, health, coins, weapon, timestamp) VALUES
+            ('alice', 4, 1800, 2, 60, 33, 'laser', '2023-04-05 08:00:00');
+        """
+    )
+    if withBosses {
+        try raw.execute(
+            """
+            INSERT INTO bosses (boss_index, boss_name, notorious_title, frame_x, frame_y) VALUES
+                (0, 'Legacy One', 'First', 10, 20),
+                (1, 'Legacy Two', 'Second', 30, 40);
+            """
+        )
+    }
+    #expect(try raw.integer("PRAGMA user_version") == 0)
+}
+
+@Suite("Schema migrations")
+struct MigrationTests {
+    @Test func legacyDatabaseIsMigratedAndItsRowsAreServed() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            try makeLegacyDatabase(at: path, withBosses: false)
+
+            try await withStore(PersistenceConfiguration(databasePath: path)) { store in
+                let board = try await store.leaderboard(limit: 10, gameMode: nil)
+                #expect(board.map(\.id) == [2, 1, 3, 4])
+                #expect(board.map(\.submission.playerName) == ["bob", "alice", "carol", "alice"])
+                #expect(
+                    board.first
+                        == StoredScore(
+                            id: 2,
+                            submission: ScoreSubmission(
+                                playerName: "bob", score: 2_500, coins: 45, enemiesDefeated: 20, distance: 1_400,
+                                level: 5, gameMode: "classic"
+                            ),
+                            createdAt: "2023-04-02 11:30:00"
+                        )
+                )
+                #expect(board.map(\.createdAt) == ["2023-04-02 11:30:00", "2023-04-01 10:00:00", "2023-04-03 12:45:59", "2023-04-04 23:59:59"])
+                #expect(try await store.leaderboard(limit: 10, gameMode: "hardcore").map(\.id) == [3, 4])
+                #expect(try await store.personalBest(playerName: "alice")?.id == 1)
+
+                // Ranks come from the legacy rows.
+                #expect(try await store.rank(of: 1_500, gameMode: nil) == 2)
+                #expect(try await store.rank(of: 1_499, gameMode: nil) == 4)
+                #expect(try await store.rank(of: 0, gameMode: "hardcore") == 3)
+                #expect(try await store.rank(of: 0, gameMode: "classic") == 3)
+
+                #expect(
+                    try await store.load(playerName: "alice")
+                        == SavedGame(playerName: "alice", level: 4, score: 1_800, lives: 2, health: 60, coins: 33, weapon: "laser")
+                )
+
+                // An empty legacy gallery gets seeded.
+                #expect(try await store.bosses().map(\.bossName) == bossCatalogue.map(\.name))
+
+                // New rows continue the legacy ids.
+                let fresh = try await store.submit(submission("dave", 3_000))
+                #expect(fresh.id == 5)
+                #expect(try await store.rank(of: 2_500, gameMode: nil) == 2)
+
+                let raw = try RawDatabase(path: path)
+                #expect(try raw.integer("PRAGMA user_version") == Int64(migrations.count))
+                let indexes = Set(try raw.strings("SELECT name FROM sqlite_master WHERE type = 'index'"))
+                #expect(indexes.isSuperset(of: ["idx_score_desc", "idx_scores_mode_score", "idx_scores_player_score"]))
+                #expect(try raw.strings("PRAGMA journal_mode") == ["wal"])
+            }
+        }
+    }
+
+    @Test func legacyBossesAreKeptNotDuplicated() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            try makeLegacyDatabase(at: path, withBosses: true)
+            try await withStore(PersistenceConfiguration(databasePath: path)) { store in
+                let bosses = try await store.bosses()
+                #expect(bosses.map(\.bossName) == ["Legacy One", "Legacy Two"])
+                #expect(bosses.map(\.frameX) == [10, 30])
+                #expect(bosses.map(\.frameY) == [20, 40])
+            }
+        }
+    }
+
+    @Test func migratedDatabaseReopensUnchanged() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            try makeLegacyDatabase(at: path, withBosses: false)
+            let configuration = PersistenceConfiguration(databasePath: path)
+            let first = try await withStore(configuration) { try await $0.leaderboard(limit: 10, gameMode: nil) }
+            let second = try await withStore(configuration) { try await $0.leaderboard(limit: 10, gameMode: nil) }
+            #expect(first.count == 4)
+            #expect(second == first)
+            let raw = try RawDatabase(path: path)
+            #expect(try raw.integer("PRAGMA user_version") == Int64(migrations.count))
+            #expect(try raw.integer("SELECT COUNT(*) FROM bosses") == 22)
+        }
+    }
+
+    @Test func newerSchemaVersionIsRefused() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            let future = migrations.count + 1
+            do {
+                let raw = try RawDatabase(path: path)
+                try raw.execute("CREATE TABLE from_the_future (x INTEGER); PRAGMA user_version = \(future);")
+            }
+
+            let error = await #expect(throws: StoreOpeningError.self) {
+                _ = try await SQLiteGameStore.open(PersistenceConfiguration(databasePath: path), logger: quietLogger)
+            }
+            #expect(error?.path == path)
+            #expect(error?.reason.contains("newer") == true, "reason: \(error?.reason ?? "-")")
+
+            // Nothing was migrated into it.
+            let raw = try RawDatabase(path: path)
+            #expect(try raw.integer("PRAGMA user_version") == Int64(future))
+            #expect(try raw.strings("SELECT name FROM sqlite_master WHERE type = 'table'") == ["from_the_future"])
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import Testing
+@testable import Persistence
+
+@Suite("RankIndex")
+struct RankIndexTests {
+    private static let rows: [(mode: String, score: Int64)] = [
+        ("classic", 100), ("classic", 300), ("classic", 300), ("classic", -5),
+        ("hardcore", 250), ("hardcore", 100), ("hardcore", .max),
+        ("speedrun", .min),
+    ]
+
+    private static func expectedRank(of score: Int64, mode: String?, in rows: [(mode: String, score: Int64)]) -> Int {
+        1 + rows.filter { (mode == nil || $0.mode == mode) && $0.score > score }.count
+    }
+
+    private static let probes: [Int64] = [.min, -6, -5, 0, 99, 100, 101, 249, 250, 299, 300, 301, .max - 1, .max]
+
+    @Test func perModeAndAllModeRanksAfterAdd() {
+        let index = RankIndex()
+        index.add(Self.rows.map { submission("p", $0.score, mode: $0.mode) })
+        for mode in [nil, "classic", "hardcore", "speedrun"] as [String?] {
+            for probe in Self.probes {
+                #expect(
+                    index.rank(of: probe, gameMode: mode) == Self.expectedRank(of: probe, mode: mode, in: Self.rows),
+                    "rank of \(probe) in \(mode ?? "all modes")"
+                )
+            }
+        }
+        // Spot checks written out by hand.
+        #expect(index.rank(of: 100, gameMode: "classic") == 3)  // 300, 300
+        #expect(index.rank(of: 100, gameMode: "hardcore") == 3)  // max, 250
+        #expect(index.rank(of: 100, gameMode: nil) == 5)  // 300, 300, 250, max
+        #expect(index.rank(of: .min, gameMode: nil) == 8)
+    }
+
+    @Test func unknownModeRanksFirst() {
+        let index = RankIndex()
+        #expect(index.rank(of: 0, gameMode: "nobody-plays-this") == 1)
+        index.add(Self.rows.map { submission("p", $0.score, mode: $0.mode) })
+        for probe in Self.probes {
+            #expect(index.rank(of: probe, gameMode: "nobody-plays-this") == 1)
+        }
+        // …and asking does not disturb the real modes.
+        #expect(index.rank(of: .min, gameMode: nil) == 8)
+    }
+
+    @Test func loadReplacesEverythingAndLaterAddsAccumulate() {
+        let index = RankIndex()
+        index.add([submission("old", 1_000, mode: "classic"), submission("old", 2_000, mode: "legacy")])
+        index.load(Self.rows)
+        for mode in [nil, "classic", "hardcore", "speedrun", "legacy"] as [String?] {
+            for probe in Self.probes {
+                #expect(index.rank(of: probe, gameMode: mode) == Self.expectedRank(of: probe, mode: mode, in: Self.rows))
+            }
+        }
+        let extra: [(mode: String, score: Int64)] = [("classic", 200), ("newmode", 7)]
+        index.add(extra.map { submission("q", $0.score, mode: $0.mode) })
+        let all = Self.rows + extra
+        for mode in [nil, "classic", "newmode"] as [String?] {
+            for probe in Self.probes + [6, 7, 199, 200] {
+                #expect(index.rank(of: probe, gameMode: mode) == Self.expectedRank(of: probe, mode: mode, in: all))
+            }
+        }
+    }
+}

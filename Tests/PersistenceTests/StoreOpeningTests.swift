@@ -1,0 +1,105 @@
+import Foundation
+import Testing
+@testable import Persistence
+
+@Suite("SQLiteGameStore.open")
+struct StoreOpeningTests {
+    @Test func newDatabaseGetsSchemaAndWAL() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            #expect(!FileManager.default.fileExists(atPath: path))
+            try await withStore(PersistenceConfiguration(databasePath: path)) { _ in
+                let raw = try RawDatabase(path: path)
+                #expect(try raw.integer("PRAGMA user_version") == Int64(migrations.count))
+                #expect(try raw.strings("PRAGMA journal_mode") == ["wal"])
+                let objects = Set(try raw.strings("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')"))
+                for name in [
+                    "scores", "bosses", "saved_games", "idx_score_desc", "idx_scores_mode_score",
+                    "idx_scores_player_score",
+                ] {
+                    #expect(objects.contains(name), "missing \(name) in \(objects.sorted())")
+                }
+            }
+        }
+    }
+
+    @Test func missingParentDirectoriesAreCreated() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("data/nested/game.db").path
+            let bosses = try await withStore(PersistenceConfiguration(databasePath: path)) { try await $0.bosses() }
+            #expect(bosses.count == 22)
+            #expect(FileManager.default.fileExists(atPath: path))
+        }
+    }
+
+    @Test func bossesAreSeededInIndexOrder() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            try await withStore(PersistenceConfiguration(databasePath: path)) { store in
+                let bosses = try await store.bosses()
+                try #require(bosses.count == 22)
+                #expect(bossCatalogue.count == 22)
+                #expect(bosses.map(\.bossIndex) == Array(0..<22))
+                #expect(bosses.map(\.bossName) == bossCatalogue.map(\.name))
+                #expect(bosses.map(\.notoriousTitle) == bossCatalogue.map(\.title))
+                #expect(bosses.first?.bossName == "Vortex Reaper")
+                #expect(bosses.last?.bossName == "Ancient Evil")
+                #expect(Set(bosses.map(\.id)).count == 22)
+            }
+        }
+    }
+
+    @Test func openingTwiceDoesNotDuplicateBosses() async throws {
+        try await withTemporaryDirectory { directory in
+            let configuration = PersistenceConfiguration(databasePath: databasePath(in: directory))
+            let first = try await withStore(configuration) { try await $0.bosses() }
+            let second = try await withStore(configuration) { try await $0.bosses() }
+            #expect(second == first)
+            let raw = try RawDatabase(path: configuration.databasePath)
+            #expect(try raw.integer("SELECT COUNT(*) FROM bosses") == 22)
+            #expect(try raw.integer("PRAGMA user_version") == Int64(migrations.count))
+        }
+    }
+
+    @Test func garbageFileIsNotAValidDatabase() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            let garbage = Data((0..<8_192).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) })
+            try garbage.write(to: URL(fileURLWithPath: path))
+
+            let error = await #expect(throws: StoreOpeningError.self) {
+                _ = try await SQLiteGameStore.open(PersistenceConfiguration(databasePath: path), logger: quietLogger)
+            }
+            #expect(error?.path == path)
+            #expect(error?.reason == "not a valid SQLite database")
+            #expect(error.map { String(describing: $0) }?.contains("not a valid SQLite database") == true)
+            // The file is left alone.
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == garbage)
+        }
+    }
+
+    @Test func directoryUnderARegularFileCannotBeCreated() async throws {
+        try await withTemporaryDirectory { directory in
+            let blocker = directory.appendingPathComponent("afile")
+            try Data("I am a file".utf8).write(to: blocker)
+            let path = blocker.appendingPathComponent("sub/game.db").path
+
+            let error = await #expect(throws: StoreOpeningError.self) {
+                _ = try await SQLiteGameStore.open(PersistenceConfiguration(databasePath: path), logger: quietLogger)
+            }
+            #expect(error?.path == path)
+            #expect(error?.reason.contains("cannot create directory") == true)
+        }
+    }
+
+    @Test func databasePathThatIsADirectoryFails() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            let error = await #expect(throws: StoreOpeningError.self) {
+                _ = try await SQLiteGameStore.open(PersistenceConfiguration(databasePath: path), logger: quietLogger)
+            }
+            #expect(error?.path == path)
+        }
+    }
+}
