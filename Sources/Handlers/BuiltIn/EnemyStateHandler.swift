@@ -10,7 +10,7 @@ public struct EnemyStateHandler: RoomMessageHandler {
     public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
         let enemyID = try message.string("enemy_id")
         let state = try message.object("state")
-        room.state.updateEnemy(enemyID, state: state)
+        room.state.updateEnemy(enemyID, state: state, now: .now)
         var update = OutboundMessage(type: "enemy_state_update")
         update.add("enemy_id", enemyID)
         update.add("state", .object(state), roundingFloats: true)

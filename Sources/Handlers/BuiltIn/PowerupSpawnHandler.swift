@@ -7,7 +7,7 @@ public struct PowerupSpawnHandler: RoomMessageHandler {
     public init() {}
 
     public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
-        let powerup = try room.state.spawnPowerup(try message.object("powerup"), by: playerID)
+        guard let powerup = try room.state.spawnPowerup(try message.object("powerup"), by: playerID) else { return }
         room.broadcast(OutboundMessage.make(type: "powerup_spawned", ["powerup": powerup]))
     }
 }

@@ -17,6 +17,8 @@ public actor GameRoom {
     private let logger: Logger
     private var connections: [String: PlayerConnection] = [:]
     private var expiryTimers: [String: Scheduled<Void>] = [:]
+    /// Set once the last member is gone; a closed room admits nobody.
+    private var isClosed = false
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor {
         self.eventLoop.executor.asUnownedSerialExecutor()
@@ -67,6 +69,7 @@ public actor GameRoom {
     public func admit(playerID: String, name: String, reconnectToken: String, connection: PlayerConnection)
         throws(RelayError) -> RoomPlayer
     {
+        guard !self.isClosed else { throw .joinFailed }
         let player = try self.state.addPlayer(id: playerID, name: name, reconnectToken: reconnectToken)
         self.connections[playerID] = connection
         self.publish()
@@ -132,14 +135,15 @@ public actor GameRoom {
     private func close() {
         for timer in self.expiryTimers.values { timer.cancel() }
         self.expiryTimers.removeAll()
-        self.registry.remove(self.code)
+        self.isClosed = true
+        self.registry.remove(self)
         self.logger.debug("room.closed")
     }
 
     /// Tells the registry how the room looks now (for `/api/rooms`).
     public func publish() {
         let joinable = !self.state.gameStarted && self.state.players.count < self.state.maxPlayers
-        self.registry.publish(code: self.code, info: self.state.roomInfo, joinable: joinable)
+        self.registry.publish(self, info: self.state.roomInfo, joinable: joinable)
     }
 
     private func departure(_ type: String, player: RoomPlayer, canReconnect: Bool) -> ByteBuffer {

@@ -59,15 +59,20 @@ public final class RoomRegistry: Sendable {
         }
     }
 
-    func publish(code: String, info: JSONValue, joinable: Bool) {
+    /// Updates the listing of `room` (only if its code still names that room).
+    func publish(_ room: GameRoom, info: JSONValue, joinable: Bool) {
         self.entries.withLock { entries in
-            entries[code]?.info = info
-            entries[code]?.joinable = joinable
+            guard entries[room.code]?.room === room else { return }
+            entries[room.code]?.info = info
+            entries[room.code]?.joinable = joinable
         }
     }
 
-    func remove(_ code: String) {
-        _ = self.entries.withLock { $0.removeValue(forKey: code) }
+    /// Forgets `room` (only if its code still names that room, never a newer one).
+    func remove(_ room: GameRoom) {
+        self.entries.withLock { entries in
+            if entries[room.code]?.room === room { entries[room.code] = nil }
+        }
     }
 
     static func randomCode() -> String {

@@ -75,10 +75,12 @@ extension RoomState {
         return .object(fields)
     }
 
-    /// Registers a coin from the host; returns it as sent to the room.
-    public mutating func spawnCoin(_ coin: [String: JSONValue], by playerID: String) throws(RelayError) -> JSONValue {
+    /// Registers a coin from the host; returns it as sent to the room, or nil for a coin
+    /// already collected (it never comes back).
+    public mutating func spawnCoin(_ coin: [String: JSONValue], by playerID: String) throws(RelayError) -> JSONValue? {
         try self.requireHost(playerID)
         let id = try self.newEntityID(coin["coin_id"], prefix: "coin", field: "coin.coin_id")
+        guard !self.collectedCoins.contains(id) else { return nil }
         let fields: [String: JSONValue] = [
             "coin_id": .string(id), "x": coin["x"] ?? .integer(0), "y": coin["y"] ?? .integer(0),
             "is_collected": .bool(false), "collected_by": .null, "value": coin["value"] ?? .integer(1),
@@ -88,12 +90,14 @@ extension RoomState {
         return .object(fields)
     }
 
-    /// Registers a power-up from the host; returns it as sent to the room.
+    /// Registers a power-up from the host; returns it as sent to the room, or nil for one
+    /// already collected.
     public mutating func spawnPowerup(_ powerup: [String: JSONValue], by playerID: String) throws(RelayError)
-        -> JSONValue
+        -> JSONValue?
     {
         try self.requireHost(playerID)
         let id = try self.newEntityID(powerup["powerup_id"], prefix: "powerup", field: "powerup.powerup_id")
+        guard !self.collectedPowerups.contains(id) else { return nil }
         if self.powerups[id] == nil, self.powerups.count >= self.limits.maxEntitiesPerRoom {
             throw .limitExceeded("power-ups in this room", limit: self.limits.maxEntitiesPerRoom)
         }
@@ -102,7 +106,7 @@ extension RoomState {
         fields["type"] = powerup["type"] ?? "health"
         fields["x"] = powerup["x"] ?? .integer(0)
         fields["y"] = powerup["y"] ?? .integer(0)
-        if !self.collectedPowerups.contains(id) { self.powerups[id] = fields }
+        self.powerups[id] = fields
         return .object(fields)
     }
 
@@ -129,11 +133,18 @@ extension RoomState {
 
     // MARK: Enemies
 
-    /// Merges a reported enemy state into the server's copy, never reviving the dead.
-    public mutating func updateEnemy(_ enemyID: String, state: [String: JSONValue]) {
+    /// Keys a state update may not change: identity, and the reward the host set at spawn.
+    static let fixedEnemyKeys: Set<String> = ["enemy_id", "coin_reward", "coinReward", "killed_by"]
+
+    /// Merges a reported enemy state into the server's copy. A report of death counts as
+    /// a death; nothing revives the dead.
+    public mutating func updateEnemy(_ enemyID: String, state: [String: JSONValue], now: ContinuousClock.Instant) {
         guard var enemy = self.enemies[enemyID] else { return }
-        for (key, value) in state where key != "enemy_id" {
+        for (key, value) in state where !Self.fixedEnemyKeys.contains(key) {
             enemy.fields[key] = value
+        }
+        if enemy.diedAt == nil, state["is_alive"] == .bool(false) {
+            enemy.diedAt = now
         }
         if enemy.diedAt != nil {
             enemy.fields["is_alive"] = .bool(false)
@@ -150,7 +161,7 @@ extension RoomState {
         enemy.fields["killed_by"] = .string(playerID)
         enemy.fields["state"] = "dead"
         self.enemies[enemyID] = enemy
-        let reward = min(Int(enemy.fields["coin_reward"]?.doubleValue ?? 0), self.limits.maxCoinReward)
+        let reward = Self.clampedReward(enemy.fields["coin_reward"], limit: self.limits.maxCoinReward)
         let drops = Self.coinDrops(
             x: enemy.fields["x"]?.doubleValue ?? 0, y: enemy.fields["y"]?.doubleValue ?? 0, count: reward)
         for drop in drops {
@@ -159,6 +170,12 @@ extension RoomState {
             }
         }
         return .killed(coinDrops: drops)
+    }
+
+    /// A stored reward as a coin count in 0…limit, whatever number (or non-number) it is.
+    static func clampedReward(_ value: JSONValue?, limit: Int) -> Int {
+        guard let reward = value?.doubleValue, reward.isFinite, reward > 0 else { return 0 }
+        return Int(min(reward, Double(limit)))
     }
 
     /// The coins an enemy at (x, y) drops: the same on every server and client.
@@ -196,9 +213,11 @@ extension RoomState {
                 reported["is_alive"] = .bool(false)
                 reported["state"] = "dead"
             } else if self.enemies[id] != nil {
-                self.updateEnemy(id, state: reported)
+                self.updateEnemy(id, state: reported, now: now)
             } else if self.enemies.count < self.limits.maxEntitiesPerRoom {
-                self.enemies[id] = TrackedEnemy(fields: reported)
+                var fields = reported
+                fields["coin_reward"] = .integer(Int64(Self.clampedReward(reported["coin_reward"] ?? reported["coinReward"], limit: self.limits.maxCoinReward)))
+                self.enemies[id] = TrackedEnemy(fields: fields, diedAt: reported["is_alive"] == .bool(false) ? now : nil)
             }
             visibleEnemies.append(.object(reported))
         }

@@ -1,0 +1,420 @@
+import Foundation
+import Testing
+
+@testable import Handlers
+@testable import Relay
+
+@Suite("player_state / game_action / enemy_state")
+struct PlayerStateTests {
+    @Test func playerStateGoesToTheOthersOnlyUnderTheSendersID() async throws {
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.roomWithTwoPlayers()
+        await host.send(
+            #"{"type":"player_state","player_id":"guest","state":{"x":12.3456,"y":-0.005,"velocity_x":3,"health":99.5,"player_id":"guest","player_name":"Guesty","player_number":2,"is_ready":true,"anim":"run","nested":{"v":1.239}}}"#
+        )
+        #expect(await host.received().isEmpty)
+        let messages = await guest.received()
+        #expect(messages.count == 1)
+        let update = try #require(messages.first)
+        #expect(update.type == "player_state_update")
+        #expect(update["player_id"] == "host")
+        #expect(
+            update["state"] == [
+                "x": .number(12.35), "y": .number(-0.01), "velocity_x": 3, "health": .number(99.5), "anim": "run",
+                "nested": ["v": .number(1.24)],
+            ])
+        // the server copy moved, identity untouched
+        let room = try #require(host.session.membership?.room)
+        let hostPlayer = try #require(await room.state.player("host"))
+        #expect(hostPlayer.state["x"] == .number(12.3456))
+        #expect(hostPlayer.name == "Hosty")
+        #expect(!hostPlayer.isReady)
+        #expect(await room.state.player("guest")?.state["x"]?.doubleValue == 500)
+    }
+
+    @Test func playerStateCannotChangeScoreOrCoins() async throws {
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.roomWithTwoPlayers()
+        await guest.send(#"{"type":"player_state","state":{"score":1000,"coins":99,"x":1}}"#)
+        _ = await host.received()
+        await guest.send(#"{"type":"collect_item","item_type":"coin","item_id":"c1"}"#)
+        let collected = try #require(await guest.received().first)
+        #expect(collected["player_coins"] == 1)
+        #expect(collected["player_score"] == 10)
+    }
+
+    @Test func wrongFieldTypesAreInvalidFields() async throws {
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.roomWithTwoPlayers()
+        for text in [
+            #"{"type":"player_state","state":"x"}"#, #"{"type":"player_state","state":[1]}"#, #"{"type":"player_state"}"#,
+            #"{"type":"player_state","state":{"x":"a"}}"#, #"{"type":"player_state","state":{"is_alive":1}}"#,
+            #"{"type":"player_ready","is_ready":"yes"}"#, #"{"type":"player_ready","is_ready":1}"#,
+            #"{"type":"chat","message":5}"#, #"{"type":"chat"}"#, #"{"type":"chat","message":{"t":"x"}}"#,
+            #"{"type":"collect_item","item_type":"coin","item_id":5}"#, #"{"type":"collect_item","item_type":"gem","item_id":"g"}"#,
+            #"{"type":"enemy_spawn","enemy":[]}"#, #"{"type":"enemy_spawn","enemy":{"enemy_id":7}}"#,
+            #"{"type":"enemy_state","enemy_id":1,"state":{}}"#, #"{"type":"enemy_state","enemy_id":"e","state":2}"#,
+            #"{"type":"enemy_killed","enemy_id":null}"#, #"{"type":"coin_spawn","coin":true}"#,
+            #"{"type":"powerup_spawn","powerup":"p"}"#, #"{"type":"sync_entities","enemies":{}}"#,
+            #"{"type":"sync_entities","enemies":[1]}"#, #"{"type":"sync_entities","coins":["c"]}"#,
+            #"{"type":"game_action","action":5}"#, #"{"type":"game_action","action":"a","data":5}"#,
+            #"{"type":"time_sync","client_time":"now"}"#, #"{"type":"emote","emote":3}"#,
+        ] {
+            await host.expectError("invalid_field", after: text)
+        }
+        #expect(await guest.received().isEmpty)
+        // nothing was applied
+        let room = try #require(host.session.membership?.room)
+        #expect(await room.state.player("host")?.state["x"]?.doubleValue == 400)
+        #expect(await room.state.enemies.isEmpty)
+    }
+
+    @Test func gameActionIsRelayedToTheOthers() async throws {
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.roomWithTwoPlayers()
+        await guest.send(#"{"type":"game_action","action":"shoot","data":{"angle":1.23456}}"#)
+        #expect(await guest.received().isEmpty)
+        let relayed = try #require(await host.received().first)
+        #expect(relayed == ["type": "game_action", "player_id": "guest", "action": "shoot", "data": ["angle": .number(1.23456)]])
+    }
+
+    @Test func hostAssistMovesTheTarget() async throws {
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.roomWithTwoPlayers()
+        await host.send(#"{"type":"game_action","action":"assist","data":{"target_player_id":"guest","x":10.555,"y":20}}"#)
+        #expect(await host.received().map(\.type) == ["player_state_update"])
+        let guestMessages = await guest.received()
+        #expect(guestMessages.map(\.type) == ["player_state_update", "game_action"])
+        #expect(guestMessages.first?["player_id"] == "guest")
+        #expect(guestMessages.first?["state"] == ["x": .number(10.56), "y": .number(20)])
+        let room = try #require(host.session.membership?.room)
+        #expect(await room.state.player("guest")?.state["x"] == .number(10.555))
+        // a non-host assist only relays the action
+        await guest.send(#"{"type":"game_action","action":"assist","data":{"target_player_id":"host","x":1,"y":1}}"#)
+        #expect(await host.received().map(\.type) == ["game_action"])
+        #expect(await room.state.player("host")?.state["x"]?.doubleValue == 400)
+    }
+
+    @Test func enemyStateIsRoundedAndRelayed() async throws {
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.roomWithTwoPlayers()
+        await host.send(#"{"type":"enemy_spawn","enemy":{"enemy_id":"e1"}}"#)
+        _ = await host.received()
+        _ = await guest.received()
+        await guest.send(#"{"type":"enemy_state","enemy_id":"e1","state":{"x":5.4321,"health":3}}"#)
+        #expect(await guest.received().isEmpty)
+        let update = try #require(await host.received().first)
+        #expect(update == ["type": "enemy_state_update", "enemy_id": "e1", "state": ["x": .number(5.43), "health": 3]])
+        let room = try #require(host.session.membership?.room)
+        #expect(await room.state.enemies["e1"]?.fields["health"] == 3)
+    }
+}
+
+@Suite("collect_item")
+struct CollectItemTests {
+    @Test func firstCollectorWins() async throws {
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.roomWithTwoPlayers()
+        await guest.send(#"{"type":"collect_item","item_type":"coin","item_id":"c1"}"#)
+        let collected: JSONValue = [
+            "type": "item_collected", "player_id": "guest", "item_type": "coin", "item_id": "c1", "player_coins": 1,
+            "player_score": 10,
+        ]
+        #expect(await guest.received() == [collected])
+        #expect(await host.received() == [collected])
+        await host.send(#"{"type":"collect_item","item_type":"coin","item_id":"c1"}"#)
+        #expect(await host.received() == [["type": "item_already_collected", "item_id": "c1"]])
+        #expect(await guest.received().isEmpty)
+    }
+
+    @Test func concurrentCollectorsGetExactlyOneWin() async throws {
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.roomWithTwoPlayers()
+        for round in 0..<25 {
+            let text = #"{"type":"collect_item","item_type":"coin","item_id":"race\#(round)"}"#
+            async let first: Void = host.send(text)
+            async let second: Void = guest.send(text)
+            _ = await (first, second)
+            let hostMessages = await host.received()
+            let guestMessages = await guest.received()
+            let all = hostMessages + guestMessages
+            // one broadcast reaches both players; the loser alone hears it was already collected
+            #expect(hostMessages.filter { $0.type == "item_collected" }.count == 1, "round \(round)")
+            #expect(guestMessages.filter { $0.type == "item_collected" }.count == 1, "round \(round)")
+            #expect(all.filter { $0.type == "item_already_collected" }.count == 1, "round \(round)")
+            #expect(all.count == 3, "round \(round): \(all)")
+            let winner = try #require(hostMessages.first { $0.type == "item_collected" }?["player_id"]?.stringValue)
+            let loser = winner == "host" ? guestMessages : hostMessages
+            #expect(loser.contains { $0.type == "item_already_collected" }, "round \(round)")
+        }
+        let room = try #require(host.session.membership?.room)
+        let coins = await room.enter { room in room.state.players.map(\.coins).reduce(0, +) }
+        #expect(coins == 25)
+    }
+
+    @Test func powerupsToo() async throws {
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.roomWithTwoPlayers()
+        await host.send(#"{"type":"powerup_spawn","powerup":{"powerup_id":"p1","type":"shield","x":3}}"#)
+        let spawned: JSONValue = ["type": "powerup_spawned", "powerup": ["powerup_id": "p1", "type": "shield", "x": 3, "y": 0]]
+        #expect(await host.received() == [spawned])
+        #expect(await guest.received() == [spawned])
+        await guest.send(#"{"type":"collect_item","item_type":"powerup","item_id":"p1"}"#)
+        #expect(await host.received().first?["player_coins"] == 0)
+        _ = await guest.received()
+        await host.send(#"{"type":"collect_item","item_type":"powerup","item_id":"p1"}"#)
+        #expect(await host.received().map(\.type) == ["item_already_collected"])
+    }
+}
+
+@Suite("host-only messages and start_game")
+struct HostOnlyTests {
+    @Test(arguments: [
+        #"{"type":"enemy_spawn","enemy":{"enemy_type":"fly"}}"#, #"{"type":"coin_spawn","coin":{"x":1}}"#,
+        #"{"type":"powerup_spawn","powerup":{"type":"health"}}"#, #"{"type":"sync_entities","enemies":[],"coins":[]}"#,
+        #"{"type":"start_game"}"#,
+    ])
+    func nonHostIsRefused(_ text: String) async throws {
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.roomWithTwoPlayers()
+        await guest.expectError("not_host", after: text)
+        #expect(await host.received().isEmpty)
+    }
+
+    @Test func hostSpawnsReachTheRoom() async throws {
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.roomWithTwoPlayers()
+        await host.send(#"{"type":"enemy_spawn","enemy":{"enemy_type":"slime","x":1.5,"coinReward":4}}"#)
+        let spawned = await guest.received()
+        let hostSpawned = await host.received()
+        #expect(spawned == hostSpawned)
+        let enemy = try #require(spawned.first?["enemy"])
+        #expect(enemy["enemy_id"] == "enemy_0")
+        #expect(enemy["enemy_type"] == "slime")
+        #expect(enemy["coin_reward"] == 4)
+        #expect(enemy["is_alive"] == true)
+        #expect(enemy["health"] == 10)
+        await host.send(#"{"type":"coin_spawn","coin":{"coin_id":"c7","x":2}}"#)
+        #expect(await guest.received().first?["coin"]?["coin_id"] == "c7")
+        _ = await host.received()
+        await host.expectError("limit_exceeded", after: #"{"type":"enemy_spawn","enemy":{"coin_reward":101}}"#)
+        #expect(await guest.received().isEmpty)
+    }
+
+    @Test func startNeedsEveryoneReady() async throws {
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.roomWithTwoPlayers()
+        await host.expectError("start_failed", after: #"{"type":"start_game"}"#)
+        await host.send(#"{"type":"player_ready"}"#)  // toggles to ready
+        let changed = try #require(await guest.received().first)
+        #expect(changed.type == "player_ready_changed")
+        #expect(changed["player_id"] == "host")
+        #expect(changed["is_ready"] == true)
+        #expect(changed["room_info"]?["players"]?.arrayValue?.first?["is_ready"] == true)
+        _ = await host.received()
+        await host.expectError("start_failed", after: #"{"type":"start_game"}"#)
+        #expect(await guest.received().isEmpty)
+    }
+
+    @Test func startWhenEveryoneIsReadyThenOnlyOnce() async throws {
+        let harness = try Harness()
+        let (host, guest, code) = try await harness.roomWithTwoPlayers()
+        await host.send(#"{"type":"player_ready","is_ready":true}"#)
+        await guest.send(#"{"type":"player_ready","is_ready":true}"#)
+        _ = await host.received()
+        _ = await guest.received()
+        let before = Date().timeIntervalSince1970 * 1000
+        await host.send(#"{"type":"start_game"}"#)
+        let after = Date().timeIntervalSince1970 * 1000
+        let hostMessages = await host.received()
+        let guestMessages = await guest.received()
+        #expect(hostMessages == guestMessages)
+        #expect(hostMessages.map(\.type) == ["game_starting"])
+        let starting = try #require(hostMessages.first)
+        #expect(starting["sequence_id"] == 1)
+        let state = try #require(starting["game_state"])
+        let serverTime = try #require(state["server_timestamp"]?.doubleValue)
+        let startTime = try #require(state["game_start_timestamp"]?.doubleValue)
+        #expect(abs(startTime - (serverTime + 500)) < 1)
+        #expect(serverTime >= before - 1 && serverTime <= after + 1)
+        #expect(state["game_mode"] == "online_coop")
+        #expect(state["level"] == 1)
+        let seed = try #require(state["seed"]?.doubleValue)
+        #expect((1...999_999).contains(seed))
+        #expect(Set(state["players"]?.objectValue.map { Array($0.keys) } ?? []) == ["host", "guest"])
+        #expect(state["players"]?["guest"]?["x"]?.doubleValue == 500)
+        #expect(state["players"]?["host"]?["score"] == 0)
+        // the room is no longer joinable, and the game starts once
+        #expect(harness.registry.roomInfos(joinableOnly: true).isEmpty)
+        #expect(harness.registry.roomInfos(joinableOnly: false).first?["game_started"] == true)
+        #expect(harness.registry.room(code: code) != nil)
+        await host.expectError("game_already_started", after: #"{"type":"start_game"}"#)
+        #expect(await guest.received().isEmpty)
+    }
+}
+
+@Suite("enemy_killed and sync_entities")
+struct EnemyKilledTests {
+    @Test func killDropsCoinsThenLaterKillsAreAlreadyDead() async throws {
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.startedRoom()
+        await host.send(#"{"type":"enemy_spawn","enemy":{"enemy_id":"e1","x":100.7,"y":-50.2,"coin_reward":2}}"#)
+        _ = await host.received()
+        _ = await guest.received()
+
+        await guest.send(#"{"type":"enemy_killed","enemy_id":"e1"}"#)
+        let guestMessages = await guest.received()
+        let hostMessages = await host.received()
+        #expect(guestMessages == hostMessages)
+        #expect(guestMessages.map(\.type) == ["enemy_killed", "coin_spawned", "coin_spawned"])
+        #expect(guestMessages.first == ["type": "enemy_killed", "enemy_id": "e1", "killed_by": "guest"])
+        #expect(
+            guestMessages.dropFirst().map { $0["coin"] ?? .null } == [
+                [
+                    "coin_id": "coin_drop_100_-50_0", "x": 99, "y": -53, "velocity_x": -1, "velocity_y": -147,
+                    "value": 1, "is_collected": false, "collected_by": nil,
+                ],
+                [
+                    "coin_id": "coin_drop_100_-50_1", "x": 112, "y": -57, "velocity_x": 18, "velocity_y": -124,
+                    "value": 1, "is_collected": false, "collected_by": nil,
+                ],
+            ])
+
+        await host.send(#"{"type":"enemy_killed","enemy_id":"e1"}"#)
+        #expect(
+            await host.received() == [
+                ["type": "enemy_already_dead", "enemy_id": "e1"],
+                ["type": "enemy_state_update", "enemy_id": "e1", "state": ["is_alive": false, "state": "dead"]],
+            ])
+        #expect(await guest.received().isEmpty)
+
+        await guest.send(#"{"type":"enemy_killed","enemy_id":"never-spawned"}"#)
+        #expect(await guest.received().map(\.type) == ["enemy_already_dead", "enemy_state_update"])
+        #expect(await host.received().isEmpty)
+
+        // the drops can be collected once
+        await host.send(#"{"type":"collect_item","item_type":"coin","item_id":"coin_drop_100_-50_0"}"#)
+        #expect(await host.received().first?["player_score"] == 10)
+        _ = await guest.received()
+    }
+
+    @Test func syncKeepsTheDeadDeadAndCollectedCoinsGone() async throws {
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.startedRoom()
+        await host.send(#"{"type":"enemy_spawn","enemy":{"enemy_id":"e1"}}"#)
+        await host.send(#"{"type":"enemy_spawn","enemy":{"enemy_id":"e2"}}"#)
+        await guest.send(#"{"type":"enemy_killed","enemy_id":"e1"}"#)
+        await guest.send(#"{"type":"collect_item","item_type":"coin","item_id":"c1"}"#)
+        _ = await host.received()
+        _ = await guest.received()
+
+        await host.send(
+            #"{"type":"sync_entities","enemies":[{"enemy_id":"e1","is_alive":true,"state":"walk"},{"enemy_id":"e2","x":1.2345}],"coins":[{"coin_id":"c1"},{"coin_id":"c2","x":0.555}]}"#
+        )
+        #expect(await host.received().isEmpty)
+        let sync = try #require(await guest.received().first)
+        #expect(sync.type == "entities_sync")
+        #expect(
+            sync["enemies"] == [
+                ["enemy_id": "e1", "is_alive": false, "state": "dead"], ["enemy_id": "e2", "x": .number(1.23)],
+            ])
+        #expect(sync["coins"] == [["coin_id": "c2", "x": .number(0.56)]])
+        let first = try #require(sync["sequence_id"]?.doubleValue)
+
+        await host.send(#"{"type":"sync_entities"}"#)
+        let next = try #require(await guest.received().first)
+        #expect(next["sequence_id"]?.doubleValue == first + 1)
+        #expect(next["enemies"] == [])
+    }
+
+    @Test func syncListsAreCapped() async throws {
+        var limits = RelayLimits()
+        limits.maxSyncListLength = 2
+        let harness = try Harness(limits: limits)
+        let (host, guest, _) = try await harness.roomWithTwoPlayers()
+        await host.expectError(
+            "limit_exceeded", after: #"{"type":"sync_entities","enemies":[{"enemy_id":"a"},{"enemy_id":"b"},{"enemy_id":"c"}]}"#)
+        #expect(await guest.received().isEmpty)
+    }
+}
+
+@Suite("chat")
+struct ChatTests {
+    @Test func chatOverTheLimitIsTooLong() async throws {
+        var limits = RelayLimits()
+        limits.maxChatLength = 10
+        let harness = try Harness(limits: limits)
+        let (host, guest, _) = try await harness.roomWithTwoPlayers()
+        await host.expectError("too_long", after: #"{"type":"chat","message":"01234567890"}"#)
+        #expect(await guest.received().isEmpty)
+        // characters, not bytes: ten emoji are fine
+        await host.send(.object(["type": "chat", "message": .string(String(repeating: "😀", count: 10))]))
+        #expect(await guest.received().first?["message"]?.stringValue?.count == 10)
+    }
+
+    @Test func defaultLimitIs500() async throws {
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.roomWithTwoPlayers()
+        await host.expectError("too_long", after: #"{"type":"chat","message":"\#(String(repeating: "a", count: 501))"}"#)
+        await host.send(.object(["type": "chat", "message": .string(String(repeating: "a", count: 500))]))
+        #expect(await guest.received().map(\.type) == ["chat"])
+    }
+
+    @Test func chatReachesTheWholeRoomWithATimestamp() async throws {
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.roomWithTwoPlayers()
+        await guest.send(#"{"type":"chat","message":"hi \"there\"\n😀"}"#)
+        let hostMessages = await host.received()
+        let guestMessages = await guest.received()
+        #expect(hostMessages == guestMessages)
+        let chat = try #require(hostMessages.first)
+        #expect(hostMessages.count == 1)
+        #expect(chat.type == "chat")
+        #expect(chat["player_id"] == "guest")
+        #expect(chat["player_name"] == "Guesty")
+        #expect(chat["message"] == "hi \"there\"\n😀")
+        let timestamp = try #require(chat["timestamp"]?.stringValue)
+        #expect(timestamp.wholeMatch(of: /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})/) != nil, "\(timestamp)")
+        let parser = ISO8601DateFormatter()
+        parser.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let date = try #require(parser.date(from: timestamp), "\(timestamp)")
+        #expect(abs(date.timeIntervalSinceNow) < 60)
+    }
+
+    @Test func chatHistoryIsKeptWhileTheGameRuns() async throws {
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.roomWithTwoPlayers()
+        await host.send(#"{"type":"chat","message":"lobby talk"}"#)
+        let room = try #require(host.session.membership?.room)
+        #expect(await room.state.chatHistory.isEmpty)
+        await host.send(#"{"type":"player_ready","is_ready":true}"#)
+        await guest.send(#"{"type":"player_ready","is_ready":true}"#)
+        await host.send(#"{"type":"start_game"}"#)
+        for index in 0..<22 { await guest.send(.object(["type": "chat", "message": .string("m\(index)")])) }
+        let history = await room.state.chatHistory
+        #expect(history.count == 20)
+        #expect(history.first?["message"] == "m2")
+        #expect(history.last?["player_id"] == "guest")
+    }
+}
+
+@Suite("regressions")
+struct RegressionTests {
+    /// A huge stored `coin_reward` (rewritten through `enemy_state`, or new in `sync_entities`)
+    /// used to trap `Int(Double)` in `killEnemy` and take the server process down.
+    @Test func hugeCoinRewardCannotCrashTheServer() async throws {
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.startedRoom()
+        await host.send(#"{"type":"enemy_spawn","enemy":{"enemy_id":"e1"}}"#)
+        await guest.send(#"{"type":"enemy_state","enemy_id":"e1","state":{"coin_reward":1e300}}"#)
+        await host.send(#"{"type":"sync_entities","enemies":[{"enemy_id":"e2","coin_reward":9223372036854775807}]}"#)
+        _ = await host.received()
+        _ = await guest.received()
+        for enemy in ["e1", "e2"] {
+            await guest.send(.object(["type": "enemy_killed", "enemy_id": .string(enemy)]))
+            let messages = await guest.received()
+            #expect(messages.first?.type == "enemy_killed")
+            #expect(messages.filter { $0.type == "coin_spawned" }.count <= harness.registry.limits.maxCoinReward)
+        }
+    }
+}

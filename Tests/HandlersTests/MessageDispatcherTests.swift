@@ -1,0 +1,120 @@
+import Testing
+
+@testable import Handlers
+@testable import Relay
+
+@Suite("MessageDispatcher")
+struct MessageDispatcherTests {
+    @Test func duplicateTypeIsRefusedAtInit() throws {
+        let error = try #require(throws: MessageDispatcher.DuplicateTypeError.self) {
+            try MessageDispatcher(handlers: [PingHandler(), ChatHandler(), PingHandler()])
+        }
+        #expect(error.messageType == "ping")
+        #expect(error.description.contains("'ping'"))
+        #expect(throws: MessageDispatcher.DuplicateTypeError.self) {
+            try MessageDispatcher(handlers: BuiltInHandlers.all + [EmoteHandler()])
+        }
+    }
+
+    @Test func builtInHandlersCoverTheProtocol() throws {
+        let dispatcher = try MessageDispatcher(handlers: BuiltInHandlers.all)
+        #expect(
+            dispatcher.messageTypes == [
+                "chat", "coin_spawn", "collect_item", "create_room", "emote", "enemy_killed", "enemy_spawn", "enemy_state",
+                "game_action", "join_room", "leave_room", "ping", "player_ready", "player_state", "powerup_spawn",
+                "reconnect", "start_game", "sync_entities", "time_sync",
+            ])
+    }
+
+    @Test(arguments: ["{", "not json", "", "{\"type\":\"ping\"", "{\"type\":\"ping\"} x", "{\"type\":NaN}", "[1,]"])
+    func invalidJSON(_ text: String) async throws {
+        let client = try Harness().client()
+        await client.expectError("invalid_json", after: text)
+    }
+
+    @Test(arguments: ["[1]", "[]", "\"ping\"", "5", "null", "true"])
+    func nonObjectMessages(_ text: String) async throws {
+        let client = try Harness().client()
+        await client.expectError("invalid_message", after: text)
+    }
+
+    @Test(arguments: [#"{}"#, #"{"type":5}"#, #"{"type":null}"#, #"{"type":["ping"]}"#, #"{"Type":"ping"}"#])
+    func missingType(_ text: String) async throws {
+        let client = try Harness().client()
+        await client.expectError("missing_type", after: text)
+    }
+
+    @Test func unknownType() async throws {
+        let client = try Harness().client()
+        await client.send(#"{"type":"teleport"}"#)
+        let messages = await client.received()
+        #expect(messages.count == 1)
+        #expect(messages.first?["code"] == "unknown_type")
+        #expect(messages.first?["message"]?.stringValue?.contains("teleport") == true)
+        await client.expectError("unknown_type", after: #"{"type":""}"#)
+        await client.expectError("unknown_type", after: #"{"type":"PING"}"#)
+    }
+
+    @Test(arguments: [
+        #"{"type":"chat","message":"\ud800"}"#, #"{"type":"ping","x":"\udc00"}"#, #"{"type":"ping","\ud83d":1}"#,
+        #"{"type":"\ud83dx"}"#, #"{"type":"player_state","state":{"skin":["a\ud83d\u0041"]}}"#,
+    ])
+    func loneSurrogatesAreInvalidFields(_ text: String) async throws {
+        let client = try Harness().client()
+        await client.expectError("invalid_field", after: text)
+    }
+
+    @Test func decodeReturnsTypeAndFields() throws {
+        let message = try MessageDispatcher.decode(#"{"type":"chat","message":"hi","n":1}"#)
+        #expect(message.type == "chat")
+        #expect(message.fields == ["type": "chat", "message": "hi", "n": 1])
+    }
+
+    @Test func theConnectionStaysUsableAfterBadInput() async throws {
+        let client = try Harness().client()
+        for text in ["{", "[1]", "{}", #"{"type":"nope"}"#] { await client.send(text) }
+        #expect(await client.received().map { $0["code"]?.stringValue } == ["invalid_json", "invalid_message", "missing_type", "unknown_type"])
+        await client.send(#"{"type":"ping"}"#)
+        #expect(await client.received().map(\.type) == ["pong"])
+        #expect(client.connection.closeCode == nil)
+        #expect(client.closedWith.isEmpty)
+    }
+}
+
+@Suite("InboundMessage")
+struct InboundMessageTests {
+    private let message = InboundMessage(
+        type: "t",
+        fields: ["s": "x", "n": 1, "d": .number(1.5), "b": true, "o": ["k": 1], "a": [1], "z": nil, "name": "  Bob \n"])
+
+    @Test func typedAccessors() throws {
+        #expect(try self.message.string("s") == "x")
+        #expect(try self.message.optionalString("z") == nil)
+        #expect(try self.message.optionalString("missing") == nil)
+        #expect(try self.message.object("o") == ["k": 1])
+        #expect(try self.message.optionalArray("a") == [1])
+        #expect(try self.message.optionalBool("b") == true)
+        #expect(try self.message.optionalNumber("n") == 1)
+        #expect(try self.message.optionalNumber("d") == 1.5)
+        #expect(try self.message.name("name", maxLength: 3) == "Bob")
+    }
+
+    @Test func wrongKindsAreInvalidFields() {
+        #expect(throws: RelayError.invalidField("n", expected: "a string")) { try self.message.string("n") }
+        #expect(throws: RelayError.invalidField("missing", expected: "a string")) { try self.message.string("missing") }
+        #expect(throws: RelayError.invalidField("s", expected: "an object")) { try self.message.object("s") }
+        #expect(throws: RelayError.invalidField("o", expected: "an array")) { try self.message.optionalArray("o") }
+        #expect(throws: RelayError.invalidField("n", expected: "a boolean")) { try self.message.optionalBool("n") }
+        #expect(throws: RelayError.invalidField("b", expected: "a number")) { try self.message.optionalNumber("b") }
+        #expect(throws: RelayError.tooLong("name", limit: 2)) { try self.message.name("name", maxLength: 2) }
+        let blank = InboundMessage(type: "t", fields: ["name": "   "])
+        #expect(throws: RelayError.invalidField("name", expected: "a non-empty string")) { try blank.name("name", maxLength: 9) }
+    }
+
+    @Test func trimmingWhitespace() {
+        #expect("  a b \t\n".trimmingWhitespace() == "a b")
+        #expect("".trimmingWhitespace() == "")
+        #expect("   ".trimmingWhitespace() == "")
+        #expect("x".trimmingWhitespace() == "x")
+    }
+}

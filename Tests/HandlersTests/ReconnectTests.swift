@@ -1,0 +1,165 @@
+import Testing
+
+@testable import Handlers
+@testable import Relay
+
+@Suite("drops and reconnect")
+struct ReconnectTests {
+    /// The guest's reconnect token (from a fresh two-player room).
+    private func roomWithToken(_ harness: Harness, started: Bool) async throws
+        -> (host: TestClient, guest: TestClient, code: String, token: String)
+    {
+        let host = harness.client()
+        let code = try await host.createRoom(playerID: "host", name: "Hosty")
+        let guest = harness.client(url: code)
+        await guest.send(#"{"type":"join_room","player_name":"Guesty","player_id":"guest"}"#)
+        let token = try #require(await guest.received().last?["reconnect_token"]?.stringValue)
+        _ = await host.received()
+        if started {
+            await host.send(#"{"type":"player_ready","is_ready":true}"#)
+            await guest.send(#"{"type":"player_ready","is_ready":true}"#)
+            await host.send(#"{"type":"start_game"}"#)
+            _ = await host.received()
+            _ = await guest.received()
+        }
+        return (host, guest, code, token)
+    }
+
+    private func drop(_ client: TestClient, as playerID: String) async throws {
+        let room = try #require(client.session.membership?.room)
+        await room.drop(playerID: playerID, connection: client.connection)
+    }
+
+    @Test(arguments: [false, true])
+    func droppedPlayerReconnectsWithItsToken(started: Bool) async throws {
+        let harness = try Harness()
+        let (host, guest, code, token) = try await self.roomWithToken(harness, started: started)
+        try await self.drop(guest, as: "guest")
+
+        let disconnected = try #require(await host.received().first)
+        #expect(disconnected.type == "player_disconnected")
+        #expect(disconnected["player_id"] == "guest")
+        #expect(disconnected["player_name"] == "Guesty")
+        #expect(disconnected["can_reconnect"] == true)
+        #expect(disconnected["room_info"]?["player_count"] == 1)
+        #expect(await guest.received().isEmpty)
+        // the dropped connection no longer speaks for the player
+        await guest.expectError("not_in_room", after: #"{"type":"chat","message":"ghost"}"#)
+        #expect(await host.received().isEmpty)
+
+        let comeback = harness.client(url: "new")
+        await comeback.expectError(
+            "reconnect_failed", after: #"{"type":"reconnect","room_id":"\#(code)","player_id":"guest","token":"wrong"}"#)
+        await comeback.expectError(
+            "reconnect_failed", after: #"{"type":"reconnect","room_id":"ZZZZZZ","player_id":"guest","token":"\#(token)"}"#)
+        await comeback.expectError(
+            "reconnect_failed", after: #"{"type":"reconnect","room_id":"\#(code)","player_id":"nobody","token":"\#(token)"}"#)
+        await comeback.expectError("invalid_field", after: #"{"type":"reconnect","room_id":"\#(code)","player_id":"guest"}"#)
+        #expect(await host.received().isEmpty)
+
+        await comeback.send(#"{"type":"reconnect","room_id":"\#(code.lowercased())","player_id":"guest","token":"\#(token)"}"#)
+        let messages = await comeback.received()
+        #expect(messages.map(\.type) == ["reconnected", "player_reconnected"])
+        let welcome = try #require(messages.first)
+        #expect(welcome["room_id"] == .string(code))
+        #expect(welcome["player_id"] == "guest")
+        #expect(welcome["player_number"] == 2)
+        let newToken = try #require(welcome["reconnect_token"]?.stringValue)
+        #expect(newToken != token)
+        #expect(newToken.count == 32)
+        let state = try #require(welcome["game_state"])
+        #expect(state["players"]?["guest"]?["player_name"] == "Guesty")
+        #expect(state["players"]?["host"]?["player_number"] == 1)
+        #expect(state["game_start_timestamp"]?.doubleValue != nil || !started)
+
+        let announcement = try #require(await host.received().first)
+        #expect(announcement == messages.last)
+        #expect(announcement.type == "player_reconnected")
+        #expect(announcement["player_id"] == "guest")
+        #expect(announcement["player_name"] == "Guesty")
+        #expect(announcement["room_info"]?["player_count"] == 2)
+
+        // the new connection speaks for the guest
+        await comeback.send(#"{"type":"chat","message":"back"}"#)
+        #expect(await host.received().first?["player_id"] == "guest")
+        _ = await comeback.received()
+
+        // the old token is spent; the new one works (and replaces the live connection)
+        let third = harness.client(url: code)
+        await third.expectError("reconnect_failed", after: #"{"type":"reconnect","player_id":"guest","token":"\#(token)"}"#)
+        await third.send(#"{"type":"reconnect","player_id":"guest","token":"\#(newToken)"}"#)
+        #expect(await third.received().first?.type == "reconnected")
+        #expect(comeback.connection.closeCode == RelayCloseCode.replaced)
+        #expect(comeback.closedWith == [RelayCloseCode.replaced])
+        _ = await host.received()
+        await comeback.send(#"{"type":"chat","message":"old socket"}"#)
+        #expect(comeback.session.membership == nil)
+        #expect(await host.received().isEmpty)
+        let room = try #require(harness.registry.room(code: code))
+        #expect(await room.connectionCount == 2)
+    }
+
+    @Test func hostDroppingHandsTheRoleOver() async throws {
+        let harness = try Harness()
+        let (host, guest, _, _) = try await self.roomWithToken(harness, started: true)
+        try await self.drop(host, as: "host")
+        let disconnected = try #require(await guest.received().first)
+        #expect(disconnected.type == "player_disconnected")
+        #expect(disconnected["room_info"]?["host_id"] == "guest")
+        await guest.send(#"{"type":"coin_spawn","coin":{"coin_id":"c"}}"#)
+        #expect(await guest.received().map(\.type) == ["coin_spawned"])
+    }
+
+    @Test func droppingTwiceOrAfterLeavingDoesNothing() async throws {
+        let harness = try Harness()
+        let (host, guest, _, _) = try await self.roomWithToken(harness, started: false)
+        let room = try #require(guest.session.membership?.room)
+        await room.drop(playerID: "guest", connection: guest.connection)
+        await room.drop(playerID: "guest", connection: guest.connection)
+        await room.drop(playerID: "guest", connection: host.connection)  // not the guest's connection
+        #expect(await host.received().map(\.type) == ["player_disconnected"])
+    }
+
+    @Test func reconnectWindowExpires() async throws {
+        var limits = RelayLimits()
+        limits.reconnectWindow = .milliseconds(200)
+        let harness = try Harness(limits: limits)
+        let (host, guest, code, token) = try await self.roomWithToken(harness, started: true)
+        let room = try #require(harness.registry.room(code: code))
+        try await self.drop(guest, as: "guest")
+        #expect(await host.received().map(\.type) == ["player_disconnected"])
+
+        let messages = try await host.receive(timeout: .seconds(3))
+        #expect(messages.map(\.type) == ["player_left"])
+        let left = try #require(messages.first)
+        #expect(left["player_id"] == "guest")
+        #expect(left["can_reconnect"] == false)
+        #expect(left["room_info"]?["player_count"] == 1)
+        #expect(await room.state.players.map(\.id) == ["host"])
+
+        let late = harness.client(url: code)
+        await late.expectError("reconnect_failed", after: #"{"type":"reconnect","player_id":"guest","token":"\#(token)"}"#)
+
+        // once everyone is gone the room disappears
+        #expect(harness.registry.count == 1)
+        try await self.drop(host, as: "host")
+        try await harness.eventually { harness.registry.count == 0 }
+        #expect(harness.registry.room(code: code) == nil)
+    }
+
+    @Test func reconnectingInTimeCancelsTheExpiry() async throws {
+        var limits = RelayLimits()
+        limits.reconnectWindow = .milliseconds(150)
+        let harness = try Harness(limits: limits)
+        let (host, guest, code, token) = try await self.roomWithToken(harness, started: true)
+        try await self.drop(guest, as: "guest")
+        let comeback = harness.client(url: code)
+        await comeback.send(#"{"type":"reconnect","player_id":"guest","token":"\#(token)"}"#)
+        #expect(await comeback.received().first?.type == "reconnected")
+        _ = await host.received()
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(await host.received().isEmpty)  // no player_left
+        let room = try #require(harness.registry.room(code: code))
+        #expect(await room.state.players.count == 2)
+    }
+}

@@ -1,0 +1,244 @@
+import Testing
+
+@testable import Handlers
+@testable import Relay
+
+private func isHex(_ text: String, length: Int) -> Bool {
+    text.count == length && text.allSatisfy { $0.isHexDigit && !$0.isUppercase }
+}
+
+@Suite("create_room / join_room / leave_room")
+struct RoomMembershipTests {
+    @Test func createRoomWelcomesTheCreator() async throws {
+        let harness = try Harness()
+        let host = harness.client()
+        await host.send(#"{"type":"create_room","room_name":"  Fun room ","player_name":" Hosty ","player_id":"host"}"#)
+        let messages = await host.received()
+        #expect(messages.map(\.type) == ["player_joined", "room_created"])
+        let joined = try #require(messages.first)
+        #expect(joined["player_id"] == "host")
+        #expect(joined["player_name"] == "Hosty")
+        #expect(joined["player_number"] == 1)
+        let created = try #require(messages.last)
+        let code = try #require(created["room_id"]?.stringValue)
+        #expect(code.count == RoomRegistry.codeLength)
+        #expect(code.allSatisfy { RoomRegistry.codeAlphabet.contains($0) })
+        #expect(created["player_id"] == "host")
+        #expect(created["player_number"] == 1)
+        #expect(isHex(created["reconnect_token"]?.stringValue ?? "", length: 32))
+        let info = try #require(created["room_info"])
+        #expect(info["room_id"] == .string(code))
+        #expect(info["room_name"] == "Fun room")
+        #expect(info["host_id"] == "host")
+        #expect(info["player_count"] == 1)
+        #expect(info["max_players"] == 2)
+        #expect(info["game_started"] == false)
+        #expect(info["players"] == [["player_id": "host", "player_name": "Hosty", "player_number": 1, "is_ready": false, "skin": "alienGreen"]])
+        #expect(harness.registry.count == 1)
+        #expect(harness.registry.room(code: code) != nil)
+        #expect(host.session.membership?.playerID == "host")
+    }
+
+    @Test func createRoomWithoutIDsGetsGeneratedOnes() async throws {
+        let harness = try Harness()
+        let host = harness.client()
+        await host.send(#"{"type":"create_room","player_name":"Ann"}"#)
+        let created = try #require(await host.received().last)
+        #expect(isHex(created["player_id"]?.stringValue ?? "", length: 16))
+        #expect(created["room_info"]?["room_name"] == "Ann's room")
+    }
+
+    @Test func createRoomChecksItsFields() async throws {
+        let harness = try Harness()
+        let client = harness.client()
+        await client.expectError("invalid_field", after: #"{"type":"create_room"}"#)
+        await client.expectError("invalid_field", after: #"{"type":"create_room","player_name":"   "}"#)
+        await client.expectError("invalid_field", after: #"{"type":"create_room","player_name":5}"#)
+        await client.expectError("too_long", after: #"{"type":"create_room","player_name":"\#(String(repeating: "n", count: 33))"}"#)
+        await client.expectError("too_long", after: #"{"type":"create_room","player_name":"a","player_id":"\#(String(repeating: "i", count: 65))"}"#)
+        await client.expectError("too_long", after: #"{"type":"create_room","player_name":"a","room_name":"\#(String(repeating: "r", count: 65))"}"#)
+        await client.expectError("invalid_field", after: #"{"type":"create_room","player_name":"a","max_players":9}"#)
+        await client.expectError("invalid_field", after: #"{"type":"create_room","player_name":"a","max_players":1}"#)
+        await client.expectError("invalid_field", after: #"{"type":"create_room","player_name":"a","max_players":2.5}"#)
+        await client.expectError("invalid_field", after: #"{"type":"create_room","player_name":"a","max_players":"3"}"#)
+        #expect(harness.registry.count == 0)
+        #expect(client.session.membership == nil)
+    }
+
+    @Test func createRoomMayAskForMorePlayers() async throws {
+        let harness = try Harness()
+        let host = harness.client()
+        await host.send(#"{"type":"create_room","player_name":"a","max_players":3}"#)
+        #expect(await host.received().last?["room_info"]?["max_players"] == 3)
+    }
+
+    @Test func joinRoomTellsTheRoomThenWelcomesTheJoiner() async throws {
+        let harness = try Harness()
+        let host = harness.client()
+        let code = try await host.createRoom(playerID: "host", name: "Hosty")
+        let guest = harness.client()
+        await guest.send(.object(["type": "join_room", "room_id": .string(code.lowercased()), "player_name": "Guesty", "player_id": "guest"]))
+
+        let hostMessages = await host.received()
+        #expect(hostMessages.map(\.type) == ["player_joined"])
+        let guestMessages = await guest.received()
+        #expect(guestMessages.map(\.type) == ["player_joined", "room_joined"])
+        #expect(hostMessages.first == guestMessages.first)  // one broadcast
+
+        let joined = try #require(hostMessages.first)
+        #expect(joined["player_id"] == "guest")
+        #expect(joined["player_name"] == "Guesty")
+        #expect(joined["player_number"] == 2)
+        #expect(joined["room_info"]?["player_count"] == 2)
+        #expect(joined["room_info"]?["players"]?.arrayValue?.last?["skin"] == "alienPink")
+
+        let welcome = try #require(guestMessages.last)
+        #expect(welcome["room_id"] == .string(code))
+        #expect(welcome["player_id"] == "guest")
+        #expect(welcome["player_number"] == 2)
+        #expect(welcome["room_info"]?["host_id"] == "host")
+        #expect(isHex(welcome["reconnect_token"]?.stringValue ?? "", length: 32))
+        #expect(guest.session.membership?.playerID == "guest")
+    }
+
+    @Test func joinRoomUsesTheURLCodeWhenNoneIsGiven() async throws {
+        let harness = try Harness()
+        let host = harness.client()
+        let code = try await host.createRoom(playerID: "host", name: "Hosty")
+        let guest = harness.client(url: code.lowercased())
+        await guest.send(#"{"type":"join_room","player_name":"Guesty"}"#)
+        #expect(await guest.received().map(\.type) == ["player_joined", "room_joined"])
+    }
+
+    @Test func joiningAFullRoomFails() async throws {
+        let harness = try Harness()
+        let (host, guest, code) = try await harness.roomWithTwoPlayers()
+        let third = harness.client(url: code)
+        await third.expectError("join_failed", after: #"{"type":"join_room","player_name":"Third","player_id":"third"}"#)
+        #expect(await host.received().isEmpty)
+        #expect(await guest.received().isEmpty)
+        #expect(third.session.membership == nil)
+    }
+
+    @Test func joiningAStartedRoomFails() async throws {
+        let harness = try Harness()
+        let host = harness.client()
+        let code = try await host.createRoom(playerID: "host", name: "Hosty", maxPlayers: 3)
+        let guest = harness.client(url: code)
+        await guest.send(#"{"type":"join_room","player_name":"Guesty"}"#)
+        await host.send(#"{"type":"player_ready"}"#)
+        await guest.send(#"{"type":"player_ready"}"#)
+        await host.send(#"{"type":"start_game"}"#)
+        #expect(await host.received().last?.type == "game_starting")
+        let late = harness.client(url: code)
+        await late.expectError("join_failed", after: #"{"type":"join_room","player_name":"Late"}"#)
+    }
+
+    @Test func joiningAnUnknownRoomFails() async throws {
+        let harness = try Harness()
+        let client = harness.client(url: "ZZZZZZ")
+        await client.expectError("join_failed", after: #"{"type":"join_room","player_name":"Lost"}"#)
+        await client.expectError("join_failed", after: #"{"type":"join_room","player_name":"Lost","room_id":"new"}"#)
+    }
+
+    @Test func duplicatePlayerIDIsRefused() async throws {
+        let harness = try Harness()
+        let host = harness.client()
+        let code = try await host.createRoom(playerID: "host", name: "Hosty")
+        let impostor = harness.client(url: code)
+        await impostor.expectError("duplicate_player_id", after: #"{"type":"join_room","player_name":"Evil","player_id":"host"}"#)
+        #expect(await host.received().isEmpty)
+        #expect(impostor.session.membership == nil)
+    }
+
+    @Test func oneRoomPerConnection() async throws {
+        let harness = try Harness()
+        let (host, guest, code) = try await harness.roomWithTwoPlayers(maxPlayers: 3)
+        await host.expectError("already_in_room", after: #"{"type":"create_room","player_name":"Again"}"#)
+        await guest.expectError("already_in_room", after: #"{"type":"join_room","player_name":"Again","room_id":"\#(code)"}"#)
+        await guest.expectError("already_in_room", after: #"{"type":"reconnect","room_id":"\#(code)","player_id":"guest","token":"x"}"#)
+        #expect(harness.registry.count == 1)
+        #expect(await host.received().isEmpty)
+    }
+
+    @Test(arguments: [
+        #"{"type":"player_ready"}"#, #"{"type":"start_game"}"#, #"{"type":"player_state","state":{"x":1}}"#,
+        #"{"type":"game_action","action":"jump"}"#, #"{"type":"collect_item","item_type":"coin","item_id":"c"}"#,
+        #"{"type":"enemy_spawn","enemy":{}}"#, #"{"type":"enemy_state","enemy_id":"e","state":{}}"#,
+        #"{"type":"enemy_killed","enemy_id":"e"}"#, #"{"type":"coin_spawn","coin":{}}"#,
+        #"{"type":"powerup_spawn","powerup":{}}"#, #"{"type":"sync_entities","enemies":[],"coins":[]}"#,
+        #"{"type":"chat","message":"hi"}"#, #"{"type":"leave_room"}"#, #"{"type":"emote","emote":"wave"}"#,
+    ])
+    func roomMessagesNeedARoom(_ text: String) async throws {
+        let client = try Harness().client()
+        await client.expectError("not_in_room", after: text)
+    }
+
+    @Test func leaveRoomTellsTheOthers() async throws {
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.roomWithTwoPlayers()
+        await guest.send(#"{"type":"leave_room"}"#)
+        #expect(await guest.received().map(\.type) == ["room_left"])
+        let hostMessages = await host.received()
+        #expect(hostMessages.map(\.type) == ["player_left"])
+        let left = try #require(hostMessages.first)
+        #expect(left["player_id"] == "guest")
+        #expect(left["player_name"] == "Guesty")
+        #expect(left["can_reconnect"] == false)
+        #expect(left["room_info"]?["player_count"] == 1)
+        #expect(left["room_info"]?["host_id"] == "host")
+        // the leaver is out of the room
+        #expect(guest.session.membership == nil)
+        await guest.expectError("not_in_room", after: #"{"type":"chat","message":"still here?"}"#)
+        #expect(await host.received().isEmpty)
+        #expect(harness.registry.count == 1)
+        // the last one out closes the room
+        await host.send(#"{"type":"leave_room"}"#)
+        #expect(await host.received().map(\.type) == ["room_left"])
+        #expect(harness.registry.count == 0)
+    }
+
+    @Test func hostLeavingHandsTheRoomOver() async throws {
+        let harness = try Harness()
+        let (host, guest, code) = try await harness.roomWithTwoPlayers()
+        await host.send(#"{"type":"leave_room"}"#)
+        let left = try #require(await guest.received().first)
+        #expect(left.type == "player_left")
+        #expect(left["player_id"] == "host")
+        #expect(left["room_info"]?["host_id"] == "guest")
+        #expect(left["room_info"]?["players"]?.arrayValue?.first?["player_number"] == 1)
+        // the new host can do host things
+        await guest.send(#"{"type":"coin_spawn","coin":{"coin_id":"c1"}}"#)
+        #expect(await guest.received().map(\.type) == ["coin_spawned"])
+        // and a newcomer can take the free seat
+        let newcomer = harness.client(url: code)
+        await newcomer.send(#"{"type":"join_room","player_name":"New"}"#)
+        #expect(await newcomer.received().last?["player_number"] == 2)
+    }
+
+    @Test func leavingTheLobbyClearsReadyFlags() async throws {
+        let harness = try Harness()
+        let (host, guest, code) = try await harness.roomWithTwoPlayers(maxPlayers: 3)
+        let third = harness.client(url: code)
+        await third.send(#"{"type":"join_room","player_name":"Third"}"#)
+        await host.send(#"{"type":"player_ready","is_ready":true}"#)
+        await guest.send(#"{"type":"player_ready","is_ready":true}"#)
+        _ = await host.received()
+        _ = await guest.received()
+        await third.send(#"{"type":"leave_room"}"#)
+        let left = try #require(await host.received().last)
+        #expect(left["room_info"]?["players"]?.arrayValue?.allSatisfy { $0["is_ready"] == false } == true)
+        await host.expectError("start_failed", after: #"{"type":"start_game"}"#)
+    }
+
+    @Test func registryListsJoinableRooms() async throws {
+        let harness = try Harness()
+        let host = harness.client()
+        let code = try await host.createRoom(playerID: "host", name: "Hosty")
+        #expect(harness.registry.roomInfos(joinableOnly: true).map { $0["room_id"] } == [.string(code)])
+        let guest = harness.client(url: code)
+        await guest.send(#"{"type":"join_room","player_name":"Guesty"}"#)
+        #expect(harness.registry.roomInfos(joinableOnly: true).isEmpty)
+        #expect(harness.registry.roomInfos(joinableOnly: false).first?["player_count"] == 2)
+    }
+}

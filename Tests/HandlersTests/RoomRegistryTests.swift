@@ -1,0 +1,90 @@
+import Testing
+
+@testable import Handlers
+@testable import Relay
+
+@Suite("RoomRegistry")
+struct RoomRegistryTests {
+    private func registry(maxRooms: Int = 10_000) -> RoomRegistry {
+        var limits = RelayLimits()
+        limits.maxRooms = maxRooms
+        return RoomRegistry(limits: limits, eventLoopGroup: testEventLoopGroup, logger: quietLogger)
+    }
+
+    @Test func codesAreSixCharactersFromTheAlphabetAndUnique() throws {
+        let registry = self.registry()
+        let alphabet = Set(RoomRegistry.codeAlphabet)
+        #expect(alphabet.count == 32)
+        #expect(alphabet.isDisjoint(with: "01OI"))
+        var codes = Set<String>()
+        for _ in 0..<2_000 {
+            let room = try registry.createRoom(name: "r", maxPlayers: 2)
+            #expect(room.code.count == 6)
+            #expect(room.code.allSatisfy(alphabet.contains))
+            codes.insert(room.code)
+        }
+        #expect(codes.count == 2_000)
+        #expect(registry.count == 2_000)
+    }
+
+    @Test func randomCodesUseTheWholeAlphabet() {
+        var seen = Set<Character>()
+        for _ in 0..<500 { seen.formUnion(RoomRegistry.randomCode()) }
+        #expect(seen == Set(RoomRegistry.codeAlphabet))
+    }
+
+    @Test func maxRoomsIsEnforced() throws {
+        let registry = self.registry(maxRooms: 3)
+        var rooms: [GameRoom] = []
+        for _ in 0..<3 { rooms.append(try registry.createRoom(name: "r", maxPlayers: 2)) }
+        #expect(throws: RelayError.serverFull) { try registry.createRoom(name: "r", maxPlayers: 2) }
+        #expect(registry.count == 3)
+        // a freed slot can be used again
+        registry.remove(rooms[0])
+        #expect(registry.count == 2)
+        _ = try registry.createRoom(name: "r", maxPlayers: 2)
+        #expect(registry.count == 3)
+    }
+
+    @Test func serverFullReachesTheClient() async throws {
+        var limits = RelayLimits()
+        limits.maxRooms = 1
+        let harness = try Harness(limits: limits)
+        _ = try await harness.client().createRoom(playerID: "a", name: "A")
+        await harness.client().expectError("server_full", after: #"{"type":"create_room","player_name":"B"}"#)
+    }
+
+    @Test func aRoomOnlyRemovesItselfNeverANewerRoomWithItsCode() throws {
+        let registry = self.registry()
+        let first = try registry.createRoom(name: "r", maxPlayers: 2)
+        registry.remove(first)
+        let second = try registry.createRoom(name: "r", maxPlayers: 2)
+        registry.remove(first)  // a stale room going away again
+        #expect(registry.count == 1)
+        #expect(registry.room(code: second.code) === second)
+    }
+
+    @Test func lookupIsCaseInsensitive() throws {
+        let registry = self.registry()
+        let room = try registry.createRoom(name: "r", maxPlayers: 2)
+        #expect(registry.room(code: room.code) === room)
+        #expect(registry.room(code: room.code.lowercased()) === room)
+        #expect(registry.room(code: "zzzzzz") == nil || registry.room(code: "zzzzzz") !== room)
+        #expect(registry.room(code: "") == nil)
+        #expect(registry.room(code: "new") == nil)
+    }
+
+    @Test func newRoomsCarryTheirSettings() async throws {
+        let registry = self.registry()
+        let room = try registry.createRoom(name: "Lobby", maxPlayers: 4)
+        let state = await room.state
+        #expect(state.roomID == room.code)
+        #expect(state.roomName == "Lobby")
+        #expect(state.maxPlayers == 4)
+        #expect((1...999_999).contains(state.seed))
+        #expect(state.players.isEmpty)
+        // not listed as joinable before anyone is in it
+        #expect(registry.roomInfos(joinableOnly: true).isEmpty)
+        #expect(registry.roomInfos(joinableOnly: false).count == 1)
+    }
+}

@@ -1,0 +1,160 @@
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+import Testing
+
+@testable import Handlers
+@testable import Relay
+
+/// One event loop for every room of these tests (never shut down: it lives as long as the process).
+let testEventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
+/// A logger that drops everything.
+let quietLogger = Logger(label: "handlers-tests", factory: { _ in SwiftLogNoOpLogHandler() })
+
+extension JSONValue {
+    /// `value[key]` for an object value.
+    subscript(key: String) -> JSONValue? { self.objectValue?[key] }
+
+    /// The `type` of a server message.
+    var type: String? { self["type"]?.stringValue }
+}
+
+/// A registry, the built-in dispatcher, and simulated clients.
+struct Harness {
+    let registry: RoomRegistry
+    let dispatcher: MessageDispatcher
+
+    init(limits: RelayLimits = RelayLimits()) throws {
+        self.registry = RoomRegistry(limits: limits, eventLoopGroup: testEventLoopGroup, logger: quietLogger)
+        self.dispatcher = try MessageDispatcher(handlers: BuiltInHandlers.all)
+    }
+
+    /// A new client connected to `/ws/room/{url}`.
+    func client(url: String = "new", queueCapacity: Int = 256) -> TestClient {
+        TestClient(registry: self.registry, dispatcher: self.dispatcher, url: url, queueCapacity: queueCapacity)
+    }
+
+    /// A host in a fresh room and a guest who joined it; their welcome messages are consumed.
+    func roomWithTwoPlayers(maxPlayers: Int? = nil) async throws -> (host: TestClient, guest: TestClient, code: String) {
+        let host = self.client()
+        let code = try await host.createRoom(playerID: "host", name: "Hosty", maxPlayers: maxPlayers)
+        let guest = self.client(url: code)
+        await guest.send(#"{"type":"join_room","player_name":"Guesty","player_id":"guest"}"#)
+        let guestMessages = await guest.received()
+        try #require(guestMessages.map(\.type) == ["player_joined", "room_joined"], "\(guestMessages)")
+        let hostMessages = await host.received()
+        try #require(hostMessages.map(\.type) == ["player_joined"], "\(hostMessages)")
+        return (host, guest, code)
+    }
+
+    /// `roomWithTwoPlayers` with the game started (welcome and start messages consumed).
+    func startedRoom() async throws -> (host: TestClient, guest: TestClient, code: String) {
+        let (host, guest, code) = try await self.roomWithTwoPlayers()
+        await host.send(#"{"type":"player_ready","is_ready":true}"#)
+        await guest.send(#"{"type":"player_ready","is_ready":true}"#)
+        await host.send(#"{"type":"start_game"}"#)
+        try #require(await host.received().map(\.type) == ["player_ready_changed", "player_ready_changed", "game_starting"])
+        try #require(await guest.received().map(\.type) == ["player_ready_changed", "player_ready_changed", "game_starting"])
+        return (host, guest, code)
+    }
+
+    /// Waits (bounded) until `condition` holds.
+    func eventually(
+        timeout: Duration = .seconds(3), sourceLocation: SourceLocation = #_sourceLocation,
+        _ condition: () async -> Bool
+    ) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while !(await condition()) {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("condition not met within \(timeout)", sourceLocation: sourceLocation)
+                return
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+}
+
+/// One simulated WebSocket client: a connection, its session, and what it received.
+///
+/// Each client is driven by one task at a time (the session is not thread-safe), so it can
+/// be handed to a concurrent child task.
+final class TestClient: @unchecked Sendable {
+    let connection: PlayerConnection
+    let session: ConnectionSession
+    let dispatcher: MessageDispatcher
+    private let recorder: CloseCodes
+
+    init(registry: RoomRegistry, dispatcher: MessageDispatcher, url: String, queueCapacity: Int) {
+        let recorder = CloseCodes()
+        self.connection = PlayerConnection(queueCapacity: queueCapacity) { code in recorder.record(code) }
+        self.recorder = recorder
+        self.session = ConnectionSession(connection: self.connection, urlRoomID: url, registry: registry, logger: quietLogger)
+        self.dispatcher = dispatcher
+    }
+
+    /// Close codes the server asked this connection's socket to close with.
+    var closedWith: [UInt16] { self.recorder.codes.withLock { $0 } }
+
+    /// Sends one text frame through the dispatcher.
+    func send(_ text: String) async {
+        await self.dispatcher.dispatch(text, session: self.session)
+    }
+
+    /// Sends `value` encoded as JSON.
+    func send(_ value: JSONValue) async {
+        var writer = JSONWriter()
+        writer.write(value)
+        await self.send(String(buffer: writer.buffer))
+    }
+
+    /// Everything queued for this client so far (does not wait for more).
+    func received() async -> [JSONValue] {
+        var messages: [JSONValue] = []
+        while self.connection.outbound.count > 0, let frame = await self.connection.outbound.next() {
+            messages.append((try? JSONParser.parse(Array(frame.readableBytesView))) ?? .string("<invalid JSON: \(String(buffer: frame))>"))
+        }
+        return messages
+    }
+
+    /// Waits (bounded) for the queue to hold a frame, then returns everything queued.
+    func receive(timeout: Duration = .seconds(3)) async throws -> [JSONValue] {
+        let deadline = ContinuousClock.now + timeout
+        while self.connection.outbound.count == 0, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        return await self.received()
+    }
+
+    /// The single message received, which must be an `error` with `code`.
+    func expectError(
+        _ code: String, after text: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) async {
+        await self.send(text)
+        let messages = await self.received()
+        #expect(messages.count == 1, "\(text) → \(messages)", sourceLocation: sourceLocation)
+        #expect(messages.first?.type == "error", "\(text) → \(messages)", sourceLocation: sourceLocation)
+        #expect(messages.first?["code"]?.stringValue == code, "\(text) → \(messages)", sourceLocation: sourceLocation)
+        #expect(messages.first?["message"]?.stringValue?.isEmpty == false, sourceLocation: sourceLocation)
+    }
+
+    /// Creates a room as `playerID` and returns its code (consumes the two welcome messages).
+    func createRoom(playerID: String, name: String, maxPlayers: Int? = nil) async throws -> String {
+        var message: JSONValue = ["type": "create_room", "room_name": "Test room", "player_name": .string(name), "player_id": .string(playerID)]
+        if let maxPlayers, case .object(var fields) = message {
+            fields["max_players"] = .integer(Int64(maxPlayers))
+            message = .object(fields)
+        }
+        await self.send(message)
+        let messages = await self.received()
+        try #require(messages.map(\.type) == ["player_joined", "room_created"], "\(messages)")
+        return try #require(messages[1]["room_id"]?.stringValue)
+    }
+}
+
+/// Records close codes from a connection's close closure.
+final class CloseCodes: Sendable {
+    let codes = Mutex<[UInt16]>([])
+    func record(_ code: UInt16) { self.codes.withLock { $0.append(code) } }
+}

@@ -1,0 +1,53 @@
+import NIOCore
+import Testing
+
+@testable import Relay
+
+@Suite("OutboundMessage")
+struct OutboundMessageTests {
+    @Test func typeIsTheFirstKey() throws {
+        var message = OutboundMessage(type: "player_state_update")
+        message.add("a_first_alphabetically", "x")
+        message.add("n", 5)
+        message.add("flag", true)
+        message.add("state", ["x": .number(1.23456)], roundingFloats: true)
+        let json = text(message.encoded())
+        #expect(json.hasPrefix(#"{"type":"player_state_update","a_first_alphabetically":"x","n":5,"flag":true,"#))
+        let value = try decoded(message.encoded())
+        #expect(value == ["type": "player_state_update", "a_first_alphabetically": "x", "n": 5, "flag": true, "state": ["x": .number(1.23)]])
+    }
+
+    @Test func messageWithoutFields() throws {
+        #expect(text(OutboundMessage(type: "pong").encoded()) == #"{"type":"pong"}"#)
+    }
+
+    @Test func encodedCanBeCalledTwice() {
+        var message = OutboundMessage(type: "t")
+        message.add("a", 1)
+        let first = text(message.encoded())
+        #expect(text(message.encoded()) == first)
+        message.add("b", 2)
+        #expect(text(message.encoded()) == #"{"type":"t","a":1,"b":2}"#)
+    }
+
+    @Test func escapesTypeAndKeys() throws {
+        var message = OutboundMessage(type: "we\"ird")
+        message.add("k\\ey", "v\n")
+        #expect(try decoded(message.encoded()) == ["type": "we\"ird", "k\\ey": "v\n"])
+    }
+
+    @Test func errorShape() throws {
+        let json = text(OutboundMessage.error(.notHost))
+        #expect(json == #"{"type":"error","code":"not_host","message":"Only the host can do that"}"#)
+        let value = try decoded(OutboundMessage.error(.invalidField("state", expected: "an object")))
+        #expect(value["type"] == "error")
+        #expect(value["code"] == "invalid_field")
+        #expect(value["message"] == "Field 'state' must be an object")
+        #expect(value.objectValue?.count == 3)
+    }
+
+    @Test func makeKeepsFieldOrder() {
+        let json = text(OutboundMessage.make(type: "x", ["z": 1, "a": "b", "m": nil]))
+        #expect(json == #"{"type":"x","z":1,"a":"b","m":null}"#)
+    }
+}

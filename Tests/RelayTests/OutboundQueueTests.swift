@@ -1,0 +1,195 @@
+import NIOCore
+import Synchronization
+import Testing
+
+@testable import Relay
+
+/// A frame whose text is `label`.
+func frame(_ label: String) -> ByteBuffer {
+    ByteBuffer(string: label)
+}
+
+@Suite("OutboundQueue")
+struct OutboundQueueTests {
+    @Test func deliversFramesInOrder() async {
+        let queue = OutboundQueue(capacity: 8)
+        for index in 0..<5 { #expect(queue.enqueue(frame("f\(index)")) == .queued) }
+        #expect(queue.count == 5)
+        for index in 0..<5 {
+            let next = await queue.next()
+            #expect(next.map(text) == "f\(index)")
+        }
+        #expect(queue.count == 0)
+    }
+
+    @Test func nextWaitsUntilAFrameArrives() async throws {
+        let queue = OutboundQueue(capacity: 4)
+        let consumer = Task { await queue.next().map(text) }
+        // Give the consumer a moment to start waiting (it works either way: a frame queued
+        // before it waits is returned at once).
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(queue.enqueue(frame("hello")) == .queued)
+        #expect(await consumer.value == "hello")
+        #expect(queue.count == 0)
+    }
+
+    @Test func overflowClosesTheQueue() async {
+        let queue = OutboundQueue(capacity: 2)
+        #expect(queue.enqueue(frame("a")) == .queued)
+        #expect(queue.enqueue(frame("b")) == .queued)
+        #expect(queue.enqueue(frame("c")) == .overflowed)
+        #expect(queue.enqueue(frame("d")) == .closed)
+        // A slow consumer's backlog is dropped with it.
+        #expect(await queue.next() == nil)
+        #expect(await queue.next() == nil)
+    }
+
+    @Test func capacityBelowOneIsTreatedAsOne() {
+        let queue = OutboundQueue(capacity: 0)
+        #expect(queue.enqueue(frame("a")) == .queued)
+        #expect(queue.enqueue(frame("b")) == .overflowed)
+    }
+
+    @Test func closeDrainsQueuedFramesThenReturnsNil() async {
+        let queue = OutboundQueue(capacity: 4)
+        #expect(queue.enqueue(frame("a")) == .queued)
+        #expect(queue.enqueue(frame("b")) == .queued)
+        queue.close()
+        #expect(queue.enqueue(frame("c")) == .closed)
+        #expect(await queue.next().map(text) == "a")
+        #expect(await queue.next().map(text) == "b")
+        #expect(await queue.next() == nil)
+    }
+
+    @Test func closeWakesAWaitingConsumer() async throws {
+        let queue = OutboundQueue(capacity: 4)
+        let consumer = Task { await queue.next() }
+        try await Task.sleep(for: .milliseconds(20))
+        queue.close()
+        #expect(await consumer.value == nil)
+    }
+
+    @Test func producerAndConsumerRunConcurrently() async {
+        let total = 10_000
+        let queue = OutboundQueue(capacity: total + 1)
+        let consumer = Task {
+            var received: [Int] = []
+            received.reserveCapacity(total)
+            while let buffer = await queue.next() {
+                received.append(buffer.getInteger(at: buffer.readerIndex, as: Int32.self).map(Int.init) ?? -1)
+                if received.count == total { break }
+            }
+            return received
+        }
+        let producer = Task {
+            var results: [OutboundQueue.EnqueueResult] = []
+            for index in 0..<total {
+                var buffer = ByteBuffer()
+                buffer.writeInteger(Int32(index))
+                results.append(queue.enqueue(buffer))
+                if index % 500 == 0 { await Task.yield() }
+            }
+            return results
+        }
+        let results = await producer.value
+        #expect(results.allSatisfy { $0 == .queued })
+        let received = await consumer.value
+        #expect(received.count == total)
+        #expect(received == Array(0..<total))
+        #expect(queue.count == 0)
+    }
+}
+
+@Suite("PlayerConnection")
+struct PlayerConnectionTests {
+    /// Records every call of the close closure.
+    final class CloseRecorder: Sendable {
+        let codes = Mutex<[UInt16]>([])
+        var calls: [UInt16] { self.codes.withLock { $0 } }
+        func record(_ code: UInt16) { self.codes.withLock { $0.append(code) } }
+    }
+
+    @Test func sendQueuesFrames() async {
+        let recorder = CloseRecorder()
+        let connection = PlayerConnection(queueCapacity: 4) { recorder.record($0) }
+        #expect(connection.send(frame("x")))
+        #expect(connection.outbound.count == 1)
+        #expect(await connection.outbound.next().map(text) == "x")
+        #expect(connection.closeCode == nil)
+        #expect(recorder.calls.isEmpty)
+    }
+
+    @Test func overflowClosesOnceAsSlowConsumer() {
+        let recorder = CloseRecorder()
+        let connection = PlayerConnection(queueCapacity: 2) { recorder.record($0) }
+        #expect(connection.send(frame("1")))
+        #expect(connection.send(frame("2")))
+        #expect(!connection.send(frame("3")))
+        #expect(connection.closeCode == RelayCloseCode.slowConsumer)
+        #expect(recorder.calls == [RelayCloseCode.slowConsumer])
+        #expect(!connection.send(frame("4")))
+        #expect(recorder.calls == [RelayCloseCode.slowConsumer])
+    }
+
+    @Test func closeTwiceCallsTheClosureOnce() async {
+        let recorder = CloseRecorder()
+        let connection = PlayerConnection(queueCapacity: 2) { recorder.record($0) }
+        connection.close(code: RelayCloseCode.replaced)
+        connection.close(code: RelayCloseCode.policyViolation)
+        #expect(recorder.calls == [RelayCloseCode.replaced])
+        #expect(connection.closeCode == RelayCloseCode.replaced)
+        #expect(!connection.send(frame("late")))
+        #expect(await connection.outbound.next() == nil)
+    }
+
+    @Test func connectionsHaveDistinctIDs() {
+        let first = PlayerConnection(queueCapacity: 1) { _ in }
+        let second = PlayerConnection(queueCapacity: 1) { _ in }
+        #expect(first.id != second.id)
+    }
+}
+
+@Suite("TokenBucket")
+struct TokenBucketTests {
+    /// The results of `count` takes at `now`.
+    private func take(_ bucket: inout TokenBucket, _ count: Int, at now: ContinuousClock.Instant) -> [Bool] {
+        (0..<count).map { _ in bucket.take(now: now) }
+    }
+
+    @Test func burstThenRefusal() {
+        let start = ContinuousClock.now
+        var bucket = TokenBucket(rate: 2, burst: 3, now: start)
+        let taken = self.take(&bucket, 5, at: start)
+        #expect(taken == [true, true, true, false, false])
+    }
+
+    @Test func refillsAtTheRate() {
+        let start = ContinuousClock.now
+        var bucket = TokenBucket(rate: 2, burst: 3, now: start)
+        let burst = self.take(&bucket, 4, at: start)
+        #expect(burst == [true, true, true, false])
+        // half a second at 2/s: one token
+        let afterHalfASecond = self.take(&bucket, 2, at: start + .milliseconds(500))
+        #expect(afterHalfASecond == [true, false])
+        // one more second: two tokens
+        let afterAnotherSecond = self.take(&bucket, 3, at: start + .milliseconds(1500))
+        #expect(afterAnotherSecond == [true, true, false])
+        // no time passing: nothing
+        let again = self.take(&bucket, 1, at: start + .milliseconds(1500))
+        #expect(again == [false])
+    }
+
+    @Test func refillIsCappedAtTheBurst() {
+        let start = ContinuousClock.now
+        var bucket = TokenBucket(rate: 100, burst: 2, now: start)
+        let taken = self.take(&bucket, 3, at: start + .seconds(3600))
+        #expect(taken == [true, true, false])
+    }
+
+    @Test func burstBelowOneStillAllowsOneMessage() {
+        let start = ContinuousClock.now
+        var bucket = TokenBucket(rate: 1, burst: 0, now: start)
+        let taken = self.take(&bucket, 2, at: start)
+        #expect(taken == [true, false])
+    }
+}

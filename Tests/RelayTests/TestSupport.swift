@@ -1,0 +1,56 @@
+import NIOCore
+import Testing
+
+@testable import Relay
+
+/// The UTF-8 text of an encoded frame.
+func text(_ buffer: ByteBuffer) -> String {
+    String(buffer: buffer)
+}
+
+/// Parses an encoded frame back into a value (failing the test if it is not valid JSON).
+func decoded(_ buffer: ByteBuffer, sourceLocation: SourceLocation = #_sourceLocation) throws -> JSONValue {
+    do {
+        return try JSONParser.parse(Array(buffer.readableBytesView))
+    } catch {
+        Issue.record("frame is not valid JSON: \(error) — \(String(buffer: buffer))", sourceLocation: sourceLocation)
+        throw error
+    }
+}
+
+/// `value[key]` for an object value.
+extension JSONValue {
+    subscript(key: String) -> JSONValue? {
+        self.objectValue?[key]
+    }
+}
+
+/// Whether parsing `text` fails.
+func refuses(_ text: String) -> Bool {
+    (try? JSONParser.parse(text)) == nil
+}
+
+/// Whether parsing `bytes` fails.
+func refuses(bytes: [UInt8]) -> Bool {
+    (try? JSONParser.parse(bytes)) == nil
+}
+
+/// A deterministic random number generator (SplitMix64), so failures reproduce.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { self.state = seed }
+    mutating func next() -> UInt64 {
+        self.state &+= 0x9E37_79B9_7F4A_7C15
+        var z = self.state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Writes `value` with a fresh writer and returns the text.
+func written(_ value: JSONValue, roundingFloats: Bool = false) -> String {
+    var writer = JSONWriter()
+    writer.write(value, roundingFloats: roundingFloats)
+    return String(buffer: writer.buffer)
+}
