@@ -31,7 +31,8 @@ func withLiveApp(
         var configuration = ServerConfiguration(apiKey: testAPIKey, dataDirectory: directory)
         configuration.port = 0
         configure(&configuration)
-        let logger = Logger(label: "test")
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
         let store = try await SQLiteGameStore.open(configuration.persistence, logger: logger)
         let app = buildApplication(
             configuration: configuration, scores: store, savedGames: store, bosses: store,
@@ -50,7 +51,8 @@ func withLiveApp(
 ) async throws {
     var configuration = ServerConfiguration(apiKey: testAPIKey, dataDirectory: "/nonexistent")
     configuration.port = 0
-    let logger = Logger(label: "test")
+    var logger = Logger(label: "test")
+    logger.logLevel = .warning
     let app = buildApplication(
         configuration: configuration, scores: scores, savedGames: savedGames, bosses: bosses,
         rooms: RoomRegistry(limits: configuration.relay, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger),
@@ -125,4 +127,45 @@ func pathSegment(_ text: String) -> String {
     var allowed = CharacterSet.urlPathAllowed
     allowed.remove("/")
     return text.addingPercentEncoding(withAllowedCharacters: allowed)!
+}
+
+/// Runs `body` with a live server (port and room registry) whose relay has `limits`.
+func withRelayServer(
+    limits: RelayLimits = RelayLimits(),
+    configure: (inout ServerConfiguration) -> Void = { _ in },
+    _ body: @escaping @Sendable (_ port: Int, _ registry: RoomRegistry) async throws -> Void
+) async throws {
+    try await withTemporaryDirectory { directory in
+        var configuration = ServerConfiguration(apiKey: testAPIKey, dataDirectory: directory)
+        configuration.port = 0
+        configuration.relay = limits
+        // The test WebSocket client announces itself as Origin `ws://localhost`.
+        configuration.cors.allowedOrigins.append("ws://localhost")
+        configure(&configuration)
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        let store = try await SQLiteGameStore.open(configuration.persistence, logger: logger)
+        let registry = RoomRegistry(
+            limits: configuration.relay, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        let app = buildApplication(
+            configuration: configuration, scores: store, savedGames: store, bosses: store, rooms: registry,
+            dispatcher: try MessageDispatcher(handlers: BuiltInHandlers.all), services: [store], logger: logger
+        )
+        try await app.test(.live) { client in
+            try await body(try #require(client.port), registry)
+        }
+    }
+}
+
+/// Waits (bounded) until `condition` holds, polling.
+func eventually(
+    timeout: Duration = .seconds(10), sourceLocation: SourceLocation = #_sourceLocation,
+    _ condition: () async throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    Issue.record("condition not met within \(timeout)", sourceLocation: sourceLocation)
 }

@@ -15,10 +15,7 @@ struct RoomSocketRoutes {
     func webSocketRouter() -> Router<RelayRequestContext> {
         let router = Router(context: RelayRequestContext.self)
         router.ws("/ws/room/{room_id}") { request, _ in
-            guard let origin = request.headers[.origin], !self.cors.allows(origin: origin) else {
-                return .upgrade([:])
-            }
-            return .dontUpgrade
+            self.acceptsOrigin(of: request) ? .upgrade([:]) : .dontUpgrade
         } onUpgrade: { inbound, outbound, context in
             let roomID = context.requestContext.parameters.get("room_id") ?? "new"
             let socket = RoomSocket(
@@ -32,10 +29,7 @@ struct RoomSocketRoutes {
     /// Plain-HTTP answers on the same paths: a refused upgrade, and the room lists.
     func register(on router: Router<BasicRequestContext>) {
         router.get("/ws/room/{room_id}") { request, _ -> Response in
-            if let origin = request.headers[.origin], !self.cors.allows(origin: origin) {
-                throw APIError.originNotAllowed
-            }
-            throw APIError.upgradeRequired
+            throw self.acceptsOrigin(of: request) ? APIError.upgradeRequired : APIError.originNotAllowed
         }
         router.get("/api/rooms") { _, _ in
             try JSONResponse.make(self.registry.roomInfos(joinableOnly: true).map(EncodableJSON.init))
@@ -43,6 +37,18 @@ struct RoomSocketRoutes {
         router.get("/api/rooms/all") { _, _ in
             try JSONResponse.make(self.registry.roomInfos(joinableOnly: false).map(EncodableJSON.init))
         }
+    }
+}
+
+extension RoomSocketRoutes {
+    /// Browsers send `Origin`; it must be an allowed origin or this server itself
+    /// (same-origin: its host and port equal the `Host` the request was sent to).
+    /// Clients that send no `Origin` (game servers, tools) are not browsers and pass.
+    func acceptsOrigin(of request: Request) -> Bool {
+        guard let origin = request.headers[.origin] else { return true }
+        if self.cors.allows(origin: origin) { return true }
+        guard let host = request.head.authority, let schemeEnd = origin.range(of: "://") else { return false }
+        return origin[schemeEnd.upperBound...] == host[...]
     }
 }
 

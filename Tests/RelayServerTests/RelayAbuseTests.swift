@@ -1,0 +1,191 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import Relay
+import Testing
+
+@testable import RelayServer
+
+/// Bad input, floods, oversized frames, foreign origins and clients that stop reading.
+@Suite("Relay under bad input")
+struct RelayAbuseTests {
+    private func expectError(_ socket: TestSocket, _ code: String, sourceLocation: SourceLocation = #_sourceLocation)
+        async throws
+    {
+        let error = try await socket.expect("error", sourceLocation: sourceLocation)
+        #expect(error["code"] as? String == code, sourceLocation: sourceLocation)
+        #expect(error["message"] is String, sourceLocation: sourceLocation)
+    }
+
+    @Test("Every kind of bad message gets an error with a stable code, and the connection stays open")
+    func badMessagesKeepTheConnection() async throws {
+        try await withRelayServer { port, _ in
+            let socket = TestSocket.connect(port: port)
+            let cases: [(String, String)] = [
+                ("{not json", "invalid_json"), ("[1,2]", "invalid_message"), ("\"text\"", "invalid_message"),
+                ("{}", "missing_type"), ("{\"type\":5}", "missing_type"), ("{\"type\":\"teleport\"}", "unknown_type"),
+                ("{\"type\":\"player_state\",\"state\":{}}", "not_in_room"),
+                ("{\"type\":\"create_room\",\"player_name\":5}", "invalid_field"),
+                ("{\"type\":\"create_room\",\"player_name\":\"a\",\"max_players\":99}", "invalid_field"),
+                ("{\"type\":\"create_room\",\"player_name\":\"x\\ud800\"}", "invalid_field"),
+                ("{\"type\":\"time_sync\",\"client_time\":NaN}", "invalid_json"),
+                ("{\"type\":\"time_sync\",\"client_time\":1e999}", "invalid_json"),
+                ("{\"type\":\"time_sync\",\"client_time\":\"soon\"}", "invalid_field"),
+            ]
+            for (text, code) in cases {
+                socket.send(raw: text)
+                try await self.expectError(socket, code)
+            }
+            socket.sendBinary([1, 2, 3])
+            try await self.expectError(socket, "invalid_message")
+            socket.send(["type": "ping"])
+            try await socket.expect("pong")
+        }
+    }
+
+    @Test("Wrong field types inside a room are refused without relaying anything")
+    func fieldTypesInRoom() async throws {
+        try await withRelayServer { port, _ in
+            let host = TestSocket.connect(port: port)
+            let guest = TestSocket.connect(port: port)
+            _ = try await RelayFlowTests.openRoom(port, host: host, guest: guest)
+            let bad: [[String: Any]] = [
+                ["type": "player_state", "state": "moving"], ["type": "player_state", "state": ["x": "left"]],
+                ["type": "player_ready", "is_ready": "yes"], ["type": "chat", "message": 42],
+                ["type": "game_action", "action": "jump", "data": [1, 2]], ["type": "enemy_state", "enemy_id": 7, "state": [:]],
+                ["type": "collect_item", "item_type": "gem", "item_id": "g1"],
+                ["type": "chat", "message": String(repeating: "a", count: 501)],
+                ["type": "create_room", "player_name": "again"],
+            ]
+            for message in bad {
+                guest.send(message)
+                _ = try await guest.expect("error")
+            }
+            host.send(["type": "ping"])
+            try await host.expect("pong")  // the host received none of the refused messages
+        }
+    }
+
+    @Test("A client cannot speak for another player or reuse a taken player_id")
+    func spoofedIdentity() async throws {
+        try await withRelayServer { port, _ in
+            let host = TestSocket.connect(port: port)
+            let guest = TestSocket.connect(port: port)
+            let room = try await RelayFlowTests.openRoom(port, host: host, guest: guest)
+            guest.send(["type": "player_state", "player_id": room.hostID, "state": ["x": 3, "player_id": room.hostID]])
+            let update = try await host.expect("player_state_update")
+            #expect(update["player_id"] as? String == room.guestID)
+
+            let impostor = TestSocket.connect(port: port, path: "/ws/room/\(room.code)")
+            impostor.send(["type": "join_room", "player_name": "Mallory", "player_id": room.hostID])
+            try await self.expectError(impostor, "duplicate_player_id")
+        }
+    }
+
+    @Test("An oversized frame closes that connection with 1009; the room goes on")
+    func oversizedFrame() async throws {
+        var limits = RelayLimits()
+        limits.maxFrameBytes = 4096
+        try await withRelayServer(limits: limits) { port, _ in
+            let host = TestSocket.connect(port: port)
+            let guest = TestSocket.connect(port: port)
+            _ = try await RelayFlowTests.openRoom(port, host: host, guest: guest)
+            guest.send(["type": "chat", "message": String(repeating: "x", count: 5000)])
+            #expect(try await guest.closeCode() == 1009)
+            try await host.expect("player_disconnected")
+            host.send(["type": "ping"])
+            try await host.expect("pong")
+        }
+    }
+
+    @Test("A flood gets rate_limited, then a 1008 close")
+    func flood() async throws {
+        var limits = RelayLimits()
+        limits.messagesPerSecond = 5
+        limits.messageBurst = 5
+        limits.floodCloseThreshold = 40
+        try await withRelayServer(limits: limits) { port, _ in
+            let socket = TestSocket.connect(port: port)
+            for _ in 0..<100 { socket.send(["type": "ping"]) }
+            var pongs = 0
+            var limited = 0
+            while let message = try? await socket.next(timeout: .seconds(2)) {
+                switch message["type"] as? String {
+                case "pong": pongs += 1
+                case "error" where message["code"] as? String == "rate_limited": limited += 1
+                default: Issue.record("unexpected \(message)")
+                }
+            }
+            #expect(pongs >= 5 && pongs < 20)
+            #expect(limited >= 1)
+            let code = try await socket.closeCode()
+            #expect(code == 1008)
+        }
+    }
+
+    @Test("Upgrades from a foreign Origin are refused; allowed, same-origin and no Origin connect")
+    func originCheck() async throws {
+        try await withRelayServer { port, _ in
+            await #expect(throws: StalledClientError.self) {
+                try await StalledClient.connect(port: port, path: "/ws/room/new", extraHeaders: "Origin: http://evil.example\r\n")
+            }
+            _ = try await StalledClient.connect(port: port, path: "/ws/room/new", extraHeaders: "Origin: http://localhost:3000\r\n")
+            _ = try await StalledClient.connect(port: port, path: "/ws/room/new")
+            _ = try await StalledClient.connect(
+                port: port, path: "/ws/room/new", extraHeaders: "Origin: http://127.0.0.1:\(port)\r\n")
+            await #expect(throws: StalledClientError.self) {
+                try await StalledClient.connect(port: port, path: "/ws/room/new", extraHeaders: "Origin: http://127.0.0.1:1\r\n")
+            }
+            let refused = try await TestClient.withClient(host: "localhost", port: port) { client in
+                try await client.get("/ws/room/new", headers: [.origin: "http://evil.example"])
+            }
+            #expect(refused.status == .forbidden)
+
+            let listed = TestSocket.connect(port: port)  // sends Origin: ws://localhost, allowed for tests
+            listed.send(["type": "ping"])
+            try await listed.expect("pong")
+        }
+    }
+
+    @Test("A client that stops reading is disconnected; its room-mates get every update")
+    func slowConsumer() async throws {
+        var limits = RelayLimits()
+        limits.messagesPerSecond = 1_000_000
+        limits.messageBurst = 1_000_000
+        limits.outboundQueueFrames = 64
+        try await withRelayServer(limits: limits) { port, _ in
+            let host = TestSocket.connect(port: port)
+            let reader = TestSocket.connect(port: port)
+            let room = try await RelayFlowTests.openRoom(port, host: host, guest: reader, maxPlayers: 3)
+            let stalled = try await StalledClient.connect(port: port, path: "/ws/room/\(room.code)")
+            try stalled.send(#"{"type":"join_room","player_name":"Sleepy"}"#)
+            let stalledID = try #require(try await host.expect("player_joined")["player_id"] as? String)
+            try await reader.expect("player_joined")
+
+            let padding = String(repeating: "p", count: 4000)
+            let count = 3000
+            for index in 0..<count {
+                host.send(["type": "player_state", "state": ["x": index, "pad": padding]])
+            }
+            var received = 0
+            var sawDrop = false
+            while received < count {
+                let message = try await reader.next(timeout: .seconds(10))
+                switch message["type"] as? String {
+                case "player_state_update":
+                    #expect((message["state"] as? [String: Any])?["x"] as? Int == received)
+                    received += 1
+                case "player_disconnected":
+                    #expect(message["player_id"] as? String == stalledID)
+                    sawDrop = true
+                default: Issue.record("unexpected \(message)")
+                }
+            }
+            if !sawDrop {
+                #expect(try await reader.expect("player_disconnected")["player_id"] as? String == stalledID)
+            }
+            #expect(try await host.skip(until: "player_disconnected")["player_id"] as? String == stalledID)
+            withExtendedLifetime(stalled) {}
+        }
+    }
+}

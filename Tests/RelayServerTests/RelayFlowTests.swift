@@ -1,0 +1,232 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import Relay
+import Testing
+
+@testable import RelayServer
+
+/// Two (or three) real WebSocket clients playing through the relay.
+@Suite("Room relay over WebSockets")
+struct RelayFlowTests {
+    /// Creates a room with `host` and joins `guest`; returns (room code, host id, guest id, host token).
+    static func openRoom(_ port: Int, host: TestSocket, guest: TestSocket, maxPlayers: Int? = nil) async throws
+        -> (code: String, hostID: String, guestID: String, hostToken: String)
+    {
+        var create: [String: Any] = ["type": "create_room", "room_name": "Test room", "player_name": "Host"]
+        if let maxPlayers { create["max_players"] = maxPlayers }
+        host.send(create)
+        let joined = try await host.expect("player_joined")
+        let created = try await host.expect("room_created")
+        let code = try #require(created["room_id"] as? String)
+        let hostID = try #require(created["player_id"] as? String)
+        #expect(joined["player_id"] as? String == hostID)
+        guest.send(["type": "join_room", "room_id": code, "player_name": "Guest"])
+        let guestJoined = try await guest.expect("player_joined")
+        let welcome = try await guest.expect("room_joined")
+        #expect(guestJoined["player_id"] as? String == welcome["player_id"] as? String)
+        try await host.expect("player_joined")
+        return (code, hostID, try #require(welcome["player_id"] as? String), try #require(created["reconnect_token"] as? String))
+    }
+
+    @Test("Create, join, ready, start, play: the protocol's order and shapes")
+    func fullGame() async throws {
+        try await withRelayServer { port, registry in
+            let host = TestSocket.connect(port: port)
+            let guest = TestSocket.connect(port: port)
+            let room = try await Self.openRoom(port, host: host, guest: guest)
+            #expect(room.code.count == 6)
+            #expect(room.code.allSatisfy { RoomRegistry.codeAlphabet.contains($0) })
+
+            let listed = try await TestClient.withClient(host: "localhost", port: port) { client in
+                try await client.get("/api/rooms/all")
+            }
+            let rooms = try #require(try JSONSerialization.jsonObject(with: Data(buffer: listed.body!)) as? [[String: Any]])
+            #expect(rooms.map { $0["room_id"] as? String } == [room.code])
+            #expect(rooms.first?["player_count"] as? Int == 2)
+
+            for socket in [host, guest] { socket.send(["type": "player_ready", "is_ready": true]) }
+            for socket in [host, guest] {
+                try await socket.expect("player_ready_changed")
+                try await socket.expect("player_ready_changed")
+            }
+            host.send(["type": "start_game"])
+            for socket in [host, guest] {
+                let starting = try await socket.expect("game_starting")
+                let state = try #require(starting["game_state"] as? [String: Any])
+                let start = try #require(state["game_start_timestamp"] as? Double)
+                let now = try #require(state["server_timestamp"] as? Double)
+                #expect(abs(start - now - 500) < 5)
+                #expect((state["players"] as? [String: Any])?.count == 2)
+                #expect((1...999_999).contains(state["seed"] as? Int ?? 0))
+            }
+            let joinable = try await TestClient.withClient(host: "localhost", port: port) { client in
+                try await client.get("/api/rooms")
+            }
+            #expect(String(buffer: joinable.body!) == "[]")
+
+            host.send(["type": "player_state", "state": ["x": 12.3456, "y": 7, "velocity_x": -0.005, "player_id": room.guestID]])
+            let update = try await guest.expect("player_state_update")
+            #expect(update["player_id"] as? String == room.hostID)
+            let state = try #require(update["state"] as? [String: Any])
+            #expect(state["x"] as? Double == 12.35)
+            #expect(state["y"] as? Int == 7)
+            #expect(state["player_id"] == nil)
+
+            host.send(["type": "ping"])
+            try await host.expect("pong")  // the sender got no echo of its own player_state
+            #expect(registry.count == 1)
+        }
+    }
+
+    @Test("Two players collecting the same coin at once: exactly one item_collected")
+    func collectRace() async throws {
+        try await withRelayServer { port, _ in
+            let host = TestSocket.connect(port: port)
+            let guest = TestSocket.connect(port: port)
+            _ = try await Self.openRoom(port, host: host, guest: guest)
+            for round in 0..<20 {
+                let coin = "coin_\(round)"
+                host.send(["type": "collect_item", "item_type": "coin", "item_id": coin])
+                guest.send(["type": "collect_item", "item_type": "coin", "item_id": coin])
+                var refused = 0
+                for socket in [host, guest] {
+                    // Both see the one win; the loser's refusal arrives before its pong.
+                    socket.send(["type": "ping"])
+                    var sawWin = false
+                    while true {
+                        let message = try await socket.next()
+                        switch message["type"] as? String {
+                        case "item_collected":
+                            #expect(!sawWin, "only one item_collected")
+                            #expect(message["item_id"] as? String == coin)
+                            sawWin = true
+                        case "item_already_collected": refused += 1
+                        case "pong" where sawWin: break
+                        case "pong": continue
+                        default: Issue.record("unexpected \(message)")
+                        }
+                        if message["type"] as? String == "pong", sawWin { break }
+                    }
+                }
+                #expect(refused == 1, "exactly one loser")
+            }
+        }
+    }
+
+    @Test("Host-only messages from a guest are refused; host hand-over when the host drops")
+    func hostRules() async throws {
+        try await withRelayServer { port, _ in
+            let host = TestSocket.connect(port: port)
+            let guest = TestSocket.connect(port: port)
+            let room = try await Self.openRoom(port, host: host, guest: guest)
+            guest.send(["type": "enemy_spawn", "enemy": ["enemy_type": "fly", "x": 1, "y": 2]])
+            #expect(try await guest.expect("error")["code"] as? String == "not_host")
+            guest.send(["type": "start_game"])
+            #expect(try await guest.expect("error")["code"] as? String == "not_host")
+
+            host.close()
+            let dropped = try await guest.expect("player_disconnected")
+            #expect(dropped["player_id"] as? String == room.hostID)
+            #expect(dropped["can_reconnect"] as? Bool == true)
+            #expect((dropped["room_info"] as? [String: Any])?["host_id"] as? String == room.guestID)
+            guest.send(["type": "coin_spawn", "coin": ["x": 5, "y": 6]])
+            #expect(try await guest.expect("coin_spawned")["coin"] != nil)
+        }
+    }
+
+    @Test("A dropped player reconnects with the token from room_created, in the lobby")
+    func reconnectInLobby() async throws {
+        try await withRelayServer { port, _ in
+            let host = TestSocket.connect(port: port)
+            let guest = TestSocket.connect(port: port)
+            let room = try await Self.openRoom(port, host: host, guest: guest)
+            host.close()
+            try await guest.expect("player_disconnected")
+
+            let wrong = TestSocket.connect(port: port, path: "/ws/room/\(room.code)")
+            wrong.send(["type": "reconnect", "room_id": room.code, "player_id": room.hostID, "token": "nope"])
+            #expect(try await wrong.expect("error")["code"] as? String == "reconnect_failed")
+
+            let back = TestSocket.connect(port: port, path: "/ws/room/\(room.code)")
+            back.send(["type": "reconnect", "room_id": room.code, "player_id": room.hostID, "token": room.hostToken])
+            let reconnected = try await back.expect("reconnected")
+            #expect(reconnected["player_number"] as? Int == 1)
+            #expect(reconnected["game_state"] is [String: Any])
+            let newToken = try #require(reconnected["reconnect_token"] as? String)
+            #expect(newToken != room.hostToken)
+            try await back.expect("player_reconnected")
+            let announcement = try await guest.expect("player_reconnected")
+            #expect(announcement["player_id"] as? String == room.hostID)
+
+            // The identity is bound: the reconnected socket speaks as the host.
+            back.send(["type": "player_state", "state": ["x": 1]])
+            #expect(try await guest.expect("player_state_update")["player_id"] as? String == room.hostID)
+        }
+    }
+
+    @Test("After the reconnect window the dropped player is gone")
+    func reconnectWindowExpires() async throws {
+        var limits = RelayLimits()
+        limits.reconnectWindow = .milliseconds(300)
+        try await withRelayServer(limits: limits) { port, _ in
+            let host = TestSocket.connect(port: port)
+            let guest = TestSocket.connect(port: port)
+            let room = try await Self.openRoom(port, host: host, guest: guest)
+            guest.close()
+            try await host.expect("player_disconnected")
+            let left = try await host.expect("player_left")
+            #expect(left["can_reconnect"] as? Bool == false)
+            #expect((left["room_info"] as? [String: Any])?["player_count"] as? Int == 1)
+
+            let late = TestSocket.connect(port: port, path: "/ws/room/\(room.code)")
+            late.send(["type": "reconnect", "player_id": room.guestID, "token": "whatever"])
+            #expect(try await late.expect("error")["code"] as? String == "reconnect_failed")
+        }
+    }
+
+    @Test("leave_room: the others get player_left, the leaver room_left, the room frees the slot")
+    func leaveRoom() async throws {
+        try await withRelayServer { port, _ in
+            let host = TestSocket.connect(port: port)
+            let guest = TestSocket.connect(port: port)
+            let room = try await Self.openRoom(port, host: host, guest: guest)
+            guest.send(["type": "leave_room"])
+            try await guest.expect("room_left")
+            let left = try await host.expect("player_left")
+            #expect(left["player_id"] as? String == room.guestID)
+            #expect(left["can_reconnect"] as? Bool == false)
+            guest.send(["type": "player_state", "state": ["x": 1]])
+            #expect(try await guest.expect("error")["code"] as? String == "not_in_room")
+
+            let newcomer = TestSocket.connect(port: port, path: "/ws/room/\(room.code)")
+            newcomer.send(["type": "join_room", "player_name": "Third"])
+            try await newcomer.expect("player_joined")
+            #expect(try await newcomer.expect("room_joined")["player_number"] as? Int == 2)
+        }
+    }
+
+    @Test("1,000 rooms created and abandoned leave the registry empty after the window")
+    func abandonedRoomsDisappear() async throws {
+        var limits = RelayLimits()
+        limits.reconnectWindow = .milliseconds(200)
+        try await withRelayServer(limits: limits) { port, registry in
+            for batch in 0..<20 {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for index in 0..<50 {
+                        group.addTask {
+                            let socket = TestSocket.connect(port: port)
+                            socket.send(["type": "create_room", "room_name": "r\(batch)-\(index)", "player_name": "p"])
+                            try await socket.skip(until: "room_created")
+                            socket.close()
+                            _ = try await socket.closeCode()
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            try await eventually(timeout: .seconds(20)) { registry.count == 0 }
+            #expect(registry.count == 0)
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+
+/// A WebSocket client on a raw socket that completes the handshake, can send text
+/// frames, and never reads: the slow consumer of the tests (and a client with any headers).
+final class StalledClient: @unchecked Sendable {
+    // Unchecked: the descriptor is written once in init and only used by the one test that owns it.
+    private let descriptor: Int32
+
+    /// Connects and completes the handshake on a thread of its own: the blocking socket
+    /// calls must not occupy the cooperative pool the in-process server also needs.
+    static func connect(port: Int, path: String, extraHeaders: String = "") async throws -> StalledClient {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(with: Result { try StalledClient(port: port, path: path, extraHeaders: extraHeaders) })
+            }
+            thread.start()
+        }
+    }
+
+    private init(port: Int, path: String, extraHeaders: String) throws {
+        self.descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard self.descriptor >= 0 else { throw StalledClientError.socket }
+        var receiveBuffer: Int32 = 4096
+        setsockopt(self.descriptor, SOL_SOCKET, SO_RCVBUF, &receiveBuffer, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(self.descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else { throw StalledClientError.connect }
+        try self.write(Array(
+            ("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\(extraHeaders)\r\n").utf8))
+        // Read only the handshake answer, then never read again.
+        var response: [UInt8] = []
+        var byte: UInt8 = 0
+        while !response.suffix(4).elementsEqual([13, 10, 13, 10]) {
+            guard read(self.descriptor, &byte, 1) == 1 else { throw StalledClientError.handshake }
+            response.append(byte)
+        }
+        guard String(decoding: response, as: UTF8.self).hasPrefix("HTTP/1.1 101") else {
+            throw StalledClientError.refused(String(decoding: response, as: UTF8.self))
+        }
+    }
+
+    /// Sends one masked text frame (mask key zero, so the payload goes as is).
+    func send(_ text: String) throws {
+        let payload = Array(text.utf8)
+        var frame: [UInt8] = [0x81]
+        if payload.count < 126 {
+            frame.append(0x80 | UInt8(payload.count))
+        } else {
+            frame.append(0x80 | 126)
+            frame.append(contentsOf: [UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)])
+        }
+        frame.append(contentsOf: [0, 0, 0, 0])
+        try self.write(frame + payload)
+    }
+
+    private func write(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.send(self.descriptor, $0.baseAddress, $0.count, 0) }
+            guard written > 0 else { throw StalledClientError.write }
+            offset += written
+        }
+    }
+
+    deinit { close(self.descriptor) }
+}
+
+enum StalledClientError: Error { case socket, connect, handshake, write, refused(String) }

@@ -1,0 +1,168 @@
+import Foundation
+import HTTPTypes
+import Logging
+import NIOCore
+import NIOWebSocket
+import Synchronization
+import Testing
+import WSClient
+
+/// A real WebSocket client for tests: send JSON, await the next message with a timeout.
+final class TestSocket: Sendable {
+    private enum Outgoing: Sendable {
+        case text(String)
+        case binary(ByteBuffer)
+        case close
+    }
+
+    private let inbox = Inbox()
+    private let outgoing: AsyncStream<Outgoing>.Continuation
+    /// Ends with the server's close frame (or an error) when the connection closes.
+    let closed: Task<WebSocketCloseFrame?, any Error>
+
+    private init(outgoing: AsyncStream<Outgoing>.Continuation, closed: Task<WebSocketCloseFrame?, any Error>) {
+        self.outgoing = outgoing
+        self.closed = closed
+    }
+
+    /// Connects to `path` on the loopback server at `port`.
+    static func connect(port: Int, path: String = "/ws/room/new", headers: HTTPFields = [:]) -> TestSocket {
+        let inbox = Inbox()
+        let (outgoing, outgoingContinuation) = AsyncStream<Outgoing>.makeStream()
+        var logger = Logger(label: "test-socket")
+        logger.logLevel = .warning
+        // A test-only bridge: the client API is callback-shaped, the tests are sequential.
+        let closed = Task {
+            defer { inbox.finish() }
+            return try await WebSocketClient.connect(
+                url: "ws://localhost:\(port)\(path)",
+                configuration: .init(maxFrameSize: 1 << 20, additionalHeaders: headers),
+                logger: logger
+            ) { inbound, outbound, _ in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for try await message in inbound.messages(maxSize: 1 << 22) {
+                            if case .text(let text) = message { inbox.append(text) }
+                        }
+                    }
+                    group.addTask {
+                        for await frame in outgoing {
+                            switch frame {
+                            case .text(let text): try await outbound.write(.text(text))
+                            case .binary(let bytes): try await outbound.write(.binary(bytes))
+                            case .close: return
+                            }
+                        }
+                    }
+                    _ = try await group.next()
+                    group.cancelAll()
+                }
+            }
+        }
+        let socket = TestSocket(outgoing: outgoingContinuation, closed: closed)
+        socket.inbox.forward(to: inbox)
+        return socket
+    }
+    func send(_ object: [String: Any]) {
+        self.send(raw: String(decoding: try! JSONSerialization.data(withJSONObject: object), as: UTF8.self))
+    }
+
+    func send(raw text: String) { self.outgoing.yield(.text(text)) }
+
+    func sendBinary(_ bytes: [UInt8]) { self.outgoing.yield(.binary(ByteBuffer(bytes: bytes))) }
+
+    /// Closes from the client side.
+    func close() { self.outgoing.yield(.close) }
+
+    /// The next message as a JSON object, failing after `timeout`.
+    func next(timeout: Duration = .seconds(5)) async throws -> [String: Any] {
+        let text = try await self.nextText(timeout: timeout)
+        return try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "\(text)")
+    }
+
+    /// The next raw text message, failing after `timeout` or when the connection ends.
+    func nextText(timeout: Duration = .seconds(5)) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            switch self.inbox.take() {
+            case .message(let text): return text
+            case .finished:
+                if case .failure(let error) = await self.closed.result { Issue.record("socket failed: \(error)") }
+                throw TestSocketError.closed
+            case .empty:
+                guard ContinuousClock.now < deadline else { throw TestSocketError.timedOut }
+                try await Task.sleep(for: .milliseconds(2))
+            }
+        }
+    }
+
+    /// The next message, which must have `type`.
+    @discardableResult
+    func expect(_ type: String, timeout: Duration = .seconds(5), sourceLocation: SourceLocation = #_sourceLocation)
+        async throws -> [String: Any]
+    {
+        let message = try await self.next(timeout: timeout)
+        #expect(message["type"] as? String == type, "got \(message)", sourceLocation: sourceLocation)
+        return message
+    }
+
+    /// Skips messages until one of `type` arrives.
+    @discardableResult
+    func skip(until type: String, timeout: Duration = .seconds(5)) async throws -> [String: Any] {
+        while true {
+            let message = try await self.next(timeout: timeout)
+            if message["type"] as? String == type { return message }
+        }
+    }
+
+    /// Waits for the server to close the connection and returns its close code.
+    func closeCode(timeout: Duration = .seconds(10)) async throws -> Int? {
+        let closed = self.closed
+        return try await withThrowingTaskGroup(of: Int?.self) { group in
+            group.addTask {
+                let frame = try? await closed.value
+                return frame.map { Int(UInt16(webSocketErrorCode: $0.closeCode)) } ?? -1
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw TestSocketError.timedOut
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+}
+
+enum TestSocketError: Error { case timedOut, closed }
+
+/// Messages received and not yet read; polled by `nextText`.
+private final class Inbox: Sendable {
+    enum Taken { case message(String), empty, finished }
+
+    private struct State {
+        var messages: [String] = []
+        var head = 0
+        var isFinished = false
+        var target: Inbox?
+    }
+
+    private let state = Mutex(State())
+
+    /// Makes this inbox read from `other` (the one the connection task fills).
+    func forward(to other: Inbox) { self.state.withLock { $0.target = other } }
+
+    func append(_ text: String) { self.state.withLock { $0.messages.append(text) } }
+
+    func finish() { self.state.withLock { $0.isFinished = true } }
+
+    func take() -> Taken {
+        if let target = self.state.withLock({ $0.target }) { return target.take() }
+        return self.state.withLock { state in
+            if state.head < state.messages.count {
+                defer { state.head += 1 }
+                return .message(state.messages[state.head])
+            }
+            return state.isFinished ? .finished : .empty
+        }
+    }
+}
