@@ -13,6 +13,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "relay", targets: ["RelayServer"]),
+        .executable(name: "relay-bench", targets: ["RelayBench"]),
         .library(name: "Persistence", targets: ["Persistence"]),
         .library(name: "Relay", targets: ["Relay"]),
         .library(name: "Handlers", targets: ["Handlers"]),
@@ -27,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         .systemLibrary(
@@ -75,6 +77,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "RelayBench",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "WSClient", package: "swift-websocket"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "RelayTests",
             dependencies: ["Relay"],
@@ -106,3 +119,24 @@ let package = Package(
         ),
     ]
 )
+
+// Benchmarks (ordo-one/benchmark), only with ENABLE_BENCHMARKS=1 so normal builds, tests and CI
+// neither fetch nor build them:
+//   ENABLE_BENCHMARKS=1 swift package --scratch-path .build-bench benchmark --target PersistenceBenchmarks
+if ProcessInfo.processInfo.environment["ENABLE_BENCHMARKS"] != nil {
+    package.dependencies.append(
+        .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.1", traits: ["MallocInterposer"])
+    )
+    package.targets.append(
+        .executableTarget(
+            name: "PersistenceBenchmarks",
+            dependencies: [
+                "Persistence", "CSystemSQLite",
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/PersistenceBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        )
+    )
+}

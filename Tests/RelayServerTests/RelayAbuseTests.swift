@@ -123,7 +123,7 @@ struct RelayAbuseTests {
         }
     }
 
-    @Test("Upgrades from a foreign Origin are refused; allowed, same-origin and no Origin connect")
+    @Test("Browser upgrades from a foreign Origin are refused; allowed, same-origin, non-browser and no Origin connect")
     func originCheck() async throws {
         try await withRelayServer { port, _ in
             await #expect(throws: StalledClientError.self) {
@@ -136,14 +136,17 @@ struct RelayAbuseTests {
             await #expect(throws: StalledClientError.self) {
                 try await StalledClient.connect(port: port, path: "/ws/room/new", extraHeaders: "Origin: http://127.0.0.1:1\r\n")
             }
+            await #expect(throws: StalledClientError.self) {
+                try await StalledClient.connect(port: port, path: "/ws/room/new", extraHeaders: "Origin: null\r\n")
+            }
             let refused = try await TestClient.withClient(host: "localhost", port: port) { client in
                 try await client.get("/ws/room/new", headers: [.origin: "http://evil.example"])
             }
             #expect(refused.status == .forbidden)
 
-            let listed = TestSocket.connect(port: port)  // sends Origin: ws://localhost, allowed for tests
-            listed.send(["type": "ping"])
-            try await listed.expect("pong")
+            let library = TestSocket.connect(port: port)  // a client library: sends Origin ws://localhost
+            library.send(["type": "ping"])
+            try await library.expect("pong")
         }
     }
 

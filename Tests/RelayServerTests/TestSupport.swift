@@ -139,8 +139,6 @@ func withRelayServer(
         var configuration = ServerConfiguration(apiKey: testAPIKey, dataDirectory: directory)
         configuration.port = 0
         configuration.relay = limits
-        // The test WebSocket client announces itself as Origin `ws://localhost`.
-        configuration.cors.allowedOrigins.append("ws://localhost")
         configure(&configuration)
         var logger = Logger(label: "test")
         logger.logLevel = .warning

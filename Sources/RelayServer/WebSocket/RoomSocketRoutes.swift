@@ -41,13 +41,18 @@ struct RoomSocketRoutes {
 }
 
 extension RoomSocketRoutes {
-    /// Browsers send `Origin`; it must be an allowed origin or this server itself
-    /// (same-origin: its host and port equal the `Host` the request was sent to).
-    /// Clients that send no `Origin` (game servers, tools) are not browsers and pass.
+    /// The check stops a browser on a foreign page from opening a socket here. A browser
+    /// always sends an `http(s)` (or `null`) `Origin`; it must be an allowed origin or this
+    /// server itself (its host and port equal to the `Host` the request was sent to).
+    /// Requests without `Origin`, or with another scheme (`ws://…` from client libraries),
+    /// do not come from a web page and pass.
     func acceptsOrigin(of request: Request) -> Bool {
         guard let origin = request.headers[.origin] else { return true }
         if self.cors.allows(origin: origin) { return true }
-        guard let host = request.head.authority, let schemeEnd = origin.range(of: "://") else { return false }
+        guard let schemeEnd = origin.range(of: "://") else { return false }  // "null" and garbage
+        let scheme = origin[..<schemeEnd.lowerBound].lowercased()
+        guard scheme == "http" || scheme == "https" else { return true }
+        guard let host = request.head.authority else { return false }
         return origin[schemeEnd.upperBound...] == host[...]
     }
 }
