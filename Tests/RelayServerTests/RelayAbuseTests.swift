@@ -109,7 +109,7 @@ struct RelayAbuseTests {
             for _ in 0..<100 { socket.send(["type": "ping"]) }
             var pongs = 0
             var limited = 0
-            while let message = try? await socket.next(timeout: .seconds(2)) {
+            while let message = try? await socket.next(timeout: .seconds(5)) {
                 switch message["type"] as? String {
                 case "pong": pongs += 1
                 case "error" where message["code"] as? String == "rate_limited": limited += 1

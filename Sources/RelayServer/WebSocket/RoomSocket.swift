@@ -31,7 +31,7 @@ struct RoomSocket {
             group.addTask {
                 await Self.writeLoop(connection: connection, outbound: outbound)
             }
-            await self.readLoop(inbound: inbound, outbound: outbound, session: session)
+            await self.readLoop(inbound: inbound, session: session)
             if let membership = session.membership {
                 await membership.room.drop(playerID: membership.playerID, connection: connection)
             }
@@ -41,7 +41,7 @@ struct RoomSocket {
 
     /// Reads messages until the client goes away or floods.
     private func readLoop(
-        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, session: ConnectionSession
+        inbound: WebSocketInboundStream, session: ConnectionSession
     ) async {
         let limits = self.registry.limits
         var bucket = TokenBucket(rate: limits.messagesPerSecond, burst: limits.messageBurst)
@@ -55,7 +55,8 @@ struct RoomSocket {
                     case .quiet: break
                     case .close:
                         self.logger.notice("relay.connection.flooding")
-                        try? await outbound.close(.policyViolation, reason: "Too many messages")
+                        // Through the queue, so the replies already queued go out before the close frame.
+                        session.connection.close(code: RelayCloseCode.policyViolation)
                         return
                     }
                     continue
