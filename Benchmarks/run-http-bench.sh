@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# HTTP benchmarks of the relay with wrk (see BENCHMARKS.md).
+#
+#   bash Benchmarks/run-http-bench.sh            # every run below, 15 s each
+#   DURATION=5s RUNS="post-default" bash Benchmarks/run-http-bench.sh
+#
+# Builds the release `relay` into .build-bench, then for each run starts a fresh server pinned to
+# CPU 1 on 127.0.0.1:$PORT with a new temp data dir, loads it with wrk pinned to CPU 0, and stops
+# the server (SIGTERM, then waits for it). Loopback only; every wrk run is bounded by DURATION.
+#
+# Runs (RUNS, space-separated; default all):
+#   post-default   POST /api/scores, default batching (--batch-window-ms 0 --batch-size 256)
+#   post-window2   POST /api/scores, --batch-window-ms 2
+#   post-batch64   POST /api/scores, --batch-size 64
+#   post-batch1024 POST /api/scores, --batch-size 1024
+#   post-c256      POST /api/scores, default batching, 256 connections
+#   post-1m        POST /api/scores, default batching, into a copy of the 1M-row database (see below)
+#   get-leaderboard GET /api/scores/leaderboard?limit=10[&game_mode=…] on a copy of the 1M-row database
+#
+# The 1M-row database is the one PersistenceBenchmarks builds (and keeps) in
+# $TMPDIR/persistence-bench-1m-v1/game.db: run those first. Without it, post-1m and get-leaderboard
+# start from an empty database like the others.
+#
+# Environment: PORT (8099), DURATION (15s), CONNECTIONS (64), SERVER_CPU (1), WRK_CPU (0),
+# OUT (directory for the logs, default a new temp dir), SKIP_BUILD=1 to reuse the binary.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+PORT=${PORT:-8099}
+DURATION=${DURATION:-15s}
+CONNECTIONS=${CONNECTIONS:-64}
+SERVER_CPU=${SERVER_CPU:-1}
+WRK_CPU=${WRK_CPU:-0}
+RUNS=${RUNS:-"post-default post-window2 post-batch64 post-batch1024 post-c256 post-1m get-leaderboard"}
+OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/relay-http-bench.XXXXXX")}
+export API_KEY=k
+mkdir -p "$OUT"
+
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
+command -v taskset >/dev/null || { echo "taskset is missing: apt-get install -y util-linux" >&2; exit 1; }
+
+if [[ "${SKIP_BUILD:-}" != 1 ]]; then
+    # ENABLE_BENCHMARKS=1 only keeps .build-bench's package graph the same as the storage benchmarks'.
+    ENABLE_BENCHMARKS=1 swift build -c release --scratch-path .build-bench --product relay
+fi
+RELAY=.build-bench/release/relay
+
+SERVER_PID=
+DATA_DIR=
+stop_server() {
+    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID"
+        wait "$SERVER_PID" || true
+    fi
+    SERVER_PID=
+}
+remove_data() {
+    if [[ -n "$DATA_DIR" ]]; then rm -rf "$DATA_DIR"; fi
+    DATA_DIR=
+}
+trap 'stop_server; remove_data' EXIT
+
+# start_server NAME [relay flags…]
+start_server() {
+    local name=$1
+    shift
+    DATA_DIR=$(mktemp -d "${TMPDIR:-/tmp}/relay-http-bench-data.XXXXXX")
+    if [[ "$name" == get-* || "$name" == *-1m ]] && [[ -f "${TMPDIR:-/tmp}/persistence-bench-1m-v1/game.db" ]]; then
+        cp "${TMPDIR:-/tmp}/persistence-bench-1m-v1/game.db" "$DATA_DIR/game.db"
+        if [[ -f "${TMPDIR:-/tmp}/persistence-bench-1m-v1/game.db-wal" ]]; then
+            cp "${TMPDIR:-/tmp}/persistence-bench-1m-v1/game.db-wal" "$DATA_DIR/game.db-wal"
+        fi
+    fi
+    LOG_LEVEL=warning taskset -c "$SERVER_CPU" "$RELAY" --port "$PORT" --data-dir "$DATA_DIR" "$@" \
+        >"$OUT/$name.server.log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 1 200); do
+        if curl -fsS "http://127.0.0.1:$PORT/" >/dev/null 2>&1; then return 0; fi
+        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$OUT/$name.server.log" >&2; exit 1; }
+        sleep 0.1
+    done
+    echo "server did not start" >&2
+    exit 1
+}
+
+# run NAME CONNECTIONS SCRIPT PATH [relay flags…]
+run() {
+    local name=$1 connections=$2 script=$3 path=$4
+    shift 4
+    start_server "$name" "$@"
+    echo "=== $name: relay $* ; wrk -t1 -c$connections -d$DURATION $path" | tee "$OUT/$name.wrk.log"
+    taskset -c "$WRK_CPU" wrk -t1 -c"$connections" -d"$DURATION" --latency -s "$script" \
+        "http://127.0.0.1:$PORT$path" | tee -a "$OUT/$name.wrk.log"
+    stop_server  # graceful: commits what is pending
+    if [[ "$script" == *post_score.lua ]] && command -v sqlite3 >/dev/null; then
+        # Every 200 answer is a committed row, so this is ≥ the 200 count (requests still in flight
+        # when wrk stopped may also have committed).
+        echo "rows in database after stop: $(sqlite3 "$DATA_DIR/game.db" 'SELECT COUNT(*) FROM scores')" \
+            | tee -a "$OUT/$name.wrk.log"
+    fi
+    remove_data
+}
+
+for name in $RUNS; do
+    case "$name" in
+        post-default) run "$name" "$CONNECTIONS" Benchmarks/wrk/post_score.lua /api/scores ;;
+        post-window2) run "$name" "$CONNECTIONS" Benchmarks/wrk/post_score.lua /api/scores --batch-window-ms 2 ;;
+        post-batch64) run "$name" "$CONNECTIONS" Benchmarks/wrk/post_score.lua /api/scores --batch-size 64 ;;
+        post-batch1024) run "$name" "$CONNECTIONS" Benchmarks/wrk/post_score.lua /api/scores --batch-size 1024 ;;
+        post-c256) run "$name" 256 Benchmarks/wrk/post_score.lua /api/scores ;;
+        post-1m) run "$name" "$CONNECTIONS" Benchmarks/wrk/post_score.lua /api/scores ;;
+        get-leaderboard) run "$name" "$CONNECTIONS" Benchmarks/wrk/get_leaderboard.lua /api/scores/leaderboard ;;
+        *) echo "unknown run $name" >&2; exit 2 ;;
+    esac
+done
+echo "logs in $OUT"
