@@ -180,13 +180,3 @@ public struct RoomState: Sendable {
         if self.chatHistory.count > Self.chatHistoryLength { self.chatHistory.removeFirst() }
     }
 }
-
-/// Compares without an early exit, so timing does not reveal a token.
-func constantTimeEquals(_ lhs: String, _ rhs: String) -> Bool {
-    let left = Array(lhs.utf8)
-    let right = Array(rhs.utf8)
-    guard left.count == right.count else { return false }
-    var difference: UInt8 = 0
-    for index in left.indices { difference |= left[index] ^ right[index] }
-    return difference == 0
-}
