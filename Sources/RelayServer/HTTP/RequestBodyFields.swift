@@ -19,7 +19,7 @@ struct RequestBodyFields {
         }
         let value: JSONValue
         do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(buffer: buffer))
+            value = try buffer.withUnsafeReadableBytes { bytes throws(JSONParser.Failure) in try JSONParser.parse(bytes) }
         } catch {
             throw .validation([ValidationIssue(loc: ["body", .index(0)], msg: "JSON decode error", type: "json_invalid")])
         }
