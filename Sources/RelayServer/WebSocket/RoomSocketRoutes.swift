@@ -31,16 +31,19 @@ struct RoomSocketRoutes {
         router.get("/ws/room/{room_id}") { request, _ -> Response in
             throw self.acceptsOrigin(of: request) ? APIError.upgradeRequired : APIError.originNotAllowed
         }
-        router.get("/api/rooms") { _, _ in
-            try JSONResponse.make(self.registry.roomInfos(joinableOnly: true).map(EncodableJSON.init))
-        }
-        router.get("/api/rooms/all") { _, _ in
-            try JSONResponse.make(self.registry.roomInfos(joinableOnly: false).map(EncodableJSON.init))
-        }
+        router.get("/api/rooms") { _, _ in self.roomList(joinableOnly: true) }
+        router.get("/api/rooms/all") { _, _ in self.roomList(joinableOnly: false) }
     }
 }
 
 extension RoomSocketRoutes {
+    /// `room_info` of the live rooms, written with the relay's own JSON writer.
+    func roomList(joinableOnly: Bool) -> Response {
+        var writer = JSONWriter()
+        writer.write(.array(self.registry.roomInfos(joinableOnly: joinableOnly)))
+        return JSONResponse.raw(writer.buffer)
+    }
+
     /// The check stops a browser on a foreign page from opening a socket here. A browser
     /// always sends an `http(s)` (or `null`) `Origin`; it must be an allowed origin or this
     /// server itself (its host and port equal to the `Host` the request was sent to).
@@ -54,25 +57,5 @@ extension RoomSocketRoutes {
         guard scheme == "http" || scheme == "https" else { return true }
         guard let host = request.head.authority else { return false }
         return origin[schemeEnd.upperBound...] == host[...]
-    }
-}
-
-/// Encodes a ``JSONValue`` with Foundation's encoder (for the HTTP room lists).
-struct EncodableJSON: Encodable {
-    let value: JSONValue
-
-    init(_ value: JSONValue) { self.value = value }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self.value {
-        case .null: try container.encodeNil()
-        case .bool(let flag): try container.encode(flag)
-        case .integer(let integer): try container.encode(integer)
-        case .number(let number): try container.encode(number)
-        case .string(let string): try container.encode(string)
-        case .array(let array): try container.encode(array.map(EncodableJSON.init))
-        case .object(let object): try container.encode(object.mapValues(EncodableJSON.init))
-        }
     }
 }
