@@ -1,36 +1,60 @@
 public import Relay
 
-/// Routes each inbound text message to the handler registered for its `type`.
+/// Routes each inbound text message to the handler registered for its `type`, through
+/// the filters registered for that type.
 ///
 /// Decodes the envelope once; bad input gets an `error` with a stable code and the
 /// connection stays open.
 public struct MessageDispatcher: Sendable {
     private let handlers: [String: any MessageHandler]
+    private let filters: [String: [any MessageFilter]]
 
-    /// Two handlers claiming one type.
-    public struct DuplicateTypeError: Error, CustomStringConvertible {
-        public let messageType: String
-        public var description: String { "two handlers are registered for message type '\(self.messageType)'" }
+    /// A registration that cannot work, found at start-up.
+    public enum RegistrationError: Error, Equatable, CustomStringConvertible {
+        /// Two handlers claim one type.
+        case duplicateType(String)
+        /// A filter for a type no handler answers (most likely a typo).
+        case filterWithoutHandler(String)
+
+        public var description: String {
+            switch self {
+            case .duplicateType(let type): "two handlers are registered for message type '\(type)'"
+            case .filterWithoutHandler(let type): "a filter is registered for message type '\(type)', which no handler answers"
+            }
+        }
     }
 
-    /// - Throws: ``DuplicateTypeError`` when two handlers claim the same type.
-    public init(handlers: [any MessageHandler]) throws(DuplicateTypeError) {
+    /// - Throws: ``RegistrationError`` when two handlers claim the same type, or a filter's
+    ///   type has no handler.
+    public init(handlers: [any MessageHandler], filters: [any MessageFilter] = []) throws(RegistrationError) {
         var table: [String: any MessageHandler] = [:]
         for handler in handlers {
-            guard table[handler.messageType] == nil else { throw DuplicateTypeError(messageType: handler.messageType) }
+            guard table[handler.messageType] == nil else { throw .duplicateType(handler.messageType) }
             table[handler.messageType] = handler
         }
+        var filterTable: [String: [any MessageFilter]] = [:]
+        for filter in filters {
+            guard table[filter.messageType] != nil else { throw .filterWithoutHandler(filter.messageType) }
+            filterTable[filter.messageType, default: []].append(filter)
+        }
         self.handlers = table
+        self.filters = filterTable
     }
 
     /// The registered types, sorted.
     public var messageTypes: [String] { self.handlers.keys.sorted() }
 
-    /// Decodes one text message and runs its handler; problems become `error` replies.
+    /// Decodes one text message and runs its filters and handler; problems become `error` replies.
     public func dispatch(_ text: String, session: ConnectionSession) async {
         do throws(RelayError) {
-            let message = try Self.decode(text)
+            var message = try Self.decode(text)
             guard let handler = self.handlers[message.type] else { throw .unknownType(message.type) }
+            if !self.filters.isEmpty, let filters = self.filters[message.type] {
+                for filter in filters {
+                    guard let passed = try await filter.filter(message, session: session) else { return }
+                    message = passed
+                }
+            }
             try await handler.handle(message, session: session)
         } catch {
             session.reply(error)

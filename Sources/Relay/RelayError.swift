@@ -42,6 +42,15 @@ public struct RelayError: Error, Equatable, Sendable {
     }
     public static let serverFull = RelayError(code: "server_full", message: "The server has no room for more rooms")
     public static let internalError = RelayError(code: "internal_error", message: "Internal server error")
+    public static func pluginTimeout(_ type: String) -> RelayError {
+        RelayError(code: "plugin_timeout", message: "The plugin handling '\(type.prefix(64))' did not answer in time")
+    }
+    public static func pluginUnavailable(_ type: String) -> RelayError {
+        RelayError(code: "plugin_unavailable", message: "The plugin handling '\(type.prefix(64))' is not running")
+    }
+    public static func pluginError(_ type: String) -> RelayError {
+        RelayError(code: "plugin_error", message: "The plugin handling '\(type.prefix(64))' gave an invalid answer")
+    }
 }
 
 /// WebSocket close codes the relay uses besides the standard ones (1008 policy, 1009 too big).

@@ -21,6 +21,7 @@ struct RelayCommand: AsyncParsableCommand {
               BOSS_IMAGES_DIR    folder of boss_NN.png (./assets/bosses)
               ALLOWED_ORIGINS    comma list of browser origins (http://localhost:3000,http://localhost:5173)
               ALLOW_ALL_ORIGINS  true: any origin, without credentials
+              PLUGINS_DIR        folder of plugin executables (./plugins)
               LOG_LEVEL          trace, debug, info (default), notice, warning, error, critical
             """
     )
@@ -73,6 +74,15 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "Longest chat message in characters.")
     var maxChatLength: Int = 500
 
+    @Option(help: "Folder whose executable files are started as plugins (env PLUGINS_DIR).")
+    var pluginsDir: String?
+
+    @Option(help: "A plugin executable to start, besides those of the plugins folder (repeatable).")
+    var plugin: [String] = []
+
+    @Option(help: "Milliseconds a plugin may take to answer a message (then plugin_timeout).")
+    var pluginTimeoutMs: Int = 100
+
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         var logger = Logger(label: "relay")
@@ -91,16 +101,35 @@ struct RelayCommand: AsyncParsableCommand {
         }
         let rooms = RoomRegistry(
             limits: configuration.relay, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
-        let dispatcher = try MessageDispatcher(handlers: BuiltInHandlers.all)
-        let app = buildApplication(
-            configuration: configuration, scores: store, savedGames: store, bosses: store,
-            rooms: rooms, dispatcher: dispatcher, services: [store], logger: logger
-        )
-        logger.info(
-            "relay.starting",
-            metadata: ["http.host": "\(configuration.host)", "http.port": "\(configuration.port)"]
-        )
-        try await app.runService()
+        do {
+            try await PluginHost.withPlugins(
+                configuration.pluginExecutables, settings: configuration.pluginSettings, builtIns: BuiltInHandlers.all,
+                eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger
+            ) { plugins in
+                let dispatcher = try MessageDispatcher(
+                    handlers: BuiltInHandlers.all + plugins.handlers, filters: plugins.filters)
+                let app = buildApplication(
+                    configuration: configuration, scores: store, savedGames: store, bosses: store,
+                    rooms: rooms, dispatcher: dispatcher, services: [store], logger: logger
+                )
+                logger.info(
+                    "relay.starting",
+                    metadata: ["http.host": "\(configuration.host)", "http.port": "\(configuration.port)"]
+                )
+                try await app.runService()
+            }
+        } catch let error as PluginStartupError {
+            try await Self.abandon(store, because: "\(error)", logger: logger)
+        } catch let error as PluginConflictError {
+            try await Self.abandon(store, because: "\(error)", logger: logger)
+        }
+    }
+
+    /// Stops at start-up: closes the store and exits with status 3.
+    private static func abandon(_ store: SQLiteGameStore, because reason: String, logger: Logger) async throws -> Never {
+        logger.critical("relay.startup.failed", metadata: ["error": "\(reason)"])
+        await store.close()
+        throw ExitCode(3)
     }
 
     /// Merges flags over environment over defaults.
@@ -131,6 +160,9 @@ struct RelayCommand: AsyncParsableCommand {
         configuration.relay.maxFrameBytes = max(1024, self.maxFrameBytes)
         configuration.relay.outboundQueueFrames = max(8, self.outboundQueueFrames)
         configuration.relay.maxChatLength = max(1, self.maxChatLength)
+        configuration.pluginsDirectory = self.pluginsDir ?? environment["PLUGINS_DIR"] ?? configuration.pluginsDirectory
+        configuration.plugins = self.plugin.map { PluginExecutable(path: $0) }
+        configuration.pluginSettings.requestTimeout = .milliseconds(max(1, self.pluginTimeoutMs))
         configuration.persistence = PersistenceConfiguration(
             databasePath: ServerConfiguration.databasePath(in: dataDirectory),
             maxBatchSize: self.batchSize,

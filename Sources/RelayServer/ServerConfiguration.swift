@@ -1,4 +1,5 @@
 import Foundation
+import Handlers
 import Persistence
 import Relay
 
@@ -22,6 +23,12 @@ struct ServerConfiguration: Sendable {
     var limits = HTTPLimits()
     /// Bounds of the WebSocket relay (rooms, players, rates, queues).
     var relay = RelayLimits()
+    /// Folder of plugin executables started with the server (`--plugins-dir`, `PLUGINS_DIR`; default `./plugins`).
+    var pluginsDirectory = "./plugins"
+    /// Plugin executables named one by one (`--plugin PATH`), started after those of the folder.
+    var plugins: [PluginExecutable] = []
+    /// Timeouts and bounds of plugin processes (`--plugin-timeout-ms`).
+    var pluginSettings = PluginSettings()
     /// Batching and durability of the SQLite store (`--batch-size`, `--batch-window-ms`, …).
     var persistence: PersistenceConfiguration
 
@@ -35,6 +42,11 @@ struct ServerConfiguration: Sendable {
         self.apiKey = apiKey
         self.dataDirectory = dataDirectory
         self.persistence = PersistenceConfiguration(databasePath: Self.databasePath(in: dataDirectory))
+    }
+
+    /// The plugins to start: the folder's executables by name, then the named ones.
+    var pluginExecutables: [PluginExecutable] {
+        PluginExecutable.discover(in: self.pluginsDirectory) + self.plugins
     }
 }
 

@@ -6,12 +6,12 @@ import Testing
 @Suite("MessageDispatcher")
 struct MessageDispatcherTests {
     @Test func duplicateTypeIsRefusedAtInit() throws {
-        let error = try #require(throws: MessageDispatcher.DuplicateTypeError.self) {
+        let error = try #require(throws: MessageDispatcher.RegistrationError.self) {
             try MessageDispatcher(handlers: [PingHandler(), ChatHandler(), PingHandler()])
         }
-        #expect(error.messageType == "ping")
+        #expect(error == .duplicateType("ping"))
         #expect(error.description.contains("'ping'"))
-        #expect(throws: MessageDispatcher.DuplicateTypeError.self) {
+        #expect(throws: MessageDispatcher.RegistrationError.duplicateType("emote")) {
             try MessageDispatcher(handlers: BuiltInHandlers.all + [EmoteHandler()])
         }
     }

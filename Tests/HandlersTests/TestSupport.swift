@@ -27,8 +27,12 @@ struct Harness {
     let dispatcher: MessageDispatcher
 
     init(limits: RelayLimits = RelayLimits()) throws {
+        try self.init(limits: limits, dispatcher: MessageDispatcher(handlers: BuiltInHandlers.all))
+    }
+
+    init(limits: RelayLimits = RelayLimits(), dispatcher: MessageDispatcher) {
         self.registry = RoomRegistry(limits: limits, eventLoopGroup: testEventLoopGroup, logger: quietLogger)
-        self.dispatcher = try MessageDispatcher(handlers: BuiltInHandlers.all)
+        self.dispatcher = dispatcher
     }
 
     /// A new client connected to `/ws/room/{url}`.

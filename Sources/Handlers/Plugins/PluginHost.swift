@@ -1,0 +1,103 @@
+public import Logging
+public import NIOCore
+
+/// The plugin processes of one server: started before the server opens, kept running
+/// while it serves, and stopped after it closes.
+public enum PluginHost {
+    /// The handlers and filters the plugins brought, to register with the dispatcher.
+    public struct Registrations: Sendable {
+        public let handlers: [any MessageHandler]
+        public let filters: [any MessageFilter]
+        /// What each plugin announced, in start order.
+        public let plugins: [(executable: PluginExecutable, hello: PluginHello)]
+    }
+
+    /// Starts `executables`, waits for every hello, runs `body` with what they handle and
+    /// filter, then closes their stdin, waits up to the grace period and kills the rest.
+    ///
+    /// - Throws: ``PluginStartupError`` when a plugin does not come up, ``PluginConflictError``
+    ///   when two plugins, or a plugin and `builtIns`, claim one type; or what `body` throws.
+    public static func withPlugins<Result: Sendable>(
+        _ executables: [PluginExecutable],
+        settings: PluginSettings = PluginSettings(),
+        builtIns: [any MessageHandler],
+        eventLoopGroup: any EventLoopGroup,
+        logger: Logger,
+        _ body: (Registrations) async throws -> Result
+    ) async throws -> Result {
+        let processes = executables.map { executable in
+            PluginProcess(executable: executable, settings: settings, eventLoop: eventLoopGroup.next(), logger: logger)
+        }
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            for process in processes {
+                group.addTask { await process.supervise() }
+            }
+            let outcome: Swift.Result<Result, any Error>
+            do {
+                var announced: [(PluginExecutable, PluginHello)] = []
+                for process in processes {
+                    announced.append((process.executable, try await process.waitUntilReady()))
+                }
+                let registrations = try Self.registrations(processes: processes, hellos: announced.map(\.1), builtIns: builtIns)
+                outcome = .success(try await body(registrations))
+            } catch {
+                outcome = .failure(error)
+            }
+            await Self.stop(processes, gracePeriod: settings.shutdownGracePeriod, logger: logger)
+            group.cancelAll()
+            return try outcome.get()
+        }
+    }
+
+    /// One handler per announced type and one filter per announced filter; conflicts refused.
+    static func registrations(
+        processes: [PluginProcess], hellos: [PluginHello], builtIns: [any MessageHandler]
+    ) throws(PluginConflictError) -> Registrations {
+        var owners: [String: String] = [:]
+        for handler in builtIns { owners[handler.messageType] = "the server" }
+        var handlers: [any MessageHandler] = []
+        var filters: [any MessageFilter] = []
+        for (process, hello) in zip(processes, hellos) {
+            let claimant = "plugin \(process.executable)"
+            for type in hello.handles {
+                if let owner = owners[type] { throw PluginConflictError(type: type, first: owner, second: claimant) }
+                owners[type] = claimant
+                handlers.append(PluginMessageHandler(messageType: type, plugin: process))
+            }
+            for type in hello.filters {
+                filters.append(PluginMessageFilter(messageType: type, plugin: process, failOpen: hello.failOpen))
+            }
+        }
+        for filter in filters where owners[filter.messageType] == nil {
+            throw PluginConflictError(type: filter.messageType, first: "no handler", second: "a filter")
+        }
+        return Registrations(
+            handlers: handlers, filters: filters,
+            plugins: zip(processes, hellos).map { ($0.executable, $1) })
+    }
+
+    /// Closes every plugin's stdin, waits until they exit or the grace period ends, then kills the rest.
+    private static func stop(_ processes: [PluginProcess], gracePeriod: Duration, logger: Logger) async {
+        for process in processes { process.beginShutdown() }
+        let deadline = ContinuousClock.now + gracePeriod
+        while processes.contains(where: \.isRunning), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        for process in processes where process.isRunning {
+            logger.warning("plugin.shutdown.kill", metadata: ["plugin": "\(process.executable)"])
+            process.kill()
+        }
+    }
+}
+
+/// Two claims on one message type, found at start-up.
+public struct PluginConflictError: Error, CustomStringConvertible, Sendable {
+    public let type: String
+    public let first: String
+    public let second: String
+    public var description: String {
+        first == "no handler"
+            ? "a plugin filters message type '\(type)', which nothing handles"
+            : "message type '\(type)' is claimed by \(first) and by \(second)"
+    }
+}

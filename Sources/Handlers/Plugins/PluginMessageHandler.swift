@@ -1,0 +1,119 @@
+import Relay
+
+/// Answers a message type a plugin announced: asks the plugin, then does what it says.
+struct PluginMessageHandler: MessageHandler {
+    let messageType: String
+    let plugin: PluginProcess
+
+    func handle(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) {
+        let context = await PluginContext.of(session)
+        let request = PluginRequest(kind: .message, playerID: context?.playerID, room: context?.roomInfo, message: message)
+        switch await self.plugin.send(request) {
+        case .answered(.actions(let actions)):
+            await self.perform(actions, for: session, in: context)
+        case .answered(.verdict):
+            self.plugin.logger.warning("plugin.answer.invalid", metadata: ["reason": "a verdict answers a message request"])
+            throw .pluginError(self.messageType)
+        case .invalidAnswer: throw .pluginError(self.messageType)
+        case .timedOut: throw .pluginTimeout(self.messageType)
+        case .unavailable: throw .pluginUnavailable(self.messageType)
+        }
+    }
+
+    /// Sends what the plugin asked for, in its order. Room-wide sends happen inside the room,
+    /// and only while the sender is still a member of it.
+    private func perform(_ actions: [PluginAction], for session: ConnectionSession, in context: PluginContext?) async {
+        let connection = session.connection
+        guard let context, actions.contains(where: \.needsRoom) else {
+            for action in actions {
+                switch action {
+                case .error(let error): connection.send(OutboundMessage.error(error))
+                case .send(.sender, let frame): connection.send(frame)
+                case .send: connection.send(OutboundMessage.error(.notInRoom))
+                }
+            }
+            return
+        }
+        let playerID = context.playerID
+        let stillMember = await context.room.enter { room -> Bool in
+            guard room.isCurrent(playerID, connection: connection) else { return false }
+            for action in actions {
+                switch action {
+                case .error(let error): connection.send(OutboundMessage.error(error))
+                case .send(.sender, let frame): connection.send(frame)
+                case .send(.room, let frame): room.broadcast(frame)
+                case .send(.others, let frame): room.broadcast(frame, excluding: playerID)
+                case .send(.player(let recipient), let frame): room.send(frame, to: recipient)
+                }
+            }
+            return true
+        }
+        if !stillMember {
+            session.membership = nil
+            session.reply(.notInRoom)
+        }
+    }
+}
+
+/// Judges a built-in (or plugin) message type before its handler, for a filter plugin.
+struct PluginMessageFilter: MessageFilter {
+    let messageType: String
+    let plugin: PluginProcess
+    /// Whether messages pass when the plugin cannot judge them (down, late, confused).
+    let failOpen: Bool
+
+    func filter(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) -> InboundMessage? {
+        let context = await PluginContext.of(session)
+        let request = PluginRequest(kind: .filter, playerID: context?.playerID, room: context?.roomInfo, message: message)
+        let failure: RelayError
+        switch await self.plugin.send(request) {
+        case .answered(.verdict(.pass)): return message
+        case .answered(.verdict(.drop)): return nil
+        case .answered(.verdict(.reject(let error))): throw error
+        case .answered(.verdict(.rewrite(let fields))):
+            guard fields["type"]?.stringValue == self.messageType else {
+                self.plugin.logger.warning("plugin.answer.invalid", metadata: ["reason": "a rewrite changed the type"])
+                failure = .pluginError(self.messageType)
+                break
+            }
+            return InboundMessage(type: self.messageType, fields: fields)
+        case .answered(.actions):
+            self.plugin.logger.warning("plugin.answer.invalid", metadata: ["reason": "actions answer a filter request"])
+            failure = .pluginError(self.messageType)
+        case .invalidAnswer: failure = .pluginError(self.messageType)
+        case .timedOut: failure = .pluginTimeout(self.messageType)
+        case .unavailable: failure = .pluginUnavailable(self.messageType)
+        }
+        if self.failOpen { return message }
+        throw failure
+    }
+}
+
+/// Who sent a message, as a plugin sees it: the player and their room's `room_info`.
+struct PluginContext: Sendable {
+    let room: GameRoom
+    let playerID: String
+    let roomInfo: JSONValue
+
+    /// The session's room and player, if it is (still) a member of a room.
+    static func of(_ session: ConnectionSession) async -> PluginContext? {
+        guard let membership = session.membership else { return nil }
+        let connection = session.connection
+        let info = await membership.room.enter { room -> JSONValue? in
+            room.isCurrent(membership.playerID, connection: connection) ? room.state.roomInfo : nil
+        }
+        guard let info else {
+            session.membership = nil  // dropped, left or replaced meanwhile
+            return nil
+        }
+        return PluginContext(room: membership.room, playerID: membership.playerID, roomInfo: info)
+    }
+}
+
+extension PluginAction {
+    /// Whether the action addresses anyone but the sender.
+    fileprivate var needsRoom: Bool {
+        if case .send(let recipients, _) = self, recipients != .sender { return true }
+        return false
+    }
+}

@@ -1,0 +1,53 @@
+public import Relay
+
+/// One request to a plugin: a message for it to handle, or to judge as a filter.
+public struct PluginRequest: Sendable {
+    public enum Kind: String, Sendable {
+        case message, filter
+    }
+
+    public let kind: Kind
+    /// The sender's player id, when the sender is in a room.
+    public let playerID: String?
+    /// The sender's room as `room_info`, when the sender is in a room.
+    public let room: JSONValue?
+    /// The client's message as it arrived.
+    public let message: InboundMessage
+
+    public init(kind: Kind, playerID: String?, room: JSONValue?, message: InboundMessage) {
+        self.kind = kind
+        self.playerID = playerID
+        self.room = room
+        self.message = message
+    }
+
+    /// `{"kind":…,"id":…,"type":…,"player_id":…,"room":…,"message":{…}}` and a newline.
+    func line(id: UInt64) -> [UInt8] {
+        var writer = JSONWriter(capacity: 256)
+        writer.writeFragment("{\"kind\":")
+        writer.writeString(self.kind.rawValue)
+        writer.writeFragment(",\"id\":")
+        writer.writeInteger(Int64(id))
+        writer.writeFragment(",\"type\":")
+        writer.writeString(self.message.type)
+        writer.writeFragment(",\"player_id\":")
+        writer.write(self.playerID.map(JSONValue.string) ?? .null)
+        writer.writeFragment(",\"room\":")
+        writer.write(self.room ?? .null)
+        writer.writeFragment(",\"message\":")
+        writer.write(.object(self.message.fields))
+        writer.writeFragment("}\n")
+        return Array(writer.buffer.readableBytesView)
+    }
+}
+
+/// How a request to a plugin ended.
+public enum PluginOutcome: Sendable, Equatable {
+    case answered(PluginAnswer)
+    /// The plugin did not answer within the request timeout.
+    case timedOut
+    /// The plugin is not running (starting, restarting, stopped) or has too many requests waiting.
+    case unavailable
+    /// The plugin answered, but not in the protocol.
+    case invalidAnswer(String)
+}

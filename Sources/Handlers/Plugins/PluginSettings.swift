@@ -1,0 +1,22 @@
+/// How the server runs plugin processes. Every bound has a default a game can live with.
+public struct PluginSettings: Sendable {
+    /// How long a plugin may take to answer one message before the sender gets `plugin_timeout`.
+    public var requestTimeout: Duration = .milliseconds(100)
+    /// How long a starting plugin may take to send its `hello` line.
+    public var startupTimeout: Duration = .seconds(5)
+    /// How long a plugin may take to exit after its stdin closes at shutdown, before it is killed.
+    public var shutdownGracePeriod: Duration = .seconds(2)
+    /// Requests waiting for one plugin's answers; beyond this, senders get `plugin_unavailable`.
+    public var maxInFlight = 1024
+    /// Longest line a plugin may write; longer lines are discarded and logged.
+    public var maxLineBytes = 1 << 20
+    /// Timeouts in a row after which a plugin counts as hung and is killed and restarted.
+    public var timeoutsBeforeRestart = 5
+    /// The first delay before restarting a plugin that stopped; it doubles up to ``maxRestartDelay``.
+    public var minRestartDelay: Duration = .milliseconds(100)
+    public var maxRestartDelay: Duration = .seconds(10)
+    /// A plugin that ran at least this long before stopping restarts after ``minRestartDelay`` again.
+    public var healthyRunTime: Duration = .seconds(10)
+
+    public init() {}
+}

@@ -1,0 +1,204 @@
+public import NIOCore
+public import Relay
+
+/// The plugin protocol's lines (PLUGINS.md): what a plugin says, decoded and checked.
+public enum PluginLine: Sendable, Equatable {
+    /// The first line: who the plugin is and which types it handles and filters.
+    case hello(PluginHello)
+    /// The answer to request `id`.
+    case answer(id: UInt64, PluginAnswer)
+    /// An answer to request `id` that breaks the protocol; the sender gets `plugin_error`.
+    case invalidAnswer(id: UInt64, reason: String)
+    /// A line that is not a protocol message at all.
+    case garbage(reason: String)
+
+    /// The protocol version this server speaks.
+    public static let protocolVersion: Int64 = 1
+
+    /// Decodes one line (without its newline).
+    public static func decode(_ bytes: some Collection<UInt8>) -> PluginLine {
+        guard case .object(let fields) = try? JSONParser.parse(bytes) else { return .garbage(reason: "not a JSON object") }
+        switch fields["kind"]?.stringValue {
+        case "hello":
+            do throws(PluginProtocolError) {
+                return .hello(try PluginHello(fields))
+            } catch {
+                return .garbage(reason: "bad hello: \(error.reason)")
+            }
+        case "answer":
+            guard case .integer(let rawID) = fields["id"], rawID >= 0 else { return .garbage(reason: "answer without an integer id") }
+            let id = UInt64(rawID)
+            do throws(PluginProtocolError) {
+                return .answer(id: id, try PluginAnswer(fields))
+            } catch {
+                return .invalidAnswer(id: id, reason: error.reason)
+            }
+        default:
+            return .garbage(reason: "no known 'kind'")
+        }
+    }
+}
+
+/// Why a plugin's line was refused.
+public struct PluginProtocolError: Error, Equatable, Sendable {
+    public let reason: String
+    init(_ reason: String) { self.reason = reason }
+}
+
+/// `{"kind":"hello","protocol":1,"name":…,"handles":[…],"filters":[…],"filter_failure":…}`.
+public struct PluginHello: Sendable, Equatable {
+    /// The plugin's name, for logs.
+    public let name: String
+    /// Message types the plugin answers.
+    public let handles: [String]
+    /// Message types the plugin sees before their handler.
+    public let filters: [String]
+    /// What happens to a filtered message when the plugin cannot judge it (down, late).
+    public let failOpen: Bool
+
+    init(_ fields: [String: JSONValue]) throws(PluginProtocolError) {
+        guard case .integer(let version) = fields["protocol"] else { throw PluginProtocolError("no integer 'protocol'") }
+        guard version == PluginLine.protocolVersion else {
+            throw PluginProtocolError("protocol \(version) is not supported (this server speaks \(PluginLine.protocolVersion))")
+        }
+        guard let name = fields["name"]?.stringValue, !name.isEmpty, name.utf8.count <= 64 else {
+            throw PluginProtocolError("'name' must be a string of 1–64 bytes")
+        }
+        self.name = name
+        self.handles = try Self.types(fields["handles"], field: "handles")
+        self.filters = try Self.types(fields["filters"], field: "filters")
+        guard !self.handles.isEmpty || !self.filters.isEmpty else { throw PluginProtocolError("it neither handles nor filters a type") }
+        switch fields["filter_failure"] {
+        case nil, .null, .string("reject"): self.failOpen = false
+        case .string("pass"): self.failOpen = true
+        default: throw PluginProtocolError("'filter_failure' must be \"reject\" or \"pass\"")
+        }
+    }
+
+    private static func types(_ value: JSONValue?, field: String) throws(PluginProtocolError) -> [String] {
+        switch value {
+        case nil, .null: return []
+        case .array(let elements):
+            var types: [String] = []
+            for element in elements {
+                guard let type = element.stringValue, PluginAnswer.isIdentifier(type) else {
+                    throw PluginProtocolError("'\(field)' must list types of 1–64 letters, digits and _")
+                }
+                if !types.contains(type) { types.append(type) }
+            }
+            return types
+        default: throw PluginProtocolError("'\(field)' must be an array of strings")
+        }
+    }
+}
+
+/// What a plugin answered: actions for a message request, a verdict for a filter request.
+public enum PluginAnswer: Sendable, Equatable {
+    case actions([PluginAction])
+    case verdict(PluginVerdict)
+
+    /// Most actions one answer may carry.
+    static let maxActions = 64
+
+    init(_ fields: [String: JSONValue]) throws(PluginProtocolError) {
+        switch (fields["actions"], fields["verdict"]) {
+        case (.array(let actions), nil):
+            guard actions.count <= Self.maxActions else { throw PluginProtocolError("more than \(Self.maxActions) actions") }
+            var decoded: [PluginAction] = []
+            for action in actions { decoded.append(try PluginAction(action)) }
+            self = .actions(decoded)
+        case (nil, .string(let verdict)):
+            self = .verdict(try PluginVerdict(verdict, fields: fields))
+        default:
+            throw PluginProtocolError("an answer carries either 'actions' (an array) or 'verdict' (a string)")
+        }
+    }
+
+    /// Type names and error codes: 1–64 ASCII letters, digits and `_`.
+    static func isIdentifier(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= 64
+            && text.utf8.allSatisfy { byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "_")
+            }
+    }
+
+    /// `{"code":…,"message":…}` from a plugin, checked so a client sees a sane error.
+    static func error(_ value: JSONValue?) throws(PluginProtocolError) -> RelayError {
+        guard let code = value?["code"]?.stringValue, Self.isIdentifier(code) else {
+            throw PluginProtocolError("an error needs a 'code' of 1–64 letters, digits and _")
+        }
+        guard let message = value?["message"]?.stringValue, !message.isEmpty, message.count <= 500 else {
+            throw PluginProtocolError("an error needs a 'message' of 1–500 characters")
+        }
+        return RelayError(code: code, message: message)
+    }
+
+    /// A message a plugin wants sent: an object with a string `type`, encoded once.
+    static func message(_ value: JSONValue?) throws(PluginProtocolError) -> ByteBuffer {
+        guard case .object(let fields) = value, fields["type"]?.stringValue != nil else {
+            throw PluginProtocolError("'message' must be an object with a string 'type'")
+        }
+        var writer = JSONWriter()
+        writer.write(.object(fields))
+        return writer.buffer
+    }
+}
+
+/// One thing a plugin asks the server to do for a message.
+public enum PluginAction: Sendable, Equatable {
+    /// `{"send":"sender"|"room"|"others"|"player","player_id":…,"message":{…}}`.
+    case send(PluginRecipients, ByteBuffer)
+    /// `{"error":{"code":…,"message":…}}`: an `error` message to the sender.
+    case error(RelayError)
+
+    init(_ value: JSONValue) throws(PluginProtocolError) {
+        if let error = value["error"] {
+            self = .error(try PluginAnswer.error(error))
+            return
+        }
+        let recipients: PluginRecipients
+        switch value["send"]?.stringValue {
+        case "sender": recipients = .sender
+        case "room": recipients = .room
+        case "others": recipients = .others
+        case "player":
+            guard let playerID = value["player_id"]?.stringValue else { throw PluginProtocolError("'send':'player' needs a 'player_id'") }
+            recipients = .player(playerID)
+        default: throw PluginProtocolError("an action is {\"send\":\"sender|room|others|player\",…} or {\"error\":{…}}")
+        }
+        self = .send(recipients, try PluginAnswer.message(value["message"]))
+    }
+}
+
+/// Who gets a message a plugin sends.
+public enum PluginRecipients: Sendable, Equatable {
+    case sender, room, others
+    case player(String)
+}
+
+/// A filter plugin's judgement of one message.
+public enum PluginVerdict: Sendable, Equatable {
+    case pass
+    /// Hand on this message instead (same `type`).
+    case rewrite([String: JSONValue])
+    /// Discard the message without a word.
+    case drop
+    case reject(RelayError)
+
+    init(_ verdict: String, fields: [String: JSONValue]) throws(PluginProtocolError) {
+        switch verdict {
+        case "pass": self = .pass
+        case "drop": self = .drop
+        case "reject": self = .reject(try PluginAnswer.error(fields["error"]))
+        case "rewrite":
+            guard case .object(let message) = fields["message"] else { throw PluginProtocolError("'rewrite' needs a 'message' object") }
+            self = .rewrite(message)
+        default: throw PluginProtocolError("'verdict' must be pass, rewrite, drop or reject")
+        }
+    }
+}
+
+extension JSONValue {
+    fileprivate subscript(key: String) -> JSONValue? { self.objectValue?[key] }
+}

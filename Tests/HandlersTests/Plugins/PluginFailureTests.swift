@@ -1,0 +1,122 @@
+import Foundation
+import Testing
+
+@testable import Handlers
+@testable import Relay
+
+/// A plugin that is slow, hangs, crashes or talks nonsense is contained: its sender gets a
+/// clear error, everyone else carries on, and the plugin comes back.
+@Suite("Plugins: isolation")
+struct PluginFailureTests {
+    @Test func aLateAnswerTimesOutAndTheRoomCarriesOn() async throws {
+        let settings = ProbePlugin.settings(requestTimeout: .milliseconds(300))
+        try await ProbePlugin.withHarness([ProbePlugin.executable()], settings: settings) { harness in
+            let (host, guest, _) = try await harness.roomWithTwoPlayers()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await host.send(#"{"type":"probe","do":"slow","seconds":1}"#) }
+                // While the host waits for the plugin, the guest's messages go through.
+                await guest.send(#"{"type":"chat","message":"still here"}"#)
+                #expect(await guest.received().map(\.type) == ["chat"])
+                try await group.waitForAll()
+            }
+            let hostMessages = await host.received()
+            #expect(hostMessages.count == 2)
+            #expect(hostMessages.contains { $0.type == "chat" })
+            #expect(hostMessages.contains { $0["code"] == "plugin_timeout" })
+            // The slow answer arrives after the timeout and is thrown away; once the plugin is
+            // done sleeping, answers come again.
+            try await harness.eventually(timeout: .seconds(10)) {
+                await host.exchange(#"{"type":"probe"}"#).map(\.type) == ["probe_reply"]
+            }
+        }
+    }
+
+    @Test func aCrashAnswersUnavailableAndThePluginIsRestarted() async throws {
+        try await ProbePlugin.withHarness([ProbePlugin.executable()]) { harness in
+            let client = harness.client()
+            let before = try #require(await client.exchange(#"{"type":"probe"}"#).first?["pid"])
+            await client.expectError("plugin_unavailable", after: #"{"type":"probe","do":"crash"}"#)
+            var after: JSONValue?
+            try await harness.eventually(timeout: .seconds(10)) {
+                after = await client.exchange(#"{"type":"probe"}"#).first?["pid"]
+                return after != nil
+            }
+            #expect(after != before)
+        }
+    }
+
+    @Test func whileDownItsTypesAnswerUnavailable() async throws {
+        var settings = ProbePlugin.settings()
+        settings.minRestartDelay = .seconds(30)  // stays down for the rest of the test
+        settings.maxRestartDelay = .seconds(30)
+        try await ProbePlugin.withHarness([ProbePlugin.executable()], settings: settings) { harness in
+            let client = harness.client()
+            await client.expectError("plugin_unavailable", after: #"{"type":"probe","do":"crash"}"#)
+            await client.expectError("plugin_unavailable", after: #"{"type":"probe"}"#)
+            #expect(await client.exchange(#"{"type":"ping","timestamp":1}"#).map(\.type) == ["pong"])
+        }
+    }
+
+    @Test func aHungPluginTimesOutThenIsKilledAndRestarted() async throws {
+        // Long enough that a busy machine answers the healthy requests in time.
+        var settings = ProbePlugin.settings(requestTimeout: .milliseconds(500))
+        settings.timeoutsBeforeRestart = 3
+        try await ProbePlugin.withHarness([ProbePlugin.executable()], settings: settings) { harness in
+            let client = harness.client()
+            let before = try #require(await client.exchange(#"{"type":"probe"}"#).first?["pid"])
+            await client.expectError("plugin_timeout", after: #"{"type":"probe","do":"hang"}"#)
+            // It reads no more: these time out until the third in a row gets it killed.
+            for _ in 0..<2 {
+                let replies = await client.exchange(#"{"type":"probe"}"#)
+                #expect(replies.first?["code"] == "plugin_timeout" || replies.first?["code"] == "plugin_unavailable")
+            }
+            var after: JSONValue?
+            try await harness.eventually(timeout: .seconds(10)) {
+                after = await client.exchange(#"{"type":"probe"}"#).first?["pid"]
+                return after != nil
+            }
+            #expect(after != before)
+        }
+    }
+
+    @Test func closingStdoutCountsAsAStop() async throws {
+        try await ProbePlugin.withHarness([ProbePlugin.executable()]) { harness in
+            let client = harness.client()
+            let before = try #require(await client.exchange(#"{"type":"probe"}"#).first?["pid"])
+            await client.expectError("plugin_unavailable", after: #"{"type":"probe","do":"close_stdout"}"#)
+            var after: JSONValue?
+            try await harness.eventually(timeout: .seconds(10)) {
+                after = await client.exchange(#"{"type":"probe"}"#).first?["pid"]
+                return after != nil
+            }
+            #expect(after != before)
+        }
+    }
+
+    @Test func garbageAndHugeLinesAreSkippedAndTheAnswerStillArrives() async throws {
+        try await ProbePlugin.withHarness([ProbePlugin.executable()]) { harness in
+            let client = harness.client()
+            let pid = try #require(await client.exchange(#"{"type":"probe"}"#).first?["pid"])
+            let replies = await client.exchange(#"{"type":"probe","do":"garbage","echo":"after"}"#)
+            #expect(replies.map(\.type) == ["probe_reply"])
+            #expect(replies.first?["echo"] == "after")
+            #expect(replies.first?["pid"] == pid, "garbage does not cost the plugin its life")
+        }
+    }
+
+    @Test(arguments: ["unknown_action", "bad_error_code", "message_without_type", "verdict"])
+    func answersOutsideTheProtocolArePluginErrors(_ mistake: String) async throws {
+        try await ProbePlugin.withHarness([ProbePlugin.executable()]) { harness in
+            let client = harness.client()
+            await client.expectError("plugin_error", after: #"{"type":"probe","do":"\#(mistake)"}"#)
+            #expect(await client.exchange(#"{"type":"probe"}"#).map(\.type) == ["probe_reply"])
+        }
+    }
+
+    @Test func anAnswerForAnUnknownIdIsIgnored() async throws {
+        try await ProbePlugin.withHarness([ProbePlugin.executable()]) { harness in
+            let client = harness.client()
+            #expect(await client.exchange(#"{"type":"probe","do":"unknown_id"}"#).map(\.type) == ["probe_reply"])
+        }
+    }
+}

@@ -1,0 +1,51 @@
+import Testing
+
+@testable import Handlers
+@testable import Relay
+
+/// Filter plugins see a built-in type before its handler and pass, rewrite, drop or reject it.
+@Suite("Plugins: filters")
+struct PluginFilterTests {
+    @Test func verdictsPassRewriteDropAndReject() async throws {
+        try await ProbePlugin.withHarness([ProbePlugin.executable("filter")]) { harness in
+            let (host, guest, _) = try await harness.roomWithTwoPlayers()
+
+            await host.send(#"{"type":"chat","message":"hello"}"#)
+            #expect(try await guest.receive().first?["message"] == "hello")
+            _ = await host.received()
+
+            await host.send(#"{"type":"chat","message":"rewrite me"}"#)
+            #expect(try await guest.receive().first?["message"] == "REWRITE ME")
+            _ = await host.received()
+
+            #expect(await host.exchange(#"{"type":"chat","message":"drop"}"#).isEmpty)
+            await host.expectError("no_thanks", after: #"{"type":"chat","message":"reject"}"#)
+            await host.expectError("plugin_error", after: #"{"type":"chat","message":"retype"}"#)
+            #expect(await guest.received().isEmpty)
+        }
+    }
+
+    @Test func theExampleChatGuardMasksAndBlocks() async throws {
+        try await ProbePlugin.withHarness([PluginExecutable(path: examplePluginPath("chat_guard.py"))]) { harness in
+            let (host, guest, _) = try await harness.roomWithTwoPlayers()
+            await host.send(#"{"type":"chat","message":"you noob"}"#)
+            #expect(try await guest.receive().first?["message"] == "you ****")
+            _ = await host.received()
+            await host.expectError("chat_link_blocked", after: #"{"type":"chat","message":"see https://example.com"}"#)
+            #expect(await guest.received().isEmpty)
+        }
+    }
+
+    @Test func aLateFilterRejectsByDefaultAndPassesWhenFailOpen() async throws {
+        let settings = ProbePlugin.settings(requestTimeout: .milliseconds(200))
+        try await ProbePlugin.withHarness([ProbePlugin.executable("filter")], settings: settings) { harness in
+            let (host, _, _) = try await harness.roomWithTwoPlayers()
+            await host.expectError("plugin_timeout", after: #"{"type":"chat","message":"slow"}"#)
+        }
+        try await ProbePlugin.withHarness([ProbePlugin.executable("filter_fail_open")], settings: settings) { harness in
+            let (host, guest, _) = try await harness.roomWithTwoPlayers()
+            await host.send(#"{"type":"chat","message":"slow"}"#)
+            #expect(try await guest.receive().first?["message"] == "slow")
+        }
+    }
+}

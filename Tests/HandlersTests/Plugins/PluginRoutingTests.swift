@@ -1,0 +1,110 @@
+import Testing
+
+@testable import Handlers
+@testable import Relay
+
+/// A real plugin process answers messages: every kind of answer, with the sender's context.
+@Suite("Plugins: routing and answers")
+struct PluginRoutingTests {
+    @Test func theSenderOutsideARoomGetsTheAnswerWithoutRoomContext() async throws {
+        try await ProbePlugin.withHarness([ProbePlugin.executable()]) { harness in
+            let client = harness.client()
+            let replies = await client.exchange(#"{"type":"probe","echo":"hi"}"#)
+            #expect(replies.count == 1)
+            #expect(replies.first?.type == "probe_reply")
+            #expect(replies.first?["echo"] == "hi")
+            #expect(replies.first?["player_id"] == .null)
+            #expect(replies.first?["room_id"] == .null)
+        }
+    }
+
+    @Test func roomOthersAndOnePlayerAreAddressed() async throws {
+        try await ProbePlugin.withHarness([ProbePlugin.executable()]) { harness in
+            let (host, guest, code) = try await harness.roomWithTwoPlayers()
+
+            await host.send(#"{"type":"probe","do":"room"}"#)
+            let toHost = await host.received()
+            let toGuest = try await guest.receive()
+            for messages in [toHost, toGuest] {
+                #expect(messages.map(\.type) == ["probe_reply"])
+                #expect(messages.first?["player_id"] == "host")
+                #expect(messages.first?["room_id"]?.stringValue == code)
+                #expect(messages.first?["players"] == 2)
+            }
+
+            #expect(await guest.exchange(#"{"type":"probe","do":"others"}"#).isEmpty)
+            #expect(try await host.receive().map(\.type) == ["probe_reply"])
+
+            #expect(await guest.exchange(#"{"type":"probe","do":"player","to":"host"}"#).isEmpty)
+            let direct = try await host.receive()
+            #expect(direct.map(\.type) == ["probe_reply"])
+            #expect(direct.first?["player_id"] == "guest")
+        }
+    }
+
+    @Test func errorsDropsAndSeveralActionsInOrder() async throws {
+        try await ProbePlugin.withHarness([ProbePlugin.executable()]) { harness in
+            let client = harness.client()
+            await client.expectError("probe_says_no", after: #"{"type":"probe","do":"error"}"#)
+            #expect(await client.exchange(#"{"type":"probe","do":"drop"}"#).isEmpty)
+            let several = await client.exchange(#"{"type":"probe","do":"several"}"#)
+            #expect(several.map(\.type) == ["probe_reply", "error", "probe_reply"])
+            #expect(several.first?["n"] == 1)
+            #expect(several.last?["n"] == 2)
+        }
+    }
+
+    @Test func roomActionsOutsideARoomAnswerNotInRoom() async throws {
+        try await ProbePlugin.withHarness([ProbePlugin.executable()]) { harness in
+            await harness.client().expectError("not_in_room", after: #"{"type":"probe","do":"room"}"#)
+        }
+    }
+
+    @Test func answersComeBackToTheirOwnRequestsUnderConcurrency() async throws {
+        try await ProbePlugin.withHarness([ProbePlugin.executable()]) { harness in
+            let clients = (0..<20).map { _ in harness.client() }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (index, client) in clients.enumerated() {
+                    group.addTask {
+                        for round in 0..<10 {
+                            let replies = await client.exchange(#"{"type":"probe","echo":"\#(index)-\#(round)"}"#)
+                            try #require(replies.count == 1)
+                            #expect(replies[0]["echo"]?.stringValue == "\(index)-\(round)")
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+    }
+
+    @Test func builtInsStillWorkBesidePlugins() async throws {
+        try await ProbePlugin.withHarness([ProbePlugin.executable(), ProbePlugin.executable("second_probe")]) { harness in
+            let client = harness.client()
+            #expect(await client.exchange(#"{"type":"ping","timestamp":1}"#).map(\.type) == ["pong"])
+            #expect(await client.exchange(#"{"type":"probe_two"}"#).map(\.type) == ["probe_reply"])
+            await client.expectError("unknown_type", after: #"{"type":"probe_three"}"#)
+        }
+    }
+
+    @Test func theExampleDicePluginRollsForTheRoom() async throws {
+        try await ProbePlugin.withHarness([PluginExecutable(path: examplePluginPath("dice.sh"))]) { harness in
+            let (host, guest, _) = try await harness.roomWithTwoPlayers()
+            await host.send(#"{"type":"roll_dice","sides":20}"#)
+            for messages in [await host.received(), try await guest.receive()] {
+                #expect(messages.map(\.type) == ["dice_rolled"])
+                #expect(messages.first?["player_id"] == "host")
+                #expect(messages.first?["sides"] == 20)
+                let value = try #require(messages.first?["value"]?.doubleValue)
+                #expect((1...20).contains(value))
+            }
+            await host.expectError("invalid_field", after: #"{"type":"roll_dice","sides":"many"}"#)
+        }
+    }
+}
+
+/// A file of `examples/plugins`.
+func examplePluginPath(_ name: String) -> String {
+    let testsDirectory = #filePath.split(separator: "/").dropLast(4).joined(separator: "/")
+    return "/" + testsDirectory + "/examples/plugins/" + name
+}

@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+
+@testable import Handlers
+@testable import Relay
+
+/// Start-up refuses plugins that cannot work; shutdown stops every plugin process.
+@Suite("Plugins: start-up and shutdown")
+struct PluginStartupTests {
+    private func startUp(_ executables: [PluginExecutable], settings: PluginSettings = ProbePlugin.settings()) async throws {
+        try await ProbePlugin.withHarness(executables, settings: settings) { _ in }
+    }
+
+    @Test func aPluginClaimingABuiltInTypeIsAStartUpError() async throws {
+        let error = try await #require(throws: PluginConflictError.self) {
+            try await startUp([ProbePlugin.executable("claims_chat")])
+        }
+        #expect(error.type == "chat")
+        #expect(error.description.contains("the server"))
+    }
+
+    @Test func twoPluginsClaimingOneTypeIsAStartUpError() async throws {
+        let error = try await #require(throws: PluginConflictError.self) {
+            try await startUp([ProbePlugin.executable(), ProbePlugin.executable()])
+        }
+        #expect(error.type == "probe")
+    }
+
+    @Test func aFilterForATypeNobodyHandlesIsAStartUpError() async throws {
+        await #expect(throws: PluginConflictError.self) {
+            try await startUp([ProbePlugin.executable("filters_unknown")])
+        }
+    }
+
+    @Test(arguments: ["exit_at_once", "no_hello", "bad_protocol"])
+    func aPluginThatDoesNotSayHelloIsAStartUpError(_ mode: String) async throws {
+        var settings = ProbePlugin.settings()
+        settings.startupTimeout = .milliseconds(500)
+        let error = try await #require(throws: PluginStartupError.self) {
+            try await startUp([ProbePlugin.executable(mode)], settings: settings)
+        }
+        #expect(error.plugin.path == ProbePlugin.path)
+    }
+
+    @Test func aMissingExecutableIsAStartUpError() async throws {
+        await #expect(throws: PluginStartupError.self) {
+            try await startUp([PluginExecutable(path: "/nonexistent/plugin")])
+        }
+    }
+
+    @Test(arguments: ["normal", "ignore_eof"])
+    func shutdownStopsThePluginProcess(_ mode: String) async throws {
+        let pidFile = ProbePlugin.pidFile()
+        try await startUp([ProbePlugin.executable(mode, pidFile: pidFile)])
+        let pids = ProbePlugin.pids(in: pidFile)
+        #expect(pids.count == 1)
+        for pid in pids { #expect(kill(pid, 0) != 0, "process \(pid) is gone") }
+    }
+
+    @Test func aRestartThatAnnouncesOtherTypesIsRefused() async throws {
+        let pidFile = ProbePlugin.pidFile()
+        try await ProbePlugin.withHarness([ProbePlugin.executable("changes_on_restart", pidFile: pidFile)]) { harness in
+            let client = harness.client()
+            await client.expectError("plugin_unavailable", after: #"{"type":"probe","do":"crash"}"#)
+            // It restarts, announces other types, is stopped, restarts…: never available again.
+            try await harness.eventually(timeout: .seconds(10)) { ProbePlugin.pids(in: pidFile).count >= 3 }
+            await client.expectError("plugin_unavailable", after: #"{"type":"probe"}"#)
+        }
+    }
+}

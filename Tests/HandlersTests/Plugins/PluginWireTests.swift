@@ -1,0 +1,124 @@
+import NIOCore
+import Testing
+
+@testable import Handlers
+@testable import Relay
+
+@Suite("Plugins: wire format")
+struct PluginWireTests {
+    private func decode(_ line: String) -> PluginLine { PluginLine.decode(Array(line.utf8)) }
+
+    @Test func hello() throws {
+        let line = decode(#"{"kind":"hello","protocol":1,"name":"dice","handles":["roll_dice","roll_dice"],"filters":["chat"],"filter_failure":"pass"}"#)
+        guard case .hello(let hello) = line else { Issue.record("\(line)"); return }
+        #expect(hello.name == "dice")
+        #expect(hello.handles == ["roll_dice"])
+        #expect(hello.filters == ["chat"])
+        #expect(hello.failOpen)
+    }
+
+    @Test(arguments: [
+        #"{"kind":"hello","name":"x","handles":["a"]}"#,
+        #"{"kind":"hello","protocol":2,"name":"x","handles":["a"]}"#,
+        #"{"kind":"hello","protocol":1,"handles":["a"]}"#,
+        #"{"kind":"hello","protocol":1,"name":"x"}"#,
+        #"{"kind":"hello","protocol":1,"name":"x","handles":["has space"]}"#,
+        #"{"kind":"hello","protocol":1,"name":"x","handles":"a"}"#,
+        #"{"kind":"hello","protocol":1,"name":"x","handles":["a"],"filter_failure":"maybe"}"#,
+    ])
+    func badHellos(_ line: String) {
+        guard case .garbage = decode(line) else {
+            Issue.record("\(line) was accepted")
+            return
+        }
+    }
+
+    @Test func answersWithEveryAction() throws {
+        let line = decode(
+            #"{"kind":"answer","id":7,"actions":[{"send":"sender","message":{"type":"a"}},{"send":"room","message":{"type":"b"}},"#
+                + #"{"send":"others","message":{"type":"c"}},{"send":"player","player_id":"p2","message":{"type":"d","n":1}},"#
+                + #"{"error":{"code":"nope","message":"No."}}]}"#)
+        guard case .answer(7, .actions(let actions)) = line else { Issue.record("\(line)"); return }
+        #expect(actions.count == 5)
+        #expect(actions[3] == .send(.player("p2"), ByteBuffer(string: #"{"type":"d","n":1}"#)) || actions[3] == .send(.player("p2"), ByteBuffer(string: #"{"n":1,"type":"d"}"#)))
+        #expect(actions[4] == .error(RelayError(code: "nope", message: "No.")))
+    }
+
+    @Test func verdicts() {
+        #expect(decode(#"{"kind":"answer","id":1,"verdict":"pass"}"#) == .answer(id: 1, .verdict(.pass)))
+        #expect(decode(#"{"kind":"answer","id":1,"verdict":"drop"}"#) == .answer(id: 1, .verdict(.drop)))
+        #expect(
+            decode(#"{"kind":"answer","id":1,"verdict":"rewrite","message":{"type":"chat"}}"#)
+                == .answer(id: 1, .verdict(.rewrite(["type": "chat"]))))
+        #expect(
+            decode(#"{"kind":"answer","id":1,"verdict":"reject","error":{"code":"bad","message":"Bad."}}"#)
+                == .answer(id: 1, .verdict(.reject(RelayError(code: "bad", message: "Bad.")))))
+    }
+
+    @Test(arguments: [
+        #"{"kind":"answer","id":3,"actions":[{"send":"moon","message":{"type":"a"}}]}"#,
+        #"{"kind":"answer","id":3,"actions":[{"send":"sender","message":{"no":"type"}}]}"#,
+        #"{"kind":"answer","id":3,"actions":[{"send":"player","message":{"type":"a"}}]}"#,
+        #"{"kind":"answer","id":3,"actions":[{"error":{"code":"","message":"x"}}]}"#,
+        #"{"kind":"answer","id":3,"actions":[{"error":{"code":"ok","message":""}}]}"#,
+        #"{"kind":"answer","id":3,"verdict":"maybe"}"#,
+        #"{"kind":"answer","id":3,"verdict":"rewrite"}"#,
+        #"{"kind":"answer","id":3,"verdict":"pass","actions":[]}"#,
+        #"{"kind":"answer","id":3}"#,
+    ])
+    func invalidAnswersKeepTheirId(_ line: String) {
+        guard case .invalidAnswer(id: 3, _) = decode(line) else {
+            Issue.record("\(line) → \(decode(line))")
+            return
+        }
+    }
+
+    @Test(arguments: ["", "not json", "[1]", #"{"id":1}"#, #"{"kind":"answer","id":"1","actions":[]}"#, #"{"kind":"answer","id":-1,"actions":[]}"#])
+    func garbage(_ line: String) {
+        guard case .garbage = decode(line) else {
+            Issue.record("\(line) → \(decode(line))")
+            return
+        }
+    }
+
+    @Test func requestLineCarriesContextAndMessage() throws {
+        let message = InboundMessage(type: "roll_dice", fields: ["type": "roll_dice", "sides": 6])
+        let request = PluginRequest(kind: .message, playerID: "p1", room: ["room_id": "ABC123"], message: message)
+        let line = request.line(id: 42)
+        #expect(line.last == UInt8(ascii: "\n"))
+        let value = try JSONParser.parse(line.dropLast())
+        #expect(value.objectValue?["kind"] == "message")
+        #expect(value.objectValue?["id"] == 42)
+        #expect(value.objectValue?["type"] == "roll_dice")
+        #expect(value.objectValue?["player_id"] == "p1")
+        #expect(value.objectValue?["room"] == ["room_id": "ABC123"])
+        #expect(value.objectValue?["message"] == ["type": "roll_dice", "sides": 6])
+        #expect(String(decoding: line, as: UTF8.self).hasPrefix(#"{"kind":"message","id":42,"type":"roll_dice","player_id":"p1","room""#))
+    }
+}
+
+@Suite("Plugins: line splitter")
+struct LineSplitterTests {
+    private func split(_ chunks: [String], max: Int = 16) -> (lines: [String], oversized: Int) {
+        var splitter = LineSplitter(maxLineBytes: max)
+        var lines: [String] = []
+        var oversized = 0
+        for chunk in chunks {
+            Array(chunk.utf8).withUnsafeBytes { bytes in
+                splitter.feed(bytes) { lines.append(String(decoding: $0, as: UTF8.self)) } onOversized: { oversized += 1 }
+            }
+        }
+        return (lines, oversized)
+    }
+
+    @Test func linesAcrossChunks() {
+        #expect(split(["a\nb", "c\r\n", "", "d", "e", "\n\n"]).lines == ["a", "bc", "de", ""])
+        #expect(split(["no newline yet"]).lines == [])
+    }
+
+    @Test func oversizedLinesAreDroppedUpToTheirNewline() {
+        let result = split(["short\n", String(repeating: "x", count: 10), String(repeating: "y", count: 10), "z\nafter\n", String(repeating: "w", count: 40) + "\nend\n"])
+        #expect(result.lines == ["short", "after", "end"])
+        #expect(result.oversized == 2)
+    }
+}

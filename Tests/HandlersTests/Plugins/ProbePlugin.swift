@@ -1,0 +1,180 @@
+import Foundation
+import Handlers
+import Relay
+import NIOCore
+import Testing
+
+/// A test plugin in Python whose behaviour each message picks with its `do` field (and
+/// the whole process with its first argument), so the tests drive every path of the
+/// plugin protocol through a real process.
+enum ProbePlugin {
+    static let source = #"""
+        import json, os, sys, time
+
+        mode = sys.argv[1] if len(sys.argv) > 1 else "normal"
+        pid_file = sys.argv[2] if len(sys.argv) > 2 else None
+        if pid_file:
+            with open(pid_file, "a") as f:
+                f.write(f"{os.getpid()}\n")
+
+        def say(line):
+            sys.stdout.write(json.dumps(line) + "\n")
+            sys.stdout.flush()
+
+        if mode == "exit_at_once":
+            sys.exit(1)
+        if mode == "no_hello":
+            time.sleep(60)
+        if mode == "bad_protocol":
+            say({"kind": "hello", "protocol": 99, "name": "probe", "handles": ["probe"]})
+            time.sleep(60)
+        hello = {"kind": "hello", "protocol": 1, "name": "probe", "handles": ["probe"]}
+        if mode == "claims_chat":
+            hello["handles"] = ["chat"]
+        if mode == "filters_unknown":
+            hello["filters"] = ["no_such_type"]
+        if mode in ("filter", "filter_fail_open"):
+            hello["filters"] = ["chat"]
+        if mode == "filter_fail_open":
+            hello["filter_failure"] = "pass"
+        if mode == "second_probe":
+            hello["handles"] = ["probe_two"]
+        if mode == "changes_on_restart" and len(open(pid_file).read().split()) > 1:
+            hello["handles"] = ["something_else"]
+        say(hello)
+
+        seen = 0
+        for line in sys.stdin:
+            seen += 1
+            request = json.loads(line)
+            message = request["message"]
+            answer = {"kind": "answer", "id": request["id"]}
+            if request["kind"] == "filter":
+                text = message.get("message", "")
+                if text == "slow":
+                    time.sleep(1)
+                if text.startswith("rewrite"):
+                    answer.update(verdict="rewrite", message=dict(message, message=text.upper()))
+                elif text == "retype":
+                    answer.update(verdict="rewrite", message=dict(message, type="emote"))
+                elif text == "drop":
+                    answer.update(verdict="drop")
+                elif text == "reject":
+                    answer.update(verdict="reject", error={"code": "no_thanks", "message": "Rejected by the probe"})
+                else:
+                    answer.update(verdict="pass")
+                say(answer)
+                continue
+            do = message.get("do", "")
+            room = request["room"]
+            context = {"type": "probe_reply", "player_id": request["player_id"], "seen": seen, "pid": os.getpid(),
+                       "room_id": room["room_id"] if room else None,
+                       "players": len(room["players"]) if room else 0, "echo": message.get("echo")}
+            if do == "room":
+                answer["actions"] = [{"send": "room", "message": context}]
+            elif do == "others":
+                answer["actions"] = [{"send": "others", "message": context}]
+            elif do == "player":
+                answer["actions"] = [{"send": "player", "player_id": message["to"], "message": context}]
+            elif do == "error":
+                answer["actions"] = [{"error": {"code": "probe_says_no", "message": "The probe refuses"}}]
+            elif do == "several":
+                answer["actions"] = [{"send": "sender", "message": dict(context, n=1)},
+                                     {"error": {"code": "probe_says_no", "message": "The probe refuses"}},
+                                     {"send": "sender", "message": dict(context, n=2)}]
+            elif do == "drop":
+                answer["actions"] = []
+            elif do == "slow":
+                time.sleep(message.get("seconds", 1))
+                answer["actions"] = [{"send": "sender", "message": context}]
+            elif do == "crash":
+                os._exit(3)
+            elif do == "hang":
+                time.sleep(3600)
+            elif do == "close_stdout":
+                os.close(1)
+                time.sleep(3600)
+            elif do == "garbage":
+                sys.stdout.write("this is not json\n[1,2,3]\n{\"kind\":\"weird\"}\n")
+                sys.stdout.write("x" * (2 * 1024 * 1024) + "\n")
+                answer["actions"] = [{"send": "sender", "message": context}]
+            elif do == "unknown_action":
+                answer["actions"] = [{"send": "the_moon", "message": context}]
+            elif do == "bad_error_code":
+                answer["actions"] = [{"error": {"code": "has spaces", "message": "x"}}]
+            elif do == "message_without_type":
+                answer["actions"] = [{"send": "sender", "message": {"no": "type"}}]
+            elif do == "verdict":
+                answer["verdict"] = "pass"
+            elif do == "unknown_id":
+                answer["id"] = 10 ** 12
+                say(answer | {"actions": []})
+                answer["id"] = request["id"]
+                answer["actions"] = [{"send": "sender", "message": context}]
+            else:
+                answer["actions"] = [{"send": "sender", "message": context}]
+            say(answer)
+
+        if mode == "ignore_eof":
+            time.sleep(60)
+        """#
+
+    /// The script, written once per test process.
+    static let path: String = {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-probe-\(getpid())")
+        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let file = directory.appendingPathComponent("probe.py")
+        try? ("#!/usr/bin/env python3\n" + source).write(to: file, atomically: true, encoding: .utf8)
+        chmod(file.path, 0o755)
+        return file.path
+    }()
+
+    /// The probe in `mode`; with `pidFile`, each of its processes appends its pid there.
+    static func executable(_ mode: String = "normal", pidFile: String? = nil) -> PluginExecutable {
+        PluginExecutable(path: self.path, arguments: [mode] + (pidFile.map { [$0] } ?? []))
+    }
+
+    /// A fresh path for a pid file.
+    static func pidFile() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("probe-pids-\(UInt64.random(in: 0 ... .max))").path
+    }
+
+    /// The pids written to `pidFile`.
+    static func pids(in pidFile: String) -> [Int32] {
+        ((try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int32($0) }
+    }
+
+    /// Fast settings for tests: short start-up and shutdown, a generous request timeout
+    /// (so that a busy CI machine does not time out the answers that should arrive).
+    static func settings(requestTimeout: Duration = .seconds(2)) -> PluginSettings {
+        var settings = PluginSettings()
+        settings.requestTimeout = requestTimeout
+        settings.startupTimeout = .seconds(10)
+        settings.shutdownGracePeriod = .seconds(1)
+        settings.minRestartDelay = .milliseconds(20)
+        settings.maxRestartDelay = .milliseconds(200)
+        return settings
+    }
+
+    /// Runs `body` with a harness whose dispatcher has the built-ins and the plugins' handlers and filters.
+    static func withHarness(
+        _ executables: [PluginExecutable], settings: PluginSettings = settings(),
+        _ body: (Harness) async throws -> Void
+    ) async throws {
+        try await PluginHost.withPlugins(
+            executables, settings: settings, builtIns: BuiltInHandlers.all, eventLoopGroup: testEventLoopGroup,
+            logger: quietLogger
+        ) { plugins in
+            let dispatcher = try MessageDispatcher(handlers: BuiltInHandlers.all + plugins.handlers, filters: plugins.filters)
+            try await body(Harness(dispatcher: dispatcher))
+        }
+    }
+}
+
+extension TestClient {
+    /// Sends `text` and returns what came back by the time its handling finished.
+    func exchange(_ text: String) async -> [JSONValue] {
+        await self.send(text)
+        return await self.received()
+    }
+}
