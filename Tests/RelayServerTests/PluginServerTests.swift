@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+
+/// The `relay` executable with the example plugins, played over real WebSockets.
+@Suite("Plugins in the relay process", .serialized)
+struct PluginServerTests {
+    /// `examples/plugins` of this checkout.
+    static let examplesDirectory = "/" + #filePath.split(separator: "/").dropLast(3).joined(separator: "/") + "/examples/plugins"
+
+    private func startRelay(dataDirectory: String, pluginsDirectory: String) throws -> ChildRelay {
+        try ChildRelay(
+            arguments: ["--port", "0", "--data-dir", dataDirectory, "--plugins-dir", pluginsDirectory],
+            environment: ["API_KEY": testAPIKey])
+    }
+
+    @Test("The example plugins serve roll_dice and filter chat; SIGTERM stops them and exits 0")
+    func examplePlugins() async throws {
+        try await withTemporaryDirectory { directory in
+            let relay = try self.startRelay(dataDirectory: directory, pluginsDirectory: Self.examplesDirectory)
+            let port = try await relay.listeningPort()
+            #expect(relay.printed.contains("plugin.ready"))
+
+            let host = TestSocket.connect(port: port)
+            let guest = TestSocket.connect(port: port)
+            let room = try await RelayFlowTests.openRoom(port, host: host, guest: guest)
+
+            host.send(["type": "roll_dice", "sides": 12])
+            for socket in [host, guest] {
+                let rolled = try await socket.expect("dice_rolled")
+                #expect(rolled["player_id"] as? String == room.hostID)
+                #expect(rolled["sides"] as? Int == 12)
+                #expect((1...12).contains(rolled["value"] as? Int ?? 0))
+            }
+
+            guest.send(["type": "chat", "message": "gg noob"])
+            for socket in [host, guest] {
+                #expect(try await socket.expect("chat")["message"] as? String == "gg ****")
+            }
+            guest.send(["type": "chat", "message": "free coins at www.example.com"])
+            let refused = try await guest.expect("error")
+            #expect(refused["code"] as? String == "chat_link_blocked")
+
+            relay.send(SIGTERM)
+            #expect(try await relay.exitStatus() == 0)
+        }
+    }
+
+    @Test("A plugin claiming a built-in type stops start-up with a clear message and exit status 3")
+    func conflictingPlugin() async throws {
+        try await withTemporaryDirectory { directory in
+            let plugins = "\(directory)/plugins"
+            try FileManager.default.createDirectory(atPath: plugins, withIntermediateDirectories: true)
+            let script = "\(plugins)/greedy.sh"
+            try """
+                #!/bin/sh
+                echo '{"kind":"hello","protocol":1,"name":"greedy","handles":["chat"]}'
+                cat >/dev/null
+                """.write(toFile: script, atomically: true, encoding: .utf8)
+            chmod(script, 0o755)
+            try "not a plugin: not executable".write(toFile: "\(plugins)/README", atomically: true, encoding: .utf8)
+
+            let relay = try self.startRelay(dataDirectory: directory, pluginsDirectory: plugins)
+            #expect(try await relay.exitStatus() == 3)
+            #expect(relay.printed.contains("message type 'chat' is claimed by the server and by plugin greedy.sh"))
+        }
+    }
+}
