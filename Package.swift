@@ -12,7 +12,9 @@ let package = Package(
     name: "jumpjumpjump-relay",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "relay", targets: ["RelayServer"]),
+        .executable(name: "relay", targets: ["RelayMain"]),
+        .executable(name: "custom-relay-example", targets: ["CustomRelayExample"]),
+        .library(name: "RelayServer", targets: ["RelayServer"]),
         .executable(name: "relay-bench", targets: ["RelayBench"]),
         .library(name: "Persistence", targets: ["Persistence"]),
         .library(name: "Relay", targets: ["Relay"]),
@@ -70,7 +72,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(
+        .target(
             name: "RelayServer",
             dependencies: [
                 "Relay", "Handlers", "Persistence",
@@ -83,6 +85,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "RelayMain",
+            dependencies: ["RelayServer"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "CustomRelayExample",
+            dependencies: ["RelayServer", "Handlers", "Relay"],
+            path: "examples/custom-relay",
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -145,6 +158,22 @@ if ProcessInfo.processInfo.environment["ENABLE_BENCHMARKS"] != nil {
             ],
             path: "Benchmarks/PersistenceBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        )
+    )
+    // Plugin round trip and throughput: `swift run -c release --scratch-path .build-bench plugin-bench`.
+    package.products.append(.executable(name: "plugin-bench", targets: ["PluginBench"]))
+    package.targets.append(
+        .executableTarget(
+            name: "PluginBench",
+            dependencies: [
+                "Handlers", "Relay",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Benchmarks/PluginBench",
+            swiftSettings: swiftSettings
         )
     )
 }

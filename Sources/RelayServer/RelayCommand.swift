@@ -8,7 +8,7 @@ import Persistence
 import Relay
 
 /// `relay`: the JumpJumpJump game backend (HTTP API + WebSocket rooms) on one port.
-@main
+/// Started through ``RelayServerBuilder``, which adds the in-process message handlers.
 struct RelayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "relay",
@@ -84,6 +84,11 @@ struct RelayCommand: AsyncParsableCommand {
     var pluginTimeoutMs: Int = 100
 
     func run() async throws {
+        try await self.run(handlers: BuiltInHandlers.all, filters: [])
+    }
+
+    /// Runs the server with these in-process `handlers` and `filters` beside the plugins'.
+    func run(handlers: [any MessageHandler], filters: [any MessageFilter]) async throws {
         let environment = ProcessInfo.processInfo.environment
         var logger = Logger(label: "relay")
         logger.logLevel = environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
@@ -103,11 +108,11 @@ struct RelayCommand: AsyncParsableCommand {
             limits: configuration.relay, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
         do {
             try await PluginHost.withPlugins(
-                configuration.pluginExecutables, settings: configuration.pluginSettings, builtIns: BuiltInHandlers.all,
+                configuration.pluginExecutables, settings: configuration.pluginSettings, builtIns: handlers,
                 eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger
             ) { plugins in
                 let dispatcher = try MessageDispatcher(
-                    handlers: BuiltInHandlers.all + plugins.handlers, filters: plugins.filters)
+                    handlers: handlers + plugins.handlers, filters: filters + plugins.filters)
                 let app = buildApplication(
                     configuration: configuration, scores: store, savedGames: store, bosses: store,
                     rooms: rooms, dispatcher: dispatcher, services: [store], logger: logger

@@ -7,15 +7,16 @@ final class ChildRelay: Sendable {
     let process: Process
     private let output = CapturedOutput()
 
-    /// The `relay` binary built beside the test bundle.
-    static var executablePath: String {
+    /// A binary of this package built beside the test bundle (`relay` by default).
+    static func executablePath(_ name: String = "relay") -> String {
         let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        return testBinary.deletingLastPathComponent().appendingPathComponent("relay").path
+        return testBinary.deletingLastPathComponent().appendingPathComponent(name).path
     }
 
-    /// Starts `relay` with `arguments` and extra `environment` (port 0: the OS picks one).
-    init(arguments: [String], environment: [String: String]) throws {
-        let path = Self.executablePath
+    /// Starts `executable` (`relay`, or another server of this package) with `arguments` and
+    /// extra `environment` (port 0: the OS picks one).
+    init(executable: String = "relay", arguments: [String], environment: [String: String]) throws {
+        let path = Self.executablePath(executable)
         try #require(FileManager.default.isExecutableFile(atPath: path), "build the relay product first: \(path)")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)

@@ -23,6 +23,7 @@ public enum PluginHost {
         builtIns: [any MessageHandler],
         eventLoopGroup: any EventLoopGroup,
         logger: Logger,
+        isolation: isolated (any Actor)? = #isolation,
         _ body: (Registrations) async throws -> Result
     ) async throws -> Result {
         let processes = executables.map { executable in

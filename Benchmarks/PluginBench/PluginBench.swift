@@ -1,0 +1,97 @@
+import Handlers
+import Histogram
+import Logging
+import NIOCore
+import NIOPosix
+import Relay
+
+/// plugin-bench: round-trip latency and throughput of one plugin process, through the
+/// dispatcher exactly as a WebSocket message takes it (decode, plugin request, answer,
+/// action, the sender's outbound queue), without the sockets.
+///
+///     ENABLE_BENCHMARKS=1 swift run -c release --scratch-path .build-bench plugin-bench [plugin] [seconds]
+@main
+struct PluginBench {
+    static func main() async throws {
+        let arguments = CommandLine.arguments.dropFirst()
+        let plugin = PluginExecutable(path: arguments.first ?? "Benchmarks/plugins/echo.py")
+        let seconds = arguments.dropFirst().first.flatMap(Int.init) ?? 5
+        var logger = Logger(label: "plugin-bench")
+        logger.logLevel = .warning
+        var settings = PluginSettings()
+        settings.requestTimeout = .seconds(1)
+
+        try await PluginHost.withPlugins(
+            [plugin], settings: settings, builtIns: BuiltInHandlers.all,
+            eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger
+        ) { plugins in
+            let dispatcher = try MessageDispatcher(handlers: BuiltInHandlers.all + plugins.handlers)
+            let registry = RoomRegistry(limits: RelayLimits(), eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
+            let bench = Bench(dispatcher: dispatcher, registry: registry, logger: logger)
+            _ = await bench.run(senders: 1, for: .seconds(1))  // warm-up
+            for senders in [1, 8, 64] {
+                let result = await bench.run(senders: senders, for: .seconds(seconds))
+                print(result.line(senders: senders))
+            }
+        }
+    }
+}
+
+/// Senders that each send `echo` and wait for `echoed`, in a loop.
+struct Bench: Sendable {
+    let dispatcher: MessageDispatcher
+    let registry: RoomRegistry
+    let logger: Logger
+
+    struct Result {
+        var histogram = Histogram<UInt64>(highestTrackableValue: 10_000_000, numberOfSignificantValueDigits: .three)
+        var failures = 0
+        var elapsed: Duration = .zero
+
+        func line(senders: Int) -> String {
+            let seconds = Double(self.elapsed.components.seconds) + Double(self.elapsed.components.attoseconds) * 1e-18
+            let rate = Double(self.histogram.totalCount) / seconds
+            func us(_ percentile: Double) -> String { "\(self.histogram.valueAtPercentile(percentile)) µs" }
+            return "senders \(senders): \(Int(rate)) round trips/s, p50 \(us(50)), p99 \(us(99)), p99.9 \(us(99.9)), "
+                + "max \(self.histogram.max) µs, failures \(self.failures)"
+        }
+    }
+
+    func run(senders: Int, for duration: Duration) async -> Result {
+        let start = ContinuousClock.now
+        let deadline = start + duration
+        var total = Result()
+        await withTaskGroup(of: Result.self) { group in
+            for _ in 0..<senders {
+                group.addTask { await self.sender(until: deadline) }
+            }
+            for await partial in group {
+                total.histogram.add(partial.histogram)
+                total.failures += partial.failures
+            }
+        }
+        total.elapsed = ContinuousClock.now - start
+        return total
+    }
+
+    private func sender(until deadline: ContinuousClock.Instant) async -> Result {
+        let connection = PlayerConnection(queueCapacity: 16) { _ in }
+        let session = ConnectionSession(connection: connection, urlRoomID: "new", registry: self.registry, logger: self.logger)
+        var result = Result()
+        var sequence = 0
+        while ContinuousClock.now < deadline {
+            sequence += 1
+            let sent = ContinuousClock.now
+            await self.dispatcher.dispatch(#"{"type":"echo","seq":\#(sequence)}"#, session: session)
+            guard let reply = await connection.outbound.next() else { break }
+            let elapsed = ContinuousClock.now - sent
+            if reply.readableBytesView.starts(with: Array(#"{"type":"echoed""#.utf8)) {
+                let (seconds, attoseconds) = elapsed.components
+                result.histogram.record(UInt64(max(0, seconds * 1_000_000 + attoseconds / 1_000_000_000_000)))
+            } else {
+                result.failures += 1
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,43 @@
+import ArgumentParser
+public import Handlers
+
+/// The relay server with message types of your own: register handlers (and filters) in
+/// code, then run it with the `relay` command line's flags and environment.
+///
+/// ```swift
+/// var server = RelayServerBuilder()
+/// server.register(VoteKickHandler())
+/// await server.runFromCommandLine()
+/// ```
+///
+/// The built-in types of PROTOCOL.md are registered from the start; the plugins of
+/// `--plugins-dir` join at start-up. Two claims on one type stop the start with a message.
+public struct RelayServerBuilder: Sendable {
+    /// The in-process handlers, the built-ins first.
+    public private(set) var handlers: [any MessageHandler] = BuiltInHandlers.all
+    /// The in-process filters, in registration order (they run before the plugins' filters).
+    public private(set) var filters: [any MessageFilter] = []
+
+    public init() {}
+
+    /// Adds a handler for a new message type.
+    public mutating func register(_ handler: any MessageHandler) {
+        self.handlers.append(handler)
+    }
+
+    /// Adds a filter that sees every message of its type before the handler.
+    public mutating func register(filter: any MessageFilter) {
+        self.filters.append(filter)
+    }
+
+    /// Parses `arguments` like `relay` does (`--help` lists them), runs the server until
+    /// SIGINT or SIGTERM, and exits; a bad flag or a failed start exits non-zero with a message.
+    public func runFromCommandLine(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) async {
+        do {
+            let command = try RelayCommand.parse(arguments)
+            try await command.run(handlers: self.handlers, filters: self.filters)
+        } catch {
+            RelayCommand.exit(withError: error)
+        }
+    }
+}

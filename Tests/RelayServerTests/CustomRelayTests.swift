@@ -1,0 +1,46 @@
+import Foundation
+import Testing
+
+/// `examples/custom-relay`: a server built with `RelayServerBuilder` and handlers of its own,
+/// run as a real process and played over real WebSockets.
+@Suite("A custom relay built with RelayServerBuilder", .serialized)
+struct CustomRelayTests {
+    @Test("Its whisper handler and blank-chat filter work beside the built-in types")
+    func whisperAndFilter() async throws {
+        try await withTemporaryDirectory { directory in
+            let relay = try ChildRelay(
+                executable: "custom-relay-example",
+                arguments: ["--port", "0", "--data-dir", directory, "--plugins-dir", "\(directory)/none"],
+                environment: ["API_KEY": testAPIKey])
+            let port = try await relay.listeningPort()
+            let host = TestSocket.connect(port: port)
+            let guest = TestSocket.connect(port: port)
+            let room = try await RelayFlowTests.openRoom(port, host: host, guest: guest)
+
+            host.send(["type": "whisper", "to": room.guestID, "message": "psst"])
+            let whisper = try await guest.expect("whisper")
+            #expect(whisper["from"] as? String == room.hostID)
+            #expect(whisper["message"] as? String == "psst")
+
+            host.send(["type": "whisper", "to": "nobody", "message": "psst"])
+            #expect(try await host.expect("error")["code"] as? String == "invalid_field")
+
+            guest.send(["type": "chat", "message": "   "])  // dropped by the filter
+            guest.send(["type": "chat", "message": "hello"])
+            #expect(try await host.expect("chat")["message"] as? String == "hello")
+
+            host.send(["type": "ping", "timestamp": 1])
+            try await host.expect("pong")
+
+            relay.send(SIGTERM)
+            #expect(try await relay.exitStatus() == 0)
+        }
+    }
+
+    @Test("A bad flag exits non-zero with a message, like relay")
+    func badFlag() async throws {
+        let relay = try ChildRelay(executable: "custom-relay-example", arguments: ["--port", "seventy"], environment: [:])
+        #expect(try await relay.exitStatus() != 0)
+        #expect(relay.printed.contains("--port"))
+    }
+}
