@@ -45,7 +45,8 @@ struct Bench: Sendable {
 
     struct Result {
         var histogram = Histogram<UInt64>(highestTrackableValue: 10_000_000, numberOfSignificantValueDigits: .three)
-        var failures = 0
+        /// Error replies by code.
+        var failures: [String: Int] = [:]
         var elapsed: Duration = .zero
 
         func line(senders: Int) -> String {
@@ -53,7 +54,7 @@ struct Bench: Sendable {
             let rate = Double(self.histogram.totalCount) / seconds
             func us(_ percentile: Double) -> String { "\(self.histogram.valueAtPercentile(percentile)) µs" }
             return "senders \(senders): \(Int(rate)) round trips/s, p50 \(us(50)), p99 \(us(99)), p99.9 \(us(99.9)), "
-                + "max \(self.histogram.max) µs, failures \(self.failures)"
+                + "max \(self.histogram.max) µs, failures \(self.failures.isEmpty ? "none" : "\(self.failures)")"
         }
     }
 
@@ -67,7 +68,7 @@ struct Bench: Sendable {
             }
             for await partial in group {
                 total.histogram.add(partial.histogram)
-                total.failures += partial.failures
+                total.failures.merge(partial.failures, uniquingKeysWith: +)
             }
         }
         total.elapsed = ContinuousClock.now - start
@@ -85,11 +86,12 @@ struct Bench: Sendable {
             await self.dispatcher.dispatch(#"{"type":"echo","seq":\#(sequence)}"#, session: session)
             guard let reply = await connection.outbound.next() else { break }
             let elapsed = ContinuousClock.now - sent
-            if reply.readableBytesView.starts(with: Array(#"{"type":"echoed""#.utf8)) {
+            if reply.readableBytesView.starts(with: #"{"type":"echoed""#.utf8) {
                 let (seconds, attoseconds) = elapsed.components
                 result.histogram.record(UInt64(max(0, seconds * 1_000_000 + attoseconds / 1_000_000_000_000)))
             } else {
-                result.failures += 1
+                let code = (try? JSONParser.parse(Array(reply.readableBytesView)))?.objectValue?["code"]?.stringValue
+                result.failures[code ?? "unreadable", default: 0] += 1
             }
         }
         return result

@@ -134,14 +134,15 @@ public enum PluginAnswer: Sendable, Equatable {
         return RelayError(code: code, message: message)
     }
 
-    /// A message a plugin wants sent: an object with a string `type`, encoded once.
+    /// A message a plugin wants sent: an object with a string `type`, encoded once, `type`
+    /// first like every server message.
     static func message(_ value: JSONValue?) throws(PluginProtocolError) -> ByteBuffer {
-        guard case .object(let fields) = value, fields["type"]?.stringValue != nil else {
+        guard case .object(let fields) = value, let type = fields["type"]?.stringValue else {
             throw PluginProtocolError("'message' must be an object with a string 'type'")
         }
-        var writer = JSONWriter()
-        writer.write(.object(fields))
-        return writer.buffer
+        var message = OutboundMessage(type: type)
+        for (key, field) in fields where key != "type" { message.add(key, field) }
+        return message.encoded()
     }
 }
 

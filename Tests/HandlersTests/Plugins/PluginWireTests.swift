@@ -40,7 +40,7 @@ struct PluginWireTests {
                 + #"{"error":{"code":"nope","message":"No."}}]}"#)
         guard case .answer(7, .actions(let actions)) = line else { Issue.record("\(line)"); return }
         #expect(actions.count == 5)
-        #expect(actions[3] == .send(.player("p2"), ByteBuffer(string: #"{"type":"d","n":1}"#)) || actions[3] == .send(.player("p2"), ByteBuffer(string: #"{"n":1,"type":"d"}"#)))
+        #expect(actions[3] == .send(.player("p2"), ByteBuffer(string: #"{"type":"d","n":1}"#)), "type first, like every server message")
         #expect(actions[4] == .error(RelayError(code: "nope", message: "No.")))
     }
 
