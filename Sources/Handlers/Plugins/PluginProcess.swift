@@ -59,6 +59,9 @@ public final class PluginProcess: Sendable {
     /// Whether an incarnation is running and has said hello.
     public var isAvailable: Bool { self.state.withLock { $0.input != nil } }
 
+    /// Whether the server is stopping this plugin for good.
+    var isShuttingDown: Bool { self.state.withLock { $0.isShuttingDown } }
+
     /// Whether a process of this plugin is alive (said hello or not).
     var isRunning: Bool { self.state.withLock { $0.isRunning } }
 
@@ -85,7 +88,7 @@ public final class PluginProcess: Sendable {
         }
     }
 
-    private func complete(_ id: UInt64, with outcome: PluginOutcome) {
+    func complete(_ id: UInt64, with outcome: PluginOutcome) {
         let pending = self.state.withLock { state in
             if case .answered = outcome { state.consecutiveTimeouts = 0 }
             return state.pending.removeValue(forKey: id)
@@ -131,7 +134,7 @@ public final class PluginProcess: Sendable {
         while true {
             let started = ContinuousClock.now
             await self.runOnce()
-            guard !self.state.withLock({ $0.isShuttingDown }), !Task.isCancelled else { return }
+            guard !self.isShuttingDown, !Task.isCancelled else { return }
             if ContinuousClock.now - started >= self.settings.healthyRunTime { delay = self.settings.minRestartDelay }
             self.logger.warning("plugin.restarting", metadata: ["delay": "\(delay)"])
             do { try await Task.sleep(for: delay) } catch { return }
@@ -188,7 +191,7 @@ public final class PluginProcess: Sendable {
                 await self.serve(execution, input: input, killRequests: killRequests, kill: kill)
             }
             self.logger.log(
-                level: self.state.withLock { $0.isShuttingDown } ? .info : .error,
+                level: self.isShuttingDown ? .info : .error,
                 "plugin.exited", metadata: ["status": "\(result.terminationStatus)"])
         } catch {
             self.readiness.fail(PluginStartupError(plugin: self.executable, reason: "cannot start: \(error)"))
@@ -198,91 +201,9 @@ public final class PluginProcess: Sendable {
         self.readiness.fail(PluginStartupError(plugin: self.executable, reason: "exited before its hello"))
     }
 
-    private enum PipeTask { case stdin, stderr, killer, deadline }
-
-    /// Serves the pipes of a running process until it has gone.
-    private func serve(
-        _ execution: Execution<CustomWriteInput, SequenceOutput, SequenceOutput>, input: PluginInput,
-        killRequests: AsyncStream<Void>, kill: AsyncStream<Void>.Continuation
-    ) async {
-        await withTaskGroup(of: PipeTask.self) { group in
-            group.addTask {
-                let writer = execution.standardInputWriter
-                while let bytes = await input.next() {
-                    do { _ = try await writer.write(bytes) } catch { break }
-                }
-                try? await writer.finish()
-                return .stdin
-            }
-            group.addTask {
-                await self.logStandardError(execution.standardError)
-                return .stderr
-            }
-            group.addTask {
-                for await _ in killRequests {
-                    try? execution.send(signal: .kill)
-                    break
-                }
-                return .killer
-            }
-            await self.readAnswers(execution.standardOutput, input: input, kill: kill)
-            // Stdout is closed: the plugin has exited, or is of no more use and is stopped.
-            self.endIncarnation(input)
-            if !self.state.withLock({ $0.isShuttingDown }) { kill.yield() }
-            // Stderr ends when the process does; keep its last words (a traceback) if they come soon.
-            group.addTask {
-                try? await Task.sleep(for: .seconds(1))
-                return .deadline
-            }
-            while let ended = await group.next(), ended != .stderr, ended != .deadline {}
-            group.cancelAll()
-        }
-    }
-
-    /// Reads stdout lines until it closes or the plugin breaks the protocol.
-    private func readAnswers(_ output: SubprocessOutputSequence, input: PluginInput, kill: AsyncStream<Void>.Continuation) async {
-        var splitter = LineSplitter(maxLineBytes: self.settings.maxLineBytes)
-        var saidHello = false
-        var violation: String?
-        var garbageLines = 0
-        do {
-            for try await buffer in output {
-                buffer.withUnsafeBytes { bytes in
-                    splitter.feed(bytes) { line in
-                        guard violation == nil else { return }
-                        switch PluginLine.decode(line) {
-                        case .hello(let hello):
-                            violation = saidHello ? "a second hello" : self.accept(hello, input: input)
-                            saidHello = true
-                        case .answer(let id, let answer):
-                            guard saidHello else { violation = "an answer before its hello"; return }
-                            self.complete(id, with: .answered(answer))
-                        case .invalidAnswer(let id, let reason):
-                            self.logger.warning("plugin.answer.invalid", metadata: ["request.id": "\(id)", "reason": "\(reason)"])
-                            self.complete(id, with: .invalidAnswer(reason))
-                        case .garbage(let reason):
-                            garbageLines += 1
-                            self.logSometimes("plugin.line.garbage", count: garbageLines, reason: reason, line: line)
-                        }
-                    } onOversized: {
-                        garbageLines += 1
-                        self.logSometimes("plugin.line.too_long", count: garbageLines, reason: "over \(self.settings.maxLineBytes) bytes", line: nil)
-                    }
-                }
-                if let violation {
-                    self.logger.error("plugin.protocol.violation", metadata: ["reason": "\(violation)"])
-                    kill.yield()
-                    return
-                }
-            }
-        } catch {
-            self.logger.debug("plugin.stdout.ended", metadata: ["error": "\(error)"])
-        }
-    }
-
     /// Takes a hello: the first one fixes the plugin's types, a restart must repeat them.
     /// Returns why it is refused, if it is.
-    private func accept(_ hello: PluginHello, input: PluginInput) -> String? {
+    func accept(_ hello: PluginHello, input: PluginInput) -> String? {
         let refusal = self.state.withLock { state -> String? in
             if let first = state.hello, first != hello {
                 return "its hello after a restart differs from its first one"
@@ -303,7 +224,7 @@ public final class PluginProcess: Sendable {
     }
 
     /// The incarnation is over: its requests answer `unavailable`, its stdin closes.
-    private func endIncarnation(_ input: PluginInput) {
+    func endIncarnation(_ input: PluginInput) {
         let orphans = self.state.withLock { state -> [Pending] in
             guard state.input === input || state.input == nil else { return [] }
             state.input = nil
@@ -313,88 +234,10 @@ public final class PluginProcess: Sendable {
         input.close()
         for pending in orphans { pending.continuation.resume(returning: .unavailable) }
     }
-
-    private func logStandardError(_ errors: SubprocessOutputSequence) async {
-        var splitter = LineSplitter(maxLineBytes: 4096)
-        var bucket = TokenBucket(rate: 50, burst: 200)
-        var dropped = 0
-        do {
-            for try await buffer in errors {
-                buffer.withUnsafeBytes { bytes in
-                    splitter.feed(bytes) { line in
-                        guard bucket.take() else {
-                            dropped += 1
-                            return
-                        }
-                        self.logger.info(
-                            "plugin.stderr",
-                            metadata: ["line": "\(String(decoding: line, as: UTF8.self))", "dropped": "\(dropped)"])
-                    } onOversized: {
-                        dropped += 1
-                    }
-                }
-            }
-        } catch {
-            self.logger.debug("plugin.stderr.ended", metadata: ["error": "\(error)"])
-        }
-    }
-
-    /// Logs the first few bad lines of an incarnation, then one in a thousand.
-    private func logSometimes(_ event: Logger.Message, count: Int, reason: String, line: UnsafeRawBufferPointer?) {
-        guard count <= 10 || count % 1000 == 0 else { return }
-        let sample = line.map { String(decoding: $0.prefix(200), as: UTF8.self) } ?? ""
-        self.logger.warning(event, metadata: ["reason": "\(reason)", "line": "\(sample)", "count": "\(count)"])
-    }
-}
-
-/// Why a plugin did not come up at start-up.
-public struct PluginStartupError: Error, CustomStringConvertible, Sendable {
-    public let plugin: PluginExecutable
-    public let reason: String
-    public var description: String { "plugin \(self.plugin.path): \(self.reason)" }
-}
-
-/// The outcome of a plugin's first start, awaited by the host before the server opens.
-private final class Readiness: Sendable {
-    private enum State {
-        case waiting([CheckedContinuation<Result<PluginHello, PluginStartupError>, Never>])
-        case done(Result<PluginHello, PluginStartupError>)
-    }
-
-    private let state = Mutex(State.waiting([]))
-
-    func wait() async throws(PluginStartupError) -> PluginHello {
-        let result = await withCheckedContinuation { continuation in
-            let done = self.state.withLock { state -> Result<PluginHello, PluginStartupError>? in
-                switch state {
-                case .done(let result): return result
-                case .waiting(var waiters):
-                    waiters.append(continuation)
-                    state = .waiting(waiters)
-                    return nil
-                }
-            }
-            if let done { continuation.resume(returning: done) }
-        }
-        return try result.get()
-    }
-
-    func succeed(_ hello: PluginHello) { self.finish(.success(hello)) }
-    func fail(_ error: PluginStartupError) { self.finish(.failure(error)) }
-
-    /// The first outcome wins; later ones (restarts) change nothing.
-    private func finish(_ result: Result<PluginHello, PluginStartupError>) {
-        let waiters = self.state.withLock { state -> [CheckedContinuation<Result<PluginHello, PluginStartupError>, Never>] in
-            guard case .waiting(let waiters) = state else { return [] }
-            state = .done(result)
-            return waiters
-        }
-        for waiter in waiters { waiter.resume(returning: result) }
-    }
 }
 
 extension Duration {
-    fileprivate var nanoseconds: Int64 {
+    var nanoseconds: Int64 {
         let (seconds, attoseconds) = self.components
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }

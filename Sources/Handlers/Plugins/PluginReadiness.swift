@@ -1,0 +1,48 @@
+import Synchronization
+
+/// Why a plugin did not come up at start-up.
+public struct PluginStartupError: Error, CustomStringConvertible, Sendable {
+    public let plugin: PluginExecutable
+    public let reason: String
+    public var description: String { "plugin \(self.plugin.path): \(self.reason)" }
+}
+
+/// The outcome of a plugin's first start, awaited by the host before the server opens.
+final class Readiness: Sendable {
+    private enum State {
+        case waiting([CheckedContinuation<Result<PluginHello, PluginStartupError>, Never>])
+        case done(Result<PluginHello, PluginStartupError>)
+    }
+
+    private let state = Mutex(State.waiting([]))
+
+    func wait() async throws(PluginStartupError) -> PluginHello {
+        let result = await withCheckedContinuation { continuation in
+            let done = self.state.withLock { state -> Result<PluginHello, PluginStartupError>? in
+                switch state {
+                case .done(let result): return result
+                case .waiting(var waiters):
+                    waiters.append(continuation)
+                    state = .waiting(waiters)
+                    return nil
+                }
+            }
+            if let done { continuation.resume(returning: done) }
+        }
+        return try result.get()
+    }
+
+    func succeed(_ hello: PluginHello) { self.finish(.success(hello)) }
+    func fail(_ error: PluginStartupError) { self.finish(.failure(error)) }
+
+    /// The first outcome wins; later ones (restarts) change nothing.
+    private func finish(_ result: Result<PluginHello, PluginStartupError>) {
+        let waiters = self.state.withLock { state -> [CheckedContinuation<Result<PluginHello, PluginStartupError>, Never>] in
+            guard case .waiting(let waiters) = state else { return [] }
+            state = .done(result)
+            return waiters
+        }
+        for waiter in waiters { waiter.resume(returning: result) }
+    }
+}
+
