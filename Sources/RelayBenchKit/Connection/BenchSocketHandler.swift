@@ -1,0 +1,300 @@
+import NIOCore
+import NIOWebSocket
+
+/// The server confirmed the create or join.
+struct JoinConfirmation: Sendable, Equatable {
+    var roomCode: String
+    var playerID: String
+    /// `room_info.player_count` and `max_players` in the confirmation, when the server sent them.
+    var playerCount: Int?
+    var maxPlayers: Int?
+    /// When the confirmation arrived (``BenchClock`` microseconds).
+    var receivedAt: Int64
+}
+
+/// How a connection ended.
+struct CloseOutcome: Sendable, Equatable {
+    /// The code of the server's close frame; nil if the connection ended without one.
+    var serverCloseCode: UInt16?
+    /// Whether the bench started the close (its own close frame went first).
+    var closedByBench: Bool
+}
+
+/// The server answered the greeting with an `error`.
+struct ServerRefusal: Error, Equatable, CustomStringConvertible {
+    var message: String
+    var description: String { "server refused: \(self.message)" }
+}
+
+/// The connection ended before the server confirmed the create or join.
+struct ClosedBeforeJoining: Error, CustomStringConvertible {
+    var description: String { "connection closed before the room was joined" }
+}
+
+/// The end of one bench connection's pipeline, after the WebSocket upgrade. Everything runs
+/// on the channel's event loop, with no task or thread hop per message: sends are timer
+/// callbacks that write a frame, receives are scanned in place and recorded.
+final class BenchSocketHandler: ChannelInboundHandler, NIOScheduledCallbackHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    /// One connection's sending schedule.
+    private struct Sending {
+        let period: TimeAmount
+        var next: NIODeadline
+        let recipients: Int
+        let encoder: PlayerStateEncoder
+        var sequence = 0
+        var callback: NIOScheduledCallback?
+    }
+
+    private let greeting: Greeting
+    private let recorder: LatencyRecorder
+    private let events: SocketEvents
+    private let joinedPromise: EventLoopPromise<JoinConfirmation>
+    private let closedPromise: EventLoopPromise<CloseOutcome>
+    private let watchdog: Scheduled<Void>
+    private var context: ChannelHandlerContext?
+    private var masks: MaskingKeys
+    private var isJoined = false
+    private var isClosed = false
+    private var sentClose = false
+    private var benchStartedClose = false
+    private var serverCloseCode: UInt16?
+    private var sending: Sending?
+    private var fragments: ByteBuffer?
+    /// Slow consumers neither record deliveries nor report what they saw.
+    var countsDeliveries = true
+
+    /// Completes once the server confirmed the create or join (or fails).
+    var joined: EventLoopFuture<JoinConfirmation> { self.joinedPromise.futureResult }
+    /// Completes when the connection has closed.
+    var closed: EventLoopFuture<CloseOutcome> { self.closedPromise.futureResult }
+
+    init(greeting: Greeting, recorder: LatencyRecorder, events: SocketEvents, eventLoop: any EventLoop, watchdog: Scheduled<Void>) {
+        self.greeting = greeting
+        self.recorder = recorder
+        self.events = events
+        self.joinedPromise = eventLoop.makePromise()
+        self.closedPromise = eventLoop.makePromise()
+        self.watchdog = watchdog
+        self.masks = MaskingKeys()
+    }
+
+    // MARK: Pipeline events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    /// Sends `create_room` or `join_room`; called once the HTTP upgrade handler has left the
+    /// pipeline (it fails writes while the upgrade is in progress).
+    func sendGreeting() {
+        guard let context, !self.isClosed else { return }
+        var buffer = context.channel.allocator.buffer(capacity: 160)
+        buffer.writeString(self.greeting.text)
+        self.writeFrame(.text, buffer, context: context)
+        context.flush()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = self.unwrapInboundIn(data)
+        switch frame.opcode {
+        case .text where frame.fin:
+            self.receive(frame.unmaskedData)
+        case .text:
+            self.fragments = frame.unmaskedData
+        case .continuation:
+            guard var fragments = self.fragments else { return }
+            var data = frame.unmaskedData
+            fragments.writeBuffer(&data)
+            self.fragments = frame.fin ? nil : fragments
+            if frame.fin { self.receive(fragments) }
+        case .ping:
+            self.writeFrame(.pong, frame.unmaskedData, context: context)
+            context.flush()
+        case .connectionClose:
+            var data = frame.unmaskedData
+            self.serverCloseCode = data.readInteger(as: UInt16.self)
+            if !self.sentClose {
+                self.sentClose = true
+                var echo = context.channel.allocator.buffer(capacity: 2)
+                echo.writeInteger(self.serverCloseCode ?? 1000)
+                self.writeFrame(.connectionClose, echo, context: context)
+                context.flush()
+            }
+            context.close(promise: nil)
+        default:
+            break
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.channelClosed()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.channelClosed()
+        self.context = nil
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    // MARK: Receiving
+
+    private func receive(_ buffer: ByteBuffer) {
+        buffer.withUnsafeReadableBytes { bytes in
+            switch ServerMessage.kind(of: bytes) {
+            case .playerStateUpdate:
+                guard self.countsDeliveries, let sentAt = ServerMessage.integer(forKey: "t", in: bytes) else { return }
+                self.recorder.recordDelivery(sentAt: sentAt, receivedAt: BenchClock.micros())
+            case .roomCreated, .roomJoined:
+                self.recordRoomInfo(bytes)
+                guard !self.isJoined, let code = ServerMessage.string(forKey: "room_id", in: bytes) else { return }
+                self.isJoined = true
+                self.watchdog.cancel()
+                self.joinedPromise.succeed(
+                    JoinConfirmation(
+                        roomCode: code, playerID: ServerMessage.string(forKey: "player_id", in: bytes) ?? "",
+                        playerCount: ServerMessage.integer(forKey: "player_count", in: bytes).map { Int($0) },
+                        maxPlayers: ServerMessage.integer(forKey: "max_players", in: bytes).map { Int($0) },
+                        receivedAt: BenchClock.micros()))
+            case .playerJoined:
+                self.recordRoomInfo(bytes)
+            case .playerDisconnected:
+                guard self.countsDeliveries, let playerID = ServerMessage.string(forKey: "player_id", in: bytes) else { return }
+                self.events.recordDisconnectAnnouncement(playerID: playerID, at: BenchClock.micros())
+            case .error:
+                let text = String(decoding: bytes, as: UTF8.self)
+                if self.isJoined {
+                    self.events.recordServerError(text)
+                } else {
+                    self.isJoined = true  // refused: nothing more to wait for
+                    self.watchdog.cancel()
+                    self.joinedPromise.fail(ServerRefusal(message: ServerMessage.string(forKey: "message", in: bytes) ?? text))
+                }
+            case .other:
+                break
+            }
+        }
+    }
+
+    private func recordRoomInfo(_ bytes: UnsafeRawBufferPointer) {
+        guard let count = ServerMessage.integer(forKey: "player_count", in: bytes),
+            let maxPlayers = ServerMessage.integer(forKey: "max_players", in: bytes),
+            let code = ServerMessage.string(forKey: "room_id", in: bytes)
+        else { return }
+        self.events.recordRoomInfo(code: code, playerCount: Int(count), maxPlayers: Int(maxPlayers))
+    }
+
+    // MARK: Sending
+
+    /// Sends `player_state` at `hertz` from a random phase within the first period, until stopped.
+    func startSending(hertz: Double, recipients: Int, encoder: PlayerStateEncoder) {
+        guard let context, !self.isClosed else { return }
+        self.stopSending()
+        let period = TimeAmount.nanoseconds(Int64(1e9 / hertz))
+        let phase = TimeAmount.nanoseconds(Int64.random(in: 0..<max(1, period.nanoseconds)))
+        self.sending = Sending(period: period, next: .now() + phase, recipients: recipients, encoder: encoder)
+        self.scheduleNextSend(eventLoop: context.eventLoop)
+    }
+
+    func stopSending() {
+        if let callback = self.sending?.callback { callback.cancel() }
+        self.sending = nil
+    }
+
+    func handleScheduledCallback(eventLoop: some EventLoop) {
+        guard var sending = self.sending, let context else { return }
+        sending.sequence += 1
+        let sentAt = BenchClock.micros()
+        var buffer = context.channel.allocator.buffer(capacity: sending.encoder.approximateSize)
+        sending.encoder.write(sequence: sending.sequence, sentAtMicros: sentAt, into: &buffer)
+        self.writeFrame(.text, buffer, context: context)
+        context.flush()
+        self.recorder.recordSend(sentAt: sentAt, recipients: sending.recipients)
+        // Fixed rate: a late tick is followed by the ones it delayed, as a real client catching up.
+        sending.next = sending.next + sending.period
+        self.sending = sending
+        self.scheduleNextSend(eventLoop: context.eventLoop)
+    }
+
+    private func scheduleNextSend(eventLoop: any EventLoop) {
+        guard let next = self.sending?.next else { return }
+        self.sending?.callback = try? eventLoop.assumeIsolated().scheduleCallback(at: next, handler: self)
+    }
+
+    // MARK: Reading and closing
+
+    /// Stops reading from the socket: the kernel buffers fill and the server's queue for this
+    /// client grows, as with a stalled browser tab.
+    func pauseReading() {
+        self.context?.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+    }
+
+    func resumeReading() {
+        guard let context else { return }
+        context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+        context.read()
+    }
+
+    /// Leaves the room and starts the closing handshake; the channel closes when the server
+    /// answers, or after `grace`.
+    func leave(grace: TimeAmount) {
+        guard let context, !self.isClosed else { return }
+        self.stopSending()
+        if !self.sentClose {
+            self.sentClose = true
+            self.benchStartedClose = true
+            var leave = context.channel.allocator.buffer(capacity: 32)
+            leave.writeString(PlayerStateEncoder.leaveRoom)
+            self.writeFrame(.text, leave, context: context)
+            var close = context.channel.allocator.buffer(capacity: 2)
+            close.writeInteger(UInt16(1000))
+            self.writeFrame(.connectionClose, close, context: context)
+            context.flush()
+        }
+        let channel = context.channel
+        context.eventLoop.scheduleTask(in: grace) { channel.close(promise: nil) }
+    }
+
+    private func writeFrame(_ opcode: WebSocketOpcode, _ data: ByteBuffer, context: ChannelHandlerContext) {
+        // Clients must mask (RFC 6455 §5.3); the encoder applies the key to the payload.
+        let frame = WebSocketFrame(fin: true, opcode: opcode, maskKey: self.masks.next(), data: data)
+        context.write(self.wrapOutboundOut(frame), promise: nil)
+    }
+
+    /// Settles both promises; also called from the channel's close future, so a connection
+    /// whose upgrade never finished (and so never reached this handler) settles them too.
+    func channelClosed() {
+        guard !self.isClosed else { return }
+        self.isClosed = true
+        self.stopSending()
+        self.watchdog.cancel()
+        if !self.isJoined {
+            self.isJoined = true
+            self.joinedPromise.fail(ClosedBeforeJoining())
+        }
+        self.closedPromise.succeed(CloseOutcome(serverCloseCode: self.serverCloseCode, closedByBench: self.benchStartedClose))
+    }
+}
+
+/// Masking keys from a cheap generator: a system random number per frame would cost a syscall.
+struct MaskingKeys {
+    private var state: UInt64
+
+    init() { self.state = UInt64.random(in: 1 ... .max) }
+
+    mutating func next() -> WebSocketMaskingKey {
+        // xorshift64
+        self.state ^= self.state << 13
+        self.state ^= self.state >> 7
+        self.state ^= self.state << 17
+        let bits = UInt32(truncatingIfNeeded: self.state)
+        return WebSocketMaskingKey([UInt8(truncatingIfNeeded: bits), UInt8(truncatingIfNeeded: bits >> 8),
+                                    UInt8(truncatingIfNeeded: bits >> 16), UInt8(truncatingIfNeeded: bits >> 24)])!
+    }
+}

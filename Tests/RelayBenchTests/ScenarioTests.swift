@@ -1,0 +1,46 @@
+import Testing
+
+@testable import RelayBenchKit
+
+/// Every scenario at tiny scale against the real relay: each check here fails if the bench
+/// stops measuring what it claims to.
+@Suite("Scenarios against the real relay")
+struct ScenarioTests {
+    @Test("relay: every update arrives, with latencies and both processes' usage")
+    func relay() async throws {
+        try await LiveRelay.with { relay in
+            let report = try await RelayScenario(rooms: 3, players: 2, hertz: 20, seconds: 1).run(in: try relay.context)
+            #expect(report.setup.roomsReady == 3)
+            #expect(report.setup.players == 6)
+            let window = try #require(report.window)
+            #expect(window.latency.sent > 0)
+            #expect(window.latency.expected == window.latency.sent)
+            #expect(window.latency.delivered == window.latency.expected)
+            #expect(window.latency.p50 > 0)
+            #expect(window.latency.p99 >= window.latency.p50)
+            #expect((window.server?.residentBytes ?? 0) > 0, "the server's /proc figures are read")
+            #expect(window.benchMicrosPerDelivery != nil)
+            #expect(report.serverErrors == 0)
+            #expect(report.table().contains("lost 0"))
+        }
+    }
+
+    @Test("fanout: max_players goes through to the server, and a refusal is reported with its message")
+    func fanout() async throws {
+        try await LiveRelay.with(arguments: ["--max-players-per-room", "4"]) { relay in
+            let fits = try await RelayScenario(name: "fanout", rooms: 2, players: 4, hertz: 10, seconds: 1)
+                .run(in: try relay.context)
+            #expect(fits.setup.roomsReady == 2)
+            let window = try #require(fits.window)
+            #expect(window.latency.expected == window.latency.sent * 3)
+            #expect(window.latency.delivered == window.latency.expected)
+
+            let tooBig = try await RelayScenario(name: "fanout", rooms: 2, players: 5, hertz: 10, seconds: 1)
+                .run(in: try relay.context)
+            #expect(tooBig.setup.roomsReady == 0)
+            #expect(tooBig.setup.roomsFailed == 2)
+            #expect(tooBig.setup.failures.keys.contains { $0.contains("max_players") }, "\(tooBig.setup.failures)")
+            #expect(tooBig.window == nil)
+        }
+    }
+}
