@@ -24,6 +24,7 @@ struct CommandLineTests {
     func subcommands() throws {
         let fanout = try #require(try RelayBenchCommand.parseAsRoot(["fanout", "ws://127.0.0.1:8000"]) as? FanoutCommand)
         #expect(try fanout.load.scenario(name: "fanout", defaultRooms: 50, defaultPlayers: 8).players == 8)
+        #expect(try RelayBenchCommand.parseAsRoot(["join-storm", "ws://localhost:8000", "--rate", "50"]) is JoinStormCommand)
     }
 
     @Test("Only loopback servers are accepted", arguments: ["ws://10.0.0.1:8000", "ws://example.com:8000", "not a url"])
@@ -35,6 +36,7 @@ struct CommandLineTests {
     func bounds() {
         for arguments in [
             ["ws://127.0.0.1:8000", "--players", "1"], ["ws://127.0.0.1:8000", "--duration", "forever"],
+            ["ws://127.0.0.1:8000", "--hz", "0"], ["join-storm", "ws://127.0.0.1:8000", "--rate", "20000", "--duration", "60s"],
         ] {
             #expect(throws: (any Error).self, "\(arguments)") { try RelayBenchCommand.parseAsRoot(arguments) }
         }

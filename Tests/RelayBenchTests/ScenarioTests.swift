@@ -43,4 +43,21 @@ struct ScenarioTests {
             #expect(tooBig.window == nil)
         }
     }
+
+    @Test("join-storm: joins succeed on schedule and no room ever holds more than max_players")
+    func joinStorm() async throws {
+        try await LiveRelay.with { relay in
+            let report = try await JoinStormScenario(rate: 60, seconds: 1, players: 3, holdSeconds: 0.3)
+                .run(in: try relay.context)
+            #expect(report.arrivals == 60)
+            #expect(report.failed == 0, "\(report.failures)")
+            #expect(report.roomsCreated + report.joined == 60)
+            #expect(report.roomsCreated >= 20)
+            #expect(report.largestRoomSent == 3)
+            #expect(report.roomsOverCapacity == 0)
+            #expect(report.latency.delivered == 60)
+            #expect(report.latency.p50 > 0)
+            #expect(report.achievedJoinsPerSecond > 20)
+        }
+    }
 }
