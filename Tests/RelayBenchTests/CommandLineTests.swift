@@ -25,11 +25,13 @@ struct CommandLineTests {
         let fanout = try #require(try RelayBenchCommand.parseAsRoot(["fanout", "ws://127.0.0.1:8000"]) as? FanoutCommand)
         #expect(try fanout.load.scenario(name: "fanout", defaultRooms: 50, defaultPlayers: 8).players == 8)
         #expect(try RelayBenchCommand.parseAsRoot(["join-storm", "ws://localhost:8000", "--rate", "50"]) is JoinStormCommand)
+        #expect(try RelayBenchCommand.parseAsRoot(["idle", "ws://127.0.0.1:8000", "--connections", "20000"]) is IdleCommand)
     }
 
     @Test("Only loopback servers are accepted", arguments: ["ws://10.0.0.1:8000", "ws://example.com:8000", "not a url"])
     func loopbackOnly(url: String) {
         #expect(throws: (any Error).self) { try RelayBenchCommand.parseAsRoot([url]) }
+        #expect(throws: (any Error).self) { try RelayBenchCommand.parseAsRoot(["idle", url]) }
     }
 
     @Test("Nonsense sizes and durations are refused")

@@ -60,4 +60,19 @@ struct ScenarioTests {
             #expect(report.achievedJoinsPerSecond > 20)
         }
     }
+
+    @Test("idle: the server's memory grows by a positive amount per connection")
+    func idle() async throws {
+        try await LiveRelay.with { relay in
+            let report = try await IdleScenario(connections: 300, players: 2, holdSeconds: 0.2, settleSeconds: 0.3)
+                .run(in: try relay.context)
+            #expect(report.connectionsOpen == 300)
+            #expect(report.setup.roomsFailed == 0)
+            let perConnection = try #require(report.serverBytesPerConnection)
+            #expect(perConnection > 0)
+            #expect(perConnection < 1_000_000)
+            #expect(report.openFilesLimit.isEnough)
+            #expect(report.table().contains("KB per connection"))
+        }
+    }
 }
