@@ -26,6 +26,7 @@ struct CommandLineTests {
         #expect(try fanout.load.scenario(name: "fanout", defaultRooms: 50, defaultPlayers: 8).players == 8)
         #expect(try RelayBenchCommand.parseAsRoot(["join-storm", "ws://localhost:8000", "--rate", "50"]) is JoinStormCommand)
         #expect(try RelayBenchCommand.parseAsRoot(["idle", "ws://127.0.0.1:8000", "--connections", "20000"]) is IdleCommand)
+        #expect(try RelayBenchCommand.parseAsRoot(["slow-consumer", "ws://127.0.0.1:8000"]) is SlowConsumerCommand)
     }
 
     @Test("Only loopback servers are accepted", arguments: ["ws://10.0.0.1:8000", "ws://example.com:8000", "not a url"])
@@ -39,6 +40,7 @@ struct CommandLineTests {
         for arguments in [
             ["ws://127.0.0.1:8000", "--players", "1"], ["ws://127.0.0.1:8000", "--duration", "forever"],
             ["ws://127.0.0.1:8000", "--hz", "0"], ["join-storm", "ws://127.0.0.1:8000", "--rate", "20000", "--duration", "60s"],
+            ["slow-consumer", "ws://127.0.0.1:8000", "--slow-percent", "100"],
         ] {
             #expect(throws: (any Error).self, "\(arguments)") { try RelayBenchCommand.parseAsRoot(arguments) }
         }

@@ -42,4 +42,13 @@ struct PlanningTests {
         #expect(plan.next() == .join(room: 0, code: "AAAAAA"))
         #expect(plan.next() == .create(room: 2))
     }
+
+    @Test("Slow players are spread over the rooms, never the creator")
+    func slowPlayers() {
+        let perRoom = (0..<10).map { SlowConsumerScenario.slowPlayers(inRoom: $0, players: 4, percent: 25) }
+        #expect(perRoom == Array(repeating: 1, count: 10))
+        let tenPercent = (0..<10).map { SlowConsumerScenario.slowPlayers(inRoom: $0, players: 2, percent: 10) }
+        #expect(tenPercent.reduce(0, +) == 2)
+        #expect((0..<10).allSatisfy { SlowConsumerScenario.slowPlayers(inRoom: $0, players: 3, percent: 99) <= 2 })
+    }
 }

@@ -75,4 +75,23 @@ struct ScenarioTests {
             #expect(report.table().contains("KB per connection"))
         }
     }
+
+    @Test("slow-consumer: the server closes the slow players (4000) while the others lose nothing")
+    func slowConsumer() async throws {
+        try await LiveRelay.with(arguments: ["--outbound-queue-frames", "8"]) { relay in
+            let scenario = SlowConsumerScenario(
+                rooms: 2, players: 3, slowPercent: 34, hertz: 60, seconds: 2, paddingBytes: 16_000, collectSeconds: 1)
+            let report = try await scenario.run(in: try relay.context)
+            #expect(report.slowPlayers == 2)
+            #expect(report.slowClosedByServer == 2)
+            #expect(report.slowAnnouncedDisconnected == 2)
+            #expect((report.lastDropSeconds ?? 99) < 3)
+            #expect(report.healthyAnnouncedDisconnected == 0)
+            #expect(report.baseline.latency.delivered > 0)
+            #expect(report.baseline.latency.lost == 0)
+            #expect(report.stalled.latency.delivered > 0)
+            #expect(report.stalled.latency.lost == 0)
+            #expect((report.stalled.serverPeakResidentBytes ?? 0) > 0)
+        }
+    }
 }
