@@ -27,6 +27,7 @@ struct CommandLineTests {
         #expect(try RelayBenchCommand.parseAsRoot(["join-storm", "ws://localhost:8000", "--rate", "50"]) is JoinStormCommand)
         #expect(try RelayBenchCommand.parseAsRoot(["idle", "ws://127.0.0.1:8000", "--connections", "20000"]) is IdleCommand)
         #expect(try RelayBenchCommand.parseAsRoot(["slow-consumer", "ws://127.0.0.1:8000"]) is SlowConsumerCommand)
+        #expect(try RelayBenchCommand.parseAsRoot(["step", "ws://127.0.0.1:8000", "--slo-ms", "20"]) is StepCommand)
     }
 
     @Test("Only loopback servers are accepted", arguments: ["ws://10.0.0.1:8000", "ws://example.com:8000", "not a url"])
@@ -40,6 +41,7 @@ struct CommandLineTests {
         for arguments in [
             ["ws://127.0.0.1:8000", "--players", "1"], ["ws://127.0.0.1:8000", "--duration", "forever"],
             ["ws://127.0.0.1:8000", "--hz", "0"], ["join-storm", "ws://127.0.0.1:8000", "--rate", "20000", "--duration", "60s"],
+            ["step", "ws://127.0.0.1:8000", "--start-rooms", "400", "--max-rooms", "100"],
             ["slow-consumer", "ws://127.0.0.1:8000", "--slow-percent", "100"],
         ] {
             #expect(throws: (any Error).self, "\(arguments)") { try RelayBenchCommand.parseAsRoot(arguments) }

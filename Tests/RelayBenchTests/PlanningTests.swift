@@ -51,4 +51,42 @@ struct PlanningTests {
         #expect(tenPercent.reduce(0, +) == 2)
         #expect((0..<10).allSatisfy { SlowConsumerScenario.slowPlayers(inRoom: $0, players: 3, percent: 99) <= 2 })
     }
+
+    @Test("Steps double or grow by the step size, up to the maximum")
+    func plannedSteps() {
+        let doubling = StepScenario(
+            startRooms: 100, stepRooms: 0, maxRooms: 1_000, players: 2, hertz: 30, stepSeconds: 1, sloMicros: 50_000)
+        #expect(doubling.plannedSteps == [100, 200, 400, 800])
+        let linear = StepScenario(
+            startRooms: 1, stepRooms: 2, maxRooms: 6, players: 2, hertz: 30, stepSeconds: 1, sloMicros: 50_000)
+        #expect(linear.plannedSteps == [1, 3, 5])
+    }
+
+    @Test("A step fails on loss before latency, and holds only within the SLO")
+    func verdicts() {
+        func window(expected: Int, delivered: Int, p99: UInt64) -> WindowResult {
+            var latency = LatencySnapshot(histogram: .init(highestTrackableValue: 1_000), sent: 1, expected: expected, delivered: delivered)
+            latency.p99 = p99
+            return WindowResult(seconds: 1, latency: latency, server: nil, bench: nil, serverPeakResidentBytes: nil)
+        }
+        #expect(StepVerdict(window: window(expected: 10, delivered: 10, p99: 5_000), sloMicros: 50_000) == .withinSLO)
+        #expect(StepVerdict(window: window(expected: 10, delivered: 10, p99: 60_000), sloMicros: 50_000) == .p99OverSLO(p99Micros: 60_000))
+        #expect(StepVerdict(window: window(expected: 10, delivered: 9, p99: 60_000), sloMicros: 50_000) == .messagesLost(1))
+        #expect(StepVerdict(window: window(expected: 10, delivered: 0, p99: 0), sloMicros: 50_000) == .nothingDelivered)
+    }
+
+    @Test("The knee is the last step that held")
+    func knee() {
+        let latency = LatencySnapshot(histogram: .init(highestTrackableValue: 1_000), sent: 1, expected: 1, delivered: 1)
+        let window = WindowResult(seconds: 1, latency: latency, server: nil, bench: nil, serverPeakResidentBytes: nil)
+        let steps = [
+            StepResult(rooms: 100, players: 2, window: window, verdict: .withinSLO),
+            StepResult(rooms: 200, players: 2, window: window, verdict: .withinSLO),
+            StepResult(rooms: 400, players: 2, window: window, verdict: .p99OverSLO(p99Micros: 80_000)),
+        ]
+        let report = StepReport(players: 2, hertz: 30, stepSeconds: 1, sloMicros: 50_000, maxRooms: 800, steps: steps)
+        #expect(report.kneeRooms == 200)
+        #expect(report.stopReason.hasPrefix("400 rooms: p99 80.00 ms"))
+        #expect(report.table().contains("knee        200 rooms"))
+    }
 }

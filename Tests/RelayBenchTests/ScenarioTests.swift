@@ -94,4 +94,26 @@ struct ScenarioTests {
             #expect((report.stalled.serverPeakResidentBytes ?? 0) > 0)
         }
     }
+
+    @Test("step: an impossible SLO stops at the first step with no knee; a generous one climbs to the maximum")
+    func step() async throws {
+        try await LiveRelay.with { relay in
+            let impossible = try await StepScenario(
+                startRooms: 2, stepRooms: 2, maxRooms: 8, players: 2, hertz: 20, stepSeconds: 0.5, sloMicros: 1
+            ).run(in: try relay.context)
+            #expect(impossible.steps.count == 1)
+            #expect(impossible.kneeRooms == nil)
+            guard case .p99OverSLO = impossible.steps.first?.verdict else {
+                Issue.record("expected the SLO to fail: \(impossible.steps)")
+                return
+            }
+
+            let generous = try await StepScenario(
+                startRooms: 1, stepRooms: 1, maxRooms: 3, players: 2, hertz: 20, stepSeconds: 0.5, sloMicros: 5_000_000
+            ).run(in: try relay.context)
+            #expect(generous.steps.map(\.rooms) == [1, 2, 3])
+            #expect(generous.kneeRooms == 3)
+            #expect(generous.steps.allSatisfy { ($0.window?.server?.cpuSeconds ?? -1) >= 0 })
+        }
+    }
 }

@@ -17,7 +17,8 @@ public struct RelayBenchCommand: AsyncParsableCommand {
               taskset -c 0 relay-bench ws://127.0.0.1:8124 --server-pid $!
             """,
         subcommands: [
-            RelayScenarioCommand.self, FanoutCommand.self, JoinStormCommand.self, IdleCommand.self, SlowConsumerCommand.self,
+            RelayScenarioCommand.self, FanoutCommand.self, JoinStormCommand.self, IdleCommand.self,
+            SlowConsumerCommand.self, StepCommand.self,
         ],
         defaultSubcommand: RelayScenarioCommand.self
     )
