@@ -18,11 +18,14 @@ struct CommandLineTests {
         #expect(scenario.hertz == 30)
         #expect(scenario.seconds == 30)
         #expect(relay.common.serverPID == 42)
+        #expect(try relay.common.context().sendGridMicros == 0, "sends keep their own times unless asked")
     }
 
     @Test("Each scenario has its subcommand, with its own defaults")
     func subcommands() throws {
-        let fanout = try #require(try RelayBenchCommand.parseAsRoot(["fanout", "ws://127.0.0.1:8000"]) as? FanoutCommand)
+        let fanout = try #require(
+            try RelayBenchCommand.parseAsRoot(["fanout", "ws://127.0.0.1:8000", "--send-grid-us", "1000"]) as? FanoutCommand)
+        #expect(try fanout.common.context().sendGridMicros == 1_000)
         #expect(try fanout.load.scenario(name: "fanout", defaultRooms: 50, defaultPlayers: 8).players == 8)
         #expect(try RelayBenchCommand.parseAsRoot(["join-storm", "ws://localhost:8000", "--rate", "50"]) is JoinStormCommand)
         #expect(try RelayBenchCommand.parseAsRoot(["idle", "ws://127.0.0.1:8000", "--connections", "20000"]) is IdleCommand)

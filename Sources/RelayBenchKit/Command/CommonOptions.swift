@@ -15,6 +15,13 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Spread connections over 127.0.0.1…127.0.0.N (idle and join-storm add more when one address runs out of ports).")
     var sourceAddresses = 1
 
+    @Option(
+        help: """
+            Round send times up to a grid of this many microseconds, so one wake-up sends for every
+            connection due in that slot: cheaper for the bench, burstier for the server (0: off).
+            """)
+    var sendGridUs: Int64 = 0
+
     @Flag(help: "Print the result as JSON.")
     var json = false
 
@@ -29,6 +36,7 @@ struct CommonOptions: ParsableArguments {
         }
         guard (1...254).contains(self.sourceAddresses) else { throw ValidationError("--source-addresses must be 1…254") }
         if let threads, !(1...64).contains(threads) { throw ValidationError("--threads must be 1…64") }
+        guard (0...100_000).contains(self.sendGridUs) else { throw ValidationError("--send-grid-us must be 0…100000") }
     }
 
     /// The scenario context these options describe.
@@ -36,7 +44,7 @@ struct CommonOptions: ParsableArguments {
         let quiet = self.quiet
         return BenchContext(
             target: try BenchTarget(url: self.url), threads: self.threads ?? SystemLimits.allowedCPUCount(),
-            sourceAddresses: self.sourceAddresses, serverPID: self.serverPID,
+            sourceAddresses: self.sourceAddresses, serverPID: self.serverPID, sendGridMicros: self.sendGridUs,
             progress: { line in
                 if !quiet { FileHandle.standardError.write(Data("[relay-bench] \(line)\n".utf8)) }
             })

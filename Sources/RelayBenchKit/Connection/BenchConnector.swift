@@ -64,6 +64,8 @@ final class BenchConnector: Sendable {
     let events: SocketEvents
     /// Longest wait from connecting to the server's confirmation.
     let joinTimeout: TimeAmount
+    /// Sends fall due on this grid (0: each connection at its own time).
+    let sendGrid: TimeAmount
     private let address: SocketAddress
     private let sourceAddresses: [SocketAddress]
     private let nextSource = Atomic<Int>(0)
@@ -74,7 +76,7 @@ final class BenchConnector: Sendable {
     ///     past one address's ephemeral ports.
     init(
         target: BenchTarget, threads: Int, sourceAddressCount: Int = 1, recorder: LatencyRecorder,
-        events: SocketEvents = SocketEvents(), joinTimeout: TimeAmount = .seconds(10)
+        events: SocketEvents = SocketEvents(), joinTimeout: TimeAmount = .seconds(10), sendGrid: TimeAmount = .zero
     ) throws {
         self.target = target
         self.address = try target.socketAddress()
@@ -82,6 +84,7 @@ final class BenchConnector: Sendable {
         self.recorder = recorder
         self.events = events
         self.joinTimeout = joinTimeout
+        self.sendGrid = sendGrid
         self.sourceAddresses =
             sourceAddressCount > 1
             ? try (1...min(sourceAddressCount, 254)).map { try SocketAddress(ipAddress: "127.0.0.\($0)", port: 0) } : []
@@ -96,7 +99,13 @@ final class BenchConnector: Sendable {
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(self.joinTimeout)
         if let receiveBufferBytes {
+            // A small window and a small segment size (announced in the SYN) keep the server's
+            // kernel from buffering much for this client: loopback's 64 KB segments would let
+            // the server's send buffer grow past a megabyte before its own queue sees a thing.
             bootstrap = bootstrap.channelOption(ChannelOptions.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBufferBytes))
+                .channelOption(
+                    ChannelOptions.Types.SocketOption(level: .tcp, name: NIOBSDSocket.Option(rawValue: TCP_MAXSEG)),
+                    value: SocketOptionValue(Self.slowConsumerSegmentBytes))
         }
         if !self.sourceAddresses.isEmpty {
             let index = self.nextSource.wrappingAdd(1, ordering: .relaxed).oldValue
@@ -148,6 +157,9 @@ final class BenchConnector: Sendable {
             return BenchSocket(channel: channel, handler: handler)
         }
     }
+
+    /// TCP segment size a slow consumer announces (the IPv4 minimum every host accepts).
+    static let slowConsumerSegmentBytes = 536
 
     /// Stops the event loops (after every connection is closed).
     func shutdown() async {

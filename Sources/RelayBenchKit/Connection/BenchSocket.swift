@@ -23,8 +23,8 @@ final class BenchSocket: Sendable {
     }
 
     /// Starts sending `player_state` at `hertz`; each should reach `recipients` room-mates.
-    func startSending(hertz: Double, recipients: Int, encoder: PlayerStateEncoder) {
-        self.onLoop { $0.startSending(hertz: hertz, recipients: recipients, encoder: encoder) }
+    func startSending(hertz: Double, recipients: Int, encoder: PlayerStateEncoder, grid: TimeAmount) {
+        self.onLoop { $0.startSending(hertz: hertz, recipients: recipients, encoder: encoder, grid: grid) }
     }
 
     func stopSending() { self.onLoop { $0.stopSending() } }

@@ -3,6 +3,8 @@
 struct WindowResult: Sendable, Encodable, Equatable {
     /// Sending time asked for.
     var seconds: Double
+    /// Sending time it took: longer when the bench's own task woke late.
+    var sendingSeconds: Double
     var latency: LatencySnapshot
     /// From the window's start to the end of the drain.
     var server: ProcessUsage?
@@ -14,37 +16,53 @@ struct WindowResult: Sendable, Encodable, Equatable {
     var serverMicrosPerDelivery: Double?
     var benchMicrosPerDelivery: Double?
 
-    init(seconds: Double, latency: LatencySnapshot, server: ProcessUsage?, bench: ProcessUsage?, serverPeakResidentBytes: Int?) {
+    init(
+        seconds: Double, sendingSeconds: Double? = nil, latency: LatencySnapshot, server: ProcessUsage?, bench: ProcessUsage?,
+        serverPeakResidentBytes: Int?
+    ) {
         self.seconds = seconds
+        self.sendingSeconds = sendingSeconds ?? seconds
         self.latency = latency
         self.server = server
         self.bench = bench
         self.serverPeakResidentBytes = serverPeakResidentBytes
-        self.deliveriesPerSecond = seconds > 0 ? Double(latency.delivered) / seconds : 0
+        self.deliveriesPerSecond = self.sendingSeconds > 0 ? Double(latency.delivered) / self.sendingSeconds : 0
         self.serverMicrosPerDelivery = server?.cpuMicros(per: latency.delivered)
         self.benchMicrosPerDelivery = bench?.cpuMicros(per: latency.delivered)
     }
 }
 
 extension RoomFleet {
+    /// Every healthy player starts sending `player_state` at `hertz`.
+    func startSending(hertz: Double, paddingBytes: Int) {
+        let encoder = PlayerStateEncoder(paddingBytes: paddingBytes)
+        for room in self.allRooms {
+            let senders = room.healthyMembers
+            for member in senders {
+                member.socket.startSending(
+                    hertz: hertz, recipients: senders.count - 1, encoder: encoder, grid: self.connector.sendGrid)
+            }
+        }
+    }
+
+    func stopSending() {
+        for room in self.allRooms {
+            for member in room.healthyMembers { member.socket.stopSending() }
+        }
+    }
+
     /// Every healthy player sends `player_state` at `hertz` for `seconds`; then the bench waits
-    /// up to `drain` for what is still in flight. Messages still missing after that are lost.
+    /// up to `drainSeconds` for what is still in flight. Messages still missing after that are lost.
     func measure(
         seconds: Double, hertz: Double, paddingBytes: Int, serverPID: Int32?, sampleServerMemory: Bool = false,
-        drain: Duration = .seconds(1), progress: (@Sendable (String) -> Void)? = nil
+        drainSeconds: Double = 1, progress: (@Sendable (String) -> Void)? = nil
     ) async -> WindowResult {
         let recorder = self.connector.recorder
-        let encoder = PlayerStateEncoder(paddingBytes: paddingBytes)
-        let rooms = self.allRooms
         let serverBefore = serverPID.flatMap(ProcessStats.read(pid:))
         let benchBefore = ProcessStats.current()
         recorder.openWindow(at: BenchClock.micros())
-        for room in rooms {
-            let senders = room.healthyMembers
-            for member in senders {
-                member.socket.startSending(hertz: hertz, recipients: senders.count - 1, encoder: encoder)
-            }
-        }
+        let sendingStarted = ContinuousClock.now
+        self.startSending(hertz: hertz, paddingBytes: paddingBytes)
 
         var peakServerMemory: Int?
         let end = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
@@ -60,10 +78,9 @@ extension RoomFleet {
                 progress("sent \(now.sent)  delivered \(now.delivered)  p99 \(Format.ms(now.p99)) ms")
             }
         }
-        for room in rooms {
-            for member in room.healthyMembers { member.socket.stopSending() }
-        }
-        let drainEnd = ContinuousClock.now + drain
+        self.stopSending()
+        let sendingSeconds = (ContinuousClock.now - sendingStarted).seconds
+        let drainEnd = ContinuousClock.now + .milliseconds(Int64(drainSeconds * 1000))
         while ContinuousClock.now < drainEnd {
             let counts = recorder.counts()
             if counts.delivered >= counts.expected { break }
@@ -71,7 +88,7 @@ extension RoomFleet {
         }
         let latency = recorder.snapshot()
         return WindowResult(
-            seconds: seconds, latency: latency,
+            seconds: seconds, sendingSeconds: sendingSeconds, latency: latency,
             server: ProcessUsage(from: serverBefore, to: serverPID.flatMap(ProcessStats.read(pid:))),
             bench: ProcessUsage(from: benchBefore, to: ProcessStats.current()),
             serverPeakResidentBytes: peakServerMemory)

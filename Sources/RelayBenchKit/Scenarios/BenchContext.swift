@@ -9,6 +9,8 @@ struct BenchContext: Sendable {
     var serverPID: Int32?
     /// Longest wait from connecting to the server's confirmation.
     var joinTimeoutSeconds: Int64 = 10
+    /// Sends fall due on a grid of this many microseconds (0: each connection at its own time).
+    var sendGridMicros: Int64 = 0
     /// Progress lines (to stderr on the command line; dropped in tests).
     var progress: @Sendable (String) -> Void = { _ in }
 
@@ -17,7 +19,7 @@ struct BenchContext: Sendable {
         try BenchConnector(
             target: self.target, threads: self.threads, sourceAddressCount: self.sourceAddresses,
             recorder: LatencyRecorder(expectedIntervalMicros: hertz > 0 ? UInt64(1e6 / hertz) : 0),
-            joinTimeout: .seconds(self.joinTimeoutSeconds))
+            joinTimeout: .seconds(self.joinTimeoutSeconds), sendGrid: .microseconds(self.sendGridMicros))
     }
 }
 

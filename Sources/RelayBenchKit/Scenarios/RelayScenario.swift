@@ -8,6 +8,8 @@ struct RelayScenario: Sendable {
     var seconds: Double
     var paddingBytes = 0
     var setupConcurrency = 50
+    /// How long after the window the bench waits for messages still in flight (then they count as lost).
+    var drainSeconds = 1.0
 
     func run(in context: BenchContext) async throws -> RelayReport {
         let connector = try context.makeConnector(hertz: self.hertz)
@@ -19,7 +21,7 @@ struct RelayScenario: Sendable {
             context.progress("measuring for \(Format.fixed(self.seconds, 0)) s")
             window = await fleet.measure(
                 seconds: self.seconds, hertz: self.hertz, paddingBytes: self.paddingBytes, serverPID: context.serverPID,
-                progress: context.progress)
+                drainSeconds: self.drainSeconds, progress: context.progress)
         }
         await fleet.closeAll()
         await connector.shutdown()

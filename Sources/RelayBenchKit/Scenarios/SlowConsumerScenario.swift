@@ -15,8 +15,13 @@ struct SlowConsumerScenario: Sendable {
     /// what they do not read (the kernel doubles it).
     var slowReceiveBufferBytes = 4_096
     var setupConcurrency = 50
-    /// How long the slow players read again at the end, to collect close frames.
-    var collectSeconds = 3.0
+    /// How long after the window the bench waits for messages still in flight (then they count as lost).
+    var drainSeconds = 1.0
+    /// After the window, how long the slow players stay stalled while the bench waits for the
+    /// server to drop them all.
+    var dropWaitSeconds = 5.0
+    /// Then how long they read again, for the dropped ones' connections to end.
+    var collectSeconds = 2.0
 
     /// Slow players in room `index` of `rooms`: the share spread evenly over the rooms.
     static func slowPlayers(inRoom index: Int, players: Int, percent: Double) -> Int {
@@ -40,22 +45,31 @@ struct SlowConsumerScenario: Sendable {
         context.progress("baseline: everyone reads, \(Format.fixed(self.seconds, 0)) s")
         let baseline = await fleet.measure(
             seconds: self.seconds, hertz: self.hertz, paddingBytes: self.paddingBytes, serverPID: context.serverPID,
-            sampleServerMemory: true, progress: context.progress)
+            sampleServerMemory: true, drainSeconds: self.drainSeconds, progress: context.progress)
 
         context.progress("\(slow.count) players stop reading, \(Format.fixed(self.seconds, 0)) s")
         let stallStart = BenchClock.micros()
         for member in slow { member.socket.pauseReading() }
         let stalled = await fleet.measure(
             seconds: self.seconds, hertz: self.hertz, paddingBytes: self.paddingBytes, serverPID: context.serverPID,
-            sampleServerMemory: true, progress: context.progress)
+            sampleServerMemory: true, drainSeconds: self.drainSeconds, progress: context.progress)
         let serverAfterStall = context.serverPID.flatMap(ProcessStats.read(pid:))
 
+        let slowIDs = Set(slow.map(\.playerID))
+        // The load goes on (unmeasured) until the server has dropped every slow player, or the wait ends.
+        let dropDeadline = ContinuousClock.now + .milliseconds(Int64(self.dropWaitSeconds * 1000))
+        fleet.startSending(hertz: self.hertz, paddingBytes: self.paddingBytes)
+        while ContinuousClock.now < dropDeadline, Self.dropped(slowIDs, connector.events) < slowIDs.count {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        fleet.stopSending()
         // Reading again drains what the kernel held; a connection the server already closed
         // then ends, with its close frame if the server managed to send one.
         for member in slow { member.socket.resumeReading() }
-        let outcomes = await Self.closeOutcomes(of: slow.map(\.socket), within: .milliseconds(Int64(self.collectSeconds * 1000)))
+        let outcomes = await Self.closeOutcomes(
+            of: slow.map(\.socket), expectedToEnd: Self.dropped(slowIDs, connector.events),
+            within: .milliseconds(Int64(self.collectSeconds * 1000)))
         let announced = connector.events.disconnectAnnouncements
-        let slowIDs = Set(slow.map(\.playerID))
         let dropSeconds = announced.filter { slowIDs.contains($0.key) }.values.map { Double($0 - stallStart) / 1e6 }.sorted()
         await fleet.closeAll()
         await connector.shutdown()
@@ -73,14 +87,21 @@ struct SlowConsumerScenario: Sendable {
             serverStartResidentBytes: serverStart?.residentBytes, serverAfterStallResidentBytes: serverAfterStall?.residentBytes)
     }
 
-    /// How each socket ended, or nil for one still open after `timeout`.
-    private static func closeOutcomes(of sockets: [BenchSocket], within timeout: Duration) async -> [CloseOutcome?] {
+    /// Slow players the server announced as disconnected so far.
+    private static func dropped(_ slowIDs: Set<String>, _ events: SocketEvents) -> Int {
+        events.disconnectAnnouncements.keys.filter { slowIDs.contains($0) }.count
+    }
+
+    /// How each socket ended, or nil for one still open: waits (bounded) until `expectedToEnd` have.
+    private static func closeOutcomes(
+        of sockets: [BenchSocket], expectedToEnd: Int, within timeout: Duration
+    ) async -> [CloseOutcome?] {
         let ended = Locked([Int: CloseOutcome]())
         for (index, socket) in sockets.enumerated() {
             socket.closed.whenSuccess { outcome in ended.withLock { $0[index] = outcome } }
         }
         let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline, ended.withLock({ $0.count }) < sockets.count {
+        while ContinuousClock.now < deadline, ended.withLock({ $0.count }) < expectedToEnd {
             try? await Task.sleep(for: .milliseconds(50))
         }
         let outcomes = ended.value

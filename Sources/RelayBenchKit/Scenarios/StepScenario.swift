@@ -12,6 +12,8 @@ struct StepScenario: Sendable {
     var sloMicros: UInt64
     var paddingBytes = 0
     var setupConcurrency = 50
+    /// How long after the window the bench waits for messages still in flight (then they count as lost).
+    var drainSeconds = 1.0
 
     /// The room counts to try, in order, up to `maxRooms`.
     var plannedSteps: [Int] {
@@ -42,7 +44,8 @@ struct StepScenario: Sendable {
                 break
             }
             let window = await fleet.measure(
-                seconds: self.stepSeconds, hertz: self.hertz, paddingBytes: self.paddingBytes, serverPID: context.serverPID)
+                seconds: self.stepSeconds, hertz: self.hertz, paddingBytes: self.paddingBytes, serverPID: context.serverPID,
+                drainSeconds: self.drainSeconds)
             let verdict = StepVerdict(window: window, sloMicros: self.sloMicros)
             steps.append(StepResult(rooms: rooms, players: self.players, window: window, verdict: verdict))
             context.progress("step \(rooms) rooms: p99 \(Format.ms(window.latency.p99)) ms, lost \(window.latency.lost): \(verdict.summary)")
