@@ -6,9 +6,9 @@ struct IdleCommand: AsyncParsableCommand {
         commandName: "idle",
         abstract: "Opens N connections that join rooms and stay silent; server RSS per connection (needs --server-pid).",
         discussion: """
-            The bench raises its own open-file limit (setrlimit; the hard limit too when allowed)
-            and spreads connections over 127.0.0.x source addresses when one address's ephemeral
-            ports would not do. The server needs an open-file limit above N as well: start it
+            The bench raises its own open-file limit (setrlimit; the hard limit too when allowed) \
+            and spreads connections over 127.0.0.x source addresses when one address's ephemeral \
+            ports would not do. The server needs an open-file limit above N as well: start it \
             from a shell with `ulimit -n 65536`. Its --max-rooms (default 10000) bounds N / --players.
             """
     )

@@ -6,8 +6,8 @@ struct JoinStormCommand: AsyncParsableCommand {
         commandName: "join-storm",
         abstract: "N connect + create/join per second for a bounded time: joins/s, failures, join latency.",
         discussion: """
-            Arrivals follow the schedule whether or not earlier ones finished (open loop); each
-            creates a room or takes a free place in one, so no room is ever sent more than
+            Arrivals follow the schedule whether or not earlier ones finished (open loop); each \
+            creates a room or takes a free place in one, so no room is ever sent more than \
             --players players. Connections stay open until the end (rate × duration of them).
             """
     )

@@ -58,7 +58,7 @@ struct FanoutCommand: AsyncParsableCommand {
         commandName: "fanout",
         abstract: "Like relay with bigger rooms (default 8 players): one message, many recipients.",
         discussion: """
-            The creator asks for max_players = --players. The server caps it (relay:
+            The creator asks for max_players = --players. The server caps it (relay: \
             --max-players-per-room, default 8); a refusal is reported with the server's message.
             """
     )

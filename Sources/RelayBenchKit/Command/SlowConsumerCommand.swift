@@ -6,12 +6,14 @@ struct SlowConsumerCommand: AsyncParsableCommand {
         commandName: "slow-consumer",
         abstract: "x% of players stop reading: the others' latency with and without them, server RSS, 4000 closes.",
         discussion: """
-            Two windows of --duration each over the same rooms: everyone reads, then the slow
-            players stop reading (their sockets stay open; the bench stops reading them at the
-            channel level, with a small SO_RCVBUF so the server's queue fills rather than the
-            kernel's). Slow players never send and are never a room's creator. At the end they
-            read again, which shows whether the server closed them (relay: close 4000 once
-            --outbound-queue-frames overflow, then a hang-up after a 1 s grace).
+            Two windows of --duration each over the same rooms: everyone reads, then the slow \
+            players stop reading (their sockets stay open; the bench stops reading them at the \
+            channel level, with a small SO_RCVBUF and a 536-byte TCP segment size so that the \
+            server's queue fills rather than its kernel's send buffer). Slow players never send \
+            and are never a room's creator. After the second window the load goes on (unmeasured) \
+            until the server has dropped every slow player or 5 s pass; then they read again, \
+            which shows whether their connection had ended and with which close code (relay: \
+            4000 once --outbound-queue-frames overflow, then a hang-up after a 1 s grace).
             """
     )
 

@@ -6,8 +6,8 @@ struct StepCommand: AsyncParsableCommand {
         commandName: "step",
         abstract: "Climbs the room count at a fixed Hz until p99 exceeds the SLO or messages are lost; reports the knee.",
         discussion: """
-            Steps go --start-rooms, then + --step (or doubling with --step 0), up to --max-rooms.
-            Rooms of earlier steps stay open. Each step prints both processes' CPU; a bench near
+            Steps go --start-rooms, then + --step (or doubling with --step 0), up to --max-rooms. \
+            Rooms of earlier steps stay open. Each step prints both processes' CPU; a bench near \
             100% of its cores means that step measured the bench, not the server.
             """
     )
