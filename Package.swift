@@ -138,6 +138,7 @@ let package = Package(
 // Benchmarks (ordo-one/benchmark), only with ENABLE_BENCHMARKS=1 so normal builds, tests and CI
 // neither fetch nor build them:
 //   ENABLE_BENCHMARKS=1 swift package --scratch-path .build-bench benchmark --target PersistenceBenchmarks
+//   ENABLE_BENCHMARKS=1 swift package --scratch-path .build-bench benchmark --target RelayBenchmarks
 if ProcessInfo.processInfo.environment["ENABLE_BENCHMARKS"] != nil {
     package.dependencies.append(
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"])
@@ -151,6 +152,20 @@ if ProcessInfo.processInfo.environment["ENABLE_BENCHMARKS"] != nil {
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/PersistenceBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        )
+    )
+    package.targets.append(
+        .executableTarget(
+            name: "RelayBenchmarks",
+            dependencies: [
+                "Relay", "Handlers",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Benchmarks/RelayBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         )
     )
