@@ -43,6 +43,14 @@ struct PlanningTests {
         #expect(plan.next() == .create(room: 2))
     }
 
+    @Test("A run that cannot get a descriptor per connection stops before connecting, and says why")
+    func openFileLimit() async throws {
+        let context = BenchContext(target: try BenchTarget(url: "ws://127.0.0.1:9"), threads: 1)
+        let tooMany = RelayScenario(rooms: 20_000, players: 64, hertz: 1, seconds: 1)  // 1.28M sockets
+        await #expect(throws: BenchError.self) { try await tooMany.run(in: context) }
+        #expect(SystemLimits.raiseOpenFiles(toFit: 10).isEnough)
+    }
+
     @Test("Slow players are spread over the rooms, never the creator")
     func slowPlayers() {
         let perRoom = (0..<10).map { SlowConsumerScenario.slowPlayers(inRoom: $0, players: 4, percent: 25) }

@@ -23,6 +23,18 @@ struct BenchContext: Sendable {
     }
 }
 
+extension BenchContext {
+    /// Raises this process's open-file limit for `connections` sockets, or explains why it cannot.
+    @discardableResult
+    func ensureOpenFiles(for connections: Int) throws(BenchError) -> SystemLimits.FileLimit {
+        let limit = SystemLimits.raiseOpenFiles(toFit: connections)
+        guard limit.isEnough else {
+            throw .notEnoughFileDescriptors(needed: connections, soft: limit.soft, hard: limit.hard)
+        }
+        return limit
+    }
+}
+
 /// A scenario's result: a table for people and JSON for machines.
 protocol ScenarioReport: Encodable, Sendable {
     /// The readable summary printed at the end of a run.

@@ -13,10 +13,7 @@ struct IdleScenario: Sendable {
 
     func run(in context: BenchContext) async throws -> IdleReport {
         let connections = self.rooms * self.players
-        let fileLimit = SystemLimits.raiseOpenFiles(toFit: connections)
-        guard fileLimit.isEnough else {
-            throw BenchError.notEnoughFileDescriptors(needed: connections, soft: fileLimit.soft, hard: fileLimit.hard)
-        }
+        let fileLimit = try context.ensureOpenFiles(for: connections)
         var context = context
         context.sourceAddresses = max(context.sourceAddresses, SystemLimits.sourceAddressesNeeded(for: connections))
         let connector = try context.makeConnector(hertz: 0)

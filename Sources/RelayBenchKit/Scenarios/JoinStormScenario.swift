@@ -13,10 +13,7 @@ struct JoinStormScenario: Sendable {
     var arrivals: Int { Int((self.rate * self.seconds).rounded()) }
 
     func run(in context: BenchContext) async throws -> JoinStormReport {
-        let fileLimit = SystemLimits.raiseOpenFiles(toFit: self.arrivals)
-        guard fileLimit.isEnough else {
-            throw BenchError.notEnoughFileDescriptors(needed: self.arrivals, soft: fileLimit.soft, hard: fileLimit.hard)
-        }
+        try context.ensureOpenFiles(for: self.arrivals)
         var context = context
         context.sourceAddresses = max(context.sourceAddresses, SystemLimits.sourceAddressesNeeded(for: self.arrivals))
         let connector = try context.makeConnector(hertz: 0)

@@ -12,6 +12,7 @@ struct RelayScenario: Sendable {
     var drainSeconds = 1.0
 
     func run(in context: BenchContext) async throws -> RelayReport {
+        try context.ensureOpenFiles(for: self.rooms * self.players)
         let connector = try context.makeConnector(hertz: self.hertz)
         let fleet = RoomFleet(connector: connector)
         context.progress("setting up \(self.rooms) rooms of \(self.players) players")
