@@ -32,7 +32,8 @@ private let relayedFields: [String: JSONValue] = relayedState.objectValue ?? [:]
 
 /// A room's state with one player, kept across iterations.
 private final class RoomStateBox {
-    var state = RoomState(roomID: "ABCDEF", roomName: "bench", hostID: "", maxPlayers: 2, limits: RelayLimits(), seed: 1)
+    var state = RoomState(
+        roomID: "ABCDEF", roomName: "bench", hostID: "", maxPlayers: 2, limits: RelayLimits(), seed: 1)
 
     init() {
         _ = try? self.state.addPlayer(id: "p1", name: "p1", reconnectToken: "t")
@@ -68,7 +69,8 @@ private final class RoomFixture {
             let other = try registry.createRoom(name: "other \(index)", maxPlayers: 2)
             let connection = PlayerConnection(queueCapacity: 16) { _ in }
             try await other.enter { room throws(RelayError) in
-                _ = try room.admit(playerID: "p\(index)", name: "p\(index)", reconnectToken: "t\(index)", connection: connection)
+                _ = try room.admit(
+                    playerID: "p\(index)", name: "p\(index)", reconnectToken: "t\(index)", connection: connection)
             }
         }
 

@@ -33,7 +33,9 @@ final class LiveRelay: Sendable {
         let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         let path = testBinary.deletingLastPathComponent().appendingPathComponent("relay").path
         try #require(FileManager.default.isExecutableFile(atPath: path), "build the relay product first: \(path)")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-bench-test-\(UUID().uuidString)").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "relay-bench-test-\(UUID().uuidString)"
+        ).path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
 
         let process = Process()

@@ -73,19 +73,24 @@ struct PlanningTests {
     @Test("A step fails on loss before latency, and holds only within the SLO")
     func verdicts() {
         func window(expected: Int, delivered: Int, p99: UInt64) -> WindowResult {
-            var latency = LatencySnapshot(histogram: .init(highestTrackableValue: 1_000), sent: 1, expected: expected, delivered: delivered)
+            var latency = LatencySnapshot(
+                histogram: .init(highestTrackableValue: 1_000), sent: 1, expected: expected, delivered: delivered)
             latency.p99 = p99
             return WindowResult(seconds: 1, latency: latency, server: nil, bench: nil, serverPeakResidentBytes: nil)
         }
         #expect(StepVerdict(window: window(expected: 10, delivered: 10, p99: 5_000), sloMicros: 50_000) == .withinSLO)
-        #expect(StepVerdict(window: window(expected: 10, delivered: 10, p99: 60_000), sloMicros: 50_000) == .p99OverSLO(p99Micros: 60_000))
-        #expect(StepVerdict(window: window(expected: 10, delivered: 9, p99: 60_000), sloMicros: 50_000) == .messagesLost(1))
+        #expect(
+            StepVerdict(window: window(expected: 10, delivered: 10, p99: 60_000), sloMicros: 50_000)
+                == .p99OverSLO(p99Micros: 60_000))
+        #expect(
+            StepVerdict(window: window(expected: 10, delivered: 9, p99: 60_000), sloMicros: 50_000) == .messagesLost(1))
         #expect(StepVerdict(window: window(expected: 10, delivered: 0, p99: 0), sloMicros: 50_000) == .nothingDelivered)
     }
 
     @Test("The knee is the last step that held")
     func knee() {
-        let latency = LatencySnapshot(histogram: .init(highestTrackableValue: 1_000), sent: 1, expected: 1, delivered: 1)
+        let latency = LatencySnapshot(
+            histogram: .init(highestTrackableValue: 1_000), sent: 1, expected: 1, delivered: 1)
         let window = WindowResult(seconds: 1, latency: latency, server: nil, bench: nil, serverPeakResidentBytes: nil)
         let steps = [
             StepResult(rooms: 100, players: 2, window: window, verdict: .withinSLO),

@@ -31,13 +31,17 @@ struct ScenarioTests {
         try await LiveRelay.with(arguments: ["--max-players-per-room", "4"]) { relay in
             var onGrid = try relay.context
             onGrid.sendGridMicros = 1_000  // the grid must not lose or duplicate sends
-            let fits = try await RelayScenario(name: "fanout", rooms: 2, players: 4, hertz: 10, seconds: 1, drainSeconds: 3)
-                .run(in: onGrid)
+            let fits = try await RelayScenario(
+                name: "fanout", rooms: 2, players: 4, hertz: 10, seconds: 1, drainSeconds: 3
+            )
+            .run(in: onGrid)
             #expect(fits.setup.roomsReady == 2)
             let window = try #require(fits.window)
             #expect(window.latency.expected == window.latency.sent * 3)
             let ideal = 2 * 4 * 10 * window.sendingSeconds  // rooms × senders × Hz × the time they sent
-            #expect(abs(Double(window.latency.sent) - ideal) <= 8 + ideal / 10, "sent \(window.latency.sent), ideal \(ideal)")
+            #expect(
+                abs(Double(window.latency.sent) - ideal) <= 8 + ideal / 10,
+                "sent \(window.latency.sent), ideal \(ideal)")
             #expect(window.latency.delivered == window.latency.expected)
 
             let tooBig = try await RelayScenario(name: "fanout", rooms: 2, players: 5, hertz: 10, seconds: 1)

@@ -33,7 +33,8 @@ struct WireTests {
 
     @Test("The send time is read from the key t only, never from a key ending in t")
     func sendTime() {
-        let update = #"{"type":"player_state_update","player_id":"p","state":{"facing_right":true,"x":1.12,"t":987654321,"s":3}}"#
+        let update =
+            #"{"type":"player_state_update","player_id":"p","state":{"facing_right":true,"x":1.12,"t":987654321,"s":3}}"#
         #expect(self.withBytes(update) { ServerMessage.integer(forKey: "t", in: $0) } == 987_654_321)
         #expect(self.withBytes(#"{"state":{"t": -42}}"#) { ServerMessage.integer(forKey: "t", in: $0) } == -42)
         #expect(self.withBytes(#"{"state":{"right":5}}"#) { ServerMessage.integer(forKey: "t", in: $0) } == nil)
@@ -58,8 +59,10 @@ struct WireTests {
     func playerState() throws {
         for padding in [0, 10] {
             var buffer = ByteBuffer()
-            PlayerStateEncoder(paddingBytes: padding).write(sequence: 801, sentAtMicros: 1_234_567_890_123, into: &buffer)
-            let object = try #require(try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any])
+            PlayerStateEncoder(paddingBytes: padding).write(
+                sequence: 801, sentAtMicros: 1_234_567_890_123, into: &buffer)
+            let object = try #require(
+                try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any])
             #expect(object["type"] as? String == "player_state")
             let state = try #require(object["state"] as? [String: Any])
             #expect((state["t"] as? NSNumber)?.int64Value == 1_234_567_890_123)

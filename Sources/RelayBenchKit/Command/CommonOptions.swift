@@ -12,7 +12,10 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Event-loop threads of the bench (default: the CPUs it may run on, as narrowed by taskset).")
     var threads: Int?
 
-    @Option(help: "Spread connections over 127.0.0.1…127.0.0.N (idle and join-storm add more when one address runs out of ports).")
+    @Option(
+        help:
+            "Spread connections over 127.0.0.1…127.0.0.N (idle and join-storm add more when one address runs out of ports)."
+    )
     var sourceAddresses = 1
 
     @Option(
@@ -34,7 +37,9 @@ struct CommonOptions: ParsableArguments {
         } catch {
             throw ValidationError(error.description)
         }
-        guard (1...254).contains(self.sourceAddresses) else { throw ValidationError("--source-addresses must be 1…254") }
+        guard (1...254).contains(self.sourceAddresses) else {
+            throw ValidationError("--source-addresses must be 1…254")
+        }
         if let threads, !(1...64).contains(threads) { throw ValidationError("--threads must be 1…64") }
         guard (0...100_000).contains(self.sendGridUs) else { throw ValidationError("--send-grid-us must be 0…100000") }
     }
@@ -66,9 +71,11 @@ enum DurationOption {
     }
 
     /// Parses and bounds a duration option, naming it in the error.
-    static func validated(_ text: String, name: String, within range: ClosedRange<Double> = 0.1...600) throws -> Double {
+    static func validated(_ text: String, name: String, within range: ClosedRange<Double> = 0.1...600) throws -> Double
+    {
         guard let seconds = self.seconds(text), range.contains(seconds) else {
-            throw ValidationError("--\(name) must be between \(range.lowerBound)s and \(Int(range.upperBound))s, e.g. 10s or 2m")
+            throw ValidationError(
+                "--\(name) must be between \(range.lowerBound)s and \(Int(range.upperBound))s, e.g. 10s or 2m")
         }
         return seconds
     }

@@ -4,7 +4,8 @@ import ArgumentParser
 struct IdleCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "idle",
-        abstract: "Opens N connections that join rooms and stay silent; server RSS per connection (needs --server-pid).",
+        abstract:
+            "Opens N connections that join rooms and stay silent; server RSS per connection (needs --server-pid).",
         discussion: """
             The bench raises its own open-file limit (setrlimit; the hard limit too when allowed) \
             and spreads connections over 127.0.0.x source addresses when one address's ephemeral \

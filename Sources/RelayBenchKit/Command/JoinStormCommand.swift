@@ -27,12 +27,15 @@ struct JoinStormCommand: AsyncParsableCommand {
         try OptionBounds.check(players: self.players)
         guard self.rate > 0, self.rate <= 20_000 else { throw ValidationError("--rate must be in (0, 20000]") }
         let seconds = try DurationOption.validated(self.duration, name: "duration")
-        guard self.rate * seconds <= 50_000 else { throw ValidationError("rate × duration must stay ≤ 50000 connections") }
+        guard self.rate * seconds <= 50_000 else {
+            throw ValidationError("rate × duration must stay ≤ 50000 connections")
+        }
     }
 
     func run() async throws {
         let scenario = JoinStormScenario(
-            rate: self.rate, seconds: try DurationOption.validated(self.duration, name: "duration"), players: self.players)
+            rate: self.rate, seconds: try DurationOption.validated(self.duration, name: "duration"),
+            players: self.players)
         self.common.emit(try await scenario.run(in: try self.common.context()))
     }
 }

@@ -27,7 +27,9 @@ struct SlowConsumerCommand: AsyncParsableCommand {
     var slowReceiveBuffer = 4_096
 
     func validate() throws {
-        guard self.slowPercent > 0, self.slowPercent < 100 else { throw ValidationError("--slow-percent must be in (0, 100)") }
+        guard self.slowPercent > 0, self.slowPercent < 100 else {
+            throw ValidationError("--slow-percent must be in (0, 100)")
+        }
         guard self.slowReceiveBuffer >= 256 else { throw ValidationError("--slow-receive-buffer must be at least 256") }
     }
 

@@ -4,7 +4,8 @@ import ArgumentParser
 struct StepCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "step",
-        abstract: "Climbs the room count at a fixed Hz until p99 exceeds the SLO or messages are lost; reports the knee.",
+        abstract:
+            "Climbs the room count at a fixed Hz until p99 exceeds the SLO or messages are lost; reports the knee.",
         discussion: """
             Steps go --start-rooms, then + --step (or doubling with --step 0), up to --max-rooms. \
             Rooms of earlier steps stay open. Each step prints both processes' CPU; a bench near \
@@ -42,7 +43,9 @@ struct StepCommand: AsyncParsableCommand {
         try OptionBounds.check(rooms: self.maxRooms, players: self.players, hertz: self.hz, padding: self.payloadBytes)
         try OptionBounds.check(rooms: self.startRooms)
         guard self.step >= 0 else { throw ValidationError("--step must be ≥ 0") }
-        guard self.startRooms <= self.maxRooms else { throw ValidationError("--start-rooms must not exceed --max-rooms") }
+        guard self.startRooms <= self.maxRooms else {
+            throw ValidationError("--start-rooms must not exceed --max-rooms")
+        }
         guard self.sloMs > 0 else { throw ValidationError("--slo-ms must be positive") }
         _ = try DurationOption.validated(self.stepDuration, name: "step-duration")
     }

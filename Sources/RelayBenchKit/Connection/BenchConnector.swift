@@ -1,59 +1,8 @@
-import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
 import Synchronization
-
-/// The server under test: a loopback `ws://` URL.
-struct BenchTarget: Sendable, Equatable {
-    var host: String
-    var port: Int
-    /// Prefix before `/ws/room/…` (usually empty).
-    var basePath: String
-
-    /// Parses `ws://host:port[/base]`; only loopback hosts are accepted, so the tool never
-    /// loads a machine it does not run on.
-    init(url: String) throws(BenchError) {
-        guard let components = URLComponents(string: url), components.scheme == "ws" || components.scheme == "http",
-            let host = components.host
-        else { throw .invalidOption("expected a ws://host:port URL, got \(url)") }
-        guard Self.isLoopback(host) else {
-            throw .invalidOption("only loopback targets are allowed (127.0.0.0/8, localhost, ::1), got \(host)")
-        }
-        self.host = host
-        self.port = components.port ?? 80
-        self.basePath = components.path.hasSuffix("/") ? String(components.path.dropLast()) : components.path
-    }
-
-    static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
-    }
-
-    /// The address to connect to (localhost resolves to 127.0.0.1).
-    func socketAddress() throws -> SocketAddress {
-        let ip = self.host == "localhost" ? "127.0.0.1" : self.host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        return try SocketAddress(ipAddress: ip, port: self.port)
-    }
-
-    /// The `Host` header.
-    var hostHeader: String { self.host.contains(":") && !self.host.hasPrefix("[") ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)" }
-}
-
-/// Something the bench cannot do as asked.
-enum BenchError: Error, Equatable, CustomStringConvertible {
-    case invalidOption(String)
-    case notEnoughFileDescriptors(needed: Int, soft: Int, hard: Int)
-
-    var description: String {
-        switch self {
-        case .invalidOption(let text): text
-        case .notEnoughFileDescriptors(let needed, let soft, let hard):
-            "\(needed) connections need more open files than this process may have (soft \(soft), hard \(hard)); "
-                + "raise it with `ulimit -n` or run as a user allowed to"
-        }
-    }
-}
 
 /// Opens bench connections to one server: TCP connect (optionally from one of several
 /// loopback source addresses), WebSocket upgrade, then the greeting.
@@ -102,10 +51,12 @@ final class BenchConnector: Sendable {
             // A small window and a small segment size (announced in the SYN) keep the server's
             // kernel from buffering much for this client: loopback's 64 KB segments would let
             // the server's send buffer grow past a megabyte before its own queue sees a thing.
-            bootstrap = bootstrap.channelOption(ChannelOptions.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBufferBytes))
-                .channelOption(
-                    ChannelOptions.Types.SocketOption(level: .tcp, name: NIOBSDSocket.Option(rawValue: TCP_MAXSEG)),
-                    value: SocketOptionValue(Self.slowConsumerSegmentBytes))
+            bootstrap = bootstrap.channelOption(
+                ChannelOptions.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBufferBytes)
+            )
+            .channelOption(
+                ChannelOptions.Types.SocketOption(level: .tcp, name: NIOBSDSocket.Option(rawValue: TCP_MAXSEG)),
+                value: SocketOptionValue(Self.slowConsumerSegmentBytes))
         }
         if !self.sourceAddresses.isEmpty {
             let index = self.nextSource.wrappingAdd(1, ordering: .relaxed).oldValue
@@ -121,7 +72,9 @@ final class BenchConnector: Sendable {
     }
 
     /// Adds the HTTP upgrade; once upgraded, the bench handler replaces it.
-    private func initialize(_ channel: any Channel, path: String, greeting: Greeting) throws -> EventLoopFuture<BenchSocket> {
+    private func initialize(
+        _ channel: any Channel, path: String, greeting: Greeting
+    ) throws -> EventLoopFuture<BenchSocket> {
         // Bounds the whole join: connect, upgrade, greeting and answer.
         let watchdog = channel.eventLoop.scheduleTask(in: self.joinTimeout) { channel.close(promise: nil) }
         let handler = NIOLoopBound(

@@ -1,36 +1,6 @@
 import NIOCore
 import NIOWebSocket
 
-/// The server confirmed the create or join.
-struct JoinConfirmation: Sendable, Equatable {
-    var roomCode: String
-    var playerID: String
-    /// `room_info.player_count` and `max_players` in the confirmation, when the server sent them.
-    var playerCount: Int?
-    var maxPlayers: Int?
-    /// When the confirmation arrived (``BenchClock`` microseconds).
-    var receivedAt: Int64
-}
-
-/// How a connection ended.
-struct CloseOutcome: Sendable, Equatable {
-    /// The code of the server's close frame; nil if the connection ended without one.
-    var serverCloseCode: UInt16?
-    /// Whether the bench started the close (its own close frame went first).
-    var closedByBench: Bool
-}
-
-/// The server answered the greeting with an `error`.
-struct ServerRefusal: Error, Equatable, CustomStringConvertible {
-    var message: String
-    var description: String { "server refused: \(self.message)" }
-}
-
-/// The connection ended before the server confirmed the create or join.
-struct ClosedBeforeJoining: Error, CustomStringConvertible {
-    var description: String { "connection closed before the room was joined" }
-}
-
 /// The end of one bench connection's pipeline, after the WebSocket upgrade. Everything runs
 /// on the channel's event loop, with no task or thread hop per message: sends are timer
 /// callbacks that write a frame, receives are scanned in place and recorded.
@@ -73,7 +43,10 @@ final class BenchSocketHandler: ChannelInboundHandler, NIOScheduledCallbackHandl
     /// Completes when the connection has closed.
     var closed: EventLoopFuture<CloseOutcome> { self.closedPromise.futureResult }
 
-    init(greeting: Greeting, recorder: LatencyRecorder, events: SocketEvents, eventLoop: any EventLoop, watchdog: Scheduled<Void>) {
+    init(
+        greeting: Greeting, recorder: LatencyRecorder, events: SocketEvents, eventLoop: any EventLoop,
+        watchdog: Scheduled<Void>
+    ) {
         self.greeting = greeting
         self.recorder = recorder
         self.events = events
@@ -167,7 +140,9 @@ final class BenchSocketHandler: ChannelInboundHandler, NIOScheduledCallbackHandl
             case .playerJoined:
                 self.recordRoomInfo(bytes)
             case .playerDisconnected:
-                guard self.countsDeliveries, let playerID = ServerMessage.string(forKey: "player_id", in: bytes) else { return }
+                guard self.countsDeliveries, let playerID = ServerMessage.string(forKey: "player_id", in: bytes) else {
+                    return
+                }
                 self.events.recordDisconnectAnnouncement(playerID: playerID, at: BenchClock.micros())
             case .error:
                 let text = String(decoding: bytes, as: UTF8.self)
@@ -176,7 +151,8 @@ final class BenchSocketHandler: ChannelInboundHandler, NIOScheduledCallbackHandl
                 } else {
                     self.isJoined = true  // refused: nothing more to wait for
                     self.watchdog.cancel()
-                    self.joinedPromise.fail(ServerRefusal(message: ServerMessage.string(forKey: "message", in: bytes) ?? text))
+                    self.joinedPromise.fail(
+                        ServerRefusal(message: ServerMessage.string(forKey: "message", in: bytes) ?? text))
                 }
             case .other:
                 break
@@ -201,7 +177,8 @@ final class BenchSocketHandler: ChannelInboundHandler, NIOScheduledCallbackHandl
         let period = TimeAmount.nanoseconds(Int64(1e9 / hertz))
         let phase = TimeAmount.nanoseconds(Int64.random(in: 0..<max(1, period.nanoseconds)))
         self.sending = Sending(
-            period: period, next: .now() + phase, recipients: recipients, encoder: encoder, gridNanoseconds: grid.nanoseconds)
+            period: period, next: .now() + phase, recipients: recipients, encoder: encoder,
+            gridNanoseconds: grid.nanoseconds)
         self.scheduleNextSend(eventLoop: context.eventLoop)
     }
 
@@ -290,23 +267,7 @@ final class BenchSocketHandler: ChannelInboundHandler, NIOScheduledCallbackHandl
             self.isJoined = true
             self.joinedPromise.fail(ClosedBeforeJoining())
         }
-        self.closedPromise.succeed(CloseOutcome(serverCloseCode: self.serverCloseCode, closedByBench: self.benchStartedClose))
-    }
-}
-
-/// Masking keys from a cheap generator: a system random number per frame would cost a syscall.
-struct MaskingKeys {
-    private var state: UInt64
-
-    init() { self.state = UInt64.random(in: 1 ... .max) }
-
-    mutating func next() -> WebSocketMaskingKey {
-        // xorshift64
-        self.state ^= self.state << 13
-        self.state ^= self.state >> 7
-        self.state ^= self.state << 17
-        let bits = UInt32(truncatingIfNeeded: self.state)
-        return WebSocketMaskingKey([UInt8(truncatingIfNeeded: bits), UInt8(truncatingIfNeeded: bits >> 8),
-                                    UInt8(truncatingIfNeeded: bits >> 16), UInt8(truncatingIfNeeded: bits >> 24)])!
+        self.closedPromise.succeed(
+            CloseOutcome(serverCloseCode: self.serverCloseCode, closedByBench: self.benchStartedClose))
     }
 }

@@ -35,7 +35,10 @@ struct PlayerStateEncoder: Sendable {
     static let leaveRoom = #"{"type":"leave_room"}"#
 
     init(paddingBytes: Int) {
-        self.padding = paddingBytes > 0 ? Array(#","pad":""#.utf8) + Array(repeating: UInt8(ascii: "p"), count: paddingBytes) + [UInt8(ascii: "\"")] : []
+        self.padding =
+            paddingBytes > 0
+            ? Array(#","pad":""#.utf8) + Array(repeating: UInt8(ascii: "p"), count: paddingBytes) + [UInt8(ascii: "\"")]
+            : []
     }
 
     /// Bytes of one message, for sizing buffers.
@@ -44,7 +47,8 @@ struct PlayerStateEncoder: Sendable {
     func write(sequence: Int, sentAtMicros: Int64, into buffer: inout ByteBuffer) {
         buffer.writeStaticString(#"{"type":"player_state","state":{"x":"#)
         buffer.writeDecimal(Int64(sequence % 800))
-        buffer.writeStaticString(#".123,"y":550.5,"velocity_x":1.25,"velocity_y":0,"facing_right":true,"is_jumping":false,"t":"#)
+        buffer.writeStaticString(
+            #".123,"y":550.5,"velocity_x":1.25,"velocity_y":0,"facing_right":true,"is_jumping":false,"t":"#)
         buffer.writeDecimal(sentAtMicros)
         buffer.writeStaticString(#","s":"#)
         buffer.writeDecimal(Int64(sequence))

@@ -17,7 +17,8 @@ enum ServerMessage {
 
     /// The `type` of the message (the first `"type"` key in it).
     static func kind(of bytes: UnsafeRawBufferPointer) -> Kind {
-        guard let start = self.valueStart(ofKey: "type", in: bytes), start < bytes.count, bytes[start] == UInt8(ascii: "\"")
+        guard let start = self.valueStart(ofKey: "type", in: bytes), start < bytes.count,
+            bytes[start] == UInt8(ascii: "\"")
         else { return .other }
         let name = UnsafeRawBufferPointer(rebasing: bytes[(start + 1)...])
         for (candidate, kind) in Self.kinds where Self.hasPrefix(name, Self.bytes(candidate)) {
@@ -47,7 +48,8 @@ enum ServerMessage {
 
     /// The string value of the first `key` in the message (no escapes expected: codes and ids).
     static func string(forKey key: StaticString, in bytes: UnsafeRawBufferPointer) -> String? {
-        guard let start = self.valueStart(ofKey: key, in: bytes), start < bytes.count, bytes[start] == UInt8(ascii: "\"")
+        guard let start = self.valueStart(ofKey: key, in: bytes), start < bytes.count,
+            bytes[start] == UInt8(ascii: "\"")
         else { return nil }
         var end = start + 1
         while end < bytes.count, bytes[end] != UInt8(ascii: "\"") { end += 1 }
@@ -99,6 +101,7 @@ enum ServerMessage {
     }
 
     private static func isWhitespace(_ byte: UInt8) -> Bool {
-        byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\r")
+        byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\t")
+            || byte == UInt8(ascii: "\r")
     }
 }

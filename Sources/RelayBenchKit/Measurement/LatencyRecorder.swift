@@ -66,7 +66,8 @@ final class LatencyRecorder: Sendable {
     /// A consistent copy of the window so far.
     func snapshot() -> LatencySnapshot {
         self.state.withLock { state in
-            LatencySnapshot(histogram: state.histogram, sent: state.sent, expected: state.expected, delivered: state.delivered)
+            LatencySnapshot(
+                histogram: state.histogram, sent: state.sent, expected: state.expected, delivered: state.delivered)
         }
     }
 

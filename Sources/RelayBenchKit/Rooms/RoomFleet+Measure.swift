@@ -17,7 +17,8 @@ struct WindowResult: Sendable, Encodable, Equatable {
     var benchMicrosPerDelivery: Double?
 
     init(
-        seconds: Double, sendingSeconds: Double? = nil, latency: LatencySnapshot, server: ProcessUsage?, bench: ProcessUsage?,
+        seconds: Double, sendingSeconds: Double? = nil, latency: LatencySnapshot, server: ProcessUsage?,
+        bench: ProcessUsage?,
         serverPeakResidentBytes: Int?
     ) {
         self.seconds = seconds

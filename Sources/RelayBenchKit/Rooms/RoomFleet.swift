@@ -152,7 +152,8 @@ struct RoomSetupFailure: Error {
     init(_ error: any Error) {
         switch error {
         case let refusal as ServerRefusal: self.reason = refusal.description
-        case is ClosedBeforeJoining: self.reason = "connection closed before the room was joined (timeout or server hang-up)"
+        case is ClosedBeforeJoining:
+            self.reason = "connection closed before the room was joined (timeout or server hang-up)"
         case let error as BenchError: self.reason = error.description
         default: self.reason = "connection failed: \(String(describing: error).prefix(120))"
         }

@@ -29,7 +29,8 @@ enum Format {
     /// The message-count line of a window.
     static func messages(_ latency: LatencySnapshot) -> String {
         let lossPercent = latency.expected > 0 ? 100 * Double(latency.lost) / Double(latency.expected) : 0
-        return "sent \(latency.sent), delivered \(latency.delivered) of \(latency.expected) expected, lost \(latency.lost) "
+        return
+            "sent \(latency.sent), delivered \(latency.delivered) of \(latency.expected) expected, lost \(latency.lost) "
             + String(format: "(%.3f%%)", lossPercent)
     }
 

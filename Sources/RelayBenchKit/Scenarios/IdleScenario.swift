@@ -21,7 +21,9 @@ struct IdleScenario: Sendable {
         let serverBefore = context.serverPID.flatMap(ProcessStats.read(pid:))
         let benchBefore = ProcessStats.current()
 
-        context.progress("opening \(connections) idle connections in \(self.rooms) rooms from \(context.sourceAddresses) source address(es)")
+        context.progress(
+            "opening \(connections) idle connections in \(self.rooms) rooms from \(context.sourceAddresses) source address(es)"
+        )
         let setup = await fleet.addRooms(self.rooms, players: self.players, concurrency: self.setupConcurrency)
         try? await Task.sleep(for: .milliseconds(Int64(self.settleSeconds * 1000)))
         let serverJoined = context.serverPID.flatMap(ProcessStats.read(pid:))
@@ -38,7 +40,8 @@ struct IdleScenario: Sendable {
             serverHeld: serverHeld?.residentBytes,
             serverIdle: ProcessUsage(from: serverJoined, to: serverHeld),
             benchBefore: benchBefore?.residentBytes, benchJoined: benchJoined?.residentBytes,
-            openFilesLimit: fileLimit, serverOpenFilesLimit: context.serverPID.flatMap(ProcessStats.openFilesLimit(pid:)),
+            openFilesLimit: fileLimit,
+            serverOpenFilesLimit: context.serverPID.flatMap(ProcessStats.openFilesLimit(pid:)),
             sourceAddresses: context.sourceAddresses)
     }
 }
@@ -96,7 +99,9 @@ struct IdleReport: ScenarioReport, Equatable {
         for (reason, count) in self.setup.failures.sorted(by: { $0.value > $1.value }) {
             lines.append("            \(count) × \(reason)")
         }
-        if let before = self.serverBefore, let joined = self.serverJoined, let perConnection = self.serverBytesPerConnection {
+        if let before = self.serverBefore, let joined = self.serverJoined,
+            let perConnection = self.serverBytesPerConnection
+        {
             lines.append(
                 "server RSS  \(Format.megabytes(before)) before → \(Format.megabytes(joined)) with all joined"
                     + (self.serverHeld.map { " → \(Format.megabytes($0)) after the hold" } ?? "")
@@ -108,12 +113,16 @@ struct IdleReport: ScenarioReport, Equatable {
             lines.append(String(format: "server CPU  %.0f%% of one core while idle", idle.cpuPercent))
         }
         if let joined = self.benchJoined, let perConnection = self.benchBytesPerConnection {
-            lines.append("bench RSS   \(Format.megabytes(joined))" + String(format: "; %.1f KB per connection", perConnection / 1024))
+            lines.append(
+                "bench RSS   \(Format.megabytes(joined))"
+                    + String(format: "; %.1f KB per connection", perConnection / 1024))
         }
         var limits = "open files  bench soft \(self.openFilesLimit.soft) / hard \(self.openFilesLimit.hard)"
         if let server = self.serverOpenFilesLimit {
             limits += "; server soft \(server)"
-            if server < self.connectionsRequested + 64 { limits += " — too low for this many connections (raise it with ulimit -n)" }
+            if server < self.connectionsRequested + 64 {
+                limits += " — too low for this many connections (raise it with ulimit -n)"
+            }
         }
         lines.append(limits)
         return lines.joined(separator: "\n")

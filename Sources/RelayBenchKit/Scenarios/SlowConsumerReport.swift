@@ -41,8 +41,9 @@ struct SlowConsumerReport: ScenarioReport, Equatable {
             lines.append("\(name) \(Format.messages(window.latency))")
             lines.append("  latency ms    \(Format.percentiles(window.latency))")
             if let server = window.server {
-                lines.append("  server        " + Format.usage(server, microsPerDelivery: window.serverMicrosPerDelivery)
-                    + (window.serverPeakResidentBytes.map { ", peak RSS \(Format.megabytes($0))" } ?? ""))
+                lines.append(
+                    "  server        " + Format.usage(server, microsPerDelivery: window.serverMicrosPerDelivery)
+                        + (window.serverPeakResidentBytes.map { ", peak RSS \(Format.megabytes($0))" } ?? ""))
             }
             if let bench = window.bench {
                 lines.append("  bench         " + Format.usage(bench, microsPerDelivery: window.benchMicrosPerDelivery))
@@ -66,7 +67,8 @@ struct SlowConsumerReport: ScenarioReport, Equatable {
                     + "or start the server with a smaller --outbound-queue-frames")
         }
         if let start = self.serverStartResidentBytes, let end = self.serverAfterStallResidentBytes {
-            lines.append("server RSS  \(Format.megabytes(start)) at start → \(Format.megabytes(end)) after the slow phase")
+            lines.append(
+                "server RSS  \(Format.megabytes(start)) at start → \(Format.megabytes(end)) after the slow phase")
         }
         return lines.joined(separator: "\n")
     }

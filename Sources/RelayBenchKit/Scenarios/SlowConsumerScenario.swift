@@ -38,7 +38,8 @@ struct SlowConsumerScenario: Sendable {
         let (players, percent) = (self.players, self.slowPercent)
         context.progress("setting up \(self.rooms) rooms of \(self.players) players, \(Format.fixed(percent))% slow")
         let setup = await fleet.addRooms(
-            self.rooms, players: players, slowPlayers: { Self.slowPlayers(inRoom: $0, players: players, percent: percent) },
+            self.rooms, players: players,
+            slowPlayers: { Self.slowPlayers(inRoom: $0, players: players, percent: percent) },
             slowReceiveBufferBytes: self.slowReceiveBufferBytes, concurrency: self.setupConcurrency)
         let slow = fleet.slowMembers
         let serverStart = context.serverPID.flatMap(ProcessStats.read(pid:))
@@ -71,7 +72,8 @@ struct SlowConsumerScenario: Sendable {
             of: slow.map(\.socket), expectedToEnd: Self.dropped(slowIDs, connector.events),
             within: .milliseconds(Int64(self.collectSeconds * 1000)))
         let announced = connector.events.disconnectAnnouncements
-        let dropSeconds = announced.filter { slowIDs.contains($0.key) }.values.map { Double($0 - stallStart) / 1e6 }.sorted()
+        let dropSeconds = announced.filter { slowIDs.contains($0.key) }.values.map { Double($0 - stallStart) / 1e6 }
+            .sorted()
         await fleet.closeAll()
         await connector.shutdown()
 
@@ -85,7 +87,8 @@ struct SlowConsumerScenario: Sendable {
             slowAnnouncedDisconnected: dropSeconds.count,
             healthyAnnouncedDisconnected: announced.keys.filter { !slowIDs.contains($0) }.count,
             firstDropSeconds: dropSeconds.first, lastDropSeconds: dropSeconds.last,
-            serverStartResidentBytes: serverStart?.residentBytes, serverAfterStallResidentBytes: serverAfterStall?.residentBytes)
+            serverStartResidentBytes: serverStart?.residentBytes,
+            serverAfterStallResidentBytes: serverAfterStall?.residentBytes)
     }
 
     /// Slow players the server announced as disconnected so far.
