@@ -36,7 +36,7 @@ echo "# $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg); busiest:" \
 bash -c "ulimit -n 65536 2>/dev/null || ulimit -n \$(ulimit -Hn); exec taskset -c $SERVER_CPU $BUILD/relay \
     --port $PORT --data-dir $data ${SERVER_FLAGS:-}" > "$data/relay.log" 2>&1 &
 server=$!
-trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
+trap 'kill -TERM $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$data"' EXIT
 for _ in $(seq 100); do
     grep -q "listening on" "$data/relay.log" 2>/dev/null && break
     sleep 0.1
