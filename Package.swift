@@ -98,15 +98,21 @@ let package = Package(
             path: "examples/custom-relay",
             swiftSettings: swiftSettings
         ),
-        .executableTarget(
-            name: "RelayBench",
+        .target(
+            name: "RelayBenchKit",
             dependencies: [
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
-                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "WSClient", package: "swift-websocket"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "RelayBench",
+            dependencies: ["RelayBenchKit"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -129,6 +135,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "RelayBenchTests",
+            dependencies: [
+                "RelayBenchKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "RelayServerTests",
             dependencies: [
                 "RelayServer", "Relay", "Handlers",
@@ -144,6 +159,7 @@ let package = Package(
 // Benchmarks (ordo-one/benchmark), only with ENABLE_BENCHMARKS=1 so normal builds, tests and CI
 // neither fetch nor build them:
 //   ENABLE_BENCHMARKS=1 swift package --scratch-path .build-bench benchmark --target PersistenceBenchmarks
+//   ENABLE_BENCHMARKS=1 swift package --scratch-path .build-bench benchmark --target RelayBenchmarks
 if ProcessInfo.processInfo.environment["ENABLE_BENCHMARKS"] != nil {
     package.dependencies.append(
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"])
@@ -157,6 +173,20 @@ if ProcessInfo.processInfo.environment["ENABLE_BENCHMARKS"] != nil {
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/PersistenceBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        )
+    )
+    package.targets.append(
+        .executableTarget(
+            name: "RelayBenchmarks",
+            dependencies: [
+                "Relay", "Handlers",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Benchmarks/RelayBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         )
     )

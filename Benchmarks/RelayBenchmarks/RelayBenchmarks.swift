@@ -1,0 +1,205 @@
+// Micro-benchmarks of the WebSocket room path (`Relay` and `Handlers`), through their public API only.
+//
+//   ENABLE_BENCHMARKS=1 swift package --scratch-path .build-bench benchmark --target RelayBenchmarks
+//
+// One benchmark iteration handles one message, so the malloc counts are per message. Queues are
+// drained after `stopMeasurement()`, outside the measured part. See BENCHMARKS.md for the figures.
+
+import Benchmark
+import Handlers
+import Logging
+import NIOCore
+import NIOPosix
+import Relay
+
+// MARK: - Messages
+
+private let playerStateText =
+    #"{"type":"player_state","state":{"x":412.123,"y":550.5,"velocity_x":1.25,"velocity_y":-3.75,"#
+    + #""facing_right":true,"is_jumping":false,"is_shooting":false,"health":100,"t":1234567,"s":42}}"#
+
+/// The `state` object of `playerStateText`, as the handler relays it.
+private let relayedState: JSONValue = .object([
+    "x": .number(412.123), "y": .number(550.5), "velocity_x": .number(1.25), "velocity_y": .number(-3.75),
+    "facing_right": .bool(true), "is_jumping": .bool(false), "is_shooting": .bool(false), "health": .integer(100),
+    "t": .integer(1_234_567), "s": .integer(42),
+])
+
+/// The same, as the handler passes it on.
+private let relayedFields: [String: JSONValue] = relayedState.objectValue ?? [:]
+
+// MARK: - Fixtures
+
+/// A room's state with one player, kept across iterations.
+private final class RoomStateBox {
+    var state = RoomState(
+        roomID: "ABCDEF", roomName: "bench", hostID: "", maxPlayers: 2, limits: RelayLimits(), seed: 1)
+
+    init() {
+        _ = try? self.state.addPlayer(id: "p1", name: "p1", reconnectToken: "t")
+        _ = try? self.state.applyPlayerState("p1", relayedFields)
+    }
+}
+
+/// Rooms live on one event loop for the whole process, as on a server's loop.
+private let eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
+private let quietLogger = Logger(label: "relay-benchmarks", factory: { _ in SwiftLogNoOpLogHandler() })
+
+private struct FixtureError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// One room set up through the dispatcher: a sender's session and its room-mates' queues.
+private final class RoomFixture {
+    let dispatcher: MessageDispatcher
+    let sender: ConnectionSession
+    let recipients: [PlayerConnection]
+    let room: GameRoom
+    let senderID: String
+
+    /// A room of `1 + recipients` players, beside `otherRooms` other live rooms of one player.
+    init(recipients: Int, otherRooms: Int = 0) async throws {
+        var limits = RelayLimits()
+        limits.maxPlayersPerRoom = 64
+        limits.maxRooms = otherRooms + 1
+        let registry = RoomRegistry(limits: limits, eventLoopGroup: eventLoopGroup, logger: quietLogger)
+        let dispatcher = try MessageDispatcher(handlers: BuiltInHandlers.all)
+        for index in 0..<otherRooms {
+            let other = try registry.createRoom(name: "other \(index)", maxPlayers: 2)
+            let connection = PlayerConnection(queueCapacity: 16) { _ in }
+            try await other.enter { room throws(RelayError) in
+                _ = try room.admit(
+                    playerID: "p\(index)", name: "p\(index)", reconnectToken: "t\(index)", connection: connection)
+            }
+        }
+
+        let sender = ConnectionSession(
+            connection: PlayerConnection(queueCapacity: 1_024) { _ in }, urlRoomID: "new", registry: registry,
+            logger: quietLogger)
+        await dispatcher.dispatch(
+            #"{"type":"create_room","player_name":"sender","max_players":\#(recipients + 1)}"#, session: sender)
+        guard let membership = sender.membership else { throw FixtureError(description: "create_room failed") }
+        var connections: [PlayerConnection] = []
+        for index in 0..<recipients {
+            let session = ConnectionSession(
+                connection: PlayerConnection(queueCapacity: 1_024) { _ in }, urlRoomID: membership.room.code,
+                registry: registry, logger: quietLogger)
+            await dispatcher.dispatch(#"{"type":"join_room","player_name":"r\#(index)"}"#, session: session)
+            guard session.membership != nil else { throw FixtureError(description: "join_room \(index) failed") }
+            connections.append(session.connection)
+        }
+        self.dispatcher = dispatcher
+        self.sender = sender
+        self.recipients = connections
+        self.room = membership.room
+        self.senderID = membership.playerID
+        await self.drain()
+    }
+
+    /// Empties every queue, as the connections' writer tasks would.
+    func drain() async {
+        for connection in self.recipients + [self.sender.connection] {
+            while connection.outbound.count > 0 { _ = await connection.outbound.next() }
+        }
+    }
+}
+
+// MARK: - Benchmarks
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .mallocCountTotal, .throughput],
+        timeUnits: .nanoseconds,
+        warmupIterations: 1_000,
+        maxDuration: .seconds(5),
+        maxIterations: 100_000
+    )
+
+    // a. Envelope decode: JSON text → InboundMessage (type + fields), as every inbound message.
+    Benchmark("Decode player_state (MessageDispatcher.decode)") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try? MessageDispatcher.decode(playerStateText))
+        }
+    }
+
+    // b. The room's own work on one player_state: update the player, keep the relayed keys
+    //    (steady state: the same player, message after message).
+    Benchmark(
+        "Apply player_state to RoomState",
+        closure: { (benchmark: Benchmark, room: RoomStateBox) in
+            for _ in benchmark.scaledIterations {
+                blackHole(try? room.state.applyPlayerState("p1", relayedFields))
+            }
+        },
+        setup: { RoomStateBox() }
+    )
+
+    // c. Encoding the update once per message, floats rounded to 2 decimals.
+    Benchmark("Encode player_state_update, floats rounded (OutboundMessage)") { benchmark in
+        for _ in benchmark.scaledIterations {
+            var update = OutboundMessage(type: "player_state_update")
+            update.add("player_id", "a1b2c3d4-e5f6-4711-8899-aabbccddeeff")
+            update.add("state", relayedState, roundingFloats: true)
+            blackHole(update.encoded())
+        }
+    }
+
+    // d. The whole room path of one message minus the socket: decode, handler, hop into the room
+    //    actor, state update, encode, queue for the room-mate. With 1 and with 1,000 other live
+    //    rooms: the malloc count per message must not depend on how many rooms exist.
+    for otherRooms in [0, 999] {
+        Benchmark(
+            "Dispatch player_state into a 2-player room, \(otherRooms + 1) rooms live",
+            configuration: .init(timeUnits: .microseconds),
+            closure: { (benchmark: Benchmark, fixture: RoomFixture) async in
+                await fixture.dispatcher.dispatch(playerStateText, session: fixture.sender)
+                benchmark.stopMeasurement()
+                await fixture.drain()
+            },
+            setup: { try await RoomFixture(recipients: 1, otherRooms: otherRooms) }
+        )
+    }
+
+    // e. Broadcast of one encoded frame to P recipients: one hop into the room, then the same
+    //    buffer queued P times (no per-recipient copy). The empty hop is the baseline to subtract.
+    Benchmark(
+        "Room hop only (GameRoom.enter, empty)",
+        configuration: .init(timeUnits: .microseconds),
+        closure: { (benchmark: Benchmark, fixture: RoomFixture) async in
+            await fixture.room.enter { _ in }
+        },
+        setup: { try await RoomFixture(recipients: 1) }
+    )
+    for recipients in [1, 7, 31] {
+        // The broadcast itself, without the hop: 100 of them inside one `enter` (figures per 100).
+        Benchmark(
+            "Room broadcast to \(recipients) recipients, 100 per hop (per 100 messages)",
+            configuration: .init(timeUnits: .microseconds),
+            closure: { (benchmark: Benchmark, fixture: RoomFixture) async in
+                let frame = OutboundMessage.make(type: "player_state_update", ["state": relayedState])
+                let senderID = fixture.senderID
+                benchmark.startMeasurement()
+                await fixture.room.enter { room in
+                    for _ in 0..<100 { room.broadcast(frame, excluding: senderID) }
+                }
+                benchmark.stopMeasurement()
+                await fixture.drain()
+            },
+            setup: { try await RoomFixture(recipients: recipients) }
+        )
+        Benchmark(
+            "Room broadcast to \(recipients) recipients (GameRoom.broadcast)",
+            configuration: .init(timeUnits: .microseconds),
+            closure: { (benchmark: Benchmark, fixture: RoomFixture) async in
+                let frame = OutboundMessage.make(type: "player_state_update", ["state": relayedState])
+                let senderID = fixture.senderID
+                benchmark.startMeasurement()
+                await fixture.room.enter { room in room.broadcast(frame, excluding: senderID) }
+                benchmark.stopMeasurement()
+                await fixture.drain()
+            },
+            setup: { try await RoomFixture(recipients: recipients) }
+        )
+    }
+}

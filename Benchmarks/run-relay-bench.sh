@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# One relay-bench scenario against a fresh relay (see BENCHMARKS.md).
+#
+#   bash Benchmarks/run-relay-bench.sh relay --rooms 100 --duration 10s
+#   bash Benchmarks/run-relay-bench.sh step --start-rooms 100 --max-rooms 3200 --step-duration 5s
+#   SERVER_FLAGS="--outbound-queue-frames 64" bash Benchmarks/run-relay-bench.sh slow-consumer
+#
+# Starts `relay` pinned to CPU 1 on 127.0.0.1:$PORT with a new temp data dir (open-file limit
+# raised as far as allowed), runs `relay-bench <scenario> ws://127.0.0.1:$PORT <args> --server-pid`
+# pinned to CPU 0, then stops the server (SIGTERM, waits). Before the run it prints the load
+# average and the busiest processes, so a figure taken beside a compiler can be told apart.
+#
+# Environment: PORT (8134), SERVER_CPU (1), BENCH_CPU (0), SERVER_FLAGS (extra relay flags),
+# BUILD (release build dir, default .build/release), SKIP_BUILD=1 to reuse the binaries.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+PORT=${PORT:-8134}
+SERVER_CPU=${SERVER_CPU:-1}
+BENCH_CPU=${BENCH_CPU:-0}
+BUILD=${BUILD:-.build/release}
+scenario=${1:?usage: run-relay-bench.sh <scenario> [relay-bench options]}
+shift
+
+if [[ "${SKIP_BUILD:-}" != 1 ]]; then
+    swift build -c release --product relay
+    swift build -c release --product relay-bench
+fi
+
+export API_KEY=${API_KEY:-k}
+data=$(mktemp -d "${TMPDIR:-/tmp}/relay-bench-data.XXXXXX")
+echo "# $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg); busiest:" \
+    "$(ps -eo pcpu,comm --sort=-pcpu --no-headers | head -3 | tr -s ' ' | paste -sd ',')" >&2
+
+# shellcheck disable=SC2086  # SERVER_FLAGS is a list of flags
+bash -c "ulimit -n 65536 2>/dev/null || ulimit -n \$(ulimit -Hn); exec taskset -c $SERVER_CPU $BUILD/relay \
+    --port $PORT --data-dir $data ${SERVER_FLAGS:-}" > "$data/relay.log" 2>&1 &
+server=$!
+trap 'kill -TERM $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$data"' EXIT
+for _ in $(seq 100); do
+    grep -q "listening on" "$data/relay.log" 2>/dev/null && break
+    sleep 0.1
+done
+# A port already taken (another server) must not be measured by mistake.
+if ! kill -0 "$server" 2>/dev/null || ! grep -q "listening on" "$data/relay.log"; then
+    echo "relay did not start on port $PORT:" >&2
+    cat "$data/relay.log" >&2
+    exit 1
+fi
+
+taskset -c "$BENCH_CPU" "$BUILD/relay-bench" "$scenario" "ws://127.0.0.1:$PORT" "$@" \
+    --server-pid "$server"

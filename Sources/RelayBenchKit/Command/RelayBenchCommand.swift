@@ -1,0 +1,41 @@
+public import ArgumentParser
+
+/// `relay-bench`: load scenarios against any server speaking the JumpJumpJump room protocol,
+/// over real WebSocket connections on loopback. Without a scenario name it runs `relay`, so
+/// `relay-bench ws://127.0.0.1:8000 --rooms 500` works as it always did.
+public struct RelayBenchCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "relay-bench",
+        abstract: "Load scenarios for JumpJumpJump room servers (loopback only).",
+        discussion: """
+            Every scenario opens rooms through the real protocol (create_room with max_players,
+            then join_room with the code) and prints a table at the end (--json for machines).
+            Latency is from a sender's send to each room-mate's receipt of the matching
+            player_state_update (HDR histogram, corrected for coordinated omission).
+            Pin the server and the benchmark to different cores, e.g.
+              taskset -c 1 relay --port 8124 &
+              taskset -c 0 relay-bench ws://127.0.0.1:8124 --server-pid $!
+            """,
+        subcommands: [
+            RelayScenarioCommand.self, FanoutCommand.self, JoinStormCommand.self, IdleCommand.self,
+            SlowConsumerCommand.self, StepCommand.self,
+        ],
+        defaultSubcommand: RelayScenarioCommand.self
+    )
+
+    public init() {}
+}
+
+/// Bounds shared by the scenarios' validation.
+enum OptionBounds {
+    static let rooms = 1...20_000
+    static let players = 2...64
+    static let hertz = 0.1...240.0
+
+    static func check(rooms: Int? = nil, players: Int? = nil, hertz: Double? = nil, padding: Int? = nil) throws {
+        if let rooms, !Self.rooms.contains(rooms) { throw ValidationError("--rooms must be 1…20000") }
+        if let players, !Self.players.contains(players) { throw ValidationError("--players must be 2…64") }
+        if let hertz, !Self.hertz.contains(hertz) { throw ValidationError("--hz must be in 0.1…240") }
+        if let padding, !(0...60_000).contains(padding) { throw ValidationError("--payload-bytes must be 0…60000") }
+    }
+}

@@ -1,0 +1,73 @@
+import ArgumentParser
+
+/// Rooms × players × rate, for `relay` and `fanout` (which differ only in their defaults).
+struct RoomLoadOptions: ParsableArguments {
+    @Option(help: "Rooms to open (default: relay 100, fanout and slow-consumer 50).")
+    var rooms: Int?
+
+    @Option(help: "Players per room, sent as max_players in create_room (default: relay 2, slow-consumer 4, fanout 8).")
+    var players: Int?
+
+    @Option(help: "player_state messages per second per player.")
+    var hz: Double = 30
+
+    @Option(help: "Measurement length, e.g. 30s or 2m (default: 10s; slow-consumer: 15s per phase).")
+    var duration: String?
+
+    @Option(help: "Extra bytes of padding in each player_state (default: 0; slow-consumer: 4000).")
+    var payloadBytes: Int?
+
+    @Option(help: "Rooms set up at a time.")
+    var setupConcurrency = 50
+
+    func validate() throws {
+        try OptionBounds.check(rooms: self.rooms, players: self.players, hertz: self.hz, padding: self.payloadBytes)
+        if let duration { _ = try DurationOption.validated(duration, name: "duration") }
+        guard self.setupConcurrency >= 1 else { throw ValidationError("--setup-concurrency must be at least 1") }
+    }
+
+    func scenario(
+        name: String, defaultRooms: Int, defaultPlayers: Int, defaultDuration: String = "10s", defaultPadding: Int = 0
+    ) throws -> RelayScenario {
+        RelayScenario(
+            name: name, rooms: self.rooms ?? defaultRooms, players: self.players ?? defaultPlayers, hertz: self.hz,
+            seconds: try DurationOption.validated(self.duration ?? defaultDuration, name: "duration"),
+            paddingBytes: self.payloadBytes ?? defaultPadding, setupConcurrency: self.setupConcurrency)
+    }
+}
+
+/// `relay` (the default): broadcast latency of two-player rooms.
+struct RelayScenarioCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "relay",
+        abstract: "Rooms × players × Hz: every player sends player_state; latency to each room-mate (default scenario)."
+    )
+
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var load: RoomLoadOptions
+
+    func run() async throws {
+        let scenario = try self.load.scenario(name: "relay", defaultRooms: 100, defaultPlayers: 2)
+        self.common.emit(try await scenario.run(in: try self.common.context()))
+    }
+}
+
+/// `fanout`: bigger rooms, so each message goes to more recipients.
+struct FanoutCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fanout",
+        abstract: "Like relay with bigger rooms (default 8 players): one message, many recipients.",
+        discussion: """
+            The creator asks for max_players = --players. The server caps it (relay: \
+            --max-players-per-room, default 8); a refusal is reported with the server's message.
+            """
+    )
+
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var load: RoomLoadOptions
+
+    func run() async throws {
+        let scenario = try self.load.scenario(name: "fanout", defaultRooms: 50, defaultPlayers: 8)
+        self.common.emit(try await scenario.run(in: try self.common.context()))
+    }
+}

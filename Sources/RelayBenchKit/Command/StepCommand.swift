@@ -1,0 +1,60 @@
+import ArgumentParser
+
+/// `step`: more rooms each step until the SLO breaks.
+struct StepCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "step",
+        abstract:
+            "Climbs the room count at a fixed Hz until p99 exceeds the SLO or messages are lost; reports the knee.",
+        discussion: """
+            Steps go --start-rooms, then + --step (or doubling with --step 0), up to --max-rooms. \
+            Rooms of earlier steps stay open. Each step prints both processes' CPU; a bench near \
+            100% of its cores means that step measured the bench, not the server.
+            """
+    )
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "Rooms in the first step.")
+    var startRooms = 100
+
+    @Option(help: "Rooms added per step (0: double each step).")
+    var step = 0
+
+    @Option(help: "Stop after this many rooms.")
+    var maxRooms = 3_200
+
+    @Option(help: "Players per room.")
+    var players = 2
+
+    @Option(help: "player_state messages per second per player.")
+    var hz: Double = 30
+
+    @Option(help: "Measurement length of each step, e.g. 5s.")
+    var stepDuration = "5s"
+
+    @Option(help: "p99 latency objective in milliseconds.")
+    var sloMs: Double = 50
+
+    @Option(help: "Extra bytes of padding in each player_state.")
+    var payloadBytes = 0
+
+    func validate() throws {
+        try OptionBounds.check(rooms: self.maxRooms, players: self.players, hertz: self.hz, padding: self.payloadBytes)
+        try OptionBounds.check(rooms: self.startRooms)
+        guard self.step >= 0 else { throw ValidationError("--step must be ≥ 0") }
+        guard self.startRooms <= self.maxRooms else {
+            throw ValidationError("--start-rooms must not exceed --max-rooms")
+        }
+        guard self.sloMs > 0 else { throw ValidationError("--slo-ms must be positive") }
+        _ = try DurationOption.validated(self.stepDuration, name: "step-duration")
+    }
+
+    func run() async throws {
+        let scenario = StepScenario(
+            startRooms: self.startRooms, stepRooms: self.step, maxRooms: self.maxRooms, players: self.players,
+            hertz: self.hz, stepSeconds: try DurationOption.validated(self.stepDuration, name: "step-duration"),
+            sloMicros: UInt64(self.sloMs * 1000), paddingBytes: self.payloadBytes)
+        self.common.emit(try await scenario.run(in: try self.common.context()))
+    }
+}

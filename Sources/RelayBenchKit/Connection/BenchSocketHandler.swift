@@ -1,0 +1,273 @@
+import NIOCore
+import NIOWebSocket
+
+/// The end of one bench connection's pipeline, after the WebSocket upgrade. Everything runs
+/// on the channel's event loop, with no task or thread hop per message: sends are timer
+/// callbacks that write a frame, receives are scanned in place and recorded.
+final class BenchSocketHandler: ChannelInboundHandler, NIOScheduledCallbackHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    /// One connection's sending schedule.
+    private struct Sending {
+        let period: TimeAmount
+        var next: NIODeadline
+        let recipients: Int
+        let encoder: PlayerStateEncoder
+        /// Sends are due on this grid (0: each at its own time).
+        let gridNanoseconds: Int64
+        var sequence = 0
+        var callback: NIOScheduledCallback?
+    }
+
+    private let greeting: Greeting
+    private let recorder: LatencyRecorder
+    private let events: SocketEvents
+    private let joinedPromise: EventLoopPromise<JoinConfirmation>
+    private let closedPromise: EventLoopPromise<CloseOutcome>
+    private let watchdog: Scheduled<Void>
+    private var context: ChannelHandlerContext?
+    private var masks: MaskingKeys
+    private var isJoined = false
+    private var isClosed = false
+    private var sentClose = false
+    private var benchStartedClose = false
+    private var serverCloseCode: UInt16?
+    private var sending: Sending?
+    private var fragments: ByteBuffer?
+    /// Slow consumers neither record deliveries nor report what they saw.
+    var countsDeliveries = true
+
+    /// Completes once the server confirmed the create or join (or fails).
+    var joined: EventLoopFuture<JoinConfirmation> { self.joinedPromise.futureResult }
+    /// Completes when the connection has closed.
+    var closed: EventLoopFuture<CloseOutcome> { self.closedPromise.futureResult }
+
+    init(
+        greeting: Greeting, recorder: LatencyRecorder, events: SocketEvents, eventLoop: any EventLoop,
+        watchdog: Scheduled<Void>
+    ) {
+        self.greeting = greeting
+        self.recorder = recorder
+        self.events = events
+        self.joinedPromise = eventLoop.makePromise()
+        self.closedPromise = eventLoop.makePromise()
+        self.watchdog = watchdog
+        self.masks = MaskingKeys()
+    }
+
+    // MARK: Pipeline events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    /// Sends `create_room` or `join_room`; called once the HTTP upgrade handler has left the
+    /// pipeline (it fails writes while the upgrade is in progress).
+    func sendGreeting() {
+        guard let context, !self.isClosed else { return }
+        var buffer = context.channel.allocator.buffer(capacity: 160)
+        buffer.writeString(self.greeting.text)
+        self.writeFrame(.text, buffer, context: context)
+        context.flush()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = self.unwrapInboundIn(data)
+        switch frame.opcode {
+        case .text where frame.fin:
+            self.receive(frame.unmaskedData)
+        case .text:
+            self.fragments = frame.unmaskedData
+        case .continuation:
+            guard var fragments = self.fragments else { return }
+            var data = frame.unmaskedData
+            fragments.writeBuffer(&data)
+            self.fragments = frame.fin ? nil : fragments
+            if frame.fin { self.receive(fragments) }
+        case .ping:
+            self.writeFrame(.pong, frame.unmaskedData, context: context)
+            context.flush()
+        case .connectionClose:
+            var data = frame.unmaskedData
+            self.serverCloseCode = data.readInteger(as: UInt16.self)
+            if !self.sentClose {
+                self.sentClose = true
+                var echo = context.channel.allocator.buffer(capacity: 2)
+                echo.writeInteger(self.serverCloseCode ?? 1000)
+                self.writeFrame(.connectionClose, echo, context: context)
+                context.flush()
+            }
+            context.close(promise: nil)
+        default:
+            break
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.channelClosed()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.channelClosed()
+        self.context = nil
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    // MARK: Receiving
+
+    private func receive(_ buffer: ByteBuffer) {
+        buffer.withUnsafeReadableBytes { bytes in
+            switch ServerMessage.kind(of: bytes) {
+            case .playerStateUpdate:
+                guard self.countsDeliveries, let sentAt = ServerMessage.integer(forKey: "t", in: bytes) else { return }
+                self.recorder.recordDelivery(sentAt: sentAt, receivedAt: BenchClock.micros())
+            case .roomCreated, .roomJoined:
+                self.recordRoomInfo(bytes)
+                guard !self.isJoined, let code = ServerMessage.string(forKey: "room_id", in: bytes) else { return }
+                self.isJoined = true
+                self.watchdog.cancel()
+                self.joinedPromise.succeed(
+                    JoinConfirmation(
+                        roomCode: code, playerID: ServerMessage.string(forKey: "player_id", in: bytes) ?? "",
+                        playerCount: ServerMessage.integer(forKey: "player_count", in: bytes).map { Int($0) },
+                        maxPlayers: ServerMessage.integer(forKey: "max_players", in: bytes).map { Int($0) },
+                        receivedAt: BenchClock.micros()))
+            case .playerJoined:
+                self.recordRoomInfo(bytes)
+            case .playerDisconnected:
+                guard self.countsDeliveries, let playerID = ServerMessage.string(forKey: "player_id", in: bytes) else {
+                    return
+                }
+                self.events.recordDisconnectAnnouncement(playerID: playerID, at: BenchClock.micros())
+            case .error:
+                let text = String(decoding: bytes, as: UTF8.self)
+                if self.isJoined {
+                    self.events.recordServerError(text)
+                } else {
+                    self.isJoined = true  // refused: nothing more to wait for
+                    self.watchdog.cancel()
+                    self.joinedPromise.fail(
+                        ServerRefusal(message: ServerMessage.string(forKey: "message", in: bytes) ?? text))
+                }
+            case .other:
+                break
+            }
+        }
+    }
+
+    private func recordRoomInfo(_ bytes: UnsafeRawBufferPointer) {
+        guard let count = ServerMessage.integer(forKey: "player_count", in: bytes),
+            let maxPlayers = ServerMessage.integer(forKey: "max_players", in: bytes),
+            let code = ServerMessage.string(forKey: "room_id", in: bytes)
+        else { return }
+        self.events.recordRoomInfo(code: code, playerCount: Int(count), maxPlayers: Int(maxPlayers))
+    }
+
+    // MARK: Sending
+
+    /// Sends `player_state` at `hertz` from a random phase within the first period, until stopped.
+    func startSending(hertz: Double, recipients: Int, encoder: PlayerStateEncoder, grid: TimeAmount) {
+        guard let context, !self.isClosed else { return }
+        self.stopSending()
+        let period = TimeAmount.nanoseconds(Int64(1e9 / hertz))
+        let phase = TimeAmount.nanoseconds(Int64.random(in: 0..<max(1, period.nanoseconds)))
+        self.sending = Sending(
+            period: period, next: .now() + phase, recipients: recipients, encoder: encoder,
+            gridNanoseconds: grid.nanoseconds)
+        self.scheduleNextSend(eventLoop: context.eventLoop)
+    }
+
+    func stopSending() {
+        if let callback = self.sending?.callback { callback.cancel() }
+        self.sending = nil
+    }
+
+    func handleScheduledCallback(eventLoop: some EventLoop) {
+        guard var sending = self.sending, let context else { return }
+        sending.sequence += 1
+        let sentAt = BenchClock.micros()
+        var buffer = context.channel.allocator.buffer(capacity: sending.encoder.approximateSize)
+        sending.encoder.write(sequence: sending.sequence, sentAtMicros: sentAt, into: &buffer)
+        self.writeFrame(.text, buffer, context: context)
+        context.flush()
+        self.recorder.recordSend(sentAt: sentAt, recipients: sending.recipients)
+        // Fixed rate: a late tick is followed by the ones it delayed, as a real client catching up.
+        sending.next = sending.next + sending.period
+        self.sending = sending
+        self.scheduleNextSend(eventLoop: context.eventLoop)
+    }
+
+    /// With a grid, the timers of all connections on a loop that fall in the same slot fire in
+    /// one wake-up: waking the loop for every message separately costs more CPU in context
+    /// switches than the messages themselves. The rate is unchanged (the ideal times keep their
+    /// phase) and `t` is the real send time.
+    private func scheduleNextSend(eventLoop: any EventLoop) {
+        guard let sending = self.sending else { return }
+        var due = sending.next
+        if sending.gridNanoseconds > 0 {
+            let grid = UInt64(sending.gridNanoseconds)
+            due = .uptimeNanoseconds((due.uptimeNanoseconds + grid - 1) / grid * grid)
+        }
+        self.sending?.callback = try? eventLoop.assumeIsolated().scheduleCallback(at: due, handler: self)
+    }
+
+    // MARK: Reading and closing
+
+    /// Stops reading from the socket: the kernel buffers fill and the server's queue for this
+    /// client grows, as with a stalled browser tab.
+    func pauseReading() {
+        self.context?.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+    }
+
+    func resumeReading() {
+        guard let context else { return }
+        context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+        context.read()
+    }
+
+    /// Leaves the room and starts the closing handshake; the channel closes when the server
+    /// answers, or after `grace`.
+    func leave(grace: TimeAmount) {
+        guard let context, !self.isClosed else { return }
+        self.stopSending()
+        if !self.sentClose {
+            self.sentClose = true
+            self.benchStartedClose = true
+            var leave = context.channel.allocator.buffer(capacity: 32)
+            leave.writeString(PlayerStateEncoder.leaveRoom)
+            self.writeFrame(.text, leave, context: context)
+            var close = context.channel.allocator.buffer(capacity: 2)
+            close.writeInteger(UInt16(1000))
+            self.writeFrame(.connectionClose, close, context: context)
+            context.flush()
+        }
+        let channel = context.channel
+        context.eventLoop.scheduleTask(in: grace) { channel.close(promise: nil) }
+    }
+
+    private func writeFrame(_ opcode: WebSocketOpcode, _ data: ByteBuffer, context: ChannelHandlerContext) {
+        // Clients must mask (RFC 6455 §5.3); the encoder applies the key to the payload.
+        let frame = WebSocketFrame(fin: true, opcode: opcode, maskKey: self.masks.next(), data: data)
+        context.write(self.wrapOutboundOut(frame), promise: nil)
+    }
+
+    /// Settles both promises; also called from the channel's close future, so a connection
+    /// whose upgrade never finished (and so never reached this handler) settles them too.
+    func channelClosed() {
+        guard !self.isClosed else { return }
+        self.isClosed = true
+        self.stopSending()
+        self.watchdog.cancel()
+        if !self.isJoined {
+            self.isJoined = true
+            self.joinedPromise.fail(ClosedBeforeJoining())
+        }
+        self.closedPromise.succeed(
+            CloseOutcome(serverCloseCode: self.serverCloseCode, closedByBench: self.benchStartedClose))
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import NIOCore
+
+/// The server under test: a loopback `ws://` URL.
+struct BenchTarget: Sendable, Equatable {
+    var host: String
+    var port: Int
+    /// Prefix before `/ws/room/…` (usually empty).
+    var basePath: String
+
+    /// Parses `ws://host:port[/base]`; only loopback hosts are accepted, so the tool never
+    /// loads a machine it does not run on.
+    init(url: String) throws(BenchError) {
+        guard let components = URLComponents(string: url), components.scheme == "ws" || components.scheme == "http",
+            let host = components.host
+        else { throw .invalidOption("expected a ws://host:port URL, got \(url)") }
+        guard Self.isLoopback(host) else {
+            throw .invalidOption("only loopback targets are allowed (127.0.0.0/8, localhost, ::1), got \(host)")
+        }
+        self.host = host
+        self.port = components.port ?? 80
+        self.basePath = components.path.hasSuffix("/") ? String(components.path.dropLast()) : components.path
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+    }
+
+    /// The address to connect to (localhost resolves to 127.0.0.1).
+    func socketAddress() throws -> SocketAddress {
+        let ip =
+            self.host == "localhost" ? "127.0.0.1" : self.host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        return try SocketAddress(ipAddress: ip, port: self.port)
+    }
+
+    /// The `Host` header.
+    var hostHeader: String {
+        self.host.contains(":") && !self.host.hasPrefix("[")
+            ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)"
+    }
+}
+
+/// Something the bench cannot do as asked.
+enum BenchError: Error, Equatable, CustomStringConvertible {
+    case invalidOption(String)
+    case notEnoughFileDescriptors(needed: Int, soft: Int, hard: Int)
+
+    var description: String {
+        switch self {
+        case .invalidOption(let text): text
+        case .notEnoughFileDescriptors(let needed, let soft, let hard):
+            "\(needed) connections need more open files than this process may have (soft \(soft), hard \(hard)); "
+                + "raise it with `ulimit -n` or run as a user allowed to"
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import NIOCore
+
+/// How a bench connection enters a room.
+enum Greeting: Sendable, Equatable {
+    /// Open a room for `maxPlayers` (sent as `max_players`).
+    case create(playerName: String, maxPlayers: Int)
+    /// Join the room with this code.
+    case join(code: String, playerName: String)
+
+    /// The WebSocket path to connect to.
+    var path: String {
+        switch self {
+        case .create: "/ws/room/new"
+        case .join(let code, _): "/ws/room/\(code)"
+        }
+    }
+
+    /// The first message: `create_room` or `join_room`.
+    var text: String {
+        switch self {
+        case .create(let name, let maxPlayers):
+            #"{"type":"create_room","room_name":"bench","player_name":"\#(name)","max_players":\#(maxPlayers)}"#
+        case .join(let code, let name):
+            #"{"type":"join_room","room_id":"\#(code)","player_name":"\#(name)"}"#
+        }
+    }
+}
+
+/// Writes `player_state` messages into a buffer without building strings: a position with a
+/// fraction (so the server's float rounding runs), the send time `t` in microseconds, the
+/// sequence number `s`, and optional padding.
+struct PlayerStateEncoder: Sendable {
+    private let padding: [UInt8]
+
+    static let leaveRoom = #"{"type":"leave_room"}"#
+
+    init(paddingBytes: Int) {
+        self.padding =
+            paddingBytes > 0
+            ? Array(#","pad":""#.utf8) + Array(repeating: UInt8(ascii: "p"), count: paddingBytes) + [UInt8(ascii: "\"")]
+            : []
+    }
+
+    /// Bytes of one message, for sizing buffers.
+    var approximateSize: Int { 192 + self.padding.count }
+
+    func write(sequence: Int, sentAtMicros: Int64, into buffer: inout ByteBuffer) {
+        buffer.writeStaticString(#"{"type":"player_state","state":{"x":"#)
+        buffer.writeDecimal(Int64(sequence % 800))
+        buffer.writeStaticString(
+            #".123,"y":550.5,"velocity_x":1.25,"velocity_y":0,"facing_right":true,"is_jumping":false,"t":"#)
+        buffer.writeDecimal(sentAtMicros)
+        buffer.writeStaticString(#","s":"#)
+        buffer.writeDecimal(Int64(sequence))
+        buffer.writeBytes(self.padding)
+        buffer.writeStaticString("}}")
+    }
+}
+
+extension ByteBuffer {
+    /// Writes `value` in decimal ASCII, without going through a `String`.
+    mutating func writeDecimal(_ value: Int64) {
+        if value < 0 { self.writeInteger(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits = 1
+        var probe = magnitude
+        while probe >= 10 {
+            probe /= 10
+            digits += 1
+        }
+        self.writeWithUnsafeMutableBytes(minimumWritableBytes: digits) { output in
+            var index = digits
+            repeat {
+                index -= 1
+                output[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            return digits
+        }
+    }
+}

@@ -1,0 +1,29 @@
+/// The server confirmed the create or join.
+struct JoinConfirmation: Sendable, Equatable {
+    var roomCode: String
+    var playerID: String
+    /// `room_info.player_count` and `max_players` in the confirmation, when the server sent them.
+    var playerCount: Int?
+    var maxPlayers: Int?
+    /// When the confirmation arrived (``BenchClock`` microseconds).
+    var receivedAt: Int64
+}
+
+/// How a connection ended.
+struct CloseOutcome: Sendable, Equatable {
+    /// The code of the server's close frame; nil if the connection ended without one.
+    var serverCloseCode: UInt16?
+    /// Whether the bench started the close (its own close frame went first).
+    var closedByBench: Bool
+}
+
+/// The server answered the greeting with an `error`.
+struct ServerRefusal: Error, Equatable, CustomStringConvertible {
+    var message: String
+    var description: String { "server refused: \(self.message)" }
+}
+
+/// The connection ended before the server confirmed the create or join.
+struct ClosedBeforeJoining: Error, CustomStringConvertible {
+    var description: String { "connection closed before the room was joined" }
+}

@@ -1,0 +1,107 @@
+/// Reads the few fields the bench needs straight from a server message's bytes, without
+/// building a JSON tree: the receive path runs once per delivery and must stay cheap.
+///
+/// Tolerates whitespace around `:` (Python's `json.dumps` writes `"type": "…"`), so the bench
+/// also measures servers other than this one.
+enum ServerMessage {
+    /// The message types the bench reacts to.
+    enum Kind: Equatable {
+        case playerStateUpdate
+        case roomCreated
+        case roomJoined
+        case playerJoined
+        case playerDisconnected
+        case error
+        case other
+    }
+
+    /// The `type` of the message (the first `"type"` key in it).
+    static func kind(of bytes: UnsafeRawBufferPointer) -> Kind {
+        guard let start = self.valueStart(ofKey: "type", in: bytes), start < bytes.count,
+            bytes[start] == UInt8(ascii: "\"")
+        else { return .other }
+        let name = UnsafeRawBufferPointer(rebasing: bytes[(start + 1)...])
+        for (candidate, kind) in Self.kinds where Self.hasPrefix(name, Self.bytes(candidate)) {
+            return kind
+        }
+        return .other
+    }
+
+    /// The integer value of the first `key` in the message (`"t": 123` → 123).
+    static func integer(forKey key: StaticString, in bytes: UnsafeRawBufferPointer) -> Int64? {
+        guard var index = self.valueStart(ofKey: key, in: bytes) else { return nil }
+        var negative = false
+        if index < bytes.count, bytes[index] == UInt8(ascii: "-") {
+            negative = true
+            index += 1
+        }
+        var value: Int64 = 0
+        var digits = 0
+        while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9"), digits < 18 {
+            value = value * 10 + Int64(bytes[index] - UInt8(ascii: "0"))
+            index += 1
+            digits += 1
+        }
+        guard digits > 0 else { return nil }
+        return negative ? -value : value
+    }
+
+    /// The string value of the first `key` in the message (no escapes expected: codes and ids).
+    static func string(forKey key: StaticString, in bytes: UnsafeRawBufferPointer) -> String? {
+        guard let start = self.valueStart(ofKey: key, in: bytes), start < bytes.count,
+            bytes[start] == UInt8(ascii: "\"")
+        else { return nil }
+        var end = start + 1
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\"") { end += 1 }
+        guard end < bytes.count else { return nil }
+        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(start + 1)..<end]), as: UTF8.self)
+    }
+
+    /// Index of the first byte of the value of `"key"`, past the colon and any whitespace.
+    static func valueStart(ofKey key: StaticString, in bytes: UnsafeRawBufferPointer) -> Int? {
+        let keyBytes = Self.bytes(key)
+        let quote = UInt8(ascii: "\"")
+        var index = 0
+        let lastStart = bytes.count - keyBytes.count - 2
+        while index <= lastStart {
+            if bytes[index] == quote, bytes[index + keyBytes.count + 1] == quote,
+                Self.hasPrefix(UnsafeRawBufferPointer(rebasing: bytes[(index + 1)...]), keyBytes)
+            {
+                var cursor = index + keyBytes.count + 2
+                while cursor < bytes.count, Self.isWhitespace(bytes[cursor]) { cursor += 1 }
+                if cursor < bytes.count, bytes[cursor] == UInt8(ascii: ":") {
+                    cursor += 1
+                    while cursor < bytes.count, Self.isWhitespace(bytes[cursor]) { cursor += 1 }
+                    return cursor
+                }
+            }
+            index += 1
+        }
+        return nil
+    }
+
+    /// Type names with a closing quote, so `player_joined` never matches `player_joined_x`.
+    private static let kinds: [(StaticString, Kind)] = [
+        ("player_state_update\"", .playerStateUpdate),
+        ("room_created\"", .roomCreated),
+        ("room_joined\"", .roomJoined),
+        ("player_joined\"", .playerJoined),
+        ("player_disconnected\"", .playerDisconnected),
+        ("error\"", .error),
+    ]
+
+    private static func bytes(_ text: StaticString) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount)
+    }
+
+    private static func hasPrefix(_ bytes: UnsafeRawBufferPointer, _ prefix: UnsafeRawBufferPointer) -> Bool {
+        guard bytes.count >= prefix.count else { return false }
+        for offset in 0..<prefix.count where bytes[offset] != prefix[offset] { return false }
+        return true
+    }
+
+    private static func isWhitespace(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\t")
+            || byte == UInt8(ascii: "\r")
+    }
+}

@@ -1,0 +1,116 @@
+import Histogram
+import NIOCore
+import Synchronization
+
+/// Microseconds on the monotonic clock: the send time carried in each message and the
+/// receive time it is compared with (both taken in this process).
+enum BenchClock {
+    static func micros() -> Int64 {
+        Int64(NIODeadline.now().uptimeNanoseconds / 1_000)
+    }
+}
+
+/// Broadcast latencies (HDR histogram, microseconds) and message counts of one measurement
+/// window. Only messages sent after the window opened count, so late arrivals from an
+/// earlier window or from set-up never pollute it.
+final class LatencyRecorder: Sendable {
+    private struct State {
+        var histogram = LatencyRecorder.emptyHistogram()
+        var windowStart = Int64.max
+        var sent = 0
+        var expected = 0
+        var delivered = 0
+    }
+
+    private let state = Mutex(State())
+    /// The sending period, for coordinated-omission correction (0: none, for open-loop arrivals).
+    let expectedIntervalMicros: UInt64
+
+    init(expectedIntervalMicros: UInt64) {
+        self.expectedIntervalMicros = expectedIntervalMicros
+    }
+
+    /// Forgets everything and counts messages sent from `start` on.
+    func openWindow(at start: Int64) {
+        self.state.withLock { $0 = State(windowStart: start) }
+    }
+
+    /// One `player_state` sent at `sentAt` that `recipients` room-mates should receive.
+    func recordSend(sentAt: Int64, recipients: Int) {
+        self.state.withLock { state in
+            guard sentAt >= state.windowStart else { return }
+            state.sent += 1
+            state.expected += recipients
+        }
+    }
+
+    /// One matching `player_state_update` received at `receivedAt`.
+    func recordDelivery(sentAt: Int64, receivedAt: Int64) {
+        let latency = UInt64(max(1, receivedAt - sentAt))
+        self.state.withLock { state in
+            guard sentAt >= state.windowStart else { return }
+            state.delivered += 1
+            if self.expectedIntervalMicros > 0 {
+                _ = state.histogram.recordCorrectedValue(latency, expectedInterval: self.expectedIntervalMicros)
+            } else {
+                _ = state.histogram.record(latency)
+            }
+        }
+    }
+
+    /// Messages expected and delivered so far (cheaper than a snapshot: no percentiles).
+    func counts() -> (expected: Int, delivered: Int) {
+        self.state.withLock { ($0.expected, $0.delivered) }
+    }
+
+    /// A consistent copy of the window so far.
+    func snapshot() -> LatencySnapshot {
+        self.state.withLock { state in
+            LatencySnapshot(
+                histogram: state.histogram, sent: state.sent, expected: state.expected, delivered: state.delivered)
+        }
+    }
+
+    fileprivate static func emptyHistogram() -> Histogram<UInt64> {
+        Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+    }
+}
+
+/// Counts and latency percentiles (microseconds) of one window.
+struct LatencySnapshot: Sendable, Encodable, Equatable {
+    var sent, expected, delivered: Int
+    var p50, p90, p99, p999, max: UInt64
+    var mean: Double
+
+    /// Expected deliveries that did not arrive.
+    var lost: Int { Swift.max(0, self.expected - self.delivered) }
+
+    init(histogram: Histogram<UInt64>, sent: Int, expected: Int, delivered: Int) {
+        self.sent = sent
+        self.expected = expected
+        self.delivered = delivered
+        let empty = histogram.totalCount == 0
+        self.p50 = empty ? 0 : histogram.valueAtPercentile(50)
+        self.p90 = empty ? 0 : histogram.valueAtPercentile(90)
+        self.p99 = empty ? 0 : histogram.valueAtPercentile(99)
+        self.p999 = empty ? 0 : histogram.valueAtPercentile(99.9)
+        self.max = empty ? 0 : histogram.max
+        self.mean = empty ? 0 : histogram.mean
+    }
+
+    private enum CodingKeys: String, CodingKey { case sent, expected, delivered, lost, p50, p90, p99, p999, max, mean }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.sent, forKey: .sent)
+        try container.encode(self.expected, forKey: .expected)
+        try container.encode(self.delivered, forKey: .delivered)
+        try container.encode(self.lost, forKey: .lost)
+        try container.encode(self.p50, forKey: .p50)
+        try container.encode(self.p90, forKey: .p90)
+        try container.encode(self.p99, forKey: .p99)
+        try container.encode(self.p999, forKey: .p999)
+        try container.encode(self.max, forKey: .max)
+        try container.encode(self.mean, forKey: .mean)
+    }
+}

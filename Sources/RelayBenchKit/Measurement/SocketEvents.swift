@@ -1,0 +1,58 @@
+import Synchronization
+
+/// What the bench's connections saw besides latencies: server errors, room sizes the server
+/// announced, players it announced as disconnected. Shared by every connection of a run.
+final class SocketEvents: Sendable {
+    /// Room sizes as the server reported them in `room_info`.
+    struct RoomSize: Sendable, Equatable {
+        var largestPlayerCount = 0
+        var maxPlayers = 0
+    }
+
+    private struct State {
+        var serverErrors = 0
+        var firstServerError: String?
+        var roomSizes: [String: RoomSize] = [:]
+        var disconnectAnnouncements: [String: Int64] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    /// An `error` message after the connection had joined (e.g. `rate_limited`).
+    func recordServerError(_ text: String) {
+        self.state.withLock { state in
+            state.serverErrors += 1
+            if state.firstServerError == nil { state.firstServerError = text }
+        }
+    }
+
+    /// A `room_info` the server sent: `playerCount` of `maxPlayers` in room `code`.
+    func recordRoomInfo(code: String, playerCount: Int, maxPlayers: Int) {
+        self.state.withLock { state in
+            var size = state.roomSizes[code, default: RoomSize()]
+            size.largestPlayerCount = Swift.max(size.largestPlayerCount, playerCount)
+            size.maxPlayers = Swift.max(size.maxPlayers, maxPlayers)
+            state.roomSizes[code] = size
+        }
+    }
+
+    /// A `player_disconnected` about `playerID`, seen by a room-mate at `micros`.
+    func recordDisconnectAnnouncement(playerID: String, at micros: Int64) {
+        self.state.withLock { state in
+            if state.disconnectAnnouncements[playerID] == nil { state.disconnectAnnouncements[playerID] = micros }
+        }
+    }
+
+    var serverErrors: Int { self.state.withLock { $0.serverErrors } }
+    var firstServerError: String? { self.state.withLock { $0.firstServerError } }
+    /// Players announced as disconnected, with when the first announcement arrived (``BenchClock``).
+    var disconnectAnnouncements: [String: Int64] { self.state.withLock { $0.disconnectAnnouncements } }
+
+    /// Rooms whose announced player count ever exceeded their `max_players`.
+    var roomsOverCapacity: [String: RoomSize] {
+        self.state.withLock { $0.roomSizes.filter { $0.value.largestPlayerCount > $0.value.maxPlayers } }
+    }
+
+    /// Every room the server told us about.
+    var roomSizes: [String: RoomSize] { self.state.withLock { $0.roomSizes } }
+}

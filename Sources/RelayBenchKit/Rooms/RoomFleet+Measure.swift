@@ -1,0 +1,97 @@
+/// What one measurement window saw: latencies and counts of the messages sent in it, and
+/// the CPU and memory both processes used meanwhile.
+struct WindowResult: Sendable, Encodable, Equatable {
+    /// Sending time asked for.
+    var seconds: Double
+    /// Sending time it took: longer when the bench's own task woke late.
+    var sendingSeconds: Double
+    var latency: LatencySnapshot
+    /// From the window's start to the end of the drain.
+    var server: ProcessUsage?
+    var bench: ProcessUsage?
+    /// Largest server RSS sampled during the window (every 250 ms), when asked for.
+    var serverPeakResidentBytes: Int?
+    var deliveriesPerSecond: Double
+    /// CPU microseconds per delivered message.
+    var serverMicrosPerDelivery: Double?
+    var benchMicrosPerDelivery: Double?
+
+    init(
+        seconds: Double, sendingSeconds: Double? = nil, latency: LatencySnapshot, server: ProcessUsage?,
+        bench: ProcessUsage?,
+        serverPeakResidentBytes: Int?
+    ) {
+        self.seconds = seconds
+        self.sendingSeconds = sendingSeconds ?? seconds
+        self.latency = latency
+        self.server = server
+        self.bench = bench
+        self.serverPeakResidentBytes = serverPeakResidentBytes
+        self.deliveriesPerSecond = self.sendingSeconds > 0 ? Double(latency.delivered) / self.sendingSeconds : 0
+        self.serverMicrosPerDelivery = server?.cpuMicros(per: latency.delivered)
+        self.benchMicrosPerDelivery = bench?.cpuMicros(per: latency.delivered)
+    }
+}
+
+extension RoomFleet {
+    /// Every healthy player starts sending `player_state` at `hertz`.
+    func startSending(hertz: Double, paddingBytes: Int) {
+        let encoder = PlayerStateEncoder(paddingBytes: paddingBytes)
+        for room in self.allRooms {
+            let senders = room.healthyMembers
+            for member in senders {
+                member.socket.startSending(
+                    hertz: hertz, recipients: senders.count - 1, encoder: encoder, grid: self.connector.sendGrid)
+            }
+        }
+    }
+
+    func stopSending() {
+        for room in self.allRooms {
+            for member in room.healthyMembers { member.socket.stopSending() }
+        }
+    }
+
+    /// Every healthy player sends `player_state` at `hertz` for `seconds`; then the bench waits
+    /// up to `drainSeconds` for what is still in flight. Messages still missing after that are lost.
+    func measure(
+        seconds: Double, hertz: Double, paddingBytes: Int, serverPID: Int32?, sampleServerMemory: Bool = false,
+        drainSeconds: Double = 1, progress: (@Sendable (String) -> Void)? = nil
+    ) async -> WindowResult {
+        let recorder = self.connector.recorder
+        let serverBefore = serverPID.flatMap(ProcessStats.read(pid:))
+        let benchBefore = ProcessStats.current()
+        recorder.openWindow(at: BenchClock.micros())
+        let sendingStarted = ContinuousClock.now
+        self.startSending(hertz: hertz, paddingBytes: paddingBytes)
+
+        var peakServerMemory: Int?
+        let end = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+        var nextProgress = ContinuousClock.now + .seconds(1)
+        while ContinuousClock.now < end {
+            try? await Task.sleep(until: min(end, ContinuousClock.now + .milliseconds(250)), clock: .continuous)
+            if sampleServerMemory, let pid = serverPID, let stats = ProcessStats.read(pid: pid) {
+                peakServerMemory = max(peakServerMemory ?? 0, stats.residentBytes)
+            }
+            if let progress, ContinuousClock.now >= nextProgress {
+                nextProgress += .seconds(1)
+                let now = recorder.snapshot()
+                progress("sent \(now.sent)  delivered \(now.delivered)  p99 \(Format.ms(now.p99)) ms")
+            }
+        }
+        self.stopSending()
+        let sendingSeconds = (ContinuousClock.now - sendingStarted).seconds
+        let drainEnd = ContinuousClock.now + .milliseconds(Int64(drainSeconds * 1000))
+        while ContinuousClock.now < drainEnd {
+            let counts = recorder.counts()
+            if counts.delivered >= counts.expected { break }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        let latency = recorder.snapshot()
+        return WindowResult(
+            seconds: seconds, sendingSeconds: sendingSeconds, latency: latency,
+            server: ProcessUsage(from: serverBefore, to: serverPID.flatMap(ProcessStats.read(pid:))),
+            bench: ProcessUsage(from: benchBefore, to: ProcessStats.current()),
+            serverPeakResidentBytes: peakServerMemory)
+    }
+}

@@ -1,0 +1,46 @@
+/// What every scenario gets: where the server is, how much of the machine the bench may use,
+/// the server's process id for /proc readings, and where to say what it is doing.
+struct BenchContext: Sendable {
+    var target: BenchTarget
+    /// Event-loop threads of the bench.
+    var threads: Int
+    /// Loopback source addresses to spread connections over (1: the kernel picks).
+    var sourceAddresses: Int = 1
+    var serverPID: Int32?
+    /// Longest wait from connecting to the server's confirmation.
+    var joinTimeoutSeconds: Int64 = 10
+    /// Sends fall due on a grid of this many microseconds (0: each connection at its own time).
+    var sendGridMicros: Int64 = 0
+    /// Progress lines (to stderr on the command line; dropped in tests).
+    var progress: @Sendable (String) -> Void = { _ in }
+
+    /// A connector whose recorder corrects for coordinated omission at `hertz` (0: no correction).
+    func makeConnector(hertz: Double) throws -> BenchConnector {
+        try BenchConnector(
+            target: self.target, threads: self.threads, sourceAddressCount: self.sourceAddresses,
+            recorder: LatencyRecorder(expectedIntervalMicros: hertz > 0 ? UInt64(1e6 / hertz) : 0),
+            joinTimeout: .seconds(self.joinTimeoutSeconds), sendGrid: .microseconds(self.sendGridMicros))
+    }
+}
+
+extension BenchContext {
+    /// Raises this process's open-file limit for `connections` sockets, or explains why it cannot.
+    @discardableResult
+    func ensureOpenFiles(for connections: Int) throws(BenchError) -> SystemLimits.FileLimit {
+        let limit = SystemLimits.raiseOpenFiles(toFit: connections)
+        guard limit.isEnough else {
+            throw .notEnoughFileDescriptors(needed: connections, soft: limit.soft, hard: limit.hard)
+        }
+        return limit
+    }
+}
+
+/// A scenario's result: a table for people and JSON for machines.
+protocol ScenarioReport: Encodable, Sendable {
+    /// The readable summary printed at the end of a run.
+    func table() -> String
+}
+
+extension ScenarioReport {
+    func jsonText() -> String { Format.json(self) }
+}

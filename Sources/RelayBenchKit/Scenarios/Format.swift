@@ -1,0 +1,47 @@
+import Foundation
+
+/// Number formatting shared by the scenario tables.
+enum Format {
+    /// Microseconds as milliseconds with two decimals.
+    static func ms(_ micros: UInt64) -> String { String(format: "%.2f", Double(micros) / 1000) }
+
+    static func megabytes(_ bytes: Int) -> String { String(format: "%.1f MB", Double(bytes) / 1_048_576) }
+
+    static func fixed(_ value: Double, _ decimals: Int = 1) -> String { String(format: "%.\(decimals)f", value) }
+
+    /// `text` right-aligned in `width` columns.
+    static func right(_ text: String, _ width: Int) -> String {
+        String(repeating: " ", count: max(0, width - text.count)) + text
+    }
+
+    /// "p50 … p90 … p99 … p99.9 … max …" in milliseconds.
+    static func percentiles(_ latency: LatencySnapshot) -> String {
+        "p50 \(ms(latency.p50))  p90 \(ms(latency.p90))  p99 \(ms(latency.p99))  p99.9 \(ms(latency.p999))  max \(ms(latency.max))"
+    }
+
+    /// "CPU 1.23 s (45% of one core), 12.3 µs per delivery, RSS 40.0 MB".
+    static func usage(_ usage: ProcessUsage, microsPerDelivery: Double?) -> String {
+        var text = String(format: "CPU %.2f s (%.0f%% of one core)", usage.cpuSeconds, usage.cpuPercent)
+        if let microsPerDelivery { text += String(format: ", %.2f µs per delivery", microsPerDelivery) }
+        return text + ", RSS " + megabytes(usage.residentBytes)
+    }
+
+    /// The message-count line of a window.
+    static func messages(_ latency: LatencySnapshot) -> String {
+        let lossPercent = latency.expected > 0 ? 100 * Double(latency.lost) / Double(latency.expected) : 0
+        return
+            "sent \(latency.sent), delivered \(latency.delivered) of \(latency.expected) expected, lost \(latency.lost) "
+            + String(format: "(%.3f%%)", lossPercent)
+    }
+
+    /// Pretty, key-sorted JSON of a report.
+    static func json(_ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        do {
+            return String(decoding: try encoder.encode(value), as: UTF8.self)
+        } catch {
+            return #"{"error":"\#(error)"}"#
+        }
+    }
+}

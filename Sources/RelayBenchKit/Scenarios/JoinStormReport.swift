@@ -1,0 +1,41 @@
+/// The result of `join-storm`.
+struct JoinStormReport: ScenarioReport, Equatable {
+    var scenario = "join-storm"
+    var offeredRate, seconds: Double
+    var players, arrivals: Int
+    var roomsCreated, joined: Int
+    var failures: [String: Int]
+    /// Successful creates and joins per second, from the first arrival to the last confirmation.
+    var achievedJoinsPerSecond: Double
+    /// How long sending the arrivals took (longer than `seconds` if the bench fell behind).
+    var stormSeconds: Double
+    /// Join latency (microseconds), from each arrival's scheduled time.
+    var latency: LatencySnapshot
+    /// Most players the bench sent into one room (never above `players`).
+    var largestRoomSent: Int
+    /// Rooms whose `room_info` showed more players than `max_players`.
+    var roomsOverCapacity: Int
+    var server: ProcessUsage?
+    var bench: ProcessUsage?
+
+    var failed: Int { self.failures.values.reduce(0, +) }
+
+    func table() -> String {
+        var lines = [
+            "relay-bench join-storm: \(Format.fixed(self.offeredRate, 0)) arrivals/s for \(Format.fixed(self.seconds, 0)) s "
+                + "(\(self.arrivals) connections), rooms of \(self.players)",
+            "joins       \(self.roomsCreated) rooms created + \(self.joined) joined, failed \(self.failed); "
+                + "achieved \(Format.fixed(self.achievedJoinsPerSecond, 0)) joins/s (arrivals sent over \(Format.fixed(self.stormSeconds, 2)) s)",
+        ]
+        for (reason, count) in self.failures.sorted(by: { $0.value > $1.value }) {
+            lines.append("            \(count) × \(reason)")
+        }
+        lines.append("latency ms  \(Format.percentiles(self.latency))  (connect → room_created/room_joined)")
+        lines.append(
+            "capacity    largest room sent \(self.largestRoomSent) of max_players \(self.players); "
+                + "rooms the server reported over capacity: \(self.roomsOverCapacity)")
+        if let server { lines.append("server      " + Format.usage(server, microsPerDelivery: nil)) }
+        if let bench { lines.append("bench       " + Format.usage(bench, microsPerDelivery: nil)) }
+        return lines.joined(separator: "\n")
+    }
+}

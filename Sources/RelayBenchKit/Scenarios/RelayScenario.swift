@@ -1,0 +1,84 @@
+/// `relay` and `fanout`: rooms × players, every player sending `player_state` at a fixed rate;
+/// latency from each send to each room-mate's `player_state_update`.
+struct RelayScenario: Sendable {
+    var name = "relay"
+    var rooms: Int
+    var players: Int
+    var hertz: Double
+    var seconds: Double
+    var paddingBytes = 0
+    var setupConcurrency = 50
+    /// How long after the window the bench waits for messages still in flight (then they count as lost).
+    var drainSeconds = 1.0
+
+    func run(in context: BenchContext) async throws -> RelayReport {
+        try context.ensureOpenFiles(for: self.rooms * self.players)
+        let connector = try context.makeConnector(hertz: self.hertz)
+        let fleet = RoomFleet(connector: connector)
+        context.progress("setting up \(self.rooms) rooms of \(self.players) players")
+        let setup = await fleet.addRooms(self.rooms, players: self.players, concurrency: self.setupConcurrency)
+        var window: WindowResult?
+        if setup.roomsReady > 0 {
+            context.progress("measuring for \(Format.fixed(self.seconds, 0)) s")
+            window = await fleet.measure(
+                seconds: self.seconds, hertz: self.hertz, paddingBytes: self.paddingBytes, serverPID: context.serverPID,
+                drainSeconds: self.drainSeconds, progress: context.progress)
+        }
+        await fleet.closeAll()
+        await connector.shutdown()
+        return RelayReport(
+            scenario: self.name, rooms: self.rooms, players: self.players, hertz: self.hertz, seconds: self.seconds,
+            paddingBytes: self.paddingBytes, setup: setup, window: window, serverErrors: connector.events.serverErrors,
+            firstServerError: connector.events.firstServerError,
+            roomsOverCapacity: connector.events.roomsOverCapacity.count)
+    }
+}
+
+/// The result of `relay` or `fanout`.
+struct RelayReport: ScenarioReport, Equatable {
+    var scenario: String
+    var rooms, players: Int
+    var hertz, seconds: Double
+    var paddingBytes: Int
+    var setup: SetupReport
+    /// nil when no room could be set up.
+    var window: WindowResult?
+    /// `error` messages after joining (e.g. `rate_limited`).
+    var serverErrors: Int
+    var firstServerError: String?
+    /// Rooms whose `room_info` ever showed more players than `max_players`.
+    var roomsOverCapacity: Int
+
+    func table() -> String {
+        var lines = [
+            "relay-bench \(self.scenario): \(self.rooms) rooms × \(self.players) players @ \(Format.fixed(self.hertz, 0)) Hz "
+                + "for \(Format.fixed(self.seconds, 0)) s, padding \(self.paddingBytes) B",
+            "setup       \(self.setup.players) players in \(Format.fixed(self.setup.seconds, 2)) s "
+                + "(\(Format.fixed(self.setup.joinsPerSecond, 0)) connect+join/s); rooms ready \(self.setup.roomsReady), "
+                + "failed \(self.setup.roomsFailed)",
+        ]
+        for (reason, count) in self.setup.failures.sorted(by: { $0.value > $1.value }) {
+            lines.append("            \(count) × \(reason)")
+        }
+        guard let window = self.window else {
+            lines.append("no room could be set up: nothing measured")
+            return lines.joined(separator: "\n")
+        }
+        lines.append("messages    \(Format.messages(window.latency)), server errors \(self.serverErrors)")
+        if let firstServerError { lines.append("            first error: \(firstServerError.prefix(160))") }
+        lines.append("latency ms  \(Format.percentiles(window.latency))")
+        lines.append("throughput  \(Format.fixed(window.deliveriesPerSecond, 0)) deliveries/s")
+        if let server = window.server {
+            lines.append("server      " + Format.usage(server, microsPerDelivery: window.serverMicrosPerDelivery))
+        } else {
+            lines.append("server      (pass --server-pid for its CPU and memory)")
+        }
+        if let bench = window.bench {
+            lines.append("bench       " + Format.usage(bench, microsPerDelivery: window.benchMicrosPerDelivery))
+        }
+        if self.roomsOverCapacity > 0 {
+            lines.append("WARNING     \(self.roomsOverCapacity) rooms reported more players than their max_players")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,114 @@
+/// `slow-consumer`: some players stop reading their sockets (they stay open; the bench stops
+/// reading them at the channel level). Two windows with the same rooms: a baseline while every
+/// player reads, then one while the slow ones do not. Reports the others' latency in both, the
+/// server's memory, and how the server got rid of the slow ones (close 4000).
+struct SlowConsumerScenario: Sendable {
+    var rooms: Int
+    var players: Int
+    /// Share of all players that stop reading (never a room's creator, who keeps sending).
+    var slowPercent: Double
+    var hertz: Double
+    /// Length of each of the two windows.
+    var seconds: Double
+    var paddingBytes = 0
+    /// `SO_RCVBUF` of the slow players, so the server's queue rather than the kernel holds
+    /// what they do not read (the kernel doubles it).
+    var slowReceiveBufferBytes = 4_096
+    var setupConcurrency = 50
+    /// How long after the window the bench waits for messages still in flight (then they count as lost).
+    var drainSeconds = 1.0
+    /// After the window, how long the slow players stay stalled while the bench waits for the
+    /// server to drop them all.
+    var dropWaitSeconds = 5.0
+    /// Then how long they read again, for the dropped ones' connections to end.
+    var collectSeconds = 2.0
+
+    /// Slow players in room `index` of `rooms`: the share spread evenly over the rooms.
+    static func slowPlayers(inRoom index: Int, players: Int, percent: Double) -> Int {
+        let share = percent / 100
+        let upToThis = Int((Double((index + 1) * players) * share).rounded(.down))
+        let beforeThis = Int((Double(index * players) * share).rounded(.down))
+        return min(players - 1, upToThis - beforeThis)
+    }
+
+    func run(in context: BenchContext) async throws -> SlowConsumerReport {
+        try context.ensureOpenFiles(for: self.rooms * self.players)
+        let connector = try context.makeConnector(hertz: self.hertz)
+        let fleet = RoomFleet(connector: connector)
+        let (players, percent) = (self.players, self.slowPercent)
+        context.progress("setting up \(self.rooms) rooms of \(self.players) players, \(Format.fixed(percent))% slow")
+        let setup = await fleet.addRooms(
+            self.rooms, players: players,
+            slowPlayers: { Self.slowPlayers(inRoom: $0, players: players, percent: percent) },
+            slowReceiveBufferBytes: self.slowReceiveBufferBytes, concurrency: self.setupConcurrency)
+        let slow = fleet.slowMembers
+        let serverStart = context.serverPID.flatMap(ProcessStats.read(pid:))
+
+        context.progress("baseline: everyone reads, \(Format.fixed(self.seconds, 0)) s")
+        let baseline = await fleet.measure(
+            seconds: self.seconds, hertz: self.hertz, paddingBytes: self.paddingBytes, serverPID: context.serverPID,
+            sampleServerMemory: true, drainSeconds: self.drainSeconds, progress: context.progress)
+
+        context.progress("\(slow.count) players stop reading, \(Format.fixed(self.seconds, 0)) s")
+        let stallStart = BenchClock.micros()
+        for member in slow { member.socket.pauseReading() }
+        let stalled = await fleet.measure(
+            seconds: self.seconds, hertz: self.hertz, paddingBytes: self.paddingBytes, serverPID: context.serverPID,
+            sampleServerMemory: true, drainSeconds: self.drainSeconds, progress: context.progress)
+        let serverAfterStall = context.serverPID.flatMap(ProcessStats.read(pid:))
+
+        let slowIDs = Set(slow.map(\.playerID))
+        // The load goes on (unmeasured) until the server has dropped every slow player, or the wait ends.
+        let dropDeadline = ContinuousClock.now + .milliseconds(Int64(self.dropWaitSeconds * 1000))
+        fleet.startSending(hertz: self.hertz, paddingBytes: self.paddingBytes)
+        while ContinuousClock.now < dropDeadline, Self.dropped(slowIDs, connector.events) < slowIDs.count {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        fleet.stopSending()
+        // Reading again drains what the kernel held; a connection the server already closed
+        // then ends, with its close frame if the server managed to send one.
+        for member in slow { member.socket.resumeReading() }
+        let outcomes = await Self.closeOutcomes(
+            of: slow.map(\.socket), expectedToEnd: Self.dropped(slowIDs, connector.events),
+            within: .milliseconds(Int64(self.collectSeconds * 1000)))
+        let announced = connector.events.disconnectAnnouncements
+        let dropSeconds = announced.filter { slowIDs.contains($0.key) }.values.map { Double($0 - stallStart) / 1e6 }
+            .sorted()
+        await fleet.closeAll()
+        await connector.shutdown()
+
+        return SlowConsumerReport(
+            rooms: self.rooms, players: self.players, slowPercent: self.slowPercent, hertz: self.hertz,
+            seconds: self.seconds, paddingBytes: self.paddingBytes, setup: setup, slowPlayers: slow.count,
+            baseline: baseline, stalled: stalled,
+            slowClosedByServer: outcomes.filter { $0 != nil && $0?.closedByBench == false }.count,
+            slowCloseFrames4000: outcomes.filter { $0?.serverCloseCode == 4000 }.count,
+            slowStillOpen: outcomes.filter { $0 == nil }.count,
+            slowAnnouncedDisconnected: dropSeconds.count,
+            healthyAnnouncedDisconnected: announced.keys.filter { !slowIDs.contains($0) }.count,
+            firstDropSeconds: dropSeconds.first, lastDropSeconds: dropSeconds.last,
+            serverStartResidentBytes: serverStart?.residentBytes,
+            serverAfterStallResidentBytes: serverAfterStall?.residentBytes)
+    }
+
+    /// Slow players the server announced as disconnected so far.
+    private static func dropped(_ slowIDs: Set<String>, _ events: SocketEvents) -> Int {
+        events.disconnectAnnouncements.keys.filter { slowIDs.contains($0) }.count
+    }
+
+    /// How each socket ended, or nil for one still open: waits (bounded) until `expectedToEnd` have.
+    private static func closeOutcomes(
+        of sockets: [BenchSocket], expectedToEnd: Int, within timeout: Duration
+    ) async -> [CloseOutcome?] {
+        let ended = Locked([Int: CloseOutcome]())
+        for (index, socket) in sockets.enumerated() {
+            socket.closed.whenSuccess { outcome in ended.withLock { $0[index] = outcome } }
+        }
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline, ended.withLock({ $0.count }) < expectedToEnd {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        let outcomes = ended.value
+        return sockets.indices.map { outcomes[$0] }
+    }
+}

@@ -1,0 +1,102 @@
+/// Whether a step held.
+enum StepVerdict: Sendable, Equatable, Encodable {
+    case withinSLO
+    case p99OverSLO(p99Micros: UInt64)
+    case messagesLost(Int)
+    case nothingDelivered
+    case setupFailed(String)
+
+    init(window: WindowResult, sloMicros: UInt64) {
+        if window.latency.delivered == 0 {
+            self = .nothingDelivered
+        } else if window.latency.lost > 0 {
+            self = .messagesLost(window.latency.lost)
+        } else if window.latency.p99 > sloMicros {
+            self = .p99OverSLO(p99Micros: window.latency.p99)
+        } else {
+            self = .withinSLO
+        }
+    }
+
+    var summary: String {
+        switch self {
+        case .withinSLO: "ok"
+        case .p99OverSLO(let p99): "p99 \(Format.ms(p99)) ms over the SLO"
+        case .messagesLost(let lost): "\(lost) messages lost"
+        case .nothingDelivered: "nothing delivered"
+        case .setupFailed(let reason): "set-up failed: \(reason)"
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(self.summary)
+    }
+}
+
+/// One step of `step`.
+struct StepResult: Sendable, Encodable, Equatable {
+    var rooms, players: Int
+    var window: WindowResult?
+    var verdict: StepVerdict
+}
+
+/// The result of `step`.
+struct StepReport: ScenarioReport, Equatable {
+    var scenario = "step"
+    var players: Int
+    var hertz, stepSeconds: Double
+    var sloMicros: UInt64
+    var maxRooms: Int
+    var steps: [StepResult]
+    /// The most rooms that held the SLO without loss (nil: not even the first step).
+    var kneeRooms: Int?
+    /// Why the climb stopped.
+    var stopReason: String
+
+    init(players: Int, hertz: Double, stepSeconds: Double, sloMicros: UInt64, maxRooms: Int, steps: [StepResult]) {
+        self.players = players
+        self.hertz = hertz
+        self.stepSeconds = stepSeconds
+        self.sloMicros = sloMicros
+        self.maxRooms = maxRooms
+        self.steps = steps
+        self.kneeRooms = steps.last { $0.verdict == .withinSLO }?.rooms
+        if let last = steps.last, last.verdict != .withinSLO {
+            self.stopReason = "\(last.rooms) rooms: \(last.verdict.summary)"
+        } else {
+            self.stopReason = "reached --max-rooms \(maxRooms) within the SLO"
+        }
+    }
+
+    func table() -> String {
+        var lines = [
+            "relay-bench step: rooms × \(self.players) players @ \(Format.fixed(self.hertz, 0)) Hz, "
+                + "\(Format.fixed(self.stepSeconds, 0)) s per step, SLO p99 ≤ \(Format.ms(self.sloMicros)) ms and no loss",
+            "  rooms  players  deliveries/s   p50 ms   p99 ms    lost  server CPU  server µs/del  bench CPU  bench µs/del  verdict",
+        ]
+        for step in self.steps {
+            let head = Format.right("\(step.rooms)", 7) + Format.right("\(step.rooms * step.players)", 9)
+            guard let window = step.window else {
+                lines.append(head + "  " + step.verdict.summary)
+                continue
+            }
+            let columns = [
+                Format.right(Format.fixed(window.deliveriesPerSecond, 0), 14),
+                Format.right(Format.ms(window.latency.p50), 9),
+                Format.right(Format.ms(window.latency.p99), 9), Format.right("\(window.latency.lost)", 8),
+                Format.right(Format.fixed(window.server?.cpuPercent ?? 0, 0) + "%", 12),
+                Format.right(Format.fixed(window.serverMicrosPerDelivery ?? 0), 15),
+                Format.right(Format.fixed(window.bench?.cpuPercent ?? 0, 0) + "%", 11),
+                Format.right(Format.fixed(window.benchMicrosPerDelivery ?? 0), 14),
+            ]
+            lines.append(head + columns.joined() + "  " + step.verdict.summary)
+        }
+        lines.append(
+            "knee        "
+                + (self.kneeRooms.map { "\($0) rooms (\($0 * self.players) players)" }
+                    ?? "none: the first step already failed"))
+        lines.append("stopped at  \(self.stopReason)")
+        return lines.joined(separator: "\n")
+    }
+}

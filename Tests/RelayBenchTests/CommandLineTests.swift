@@ -1,0 +1,78 @@
+import ArgumentParser
+import Testing
+
+@testable import RelayBenchKit
+
+/// The command line: the old invocation still means `relay`, and targets stay on loopback.
+@Suite("relay-bench command line")
+struct CommandLineTests {
+    @Test("The command line from before the scenarios still runs the relay scenario")
+    func legacyCommandLine() throws {
+        let command = try RelayBenchCommand.parseAsRoot([
+            "ws://127.0.0.1:8000", "--rooms", "500", "--players", "2", "--hz", "30", "--duration", "30s",
+            "--server-pid", "42",
+        ])
+        let relay = try #require(command as? RelayScenarioCommand)
+        let scenario = try relay.load.scenario(name: "relay", defaultRooms: 100, defaultPlayers: 2)
+        #expect(scenario.rooms == 500)
+        #expect(scenario.players == 2)
+        #expect(scenario.hertz == 30)
+        #expect(scenario.seconds == 30)
+        #expect(relay.common.serverPID == 42)
+        #expect(try relay.common.context().sendGridMicros == 0, "sends keep their own times unless asked")
+    }
+
+    @Test("Each scenario has its subcommand, with its own defaults")
+    func subcommands() throws {
+        let fanout = try #require(
+            try RelayBenchCommand.parseAsRoot(["fanout", "ws://127.0.0.1:8000", "--send-grid-us", "1000"])
+                as? FanoutCommand)
+        #expect(try fanout.common.context().sendGridMicros == 1_000)
+        #expect(try fanout.load.scenario(name: "fanout", defaultRooms: 50, defaultPlayers: 8).players == 8)
+        #expect(
+            try RelayBenchCommand.parseAsRoot(["join-storm", "ws://localhost:8000", "--rate", "50"]) is JoinStormCommand
+        )
+        #expect(
+            try RelayBenchCommand.parseAsRoot(["idle", "ws://127.0.0.1:8000", "--connections", "20000"]) is IdleCommand)
+        #expect(try RelayBenchCommand.parseAsRoot(["slow-consumer", "ws://127.0.0.1:8000"]) is SlowConsumerCommand)
+        #expect(try RelayBenchCommand.parseAsRoot(["step", "ws://127.0.0.1:8000", "--slo-ms", "20"]) is StepCommand)
+    }
+
+    @Test(
+        "Only loopback servers are accepted", arguments: ["ws://10.0.0.1:8000", "ws://example.com:8000", "not a url"])
+    func loopbackOnly(url: String) {
+        #expect(throws: (any Error).self) { try RelayBenchCommand.parseAsRoot([url]) }
+        #expect(throws: (any Error).self) { try RelayBenchCommand.parseAsRoot(["idle", url]) }
+    }
+
+    @Test("Nonsense sizes and durations are refused")
+    func bounds() {
+        for arguments in [
+            ["ws://127.0.0.1:8000", "--players", "1"], ["ws://127.0.0.1:8000", "--duration", "forever"],
+            ["ws://127.0.0.1:8000", "--hz", "0"],
+            ["join-storm", "ws://127.0.0.1:8000", "--rate", "20000", "--duration", "60s"],
+            ["step", "ws://127.0.0.1:8000", "--start-rooms", "400", "--max-rooms", "100"],
+            ["slow-consumer", "ws://127.0.0.1:8000", "--slow-percent", "100"],
+        ] {
+            #expect(throws: (any Error).self, "\(arguments)") { try RelayBenchCommand.parseAsRoot(arguments) }
+        }
+    }
+
+    @Test("Durations read as seconds, milliseconds or minutes")
+    func durations() {
+        #expect(DurationOption.seconds("30s") == 30)
+        #expect(DurationOption.seconds("500ms") == 0.5)
+        #expect(DurationOption.seconds("2m") == 120)
+        #expect(DurationOption.seconds("7") == 7)
+        #expect(DurationOption.seconds("soon") == nil)
+    }
+
+    @Test("The target URL keeps its host, port and base path")
+    func target() throws {
+        let target = try BenchTarget(url: "ws://127.0.0.2:8124/game/")
+        #expect(target.host == "127.0.0.2")
+        #expect(target.port == 8124)
+        #expect(target.basePath == "/game")
+        #expect(target.hostHeader == "127.0.0.2:8124")
+    }
+}

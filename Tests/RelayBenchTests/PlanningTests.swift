@@ -1,0 +1,105 @@
+import Testing
+
+@testable import RelayBenchKit
+
+/// The pure decisions of the scenarios: room places, slow players, steps and their verdicts.
+@Suite("Scenario planning")
+struct PlanningTests {
+    @Test("A join storm never sends a room more players than max_players, whatever the order of answers")
+    func joinStormPlaces() {
+        var generator = SystemRandomNumberGenerator()
+        for players in 2...5 {
+            var plan = JoinStormPlan(playersPerRoom: players)
+            var pendingCreates: [Int] = []
+            var joinsPerRoom: [Int: Int] = [:]
+            for _ in 0..<2_000 {
+                switch plan.next() {
+                case .create(let room):
+                    pendingCreates.append(room)
+                case .join(let room, let code):
+                    #expect(code == "R\(room)")
+                    joinsPerRoom[room, default: 0] += 1
+                }
+                // Rooms are confirmed in random order, some late, some never.
+                if !pendingCreates.isEmpty, Bool.random(using: &generator) {
+                    let room = pendingCreates.remove(at: Int.random(in: 0..<pendingCreates.count, using: &generator))
+                    if Int.random(in: 0..<10, using: &generator) > 0 { plan.roomOpened(room, code: "R\(room)") }
+                }
+            }
+            #expect(joinsPerRoom.values.allSatisfy { $0 <= players - 1 })
+            #expect(plan.largestRoom <= players)
+            #expect(plan.largestRoom == players, "rooms should fill up")
+        }
+    }
+
+    @Test("A joiner only gets a place once its room exists")
+    func noPlaceBeforeTheRoomExists() {
+        var plan = JoinStormPlan(playersPerRoom: 3)
+        #expect(plan.next() == .create(room: 0))
+        #expect(plan.next() == .create(room: 1))
+        plan.roomOpened(0, code: "AAAAAA")
+        #expect(plan.next() == .join(room: 0, code: "AAAAAA"))
+        #expect(plan.next() == .join(room: 0, code: "AAAAAA"))
+        #expect(plan.next() == .create(room: 2))
+    }
+
+    @Test("A run that cannot get a descriptor per connection stops before connecting, and says why")
+    func openFileLimit() async throws {
+        let context = BenchContext(target: try BenchTarget(url: "ws://127.0.0.1:9"), threads: 1)
+        let tooMany = RelayScenario(rooms: 20_000, players: 64, hertz: 1, seconds: 1)  // 1.28M sockets
+        await #expect(throws: BenchError.self) { try await tooMany.run(in: context) }
+        #expect(SystemLimits.raiseOpenFiles(toFit: 10).isEnough)
+    }
+
+    @Test("Slow players are spread over the rooms, never the creator")
+    func slowPlayers() {
+        let perRoom = (0..<10).map { SlowConsumerScenario.slowPlayers(inRoom: $0, players: 4, percent: 25) }
+        #expect(perRoom == Array(repeating: 1, count: 10))
+        let tenPercent = (0..<10).map { SlowConsumerScenario.slowPlayers(inRoom: $0, players: 2, percent: 10) }
+        #expect(tenPercent.reduce(0, +) == 2)
+        #expect((0..<10).allSatisfy { SlowConsumerScenario.slowPlayers(inRoom: $0, players: 3, percent: 99) <= 2 })
+    }
+
+    @Test("Steps double or grow by the step size, up to the maximum")
+    func plannedSteps() {
+        let doubling = StepScenario(
+            startRooms: 100, stepRooms: 0, maxRooms: 1_000, players: 2, hertz: 30, stepSeconds: 1, sloMicros: 50_000)
+        #expect(doubling.plannedSteps == [100, 200, 400, 800])
+        let linear = StepScenario(
+            startRooms: 1, stepRooms: 2, maxRooms: 6, players: 2, hertz: 30, stepSeconds: 1, sloMicros: 50_000)
+        #expect(linear.plannedSteps == [1, 3, 5])
+    }
+
+    @Test("A step fails on loss before latency, and holds only within the SLO")
+    func verdicts() {
+        func window(expected: Int, delivered: Int, p99: UInt64) -> WindowResult {
+            var latency = LatencySnapshot(
+                histogram: .init(highestTrackableValue: 1_000), sent: 1, expected: expected, delivered: delivered)
+            latency.p99 = p99
+            return WindowResult(seconds: 1, latency: latency, server: nil, bench: nil, serverPeakResidentBytes: nil)
+        }
+        #expect(StepVerdict(window: window(expected: 10, delivered: 10, p99: 5_000), sloMicros: 50_000) == .withinSLO)
+        #expect(
+            StepVerdict(window: window(expected: 10, delivered: 10, p99: 60_000), sloMicros: 50_000)
+                == .p99OverSLO(p99Micros: 60_000))
+        #expect(
+            StepVerdict(window: window(expected: 10, delivered: 9, p99: 60_000), sloMicros: 50_000) == .messagesLost(1))
+        #expect(StepVerdict(window: window(expected: 10, delivered: 0, p99: 0), sloMicros: 50_000) == .nothingDelivered)
+    }
+
+    @Test("The knee is the last step that held")
+    func knee() {
+        let latency = LatencySnapshot(
+            histogram: .init(highestTrackableValue: 1_000), sent: 1, expected: 1, delivered: 1)
+        let window = WindowResult(seconds: 1, latency: latency, server: nil, bench: nil, serverPeakResidentBytes: nil)
+        let steps = [
+            StepResult(rooms: 100, players: 2, window: window, verdict: .withinSLO),
+            StepResult(rooms: 200, players: 2, window: window, verdict: .withinSLO),
+            StepResult(rooms: 400, players: 2, window: window, verdict: .p99OverSLO(p99Micros: 80_000)),
+        ]
+        let report = StepReport(players: 2, hertz: 30, stepSeconds: 1, sloMicros: 50_000, maxRooms: 800, steps: steps)
+        #expect(report.kneeRooms == 200)
+        #expect(report.stopReason.hasPrefix("400 rooms: p99 80.00 ms"))
+        #expect(report.table().contains("knee        200 rooms"))
+    }
+}

@@ -1,0 +1,132 @@
+import Testing
+
+@testable import RelayBenchKit
+
+/// Every scenario at tiny scale against the real relay: each check here fails if the bench
+/// stops measuring what it claims to.
+@Suite("Scenarios against the real relay")
+struct ScenarioTests {
+    @Test("relay: every update arrives, with latencies and both processes' usage")
+    func relay() async throws {
+        try await LiveRelay.with { relay in
+            let report = try await RelayScenario(rooms: 3, players: 2, hertz: 20, seconds: 1, drainSeconds: 3)
+                .run(in: try relay.context)
+            #expect(report.setup.roomsReady == 3)
+            #expect(report.setup.players == 6)
+            let window = try #require(report.window)
+            #expect(window.latency.sent > 0)
+            #expect(window.latency.expected == window.latency.sent)
+            #expect(window.latency.delivered == window.latency.expected)
+            #expect(window.latency.p50 > 0)
+            #expect(window.latency.p99 >= window.latency.p50)
+            #expect((window.server?.residentBytes ?? 0) > 0, "the server's /proc figures are read")
+            #expect(window.benchMicrosPerDelivery != nil)
+            #expect(report.serverErrors == 0)
+            #expect(report.table().contains("lost 0"))
+        }
+    }
+
+    @Test("fanout: max_players goes through to the server, and a refusal is reported with its message")
+    func fanout() async throws {
+        try await LiveRelay.with(arguments: ["--max-players-per-room", "4"]) { relay in
+            var onGrid = try relay.context
+            onGrid.sendGridMicros = 1_000  // the grid must not lose or duplicate sends
+            let fits = try await RelayScenario(
+                name: "fanout", rooms: 2, players: 4, hertz: 10, seconds: 1, drainSeconds: 3
+            )
+            .run(in: onGrid)
+            #expect(fits.setup.roomsReady == 2)
+            let window = try #require(fits.window)
+            #expect(window.latency.expected == window.latency.sent * 3)
+            let ideal = 2 * 4 * 10 * window.sendingSeconds  // rooms × senders × Hz × the time they sent
+            #expect(
+                abs(Double(window.latency.sent) - ideal) <= 8 + ideal / 10,
+                "sent \(window.latency.sent), ideal \(ideal)")
+            #expect(window.latency.delivered == window.latency.expected)
+
+            let tooBig = try await RelayScenario(name: "fanout", rooms: 2, players: 5, hertz: 10, seconds: 1)
+                .run(in: try relay.context)
+            #expect(tooBig.setup.roomsReady == 0)
+            #expect(tooBig.setup.roomsFailed == 2)
+            #expect(tooBig.setup.failures.keys.contains { $0.contains("max_players") }, "\(tooBig.setup.failures)")
+            #expect(tooBig.window == nil)
+        }
+    }
+
+    @Test("join-storm: joins succeed on schedule and no room ever holds more than max_players")
+    func joinStorm() async throws {
+        try await LiveRelay.with { relay in
+            let report = try await JoinStormScenario(rate: 60, seconds: 1, players: 3, holdSeconds: 0.3)
+                .run(in: try relay.context)
+            #expect(report.arrivals == 60)
+            #expect(report.failed == 0, "\(report.failures)")
+            #expect(report.roomsCreated + report.joined == 60)
+            #expect(report.roomsCreated >= 20)
+            #expect(report.largestRoomSent == 3)
+            #expect(report.roomsOverCapacity == 0)
+            #expect(report.latency.delivered == 60)
+            #expect(report.latency.p50 > 0)
+            // All 60 over about a second; never more than offered (a loaded machine makes it lower).
+            #expect(report.achievedJoinsPerSecond > 0)
+            #expect(report.achievedJoinsPerSecond <= 66)
+        }
+    }
+
+    @Test("idle: the server's memory grows by a positive amount per connection")
+    func idle() async throws {
+        try await LiveRelay.with { relay in
+            let report = try await IdleScenario(connections: 300, players: 2, holdSeconds: 0.2, settleSeconds: 0.3)
+                .run(in: try relay.context)
+            #expect(report.connectionsOpen == 300)
+            #expect(report.setup.roomsFailed == 0)
+            let perConnection = try #require(report.serverBytesPerConnection)
+            #expect(perConnection > 0)
+            #expect(perConnection < 1_000_000)
+            #expect(report.openFilesLimit.isEnough)
+            #expect(report.table().contains("KB per connection"))
+        }
+    }
+
+    @Test("slow-consumer: the server closes the slow players (4000) while the others lose nothing")
+    func slowConsumer() async throws {
+        try await LiveRelay.with(arguments: ["--outbound-queue-frames", "64"]) { relay in
+            let scenario = SlowConsumerScenario(
+                rooms: 2, players: 3, slowPercent: 34, hertz: 60, seconds: 1.5, paddingBytes: 4_000, drainSeconds: 3,
+                dropWaitSeconds: 8, collectSeconds: 2)
+            let report = try await scenario.run(in: try relay.context)
+            #expect(report.slowPlayers == 2)
+            #expect(report.slowClosedByServer == 2)
+            #expect(report.slowAnnouncedDisconnected == 2)
+            #expect((report.firstDropSeconds ?? -1) > 0, "dropped only after they stopped reading")
+            #expect(report.healthyAnnouncedDisconnected == 0)
+            #expect(report.baseline.latency.delivered > 0)
+            #expect(report.baseline.latency.lost == 0)
+            #expect(report.stalled.latency.delivered > 0)
+            #expect(report.stalled.latency.lost == 0)
+            #expect((report.stalled.serverPeakResidentBytes ?? 0) > 0)
+        }
+    }
+
+    @Test("step: an impossible SLO stops at the first step with no knee; a generous one climbs to the maximum")
+    func step() async throws {
+        try await LiveRelay.with { relay in
+            let impossible = try await StepScenario(
+                startRooms: 2, stepRooms: 2, maxRooms: 8, players: 2, hertz: 20, stepSeconds: 0.5, sloMicros: 1
+            ).run(in: try relay.context)
+            #expect(impossible.steps.count == 1)
+            #expect(impossible.kneeRooms == nil)
+            guard case .p99OverSLO = impossible.steps.first?.verdict else {
+                Issue.record("expected the SLO to fail: \(impossible.steps)")
+                return
+            }
+
+            let generous = try await StepScenario(
+                startRooms: 1, stepRooms: 1, maxRooms: 3, players: 2, hertz: 20, stepSeconds: 0.5, sloMicros: 5_000_000,
+                drainSeconds: 3
+            ).run(in: try relay.context)
+            #expect(generous.steps.map(\.rooms) == [1, 2, 3])
+            #expect(generous.kneeRooms == 3)
+            #expect(generous.steps.allSatisfy { ($0.window?.server?.cpuSeconds ?? -1) >= 0 })
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import NIOCore
+import Testing
+
+@testable import RelayBenchKit
+
+/// The byte-level reading of server messages and writing of client messages.
+@Suite("Bench wire format")
+struct WireTests {
+    private func withBytes<T>(_ text: String, _ body: (UnsafeRawBufferPointer) -> T) -> T {
+        Array(text.utf8).withUnsafeBytes(body)
+    }
+
+    @Test("Message types are recognised with and without spaces, and only whole names match")
+    func kinds() {
+        let cases: [(String, ServerMessage.Kind)] = [
+            (#"{"type":"player_state_update","player_id":"a","state":{"t":5}}"#, .playerStateUpdate),
+            (#"{"type": "player_state_update", "state": {"t": 5}}"#, .playerStateUpdate),
+            (#"{"type":"room_created","room_id":"ABCDEF"}"#, .roomCreated),
+            (#"{"type":"room_joined","room_id":"ABCDEF"}"#, .roomJoined),
+            (#"{"type":"player_joined","room_info":{}}"#, .playerJoined),
+            (#"{"type":"player_disconnected","player_id":"x"}"#, .playerDisconnected),
+            (#"{"type":"error","code":"join_failed","message":"full"}"#, .error),
+            (#"{"type":"errors"}"#, .other),
+            (#"{"type":"player_state_update_v2"}"#, .other),
+            (#"{"kind":"room_created"}"#, .other),
+            ("", .other),
+        ]
+        for (text, kind) in cases {
+            #expect(self.withBytes(text) { ServerMessage.kind(of: $0) } == kind, "\(text)")
+        }
+    }
+
+    @Test("The send time is read from the key t only, never from a key ending in t")
+    func sendTime() {
+        let update =
+            #"{"type":"player_state_update","player_id":"p","state":{"facing_right":true,"x":1.12,"t":987654321,"s":3}}"#
+        #expect(self.withBytes(update) { ServerMessage.integer(forKey: "t", in: $0) } == 987_654_321)
+        #expect(self.withBytes(#"{"state":{"t": -42}}"#) { ServerMessage.integer(forKey: "t", in: $0) } == -42)
+        #expect(self.withBytes(#"{"state":{"right":5}}"#) { ServerMessage.integer(forKey: "t", in: $0) } == nil)
+        #expect(self.withBytes(#"{"t":"late"}"#) { ServerMessage.integer(forKey: "t", in: $0) } == nil)
+    }
+
+    @Test("Room codes, player ids and room sizes are read from a confirmation")
+    func confirmation() {
+        let text =
+            #"{"type":"room_joined","room_id":"QWERTY","player_id":"p-2","player_number":2,"#
+            + #""room_info":{"room_id":"QWERTY","player_count":2,"max_players":3,"players":[]}}"#
+        self.withBytes(text) { bytes in
+            #expect(ServerMessage.string(forKey: "room_id", in: bytes) == "QWERTY")
+            #expect(ServerMessage.string(forKey: "player_id", in: bytes) == "p-2")
+            #expect(ServerMessage.integer(forKey: "player_count", in: bytes) == 2)
+            #expect(ServerMessage.integer(forKey: "max_players", in: bytes) == 3)
+            #expect(ServerMessage.string(forKey: "missing", in: bytes) == nil)
+        }
+    }
+
+    @Test("player_state is valid JSON carrying the send time, the sequence and the padding")
+    func playerState() throws {
+        for padding in [0, 10] {
+            var buffer = ByteBuffer()
+            PlayerStateEncoder(paddingBytes: padding).write(
+                sequence: 801, sentAtMicros: 1_234_567_890_123, into: &buffer)
+            let object = try #require(
+                try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any])
+            #expect(object["type"] as? String == "player_state")
+            let state = try #require(object["state"] as? [String: Any])
+            #expect((state["t"] as? NSNumber)?.int64Value == 1_234_567_890_123)
+            #expect(state["s"] as? Int == 801)
+            #expect((state["x"] as? Double) == 1.123)
+            #expect((state["pad"] as? String)?.count == (padding > 0 ? padding : nil))
+        }
+    }
+
+    @Test("Decimal writing covers zero, negatives and the extremes")
+    func decimals() {
+        for value: Int64 in [0, 7, -7, 1_000_000, Int64.max, Int64.min + 1] {
+            var buffer = ByteBuffer()
+            buffer.writeDecimal(value)
+            #expect(String(buffer: buffer) == String(value))
+        }
+    }
+
+    @Test("Greetings ask for max_players and join with the code in the path")
+    func greetings() throws {
+        let create = Greeting.create(playerName: "b1_0", maxPlayers: 8)
+        #expect(create.path == "/ws/room/new")
+        let fields = try #require(try JSONSerialization.jsonObject(with: Data(create.text.utf8)) as? [String: Any])
+        #expect(fields["type"] as? String == "create_room")
+        #expect(fields["max_players"] as? Int == 8)
+        let join = Greeting.join(code: "ABCDEF", playerName: "b1_1")
+        #expect(join.path == "/ws/room/ABCDEF")
+        #expect(join.text.contains(#""room_id":"ABCDEF""#))
+    }
+}
