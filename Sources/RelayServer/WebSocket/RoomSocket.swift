@@ -16,8 +16,18 @@ struct RoomSocket {
 
     /// How long a connection being closed by the server may take to say goodbye.
     static let closeGracePeriod: TimeAmount = .seconds(1)
+    /// Messages a reader handles before it lets other work on its event loop run.
+    static let messagesPerTurn = 16
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
+        // Reader and writer run on the channel's own event loop: a message read there is
+        // dispatched, applied by a room on the same loop and written out without a thread hop.
+        await withTaskExecutorPreference(EventLoopTaskExecutor(self.channel.eventLoop)) {
+            await self.serve(inbound: inbound, outbound: outbound)
+        }
+    }
+
+    private func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
         let channel = self.channel
         let connection = PlayerConnection(queueCapacity: self.registry.limits.outboundQueueFrames) { _ in
             // The writer sends the close frame if the client still reads; if it does not
@@ -25,7 +35,8 @@ struct RoomSocket {
             channel.eventLoop.scheduleTask(in: Self.closeGracePeriod) { channel.close(promise: nil) }
         }
         let session = ConnectionSession(
-            connection: connection, urlRoomID: self.roomID, registry: self.registry, logger: self.logger)
+            connection: connection, urlRoomID: self.roomID, registry: self.registry, logger: self.logger,
+            eventLoop: channel.eventLoop)
 
         await withDiscardingTaskGroup { group in
             group.addTask {
@@ -46,8 +57,16 @@ struct RoomSocket {
         let limits = self.registry.limits
         var bucket = TokenBucket(rate: limits.messagesPerSecond, burst: limits.messageBurst)
         var flood = FloodWatch(threshold: limits.floodCloseThreshold)
+        var sinceYield = 0
         do {
             for try await message in inbound.messages(maxSize: limits.maxFrameBytes) {
+                // Messages already read arrive without a suspension; let the loop's writers (and
+                // other connections) take a turn now and then, so a burst cannot outrun them.
+                sinceYield += 1
+                if sinceYield == Self.messagesPerTurn {
+                    sinceYield = 0
+                    await Task.yield()
+                }
                 let now = ContinuousClock.now
                 guard bucket.take(now: now) else {
                     switch flood.record(now: now) {
