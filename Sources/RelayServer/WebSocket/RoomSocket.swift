@@ -40,7 +40,7 @@ struct RoomSocket {
 
         await withDiscardingTaskGroup { group in
             group.addTask {
-                await Self.writeLoop(connection: connection, outbound: outbound)
+                await Self.writeLoop(connection: connection, writer: SocketWriter(channel: channel, outbound: outbound))
             }
             await self.readLoop(inbound: inbound, session: session)
             if let membership = session.membership {
@@ -91,15 +91,15 @@ struct RoomSocket {
     }
 
     /// Writes queued frames until the queue closes, then says goodbye with the close code, if any.
-    private static func writeLoop(
-        connection: PlayerConnection, outbound: WebSocketOutboundWriter
-    ) async {
+    private static func writeLoop(connection: PlayerConnection, writer: SocketWriter) async {
+        var batch = CircularBuffer<ByteBuffer>(initialCapacity: 16)
         do {
-            while let frame = await connection.outbound.next() {
-                try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: frame)))
+            while await connection.outbound.nextBatch(upTo: writer.batchLimit, into: &batch) {
+                try await writer.write(batch)
+                batch.removeAll(keepingCapacity: true)
             }
             if let code = connection.closeCode {
-                try await outbound.close(.init(codeNumber: Int(code)), reason: nil)
+                try await writer.outbound.close(.init(codeNumber: Int(code)), reason: nil)
             }
         } catch {
             connection.close(code: RelayCloseCode.slowConsumer)
