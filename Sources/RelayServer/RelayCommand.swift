@@ -74,6 +74,7 @@ struct RelayCommand: AsyncParsableCommand {
     var maxChatLength: Int = 500
 
     func run() async throws {
+        EventLoopThreads.configure()
         let environment = ProcessInfo.processInfo.environment
         var logger = Logger(label: "relay")
         logger.logLevel = environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
