@@ -13,6 +13,8 @@ public final class ConnectionSession {
     /// All rooms of this server.
     public let registry: RoomRegistry
     public let logger: Logger
+    /// The event loop of the connection's channel, if it has one: rooms it creates live there.
+    public let eventLoop: (any EventLoop)?
     /// The room and player this connection is bound to.
     public var membership: Membership?
 
@@ -27,11 +29,15 @@ public final class ConnectionSession {
         }
     }
 
-    public init(connection: PlayerConnection, urlRoomID: String, registry: RoomRegistry, logger: Logger) {
+    public init(
+        connection: PlayerConnection, urlRoomID: String, registry: RoomRegistry, logger: Logger,
+        eventLoop: (any EventLoop)? = nil
+    ) {
         self.connection = connection
         self.urlRoomID = urlRoomID
         self.registry = registry
         self.logger = logger
+        self.eventLoop = eventLoop
     }
 
     /// The limits of this server.

@@ -21,19 +21,15 @@ public protocol RoomMessageHandler: MessageHandler {
 extension RoomMessageHandler {
     public func handle(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) {
         guard let membership = session.membership else { throw .notInRoom }
+        let context = (handler: self, message: message, playerID: membership.playerID, connection: session.connection)
         do {
-            try await self.run(message, membership: membership, connection: session.connection, room: membership.room)
+            try await membership.room.enterFromAnywhere(with: context) { room, context throws(RelayError) in
+                guard room.isCurrent(context.playerID, connection: context.connection) else { throw .notInRoom }
+                try context.handler.handle(context.message, from: context.playerID, in: room)
+            }
         } catch {
             if error == .notInRoom { session.membership = nil }  // dropped, left or replaced meanwhile
             throw error
         }
-    }
-
-    private func run(
-        _ message: InboundMessage, membership: ConnectionSession.Membership, connection: PlayerConnection,
-        room: isolated GameRoom
-    ) throws(RelayError) {
-        guard room.isCurrent(membership.playerID, connection: connection) else { throw .notInRoom }
-        try self.handle(message, from: membership.playerID, in: room)
     }
 }

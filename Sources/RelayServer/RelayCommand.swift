@@ -89,6 +89,7 @@ struct RelayCommand: AsyncParsableCommand {
 
     /// Runs the server with these in-process `handlers` and `filters` beside the plugins'.
     func run(handlers: [any MessageHandler], filters: [any MessageFilter]) async throws {
+        EventLoopThreads.configure()
         let environment = ProcessInfo.processInfo.environment
         var logger = Logger(label: "relay")
         logger.logLevel = environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info

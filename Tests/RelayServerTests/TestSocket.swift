@@ -2,10 +2,15 @@ import Foundation
 import HTTPTypes
 import Logging
 import NIOCore
+import NIOPosix
 import NIOWebSocket
 import Synchronization
 import Testing
 import WSClient
+
+/// The test clients' own threads. A real client does not run on the server's event loops; sharing
+/// them would let a client's traffic delay the server's writers (and the other way round).
+let testClientEventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: 2)
 
 /// A real WebSocket client for tests: send JSON, await the next message with a timeout.
 final class TestSocket: Sendable {
@@ -37,6 +42,7 @@ final class TestSocket: Sendable {
             return try await WebSocketClient.connect(
                 url: "ws://localhost:\(port)\(path)",
                 configuration: .init(maxFrameSize: 1 << 20, additionalHeaders: headers),
+                eventLoopGroup: testClientEventLoopGroup,
                 logger: logger
             ) { inbound, outbound, _ in
                 try await withThrowingTaskGroup(of: Void.self) { group in

@@ -25,6 +25,17 @@ struct JSONParserTests {
         #expect(try JSONParser.parse("  7  ") == .integer(7))
     }
 
+    @Test func contiguousAndOtherCollectionsParseAlike() throws {
+        let text = #"{"x":1.5,"s":"é","a":[1,{"n":null}],"many":{"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k10":10,"k11":11,"k12":12,"k13":13,"k14":14}}"#
+        let fromString = try JSONParser.parse(text)
+        let fromArray = try JSONParser.parse(Array(text.utf8))
+        let fromLazyBytes = try JSONParser.parse(text.utf8.lazy.map { $0 })  // not contiguous: copied first
+        #expect(fromString == fromArray)
+        #expect(fromString == fromLazyBytes)
+        #expect(fromString["many"]?.objectValue?.count == 14)
+        #expect(throws: JSONParser.Failure.self) { try JSONParser.parse("[1,".utf8.lazy.map { $0 }) }
+    }
+
     @Test func laterDuplicateKeyWins() throws {
         #expect(try JSONParser.parse(#"{"a":1,"a":2}"#) == ["a": 2])
     }

@@ -30,6 +30,23 @@ struct OutboundMessageTests {
         #expect(text(message.encoded()) == #"{"type":"t","a":1,"b":2}"#)
     }
 
+    @Test func addingAfterEncodingLeavesTheEarlierFrameAlone() {
+        var message = OutboundMessage(type: "t")
+        message.add("a", 1)
+        let earlier = message.encoded()
+        message.add("b", "two")
+        #expect(text(earlier) == #"{"type":"t","a":1}"#)
+        #expect(text(message.encoded()) == #"{"type":"t","a":1,"b":"two"}"#)
+    }
+
+    @Test func aSmallCapacityGrowsAsNeeded() throws {
+        var message = OutboundMessage(type: "grow", capacity: 4)
+        for index in 0..<50 { message.add("k\(index)", .string(String(repeating: "x", count: index))) }
+        let value = try decoded(message.encoded())
+        #expect(value["k49"] == .string(String(repeating: "x", count: 49)))
+        #expect(value.objectValue?.count == 51)
+    }
+
     @Test func escapesTypeAndKeys() throws {
         var message = OutboundMessage(type: "we\"ird")
         message.add("k\\ey", "v\n")

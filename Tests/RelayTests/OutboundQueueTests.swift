@@ -100,6 +100,117 @@ struct OutboundQueueTests {
     }
 }
 
+@Suite("OutboundQueue batches")
+struct OutboundQueueBatchTests {
+    /// The texts of `batch`, oldest first.
+    private func texts(_ batch: CircularBuffer<ByteBuffer>) -> [String] { batch.map(text) }
+
+    @Test func takesEveryQueuedFrameInOrder() async {
+        let queue = OutboundQueue(capacity: 8)
+        for index in 0..<5 { #expect(queue.enqueue(frame("f\(index)")) == .queued) }
+        var batch = CircularBuffer<ByteBuffer>()
+        #expect(await queue.nextBatch(into: &batch))
+        #expect(self.texts(batch) == ["f0", "f1", "f2", "f3", "f4"])
+        #expect(queue.count == 0)
+    }
+
+    @Test func takesAtMostTheLimitAndAppends() async {
+        let queue = OutboundQueue(capacity: 8)
+        for index in 0..<5 { #expect(queue.enqueue(frame("f\(index)")) == .queued) }
+        var batch = CircularBuffer<ByteBuffer>()
+        #expect(await queue.nextBatch(upTo: 2, into: &batch))
+        #expect(self.texts(batch) == ["f0", "f1"])
+        #expect(await queue.nextBatch(upTo: 2, into: &batch))
+        #expect(self.texts(batch) == ["f0", "f1", "f2", "f3"])
+        #expect(queue.count == 1)
+    }
+
+    @Test func anEmptiedBatchIsReusedWithoutLosingFrames() async {
+        let queue = OutboundQueue(capacity: 64)
+        var batch = CircularBuffer<ByteBuffer>(initialCapacity: 4)
+        var received: [String] = []
+        for round in 0..<10 {
+            for index in 0..<(round + 1) { #expect(queue.enqueue(frame("r\(round)-\(index)")) == .queued) }
+            #expect(await queue.nextBatch(into: &batch))
+            received += self.texts(batch)
+            batch.removeAll(keepingCapacity: true)
+        }
+        let expected = (0..<10).flatMap { round in (0..<(round + 1)).map { "r\(round)-\($0)" } }
+        #expect(received == expected)
+    }
+
+    @Test func waitsUntilAFrameArrives() async throws {
+        let queue = OutboundQueue(capacity: 4)
+        let consumer = Task {
+            var batch = CircularBuffer<ByteBuffer>()
+            let open = await queue.nextBatch(into: &batch)
+            return (open, batch.map(text))
+        }
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(queue.enqueue(frame("hello")) == .queued)
+        let (open, texts) = await consumer.value
+        #expect(open)
+        #expect(texts == ["hello"])
+    }
+
+    @Test func drainsThenReportsTheClose() async {
+        let queue = OutboundQueue(capacity: 4)
+        #expect(queue.enqueue(frame("a")) == .queued)
+        #expect(queue.enqueue(frame("b")) == .queued)
+        queue.close()
+        var batch = CircularBuffer<ByteBuffer>()
+        #expect(await queue.nextBatch(into: &batch))
+        #expect(self.texts(batch) == ["a", "b"])
+        batch.removeAll()
+        #expect(await queue.nextBatch(into: &batch) == false)
+        #expect(batch.isEmpty)
+    }
+
+    @Test func closeWakesAWaitingBatchConsumer() async throws {
+        let queue = OutboundQueue(capacity: 4)
+        let consumer = Task {
+            var batch = CircularBuffer<ByteBuffer>()
+            return await queue.nextBatch(into: &batch)
+        }
+        try await Task.sleep(for: .milliseconds(20))
+        queue.close()
+        #expect(await consumer.value == false)
+    }
+
+    @Test func overflowStillCountsOnlyQueuedFrames() async {
+        let queue = OutboundQueue(capacity: 2)
+        #expect(queue.enqueue(frame("a")) == .queued)
+        #expect(queue.enqueue(frame("b")) == .queued)
+        var batch = CircularBuffer<ByteBuffer>()
+        #expect(await queue.nextBatch(into: &batch))
+        // Taken frames no longer count: two more fit, the third overflows.
+        #expect(queue.enqueue(frame("c")) == .queued)
+        #expect(queue.enqueue(frame("d")) == .queued)
+        #expect(queue.enqueue(frame("e")) == .overflowed)
+    }
+
+    @Test func batchesKeepOrderUnderConcurrentProducers() async {
+        let total = 10_000
+        let queue = OutboundQueue(capacity: total + 1)
+        let consumer = Task {
+            var received: [Int] = []
+            var batch = CircularBuffer<ByteBuffer>()
+            while received.count < total, await queue.nextBatch(into: &batch) {
+                for buffer in batch { received.append(buffer.getInteger(at: buffer.readerIndex, as: Int32.self).map(Int.init) ?? -1) }
+                batch.removeAll(keepingCapacity: true)
+            }
+            return received
+        }
+        for index in 0..<total {
+            var buffer = ByteBuffer()
+            buffer.writeInteger(Int32(index))
+            #expect(queue.enqueue(buffer) == .queued)
+            if index % 500 == 0 { await Task.yield() }
+        }
+        #expect(await consumer.value == Array(0..<total))
+    }
+}
+
 @Suite("PlayerConnection")
 struct PlayerConnectionTests {
     /// Records every call of the close closure.

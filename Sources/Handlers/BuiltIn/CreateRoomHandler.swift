@@ -23,7 +23,8 @@ public struct CreateRoomHandler: MessageHandler {
         }
 
         let room = try session.registry.createRoom(
-            name: roomName.flatMap { $0.isEmpty ? nil : $0 } ?? "\(playerName)'s room", maxPlayers: maxPlayers)
+            name: roomName.flatMap { $0.isEmpty ? nil : $0 } ?? "\(playerName)'s room", maxPlayers: maxPlayers,
+            eventLoop: session.eventLoop)
         let token = Identifiers.reconnectToken()
         let connection = session.connection
         try await room.enter { room throws(RelayError) in

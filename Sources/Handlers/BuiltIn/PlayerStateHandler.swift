@@ -9,7 +9,8 @@ public struct PlayerStateHandler: RoomMessageHandler {
 
     public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
         let relayed = try room.state.applyPlayerState(playerID, try message.object("state"))
-        var update = OutboundMessage(type: "player_state_update")
+        // Room for a typical state up front: a growing buffer reallocates on the hot path.
+        var update = OutboundMessage(type: "player_state_update", capacity: 512)
         update.add("player_id", playerID)
         update.add("state", .object(relayed), roundingFloats: true)
         room.broadcast(update.encoded(), excluding: playerID)

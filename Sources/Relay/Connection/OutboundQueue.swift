@@ -6,12 +6,19 @@ import Synchronization
 ///
 /// `enqueue` never blocks: when the queue is full it refuses, and the caller treats the
 /// client as too slow. The same `ByteBuffer` can sit in many queues at once (a broadcast
-/// is encoded once).
+/// is encoded once). The writer may take every waiting frame at once (``nextBatch(upTo:into:)``)
+/// and write them with one flush.
 public final class OutboundQueue: Sendable {
     private struct State {
         var frames = CircularBuffer<ByteBuffer>(initialCapacity: 16)
-        var waiter: CheckedContinuation<ByteBuffer?, Never>?
+        /// The writer, suspended until a frame arrives or the queue closes.
+        var waiter: UnsafeContinuation<Void, Never>?
         var isClosed = false
+
+        mutating func takeWaiter() -> UnsafeContinuation<Void, Never>? {
+            defer { self.waiter = nil }
+            return self.waiter
+        }
     }
 
     /// Result of offering a frame.
@@ -32,40 +39,66 @@ public final class OutboundQueue: Sendable {
 
     /// Offers a frame without waiting.
     public func enqueue(_ frame: ByteBuffer) -> EnqueueResult {
-        let (result, waiter) = self.state.withLock { state -> (EnqueueResult, CheckedContinuation<ByteBuffer?, Never>?) in
+        let (result, waiter) = self.state.withLock { state -> (EnqueueResult, UnsafeContinuation<Void, Never>?) in
             if state.isClosed { return (.closed, nil) }
-            if let waiter = state.waiter {
-                state.waiter = nil
-                return (.queued, waiter)
-            }
             guard state.frames.count < self.capacity else {
                 state.isClosed = true
                 state.frames.removeAll()
-                return (.overflowed, nil)
+                return (.overflowed, state.takeWaiter())
             }
             state.frames.append(frame)
-            return (.queued, nil)
+            return (.queued, state.takeWaiter())
         }
-        waiter?.resume(returning: frame)
+        waiter?.resume()
         return result
     }
 
-    /// The next frame, waiting if none is queued; `nil` once the queue is closed.
+    /// The next frame, waiting if none is queued; `nil` once the queue is closed and drained.
+    /// For one consumer at a time.
     public func next() async -> ByteBuffer? {
-        if let ready = self.state.withLock({ state -> ByteBuffer?? in
-            if let frame = state.frames.popFirst() { return .some(frame) }
-            return state.isClosed ? .some(nil) : nil
-        }) {
-            return ready
-        }
-        return await withCheckedContinuation { continuation in
-            let immediate = self.state.withLock { state -> ByteBuffer?? in
+        while true {
+            let polled = self.state.withLock { state -> ByteBuffer?? in
                 if let frame = state.frames.popFirst() { return .some(frame) }
-                if state.isClosed { return .some(nil) }
-                state.waiter = continuation
-                return nil
+                return state.isClosed ? .some(nil) : nil
             }
-            if let immediate { continuation.resume(returning: immediate) }
+            if let polled { return polled }
+            await self.waitForFrames()
+        }
+    }
+
+    /// Waits for frames, then moves up to `limit` of them, oldest first, to the end of `batch`.
+    /// `false` once the queue is closed and drained. For one consumer at a time.
+    ///
+    /// Taking all of them swaps storage with an empty `batch`, so a writer that empties its
+    /// batch after writing it (keeping the capacity) drains without allocating.
+    public func nextBatch(upTo limit: Int = .max, into batch: inout CircularBuffer<ByteBuffer>) async -> Bool {
+        precondition(limit > 0, "a batch holds at least one frame")
+        while true {
+            let outcome = self.state.withLock { state -> Bool? in
+                if state.frames.isEmpty { return state.isClosed ? false : nil }
+                if batch.isEmpty, state.frames.count <= limit {
+                    swap(&batch, &state.frames)
+                } else {
+                    for _ in 0..<min(limit, state.frames.count) { batch.append(state.frames.removeFirst()) }
+                }
+                return true
+            }
+            if let outcome { return outcome }
+            await self.waitForFrames()
+        }
+    }
+
+    /// Suspends until the queue holds a frame or is closed.
+    private func waitForFrames() async {
+        // Unsafe rather than checked: a checked continuation allocates on every wait, and this
+        // one is resumed exactly once, by `enqueue` or `close` (which take it under the lock) or here.
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+            let ready = self.state.withLock { state -> Bool in
+                if !state.frames.isEmpty || state.isClosed { return true }
+                state.waiter = continuation
+                return false
+            }
+            if ready { continuation.resume() }
         }
     }
 
@@ -73,10 +106,9 @@ public final class OutboundQueue: Sendable {
     public func close() {
         let waiter = self.state.withLock { state in
             state.isClosed = true
-            defer { state.waiter = nil }
-            return state.waiter
+            return state.takeWaiter()
         }
-        waiter?.resume(returning: nil)
+        waiter?.resume()
     }
 
     /// Frames waiting to be written.

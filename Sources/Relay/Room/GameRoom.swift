@@ -41,6 +41,25 @@ public actor GameRoom {
         try body(self)
     }
 
+    /// Runs `body` inside the room's isolation at once when the caller is on the room's event
+    /// loop (a connection whose reader shares the loop), else with one hop like ``enter(_:)``.
+    ///
+    /// `body` gets what it needs as `context` rather than capturing it: with a context-free
+    /// closure, entering on the loop costs one allocation (the cast's thunk); `assumeIsolated`
+    /// with a capturing closure costs two.
+    package nonisolated func enterFromAnywhere<Context: Sendable, Result: Sendable, Failure: Error>(
+        with context: Context,
+        _ body: @escaping @Sendable (isolated GameRoom, Context) throws(Failure) -> Result
+    ) async throws(Failure) -> Result {
+        guard self.eventLoop.inEventLoop else {
+            return try await self.enter { room throws(Failure) in try body(room, context) }
+        }
+        // The loop is the actor's executor, so code running on it is isolated to the room: the
+        // same cast `assumeIsolated` makes after its own check.
+        typealias Plain = @Sendable (GameRoom, Context) throws(Failure) -> Result
+        return try unsafeBitCast(body, to: Plain.self)(self, context)
+    }
+
     // MARK: Sending
 
     /// Queues an encoded message for one member (nothing if they are not connected).

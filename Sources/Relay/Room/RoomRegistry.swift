@@ -29,7 +29,12 @@ public final class RoomRegistry: Sendable {
     }
 
     /// Creates an empty room with a fresh code (the caller admits its first player).
-    public func createRoom(name: String, maxPlayers: Int) throws(RelayError) -> GameRoom {
+    ///
+    /// The room lives on `eventLoop` (its creator's, so the creator's messages need no thread
+    /// hop), or on the next loop of the group.
+    public func createRoom(name: String, maxPlayers: Int, eventLoop: (any EventLoop)? = nil) throws(RelayError)
+        -> GameRoom
+    {
         try self.entries.withLock { entries throws(RelayError) -> GameRoom in
             guard entries.count < self.limits.maxRooms else { throw .serverFull }
             var code = Self.randomCode()
@@ -38,7 +43,8 @@ public final class RoomRegistry: Sendable {
                 roomID: code, roomName: name, hostID: "", maxPlayers: maxPlayers, limits: self.limits,
                 seed: Int.random(in: 1...999_999))
             let room = GameRoom(
-                code: code, state: state, eventLoop: self.eventLoopGroup.next(), registry: self, logger: self.logger)
+                code: code, state: state, eventLoop: eventLoop ?? self.eventLoopGroup.next(), registry: self,
+                logger: self.logger)
             entries[code] = Entry(room: room, info: state.roomInfo, joinable: false)
             return room
         }

@@ -12,23 +12,32 @@ public struct JSONParser {
 
     /// Nesting deeper than this is refused.
     public static let maxDepth = 32
+    /// Members an object is given room for before it has to grow (a `player_state` has about a dozen).
+    static let typicalObjectMembers = 12
 
     /// Parses one complete JSON document.
     public static func parse(_ bytes: some Collection<UInt8>) throws(Failure) -> JSONValue {
-        let array = Array(bytes)
-        return try array.withUnsafeBufferPointer { buffer throws(Failure) in
-            var parser = JSONParser(bytes: buffer)
-            parser.skipWhitespace()
-            let value = try parser.parseValue(depth: 0)
-            parser.skipWhitespace()
-            guard parser.position == buffer.count else { throw parser.failure("trailing characters") }
-            return value
+        // Most callers hand over contiguous bytes (a native String's UTF-8, a buffer): parse
+        // them in place rather than copying them into an array first.
+        let parsed = bytes.withContiguousStorageIfAvailable { buffer in
+            Result { () throws(Failure) in try Self.parse(buffer) }
         }
+        if let parsed { return try parsed.get() }
+        return try Array(bytes).withUnsafeBufferPointer { buffer throws(Failure) in try Self.parse(buffer) }
     }
 
     /// Parses the UTF-8 of `text`.
     public static func parse(_ text: String) throws(Failure) -> JSONValue {
         try self.parse(text.utf8)
+    }
+
+    private static func parse(_ buffer: UnsafeBufferPointer<UInt8>) throws(Failure) -> JSONValue {
+        var parser = JSONParser(bytes: buffer)
+        parser.skipWhitespace()
+        let value = try parser.parseValue(depth: 0)
+        parser.skipWhitespace()
+        guard parser.position == buffer.count else { throw parser.failure("trailing characters") }
+        return value
     }
 
     private let bytes: UnsafeBufferPointer<UInt8>
@@ -74,12 +83,13 @@ public struct JSONParser {
 
     private mutating func parseObject(depth: Int) throws(Failure) -> JSONValue {
         self.position += 1
-        var object: [String: JSONValue] = [:]
         self.skipWhitespace()
         if self.current == UInt8(ascii: "}") {
             self.position += 1
-            return .object(object)
+            return .object([:])
         }
+        // Room for a typical message's members from the start: growing a dictionary reallocates.
+        var object = [String: JSONValue](minimumCapacity: Self.typicalObjectMembers)
         while true {
             self.skipWhitespace()
             guard self.current == UInt8(ascii: "\"") else { throw self.failure("expected a key") }

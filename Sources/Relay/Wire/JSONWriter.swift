@@ -98,6 +98,12 @@ public struct JSONWriter {
         self.buffer.writeBuffer(&bytes)
     }
 
+    /// Takes back the last byte written (a closing bracket about to be reopened).
+    mutating func removeLastByte() {
+        precondition(self.buffer.readableBytes > 0, "nothing to remove")
+        self.buffer.moveWriterIndex(to: self.buffer.writerIndex - 1)
+    }
+
     /// Appends a raw ASCII fragment such as `,"key":`.
     public mutating func writeFragment(_ fragment: StaticString) {
         self.buffer.writeStaticString(fragment)

@@ -11,14 +11,19 @@ public struct OutboundMessage {
         self.writer = JSONWriter(capacity: capacity)
         self.writer.writeFragment("{\"type\":")
         self.writer.writeString(type)
+        self.writer.writeFragment("}")
     }
 
     /// Adds a field; `roundingFloats` rounds every non-integral number inside to 2 decimals.
     public mutating func add(_ key: String, _ value: JSONValue, roundingFloats: Bool = false) {
+        // The buffer always holds a complete object (so `encoded()` need not copy it to close it):
+        // step back over the closing brace, add the field, close again.
+        self.writer.removeLastByte()
         self.writer.writeFragment(",")
         self.writer.writeString(key)
         self.writer.writeFragment(":")
         self.writer.write(value, roundingFloats: roundingFloats)
+        self.writer.writeFragment("}")
     }
 
     /// Adds a string field.
@@ -36,11 +41,9 @@ public struct OutboundMessage {
         self.add(key, .bool(value))
     }
 
-    /// The finished frame payload.
+    /// The finished frame payload (the message's own buffer, not a copy).
     public func encoded() -> ByteBuffer {
-        var writer = self.writer
-        writer.writeFragment("}")
-        return writer.buffer
+        self.writer.buffer
     }
 
     /// `{"type":"error","code":…,"message":…}`.

@@ -16,8 +16,18 @@ struct RoomSocket {
 
     /// How long a connection being closed by the server may take to say goodbye.
     static let closeGracePeriod: TimeAmount = .seconds(1)
+    /// Messages a reader handles before it lets other work on its event loop run.
+    static let messagesPerTurn = 16
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
+        // Reader and writer run on the channel's own event loop: a message read there is
+        // dispatched, applied by a room on the same loop and written out without a thread hop.
+        await withTaskExecutorPreference(EventLoopTaskExecutor(self.channel.eventLoop)) {
+            await self.serve(inbound: inbound, outbound: outbound)
+        }
+    }
+
+    private func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
         let channel = self.channel
         let connection = PlayerConnection(queueCapacity: self.registry.limits.outboundQueueFrames) { _ in
             // The writer sends the close frame if the client still reads; if it does not
@@ -25,11 +35,12 @@ struct RoomSocket {
             channel.eventLoop.scheduleTask(in: Self.closeGracePeriod) { channel.close(promise: nil) }
         }
         let session = ConnectionSession(
-            connection: connection, urlRoomID: self.roomID, registry: self.registry, logger: self.logger)
+            connection: connection, urlRoomID: self.roomID, registry: self.registry, logger: self.logger,
+            eventLoop: channel.eventLoop)
 
         await withDiscardingTaskGroup { group in
             group.addTask {
-                await Self.writeLoop(connection: connection, outbound: outbound)
+                await Self.writeLoop(connection: connection, writer: SocketWriter(channel: channel, outbound: outbound))
             }
             await self.readLoop(inbound: inbound, session: session)
             if let membership = session.membership {
@@ -46,8 +57,16 @@ struct RoomSocket {
         let limits = self.registry.limits
         var bucket = TokenBucket(rate: limits.messagesPerSecond, burst: limits.messageBurst)
         var flood = FloodWatch(threshold: limits.floodCloseThreshold)
+        var sinceYield = 0
         do {
             for try await message in inbound.messages(maxSize: limits.maxFrameBytes) {
+                // Messages already read arrive without a suspension; let the loop's writers (and
+                // other connections) take a turn now and then, so a burst cannot outrun them.
+                sinceYield += 1
+                if sinceYield == Self.messagesPerTurn {
+                    sinceYield = 0
+                    await Task.yield()
+                }
                 let now = ContinuousClock.now
                 guard bucket.take(now: now) else {
                     switch flood.record(now: now) {
@@ -72,15 +91,15 @@ struct RoomSocket {
     }
 
     /// Writes queued frames until the queue closes, then says goodbye with the close code, if any.
-    private static func writeLoop(
-        connection: PlayerConnection, outbound: WebSocketOutboundWriter
-    ) async {
+    private static func writeLoop(connection: PlayerConnection, writer: SocketWriter) async {
+        var batch = CircularBuffer<ByteBuffer>(initialCapacity: 16)
         do {
-            while let frame = await connection.outbound.next() {
-                try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: frame)))
+            while await connection.outbound.nextBatch(upTo: writer.batchLimit, into: &batch) {
+                try await writer.write(batch)
+                batch.removeAll(keepingCapacity: true)
             }
             if let code = connection.closeCode {
-                try await outbound.close(.init(codeNumber: Int(code)), reason: nil)
+                try await writer.outbound.close(.init(codeNumber: Int(code)), reason: nil)
             }
         } catch {
             connection.close(code: RelayCloseCode.slowConsumer)

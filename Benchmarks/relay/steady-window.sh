@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# One relay-bench run against a fresh relay, plus figures over a steady window (from 3 s after
+# all connections are up to 2 s before the end): server CPU per expected delivery (two-player
+# rooms: rooms × 2 × hz per second; only meaningful while the server is below 100 % of its core),
+# and with MALLOC_PROBE=1 the server's malloc/realloc/posix_memalign calls per delivery counted
+# by perf uprobes. Server on CPU 1, bench on CPU 0, as in BENCHMARKS.md.
+#
+#   Benchmarks/relay/steady-window.sh RELAY_DIR BENCH_DIR ROOMS HZ SECONDS
+#   (RELAY_DIR holds `relay`, BENCH_DIR `relay-bench`; SERVER_ENV="VAR=value ..." is passed to the server)
+set -euo pipefail
+relay_dir=$1 bench_dir=$2 rooms=$3 hz=$4 seconds=$5
+port=${PORT:-8124}
+data=$(mktemp -d)
+out=$(mktemp)
+env ${SERVER_ENV:-} API_KEY=k LOG_LEVEL=warning taskset -c 1 "$relay_dir/relay" --port "$port" --data-dir "$data" >/dev/null 2>&1 &
+server=$!
+trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data" "$out"' EXIT
+for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+taskset -c 0 "$bench_dir/relay-bench" "ws://127.0.0.1:$port" --rooms "$rooms" --players 2 --hz "$hz" \
+    --duration "${seconds}s" --server-pid "$server" >"$out" 2>/dev/null &
+bench=$!
+while [ "$(ls "/proc/$server/fd" | wc -l)" -lt $((rooms * 2)) ]; do sleep 0.2; done
+sleep 3
+window=$((seconds - 5))
+if [ -n "${MALLOC_PROBE:-}" ]; then
+    perf probe -q -x /lib/x86_64-linux-gnu/libc.so.6 malloc 2>/dev/null || true
+    perf probe -q -x /lib/x86_64-linux-gnu/libc.so.6 realloc 2>/dev/null || true
+    perf probe -q -x /lib/x86_64-linux-gnu/libc.so.6 posix_memalign 2>/dev/null || true
+    before=$(cpu_ticks)
+    perf stat -x, -e probe_libc:malloc,probe_libc:realloc,probe_libc:posix_memalign -p "$server" -o "$out.stat" -- sleep "$window"
+    after=$(cpu_ticks)
+    allocations=$(awk -F, '/probe_libc/ {sum += $1} END {print sum}' "$out.stat")
+else
+    before=$(cpu_ticks); sleep "$window"; after=$(cpu_ticks); allocations=""
+fi
+wait $bench
+grep -v '^relay-bench' "$out"
+awk -v cpu=$((after - before)) -v w="$window" -v r="$rooms" -v hz="$hz" -v a="$allocations" 'BEGIN {
+    deliveries = r * 2 * hz * w
+    printf "window %ds: server %.0f%% of its core, %.1f µs CPU per delivery", w, cpu / w, cpu / 100 / deliveries * 1e6
+    if (a != "") printf ", %.1f allocations per delivery", a / deliveries
+    printf "\n" }'
