@@ -26,7 +26,8 @@ struct PluginBench {
             eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger
         ) { plugins in
             let dispatcher = try MessageDispatcher(handlers: BuiltInHandlers.all + plugins.handlers)
-            let registry = RoomRegistry(limits: RelayLimits(), eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
+            let registry = RoomRegistry(
+                limits: RelayLimits(), eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
             let bench = Bench(dispatcher: dispatcher, registry: registry, logger: logger)
             _ = await bench.run(senders: 1, for: .seconds(1))  // warm-up
             for senders in [1, 8, 64] {
@@ -77,7 +78,8 @@ struct Bench: Sendable {
 
     private func sender(until deadline: ContinuousClock.Instant) async -> Result {
         let connection = PlayerConnection(queueCapacity: 16) { _ in }
-        let session = ConnectionSession(connection: connection, urlRoomID: "new", registry: self.registry, logger: self.logger)
+        let session = ConnectionSession(
+            connection: connection, urlRoomID: "new", registry: self.registry, logger: self.logger)
         var result = Result()
         var sequence = 0
         while ContinuousClock.now < deadline {

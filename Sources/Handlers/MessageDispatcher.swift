@@ -19,7 +19,8 @@ public struct MessageDispatcher: Sendable {
         public var description: String {
             switch self {
             case .duplicateType(let type): "two handlers are registered for message type '\(type)'"
-            case .filterWithoutHandler(let type): "a filter is registered for message type '\(type)', which no handler answers"
+            case .filterWithoutHandler(let type):
+                "a filter is registered for message type '\(type)', which no handler answers"
             }
         }
     }
@@ -67,7 +68,8 @@ public struct MessageDispatcher: Sendable {
         do {
             value = try JSONParser.parse(text)
         } catch {
-            throw error.reason == "lone surrogate escape" ? .invalidField("text", expected: "valid Unicode") : .invalidJSON
+            throw error.reason == "lone surrogate escape"
+                ? .invalidField("text", expected: "valid Unicode") : .invalidJSON
         }
         guard case .object(let fields) = value else { throw .notAnObject }
         guard case .string(let type) = fields["type"] else { throw .missingType }

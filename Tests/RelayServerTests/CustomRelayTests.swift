@@ -39,7 +39,8 @@ struct CustomRelayTests {
 
     @Test("A bad flag exits non-zero with a message, like relay")
     func badFlag() async throws {
-        let relay = try ChildRelay(executable: "custom-relay-example", arguments: ["--port", "seventy"], environment: [:])
+        let relay = try ChildRelay(
+            executable: "custom-relay-example", arguments: ["--port", "seventy"], environment: [:])
         #expect(try await relay.exitStatus() != 0)
         #expect(relay.printed.contains("--port"))
     }

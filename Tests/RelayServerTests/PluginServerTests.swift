@@ -5,7 +5,8 @@ import Testing
 @Suite("Plugins in the relay process", .serialized)
 struct PluginServerTests {
     /// `examples/plugins` of this checkout.
-    static let examplesDirectory = "/" + #filePath.split(separator: "/").dropLast(3).joined(separator: "/") + "/examples/plugins"
+    static let examplesDirectory =
+        "/" + #filePath.split(separator: "/").dropLast(3).joined(separator: "/") + "/examples/plugins"
 
     private func startRelay(dataDirectory: String, pluginsDirectory: String) throws -> ChildRelay {
         try ChildRelay(
@@ -52,10 +53,10 @@ struct PluginServerTests {
             try FileManager.default.createDirectory(atPath: plugins, withIntermediateDirectories: true)
             let script = "\(plugins)/greedy.sh"
             try """
-                #!/bin/sh
-                echo '{"kind":"hello","protocol":1,"name":"greedy","handles":["chat"]}'
-                cat >/dev/null
-                """.write(toFile: script, atomically: true, encoding: .utf8)
+            #!/bin/sh
+            echo '{"kind":"hello","protocol":1,"name":"greedy","handles":["chat"]}'
+            cat >/dev/null
+            """.write(toFile: script, atomically: true, encoding: .utf8)
             chmod(script, 0o755)
             try "not a plugin: not executable".write(toFile: "\(plugins)/README", atomically: true, encoding: .utf8)
 

@@ -22,7 +22,8 @@ struct WhisperHandler: RoomMessageHandler {
         guard room.state.player(recipient) != nil, recipient != playerID else {
             throw .invalidField("to", expected: "another player of this room")
         }
-        room.send(OutboundMessage.make(type: "whisper", ["from": .string(playerID), "message": .string(text)]), to: recipient)
+        room.send(
+            OutboundMessage.make(type: "whisper", ["from": .string(playerID), "message": .string(text)]), to: recipient)
     }
 }
 

@@ -39,7 +39,8 @@ public enum PluginHost {
                 for process in processes {
                     announced.append((process.executable, try await process.waitUntilReady()))
                 }
-                let registrations = try Self.registrations(processes: processes, hellos: announced.map(\.1), builtIns: builtIns)
+                let registrations = try Self.registrations(
+                    processes: processes, hellos: announced.map(\.1), builtIns: builtIns)
                 outcome = .success(try await body(registrations))
             } catch {
                 outcome = .failure(error)

@@ -7,12 +7,14 @@ struct PluginMessageHandler: MessageHandler {
 
     func handle(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) {
         let context = await PluginContext.of(session)
-        let request = PluginRequest(kind: .message, playerID: context?.playerID, room: context?.roomInfo, message: message)
+        let request = PluginRequest(
+            kind: .message, playerID: context?.playerID, room: context?.roomInfo, message: message)
         switch await self.plugin.send(request) {
         case .answered(.actions(let actions)):
             await self.perform(actions, for: session, in: context)
         case .answered(.verdict):
-            self.plugin.logger.warning("plugin.answer.invalid", metadata: ["reason": "a verdict answers a message request"])
+            self.plugin.logger.warning(
+                "plugin.answer.invalid", metadata: ["reason": "a verdict answers a message request"])
             throw .pluginError(self.messageType)
         case .invalidAnswer: throw .pluginError(self.messageType)
         case .timedOut: throw .pluginTimeout(self.messageType)
@@ -64,7 +66,8 @@ struct PluginMessageFilter: MessageFilter {
 
     func filter(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) -> InboundMessage? {
         let context = await PluginContext.of(session)
-        let request = PluginRequest(kind: .filter, playerID: context?.playerID, room: context?.roomInfo, message: message)
+        let request = PluginRequest(
+            kind: .filter, playerID: context?.playerID, room: context?.roomInfo, message: message)
         let failure: RelayError
         switch await self.plugin.send(request) {
         case .answered(.verdict(.pass)): return message

@@ -47,7 +47,9 @@ extension PluginProcess {
     }
 
     /// Reads stdout lines until it closes or the plugin breaks the protocol.
-    private func readAnswers(_ output: SubprocessOutputSequence, input: PluginInput, kill: AsyncStream<Void>.Continuation) async {
+    private func readAnswers(
+        _ output: SubprocessOutputSequence, input: PluginInput, kill: AsyncStream<Void>.Continuation
+    ) async {
         var splitter = LineSplitter(maxLineBytes: self.settings.maxLineBytes)
         var saidHello = false
         var violation: String?
@@ -62,10 +64,14 @@ extension PluginProcess {
                             violation = saidHello ? "a second hello" : self.accept(hello, input: input)
                             saidHello = true
                         case .answer(let id, let answer):
-                            guard saidHello else { violation = "an answer before its hello"; return }
+                            guard saidHello else {
+                                violation = "an answer before its hello"
+                                return
+                            }
                             self.complete(id, with: .answered(answer))
                         case .invalidAnswer(let id, let reason):
-                            self.logger.warning("plugin.answer.invalid", metadata: ["request.id": "\(id)", "reason": "\(reason)"])
+                            self.logger.warning(
+                                "plugin.answer.invalid", metadata: ["request.id": "\(id)", "reason": "\(reason)"])
                             self.complete(id, with: .invalidAnswer(reason))
                         case .garbage(let reason):
                             garbageLines += 1
@@ -73,7 +79,9 @@ extension PluginProcess {
                         }
                     } onOversized: {
                         garbageLines += 1
-                        self.logSometimes("plugin.line.too_long", count: garbageLines, reason: "over \(self.settings.maxLineBytes) bytes", line: nil)
+                        self.logSometimes(
+                            "plugin.line.too_long", count: garbageLines,
+                            reason: "over \(self.settings.maxLineBytes) bytes", line: nil)
                     }
                 }
                 if let violation {

@@ -166,10 +166,13 @@ public final class PluginProcess: Sendable {
             state.isRunning = true
         }
         defer { self.state.withLock { $0.isRunning = false } }
-        let helloDeadline = self.eventLoop.scheduleTask(in: .nanoseconds(Int64(self.settings.startupTimeout.nanoseconds))) {
+        let helloDeadline = self.eventLoop.scheduleTask(
+            in: .nanoseconds(Int64(self.settings.startupTimeout.nanoseconds))
+        ) {
             [self] in
             guard self.state.withLock({ $0.input !== input }) else { return }
-            self.readiness.fail(PluginStartupError(plugin: self.executable, reason: "no hello within \(self.settings.startupTimeout)"))
+            self.readiness.fail(
+                PluginStartupError(plugin: self.executable, reason: "no hello within \(self.settings.startupTimeout)"))
             self.logger.error("plugin.hello.timeout")
             kill.yield()
         }

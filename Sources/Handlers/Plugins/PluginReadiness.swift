@@ -37,7 +37,8 @@ final class Readiness: Sendable {
 
     /// The first outcome wins; later ones (restarts) change nothing.
     private func finish(_ result: Result<PluginHello, PluginStartupError>) {
-        let waiters = self.state.withLock { state -> [CheckedContinuation<Result<PluginHello, PluginStartupError>, Never>] in
+        let waiters = self.state.withLock {
+            state -> [CheckedContinuation<Result<PluginHello, PluginStartupError>, Never>] in
             guard case .waiting(let waiters) = state else { return [] }
             state = .done(result)
             return waiters
@@ -45,4 +46,3 @@ final class Readiness: Sendable {
         for waiter in waiters { waiter.resume(returning: result) }
     }
 }
-

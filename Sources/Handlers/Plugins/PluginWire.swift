@@ -17,7 +17,9 @@ public enum PluginLine: Sendable, Equatable {
 
     /// Decodes one line (without its newline).
     public static func decode(_ bytes: some Collection<UInt8>) -> PluginLine {
-        guard case .object(let fields) = try? JSONParser.parse(bytes) else { return .garbage(reason: "not a JSON object") }
+        guard case .object(let fields) = try? JSONParser.parse(bytes) else {
+            return .garbage(reason: "not a JSON object")
+        }
         switch fields["kind"]?.stringValue {
         case "hello":
             do throws(PluginProtocolError) {
@@ -26,7 +28,9 @@ public enum PluginLine: Sendable, Equatable {
                 return .garbage(reason: "bad hello: \(error.reason)")
             }
         case "answer":
-            guard case .integer(let rawID) = fields["id"], rawID >= 0 else { return .garbage(reason: "answer without an integer id") }
+            guard case .integer(let rawID) = fields["id"], rawID >= 0 else {
+                return .garbage(reason: "answer without an integer id")
+            }
             let id = UInt64(rawID)
             do throws(PluginProtocolError) {
                 return .answer(id: id, try PluginAnswer(fields))
@@ -57,9 +61,12 @@ public struct PluginHello: Sendable, Equatable {
     public let failOpen: Bool
 
     init(_ fields: [String: JSONValue]) throws(PluginProtocolError) {
-        guard case .integer(let version) = fields["protocol"] else { throw PluginProtocolError("no integer 'protocol'") }
+        guard case .integer(let version) = fields["protocol"] else {
+            throw PluginProtocolError("no integer 'protocol'")
+        }
         guard version == PluginLine.protocolVersion else {
-            throw PluginProtocolError("protocol \(version) is not supported (this server speaks \(PluginLine.protocolVersion))")
+            throw PluginProtocolError(
+                "protocol \(version) is not supported (this server speaks \(PluginLine.protocolVersion))")
         }
         guard let name = fields["name"]?.stringValue, !name.isEmpty, name.utf8.count <= 64 else {
             throw PluginProtocolError("'name' must be a string of 1–64 bytes")
@@ -67,7 +74,9 @@ public struct PluginHello: Sendable, Equatable {
         self.name = name
         self.handles = try Self.types(fields["handles"], field: "handles")
         self.filters = try Self.types(fields["filters"], field: "filters")
-        guard !self.handles.isEmpty || !self.filters.isEmpty else { throw PluginProtocolError("it neither handles nor filters a type") }
+        guard !self.handles.isEmpty || !self.filters.isEmpty else {
+            throw PluginProtocolError("it neither handles nor filters a type")
+        }
         switch fields["filter_failure"] {
         case nil, .null, .string("reject"): self.failOpen = false
         case .string("pass"): self.failOpen = true
@@ -103,7 +112,9 @@ public enum PluginAnswer: Sendable, Equatable {
     init(_ fields: [String: JSONValue]) throws(PluginProtocolError) {
         switch (fields["actions"], fields["verdict"]) {
         case (.array(let actions), nil):
-            guard actions.count <= Self.maxActions else { throw PluginProtocolError("more than \(Self.maxActions) actions") }
+            guard actions.count <= Self.maxActions else {
+                throw PluginProtocolError("more than \(Self.maxActions) actions")
+            }
             var decoded: [PluginAction] = []
             for action in actions { decoded.append(try PluginAction(action)) }
             self = .actions(decoded)
@@ -118,7 +129,8 @@ public enum PluginAnswer: Sendable, Equatable {
     static func isIdentifier(_ text: String) -> Bool {
         !text.isEmpty && text.utf8.count <= 64
             && text.utf8.allSatisfy { byte in
-                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                    || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
                     || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "_")
             }
     }
@@ -164,7 +176,9 @@ public enum PluginAction: Sendable, Equatable {
         case "room": recipients = .room
         case "others": recipients = .others
         case "player":
-            guard let playerID = value["player_id"]?.stringValue else { throw PluginProtocolError("'send':'player' needs a 'player_id'") }
+            guard let playerID = value["player_id"]?.stringValue else {
+                throw PluginProtocolError("'send':'player' needs a 'player_id'")
+            }
             recipients = .player(playerID)
         default: throw PluginProtocolError("an action is {\"send\":\"sender|room|others|player\",…} or {\"error\":{…}}")
         }
@@ -193,7 +207,9 @@ public enum PluginVerdict: Sendable, Equatable {
         case "drop": self = .drop
         case "reject": self = .reject(try PluginAnswer.error(fields["error"]))
         case "rewrite":
-            guard case .object(let message) = fields["message"] else { throw PluginProtocolError("'rewrite' needs a 'message' object") }
+            guard case .object(let message) = fields["message"] else {
+                throw PluginProtocolError("'rewrite' needs a 'message' object")
+            }
             self = .rewrite(message)
         default: throw PluginProtocolError("'verdict' must be pass, rewrite, drop or reject")
         }

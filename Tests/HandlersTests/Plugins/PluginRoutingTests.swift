@@ -79,7 +79,8 @@ struct PluginRoutingTests {
     }
 
     @Test func builtInsStillWorkBesidePlugins() async throws {
-        try await ProbePlugin.withHarness([ProbePlugin.executable(), ProbePlugin.executable("second_probe")]) { harness in
+        try await ProbePlugin.withHarness([ProbePlugin.executable(), ProbePlugin.executable("second_probe")]) {
+            harness in
             let client = harness.client()
             #expect(await client.exchange(#"{"type":"ping","timestamp":1}"#).map(\.type) == ["pong"])
             #expect(await client.exchange(#"{"type":"probe_two"}"#).map(\.type) == ["probe_reply"])

@@ -7,7 +7,9 @@ import Testing
 /// Start-up refuses plugins that cannot work; shutdown stops every plugin process.
 @Suite("Plugins: start-up and shutdown")
 struct PluginStartupTests {
-    private func startUp(_ executables: [PluginExecutable], settings: PluginSettings = ProbePlugin.settings()) async throws {
+    private func startUp(
+        _ executables: [PluginExecutable], settings: PluginSettings = ProbePlugin.settings()
+    ) async throws {
         try await ProbePlugin.withHarness(executables, settings: settings) { _ in }
     }
 

@@ -9,8 +9,13 @@ struct PluginWireTests {
     private func decode(_ line: String) -> PluginLine { PluginLine.decode(Array(line.utf8)) }
 
     @Test func hello() throws {
-        let line = decode(#"{"kind":"hello","protocol":1,"name":"dice","handles":["roll_dice","roll_dice"],"filters":["chat"],"filter_failure":"pass"}"#)
-        guard case .hello(let hello) = line else { Issue.record("\(line)"); return }
+        let line = decode(
+            #"{"kind":"hello","protocol":1,"name":"dice","handles":["roll_dice","roll_dice"],"filters":["chat"],"filter_failure":"pass"}"#
+        )
+        guard case .hello(let hello) = line else {
+            Issue.record("\(line)")
+            return
+        }
         #expect(hello.name == "dice")
         #expect(hello.handles == ["roll_dice"])
         #expect(hello.filters == ["chat"])
@@ -38,9 +43,14 @@ struct PluginWireTests {
             #"{"kind":"answer","id":7,"actions":[{"send":"sender","message":{"type":"a"}},{"send":"room","message":{"type":"b"}},"#
                 + #"{"send":"others","message":{"type":"c"}},{"send":"player","player_id":"p2","message":{"type":"d","n":1}},"#
                 + #"{"error":{"code":"nope","message":"No."}}]}"#)
-        guard case .answer(7, .actions(let actions)) = line else { Issue.record("\(line)"); return }
+        guard case .answer(7, .actions(let actions)) = line else {
+            Issue.record("\(line)")
+            return
+        }
         #expect(actions.count == 5)
-        #expect(actions[3] == .send(.player("p2"), ByteBuffer(string: #"{"type":"d","n":1}"#)), "type first, like every server message")
+        #expect(
+            actions[3] == .send(.player("p2"), ByteBuffer(string: #"{"type":"d","n":1}"#)),
+            "type first, like every server message")
         #expect(actions[4] == .error(RelayError(code: "nope", message: "No.")))
     }
 
@@ -73,7 +83,10 @@ struct PluginWireTests {
         }
     }
 
-    @Test(arguments: ["", "not json", "[1]", #"{"id":1}"#, #"{"kind":"answer","id":"1","actions":[]}"#, #"{"kind":"answer","id":-1,"actions":[]}"#])
+    @Test(arguments: [
+        "", "not json", "[1]", #"{"id":1}"#, #"{"kind":"answer","id":"1","actions":[]}"#,
+        #"{"kind":"answer","id":-1,"actions":[]}"#,
+    ])
     func garbage(_ line: String) {
         guard case .garbage = decode(line) else {
             Issue.record("\(line) → \(decode(line))")
@@ -93,7 +106,9 @@ struct PluginWireTests {
         #expect(value.objectValue?["player_id"] == "p1")
         #expect(value.objectValue?["room"] == ["room_id": "ABC123"])
         #expect(value.objectValue?["message"] == ["type": "roll_dice", "sides": 6])
-        #expect(String(decoding: line, as: UTF8.self).hasPrefix(#"{"kind":"message","id":42,"type":"roll_dice","player_id":"p1","room""#))
+        #expect(
+            String(decoding: line, as: UTF8.self).hasPrefix(
+                #"{"kind":"message","id":42,"type":"roll_dice","player_id":"p1","room""#))
     }
 }
 
@@ -105,7 +120,11 @@ struct LineSplitterTests {
         var oversized = 0
         for chunk in chunks {
             Array(chunk.utf8).withUnsafeBytes { bytes in
-                splitter.feed(bytes) { lines.append(String(decoding: $0, as: UTF8.self)) } onOversized: { oversized += 1 }
+                splitter.feed(bytes) {
+                    lines.append(String(decoding: $0, as: UTF8.self))
+                } onOversized: {
+                    oversized += 1
+                }
             }
         }
         return (lines, oversized)
@@ -117,7 +136,10 @@ struct LineSplitterTests {
     }
 
     @Test func oversizedLinesAreDroppedUpToTheirNewline() {
-        let result = split(["short\n", String(repeating: "x", count: 10), String(repeating: "y", count: 10), "z\nafter\n", String(repeating: "w", count: 40) + "\nend\n"])
+        let result = split([
+            "short\n", String(repeating: "x", count: 10), String(repeating: "y", count: 10), "z\nafter\n",
+            String(repeating: "w", count: 40) + "\nend\n",
+        ])
         #expect(result.lines == ["short", "after", "end"])
         #expect(result.oversized == 2)
     }

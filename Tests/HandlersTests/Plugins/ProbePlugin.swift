@@ -1,7 +1,7 @@
 import Foundation
 import Handlers
-import Relay
 import NIOCore
+import Relay
 import Testing
 
 /// A test plugin in Python whose behaviour each message picks with its `do` field (and
@@ -136,7 +136,8 @@ enum ProbePlugin {
 
     /// A fresh path for a pid file.
     static func pidFile() -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("probe-pids-\(UInt64.random(in: 0 ... .max))").path
+        FileManager.default.temporaryDirectory.appendingPathComponent("probe-pids-\(UInt64.random(in: 0 ... .max))")
+            .path
     }
 
     /// The pids written to `pidFile`.
@@ -165,7 +166,8 @@ enum ProbePlugin {
             executables, settings: settings, builtIns: BuiltInHandlers.all, eventLoopGroup: testEventLoopGroup,
             logger: quietLogger
         ) { plugins in
-            let dispatcher = try MessageDispatcher(handlers: BuiltInHandlers.all + plugins.handlers, filters: plugins.filters)
+            let dispatcher = try MessageDispatcher(
+                handlers: BuiltInHandlers.all + plugins.handlers, filters: plugins.filters)
             try await body(Harness(dispatcher: dispatcher))
         }
     }
