@@ -58,6 +58,25 @@ struct ConfigurationTests {
         #expect(configuration.limits.maxBodyBytes == 1000)
     }
 
+    @Test("Plugins come from the folder (flag over PLUGINS_DIR over ./plugins) and from each --plugin")
+    func pluginOptions() throws {
+        let defaults = try RelayCommand.parse([]).configuration(environment: [:])
+        #expect(defaults.pluginsDirectory == "./plugins")
+        #expect(defaults.plugins.isEmpty)
+        #expect(defaults.pluginSettings.requestTimeout == .milliseconds(100))
+
+        let fromEnvironment = try RelayCommand.parse([]).configuration(environment: ["PLUGINS_DIR": "/srv/plugins"])
+        #expect(fromEnvironment.pluginsDirectory == "/srv/plugins")
+
+        let configuration = try RelayCommand.parse([
+            "--plugins-dir", "/opt/plugins", "--plugin", "/bin/a", "--plugin", "/bin/b", "--plugin-timeout-ms", "250",
+        ]).configuration(environment: ["PLUGINS_DIR": "/srv/plugins"])
+        #expect(configuration.pluginsDirectory == "/opt/plugins")
+        #expect(configuration.plugins.map(\.path) == ["/bin/a", "/bin/b"])
+        #expect(configuration.pluginSettings.requestTimeout == .milliseconds(250))
+        #expect(configuration.pluginExecutables.map(\.path) == ["/bin/a", "/bin/b"], "a missing folder adds none")
+    }
+
     @Test("Bad values are refused")
     func badValues() throws {
         #expect(throws: (any Error).self) { try RelayCommand.parse(["--sync", "sometimes"]).configuration(environment: [:]) }

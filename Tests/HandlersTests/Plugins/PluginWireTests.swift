@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import Testing
 
@@ -142,5 +143,25 @@ struct LineSplitterTests {
         ])
         #expect(result.lines == ["short", "after", "end"])
         #expect(result.oversized == 2)
+    }
+}
+
+@Suite("Plugins: discovery")
+struct PluginDiscoveryTests {
+    @Test func executableRegularFilesByNameOnly() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "plugins-\(UInt64.random(in: 0 ... .max))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for (name, mode) in [("b_plugin", 0o755), ("a_plugin.py", 0o755), ("README.md", 0o644), (".hidden", 0o755)] {
+            let path = directory.appendingPathComponent(name).path
+            try "#!/bin/sh\n".write(toFile: path, atomically: true, encoding: .utf8)
+            chmod(path, mode_t(mode))
+        }
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("folder"), withIntermediateDirectories: true)
+        let found = PluginExecutable.discover(in: directory.path)
+        #expect(found.map(\.description) == ["a_plugin.py", "b_plugin"])
+        #expect(PluginExecutable.discover(in: "/nonexistent/plugins").isEmpty)
     }
 }
