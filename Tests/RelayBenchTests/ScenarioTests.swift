@@ -9,7 +9,7 @@ struct ScenarioTests {
     @Test("relay: every update arrives, with latencies and both processes' usage")
     func relay() async throws {
         try await LiveRelay.with { relay in
-            let report = try await RelayScenario(rooms: 3, players: 2, hertz: 20, seconds: 1, drainSeconds: 3)
+            let report = try await RelayScenario(rooms: 3, players: 2, hertz: 20, seconds: 1, drainSeconds: 15)
                 .run(in: try relay.context)
             #expect(report.setup.roomsReady == 3)
             #expect(report.setup.players == 6)
@@ -32,7 +32,7 @@ struct ScenarioTests {
             var onGrid = try relay.context
             onGrid.sendGridMicros = 1_000  // the grid must not lose or duplicate sends
             let fits = try await RelayScenario(
-                name: "fanout", rooms: 2, players: 4, hertz: 10, seconds: 1, drainSeconds: 3
+                name: "fanout", rooms: 2, players: 4, hertz: 10, seconds: 1, drainSeconds: 15
             )
             .run(in: onGrid)
             #expect(fits.setup.roomsReady == 2)
@@ -89,7 +89,7 @@ struct ScenarioTests {
 
     @Test("slow-consumer: the server closes the slow players (4000) while the others lose nothing")
     func slowConsumer() async throws {
-        try await LiveRelay.with(arguments: ["--outbound-queue-frames", "64"]) { relay in
+        try await LiveRelay.with(arguments: ["--outbound-queue-frames", "256"]) { relay in
             let scenario = SlowConsumerScenario(
                 rooms: 2, players: 3, slowPercent: 34, hertz: 60, seconds: 1.5, paddingBytes: 4_000, drainSeconds: 3,
                 dropWaitSeconds: 8, collectSeconds: 2)
@@ -122,7 +122,7 @@ struct ScenarioTests {
 
             let generous = try await StepScenario(
                 startRooms: 1, stepRooms: 1, maxRooms: 3, players: 2, hertz: 20, stepSeconds: 0.5, sloMicros: 5_000_000,
-                drainSeconds: 3
+                drainSeconds: 15
             ).run(in: try relay.context)
             #expect(generous.steps.map(\.rooms) == [1, 2, 3])
             #expect(generous.kneeRooms == 3)
