@@ -74,7 +74,7 @@ public final class PluginProcess: Sendable {
                 guard let input = state.input, state.pending.count < self.settings.maxInFlight else { return nil }
                 let id = state.nextID
                 state.nextID += 1
-                let deadline = NIODeadline.now() + .nanoseconds(Int64(self.settings.requestTimeout.nanoseconds))
+                let deadline = NIODeadline.now() + TimeAmount(self.settings.requestTimeout)
                 state.pending[id] = Pending(continuation: continuation, deadline: deadline)
                 return (id, input)
             }
@@ -166,10 +166,7 @@ public final class PluginProcess: Sendable {
             state.isRunning = true
         }
         defer { self.state.withLock { $0.isRunning = false } }
-        let helloDeadline = self.eventLoop.scheduleTask(
-            in: .nanoseconds(Int64(self.settings.startupTimeout.nanoseconds))
-        ) {
-            [self] in
+        let helloDeadline = self.eventLoop.scheduleTask(in: TimeAmount(self.settings.startupTimeout)) { [self] in
             guard self.state.withLock({ $0.input !== input }) else { return }
             self.readiness.fail(
                 PluginStartupError(plugin: self.executable, reason: "no hello within \(self.settings.startupTimeout)"))
@@ -236,12 +233,5 @@ public final class PluginProcess: Sendable {
         }
         input.close()
         for pending in orphans { pending.continuation.resume(returning: .unavailable) }
-    }
-}
-
-extension Duration {
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = self.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

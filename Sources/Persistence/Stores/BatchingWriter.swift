@@ -86,9 +86,7 @@ actor BatchingWriter {
             // Runs after every write already queued for this actor has joined the batch.
             self.eventLoop.execute(flushNow)
         } else {
-            let (seconds, attoseconds) = interval.components
-            let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-            self.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds), flushNow)
+            self.eventLoop.scheduleTask(in: TimeAmount(interval), flushNow)
         }
     }
 

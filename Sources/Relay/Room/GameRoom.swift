@@ -176,11 +176,9 @@ public actor GameRoom {
 
     /// Runs `body` in the room after `delay`, on the room's own event loop.
     private func schedule(after delay: Duration, _ body: @escaping @Sendable (isolated GameRoom) -> Void) -> Scheduled<Void> {
-        let (seconds, attoseconds) = delay.components
-        let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
         // Bridges NIO's timer callback into the actor: it fires on this room's event loop,
         // which is the actor's executor, so `assumeIsolated` holds.
-        return self.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) { [self] in
+        return self.eventLoop.scheduleTask(in: TimeAmount(delay)) { [self] in
             self.assumeIsolated { body($0) }
         }
     }

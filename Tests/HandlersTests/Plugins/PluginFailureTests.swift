@@ -34,14 +34,9 @@ struct PluginFailureTests {
     @Test func aCrashAnswersUnavailableAndThePluginIsRestarted() async throws {
         try await ProbePlugin.withHarness([ProbePlugin.executable()]) { harness in
             let client = harness.client()
-            let before = try #require(await client.exchange(#"{"type":"probe"}"#).first?["pid"])
+            let before = try #require(await client.probePID())
             await client.expectError("plugin_unavailable", after: #"{"type":"probe","do":"crash"}"#)
-            var after: JSONValue?
-            try await harness.eventually(timeout: .seconds(10)) {
-                after = await client.exchange(#"{"type":"probe"}"#).first?["pid"]
-                return after != nil
-            }
-            #expect(after != before)
+            #expect(try await client.probePIDOnceAnswering(in: harness) != before)
         }
     }
 
@@ -63,40 +58,30 @@ struct PluginFailureTests {
         settings.timeoutsBeforeRestart = 3
         try await ProbePlugin.withHarness([ProbePlugin.executable()], settings: settings) { harness in
             let client = harness.client()
-            let before = try #require(await client.exchange(#"{"type":"probe"}"#).first?["pid"])
+            let before = try #require(await client.probePID())
             await client.expectError("plugin_timeout", after: #"{"type":"probe","do":"hang"}"#)
             // It reads no more: these time out until the third in a row gets it killed.
             for _ in 0..<2 {
                 let replies = await client.exchange(#"{"type":"probe"}"#)
                 #expect(replies.first?["code"] == "plugin_timeout" || replies.first?["code"] == "plugin_unavailable")
             }
-            var after: JSONValue?
-            try await harness.eventually(timeout: .seconds(10)) {
-                after = await client.exchange(#"{"type":"probe"}"#).first?["pid"]
-                return after != nil
-            }
-            #expect(after != before)
+            #expect(try await client.probePIDOnceAnswering(in: harness) != before)
         }
     }
 
     @Test func closingStdoutCountsAsAStop() async throws {
         try await ProbePlugin.withHarness([ProbePlugin.executable()]) { harness in
             let client = harness.client()
-            let before = try #require(await client.exchange(#"{"type":"probe"}"#).first?["pid"])
+            let before = try #require(await client.probePID())
             await client.expectError("plugin_unavailable", after: #"{"type":"probe","do":"close_stdout"}"#)
-            var after: JSONValue?
-            try await harness.eventually(timeout: .seconds(10)) {
-                after = await client.exchange(#"{"type":"probe"}"#).first?["pid"]
-                return after != nil
-            }
-            #expect(after != before)
+            #expect(try await client.probePIDOnceAnswering(in: harness) != before)
         }
     }
 
     @Test func garbageAndHugeLinesAreSkippedAndTheAnswerStillArrives() async throws {
         try await ProbePlugin.withHarness([ProbePlugin.executable()]) { harness in
             let client = harness.client()
-            let pid = try #require(await client.exchange(#"{"type":"probe"}"#).first?["pid"])
+            let pid = try #require(await client.probePID())
             let replies = await client.exchange(#"{"type":"probe","do":"garbage","echo":"after"}"#)
             #expect(replies.map(\.type) == ["probe_reply"])
             #expect(replies.first?["echo"] == "after")

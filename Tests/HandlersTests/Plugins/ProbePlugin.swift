@@ -179,4 +179,19 @@ extension TestClient {
         await self.send(text)
         return await self.received()
     }
+
+    /// The pid of the probe process that answers a plain `probe`, if one answers.
+    func probePID() async -> JSONValue? {
+        await self.exchange(#"{"type":"probe"}"#).first?["pid"]
+    }
+
+    /// Waits (bounded) until the probe answers again, e.g. after a restart, and returns its pid.
+    func probePIDOnceAnswering(in harness: Harness) async throws -> JSONValue? {
+        var pid: JSONValue?
+        try await harness.eventually(timeout: .seconds(10)) {
+            pid = await self.probePID()
+            return pid != nil
+        }
+        return pid
+    }
 }
