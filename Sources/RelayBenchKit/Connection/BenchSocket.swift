@@ -27,7 +27,13 @@ final class BenchSocket: Sendable {
         self.onLoop { $0.startSending(hertz: hertz, recipients: recipients, encoder: encoder, grid: grid) }
     }
 
-    func stopSending() { self.onLoop { $0.stopSending() } }
+    /// Stops sending; the future completes once the connection's loop has stopped, so no send is
+    /// counted after it.
+    @discardableResult
+    func stopSending() -> EventLoopFuture<Void> {
+        let handler = self.handler
+        return self.channel.eventLoop.submit { handler.value.stopSending() }
+    }
 
     /// Makes this a slow consumer's connection: it records nothing it receives.
     func stopCounting() { self.onLoop { $0.countsDeliveries = false } }

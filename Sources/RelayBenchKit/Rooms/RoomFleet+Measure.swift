@@ -1,3 +1,5 @@
+import NIOCore
+
 /// What one measurement window saw: latencies and counts of the messages sent in it, and
 /// the CPU and memory both processes used meanwhile.
 struct WindowResult: Sendable, Encodable, Equatable {
@@ -46,10 +48,15 @@ extension RoomFleet {
         }
     }
 
-    func stopSending() {
-        for room in self.allRooms {
-            for member in room.healthyMembers { member.socket.stopSending() }
-        }
+    /// Asks every sender to stop; each future completes once its loop has stopped sending.
+    func requestStopSending() -> [EventLoopFuture<Void>] {
+        self.allRooms.flatMap { room in room.healthyMembers.map { $0.socket.stopSending() } }
+    }
+
+    /// Returns once every sender has stopped: a drain that follows sees the final count of
+    /// expected messages (a send still queued on a loop would otherwise be counted after it).
+    func stopSending() async {
+        for stopped in self.requestStopSending() { try? await stopped.get() }
     }
 
     /// Every healthy player sends `player_state` at `hertz` for `seconds`; then the bench waits
@@ -79,8 +86,9 @@ extension RoomFleet {
                 progress("sent \(now.sent)  delivered \(now.delivered)  p99 \(Format.ms(now.p99)) ms")
             }
         }
-        self.stopSending()
+        let stopping = self.requestStopSending()
         let sendingSeconds = (ContinuousClock.now - sendingStarted).seconds
+        for stopped in stopping { try? await stopped.get() }
         let drainEnd = ContinuousClock.now + .milliseconds(Int64(drainSeconds * 1000))
         while ContinuousClock.now < drainEnd {
             let counts = recorder.counts()

@@ -64,7 +64,7 @@ struct SlowConsumerScenario: Sendable {
         while ContinuousClock.now < dropDeadline, Self.dropped(slowIDs, connector.events) < slowIDs.count {
             try? await Task.sleep(for: .milliseconds(50))
         }
-        fleet.stopSending()
+        await fleet.stopSending()
         // Reading again drains what the kernel held; a connection the server already closed
         // then ends, with its close frame if the server managed to send one.
         for member in slow { member.socket.resumeReading() }
