@@ -80,14 +80,18 @@ final class TestSocket: Sendable {
     /// Closes from the client side.
     func close() { self.outgoing.yield(.close) }
 
+    /// How long a test waits for a message it expects: a bound on a hang, not a speed check, so it
+    /// is generous (the whole suite shares two cores with relay-bench scenarios and child processes).
+    static let patience: Duration = .seconds(15)
+
     /// The next message as a JSON object, failing after `timeout`.
-    func next(timeout: Duration = .seconds(5)) async throws -> [String: Any] {
+    func next(timeout: Duration = TestSocket.patience) async throws -> [String: Any] {
         let text = try await self.nextText(timeout: timeout)
         return try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "\(text)")
     }
 
     /// The next raw text message, failing after `timeout` or when the connection ends.
-    func nextText(timeout: Duration = .seconds(5)) async throws -> String {
+    func nextText(timeout: Duration = TestSocket.patience) async throws -> String {
         let deadline = ContinuousClock.now + timeout
         while true {
             switch self.inbox.take() {
@@ -104,7 +108,7 @@ final class TestSocket: Sendable {
 
     /// The next message, which must have `type`.
     @discardableResult
-    func expect(_ type: String, timeout: Duration = .seconds(5), sourceLocation: SourceLocation = #_sourceLocation)
+    func expect(_ type: String, timeout: Duration = TestSocket.patience, sourceLocation: SourceLocation = #_sourceLocation)
         async throws -> [String: Any]
     {
         let message = try await self.next(timeout: timeout)
@@ -114,7 +118,7 @@ final class TestSocket: Sendable {
 
     /// Skips messages until one of `type` arrives.
     @discardableResult
-    func skip(until type: String, timeout: Duration = .seconds(5)) async throws -> [String: Any] {
+    func skip(until type: String, timeout: Duration = TestSocket.patience) async throws -> [String: Any] {
         while true {
             let message = try await self.next(timeout: timeout)
             if message["type"] as? String == type { return message }
