@@ -127,11 +127,15 @@ struct ReconnectTests {
         let (host, guest, code, token) = try await self.roomWithToken(harness, started: true)
         let room = try #require(harness.registry.room(code: code))
         try await self.drop(guest, as: "guest")
-        #expect(await host.received().map(\.type) == ["player_disconnected"])
-
-        let messages = try await host.receive(timeout: .seconds(3))
-        #expect(messages.map(\.type) == ["player_left"])
-        let left = try #require(messages.first)
+        // On a loaded machine the window may already have run out by the time the host
+        // looks, so collect until player_left arrives rather than timing each message.
+        var messages = await host.received()
+        let deadline = ContinuousClock.now + .seconds(5)
+        while messages.last?.type != "player_left", ContinuousClock.now < deadline {
+            messages += try await host.receive(timeout: .milliseconds(100))
+        }
+        #expect(messages.map(\.type) == ["player_disconnected", "player_left"])
+        let left = try #require(messages.last)
         #expect(left["player_id"] == "guest")
         #expect(left["can_reconnect"] == false)
         #expect(left["room_info"]?["player_count"] == 1)
@@ -149,7 +153,8 @@ struct ReconnectTests {
 
     @Test func reconnectingInTimeCancelsTheExpiry() async throws {
         var limits = RelayLimits()
-        limits.reconnectWindow = .milliseconds(150)
+        // Long enough that a loaded machine still reconnects inside it.
+        limits.reconnectWindow = .seconds(2)
         let harness = try Harness(limits: limits)
         let (host, guest, code, token) = try await self.roomWithToken(harness, started: true)
         try await self.drop(guest, as: "guest")
@@ -157,7 +162,7 @@ struct ReconnectTests {
         await comeback.send(#"{"type":"reconnect","player_id":"guest","token":"\#(token)"}"#)
         #expect(await comeback.received().first?.type == "reconnected")
         _ = await host.received()
-        try await Task.sleep(for: .milliseconds(300))
+        try await Task.sleep(for: .milliseconds(2_300))
         #expect(await host.received().isEmpty)  // no player_left
         let room = try #require(harness.registry.room(code: code))
         #expect(await room.state.players.count == 2)
