@@ -10,7 +10,11 @@ struct PluginServerTests {
 
     private func startRelay(dataDirectory: String, pluginsDirectory: String) throws -> ChildRelay {
         try ChildRelay(
-            arguments: ["--port", "0", "--data-dir", dataDirectory, "--plugins-dir", pluginsDirectory],
+            // A generous plugin timeout: a loaded CI machine must not turn a slow answer into
+            // plugin_timeout here (timeouts have their own tests).
+            arguments: [
+                "--port", "0", "--data-dir", dataDirectory, "--plugins-dir", pluginsDirectory, "--plugin-timeout-ms", "5000",
+            ],
             environment: ["API_KEY": testAPIKey])
     }
 
