@@ -8,6 +8,8 @@ public import Relay
 public struct MessageDispatcher: Sendable {
     private let handlers: [String: any MessageHandler]
     private let filters: [String: [any MessageFilter]]
+    /// Handlers with a raw path, for types without filters (a filter needs the decoded message).
+    private let rawHandlers: [(type: [UInt8], handler: any RawRoomMessageHandler)]
 
     /// A registration that cannot work, found at start-up.
     public enum RegistrationError: Error, Equatable, CustomStringConvertible {
@@ -40,6 +42,12 @@ public struct MessageDispatcher: Sendable {
         }
         self.handlers = table
         self.filters = filterTable
+        self.rawHandlers = table.values.compactMap { handler in
+            guard let raw = handler as? any RawRoomMessageHandler, filterTable[handler.messageType] == nil else {
+                return nil
+            }
+            return (Array(raw.messageType.utf8), raw)
+        }
     }
 
     /// The registered types, sorted.
@@ -48,6 +56,7 @@ public struct MessageDispatcher: Sendable {
     /// Decodes one text message and runs its filters and handler; problems become `error` replies.
     public func dispatch(_ text: String, session: ConnectionSession) async {
         do throws(RelayError) {
+            if let raw = self.rawHandler(for: text), try await raw.handleRaw(text, session: session) { return }
             var message = try Self.decode(text)
             guard let handler = self.handlers[message.type] else { throw .unknownType(message.type) }
             if !self.filters.isEmpty, let filters = self.filters[message.type] {
@@ -59,6 +68,19 @@ public struct MessageDispatcher: Sendable {
             try await handler.handle(message, session: session)
         } catch {
             session.reply(error)
+        }
+    }
+
+    /// The raw handler for `text`'s type, if it starts `{"type":"…"` with a raw handler's type.
+    private func rawHandler(for text: String) -> (any RawRoomMessageHandler)? {
+        guard !self.rawHandlers.isEmpty else { return nil }
+        var text = text
+        return text.withUTF8 { bytes in
+            var scanner = PlainJSONScanner(bytes)
+            guard scanner.take(UInt8(ascii: "{")), let key = scanner.string(),
+                bytes[key].elementsEqual("type".utf8), scanner.take(UInt8(ascii: ":")), let type = scanner.string()
+            else { return nil }
+            return self.rawHandlers.first { $0.type.elementsEqual(bytes[type]) }?.handler
         }
     }
 

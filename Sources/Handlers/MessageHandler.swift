@@ -33,3 +33,27 @@ extension RoomMessageHandler {
         }
     }
 }
+
+/// A room handler that can also take its message straight from the text, skipping the
+/// generic decode into ``InboundMessage`` — for the hottest message types. The dispatcher
+/// tries the raw path when a message's first member is `"type"` with this type and no
+/// filter is registered for it; anything the raw path declines goes the usual way.
+public protocol RawRoomMessageHandler: RoomMessageHandler {
+    /// Handles the message from its `text`, or returns false, having changed nothing, to have
+    /// it decoded and handled by ``RoomMessageHandler/handle(_:from:in:)`` (which also
+    /// names what is wrong with a bad message).
+    func handleRaw(_ text: String, from playerID: String, in room: isolated GameRoom) throws(RelayError) -> Bool
+}
+
+extension RawRoomMessageHandler {
+    /// The raw path from a connection: enters the sender's room like
+    /// ``RoomMessageHandler/handle(_:session:)``, or declines when the sender is not a current member.
+    func handleRaw(_ text: String, session: ConnectionSession) async throws(RelayError) -> Bool {
+        guard let membership = session.membership else { return false }
+        let context = (handler: self, text: text, playerID: membership.playerID, connection: session.connection)
+        return try await membership.room.enterFromAnywhere(with: context) { room, context throws(RelayError) in
+            guard room.isCurrent(context.playerID, connection: context.connection) else { return false }
+            return try context.handler.handleRaw(context.text, from: context.playerID, in: room)
+        }
+    }
+}

@@ -161,6 +161,15 @@ public struct RoomState: Sendable {
         return relayed
     }
 
+    /// Lets `update` change the server's copy of a player's state: the `player_state` fast
+    /// path, which has checked the values itself (``applyPlayerState(_:_:)`` is the general one).
+    public mutating func updateState(of playerID: String, _ update: (inout [String: JSONValue]) -> Void)
+        throws(RelayError)
+    {
+        guard let index = self.players.firstIndex(where: { $0.id == playerID }) else { throw .notInRoom }
+        update(&self.players[index].state)
+    }
+
     /// The host moves another player (the `assist` action). Returns whether the target exists.
     public mutating func assist(by playerID: String, target: String, x: Double, y: Double) -> Bool {
         guard playerID == self.hostID, let index = self.players.firstIndex(where: { $0.id == target }) else {

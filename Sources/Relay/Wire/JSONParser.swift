@@ -151,11 +151,20 @@ public struct JSONParser {
             if self.current == UInt8(ascii: "+") || self.current == UInt8(ascii: "-") { self.position += 1 }
             guard self.skipDigits() > 0 else { throw self.failure("invalid number") }
         }
-        let text = String(decoding: UnsafeBufferPointer(rebasing: self.bytes[start..<self.position]), as: UTF8.self)
+        let token = UnsafeBufferPointer(rebasing: self.bytes[start..<self.position])
+        guard let number = Self.number(token, isInteger: isInteger) else { throw self.failure("number out of range") }
+        return number
+    }
+
+    /// The value of a number token already checked against JSON's grammar (`isInteger`: no
+    /// fraction or exponent); nil when it is out of range. Shared with ``PlainJSONScanner`` so
+    /// both paths read numbers alike.
+    static func number(_ token: UnsafeBufferPointer<UInt8>, isInteger: Bool) -> JSONValue? {
+        let text = String(decoding: token, as: UTF8.self)
         if isInteger, let integer = Int64(text) {
             return .integer(integer)
         }
-        guard let double = Double(text), double.isFinite else { throw self.failure("number out of range") }
+        guard let double = Double(text), double.isFinite else { return nil }
         return .number(double)
     }
 

@@ -98,6 +98,11 @@ public struct JSONWriter {
         self.buffer.writeBuffer(&bytes)
     }
 
+    /// Raw bytes already known to be valid JSON.
+    public mutating func writeRaw(_ bytes: UnsafeBufferPointer<UInt8>) {
+        self.buffer.writeBytes(UnsafeRawBufferPointer(bytes))
+    }
+
     /// Takes back the last byte written (a closing bracket about to be reopened).
     mutating func removeLastByte() {
         precondition(self.buffer.readableBytes > 0, "nothing to remove")

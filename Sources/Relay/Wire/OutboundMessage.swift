@@ -26,6 +26,19 @@ public struct OutboundMessage {
         self.writer.writeFragment("}")
     }
 
+    /// Adds a field whose value `writeValue` writes straight into the message (it must write
+    /// exactly one complete JSON value).
+    public mutating func add<Failure: Error>(
+        _ key: String, writing writeValue: (inout JSONWriter) throws(Failure) -> Void
+    ) throws(Failure) {
+        self.writer.removeLastByte()
+        self.writer.writeFragment(",")
+        self.writer.writeString(key)
+        self.writer.writeFragment(":")
+        try writeValue(&self.writer)
+        self.writer.writeFragment("}")
+    }
+
     /// Adds a string field.
     public mutating func add(_ key: String, _ value: String) {
         self.add(key, .string(value))

@@ -1,0 +1,150 @@
+internal import NIOCore
+internal import Relay
+
+/// A plain `player_state` read in one pass over its text: the message is checked, the
+/// `player_state_update` written and the movable values located, with no `JSONValue` built
+/// except for the values the server keeps. The same rules as ``RoomState/applyPlayerState(_:_:)``:
+/// identity keys are not relayed, movable keys must have their kind, floats are rounded.
+struct PlayerStateRelay {
+    enum Outcome {
+        /// Not plain (see ``PlainJSONScanner``): decode it and take the general path.
+        case declined
+        case relayed
+        case failed(RelayError)
+    }
+
+    /// The movable keys in a fixed order, so that a slot number names one.
+    private static let movableKeys: [(key: String, bytes: [UInt8], kind: RoomPlayer.MovableKind)] =
+        RoomPlayer.movableKeys.sorted { $0.key < $1.key }.map { ($0.key, Array($0.key.utf8), $0.value) }
+    private static let identityKeys: [[UInt8]] = RoomPlayer.identityKeys.map { Array($0.utf8) }
+    private typealias Slots = InlineArray<16, Range<Int>?>
+
+    /// `{"type":"player_state_update","player_id":…}`, sized for a typical state up front
+    /// (a growing buffer reallocates on the hot path).
+    static func newUpdate(from playerID: String) -> OutboundMessage {
+        var update = OutboundMessage(type: "player_state_update", capacity: 512)
+        update.add("player_id", playerID)
+        return update
+    }
+
+    private let bytes: UnsafeBufferPointer<UInt8>
+    /// The encoded `player_state_update`.
+    let update: ByteBuffer
+    /// Where each movable key's value is in `bytes`, by slot.
+    private let movableValues: Slots
+    /// The first movable key whose value has the wrong kind.
+    private let kindError: RelayError?
+
+    /// Reads `bytes`, or nil when the message is not a plain `player_state`.
+    init?(_ bytes: UnsafeBufferPointer<UInt8>, from playerID: String) {
+        precondition(Self.movableKeys.count <= Slots.count, "more movable keys than slots")
+        var scanner = PlainJSONScanner(bytes)
+        var movableValues = Slots(repeating: nil)
+        var kindError: RelayError?
+        var isPlain = false
+        var update = Self.newUpdate(from: playerID)
+        update.add("state") { writer in
+            isPlain = Self.readMessage(&scanner, writingStateTo: &writer, movableValues: &movableValues, kindError: &kindError)
+        }
+        guard isPlain else { return nil }
+        self.bytes = bytes
+        self.update = update.encoded()
+        self.movableValues = movableValues
+        self.kindError = kindError
+    }
+
+    /// Stores the movable values and relays the update to the sender's room-mates.
+    func apply(in room: isolated GameRoom, from playerID: String) -> Outcome {
+        if let kindError { return .failed(kindError) }
+        do throws(RelayError) {
+            try room.state.updateState(of: playerID) { state in
+                for slot in Self.movableKeys.indices {
+                    guard let range = self.movableValues[slot],
+                        let value = try? JSONParser.parse(UnsafeBufferPointer(rebasing: self.bytes[range]))
+                    else { continue }
+                    state[Self.movableKeys[slot].key] = value
+                }
+            }
+        } catch {
+            return .failed(error)
+        }
+        room.broadcast(self.update, excluding: playerID)
+        return .relayed
+    }
+
+    // MARK: Reading
+
+    /// The whole message: an object with `"type":"player_state"` and a `state` object once each.
+    private static func readMessage(
+        _ scanner: inout PlainJSONScanner, writingStateTo writer: inout JSONWriter, movableValues: inout Slots,
+        kindError: inout RelayError?
+    ) -> Bool {
+        var sawType = false
+        var sawState = false
+        guard scanner.take(UInt8(ascii: "{")) else { return false }
+        repeat {
+            guard let key = scanner.string(), scanner.take(UInt8(ascii: ":")) else { return false }
+            let name = scanner.bytes[key]
+            if name.elementsEqual("type".utf8) {
+                guard !sawType, let type = scanner.string(), scanner.bytes[type].elementsEqual("player_state".utf8)
+                else { return false }
+                sawType = true
+            } else if name.elementsEqual("state".utf8) {
+                guard !sawState,
+                    Self.readState(&scanner, writingTo: &writer, movableValues: &movableValues, kindError: &kindError)
+                else { return false }
+                sawState = true
+            } else {
+                guard scanner.value(copyingTo: &writer, copy: false) != nil else { return false }
+            }
+        } while scanner.take(UInt8(ascii: ","))
+        guard scanner.take(UInt8(ascii: "}")) else { return false }
+        scanner.skipWhitespace()
+        return scanner.isAtEnd && sawType && sawState
+    }
+
+    /// The `state` object, written out without identity keys and with floats rounded.
+    private static func readState(
+        _ scanner: inout PlainJSONScanner, writingTo writer: inout JSONWriter, movableValues: inout Slots,
+        kindError: inout RelayError?
+    ) -> Bool {
+        guard scanner.take(UInt8(ascii: "{")) else { return false }
+        writer.writeFragment("{")
+        defer { writer.writeFragment("}") }
+        if scanner.take(UInt8(ascii: "}")) { return true }
+        var first = true
+        repeat {
+            guard let key = scanner.string(), scanner.take(UInt8(ascii: ":")) else { return false }
+            let name = scanner.bytes[key]
+            if Self.identityKeys.contains(where: { $0.elementsEqual(name) }) {
+                guard scanner.value(copyingTo: &writer, copy: false) != nil else { return false }
+                continue
+            }
+            if !first { writer.writeFragment(",") }
+            first = false
+            writer.writeRaw(UnsafeBufferPointer(rebasing: scanner.bytes[(key.lowerBound - 1)..<(key.upperBound + 1)]))
+            writer.writeFragment(":")
+            let kindByte = scanner.peek()
+            guard let value = scanner.value(copyingTo: &writer, copy: true) else { return false }
+            guard let slot = Self.movableKeys.firstIndex(where: { $0.bytes.elementsEqual(name) }) else { continue }
+            // A repeated key is left to the general path, which keeps the last one.
+            guard movableValues[slot] == nil else { return false }
+            movableValues[slot] = value
+            let kind = Self.movableKeys[slot].kind
+            if kindError == nil, !Self.kind(kind, accepts: kindByte) {
+                kindError = .invalidField("state.\(Self.movableKeys[slot].key)", expected: "a \(kind)")
+            }
+        } while scanner.take(UInt8(ascii: ","))
+        return scanner.take(UInt8(ascii: "}"))
+    }
+
+    /// Whether a plain value starting with `firstByte` has `kind`.
+    private static func kind(_ kind: RoomPlayer.MovableKind, accepts firstByte: UInt8?) -> Bool {
+        guard let firstByte else { return false }
+        switch kind {
+        case .number: return firstByte == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(firstByte)
+        case .string: return firstByte == UInt8(ascii: "\"")
+        case .bool: return firstByte == UInt8(ascii: "t") || firstByte == UInt8(ascii: "f")
+        }
+    }
+}

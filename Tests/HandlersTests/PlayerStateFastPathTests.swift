@@ -1,0 +1,181 @@
+import Synchronization
+import Testing
+
+@testable import Handlers
+@testable import Relay
+
+/// The `player_state` fast path (``PlayerStateRelay``) against the general one: plain messages
+/// take it, everything else is declined, and either way clients see the same thing.
+@Suite("player_state fast path")
+struct PlayerStateFastPathTests {
+    static let plainMessages = [
+        #"{"type":"player_state","state":{"x":12.3456,"y":-0.005,"velocity_x":3,"health":99.5}}"#,
+        #" { "type" : "player_state" , "state" : { "x" : 1 , "is_alive" : true , "skin" : "alienBlue" } } "#,
+        #"{"type":"player_state","player_id":"spoof","state":{"player_id":"x","player_name":"y","player_number":9,"is_ready":true,"x":0.1}}"#,
+        #"{"type":"player_state","state":{"anim":"run","nested":{"v":1.239,"w":[1,2.555,-0.001,{"z":null}]},"empty":{},"none":[]}}"#,
+        #"{"type":"player_state","state":{},"timestamp":1700000000123}"#,
+        #"{"type":"player_state","state":{"x":-0,"y":0.0,"big":123456789012345678901,"lives":3,"checkpoint":2.0}}"#,
+        #"{"type":"player_state","state":{"anim":"run","anim":"jump"},"extra":"ignored"}"#,
+        // (the dispatcher looks for a raw handler only when `type` comes first; this one is decoded)
+        #"{"state":{"x":1},"type":"player_state"}"#,
+        #"{"type":"player_state","state":{"x":1,"facing_right":false,"is_jumping":true,"is_shooting":false,"weapon":"laser"}}"#,
+    ]
+
+    /// Messages the fast path declines: the general path decides (and may refuse them).
+    static let declinedMessages = [
+        #"{"type":"player_state","state":{"x":1e2}}"#,  // exponent
+        #"{"type":"player_state","state":{"name":"caf\u00e9"}}"#,  // escape
+        #"{"type":"player_state","state":{"name":"café"}}"#,  // not ASCII
+        #"{"type":"player_state","state":{"x":1,"x":2}}"#,  // a movable key twice
+        #"{"type":"player_state","state":{"x":1},"state":{"x":2}}"#,  // state twice
+        #"{"type":"player_state","state":[1]}"#,
+        #"{"type":"player_state","state":"x"}"#,
+        #"{"type":"player_state"}"#,
+        #"{"type":"player_state","state":{"x":1}"#,  // unterminated
+        #"{"type":"player_state","state":{"x":1}} x"#,  // trailing characters
+        #"{"type":"player_state","state":{"x":01}}"#,  // leading zero
+        #"{"type":"player_state","state":{"x":1.}}"#,
+        #"{"type":"player_state","state":{"x":tru}}"#,
+        #"{"type":"player_state","state":{"x":1,}}"#,
+        #"{"type":"player_state","state":{"a":[[[[[[[[[[1]]]]]]]]]]}}"#,  // deeper than the fast path goes
+        #"{"type":"player_state","state":{"x":1},"bad":"\ud800"}"#,  // lone surrogate elsewhere
+        #"{"type":"player_state","state":{"x":123456789012345678901234567890}}"#,  // long number token
+        #"{"type":"player_statex","state":{"x":1}}"#,
+    ]
+
+    /// Plain messages with a movable key of the wrong kind: refused by both paths.
+    static let wrongKinds = [
+        #"{"type":"player_state","state":{"x":"a"}}"#, #"{"type":"player_state","state":{"is_alive":1}}"#,
+        #"{"type":"player_state","state":{"skin":true}}"#, #"{"type":"player_state","state":{"x":null,"y":2}}"#,
+        #"{"type":"player_state","state":{"y":2,"weapon":[1]}}"#,
+    ]
+
+    @Test(arguments: plainMessages + wrongKinds)
+    func plainMessagesTakeTheFastPath(_ text: String) {
+        var text = text
+        #expect(text.withUTF8 { PlayerStateRelay($0, from: "p") != nil })
+    }
+
+    @Test(arguments: declinedMessages)
+    func otherMessagesAreDeclined(_ text: String) {
+        var text = text
+        #expect(text.withUTF8 { PlayerStateRelay($0, from: "p") == nil })
+    }
+
+    @Test(arguments: plainMessages + declinedMessages + wrongKinds)
+    func bothPathsAnswerAlike(_ text: String) async throws {
+        let fast = try await Self.outcome(of: text, generalPathOnly: false)
+        let general = try await Self.outcome(of: text, generalPathOnly: true)
+        #expect(fast == general, "\(text)")
+    }
+
+    @Test func randomPlainStatesAnswerAlike() async throws {
+        var random = SplitMix64(seed: 20_261_129)
+        for _ in 0..<200 {
+            let text = #"{"type":"player_state","state":"# + Self.randomState(&random) + "}"
+            var bytes = text
+            #expect(bytes.withUTF8 { PlayerStateRelay($0, from: "p") != nil }, "\(text)")
+            let fast = try await Self.outcome(of: text, generalPathOnly: false)
+            let general = try await Self.outcome(of: text, generalPathOnly: true)
+            #expect(fast == general, "\(text)")
+        }
+    }
+
+    @Test func theRawPathIsSkippedWhenAFilterWatchesTheType() async throws {
+        let dispatcher = try MessageDispatcher(handlers: BuiltInHandlers.all, filters: [Passing()])
+        let harness = Harness(dispatcher: dispatcher)
+        let (host, guest, _) = try await harness.roomWithTwoPlayers()
+        await guest.send(#"{"type":"player_state","state":{"x":1}}"#)
+        #expect(await host.received().map(\.type) == ["player_state_update"])
+        #expect(Passing.seen.withLock { $0 } >= 1)
+    }
+
+    // MARK: Helpers
+
+    /// What a room-mate receives, what the sender receives, and the server's copy of the
+    /// sender afterwards.
+    struct Outcome: Equatable {
+        var roomMate: [JSONValue]
+        var sender: [JSONValue]
+        var storedState: [String: JSONValue]?
+    }
+
+    static func outcome(of text: String, generalPathOnly: Bool) async throws -> Outcome {
+        let dispatcher = try MessageDispatcher(
+            handlers: BuiltInHandlers.all, filters: generalPathOnly ? [Passing()] : [])
+        let harness = Harness(dispatcher: dispatcher)
+        let (host, guest, code) = try await harness.roomWithTwoPlayers()
+        await guest.send(text)
+        let room = try #require(harness.registry.room(code: code))
+        var sender = await guest.received()
+        // Error texts may name a different key when several are wrong; the code must agree.
+        sender = sender.map { $0.type == "error" ? ["type": "error", "code": $0["code"] ?? .null] : $0 }
+        return Outcome(roomMate: await host.received(), sender: sender, storedState: await room.state.player("guest")?.state)
+    }
+
+    /// A filter that passes everything: its presence keeps `player_state` on the general path.
+    struct Passing: MessageFilter {
+        static let seen = Mutex(0)
+        let messageType = "player_state"
+        func filter(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) -> InboundMessage? {
+            Self.seen.withLock { $0 += 1 }
+            return message
+        }
+    }
+
+    /// A random plain `state` object: movable keys with their kinds, identity keys, others
+    /// with nested values, numbers with up to 6 decimals, random whitespace.
+    static func randomState(_ random: inout SplitMix64) -> String {
+        let movable = RoomPlayer.movableKeys.sorted { $0.key < $1.key }
+        var members: [String] = []
+        for (key, kind) in movable where random.next() % 2 == 0 {
+            let value: String
+            switch kind {
+            case .number: value = randomNumber(&random)
+            case .string: value = "\"s\(random.next() % 100)\""
+            case .bool: value = random.next() % 2 == 0 ? "true" : "false"
+            }
+            members.append("\"\(key)\":\(value)")
+        }
+        for key in ["player_id", "is_ready", "anim", "frame", "extra"] where random.next() % 3 == 0 {
+            members.append("\"\(key)\":\(randomValue(&random, depth: 0))")
+        }
+        members.shuffle(using: &random)
+        let space = random.next() % 4 == 0 ? " " : ""
+        return "{" + space + members.joined(separator: space + "," + space) + space + "}"
+    }
+
+    static func randomNumber(_ random: inout SplitMix64) -> String {
+        let sign = random.next() % 3 == 0 ? "-" : ""
+        let whole = random.next() % 5 == 0 ? "0" : String(random.next() % 100_000)
+        let decimals = Int(random.next() % 7)
+        guard decimals > 0 else { return sign + whole }
+        return sign + whole + "." + String((0..<decimals).map { _ in Character(String(random.next() % 10)) })
+    }
+
+    static func randomValue(_ random: inout SplitMix64, depth: Int) -> String {
+        switch random.next() % (depth < 3 ? 7 : 5) {
+        case 0: return randomNumber(&random)
+        case 1: return "\"v\(random.next() % 1000)\""
+        case 2: return ["true", "false", "null"][Int(random.next() % 3)]
+        case 3, 4: return randomNumber(&random)
+        case 5: return "[" + (0..<Int(random.next() % 4)).map { _ in randomValue(&random, depth: depth + 1) }.joined(separator: ",") + "]"
+        default:
+            return "{" + (0..<Int(random.next() % 4)).map { "\"k\($0)\":" + randomValue(&random, depth: depth + 1) }
+                .joined(separator: ",") + "}"
+        }
+    }
+}
+
+/// A small seeded generator, so a failure can be replayed.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { self.state = seed }
+    mutating func next() -> UInt64 {
+        self.state &+= 0x9E37_79B9_7F4A_7C15
+        var z = self.state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
