@@ -14,9 +14,13 @@ struct PlayerStateRelay {
     }
 
     /// The movable keys in a fixed order, so that a slot number names one.
-    private static let movableKeys: [(key: String, bytes: [UInt8], kind: RoomPlayer.MovableKind)] =
-        RoomPlayer.movableKeys.sorted { $0.key < $1.key }.map { ($0.key, Array($0.key.utf8), $0.value) }
-    private static let identityKeys: [[UInt8]] = RoomPlayer.identityKeys.map { Array($0.utf8) }
+    private static let movableKeys: [(key: String, kind: RoomPlayer.MovableKind)] =
+        RoomPlayer.movableKeys.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    private static let movableTable = ByteKeyTable(movableKeys.map(\.key))
+    private static let identityTable = ByteKeyTable(Array(RoomPlayer.identityKeys))
+    /// `type` (0) and `state` (1), the members of the envelope that matter.
+    private static let envelopeTable = ByteKeyTable(["type", "state"])
+    private static let typeTable = ByteKeyTable(["player_state"])
     private typealias Slots = InlineArray<16, Range<Int>?>
 
     /// `{"type":"player_state_update","player_id":…}`, sized for a typical state up front
@@ -85,16 +89,18 @@ struct PlayerStateRelay {
         repeat {
             guard let key = scanner.string(), scanner.take(UInt8(ascii: ":")) else { return false }
             let name = scanner.bytes[key]
-            if name.elementsEqual("type".utf8) {
-                guard !sawType, let type = scanner.string(), scanner.bytes[type].elementsEqual("player_state".utf8)
-                else { return false }
+            switch Self.envelopeTable.index(of: name) {
+            case 0:
+                guard !sawType, let type = scanner.string(), Self.typeTable.contains(scanner.bytes[type]) else {
+                    return false
+                }
                 sawType = true
-            } else if name.elementsEqual("state".utf8) {
+            case 1:
                 guard !sawState,
                     Self.readState(&scanner, writingTo: &writer, movableValues: &movableValues, kindError: &kindError)
                 else { return false }
                 sawState = true
-            } else {
+            default:
                 guard scanner.value(copyingTo: &writer, copy: false) != nil else { return false }
             }
         } while scanner.take(UInt8(ascii: ","))
@@ -109,24 +115,24 @@ struct PlayerStateRelay {
         kindError: inout RelayError?
     ) -> Bool {
         guard scanner.take(UInt8(ascii: "{")) else { return false }
-        writer.writeFragment("{")
-        defer { writer.writeFragment("}") }
+        writer.writeByte(UInt8(ascii: "{"))
+        defer { writer.writeByte(UInt8(ascii: "}")) }
         if scanner.take(UInt8(ascii: "}")) { return true }
         var first = true
         repeat {
             guard let key = scanner.string(), scanner.take(UInt8(ascii: ":")) else { return false }
             let name = scanner.bytes[key]
-            if Self.identityKeys.contains(where: { $0.elementsEqual(name) }) {
+            if Self.identityTable.contains(name) {
                 guard scanner.value(copyingTo: &writer, copy: false) != nil else { return false }
                 continue
             }
-            if !first { writer.writeFragment(",") }
+            if !first { writer.writeByte(UInt8(ascii: ",")) }
             first = false
             writer.writeRaw(UnsafeBufferPointer(rebasing: scanner.bytes[(key.lowerBound - 1)..<(key.upperBound + 1)]))
-            writer.writeFragment(":")
+            writer.writeByte(UInt8(ascii: ":"))
             let kindByte = scanner.peek()
             guard let value = scanner.value(copyingTo: &writer, copy: true) else { return false }
-            guard let slot = Self.movableKeys.firstIndex(where: { $0.bytes.elementsEqual(name) }) else { continue }
+            guard let slot = Self.movableTable.index(of: name) else { continue }
             // A repeated key is left to the general path, which keeps the last one.
             guard movableValues[slot] == nil else { return false }
             movableValues[slot] = value

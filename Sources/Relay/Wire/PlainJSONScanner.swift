@@ -77,8 +77,13 @@ public struct PlainJSONScanner {
             guard self.literal() else { return nil }
             if copy { writer.writeRaw(UnsafeBufferPointer(rebasing: self.bytes[start..<self.position])) }
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            guard let number = self.number() else { return nil }
-            if copy { writer.write(number, roundingFloats: true) }
+            guard let isInteger = self.number() else { return nil }
+            guard copy else { break }
+            let token = UnsafeBufferPointer(rebasing: self.bytes[start..<self.position])
+            if !writer.writeRoundedNumber(token: token, isInteger: isInteger) {
+                guard let number = JSONParser.number(token, isInteger: isInteger) else { return nil }
+                writer.write(number, roundingFloats: true)
+            }
         default:
             return nil
         }
@@ -87,42 +92,42 @@ public struct PlainJSONScanner {
 
     private mutating func object(copyingTo writer: inout JSONWriter, copy: Bool, depth: Int) -> Bool {
         self.position += 1
-        if copy { writer.writeFragment("{") }
+        if copy { writer.writeByte(UInt8(ascii: "{")) }
         if self.take(UInt8(ascii: "}")) {
-            if copy { writer.writeFragment("}") }
+            if copy { writer.writeByte(UInt8(ascii: "}")) }
             return true
         }
         var first = true
         repeat {
             guard let key = self.string(), self.take(UInt8(ascii: ":")) else { return false }
             if copy {
-                if !first { writer.writeFragment(",") }
+                if !first { writer.writeByte(UInt8(ascii: ",")) }
                 writer.writeRaw(UnsafeBufferPointer(rebasing: self.bytes[(key.lowerBound - 1)..<(key.upperBound + 1)]))
-                writer.writeFragment(":")
+                writer.writeByte(UInt8(ascii: ":"))
             }
             first = false
             guard self.value(copyingTo: &writer, copy: copy, depth: depth + 1) != nil else { return false }
         } while self.take(UInt8(ascii: ","))
         guard self.take(UInt8(ascii: "}")) else { return false }
-        if copy { writer.writeFragment("}") }
+        if copy { writer.writeByte(UInt8(ascii: "}")) }
         return true
     }
 
     private mutating func array(copyingTo writer: inout JSONWriter, copy: Bool, depth: Int) -> Bool {
         self.position += 1
-        if copy { writer.writeFragment("[") }
+        if copy { writer.writeByte(UInt8(ascii: "[")) }
         if self.take(UInt8(ascii: "]")) {
-            if copy { writer.writeFragment("]") }
+            if copy { writer.writeByte(UInt8(ascii: "]")) }
             return true
         }
         var first = true
         repeat {
-            if copy && !first { writer.writeFragment(",") }
+            if copy && !first { writer.writeByte(UInt8(ascii: ",")) }
             first = false
             guard self.value(copyingTo: &writer, copy: copy, depth: depth + 1) != nil else { return false }
         } while self.take(UInt8(ascii: ","))
         guard self.take(UInt8(ascii: "]")) else { return false }
-        if copy { writer.writeFragment("]") }
+        if copy { writer.writeByte(UInt8(ascii: "]")) }
         return true
     }
 
@@ -139,8 +144,8 @@ public struct PlainJSONScanner {
         return false
     }
 
-    /// A number by JSON's grammar, without exponent, read as ``JSONParser`` reads it.
-    private mutating func number() -> JSONValue? {
+    /// A number token by JSON's grammar, without exponent: whether it is an integer, or nil.
+    private mutating func number() -> Bool? {
         let start = self.position
         if self.current == UInt8(ascii: "-") { self.position += 1 }
         guard let first = self.current, first >= UInt8(ascii: "0"), first <= UInt8(ascii: "9") else { return nil }
@@ -153,7 +158,7 @@ public struct PlainJSONScanner {
         }
         if self.current == UInt8(ascii: "e") || self.current == UInt8(ascii: "E") { return nil }
         guard self.position - start <= Self.maxNumberLength else { return nil }
-        return JSONParser.number(UnsafeBufferPointer(rebasing: self.bytes[start..<self.position]), isInteger: isInteger)
+        return isInteger
     }
 
     @discardableResult

@@ -1,0 +1,65 @@
+import Testing
+
+@testable import Relay
+
+/// `writeRoundedNumber(token:isInteger:)` must write exactly what the general path writes:
+/// the token parsed by ``JSONParser`` and written with `roundingFloats`.
+@Suite("Rounded numbers straight from their digits")
+struct RoundedNumberTests {
+    static let edgeCases = [
+        "0", "-0", "7", "-7", "123456789012345", "-123456789012345", "1234567890123456",  // 16 digits: declined
+        "0.0", "-0.0", "0.125", "1.005", "2.675", "-0.001", "-0.005", "-0.004", "0.005", "0.015", "1.115",
+        "12.5", "12.50", "12.345", "-12.345", "550.5", "3.10", "3.00", "0.1", "0.01", "0.001", "99.995",
+        "9999999999999.99", "999999999999.995", "12999999999999.5", "0.000000000000000000001",
+        "0.0000000000000000000000001", "123456.7890123", "1234567.89012345", "-4503599627370.4951",
+    ]
+
+    @Test(arguments: edgeCases)
+    func edgeCasesMatchTheGeneralPath(_ token: String) {
+        Self.check(token)
+    }
+
+    @Test func randomTokensMatchTheGeneralPath() {
+        var random = SeededRandom(seed: 42)
+        for _ in 0..<200_000 {
+            let sign = random.next() % 3 == 0 ? "-" : ""
+            let wholeDigits = Int(random.next() % 15)
+            var whole = wholeDigits == 0 ? "0" : String(1 + random.next() % 9)
+            for _ in 1..<max(1, wholeDigits) { whole.append(String(random.next() % 10)) }
+            let fractionDigits = Int(random.next() % 9)
+            // Ties and near-ties (…5, …49, …51) are where a different computation would round differently.
+            var fraction = ""
+            for _ in 0..<fractionDigits { fraction.append(String(random.next() % 10)) }
+            if fractionDigits >= 3, random.next() % 2 == 0 { fraction.replaceSubrange(fraction.index(fraction.startIndex, offsetBy: 2)..., with: ["5", "49", "51", "50"][Int(random.next() % 4)]) }
+            Self.check(sign + whole + (fraction.isEmpty ? "" : "." + fraction))
+        }
+    }
+
+    static func check(_ token: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        let isInteger = !token.contains(".")
+        var general = JSONWriter()
+        var utf8 = Array(token.utf8)
+        let value = utf8.withUnsafeBufferPointer { JSONParser.number($0, isInteger: isInteger) }
+        general.write(value!, roundingFloats: true)
+        var fast = JSONWriter()
+        let written = utf8.withUnsafeMutableBufferPointer { fast.writeRoundedNumber(token: UnsafeBufferPointer($0), isInteger: isInteger) }
+        if written {
+            #expect(String(buffer: fast.buffer) == String(buffer: general.buffer), "\(token)", sourceLocation: sourceLocation)
+        } else {
+            #expect(fast.buffer.readableBytes == 0, "declined \(token) but wrote", sourceLocation: sourceLocation)
+        }
+    }
+}
+
+/// SplitMix64: a seeded generator, so a failure can be replayed.
+struct SeededRandom: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { self.state = seed }
+    mutating func next() -> UInt64 {
+        self.state &+= 0x9E37_79B9_7F4A_7C15
+        var z = self.state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
