@@ -20,7 +20,7 @@ struct RoundedNumberTests {
     }
 
     @Test func randomTokensMatchTheGeneralPath() {
-        var random = SeededRandom(seed: 42)
+        var random = SplitMix64(seed: 42)
         for _ in 0..<200_000 {
             let sign = random.next() % 3 == 0 ? "-" : ""
             let wholeDigits = Int(random.next() % 15)
@@ -48,18 +48,5 @@ struct RoundedNumberTests {
         } else {
             #expect(fast.buffer.readableBytes == 0, "declined \(token) but wrote", sourceLocation: sourceLocation)
         }
-    }
-}
-
-/// SplitMix64: a seeded generator, so a failure can be replayed.
-struct SeededRandom: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { self.state = seed }
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
