@@ -323,4 +323,27 @@ let benchmarks: @Sendable () -> Void = {
         setup: openLargeStore,
         teardown: { await fixture.tearDown() }
     )
+
+    // c. Start-up at 1M rows: `SQLiteGameStore.open` (migrations, reader connections and the
+    //    in-memory indexes loaded from every row) on the shared 1M-row database. Only the open is
+    //    timed; each iteration closes the store again outside the measurement.
+    Benchmark(
+        "Open the store at 1M rows",
+        configuration: .init(
+            metrics: [.wallClock], timeUnits: .milliseconds, warmupIterations: 1,
+            maxDuration: .seconds(30), maxIterations: 10
+        ),
+        closure: { (benchmark: Benchmark, path: String) async in
+            benchmark.startMeasurement()
+            do {
+                let store = try await SQLiteGameStore.open(PersistenceConfiguration(databasePath: path), logger: logger)
+                benchmark.stopMeasurement()
+                await store.close()
+            } catch {
+                benchmark.stopMeasurement()
+                benchmark.error("open failed: \(error)")
+            }
+        },
+        setup: { try await largeDatabasePath() }
+    )
 }
