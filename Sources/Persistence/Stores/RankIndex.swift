@@ -15,7 +15,7 @@ final class RankIndex: Sendable {
     init() {}
 
     /// Replaces the contents with `rows` (mode, score), e.g. everything in the database at start-up.
-    func load(_ rows: [(mode: String, score: Int64)]) {
+    func load(_ rows: some Collection<(mode: String, score: Int64)>) {
         var byMode: [String: [Int64]] = [:]
         for row in rows { byMode[row.mode, default: []].append(row.score) }
         let fresh = Counters(

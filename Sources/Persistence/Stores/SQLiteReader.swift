@@ -1,5 +1,12 @@
 import NIOCore
 
+/// What the start-up pass reads of each score row.
+struct ScoreKey: Sendable {
+    var id: Int64
+    var gameMode: String
+    var score: Int64
+}
+
 /// A read-only connection on its own thread. WAL mode lets it read the last committed
 /// state while the writer is mid-batch, so reads never queue behind writes.
 actor SQLiteReader {
@@ -67,13 +74,25 @@ actor SQLiteReader {
         }
     }
 
-    /// Every (mode, score) pair, to build the ``RankIndex`` at start-up.
-    func allModeScores() throws(SQLiteError) -> [(mode: String, score: Int64)] {
-        try self.connection.withStatement("SELECT game_mode, score FROM scores") { row throws(SQLiteError) in
-            var rows: [(mode: String, score: Int64)] = []
-            while try row.step() { rows.append((row.text(at: 0), row.int64(at: 1))) }
-            return rows
+    /// Every row's id, game mode and score: the one start-up pass that builds the ``RankIndex``
+    /// and picks the rows the ``LeaderboardIndex`` keeps.
+    func allScoreKeys() throws(SQLiteError) -> [ScoreKey] {
+        try self.connection.withStatement("SELECT id, game_mode, score FROM scores") { row throws(SQLiteError) in
+            var keys: [ScoreKey] = []
+            while try row.step() {
+                keys.append(ScoreKey(id: row.int64(at: 0), gameMode: row.text(at: 1), score: row.int64(at: 2)))
+            }
+            return keys
         }
+    }
+
+    /// The full rows with these ids, in no particular order (primary-key lookups).
+    func scores(withIDs ids: some Sequence<Int64>) throws(SQLiteError) -> [StoredScore] {
+        var rows: [StoredScore] = []
+        for id in ids {
+            rows += try self.scores("SELECT \(Self.scoreColumns) FROM scores WHERE id = ?", .integer(id))
+        }
+        return rows
     }
 
     private func scores(_ sql: String, _ parameters: SQLiteValue...) throws(SQLiteError) -> [StoredScore] {
