@@ -55,18 +55,16 @@ final class LeaderboardIndex: Sendable {
 }
 
 extension LeaderboardIndex {
-    /// The ids of every row that belongs on a board of `length` rows, picked in one pass over
-    /// the keys of all rows, so that only these few rows have to be read in full at start-up.
-    static func rowIDsToLoad(from keys: some Sequence<ScoreKey>, length: Int) -> Set<Int64> {
-        var all = BoundedLeaderboard<LeaderboardPosition>(capacity: length)
-        var byMode: [GameModeKey: BoundedLeaderboard<LeaderboardPosition>] = [:]
-        for key in keys {
-            let position = LeaderboardPosition(score: key.score, id: key.id)
-            all.offer(position)
-            byMode[GameModeKey(key.gameMode), default: BoundedLeaderboard(capacity: length)].offer(position)
+    /// The ids of every row that belongs on a board of `length` rows. The best of all modes are
+    /// among the best of their own modes, so the per-mode boards' rows are all it takes; only
+    /// these few rows are then read in full at start-up.
+    static func rowIDsToLoad(from positionsByMode: [GameModeKey: [LeaderboardPosition]], length: Int) -> Set<Int64> {
+        var ids = Set<Int64>()
+        for positions in positionsByMode.values {
+            var board = BoundedLeaderboard<LeaderboardPosition>(capacity: length)
+            for position in positions { board.offer(position) }
+            ids.formUnion(board.entries.lazy.map(\.id))
         }
-        var ids = Set(all.entries.map(\.id))
-        for board in byMode.values { ids.formUnion(board.entries.lazy.map(\.id)) }
         return ids
     }
 }

@@ -63,9 +63,9 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
                 readers.append(SQLiteReader(connection: try SQLiteConnection(path: path, readOnly: true), eventLoop: loop))
             }
             // One scan of the table feeds both indexes; only the leaderboards' rows are read in full.
-            let keys = try await readers[0].allScoreKeys()
-            rankIndex.load(keys.lazy.map { (mode: $0.gameMode, score: $0.score) })
-            let leaderboardRowIDs = LeaderboardIndex.rowIDsToLoad(from: keys, length: leaderboards.length)
+            let scoresByMode = try await readers[0].allScoresByMode()
+            rankIndex.load(scoresByMode.mapValues { $0.map(\.score) })
+            let leaderboardRowIDs = LeaderboardIndex.rowIDsToLoad(from: scoresByMode, length: leaderboards.length)
             leaderboards.load(try await readers[0].scores(withIDs: leaderboardRowIDs))
             logger.info(
                 "persistence.opened",

@@ -1,12 +1,5 @@
 import NIOCore
 
-/// What the start-up pass reads of each score row.
-struct ScoreKey: Sendable {
-    var id: Int64
-    var gameMode: String
-    var score: Int64
-}
-
 /// A read-only connection on its own thread. WAL mode lets it read the last committed
 /// state while the writer is mid-batch, so reads never queue behind writes.
 actor SQLiteReader {
@@ -74,15 +67,16 @@ actor SQLiteReader {
         }
     }
 
-    /// Every row's id, game mode and score: the one start-up pass that builds the ``RankIndex``
-    /// and picks the rows the ``LeaderboardIndex`` keeps.
-    func allScoreKeys() throws(SQLiteError) -> [ScoreKey] {
+    /// Every row's id and score, grouped by game mode: the one start-up pass over the table,
+    /// which loads the ``RankIndex`` and picks the rows the ``LeaderboardIndex`` keeps.
+    func allScoresByMode() throws(SQLiteError) -> [GameModeKey: [LeaderboardPosition]] {
         try self.connection.withStatement("SELECT id, game_mode, score FROM scores") { row throws(SQLiteError) in
-            var keys: [ScoreKey] = []
+            var grouping = ScoreGroupingByMode()
             while try row.step() {
-                keys.append(ScoreKey(id: row.int64(at: 0), gameMode: row.text(at: 1), score: row.int64(at: 2)))
+                let position = LeaderboardPosition(score: row.int64(at: 2), id: row.int64(at: 0))
+                row.withTextBytes(at: 1) { grouping.append(position, modeBytes: $0) }
             }
-            return keys
+            return grouping.groups
         }
     }
 
