@@ -63,7 +63,8 @@ struct LeaderboardIndexTests {
         loaded.load(rows.filter { ids.contains($0.id) })
         for mode in [nil] + modes as [String?] {
             for limit in 0...length {
-                #expect(loaded.leaderboard(limit: limit, gameMode: mode) == expectedBoard(rows, limit: limit, mode: mode))
+                let expected = expectedBoard(rows, limit: limit, mode: mode)
+                #expect(loaded.leaderboard(limit: limit, gameMode: mode) == expected)
             }
         }
     }

@@ -190,7 +190,10 @@ struct MigrationTests {
                 #expect(try scoreIndexes(raw) == ["idx_scores_player_score"])
                 #expect(try raw.integer("SELECT COUNT(*) FROM scores") == 4)
                 let plan = try raw.rows(
-                    "EXPLAIN QUERY PLAN SELECT id FROM scores WHERE player_name = 'alice' ORDER BY score DESC, id ASC LIMIT 1"
+                    """
+                    EXPLAIN QUERY PLAN
+                    SELECT id FROM scores WHERE player_name = 'alice' ORDER BY score DESC, id ASC LIMIT 1
+                    """
                 )
                 #expect(plan.contains { $0.last??.contains("idx_scores_player_score") == true }, "plan: \(plan)")
             }

@@ -34,7 +34,9 @@ private func expectStoreMatchesSQL(
             let expected = try raw.leaderboard(limit: limit, gameMode: mode)
             let actual = try await store.leaderboard(limit: limit, gameMode: mode)
             guard actual == expected else {
-                Issue.record("\(comment): limit \(limit), mode \(mode.debugDescription): \(actual.map(\.id)) ≠ \(expected.map(\.id))")
+                Issue.record(
+                    "\(comment): limit \(limit), mode \(mode.debugDescription): \(actual.map(\.id)) ≠ \(expected.map(\.id))"
+                )
                 return
             }
         }
@@ -70,7 +72,9 @@ struct StoreLeaderboardTests {
                     // mode and of all modes until the next round starts.
                     let missing = try await withThrowingTaskGroup(of: String?.self) { group in
                         for index in 0..<64 {
-                            let score = submission("top\(index)", 1_000 + Int64(round * 64 + index), mode: modes[index % 4])
+                            let score = submission(
+                                "top\(index)", 1_000 + Int64(round * 64 + index), mode: modes[index % modes.count]
+                            )
                             group.addTask {
                                 let stored = try await store.submit(score)
                                 let all = try await store.leaderboard(limit: 100, gameMode: nil)

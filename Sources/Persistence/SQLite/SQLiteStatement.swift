@@ -69,7 +69,9 @@ final class SQLiteStatement {
     /// Column `index` of the current row as its UTF-8 bytes (none for NULL), without making a
     /// `String`; the bytes are valid only inside `body`.
     func withTextBytes<Result>(at index: Int32, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
-        guard let bytes = sqlite3_column_text(self.handle, index) else { return body(UnsafeBufferPointer(start: nil, count: 0)) }
+        guard let bytes = sqlite3_column_text(self.handle, index) else {
+            return body(UnsafeBufferPointer(start: nil, count: 0))
+        }
         return body(UnsafeBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(self.handle, index))))
     }
 }

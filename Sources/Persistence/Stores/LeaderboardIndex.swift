@@ -6,6 +6,8 @@ import Synchronization
 /// Loaded at start-up, then fed by the writer after each commit and before the submitters
 /// resume (like ``RankIndex``): a row is listed once its submit has returned, never before it
 /// is committed. A `Mutex` suffices: every operation touches at most a few hundred rows.
+/// Memory: up to `length` rows per distinct game mode, which the API does not bound (any
+/// 1–32 characters), as it does not for the rank index's per-mode counters.
 final class LeaderboardIndex: Sendable {
     /// Rows kept per leaderboard; a longer leaderboard has to come from SQLite.
     let length: Int

@@ -27,7 +27,7 @@ final class RankIndex: Sendable {
         self.counters.withLock { $0 = fresh }
     }
 
-    /// Replaces the contents with `rows` (mode, score).
+    /// Replaces the contents with `rows` (mode, score), ungrouped (tests).
     func load(_ rows: some Sequence<(mode: String, score: Int64)>) {
         var byMode: [GameModeKey: [Int64]] = [:]
         for row in rows { byMode[GameModeKey(row.mode), default: []].append(row.score) }
