@@ -18,7 +18,7 @@
 #   get-leaderboard GET /api/scores/leaderboard?limit=10[&game_mode=…] on a copy of the 1M-row database
 #
 # The 1M-row database is the one PersistenceBenchmarks builds (and keeps) in
-# $TMPDIR/persistence-bench-1m-v1/game.db: run those first. Without it, post-1m and get-leaderboard
+# $TMPDIR/persistence-bench-1m-v2/game.db: run those first. Without it, post-1m and get-leaderboard
 # start from an empty database like the others.
 #
 # Environment: PORT (8099), DURATION (15s), CONNECTIONS (64), SERVER_CPU (1), WRK_CPU (0),
@@ -65,10 +65,10 @@ start_server() {
     local name=$1
     shift
     DATA_DIR=$(mktemp -d "${TMPDIR:-/tmp}/relay-http-bench-data.XXXXXX")
-    if [[ "$name" == get-* || "$name" == *-1m ]] && [[ -f "${TMPDIR:-/tmp}/persistence-bench-1m-v1/game.db" ]]; then
-        cp "${TMPDIR:-/tmp}/persistence-bench-1m-v1/game.db" "$DATA_DIR/game.db"
-        if [[ -f "${TMPDIR:-/tmp}/persistence-bench-1m-v1/game.db-wal" ]]; then
-            cp "${TMPDIR:-/tmp}/persistence-bench-1m-v1/game.db-wal" "$DATA_DIR/game.db-wal"
+    if [[ "$name" == get-* || "$name" == *-1m ]] && [[ -f "${TMPDIR:-/tmp}/persistence-bench-1m-v2/game.db" ]]; then
+        cp "${TMPDIR:-/tmp}/persistence-bench-1m-v2/game.db" "$DATA_DIR/game.db"
+        if [[ -f "${TMPDIR:-/tmp}/persistence-bench-1m-v2/game.db-wal" ]]; then
+            cp "${TMPDIR:-/tmp}/persistence-bench-1m-v2/game.db-wal" "$DATA_DIR/game.db-wal"
         fi
     fi
     LOG_LEVEL=warning taskset -c "$SERVER_CPU" "$RELAY" --port "$PORT" --data-dir "$DATA_DIR" "$@" \

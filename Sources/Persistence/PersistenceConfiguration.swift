@@ -16,6 +16,10 @@ public struct PersistenceConfiguration: Sendable {
     public var readerCount: Int
     /// `NORMAL` (default) survives a process crash; `FULL` also survives power loss, at an fsync per batch.
     public var synchronous: SynchronousMode
+    /// Rows of each leaderboard (every game mode, and all modes) kept in memory (default 100,
+    /// the longest leaderboard the HTTP API serves). A longer leaderboard is read from SQLite,
+    /// which has no score index for it: the same rows, after a scan of the whole table.
+    public var inMemoryLeaderboardLength: Int
 
     /// SQLite's `PRAGMA synchronous` levels that are safe in WAL mode.
     public enum SynchronousMode: String, Sendable, CaseIterable {
@@ -29,7 +33,8 @@ public struct PersistenceConfiguration: Sendable {
         flushInterval: Duration = .zero,
         writeQueueCapacity: Int = 10_000,
         readerCount: Int = 2,
-        synchronous: SynchronousMode = .normal
+        synchronous: SynchronousMode = .normal,
+        inMemoryLeaderboardLength: Int = 100
     ) {
         self.databasePath = databasePath
         self.maxBatchSize = max(1, maxBatchSize)
@@ -37,5 +42,6 @@ public struct PersistenceConfiguration: Sendable {
         self.writeQueueCapacity = max(1, writeQueueCapacity)
         self.readerCount = max(1, readerCount)
         self.synchronous = synchronous
+        self.inMemoryLeaderboardLength = max(0, inMemoryLeaderboardLength)
     }
 }

@@ -14,7 +14,8 @@ struct BatchingWriterTests {
             let rankIndex = RankIndex()
             let writer = BatchingWriter(
                 connection: try SQLiteConnection(path: path, readOnly: false), eventLoop: threads.next(),
-                rankIndex: rankIndex, configuration: PersistenceConfiguration(databasePath: path), logger: quietLogger
+                rankIndex: rankIndex, leaderboards: LeaderboardIndex(length: 100),
+                configuration: PersistenceConfiguration(databasePath: path), logger: quietLogger
             )
             let result = try await body(writer, rankIndex)
             try await threads.shutdownGracefully()

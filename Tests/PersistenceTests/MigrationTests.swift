@@ -64,6 +64,24 @@ private func makeLegacyDatabase(at path: String, withBosses: Bool) throws {
     #expect(try raw.integer("PRAGMA user_version") == 0)
 }
 
+/// The indexes on `scores`, by name.
+private func scoreIndexes(_ raw: RawDatabase) throws -> Set<String> {
+    Set(try raw.strings("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'scores'"))
+}
+
+/// Turns the legacy database into a version 2 one (schema as released before v3), written out
+/// independently of `migrations`.
+private func upgradeLegacyDatabaseToVersion2(at path: String) throws {
+    let raw = try RawDatabase(path: path)
+    try raw.execute(
+        """
+        CREATE INDEX idx_scores_mode_score ON scores(game_mode, score DESC);
+        CREATE INDEX idx_scores_player_score ON scores(player_name, score DESC);
+        PRAGMA user_version = 2;
+        """
+    )
+}
+
 @Suite("Schema migrations")
 struct MigrationTests {
     @Test func legacyDatabaseIsMigratedAndItsRowsAreServed() async throws {
@@ -111,8 +129,8 @@ struct MigrationTests {
 
                 let raw = try RawDatabase(path: path)
                 #expect(try raw.integer("PRAGMA user_version") == Int64(migrations.count))
-                let indexes = Set(try raw.strings("SELECT name FROM sqlite_master WHERE type = 'index'"))
-                #expect(indexes.isSuperset(of: ["idx_score_desc", "idx_scores_mode_score", "idx_scores_player_score"]))
+                // v3 dropped the score indexes (leaderboards are served from memory); personal bests keep theirs.
+                #expect(try scoreIndexes(raw) == ["idx_scores_player_score"])
                 #expect(try raw.strings("PRAGMA journal_mode") == ["wal"])
             }
         }
@@ -143,6 +161,42 @@ struct MigrationTests {
             let raw = try RawDatabase(path: path)
             #expect(try raw.integer("PRAGMA user_version") == Int64(migrations.count))
             #expect(try raw.integer("SELECT COUNT(*) FROM bosses") == 22)
+        }
+    }
+
+    @Test func version2DatabaseLosesTheScoreIndexesAndServesTheSameLeaderboards() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            try makeLegacyDatabase(at: path, withBosses: true)
+            try upgradeLegacyDatabaseToVersion2(at: path)
+            let modes: [String?] = [nil, "classic", "hardcore", "unknown"]
+            let boardsBefore = try {
+                let raw = try RawDatabase(path: path)
+                #expect(try scoreIndexes(raw) == ["idx_score_desc", "idx_scores_mode_score", "idx_scores_player_score"])
+                return try modes.map { try raw.leaderboard(limit: 10, gameMode: $0) }
+            }()
+            #expect(boardsBefore[0].map(\.id) == [2, 1, 3, 4])
+
+            try await withStore(PersistenceConfiguration(databasePath: path)) { store in
+                for (mode, before) in zip(modes, boardsBefore) {
+                    #expect(try await store.leaderboard(limit: 10, gameMode: mode) == before, "mode \(mode ?? "all")")
+                    // Beyond the in-memory length SQLite answers, now by a scan: the same rows.
+                    #expect(try await store.leaderboard(limit: 101, gameMode: mode) == before, "mode \(mode ?? "all")")
+                }
+                #expect(try await store.personalBest(playerName: "alice")?.id == 1)
+
+                let raw = try RawDatabase(path: path)
+                #expect(try raw.integer("PRAGMA user_version") == 3)
+                #expect(try scoreIndexes(raw) == ["idx_scores_player_score"])
+                #expect(try raw.integer("SELECT COUNT(*) FROM scores") == 4)
+                let plan = try raw.rows(
+                    """
+                    EXPLAIN QUERY PLAN
+                    SELECT id FROM scores WHERE player_name = 'alice' ORDER BY score DESC, id ASC LIMIT 1
+                    """
+                )
+                #expect(plan.contains { $0.last??.contains("idx_scores_player_score") == true }, "plan: \(plan)")
+            }
         }
     }
 

@@ -44,6 +44,18 @@ struct RankIndexTests {
         #expect(index.rank(of: .min, gameMode: nil) == 8)
     }
 
+    /// As SQL's `game_mode = ?`: canonically equivalent spellings are different modes.
+    @Test func gameModesAreComparedByteForByte() {
+        let index = RankIndex()
+        index.add([submission("p", 10, mode: "\u{E9}cole"), submission("p", 20, mode: "e\u{301}cole")])
+        #expect(index.rank(of: 0, gameMode: "\u{E9}cole") == 2)
+        #expect(index.rank(of: 0, gameMode: "e\u{301}cole") == 2)
+        #expect(index.rank(of: 0, gameMode: nil) == 3)
+        index.load([(mode: "\u{E9}cole", score: 5), (mode: "e\u{301}cole", score: 6), (mode: "e\u{301}cole", score: 7)])
+        #expect(index.rank(of: 0, gameMode: "\u{E9}cole") == 2)
+        #expect(index.rank(of: 0, gameMode: "e\u{301}cole") == 3)
+    }
+
     @Test func loadReplacesEverythingAndLaterAddsAccumulate() {
         let index = RankIndex()
         index.add([submission("old", 1_000, mode: "classic"), submission("old", 2_000, mode: "legacy")])

@@ -127,6 +127,29 @@ final class RawDatabase {
     }
 }
 
+extension RawDatabase {
+    /// The SQL the store's in-memory leaderboards replace, run on this independent connection.
+    func leaderboard(limit: Int, gameMode: String?) throws -> [StoredScore] {
+        let filter = gameMode.map { "WHERE game_mode = '\($0.replacingOccurrences(of: "'", with: "''"))'" } ?? ""
+        return try self.rows(
+            """
+            SELECT id, player_name, score, coins, enemies_defeated, distance, level, game_mode, created_at
+            FROM scores \(filter) ORDER BY score DESC, id ASC LIMIT \(limit)
+            """
+        ).map { column in
+            let integer = { (index: Int) in Int64(column[index]!)! }
+            return StoredScore(
+                id: integer(0),
+                submission: ScoreSubmission(
+                    playerName: column[1]!, score: integer(2), coins: integer(3), enemiesDefeated: integer(4),
+                    distance: integer(5), level: integer(6), gameMode: column[7]!
+                ),
+                createdAt: column[8]!
+            )
+        }
+    }
+}
+
 struct DeadlineExceeded: Error, CustomStringConvertible {
     let seconds: Int
     var description: String { "no answer within \(self.seconds) s" }

@@ -63,9 +63,16 @@ final class SQLiteStatement {
 
     /// Column `index` of the current row as text ("" for NULL).
     func text(at index: Int32) -> String {
-        guard let bytes = sqlite3_column_text(self.handle, index) else { return "" }
-        let count = Int(sqlite3_column_bytes(self.handle, index))
-        return String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
+        self.withTextBytes(at: index) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Column `index` of the current row as its UTF-8 bytes (none for NULL), without making a
+    /// `String`; the bytes are valid only inside `body`.
+    func withTextBytes<Result>(at index: Int32, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+        guard let bytes = sqlite3_column_text(self.handle, index) else {
+            return body(UnsafeBufferPointer(start: nil, count: 0))
+        }
+        return body(UnsafeBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(self.handle, index))))
     }
 }
 

@@ -43,6 +43,12 @@ let migrations: [String] = [
     CREATE INDEX IF NOT EXISTS idx_scores_mode_score ON scores(game_mode, score DESC);
     CREATE INDEX IF NOT EXISTS idx_scores_player_score ON scores(player_name, score DESC);
     """,
+    // 3: leaderboards are served from memory (`LeaderboardIndex`); these two indexes only cost
+    //    random page writes on every insert. Personal bests keep `idx_scores_player_score`.
+    """
+    DROP INDEX IF EXISTS idx_score_desc;
+    DROP INDEX IF EXISTS idx_scores_mode_score;
+    """,
 ]
 
 extension SQLiteConnection {

@@ -19,6 +19,7 @@ actor BatchingWriter {
     private let connection: SQLiteConnection
     private let eventLoop: any EventLoop
     private let rankIndex: RankIndex
+    private let leaderboards: LeaderboardIndex
     private let configuration: PersistenceConfiguration
     private let logger: Logger
 
@@ -38,11 +39,12 @@ actor BatchingWriter {
 
     init(
         connection: SQLiteConnection, eventLoop: any EventLoop, rankIndex: RankIndex,
-        configuration: PersistenceConfiguration, logger: Logger
+        leaderboards: LeaderboardIndex, configuration: PersistenceConfiguration, logger: Logger
     ) {
         self.connection = connection
         self.eventLoop = eventLoop
         self.rankIndex = rankIndex
+        self.leaderboards = leaderboards
         self.configuration = configuration
         self.logger = logger
     }
@@ -133,9 +135,10 @@ actor BatchingWriter {
             throw error
         }
         self.committedCount.add(1, ordering: .relaxed)
-        self.rankIndex.add(
-            outcomes.lazy.compactMap { if case .score(let stored) = $0 { stored.submission } else { nil } }
-        )
+        // Committed, and no submitter has resumed yet: from here on every reader sees the rows.
+        let scores = outcomes.compactMap { if case .score(let stored) = $0 { stored } else { nil } }
+        self.rankIndex.add(scores.lazy.map(\.submission))
+        self.leaderboards.add(scores)
         self.logger.trace("persistence.batch.committed", metadata: ["db.batch.size": "\(operations.count)"])
         return outcomes
     }

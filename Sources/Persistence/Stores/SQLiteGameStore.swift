@@ -8,31 +8,34 @@ import Synchronization
 /// The game's storage on one SQLite file: scores, saved games and bosses.
 ///
 /// Writes go through one ``BatchingWriter`` (group commit on its own thread); reads go
-/// round-robin to read-only connections on threads of their own; ranks come from an
-/// in-memory ``RankIndex`` kept in step with every commit. As a `Service` it commits
-/// what is pending and stops taking writes on graceful shutdown.
+/// round-robin to read-only connections on threads of their own; ranks and leaderboards
+/// come from an in-memory ``RankIndex`` and ``LeaderboardIndex`` kept in step with every
+/// commit. As a `Service` it commits what is pending and stops taking writes on graceful
+/// shutdown.
 public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Service {
     private let writer: BatchingWriter
     private let readers: [SQLiteReader]
     private let rankIndex: RankIndex
+    private let leaderboards: LeaderboardIndex
     private let threads: MultiThreadedEventLoopGroup
     private let logger: Logger
     private let nextReader = Atomic<Int>(0)
     private let lifecycle = StoreLifecycle()
 
     private init(
-        writer: BatchingWriter, readers: [SQLiteReader], rankIndex: RankIndex,
+        writer: BatchingWriter, readers: [SQLiteReader], rankIndex: RankIndex, leaderboards: LeaderboardIndex,
         threads: MultiThreadedEventLoopGroup, logger: Logger
     ) {
         self.writer = writer
         self.readers = readers
         self.rankIndex = rankIndex
+        self.leaderboards = leaderboards
         self.threads = threads
         self.logger = logger
     }
 
     /// Opens (creating if needed) the database, migrates its schema, seeds the bosses
-    /// and loads the rank index.
+    /// and loads the rank index and the leaderboards.
     ///
     /// - Throws: ``StoreOpeningError`` with a message fit for an operator.
     public static func open(_ configuration: PersistenceConfiguration, logger: Logger) async throws -> SQLiteGameStore {
@@ -49,16 +52,21 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
         let loops = Array(threads.makeIterator())
         do {
             let rankIndex = RankIndex()
+            let leaderboards = LeaderboardIndex(length: configuration.inMemoryLeaderboardLength)
             let writer = BatchingWriter(
-                connection: try SQLiteConnection(path: path, readOnly: false),
-                eventLoop: loops[0], rankIndex: rankIndex, configuration: configuration, logger: logger
+                connection: try SQLiteConnection(path: path, readOnly: false), eventLoop: loops[0],
+                rankIndex: rankIndex, leaderboards: leaderboards, configuration: configuration, logger: logger
             )
             let migratedFrom = try await writer.prepareDatabase()
             var readers: [SQLiteReader] = []
             for loop in loops.dropFirst() {
                 readers.append(SQLiteReader(connection: try SQLiteConnection(path: path, readOnly: true), eventLoop: loop))
             }
-            rankIndex.load(try await readers[0].allModeScores())
+            // One scan of the table feeds both indexes; only the leaderboards' rows are read in full.
+            let scoresByMode = try await readers[0].allScoresByMode()
+            rankIndex.load(scoresByMode.mapValues { $0.map(\.score) })
+            let leaderboardRowIDs = LeaderboardIndex.rowIDsToLoad(from: scoresByMode, length: leaderboards.length)
+            leaderboards.load(try await readers[0].scores(withIDs: leaderboardRowIDs))
             logger.info(
                 "persistence.opened",
                 metadata: [
@@ -66,7 +74,10 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
                     "db.schema.version": "\(migrations.count)", "db.readers": "\(readers.count)",
                 ]
             )
-            return SQLiteGameStore(writer: writer, readers: readers, rankIndex: rankIndex, threads: threads, logger: logger)
+            return SQLiteGameStore(
+                writer: writer, readers: readers, rankIndex: rankIndex, leaderboards: leaderboards,
+                threads: threads, logger: logger
+            )
         } catch {
             try? await threads.shutdownGracefully()
             throw StoreOpeningError(path: path, reason: error.isCorrupt ? "not a valid SQLite database" : error.message)
@@ -108,7 +119,13 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
     }
 
     public func leaderboard(limit: Int, gameMode: String?) async throws -> [StoredScore] {
-        try await self.read { try await $0.leaderboard(limit: limit, gameMode: gameMode) }
+        do {
+            try self.lifecycle.enter()
+            defer { self.lifecycle.leave() }
+            if let rows = self.leaderboards.leaderboard(limit: limit, gameMode: gameMode) { return rows }
+        }
+        // Longer than memory keeps: SQLite scans the whole table (no score index since schema v3).
+        return try await self.read { try await $0.leaderboard(limit: limit, gameMode: gameMode) }
     }
 
     public func personalBest(playerName: String) async throws -> StoredScore? {

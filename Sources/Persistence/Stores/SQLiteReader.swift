@@ -67,13 +67,26 @@ actor SQLiteReader {
         }
     }
 
-    /// Every (mode, score) pair, to build the ``RankIndex`` at start-up.
-    func allModeScores() throws(SQLiteError) -> [(mode: String, score: Int64)] {
-        try self.connection.withStatement("SELECT game_mode, score FROM scores") { row throws(SQLiteError) in
-            var rows: [(mode: String, score: Int64)] = []
-            while try row.step() { rows.append((row.text(at: 0), row.int64(at: 1))) }
-            return rows
+    /// Every row's id and score, grouped by game mode: the one start-up pass over the table,
+    /// which loads the ``RankIndex`` and picks the rows the ``LeaderboardIndex`` keeps.
+    func allScoresByMode() throws(SQLiteError) -> [GameModeKey: [LeaderboardPosition]] {
+        try self.connection.withStatement("SELECT id, game_mode, score FROM scores") { row throws(SQLiteError) in
+            var grouping = ScoreGroupingByMode()
+            while try row.step() {
+                let position = LeaderboardPosition(score: row.int64(at: 2), id: row.int64(at: 0))
+                row.withTextBytes(at: 1) { grouping.append(position, modeBytes: $0) }
+            }
+            return grouping.groups
         }
+    }
+
+    /// The full rows with these ids, in no particular order (primary-key lookups).
+    func scores(withIDs ids: some Sequence<Int64>) throws(SQLiteError) -> [StoredScore] {
+        var rows: [StoredScore] = []
+        for id in ids {
+            rows += try self.scores("SELECT \(Self.scoreColumns) FROM scores WHERE id = ?", .integer(id))
+        }
+        return rows
     }
 
     private func scores(_ sql: String, _ parameters: SQLiteValue...) throws(SQLiteError) -> [StoredScore] {

@@ -8,6 +8,7 @@ struct HTTPLimits: Sendable {
     var gameModeLength = 1...32
     /// `weapon` of a saved game, after trimming.
     var weaponLength = 1...64
-    /// `limit` of the leaderboard is clamped to 1…this.
+    /// `limit` of the leaderboard is clamped to 1…this. The store answers up to its
+    /// `inMemoryLeaderboardLength` (default 100) from memory; more would scan the table.
     var maxLeaderboardLimit = 100
 }

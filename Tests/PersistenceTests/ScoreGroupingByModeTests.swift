@@ -1,0 +1,26 @@
+import Testing
+@testable import Persistence
+
+@Suite("ScoreGroupingByMode")
+struct ScoreGroupingByModeTests {
+    /// A few modes (compared by a linear search) and many (through the dictionary).
+    @Test(arguments: [1, 6, 40])
+    func groupsByTheExactBytesOfTheMode(plainModes: Int) {
+        var generator = SplitMix64(seed: UInt64(plainModes))
+        let modes = (0..<plainModes).map { "mode\($0)" } + ["\u{E9}cole", "e\u{301}cole", ""]
+        let rows = (1...3_000).map { id in
+            (
+                mode: modes.randomElement(using: &generator)!,
+                position: LeaderboardPosition(score: Int64.random(in: 0...9, using: &generator), id: Int64(id))
+            )
+        }
+        var grouping = ScoreGroupingByMode()
+        for row in rows {
+            var mode = row.mode
+            mode.withUTF8 { grouping.append(row.position, modeBytes: $0) }
+        }
+        let expected = Dictionary(grouping: rows) { GameModeKey($0.mode) }.mapValues { $0.map(\.position) }
+        #expect(grouping.groups == expected)
+        #expect(grouping.groups.count == modes.count)
+    }
+}
