@@ -1,5 +1,6 @@
 import Handlers
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
 import Persistence
@@ -25,7 +26,7 @@ func buildApplication(
     sockets.register(on: router)
     return Application(
         router: router,
-        server: .http1WebSocketUpgrade(
+        server: webSocketUpgradeServer(
             webSocketRouter: sockets.webSocketRouter(),
             configuration: .init(
                 http1: .init(),
@@ -36,6 +37,19 @@ func buildApplication(
         services: services,
         logger: logger
     )
+}
+
+/// hummingbird's `.http1WebSocketUpgrade`, with connections that start with a small read buffer.
+func webSocketUpgradeServer(
+    webSocketRouter: Router<RelayRequestContext>,
+    configuration: HTTP1WebSocketUpgradeChannel.Configuration
+) -> HTTPServerBuilder {
+    let webSocketResponder = webSocketRouter.buildResponder()
+    return HTTPServerBuilder { responder in
+        SmallReadBufferChannel(
+            base: HTTP1WebSocketUpgradeChannel(
+                responder: responder, webSocketResponder: webSocketResponder, configuration: configuration))
+    }
 }
 
 /// The routes and middleware of PROTOCOL.md §1.

@@ -10,7 +10,9 @@ import Synchronization
 /// and write them with one flush.
 public final class OutboundQueue: Sendable {
     private struct State {
-        var frames = CircularBuffer<ByteBuffer>(initialCapacity: 16)
+        /// Starts small: every idle connection holds one. It grows to the largest burst and keeps
+        /// that capacity (swapped with the writer's batch), so a busy queue stops allocating.
+        var frames = CircularBuffer<ByteBuffer>(initialCapacity: OutboundQueue.initialCapacity)
         /// The writer, suspended until a frame arrives or the queue closes.
         var waiter: UnsafeContinuation<Void, Never>?
         var isClosed = false
@@ -29,6 +31,9 @@ public final class OutboundQueue: Sendable {
         /// The queue was already closed.
         case closed
     }
+
+    /// Frames a new queue (and a writer's batch) has room for before it grows.
+    public static let initialCapacity = 4
 
     private let capacity: Int
     private let state = Mutex(State())

@@ -92,7 +92,7 @@ struct RoomSocket {
 
     /// Writes queued frames until the queue closes, then says goodbye with the close code, if any.
     private static func writeLoop(connection: PlayerConnection, writer: SocketWriter) async {
-        var batch = CircularBuffer<ByteBuffer>(initialCapacity: 16)
+        var batch = CircularBuffer<ByteBuffer>(initialCapacity: OutboundQueue.initialCapacity)
         do {
             while await connection.outbound.nextBatch(upTo: writer.batchLimit, into: &batch) {
                 try await writer.write(batch)
