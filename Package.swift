@@ -148,7 +148,9 @@ let package = Package(
             name: "RelayServerTests",
             dependencies: [
                 "RelayServer", "Relay", "Handlers",
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
