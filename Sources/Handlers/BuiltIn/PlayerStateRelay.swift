@@ -31,6 +31,8 @@ struct PlayerStateRelay {
         return update
     }
 
+    /// The message's text: valid only while the caller's `withUTF8` runs, which is the
+    /// whole life of a relay (made and applied inside it).
     private let bytes: UnsafeBufferPointer<UInt8>
     /// The encoded `player_state_update`.
     let update: ByteBuffer
