@@ -71,6 +71,30 @@ public struct MessageDispatcher: Sendable {
         }
     }
 
+    /// Handles `text` at once, on the calling thread, when a raw handler takes it and the
+    /// sender's room lives on the current event loop (a NIO channel handler reading a frame);
+    /// returns false, having done nothing, otherwise — the caller then dispatches it the usual
+    /// way. A refused message is answered with its error here, as ``dispatch(_:session:)`` would.
+    public func dispatchInPlace(_ text: String, session: ConnectionSession) -> Bool {
+        guard let raw = self.rawHandler(for: text), let membership = session.membership else { return false }
+        let connection = session.connection
+        let outcome = membership.room.enterIfOnCurrentLoop { room -> Result<Bool, RelayError> in
+            guard room.isCurrent(membership.playerID, connection: connection) else { return .success(false) }
+            do throws(RelayError) {
+                return .success(try raw.handleRaw(text, from: membership.playerID, in: room))
+            } catch {
+                return .failure(error)
+            }
+        }
+        switch outcome {
+        case nil, .success(false): return false
+        case .success(true): return true
+        case .failure(let error):
+            session.reply(error)
+            return true
+        }
+    }
+
     /// The raw handler for `text`'s type, if it starts `{"type":"…"` with a raw handler's type.
     private func rawHandler(for text: String) -> (any RawRoomMessageHandler)? {
         guard !self.rawHandlers.isEmpty else { return nil }

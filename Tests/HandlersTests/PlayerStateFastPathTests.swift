@@ -90,6 +90,25 @@ struct PlayerStateFastPathTests {
         #expect(Passing.seen.withLock { $0 } >= 1)
     }
 
+    @Test func inPlaceOnlyOnTheRoomsLoopForMembersAndRawTypes() async throws {
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.roomWithTwoPlayers()
+        let text = #"{"type":"player_state","state":{"x":1}}"#
+        let loop = testEventLoopGroup.next()  // the loop every test room lives on
+        #expect(!harness.dispatcher.dispatchInPlace(text, session: guest.session))  // off the loop
+        #expect(try await loop.submit { harness.dispatcher.dispatchInPlace(text, session: guest.session) }.get())
+        #expect(await host.received().map(\.type) == ["player_state_update"])
+        let chat = #"{"type":"chat","message":"hi"}"#
+        #expect(try await !loop.submit { harness.dispatcher.dispatchInPlace(chat, session: guest.session) }.get())
+        let outsider = harness.client()
+        #expect(try await !loop.submit { harness.dispatcher.dispatchInPlace(text, session: outsider.session) }.get())
+        // A refused message is answered in place.
+        let wrong = #"{"type":"player_state","state":{"x":"a"}}"#
+        #expect(try await loop.submit { harness.dispatcher.dispatchInPlace(wrong, session: guest.session) }.get())
+        #expect(await guest.received().first?["code"] == "invalid_field")
+        #expect(await host.received().isEmpty)
+    }
+
     // MARK: Helpers
 
     /// What a room-mate receives, what the sender receives, and the server's copy of the

@@ -22,4 +22,10 @@ public struct TokenBucket: Sendable {
         self.tokens -= 1
         return true
     }
+
+    /// Returns a token taken for a message that was then handed on unhandled (whoever
+    /// handles it takes its own).
+    public mutating func giveBack() {
+        self.tokens = min(self.burst, self.tokens + 1)
+    }
 }

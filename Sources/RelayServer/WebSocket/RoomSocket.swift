@@ -38,11 +38,17 @@ struct RoomSocket {
             connection: connection, urlRoomID: self.roomID, registry: self.registry, logger: self.logger,
             eventLoop: channel.eventLoop)
 
+        let limits = self.registry.limits
+        let share = InboundShare(bucket: TokenBucket(rate: limits.messagesPerSecond, burst: limits.messageBurst))
+        if !InPlaceFrameHandler.install(on: channel, dispatcher: self.dispatcher, session: session, share: share) {
+            self.logger.debug("relay.connection.no_in_place_handler")
+        }
+
         await withDiscardingTaskGroup { group in
             group.addTask {
                 await Self.writeLoop(connection: connection, writer: SocketWriter(channel: channel, outbound: outbound))
             }
-            await self.readLoop(inbound: inbound, session: session)
+            await self.readLoop(inbound: inbound, session: session, share: share)
             if let membership = session.membership {
                 await membership.room.drop(playerID: membership.playerID, connection: connection)
             }
@@ -50,16 +56,16 @@ struct RoomSocket {
         }
     }
 
-    /// Reads messages until the client goes away or floods.
+    /// Reads the messages ``InPlaceFrameHandler`` handed on, until the client goes away or floods.
     private func readLoop(
-        inbound: WebSocketInboundStream, session: ConnectionSession
+        inbound: WebSocketInboundStream, session: ConnectionSession, share: InboundShare
     ) async {
         let limits = self.registry.limits
-        var bucket = TokenBucket(rate: limits.messagesPerSecond, burst: limits.messageBurst)
         var flood = FloodWatch(threshold: limits.floodCloseThreshold)
         var sinceYield = 0
         do {
             for try await message in inbound.messages(maxSize: limits.maxFrameBytes) {
+                defer { share.messagesWithReader -= 1 }
                 // Messages already read arrive without a suspension; let the loop's writers (and
                 // other connections) take a turn now and then, so a burst cannot outrun them.
                 sinceYield += 1
@@ -68,7 +74,7 @@ struct RoomSocket {
                     await Task.yield()
                 }
                 let now = ContinuousClock.now
-                guard bucket.take(now: now) else {
+                guard share.bucket.take(now: now) else {
                     switch flood.record(now: now) {
                     case .warn: session.reply(.rateLimited)
                     case .quiet: break

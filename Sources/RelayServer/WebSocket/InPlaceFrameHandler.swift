@@ -1,0 +1,71 @@
+import Handlers
+import NIOCore
+import NIOWebSocket
+import Relay
+
+/// What a connection's ``InPlaceFrameHandler`` and its reader share. Both run on the
+/// channel's event loop, so plain stored properties suffice.
+final class InboundShare {
+    /// The connection's rate limit, whichever of the two handles a message.
+    var bucket: TokenBucket
+    /// Messages handed on to the reader that it has not finished. While there are any, no
+    /// message is handled in place, so that a client's messages are handled in the order sent.
+    var messagesWithReader = 0
+
+    init(bucket: TokenBucket) {
+        self.bucket = bucket
+    }
+}
+
+/// Handles a connection's hottest messages as their frames arrive, on the channel's event loop,
+/// instead of handing them to the reader task: a `player_state` from a member of a room on this
+/// loop is relayed in place (``MessageDispatcher/dispatchInPlace(_:session:)``), which saves
+/// waking the reader, hummingbird's per-frame work and a task switch for every message.
+///
+/// Everything else goes on to the reader untouched: other types, fragmented messages, control
+/// frames, a message while earlier ones still wait for the reader, one over the rate limit.
+final class InPlaceFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias InboundOut = WebSocketFrame
+
+    private let dispatcher: MessageDispatcher
+    private let session: ConnectionSession
+    private let share: InboundShare
+
+    init(dispatcher: MessageDispatcher, session: ConnectionSession, share: InboundShare) {
+        self.dispatcher = dispatcher
+        self.session = session
+        self.share = share
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = self.unwrapInboundIn(data)
+        if frame.opcode == .text, frame.fin, self.share.messagesWithReader == 0, self.session.membership != nil,
+            self.share.bucket.take()
+        {
+            if self.dispatcher.dispatchInPlace(String(buffer: frame.unmaskedData), session: self.session) { return }
+            self.share.bucket.giveBack()  // the reader takes its own
+        }
+        // The last frame of a data message completes one message for the reader.
+        if frame.fin, frame.opcode == .text || frame.opcode == .binary || frame.opcode == .continuation {
+            self.share.messagesWithReader += 1
+        }
+        context.fireChannelRead(data)
+    }
+}
+
+extension InPlaceFrameHandler {
+    /// Puts the handler right after the WebSocket frame decoder of `channel`; false when the
+    /// pipeline has no such decoder (then the reader handles every message, as before).
+    /// Call on the channel's event loop.
+    static func install(
+        on channel: any Channel, dispatcher: MessageDispatcher, session: ConnectionSession, share: InboundShare
+    ) -> Bool {
+        let pipeline = channel.pipeline.syncOperations
+        guard let decoder = try? pipeline.context(handlerType: ByteToMessageHandler<WebSocketFrameDecoder>.self) else {
+            return false
+        }
+        let handler = InPlaceFrameHandler(dispatcher: dispatcher, session: session, share: share)
+        return (try? pipeline.addHandler(handler, position: .after(decoder.handler))) != nil
+    }
+}

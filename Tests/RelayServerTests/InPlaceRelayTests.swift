@@ -1,0 +1,85 @@
+import Foundation
+import Relay
+import Testing
+
+/// `player_state` relayed in place by the frame handler (`InPlaceFrameHandler`), beside the
+/// messages the reader task handles: order, rate limit and errors as if one path handled all.
+@Suite("player_state relayed in place")
+struct InPlaceRelayTests {
+    @Test("Interleaved chat and player_state arrive in the order sent")
+    func orderIsKept() async throws {
+        var limits = RelayLimits()
+        limits.messagesPerSecond = 1_000_000  // every message counts here, none may be limited away
+        limits.messageBurst = 1_000_000
+        try await withRelayServer(limits: limits) { port, _ in
+            let host = TestSocket.connect(port: port)
+            let guest = TestSocket.connect(port: port)
+            _ = try await RelayFlowTests.openRoom(port, host: host, guest: guest)
+            // Chats go through the reader task; a player_state sent right behind one must not
+            // overtake it.
+            let rounds = 150
+            for index in 0..<rounds {
+                host.send(["type": "chat", "message": "c\(index)"])
+                host.send(["type": "player_state", "state": ["x": index]])
+                host.send(["type": "player_state", "state": ["x": index, "y": 1]])
+            }
+            var received: [String] = []
+            while received.count < rounds * 3 {
+                let message = try await guest.next(timeout: .seconds(10))
+                switch message["type"] as? String {
+                case "chat": received.append(message["message"] as? String ?? "?")
+                case "player_state_update":
+                    let state = message["state"] as? [String: Any]
+                    received.append("x\(state?["x"] as? Int ?? -1)" + (state?["y"] == nil ? "" : "y"))
+                default: Issue.record("unexpected \(message)")
+                }
+            }
+            let expected = (0..<rounds).flatMap { ["c\($0)", "x\($0)", "x\($0)y"] }
+            #expect(received == expected)
+        }
+    }
+
+    @Test("A player_state flood is rate-limited like any other, then closed with 1008")
+    func floodOfPlayerStates() async throws {
+        var limits = RelayLimits()
+        limits.messagesPerSecond = 5
+        limits.messageBurst = 5
+        limits.floodCloseThreshold = 40
+        try await withRelayServer(limits: limits) { port, _ in
+            let host = TestSocket.connect(port: port)
+            let guest = TestSocket.connect(port: port)
+            _ = try await RelayFlowTests.openRoom(port, host: host, guest: guest)
+            try await Task.sleep(for: .seconds(1.2))  // the room set-up used up the burst: refill it
+            for index in 0..<100 { host.send(["type": "player_state", "state": ["x": index]]) }
+            var limited = 0
+            while let message = try? await host.next(timeout: .seconds(5)) {
+                if message["type"] as? String == "error" {
+                    #expect(message["code"] as? String == "rate_limited")
+                    limited += 1
+                }
+            }
+            #expect(limited >= 1)
+            #expect(try await host.closeCode() == 1008)
+            var updates = 0
+            while let message = try? await guest.next(timeout: .seconds(1)) {
+                if message["type"] as? String == "player_state_update" { updates += 1 }
+            }
+            #expect(updates >= 5 && updates < 20, "\(updates) updates relayed")
+        }
+    }
+
+    @Test("A refused player_state gets its error, and the sender's next one is relayed")
+    func errorsAnswerInPlace() async throws {
+        try await withRelayServer { port, _ in
+            let host = TestSocket.connect(port: port)
+            let guest = TestSocket.connect(port: port)
+            _ = try await RelayFlowTests.openRoom(port, host: host, guest: guest)
+            host.send(["type": "player_state", "state": ["x": "left"]])
+            let error = try await host.expect("error")
+            #expect(error["code"] as? String == "invalid_field")
+            host.send(["type": "player_state", "state": ["x": 2.346]])
+            let update = try await guest.expect("player_state_update")
+            #expect((update["state"] as? [String: Any])?["x"] as? Double == 2.35)
+        }
+    }
+}
