@@ -38,11 +38,7 @@ struct RoomSocket {
             connection: connection, urlRoomID: self.roomID, registry: self.registry, logger: self.logger,
             eventLoop: channel.eventLoop)
 
-        let limits = self.registry.limits
-        let share = InboundShare(bucket: TokenBucket(rate: limits.messagesPerSecond, burst: limits.messageBurst))
-        if !InPlaceFrameHandler.install(on: channel, dispatcher: self.dispatcher, session: session, share: share) {
-            self.logger.debug("relay.connection.no_in_place_handler")
-        }
+        let share = self.startInPlaceHandling(session: session)
 
         await withDiscardingTaskGroup { group in
             group.addTask {
@@ -54,6 +50,18 @@ struct RoomSocket {
             }
             connection.outbound.close()
         }
+    }
+
+    /// Puts an ``InPlaceFrameHandler`` into the channel and returns what it shares with the reader.
+    /// Synchronous on purpose: locals here stay out of `serve`'s async frame, which every idle
+    /// connection keeps for its whole life.
+    private func startInPlaceHandling(session: ConnectionSession) -> InboundShare {
+        let limits = self.registry.limits
+        let share = InboundShare(bucket: TokenBucket(rate: limits.messagesPerSecond, burst: limits.messageBurst))
+        if !InPlaceFrameHandler.install(on: self.channel, dispatcher: self.dispatcher, session: session, share: share) {
+            self.logger.debug("relay.connection.no_in_place_handler")
+        }
+        return share
     }
 
     /// Reads the messages ``InPlaceFrameHandler`` handed on, until the client goes away or floods.
