@@ -116,20 +116,22 @@ let package = Package(
             dependencies: ["RelayBenchKit"],
             swiftSettings: swiftSettings
         ),
+        // Test helpers shared by several test targets.
+        .target(name: "SeededRandom", path: "Tests/SeededRandom", swiftSettings: swiftSettings),
         .testTarget(
             name: "RelayTests",
-            dependencies: ["Relay"],
+            dependencies: ["Relay", "SeededRandom"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "HandlersTests",
-            dependencies: ["Handlers", "Relay", .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: ["Handlers", "Relay", "SeededRandom", .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "PersistenceTests",
             dependencies: [
-                "Persistence", "CSystemSQLite",
+                "Persistence", "CSystemSQLite", "SeededRandom",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -1,4 +1,5 @@
 import Synchronization
+import SeededRandom
 import Testing
 
 @testable import Handlers

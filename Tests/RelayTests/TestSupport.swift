@@ -35,18 +35,6 @@ func refuses(bytes: [UInt8]) -> Bool {
     (try? JSONParser.parse(bytes)) == nil
 }
 
-/// A deterministic random number generator (SplitMix64), so failures reproduce.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { self.state = seed }
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Writes `value` with a fresh writer and returns the text.
 func written(_ value: JSONValue, roundingFloats: Bool = false) -> String {
