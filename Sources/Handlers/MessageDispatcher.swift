@@ -78,18 +78,12 @@ public struct MessageDispatcher: Sendable {
     public func dispatchInPlace(_ text: String, session: ConnectionSession) -> Bool {
         guard let raw = self.rawHandler(for: text), let membership = session.membership else { return false }
         let connection = session.connection
-        let outcome = membership.room.enterIfOnCurrentLoop { room -> Result<Bool, RelayError> in
-            guard room.isCurrent(membership.playerID, connection: connection) else { return .success(false) }
-            do throws(RelayError) {
-                return .success(try raw.handleRaw(text, from: membership.playerID, in: room))
-            } catch {
-                return .failure(error)
+        do throws(RelayError) {
+            let handled = try membership.room.enterIfOnCurrentLoop { room throws(RelayError) in
+                try raw.handleRaw(text, from: membership.playerID, connection: connection, in: room)
             }
-        }
-        switch outcome {
-        case nil, .success(false): return false
-        case .success(true): return true
-        case .failure(let error):
+            return handled ?? false
+        } catch {
             session.reply(error)
             return true
         }

@@ -52,8 +52,16 @@ extension RawRoomMessageHandler {
         guard let membership = session.membership else { return false }
         let context = (handler: self, text: text, playerID: membership.playerID, connection: session.connection)
         return try await membership.room.enterFromAnywhere(with: context) { room, context throws(RelayError) in
-            guard room.isCurrent(context.playerID, connection: context.connection) else { return false }
-            return try context.handler.handleRaw(context.text, from: context.playerID, in: room)
+            try context.handler.handleRaw(context.text, from: context.playerID, connection: context.connection, in: room)
         }
+    }
+
+    /// ``handleRaw(_:from:in:)`` if `connection` still speaks for `playerID` in `room`; else
+    /// false (dropped, left or replaced: the general path says so).
+    func handleRaw(
+        _ text: String, from playerID: String, connection: PlayerConnection, in room: isolated GameRoom
+    ) throws(RelayError) -> Bool {
+        guard room.isCurrent(playerID, connection: connection) else { return false }
+        return try self.handleRaw(text, from: playerID, in: room)
     }
 }

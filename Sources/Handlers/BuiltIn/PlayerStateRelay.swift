@@ -14,8 +14,11 @@ struct PlayerStateRelay {
     }
 
     /// The movable keys in a fixed order, so that a slot number names one.
-    private static let movableKeys: [(key: String, kind: RoomPlayer.MovableKind)] =
-        RoomPlayer.movableKeys.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    private static let movableKeys: [(key: String, kind: RoomPlayer.MovableKind)] = {
+        let keys = RoomPlayer.movableKeys.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        precondition(keys.count <= Slots.count, "more movable keys than slots")
+        return keys
+    }()
     private static let movableTable = ByteKeyTable(movableKeys.map(\.key))
     private static let identityTable = ByteKeyTable(Array(RoomPlayer.identityKeys))
     /// `type` (0) and `state` (1), the members of the envelope that matter.
@@ -43,7 +46,6 @@ struct PlayerStateRelay {
 
     /// Reads `bytes`, or nil when the message is not a plain `player_state`.
     init?(_ bytes: UnsafeBufferPointer<UInt8>, from playerID: String) {
-        precondition(Self.movableKeys.count <= Slots.count, "more movable keys than slots")
         var scanner = PlainJSONScanner(bytes)
         var movableValues = Slots(repeating: nil)
         var kindError: RelayError?

@@ -63,12 +63,14 @@ public actor GameRoom {
     /// Runs `body` isolated to the room right away when called on the room's event loop,
     /// else returns nil (the caller then enters the usual way). For code that runs on a loop
     /// outside Swift concurrency, e.g. a NIO channel handler.
-    package nonisolated func enterIfOnCurrentLoop<Result>(_ body: (isolated GameRoom) -> Result) -> Result? {
+    package nonisolated func enterIfOnCurrentLoop<Result, Failure: Error>(
+        _ body: (isolated GameRoom) throws(Failure) -> Result
+    ) throws(Failure) -> Result? {
         guard self.eventLoop.inEventLoop else { return nil }
         // As in `enterFromAnywhere`: on the loop, code is isolated to the room.
-        return withoutActuallyEscaping(body) { body in
-            typealias Plain = (GameRoom) -> Result
-            return unsafeBitCast(body, to: Plain.self)(self)
+        return try withoutActuallyEscaping(body) { body throws(Failure) in
+            typealias Plain = (GameRoom) throws(Failure) -> Result
+            return try unsafeBitCast(body, to: Plain.self)(self)
         }
     }
 

@@ -59,7 +59,7 @@ public struct PlainJSONScanner {
         return self.current
     }
 
-    /// Reads one value; with `writer`, also writes it there with floats rounded.
+    /// Reads one value; with `copy`, also writes it to `writer` with floats rounded.
     /// Returns the range the value took in `bytes`, or nil outside the subset.
     public mutating func value(copyingTo writer: inout JSONWriter, copy: Bool, depth: Int = 0) -> Range<Int>? {
         self.skipWhitespace()
