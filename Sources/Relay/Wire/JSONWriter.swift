@@ -9,6 +9,18 @@ public struct JSONWriter {
         self.buffer = ByteBufferAllocator().buffer(capacity: capacity)
     }
 
+    /// A writer whose buffer keeps `headroom` zero bytes in front of what it writes.
+    init(capacity: Int, headroom: Int) {
+        self.buffer = ByteBufferAllocator().buffer(capacity: headroom + capacity)
+        self.buffer.writeRepeatingByte(0, count: headroom)
+        self.buffer.moveReaderIndex(forwardBy: headroom)
+    }
+
+    /// Puts the text-frame header for what is written so far in front of it (see ``TextFrameHeader``).
+    mutating func writeTextFrameHeader() {
+        TextFrameHeader.write(into: &self.buffer)
+    }
+
     /// Writes `value`; with `roundingFloats`, non-integral numbers are rounded to 2 decimals
     /// (what the relay does to `state` objects before echoing them).
     public mutating func write(_ value: JSONValue, roundingFloats: Bool = false) {

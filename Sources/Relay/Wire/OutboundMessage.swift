@@ -2,16 +2,17 @@ public import NIOCore
 
 /// Encodes one server message `{"type": …, …}` straight into bytes, `type` first.
 ///
-/// Built once per message and sent as the same buffer to every recipient.
+/// Built once per message and sent as the same buffer to every recipient, with its WebSocket
+/// frame header already in front of it (``TextFrameHeader``).
 public struct OutboundMessage {
     private var writer: JSONWriter
 
     /// Starts a message of the given `type`.
     public init(type: String, capacity: Int = 128) {
-        self.writer = JSONWriter(capacity: capacity)
+        self.writer = JSONWriter(capacity: capacity, headroom: TextFrameHeader.headroom)
         self.writer.writeFragment("{\"type\":")
         self.writer.writeString(type)
-        self.writer.writeFragment("}")
+        self.closeObject()
     }
 
     /// Adds a field; `roundingFloats` rounds every non-integral number inside to 2 decimals.
@@ -23,7 +24,7 @@ public struct OutboundMessage {
         self.writer.writeString(key)
         self.writer.writeFragment(":")
         self.writer.write(value, roundingFloats: roundingFloats)
-        self.writer.writeFragment("}")
+        self.closeObject()
     }
 
     /// Adds a field whose value `writeValue` writes straight into the message (it must write
@@ -36,7 +37,13 @@ public struct OutboundMessage {
         self.writer.writeString(key)
         self.writer.writeFragment(":")
         try writeValue(&self.writer)
+        self.closeObject()
+    }
+
+    /// Closes the object and puts the frame header for it in front.
+    private mutating func closeObject() {
         self.writer.writeFragment("}")
+        self.writer.writeTextFrameHeader()
     }
 
     /// Adds a string field.

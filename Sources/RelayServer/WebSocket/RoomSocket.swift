@@ -39,10 +39,11 @@ struct RoomSocket {
             eventLoop: channel.eventLoop)
 
         let share = self.startInPlaceHandling(session: session)
+        let writer = SocketWriter(channel: channel, outbound: outbound, outlet: PreframedOutlet.install(on: channel))
 
         await withDiscardingTaskGroup { group in
             group.addTask {
-                await Self.writeLoop(connection: connection, writer: SocketWriter(channel: channel, outbound: outbound))
+                await Self.writeLoop(connection: connection, writer: writer)
             }
             await self.readLoop(inbound: inbound, session: session, share: share)
             if let membership = session.membership {
