@@ -130,7 +130,7 @@ struct PlayerStateFastPathTests {
         var sender = await guest.received()
         // Error texts may name a different key when several are wrong; the code must agree.
         sender = sender.map { $0.type == "error" ? ["type": "error", "code": $0["code"] ?? .null] : $0 }
-        return Outcome(roomMate: await host.received(), sender: sender, storedState: await room.state.player("guest")?.state)
+        return Outcome(roomMate: await host.received(), sender: sender, storedState: await room.state.player("guest")?.state.fields)
     }
 
     /// A filter that passes everything: its presence keeps `player_state` on the general path.

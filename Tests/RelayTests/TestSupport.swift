@@ -42,3 +42,11 @@ func written(_ value: JSONValue, roundingFloats: Bool = false) -> String {
     writer.write(value, roundingFloats: roundingFloats)
     return String(buffer: writer.buffer)
 }
+
+/// What a number token means, read the slow and obvious way (`Int64(String)`, `Double(String)`):
+/// the reference the digit-reading fast paths are checked against.
+func referenceNumber(_ token: String, isInteger: Bool) -> JSONValue? {
+    if isInteger, let integer = Int64(token) { return .integer(integer) }
+    guard let double = Double(token), double.isFinite else { return nil }
+    return .number(double)
+}

@@ -13,13 +13,11 @@ struct PlayerStateRelay {
         case failed(RelayError)
     }
 
-    /// The movable keys in a fixed order, so that a slot number names one.
-    private static let movableKeys: [(key: String, kind: RoomPlayer.MovableKind)] = {
-        let keys = RoomPlayer.movableKeys.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        precondition(keys.count <= Slots.count, "more movable keys than slots")
-        return keys
+    /// The movable keys by slot, as ``PlayerState`` numbers them.
+    private static let movableTable: ByteKeyTable = {
+        precondition(PlayerState.keys.count <= Slots.count, "more movable keys than slots")
+        return ByteKeyTable(PlayerState.keys)
     }()
-    private static let movableTable = ByteKeyTable(movableKeys.map(\.key))
     private static let identityTable = ByteKeyTable(Array(RoomPlayer.identityKeys))
     /// `type` (0) and `state` (1), the members of the envelope that matter.
     private static let envelopeTable = ByteKeyTable(["type", "state"])
@@ -66,11 +64,11 @@ struct PlayerStateRelay {
         if let kindError { return .failed(kindError) }
         do throws(RelayError) {
             try room.state.updateState(of: playerID) { state in
-                for slot in Self.movableKeys.indices {
+                for slot in PlayerState.keys.indices {
                     guard let range = self.movableValues[slot],
-                        let value = try? JSONParser.parse(UnsafeBufferPointer(rebasing: self.bytes[range]))
+                        let value = Self.value(UnsafeBufferPointer(rebasing: self.bytes[range]), PlayerState.kinds[slot])
                     else { continue }
-                    state[Self.movableKeys[slot].key] = value
+                    state[slot: slot] = value
                 }
             }
         } catch {
@@ -78,6 +76,16 @@ struct PlayerStateRelay {
         }
         room.broadcast(self.update, excluding: playerID)
         return .relayed
+    }
+
+    /// The value of a plain token whose kind has been checked: what ``JSONParser`` would read.
+    private static func value(_ token: UnsafeBufferPointer<UInt8>, _ kind: RoomPlayer.MovableKind) -> JSONValue? {
+        switch kind {
+        case .bool: .bool(token.first == UInt8(ascii: "t"))
+        // Plain strings have no escapes: the bytes between the quotes are the string.
+        case .string: .string(String(decoding: UnsafeBufferPointer(rebasing: token.dropFirst().dropLast()), as: UTF8.self))
+        case .number: JSONParser.number(token, isInteger: !token.contains(UInt8(ascii: ".")))
+        }
     }
 
     // MARK: Reading
@@ -140,9 +148,9 @@ struct PlayerStateRelay {
             // A repeated key is left to the general path, which keeps the last one.
             guard movableValues[slot] == nil else { return false }
             movableValues[slot] = value
-            let kind = Self.movableKeys[slot].kind
+            let kind = PlayerState.kinds[slot]
             if kindError == nil, !Self.kind(kind, accepts: kindByte) {
-                kindError = .invalidField("state.\(Self.movableKeys[slot].key)", expected: "a \(kind)")
+                kindError = .invalidField("state.\(PlayerState.keys[slot])", expected: "a \(kind)")
             }
         } while scanner.take(UInt8(ascii: ","))
         return scanner.take(UInt8(ascii: "}"))

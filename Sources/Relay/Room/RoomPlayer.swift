@@ -10,7 +10,7 @@ public struct RoomPlayer: Sendable, Equatable {
     public var score: Int64 = 0
     public var coins: Int64 = 0
     /// Position and looks as last reported by `player_state` (known keys only).
-    public var state: [String: JSONValue]
+    public var state: PlayerState
 
     /// The keys `player_state` may change, with the JSON kind each must have.
     public static let movableKeys: [String: MovableKind] = [
@@ -40,13 +40,7 @@ public struct RoomPlayer: Sendable, Equatable {
         self.id = id
         self.name = name
         self.reconnectToken = reconnectToken
-        self.state = [
-            "x": .number(number == 1 ? 400 : 500), "y": .number(550), "velocity_x": .number(0),
-            "velocity_y": .number(0), "health": .integer(100), "lives": .integer(3),
-            "skin": .string(number == 1 ? "alienGreen" : "alienPink"), "weapon": .string("raygun"),
-            "is_alive": .bool(true), "facing_right": .bool(true), "is_jumping": .bool(false),
-            "is_shooting": .bool(false), "checkpoint": .integer(0),
-        ]
+        self.state = PlayerState(number: number)
     }
 
     /// The skin shown in `room_info`.

@@ -254,7 +254,7 @@ extension RoomState {
     public func gameState(nowMilliseconds: Double) -> JSONValue {
         var players: [String: JSONValue] = [:]
         for player in self.players {
-            var fields = player.state
+            var fields = player.state.fields
             fields["player_id"] = .string(player.id)
             fields["player_name"] = .string(player.name)
             fields["player_number"] = .integer(Int64(self.number(of: player.id)))

@@ -163,7 +163,7 @@ public struct RoomState: Sendable {
 
     /// Lets `update` change the server's copy of a player's state: the `player_state` fast
     /// path, which has checked the values itself (``applyPlayerState(_:_:)`` is the general one).
-    public mutating func updateState(of playerID: String, _ update: (inout [String: JSONValue]) -> Void)
+    public mutating func updateState(of playerID: String, _ update: (inout PlayerState) -> Void)
         throws(RelayError)
     {
         guard let index = self.players.firstIndex(where: { $0.id == playerID }) else { throw .notInRoom }

@@ -157,9 +157,13 @@ public struct JSONParser {
     }
 
     /// The value of a number token already checked against JSON's grammar (`isInteger`: no
-    /// fraction or exponent); nil when it is out of range. Shared with ``PlainJSONScanner`` so
+    /// fraction or exponent); nil when it is out of range. Shared with the `player_state` fast path so
     /// both paths read numbers alike.
-    static func number(_ token: UnsafeBufferPointer<UInt8>, isInteger: Bool) -> JSONValue? {
+    public static func number(_ token: UnsafeBufferPointer<UInt8>, isInteger: Bool) -> JSONValue? {
+        if let digits = DecimalDigits(token) {
+            if isInteger { return .integer(digits.integerValue) }
+            if let value = digits.exactValue { return .number(value) }
+        }
         let text = String(decoding: token, as: UTF8.self)
         if isInteger, let integer = Int64(text) {
             return .integer(integer)

@@ -1,0 +1,61 @@
+/// The server's copy of a player's position and looks: one slot per key `player_state` may
+/// change (``RoomPlayer/movableKeys``), in ``keys`` order.
+///
+/// Fixed slots instead of a dictionary: the relay stores up to 13 values for every
+/// `player_state`, and a slot write costs no hashing and no allocation.
+public struct PlayerState: Sendable, Equatable {
+    /// The movable keys, sorted; a key's position is its slot.
+    public static let keys: [String] = RoomPlayer.movableKeys.keys.sorted()
+    /// The kind each slot's value must have.
+    public static let kinds: [RoomPlayer.MovableKind] = keys.map { RoomPlayer.movableKeys[$0]! }
+    private static let slots: [String: Int] = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) })
+    /// Slots an ``InlineArray`` holds; at least ``keys``'s count.
+    private typealias Values = InlineArray<13, JSONValue>
+
+    private var values: Values
+
+    /// A player's state before their first `player_state`; `number` is their join position.
+    init(number: Int) {
+        precondition(Self.keys.count == Values.count, "one slot per movable key")
+        let start: [String: JSONValue] = [
+            "x": .number(number == 1 ? 400 : 500), "y": .number(550), "velocity_x": .number(0),
+            "velocity_y": .number(0), "health": .integer(100), "lives": .integer(3),
+            "skin": .string(number == 1 ? "alienGreen" : "alienPink"), "weapon": .string("raygun"),
+            "is_alive": .bool(true), "facing_right": .bool(true), "is_jumping": .bool(false),
+            "is_shooting": .bool(false), "checkpoint": .integer(0),
+        ]
+        self.values = Values { slot in start[Self.keys[slot]]! }
+    }
+
+    /// The slot of a movable `key`; nil for any other key.
+    public static func slot(of key: String) -> Int? { Self.slots[key] }
+
+    /// The value in `slot` (a position in ``keys``).
+    public subscript(slot slot: Int) -> JSONValue {
+        get { self.values[slot] }
+        set { self.values[slot] = newValue }
+    }
+
+    /// The value of a movable `key`; nil for any other key. Only movable keys can be set.
+    public subscript(key: String) -> JSONValue? {
+        get { Self.slot(of: key).map { self.values[$0] } }
+        set {
+            guard let slot = Self.slot(of: key), let newValue else {
+                preconditionFailure("\(key) is not a movable key, or has no value")
+            }
+            self.values[slot] = newValue
+        }
+    }
+
+    /// Every key with its value, as `game_state` reports it.
+    public var fields: [String: JSONValue] {
+        var fields: [String: JSONValue] = [:]
+        fields.reserveCapacity(Self.keys.count)
+        for slot in Self.keys.indices { fields[Self.keys[slot]] = self.values[slot] }
+        return fields
+    }
+
+    public static func == (lhs: PlayerState, rhs: PlayerState) -> Bool {
+        Self.keys.indices.allSatisfy { lhs.values[$0] == rhs.values[$0] }
+    }
+}

@@ -1,0 +1,46 @@
+import Testing
+
+@testable import Relay
+
+@Suite("PlayerState")
+struct PlayerStateTests {
+    @Test func slotsFollowTheSortedMovableKeys() {
+        #expect(PlayerState.keys == RoomPlayer.movableKeys.keys.sorted())
+        for (slot, key) in PlayerState.keys.enumerated() {
+            #expect(PlayerState.slot(of: key) == slot)
+            #expect(PlayerState.kinds[slot] == RoomPlayer.movableKeys[key])
+        }
+        #expect(PlayerState.slot(of: "player_id") == nil)
+        #expect(PlayerState.slot(of: "anim") == nil)
+    }
+
+    @Test func keysAndSlotsNameTheSameValues() {
+        var state = PlayerState(number: 1)
+        state["x"] = .number(12.5)
+        #expect(state[slot: PlayerState.slot(of: "x")!] == .number(12.5))
+        state[slot: PlayerState.slot(of: "weapon")!] = "laser"
+        #expect(state["weapon"] == "laser")
+        #expect(state["anim"] == nil, "only movable keys have values")
+    }
+
+    @Test func fieldsHoldEveryMovableKey() {
+        var state = PlayerState(number: 2)
+        state["is_jumping"] = true
+        let fields = state.fields
+        #expect(Set(fields.keys) == Set(RoomPlayer.movableKeys.keys))
+        #expect(fields["is_jumping"] == true)
+        #expect(fields["skin"] == "alienPink")
+        #expect(fields["x"] == .number(500))
+    }
+
+    @Test func equalityComparesEverySlot() {
+        var first = PlayerState(number: 1)
+        var second = PlayerState(number: 1)
+        #expect(first == second)
+        second["checkpoint"] = .integer(2)
+        #expect(first != second)
+        first["checkpoint"] = .integer(2)
+        #expect(first == second)
+        #expect(PlayerState(number: 1) != PlayerState(number: 2))
+    }
+}
