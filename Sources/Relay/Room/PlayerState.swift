@@ -2,21 +2,19 @@
 /// change (``RoomPlayer/movableKeys``), in ``keys`` order.
 ///
 /// Fixed slots instead of a dictionary: the relay stores up to 13 values for every
-/// `player_state`, and a slot write costs no hashing and no allocation.
+/// `player_state`, and a slot write costs no hashing and no allocation. (An `InlineArray`
+/// made every write copy the whole state, and every `RoomPlayer` 384 bytes long.)
 public struct PlayerState: Sendable, Equatable {
     /// The movable keys, sorted; a key's position is its slot.
     public static let keys: [String] = RoomPlayer.movableKeys.keys.sorted()
     /// The kind each slot's value must have.
     public static let kinds: [RoomPlayer.MovableKind] = keys.map { RoomPlayer.movableKeys[$0]! }
     private static let slots: [String: Int] = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) })
-    /// Slots an ``InlineArray`` holds; at least ``keys``'s count.
-    private typealias Values = InlineArray<13, JSONValue>
 
-    private var values: Values
+    private var values: ContiguousArray<JSONValue>
 
     /// A player's state before their first `player_state`; `number` is their join position.
     init(number: Int) {
-        precondition(Self.keys.count == Values.count, "one slot per movable key")
         let start: [String: JSONValue] = [
             "x": .number(number == 1 ? 400 : 500), "y": .number(550), "velocity_x": .number(0),
             "velocity_y": .number(0), "health": .integer(100), "lives": .integer(3),
@@ -24,7 +22,7 @@ public struct PlayerState: Sendable, Equatable {
             "is_alive": .bool(true), "facing_right": .bool(true), "is_jumping": .bool(false),
             "is_shooting": .bool(false), "checkpoint": .integer(0),
         ]
-        self.values = Values { slot in start[Self.keys[slot]]! }
+        self.values = ContiguousArray(Self.keys.map { start[$0]! })
     }
 
     /// The slot of a movable `key`; nil for any other key.
@@ -53,9 +51,5 @@ public struct PlayerState: Sendable, Equatable {
         fields.reserveCapacity(Self.keys.count)
         for slot in Self.keys.indices { fields[Self.keys[slot]] = self.values[slot] }
         return fields
-    }
-
-    public static func == (lhs: PlayerState, rhs: PlayerState) -> Bool {
-        Self.keys.indices.allSatisfy { lhs.values[$0] == rhs.values[$0] }
     }
 }
