@@ -71,16 +71,22 @@ public struct MessageDispatcher: Sendable {
         }
     }
 
-    /// Handles `text` at once, on the calling thread, when a raw handler takes it and the
+    /// Handles a message at once, on the calling thread, when a raw handler takes it and the
     /// sender's room lives on the current event loop (a NIO channel handler reading a frame);
     /// returns false, having done nothing, otherwise — the caller then dispatches it the usual
     /// way. A refused message is answered with its error here, as ``dispatch(_:session:)`` would.
-    public func dispatchInPlace(_ text: String, session: ConnectionSession) -> Bool {
-        guard let raw = self.rawHandler(for: text), let membership = session.membership else { return false }
+    ///
+    /// `bytes` are the frame's payload, not yet checked to be UTF-8 (the raw handler accepts
+    /// only what it fully understands).
+    public func dispatchInPlace(_ bytes: UnsafeBufferPointer<UInt8>, session: ConnectionSession) -> Bool {
+        guard let raw = self.rawHandler(for: bytes), let membership = session.membership else { return false }
         let connection = session.connection
+        // The room's code runs right here, on this thread, before this call returns: the bytes
+        // are not shared with anything that runs concurrently.
+        nonisolated(unsafe) let bytes = bytes
         do throws(RelayError) {
             let handled = try membership.room.enterIfOnCurrentLoop { room throws(RelayError) in
-                try raw.handleRaw(text, from: membership.playerID, connection: connection, in: room)
+                try raw.handleRaw(bytes, from: membership.playerID, connection: connection, in: room)
             }
             return handled ?? false
         } catch {
@@ -89,17 +95,27 @@ public struct MessageDispatcher: Sendable {
         }
     }
 
-    /// The raw handler for `text`'s type, if it starts `{"type":"…"` with a raw handler's type.
+    /// ``dispatchInPlace(_:session:)`` for a message already in a `String`.
+    public func dispatchInPlace(_ text: String, session: ConnectionSession) -> Bool {
+        var text = text
+        return text.withUTF8 { self.dispatchInPlace($0, session: session) }
+    }
+
+    /// The raw handler for a message, if it starts `{"type":"…"` with a raw handler's type.
+    private func rawHandler(for bytes: UnsafeBufferPointer<UInt8>) -> (any RawRoomMessageHandler)? {
+        guard !self.rawHandlers.isEmpty else { return nil }
+        var scanner = PlainJSONScanner(bytes)
+        guard scanner.take(UInt8(ascii: "{")), let key = scanner.string(),
+            bytes[key].elementsEqual("type".utf8), scanner.take(UInt8(ascii: ":")), let type = scanner.string()
+        else { return nil }
+        return self.rawHandlers.first { $0.type.elementsEqual(bytes[type]) }?.handler
+    }
+
+    /// The raw handler for `text`'s type.
     private func rawHandler(for text: String) -> (any RawRoomMessageHandler)? {
         guard !self.rawHandlers.isEmpty else { return nil }
         var text = text
-        return text.withUTF8 { bytes in
-            var scanner = PlainJSONScanner(bytes)
-            guard scanner.take(UInt8(ascii: "{")), let key = scanner.string(),
-                bytes[key].elementsEqual("type".utf8), scanner.take(UInt8(ascii: ":")), let type = scanner.string()
-            else { return nil }
-            return self.rawHandlers.first { $0.type.elementsEqual(bytes[type]) }?.handler
-        }
+        return text.withUTF8 { self.rawHandler(for: $0) }
     }
 
     /// Parses the envelope: a JSON object with a string `type`.

@@ -34,15 +34,19 @@ extension RoomMessageHandler {
     }
 }
 
-/// A room handler that can also take its message straight from the text, skipping the
+/// A room handler that can also take its message straight from its bytes, skipping the
 /// generic decode into ``InboundMessage`` — for the hottest message types. The dispatcher
 /// tries the raw path when a message's first member is `"type"` with this type and no
 /// filter is registered for it; anything the raw path declines goes the usual way.
 public protocol RawRoomMessageHandler: RoomMessageHandler {
-    /// Handles the message from its `text`, or returns false, having changed nothing, to have
+    /// Handles the message from its `bytes`, or returns false, having changed nothing, to have
     /// it decoded and handled by ``RoomMessageHandler/handle(_:from:in:)`` (which also
     /// names what is wrong with a bad message).
-    func handleRaw(_ text: String, from playerID: String, in room: isolated GameRoom) throws(RelayError) -> Bool
+    ///
+    /// `bytes` are the frame's payload as received, valid only during the call and not yet
+    /// checked to be UTF-8: decline whatever is not plainly right.
+    func handleRaw(_ bytes: UnsafeBufferPointer<UInt8>, from playerID: String, in room: isolated GameRoom)
+        throws(RelayError) -> Bool
 }
 
 extension RawRoomMessageHandler {
@@ -52,16 +56,23 @@ extension RawRoomMessageHandler {
         guard let membership = session.membership else { return false }
         let context = (handler: self, text: text, playerID: membership.playerID, connection: session.connection)
         return try await membership.room.enterFromAnywhere(with: context) { room, context throws(RelayError) in
-            try context.handler.handleRaw(context.text, from: context.playerID, connection: context.connection, in: room)
+            var text = context.text
+            // `withUTF8` rethrows untyped; carry the typed error out in a Result.
+            return try text.withUTF8 { bytes in
+                Result { () throws(RelayError) in
+                    try context.handler.handleRaw(bytes, from: context.playerID, connection: context.connection, in: room)
+                }
+            }.get()
         }
     }
 
     /// ``handleRaw(_:from:in:)`` if `connection` still speaks for `playerID` in `room`; else
     /// false (dropped, left or replaced: the general path says so).
     func handleRaw(
-        _ text: String, from playerID: String, connection: PlayerConnection, in room: isolated GameRoom
+        _ bytes: UnsafeBufferPointer<UInt8>, from playerID: String, connection: PlayerConnection,
+        in room: isolated GameRoom
     ) throws(RelayError) -> Bool {
         guard room.isCurrent(playerID, connection: connection) else { return false }
-        return try self.handleRaw(text, from: playerID, in: room)
+        return try self.handleRaw(bytes, from: playerID, in: room)
     }
 }

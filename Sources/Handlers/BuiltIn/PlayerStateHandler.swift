@@ -2,7 +2,7 @@ public import Relay
 
 /// `player_state` {state}: others get `player_state_update` {player_id, state} with floats
 /// rounded to 2 decimals; known keys update the server's copy. The hot path: a plain message
-/// is relayed straight from its text (``PlayerStateRelay``), anything else is decoded first.
+/// is relayed straight from its bytes (``PlayerStateRelay``), anything else is decoded first.
 public struct PlayerStateHandler: RawRoomMessageHandler {
     public let messageType = "player_state"
 
@@ -15,11 +15,10 @@ public struct PlayerStateHandler: RawRoomMessageHandler {
         room.broadcast(update.encoded(), excluding: playerID)
     }
 
-    public func handleRaw(_ text: String, from playerID: String, in room: isolated GameRoom) throws(RelayError) -> Bool {
-        var text = text
-        let outcome = text.withUTF8 { bytes in
-            PlayerStateRelay(bytes, from: playerID)?.apply(in: room, from: playerID) ?? .declined
-        }
+    public func handleRaw(_ bytes: UnsafeBufferPointer<UInt8>, from playerID: String, in room: isolated GameRoom)
+        throws(RelayError) -> Bool
+    {
+        let outcome = PlayerStateRelay(bytes, from: playerID)?.apply(in: room, from: playerID) ?? .declined
         switch outcome {
         case .declined: return false
         case .relayed: return true

@@ -1,7 +1,7 @@
 internal import NIOCore
 internal import Relay
 
-/// A plain `player_state` read in one pass over its text: the message is checked, the
+/// A plain `player_state` read in one pass over its bytes: the message is checked, the
 /// `player_state_update` written and the movable values located, with no `JSONValue` built
 /// except for the values the server keeps. The same rules as ``RoomState/applyPlayerState(_:_:)``:
 /// identity keys are not relayed, movable keys must have their kind, floats are rounded.
@@ -32,8 +32,8 @@ struct PlayerStateRelay {
         return update
     }
 
-    /// The message's text: valid only while the caller's `withUTF8` runs, which is the
-    /// whole life of a relay (made and applied inside it).
+    /// The message's bytes: valid only during the caller's `handleRaw`, which is the whole
+    /// life of a relay (made and applied inside it).
     private let bytes: UnsafeBufferPointer<UInt8>
     /// The encoded `player_state_update`.
     let update: ByteBuffer

@@ -43,7 +43,9 @@ final class InPlaceFrameHandler: ChannelInboundHandler, RemovableChannelHandler 
         if frame.opcode == .text, frame.fin, self.share.messagesWithReader == 0, self.session.membership != nil,
             self.share.bucket.take()
         {
-            if self.dispatcher.dispatchInPlace(String(buffer: frame.unmaskedData), session: self.session) { return }
+            if Self.withUnmaskedPayload(of: frame, { self.dispatcher.dispatchInPlace($0, session: self.session) }) {
+                return
+            }
             self.share.bucket.giveBack()  // the reader takes its own
         }
         // The last frame of a data message completes one message for the reader.
@@ -55,6 +57,21 @@ final class InPlaceFrameHandler: ChannelInboundHandler, RemovableChannelHandler 
 }
 
 extension InPlaceFrameHandler {
+    /// Calls `body` with `frame`'s payload, unmasked into a temporary buffer (on the stack when
+    /// small): the frame's own bytes stay as they are, for the reader if `body` declines.
+    static func withUnmaskedPayload<Result>(
+        of frame: WebSocketFrame, _ body: (UnsafeBufferPointer<UInt8>) -> Result
+    ) -> Result {
+        frame.data.withUnsafeReadableBytes { (masked: UnsafeRawBufferPointer) -> Result in
+            guard let key = frame.maskKey else { return body(masked.assumingMemoryBound(to: UInt8.self)) }
+            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: masked.count) {
+                (payload: UnsafeMutableBufferPointer<UInt8>) -> Result in
+                for index in masked.indices { payload[index] = masked[index] ^ key[index & 3] }
+                return body(UnsafeBufferPointer(payload))
+            }
+        }
+    }
+
     /// Puts the handler right after the WebSocket frame decoder of `channel`; false when the
     /// pipeline has no such decoder (then the reader handles every message, as before).
     /// Call on the channel's event loop.
