@@ -42,6 +42,10 @@ struct PlayerStateFastPathTests {
         #"{"type":"player_state","state":{"x":1},"bad":"\ud800"}"#,  // lone surrogate elsewhere
         #"{"type":"player_state","state":{"x":123456789012345678901234567890}}"#,  // long number token
         #"{"type":"player_statex","state":{"x":1}}"#,
+        // Numbers of 10^16 and more print longer than sent (1.2345678901234568e+16): the relayed
+        // state outgrows the fast path's buffer.
+        "{\"type\":\"player_state\",\"state\":{"
+            + (0..<24).map { "\"n\($0)\":12345678901234567.0" }.joined(separator: ",") + "}}",
     ]
 
     /// Plain messages with a movable key of the wrong kind: refused by both paths.

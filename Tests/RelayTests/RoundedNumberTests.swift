@@ -41,12 +41,14 @@ struct RoundedNumberTests {
         var general = JSONWriter()
         var utf8 = Array(token.utf8)
         general.write(referenceNumber(token, isInteger: isInteger)!, roundingFloats: true)
-        var fast = JSONWriter()
-        let written = utf8.withUnsafeMutableBufferPointer { fast.writeRoundedNumber(token: UnsafeBufferPointer($0), isInteger: isInteger) }
-        if written {
-            #expect(String(buffer: fast.buffer) == String(buffer: general.buffer), "\(token)", sourceLocation: sourceLocation)
-        } else {
-            #expect(fast.buffer.readableBytes == 0, "declined \(token) but wrote", sourceLocation: sourceLocation)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { memory in
+            var fast = JSONByteSink(memory)
+            let written = utf8.withUnsafeMutableBufferPointer { fast.writeRoundedNumber(token: UnsafeBufferPointer($0), isInteger: isInteger) }
+            if written {
+                #expect(String(decoding: fast.written, as: UTF8.self) == String(buffer: general.buffer), "\(token)", sourceLocation: sourceLocation)
+            } else {
+                #expect(fast.count == 0, "declined \(token) but wrote", sourceLocation: sourceLocation)
+            }
         }
     }
 }

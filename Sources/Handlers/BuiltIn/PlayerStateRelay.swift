@@ -47,14 +47,20 @@ struct PlayerStateRelay {
         var scanner = PlainJSONScanner(bytes)
         var movableValues = Slots(repeating: nil)
         var kindError: RelayError?
-        var isPlain = false
-        var update = Self.newUpdate(from: playerID)
-        update.add("state") { writer in
-            isPlain = Self.readMessage(&scanner, writingStateTo: &writer, movableValues: &movableValues, kindError: &kindError)
+        // The relayed state is the sent one less identity keys, with numbers never longer once
+        // rounded; the margin covers the rare exceptions, and a sink that still overflows declines.
+        let update = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: bytes.count + 32) { memory -> ByteBuffer? in
+            var state = JSONByteSink(memory)
+            guard Self.readMessage(&scanner, writingStateTo: &state, movableValues: &movableValues, kindError: &kindError),
+                !state.overflowed
+            else { return nil }
+            var update = Self.newUpdate(from: playerID)
+            update.add("state") { writer in writer.writeRaw(state.written) }
+            return update.encoded()
         }
-        guard isPlain else { return nil }
+        guard let update else { return nil }
         self.bytes = bytes
-        self.update = update.encoded()
+        self.update = update
         self.movableValues = movableValues
         self.kindError = kindError
     }
@@ -92,7 +98,7 @@ struct PlayerStateRelay {
 
     /// The whole message: an object with `"type":"player_state"` and a `state` object once each.
     private static func readMessage(
-        _ scanner: inout PlainJSONScanner, writingStateTo writer: inout JSONWriter, movableValues: inout Slots,
+        _ scanner: inout PlainJSONScanner, writingStateTo writer: inout JSONByteSink, movableValues: inout Slots,
         kindError: inout RelayError?
     ) -> Bool {
         var sawType = false
@@ -123,7 +129,7 @@ struct PlayerStateRelay {
 
     /// The `state` object, written out without identity keys and with floats rounded.
     private static func readState(
-        _ scanner: inout PlainJSONScanner, writingTo writer: inout JSONWriter, movableValues: inout Slots,
+        _ scanner: inout PlainJSONScanner, writingTo writer: inout JSONByteSink, movableValues: inout Slots,
         kindError: inout RelayError?
     ) -> Bool {
         guard scanner.take(UInt8(ascii: "{")) else { return false }

@@ -1,4 +1,4 @@
-/// Walks raw JSON bytes without building ``JSONValue``s, copying values into a ``JSONWriter``
+/// Walks raw JSON bytes without building ``JSONValue``s, copying values into a ``JSONByteSink``
 /// with non-integral numbers rounded to 2 decimals: the `player_state` hot path.
 ///
 /// It knows only the plain subset game clients send — ASCII strings without escapes, numbers
@@ -61,7 +61,7 @@ public struct PlainJSONScanner {
 
     /// Reads one value; with `copy`, also writes it to `writer` with floats rounded.
     /// Returns the range the value took in `bytes`, or nil outside the subset.
-    public mutating func value(copyingTo writer: inout JSONWriter, copy: Bool, depth: Int = 0) -> Range<Int>? {
+    public mutating func value(copyingTo writer: inout JSONByteSink, copy: Bool, depth: Int = 0) -> Range<Int>? {
         self.skipWhitespace()
         let start = self.position
         guard let byte = self.current, depth <= Self.maxDepth else { return nil }
@@ -82,7 +82,7 @@ public struct PlainJSONScanner {
             let token = UnsafeBufferPointer(rebasing: self.bytes[start..<self.position])
             if !writer.writeRoundedNumber(token: token, isInteger: isInteger) {
                 guard let number = JSONParser.number(token, isInteger: isInteger) else { return nil }
-                writer.write(number, roundingFloats: true)
+                writer.writeRounded(number)
             }
         default:
             return nil
@@ -90,7 +90,7 @@ public struct PlainJSONScanner {
         return start..<self.position
     }
 
-    private mutating func object(copyingTo writer: inout JSONWriter, copy: Bool, depth: Int) -> Bool {
+    private mutating func object(copyingTo writer: inout JSONByteSink, copy: Bool, depth: Int) -> Bool {
         self.position += 1
         if copy { writer.writeByte(UInt8(ascii: "{")) }
         if self.take(UInt8(ascii: "}")) {
@@ -113,7 +113,7 @@ public struct PlainJSONScanner {
         return true
     }
 
-    private mutating func array(copyingTo writer: inout JSONWriter, copy: Bool, depth: Int) -> Bool {
+    private mutating func array(copyingTo writer: inout JSONByteSink, copy: Bool, depth: Int) -> Bool {
         self.position += 1
         if copy { writer.writeByte(UInt8(ascii: "[")) }
         if self.take(UInt8(ascii: "]")) {

@@ -1,11 +1,11 @@
-extension JSONWriter {
-    /// Writes a number token (JSON's grammar, no exponent) as `write(value, roundingFloats: true)`
+extension JSONByteSink {
+    /// Writes a number token (JSON's grammar, no exponent) as ``JSONWriter`` with `roundingFloats`
     /// writes its value, but straight from the digits: no `String`, no `strtod`, no float printing.
     /// Returns false, having written nothing, for tokens it leaves to the general path (more than
     /// 15 significant digits, or 10^13 and above, where rounding is skipped).
     ///
     /// Why the output is the same: ``DecimalDigits/exactValue`` is the value `Double(String)`
-    /// reads, and rounding then runs the same float operations as ``roundedToHundredths(_:)``.
+    /// reads, and rounding then runs the same float operations as ``JSONWriter/roundedToHundredths(_:)``.
     /// Below 10^13 two-decimal values are more than one ulp apart, so the shortest decimal that
     /// reads back as `n / 100` is `n / 100` itself, which is what `description` prints.
     mutating func writeRoundedNumber(token: UnsafeBufferPointer<UInt8>, isInteger: Bool) -> Bool {
@@ -25,7 +25,7 @@ extension JSONWriter {
         return true
     }
 
-    /// `n / 100` the way ``writeNumber(_:)`` prints it: `12.0`, `12.5`, `12.05`, `-0.3`.
+    /// `n / 100` the way ``JSONWriter/writeNumber(_:)`` prints it: `12.0`, `12.5`, `12.05`, `-0.3`.
     private mutating func writeHundredths(_ hundredths: Int64) {
         let whole = hundredths / 100
         let cents = Int((hundredths % 100).magnitude)

@@ -1,0 +1,65 @@
+/// Writes JSON bytes into memory the caller lends it (a stack buffer, usually): the
+/// `player_state` fast path's output, without `ByteBuffer`'s capacity and uniqueness checks
+/// on every byte. When the memory is full it sets ``overflowed`` and drops the rest; a caller
+/// that sees that declines the message and lets the general path encode it.
+public struct JSONByteSink {
+    private let memory: UnsafeMutableBufferPointer<UInt8>
+    /// Bytes written so far.
+    public private(set) var count = 0
+    /// Whether a write did not fit (what was written is then incomplete).
+    public private(set) var overflowed = false
+
+    /// A sink writing into `memory`, which must outlive it.
+    public init(_ memory: UnsafeMutableBufferPointer<UInt8>) {
+        self.memory = memory
+    }
+
+    /// What has been written.
+    public var written: UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(rebasing: self.memory[0..<self.count])
+    }
+
+    public mutating func writeByte(_ byte: UInt8) {
+        guard self.count < self.memory.count else {
+            self.overflowed = true
+            return
+        }
+        self.memory[self.count] = byte
+        self.count += 1
+    }
+
+    /// Raw bytes already known to be valid JSON.
+    public mutating func writeRaw(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard bytes.count <= self.memory.count - self.count else {
+            self.overflowed = true
+            return
+        }
+        guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
+        (self.memory.baseAddress! + self.count).update(from: source, count: bytes.count)
+        self.count += bytes.count
+    }
+
+    /// An integer in decimal, without a `String`.
+    mutating func writeInteger(_ integer: Int64) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for Int64's 20 digits
+        withUnsafeMutableBytes(of: &digits) { digits in
+            var magnitude = integer.magnitude
+            var start = digits.count
+            repeat {
+                start -= 1
+                digits[start] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            if integer < 0 { self.writeByte(UInt8(ascii: "-")) }
+            self.writeRaw(UnsafeBufferPointer(rebasing: digits.bindMemory(to: UInt8.self)[start...]))
+        }
+    }
+
+    /// `value` as ``JSONWriter`` writes it with `roundingFloats` (for the rare numbers the
+    /// digit path leaves alone).
+    mutating func writeRounded(_ value: JSONValue) {
+        var writer = JSONWriter(capacity: 32)
+        writer.write(value, roundingFloats: true)
+        writer.buffer.withUnsafeReadableBytes { self.writeRaw($0.assumingMemoryBound(to: UInt8.self)) }
+    }
+}

@@ -1,0 +1,51 @@
+import Testing
+
+@testable import Relay
+
+@Suite("JSONByteSink")
+struct JSONByteSinkTests {
+    static func withSink<T>(capacity: Int, _ body: (inout JSONByteSink) -> T) -> T {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { memory in
+            var sink = JSONByteSink(memory)
+            return body(&sink)
+        }
+    }
+
+    @Test(arguments: [Int64.min, Int64.min + 1, -100, -9, -1, 0, 1, 9, 10, 99, 100, 1_234_567, Int64.max])
+    func integersInDecimal(_ integer: Int64) {
+        let text = Self.withSink(capacity: 32) { sink in
+            sink.writeInteger(integer)
+            return String(decoding: sink.written, as: UTF8.self)
+        }
+        #expect(text == String(integer))
+    }
+
+    @Test func fillsExactlyThenOverflows() {
+        Self.withSink(capacity: 4) { sink in
+            Array("{\"a".utf8).withUnsafeBufferPointer { sink.writeRaw($0) }
+            sink.writeByte(UInt8(ascii: "\""))
+            #expect(!sink.overflowed)
+            #expect(String(decoding: sink.written, as: UTF8.self) == "{\"a\"")
+            sink.writeByte(UInt8(ascii: "}"))
+            #expect(sink.overflowed)
+            #expect(sink.count == 4, "nothing past the end")
+        }
+        Self.withSink(capacity: 4) { sink in
+            Array("12345".utf8).withUnsafeBufferPointer { sink.writeRaw($0) }
+            #expect(sink.overflowed)
+            #expect(sink.count == 0, "a raw write that does not fit writes nothing")
+        }
+    }
+
+    @Test func roundedValuesAsTheWriterWritesThem() {
+        for value: JSONValue in [.number(12345678901234567.0), .number(0.125), .integer(-3), ["a": .number(1.005)]] {
+            var writer = JSONWriter()
+            writer.write(value, roundingFloats: true)
+            let sunk = Self.withSink(capacity: 64) { sink in
+                sink.writeRounded(value)
+                return String(decoding: sink.written, as: UTF8.self)
+            }
+            #expect(sunk == String(buffer: writer.buffer))
+        }
+    }
+}
