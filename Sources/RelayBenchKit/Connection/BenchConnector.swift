@@ -17,6 +17,8 @@ final class BenchConnector: Sendable {
     let sendGrid: TimeAmount
     private let address: SocketAddress
     private let sourceAddresses: [SocketAddress]
+    /// Each event loop's send schedule (made on the loop when its first connection sends).
+    private let schedules: [ObjectIdentifier: NIOLoopBoundBox<SendSchedule?>]
     private let nextSource = Atomic<Int>(0)
 
     /// - Parameters:
@@ -34,6 +36,10 @@ final class BenchConnector: Sendable {
         self.events = events
         self.joinTimeout = joinTimeout
         self.sendGrid = sendGrid
+        self.schedules = Dictionary(
+            uniqueKeysWithValues: self.group.makeIterator().map { loop in
+                (ObjectIdentifier(loop), NIOLoopBoundBox.makeEmptyBox(valueType: SendSchedule.self, eventLoop: loop))
+            })
         self.sourceAddresses =
             sourceAddressCount > 1
             ? try (1...min(sourceAddressCount, 254)).map { try SocketAddress(ipAddress: "127.0.0.\($0)", port: 0) } : []
@@ -80,7 +86,7 @@ final class BenchConnector: Sendable {
         let handler = NIOLoopBound(
             BenchSocketHandler(
                 greeting: greeting, recorder: self.recorder, events: self.events, eventLoop: channel.eventLoop,
-                watchdog: watchdog),
+                watchdog: watchdog, schedule: self.schedules[ObjectIdentifier(channel.eventLoop)]!),
             eventLoop: channel.eventLoop)
         channel.closeFuture.whenComplete { _ in handler.value.channelClosed() }
 

@@ -2,9 +2,9 @@ import NIOCore
 import NIOWebSocket
 
 /// The end of one bench connection's pipeline, after the WebSocket upgrade. Everything runs
-/// on the channel's event loop, with no task or thread hop per message: sends are timer
-/// callbacks that write a frame, receives are scanned in place and recorded.
-final class BenchSocketHandler: ChannelInboundHandler, NIOScheduledCallbackHandler {
+/// on the channel's event loop, with no task or thread hop per message: sends are called by
+/// the loop's ``SendSchedule`` and write a frame, receives are scanned in place and recorded.
+final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
@@ -14,10 +14,7 @@ final class BenchSocketHandler: ChannelInboundHandler, NIOScheduledCallbackHandl
         var next: NIODeadline
         let recipients: Int
         let encoder: PlayerStateEncoder
-        /// Sends are due on this grid (0: each at its own time).
-        let gridNanoseconds: Int64
         var sequence = 0
-        var callback: NIOScheduledCallback?
     }
 
     private let greeting: Greeting
@@ -34,6 +31,10 @@ final class BenchSocketHandler: ChannelInboundHandler, NIOScheduledCallbackHandl
     private var benchStartedClose = false
     private var serverCloseCode: UInt16?
     private var sending: Sending?
+    /// Counts starts and stops of sending, so the schedule can tell a stale entry.
+    private var sendingGeneration = 0
+    /// This loop's schedule, made by the first connection on the loop that sends.
+    private let schedule: NIOLoopBoundBox<SendSchedule?>
     private var fragments: ByteBuffer?
     /// Slow consumers neither record deliveries nor report what they saw.
     var countsDeliveries = true
@@ -45,8 +46,9 @@ final class BenchSocketHandler: ChannelInboundHandler, NIOScheduledCallbackHandl
 
     init(
         greeting: Greeting, recorder: LatencyRecorder, events: SocketEvents, eventLoop: any EventLoop,
-        watchdog: Scheduled<Void>
+        watchdog: Scheduled<Void>, schedule: NIOLoopBoundBox<SendSchedule?>
     ) {
+        self.schedule = schedule
         self.greeting = greeting
         self.recorder = recorder
         self.events = events
@@ -170,25 +172,29 @@ final class BenchSocketHandler: ChannelInboundHandler, NIOScheduledCallbackHandl
 
     // MARK: Sending
 
-    /// Sends `player_state` at `hertz` from a random phase within the first period, until stopped.
+    /// Sends `player_state` at `hertz` from a random phase within the first period, until stopped;
+    /// sends fall due on `grid` (zero: each at its own time).
     func startSending(hertz: Double, recipients: Int, encoder: PlayerStateEncoder, grid: TimeAmount) {
         guard let context, !self.isClosed else { return }
         self.stopSending()
         let period = TimeAmount.nanoseconds(Int64(1e9 / hertz))
         let phase = TimeAmount.nanoseconds(Int64.random(in: 0..<max(1, period.nanoseconds)))
-        self.sending = Sending(
-            period: period, next: .now() + phase, recipients: recipients, encoder: encoder,
-            gridNanoseconds: grid.nanoseconds)
-        self.scheduleNextSend(eventLoop: context.eventLoop)
+        let sending = Sending(period: period, next: .now() + phase, recipients: recipients, encoder: encoder)
+        self.sending = sending
+        let schedule = self.schedule.value ?? SendSchedule(eventLoop: context.eventLoop, grid: grid)
+        self.schedule.value = schedule
+        schedule.add(self, due: sending.next, generation: self.sendingGeneration)
     }
 
     func stopSending() {
-        if let callback = self.sending?.callback { callback.cancel() }
         self.sending = nil
+        self.sendingGeneration += 1
     }
 
-    func handleScheduledCallback(eventLoop: some EventLoop) {
-        guard var sending = self.sending, let context else { return }
+    /// Sends the next `player_state` and returns when the one after is due; nil (sending nothing)
+    /// when `generation` is not the current sending's. Called by the ``SendSchedule``.
+    func sendDue(generation: Int) -> NIODeadline? {
+        guard generation == self.sendingGeneration, var sending = self.sending, let context else { return nil }
         sending.sequence += 1
         let sentAt = BenchClock.micros()
         var buffer = context.channel.allocator.buffer(capacity: sending.encoder.approximateSize)
@@ -196,24 +202,10 @@ final class BenchSocketHandler: ChannelInboundHandler, NIOScheduledCallbackHandl
         self.writeFrame(.text, buffer, context: context)
         context.flush()
         self.recorder.recordSend(sentAt: sentAt, recipients: sending.recipients)
-        // Fixed rate: a late tick is followed by the ones it delayed, as a real client catching up.
+        // Fixed rate: a late send is followed by the ones it delayed, as a real client catching up.
         sending.next = sending.next + sending.period
         self.sending = sending
-        self.scheduleNextSend(eventLoop: context.eventLoop)
-    }
-
-    /// With a grid, the timers of all connections on a loop that fall in the same slot fire in
-    /// one wake-up: waking the loop for every message separately costs more CPU in context
-    /// switches than the messages themselves. The rate is unchanged (the ideal times keep their
-    /// phase) and `t` is the real send time.
-    private func scheduleNextSend(eventLoop: any EventLoop) {
-        guard let sending = self.sending else { return }
-        var due = sending.next
-        if sending.gridNanoseconds > 0 {
-            let grid = UInt64(sending.gridNanoseconds)
-            due = .uptimeNanoseconds((due.uptimeNanoseconds + grid - 1) / grid * grid)
-        }
-        self.sending?.callback = try? eventLoop.assumeIsolated().scheduleCallback(at: due, handler: self)
+        return sending.next
     }
 
     // MARK: Reading and closing

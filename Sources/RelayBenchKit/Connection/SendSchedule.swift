@@ -1,0 +1,94 @@
+import NIOCore
+
+/// A connection the ``SendSchedule`` sends for.
+protocol ScheduledSender: AnyObject {
+    /// Sends if `generation` is still current, and returns when the next send is due; nil otherwise.
+    func sendDue(generation: Int) -> NIODeadline?
+}
+
+/// The `player_state` sends of every connection on one event loop, driven by one timer.
+///
+/// A timer per connection and send made the bench's own CPU climb with the message rate: each
+/// send was a timer-heap insert and removal, a `timerfd_settime` and often a wake-up of its own.
+/// Here the loop keeps its senders in due order and one timer, set for the earliest (rounded up
+/// to the grid), sends everything that is due when it fires, so a busy loop catches up on all
+/// overdue sends at once. Each message still carries its real send time.
+final class SendSchedule {
+    /// One sender's next send; `generation` tells a stale entry (stopped, or restarted since).
+    struct Entry {
+        var due: NIODeadline
+        let sender: any ScheduledSender
+        let generation: Int
+    }
+
+    private let eventLoop: any EventLoop
+    private let gridNanoseconds: UInt64
+    /// In due order (ties in insertion order).
+    private var entries = CircularBuffer<Entry>()
+    private var timer: Scheduled<Void>?
+    private var timerDue: NIODeadline?
+
+    /// - Parameter grid: sends fall due on this grid (zero: each at its own time).
+    init(eventLoop: any EventLoop, grid: TimeAmount) {
+        self.eventLoop = eventLoop
+        self.gridNanoseconds = UInt64(max(0, grid.nanoseconds))
+    }
+
+    /// Senders waiting for their next send (stale entries included until they come up).
+    var count: Int { self.entries.count }
+
+    /// Schedules `sender`'s next send at `due`.
+    func add(_ sender: any ScheduledSender, due: NIODeadline, generation: Int) {
+        self.insert(Entry(due: due, sender: sender, generation: generation))
+        self.armTimer()
+    }
+
+    private func fire() {
+        self.timer = nil
+        self.timerDue = nil
+        let now = self.eventLoop.now
+        while let first = self.entries.first, first.due <= now {
+            self.entries.removeFirst()
+            guard let next = first.sender.sendDue(generation: first.generation) else { continue }
+            self.insert(Entry(due: next, sender: first.sender, generation: first.generation))
+        }
+        self.armTimer()
+    }
+
+    private func insert(_ entry: Entry) {
+        // Every sender advances by the same period, so the one that just sent is almost always last.
+        guard let last = self.entries.last, last.due > entry.due else {
+            self.entries.append(entry)
+            return
+        }
+        var low = self.entries.startIndex
+        var high = self.entries.endIndex
+        while low != high {
+            let middle = self.entries.index(low, offsetBy: self.entries.distance(from: low, to: high) / 2)
+            if self.entries[middle].due <= entry.due {
+                low = self.entries.index(after: middle)
+            } else {
+                high = middle
+            }
+        }
+        self.entries.insert(entry, at: low)
+    }
+
+    /// Sets the timer for the earliest entry, unless it is set for that time or earlier.
+    private func armTimer() {
+        guard let first = self.entries.first else {
+            self.timer?.cancel()
+            self.timer = nil
+            self.timerDue = nil
+            return
+        }
+        var due = first.due
+        if self.gridNanoseconds > 0 {
+            due = .uptimeNanoseconds((due.uptimeNanoseconds + self.gridNanoseconds - 1) / self.gridNanoseconds * self.gridNanoseconds)
+        }
+        if let timerDue = self.timerDue, timerDue <= due { return }
+        self.timer?.cancel()
+        self.timerDue = due
+        self.timer = self.eventLoop.assumeIsolated().scheduleTask(deadline: due) { self.fire() }
+    }
+}

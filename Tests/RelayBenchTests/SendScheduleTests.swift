@@ -1,0 +1,102 @@
+import NIOCore
+import NIOEmbedded
+import Testing
+
+@testable import RelayBenchKit
+
+/// One timer per loop sends for every connection on it, each at its own fixed rate.
+@Suite("Send schedule")
+struct SendScheduleTests {
+    /// Records when it was asked to send; sends every `period` from its first due time.
+    final class Sender: ScheduledSender {
+        let loop: EmbeddedEventLoop
+        let period: TimeAmount
+        var next: NIODeadline
+        var generation = 0
+        var sentAt: [NIODeadline] = []
+
+        init(loop: EmbeddedEventLoop, first: NIODeadline, period: TimeAmount) {
+            self.loop = loop
+            self.next = first
+            self.period = period
+        }
+
+        func sendDue(generation: Int) -> NIODeadline? {
+            guard generation == self.generation else { return nil }
+            self.sentAt.append(self.loop.now)
+            self.next = self.next + self.period
+            return self.next
+        }
+    }
+
+    static let period = TimeAmount.nanoseconds(1_000_000_000 / 30)
+
+    /// Sends due in the first `window` for a sender whose first send is at `phase`.
+    static func expectedSends(phase: TimeAmount, window: TimeAmount = .seconds(1)) -> Int {
+        Int((window - phase).nanoseconds / Self.period.nanoseconds) + 1
+    }
+
+    static func senders(on loop: EmbeddedEventLoop, schedule: SendSchedule, phasesMs: [Int64]) -> [Sender] {
+        let start = loop.now
+        return phasesMs.map { phase in
+            let sender = Sender(loop: loop, first: start + .milliseconds(phase), period: Self.period)
+            schedule.add(sender, due: sender.next, generation: 0)
+            return sender
+        }
+    }
+
+    @Test func everySenderSendsAtItsOwnTimesAndRate() {
+        let loop = EmbeddedEventLoop()
+        let start = loop.now
+        let schedule = SendSchedule(eventLoop: loop, grid: .zero)
+        let senders = Self.senders(on: loop, schedule: schedule, phasesMs: [20, 0, 10, 10])
+        loop.advanceTime(by: .seconds(1))
+        for sender in senders {
+            let phase = sender.sentAt[0] - start
+            #expect(sender.sentAt.count == Self.expectedSends(phase: phase))
+            for (index, sentAt) in sender.sentAt.enumerated() {
+                #expect(sentAt == start + phase + .nanoseconds(Self.period.nanoseconds * Int64(index)))
+            }
+        }
+        #expect(senders.map { $0.sentAt[0] - start } == [.milliseconds(20), .zero, .milliseconds(10), .milliseconds(10)])
+    }
+
+    @Test func aStoppedSenderSendsNoMore() {
+        let loop = EmbeddedEventLoop()
+        let schedule = SendSchedule(eventLoop: loop, grid: .zero)
+        let senders = Self.senders(on: loop, schedule: schedule, phasesMs: [0, 5])
+        loop.advanceTime(by: .milliseconds(100))
+        #expect(senders.map(\.sentAt.count) == [4, 3])
+        senders[0].generation += 1  // stopped
+        loop.advanceTime(by: .milliseconds(900))
+        #expect(senders[0].sentAt.count == 4)
+        #expect(senders[1].sentAt.count == Self.expectedSends(phase: .milliseconds(5)))
+        #expect(schedule.count == 1, "the stopped sender's entry is gone once it came up")
+    }
+
+    @Test func aGridRoundsSendTimesUpWithoutChangingTheRate() {
+        let loop = EmbeddedEventLoop()
+        let start = loop.now
+        let schedule = SendSchedule(eventLoop: loop, grid: .milliseconds(4))
+        let senders = Self.senders(on: loop, schedule: schedule, phasesMs: [1, 2, 7])
+        loop.advanceTime(by: .seconds(1))
+        for (sender, phase) in zip(senders, [1, 2, 7] as [Int64]) {
+            // Sent when the grid step holding the due time ends; the last one may still be pending.
+            let dueTimes = (0..<32).map { Int64($0) * Self.period.nanoseconds + phase * 1_000_000 }
+            let sentTimes = sender.sentAt.map { ($0 - start).nanoseconds }
+            #expect(sentTimes == dueTimes.map { ($0 + 3_999_999) / 4_000_000 * 4_000_000 }.filter { $0 <= 1_000_000_000 })
+        }
+        #expect(senders[0].sentAt[0] == senders[1].sentAt[0], "due in the same grid step: sent together")
+    }
+
+    @Test func aLateLoopCatchesUpInOneGo() {
+        let loop = EmbeddedEventLoop()
+        let schedule = SendSchedule(eventLoop: loop, grid: .zero)
+        let senders = Self.senders(on: loop, schedule: schedule, phasesMs: [0, 3])
+        // The loop runs its timers only now, 200 ms late: everything due so far goes out at once.
+        loop.advanceTime(to: loop.now + .milliseconds(200))
+        #expect(senders.map(\.sentAt.count) == [7, 6])
+        loop.advanceTime(by: .milliseconds(800))
+        #expect(senders.map(\.sentAt.count) == [Self.expectedSends(phase: .zero), Self.expectedSends(phase: .milliseconds(3))])
+    }
+}
