@@ -86,7 +86,9 @@ public struct MessageDispatcher: Sendable {
         nonisolated(unsafe) let bytes = bytes
         do throws(RelayError) {
             let handled = try membership.room.enterIfOnCurrentLoop { room throws(RelayError) in
-                try raw.handleRaw(bytes, from: membership.playerID, connection: connection, in: room)
+                let handled = try raw.handleRaw(bytes, from: membership.playerID, connection: connection, in: room)
+                if handled { room.messagesHandledInPlace += 1 }
+                return handled
             }
             return handled ?? false
         } catch {

@@ -82,4 +82,38 @@ struct InPlaceRelayTests {
             #expect((update["state"] as? [String: Any])?["x"] as? Double == 2.35)
         }
     }
+
+    @Test("Messages sent right behind the upgrade request keep their order, and later ones are relayed in place")
+    func messagesBeforeTheHandlerExists() async throws {
+        try await withRelayServer { port, registry in
+            let host = TestSocket.connect(port: port)
+            host.send(["type": "create_room", "room_name": "Early", "player_name": "Host"])
+            _ = try await host.expect("player_joined")
+            let created = try await host.expect("room_created")
+            let code = try #require(created["room_id"] as? String)
+            // These reach the server with the upgrade request, before the in-place handler exists:
+            // only the reader sees them, and nothing may overtake them.
+            let guest = try await StalledClient.connect(
+                port: port, path: "/ws/room/\(code)",
+                early: [
+                    #"{"type":"join_room","room_id":"\#(code)","player_name":"Guest"}"#,
+                    #"{"type":"chat","message":"early"}"#,
+                    #"{"type":"player_state","state":{"x":0}}"#,
+                ])
+            _ = try await host.expect("player_joined")
+            let chat = try await host.expect("chat")
+            #expect(chat["message"] as? String == "early")
+            let first = try await host.expect("player_state_update")
+            #expect((first["state"] as? [String: Any])?["x"] as? Int == 0)
+            // Each next one is sent once the last has arrived: nothing is waiting for the reader.
+            for x in 1...30 {
+                try guest.send(#"{"type":"player_state","state":{"x":\#(x)}}"#)
+                let update = try await host.expect("player_state_update")
+                #expect((update["state"] as? [String: Any])?["x"] as? Int == x)
+            }
+            let room = try #require(registry.room(code: code))
+            // (the first may still find the reader busy with the marker that follows the early messages)
+            #expect(await room.messagesHandledInPlace >= 29)
+        }
+    }
 }

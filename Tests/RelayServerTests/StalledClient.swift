@@ -8,16 +8,20 @@ final class StalledClient: @unchecked Sendable {
 
     /// Connects and completes the handshake on a thread of its own: the blocking socket
     /// calls must not occupy the cooperative pool the in-process server also needs.
-    static func connect(port: Int, path: String, extraHeaders: String = "") async throws -> StalledClient {
+    /// `early` messages go out in the same write as the handshake request, before its answer.
+    static func connect(
+        port: Int, path: String, extraHeaders: String = "", early: [String] = []
+    ) async throws -> StalledClient {
         try await withCheckedThrowingContinuation { continuation in
             let thread = Thread {
-                continuation.resume(with: Result { try StalledClient(port: port, path: path, extraHeaders: extraHeaders) })
+                continuation.resume(
+                    with: Result { try StalledClient(port: port, path: path, extraHeaders: extraHeaders, early: early) })
             }
             thread.start()
         }
     }
 
-    private init(port: Int, path: String, extraHeaders: String) throws {
+    private init(port: Int, path: String, extraHeaders: String, early: [String]) throws {
         self.descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard self.descriptor >= 0 else { throw StalledClientError.socket }
         var receiveBuffer: Int32 = 4096
@@ -34,7 +38,8 @@ final class StalledClient: @unchecked Sendable {
         guard connected == 0 else { throw StalledClientError.connect }
         try self.write(Array(
             ("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\(extraHeaders)\r\n").utf8))
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\(extraHeaders)\r\n").utf8)
+            + early.flatMap(Self.frame))
         // Read only the handshake answer, then never read again.
         var response: [UInt8] = []
         var byte: UInt8 = 0
@@ -49,6 +54,11 @@ final class StalledClient: @unchecked Sendable {
 
     /// Sends one masked text frame (mask key zero, so the payload goes as is).
     func send(_ text: String) throws {
+        try self.write(Self.frame(text))
+    }
+
+    /// A masked text frame (mask key zero, so the payload goes as is).
+    static func frame(_ text: String) -> [UInt8] {
         let payload = Array(text.utf8)
         var frame: [UInt8] = [0x81]
         if payload.count < 126 {
@@ -58,7 +68,7 @@ final class StalledClient: @unchecked Sendable {
             frame.append(contentsOf: [UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)])
         }
         frame.append(contentsOf: [0, 0, 0, 0])
-        try self.write(frame + payload)
+        return frame + payload
     }
 
     private func write(_ bytes: [UInt8]) throws {

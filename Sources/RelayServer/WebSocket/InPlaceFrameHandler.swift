@@ -11,9 +11,29 @@ final class InboundShare {
     /// Messages handed on to the reader that it has not finished. While there are any, no
     /// message is handled in place, so that a client's messages are handled in the order sent.
     var messagesWithReader = 0
+    /// Set while the reader has not yet seen ``readerSync``: what it reads until then arrived
+    /// before the handler was installed (a client that writes its first messages right behind
+    /// the upgrade request), was never counted, and must not be overtaken.
+    var awaitingReaderSync = false
+    /// The text of the message the handler passes down when it is installed, after whatever
+    /// the reader already has: random, so no client can send it.
+    let readerSync = String(UInt64.random(in: 1...UInt64.max), radix: 36)
 
     init(bucket: TokenBucket) {
         self.bucket = bucket
+    }
+
+    /// What the reader does with a message it has read: `sync` is the handler's marker (drop it),
+    /// `counted` one the handler counted (count it off when done), `uncounted` one it never saw.
+    enum ReaderMessage { case sync, counted, uncounted }
+
+    /// Classifies the next message the reader has read, given its text if it is a text message.
+    func readerReads(text: String?) -> ReaderMessage {
+        guard self.awaitingReaderSync else { return .counted }
+        guard text == self.readerSync else { return .uncounted }
+        self.awaitingReaderSync = false
+        self.messagesWithReader -= 1
+        return .sync
     }
 }
 
@@ -101,6 +121,16 @@ extension InPlaceFrameHandler {
             return false
         }
         let handler = InPlaceFrameHandler(dispatcher: dispatcher, session: session, share: share)
-        return (try? pipeline.addHandler(handler, position: .after(decoder.handler))) != nil
+        guard (try? pipeline.addHandler(handler, position: .after(decoder.handler))) != nil,
+            let context = try? pipeline.context(handler: handler)
+        else { return false }
+        // Frames decoded before now went straight to the reader, uncounted. Until the reader has
+        // caught up with them, which it shows by reading this marker, none is handled in place.
+        share.awaitingReaderSync = true
+        share.messagesWithReader += 1
+        let marker = WebSocketFrame(fin: true, opcode: .text, data: context.channel.allocator.buffer(string: share.readerSync))
+        context.fireChannelRead(NIOAny(marker))
+        context.fireChannelReadComplete()
+        return true
     }
 }

@@ -74,7 +74,10 @@ struct RoomSocket {
         var sinceYield = 0
         do {
             for try await message in inbound.messages(maxSize: limits.maxFrameBytes) {
-                defer { share.messagesWithReader -= 1 }
+                let kind: InboundShare.ReaderMessage
+                if case .text(let text) = message { kind = share.readerReads(text: text) } else { kind = share.readerReads(text: nil) }
+                if kind == .sync { continue }
+                defer { if kind == .counted { share.messagesWithReader -= 1 } }
                 // Messages already read arrive without a suspension; let the loop's writers (and
                 // other connections) take a turn now and then, so a burst cannot outrun them.
                 sinceYield += 1
