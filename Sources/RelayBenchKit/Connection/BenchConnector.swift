@@ -94,6 +94,7 @@ final class BenchConnector: Sendable {
             maxFrameSize: 1 << 20,
             upgradePipelineHandler: { channel, _ in
                 channel.eventLoop.makeCompletedFuture {
+                    handler.value.outlet = try ClientFrameOutlet.install(on: channel)
                     try channel.pipeline.syncOperations.addHandler(handler.value)
                     return true
                 }

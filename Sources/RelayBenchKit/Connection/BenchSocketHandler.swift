@@ -6,7 +6,8 @@ import NIOWebSocket
 /// the loop's ``SendSchedule`` and write a frame, receives are scanned in place and recorded.
 final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
     typealias InboundIn = WebSocketFrame
-    typealias OutboundOut = WebSocketFrame
+    /// Where frames are written (see ``ClientFrame``); set when the upgrade adds this handler.
+    var outlet: ChannelHandlerContext?
 
     /// One connection's sending schedule.
     private struct Sending {
@@ -68,10 +69,10 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
     /// pipeline (it fails writes while the upgrade is in progress).
     func sendGreeting() {
         guard let context, !self.isClosed else { return }
-        var buffer = context.channel.allocator.buffer(capacity: 160)
+        var buffer = ClientFrame.payloadBuffer(context.channel.allocator, capacity: 160)
         buffer.writeString(self.greeting.text)
         self.writeFrame(.text, buffer, context: context)
-        context.flush()
+        self.flush(context: context)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -89,7 +90,7 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
             if frame.fin { self.receive(fragments) }
         case .ping:
             self.writeFrame(.pong, frame.unmaskedData, context: context)
-            context.flush()
+            self.flush(context: context)
         case .connectionClose:
             var data = frame.unmaskedData
             self.serverCloseCode = data.readInteger(as: UInt16.self)
@@ -98,7 +99,7 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
                 var echo = context.channel.allocator.buffer(capacity: 2)
                 echo.writeInteger(self.serverCloseCode ?? 1000)
                 self.writeFrame(.connectionClose, echo, context: context)
-                context.flush()
+                self.flush(context: context)
             }
             context.close(promise: nil)
         default:
@@ -197,10 +198,10 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
         guard generation == self.sendingGeneration, var sending = self.sending, let context else { return nil }
         sending.sequence += 1
         let sentAt = BenchClock.micros()
-        var buffer = context.channel.allocator.buffer(capacity: sending.encoder.approximateSize)
+        var buffer = ClientFrame.payloadBuffer(context.channel.allocator, capacity: sending.encoder.approximateSize)
         sending.encoder.write(sequence: sending.sequence, sentAtMicros: sentAt, into: &buffer)
         self.writeFrame(.text, buffer, context: context)
-        context.flush()
+        self.flush(context: context)
         self.recorder.recordSend(sentAt: sentAt, recipients: sending.recipients)
         // Fixed rate: a late send is followed by the ones it delayed, as a real client catching up.
         sending.next = sending.next + sending.period
@@ -236,16 +237,21 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
             var close = context.channel.allocator.buffer(capacity: 2)
             close.writeInteger(UInt16(1000))
             self.writeFrame(.connectionClose, close, context: context)
-            context.flush()
+            self.flush(context: context)
         }
         let channel = context.channel
         context.eventLoop.scheduleTask(in: grace) { channel.close(promise: nil) }
     }
 
     private func writeFrame(_ opcode: WebSocketOpcode, _ data: ByteBuffer, context: ChannelHandlerContext) {
-        // Clients must mask (RFC 6455 §5.3); the encoder applies the key to the payload.
-        let frame = WebSocketFrame(fin: true, opcode: opcode, maskKey: self.masks.next(), data: data)
-        context.write(self.wrapOutboundOut(frame), promise: nil)
+        // Clients must mask (RFC 6455 §5.3).
+        let frame = ClientFrame.frame(data, opcode: opcode, maskKey: self.masks.next())
+        guard let outlet = self.outlet else { preconditionFailure("the upgrade sets the outlet before any write") }
+        outlet.write(NIOAny(frame), promise: nil)
+    }
+
+    private func flush(context: ChannelHandlerContext) {
+        (self.outlet ?? context).flush()
     }
 
     /// Settles both promises; also called from the channel's close future, so a connection
