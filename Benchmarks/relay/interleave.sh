@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Interleaved A/B runs of the relay scenario: builds take turns, so a change in the machine's
+# background load hits both alike. Each run goes through run-relay-bench.sh (server on CPU 1,
+# bench on CPU 0, fresh data folder) under the exclusive benchmark lock.
+#
+#   Benchmarks/relay/interleave.sh ROOMS PAIRS DIR_A DIR_B [DIR_C ...]
+#   (each DIR holds a `relay` and a `relay-bench` binary; extra relay-bench options in BENCH_ARGS)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+rooms=$1 pairs=$2
+shift 2
+for _ in $(seq "$pairs"); do
+    for dir in "$@"; do
+        # shellcheck disable=SC2086  # BENCH_ARGS is a list of options
+        out=$(flock -x /tmp/bench.lock env SKIP_BUILD=1 BUILD="$dir" PORT="${PORT:-8155}" \
+            bash Benchmarks/run-relay-bench.sh relay --rooms "$rooms" --players 2 --hz 30 --duration 10s --quiet ${BENCH_ARGS:-} 2>&1)
+        latency=$(echo "$out" | awk '/^latency/ {print "p50", $4, "p99", $8, "p99.9", $10}')
+        server=$(echo "$out" | awk '/^server/ {print $5, $9, "µs"}')
+        bench=$(echo "$out" | awk '/^bench/ {print $5, $9, "µs"}')
+        lost=$(echo "$out" | awk '/^messages/ {print $10}')
+        echo "$dir rooms=$rooms $latency server ${server#(} bench ${bench#(} lost $lost"
+    done
+done
