@@ -22,14 +22,7 @@ struct NumberParsingTests {
     @Test func randomTokensReadAsStringsRead() {
         var random = SplitMix64(seed: 7)
         for _ in 0..<200_000 {
-            let sign = random.next() % 3 == 0 ? "-" : ""
-            let wholeDigits = Int(random.next() % 20)
-            var whole = wholeDigits == 0 ? "0" : String(1 + random.next() % 9)
-            for _ in 1..<max(1, wholeDigits) { whole.append(String(random.next() % 10)) }
-            let fractionDigits = Int(random.next() % 25)
-            var fraction = ""
-            for _ in 0..<fractionDigits { fraction.append(String(random.next() % 10)) }
-            Self.check(sign + whole + (fraction.isEmpty ? "" : "." + fraction))
+            Self.check(randomNumberToken(&random, maxWholeDigits: 19, maxFractionDigits: 24))
         }
     }
 

@@ -23,16 +23,7 @@ struct RoundedNumberTests {
     @Test func randomTokensMatchTheGeneralPath() {
         var random = SplitMix64(seed: 42)
         for _ in 0..<200_000 {
-            let sign = random.next() % 3 == 0 ? "-" : ""
-            let wholeDigits = Int(random.next() % 15)
-            var whole = wholeDigits == 0 ? "0" : String(1 + random.next() % 9)
-            for _ in 1..<max(1, wholeDigits) { whole.append(String(random.next() % 10)) }
-            let fractionDigits = Int(random.next() % 9)
-            // Ties and near-ties (…5, …49, …51) are where a different computation would round differently.
-            var fraction = ""
-            for _ in 0..<fractionDigits { fraction.append(String(random.next() % 10)) }
-            if fractionDigits >= 3, random.next() % 2 == 0 { fraction.replaceSubrange(fraction.index(fraction.startIndex, offsetBy: 2)..., with: ["5", "49", "51", "50"][Int(random.next() % 4)]) }
-            Self.check(sign + whole + (fraction.isEmpty ? "" : "." + fraction))
+            Self.check(randomNumberToken(&random, maxWholeDigits: 14, maxFractionDigits: 8, nearTies: true))
         }
     }
 

@@ -1,4 +1,5 @@
 import NIOCore
+import SeededRandom
 import Testing
 
 @testable import Relay
@@ -49,4 +50,24 @@ func referenceNumber(_ token: String, isInteger: Bool) -> JSONValue? {
     if isInteger, let integer = Int64(token) { return .integer(integer) }
     guard let double = Double(token), double.isFinite else { return nil }
     return .number(double)
+}
+
+/// A random JSON number token without exponent: up to `maxWholeDigits` digits before the point and
+/// `maxFractionDigits` after; with `nearTies`, half of those with 3+ decimals end in a tie or near-tie
+/// at the third decimal (…5, …49, …51, …50), where a different rounding would show.
+func randomNumberToken(
+    _ random: inout SplitMix64, maxWholeDigits: Int, maxFractionDigits: Int, nearTies: Bool = false
+) -> String {
+    let sign = random.next() % 3 == 0 ? "-" : ""
+    let wholeDigits = Int(random.next() % UInt64(maxWholeDigits + 1))
+    var whole = wholeDigits == 0 ? "0" : String(1 + random.next() % 9)
+    for _ in 1..<max(1, wholeDigits) { whole.append(String(random.next() % 10)) }
+    let fractionDigits = Int(random.next() % UInt64(maxFractionDigits + 1))
+    var fraction = ""
+    for _ in 0..<fractionDigits { fraction.append(String(random.next() % 10)) }
+    if nearTies, fractionDigits >= 3, random.next() % 2 == 0 {
+        let tie = ["5", "49", "51", "50"][Int(random.next() % 4)]
+        fraction.replaceSubrange(fraction.index(fraction.startIndex, offsetBy: 2)..., with: tie)
+    }
+    return sign + whole + (fraction.isEmpty ? "" : "." + fraction)
 }
