@@ -116,4 +116,25 @@ struct InPlaceRelayTests {
             #expect(await room.messagesHandledInPlace >= 29)
         }
     }
+
+    @Test("A message split in fragments across the handler's installation arrives whole")
+    func fragmentAcrossInstallation() async throws {
+        try await withRelayServer { port, _ in
+            let host = TestSocket.connect(port: port)
+            host.send(["type": "create_room", "room_name": "Split", "player_name": "Host"])
+            _ = try await host.expect("player_joined")
+            let code = try #require(try await host.expect("room_created")["room_id"] as? String)
+            let chat = Array(#"{"type":"chat","message":"split"}"#.utf8)
+            // The first fragment comes with the handshake, before the handler exists; the rest after.
+            let guest = try await StalledClient.connect(
+                port: port, path: "/ws/room/\(code)",
+                early: [#"{"type":"join_room","room_id":"\#(code)","player_name":"Guest"}"#],
+                earlyBytes: StalledClient.frame(fin: false, opcode: 1, Array(chat[..<10])))
+            _ = try await host.expect("player_joined")  // the handler is installed by now
+            try guest.sendRaw(StalledClient.frame(fin: true, opcode: 0, Array(chat[10...])))
+            #expect(try await host.expect("chat")["message"] as? String == "split")
+            try guest.send(#"{"type":"chat","message":"after"}"#)
+            #expect(try await host.expect("chat")["message"] as? String == "after")
+        }
+    }
 }

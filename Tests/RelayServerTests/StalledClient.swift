@@ -8,20 +8,24 @@ final class StalledClient: @unchecked Sendable {
 
     /// Connects and completes the handshake on a thread of its own: the blocking socket
     /// calls must not occupy the cooperative pool the in-process server also needs.
-    /// `early` messages go out in the same write as the handshake request, before its answer.
+    /// `early` messages, then `earlyBytes`, go out in the same write as the handshake request,
+    /// before its answer.
     static func connect(
-        port: Int, path: String, extraHeaders: String = "", early: [String] = []
+        port: Int, path: String, extraHeaders: String = "", early: [String] = [], earlyBytes: [UInt8] = []
     ) async throws -> StalledClient {
         try await withCheckedThrowingContinuation { continuation in
             let thread = Thread {
                 continuation.resume(
-                    with: Result { try StalledClient(port: port, path: path, extraHeaders: extraHeaders, early: early) })
+                    with: Result {
+                        try StalledClient(
+                            port: port, path: path, extraHeaders: extraHeaders, early: early.flatMap(Self.frame) + earlyBytes)
+                    })
             }
             thread.start()
         }
     }
 
-    private init(port: Int, path: String, extraHeaders: String, early: [String]) throws {
+    private init(port: Int, path: String, extraHeaders: String, early: [UInt8]) throws {
         self.descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard self.descriptor >= 0 else { throw StalledClientError.socket }
         var receiveBuffer: Int32 = 4096
@@ -39,7 +43,7 @@ final class StalledClient: @unchecked Sendable {
         try self.write(Array(
             ("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\(extraHeaders)\r\n").utf8)
-            + early.flatMap(Self.frame))
+            + early)
         // Read only the handshake answer, then never read again.
         var response: [UInt8] = []
         var byte: UInt8 = 0
@@ -55,6 +59,17 @@ final class StalledClient: @unchecked Sendable {
     /// Sends one masked text frame (mask key zero, so the payload goes as is).
     func send(_ text: String) throws {
         try self.write(Self.frame(text))
+    }
+
+    /// Sends bytes as they are (a hand-made frame).
+    func sendRaw(_ bytes: [UInt8]) throws {
+        try self.write(bytes)
+    }
+
+    /// A masked frame of up to 125 bytes (mask key zero, so the payload goes as is).
+    static func frame(fin: Bool, opcode: UInt8, _ payload: [UInt8]) -> [UInt8] {
+        precondition(payload.count < 126, "a short frame")
+        return [(fin ? 0x80 : 0) | opcode, 0x80 | UInt8(payload.count), 0, 0, 0, 0] + payload
     }
 
     /// A masked text frame (mask key zero, so the payload goes as is).

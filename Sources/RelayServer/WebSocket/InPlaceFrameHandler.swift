@@ -15,8 +15,8 @@ final class InboundShare {
     /// before the handler was installed (a client that writes its first messages right behind
     /// the upgrade request), was never counted, and must not be overtaken.
     var awaitingReaderSync = false
-    /// The text of the message the handler passes down when it is installed, after whatever
-    /// the reader already has: random, so no client can send it.
+    /// The text of the message the handler passes down after whatever the reader already had
+    /// when it was installed (in front of the next message to arrive): random, so no client can send it.
     let readerSync = String(UInt64.random(in: 1...UInt64.max), radix: 36)
 
     init(bucket: TokenBucket) {
@@ -51,6 +51,8 @@ final class InPlaceFrameHandler: ChannelInboundHandler, RemovableChannelHandler 
     private let dispatcher: MessageDispatcher
     private let session: ConnectionSession
     private let share: InboundShare
+    /// Set from installation until the reader-sync marker has been passed down (see ``install``).
+    private var markerPending = false
 
     init(dispatcher: MessageDispatcher, session: ConnectionSession, share: InboundShare) {
         self.dispatcher = dispatcher
@@ -60,6 +62,16 @@ final class InPlaceFrameHandler: ChannelInboundHandler, RemovableChannelHandler 
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = self.unwrapInboundIn(data)
+        if self.markerPending {
+            // The rest of a message begun before installation, or a control frame: the reader's,
+            // uncounted. The marker waits for the next message's first frame, never splitting one.
+            guard frame.opcode == .text || frame.opcode == .binary else {
+                context.fireChannelRead(data)
+                return
+            }
+            self.markerPending = false
+            self.passReaderSync(context: context)
+        }
         if frame.opcode == .text, frame.fin, self.share.messagesWithReader == 0, self.session.membership != nil,
             self.share.bucket.take()
         {
@@ -110,6 +122,12 @@ extension InPlaceFrameHandler {
         }
     }
 
+    /// Passes the reader-sync marker (``InboundShare/readerSync``) down to the reader.
+    private func passReaderSync(context: ChannelHandlerContext) {
+        let text = context.channel.allocator.buffer(string: self.share.readerSync)
+        context.fireChannelRead(self.wrapInboundOut(WebSocketFrame(fin: true, opcode: .text, data: text)))
+    }
+
     /// Puts the handler right after the WebSocket frame decoder of `channel`; false when the
     /// pipeline has no such decoder (then the reader handles every message, as before).
     /// Call on the channel's event loop.
@@ -121,16 +139,13 @@ extension InPlaceFrameHandler {
             return false
         }
         let handler = InPlaceFrameHandler(dispatcher: dispatcher, session: session, share: share)
-        guard (try? pipeline.addHandler(handler, position: .after(decoder.handler))) != nil,
-            let context = try? pipeline.context(handler: handler)
-        else { return false }
+        guard (try? pipeline.addHandler(handler, position: .after(decoder.handler))) != nil else { return false }
         // Frames decoded before now went straight to the reader, uncounted. Until the reader has
-        // caught up with them, which it shows by reading this marker, none is handled in place.
+        // caught up with them, which it shows by reading the marker passed down behind them (in
+        // front of the next message), none is handled in place.
         share.awaitingReaderSync = true
         share.messagesWithReader += 1
-        let marker = WebSocketFrame(fin: true, opcode: .text, data: context.channel.allocator.buffer(string: share.readerSync))
-        context.fireChannelRead(NIOAny(marker))
-        context.fireChannelReadComplete()
+        handler.markerPending = true
         return true
     }
 }
