@@ -49,4 +49,13 @@ struct ClientFrameTests {
         #expect(String(buffer: frame.unmaskedData) == "hello, server")
         #expect(String(buffer: kept) == "hello, server")
     }
+
+    @Test func aPayloadWithHeadroomIsFramedInPlace() throws {
+        var payload = ClientFrame.payloadBuffer(ByteBufferAllocator(), capacity: 64)
+        payload.writeString(String(repeating: "p", count: 40))
+        let payloadAddress = payload.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
+        let frame = ClientFrame.frame(consume payload, opcode: .text, maskKey: 7)
+        let frameAddress = frame.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
+        #expect(frameAddress + 6 == payloadAddress, "header (2 + 4 bytes) right in front of the payload, no copy")
+    }
 }

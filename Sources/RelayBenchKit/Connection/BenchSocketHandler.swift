@@ -200,7 +200,7 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
         let sentAt = BenchClock.micros()
         var buffer = ClientFrame.payloadBuffer(context.channel.allocator, capacity: sending.encoder.approximateSize)
         sending.encoder.write(sequence: sending.sequence, sentAtMicros: sentAt, into: &buffer)
-        self.writeFrame(.text, buffer, context: context)
+        self.writeFrame(.text, consume buffer, context: context)
         self.flush(context: context)
         self.recorder.recordSend(sentAt: sentAt, recipients: sending.recipients)
         // Fixed rate: a late send is followed by the ones it delayed, as a real client catching up.
@@ -243,9 +243,9 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
         context.eventLoop.scheduleTask(in: grace) { channel.close(promise: nil) }
     }
 
-    private func writeFrame(_ opcode: WebSocketOpcode, _ data: ByteBuffer, context: ChannelHandlerContext) {
+    private func writeFrame(_ opcode: WebSocketOpcode, _ data: consuming ByteBuffer, context: ChannelHandlerContext) {
         // Clients must mask (RFC 6455 §5.3).
-        let frame = ClientFrame.frame(data, opcode: opcode, maskKey: self.masks.next())
+        let frame = ClientFrame.frame(consume data, opcode: opcode, maskKey: self.masks.next())
         guard let outlet = self.outlet else { preconditionFailure("the upgrade sets the outlet before any write") }
         outlet.write(NIOAny(frame), promise: nil)
     }

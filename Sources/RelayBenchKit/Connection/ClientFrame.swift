@@ -20,14 +20,17 @@ enum ClientFrame {
 
     /// `payload` as one final frame of `opcode`, masked with `maskKey`: in place when it has the
     /// headroom (and is not shared), else in a new buffer.
-    static func frame(_ payload: ByteBuffer, opcode: WebSocketOpcode, maskKey: UInt32) -> ByteBuffer {
-        let length = payload.readableBytes
+    /// The payload is taken (`consuming`): a copy still held by the caller would make the
+    /// writes below copy the whole buffer.
+    static func frame(_ payload: consuming ByteBuffer, opcode: WebSocketOpcode, maskKey: UInt32) -> ByteBuffer {
+        var frame = payload
+        let length = frame.readableBytes
         let lengthBytes = length < 126 ? 0 : length <= Int(UInt16.max) ? 2 : 8
         let headerLength = 2 + lengthBytes + 4
-        var frame = payload
         if frame.readerIndex < headerLength {
-            frame = Self.payloadBuffer(ByteBufferAllocator(), capacity: length)
-            frame.writeImmutableBuffer(payload)
+            var roomy = Self.payloadBuffer(ByteBufferAllocator(), capacity: length)
+            roomy.writeImmutableBuffer(frame)
+            frame = roomy
         }
         let payloadStart = frame.readerIndex
         var index = payloadStart - headerLength
