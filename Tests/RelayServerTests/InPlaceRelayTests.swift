@@ -83,9 +83,9 @@ struct InPlaceRelayTests {
         }
     }
 
-    @Test("Messages sent right behind the upgrade request keep their order, and later ones are relayed in place")
+    @Test("Messages sent right behind the upgrade request keep their order")
     func messagesBeforeTheHandlerExists() async throws {
-        try await withRelayServer { port, registry in
+        try await withRelayServer { port, _ in
             let host = TestSocket.connect(port: port)
             host.send(["type": "create_room", "room_name": "Early", "player_name": "Host"])
             _ = try await host.expect("player_joined")
@@ -105,14 +105,37 @@ struct InPlaceRelayTests {
             #expect(chat["message"] as? String == "early")
             let first = try await host.expect("player_state_update")
             #expect((first["state"] as? [String: Any])?["x"] as? Int == 0)
-            // Each next one is sent once the last has arrived: nothing is waiting for the reader.
             for x in 1...30 {
                 try guest.send(#"{"type":"player_state","state":{"x":\#(x)}}"#)
                 let update = try await host.expect("player_state_update")
                 #expect((update["state"] as? [String: Any])?["x"] as? Int == x)
             }
+        }
+    }
+
+    @Test("A client whose first message came with the upgrade request is relayed in place afterwards")
+    func inPlaceAfterAnEarlyGreeting() async throws {
+        try await withRelayServer { port, registry in
+            // The host's connection is on its room's event loop (rooms live on their creator's loop),
+            // so its player_state can always be relayed in place; its create_room arrives with the
+            // upgrade request, before the handler exists.
+            let host = try await StalledClient.connect(
+                port: port, path: "/ws/room/new",
+                early: [#"{"type":"create_room","room_name":"Early","player_name":"Host"}"#])
+            try await eventually { registry.count == 1 }
+            let code = try #require(registry.roomInfos(joinableOnly: false).first?.objectValue?["room_id"]?.stringValue)
+            let guest = TestSocket.connect(port: port)
+            guest.send(["type": "join_room", "room_id": code, "player_name": "Guest"])
+            _ = try await guest.expect("player_joined")
+            _ = try await guest.expect("room_joined")
+            // Each next one is sent once the last has arrived: nothing is waiting for the reader.
+            for x in 1...30 {
+                try host.send(#"{"type":"player_state","state":{"x":\#(x)}}"#)
+                let update = try await guest.expect("player_state_update")
+                #expect((update["state"] as? [String: Any])?["x"] as? Int == x)
+            }
             let room = try #require(registry.room(code: code))
-            // (the first may still find the reader busy with the marker that follows the early messages)
+            // (the first goes to the reader behind the marker that tells it has caught up)
             #expect(await room.messagesHandledInPlace >= 29)
         }
     }
