@@ -105,11 +105,7 @@ struct InPlaceRelayTests {
             #expect(chat["message"] as? String == "early")
             let first = try await host.expect("player_state_update")
             #expect((first["state"] as? [String: Any])?["x"] as? Int == 0)
-            for x in 1...30 {
-                try guest.send(#"{"type":"player_state","state":{"x":\#(x)}}"#)
-                let update = try await host.expect("player_state_update")
-                #expect((update["state"] as? [String: Any])?["x"] as? Int == x)
-            }
+            try await Self.sendStatesInTurn(from: guest, to: host)
         }
     }
 
@@ -128,12 +124,7 @@ struct InPlaceRelayTests {
             guest.send(["type": "join_room", "room_id": code, "player_name": "Guest"])
             _ = try await guest.expect("player_joined")
             _ = try await guest.expect("room_joined")
-            // Each next one is sent once the last has arrived: nothing is waiting for the reader.
-            for x in 1...30 {
-                try host.send(#"{"type":"player_state","state":{"x":\#(x)}}"#)
-                let update = try await guest.expect("player_state_update")
-                #expect((update["state"] as? [String: Any])?["x"] as? Int == x)
-            }
+            try await Self.sendStatesInTurn(from: host, to: guest)
             let room = try #require(registry.room(code: code))
             // (the first goes to the reader behind the marker that tells it has caught up)
             #expect(await room.messagesHandledInPlace >= 29)
@@ -158,6 +149,18 @@ struct InPlaceRelayTests {
             #expect(try await host.expect("chat")["message"] as? String == "split")
             try guest.send(#"{"type":"chat","message":"after"}"#)
             #expect(try await host.expect("chat")["message"] as? String == "after")
+        }
+    }
+
+    /// Sends `player_state` with x = 1…30 from `sender`, each once the last one's update has
+    /// reached `receiver` (so nothing of the sender's waits for the reader), and checks each.
+    static func sendStatesInTurn(
+        from sender: StalledClient, to receiver: TestSocket, sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
+        for x in 1...30 {
+            try sender.send(#"{"type":"player_state","state":{"x":\#(x)}}"#)
+            let update = try await receiver.expect("player_state_update")
+            #expect((update["state"] as? [String: Any])?["x"] as? Int == x, sourceLocation: sourceLocation)
         }
     }
 }

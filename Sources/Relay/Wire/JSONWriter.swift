@@ -121,11 +121,6 @@ public struct JSONWriter {
         self.buffer.moveWriterIndex(to: self.buffer.writerIndex - 1)
     }
 
-    /// Appends one ASCII byte such as `,` (cheaper than a one-character fragment).
-    public mutating func writeByte(_ byte: UInt8) {
-        self.buffer.writeInteger(byte)
-    }
-
     /// Appends a raw ASCII fragment such as `,"key":`.
     public mutating func writeFragment(_ fragment: StaticString) {
         self.buffer.writeStaticString(fragment)

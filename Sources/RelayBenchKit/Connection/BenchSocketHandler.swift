@@ -72,7 +72,7 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
         var buffer = ClientFrame.payloadBuffer(context.channel.allocator, capacity: 160)
         buffer.writeString(self.greeting.text)
         self.writeFrame(.text, buffer, context: context)
-        self.flush(context: context)
+        context.flush()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -90,7 +90,7 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
             if frame.fin { self.receive(fragments) }
         case .ping:
             self.writeFrame(.pong, frame.unmaskedData, context: context)
-            self.flush(context: context)
+            context.flush()
         case .connectionClose:
             var data = frame.unmaskedData
             self.serverCloseCode = data.readInteger(as: UInt16.self)
@@ -99,7 +99,7 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
                 var echo = context.channel.allocator.buffer(capacity: 2)
                 echo.writeInteger(self.serverCloseCode ?? 1000)
                 self.writeFrame(.connectionClose, echo, context: context)
-                self.flush(context: context)
+                context.flush()
             }
             context.close(promise: nil)
         default:
@@ -201,7 +201,7 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
         var buffer = ClientFrame.payloadBuffer(context.channel.allocator, capacity: sending.encoder.approximateSize)
         sending.encoder.write(sequence: sending.sequence, sentAtMicros: sentAt, into: &buffer)
         self.writeFrame(.text, consume buffer, context: context)
-        self.flush(context: context)
+        context.flush()
         self.recorder.recordSend(sentAt: sentAt, recipients: sending.recipients)
         // Fixed rate: a late send is followed by the ones it delayed, as a real client catching up.
         sending.next = sending.next + sending.period
@@ -237,7 +237,7 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
             var close = context.channel.allocator.buffer(capacity: 2)
             close.writeInteger(UInt16(1000))
             self.writeFrame(.connectionClose, close, context: context)
-            self.flush(context: context)
+            context.flush()
         }
         let channel = context.channel
         context.eventLoop.scheduleTask(in: grace) { channel.close(promise: nil) }
@@ -248,10 +248,6 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
         let frame = ClientFrame.frame(consume data, opcode: opcode, maskKey: self.masks.next())
         guard let outlet = self.outlet else { preconditionFailure("the upgrade sets the outlet before any write") }
         outlet.write(NIOAny(frame), promise: nil)
-    }
-
-    private func flush(context: ChannelHandlerContext) {
-        (self.outlet ?? context).flush()
     }
 
     /// Settles both promises; also called from the channel's close future, so a connection

@@ -74,8 +74,8 @@ struct RoomSocket {
         var sinceYield = 0
         do {
             for try await message in inbound.messages(maxSize: limits.maxFrameBytes) {
-                let kind: InboundShare.ReaderMessage
-                if case .text(let text) = message { kind = share.readerReads(text: text) } else { kind = share.readerReads(text: nil) }
+                let text: String? = if case .text(let text) = message { text } else { nil }
+                let kind = share.readerReads(text: text)
                 if kind == .sync { continue }
                 defer { if kind == .counted { share.messagesWithReader -= 1 } }
                 // Messages already read arrive without a suspension; let the loop's writers (and

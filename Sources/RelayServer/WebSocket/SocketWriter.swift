@@ -8,9 +8,9 @@ import Relay
 /// On the channel's event loop, while the socket takes more, a whole batch goes straight into
 /// the channel pipeline with one flush — no hop into hummingbird's WebSocket handler actor per
 /// frame. A frame that carries its header already (``TextFrameHeader``, every broadcast) goes in
-/// through the ``PreframedOutlet``, past NIO's frame encoder. A client that does not keep up is written to one frame at a time through
-/// `WebSocketOutboundWriter`, which waits until the socket drains; meanwhile its bounded queue
-/// fills and it is disconnected.
+/// through the ``PreframedOutlet``, past NIO's frame encoder. A client that does not keep up is
+/// written to one frame at a time through `WebSocketOutboundWriter`, which waits until the socket
+/// drains; meanwhile its bounded queue fills and it is disconnected.
 ///
 /// After hummingbird sends a close frame (the client closed, a ping went unanswered, the server
 /// is stopping) it half-closes the channel's output, so a frame written directly after that
