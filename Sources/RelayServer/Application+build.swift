@@ -1,7 +1,7 @@
 import Handlers
 import Hummingbird
 import HummingbirdCore
-import HummingbirdWebSocket
+import NIOCore
 import Logging
 import Persistence
 import Relay
@@ -24,32 +24,17 @@ func buildApplication(
     let sockets = RoomSocketRoutes(dispatcher: dispatcher, registry: rooms, cors: configuration.cors)
     let router = buildRouter(configuration: configuration, scores: scores, savedGames: savedGames, bosses: bosses)
     sockets.register(on: router)
+    let settings = RoomSocketHandler.Settings(
+        maxMessageBytes: configuration.relay.maxFrameBytes, pingInterval: TimeAmount(configuration.relay.pingInterval))
     return Application(
         router: router,
-        server: webSocketUpgradeServer(
-            webSocketRouter: sockets.webSocketRouter(),
-            configuration: .init(
-                http1: .init(),
-                ws: .init(maxFrameSize: configuration.relay.maxFrameBytes, autoPing: .enabled(timePeriod: .seconds(30)))
-            )
-        ),
+        server: HTTPServerBuilder { responder in
+            SmallReadBufferChannel(base: RelayChildChannel(responder: responder, sockets: sockets, settings: settings))
+        },
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
         services: services,
         logger: logger
     )
-}
-
-/// hummingbird's `.http1WebSocketUpgrade`, with connections that start with a small read buffer.
-func webSocketUpgradeServer(
-    webSocketRouter: Router<RelayRequestContext>,
-    configuration: HTTP1WebSocketUpgradeChannel.Configuration
-) -> HTTPServerBuilder {
-    let webSocketResponder = webSocketRouter.buildResponder()
-    return HTTPServerBuilder { responder in
-        SmallReadBufferChannel(
-            base: HTTP1WebSocketUpgradeChannel(
-                responder: responder, webSocketResponder: webSocketResponder, configuration: configuration))
-    }
 }
 
 /// The routes and middleware of PROTOCOL.md §1.

@@ -2,8 +2,8 @@ import Foundation
 import Relay
 import Testing
 
-/// `player_state` relayed in place by the frame handler (`InPlaceFrameHandler`), beside the
-/// messages the reader task handles: order, rate limit and errors as if one path handled all.
+/// `player_state` relayed in place by the connection's frame handler (`RoomSocketHandler`), beside
+/// the messages the reader handles: order, rate limit and errors as if one path handled all.
 @Suite("player_state relayed in place")
 struct InPlaceRelayTests {
     @Test("Interleaved chat and player_state arrive in the order sent")
@@ -91,8 +91,8 @@ struct InPlaceRelayTests {
             _ = try await host.expect("player_joined")
             let created = try await host.expect("room_created")
             let code = try #require(created["room_id"] as? String)
-            // These reach the server with the upgrade request, before the in-place handler exists:
-            // only the reader sees them, and nothing may overtake them.
+            // These reach the server in the same read as the upgrade request: they wait in NIO's
+            // upgrade handler until the connection's handlers exist, and nothing may overtake them.
             let guest = try await StalledClient.connect(
                 port: port, path: "/ws/room/\(code)",
                 early: [
@@ -114,7 +114,7 @@ struct InPlaceRelayTests {
         try await withRelayServer { port, registry in
             // The host's connection is on its room's event loop (rooms live on their creator's loop),
             // so its player_state can always be relayed in place; its create_room arrives with the
-            // upgrade request, before the handler exists.
+            // upgrade request.
             let host = try await StalledClient.connect(
                 port: port, path: "/ws/room/new",
                 early: [#"{"type":"create_room","room_name":"Early","player_name":"Host"}"#])
@@ -126,12 +126,11 @@ struct InPlaceRelayTests {
             _ = try await guest.expect("room_joined")
             try await Self.sendStatesInTurn(from: host, to: guest)
             let room = try #require(registry.room(code: code))
-            // (the first goes to the reader behind the marker that tells it has caught up)
-            #expect(await room.messagesHandledInPlace >= 29)
+            #expect(await room.messagesHandledInPlace == 30)
         }
     }
 
-    @Test("A message split in fragments across the handler's installation arrives whole")
+    @Test("A message split in fragments across the upgrade arrives whole")
     func fragmentAcrossInstallation() async throws {
         try await withRelayServer { port, _ in
             let host = TestSocket.connect(port: port)
@@ -139,12 +138,12 @@ struct InPlaceRelayTests {
             _ = try await host.expect("player_joined")
             let code = try #require(try await host.expect("room_created")["room_id"] as? String)
             let chat = Array(#"{"type":"chat","message":"split"}"#.utf8)
-            // The first fragment comes with the handshake, before the handler exists; the rest after.
+            // The first fragment comes with the handshake; the rest after.
             let guest = try await StalledClient.connect(
                 port: port, path: "/ws/room/\(code)",
                 early: [#"{"type":"join_room","room_id":"\#(code)","player_name":"Guest"}"#],
                 earlyBytes: StalledClient.frame(fin: false, opcode: 1, Array(chat[..<10])))
-            _ = try await host.expect("player_joined")  // the handler is installed by now
+            _ = try await host.expect("player_joined")
             try guest.sendRaw(StalledClient.frame(fin: true, opcode: 0, Array(chat[10...])))
             #expect(try await host.expect("chat")["message"] as? String == "split")
             try guest.send(#"{"type":"chat","message":"after"}"#)

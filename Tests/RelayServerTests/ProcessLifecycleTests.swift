@@ -79,6 +79,25 @@ struct ProcessLifecycleTests {
         }
     }
 
+    @Test("SIGTERM closes room sockets with 1001 and exits 0, even when a client does not answer the close")
+    func shutdownClosesRoomSockets() async throws {
+        try await withTemporaryDirectory { directory in
+            let relay = try self.startRelay(dataDirectory: directory)
+            let port = try await relay.listeningPort()
+            let player = try await StalledClient.connect(
+                port: port, path: "/ws/room/new",
+                early: [#"{"type":"create_room","room_name":"Late","player_name":"Host"}"#])
+            #expect(try await WebSocketProtocolTests.nextMessageType(player) == "player_joined")
+            relay.send(SIGTERM)
+            var frame = try await player.readFrame()
+            while let message = frame, message.opcode != WebSocketProtocolTests.closeOpcode {
+                frame = try await player.readFrame()
+            }
+            #expect(frame?.closeCode == 1001)
+            #expect(try await relay.exitStatus() == 0)
+        }
+    }
+
     @Test("A generated API key is printed once at start")
     func generatedKeyIsPrinted() async throws {
         try await withTemporaryDirectory { directory in

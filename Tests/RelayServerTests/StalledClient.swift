@@ -1,7 +1,8 @@
 import Foundation
 
-/// A WebSocket client on a raw socket that completes the handshake, can send text
-/// frames, and never reads: the slow consumer of the tests (and a client with any headers).
+/// A WebSocket client on a raw socket that completes the handshake, sends hand-made frames,
+/// and reads only when asked: the slow consumer of the tests, a client with any headers, and
+/// one that speaks the protocol wrongly on purpose.
 final class StalledClient: @unchecked Sendable {
     // Unchecked: the descriptor is written once in init and only used by the one test that owns it.
     private let descriptor: Int32
@@ -86,6 +87,55 @@ final class StalledClient: @unchecked Sendable {
         return frame + payload
     }
 
+    /// A frame the server sent.
+    struct Frame: Equatable {
+        var fin = true
+        var opcode: UInt8
+        var payload: [UInt8] = []
+
+        /// The status code of a close frame.
+        var closeCode: Int? {
+            self.opcode == 8 && self.payload.count >= 2 ? Int(self.payload[0]) << 8 | Int(self.payload[1]) : nil
+        }
+    }
+
+    /// Reads the server's next frame, on a thread of its own; nil when the server closed the
+    /// connection. Fails after 10 s without one.
+    func readFrame() async throws -> Frame? {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try self.readFrameNow() }) }.start()
+        }
+    }
+
+    private func readFrameNow() throws -> Frame? {
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(self.descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        guard let head = try self.readExactly(2) else { return nil }
+        var length = Int(head[1] & 0x7F)
+        if length == 126 {
+            guard let extended = try self.readExactly(2) else { return nil }
+            length = Int(extended[0]) << 8 | Int(extended[1])
+        } else if length == 127 {
+            guard let extended = try self.readExactly(8) else { return nil }
+            length = extended.reduce(0) { $0 << 8 | Int($1) }
+        }
+        guard let payload = try self.readExactly(length) else { return nil }
+        return Frame(fin: head[0] & 0x80 != 0, opcode: head[0] & 0x0F, payload: payload)
+    }
+
+    /// `count` bytes; nil at the end of the stream.
+    private func readExactly(_ count: Int) throws -> [UInt8]? {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var offset = 0
+        while offset < count {
+            let received = bytes[offset...].withUnsafeMutableBytes { read(self.descriptor, $0.baseAddress, $0.count) }
+            if received == 0 { return nil }
+            guard received > 0 else { throw StalledClientError.read }
+            offset += received
+        }
+        return bytes
+    }
+
     private func write(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
@@ -98,4 +148,4 @@ final class StalledClient: @unchecked Sendable {
     deinit { close(self.descriptor) }
 }
 
-enum StalledClientError: Error { case socket, connect, handshake, write, refused(String) }
+enum StalledClientError: Error { case socket, connect, handshake, write, read, refused(String) }

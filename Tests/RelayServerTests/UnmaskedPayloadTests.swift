@@ -4,7 +4,7 @@ import Testing
 
 @testable import RelayServer
 
-/// The in-place handler reads a frame's payload unmasked into a temporary buffer and leaves
+/// The room socket handler reads a frame's payload unmasked into a temporary buffer and leaves
 /// the frame itself as it was, for the reader.
 @Suite("Unmasked payload of a frame")
 struct UnmaskedPayloadTests {
@@ -17,7 +17,7 @@ struct UnmaskedPayloadTests {
         let maskedBytes = Array(data.readableBytesView)
         let frame = WebSocketFrame(fin: true, opcode: .text, maskKey: key, data: data)
 
-        let read = InPlaceFrameHandler.withUnmaskedPayload(of: frame) { Array($0) }
+        let read = frame.withUnmaskedPayload { Array($0) }
         #expect(read == text)
         #expect(Array(frame.data.readableBytesView) == maskedBytes, "the frame keeps its masked bytes")
         #expect(frame.unmaskedData == ByteBufferAllocator().buffer(bytes: text))
@@ -25,6 +25,6 @@ struct UnmaskedPayloadTests {
 
     @Test func anUnmaskedPayloadIsReadAsItIs() {
         let frame = WebSocketFrame(fin: true, opcode: .text, data: ByteBufferAllocator().buffer(string: #"{"a":1}"#))
-        #expect(InPlaceFrameHandler.withUnmaskedPayload(of: frame) { String(decoding: $0, as: UTF8.self) } == #"{"a":1}"#)
+        #expect(frame.withUnmaskedPayload { String(decoding: $0, as: UTF8.self) } == #"{"a":1}"#)
     }
 }

@@ -29,6 +29,9 @@ public struct RelayLimits: Sendable {
     public var maxSyncListLength = 500
     /// How long a dropped player may reconnect (default 60 s).
     public var reconnectWindow: Duration = .seconds(60)
+    /// How often the server pings each WebSocket client; one that has not answered the last
+    /// ping by the next is closed with 1001 (default 30 s).
+    public var pingInterval: Duration = .seconds(30)
 
     public init() {}
 }

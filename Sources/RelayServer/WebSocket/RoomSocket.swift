@@ -1,17 +1,21 @@
 import Handlers
-import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOWebSocket
 import Relay
 
-/// One client's WebSocket: a reader loop that rate-limits and dispatches, and a writer
-/// task that alone writes to the socket, draining the connection's bounded queue.
-struct RoomSocket {
+/// One client's WebSocket once upgraded: a reader that rate-limits and dispatches what the
+/// ``RoomSocketHandler`` hands on, and a writer task that alone writes data frames to the
+/// socket, draining the connection's bounded queue. Both run on the channel's event loop.
+///
+/// Made on the event loop when the connection upgrades (``open(on:roomID:dispatcher:registry:settings:logger:)``);
+/// ``run()`` is the connection's task, and returns when the connection is over. A class, so the
+/// async frames that hold it for the connection's life hold one reference.
+final class RoomSocket: Sendable {
     let dispatcher: MessageDispatcher
-    let registry: RoomRegistry
-    let roomID: String
     let channel: any Channel
+    let handler: NIOLoopBound<RoomSocketHandler>
+    let writer: SocketWriter
     let logger: Logger
 
     /// How long a connection being closed by the server may take to say goodbye.
@@ -19,109 +23,105 @@ struct RoomSocket {
     /// Messages a reader handles before it lets other work on its event loop run.
     static let messagesPerTurn = 16
 
-    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
-        // Reader and writer run on the channel's own event loop: a message read there is
-        // dispatched, applied by a room on the same loop and written out without a thread hop.
-        await withTaskExecutorPreference(EventLoopTaskExecutor(self.channel.eventLoop)) {
-            await self.serve(inbound: inbound, outbound: outbound)
-        }
+    private init(
+        dispatcher: MessageDispatcher, channel: any Channel, handler: NIOLoopBound<RoomSocketHandler>,
+        writer: SocketWriter, logger: Logger
+    ) {
+        self.dispatcher = dispatcher
+        self.channel = channel
+        self.handler = handler
+        self.writer = writer
+        self.logger = logger
     }
 
-    private func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
-        let channel = self.channel
-        let connection = PlayerConnection(queueCapacity: self.registry.limits.outboundQueueFrames) { _ in
+    /// Puts the connection's handlers into the upgraded `channel`. Call on its event loop.
+    static func open(
+        on channel: any Channel, roomID: String, dispatcher: MessageDispatcher, registry: RoomRegistry,
+        settings: RoomSocketHandler.Settings, logger: Logger
+    ) throws -> RoomSocket {
+        let connection = PlayerConnection(queueCapacity: registry.limits.outboundQueueFrames) { _ in
             // The writer sends the close frame if the client still reads; if it does not
             // (a slow consumer), hang up after the grace period.
             channel.eventLoop.scheduleTask(in: Self.closeGracePeriod) { channel.close(promise: nil) }
         }
         let session = ConnectionSession(
-            connection: connection, urlRoomID: self.roomID, registry: self.registry, logger: self.logger,
-            eventLoop: channel.eventLoop)
+            connection: connection, urlRoomID: roomID, registry: registry, logger: logger, eventLoop: channel.eventLoop)
+        let handler = RoomSocketHandler(dispatcher: dispatcher, session: session, settings: settings)
+        try channel.pipeline.syncOperations.addHandler(handler)
+        let bound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
+        let writer = SocketWriter(channel: channel, handler: bound, outlet: PreframedOutlet.install(on: channel))
+        return RoomSocket(dispatcher: dispatcher, channel: channel, handler: bound, writer: writer, logger: logger)
+    }
 
-        let share = self.startInPlaceHandling(session: session)
-        let writer = SocketWriter(channel: channel, outbound: outbound, outlet: PreframedOutlet.install(on: channel))
-
-        await withDiscardingTaskGroup { group in
-            group.addTask {
-                await Self.writeLoop(connection: connection, writer: writer)
-            }
-            await self.readLoop(inbound: inbound, session: session, share: share)
-            if let membership = session.membership {
-                await membership.room.drop(playerID: membership.playerID, connection: connection)
-            }
-            connection.outbound.close()
+    /// Serves the connection until it is over. No cancellation handler: the server ends its
+    /// connections by closing them (``RoomSocketHandler`` answers hummingbird's quiesce event),
+    /// which ends the reader, and every frame held here costs each idle connection memory.
+    func run() async {
+        // Reader and writer run on the channel's own event loop: a message read there is
+        // dispatched, applied by a room on the same loop and written out without a thread hop.
+        await withTaskExecutorPreference(EventLoopTaskExecutor(self.channel.eventLoop)) {
+            await self.serve()
         }
     }
 
-    /// Puts an ``InPlaceFrameHandler`` into the channel and returns what it shares with the reader.
-    /// Synchronous on purpose: locals here stay out of `serve`'s async frame, which every idle
-    /// connection keeps for its whole life.
-    private func startInPlaceHandling(session: ConnectionSession) -> InboundShare {
-        let limits = self.registry.limits
-        let share = InboundShare(bucket: TokenBucket(rate: limits.messagesPerSecond, burst: limits.messageBurst))
-        if !InPlaceFrameHandler.install(on: self.channel, dispatcher: self.dispatcher, session: session, share: share) {
-            self.logger.debug("relay.connection.no_in_place_handler")
+    private func serve() async {
+        let handler = self.handler.value
+        let session = handler.session
+        let connection = session.connection
+        // `async let` rather than a task group: the writer's task comes out of this task's
+        // allocator, without a group or a task of its own on the heap.
+        async let written: Void = Self.writeLoop(connection: connection, writer: self.writer)
+        await self.readLoop(handler: handler)
+        handler.readerEnded()
+        if let membership = session.membership {
+            await membership.room.drop(playerID: membership.playerID, connection: connection)
         }
-        return share
+        connection.outbound.close()
+        await written
     }
 
-    /// Reads the messages ``InPlaceFrameHandler`` handed on, until the client goes away or floods.
-    private func readLoop(
-        inbound: WebSocketInboundStream, session: ConnectionSession, share: InboundShare
-    ) async {
-        let limits = self.registry.limits
-        var flood = FloodWatch(threshold: limits.floodCloseThreshold)
+    /// Handles the messages ``RoomSocketHandler`` handed on, until the client goes away or floods.
+    private func readLoop(handler: RoomSocketHandler) async {
+        let session = handler.session
+        var flood = FloodWatch(threshold: session.limits.floodCloseThreshold)
         var sinceYield = 0
-        do {
-            for try await message in inbound.messages(maxSize: limits.maxFrameBytes) {
-                let text: String? = if case .text(let text) = message { text } else { nil }
-                let kind = share.readerReads(text: text)
-                if kind == .sync { continue }
-                defer { if kind == .counted { share.messagesWithReader -= 1 } }
-                // Messages already read arrive without a suspension; let the loop's writers (and
-                // other connections) take a turn now and then, so a burst cannot outrun them.
-                sinceYield += 1
-                if sinceYield == Self.messagesPerTurn {
-                    sinceYield = 0
-                    await Task.yield()
-                }
-                let now = ContinuousClock.now
-                guard share.bucket.take(now: now) else {
-                    switch flood.record(now: now) {
-                    case .warn: session.reply(.rateLimited)
-                    case .quiet: break
-                    case .close:
-                        self.logger.notice("relay.connection.flooding")
-                        // Through the queue, so the replies already queued go out before the close frame.
-                        session.connection.close(code: RelayCloseCode.policyViolation)
-                        return
-                    }
-                    continue
-                }
-                switch message {
-                case .text(let text): await self.dispatcher.dispatch(text, session: session)
-                case .binary: session.reply(.binaryFrame)
-                }
+        while let message = await handler.readerQueue.next() {
+            defer { handler.readerFinishedMessage() }
+            // Messages already read arrive without a suspension; let the loop's writers (and
+            // other connections) take a turn now and then, so a burst cannot outrun them.
+            sinceYield += 1
+            if sinceYield == Self.messagesPerTurn {
+                sinceYield = 0
+                await Task.yield()
             }
-        } catch {
-            self.logger.debug("relay.connection.read_ended", metadata: ["error": "\(error)"])
+            let now = ContinuousClock.now
+            guard handler.bucket.take(now: now) else {
+                switch flood.record(now: now) {
+                case .warn: session.reply(.rateLimited)
+                case .quiet: break
+                case .close:
+                    self.logger.notice("relay.connection.flooding")
+                    // Through the queue, so the replies already queued go out before the close frame.
+                    session.connection.close(code: RelayCloseCode.policyViolation)
+                    return
+                }
+                continue
+            }
+            switch message {
+            case .text(let bytes): await self.dispatcher.dispatch(String(buffer: bytes), session: session)
+            case .binary: session.reply(.binaryFrame)
+            }
         }
     }
 
     /// Writes queued frames until the queue closes, then says goodbye with the close code, if any.
     private static func writeLoop(connection: PlayerConnection, writer: SocketWriter) async {
         var batch = CircularBuffer<ByteBuffer>(initialCapacity: OutboundQueue.initialCapacity)
-        do {
-            while await connection.outbound.nextBatch(upTo: writer.batchLimit, into: &batch) {
-                try await writer.write(batch)
-                batch.removeAll(keepingCapacity: true)
-            }
-            if let code = connection.closeCode {
-                try await writer.outbound.close(.init(codeNumber: Int(code)), reason: nil)
-            }
-        } catch {
-            connection.close(code: RelayCloseCode.slowConsumer)
+        while await connection.outbound.nextBatch(upTo: writer.batchLimit, into: &batch) {
+            await writer.write(batch)
+            batch.removeAll(keepingCapacity: true)
         }
+        if let code = connection.closeCode { writer.close(code: code) }
     }
 }
 

@@ -1,30 +1,16 @@
 import Handlers
 import HTTPTypes
 import Hummingbird
-import HummingbirdWebSocket
+import NIOHTTP1
 import Logging
 import Relay
 
-/// `/ws/room/{room_id}`: the WebSocket relay, with the Origin check on the upgrade.
+/// `/ws/room/{room_id}`: which upgrades become room sockets (``RelayChildChannel``), with the
+/// Origin check, and the plain-HTTP routes beside them.
 struct RoomSocketRoutes {
     let dispatcher: MessageDispatcher
     let registry: RoomRegistry
     let cors: CORSPolicy
-
-    /// The router consulted for upgrade requests only.
-    func webSocketRouter() -> Router<RelayRequestContext> {
-        let router = Router(context: RelayRequestContext.self)
-        router.ws("/ws/room/{room_id}") { request, _ in
-            self.acceptsOrigin(of: request) ? .upgrade([:]) : .dontUpgrade
-        } onUpgrade: { inbound, outbound, context in
-            let roomID = context.requestContext.parameters.get("room_id") ?? "new"
-            let socket = RoomSocket(
-                dispatcher: self.dispatcher, registry: self.registry, roomID: roomID,
-                channel: context.requestContext.channel, logger: context.logger)
-            await socket.run(inbound: inbound, outbound: outbound)
-        }
-        return router
-    }
 
     /// Plain-HTTP answers on the same paths: a refused upgrade, and the room lists.
     func register(on router: Router<BasicRequestContext>) {
@@ -50,12 +36,33 @@ extension RoomSocketRoutes {
     /// Requests without `Origin`, or with another scheme (`ws://…` from client libraries),
     /// do not come from a web page and pass.
     func acceptsOrigin(of request: Request) -> Bool {
-        guard let origin = request.headers[.origin] else { return true }
+        self.acceptsOrigin(request.headers[.origin], host: request.head.authority)
+    }
+
+    func acceptsOrigin(_ origin: String?, host: String?) -> Bool {
+        guard let origin else { return true }
         if self.cors.allows(origin: origin) { return true }
         guard let schemeEnd = origin.range(of: "://") else { return false }  // "null" and garbage
         let scheme = origin[..<schemeEnd.lowerBound].lowercased()
         guard scheme == "http" || scheme == "https" else { return true }
-        guard let host = request.head.authority else { return false }
+        guard let host else { return false }
         return origin[schemeEnd.upperBound...] == host[...]
     }
+
+    /// Whether a WebSocket upgrade request may become a room socket: its path and its Origin.
+    func acceptsUpgrade(_ head: HTTPRequestHead) -> Bool {
+        guard Self.roomID(inPath: head.uri) != nil else { return false }
+        return self.acceptsOrigin(head.headers.first(name: "origin"), host: head.headers.first(name: "host"))
+    }
+
+    /// The `{room_id}` of a request target `/ws/room/{room_id}` (query ignored); nil for any other path.
+    static func roomID(inPath target: String) -> String? {
+        let path = target.prefix { $0 != "?" && $0 != "#" }
+        guard path.hasPrefix(Self.pathPrefix) else { return nil }
+        let roomID = path.dropFirst(Self.pathPrefix.count)
+        guard !roomID.isEmpty, !roomID.contains("/") else { return nil }
+        return String(roomID)
+    }
+
+    private static let pathPrefix = "/ws/room/"
 }

@@ -1,0 +1,70 @@
+import NIOCore
+import Synchronization
+
+/// A message the connection's reader handles: whatever ``RoomSocketHandler`` did not handle in place.
+enum ReaderMessage: Sendable {
+    /// A complete text message, unmasked.
+    case text(ByteBuffer)
+    /// A complete binary message (the relay speaks text only: the reader answers with an error).
+    case binary
+}
+
+/// The messages waiting for a connection's reader, oldest first. Filled on the event loop by
+/// ``RoomSocketHandler``, drained by the reader; the handler stops reading from the socket while
+/// ``isFull`` (so a client that sends faster than its messages are handled is held back by TCP,
+/// not buffered here without bound).
+final class ReaderQueue: Sendable {
+    private struct State {
+        var messages = CircularBuffer<ReaderMessage>(initialCapacity: 2)
+        var waiter: UnsafeContinuation<Void, Never>?
+        var isFinished = false
+    }
+
+    /// Messages waiting before the handler stops reading from the socket.
+    static let highWater = 64
+
+    private let state = Mutex(State())
+
+    /// Adds a message and wakes the reader.
+    func append(_ message: ReaderMessage) {
+        let waiter = self.state.withLock { state -> UnsafeContinuation<Void, Never>? in
+            state.messages.append(message)
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
+    }
+
+    /// No more messages will come (the connection closed): the reader gets `nil` once it has the rest.
+    func finish() {
+        let waiter = self.state.withLock { state -> UnsafeContinuation<Void, Never>? in
+            state.isFinished = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
+    }
+
+    var isFull: Bool { self.state.withLock { $0.messages.count >= Self.highWater } }
+
+    /// The next message, waiting if there is none; `nil` when finished and drained. One reader at a time.
+    func next() async -> ReaderMessage? {
+        while true {
+            let polled = self.state.withLock { state -> ReaderMessage?? in
+                if let message = state.messages.popFirst() { return .some(message) }
+                return state.isFinished ? .some(nil) : nil
+            }
+            if let polled { return polled }
+            // Unsafe rather than checked (which allocates per wait): resumed exactly once, by
+            // `append` or `finish` (which take it under the lock) or right here.
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+                let ready = self.state.withLock { state -> Bool in
+                    if !state.messages.isEmpty || state.isFinished { return true }
+                    state.waiter = continuation
+                    return false
+                }
+                if ready { continuation.resume() }
+            }
+        }
+    }
+}

@@ -1,0 +1,121 @@
+import Handlers
+import HTTPTypes
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
+import NIOWebSocket
+import Relay
+
+/// The server's connections: HTTP/1.1 for the API, or, upgraded on `/ws/room/{room_id}`, a
+/// room WebSocket (``RoomSocket``).
+///
+/// The HTTP side is hummingbird's. The upgrade follows hummingbird-websocket's
+/// `HTTP1WebSocketUpgradeChannel`; what differs is what an upgraded connection becomes: NIO's
+/// frame codec and a ``RoomSocketHandler`` on the event loop, with a shallow reader and a
+/// writer task, in place of hummingbird-websocket's handler with its own tasks and deep async
+/// stack. That stack was more than half of an idle connection's memory.
+struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
+    /// What a new connection turned out to be.
+    enum Connection: Sendable {
+        case webSocket(RoomSocket)
+        case http(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
+        /// It asked for an upgrade the server refuses (wrong path or Origin).
+        case refusedUpgrade(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
+    }
+
+    struct Value: ServerChildChannelValue {
+        let connection: EventLoopFuture<Connection>
+        let channel: any Channel
+    }
+
+    let responder: HTTPChannelHandler.Responder
+    let sockets: RoomSocketRoutes
+    let settings: RoomSocketHandler.Settings
+    var http1 = HTTP1Channel.Configuration()
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            let upgradeAttempted = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
+            let upgrader = NIOTypedWebSocketServerUpgrader<Connection>(
+                maxFrameSize: self.settings.maxMessageBytes,
+                shouldUpgrade: { channel, head in
+                    upgradeAttempted.value = true
+                    return channel.eventLoop.makeSucceededFuture(self.sockets.acceptsUpgrade(head) ? HTTPHeaders() : nil)
+                },
+                upgradePipelineHandler: { channel, head in
+                    channel.eventLoop.makeCompletedFuture {
+                        .webSocket(
+                            try RoomSocket.open(
+                                on: channel, roomID: RoomSocketRoutes.roomID(inPath: head.uri) ?? "new",
+                                dispatcher: self.sockets.dispatcher, registry: self.sockets.registry,
+                                settings: self.settings, logger: logger))
+                    }
+                }
+            )
+            let upgrade = NIOTypedHTTPServerUpgradeConfiguration(upgraders: [upgrader]) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let asyncChannel = try self.startHTTP(on: channel, logger: logger)
+                    return upgradeAttempted.value ? .refusedUpgrade(asyncChannel) : .http(asyncChannel)
+                }
+            }
+            var configuration = NIOUpgradableHTTPServerPipelineConfiguration<Connection>(upgradeConfiguration: upgrade)
+            configuration.enablePipelining = false  // HTTP is pipelined by NIOAsyncChannel
+            configuration.enableErrorHandling = false  // hummingbird handles errors
+            configuration.enableResponseHeaderValidation = false  // Swift HTTP Types validate already
+            configuration.decoderConfiguration.maxHeaderFieldSize = self.http1.httpDecoder.maxHeaderFieldSize
+            configuration.decoderConfiguration.maxHeaderListSize = self.http1.httpDecoder.maxHeaderListSize
+            configuration.decoderConfiguration.maxHeaderFieldCount = self.http1.httpDecoder.maxHeaderFieldCount
+            let connection = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(
+                configuration: configuration)
+            return Value(connection: connection, channel: channel)
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        let connection: Connection
+        do {
+            connection = try await value.connection.get()
+        } catch let error as ChannelError where error == .inputClosed {
+            return logger.trace("relay.connection.closed_before_request")
+        } catch {
+            return logger.debug("relay.connection.upgrade_failed", metadata: ["error": "\(error)"])
+        }
+        switch connection {
+        case .webSocket(let socket): await socket.run()
+        case .http(let http): await self.serveHTTP(http, logger: logger)
+        case .refusedUpgrade(let http): await Self.refuseUpgrade(on: http, logger: logger)
+        }
+    }
+
+    /// hummingbird's HTTP handling, kept out of line: inlined, its async frame would be part of
+    /// every WebSocket connection's, held for the connection's whole life.
+    @inline(never)
+    private func serveHTTP(_ http: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, logger: Logger) async {
+        await self.handleHTTP(asyncChannel: http, logger: logger)
+    }
+
+    /// The HTTP/1.1 handlers hummingbird's own HTTP channel would add.
+    private func startHTTP(on channel: any Channel, logger: Logger) throws -> NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart> {
+        let pipeline = channel.pipeline.syncOperations
+        try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+        try pipeline.addHandlers(self.http1.additionalChannelHandlers())
+        try pipeline.addHandler(HTTPConnectionStateHandler(idleTimeout: self.http1.idleTimeout.map { .init($0) }, logger: logger))
+        return try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
+    }
+
+    /// Answers a refused upgrade with 400 and closes the connection, as hummingbird-websocket does.
+    @inline(never)
+    private static func refuseUpgrade(on http: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, logger: Logger) async {
+        do {
+            try await http.executeThenClose { _, outbound in
+                let head = HTTPResponse(status: .badRequest, headerFields: [.connection: "close", .contentLength: "0"])
+                try await outbound.write(contentsOf: [.head(head), .end(nil)])
+            }
+        } catch {
+            logger.trace("relay.connection.refusal_not_written", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,247 @@
+import Handlers
+import NIOCore
+import NIOWebSocket
+import Relay
+
+/// The WebSocket protocol of one room connection, on its channel's event loop, right behind
+/// NIO's frame decoder: control frames, message assembly, keep-alive pings and the close handshake.
+///
+/// A `player_state` from a member of a room on this loop is relayed in place, as its frame
+/// arrives (``MessageDispatcher/dispatchInPlace(_:session:)``). Every other message goes to the
+/// connection's reader (``RoomSocket``) through the ``ReaderQueue``, in order: nothing is handled
+/// in place while the reader still has messages, and reading from the socket pauses while it
+/// has many. Data frames reach the socket only through the connection's writer
+/// (``SocketWriter``), which asks here whether the channel is writable and whether a close
+/// frame has gone out; the protocol's own frames (pong, ping, close) are written here.
+final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    /// Timings and sizes of the protocol.
+    struct Settings: Sendable {
+        /// The largest message, fragments together (a single frame is capped by the decoder).
+        var maxMessageBytes: Int
+        /// How often the server pings; a client that has not answered the last ping by the
+        /// next one is closed with 1001.
+        var pingInterval: TimeAmount
+    }
+
+    let session: ConnectionSession
+    let readerQueue = ReaderQueue()
+    /// The connection's rate limit, whichever of handler and reader handles a message.
+    var bucket: TokenBucket
+    /// Messages handed to the reader that it has not finished.
+    private(set) var messagesWithReader = 0
+    /// A close frame has gone out: no data frame may follow it.
+    private(set) var closeSent = false
+    /// The reader has stopped (the connection is ending): what the client sends now is discarded.
+    private var readerStopped = false
+
+    private let dispatcher: MessageDispatcher
+    private let settings: Settings
+    private var context: ChannelHandlerContext?
+    /// The fragments so far of a message sent in several frames.
+    private var fragments: (bytes: ByteBuffer, isText: Bool)?
+    private var pongDue = false
+    private var pinger: RepeatedTask?
+    /// A `read` held back while the reader has ``ReaderQueue/highWater`` messages.
+    private var readHeld = false
+    private var writableWaiter: UnsafeContinuation<Void, Never>?
+
+    init(dispatcher: MessageDispatcher, session: ConnectionSession, settings: Settings) {
+        self.dispatcher = dispatcher
+        self.session = session
+        self.settings = settings
+        let limits = session.limits
+        self.bucket = TokenBucket(rate: limits.messagesPerSecond, burst: limits.messageBurst)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let interval = self.settings.pingInterval
+        self.pinger = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            handler.value.ping()
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.stop()
+        self.context = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.stop()
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = self.unwrapInboundIn(data)
+        switch frame.opcode {
+        case .text, .binary, .continuation:
+            self.received(dataFrame: frame)
+        case .ping:
+            guard !self.closeSent else { return }
+            context.writeAndFlush(
+                self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
+        case .pong:
+            self.pongDue = false
+        case .connectionClose:
+            self.receivedClose(frame)
+        default:
+            self.fail(.protocolError)  // a reserved opcode
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            // The server is stopping: what is queued goes out, then the writer says goodbye.
+            self.session.connection.close(code: 1001)  // going away
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if self.messagesWithReader >= ReaderQueue.highWater {
+            self.readHeld = true
+            return
+        }
+        context.read()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { self.resumeWriter() }
+        context.fireChannelWritabilityChanged()
+    }
+}
+
+// MARK: Messages
+
+extension RoomSocketHandler {
+    private func received(dataFrame frame: WebSocketFrame) {
+        guard !frame.rsv1, !frame.rsv2, !frame.rsv3 else { return self.fail(.protocolError) }  // no extensions
+        guard !self.closeSent, !self.readerStopped else { return }  // closing: the rest is discarded
+        if frame.opcode == .continuation {
+            guard var message = self.fragments else { return self.fail(.protocolError) }
+            self.fragments = nil  // keeps `message.bytes` uniquely referenced while it grows
+            guard message.bytes.readableBytes + frame.data.readableBytes <= self.settings.maxMessageBytes else {
+                return self.fail(.messageTooLarge)
+            }
+            var payload = frame.unmaskedData
+            message.bytes.writeBuffer(&payload)
+            if frame.fin {
+                self.handToReader(message.isText ? .text(message.bytes) : .binary)
+            } else {
+                self.fragments = message
+            }
+            return
+        }
+        guard self.fragments == nil else { return self.fail(.protocolError) }  // a message inside a message
+        guard frame.fin else {
+            self.fragments = (frame.unmaskedData, frame.opcode == .text)
+            return
+        }
+        if frame.opcode == .text, self.messagesWithReader == 0, self.session.membership != nil, self.bucket.take() {
+            if frame.withUnmaskedPayload({ self.dispatcher.dispatchInPlace($0, session: self.session) }) { return }
+            self.bucket.giveBack()  // the reader takes its own
+        }
+        self.handToReader(frame.opcode == .text ? .text(frame.unmaskedData) : .binary)
+    }
+
+    private func handToReader(_ message: ReaderMessage) {
+        self.messagesWithReader += 1
+        self.readerQueue.append(message)
+    }
+
+    /// The reader reads no more: the connection is ending.
+    func readerEnded() {
+        self.readerStopped = true
+    }
+
+    /// The reader is done with a message: handling in place may resume once it has none, and
+    /// reading from the socket once it has fewer than ``ReaderQueue/highWater``.
+    func readerFinishedMessage() {
+        self.messagesWithReader -= 1
+        if self.readHeld, self.messagesWithReader < ReaderQueue.highWater {
+            self.readHeld = false
+            self.context?.read()
+        }
+    }
+}
+
+// MARK: Keep-alive and closing
+
+extension RoomSocketHandler {
+    private func ping() {
+        guard let context = self.context, !self.closeSent else { return }
+        if self.pongDue { return self.fail(.goingAway) }
+        self.pongDue = true
+        let frame = WebSocketFrame(fin: true, opcode: .ping, data: context.channel.allocator.buffer(capacity: 0))
+        context.writeAndFlush(self.wrapOutboundOut(frame), promise: nil)
+    }
+
+    /// Answers a close frame: the client's goodbye (echoed, then the connection ends) or its
+    /// answer to the server's.
+    private func receivedClose(_ frame: WebSocketFrame) {
+        guard !self.closeSent else {
+            self.context?.close(promise: nil)
+            return
+        }
+        var payload = frame.unmaskedData
+        let code = payload.readWebSocketErrorCode()
+        let answer: WebSocketErrorCode =
+            switch (payload.readableBytes, code) {
+            case (0, nil): .normalClosure  // no code at all
+            case (_, nil): .protocolError  // one byte
+            case (_, .unknown(let number)?) where number < 3000 || number > 4999: .protocolError
+            default: .normalClosure
+            }
+        self.sendClose(answer, thenHangUp: true)
+    }
+
+    /// Fails the connection: a close frame with `code`, then the socket closes.
+    private func fail(_ code: WebSocketErrorCode) {
+        self.sendClose(code, thenHangUp: true)
+    }
+
+    /// Sends a close frame once. Without `thenHangUp` the client is expected to answer it; the
+    /// connection's own close (``PlayerConnection/close(code:)``) hangs up if it does not.
+    func sendClose(_ code: WebSocketErrorCode, thenHangUp: Bool = false) {
+        guard let context = self.context, !self.closeSent else { return }
+        self.closeSent = true
+        self.fragments = nil
+        var payload = context.channel.allocator.buffer(capacity: 2)
+        payload.write(webSocketErrorCode: code)
+        let written = thenHangUp ? context.eventLoop.makePromise(of: Void.self) : nil
+        context.writeAndFlush(
+            self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: payload)), promise: written)
+        let channel = context.channel
+        written?.futureResult.whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    /// Suspends the writer until the channel takes more writes (or closes).
+    func waitUntilWritable() async {
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+            guard let channel = self.context?.channel, channel.isActive, !channel.isWritable else {
+                return continuation.resume()
+            }
+            self.writableWaiter = continuation
+        }
+    }
+
+    private func resumeWriter() {
+        let waiter = self.writableWaiter
+        self.writableWaiter = nil
+        waiter?.resume()
+    }
+
+    /// The connection is over: no more pings, the reader ends once it has the rest, a waiting writer goes on.
+    private func stop() {
+        self.pinger?.cancel()
+        self.pinger = nil
+        self.readerQueue.finish()
+        self.resumeWriter()
+    }
+}

@@ -1,0 +1,58 @@
+import Handlers
+import Logging
+import NIOCore
+import NIOEmbedded
+import NIOPosix
+import NIOWebSocket
+import Relay
+import Testing
+
+@testable import RelayServer
+
+/// The handler on its own, in an `EmbeddedChannel`: what the socket tests cannot see from outside.
+@Suite("RoomSocketHandler")
+struct RoomSocketHandlerTests {
+    /// Counts the `read` requests that pass it on their way to the socket.
+    final class ReadCounter: ChannelOutboundHandler {
+        typealias OutboundIn = Never
+        var reads = 0
+
+        func read(context: ChannelHandlerContext) {
+            self.reads += 1
+            context.read()
+        }
+    }
+
+    static func makeHandler() throws -> RoomSocketHandler {
+        let logger = Logger(label: "test")
+        let registry = RoomRegistry(limits: RelayLimits(), eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        let session = ConnectionSession(
+            connection: PlayerConnection(queueCapacity: 8) { _ in }, urlRoomID: "new", registry: registry, logger: logger)
+        return RoomSocketHandler(
+            dispatcher: try MessageDispatcher(handlers: BuiltInHandlers.all), session: session,
+            settings: .init(maxMessageBytes: 1024, pingInterval: .seconds(30)))
+    }
+
+    @Test("Reading from the socket pauses while the reader has 64 messages, and resumes when it catches up")
+    func readingPausesForASlowReader() throws {
+        let channel = EmbeddedChannel()
+        let counter = ReadCounter()
+        let handler = try Self.makeHandler()
+        try channel.pipeline.syncOperations.addHandler(counter)
+        try channel.pipeline.syncOperations.addHandler(handler)
+
+        channel.read()
+        #expect(counter.reads == 1)
+        for _ in 0..<ReaderQueue.highWater - 1 {
+            try channel.writeInbound(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: #"{"type":"ping"}"#)))
+        }
+        channel.read()
+        #expect(counter.reads == 2, "one below the mark, reading goes on")
+        try channel.writeInbound(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: #"{"type":"ping"}"#)))
+        channel.read()
+        #expect(counter.reads == 2, "at the mark, the read is held")
+        handler.readerFinishedMessage()
+        #expect(counter.reads == 3, "the held read goes out once the reader is below the mark")
+        _ = try channel.finish()
+    }
+}
