@@ -87,4 +87,16 @@ struct RoomRegistryTests {
         #expect(registry.roomInfos(joinableOnly: true).isEmpty)
         #expect(registry.roomInfos(joinableOnly: false).count == 1)
     }
+
+    @Test func theRoomListIsTheArrayOfTheRoomsInfos() throws {
+        let registry = self.registry()
+        #expect(String(buffer: registry.roomList(joinableOnly: false)) == "[]")
+        let names = ["A", "B \"quoted\"", "C"]
+        for name in names { _ = try registry.createRoom(name: name, maxPlayers: 3) }
+        let list = try JSONParser.parse(Array(registry.roomList(joinableOnly: false).readableBytesView))
+        #expect(list == .array(registry.roomInfos(joinableOnly: false)))
+        let listedNames = Set(registry.roomInfos(joinableOnly: false).compactMap { $0["room_name"]?.stringValue })
+        #expect(listedNames == Set(names))
+        #expect(String(buffer: registry.roomList(joinableOnly: true)) == "[]")
+    }
 }

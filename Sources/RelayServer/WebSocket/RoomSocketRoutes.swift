@@ -23,11 +23,9 @@ struct RoomSocketRoutes {
 }
 
 extension RoomSocketRoutes {
-    /// `room_info` of the live rooms, written with the relay's own JSON writer.
+    /// `room_info` of the live rooms.
     func roomList(joinableOnly: Bool) -> Response {
-        var writer = JSONWriter()
-        writer.write(.array(self.registry.roomInfos(joinableOnly: joinableOnly)))
-        return JSONResponse.raw(writer.buffer)
+        JSONResponse.raw(self.registry.roomList(joinableOnly: joinableOnly))
     }
 
     /// The check stops a browser on a foreign page from opening a socket here. A browser
