@@ -71,6 +71,9 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "Outbound messages queued for a slow client before it is disconnected.")
     var outboundQueueFrames: Int = 512
 
+    @Option(help: "Seconds between the server's WebSocket pings; a client that has not answered one by the next is closed with 1001.")
+    var pingIntervalSeconds: Int = 30
+
     @Option(help: "Longest chat message in characters.")
     var maxChatLength: Int = 500
 
@@ -166,6 +169,7 @@ struct RelayCommand: AsyncParsableCommand {
         configuration.relay.maxFrameBytes = max(1024, self.maxFrameBytes)
         configuration.relay.outboundQueueFrames = max(8, self.outboundQueueFrames)
         configuration.relay.maxChatLength = max(1, self.maxChatLength)
+        configuration.relay.pingInterval = .seconds(max(1, self.pingIntervalSeconds))
         configuration.pluginsDirectory = self.pluginsDir ?? environment["PLUGINS_DIR"] ?? configuration.pluginsDirectory
         configuration.plugins = self.plugin.map { PluginExecutable(path: $0) }
         configuration.pluginSettings.requestTimeout = .milliseconds(max(1, self.pluginTimeoutMs))

@@ -19,6 +19,7 @@ struct ConfigurationTests {
         #expect(configuration.apiKey.allSatisfy { $0.isHexDigit })
         #expect(configuration.cors == CORSPolicy(allowedOrigins: CORSPolicy.defaultOrigins, allowAllOrigins: false))
         #expect(configuration.persistence.maxBatchSize == 256)
+        #expect(configuration.relay.pingInterval == .seconds(30))
     }
 
     @Test("Generated keys differ between runs")
@@ -46,7 +47,7 @@ struct ConfigurationTests {
     func flagsWin() throws {
         let command = try RelayCommand.parse([
             "--host", "127.0.0.2", "--port", "8100", "--data-dir", "/tmp/x", "--batch-size", "32",
-            "--batch-window-ms", "5", "--sync", "full", "--max-body-bytes", "1000",
+            "--batch-window-ms", "5", "--sync", "full", "--max-body-bytes", "1000", "--ping-interval-seconds", "5",
         ])
         let configuration = try command.configuration(environment: ["PORT": "9001", "DATA_DIR": "/srv/game"])
         #expect(configuration.host == "127.0.0.2")
@@ -56,6 +57,7 @@ struct ConfigurationTests {
         #expect(configuration.persistence.flushInterval == .milliseconds(5))
         #expect(configuration.persistence.synchronous == .full)
         #expect(configuration.limits.maxBodyBytes == 1000)
+        #expect(configuration.relay.pingInterval == .seconds(5))
     }
 
     @Test("Plugins come from the folder (flag over PLUGINS_DIR over ./plugins) and from each --plugin")
