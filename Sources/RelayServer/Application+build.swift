@@ -19,7 +19,8 @@ func buildApplication(
     rooms: RoomRegistry,
     dispatcher: MessageDispatcher,
     services: [any Service],
-    logger: Logger
+    logger: Logger,
+    onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let sockets = RoomSocketRoutes(dispatcher: dispatcher, registry: rooms, cors: configuration.cors)
     let router = buildRouter(configuration: configuration, scores: scores, savedGames: savedGames, bosses: bosses)
@@ -33,6 +34,7 @@ func buildApplication(
         },
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
         services: services,
+        onServerRunning: onServerRunning,
         logger: logger
     )
 }

@@ -55,4 +55,22 @@ struct RoomSocketHandlerTests {
         #expect(counter.reads == 3, "the held read goes out once the reader is below the mark")
         _ = try channel.finish()
     }
+
+    @Test("Pings from a client whose socket takes no more are not answered one by one: the latest is, once it does")
+    func pongsWaitForWritability() throws {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(try Self.makeHandler())
+        channel.isWritable = false
+        for index in 0..<1000 {
+            try channel.writeInbound(WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer(string: "\(index)")))
+        }
+        #expect(try channel.readOutbound(as: WebSocketFrame.self) == nil, "nothing written while unwritable")
+        channel.isWritable = true
+        channel.pipeline.fireChannelWritabilityChanged()
+        let pong = try #require(try channel.readOutbound(as: WebSocketFrame.self))
+        #expect(pong.opcode == .pong)
+        #expect(String(buffer: pong.data) == "999")
+        #expect(try channel.readOutbound(as: WebSocketFrame.self) == nil, "one pong")
+        _ = try channel.finish()
+    }
 }

@@ -87,6 +87,11 @@ final class StalledClient: @unchecked Sendable {
         return frame + payload
     }
 
+    /// Sends FIN, as the system of a client that was killed would: no close frame.
+    func shutdownWrite() {
+        shutdown(self.descriptor, Int32(SHUT_WR))
+    }
+
     /// A frame the server sent.
     struct Frame: Equatable {
         var fin = true

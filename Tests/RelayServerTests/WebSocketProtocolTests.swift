@@ -1,6 +1,13 @@
 import Foundation
+import Handlers
+import Logging
+import NIOPosix
+import Persistence
 import Relay
+import Synchronization
 import Testing
+
+@testable import RelayServer
 
 /// The WebSocket protocol as the relay's own handler (`RoomSocketHandler`) speaks it, over a raw
 /// socket: control frames, fragmented messages, the close handshake, keep-alive pings, and
@@ -80,6 +87,7 @@ struct WebSocketProtocolTests {
             ("a continuation with nothing to continue", StalledClient.frame(fin: true, opcode: 0, Array("x".utf8))),
             ("a reserved bit", [0xC1, 0x81, 0, 0, 0, 0, UInt8(ascii: "x")]),
             ("a reserved opcode", StalledClient.frame(fin: true, opcode: 3, [])),
+            ("a reserved bit on a control frame", [0xC9, 0x80, 0, 0, 0, 0]),
             (
                 "a new message inside a fragmented one",
                 StalledClient.frame(fin: false, opcode: 1, Array("{".utf8))
@@ -123,18 +131,95 @@ struct WebSocketProtocolTests {
         }
     }
 
-    @Test("A client that answers pings stays connected")
-    func answeredPings() async throws {
+    @Test("A client failed while its socket is full is hung up on, though the close frame cannot get out")
+    func failedWithAFullSocket() async throws {
+        var limits = RelayLimits()
+        limits.outboundQueueFrames = 100_000  // so that its queue does not drop it first
+        try await withRelayServer(limits: limits) { port, _ in
+            let host = TestSocket.connect(port: port)
+            host.send(["type": "create_room", "room_name": "Full", "player_name": "Host"])
+            _ = try await host.expect("player_joined")
+            let code = try #require(try await host.expect("room_created")["room_id"] as? String)
+            let guest = try await StalledClient.connect(
+                port: port, path: "/ws/room/\(code)",
+                early: [#"{"type":"join_room","room_id":"\#(code)","player_name":"Guest"}"#])
+            let guestID = try #require(try await host.expect("player_joined")["player_id"] as? String)
+            // 7.5 MB the guest never reads (game_action goes to the others only) fill its socket;
+            // the host's chat coming back says the server has handled them all.
+            let padding = String(repeating: "x", count: 50_000)
+            for _ in 0..<150 { host.send(["type": "game_action", "action": "pad", "data": ["padding": padding]]) }
+            host.send(["type": "chat", "message": "done"])
+            _ = try await host.expect("chat", timeout: .seconds(30))
+            // A protocol error: the server sends 1002, which waits behind the data, and hangs up.
+            try guest.sendRaw(StalledClient.frame(fin: true, opcode: 3, []))
+            let gone = try await host.expect("player_disconnected")
+            #expect(gone["player_id"] as? String == guestID)
+        }
+    }
+
+    @Test("Pongs that do not answer the server's ping do not keep a client connected")
+    func wrongPongs() async throws {
         var limits = RelayLimits()
         limits.pingInterval = .milliseconds(200)
         try await withRelayServer(limits: limits) { port, _ in
-            // The WebSocket client library answers each ping as it arrives, on its event loop.
-            let client = TestSocket.connect(port: port)
-            client.send(["type": "ping"])
-            try await client.expect("pong")
-            try await Task.sleep(for: .seconds(1.2))  // six pings
-            client.send(["type": "ping"])
-            try await client.expect("pong")
+            let client = try await StalledClient.connect(port: port, path: "/ws/room/new")
+            let ping = try #require(try await client.readFrame())
+            #expect(ping.opcode == Self.pingOpcode)
+            try client.sendRaw(StalledClient.frame(fin: true, opcode: Self.pongOpcode, Array("unsolicited".utf8)))
+            #expect(try await client.readFrame()?.closeCode == 1001)
+        }
+    }
+
+    @Test("A client whose TCP connection ends without a close frame is dropped at once")
+    func connectionEndsWithoutClose() async throws {
+        try await withRelayServer { port, _ in
+            let host = TestSocket.connect(port: port)
+            host.send(["type": "create_room", "room_name": "Gone", "player_name": "Host"])
+            _ = try await host.expect("player_joined")
+            let code = try #require(try await host.expect("room_created")["room_id"] as? String)
+            let guest = try await StalledClient.connect(
+                port: port, path: "/ws/room/\(code)",
+                early: [#"{"type":"join_room","room_id":"\#(code)","player_name":"Guest"}"#])
+            _ = try await host.expect("player_joined")
+            guest.shutdownWrite()  // (pings come every 30 s here: only the end of input can tell)
+            _ = try await host.expect("player_disconnected")
+        }
+    }
+
+    @Test("After a flood close the client's answer to the close frame is read, and the connection ends cleanly")
+    func floodCloseHandshake() async throws {
+        var limits = RelayLimits()
+        limits.messagesPerSecond = 5
+        limits.messageBurst = 5
+        limits.floodCloseThreshold = 40
+        try await withRelayServer(limits: limits) { port, _ in
+            let client = try await StalledClient.connect(port: port, path: "/ws/room/new")
+            // Far more than the reader may have waiting: reading from the socket is paused when it closes.
+            try client.sendRaw(Array(repeating: StalledClient.frame(#"{"type":"ping"}"#), count: 3000).flatMap { $0 })
+            var frame = try await client.readFrame()
+            while let message = frame, message.opcode != Self.closeOpcode { frame = try await client.readFrame() }
+            #expect(frame?.closeCode == 1008)
+            try client.sendRaw(StalledClient.frame(fin: true, opcode: Self.closeOpcode, [0x03, 0xF0]))
+            // A clean end of stream; a reset (unread input at close) would throw here.
+            #expect(try await client.readFrame() == nil)
+        }
+    }
+
+    @Test("A client that answers pings stays connected")
+    func answeredPings() async throws {
+        var limits = RelayLimits()
+        // Generous, so that a busy test machine cannot make the answer late.
+        limits.pingInterval = .seconds(2)
+        try await withRelayServer(limits: limits) { port, _ in
+            // Frames are read and answered on threads of their own, not the shared test pool.
+            let client = try await StalledClient.connect(port: port, path: "/ws/room/new")
+            for _ in 0..<2 {
+                let ping = try #require(try await client.readFrame())
+                #expect(ping.opcode == Self.pingOpcode)
+                try client.sendRaw(StalledClient.frame(fin: true, opcode: Self.pongOpcode, ping.payload))
+            }
+            try client.send(#"{"type":"ping"}"#)
+            #expect(try await Self.nextMessageType(client) == "pong")
         }
     }
 
@@ -147,6 +232,91 @@ struct WebSocketProtocolTests {
                 }
             }
             _ = try await StalledClient.connect(port: port, path: "/ws/room/new?client=game")
+        }
+    }
+
+    @Test("An upgrade asked for on a kept-alive HTTP connection is redirected to a fresh one")
+    func upgradeAfterARequest() async throws {
+        try await withRelayServer { port, _ in
+            let exchange = try await Self.rawExchange(
+                port: port,
+                "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                    + "GET /ws/room/new?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            let responses = exchange.components(separatedBy: "HTTP/1.1 ").dropFirst()
+            #expect(responses.first?.hasPrefix("200") == true)
+            let redirect = try #require(responses.dropFirst().first)
+            #expect(redirect.hasPrefix("307"))
+            #expect(redirect.lowercased().contains("location: /ws/room/new?x=1"))
+        }
+    }
+
+    @Test("Cancelling the server's task ends it, room sockets open or not")
+    func cancelledServerEnds() async throws {
+        try await withTemporaryDirectory { directory in
+            var configuration = ServerConfiguration(apiKey: testAPIKey, dataDirectory: directory)
+            configuration.port = 0
+            var logger = Logger(label: "test")
+            logger.logLevel = .warning
+            let store = try await SQLiteGameStore.open(configuration.persistence, logger: logger)
+            let registry = RoomRegistry(
+                limits: configuration.relay, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
+            let (ports, portContinuation) = AsyncStream<Int>.makeStream()
+            let app = buildApplication(
+                configuration: configuration, scores: store, savedGames: store, bosses: store, rooms: registry,
+                dispatcher: try MessageDispatcher(handlers: BuiltInHandlers.all), services: [store], logger: logger
+            ) { channel in
+                portContinuation.yield(channel.localAddress?.port ?? 0)
+            }
+            let ended = Mutex(false)
+            // A test-only bridge: the server runs beside the test, which cancels it.
+            let server = Task {
+                try? await app.run()
+                ended.withLock { $0 = true }
+            }
+            var iterator = ports.makeAsyncIterator()
+            let port = try #require(await iterator.next())
+            let socket = TestSocket.connect(port: port)
+            socket.send(["type": "ping"])
+            try await socket.expect("pong")
+            server.cancel()
+            try await eventually { ended.withLock { $0 } }
+            socket.close()
+        }
+    }
+
+    /// Writes `request` to a plain socket and returns everything the server sends until it closes.
+    static func rawExchange(port: Int, _ request: String) async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(
+                    with: Result {
+                        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                        defer { close(descriptor) }
+                        var address = sockaddr_in()
+                        address.sin_family = sa_family_t(AF_INET)
+                        address.sin_port = in_port_t(UInt16(port).bigEndian)
+                        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+                        let connected = withUnsafePointer(to: &address) {
+                            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                            }
+                        }
+                        guard connected == 0 else { throw StalledClientError.connect }
+                        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+                        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                        let bytes = Array(request.utf8)
+                        guard send(descriptor, bytes, bytes.count, 0) == bytes.count else { throw StalledClientError.write }
+                        var received: [UInt8] = []
+                        var buffer = [UInt8](repeating: 0, count: 4096)
+                        while true {
+                            let count = read(descriptor, &buffer, buffer.count)
+                            guard count > 0 else { break }
+                            received += buffer[..<count]
+                        }
+                        return String(decoding: received, as: UTF8.self)
+                    })
+            }.start()
         }
     }
 }

@@ -11,8 +11,8 @@ enum ReaderMessage: Sendable {
 
 /// The messages waiting for a connection's reader, oldest first. Filled on the event loop by
 /// ``RoomSocketHandler``, drained by the reader; the handler stops reading from the socket while
-/// ``isFull`` (so a client that sends faster than its messages are handled is held back by TCP,
-/// not buffered here without bound).
+/// the reader has ``highWater`` messages (so a client that sends faster than its messages are
+/// handled is held back by TCP, not buffered here without bound).
 final class ReaderQueue: Sendable {
     private struct State {
         var messages = CircularBuffer<ReaderMessage>(initialCapacity: 2)
@@ -45,10 +45,16 @@ final class ReaderQueue: Sendable {
         waiter?.resume()
     }
 
-    var isFull: Bool { self.state.withLock { $0.messages.count >= Self.highWater } }
+    /// Drops the messages waiting (the reader has stopped).
+    func discardAll() {
+        self.state.withLock { $0.messages.removeAll() }
+    }
 
-    /// The next message, waiting if there is none; `nil` when finished and drained. One reader at a time.
-    func next() async -> ReaderMessage? {
+    /// The next message, waiting if there is none; `nil` when finished and drained. One reader at a
+    /// time. If the reader's task is cancelled while it waits, `onCancel` runs (it should end the
+    /// connection, which finishes the queue). The handler is installed only around the wait, so
+    /// a connection holds it only while idle, in the frame it is idle in anyway.
+    func next(onCancel: @escaping @Sendable () -> Void) async -> ReaderMessage? {
         while true {
             let polled = self.state.withLock { state -> ReaderMessage?? in
                 if let message = state.messages.popFirst() { return .some(message) }
@@ -57,13 +63,17 @@ final class ReaderQueue: Sendable {
             if let polled { return polled }
             // Unsafe rather than checked (which allocates per wait): resumed exactly once, by
             // `append` or `finish` (which take it under the lock) or right here.
-            await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
-                let ready = self.state.withLock { state -> Bool in
-                    if !state.messages.isEmpty || state.isFinished { return true }
-                    state.waiter = continuation
-                    return false
+            await withTaskCancellationHandler {
+                await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+                    let ready = self.state.withLock { state -> Bool in
+                        if !state.messages.isEmpty || state.isFinished { return true }
+                        state.waiter = continuation
+                        return false
+                    }
+                    if ready { continuation.resume() }
                 }
-                if ready { continuation.resume() }
+            } onCancel: {
+                onCancel()
             }
         }
     }

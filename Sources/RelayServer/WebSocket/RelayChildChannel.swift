@@ -1,5 +1,6 @@
 import Handlers
 import HTTPTypes
+import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
@@ -34,7 +35,13 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     let responder: HTTPChannelHandler.Responder
     let sockets: RoomSocketRoutes
     let settings: RoomSocketHandler.Settings
-    var http1 = HTTP1Channel.Configuration()
+    let http1 = HTTP1Channel.Configuration()
+
+    init(responder: @escaping HTTPChannelHandler.Responder, sockets: RoomSocketRoutes, settings: RoomSocketHandler.Settings) {
+        self.responder = Self.redirectingUpgrades(to: responder)
+        self.sockets = sockets
+        self.settings = settings
+    }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
@@ -81,7 +88,8 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
         } catch let error as ChannelError where error == .inputClosed {
             return logger.trace("relay.connection.closed_before_request")
         } catch {
-            return logger.debug("relay.connection.upgrade_failed", metadata: ["error": "\(error)"])
+            logger.debug("relay.connection.upgrade_failed", metadata: ["error": "\(error)"])
+            return value.channel.close(promise: nil)
         }
         switch connection {
         case .webSocket(let socket): await socket.run()
@@ -96,6 +104,25 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     private func serveHTTP(_ http: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, logger: Logger) async {
         await self.handleHTTP(asyncChannel: http, logger: logger)
     }
+
+    /// NIO upgrades only a connection's first request. A WebSocket upgrade asked for later on a
+    /// kept-alive connection gets a redirect to the same target with the connection closed, so the
+    /// client retries on a fresh one (as hummingbird-websocket does); other requests go to `responder`.
+    static func redirectingUpgrades(to responder: @escaping HTTPChannelHandler.Responder) -> HTTPChannelHandler.Responder {
+        { request, writer, channel in
+            guard request.headers[.upgrade]?.lowercased() == "websocket" else {
+                return try await responder(request, writer, channel)
+            }
+            var target = request.uri.path
+            if let query = request.uri.query { target += "?\(query)" }
+            let redirect = HTTPResponse(status: .temporaryRedirect, headerFields: [.connection: "close", .location: target])
+            try await writer.writeResponse(redirect)
+            throw UpgradeOnKeptAliveConnection()
+        }
+    }
+
+    /// Ends the HTTP connection after the redirect (hummingbird closes it on an error).
+    struct UpgradeOnKeptAliveConnection: Error {}
 
     /// The HTTP/1.1 handlers hummingbird's own HTTP channel would add.
     private func startHTTP(on channel: any Channel, logger: Logger) throws -> NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart> {

@@ -53,9 +53,10 @@ final class RoomSocket: Sendable {
         return RoomSocket(dispatcher: dispatcher, channel: channel, handler: bound, writer: writer, logger: logger)
     }
 
-    /// Serves the connection until it is over. No cancellation handler: the server ends its
-    /// connections by closing them (``RoomSocketHandler`` answers hummingbird's quiesce event),
-    /// which ends the reader, and every frame held here costs each idle connection memory.
+    /// Serves the connection until it is over: until the channel closes, which ends the reader.
+    /// The server closes its connections by quiescing them (``RoomSocketHandler`` answers the
+    /// event); if the connection's task is cancelled instead (a service of the server's group
+    /// ended), it hangs up.
     func run() async {
         // Reader and writer run on the channel's own event loop: a message read there is
         // dispatched, applied by a room on the same loop and written out without a thread hop.
@@ -85,7 +86,10 @@ final class RoomSocket: Sendable {
         let session = handler.session
         var flood = FloodWatch(threshold: session.limits.floodCloseThreshold)
         var sinceYield = 0
-        while let message = await handler.readerQueue.next() {
+        let channel = self.channel
+        // If the connection's task is cancelled (not the server's usual way of stopping: see ``run()``).
+        let hangUp: @Sendable () -> Void = { channel.close(promise: nil) }
+        while let message = await handler.readerQueue.next(onCancel: hangUp) {
             defer { handler.readerFinishedMessage() }
             // Messages already read arrive without a suspension; let the loop's writers (and
             // other connections) take a turn now and then, so a burst cannot outrun them.

@@ -43,7 +43,11 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var context: ChannelHandlerContext?
     /// The fragments so far of a message sent in several frames.
     private var fragments: (bytes: ByteBuffer, isText: Bool)?
-    private var pongDue = false
+    /// The payload of the last ping, while its pong has not come.
+    private var pingPayload: UInt64?
+    /// The payload of the latest ping not yet answered because the channel takes no writes;
+    /// only the latest is answered (RFC 6455 5.5.3), so a client cannot queue up pongs.
+    private var pongOwed: ByteBuffer?
     private var pinger: RepeatedTask?
     /// A `read` held back while the reader has ``ReaderQueue/highWater`` messages.
     private var readHeld = false
@@ -78,15 +82,19 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = self.unwrapInboundIn(data)
+        guard !frame.rsv1, !frame.rsv2, !frame.rsv3 else { return self.fail(.protocolError) }  // no extensions
         switch frame.opcode {
         case .text, .binary, .continuation:
             self.received(dataFrame: frame)
         case .ping:
             guard !self.closeSent else { return }
-            context.writeAndFlush(
-                self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
+            self.pongOwed = frame.unmaskedData
+            self.payPong()
         case .pong:
-            self.pongDue = false
+            var payload = frame.unmaskedData
+            if let expected = self.pingPayload, payload.readInteger(as: UInt64.self) == expected {
+                self.pingPayload = nil
+            }
         case .connectionClose:
             self.receivedClose(frame)
         default:
@@ -95,6 +103,12 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            // The client's TCP half went away without a close frame (a killed app, a lost network):
+            // the connection is over (1006), and its player dropped now, not at the next ping.
+            context.close(promise: nil)
+            return
+        }
         if event is ChannelShouldQuiesceEvent {
             // The server is stopping: what is queued goes out, then the writer says goodbye.
             self.session.connection.close(code: 1001)  // going away
@@ -104,7 +118,7 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if self.messagesWithReader >= ReaderQueue.highWater {
+        if self.messagesWithReader >= ReaderQueue.highWater, !self.readerStopped {
             self.readHeld = true
             return
         }
@@ -112,8 +126,18 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { self.resumeWriter() }
+        if context.channel.isWritable {
+            self.payPong()
+            self.resumeWriter()
+        }
         context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // NIO's WebSocketProtocolErrorHandler, before this handler, has sent a close frame for a
+        // frame the decoder refused (1009 too large, 1002) and is closing the channel.
+        if error is NIOWebSocketError { self.closeSent = true }
+        context.fireErrorCaught(error)
     }
 }
 
@@ -121,7 +145,6 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
 extension RoomSocketHandler {
     private func received(dataFrame frame: WebSocketFrame) {
-        guard !frame.rsv1, !frame.rsv2, !frame.rsv3 else { return self.fail(.protocolError) }  // no extensions
         guard !self.closeSent, !self.readerStopped else { return }  // closing: the rest is discarded
         if frame.opcode == .continuation {
             guard var message = self.fragments else { return self.fail(.protocolError) }
@@ -155,9 +178,15 @@ extension RoomSocketHandler {
         self.readerQueue.append(message)
     }
 
-    /// The reader reads no more: the connection is ending.
+    /// The reader reads no more (the client flooded; the connection is ending): what waits for it
+    /// is dropped, and reading resumes so the client's answer to the close frame gets in.
     func readerEnded() {
         self.readerStopped = true
+        self.readerQueue.discardAll()
+        if self.readHeld {
+            self.readHeld = false
+            self.context?.read()
+        }
     }
 
     /// The reader is done with a message: handling in place may resume once it has none, and
@@ -176,10 +205,19 @@ extension RoomSocketHandler {
 extension RoomSocketHandler {
     private func ping() {
         guard let context = self.context, !self.closeSent else { return }
-        if self.pongDue { return self.fail(.goingAway) }
-        self.pongDue = true
-        let frame = WebSocketFrame(fin: true, opcode: .ping, data: context.channel.allocator.buffer(capacity: 0))
-        context.writeAndFlush(self.wrapOutboundOut(frame), promise: nil)
+        if self.pingPayload != nil { return self.fail(.goingAway) }
+        let payload = UInt64.random(in: .min ... .max)
+        self.pingPayload = payload
+        var data = context.channel.allocator.buffer(capacity: 8)
+        data.writeInteger(payload)
+        context.writeAndFlush(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .ping, data: data)), promise: nil)
+    }
+
+    /// Answers the latest ping, if one is owed and the channel takes writes.
+    private func payPong() {
+        guard let context = self.context, context.channel.isWritable, let payload = self.pongOwed else { return }
+        self.pongOwed = nil
+        context.writeAndFlush(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: payload)), promise: nil)
     }
 
     /// Answers a close frame: the client's goodbye (echoed, then the connection ends) or its
@@ -219,6 +257,10 @@ extension RoomSocketHandler {
             self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: payload)), promise: written)
         let channel = context.channel
         written?.futureResult.whenComplete { _ in channel.close(promise: nil) }
+        if thenHangUp {
+            // A client that does not read may never let the close frame out: hang up regardless.
+            context.eventLoop.scheduleTask(in: RoomSocket.closeGracePeriod) { channel.close(promise: nil) }
+        }
     }
 
     /// Suspends the writer until the channel takes more writes (or closes).
