@@ -134,15 +134,11 @@ struct InPlaceRelayTests {
     func fragmentAcrossInstallation() async throws {
         try await withRelayServer { port, _ in
             let host = TestSocket.connect(port: port)
-            host.send(["type": "create_room", "room_name": "Split", "player_name": "Host"])
-            _ = try await host.expect("player_joined")
-            let code = try #require(try await host.expect("room_created")["room_id"] as? String)
+            let code = try await host.createRoom(named: "Split")
             let chat = Array(#"{"type":"chat","message":"split"}"#.utf8)
             // The first fragment comes with the handshake; the rest after.
-            let guest = try await StalledClient.connect(
-                port: port, path: "/ws/room/\(code)",
-                early: [#"{"type":"join_room","room_id":"\#(code)","player_name":"Guest"}"#],
-                earlyBytes: StalledClient.frame(fin: false, opcode: 1, Array(chat[..<10])))
+            let guest = try await StalledClient.joining(
+                port: port, code: code, earlyBytes: StalledClient.frame(fin: false, opcode: 1, Array(chat[..<10])))
             _ = try await host.expect("player_joined")
             try guest.sendRaw(StalledClient.frame(fin: true, opcode: 0, Array(chat[10...])))
             #expect(try await host.expect("chat")["message"] as? String == "split")

@@ -27,25 +27,13 @@ final class StalledClient: @unchecked Sendable {
     }
 
     private init(port: Int, path: String, extraHeaders: String, early: [UInt8]) throws {
-        self.descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard self.descriptor >= 0 else { throw StalledClientError.socket }
-        var receiveBuffer: Int32 = 4096
-        setsockopt(self.descriptor, SOL_SOCKET, SO_RCVBUF, &receiveBuffer, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.connect(self.descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard connected == 0 else { throw StalledClientError.connect }
+        // A small receive buffer, so that a client that stops reading holds the server up soon.
+        self.descriptor = try loopbackSocket(port: port, receiveBuffer: 4096)
         try self.write(Array(
             ("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\(extraHeaders)\r\n").utf8)
             + early)
-        // Read only the handshake answer, then never read again.
+        // Read the handshake answer only; frames are read when asked (`readFrame`).
         var response: [UInt8] = []
         var byte: UInt8 = 0
         while !response.suffix(4).elementsEqual([13, 10, 13, 10]) {
@@ -55,6 +43,13 @@ final class StalledClient: @unchecked Sendable {
         guard String(decoding: response, as: UTF8.self).hasPrefix("HTTP/1.1 101") else {
             throw StalledClientError.refused(String(decoding: response, as: UTF8.self))
         }
+    }
+
+    /// A raw client that joins room `code` as "Guest" in the same write as its handshake, `earlyBytes` after.
+    static func joining(port: Int, code: String, earlyBytes: [UInt8] = []) async throws -> StalledClient {
+        try await Self.connect(
+            port: port, path: "/ws/room/\(code)",
+            early: [#"{"type":"join_room","room_id":"\#(code)","player_name":"Guest"}"#], earlyBytes: earlyBytes)
     }
 
     /// Sends one masked text frame (mask key zero, so the payload goes as is).
@@ -151,6 +146,29 @@ final class StalledClient: @unchecked Sendable {
     }
 
     deinit { close(self.descriptor) }
+}
+
+/// A blocking TCP socket connected to `port` on 127.0.0.1, optionally with a receive buffer size.
+func loopbackSocket(port: Int, receiveBuffer: Int32? = nil) throws -> Int32 {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else { throw StalledClientError.socket }
+    if var size = receiveBuffer {
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+    }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
+    }
+    guard connected == 0 else {
+        close(descriptor)
+        throw StalledClientError.connect
+    }
+    return descriptor
 }
 
 enum StalledClientError: Error { case socket, connect, handshake, write, read, refused(String) }

@@ -176,3 +176,12 @@ private final class Inbox: Sendable {
         }
     }
 }
+
+extension TestSocket {
+    /// Creates a room as its host ("Host") and returns the room's code.
+    func createRoom(named name: String) async throws -> String {
+        self.send(["type": "create_room", "room_name": name, "player_name": "Host"])
+        _ = try await self.expect("player_joined")
+        return try #require(try await self.expect("room_created")["room_id"] as? String)
+    }
+}

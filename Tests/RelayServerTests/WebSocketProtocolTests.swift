@@ -66,11 +66,8 @@ struct WebSocketProtocolTests {
     func clientCloses() async throws {
         try await withRelayServer { port, _ in
             let host = TestSocket.connect(port: port)
-            host.send(["type": "create_room", "room_name": "Bye", "player_name": "Host"])
-            _ = try await host.expect("player_joined")
-            let code = try #require(try await host.expect("room_created")["room_id"] as? String)
-            let guest = try await StalledClient.connect(port: port, path: "/ws/room/\(code)")
-            try guest.send(#"{"type":"join_room","room_id":"\#(code)","player_name":"Guest"}"#)
+            let code = try await host.createRoom(named: "Bye")
+            let guest = try await StalledClient.joining(port: port, code: code)
             _ = try await host.expect("player_joined")
             try guest.sendRaw(StalledClient.frame(fin: true, opcode: Self.closeOpcode, [0x03, 0xE8]))  // 1000
             var frame = try await guest.readFrame()
@@ -137,12 +134,8 @@ struct WebSocketProtocolTests {
         limits.outboundQueueFrames = 100_000  // so that its queue does not drop it first
         try await withRelayServer(limits: limits) { port, _ in
             let host = TestSocket.connect(port: port)
-            host.send(["type": "create_room", "room_name": "Full", "player_name": "Host"])
-            _ = try await host.expect("player_joined")
-            let code = try #require(try await host.expect("room_created")["room_id"] as? String)
-            let guest = try await StalledClient.connect(
-                port: port, path: "/ws/room/\(code)",
-                early: [#"{"type":"join_room","room_id":"\#(code)","player_name":"Guest"}"#])
+            let code = try await host.createRoom(named: "Full")
+            let guest = try await StalledClient.joining(port: port, code: code)
             let guestID = try #require(try await host.expect("player_joined")["player_id"] as? String)
             // 7.5 MB the guest never reads (game_action goes to the others only) fill its socket;
             // the host's chat coming back says the server has handled them all.
@@ -174,12 +167,8 @@ struct WebSocketProtocolTests {
     func connectionEndsWithoutClose() async throws {
         try await withRelayServer { port, _ in
             let host = TestSocket.connect(port: port)
-            host.send(["type": "create_room", "room_name": "Gone", "player_name": "Host"])
-            _ = try await host.expect("player_joined")
-            let code = try #require(try await host.expect("room_created")["room_id"] as? String)
-            let guest = try await StalledClient.connect(
-                port: port, path: "/ws/room/\(code)",
-                early: [#"{"type":"join_room","room_id":"\#(code)","player_name":"Guest"}"#])
+            let code = try await host.createRoom(named: "Gone")
+            let guest = try await StalledClient.joining(port: port, code: code)
             _ = try await host.expect("player_joined")
             guest.shutdownWrite()  // (pings come every 30 s here: only the end of input can tell)
             _ = try await host.expect("player_disconnected")
@@ -291,18 +280,8 @@ struct WebSocketProtocolTests {
             Thread {
                 continuation.resume(
                     with: Result {
-                        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                        let descriptor = try loopbackSocket(port: port)
                         defer { close(descriptor) }
-                        var address = sockaddr_in()
-                        address.sin_family = sa_family_t(AF_INET)
-                        address.sin_port = in_port_t(UInt16(port).bigEndian)
-                        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-                        let connected = withUnsafePointer(to: &address) {
-                            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                            }
-                        }
-                        guard connected == 0 else { throw StalledClientError.connect }
                         var timeout = timeval(tv_sec: 10, tv_usec: 0)
                         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
                         let bytes = Array(request.utf8)
