@@ -1,5 +1,4 @@
 public import Relay
-import NIOCore
 
 /// Routes each inbound text message to the handler registered for its `type`, through
 /// the filters registered for that type.
@@ -72,26 +71,18 @@ public struct MessageDispatcher: Sendable {
         }
     }
 
-    /// Handles a message without the reader, from a NIO channel handler reading its frame, when a
-    /// raw handler is registered for its type and the sender is in a room; returns false, having
-    /// done nothing, otherwise, or when the raw handler declines it on the current loop — the
-    /// caller then dispatches it the usual way. A refused message is answered with its error here,
-    /// as ``dispatch(_:session:)`` would.
-    ///
-    /// When the room lives on the current event loop, the room's code runs right here. When it
-    /// lives on another, the bytes are copied there (``GameRoom/enterOnItsLoop(_:)``) and handled
-    /// in the loop's order: the sender's later messages reach the room through the same queue, so
-    /// none can overtake it. A message the raw handler declines there is decoded and handled there,
-    /// as the general path would (which is also why this needs the caller to keep the rule of
-    /// handling nothing in place while earlier messages still wait for its reader).
+    /// Handles a message at once, on the calling thread, when a raw handler takes it and the
+    /// sender's room lives on the current event loop (a NIO channel handler reading a frame);
+    /// returns false, having done nothing, otherwise — the caller then dispatches it the usual
+    /// way. A refused message is answered with its error here, as ``dispatch(_:session:)`` would.
     ///
     /// `bytes` are the frame's payload, not yet checked to be UTF-8 (the raw handler accepts
     /// only what it fully understands).
     public func dispatchInPlace(_ bytes: UnsafeBufferPointer<UInt8>, session: ConnectionSession) -> Bool {
         guard let raw = self.rawHandler(for: bytes), let membership = session.membership else { return false }
         let connection = session.connection
-        // On the room's loop, the room's code runs right here, before this call returns: the
-        // bytes are not shared with anything that runs concurrently.
+        // The room's code runs right here, on this thread, before this call returns: the bytes
+        // are not shared with anything that runs concurrently.
         nonisolated(unsafe) let bytes = bytes
         do throws(RelayError) {
             let handled = try membership.room.enterIfOnCurrentLoop { room throws(RelayError) in
@@ -99,34 +90,11 @@ public struct MessageDispatcher: Sendable {
                 if handled { room.messagesHandledInPlace += 1 }
                 return handled
             }
-            if let handled { return handled }
+            return handled ?? false
         } catch {
             session.reply(error)
             return true
         }
-        let payload = ByteBuffer(bytes: bytes)
-        let playerID = membership.playerID
-        membership.room.enterOnItsLoop { room in
-            do throws(RelayError) {
-                let handled = try payload.withUnsafeReadableBytes { payload in
-                    Result { () throws(RelayError) in
-                        try raw.handleRaw(
-                            payload.assumingMemoryBound(to: UInt8.self), from: playerID, connection: connection, in: room)
-                    }
-                }.get()
-                if handled {
-                    room.messagesHandledInPlace += 1
-                    return
-                }
-                let message = try Self.decode(String(buffer: payload))
-                // The raw handler was picked by the first `type` key; JSON keeps the last.
-                guard message.type == raw.messageType else { throw .invalidField("type", expected: "a single type") }
-                try raw.handle(message, from: playerID, connection: connection, in: room)
-            } catch {
-                connection.send(OutboundMessage.error(error))
-            }
-        }
-        return true
     }
 
     /// ``dispatchInPlace(_:session:)`` for a message already in a `String`.

@@ -24,23 +24,13 @@ extension RoomMessageHandler {
         let context = (handler: self, message: message, playerID: membership.playerID, connection: session.connection)
         do {
             try await membership.room.enterFromAnywhere(with: context) { room, context throws(RelayError) in
-                try context.handler.handle(context.message, from: context.playerID, connection: context.connection, in: room)
+                guard room.isCurrent(context.playerID, connection: context.connection) else { throw .notInRoom }
+                try context.handler.handle(context.message, from: context.playerID, in: room)
             }
         } catch {
             if error == .notInRoom { session.membership = nil }  // dropped, left or replaced meanwhile
             throw error
         }
-    }
-}
-
-extension RoomMessageHandler {
-    /// ``handle(_:from:in:)`` if `connection` still speaks for `playerID` in `room`, else
-    /// ``RelayError/notInRoom`` (dropped, left or replaced meanwhile).
-    func handle(
-        _ message: InboundMessage, from playerID: String, connection: PlayerConnection, in room: isolated GameRoom
-    ) throws(RelayError) {
-        guard room.isCurrent(playerID, connection: connection) else { throw .notInRoom }
-        try self.handle(message, from: playerID, in: room)
     }
 }
 

@@ -72,10 +72,6 @@ struct PlayerStateFastPathTests {
         let fast = try await Self.outcome(of: text, generalPathOnly: false)
         let general = try await Self.outcome(of: text, generalPathOnly: true)
         #expect(fast == general, "\(text)")
-        // From a handler on another loop than the room's: forwarded to the room's loop, declined
-        // messages decoded there.
-        let forwarded = try await Self.outcome(of: text, generalPathOnly: false, forwardedInPlace: true)
-        #expect(forwarded == general, "\(text)")
     }
 
     @Test func randomPlainStatesAnswerAlike() async throws {
@@ -99,16 +95,12 @@ struct PlayerStateFastPathTests {
         #expect(Passing.seen.withLock { $0 } >= 1)
     }
 
-    @Test func inPlaceForMembersAndRawTypes() async throws {
+    @Test func inPlaceOnlyOnTheRoomsLoopForMembersAndRawTypes() async throws {
         let harness = try Harness()
-        let (host, guest, code) = try await harness.roomWithTwoPlayers()
+        let (host, guest, _) = try await harness.roomWithTwoPlayers()
         let text = #"{"type":"player_state","state":{"x":1}}"#
         let loop = testEventLoopGroup.next()  // the loop every test room lives on
-        // Off the room's loop: forwarded there, and handled in the loop's order.
-        #expect(harness.dispatcher.dispatchInPlace(text, session: guest.session))
-        try await loop.submit {}.get()
-        #expect(await host.received().map(\.type) == ["player_state_update"])
-        #expect(await harness.registry.room(code: code)?.messagesHandledInPlace == 1)
+        #expect(!harness.dispatcher.dispatchInPlace(text, session: guest.session))  // off the loop
         #expect(try await loop.submit { harness.dispatcher.dispatchInPlace(text, session: guest.session) }.get())
         #expect(await host.received().map(\.type) == ["player_state_update"])
         let chat = #"{"type":"chat","message":"hi"}"#
@@ -132,16 +124,12 @@ struct PlayerStateFastPathTests {
         var storedState: [String: JSONValue]?
     }
 
-    static func outcome(of text: String, generalPathOnly: Bool, forwardedInPlace: Bool = false) async throws -> Outcome {
+    static func outcome(of text: String, generalPathOnly: Bool) async throws -> Outcome {
         let dispatcher = try MessageDispatcher(
             handlers: BuiltInHandlers.all, filters: generalPathOnly ? [Passing()] : [])
         let harness = Harness(dispatcher: dispatcher)
         let (host, guest, code) = try await harness.roomWithTwoPlayers()
-        if forwardedInPlace, dispatcher.dispatchInPlace(text, session: guest.session) {
-            try await testEventLoopGroup.next().submit {}.get()  // after the forwarded message, in the loop's order
-        } else {
-            await guest.send(text)
-        }
+        await guest.send(text)
         let room = try #require(harness.registry.room(code: code))
         var sender = await guest.received()
         // Error texts may name a different key when several are wrong; the code must agree.

@@ -77,15 +77,6 @@ public actor GameRoom {
         }
     }
 
-    /// Runs `body` isolated to the room on the room's event loop, soon, in order with everything
-    /// else queued there (the actor's own jobs included: the loop is its executor). For code on
-    /// another loop outside Swift concurrency that must not wait, e.g. a NIO channel handler.
-    package nonisolated func enterOnItsLoop(_ body: @escaping @Sendable (isolated GameRoom) -> Void) {
-        self.eventLoop.execute {
-            _ = self.enterIfOnCurrentLoop(body)
-        }
-    }
-
     // MARK: Sending
 
     /// Queues an encoded message for one member (nothing if they are not connected).
