@@ -49,15 +49,16 @@ final class LiveRelay: Sendable {
         process.standardOutput = pipe
         process.standardError = pipe
         let output = Locked("")
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty {
-                handle.readabilityHandler = nil
-            } else {
+        try process.run()
+        // A blocking read on a thread of its own, not `readabilityHandler`: tearing down that
+        // dispatch read source races the pipe's close and can crash libdispatch's event loop on
+        // Linux (swift-corelibs-libdispatch#949; it crashed a CI run here).
+        let reader = pipe.fileHandleForReading
+        Thread {
+            while case let data = reader.availableData, !data.isEmpty {
                 output.withLock { $0 += String(decoding: data, as: UTF8.self) }
             }
-        }
-        try process.run()
+        }.start()
 
         var port: Int?
         let deadline = ContinuousClock.now + .seconds(30)

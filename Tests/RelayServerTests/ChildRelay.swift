@@ -28,15 +28,16 @@ final class ChildRelay: Sendable {
         process.standardOutput = pipe
         process.standardError = pipe
         self.process = process
-        pipe.fileHandleForReading.readabilityHandler = { [output] handle in
-            let data = handle.availableData
-            guard !data.isEmpty else {
-                handle.readabilityHandler = nil
-                return
-            }
-            output.append(data)
-        }
         try process.run()
+        // A blocking read on a thread of its own, not `readabilityHandler`: tearing down that
+        // dispatch read source races the pipe's close and can crash libdispatch's event loop on
+        // Linux (swift-corelibs-libdispatch#949; it crashed a CI run here).
+        let reader = pipe.fileHandleForReading
+        Thread { [output] in
+            while case let data = reader.availableData, !data.isEmpty {
+                output.append(data)
+            }
+        }.start()
     }
 
     /// Everything the child printed so far.
