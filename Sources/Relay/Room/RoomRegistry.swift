@@ -97,9 +97,10 @@ public final class RoomRegistry: Sendable {
 
     /// Updates the listing of `room` (only if its code still names that room).
     func publish(_ room: GameRoom, info: JSONValue, joinable: Bool) {
+        let encoded = Entry.encoded(info)  // before the lock, which every room's loop takes
         self.entries.withLock { entries in
             guard entries[room.code]?.room === room else { return }
-            entries[room.code]?.info = Entry.encoded(info)
+            entries[room.code]?.info = encoded
             entries[room.code]?.joinable = joinable
         }
     }

@@ -18,6 +18,11 @@ final class ReaderQueue: Sendable {
         var messages = CircularBuffer<ReaderMessage>(initialCapacity: 2)
         var waiter: UnsafeContinuation<Void, Never>?
         var isFinished = false
+
+        mutating func takeWaiter() -> UnsafeContinuation<Void, Never>? {
+            defer { self.waiter = nil }
+            return self.waiter
+        }
     }
 
     /// Messages waiting before the handler stops reading from the socket.
@@ -27,20 +32,18 @@ final class ReaderQueue: Sendable {
 
     /// Adds a message and wakes the reader.
     func append(_ message: ReaderMessage) {
-        let waiter = self.state.withLock { state -> UnsafeContinuation<Void, Never>? in
+        let waiter = self.state.withLock { state in
             state.messages.append(message)
-            defer { state.waiter = nil }
-            return state.waiter
+            return state.takeWaiter()
         }
         waiter?.resume()
     }
 
     /// No more messages will come (the connection closed): the reader gets `nil` once it has the rest.
     func finish() {
-        let waiter = self.state.withLock { state -> UnsafeContinuation<Void, Never>? in
+        let waiter = self.state.withLock { state in
             state.isFinished = true
-            defer { state.waiter = nil }
-            return state.waiter
+            return state.takeWaiter()
         }
         waiter?.resume()
     }

@@ -118,7 +118,7 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if self.messagesWithReader >= ReaderQueue.highWater, !self.readerStopped {
+        if self.mustHoldReads {
             self.readHeld = true
             return
         }
@@ -183,20 +183,25 @@ extension RoomSocketHandler {
     func readerEnded() {
         self.readerStopped = true
         self.readerQueue.discardAll()
-        if self.readHeld {
-            self.readHeld = false
-            self.context?.read()
-        }
+        self.releaseHeldRead()
     }
 
     /// The reader is done with a message: handling in place may resume once it has none, and
     /// reading from the socket once it has fewer than ``ReaderQueue/highWater``.
     func readerFinishedMessage() {
         self.messagesWithReader -= 1
-        if self.readHeld, self.messagesWithReader < ReaderQueue.highWater {
-            self.readHeld = false
-            self.context?.read()
-        }
+        self.releaseHeldRead()
+    }
+
+    /// Reading from the socket pauses while the (still running) reader has this many messages.
+    private var mustHoldReads: Bool {
+        self.messagesWithReader >= ReaderQueue.highWater && !self.readerStopped
+    }
+
+    private func releaseHeldRead() {
+        guard self.readHeld, !self.mustHoldReads else { return }
+        self.readHeld = false
+        self.context?.read()
     }
 }
 
