@@ -1,0 +1,158 @@
+// The floor under any relay on this machine: what one read and one write per delivered message
+// cost on loopback TCP, with nothing else done. `relay` pairs up the connections it accepts and
+// copies whatever one of a pair sends to the other (one read(2), one write(2)); `drive` opens the
+// pairs and sends fixed-size messages on every connection at a given rate, like relay-bench's
+// `relay` scenario with two-player rooms. The relay prints its CPU per delivered message, read
+// from getrusage over the time messages flowed.
+//
+//   cc -O2 -o relay-floor relay-floor.c
+//   taskset -c 1 ./relay-floor relay 8600 &
+//   taskset -c 0 ./relay-floor drive 8600 500 30 20 200    # pairs, Hz, seconds, message bytes
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static void die(const char *what) { perror(what); exit(1); }
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double cpu_seconds(void) {
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 + usage.ru_stime.tv_sec
+        + usage.ru_stime.tv_usec / 1e6;
+}
+
+static void no_delay(int fd) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+static int relay(int port) {
+    int listener = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons(port)};
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(listener, (struct sockaddr *)&address, sizeof address) < 0) die("bind");
+    if (listen(listener, 4096) < 0) die("listen");
+    int epoll = epoll_create1(0);
+    struct epoll_event event = {.events = EPOLLIN, .data.fd = listener};
+    epoll_ctl(epoll, EPOLL_CTL_ADD, listener, &event);
+
+    enum { maxFDs = 1 << 17 };
+    static int peer[maxFDs];
+    int waiting = -1, open = 0;
+    long deliveries = 0;
+    double firstAt = 0, cpuAtFirst = 0;
+    static char buffer[65536];
+    struct epoll_event events[256];
+    for (;;) {
+        int ready = epoll_wait(epoll, events, 256, -1);
+        for (int i = 0; i < ready; i++) {
+            int fd = events[i].data.fd;
+            if (fd == listener) {
+                int client = accept(listener, NULL, NULL);
+                if (client < 0 || client >= maxFDs) continue;
+                no_delay(client);
+                struct epoll_event clientEvent = {.events = EPOLLIN, .data.fd = client};
+                epoll_ctl(epoll, EPOLL_CTL_ADD, client, &clientEvent);
+                open++;
+                if (waiting < 0) {
+                    waiting = client;
+                    peer[client] = -1;
+                } else {
+                    peer[client] = waiting;
+                    peer[waiting] = client;
+                    waiting = -1;
+                }
+                continue;
+            }
+            ssize_t count = read(fd, buffer, sizeof buffer);
+            if (count <= 0) {
+                close(fd);
+                if (--open == 0 && deliveries > 0) {
+                    double cpu = cpu_seconds() - cpuAtFirst, wall = now_seconds() - firstAt;
+                    printf("relay-floor: %ld deliveries in %.1f s, CPU %.2f s (%.0f%% of one core), "
+                           "%.2f µs per delivery\n",
+                        deliveries, wall, cpu, 100 * cpu / wall, 1e6 * cpu / deliveries);
+                    return 0;
+                }
+                continue;
+            }
+            if (deliveries == 0) {
+                firstAt = now_seconds();
+                cpuAtFirst = cpu_seconds();
+            }
+            if (peer[fd] >= 0 && write(peer[fd], buffer, count) == count) deliveries++;
+        }
+    }
+}
+
+static int drive(int port, int pairs, int hz, int seconds, int size) {
+    int connections = 2 * pairs;
+    int *fds = calloc(connections, sizeof(int));
+    int epoll = epoll_create1(0);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons(port)};
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (int i = 0; i < connections; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        if (connect(fds[i], (struct sockaddr *)&address, sizeof address) < 0) die("connect");
+        no_delay(fds[i]);
+        struct epoll_event event = {.events = EPOLLIN, .data.fd = fds[i]};
+        epoll_ctl(epoll, EPOLL_CTL_ADD, fds[i], &event);
+    }
+    usleep(200000);  // let the relay pair everyone up
+    char *message = malloc(size), buffer[65536];
+    memset(message, 'x', size);
+    // Every connection sends every 1/hz s; their phases are spread evenly over the period, and
+    // sends fall due on a 1 ms grid (as relay-bench's do).
+    double period = 1.0 / hz, start = now_seconds(), end = start + seconds, cpuAtStart = cpu_seconds();
+    long sent = 0, received = 0;
+    long *nextSend = calloc(connections, sizeof(long));  // in periods since start
+    struct epoll_event events[256];
+    for (double now = start; now < end; now = now_seconds()) {
+        double elapsed = now - start;
+        for (int i = 0; i < connections; i++) {
+            double due = (nextSend[i] + (double)i / connections) * period;
+            if (due <= elapsed) {
+                if (write(fds[i], message, size) == size) sent++;
+                nextSend[i]++;
+            }
+        }
+        int ready = epoll_wait(epoll, events, 256, 1);
+        for (int i = 0; i < ready; i++) {
+            ssize_t count = read(events[i].data.fd, buffer, sizeof buffer);
+            if (count > 0) received += count / size;
+        }
+    }
+    double cpu = cpu_seconds() - cpuAtStart;
+    printf("drive: %d pairs at %d Hz for %d s: sent %ld, received about %ld; own CPU %.2f s, %.2f µs per "
+           "message sent and received\n",
+        pairs, hz, seconds, sent, received, cpu, 1e6 * cpu / sent);
+    for (int i = 0; i < connections; i++) close(fds[i]);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "relay") == 0) return relay(atoi(argv[2]));
+    if (argc == 7 && strcmp(argv[1], "drive") == 0)
+        return drive(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
+    fprintf(stderr, "usage: relay-floor relay PORT | drive PORT PAIRS HZ SECONDS BYTES\n");
+    return 2;
+}
