@@ -44,11 +44,11 @@ struct RoomSocketHandlerTests {
         channel.read()
         #expect(counter.reads == 1)
         for _ in 0..<ReaderQueue.highWater - 1 {
-            try channel.writeInbound(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: #"{"type":"ping"}"#)))
+            try channel.writeInbound(InboundFrameTests.frameBytes(opcode: 0x1, payload: Array(#"{"type":"ping"}"#.utf8)))
         }
         channel.read()
         #expect(counter.reads == 2, "one below the mark, reading goes on")
-        try channel.writeInbound(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: #"{"type":"ping"}"#)))
+        try channel.writeInbound(InboundFrameTests.frameBytes(opcode: 0x1, payload: Array(#"{"type":"ping"}"#.utf8)))
         channel.read()
         #expect(counter.reads == 2, "at the mark, the read is held")
         handler.readerFinishedMessage()
@@ -62,7 +62,7 @@ struct RoomSocketHandlerTests {
         try channel.pipeline.syncOperations.addHandler(try Self.makeHandler())
         channel.isWritable = false
         for index in 0..<1000 {
-            try channel.writeInbound(WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer(string: "\(index)")))
+            try channel.writeInbound(InboundFrameTests.frameBytes(opcode: 0x9, payload: Array("\(index)".utf8)))
         }
         #expect(try channel.readOutbound(as: WebSocketFrame.self) == nil, "nothing written while unwritable")
         channel.isWritable = true
@@ -72,5 +72,34 @@ struct RoomSocketHandlerTests {
         #expect(String(buffer: pong.data) == "999")
         #expect(try channel.readOutbound(as: WebSocketFrame.self) == nil, "one pong")
         _ = try channel.finish()
+    }
+
+    @Test("Frames are handled whether a read holds several or a part of one; a refused frame fails the connection")
+    func framesAcrossReads() throws {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(try Self.makeHandler())
+        var stream = ByteBuffer()
+        for index in 0..<3 {
+            var ping = InboundFrameTests.frameBytes(opcode: 0x9, payload: Array("p\(index)".utf8))
+            stream.writeBuffer(&ping)
+        }
+        // 3 pings in 2 reads, cut inside the second ping's mask.
+        let cut = 11
+        try channel.writeInbound(stream.getSlice(at: stream.readerIndex, length: cut)!)
+        try channel.writeInbound(stream.getSlice(at: stream.readerIndex + cut, length: stream.readableBytes - cut)!)
+        for index in 0..<3 {
+            let pong = try #require(try channel.readOutbound(as: WebSocketFrame.self))
+            #expect(pong.opcode == .pong && String(buffer: pong.data) == "p\(index)")
+        }
+        // A frame over the 1,024-byte cap: a 1009 close, and what follows it is not read.
+        var tooLong = InboundFrameTests.frameBytes(opcode: 0x1, payload: InboundFrameTests.text(2000))
+        var ping = InboundFrameTests.frameBytes(opcode: 0x9, payload: [1])
+        tooLong.writeBuffer(&ping)
+        try channel.writeInbound(tooLong)
+        var close = try #require(try channel.readOutbound(as: WebSocketFrame.self))
+        #expect(close.opcode == .connectionClose)
+        #expect(close.data.readWebSocketErrorCode() == .messageTooLarge)
+        #expect(try channel.readOutbound(as: WebSocketFrame.self) == nil, "no pong after the refusal")
+        _ = try? channel.finish()
     }
 }

@@ -15,7 +15,7 @@ import Relay
 ///
 /// The HTTP side is hummingbird's. The upgrade follows hummingbird-websocket's
 /// `HTTP1WebSocketUpgradeChannel`; what differs is what an upgraded connection becomes: NIO's
-/// frame codec and a ``RoomSocketHandler`` on the event loop, with a shallow reader and a
+/// frame encoder and a ``RoomSocketHandler`` on the event loop, with a shallow reader and a
 /// writer task, in place of hummingbird-websocket's handler with its own tasks and deep async
 /// stack. That stack was more than half of an idle connection's memory.
 struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
@@ -46,20 +46,17 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
             let upgradeAttempted = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
-            let upgrader = NIOTypedWebSocketServerUpgrader<Connection>(
-                maxFrameSize: self.settings.maxMessageBytes,
+            let upgrader = RoomSocketUpgrader<Connection>(
                 shouldUpgrade: { channel, head in
                     upgradeAttempted.value = true
                     return channel.eventLoop.makeSucceededFuture(self.sockets.acceptsUpgrade(head) ? HTTPHeaders() : nil)
                 },
-                upgradePipelineHandler: { channel, head in
-                    channel.eventLoop.makeCompletedFuture {
-                        .webSocket(
-                            try RoomSocket.open(
-                                on: channel, roomID: RoomSocketRoutes.roomID(inPath: head.uri) ?? "new",
-                                dispatcher: self.sockets.dispatcher, registry: self.sockets.registry,
-                                settings: self.settings, logger: logger))
-                    }
+                open: { channel, head in
+                    .webSocket(
+                        try RoomSocket.open(
+                            on: channel, roomID: RoomSocketRoutes.roomID(inPath: head.uri) ?? "new",
+                            dispatcher: self.sockets.dispatcher, registry: self.sockets.registry,
+                            settings: self.settings, logger: logger))
                 }
             )
             let upgrade = NIOTypedHTTPServerUpgradeConfiguration(upgraders: [upgrader]) { channel in

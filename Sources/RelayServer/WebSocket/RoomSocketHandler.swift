@@ -3,8 +3,9 @@ import NIOCore
 import NIOWebSocket
 import Relay
 
-/// The WebSocket protocol of one room connection, on its channel's event loop, right behind
-/// NIO's frame decoder: control frames, message assembly, keep-alive pings and the close handshake.
+/// The WebSocket protocol of one room connection, on its channel's event loop, reading frames
+/// straight from the socket's bytes (``InboundFrame``): control frames, message assembly,
+/// keep-alive pings and the close handshake. Outbound frames go through NIO's frame encoder.
 ///
 /// A `player_state` from a member of a room on this loop is relayed in place, as its frame
 /// arrives (``MessageDispatcher/dispatchInPlace(_:session:)``). Every other message goes to the
@@ -14,13 +15,13 @@ import Relay
 /// (``SocketWriter``), which asks here whether the channel is writable and whether a close
 /// frame has gone out; the protocol's own frames (pong, ping, close) are written here.
 final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = WebSocketFrame
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
     /// Timings and sizes of the protocol.
     struct Settings: Sendable {
-        /// The largest message, fragments together (a single frame is capped by the decoder).
+        /// The largest message, fragments together (and so the largest frame).
         var maxMessageBytes: Int
         /// How often the server pings; a client that has not answered the last ping by the
         /// next one is closed with 1001.
@@ -41,6 +42,10 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let dispatcher: MessageDispatcher
     private let settings: Settings
     private var context: ChannelHandlerContext?
+    /// Bytes read that do not make a whole frame yet.
+    private var unparsed: ByteBuffer?
+    /// The connection is being failed (``fail(_:)``): nothing more it sends is read.
+    private var inputRefused = false
     /// The fragments so far of a message sent in several frames.
     private var fragments: (bytes: ByteBuffer, isText: Bool)?
     /// The payload of the last ping, while its pong has not come.
@@ -81,8 +86,28 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = self.unwrapInboundIn(data)
-        guard !frame.rsv1, !frame.rsv2, !frame.rsv3 else { return self.fail(.protocolError) }  // no extensions
+        guard !self.inputRefused else { return }
+        var bytes = self.unwrapInboundIn(data)
+        if var earlier = self.unparsed {
+            self.unparsed = nil
+            earlier.writeBuffer(&bytes)
+            bytes = earlier
+        }
+        while !self.inputRefused {
+            switch InboundFrame.read(from: &bytes, maxPayloadBytes: self.settings.maxMessageBytes) {
+            case .frame(let frame):
+                self.received(frame)
+            case .incomplete:
+                if bytes.readableBytes > 0 { self.unparsed = bytes }
+                return
+            case .refused(let code):
+                self.fail(code)
+            }
+        }
+    }
+
+    private func received(_ frame: InboundFrame) {
+        guard !frame.hasReservedBits else { return self.fail(.protocolError) }  // no extensions
         switch frame.opcode {
         case .text, .binary, .continuation:
             self.received(dataFrame: frame)
@@ -132,19 +157,12 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         context.fireChannelWritabilityChanged()
     }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // NIO's WebSocketProtocolErrorHandler, before this handler, has sent a close frame for a
-        // frame the decoder refused (1009 too large, 1002) and is closing the channel.
-        if error is NIOWebSocketError { self.closeSent = true }
-        context.fireErrorCaught(error)
-    }
 }
 
 // MARK: Messages
 
 extension RoomSocketHandler {
-    private func received(dataFrame frame: WebSocketFrame) {
+    private func received(dataFrame frame: InboundFrame) {
         guard !self.closeSent, !self.readerStopped else { return }  // closing: the rest is discarded
         if frame.opcode == .continuation {
             guard var message = self.fragments else { return self.fail(.protocolError) }
@@ -227,7 +245,7 @@ extension RoomSocketHandler {
 
     /// Answers a close frame: the client's goodbye (echoed, then the connection ends) or its
     /// answer to the server's.
-    private func receivedClose(_ frame: WebSocketFrame) {
+    private func receivedClose(_ frame: InboundFrame) {
         guard !self.closeSent else {
             self.context?.close(promise: nil)
             return
@@ -246,6 +264,7 @@ extension RoomSocketHandler {
 
     /// Fails the connection: a close frame with `code`, then the socket closes.
     private func fail(_ code: WebSocketErrorCode) {
+        self.inputRefused = true
         self.sendClose(code, thenHangUp: true)
     }
 

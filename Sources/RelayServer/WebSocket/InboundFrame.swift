@@ -1,0 +1,109 @@
+import NIOCore
+import NIOWebSocket
+
+/// One frame from a client, cut straight out of the bytes read from its socket by
+/// ``RoomSocketHandler``. NIO's `ByteToMessageHandler` and `WebSocketFrameDecoder` did this
+/// before, at the price of a pipeline step, a state machine step per header field and a
+/// heap-allocated `WebSocketFrame` for every message relayed.
+struct InboundFrame {
+    /// FIN, the three reserved bits and the opcode, as sent.
+    let firstByte: UInt8
+    /// The masking key, its first byte the most significant (NIO's `WebSocketMaskingKey` is
+    /// made only through a generic initializer, which allocated four times per frame).
+    let maskKey: UInt32?
+    /// The payload as sent: still masked, if the client masked it.
+    let data: ByteBuffer
+
+    var fin: Bool { self.firstByte & 0x80 != 0 }
+    /// RSV1–3: no extension is negotiated, so a frame with one set is a protocol error.
+    var hasReservedBits: Bool { self.firstByte & 0x70 != 0 }
+    /// Always a value: any 4-bit opcode is one (reserved ones included).
+    var opcode: WebSocketOpcode { WebSocketOpcode(encodedWebSocketOpcode: self.firstByte & 0x0F)! }
+
+    /// What the start of the bytes read so far holds.
+    enum Parsed {
+        case frame(InboundFrame)
+        /// Not a whole frame yet.
+        case incomplete
+        /// A frame the connection is failed for, with this close code: longer than the server
+        /// takes (1009), or a control frame that is fragmented or over 125 bytes (1002).
+        case refused(WebSocketErrorCode)
+    }
+
+    /// Takes the first frame off `buffer`; while it is incomplete, leaves `buffer` as it is. A
+    /// frame is refused as soon as its header shows it too long, before its payload is buffered.
+    static func read(from buffer: inout ByteBuffer, maxPayloadBytes: Int) -> Parsed {
+        let start = buffer.readerIndex
+        guard let first = buffer.getInteger(at: start, as: UInt8.self),
+            let second = buffer.getInteger(at: start + 1, as: UInt8.self)
+        else { return .incomplete }
+        var headerBytes = 2
+        var length = Int(second & 0x7F)
+        if length == 126 {
+            guard let word = buffer.getInteger(at: start + 2, as: UInt16.self) else { return .incomplete }
+            length = Int(word)
+            headerBytes = 4
+        } else if length == 127 {
+            guard let quad = buffer.getInteger(at: start + 2, as: UInt64.self) else { return .incomplete }
+            guard quad <= UInt64(maxPayloadBytes) else { return .refused(.messageTooLarge) }
+            length = Int(quad)
+            headerBytes = 10
+        }
+        guard length <= maxPayloadBytes else { return .refused(.messageTooLarge) }
+        if first & 0x08 != 0, first & 0x80 == 0 || length > 125 { return .refused(.protocolError) }
+        var maskKey: UInt32?
+        if second & 0x80 != 0 {
+            guard let key = buffer.getInteger(at: start + headerBytes, as: UInt32.self) else { return .incomplete }
+            maskKey = key
+            headerBytes += 4
+        }
+        guard let data = buffer.getSlice(at: start + headerBytes, length: length) else { return .incomplete }
+        buffer.moveReaderIndex(forwardBy: headerBytes + length)
+        return .frame(InboundFrame(firstByte: first, maskKey: maskKey, data: data))
+    }
+
+    /// The payload unmasked, in a buffer of its own.
+    var unmaskedData: ByteBuffer {
+        guard let key = self.maskKey else { return self.data }
+        let count = self.data.readableBytes
+        var payload = ByteBufferAllocator().buffer(capacity: count)
+        payload.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { output in
+            self.data.withUnsafeReadableBytes { Self.unmask($0, with: key, into: output) }
+            return count
+        }
+        return payload
+    }
+
+    /// Calls `body` with the payload, unmasked into a temporary buffer (on the stack when small):
+    /// the frame's own bytes stay as they are, for the reader if `body` declines.
+    func withUnmaskedPayload<Result>(_ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+        self.data.withUnsafeReadableBytes { (masked: UnsafeRawBufferPointer) -> Result in
+            guard let key = self.maskKey else { return body(masked.assumingMemoryBound(to: UInt8.self)) }
+            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: masked.count) {
+                (payload: UnsafeMutableBufferPointer<UInt8>) -> Result in
+                Self.unmask(masked, with: key, into: UnsafeMutableRawBufferPointer(payload))
+                return body(UnsafeBufferPointer(payload))
+            }
+        }
+    }
+
+    /// XORs `masked` with the repeating 4-byte `key` into `payload` (as long), 8 bytes at a time.
+    static func unmask(_ masked: UnsafeRawBufferPointer, with key: UInt32, into payload: UnsafeMutableRawBufferPointer) {
+        let key = (UInt8(truncatingIfNeeded: key >> 24), UInt8(truncatingIfNeeded: key >> 16),
+                   UInt8(truncatingIfNeeded: key >> 8), UInt8(truncatingIfNeeded: key))
+        let keyBytes = (key.0, key.1, key.2, key.3, key.0, key.1, key.2, key.3)
+        let wideKey = withUnsafeBytes(of: keyBytes) { $0.loadUnaligned(as: UInt64.self) }
+        var index = 0
+        while index + 8 <= masked.count {
+            let word = masked.loadUnaligned(fromByteOffset: index, as: UInt64.self) ^ wideKey
+            payload.storeBytes(of: word, toByteOffset: index, as: UInt64.self)
+            index += 8
+        }
+        withUnsafeBytes(of: keyBytes) { key in
+            while index < masked.count {
+                payload[index] = masked[index] ^ key[index & 3]
+                index += 1
+            }
+        }
+    }
+}

@@ -1,0 +1,128 @@
+import NIOCore
+import NIOWebSocket
+import Testing
+
+@testable import RelayServer
+
+/// The room socket handler cuts client frames out of the bytes read from the socket itself.
+@Suite("Inbound frames")
+struct InboundFrameTests {
+    /// A client frame as it travels: FIN and opcode, the length in 1, 3 or 9 bytes, the mask, the payload.
+    static func frameBytes(opcode: UInt8, fin: Bool = true, payload: [UInt8], mask: UInt32? = 0x12A5_00FF) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.writeInteger((fin ? 0x80 : 0) | opcode)
+        let maskBit: UInt8 = mask == nil ? 0 : 0x80
+        switch payload.count {
+        case ..<126: buffer.writeInteger(maskBit | UInt8(payload.count))
+        case ..<65_536:
+            buffer.writeInteger(maskBit | 126)
+            buffer.writeInteger(UInt16(payload.count))
+        default:
+            buffer.writeInteger(maskBit | 127)
+            buffer.writeInteger(UInt64(payload.count))
+        }
+        guard let mask else {
+            buffer.writeBytes(payload)
+            return buffer
+        }
+        buffer.writeInteger(mask)
+        let key = withUnsafeBytes(of: mask.bigEndian) { Array($0) }
+        buffer.writeBytes(payload.enumerated().map { $0.element ^ key[$0.offset % 4] })
+        return buffer
+    }
+
+    static func text(_ length: Int) -> [UInt8] {
+        (0..<length).map { UInt8(ascii: "a") + UInt8($0 % 26) }
+    }
+
+    static func read(_ buffer: inout ByteBuffer, max: Int = 1 << 20) -> InboundFrame? {
+        if case .frame(let frame) = InboundFrame.read(from: &buffer, maxPayloadBytes: max) { return frame }
+        return nil
+    }
+
+    @Test(arguments: [0, 1, 3, 4, 5, 8, 125, 126, 187, 4096, 65_535, 65_536, 70_000])
+    func maskedPayloadsReadAsSent(length: Int) throws {
+        let text = Self.text(length)
+        var bytes = Self.frameBytes(opcode: 0x1, payload: text)
+        let frame = try #require(Self.read(&bytes))
+        #expect(bytes.readableBytes == 0, "the whole frame is taken")
+        #expect(frame.fin && frame.opcode == .text && !frame.hasReservedBits)
+        #expect(Array(frame.data.readableBytesView) != text || length == 0, "the frame keeps its masked bytes")
+        #expect(frame.withUnmaskedPayload { Array($0) } == text)
+        #expect(Array(frame.unmaskedData.readableBytesView) == text)
+    }
+
+    @Test func anUnmaskedPayloadIsReadAsItIs() throws {
+        var bytes = Self.frameBytes(opcode: 0x1, payload: Array(#"{"a":1}"#.utf8), mask: nil)
+        let frame = try #require(Self.read(&bytes))
+        #expect(frame.withUnmaskedPayload { String(decoding: $0, as: UTF8.self) } == #"{"a":1}"#)
+        #expect(String(buffer: frame.unmaskedData) == #"{"a":1}"#)
+    }
+
+    @Test(arguments: [10, 300, 70_000])
+    func anIncompleteFrameIsLeftUntilItIsWhole(length: Int) throws {
+        let whole = Self.frameBytes(opcode: 0x2, fin: false, payload: Self.text(length))
+        for cut in Set([0, 1, 2, 3, 4, 5, 8, 11, 13, 14, whole.readableBytes - 1]) where cut < whole.readableBytes {
+            var part = whole.getSlice(at: 0, length: cut)!
+            guard case .incomplete = InboundFrame.read(from: &part, maxPayloadBytes: 1 << 20) else {
+                Issue.record("\(cut) of \(whole.readableBytes) bytes made a frame")
+                continue
+            }
+            #expect(part.readableBytes == cut, "nothing taken")
+        }
+        var all = whole
+        let frame = try #require(Self.read(&all))
+        #expect(!frame.fin && frame.opcode == .binary)
+    }
+
+    @Test func framesReadOneAfterAnother() throws {
+        var bytes = Self.frameBytes(opcode: 0x1, payload: Array("one".utf8))
+        var second = Self.frameBytes(opcode: 0x9, payload: Array("two".utf8), mask: nil)
+        var third = Self.frameBytes(opcode: 0x0, payload: Self.text(200))
+        bytes.writeBuffer(&second)
+        bytes.writeBuffer(&third)
+        bytes.writeInteger(UInt8(0x81))  // the start of a fourth
+        #expect(try String(buffer: #require(Self.read(&bytes)).unmaskedData) == "one")
+        #expect(try #require(Self.read(&bytes)).opcode == .ping)
+        #expect(try #require(Self.read(&bytes)).unmaskedData.readableBytes == 200)
+        #expect(Self.read(&bytes) == nil)
+        #expect(bytes.readableBytes == 1)
+    }
+
+    @Test func aFrameTooLongIsRefusedFromItsHeader() {
+        for length in [1025, 70_000] {
+            var header = Self.frameBytes(opcode: 0x1, payload: Self.text(length))
+            header.moveWriterIndex(to: header.readerIndex + (length < 65_536 ? 4 : 10))  // the length, not the payload
+            guard case .refused(.messageTooLarge) = InboundFrame.read(from: &header, maxPayloadBytes: 1024) else {
+                Issue.record("\(length) bytes not refused")
+                continue
+            }
+        }
+        var huge = ByteBuffer(bytes: [0x81, 0xFF])
+        huge.writeInteger(UInt64.max)
+        guard case .refused(.messageTooLarge) = InboundFrame.read(from: &huge, maxPayloadBytes: 1024) else {
+            Issue.record("a 2^64 - 1 byte length not refused")
+            return
+        }
+    }
+
+    @Test func malformedControlFramesAreRefused() {
+        let fragmentedPing = Self.frameBytes(opcode: 0x9, fin: false, payload: [1])
+        let longPing = Self.frameBytes(opcode: 0x9, payload: Self.text(126))
+        let longClose = Self.frameBytes(opcode: 0x8, payload: Self.text(300))
+        for var bytes in [fragmentedPing, longPing, longClose] {
+            guard case .refused(.protocolError) = InboundFrame.read(from: &bytes, maxPayloadBytes: 1024) else {
+                Issue.record("not refused: \(Array(bytes.readableBytesView.prefix(4)))")
+                continue
+            }
+        }
+    }
+
+    @Test func reservedBitsAndOpcodesAreReported() throws {
+        var bytes = ByteBuffer(bytes: [0xC1, 0x00, 0x83, 0x00])  // RSV1 on a text frame; a reserved opcode
+        let first = try #require(Self.read(&bytes))
+        #expect(first.hasReservedBits)
+        let second = try #require(Self.read(&bytes))
+        #expect(!second.hasReservedBits && second.opcode == WebSocketOpcode(encodedWebSocketOpcode: 0x3))
+    }
+}
