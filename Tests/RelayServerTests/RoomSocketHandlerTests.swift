@@ -102,4 +102,27 @@ struct RoomSocketHandlerTests {
         #expect(try channel.readOutbound(as: WebSocketFrame.self) == nil, "no pong after the refusal")
         _ = try? channel.finish()
     }
+
+    @Test("What is kept of a partial frame stays small while every read ends inside a frame")
+    func partialFramesKeepLittle() throws {
+        let channel = EmbeddedChannel()
+        let handler = try Self.makeHandler()
+        try channel.pipeline.syncOperations.addHandler(handler)
+        var stream = ByteBuffer()
+        for _ in 0..<20_000 {  // 20,000 pongs of 131 bytes: 2.6 MB, never answered
+            var pong = InboundFrameTests.frameBytes(opcode: 0xA, payload: InboundFrameTests.text(125))
+            stream.writeBuffer(&pong)
+        }
+        var largestKept = 0
+        while stream.readableBytes > 0 {
+            var length = min(4096, stream.readableBytes)
+            if length < stream.readableBytes, (stream.readerIndex + length) % 131 == 0 { length -= 1 }  // never on a boundary
+            // A buffer of its own, as a socket read is.
+            try channel.writeInbound(ByteBuffer(bytes: stream.readSlice(length: length)!.readableBytesView))
+            largestKept = max(largestKept, handler.unparsed?.capacity ?? 0)
+        }
+        #expect(handler.unparsed == nil, "the last read ends the last frame")
+        #expect(largestKept < 16 * 1024, "a partial frame of at most 131 bytes, not the 2.6 MB read so far")
+        _ = try? channel.finish()
+    }
 }

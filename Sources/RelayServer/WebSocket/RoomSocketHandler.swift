@@ -42,8 +42,8 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let dispatcher: MessageDispatcher
     private let settings: Settings
     private var context: ChannelHandlerContext?
-    /// Bytes read that do not make a whole frame yet.
-    private var unparsed: ByteBuffer?
+    /// Bytes read that do not make a whole frame yet (and nothing before them).
+    private(set) var unparsed: ByteBuffer?
     /// The connection is being failed (``fail(_:)``): nothing more it sends is read.
     private var inputRefused = false
     /// The fragments so far of a message sent in several frames.
@@ -98,7 +98,11 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
             case .frame(let frame):
                 self.received(frame)
             case .incomplete:
-                if bytes.readableBytes > 0 { self.unparsed = bytes }
+                guard bytes.readableBytes > 0 else { return }
+                // Only the partial frame is kept: a buffer grown by appending keeps its consumed
+                // front, which would grow with every read that ends inside a frame.
+                bytes.discardReadBytes()
+                self.unparsed = bytes
                 return
             case .refused(let code):
                 self.fail(code)
