@@ -72,9 +72,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The WebSocket frames both ends of a room socket read and write: the server reads
+        // clients' frames with it, relay-bench writes them (and reads the server's).
+        .target(
+            name: "WebSocketWire",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "RelayServer",
             dependencies: [
+                "WebSocketWire",
                 "Relay", "Handlers", "Persistence",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -104,6 +115,7 @@ let package = Package(
         .target(
             name: "RelayBenchKit",
             dependencies: [
+                "WebSocketWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -150,9 +162,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "WebSocketWireTests",
+            dependencies: [
+                "WebSocketWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "RelayServerTests",
             dependencies: [
-                "RelayServer", "Relay", "Handlers",
+                "RelayServer", "Relay", "Handlers", "WebSocketWire",
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

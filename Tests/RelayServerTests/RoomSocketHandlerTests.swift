@@ -6,6 +6,7 @@ import NIOPosix
 import NIOWebSocket
 import Relay
 import Testing
+import WebSocketWire
 
 @testable import RelayServer
 
@@ -33,6 +34,13 @@ struct RoomSocketHandlerTests {
             settings: .init(maxMessageBytes: 1024, pingInterval: .seconds(30)))
     }
 
+    /// A final client frame, masked, as a socket read delivers it.
+    static func clientFrame(_ opcode: WebSocketOpcode, _ payload: String) -> ByteBuffer {
+        var buffer = ClientFrame.payloadBuffer(ByteBufferAllocator(), capacity: payload.utf8.count)
+        buffer.writeString(payload)
+        return ClientFrame.frame(buffer, opcode: opcode, maskKey: 0x12A5_00FF)
+    }
+
     @Test("Reading from the socket pauses while the reader has 64 messages, and resumes when it catches up")
     func readingPausesForASlowReader() throws {
         let channel = EmbeddedChannel()
@@ -44,11 +52,11 @@ struct RoomSocketHandlerTests {
         channel.read()
         #expect(counter.reads == 1)
         for _ in 0..<ReaderQueue.highWater - 1 {
-            try channel.writeInbound(InboundFrameTests.frameBytes(opcode: 0x1, payload: Array(#"{"type":"ping"}"#.utf8)))
+            try channel.writeInbound(Self.clientFrame(.text, #"{"type":"ping"}"#))
         }
         channel.read()
         #expect(counter.reads == 2, "one below the mark, reading goes on")
-        try channel.writeInbound(InboundFrameTests.frameBytes(opcode: 0x1, payload: Array(#"{"type":"ping"}"#.utf8)))
+        try channel.writeInbound(Self.clientFrame(.text, #"{"type":"ping"}"#))
         channel.read()
         #expect(counter.reads == 2, "at the mark, the read is held")
         handler.readerFinishedMessage()
@@ -62,7 +70,7 @@ struct RoomSocketHandlerTests {
         try channel.pipeline.syncOperations.addHandler(try Self.makeHandler())
         channel.isWritable = false
         for index in 0..<1000 {
-            try channel.writeInbound(InboundFrameTests.frameBytes(opcode: 0x9, payload: Array("\(index)".utf8)))
+            try channel.writeInbound(Self.clientFrame(.ping, "\(index)"))
         }
         #expect(try channel.readOutbound(as: WebSocketFrame.self) == nil, "nothing written while unwritable")
         channel.isWritable = true
@@ -80,7 +88,7 @@ struct RoomSocketHandlerTests {
         try channel.pipeline.syncOperations.addHandler(try Self.makeHandler())
         var stream = ByteBuffer()
         for index in 0..<3 {
-            var ping = InboundFrameTests.frameBytes(opcode: 0x9, payload: Array("p\(index)".utf8))
+            var ping = Self.clientFrame(.ping, "p\(index)")
             stream.writeBuffer(&ping)
         }
         // 3 pings in 2 reads, cut inside the second ping's mask.
@@ -92,8 +100,8 @@ struct RoomSocketHandlerTests {
             #expect(pong.opcode == .pong && String(buffer: pong.data) == "p\(index)")
         }
         // A frame over the 1,024-byte cap: a 1009 close, and what follows it is not read.
-        var tooLong = InboundFrameTests.frameBytes(opcode: 0x1, payload: InboundFrameTests.text(2000))
-        var ping = InboundFrameTests.frameBytes(opcode: 0x9, payload: [1])
+        var tooLong = Self.clientFrame(.text, String(repeating: "a", count: 2000))
+        var ping = Self.clientFrame(.ping, "1")
         tooLong.writeBuffer(&ping)
         try channel.writeInbound(tooLong)
         var close = try #require(try channel.readOutbound(as: WebSocketFrame.self))
@@ -110,7 +118,7 @@ struct RoomSocketHandlerTests {
         try channel.pipeline.syncOperations.addHandler(handler)
         var stream = ByteBuffer()
         for _ in 0..<20_000 {  // 20,000 pongs of 131 bytes: 2.6 MB, never answered
-            var pong = InboundFrameTests.frameBytes(opcode: 0xA, payload: InboundFrameTests.text(125))
+            var pong = Self.clientFrame(.pong, String(repeating: "a", count: 125))
             stream.writeBuffer(&pong)
         }
         var largestKept = 0
@@ -119,9 +127,9 @@ struct RoomSocketHandlerTests {
             if length < stream.readableBytes, (stream.readerIndex + length) % 131 == 0 { length -= 1 }  // never on a boundary
             // A buffer of its own, as a socket read is.
             try channel.writeInbound(ByteBuffer(bytes: stream.readSlice(length: length)!.readableBytesView))
-            largestKept = max(largestKept, handler.unparsed?.capacity ?? 0)
+            largestKept = max(largestKept, handler.frames.unparsed?.capacity ?? 0)
         }
-        #expect(handler.unparsed == nil, "the last read ends the last frame")
+        #expect(handler.frames.unparsed == nil, "the last read ends the last frame")
         #expect(largestKept < 16 * 1024, "a partial frame of at most 131 bytes, not the 2.6 MB read so far")
         _ = try? channel.finish()
     }

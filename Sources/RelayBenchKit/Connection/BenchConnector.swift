@@ -90,15 +90,10 @@ final class BenchConnector: Sendable {
             eventLoop: channel.eventLoop)
         channel.closeFuture.whenComplete { _ in handler.value.channelClosed() }
 
-        let upgrader = NIOTypedWebSocketClientUpgrader<Bool>(
-            maxFrameSize: 1 << 20,
-            upgradePipelineHandler: { channel, _ in
-                channel.eventLoop.makeCompletedFuture {
-                    handler.value.outlet = try ClientFrameOutlet.install(on: channel)
-                    try channel.pipeline.syncOperations.addHandler(handler.value)
-                    return true
-                }
-            })
+        let upgrader = BenchSocketUpgrader { channel in
+            handler.value.outlet = try ClientFrameOutlet.install(on: channel)
+            try channel.pipeline.syncOperations.addHandler(handler.value)
+        }
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: self.target.hostHeader)
         let configuration = NIOTypedHTTPClientUpgradeConfiguration<Bool>(

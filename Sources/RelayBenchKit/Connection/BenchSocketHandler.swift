@@ -1,11 +1,12 @@
 import NIOCore
 import NIOWebSocket
+import WebSocketWire
 
 /// The end of one bench connection's pipeline, after the WebSocket upgrade. Everything runs
 /// on the channel's event loop, with no task or thread hop per message: sends are called by
 /// the loop's ``SendSchedule`` and write a frame, receives are scanned in place and recorded.
 final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
-    typealias InboundIn = WebSocketFrame
+    typealias InboundIn = ByteBuffer
     /// Where frames are written (see ``ClientFrame``); set when the upgrade adds this handler.
     var outlet: ChannelHandlerContext?
 
@@ -37,6 +38,8 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
     /// This loop's schedule, made by the first connection on the loop that sends.
     private let schedule: NIOLoopBoundBox<SendSchedule?>
     private var fragments: ByteBuffer?
+    /// The server's frames, cut out of what the socket reads (up to 1 MB each).
+    private var frames = InboundFrameReader(maxPayloadBytes: 1 << 20)
     /// Slow consumers neither record deliveries nor report what they saw.
     var countsDeliveries = true
 
@@ -76,7 +79,15 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = self.unwrapInboundIn(data)
+        let refusal = self.frames.read(self.unwrapInboundIn(data)) { frame in
+            self.received(frame, context: context)
+            return true
+        }
+        // A frame over 1 MB, or a malformed control frame: the server is broken; hang up.
+        if refusal != nil { context.close(promise: nil) }
+    }
+
+    private func received(_ frame: InboundFrame, context: ChannelHandlerContext) {
         switch frame.opcode {
         case .text where frame.fin:
             self.receive(frame.unmaskedData)

@@ -2,6 +2,7 @@ import Handlers
 import NIOCore
 import NIOWebSocket
 import Relay
+import WebSocketWire
 
 /// The WebSocket protocol of one room connection, on its channel's event loop, reading frames
 /// straight from the socket's bytes (``InboundFrame``): control frames, message assembly,
@@ -42,8 +43,8 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let dispatcher: MessageDispatcher
     private let settings: Settings
     private var context: ChannelHandlerContext?
-    /// Bytes read that do not make a whole frame yet (and nothing before them).
-    private(set) var unparsed: ByteBuffer?
+    /// Cuts frames out of what the socket reads.
+    private(set) var frames: InboundFrameReader
     /// The connection is being failed (``fail(_:)``): nothing more it sends is read.
     private var inputRefused = false
     /// The fragments so far of a message sent in several frames.
@@ -62,6 +63,7 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.dispatcher = dispatcher
         self.session = session
         self.settings = settings
+        self.frames = InboundFrameReader(maxPayloadBytes: settings.maxMessageBytes)
         let limits = session.limits
         self.bucket = TokenBucket(rate: limits.messagesPerSecond, burst: limits.messageBurst)
     }
@@ -87,27 +89,11 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !self.inputRefused else { return }
-        var bytes = self.unwrapInboundIn(data)
-        if var earlier = self.unparsed {
-            self.unparsed = nil
-            earlier.writeBuffer(&bytes)
-            bytes = earlier
+        let refusal = self.frames.read(self.unwrapInboundIn(data)) { frame in
+            self.received(frame)
+            return !self.inputRefused
         }
-        while !self.inputRefused {
-            switch InboundFrame.read(from: &bytes, maxPayloadBytes: self.settings.maxMessageBytes) {
-            case .frame(let frame):
-                self.received(frame)
-            case .incomplete:
-                guard bytes.readableBytes > 0 else { return }
-                // Only the partial frame is kept: a buffer grown by appending keeps its consumed
-                // front, which would grow with every read that ends inside a frame.
-                bytes.discardReadBytes()
-                self.unparsed = bytes
-                return
-            case .refused(let code):
-                self.fail(code)
-            }
-        }
+        if let refusal { self.fail(refusal) }
     }
 
     private func received(_ frame: InboundFrame) {

@@ -1,27 +1,27 @@
-import NIOCore
-import NIOWebSocket
+public import NIOCore
+public import NIOWebSocket
 
-/// One frame from a client, cut straight out of the bytes read from its socket by
-/// ``RoomSocketHandler``. NIO's `ByteToMessageHandler` and `WebSocketFrameDecoder` did this
-/// before, at the price of a pipeline step, a state machine step per header field and a
-/// heap-allocated `WebSocketFrame` for every message relayed.
-struct InboundFrame {
+/// One frame cut straight out of the bytes read from a socket (see ``InboundFrameReader``).
+/// NIO's `ByteToMessageHandler` and `WebSocketFrameDecoder` did this before, at the price of a
+/// pipeline step, a state machine step per header field and a heap-allocated `WebSocketFrame`
+/// for every message.
+public struct InboundFrame {
     /// FIN, the three reserved bits and the opcode, as sent.
-    let firstByte: UInt8
+    public let firstByte: UInt8
     /// The masking key, its first byte the most significant (NIO's `WebSocketMaskingKey` is
     /// made only through a generic initializer, which allocated four times per frame).
-    let maskKey: UInt32?
+    public let maskKey: UInt32?
     /// The payload as sent: still masked, if the client masked it.
-    let data: ByteBuffer
+    public let data: ByteBuffer
 
-    var fin: Bool { self.firstByte & 0x80 != 0 }
+    public var fin: Bool { self.firstByte & 0x80 != 0 }
     /// RSV1–3: no extension is negotiated, so a frame with one set is a protocol error.
-    var hasReservedBits: Bool { self.firstByte & 0x70 != 0 }
+    public var hasReservedBits: Bool { self.firstByte & 0x70 != 0 }
     /// Always a value: any 4-bit opcode is one (reserved ones included).
-    var opcode: WebSocketOpcode { WebSocketOpcode(encodedWebSocketOpcode: self.firstByte & 0x0F)! }
+    public var opcode: WebSocketOpcode { WebSocketOpcode(encodedWebSocketOpcode: self.firstByte & 0x0F)! }
 
     /// What the start of the bytes read so far holds.
-    enum Parsed {
+    public enum Parsed {
         case frame(InboundFrame)
         /// Not a whole frame yet.
         case incomplete
@@ -32,7 +32,7 @@ struct InboundFrame {
 
     /// Takes the first frame off `buffer`; while it is incomplete, leaves `buffer` as it is. A
     /// frame is refused as soon as its header shows it too long, before its payload is buffered.
-    static func read(from buffer: inout ByteBuffer, maxPayloadBytes: Int) -> Parsed {
+    public static func read(from buffer: inout ByteBuffer, maxPayloadBytes: Int) -> Parsed {
         let start = buffer.readerIndex
         guard let first = buffer.getInteger(at: start, as: UInt8.self),
             let second = buffer.getInteger(at: start + 1, as: UInt8.self)
@@ -63,12 +63,12 @@ struct InboundFrame {
     }
 
     /// The payload unmasked, in a buffer of its own.
-    var unmaskedData: ByteBuffer {
+    public var unmaskedData: ByteBuffer {
         guard let key = self.maskKey else { return self.data }
         let count = self.data.readableBytes
         var payload = ByteBufferAllocator().buffer(capacity: count)
         payload.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { output in
-            self.data.withUnsafeReadableBytes { Self.unmask($0, with: key, into: output) }
+            self.data.withUnsafeReadableBytes { WebSocketMask.apply(key, from: $0, into: output) }
             return count
         }
         return payload
@@ -76,33 +76,13 @@ struct InboundFrame {
 
     /// Calls `body` with the payload, unmasked into a temporary buffer (on the stack when small):
     /// the frame's own bytes stay as they are, for the reader if `body` declines.
-    func withUnmaskedPayload<Result>(_ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+    public func withUnmaskedPayload<Result>(_ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
         self.data.withUnsafeReadableBytes { (masked: UnsafeRawBufferPointer) -> Result in
             guard let key = self.maskKey else { return body(masked.assumingMemoryBound(to: UInt8.self)) }
             return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: masked.count) {
                 (payload: UnsafeMutableBufferPointer<UInt8>) -> Result in
-                Self.unmask(masked, with: key, into: UnsafeMutableRawBufferPointer(payload))
+                WebSocketMask.apply(key, from: masked, into: UnsafeMutableRawBufferPointer(payload))
                 return body(UnsafeBufferPointer(payload))
-            }
-        }
-    }
-
-    /// XORs `masked` with the repeating 4-byte `key` into `payload` (as long), 8 bytes at a time.
-    static func unmask(_ masked: UnsafeRawBufferPointer, with key: UInt32, into payload: UnsafeMutableRawBufferPointer) {
-        let key = (UInt8(truncatingIfNeeded: key >> 24), UInt8(truncatingIfNeeded: key >> 16),
-                   UInt8(truncatingIfNeeded: key >> 8), UInt8(truncatingIfNeeded: key))
-        let keyBytes = (key.0, key.1, key.2, key.3, key.0, key.1, key.2, key.3)
-        let wideKey = withUnsafeBytes(of: keyBytes) { $0.loadUnaligned(as: UInt64.self) }
-        var index = 0
-        while index + 8 <= masked.count {
-            let word = masked.loadUnaligned(fromByteOffset: index, as: UInt64.self) ^ wideKey
-            payload.storeBytes(of: word, toByteOffset: index, as: UInt64.self)
-            index += 8
-        }
-        withUnsafeBytes(of: keyBytes) { key in
-            while index < masked.count {
-                payload[index] = masked[index] ^ key[index & 3]
-                index += 1
             }
         }
     }

@@ -3,7 +3,7 @@ import NIOEmbedded
 import NIOWebSocket
 import Testing
 
-@testable import RelayBenchKit
+import WebSocketWire
 
 /// The bench's own client frames read back by NIO's frame decoder.
 @Suite("Client frames")

@@ -2,9 +2,10 @@ import NIOCore
 import NIOWebSocket
 import Testing
 
-@testable import RelayServer
+import WebSocketWire
 
-/// The room socket handler cuts client frames out of the bytes read from the socket itself.
+/// Frames cut out of the bytes read from a socket: the room socket's reading of its clients and
+/// relay-bench's of the server.
 @Suite("Inbound frames")
 struct InboundFrameTests {
     /// A client frame as it travels: FIN and opcode, the length in 1, 3 or 9 bytes, the mask, the payload.
@@ -124,5 +125,39 @@ struct InboundFrameTests {
         #expect(first.hasReservedBits)
         let second = try #require(Self.read(&bytes))
         #expect(!second.hasReservedBits && second.opcode == WebSocketOpcode(encodedWebSocketOpcode: 0x3))
+    }
+
+    @Test(arguments: [0, 3, 9, 125, 126, 65_536])
+    func clientFramesReadBack(length: Int) throws {
+        var payload = ClientFrame.payloadBuffer(ByteBufferAllocator(), capacity: length)
+        payload.writeBytes(Self.text(length))
+        var bytes = ClientFrame.frame(payload, opcode: .binary, maskKey: 0xA1B2_C3D4)
+        let frame = try #require(Self.read(&bytes))
+        #expect(frame.fin && frame.opcode == .binary && frame.maskKey == 0xA1B2_C3D4)
+        #expect(Array(frame.unmaskedData.readableBytesView) == Self.text(length))
+        #expect(bytes.readableBytes == 0)
+    }
+
+    @Test func theReaderKeepsOnlyAPartialFrameAndStopsWhenAsked() {
+        var stream = ByteBuffer()
+        for index in 0..<4 {
+            var frame = Self.frameBytes(opcode: 0x1, payload: Array("m\(index)".utf8))
+            stream.writeBuffer(&frame)
+        }
+        var reader = InboundFrameReader(maxPayloadBytes: 1024)
+        var seen: [String] = []
+        let cut = 10  // inside the second frame (each is 2 + 4 + 2 bytes)
+        #expect(reader.read(stream.getSlice(at: 0, length: cut)!) { seen.append(String(buffer: $0.unmaskedData)); return true } == nil)
+        #expect(seen == ["m0"])
+        #expect(reader.unparsed?.readableBytes == 2, "only the part of the second frame")
+        #expect(reader.read(stream.getSlice(at: cut, length: stream.readableBytes - cut)!) { frame in
+            seen.append(String(buffer: frame.unmaskedData))
+            return seen.count < 3  // stop after the third
+        } == nil)
+        #expect(seen == ["m0", "m1", "m2"], "the fourth is not handed on")
+        var tooLong = Self.frameBytes(opcode: 0x1, payload: Self.text(2000))
+        tooLong.moveWriterIndex(to: 4)
+        var fresh = InboundFrameReader(maxPayloadBytes: 1024)
+        #expect(fresh.read(tooLong) { _ in true } == .messageTooLarge)
     }
 }

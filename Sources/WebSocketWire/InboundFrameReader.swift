@@ -1,0 +1,41 @@
+public import NIOCore
+public import NIOWebSocket
+
+/// Cuts the frames out of what one socket reads, in order, keeping a partial frame between reads.
+public struct InboundFrameReader {
+    /// The longest payload taken; a longer frame is refused from its header (1009).
+    public let maxPayloadBytes: Int
+    /// Bytes read that do not make a whole frame yet (and nothing before them).
+    public private(set) var unparsed: ByteBuffer?
+
+    public init(maxPayloadBytes: Int) {
+        self.maxPayloadBytes = maxPayloadBytes
+    }
+
+    /// Hands each whole frame of what was kept and `bytes` to `handle`, in order, while it returns
+    /// true, and keeps a partial frame for the next read. Returns the close code of a refused
+    /// frame; nothing after it is read.
+    public mutating func read(_ bytes: ByteBuffer, frame handle: (InboundFrame) -> Bool) -> WebSocketErrorCode? {
+        var bytes = bytes
+        if var earlier = self.unparsed {
+            self.unparsed = nil
+            earlier.writeBuffer(&bytes)
+            bytes = earlier
+        }
+        while true {
+            switch InboundFrame.read(from: &bytes, maxPayloadBytes: self.maxPayloadBytes) {
+            case .frame(let frame):
+                guard handle(frame) else { return nil }
+            case .incomplete:
+                guard bytes.readableBytes > 0 else { return nil }
+                // Only the partial frame is kept: a buffer grown by appending keeps its consumed
+                // front, which would grow with every read that ends inside a frame.
+                bytes.discardReadBytes()
+                self.unparsed = bytes
+                return nil
+            case .refused(let code):
+                return code
+            }
+        }
+    }
+}
