@@ -164,7 +164,7 @@ let package = Package(
         .testTarget(
             name: "WebSocketWireTests",
             dependencies: [
-                "WebSocketWire",
+                "WebSocketWire", "SeededRandom",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
