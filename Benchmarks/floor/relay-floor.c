@@ -2,14 +2,16 @@
 // cost on loopback TCP, with nothing else done. `relay` pairs up the connections it accepts and
 // copies whatever one of a pair sends to the other (one read(2), one write(2)); `drive` opens the
 // pairs and sends fixed-size messages on every connection at a given rate, like relay-bench's
-// `relay` scenario with two-player rooms. The relay prints its CPU per delivered message, read
-// from getrusage over the time messages flowed.
+// `relay` scenario with two-player rooms: every connection at its own rate and phase (or, given
+// a grid, woken only on grid points, like relay-bench's --send-grid-us). The relay prints its CPU
+// per delivered message, read from getrusage over the time messages flowed.
 //
 //   cc -O2 -o relay-floor relay-floor.c
 //   taskset -c 1 ./relay-floor relay 8600 &
-//   taskset -c 0 ./relay-floor drive 8600 500 30 20 200    # pairs, Hz, seconds, message bytes
+//   taskset -c 0 ./relay-floor drive 8600 500 30 20 198    # pairs, Hz, seconds, message bytes[, grid µs]
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <math.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -104,7 +106,7 @@ static int relay(int port) {
     }
 }
 
-static int drive(int port, int pairs, int hz, int seconds, int size) {
+static int drive(int port, int pairs, int hz, int seconds, int size, long gridMicros) {
     int connections = 2 * pairs;
     int *fds = calloc(connections, sizeof(int));
     int epoll = epoll_create1(0);
@@ -120,39 +122,47 @@ static int drive(int port, int pairs, int hz, int seconds, int size) {
     usleep(200000);  // let the relay pair everyone up
     char *message = malloc(size), buffer[65536];
     memset(message, 'x', size);
-    // Every connection sends every 1/hz s; their phases are spread evenly over the period, and
-    // sends fall due on a 1 ms grid (as relay-bench's do).
+    // Connection i sends at (round + i / connections) / hz seconds: every connection at its own
+    // rate and phase, as relay-bench does. With a grid, the driver wakes only on grid points and
+    // sends everything due by then (relay-bench's --send-grid-us).
     double period = 1.0 / hz, start = now_seconds(), end = start + seconds, cpuAtStart = cpu_seconds();
-    long sent = 0, received = 0;
-    long *nextSend = calloc(connections, sizeof(long));  // in periods since start
+    long sent = 0, received = 0, round = 0;
+    int cursor = 0;
     struct epoll_event events[256];
     for (double now = start; now < end; now = now_seconds()) {
-        double elapsed = now - start;
-        for (int i = 0; i < connections; i++) {
-            double due = (nextSend[i] + (double)i / connections) * period;
-            if (due <= elapsed) {
-                if (write(fds[i], message, size) == size) sent++;
-                nextSend[i]++;
+        double due = (round + (double)cursor / connections) * period;
+        while (due <= now - start) {
+            if (write(fds[cursor], message, size) == size) sent++;
+            if (++cursor == connections) {
+                cursor = 0;
+                round++;
             }
+            due = (round + (double)cursor / connections) * period;
         }
-        int ready = epoll_wait(epoll, events, 256, 1);
+        double wait = due - (now - start);
+        if (gridMicros > 0) {
+            double grid = gridMicros / 1e6;
+            wait = ceil(due / grid) * grid - (now - start);
+        }
+        struct timespec timeout = {.tv_sec = (time_t)wait, .tv_nsec = (long)((wait - (time_t)wait) * 1e9)};
+        int ready = epoll_pwait2(epoll, events, 256, &timeout, NULL);
         for (int i = 0; i < ready; i++) {
             ssize_t count = read(events[i].data.fd, buffer, sizeof buffer);
             if (count > 0) received += count / size;
         }
     }
     double cpu = cpu_seconds() - cpuAtStart;
-    printf("drive: %d pairs at %d Hz for %d s: sent %ld, received about %ld; own CPU %.2f s, %.2f µs per "
-           "message sent and received\n",
-        pairs, hz, seconds, sent, received, cpu, 1e6 * cpu / sent);
+    printf("drive: %d pairs at %d Hz for %d s (grid %ld µs): sent %ld, received about %ld; own CPU %.2f s, "
+           "%.2f µs per message sent and received\n",
+        pairs, hz, seconds, gridMicros, sent, received, cpu, 1e6 * cpu / sent);
     for (int i = 0; i < connections; i++) close(fds[i]);
     return 0;
 }
 
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "relay") == 0) return relay(atoi(argv[2]));
-    if (argc == 7 && strcmp(argv[1], "drive") == 0)
-        return drive(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
-    fprintf(stderr, "usage: relay-floor relay PORT | drive PORT PAIRS HZ SECONDS BYTES\n");
+    if ((argc == 7 || argc == 8) && strcmp(argv[1], "drive") == 0)
+        return drive(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), argc == 8 ? atol(argv[7]) : 0);
+    fprintf(stderr, "usage: relay-floor relay PORT | drive PORT PAIRS HZ SECONDS BYTES [GRID_MICROS]\n");
     return 2;
 }
