@@ -25,7 +25,7 @@ public struct InboundFrame {
         case frame(InboundFrame)
         /// Not a whole frame yet.
         case incomplete
-        /// A frame the connection is failed for, with this close code: longer than the server
+        /// A frame the connection is failed for, with this close code: longer than the reader
         /// takes (1009), or a control frame that is fragmented or over 125 bytes (1002).
         case refused(WebSocketErrorCode)
     }
