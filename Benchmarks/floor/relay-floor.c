@@ -40,6 +40,17 @@ static double cpu_seconds(void) {
         + usage.ru_stime.tv_usec / 1e6;
 }
 
+static long long now_nanos(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int compare_longs(const void *a, const void *b) {
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
 static void no_delay(int fd) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -116,12 +127,19 @@ static int drive(int port, int pairs, int hz, int seconds, int size, long gridMi
         fds[i] = socket(AF_INET, SOCK_STREAM, 0);
         if (connect(fds[i], (struct sockaddr *)&address, sizeof address) < 0) die("connect");
         no_delay(fds[i]);
-        struct epoll_event event = {.events = EPOLLIN, .data.fd = fds[i]};
+        struct epoll_event event = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
         epoll_ctl(epoll, EPOLL_CTL_ADD, fds[i], &event);
     }
     usleep(200000);  // let the relay pair everyone up
+    if (size < 8) size = 8;
     char *message = malloc(size), buffer[65536];
     memset(message, 'x', size);
+    // Each message starts with its send time (ns); each connection's partial message is kept
+    // until the rest arrives, so every delivery's latency is recorded, as relay-bench does.
+    char *partial = calloc(connections, size);
+    int *partialBytes = calloc(connections, sizeof(int));
+    long capacity = 1 << 20, latencies = 0;
+    long long *latency = malloc(capacity * sizeof(long long));
     // Connection i sends at (round + i / connections) / hz seconds: every connection at its own
     // rate and phase, as relay-bench does. With a grid, the driver wakes only on grid points and
     // sends everything due by then (relay-bench's --send-grid-us).
@@ -132,6 +150,8 @@ static int drive(int port, int pairs, int hz, int seconds, int size, long gridMi
     for (double now = start; now < end; now = now_seconds()) {
         double due = (round + (double)cursor / connections) * period;
         while (due <= now - start) {
+            long long sentAt = now_nanos();
+            memcpy(message, &sentAt, sizeof sentAt);
             if (write(fds[cursor], message, size) == size) sent++;
             if (++cursor == connections) {
                 cursor = 0;
@@ -147,14 +167,35 @@ static int drive(int port, int pairs, int hz, int seconds, int size, long gridMi
         struct timespec timeout = {.tv_sec = (time_t)wait, .tv_nsec = (long)((wait - (time_t)wait) * 1e9)};
         int ready = epoll_pwait2(epoll, events, 256, &timeout, NULL);
         for (int i = 0; i < ready; i++) {
-            ssize_t count = read(events[i].data.fd, buffer, sizeof buffer);
-            if (count > 0) received += count / size;
+            int connection = (int)events[i].data.u32;
+            ssize_t count = read(fds[connection], buffer, sizeof buffer);
+            long long receivedAt = now_nanos();
+            for (ssize_t offset = 0; offset < count;) {
+                int take = size - partialBytes[connection];
+                if (take > count - offset) take = (int)(count - offset);
+                memcpy(partial + (long)connection * size + partialBytes[connection], buffer + offset, take);
+                partialBytes[connection] += take;
+                offset += take;
+                if (partialBytes[connection] < size) break;
+                partialBytes[connection] = 0;
+                long long sentAt;
+                memcpy(&sentAt, partial + (long)connection * size, sizeof sentAt);
+                if (latencies == capacity) latency = realloc(latency, (capacity *= 2) * sizeof(long long));
+                latency[latencies++] = receivedAt - sentAt;
+                received++;
+            }
         }
     }
     double cpu = cpu_seconds() - cpuAtStart;
-    printf("drive: %d pairs at %d Hz for %d s (grid %ld µs): sent %ld, received about %ld; own CPU %.2f s, "
+    printf("drive: %d pairs at %d Hz for %d s (grid %ld µs): sent %ld, received %ld; own CPU %.2f s, "
            "%.2f µs per message sent and received\n",
         pairs, hz, seconds, gridMicros, sent, received, cpu, 1e6 * cpu / sent);
+    if (latencies > 0) {
+        qsort(latency, latencies, sizeof(long long), compare_longs);
+        #define AT(q) (latency[(long)((q) * (latencies - 1))] / 1e6)
+        printf("latency ms: p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n", AT(0.5), AT(0.9), AT(0.99),
+            AT(0.999), latency[latencies - 1] / 1e6);
+    }
     for (int i = 0; i < connections; i++) close(fds[i]);
     return 0;
 }
