@@ -148,8 +148,12 @@ static int drive(int port, int pairs, int hz, int seconds, int size, long gridMi
     int cursor = 0;
     struct epoll_event events[256];
     for (double now = start; now < end; now = now_seconds()) {
+        // With a grid, only what was due by the last grid point passed goes out: the driver
+        // also wakes for every message it receives, and must not send between grid points.
+        double sendUpTo = now - start;
+        if (gridMicros > 0) sendUpTo = floor(sendUpTo / (gridMicros / 1e6)) * (gridMicros / 1e6);
         double due = (round + (double)cursor / connections) * period;
-        while (due <= now - start) {
+        while (due <= sendUpTo) {
             long long sentAt = now_nanos();
             memcpy(message, &sentAt, sizeof sentAt);
             if (write(fds[cursor], message, size) == size) sent++;
