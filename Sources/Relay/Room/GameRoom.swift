@@ -19,7 +19,7 @@ public actor GameRoom {
     private var expiryTimers: [String: Scheduled<Void>] = [:]
     /// Set once the last member is gone; a closed room admits nobody.
     private var isClosed = false
-    /// Messages a raw handler took as their frames arrived (``enterIfOnCurrentLoop(_:)``), for
+    /// Messages a raw handler took as their frames arrived (``isOnCurrentLoop``), for
     /// tests and metrics: how much of the room's traffic takes the fastest path.
     public package(set) var messagesHandledInPlace = 0
 
@@ -63,19 +63,11 @@ public actor GameRoom {
         return try unsafeBitCast(body, to: Plain.self)(self, context)
     }
 
-    /// Runs `body` isolated to the room right away when called on the room's event loop,
-    /// else returns nil (the caller then enters the usual way). For code that runs on a loop
-    /// outside Swift concurrency, e.g. a NIO channel handler.
-    package nonisolated func enterIfOnCurrentLoop<Result, Failure: Error>(
-        _ body: (isolated GameRoom) throws(Failure) -> Result
-    ) throws(Failure) -> Result? {
-        guard self.eventLoop.inEventLoop else { return nil }
-        // As in `enterFromAnywhere`: on the loop, code is isolated to the room.
-        return try withoutActuallyEscaping(body) { body throws(Failure) in
-            typealias Plain = (GameRoom) throws(Failure) -> Result
-            return try unsafeBitCast(body, to: Plain.self)(self)
-        }
-    }
+    /// Whether the caller runs on the room's event loop, and so is isolated to the room (the loop
+    /// is its executor). For code that runs on a loop outside Swift concurrency, e.g. a NIO
+    /// channel handler, which then enters the room with the cast ``enterFromAnywhere(with:_:)``
+    /// makes.
+    package nonisolated var isOnCurrentLoop: Bool { self.eventLoop.inEventLoop }
 
     // MARK: Sending
 
