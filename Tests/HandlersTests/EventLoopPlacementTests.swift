@@ -26,6 +26,36 @@ struct EventLoopPlacementTests {
         #expect(!loop.inEventLoop)
     }
 
+    @Test("Many tasks sharing a loop's executor, woken from other threads at once, each run on the loop", .timeLimit(.minutes(1)))
+    func sharedExecutorRunsEveryWokenTask() async throws {
+        let loop = testEventLoopGroup.next()
+        let executor = EventLoopTaskExecutor(loop)
+        let queues = (0..<500).map { _ in OutboundQueue(capacity: 4) }
+        let onLoop = await withTaskGroup(of: Bool.self) { group in
+            for queue in queues {
+                group.addTask(executorPreference: executor) {
+                    var onLoop = loop.inEventLoop
+                    for _ in 0..<3 {
+                        _ = await queue.next()  // woken by another thread
+                        onLoop = onLoop && loop.inEventLoop
+                    }
+                    return onLoop
+                }
+            }
+            // Three rounds of wake-ups from two other threads, racing the loop's drains.
+            for _ in 0..<3 {
+                try? await Task.sleep(for: .milliseconds(10))
+                await withDiscardingTaskGroup { wakers in
+                    for (index, queue) in queues.enumerated() {
+                        wakers.addTask { _ = queue.enqueue(ByteBuffer(string: "\(index)")) }
+                    }
+                }
+            }
+            return await group.reduce(true) { $0 && $1 }
+        }
+        #expect(onLoop, "every task finished, each time on its loop")
+    }
+
     @Test func aTaskWokenFromAnotherThreadContinuesOnItsLoop() async throws {
         let loop = testEventLoopGroup.next()
         let queue = OutboundQueue(capacity: 4)

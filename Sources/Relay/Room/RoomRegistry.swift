@@ -33,6 +33,9 @@ public final class RoomRegistry: Sendable {
     private let entries = Mutex<[String: Entry]>([:])
     private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
+    /// One task executor per loop of the group, shared by the connections on it so that their
+    /// jobs run in batches (``EventLoopTaskExecutor``).
+    private let taskExecutors: [ObjectIdentifier: EventLoopTaskExecutor]
     /// The limits every room of this server applies.
     public let limits: RelayLimits
 
@@ -40,6 +43,13 @@ public final class RoomRegistry: Sendable {
         self.limits = limits
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
+        self.taskExecutors = Dictionary(
+            uniqueKeysWithValues: eventLoopGroup.makeIterator().map { (ObjectIdentifier($0), EventLoopTaskExecutor($0)) })
+    }
+
+    /// The task executor for connections on `eventLoop` (a new one for a loop not of the group).
+    public func taskExecutor(for eventLoop: any EventLoop) -> EventLoopTaskExecutor {
+        self.taskExecutors[ObjectIdentifier(eventLoop)] ?? EventLoopTaskExecutor(eventLoop)
     }
 
     /// Creates an empty room with a fresh code (the caller admits its first player).

@@ -16,6 +16,8 @@ final class RoomSocket: Sendable {
     let channel: any Channel
     let handler: NIOLoopBound<RoomSocketHandler>
     let writer: SocketWriter
+    /// The executor of the channel's loop, shared with the other connections on it.
+    let taskExecutor: EventLoopTaskExecutor
     let logger: Logger
 
     /// How long a connection being closed by the server may take to say goodbye.
@@ -25,12 +27,13 @@ final class RoomSocket: Sendable {
 
     private init(
         dispatcher: MessageDispatcher, channel: any Channel, handler: NIOLoopBound<RoomSocketHandler>,
-        writer: SocketWriter, logger: Logger
+        writer: SocketWriter, taskExecutor: EventLoopTaskExecutor, logger: Logger
     ) {
         self.dispatcher = dispatcher
         self.channel = channel
         self.handler = handler
         self.writer = writer
+        self.taskExecutor = taskExecutor
         self.logger = logger
     }
 
@@ -50,7 +53,9 @@ final class RoomSocket: Sendable {
         try channel.pipeline.syncOperations.addHandler(handler)
         let bound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
         let writer = SocketWriter(channel: channel, handler: bound, outlet: PreframedOutlet.install(on: channel))
-        return RoomSocket(dispatcher: dispatcher, channel: channel, handler: bound, writer: writer, logger: logger)
+        return RoomSocket(
+            dispatcher: dispatcher, channel: channel, handler: bound, writer: writer,
+            taskExecutor: registry.taskExecutor(for: channel.eventLoop), logger: logger)
     }
 
     /// Serves the connection until it is over: until the channel closes, which ends the reader.
@@ -60,7 +65,7 @@ final class RoomSocket: Sendable {
     func run() async {
         // Reader and writer run on the channel's own event loop: a message read there is
         // dispatched, applied by a room on the same loop and written out without a thread hop.
-        await withTaskExecutorPreference(EventLoopTaskExecutor(self.channel.eventLoop)) {
+        await withTaskExecutorPreference(self.taskExecutor) {
             await self.serve()
         }
     }
