@@ -19,6 +19,11 @@ public final class EventLoopTaskExecutor: TaskExecutor {
     private struct Queue {
         var jobs = CircularBuffer<UnownedJob>(initialCapacity: 16)
         /// A drain is queued on the loop and has not taken the jobs yet.
+        ///
+        /// A loop that is shutting down drops work from other threads: the flag then stays set
+        /// and later jobs wait for good, even ones the loop would still have run for its own
+        /// thread (one `execute` per job ran those). The server's loops (the singleton group)
+        /// never shut down; a group that does should not have tasks left preferring its loops.
         var drainQueued = false
     }
 
