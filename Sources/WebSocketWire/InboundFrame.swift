@@ -45,6 +45,7 @@ public struct InboundFrame {
             headerBytes = 4
         } else if length == 127 {
             guard let quad = buffer.getInteger(at: start + 2, as: UInt64.self) else { return .incomplete }
+            // Checked before the conversion: a 64-bit length need not fit an `Int`.
             guard quad <= UInt64(maxPayloadBytes) else { return .refused(.messageTooLarge) }
             length = Int(quad)
             headerBytes = 10

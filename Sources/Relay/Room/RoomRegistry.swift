@@ -48,7 +48,7 @@ public final class RoomRegistry: Sendable {
     }
 
     /// The task executor for connections on `eventLoop` (a new one for a loop not of the group).
-    public func taskExecutor(for eventLoop: any EventLoop) -> EventLoopTaskExecutor {
+    package func taskExecutor(for eventLoop: any EventLoop) -> EventLoopTaskExecutor {
         self.taskExecutors[ObjectIdentifier(eventLoop)] ?? EventLoopTaskExecutor(eventLoop)
     }
 
