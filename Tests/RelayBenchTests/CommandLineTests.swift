@@ -22,6 +22,16 @@ struct CommandLineTests {
         #expect(try relay.common.context().sendGridMicros == 0, "sends keep their own times unless asked")
     }
 
+    @Test("--quiet leaves no progress sink, so a measurement window reads no live percentiles")
+    func quiet() throws {
+        let quiet = try #require(
+            try RelayBenchCommand.parseAsRoot(["relay", "ws://127.0.0.1:8000", "--quiet"]) as? RelayScenarioCommand)
+        #expect(try quiet.common.context().progress == nil)
+        let chatty = try #require(
+            try RelayBenchCommand.parseAsRoot(["relay", "ws://127.0.0.1:8000"]) as? RelayScenarioCommand)
+        #expect(try chatty.common.context().progress != nil)
+    }
+
     @Test("Each scenario has its subcommand, with its own defaults")
     func subcommands() throws {
         let fanout = try #require(

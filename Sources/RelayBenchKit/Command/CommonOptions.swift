@@ -46,13 +46,13 @@ struct CommonOptions: ParsableArguments {
 
     /// The scenario context these options describe.
     func context() throws -> BenchContext {
-        let quiet = self.quiet
+        let toStandardError: @Sendable (String) -> Void = { line in
+            FileHandle.standardError.write(Data("[relay-bench] \(line)\n".utf8))
+        }
         return BenchContext(
             target: try BenchTarget(url: self.url), threads: self.threads ?? SystemLimits.allowedCPUCount(),
             sourceAddresses: self.sourceAddresses, serverPID: self.serverPID, sendGridMicros: self.sendGridUs,
-            progress: { line in
-                if !quiet { FileHandle.standardError.write(Data("[relay-bench] \(line)\n".utf8)) }
-            })
+            progress: self.quiet ? nil : toStandardError)
     }
 
     /// Prints the report: its table, or JSON with `--json`.

@@ -11,8 +11,15 @@ struct BenchContext: Sendable {
     var joinTimeoutSeconds: Int64 = 10
     /// Sends fall due on a grid of this many microseconds (0: each connection at its own time).
     var sendGridMicros: Int64 = 0
-    /// Progress lines (to stderr on the command line; dropped in tests).
-    var progress: @Sendable (String) -> Void = { _ in }
+    /// Where progress lines go (stderr on the command line); nil with `--quiet` and in tests.
+    /// Without it, a measurement window reads no live percentiles: reading them costs the
+    /// bench's core time that its loops would otherwise spend receiving.
+    var progress: (@Sendable (String) -> Void)?
+
+    /// Says what the bench is doing, if anyone listens.
+    func say(_ line: String) {
+        self.progress?(line)
+    }
 
     /// A connector whose recorder corrects for coordinated omission at `hertz` (0: no correction).
     func makeConnector(hertz: Double) throws -> BenchConnector {

@@ -21,14 +21,14 @@ struct IdleScenario: Sendable {
         let serverBefore = context.serverPID.flatMap(ProcessStats.read(pid:))
         let benchBefore = ProcessStats.current()
 
-        context.progress(
+        context.say(
             "opening \(connections) idle connections in \(self.rooms) rooms from \(context.sourceAddresses) source address(es)"
         )
         let setup = await fleet.addRooms(self.rooms, players: self.players, concurrency: self.setupConcurrency)
         try? await Task.sleep(for: .milliseconds(Int64(self.settleSeconds * 1000)))
         let serverJoined = context.serverPID.flatMap(ProcessStats.read(pid:))
         let benchJoined = ProcessStats.current()
-        context.progress("\(setup.players) connections open; holding for \(Format.fixed(self.holdSeconds, 0)) s")
+        context.say("\(setup.players) connections open; holding for \(Format.fixed(self.holdSeconds, 0)) s")
         try? await Task.sleep(for: .milliseconds(Int64(self.holdSeconds * 1000)))
         let serverHeld = context.serverPID.flatMap(ProcessStats.read(pid:))
         await fleet.closeAll()

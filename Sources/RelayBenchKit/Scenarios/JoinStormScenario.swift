@@ -21,7 +21,7 @@ struct JoinStormScenario: Sendable {
         let plan = Locked(JoinStormPlan(playersPerRoom: self.players))
         let serverBefore = context.serverPID.flatMap(ProcessStats.read(pid:))
         let benchBefore = ProcessStats.current()
-        context.progress("\(self.arrivals) arrivals at \(Format.fixed(self.rate, 0))/s, rooms of \(self.players)")
+        context.say("\(self.arrivals) arrivals at \(Format.fixed(self.rate, 0))/s, rooms of \(self.players)")
 
         let startMicros = BenchClock.micros()
         connector.recorder.openWindow(at: startMicros)

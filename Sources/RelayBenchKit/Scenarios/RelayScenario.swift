@@ -15,11 +15,11 @@ struct RelayScenario: Sendable {
         try context.ensureOpenFiles(for: self.rooms * self.players)
         let connector = try context.makeConnector(hertz: self.hertz)
         let fleet = RoomFleet(connector: connector)
-        context.progress("setting up \(self.rooms) rooms of \(self.players) players")
+        context.say("setting up \(self.rooms) rooms of \(self.players) players")
         let setup = await fleet.addRooms(self.rooms, players: self.players, concurrency: self.setupConcurrency)
         var window: WindowResult?
         if setup.roomsReady > 0 {
-            context.progress("measuring for \(Format.fixed(self.seconds, 0)) s")
+            context.say("measuring for \(Format.fixed(self.seconds, 0)) s")
             window = await fleet.measure(
                 seconds: self.seconds, hertz: self.hertz, paddingBytes: self.paddingBytes, serverPID: context.serverPID,
                 drainSeconds: self.drainSeconds, progress: context.progress)

@@ -36,7 +36,7 @@ struct SlowConsumerScenario: Sendable {
         let connector = try context.makeConnector(hertz: self.hertz)
         let fleet = RoomFleet(connector: connector)
         let (players, percent) = (self.players, self.slowPercent)
-        context.progress("setting up \(self.rooms) rooms of \(self.players) players, \(Format.fixed(percent))% slow")
+        context.say("setting up \(self.rooms) rooms of \(self.players) players, \(Format.fixed(percent))% slow")
         let setup = await fleet.addRooms(
             self.rooms, players: players,
             slowPlayers: { Self.slowPlayers(inRoom: $0, players: players, percent: percent) },
@@ -44,12 +44,12 @@ struct SlowConsumerScenario: Sendable {
         let slow = fleet.slowMembers
         let serverStart = context.serverPID.flatMap(ProcessStats.read(pid:))
 
-        context.progress("baseline: everyone reads, \(Format.fixed(self.seconds, 0)) s")
+        context.say("baseline: everyone reads, \(Format.fixed(self.seconds, 0)) s")
         let baseline = await fleet.measure(
             seconds: self.seconds, hertz: self.hertz, paddingBytes: self.paddingBytes, serverPID: context.serverPID,
             sampleServerMemory: true, drainSeconds: self.drainSeconds, progress: context.progress)
 
-        context.progress("\(slow.count) players stop reading, \(Format.fixed(self.seconds, 0)) s")
+        context.say("\(slow.count) players stop reading, \(Format.fixed(self.seconds, 0)) s")
         let stallStart = BenchClock.micros()
         for member in slow { member.socket.pauseReading() }
         let stalled = await fleet.measure(

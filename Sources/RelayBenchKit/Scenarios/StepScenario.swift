@@ -39,7 +39,7 @@ struct StepScenario: Sendable {
                     ))
                 break
             }
-            context.progress("step \(rooms) rooms: setting up \(rooms - fleet.roomCount) more")
+            context.say("step \(rooms) rooms: setting up \(rooms - fleet.roomCount) more")
             let setup = await fleet.addRooms(
                 rooms - fleet.roomCount, players: self.players, concurrency: self.setupConcurrency)
             if setup.roomsFailed > 0 {
@@ -54,7 +54,7 @@ struct StepScenario: Sendable {
                 drainSeconds: self.drainSeconds)
             let verdict = StepVerdict(window: window, sloMicros: self.sloMicros)
             steps.append(StepResult(rooms: rooms, players: self.players, window: window, verdict: verdict))
-            context.progress(
+            context.say(
                 "step \(rooms) rooms: p99 \(Format.ms(window.latency.p99)) ms, lost \(window.latency.lost): \(verdict.summary)"
             )
             if verdict != .withinSLO { break }
