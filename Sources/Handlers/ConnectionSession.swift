@@ -17,6 +17,9 @@ public final class ConnectionSession {
     public let eventLoop: (any EventLoop)?
     /// The room and player this connection is bound to.
     public var membership: Membership?
+    /// Messages handed to the room's event loop, when it is not the connection's, and not yet
+    /// handled there.
+    public let forwarded = ForwardedMessages()
 
     /// A connection's binding to one player of one room.
     public struct Membership: Sendable {
@@ -38,6 +41,14 @@ public final class ConnectionSession {
         self.registry = registry
         self.logger = logger
         self.eventLoop = eventLoop
+    }
+
+    /// Waits until the messages forwarded to the room have been handled there, so that what the
+    /// caller does next (a reply, a join, a leave) comes after them; forgets the membership if
+    /// they found it stale, as the general path does on `not_in_room`. The connection's reader
+    /// calls it before each message it handles.
+    public func settleForwarded() async {
+        if await self.forwarded.settle() { self.membership = nil }
     }
 
     /// The limits of this server.

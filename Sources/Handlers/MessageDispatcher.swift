@@ -71,17 +71,22 @@ public struct MessageDispatcher: Sendable {
         }
     }
 
-    /// Handles a message at once, on the calling thread, when a raw handler takes it and the
-    /// sender's room lives on the current event loop (a NIO channel handler reading a frame);
-    /// returns false, having done nothing, otherwise — the caller then dispatches it the usual
-    /// way. A refused message is answered with its error here, as ``dispatch(_:session:)`` would.
+    /// Handles a message as its frame arrives (a NIO channel handler reading it), when a raw
+    /// handler takes it and the sender is in a room: at once when the room lives on the current
+    /// event loop; else handed to the room's loop without waiting, if the handler can read it
+    /// here (``RawRoomMessageHandler/prepareForwarding(_:from:)``) and fewer than
+    /// ``ForwardedMessages/limit`` of the sender's are on their way. Returns false, having done
+    /// nothing, otherwise — the caller then dispatches it the usual way, through a reader that
+    /// calls ``ConnectionSession/settleForwarded()`` first. A refused message is answered with its
+    /// error, as ``dispatch(_:session:)`` would.
     ///
     /// `bytes` are the frame's payload, not yet checked to be UTF-8 (the raw handler accepts
-    /// only what it fully understands).
+    /// only what it fully understands). Messages of one session must come one at a time, in order.
     public func dispatchInPlace(_ bytes: UnsafeBufferPointer<UInt8>, session: ConnectionSession) -> Bool {
-        guard let raw = self.rawHandler(for: bytes), let membership = session.membership,
-            membership.room.isOnCurrentLoop
-        else { return false }
+        guard let raw = self.rawHandler(for: bytes), let membership = session.membership else { return false }
+        guard membership.room.isOnCurrentLoop else {
+            return Self.forward(bytes, to: raw, membership: membership, session: session)
+        }
         // On its loop, code is isolated to the room: the cast `assumeIsolated` makes after its own
         // check. Made on a function without a context, it allocates nothing (`assumeIsolated`'s
         // closure, made escaping for the cast, cost two allocations per message).
@@ -94,6 +99,36 @@ public struct MessageDispatcher: Sendable {
             session.reply(error)
             return true
         }
+    }
+
+    /// Reads a message here and hands it to its room on the room's event loop, without waiting.
+    private static func forward(
+        _ bytes: UnsafeBufferPointer<UInt8>, to raw: any RawRoomMessageHandler, membership: ConnectionSession.Membership,
+        session: ConnectionSession
+    ) -> Bool {
+        let forwarded = session.forwarded
+        guard forwarded.begin() else { return false }
+        guard let apply = raw.prepareForwarding(bytes, from: membership.playerID) else {
+            forwarded.end()
+            return false
+        }
+        let playerID = membership.playerID
+        let connection = session.connection
+        membership.room.executeOnLoop { room in
+            guard room.isCurrent(playerID, connection: connection) else {
+                // What the general path answers; the reader forgets the membership (settleForwarded).
+                connection.send(OutboundMessage.error(.notInRoom))
+                return forwarded.end(stale: true)
+            }
+            do throws(RelayError) {
+                try apply(room)
+                room.messagesForwarded += 1
+            } catch {
+                connection.send(OutboundMessage.error(error))
+            }
+            forwarded.end()
+        }
+        return true
     }
 
     /// ``dispatchInPlace(_:session:)`` for a message already in a `String`.

@@ -47,9 +47,23 @@ public protocol RawRoomMessageHandler: RoomMessageHandler {
     /// checked to be UTF-8: decline whatever is not plainly right.
     func handleRaw(_ bytes: UnsafeBufferPointer<UInt8>, from playerID: String, in room: isolated GameRoom)
         throws(RelayError) -> Bool
+
+    /// Reads the message from its `bytes` on the sender's event loop, for applying later in a
+    /// room on another loop: returns what applies it there, or nil (the default) to have it take
+    /// the usual way. What it returns may throw but not decline, and runs only while the sender
+    /// is still a current member.
+    func prepareForwarding(_ bytes: UnsafeBufferPointer<UInt8>, from playerID: String) -> ForwardedRoomMessage?
 }
 
+/// A message read on its sender's event loop, applied in its room on the room's
+/// (``RawRoomMessageHandler/prepareForwarding(_:from:)``).
+public typealias ForwardedRoomMessage = @Sendable (isolated GameRoom) throws(RelayError) -> Void
+
 extension RawRoomMessageHandler {
+    public func prepareForwarding(_ bytes: UnsafeBufferPointer<UInt8>, from playerID: String) -> ForwardedRoomMessage? {
+        nil
+    }
+
     /// The raw path from a connection: enters the sender's room like
     /// ``RoomMessageHandler/handle(_:session:)``, or declines when the sender is not a current member.
     func handleRaw(_ text: String, session: ConnectionSession) async throws(RelayError) -> Bool {

@@ -97,11 +97,18 @@ struct PlayerStateFastPathTests {
 
     @Test func inPlaceOnlyOnTheRoomsLoopForMembersAndRawTypes() async throws {
         let harness = try Harness()
-        let (host, guest, _) = try await harness.roomWithTwoPlayers()
+        let (host, guest, code) = try await harness.roomWithTwoPlayers()
         let text = #"{"type":"player_state","state":{"x":1}}"#
         let loop = testEventLoopGroup.next()  // the loop every test room lives on
-        #expect(!harness.dispatcher.dispatchInPlace(text, session: guest.session))  // off the loop
+        // Off the loop it is forwarded there (``ForwardingTests``), not handled here.
+        #expect(harness.dispatcher.dispatchInPlace(text, session: guest.session))
+        await guest.session.settleForwarded()
+        let room = try #require(harness.registry.room(code: code))
+        #expect(await room.messagesForwarded == 1)
+        #expect(await room.messagesHandledInPlace == 0)
+        _ = await host.received()
         #expect(try await loop.submit { harness.dispatcher.dispatchInPlace(text, session: guest.session) }.get())
+        #expect(await room.messagesHandledInPlace == 1)
         #expect(await host.received().map(\.type) == ["player_state_update"])
         let chat = #"{"type":"chat","message":"hi"}"#
         #expect(try await !loop.submit { harness.dispatcher.dispatchInPlace(chat, session: guest.session) }.get())

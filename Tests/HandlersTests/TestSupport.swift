@@ -26,12 +26,13 @@ struct Harness {
     let registry: RoomRegistry
     let dispatcher: MessageDispatcher
 
-    init(limits: RelayLimits = RelayLimits()) throws {
-        try self.init(limits: limits, dispatcher: MessageDispatcher(handlers: BuiltInHandlers.all))
+    /// - Parameter rooms: the loops rooms are created on.
+    init(limits: RelayLimits = RelayLimits(), rooms: any EventLoopGroup = testEventLoopGroup) throws {
+        try self.init(limits: limits, dispatcher: MessageDispatcher(handlers: BuiltInHandlers.all), rooms: rooms)
     }
 
-    init(limits: RelayLimits = RelayLimits(), dispatcher: MessageDispatcher) {
-        self.registry = RoomRegistry(limits: limits, eventLoopGroup: testEventLoopGroup, logger: quietLogger)
+    init(limits: RelayLimits = RelayLimits(), dispatcher: MessageDispatcher, rooms: any EventLoopGroup = testEventLoopGroup) {
+        self.registry = RoomRegistry(limits: limits, eventLoopGroup: rooms, logger: quietLogger)
         self.dispatcher = dispatcher
     }
 

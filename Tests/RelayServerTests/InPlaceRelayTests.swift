@@ -87,6 +87,59 @@ struct InPlaceRelayTests {
         }
     }
 
+    @Test("Every guest's player_state takes a fast path: in place, or forwarded to the room's loop")
+    func guestsOnEitherLoop() async throws {
+        try await withRelayServer { port, registry in
+            // Connections are spread over the server's loops in turn, so with two or more loops
+            // some guests share their room's loop and some do not.
+            var rooms: [(host: TestSocket, guest: TestSocket, code: String)] = []
+            for _ in 0..<6 {
+                let host = TestSocket.connect(port: port)
+                let guest = TestSocket.connect(port: port)
+                rooms.append((host, guest, try await RelayFlowTests.openRoom(port, host: host, guest: guest).code))
+            }
+            for (host, guest, _) in rooms {
+                for x in 1...10 {
+                    // Paced like a game client: a message right behind the join (or behind one the
+                    // reader handled) may still find the reader busy and, to keep order, go to it.
+                    // Raw text: the fast paths take only messages that start with their type.
+                    try await Task.sleep(for: .milliseconds(10))
+                    guest.send(raw: #"{"type":"player_state","state":{"x":\#(x)}}"#)
+                    let update = try await host.expect("player_state_update")
+                    #expect((update["state"] as? [String: Any])?["x"] as? Int == x)
+                }
+            }
+            var fastPath = 0
+            for (_, _, code) in rooms {
+                let room = try #require(registry.room(code: code))
+                fastPath += await room.messagesHandledInPlace + room.messagesForwarded
+            }
+            #expect(fastPath >= 50, "\(fastPath) of the guests' 60 player_state took a fast path")
+        }
+    }
+
+    @Test("A refused player_state's error comes before the answer to the message sent after it")
+    func errorsKeepTheirOrderOnEitherLoop() async throws {
+        var limits = RelayLimits()
+        limits.messagesPerSecond = 1_000_000
+        limits.messageBurst = 1_000_000
+        try await withRelayServer(limits: limits) { port, _ in
+            for _ in 0..<4 {
+                let host = TestSocket.connect(port: port)
+                let guest = TestSocket.connect(port: port)
+                _ = try await RelayFlowTests.openRoom(port, host: host, guest: guest)
+                for _ in 0..<25 {
+                    // The first is refused by the room, on its loop; the second by the reader.
+                    guest.send(raw: #"{"type":"player_state","state":{"x":"left"}}"#)
+                    guest.send(raw: #"{"type":"no_such_type"}"#)
+                }
+                var codes: [String] = []
+                for _ in 0..<50 { codes.append(try await guest.expect("error")["code"] as? String ?? "?") }
+                #expect(codes == Array(repeating: ["invalid_field", "unknown_type"], count: 25).flatMap { $0 })
+            }
+        }
+    }
+
     @Test("Messages sent right behind the upgrade request keep their order")
     func messagesBeforeTheHandlerExists() async throws {
         try await withRelayServer { port, _ in

@@ -25,4 +25,9 @@ public struct PlayerStateHandler: RawRoomMessageHandler {
         case .failed(let error): throw error
         }
     }
+
+    public func prepareForwarding(_ bytes: UnsafeBufferPointer<UInt8>, from playerID: String) -> ForwardedRoomMessage? {
+        guard let prepared = PlayerStateRelay(bytes, from: playerID)?.prepared() else { return nil }
+        return { room throws(RelayError) in try prepared.apply(in: room, from: playerID) }
+    }
 }

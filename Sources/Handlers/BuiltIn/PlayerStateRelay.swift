@@ -67,21 +67,25 @@ struct PlayerStateRelay {
 
     /// Stores the movable values and relays the update to the sender's room-mates.
     func apply(in room: isolated GameRoom, from playerID: String) -> Outcome {
-        if let kindError { return .failed(kindError) }
         do throws(RelayError) {
-            try room.state.updateState(of: playerID) { state in
-                for slot in PlayerState.keys.indices {
-                    guard let range = self.movableValues[slot],
-                        let value = Self.value(UnsafeBufferPointer(rebasing: self.bytes[range]), PlayerState.kinds[slot])
-                    else { continue }
-                    state[slot: slot] = value
-                }
-            }
+            try self.prepared().apply(in: room, from: playerID)
+            return .relayed
         } catch {
             return .failed(error)
         }
-        room.broadcast(self.update, excluding: playerID)
-        return .relayed
+    }
+
+    /// What applying the message needs, without the message's bytes: for a room on another
+    /// event loop, where it is applied after the bytes are gone.
+    func prepared() -> PreparedPlayerState {
+        var values = PreparedPlayerState.Values(repeating: nil)
+        if self.kindError == nil {
+            for slot in PlayerState.keys.indices {
+                guard let range = self.movableValues[slot] else { continue }
+                values[slot] = Self.value(UnsafeBufferPointer(rebasing: self.bytes[range]), PlayerState.kinds[slot])
+            }
+        }
+        return PreparedPlayerState(update: self.update, values: values, kindError: self.kindError)
     }
 
     /// The value of a plain token whose kind has been checked: what ``JSONParser`` would read.
@@ -170,5 +174,27 @@ struct PlayerStateRelay {
         case .string: return firstByte == UInt8(ascii: "\"")
         case .bool: return firstByte == UInt8(ascii: "t") || firstByte == UInt8(ascii: "f")
         }
+    }
+}
+
+/// A plain `player_state` read, ready to apply in its room: the encoded update, the values the
+/// server keeps by slot, or the error that refuses it.
+struct PreparedPlayerState: Sendable {
+    typealias Values = InlineArray<16, JSONValue?>
+
+    let update: ByteBuffer
+    let values: Values
+    let kindError: RelayError?
+
+    /// Stores the values and relays the update to the sender's room-mates, or throws.
+    func apply(in room: isolated GameRoom, from playerID: String) throws(RelayError) {
+        if let kindError { throw kindError }
+        try room.state.updateState(of: playerID) { state in
+            for slot in PlayerState.keys.indices {
+                guard let value = self.values[slot] else { continue }
+                state[slot: slot] = value
+            }
+        }
+        room.broadcast(self.update, excluding: playerID)
     }
 }

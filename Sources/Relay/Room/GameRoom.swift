@@ -22,6 +22,9 @@ public actor GameRoom {
     /// Messages a raw handler took as their frames arrived (``isOnCurrentLoop``), for
     /// tests and metrics: how much of the room's traffic takes the fastest path.
     public package(set) var messagesHandledInPlace = 0
+    /// Messages handed to the room from a connection on another event loop and applied here
+    /// (``executeOnLoop(_:)``), for tests and metrics.
+    public package(set) var messagesForwarded = 0
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor {
         self.eventLoop.executor.asUnownedSerialExecutor()
@@ -68,6 +71,19 @@ public actor GameRoom {
     /// channel handler, which then enters the room with the cast ``enterFromAnywhere(with:_:)``
     /// makes.
     package nonisolated var isOnCurrentLoop: Bool { self.eventLoop.inEventLoop }
+
+    /// Runs `body` in the room on its event loop, without the caller waiting: for a connection
+    /// on another loop that hands the room a message. Whatever one thread hands over runs in
+    /// that order, and before any room call the same thread makes afterwards: both queue on the
+    /// loop, in one queue.
+    package nonisolated func executeOnLoop(_ body: @escaping @Sendable (isolated GameRoom) -> Void) {
+        self.eventLoop.execute { [self] in
+            // On the loop, which is the actor's executor: the cast `assumeIsolated` makes after
+            // its own check (see ``enterFromAnywhere(with:_:)``).
+            typealias Plain = @Sendable (GameRoom) -> Void
+            unsafeBitCast(body, to: Plain.self)(self)
+        }
+    }
 
     // MARK: Sending
 

@@ -96,6 +96,8 @@ final class RoomSocket: Sendable {
         let hangUp: @Sendable () -> Void = { channel.close(promise: nil) }
         while let message = await handler.readerQueue.next(onCancel: hangUp) {
             defer { handler.readerFinishedMessage() }
+            // Messages forwarded to the room's loop go first, replies and all.
+            await session.settleForwarded()
             // Messages already read arrive without a suspension; let the loop's writers (and
             // other connections) take a turn now and then, so a burst cannot outrun them.
             sinceYield += 1

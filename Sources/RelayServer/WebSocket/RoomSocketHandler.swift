@@ -8,13 +8,15 @@ import WebSocketWire
 /// straight from the socket's bytes (``InboundFrame``): control frames, message assembly,
 /// keep-alive pings and the close handshake. Outbound frames go through NIO's frame encoder.
 ///
-/// A `player_state` from a member of a room on this loop is relayed in place, as its frame
-/// arrives (``MessageDispatcher/dispatchInPlace(_:session:)``). Every other message goes to the
+/// A `player_state` from a member of a room is relayed as its frame arrives
+/// (``MessageDispatcher/dispatchInPlace(_:session:)``): in place when the room lives on this
+/// loop, else read here and handed to the room's loop. Every other message goes to the
 /// connection's reader (``RoomSocket``) through the ``ReaderQueue``, in order: nothing is handled
-/// in place while the reader still has messages, and reading from the socket pauses while it
-/// has many. Data frames reach the socket only through the connection's writer
-/// (``SocketWriter``), which asks here whether the channel is writable and whether a close
-/// frame has gone out; the protocol's own frames (pong, ping, close) are written here.
+/// in place while the reader still has messages, the reader waits for what was handed to the
+/// room's loop, and reading from the socket pauses while the reader has many. Data frames reach
+/// the socket only through the connection's writer (``SocketWriter``), which asks here whether
+/// the channel is writable and whether a close frame has gone out; the protocol's own frames
+/// (pong, ping, close) are written here.
 final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = WebSocketFrame

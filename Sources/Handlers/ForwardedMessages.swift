@@ -1,0 +1,77 @@
+import Synchronization
+
+/// One connection's messages handed to its room's event loop without waiting, because the room
+/// lives on another loop than the connection (``MessageDispatcher/dispatchInPlace(_:session:)``):
+/// how many are still on their way, and whether one found the connection no longer the player's.
+///
+/// The connection's reader waits until none is on its way before it handles anything itself
+/// (``ConnectionSession/settleForwarded()``), so its replies come after theirs, in the order the
+/// client sent the messages. At most ``limit`` are on their way; past that, messages take the
+/// reader's path, which waits, and the client is held back by TCP.
+public final class ForwardedMessages: Sendable {
+    /// The most messages on their way per connection.
+    public static let limit = 64
+
+    private struct State {
+        var inFlight = 0
+        /// A forwarded message found the connection no longer the player's (dropped, left, replaced).
+        var foundStale = false
+        var waiter: UnsafeContinuation<Void, Never>?
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Messages on their way now.
+    public var inFlight: Int { self.state.withLock { $0.inFlight } }
+
+    /// Counts one more message on its way; false when ``limit`` already are.
+    func begin() -> Bool {
+        self.state.withLock { state in
+            guard state.inFlight < Self.limit else { return false }
+            state.inFlight += 1
+            return true
+        }
+    }
+
+    /// One message has been handled on the room's loop (or was not sent after all); `stale`:
+    /// the room found the connection no longer the player's.
+    func end(stale: Bool = false) {
+        let waiter = self.state.withLock { state -> UnsafeContinuation<Void, Never>? in
+            state.inFlight -= 1
+            state.foundStale = state.foundStale || stale
+            guard state.inFlight == 0 else { return nil }
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Waits until no message is on its way; returns whether one found the connection stale
+    /// since the last call. One caller at a time (the connection's reader).
+    func settle() async -> Bool {
+        if let stale = self.takeIfSettled() { return stale }
+        // Unsafe rather than checked (which allocates per wait): resumed exactly once, by the
+        // last `end` (which takes it under the lock) or right here.
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+            let settled = self.state.withLock { state -> Bool in
+                guard state.inFlight > 0 else { return true }
+                state.waiter = continuation
+                return false
+            }
+            if settled { continuation.resume() }
+        }
+        return self.takeIfSettled() ?? false
+    }
+
+    /// Whether a message found the connection stale, once none is on its way (clearing it); nil
+    /// while some are.
+    private func takeIfSettled() -> Bool? {
+        self.state.withLock { state in
+            guard state.inFlight == 0 else { return nil }
+            defer { state.foundStale = false }
+            return state.foundStale
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import Dispatch
+import NIOCore
+import NIOPosix
+import Testing
+
+@testable import Handlers
+@testable import Relay
+
+/// A `player_state` from a connection on another event loop than its room's is read there and
+/// handed to the room's loop without waiting: same answers as the general path, in the order sent.
+@Suite("player_state forwarded to the room's loop")
+struct ForwardingTests {
+    /// The loop the test connections' frames arrive on.
+    static let connectionLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1).next()
+    /// The loop these tests' rooms live on: their own, as some tests hold it up for a moment.
+    static let roomLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1).next()
+
+    private func harness(limits: RelayLimits = RelayLimits()) throws -> Harness {
+        try Harness(limits: limits, rooms: Self.roomLoop)
+    }
+
+    /// Holds up the rooms' loop until the returned semaphore is signalled.
+    private func holdRoomLoop() -> DispatchSemaphore {
+        let gate = DispatchSemaphore(value: 0)
+        Self.roomLoop.execute { gate.wait() }
+        return gate
+    }
+
+    /// Hands `text` to the dispatcher as the guest's frame handler would, on the connection's loop.
+    private func arrive(_ text: String, from client: TestClient, _ harness: Harness) async throws -> Bool {
+        try await Self.connectionLoop.submit { harness.dispatcher.dispatchInPlace(text, session: client.session) }.get()
+    }
+
+    @Test func aForwardedStateIsStoredAndRelayed() async throws {
+        let harness = try self.harness()
+        let (host, guest, code) = try await harness.roomWithTwoPlayers()
+        let room = try #require(harness.registry.room(code: code))
+        #expect(try await self.arrive(#"{"type":"player_state","state":{"x":12.345,"skin":"alienBlue"}}"#, from: guest, harness))
+        let updates = try await host.receive()
+        #expect(updates.map(\.type) == ["player_state_update"])
+        #expect(updates.first?["state"]?["x"] == .number(12.35))
+        #expect(await room.messagesForwarded == 1)
+        #expect(await room.messagesHandledInPlace == 0)
+        #expect(await room.enter { $0.state.player("guest")?.state["skin"] } == .string("alienBlue"))
+        #expect(guest.session.forwarded.inFlight == 0)
+    }
+
+    @Test func whatTheRawReaderDeclinesIsLeftToTheReader() async throws {
+        let harness = try self.harness()
+        let (host, guest, _) = try await harness.roomWithTwoPlayers()
+        // A second `type` key: the general path decides which one counts.
+        let twoTypes = #"{"type":"player_state","state":{"x":1},"type":"chat"}"#
+        #expect(try await !self.arrive(twoTypes, from: guest, harness))
+        #expect(try await !self.arrive(#"{"type":"chat","message":"hi"}"#, from: guest, harness))
+        #expect(guest.session.forwarded.inFlight == 0)
+        #expect(await host.received().isEmpty)
+    }
+
+    @Test("A forwarded message's error comes before the reader's answer to the next message")
+    func repliesKeepTheirOrder() async throws {
+        let harness = try self.harness()
+        let (host, guest, _) = try await harness.roomWithTwoPlayers()
+        let gate = self.holdRoomLoop()  // the room's loop is busy for now
+        let released = Task {
+            try? await Task.sleep(for: .milliseconds(100))
+            gate.signal()
+        }
+        #expect(try await self.arrive(#"{"type":"player_state","state":{"x":"left"}}"#, from: guest, harness))
+        // The reader's turn: an unknown type is answered without the room, so only waiting for
+        // the forwarded message keeps the answers in order.
+        await guest.session.settleForwarded()
+        await guest.send(#"{"type":"no_such_type"}"#)
+        await released.value
+        let answers = try await guest.receive()
+        #expect(answers.map { $0["code"]?.stringValue } == ["invalid_field", "unknown_type"])
+        #expect(await host.received().isEmpty)
+    }
+
+    @Test("A forwarded message from a dropped member is refused, and the reader forgets the membership")
+    func staleMembership() async throws {
+        let harness = try self.harness()
+        // Room for a third: the dropped guest keeps its seat for the reconnect window.
+        let (host, guest, code) = try await harness.roomWithTwoPlayers(maxPlayers: 3)
+        let room = try #require(harness.registry.room(code: code))
+        await room.drop(playerID: "guest", connection: guest.connection)
+        _ = await host.received()
+        #expect(try await self.arrive(#"{"type":"player_state","state":{"x":1}}"#, from: guest, harness))
+        await guest.session.settleForwarded()
+        #expect(await guest.received().map { $0["code"]?.stringValue } == ["not_in_room"])
+        #expect(guest.session.membership == nil)
+        // Free to join again, as after the general path's `not_in_room`.
+        await guest.send(#"{"type":"join_room","room_id":"\#(code)","player_name":"Again"}"#)
+        #expect(await guest.received().map(\.type) == ["player_joined", "room_joined"])
+    }
+
+    @Test("At most the limit are on their way; then messages take the reader's path")
+    func inFlightIsBounded() async throws {
+        var limits = RelayLimits()
+        limits.outboundQueueFrames = 1_000
+        let harness = try self.harness(limits: limits)
+        let (host, guest, code) = try await harness.roomWithTwoPlayers()
+        let room = try #require(harness.registry.room(code: code))
+        let gate = self.holdRoomLoop()
+        var accepted = 0
+        do {
+            defer { gate.signal() }
+            for x in 0..<(ForwardedMessages.limit + 5) {
+                if try await self.arrive(#"{"type":"player_state","state":{"x":\#(x)}}"#, from: guest, harness) {
+                    accepted += 1
+                }
+            }
+            #expect(accepted == ForwardedMessages.limit)
+            #expect(guest.session.forwarded.inFlight == ForwardedMessages.limit)
+        }
+        await guest.session.settleForwarded()
+        #expect(guest.session.forwarded.inFlight == 0)
+        #expect(await room.messagesForwarded == ForwardedMessages.limit)
+        let xs = await host.received().map { $0["state"]?["x"] }
+        #expect(xs == (0..<ForwardedMessages.limit).map { .integer(Int64($0)) }, "all applied, in order")
+    }
+
+    @Test func settlingWithNothingOnItsWayReturnsAtOnce() async {
+        let forwarded = ForwardedMessages()
+        #expect(await forwarded.settle() == false)
+        #expect(forwarded.begin())
+        forwarded.end(stale: true)
+        #expect(await forwarded.settle() == true)
+        #expect(await forwarded.settle() == false, "reported once")
+    }
+}
