@@ -67,12 +67,31 @@ struct PlayerStateRelay {
 
     /// Stores the movable values and relays the update to the sender's room-mates.
     func apply(in room: isolated GameRoom, from playerID: String) -> Outcome {
+        if let kindError { return .failed(kindError) }
         do throws(RelayError) {
-            try self.prepared().apply(in: room, from: playerID)
-            return .relayed
+            // Straight from the bytes: the in-place path builds no ``PreparedPlayerState``.
+            try Self.store(self.update, in: room, from: playerID) { slot in
+                self.movableValues[slot].flatMap { range in
+                    Self.value(UnsafeBufferPointer(rebasing: self.bytes[range]), PlayerState.kinds[slot])
+                }
+            }
         } catch {
             return .failed(error)
         }
+        return .relayed
+    }
+
+    /// Stores the sender's values by slot (nil: not sent) and relays `update` to the others.
+    fileprivate static func store(
+        _ update: ByteBuffer, in room: isolated GameRoom, from playerID: String, values: (Int) -> JSONValue?
+    ) throws(RelayError) {
+        try room.state.updateState(of: playerID) { state in
+            for slot in PlayerState.keys.indices {
+                guard let value = values(slot) else { continue }
+                state[slot: slot] = value
+            }
+        }
+        room.broadcast(update, excluding: playerID)
     }
 
     /// What applying the message needs, without the message's bytes: for a room on another
@@ -189,12 +208,6 @@ struct PreparedPlayerState: Sendable {
     /// Stores the values and relays the update to the sender's room-mates, or throws.
     func apply(in room: isolated GameRoom, from playerID: String) throws(RelayError) {
         if let kindError { throw kindError }
-        try room.state.updateState(of: playerID) { state in
-            for slot in PlayerState.keys.indices {
-                guard let value = self.values[slot] else { continue }
-                state[slot: slot] = value
-            }
-        }
-        room.broadcast(self.update, excluding: playerID)
+        try PlayerStateRelay.store(self.update, in: room, from: playerID) { self.values[$0] }
     }
 }
