@@ -8,6 +8,10 @@ import Synchronization
 /// (``ConnectionSession/settleForwarded()``), so its replies come after theirs, in the order the
 /// client sent the messages. At most ``limit`` are on their way; past that, messages take the
 /// reader's path, which waits, and the client is held back by TCP.
+///
+/// A message handed to a room whose loop has shut down is never handled, and the reader would
+/// then wait for good (``GameRoom/executeOnLoop(_:)``): rooms must live on loops that outlive
+/// their connections, as the server's do.
 public final class ForwardedMessages: Sendable {
     /// The most messages on their way per connection.
     public static let limit = 64

@@ -125,6 +125,7 @@ public struct MessageDispatcher: Sendable {
                 room.messagesForwarded += 1
             } catch {
                 connection.send(OutboundMessage.error(error))
+                return forwarded.end(stale: error == .notInRoom)
             }
             forwarded.end()
         }

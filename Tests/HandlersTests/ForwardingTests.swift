@@ -8,7 +8,8 @@ import Testing
 
 /// A `player_state` from a connection on another event loop than its room's is read there and
 /// handed to the room's loop without waiting: same answers as the general path, in the order sent.
-@Suite("player_state forwarded to the room's loop")
+// Serialized: two tests hold the rooms' loop up for a while, which would stall the others' rooms.
+@Suite("player_state forwarded to the room's loop", .serialized)
 struct ForwardingTests {
     /// The loop the test connections' frames arrive on.
     static let connectionLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1).next()
@@ -117,6 +118,31 @@ struct ForwardingTests {
         #expect(await room.messagesForwarded == ForwardedMessages.limit)
         let xs = await host.received().map { $0["state"]?["x"] }
         #expect(xs == (0..<ForwardedMessages.limit).map { .integer(Int64($0)) }, "all applied, in order")
+    }
+
+    @Test("A forwarded message whose room says not_in_room also clears the membership")
+    func notInRoomFromAHandler() async throws {
+        let dispatcher = try MessageDispatcher(handlers: BuiltInHandlers.all + [RefusesAsNotInRoom()])
+        let harness = Harness(dispatcher: dispatcher, rooms: Self.roomLoop)
+        let (_, guest, _) = try await harness.roomWithTwoPlayers()
+        #expect(try await self.arrive(#"{"type":"refused"}"#, from: guest, harness))
+        await guest.session.settleForwarded()
+        #expect(await guest.received().map { $0["code"]?.stringValue } == ["not_in_room"])
+        #expect(guest.session.membership == nil)
+    }
+
+    /// A raw handler whose forwarded message always finds the sender out of the room.
+    struct RefusesAsNotInRoom: RawRoomMessageHandler {
+        let messageType = "refused"
+        func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
+            throw .notInRoom
+        }
+        func handleRaw(_ bytes: UnsafeBufferPointer<UInt8>, from playerID: String, in room: isolated GameRoom)
+            throws(RelayError) -> Bool
+        { throw .notInRoom }
+        func prepareForwarding(_ bytes: UnsafeBufferPointer<UInt8>, from playerID: String) -> ForwardedRoomMessage? {
+            { _ throws(RelayError) in throw .notInRoom }
+        }
     }
 
     @Test func settlingWithNothingOnItsWayReturnsAtOnce() async {

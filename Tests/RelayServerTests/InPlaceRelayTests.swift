@@ -91,7 +91,8 @@ struct InPlaceRelayTests {
     func guestsOnEitherLoop() async throws {
         try await withRelayServer { port, registry in
             // Connections are spread over the server's loops in turn, so with two or more loops
-            // some guests share their room's loop and some do not.
+            // guests usually land on another loop than their room's, and are forwarded; on one
+            // loop they are relayed in place. (`ForwardingTests` covers forwarding for certain.)
             var rooms: [(host: TestSocket, guest: TestSocket, code: String)] = []
             for _ in 0..<6 {
                 let host = TestSocket.connect(port: port)
