@@ -115,19 +115,17 @@ public struct MessageDispatcher: Sendable {
         let playerID = membership.playerID
         let connection = session.connection
         membership.room.executeOnLoop { room in
-            guard room.isCurrent(playerID, connection: connection) else {
-                // What the general path answers; the reader forgets the membership (settleForwarded).
-                connection.send(OutboundMessage.error(.notInRoom))
-                return forwarded.end(stale: true)
-            }
+            // As ``RoomMessageHandler/handle(_:session:)``; on `not_in_room` the reader forgets
+            // the membership (``ConnectionSession/settleForwarded()``).
             do throws(RelayError) {
+                guard room.isCurrent(playerID, connection: connection) else { throw .notInRoom }
                 try apply(room)
                 room.messagesForwarded += 1
+                forwarded.end()
             } catch {
                 connection.send(OutboundMessage.error(error))
-                return forwarded.end(stale: error == .notInRoom)
+                forwarded.end(stale: error == .notInRoom)
             }
-            forwarded.end()
         }
         return true
     }

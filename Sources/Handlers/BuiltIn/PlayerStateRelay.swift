@@ -70,11 +70,7 @@ struct PlayerStateRelay {
         if let kindError { return .failed(kindError) }
         do throws(RelayError) {
             // Straight from the bytes: the in-place path builds no ``PreparedPlayerState``.
-            try Self.store(self.update, in: room, from: playerID) { slot in
-                self.movableValues[slot].flatMap { range in
-                    Self.value(UnsafeBufferPointer(rebasing: self.bytes[range]), PlayerState.kinds[slot])
-                }
-            }
+            try Self.store(self.update, in: room, from: playerID) { self.value(at: $0) }
         } catch {
             return .failed(error)
         }
@@ -99,12 +95,16 @@ struct PlayerStateRelay {
     func prepared() -> PreparedPlayerState {
         var values = PreparedPlayerState.Values(repeating: nil)
         if self.kindError == nil {
-            for slot in PlayerState.keys.indices {
-                guard let range = self.movableValues[slot] else { continue }
-                values[slot] = Self.value(UnsafeBufferPointer(rebasing: self.bytes[range]), PlayerState.kinds[slot])
-            }
+            for slot in PlayerState.keys.indices { values[slot] = self.value(at: slot) }
         }
         return PreparedPlayerState(update: self.update, values: values, kindError: self.kindError)
+    }
+
+    /// The value sent for the movable key in `slot`, if any.
+    private func value(at slot: Int) -> JSONValue? {
+        self.movableValues[slot].flatMap { range in
+            Self.value(UnsafeBufferPointer(rebasing: self.bytes[range]), PlayerState.kinds[slot])
+        }
     }
 
     /// The value of a plain token whose kind has been checked: what ``JSONParser`` would read.
