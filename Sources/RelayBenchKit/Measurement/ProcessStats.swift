@@ -6,6 +6,9 @@ struct ProcessStats: Sendable {
     let cpuSeconds: Double
     /// Resident set size in bytes.
     let residentBytes: Int
+    /// Seconds its threads have been ready to run but waited for a core so far (nil: unknown):
+    /// the time other work on its cores took from it.
+    let runQueueWaitSeconds: Double?
     /// When it was read.
     let readAt: ContinuousClock.Instant
 
@@ -21,7 +24,31 @@ struct ProcessStats: Sendable {
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         let rssLine = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
         let rssKilobytes = rssLine.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
-        return ProcessStats(cpuSeconds: (user + system) / ticks, residentBytes: rssKilobytes * 1024, readAt: .now)
+        return ProcessStats(
+            cpuSeconds: (user + system) / ticks, residentBytes: rssKilobytes * 1024,
+            runQueueWaitSeconds: self.runQueueWaitSeconds(pid: pid), readAt: .now)
+    }
+
+    /// The run-queue wait of every thread of `pid` that is still there, summed: the second field
+    /// of `/proc/<pid>/task/<tid>/schedstat`, in nanoseconds (needs schedstats, on by default).
+    static func runQueueWaitSeconds(pid: Int32) -> Double? {
+        guard let threads = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") else { return nil }
+        var nanoseconds: UInt64 = 0
+        var readAny = false
+        for thread in threads {
+            guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(thread)/schedstat", encoding: .utf8),
+                let wait = Self.runQueueWaitNanoseconds(schedstat: text)
+            else { continue }
+            nanoseconds += wait
+            readAny = true
+        }
+        return readAny ? Double(nanoseconds) / 1e9 : nil
+    }
+
+    /// The run-queue wait in a `schedstat` line: "time on the CPU, time waiting to run, time slices" (ns, ns, count).
+    static func runQueueWaitNanoseconds(schedstat: String) -> UInt64? {
+        let fields = schedstat.split(whereSeparator: \.isWhitespace)
+        return fields.count >= 2 ? UInt64(fields[1]) : nil
     }
 
     /// This process.
@@ -44,14 +71,17 @@ struct ProcessUsage: Sendable, Codable, Equatable {
     var wallSeconds: Double
     /// Resident set size at the end, in bytes.
     var residentBytes: Int
+    /// Seconds its threads were ready to run but waited for a core, in the interval.
+    var runQueueWaitSeconds: Double?
 
     /// Percent of one core.
     var cpuPercent: Double { self.wallSeconds > 0 ? 100 * self.cpuSeconds / self.wallSeconds : 0 }
 
-    init(cpuSeconds: Double, wallSeconds: Double, residentBytes: Int) {
+    init(cpuSeconds: Double, wallSeconds: Double, residentBytes: Int, runQueueWaitSeconds: Double? = nil) {
         self.cpuSeconds = cpuSeconds
         self.wallSeconds = wallSeconds
         self.residentBytes = residentBytes
+        self.runQueueWaitSeconds = runQueueWaitSeconds
     }
 
     /// The usage between two readings of one process (nil if either is missing).
@@ -59,7 +89,8 @@ struct ProcessUsage: Sendable, Codable, Equatable {
         guard let before, let after else { return nil }
         self.init(
             cpuSeconds: after.cpuSeconds - before.cpuSeconds, wallSeconds: (after.readAt - before.readAt).seconds,
-            residentBytes: after.residentBytes)
+            residentBytes: after.residentBytes,
+            runQueueWaitSeconds: after.runQueueWaitSeconds.flatMap { end in before.runQueueWaitSeconds.map { end - $0 } })
     }
 
     /// CPU microseconds per `count` events (nil when there were none).

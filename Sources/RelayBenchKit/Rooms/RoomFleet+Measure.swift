@@ -13,6 +13,8 @@ struct WindowResult: Sendable, Encodable, Equatable {
     var bench: ProcessUsage?
     /// Largest server RSS sampled during the window (every 250 ms), when asked for.
     var serverPeakResidentBytes: Int?
+    /// Seconds the hypervisor took this machine's cores away meanwhile (all cores together).
+    var stealSeconds: Double?
     var deliveriesPerSecond: Double
     /// CPU microseconds per delivered message.
     var serverMicrosPerDelivery: Double?
@@ -21,7 +23,7 @@ struct WindowResult: Sendable, Encodable, Equatable {
     init(
         seconds: Double, sendingSeconds: Double? = nil, latency: LatencySnapshot, server: ProcessUsage?,
         bench: ProcessUsage?,
-        serverPeakResidentBytes: Int?
+        serverPeakResidentBytes: Int?, stealSeconds: Double? = nil
     ) {
         self.seconds = seconds
         self.sendingSeconds = sendingSeconds ?? seconds
@@ -29,6 +31,7 @@ struct WindowResult: Sendable, Encodable, Equatable {
         self.server = server
         self.bench = bench
         self.serverPeakResidentBytes = serverPeakResidentBytes
+        self.stealSeconds = stealSeconds
         self.deliveriesPerSecond = self.sendingSeconds > 0 ? Double(latency.delivered) / self.sendingSeconds : 0
         self.serverMicrosPerDelivery = server?.cpuMicros(per: latency.delivered)
         self.benchMicrosPerDelivery = bench?.cpuMicros(per: latency.delivered)
@@ -68,6 +71,7 @@ extension RoomFleet {
         let recorder = self.connector.recorder
         let serverBefore = serverPID.flatMap(ProcessStats.read(pid:))
         let benchBefore = ProcessStats.current()
+        let stealBefore = StealTime.read()
         recorder.openWindow(at: BenchClock.micros())
         let sendingStarted = ContinuousClock.now
         self.startSending(hertz: hertz, paddingBytes: paddingBytes)
@@ -100,6 +104,7 @@ extension RoomFleet {
             seconds: seconds, sendingSeconds: sendingSeconds, latency: latency,
             server: ProcessUsage(from: serverBefore, to: serverPID.flatMap(ProcessStats.read(pid:))),
             bench: ProcessUsage(from: benchBefore, to: ProcessStats.current()),
-            serverPeakResidentBytes: peakServerMemory)
+            serverPeakResidentBytes: peakServerMemory,
+            stealSeconds: StealTime.read().flatMap { end in stealBefore.map { end - $0 } })
     }
 }

@@ -19,11 +19,13 @@ enum Format {
         "p50 \(ms(latency.p50))  p90 \(ms(latency.p90))  p99 \(ms(latency.p99))  p99.9 \(ms(latency.p999))  max \(ms(latency.max))"
     }
 
-    /// "CPU 1.23 s (45% of one core), 12.3 µs per delivery, RSS 40.0 MB".
+    /// "CPU 1.23 s (45% of one core), 12.3 µs per delivery, RSS 40.0 MB, waited 12 ms for a core".
     static func usage(_ usage: ProcessUsage, microsPerDelivery: Double?) -> String {
         var text = String(format: "CPU %.2f s (%.0f%% of one core)", usage.cpuSeconds, usage.cpuPercent)
         if let microsPerDelivery { text += String(format: ", %.2f µs per delivery", microsPerDelivery) }
-        return text + ", RSS " + megabytes(usage.residentBytes)
+        text += ", RSS " + megabytes(usage.residentBytes)
+        if let wait = usage.runQueueWaitSeconds { text += String(format: ", waited %.0f ms for a core", wait * 1000) }
+        return text
     }
 
     /// The message-count line of a window.

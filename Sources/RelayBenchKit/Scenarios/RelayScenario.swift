@@ -76,6 +76,9 @@ struct RelayReport: ScenarioReport, Equatable {
         if let bench = window.bench {
             lines.append("bench       " + Format.usage(bench, microsPerDelivery: window.benchMicrosPerDelivery))
         }
+        if let steal = window.stealSeconds {
+            lines.append("machine     hypervisor steal \(Format.fixed(steal * 1000, 0)) ms (all cores)")
+        }
         if self.roomsOverCapacity > 0 {
             lines.append("WARNING     \(self.roomsOverCapacity) rooms reported more players than their max_players")
         }

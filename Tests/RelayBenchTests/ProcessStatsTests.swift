@@ -1,0 +1,61 @@
+import Foundation
+import Testing
+
+@testable import RelayBenchKit
+
+/// The CPU figures of a report: what is read from /proc, and how it reads.
+@Suite("Process and machine figures")
+struct ProcessStatsTests {
+    @Test("The run-queue wait is the second field of a schedstat line")
+    func schedstatField() {
+        #expect(ProcessStats.runQueueWaitNanoseconds(schedstat: "250846829 35881205 1474\n") == 35_881_205)
+        #expect(ProcessStats.runQueueWaitNanoseconds(schedstat: "250846829") == nil)
+        #expect(ProcessStats.runQueueWaitNanoseconds(schedstat: "") == nil)
+    }
+
+    @Test("Steal is the eighth number of /proc/stat's all-cores line")
+    func stealColumn() {
+        let procStat = """
+            cpu  5304298 85 1068167 4580497 86027 0 221005 9242 0 0
+            cpu0 2380490 23 519972 2574549 14297 0 106663 4752 0 0
+            intr 1 2 3
+            """
+        #expect(StealTime.stealTicks(procStat: procStat) == 9242)
+        #expect(StealTime.stealTicks(procStat: "cpu0 1 2 3 4 5 6 7 8\n") == nil)
+        #expect(StealTime.stealTicks(procStat: "cpu  1 2 3\n") == nil)
+    }
+
+    @Test("Threads spinning on more cores than there are wait for one, and the wait shows in this process's figures")
+    func waitsShowUnderContention() throws {
+        let before = try #require(ProcessStats.current())
+        let beforeWait = try #require(before.runQueueWaitSeconds)
+        let spun = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let threads = ProcessInfo.processInfo.activeProcessorCount + 1
+        for _ in 0..<threads {
+            // One more than the cores, each wanting one for 300 ms of wall time: together they wait
+            // at least 300 ms, more when other tests run. They stay until read: an exited thread's
+            // figures are gone from /proc.
+            Thread {
+                let end = ContinuousClock.now + .milliseconds(300)
+                while ContinuousClock.now < end {}
+                spun.signal()
+                release.wait()
+            }.start()
+        }
+        for _ in 0..<threads { spun.wait() }
+        let after = try #require(ProcessStats.current())
+        for _ in 0..<threads { release.signal() }
+        let usage = try #require(ProcessUsage(from: before, to: after))
+        let waited = try #require(usage.runQueueWaitSeconds)
+        #expect(waited > 0.05, "spinning threads waited \(waited) s in all (before: \(beforeWait) s)")
+        #expect(Format.usage(usage, microsPerDelivery: nil).contains("ms for a core"))
+    }
+
+    @Test("The steal counter reads on this machine and does not go backwards")
+    func stealReads() throws {
+        let first = try #require(StealTime.read())
+        let second = try #require(StealTime.read())
+        #expect(second >= first)
+    }
+}
