@@ -132,6 +132,7 @@ let package = Package(
         ),
         // Test helpers shared by several test targets.
         .target(name: "SeededRandom", path: "Tests/SeededRandom", swiftSettings: swiftSettings),
+        .target(name: "ChildProcess", path: "Tests/ChildProcess", swiftSettings: swiftSettings),
         .testTarget(
             name: "RelayTests",
             dependencies: ["Relay", "SeededRandom"],
@@ -154,7 +155,7 @@ let package = Package(
         .testTarget(
             name: "RelayBenchTests",
             dependencies: [
-                "RelayBenchKit",
+                "RelayBenchKit", "ChildProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -174,7 +175,7 @@ let package = Package(
         .testTarget(
             name: "RelayServerTests",
             dependencies: [
-                "RelayServer", "Relay", "Handlers", "WebSocketWire",
+                "RelayServer", "Relay", "Handlers", "WebSocketWire", "ChildProcess",
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

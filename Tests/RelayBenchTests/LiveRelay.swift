@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import Testing
 
@@ -6,12 +7,11 @@ import Testing
 /// The real `relay` executable as a child process on an ephemeral loopback port, so the bench
 /// reads a real server's /proc figures, as on the command line.
 final class LiveRelay: Sendable {
-    let process: Process
+    let process: ChildProcess
     let port: Int
     let dataDirectory: String
-    private let output: Locked<String>
 
-    var pid: Int32 { self.process.processIdentifier }
+    var pid: Int32 { self.process.pid }
 
     /// A bench context aimed at this server.
     var context: BenchContext {
@@ -38,51 +38,32 @@ final class LiveRelay: Sendable {
         ).path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = ["--port", "0", "--data-dir", directory] + arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["API_KEY"] = "bench-test"
-        environment["BOSS_IMAGES_DIR"] = directory
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        let output = Locked("")
-        try process.run()
-        // A blocking read on a thread of its own, not `readabilityHandler`: tearing down that
-        // dispatch read source races the pipe's close and can crash libdispatch's event loop on
-        // Linux (swift-corelibs-libdispatch#949; it crashed a CI run here).
-        let reader = pipe.fileHandleForReading
-        Thread {
-            while case let data = reader.availableData, !data.isEmpty {
-                output.withLock { $0 += String(decoding: data, as: UTF8.self) }
-            }
-        }.start()
+        let environment = ["API_KEY": "bench-test", "BOSS_IMAGES_DIR": directory]
+        let process = try ChildProcess(
+            path: path, arguments: ["--port", "0", "--data-dir", directory] + arguments, environment: environment)
 
         var port: Int?
         let deadline = ContinuousClock.now + .seconds(30)
         while port == nil, process.isRunning, ContinuousClock.now < deadline {
-            if let match = output.value.firstMatch(of: /listening on [0-9.]+:(\d+)/) { port = Int(match.1) }
+            if let match = process.printed.firstMatch(of: /listening on [0-9.]+:(\d+)/) { port = Int(match.1) }
             if port == nil { try await Task.sleep(for: .milliseconds(20)) }
         }
         guard let port else {
-            process.terminate()
-            Issue.record("relay did not start listening; output:\n\(output.value)")
+            process.send(SIGTERM)
+            Issue.record("relay did not start listening; output:\n\(process.printed)")
             throw CancellationError()
         }
         self.process = process
         self.port = port
         self.dataDirectory = directory
-        self.output = output
     }
 
     /// Everything the relay printed so far.
-    var printed: String { self.output.value }
+    var printed: String { self.process.printed }
 
     func stop() {
         if self.process.isRunning {
-            kill(self.process.processIdentifier, SIGKILL)
+            self.process.send(SIGKILL)
             self.process.waitUntilExit()
         }
         try? FileManager.default.removeItem(atPath: self.dataDirectory)

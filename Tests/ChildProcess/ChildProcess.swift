@@ -1,0 +1,138 @@
+import Foundation
+import Synchronization
+
+/// An executable run as a child process with `posix_spawn`, what it prints to stdout and stderr
+/// captured together.
+///
+/// Not Foundation's `Process`: on Linux its `run()` (Swift 6.3.1) sometimes crashes the calling
+/// process, copying 256 bytes for each entry it reads from /proc/self/fd past the end of
+/// glibc's buffer (swift-corelibs-foundation#5472). It took down a full test run here.
+public final class ChildProcess: Sendable {
+    public struct SpawnError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public let pid: Int32
+    private let output: CapturedOutput
+    /// The raw wait status, once the child has been reaped.
+    private let waitStatus = Mutex<Int32?>(nil)
+
+    /// Starts `path` with `arguments`, this process's environment plus `environment`. Every
+    /// other file descriptor of this process is closed in the child, as `Process` does.
+    public init(path: String, arguments: [String], environment: [String: String] = [:]) throws {
+        // A socket pair rather than a pipe: it can be made close-on-exec atomically (`pipe2` is
+        // not visible from Swift), so a child another thread spawns meanwhile cannot inherit it.
+        var ends: [Int32] = [0, 0]
+        let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+        guard socketpair(AF_UNIX, type, 0, &ends) == 0 else { throw SpawnError(description: "socketpair: errno \(errno)") }
+        let (readEnd, writeEnd) = (ends[0], ends[1])
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, writeEnd, STDOUT_FILENO)
+        posix_spawn_file_actions_adddup2(&actions, writeEnd, STDERR_FILENO)
+        // Descriptors opened meanwhile by other threads may stay open in the child, and closed
+        // ones are skipped by glibc: tests only need the child not to hold this process's sockets.
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        for fd in open.compactMap(Int32.init) where fd > STDERR_FILENO {
+            posix_spawn_file_actions_addclose(&actions, fd)
+        }
+
+        // Signals as for a new process: none blocked, every one at its default action (this process
+        // may ignore some, e.g. SIGTERM for a dispatch signal source, and a child would inherit that).
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        posix_spawnattr_setsigmask(&attributes, &signals)
+        sigfillset(&signals)
+        posix_spawnattr_setsigdefault(&attributes, &signals)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        var fullEnvironment = ProcessInfo.processInfo.environment
+        fullEnvironment.merge(environment) { $1 }
+        let argv = Self.cStrings([path] + arguments)
+        let envp = Self.cStrings(fullEnvironment.map { "\($0.key)=\($0.value)" })
+        defer { for pointer in argv + envp { free(pointer) } }
+
+        var pid: Int32 = 0
+        let spawned = posix_spawn(&pid, path, &actions, &attributes, argv + [nil], envp + [nil])
+        close(writeEnd)
+        guard spawned == 0 else {
+            close(readEnd)
+            throw SpawnError(description: "posix_spawn \(path): error \(spawned)")
+        }
+        self.pid = pid
+        let output = CapturedOutput()
+        self.output = output
+        // A blocking read on a thread of its own, not a dispatch read source: tearing one down
+        // races the pipe's close and can crash libdispatch on Linux (swift-corelibs-libdispatch#949).
+        Thread {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(readEnd, $0.baseAddress, $0.count) }
+                if count < 0, errno == EINTR { continue }
+                guard count > 0 else { break }
+                output.append(buffer[..<count])
+            }
+            close(readEnd)
+        }.start()
+    }
+
+    /// Everything the child printed so far.
+    public var printed: String { self.output.text.withLock { $0 } }
+
+    /// Whether the child has not exited yet (reaps it once it has).
+    public var isRunning: Bool {
+        self.waitStatus.withLock { status in
+            guard status == nil else { return false }
+            var raw: Int32 = 0
+            let reaped = waitpid(self.pid, &raw, WNOHANG)
+            if reaped == self.pid { status = raw }
+            return reaped == 0
+        }
+    }
+
+    /// The exit code, or the number of the signal that ended the child (as `Process` reports
+    /// it); nil while it runs.
+    public var terminationStatus: Int32? {
+        guard !self.isRunning, let raw = self.waitStatus.withLock({ $0 }) else { return nil }
+        let signal = raw & 0x7f
+        return signal == 0 ? (raw >> 8) & 0xff : signal
+    }
+
+    /// Sends `signal` (SIGKILL, SIGTERM, …), unless the child has been reaped already.
+    public func send(_ signal: Int32) {
+        self.waitStatus.withLock { status in
+            if status == nil { _ = kill(self.pid, signal) }
+        }
+    }
+
+    /// Blocks until the child has exited.
+    public func waitUntilExit() {
+        while self.isRunning { usleep(5_000) }
+    }
+
+    deinit {
+        // No zombie left behind, and no server left running after its test.
+        if self.isRunning {
+            kill(self.pid, SIGKILL)
+            self.waitUntilExit()
+        }
+    }
+
+    private static func cStrings(_ strings: [String]) -> [UnsafeMutablePointer<CChar>?] {
+        strings.map { strdup($0) }
+    }
+}
+
+/// Text a child process printed, appended by its pipe's reader thread.
+private final class CapturedOutput: Sendable {
+    let text = Mutex("")
+
+    func append(_ bytes: ArraySlice<UInt8>) {
+        self.text.withLock { $0 += String(decoding: bytes, as: UTF8.self) }
+    }
+}
