@@ -46,6 +46,13 @@ private let eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 
 private let quietLogger = Logger(label: "relay-benchmarks", factory: { _ in SwiftLogNoOpLogHandler() })
 
+/// Hands a session to the rooms' loop for one submitted closure.
+private struct LoopHandOff<Value>: @unchecked Sendable {
+    // Unchecked: the benchmark awaits the closure, so only the loop touches `value` meanwhile.
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
+
 private struct FixtureError: Error, CustomStringConvertible {
     var description: String
 }
@@ -160,6 +167,29 @@ let benchmarks: @Sendable () -> Void = {
             setup: { try await RoomFixture(recipients: 1, otherRooms: otherRooms) }
         )
     }
+
+    // d'. The path a plain player_state from a member takes on a server: read in place from the
+    //     frame's bytes on the room's event loop (MessageDispatcher.dispatchInPlace), the state
+    //     stored, the update encoded and queued for the room-mate. 100 per loop turn (figures per 100).
+    Benchmark(
+        "player_state relayed in place into a 2-player room, 100 per loop turn (per 100 messages)",
+        configuration: .init(timeUnits: .microseconds),
+        closure: { (benchmark: Benchmark, fixture: RoomFixture) async in
+            let dispatcher = fixture.dispatcher
+            let sender = LoopHandOff(fixture.sender)
+            benchmark.startMeasurement()
+            let relayed = try? await eventLoopGroup.next().submit {
+                var text = playerStateText
+                return text.withUTF8 { bytes in
+                    (0..<100).allSatisfy { _ in dispatcher.dispatchInPlace(bytes, session: sender.value) }
+                }
+            }.get()
+            benchmark.stopMeasurement()
+            precondition(relayed == true, "player_state was not relayed in place")
+            await fixture.drain()
+        },
+        setup: { try await RoomFixture(recipients: 1) }
+    )
 
     // e. Broadcast of one encoded frame to P recipients: one hop into the room, then the same
     //    buffer queued P times (no per-recipient copy). The empty hop is the baseline to subtract.
