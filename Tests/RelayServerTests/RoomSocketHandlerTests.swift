@@ -69,7 +69,6 @@ struct RoomSocketHandlerTests {
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(try Self.makeHandler())
         channel.isWritable = false
-        channel.pipeline.fireChannelWritabilityChanged()  // as a real channel does on the change
         for index in 0..<1000 {
             try channel.writeInbound(Self.clientFrame(.ping, "\(index)"))
         }

@@ -39,11 +39,6 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private(set) var messagesWithReader = 0
     /// A close frame has gone out: no data frame may follow it.
     private(set) var closeSent = false
-    /// The channel takes writes now: kept from its writability events, so the writer need not
-    /// ask the channel (an atomic read through an existential) for every batch.
-    private(set) var isWritable = true
-    /// The channel has not gone inactive, nor this handler been removed.
-    private(set) var isOpen = true
     /// The reader has stopped (the connection is ending): what the client sends now is discarded.
     private var readerStopped = false
 
@@ -77,8 +72,6 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        self.isWritable = context.channel.isWritable
-        self.isOpen = context.channel.isActive
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         let interval = self.settings.pingInterval
         self.pinger = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
@@ -89,11 +82,6 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         self.stop()
         self.context = nil
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        self.isOpen = true
-        context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -155,8 +143,7 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        self.isWritable = context.channel.isWritable
-        if self.isWritable {
+        if context.channel.isWritable {
             self.payPong()
             self.resumeWriter()
         }
@@ -243,7 +230,7 @@ extension RoomSocketHandler {
 
     /// Answers the latest ping, if one is owed and the channel takes writes.
     private func payPong() {
-        guard let context = self.context, self.isWritable, let payload = self.pongOwed else { return }
+        guard let context = self.context, context.channel.isWritable, let payload = self.pongOwed else { return }
         self.pongOwed = nil
         context.writeAndFlush(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: payload)), promise: nil)
     }
@@ -295,7 +282,9 @@ extension RoomSocketHandler {
     /// Suspends the writer until the channel takes more writes (or closes).
     func waitUntilWritable() async {
         await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
-            guard self.isOpen, !self.isWritable else { return continuation.resume() }
+            guard let channel = self.context?.channel, channel.isActive, !channel.isWritable else {
+                return continuation.resume()
+            }
             self.writableWaiter = continuation
         }
     }
@@ -308,7 +297,6 @@ extension RoomSocketHandler {
 
     /// The connection is over: no more pings, the reader ends once it has the rest, a waiting writer goes on.
     private func stop() {
-        self.isOpen = false
         self.pinger?.cancel()
         self.pinger = nil
         self.readerQueue.finish()

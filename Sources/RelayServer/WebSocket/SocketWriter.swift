@@ -17,14 +17,14 @@ struct SocketWriter {
     let outlet: NIOLoopBound<ChannelHandlerContext>?
 
     /// How many frames the next batch may hold: all of them when they can be written at once.
-    var batchLimit: Int { self.handler.value.isWritable ? .max : 1 }
+    var batchLimit: Int { self.channel.isWritable ? .max : 1 }
 
     /// Writes `frames` (each a complete text message), in order, once the socket takes them.
     /// After a close frame has gone out, frames are dropped.
     func write(_ frames: CircularBuffer<ByteBuffer>) async {
         let handler = self.handler.value
-        if !handler.isWritable { await handler.waitUntilWritable() }
-        guard !handler.closeSent, handler.isOpen else { return }
+        if !self.channel.isWritable { await handler.waitUntilWritable() }
+        guard !handler.closeSent, self.channel.isActive else { return }
         if let outlet = self.outlet?.value {
             for frame in frames {
                 if let framed = TextFrameHeader.framed(frame) {
