@@ -13,6 +13,17 @@ struct ProcessStatsTests {
         #expect(ProcessStats.runQueueWaitNanoseconds(schedstat: "") == nil)
     }
 
+    @Test("A window's wait is each thread's growth: new threads count whole, ended ones drop out, never negative")
+    func waitBetweenReadings() {
+        let before: [Int32: UInt64] = [1: 1_000_000, 2: 5_000_000_000, 3: 7_000_000]
+        // 1 waited 2 ms more; 2 ended (its 5 s are not the window's); 3's id now belongs to a new
+        // thread that waited 1 ms; 4 is new and waited 3 ms.
+        let after: [Int32: UInt64] = [1: 3_000_000, 3: 1_000_000, 4: 3_000_000]
+        let seconds = ProcessStats.runQueueWaitSeconds(from: before, to: after)
+        #expect(abs(seconds - 0.006) < 1e-9)
+        #expect(ProcessStats.runQueueWaitSeconds(from: before, to: [:]) == 0)
+    }
+
     @Test("Steal is the eighth number of /proc/stat's all-cores line")
     func stealColumn() {
         let procStat = """
@@ -28,7 +39,7 @@ struct ProcessStatsTests {
     @Test("Threads spinning on more cores than there are wait for one, and the wait shows in this process's figures")
     func waitsShowUnderContention() throws {
         let before = try #require(ProcessStats.current())
-        let beforeWait = try #require(before.runQueueWaitSeconds)
+        try #require(before.runQueueWaits != nil)
         let spun = DispatchSemaphore(value: 0)
         let release = DispatchSemaphore(value: 0)
         let threads = ProcessInfo.processInfo.activeProcessorCount + 1
@@ -48,7 +59,7 @@ struct ProcessStatsTests {
         for _ in 0..<threads { release.signal() }
         let usage = try #require(ProcessUsage(from: before, to: after))
         let waited = try #require(usage.runQueueWaitSeconds)
-        #expect(waited > 0.05, "spinning threads waited \(waited) s in all (before: \(beforeWait) s)")
+        #expect(waited > 0.05, "spinning threads waited \(waited) s in all")
         #expect(Format.usage(usage, microsPerDelivery: nil).contains("ms for a core"))
     }
 

@@ -6,9 +6,9 @@ struct ProcessStats: Sendable {
     let cpuSeconds: Double
     /// Resident set size in bytes.
     let residentBytes: Int
-    /// Seconds its threads have been ready to run but waited for a core so far (nil: unknown):
-    /// the time other work on its cores took from it.
-    let runQueueWaitSeconds: Double?
+    /// Nanoseconds each thread has been ready to run but waited for a core so far, by thread id
+    /// (nil: unknown): the time other work on its cores took from it.
+    let runQueueWaits: [Int32: UInt64]?
     /// When it was read.
     let readAt: ContinuousClock.Instant
 
@@ -26,23 +26,34 @@ struct ProcessStats: Sendable {
         let rssKilobytes = rssLine.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
         return ProcessStats(
             cpuSeconds: (user + system) / ticks, residentBytes: rssKilobytes * 1024,
-            runQueueWaitSeconds: self.runQueueWaitSeconds(pid: pid), readAt: .now)
+            runQueueWaits: self.runQueueWaits(pid: pid), readAt: .now)
     }
 
-    /// The run-queue wait of every thread of `pid` that is still there, summed: the second field
-    /// of `/proc/<pid>/task/<tid>/schedstat`, in nanoseconds (needs schedstats, on by default).
-    static func runQueueWaitSeconds(pid: Int32) -> Double? {
+    /// The run-queue wait of every thread of `pid` that is there now: the second field of
+    /// `/proc/<pid>/task/<tid>/schedstat`, in nanoseconds (needs schedstats, on by default).
+    static func runQueueWaits(pid: Int32) -> [Int32: UInt64]? {
         guard let threads = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") else { return nil }
-        var nanoseconds: UInt64 = 0
-        var readAny = false
+        var waits: [Int32: UInt64] = [:]
         for thread in threads {
-            guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(thread)/schedstat", encoding: .utf8),
+            guard let id = Int32(thread),
+                let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(thread)/schedstat", encoding: .utf8),
                 let wait = Self.runQueueWaitNanoseconds(schedstat: text)
             else { continue }
-            nanoseconds += wait
-            readAny = true
+            waits[id] = wait
         }
-        return readAny ? Double(nanoseconds) / 1e9 : nil
+        return waits.isEmpty ? nil : waits
+    }
+
+    /// Seconds the threads waited for a core between two readings: each thread's growth, a
+    /// thread new since `before` counted whole. A thread that ended in between takes its wait
+    /// with it, so this is a lower bound; it is never negative.
+    static func runQueueWaitSeconds(from before: [Int32: UInt64], to after: [Int32: UInt64]) -> Double {
+        let nanoseconds = after.reduce(UInt64(0)) { total, thread in
+            let earlier = before[thread.key] ?? 0
+            // A smaller figure than before: the id was reused by a thread started since.
+            return total + (thread.value >= earlier ? thread.value - earlier : thread.value)
+        }
+        return Double(nanoseconds) / 1e9
     }
 
     /// The run-queue wait in a `schedstat` line: "time on the CPU, time waiting to run, time slices" (ns, ns, count).
@@ -71,7 +82,8 @@ struct ProcessUsage: Sendable, Codable, Equatable {
     var wallSeconds: Double
     /// Resident set size at the end, in bytes.
     var residentBytes: Int
-    /// Seconds its threads were ready to run but waited for a core, in the interval.
+    /// Seconds its threads were ready to run but waited for a core, in the interval (at least:
+    /// a thread that ended meanwhile is not counted).
     var runQueueWaitSeconds: Double?
 
     /// Percent of one core.
@@ -90,7 +102,9 @@ struct ProcessUsage: Sendable, Codable, Equatable {
         self.init(
             cpuSeconds: after.cpuSeconds - before.cpuSeconds, wallSeconds: (after.readAt - before.readAt).seconds,
             residentBytes: after.residentBytes,
-            runQueueWaitSeconds: after.runQueueWaitSeconds.flatMap { end in before.runQueueWaitSeconds.map { end - $0 } })
+            runQueueWaitSeconds: after.runQueueWaits.flatMap { end in
+                before.runQueueWaits.map { ProcessStats.runQueueWaitSeconds(from: $0, to: end) }
+            })
     }
 
     /// CPU microseconds per `count` events (nil when there were none).
