@@ -12,10 +12,21 @@ public final class ChildProcess: Sendable {
         public let description: String
     }
 
+    /// How long ``waitUntilExit()`` waits for the output's end once the child has exited: a
+    /// grandchild that inherited it may keep it open.
+    public static let outputEndTimeout: Duration = .seconds(2)
+
     public let pid: Int32
     private let output: CapturedOutput
-    /// The raw wait status, once the child has been reaped.
-    private let waitStatus = Mutex<Int32?>(nil)
+    private let reaping = Mutex(Reaping.running)
+
+    private enum Reaping {
+        case running
+        /// Reaped, with its raw wait status.
+        case exited(Int32)
+        /// `waitpid` found no such child: gone, with no status.
+        case lost
+    }
 
     /// Starts `path` with `arguments`, this process's environment plus `environment`. Every
     /// other file descriptor of this process is closed in the child, as `Process` does.
@@ -78,48 +89,62 @@ public final class ChildProcess: Sendable {
                 output.append(buffer[..<count])
             }
             close(readEnd)
+            output.finish()
         }.start()
     }
 
-    /// Everything the child printed so far.
-    public var printed: String { self.output.text.withLock { $0 } }
+    /// Everything the child printed so far; all of it once ``hasOutputEnded``.
+    public var printed: String { self.output.state.withLock { $0.text } }
+
+    /// The child's output has reached its end (the child and whatever inherited it closed it).
+    public var hasOutputEnded: Bool { self.output.state.withLock { $0.ended } }
 
     /// Whether the child has not exited yet (reaps it once it has).
     public var isRunning: Bool {
-        self.waitStatus.withLock { status in
-            guard status == nil else { return false }
+        self.reaping.withLock { reaping in
+            guard case .running = reaping else { return false }
             var raw: Int32 = 0
-            let reaped = waitpid(self.pid, &raw, WNOHANG)
-            if reaped == self.pid { status = raw }
-            return reaped == 0
+            switch waitpid(self.pid, &raw, WNOHANG) {
+            case 0: return true
+            case self.pid: reaping = .exited(raw)
+            default: reaping = .lost
+            }
+            return false
         }
     }
 
     /// The exit code, or the number of the signal that ended the child (as `Process` reports
-    /// it); nil while it runs.
+    /// it); nil while it runs, -1 if its status was lost.
     public var terminationStatus: Int32? {
-        guard !self.isRunning, let raw = self.waitStatus.withLock({ $0 }) else { return nil }
-        let signal = raw & 0x7f
-        return signal == 0 ? (raw >> 8) & 0xff : signal
-    }
-
-    /// Sends `signal` (SIGKILL, SIGTERM, …), unless the child has been reaped already.
-    public func send(_ signal: Int32) {
-        self.waitStatus.withLock { status in
-            if status == nil { _ = kill(self.pid, signal) }
+        guard !self.isRunning else { return nil }
+        return self.reaping.withLock { reaping in
+            guard case .exited(let raw) = reaping else { return -1 }
+            let signal = raw & 0x7f
+            return signal == 0 ? (raw >> 8) & 0xff : signal
         }
     }
 
-    /// Blocks until the child has exited.
+    /// Sends `signal` (SIGKILL, SIGTERM, …), unless the child has been reaped already: its pid
+    /// may belong to another process by then.
+    public func send(_ signal: Int32) {
+        self.reaping.withLock { reaping in
+            if case .running = reaping { _ = kill(self.pid, signal) }
+        }
+    }
+
+    /// Blocks until the child has exited and its output has ended (or ``outputEndTimeout`` has
+    /// passed since the exit), so that ``printed`` holds its last words.
     public func waitUntilExit() {
         while self.isRunning { usleep(5_000) }
+        let deadline = ContinuousClock.now + Self.outputEndTimeout
+        while !self.hasOutputEnded, ContinuousClock.now < deadline { usleep(1_000) }
     }
 
     deinit {
         // No zombie left behind, and no server left running after its test.
         if self.isRunning {
-            kill(self.pid, SIGKILL)
-            self.waitUntilExit()
+            self.send(SIGKILL)
+            while self.isRunning { usleep(5_000) }
         }
     }
 
@@ -128,11 +153,21 @@ public final class ChildProcess: Sendable {
     }
 }
 
-/// Text a child process printed, appended by its pipe's reader thread.
+/// Text a child process printed, appended by its output's reader thread.
 private final class CapturedOutput: Sendable {
-    let text = Mutex("")
+    struct State {
+        var text = ""
+        /// The reader has seen the end of the output.
+        var ended = false
+    }
+
+    let state = Mutex(State())
 
     func append(_ bytes: ArraySlice<UInt8>) {
-        self.text.withLock { $0 += String(decoding: bytes, as: UTF8.self) }
+        self.state.withLock { $0.text += String(decoding: bytes, as: UTF8.self) }
+    }
+
+    func finish() {
+        self.state.withLock { $0.ended = true }
     }
 }

@@ -37,7 +37,8 @@ final class ChildRelay: Sendable {
         throw CancellationError()
     }
 
-    /// Waits (bounded) for the child to exit and returns its status.
+    /// Waits (bounded) for the child to exit and for the end of its output (so that ``printed``
+    /// holds its last words), and returns its status.
     func exitStatus(timeout: Duration = .seconds(30)) async throws -> Int32 {
         let deadline = ContinuousClock.now + timeout
         while self.process.isRunning {
@@ -47,6 +48,10 @@ final class ChildRelay: Sendable {
                 throw CancellationError()
             }
             try await Task.sleep(for: .milliseconds(20))
+        }
+        let outputDeadline = ContinuousClock.now + ChildProcess.outputEndTimeout
+        while !self.process.hasOutputEnded, ContinuousClock.now < outputDeadline {
+            try await Task.sleep(for: .milliseconds(5))
         }
         return self.process.terminationStatus ?? -1
     }
