@@ -7,6 +7,10 @@ import Synchronization
 /// Not Foundation's `Process`: on Linux its `run()` (Swift 6.3.1) sometimes crashes the calling
 /// process, copying 256 bytes for each entry it reads from /proc/self/fd past the end of
 /// glibc's buffer (swift-corelibs-foundation#5472). It took down a full test run here.
+///
+/// The child is killed if this process ends first (a crashed test run), through its
+/// parent-death signal (`setpriv --pdeathsig KILL`, util-linux): a relay orphaned by a crashed
+/// run kept serving, and skewed every benchmark after it.
 public final class ChildProcess: Sendable {
     public struct SpawnError: Error, CustomStringConvertible {
         public let description: String
@@ -31,49 +35,25 @@ public final class ChildProcess: Sendable {
     /// Starts `path` with `arguments`, this process's environment plus `environment`. Every
     /// other file descriptor of this process is closed in the child, as `Process` does.
     public init(path: String, arguments: [String], environment: [String: String] = [:]) throws {
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw SpawnError(description: "not an executable: \(path)")
+        }
         // A socket pair rather than a pipe: it can be made close-on-exec atomically (`pipe2` is
         // not visible from Swift), so a child another thread spawns meanwhile cannot inherit it.
         var ends: [Int32] = [0, 0]
         let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
         guard socketpair(AF_UNIX, type, 0, &ends) == 0 else { throw SpawnError(description: "socketpair: errno \(errno)") }
         let (readEnd, writeEnd) = (ends[0], ends[1])
-
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, writeEnd, STDOUT_FILENO)
-        posix_spawn_file_actions_adddup2(&actions, writeEnd, STDERR_FILENO)
-        // Descriptors opened meanwhile by other threads may stay open in the child, and closed
-        // ones are skipped by glibc: tests only need the child not to hold this process's sockets.
-        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-        for fd in open.compactMap(Int32.init) where fd > STDERR_FILENO {
-            posix_spawn_file_actions_addclose(&actions, fd)
-        }
-
-        // Signals as for a new process: none blocked, every one at its default action (this process
-        // may ignore some, e.g. SIGTERM for a dispatch signal source, and a child would inherit that).
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        posix_spawnattr_setsigmask(&attributes, &signals)
-        sigfillset(&signals)
-        posix_spawnattr_setsigdefault(&attributes, &signals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
+        let wrapper = FileManager.default.isExecutableFile(atPath: Self.setpriv) ? [Self.setpriv, "--pdeathsig", "KILL", "--"] : []
+        let command = wrapper + [path] + arguments
         var fullEnvironment = ProcessInfo.processInfo.environment
         fullEnvironment.merge(environment) { $1 }
-        let argv = Self.cStrings([path] + arguments)
-        let envp = Self.cStrings(fullEnvironment.map { "\($0.key)=\($0.value)" })
-        defer { for pointer in argv + envp { free(pointer) } }
-
-        var pid: Int32 = 0
-        let spawned = posix_spawn(&pid, path, &actions, &attributes, argv + [nil], envp + [nil])
+        let variables = fullEnvironment.map { "\($0.key)=\($0.value)" }
+        let spawned = SpawnerThread.shared.run { Self.spawn(command, environment: variables, output: writeEnd) }
         close(writeEnd)
-        guard spawned == 0 else {
+        guard case .success(let pid) = spawned else {
             close(readEnd)
-            throw SpawnError(description: "posix_spawn \(path): error \(spawned)")
+            throw SpawnError(description: "posix_spawn \(command[0]): error \(spawned)")
         }
         self.pid = pid
         let output = CapturedOutput()
@@ -148,9 +128,86 @@ public final class ChildProcess: Sendable {
         }
     }
 
-    private static func cStrings(_ strings: [String]) -> [UnsafeMutablePointer<CChar>?] {
-        strings.map { strdup($0) }
+    private static let setpriv = "/usr/bin/setpriv"
+
+    /// Starts `command` with stdout and stderr on `output`: the pid, or posix_spawn's error.
+    private static func spawn(_ command: [String], environment: [String], output: Int32) -> Result<Int32, SpawnFailure> {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, output, STDOUT_FILENO)
+        posix_spawn_file_actions_adddup2(&actions, output, STDERR_FILENO)
+        // Descriptors opened meanwhile by other threads may stay open in the child, and closed
+        // ones are skipped by glibc: tests only need the child not to hold this process's sockets.
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        for fd in open.compactMap(Int32.init) where fd > STDERR_FILENO {
+            posix_spawn_file_actions_addclose(&actions, fd)
+        }
+
+        // Signals as for a new process: none blocked, every one at its default action (this process
+        // may ignore some, e.g. SIGTERM for a dispatch signal source, and a child would inherit that).
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        posix_spawnattr_setsigmask(&attributes, &signals)
+        sigfillset(&signals)
+        posix_spawnattr_setsigdefault(&attributes, &signals)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let argv = command.map { strdup($0) }
+        let envp = environment.map { strdup($0) }
+        defer { for pointer in argv + envp { free(pointer) } }
+        var pid: Int32 = 0
+        let error = posix_spawn(&pid, command[0], &actions, &attributes, argv + [nil], envp + [nil])
+        return error == 0 ? .success(pid) : .failure(SpawnFailure(code: error))
     }
+
+    private struct SpawnFailure: Error, CustomStringConvertible {
+        let code: Int32
+        var description: String { "\(self.code)" }
+    }
+}
+
+/// The one thread every child is started from. A parent-death signal fires when the thread that
+/// started the child ends, not the process; this thread never ends, so the signal fires only
+/// when this process does (a test's own thread, or a pooled one, may come and go).
+private final class SpawnerThread: Sendable {
+    static let shared = SpawnerThread()
+
+    private let queue = Mutex<[@Sendable () -> Void]>([])
+    private let pending = DispatchSemaphore(value: 0)
+
+    private init() {
+        Thread { [self] in
+            while true {
+                self.pending.wait()
+                let next = self.queue.withLock { $0.removeFirst() }
+                next()
+            }
+        }.start()
+    }
+
+    /// Runs `body` on the spawner thread and returns its result; blocks the caller meanwhile.
+    func run<Value: Sendable>(_ body: @escaping @Sendable () -> Value) -> Value {
+        let result = ResultSlot<Value>()
+        let done = DispatchSemaphore(value: 0)
+        self.queue.withLock {
+            $0.append {
+                result.value.withLock { $0 = body() }
+                done.signal()
+            }
+        }
+        self.pending.signal()
+        done.wait()
+        return result.value.withLock { $0! }
+    }
+}
+
+/// Carries a result from the spawner thread back to its caller.
+private final class ResultSlot<Value: Sendable>: Sendable {
+    let value = Mutex<Value?>(nil)
 }
 
 /// Text a child process printed, appended by its output's reader thread.

@@ -1,5 +1,6 @@
 import ChildProcess
 import Foundation
+import Synchronization
 import Testing
 
 /// The helper every process test starts `relay` with.
@@ -43,6 +44,47 @@ struct ChildProcessTests {
         let descriptors = Set(child.printed.split(whereSeparator: \.isWhitespace).compactMap { Int32($0) })
         #expect(descriptors.contains(2), "the listing: \(child.printed)")
         #expect(!descriptors.contains(inheritable), "the child has \(descriptors)")
+    }
+
+    @Test("A child is set to be killed when this process ends (a crashed test run leaves no server behind)")
+    func parentDeathSignal() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "util-linux's setpriv")
+        let child = try ChildProcess(path: "/usr/bin/setpriv", arguments: ["--dump"])
+        child.waitUntilExit()
+        #expect(child.printed.contains("Parent death signal: KILL"), "setpriv --dump: \(child.printed)")
+    }
+
+    @Test("A child outlives the thread that started it")
+    func outlivesItsStartingThread() throws {
+        let started = StartedChild()
+        let starter = Thread {
+            let child = try? ChildProcess(path: "/bin/sleep", arguments: ["30"])
+            started.child.withLock { $0 = child }
+            // The thread ends only once `sleep` runs, so setpriv has set the parent-death signal:
+            // a signal tied to this thread would then come when it ends.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while let child, !Self.commandLine(of: child.pid).hasPrefix("/bin/sleep"), ContinuousClock.now < deadline {
+                usleep(1_000)
+            }
+        }
+        starter.start()
+        while !starter.isFinished { usleep(1_000) }
+        let child = try #require(started.child.withLock { $0 })
+        usleep(200_000)  // a parent-death signal tied to the ended thread would have come by now
+        #expect(child.isRunning)
+        child.send(SIGKILL)
+        child.waitUntilExit()
+    }
+
+    /// The command line of process `pid`, arguments separated by spaces.
+    private static func commandLine(of pid: Int32) -> String {
+        let raw = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
+        return raw.replacingOccurrences(of: "\0", with: " ")
+    }
+
+    /// Hands a child from the thread that started it to the test.
+    private final class StartedChild: Sendable {
+        let child = Mutex<ChildProcess?>(nil)
     }
 
     @Test("A path that cannot be run is an error")
