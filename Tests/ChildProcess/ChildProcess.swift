@@ -44,8 +44,7 @@ public final class ChildProcess: Sendable {
         let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
         guard socketpair(AF_UNIX, type, 0, &ends) == 0 else { throw SpawnError(description: "socketpair: errno \(errno)") }
         let (readEnd, writeEnd) = (ends[0], ends[1])
-        let wrapper = FileManager.default.isExecutableFile(atPath: Self.setpriv) ? [Self.setpriv, "--pdeathsig", "KILL", "--"] : []
-        let command = wrapper + [path] + arguments
+        let command = Self.parentDeathWrapper + [path] + arguments
         var fullEnvironment = ProcessInfo.processInfo.environment
         fullEnvironment.merge(environment) { $1 }
         let variables = fullEnvironment.map { "\($0.key)=\($0.value)" }
@@ -128,7 +127,12 @@ public final class ChildProcess: Sendable {
         }
     }
 
-    private static let setpriv = "/usr/bin/setpriv"
+    /// Runs a command with SIGKILL as its parent-death signal (util-linux's `setpriv`; nothing
+    /// where it is missing).
+    private static let parentDeathWrapper: [String] = {
+        let setpriv = "/usr/bin/setpriv"
+        return FileManager.default.isExecutableFile(atPath: setpriv) ? [setpriv, "--pdeathsig", "KILL", "--"] : []
+    }()
 
     /// Starts `command` with stdout and stderr on `output`: the pid, or posix_spawn's error.
     private static func spawn(_ command: [String], environment: [String], output: Int32) -> Result<Int32, SpawnFailure> {

@@ -12,21 +12,29 @@ struct ProcessStats: Sendable {
     /// When it was read.
     let readAt: ContinuousClock.Instant
 
-    /// Reads `/proc/<pid>/stat` and `/proc/<pid>/status`; nil when unavailable.
+    /// Clock ticks per second: the unit of the CPU times in /proc.
+    static let clockTicksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+
+    /// Reads `/proc/<pid>/stat`, `/proc/<pid>/status` and its threads' `schedstat`; nil when unavailable.
     static func read(pid: Int32) -> ProcessStats? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let residentBytes = self.residentBytes(pid: pid),
             let afterName = stat.range(of: ")", options: .backwards)
         else { return nil }
         // Fields after the command name: state is field 3, utime 14, stime 15.
         let fields = stat[afterName.upperBound...].split(separator: " ")
         guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
-        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        return ProcessStats(
+            cpuSeconds: (user + system) / self.clockTicksPerSecond, residentBytes: residentBytes,
+            runQueueWaits: self.runQueueWaits(pid: pid), readAt: .now)
+    }
+
+    /// The resident set size of `pid` (`VmRSS` in `/proc/<pid>/status`), alone: for sampling it often.
+    static func residentBytes(pid: Int32) -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
         let rssLine = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
         let rssKilobytes = rssLine.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
-        return ProcessStats(
-            cpuSeconds: (user + system) / ticks, residentBytes: rssKilobytes * 1024,
-            runQueueWaits: self.runQueueWaits(pid: pid), readAt: .now)
+        return rssKilobytes * 1024
     }
 
     /// The run-queue wait of every thread of `pid` that is there now: the second field of

@@ -8,7 +8,7 @@ enum StealTime {
         guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
             let ticks = self.stealTicks(procStat: text)
         else { return nil }
-        return Double(ticks) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        return Double(ticks) / ProcessStats.clockTicksPerSecond
     }
 
     /// The steal ticks of the all-cores line: "cpu user nice system idle iowait irq softirq steal …".

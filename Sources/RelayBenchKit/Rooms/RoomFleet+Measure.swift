@@ -81,8 +81,8 @@ extension RoomFleet {
         var nextProgress = ContinuousClock.now + .seconds(1)
         while ContinuousClock.now < end {
             try? await Task.sleep(until: min(end, ContinuousClock.now + .milliseconds(250)), clock: .continuous)
-            if sampleServerMemory, let pid = serverPID, let stats = ProcessStats.read(pid: pid) {
-                peakServerMemory = max(peakServerMemory ?? 0, stats.residentBytes)
+            if sampleServerMemory, let pid = serverPID, let resident = ProcessStats.residentBytes(pid: pid) {
+                peakServerMemory = max(peakServerMemory ?? 0, resident)
             }
             if let progress, ContinuousClock.now >= nextProgress {
                 nextProgress += .seconds(1)
