@@ -45,7 +45,7 @@ struct PlayerStateFastPathTests {
         // Numbers of 10^16 and more print longer than sent (1.2345678901234568e+16): the relayed
         // state outgrows the fast path's buffer.
         "{\"type\":\"player_state\",\"state\":{"
-            + (0..<24).map { "\"n\($0)\":12345678901234567.0" }.joined(separator: ",") + "}}",
+            + (0..<48).map { "\"n\($0)\":12345678901234567.0" }.joined(separator: ",") + "}}",
     ]
 
     /// Plain messages with a movable key of the wrong kind: refused by both paths.
@@ -84,6 +84,18 @@ struct PlayerStateFastPathTests {
             let general = try await Self.outcome(of: text, generalPathOnly: true)
             #expect(fast == general, "\(text)")
         }
+    }
+
+    /// The update is written in one pass and copied once; its bytes, frame header included, are
+    /// those of the update built field by field, whatever the player id holds.
+    @Test(arguments: ["p", "guest", #"q"u\o"#, "tab\there\nnew\r\u{01}\u{1F}", "é-\u{7F}"])
+    func theUpdateHasTheBytesOfOneBuiltFieldByField(_ playerID: String) throws {
+        var text = #"{"type":"player_state","state":{"x":12.3456,"player_id":"spoof","anim":"run"}}"#
+        let fast = try #require(text.withUTF8 { PlayerStateRelay($0, from: playerID) }).update
+        var general = PlayerStateRelay.newUpdate(from: playerID)
+        general.add("state") { writer in writer.writeFragment(#"{"x":12.35,"anim":"run"}"#) }
+        #expect(TextFrameHeader.framed(fast) == TextFrameHeader.framed(general.encoded()))
+        #expect(TextFrameHeader.framed(fast) != nil)
     }
 
     @Test func theRawPathIsSkippedWhenAFilterWatchesTheType() async throws {

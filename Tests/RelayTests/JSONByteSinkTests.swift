@@ -20,6 +20,18 @@ struct JSONByteSinkTests {
         #expect(text == String(integer))
     }
 
+    @Test(arguments: ["", "plain", #"q"u\o"#, "tab\there\nnew\r\u{00}\u{01}\u{1F}", "é ☃ \u{7F}"])
+    func stringsAsTheWriterWritesThem(_ string: String) throws {
+        let text = Self.withSink(capacity: 128) { sink in
+            sink.writeString(string)
+            return String(decoding: sink.written, as: UTF8.self)
+        }
+        var writer = JSONWriter()
+        writer.writeString(string)
+        #expect(text == String(buffer: writer.buffer))
+        #expect(try JSONParser.parse(text) == .string(string), "and JSON reads it back")
+    }
+
     @Test func fillsExactlyThenOverflows() {
         Self.withSink(capacity: 4) { sink in
             Array("{\"a".utf8).withUnsafeBufferPointer { sink.writeRaw($0) }

@@ -47,6 +47,18 @@ struct OutboundMessageTests {
         #expect(value.objectValue?.count == 51)
     }
 
+    /// A message written out elsewhere gets the frame a field-by-field one gets: short (2-byte
+    /// header) and long (4-byte header).
+    @Test(arguments: [1, 200])
+    func encodedFromJSONIsFramedAlike(length: Int) {
+        var message = OutboundMessage(type: "t")
+        message.add("s", .string(String(repeating: "x", count: length)))
+        let built = message.encoded()
+        let copied = built.withUnsafeReadableBytes { OutboundMessage.encoded(json: $0.assumingMemoryBound(to: UInt8.self)) }
+        #expect(TextFrameHeader.framed(copied) == TextFrameHeader.framed(built))
+        #expect(TextFrameHeader.framed(copied) != nil)
+    }
+
     @Test func escapesTypeAndKeys() throws {
         var message = OutboundMessage(type: "we\"ird")
         message.add("k\\ey", "v\n")

@@ -32,6 +32,10 @@ struct PlayerStateRelay {
         return update
     }
 
+    /// Bytes of an update besides the player id and the state: `{"type":"player_state_update",
+    /// "player_id":"…","state":…}`.
+    private static let updateFraming = 64
+
     /// The message's bytes: valid only during the caller's `handleRaw`, which is the whole
     /// life of a relay (made and applied inside it).
     private let bytes: UnsafeBufferPointer<UInt8>
@@ -49,14 +53,19 @@ struct PlayerStateRelay {
         var kindError: RelayError?
         // The relayed state is the sent one less identity keys, with numbers never longer once
         // rounded; the margin covers the rare exceptions, and a sink that still overflows declines.
-        let update = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: bytes.count + 32) { memory -> ByteBuffer? in
-            var state = JSONByteSink(memory)
-            guard Self.readMessage(&scanner, writingStateTo: &state, movableValues: &movableValues, kindError: &kindError),
-                !state.overflowed
+        // The whole update is written here and copied once: built field by field in a
+        // `ByteBuffer`, each piece paid for NIO's capacity, uniqueness and exclusivity checks.
+        let capacity = bytes.count + 32 + Self.updateFraming + 6 * playerID.utf8.count
+        let update = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { memory -> ByteBuffer? in
+            var update = JSONByteSink(memory)
+            update.writeFragment(#"{"type":"player_state_update","player_id":"#)
+            update.writeString(playerID)
+            update.writeFragment(#","state":"#)
+            guard Self.readMessage(&scanner, writingStateTo: &update, movableValues: &movableValues, kindError: &kindError)
             else { return nil }
-            var update = Self.newUpdate(from: playerID)
-            update.add("state") { writer in writer.writeRaw(state.written) }
-            return update.encoded()
+            update.writeByte(UInt8(ascii: "}"))
+            guard !update.overflowed else { return nil }
+            return OutboundMessage.encoded(json: update.written)
         }
         guard let update else { return nil }
         self.bytes = bytes

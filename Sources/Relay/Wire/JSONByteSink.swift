@@ -39,6 +39,28 @@ public struct JSONByteSink {
         self.count += bytes.count
     }
 
+    /// An ASCII fragment such as `,"key":`.
+    public mutating func writeFragment(_ fragment: StaticString) {
+        fragment.withUTF8Buffer { self.writeRaw($0) }
+    }
+
+    /// A JSON string literal, escaped as ``JSONWriter/writeString(_:)`` escapes it.
+    public mutating func writeString(_ string: String) {
+        self.writeByte(UInt8(ascii: "\""))
+        var string = string
+        string.withUTF8 { utf8 in
+            guard utf8.contains(where: JSONStringEscapes.needsEscaping) else { return self.writeRaw(utf8) }
+            for byte in utf8 {
+                if JSONStringEscapes.needsEscaping(byte) {
+                    JSONStringEscapes.writeEscape(of: byte) { self.writeByte($0) }
+                } else {
+                    self.writeByte(byte)
+                }
+            }
+        }
+        self.writeByte(UInt8(ascii: "\""))
+    }
+
     /// An integer in decimal, without a `String`.
     mutating func writeInteger(_ integer: Int64) {
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for Int64's 20 digits

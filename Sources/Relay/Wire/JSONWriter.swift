@@ -79,25 +79,14 @@ public struct JSONWriter {
     /// Writes a JSON string literal with the escapes JSON requires.
     public mutating func writeString(_ string: String) {
         self.buffer.writeInteger(UInt8(ascii: "\""))
-        var needsEscaping = false
-        for byte in string.utf8 where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-            needsEscaping = true
-            break
-        }
-        if !needsEscaping {
+        if !string.utf8.contains(where: JSONStringEscapes.needsEscaping) {
             self.buffer.writeString(string)
         } else {
             for byte in string.utf8 {
-                switch byte {
-                case UInt8(ascii: "\""): self.buffer.writeStaticString("\\\"")
-                case UInt8(ascii: "\\"): self.buffer.writeStaticString("\\\\")
-                case 0x0A: self.buffer.writeStaticString("\\n")
-                case 0x0D: self.buffer.writeStaticString("\\r")
-                case 0x09: self.buffer.writeStaticString("\\t")
-                case ..<0x20:
-                    let hex = String(byte, radix: 16)
-                    self.buffer.writeString("\\u00" + (hex.count == 1 ? "0" + hex : hex))
-                default: self.buffer.writeInteger(byte)
+                if JSONStringEscapes.needsEscaping(byte) {
+                    JSONStringEscapes.writeEscape(of: byte) { self.buffer.writeInteger($0) }
+                } else {
+                    self.buffer.writeInteger(byte)
                 }
             }
         }

@@ -66,6 +66,15 @@ public struct OutboundMessage {
         self.writer.buffer
     }
 
+    /// A message already written out as JSON, `{"type":…,…}`, copied once into a buffer with
+    /// its frame header in front: the same bytes ``encoded()`` gives for it built field by field.
+    public static func encoded(json: UnsafeBufferPointer<UInt8>) -> ByteBuffer {
+        var writer = JSONWriter(capacity: json.count, headroom: TextFrameHeader.headroom)
+        writer.writeRaw(json)
+        writer.writeTextFrameHeader()
+        return writer.buffer
+    }
+
     /// `{"type":"error","code":…,"message":…}`.
     public static func error(_ error: RelayError) -> ByteBuffer {
         var message = OutboundMessage(type: "error")

@@ -1,0 +1,27 @@
+/// What JSON requires escaped inside a string, and how: the one rule ``JSONWriter`` and
+/// ``JSONByteSink`` both write strings by.
+enum JSONStringEscapes {
+    /// Whether `byte` (of a string's UTF-8) must be escaped.
+    static func needsEscaping(_ byte: UInt8) -> Bool {
+        byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
+    }
+
+    /// Hands `write` the escape of `byte`, one that ``needsEscaping(_:)``, byte by byte:
+    /// `\"`, `\\`, `\n`, `\r`, `\t`, or `\u00xx` for the other control characters.
+    static func writeEscape(of byte: UInt8, _ write: (UInt8) -> Void) {
+        write(UInt8(ascii: "\\"))
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"): write(byte)
+        case 0x0A: write(UInt8(ascii: "n"))
+        case 0x0D: write(UInt8(ascii: "r"))
+        case 0x09: write(UInt8(ascii: "t"))
+        default:
+            let hexDigits: StaticString = "0123456789abcdef"
+            for digit in [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")] { write(digit) }
+            hexDigits.withUTF8Buffer { hex in
+                write(hex[Int(byte >> 4)])
+                write(hex[Int(byte & 0x0F)])
+            }
+        }
+    }
+}
