@@ -112,6 +112,48 @@ private final class RoomFixture {
     }
 }
 
+/// Many two-player rooms set up through the dispatcher, each with its sender's session and its
+/// room-mate's queue: the in-place path with the room's objects as cold as on a busy server.
+private final class ManyRoomsFixture {
+    let dispatcher: MessageDispatcher
+    let senders: [ConnectionSession]
+    let recipients: [PlayerConnection]
+
+    init(rooms: Int) async throws {
+        var limits = RelayLimits()
+        limits.maxRooms = rooms
+        let registry = RoomRegistry(limits: limits, eventLoopGroup: eventLoopGroup, logger: quietLogger)
+        let dispatcher = try MessageDispatcher(handlers: BuiltInHandlers.all)
+        var senders: [ConnectionSession] = []
+        var recipients: [PlayerConnection] = []
+        for index in 0..<rooms {
+            let sender = ConnectionSession(
+                connection: PlayerConnection(queueCapacity: 16) { _ in }, urlRoomID: "new", registry: registry,
+                logger: quietLogger)
+            await dispatcher.dispatch(#"{"type":"create_room","player_name":"s\#(index)"}"#, session: sender)
+            guard let membership = sender.membership else { throw FixtureError(description: "create_room failed") }
+            let recipient = ConnectionSession(
+                connection: PlayerConnection(queueCapacity: 16) { _ in }, urlRoomID: membership.room.code,
+                registry: registry, logger: quietLogger)
+            await dispatcher.dispatch(#"{"type":"join_room","player_name":"r\#(index)"}"#, session: recipient)
+            guard recipient.membership != nil else { throw FixtureError(description: "join_room failed") }
+            senders.append(sender)
+            recipients.append(recipient.connection)
+        }
+        self.dispatcher = dispatcher
+        self.senders = senders
+        self.recipients = recipients
+        await self.drain()
+    }
+
+    /// Empties every queue, as the connections' writer tasks would.
+    func drain() async {
+        for connection in self.recipients + self.senders.map(\.connection) {
+            while connection.outbound.count > 0 { _ = await connection.outbound.next() }
+        }
+    }
+}
+
 // MARK: - Benchmarks
 
 let benchmarks: @Sendable () -> Void = {
@@ -189,6 +231,28 @@ let benchmarks: @Sendable () -> Void = {
             await fixture.drain()
         },
         setup: { try await RoomFixture(recipients: 1) }
+    )
+
+    // d''. The same, one message per room in turn over 500 rooms, as a server's 500 rooms take
+    //      them: each room's objects have gone cold by its next message (figures per 500).
+    Benchmark(
+        "player_state relayed in place, one per room over 500 rooms (per 500 messages)",
+        configuration: .init(timeUnits: .microseconds, maxIterations: 5_000),
+        closure: { (benchmark: Benchmark, fixture: ManyRoomsFixture) async in
+            let dispatcher = fixture.dispatcher
+            let senders = LoopHandOff(fixture.senders)
+            benchmark.startMeasurement()
+            let relayed = try? await eventLoopGroup.next().submit {
+                var text = playerStateText
+                return text.withUTF8 { bytes in
+                    senders.value.allSatisfy { dispatcher.dispatchInPlace(bytes, session: $0) }
+                }
+            }.get()
+            benchmark.stopMeasurement()
+            precondition(relayed == true, "player_state was not relayed in place")
+            await fixture.drain()
+        },
+        setup: { try await ManyRoomsFixture(rooms: 500) }
     )
 
     // e. Broadcast of one encoded frame to P recipients: one hop into the room, then the same
