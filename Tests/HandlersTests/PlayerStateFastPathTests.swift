@@ -43,7 +43,7 @@ struct PlayerStateFastPathTests {
         #"{"type":"player_state","state":{"x":123456789012345678901234567890}}"#,  // long number token
         #"{"type":"player_statex","state":{"x":1}}"#,
         // Numbers of 10^16 and more print longer than sent (1.2345678901234568e+16): the relayed
-        // state outgrows the fast path's buffer.
+        // state outgrows the fast path's buffer (sized from the message and the player id).
         "{\"type\":\"player_state\",\"state\":{"
             + (0..<48).map { "\"n\($0)\":12345678901234567.0" }.joined(separator: ",") + "}}",
     ]
@@ -88,7 +88,7 @@ struct PlayerStateFastPathTests {
 
     /// The update is written in one pass and copied once; its bytes, frame header included, are
     /// those of the update built field by field, whatever the player id holds.
-    @Test(arguments: ["p", "guest", #"q"u\o"#, "tab\there\nnew\r\u{01}\u{1F}", "é-\u{7F}"])
+    @Test(arguments: ["p", "guest", #"q"u\o"#, "tab\there\nnew\r\u{00}\u{01}\u{08}\u{0C}\u{1F}", "é-\u{7F}"])
     func theUpdateHasTheBytesOfOneBuiltFieldByField(_ playerID: String) throws {
         var text = #"{"type":"player_state","state":{"x":12.3456,"player_id":"spoof","anim":"run"}}"#
         let fast = try #require(text.withUTF8 { PlayerStateRelay($0, from: playerID) }).update

@@ -47,16 +47,18 @@ struct OutboundMessageTests {
         #expect(value.objectValue?.count == 51)
     }
 
-    /// A message written out elsewhere gets the frame a field-by-field one gets: short (2-byte
-    /// header) and long (4-byte header).
-    @Test(arguments: [1, 200])
-    func encodedFromJSONIsFramedAlike(length: Int) {
+    /// A message written out elsewhere gets the frame a field-by-field one gets: a 2-byte header
+    /// up to 125 bytes, a 4-byte one up to 65,535, none beyond (the frame encoder writes it).
+    @Test(arguments: [1, 125, 126, 65_535, 65_536])
+    func encodedFromJSONIsFramedAlike(payloadBytes: Int) {
         var message = OutboundMessage(type: "t")
-        message.add("s", .string(String(repeating: "x", count: length)))
+        let overhead = #"{"type":"t","s":""}"#.utf8.count
+        message.add("s", .string(String(repeating: "x", count: payloadBytes - min(payloadBytes, overhead))))
         let built = message.encoded()
         let copied = built.withUnsafeReadableBytes { OutboundMessage.encoded(json: $0.assumingMemoryBound(to: UInt8.self)) }
+        #expect(copied == built)
         #expect(TextFrameHeader.framed(copied) == TextFrameHeader.framed(built))
-        #expect(TextFrameHeader.framed(copied) != nil)
+        #expect((TextFrameHeader.framed(copied) != nil) == (built.readableBytes <= 65_535))
     }
 
     @Test func escapesTypeAndKeys() throws {

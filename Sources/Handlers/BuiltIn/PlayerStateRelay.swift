@@ -24,8 +24,8 @@ struct PlayerStateRelay {
     private static let typeTable = ByteKeyTable(["player_state"])
     private typealias Slots = InlineArray<16, Range<Int>?>
 
-    /// `{"type":"player_state_update","player_id":…}`, sized for a typical state up front
-    /// (a growing buffer reallocates on the hot path).
+    /// `{"type":"player_state_update","player_id":…}` for the general path (the fast path writes
+    /// the same bytes itself), sized for a typical state up front so that adding it does not reallocate.
     static func newUpdate(from playerID: String) -> OutboundMessage {
         var update = OutboundMessage(type: "player_state_update", capacity: 512)
         update.add("player_id", playerID)
@@ -53,8 +53,8 @@ struct PlayerStateRelay {
         var kindError: RelayError?
         // The relayed state is the sent one less identity keys, with numbers never longer once
         // rounded; the margin covers the rare exceptions, and a sink that still overflows declines.
-        // The whole update is written here and copied once: built field by field in a
-        // `ByteBuffer`, each piece paid for NIO's capacity, uniqueness and exclusivity checks.
+        // The whole update is written here and copied once, rather than built field by field in
+        // a `ByteBuffer`, where each piece pays for NIO's capacity, uniqueness and exclusivity checks.
         let capacity = bytes.count + 32 + Self.updateFraming + 6 * playerID.utf8.count
         let update = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { memory -> ByteBuffer? in
             var update = JSONByteSink(memory)

@@ -6,9 +6,10 @@ enum JSONStringEscapes {
         byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
     }
 
-    /// Hands `write` the escape of `byte`, one that ``needsEscaping(_:)``, byte by byte:
+    /// Hands `write`, byte by byte, the escape of a `byte` for which ``needsEscaping(_:)`` is true:
     /// `\"`, `\\`, `\n`, `\r`, `\t`, or `\u00xx` for the other control characters.
     static func writeEscape(of byte: UInt8, _ write: (UInt8) -> Void) {
+        assert(Self.needsEscaping(byte), "only quotes, backslashes and control characters are escaped")
         write(UInt8(ascii: "\\"))
         switch byte {
         case UInt8(ascii: "\""), UInt8(ascii: "\\"): write(byte)
