@@ -221,6 +221,18 @@ if ProcessInfo.processInfo.environment["ENABLE_BENCHMARKS"] != nil {
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         )
     )
+    // The loopback floor through NIO (see Benchmarks/floor/run-floor.sh).
+    package.products.append(.executable(name: "nio-floor", targets: ["NIOFloor"]))
+    package.targets.append(
+        .executableTarget(
+            name: "NIOFloor",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Benchmarks/floor/NIOFloor"
+        )
+    )
     // Plugin round trip and throughput: `swift run -c release --scratch-path .build-bench plugin-bench`.
     package.products.append(.executable(name: "plugin-bench", targets: ["PluginBench"]))
     package.targets.append(

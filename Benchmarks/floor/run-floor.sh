@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The loopback floor (see relay-floor.c): builds it, runs the relay on CPU 1 and the driver on
 # CPU 0, as the relay benchmarks are run. Usage: run-floor.sh [PAIRS] [HZ] [SECONDS] [BYTES] [GRID_MICROS]
+# RELAY=path runs another relay taking the same arguments (`RELAY PORT`), e.g. NIO's (nio-floor).
 set -euo pipefail
 pairs=${1:-500} hz=${2:-30} seconds=${3:-15} bytes=${4:-198} grid=${5:-0} port=${PORT:-8600}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cc -O2 -Wall -o "$work/relay-floor" "$(dirname "$0")/relay-floor.c" -lm
-taskset -c 1 "$work/relay-floor" relay "$port" &
+taskset -c 1 "${RELAY:-$work/relay-floor}" relay "$port" &
 relay=$!
 sleep 0.3
 taskset -c 0 "$work/relay-floor" drive "$port" "$pairs" "$hz" "$seconds" "$bytes" "$grid"
