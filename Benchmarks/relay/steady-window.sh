@@ -2,6 +2,7 @@
 # One relay-bench run against a fresh relay, plus figures over a steady window (from 3 s after
 # all connections are up to 2 s before the end): server CPU per expected delivery (two-player
 # rooms: rooms × 2 × hz per second; only meaningful while the server is below 100 % of its core),
+# split into user and kernel time,
 # and with MALLOC_PROBE=1 the server's malloc/realloc/posix_memalign calls per delivery counted
 # by perf uprobes. Server on CPU 1, bench on CPU 0, as in BENCHMARKS.md.
 #
@@ -16,7 +17,8 @@ env ${SERVER_ENV:-} API_KEY=k LOG_LEVEL=warning taskset -c 1 "$relay_dir/relay" 
 server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data" "$out"' EXIT
 for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+# The server's user and kernel CPU time so far, in clock ticks (1/100 s).
+cpu_ticks() { awk '{print $14, $15}' "/proc/$server/stat"; }
 taskset -c 0 "$bench_dir/relay-bench" "ws://127.0.0.1:$port" --rooms "$rooms" --players 2 --hz "$hz" \
     --duration "${seconds}s" --server-pid "$server" >"$out" 2>/dev/null &
 bench=$!
@@ -36,8 +38,12 @@ else
 fi
 wait $bench
 grep -v '^relay-bench' "$out"
-awk -v cpu=$((after - before)) -v w="$window" -v r="$rooms" -v hz="$hz" -v a="$allocations" 'BEGIN {
+awk -v before="$before" -v after="$after" -v w="$window" -v r="$rooms" -v hz="$hz" -v a="$allocations" 'BEGIN {
+    split(before, b, " "); split(after, e, " ")
+    user = e[1] - b[1]; kernel = e[2] - b[2]; cpu = user + kernel
     deliveries = r * 2 * hz * w
-    printf "window %ds: server %.0f%% of its core, %.1f µs CPU per delivery", w, cpu / w, cpu / 100 / deliveries * 1e6
+    perDelivery = 1e6 / 100 / deliveries
+    printf "window %ds: server %.0f%% of its core, %.1f µs CPU per delivery (user %.1f, kernel %.1f)", w, cpu / w,
+        cpu * perDelivery, user * perDelivery, kernel * perDelivery
     if (a != "") printf ", %.1f allocations per delivery", a / deliveries
     printf "\n" }'
