@@ -154,6 +154,21 @@ private final class ManyRoomsFixture {
     }
 }
 
+/// Relays `playerStateText` in place once from each of `senders`, in one turn of the rooms' loop,
+/// measuring only that turn.
+private func relayInPlace(
+    from senders: some Sequence<ConnectionSession>, _ dispatcher: MessageDispatcher, _ benchmark: Benchmark
+) async {
+    let senders = LoopHandOff(senders)
+    benchmark.startMeasurement()
+    let relayed = try? await eventLoopGroup.next().submit {
+        var text = playerStateText
+        return text.withUTF8 { bytes in senders.value.allSatisfy { dispatcher.dispatchInPlace(bytes, session: $0) } }
+    }.get()
+    benchmark.stopMeasurement()
+    precondition(relayed == true, "player_state was not relayed in place")
+}
+
 // MARK: - Benchmarks
 
 let benchmarks: @Sendable () -> Void = {
@@ -217,17 +232,7 @@ let benchmarks: @Sendable () -> Void = {
         "player_state relayed in place into a 2-player room, 100 per loop turn (per 100 messages)",
         configuration: .init(timeUnits: .microseconds),
         closure: { (benchmark: Benchmark, fixture: RoomFixture) async in
-            let dispatcher = fixture.dispatcher
-            let sender = LoopHandOff(fixture.sender)
-            benchmark.startMeasurement()
-            let relayed = try? await eventLoopGroup.next().submit {
-                var text = playerStateText
-                return text.withUTF8 { bytes in
-                    (0..<100).allSatisfy { _ in dispatcher.dispatchInPlace(bytes, session: sender.value) }
-                }
-            }.get()
-            benchmark.stopMeasurement()
-            precondition(relayed == true, "player_state was not relayed in place")
+            await relayInPlace(from: repeatElement(fixture.sender, count: 100), fixture.dispatcher, benchmark)
             await fixture.drain()
         },
         setup: { try await RoomFixture(recipients: 1) }
@@ -240,17 +245,7 @@ let benchmarks: @Sendable () -> Void = {
         "player_state relayed in place, one per room over 500 rooms (per 500 messages)",
         configuration: .init(timeUnits: .microseconds, maxIterations: 5_000),
         closure: { (benchmark: Benchmark, fixture: ManyRoomsFixture) async in
-            let dispatcher = fixture.dispatcher
-            let senders = LoopHandOff(fixture.senders)
-            benchmark.startMeasurement()
-            let relayed = try? await eventLoopGroup.next().submit {
-                var text = playerStateText
-                return text.withUTF8 { bytes in
-                    senders.value.allSatisfy { dispatcher.dispatchInPlace(bytes, session: $0) }
-                }
-            }.get()
-            benchmark.stopMeasurement()
-            precondition(relayed == true, "player_state was not relayed in place")
+            await relayInPlace(from: fixture.senders, fixture.dispatcher, benchmark)
             await fixture.drain()
         },
         setup: { try await ManyRoomsFixture(rooms: 500) }
