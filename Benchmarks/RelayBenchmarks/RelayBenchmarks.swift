@@ -57,6 +57,13 @@ private struct FixtureError: Error, CustomStringConvertible {
     var description: String
 }
 
+/// Empties the connections' outbound queues, as their writer tasks would.
+private func drainQueues(of connections: [PlayerConnection]) async {
+    for connection in connections {
+        while connection.outbound.count > 0 { _ = await connection.outbound.next() }
+    }
+}
+
 /// One room set up through the dispatcher: a sender's session and its room-mates' queues.
 private final class RoomFixture {
     let dispatcher: MessageDispatcher
@@ -106,9 +113,7 @@ private final class RoomFixture {
 
     /// Empties every queue, as the connections' writer tasks would.
     func drain() async {
-        for connection in self.recipients + [self.sender.connection] {
-            while connection.outbound.count > 0 { _ = await connection.outbound.next() }
-        }
+        await drainQueues(of: self.recipients + [self.sender.connection])
     }
 }
 
@@ -148,9 +153,7 @@ private final class ManyRoomsFixture {
 
     /// Empties every queue, as the connections' writer tasks would.
     func drain() async {
-        for connection in self.recipients + self.senders.map(\.connection) {
-            while connection.outbound.count > 0 { _ = await connection.outbound.next() }
-        }
+        await drainQueues(of: self.recipients + self.senders.map(\.connection))
     }
 }
 

@@ -9,6 +9,7 @@ trap 'rm -rf "$work"' EXIT
 cc -O2 -Wall -o "$work/relay-floor" "$(dirname "$0")/relay-floor.c" -lm
 taskset -c 1 "${RELAY:-$work/relay-floor}" relay "$port" &
 relay=$!
-sleep 0.3
+# Time to listen (no probe connection: the relays pair up connections in the order they come).
+sleep 1
 taskset -c 0 "$work/relay-floor" drive "$port" "$pairs" "$hz" "$seconds" "$bytes" "$grid"
 wait "$relay"

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # One relay-bench run against a fresh relay, plus figures over a steady window (from 3 s after
 # all connections are up to 2 s before the end): server CPU per expected delivery (two-player
-# rooms: rooms × 2 × hz per second; only meaningful while the server is below 100 % of its core),
-# split into user and kernel time,
-# and with MALLOC_PROBE=1 the server's malloc/realloc/posix_memalign calls per delivery counted
+# rooms: rooms × 2 × hz per second; only meaningful while the server is below 100 % of its core)
+# split into user and kernel time, and with MALLOC_PROBE=1 the server's malloc/realloc/posix_memalign calls per delivery counted
 # by perf uprobes. Server on CPU 1, bench on CPU 0, as in BENCHMARKS.md.
 #
 #   Benchmarks/relay/steady-window.sh RELAY_DIR BENCH_DIR ROOMS HZ SECONDS

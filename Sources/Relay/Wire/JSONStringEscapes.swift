@@ -18,7 +18,9 @@ enum JSONStringEscapes {
         case 0x09: write(UInt8(ascii: "t"))
         default:
             let hexDigits: StaticString = "0123456789abcdef"
-            for digit in [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")] { write(digit) }
+            write(UInt8(ascii: "u"))
+            write(UInt8(ascii: "0"))
+            write(UInt8(ascii: "0"))
             hexDigits.withUTF8Buffer { hex in
                 write(hex[Int(byte >> 4)])
                 write(hex[Int(byte & 0x0F)])
