@@ -32,21 +32,9 @@ data=$(mktemp -d "${TMPDIR:-/tmp}/relay-bench-data.XXXXXX")
 echo "# $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg); busiest:" \
     "$(ps -eo pcpu,comm --sort=-pcpu --no-headers | head -3 | tr -s ' ' | paste -sd ',')" >&2
 
-# shellcheck disable=SC2086  # SERVER_FLAGS is a list of flags
-bash -c "ulimit -n 65536 2>/dev/null || ulimit -n \$(ulimit -Hn); exec taskset -c $SERVER_CPU $BUILD/relay \
-    --port $PORT --data-dir $data ${SERVER_FLAGS:-}" > "$data/relay.log" 2>&1 &
-server=$!
-trap 'kill -TERM $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$data"' EXIT
-for _ in $(seq 100); do
-    grep -q "listening on" "$data/relay.log" 2>/dev/null && break
-    sleep 0.1
-done
-# A port already taken (another server) must not be measured by mistake.
-if ! kill -0 "$server" 2>/dev/null || ! grep -q "listening on" "$data/relay.log"; then
-    echo "relay did not start on port $PORT:" >&2
-    cat "$data/relay.log" >&2
-    exit 1
-fi
+# shellcheck source=Benchmarks/start-relay.sh
+source Benchmarks/start-relay.sh
+start_relay "$data"
 
 taskset -c "$BENCH_CPU" "$BUILD/relay-bench" "$scenario" "ws://127.0.0.1:$PORT" "$@" \
     --server-pid "$server"
