@@ -64,6 +64,29 @@ private func drainQueues(of connections: [PlayerConnection]) async {
     }
 }
 
+/// Opens a room through the dispatcher: a sender creates it for `1 + recipients` players, and the
+/// recipients join it. Returns the sender's session and the recipients' connections.
+private func openRoom(
+    _ label: String, recipients: Int, queueCapacity: Int, dispatcher: MessageDispatcher, registry: RoomRegistry
+) async throws -> (sender: ConnectionSession, recipients: [PlayerConnection]) {
+    let sender = ConnectionSession(
+        connection: PlayerConnection(queueCapacity: queueCapacity) { _ in }, urlRoomID: "new", registry: registry,
+        logger: quietLogger)
+    await dispatcher.dispatch(
+        #"{"type":"create_room","player_name":"s\#(label)","max_players":\#(recipients + 1)}"#, session: sender)
+    guard let membership = sender.membership else { throw FixtureError(description: "create_room failed") }
+    var connections: [PlayerConnection] = []
+    for index in 0..<recipients {
+        let session = ConnectionSession(
+            connection: PlayerConnection(queueCapacity: queueCapacity) { _ in }, urlRoomID: membership.room.code,
+            registry: registry, logger: quietLogger)
+        await dispatcher.dispatch(#"{"type":"join_room","player_name":"r\#(label)-\#(index)"}"#, session: session)
+        guard session.membership != nil else { throw FixtureError(description: "join_room \(index) failed") }
+        connections.append(session.connection)
+    }
+    return (sender, connections)
+}
+
 /// One room set up through the dispatcher: a sender's session and its room-mates' queues.
 private final class RoomFixture {
     let dispatcher: MessageDispatcher
@@ -88,21 +111,9 @@ private final class RoomFixture {
             }
         }
 
-        let sender = ConnectionSession(
-            connection: PlayerConnection(queueCapacity: 1_024) { _ in }, urlRoomID: "new", registry: registry,
-            logger: quietLogger)
-        await dispatcher.dispatch(
-            #"{"type":"create_room","player_name":"sender","max_players":\#(recipients + 1)}"#, session: sender)
+        let (sender, connections) = try await openRoom(
+            "sender", recipients: recipients, queueCapacity: 1_024, dispatcher: dispatcher, registry: registry)
         guard let membership = sender.membership else { throw FixtureError(description: "create_room failed") }
-        var connections: [PlayerConnection] = []
-        for index in 0..<recipients {
-            let session = ConnectionSession(
-                connection: PlayerConnection(queueCapacity: 1_024) { _ in }, urlRoomID: membership.room.code,
-                registry: registry, logger: quietLogger)
-            await dispatcher.dispatch(#"{"type":"join_room","player_name":"r\#(index)"}"#, session: session)
-            guard session.membership != nil else { throw FixtureError(description: "join_room \(index) failed") }
-            connections.append(session.connection)
-        }
         self.dispatcher = dispatcher
         self.sender = sender
         self.recipients = connections
@@ -132,18 +143,10 @@ private final class ManyRoomsFixture {
         var senders: [ConnectionSession] = []
         var recipients: [PlayerConnection] = []
         for index in 0..<rooms {
-            let sender = ConnectionSession(
-                connection: PlayerConnection(queueCapacity: 16) { _ in }, urlRoomID: "new", registry: registry,
-                logger: quietLogger)
-            await dispatcher.dispatch(#"{"type":"create_room","player_name":"s\#(index)"}"#, session: sender)
-            guard let membership = sender.membership else { throw FixtureError(description: "create_room failed") }
-            let recipient = ConnectionSession(
-                connection: PlayerConnection(queueCapacity: 16) { _ in }, urlRoomID: membership.room.code,
-                registry: registry, logger: quietLogger)
-            await dispatcher.dispatch(#"{"type":"join_room","player_name":"r\#(index)"}"#, session: recipient)
-            guard recipient.membership != nil else { throw FixtureError(description: "join_room failed") }
-            senders.append(sender)
-            recipients.append(recipient.connection)
+            let room = try await openRoom(
+                "\(index)", recipients: 1, queueCapacity: 16, dispatcher: dispatcher, registry: registry)
+            senders.append(room.sender)
+            recipients += room.recipients
         }
         self.dispatcher = dispatcher
         self.senders = senders

@@ -49,14 +49,7 @@ public struct JSONByteSink {
         self.writeByte(UInt8(ascii: "\""))
         var string = string
         string.withUTF8 { utf8 in
-            guard utf8.contains(where: JSONStringEscapes.needsEscaping) else { return self.writeRaw(utf8) }
-            for byte in utf8 {
-                if JSONStringEscapes.needsEscaping(byte) {
-                    JSONStringEscapes.writeEscape(of: byte) { self.writeByte($0) }
-                } else {
-                    self.writeByte(byte)
-                }
-            }
+            JSONStringEscapes.write(utf8, raw: { self.writeRaw($0) }, byte: { self.writeByte($0) })
         }
         self.writeByte(UInt8(ascii: "\""))
     }

@@ -6,6 +6,21 @@ enum JSONStringEscapes {
         byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
     }
 
+    /// Writes `utf8` as the inside of a JSON string literal: all at once through `raw` when nothing
+    /// needs escaping (the usual case), else byte by byte through `byte`, escapes included.
+    static func write(
+        _ utf8: UnsafeBufferPointer<UInt8>, raw: (UnsafeBufferPointer<UInt8>) -> Void, byte: (UInt8) -> Void
+    ) {
+        guard utf8.contains(where: Self.needsEscaping) else { return raw(utf8) }
+        for next in utf8 {
+            if Self.needsEscaping(next) {
+                Self.writeEscape(of: next, byte)
+            } else {
+                byte(next)
+            }
+        }
+    }
+
     /// Hands `write`, byte by byte, the escape of a `byte` for which ``needsEscaping(_:)`` is true:
     /// `\"`, `\\`, `\n`, `\r`, `\t`, or `\u00xx` for the other control characters.
     static func writeEscape(of byte: UInt8, _ write: (UInt8) -> Void) {

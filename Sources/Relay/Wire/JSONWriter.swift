@@ -79,16 +79,9 @@ public struct JSONWriter {
     /// Writes a JSON string literal with the escapes JSON requires.
     public mutating func writeString(_ string: String) {
         self.buffer.writeInteger(UInt8(ascii: "\""))
-        if !string.utf8.contains(where: JSONStringEscapes.needsEscaping) {
-            self.buffer.writeString(string)
-        } else {
-            for byte in string.utf8 {
-                if JSONStringEscapes.needsEscaping(byte) {
-                    JSONStringEscapes.writeEscape(of: byte) { self.buffer.writeInteger($0) }
-                } else {
-                    self.buffer.writeInteger(byte)
-                }
-            }
+        var string = string
+        string.withUTF8 { utf8 in
+            JSONStringEscapes.write(utf8, raw: { self.buffer.writeBytes($0) }, byte: { self.buffer.writeInteger($0) })
         }
         self.buffer.writeInteger(UInt8(ascii: "\""))
     }
