@@ -119,6 +119,22 @@ public final class ChildProcess: Sendable {
         while !self.hasOutputEnded, ContinuousClock.now < deadline { usleep(1_000) }
     }
 
+    /// ``waitUntilExit()`` without blocking a thread, for at most `limit`: true once the child has
+    /// exited and its output has ended (or ``outputEndTimeout`` has passed since the exit), false
+    /// if it is still running at `limit`.
+    public func exited(within limit: Duration) async throws -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while self.isRunning {
+            guard ContinuousClock.now < deadline else { return false }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let outputDeadline = ContinuousClock.now + Self.outputEndTimeout
+        while !self.hasOutputEnded, ContinuousClock.now < outputDeadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        return true
+    }
+
     deinit {
         // No zombie left behind, and no server left running after its test.
         if self.isRunning {

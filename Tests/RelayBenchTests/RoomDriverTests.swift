@@ -18,13 +18,13 @@ struct RoomDriverTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let driver = directory.appendingPathComponent("room-driver").path
         let compiler = try ChildProcess(path: "/usr/bin/cc", arguments: ["-O2", "-Wall", "-Werror", "-o", driver, Self.source, "-lm"])
-        let compiled = await Self.exitStatus(of: compiler, within: .seconds(60))
+        let compiled = try await Self.exitStatus(of: compiler, within: .seconds(60))
         try #require(compiled == 0, "cc failed:\n\(compiler.printed)")
 
         try await LiveRelay.with { relay in
             // 4 rooms × 2 players @ 30 Hz for 2 s: 60 sends per player.
             let run = try ChildProcess(path: driver, arguments: ["\(relay.port)", "4", "30", "2", "\(relay.pid)"])
-            let status = await Self.exitStatus(of: run, within: .seconds(30))
+            let status = try await Self.exitStatus(of: run, within: .seconds(30))
             let printed = run.printed
             #expect(status == 0, "room-driver failed:\n\(printed)")
             let counts = try #require(printed.firstMatch(of: /sent (\d+), delivered (\d+), lost (\d+)/), "\(printed)")
@@ -37,16 +37,12 @@ struct RoomDriverTests {
         }
     }
 
-    /// The child's exit status once it has exited and its output ended; nil if it ran past `limit` (then killed).
-    static func exitStatus(of child: ChildProcess, within limit: Duration) async -> Int32? {
-        let deadline = ContinuousClock.now + limit
-        while child.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-        guard !child.isRunning else {
+    /// The child's exit status once it has exited and its output ended; killed after `limit`
+    /// (then SIGKILL's number).
+    static func exitStatus(of child: ChildProcess, within limit: Duration) async throws -> Int32? {
+        if try await !child.exited(within: limit) {
             child.send(SIGKILL)
-            return nil
-        }
-        while !child.hasOutputEnded, ContinuousClock.now < deadline + ChildProcess.outputEndTimeout {
-            try? await Task.sleep(for: .milliseconds(5))
+            child.waitUntilExit()
         }
         return child.terminationStatus
     }

@@ -40,18 +40,10 @@ final class ChildRelay: Sendable {
     /// Waits (bounded) for the child to exit and for the end of its output (so that ``printed``
     /// holds its last words), and returns its status.
     func exitStatus(timeout: Duration = .seconds(30)) async throws -> Int32 {
-        let deadline = ContinuousClock.now + timeout
-        while self.process.isRunning {
-            guard ContinuousClock.now < deadline else {
-                self.process.send(SIGTERM)
-                Issue.record("relay did not exit in time; output:\n\(self.printed)")
-                throw CancellationError()
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        let outputDeadline = ContinuousClock.now + ChildProcess.outputEndTimeout
-        while !self.process.hasOutputEnded, ContinuousClock.now < outputDeadline {
-            try await Task.sleep(for: .milliseconds(5))
+        guard try await self.process.exited(within: timeout) else {
+            self.process.send(SIGTERM)
+            Issue.record("relay did not exit in time; output:\n\(self.printed)")
+            throw CancellationError()
         }
         return self.process.terminationStatus ?? -1
     }
