@@ -147,19 +147,30 @@ static void open_socket(struct connection *c, int port, const char *path) {
     c->inboxUsed = 0;
 }
 
+/// Whether `available` bytes hold a whole server frame (unmasked, at most 64 KB), and where its
+/// payload starts (`*header`) and how long it is (`*length`).
+static int whole_frame(const uint8_t *frame, int available, size_t *header, size_t *length) {
+    if (available < 2) return 0;
+    *length = frame[1] & 0x7f;
+    *header = 2;
+    if (*length == 126) {
+        if (available < 4) return 0;
+        *length = (size_t)frame[2] << 8 | frame[3];
+        *header = 4;
+    } else if (*length == 127) {
+        fprintf(stderr, "frame too large for the driver\n");
+        exit(1);
+    }
+    return (size_t)available >= *header + *length;
+}
+
 /// Blocks until a text frame containing `marker` arrives; copies that frame's payload to `out`.
 static void await_text(struct connection *c, const char *marker, char *out, size_t outBytes) {
     for (;;) {
         uint8_t *bytes = c->inbox;
         int used = c->inboxUsed;
-        while (used >= 2) {
-            size_t length = bytes[1] & 0x7f, header = 2;
-            if (length == 126) {
-                if (used < 4) break;
-                length = (size_t)bytes[2] << 8 | bytes[3];
-                header = 4;
-            }
-            if ((size_t)used < header + length) break;
+        size_t header, length;
+        while (whole_frame(bytes, used, &header, &length)) {
             int matched = (bytes[0] & 0x0f) == 0x1 && find(bytes + header, length, marker);
             if (matched) {
                 size_t copy = length < outBytes - 1 ? length : outBytes - 1;
@@ -211,18 +222,9 @@ static void record(struct tally *tally, long long sentAt, long long receivedAt) 
 static void consume_frames(struct connection *c, struct tally *tally, long long receivedAt) {
     uint8_t *bytes = c->inbox;
     int used = c->inboxUsed, offset = 0;
-    while (used - offset >= 2) {
-        uint8_t *frame = bytes + offset;
-        size_t length = frame[1] & 0x7f, header = 2;
-        if (length == 126) {
-            if (used - offset < 4) break;
-            length = (size_t)frame[2] << 8 | frame[3];
-            header = 4;
-        } else if (length == 127) {
-            fprintf(stderr, "frame too large for the driver\n");
-            exit(1);
-        }
-        if ((size_t)(used - offset) < header + length) break;
+    size_t header, length;
+    while (whole_frame(bytes + offset, used - offset, &header, &length)) {
+        const uint8_t *frame = bytes + offset;
         const uint8_t *payload = frame + header;
         uint8_t opcode = frame[0] & 0x0f;
         if (opcode == 0x1 && find(payload, length < 48 ? length : 48, "player_state_update")) {
