@@ -188,6 +188,7 @@ struct HostOnlyTests {
         let spawned = await guest.received()
         let hostSpawned = await host.received()
         #expect(spawned == hostSpawned)
+        #expect(spawned.map(\.type) == ["enemy_spawned"])
         let enemy = try #require(spawned.first?["enemy"])
         #expect(enemy["enemy_id"] == "enemy_0")
         #expect(enemy["enemy_type"] == "slime")

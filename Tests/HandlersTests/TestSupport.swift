@@ -142,7 +142,18 @@ final class TestClient: @unchecked Sendable {
         #expect(messages.first?.type == "error", "\(text) → \(messages)", sourceLocation: sourceLocation)
         #expect(messages.first?["code"]?.stringValue == code, "\(text) → \(messages)", sourceLocation: sourceLocation)
         #expect(messages.first?["message"]?.stringValue?.isEmpty == false, sourceLocation: sourceLocation)
+        if let legacy = Self.legacyErrorMessages[code] {
+            #expect(messages.first?["message"]?.stringValue == legacy, sourceLocation: sourceLocation)
+        }
     }
+
+    /// The old backend's error texts, which the game client shows as they are (PROTOCOL.md §2),
+    /// copied here from the protocol rather than from the server's code.
+    static let legacyErrorMessages = [
+        "join_failed": "Failed to join room. Room may be full or game already started.",
+        "start_failed": "Cannot start game. All players must be ready and at least 2 players needed.",
+        "reconnect_failed": "Reconnection failed. Token invalid or session expired.",
+    ]
 
     /// Creates a room as `playerID` and returns its code (consumes the two welcome messages).
     func createRoom(playerID: String, name: String, maxPlayers: Int? = nil) async throws -> String {
