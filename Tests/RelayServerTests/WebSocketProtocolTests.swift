@@ -85,6 +85,8 @@ struct WebSocketProtocolTests {
             ("a reserved bit", [0xC1, 0x81, 0, 0, 0, 0, UInt8(ascii: "x")]),
             ("a reserved opcode", StalledClient.frame(fin: true, opcode: 3, [])),
             ("a reserved bit on a control frame", [0xC9, 0x80, 0, 0, 0, 0]),
+            ("an unmasked frame", [0x81, 0x02] + Array("{}".utf8)),
+            ("an unmasked ping", [0x89, 0x00]),
             (
                 "a new message inside a fragmented one",
                 StalledClient.frame(fin: false, opcode: 1, Array("{".utf8))

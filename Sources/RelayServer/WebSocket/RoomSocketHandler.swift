@@ -100,6 +100,7 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func received(_ frame: InboundFrame) {
         guard !frame.hasReservedBits else { return self.fail(.protocolError) }  // no extensions
+        guard frame.maskKey != nil else { return self.fail(.protocolError) }  // a client masks every frame (RFC 6455 §5.1)
         switch frame.opcode {
         case .text, .binary, .continuation:
             self.received(dataFrame: frame)
