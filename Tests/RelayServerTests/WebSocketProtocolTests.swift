@@ -78,6 +78,22 @@ struct WebSocketProtocolTests {
         }
     }
 
+    @Test("Messages sent just before a close, in the same write, still reach the room")
+    func messagesBeforeTheClose() async throws {
+        try await withRelayServer { port, _ in
+            let host = TestSocket.connect(port: port)
+            let code = try await host.createRoom(named: "Last words")
+            let guest = try await StalledClient.joining(port: port, code: code)
+            _ = try await host.expect("player_joined")
+            let lastWords = (0..<5).flatMap { StalledClient.frame(#"{"type":"chat","message":"bye \#($0)"}"#) }
+            try guest.sendRaw(lastWords + StalledClient.frame(fin: true, opcode: Self.closeOpcode, [0x03, 0xE8]))
+            for index in 0..<5 {
+                #expect(try await host.expect("chat")["message"] as? String == "bye \(index)")
+            }
+            _ = try await host.expect("player_disconnected")
+        }
+    }
+
     @Test(
         "Protocol errors close that connection with 1002; the server goes on",
         arguments: [
