@@ -131,19 +131,17 @@ struct RelayAbuseTests {
     @Test("Browser upgrades from a foreign Origin are refused; allowed, same-origin, non-browser and no Origin connect")
     func originCheck() async throws {
         try await withRelayServer { port, _ in
-            await #expect(throws: StalledClientError.self) {
-                try await StalledClient.connect(port: port, path: "/ws/room/new", extraHeaders: "Origin: http://evil.example\r\n")
+            // A refused upgrade is answered 400 (`RelayChildChannel.refuseUpgrade`), the plain GET below 403;
+            // the same request from an allowed Origin gets 101, so the Origin is what is refused.
+            for origin in ["http://evil.example", "http://127.0.0.1:1", "null"] {
+                let status = await StalledClient.refusal(
+                    port: port, path: "/ws/room/new", extraHeaders: "Origin: \(origin)\r\n")
+                #expect(status == 400, "\(origin)")
             }
             _ = try await StalledClient.connect(port: port, path: "/ws/room/new", extraHeaders: "Origin: http://localhost:3000\r\n")
             _ = try await StalledClient.connect(port: port, path: "/ws/room/new")
             _ = try await StalledClient.connect(
                 port: port, path: "/ws/room/new", extraHeaders: "Origin: http://127.0.0.1:\(port)\r\n")
-            await #expect(throws: StalledClientError.self) {
-                try await StalledClient.connect(port: port, path: "/ws/room/new", extraHeaders: "Origin: http://127.0.0.1:1\r\n")
-            }
-            await #expect(throws: StalledClientError.self) {
-                try await StalledClient.connect(port: port, path: "/ws/room/new", extraHeaders: "Origin: null\r\n")
-            }
             let refused = try await TestClient.withClient(host: "localhost", port: port) { client in
                 try await client.get("/ws/room/new", headers: [.origin: "http://evil.example"])
             }
