@@ -44,6 +44,19 @@ struct ValidationTests {
         }
     }
 
+    @Test("Each 422 issue carries FastAPI's msg beside loc and type")
+    func issueMessages() async throws {
+        try await withLiveApp { client in
+            let response = try await self.post(client, "/api/save_game", jsonBody(["player_name": 7, "level": "x"]))
+            #expect(response.status == .unprocessableContent)
+            let detail = try #require(try response.object()["detail"] as? [[String: Any]])
+            #expect(detail.map { $0["msg"] as? String } == [
+                "Input should be a valid string", "Input should be a valid integer", "Field required", "Field required",
+                "Field required", "Field required", "Field required",
+            ])
+        }
+    }
+
     @Test("Integral floats are accepted as integers")
     func integralFloats() async throws {
         try await withLiveApp { client in
