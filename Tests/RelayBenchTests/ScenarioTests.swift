@@ -87,8 +87,11 @@ struct ScenarioTests {
         }
     }
 
-    @Test("slow-consumer: the server closes the slow players (4000) while the others lose nothing")
+    @Test("slow-consumer: the server disconnects the slow players while the others lose nothing")
     func slowConsumer() async throws {
+        // Not the close code: the server's 4000 frame waits behind what a client that stopped
+        // reading has not read, and is seldom delivered (0 of 2 in six runs here). Which code the
+        // server closes with is checked in OutboundQueueTests.
         try await LiveRelay.with(arguments: ["--outbound-queue-frames", "256"]) { relay in
             let scenario = SlowConsumerScenario(
                 rooms: 2, players: 3, slowPercent: 34, hertz: 60, seconds: 1.5, paddingBytes: 4_000, drainSeconds: 3,

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Relay
 import Testing
 
 @testable import RelayServer
@@ -20,6 +21,26 @@ struct ConfigurationTests {
         #expect(configuration.cors == CORSPolicy(allowedOrigins: CORSPolicy.defaultOrigins, allowAllOrigins: false))
         #expect(configuration.persistence.maxBatchSize == 256)
         #expect(configuration.relay.pingInterval == .seconds(30))
+    }
+
+    @Test("Relay limits default to the documented values, in RelayLimits() and from the command line")
+    func relayDefaults() throws {
+        let fromFlags = try RelayCommand.parse([]).configuration(environment: [:]).relay
+        for limits in [RelayLimits(), fromFlags] {
+            // PROTOCOL.md: 60 s reconnect window, 64 KiB frames, 2 players, 500-character chat, 100 coins a kill.
+            #expect(limits.reconnectWindow == .seconds(60))
+            #expect(limits.maxFrameBytes == 65_536)
+            #expect(limits.defaultPlayersPerRoom == 2)
+            #expect(limits.maxChatLength == 500)
+            #expect(limits.maxCoinReward == 100)
+            // README's flag table.
+            #expect(limits.maxPlayersPerRoom == 8)
+            #expect(limits.maxRooms == 10_000)
+            #expect(limits.messagesPerSecond == 120)
+            #expect(limits.messageBurst == 240)
+            #expect(limits.outboundQueueFrames == 512)
+            #expect(limits.pingInterval == .seconds(30))
+        }
     }
 
     @Test("Generated keys differ between runs")

@@ -79,6 +79,32 @@ struct RelayFlowTests {
         }
     }
 
+    @Test("GET /api/rooms lists a lobby room with a free seat, and no longer once it is full")
+    func joinableRoomsOverHTTP() async throws {
+        try await withRelayServer { port, _ in
+            let joinable = {
+                let answer = try await TestClient.withClient(host: "localhost", port: port) { client in
+                    try await client.get("/api/rooms")
+                }
+                let body = try #require(answer.body)
+                return try #require(try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [[String: Any]])
+            }
+            let host = TestSocket.connect(port: port)
+            let code = try await host.createRoom(named: "Lobby")
+            let listed = try await joinable()
+            #expect(listed.map { $0["room_id"] as? String } == [code])
+            #expect(listed.first?["room_name"] as? String == "Lobby")
+            #expect(listed.first?["player_count"] as? Int == 1)
+            #expect(listed.first?["max_players"] as? Int == 2)
+            #expect(listed.first?["game_started"] as? Bool == false)
+
+            let guest = TestSocket.connect(port: port)
+            guest.send(["type": "join_room", "room_id": code, "player_name": "Guest"])
+            try await guest.skip(until: "room_joined")
+            #expect(try await joinable().isEmpty)
+        }
+    }
+
     @Test("Two players collecting the same coin at once: exactly one item_collected")
     func collectRace() async throws {
         try await withRelayServer { port, _ in

@@ -53,17 +53,29 @@ struct SavedGameAndBossRoutesTests {
         }
     }
 
-    @Test("The 22 bosses in index order with image URLs")
+    /// PROTOCOL.md's catalogue, copied here rather than taken from `bossCatalogue`, which the
+    /// store is seeded from: a typo there must fail a test.
+    static let protocolBosses = [
+        "Vortex Reaper — The Dimensional Destroyer", "Nebula Dragon — Cosmic Annihilator",
+        "Quantum Mech — Master of Reality", "Steel Colossus — The Iron Tyrant", "Inferno Demon — Harbinger of Flames",
+        "Wing Commander — Sky Dominator", "Titan Crusher — Mountain Breaker", "Void Sentinel — Guardian of Darkness",
+        "Plasma King — Emperor of Energy", "Astral Behemoth — Star Devourer", "Eclipse Warlord — Shadow Conqueror",
+        "Nova Juggernaut — The Supernova Beast", "Chrono Mech — Time's End", "Cyber Overlord — Digital Destroyer",
+        "Omega Titan — The Final Terror", "Genesis Machine — First of Many", "Blade Knight — Master of Combat",
+        "Fortress Prime — The Unbreakable", "Plasma Destroyer — Energy Incarnate", "Void Enforcer — The Abyss Walker",
+        "Tentacle Horror — Deep Space Terror", "Ancient Evil — Primordial Nightmare",
+    ]
+
+    @Test("The 22 bosses of PROTOCOL.md in index order with image URLs")
     func bosses() async throws {
         try await withLiveApp { client in
             let bosses = try await client.execute(uri: "/api/bosses", method: .get, headers: keyed).objects()
             #expect(bosses.count == 22)
             #expect(bosses.map { $0["boss_index"] as? Int } == Array(0..<22))
-            #expect(bosses.first?["boss_name"] as? String == "Vortex Reaper")
-            #expect(bosses.first?["notorious_title"] as? String == "The Dimensional Destroyer")
-            #expect(bosses.last?["boss_name"] as? String == "Ancient Evil")
-            #expect(bosses.last?["notorious_title"] as? String == "Primordial Nightmare")
-            #expect(bosses[12]["notorious_title"] as? String == "Time's End")
+            let pairs = bosses.map { boss in
+                "\(boss["boss_name"] as? String ?? "?") — \(boss["notorious_title"] as? String ?? "?")"
+            }
+            #expect(pairs == Self.protocolBosses)
             #expect(bosses[5]["image_url"] as? String == "/api/bosses/images/05")
             #expect(bosses[21]["image_url"] as? String == "/api/bosses/images/21")
             #expect(bosses.allSatisfy { $0["frame_x"] as? Int == 0 && $0["frame_y"] as? Int == 0 })

@@ -78,6 +78,19 @@ struct ScoreRoutesTests {
         }
     }
 
+    @Test("Leaderboard without limit answers the best 10")
+    func leaderboardDefaultLimit() async throws {
+        try await withLiveApp { client in
+            for score in 0..<12 {
+                let response = try await client.execute(
+                    uri: "/api/scores", method: .post, headers: keyed, body: scoreBody(score: score))
+                #expect(response.status == .ok)
+            }
+            let rows = try await client.execute(uri: "/api/scores/leaderboard", method: .get, headers: keyed).objects()
+            #expect(rows.map { $0["score"] as? Int } == Array((2..<12).reversed()))
+        }
+    }
+
     @Test("Leaderboard never returns more than 100 rows")
     func leaderboardUpperClamp() async throws {
         try await withLiveApp { client in

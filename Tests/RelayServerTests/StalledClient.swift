@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// A WebSocket client on a raw socket that completes the handshake, sends hand-made frames,
 /// and reads only when asked: the slow consumer of the tests, a client with any headers, and
@@ -43,6 +44,24 @@ final class StalledClient: @unchecked Sendable {
         guard String(decoding: response, as: UTF8.self).hasPrefix("HTTP/1.1 101") else {
             throw StalledClientError.refused(String(decoding: response, as: UTF8.self))
         }
+    }
+
+    /// The HTTP status the server answered an upgrade it refused with (403, 404, …). An upgrade
+    /// that succeeds, or fails some other way (connect, no answer), is an issue and nil: a
+    /// refusal must be the server's answer, not any error on the way.
+    static func refusal(
+        port: Int, path: String, extraHeaders: String = "", sourceLocation: SourceLocation = #_sourceLocation
+    ) async -> Int? {
+        do {
+            _ = try await Self.connect(port: port, path: path, extraHeaders: extraHeaders)
+            Issue.record("the upgrade of \(path) was accepted", sourceLocation: sourceLocation)
+        } catch StalledClientError.refused(let answer) {
+            // "HTTP/1.1 403 Forbidden\r\n…"
+            return answer.split(separator: " ", maxSplits: 2).dropFirst().first.flatMap { Int($0) }
+        } catch {
+            Issue.record("the upgrade of \(path) failed before an answer: \(error)", sourceLocation: sourceLocation)
+        }
+        return nil
     }
 
     /// A raw client that joins room `code` as "Guest" in the same write as its handshake, `earlyBytes` after.

@@ -44,6 +44,19 @@ struct ValidationTests {
         }
     }
 
+    @Test("Each 422 issue carries FastAPI's msg beside loc and type")
+    func issueMessages() async throws {
+        try await withLiveApp { client in
+            let response = try await self.post(client, "/api/save_game", jsonBody(["player_name": 7, "level": "x"]))
+            #expect(response.status == .unprocessableContent)
+            let detail = try #require(try response.object()["detail"] as? [[String: Any]])
+            #expect(detail.map { $0["msg"] as? String } == [
+                "Input should be a valid string", "Input should be a valid integer", "Field required", "Field required",
+                "Field required", "Field required", "Field required",
+            ])
+        }
+    }
+
     @Test("Integral floats are accepted as integers")
     func integralFloats() async throws {
         try await withLiveApp { client in
@@ -75,18 +88,44 @@ struct ValidationTests {
         }
     }
 
-    @Test("A 32-character name is accepted, a 33-character one is not")
+    @Test("On both routes a 32-character name is accepted, a 33-character one is not")
     func nameLengthBoundary() async throws {
         try await withLiveApp { client in
-            let ok = try await self.post(client, "/api/scores", scoreBody(name: String(repeating: "é", count: 32)))
-            #expect(ok.status == .ok)
-            let long = try await self.post(client, "/api/save_game", saveBody(name: String(repeating: "é", count: 33)))
-            #expect(long.status == .unprocessableContent)
+            // Characters, not bytes: "é" is two bytes in UTF-8.
+            let (fits, tooLong) = (String(repeating: "é", count: 32), String(repeating: "é", count: 33))
+            let routes: [(String, (String) -> ByteBuffer)] = [
+                ("/api/scores", { scoreBody(name: $0) }), ("/api/save_game", { saveBody(name: $0) }),
+            ]
+            for (uri, body) in routes {
+                let ok = try await self.post(client, uri, body(fits))
+                #expect(ok.status == .ok, "\(uri)")
+                let long = try await self.post(client, uri, body(tooLong))
+                #expect(long.status == .unprocessableContent, "\(uri)")
+                #expect(try long.issues().map(\.loc) == ["body.player_name"], "\(uri)")
+            }
         }
     }
 
-    @Test("Saved games: negative values and missing weapon are refused")
-    func savedGameRules() async throws {
+    @Test(
+        "Saved games: each negative counter is refused, zero is not",
+        arguments: ["level", "score", "lives", "health", "coins"])
+    func savedGameNegativeCounter(field: String) async throws {
+        try await withLiveApp { client in
+            var fields: [String: Any] = [
+                "player_name": "a", "level": 0, "score": 0, "lives": 0, "health": 0, "coins": 0, "weapon": "laser",
+            ]
+            let zero = try await self.post(client, "/api/save_game", jsonBody(fields))
+            #expect(zero.status == .ok)
+            fields[field] = -1
+            let negative = try await self.post(client, "/api/save_game", jsonBody(fields))
+            #expect(negative.status == .unprocessableContent)
+            #expect(try negative.issues().map(\.loc) == ["body.\(field)"])
+            #expect(try negative.issues().map(\.type) == ["greater_than_equal"])
+        }
+    }
+
+    @Test("Saved games: a negative level and a missing weapon are both listed")
+    func savedGameIssues() async throws {
         try await withLiveApp { client in
             let body = jsonBody(["player_name": "a", "level": -1, "score": 0, "lives": 0, "health": 0, "coins": 0])
             let response = try await self.post(client, "/api/save_game", body)
