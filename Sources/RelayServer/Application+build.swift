@@ -25,6 +25,7 @@ func buildApplication(
     let sockets = RoomSocketRoutes(dispatcher: dispatcher, registry: rooms, cors: configuration.cors)
     let router = buildRouter(configuration: configuration, scores: scores, savedGames: savedGames, bosses: bosses)
     sockets.register(on: router)
+    router.add(middleware: WrongMethodMiddleware(routes: router.routes))  // last: wraps only unrouted requests
     let settings = RoomSocketHandler.Settings(
         maxMessageBytes: configuration.relay.maxFrameBytes, pingInterval: TimeAmount(configuration.relay.pingInterval))
     return Application(

@@ -29,6 +29,24 @@ struct SecurityTests {
         }
     }
 
+    @Test(
+        "A routed path asked with another method gets 405 JSON with Allow; an unknown path 404",
+        arguments: [
+            ("/api/scores", HTTPRequest.Method.put, "POST"), ("/api/scores", .get, "POST"),
+            ("/api/save_game/a%2Fb", .get, "DELETE"), ("/api/save_game", .delete, "POST"), ("/api/bosses", .post, "GET"),
+            ("/", .post, "GET"), ("/api/rooms/all", .delete, "GET"), ("/ws/room/ABCDEF", .post, "GET"),
+            ("/api/nothing", .get, nil), ("/api/scores/player", .get, nil), ("/api/load_game/a/b", .get, nil),
+        ] as [(String, HTTPRequest.Method, String?)])
+    func wrongMethods(path: String, method: HTTPRequest.Method, allow: String?) async throws {
+        try await withLiveApp { client in
+            let response = try await client.execute(uri: path, method: method, headers: [apiKeyHeader: testAPIKey])
+            #expect(response.status == (allow == nil ? .notFound : .methodNotAllowed), "\(method) \(path)")
+            #expect(response.headers[.allow] == allow, "\(method) \(path)")
+            #expect(try response.detailMessage() == (allow == nil ? "Not Found" : "Method Not Allowed"))
+            #expect(response.headers[.xContentTypeOptions] == "nosniff")
+        }
+    }
+
     @Test("The root and boss images need no key")
     func openRoutes() async throws {
         try await withLiveApp { client in

@@ -9,7 +9,8 @@ enum APIError: Error, Equatable {
     case navigationToAPI
     case playerNotFound
     case notFound
-    case methodNotAllowed
+    /// The path is routed, for `allowed` methods only.
+    case methodNotAllowed(allowed: [HTTPRequest.Method])
     case bodyTooLarge(limit: Int)
     case validation([ValidationIssue])
     case storageBusy
@@ -48,6 +49,12 @@ enum APIError: Error, Equatable {
         case .storageFull: .message("Storage full, nothing was saved")
         case .storageFailure: .message("Internal server error")
         }
+    }
+
+    /// Headers the answer needs besides the body's: `Allow` on a 405 (RFC 9110 §15.5.6).
+    var headers: HTTPFields {
+        guard case .methodNotAllowed(let allowed) = self, !allowed.isEmpty else { return [:] }
+        return [.allow: allowed.map(\.rawValue).joined(separator: ", ")]
     }
 
     /// The JSON body: `{"detail": …}`.

@@ -12,7 +12,9 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch {
             let apiError = Self.apiError(for: error, logger: context.logger)
-            return try JSONResponse.make(apiError.body, status: apiError.status)
+            var response = try JSONResponse.make(apiError.body, status: apiError.status)
+            response.headers.append(contentsOf: apiError.headers)
+            return response
         }
     }
 
@@ -30,7 +32,7 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             switch error.status {
             case .notFound: return .notFound
             case .contentTooLarge: return .bodyTooLarge(limit: 0)
-            case .methodNotAllowed: return .methodNotAllowed
+            case .methodNotAllowed: return .methodNotAllowed(allowed: [])
             default:
                 logger.debug("http.error", metadata: ["error": "\(error)"])
                 return .notFound
