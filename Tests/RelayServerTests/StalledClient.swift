@@ -46,18 +46,34 @@ final class StalledClient: @unchecked Sendable {
         }
     }
 
-    /// The HTTP status the server answered an upgrade it refused with (403, 404, …). An upgrade
-    /// that succeeds, or fails some other way (connect, no answer), is an issue and nil: a
-    /// refusal must be the server's answer, not any error on the way.
+    /// The server's answer to an upgrade it refused: its status and headers.
+    struct Refusal {
+        let head: String
+
+        /// 403, 404, …
+        var status: Int? { self.head.split(separator: " ", maxSplits: 2).dropFirst().first.flatMap { Int($0) } }
+
+        /// A header's value (names compared without case).
+        func header(_ name: String) -> String? {
+            for line in self.head.split(separator: "\r\n").dropFirst() {
+                guard let colon = line.firstIndex(of: ":"), line[..<colon].lowercased() == name.lowercased() else { continue }
+                return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            }
+            return nil
+        }
+    }
+
+    /// How the server refused an upgrade. An upgrade that succeeds, or fails some other way
+    /// (connect, no answer), is an issue and nil: a refusal must be the server's answer, not any
+    /// error on the way.
     static func refusal(
         port: Int, path: String, extraHeaders: String = "", sourceLocation: SourceLocation = #_sourceLocation
-    ) async -> Int? {
+    ) async -> Refusal? {
         do {
             _ = try await Self.connect(port: port, path: path, extraHeaders: extraHeaders)
             Issue.record("the upgrade of \(path) was accepted", sourceLocation: sourceLocation)
         } catch StalledClientError.refused(let answer) {
-            // "HTTP/1.1 403 Forbidden\r\n…"
-            return answer.split(separator: " ", maxSplits: 2).dropFirst().first.flatMap { Int($0) }
+            return Refusal(head: answer)
         } catch {
             Issue.record("the upgrade of \(path) failed before an answer: \(error)", sourceLocation: sourceLocation)
         }

@@ -1,3 +1,4 @@
+import Foundation
 import Handlers
 import HTTPTypes
 import Hummingbird
@@ -23,8 +24,8 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     enum Connection: Sendable {
         case webSocket(RoomSocket)
         case http(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
-        /// It asked for an upgrade the server refuses (wrong path or Origin).
-        case refusedUpgrade(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
+        /// It asked for an upgrade the server refuses (wrong path or Origin), with why and the path asked for.
+        case refusedUpgrade(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, APIError, path: String)
     }
 
     struct Value: ServerChildChannelValue {
@@ -45,11 +46,11 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
-            let upgradeAttempted = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
+            let upgradeRefusal = NIOLoopBoundBox((error: APIError, path: String)?.none, eventLoop: channel.eventLoop)
             let upgrader = RoomSocketUpgrader<Connection>(
                 shouldUpgrade: { channel, head in
-                    upgradeAttempted.value = true
-                    return channel.eventLoop.makeSucceededFuture(self.sockets.acceptsUpgrade(head) ? HTTPHeaders() : nil)
+                    upgradeRefusal.value = self.sockets.refusal(ofUpgrade: head).map { ($0, head.uri) }
+                    return channel.eventLoop.makeSucceededFuture(upgradeRefusal.value == nil ? HTTPHeaders() : nil)
                 },
                 open: { channel, head in
                     .webSocket(
@@ -62,7 +63,7 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
             let upgrade = NIOTypedHTTPServerUpgradeConfiguration(upgraders: [upgrader]) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let asyncChannel = try self.startHTTP(on: channel, logger: logger)
-                    return upgradeAttempted.value ? .refusedUpgrade(asyncChannel) : .http(asyncChannel)
+                    return upgradeRefusal.value.map { .refusedUpgrade(asyncChannel, $0.error, path: $0.path) } ?? .http(asyncChannel)
                 }
             }
             var configuration = NIOUpgradableHTTPServerPipelineConfiguration<Connection>(upgradeConfiguration: upgrade)
@@ -91,7 +92,8 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
         switch connection {
         case .webSocket(let socket): await socket.run()
         case .http(let http): await self.serveHTTP(http, logger: logger)
-        case .refusedUpgrade(let http): await Self.refuseUpgrade(on: http, logger: logger)
+        case .refusedUpgrade(let http, let refusal, let path):
+            await Self.refuseUpgrade(on: http, with: refusal, path: path, logger: logger)
         }
     }
 
@@ -130,13 +132,19 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
         return try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
     }
 
-    /// Answers a refused upgrade with 400 and closes the connection, as hummingbird-websocket does.
+    /// Answers a refused upgrade as the API answers errors (JSON `detail`, the security headers:
+    /// 404 for a path that is no room socket, 403 for a foreign Origin) and closes the connection.
+    /// Written here, not by the router: NIO hands on a refused upgrade's request without its head.
     @inline(never)
-    private static func refuseUpgrade(on http: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, logger: Logger) async {
+    private static func refuseUpgrade(
+        on http: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, with refusal: APIError, path: String, logger: Logger
+    ) async {
         do {
+            let body = ByteBuffer(bytes: try JSONEncoder().encode(refusal.body))
+            var headers: HTTPFields = [.connection: "close", .contentType: "application/json", .contentLength: "\(body.readableBytes)"]
+            SecurityHeadersMiddleware<BasicRequestContext>.add(to: &headers, path: path)
             try await http.executeThenClose { _, outbound in
-                let head = HTTPResponse(status: .badRequest, headerFields: [.connection: "close", .contentLength: "0"])
-                try await outbound.write(contentsOf: [.head(head), .end(nil)])
+                try await outbound.write(contentsOf: [.head(HTTPResponse(status: refusal.status, headerFields: headers)), .body(body), .end(nil)])
             }
         } catch {
             logger.trace("relay.connection.refusal_not_written", metadata: ["error": "\(error)"])

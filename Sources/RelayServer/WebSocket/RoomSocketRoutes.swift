@@ -47,10 +47,14 @@ extension RoomSocketRoutes {
         return origin[schemeEnd.upperBound...] == host[...]
     }
 
-    /// Whether a WebSocket upgrade request may become a room socket: its path and its Origin.
-    func acceptsUpgrade(_ head: HTTPRequestHead) -> Bool {
-        guard Self.roomID(inPath: head.uri) != nil else { return false }
-        return self.acceptsOrigin(head.headers.first(name: "origin"), host: head.headers.first(name: "host"))
+    /// Why a WebSocket upgrade request may not become a room socket (its path, or its Origin);
+    /// nil when it may.
+    func refusal(ofUpgrade head: HTTPRequestHead) -> APIError? {
+        guard Self.roomID(inPath: head.uri) != nil else { return .notFound }
+        guard self.acceptsOrigin(head.headers.first(name: "origin"), host: head.headers.first(name: "host")) else {
+            return .originNotAllowed
+        }
+        return nil
     }
 
     /// The `{room_id}` of a request target `/ws/room/{room_id}` (query ignored); nil for any other path.

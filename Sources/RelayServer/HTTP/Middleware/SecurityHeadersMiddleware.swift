@@ -8,17 +8,23 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
         -> Response
     {
         var response = try await next(request, context)
-        response.headers[.strictTransportSecurity] = "max-age=31536000; includeSubDomains; preload"
-        response.headers[.xContentTypeOptions] = "nosniff"
-        response.headers[.permissionsPolicy] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
-        if response.headers[.cacheControl] == nil {
-            response.headers[.cacheControl] = "no-cache, no-store, must-revalidate"
-            if request.uri.path.hasPrefix("/api/") {
-                response.headers[.pragma] = "no-cache"
-                response.headers[.expires] = "0"
+        Self.add(to: &response.headers, path: request.uri.path)
+        return response
+    }
+
+    /// Adds the headers to those of an answer to a request for `path`. Also used for answers
+    /// written outside the router (a refused WebSocket upgrade).
+    static func add(to headers: inout HTTPFields, path: some StringProtocol) {
+        headers[.strictTransportSecurity] = "max-age=31536000; includeSubDomains; preload"
+        headers[.xContentTypeOptions] = "nosniff"
+        headers[.permissionsPolicy] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
+        if headers[.cacheControl] == nil {
+            headers[.cacheControl] = "no-cache, no-store, must-revalidate"
+            if path.hasPrefix("/api/") {
+                headers[.pragma] = "no-cache"
+                headers[.expires] = "0"
             }
         }
-        return response
     }
 }
 
