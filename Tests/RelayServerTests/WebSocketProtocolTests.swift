@@ -35,6 +35,15 @@ struct WebSocketProtocolTests {
         return nil
     }
 
+    /// A room with a host on a WebSocket client and a guest on a raw socket, who has joined.
+    static func roomWithRawGuest(port: Int) async throws -> (host: TestSocket, guest: StalledClient) {
+        let host = TestSocket.connect(port: port)
+        let code = try await host.createRoom(named: "Raw guest")
+        let guest = try await StalledClient.joining(port: port, code: code)
+        _ = try await host.expect("player_joined")
+        return (host, guest)
+    }
+
     @Test("A ping is answered with a pong carrying its payload")
     func pingPong() async throws {
         try await withRelayServer { port, _ in
@@ -65,10 +74,7 @@ struct WebSocketProtocolTests {
     @Test("A client's close is answered with 1000, the connection ends, and its room-mate hears of it")
     func clientCloses() async throws {
         try await withRelayServer { port, _ in
-            let host = TestSocket.connect(port: port)
-            let code = try await host.createRoom(named: "Bye")
-            let guest = try await StalledClient.joining(port: port, code: code)
-            _ = try await host.expect("player_joined")
+            let (host, guest) = try await Self.roomWithRawGuest(port: port)
             try guest.sendRaw(StalledClient.frame(fin: true, opcode: Self.closeOpcode, [0x03, 0xE8]))  // 1000
             var frame = try await guest.readFrame()
             while let text = frame, text.opcode == Self.textOpcode { frame = try await guest.readFrame() }
@@ -81,10 +87,7 @@ struct WebSocketProtocolTests {
     @Test("Messages sent just before a close, in the same write, still reach the room")
     func messagesBeforeTheClose() async throws {
         try await withRelayServer { port, _ in
-            let host = TestSocket.connect(port: port)
-            let code = try await host.createRoom(named: "Last words")
-            let guest = try await StalledClient.joining(port: port, code: code)
-            _ = try await host.expect("player_joined")
+            let (host, guest) = try await Self.roomWithRawGuest(port: port)
             let lastWords = (0..<5).flatMap { StalledClient.frame(#"{"type":"chat","message":"bye \#($0)"}"#) }
             try guest.sendRaw(lastWords + StalledClient.frame(fin: true, opcode: Self.closeOpcode, [0x03, 0xE8]))
             for index in 0..<5 {
