@@ -138,6 +138,7 @@ struct RelayAbuseTests {
                     port: port, path: "/ws/room/new", extraHeaders: "Origin: \(origin)\r\n")
                 #expect(refusal?.status == 403, "\(origin)")
                 #expect(refusal?.header("Strict-Transport-Security") != nil, "\(origin)")
+                #expect(refusal?.body == #"{"detail":"WebSocket origin not allowed"}"#, "\(origin)")
             }
             _ = try await StalledClient.connect(port: port, path: "/ws/room/new", extraHeaders: "Origin: http://localhost:3000\r\n")
             _ = try await StalledClient.connect(port: port, path: "/ws/room/new")

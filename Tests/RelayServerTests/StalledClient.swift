@@ -42,20 +42,31 @@ final class StalledClient: @unchecked Sendable {
             response.append(byte)
         }
         guard String(decoding: response, as: UTF8.self).hasPrefix("HTTP/1.1 101") else {
-            throw StalledClientError.refused(String(decoding: response, as: UTF8.self))
+            // A refusal: its body too, as long as its Content-Length says.
+            let head = Refusal(text: String(decoding: response, as: UTF8.self))
+            let body = try self.readExactly(head.header("Content-Length").flatMap { Int($0) } ?? 0) ?? []
+            throw StalledClientError.refused(head.text + String(decoding: body, as: UTF8.self))
         }
     }
 
-    /// The server's answer to an upgrade it refused: its status and headers.
+    /// The server's answer to an upgrade it refused: its status, headers and body.
     struct Refusal {
-        let head: String
+        /// The whole answer, as sent.
+        let text: String
+
+        private var parts: (head: Substring, body: Substring) {
+            guard let end = self.text.range(of: "\r\n\r\n") else { return (self.text[...], "") }
+            return (self.text[..<end.lowerBound], self.text[end.upperBound...])
+        }
 
         /// 403, 404, …
-        var status: Int? { self.head.split(separator: " ", maxSplits: 2).dropFirst().first.flatMap { Int($0) } }
+        var status: Int? { self.text.split(separator: " ", maxSplits: 2).dropFirst().first.flatMap { Int($0) } }
+
+        var body: String { String(self.parts.body) }
 
         /// A header's value (names compared without case).
         func header(_ name: String) -> String? {
-            for line in self.head.split(separator: "\r\n").dropFirst() {
+            for line in self.parts.head.split(separator: "\r\n").dropFirst() {
                 guard let colon = line.firstIndex(of: ":"), line[..<colon].lowercased() == name.lowercased() else { continue }
                 return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
             }
@@ -73,7 +84,7 @@ final class StalledClient: @unchecked Sendable {
             _ = try await Self.connect(port: port, path: path, extraHeaders: extraHeaders)
             Issue.record("the upgrade of \(path) was accepted", sourceLocation: sourceLocation)
         } catch StalledClientError.refused(let answer) {
-            return Refusal(head: answer)
+            return Refusal(text: answer)
         } catch {
             Issue.record("the upgrade of \(path) failed before an answer: \(error)", sourceLocation: sourceLocation)
         }

@@ -240,6 +240,7 @@ struct WebSocketProtocolTests {
                 let refusal = await StalledClient.refusal(port: port, path: path)
                 #expect(refusal?.status == 404, "\(path)")
                 #expect(refusal?.header("Content-Type") == "application/json", "\(path)")
+                #expect(refusal?.body == #"{"detail":"Not Found"}"#, "\(path)")
                 #expect(refusal?.header("X-Content-Type-Options") == "nosniff", "\(path)")
                 #expect(refusal?.header("Connection") == "close", "\(path)")
                 #expect((refusal?.header("Pragma") == "no-cache") == path.hasPrefix("/api/"), "\(path)")

@@ -5,15 +5,24 @@ import Hummingbird
 enum JSONResponse {
     /// Encodes `value` with snake_case keys already spelled by the types themselves.
     static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        let data = try JSONEncoder().encode(value)
-        return self.raw(ByteBuffer(bytes: data), status: status)
+        self.raw(try self.encode(value), status: status)
+    }
+
+    /// `value` as JSON bytes.
+    static func encode(_ value: some Encodable) throws -> ByteBuffer {
+        ByteBuffer(bytes: try JSONEncoder().encode(value))
+    }
+
+    /// The headers of a JSON body of `length` bytes.
+    static func headers(length: Int) -> HTTPFields {
+        [.contentType: "application/json", .contentLength: "\(length)"]
     }
 
     /// A literal JSON document such as `null`.
     static func raw(_ json: ByteBuffer, status: HTTPResponse.Status = .ok) -> Response {
         Response(
             status: status,
-            headers: [.contentType: "application/json", .contentLength: "\(json.readableBytes)"],
+            headers: self.headers(length: json.readableBytes),
             body: ResponseBody(byteBuffer: json)
         )
     }

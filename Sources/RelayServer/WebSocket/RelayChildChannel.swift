@@ -1,4 +1,3 @@
-import Foundation
 import Handlers
 import HTTPTypes
 import Hummingbird
@@ -24,8 +23,9 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     enum Connection: Sendable {
         case webSocket(RoomSocket)
         case http(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
-        /// It asked for an upgrade the server refuses (wrong path or Origin), with why and the path asked for.
-        case refusedUpgrade(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, APIError, path: String)
+        /// It asked for an upgrade the server refuses (wrong path or Origin), with why and the target asked for.
+        /// (Indirect: the connection's task holds this value for its whole life; a WebSocket need not pay for it.)
+        indirect case refusedUpgrade(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, APIError, target: String)
     }
 
     struct Value: ServerChildChannelValue {
@@ -46,7 +46,7 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
-            let upgradeRefusal = NIOLoopBoundBox((error: APIError, path: String)?.none, eventLoop: channel.eventLoop)
+            let upgradeRefusal = NIOLoopBoundBox((error: APIError, target: String)?.none, eventLoop: channel.eventLoop)
             let upgrader = RoomSocketUpgrader<Connection>(
                 shouldUpgrade: { channel, head in
                     upgradeRefusal.value = self.sockets.refusal(ofUpgrade: head).map { ($0, head.uri) }
@@ -63,7 +63,7 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
             let upgrade = NIOTypedHTTPServerUpgradeConfiguration(upgraders: [upgrader]) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let asyncChannel = try self.startHTTP(on: channel, logger: logger)
-                    return upgradeRefusal.value.map { .refusedUpgrade(asyncChannel, $0.error, path: $0.path) } ?? .http(asyncChannel)
+                    return upgradeRefusal.value.map { .refusedUpgrade(asyncChannel, $0.error, target: $0.target) } ?? .http(asyncChannel)
                 }
             }
             var configuration = NIOUpgradableHTTPServerPipelineConfiguration<Connection>(upgradeConfiguration: upgrade)
@@ -92,8 +92,8 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
         switch connection {
         case .webSocket(let socket): await socket.run()
         case .http(let http): await self.serveHTTP(http, logger: logger)
-        case .refusedUpgrade(let http, let refusal, let path):
-            await Self.refuseUpgrade(on: http, with: refusal, path: path, logger: logger)
+        case .refusedUpgrade(let http, let refusal, let target):
+            await Self.refuseUpgrade(on: http, with: refusal, target: target, logger: logger)
         }
     }
 
@@ -137,12 +137,13 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     /// Written here, not by the router: NIO hands on a refused upgrade's request without its head.
     @inline(never)
     private static func refuseUpgrade(
-        on http: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, with refusal: APIError, path: String, logger: Logger
+        on http: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, with refusal: APIError, target: String, logger: Logger
     ) async {
         do {
-            let body = ByteBuffer(bytes: try JSONEncoder().encode(refusal.body))
-            var headers: HTTPFields = [.connection: "close", .contentType: "application/json", .contentLength: "\(body.readableBytes)"]
-            SecurityHeadersMiddleware<BasicRequestContext>.add(to: &headers, path: path)
+            let body = try JSONResponse.encode(refusal.body)
+            var headers = JSONResponse.headers(length: body.readableBytes)
+            headers[.connection] = "close"
+            SecurityHeaders.add(to: &headers, path: target.prefix { $0 != "?" })
             try await http.executeThenClose { _, outbound in
                 try await outbound.write(contentsOf: [.head(HTTPResponse(status: refusal.status, headerFields: headers)), .body(body), .end(nil)])
             }

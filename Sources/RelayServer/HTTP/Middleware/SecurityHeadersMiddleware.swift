@@ -8,12 +8,15 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
         -> Response
     {
         var response = try await next(request, context)
-        Self.add(to: &response.headers, path: request.uri.path)
+        SecurityHeaders.add(to: &response.headers, path: request.uri.path)
         return response
     }
+}
 
-    /// Adds the headers to those of an answer to a request for `path`. Also used for answers
-    /// written outside the router (a refused WebSocket upgrade).
+/// The headers every answer carries (PROTOCOL.md §1).
+enum SecurityHeaders {
+    /// Adds them to those of an answer to a request for `path`. Also used for answers written
+    /// outside the router (a refused WebSocket upgrade).
     static func add(to headers: inout HTTPFields, path: some StringProtocol) {
         headers[.strictTransportSecurity] = "max-age=31536000; includeSubDomains; preload"
         headers[.xContentTypeOptions] = "nosniff"

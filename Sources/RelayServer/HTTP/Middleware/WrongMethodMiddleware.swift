@@ -6,17 +6,11 @@ import Hummingbird
 /// Add it after every route: a router middleware added then wraps only the answer for requests
 /// no route took (hummingbird builds each route's middleware stack when the route is added).
 struct WrongMethodMiddleware<Context: RequestContext>: RouterMiddleware {
-    /// A route's path, one entry per segment: the literal segment, or nil for a `{parameter}`.
-    private let routes: [(segments: [Substring?], method: HTTPRequest.Method)]
+    /// Each route's path and method (`RouteDescription` itself is not `Sendable`).
+    private let routes: [(path: RouterPath, method: HTTPRequest.Method)]
 
     init(routes: [Router<Context>.RouteDescription]) {
-        self.routes = routes.map { route in
-            let segments = route.path.map { element -> Substring? in
-                let text = element.description
-                return text.hasPrefix("{") && text.hasSuffix("}") ? nil : Substring(text)
-            }
-            return (segments, route.method)
-        }
+        self.routes = routes.map { ($0.path, $0.method) }
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
@@ -31,13 +25,21 @@ struct WrongMethodMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
-    /// The methods routed for `path`, in a stable order.
+    /// The methods of the route the router would pick for `path` (split as the router splits it;
+    /// where a literal segment and a parameter both match, the literal wins), in a stable order.
     func methods(forPath path: String) -> [HTTPRequest.Method] {
         let segments = path.split(separator: "/")
-        let methods = self.routes.filter { route in
-            route.segments.count == segments.count
-                && zip(route.segments, segments).allSatisfy { literal, segment in literal.map { $0 == segment } ?? true }
-        }.map(\.method)
+        let matching = self.routes.filter { route in
+            route.path.count == segments.count && zip(route.path, segments).allSatisfy { $0 ~= $1 }
+        }
+        guard let chosen = matching.map({ Self.literalSegments(of: $0.path) }).max(by: { $0.lexicographicallyPrecedes($1) })
+        else { return [] }
+        let methods = matching.filter { Self.literalSegments(of: $0.path) == chosen }.map(\.method)
         return Set(methods).sorted { $0.rawValue < $1.rawValue }
+    }
+
+    /// 1 for each segment of `path` that is literal text, 0 for a parameter or wildcard.
+    private static func literalSegments(of path: RouterPath) -> [Int] {
+        path.map { $0 == $0.description ? 1 : 0 }
     }
 }
