@@ -249,6 +249,28 @@ struct WebSocketProtocolTests {
         }
     }
 
+    @Test(
+        "A request asking for an upgrade the server cannot make is answered as a plain request, then the connection closes",
+        arguments: [
+            // curl --http2 on http://
+            ("/api/rooms", "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n",
+             "200 OK", nil),
+            // another WebSocket version: 426 says which one this server speaks
+            ("/ws/room/new", "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n",
+             "426 Upgrade Required", "Sec-WebSocket-Version: 13"),
+            ("/ws/room/new", "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n",  // no key
+             "426 Upgrade Required", "Sec-WebSocket-Version: 13"),
+        ] as [(String, String, String, String?)])
+    func upgradesNotMade(path: String, headers: String, status: String, header: String?) async throws {
+        try await withRelayServer { port, _ in
+            let answer = try await Self.rawExchange(port: port, "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(headers)\r\n")
+            #expect(answer.hasPrefix("HTTP/1.1 \(status)\r\n"), "\(answer)")
+            #expect(answer.contains("X-Content-Type-Options: nosniff"), "\(answer)")
+            if let header { #expect(answer.contains(header + "\r\n"), "\(answer)") }
+            #expect(answer.hasSuffix(path == "/api/rooms" ? "[]" : #"{"detail":"This path takes WebSocket connections only"}"#), "\(answer)")
+        }
+    }
+
     @Test("An upgrade asked for on a kept-alive HTTP connection is redirected to a fresh one")
     func upgradeAfterARequest() async throws {
         try await withRelayServer { port, _ in

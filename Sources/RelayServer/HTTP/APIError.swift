@@ -51,10 +51,14 @@ enum APIError: Error, Equatable {
         }
     }
 
-    /// Headers the answer needs besides the body's: `Allow` on a 405 (RFC 9110 §15.5.6).
+    /// Headers the answer needs besides the body's: `Allow` on a 405 (RFC 9110 §15.5.6), the
+    /// WebSocket version spoken on a 426 (RFC 6455 §4.4).
     var headers: HTTPFields {
-        guard case .methodNotAllowed(let allowed) = self, !allowed.isEmpty else { return [:] }
-        return [.allow: allowed.map(\.rawValue).joined(separator: ", ")]
+        switch self {
+        case .methodNotAllowed(let allowed) where !allowed.isEmpty: [.allow: allowed.map(\.rawValue).joined(separator: ", ")]
+        case .upgradeRequired: [.secWebSocketVersion: "13"]
+        default: [:]
+        }
     }
 
     /// The JSON body: `{"detail": …}`.

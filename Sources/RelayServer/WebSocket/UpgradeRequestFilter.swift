@@ -1,0 +1,35 @@
+import NIOCore
+import NIOHTTP1
+
+/// Lets through to NIO's upgrade handler only an upgrade it can make: `Upgrade: websocket` with one
+/// `Sec-WebSocket-Key` and `Sec-WebSocket-Version: 13`. Any other request with `Upgrade` (`h2c`
+/// from `curl --http2`, another WebSocket version, no key) loses that header and is answered as
+/// the plain request it also is (RFC 9110 §7.8 lets a server ignore `Upgrade`), on a connection
+/// that then closes. NIO's typed upgrade handler would hand such a request on without its head,
+/// and it would get no answer at all.
+///
+/// Only a connection's first request can upgrade, so the filter leaves the pipeline after it.
+final class UpgradeRequestFilter: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .head(var head) = self.unwrapInboundIn(data) else {
+            return context.fireChannelRead(data)
+        }
+        if head.headers.contains(name: "upgrade"), !Self.isWebSocketUpgrade(head) {
+            head.headers.remove(name: "upgrade")
+            // NIO's decoder took the request for an upgrade and reads no further request on this
+            // connection: it ends after the answer.
+            head.headers.replaceOrAdd(name: "connection", value: "close")
+        }
+        context.fireChannelRead(self.wrapInboundOut(.head(head)))
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+
+    static func isWebSocketUpgrade(_ head: HTTPRequestHead) -> Bool {
+        head.headers[canonicalForm: "upgrade"].contains { $0.lowercased() == "websocket" }
+            && head.headers["sec-websocket-key"].count == 1
+            && head.headers["sec-websocket-version"] == ["13"]
+    }
+}
