@@ -25,6 +25,8 @@ public actor GameRoom {
     /// Messages handed to the room from a connection on another event loop and applied here
     /// (``executeOnLoop(_:)``), for tests and metrics.
     public package(set) var messagesForwarded = 0
+    /// Dropped members whose reconnect window is running, for tests.
+    package var pendingExpiries: Int { self.expiryTimers.count }
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor {
         self.eventLoop.executor.asUnownedSerialExecutor()
