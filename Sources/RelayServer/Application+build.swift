@@ -31,7 +31,9 @@ func buildApplication(
     return Application(
         router: router,
         server: HTTPServerBuilder { responder in
-            SmallReadBufferChannel(base: RelayChildChannel(responder: responder, sockets: sockets, settings: settings))
+            SmallReadBufferChannel(
+                base: RelayChildChannel(
+                    responder: responder, sockets: sockets, settings: settings, idleTimeout: configuration.limits.idleTimeout))
         },
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
         services: services,

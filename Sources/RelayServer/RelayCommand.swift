@@ -53,6 +53,9 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "Largest accepted HTTP request body in bytes (larger gets 413).")
     var maxBodyBytes: Int = 16 * 1024
 
+    @Option(help: "Seconds a connection may wait for its first request, or an HTTP one between requests, before it is closed.")
+    var httpIdleTimeoutSeconds: Int = 30
+
     @Option(help: "Most players a room may ask for with max_players (rooms default to 2).")
     var maxPlayersPerRoom: Int = 8
 
@@ -158,6 +161,7 @@ struct RelayCommand: AsyncParsableCommand {
             self.bossImagesDir ?? environment["BOSS_IMAGES_DIR"] ?? configuration.bossImagesDirectory
         configuration.cors = CORSPolicy(environment: environment)
         configuration.limits.maxBodyBytes = self.maxBodyBytes
+        configuration.limits.idleTimeout = .seconds(max(1, self.httpIdleTimeoutSeconds))
         guard let synchronous = PersistenceConfiguration.SynchronousMode(rawValue: self.sync.uppercased()) else {
             throw ValidationError("--sync must be normal or full")
         }

@@ -69,6 +69,7 @@ struct ConfigurationTests {
         let command = try RelayCommand.parse([
             "--host", "127.0.0.2", "--port", "8100", "--data-dir", "/tmp/x", "--batch-size", "32",
             "--batch-window-ms", "5", "--sync", "full", "--max-body-bytes", "1000", "--ping-interval-seconds", "5",
+            "--http-idle-timeout-seconds", "7",
         ])
         let configuration = try command.configuration(environment: ["PORT": "9001", "DATA_DIR": "/srv/game"])
         #expect(configuration.host == "127.0.0.2")
@@ -79,6 +80,8 @@ struct ConfigurationTests {
         #expect(configuration.persistence.synchronous == .full)
         #expect(configuration.limits.maxBodyBytes == 1000)
         #expect(configuration.relay.pingInterval == .seconds(5))
+        #expect(configuration.limits.idleTimeout == .seconds(7))
+        #expect(try RelayCommand.parse([]).configuration(environment: [:]).limits.idleTimeout == .seconds(30))
     }
 
     @Test("Plugins come from the folder (flag over PLUGINS_DIR over ./plugins) and from each --plugin")

@@ -218,3 +218,29 @@ func loopbackSocket(port: Int, receiveBuffer: Int32? = nil) throws -> Int32 {
 }
 
 enum StalledClientError: Error { case socket, connect, handshake, write, read, refused(String) }
+
+/// Writes `request` to a plain socket and returns everything the server sends until it closes
+/// (or 10 s pass without a byte).
+func rawExchange(port: Int, _ request: String) async throws -> String {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread {
+            continuation.resume(
+                with: Result {
+                    let descriptor = try loopbackSocket(port: port)
+                    defer { close(descriptor) }
+                    var timeout = timeval(tv_sec: 10, tv_usec: 0)
+                    setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                    let bytes = Array(request.utf8)
+                    guard send(descriptor, bytes, bytes.count, 0) == bytes.count else { throw StalledClientError.write }
+                    var received: [UInt8] = []
+                    var buffer = [UInt8](repeating: 0, count: 4096)
+                    while true {
+                        let count = read(descriptor, &buffer, buffer.count)
+                        guard count > 0 else { break }
+                        received += buffer[..<count]
+                    }
+                    return String(decoding: received, as: UTF8.self)
+                })
+        }.start()
+    }
+}

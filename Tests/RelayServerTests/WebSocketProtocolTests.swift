@@ -263,7 +263,7 @@ struct WebSocketProtocolTests {
         ] as [(String, String, String, String?)])
     func upgradesNotMade(path: String, headers: String, status: String, header: String?) async throws {
         try await withRelayServer { port, _ in
-            let answer = try await Self.rawExchange(port: port, "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(headers)\r\n")
+            let answer = try await rawExchange(port: port, "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(headers)\r\n")
             #expect(answer.hasPrefix("HTTP/1.1 \(status)\r\n"), "\(answer)")
             #expect(answer.contains("X-Content-Type-Options: nosniff"), "\(answer)")
             if let header { #expect(answer.contains(header + "\r\n"), "\(answer)") }
@@ -274,7 +274,7 @@ struct WebSocketProtocolTests {
     @Test("An upgrade asked for on a kept-alive HTTP connection is redirected to a fresh one")
     func upgradeAfterARequest() async throws {
         try await withRelayServer { port, _ in
-            let exchange = try await Self.rawExchange(
+            let exchange = try await rawExchange(
                 port: port,
                 "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
                     + "GET /ws/room/new?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -318,31 +318,6 @@ struct WebSocketProtocolTests {
             server.cancel()
             try await eventually { ended.withLock { $0 } }
             socket.close()
-        }
-    }
-
-    /// Writes `request` to a plain socket and returns everything the server sends until it closes.
-    static func rawExchange(port: Int, _ request: String) async throws -> String {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread {
-                continuation.resume(
-                    with: Result {
-                        let descriptor = try loopbackSocket(port: port)
-                        defer { close(descriptor) }
-                        var timeout = timeval(tv_sec: 10, tv_usec: 0)
-                        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-                        let bytes = Array(request.utf8)
-                        guard send(descriptor, bytes, bytes.count, 0) == bytes.count else { throw StalledClientError.write }
-                        var received: [UInt8] = []
-                        var buffer = [UInt8](repeating: 0, count: 4096)
-                        while true {
-                            let count = read(descriptor, &buffer, buffer.count)
-                            guard count > 0 else { break }
-                            received += buffer[..<count]
-                        }
-                        return String(decoding: received, as: UTF8.self)
-                    })
-            }.start()
         }
     }
 }

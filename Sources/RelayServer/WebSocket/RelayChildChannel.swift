@@ -36,9 +36,17 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     let responder: HTTPChannelHandler.Responder
     let sockets: RoomSocketRoutes
     let settings: RoomSocketHandler.Settings
-    let http1 = HTTP1Channel.Configuration()
+    let http1: HTTP1Channel.Configuration
+    /// How long a connection may wait for its first request (``FirstRequestGuard``), and an HTTP
+    /// connection between requests (hummingbird's ``http1``), before it is closed.
+    private let idleTimeout: TimeAmount
 
-    init(responder: @escaping HTTPChannelHandler.Responder, sockets: RoomSocketRoutes, settings: RoomSocketHandler.Settings) {
+    init(
+        responder: @escaping HTTPChannelHandler.Responder, sockets: RoomSocketRoutes, settings: RoomSocketHandler.Settings,
+        idleTimeout: Duration
+    ) {
+        self.idleTimeout = TimeAmount(idleTimeout)
+        self.http1 = HTTP1Channel.Configuration(idleTimeout: self.idleTimeout)
         self.responder = Self.redirectingUpgrades(to: responder)
         self.sockets = sockets
         self.settings = settings
@@ -76,7 +84,8 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
             let connection = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(
                 configuration: configuration)
             let upgradeHandler = try channel.pipeline.syncOperations.handler(type: NIOTypedHTTPServerUpgradeHandler<Connection>.self)
-            try channel.pipeline.syncOperations.addHandler(UpgradeRequestFilter(), position: .before(upgradeHandler))
+            try channel.pipeline.syncOperations.addHandler(
+                FirstRequestGuard(timeout: self.idleTimeout), position: .before(upgradeHandler))
             return Value(connection: connection, channel: channel)
         }
     }

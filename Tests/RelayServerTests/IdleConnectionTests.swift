@@ -1,0 +1,44 @@
+import Testing
+
+@testable import RelayServer
+
+/// Connections without a request in progress are closed after the idle timeout, so silent or
+/// trickling sockets cannot pile up; room sockets stay open on their pings.
+@Suite("Idle connections")
+struct IdleConnectionTests {
+    /// Short here; 30 s by default (`--http-idle-timeout-seconds`).
+    static let idleTimeout: Duration = .milliseconds(300)
+
+    /// Without the timeout each of these would wait out `rawExchange`'s own 10 s.
+    static let closedWithin: Duration = .seconds(5)
+
+    @Test(
+        "A connection that sends no request, or only part of its head, or idles after a request, is closed",
+        arguments: [
+            ("nothing", ""),
+            ("part of a head", "GET /api/rooms HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "),
+            ("a whole request, then nothing", "GET /api/rooms HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+        ])
+    func idleConnectionsAreClosed(_ what: String, request: String) async throws {
+        try await withRelayServer(configure: { $0.limits.idleTimeout = Self.idleTimeout }) { port, _ in
+            let start = ContinuousClock.now
+            let answer = try await rawExchange(port: port, request)
+            #expect(ContinuousClock.now - start < Self.closedWithin, "\(what)")
+            #expect(answer.hasSuffix("\r\n\r\n[]") == request.hasSuffix("\r\n\r\n"), "\(what): \(answer)")
+        }
+    }
+
+    @Test("A room socket outlives the idle timeout")
+    func roomSocketsStayOpen() async throws {
+        // Long enough for the client's handshake to arrive on a loaded machine (it must, within the timeout).
+        let idleTimeout: Duration = .seconds(1)
+        try await withRelayServer(configure: { $0.limits.idleTimeout = idleTimeout }) { port, _ in
+            let socket = TestSocket.connect(port: port)
+            socket.send(["type": "ping"])
+            try await socket.expect("pong")
+            try await Task.sleep(for: idleTimeout * 2)  // waiting past the timeout is the point
+            socket.send(["type": "ping"])
+            try await socket.expect("pong")
+        }
+    }
+}
