@@ -144,8 +144,9 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     }
 
     /// Answers a refused upgrade as the API answers errors (JSON `detail`, the security headers:
-    /// 404 for a path that is no room socket, 403 for a foreign Origin) and closes the connection.
-    /// Written here, not by the router: NIO hands on a refused upgrade's request without its head.
+    /// 403 for a foreign Origin) and closes the connection. Written here, not by the router: NIO
+    /// hands on a refused upgrade's request without its head. (Upgrades on other paths do not get
+    /// here: ``FirstRequestGuard`` has them served as plain requests.)
     @inline(never)
     private static func refuseUpgrade(
         on http: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, with refusal: APIError, target: String, logger: Logger

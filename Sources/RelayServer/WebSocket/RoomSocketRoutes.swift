@@ -47,8 +47,9 @@ extension RoomSocketRoutes {
         return origin[schemeEnd.upperBound...] == host[...]
     }
 
-    /// Why a WebSocket upgrade request may not become a room socket (its path, or its Origin);
-    /// nil when it may.
+    /// Why a WebSocket upgrade request may not become a room socket (its Origin, or its path:
+    /// ``FirstRequestGuard`` already serves upgrades on other paths as plain requests, so this
+    /// is a second check); nil when it may.
     func refusal(ofUpgrade head: HTTPRequestHead) -> APIError? {
         guard Self.roomID(inPath: head.uri) != nil else { return .notFound }
         guard self.acceptsOrigin(head.headers.first(name: "origin"), host: head.headers.first(name: "host")) else {
