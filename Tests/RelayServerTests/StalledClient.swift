@@ -45,12 +45,12 @@ final class StalledClient: @unchecked Sendable {
             // A refusal: its body too, as long as its Content-Length says.
             let head = Refusal(text: String(decoding: response, as: UTF8.self))
             let body = try self.readExactly(head.header("Content-Length").flatMap { Int($0) } ?? 0) ?? []
-            throw StalledClientError.refused(head.text + String(decoding: body, as: UTF8.self))
+            throw StalledClientError.refused(Refusal(text: head.text + String(decoding: body, as: UTF8.self)))
         }
     }
 
     /// The server's answer to an upgrade it refused: its status, headers and body.
-    struct Refusal {
+    struct Refusal: Sendable {
         /// The whole answer, as sent.
         let text: String
 
@@ -83,8 +83,8 @@ final class StalledClient: @unchecked Sendable {
         do {
             _ = try await Self.connect(port: port, path: path, extraHeaders: extraHeaders)
             Issue.record("the upgrade of \(path) was accepted", sourceLocation: sourceLocation)
-        } catch StalledClientError.refused(let answer) {
-            return Refusal(text: answer)
+        } catch StalledClientError.refused(let refusal) {
+            return refusal
         } catch {
             Issue.record("the upgrade of \(path) failed before an answer: \(error)", sourceLocation: sourceLocation)
         }
@@ -217,7 +217,7 @@ func loopbackSocket(port: Int, receiveBuffer: Int32? = nil) throws -> Int32 {
     return descriptor
 }
 
-enum StalledClientError: Error { case socket, connect, handshake, write, read, refused(String) }
+enum StalledClientError: Error { case socket, connect, handshake, write, read, refused(StalledClient.Refusal) }
 
 /// Writes `request` to a plain socket and returns everything the server sends until it closes
 /// (or 10 s pass without a byte).

@@ -23,9 +23,9 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     enum Connection: Sendable {
         case webSocket(RoomSocket)
         case http(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
-        /// It asked for an upgrade the server refuses (wrong path or Origin), with why and the target asked for.
-        /// (Indirect: the connection's task holds this value for its whole life; a WebSocket need not pay for it.)
-        indirect case refusedUpgrade(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, APIError, target: String)
+        /// It asked for a room socket the server refuses (a foreign Origin), with why. (Indirect: the
+        /// connection's task holds this value for its whole life; a WebSocket need not pay for it.)
+        indirect case refusedUpgrade(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, APIError)
     }
 
     struct Value: ServerChildChannelValue {
@@ -54,10 +54,10 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
-            let upgradeRefusal = NIOLoopBoundBox((error: APIError, target: String)?.none, eventLoop: channel.eventLoop)
+            let upgradeRefusal = NIOLoopBoundBox(APIError?.none, eventLoop: channel.eventLoop)
             let upgrader = RoomSocketUpgrader<Connection>(
                 shouldUpgrade: { channel, head in
-                    upgradeRefusal.value = self.sockets.refusal(ofUpgrade: head).map { ($0, head.uri) }
+                    upgradeRefusal.value = self.sockets.refusal(ofUpgrade: head)
                     return channel.eventLoop.makeSucceededFuture(upgradeRefusal.value == nil ? HTTPHeaders() : nil)
                 },
                 open: { channel, head in
@@ -71,7 +71,7 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
             let upgrade = NIOTypedHTTPServerUpgradeConfiguration(upgraders: [upgrader]) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let asyncChannel = try self.startHTTP(on: channel, logger: logger)
-                    return upgradeRefusal.value.map { .refusedUpgrade(asyncChannel, $0.error, target: $0.target) } ?? .http(asyncChannel)
+                    return upgradeRefusal.value.map { .refusedUpgrade(asyncChannel, $0) } ?? .http(asyncChannel)
                 }
             }
             var configuration = NIOUpgradableHTTPServerPipelineConfiguration<Connection>(upgradeConfiguration: upgrade)
@@ -103,8 +103,7 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
         switch connection {
         case .webSocket(let socket): await socket.run()
         case .http(let http): await self.serveHTTP(http, logger: logger)
-        case .refusedUpgrade(let http, let refusal, let target):
-            await Self.refuseUpgrade(on: http, with: refusal, target: target, logger: logger)
+        case .refusedUpgrade(let http, let refusal): await Self.refuseUpgrade(on: http, with: refusal, logger: logger)
         }
     }
 
@@ -149,13 +148,13 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     /// here: ``FirstRequestGuard`` has them served as plain requests.)
     @inline(never)
     private static func refuseUpgrade(
-        on http: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, with refusal: APIError, target: String, logger: Logger
+        on http: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, with refusal: APIError, logger: Logger
     ) async {
         do {
             let body = try JSONResponse.encode(refusal.body)
             var headers = JSONResponse.headers(length: body.readableBytes)
             headers[.connection] = "close"
-            SecurityHeaders.add(to: &headers, path: target.prefix { $0 != "?" })
+            SecurityHeaders.add(to: &headers, path: RoomSocketRoutes.pathPrefix)  // only room-socket paths get here
             try await http.executeThenClose { _, outbound in
                 try await outbound.write(contentsOf: [.head(HTTPResponse(status: refusal.status, headerFields: headers)), .body(body), .end(nil)])
             }

@@ -67,5 +67,5 @@ extension RoomSocketRoutes {
         return String(roomID)
     }
 
-    private static let pathPrefix = "/ws/room/"
+    static let pathPrefix = "/ws/room/"
 }
