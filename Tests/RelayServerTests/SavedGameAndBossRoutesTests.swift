@@ -111,4 +111,30 @@ struct SavedGameAndBossRoutesTests {
             }
         }
     }
+
+    @Test("A boss image that cannot be served whole gets a JSON error, never a 200 cut short")
+    func unservableBossImages() async throws {
+        try await withTemporaryDirectory { images in
+            // The same name as a folder, as a FIFO (opening it to read would block), and a file
+            // past the size bound: each was answered 200 with a Content-Length and then no body.
+            try FileManager.default.createDirectory(atPath: "\(images)/boss_05.png", withIntermediateDirectories: false)
+            #expect(mkfifo("\(images)/boss_06.png", 0o644) == 0)
+            let oversized = Data(count: Int(BossImages.maxImageBytes) + 1)
+            try oversized.write(to: URL(fileURLWithPath: "\(images)/boss_07.png"))
+            try Data().write(to: URL(fileURLWithPath: "\(images)/boss_08.png"))
+
+            try await withLiveApp(configure: { $0.bossImagesDirectory = images }) { client in
+                for (index, status) in [(5, HTTPResponse.Status.notFound), (6, .notFound), (7, .internalServerError)] {
+                    let answer = try await client.execute(uri: "/api/bosses/images/\(index)", method: .get)
+                    #expect(answer.status == status, "boss \(index)")
+                    #expect(answer.headers[.contentType] == "application/json", "boss \(index)")
+                    #expect(answer.headers[.cacheControl] == "no-cache, no-store, must-revalidate", "boss \(index)")
+                    #expect(try answer.object()["detail"] as? String != nil, "boss \(index)")
+                }
+                let empty = try await client.execute(uri: "/api/bosses/images/8", method: .get)
+                #expect(empty.status == .ok)
+                #expect(empty.body.readableBytes == 0)
+            }
+        }
+    }
 }

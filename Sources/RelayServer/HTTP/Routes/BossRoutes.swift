@@ -1,5 +1,7 @@
 import Hummingbird
+import NIOCore
 import Persistence
+import _NIOFileSystem
 
 /// `/api/bosses` (🔑) and the public boss images.
 struct BossRoutes<Context: RequestContext> {
@@ -18,9 +20,14 @@ struct BossRoutes<Context: RequestContext> {
 }
 
 /// Boss portraits served from a folder as `boss_NN.png`.
+///
+/// Each image is read whole before its answer starts, so a file that cannot be read (a folder
+/// of that name, no file descriptor left, a disk error) gets a JSON error rather than a 200
+/// whose body breaks off: a streamed body could only fail after its status line was sent.
 struct BossImages: Sendable {
     let directory: String
-    private let fileIO = FileIO()
+    /// Larger files are refused (500) rather than held in memory per request.
+    static let maxImageBytes: Int64 = 8 * 1024 * 1024
 
     init(directory: String) {
         self.directory = directory
@@ -31,20 +38,39 @@ struct BossImages: Sendable {
         (0..<10).contains(index) ? "0\(index)" : "\(index)"
     }
 
-    /// The PNG with a year-long immutable cache, or a (non-cacheable) 404.
+    /// The PNG with a year-long immutable cache, or a (non-cacheable) error.
+    ///
+    /// Not a regular file (missing, a folder, a FIFO that would block the read) → 404; too large
+    /// or unreadable → 500; no file descriptor left → 503. The causes of 500 and 503 are logged.
     func response(forBossIndex index: Int64, context: some RequestContext) async throws -> Response {
         guard index >= 0 else { throw APIError.notFound }
-        let path = "\(self.directory)/boss_\(Self.fileNumber(index)).png"
-        let body: ResponseBody
-        do {
-            body = try await self.fileIO.loadFile(path: path, context: context)
-        } catch {
+        let path = FilePath("\(self.directory)/boss_\(Self.fileNumber(index)).png")
+        guard let info = try? await FileSystem.shared.info(forFileAt: path), info.type == .regular else {
             throw APIError.notFound
+        }
+        guard info.size <= Self.maxImageBytes else {
+            context.logger.error("boss_image.too_large", metadata: ["path": "\(path)", "bytes": "\(info.size)"])
+            throw APIError.storageFailure
+        }
+        let bytes: ByteBuffer
+        do {
+            bytes = try await ByteBuffer(contentsOf: path, maximumSizeAllowed: .bytes(Self.maxImageBytes))
+        } catch let error as FileSystemError where error.code == .notFound {
+            throw APIError.notFound  // removed since it was looked up
+        } catch {
+            context.logger.error("boss_image.unreadable", metadata: ["path": "\(path)", "error": "\(error)"])
+            throw Self.isOutOfFileDescriptors(error) ? APIError.storageBusy : APIError.storageFailure
         }
         return Response(
             status: .ok,
             headers: [.contentType: "image/png", .cacheControl: "public, max-age=31536000, immutable"],
-            body: body
+            body: ResponseBody(byteBuffer: bytes)
         )
+    }
+
+    /// EMFILE or ENFILE: the process or the system has no file descriptor left, for now.
+    static func isOutOfFileDescriptors(_ error: any Error) -> Bool {
+        guard let cause = (error as? FileSystemError)?.cause as? FileSystemError.SystemCallError else { return false }
+        return cause.errno == .tooManyOpenFiles || cause.errno == .tooManyOpenFilesInSystem
     }
 }
