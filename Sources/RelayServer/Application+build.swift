@@ -35,7 +35,9 @@ func buildApplication(
                 base: RelayChildChannel(
                     responder: responder, sockets: sockets, settings: settings, idleTimeout: configuration.limits.idleTimeout))
         },
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+        configuration: .init(
+            address: .hostname(configuration.host, port: configuration.port), serverName: nil,
+            availableConnectionsDelegate: configuration.maxConnections.map { ConnectionCap(maximum: $0, logger: logger) }),
         services: services,
         onServerRunning: onServerRunning,
         logger: logger

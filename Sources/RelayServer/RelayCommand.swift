@@ -56,6 +56,9 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "Seconds a connection may wait for its first request, or an HTTP one between requests, before it is closed.")
     var httpIdleTimeoutSeconds: Int = 30
 
+    @Option(help: "Most open connections, HTTP and WebSocket; more wait to be accepted. Default: the open-file limit less 128.")
+    var maxConnections: Int?
+
     @Option(help: "Most players a room may ask for with max_players (rooms default to 2).")
     var maxPlayersPerRoom: Int = 8
 
@@ -96,11 +99,12 @@ struct RelayCommand: AsyncParsableCommand {
     /// Runs the server with these in-process `handlers` and `filters` beside the plugins'.
     func run(handlers: [any MessageHandler], filters: [any MessageFilter]) async throws {
         EventLoopThreads.configure()
+        let openFileLimit = OpenFileLimit.raiseSoftLimitToHard()
         let environment = ProcessInfo.processInfo.environment
         var logger = Logger(label: "relay")
         logger.logLevel = environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
 
-        let configuration = try self.configuration(environment: environment)
+        let configuration = try self.configuration(environment: environment, openFileLimit: openFileLimit)
         if configuration.apiKeyWasGenerated {
             print("API_KEY is not set; this run's generated key is: \(configuration.apiKey)")
         }
@@ -126,7 +130,11 @@ struct RelayCommand: AsyncParsableCommand {
                 )
                 logger.info(
                     "relay.starting",
-                    metadata: ["http.host": "\(configuration.host)", "http.port": "\(configuration.port)"]
+                    metadata: [
+                        "http.host": "\(configuration.host)", "http.port": "\(configuration.port)",
+                        "files.limit": "\(openFileLimit.map(String.init) ?? "unknown")",
+                        "connections.max": "\(configuration.maxConnections.map(String.init) ?? "unlimited")",
+                    ]
                 )
                 try await app.runService()
             }
@@ -144,8 +152,9 @@ struct RelayCommand: AsyncParsableCommand {
         throw ExitCode(3)
     }
 
-    /// Merges flags over environment over defaults.
-    func configuration(environment: [String: String]) throws -> ServerConfiguration {
+    /// Merges flags over environment over defaults. `openFileLimit` (the process's, when known)
+    /// sets the default connection cap.
+    func configuration(environment: [String: String], openFileLimit: Int? = nil) throws -> ServerConfiguration {
         let dataDirectory = self.dataDir ?? environment["DATA_DIR"] ?? "./data"
         let providedKey = environment["API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         var configuration = ServerConfiguration(apiKey: providedKey ?? generateAPIKey(), dataDirectory: dataDirectory)
@@ -160,6 +169,8 @@ struct RelayCommand: AsyncParsableCommand {
         configuration.bossImagesDirectory =
             self.bossImagesDir ?? environment["BOSS_IMAGES_DIR"] ?? configuration.bossImagesDirectory
         configuration.cors = CORSPolicy(environment: environment)
+        configuration.maxConnections =
+            self.maxConnections.map { max(1, $0) } ?? openFileLimit.map(ConnectionCap.defaultMaximum(openFileLimit:))
         configuration.limits.maxBodyBytes = self.maxBodyBytes
         configuration.limits.idleTimeout = .seconds(max(1, self.httpIdleTimeoutSeconds))
         guard let synchronous = PersistenceConfiguration.SynchronousMode(rawValue: self.sync.uppercased()) else {

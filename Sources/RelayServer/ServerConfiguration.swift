@@ -19,6 +19,9 @@ struct ServerConfiguration: Sendable {
     var apiKeyWasGenerated = false
     /// Browser origins allowed (`ALLOWED_ORIGINS`, `ALLOW_ALL_ORIGINS`).
     var cors = CORSPolicy(allowedOrigins: CORSPolicy.defaultOrigins, allowAllOrigins: false)
+    /// Most open connections, HTTP and WebSocket (`--max-connections`; default: the open-file
+    /// limit less a reserve, ``ConnectionCap``); nil accepts without a cap.
+    var maxConnections: Int?
     /// Request size and field bounds.
     var limits = HTTPLimits()
     /// Bounds of the WebSocket relay (rooms, players, rates, queues).

@@ -13,11 +13,24 @@ final class ChildRelay: Sendable {
     }
 
     /// Starts `executable` (`relay`, or another server of this package) with `arguments` and
-    /// extra `environment` (port 0: the OS picks one).
-    init(executable: String = "relay", arguments: [String], environment: [String: String]) throws {
+    /// extra `environment` (port 0: the OS picks one), under `openFileLimit` (soft, hard) if given.
+    init(
+        executable: String = "relay", arguments: [String], environment: [String: String],
+        openFileLimit: (soft: Int, hard: Int)? = nil
+    ) throws {
         let path = Self.executablePath(executable)
         try #require(FileManager.default.isExecutableFile(atPath: path), "build the relay product first: \(path)")
-        self.process = try ChildProcess(path: path, arguments: arguments, environment: environment)
+        if let openFileLimit {
+            // util-linux's `prlimit COMMAND` sets the limit on itself, then execs the command.
+            let prlimit = try #require(
+                ["/usr/bin/prlimit", "/bin/prlimit"].first(where: FileManager.default.isExecutableFile(atPath:)),
+                "prlimit (util-linux) is needed")
+            self.process = try ChildProcess(
+                path: prlimit, arguments: ["--nofile=\(openFileLimit.soft):\(openFileLimit.hard)", path] + arguments,
+                environment: environment)
+        } else {
+            self.process = try ChildProcess(path: path, arguments: arguments, environment: environment)
+        }
     }
 
     /// Everything the child printed so far.

@@ -1,0 +1,57 @@
+import HummingbirdCore
+import Logging
+
+/// Stops accepting connections while `maximum` are open (HTTP and WebSocket alike); new ones
+/// wait in the kernel's backlog until others close.
+///
+/// Without it, a flood of sockets takes every file descriptor the process may open: the
+/// sockets already in rooms keep working, but SQLite, plugin restarts and boss images then fail
+/// for lack of one. The cap keeps a reserve below the open-file limit for them.
+struct ConnectionCap: AvailableConnectionsDelegate {
+    /// File descriptors kept for the process's own use below the open-file limit: the store's
+    /// files, the event loops' descriptors (~35 in all at start), plugins' pipes, image reads.
+    static let reservedFileDescriptors = 128
+
+    /// The default cap for a process allowed `openFileLimit` descriptors: the limit less the
+    /// reserve, but at least a quarter of it (a tiny limit still gets some connections).
+    static func defaultMaximum(openFileLimit: Int) -> Int {
+        max(openFileLimit / 4, openFileLimit - Self.reservedFileDescriptors)
+    }
+
+    let maximum: Int
+    let logger: Logger
+    private var open = 0
+    /// Set when the cap is reached, cleared below 90 % of it: one warning per episode, not one
+    /// per connection that comes and goes at the cap.
+    private var warned = false
+
+    init(maximum: Int, logger: Logger) {
+        self.maximum = maximum
+        self.logger = logger
+    }
+
+    mutating func connectionOpened() {
+        self.open += 1
+        if self.open >= self.maximum, !self.warned {
+            self.warned = true
+            self.logger.warning(
+                "connections.limit_reached",
+                metadata: [
+                    "connections.max": "\(self.maximum)",
+                    "effect": "new connections wait until others close (--max-connections, ulimit -n)",
+                ])
+        }
+    }
+
+    mutating func connectionClosed() {
+        self.open -= 1
+        if self.warned, self.open < self.maximum - max(1, self.maximum / 10) {
+            self.warned = false
+            self.logger.info("connections.below_limit", metadata: ["connections.open": "\(self.open)"])
+        }
+    }
+
+    func isAcceptingNewConnections() -> Bool {
+        self.open < self.maximum
+    }
+}
