@@ -53,7 +53,7 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "Largest accepted HTTP request body in bytes (larger gets 413).")
     var maxBodyBytes: Int = 16 * 1024
 
-    @Option(help: "Seconds a connection may wait for its first request, or an HTTP one between requests, before it is closed.")
+    @Option(help: "Seconds a request (head and body) may take to arrive whole, counted from when the server waits for it; also the HTTP keep-alive idle time.")
     var httpIdleTimeoutSeconds: Int = 30
 
     @Option(help: "Most open connections, HTTP and WebSocket; more wait to be accepted. Default: the open-file limit less 128.")

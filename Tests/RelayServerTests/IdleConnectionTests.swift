@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import RelayServer
@@ -25,6 +26,39 @@ struct IdleConnectionTests {
             let answer = try await rawExchange(port: port, request)
             #expect(ContinuousClock.now - start < Self.closedWithin, "\(what)")
             #expect(answer.hasSuffix("\r\n\r\n[]") == request.hasSuffix("\r\n\r\n"), "\(what): \(answer)")
+        }
+    }
+
+    @Test(
+        "A request sent a byte at a time is cut off at the timeout, though every byte came sooner",
+        arguments: [
+            ("a first head", "", "GET /api/rooms HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + String(repeating: "a", count: 100)),
+            ("a body", "POST /api/scores HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n", String(repeating: " ", count: 100)),
+            (
+                "a later head", "GET /api/rooms HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+                "GET /api/rooms HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + String(repeating: "a", count: 100)
+            ),
+        ])
+    func tricklingRequestsAreCutOff(_ what: String, whole: String, trickled: String) async throws {
+        // One byte every 50 ms: a sixth of the timeout, so an idle timer alone never fires.
+        try await withRelayServer(configure: { $0.limits.idleTimeout = Self.idleTimeout }) { port, _ in
+            let exchange = try await trickleExchange(port: port, whole: whole, trickled: trickled, every: .milliseconds(50))
+            #expect(exchange.closedBy == .server, "\(what)")
+            #expect(exchange.elapsed < Self.closedWithin, "\(what): \(exchange.elapsed)")
+            #expect(exchange.sentBytes < trickled.utf8.count, "\(what)")
+        }
+    }
+
+    @Test("The timeout is per request: a kept-alive connection asking well within it is served for longer")
+    func steadyRequestsAreServed() async throws {
+        // A timeout long enough that a loaded machine's scheduling cannot eat the margin.
+        try await withRelayServer(configure: { $0.limits.idleTimeout = .seconds(3) }) { port, _ in
+            let request = "GET /api/rooms HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            // Eight requests 500 ms apart (4 s in all), then two pipelined in one write: ten answers.
+            let exchange = try await trickleExchange(
+                port: port, whole: "", chunks: Array(repeating: request, count: 8) + [request + request], every: .milliseconds(500))
+            #expect(exchange.sentBytes == request.utf8.count * 10)
+            #expect(exchange.received.components(separatedBy: "HTTP/1.1 200 OK").count - 1 == 10, "\(exchange.received)")
         }
     }
 

@@ -244,3 +244,66 @@ func rawExchange(port: Int, _ request: String) async throws -> String {
         }.start()
     }
 }
+
+/// What ``trickleExchange(port:whole:chunks:every:)`` saw.
+struct TrickleExchange {
+    enum ClosedBy { case server, client }
+    /// Everything the server sent.
+    let received: String
+    /// Bytes of the trickled part written before the connection closed.
+    let sentBytes: Int
+    let closedBy: ClosedBy
+    /// From the first write until the server closed, or until everything was sent and read.
+    let elapsed: Duration
+}
+
+/// Writes `whole` to a plain socket at once, then `chunks` one at a time `every` apart, reading
+/// whatever the server sends meanwhile; stops early if the server closes. After the last chunk
+/// it reads for up to a second more (answers still on their way), then closes.
+func trickleExchange(port: Int, whole: String, chunks: [String], every interval: Duration) async throws -> TrickleExchange {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread {
+            continuation.resume(
+                with: Result {
+                    let descriptor = try loopbackSocket(port: port)
+                    defer { close(descriptor) }
+                    let start = ContinuousClock.now
+                    var received: [UInt8] = []
+                    var buffer = [UInt8](repeating: 0, count: 4096)
+                    /// Reads what is there; false once the server has closed.
+                    func drain(waitingUpTo milliseconds: Int32) -> Bool {
+                        var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+                        while poll(&poller, 1, milliseconds) > 0 {
+                            let count = read(descriptor, &buffer, buffer.count)
+                            guard count > 0 else { return false }
+                            received += buffer[..<count]
+                        }
+                        return true
+                    }
+                    func finish(_ sent: Int, _ closedBy: TrickleExchange.ClosedBy) -> TrickleExchange {
+                        TrickleExchange(
+                            received: String(decoding: received, as: UTF8.self), sentBytes: sent, closedBy: closedBy,
+                            elapsed: ContinuousClock.now - start)
+                    }
+                    let opening = Array(whole.utf8)
+                    if !opening.isEmpty, send(descriptor, opening, opening.count, Int32(MSG_NOSIGNAL)) != opening.count {
+                        throw StalledClientError.write
+                    }
+                    var sent = 0
+                    for chunk in chunks.map({ Array($0.utf8) }) {
+                        guard drain(waitingUpTo: Int32(interval / .milliseconds(1))) else { return finish(sent, .server) }
+                        guard send(descriptor, chunk, chunk.count, Int32(MSG_NOSIGNAL)) == chunk.count else {
+                            return finish(sent, .server)
+                        }
+                        sent += chunk.count
+                    }
+                    return drain(waitingUpTo: 1_000) ? finish(sent, .client) : finish(sent, .server)
+                })
+        }.start()
+    }
+}
+
+/// ``trickleExchange(port:whole:chunks:every:)`` with `trickled` sent a byte at a time.
+func trickleExchange(port: Int, whole: String, trickled: String, every interval: Duration) async throws -> TrickleExchange {
+    try await trickleExchange(port: port, whole: whole, chunks: trickled.map { String($0) }, every: interval)
+}

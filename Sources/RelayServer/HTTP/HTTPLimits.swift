@@ -11,8 +11,8 @@ struct HTTPLimits: Sendable {
     /// `limit` of the leaderboard is clamped to 1…this. The store answers up to its
     /// `inMemoryLeaderboardLength` (default 100) from memory; more would scan the table.
     var maxLeaderboardLimit = 100
-    /// A connection is closed after this long without a request in progress: before its first
-    /// request (so silent sockets cannot pile up) and between HTTP keep-alive requests. Room
-    /// sockets are kept alive by their pings instead.
+    /// A connection is closed when its next request, head and body, has not arrived whole this long
+    /// after the server began waiting for it (at the connection's start, after each answer): so
+    /// silent or trickling sockets cannot pile up. Room sockets are kept alive by their pings instead.
     var idleTimeout: Duration = .seconds(30)
 }

@@ -1,39 +1,19 @@
 import NIOCore
 import NIOHTTP1
 
-/// Watches a connection until its first request head, the only one that may upgrade it:
+/// Watches a connection's first request head, the only one that may upgrade it, so that only an
+/// upgrade the server can make reaches NIO's upgrade handler: `Upgrade: websocket` with one
+/// `Sec-WebSocket-Key` and `Sec-WebSocket-Version: 13`, on a room socket's path. Any other request
+/// with `Upgrade` (`h2c` from `curl --http2`, another WebSocket version, no key, another path)
+/// loses that header and is answered as the plain request it also is (RFC 9110 §7.8 lets a server
+/// ignore `Upgrade`), on a connection that then closes. NIO's typed upgrade handler would hand
+/// such a request on without its head, and the router could not answer it.
 ///
-/// - A connection whose first request head has not arrived within the idle timeout (silent, or
-///   sending a head a byte at a time) is closed, so idle sockets cannot pile up. After the first
-///   request, hummingbird's idle timeout covers HTTP keep-alive, and pings a room socket.
-/// - Only an upgrade the server can make reaches NIO's upgrade handler: `Upgrade: websocket` with
-///   one `Sec-WebSocket-Key` and `Sec-WebSocket-Version: 13`, on a room socket's path. Any other
-///   request with `Upgrade` (`h2c` from `curl --http2`, another WebSocket version, no key, another
-///   path) loses that header and is answered as the plain request it also is (RFC 9110 §7.8 lets a
-///   server ignore `Upgrade`), on a connection that then closes. NIO's typed upgrade handler would
-///   hand such a request on without its head, and the router could not answer it.
-///
-/// It sits just before the upgrade handler and leaves the pipeline at the first head.
+/// It sits first after NIO's HTTP decoder and leaves the pipeline at the first head. (How long
+/// the head may take is ``RequestReadDeadline``'s.)
 final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
-
-    private let timeout: TimeAmount
-    private var closeIfSilent: Scheduled<Void>?
-
-    init(timeout: TimeAmount) {
-        self.timeout = timeout
-    }
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        let channel = context.channel
-        self.closeIfSilent = context.eventLoop.scheduleTask(in: self.timeout) { channel.close(promise: nil) }
-    }
-
-    func handlerRemoved(context: ChannelHandlerContext) {
-        self.closeIfSilent?.cancel()
-        self.closeIfSilent = nil
-    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .head(var head) = self.unwrapInboundIn(data) else {

@@ -37,8 +37,8 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     let sockets: RoomSocketRoutes
     let settings: RoomSocketHandler.Settings
     let http1: HTTP1Channel.Configuration
-    /// How long a connection may wait for its first request (``FirstRequestGuard``), and an HTTP
-    /// connection between requests (hummingbird's ``http1``), before it is closed.
+    /// How long the server waits for a request to arrive whole (``RequestReadDeadline``), and an
+    /// HTTP connection idles between requests (hummingbird's ``http1``), before closing it.
     private let idleTimeout: TimeAmount
 
     init(
@@ -84,8 +84,8 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
             let connection = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(
                 configuration: configuration)
             let upgradeHandler = try channel.pipeline.syncOperations.handler(type: NIOTypedHTTPServerUpgradeHandler<Connection>.self)
-            try channel.pipeline.syncOperations.addHandler(
-                FirstRequestGuard(timeout: self.idleTimeout), position: .before(upgradeHandler))
+            try channel.pipeline.syncOperations.addHandlers(
+                [FirstRequestGuard(), RequestReadDeadline(timeout: self.idleTimeout)], position: .before(upgradeHandler))
             return Value(connection: connection, channel: channel)
         }
     }
