@@ -62,6 +62,25 @@ struct IdleConnectionTests {
         }
     }
 
+    @Test("An HTTP client that stops reading its answers is closed once they stall for the timeout")
+    func stalledAnswersAreCutOff() async throws {
+        try await withTemporaryDirectory { images in
+            let imageBytes = 1_000_000
+            try Data(count: imageBytes).write(to: URL(fileURLWithPath: "\(images)/boss_02.png"))
+            try await withRelayServer(configure: {
+                $0.limits.idleTimeout = Self.idleTimeout
+                $0.bossImagesDirectory = images
+            }) { port, _ in
+                // 20 MB asked for, pipelined; the client reads nothing for 2 s (over six timeouts)
+                // once the answer has begun.
+                let request = "GET /api/bosses/images/2 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                let received = try await bytesReadAfterStalling(port: port, String(repeating: request, count: 20), for: .seconds(2))
+                // What the kernel's and NIO's buffers held when the server gave up, far from all of it.
+                #expect(received < imageBytes * 10, "\(received) bytes")
+            }
+        }
+    }
+
     @Test("A room socket outlives the idle timeout")
     func roomSocketsStayOpen() async throws {
         // Long enough for the client's handshake to arrive on a loaded machine (it must, within the timeout).

@@ -307,3 +307,33 @@ func trickleExchange(port: Int, whole: String, chunks: [String], every interval:
 func trickleExchange(port: Int, whole: String, trickled: String, every interval: Duration) async throws -> TrickleExchange {
     try await trickleExchange(port: port, whole: whole, chunks: trickled.map { String($0) }, every: interval)
 }
+
+/// Writes `request` to a plain socket with a small receive buffer, reads nothing until `stall`
+/// after the answer's first bytes arrive (a loaded server may take a while to start), then reads
+/// until the server closes (or 10 s pass without a byte); returns how many bytes came.
+func bytesReadAfterStalling(port: Int, _ request: String, for stall: Duration) async throws -> Int {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread {
+            continuation.resume(
+                with: Result {
+                    let descriptor = try loopbackSocket(port: port, receiveBuffer: 4096)
+                    defer { close(descriptor) }
+                    var timeout = timeval(tv_sec: 10, tv_usec: 0)
+                    setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                    let bytes = Array(request.utf8)
+                    guard send(descriptor, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else { throw StalledClientError.write }
+                    var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+                    _ = poll(&poller, 1, 10_000)
+                    Thread.sleep(forTimeInterval: Double(stall / .milliseconds(1)) / 1_000)
+                    var total = 0
+                    var buffer = [UInt8](repeating: 0, count: 65_536)
+                    while true {
+                        let count = read(descriptor, &buffer, buffer.count)
+                        guard count > 0 else { break }
+                        total += count
+                    }
+                    return total
+                })
+        }.start()
+    }
+}

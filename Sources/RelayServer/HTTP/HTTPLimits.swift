@@ -13,6 +13,7 @@ struct HTTPLimits: Sendable {
     var maxLeaderboardLimit = 100
     /// A connection is closed when its next request, head and body, has not arrived whole this long
     /// after the server began waiting for it (at the connection's start, after each answer): so
-    /// silent or trickling sockets cannot pile up. Room sockets are kept alive by their pings instead.
+    /// silent or trickling sockets cannot pile up; and when an answer cannot be written for this long
+    /// (the client stopped reading). Room sockets are kept alive by their pings instead.
     var idleTimeout: Duration = .seconds(30)
 }

@@ -10,7 +10,7 @@ import NIOHTTP1
 /// such a request on without its head, and the router could not answer it.
 ///
 /// It sits first after NIO's HTTP decoder and leaves the pipeline at the first head. (How long
-/// the head may take is ``RequestReadDeadline``'s.)
+/// the head may take is ``HTTPDeadlines``'s.)
 final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart

@@ -37,8 +37,9 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     let sockets: RoomSocketRoutes
     let settings: RoomSocketHandler.Settings
     let http1: HTTP1Channel.Configuration
-    /// How long the server waits for a request to arrive whole (``RequestReadDeadline``), and an
-    /// HTTP connection idles between requests (hummingbird's ``http1``), before closing it.
+    /// How long the server waits for a request to arrive whole or for a stalled answer to move
+    /// (``HTTPDeadlines``), and an HTTP connection idles between requests (hummingbird's
+    /// ``http1``), before closing it.
     private let idleTimeout: TimeAmount
 
     init(
@@ -85,7 +86,7 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
                 configuration: configuration)
             let upgradeHandler = try channel.pipeline.syncOperations.handler(type: NIOTypedHTTPServerUpgradeHandler<Connection>.self)
             try channel.pipeline.syncOperations.addHandlers(
-                [FirstRequestGuard(), RequestReadDeadline(timeout: self.idleTimeout)], position: .before(upgradeHandler))
+                [FirstRequestGuard(), HTTPDeadlines(timeout: self.idleTimeout)], position: .before(upgradeHandler))
             return Value(connection: connection, channel: channel)
         }
     }

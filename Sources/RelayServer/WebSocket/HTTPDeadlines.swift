@@ -1,26 +1,33 @@
 import NIOCore
 import NIOHTTP1
 
-/// Closes an HTTP connection whose next request has not arrived whole, head and body, within
-/// `timeout` of the server starting to wait for it: from the connection's start, and from the
-/// end of each answer.
+/// How long an HTTP connection may keep the server waiting, on either side. Both are the HTTP
+/// timeout (`--http-idle-timeout-seconds`):
 ///
-/// An idle timeout alone restarts with every byte, so a client sending its head or its body a
-/// byte every few seconds held its connection for as long as it liked (a 29-byte body over 44 s
-/// with a 2 s timeout), and enough of them fill the connection cap. While a request is being
-/// answered the server is not waiting, and nothing is timed: a slow store write is not the
-/// client's fault. A room-socket upgrade takes the connection off HTTP, and this handler out.
+/// - **A request must arrive whole**, head and body, within the timeout of the server starting to
+///   wait for it: from the connection's start, and from the end of each answer. An idle timeout
+///   alone restarts with every byte, so a client sending its body a byte every few seconds held its
+///   connection for as long as it liked (29 bytes over 44 s with a 2 s timeout), and enough of them
+///   fill the connection cap. While a request is being answered nothing is timed: a slow store
+///   write is not the client's fault.
+/// - **An answer may not stall**: a connection whose socket stays unwritable (the client stopped
+///   reading, and its buffers and ours are full) for the timeout is closed. Before, a client that
+///   asked for images and never read held its connection for good.
 ///
-/// It sits after ``FirstRequestGuard`` (which has already dropped any `Upgrade` the server will
-/// not act on), just before NIO's upgrade handler.
-final class RequestReadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
+/// A room-socket upgrade takes the connection off HTTP, and this handler out: room sockets have
+/// their own rules for slow readers. It sits after ``FirstRequestGuard`` (which has already
+/// dropped any `Upgrade` the server will not act on), just before NIO's upgrade handler.
+final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
     private let timeout: TimeAmount
+    /// Set while the server waits for a request.
     private var deadline: Scheduled<Void>?
+    /// Set while the socket is unwritable.
+    private var stall: Scheduled<Void>?
     /// Requests read whole whose answers have not ended (more than one if the client pipelines).
     private var unanswered = 0
     private var isFirstHead = true
@@ -35,6 +42,18 @@ final class RequestReadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.disarm()
+        self.stall?.cancel()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            self.stall?.cancel()
+            self.stall = nil
+        } else if self.stall == nil {
+            let channel = context.channel
+            self.stall = context.eventLoop.scheduleTask(in: self.timeout) { channel.close(promise: nil) }
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
