@@ -148,9 +148,7 @@ final class StalledClient: @unchecked Sendable {
     /// Reads the server's next frame, on a thread of its own; nil when the server closed the
     /// connection. Fails after 10 s without one.
     func readFrame() async throws -> Frame? {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try self.readFrameNow() }) }.start()
-        }
+        try await onOwnThread { try self.readFrameNow() }
     }
 
     private func readFrameNow() throws -> Frame? {
@@ -219,29 +217,45 @@ func loopbackSocket(port: Int, receiveBuffer: Int32? = nil) throws -> Int32 {
 
 enum StalledClientError: Error { case socket, connect, handshake, write, read, refused(StalledClient.Refusal) }
 
+/// Runs blocking socket code on a thread of its own, off the cooperative pool.
+func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}
+
+/// A loopback socket that gives up reading after `seconds` without a byte, with `request` written to it.
+private func socketWithRequest(port: Int, _ request: String, receiveBuffer: Int32? = nil, seconds: Int = 10) throws -> Int32 {
+    let descriptor = try loopbackSocket(port: port, receiveBuffer: receiveBuffer)
+    var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+    setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    let bytes = Array(request.utf8)
+    guard bytes.isEmpty || send(descriptor, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else {
+        close(descriptor)
+        throw StalledClientError.write
+    }
+    return descriptor
+}
+
+/// Reads until the peer closes (or the receive timeout passes), handing each chunk to `take`.
+private func readUntilClosed(_ descriptor: Int32, _ take: (ArraySlice<UInt8>) -> Void) {
+    var buffer = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let count = read(descriptor, &buffer, buffer.count)
+        guard count > 0 else { return }
+        take(buffer[..<count])
+    }
+}
+
 /// Writes `request` to a plain socket and returns everything the server sends until it closes
 /// (or 10 s pass without a byte).
 func rawExchange(port: Int, _ request: String) async throws -> String {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread {
-            continuation.resume(
-                with: Result {
-                    let descriptor = try loopbackSocket(port: port)
-                    defer { close(descriptor) }
-                    var timeout = timeval(tv_sec: 10, tv_usec: 0)
-                    setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-                    let bytes = Array(request.utf8)
-                    guard send(descriptor, bytes, bytes.count, 0) == bytes.count else { throw StalledClientError.write }
-                    var received: [UInt8] = []
-                    var buffer = [UInt8](repeating: 0, count: 4096)
-                    while true {
-                        let count = read(descriptor, &buffer, buffer.count)
-                        guard count > 0 else { break }
-                        received += buffer[..<count]
-                    }
-                    return String(decoding: received, as: UTF8.self)
-                })
-        }.start()
+    try await onOwnThread {
+        let descriptor = try socketWithRequest(port: port, request)
+        defer { close(descriptor) }
+        var received: [UInt8] = []
+        readUntilClosed(descriptor) { received += $0 }
+        return String(decoding: received, as: UTF8.self)
     }
 }
 
@@ -261,45 +275,34 @@ struct TrickleExchange {
 /// whatever the server sends meanwhile; stops early if the server closes. After the last chunk
 /// it reads for up to a second more (answers still on their way), then closes.
 func trickleExchange(port: Int, whole: String, chunks: [String], every interval: Duration) async throws -> TrickleExchange {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread {
-            continuation.resume(
-                with: Result {
-                    let descriptor = try loopbackSocket(port: port)
-                    defer { close(descriptor) }
-                    let start = ContinuousClock.now
-                    var received: [UInt8] = []
-                    var buffer = [UInt8](repeating: 0, count: 4096)
-                    /// Reads what is there; false once the server has closed.
-                    func drain(waitingUpTo milliseconds: Int32) -> Bool {
-                        var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-                        while poll(&poller, 1, milliseconds) > 0 {
-                            let count = read(descriptor, &buffer, buffer.count)
-                            guard count > 0 else { return false }
-                            received += buffer[..<count]
-                        }
-                        return true
-                    }
-                    func finish(_ sent: Int, _ closedBy: TrickleExchange.ClosedBy) -> TrickleExchange {
-                        TrickleExchange(
-                            received: String(decoding: received, as: UTF8.self), sentBytes: sent, closedBy: closedBy,
-                            elapsed: ContinuousClock.now - start)
-                    }
-                    let opening = Array(whole.utf8)
-                    if !opening.isEmpty, send(descriptor, opening, opening.count, Int32(MSG_NOSIGNAL)) != opening.count {
-                        throw StalledClientError.write
-                    }
-                    var sent = 0
-                    for chunk in chunks.map({ Array($0.utf8) }) {
-                        guard drain(waitingUpTo: Int32(interval / .milliseconds(1))) else { return finish(sent, .server) }
-                        guard send(descriptor, chunk, chunk.count, Int32(MSG_NOSIGNAL)) == chunk.count else {
-                            return finish(sent, .server)
-                        }
-                        sent += chunk.count
-                    }
-                    return drain(waitingUpTo: 1_000) ? finish(sent, .client) : finish(sent, .server)
-                })
-        }.start()
+    try await onOwnThread {
+        let start = ContinuousClock.now
+        let descriptor = try socketWithRequest(port: port, whole)
+        defer { close(descriptor) }
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        /// Reads what is there; false once the server has closed.
+        func drain(waitingUpTo milliseconds: Int32) -> Bool {
+            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            while poll(&poller, 1, milliseconds) > 0 {
+                let count = read(descriptor, &buffer, buffer.count)
+                guard count > 0 else { return false }
+                received += buffer[..<count]
+            }
+            return true
+        }
+        func finish(_ sent: Int, _ closedBy: TrickleExchange.ClosedBy) -> TrickleExchange {
+            TrickleExchange(
+                received: String(decoding: received, as: UTF8.self), sentBytes: sent, closedBy: closedBy,
+                elapsed: ContinuousClock.now - start)
+        }
+        var sent = 0
+        for chunk in chunks.map({ Array($0.utf8) }) {
+            guard drain(waitingUpTo: Int32(interval / .milliseconds(1))) else { return finish(sent, .server) }
+            guard send(descriptor, chunk, chunk.count, Int32(MSG_NOSIGNAL)) == chunk.count else { return finish(sent, .server) }
+            sent += chunk.count
+        }
+        return drain(waitingUpTo: 1_000) ? finish(sent, .client) : finish(sent, .server)
     }
 }
 
@@ -312,28 +315,14 @@ func trickleExchange(port: Int, whole: String, trickled: String, every interval:
 /// after the answer's first bytes arrive (a loaded server may take a while to start), then reads
 /// until the server closes (or 10 s pass without a byte); returns how many bytes came.
 func bytesReadAfterStalling(port: Int, _ request: String, for stall: Duration) async throws -> Int {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread {
-            continuation.resume(
-                with: Result {
-                    let descriptor = try loopbackSocket(port: port, receiveBuffer: 4096)
-                    defer { close(descriptor) }
-                    var timeout = timeval(tv_sec: 10, tv_usec: 0)
-                    setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-                    let bytes = Array(request.utf8)
-                    guard send(descriptor, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else { throw StalledClientError.write }
-                    var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-                    _ = poll(&poller, 1, 10_000)
-                    Thread.sleep(forTimeInterval: Double(stall / .milliseconds(1)) / 1_000)
-                    var total = 0
-                    var buffer = [UInt8](repeating: 0, count: 65_536)
-                    while true {
-                        let count = read(descriptor, &buffer, buffer.count)
-                        guard count > 0 else { break }
-                        total += count
-                    }
-                    return total
-                })
-        }.start()
+    try await onOwnThread {
+        let descriptor = try socketWithRequest(port: port, request, receiveBuffer: 4096)
+        defer { close(descriptor) }
+        var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        _ = poll(&poller, 1, 10_000)
+        Thread.sleep(forTimeInterval: Double(stall / .milliseconds(1)) / 1_000)
+        var total = 0
+        readUntilClosed(descriptor) { total += $0.count }
+        return total
     }
 }
