@@ -22,13 +22,6 @@ enum OpenFileLimit {
         return Int(clamping: limit.rlim_cur)
     }
 
-    /// The soft limit in force, or nil if it is unknown.
-    static func current() -> Int? {
-        var limit = rlimit()
-        guard getrlimit(Self.resource, &limit) == 0 else { return nil }
-        return Int(clamping: limit.rlim_cur)
-    }
-
     #if canImport(Glibc)
     private static let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
     #else
