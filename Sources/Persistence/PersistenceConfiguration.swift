@@ -16,10 +16,19 @@ public struct PersistenceConfiguration: Sendable {
     public var readerCount: Int
     /// `NORMAL` (default) survives a process crash; `FULL` also survives power loss, at an fsync per batch.
     public var synchronous: SynchronousMode
+    /// How long the writer waits for another process's lock on the database (an operator's
+    /// `sqlite3` session) before the batch fails with ``PersistenceError/locked`` (default 5 s).
+    public var lockTimeout: Duration = .seconds(5)
     /// Rows of each leaderboard (every game mode, and all modes) kept in memory (default 100,
     /// the longest leaderboard the HTTP API serves). A longer leaderboard is read from SQLite,
     /// which has no score index for it: the same rows, after a scan of the whole table.
     public var inMemoryLeaderboardLength: Int
+
+    /// ``lockTimeout`` as SQLite's busy timeout takes it.
+    var lockTimeoutMilliseconds: Int32 {
+        let (seconds, attoseconds) = self.lockTimeout.components
+        return Int32(clamping: max(0, seconds) * 1_000 + max(0, attoseconds) / 1_000_000_000_000_000)
+    }
 
     /// SQLite's `PRAGMA synchronous` levels that are safe in WAL mode.
     public enum SynchronousMode: String, Sendable, CaseIterable {

@@ -11,6 +11,8 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
 
     /// Whether the failure is the disk (or its quota) running out of space.
     public var isDiskFull: Bool { self.code & 0xFF == SQLITE_FULL }
+    /// Whether another connection held a lock past the busy timeout.
+    public var isLocked: Bool { [SQLITE_BUSY, SQLITE_LOCKED].contains(self.code & 0xFF) }
     /// Whether the file exists but is not a usable SQLite database.
     public var isCorrupt: Bool { [SQLITE_NOTADB, SQLITE_CORRUPT].contains(self.code & 0xFF) }
 

@@ -28,10 +28,17 @@ actor BatchingWriter {
     /// Bumped by every flush, so a timer set for an earlier batch does not cut a later one short.
     private var flushGeneration = 0
     private var isClosed = false
+    /// Writes accepted and not yet answered, queued or in a batch being committed. Counted outside
+    /// the actor: while a commit blocks its thread (a lock held by another process, a slow disk),
+    /// `perform` cannot run on it, and the queue's bound must hold all the same.
+    private let unanswered = Atomic<Int>(0)
     private let committedCount = Atomic<Int>(0)
+    private let failedCount = Atomic<Int>(0)
 
     /// Transactions committed so far (for tests and metrics); readable after close.
     nonisolated var committedTransactions: Int { self.committedCount.load(ordering: .relaxed) }
+    /// Transactions that failed and were rolled back, retries of single writes included.
+    nonisolated var failedTransactions: Int { self.failedCount.load(ordering: .relaxed) }
 
     nonisolated var unownedExecutor: UnownedSerialExecutor {
         self.eventLoop.executor.asUnownedSerialExecutor()
@@ -51,12 +58,19 @@ actor BatchingWriter {
 
     /// Queues `operation` and returns its outcome once committed.
     ///
-    /// Throws ``PersistenceError/overloaded`` at once when the queue is full.
-    func perform(_ operation: WriteOperation) async throws -> WriteOutcome {
-        guard !self.isClosed else { throw PersistenceError.shuttingDown }
-        guard self.pending.count < self.configuration.writeQueueCapacity else {
+    /// Throws ``PersistenceError/overloaded`` at once when `writeQueueCapacity` writes are already
+    /// waiting for their answers, even while the writer is busy committing.
+    nonisolated func perform(_ operation: WriteOperation) async throws -> WriteOutcome {
+        guard self.unanswered.add(1, ordering: .relaxed).newValue <= self.configuration.writeQueueCapacity else {
+            self.unanswered.subtract(1, ordering: .relaxed)
             throw PersistenceError.overloaded
         }
+        defer { self.unanswered.subtract(1, ordering: .relaxed) }
+        return try await self.enqueue(operation)
+    }
+
+    private func enqueue(_ operation: WriteOperation) async throws -> WriteOutcome {
+        guard !self.isClosed else { throw PersistenceError.shuttingDown }
         return try await withCheckedThrowingContinuation { continuation in
             self.pending.append(PendingWrite(operation: operation, continuation: continuation))
             if self.pending.count >= self.configuration.maxBatchSize {
@@ -108,6 +122,11 @@ actor BatchingWriter {
                 "persistence.batch.failed",
                 metadata: ["db.batch.size": "\(batch.count)", "error": "\(error)"]
             )
+            if error.isLocked || error.isDiskFull {
+                // Every write would meet it again, and a retry waits out the lock timeout each.
+                for write in batch { write.continuation.resume(throwing: Self.persistenceError(for: error)) }
+                return
+            }
             // One bad write must not fail its neighbours: retry each on its own.
             for write in batch {
                 do {
@@ -122,7 +141,12 @@ actor BatchingWriter {
 
     /// Runs `operations` in one transaction; rolls back and rethrows on any failure.
     private func commit(_ operations: [WriteOperation], createdAt: String) throws(SQLiteError) -> [WriteOutcome] {
-        try self.connection.execute("BEGIN IMMEDIATE")
+        do {
+            try self.connection.execute("BEGIN IMMEDIATE")
+        } catch {
+            self.failedCount.add(1, ordering: .relaxed)
+            throw error
+        }
         var outcomes: [WriteOutcome] = []
         outcomes.reserveCapacity(operations.count)
         do {
@@ -132,6 +156,7 @@ actor BatchingWriter {
             try self.connection.execute("COMMIT")
         } catch {
             try? self.connection.execute("ROLLBACK")
+            self.failedCount.add(1, ordering: .relaxed)
             throw error
         }
         self.committedCount.add(1, ordering: .relaxed)
@@ -189,7 +214,9 @@ actor BatchingWriter {
     }
 
     private static func persistenceError(for error: any Error) -> PersistenceError {
-        if let sqlite = error as? SQLiteError, sqlite.isDiskFull { return .diskFull }
+        guard let sqlite = error as? SQLiteError else { return .storageFailure }
+        if sqlite.isDiskFull { return .diskFull }
+        if sqlite.isLocked { return .locked }
         return .storageFailure
     }
 }

@@ -54,7 +54,9 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
             let rankIndex = RankIndex()
             let leaderboards = LeaderboardIndex(length: configuration.inMemoryLeaderboardLength)
             let writer = BatchingWriter(
-                connection: try SQLiteConnection(path: path, readOnly: false), eventLoop: loops[0],
+                connection: try SQLiteConnection(
+                    path: path, readOnly: false, busyTimeoutMilliseconds: configuration.lockTimeoutMilliseconds),
+                eventLoop: loops[0],
                 rankIndex: rankIndex, leaderboards: leaderboards, configuration: configuration, logger: logger
             )
             let migratedFrom = try await writer.prepareDatabase()
@@ -108,6 +110,8 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
 
     /// Transactions the writer has committed since opening.
     public var committedTransactions: Int { self.writer.committedTransactions }
+    /// Transactions the writer has rolled back since opening, retries of single writes included.
+    public var failedTransactions: Int { self.writer.failedTransactions }
 
     // MARK: ScoreStore
 

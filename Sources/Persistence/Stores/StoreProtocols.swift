@@ -34,6 +34,9 @@ public enum PersistenceError: Error, Equatable, Sendable {
     case shuttingDown
     /// The disk is full: nothing was stored (HTTP 507-like; we answer 503).
     case diskFull
+    /// Another process held the database's write lock past ``PersistenceConfiguration/lockTimeout``:
+    /// nothing was stored; try again (HTTP 503).
+    case locked
     /// Any other storage failure; details are in the server log only.
     case storageFailure
 }

@@ -24,7 +24,7 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return error
         case let error as PersistenceError:
             switch error {
-            case .overloaded, .shuttingDown: return .storageBusy
+            case .overloaded, .shuttingDown, .locked: return .storageBusy
             case .diskFull: return .storageFull
             case .storageFailure: return .storageFailure
             }

@@ -1,0 +1,82 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import Persistence
+
+/// Another process (an operator's `sqlite3` session) holding the database's write lock.
+@Suite("A database locked by another process")
+struct LockedDatabaseTests {
+    static let lockTimeout: Duration = .milliseconds(300)
+
+    @Test("A batch blocked by the lock fails as one, once, with `locked`; the next batch after the lock commits", .timeLimit(.minutes(1)))
+    func lockedBatchFailsOnce() async throws {
+        try await withTemporaryDirectory { directory in
+            var configuration = PersistenceConfiguration(
+                databasePath: databasePath(in: directory), maxBatchSize: 10, flushInterval: .seconds(30))
+            configuration.lockTimeout = Self.lockTimeout
+            try await withStore(configuration) { store in
+                let operator_ = try RawDatabase(path: configuration.databasePath)
+                try operator_.execute("BEGIN IMMEDIATE")
+                // Ten writes make one batch (maxBatchSize), flushed as the tenth arrives.
+                let outcomes = await Self.submitBatch(to: store, named: "p")
+                #expect(outcomes.allSatisfy { ($0 as? PersistenceError) == .locked }, "\(outcomes)")
+                // Each write retried alone would wait out the lock again: 11 rollbacks, 3.3 s.
+                #expect(store.failedTransactions == 1)
+
+                try operator_.execute("ROLLBACK")
+                #expect(await Self.submitBatch(to: store, named: "after").allSatisfy { $0 == nil })
+                #expect(store.committedTransactions == 1)
+            }
+        }
+    }
+
+    /// Submits ten scores at once (a whole batch here) and returns each one's error, if any.
+    private static func submitBatch(to store: SQLiteGameStore, named prefix: String) async -> [(any Error)?] {
+        await withTaskGroup(of: (any Error)?.self) { group in
+            for index in 0..<10 {
+                group.addTask {
+                    do { _ = try await store.submit(submission("\(prefix)\(index)", 100)) } catch { return error }
+                    return nil
+                }
+            }
+            return await group.reduce(into: [(any Error)?]()) { $0.append($1) }
+        }
+    }
+
+    @Test("While a commit waits on the lock, writes beyond the queue's capacity are refused at once", .timeLimit(.minutes(1)))
+    func capacityHoldsDuringAStall() async throws {
+        try await withTemporaryDirectory { directory in
+            var configuration = PersistenceConfiguration(
+                databasePath: databasePath(in: directory), maxBatchSize: 5, flushInterval: .seconds(30), writeQueueCapacity: 5)
+            configuration.lockTimeout = .seconds(3)
+            try await withStore(configuration) { store in
+                let operator_ = try RawDatabase(path: configuration.databasePath)
+                try operator_.execute("BEGIN IMMEDIATE")
+                let order = EventLog()
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for index in 0..<5 {  // one full batch, now waiting on the lock
+                        group.addTask {
+                            await #expect(throws: PersistenceError.locked) { try await store.submit(submission("p\(index)", 1)) }
+                            order.record("batch")
+                        }
+                    }
+                    try await Task.sleep(for: .milliseconds(200))
+                    // The writer's thread is blocked in SQLite: the queue's bound must hold without it.
+                    await #expect(throws: PersistenceError.overloaded) { try await store.submit(submission("late", 1)) }
+                    order.record("refused")
+                    try await group.waitForAll()
+                }
+                #expect(order.events.first == "refused")
+                try operator_.execute("ROLLBACK")
+            }
+        }
+    }
+}
+
+/// Events in the order they happened, from any task.
+private final class EventLog: Sendable {
+    private let recorded = Mutex<[String]>([])
+    func record(_ event: String) { self.recorded.withLock { $0.append(event) } }
+    var events: [String] { self.recorded.withLock { $0 } }
+}
