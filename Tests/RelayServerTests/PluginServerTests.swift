@@ -69,4 +69,35 @@ struct PluginServerTests {
             #expect(relay.printed.contains("message type 'chat' is claimed by the server and by plugin greedy.sh"))
         }
     }
+
+    @Test("A plugin that floods invalid answers gets a few log lines, not one per answer")
+    func invalidAnswersAreLoggedSometimes() async throws {
+        try await withTemporaryDirectory { directory in
+            let plugins = "\(directory)/plugins"
+            try FileManager.default.createDirectory(atPath: plugins, withIntermediateDirectories: true)
+            let script = "\(plugins)/spam.sh"
+            try """
+            #!/bin/sh
+            echo '{"kind":"hello","protocol":1,"name":"spam","handles":["spam"]}'
+            i=0
+            while [ $i -lt 20000 ]; do echo '{"kind":"answer","id":999999999,"actions":5}'; i=$((i+1)); done
+            echo 'flood written' >&2
+            cat >/dev/null
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+            chmod(script, 0o755)
+
+            let relay = try self.startRelay(dataDirectory: directory, pluginsDirectory: plugins)
+            _ = try await relay.listeningPort()
+            let deadline = ContinuousClock.now + .seconds(30)
+            while !relay.printed.contains("flood written"), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            try await Task.sleep(for: .seconds(1))  // the last of the flood read after its stderr marker
+            let logged = relay.printed.components(separatedBy: "plugin.answer.invalid").count - 1
+            // The first ten, then one in a thousand: 30 for 20,000 (it was 20,000, at ~10 MB/s).
+            #expect((10...40).contains(logged), "\(logged) lines")
+            relay.send(SIGTERM)
+            #expect(try await relay.exitStatus() == 0)
+        }
+    }
 }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 public import Logging
 public import NIOCore
 
@@ -26,6 +29,9 @@ public enum PluginHost {
         isolation: isolated (any Actor)? = #isolation,
         _ body: (Registrations) async throws -> Result
     ) async throws -> Result {
+        // A plugin that dies while the server writes to its stdin must cost a failed write
+        // (EPIPE), not the server: SIGPIPE's default action ends the process.
+        if !executables.isEmpty { signal(SIGPIPE, SIG_IGN) }
         let processes = executables.map { executable in
             PluginProcess(executable: executable, settings: settings, eventLoop: eventLoopGroup.next(), logger: logger)
         }

@@ -3,8 +3,9 @@ import Synchronization
 /// Bytes waiting to be written to one plugin process's stdin.
 ///
 /// Requests append their lines without waiting; the single stdin writer takes everything
-/// pending at once, so a burst of requests becomes one write. Bounded by the caller: a
-/// plugin has at most `maxInFlight` requests outstanding.
+/// pending at once, so a burst of requests becomes one write. At most `limit` bytes wait: a
+/// request that timed out is forgotten by the process, but its line stays here until the
+/// plugin reads, and a plugin that reads slowly or not at all would otherwise grow it for good.
 final class PluginInput: Sendable {
     private struct State {
         var pending: [UInt8] = []
@@ -13,11 +14,16 @@ final class PluginInput: Sendable {
     }
 
     private let state = Mutex(State())
+    private let limit: Int
 
-    /// Queues `line`; `false` once the input is closed.
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    /// Queues `line`; `false` once the input is closed, or when `limit` bytes already wait.
     func append(_ line: [UInt8]) -> Bool {
         let (accepted, waiter) = self.state.withLock { state -> (Bool, CheckedContinuation<[UInt8]?, Never>?) in
-            guard !state.isClosed else { return (false, nil) }
+            guard !state.isClosed, state.pending.count + line.count <= self.limit else { return (false, nil) }
             if let waiter = state.waiter {
                 state.waiter = nil
                 return (true, waiter)

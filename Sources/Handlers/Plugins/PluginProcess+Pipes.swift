@@ -27,7 +27,7 @@ extension PluginProcess {
             }
             group.addTask {
                 for await _ in killRequests {
-                    try? execution.send(signal: .kill)
+                    try? execution.send(signal: .kill, toProcessGroup: true)
                     break
                 }
                 return .killer
@@ -54,6 +54,7 @@ extension PluginProcess {
         var saidHello = false
         var violation: String?
         var garbageLines = 0
+        var invalidAnswers = 0
         do {
             for try await buffer in output {
                 buffer.withUnsafeBytes { bytes in
@@ -70,9 +71,14 @@ extension PluginProcess {
                             }
                             self.complete(id, with: .answered(answer))
                         case .invalidAnswer(let id, let reason):
-                            self.logger.warning(
-                                "plugin.answer.invalid", metadata: ["request.id": "\(id)", "reason": "\(reason)"])
+                            invalidAnswers += 1
+                            self.logSometimes("plugin.answer.invalid", count: invalidAnswers, reason: "\(reason) (request \(id))", line: nil)
                             self.complete(id, with: .invalidAnswer(reason))
+                        case .badHello(let reason):
+                            violation = "a bad hello: \(reason)"
+                            if !saidHello {
+                                self.refuseStart(because: violation ?? reason)
+                            }
                         case .garbage(let reason):
                             garbageLines += 1
                             self.logSometimes("plugin.line.garbage", count: garbageLines, reason: reason, line: line)

@@ -90,8 +90,11 @@ public final class PluginProcess: Sendable {
 
     func complete(_ id: UInt64, with outcome: PluginOutcome) {
         let pending = self.state.withLock { state in
-            if case .answered = outcome { state.consecutiveTimeouts = 0 }
-            return state.pending.removeValue(forKey: id)
+            let pending = state.pending.removeValue(forKey: id)
+            // Only an answer to a request still waiting shows the plugin keeping up: one that
+            // answers nothing asked, or only long-expired requests, is hung all the same.
+            if pending != nil, case .answered = outcome { state.consecutiveTimeouts = 0 }
+            return pending
         }
         guard let pending else {
             self.logger.debug("plugin.answer.late", metadata: ["request.id": "\(id)"])
@@ -159,7 +162,7 @@ public final class PluginProcess: Sendable {
 
     /// One incarnation: start, hello, answers, until the process is gone.
     private func runOnce() async {
-        let input = PluginInput()
+        let input = PluginInput(limit: self.settings.maxQueuedInputBytes)
         let (killRequests, kill) = AsyncStream.makeStream(of: Void.self)
         self.state.withLock { state in
             state.kill = kill
@@ -179,7 +182,7 @@ public final class PluginProcess: Sendable {
         // Its own session: a Ctrl-C at the server's terminal reaches the server, which then
         // stops its plugins in order, instead of killing them all at once.
         options.createSession = true
-        options.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: .seconds(1))]
+        options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .seconds(1))]
         do {
             let result = try await Subprocess.run(
                 .path(FilePath(self.executable.path)),
@@ -189,6 +192,9 @@ public final class PluginProcess: Sendable {
                 input: .inputWriter, output: .sequence, error: .sequence
             ) { execution in
                 await self.serve(execution, input: input, killRequests: killRequests, kill: kill)
+                // Whatever the plugin started goes with it (its own session, so its own group):
+                // a shell wrapper's child or a background worker would otherwise outlive every restart.
+                try? execution.send(signal: .kill, toProcessGroup: true)
             }
             self.logger.log(
                 level: self.isShuttingDown ? .info : .error,
@@ -221,6 +227,12 @@ public final class PluginProcess: Sendable {
                 metadata: ["name": "\(hello.name)", "handles": "\(hello.handles)", "filters": "\(hello.filters)"])
         }
         return refusal
+    }
+
+    /// The first incarnation broke the rules before its hello: start-up fails with `reason`
+    /// (rather than, later, with a timeout that hides it).
+    func refuseStart(because reason: String) {
+        self.readiness.fail(PluginStartupError(plugin: self.executable, reason: reason))
     }
 
     /// The incarnation is over: its requests answer `unavailable`, its stdin closes.

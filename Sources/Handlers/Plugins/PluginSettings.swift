@@ -8,6 +8,9 @@ public struct PluginSettings: Sendable {
     public var shutdownGracePeriod: Duration = .seconds(2)
     /// Requests waiting for one plugin's answers; beyond this, senders get `plugin_unavailable`.
     public var maxInFlight = 1024
+    /// Request bytes waiting for a plugin to read its stdin; beyond this, senders get
+    /// `plugin_unavailable` (a plugin that reads slowly, or not at all, cannot grow the server).
+    public var maxQueuedInputBytes = 4 << 20
     /// Longest line a plugin may write; longer lines are discarded and logged.
     public var maxLineBytes = 1 << 20
     /// Timeouts in a row after which a plugin counts as hung and is killed and restarted.

@@ -9,15 +9,22 @@ public enum PluginLine: Sendable, Equatable {
     case answer(id: UInt64, PluginAnswer)
     /// An answer to request `id` that breaks the protocol; the sender gets `plugin_error`.
     case invalidAnswer(id: UInt64, reason: String)
+    /// A hello that breaks the rules (another protocol version, a bad name or type list).
+    case badHello(reason: String)
     /// A line that is not a protocol message at all.
     case garbage(reason: String)
 
     /// The protocol version this server speaks.
     public static let protocolVersion: Int64 = 1
 
+    /// How deep a line may nest: an answer carries a client's message (itself up to
+    /// ``JSONParser/maxDepth`` deep) a few levels down (answer → actions → action → message),
+    /// and must not be refused for echoing what the server accepted.
+    public static let maxDepth = JSONParser.maxDepth + 8
+
     /// Decodes one line (without its newline).
     public static func decode(_ bytes: some Collection<UInt8>) -> PluginLine {
-        guard case .object(let fields) = try? JSONParser.parse(bytes) else {
+        guard case .object(let fields) = try? JSONParser.parse(bytes, maxDepth: Self.maxDepth) else {
             return .garbage(reason: "not a JSON object")
         }
         switch fields["kind"]?.stringValue {
@@ -25,7 +32,7 @@ public enum PluginLine: Sendable, Equatable {
             do throws(PluginProtocolError) {
                 return .hello(try PluginHello(fields))
             } catch {
-                return .garbage(reason: "bad hello: \(error.reason)")
+                return .badHello(reason: error.reason)
             }
         case "answer":
             guard case .integer(let rawID) = fields["id"], rawID >= 0 else {
@@ -68,8 +75,12 @@ public struct PluginHello: Sendable, Equatable {
             throw PluginProtocolError(
                 "protocol \(version) is not supported (this server speaks \(PluginLine.protocolVersion))")
         }
-        guard let name = fields["name"]?.stringValue, !name.isEmpty, name.utf8.count <= 64 else {
-            throw PluginProtocolError("'name' must be a string of 1–64 bytes")
+        // Printable only: the name goes into the server's log lines, where a newline or an escape
+        // sequence could forge lines of its own.
+        guard let name = fields["name"]?.stringValue, !name.isEmpty, name.utf8.count <= 64,
+            name.unicodeScalars.allSatisfy({ !$0.properties.generalCategory.isControlOrFormat })
+        else {
+            throw PluginProtocolError("'name' must be a string of 1–64 bytes without control characters")
         }
         self.name = name
         self.handles = try Self.types(fields["handles"], field: "handles")
@@ -84,16 +95,23 @@ public struct PluginHello: Sendable, Equatable {
         }
     }
 
+    /// Most types one hello may list in each of `handles` and `filters`.
+    static let maxTypes = 256
+
     private static func types(_ value: JSONValue?, field: String) throws(PluginProtocolError) -> [String] {
         switch value {
         case nil, .null: return []
         case .array(let elements):
+            guard elements.count <= Self.maxTypes else {
+                throw PluginProtocolError("'\(field)' lists more than \(Self.maxTypes) types")
+            }
             var types: [String] = []
+            var seen: Set<String> = []
             for element in elements {
                 guard let type = element.stringValue, PluginAnswer.isIdentifier(type) else {
                     throw PluginProtocolError("'\(field)' must list types of 1–64 letters, digits and _")
                 }
-                if !types.contains(type) { types.append(type) }
+                if seen.insert(type).inserted { types.append(type) }
             }
             return types
         default: throw PluginProtocolError("'\(field)' must be an array of strings")
@@ -218,4 +236,9 @@ public enum PluginVerdict: Sendable, Equatable {
 
 extension JSONValue {
     fileprivate subscript(key: String) -> JSONValue? { self.objectValue?[key] }
+}
+
+extension Unicode.GeneralCategory {
+    /// Cc and Cf: newlines, escapes, bidirectional overrides and the like.
+    fileprivate var isControlOrFormat: Bool { self == .control || self == .format }
 }

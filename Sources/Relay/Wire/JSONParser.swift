@@ -15,15 +15,15 @@ public struct JSONParser {
     /// Members an object is given room for before it has to grow (a `player_state` has about a dozen).
     static let typicalObjectMembers = 12
 
-    /// Parses one complete JSON document.
-    public static func parse(_ bytes: some Collection<UInt8>) throws(Failure) -> JSONValue {
+    /// Parses one complete JSON document, nested at most `maxDepth` deep.
+    public static func parse(_ bytes: some Collection<UInt8>, maxDepth: Int = Self.maxDepth) throws(Failure) -> JSONValue {
         // Most callers hand over contiguous bytes (a native String's UTF-8, a buffer): parse
         // them in place rather than copying them into an array first.
         let parsed = bytes.withContiguousStorageIfAvailable { buffer in
-            Result { () throws(Failure) in try Self.parse(buffer) }
+            Result { () throws(Failure) in try Self.parse(buffer, maxDepth: maxDepth) }
         }
         if let parsed { return try parsed.get() }
-        return try Array(bytes).withUnsafeBufferPointer { buffer throws(Failure) in try Self.parse(buffer) }
+        return try Array(bytes).withUnsafeBufferPointer { buffer throws(Failure) in try Self.parse(buffer, maxDepth: maxDepth) }
     }
 
     /// Parses the UTF-8 of `text`.
@@ -31,8 +31,8 @@ public struct JSONParser {
         try self.parse(text.utf8)
     }
 
-    private static func parse(_ buffer: UnsafeBufferPointer<UInt8>) throws(Failure) -> JSONValue {
-        var parser = JSONParser(bytes: buffer)
+    private static func parse(_ buffer: UnsafeBufferPointer<UInt8>, maxDepth: Int) throws(Failure) -> JSONValue {
+        var parser = JSONParser(bytes: buffer, maxDepth: maxDepth)
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)
         parser.skipWhitespace()
@@ -41,10 +41,12 @@ public struct JSONParser {
     }
 
     private let bytes: UnsafeBufferPointer<UInt8>
+    private let maxDepth: Int
     private var position = 0
 
-    private init(bytes: UnsafeBufferPointer<UInt8>) {
+    private init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
         self.bytes = bytes
+        self.maxDepth = maxDepth
     }
 
     private func failure(_ reason: String) -> Failure { Failure(reason: reason, offset: self.position) }
@@ -58,7 +60,7 @@ public struct JSONParser {
     }
 
     private mutating func parseValue(depth: Int) throws(Failure) -> JSONValue {
-        guard depth <= Self.maxDepth else { throw self.failure("nesting too deep") }
+        guard depth <= self.maxDepth else { throw self.failure("nesting too deep") }
         guard let byte = self.current else { throw self.failure("unexpected end") }
         switch byte {
         case UInt8(ascii: "{"): return try self.parseObject(depth: depth)

@@ -69,6 +69,66 @@ struct PluginFailureTests {
         }
     }
 
+    @Test(.timeLimit(.minutes(1))) func answersToNothingAskedDoNotHideAHungPlugin() async throws {
+        // It never reads, and writes an answer for an id nobody asked for every 10 ms: such
+        // answers used to reset the count of timeouts in a row, so it was never restarted.
+        var settings = ProbePlugin.settings(requestTimeout: .milliseconds(300))
+        settings.timeoutsBeforeRestart = 3
+        let pidFile = ProbePlugin.pidFile()
+        try await ProbePlugin.withHarness([ProbePlugin.executable("noread_chatter", pidFile: pidFile)], settings: settings) {
+            harness in
+            let client = harness.client()
+            for _ in 0..<3 {
+                await client.expectError("plugin_timeout", after: #"{"type":"probe"}"#)
+            }
+            try await harness.eventually(timeout: .seconds(10)) { ProbePlugin.pids(in: pidFile).count >= 2 }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1))) func requestsAPluginDoesNotReadAreBoundedInBytes() async throws {
+        let timeout: Duration = .seconds(10)
+        var settings = ProbePlugin.settings(requestTimeout: timeout)
+        settings.maxQueuedInputBytes = 256 * 1024
+        try await ProbePlugin.withHarness([ProbePlugin.executable("noread")], settings: settings) { harness in
+            // 40 requests of 30 KB: 1.2 MB for a plugin that reads nothing. The pipe takes 64 KB,
+            // the queue 256 KB; the rest is refused at once instead of waiting in memory for
+            // the timeout (when it used to be dropped, and the plugin restarted).
+            let payload = String(repeating: "x", count: 30_000)
+            let start = ContinuousClock.now
+            let answers = await withTaskGroup(of: (JSONValue?, Duration).self) { group in
+                for _ in 0..<40 {
+                    let client = harness.client()
+                    group.addTask {
+                        let code = await client.exchange(#"{"type":"probe","echo":"\#(payload)"}"#).first?["code"]
+                        return (code, ContinuousClock.now - start)
+                    }
+                }
+                return await group.reduce(into: [(JSONValue?, Duration)]()) { $0.append($1) }
+            }
+            let refusedAtOnce = answers.filter { $0.0 == "plugin_unavailable" && $0.1 < timeout / 2 }
+            #expect(refusedAtOnce.count >= 20, "\(answers)")
+            #expect(answers.allSatisfy { $0.0 == "plugin_unavailable" || $0.0 == "plugin_timeout" }, "\(answers)")
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1))) func whatAPluginStartedIsStoppedWithIt() async throws {
+        // Each incarnation forks a child that sleeps for an hour in the plugin's process group.
+        let pidFile = ProbePlugin.pidFile()
+        try await ProbePlugin.withHarness([ProbePlugin.executable("forks", pidFile: pidFile)]) { harness in
+            let client = harness.client()
+            let before = try #require(await client.probePID())
+            await client.expectError("plugin_unavailable", after: #"{"type":"probe","do":"crash"}"#)
+            #expect(try await client.probePIDOnceAnswering(in: harness) != before)
+        }
+        let pids = ProbePlugin.pids(in: pidFile)
+        #expect(pids.count == 4, "two incarnations and their children: \(pids)")
+        let deadline = ContinuousClock.now + .seconds(10)
+        while pids.contains(where: { kill($0, 0) == 0 }), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(pids.filter { kill($0, 0) == 0 } == [], "still running")
+    }
+
     @Test func closingStdoutCountsAsAStop() async throws {
         try await ProbePlugin.withHarness([ProbePlugin.executable()]) { harness in
             let client = harness.client()

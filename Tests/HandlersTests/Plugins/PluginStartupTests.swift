@@ -44,6 +44,17 @@ struct PluginStartupTests {
         #expect(error.plugin.path == ProbePlugin.path)
     }
 
+    @Test func aHelloOfAnotherProtocolFailsAtOnceAndSaysWhy() async throws {
+        var settings = ProbePlugin.settings()
+        settings.startupTimeout = .seconds(30)  // it used to wait this out, then blame a missing hello
+        let started = ContinuousClock.now
+        let error = try await #require(throws: PluginStartupError.self) {
+            try await startUp([ProbePlugin.executable("bad_protocol")], settings: settings)
+        }
+        #expect(error.reason.contains("protocol 99 is not supported (this server speaks 1)"), "\(error.reason)")
+        #expect(ContinuousClock.now - started < settings.startupTimeout)
+    }
+
     @Test func aMissingExecutableIsAStartUpError() async throws {
         await #expect(throws: PluginStartupError.self) {
             try await startUp([PluginExecutable(path: "/nonexistent/plugin")])

@@ -31,12 +31,29 @@ struct PluginWireTests {
         #"{"kind":"hello","protocol":1,"name":"x","handles":["has space"]}"#,
         #"{"kind":"hello","protocol":1,"name":"x","handles":"a"}"#,
         #"{"kind":"hello","protocol":1,"name":"x","handles":["a"],"filter_failure":"maybe"}"#,
+        // A name that would forge log lines: a newline, an escape sequence, a bidi override.
+        #"{"kind":"hello","protocol":1,"name":"x\ncritical relay: owned","handles":["a"]}"#,
+        #"{"kind":"hello","protocol":1,"name":"x\u001b[31m","handles":["a"]}"#,
+        #"{"kind":"hello","protocol":1,"name":"x\u202e","handles":["a"]}"#,
+        // More types than a hello may list (they were de-duplicated in quadratic time).
+        #"{"kind":"hello","protocol":1,"name":"x","handles":["# + (0...PluginHello.maxTypes).map { "\"t\($0)\"" }.joined(separator: ",") + "]}",
     ])
     func badHellos(_ line: String) {
-        guard case .garbage = decode(line) else {
+        guard case .badHello = decode(line) else {
             Issue.record("\(line) was accepted")
             return
         }
+    }
+
+    @Test func aHelloMayListItsMostTypesAndNamesInAnyScript() throws {
+        let types = (0..<PluginHello.maxTypes).map { "t\($0)" }
+        let line = #"{"kind":"hello","protocol":1,"name":"dés ✓","handles":["# + types.map { "\"\($0)\"" }.joined(separator: ",") + "]}"
+        guard case .hello(let hello) = decode(line) else {
+            Issue.record("refused")
+            return
+        }
+        #expect(hello.handles == types)
+        #expect(hello.name == "dés ✓")
     }
 
     @Test func answersWithEveryAction() throws {

@@ -42,6 +42,17 @@ enum ProbePlugin {
         if mode == "changes_on_restart" and len(open(pid_file).read().split()) > 1:
             hello["handles"] = ["something_else"]
         say(hello)
+        if mode == "noread":
+            time.sleep(60)
+        if mode == "noread_chatter":
+            while True:
+                say({"kind": "answer", "id": 10 ** 12, "actions": []})
+                time.sleep(0.01)
+        if mode == "forks" and os.fork() == 0:
+            with open(pid_file, "a") as f:
+                f.write(f"{os.getpid()}\n")
+            time.sleep(3600)
+            os._exit(0)
 
         seen = 0
         for line in sys.stdin:
