@@ -23,9 +23,9 @@ private struct FailingStore: ScoreStore, SavedGameStore, BossCatalog {
 @Suite("Storage failures become clear JSON errors")
 struct StorageFailureTests {
     @Test(
-        "Overload, shutdown and a full disk are 503; other failures a 500 without internals",
+        "Overload, shutdown, a full disk and another process's lock are 503; other failures a 500 without internals",
         arguments: [
-            (PersistenceError.overloaded, 503), (.shuttingDown, 503), (.diskFull, 503), (.storageFailure, 500),
+            (PersistenceError.overloaded, 503), (.shuttingDown, 503), (.diskFull, 503), (.locked, 503), (.storageFailure, 500),
         ])
     func storageErrors(error: PersistenceError, status: Int) async throws {
         let store = FailingStore(error: error)

@@ -60,6 +60,13 @@ final class SQLiteConnection {
         return statement
     }
 
+    /// Whether the database file was deleted, renamed or replaced since it was opened
+    /// (`SQLITE_FCNTL_HAS_MOVED`): a write would then go to a file nobody opens again.
+    var fileHasMoved: Bool {
+        var moved: Int32 = 0
+        return sqlite3_file_control(self.handle, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK && moved != 0
+    }
+
     /// The rowid of the last successful INSERT on this connection.
     var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(self.handle) }
 

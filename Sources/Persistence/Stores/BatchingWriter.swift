@@ -112,6 +112,14 @@ actor BatchingWriter {
         guard !self.pending.isEmpty else { return }
         let batch = self.pending
         self.pending.removeAll(keepingCapacity: true)
+        guard !self.connection.fileHasMoved else {
+            // Acknowledged, these writes would be lost for good: the file they would go to is gone.
+            self.logger.critical(
+                "persistence.database.moved",
+                metadata: ["db.path": "\(self.connection.path)", "effect": "writes refused until the server restarts"])
+            for write in batch { write.continuation.resume(throwing: PersistenceError.storageFailure) }
+            return
+        }
 
         let createdAt = UTCTimestamp.now()
         do {
