@@ -72,7 +72,7 @@ public struct InboundMessage: Sendable {
     public func name(_ key: String, maxLength: Int) throws(RelayError) -> String {
         let name = try self.string(key).trimmingWhitespace()
         guard !name.isEmpty else { throw .invalidField(key, expected: "a non-empty string") }
-        guard name.count <= maxLength else { throw .tooLong(key, limit: maxLength) }
+        guard name.unicodeScalars.count <= maxLength else { throw .tooLong(key, limit: maxLength) }  // code points, as pydantic
         return name
     }
 }

@@ -353,6 +353,17 @@ struct ChatTests {
         #expect(await guest.received().first?["message"]?.stringValue?.count == 10)
     }
 
+    @Test func lengthsCountCodePointsNotCharacters() async throws {
+        // One letter with 600 combining accents is one character and 601 code points: a room keeps
+        // its last 20 chats, and such "characters" could otherwise fill whole frames.
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.roomWithTwoPlayers()
+        let stacked = { (marks: Int) in "e" + String(repeating: "\\u0301", count: marks) }  // JSON escapes
+        await host.expectError("too_long", after: #"{"type":"chat","message":"\#(stacked(600))"}"#)
+        #expect(await guest.received().isEmpty)
+        await harness.client().expectError("too_long", after: #"{"type":"create_room","player_name":"\#(stacked(40))"}"#)
+    }
+
     @Test func defaultLimitIs500() async throws {
         let harness = try Harness()
         let (host, guest, _) = try await harness.roomWithTwoPlayers()

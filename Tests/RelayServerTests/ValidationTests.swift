@@ -106,6 +106,18 @@ struct ValidationTests {
         }
     }
 
+    @Test("Lengths count code points, as pydantic does: one letter with 40 combining accents is 41")
+    func lengthsCountCodePoints() async throws {
+        try await withLiveApp { client in
+            let stacked = "e" + String(repeating: "\u{0301}", count: 40)  // one character, 81 bytes
+            for (uri, body) in [("/api/scores", scoreBody(name: stacked)), ("/api/save_game", saveBody(name: stacked))] {
+                let refused = try await self.post(client, uri, body)
+                #expect(refused.status == .unprocessableContent, "\(uri)")
+                #expect(try refused.issues().map(\.loc) == ["body.player_name"], "\(uri)")
+            }
+        }
+    }
+
     @Test(
         "Saved games: each negative counter is refused, zero is not",
         arguments: ["level", "score", "lives", "health", "coins"])

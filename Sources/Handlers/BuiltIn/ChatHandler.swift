@@ -10,7 +10,9 @@ public struct ChatHandler: RoomMessageHandler {
     public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
         let text = try message.string("message")
         let limit = room.state.limits.maxChatLength
-        guard text.count <= limit else { throw .tooLong("message", limit: limit) }
+        // Code points, not characters: one character may carry thousands of combining marks, and
+        // the room keeps its last 20 chats.
+        guard text.unicodeScalars.count <= limit else { throw .tooLong("message", limit: limit) }
         let line: JSONValue = [
             "player_id": .string(playerID), "player_name": .string(room.state.player(playerID)?.name ?? ""),
             "message": .string(text), "timestamp": .string(WallClock.iso8601()),

@@ -46,11 +46,13 @@ struct RequestBodyFields {
             return ""
         }
         let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
-        if text.count < length.lowerBound {
+        // Code points, as pydantic counts: a character may carry any number of combining marks.
+        let count = text.unicodeScalars.count
+        if count < length.lowerBound {
             self.issue(
                 key, "String should have at least \(length.lowerBound) character\(length.lowerBound == 1 ? "" : "s")",
                 type: "string_too_short")
-        } else if text.count > length.upperBound {
+        } else if count > length.upperBound {
             self.issue(key, "String should have at most \(length.upperBound) characters", type: "string_too_long")
         }
         return text
