@@ -362,6 +362,8 @@ struct ChatTests {
         await host.expectError("too_long", after: #"{"type":"chat","message":"\#(stacked(600))"}"#)
         #expect(await guest.received().isEmpty)
         await harness.client().expectError("too_long", after: #"{"type":"create_room","player_name":"\#(stacked(40))"}"#)
+        await harness.client().expectError(
+            "too_long", after: #"{"type":"create_room","player_name":"a","room_name":"\#(stacked(80))"}"#)
     }
 
     @Test func defaultLimitIs500() async throws {

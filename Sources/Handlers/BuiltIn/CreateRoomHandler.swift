@@ -12,7 +12,7 @@ public struct CreateRoomHandler: MessageHandler {
         let limits = session.limits
         let playerName = try message.name("player_name", maxLength: limits.maxNameLength)
         let roomName = try message.optionalString("room_name").map { $0.trimmingWhitespace() }
-        guard (roomName?.count ?? 0) <= 64 else { throw .tooLong("room_name", limit: 64) }
+        guard (roomName?.unicodeScalars.count ?? 0) <= 64 else { throw .tooLong("room_name", limit: 64) }
         let playerID = try PlayerIdentity.requestedID(in: message) ?? Identifiers.playerID()
         var maxPlayers = limits.defaultPlayersPerRoom
         if let requested = try message.optionalNumber("max_players") {
