@@ -22,7 +22,8 @@
 # start from an empty database like the others.
 #
 # Environment: PORT (8099), DURATION (15s), CONNECTIONS (64), SERVER_CPU (1), WRK_CPU (0),
-# OUT (directory for the logs, default a new temp dir), SKIP_BUILD=1 to reuse the binary.
+# OUT (directory for the logs, default a new temp dir), SKIP_BUILD=1 to reuse the binary,
+# RELAY (the binary, default the one built; another build to compare, with SKIP_BUILD=1).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -43,7 +44,7 @@ if [[ "${SKIP_BUILD:-}" != 1 ]]; then
     # ENABLE_BENCHMARKS=1 only keeps .build-bench's package graph the same as the storage benchmarks'.
     ENABLE_BENCHMARKS=1 swift build -c release --scratch-path .build-bench --product relay
 fi
-RELAY=.build-bench/release/relay
+RELAY=${RELAY:-.build-bench/release/relay}
 
 SERVER_PID=
 DATA_DIR=

@@ -24,8 +24,12 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let timeout: TimeAmount
-    /// Set while the server waits for a request.
-    private var deadline: Scheduled<Void>?
+    /// When the server began waiting for the request now due; nil while it answers one.
+    private var waitingSince: NIODeadline?
+    /// One timer per connection, firing at most once per timeout, not one per request: a
+    /// request only stamps ``waitingSince`` (a timer armed and cancelled per request cost the
+    /// HTTP API a few per cent of its throughput).
+    private var check: Scheduled<Void>?
     /// Set while the socket is unwritable.
     private var stall: Scheduled<Void>?
     /// Requests read whole whose answers have not ended (more than one if the client pipelines).
@@ -37,11 +41,12 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        self.arm(context: context)
+        self.waitingSince = .now()
+        self.scheduleCheck(context: context, at: .now() + self.timeout)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        self.disarm()
+        self.check?.cancel()
         self.stall?.cancel()
     }
 
@@ -68,7 +73,7 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
             break
         case .end:
             self.unanswered += 1
-            self.disarm()
+            self.waitingSince = nil
         }
         context.fireChannelRead(data)
     }
@@ -76,19 +81,27 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .end = self.unwrapOutboundIn(data), self.unanswered > 0 {
             self.unanswered -= 1
-            if self.unanswered == 0 { self.arm(context: context) }
+            if self.unanswered == 0 { self.waitingSince = .now() }
         }
         context.write(data, promise: promise)
     }
 
-    private func arm(context: ChannelHandlerContext) {
-        self.disarm()
-        let channel = context.channel
-        self.deadline = context.eventLoop.scheduleTask(in: self.timeout) { channel.close(promise: nil) }
-    }
-
-    private func disarm() {
-        self.deadline?.cancel()
-        self.deadline = nil
+    /// Closes the connection if it has waited a whole timeout for its request; otherwise looks
+    /// again when the current wait would run out (or a timeout from now, if it is not waiting).
+    private func scheduleCheck(context: ChannelHandlerContext, at time: NIODeadline) {
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let context = NIOLoopBound(context, eventLoop: context.eventLoop)
+        self.check = context.value.eventLoop.scheduleTask(deadline: time) {
+            let (handler, context) = (handler.value, context.value)
+            let now = NIODeadline.now()
+            guard let since = handler.waitingSince else {
+                return handler.scheduleCheck(context: context, at: now + handler.timeout)
+            }
+            if now >= since + handler.timeout {
+                context.close(promise: nil)
+            } else {
+                handler.scheduleCheck(context: context, at: since + handler.timeout)
+            }
+        }
     }
 }
