@@ -71,8 +71,8 @@ struct IdleConnectionTests {
                 $0.limits.idleTimeout = Self.idleTimeout
                 $0.bossImagesDirectory = images
             }) { port, _ in
-                // 20 MB asked for, pipelined; the client reads nothing for 2 s (over six timeouts)
-                // once the answer has begun.
+                // 20 MB asked for, pipelined; the client reads nothing, and once both sides' buffers
+                // are full, waits 2 s more (over six timeouts).
                 let request = "GET /api/bosses/images/2 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
                 let received = try await bytesReadAfterStalling(port: port, String(repeating: request, count: 20), for: .seconds(2))
                 // What the kernel's and NIO's buffers held when the server gave up, far from all of it.

@@ -8,6 +8,15 @@ struct PluginServerTests {
     static let examplesDirectory =
         "/" + #filePath.split(separator: "/").dropLast(3).joined(separator: "/") + "/examples/plugins"
 
+    /// A `plugins` folder in `directory` holding one executable shell script, `name`, running `body`.
+    private static func pluginsFolder(in directory: String, script name: String, _ body: String) throws -> String {
+        let plugins = "\(directory)/plugins"
+        try FileManager.default.createDirectory(atPath: plugins, withIntermediateDirectories: true)
+        try "#!/bin/sh\n\(body)\n".write(toFile: "\(plugins)/\(name)", atomically: true, encoding: .utf8)
+        chmod("\(plugins)/\(name)", 0o755)
+        return plugins
+    }
+
     private func startRelay(dataDirectory: String, pluginsDirectory: String) throws -> ChildRelay {
         try ChildRelay(
             // A generous plugin timeout: a loaded CI machine must not turn a slow answer into
@@ -53,15 +62,12 @@ struct PluginServerTests {
     @Test("A plugin claiming a built-in type stops start-up with a clear message and exit status 3")
     func conflictingPlugin() async throws {
         try await withTemporaryDirectory { directory in
-            let plugins = "\(directory)/plugins"
-            try FileManager.default.createDirectory(atPath: plugins, withIntermediateDirectories: true)
-            let script = "\(plugins)/greedy.sh"
-            try """
-            #!/bin/sh
-            echo '{"kind":"hello","protocol":1,"name":"greedy","handles":["chat"]}'
-            cat >/dev/null
-            """.write(toFile: script, atomically: true, encoding: .utf8)
-            chmod(script, 0o755)
+            let plugins = try Self.pluginsFolder(
+                in: directory, script: "greedy.sh",
+                """
+                echo '{"kind":"hello","protocol":1,"name":"greedy","handles":["chat"]}'
+                cat >/dev/null
+                """)
             try "not a plugin: not executable".write(toFile: "\(plugins)/README", atomically: true, encoding: .utf8)
 
             let relay = try self.startRelay(dataDirectory: directory, pluginsDirectory: plugins)
@@ -73,18 +79,15 @@ struct PluginServerTests {
     @Test("A plugin that floods invalid answers gets a few log lines, not one per answer")
     func invalidAnswersAreLoggedSometimes() async throws {
         try await withTemporaryDirectory { directory in
-            let plugins = "\(directory)/plugins"
-            try FileManager.default.createDirectory(atPath: plugins, withIntermediateDirectories: true)
-            let script = "\(plugins)/spam.sh"
-            try """
-            #!/bin/sh
-            echo '{"kind":"hello","protocol":1,"name":"spam","handles":["spam"]}'
-            i=0
-            while [ $i -lt 20000 ]; do echo '{"kind":"answer","id":999999999,"actions":5}'; i=$((i+1)); done
-            echo 'flood written' >&2
-            cat >/dev/null
-            """.write(toFile: script, atomically: true, encoding: .utf8)
-            chmod(script, 0o755)
+            let plugins = try Self.pluginsFolder(
+                in: directory, script: "spam.sh",
+                """
+                echo '{"kind":"hello","protocol":1,"name":"spam","handles":["spam"]}'
+                i=0
+                while [ $i -lt 20000 ]; do echo '{"kind":"answer","id":999999999,"actions":5}'; i=$((i+1)); done
+                echo 'flood written' >&2
+                cat >/dev/null
+                """)
 
             let relay = try self.startRelay(dataDirectory: directory, pluginsDirectory: plugins)
             _ = try await relay.listeningPort()

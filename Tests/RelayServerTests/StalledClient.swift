@@ -311,15 +311,22 @@ func trickleExchange(port: Int, whole: String, trickled: String, every interval:
     try await trickleExchange(port: port, whole: whole, chunks: trickled.map { String($0) }, every: interval)
 }
 
-/// Writes `request` to a plain socket with a small receive buffer, reads nothing until `stall`
-/// after the answer's first bytes arrive (a loaded server may take a while to start), then reads
+/// Writes `request` to a plain socket with a small receive buffer and reads nothing: once the
+/// bytes waiting in it stop growing (the kernel's buffers are full, so the server cannot write
+/// either; a loaded server may take seconds to get there), it waits `stall` more, then reads
 /// until the server closes (or 10 s pass without a byte); returns how many bytes came.
 func bytesReadAfterStalling(port: Int, _ request: String, for stall: Duration) async throws -> Int {
     try await onOwnThread {
         let descriptor = try socketWithRequest(port: port, request, receiveBuffer: 4096)
         defer { close(descriptor) }
-        var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-        _ = poll(&poller, 1, 10_000)
+        var peeked = [UInt8](repeating: 0, count: 1 << 20)
+        var (waiting, steadySince) = (0, ContinuousClock.now)
+        let giveUp = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now - steadySince < .milliseconds(500), ContinuousClock.now < giveUp {
+            Thread.sleep(forTimeInterval: 0.05)
+            let now = max(0, recv(descriptor, &peeked, peeked.count, Int32(MSG_PEEK | MSG_DONTWAIT)))
+            if now != waiting || now == 0 { (waiting, steadySince) = (now, ContinuousClock.now) }
+        }
         Thread.sleep(forTimeInterval: Double(stall / .milliseconds(1)) / 1_000)
         var total = 0
         readUntilClosed(descriptor) { total += $0.count }
