@@ -65,6 +65,7 @@ extension SQLiteConnection {
                 try self.execute(step)
             }
             try self.execute("PRAGMA user_version = \(migrations.count)")
+            try self.checkSavedGamesAreUniquePerPlayer()
             try self.seedBossesIfEmpty()
             try self.execute("COMMIT")
         } catch {
@@ -82,6 +83,21 @@ extension SQLiteConnection {
                 code: 1,
                 message: "database schema version \(version) is newer than this server (\(migrations.count))"
             )
+        }
+    }
+
+    /// Throws when `saved_games` lacks `UNIQUE(player_name)`, which a save's upsert needs: a
+    /// hand-made table without it would open, then fail every save with a 500.
+    private func checkSavedGamesAreUniquePerPlayer() throws(SQLiteError) {
+        let uniqueByPlayer = try self.scalarInteger(
+            """
+            SELECT COUNT(*) FROM pragma_index_list('saved_games') AS list
+            WHERE list."unique" = 1 AND (SELECT group_concat(name) FROM pragma_index_info(list.name)) = 'player_name'
+            """)
+        guard uniqueByPlayer > 0 else {
+            throw SQLiteError(
+                code: 1,
+                message: "table saved_games has no UNIQUE(player_name), which saving needs; add it or start on a new database")
         }
     }
 
