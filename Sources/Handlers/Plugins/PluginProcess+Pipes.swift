@@ -76,9 +76,6 @@ extension PluginProcess {
                             self.complete(id, with: .invalidAnswer(reason))
                         case .badHello(let reason):
                             violation = "a bad hello: \(reason)"
-                            if !saidHello {
-                                self.refuseStart(because: violation ?? reason)
-                            }
                         case .garbage(let reason):
                             garbageLines += 1
                             self.logSometimes("plugin.line.garbage", count: garbageLines, reason: reason, line: line)
@@ -92,6 +89,9 @@ extension PluginProcess {
                 }
                 if let violation {
                     self.logger.error("plugin.protocol.violation", metadata: ["reason": "\(violation)"])
+                    // Before any hello of the first incarnation, start-up fails with the reason
+                    // (once a plugin has started, this changes nothing).
+                    if !saidHello { self.refuseStart(because: violation) }
                     kill.yield()
                     return
                 }

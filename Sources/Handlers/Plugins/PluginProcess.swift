@@ -229,8 +229,8 @@ public final class PluginProcess: Sendable {
         return refusal
     }
 
-    /// The first incarnation broke the rules before its hello: start-up fails with `reason`
-    /// (rather than, later, with a timeout that hides it).
+    /// The plugin broke the rules before its hello: if it had not started yet, start-up fails
+    /// with `reason` (rather than, later, with a timeout or an exit that hides it).
     func refuseStart(because reason: String) {
         self.readiness.fail(PluginStartupError(plugin: self.executable, reason: reason))
     }

@@ -149,21 +149,16 @@ actor BatchingWriter {
 
     /// Runs `operations` in one transaction; rolls back and rethrows on any failure.
     private func commit(_ operations: [WriteOperation], createdAt: String) throws(SQLiteError) -> [WriteOutcome] {
-        do {
-            try self.connection.execute("BEGIN IMMEDIATE")
-        } catch {
-            self.failedCount.add(1, ordering: .relaxed)
-            throw error
-        }
         var outcomes: [WriteOutcome] = []
         outcomes.reserveCapacity(operations.count)
         do {
+            try self.connection.execute("BEGIN IMMEDIATE")  // a lock held elsewhere fails here
             for operation in operations {
                 outcomes.append(try self.apply(operation, createdAt: createdAt))
             }
             try self.connection.execute("COMMIT")
         } catch {
-            try? self.connection.execute("ROLLBACK")
+            try? self.connection.execute("ROLLBACK")  // (nothing to roll back if BEGIN failed)
             self.failedCount.add(1, ordering: .relaxed)
             throw error
         }

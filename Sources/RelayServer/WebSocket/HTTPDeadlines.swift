@@ -41,8 +41,9 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        self.waitingSince = .now()
-        self.scheduleCheck(context: context, at: .now() + self.timeout)
+        let now = NIODeadline.now()
+        self.waitingSince = now
+        self.scheduleCheck(context: context, at: now + self.timeout)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
