@@ -24,8 +24,16 @@ public enum PluginLine: Sendable, Equatable {
 
     /// Decodes one line (without its newline).
     public static func decode(_ bytes: some Collection<UInt8>) -> PluginLine {
-        guard case .object(let fields) = try? JSONParser.parse(bytes, maxDepth: Self.maxDepth) else {
-            return .garbage(reason: "not a JSON object")
+        let fields: [String: JSONValue]
+        do throws(JSONParser.Failure) {
+            guard case .object(let object) = try JSONParser.parse(bytes, maxDepth: Self.maxDepth) else {
+                return .garbage(reason: "not a JSON object")
+            }
+            fields = object
+        } catch {
+            let reason = "not valid JSON: \(error.reason) at byte \(error.offset)"
+            guard let id = UnparsableAnswer.id(bytes) else { return .garbage(reason: reason) }
+            return .invalidAnswer(id: id, reason: reason)
         }
         switch fields["kind"]?.stringValue {
         case "hello":

@@ -149,7 +149,10 @@ struct PluginFailureTests {
         }
     }
 
-    @Test(arguments: ["unknown_action", "bad_error_code", "message_without_type", "verdict"])
+    @Test(arguments: [
+        "unknown_action", "bad_error_code", "message_without_type", "verdict",
+        "nan", "huge_number", "lone_surrogate", "invalid_utf8",  // not JSON this server reads
+    ])
     func answersOutsideTheProtocolArePluginErrors(_ mistake: String) async throws {
         try await ProbePlugin.withHarness([ProbePlugin.executable()]) { harness in
             let client = harness.client()

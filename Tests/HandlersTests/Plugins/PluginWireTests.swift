@@ -93,6 +93,11 @@ struct PluginWireTests {
         #"{"kind":"answer","id":3,"verdict":"rewrite"}"#,
         #"{"kind":"answer","id":3,"verdict":"pass","actions":[]}"#,
         #"{"kind":"answer","id":3}"#,
+        // Not JSON this server reads, but the id is there: still an answer, so plugin_error at once.
+        #"{"kind":"answer","id":3,"actions":[{"send":"sender","message":{"type":"a","v":NaN}}]}"#,
+        #"{"kind":"answer","id":3,"actions":[{"send":"sender","message":{"type":"a","v":1e400}}]}"#,
+        #"{"id" : 3 , "actions":[{"send":"sender","message":{"type":"a,}\"","s":"\ud800"}}], "kind": "answer"}"#,
+        #"{"kind":"answer","id":3,"actions":[{"send":"sender","message":{"type":"a"}}]"#,
     ])
     func invalidAnswersKeepTheirId(_ line: String) {
         guard case .invalidAnswer(id: 3, _) = decode(line) else {
@@ -104,12 +109,27 @@ struct PluginWireTests {
     @Test(arguments: [
         "", "not json", "[1]", #"{"id":1}"#, #"{"kind":"answer","id":"1","actions":[]}"#,
         #"{"kind":"answer","id":-1,"actions":[]}"#,
+        // Unparsable, and no top-level answer id to be read.
+        "NaN", #"{"kind":"answer","id":3.5,"v":NaN}"#, #"{"kind":"answer","id":3e0,"v":NaN}"#,
+        #"{"kind":"answered","id":3,"v":NaN}"#, #"{"kind":"answer","id":"3","v":NaN}"#,
+        #"{"v":{"kind":"answer","id":3},"w":NaN}"#, #"{"kind":"answer","id":18446744073709551616,"v":NaN}"#,
+        #"{"kind":"answer" "id":3,"v":NaN}"#,
     ])
     func garbage(_ line: String) {
         guard case .garbage = decode(line) else {
             Issue.record("\(line) → \(decode(line))")
             return
         }
+    }
+
+    @Test func anAnswerWithInvalidUTF8KeepsItsId() {
+        let line = Array(#"{"kind":"answer","id":7,"actions":[{"send":"sender","message":{"type":"a","s":""#.utf8)
+            + [0xFF, 0xFE] + Array(#""}}]}"#.utf8)
+        guard case .invalidAnswer(id: 7, let reason) = PluginLine.decode(line) else {
+            Issue.record("\(PluginLine.decode(line))")
+            return
+        }
+        #expect(reason.contains("invalid UTF-8"))
     }
 
     @Test func requestLineCarriesContextAndMessage() throws {

@@ -117,6 +117,17 @@ enum ProbePlugin {
                 answer["actions"] = [{"send": "sender", "message": {"no": "type"}}]
             elif do == "verdict":
                 answer["verdict"] = "pass"
+            elif do == "nan":  # json.dumps writes NaN, which JSON does not have
+                answer["actions"] = [{"send": "sender", "message": dict(context, value=float("nan"))}]
+            elif do == "huge_number":
+                answer["actions"] = [{"send": "sender", "message": dict(context, value=10 ** 400)}]
+            elif do == "lone_surrogate":
+                answer["actions"] = [{"send": "sender", "message": dict(context, text="\ud800")}]
+            elif do == "invalid_utf8":
+                sys.stdout.buffer.write(json.dumps(answer).encode()[:-1]
+                                        + b',"actions":[{"send":"sender","message":{"type":"x","text":"\xff"}}]}\n')
+                sys.stdout.buffer.flush()
+                continue
             elif do == "unknown_id":
                 answer["id"] = 10 ** 12
                 say(answer | {"actions": []})
