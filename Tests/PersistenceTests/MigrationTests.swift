@@ -200,6 +200,38 @@ struct MigrationTests {
         }
     }
 
+    @Test func scoresNotStoredAsIntegersAreStoredAsTheIntegersServed() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            try makeLegacyDatabase(at: path, withBosses: true)
+            do {
+                // Hand-edited rows: SQLite keeps 12.2 and 'abc' as they are in an INTEGER column.
+                let raw = try RawDatabase(path: path)
+                try raw.execute(
+                    """
+                    INSERT INTO scores (player_name, score, coins, enemies_defeated, distance, level, game_mode) VALUES
+                        ('erin', 12.2, 0, 0, 0, 1, 'classic'), ('erin', 12.9, 0, 0, 0, 1, 'classic'),
+                        ('frank', 'abc', 0, 0, 0, 1, 'classic'), ('frank', 5, 0, 0, 0, 1, 'classic'),
+                        ('gina', '2000x', 0, 0, 0, 1, 'classic');
+                    """)
+                #expect(try raw.strings("SELECT typeof(score) FROM scores WHERE id > 4") == ["real", "real", "text", "integer", "text"])
+            }
+            try await withStore(PersistenceConfiguration(databasePath: path)) { store in
+                // Each row is ordered by the score every answer shows, by SQL as by memory.
+                let board = try await store.leaderboard(limit: 10, gameMode: "classic")
+                #expect(board.map(\.id) == [2, 9, 1, 5, 6, 8, 7])
+                #expect(board.map(\.submission.score) == [2_500, 2_000, 1_500, 12, 12, 5, 0])
+                #expect(try await store.personalBest(playerName: "erin")?.id == 5, "12.2 and 12.9 are both 12: the first wins")
+                #expect(try await store.personalBest(playerName: "frank")?.submission.score == 5)
+                #expect(try await store.personalBest(playerName: "gina")?.submission.score == 2_000)
+                #expect(try await store.rank(of: 12, gameMode: "classic") == 4)
+            }
+            let raw = try RawDatabase(path: path)
+            try #require(try raw.strings("SELECT DISTINCT typeof(score) FROM scores") == ["integer"])
+            #expect(try raw.leaderboard(limit: 10, gameMode: "classic").map(\.id) == [2, 9, 1, 5, 6, 8, 7])
+        }
+    }
+
     @Test func newerSchemaVersionIsRefused() async throws {
         try await withTemporaryDirectory { directory in
             let path = databasePath(in: directory)

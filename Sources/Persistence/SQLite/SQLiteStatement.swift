@@ -61,6 +61,9 @@ final class SQLiteStatement {
     /// Column `index` of the current row as a 64-bit integer.
     func int64(at index: Int32) -> Int64 { sqlite3_column_int64(self.handle, index) }
 
+    /// Whether column `index` of the current row is stored as an integer (not converted to one).
+    func isInteger(at index: Int32) -> Bool { sqlite3_column_type(self.handle, index) == SQLITE_INTEGER }
+
     /// Column `index` of the current row as text ("" for NULL).
     func text(at index: Int32) -> String {
         self.withTextBytes(at: index) { String(decoding: $0, as: UTF8.self) }

@@ -238,4 +238,23 @@ extension BatchingWriter {
         try self.connection.execute("PRAGMA synchronous = \(self.configuration.synchronous.rawValue)")
         return try self.connection.migrate()
     }
+
+    /// Stores each of these scores as the integer the server reads for it, so that SQL's
+    /// `ORDER BY score` (personal bests) agrees with the in-memory leaderboards and ranks.
+    func storeScoresAsIntegers(_ positions: [LeaderboardPosition]) throws(SQLiteError) {
+        try self.connection.execute("BEGIN IMMEDIATE")
+        do {
+            try self.connection.withStatement("UPDATE scores SET score = ? WHERE id = ?") { update throws(SQLiteError) in
+                for position in positions {
+                    update.reset()
+                    try update.bind(.integer(position.score), .integer(position.id))
+                    _ = try update.step()
+                }
+            }
+            try self.connection.execute("COMMIT")
+        } catch {
+            try? self.connection.execute("ROLLBACK")
+            throw error
+        }
+    }
 }

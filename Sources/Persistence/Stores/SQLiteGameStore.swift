@@ -65,7 +65,14 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
                 readers.append(SQLiteReader(connection: try SQLiteConnection(path: path, readOnly: true), eventLoop: loop))
             }
             // One scan of the table feeds both indexes; only the leaderboards' rows are read in full.
-            let scoresByMode = try await readers[0].allScoresByMode()
+            let scan = try await readers[0].scanScores()
+            if !scan.nonIntegerScores.isEmpty {
+                try await writer.storeScoresAsIntegers(scan.nonIntegerScores)
+                logger.warning(
+                    "persistence.scores.stored_as_integers",
+                    metadata: ["count": "\(scan.nonIntegerScores.count)", "first.id": "\(scan.nonIntegerScores[0].id)"])
+            }
+            let scoresByMode = scan.positionsByMode
             rankIndex.load(scoresByMode.mapValues { $0.map(\.score) })
             let leaderboardRowIDs = LeaderboardIndex.rowIDsToLoad(from: scoresByMode, length: leaderboards.length)
             leaderboards.load(try await readers[0].scores(withIDs: leaderboardRowIDs))

@@ -67,16 +67,27 @@ actor SQLiteReader {
         }
     }
 
-    /// Every row's id and score, grouped by game mode: the one start-up pass over the table,
-    /// which loads the ``RankIndex`` and picks the rows the ``LeaderboardIndex`` keeps.
-    func allScoresByMode() throws(SQLiteError) -> [GameModeKey: [LeaderboardPosition]] {
+    /// What the start-up pass over `scores` found.
+    struct ScoreScan {
+        /// Every row's id and score, grouped by game mode.
+        var positionsByMode: [GameModeKey: [LeaderboardPosition]]
+        /// Rows whose score is not stored as an integer (a hand-edited legacy file: `12.7`,
+        /// `'abc'`), with the integer every answer shows for them.
+        var nonIntegerScores: [LeaderboardPosition]
+    }
+
+    /// The one start-up pass over the table, which loads the ``RankIndex`` and picks the rows
+    /// the ``LeaderboardIndex`` keeps.
+    func scanScores() throws(SQLiteError) -> ScoreScan {
         try self.connection.withStatement("SELECT id, game_mode, score FROM scores") { row throws(SQLiteError) in
             var grouping = ScoreGroupingByMode()
+            var nonIntegerScores: [LeaderboardPosition] = []
             while try row.step() {
                 let position = LeaderboardPosition(score: row.int64(at: 2), id: row.int64(at: 0))
                 row.withTextBytes(at: 1) { grouping.append(position, modeBytes: $0) }
+                if !row.isInteger(at: 2) { nonIntegerScores.append(position) }
             }
-            return grouping.groups
+            return ScoreScan(positionsByMode: grouping.groups, nonIntegerScores: nonIntegerScores)
         }
     }
 
