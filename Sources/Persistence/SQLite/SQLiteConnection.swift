@@ -67,6 +67,14 @@ final class SQLiteConnection {
         return sqlite3_file_control(self.handle, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK && moved != 0
     }
 
+    /// Copies as much of the WAL into the database file as no reader still needs, without
+    /// waiting for anyone (`SQLITE_CHECKPOINT_PASSIVE`). Once every frame is copied, the next
+    /// write transaction starts the WAL over from its beginning instead of growing it.
+    func checkpointPassively() throws(SQLiteError) {
+        let rc = sqlite3_wal_checkpoint_v2(self.handle, "main", SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+        guard rc == SQLITE_OK else { throw self.error(rc, doing: "wal_checkpoint(PASSIVE)") }
+    }
+
     /// The rowid of the last successful INSERT on this connection.
     var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(self.handle) }
 

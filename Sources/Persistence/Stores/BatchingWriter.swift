@@ -28,6 +28,8 @@ actor BatchingWriter {
     /// Bumped by every flush, so a timer set for an earlier batch does not cut a later one short.
     private var flushGeneration = 0
     private var isClosed = false
+    /// The last batch failed for a full disk: checkpoint before the next one (`checkpointAfterDiskFull`).
+    private var diskWasFull = false
     /// Writes accepted and not yet answered, queued or in a batch being committed. Counted outside
     /// the actor: while a commit blocks its thread (a lock held by another process, a slow disk),
     /// `perform` cannot run on it, and the queue's bound must hold all the same.
@@ -121,9 +123,11 @@ actor BatchingWriter {
             return
         }
 
+        if self.diskWasFull { self.checkpointAfterDiskFull() }
         let createdAt = UTCTimestamp.now()
         do {
             let outcomes = try self.commit(batch.map(\.operation), createdAt: createdAt)
+            self.diskWasFull = false
             for (write, outcome) in zip(batch, outcomes) { write.continuation.resume(returning: outcome) }
         } catch {
             self.logger.error(
@@ -133,6 +137,7 @@ actor BatchingWriter {
             if error.isLocked || error.isDiskFull {
                 // Every write would meet it again, and a retry waits out the lock timeout each.
                 for write in batch { write.continuation.resume(throwing: Self.persistenceError(for: error)) }
+                self.diskWasFull = error.isDiskFull
                 return
             }
             // One bad write must not fail its neighbours: retry each on its own.
@@ -169,6 +174,22 @@ actor BatchingWriter {
         self.leaderboards.add(scores)
         self.logger.trace("persistence.batch.committed", metadata: ["db.batch.size": "\(operations.count)"])
         return outcomes
+    }
+
+    /// On a full disk the WAL cannot start over until a checkpoint has copied its frames into
+    /// the database file, which must grow for the pages they added; SQLite tries that only after
+    /// a commit succeeds, and the commit first needs new WAL space for its frames. Checkpointing
+    /// before each batch that follows a disk-full failure lets freed space go to that copy first;
+    /// the batch then reuses the WAL's own space, so it needs no room of its own. Costs nothing
+    /// while writes succeed.
+    private func checkpointAfterDiskFull() {
+        do {
+            try self.connection.checkpointPassively()
+            self.logger.notice("persistence.checkpoint.after_disk_full", metadata: ["result": "done"])
+        } catch {
+            // Still full: the batch fails as before, and the next one tries again.
+            self.logger.debug("persistence.checkpoint.after_disk_full", metadata: ["error": "\(error)"])
+        }
     }
 
     private func apply(_ operation: WriteOperation, createdAt: String) throws(SQLiteError) -> WriteOutcome {
@@ -225,6 +246,10 @@ actor BatchingWriter {
 }
 
 extension BatchingWriter {
+    /// What the WAL file is cut back to when it starts over: about the size SQLite's automatic
+    /// checkpoint (at 1,000 pages of 4 KiB) keeps it to, so a steady load never has it cut.
+    static let walSizeLimitBytes = 4 << 20
+
     /// Puts the database in WAL mode with the configured durability and migrates it.
     ///
     /// - Returns: the schema version found before migrating.
@@ -236,6 +261,12 @@ extension BatchingWriter {
             throw SQLiteError(code: 1, message: "cannot switch to WAL journal mode (got \(mode))")
         }
         try self.connection.execute("PRAGMA synchronous = \(self.configuration.synchronous.rawValue)")
+        // SQLite never shrinks the WAL by default: after a spike (a reader holding old frames, a
+        // large migration) the file keeps its peak size, and on a full disk commits go on filling
+        // that space while every checkpoint fails, piling up pages the database file must grow by
+        // before anything can be written again. This cuts the file back to one checkpoint's worth
+        // (1,000 pages) when the WAL starts over: once per checkpoint, not per write.
+        try self.connection.execute("PRAGMA journal_size_limit = \(Self.walSizeLimitBytes)")
         return try self.connection.migrate()
     }
 
