@@ -115,6 +115,19 @@ struct RoomStateMembershipTests {
         #expect(room.hostID == "p2")
     }
 
+    @Test func aJoinerFindingTheHostDroppedBecomesHostAtOnce() throws {
+        var room = try makeRoom(maxPlayers: 3, players: 1)
+        #expect(room.markDisconnected("p1") == false)  // nobody else to take it
+        #expect(room.hostID == "p1")
+        _ = try room.addPlayer(id: "p2", name: "Player 2", reconnectToken: "t2")
+        #expect(room.hostID == "p2")
+        _ = try room.addPlayer(id: "p3", name: "Player 3", reconnectToken: "t3")
+        #expect(room.hostID == "p2")
+        // coming back does not take the role back
+        _ = try room.reconnect("p1", token: "t1", newToken: "t1b")
+        #expect(room.hostID == "p2")
+    }
+
     @Test func unknownPlayerDisconnectChangesNothing() throws {
         var room = try makeRoom(players: 2)
         #expect(room.markDisconnected("ghost") == false)

@@ -61,7 +61,9 @@ public struct RoomState: Sendable {
         guard !self.gameStarted, self.players.count < self.maxPlayers else { throw .joinFailed }
         let player = RoomPlayer(id: id, name: name, number: self.players.count + 1, reconnectToken: reconnectToken)
         self.players.append(player)
-        if self.players.count == 1 { self.hostID = id }
+        // The first member, or a joiner finding every other member dropped: a room whose host
+        // is away must not wait out their window before anyone can start it.
+        _ = self.electHostIfNeeded()
         return player
     }
 
