@@ -83,16 +83,24 @@ struct RoomRegistryTests {
         #expect(state.maxPlayers == 4)
         #expect((1...999_999).contains(state.seed))
         #expect(state.players.isEmpty)
-        // not listed as joinable before anyone is in it
+        // not listed at all before anyone is in it (no room without a host in `/api/rooms/all`)
         #expect(registry.roomInfos(joinableOnly: true).isEmpty)
+        #expect(registry.roomInfos(joinableOnly: false).isEmpty)
+        let connection = PlayerConnection(queueCapacity: 4) { _ in }
+        _ = try await room.admit(playerID: "p1", name: "One", reconnectToken: "t", connection: connection)
+        #expect(registry.roomInfos(joinableOnly: true).map { $0["host_id"] } == ["p1"])
         #expect(registry.roomInfos(joinableOnly: false).count == 1)
     }
 
-    @Test func theRoomListIsTheArrayOfTheRoomsInfos() throws {
+    @Test func theRoomListIsTheArrayOfTheRoomsInfos() async throws {
         let registry = self.registry()
         #expect(String(buffer: registry.roomList(joinableOnly: false)) == "[]")
         let names = ["A", "B \"quoted\"", "C"]
-        for name in names { _ = try registry.createRoom(name: name, maxPlayers: 3) }
+        for (index, name) in names.enumerated() {  // full rooms: listed, but not as joinable
+            let room = try registry.createRoom(name: name, maxPlayers: 1)
+            let connection = PlayerConnection(queueCapacity: 4) { _ in }
+            _ = try await room.admit(playerID: "p\(index)", name: "P", reconnectToken: "t", connection: connection)
+        }
         let list = try JSONParser.parse(Array(registry.roomList(joinableOnly: false).readableBytesView))
         #expect(list == .array(registry.roomInfos(joinableOnly: false)))
         let listedNames = Set(registry.roomInfos(joinableOnly: false).compactMap { $0["room_name"]?.stringValue })

@@ -176,7 +176,7 @@ struct InPlaceRelayTests {
             let host = try await StalledClient.connect(
                 port: port, path: "/ws/room/new",
                 early: [#"{"type":"create_room","room_name":"Early","player_name":"Host"}"#])
-            try await eventually { registry.count == 1 }
+            try await eventually { registry.roomInfos(joinableOnly: false).count == 1 }  // listed once the host is in
             let code = try #require(registry.roomInfos(joinableOnly: false).first?.objectValue?["room_id"]?.stringValue)
             let guest = TestSocket.connect(port: port)
             guest.send(["type": "join_room", "room_id": code, "player_name": "Guest"])

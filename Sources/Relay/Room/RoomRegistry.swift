@@ -12,6 +12,8 @@ public final class RoomRegistry: Sendable {
         /// dictionaries it cost every idle room about 1.5 KB.
         var info: [UInt8]
         var joinable: Bool
+        /// Whether the room has published itself: not between its creation and its first player.
+        var isListed = false
 
         init(room: GameRoom, info: JSONValue, joinable: Bool) {
             self.room = room
@@ -101,7 +103,7 @@ public final class RoomRegistry: Sendable {
 
     private func listedInfos(joinableOnly: Bool) -> [[UInt8]] {
         self.entries.withLock { entries in
-            entries.values.filter { !joinableOnly || $0.joinable }.map(\.info)
+            entries.values.filter { $0.isListed && (!joinableOnly || $0.joinable) }.map(\.info)
         }
     }
 
@@ -112,6 +114,7 @@ public final class RoomRegistry: Sendable {
             guard entries[room.code]?.room === room else { return }
             entries[room.code]?.info = encoded
             entries[room.code]?.joinable = joinable
+            entries[room.code]?.isListed = true
         }
     }
 
