@@ -54,9 +54,14 @@ public struct MessageDispatcher: Sendable {
     public var messageTypes: [String] { self.handlers.keys.sorted() }
 
     /// Decodes one text message and runs its filters and handler; problems become `error` replies.
+    ///
+    /// A connection the server is closing (replaced by a reconnect, too slow, flooding) speaks for
+    /// nobody: messages it sent before the close but not yet handled are dropped, so a replaced
+    /// connection cannot, say, join another room as a player nobody can reach.
     public func dispatch(_ text: String, session: ConnectionSession) async {
+        guard session.connection.closeCode == nil else { return }
         do throws(RelayError) {
-            if let raw = self.rawHandler(for: text), try await raw.handleRaw(text, session: session) { return }
+            if let raw = self.rawHandler(for: text), await raw.handleRaw(text, session: session) { return }
             var message = try Self.decode(text)
             guard let handler = self.handlers[message.type] else { throw .unknownType(message.type) }
             if !self.filters.isEmpty, let filters = self.filters[message.type] {

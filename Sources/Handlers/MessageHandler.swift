@@ -12,7 +12,8 @@ public protocol MessageHandler: Sendable {
 }
 
 /// A handler for messages that act on the sender's room. It runs inside the room's
-/// isolation, synchronously, so the message is applied atomically.
+/// isolation, synchronously, so the message is applied atomically; an error it throws is
+/// queued for the sender there too, in order with what the room sends them.
 public protocol RoomMessageHandler: MessageHandler {
     /// Handles `message` from `playerID`, a current member of `room`.
     func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError)
@@ -22,15 +23,17 @@ extension RoomMessageHandler {
     public func handle(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) {
         guard let membership = session.membership else { throw .notInRoom }
         let context = (handler: self, message: message, playerID: membership.playerID, connection: session.connection)
-        do {
-            try await membership.room.enterFromAnywhere(with: context) { room, context throws(RelayError) in
+        let isStillMember = await membership.room.enterFromAnywhere(with: context) { room, context in
+            do throws(RelayError) {
                 guard room.isCurrent(context.playerID, connection: context.connection) else { throw .notInRoom }
                 try context.handler.handle(context.message, from: context.playerID, in: room)
+                return true
+            } catch {
+                context.connection.send(OutboundMessage.error(error))
+                return error != .notInRoom
             }
-        } catch {
-            if error == .notInRoom { session.membership = nil }  // dropped, left or replaced meanwhile
-            throw error
         }
+        if !isStillMember { session.membership = nil }  // dropped, left or replaced meanwhile
     }
 }
 
@@ -65,18 +68,25 @@ extension RawRoomMessageHandler {
     }
 
     /// The raw path from a connection: enters the sender's room like
-    /// ``RoomMessageHandler/handle(_:session:)``, or declines when the sender is not a current member.
-    func handleRaw(_ text: String, session: ConnectionSession) async throws(RelayError) -> Bool {
+    /// ``RoomMessageHandler/handle(_:session:)`` (an error is queued for the sender there), or
+    /// declines when the sender is not a current member.
+    func handleRaw(_ text: String, session: ConnectionSession) async -> Bool {
         guard let membership = session.membership else { return false }
         let context = (handler: self, text: text, playerID: membership.playerID, connection: session.connection)
-        return try await membership.room.enterFromAnywhere(with: context) { room, context throws(RelayError) in
+        return await membership.room.enterFromAnywhere(with: context) { room, context in
             var text = context.text
             // `withUTF8` rethrows untyped; carry the typed error out in a Result.
-            return try text.withUTF8 { bytes in
+            let handled = text.withUTF8 { bytes in
                 Result { () throws(RelayError) in
                     try context.handler.handleRaw(bytes, from: context.playerID, connection: context.connection, in: room)
                 }
-            }.get()
+            }
+            switch handled {
+            case .success(let isHandled): return isHandled
+            case .failure(let error):
+                context.connection.send(OutboundMessage.error(error))
+                return true
+            }
         }
     }
 

@@ -118,3 +118,47 @@ struct InboundMessageTests {
         #expect("x".trimmingWhitespace() == "x")
     }
 }
+
+/// A room handler that refuses its message after asking the room to send the sender a
+/// `marker` on the room's next turn: what a room event right after the refusal looks like.
+private struct RefusesBeforeARoomEvent: RawRoomMessageHandler {
+    let messageType: String
+
+    func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
+        try self.refuse(playerID, in: room)
+    }
+
+    func handleRaw(_ bytes: UnsafeBufferPointer<UInt8>, from playerID: String, in room: isolated GameRoom)
+        throws(RelayError) -> Bool
+    {
+        guard self.messageType == "refuses_raw" else { return false }
+        try self.refuse(playerID, in: room)
+        return true
+    }
+
+    private func refuse(_ playerID: String, in room: isolated GameRoom) throws(RelayError) {
+        room.executeOnLoop { room in room.send(OutboundMessage.make(type: "marker", [:]), to: playerID) }
+        throw .notHost
+    }
+}
+
+@Suite("MessageDispatcher: a room's refusal")
+struct RoomRefusalOrderTests {
+    /// The refusal is queued in the room, as its replies are: a room event that comes after the
+    /// message was judged (another player leaving, say) never overtakes it. A host told it is
+    /// host by `player_left` must not then read `not_host` for a message judged before.
+    @Test(arguments: ["refuses", "refuses_raw"])
+    func aRefusalIsQueuedBeforeLaterRoomEvents(_ type: String) async throws {
+        let dispatcher = try MessageDispatcher(
+            handlers: BuiltInHandlers.all + [RefusesBeforeARoomEvent(messageType: type)])
+        let harness = Harness(dispatcher: dispatcher)
+        let client = harness.client()
+        _ = try await client.createRoom(playerID: "host", name: "Hosty")
+        for _ in 0..<20 {
+            await client.send(#"{"type":"\#(type)"}"#)
+            var messages = await client.received()
+            try await harness.eventually { messages += await client.received(); return messages.count >= 2 }
+            #expect(messages.map(\.type) == ["error", "marker"])
+        }
+    }
+}
