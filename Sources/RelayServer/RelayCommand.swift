@@ -106,7 +106,9 @@ struct RelayCommand: AsyncParsableCommand {
 
         let configuration = try self.configuration(environment: environment, openFileLimit: openFileLimit)
         if configuration.apiKeyWasGenerated {
-            print("API_KEY is not set; this run's generated key is: \(configuration.apiKey)")
+            // Written at once: through `print`, a piped or redirected stdout (a container, systemd)
+            // would hold the key in its buffer until the server exits, and lose it to a SIGKILL.
+            FileHandle.standardOutput.write(Data("API_KEY is not set; this run's generated key is: \(configuration.apiKey)\n".utf8))
         }
         let store: SQLiteGameStore
         do {

@@ -98,12 +98,14 @@ struct ProcessLifecycleTests {
         }
     }
 
-    @Test("A generated API key is printed once at start")
+    @Test("A generated API key is printed once at start, while the server runs, to a pipe too")
     func generatedKeyIsPrinted() async throws {
         try await withTemporaryDirectory { directory in
             let relay = try ChildRelay(
                 arguments: ["--port", "0", "--data-dir", directory], environment: ["API_KEY": ""])
             _ = try await relay.listeningPort()
+            // The child's stdout is a pipe, which a `print` alone leaves in its buffer until exit.
+            #expect(relay.printed.contains("generated key is: "), "the key is readable while the server runs")
             relay.send(SIGTERM)
             _ = try await relay.exitStatus()
             let lines = relay.printed.split(separator: "\n").filter { $0.contains("generated key") }
