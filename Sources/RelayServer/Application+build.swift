@@ -56,6 +56,7 @@ func buildRouter(
     router.add(middleware: SecurityHeadersMiddleware())
     router.add(middleware: CORSPolicyMiddleware(policy: configuration.cors))
     router.add(middleware: JSONErrorMiddleware())
+    router.add(middleware: EmptyPathSegmentGuard())
     router.add(middleware: FetchMetadataGuard())
 
     router.get("/") { _, _ in try JSONResponse.message("JumpJumpJump API is running!") }

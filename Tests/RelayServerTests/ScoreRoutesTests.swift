@@ -174,3 +174,64 @@ struct ScoreRoutesTests {
         }
     }
 }
+
+@Suite("Queries and paths read as FastAPI reads them")
+struct QueryAndPathReadingTests {
+    @Test("A query is form-decoded: `+` is a space, `%2B` a plus, names decoded, the last repeat wins")
+    func formDecodedQueries() async throws {
+        try await withLiveApp { client in
+            for (score, mode) in [(10, "end less"), (20, "a+b"), (30, "levels")] {
+                _ = try await client.execute(
+                    uri: "/api/scores", method: .post, headers: keyed, body: scoreBody(score: score, mode: mode))
+            }
+            func modes(_ query: String) async throws -> [String] {
+                try await client.execute(uri: "/api/scores/leaderboard?\(query)", method: .get, headers: keyed)
+                    .objects().compactMap { $0["game_mode"] as? String }
+            }
+            // What a browser's URLSearchParams writes for "end less".
+            #expect(try await modes("game_mode=end+less") == ["end less"])
+            #expect(try await modes("game_mode=end%20less") == ["end less"])
+            #expect(try await modes("game_mode=a%2Bb") == ["a+b"])
+            #expect(try await modes("game%5Fmode=levels") == ["levels"])
+            #expect(try await modes("game_mode=levels&game_mode=end+less") == ["end less"])
+            #expect(try await modes("game_mode=+levels+") == ["levels"], "trimmed like the stored modes")
+            #expect(try await modes("limit=1&limit=2").count == 2)
+            let rank = try await client.execute(uri: "/api/scores/rank/5?game_mode=end+less", method: .get, headers: keyed)
+            #expect(try rank.object()["rank"] as? Int == 2)
+        }
+    }
+
+    @Test("Names in paths are trimmed like the names stored")
+    func pathNamesAreTrimmed() async throws {
+        try await withLiveApp { client in
+            let saved = try await client.execute(
+                uri: "/api/save_game", method: .post, headers: keyed, body: saveBody(name: " dave "))
+            #expect(saved.status == .ok)
+            let loaded = try await client.execute(uri: "/api/load_game/%20dave%20", method: .get, headers: keyed)
+            #expect(try loaded.object()["player_name"] as? String == "dave")
+            _ = try await client.execute(uri: "/api/scores", method: .post, headers: keyed, body: scoreBody(name: "\tdave\n"))
+            let best = try await client.execute(uri: "/api/scores/player/dave%20", method: .get, headers: keyed)
+            #expect(best.status == .ok)
+            let deleted = try await client.execute(uri: "/api/save_game/%20dave", method: .delete, headers: keyed)
+            #expect(deleted.status == .ok)
+            let gone = try await client.execute(uri: "/api/load_game/dave", method: .get, headers: keyed)
+            #expect(String(buffer: gone.body) == "null")
+        }
+    }
+
+    @Test("The same answer is the same bytes: keys in one order, `/` unescaped")
+    func answersAreByteStable() async throws {
+        try await withLiveApp { client in
+            _ = try await client.execute(uri: "/api/scores", method: .post, headers: keyed, body: scoreBody())
+            for uri in ["/api/scores/leaderboard", "/api/scores/rank/5", "/api/bosses"] {
+                var bodies: Set<String> = []
+                for _ in 0..<8 {
+                    bodies.insert(String(buffer: try await client.execute(uri: uri, method: .get, headers: keyed).body))
+                }
+                #expect(bodies.count == 1, "\(uri): \(bodies)")
+            }
+            let bosses = String(buffer: try await client.execute(uri: "/api/bosses", method: .get, headers: keyed).body)
+            #expect(bosses.contains(#""image_url":"/api/bosses/images/00""#))
+        }
+    }
+}

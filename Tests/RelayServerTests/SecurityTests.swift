@@ -121,6 +121,21 @@ struct SecurityTests {
         }
     }
 
+    @Test("A path with an empty segment is 404, not the route it would merge into", arguments: [
+        "//api/bosses", "/api//bosses", "/api/bosses//", "//", "//api/rooms",
+    ])
+    func emptyPathSegments(path: String) async throws {
+        try await withLiveApp { client in
+            var headers = keyed
+            headers[secFetchMode] = "navigate"
+            let navigation = try await client.execute(uri: path, method: .get, headers: headers)
+            #expect(navigation.status == .notFound)
+            let plain = try await client.execute(uri: path, method: .get, headers: keyed)
+            #expect(plain.status == .notFound)
+            #expect(try plain.detailMessage() == "Not Found")
+        }
+    }
+
     @Test("CORS preflight from an allowed origin: the origin, credentials, all methods, the asked headers")
     func corsPreflightAllowed() async throws {
         try await withLiveApp { client in

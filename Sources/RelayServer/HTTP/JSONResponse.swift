@@ -8,10 +8,17 @@ enum JSONResponse {
         self.raw(try self.encode(value), status: status)
     }
 
-    /// `value` as JSON bytes.
+    /// `value` as JSON bytes, the same bytes for the same value: keys sorted (Foundation's encoder
+    /// otherwise orders them differently from one answer to the next) and `/` unescaped.
     static func encode(_ value: some Encodable) throws -> ByteBuffer {
-        ByteBuffer(bytes: try JSONEncoder().encode(value))
+        ByteBuffer(bytes: try self.encoder.encode(value))
     }
+
+    private static let encoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
 
     /// The headers of a JSON body of `length` bytes.
     static func headers(length: Int) -> HTTPFields {

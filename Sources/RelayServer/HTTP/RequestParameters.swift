@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 
 extension Parameters {
@@ -7,6 +8,12 @@ extension Parameters {
     func decoded(_ name: String) -> String {
         let raw = self.get(name) ?? ""
         return raw.removingPercentEncoding ?? raw
+    }
+
+    /// A player name from the path, trimmed as names are when stored, so that `/api/load_game/%20dave`
+    /// finds the game saved as `" dave "` (stored as `dave`).
+    func playerName(_ name: String = "player_name") -> String {
+        self.decoded(name).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 
@@ -23,9 +30,29 @@ extension Request {
         return value
     }
 
-    /// An optional, non-empty query value.
+    /// An optional, non-empty query value, read as FastAPI reads a form-encoded query: `+` is a
+    /// space (a browser's `URLSearchParams` writes spaces so), names are percent-decoded like
+    /// values, and the last of a repeated parameter wins.
     func query(_ name: String) -> String? {
-        guard let value = self.uri.queryParameters.get(name), !value.isEmpty else { return nil }
+        guard let query = self.uri.query else { return nil }
+        var value: String?
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard Self.formDecoded(parts[0]) == name else { continue }
+            value = parts.count > 1 ? Self.formDecoded(parts[1]) : ""
+        }
+        guard let value, !value.isEmpty else { return nil }
         return value
+    }
+
+    /// `?game_mode=`, trimmed as stored modes are.
+    var gameModeFilter: String? {
+        self.query("game_mode")?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// `text` with `+` as a space and percent-escapes decoded (left as they are when malformed).
+    private static func formDecoded(_ text: Substring) -> String {
+        let spaced = text.replacingOccurrences(of: "+", with: " ")
+        return spaced.removingPercentEncoding ?? spaced
     }
 }

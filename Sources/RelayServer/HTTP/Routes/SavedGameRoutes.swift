@@ -9,10 +9,10 @@ struct SavedGameRoutes<Context: RequestContext> {
     func register(on group: RouterGroup<Context>) {
         group.post("/api/save_game") { request, _ in try await self.save(request) }
         group.get("/api/load_game/{player_name}") { _, context in
-            try await self.load(playerName: context.parameters.decoded("player_name"))
+            try await self.load(playerName: context.parameters.playerName())
         }
         group.delete("/api/save_game/{player_name}") { _, context in
-            try await self.store.delete(playerName: context.parameters.decoded("player_name"))
+            try await self.store.delete(playerName: context.parameters.playerName())
             return try JSONResponse.message("Save game deleted successfully")
         }
     }

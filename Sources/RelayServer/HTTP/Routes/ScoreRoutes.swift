@@ -10,7 +10,7 @@ struct ScoreRoutes<Context: RequestContext> {
         group.post("/api/scores") { request, _ in try await self.submit(request) }
         group.get("/api/scores/leaderboard") { request, _ in try await self.leaderboard(request) }
         group.get("/api/scores/player/{player_name}") { _, context in
-            try await self.personalBest(playerName: context.parameters.decoded("player_name"))
+            try await self.personalBest(playerName: context.parameters.playerName())
         }
         group.get("/api/scores/rank/{score}") { request, context in
             try await self.rank(request, score: context.parameters.get("score") ?? "")
@@ -39,7 +39,7 @@ struct ScoreRoutes<Context: RequestContext> {
             let requested = try Request.integer(text, location: ["query", "limit"])
             limit = Int(min(max(requested, 1), Int64(self.limits.maxLeaderboardLimit)))
         }
-        let rows = try await self.store.leaderboard(limit: limit, gameMode: request.query("game_mode"))
+        let rows = try await self.store.leaderboard(limit: limit, gameMode: request.gameModeFilter)
         return try JSONResponse.make(rows.enumerated().map { ScoreResponse(stored: $1, rank: $0 + 1) })
     }
 
@@ -52,7 +52,7 @@ struct ScoreRoutes<Context: RequestContext> {
 
     private func rank(_ request: Request, score text: String) async throws -> Response {
         let score = try Request.integer(text, location: ["path", "score"])
-        let rank = try await self.store.rank(of: score, gameMode: request.query("game_mode"))
+        let rank = try await self.store.rank(of: score, gameMode: request.gameModeFilter)
         return try JSONResponse.make(RankResponse(score: score, rank: rank))
     }
 }
