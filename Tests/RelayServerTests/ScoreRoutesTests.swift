@@ -234,4 +234,21 @@ struct QueryAndPathReadingTests {
             #expect(bosses.contains(#""image_url":"/api/bosses/images/00""#))
         }
     }
+
+    @Test("A score is written in the model's field order, any name escaped")
+    func scoreFieldOrder() async throws {
+        try await withLiveApp { client in
+            let name = "q\"b\\s/é🎮\u{7}"
+            let stored = try await client.execute(uri: "/api/scores", method: .post, headers: keyed, body: scoreBody(name: name))
+            let text = String(buffer: stored.body)
+            let keys = text.matches(of: /"([a-z_]+)":/).map { String($0.1) }
+            #expect(keys == ["id", "player_name", "score", "coins", "enemies_defeated", "distance", "level", "game_mode", "created_at", "rank"])
+            #expect(try stored.object()["player_name"] as? String == name)
+            #expect(text.hasSuffix(#","rank":null}"#))
+            let board = try await client.execute(uri: "/api/scores/leaderboard", method: .get, headers: keyed)
+            #expect(try board.objects().map { $0["rank"] as? Int } == [1])
+            let rank = try await client.execute(uri: "/api/scores/rank/5", method: .get, headers: keyed)
+            #expect(String(buffer: rank.body) == #"{"score":5,"rank":2}"#)
+        }
+    }
 }

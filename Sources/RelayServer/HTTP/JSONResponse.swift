@@ -1,11 +1,31 @@
 import Foundation
 import Hummingbird
+import Relay
 
 /// Builds `application/json` responses.
 enum JSONResponse {
     /// Encodes `value` with snake_case keys already spelled by the types themselves.
     static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
         self.raw(try self.encode(value), status: status)
+    }
+
+    /// `value`, written in its own field order.
+    static func make(_ value: some OrderedJSON) -> Response {
+        var writer = JSONWriter()
+        value.write(to: &writer)
+        return self.raw(writer.buffer)
+    }
+
+    /// `values` as a JSON array, each written in its own field order.
+    static func make(_ values: [some OrderedJSON]) -> Response {
+        var writer = JSONWriter(capacity: 256 * max(values.count, 1))
+        writer.writeFragment("[")
+        for (index, value) in values.enumerated() {
+            if index > 0 { writer.writeFragment(",") }
+            value.write(to: &writer)
+        }
+        writer.writeFragment("]")
+        return self.raw(writer.buffer)
     }
 
     /// `value` as JSON bytes, the same bytes for the same value: keys sorted (Foundation's encoder

@@ -1,27 +1,37 @@
 import Persistence
+import Relay
 
 /// `ScoreResponse` of the protocol: the stored row, with `rank` always present (`null` when unranked).
-struct ScoreResponse: Encodable {
+///
+/// Written by hand in the model's field order, as FastAPI writes it: the hottest answer of the
+/// API (every `POST /api/scores`), where `JSONEncoder` and its key sorting cost most.
+struct ScoreResponse: OrderedJSON {
     let stored: StoredScore
     let rank: Int?
 
-    private enum CodingKeys: String, CodingKey {
-        case id, player_name, score, coins, enemies_defeated, distance, level, game_mode, created_at, rank
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
+    func write(to writer: inout JSONWriter) {
         let score = self.stored.submission
-        try container.encode(self.stored.id, forKey: .id)
-        try container.encode(score.playerName, forKey: .player_name)
-        try container.encode(score.score, forKey: .score)
-        try container.encode(score.coins, forKey: .coins)
-        try container.encode(score.enemiesDefeated, forKey: .enemies_defeated)
-        try container.encode(score.distance, forKey: .distance)
-        try container.encode(score.level, forKey: .level)
-        try container.encode(score.gameMode, forKey: .game_mode)
-        try container.encode(self.stored.createdAt, forKey: .created_at)
-        try container.encode(self.rank, forKey: .rank)  // `encode`, not `encodeIfPresent`: null stays in the JSON
+        writer.writeFragment("{\"id\":")
+        writer.writeInteger(self.stored.id)
+        writer.writeFragment(",\"player_name\":")
+        writer.writeString(score.playerName)
+        writer.writeFragment(",\"score\":")
+        writer.writeInteger(score.score)
+        writer.writeFragment(",\"coins\":")
+        writer.writeInteger(score.coins)
+        writer.writeFragment(",\"enemies_defeated\":")
+        writer.writeInteger(score.enemiesDefeated)
+        writer.writeFragment(",\"distance\":")
+        writer.writeInteger(score.distance)
+        writer.writeFragment(",\"level\":")
+        writer.writeInteger(score.level)
+        writer.writeFragment(",\"game_mode\":")
+        writer.writeString(score.gameMode)
+        writer.writeFragment(",\"created_at\":")
+        writer.writeString(self.stored.createdAt)
+        writer.writeFragment(",\"rank\":")
+        if let rank = self.rank { writer.writeInteger(Int64(rank)) } else { writer.writeFragment("null") }
+        writer.writeFragment("}")
     }
 }
 
@@ -61,7 +71,20 @@ struct BossResponse: Encodable {
 }
 
 /// `{"score": S, "rank": R}`.
-struct RankResponse: Encodable {
+struct RankResponse: OrderedJSON {
     let score: Int64
     let rank: Int
+
+    func write(to writer: inout JSONWriter) {
+        writer.writeFragment("{\"score\":")
+        writer.writeInteger(self.score)
+        writer.writeFragment(",\"rank\":")
+        writer.writeInteger(Int64(self.rank))
+        writer.writeFragment("}")
+    }
+}
+
+/// An answer that writes its own JSON, fields in a fixed order.
+protocol OrderedJSON {
+    func write(to writer: inout JSONWriter)
 }

@@ -30,7 +30,7 @@ struct ScoreRoutes<Context: RequestContext> {
         )
         try fields.validate()
         let stored = try await self.store.submit(submission)
-        return try JSONResponse.make(ScoreResponse(stored: stored, rank: nil))
+        return JSONResponse.make(ScoreResponse(stored: stored, rank: nil))
     }
 
     private func leaderboard(_ request: Request) async throws -> Response {
@@ -40,19 +40,19 @@ struct ScoreRoutes<Context: RequestContext> {
             limit = Int(min(max(requested, 1), Int64(self.limits.maxLeaderboardLimit)))
         }
         let rows = try await self.store.leaderboard(limit: limit, gameMode: request.gameModeFilter)
-        return try JSONResponse.make(rows.enumerated().map { ScoreResponse(stored: $1, rank: $0 + 1) })
+        return JSONResponse.make(rows.enumerated().map { ScoreResponse(stored: $1, rank: $0 + 1) })
     }
 
     private func personalBest(playerName: String) async throws -> Response {
         guard let best = try await self.store.personalBest(playerName: playerName) else {
             throw APIError.playerNotFound
         }
-        return try JSONResponse.make(ScoreResponse(stored: best, rank: nil))
+        return JSONResponse.make(ScoreResponse(stored: best, rank: nil))
     }
 
     private func rank(_ request: Request, score text: String) async throws -> Response {
         let score = try Request.integer(text, location: ["path", "score"])
         let rank = try await self.store.rank(of: score, gameMode: request.gameModeFilter)
-        return try JSONResponse.make(RankResponse(score: score, rank: rank))
+        return JSONResponse.make(RankResponse(score: score, rank: rank))
     }
 }
