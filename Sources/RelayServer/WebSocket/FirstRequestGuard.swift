@@ -9,11 +9,16 @@ import NIOHTTP1
 /// ignore `Upgrade`), on a connection that then closes. NIO's typed upgrade handler would hand
 /// such a request on without its head, and the router could not answer it.
 ///
+/// It also answers a first request that cannot be parsed, and closes an HTTP/1.0 connection
+/// after its answer unless it asked to be kept alive (hummingbird, which serves the requests
+/// after it, does neither for a first request).
+///
 /// It sits first after NIO's HTTP decoder and leaves the pipeline at the first head. (How long
 /// the head may take is ``HTTPDeadlines``'s.)
 final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .head(var head) = self.unwrapInboundIn(data) else {
@@ -25,8 +30,28 @@ final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
             // connection: it ends after the answer.
             head.headers.replaceOrAdd(name: "connection", value: "close")
         }
+        if head.version == .http1_0, !head.isKeepAlive {
+            // hummingbird ends a connection after an answer only when the request says `close`.
+            head.headers.replaceOrAdd(name: "connection", value: "close")
+        }
         context.fireChannelRead(self.wrapInboundOut(.head(head)))
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+
+    /// A request NIO's decoder cannot parse (a malformed request line or header, a raw non-ASCII
+    /// target, `Content-Length` with `Transfer-Encoding`) before any head got through: nothing
+    /// downstream would answer it, and the connection would wait for its deadline. It gets 400
+    /// and is closed, as hummingbird treats the same error in a later request.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard error is HTTPParserError else { return context.fireErrorCaught(error) }
+        let body = ByteBuffer(string: #"{"detail":"Invalid HTTP request"}"#)
+        let headers: HTTPHeaders = [
+            "content-type": "application/json", "content-length": "\(body.readableBytes)", "connection": "close",
+        ]
+        context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .badRequest, headers: headers))), promise: nil)
+        context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in boundContext.value.close(promise: nil) }
     }
 
     static func isWebSocketUpgrade(_ head: HTTPRequestHead) -> Bool {

@@ -1,0 +1,38 @@
+import Testing
+
+@testable import RelayServer
+
+@Suite("Requests HTTP cannot parse, and HTTP/1.0")
+struct MalformedRequestTests {
+    /// Far below the idle timeout these connections would otherwise wait out.
+    static let closedWithin: Duration = .seconds(5)
+
+    @Test(
+        "A first request that cannot be parsed gets 400 JSON and the connection closes at once",
+        arguments: [
+            "GARBAGE\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n",
+            "GET /caf\u{e9} HTTP/1.1\r\nHost: x\r\n\r\n",
+            "POST /api/scores HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        ])
+    func unparsableFirstRequests(_ request: String) async throws {
+        try await withRelayServer(configure: { $0.limits.idleTimeout = .seconds(30) }) { port, _ in
+            let start = ContinuousClock.now
+            let answer = try await rawExchange(port: port, request)
+            #expect(ContinuousClock.now - start < Self.closedWithin)
+            #expect(answer.hasPrefix("HTTP/1.1 400 Bad Request\r\n"), "\(answer)")
+            #expect(answer.hasSuffix("\r\n\r\n{\"detail\":\"Invalid HTTP request\"}"), "\(answer)")
+        }
+    }
+
+    @Test("An HTTP/1.0 request is answered and its connection closed, unless it asks for keep-alive")
+    func http10ClosesAfterTheAnswer() async throws {
+        try await withRelayServer(configure: { $0.limits.idleTimeout = .seconds(30) }) { port, _ in
+            let start = ContinuousClock.now
+            let answer = try await rawExchange(port: port, "GET /api/rooms HTTP/1.0\r\n\r\n")
+            #expect(ContinuousClock.now - start < Self.closedWithin)
+            #expect(answer.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(answer)")
+            #expect(answer.hasSuffix("\r\n\r\n[]"), "\(answer)")
+        }
+    }
+}
