@@ -102,7 +102,7 @@ struct RelayCommand: AsyncParsableCommand {
         let openFileLimit = OpenFileLimit.raiseSoftLimitToHard()
         let environment = ProcessInfo.processInfo.environment
         var logger = Logger(label: "relay")
-        logger.logLevel = environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        logger.logLevel = try Self.logLevel(environment: environment)
 
         let configuration = try self.configuration(environment: environment, openFileLimit: openFileLimit)
         if configuration.apiKeyWasGenerated {
@@ -154,6 +154,16 @@ struct RelayCommand: AsyncParsableCommand {
         throw ExitCode(3)
     }
 
+    /// `LOG_LEVEL`, `info` when unset; a value that is not a level is refused rather than ignored.
+    static func logLevel(environment: [String: String]) throws -> Logger.Level {
+        guard let text = environment["LOG_LEVEL"] else { return .info }
+        guard let level = Logger.Level(rawValue: text.lowercased()) else {
+            let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ValidationError("LOG_LEVEL must be one of \(levels), not '\(text)'")
+        }
+        return level
+    }
+
     /// Merges flags over environment over defaults. `openFileLimit` (the process's, when known)
     /// sets the default connection cap.
     func configuration(environment: [String: String], openFileLimit: Int? = nil) throws -> ServerConfiguration {
@@ -162,7 +172,11 @@ struct RelayCommand: AsyncParsableCommand {
         var configuration = ServerConfiguration(apiKey: providedKey ?? generateAPIKey(), dataDirectory: dataDirectory)
         configuration.apiKeyWasGenerated = providedKey == nil
         configuration.host = self.host ?? environment["HOST"] ?? configuration.host
-        if let port = self.port ?? environment["PORT"].flatMap(Int.init) {
+        if let port = try self.port ?? environment["PORT"].map({ text in
+            // A typo must not start the server on another port than the operator meant.
+            guard let port = Int(text) else { throw ValidationError("PORT must be an integer 0…65535, not '\(text)'") }
+            return port
+        }) {
             configuration.port = port
         }
         guard (0...65_535).contains(configuration.port) else {

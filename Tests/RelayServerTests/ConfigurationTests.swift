@@ -108,5 +108,13 @@ struct ConfigurationTests {
         #expect(throws: (any Error).self) { try RelayCommand.parse(["--sync", "sometimes"]).configuration(environment: [:]) }
         #expect(throws: (any Error).self) { try RelayCommand.parse(["--port", "70000"]).configuration(environment: [:]) }
         #expect(throws: (any Error).self) { try RelayCommand.parse(["--port", "eighty"]) }
+        // The environment too: a typo must not start the server on the default port, or quietly.
+        for port in ["abc", " 8080", "8080x", "", "99999"] {
+            #expect(throws: (any Error).self, "PORT=\(port)") { try RelayCommand.parse([]).configuration(environment: ["PORT": port]) }
+        }
+        #expect(try RelayCommand.parse([]).configuration(environment: ["PORT": "8080"]).port == 8080)
+        #expect(throws: (any Error).self) { try RelayCommand.logLevel(environment: ["LOG_LEVEL": "verbose"]) }
+        #expect(try RelayCommand.logLevel(environment: ["LOG_LEVEL": "DEBUG"]) == .debug)
+        #expect(try RelayCommand.logLevel(environment: [:]) == .info)
     }
 }
