@@ -75,6 +75,12 @@ struct ScoreRoutesTests {
             let words = try await client.execute(uri: "/api/scores/leaderboard?limit=ten", method: .get, headers: keyed)
             #expect(words.status == .unprocessableContent)
             #expect(try words.issues().map(\.loc) == ["query.limit"])
+            // Digits of other scripts are not a number out of range, but no number at all.
+            for text in ["%EF%BC%91", "%D9%A3", "ten"] {
+                let answer = try await client.execute(uri: "/api/scores/leaderboard?limit=\(text)", method: .get, headers: keyed)
+                let message = try #require((try answer.object()["detail"] as? [[String: Any]])?.first?["msg"] as? String)
+                #expect(message == "Input should be a valid integer, unable to parse string as an integer", "\(text)")
+            }
         }
     }
 

@@ -21,8 +21,12 @@ extension Request {
     /// A 64-bit integer from the path or query, or a 422 naming where it came from.
     static func integer(_ text: String, location: [LocationComponent]) throws(APIError) -> Int64 {
         guard let value = Int64(text) else {
+            // ASCII digits only: `isNumber` would also take "１" and "٣", which are no number here.
+            let isDigits =
+                !text.isEmpty
+                && text.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || $0 == UInt8(ascii: "-") }
             let message =
-                text.allSatisfy({ $0.isNumber || $0 == "-" }) && !text.isEmpty
+                isDigits
                 ? "Input should be an integer between \(Int64.min) and \(Int64.max)"
                 : "Input should be a valid integer, unable to parse string as an integer"
             throw .validation([ValidationIssue(loc: location, msg: message, type: "int_parsing")])
