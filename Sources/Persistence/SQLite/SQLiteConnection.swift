@@ -38,6 +38,20 @@ final class SQLiteConnection {
         guard rc == SQLITE_OK else { throw self.error(rc, doing: sql) }
     }
 
+    /// Runs `body` in one write transaction (`BEGIN IMMEDIATE`, so a lock held elsewhere fails at
+    /// once): committed when it returns, rolled back when it, `BEGIN` or `COMMIT` throws.
+    func inTransaction<Result>(_ body: () throws(SQLiteError) -> Result) throws(SQLiteError) -> Result {
+        do {
+            try self.execute("BEGIN IMMEDIATE")
+            let result = try body()
+            try self.execute("COMMIT")
+            return result
+        } catch {
+            try? self.execute("ROLLBACK")  // (nothing to roll back if BEGIN failed)
+            throw error
+        }
+    }
+
     /// Runs `body` with the cached prepared statement for `sql` (prepared on first use),
     /// and resets it afterwards so no half-read statement keeps a transaction open.
     func withStatement<Result>(

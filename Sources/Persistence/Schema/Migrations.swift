@@ -59,18 +59,13 @@ extension SQLiteConnection {
     func migrate() throws(SQLiteError) -> Int {
         try self.checkSchemaIsNotNewer()
         let before = Int(try self.scalarInteger("PRAGMA user_version"))
-        try self.execute("BEGIN IMMEDIATE")
-        do {
+        try self.inTransaction { () throws(SQLiteError) in
             for step in migrations[before...] {
                 try self.execute(step)
             }
             try self.execute("PRAGMA user_version = \(migrations.count)")
             try self.checkSavedGamesAreUniquePerPlayer()
             try self.seedBossesIfEmpty()
-            try self.execute("COMMIT")
-        } catch {
-            try? self.execute("ROLLBACK")
-            throw error
         }
         return before
     }

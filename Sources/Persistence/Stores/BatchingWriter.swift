@@ -154,16 +154,17 @@ actor BatchingWriter {
 
     /// Runs `operations` in one transaction; rolls back and rethrows on any failure.
     private func commit(_ operations: [WriteOperation], createdAt: String) throws(SQLiteError) -> [WriteOutcome] {
-        var outcomes: [WriteOutcome] = []
-        outcomes.reserveCapacity(operations.count)
+        let outcomes: [WriteOutcome]
         do {
-            try self.connection.execute("BEGIN IMMEDIATE")  // a lock held elsewhere fails here
-            for operation in operations {
-                outcomes.append(try self.apply(operation, createdAt: createdAt))
+            outcomes = try self.connection.inTransaction { () throws(SQLiteError) in
+                var outcomes: [WriteOutcome] = []
+                outcomes.reserveCapacity(operations.count)
+                for operation in operations {
+                    outcomes.append(try self.apply(operation, createdAt: createdAt))
+                }
+                return outcomes
             }
-            try self.connection.execute("COMMIT")
         } catch {
-            try? self.connection.execute("ROLLBACK")  // (nothing to roll back if BEGIN failed)
             self.failedCount.add(1, ordering: .relaxed)
             throw error
         }
@@ -273,19 +274,14 @@ extension BatchingWriter {
     /// Stores each of these scores as the integer the server reads for it, so that SQL's
     /// `ORDER BY score` (personal bests) agrees with the in-memory leaderboards and ranks.
     func storeScoresAsIntegers(_ positions: [LeaderboardPosition]) throws(SQLiteError) {
-        try self.connection.execute("BEGIN IMMEDIATE")
-        do {
+        try self.connection.inTransaction { () throws(SQLiteError) in
             try self.connection.withStatement("UPDATE scores SET score = ? WHERE id = ?") { update throws(SQLiteError) in
                 for position in positions {
                     update.reset()
                     try update.bind(.integer(position.score), .integer(position.id))
-                    _ = try update.step()
+                    try update.step()
                 }
             }
-            try self.connection.execute("COMMIT")
-        } catch {
-            try? self.connection.execute("ROLLBACK")
-            throw error
         }
     }
 }

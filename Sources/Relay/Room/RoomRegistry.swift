@@ -9,17 +9,10 @@ public final class RoomRegistry: Sendable {
     private struct Entry {
         let room: GameRoom
         /// The room's `room_info`, as JSON text: listings are rare, and kept as a tree of
-        /// dictionaries it cost every idle room about 1.5 KB.
-        var info: [UInt8]
-        var joinable: Bool
-        /// Whether the room has published itself: not between its creation and its first player.
-        var isListed = false
-
-        init(room: GameRoom, info: JSONValue, joinable: Bool) {
-            self.room = room
-            self.info = Self.encoded(info)
-            self.joinable = joinable
-        }
+        /// dictionaries it cost every idle room about 1.5 KB. Nil until the room publishes it
+        /// with its first player in: an empty room without a host is not listed.
+        var info: [UInt8]?
+        var joinable = false
 
         static func encoded(_ info: JSONValue) -> [UInt8] {
             var writer = JSONWriter()
@@ -71,7 +64,7 @@ public final class RoomRegistry: Sendable {
             let room = GameRoom(
                 code: code, state: state, eventLoop: eventLoop ?? self.eventLoopGroup.next(), registry: self,
                 logger: self.logger)
-            entries[code] = Entry(room: room, info: state.roomInfo, joinable: false)
+            entries[code] = Entry(room: room)
             return room
         }
     }
@@ -103,7 +96,7 @@ public final class RoomRegistry: Sendable {
 
     private func listedInfos(joinableOnly: Bool) -> [[UInt8]] {
         self.entries.withLock { entries in
-            entries.values.filter { $0.isListed && (!joinableOnly || $0.joinable) }.map(\.info)
+            entries.values.compactMap { !joinableOnly || $0.joinable ? $0.info : nil }
         }
     }
 
@@ -114,7 +107,6 @@ public final class RoomRegistry: Sendable {
             guard entries[room.code]?.room === room else { return }
             entries[room.code]?.info = encoded
             entries[room.code]?.joinable = joinable
-            entries[room.code]?.isListed = true
         }
     }
 
