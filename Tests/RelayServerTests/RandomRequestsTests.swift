@@ -138,7 +138,7 @@ struct RandomAPISession {
         var fields = fields
         switch self.index(7) {
         case 0: fields[self.pick(Array(fields.keys).sorted())] = nil  // a field missing
-        case 1: fields[self.pick(counters)] = "12"  // a number as text
+        case 1: fields[self.pick(counters)] = self.pick(["12.5", "1e3", "twelve"])  // text no integer ("12" would do)
         case 2: fields[self.pick(counters)] = -1 - self.index(5)  // a negative counter
         case 3: fields[self.pick(Array(texts.keys).sorted())] = self.pick(["", "   ", 7])  // empty, blank, not text
         case 4:

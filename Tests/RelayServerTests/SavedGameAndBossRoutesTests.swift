@@ -102,10 +102,11 @@ struct SavedGameAndBossRoutesTests {
                 let missing = try await client.execute(uri: "/api/bosses/images/4", method: .get)
                 #expect(missing.status == .notFound)
                 #expect(missing.headers[.cacheControl] == "no-cache, no-store, must-revalidate")
-                #expect(try missing.object()["detail"] != nil)
+                #expect(try missing.detailMessage() == "Boss image 4 not found")  // the old backend's words
 
                 let negative = try await client.execute(uri: "/api/bosses/images/-1", method: .get)
                 #expect(negative.status == .notFound)
+                #expect(try negative.detailMessage() == "Boss image -1 not found")
                 let words = try await client.execute(uri: "/api/bosses/images/three", method: .get)
                 #expect(words.status == .unprocessableContent)
             }

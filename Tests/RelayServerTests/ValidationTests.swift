@@ -25,13 +25,14 @@ struct ValidationTests {
 
             let empty = try await self.post(client, "/api/save_game", ByteBuffer())
             #expect(empty.status == .unprocessableContent)
+            #expect(try empty.issues().map(\.type) == ["missing"])
         }
     }
 
     @Test("Every missing or mistyped field is listed")
     func fieldIssues() async throws {
         try await withLiveApp { client in
-            let body = jsonBody(["player_name": 7, "score": "high", "coins": 1.5, "level": true, "game_mode": "x"])
+            let body = jsonBody(["player_name": 7, "score": "high", "coins": 1.5, "level": [1], "game_mode": "x"])
             let response = try await self.post(client, "/api/scores", body)
             #expect(response.status == .unprocessableContent)
             let issues = try response.issues()
@@ -39,7 +40,7 @@ struct ValidationTests {
                 "body.player_name", "body.score", "body.coins", "body.enemies_defeated", "body.distance", "body.level",
             ])
             #expect(issues.map(\.type) == [
-                "string_type", "int_type", "int_from_float", "missing", "missing", "int_type",
+                "string_type", "int_parsing", "int_from_float", "missing", "missing", "int_type",
             ])
         }
     }
@@ -51,8 +52,8 @@ struct ValidationTests {
             #expect(response.status == .unprocessableContent)
             let detail = try #require(try response.object()["detail"] as? [[String: Any]])
             #expect(detail.map { $0["msg"] as? String } == [
-                "Input should be a valid string", "Input should be a valid integer", "Field required", "Field required",
-                "Field required", "Field required", "Field required",
+                "Input should be a valid string", "Input should be a valid integer, unable to parse string as an integer",
+                "Field required", "Field required", "Field required", "Field required", "Field required",
             ])
         }
     }

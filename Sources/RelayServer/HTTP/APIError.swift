@@ -1,4 +1,5 @@
 import Hummingbird
+import Relay
 
 /// Every error the HTTP API answers with, in one table: status and FastAPI-style `detail`.
 ///
@@ -9,6 +10,7 @@ enum APIError: Error, Equatable {
     case navigationToAPI
     case playerNotFound
     case notFound
+    case bossImageNotFound(index: Int64)
     /// The path is routed, for `allowed` methods only.
     case methodNotAllowed(allowed: [HTTPRequest.Method])
     case bodyTooLarge(limit: Int)
@@ -23,7 +25,7 @@ enum APIError: Error, Equatable {
         switch self {
         case .invalidAPIKey, .crossSiteRequest, .navigationToAPI, .originNotAllowed: .forbidden
         case .upgradeRequired: .upgradeRequired
-        case .playerNotFound, .notFound: .notFound
+        case .playerNotFound, .notFound, .bossImageNotFound: .notFound
         case .methodNotAllowed: .methodNotAllowed
         case .bodyTooLarge: .contentTooLarge
         case .validation: .unprocessableContent
@@ -40,6 +42,7 @@ enum APIError: Error, Equatable {
         case .navigationToAPI: .message("Navigation requests to the API are not allowed")
         case .playerNotFound: .message("Player not found")
         case .notFound: .message("Not Found")
+        case .bossImageNotFound(let index): .message("Boss image \(index) not found")
         case .methodNotAllowed: .message("Method Not Allowed")
         case .bodyTooLarge(let limit): .message("Request body too large (limit \(limit) bytes)")
         case .validation(let issues): .issues(issues)
@@ -66,44 +69,97 @@ enum APIError: Error, Equatable {
 }
 
 /// The JSON body of every error answer.
-struct ErrorBody: Encodable {
+struct ErrorBody: OrderedJSON {
     let detail: ErrorDetail
-}
 
-/// FastAPI's `detail`: a message, or a list of validation issues.
-enum ErrorDetail: Encodable, Equatable {
-    case message(String)
-    case issues([ValidationIssue])
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .message(let text): try container.encode(text)
-        case .issues(let issues): try container.encode(issues)
+    func write(to writer: inout JSONWriter) {
+        writer.writeFragment("{\"detail\":")
+        switch self.detail {
+        case .message(let text):
+            writer.writeString(text)
+        case .issues(let issues):
+            writer.writeFragment("[")
+            for (index, issue) in issues.enumerated() {
+                if index > 0 { writer.writeFragment(",") }
+                issue.write(to: &writer)
+            }
+            writer.writeFragment("]")
         }
+        writer.writeFragment("}")
     }
 }
 
-/// One entry of a 422 `detail` list, shaped like pydantic's: `loc`, `msg`, `type`.
-struct ValidationIssue: Encodable, Equatable {
+/// FastAPI's `detail`: a message, or a list of validation issues.
+enum ErrorDetail: Equatable {
+    case message(String)
+    case issues([ValidationIssue])
+}
+
+/// One entry of a 422 `detail` list, shaped and ordered like pydantic's: `type`, `loc`, `msg`,
+/// `input`, and `ctx` when the rule has parameters.
+struct ValidationIssue: Equatable, OrderedJSON {
+    let type: String
     /// Path to the offending value, e.g. `["body", "score"]` or `["query", "limit"]`.
     let loc: [LocationComponent]
     let msg: String
-    let type: String
+    /// What was refused: the value, or the whole body when a field is missing.
+    let input: JSONValue
+    /// The rule's parameters, e.g. `["ge": 0]`; written with sorted keys, left out when empty.
+    var ctx: [String: JSONValue] = [:]
+
+    func write(to writer: inout JSONWriter) {
+        writer.writeFragment("{\"type\":")
+        writer.writeString(self.type)
+        writer.writeFragment(",\"loc\":[")
+        for (index, component) in self.loc.enumerated() {
+            if index > 0 { writer.writeFragment(",") }
+            switch component {
+            case .key(let key): writer.writeString(key)
+            case .index(let index): writer.writeInteger(Int64(index))
+            }
+        }
+        writer.writeFragment("],\"msg\":")
+        writer.writeString(self.msg)
+        writer.writeFragment(",\"input\":")
+        writer.writeSorted(self.input)
+        if !self.ctx.isEmpty {
+            writer.writeFragment(",\"ctx\":")
+            writer.writeSorted(.object(self.ctx))
+        }
+        writer.writeFragment("}")
+    }
 }
 
 /// A `loc` component: a key, or an index (FastAPI puts the JSON error offset there).
-enum LocationComponent: Encodable, Equatable, ExpressibleByStringLiteral {
+enum LocationComponent: Equatable, ExpressibleByStringLiteral {
     case key(String)
     case index(Int)
 
     init(stringLiteral value: String) { self = .key(value) }
+}
 
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .key(let key): try container.encode(key)
-        case .index(let index): try container.encode(index)
+extension JSONWriter {
+    /// `value` with every object's keys sorted, so that the same value is always the same bytes.
+    mutating func writeSorted(_ value: JSONValue) {
+        switch value {
+        case .array(let elements):
+            self.writeFragment("[")
+            for (index, element) in elements.enumerated() {
+                if index > 0 { self.writeFragment(",") }
+                self.writeSorted(element)
+            }
+            self.writeFragment("]")
+        case .object(let members):
+            self.writeFragment("{")
+            for (index, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
+                if index > 0 { self.writeFragment(",") }
+                self.writeString(member.key)
+                self.writeFragment(":")
+                self.writeSorted(member.value)
+            }
+            self.writeFragment("}")
+        default:
+            self.write(value)
         }
     }
 }

@@ -10,10 +10,15 @@ enum JSONResponse {
     }
 
     /// `value`, written in its own field order.
-    static func make(_ value: some OrderedJSON) -> Response {
+    static func make(_ value: some OrderedJSON, status: HTTPResponse.Status = .ok) -> Response {
+        self.raw(self.encode(value), status: status)
+    }
+
+    /// `value` as JSON bytes, in its own field order.
+    static func encode(_ value: some OrderedJSON) -> ByteBuffer {
         var writer = JSONWriter()
         value.write(to: &writer)
-        return self.raw(writer.buffer)
+        return writer.buffer
     }
 
     /// `values` as a JSON array, each written in its own field order.

@@ -3,7 +3,8 @@ import Hummingbird
 import Relay
 
 /// Reads a JSON object body field by field, collecting every problem as a FastAPI-style
-/// 422 issue instead of stopping at the first.
+/// 422 issue instead of stopping at the first, and accepting what FastAPI's pydantic models
+/// accepted: integers also as `true`/`false`, integral floats and numeric strings.
 struct RequestBodyFields {
     private let object: [String: JSONValue]
     private(set) var issues: [ValidationIssue] = []
@@ -17,21 +18,53 @@ struct RequestBodyFields {
         } catch {
             throw .bodyTooLarge(limit: limit)
         }
-        let value: JSONValue
-        do {
-            value = try buffer.withUnsafeReadableBytes { bytes throws(JSONParser.Failure) in try JSONParser.parse(bytes) }
-        } catch {
-            throw .validation([ValidationIssue(loc: ["body", .index(0)], msg: "JSON decode error", type: "json_invalid")])
+        guard buffer.readableBytes > 0 else {
+            throw .validation([ValidationIssue(type: "missing", loc: ["body"], msg: "Field required", input: .null)])
         }
+        guard Self.declaresJSON(request.headers[.contentType]) else {
+            // FastAPI reads such a body as text, which no model takes: a form or `text/plain`
+            // post (one a page can send cross-site without asking) is never taken for JSON.
+            throw .validation([Self.notAnObject(.string(String(buffer: buffer)))])
+        }
+        let value = try buffer.withUnsafeReadableBytes { bytes throws(APIError) in try Self.parse(bytes) }
         guard case .object(let object) = value else {
-            throw .validation([
-                ValidationIssue(
-                    loc: ["body"], msg: "Input should be a valid dictionary or object to extract fields from",
-                    type: "model_attributes_type"
-                )
-            ])
+            throw .validation([Self.notAnObject(value)])
         }
         return RequestBodyFields(object: object)
+    }
+
+    /// Whether FastAPI parses a body of this `Content-Type` as JSON: `application/json`,
+    /// `application/*+json`, or no type at all (as FastAPI did up to 0.1xx, the old backend's).
+    static func declaresJSON(_ contentType: String?) -> Bool {
+        guard let contentType, !contentType.isEmpty else { return true }
+        if contentType == "application/json" { return true }  // what clients send, read without allocating
+        let mediaType = contentType.prefix { $0 != ";" }.trimmingCharacters(in: .whitespaces).lowercased()
+        let parts = mediaType.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0] == "application" else { return false }
+        return parts[1] == "json" || parts[1].hasSuffix("+json")
+    }
+
+    /// The body as JSON, after a UTF-8 byte-order mark if there is one (Python skips it too).
+    private static func parse(_ body: UnsafeRawBufferPointer) throws(APIError) -> JSONValue {
+        let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
+        let json = body.starts(with: byteOrderMark) ? UnsafeRawBufferPointer(rebasing: body.dropFirst(3)) : body
+        do {
+            return try JSONParser.parse(json)
+        } catch {
+            // FastAPI's `loc` holds the offset in characters, not bytes: count all but continuation bytes.
+            let characters = json.prefix(error.offset).count { $0 & 0xC0 != 0x80 }
+            throw .validation([
+                ValidationIssue(
+                    type: "json_invalid", loc: ["body", .index(characters)], msg: "JSON decode error", input: .object([:]),
+                    ctx: ["error": .string(error.reason)])
+            ])
+        }
+    }
+
+    private static func notAnObject(_ input: JSONValue) -> ValidationIssue {
+        ValidationIssue(
+            type: "model_attributes_type", loc: ["body"],
+            msg: "Input should be a valid dictionary or object to extract fields from", input: input)
     }
 
     private init(object: [String: JSONValue]) {
@@ -42,7 +75,7 @@ struct RequestBodyFields {
     mutating func string(_ key: String, length: ClosedRange<Int>) -> String {
         guard let value = self.required(key) else { return "" }
         guard case .string(let raw) = value else {
-            self.issue(key, "Input should be a valid string", type: "string_type")
+            self.issue(key, "Input should be a valid string", type: "string_type", input: value)
             return ""
         }
         let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -51,37 +84,52 @@ struct RequestBodyFields {
         if count < length.lowerBound {
             self.issue(
                 key, "String should have at least \(length.lowerBound) character\(length.lowerBound == 1 ? "" : "s")",
-                type: "string_too_short")
+                type: "string_too_short", input: value, ctx: ["min_length": .integer(Int64(length.lowerBound))])
         } else if count > length.upperBound {
-            self.issue(key, "String should have at most \(length.upperBound) characters", type: "string_too_long")
+            self.issue(
+                key, "String should have at most \(length.upperBound) characters", type: "string_too_long", input: value,
+                ctx: ["max_length": .integer(Int64(length.upperBound))])
         }
         return text
     }
 
-    /// A 64-bit integer field no smaller than `minimum`. Integral floats such as `3.0` are accepted.
+    /// A 64-bit integer field no smaller than `minimum`, read as pydantic's lax mode reads one:
+    /// `true` is 1, `3.0` and `" 3 "` are 3.
     mutating func integer(_ key: String, minimum: Int64 = 0) -> Int64 {
         guard let value = self.required(key) else { return 0 }
         let number: Int64
         switch value {
         case .integer(let exact):
             number = exact
+        case .bool(let flag):
+            number = flag ? 1 : 0
         case .number(let double) where double.rounded(.towardZero) != double:
             self.issue(
-                key, "Input should be a valid integer, got a number with a fractional part", type: "int_from_float")
+                key, "Input should be a valid integer, got a number with a fractional part", type: "int_from_float",
+                input: value)
             return 0
         case .number(let double):
             guard let exact = Int64(exactly: double) else {
-                self.issue(
-                    key, "Input should be an integer between \(Int64.min) and \(Int64.max)", type: "int_out_of_range")
+                self.issues.append(.integerOutOfRange(at: ["body", .key(key)], input: value))
                 return 0
             }
             number = exact
-        default:
-            self.issue(key, "Input should be a valid integer", type: "int_type")
+        case .string(let text):
+            switch LaxInteger.parse(text) {
+            case .success(let exact):
+                number = exact
+            case .failure(let failure):
+                self.issues.append(.integer(failure, at: ["body", .key(key)], input: value))
+                return 0
+            }
+        case .null, .array, .object:
+            self.issue(key, "Input should be a valid integer", type: "int_type", input: value)
             return 0
         }
         if number < minimum {
-            self.issue(key, "Input should be greater than or equal to \(minimum)", type: "greater_than_equal")
+            self.issue(
+                key, "Input should be greater than or equal to \(minimum)", type: "greater_than_equal", input: value,
+                ctx: ["ge": .integer(minimum)])
         }
         return number
     }
@@ -93,13 +141,15 @@ struct RequestBodyFields {
 
     private mutating func required(_ key: String) -> JSONValue? {
         guard let value = self.object[key] else {
-            self.issue(key, "Field required", type: "missing")
+            self.issue(key, "Field required", type: "missing", input: .object(self.object))
             return nil
         }
         return value
     }
 
-    private mutating func issue(_ key: String, _ message: String, type: String) {
-        self.issues.append(ValidationIssue(loc: ["body", .key(key)], msg: message, type: type))
+    private mutating func issue(
+        _ key: String, _ message: String, type: String, input: JSONValue, ctx: [String: JSONValue] = [:]
+    ) {
+        self.issues.append(ValidationIssue(type: type, loc: ["body", .key(key)], msg: message, input: input, ctx: ctx))
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Relay
 
 extension Parameters {
     /// A path parameter with its percent-encoding removed (`a%2Fb` → `a/b`).
@@ -18,20 +19,13 @@ extension Parameters {
 }
 
 extension Request {
-    /// A 64-bit integer from the path or query, or a 422 naming where it came from.
+    /// A 64-bit integer from the path or query, read as pydantic reads one (``LaxInteger``), or a
+    /// 422 naming where it came from.
     static func integer(_ text: String, location: [LocationComponent]) throws(APIError) -> Int64 {
-        guard let value = Int64(text) else {
-            // ASCII digits only: `isNumber` would also take "１" and "٣", which are no number here.
-            let isDigits =
-                !text.isEmpty
-                && text.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || $0 == UInt8(ascii: "-") }
-            let message =
-                isDigits
-                ? "Input should be an integer between \(Int64.min) and \(Int64.max)"
-                : "Input should be a valid integer, unable to parse string as an integer"
-            throw .validation([ValidationIssue(loc: location, msg: message, type: "int_parsing")])
+        switch LaxInteger.parse(text) {
+        case .success(let value): return value
+        case .failure(let failure): throw .validation([.integer(failure, at: location, input: .string(text))])
         }
-        return value
     }
 
     /// An optional, non-empty query value, read as FastAPI reads a form-encoded query: `+` is a

@@ -152,7 +152,7 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
         on http: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, with refusal: APIError, logger: Logger
     ) async {
         do {
-            let body = try JSONResponse.encode(refusal.body)
+            let body = JSONResponse.encode(refusal.body)
             var headers = JSONResponse.headers(length: body.readableBytes)
             headers[.connection] = "close"
             SecurityHeaders.add(to: &headers, path: RoomSocketRoutes.pathPrefix)  // only room-socket paths get here

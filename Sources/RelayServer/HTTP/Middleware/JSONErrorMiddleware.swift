@@ -12,7 +12,7 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch {
             let apiError = Self.apiError(for: error, logger: context.logger)
-            var response = try JSONResponse.make(apiError.body, status: apiError.status)
+            var response = JSONResponse.make(apiError.body, status: apiError.status)
             response.headers.append(contentsOf: apiError.headers)
             return response
         }

@@ -43,10 +43,10 @@ struct BossImages: Sendable {
     /// Not a regular file (missing, a folder, a FIFO that would block the read) → 404; too large
     /// or unreadable → 500; no file descriptor left → 503. The causes of 500 and 503 are logged.
     func response(forBossIndex index: Int64, context: some RequestContext) async throws -> Response {
-        guard index >= 0 else { throw APIError.notFound }
+        guard index >= 0 else { throw APIError.bossImageNotFound(index: index) }
         let path = FilePath("\(self.directory)/boss_\(Self.fileNumber(index)).png")
         guard let info = try? await FileSystem.shared.info(forFileAt: path), info.type == .regular else {
-            throw APIError.notFound
+            throw APIError.bossImageNotFound(index: index)
         }
         guard info.size <= Self.maxImageBytes else {
             context.logger.error("boss_image.too_large", metadata: ["path": "\(path)", "bytes": "\(info.size)"])
@@ -56,7 +56,7 @@ struct BossImages: Sendable {
         do {
             bytes = try await ByteBuffer(contentsOf: path, maximumSizeAllowed: .bytes(Self.maxImageBytes))
         } catch let error as FileSystemError where error.code == .notFound {
-            throw APIError.notFound  // removed since it was looked up
+            throw APIError.bossImageNotFound(index: index)  // removed since it was looked up
         } catch {
             context.logger.error("boss_image.unreadable", metadata: ["path": "\(path)", "error": "\(error)"])
             throw Self.isOutOfFileDescriptors(error) ? APIError.storageBusy : APIError.storageFailure

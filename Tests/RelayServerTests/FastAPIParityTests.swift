@@ -1,0 +1,136 @@
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+@testable import RelayServer
+
+private let apiKeyHeader = HTTPField.Name("X-API-Key")!
+
+/// What the FastAPI backend answered or accepted, byte for byte where it matters to a client or
+/// a developer reading a 422. Expected bodies were taken from FastAPI 0.165 with pydantic 2.13.
+@Suite("HTTP answers and inputs as FastAPI's")
+struct FastAPIParityTests {
+    private func post(
+        _ client: any TestClientProtocol, _ body: String, to uri: String = "/api/scores",
+        contentType: String? = "application/json"
+    ) async throws -> TestResponse {
+        var headers: HTTPFields = [apiKeyHeader: testAPIKey]
+        if let contentType { headers[.contentType] = contentType }
+        return try await client.execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(string: body))
+    }
+
+    @Test("A 422 lists type, loc, msg and input in pydantic's order, the same bytes as FastAPI")
+    func issueBytes() async throws {
+        try await withLiveApp { client in
+            let body =
+                #"{"coins":0,"distance":1.5,"enemies_defeated":"1 2","game_mode":"m","level":null,"player_name":7,"score":"7"}"#
+            let response = try await self.post(client, body)
+            #expect(response.status == .unprocessableContent)
+            #expect(
+                String(buffer: response.body)
+                    == #"{"detail":[{"type":"string_type","loc":["body","player_name"],"msg":"Input should be a valid string","input":7},"#
+                    + #"{"type":"int_parsing","loc":["body","enemies_defeated"],"msg":"Input should be a valid integer, unable to parse string as an integer","input":"1 2"},"#
+                    + #"{"type":"int_from_float","loc":["body","distance"],"msg":"Input should be a valid integer, got a number with a fractional part","input":1.5},"#
+                    + #"{"type":"int_type","loc":["body","level"],"msg":"Input should be a valid integer","input":null}]}"#)
+        }
+    }
+
+    @Test("A missing field's input is the whole body; a rule with parameters names them in ctx")
+    func missingAndContext() async throws {
+        try await withLiveApp { client in
+            let body = #"{"coins":0,"health":0,"level":-1,"lives":0,"player_name":" ","score":0}"#
+            let response = try await self.post(client, body, to: "/api/save_game")
+            #expect(response.status == .unprocessableContent)
+            #expect(
+                String(buffer: response.body)
+                    == #"{"detail":[{"type":"string_too_short","loc":["body","player_name"],"msg":"String should have at least 1 character","input":" ","ctx":{"min_length":1}},"#
+                    + #"{"type":"greater_than_equal","loc":["body","level"],"msg":"Input should be greater than or equal to 0","input":-1,"ctx":{"ge":0}},"#
+                    + #"{"type":"missing","loc":["body","weapon"],"msg":"Field required","input":\#(body)}]}"#)
+        }
+    }
+
+    @Test("Body integers are taken as FastAPI took them: true, 2.0, numeric strings")
+    func laxBodyIntegers() async throws {
+        try await withLiveApp { client in
+            let body =
+                #"{"player_name":"lax","score":true,"coins":" 1_000.0 ","enemies_defeated":"7","distance":false,"level":2.0,"game_mode":"m"}"#
+            let response = try await self.post(client, body)
+            #expect(response.status == .ok)
+            let stored = try response.object()
+            #expect(["score", "coins", "enemies_defeated", "distance", "level"].map { stored[$0] as? Int } == [1, 1000, 7, 0, 2])
+
+            let refused = try await self.post(client, body.replacingOccurrences(of: #""7""#, with: #""7.5""#))
+            #expect(try refused.issues().map(\.type) == ["int_parsing"])
+        }
+    }
+
+    @Test("Query and path integers are read the same way")
+    func laxQueryAndPathIntegers() async throws {
+        try await withLiveApp { client in
+            let leaderboard = try await client.execute(uri: "/api/scores/leaderboard?limit=%201_0%20", method: .get, headers: keyed)
+            #expect(leaderboard.status == .ok)
+            let rank = try await client.execute(uri: "/api/scores/rank/12.0", method: .get, headers: keyed)
+            #expect(try rank.object()["score"] as? Int == 12)
+            let refused = try await client.execute(uri: "/api/scores/rank/1e3", method: .get, headers: keyed)
+            #expect(refused.status == .unprocessableContent)
+            #expect(
+                String(buffer: refused.body)
+                    == #"{"detail":[{"type":"int_parsing","loc":["path","score"],"msg":"Input should be a valid integer, unable to parse string as an integer","input":"1e3"}]}"#
+            )
+        }
+    }
+
+    @Test("Only a JSON Content-Type, or none, is read as JSON: a form or text post is not")
+    func contentType() async throws {
+        try await withLiveApp { client in
+            let body = String(buffer: scoreBody(name: "typed"))
+            for type in ["application/json", "Application/JSON; charset=utf-8", "application/vnd.api+json", nil] {
+                let response = try await self.post(client, body, contentType: type)
+                #expect(response.status == .ok, "\(type ?? "none")")
+            }
+            for type in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "json"] {
+                let response = try await self.post(client, #"{"coins":0}"#, contentType: type)
+                #expect(response.status == .unprocessableContent, "\(type)")
+                #expect(
+                    String(buffer: response.body)
+                        == #"{"detail":[{"type":"model_attributes_type","loc":["body"],"msg":"Input should be a valid dictionary or object to extract fields from","input":"{\"coins\":0}"}]}"#,
+                    "\(type)")
+            }
+        }
+    }
+
+    @Test("A UTF-8 byte-order mark before the JSON is skipped, as Python skips it")
+    func byteOrderMark() async throws {
+        try await withLiveApp { client in
+            let response = try await self.post(client, "\u{FEFF}" + String(buffer: scoreBody(name: "marked")))
+            #expect(response.status == .ok)
+        }
+    }
+
+    @Test("Invalid JSON names its offset in characters, not bytes")
+    func invalidJSONOffset() async throws {
+        try await withLiveApp { client in
+            for name in ["e", "é", "日"] {
+                let response = try await self.post(client, #"{"player_name":"\#(name)",}"#)
+                let issue = try #require((try response.object()["detail"] as? [[String: Any]])?.first)
+                #expect(issue["type"] as? String == "json_invalid")
+                #expect(issue["loc"] as? [AnyHashable] == ["body", 19], "\(name)")
+                #expect((issue["input"] as? [String: Any])?.isEmpty == true)
+                #expect((issue["ctx"] as? [String: Any])?["error"] is String)
+            }
+        }
+    }
+
+    @Test("Of two X-API-Key headers the first counts, as in Starlette")
+    func firstAPIKeyCounts() async throws {
+        try await withLiveApp { client in
+            for (keys, status) in [([testAPIKey, "wrong"], HTTPResponse.Status.ok), (["wrong", testAPIKey], .forbidden)] {
+                var headers = HTTPFields()
+                for key in keys { headers.append(HTTPField(name: apiKeyHeader, value: key)) }
+                let response = try await client.execute(uri: "/api/scores/rank/1", method: .get, headers: headers)
+                #expect(response.status == status, "\(keys)")
+            }
+        }
+    }
+}
