@@ -32,7 +32,8 @@ struct FastAPIParityTests {
                     == #"{"detail":[{"type":"string_type","loc":["body","player_name"],"msg":"Input should be a valid string","input":7},"#
                     + #"{"type":"int_parsing","loc":["body","enemies_defeated"],"msg":"Input should be a valid integer, unable to parse string as an integer","input":"1 2"},"#
                     + #"{"type":"int_from_float","loc":["body","distance"],"msg":"Input should be a valid integer, got a number with a fractional part","input":1.5},"#
-                    + #"{"type":"int_type","loc":["body","level"],"msg":"Input should be a valid integer","input":null}]}"#)
+                    + #"{"type":"int_type","loc":["body","level"],"msg":"Input should be a valid integer","input":null}]}"#
+            )
         }
     }
 
@@ -58,7 +59,10 @@ struct FastAPIParityTests {
             let response = try await self.post(client, body)
             #expect(response.status == .ok)
             let stored = try response.object()
-            #expect(["score", "coins", "enemies_defeated", "distance", "level"].map { stored[$0] as? Int } == [1, 1000, 7, 0, 2])
+            #expect(
+                ["score", "coins", "enemies_defeated", "distance", "level"].map { stored[$0] as? Int } == [
+                    1, 1000, 7, 0, 2,
+                ])
 
             let refused = try await self.post(client, body.replacingOccurrences(of: #""7""#, with: #""7.5""#))
             #expect(try refused.issues().map(\.type) == ["int_parsing"])
@@ -68,7 +72,8 @@ struct FastAPIParityTests {
     @Test("Query and path integers are read the same way")
     func laxQueryAndPathIntegers() async throws {
         try await withLiveApp { client in
-            let leaderboard = try await client.execute(uri: "/api/scores/leaderboard?limit=%201_0%20", method: .get, headers: keyed)
+            let leaderboard = try await client.execute(
+                uri: "/api/scores/leaderboard?limit=%201_0%20", method: .get, headers: keyed)
             #expect(leaderboard.status == .ok)
             let rank = try await client.execute(uri: "/api/scores/rank/12.0", method: .get, headers: keyed)
             #expect(try rank.object()["score"] as? Int == 12)
@@ -125,7 +130,9 @@ struct FastAPIParityTests {
     @Test("Of two X-API-Key headers the first counts, as in Starlette")
     func firstAPIKeyCounts() async throws {
         try await withLiveApp { client in
-            for (keys, status) in [([testAPIKey, "wrong"], HTTPResponse.Status.ok), (["wrong", testAPIKey], .forbidden)] {
+            for (keys, status) in [
+                ([testAPIKey, "wrong"], HTTPResponse.Status.ok), (["wrong", testAPIKey], .forbidden),
+            ] {
                 var headers = HTTPFields()
                 for key in keys { headers.append(HTTPField(name: apiKeyHeader, value: key)) }
                 let response = try await client.execute(uri: "/api/scores/rank/1", method: .get, headers: headers)

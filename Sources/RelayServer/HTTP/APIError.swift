@@ -58,7 +58,8 @@ enum APIError: Error, Equatable {
     /// WebSocket version spoken on a 426 (RFC 6455 §4.4).
     var headers: HTTPFields {
         switch self {
-        case .methodNotAllowed(let allowed) where !allowed.isEmpty: [.allow: allowed.map(\.rawValue).joined(separator: ", ")]
+        case .methodNotAllowed(let allowed) where !allowed.isEmpty:
+            [.allow: allowed.map(\.rawValue).joined(separator: ", ")]
         case .upgradeRequired: [.secWebSocketVersion: "13"]
         default: [:]
         }

@@ -23,7 +23,9 @@ enum LaxInteger {
         guard bytes.count <= Self.maxLength else { return .failure(.tooLong) }
         guard let point = bytes.firstIndex(of: UInt8(ascii: ".")) else { return Self.signedDigits(bytes[...]) }
         let fraction = bytes[(point + 1)...]
-        guard !fraction.isEmpty, fraction.allSatisfy({ $0 == UInt8(ascii: "0") }) else { return .failure(.notAnInteger) }
+        guard !fraction.isEmpty, fraction.allSatisfy({ $0 == UInt8(ascii: "0") }) else {
+            return .failure(.notAnInteger)
+        }
         return Self.signedDigits(bytes[..<point])
     }
 
@@ -64,16 +66,19 @@ enum LaxInteger {
 
 extension ValidationIssue {
     /// The 422 issue for text that is no 64-bit integer.
-    static func integer(_ failure: LaxInteger.Failure, at loc: [LocationComponent], input: JSONValue) -> ValidationIssue {
+    static func integer(_ failure: LaxInteger.Failure, at loc: [LocationComponent], input: JSONValue) -> ValidationIssue
+    {
         switch failure {
         case .notAnInteger:
             ValidationIssue(
-                type: "int_parsing", loc: loc, msg: "Input should be a valid integer, unable to parse string as an integer",
+                type: "int_parsing", loc: loc,
+                msg: "Input should be a valid integer, unable to parse string as an integer",
                 input: input)
         case .outOfRange: .integerOutOfRange(at: loc, input: input)
         case .tooLong:
             ValidationIssue(
-                type: "int_parsing_size", loc: loc, msg: "Unable to parse input string as an integer, exceeded maximum size",
+                type: "int_parsing_size", loc: loc,
+                msg: "Unable to parse input string as an integer, exceeded maximum size",
                 input: input)
         }
     }

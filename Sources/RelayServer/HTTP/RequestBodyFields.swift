@@ -55,7 +55,8 @@ struct RequestBodyFields {
             let characters = json.prefix(error.offset).count { $0 & 0xC0 != 0x80 }
             throw .validation([
                 ValidationIssue(
-                    type: "json_invalid", loc: ["body", .index(characters)], msg: "JSON decode error", input: .object([:]),
+                    type: "json_invalid", loc: ["body", .index(characters)], msg: "JSON decode error",
+                    input: .object([:]),
                     ctx: ["error": .string(error.reason)])
             ])
         }
@@ -87,7 +88,8 @@ struct RequestBodyFields {
                 type: "string_too_short", input: value, ctx: ["min_length": .integer(Int64(length.lowerBound))])
         } else if count > length.upperBound {
             self.issue(
-                key, "String should have at most \(length.upperBound) characters", type: "string_too_long", input: value,
+                key, "String should have at most \(length.upperBound) characters", type: "string_too_long",
+                input: value,
                 ctx: ["max_length": .integer(Int64(length.upperBound))])
         }
         return text

@@ -9,7 +9,9 @@ struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
-        guard let presented = request.headers[fields: .xAPIKey].first?.value, constantTimeEquals(presented, self.apiKey) else {
+        guard let presented = request.headers.first(where: { $0.name == .xAPIKey })?.value,
+            constantTimeEquals(presented, self.apiKey)
+        else {
             throw APIError.invalidAPIKey
         }
         return try await next(request, context)
