@@ -162,6 +162,19 @@ struct SecurityTests {
                 headers: [.origin: "http://evil.example", .accessControlRequestMethod: "POST"])
             #expect(preflight.status == .badRequest)
             #expect(preflight.headers[.accessControlAllowOrigin] == nil)
+            #expect(try preflight.detailMessage() == "Disallowed CORS origin")
+
+            // Starlette's "*" means the standard methods only, spelled in capitals.
+            for (origin, method, refusal) in [
+                ("http://localhost:5173", "FOO", "Disallowed CORS method"),
+                ("http://localhost:5173", "post", "Disallowed CORS method"),
+                ("http://evil.example", "FOO", "Disallowed CORS origin, method"),
+            ] {
+                let refused = try await client.execute(
+                    uri: "/api/scores", method: .options, headers: [.origin: origin, .accessControlRequestMethod: method])
+                #expect(refused.status == .badRequest, "\(origin) \(method)")
+                #expect(try refused.detailMessage() == refusal, "\(origin) \(method)")
+            }
 
             var headers = keyed
             headers[.origin] = "http://evil.example"

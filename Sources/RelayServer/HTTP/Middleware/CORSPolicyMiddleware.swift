@@ -8,6 +8,8 @@ struct CORSPolicy: Sendable, Equatable {
     var allowAllOrigins: Bool
 
     static let defaultOrigins = ["http://localhost:3000", "http://localhost:5173"]
+    /// What Starlette's `allow_methods=["*"]` allows a preflight to ask for, spelled so.
+    static let allowedMethods = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"]
 
     /// The `Access-Control-Allow-Origin` value for `origin`, or `nil` when it is not allowed.
     func allowOriginValue(for origin: String) -> String? {
@@ -20,7 +22,8 @@ struct CORSPolicy: Sendable, Equatable {
 }
 
 /// CORS as the old backend's Starlette middleware did it: preflights answered directly
-/// (all methods, the requested headers), simple requests get the allow-origin header.
+/// (the standard methods, the requested headers; another method or origin is a 400), simple
+/// requests get the allow-origin header.
 struct CORSPolicyMiddleware<Context: RequestContext>: RouterMiddleware {
     let policy: CORSPolicy
 
@@ -42,12 +45,16 @@ struct CORSPolicyMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     private func preflightResponse(allowOrigin: String?, request: Request) -> Response {
-        guard let allowOrigin else {
-            let body = ByteBuffer(string: #"{"detail":"Disallowed CORS origin"}"#)
+        let method = request.headers[.accessControlRequestMethod] ?? ""
+        let refused = [
+            allowOrigin == nil ? "origin" : nil, CORSPolicy.allowedMethods.contains(method) ? nil : "method",
+        ].compactMap { $0 }
+        guard let allowOrigin, refused.isEmpty else {
+            let body = ByteBuffer(string: #"{"detail":"Disallowed CORS \#(refused.joined(separator: ", "))"}"#)
             return JSONResponse.raw(body, status: .badRequest)
         }
         var headers: HTTPFields = [
-            .accessControlAllowMethods: "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT",
+            .accessControlAllowMethods: CORSPolicy.allowedMethods.joined(separator: ", "),
             .accessControlMaxAge: "600",
             .contentLength: "0",
         ]
