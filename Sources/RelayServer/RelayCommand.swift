@@ -68,8 +68,10 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "Seconds a dropped player may take to reconnect.")
     var reconnectWindowSeconds: Int = 60
 
-    @Option(help: "Sustained WebSocket messages per second per connection (burst: twice this).")
-    var messagesPerSecond: Int = 120
+    @Option(
+        help: "Sustained WebSocket messages per second per connection (burst: twice this; ten times this refused within 10 s closes with 1008)."
+    )
+    var messagesPerSecond: Int = 2_000
 
     @Option(help: "Largest WebSocket message in bytes (larger closes with 1009).")
     var maxFrameBytes: Int = 64 * 1024
@@ -197,6 +199,7 @@ struct RelayCommand: AsyncParsableCommand {
         configuration.relay.reconnectWindow = .seconds(max(0, self.reconnectWindowSeconds))
         configuration.relay.messagesPerSecond = Double(max(1, self.messagesPerSecond))
         configuration.relay.messageBurst = Double(max(1, self.messagesPerSecond) * 2)
+        configuration.relay.floodCloseThreshold = max(1, self.messagesPerSecond) * 10
         configuration.relay.maxFrameBytes = max(1024, self.maxFrameBytes)
         configuration.relay.outboundQueueFrames = max(8, self.outboundQueueFrames)
         configuration.relay.maxChatLength = max(1, self.maxChatLength)

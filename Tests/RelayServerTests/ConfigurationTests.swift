@@ -36,8 +36,9 @@ struct ConfigurationTests {
             // README's flag table.
             #expect(limits.maxPlayersPerRoom == 8)
             #expect(limits.maxRooms == 10_000)
-            #expect(limits.messagesPerSecond == 120)
-            #expect(limits.messageBurst == 240)
+            #expect(limits.messagesPerSecond == 2_000)
+            #expect(limits.messageBurst == 4_000)
+            #expect(limits.floodCloseThreshold == 20_000)
             #expect(limits.outboundQueueFrames == 512)
             #expect(limits.pingInterval == .seconds(30))
         }

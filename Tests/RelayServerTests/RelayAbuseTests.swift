@@ -128,6 +128,34 @@ struct RelayAbuseTests {
         }
     }
 
+    @Test("The game's own traffic is never rate limited: a host's player_state at 60 Hz and 15 enemies' states at 20 Hz")
+    func gameTrafficIsNotLimited() async throws {
+        try await withRelayServer { port, _ in  // default limits
+            let host = TestSocket.connect(port: port)
+            let guest = TestSocket.connect(port: port)
+            _ = try await RelayFlowTests.openRoom(port, host: host, guest: guest)
+            // Two seconds as the client paces it (OnlinePlayerManager: state every 16 ms, every
+            // tracked enemy every 50 ms): 720 messages, which the old 120/s limit cut after ~480.
+            let ticks = 40
+            for tick in 0..<ticks {
+                for step in 0..<3 { host.send(["type": "player_state", "state": ["x": tick * 3 + step, "y": 550]]) }
+                for enemy in 0..<15 {
+                    host.send(["type": "enemy_state", "enemy_id": "enemy_\(enemy)", "state": ["x": tick, "y": 400]])
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            var received = 0
+            while received < ticks * 18, let message = try? await guest.next(timeout: .seconds(5)) {
+                let type = message["type"] as? String
+                #expect(type == "player_state_update" || type == "enemy_state_update", "\(message)")
+                received += 1
+            }
+            #expect(received == ticks * 18)
+            host.send(["type": "ping"])
+            try await host.expect("pong")  // no rate_limited error came first
+        }
+    }
+
     @Test("Browser upgrades from a foreign Origin are refused; allowed, same-origin, non-browser and no Origin connect")
     func originCheck() async throws {
         try await withRelayServer { port, _ in
