@@ -369,7 +369,7 @@ struct RoomStateEntityTests {
 
     @Test func spawnEnemyIsHostOnly() throws {
         var room = try makeRoom(players: 2)
-        #expect(throws: RelayError.notHost) { _ = try room.spawnEnemy([:], by: "p2") }
+        #expect(throws: RelayError.notHost) { _ = try room.spawnEnemy([:], by: "p2", now: .now) }
         #expect(throws: RelayError.notHost) { _ = try room.spawnCoin([:], by: "p2") }
         #expect(throws: RelayError.notHost) { _ = try room.spawnPowerup([:], by: "p2") }
         #expect(room.enemies.isEmpty)
@@ -377,14 +377,14 @@ struct RoomStateEntityTests {
 
     @Test func spawnEnemyFillsDefaults() throws {
         var room = try makeRoom(players: 2)
-        let enemy = try room.spawnEnemy([:], by: "p1")
+        let enemy = try room.spawnEnemy([:], by: "p1", now: .now)
         #expect(
             enemy == [
                 "enemy_id": "enemy_0", "enemy_type": "fly", "x": 0, "y": 0, "velocity_x": 0, "velocity_y": 0,
                 "health": 10, "max_health": 10, "coin_reward": 0, "scale": .number(1.0), "is_alive": true,
                 "facing_right": true, "state": "idle",
             ])
-        let second = try room.spawnEnemy(["enemy_type": "slime", "x": .number(3.5), "is_alive": false], by: "p1")
+        let second = try room.spawnEnemy(["enemy_type": "slime", "x": .number(3.5), "is_alive": false], by: "p1", now: .now)
         #expect(second["enemy_id"] == "enemy_1")
         #expect(second["enemy_type"] == "slime")
         #expect(second["x"] == .number(3.5))
@@ -396,43 +396,101 @@ struct RoomStateEntityTests {
         var limits = RelayLimits()
         limits.maxCoinReward = 100
         var room = try makeRoom(players: 2, limits: limits)
-        #expect(try room.spawnEnemy(["enemy_id": "e1", "coinReward": 5], by: "p1")["coin_reward"] == 5)
-        #expect(try room.spawnEnemy(["enemy_id": "e2", "coin_reward": 100], by: "p1")["coin_reward"] == 100)
-        #expect(try room.spawnEnemy(["enemy_id": "e3", "coin_reward": .number(2.9)], by: "p1")["coin_reward"] == 2)
-        let over = relayError { _ = try room.spawnEnemy(["enemy_id": "e4", "coin_reward": 101], by: "p1") }
+        #expect(try room.spawnEnemy(["enemy_id": "e1", "coinReward": 5], by: "p1", now: .now)["coin_reward"] == 5)
+        #expect(try room.spawnEnemy(["enemy_id": "e2", "coin_reward": 100], by: "p1", now: .now)["coin_reward"] == 100)
+        #expect(try room.spawnEnemy(["enemy_id": "e3", "coin_reward": .number(2.9)], by: "p1", now: .now)["coin_reward"] == 2)
+        let over = relayError { _ = try room.spawnEnemy(["enemy_id": "e4", "coin_reward": 101], by: "p1", now: .now) }
         #expect(over?.code == "limit_exceeded")
-        let overAlias = relayError { _ = try room.spawnEnemy(["enemy_id": "e5", "coinReward": 1_000_000], by: "p1") }
+        let overAlias = relayError { _ = try room.spawnEnemy(["enemy_id": "e5", "coinReward": 1_000_000], by: "p1", now: .now) }
         #expect(overAlias?.code == "limit_exceeded")
-        #expect(relayError { _ = try room.spawnEnemy(["coin_reward": -1], by: "p1") }?.code == "invalid_field")
-        #expect(relayError { _ = try room.spawnEnemy(["coin_reward": "5"], by: "p1") }?.code == "invalid_field")
+        #expect(relayError { _ = try room.spawnEnemy(["coin_reward": -1], by: "p1", now: .now) }?.code == "invalid_field")
+        #expect(relayError { _ = try room.spawnEnemy(["coin_reward": "5"], by: "p1", now: .now) }?.code == "invalid_field")
         #expect(room.enemies["e4"] == nil)
         #expect(room.enemies["e5"] == nil)
     }
 
     @Test func entityIDsAreChecked() throws {
         var room = try makeRoom(players: 1)
-        #expect(relayError { _ = try room.spawnEnemy(["enemy_id": 5], by: "p1") }?.code == "invalid_field")
+        #expect(relayError { _ = try room.spawnEnemy(["enemy_id": 5], by: "p1", now: .now) }?.code == "invalid_field")
         let long = String(repeating: "e", count: 129)
-        #expect(relayError { _ = try room.spawnEnemy(["enemy_id": .string(long)], by: "p1") }?.code == "too_long")
+        #expect(relayError { _ = try room.spawnEnemy(["enemy_id": .string(long)], by: "p1", now: .now) }?.code == "too_long")
         #expect(try room.spawnCoin(["coin_id": ""], by: "p1")?["coin_id"] == "coin_0")
     }
 
-    @Test func entityCountsPerRoomAreCapped() throws {
+    @Test func livingEnemiesAreCappedTheDeadMakeWay() throws {
         var limits = RelayLimits()
         limits.maxEntitiesPerRoom = 2
         var room = try makeRoom(players: 1, limits: limits)
-        _ = try room.spawnEnemy([:], by: "p1")
-        _ = try room.spawnEnemy([:], by: "p1")
-        #expect(relayError { _ = try room.spawnEnemy([:], by: "p1") }?.code == "limit_exceeded")
-        _ = try room.spawnEnemy(["enemy_id": "enemy_0", "x": 9], by: "p1")  // replacing one is fine
-        _ = try room.spawnCoin([:], by: "p1")
-        _ = try room.spawnCoin([:], by: "p1")
-        #expect(relayError { _ = try room.spawnCoin([:], by: "p1") }?.code == "limit_exceeded")
+        let start = ContinuousClock.now
+        _ = try room.spawnEnemy([:], by: "p1", now: start)
+        _ = try room.spawnEnemy([:], by: "p1", now: start)
+        #expect(relayError { _ = try room.spawnEnemy([:], by: "p1", now: start) }?.code == "limit_exceeded")
+        _ = try room.spawnEnemy(["enemy_id": "enemy_0", "x": 9], by: "p1", now: start)  // replacing one is fine
+        _ = room.killEnemy("enemy_0", by: "p1", now: start)
+        // Dead for under 10 s it still counts (entities_sync reports it); after that it makes way.
+        let soon = start + .seconds(9)
+        #expect(
+            relayError { _ = try room.spawnEnemy(["enemy_id": "late"], by: "p1", now: soon) }?.code == "limit_exceeded")
+        _ = try room.spawnEnemy(["enemy_id": "late"], by: "p1", now: start + .seconds(10))
+        #expect(room.enemies["enemy_0"] == nil)
+        #expect(room.departedEnemies == ["enemy_0"])
+        // Departed, it stays dead: a kill is "already dead", a sync does not bring it back.
+        #expect(room.killEnemy("enemy_0", by: "p1", now: start + .seconds(11)) == .alreadyDead)
+        let synced = try room.sync(
+            enemies: [["enemy_id": "enemy_0", "is_alive": true]], coins: [], now: start + .seconds(11))
+        #expect(synced.enemies.isEmpty)
+        #expect(room.enemies["enemy_0"] == nil)
+    }
+
+    @Test func fullCoinAndPowerupListsForgetTheirOldest() throws {
+        var limits = RelayLimits()
+        limits.maxEntitiesPerRoom = 2
+        var room = try makeRoom(players: 1, limits: limits)
+        for id in ["c0", "c1", "c2"] { _ = try room.spawnCoin(["coin_id": .string(id)], by: "p1") }
+        #expect(Array(room.coins.keys) == ["c1", "c2"])
+        for id in ["p0", "p1", "p2"] { _ = try room.spawnPowerup(["powerup_id": .string(id)], by: "p1") }
+        #expect(Array(room.powerups.keys) == ["p1", "p2"])
+        // An enemy's drops are tracked the same way, and still all sent to the room.
+        _ = try room.spawnEnemy(["enemy_id": "e", "coin_reward": 3], by: "p1", now: .now)
+        guard case .killed(let drops) = room.killEnemy("e", by: "p1", now: .now) else {
+            Issue.record("expected a kill")
+            return
+        }
+        #expect(drops.count == 3)
+        #expect(Array(room.coins.keys) == ["coin_drop_0_0_1", "coin_drop_0_0_2"])
+    }
+
+    @Test func collectedIDsAreBounded() throws {
+        var limits = RelayLimits()
+        limits.maxEntitiesPerRoom = 2  // remembers 20 ids of each kind, dropping 5 at a time past 25
+        var room = try makeRoom(players: 1, limits: limits)
+        for index in 0..<100 { _ = try room.collect(itemType: "coin", itemID: "c\(index)", by: "p1") }
+        for index in 0..<100 { _ = try room.collect(itemType: "powerup", itemID: "p\(index)", by: "p1") }
+        #expect((20...25).contains(room.collectedCoins.count))
+        #expect((20...25).contains(room.collectedPowerups.count))
+        #expect(try room.collect(itemType: "coin", itemID: "c99", by: "p1") == .alreadyCollected)
+        #expect(try room.collect(itemType: "powerup", itemID: "p80", by: "p1") == .alreadyCollected)
+    }
+
+    @Test func aLongRunNeverFillsTheRoom() throws {
+        var room = try makeRoom(players: 2)  // default caps: 1,000 entities, 10,000 remembered ids
+        var now = ContinuousClock.now
+        // An hour of endless mode at one enemy and one coin a second, most coins left behind.
+        for second in 0..<3_600 {
+            let enemy = "enemy_\(second)"
+            _ = try room.spawnEnemy(["enemy_id": .string(enemy), "coin_reward": 2], by: "p1", now: now)
+            _ = room.killEnemy(enemy, by: "p2", now: now)
+            if second % 4 == 0 { _ = try room.collect(itemType: "coin", itemID: "coin_drop_0_0_0", by: "p2") }
+            now += .seconds(1)
+        }
+        #expect(room.enemies.count <= 1_000)
+        #expect(room.coins.count <= 1_000)
+        _ = try room.spawnEnemy(["enemy_id": "still_spawning"], by: "p1", now: now)
     }
 
     @Test func killingALivingEnemyDropsItsCoins() throws {
         var room = try makeRoom(players: 2)
-        _ = try room.spawnEnemy(["enemy_id": "e1", "x": .number(100.7), "y": .number(-50.2), "coin_reward": 3], by: "p1")
+        _ = try room.spawnEnemy(["enemy_id": "e1", "x": .number(100.7), "y": .number(-50.2), "coin_reward": 3], by: "p1", now: .now)
         let now = ContinuousClock.now
         let outcome = room.killEnemy("e1", by: "p2", now: now)
         guard case .killed(let drops) = outcome else {
@@ -454,14 +512,14 @@ struct RoomStateEntityTests {
 
     @Test func killingAnEnemyWithoutRewardDropsNothing() throws {
         var room = try makeRoom(players: 1)
-        _ = try room.spawnEnemy(["enemy_id": "e1", "x": 5, "y": 5], by: "p1")
+        _ = try room.spawnEnemy(["enemy_id": "e1", "x": 5, "y": 5], by: "p1", now: .now)
         #expect(room.killEnemy("e1", by: "p1", now: .now) == .killed(coinDrops: []))
         #expect(room.coins.isEmpty)
     }
 
     @Test func updateEnemyNeverRevivesTheDead() throws {
         var room = try makeRoom(players: 1)
-        _ = try room.spawnEnemy(["enemy_id": "e1"], by: "p1")
+        _ = try room.spawnEnemy(["enemy_id": "e1"], by: "p1", now: .now)
         room.updateEnemy("e1", state: ["x": 42, "enemy_id": "other"], now: .now)
         #expect(room.enemies["e1"]?.fields["x"] == 42)
         #expect(room.enemies["e1"]?.fields["enemy_id"] == "e1")
@@ -476,7 +534,7 @@ struct RoomStateEntityTests {
 
     @Test func aReportedDeathCountsAndTheRewardCannotBeRewritten() throws {
         var room = try makeRoom(players: 2)
-        _ = try room.spawnEnemy(["enemy_id": "e1", "coin_reward": 2], by: "p1")
+        _ = try room.spawnEnemy(["enemy_id": "e1", "coin_reward": 2], by: "p1", now: .now)
         room.updateEnemy("e1", state: ["coin_reward": .number(1e300), "coinReward": 5], now: .now)
         #expect(room.enemies["e1"]?.fields["coin_reward"] == 2)
         let now = ContinuousClock.now
@@ -576,7 +634,7 @@ struct CoinDropTests {
 struct RoomStateSyncTests {
     @Test func deadEnemiesStayDeadThenDisappear() throws {
         var room = try makeRoom(players: 2)
-        _ = try room.spawnEnemy(["enemy_id": "e1"], by: "p1")
+        _ = try room.spawnEnemy(["enemy_id": "e1"], by: "p1", now: .now)
         let killedAt = ContinuousClock.now
         _ = room.killEnemy("e1", by: "p2", now: killedAt)
         let report: [JSONValue] = [["enemy_id": "e1", "is_alive": true, "state": "walk", "x": 7]]
@@ -592,12 +650,13 @@ struct RoomStateSyncTests {
         #expect(later.enemies.isEmpty)
         let muchLater = try room.sync(enemies: report, coins: [], now: killedAt + .seconds(60))
         #expect(muchLater.enemies.isEmpty)
-        #expect(room.enemies["e1"]?.isAlive == false)
+        #expect(room.enemies["e1"] == nil)  // retired: only its id is kept, so it stays dead
+        #expect(room.departedEnemies.contains("e1"))
     }
 
     @Test func livingAndNewEnemiesAreMergedAndRelayed() throws {
         var room = try makeRoom(players: 2)
-        _ = try room.spawnEnemy(["enemy_id": "e1"], by: "p1")
+        _ = try room.spawnEnemy(["enemy_id": "e1"], by: "p1", now: .now)
         let visible = try room.sync(
             enemies: [["enemy_id": "e1", "x": 50], ["enemy_id": "new", "x": 1], ["no_id": true], "not an object"],
             coins: [], now: .now)
@@ -653,8 +712,8 @@ struct RoomStateSnapshotTests {
     @Test func gameStateCarriesPlayersScoresAndEntities() throws {
         var room = try startedRoom()
         _ = try room.collect(itemType: "coin", itemID: "c9", by: "p2")
-        _ = try room.spawnEnemy(["enemy_id": "alive"], by: "p1")
-        _ = try room.spawnEnemy(["enemy_id": "dead"], by: "p1")
+        _ = try room.spawnEnemy(["enemy_id": "alive"], by: "p1", now: .now)
+        _ = try room.spawnEnemy(["enemy_id": "dead"], by: "p1", now: .now)
         _ = room.killEnemy("dead", by: "p1", now: .now)
         _ = try room.spawnCoin(["coin_id": "c1"], by: "p1")
         _ = try room.spawnPowerup(["powerup_id": "pu1"], by: "p1")

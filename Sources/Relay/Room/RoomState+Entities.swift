@@ -1,3 +1,5 @@
+import OrderedCollections
+
 /// An enemy the host spawned, with when it died (for `entities_sync`).
 struct TrackedEnemy: Sendable {
     var fields: [String: JSONValue]
@@ -30,12 +32,14 @@ extension RoomState {
         guard let index = self.players.firstIndex(where: { $0.id == playerID }) else { throw .notInRoom }
         switch itemType {
         case "coin":
-            guard self.collectedCoins.insert(itemID).inserted else { return .alreadyCollected }
+            guard self.collectedCoins.append(itemID).inserted else { return .alreadyCollected }
+            Self.forgetOldest(of: &self.collectedCoins, keeping: self.rememberedIDLimit)
             self.coins[itemID] = nil
             self.players[index].coins += 1
             self.players[index].score += 10
         case "powerup":
-            guard self.collectedPowerups.insert(itemID).inserted else { return .alreadyCollected }
+            guard self.collectedPowerups.append(itemID).inserted else { return .alreadyCollected }
+            Self.forgetOldest(of: &self.collectedPowerups, keeping: self.rememberedIDLimit)
             self.powerups[itemID] = nil
         default:
             throw .invalidField("item_type", expected: "\"coin\" or \"powerup\"")
@@ -45,8 +49,11 @@ extension RoomState {
 
     // MARK: Spawning
 
-    /// Registers an enemy from the host, filling defaults; returns it as sent to the room.
-    public mutating func spawnEnemy(_ enemy: [String: JSONValue], by playerID: String) throws(RelayError) -> JSONValue {
+    /// Registers an enemy from the host, filling defaults; returns it as sent to the room. Only
+    /// the living and the recently dead count toward the cap, so a long run never fills it.
+    public mutating func spawnEnemy(_ enemy: [String: JSONValue], by playerID: String, now: ContinuousClock.Instant)
+        throws(RelayError) -> JSONValue
+    {
         try self.requireHost(playerID)
         let reward = enemy["coin_reward"] ?? enemy["coinReward"] ?? .integer(0)
         guard let rewardValue = reward.doubleValue, rewardValue >= 0 else {
@@ -57,8 +64,12 @@ extension RoomState {
         }
         let id = try self.newEntityID(enemy["enemy_id"], prefix: "enemy", field: "enemy.enemy_id")
         if self.enemies[id] == nil, self.enemies.count >= self.limits.maxEntitiesPerRoom {
-            throw .limitExceeded("enemies in this room", limit: self.limits.maxEntitiesPerRoom)
+            self.retireDeadEnemies(now: now)
+            guard self.enemies.count < self.limits.maxEntitiesPerRoom else {
+                throw .limitExceeded("enemies in this room", limit: self.limits.maxEntitiesPerRoom)
+            }
         }
+        self.departedEnemies.remove(id)  // spawned again under an old id: alive again, as the host says
         let fields: [String: JSONValue] = [
             "enemy_id": .string(id),
             "enemy_type": enemy["enemy_type"] ?? "fly",
@@ -76,7 +87,7 @@ extension RoomState {
     }
 
     /// Registers a coin from the host; returns it as sent to the room, or nil for a coin
-    /// already collected (it never comes back).
+    /// already collected (it never comes back). A full list forgets its oldest coin.
     public mutating func spawnCoin(_ coin: [String: JSONValue], by playerID: String) throws(RelayError) -> JSONValue? {
         try self.requireHost(playerID)
         let id = try self.newEntityID(coin["coin_id"], prefix: "coin", field: "coin.coin_id")
@@ -86,12 +97,12 @@ extension RoomState {
             "is_collected": .bool(false), "collected_by": .null, "value": coin["value"] ?? .integer(1),
             "velocity_x": coin["velocity_x"] ?? .integer(0), "velocity_y": coin["velocity_y"] ?? .integer(0),
         ]
-        try self.track(coin: fields, id: id)
+        self.track(coin: fields, id: id)
         return .object(fields)
     }
 
     /// Registers a power-up from the host; returns it as sent to the room, or nil for one
-    /// already collected.
+    /// already collected. A full list forgets its oldest power-up.
     public mutating func spawnPowerup(_ powerup: [String: JSONValue], by playerID: String) throws(RelayError)
         -> JSONValue?
     {
@@ -99,7 +110,7 @@ extension RoomState {
         let id = try self.newEntityID(powerup["powerup_id"], prefix: "powerup", field: "powerup.powerup_id")
         guard !self.collectedPowerups.contains(id) else { return nil }
         if self.powerups[id] == nil, self.powerups.count >= self.limits.maxEntitiesPerRoom {
-            throw .limitExceeded("power-ups in this room", limit: self.limits.maxEntitiesPerRoom)
+            self.powerups.removeFirst()
         }
         var fields = powerup
         fields["powerup_id"] = .string(id)
@@ -110,12 +121,31 @@ extension RoomState {
         return .object(fields)
     }
 
-    private mutating func track(coin fields: [String: JSONValue], id: String) throws(RelayError) {
+    /// Coins nobody collects (left behind in a long run) would otherwise fill the list for good.
+    private mutating func track(coin fields: [String: JSONValue], id: String) {
         guard !self.collectedCoins.contains(id) else { return }  // a collected coin never comes back
         if self.coins[id] == nil, self.coins.count >= self.limits.maxEntitiesPerRoom {
-            throw .limitExceeded("coins in this room", limit: self.limits.maxEntitiesPerRoom)
+            self.coins.removeFirst()
         }
         self.coins[id] = fields
+    }
+
+    /// How many ids of departed enemies, collected coins and collected power-ups a room keeps, each.
+    var rememberedIDLimit: Int { self.limits.maxEntitiesPerRoom * 10 }
+
+    /// Drops the oldest ids past `limit`, a quarter of it at a time, so that each append costs O(1) on average.
+    static func forgetOldest(of ids: inout OrderedSet<String>, keeping limit: Int) {
+        if ids.count > limit + limit / 4 { ids.removeFirst(ids.count - limit) }
+    }
+
+    /// Moves enemies dead for ``deadEnemyRetention`` out of the list, keeping only their ids.
+    mutating func retireDeadEnemies(now: ContinuousClock.Instant) {
+        let retention = Self.deadEnemyRetention
+        let expired = self.enemies.filter { _, enemy in enemy.diedAt.map { now - $0 >= retention } ?? false }
+        guard !expired.isEmpty else { return }
+        self.enemies.removeAll { id, _ in expired[id] != nil }
+        self.departedEnemies.append(contentsOf: expired.keys)
+        Self.forgetOldest(of: &self.departedEnemies, keeping: self.rememberedIDLimit)
     }
 
     private mutating func newEntityID(_ given: JSONValue?, prefix: String, field: String) throws(RelayError) -> String {
@@ -166,7 +196,7 @@ extension RoomState {
             x: enemy.fields["x"]?.doubleValue ?? 0, y: enemy.fields["y"]?.doubleValue ?? 0, count: reward)
         for drop in drops {
             if case .object(let fields) = drop, let id = fields["coin_id"]?.stringValue {
-                try? self.track(coin: fields, id: id)
+                self.track(coin: fields, id: id)
             }
         }
         return .killed(coinDrops: drops)
@@ -205,9 +235,10 @@ extension RoomState {
     {
         let limit = self.limits.maxSyncListLength
         guard enemies.count <= limit, coins.count <= limit else { throw .limitExceeded("entities in one sync", limit: limit) }
+        self.retireDeadEnemies(now: now)
         var visibleEnemies: [JSONValue] = []
         for case .object(var reported) in enemies {
-            guard let id = reported["enemy_id"]?.stringValue else { continue }
+            guard let id = reported["enemy_id"]?.stringValue, !self.departedEnemies.contains(id) else { continue }
             if let known = self.enemies[id], let diedAt = known.diedAt {
                 guard now - diedAt < Self.deadEnemyRetention else { continue }
                 reported["is_alive"] = .bool(false)
@@ -224,7 +255,7 @@ extension RoomState {
         var visibleCoins: [JSONValue] = []
         for case .object(let reported) in coins {
             guard let id = reported["coin_id"]?.stringValue, !self.collectedCoins.contains(id) else { continue }
-            if self.coins[id] == nil, self.coins.count < self.limits.maxEntitiesPerRoom { self.coins[id] = reported }
+            if self.coins[id] == nil { self.track(coin: reported, id: id) }
             visibleCoins.append(.object(reported))
         }
         return (visibleEnemies, visibleCoins)

@@ -18,11 +18,16 @@ public struct RoomState: Sendable {
     public private(set) var sequenceID = 0
     public private(set) var chatHistory: [JSONValue] = []
 
+    /// Living enemies, and the dead until they have been dead for ``deadEnemyRetention``.
     var enemies: OrderedDictionary<String, TrackedEnemy> = [:]
+    /// Enemies dead for longer, oldest first: only their ids, so that no sync revives them.
+    var departedEnemies: OrderedSet<String> = []
+    /// Uncollected coins and power-ups, oldest first (the oldest make way when a list is full).
     var coins: OrderedDictionary<String, [String: JSONValue]> = [:]
     var powerups: OrderedDictionary<String, [String: JSONValue]> = [:]
-    public internal(set) var collectedCoins: Set<String> = []
-    public internal(set) var collectedPowerups: Set<String> = []
+    /// Collected ids, oldest first, so that a coin is never collected or shown twice.
+    var collectedCoins: OrderedSet<String> = []
+    var collectedPowerups: OrderedSet<String> = []
     var spawnCounter = 0
 
     /// Chat lines kept for `game_state.chat_history`.
