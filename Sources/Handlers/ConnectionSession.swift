@@ -16,7 +16,14 @@ public final class ConnectionSession {
     /// The event loop of the connection's channel, if it has one: rooms it creates live there.
     public let eventLoop: (any EventLoop)?
     /// The room and player this connection is bound to.
-    public var membership: Membership?
+    public var membership: Membership? {
+        didSet { if self.membership != nil { self.toldNotInRoom = false } }
+    }
+    /// Whether this connection has been told `not_in_room` since it was last in a room. A client
+    /// that lost its room (dropped, then reconnected without rejoining, as the game's client does)
+    /// and streams its state on gets that error once, not 60 times a second: the game shows
+    /// each `error` it gets as a popup.
+    private var toldNotInRoom = false
     /// Messages handed to the room's event loop, when it is not the connection's, and not yet
     /// handled there.
     public let forwarded = ForwardedMessages()
@@ -59,8 +66,12 @@ public final class ConnectionSession {
         self.connection.send(frame)
     }
 
-    /// Queues an `error` message for this connection.
+    /// Queues an `error` message for this connection; `not_in_room` once until it joins a room.
     public func reply(_ error: RelayError) {
+        if error == .notInRoom {
+            guard !self.toldNotInRoom else { return }
+            self.toldNotInRoom = true
+        }
         self.connection.send(OutboundMessage.error(error))
     }
 }

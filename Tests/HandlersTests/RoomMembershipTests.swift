@@ -174,6 +174,26 @@ struct RoomMembershipTests {
         await client.expectError("not_in_room", after: text)
     }
 
+    @Test("Outside a room, not_in_room is said once, not for every message: the game shows each error as a popup")
+    func notInRoomIsSaidOnceUntilJoined() async throws {
+        let harness = try Harness()
+        let (_, guest, code) = try await harness.roomWithTwoPlayers()
+        await guest.send(#"{"type":"leave_room"}"#)
+        #expect(await guest.received().map(\.type) == ["room_left"])
+        // A client streaming its state after losing its room, as the game's does after a drop.
+        await guest.expectError("not_in_room", after: #"{"type":"player_state","state":{"x":1}}"#)
+        for x in 2...60 { await guest.send(#"{"type":"player_state","state":{"x":\#(x)}}"#) }
+        await guest.send(#"{"type":"chat","message":"anyone?"}"#)
+        #expect(await guest.received().isEmpty)
+        // Other errors still come, and joining again resets it.
+        await guest.expectError("unknown_type", after: #"{"type":"teleport"}"#)
+        await guest.send(.object(["type": "join_room", "room_id": .string(code), "player_name": "Back"]))
+        #expect(await guest.received().map(\.type) == ["player_joined", "room_joined"])
+        await guest.send(#"{"type":"leave_room"}"#)
+        _ = await guest.received()
+        await guest.expectError("not_in_room", after: #"{"type":"chat","message":"gone again"}"#)
+    }
+
     @Test func leaveRoomTellsTheOthers() async throws {
         let harness = try Harness()
         let (host, guest, _) = try await harness.roomWithTwoPlayers()

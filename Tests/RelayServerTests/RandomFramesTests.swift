@@ -83,8 +83,10 @@ struct RandomFramesTests {
 /// must refuse (`fault`), and a proper close.
 struct RandomFrames {
     var accepted: [UInt8] = []
-    /// Text and binary messages in `accepted`: each gets one answer.
+    /// Answers to the text and binary messages in `accepted` (one each, but see ``AnswerModel``).
     var messages = 0
+    /// Whether the connection is in a room, and has been told `not_in_room` outside one.
+    var answers = AnswerModel()
     var rest: [UInt8] = []
     /// What is wrong with the refused frame, if there is one.
     var fault: String?
@@ -98,7 +100,7 @@ struct RandomFrames {
     static func sequence(_ random: inout SplitMix64) -> RandomFrames {
         var sequence = RandomFrames()
         for _ in 0..<1 + Int(random.next() % 20) {
-            sequence.accepted += self.acceptable(&random, messages: &sequence.messages)
+            sequence.accepted += self.acceptable(&random, messages: &sequence.messages, model: &sequence.answers)
         }
         if random.next() % 3 != 0 {
             let (fault, code, bytes) = self.refused(&random)
@@ -115,8 +117,9 @@ struct RandomFrames {
     }
 
     /// A frame the server must take without closing.
-    private static func acceptable(_ random: inout SplitMix64, messages: inout Int) -> [UInt8] {
-        let text = Array(self.pick(self.texts, &random).utf8)
+    private static func acceptable(_ random: inout SplitMix64, messages: inout Int, model: inout AnswerModel) -> [UInt8] {
+        let chosen = self.pick(self.texts, &random)
+        let text = Array(chosen.utf8)
         switch random.next() % 8 {
         case 0: return self.encode(fin: true, opcode: 9, payload: Array("hi".utf8), &random)
         case 1: return self.encode(fin: true, opcode: 10, payload: [], &random)  // unsolicited pong
@@ -127,16 +130,16 @@ struct RandomFrames {
             messages += 1
             return self.encode(fin: true, opcode: 1, payload: [0x7B, 0xC3, 0x28, 0xFF, 0x7D], &random)  // not UTF-8
         case 4:  // in two fragments, a ping between them
-            messages += 1
+            messages += model.answers(to: chosen)
             let cut = text.count / 2
             return self.encode(fin: false, opcode: 1, payload: Array(text[..<cut]), &random)
                 + self.encode(fin: true, opcode: 9, payload: [], &random)
                 + self.encode(fin: true, opcode: 0, payload: Array(text[cut...]), &random)
         case 5:
-            messages += 1
+            messages += model.answers(to: chosen)
             return self.encode(fin: true, opcode: 1, payload: text, longLength: true, &random)  // lenient, as most servers
         default:
-            messages += 1
+            messages += model.answers(to: chosen)
             return self.encode(fin: true, opcode: 1, payload: text, &random)
         }
     }
@@ -166,7 +169,7 @@ struct RandomFrames {
     }
 
     /// Messages a confused or hostile client might send; each gets one answer, in a room or not
-    /// (`create_room` two: `player_joined`, then `room_created`).
+    /// (`create_room` two: `player_joined`, then `room_created`), except as ``AnswerModel`` says.
     static let texts = [
         #"{"type":"ping"}"#, #"{"type":"time_sync","client_time":1.5}"#, #"{"type":"player_state","state":"moving"}"#,
         #"{"type":"create_room","room_name":"r","player_name":"p"}"#, #"{"type":"join_room","room_id":"ZZZZZZ","player_name":"p"}"#,
@@ -194,5 +197,25 @@ struct RandomFrames {
         guard masked else { return frame + payload }
         let key = withUnsafeBytes(of: UInt32(truncatingIfNeeded: random.next())) { Array($0) }
         return frame + key + payload.enumerated().map { $0.element ^ key[$0.offset % 4] }
+    }
+}
+
+/// How many answers (not counting `player_joined`) a text message gets: one, except that a
+/// message needing a room, sent outside one, is answered `not_in_room` only the first time.
+struct AnswerModel {
+    var inRoom = false
+    var toldNotInRoom = false
+
+    /// Of ``RandomFrames/texts``, the ones refused outside a room before anything else is checked.
+    static let needingARoom = [
+        #"{"type":"player_state","state":"moving"}"#, #"{"type":"chat","message":"hello"}"#,
+        #"{"type":"player_ready","is_ready":"yes"}"#,
+    ]
+
+    mutating func answers(to text: String) -> Int {
+        if text.contains(#""type":"create_room""#) { self.inRoom = true }  // created, or already_in_room
+        guard !self.inRoom, Self.needingARoom.contains(text) else { return 1 }
+        defer { self.toldNotInRoom = true }
+        return self.toldNotInRoom ? 0 : 1
     }
 }
