@@ -315,17 +315,22 @@ struct EnemyKilledTests {
         #expect(await host.received().isEmpty)
         let sync = try #require(await guest.received().first)
         #expect(sync.type == "entities_sync")
-        #expect(
-            sync["enemies"] == [
-                ["enemy_id": "e1", "is_alive": false, "state": "dead"], ["enemy_id": "e2", "x": .number(1.23)],
-            ])
+        // The room's copies: e1 as it died (a stale report does not revive or move it), e2 moved.
+        let enemies = try #require(sync["enemies"]?.arrayValue)
+        #expect(enemies.map { $0["enemy_id"] } == ["e1", "e2"])
+        #expect(enemies.map { $0["is_alive"] } == [false, true])
+        #expect(enemies.first?["state"] == "dead")
+        #expect(enemies.first?["killed_by"] == "guest")
+        #expect(enemies.last?["x"] == .number(1.23))
         #expect(sync["coins"] == [["coin_id": "c2", "x": .number(0.56)]])
         let first = try #require(sync["sequence_id"]?.doubleValue)
 
+        // An empty sync still lists what the room holds: a guest drops whatever a sync leaves out.
         await host.send(#"{"type":"sync_entities"}"#)
         let next = try #require(await guest.received().first)
         #expect(next["sequence_id"]?.doubleValue == first + 1)
-        #expect(next["enemies"] == [])
+        #expect(next["enemies"]?.arrayValue?.map { $0["enemy_id"] } == ["e1", "e2"])
+        #expect(next["coins"] == sync["coins"])
     }
 
     @Test func syncListsAreCapped() async throws {

@@ -438,7 +438,7 @@ struct RoomStateEntityTests {
         #expect(room.killEnemy("enemy_0", by: "p1", now: start + .seconds(11)) == .alreadyDead)
         let synced = try room.sync(
             enemies: [["enemy_id": "enemy_0", "is_alive": true]], coins: [], now: start + .seconds(11))
-        #expect(synced.enemies.isEmpty)
+        #expect(!synced.enemies.contains { $0["enemy_id"] == "enemy_0" })
         #expect(room.enemies["enemy_0"] == nil)
     }
 
@@ -643,7 +643,7 @@ struct RoomStateSyncTests {
         #expect(soon.enemies.count == 1)
         #expect(soon.enemies.first?["is_alive"] == false)
         #expect(soon.enemies.first?["state"] == "dead")
-        #expect(soon.enemies.first?["x"] == 7)
+        #expect(soon.enemies.first?["x"] == 0)  // as it died: a stale report does not move the dead
         #expect(room.enemies["e1"]?.isAlive == false)
 
         let later = try room.sync(enemies: report, coins: [], now: killedAt + .seconds(10))
@@ -660,9 +660,29 @@ struct RoomStateSyncTests {
         let visible = try room.sync(
             enemies: [["enemy_id": "e1", "x": 50], ["enemy_id": "new", "x": 1], ["no_id": true], "not an object"],
             coins: [], now: .now)
-        #expect(visible.enemies == [["enemy_id": "e1", "x": 50], ["enemy_id": "new", "x": 1]])
+        #expect(visible.enemies.map { $0["enemy_id"] } == ["e1", "new"])
+        #expect(visible.enemies.map { $0["x"] } == [50, 1])
+        #expect(visible.enemies.first?["enemy_type"] == "fly")  // the room's copy, defaults and all
         #expect(room.enemies["e1"]?.fields["x"] == 50)
         #expect(room.enemies["new"] != nil)
+    }
+
+    @Test func theAnswerIsTheRoomsViewNotTheReport() throws {
+        var room = try makeRoom(players: 2)
+        _ = try room.spawnEnemy(["enemy_id": "a"], by: "p1", now: .now)
+        _ = try room.spawnCoin(["coin_id": "c1"], by: "p1")
+        let visible = try room.sync(
+            enemies: [["enemy_id": "b", "x": 3]], coins: [["coin_id": "c2", "x": 4]], now: .now)
+        #expect(visible.enemies.map { $0["enemy_id"] } == ["a", "b"])
+        #expect(visible.coins.map { $0["coin_id"] } == ["c1", "c2"])
+    }
+
+    @Test func syncsAreBudgetedPerRoom() throws {
+        var room = try makeRoom(players: 2)
+        let start = ContinuousClock.now
+        for _ in 0..<Int(RoomState.syncsPerSecond) { _ = try room.sync(enemies: [], coins: [], now: start) }
+        #expect(relayError { _ = try room.sync(enemies: [], coins: [], now: start) }?.code == "rate_limited")
+        _ = try room.sync(enemies: [], coins: [], now: start + .seconds(1))
     }
 
     @Test func collectedCoinsAreDropped() throws {

@@ -228,37 +228,41 @@ extension RoomState {
 
     // MARK: Sync
 
-    /// Merges the host's view of enemies and coins, and returns what the others should see:
-    /// enemies alive or dead for under 10 s, coins not collected. The dead stay dead.
+    /// Merges the host's view of enemies and coins, and returns the room's, as the original
+    /// server did: every enemy alive or dead for under 10 s, every coin not collected, whether or
+    /// not this sync listed it (a guest drops what a sync leaves out). The dead stay dead, a
+    /// collected coin stays gone. At most ``syncsPerSecond`` a second: each answer may list a
+    /// room's every entity, so a host could not otherwise buy that much work with an empty sync.
     public mutating func sync(enemies: [JSONValue], coins: [JSONValue], now: ContinuousClock.Instant) throws(RelayError)
         -> (enemies: [JSONValue], coins: [JSONValue])
     {
         let limit = self.limits.maxSyncListLength
         guard enemies.count <= limit, coins.count <= limit else { throw .limitExceeded("entities in one sync", limit: limit) }
+        var budget = self.syncBudget ?? TokenBucket(rate: Self.syncsPerSecond, burst: Self.syncsPerSecond, now: now)
+        defer { self.syncBudget = budget }
+        guard budget.take(now: now) else { throw .rateLimited }
         self.retireDeadEnemies(now: now)
-        var visibleEnemies: [JSONValue] = []
-        for case .object(var reported) in enemies {
+        for case .object(let reported) in enemies {
             guard let id = reported["enemy_id"]?.stringValue, !self.departedEnemies.contains(id) else { continue }
-            if let known = self.enemies[id], let diedAt = known.diedAt {
-                guard now - diedAt < Self.deadEnemyRetention else { continue }
-                reported["is_alive"] = .bool(false)
-                reported["state"] = "dead"
-            } else if self.enemies[id] != nil {
-                self.updateEnemy(id, state: reported, now: now)
+            if let known = self.enemies[id] {
+                if known.isAlive { self.updateEnemy(id, state: reported, now: now) }  // the dead stay as they died
             } else if self.enemies.count < self.limits.maxEntitiesPerRoom {
                 var fields = reported
-                fields["coin_reward"] = .integer(Int64(Self.clampedReward(reported["coin_reward"] ?? reported["coinReward"], limit: self.limits.maxCoinReward)))
-                self.enemies[id] = TrackedEnemy(fields: fields, diedAt: reported["is_alive"] == .bool(false) ? now : nil)
+                let reward = reported["coin_reward"] ?? reported["coinReward"]
+                fields["coin_reward"] = .integer(Int64(Self.clampedReward(reward, limit: self.limits.maxCoinReward)))
+                let diedAt = reported["is_alive"] == .bool(false) ? now : nil
+                if diedAt != nil {
+                    fields["is_alive"] = .bool(false)
+                    fields["state"] = "dead"
+                }
+                self.enemies[id] = TrackedEnemy(fields: fields, diedAt: diedAt)
             }
-            visibleEnemies.append(.object(reported))
         }
-        var visibleCoins: [JSONValue] = []
         for case .object(let reported) in coins {
-            guard let id = reported["coin_id"]?.stringValue, !self.collectedCoins.contains(id) else { continue }
-            if self.coins[id] == nil { self.track(coin: reported, id: id) }
-            visibleCoins.append(.object(reported))
+            guard let id = reported["coin_id"]?.stringValue else { continue }
+            self.track(coin: reported, id: id)
         }
-        return (visibleEnemies, visibleCoins)
+        return (self.enemies.values.map { .object($0.fields) }, self.coins.values.map { .object($0) })
     }
 
     // MARK: Snapshots

@@ -29,11 +29,15 @@ public struct RoomState: Sendable {
     var collectedCoins: OrderedSet<String> = []
     var collectedPowerups: OrderedSet<String> = []
     var spawnCounter = 0
+    /// Taken by each `sync_entities`; made at the first.
+    var syncBudget: TokenBucket?
 
     /// Chat lines kept for `game_state.chat_history`.
     public static let chatHistoryLength = 20
     /// A dead enemy is still reported by `entities_sync` for this long.
     public static let deadEnemyRetention: Duration = .seconds(10)
+    /// `sync_entities` a room answers per second (the game's host sends one, as a game starts).
+    public static let syncsPerSecond = 10.0
 
     public init(roomID: String, roomName: String, hostID: String, maxPlayers: Int, limits: RelayLimits, seed: Int) {
         self.roomID = roomID
