@@ -50,8 +50,8 @@ struct CORSPolicyMiddleware<Context: RequestContext>: RouterMiddleware {
             allowOrigin == nil ? "origin" : nil, CORSPolicy.allowedMethods.contains(method) ? nil : "method",
         ].compactMap { $0 }
         guard let allowOrigin, refused.isEmpty else {
-            let body = ByteBuffer(string: #"{"detail":"Disallowed CORS \#(refused.joined(separator: ", "))"}"#)
-            return JSONResponse.raw(body, status: .badRequest)
+            let refusal = ErrorBody(detail: .message("Disallowed CORS \(refused.joined(separator: ", "))"))
+            return JSONResponse.make(refusal, status: .badRequest)
         }
         var headers: HTTPFields = [
             .accessControlAllowMethods: CORSPolicy.allowedMethods.joined(separator: ", "),
