@@ -69,9 +69,14 @@ struct RelayCommand: AsyncParsableCommand {
     var reconnectWindowSeconds: Int = 60
 
     @Option(
-        help: "Sustained WebSocket messages per second per connection (burst: twice this; ten times this refused within 10 s closes with 1008)."
+        help: "Sustained WebSocket messages per second per connection, state relays aside (burst: twice this; ten times this refused within 10 s closes with 1008)."
     )
     var messagesPerSecond: Int = 2_000
+
+    @Option(
+        help: "Sustained player_state and enemy_state messages per second per connection, a budget of their own: past it they are shed without an error (burst: twice this; ten times this shed within 10 s closes with 1008)."
+    )
+    var stateMessagesPerSecond: Int = 10_000
 
     @Option(help: "Largest WebSocket message in bytes (larger closes with 1009).")
     var maxFrameBytes: Int = 64 * 1024
@@ -200,6 +205,9 @@ struct RelayCommand: AsyncParsableCommand {
         configuration.relay.messagesPerSecond = Double(max(1, self.messagesPerSecond))
         configuration.relay.messageBurst = Double(max(1, self.messagesPerSecond) * 2)
         configuration.relay.floodCloseThreshold = max(1, self.messagesPerSecond) * 10
+        configuration.relay.stateMessagesPerSecond = Double(max(1, self.stateMessagesPerSecond))
+        configuration.relay.stateMessageBurst = Double(max(1, self.stateMessagesPerSecond) * 2)
+        configuration.relay.stateFloodCloseThreshold = max(1, self.stateMessagesPerSecond) * 10
         configuration.relay.maxFrameBytes = max(1024, self.maxFrameBytes)
         configuration.relay.outboundQueueFrames = max(8, self.outboundQueueFrames)
         configuration.relay.maxChatLength = max(1, self.maxChatLength)

@@ -39,6 +39,9 @@ struct ConfigurationTests {
             #expect(limits.messagesPerSecond == 2_000)
             #expect(limits.messageBurst == 4_000)
             #expect(limits.floodCloseThreshold == 20_000)
+            #expect(limits.stateMessagesPerSecond == 10_000)
+            #expect(limits.stateMessageBurst == 20_000)
+            #expect(limits.stateFloodCloseThreshold == 100_000)
             #expect(limits.outboundQueueFrames == 512)
             #expect(limits.pingInterval == .seconds(30))
         }

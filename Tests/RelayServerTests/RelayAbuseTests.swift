@@ -156,6 +156,41 @@ struct RelayAbuseTests {
         }
     }
 
+    @Test("State relays past their budget are shed silently; the one-off messages among them all get through")
+    func stateRelaysAreShedNotTheRest() async throws {
+        var limits = RelayLimits()
+        limits.stateMessagesPerSecond = 50  // as a long game's host outgrowing the default 10,000
+        limits.stateMessageBurst = 50
+        try await withRelayServer(limits: limits) { port, _ in
+            let host = TestSocket.connect(port: port)
+            let guest = TestSocket.connect(port: port)
+            _ = try await RelayFlowTests.openRoom(port, host: host, guest: guest)
+            for item in 0..<10 {
+                for enemy in 0..<50 {
+                    host.send(["type": "enemy_state", "enemy_id": "enemy_\(enemy)", "state": ["x": item]])
+                }
+                host.send(["type": "collect_item", "item_type": "coin", "item_id": "coin_\(item)"])
+            }
+            host.send(["type": "ping"])
+            var collected: [String] = []
+            while true {
+                let message = try await host.next()
+                let type = try #require(message["type"] as? String)
+                if type == "pong" { break }
+                #expect(type == "item_collected", "\(message)")  // no rate_limited error
+                if let id = message["item_id"] as? String { collected.append(id) }
+            }
+            #expect(collected == (0..<10).map { "coin_\($0)" })
+            var relayed = 0
+            while let message = try? await guest.next(timeout: .seconds(1)),
+                message["type"] as? String != "item_collected" || message["item_id"] as? String != "coin_9"
+            {
+                if message["type"] as? String == "enemy_state_update" { relayed += 1 }
+            }
+            #expect(relayed >= 50 && relayed < 500, "\(relayed) of 500 enemy states relayed")
+        }
+    }
+
     @Test("Browser upgrades from a foreign Origin are refused; allowed, same-origin, non-browser and no Origin connect")
     func originCheck() async throws {
         try await withRelayServer { port, _ in

@@ -3,15 +3,23 @@
 public struct RelayLimits: Sendable {
     /// Largest inbound WebSocket frame/message in bytes (default 64 KiB; larger closes with 1009).
     public var maxFrameBytes = 64 * 1024
-    /// Sustained inbound messages per second per connection (default 2,000). The game's host sends
-    /// far more than its 60 `player_state`s a second: one `enemy_state` per enemy it tracks every
-    /// 50 ms, 360 messages a second with the 15 enemies a game starts with, and more as a run goes on.
+    /// Sustained inbound messages per second per connection, state relays aside (default 2,000).
     public var messagesPerSecond = 2_000.0
     /// Burst allowance above the sustained rate (default 4,000 messages: two seconds' worth).
     public var messageBurst = 4_000.0
     /// Rate-limited messages within one 10 s window that close the connection with 1008 (default
     /// 20,000: a client sending twice the sustained rate for 10 s).
     public var floodCloseThreshold = 20_000
+    /// Sustained `player_state` and `enemy_state` messages per second per connection, a budget of
+    /// their own (default 10,000); past it they are shed without an error. The game's host sends
+    /// 60 `player_state`s a second and one `enemy_state` per enemy it tracks every 50 ms: 360 a
+    /// second with the 15 enemies a game starts with, and more as a run leaves enemies behind.
+    public var stateMessagesPerSecond = 10_000.0
+    /// Burst allowance for state relays (default 20,000).
+    public var stateMessageBurst = 20_000.0
+    /// Shed state relays within one 10 s window that close the connection with 1008 (default
+    /// 100,000: twice the sustained rate for 10 s).
+    public var stateFloodCloseThreshold = 100_000
     /// Outbound frames waiting for a slow client before it is disconnected (default 512).
     public var outboundQueueFrames = 512
     /// Players per room when `create_room` does not ask (default 2).

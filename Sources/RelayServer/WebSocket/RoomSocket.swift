@@ -90,6 +90,7 @@ final class RoomSocket: Sendable {
     private func readLoop(handler: RoomSocketHandler) async {
         let session = handler.session
         var flood = FloodWatch(threshold: session.limits.floodCloseThreshold)
+        var stateFlood = FloodWatch(threshold: session.limits.stateFloodCloseThreshold)
         var sinceYield = 0
         let channel = self.channel
         // If the connection's task is cancelled (not the server's usual way of stopping: see ``run()``).
@@ -106,10 +107,17 @@ final class RoomSocket: Sendable {
                 await Task.yield()
             }
             let now = ContinuousClock.now
-            guard handler.bucket.take(now: now) else {
-                switch flood.record(now: now) {
-                case .warn: session.reply(.rateLimited)
-                case .quiet: break
+            let kind: MessageBudget.Kind
+            switch message {
+            case .text(let bytes): kind = MessageBudget.kind(of: bytes)
+            case .binary: kind = .other
+            }
+            guard handler.budget.take(kind, now: now) else {
+                // A state relay past its budget is shed without a word (see ``MessageBudget``).
+                let verdict = kind == .state ? stateFlood.record(now: now) : flood.record(now: now)
+                switch verdict {
+                case .warn where kind == .other: session.reply(.rateLimited)
+                case .warn, .quiet: break
                 case .close:
                     self.logger.notice("relay.connection.flooding")
                     // Through the queue, so the replies already queued go out before the close frame.

@@ -33,8 +33,8 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     let session: ConnectionSession
     let readerQueue = ReaderQueue()
-    /// The connection's rate limit, whichever of handler and reader handles a message.
-    var bucket: TokenBucket
+    /// The connection's rate limits, whichever of handler and reader handles a message.
+    var budget: MessageBudget
     /// Messages handed to the reader that it has not finished.
     private(set) var messagesWithReader = 0
     /// A close frame has gone out: no data frame may follow it.
@@ -67,7 +67,7 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.settings = settings
         self.frames = InboundFrameReader(maxPayloadBytes: settings.maxMessageBytes)
         let limits = session.limits
-        self.bucket = TokenBucket(rate: limits.messagesPerSecond, burst: limits.messageBurst)
+        self.budget = MessageBudget(limits: limits)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -177,11 +177,22 @@ extension RoomSocketHandler {
             self.fragments = (frame.unmaskedData, frame.opcode == .text)
             return
         }
-        if frame.opcode == .text, self.messagesWithReader == 0, self.session.membership != nil, self.bucket.take() {
-            if frame.withUnmaskedPayload({ self.dispatcher.dispatchInPlace($0, session: self.session) }) { return }
-            self.bucket.giveBack()  // the reader takes its own
+        if frame.opcode == .text, self.messagesWithReader == 0, self.session.membership != nil,
+            frame.withUnmaskedPayload({ self.handleInPlace($0) })
+        {
+            return
         }
         self.handToReader(frame.opcode == .text ? .text(frame.unmaskedData) : .binary)
+    }
+
+    /// Hands a message to its raw handler here, if one takes it and its budget allows; else the
+    /// reader handles it (and applies the budget's verdict).
+    private func handleInPlace(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        let kind = MessageBudget.kind(of: bytes)
+        guard self.budget.take(kind) else { return false }
+        if self.dispatcher.dispatchInPlace(bytes, session: self.session) { return true }
+        self.budget.giveBack(kind)  // the reader takes its own
+        return false
     }
 
     private func handToReader(_ message: ReaderMessage) {

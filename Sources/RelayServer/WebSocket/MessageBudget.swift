@@ -1,0 +1,52 @@
+import NIOCore
+import Relay
+
+/// A connection's rate limits, one budget per kind of message.
+///
+/// State relays (`player_state`, `enemy_state`) have their own: the game's host sends one
+/// `enemy_state` per enemy it tracks every 50 ms and never stops tracking the ones the players
+/// ran past, so its rate grows with a run (60 + 20 per live enemy a second). Past their budget
+/// they are shed without an error (each is superseded by the next; an error would show the
+/// game's error popup), so that a long game loses some positions, never its one-off messages
+/// (`collect_item`, `enemy_killed`, spawns), whose budget they do not touch.
+struct MessageBudget {
+    enum Kind { case state, other }
+
+    private var state: TokenBucket
+    private var other: TokenBucket
+
+    init(limits: RelayLimits) {
+        self.state = TokenBucket(rate: limits.stateMessagesPerSecond, burst: limits.stateMessageBurst)
+        self.other = TokenBucket(rate: limits.messagesPerSecond, burst: limits.messageBurst)
+    }
+
+    /// `state` for a message that starts `{"type":"player_state"` or `{"type":"enemy_state"`, as
+    /// clients write them; any other spelling counts as `other`, which only makes it stricter.
+    static func kind(of bytes: UnsafeBufferPointer<UInt8>) -> Kind {
+        var scanner = PlainJSONScanner(bytes)
+        guard scanner.take(UInt8(ascii: "{")), let key = scanner.string(), bytes[key].elementsEqual("type".utf8),
+            scanner.take(UInt8(ascii: ":")), let type = scanner.string()
+        else { return .other }
+        let name = bytes[type]
+        return name.elementsEqual("player_state".utf8) || name.elementsEqual("enemy_state".utf8) ? .state : .other
+    }
+
+    static func kind(of buffer: ByteBuffer) -> Kind {
+        buffer.withUnsafeReadableBytes { Self.kind(of: $0.assumingMemoryBound(to: UInt8.self)) }
+    }
+
+    mutating func take(_ kind: Kind, now: ContinuousClock.Instant = .now) -> Bool {
+        switch kind {
+        case .state: self.state.take(now: now)
+        case .other: self.other.take(now: now)
+        }
+    }
+
+    /// Returns a token taken for a message handed on unhandled (whoever handles it takes its own).
+    mutating func giveBack(_ kind: Kind) {
+        switch kind {
+        case .state: self.state.giveBack()
+        case .other: self.other.giveBack()
+        }
+    }
+}
