@@ -144,13 +144,10 @@ struct RelayAbuseTests {
                 }
                 try await Task.sleep(for: .milliseconds(50))
             }
-            var received = 0
-            while received < ticks * 18, let message = try? await guest.next(timeout: .seconds(5)) {
-                let type = message["type"] as? String
-                #expect(type == "player_state_update" || type == "enemy_state_update", "\(message)")
-                received += 1
+            for _ in 0..<ticks * 18 {
+                let type = try await guest.next()["type"] as? String
+                #expect(type == "player_state_update" || type == "enemy_state_update", "\(type ?? "?")")
             }
-            #expect(received == ticks * 18)
             host.send(["type": "ping"])
             try await host.expect("pong")  // no rate_limited error came first
         }
@@ -159,15 +156,20 @@ struct RelayAbuseTests {
     @Test("State relays past their budget are shed silently; the one-off messages among them all get through")
     func stateRelaysAreShedNotTheRest() async throws {
         var limits = RelayLimits()
-        limits.stateMessagesPerSecond = 50  // as a long game's host outgrowing the default 10,000
-        limits.stateMessageBurst = 50
+        limits.stateMessagesPerSecond = 1  // as a long game's host outgrowing the default 10,000;
+        limits.stateMessageBurst = 50  // refilling slowly, so a slow machine still sheds most
         try await withRelayServer(limits: limits) { port, _ in
             let host = TestSocket.connect(port: port)
             let guest = TestSocket.connect(port: port)
             _ = try await RelayFlowTests.openRoom(port, host: host, guest: guest)
             for item in 0..<10 {
                 for enemy in 0..<50 {
-                    host.send(["type": "enemy_state", "enemy_id": "enemy_\(enemy)", "state": ["x": item]])
+                    // Written out, as a dictionary's member order changes from run to run: half
+                    // as the game writes them, half with `type` last as other clients may.
+                    host.send(
+                        raw: enemy.isMultiple(of: 2)
+                            ? #"{"type":"enemy_state","enemy_id":"enemy_\#(enemy)","state":{"x":\#(item)}}"#
+                            : #"{"enemy_id":"enemy_\#(enemy)","state":{"x":\#(item)},"type":"enemy_state"}"#)
                 }
                 host.send(["type": "collect_item", "item_type": "coin", "item_id": "coin_\(item)"])
             }
@@ -181,13 +183,14 @@ struct RelayAbuseTests {
                 if let id = message["item_id"] as? String { collected.append(id) }
             }
             #expect(collected == (0..<10).map { "coin_\($0)" })
+            // Everything relayed comes before the last item_collected (one reader, in order).
             var relayed = 0
-            while let message = try? await guest.next(timeout: .seconds(1)),
-                message["type"] as? String != "item_collected" || message["item_id"] as? String != "coin_9"
-            {
+            while true {
+                let message = try await guest.next()
+                if message["type"] as? String == "item_collected", message["item_id"] as? String == "coin_9" { break }
                 if message["type"] as? String == "enemy_state_update" { relayed += 1 }
             }
-            #expect(relayed >= 50 && relayed < 500, "\(relayed) of 500 enemy states relayed")
+            #expect(relayed >= 50 && relayed < 250, "\(relayed) of 500 enemy states relayed")
         }
     }
 

@@ -59,6 +59,12 @@ public struct PlainJSONScanner {
         return self.current
     }
 
+    /// Reads past one value in the subset; false outside it.
+    public mutating func skipValue() -> Bool {
+        var nowhere = JSONByteSink(UnsafeMutableBufferPointer(start: nil, count: 0))
+        return self.value(copyingTo: &nowhere, copy: false) != nil
+    }
+
     /// Reads one value; with `copy`, also writes it to `writer` with floats rounded.
     /// Returns the range the value took in `bytes`, or nil outside the subset.
     public mutating func value(copyingTo writer: inout JSONByteSink, copy: Bool, depth: Int = 0) -> Range<Int>? {

@@ -20,15 +20,30 @@ struct MessageBudget {
         self.other = TokenBucket(rate: limits.messagesPerSecond, burst: limits.messageBurst)
     }
 
-    /// `state` for a message that starts `{"type":"player_state"` or `{"type":"enemy_state"`, as
-    /// clients write them; any other spelling counts as `other`, which only makes it stricter.
+    /// `state` for a JSON object in the plain subset (``PlainJSONScanner``) whose `type` names
+    /// `player_state` or `enemy_state`, wherever the member stands: clients in other languages
+    /// may not write it first. A repeated `type` counts as `state` only if every one does (the
+    /// full parser keeps the last, the in-place path reads the first). Anything else counts as
+    /// `other`, which only makes it stricter. Game clients write `type` first; the rest of the
+    /// message is walked all the same, without copying.
     static func kind(of bytes: UnsafeBufferPointer<UInt8>) -> Kind {
         var scanner = PlainJSONScanner(bytes)
-        guard scanner.take(UInt8(ascii: "{")), let key = scanner.string(), bytes[key].elementsEqual("type".utf8),
-            scanner.take(UInt8(ascii: ":")), let type = scanner.string()
-        else { return .other }
-        let name = bytes[type]
-        return name.elementsEqual("player_state".utf8) || name.elementsEqual("enemy_state".utf8) ? .state : .other
+        guard scanner.take(UInt8(ascii: "{")) else { return .other }
+        var namesState = false
+        repeat {
+            guard let key = scanner.string(), scanner.take(UInt8(ascii: ":")) else { return .other }
+            if bytes[key].elementsEqual("type".utf8) {
+                guard let type = scanner.string(), Self.isStateType(bytes[type]) else { return .other }
+                namesState = true
+            } else if !scanner.skipValue() {
+                return .other
+            }
+        } while scanner.take(UInt8(ascii: ","))
+        return namesState && scanner.take(UInt8(ascii: "}")) ? .state : .other
+    }
+
+    private static func isStateType(_ name: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
+        name.elementsEqual("player_state".utf8) || name.elementsEqual("enemy_state".utf8)
     }
 
     static func kind(of buffer: ByteBuffer) -> Kind {

@@ -1,0 +1,58 @@
+import Relay
+import Testing
+
+@testable import RelayServer
+
+@Suite("MessageBudget")
+struct MessageBudgetTests {
+    private func kind(_ text: String) -> MessageBudget.Kind {
+        var text = text
+        return text.withUTF8 { MessageBudget.kind(of: $0) }
+    }
+
+    @Test("player_state and enemy_state are state relays wherever their type stands")
+    func stateTypes() {
+        #expect(kind(#"{"type":"player_state","state":{"x":1.5,"y":2}}"#) == .state)
+        #expect(kind(#"{"type":"enemy_state","enemy_id":"e1","state":{"x":1}}"#) == .state)
+        #expect(kind(#"{"enemy_id":"e1","state":{"x":1,"tags":["a",null,true]},"type":"enemy_state"}"#) == .state)
+        #expect(kind(#" { "state" : { "x" : -3 } , "type" : "player_state" } "#) == .state)
+    }
+
+    @Test("Everything else, and anything the plain scanner does not read, counts against the other budget")
+    func otherMessages() {
+        for text in [
+            #"{"type":"collect_item","item_id":"coin_1"}"#,
+            #"{"type":"chat","state":{"type":"player_state"}}"#,  // a nested type is not the message's
+            #"{"type":"player_state","type":"chat"}"#,  // the full parser keeps the last
+            #"{"type":"chat","type":"player_state"}"#,  // the in-place path reads the first
+            #"{"type":"player_state","state":{"name":"\u00e9"}}"#,  // an escape: outside the subset
+            #"{"state":{"x":1}}"#,
+            #"{}"#,
+            #"["player_state"]"#,
+            #"{"type":"player_state""#,
+            "not json",
+        ] {
+            #expect(kind(text) == .other, "\(text)")
+        }
+    }
+
+    @Test("Each kind spends its own budget")
+    func separateBudgets() {
+        var limits = RelayLimits()
+        limits.stateMessagesPerSecond = 1
+        limits.stateMessageBurst = 3
+        limits.messagesPerSecond = 1
+        limits.messageBurst = 2
+        var budget = MessageBudget(limits: limits)
+        let start = ContinuousClock.now  // not before the buckets' own start
+        var taken: [Bool] = []
+        for _ in 0..<4 { taken.append(budget.take(.state, now: start)) }
+        #expect(taken == [true, true, true, false])
+        taken = []
+        for _ in 0..<3 { taken.append(budget.take(.other, now: start)) }
+        #expect(taken == [true, true, false])
+        let refilled = budget.take(.state, now: start + .seconds(1))
+        let refilledOnce = !budget.take(.state, now: start + .seconds(1))
+        #expect(refilled && refilledOnce)
+    }
+}
