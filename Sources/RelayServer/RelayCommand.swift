@@ -81,8 +81,11 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "Largest WebSocket message in bytes (larger closes with 1009).")
     var maxFrameBytes: Int = 64 * 1024
 
-    @Option(help: "Outbound messages queued for a slow client before it is disconnected.")
-    var outboundQueueFrames: Int = 512
+    @Option(help: "Outbound messages queued for a slow client before it is disconnected (close 4000).")
+    var outboundQueueFrames: Int = 4_096
+
+    @Option(help: "Outbound bytes queued for a slow client before it is disconnected (close 4000); at least 65536.")
+    var outboundQueueBytes: Int = 1 << 20
 
     @Option(help: "Seconds between the server's WebSocket pings; a client that has not answered one by the next is closed with 1001.")
     var pingIntervalSeconds: Int = 30
@@ -210,6 +213,7 @@ struct RelayCommand: AsyncParsableCommand {
         configuration.relay.stateFloodCloseThreshold = max(1, self.stateMessagesPerSecond) * 10
         configuration.relay.maxFrameBytes = max(1024, self.maxFrameBytes)
         configuration.relay.outboundQueueFrames = max(8, self.outboundQueueFrames)
+        configuration.relay.outboundQueueBytes = max(64 * 1024, self.outboundQueueBytes)
         configuration.relay.maxChatLength = max(1, self.maxChatLength)
         configuration.relay.pingInterval = .seconds(max(1, self.pingIntervalSeconds))
         configuration.pluginsDirectory = self.pluginsDir ?? environment["PLUGINS_DIR"] ?? configuration.pluginsDirectory

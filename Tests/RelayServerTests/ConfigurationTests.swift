@@ -42,7 +42,8 @@ struct ConfigurationTests {
             #expect(limits.stateMessagesPerSecond == 10_000)
             #expect(limits.stateMessageBurst == 20_000)
             #expect(limits.stateFloodCloseThreshold == 100_000)
-            #expect(limits.outboundQueueFrames == 512)
+            #expect(limits.outboundQueueFrames == 4_096)
+            #expect(limits.outboundQueueBytes == 1_048_576)
             #expect(limits.pingInterval == .seconds(30))
         }
     }
@@ -105,6 +106,21 @@ struct ConfigurationTests {
         #expect(configuration.plugins.map(\.path) == ["/bin/a", "/bin/b"])
         #expect(configuration.pluginSettings.requestTimeout == .milliseconds(250))
         #expect(configuration.pluginExecutables.map(\.path) == ["/bin/a", "/bin/b"], "a missing folder adds none")
+    }
+
+    @Test("Rate and queue flags set their limits, each floored at a workable minimum")
+    func relayLimitFlags() throws {
+        let limits = try RelayCommand.parse([
+            "--messages-per-second", "300", "--state-messages-per-second", "5000",
+            "--outbound-queue-frames", "1000", "--outbound-queue-bytes", "2000000",
+        ]).configuration(environment: [:]).relay
+        #expect(limits.messagesPerSecond == 300 && limits.messageBurst == 600 && limits.floodCloseThreshold == 3_000)
+        #expect(limits.stateMessagesPerSecond == 5_000 && limits.stateMessageBurst == 10_000)
+        #expect(limits.stateFloodCloseThreshold == 50_000)
+        #expect(limits.outboundQueueFrames == 1_000 && limits.outboundQueueBytes == 2_000_000)
+        let floored = try RelayCommand.parse(["--outbound-queue-frames", "1", "--outbound-queue-bytes", "10"])
+            .configuration(environment: [:]).relay
+        #expect(floored.outboundQueueFrames == 8 && floored.outboundQueueBytes == 65_536)
     }
 
     @Test("Bad values are refused")

@@ -221,12 +221,27 @@ struct RelayAbuseTests {
         }
     }
 
-    @Test("A client that stops reading is disconnected; its room-mates get every update")
+    @Test("A client that stops reading is disconnected when its queue is full in frames; its room-mates get every update")
     func slowConsumer() async throws {
         var limits = RelayLimits()
+        limits.outboundQueueFrames = 64
+        try await self.slowConsumerIsDropped(limits: limits)
+    }
+
+    @Test("A client that stops reading is disconnected when its queue is full in bytes; its room-mates get every update")
+    func slowConsumerByBytes() async throws {
+        var limits = RelayLimits()
+        limits.outboundQueueFrames = 100_000
+        limits.outboundQueueBytes = 256 * 1024  // 63 of the 4 KB updates below
+        try await self.slowConsumerIsDropped(limits: limits)
+    }
+
+    private func slowConsumerIsDropped(limits: RelayLimits) async throws {
+        var limits = limits
         limits.messagesPerSecond = 1_000_000
         limits.messageBurst = 1_000_000
-        limits.outboundQueueFrames = 64
+        limits.stateMessagesPerSecond = 1_000_000
+        limits.stateMessageBurst = 1_000_000
         try await withRelayServer(limits: limits) { port, _ in
             let host = TestSocket.connect(port: port)
             let reader = TestSocket.connect(port: port)
@@ -238,7 +253,7 @@ struct RelayAbuseTests {
 
             let padding = String(repeating: "p", count: 4000)
             let count = 3000
-            // The host sends in batches the reader keeps up with (fewer than its 64-frame queue),
+            // The host sends in batches the reader keeps up with (well within its queue),
             // so only the client that stopped reading can fall behind, however loaded the machine.
             let batch = 50
             var received = 0

@@ -153,6 +153,7 @@ struct WebSocketProtocolTests {
     func failedWithAFullSocket() async throws {
         var limits = RelayLimits()
         limits.outboundQueueFrames = 100_000  // so that its queue does not drop it first
+        limits.outboundQueueBytes = .max
         try await withRelayServer(limits: limits) { port, _ in
             let host = TestSocket.connect(port: port)
             let code = try await host.createRoom(named: "Full")

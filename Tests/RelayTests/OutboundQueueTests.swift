@@ -44,6 +44,44 @@ struct OutboundQueueTests {
         #expect(await queue.next() == nil)
     }
 
+    @Test("Bytes waiting count too: a queue with few frames but many bytes overflows")
+    func byteCapOverflows() async {
+        let queue = OutboundQueue(capacity: 100, maxBytes: 10)
+        #expect(queue.enqueue(frame("aaaa")) == .queued)
+        #expect(queue.enqueue(frame("bbbbbb")) == .queued)  // exactly 10 bytes
+        #expect(queue.byteCount == 10)
+        #expect(queue.enqueue(frame("c")) == .overflowed)
+        #expect(queue.byteCount == 0)
+        #expect(await queue.next() == nil)
+    }
+
+    @Test("Written frames free their bytes, whether taken one by one, in part or all at once")
+    func byteCountFollowsTheWriter() async {
+        let queue = OutboundQueue(capacity: 100, maxBytes: 12)
+        for label in ["aaa", "bbb", "ccc", "ddd"] { #expect(queue.enqueue(frame(label)) == .queued) }
+        #expect(await queue.next().map(text) == "aaa")
+        #expect(queue.byteCount == 9)
+        var batch = CircularBuffer<ByteBuffer>()
+        #expect(await queue.nextBatch(upTo: 2, into: &batch))
+        #expect(queue.byteCount == 3)
+        #expect(queue.enqueue(frame("eeeeeeeee")) == .queued)  // 3 + 9 = 12
+        batch.removeAll()
+        #expect(await queue.nextBatch(into: &batch))
+        #expect(batch.map(text) == ["ddd", "eeeeeeeee"])
+        #expect(queue.byteCount == 0)
+        #expect(queue.enqueue(frame("twelve bytes")) == .queued)
+    }
+
+    @Test("A frame larger than the byte cap still goes to an empty queue, never behind another")
+    func oversizedFrameOnlyAlone() {
+        let queue = OutboundQueue(capacity: 100, maxBytes: 4)
+        #expect(queue.enqueue(frame("larger than four")) == .queued)
+        #expect(queue.enqueue(frame("a")) == .overflowed)
+        let second = OutboundQueue(capacity: 100, maxBytes: 4)
+        #expect(second.enqueue(frame("a")) == .queued)
+        #expect(second.enqueue(frame("larger than four")) == .overflowed)
+    }
+
     @Test func capacityBelowOneIsTreatedAsOne() {
         let queue = OutboundQueue(capacity: 0)
         #expect(queue.enqueue(frame("a")) == .queued)

@@ -4,15 +4,19 @@ import Synchronization
 /// A connection's bounded queue of encoded frames, filled by rooms and drained by the
 /// connection's single writer task.
 ///
-/// `enqueue` never blocks: when the queue is full it refuses, and the caller treats the
-/// client as too slow. The same `ByteBuffer` can sit in many queues at once (a broadcast
-/// is encoded once). The writer may take every waiting frame at once (``nextBatch(upTo:into:)``)
-/// and write them with one flush.
+/// `enqueue` never blocks: when the queue is full, in frames or in bytes, it refuses, and the
+/// caller treats the client as too slow. The byte cap bounds what a stalled client can pin
+/// (frames may be as large as the largest message); the frame cap bounds the bookkeeping.
+/// The same `ByteBuffer` can sit in many queues at once (a broadcast is encoded once). The
+/// writer may take every waiting frame at once (``nextBatch(upTo:into:)``) and write them with
+/// one flush.
 public final class OutboundQueue: Sendable {
     private struct State {
         /// Starts small: every idle connection holds one. It grows to the largest burst and keeps
         /// that capacity (swapped with the writer's batch), so a busy queue stops allocating.
         var frames = CircularBuffer<ByteBuffer>(initialCapacity: OutboundQueue.initialCapacity)
+        /// The readable bytes of `frames`.
+        var bytes = 0
         /// The writer, suspended until a frame arrives or the queue closes.
         var waiter: UnsafeContinuation<Void, Never>?
         var isClosed = false
@@ -36,22 +40,31 @@ public final class OutboundQueue: Sendable {
     public static let initialCapacity = 4
 
     private let capacity: Int
+    private let maxBytes: Int
     private let state = Mutex(State())
 
-    public init(capacity: Int) {
+    /// - Parameters:
+    ///   - capacity: frames that may wait.
+    ///   - maxBytes: bytes that may wait; a single frame larger than this is still taken into an
+    ///     empty queue, so that no message is too large for every client.
+    public init(capacity: Int, maxBytes: Int = .max) {
         self.capacity = max(1, capacity)
+        self.maxBytes = max(1, maxBytes)
     }
 
     /// Offers a frame without waiting.
     public func enqueue(_ frame: ByteBuffer) -> EnqueueResult {
         let (result, waiter) = self.state.withLock { state -> (EnqueueResult, UnsafeContinuation<Void, Never>?) in
             if state.isClosed { return (.closed, nil) }
-            guard state.frames.count < self.capacity else {
+            let bytes = frame.readableBytes
+            guard state.frames.count < self.capacity, state.frames.isEmpty || bytes <= self.maxBytes - state.bytes else {
                 state.isClosed = true
                 state.frames.removeAll()
+                state.bytes = 0
                 return (.overflowed, state.takeWaiter())
             }
             state.frames.append(frame)
+            state.bytes += bytes
             return (.queued, state.takeWaiter())
         }
         waiter?.resume()
@@ -63,7 +76,10 @@ public final class OutboundQueue: Sendable {
     public func next() async -> ByteBuffer? {
         while true {
             let polled = self.state.withLock { state -> ByteBuffer?? in
-                if let frame = state.frames.popFirst() { return .some(frame) }
+                if let frame = state.frames.popFirst() {
+                    state.bytes -= frame.readableBytes
+                    return .some(frame)
+                }
                 return state.isClosed ? .some(nil) : nil
             }
             if let polled { return polled }
@@ -83,8 +99,13 @@ public final class OutboundQueue: Sendable {
                 if state.frames.isEmpty { return state.isClosed ? false : nil }
                 if batch.isEmpty, state.frames.count <= limit {
                     swap(&batch, &state.frames)
+                    state.bytes = 0
                 } else {
-                    for _ in 0..<min(limit, state.frames.count) { batch.append(state.frames.removeFirst()) }
+                    for _ in 0..<min(limit, state.frames.count) {
+                        let frame = state.frames.removeFirst()
+                        state.bytes -= frame.readableBytes
+                        batch.append(frame)
+                    }
                 }
                 return true
             }
@@ -118,4 +139,7 @@ public final class OutboundQueue: Sendable {
 
     /// Frames waiting to be written.
     public var count: Int { self.state.withLock { $0.frames.count } }
+
+    /// Bytes waiting to be written.
+    public var byteCount: Int { self.state.withLock { $0.bytes } }
 }

@@ -15,10 +15,11 @@ public final class PlayerConnection: Sendable {
 
     /// - Parameters:
     ///   - queueCapacity: frames allowed to wait before the client counts as too slow.
+    ///   - queueBytes: bytes allowed to wait before the client counts as too slow.
     ///   - close: hangs up the socket with a close code; called at most once.
-    public init(queueCapacity: Int, close: @escaping @Sendable (UInt16) -> Void) {
+    public init(queueCapacity: Int, queueBytes: Int = .max, close: @escaping @Sendable (UInt16) -> Void) {
         self.id = Self.nextID.wrappingAdd(1, ordering: .relaxed).oldValue
-        self.outbound = OutboundQueue(capacity: queueCapacity)
+        self.outbound = OutboundQueue(capacity: queueCapacity, maxBytes: queueBytes)
         self.closer = Mutex(close)
     }
 

@@ -20,8 +20,14 @@ public struct RelayLimits: Sendable {
     /// Shed state relays within one 10 s window that close the connection with 1008 (default
     /// 100,000: twice the sustained rate for 10 s).
     public var stateFloodCloseThreshold = 100_000
-    /// Outbound frames waiting for a slow client before it is disconnected (default 512).
-    public var outboundQueueFrames = 512
+    /// Outbound frames waiting for a slow client before it is disconnected (default 4,096). A
+    /// guest receives 60 `player_state`s a second plus 20 `enemy_state`s per enemy the host
+    /// tracks: ~3,000 a second with 150 enemies, so this is over a second's worth.
+    public var outboundQueueFrames = 4_096
+    /// Outbound bytes waiting for a slow client before it is disconnected (default 1 MiB): what a
+    /// stalled client can pin, whatever the size of its frames. A single larger frame is still
+    /// queued when nothing else waits.
+    public var outboundQueueBytes = 1 << 20
     /// Players per room when `create_room` does not ask (default 2).
     public var defaultPlayersPerRoom = 2
     /// The most `max_players` a room may ask for (default 8).

@@ -42,7 +42,10 @@ final class RoomSocket: Sendable {
         on channel: any Channel, roomID: String, dispatcher: MessageDispatcher, registry: RoomRegistry,
         settings: RoomSocketHandler.Settings, logger: Logger
     ) throws -> RoomSocket {
-        let connection = PlayerConnection(queueCapacity: registry.limits.outboundQueueFrames) { _ in
+        let limits = registry.limits
+        let connection = PlayerConnection(
+            queueCapacity: limits.outboundQueueFrames, queueBytes: limits.outboundQueueBytes
+        ) { _ in
             // The writer sends the close frame if the client still reads; if it does not
             // (a slow consumer), hang up after the grace period.
             channel.eventLoop.scheduleTask(in: Self.closeGracePeriod) { channel.close(promise: nil) }
