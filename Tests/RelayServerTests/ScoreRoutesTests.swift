@@ -75,12 +75,18 @@ struct ScoreRoutesTests {
             let words = try await client.execute(uri: "/api/scores/leaderboard?limit=ten", method: .get, headers: keyed)
             #expect(words.status == .unprocessableContent)
             #expect(try words.issues().map(\.loc) == ["query.limit"])
-            // Digits of other scripts are not a number out of range, but no number at all.
-            for text in ["%EF%BC%91", "%D9%A3", "ten"] {
-                let answer = try await client.execute(uri: "/api/scores/leaderboard?limit=\(text)", method: .get, headers: keyed)
+            // Digits of other scripts are not a number out of range, but no number at all; nor is
+            // an empty value, which FastAPI refuses rather than reading as the default.
+            for query in ["limit=%EF%BC%91", "limit=%D9%A3", "limit=ten", "limit=", "limit", "limit=+", "limit=5&limit="] {
+                let answer = try await client.execute(uri: "/api/scores/leaderboard?\(query)", method: .get, headers: keyed)
+                #expect(answer.status == .unprocessableContent, "\(query)")
                 let message = try #require((try answer.object()["detail"] as? [[String: Any]])?.first?["msg"] as? String)
-                #expect(message == "Input should be a valid integer, unable to parse string as an integer", "\(text)")
+                #expect(message == "Input should be a valid integer, unable to parse string as an integer", "\(query)")
             }
+            let empty = try await client.execute(uri: "/api/scores/leaderboard?limit=", method: .get, headers: keyed)
+            #expect(String(buffer: empty.body) == #"{"detail":[{"type":"int_parsing","loc":["query","limit"],"msg":"Input should be a valid integer, unable to parse string as an integer","input":""}]}"#)
+            let last = try await client.execute(uri: "/api/scores/leaderboard?limit=&limit=2", method: .get, headers: keyed)
+            #expect(try last.objects().count == 2, "the last of a repeated parameter counts")
         }
     }
 
@@ -202,6 +208,7 @@ struct QueryAndPathReadingTests {
             #expect(try await modes("game_mode=levels&game_mode=end+less") == ["end less"])
             #expect(try await modes("game_mode=+levels+") == ["levels"], "trimmed like the stored modes")
             #expect(try await modes("limit=1&limit=2").count == 2)
+            #expect(try await modes("game_mode=").count == 3, "an empty mode is no filter, as the old backend's `if game_mode:`")
             let rank = try await client.execute(uri: "/api/scores/rank/5?game_mode=end+less", method: .get, headers: keyed)
             #expect(try rank.object()["rank"] as? Int == 2)
         }

@@ -28,9 +28,9 @@ extension Request {
         }
     }
 
-    /// An optional, non-empty query value, read as FastAPI reads a form-encoded query: `+` is a
-    /// space (a browser's `URLSearchParams` writes spaces so), names are percent-decoded like
-    /// values, and the last of a repeated parameter wins.
+    /// A query value as FastAPI reads a form-encoded query: `+` is a space (a browser's
+    /// `URLSearchParams` writes spaces so), names are percent-decoded like values, the last of a
+    /// repeated parameter wins, and a parameter without a value (`?limit=`, `?limit`) is `""`.
     func query(_ name: String) -> String? {
         guard let query = self.uri.query else { return nil }
         var value: String?
@@ -39,13 +39,14 @@ extension Request {
             guard Self.formDecoded(parts[0]) == name else { continue }
             value = parts.count > 1 ? Self.formDecoded(parts[1]) : ""
         }
-        guard let value, !value.isEmpty else { return nil }
         return value
     }
 
-    /// `?game_mode=`, trimmed as stored modes are.
+    /// `?game_mode=`, trimmed as stored modes are; empty means every mode, as the old backend's
+    /// `if game_mode:` read it.
     var gameModeFilter: String? {
-        self.query("game_mode")?.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let mode = self.query("game_mode"), !mode.isEmpty else { return nil }
+        return mode.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// `text` with `+` as a space and percent-escapes decoded (left as they are when malformed).
