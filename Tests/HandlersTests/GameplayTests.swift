@@ -234,6 +234,7 @@ struct HostOnlyTests {
         let starting = try #require(hostMessages.first)
         #expect(starting["sequence_id"] == 1)
         let state = try #require(starting["game_state"])
+        #expect(state["sequence_id"] == 0, "the state as it was before this message's id, as the old backend sent it")
         let serverTime = try #require(state["server_timestamp"]?.doubleValue)
         let startTime = try #require(state["game_start_timestamp"]?.doubleValue)
         #expect(abs(startTime - (serverTime + 500)) < 1)

@@ -10,10 +10,11 @@ public struct StartGameHandler: RoomMessageHandler {
     public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
         let now = WallClock.milliseconds()
         try room.state.startGame(by: playerID, nowMilliseconds: now)
-        let sequence = room.state.nextSequence()
+        // The state first, then the next sequence id, as the old backend did: the game_state's
+        // `sequence_id` is the last one used, the message's the one after it.
         var starting = OutboundMessage(type: "game_starting")
         starting.add("game_state", room.state.gameState(nowMilliseconds: now))
-        starting.add("sequence_id", sequence)
+        starting.add("sequence_id", room.state.nextSequence())
         room.broadcast(starting.encoded())
         room.publish()
     }
