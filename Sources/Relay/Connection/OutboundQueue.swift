@@ -57,7 +57,8 @@ public final class OutboundQueue: Sendable {
         let (result, waiter) = self.state.withLock { state -> (EnqueueResult, UnsafeContinuation<Void, Never>?) in
             if state.isClosed { return (.closed, nil) }
             let bytes = frame.readableBytes
-            guard state.frames.count < self.capacity, state.frames.isEmpty || bytes <= self.maxBytes - state.bytes else {
+            let fitsBytes = state.frames.isEmpty || bytes <= self.maxBytes - state.bytes
+            guard state.frames.count < self.capacity, fitsBytes else {
                 state.isClosed = true
                 state.frames.removeAll()
                 state.bytes = 0
