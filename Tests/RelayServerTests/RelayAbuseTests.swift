@@ -71,6 +71,34 @@ struct RelayAbuseTests {
         }
     }
 
+    @Test("No entity grows past its byte cap: a refused enemy_state is not relayed, nor kept for the next sync")
+    func entitiesStayBounded() async throws {
+        try await withRelayServer { port, _ in
+            let host = TestSocket.connect(port: port)
+            let guest = TestSocket.connect(port: port)
+            _ = try await RelayFlowTests.openRoom(port, host: host, guest: guest)
+            host.send(["type": "enemy_spawn", "enemy": ["enemy_id": "e1", "enemy_type": String(repeating: "b", count: 2_100)]])
+            try await self.expectError(host, "limit_exceeded")
+            host.send(["type": "enemy_spawn", "enemy": ["enemy_id": "e1"]])
+            try await host.expect("enemy_spawned")
+            try await guest.expect("enemy_spawned")
+            // The old server kept every key an enemy_state named: each one a new key of 900 bytes.
+            let padding = String(repeating: "p", count: 900)
+            for key in ["k0", "k1"] {
+                host.send(["type": "enemy_state", "enemy_id": "e1", "state": [key: padding]])
+                try await guest.expect("enemy_state_update")
+            }
+            host.send(["type": "enemy_state", "enemy_id": "e1", "state": ["k2": padding]])
+            let error = try await host.expect("error")
+            #expect(error["code"] as? String == "limit_exceeded")
+            #expect(error["message"] as? String == "Too many bytes in one enemy (limit 2048)")
+            host.send(["type": "sync_entities", "enemies": [], "coins": []])
+            let sync = try await guest.expect("entities_sync")  // and not the refused update before it
+            let enemy = try #require((sync["enemies"] as? [[String: Any]])?.first)
+            #expect(enemy["k1"] as? String == padding && enemy["k2"] == nil)
+        }
+    }
+
     @Test("A client cannot speak for another player or reuse a taken player_id")
     func spoofedIdentity() async throws {
         try await withRelayServer { port, _ in

@@ -179,40 +179,10 @@ struct JSONParserTests {
 
     // MARK: Round trip
 
-    private static let stringPieces = [
-        "", "a", "Z", " ", "\"", "\\", "/", "\n", "\r", "\t", "\u{01}", "\u{1F}", "\u{7F}", "é", "中", "😀", "\u{2028}",
-        "\u{0}", "key", "x y", "\u{10FFFF}",
-    ]
-
-    private static func randomString(_ rng: inout SplitMix64) -> String {
-        (0..<Int.random(in: 0...6, using: &rng)).map { _ in stringPieces.randomElement(using: &rng)! }.joined()
-    }
-
-    private static func randomValue(_ rng: inout SplitMix64, depth: Int) -> JSONValue {
-        let kinds = depth >= 5 ? 6 : 8
-        switch Int.random(in: 0..<kinds, using: &rng) {
-        case 0: return .null
-        case 1: return .bool(Bool.random(using: &rng))
-        case 2:
-            let special: [Int64] = [0, 1, -1, .max, .min, 9, 10]
-            return .integer(
-                Bool.random(using: &rng) ? special.randomElement(using: &rng)! : Int64.random(in: .min ... .max, using: &rng))
-        case 3: return .number(Double(Int.random(in: -1_000_000...1_000_000, using: &rng)) / 100)
-        case 4: return .number([0.1, -2.5e-7, 1e20, -1e300, .leastNonzeroMagnitude, 123456.789, 1e15, 3.0].randomElement(using: &rng)!)
-        case 5: return .string(randomString(&rng))
-        case 6:
-            return .array((0..<Int.random(in: 0...4, using: &rng)).map { _ in randomValue(&rng, depth: depth + 1) })
-        default:
-            var object: [String: JSONValue] = [:]
-            for _ in 0..<Int.random(in: 0...4, using: &rng) { object[randomString(&rng)] = randomValue(&rng, depth: depth + 1) }
-            return .object(object)
-        }
-    }
-
     @Test func writerOutputParsesBackToAnEqualValue() throws {
         var rng = SplitMix64(seed: 0x5EED)
         for iteration in 0..<500 {
-            let value = Self.randomValue(&rng, depth: 0)
+            let value = randomJSONValue(&rng)
             let json = written(value)
             let parsed = try #require(try? JSONParser.parse(json), "iteration \(iteration): \(json)")
             #expect(parsed == value, "iteration \(iteration): \(json)")

@@ -520,27 +520,27 @@ struct RoomStateEntityTests {
     @Test func updateEnemyNeverRevivesTheDead() throws {
         var room = try makeRoom(players: 1)
         _ = try room.spawnEnemy(["enemy_id": "e1"], by: "p1", now: .now)
-        room.updateEnemy("e1", state: ["x": 42, "enemy_id": "other"], now: .now)
+        try room.updateEnemy("e1", state: ["x": 42, "enemy_id": "other"], now: .now)
         #expect(room.enemies["e1"]?.fields["x"] == 42)
         #expect(room.enemies["e1"]?.fields["enemy_id"] == "e1")
         _ = room.killEnemy("e1", by: "p1", now: .now)
-        room.updateEnemy("e1", state: ["is_alive": true, "state": "walk", "x": 43], now: .now)
+        try room.updateEnemy("e1", state: ["is_alive": true, "state": "walk", "x": 43], now: .now)
         #expect(room.enemies["e1"]?.fields["is_alive"] == false)
         #expect(room.enemies["e1"]?.fields["state"] == "dead")
         #expect(room.enemies["e1"]?.fields["x"] == 43)
-        room.updateEnemy("unknown", state: ["x": 1], now: .now)
+        try room.updateEnemy("unknown", state: ["x": 1], now: .now)
         #expect(room.enemies["unknown"] == nil)
     }
 
     @Test func aReportedDeathCountsAndTheRewardCannotBeRewritten() throws {
         var room = try makeRoom(players: 2)
         _ = try room.spawnEnemy(["enemy_id": "e1", "coin_reward": 2], by: "p1", now: .now)
-        room.updateEnemy("e1", state: ["coin_reward": .number(1e300), "coinReward": 5], now: .now)
+        try room.updateEnemy("e1", state: ["coin_reward": .number(1e300), "coinReward": 5], now: .now)
         #expect(room.enemies["e1"]?.fields["coin_reward"] == 2)
         let now = ContinuousClock.now
-        room.updateEnemy("e1", state: ["is_alive": false], now: now)
+        try room.updateEnemy("e1", state: ["is_alive": false], now: now)
         #expect(room.enemies["e1"]?.diedAt == now)
-        room.updateEnemy("e1", state: ["is_alive": true], now: now)
+        try room.updateEnemy("e1", state: ["is_alive": true], now: now)
         #expect(room.enemies["e1"]?.isAlive == false)
         #expect(room.killEnemy("e1", by: "p2", now: now) == .alreadyDead)
     }

@@ -71,3 +71,36 @@ func randomNumberToken(
     }
     return sign + whole + (fraction.isEmpty ? "" : "." + fraction)
 }
+
+private let stringPieces = [
+    "", "a", "Z", " ", "\"", "\\", "/", "\n", "\r", "\t", "\u{01}", "\u{1F}", "\u{7F}", "é", "中", "😀", "\u{2028}",
+    "\u{0}", "key", "x y", "\u{10FFFF}",
+]
+
+/// A random string of pieces that exercise escaping and multi-byte UTF-8.
+func randomJSONString(_ rng: inout SplitMix64) -> String {
+    (0..<Int.random(in: 0...6, using: &rng)).map { _ in stringPieces.randomElement(using: &rng)! }.joined()
+}
+
+/// A random JSON value: every kind, nested up to 5 deep, with the integers and doubles that print
+/// differently.
+func randomJSONValue(_ rng: inout SplitMix64, depth: Int = 0) -> JSONValue {
+    let kinds = depth >= 5 ? 6 : 8
+    switch Int.random(in: 0..<kinds, using: &rng) {
+    case 0: return .null
+    case 1: return .bool(Bool.random(using: &rng))
+    case 2:
+        let special: [Int64] = [0, 1, -1, .max, .min, 9, 10]
+        return .integer(
+            Bool.random(using: &rng) ? special.randomElement(using: &rng)! : Int64.random(in: .min ... .max, using: &rng))
+    case 3: return .number(Double(Int.random(in: -1_000_000...1_000_000, using: &rng)) / 100)
+    case 4: return .number([0.1, -2.5e-7, 1e20, -1e300, .leastNonzeroMagnitude, 123456.789, 1e15, 3.0].randomElement(using: &rng)!)
+    case 5: return .string(randomJSONString(&rng))
+    case 6:
+        return .array((0..<Int.random(in: 0...4, using: &rng)).map { _ in randomJSONValue(&rng, depth: depth + 1) })
+    default:
+        var object: [String: JSONValue] = [:]
+        for _ in 0..<Int.random(in: 0...4, using: &rng) { object[randomJSONString(&rng)] = randomJSONValue(&rng, depth: depth + 1) }
+        return .object(object)
+    }
+}

@@ -1,7 +1,8 @@
 public import Relay
 
 /// `enemy_state` {enemy_id, state}: others get `enemy_state_update` (rounded); the server's
-/// copy is updated when the enemy is known.
+/// copy is updated when the enemy is known. A state that would make that copy larger than
+/// `RelayLimits.maxEntityBytes` is refused (`limit_exceeded`) and not relayed.
 public struct EnemyStateHandler: RoomMessageHandler {
     public let messageType = "enemy_state"
 
@@ -10,7 +11,7 @@ public struct EnemyStateHandler: RoomMessageHandler {
     public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
         let enemyID = try message.string("enemy_id")
         let state = try message.object("state")
-        room.state.updateEnemy(enemyID, state: state, now: .now)
+        try room.state.updateEnemy(enemyID, state: state, now: .now)
         var update = OutboundMessage(type: "enemy_state_update")
         update.add("enemy_id", enemyID)
         update.add("state", .object(state), roundingFloats: true)

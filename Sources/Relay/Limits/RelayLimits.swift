@@ -42,6 +42,10 @@ public struct RelayLimits: Sendable {
     public var maxCoinReward = 100
     /// Tracked enemies, coins and power-ups per room, each (default 1,000).
     public var maxEntitiesPerRoom = 1_000
+    /// Bytes of JSON one stored enemy, coin or power-up may take (default 2 KiB; the game's take
+    /// ~250). Without it a host could grow an enemy by a new key with every `enemy_state`, and
+    /// every `entities_sync` and `game_state` would carry it.
+    public var maxEntityBytes = 2_048
     /// Entries in each list of one `sync_entities` (default 500).
     public var maxSyncListLength = 500
     /// How long a dropped player may reconnect (default 60 s).

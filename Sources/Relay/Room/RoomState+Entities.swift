@@ -63,13 +63,6 @@ extension RoomState {
             throw .limitExceeded("coins per kill", limit: self.limits.maxCoinReward)
         }
         let id = try self.newEntityID(enemy["enemy_id"], prefix: "enemy", field: "enemy.enemy_id")
-        if self.enemies[id] == nil, self.enemies.count >= self.limits.maxEntitiesPerRoom {
-            self.retireDeadEnemies(now: now)
-            guard self.enemies.count < self.limits.maxEntitiesPerRoom else {
-                throw .limitExceeded("enemies in this room", limit: self.limits.maxEntitiesPerRoom)
-            }
-        }
-        self.departedEnemies.remove(id)  // spawned again under an old id: alive again, as the host says
         let fields: [String: JSONValue] = [
             "enemy_id": .string(id),
             "enemy_type": enemy["enemy_type"] ?? "fly",
@@ -82,6 +75,14 @@ extension RoomState {
             "facing_right": enemy["facing_right"] ?? .bool(true),
             "state": enemy["state"] ?? "idle",
         ]
+        try self.checkSize(of: fields, kind: "enemy")
+        if self.enemies[id] == nil, self.enemies.count >= self.limits.maxEntitiesPerRoom {
+            self.retireDeadEnemies(now: now)
+            guard self.enemies.count < self.limits.maxEntitiesPerRoom else {
+                throw .limitExceeded("enemies in this room", limit: self.limits.maxEntitiesPerRoom)
+            }
+        }
+        self.departedEnemies.remove(id)  // spawned again under an old id: alive again, as the host says
         self.enemies[id] = TrackedEnemy(fields: fields)
         return .object(fields)
     }
@@ -97,6 +98,7 @@ extension RoomState {
             "is_collected": .bool(false), "collected_by": .null, "value": coin["value"] ?? .integer(1),
             "velocity_x": coin["velocity_x"] ?? .integer(0), "velocity_y": coin["velocity_y"] ?? .integer(0),
         ]
+        try self.checkSize(of: fields, kind: "coin")
         self.track(coin: fields, id: id)
         return .object(fields)
     }
@@ -109,14 +111,15 @@ extension RoomState {
         try self.requireHost(playerID)
         let id = try self.newEntityID(powerup["powerup_id"], prefix: "powerup", field: "powerup.powerup_id")
         guard !self.collectedPowerups.contains(id) else { return nil }
-        if self.powerups[id] == nil, self.powerups.count >= self.limits.maxEntitiesPerRoom {
-            self.powerups.removeFirst()
-        }
         var fields = powerup
         fields["powerup_id"] = .string(id)
         fields["type"] = powerup["type"] ?? "health"
         fields["x"] = powerup["x"] ?? .integer(0)
         fields["y"] = powerup["y"] ?? .integer(0)
+        try self.checkSize(of: fields, kind: "power-up")
+        if self.powerups[id] == nil, self.powerups.count >= self.limits.maxEntitiesPerRoom {
+            self.powerups.removeFirst()
+        }
         self.powerups[id] = fields
         return .object(fields)
     }
@@ -128,6 +131,15 @@ extension RoomState {
             self.coins.removeFirst()
         }
         self.coins[id] = fields
+    }
+
+    /// Refuses an entity larger than ``RelayLimits/maxEntityBytes`` as JSON: the room keeps it
+    /// and sends it again in every sync and game state.
+    func checkSize(of fields: [String: JSONValue], kind: String) throws(RelayError) {
+        let limit = self.limits.maxEntityBytes
+        guard JSONValue.object(fields).writtenSizeBound(upTo: limit) <= limit else {
+            throw .limitExceeded("bytes in one \(kind)", limit: limit)
+        }
     }
 
     /// How many ids of departed enemies, collected coins and collected power-ups a room keeps, each.
@@ -167,9 +179,20 @@ extension RoomState {
     static let fixedEnemyKeys: Set<String> = ["enemy_id", "coin_reward", "coinReward", "killed_by"]
 
     /// Merges a reported enemy state into the server's copy. A report of death counts as
-    /// a death; nothing revives the dead.
-    public mutating func updateEnemy(_ enemyID: String, state: [String: JSONValue], now: ContinuousClock.Instant) {
-        guard var enemy = self.enemies[enemyID] else { return }
+    /// a death; nothing revives the dead. An unknown enemy changes nothing; a report that would
+    /// make the enemy larger than ``RelayLimits/maxEntityBytes`` is refused and changes nothing.
+    public mutating func updateEnemy(_ enemyID: String, state: [String: JSONValue], now: ContinuousClock.Instant)
+        throws(RelayError)
+    {
+        guard let enemy = self.enemies[enemyID] else { return }
+        self.enemies[enemyID] = try self.merged(enemy, with: state, now: now)
+    }
+
+    /// `enemy` with a reported state merged in (see ``updateEnemy(_:state:now:)``).
+    private func merged(_ enemy: TrackedEnemy, with state: [String: JSONValue], now: ContinuousClock.Instant)
+        throws(RelayError) -> TrackedEnemy
+    {
+        var enemy = enemy
         for (key, value) in state where !Self.fixedEnemyKeys.contains(key) {
             enemy.fields[key] = value
         }
@@ -180,7 +203,8 @@ extension RoomState {
             enemy.fields["is_alive"] = .bool(false)
             enemy.fields["state"] = "dead"
         }
-        self.enemies[enemyID] = enemy
+        try self.checkSize(of: enemy.fields, kind: "enemy")
+        return enemy
     }
 
     /// Kills a living enemy and drops its coins; a dead or unknown one is `alreadyDead`.
@@ -242,11 +266,17 @@ extension RoomState {
         defer { self.syncBudget = budget }
         guard budget.take(now: now) else { throw .rateLimited }
         self.retireDeadEnemies(now: now)
+        // Staged, and applied only once every entity is known to fit: a refused sync changes nothing.
+        var staged: [String: TrackedEnemy] = [:]
+        var stagedOrder: [String] = []
+        var added = 0
         for case .object(let reported) in enemies {
             guard let id = reported["enemy_id"]?.stringValue, !self.departedEnemies.contains(id) else { continue }
-            if let known = self.enemies[id] {
-                if known.isAlive { self.updateEnemy(id, state: reported, now: now) }  // the dead stay as they died
-            } else if self.enemies.count < self.limits.maxEntitiesPerRoom {
+            if let known = staged[id] ?? self.enemies[id] {
+                guard known.isAlive else { continue }  // the dead stay as they died
+                if staged[id] == nil { stagedOrder.append(id) }
+                staged[id] = try self.merged(known, with: reported, now: now)
+            } else if self.enemies.count + added < self.limits.maxEntitiesPerRoom {
                 var fields = reported
                 let reward = reported["coin_reward"] ?? reported["coinReward"]
                 fields["coin_reward"] = .integer(Int64(Self.clampedReward(reward, limit: self.limits.maxCoinReward)))
@@ -255,13 +285,20 @@ extension RoomState {
                     fields["is_alive"] = .bool(false)
                     fields["state"] = "dead"
                 }
-                self.enemies[id] = TrackedEnemy(fields: fields, diedAt: diedAt)
+                try self.checkSize(of: fields, kind: "enemy")
+                staged[id] = TrackedEnemy(fields: fields, diedAt: diedAt)
+                stagedOrder.append(id)
+                added += 1
             }
         }
+        var stagedCoins: [(id: String, fields: [String: JSONValue])] = []
         for case .object(let reported) in coins {
             guard let id = reported["coin_id"]?.stringValue else { continue }
-            self.track(coin: reported, id: id)
+            try self.checkSize(of: reported, kind: "coin")
+            stagedCoins.append((id, reported))
         }
+        for id in stagedOrder { self.enemies[id] = staged[id] }
+        for coin in stagedCoins { self.track(coin: coin.fields, id: coin.id) }
         return (self.enemies.values.map { .object($0.fields) }, self.coins.values.map { .object($0) })
     }
 

@@ -1,0 +1,70 @@
+extension JSONValue {
+    /// The longest a fractional number prints (`-2.2250738585072014e-308`).
+    static let longestNumber = 24
+
+    /// At most how many bytes ``JSONWriter`` writes for this value: exact, except that a
+    /// fractional number counts as ``longestNumber`` bytes whatever it prints as. Stops counting
+    /// once the count passes `limit`, so a check against a small limit costs little however large
+    /// the value.
+    public func writtenSizeBound(upTo limit: Int = .max) -> Int {
+        var size = 0
+        self.addWrittenSize(to: &size, limit: limit)
+        return size
+    }
+
+    private func addWrittenSize(to size: inout Int, limit: Int) {
+        switch self {
+        case .null: size += 4
+        case .bool(let flag): size += flag ? 4 : 5
+        case .integer(let integer): size += Self.decimalLength(of: integer)
+        case .number(let number):
+            if !number.isFinite {
+                size += 4  // null
+            } else if number == number.rounded(), abs(number) < 1e15 {
+                size += Self.decimalLength(of: Int64(number)) + 2  // `3.0`
+            } else {
+                size += Self.longestNumber
+            }
+        case .string(let string): size += Self.writtenSize(of: string)
+        case .array(let array):
+            size += 2 + max(0, array.count - 1)
+            for element in array {
+                guard size <= limit else { return }
+                element.addWrittenSize(to: &size, limit: limit)
+            }
+        case .object(let object):
+            size += 2 + max(0, object.count - 1)
+            for (key, element) in object {
+                guard size <= limit else { return }
+                size += Self.writtenSize(of: key) + 1
+                element.addWrittenSize(to: &size, limit: limit)
+            }
+        }
+    }
+
+    /// A string literal's size: its UTF-8, the quotes, and each escape (``JSONStringEscapes``).
+    static func writtenSize(of string: String) -> Int {
+        var size = 2
+        for byte in string.utf8 {
+            guard JSONStringEscapes.needsEscaping(byte) else {
+                size += 1
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x0A, 0x0D, 0x09: size += 2
+            default: size += 6  // \u00xx
+            }
+        }
+        return size
+    }
+
+    static func decimalLength(of integer: Int64) -> Int {
+        var length = integer < 0 ? 2 : 1
+        var rest = integer.magnitude / 10
+        while rest > 0 {
+            length += 1
+            rest /= 10
+        }
+        return length
+    }
+}
