@@ -38,8 +38,21 @@ private final class RoomStateBox {
     init() {
         _ = try? self.state.addPlayer(id: "p1", name: "p1", reconnectToken: "t")
         _ = try? self.state.applyPlayerState("p1", relayedFields)
+        _ = try? self.state.spawnEnemy(spawnedEnemy, by: "p1", now: .now)
     }
 }
+
+/// An enemy as the game's host spawns it.
+private let spawnedEnemy: [String: JSONValue] = [
+    "enemy_id": "enemy_1700000000000_abc123", "enemy_type": "slimeGreen", "x": .number(1234.56), "y": .number(-456.78),
+    "velocity_x": .number(-120.25), "velocity_y": .number(0.5), "health": 3, "max_health": 3, "is_alive": true,
+    "facing_right": false, "state": "moving", "coin_reward": 2,
+]
+
+/// The state the game's host sends for each enemy it tracks, every 50 ms.
+private let enemyStateFields: [String: JSONValue] = [
+    "x": 1240, "y": -450, "velocity_x": -120, "velocity_y": 0, "health": 3, "is_alive": true,
+]
 
 /// Rooms live on one event loop for the whole process, as on a server's loop.
 private let eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -200,6 +213,18 @@ let benchmarks: @Sendable () -> Void = {
         closure: { (benchmark: Benchmark, room: RoomStateBox) in
             for _ in benchmark.scaledIterations {
                 blackHole(try? room.state.applyPlayerState("p1", relayedFields))
+            }
+        },
+        setup: { RoomStateBox() }
+    )
+
+    // b'. The room's own work on one enemy_state: merge into its copy of the enemy, checked
+    //     against the entity byte cap (the game's host sends 20 a second per enemy it tracks).
+    Benchmark(
+        "Apply enemy_state to RoomState",
+        closure: { (benchmark: Benchmark, room: RoomStateBox) in
+            for _ in benchmark.scaledIterations {
+                blackHole(try? room.state.updateEnemy("enemy_1700000000000_abc123", state: enemyStateFields, now: .now))
             }
         },
         setup: { RoomStateBox() }
