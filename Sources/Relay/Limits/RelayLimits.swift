@@ -50,6 +50,10 @@ public struct RelayLimits: Sendable {
     public var maxSyncListLength = 500
     /// How long a dropped player may reconnect (default 60 s).
     public var reconnectWindow: Duration = .seconds(60)
+    /// How long a client the server is closing may take to answer the close frame before the
+    /// server hangs up; also how long a close frame may wait behind a client that stopped reading
+    /// (default 1 s).
+    public var closeGracePeriod: Duration = .seconds(1)
     /// How often the server pings each WebSocket client; one that has not answered the last
     /// ping by the next is closed with 1001 (default 30 s).
     public var pingInterval: Duration = .seconds(30)

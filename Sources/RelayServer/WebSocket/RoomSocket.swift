@@ -20,8 +20,6 @@ final class RoomSocket: Sendable {
     let taskExecutor: EventLoopTaskExecutor
     let logger: Logger
 
-    /// How long a connection being closed by the server may take to say goodbye.
-    static let closeGracePeriod: TimeAmount = .seconds(1)
     /// Messages a reader handles before it lets other work on its event loop run.
     static let messagesPerTurn = 16
 
@@ -48,7 +46,7 @@ final class RoomSocket: Sendable {
         ) { _ in
             // The writer sends the close frame if the client still reads; if it does not
             // (a slow consumer), hang up after the grace period.
-            channel.eventLoop.scheduleTask(in: Self.closeGracePeriod) { channel.close(promise: nil) }
+            channel.eventLoop.scheduleTask(in: TimeAmount(limits.closeGracePeriod)) { channel.close(promise: nil) }
         }
         let session = ConnectionSession(
             connection: connection, urlRoomID: roomID, registry: registry, logger: logger, eventLoop: channel.eventLoop)

@@ -287,7 +287,9 @@ extension RoomSocketHandler {
         written?.futureResult.whenComplete { _ in channel.close(promise: nil) }
         if thenHangUp {
             // A client that does not read may never let the close frame out: hang up regardless.
-            context.eventLoop.scheduleTask(in: RoomSocket.closeGracePeriod) { channel.close(promise: nil) }
+            context.eventLoop.scheduleTask(in: TimeAmount(self.session.limits.closeGracePeriod)) {
+                channel.close(promise: nil)
+            }
         }
     }
 
