@@ -53,21 +53,31 @@ struct PlayerStateFastPathTests {
         #"{"type":"player_state","state":{"x":"a"}}"#, #"{"type":"player_state","state":{"is_alive":1}}"#,
         #"{"type":"player_state","state":{"skin":true}}"#, #"{"type":"player_state","state":{"x":null,"y":2}}"#,
         #"{"type":"player_state","state":{"y":2,"weapon":[1]}}"#,
+        #"{"type":"player_state","state":{"skin":""# + String(repeating: "s", count: 65) + #""}}"#,  // too long
     ]
 
-    @Test(arguments: plainMessages + wrongKinds)
+    /// Plain messages with a string of the longest length taken.
+    static let longestStrings = [#"{"type":"player_state","state":{"skin":""# + String(repeating: "s", count: 64) + #""}}"#]
+
+    /// Non-ASCII strings (left to the general path) at and past the limit in code points.
+    static let longNonASCIIStrings = [
+        #"{"type":"player_state","state":{"x":1,"weapon":""# + String(repeating: "é", count: 65) + #""}}"#,
+        #"{"type":"player_state","state":{"weapon":""# + String(repeating: "😀", count: 64) + #""}}"#,
+    ]
+
+    @Test(arguments: plainMessages + wrongKinds + longestStrings)
     func plainMessagesTakeTheFastPath(_ text: String) {
         var text = text
         #expect(text.withUTF8 { PlayerStateRelay($0, from: "p") != nil })
     }
 
-    @Test(arguments: declinedMessages)
+    @Test(arguments: declinedMessages + longNonASCIIStrings)
     func otherMessagesAreDeclined(_ text: String) {
         var text = text
         #expect(text.withUTF8 { PlayerStateRelay($0, from: "p") == nil })
     }
 
-    @Test(arguments: plainMessages + declinedMessages + wrongKinds)
+    @Test(arguments: plainMessages + declinedMessages + wrongKinds + longestStrings + longNonASCIIStrings)
     func bothPathsAnswerAlike(_ text: String) async throws {
         let fast = try await Self.outcome(of: text, generalPathOnly: false)
         let general = try await Self.outcome(of: text, generalPathOnly: true)

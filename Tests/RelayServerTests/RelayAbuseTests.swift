@@ -59,6 +59,10 @@ struct RelayAbuseTests {
                 (["type": "enemy_state", "enemy_id": 7, "state": [:]], "invalid_field"),
                 (["type": "collect_item", "item_type": "gem", "item_id": "g1"], "invalid_field"),
                 (["type": "chat", "message": String(repeating: "a", count: 501)], "too_long"),
+                // Every room_info lists each player's skin: at most 64 code points, ASCII (the
+                // in-place path) or not (the general one).
+                (["type": "player_state", "state": ["x": 1, "skin": String(repeating: "s", count: 65)]], "too_long"),
+                (["type": "player_state", "state": ["weapon": String(repeating: "é", count: 65)]], "too_long"),
                 (["type": "create_room", "player_name": "again"], "already_in_room"),
                 (["type": "join_room", "room_id": room.code, "player_name": "again"], "already_in_room"),
             ]

@@ -189,6 +189,9 @@ struct PlayerStateRelay {
             let kind = PlayerState.kinds[slot]
             if kindError == nil, !Self.kind(kind, accepts: kindByte) {
                 kindError = .invalidField("state.\(PlayerState.keys[slot])", expected: "a \(kind)")
+            } else if kindError == nil, kind == .string, value.count - 2 > RoomPlayer.maxStringLength {
+                // A plain string is ASCII without escapes: a byte per code point, and two quotes.
+                kindError = .tooLong("state.\(PlayerState.keys[slot])", limit: RoomPlayer.maxStringLength)
             }
         } while scanner.take(UInt8(ascii: ","))
         return scanner.take(UInt8(ascii: "}"))

@@ -19,6 +19,11 @@ public struct RoomPlayer: Sendable, Equatable {
         "facing_right": .bool, "is_jumping": .bool, "is_shooting": .bool,
     ]
 
+    /// The longest `skin` or `weapon` a `player_state` may set, in Unicode code points (as names
+    /// are counted): every `room_info` lists each player's skin, and `GET /api/rooms` lists every
+    /// open room's `room_info`.
+    public static let maxStringLength = 64
+
     /// Keys a `player_state` may never carry to other players: they name who someone is.
     public static let identityKeys: Set<String> = ["player_id", "player_name", "player_number", "is_ready"]
 

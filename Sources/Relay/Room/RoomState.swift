@@ -157,8 +157,10 @@ public struct RoomState: Sendable {
     {
         guard let index = self.players.firstIndex(where: { $0.id == playerID }) else { throw .notInRoom }
         for (key, value) in state {
-            if let kind = RoomPlayer.movableKeys[key], !kind.accepts(value) {
-                throw .invalidField("state.\(key)", expected: "a \(kind)")
+            guard let kind = RoomPlayer.movableKeys[key] else { continue }
+            guard kind.accepts(value) else { throw .invalidField("state.\(key)", expected: "a \(kind)") }
+            if case .string(let text) = value, text.unicodeScalars.count > RoomPlayer.maxStringLength {
+                throw .tooLong("state.\(key)", limit: RoomPlayer.maxStringLength)
             }
         }
         var relayed = state
