@@ -57,7 +57,9 @@ struct PlayerStateFastPathTests {
     ]
 
     /// Plain messages with a string of the longest length taken.
-    static let longestStrings = [#"{"type":"player_state","state":{"skin":""# + String(repeating: "s", count: 64) + #""}}"#]
+    static let longestStrings = [
+        #"{"type":"player_state","state":{"skin":""# + String(repeating: "s", count: 64) + #""}}"#
+    ]
 
     /// Non-ASCII strings (left to the general path) at and past the limit in code points.
     static let longNonASCIIStrings = [

@@ -43,12 +43,40 @@ struct WrittenSizeTests {
         if !self.hasFractionalNumber(value) { #expect(written(value).utf8.count == size) }
     }
 
+    @Test func aLimitedCountPassesTheLimitExactlyWhenTheValueDoes() {
+        var rng = SplitMix64(seed: 0x11_417)
+        for iteration in 0..<2_000 {
+            let value = randomJSONValue(&rng)
+            let exact = value.writtenSizeBound()
+            let limit = Int.random(in: 0...(exact + 2), using: &rng)
+            let limited = value.writtenSizeBound(upTo: limit)
+            #expect((limited > limit) == (exact > limit), "iteration \(iteration), limit \(limit): \(written(value))")
+            if exact <= limit { #expect(limited == exact, "iteration \(iteration)") }
+        }
+    }
+
+    @Test func theLongestNumbersFitTheirCount() {
+        let extremes: [Double] = [
+            -2.2250738585072014e-308, -.leastNonzeroMagnitude, -.greatestFiniteMagnitude, -1.2345678901234567e-100,
+            -0.30000000000000004, 1e15, -123456789012345.67,
+        ]
+        for number in extremes {
+            #expect(written(.number(number)).utf8.count <= JSONValue.number(number).writtenSizeBound(), "\(number)")
+        }
+    }
+
     @Test func countingStopsPastTheLimit() {
         let large = JSONValue.array(Array(repeating: .string(String(repeating: "x", count: 1_000)), count: 10_000))
         let whole = written(large).utf8.count
         #expect(large.writtenSizeBound() == whole)
         let bound = large.writtenSizeBound(upTo: 2_048)
         #expect(bound > 2_048 && bound < 20_000, "stops a few elements past the limit: \(bound) of \(whole)")
+        // Inside nested containers too, where the brackets alone are far from the limit.
+        let nested: JSONValue = [
+            "a": ["b": .array(Array(repeating: .string(String(repeating: "x", count: 1_000)), count: 50))]
+        ]
+        let nestedBound = nested.writtenSizeBound(upTo: 2_048)
+        #expect(nestedBound > 2_048 && nestedBound < 4_096, "\(nestedBound) of \(written(nested).utf8.count)")
     }
 }
 
@@ -122,6 +150,57 @@ struct EntitySizeTests {
         #expect(stored.fields["key\(added)"] == nil, "the refused state changed nothing")
         try room.updateEnemy("e", state: ["x": 5, "key0": "short"], now: .now)
         #expect(room.enemies["e"]?.fields["key0"] == "short", "replacing values still works once full")
+    }
+
+    /// Spawns enemy `id` whose stored JSON takes exactly `size` bytes while alive (its `state`,
+    /// "idle", is as long as "dead"; `true` is one byte shorter than `false`).
+    private func spawnEnemy(_ id: String, size: Int, in room: inout RoomState) throws {
+        let base = try room.spawnEnemy(["enemy_id": .string(id), "enemy_type": ""], by: "host", now: .now)
+        let padding = self.text(size - base.writtenSizeBound())
+        _ = try room.spawnEnemy(["enemy_id": .string(id), "enemy_type": padding], by: "host", now: .now)
+        #expect(JSONValue.object(room.enemies[id]?.fields ?? [:]).writtenSizeBound() == size)
+    }
+
+    @Test func anEnemyMustFitTheCapOnceDeadAndItsKillerIsLeftOutRatherThanPassIt() throws {
+        var room = try self.room()
+        #expect(throws: RelayError.limitExceeded("bytes in one enemy", limit: Self.limit)) {
+            try self.spawnEnemy("too_big_to_die", size: Self.limit, in: &room)
+        }
+        try self.spawnEnemy("e", size: Self.limit - 1, in: &room)
+        #expect(room.killEnemy("e", by: "guest", now: .now) == .killed(coinDrops: []))
+        let dead = try #require(room.enemies["e"])
+        #expect(dead.fields["is_alive"] == false && dead.fields["killed_by"] == nil)
+        #expect(JSONValue.object(dead.fields).writtenSizeBound() == Self.limit)
+        try room.updateEnemy("e", state: ["x": 5], now: .now)  // a dead enemy at the cap still takes updates
+        try room.updateEnemy("e", state: ["is_alive": false], now: .now)
+        _ = try room.spawnEnemy(["enemy_id": "small"], by: "host", now: .now)
+        _ = room.killEnemy("small", by: "guest", now: .now)
+        #expect(room.enemies["small"]?.fields["killed_by"] == "guest", "the killer is kept where it fits")
+    }
+
+    @Test func aReportedDeathOfAnEnemyAtTheCapIsTaken() throws {
+        var room = try self.room()
+        try self.spawnEnemy("e", size: Self.limit - 1, in: &room)
+        try room.updateEnemy("e", state: ["is_alive": false], now: .now)
+        #expect(room.enemies["e"]?.isAlive == false)
+        let (enemies, _) = try room.sync(enemies: [["enemy_id": "e", "is_alive": false]], coins: [], now: .now)
+        #expect(enemies.count == 1)
+    }
+
+    @Test func itemIDsAreBoundedInCodePoints() throws {
+        var room = try self.room()
+        let longest = String(repeating: "i", count: RoomState.maxEntityIDLength)
+        #expect(try room.collect(itemType: "coin", itemID: longest, by: "guest") == .collected(coins: 1, score: 10))
+        #expect(throws: RelayError.tooLong("item_id", limit: RoomState.maxEntityIDLength)) {
+            _ = try room.collect(itemType: "coin", itemID: longest + "i", by: "guest")
+        }
+        let accented = "a" + String(repeating: "\u{0301}", count: 300)  // one Character, 301 code points
+        #expect(throws: RelayError.tooLong("enemy.enemy_id", limit: RoomState.maxEntityIDLength)) {
+            _ = try room.spawnEnemy(["enemy_id": .string(accented)], by: "host", now: .now)
+        }
+        #expect(throws: RelayError.tooLong("item_id", limit: RoomState.maxEntityIDLength)) {
+            _ = try room.collect(itemType: "powerup", itemID: accented, by: "guest")
+        }
     }
 
     @Test func aSyncWithAnyOversizedEntityChangesNothing() throws {

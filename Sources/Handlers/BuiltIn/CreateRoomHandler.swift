@@ -38,10 +38,11 @@ public struct CreateRoomHandler: MessageHandler {
 
 /// Checks of a client-chosen `player_id`.
 enum PlayerIdentity {
-    /// The `player_id` the client asked for, if any (1…64 characters).
+    /// The `player_id` the client asked for, if any (1…64 characters, counted as Unicode code
+    /// points like names: one letter with 300 combining accents is 301, not one).
     static func requestedID(in message: InboundMessage) throws(RelayError) -> String? {
         guard let requested = try message.optionalString("player_id"), !requested.isEmpty else { return nil }
-        guard requested.count <= 64 else { throw .tooLong("player_id", limit: 64) }
+        guard requested.unicodeScalars.count <= 64 else { throw .tooLong("player_id", limit: 64) }
         return requested
     }
 }

@@ -25,11 +25,16 @@ public enum KillOutcome: Sendable, Equatable {
 extension RoomState {
     // MARK: Items
 
-    /// The first collector of an item gets it (a coin adds 1 coin and 10 score).
+    /// The first collector of an item gets it (a coin adds 1 coin and 10 score). Item ids are
+    /// entity ids (at most ``maxEntityIDLength``): the room remembers thousands of them and lists
+    /// them in every `game_state`.
     public mutating func collect(itemType: String, itemID: String, by playerID: String) throws(RelayError)
         -> CollectOutcome
     {
         guard let index = self.players.firstIndex(where: { $0.id == playerID }) else { throw .notInRoom }
+        guard itemID.unicodeScalars.count <= Self.maxEntityIDLength else {
+            throw .tooLong("item_id", limit: Self.maxEntityIDLength)
+        }
         switch itemType {
         case "coin":
             guard self.collectedCoins.append(itemID).inserted else { return .alreadyCollected }
@@ -75,7 +80,7 @@ extension RoomState {
             "facing_right": enemy["facing_right"] ?? .bool(true),
             "state": enemy["state"] ?? "idle",
         ]
-        try self.checkSize(of: fields, kind: "enemy")
+        try self.checkEnemySize(fields)
         if self.enemies[id] == nil, self.enemies.count >= self.limits.maxEntitiesPerRoom {
             self.retireDeadEnemies(now: now)
             guard self.enemies.count < self.limits.maxEntitiesPerRoom else {
@@ -142,6 +147,26 @@ extension RoomState {
         }
     }
 
+    /// Refuses an enemy that would be larger than ``RelayLimits/maxEntityBytes`` once dead
+    /// (`"is_alive":false`, `"state":"dead"`), so that its death always fits, whenever it comes.
+    func checkEnemySize(_ fields: [String: JSONValue]) throws(RelayError) {
+        var size = JSONValue.object(fields).writtenSizeBound()
+        for (key, dead) in Self.deathFields {
+            if let value = fields[key] {
+                size += dead.writtenSizeBound() - value.writtenSizeBound()
+            } else {
+                size += JSONValue.writtenSize(of: key) + 2 + dead.writtenSizeBound()  // with `:` and `,`
+            }
+        }
+        let limit = self.limits.maxEntityBytes
+        guard size <= limit else { throw .limitExceeded("bytes in one enemy", limit: limit) }
+    }
+
+    private static let deathFields: [(String, JSONValue)] = [("is_alive", .bool(false)), ("state", "dead")]
+
+    /// The longest id of an enemy, coin or power-up, in Unicode code points.
+    public static let maxEntityIDLength = 128
+
     /// How many ids of departed enemies, collected coins and collected power-ups a room keeps, each.
     var rememberedIDLimit: Int { self.limits.maxEntitiesPerRoom * 10 }
 
@@ -163,7 +188,9 @@ extension RoomState {
     private mutating func newEntityID(_ given: JSONValue?, prefix: String, field: String) throws(RelayError) -> String {
         switch given {
         case .string(let id) where !id.isEmpty:
-            guard id.count <= 128 else { throw .tooLong(field, limit: 128) }
+            guard id.unicodeScalars.count <= Self.maxEntityIDLength else {
+                throw .tooLong(field, limit: Self.maxEntityIDLength)
+            }
             return id
         case nil, .null, .string:
             defer { self.spawnCounter += 1 }
@@ -203,7 +230,7 @@ extension RoomState {
             enemy.fields["is_alive"] = .bool(false)
             enemy.fields["state"] = "dead"
         }
-        try self.checkSize(of: enemy.fields, kind: "enemy")
+        try self.checkEnemySize(enemy.fields)
         return enemy
     }
 
@@ -212,8 +239,14 @@ extension RoomState {
         guard var enemy = self.enemies[enemyID], enemy.isAlive else { return .alreadyDead }
         enemy.diedAt = now
         enemy.fields["is_alive"] = .bool(false)
-        enemy.fields["killed_by"] = .string(playerID)
         enemy.fields["state"] = "dead"
+        enemy.fields["killed_by"] = .string(playerID)
+        let limit = self.limits.maxEntityBytes
+        if JSONValue.object(enemy.fields).writtenSizeBound(upTo: limit) > limit {
+            // The death fields fit (``checkEnemySize(_:)``); the killer, who went out in
+            // `enemy_killed`, is left out rather than pass the cap.
+            enemy.fields["killed_by"] = nil
+        }
         self.enemies[enemyID] = enemy
         let reward = Self.clampedReward(enemy.fields["coin_reward"], limit: self.limits.maxCoinReward)
         let drops = Self.coinDrops(
@@ -285,7 +318,7 @@ extension RoomState {
                     fields["is_alive"] = .bool(false)
                     fields["state"] = "dead"
                 }
-                try self.checkSize(of: fields, kind: "enemy")
+                try self.checkEnemySize(fields)
                 staged[id] = TrackedEnemy(fields: fields, diedAt: diedAt)
                 stagedOrder.append(id)
                 added += 1
