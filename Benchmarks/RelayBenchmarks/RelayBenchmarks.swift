@@ -54,18 +54,20 @@ private let enemyStateFields: [String: JSONValue] = [
     "x": 1240, "y": -450, "velocity_x": -120, "velocity_y": 0, "health": 3, "is_alive": true,
 ]
 
-/// A room a host has filled to its caps: 1,000 enemies and 1,000 coins of about 2 KiB each, the
-/// most a room keeps (``RelayLimits/maxEntityBytes``, ``RelayLimits/maxEntitiesPerRoom``).
+/// A room a host has filled with 1,000 enemies and 1,000 coins, each padded with `padding` bytes:
+/// with 1,800 about 2 KiB each, the most a room keeps (``RelayLimits/maxEntityBytes``,
+/// ``RelayLimits/maxEntitiesPerRoom``); with none, the size of the game's own.
 private final class FullRoomBox {
     var state = RoomState(
         roomID: "ABCDEF", roomName: "bench", hostID: "", maxPlayers: 2, limits: RelayLimits(), seed: 1)
     var clock = ContinuousClock.now
 
-    init() {
+    init(padding: Int) {
         _ = try? self.state.addPlayer(id: "p1", name: "p1", reconnectToken: "t")
-        let padding = JSONValue.string(String(repeating: "x", count: 1_800))
+        let padding = JSONValue.string(String(repeating: "x", count: padding))
         for index in 0..<self.state.limits.maxEntitiesPerRoom {
-            _ = try? self.state.spawnEnemy(["enemy_id": .string("e\(index)"), "enemy_type": padding], by: "p1", now: .now)
+            _ = try? self.state.spawnEnemy(
+                ["enemy_id": .string("e\(index)"), "enemy_type": padding], by: "p1", now: .now)
             _ = try? self.state.spawnCoin(["coin_id": .string("c\(index)"), "x": padding], by: "p1")
         }
     }
@@ -250,24 +252,28 @@ let benchmarks: @Sendable () -> Void = {
     // b''. The largest answer one message can buy: an empty sync_entities in a room filled to its
     //      caps, answered with the room's every entity (as SyncEntitiesHandler encodes it). A room
     //      answers at most 10 a second; this is how long each holds the room's event loop.
-    Benchmark(
-        "entities_sync answer of a room full at the caps (1,000 enemies and 1,000 coins of ~2 KiB)",
-        configuration: .init(metrics: [.wallClock, .mallocCountTotal], timeUnits: .milliseconds, maxIterations: 200),
-        closure: { (benchmark: Benchmark, room: FullRoomBox) in
-            for _ in benchmark.scaledIterations {
-                room.clock = room.clock.advanced(by: .seconds(1))  // past the room's 10 syncs a second
-                guard let visible = try? room.state.sync(enemies: [], coins: [], now: room.clock) else {
-                    fatalError("sync refused")
+    for (padding, size) in [(1_800, "~2 KiB"), (0, "the game's size")] {
+        Benchmark(
+            "entities_sync answer of a room of 1,000 enemies and 1,000 coins (\(size))",
+            configuration: .init(
+                metrics: [.wallClock, .mallocCountTotal], timeUnits: .milliseconds, maxIterations: 200),
+            closure: { (benchmark: Benchmark, room: FullRoomBox) in
+                for _ in benchmark.scaledIterations {
+                    room.clock = room.clock.advanced(by: .seconds(1))  // past the room's 10 syncs a second
+                    guard let visible = try? room.state.sync(enemies: [], coins: [], now: room.clock) else {
+                        fatalError("sync refused")
+                    }
+                    precondition(
+                        visible.enemies.count + visible.coins.count == 2 * room.state.limits.maxEntitiesPerRoom)
+                    var sync = OutboundMessage(type: "entities_sync", capacity: 1024)
+                    sync.add("enemies", .array(visible.enemies), roundingFloats: true)
+                    sync.add("coins", .array(visible.coins), roundingFloats: true)
+                    blackHole(sync.encoded())
                 }
-                precondition(visible.enemies.count + visible.coins.count == 2 * room.state.limits.maxEntitiesPerRoom)
-                var sync = OutboundMessage(type: "entities_sync", capacity: 1024)
-                sync.add("enemies", .array(visible.enemies), roundingFloats: true)
-                sync.add("coins", .array(visible.coins), roundingFloats: true)
-                blackHole(sync.encoded())
-            }
-        },
-        setup: { FullRoomBox() }
-    )
+            },
+            setup: { FullRoomBox(padding: padding) }
+        )
+    }
 
     // c. Encoding the update once per message, floats rounded to 2 decimals.
     Benchmark("Encode player_state_update, floats rounded (OutboundMessage)") { benchmark in
