@@ -56,6 +56,15 @@ struct PlayerStateFastPathTests {
         #"{"type":"player_state","state":{"skin":""# + String(repeating: "s", count: 65) + #""}}"#,  // too long
     ]
 
+    /// A too-long string and a wrong kind in one state, in either order: the wrong kind is the
+    /// error on both paths (the general one walks its keys in no set order).
+    static let mixedErrors = [
+        #"{"type":"player_state","state":{"skin":""# + String(repeating: "s", count: 65) + #"","x":"a"}}"#,
+        #"{"type":"player_state","state":{"x":"a","skin":""# + String(repeating: "s", count: 65) + #""}}"#,
+        #"{"type":"player_state","state":{"weapon":""# + String(repeating: "s", count: 65) + #"","is_alive":1}}"#,
+        #"{"type":"player_state","state":{"is_alive":1,"weapon":""# + String(repeating: "s", count: 65) + #""}}"#,
+    ]
+
     /// Plain messages with a string of the longest length taken.
     static let longestStrings = [
         #"{"type":"player_state","state":{"skin":""# + String(repeating: "s", count: 64) + #""}}"#
@@ -79,7 +88,7 @@ struct PlayerStateFastPathTests {
         #expect(text.withUTF8 { PlayerStateRelay($0, from: "p") == nil })
     }
 
-    @Test(arguments: plainMessages + declinedMessages + wrongKinds + longestStrings + longNonASCIIStrings)
+    @Test(arguments: plainMessages + declinedMessages + wrongKinds + longestStrings + longNonASCIIStrings + mixedErrors)
     func bothPathsAnswerAlike(_ text: String) async throws {
         let fast = try await Self.outcome(of: text, generalPathOnly: false)
         let general = try await Self.outcome(of: text, generalPathOnly: true)

@@ -203,6 +203,36 @@ struct EntitySizeTests {
         }
     }
 
+    @Test func aLargeStateOrIsAliveCountsWhileTheEnemyLives() throws {
+        var room = try self.room()
+        self.expectRefused("enemy") {
+            _ = try room.spawnEnemy(["enemy_id": "e", "state": self.text(3_000)], by: "host", now: .now)
+        }
+        _ = try room.spawnEnemy(["enemy_id": "e"], by: "host", now: .now)
+        self.expectRefused("enemy") { try room.updateEnemy("e", state: ["state": self.text(3_000)], now: .now) }
+        self.expectRefused("enemy") {
+            _ = try room.sync(enemies: [["enemy_id": "a", "is_alive": self.text(3_000)]], coins: [], now: .now)
+        }
+        self.expectRefused("enemy") {
+            _ = try room.sync(
+                enemies: [["enemy_id": "b", "state": self.text(3_000)]], coins: [], now: .now + .seconds(1))
+        }
+        #expect(Array(room.enemies.keys) == ["e"])
+        #expect(JSONValue.object(room.enemies["e"]?.fields ?? [:]).writtenSizeBound() < Self.limit)
+    }
+
+    @Test func aSyncBoundsIDsAsSpawnsDo() throws {
+        var room = try self.room()
+        let longID = JSONValue.string(String(repeating: "i", count: RoomState.maxEntityIDLength + 1))
+        #expect(throws: RelayError.tooLong("enemies.enemy_id", limit: RoomState.maxEntityIDLength)) {
+            _ = try room.sync(enemies: [["enemy_id": "fine"], ["enemy_id": longID]], coins: [], now: .now)
+        }
+        #expect(throws: RelayError.tooLong("coins.coin_id", limit: RoomState.maxEntityIDLength)) {
+            _ = try room.sync(enemies: [], coins: [["coin_id": longID]], now: .now + .seconds(1))
+        }
+        #expect(room.enemies.isEmpty && room.coins.isEmpty)
+    }
+
     @Test func aSyncWithAnyOversizedEntityChangesNothing() throws {
         var room = try self.room()
         _ = try room.spawnEnemy(["enemy_id": "known", "x": 1], by: "host", now: .now)

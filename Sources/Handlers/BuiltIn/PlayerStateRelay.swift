@@ -187,7 +187,9 @@ struct PlayerStateRelay {
             guard movableValues[slot] == nil else { return false }
             movableValues[slot] = value
             let kind = PlayerState.kinds[slot]
-            if kindError == nil, !Self.kind(kind, accepts: kindByte) {
+            let lengthErrorOnly = kindError?.code == "too_long"
+            if kindError == nil || lengthErrorOnly, !Self.kind(kind, accepts: kindByte) {
+                // A wrong kind wins over a length, whatever the order, as on the general path.
                 kindError = .invalidField("state.\(PlayerState.keys[slot])", expected: "a \(kind)")
             } else if kindError == nil, kind == .string, value.count - 2 > RoomPlayer.maxStringLength {
                 // A plain string is ASCII without escapes: a byte per code point, and two quotes.

@@ -147,10 +147,11 @@ extension RoomState {
         }
     }
 
-    /// Refuses an enemy that would be larger than ``RelayLimits/maxEntityBytes`` once dead
-    /// (`"is_alive":false`, `"state":"dead"`), so that its death always fits, whenever it comes.
+    /// Refuses an enemy larger than ``RelayLimits/maxEntityBytes`` as it is, or as it would be
+    /// once dead (`"is_alive":false`, `"state":"dead"`), so that its death always fits.
     func checkEnemySize(_ fields: [String: JSONValue]) throws(RelayError) {
-        var size = JSONValue.object(fields).writtenSizeBound()
+        let current = JSONValue.object(fields).writtenSizeBound()
+        var size = current
         for (key, dead) in Self.deathFields {
             if let value = fields[key] {
                 size += dead.writtenSizeBound() - value.writtenSizeBound()
@@ -159,7 +160,7 @@ extension RoomState {
             }
         }
         let limit = self.limits.maxEntityBytes
-        guard size <= limit else { throw .limitExceeded("bytes in one enemy", limit: limit) }
+        guard max(size, current) <= limit else { throw .limitExceeded("bytes in one enemy", limit: limit) }
     }
 
     private static let deathFields: [(String, JSONValue)] = [("is_alive", .bool(false)), ("state", "dead")]
@@ -305,6 +306,9 @@ extension RoomState {
         var added = 0
         for case .object(let reported) in enemies {
             guard let id = reported["enemy_id"]?.stringValue, !self.departedEnemies.contains(id) else { continue }
+            guard id.unicodeScalars.count <= Self.maxEntityIDLength else {
+                throw .tooLong("enemies.enemy_id", limit: Self.maxEntityIDLength)
+            }
             if let known = staged[id] ?? self.enemies[id] {
                 guard known.isAlive else { continue }  // the dead stay as they died
                 if staged[id] == nil { stagedOrder.append(id) }
@@ -327,6 +331,9 @@ extension RoomState {
         var stagedCoins: [(id: String, fields: [String: JSONValue])] = []
         for case .object(let reported) in coins {
             guard let id = reported["coin_id"]?.stringValue else { continue }
+            guard id.unicodeScalars.count <= Self.maxEntityIDLength else {
+                throw .tooLong("coins.coin_id", limit: Self.maxEntityIDLength)
+            }
             try self.checkSize(of: reported, kind: "coin")
             stagedCoins.append((id, reported))
         }

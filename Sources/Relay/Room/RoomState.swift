@@ -159,6 +159,9 @@ public struct RoomState: Sendable {
         for (key, value) in state {
             guard let kind = RoomPlayer.movableKeys[key] else { continue }
             guard kind.accepts(value) else { throw .invalidField("state.\(key)", expected: "a \(kind)") }
+        }
+        // Lengths only once every kind is right: the fast path reports a wrong kind first too.
+        for (key, value) in state where RoomPlayer.movableKeys[key] != nil {
             if case .string(let text) = value, text.unicodeScalars.count > RoomPlayer.maxStringLength {
                 throw .tooLong("state.\(key)", limit: RoomPlayer.maxStringLength)
             }
