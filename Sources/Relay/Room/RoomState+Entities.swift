@@ -32,9 +32,7 @@ extension RoomState {
         -> CollectOutcome
     {
         guard let index = self.players.firstIndex(where: { $0.id == playerID }) else { throw .notInRoom }
-        guard itemID.unicodeScalars.count <= Self.maxEntityIDLength else {
-            throw .tooLong("item_id", limit: Self.maxEntityIDLength)
-        }
+        try Self.checkID(itemID, field: "item_id")
         switch itemType {
         case "coin":
             guard self.collectedCoins.append(itemID).inserted else { return .alreadyCollected }
@@ -165,6 +163,18 @@ extension RoomState {
 
     private static let deathFields: [(String, JSONValue)] = [("is_alive", .bool(false)), ("state", "dead")]
 
+    /// Gives an enemy's fields the death fields (``deathFields``), as every death writes them.
+    static func markDead(_ fields: inout [String: JSONValue]) {
+        for (key, value) in Self.deathFields { fields[key] = value }
+    }
+
+    /// Refuses an entity or item id longer than ``maxEntityIDLength`` code points.
+    static func checkID(_ id: String, field: String) throws(RelayError) {
+        guard id.unicodeScalars.count <= Self.maxEntityIDLength else {
+            throw .tooLong(field, limit: Self.maxEntityIDLength)
+        }
+    }
+
     /// The longest id of an enemy, coin or power-up, in Unicode code points.
     public static let maxEntityIDLength = 128
 
@@ -189,9 +199,7 @@ extension RoomState {
     private mutating func newEntityID(_ given: JSONValue?, prefix: String, field: String) throws(RelayError) -> String {
         switch given {
         case .string(let id) where !id.isEmpty:
-            guard id.unicodeScalars.count <= Self.maxEntityIDLength else {
-                throw .tooLong(field, limit: Self.maxEntityIDLength)
-            }
+            try Self.checkID(id, field: field)
             return id
         case nil, .null, .string:
             defer { self.spawnCounter += 1 }
@@ -228,8 +236,7 @@ extension RoomState {
             enemy.diedAt = now
         }
         if enemy.diedAt != nil {
-            enemy.fields["is_alive"] = .bool(false)
-            enemy.fields["state"] = "dead"
+            Self.markDead(&enemy.fields)
         }
         try self.checkEnemySize(enemy.fields)
         return enemy
@@ -239,8 +246,7 @@ extension RoomState {
     public mutating func killEnemy(_ enemyID: String, by playerID: String, now: ContinuousClock.Instant) -> KillOutcome {
         guard var enemy = self.enemies[enemyID], enemy.isAlive else { return .alreadyDead }
         enemy.diedAt = now
-        enemy.fields["is_alive"] = .bool(false)
-        enemy.fields["state"] = "dead"
+        Self.markDead(&enemy.fields)
         enemy.fields["killed_by"] = .string(playerID)
         let limit = self.limits.maxEntityBytes
         if JSONValue.object(enemy.fields).writtenSizeBound(upTo: limit) > limit {
@@ -306,9 +312,7 @@ extension RoomState {
         var added = 0
         for case .object(let reported) in enemies {
             guard let id = reported["enemy_id"]?.stringValue, !self.departedEnemies.contains(id) else { continue }
-            guard id.unicodeScalars.count <= Self.maxEntityIDLength else {
-                throw .tooLong("enemies.enemy_id", limit: Self.maxEntityIDLength)
-            }
+            try Self.checkID(id, field: "enemies.enemy_id")
             if let known = staged[id] ?? self.enemies[id] {
                 guard known.isAlive else { continue }  // the dead stay as they died
                 if staged[id] == nil { stagedOrder.append(id) }
@@ -319,8 +323,7 @@ extension RoomState {
                 fields["coin_reward"] = .integer(Int64(Self.clampedReward(reward, limit: self.limits.maxCoinReward)))
                 let diedAt = reported["is_alive"] == .bool(false) ? now : nil
                 if diedAt != nil {
-                    fields["is_alive"] = .bool(false)
-                    fields["state"] = "dead"
+                    Self.markDead(&fields)
                 }
                 try self.checkEnemySize(fields)
                 staged[id] = TrackedEnemy(fields: fields, diedAt: diedAt)
@@ -331,9 +334,7 @@ extension RoomState {
         var stagedCoins: [(id: String, fields: [String: JSONValue])] = []
         for case .object(let reported) in coins {
             guard let id = reported["coin_id"]?.stringValue else { continue }
-            guard id.unicodeScalars.count <= Self.maxEntityIDLength else {
-                throw .tooLong("coins.coin_id", limit: Self.maxEntityIDLength)
-            }
+            try Self.checkID(id, field: "coins.coin_id")
             try self.checkSize(of: reported, kind: "coin")
             stagedCoins.append((id, reported))
         }

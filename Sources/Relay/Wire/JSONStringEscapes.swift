@@ -21,6 +21,14 @@ enum JSONStringEscapes {
         }
     }
 
+    /// How many bytes ``writeEscape(of:_:)`` writes for `byte`.
+    static func escapeLength(of byte: UInt8) -> Int {
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x0A, 0x0D, 0x09: 2
+        default: 6  // \u00xx
+        }
+    }
+
     /// Hands `write`, byte by byte, the escape of a `byte` for which ``needsEscaping(_:)`` is true:
     /// `\"`, `\\`, `\n`, `\r`, `\t`, or `\u00xx` for the other control characters.
     static func writeEscape(of byte: UInt8, _ write: (UInt8) -> Void) {

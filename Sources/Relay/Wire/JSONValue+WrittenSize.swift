@@ -46,14 +46,7 @@ extension JSONValue {
     static func writtenSize(of string: String) -> Int {
         var size = 2
         for byte in string.utf8 {
-            guard JSONStringEscapes.needsEscaping(byte) else {
-                size += 1
-                continue
-            }
-            switch byte {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x0A, 0x0D, 0x09: size += 2
-            default: size += 6  // \u00xx
-            }
+            size += JSONStringEscapes.needsEscaping(byte) ? JSONStringEscapes.escapeLength(of: byte) : 1
         }
         return size
     }
