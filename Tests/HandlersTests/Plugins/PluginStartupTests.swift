@@ -41,7 +41,7 @@ struct PluginStartupTests {
         let error = try await #require(throws: PluginStartupError.self) {
             try await startUp([ProbePlugin.executable(mode)], settings: settings)
         }
-        #expect(error.plugin.path == ProbePlugin.path)
+        #expect(error.plugin == ProbePlugin.executable(mode))
     }
 
     @Test func aHelloOfAnotherProtocolFailsAtOnceAndSaysWhy() async throws {

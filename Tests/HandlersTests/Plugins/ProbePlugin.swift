@@ -152,8 +152,14 @@ enum ProbePlugin {
     }()
 
     /// The probe in `mode`; with `pidFile`, each of its processes appends its pid there.
+    ///
+    /// Started through its interpreter (`env python3 probe.py`, the script's own shebang) rather
+    /// than executed itself: a child that another test forks while this process writes the script
+    /// inherits the write descriptor, and while any process holds one, `exec` of the file fails
+    /// with "Text file busy" (it did in a CI run, for every plugin test at once).
     static func executable(_ mode: String = "normal", pidFile: String? = nil) -> PluginExecutable {
-        PluginExecutable(path: self.path, arguments: [mode] + (pidFile.map { [$0] } ?? []))
+        let arguments = ["python3", self.path, mode] + (pidFile.map { [$0] } ?? [])
+        return PluginExecutable(path: "/usr/bin/env", arguments: arguments)
     }
 
     /// A fresh path for a pid file.
