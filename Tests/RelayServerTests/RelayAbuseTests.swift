@@ -107,6 +107,32 @@ struct RelayAbuseTests {
         }
     }
 
+    @Test("A full room's entities_sync answers are budgeted: the next comes back rate_limited, and the room goes on")
+    func syncAnswersAreBudgeted() async throws {
+        var limits = RelayLimits()
+        limits.maxEntitiesPerRoom = 5  // answers list 5 entities a second, a full room's 10 at once
+        try await withRelayServer(limits: limits) { port, _ in
+            let host = TestSocket.connect(port: port)
+            let guest = TestSocket.connect(port: port)
+            _ = try await RelayFlowTests.openRoom(port, host: host, guest: guest)
+            for index in 0..<5 {
+                host.send(["type": "enemy_spawn", "enemy": ["enemy_id": "e\(index)"]])
+                host.send(["type": "coin_spawn", "coin": ["coin_id": "c\(index)"]])
+            }
+            _ = try await guest.skip(until: "coin_spawned")
+            host.send(["type": "sync_entities", "enemies": [], "coins": []])
+            host.send(["type": "sync_entities", "enemies": [], "coins": [["coin_id": "late"]]])
+            host.send(["type": "ping"])
+            let sync = try await guest.skip(until: "entities_sync")
+            #expect((sync["enemies"] as? [Any])?.count == 5 && (sync["coins"] as? [Any])?.count == 5)
+            let error = try await host.skip(until: "error")  // past the host's own spawn echoes
+            #expect(error["code"] as? String == "rate_limited")
+            try await host.expect("pong")
+            guest.send(["type": "ping"])
+            try await guest.expect("pong")  // the refused sync sent the guest nothing
+        }
+    }
+
     @Test("A client cannot speak for another player or reuse a taken player_id")
     func spoofedIdentity() async throws {
         try await withRelayServer { port, _ in

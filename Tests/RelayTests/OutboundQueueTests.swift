@@ -328,6 +328,18 @@ struct TokenBucketTests {
         #expect(again == [false])
     }
 
+    @Test func takesAsManyTokensAsTheWorkCosts() {
+        let start = ContinuousClock.now
+        var bucket = TokenBucket(rate: 100, burst: 300, now: start)
+        let takes: [(count: Double, at: Duration)] = [
+            (250, .zero), (51, .zero), (50, .zero), (1, .zero), (100, .seconds(1)),
+            (301, .seconds(3600)), (300, .seconds(3600)),
+        ]
+        let taken = takes.map { bucket.take($0.count, now: start + $0.at) }
+        // A refused take keeps what is left; more than the burst is never taken.
+        #expect(taken == [true, false, true, false, true, false, true])
+    }
+
     @Test func refillIsCappedAtTheBurst() {
         let start = ContinuousClock.now
         var bucket = TokenBucket(rate: 100, burst: 2, now: start)

@@ -685,6 +685,40 @@ struct RoomStateSyncTests {
         _ = try room.sync(enemies: [], coins: [], now: start + .seconds(1))
     }
 
+    @Test func answersAreBudgetedByTheEntitiesTheyList() throws {
+        var limits = RelayLimits()
+        limits.maxEntitiesPerRoom = 10
+        var room = try makeRoom(players: 2, limits: limits)
+        let start = ContinuousClock.now
+        for index in 0..<10 {
+            _ = try room.spawnEnemy(["enemy_id": .string("e\(index)")], by: "p1", now: start)
+            _ = try room.spawnCoin(["coin_id": .string("c\(index)")], by: "p1")
+        }
+        // A full room (20 entities) once: the whole burst, refilled at 10 entities a second.
+        #expect(room.answeredEntitiesPerSecond == 10)
+        #expect(try room.sync(enemies: [], coins: [], now: start).coins.count == 10)
+        let newCoin: [JSONValue] = [["coin_id": "new"]]
+        let later = start + .milliseconds(1_900)
+        #expect(relayError { _ = try room.sync(enemies: [], coins: newCoin, now: later) }?.code == "rate_limited")
+        #expect(room.coins["new"] == nil)  // refused before anything changed
+        #expect(room.coins["c0"] != nil)
+        #expect(try room.sync(enemies: [], coins: newCoin, now: start + .seconds(3)).coins.count == 10)
+        #expect(room.coins["new"] != nil)
+    }
+
+    @Test func smallAnswersCostLittleOfTheBudget() throws {
+        var limits = RelayLimits()
+        limits.maxEntitiesPerRoom = 10
+        var room = try makeRoom(players: 2, limits: limits)
+        let start = ContinuousClock.now
+        _ = try room.spawnEnemy(["enemy_id": "e"], by: "p1", now: start)
+        // 1 entity per answer, 10 answers a second: within both budgets, second after second.
+        for tenth in 0..<30 {
+            let now = start + .milliseconds(100 * tenth)
+            #expect(try room.sync(enemies: [], coins: [], now: now).enemies.count == 1)
+        }
+    }
+
     @Test func collectedCoinsAreDropped() throws {
         var room = try makeRoom(players: 2)
         _ = try room.collect(itemType: "coin", itemID: "gone", by: "p2")

@@ -1,4 +1,5 @@
-/// A token bucket: `rate` tokens a second up to `burst`; each message takes one.
+/// A token bucket: `rate` tokens a second up to `burst`; each message takes one (or as many
+/// as the work it buys).
 public struct TokenBucket: Sendable {
     private let rate: Double
     private let burst: Double
@@ -12,14 +13,14 @@ public struct TokenBucket: Sendable {
         self.last = now
     }
 
-    /// Takes a token if one is available.
-    public mutating func take(now: ContinuousClock.Instant = .now) -> Bool {
+    /// Takes `count` tokens if that many are available (never, for more than `burst`).
+    public mutating func take(_ count: Double = 1, now: ContinuousClock.Instant = .now) -> Bool {
         let elapsed = now - self.last
         self.last = now
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         self.tokens = min(self.burst, self.tokens + seconds * self.rate)
-        guard self.tokens >= 1 else { return false }
-        self.tokens -= 1
+        guard self.tokens >= count else { return false }
+        self.tokens -= count
         return true
     }
 

@@ -295,8 +295,9 @@ extension RoomState {
     /// Merges the host's view of enemies and coins, and returns the room's, as the original
     /// server did: every enemy alive or dead for under 10 s, every coin not collected, whether or
     /// not this sync listed it (a guest drops what a sync leaves out). The dead stay dead, a
-    /// collected coin stays gone. At most ``syncsPerSecond`` a second: each answer may list a
-    /// room's every entity, so a host could not otherwise buy that much work with an empty sync.
+    /// collected coin stays gone. At most ``syncsPerSecond`` a second, and answers listing at most
+    /// ``answeredEntitiesPerSecond`` entities a second on average: each answer may list a room's
+    /// every entity, so a host could not otherwise buy that much work with an empty sync.
     public mutating func sync(enemies: [JSONValue], coins: [JSONValue], now: ContinuousClock.Instant) throws(RelayError)
         -> (enemies: [JSONValue], coins: [JSONValue])
     {
@@ -338,9 +339,26 @@ extension RoomState {
             try self.checkSize(of: reported, kind: "coin")
             stagedCoins.append((id, reported))
         }
+        let coinsAfter = min(self.limits.maxEntitiesPerRoom, self.coins.count + stagedCoins.count)
+        try self.takeAnswerBudget(listing: self.enemies.count + added + coinsAfter, now: now)
         for id in stagedOrder { self.enemies[id] = staged[id] }
         for coin in stagedCoins { self.track(coin: coin.fields, id: coin.id) }
         return (self.enemies.values.map { .object($0.fields) }, self.coins.values.map { .object($0) })
+    }
+
+    /// Entities a room's `entities_sync` answers may list per second, on average: a full room
+    /// (``RelayLimits/maxEntitiesPerRoom`` enemies and as many coins) every two seconds, where the
+    /// game's host has a few dozen listed once. Writing one out costs the room's event loop 2–3 µs,
+    /// and other rooms on that loop wait meanwhile.
+    public var answeredEntitiesPerSecond: Double { Double(self.limits.maxEntitiesPerRoom) }
+
+    /// Takes `count` entities from the answer budget (a full room's worth at most at once), or
+    /// refuses the sync before it changes anything.
+    private mutating func takeAnswerBudget(listing count: Int, now: ContinuousClock.Instant) throws(RelayError) {
+        let rate = self.answeredEntitiesPerSecond
+        var budget = self.syncAnswerBudget ?? TokenBucket(rate: rate, burst: 2 * rate, now: now)
+        defer { self.syncAnswerBudget = budget }
+        guard budget.take(Double(count), now: now) else { throw .rateLimited }
     }
 
     // MARK: Snapshots
