@@ -78,6 +78,11 @@ struct RelayCommand: AsyncParsableCommand {
     )
     var stateMessagesPerSecond: Int = 10_000
 
+    @Option(
+        help: "Sustained WebSocket message bytes per second per connection, every kind together (burst: twice this, and at least one largest message); a message past it is refused as one past its kind's budget."
+    )
+    var inboundBytesPerSecond: Int = 2 << 20
+
     @Option(help: "Largest WebSocket message in bytes (larger closes with 1009).")
     var maxFrameBytes: Int = 64 * 1024
 
@@ -211,6 +216,8 @@ struct RelayCommand: AsyncParsableCommand {
         configuration.relay.stateMessagesPerSecond = Double(max(1, self.stateMessagesPerSecond))
         configuration.relay.stateMessageBurst = Double(max(1, self.stateMessagesPerSecond) * 2)
         configuration.relay.stateFloodCloseThreshold = max(1, self.stateMessagesPerSecond) * 10
+        configuration.relay.inboundBytesPerSecond = max(1024, self.inboundBytesPerSecond)
+        configuration.relay.inboundByteBurst = max(1024, self.inboundBytesPerSecond) * 2
         configuration.relay.maxFrameBytes = max(1024, self.maxFrameBytes)
         configuration.relay.outboundQueueFrames = max(8, self.outboundQueueFrames)
         configuration.relay.outboundQueueBytes = max(64 * 1024, self.outboundQueueBytes)

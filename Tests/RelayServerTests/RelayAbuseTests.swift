@@ -256,6 +256,34 @@ struct RelayAbuseTests {
         }
     }
 
+    @Test("Message bytes are a budget of their own: past it a large game_action gets rate_limited, a large state relay is shed")
+    func largeMessagesSpendTheByteBudget() async throws {
+        var limits = RelayLimits()
+        limits.maxFrameBytes = 4_096
+        limits.inboundBytesPerSecond = 1  // next to no refill: the burst is what there is
+        limits.inboundByteBurst = 8_192
+        try await withRelayServer(limits: limits) { port, _ in
+            let host = TestSocket.connect(port: port)
+            let guest = TestSocket.connect(port: port)
+            _ = try await RelayFlowTests.openRoom(port, host: host, guest: guest)
+            let padding = String(repeating: "p", count: 3_000)
+            for index in 0..<2 {  // ~6 KB of the host's 8 KiB
+                host.send(["type": "game_action", "action": "a\(index)", "data": ["padding": padding]])
+                let relayed = try await guest.expect("game_action")
+                #expect(relayed["action"] as? String == "a\(index)")
+            }
+            host.send(["type": "game_action", "action": "a2", "data": ["padding": padding]])
+            let error = try await host.skip(until: "error")
+            #expect(error["code"] as? String == "rate_limited")
+            host.send(["type": "player_state", "state": ["x": 1, "padding": padding]])
+            host.send(["type": "player_state", "state": ["x": 2]])
+            let update = try await guest.expect("player_state_update")  // not the large one, nor a2
+            #expect((update["state"] as? [String: Any])?["x"] as? Int == 2)
+            guest.send(["type": "game_action", "action": "b", "data": ["padding": padding]])
+            _ = try await host.skip(until: "game_action")  // the guest's bytes are its own
+        }
+    }
+
     @Test("Browser upgrades from a foreign Origin are refused; allowed, same-origin, non-browser and no Origin connect")
     func originCheck() async throws {
         try await withRelayServer { port, _ in

@@ -20,6 +20,13 @@ public struct RelayLimits: Sendable {
     /// Shed state relays within one 10 s window that close the connection with 1008 (default
     /// 100,000: twice the sustained rate for 10 s).
     public var stateFloodCloseThreshold = 100_000
+    /// Sustained inbound message bytes per second per connection, every kind together (default
+    /// 2 MiB: 10,000 of the game's ~200-byte state relays). The message budgets count messages,
+    /// but one 64 KiB message of small JSON values costs the event loop ~5 ms to read and relay,
+    /// a game message ~10 µs. A message past it is refused as one past its kind's budget is.
+    public var inboundBytesPerSecond = 2 << 20
+    /// Burst allowance for inbound bytes (default 4 MiB; never less than one largest message).
+    public var inboundByteBurst = 4 << 20
     /// Outbound frames waiting for a slow client before it is disconnected (default 4,096). A
     /// guest receives 60 `player_state`s a second plus 20 `enemy_state`s per enemy the host
     /// tracks: ~3,000 a second with 150 enemies, so this is over a second's worth.

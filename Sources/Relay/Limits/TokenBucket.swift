@@ -24,9 +24,9 @@ public struct TokenBucket: Sendable {
         return true
     }
 
-    /// Returns a token taken for a message that was then handed on unhandled (whoever
-    /// handles it takes its own).
-    public mutating func giveBack() {
-        self.tokens = min(self.burst, self.tokens + 1)
+    /// Returns tokens taken for a message that was then handed on unhandled (whoever handles
+    /// it takes its own) or refused by another budget.
+    public mutating func giveBack(_ count: Double = 1) {
+        self.tokens = min(self.burst, self.tokens + count)
     }
 }

@@ -108,12 +108,12 @@ final class RoomSocket: Sendable {
                 await Task.yield()
             }
             let now = ContinuousClock.now
-            let kind: MessageBudget.Kind
-            switch message {
-            case .text(let bytes): kind = MessageBudget.kind(of: bytes)
-            case .binary: kind = .other
-            }
-            guard handler.budget.take(kind, now: now) else {
+            let (kind, size) =
+                switch message {
+                case .text(let bytes): (MessageBudget.kind(of: bytes), bytes.readableBytes)
+                case .binary: (MessageBudget.Kind.other, 0)  // not read: refused unseen
+                }
+            guard handler.budget.take(kind, bytes: size, now: now) else {
                 // A state relay past its budget is shed without a word (see ``MessageBudget``).
                 let verdict = kind == .state ? stateFlood.record(now: now) : flood.record(now: now)
                 switch verdict {

@@ -189,9 +189,9 @@ extension RoomSocketHandler {
     /// reader handles it (and applies the budget's verdict).
     private func handleInPlace(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         let kind = MessageBudget.kind(of: bytes)
-        guard self.budget.take(kind) else { return false }
+        guard self.budget.take(kind, bytes: bytes.count) else { return false }
         if self.dispatcher.dispatchInPlace(bytes, session: self.session) { return true }
-        self.budget.giveBack(kind)  // the reader takes its own
+        self.budget.giveBack(kind, bytes: bytes.count)  // the reader takes its own
         return false
     }
 
