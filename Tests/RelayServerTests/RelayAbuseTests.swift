@@ -332,6 +332,8 @@ struct RelayAbuseTests {
         limits.messageBurst = 1_000_000
         limits.stateMessagesPerSecond = 1_000_000
         limits.stateMessageBurst = 1_000_000
+        limits.inboundBytesPerSecond = 1 << 30  // 12 MB sent as fast as the reader takes them
+        limits.inboundByteBurst = 1 << 30
         try await withRelayServer(limits: limits) { port, _ in
             let host = TestSocket.connect(port: port)
             let reader = TestSocket.connect(port: port)
