@@ -95,10 +95,12 @@ struct RoomSocketHandlerTests {
         let cut = 11
         try channel.writeInbound(stream.getSlice(at: stream.readerIndex, length: cut)!)
         try channel.writeInbound(stream.getSlice(at: stream.readerIndex + cut, length: stream.readableBytes - cut)!)
-        for index in 0..<3 {
+        // One pong per read, for its latest ping.
+        for payload in ["p0", "p2"] {
             let pong = try #require(try channel.readOutbound(as: WebSocketFrame.self))
-            #expect(pong.opcode == .pong && String(buffer: pong.data) == "p\(index)")
+            #expect(pong.opcode == .pong && String(buffer: pong.data) == payload)
         }
+        #expect(try channel.readOutbound(as: WebSocketFrame.self) == nil)
         // A frame over the 1,024-byte cap: a 1009 close, and what follows it is not read.
         var tooLong = Self.clientFrame(.text, String(repeating: "a", count: 2000))
         var ping = Self.clientFrame(.ping, "1")

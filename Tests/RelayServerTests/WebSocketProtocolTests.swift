@@ -55,6 +55,29 @@ struct WebSocketProtocolTests {
         }
     }
 
+    @Test("Pings sent together get one pong, for the last; pings past the message budget get none")
+    func pingsAreBatchedAndBudgeted() async throws {
+        var limits = RelayLimits()
+        limits.messagesPerSecond = 1  // next to no refill: the burst is what there is
+        limits.messageBurst = 10
+        try await withRelayServer(limits: limits) { port, _ in
+            let client = try await StalledClient.connect(port: port, path: "/ws/room/new")
+            let pings = (0..<5).flatMap { StalledClient.frame(fin: true, opcode: Self.pingOpcode, [UInt8($0)]) }
+            try client.sendRaw(pings)
+            #expect(try await client.readFrame() == Frame(opcode: Self.pongOpcode, payload: [4]))
+            // 5 of the 10 messages are spent: 5 more pings, one by one, then none is answered.
+            for index in 5..<11 {
+                try client.sendRaw(StalledClient.frame(fin: true, opcode: Self.pingOpcode, [UInt8(index)]))
+            }
+            try client.send(#"{"type":"ping"}"#)  // past the budget too: rate_limited
+            var pongs: [[UInt8]] = []
+            while let frame = try await client.readFrame(), frame.opcode != Self.textOpcode {
+                if frame.opcode == Self.pongOpcode { pongs.append(frame.payload) }
+            }
+            #expect(pongs.count <= 5 && pongs.last == [9], "\(pongs)")
+        }
+    }
+
     @Test("A message in fragments, with a ping between them, arrives whole")
     func fragmentedMessage() async throws {
         try await withRelayServer { port, registry in
@@ -154,6 +177,7 @@ struct WebSocketProtocolTests {
         var limits = RelayLimits()
         limits.outboundQueueFrames = 100_000  // so that its queue does not drop it first
         limits.outboundQueueBytes = .max
+        limits.inboundByteBurst = 16 << 20  // the host's 7.5 MB below at once
         try await withRelayServer(limits: limits) { port, _ in
             let host = TestSocket.connect(port: port)
             let code = try await host.createRoom(named: "Full")

@@ -53,8 +53,9 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var fragments: (bytes: ByteBuffer, isText: Bool)?
     /// The payload of the last ping, while its pong has not come.
     private var pingPayload: UInt64?
-    /// The payload of the latest ping not yet answered because the channel takes no writes;
-    /// only the latest is answered (RFC 6455 5.5.3), so a client cannot queue up pongs.
+    /// The payload of the latest ping not yet answered: pongs go out when a read is done and
+    /// the channel takes writes, and only for the latest ping (RFC 6455 5.5.3), so a client
+    /// cannot queue up pongs, nor buy a write with each ping.
     private var pongOwed: ByteBuffer?
     private var pinger: RepeatedTask?
     /// A `read` held back while the reader has ``ReaderQueue/highWater`` messages.
@@ -105,9 +106,11 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .text, .binary, .continuation:
             self.received(dataFrame: frame)
         case .ping:
-            guard !self.closeSent else { return }
+            // Answered once the read is done (``channelReadComplete(context:)``): one pong for a
+            // batch of pings, not a write each. A ping costs a message from the connection's
+            // budget; one past it goes unanswered.
+            guard !self.closeSent, self.budget.take(.other, bytes: frame.data.readableBytes) else { return }
             self.pongOwed = frame.unmaskedData
-            self.payPong()
         case .pong:
             var payload = frame.unmaskedData
             if let expected = self.pingPayload, payload.readInteger(as: UInt64.self) == expected {
@@ -118,6 +121,11 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         default:
             self.fail(.protocolError)  // a reserved opcode
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        self.payPong()
+        context.fireChannelReadComplete()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
