@@ -14,6 +14,7 @@ public struct RelayError: Error, Equatable, Sendable {
     public static let invalidJSON = RelayError(code: "invalid_json", message: "Message is not valid JSON")
     public static let notAnObject = RelayError(code: "invalid_message", message: "Message must be a JSON object")
     public static let binaryFrame = RelayError(code: "invalid_message", message: "Binary frames are not supported")
+    public static let invalidUTF8 = RelayError(code: "invalid_message", message: "Text frames must be valid UTF-8")
     public static let missingType = RelayError(code: "missing_type", message: "Message has no string 'type'")
     public static func unknownType(_ type: String) -> RelayError {
         RelayError(code: "unknown_type", message: "Unknown message type '\(type.prefix(64))'")

@@ -107,6 +107,25 @@ struct WebSocketProtocolTests {
         }
     }
 
+    @Test("A text frame that is not valid UTF-8 gets an error and reaches nobody; the connection goes on")
+    func invalidUTF8() async throws {
+        try await withRelayServer { port, _ in
+            let (host, guest) = try await Self.roomWithRawGuest(port: port)
+            let bad = Array(#"{"type":"chat","message":"bad "#.utf8) + [0xFF, 0xFE] + Array(#""}"#.utf8)
+            try guest.sendRaw(StalledClient.frame(fin: true, opcode: Self.textOpcode, bad))
+            try guest.send(#"{"type":"chat","message":"good"}"#)
+            var error: [String: Any]?
+            while let frame = try await guest.readFrame(), frame.opcode == Self.textOpcode {
+                let message = try #require(try JSONSerialization.jsonObject(with: Data(frame.payload)) as? [String: Any])
+                if message["type"] as? String == "error" { error = message }
+                if message["type"] as? String == "chat" { break }
+            }
+            #expect(error?["code"] as? String == "invalid_message")
+            #expect(error?["message"] as? String == "Text frames must be valid UTF-8")
+            #expect(try await host.expect("chat")["message"] as? String == "good")  // and not a repaired "bad ��"
+        }
+    }
+
     @Test("Messages sent just before a close, in the same write, still reach the room")
     func messagesBeforeTheClose() async throws {
         try await withRelayServer { port, _ in

@@ -128,7 +128,13 @@ final class RoomSocket: Sendable {
                 continue
             }
             switch message {
-            case .text(let bytes): await self.dispatcher.dispatch(String(buffer: bytes), session: session)
+            case .text(let bytes):
+                // Not repaired: the room would get characters the client never sent.
+                guard let text = String(validating: bytes.readableBytesView, as: UTF8.self) else {
+                    session.reply(.invalidUTF8)
+                    continue
+                }
+                await self.dispatcher.dispatch(text, session: session)
             case .binary: session.reply(.binaryFrame)
             }
         }
