@@ -342,7 +342,7 @@ struct RoomStateEntityTests {
         #expect(room.player("p1")?.coins == 0)
         #expect(room.player("p1")?.score == 0)
         #expect(room.coins["c1"] == nil)
-        #expect(room.collectedCoins == ["c1"])
+        #expect(room.collectedCoins.ids == ["c1"])
         // a collected coin never comes back
         _ = try room.spawnCoin(["coin_id": "c1"], by: "p1")
         #expect(room.coins["c1"] == nil)
@@ -356,14 +356,14 @@ struct RoomStateEntityTests {
         #expect(try room.collect(itemType: "powerup", itemID: "pu", by: "p1") == .collected(coins: 0, score: 0))
         #expect(try room.collect(itemType: "powerup", itemID: "pu", by: "p2") == .alreadyCollected)
         #expect(room.powerups["pu"] == nil)
-        #expect(room.collectedPowerups == ["pu"])
+        #expect(room.collectedPowerups.ids == ["pu"])
     }
 
     @Test func unknownItemTypeIsInvalid() throws {
         var room = try makeRoom(players: 1)
         let error = relayError { _ = try room.collect(itemType: "gem", itemID: "g", by: "p1") }
         #expect(error?.code == "invalid_field")
-        #expect(room.collectedCoins.isEmpty)
+        #expect(room.collectedCoins.count == 0)
         #expect(throws: RelayError.notInRoom) { _ = try room.collect(itemType: "coin", itemID: "c", by: "ghost") }
     }
 
@@ -433,7 +433,7 @@ struct RoomStateEntityTests {
             relayError { _ = try room.spawnEnemy(["enemy_id": "late"], by: "p1", now: soon) }?.code == "limit_exceeded")
         _ = try room.spawnEnemy(["enemy_id": "late"], by: "p1", now: start + .seconds(10))
         #expect(room.enemies["enemy_0"] == nil)
-        #expect(room.departedEnemies == ["enemy_0"])
+        #expect(room.departedEnemies.ids == ["enemy_0"])
         // Departed, it stays dead: a kill is "already dead", a sync does not bring it back.
         #expect(room.killEnemy("enemy_0", by: "p1", now: start + .seconds(11)) == .alreadyDead)
         let synced = try room.sync(
@@ -470,6 +470,17 @@ struct RoomStateEntityTests {
         #expect((20...25).contains(room.collectedPowerups.count))
         #expect(try room.collect(itemType: "coin", itemID: "c99", by: "p1") == .alreadyCollected)
         #expect(try room.collect(itemType: "powerup", itemID: "p80", by: "p1") == .alreadyCollected)
+    }
+
+    @Test func collectedIDsAreBoundedInBytes() throws {
+        var room = try makeRoom(players: 1)
+        let longest = String(repeating: "\u{1F600}", count: RoomState.maxEntityIDLength - 4)  // 4 bytes each
+        for index in 0..<2_000 { _ = try room.collect(itemType: "coin", itemID: "\(index)" + longest, by: "p1") }
+        let limit = RoomState.rememberedIDBytes
+        #expect(room.collectedCoins.bytes <= limit + limit / 4)
+        #expect(room.collectedCoins.bytes == room.collectedCoins.ids.reduce(0) { $0 + $1.utf8.count })
+        #expect(room.collectedCoins.count < 700)  // of 2,000: 512 bytes each
+        #expect(try room.collect(itemType: "coin", itemID: "1999" + longest, by: "p1") == .alreadyCollected)
     }
 
     @Test func aLongRunNeverFillsTheRoom() throws {
@@ -814,5 +825,37 @@ struct RoomStateSnapshotTests {
         #expect(history.count == 20)
         #expect(history.first?["message"] == "line 5")
         #expect(history.last?["message"] == "line 24")
+    }
+}
+
+@Suite("RememberedIDs")
+struct RememberedIDsTests {
+    @Test func forgetsTheOldestPastEitherLimitAQuarterOver() {
+        var ids = RememberedIDs(countLimit: 8, byteLimit: 1_000)
+        for index in 0..<10 { _ = ids.insert("id\(index)") }  // 10 ids of 3 bytes: within 8 + 2
+        #expect(ids.count == 10)
+        _ = ids.insert("id10")  // 11: back to 8, oldest first
+        #expect(Array(ids.ids) == (3...10).map { "id\($0)" })
+        #expect(ids.bytes == 3 * 7 + 4)
+
+        var large = RememberedIDs(countLimit: 100, byteLimit: 100)
+        for name in ["a", "b", "c", "d"] { _ = large.insert(String(repeating: name, count: 30)) }  // 120 bytes
+        #expect(large.count == 4)
+        _ = large.insert("e")  // 121 bytes, past 125? no: stays
+        #expect(large.count == 5)
+        _ = large.insert(String(repeating: "f", count: 10))  // 131: back to at most 100 bytes
+        #expect(Array(large.ids) == [String(repeating: "c", count: 30), String(repeating: "d", count: 30), "e", String(repeating: "f", count: 10)])
+        #expect(large.bytes == 71)
+    }
+
+    @Test func repeatsAndRemovalsKeepTheByteCount() {
+        var ids = RememberedIDs(countLimit: 10, byteLimit: 1_000)
+        let (first, again) = (ids.insert("abc"), ids.insert("abc"))
+        #expect(first && !again)
+        ids.insert(contentsOf: ["de", "f"])
+        ids.remove("de")
+        ids.remove("missing")
+        #expect(Array(ids.ids) == ["abc", "f"] && ids.bytes == 4)
+        #expect(ids.contains("f") && !ids.contains("de"))
     }
 }

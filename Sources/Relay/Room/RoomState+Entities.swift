@@ -35,14 +35,12 @@ extension RoomState {
         try Self.checkID(itemID, field: "item_id")
         switch itemType {
         case "coin":
-            guard self.collectedCoins.append(itemID).inserted else { return .alreadyCollected }
-            Self.forgetOldest(of: &self.collectedCoins, keeping: self.rememberedIDLimit)
+            guard self.collectedCoins.insert(itemID) else { return .alreadyCollected }
             self.coins[itemID] = nil
             self.players[index].coins += 1
             self.players[index].score += 10
         case "powerup":
-            guard self.collectedPowerups.append(itemID).inserted else { return .alreadyCollected }
-            Self.forgetOldest(of: &self.collectedPowerups, keeping: self.rememberedIDLimit)
+            guard self.collectedPowerups.insert(itemID) else { return .alreadyCollected }
             self.powerups[itemID] = nil
         default:
             throw .invalidField("item_type", expected: "\"coin\" or \"powerup\"")
@@ -178,22 +176,13 @@ extension RoomState {
     /// The longest id of an enemy, coin or power-up, in Unicode code points.
     public static let maxEntityIDLength = 128
 
-    /// How many ids of departed enemies, collected coins and collected power-ups a room keeps, each.
-    var rememberedIDLimit: Int { self.limits.maxEntitiesPerRoom * 10 }
-
-    /// Drops the oldest ids past `limit`, a quarter of it at a time, so that each append costs O(1) on average.
-    static func forgetOldest(of ids: inout OrderedSet<String>, keeping limit: Int) {
-        if ids.count > limit + limit / 4 { ids.removeFirst(ids.count - limit) }
-    }
-
     /// Moves enemies dead for ``deadEnemyRetention`` out of the list, keeping only their ids.
     mutating func retireDeadEnemies(now: ContinuousClock.Instant) {
         let retention = Self.deadEnemyRetention
         let expired = self.enemies.filter { _, enemy in enemy.diedAt.map { now - $0 >= retention } ?? false }
         guard !expired.isEmpty else { return }
         self.enemies.removeAll { id, _ in expired[id] != nil }
-        self.departedEnemies.append(contentsOf: expired.keys)
-        Self.forgetOldest(of: &self.departedEnemies, keeping: self.rememberedIDLimit)
+        self.departedEnemies.insert(contentsOf: expired.keys)
     }
 
     private mutating func newEntityID(_ given: JSONValue?, prefix: String, field: String) throws(RelayError) -> String {
@@ -403,8 +392,8 @@ extension RoomState {
             "coins": .array(self.coins.values.map { .object($0) }),
             "powerups": .array(self.powerups.values.map { .object($0) }),
             "projectiles": [],
-            "collected_coins": .array(self.collectedCoins.sorted().map(JSONValue.string)),
-            "collected_powerups": .array(self.collectedPowerups.sorted().map(JSONValue.string)),
+            "collected_coins": .array(self.collectedCoins.ids.sorted().map(JSONValue.string)),
+            "collected_powerups": .array(self.collectedPowerups.ids.sorted().map(JSONValue.string)),
             "chat_history": .array(self.chatHistory),
         ]
     }

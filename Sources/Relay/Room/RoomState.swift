@@ -21,13 +21,13 @@ public struct RoomState: Sendable {
     /// Living enemies, and the dead until they have been dead for ``deadEnemyRetention``.
     var enemies: OrderedDictionary<String, TrackedEnemy> = [:]
     /// Enemies dead for longer, oldest first: only their ids, so that no sync revives them.
-    var departedEnemies: OrderedSet<String> = []
+    var departedEnemies: RememberedIDs
     /// Uncollected coins and power-ups, oldest first (the oldest make way when a list is full).
     var coins: OrderedDictionary<String, [String: JSONValue]> = [:]
     var powerups: OrderedDictionary<String, [String: JSONValue]> = [:]
     /// Collected ids, oldest first, so that a coin is never collected or shown twice.
-    var collectedCoins: OrderedSet<String> = []
-    var collectedPowerups: OrderedSet<String> = []
+    var collectedCoins: RememberedIDs
+    var collectedPowerups: RememberedIDs
     var spawnCounter = 0
     /// Taken by each `sync_entities`; made at the first.
     var syncBudget: TokenBucket?
@@ -38,6 +38,9 @@ public struct RoomState: Sendable {
     public static let chatHistoryLength = 20
     /// A dead enemy is still reported by `entities_sync` for this long.
     public static let deadEnemyRetention: Duration = .seconds(10)
+    /// UTF-8 bytes of departed enemies', collected coins' and collected power-ups' ids a room
+    /// keeps, each: 10,000 of the game's ~25-byte ids, 512 of the longest.
+    public static let rememberedIDBytes = 256 * 1024
     /// `sync_entities` a room answers per second (the game's host sends one, as a game starts).
     public static let syncsPerSecond = 10.0
 
@@ -48,6 +51,8 @@ public struct RoomState: Sendable {
         self.maxPlayers = maxPlayers
         self.limits = limits
         self.seed = seed
+        let remembered = RememberedIDs(countLimit: limits.maxEntitiesPerRoom * 10, byteLimit: Self.rememberedIDBytes)
+        (self.departedEnemies, self.collectedCoins, self.collectedPowerups) = (remembered, remembered, remembered)
     }
 
     // MARK: Members
