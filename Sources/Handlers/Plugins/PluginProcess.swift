@@ -183,25 +183,38 @@ public final class PluginProcess: Sendable {
         // stops its plugins in order, instead of killing them all at once.
         options.createSession = true
         options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .seconds(1))]
-        do {
-            let result = try await Subprocess.run(
-                .path(FilePath(self.executable.path)),
-                arguments: Arguments(self.executable.arguments),
-                environment: .inherit.updating(["RELAY_PLUGIN_PROTOCOL": "\(PluginLine.protocolVersion)"]),
-                platformOptions: options,
-                input: .inputWriter, output: .sequence, error: .sequence
-            ) { execution in
-                await self.serve(execution, input: input, killRequests: killRequests, kill: kill)
-                // Whatever the plugin started goes with it (its own session, so its own group):
-                // a shell wrapper's child or a background worker would otherwise outlive every restart.
-                try? execution.send(signal: .kill, toProcessGroup: true)
+        let firstTry = ContinuousClock.now
+        while true {
+            do {
+                let result = try await Subprocess.run(
+                    .path(FilePath(self.executable.path)),
+                    arguments: Arguments(self.executable.arguments),
+                    environment: .inherit.updating(["RELAY_PLUGIN_PROTOCOL": "\(PluginLine.protocolVersion)"]),
+                    platformOptions: options,
+                    input: .inputWriter, output: .sequence, error: .sequence
+                ) { execution in
+                    await self.serve(execution, input: input, killRequests: killRequests, kill: kill)
+                    // Whatever the plugin started goes with it (its own session, so its own group):
+                    // a shell wrapper's child or a background worker would otherwise outlive every restart.
+                    try? execution.send(signal: .kill, toProcessGroup: true)
+                }
+                self.logger.log(
+                    level: self.isShuttingDown ? .info : .error,
+                    "plugin.exited", metadata: ["status": "\(result.terminationStatus)"])
+            } catch let error as SubprocessError
+                where error.underlyingError == .textFileBusy
+                && ContinuousClock.now - firstTry < self.settings.startupTimeout
+            {
+                // The file is still open for writing: being installed, or a descriptor that a
+                // process forked meanwhile inherited. `exec` works once it is closed.
+                self.logger.info("plugin.start.busy")
+                do { try await Task.sleep(for: .milliseconds(50)) } catch { break }
+                continue
+            } catch {
+                self.readiness.fail(PluginStartupError(plugin: self.executable, reason: "cannot start: \(error)"))
+                self.logger.error("plugin.start.failed", metadata: ["error": "\(error)"])
             }
-            self.logger.log(
-                level: self.isShuttingDown ? .info : .error,
-                "plugin.exited", metadata: ["status": "\(result.terminationStatus)"])
-        } catch {
-            self.readiness.fail(PluginStartupError(plugin: self.executable, reason: "cannot start: \(error)"))
-            self.logger.error("plugin.start.failed", metadata: ["error": "\(error)"])
+            break
         }
         self.endIncarnation(input)
         self.readiness.fail(PluginStartupError(plugin: self.executable, reason: "exited before its hello"))

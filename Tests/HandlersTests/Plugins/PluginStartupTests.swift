@@ -61,6 +61,22 @@ struct PluginStartupTests {
         }
     }
 
+    @Test func aPluginFileStillOpenForWritingStartsOnceItIsClosed() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("busy-plugin-\(UInt64.random(in: 0 ... .max))").path
+        defer { unlink(path) }
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o755)
+        try #require(descriptor >= 0)
+        let script = "#!/bin/sh\nexec python3 '\(ProbePlugin.path)' normal\n"
+        try #require(write(descriptor, script, script.utf8.count) == script.utf8.count)
+        // Open for writing, `exec` fails with ETXTBSY ("Text file busy") until this closes.
+        let closer = Task {
+            try? await Task.sleep(for: .milliseconds(300))
+            close(descriptor)
+        }
+        try await startUp([PluginExecutable(path: path)])
+        await closer.value
+    }
+
     @Test(arguments: ["normal", "ignore_eof"])
     func shutdownStopsThePluginProcess(_ mode: String) async throws {
         let pidFile = ProbePlugin.pidFile()
