@@ -116,6 +116,21 @@ struct InboundMessageTests {
         #expect("".trimmingWhitespace() == "")
         #expect("   ".trimmingWhitespace() == "")
         #expect("x".trimmingWhitespace() == "x")
+        #expect("\u{A0}\u{3000}Bob\r\n\u{2003}".trimmingWhitespace() == "Bob")  // Unicode whitespace, as Character's
+        #expect("\u{85}\u{2028}".trimmingWhitespace() == "")
+        #expect(" 🇫🇷 x 🇫🇷\t".trimmingWhitespace() == "🇫🇷 x 🇫🇷")
+        #expect("\u{200B}Bob".trimmingWhitespace() == "\u{200B}Bob")  // zero-width space is not White_Space
+    }
+
+    /// Breaking flag letters into characters from the end restarts at every step: trimming
+    /// 64,000 of them backwards took ~16 s (release), the time a room's event loop stood still.
+    @Test func overLongFlagNamesAreRefusedInLinearTime() {
+        let flags = String(repeating: "\u{1F1E6}", count: 64_000)
+        let message = InboundMessage(type: "t", fields: ["name": .string(" \(flags)\n")])
+        let start = ContinuousClock.now
+        #expect(throws: RelayError.tooLong("name", limit: 32)) { try message.name("name", maxLength: 32) }
+        #expect(" \(flags)\n".trimmingWhitespace().unicodeScalars.count == 64_000)
+        #expect(ContinuousClock.now - start < .seconds(5))  // debug build, loaded machine: ~1 ms
     }
 }
 

@@ -149,6 +149,22 @@ struct RelayAbuseTests {
         }
     }
 
+    /// Timed by `overLongFlagNamesAreRefusedQuickly`, not here: over 64 KB frames a debug build
+    /// on a loaded machine may take seconds anyway.
+    @Test("64 KB names of flag letters are refused with too_long, and the connection goes on")
+    func overLongFlagNames() async throws {
+        try await withRelayServer { port, _ in
+            let socket = TestSocket.connect(port: port)
+            let flags = String(repeating: "\u{1F1E6}", count: 16_000)  // trimming them took a loop 1 s
+            socket.send(["type": "create_room", "player_name": flags])
+            try await self.expectError(socket, "too_long")
+            socket.send(["type": "create_room", "player_name": "a", "room_name": " \(flags) "])
+            try await self.expectError(socket, "too_long")
+            socket.send(["type": "ping"])
+            try await socket.expect("pong")
+        }
+    }
+
     @Test("An oversized frame closes that connection with 1009; the room goes on")
     func oversizedFrame() async throws {
         var limits = RelayLimits()
