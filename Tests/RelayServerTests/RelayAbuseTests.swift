@@ -165,6 +165,32 @@ struct RelayAbuseTests {
         }
     }
 
+    @Test("A client that creates rooms and hangs up cannot lock anyone out of creating one")
+    func vacantRoomsMakeWay() async throws {
+        var limits = RelayLimits()
+        limits.maxRooms = 20
+        let maxRooms = limits.maxRooms
+        try await withRelayServer(limits: limits) { port, registry in
+            var rooms: [GameRoom] = []
+            for index in 0..<maxRooms {
+                let attacker = TestSocket.connect(port: port)
+                attacker.send(["type": "create_room", "player_name": "bot\(index)"])
+                let created = try await attacker.skip(until: "room_created")
+                let code = try #require(created["room_id"] as? String)
+                rooms.append(try #require(registry.room(code: code)))
+                attacker.close()
+                _ = try? await attacker.closeCode()
+            }
+            for room in rooms { try await eventually { await room.connectionCount == 0 } }
+            let player = TestSocket.connect(port: port)
+            player.send(["type": "create_room", "player_name": "Alice"])
+            try await player.expect("player_joined")
+            try await player.expect("room_created")
+            #expect(registry.count == maxRooms)
+            #expect(registry.room(code: rooms[0].code) == nil)  // vacant longest
+        }
+    }
+
     @Test("An oversized frame closes that connection with 1009; the room goes on")
     func oversizedFrame() async throws {
         var limits = RelayLimits()

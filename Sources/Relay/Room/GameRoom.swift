@@ -118,6 +118,7 @@ public actor GameRoom {
     {
         guard !self.isClosed else { throw .joinFailed }
         let player = try self.state.addPlayer(id: playerID, name: name, reconnectToken: reconnectToken)
+        guard self.claimPlace() else { throw .joinFailed }
         self.connections[playerID] = connection
         self.publish()
         return player
@@ -150,6 +151,7 @@ public actor GameRoom {
         throws(RelayError) -> RoomPlayer
     {
         let player = try self.state.reconnect(playerID, token: token, newToken: newToken)
+        guard self.claimPlace() else { throw .reconnectFailed }
         if let previous = self.connections[playerID], previous !== connection {
             previous.close(code: RelayCloseCode.replaced)
         }
@@ -157,6 +159,12 @@ public actor GameRoom {
         self.expiryTimers.removeValue(forKey: playerID)?.cancel()
         self.publish()
         return player
+    }
+
+    /// Whether a player the caller let in may connect: a vacant room asks the registry first,
+    /// which may just have evicted it (the `evict()` it queued then removes that player too).
+    private func claimPlace() -> Bool {
+        !self.connections.isEmpty || self.registry.reoccupy(self)
     }
 
     /// The reconnect window of a dropped member ran out.
@@ -178,6 +186,12 @@ public actor GameRoom {
         }
     }
 
+    /// The registry made way for a new room while every member was away: their windows end now.
+    func evict() {
+        self.logger.debug("room.evicted")
+        for player in self.state.players { self.remove(player.id) }
+    }
+
     /// Forgets the room: cancels its timers and leaves the registry.
     private func close() {
         for timer in self.expiryTimers.values { timer.cancel() }
@@ -187,10 +201,12 @@ public actor GameRoom {
         self.logger.debug("room.closed")
     }
 
-    /// Tells the registry how the room looks now (for `/api/rooms`).
+    /// Tells the registry how the room looks now (for `/api/rooms`), and whether it is vacant:
+    /// members left to come back, none connected.
     public func publish() {
         let joinable = !self.state.gameStarted && self.state.players.count < self.state.maxPlayers
-        self.registry.publish(self, info: self.state.roomInfo, joinable: joinable)
+        let vacant = self.connections.isEmpty && !self.state.players.isEmpty
+        self.registry.publish(self, info: self.state.roomInfo, joinable: joinable, vacant: vacant)
     }
 
     private func departure(_ type: String, player: RoomPlayer, canReconnect: Bool) -> ByteBuffer {

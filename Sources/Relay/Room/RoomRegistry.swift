@@ -5,6 +5,10 @@ import Synchronization
 /// The live rooms by code: creation with unique codes, lookup, removal, and the
 /// room list of `/api/rooms`. A `Mutex` rather than an actor so a room can update or
 /// remove itself without awaiting.
+///
+/// A vacant room (every member dropped, only reconnect windows pending) holds no place under
+/// `maxRooms`: once the cap is reached, the room vacant longest makes way for a new one.
+/// Otherwise a client that creates rooms and hangs up would lock everyone out of creating one.
 public final class RoomRegistry: Sendable {
     private struct Entry {
         let room: GameRoom
@@ -13,6 +17,9 @@ public final class RoomRegistry: Sendable {
         /// with its first player in: an empty room without a host is not listed.
         var info: [UInt8]?
         var joinable = false
+        /// Since when every member has been away, nil while anyone is connected (or before the
+        /// first player is in).
+        var vacantSince: ContinuousClock.Instant?
 
         static func encoded(_ info: JSONValue) -> [UInt8] {
             var writer = JSONWriter()
@@ -25,7 +32,38 @@ public final class RoomRegistry: Sendable {
     public static let codeAlphabet = Array("ABCDEFGHJKLMNPQRSTUVWXYZ23456789")
     public static let codeLength = 6
 
-    private let entries = Mutex<[String: Entry]>([:])
+    private struct Rooms {
+        var entries: [String: Entry] = [:]
+        /// Vacancies in the order they began, and stale ones (rooms since occupied or gone),
+        /// skipped when met: an eviction need not scan 10,000 rooms under the lock.
+        var vacancies = CircularBuffer<(code: String, since: ContinuousClock.Instant)>()
+
+        mutating func setVacant(_ code: String, _ vacant: Bool) {
+            guard vacant else {
+                self.entries[code]?.vacantSince = nil
+                return
+            }
+            guard self.entries[code]?.vacantSince == nil else { return }
+            let now = ContinuousClock.now
+            self.entries[code]?.vacantSince = now
+            self.vacancies.append((code, now))
+            if self.vacancies.count > 2 * self.entries.count + 64 {  // rooms that come back often
+                let entries = self.entries
+                self.vacancies.removeAll { entries[$0.code]?.vacantSince != $0.since }
+            }
+        }
+
+        /// Forgets the room vacant longest and returns it, if any room is vacant.
+        mutating func removeLongestVacant() -> GameRoom? {
+            while let vacancy = self.vacancies.popFirst() {
+                guard self.entries[vacancy.code]?.vacantSince == vacancy.since else { continue }
+                return self.entries.removeValue(forKey: vacancy.code)?.room
+            }
+            return nil
+        }
+    }
+
+    private let rooms = Mutex(Rooms())
     private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
     /// One task executor per loop of the group, shared by the connections on it so that their
@@ -47,35 +85,39 @@ public final class RoomRegistry: Sendable {
         self.taskExecutors[ObjectIdentifier(eventLoop)] ?? EventLoopTaskExecutor(eventLoop)
     }
 
-    /// Creates an empty room with a fresh code (the caller admits its first player).
+    /// Creates an empty room with a fresh code (the caller admits its first player). At the cap,
+    /// the room vacant longest is evicted for it; with none vacant, the server is full.
     ///
     /// The room lives on `eventLoop` (its creator's, so the creator's messages need no thread
     /// hop), or on the next loop of the group.
     public func createRoom(name: String, maxPlayers: Int, eventLoop: (any EventLoop)? = nil) throws(RelayError)
         -> GameRoom
     {
-        try self.entries.withLock { entries throws(RelayError) -> GameRoom in
-            guard entries.count < self.limits.maxRooms else { throw .serverFull }
+        try self.rooms.withLock { rooms throws(RelayError) -> GameRoom in
+            if rooms.entries.count >= self.limits.maxRooms {
+                guard let evicted = rooms.removeLongestVacant() else { throw .serverFull }
+                evicted.executeOnLoop { $0.evict() }
+            }
             var code = Self.randomCode()
-            while entries[code] != nil { code = Self.randomCode() }
+            while rooms.entries[code] != nil { code = Self.randomCode() }
             let state = RoomState(
                 roomID: code, roomName: name, hostID: "", maxPlayers: maxPlayers, limits: self.limits,
                 seed: Int.random(in: 1...999_999))
             let room = GameRoom(
                 code: code, state: state, eventLoop: eventLoop ?? self.eventLoopGroup.next(), registry: self,
                 logger: self.logger)
-            entries[code] = Entry(room: room)
+            rooms.entries[code] = Entry(room: room)
             return room
         }
     }
 
     /// The live room with this code (case-insensitive), if any.
     public func room(code: String) -> GameRoom? {
-        self.entries.withLock { $0[code.uppercased()]?.room }
+        self.rooms.withLock { $0.entries[code.uppercased()]?.room }
     }
 
     /// Live rooms.
-    public var count: Int { self.entries.withLock { $0.count } }
+    public var count: Int { self.rooms.withLock { $0.entries.count } }
 
     /// `room_info` of every room, or only of those neither full nor started.
     public func roomInfos(joinableOnly: Bool) -> [JSONValue] {
@@ -95,25 +137,37 @@ public final class RoomRegistry: Sendable {
     }
 
     private func listedInfos(joinableOnly: Bool) -> [[UInt8]] {
-        self.entries.withLock { entries in
-            entries.values.compactMap { !joinableOnly || $0.joinable ? $0.info : nil }
+        self.rooms.withLock { rooms in
+            rooms.entries.values.compactMap { !joinableOnly || $0.joinable ? $0.info : nil }
         }
     }
 
-    /// Updates the listing of `room` (only if its code still names that room).
-    func publish(_ room: GameRoom, info: JSONValue, joinable: Bool) {
+    /// Updates the listing of `room` and whether it is vacant (only if its code still names that
+    /// room).
+    func publish(_ room: GameRoom, info: JSONValue, joinable: Bool, vacant: Bool) {
         let encoded = Entry.encoded(info)  // before the lock, which every room's loop takes
-        self.entries.withLock { entries in
-            guard entries[room.code]?.room === room else { return }
-            entries[room.code]?.info = encoded
-            entries[room.code]?.joinable = joinable
+        self.rooms.withLock { rooms in
+            guard rooms.entries[room.code]?.room === room else { return }
+            rooms.entries[room.code]?.info = encoded
+            rooms.entries[room.code]?.joinable = joinable
+            rooms.setVacant(room.code, vacant)
+        }
+    }
+
+    /// Marks vacant `room` occupied before a player comes in; false if it was evicted (and so
+    /// can no longer be entered). Under the lock, so a room is never evicted as someone enters.
+    func reoccupy(_ room: GameRoom) -> Bool {
+        self.rooms.withLock { rooms in
+            guard rooms.entries[room.code]?.room === room else { return false }
+            rooms.setVacant(room.code, false)
+            return true
         }
     }
 
     /// Forgets `room` (only if its code still names that room, never a newer one).
     func remove(_ room: GameRoom) {
-        self.entries.withLock { entries in
-            if entries[room.code]?.room === room { entries[room.code] = nil }
+        self.rooms.withLock { rooms in
+            if rooms.entries[room.code]?.room === room { rooms.entries[room.code] = nil }
         }
     }
 
