@@ -276,6 +276,19 @@ let benchmarks: @Sendable () -> Void = {
         )
     }
 
+    // b'''. Trimming a name before its length check: a 64 KB `player_name` of 16,000 flag letters
+    //       (regional indicators), the worst one frame can carry.
+    let flagName = String(repeating: "\u{1F1E6}", count: 16_000)
+    Benchmark(
+        "Trim a 64 KB name of 16,000 flag letters (String.trimmingWhitespace)",
+        configuration: .init(
+            timeUnits: .microseconds, warmupIterations: 1, maxDuration: .seconds(10), maxIterations: 1_000)
+    ) { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(flagName.trimmingWhitespace())
+        }
+    }
+
     // c. Encoding the update once per message, floats rounded to 2 decimals.
     Benchmark("Encode player_state_update, floats rounded (OutboundMessage)") { benchmark in
         for _ in benchmark.scaledIterations {
