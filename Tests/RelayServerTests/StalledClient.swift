@@ -320,8 +320,12 @@ func bytesReadAfterStalling(port: Int, _ request: String, for stall: Duration) a
         let descriptor = try socketWithRequest(port: port, request, receiveBuffer: 4096)
         defer { close(descriptor) }
         var peeked = [UInt8](repeating: 0, count: 1 << 20)
+        // A loaded test machine can take seconds to start answering; the stall starts once it has.
+        let giveUp = ContinuousClock.now + .seconds(60)
+        while recv(descriptor, &peeked, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) <= 0, ContinuousClock.now < giveUp {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
         var (waiting, steadySince) = (0, ContinuousClock.now)
-        let giveUp = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now - steadySince < .milliseconds(500), ContinuousClock.now < giveUp {
             Thread.sleep(forTimeInterval: 0.05)
             let now = max(0, recv(descriptor, &peeked, peeked.count, Int32(MSG_PEEK | MSG_DONTWAIT)))
