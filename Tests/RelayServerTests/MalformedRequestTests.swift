@@ -25,6 +25,24 @@ struct MalformedRequestTests {
         }
     }
 
+    @Test("A request head over 16 KiB, in its target or its headers, gets 400; one just under is served")
+    func longHeads() async throws {
+        try await withRelayServer { port, _ in
+            let limit = RelayChildChannel.maxRequestHeadBytes
+            let fits = "GET /api/rooms?pad=\(String(repeating: "a", count: limit - 200)) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            #expect(try await rawExchange(port: port, fits).hasSuffix("\r\n\r\n[]"))
+            for request in [
+                "GET /api/rooms?pad=\(String(repeating: "a", count: limit)) HTTP/1.1\r\nHost: x\r\n\r\n",
+                "GET /api/rooms HTTP/1.1\r\nHost: x\r\nX-Pad: \(String(repeating: "a", count: limit))\r\n\r\n",
+                "GET /api/rooms HTTP/1.1\r\nHost: x\r\n"
+                    + (0..<20).map { "X-Pad-\($0): \(String(repeating: "a", count: limit / 16))\r\n" }.joined() + "\r\n",
+            ] {
+                let answer = try await rawExchange(port: port, request)
+                #expect(answer.hasPrefix("HTTP/1.1 400 Bad Request\r\n"), "\(answer.prefix(100))")
+            }
+        }
+    }
+
     @Test("An HTTP/1.0 request is answered and its connection closed, unless it asks for keep-alive")
     func http10ClosesAfterTheAnswer() async throws {
         try await withRelayServer(configure: { $0.limits.idleTimeout = .seconds(30) }) { port, _ in

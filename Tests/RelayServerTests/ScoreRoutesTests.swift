@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import Testing
@@ -211,6 +212,17 @@ struct QueryAndPathReadingTests {
             #expect(try await modes("game_mode=").count == 3, "an empty mode is no filter, as the old backend's `if game_mode:`")
             let rank = try await client.execute(uri: "/api/scores/rank/5?game_mode=end+less", method: .get, headers: keyed)
             #expect(try rank.object()["rank"] as? Int == 2)
+        }
+    }
+
+    @Test("Query text is decoded as Python's unquote_plus decodes it")
+    func formDecoding() {
+        let cases: [(String, String)] = [
+            ("plain", "plain"), ("end+less", "end less"), ("a%2Bb", "a+b"), ("%41%zz", "A%zz"), ("50%", "50%"),
+            ("%4", "%4"), ("%e2%9c%93", "\u{2713}"), ("%FF", "\u{FFFD}"), ("caf\u{e9}", "caf\u{e9}"), ("", ""),
+        ]
+        for (raw, decoded) in cases {
+            #expect(Request.formDecoded(Substring(raw)) == decoded, "\(raw)")
         }
     }
 

@@ -37,6 +37,10 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     let sockets: RoomSocketRoutes
     let settings: RoomSocketHandler.Settings
     let http1: HTTP1Channel.Configuration
+    /// The largest request head, its target and headers together (larger: 400): what the old
+    /// backend's server (uvicorn's h11) allowed. NIO's default, 80 KiB, let one request's query or
+    /// path cost the parsers ~5–130 ms; the game's heads are a few hundred bytes.
+    static let maxRequestHeadBytes = 16 * 1024
     /// How long the server waits for a request to arrive whole or for a stalled answer to move
     /// (``HTTPDeadlines``), and an HTTP connection idles between requests (hummingbird's
     /// ``http1``), before closing it.
@@ -47,7 +51,10 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
         idleTimeout: Duration
     ) {
         self.idleTimeout = TimeAmount(idleTimeout)
-        self.http1 = HTTP1Channel.Configuration(idleTimeout: self.idleTimeout)
+        self.http1 = HTTP1Channel.Configuration(
+            idleTimeout: self.idleTimeout,
+            httpDecoderConfiguration: .init(
+                maxHeaderFieldSize: Self.maxRequestHeadBytes, maxHeaderListSize: Self.maxRequestHeadBytes))
         self.responder = Self.redirectingUpgrades(to: responder)
         self.sockets = sockets
         self.settings = settings
