@@ -51,6 +51,22 @@ struct IdleConnectionTests {
         }
     }
 
+    @Test("A request answered before its body ended still starts the wait for the next one")
+    func earlyAnswersKeepTheDeadline() async throws {
+        try await withRelayServer(configure: { $0.limits.idleTimeout = Self.idleTimeout }) { port, _ in
+            // POST / is answered (405) at its head, before its one body byte. Then a score's body
+            // trickles a byte every 50 ms: 200 bytes, 10 s, were it not cut off (it was: the early
+            // answer left the server waiting for an answer to that request, with nothing timed).
+            let head = "POST /api/scores HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: \(testAPIKey)\r\nContent-Length: 200\r\n\r\n"
+            let exchange = try await trickleExchange(
+                port: port, whole: "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\n\r\n",
+                chunks: ["x", head] + Array(repeating: " ", count: 200), every: .milliseconds(50))
+            #expect(exchange.received.hasPrefix("HTTP/1.1 405"), "\(exchange.received.prefix(40))")
+            #expect(exchange.closedBy == .server)
+            #expect(exchange.elapsed < Self.closedWithin, "\(exchange.elapsed)")
+        }
+    }
+
     @Test("The timeout is per request: a kept-alive connection asking well within it is served for longer")
     func steadyRequestsAreServed() async throws {
         // A timeout long enough that a loaded machine's scheduling cannot eat the margin.

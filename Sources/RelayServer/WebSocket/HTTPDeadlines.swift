@@ -34,6 +34,9 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
     private var stall: Scheduled<Void>?
     /// Requests read whole whose answers have not ended (more than one if the client pipelines).
     private var unanswered = 0
+    /// Answers that ended before their request did (a 405 or 413 at the head): that request's end
+    /// then starts the wait for the next, rather than waiting for an answer that has gone out.
+    private var answeredEarly = 0
     private var isFirstHead = true
 
     init(timeout: TimeAmount) {
@@ -73,16 +76,25 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
         case .body:
             break
         case .end:
-            self.unanswered += 1
-            self.waitingSince = nil
+            if self.answeredEarly > 0 {
+                self.answeredEarly -= 1
+                if self.unanswered == 0 { self.waitingSince = .now() }
+            } else {
+                self.unanswered += 1
+                self.waitingSince = nil
+            }
         }
         context.fireChannelRead(data)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = self.unwrapOutboundIn(data), self.unanswered > 0 {
-            self.unanswered -= 1
-            if self.unanswered == 0 { self.waitingSince = .now() }
+        if case .end = self.unwrapOutboundIn(data) {
+            if self.unanswered > 0 {
+                self.unanswered -= 1
+                if self.unanswered == 0 { self.waitingSince = .now() }
+            } else {
+                self.answeredEarly += 1
+            }
         }
         context.write(data, promise: promise)
     }
