@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
+import _NIOFileSystem
 import Testing
 
 @testable import RelayServer
@@ -111,6 +112,45 @@ struct SavedGameAndBossRoutesTests {
                 #expect(words.status == .unprocessableContent)
             }
         }
+    }
+
+    @Test("A boss image read once is served from memory until the file changes, then read again")
+    func bossImagesAreKeptUntilTheyChange() async throws {
+        try await withTemporaryDirectory { images in
+            let path = "\(images)/boss_04.png"
+            try Data(repeating: 1, count: 1_000).write(to: URL(fileURLWithPath: path))
+            try await withLiveApp(configure: { $0.bossImagesDirectory = images }) { client in
+                let first = try await client.execute(uri: "/api/bosses/images/4", method: .get)
+                #expect(Data(buffer: first.body) == Data(repeating: 1, count: 1_000))
+                // The same size, a later modification time: read again, not the kept bytes.
+                try Data(repeating: 2, count: 1_000).write(to: URL(fileURLWithPath: path))
+                let later = timespec(tv_sec: time(nil) + 10, tv_nsec: 0)
+                let times = [later, later]
+                #expect(utimensat(AT_FDCWD, path, times, 0) == 0)
+                let changed = try await client.execute(uri: "/api/bosses/images/4", method: .get)
+                #expect(Data(buffer: changed.body) == Data(repeating: 2, count: 1_000))
+                // Removed: 404, whatever was kept.
+                try FileManager.default.removeItem(atPath: path)
+                let removed = try await client.execute(uri: "/api/bosses/images/4", method: .get)
+                #expect(removed.status == .notFound)
+            }
+        }
+    }
+
+    @Test("The image cache answers only for the version it read, and holds at most its capacity")
+    func imageCache() {
+        let cache = ImageCache()
+        let version = ImageCache.Version(size: 3, modified: .init(seconds: 1, nanoseconds: 2))
+        let newer = ImageCache.Version(size: 3, modified: .init(seconds: 1, nanoseconds: 3))
+        cache.keep(ByteBuffer(bytes: [1, 2, 3]), of: "/a", version)
+        #expect(cache.bytes(of: "/a", version) == ByteBuffer(bytes: [1, 2, 3]))
+        #expect(cache.bytes(of: "/a", newer) == nil)
+        #expect(cache.bytes(of: "/b", version) == nil)
+        for index in 0..<(ImageCache.capacity + 10) {
+            cache.keep(ByteBuffer(bytes: [1]), of: FilePath("/many/\(index)"), version)
+        }
+        let kept = (0..<(ImageCache.capacity + 10)).filter { cache.bytes(of: FilePath("/many/\($0)"), version) != nil }
+        #expect(kept.count <= ImageCache.capacity)
     }
 
     @Test("A boss image that cannot be served whole gets a JSON error, never a 200 cut short")

@@ -1,6 +1,7 @@
 import Hummingbird
 import NIOCore
 import Persistence
+import Synchronization
 import _NIOFileSystem
 
 /// `/api/bosses` (🔑) and the public boss images.
@@ -24,9 +25,14 @@ struct BossRoutes<Context: RequestContext> {
 /// Each image is read whole before its answer starts, so a file that cannot be read (a folder
 /// of that name, no file descriptor left, a disk error) gets a JSON error rather than a 200
 /// whose body breaks off: a streamed body could only fail after its status line was sent.
+///
+/// What was read is kept (``ImageCache``) while the file's size and modification time stay the
+/// same, and every answer shares those bytes: before, each request read its own copy, and a
+/// client that pipelined requests for an 8 MiB image and read slowly pinned 8 MiB per request.
 struct BossImages: Sendable {
     let directory: String
-    /// Larger files are refused (500) rather than held in memory per request.
+    private let cache = ImageCache()
+    /// Larger files are refused (500) rather than held in memory.
     static let maxImageBytes: Int64 = 8 * 1024 * 1024
 
     init(directory: String) {
@@ -52,9 +58,15 @@ struct BossImages: Sendable {
             context.logger.error("boss_image.too_large", metadata: ["path": "\(path)", "bytes": "\(info.size)"])
             throw APIError.storageFailure
         }
+        let version = ImageCache.Version(size: info.size, modified: info.lastDataModificationTime)
         let bytes: ByteBuffer
         do {
-            bytes = try await ByteBuffer(contentsOf: path, maximumSizeAllowed: .bytes(Self.maxImageBytes))
+            if let cached = self.cache.bytes(of: path, version) {
+                bytes = cached
+            } else {
+                bytes = try await ByteBuffer(contentsOf: path, maximumSizeAllowed: .bytes(Self.maxImageBytes))
+                self.cache.keep(bytes, of: path, version)
+            }
         } catch let error as FileSystemError where error.code == .notFound {
             throw APIError.bossImageNotFound(index: index)  // removed since it was looked up
         } catch {
@@ -72,5 +84,35 @@ struct BossImages: Sendable {
     static func isOutOfFileDescriptors(_ error: any Error) -> Bool {
         guard let cause = (error as? FileSystemError)?.cause as? FileSystemError.SystemCallError else { return false }
         return cause.errno == .tooManyOpenFiles || cause.errno == .tooManyOpenFilesInSystem
+    }
+}
+
+/// The images read so far, by path, each with the size and modification time it was read at.
+/// At most ``capacity`` of them (the folder is the operator's; a full cache forgets one).
+final class ImageCache: Sendable {
+    struct Version: Equatable, Sendable {
+        let size: Int64
+        let modified: FileInfo.Timespec
+    }
+
+    static let capacity = 64
+    private let images = Mutex<[FilePath: (version: Version, bytes: ByteBuffer)]>([:])
+
+    /// The bytes of `path` if they were read at `version`.
+    func bytes(of path: FilePath, _ version: Version) -> ByteBuffer? {
+        self.images.withLock { images in
+            images[path].flatMap { $0.version == version ? $0.bytes : nil }
+        }
+    }
+
+    /// Keeps `bytes`, read from `path` at `version` (a file changed while being read shows a new
+    /// version at the next request, which then reads it again).
+    func keep(_ bytes: ByteBuffer, of path: FilePath, _ version: Version) {
+        self.images.withLock { images in
+            if images[path] == nil, images.count >= Self.capacity, let any = images.keys.first {
+                images[any] = nil
+            }
+            images[path] = (version, bytes)
+        }
     }
 }
