@@ -68,8 +68,8 @@ extension Request {
                 decoded.append(UInt8(ascii: " "))
             case UInt8(ascii: "%"):
                 let rest = utf8[index...]
-                guard rest.count >= 2, let high = Self.hexValue(rest.first!),
-                    let low = Self.hexValue(rest.dropFirst().first!)
+                guard let first = rest.first, let second = rest.dropFirst().first,
+                    let high = Self.hexValue(first), let low = Self.hexValue(second)
                 else {
                     decoded.append(byte)
                     continue
@@ -87,7 +87,7 @@ extension Request {
     /// making a `String` of it unless it needs decoding.
     private static func formDecoded(_ text: Substring, is name: String) -> Bool {
         let needsDecoding = text.utf8.contains { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }
-        return (needsDecoding ? Self.formDecoded(text).utf8.elementsEqual(name.utf8) : text.utf8.elementsEqual(name.utf8))
+        return needsDecoding ? Self.formDecoded(text).utf8.elementsEqual(name.utf8) : text.utf8.elementsEqual(name.utf8)
     }
 
     private static func hexValue(_ byte: UInt8) -> UInt8? {
