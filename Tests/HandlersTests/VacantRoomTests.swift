@@ -42,6 +42,20 @@ struct VacantRoomTests {
         #expect(await self.reconnect(harness, to: code, as: "a", token: token).first?.type == "reconnected")
     }
 
+    @Test func aVacantRoomIsNotListedUntilSomeoneIsBack() async throws {
+        let harness = try self.harness(maxRooms: 10)
+        let host = harness.client()
+        let (code, token) = try await self.createRoom(host, as: "a")
+        _ = try await self.createRoom(harness.client(), as: "b")
+        try await self.drop(host, as: "a")
+        for joinableOnly in [true, false] {
+            let listed = harness.registry.roomInfos(joinableOnly: joinableOnly).compactMap { $0["room_id"]?.stringValue }
+            #expect(listed.count == 1 && !listed.contains(code))
+        }
+        #expect(await self.reconnect(harness, to: code, as: "a", token: token).first?.type == "reconnected")
+        #expect(harness.registry.roomInfos(joinableOnly: false).count == 2)
+    }
+
     @Test func theRoomVacantLongestMakesWayFirst() async throws {
         let harness = try self.harness(maxRooms: 3)
         let (first, second, third) = (harness.client(), harness.client(), harness.client())

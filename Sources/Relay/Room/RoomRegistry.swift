@@ -119,7 +119,9 @@ public final class RoomRegistry: Sendable {
     /// Live rooms.
     public var count: Int { self.rooms.withLock { $0.entries.count } }
 
-    /// `room_info` of every room, or only of those neither full nor started.
+    /// `room_info` of every room, or only of those neither full nor started. A vacant room (every
+    /// member dropped) is not listed: the old server had removed such a room at once, and a
+    /// client that creates rooms and hangs up would otherwise grow every listing.
     public func roomInfos(joinableOnly: Bool) -> [JSONValue] {
         self.listedInfos(joinableOnly: joinableOnly).map { (try? JSONParser.parse($0)) ?? .null }
     }
@@ -138,7 +140,7 @@ public final class RoomRegistry: Sendable {
 
     private func listedInfos(joinableOnly: Bool) -> [[UInt8]] {
         self.rooms.withLock { rooms in
-            rooms.entries.values.compactMap { !joinableOnly || $0.joinable ? $0.info : nil }
+            rooms.entries.values.compactMap { ($0.joinable || !joinableOnly) && $0.vacantSince == nil ? $0.info : nil }
         }
     }
 
