@@ -80,9 +80,16 @@ struct ErrorBody: OrderedJSON {
             writer.writeString(text)
         case .issues(let issues):
             writer.writeFragment("[")
+            // A body missing several fields is the input of each: sorted and written once.
+            var lastInput: (value: JSONValue, json: ByteBuffer)?
             for (index, issue) in issues.enumerated() {
                 if index > 0 { writer.writeFragment(",") }
-                issue.write(to: &writer)
+                if lastInput?.value != issue.input {
+                    var input = JSONWriter()
+                    input.writeSorted(issue.input)
+                    lastInput = (issue.input, input.buffer)
+                }
+                issue.write(to: &writer, input: lastInput!.json)
             }
             writer.writeFragment("]")
         }
@@ -109,6 +116,13 @@ struct ValidationIssue: Equatable, OrderedJSON {
     var ctx: [String: JSONValue] = [:]
 
     func write(to writer: inout JSONWriter) {
+        var input = JSONWriter()
+        input.writeSorted(self.input)
+        self.write(to: &writer, input: input.buffer)
+    }
+
+    /// Writes the issue with `input` already written out (``JSONWriter/writeSorted(_:)``).
+    func write(to writer: inout JSONWriter, input: ByteBuffer) {
         writer.writeFragment("{\"type\":")
         writer.writeString(self.type)
         writer.writeFragment(",\"loc\":[")
@@ -122,7 +136,7 @@ struct ValidationIssue: Equatable, OrderedJSON {
         writer.writeFragment("],\"msg\":")
         writer.writeString(self.msg)
         writer.writeFragment(",\"input\":")
-        writer.writeSorted(self.input)
+        writer.writeRaw(input)
         if !self.ctx.isEmpty {
             writer.writeFragment(",\"ctx\":")
             writer.writeSorted(.object(self.ctx))
