@@ -37,6 +37,21 @@ struct FastAPIParityTests {
         }
     }
 
+    @Test("Every missing field's input is the whole body, also around issues with inputs of their own")
+    func severalMissingFields() async throws {
+        try await withLiveApp { client in
+            let body = #"{"level":-1,"zeta":[1,{"b":2,"a":1}],"alpha":true}"#
+            let sorted = #"{"alpha":true,"level":-1,"zeta":[1,{"a":1,"b":2}]}"#
+            let response = try await self.post(client, body, to: "/api/save_game")
+            #expect(response.status == .unprocessableContent)
+            let issues = String(buffer: response.body).components(separatedBy: #"{"type":"#).dropFirst()
+            let missing = issues.filter { $0.hasPrefix(#""missing""#) }
+            #expect(missing.count >= 3)
+            #expect(missing.allSatisfy { $0.contains(#""input":\#(sorted)}"#) }, "\(missing)")
+            #expect(issues.contains { $0.contains(#""input":-1,"#) })  // the level's own, in between
+        }
+    }
+
     @Test("A missing field's input is the whole body; a rule with parameters names them in ctx")
     func missingAndContext() async throws {
         try await withLiveApp { client in
