@@ -55,8 +55,8 @@ extension Request {
     /// malformed escape stays as it is, and bytes that are not UTF-8 become U+FFFD. One pass over
     /// the bytes (Foundation's two took ~30 µs a pair on a long query).
     static func formDecoded(_ text: Substring) -> String {
+        guard Self.needsDecoding(text) else { return String(text) }
         let utf8 = text.utf8
-        guard utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) else { return String(text) }
         var decoded: [UInt8] = []
         decoded.reserveCapacity(utf8.count)
         var index = utf8.startIndex
@@ -86,8 +86,12 @@ extension Request {
     /// Whether `text`, decoded, is `name` (code point for code point, as Python compares): without
     /// making a `String` of it unless it needs decoding.
     private static func formDecoded(_ text: Substring, is name: String) -> Bool {
-        let needsDecoding = text.utf8.contains { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }
-        return needsDecoding ? Self.formDecoded(text).utf8.elementsEqual(name.utf8) : text.utf8.elementsEqual(name.utf8)
+        Self.needsDecoding(text) ? Self.formDecoded(text).utf8.elementsEqual(name.utf8) : text.utf8.elementsEqual(name.utf8)
+    }
+
+    /// Whether `text` holds a `+` or a `%`: anything else is read as it is.
+    private static func needsDecoding(_ text: Substring) -> Bool {
+        text.utf8.contains { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }
     }
 
     private static func hexValue(_ byte: UInt8) -> UInt8? {
