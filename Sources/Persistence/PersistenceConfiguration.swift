@@ -23,6 +23,10 @@ public struct PersistenceConfiguration: Sendable {
     /// the longest leaderboard the HTTP API serves). A longer leaderboard is read from SQLite,
     /// which has no score index for it: the same rows, after a scan of the whole table.
     public var inMemoryLeaderboardLength: Int
+    /// Game modes whose ranks and leaderboards are kept in memory (default 1,000); the others
+    /// are read from SQLite through an index on `game_mode`, made when the first one appears.
+    /// Games have a handful of modes; this bounds what made-up ones can cost.
+    public var gameModesInMemory: Int
 
     /// ``lockTimeout`` as SQLite's busy timeout takes it.
     var lockTimeoutMilliseconds: Int32 {
@@ -43,7 +47,8 @@ public struct PersistenceConfiguration: Sendable {
         writeQueueCapacity: Int = 10_000,
         readerCount: Int = 2,
         synchronous: SynchronousMode = .normal,
-        inMemoryLeaderboardLength: Int = 100
+        inMemoryLeaderboardLength: Int = 100,
+        gameModesInMemory: Int = 1_000
     ) {
         self.databasePath = databasePath
         self.maxBatchSize = max(1, maxBatchSize)
@@ -52,5 +57,6 @@ public struct PersistenceConfiguration: Sendable {
         self.readerCount = max(1, readerCount)
         self.synchronous = synchronous
         self.inMemoryLeaderboardLength = max(0, inMemoryLeaderboardLength)
+        self.gameModesInMemory = max(0, gameModesInMemory)
     }
 }

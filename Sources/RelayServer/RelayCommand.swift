@@ -47,6 +47,9 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "Writes waiting beyond this many are refused with 503.")
     var writeQueueCapacity: Int = 10_000
 
+    @Option(help: "Game modes whose ranks and leaderboards are kept in memory; the others are read from SQLite.")
+    var gameModesInMemory: Int = 1_000
+
     @Option(help: "SQLite synchronous mode: normal (survives a crash) or full (also power loss).")
     var sync: String = "normal"
 
@@ -231,7 +234,8 @@ struct RelayCommand: AsyncParsableCommand {
             maxBatchSize: self.batchSize,
             flushInterval: .milliseconds(self.batchWindowMs),
             writeQueueCapacity: self.writeQueueCapacity,
-            synchronous: synchronous
+            synchronous: synchronous,
+            gameModesInMemory: self.gameModesInMemory
         )
         return configuration
     }

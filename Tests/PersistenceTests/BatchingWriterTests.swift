@@ -11,10 +11,11 @@ struct BatchingWriterTests {
     ) async throws -> T {
         let threads = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         do {
-            let rankIndex = RankIndex()
+            let modes = GameModesInMemory(capacity: .max)
+            let rankIndex = RankIndex(modes: modes)
             let writer = BatchingWriter(
-                connection: try SQLiteConnection(path: path, readOnly: false), eventLoop: threads.next(),
-                rankIndex: rankIndex, leaderboards: LeaderboardIndex(length: 100),
+                connection: try SQLiteConnection(path: path, readOnly: false), eventLoop: threads.next(), modes: modes,
+                rankIndex: rankIndex, leaderboards: LeaderboardIndex(length: 100, modes: modes),
                 configuration: PersistenceConfiguration(databasePath: path), logger: quietLogger
             )
             let result = try await body(writer, rankIndex)

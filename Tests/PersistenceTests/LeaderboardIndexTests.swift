@@ -56,7 +56,9 @@ struct LeaderboardIndexTests {
         let positionsByMode = Dictionary(grouping: rows.shuffled(using: &generator)) {
             GameModeKey($0.submission.gameMode)
         }.mapValues { $0.map(\.position) }
-        let ids = LeaderboardIndex.rowIDsToLoad(from: positionsByMode, length: length)
+        let held = GameModesInMemory(capacity: .max)
+        held.load(rowCounts: positionsByMode.mapValues(\.count))
+        let ids = LeaderboardIndex.rowIDsToLoad(from: positionsByMode, length: length, modes: held)
         #expect(ids.count == length * modes.count)  // every mode has more rows than the length
 
         let loaded = LeaderboardIndex(length: length)

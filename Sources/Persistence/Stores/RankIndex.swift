@@ -1,7 +1,8 @@
 import Synchronization
 
-/// Score counters for every game mode and for all modes together, shared between
-/// the writer (which adds committed scores) and any number of readers.
+/// Score counters for all modes together and for each game mode held in memory
+/// (``GameModesInMemory``), shared between the writer (which adds committed scores) and any
+/// number of readers.
 ///
 /// A `Mutex` suffices: both operations take microseconds and never block.
 final class RankIndex: Sendable {
@@ -12,17 +13,21 @@ final class RankIndex: Sendable {
     }
 
     private let counters = Mutex(Counters())
+    private let modes: GameModesInMemory
 
-    init() {}
+    init(modes: GameModesInMemory = GameModesInMemory(capacity: .max)) {
+        self.modes = modes
+    }
 
-    /// Replaces the contents with every score, grouped by game mode (e.g. the whole database at start-up).
+    /// Replaces the contents with every score, grouped by game mode (e.g. the whole database at
+    /// start-up); only modes that ``GameModesInMemory`` holds or has room for get a counter of their own.
     func load(_ scoresByMode: [GameModeKey: [Int64]]) {
         let sortedByMode = scoresByMode.mapValues { $0.sorted() }
         let fresh = Counters(
             // Sorted runs one after another: the standard library's sort merges runs, so this
             // costs O(n log modes) rather than a second O(n log n) sort of every score.
             all: ScoreCounter(bulk: Array(sortedByMode.values.joined())),
-            byMode: sortedByMode.mapValues { ScoreCounter(bulk: $0) }
+            byMode: sortedByMode.filter { self.modes.admit($0.key) }.mapValues { ScoreCounter(bulk: $0) }
         )
         self.counters.withLock { $0 = fresh }
     }
@@ -39,16 +44,26 @@ final class RankIndex: Sendable {
         self.counters.withLock { counters in
             for score in scores {
                 counters.all.insert(score.score)
-                counters.byMode[GameModeKey(score.gameMode), default: ScoreCounter()].insert(score.score)
+                let mode = GameModeKey(score.gameMode)
+                // One lookup for a mode already counted (nearly every row).
+                if counters.byMode[mode]?.insert(score.score) == nil, self.modes.admit(mode) {
+                    counters.byMode[mode, default: ScoreCounter()].insert(score.score)
+                }
             }
         }
     }
 
-    /// 1 + the number of scores strictly greater than `score` (within `gameMode` if given).
-    func rank(of score: Int64, gameMode: String?) -> Int {
+    /// Modes with a counter of their own (tests).
+    var modeCount: Int { self.counters.withLock { $0.byMode.count } }
+
+    /// 1 + the number of scores strictly greater than `score` (within `gameMode` if given);
+    /// `nil` for a mode whose scores only SQLite knows.
+    func rank(of score: Int64, gameMode: String?) -> Int? {
         self.counters.withLock { counters in
-            let counter = gameMode.map { counters.byMode[GameModeKey($0)] ?? ScoreCounter() } ?? counters.all
-            return counter.countGreater(than: score) + 1
+            guard let gameMode else { return counters.all.countGreater(than: score) + 1 }
+            let mode = GameModeKey(gameMode)
+            if let counter = counters.byMode[mode] { return counter.countGreater(than: score) + 1 }
+            return self.modes.answersInMemory(for: mode) ? 1 : nil
         }
     }
 }

@@ -51,12 +51,13 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
         let threads = MultiThreadedEventLoopGroup(numberOfThreads: 1 + configuration.readerCount)
         let loops = Array(threads.makeIterator())
         do {
-            let rankIndex = RankIndex()
-            let leaderboards = LeaderboardIndex(length: configuration.inMemoryLeaderboardLength)
+            let modes = GameModesInMemory(capacity: configuration.gameModesInMemory)
+            let rankIndex = RankIndex(modes: modes)
+            let leaderboards = LeaderboardIndex(length: configuration.inMemoryLeaderboardLength, modes: modes)
             let writer = BatchingWriter(
                 connection: try SQLiteConnection(
                     path: path, readOnly: false, busyTimeoutMilliseconds: configuration.lockTimeoutMilliseconds),
-                eventLoop: loops[0],
+                eventLoop: loops[0], modes: modes,
                 rankIndex: rankIndex, leaderboards: leaderboards, configuration: configuration, logger: logger
             )
             let migratedFrom = try await writer.prepareDatabase()
@@ -73,14 +74,26 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
                     metadata: ["count": "\(scan.nonIntegerScores.count)", "first.id": "\(scan.nonIntegerScores[0].id)"])
             }
             let scoresByMode = scan.positionsByMode
+            modes.load(rowCounts: scoresByMode.mapValues(\.count))
+            if modes.hasOverflowed {
+                try await writer.createModeIndexIfMissing()
+                logger.warning(
+                    "persistence.game_modes.overflow",
+                    metadata: [
+                        "game_modes": "\(scoresByMode.count)", "game_modes.in_memory": "\(modes.capacity)",
+                        "hint": "raise --game-modes-in-memory",
+                    ])
+            }
             rankIndex.load(scoresByMode.mapValues { $0.map(\.score) })
-            let leaderboardRowIDs = LeaderboardIndex.rowIDsToLoad(from: scoresByMode, length: leaderboards.length)
+            let leaderboardRowIDs = LeaderboardIndex.rowIDsToLoad(
+                from: scoresByMode, length: leaderboards.length, modes: modes)
             leaderboards.load(try await readers[0].scores(withIDs: leaderboardRowIDs))
             logger.info(
                 "persistence.opened",
                 metadata: [
                     "db.path": "\(path)", "db.schema.from": "\(migratedFrom)",
                     "db.schema.version": "\(migrations.count)", "db.readers": "\(readers.count)",
+                    "db.game_modes": "\(scoresByMode.count)",
                 ]
             )
             return SQLiteGameStore(
@@ -135,7 +148,8 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
             defer { self.lifecycle.leave() }
             if let rows = self.leaderboards.leaderboard(limit: limit, gameMode: gameMode) { return rows }
         }
-        // Longer than memory keeps: SQLite scans the whole table (no score index since schema v3).
+        // Longer than memory keeps, or a mode memory does not hold: SQLite scans the whole table,
+        // or that mode's rows (no score index since schema v3).
         return try await self.read { try await $0.leaderboard(limit: limit, gameMode: gameMode) }
     }
 
@@ -144,9 +158,13 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
     }
 
     public func rank(of score: Int64, gameMode: String?) async throws -> Int {
-        try self.lifecycle.enter()
-        defer { self.lifecycle.leave() }
-        return self.rankIndex.rank(of: score, gameMode: gameMode)
+        do {
+            try self.lifecycle.enter()
+            defer { self.lifecycle.leave() }
+            if let rank = self.rankIndex.rank(of: score, gameMode: gameMode) { return rank }
+        }
+        guard let gameMode else { preconditionFailure("memory counts every score of all modes together") }
+        return try await self.read { try await $0.rank(of: score, gameMode: gameMode) }
     }
 
     // MARK: SavedGameStore

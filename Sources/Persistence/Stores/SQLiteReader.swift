@@ -30,6 +30,19 @@ actor SQLiteReader {
         )
     }
 
+    /// 1 + the number of `gameMode`'s scores strictly greater than `score`, for modes not held in
+    /// memory (``GameModesInMemory``): `idx_scores_mode` finds the mode's rows.
+    func rank(of score: Int64, gameMode: String) throws(SQLiteError) -> Int {
+        let greater = try self.connection.withStatement(
+            "SELECT COUNT(*) FROM scores WHERE game_mode = ? AND score > ?"
+        ) { row throws(SQLiteError) in
+            try row.bind(.text(gameMode), .integer(score))
+            _ = try row.step()
+            return row.int64(at: 0)
+        }
+        return Int(greater) + 1
+    }
+
     func personalBest(playerName: String) throws(SQLiteError) -> StoredScore? {
         try self.scores(
             "SELECT \(Self.scoreColumns) FROM scores WHERE player_name = ? ORDER BY score DESC, id ASC LIMIT 1",

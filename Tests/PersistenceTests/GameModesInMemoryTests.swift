@@ -1,0 +1,133 @@
+import Foundation
+import SeededRandom
+import Testing
+@testable import Persistence
+
+/// "classic" and "endless" get most rows, so they are the modes held at start-up; both spellings
+/// of "école" are distinct modes to SQLite, so they must be to the store too.
+private let modes = ["classic", "endless", "classic", "endless", "\u{E9}cole", "e\u{301}cole", "speedrun"]
+
+private func randomScores(count: Int, seed: UInt64) -> [ScoreSubmission] {
+    var generator = SplitMix64(seed: seed)
+    return (0..<count).map { _ in
+        submission(
+            "p\(Int.random(in: 0..<50, using: &generator))", Int64.random(in: -20..<60, using: &generator),
+            mode: modes.randomElement(using: &generator)!
+        )
+    }
+}
+
+private func submitConcurrently(_ scores: [ScoreSubmission], to store: SQLiteGameStore) async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for score in scores { group.addTask { _ = try await store.submit(score) } }
+        try await group.waitForAll()
+    }
+}
+
+/// Every mode's leaderboards and ranks, held in memory or not, as the SQL answers them.
+private func expectStoreMatchesSQL(_ store: SQLiteGameStore, path: String, _ comment: Comment) async throws {
+    let raw = try RawDatabase(path: path)
+    for mode in [nil, "unknown"] + Set(modes) as [String?] {
+        for limit in [0, 1, 5, 100] {
+            let expected = try raw.leaderboard(limit: limit, gameMode: mode)
+            let actual = try await store.leaderboard(limit: limit, gameMode: mode)
+            #expect(actual == expected, "\(comment): leaderboard of \(mode.debugDescription), limit \(limit)")
+        }
+        let filter = mode.map { "game_mode = '\($0)' AND" } ?? ""
+        for score: Int64 in [-21, -20, 0, 30, 59, 60] {
+            let expected = 1 + Int(try raw.integer("SELECT COUNT(*) FROM scores WHERE \(filter) score > \(score)"))
+            let actual = try await store.rank(of: score, gameMode: mode)
+            #expect(actual == expected, "\(comment): rank of \(score) in \(mode.debugDescription)")
+        }
+    }
+}
+
+private func hasModeIndex(_ path: String) throws -> Bool {
+    try RawDatabase(path: path).integer(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'idx_scores_mode'") == 1
+}
+
+@Suite("Game modes held in memory")
+struct GameModesInMemoryTests {
+    @Test func modesAreHeldUpToTheCapacityThenTurnedAway() {
+        let held = GameModesInMemory(capacity: 2)
+        #expect(held.answersInMemory(for: GameModeKey("anything")))  // no mode has rows yet
+        #expect(held.admit(GameModeKey("classic")))
+        #expect(held.admit(GameModeKey("endless")))
+        #expect(held.admit(GameModeKey("classic")))
+        #expect(!held.hasOverflowed)
+        #expect(!held.admit(GameModeKey("made-up")))
+        #expect(held.hasOverflowed)
+        #expect(held.answersInMemory(for: GameModeKey("classic")))
+        #expect(!held.answersInMemory(for: GameModeKey("made-up")))
+        #expect(!held.answersInMemory(for: GameModeKey("never-seen")))  // it may have rows only SQLite knows
+    }
+
+    @Test func startUpHoldsTheModesWithTheMostRows() {
+        let held = GameModesInMemory(capacity: 2)
+        held.load(rowCounts: [GameModeKey("rare"): 1, GameModeKey("b"): 50, GameModeKey("a"): 50, GameModeKey("top"): 900])
+        #expect(held.isHeld(GameModeKey("top")))
+        #expect(held.isHeld(GameModeKey("a")))  // the tie goes to the earlier in byte order
+        #expect(!held.isHeld(GameModeKey("b")))
+        #expect(held.hasOverflowed)
+
+        held.load(rowCounts: [GameModeKey("top"): 900])
+        #expect(!held.hasOverflowed)
+        #expect(held.admit(GameModeKey("new")))
+    }
+
+    /// Before the cap, one score per made-up mode kept a leaderboard and a counter each, forever.
+    @Test func madeUpModesDoNotGrowTheIndexes() {
+        let held = GameModesInMemory(capacity: 3)
+        let ranks = RankIndex(modes: held)
+        let boards = LeaderboardIndex(length: 100, modes: held)
+        let rows = (1...500).map {
+            StoredScore(id: Int64($0), submission: submission("p", Int64($0), mode: "mode\($0)"), createdAt: "")
+        }
+        ranks.add(rows.map(\.submission))
+        boards.add(rows)
+        #expect(ranks.modeCount == 3)
+        #expect(boards.modeCount == 3)
+        // All modes together still count every row…
+        #expect(ranks.rank(of: 0, gameMode: nil) == 501)
+        #expect(boards.leaderboard(limit: 1, gameMode: nil)?.first?.id == 500)
+        // …held modes answer from memory, the others are left to SQLite.
+        #expect(ranks.rank(of: 0, gameMode: "mode1") == 2)
+        #expect(boards.leaderboard(limit: 5, gameMode: "mode2")?.map(\.id) == [2])
+        #expect(ranks.rank(of: 0, gameMode: "mode4") == nil)
+        #expect(boards.leaderboard(limit: 5, gameMode: "mode4") == nil)
+    }
+
+    @Test func modesBeyondTheCapacityAreAnsweredFromSQLite() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            let configuration = PersistenceConfiguration(
+                databasePath: path, inMemoryLeaderboardLength: 5, gameModesInMemory: 2)
+            try await withStore(configuration) { store in
+                try await submitConcurrently(
+                    [submission("a", 1, mode: "classic"), submission("b", 2, mode: "endless")], to: store)
+                #expect(try !hasModeIndex(path))  // no mode turned away yet: inserts do not pay for it
+                try await submitConcurrently(randomScores(count: 600, seed: 3), to: store)
+                #expect(try hasModeIndex(path))
+                try await expectStoreMatchesSQL(store, path: path, "after inserts")
+            }
+            try await withStore(configuration) { store in
+                try await expectStoreMatchesSQL(store, path: path, "after reopening")
+                try await submitConcurrently(randomScores(count: 200, seed: 4), to: store)
+                try await expectStoreMatchesSQL(store, path: path, "after more inserts")
+            }
+        }
+    }
+
+    @Test func reopeningWithRoomForEveryModeHoldsThemAll() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            try await withStore(PersistenceConfiguration(databasePath: path, gameModesInMemory: 1)) { store in
+                try await submitConcurrently(randomScores(count: 300, seed: 5), to: store)
+            }
+            try await withStore(PersistenceConfiguration(databasePath: path)) { store in
+                try await expectStoreMatchesSQL(store, path: path, "all modes held")
+            }
+        }
+    }
+}
