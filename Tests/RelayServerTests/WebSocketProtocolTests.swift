@@ -179,6 +179,31 @@ struct WebSocketProtocolTests {
         }
     }
 
+    @Test("A message may come in up to 128 frames, empty ones too; one more frame closes with 1009")
+    func framesPerMessage() async throws {
+        let most = RoomSocketHandler.maxFramesPerMessage
+        #expect(most == 128)
+        let message = Array(#"{"type":"create_room","room_name":"Pieces","player_name":"Host"}"#.utf8)
+        /// `message` in `frames` frames: its first half, empty continuations, then the rest.
+        @Sendable func send(in frames: Int, to client: StalledClient) throws {
+            var bytes = StalledClient.frame(fin: false, opcode: Self.textOpcode, Array(message[..<20]))
+            for _ in 0..<(frames - 2) { bytes += StalledClient.frame(fin: false, opcode: Self.continuationOpcode, []) }
+            bytes += StalledClient.frame(fin: true, opcode: Self.continuationOpcode, Array(message[20...]))
+            try client.sendRaw(bytes)
+        }
+        try await withRelayServer { port, registry in
+            let whole = try await StalledClient.connect(port: port, path: "/ws/room/new")
+            try send(in: most, to: whole)
+            #expect(try await Self.nextMessageType(whole) == "player_joined")
+            #expect(try await Self.nextMessageType(whole) == "room_created")
+
+            let tooMany = try await StalledClient.connect(port: port, path: "/ws/room/new")
+            try send(in: most + 1, to: tooMany)
+            #expect(try await tooMany.readFrame()?.closeCode == 1009)
+            #expect(registry.count == 1)
+        }
+    }
+
     @Test("A client that answers no ping is closed with 1001")
     func unansweredPings() async throws {
         var limits = RelayLimits()
