@@ -7,6 +7,9 @@ import Testing
 /// A test plugin in Python whose behaviour each message picks with its `do` field (and
 /// the whole process with its first argument), so the tests drive every path of the
 /// plugin protocol through a real process.
+/// Where ``ProbePlugin/path`` is written: a global, so that the `atexit` hook can name it.
+private let probeDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-probe-\(getpid())").path
+
 enum ProbePlugin {
     static let source = #"""
         import json, os, sys, time
@@ -141,10 +144,11 @@ enum ProbePlugin {
             time.sleep(60)
         """#
 
-    /// The script, written once per test process.
+    /// The script, written once per test process, into a folder removed when the process exits.
     static let path: String = {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-probe-\(getpid())")
+        let directory = URL(fileURLWithPath: probeDirectory)
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(atPath: probeDirectory) }
         let file = directory.appendingPathComponent("probe.py")
         try? ("#!/usr/bin/env python3\n" + source).write(to: file, atomically: true, encoding: .utf8)
         chmod(file.path, 0o755)
