@@ -28,12 +28,16 @@ func buildApplication(
     router.add(middleware: WrongMethodMiddleware(routes: router.routes))  // last: wraps only unrouted requests
     let settings = RoomSocketHandler.Settings(
         maxMessageBytes: configuration.relay.maxFrameBytes, pingInterval: TimeAmount(configuration.relay.pingInterval))
+    let connectionsPerAddress = ConnectionsPerAddress(configuration.connectionsPerAddress)
     return Application(
         router: router,
         server: HTTPServerBuilder { responder in
-            SmallReadBufferChannel(
-                base: RelayChildChannel(
-                    responder: responder, sockets: sockets, settings: settings, idleTimeout: configuration.limits.idleTimeout))
+            PerAddressLimitChannel(
+                base: SmallReadBufferChannel(
+                    base: RelayChildChannel(
+                        responder: responder, sockets: sockets, settings: settings,
+                        idleTimeout: configuration.limits.idleTimeout)),
+                connections: connectionsPerAddress)
         },
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port), serverName: nil,

@@ -62,6 +62,9 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "Most open connections, HTTP and WebSocket; more wait to be accepted. Default: the open-file limit less 128.")
     var maxConnections: Int?
 
+    @Option(help: "Most open connections from one IP address, loopback aside; more are closed at once. 0: no limit (behind a proxy on another machine, every client has its address).")
+    var maxConnectionsPerAddress: Int = 256
+
     @Option(help: "Most players a room may ask for with max_players (rooms default to 2).")
     var maxPlayersPerRoom: Int = 8
 
@@ -205,6 +208,7 @@ struct RelayCommand: AsyncParsableCommand {
         configuration.cors = CORSPolicy(environment: environment)
         configuration.maxConnections =
             self.maxConnections.map { max(1, $0) } ?? openFileLimit.map(ConnectionCap.defaultMaximum(openFileLimit:))
+        configuration.connectionsPerAddress.maximum = self.maxConnectionsPerAddress > 0 ? self.maxConnectionsPerAddress : .max
         configuration.limits.maxBodyBytes = self.maxBodyBytes
         configuration.limits.idleTimeout = .seconds(max(1, self.httpIdleTimeoutSeconds))
         guard let synchronous = PersistenceConfiguration.SynchronousMode(rawValue: self.sync.uppercased()) else {

@@ -22,6 +22,9 @@ struct ServerConfiguration: Sendable {
     /// Most open connections, HTTP and WebSocket (`--max-connections`; default: the open-file
     /// limit less a reserve, ``ConnectionCap``); nil accepts without a cap.
     var maxConnections: Int?
+    /// Most open connections from one IP address, loopback aside (`--max-connections-per-address`;
+    /// default 256, `Int.max` without a limit).
+    var connectionsPerAddress = ConnectionsPerAddress.Settings(maximum: 256)
     /// Request size and field bounds.
     var limits = HTTPLimits()
     /// Bounds of the WebSocket relay (rooms, players, rates, queues).

@@ -1,6 +1,7 @@
 import Foundation
 import SeededRandom
 import Testing
+
 @testable import Persistence
 
 /// "classic" and "endless" get most rows, so they are the modes held at start-up; both spellings
@@ -65,7 +66,9 @@ struct GameModesInMemoryTests {
 
     @Test func startUpHoldsTheModesWithTheMostRows() {
         let held = GameModesInMemory(capacity: 2)
-        held.load(rowCounts: [GameModeKey("rare"): 1, GameModeKey("b"): 50, GameModeKey("a"): 50, GameModeKey("top"): 900])
+        held.load(rowCounts: [
+            GameModeKey("rare"): 1, GameModeKey("b"): 50, GameModeKey("a"): 50, GameModeKey("top"): 900,
+        ])
         #expect(held.isHeld(GameModeKey("top")))
         #expect(held.isHeld(GameModeKey("a")))  // the tie goes to the earlier in byte order
         #expect(!held.isHeld(GameModeKey("b")))

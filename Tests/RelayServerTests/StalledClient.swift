@@ -192,12 +192,27 @@ final class StalledClient: @unchecked Sendable {
     deinit { close(self.descriptor) }
 }
 
-/// A blocking TCP socket connected to `port` on 127.0.0.1, optionally with a receive buffer size.
-func loopbackSocket(port: Int, receiveBuffer: Int32? = nil) throws -> Int32 {
+/// A blocking TCP socket connected to `port` on 127.0.0.1, optionally with a receive buffer size
+/// and from another loopback address than 127.0.0.1.
+func loopbackSocket(port: Int, receiveBuffer: Int32? = nil, from source: String? = nil) throws -> Int32 {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard descriptor >= 0 else { throw StalledClientError.socket }
     if var size = receiveBuffer {
         setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+    }
+    if let source {
+        var local = sockaddr_in()
+        local.sin_family = sa_family_t(AF_INET)
+        local.sin_addr.s_addr = inet_addr(source)
+        let bound = withUnsafePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0 else {
+            close(descriptor)
+            throw StalledClientError.connect
+        }
     }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
@@ -225,8 +240,10 @@ func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async 
 }
 
 /// A loopback socket that gives up reading after `seconds` without a byte, with `request` written to it.
-private func socketWithRequest(port: Int, _ request: String, receiveBuffer: Int32? = nil, seconds: Int = 10) throws -> Int32 {
-    let descriptor = try loopbackSocket(port: port, receiveBuffer: receiveBuffer)
+private func socketWithRequest(
+    port: Int, _ request: String, receiveBuffer: Int32? = nil, seconds: Int = 10, from source: String? = nil
+) throws -> Int32 {
+    let descriptor = try loopbackSocket(port: port, receiveBuffer: receiveBuffer, from: source)
     var timeout = timeval(tv_sec: seconds, tv_usec: 0)
     setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     let bytes = Array(request.utf8)
@@ -247,11 +264,11 @@ private func readUntilClosed(_ descriptor: Int32, _ take: (ArraySlice<UInt8>) ->
     }
 }
 
-/// Writes `request` to a plain socket and returns everything the server sends until it closes
-/// (or 10 s pass without a byte).
-func rawExchange(port: Int, _ request: String) async throws -> String {
+/// Writes `request` to a plain socket (from `source`, a loopback address, if given) and returns
+/// everything the server sends until it closes (or 10 s pass without a byte).
+func rawExchange(port: Int, _ request: String, from source: String? = nil) async throws -> String {
     try await onOwnThread {
-        let descriptor = try socketWithRequest(port: port, request)
+        let descriptor = try socketWithRequest(port: port, request, from: source)
         defer { close(descriptor) }
         var received: [UInt8] = []
         readUntilClosed(descriptor) { received += $0 }

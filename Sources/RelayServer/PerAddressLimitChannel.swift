@@ -1,0 +1,51 @@
+import HummingbirdCore
+import Logging
+import NIOCore
+
+/// A server child channel that closes a new connection at once when its address already has the
+/// most connections allowed (``ConnectionsPerAddress``), before reading anything from it.
+///
+/// The refusal is a setup that succeeds with nothing to handle: a failed setup would be fired as
+/// an error into the server channel's accept stream.
+struct PerAddressLimitChannel<Base: ServerChildChannel>: ServerChildChannel {
+    enum Value: ServerChildChannelValue {
+        case accepted(Base.Value)
+        case refused(any Channel)
+
+        var channel: any Channel {
+            switch self {
+            case .accepted(let value): value.channel
+            case .refused(let channel): channel
+            }
+        }
+    }
+
+    let base: Base
+    let connections: ConnectionsPerAddress
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        switch self.connections.admit(channel.remoteAddress) {
+        case .refused(let ip):
+            let level: Logger.Level = self.connections.shouldWarn() ? .warning : .debug
+            logger.log(
+                level: level, "connections.per_address_limit",
+                metadata: [
+                    "client.address": "\(ip)", "connections.max_per_address": "\(self.connections.settings.maximum)",
+                    "effect": "refused (--max-connections-per-address)",
+                ])
+            channel.close(promise: nil)
+            return channel.eventLoop.makeSucceededFuture(.refused(channel))
+        case .counted(let ip):
+            let connections = self.connections
+            channel.closeFuture.whenComplete { _ in connections.release(ip) }
+        case .uncounted:
+            break
+        }
+        return self.base.setup(channel: channel, logger: logger).map { .accepted($0) }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        guard case .accepted(let accepted) = value else { return }
+        await self.base.handle(value: accepted, logger: logger)
+    }
+}

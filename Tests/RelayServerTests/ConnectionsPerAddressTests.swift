@@ -1,0 +1,111 @@
+import Foundation
+import NIOCore
+import Testing
+
+@testable import RelayServer
+
+@Suite("Connections per address")
+struct ConnectionsPerAddressTests {
+    @Test("Each address gets the most connections allowed; a closed one makes room; loopback is not counted")
+    func counting() throws {
+        let connections = ConnectionsPerAddress(.init(maximum: 2))
+        let client = try SocketAddress(ipAddress: "203.0.113.7", port: 50_000)
+        let other = try SocketAddress(ipAddress: "2001:db8::1", port: 50_001)
+        #expect(connections.admit(client) == .counted("203.0.113.7"))
+        #expect(connections.admit(client) == .counted("203.0.113.7"))
+        #expect(connections.admit(client) == .refused("203.0.113.7"))
+        #expect(connections.admit(other) == .counted("2001:db8::1"))
+        connections.release("203.0.113.7")
+        #expect(connections.admit(client) == .counted("203.0.113.7"))
+
+        for loopback in ["127.0.0.1", "127.1.2.3", "::1"] {
+            #expect(connections.admit(try SocketAddress(ipAddress: loopback, port: 1)) == .uncounted)
+        }
+        #expect(connections.admit(nil) == .uncounted)
+        #expect(ConnectionsPerAddress.isLoopback("::ffff:127.0.0.1"))
+        #expect(!ConnectionsPerAddress.isLoopback("128.0.0.1"))
+
+        // An address whose connections have all closed leaves nothing behind.
+        for _ in 0..<2 { connections.release("203.0.113.7") }
+        connections.release("2001:db8::1")
+        #expect(connections.addressCount == 0)
+    }
+
+    @Test("Warnings of refusals are at most one every 10 s")
+    func warnings() {
+        let connections = ConnectionsPerAddress(.init(maximum: 1))
+        let start = ContinuousClock.now
+        #expect(connections.shouldWarn(now: start))
+        #expect(!connections.shouldWarn(now: start + .seconds(9)))
+        #expect(connections.shouldWarn(now: start + .seconds(11)))
+    }
+
+    @Test("--max-connections-per-address: 256 by default, 0 for no limit")
+    func option() throws {
+        #expect(try RelayCommand.parse([]).configuration(environment: [:]).connectionsPerAddress.maximum == 256)
+        let some = try RelayCommand.parse(["--max-connections-per-address", "8"]).configuration(environment: [:])
+        #expect(some.connectionsPerAddress.maximum == 8)
+        let none = try RelayCommand.parse(["--max-connections-per-address", "0"]).configuration(environment: [:])
+        #expect(none.connectionsPerAddress.maximum == .max)
+        #expect(!none.connectionsPerAddress.limitsLoopback)
+    }
+
+    /// Clients on 127.0.0.2 and 127.0.0.3, each an address of its own (the test's own client is on 127.0.0.1).
+    @Test(
+        "Past its limit an address's new connections are closed unread; other addresses are served; a closed one makes room"
+    )
+    func liveLimit() async throws {
+        let request = "GET /api/rooms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        try await withRelayServer(configure: { $0.connectionsPerAddress = .init(maximum: 2, limitsLoopback: true) }) {
+            port, _ in
+            let first = try await Self.keptAliveConnection(port: port, from: "127.0.0.2")
+            defer { close(first) }
+            let second = try await Self.keptAliveConnection(port: port, from: "127.0.0.2")
+
+            // The third is accepted by the kernel, then closed by the server without an answer.
+            let refused = try await rawExchange(port: port, request, from: "127.0.0.2")
+            #expect(refused.isEmpty, "\(refused)")
+            #expect(try await rawExchange(port: port, request, from: "127.0.0.3").hasPrefix("HTTP/1.1 200"))
+
+            close(second)
+            try await eventually {
+                try await rawExchange(port: port, request, from: "127.0.0.2").hasPrefix("HTTP/1.1 200")
+            }
+        }
+    }
+
+    /// A connection from `source` that has had one request answered, so the server has surely
+    /// counted it (new connections are set up on several event loops, in no set order).
+    private static func keptAliveConnection(port: Int, from source: String) async throws -> Int32 {
+        try await onOwnThread {
+            let descriptor = try loopbackSocket(port: port, from: source)
+            let request = Array("GET /api/rooms HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+            guard send(descriptor, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else {
+                close(descriptor)
+                throw StalledClientError.write
+            }
+            var answer: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while !String(decoding: answer, as: UTF8.self).hasSuffix("\r\n\r\n[]") {
+                let count = read(descriptor, &buffer, buffer.count)
+                guard count > 0 else {
+                    close(descriptor)
+                    throw StalledClientError.read
+                }
+                answer += buffer[..<count]
+            }
+            return descriptor
+        }
+    }
+
+    @Test("Loopback connections are not counted unless asked")
+    func loopbackUncounted() async throws {
+        try await withRelayServer(configure: { $0.connectionsPerAddress = .init(maximum: 1) }) { port, _ in
+            let held = try (0..<3).map { _ in try loopbackSocket(port: port) }
+            defer { held.forEach { close($0) } }
+            let answer = try await rawExchange(
+                port: port, "GET /api/rooms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
+        }
+    }
+}
