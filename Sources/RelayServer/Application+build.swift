@@ -54,8 +54,8 @@ func buildRouter(
     scores: any ScoreStore,
     savedGames: any SavedGameStore,
     bosses: any BossCatalog
-) -> Router<BasicRequestContext> {
-    let router = Router(context: BasicRequestContext.self)
+) -> Router<RelayRequestContext> {
+    let router = Router(context: RelayRequestContext.self)
     // Outermost first: every answer, errors and preflights included, gets the headers.
     router.add(middleware: SecurityHeadersMiddleware())
     router.add(middleware: CORSPolicyMiddleware(policy: configuration.cors))
@@ -65,7 +65,9 @@ func buildRouter(
 
     router.get("/") { _, _ in try JSONResponse.message("JumpJumpJump API is running!") }
 
-    let keyed = router.group().add(middleware: APIKeyMiddleware(apiKey: configuration.apiKey))
+    let keyed = router.group()
+        .add(middleware: APIKeyMiddleware(apiKey: configuration.apiKey))
+        .add(middleware: WriteBudgetMiddleware(writes: WritesPerAddress(configuration.limits.writesPerAddress)))
     ScoreRoutes(store: scores, limits: configuration.limits).register(on: keyed)
     SavedGameRoutes(store: savedGames, limits: configuration.limits).register(on: keyed)
     BossRoutes(catalog: bosses, images: BossImages(directory: configuration.bossImagesDirectory))

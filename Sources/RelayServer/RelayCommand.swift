@@ -65,6 +65,9 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "Most open connections from one IP address, loopback aside; more are closed at once. 0: no limit (behind a proxy on another machine, every client has its address).")
     var maxConnectionsPerAddress: Int = 256
 
+    @Option(help: "Writes (scores, saves, deletes) a second each IP address may make, in bursts of six seconds' worth; more get 429. Loopback not counted; 0: no limit.")
+    var writesPerSecondPerAddress: Double = 10
+
     @Option(help: "Most players a room may ask for with max_players (rooms default to 2).")
     var maxPlayersPerRoom: Int = 8
 
@@ -210,6 +213,7 @@ struct RelayCommand: AsyncParsableCommand {
             self.maxConnections.map { max(1, $0) } ?? openFileLimit.map(ConnectionCap.defaultMaximum(openFileLimit:))
         configuration.connectionsPerAddress.maximum = self.maxConnectionsPerAddress > 0 ? self.maxConnectionsPerAddress : .max
         configuration.limits.maxBodyBytes = self.maxBodyBytes
+        configuration.limits.writesPerAddress = WritesPerAddress.Settings(perSecond: self.writesPerSecondPerAddress)
         configuration.limits.idleTimeout = .seconds(max(1, self.httpIdleTimeoutSeconds))
         guard let synchronous = PersistenceConfiguration.SynchronousMode(rawValue: self.sync.uppercased()) else {
             throw ValidationError("--sync must be normal or full")

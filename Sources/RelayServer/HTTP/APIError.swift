@@ -16,6 +16,8 @@ enum APIError: Error, Equatable {
     case bodyTooLarge(limit: Int)
     case validation([ValidationIssue])
     case storageBusy
+    /// The client's address has used its write budget (``WritesPerAddress``).
+    case tooManyWrites(retryAfterSeconds: Int)
     case originNotAllowed
     case upgradeRequired
     case storageFull
@@ -30,6 +32,7 @@ enum APIError: Error, Equatable {
         case .bodyTooLarge: .contentTooLarge
         case .validation: .unprocessableContent
         case .storageBusy, .storageFull: .serviceUnavailable
+        case .tooManyWrites: .tooManyRequests
         case .storageFailure: .internalServerError
         }
     }
@@ -47,6 +50,7 @@ enum APIError: Error, Equatable {
         case .bodyTooLarge(let limit): .message("Request body too large (limit \(limit) bytes)")
         case .validation(let issues): .issues(issues)
         case .storageBusy: .message("Server busy, try again shortly")
+        case .tooManyWrites: .message("Too many writes from this address, try again shortly")
         case .originNotAllowed: .message("WebSocket origin not allowed")
         case .upgradeRequired: .message("This path takes WebSocket connections only")
         case .storageFull: .message("Storage full, nothing was saved")
@@ -61,6 +65,7 @@ enum APIError: Error, Equatable {
         case .methodNotAllowed(let allowed) where !allowed.isEmpty:
             [.allow: allowed.map(\.rawValue).joined(separator: ", ")]
         case .upgradeRequired: [.secWebSocketVersion: "13"]
+        case .tooManyWrites(let seconds): [.retryAfter: "\(seconds)"]
         default: [:]
         }
     }

@@ -16,4 +16,7 @@ struct HTTPLimits: Sendable {
     /// silent or trickling sockets cannot pile up; and when an answer cannot be written for this long
     /// (the client stopped reading). Room sockets are kept alive by their pings instead.
     var idleTimeout: Duration = .seconds(30)
+    /// Writes (scores, saves, deletes) each client address may make (`--writes-per-second-per-address`;
+    /// default 10 a second, bursts of 60; loopback not counted).
+    var writesPerAddress = WritesPerAddress.Settings(perSecond: 10)
 }

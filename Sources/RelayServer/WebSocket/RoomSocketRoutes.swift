@@ -13,7 +13,7 @@ struct RoomSocketRoutes {
     let cors: CORSPolicy
 
     /// Plain-HTTP answers on the same paths: a refused upgrade, and the room lists.
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<RelayRequestContext>) {
         router.get("/ws/room/{room_id}") { request, _ -> Response in
             throw self.acceptsOrigin(of: request) ? APIError.upgradeRequired : APIError.originNotAllowed
         }

@@ -1,0 +1,74 @@
+import Relay
+import Synchronization
+
+/// A write budget per client address for the API's writes (scores, saves, deletes): a token
+/// bucket each, so that one machine cannot fill the disk (unbounded, one keyed client wrote
+/// ~5,700 scores a second) while players, who write a few times a minute, never meet it.
+///
+/// Loopback addresses are not counted unless ``Settings/limitsLoopback``, as for connections
+/// (``ConnectionsPerAddress``). Buckets idle long enough to be full again are dropped, so the
+/// table holds only addresses that wrote lately.
+final class WritesPerAddress: Sendable {
+    struct Settings: Sendable {
+        /// Writes a second each address earns; 0 turns the budget off.
+        var perSecond: Double
+        /// Writes an address may make at once.
+        var burst: Double
+        /// Whether loopback addresses are counted too (tests).
+        var limitsLoopback = false
+
+        /// `perSecond` writes a second, with a burst of six seconds' worth.
+        init(perSecond: Double, limitsLoopback: Bool = false) {
+            self.perSecond = max(0, perSecond)
+            self.burst = max(1, 6 * perSecond)
+            self.limitsLoopback = limitsLoopback
+        }
+    }
+
+    private struct Account {
+        var bucket: TokenBucket
+        var lastWrite: ContinuousClock.Instant
+    }
+
+    let settings: Settings
+    private let accounts = Mutex<[String: Account]>([:])
+    /// Past this many addresses, idle ones are swept out before another is added.
+    private static let sweepThreshold = 10_000
+
+    init(_ settings: Settings) {
+        self.settings = settings
+    }
+
+    /// Takes a write from `ip`'s budget; false when it has none left.
+    func take(from ip: String?, now: ContinuousClock.Instant = .now) -> Bool {
+        guard self.settings.perSecond > 0, let ip,
+            self.settings.limitsLoopback || !ConnectionsPerAddress.isLoopback(ip)
+        else { return true }
+        return self.accounts.withLock { accounts in
+            if accounts[ip] == nil, accounts.count >= Self.sweepThreshold { self.sweep(&accounts, now: now) }
+            var account =
+                accounts[ip]
+                ?? Account(
+                    bucket: TokenBucket(rate: self.settings.perSecond, burst: self.settings.burst, now: now),
+                    lastWrite: now)
+            let taken = account.bucket.take(now: now)
+            account.lastWrite = now
+            accounts[ip] = account
+            return taken
+        }
+    }
+
+    /// Whole seconds until a refused address has a write again.
+    var retryAfterSeconds: Int {
+        Int((1 / self.settings.perSecond).rounded(.up))
+    }
+
+    /// Addresses with a budget in the table (tests).
+    var addressCount: Int { self.accounts.withLock { $0.count } }
+
+    /// Drops the accounts whose buckets have refilled since their last write: a new one is the same.
+    private func sweep(_ accounts: inout [String: Account], now: ContinuousClock.Instant) {
+        let refill = Duration.seconds(self.settings.burst / self.settings.perSecond)
+        accounts = accounts.filter { now - $0.value.lastWrite < refill }
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+
+@testable import RelayServer
+
+@Suite("Writes per address")
+struct WritesPerAddressTests {
+    @Test("Each address has its own bucket: a burst of six seconds' worth, then its rate")
+    func buckets() {
+        let writes = WritesPerAddress(.init(perSecond: 1))
+        let start = ContinuousClock.now
+        for _ in 0..<6 { #expect(writes.take(from: "203.0.113.7", now: start)) }
+        #expect(!writes.take(from: "203.0.113.7", now: start))
+        #expect(writes.take(from: "203.0.113.8", now: start))
+        #expect(writes.take(from: "203.0.113.7", now: start + .seconds(1.1)))
+        #expect(!writes.take(from: "203.0.113.7", now: start + .seconds(1.2)))
+        #expect(writes.retryAfterSeconds == 1)
+
+        // Loopback and unknown addresses are not counted; a rate of 0 counts nobody.
+        for _ in 0..<10 { #expect(writes.take(from: "127.0.0.1", now: start) && writes.take(from: nil, now: start)) }
+        let unlimited = WritesPerAddress(.init(perSecond: 0))
+        for _ in 0..<10 { #expect(unlimited.take(from: "203.0.113.7", now: start)) }
+        #expect(unlimited.addressCount == 0)
+    }
+
+    @Test("The table keeps only addresses that wrote lately")
+    func sweep() {
+        let writes = WritesPerAddress(.init(perSecond: 10))  // a bucket refills in 6 s
+        let start = ContinuousClock.now
+        for index in 0..<10_000 { _ = writes.take(from: "10.0.\(index / 256).\(index % 256)", now: start) }
+        #expect(writes.addressCount == 10_000)
+        _ = writes.take(from: "203.0.113.7", now: start + .seconds(3))  // the others are still refilling
+        #expect(writes.addressCount == 10_001)
+        _ = writes.take(from: "203.0.113.8", now: start + .seconds(7))
+        #expect(writes.addressCount == 2)
+    }
+
+    @Test("--writes-per-second-per-address: 10 by default (bursts of 60), 0 for no limit")
+    func option() throws {
+        let defaults = try RelayCommand.parse([]).configuration(environment: [:]).limits.writesPerAddress
+        #expect(defaults.perSecond == 10 && defaults.burst == 60 && !defaults.limitsLoopback)
+        let none = try RelayCommand.parse(["--writes-per-second-per-address", "0"]).configuration(environment: [:])
+        #expect(none.limits.writesPerAddress.perSecond == 0)
+    }
+
+    /// Clients on 127.0.0.2 and 127.0.0.3, each an address of its own.
+    @Test(
+        "Past its budget an address's writes get 429 with Retry-After and store nothing; reads and other addresses go on"
+    )
+    func liveBudget() async throws {
+        @Sendable func post(_ score: Int, from source: String, port: Int) async throws -> String {
+            let body =
+                #"{"player_name":"p","score":\#(score),"coins":0,"enemies_defeated":0,"distance":0,"level":1,"game_mode":"classic"}"#
+            return try await rawExchange(
+                port: port,
+                "POST /api/scores HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)",
+                from: source)
+        }
+        try await withRelayServer(configure: {
+            $0.limits.writesPerAddress = .init(perSecond: 0.5, limitsLoopback: true)  // bursts of 3
+        }) { port, _ in
+            for score in 1...3 {
+                let answer = try await post(score, from: "127.0.0.2", port: port)
+                #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
+            }
+            let refused = try await post(4, from: "127.0.0.2", port: port)
+            #expect(refused.hasPrefix("HTTP/1.1 429"), "\(refused)")
+            #expect(refused.lowercased().contains("\r\nretry-after: 2\r\n"), "\(refused)")
+            #expect(refused.hasSuffix(#"{"detail":"Too many writes from this address, try again shortly"}"#))
+
+            let leaderboard = try await rawExchange(
+                port: port,
+                "GET /api/scores/leaderboard HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\nConnection: close\r\n\r\n",
+                from: "127.0.0.2")
+            #expect(leaderboard.hasPrefix("HTTP/1.1 200"), "\(leaderboard)")
+            #expect(leaderboard.components(separatedBy: #""player_name":"p""#).count - 1 == 3, "\(leaderboard)")
+
+            let other = try await post(5, from: "127.0.0.3", port: port)
+            #expect(other.hasPrefix("HTTP/1.1 200"), "\(other)")
+        }
+    }
+}
