@@ -36,7 +36,7 @@ final class ConnectionsPerAddress: Sendable {
     }
 
     func admit(_ address: SocketAddress?) -> Admission {
-        guard let ip = address?.ipAddress, self.settings.limitsLoopback || !Self.isLoopback(ip) else {
+        guard let ip = ClientAddress.key(of: address, countingLoopback: self.settings.limitsLoopback) else {
             return .uncounted
         }
         return self.openByAddress.withLock { open in
@@ -67,8 +67,4 @@ final class ConnectionsPerAddress: Sendable {
 
     /// Addresses with at least one counted connection (tests).
     var addressCount: Int { self.openByAddress.withLock { $0.count } }
-
-    static func isLoopback(_ ip: String) -> Bool {
-        ip.hasPrefix("127.") || ip == "::1" || ip.hasPrefix("::ffff:127.")
-    }
 }

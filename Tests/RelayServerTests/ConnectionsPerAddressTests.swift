@@ -22,8 +22,12 @@ struct ConnectionsPerAddressTests {
             #expect(connections.admit(try SocketAddress(ipAddress: loopback, port: 1)) == .uncounted)
         }
         #expect(connections.admit(nil) == .uncounted)
-        #expect(ConnectionsPerAddress.isLoopback("::ffff:127.0.0.1"))
-        #expect(!ConnectionsPerAddress.isLoopback("128.0.0.1"))
+        for (ip, isLoopback) in [
+            ("::ffff:127.0.0.1", true), ("::ffff:128.0.0.1", false), ("128.0.0.1", false), ("126.255.255.255", false),
+            ("::2", false), ("1::1", false),
+        ] {
+            #expect(ClientAddress.isLoopback(try SocketAddress(ipAddress: ip, port: 1)) == isLoopback, "\(ip)")
+        }
 
         // An address whose connections have all closed leaves nothing behind.
         for _ in 0..<2 { connections.release("203.0.113.7") }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Testing
 
 @testable import RelayServer
@@ -6,32 +7,36 @@ import Testing
 @Suite("Writes per address")
 struct WritesPerAddressTests {
     @Test("Each address has its own bucket: a burst of six seconds' worth, then its rate")
-    func buckets() {
+    func buckets() throws {
+        func address(_ ip: String) throws -> SocketAddress { try SocketAddress(ipAddress: ip, port: 50_000) }
         let writes = WritesPerAddress(.init(perSecond: 1))
         let start = ContinuousClock.now
-        for _ in 0..<6 { #expect(writes.take(from: "203.0.113.7", now: start)) }
-        #expect(!writes.take(from: "203.0.113.7", now: start))
-        #expect(writes.take(from: "203.0.113.8", now: start))
-        #expect(writes.take(from: "203.0.113.7", now: start + .seconds(1.1)))
-        #expect(!writes.take(from: "203.0.113.7", now: start + .seconds(1.2)))
+        for _ in 0..<6 { #expect(writes.take(from: try address("203.0.113.7"), now: start)) }
+        #expect(!writes.take(from: try address("203.0.113.7"), now: start))
+        #expect(writes.take(from: try address("203.0.113.8"), now: start))
+        #expect(writes.take(from: try address("203.0.113.7"), now: start + .seconds(1.1)))
+        #expect(!writes.take(from: try address("203.0.113.7"), now: start + .seconds(1.2)))
         #expect(writes.retryAfterSeconds == 1)
 
         // Loopback and unknown addresses are not counted; a rate of 0 counts nobody.
-        for _ in 0..<10 { #expect(writes.take(from: "127.0.0.1", now: start) && writes.take(from: nil, now: start)) }
+        for _ in 0..<10 {
+            #expect(writes.take(from: try address("127.0.0.1"), now: start) && writes.take(from: nil, now: start))
+        }
         let unlimited = WritesPerAddress(.init(perSecond: 0))
-        for _ in 0..<10 { #expect(unlimited.take(from: "203.0.113.7", now: start)) }
+        for _ in 0..<10 { #expect(unlimited.take(from: try address("203.0.113.7"), now: start)) }
         #expect(unlimited.addressCount == 0)
     }
 
     @Test("The table keeps only addresses that wrote lately")
-    func sweep() {
+    func sweep() throws {
+        func address(_ ip: String) throws -> SocketAddress { try SocketAddress(ipAddress: ip, port: 50_000) }
         let writes = WritesPerAddress(.init(perSecond: 10))  // a bucket refills in 6 s
         let start = ContinuousClock.now
-        for index in 0..<10_000 { _ = writes.take(from: "10.0.\(index / 256).\(index % 256)", now: start) }
+        for index in 0..<10_000 { _ = writes.take(from: try address("10.0.\(index / 256).\(index % 256)"), now: start) }
         #expect(writes.addressCount == 10_000)
-        _ = writes.take(from: "203.0.113.7", now: start + .seconds(3))  // the others are still refilling
+        _ = writes.take(from: try address("203.0.113.7"), now: start + .seconds(3))  // the others are still refilling
         #expect(writes.addressCount == 10_001)
-        _ = writes.take(from: "203.0.113.8", now: start + .seconds(7))
+        _ = writes.take(from: try address("203.0.113.8"), now: start + .seconds(7))
         #expect(writes.addressCount == 2)
     }
 

@@ -1,3 +1,4 @@
+import NIOCore
 import Relay
 import Synchronization
 
@@ -39,10 +40,10 @@ final class WritesPerAddress: Sendable {
         self.settings = settings
     }
 
-    /// Takes a write from `ip`'s budget; false when it has none left.
-    func take(from ip: String?, now: ContinuousClock.Instant = .now) -> Bool {
-        guard self.settings.perSecond > 0, let ip,
-            self.settings.limitsLoopback || !ConnectionsPerAddress.isLoopback(ip)
+    /// Takes a write from `address`'s budget; false when it has none left.
+    func take(from address: SocketAddress?, now: ContinuousClock.Instant = .now) -> Bool {
+        guard self.settings.perSecond > 0,
+            let ip = ClientAddress.key(of: address, countingLoopback: self.settings.limitsLoopback)
         else { return true }
         return self.accounts.withLock { accounts in
             if accounts[ip] == nil, accounts.count >= Self.sweepThreshold { self.sweep(&accounts, now: now) }

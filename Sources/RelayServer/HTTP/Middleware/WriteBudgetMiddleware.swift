@@ -10,9 +10,12 @@ struct WriteBudgetMiddleware<Context: RemoteAddressRequestContext>: RouterMiddle
     ) async throws
         -> Response
     {
-        if ![.get, .head, .options].contains(request.method), !self.writes.take(from: context.remoteAddress?.ipAddress)
-        {
-            throw APIError.tooManyWrites(retryAfterSeconds: self.writes.retryAfterSeconds)
+        switch request.method {
+        case .get, .head, .options: break
+        default:
+            guard self.writes.take(from: context.remoteAddress) else {
+                throw APIError.tooManyWrites(retryAfterSeconds: self.writes.retryAfterSeconds)
+            }
         }
         return try await next(request, context)
     }
