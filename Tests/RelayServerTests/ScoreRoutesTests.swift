@@ -29,12 +29,21 @@ struct ScoreRoutesTests {
         }
     }
 
-    @Test("Names are trimmed before they are stored")
-    func namesAreTrimmed() async throws {
+    /// Unicode whitespace at either edge goes, as in the relay's names; what is inside stays, flag
+    /// letters (regional indicators, which a character-wise trim walks slowly) included.
+    @Test(
+        "Names are trimmed before they are stored",
+        arguments: [
+            ("  bob  ", "bob"), ("\u{A0}\tbob\n\u{3000}", "bob"), ("\u{85}\u{2028}b o b\u{2029}", "b o b"),
+            (" \u{1F1EB}\u{1F1F7}\u{1F1E9}\u{1F1EA} ", "\u{1F1EB}\u{1F1F7}\u{1F1E9}\u{1F1EA}"),
+        ])
+    func namesAreTrimmed(name: String, stored: String) async throws {
         try await withLiveApp { client in
             let response = try await client.execute(
-                uri: "/api/scores", method: .post, headers: keyed, body: scoreBody(name: "  bob  "))
-            #expect(try response.object()["player_name"] as? String == "bob")
+                uri: "/api/scores", method: .post, headers: keyed, body: scoreBody(name: name, mode: " \u{3000}levels\t"))
+            let object = try response.object()
+            #expect(object["player_name"] as? String == stored)
+            #expect(object["game_mode"] as? String == "levels")
         }
     }
 

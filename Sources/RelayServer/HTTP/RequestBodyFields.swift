@@ -1,4 +1,5 @@
 import Foundation
+import Handlers
 import Hummingbird
 import Relay
 
@@ -79,7 +80,7 @@ struct RequestBodyFields {
             self.issue(key, "Input should be a valid string", type: "string_type", input: value)
             return ""
         }
-        let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = raw.trimmingWhitespace()
         // Code points, as pydantic counts: a character may carry any number of combining marks.
         let count = text.unicodeScalars.count
         if count < length.lowerBound {

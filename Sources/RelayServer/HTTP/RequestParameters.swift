@@ -1,4 +1,5 @@
 import Foundation
+import Handlers
 import Hummingbird
 import Relay
 
@@ -14,7 +15,7 @@ extension Parameters {
     /// A player name from the path, trimmed as names are when stored, so that `/api/load_game/%20dave`
     /// finds the game saved as `" dave "` (stored as `dave`).
     func playerName(_ name: String = "player_name") -> String {
-        self.decoded(name).trimmingCharacters(in: .whitespacesAndNewlines)
+        self.decoded(name).trimmingWhitespace()
     }
 }
 
@@ -48,7 +49,7 @@ extension Request {
     /// `if game_mode:` read it.
     var gameModeFilter: String? {
         guard let mode = self.query("game_mode"), !mode.isEmpty else { return nil }
-        return mode.trimmingCharacters(in: .whitespacesAndNewlines)
+        return mode.trimmingWhitespace()
     }
 
     /// `text` with `+` as a space and percent-escapes decoded, as Python's `unquote_plus` does: a
