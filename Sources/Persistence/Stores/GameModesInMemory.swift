@@ -61,6 +61,7 @@ final class GameModesInMemory: Sendable {
         self.state.withLock { $0.hasOverflowed }
     }
 
+    /// Whether `mode` is held, without holding it (start-up's choice of rows to load).
     func isHeld(_ mode: GameModeKey) -> Bool {
         self.state.withLock { $0.held.contains(mode) }
     }

@@ -25,7 +25,7 @@ final class LeaderboardIndex: Sendable {
         self.boards = Mutex(Boards(all: BoundedLeaderboard(capacity: self.length)))
     }
 
-    /// Replaces the contents with the best of `rows`, e.g. those ``rowIDsToLoad(from:length:)`` picked.
+    /// Replaces the contents with the best of `rows`, e.g. those ``rowIDsToLoad(from:length:modes:)`` picked.
     func load(_ rows: [StoredScore]) {
         var fresh = Boards(all: BoundedLeaderboard(capacity: self.length))
         self.offer(rows, to: &fresh)
