@@ -93,7 +93,8 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
                 configuration: configuration)
             let upgradeHandler = try channel.pipeline.syncOperations.handler(type: NIOTypedHTTPServerUpgradeHandler<Connection>.self)
             try channel.pipeline.syncOperations.addHandlers(
-                [FirstRequestGuard(), HTTPDeadlines(timeout: self.idleTimeout)], position: .before(upgradeHandler))
+                [FirstRequestGuard(), BodyPartCoalescer(), HTTPDeadlines(timeout: self.idleTimeout)],
+                position: .before(upgradeHandler))
             return Value(connection: connection, channel: channel)
         }
     }
