@@ -35,8 +35,7 @@ func buildApplication(
             PerAddressLimitChannel(
                 base: SmallReadBufferChannel(
                     base: RelayChildChannel(
-                        responder: responder, sockets: sockets, settings: settings,
-                        idleTimeout: configuration.limits.idleTimeout)),
+                        responder: responder, sockets: sockets, settings: settings, limits: configuration.limits)),
                 connections: connectionsPerAddress)
         },
         configuration: .init(

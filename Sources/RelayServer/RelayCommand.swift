@@ -56,8 +56,14 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "Largest accepted HTTP request body in bytes (larger gets 413).")
     var maxBodyBytes: Int = 16 * 1024
 
-    @Option(help: "Seconds a request (head and body) may take to arrive whole, counted from when the server waits for it; also the HTTP keep-alive idle time.")
+    @Option(help: "Seconds a request (head and body) may take to arrive whole, counted from when the server waits for it (also the HTTP keep-alive idle time), and an answer may go without a byte taken by the client.")
     var httpIdleTimeoutSeconds: Int = 30
+
+    @Option(help: "Seconds an HTTP answer may take before its average rate is held to --http-min-answer-bytes-per-second.")
+    var httpAnswerGraceSeconds: Int = 10
+
+    @Option(help: "Lowest average rate, in bytes per second, of an HTTP answer still being sent after the grace period; a slower client is disconnected (0: no minimum).")
+    var httpMinAnswerBytesPerSecond: Int = 4 * 1024
 
     @Option(help: "Most open connections, HTTP and WebSocket; more wait to be accepted. Default: the open-file limit less 128.")
     var maxConnections: Int?
@@ -215,6 +221,8 @@ struct RelayCommand: AsyncParsableCommand {
         configuration.limits.maxBodyBytes = self.maxBodyBytes
         configuration.limits.writesPerAddress = WritesPerAddress.Settings(perSecond: self.writesPerSecondPerAddress)
         configuration.limits.idleTimeout = .seconds(max(1, self.httpIdleTimeoutSeconds))
+        configuration.limits.slowAnswerGrace = .seconds(max(1, self.httpAnswerGraceSeconds))
+        configuration.limits.minAnswerBytesPerSecond = max(0, self.httpMinAnswerBytesPerSecond)
         guard let synchronous = PersistenceConfiguration.SynchronousMode(rawValue: self.sync.uppercased()) else {
             throw ValidationError("--sync must be normal or full")
         }

@@ -92,6 +92,22 @@ struct ConfigurationTests {
         #expect(try RelayCommand.parse([]).configuration(environment: [:]).limits.idleTimeout == .seconds(30))
     }
 
+    @Test("An HTTP answer's grace period and minimum rate: README's defaults, set by their flags, 0 for no rate")
+    func answerRateFlags() throws {
+        for limits in [HTTPLimits(), try RelayCommand.parse([]).configuration(environment: [:]).limits] {
+            #expect(limits.slowAnswerGrace == .seconds(10))
+            #expect(limits.minAnswerBytesPerSecond == 4_096)
+        }
+        let limits = try RelayCommand.parse([
+            "--http-answer-grace-seconds", "3", "--http-min-answer-bytes-per-second", "1000",
+        ]).configuration(environment: [:]).limits
+        #expect(limits.slowAnswerGrace == .seconds(3) && limits.minAnswerBytesPerSecond == 1_000)
+        let floored = try RelayCommand.parse([
+            "--http-answer-grace-seconds", "0", "--http-min-answer-bytes-per-second=-5",
+        ]).configuration(environment: [:]).limits
+        #expect(floored.slowAnswerGrace == .seconds(1) && floored.minAnswerBytesPerSecond == 0)
+    }
+
     @Test("Plugins come from the folder (flag over PLUGINS_DIR over ./plugins) and from each --plugin")
     func pluginOptions() throws {
         let defaults = try RelayCommand.parse([]).configuration(environment: [:])

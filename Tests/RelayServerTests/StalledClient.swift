@@ -192,13 +192,20 @@ final class StalledClient: @unchecked Sendable {
     deinit { close(self.descriptor) }
 }
 
-/// A blocking TCP socket connected to `port` on 127.0.0.1, optionally with a receive buffer size
-/// and from another loopback address than 127.0.0.1.
-func loopbackSocket(port: Int, receiveBuffer: Int32? = nil, from source: String? = nil) throws -> Int32 {
+/// A blocking TCP socket connected to `port` on 127.0.0.1, optionally with a receive buffer size, a
+/// segment size to announce (1,400 makes the server send as over the internet: with loopback's
+/// 64 KB segments its kernel takes megabytes of an answer at once), and from another loopback
+/// address than 127.0.0.1.
+func loopbackSocket(
+    port: Int, receiveBuffer: Int32? = nil, maxSegmentSize: Int32? = nil, from source: String? = nil
+) throws -> Int32 {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard descriptor >= 0 else { throw StalledClientError.socket }
     if var size = receiveBuffer {
         setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+    }
+    if var size = maxSegmentSize {
+        setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_MAXSEG, &size, socklen_t(MemoryLayout<Int32>.size))
     }
     if let source {
         var local = sockaddr_in()

@@ -12,10 +12,19 @@ struct HTTPLimits: Sendable {
     /// `inMemoryLeaderboardLength` (default 100) from memory; more would scan the table.
     var maxLeaderboardLimit = 100
     /// A connection is closed when its next request, head and body, has not arrived whole this long
-    /// after the server began waiting for it (at the connection's start, after each answer): so
-    /// silent or trickling sockets cannot pile up; and when an answer cannot be written for this long
-    /// (the client stopped reading). Room sockets are kept alive by their pings instead.
+    /// after the server began waiting for it (at the connection's start, once each answer has left
+    /// its buffer): so silent or trickling sockets cannot pile up; and when no byte of an answer has
+    /// left its buffer for this long (the client stopped reading). Room sockets are kept alive by
+    /// their pings instead.
     var idleTimeout: Duration = .seconds(30)
+    /// An answer still leaving the server this long after it started must have averaged at least
+    /// ``minAnswerBytesPerSecond``, or its connection is closed: a client reading a trickle would
+    /// otherwise hold a connection for as long as an 8 MiB image takes at that rate.
+    var slowAnswerGrace: Duration = .seconds(10)
+    /// 4 KiB/s (32 kbit/s): below what a bad mobile link (EDGE, a weak 3G signal) carries, so only
+    /// clients that read on purpose this slowly are cut off; 8 MiB at this rate is 34 minutes.
+    /// 0 judges no rate.
+    var minAnswerBytesPerSecond = 4 * 1024
     /// Writes (scores, saves, deletes) each client address may make (`--writes-per-second-per-address`;
     /// default 10 a second, bursts of 60; loopback not counted).
     var writesPerAddress = WritesPerAddress.Settings(perSecond: 10)

@@ -1,18 +1,27 @@
+import Logging
 import NIOCore
 import NIOHTTP1
 
-/// How long an HTTP connection may keep the server waiting, on either side. Both are the HTTP
-/// timeout (`--http-idle-timeout-seconds`):
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How long an HTTP connection may keep the server waiting, on either side:
 ///
-/// - **A request must arrive whole**, head and body, within the timeout of the server starting to
-///   wait for it: from the connection's start, and from the end of each answer. An idle timeout
-///   alone restarts with every byte, so a client sending its body a byte every few seconds held its
-///   connection for as long as it liked (29 bytes over 44 s with a 2 s timeout), and enough of them
-///   fill the connection cap. While a request is being answered nothing is timed: a slow store
-///   write is not the client's fault.
-/// - **An answer may not stall**: a connection whose socket stays unwritable (the client stopped
-///   reading, and its buffers and ours are full) for the timeout is closed. Before, a client that
-///   asked for images and never read held its connection for good.
+/// - **A request must arrive whole**, head and body, within the HTTP timeout of the server
+///   starting to wait for it: from the connection's start, and from when each answer has left the
+///   server's buffer. An idle timeout alone restarts with every byte, so a client sending its body a
+///   byte every few seconds held its connection for as long as it liked (29 bytes over 44 s with a
+///   2 s timeout), and enough of them fill the connection cap. While a request is being answered
+///   nothing is timed: a slow store write is not the client's fault.
+/// - **An answer must keep moving** (``AnswerTransfer``): a connection whose answer bytes stay in
+///   the server's buffer for the HTTP timeout (the client stopped reading) is closed, and so is one
+///   whose answer has averaged less than the minimum rate once the grace period has passed (a
+///   client reading a trickle would otherwise hold an 8 MiB image's connection for most of an hour).
+///   Both are closed with a reset, so that the kernel does not go on sending such a client what it
+///   had taken of the answer.
 ///
 /// A room-socket upgrade takes the connection off HTTP, and this handler out: room sockets have
 /// their own rules for slow readers. It sits after ``FirstRequestGuard`` (which has already
@@ -23,27 +32,50 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private let timeout: TimeAmount
+    private let rules: AnswerTransfer.Rules
+    private let logger: Logger
+    /// The HTTP timeout, for requests as for stalled answers.
+    private var timeout: TimeAmount { self.rules.stallTimeout }
     /// When the server began waiting for the request now due; nil while it answers one.
     private var waitingSince: NIODeadline?
     /// One timer per connection, firing at most once per timeout, not one per request: a
     /// request only stamps ``waitingSince`` (a timer armed and cancelled per request cost the
     /// HTTP API a few per cent of its throughput).
     private var check: Scheduled<Void>?
-    /// Set while the socket is unwritable.
-    private var stall: Scheduled<Void>?
     /// Requests read whole whose answers have not ended (more than one if the client pipelines).
     private var unanswered = 0
     /// Answers that ended before their request did (a 405 or 413 at the head): that request's end
     /// then starts the wait for the next, rather than waiting for an answer that has gone out.
     private var answeredEarly = 0
     private var isFirstHead = true
+    /// Set when the last answer due has ended: the wait for the next request starts once that
+    /// answer has left the server's buffer, not when it was written (an 8 MiB image may take minutes).
+    private var waitsForDelivery = false
+    /// Answer bytes written so far (bodies only: heads are not counted, a constant the transfer's
+    /// own count leaves out).
+    private var bodyBytesWritten = 0
+    /// ``bodyBytesWritten`` when nothing last waited in the server's buffer. A transfer counts from
+    /// there, so what the kernel took at once counts as sent: it takes more only once half of its
+    /// share has gone, and counting only what came after would make a client above the minimum
+    /// rate look slow early in its transfer.
+    private var bodyBytesSettled = 0
+    /// Answer bytes waiting in the server's buffer, watched while there are any; one timer for it.
+    private var transfer: AnswerTransfer?
+    private var transferCheck: Scheduled<Void>?
 
-    init(timeout: TimeAmount) {
-        self.timeout = timeout
+    /// Unsent answer bytes the kernel may hold (`TCP_NOTSENT_LOWAT`); the rest waits in the
+    /// server's buffer, where its progress shows. The kernel would otherwise take up to 4 MiB and
+    /// wake the server only once a third of it had drained: a client reading 6 KB/s showed no
+    /// progress for over 30 s, and was cut off as stalled.
+    static let kernelUnsentBytes = 128 * 1024
+
+    init(rules: AnswerTransfer.Rules, logger: Logger) {
+        self.rules = rules
+        self.logger = logger
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        Self.limitKernelUnsentBytes(of: context.channel, to: Self.kernelUnsentBytes)
         let now = NIODeadline.now()
         self.waitingSince = now
         self.scheduleCheck(context: context, at: now + self.timeout)
@@ -51,18 +83,13 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.check?.cancel()
-        self.stall?.cancel()
+        self.transferCheck?.cancel()
+        Self.limitKernelUnsentBytes(of: context.channel, to: 0)  // the system's default, for a room socket
     }
 
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
-            self.stall?.cancel()
-            self.stall = nil
-        } else if self.stall == nil {
-            let channel = context.channel
-            self.stall = context.eventLoop.scheduleTask(in: self.timeout) { channel.close(promise: nil) }
-        }
-        context.fireChannelWritabilityChanged()
+    private static func limitKernelUnsentBytes(of channel: any Channel, to bytes: Int) {
+        let option = ChannelOptions.tcpOption(.init(rawValue: CInt(TCP_NOTSENT_LOWAT)))
+        _ = try? channel.syncOptions?.setOption(option, value: bytes)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -81,22 +108,93 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
                 if self.unanswered == 0 { self.waitingSince = .now() }
             } else {
                 self.unanswered += 1
-                self.waitingSince = nil
+                (self.waitingSince, self.waitsForDelivery) = (nil, false)
             }
         }
         context.fireChannelRead(data)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = self.unwrapOutboundIn(data) {
+        switch self.unwrapOutboundIn(data) {
+        case .head:
+            break
+        case .body(let body):
+            self.bodyBytesWritten += body.readableBytes
+        case .end:
             if self.unanswered > 0 {
                 self.unanswered -= 1
-                if self.unanswered == 0 { self.waitingSince = .now() }
+                if self.unanswered == 0 { self.waitsForDelivery = true }
             } else {
                 self.answeredEarly += 1
             }
         }
         context.write(data, promise: promise)
+    }
+
+    /// After each flush (hummingbird flushes every part it writes): either everything written has
+    /// gone to the kernel, or a transfer starts being watched.
+    func flush(context: ChannelHandlerContext) {
+        context.flush()
+        guard self.transfer == nil else { return }
+        guard Self.bytesWaiting(in: context.channel) > 0 else { return self.answersDelivered() }
+        self.transfer = AnswerTransfer(at: .now(), handedOver: self.bodyBytesSettled)
+        self.scheduleTransferCheck(context: context)
+    }
+
+    /// Bytes written to the channel that have not yet gone to the kernel (0 if it cannot tell).
+    private static func bytesWaiting(in channel: any Channel) -> Int {
+        (try? channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)) ?? 0
+    }
+
+    /// Nothing waits in the server's buffer: if the last answer due has ended, the wait for the
+    /// next request starts.
+    private func answersDelivered() {
+        self.bodyBytesSettled = self.bodyBytesWritten
+        guard self.waitsForDelivery else { return }
+        (self.waitingSince, self.waitsForDelivery) = (.now(), false)
+    }
+
+    private func scheduleTransferCheck(context: ChannelHandlerContext) {
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let context = NIOLoopBound(context, eventLoop: context.eventLoop)
+        self.transferCheck = context.value.eventLoop.scheduleTask(in: self.rules.checkInterval) {
+            handler.value.checkTransfer(context: context.value)
+        }
+    }
+
+    private func checkTransfer(context: ChannelHandlerContext) {
+        guard var transfer = self.transfer else { return }
+        let waiting = Self.bytesWaiting(in: context.channel)
+        let verdict = transfer.check(
+            at: .now(), handedOver: self.bodyBytesWritten - waiting, waiting: waiting, rules: self.rules)
+        self.transfer = transfer
+        switch verdict {
+        case .delivered:
+            (self.transfer, self.transferCheck) = (nil, nil)
+            self.answersDelivered()
+        case .inProgress:
+            self.scheduleTransferCheck(context: context)
+        case .stalled:
+            self.cutOff(context: context, transfer, reason: "stalled")
+        case .tooSlow:
+            self.cutOff(context: context, transfer, reason: "too_slow")
+        }
+    }
+
+    /// Closes with a reset: the bytes the kernel holds for a client that is not taking them are dropped.
+    private func cutOff(context: ChannelHandlerContext, _ transfer: AnswerTransfer, reason: String) {
+        let seconds = Double((NIODeadline.now() - transfer.start).nanoseconds) / 1e9
+        self.logger.info(
+            "http.answer.cut_off",
+            metadata: [
+                "reason": "\(reason)", "answer.bytes_sent": "\(transfer.delivered)",
+                "answer.seconds": "\((seconds * 10).rounded() / 10)",
+                "answer.bytes_per_second": "\(Int(Double(transfer.delivered) / seconds))",
+            ])
+        if let socket = context.channel as? any SocketOptionProvider {
+            _ = socket.setSoLinger(NIOLinger(l_onoff: 1, l_linger: 0))
+        }
+        context.close(promise: nil)
     }
 
     /// Closes the connection if it has waited a whole timeout for its request; otherwise looks

@@ -41,18 +41,20 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     /// backend's server (uvicorn's h11) allowed. NIO's default, 80 KiB, let one request's query or
     /// path cost the parsers ~5–130 ms; the game's heads are a few hundred bytes.
     static let maxRequestHeadBytes = 16 * 1024
-    /// How long the server waits for a request to arrive whole or for a stalled answer to move
-    /// (``HTTPDeadlines``), and an HTTP connection idles between requests (hummingbird's
-    /// ``http1``), before closing it.
-    private let idleTimeout: TimeAmount
+    /// How long a request may take to arrive, and how an answer must keep moving (``HTTPDeadlines``).
+    private let deadlines: AnswerTransfer.Rules
 
     init(
         responder: @escaping HTTPChannelHandler.Responder, sockets: RoomSocketRoutes, settings: RoomSocketHandler.Settings,
-        idleTimeout: Duration
+        limits: HTTPLimits
     ) {
-        self.idleTimeout = TimeAmount(idleTimeout)
+        self.deadlines = AnswerTransfer.Rules(
+            stallTimeout: TimeAmount(limits.idleTimeout), grace: TimeAmount(limits.slowAnswerGrace),
+            minBytesPerSecond: limits.minAnswerBytesPerSecond)
+        // No idle timeout of hummingbird's: it starts at an answer's last write and would close a
+        // connection whose client is still downloading it; ``HTTPDeadlines`` times idle connections.
         self.http1 = HTTP1Channel.Configuration(
-            idleTimeout: self.idleTimeout,
+            idleTimeout: nil,
             httpDecoderConfiguration: .init(
                 maxHeaderFieldSize: Self.maxRequestHeadBytes, maxHeaderListSize: Self.maxRequestHeadBytes))
         self.responder = Self.redirectingUpgrades(to: responder)
@@ -93,7 +95,7 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
                 configuration: configuration)
             let upgradeHandler = try channel.pipeline.syncOperations.handler(type: NIOTypedHTTPServerUpgradeHandler<Connection>.self)
             try channel.pipeline.syncOperations.addHandlers(
-                [FirstRequestGuard(), BodyPartCoalescer(), HTTPDeadlines(timeout: self.idleTimeout)],
+                [FirstRequestGuard(), BodyPartCoalescer(), HTTPDeadlines(rules: self.deadlines, logger: logger)],
                 position: .before(upgradeHandler))
             return Value(connection: connection, channel: channel)
         }
@@ -147,7 +149,7 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
         let pipeline = channel.pipeline.syncOperations
         try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
         try pipeline.addHandlers(self.http1.additionalChannelHandlers())
-        try pipeline.addHandler(HTTPConnectionStateHandler(idleTimeout: self.http1.idleTimeout.map { .init($0) }, logger: logger))
+        try pipeline.addHandler(HTTPConnectionStateHandler(logger: logger))
         return try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
     }
 

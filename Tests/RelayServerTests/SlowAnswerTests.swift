@@ -1,0 +1,146 @@
+import Foundation
+import Testing
+
+@testable import RelayServer
+
+/// Answers must keep moving: a client that reads on purpose slowly is cut off once its average
+/// falls below the minimum rate, while every client above it gets the whole answer, however long
+/// it takes.
+@Suite("Slow answers")
+struct SlowAnswerTests {
+    /// Small limits, so that the tests are quick; the margins below are wide for a loaded machine.
+    static func configure(_ configuration: inout ServerConfiguration, images: String, timeout: Duration) {
+        configuration.bossImagesDirectory = images
+        configuration.limits.idleTimeout = timeout
+        configuration.limits.slowAnswerGrace = .seconds(1)
+        configuration.limits.minAnswerBytesPerSecond = 256 * 1024
+    }
+
+    /// An image of `count` bytes as `boss_NN.png` in `directory`; its bytes.
+    static func image(_ index: Int, bytes count: Int, in directory: String) throws -> [UInt8] {
+        let bytes = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 11) }
+        try Data(bytes).write(to: URL(fileURLWithPath: "\(directory)/boss_\(BossImages.fileNumber(Int64(index))).png"))
+        return bytes
+    }
+
+    static func request(_ index: Int) -> String {
+        "GET /api/bosses/images/\(index) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    }
+
+    @Test(
+        "A client reading a trickle, each read well within the HTTP timeout, is cut off long before the image would end"
+    )
+    func trickleReaderIsCutOff() async throws {
+        try await withTemporaryDirectory { images in
+            let image = try Self.image(1, bytes: 8_000_000, in: images)
+            try await withRelayServer(configure: { Self.configure(&$0, images: images, timeout: .seconds(5)) }) {
+                port, _ in
+                // 64 KB a second, 16 KB every 250 ms: fast enough that bytes leave the server's
+                // buffer well within each timeout, slow enough that 8 MB would take two minutes.
+                let read = try await readAnswer(
+                    port: port, Self.request(1), chunk: 16 * 1024, every: .milliseconds(250), giveUpAfter: .seconds(60))
+                // Without the minimum rate it would read on until it gave up: it never stalls.
+                #expect(read.ending == .closedByServer)
+                // What the kernels held plus what was read: far from the image, whatever their sizes.
+                #expect(read.received.count < image.count / 2, "\(read.received.count) bytes")
+                // Cut off once its average fell below 256 KiB/s: a second or two after the grace period.
+                #expect(read.elapsed < .seconds(20), "\(read.elapsed)")
+            }
+        }
+    }
+
+    @Test("A reader above the minimum rate gets the whole image, also when it takes longer than the HTTP timeout")
+    func steadyReadersGetTheWholeImage() async throws {
+        try await withTemporaryDirectory { images in
+            let large = try Self.image(1, bytes: 8_000_000, in: images)
+            let medium = try Self.image(2, bytes: 2_000_000, in: images)
+            try await withRelayServer(configure: { Self.configure(&$0, images: images, timeout: .seconds(2)) }) {
+                port, _ in
+                let fast = try await readAnswer(
+                    port: port, Self.request(1), receiveBuffer: nil, maxSegmentSize: nil, chunk: 1 << 20, every: .zero,
+                    giveUpAfter: .seconds(60))
+                #expect(fast.ending == .answerComplete)
+                let fastIsWhole = fast.body.elementsEqual(large)  // (not in #expect: it would print 8 MB)
+                #expect(fastIsWhole, "\(fast.received.count) bytes")
+                // ~640 KB/s, two and a half times the minimum: ~3 s for 2 MB, longer than the 2 s
+                // timeout (before, the answer was cut off once it had been unwritable for that long).
+                let steady = try await readAnswer(
+                    port: port, Self.request(2), chunk: 32 * 1024, every: .milliseconds(50), giveUpAfter: .seconds(60))
+                #expect(steady.ending == .answerComplete, "\(steady.received.count) bytes in \(steady.elapsed)")
+                let steadyIsWhole = steady.body.elementsEqual(medium)
+                #expect(steadyIsWhole, "\(steady.received.count) bytes")
+            }
+        }
+    }
+}
+
+/// What ``readAnswer(port:_:chunk:every:giveUpAfter:)`` saw.
+struct AnswerRead {
+    enum Ending { case answerComplete, closedByServer, gaveUp }
+    let received: [UInt8]
+    let ending: Ending
+    let elapsed: Duration
+
+    /// The answer's body: what came after its head.
+    var body: ArraySlice<UInt8> {
+        guard let end = headEnd(of: self.received) else { return [] }
+        return self.received[end...]
+    }
+}
+
+/// Writes `request` to a socket (by default with a 4 KB receive buffer and 1,400-byte segments:
+/// a client on a slow link), then reads `chunk` bytes `every` so often until the whole answer (by
+/// its `Content-Length`) has come, the server has closed or reset the connection, or
+/// `giveUpAfter` has passed.
+func readAnswer(
+    port: Int, _ request: String, receiveBuffer: Int32? = 4096, maxSegmentSize: Int32? = 1400, chunk: Int,
+    every interval: Duration, giveUpAfter limit: Duration
+) async throws -> AnswerRead {
+    try await onOwnThread {
+        let descriptor = try loopbackSocket(port: port, receiveBuffer: receiveBuffer, maxSegmentSize: maxSegmentSize)
+        defer { close(descriptor) }
+        var timeout = timeval(tv_sec: 1, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let bytes = Array(request.utf8)
+        guard send(descriptor, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else {
+            throw StalledClientError.write
+        }
+        let start = ContinuousClock.now
+        var (received, length): ([UInt8], Int?) = ([], nil)
+        var buffer = [UInt8](repeating: 0, count: chunk)
+        func finish(_ ending: AnswerRead.Ending) -> AnswerRead {
+            AnswerRead(received: received, ending: ending, elapsed: ContinuousClock.now - start)
+        }
+        while ContinuousClock.now - start < limit {
+            var burst = 0
+            while burst < chunk, ContinuousClock.now - start < limit {
+                let count = read(descriptor, &buffer, chunk - burst)
+                if count < 0, errno == EAGAIN || errno == EWOULDBLOCK { continue }  // nothing for a second
+                guard count > 0 else { return finish(.closedByServer) }  // the end of the stream, or a reset
+                received += buffer[..<count]
+                burst += count
+                length = length ?? answerLength(received)
+                if let length, received.count >= length { return finish(.answerComplete) }
+            }
+            Thread.sleep(forTimeInterval: Double(interval / .milliseconds(1)) / 1_000)
+        }
+        return finish(.gaveUp)
+    }
+}
+
+/// Where an answer's head ends in `bytes`, once it has.
+private func headEnd(of bytes: [UInt8]) -> Int? {
+    let separator: [UInt8] = [13, 10, 13, 10]
+    guard bytes.count >= 4 else { return nil }
+    return (0...(bytes.count - 4)).first { bytes[$0..<($0 + 4)].elementsEqual(separator) }.map { $0 + 4 }
+}
+
+/// Head and body of the answer in `bytes`, by its `Content-Length`, once its head has come.
+private func answerLength(_ bytes: [UInt8]) -> Int? {
+    guard let end = headEnd(of: bytes) else { return nil }
+    let head = String(decoding: bytes[..<end], as: UTF8.self).lowercased()
+    guard let line = head.split(separator: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
+        let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces))
+    else { return nil }
+    return end + length
+}
