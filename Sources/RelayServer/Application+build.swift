@@ -61,6 +61,7 @@ func buildRouter(
     router.add(middleware: JSONErrorMiddleware())
     router.add(middleware: EmptyPathSegmentGuard())
     router.add(middleware: FetchMetadataGuard())
+    router.add(middleware: TrailingSlashRedirect())  // FastAPI redirects in its router, once its middleware has run
 
     router.get("/") { _, _ in try JSONResponse.message("JumpJumpJump API is running!") }
 

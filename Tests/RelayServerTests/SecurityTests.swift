@@ -121,8 +121,9 @@ struct SecurityTests {
         }
     }
 
+    // Not "/api/bosses//": FastAPI redirects trailing slashes, however many (TrailingSlashRedirectTests).
     @Test("A path with an empty segment is 404, not the route it would merge into", arguments: [
-        "//api/bosses", "/api//bosses", "/api/bosses//", "//", "//api/rooms",
+        "//api/bosses", "/api//bosses", "/api//bosses/", "//", "//api/rooms",
     ])
     func emptyPathSegments(path: String) async throws {
         try await withLiveApp { client in
