@@ -54,7 +54,9 @@ func buildRouter(
     savedGames: any SavedGameStore,
     bosses: any BossCatalog
 ) -> Router<RelayRequestContext> {
-    let router = Router(context: RelayRequestContext.self)
+    // FastAPI (Starlette) answers HEAD wherever it answers GET: the same status and headers (NIO
+    // sends no body for a HEAD, whatever answers it).
+    let router = Router(context: RelayRequestContext.self, options: .autoGenerateHeadEndpoints)
     // Outermost first: every answer, errors and preflights included, gets the headers.
     router.add(middleware: SecurityHeadersMiddleware())
     router.add(middleware: CORSPolicyMiddleware(policy: configuration.cors))

@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
@@ -18,6 +19,52 @@ struct FastAPIParityTests {
         var headers: HTTPFields = [apiKeyHeader: testAPIKey]
         if let contentType { headers[.contentType] = contentType }
         return try await client.execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(string: body))
+    }
+
+    /// Starlette adds HEAD to every GET route; uvicorn sends its headers, GET's `content-length`
+    /// included, and no body. Before, HEAD got 405 everywhere.
+    @Test("HEAD is answered wherever GET is: the same status and headers, no body")
+    func headRequests() async throws {
+        try await withTemporaryDirectory { images in
+            let png = [UInt8](repeating: 7, count: 300)
+            try Data(png).write(to: URL(fileURLWithPath: "\(images)/boss_03.png"))
+            try await withLiveApp(configure: { $0.bossImagesDirectory = images }) { client in
+                for (uri, keyed) in [("/api/rooms", false), ("/api/bosses", true), ("/api/scores/leaderboard", true), ("/", false)] {
+                    let headers: HTTPFields = keyed ? [apiKeyHeader: testAPIKey] : [:]
+                    let get = try await client.execute(uri: uri, method: .get, headers: headers)
+                    let head = try await client.execute(uri: uri, method: .head, headers: headers)
+                    #expect(head.status == get.status, "\(uri)")
+                    #expect(head.headers[.contentLength] == "\(get.body.readableBytes)", "\(uri)")
+                    #expect(head.headers[.contentType] == get.headers[.contentType], "\(uri)")
+                    #expect(head.body.readableBytes == 0, "\(uri)")
+                }
+                let image = try await client.execute(uri: "/api/bosses/images/3", method: .head)
+                #expect(image.status == .ok)
+                #expect(image.headers[.contentLength] == "300")
+                #expect(image.headers[.cacheControl] == "public, max-age=31536000, immutable")
+                #expect(image.body.readableBytes == 0)
+
+                let withoutKey = try await client.execute(uri: "/api/bosses", method: .head)
+                #expect(withoutKey.status == .forbidden)
+                #expect(withoutKey.body.readableBytes == 0)
+            }
+        }
+    }
+
+    /// NIO leaves out the body of any answer to HEAD, errors included: one sent would be read as
+    /// the start of the next answer.
+    @Test("A HEAD answer leaves a kept-alive connection ready for the next answer")
+    func headThenGetOnOneConnection() async throws {
+        try await withRelayServer { port, _ in
+            let answer = try await rawExchange(
+                port: port,
+                "HEAD /api/nothing HTTP/1.1\r\nHost: x\r\n\r\nHEAD /api/rooms HTTP/1.1\r\nHost: x\r\n\r\n"
+                    + "GET /api/rooms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            let statusLines = answer.components(separatedBy: "\r\n").filter { $0.hasPrefix("HTTP/1.1 ") }
+            #expect(statusLines == ["HTTP/1.1 404 Not Found", "HTTP/1.1 200 OK", "HTTP/1.1 200 OK"], "\(answer)")
+            #expect(answer.hasSuffix("\r\n\r\n[]"), "\(answer)")
+            #expect(!answer.contains("Not Found\"}"), "the 404's body is not sent: \(answer)")
+        }
     }
 
     @Test("A 422 lists type, loc, msg and input in pydantic's order, the same bytes as FastAPI")

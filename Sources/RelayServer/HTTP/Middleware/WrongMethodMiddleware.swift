@@ -34,8 +34,9 @@ struct WrongMethodMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         guard let chosen = matching.map({ Self.literalSegments(of: $0.path) }).max(by: { $0.lexicographicallyPrecedes($1) })
         else { return [] }
-        let methods = matching.filter { Self.literalSegments(of: $0.path) == chosen }.map(\.method)
-        return Set(methods).sorted { $0.rawValue < $1.rawValue }
+        var methods = Set(matching.filter { Self.literalSegments(of: $0.path) == chosen }.map(\.method))
+        if methods.contains(.get) { methods.insert(.head) }  // answered by the router's HEAD endpoints
+        return methods.sorted { $0.rawValue < $1.rawValue }
     }
 
     /// 1 for each segment of `path` that is literal text, 0 for a parameter or wildcard.
