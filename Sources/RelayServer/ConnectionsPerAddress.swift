@@ -8,7 +8,7 @@ import Synchronization
 /// Connections from loopback addresses are not counted unless ``Settings/limitsLoopback``: a
 /// reverse proxy on the same machine and the benchmark tool connect from there. Behind a proxy on
 /// another machine every client shares the proxy's address, so the limit must be raised or off.
-/// IPv6 clients are counted per address, not per prefix: one host with a /64 has many.
+/// IPv6 clients are counted by their /64 prefix, as one host has a /64 of its own (``ClientAddress``).
 final class ConnectionsPerAddress: Sendable {
     struct Settings: Sendable {
         /// Most open connections from one address.

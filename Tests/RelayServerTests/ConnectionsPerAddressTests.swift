@@ -14,7 +14,7 @@ struct ConnectionsPerAddressTests {
         #expect(connections.admit(client) == .counted("203.0.113.7"))
         #expect(connections.admit(client) == .counted("203.0.113.7"))
         #expect(connections.admit(client) == .refused("203.0.113.7"))
-        #expect(connections.admit(other) == .counted("2001:db8::1"))
+        #expect(connections.admit(other) == .counted("2001:db8:0:0::/64"))
         connections.release("203.0.113.7")
         #expect(connections.admit(client) == .counted("203.0.113.7"))
 
@@ -31,8 +31,33 @@ struct ConnectionsPerAddressTests {
 
         // An address whose connections have all closed leaves nothing behind.
         for _ in 0..<2 { connections.release("203.0.113.7") }
-        connections.release("2001:db8::1")
+        connections.release("2001:db8:0:0::/64")
         #expect(connections.addressCount == 0)
+    }
+
+    /// One IPv6 host has a /64 of its own, so it is counted by that prefix; an IPv4 client of a
+    /// dual-stack socket (`::ffff:a.b.c.d`) by its IPv4 address.
+    @Test("IPv6 clients are counted by their /64")
+    func ipv6Prefixes() throws {
+        func key(_ ip: String) throws -> String? {
+            ClientAddress.key(of: try SocketAddress(ipAddress: ip, port: 1), countingLoopback: false)
+        }
+        #expect(try key("2001:db8:aa:bb:1:2:3:4") == "2001:db8:aa:bb::/64")
+        #expect(try key("2001:db8:aa:bb:ffff::9") == "2001:db8:aa:bb::/64")
+        #expect(try key("2001:db8:aa:bc::1") == "2001:db8:aa:bc::/64")
+        #expect(try key("203.0.113.7") == "203.0.113.7")
+        #expect(try key("::ffff:203.0.113.7")?.hasSuffix("203.0.113.7") == true)
+        #expect(try key("::ffff:127.0.0.1") == nil)
+
+        let connections = ConnectionsPerAddress(.init(maximum: 2))
+        for ip in ["2001:db8::1", "2001:db8::2"] {
+            #expect(connections.admit(try SocketAddress(ipAddress: ip, port: 1)) == .counted("2001:db8:0:0::/64"))
+        }
+        #expect(
+            connections.admit(try SocketAddress(ipAddress: "2001:db8::3", port: 1)) == .refused("2001:db8:0:0::/64"))
+        #expect(
+            connections.admit(try SocketAddress(ipAddress: "2001:db8:0:1::3", port: 1)) == .counted("2001:db8:0:1::/64")
+        )
     }
 
     @Test("Warnings of refusals are at most one every 10 s")

@@ -31,9 +31,16 @@ final class WritesPerAddress: Sendable {
         var lastWrite: ContinuousClock.Instant
     }
 
+    private struct Accounts {
+        var byAddress: [String: Account] = [:]
+        var lastSweep: ContinuousClock.Instant?
+    }
+
     let settings: Settings
-    private let accounts = Mutex<[String: Account]>([:])
-    /// Past this many addresses, idle ones are swept out before another is added.
+    private let accounts = Mutex(Accounts())
+    /// Past this many addresses, idle ones are swept out before another is added, at most once a
+    /// second: a sweep visits every account, and a client with many addresses must not make each
+    /// of its writes pay for one.
     private static let sweepThreshold = 10_000
 
     init(_ settings: Settings) {
@@ -46,15 +53,19 @@ final class WritesPerAddress: Sendable {
             let ip = ClientAddress.key(of: address, countingLoopback: self.settings.limitsLoopback)
         else { return true }
         return self.accounts.withLock { accounts in
-            if accounts[ip] == nil, accounts.count >= Self.sweepThreshold { self.sweep(&accounts, now: now) }
+            if accounts.byAddress[ip] == nil, accounts.byAddress.count >= Self.sweepThreshold,
+                accounts.lastSweep.map({ now - $0 >= .seconds(1) }) ?? true
+            {
+                self.sweep(&accounts, now: now)
+            }
             var account =
-                accounts[ip]
+                accounts.byAddress[ip]
                 ?? Account(
                     bucket: TokenBucket(rate: self.settings.perSecond, burst: self.settings.burst, now: now),
                     lastWrite: now)
             let taken = account.bucket.take(now: now)
             account.lastWrite = now
-            accounts[ip] = account
+            accounts.byAddress[ip] = account
             return taken
         }
     }
@@ -65,11 +76,12 @@ final class WritesPerAddress: Sendable {
     }
 
     /// Addresses with a budget in the table (tests).
-    var addressCount: Int { self.accounts.withLock { $0.count } }
+    var addressCount: Int { self.accounts.withLock { $0.byAddress.count } }
 
     /// Drops the accounts whose buckets have refilled since their last write: a new one is the same.
-    private func sweep(_ accounts: inout [String: Account], now: ContinuousClock.Instant) {
+    private func sweep(_ accounts: inout Accounts, now: ContinuousClock.Instant) {
         let refill = Duration.seconds(self.settings.burst / self.settings.perSecond)
-        accounts = accounts.filter { now - $0.value.lastWrite < refill }
+        accounts.byAddress = accounts.byAddress.filter { now - $0.value.lastWrite < refill }
+        accounts.lastSweep = now
     }
 }
