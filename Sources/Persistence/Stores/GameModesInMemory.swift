@@ -8,7 +8,7 @@ import Synchronization
 /// the server's memory by ~0.5 KB a score without bound. Games have a handful of modes: the
 /// first `capacity` are held, the modes with the most scores at start-up. Once a mode has been
 /// turned away ("overflow"), any mode not held may have rows only SQLite knows, and is read there
-/// (through `idx_scores_mode`, which the writer creates at the first overflow). Until then a mode
+/// (through `idx_scores_mode_score`, which the writer creates at the first overflow). Until then a mode
 /// not held has no rows at all, so memory still answers for it.
 ///
 /// Modes are only ever added while running, so both indexes, asking in turn for the same rows,

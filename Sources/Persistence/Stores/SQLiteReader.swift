@@ -31,7 +31,7 @@ actor SQLiteReader {
     }
 
     /// 1 + the number of `gameMode`'s scores strictly greater than `score`, for modes not held in
-    /// memory (``GameModesInMemory``): `idx_scores_mode` finds the mode's rows.
+    /// memory (``GameModesInMemory``): `idx_scores_mode_score` counts the mode's entries above it.
     func rank(of score: Int64, gameMode: String) throws(SQLiteError) -> Int {
         let greater = try self.connection.withStatement(
             "SELECT COUNT(*) FROM scores WHERE game_mode = ? AND score > ?"
