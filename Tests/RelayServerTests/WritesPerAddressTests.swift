@@ -40,6 +40,28 @@ struct WritesPerAddressTests {
         #expect(writes.addressCount == 2)
     }
 
+    /// 10,000 addresses that all wrote within the last refill, then a new address per write (a
+    /// client with many /64s): a sweep per new address would find nothing to drop and cost a pass
+    /// over the whole table each time, under the lock every write takes.
+    @Test("Sweeps run at most once a second, however many new addresses write")
+    func sweepsAreRationed() throws {
+        func address(_ index: Int) throws -> SocketAddress {
+            try SocketAddress(ipAddress: "2001:db8:\(String(index, radix: 16))::1", port: 50_000)  // a /64 each
+        }
+        let writes = WritesPerAddress(.init(perSecond: 10))  // a bucket refills in 6 s
+        let start = ContinuousClock.now
+        for index in 0..<10_000 { _ = writes.take(from: try address(index), now: start) }
+        for index in 10_000..<15_000 {
+            _ = writes.take(from: try address(index), now: start + .milliseconds(index - 10_000) / 10)
+        }
+        #expect(writes.sweepCount == 1)
+        #expect(writes.addressCount == 15_000)
+        // Once they are idle, the next new address still clears them out.
+        _ = writes.take(from: try address(20_000), now: start + .seconds(7))
+        #expect(writes.sweepCount == 2)
+        #expect(writes.addressCount == 1)
+    }
+
     @Test("--writes-per-second-per-address: 10 by default (bursts of 60), 0 for no limit")
     func option() throws {
         let defaults = try RelayCommand.parse([]).configuration(environment: [:]).limits.writesPerAddress

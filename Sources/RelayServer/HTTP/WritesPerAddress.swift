@@ -7,8 +7,8 @@ import Synchronization
 /// ~5,700 scores a second) while players, who write a few times a minute, never meet it.
 ///
 /// Loopback addresses are not counted unless ``Settings/limitsLoopback``, as for connections
-/// (``ConnectionsPerAddress``). Buckets idle long enough to be full again are dropped, so the
-/// table holds only addresses that wrote lately.
+/// (``ConnectionsPerAddress``). Buckets idle long enough to be full again are dropped (at most
+/// once a second), so the table holds only addresses that wrote lately.
 final class WritesPerAddress: Sendable {
     struct Settings: Sendable {
         /// Writes a second each address earns; 0 turns the budget off.
@@ -31,17 +31,20 @@ final class WritesPerAddress: Sendable {
         var lastWrite: ContinuousClock.Instant
     }
 
-    private struct Accounts {
-        var byAddress: [String: Account] = [:]
+    private struct Table {
+        var accounts: [String: Account] = [:]
         var lastSweep: ContinuousClock.Instant?
+        var sweeps = 0
     }
 
     let settings: Settings
-    private let accounts = Mutex(Accounts())
-    /// Past this many addresses, idle ones are swept out before another is added, at most once a
-    /// second: a sweep visits every account, and a client with many addresses must not make each
-    /// of its writes pay for one.
+    private let table = Mutex(Table())
+    /// Past this many addresses, idle ones are swept out before another is added…
     private static let sweepThreshold = 10_000
+    /// …at most this often: a sweep is a pass over the whole table under the lock every write
+    /// takes, and when every address wrote lately it drops nothing. One per new address then cost
+    /// ~1 ms a write (debug build) for a client with many addresses (one host of an IPv6 /64).
+    private static let sweepInterval = Duration.seconds(1)
 
     init(_ settings: Settings) {
         self.settings = settings
@@ -52,20 +55,20 @@ final class WritesPerAddress: Sendable {
         guard self.settings.perSecond > 0,
             let ip = ClientAddress.key(of: address, countingLoopback: self.settings.limitsLoopback)
         else { return true }
-        return self.accounts.withLock { accounts in
-            if accounts.byAddress[ip] == nil, accounts.byAddress.count >= Self.sweepThreshold,
-                accounts.lastSweep.map({ now - $0 >= .seconds(1) }) ?? true
+        return self.table.withLock { table in
+            if table.accounts[ip] == nil, table.accounts.count >= Self.sweepThreshold,
+                table.lastSweep.map({ now - $0 >= Self.sweepInterval }) ?? true
             {
-                self.sweep(&accounts, now: now)
+                self.sweep(&table, now: now)
             }
             var account =
-                accounts.byAddress[ip]
+                table.accounts[ip]
                 ?? Account(
                     bucket: TokenBucket(rate: self.settings.perSecond, burst: self.settings.burst, now: now),
                     lastWrite: now)
             let taken = account.bucket.take(now: now)
             account.lastWrite = now
-            accounts.byAddress[ip] = account
+            table.accounts[ip] = account
             return taken
         }
     }
@@ -76,12 +79,16 @@ final class WritesPerAddress: Sendable {
     }
 
     /// Addresses with a budget in the table (tests).
-    var addressCount: Int { self.accounts.withLock { $0.byAddress.count } }
+    var addressCount: Int { self.table.withLock { $0.accounts.count } }
+
+    /// Sweeps so far (tests).
+    var sweepCount: Int { self.table.withLock { $0.sweeps } }
 
     /// Drops the accounts whose buckets have refilled since their last write: a new one is the same.
-    private func sweep(_ accounts: inout Accounts, now: ContinuousClock.Instant) {
+    private func sweep(_ table: inout Table, now: ContinuousClock.Instant) {
         let refill = Duration.seconds(self.settings.burst / self.settings.perSecond)
-        accounts.byAddress = accounts.byAddress.filter { now - $0.value.lastWrite < refill }
-        accounts.lastSweep = now
+        table.accounts = table.accounts.filter { now - $0.value.lastWrite < refill }
+        table.lastSweep = now
+        table.sweeps += 1
     }
 }
