@@ -147,14 +147,21 @@ struct GameModesInMemoryTests {
         }
     }
 
-    @Test func reopeningWithRoomForEveryModeHoldsThemAll() async throws {
+    /// The index made at the overflow would only cost inserts once memory holds every mode again.
+    @Test func reopeningWithRoomForEveryModeHoldsThemAllAndDropsTheIndex() async throws {
         try await withTemporaryDirectory { directory in
             let path = databasePath(in: directory)
             try await withStore(PersistenceConfiguration(databasePath: path, gameModesInMemory: 1)) { store in
                 try await submitConcurrently(randomScores(count: 300, seed: 5), to: store)
             }
+            #expect(try hasModeIndex(path))
             try await withStore(PersistenceConfiguration(databasePath: path)) { store in
                 try await expectStoreMatchesSQL(store, path: path, "all modes held")
+            }
+            #expect(try !hasModeIndex(path))
+            try await withStore(PersistenceConfiguration(databasePath: path, gameModesInMemory: 1)) { store in
+                #expect(try hasModeIndex(path), "made again at a start-up with too many modes")
+                try await expectStoreMatchesSQL(store, path: path, "one mode held")
             }
         }
     }

@@ -17,6 +17,8 @@ struct WritesPerAddressTests {
         #expect(writes.take(from: try address("203.0.113.7"), now: start + .seconds(1.1)))
         #expect(!writes.take(from: try address("203.0.113.7"), now: start + .seconds(1.2)))
         #expect(writes.retryAfterSeconds == 1)
+        #expect(WritesPerAddress(.init(perSecond: 0.001)).retryAfterSeconds == 1_000)
+        #expect(WritesPerAddress(.init(perSecond: 1e-300)).retryAfterSeconds == 86_400)
 
         // Loopback and unknown addresses are not counted; a rate of 0 counts nobody.
         for _ in 0..<10 {

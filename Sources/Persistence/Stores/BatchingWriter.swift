@@ -208,6 +208,13 @@ actor BatchingWriter {
         self.hasModeIndex = true
     }
 
+    /// Drops the mode index an earlier run made, at a start-up where memory holds every mode (the
+    /// cap was raised): it would only cost every insert.
+    func dropModeIndex() throws(SQLiteError) {
+        try self.connection.execute("DROP INDEX IF EXISTS idx_scores_mode_score; DROP INDEX IF EXISTS idx_scores_mode;")
+        self.hasModeIndex = false
+    }
+
     /// On a full disk the WAL cannot start over until a checkpoint has copied its frames into
     /// the database file, which must grow for the pages they added; SQLite tries that only after
     /// a commit succeeds, and the commit first needs new WAL space for its frames. Checkpointing

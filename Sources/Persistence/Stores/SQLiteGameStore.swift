@@ -83,6 +83,8 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
                         "game_modes": "\(scoresByMode.count)", "game_modes.in_memory": "\(modes.capacity)",
                         "hint": "raise --game-modes-in-memory",
                     ])
+            } else {
+                try await writer.dropModeIndex()
             }
             rankIndex.load(scoresByMode.mapValues { $0.map(\.score) })
             let leaderboardRowIDs = LeaderboardIndex.rowIDsToLoad(

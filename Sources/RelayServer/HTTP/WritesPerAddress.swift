@@ -75,7 +75,7 @@ final class WritesPerAddress: Sendable {
 
     /// Whole seconds until a refused address has a write again.
     var retryAfterSeconds: Int {
-        Int((1 / self.settings.perSecond).rounded(.up))
+        Int(min(86_400, (1 / self.settings.perSecond).rounded(.up)))  // a day at most: Int(∞) traps
     }
 
     /// Addresses with a budget in the table (tests).
