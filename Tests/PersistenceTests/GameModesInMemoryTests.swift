@@ -147,6 +147,26 @@ struct GameModesInMemoryTests {
         }
     }
 
+    /// A table holding the index's name makes `CREATE INDEX` fail every time, as a full disk
+    /// would: the store still opens, takes scores and answers right, by table scans.
+    @Test func withoutItsIndexTheStoreStillAnswersRight() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            let configuration = PersistenceConfiguration(databasePath: path, gameModesInMemory: 1)
+            try await withStore(configuration) { store in
+                _ = try await store.submit(submission("a", 1, mode: "classic"))
+            }
+            try RawDatabase(path: path).execute("CREATE TABLE idx_scores_mode_score (x)")
+            try await withStore(configuration) { store in
+                try await submitConcurrently(randomScores(count: 300, seed: 6), to: store)
+                try await expectStoreMatchesSQL(store, path: path, "index never made")
+            }
+            try await withStore(configuration) { store in
+                try await expectStoreMatchesSQL(store, path: path, "reopened, index never made")
+            }
+        }
+    }
+
     /// The index made at the overflow would only cost inserts once memory holds every mode again.
     @Test func reopeningWithRoomForEveryModeHoldsThemAllAndDropsTheIndex() async throws {
         try await withTemporaryDirectory { directory in

@@ -19,8 +19,9 @@ actor BatchingWriter {
     private let connection: SQLiteConnection
     private let eventLoop: any EventLoop
     private let modes: GameModesInMemory
-    /// Whether `idx_scores_mode_score` is known to exist (see ``createModeIndexIfMissing()``).
-    private var hasModeIndex = false
+    /// Whether `idx_scores_mode_score` exists (see ``createModeIndex()``).
+    private(set) var modeIndex = ModeIndex.absent
+    enum ModeIndex { case absent, present, failed }
     private let rankIndex: RankIndex
     private let leaderboards: LeaderboardIndex
     private let configuration: PersistenceConfiguration
@@ -177,16 +178,11 @@ actor BatchingWriter {
         let scores = outcomes.compactMap { if case .score(let stored) = $0 { stored } else { nil } }
         self.rankIndex.add(scores.lazy.map(\.submission))
         self.leaderboards.add(scores)
-        if self.modes.hasOverflowed && !self.hasModeIndex {
+        if self.modes.hasOverflowed && self.modeIndex == .absent {
             self.logger.warning(
                 "persistence.game_modes.overflow",
                 metadata: ["game_modes.in_memory": "\(self.modes.capacity)", "hint": "raise --game-modes-in-memory"])
-            do {
-                try self.createModeIndexIfMissing()
-            } catch {
-                // Answers stay right, only slower (table scans); the next commit tries again.
-                self.logger.error("persistence.mode_index.failed", metadata: ["error": "\(error)"])
-            }
+            self.createModeIndex()
         }
         self.logger.trace("persistence.batch.committed", metadata: ["db.batch.size": "\(operations.count)"])
         return outcomes
@@ -198,21 +194,32 @@ actor BatchingWriter {
     /// entries alone; on `game_mode` only (this session's first version, `idx_scores_mode`,
     /// dropped here) each request read every row of the mode, which a client can make as large as
     /// it has writes.
-    func createModeIndexIfMissing() throws(SQLiteError) {
-        guard !self.hasModeIndex else { return }
-        try self.connection.execute(
-            """
-            CREATE INDEX IF NOT EXISTS idx_scores_mode_score ON scores(game_mode, score DESC);
-            DROP INDEX IF EXISTS idx_scores_mode;
-            """)
-        self.hasModeIndex = true
+    ///
+    /// Tried once per run: answers stay right without it (SQLite scans the table), and a retry after
+    /// every commit (a full disk) would build the index over the whole table each time. A failure is
+    /// logged; the next start-up tries again.
+    func createModeIndex() {
+        guard self.modeIndex == .absent else { return }
+        do {
+            try self.connection.execute(
+                """
+                CREATE INDEX IF NOT EXISTS idx_scores_mode_score ON scores(game_mode, score DESC);
+                DROP INDEX IF EXISTS idx_scores_mode;
+                """)
+            self.modeIndex = .present
+        } catch {
+            self.modeIndex = .failed
+            self.logger.error(
+                "persistence.mode_index.failed",
+                metadata: ["error": "\(error)", "effect": "modes beyond memory are read by table scans until restart"])
+        }
     }
 
     /// Drops the mode index an earlier run made, at a start-up where memory holds every mode (the
     /// cap was raised): it would only cost every insert.
     func dropModeIndex() throws(SQLiteError) {
         try self.connection.execute("DROP INDEX IF EXISTS idx_scores_mode_score; DROP INDEX IF EXISTS idx_scores_mode;")
-        self.hasModeIndex = false
+        self.modeIndex = .absent
     }
 
     /// On a full disk the WAL cannot start over until a checkpoint has copied its frames into

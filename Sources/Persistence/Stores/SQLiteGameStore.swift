@@ -76,7 +76,7 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
             let scoresByMode = scan.positionsByMode
             modes.load(rowCounts: scoresByMode.mapValues(\.count))
             if modes.hasOverflowed {
-                try await writer.createModeIndexIfMissing()
+                await writer.createModeIndex()
                 logger.warning(
                     "persistence.game_modes.overflow",
                     metadata: [
