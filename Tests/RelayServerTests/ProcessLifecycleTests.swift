@@ -79,6 +79,26 @@ struct ProcessLifecycleTests {
         }
     }
 
+    /// A browser opens connections ahead of need. Such a connection has no handler that hears of
+    /// the stop until its first request, so SIGTERM waited out the request deadline (30 s).
+    @Test("SIGTERM does not wait for a connection that has sent no request")
+    func shutdownClosesConnectionsWithoutARequest() async throws {
+        try await withTemporaryDirectory { directory in
+            let relay = try self.startRelay(dataDirectory: directory)
+            let port = try await relay.listeningPort()
+            let preconnected = try loopbackSocket(port: port)
+            defer { close(preconnected) }
+            let partial = try loopbackSocket(port: port)
+            defer { close(partial) }
+            _ = "GET /api/rooms HTTP/1.1\r\nHost: x\r\n".withCString { send(partial, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+            try await Task.sleep(for: .milliseconds(300))  // both accepted
+            let start = ContinuousClock.now
+            relay.send(SIGTERM)
+            #expect(try await relay.exitStatus() == 0)
+            #expect(ContinuousClock.now - start < .seconds(15), "the request deadline is 30 s")
+        }
+    }
+
     @Test("SIGTERM closes room sockets with 1001 and exits 0, even when a client does not answer the close")
     func shutdownClosesRoomSockets() async throws {
         try await withTemporaryDirectory { directory in

@@ -13,6 +13,8 @@ import NIOHTTP1
 /// after its answer unless it asked to be kept alive (hummingbird, which serves the requests
 /// after it, does neither for a first request).
 ///
+/// It also closes a connection that has sent no request when the server stops.
+///
 /// It sits first after NIO's HTTP decoder and leaves the pipeline at the first head. (How long
 /// the head may take is ``HTTPDeadlines``'s.)
 final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
@@ -36,6 +38,15 @@ final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
         }
         context.fireChannelRead(self.wrapInboundOut(.head(head)))
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+
+    /// The server is stopping and this connection has not sent a whole first head: nothing is in
+    /// flight, so it closes now. No handler after this one is there yet to hear of the stop
+    /// (hummingbird's joins at the first request), and the stop waited for the request deadline
+    /// (30 s) whenever a browser had opened a connection ahead of need.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is ChannelShouldQuiesceEvent else { return context.fireUserInboundEventTriggered(event) }
+        context.close(promise: nil)
     }
 
     /// A request NIO's decoder cannot parse (a malformed request line or header, a raw non-ASCII
