@@ -24,7 +24,7 @@ public struct PersistenceConfiguration: Sendable {
     /// which has no score index for it: the same rows, after a scan of the whole table.
     public var inMemoryLeaderboardLength: Int
     /// Game modes whose ranks and leaderboards are kept in memory (default 1,000); the others
-    /// are read from SQLite through an index on `game_mode`, made when the first one appears.
+    /// are read from SQLite through an index on `(game_mode, score)`, made when the first one appears.
     /// Games have a handful of modes; this bounds what made-up ones can cost.
     public var gameModesInMemory: Int
 

@@ -20,8 +20,8 @@ actor BatchingWriter {
     private let eventLoop: any EventLoop
     private let modes: GameModesInMemory
     /// Whether `idx_scores_mode_score` exists (see ``createModeIndex()``).
-    private(set) var modeIndex = ModeIndex.absent
-    enum ModeIndex { case absent, present, failed }
+    private var modeIndex = ModeIndex.absent
+    private enum ModeIndex { case absent, present, failed }
     private let rankIndex: RankIndex
     private let leaderboards: LeaderboardIndex
     private let configuration: PersistenceConfiguration
@@ -191,9 +191,8 @@ actor BatchingWriter {
     /// Creates `idx_scores_mode_score`, which answers the modes that memory does not hold
     /// (``GameModesInMemory``). Made only once a mode overflows, since every insert then pays
     /// for it. With the score in it a leaderboard reads its `limit` entries and a rank counts index
-    /// entries alone; on `game_mode` only (this session's first version, `idx_scores_mode`,
-    /// dropped here) each request read every row of the mode, which a client can make as large as
-    /// it has writes.
+    /// entries alone; on `game_mode` only each request would read every row of the mode, which a
+    /// client can make as large as it has writes.
     ///
     /// Tried once per run: answers stay right without it (SQLite scans the table), and a retry after
     /// every commit (a full disk) would build the index over the whole table each time. A failure is
@@ -201,11 +200,7 @@ actor BatchingWriter {
     func createModeIndex() {
         guard self.modeIndex == .absent else { return }
         do {
-            try self.connection.execute(
-                """
-                CREATE INDEX IF NOT EXISTS idx_scores_mode_score ON scores(game_mode, score DESC);
-                DROP INDEX IF EXISTS idx_scores_mode;
-                """)
+            try self.connection.execute("CREATE INDEX IF NOT EXISTS idx_scores_mode_score ON scores(game_mode, score DESC)")
             self.modeIndex = .present
         } catch {
             self.modeIndex = .failed
@@ -218,7 +213,7 @@ actor BatchingWriter {
     /// Drops the mode index an earlier run made, at a start-up where memory holds every mode (the
     /// cap was raised): it would only cost every insert.
     func dropModeIndex() throws(SQLiteError) {
-        try self.connection.execute("DROP INDEX IF EXISTS idx_scores_mode_score; DROP INDEX IF EXISTS idx_scores_mode;")
+        try self.connection.execute("DROP INDEX IF EXISTS idx_scores_mode_score")
         self.modeIndex = .absent
     }
 

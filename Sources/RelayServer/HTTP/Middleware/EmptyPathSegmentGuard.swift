@@ -9,9 +9,16 @@ struct EmptyPathSegmentGuard<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
-        var path = request.uri.path[...]
-        while path.hasSuffix("/") { path = path.dropLast() }
-        guard !path.contains("//") else { throw APIError.notFound }
+        guard !request.uri.path.withoutTrailingSlashes.contains("//") else { throw APIError.notFound }
         return try await next(request, context)
+    }
+}
+
+extension String {
+    /// The path without the slashes it ends with (all of them: `/api/bosses//` is `/api/bosses`).
+    var withoutTrailingSlashes: Substring {
+        var path = self[...]
+        while path.hasSuffix("/") { path = path.dropLast() }
+        return path
     }
 }

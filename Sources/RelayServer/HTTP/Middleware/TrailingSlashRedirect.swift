@@ -22,10 +22,10 @@ struct TrailingSlashRedirect<Context: RequestContext>: RouterMiddleware {
     {
         let path = request.uri.path
         guard path != "/", path.hasSuffix("/") else { return try await next(request, context) }
-        var target = path[...]
-        while target.hasSuffix("/") { target = target.dropLast() }
-        // Starlette's routes have no empty segment, and room sockets are not HTTP routes there.
-        guard !target.isEmpty, !target.contains("//"), !target.hasPrefix(RoomSocketRoutes.pathPrefix) else {
+        let target = path.withoutTrailingSlashes
+        // Room sockets are not HTTP routes in Starlette. (A path with an empty segment has had its
+        // 404 from ``EmptyPathSegmentGuard``, which runs first.)
+        guard !target.isEmpty, !target.hasPrefix(RoomSocketRoutes.pathPrefix) else {
             throw APIError.notFound
         }
         // The router matched a route for this method (it ignores the trailing slash).
