@@ -66,3 +66,19 @@ final class ChildRelay: Sendable {
         self.process.send(signal)
     }
 }
+
+/// Runs `body` against a `relay` process (port 0, a temporary data directory, the test API key,
+/// `arguments` added), then stops it with SIGTERM and expects a clean exit.
+///
+/// For tests that time the server: one in this process shares its task pool with every suite
+/// Swift Testing runs at once, and their work has held that pool for seconds, so that such a
+/// server accepted connections and answered requests seconds late.
+func withRelayProcess(arguments: [String], _ body: (_ port: Int) async throws -> Void) async throws {
+    try await withTemporaryDirectory { directory in
+        let relay = try ChildRelay(
+            arguments: ["--port", "0", "--data-dir", directory] + arguments, environment: ["API_KEY": testAPIKey])
+        try await body(try await relay.listeningPort())
+        relay.send(SIGTERM)
+        #expect(try await relay.exitStatus() == 0, "\(relay.printed)")
+    }
+}

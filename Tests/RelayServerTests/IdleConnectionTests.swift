@@ -6,10 +6,8 @@ import Testing
 /// Connections without a request in progress are closed after the idle timeout, so silent or
 /// trickling sockets cannot pile up; room sockets stay open on their pings.
 ///
-/// The server is the `relay` executable, not one in this process: the timings here are the
-/// server's, and an in-process server shares its task pool with every other suite. Swift Testing
-/// runs them all at once, and their work held that pool for seconds, so that the server accepted
-/// connections and answered requests seconds late (a CI run measured 6.2 s for a 1 s deadline).
+/// The server is a `relay` process (``withRelayProcess(arguments:_:)``): a CI run of an
+/// in-process one measured 6.2 s for a 1 s deadline, its task pool held up by other suites.
 @Suite("Idle connections")
 struct IdleConnectionTests {
     /// Short here; 30 s by default (`--http-idle-timeout-seconds`, whole seconds). Not shorter:
@@ -20,21 +18,13 @@ struct IdleConnectionTests {
     /// Without the timeout each of these would wait out `rawExchange`'s own 10 s.
     static let closedWithin: Duration = .seconds(5)
 
-    /// Runs `body` against a `relay` process whose HTTP timeout is `idleTimeout`, then stops it.
+    /// Runs `body` against a `relay` process whose HTTP timeout is `idleTimeout`.
     private func withChildRelay(
         idleTimeout: Duration = Self.idleTimeout, bossImages: String? = nil, _ body: (_ port: Int) async throws -> Void
     ) async throws {
-        try await withTemporaryDirectory { directory in
-            let relay = try ChildRelay(
-                arguments: [
-                    "--port", "0", "--data-dir", directory, "--boss-images-dir", bossImages ?? directory,
-                    "--http-idle-timeout-seconds", "\(idleTimeout.components.seconds)",
-                ],
-                environment: ["API_KEY": testAPIKey])
-            try await body(try await relay.listeningPort())
-            relay.send(SIGTERM)
-            #expect(try await relay.exitStatus() == 0, "\(relay.printed)")
-        }
+        let images = bossImages.map { ["--boss-images-dir", $0] } ?? []
+        try await withRelayProcess(
+            arguments: ["--http-idle-timeout-seconds", "\(idleTimeout.components.seconds)"] + images, body)
     }
 
     @Test(

@@ -4,7 +4,8 @@ import Testing
 
 @Suite("Requests HTTP cannot parse, and HTTP/1.0")
 struct MalformedRequestTests {
-    /// Far below the idle timeout these connections would otherwise wait out.
+    /// Far below the idle timeout these connections would otherwise wait out. The tests that time
+    /// the server run it as a process (``withRelayProcess(arguments:_:)``).
     static let closedWithin: Duration = .seconds(5)
 
     @Test(
@@ -16,7 +17,7 @@ struct MalformedRequestTests {
             "POST /api/scores HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
         ])
     func unparsableFirstRequests(_ request: String) async throws {
-        try await withRelayServer(configure: { $0.limits.idleTimeout = .seconds(30) }) { port, _ in
+        try await withRelayProcess(arguments: ["--http-idle-timeout-seconds", "30"]) { port in
             let start = ContinuousClock.now
             let answer = try await rawExchange(port: port, request)
             #expect(ContinuousClock.now - start < Self.closedWithin)
@@ -45,7 +46,7 @@ struct MalformedRequestTests {
 
     @Test("An HTTP/1.0 request is answered and its connection closed, unless it asks for keep-alive")
     func http10ClosesAfterTheAnswer() async throws {
-        try await withRelayServer(configure: { $0.limits.idleTimeout = .seconds(30) }) { port, _ in
+        try await withRelayProcess(arguments: ["--http-idle-timeout-seconds", "30"]) { port in
             let start = ContinuousClock.now
             let answer = try await rawExchange(port: port, "GET /api/rooms HTTP/1.0\r\n\r\n")
             #expect(ContinuousClock.now - start < Self.closedWithin)

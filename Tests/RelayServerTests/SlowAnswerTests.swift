@@ -9,11 +9,12 @@ import Testing
 @Suite("Slow answers")
 struct SlowAnswerTests {
     /// Small limits, so that the tests are quick; the margins below are wide for a loaded machine.
-    static func configure(_ configuration: inout ServerConfiguration, images: String, timeout: Duration) {
-        configuration.bossImagesDirectory = images
-        configuration.limits.idleTimeout = timeout
-        configuration.limits.slowAnswerGrace = .seconds(1)
-        configuration.limits.minAnswerBytesPerSecond = 256 * 1024
+    /// The server is a `relay` process: these tests time it (``withRelayProcess(arguments:_:)``).
+    static func arguments(images: String, timeout: Duration) -> [String] {
+        [
+            "--boss-images-dir", images, "--http-idle-timeout-seconds", "\(timeout.components.seconds)",
+            "--http-answer-grace-seconds", "1", "--http-min-answer-bytes-per-second", "\(256 * 1024)",
+        ]
     }
 
     /// An image of `count` bytes as `boss_NN.png` in `directory`; its bytes.
@@ -33,8 +34,7 @@ struct SlowAnswerTests {
     func trickleReaderIsCutOff() async throws {
         try await withTemporaryDirectory { images in
             let image = try Self.image(1, bytes: 8_000_000, in: images)
-            try await withRelayServer(configure: { Self.configure(&$0, images: images, timeout: .seconds(5)) }) {
-                port, _ in
+            try await withRelayProcess(arguments: Self.arguments(images: images, timeout: .seconds(5))) { port in
                 // 64 KB a second, 16 KB every 250 ms: fast enough that bytes leave the server's
                 // buffer well within each timeout, slow enough that 8 MB would take two minutes.
                 let read = try await readAnswer(
@@ -54,8 +54,7 @@ struct SlowAnswerTests {
         try await withTemporaryDirectory { images in
             let large = try Self.image(1, bytes: 8_000_000, in: images)
             let medium = try Self.image(2, bytes: 2_000_000, in: images)
-            try await withRelayServer(configure: { Self.configure(&$0, images: images, timeout: .seconds(2)) }) {
-                port, _ in
+            try await withRelayProcess(arguments: Self.arguments(images: images, timeout: .seconds(2))) { port in
                 let fast = try await readAnswer(
                     port: port, Self.request(1), receiveBuffer: nil, maxSegmentSize: nil, chunk: 1 << 20, every: .zero,
                     giveUpAfter: .seconds(60))
