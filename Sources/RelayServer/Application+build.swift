@@ -35,8 +35,9 @@ func buildApplication(
             PerAddressLimitChannel(
                 base: SmallReadBufferChannel(
                     base: RelayChildChannel(
-                        responder: responder, sockets: sockets, settings: settings, limits: configuration.limits)),
-                connections: connectionsPerAddress)
+                        responder: responder, sockets: sockets, settings: settings, limits: configuration.limits,
+                        connections: connectionsPerAddress, clients: configuration.clientAddresses)),
+                connections: connectionsPerAddress, clients: configuration.clientAddresses)
         },
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port), serverName: nil,
@@ -63,13 +64,15 @@ func buildRouter(
     router.add(middleware: JSONErrorMiddleware())
     router.add(middleware: EmptyPathSegmentGuard())
     router.add(middleware: FetchMetadataGuard())
-    router.add(middleware: TrailingSlashRedirect())  // FastAPI redirects in its router, once its middleware has run
+    router.add(middleware: TrailingSlashRedirect(clients: configuration.clientAddresses))  // FastAPI redirects in its router, once its middleware has run
 
     router.get("/") { _, _ in try JSONResponse.message("JumpJumpJump API is running!") }
 
     let keyed = router.group()
         .add(middleware: APIKeyMiddleware(apiKey: configuration.apiKey))
-        .add(middleware: WriteBudgetMiddleware(writes: WritesPerAddress(configuration.limits.writesPerAddress)))
+        .add(
+            middleware: WriteBudgetMiddleware(
+                writes: WritesPerAddress(configuration.limits.writesPerAddress), clients: configuration.clientAddresses))
     ScoreRoutes(store: scores, limits: configuration.limits).register(on: keyed)
     SavedGameRoutes(store: savedGames, limits: configuration.limits).register(on: keyed)
     BossRoutes(catalog: bosses, images: BossImages(directory: configuration.bossImagesDirectory))

@@ -6,41 +6,87 @@ import NIOCore
     import Darwin
 #endif
 
-/// How the per-address limits (``ConnectionsPerAddress``, ``WritesPerAddress``) name a client.
-enum ClientAddress {
-    /// `address`'s IP as text (an IPv6 client's /64 prefix), or nil when it is not counted: loopback (unless
-    /// `countingLoopback`: a proxy on the same machine and the benchmark tool connect from there),
-    /// a Unix socket, or none known. Loopback is told from the address's bytes, so an uncounted
-    /// connection or request costs no text.
-    static func key(of address: SocketAddress?, countingLoopback: Bool) -> String? {
-        guard let address, countingLoopback || !Self.isLoopback(address) else { return nil }
-        guard case .v6(let v6) = address, !Self.isMappedV4(v6.address.sin6_addr) else { return address.ipAddress }
-        // One IPv6 host gets a /64 of its own, 2^64 addresses: it is counted by that prefix.
-        return withUnsafeBytes(of: v6.address.sin6_addr) { bytes in
-            stride(from: 0, to: 8, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
-                .joined(separator: ":") + "::/64"
-        }
-    }
+/// An IP address as 128 bits, IPv4 mapped into IPv6 (`::ffff:a.b.c.d`), so that one comparison
+/// serves both families and a dual-stack socket's IPv4 clients equal plain IPv4 ones. Plain
+/// integers, not `UInt128`: that needs macOS 15, and the package builds for 14.
+struct ClientAddress: Hashable, Sendable {
+    let high: UInt64
+    let low: UInt64
 
-    /// `::ffff:a.b.c.d`, an IPv4 client of a dual-stack socket.
-    private static func isMappedV4(_ address: in6_addr) -> Bool {
-        withUnsafeBytes(of: address) { bytes in
-            bytes.prefix(10).allSatisfy { $0 == 0 } && bytes[10] == 0xFF && bytes[11] == 0xFF
-        }
-    }
-
-    /// 127.0.0.0/8, `::1`, or 127.0.0.0/8 mapped into IPv6.
-    static func isLoopback(_ address: SocketAddress) -> Bool {
+    /// `address`'s IP; nil for a Unix socket.
+    init?(_ address: SocketAddress) {
         switch address {
         case .v4(let v4):
-            return UInt32(bigEndian: v4.address.sin_addr.s_addr) >> 24 == 127
+            self.init(v4: UInt32(bigEndian: v4.address.sin_addr.s_addr))
         case .v6(let v6):
-            return withUnsafeBytes(of: v6.address.sin6_addr) { bytes in
-                let isLocalhost = bytes.prefix(15).allSatisfy { $0 == 0 } && bytes[15] == 1
-                return isLocalhost || (Self.isMappedV4(v6.address.sin6_addr) && bytes[12] == 127)
-            }
+            self.init(bytes: v6.address.sin6_addr)
         case .unixDomainSocket:
-            return false
+            return nil
         }
+    }
+
+    /// An address as text: `1.2.3.4`, `2001:db8::1`, also `[2001:db8::1]`, and either with a
+    /// port (`1.2.3.4:5678`, `[2001:db8::1]:443`), as some proxies write them; nil for anything else.
+    init?<Text: StringProtocol>(parsing text: Text) {
+        var text = Substring(text)
+        func isPort(_ text: Substring) -> Bool { !text.isEmpty && text.utf8.allSatisfy { (0x30...0x39).contains($0) } }
+        if text.first == "[" {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            let rest = text[text.index(after: close)...]
+            guard rest.isEmpty || (rest.first == ":" && isPort(rest.dropFirst())) else { return nil }
+            text = text[text.index(after: text.startIndex)..<close]
+        } else if let colon = text.firstIndex(of: ":"), text.contains("."), !text[text.index(after: colon)...].contains(":") {
+            guard isPort(text[text.index(after: colon)...]) else { return nil }
+            text = text[..<colon]  // IPv4 with a port
+        }
+        guard text.utf8.count <= 45 else { return nil }  // the longest address there is (INET6_ADDRSTRLEN - 1)
+        let parsed: ClientAddress? = String(text).withCString { cText in
+            var v4 = in_addr()
+            if inet_pton(AF_INET, cText, &v4) == 1 { return ClientAddress(v4: UInt32(bigEndian: v4.s_addr)) }
+            var v6 = in6_addr()
+            if inet_pton(AF_INET6, cText, &v6) == 1 { return ClientAddress(bytes: v6) }
+            return nil
+        }
+        guard let parsed else { return nil }
+        self = parsed
+    }
+
+    init(high: UInt64, low: UInt64) {
+        (self.high, self.low) = (high, low)
+    }
+
+    private init(v4: UInt32) {
+        self.init(high: 0, low: 0xFFFF_0000_0000 | UInt64(v4))
+    }
+
+    private init(bytes: in6_addr) {
+        let (high, low) = withUnsafeBytes(of: bytes) { raw in
+            (raw.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }, raw.suffix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+        }
+        self.init(high: high, low: low)
+    }
+
+    /// An IPv4 address, or one mapped into IPv6.
+    var isV4: Bool { self.high == 0 && self.low >> 32 == 0xFFFF }
+
+    /// 127.0.0.0/8 (also mapped into IPv6) or `::1`.
+    var isLoopback: Bool {
+        (self.isV4 && (self.low >> 24) & 0xFF == 127) || (self.high == 0 && self.low == 1)
+    }
+
+    /// The first `bits` bits (of 128; an IPv4 /n is /(96 + n)), the rest zero.
+    func prefix(_ bits: Int) -> ClientAddress {
+        func mask(_ bits: Int) -> UInt64 { bits <= 0 ? 0 : bits >= 64 ? .max : ~(UInt64.max >> bits) }
+        return ClientAddress(high: self.high & mask(bits), low: self.low & mask(bits - 64))
+    }
+
+    /// What the per-address limits count a client by: its IPv4 address, or an IPv6 client's /64
+    /// (one host gets a /64 of its own, 2^64 addresses), as text for logs.
+    var limitKey: String {
+        guard !self.isV4 else {
+            return stride(from: 24, through: 0, by: -8).map { String((self.low >> UInt64($0)) & 0xFF) }.joined(separator: ".")
+        }
+        return stride(from: 48, through: 0, by: -16).map { String((self.high >> UInt64($0)) & 0xFFFF, radix: 16) }
+            .joined(separator: ":") + "::/64"
     }
 }

@@ -1,25 +1,21 @@
 import Logging
-import NIOCore
 import Synchronization
 
 /// Open connections counted by the client's IP address, so that one machine cannot take every
 /// connection the server accepts (``ConnectionCap``) and keep everyone else waiting.
 ///
-/// Connections from loopback addresses are not counted unless ``Settings/limitsLoopback``: a
-/// reverse proxy on the same machine and the benchmark tool connect from there. Behind a proxy on
-/// another machine every client shares the proxy's address, so the limit must be raised or off.
-/// IPv6 clients are counted by their /64 prefix, as one host has a /64 of its own (``ClientAddress``).
+/// Who is counted, and by what key, is the ``ClientAddressPolicy``'s: a connection by its peer
+/// address as it is accepted, but one from a trusted proxy only once it becomes a room socket, by
+/// the client the proxy names. IPv6 clients are counted by their /64 prefix (``ClientAddress``).
 final class ConnectionsPerAddress: Sendable {
     struct Settings: Sendable {
         /// Most open connections from one address.
         var maximum: Int
-        /// Whether loopback connections count too (tests).
-        var limitsLoopback = false
     }
 
     /// What a new connection may do.
     enum Admission: Equatable {
-        /// Not counted: a loopback address, or none at all.
+        /// Not counted: no key (a trusted proxy, a loopback address, none at all).
         case uncounted
         /// Counted under this key until ``release(_:)``.
         case counted(String)
@@ -35,10 +31,10 @@ final class ConnectionsPerAddress: Sendable {
         self.settings = settings
     }
 
-    func admit(_ address: SocketAddress?) -> Admission {
-        guard let ip = ClientAddress.key(of: address, countingLoopback: self.settings.limitsLoopback) else {
-            return .uncounted
-        }
+    /// Counts a connection under `key` (``ClientAddressPolicy``), unless that key has the most
+    /// allowed already.
+    func admit(key: String?) -> Admission {
+        guard let ip = key else { return .uncounted }
         return self.openByAddress.withLock { open in
             guard open[ip, default: 0] < self.settings.maximum else { return .refused(ip) }
             open[ip, default: 0] += 1
@@ -53,6 +49,16 @@ final class ConnectionsPerAddress: Sendable {
             // the connections open, not by every address ever seen.
             if let count = open[ip], count > 1 { open[ip] = count - 1 } else { open[ip] = nil }
         }
+    }
+
+    /// Logs a refusal: as a warning at most every 10 s (``shouldWarn(now:)``), else as debug.
+    func logRefusal(of ip: String, logger: Logger) {
+        logger.log(
+            level: self.shouldWarn() ? .warning : .debug, "connections.per_address_limit",
+            metadata: [
+                "client.address": "\(ip)", "connections.max_per_address": "\(self.settings.maximum)",
+                "effect": "refused (--max-connections-per-address)",
+            ])
     }
 
     /// Whether a refusal should be logged as a warning: at most one every 10 s, as a client that

@@ -3,7 +3,9 @@ import Logging
 import NIOCore
 
 /// A server child channel that closes a new connection at once when its address already has the
-/// most connections allowed (``ConnectionsPerAddress``), before reading anything from it.
+/// most connections allowed (``ConnectionsPerAddress``), before reading anything from it. A
+/// trusted proxy's connections are not counted here: their room sockets are, by the client the
+/// proxy names, at their upgrade (``RelayChildChannel``).
 ///
 /// The refusal is a setup that succeeds with nothing to handle: a failed setup would be fired as
 /// an error into the server channel's accept stream.
@@ -22,17 +24,12 @@ struct PerAddressLimitChannel<Base: ServerChildChannel>: ServerChildChannel {
 
     let base: Base
     let connections: ConnectionsPerAddress
+    let clients: ClientAddressPolicy
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        switch self.connections.admit(channel.remoteAddress) {
+        switch self.connections.admit(key: self.clients.key(ofPeer: channel.remoteAddress)) {
         case .refused(let ip):
-            let level: Logger.Level = self.connections.shouldWarn() ? .warning : .debug
-            logger.log(
-                level: level, "connections.per_address_limit",
-                metadata: [
-                    "client.address": "\(ip)", "connections.max_per_address": "\(self.connections.settings.maximum)",
-                    "effect": "refused (--max-connections-per-address)",
-                ])
+            self.connections.logRefusal(of: ip, logger: logger)
             channel.close(promise: nil)
             return channel.eventLoop.makeSucceededFuture(.refused(channel))
         case .counted(let ip):

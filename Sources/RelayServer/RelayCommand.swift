@@ -68,11 +68,14 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "Most open connections, HTTP and WebSocket; more wait to be accepted. Default: the open-file limit less 128.")
     var maxConnections: Int?
 
-    @Option(help: "Most open connections from one IP address, loopback aside; more are closed at once. 0: no limit (behind a proxy on another machine, every client has its address).")
+    @Option(help: "Most open connections from one client address, loopback aside; more are closed at once (room sockets through a trusted proxy: 429). 0: no limit.")
     var maxConnectionsPerAddress: Int = 256
 
-    @Option(help: "Writes (scores, saves, deletes) a second each IP address may make, in bursts of six seconds' worth; more get 429. Loopback not counted; 0: no limit.")
+    @Option(help: "Writes (scores, saves, deletes) a second each client address may make, in bursts of six seconds' worth; more get 429. Loopback not counted; 0: no limit.")
     var writesPerSecondPerAddress: Double = 10
+
+    @Option(help: "Reverse proxies whose X-Forwarded-For names the client for the per-address limits, as uvicorn's option: comma-separated addresses and networks (10.0.0.0/8), * for every peer, '' for none. Default (also FORWARDED_ALLOW_IPS): 127.0.0.0/8,::1.")
+    var forwardedAllowIps: String?
 
     @Option(help: "Most players a room may ask for with max_players (rooms default to 2).")
     var maxPlayersPerRoom: Int = 8
@@ -220,6 +223,13 @@ struct RelayCommand: AsyncParsableCommand {
         configuration.connectionsPerAddress.maximum = self.maxConnectionsPerAddress > 0 ? self.maxConnectionsPerAddress : .max
         configuration.limits.maxBodyBytes = self.maxBodyBytes
         configuration.limits.writesPerAddress = WritesPerAddress.Settings(perSecond: self.writesPerSecondPerAddress)
+        if let proxies = self.forwardedAllowIps ?? environment["FORWARDED_ALLOW_IPS"] {
+            do {
+                configuration.clientAddresses.trustedProxies = try TrustedProxies(parsing: proxies)
+            } catch {
+                throw ValidationError("--forwarded-allow-ips: \(error)")
+            }
+        }
         configuration.limits.idleTimeout = .seconds(max(1, self.httpIdleTimeoutSeconds))
         configuration.limits.slowAnswerGrace = .seconds(max(1, self.httpAnswerGraceSeconds))
         configuration.limits.minAnswerBytesPerSecond = max(0, self.httpMinAnswerBytesPerSecond)

@@ -22,9 +22,12 @@ struct ServerConfiguration: Sendable {
     /// Most open connections, HTTP and WebSocket (`--max-connections`; default: the open-file
     /// limit less a reserve, ``ConnectionCap``); nil accepts without a cap.
     var maxConnections: Int?
-    /// Most open connections from one IP address, loopback aside (`--max-connections-per-address`;
-    /// default 256, `Int.max` without a limit).
+    /// Most open connections from one client address (`--max-connections-per-address`; default
+    /// 256, `Int.max` without a limit).
     var connectionsPerAddress = ConnectionsPerAddress.Settings(maximum: 256)
+    /// Who the per-address limits count: the peers whose `X-Forwarded-For` is believed
+    /// (`--forwarded-allow-ips`, `FORWARDED_ALLOW_IPS`; default loopback).
+    var clientAddresses = ClientAddressPolicy()
     /// Request size and field bounds.
     var limits = HTTPLimits()
     /// Bounds of the WebSocket relay (rooms, players, rates, queues).

@@ -6,27 +6,31 @@ import Testing
 
 @Suite("Connections per address")
 struct ConnectionsPerAddressTests {
+    /// What the default policy counts a connection from `ip` under.
+    static func key(_ ip: String) throws -> String? {
+        ClientAddressPolicy().key(ofPeer: try SocketAddress(ipAddress: ip, port: 50_000))
+    }
+
     @Test("Each address gets the most connections allowed; a closed one makes room; loopback is not counted")
     func counting() throws {
         let connections = ConnectionsPerAddress(.init(maximum: 2))
-        let client = try SocketAddress(ipAddress: "203.0.113.7", port: 50_000)
-        let other = try SocketAddress(ipAddress: "2001:db8::1", port: 50_001)
-        #expect(connections.admit(client) == .counted("203.0.113.7"))
-        #expect(connections.admit(client) == .counted("203.0.113.7"))
-        #expect(connections.admit(client) == .refused("203.0.113.7"))
-        #expect(connections.admit(other) == .counted("2001:db8:0:0::/64"))
+        func admit(_ ip: String) throws -> ConnectionsPerAddress.Admission { connections.admit(key: try Self.key(ip)) }
+        #expect(try admit("203.0.113.7") == .counted("203.0.113.7"))
+        #expect(try admit("203.0.113.7") == .counted("203.0.113.7"))
+        #expect(try admit("203.0.113.7") == .refused("203.0.113.7"))
+        #expect(try admit("2001:db8::1") == .counted("2001:db8:0:0::/64"))
         connections.release("203.0.113.7")
-        #expect(connections.admit(client) == .counted("203.0.113.7"))
+        #expect(try admit("203.0.113.7") == .counted("203.0.113.7"))
 
         for loopback in ["127.0.0.1", "127.1.2.3", "::1"] {
-            #expect(connections.admit(try SocketAddress(ipAddress: loopback, port: 1)) == .uncounted)
+            #expect(try admit(loopback) == .uncounted)
         }
-        #expect(connections.admit(nil) == .uncounted)
+        #expect(connections.admit(key: ClientAddressPolicy().key(ofPeer: nil)) == .uncounted)
         for (ip, isLoopback) in [
             ("::ffff:127.0.0.1", true), ("::ffff:128.0.0.1", false), ("128.0.0.1", false), ("126.255.255.255", false),
-            ("::2", false), ("1::1", false),
+            ("::2", false), ("1::1", false), ("127.255.255.255", true),
         ] {
-            #expect(ClientAddress.isLoopback(try SocketAddress(ipAddress: ip, port: 1)) == isLoopback, "\(ip)")
+            #expect(ClientAddress(parsing: ip)?.isLoopback == isLoopback, "\(ip)")
         }
 
         // An address whose connections have all closed leaves nothing behind.
@@ -39,25 +43,19 @@ struct ConnectionsPerAddressTests {
     /// dual-stack socket (`::ffff:a.b.c.d`) by its IPv4 address.
     @Test("IPv6 clients are counted by their /64")
     func ipv6Prefixes() throws {
-        func key(_ ip: String) throws -> String? {
-            ClientAddress.key(of: try SocketAddress(ipAddress: ip, port: 1), countingLoopback: false)
-        }
-        #expect(try key("2001:db8:aa:bb:1:2:3:4") == "2001:db8:aa:bb::/64")
-        #expect(try key("2001:db8:aa:bb:ffff::9") == "2001:db8:aa:bb::/64")
-        #expect(try key("2001:db8:aa:bc::1") == "2001:db8:aa:bc::/64")
-        #expect(try key("203.0.113.7") == "203.0.113.7")
-        #expect(try key("::ffff:203.0.113.7")?.hasSuffix("203.0.113.7") == true)
-        #expect(try key("::ffff:127.0.0.1") == nil)
+        #expect(try Self.key("2001:db8:aa:bb:1:2:3:4") == "2001:db8:aa:bb::/64")
+        #expect(try Self.key("2001:db8:aa:bb:ffff::9") == "2001:db8:aa:bb::/64")
+        #expect(try Self.key("2001:db8:aa:bc::1") == "2001:db8:aa:bc::/64")
+        #expect(try Self.key("203.0.113.7") == "203.0.113.7")
+        #expect(try Self.key("::ffff:203.0.113.7") == "203.0.113.7")
+        #expect(try Self.key("::ffff:127.0.0.1") == nil)
 
         let connections = ConnectionsPerAddress(.init(maximum: 2))
         for ip in ["2001:db8::1", "2001:db8::2"] {
-            #expect(connections.admit(try SocketAddress(ipAddress: ip, port: 1)) == .counted("2001:db8:0:0::/64"))
+            #expect(connections.admit(key: try Self.key(ip)) == .counted("2001:db8:0:0::/64"))
         }
-        #expect(
-            connections.admit(try SocketAddress(ipAddress: "2001:db8::3", port: 1)) == .refused("2001:db8:0:0::/64"))
-        #expect(
-            connections.admit(try SocketAddress(ipAddress: "2001:db8:0:1::3", port: 1)) == .counted("2001:db8:0:1::/64")
-        )
+        #expect(connections.admit(key: try Self.key("2001:db8::3")) == .refused("2001:db8:0:0::/64"))
+        #expect(connections.admit(key: try Self.key("2001:db8:0:1::3")) == .counted("2001:db8:0:1::/64"))
     }
 
     @Test("Warnings of refusals are at most one every 10 s")
@@ -76,7 +74,7 @@ struct ConnectionsPerAddressTests {
         #expect(some.connectionsPerAddress.maximum == 8)
         let none = try RelayCommand.parse(["--max-connections-per-address", "0"]).configuration(environment: [:])
         #expect(none.connectionsPerAddress.maximum == .max)
-        #expect(!none.connectionsPerAddress.limitsLoopback)
+        #expect(!none.clientAddresses.countsLoopback)
     }
 
     /// Clients on 127.0.0.2 and 127.0.0.3, each an address of its own (the test's own client is on 127.0.0.1).
@@ -85,8 +83,10 @@ struct ConnectionsPerAddressTests {
     )
     func liveLimit() async throws {
         let request = "GET /api/rooms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        try await withRelayServer(configure: { $0.connectionsPerAddress = .init(maximum: 2, limitsLoopback: true) }) {
-            port, _ in
+        try await withRelayServer(configure: {
+            $0.connectionsPerAddress = .init(maximum: 2)
+            $0.clientAddresses = ClientAddressPolicy(trustedProxies: .none, countsLoopback: true)
+        }) { port, _ in
             let first = try await Self.keptAliveConnection(port: port, from: "127.0.0.2")
             defer { close(first) }
             let second = try await Self.keptAliveConnection(port: port, from: "127.0.0.2")
@@ -105,7 +105,7 @@ struct ConnectionsPerAddressTests {
 
     /// A connection from `source` that has had one request answered, so the server has surely
     /// counted it (new connections are set up on several event loops, in no set order).
-    private static func keptAliveConnection(port: Int, from source: String) async throws -> Int32 {
+    static func keptAliveConnection(port: Int, from source: String) async throws -> Int32 {
         try await onOwnThread {
             let descriptor = try loopbackSocket(port: port, from: source)
             let request = Array("GET /api/rooms HTTP/1.1\r\nHost: x\r\n\r\n".utf8)

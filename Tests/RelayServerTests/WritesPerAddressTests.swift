@@ -8,37 +8,37 @@ import Testing
 struct WritesPerAddressTests {
     @Test("Each address has its own bucket: a burst of six seconds' worth, then its rate")
     func buckets() throws {
-        func address(_ ip: String) throws -> SocketAddress { try SocketAddress(ipAddress: ip, port: 50_000) }
+        func address(_ ip: String) throws -> String? { try ConnectionsPerAddressTests.key(ip) }
         let writes = WritesPerAddress(.init(perSecond: 1))
         let start = ContinuousClock.now
-        for _ in 0..<6 { #expect(writes.take(from: try address("203.0.113.7"), now: start)) }
-        #expect(!writes.take(from: try address("203.0.113.7"), now: start))
-        #expect(writes.take(from: try address("203.0.113.8"), now: start))
-        #expect(writes.take(from: try address("203.0.113.7"), now: start + .seconds(1.1)))
-        #expect(!writes.take(from: try address("203.0.113.7"), now: start + .seconds(1.2)))
+        for _ in 0..<6 { #expect(writes.take(key: try address("203.0.113.7"), now: start)) }
+        #expect(!writes.take(key: try address("203.0.113.7"), now: start))
+        #expect(writes.take(key: try address("203.0.113.8"), now: start))
+        #expect(writes.take(key: try address("203.0.113.7"), now: start + .seconds(1.1)))
+        #expect(!writes.take(key: try address("203.0.113.7"), now: start + .seconds(1.2)))
         #expect(writes.retryAfterSeconds == 1)
         #expect(WritesPerAddress(.init(perSecond: 0.001)).retryAfterSeconds == 1_000)
         #expect(WritesPerAddress(.init(perSecond: 1e-300)).retryAfterSeconds == 86_400)
 
         // Loopback and unknown addresses are not counted; a rate of 0 counts nobody.
         for _ in 0..<10 {
-            #expect(writes.take(from: try address("127.0.0.1"), now: start) && writes.take(from: nil, now: start))
+            #expect(writes.take(key: try address("127.0.0.1"), now: start) && writes.take(key: ClientAddressPolicy().key(ofPeer: nil), now: start))
         }
         let unlimited = WritesPerAddress(.init(perSecond: 0))
-        for _ in 0..<10 { #expect(unlimited.take(from: try address("203.0.113.7"), now: start)) }
+        for _ in 0..<10 { #expect(unlimited.take(key: try address("203.0.113.7"), now: start)) }
         #expect(unlimited.addressCount == 0)
     }
 
     @Test("The table keeps only addresses that wrote lately")
     func sweep() throws {
-        func address(_ ip: String) throws -> SocketAddress { try SocketAddress(ipAddress: ip, port: 50_000) }
+        func address(_ ip: String) throws -> String? { try ConnectionsPerAddressTests.key(ip) }
         let writes = WritesPerAddress(.init(perSecond: 10))  // a bucket refills in 6 s
         let start = ContinuousClock.now
-        for index in 0..<10_000 { _ = writes.take(from: try address("10.0.\(index / 256).\(index % 256)"), now: start) }
+        for index in 0..<10_000 { _ = writes.take(key: try address("10.0.\(index / 256).\(index % 256)"), now: start) }
         #expect(writes.addressCount == 10_000)
-        _ = writes.take(from: try address("203.0.113.7"), now: start + .seconds(3))  // the others are still refilling
+        _ = writes.take(key: try address("203.0.113.7"), now: start + .seconds(3))  // the others are still refilling
         #expect(writes.addressCount == 10_001)
-        _ = writes.take(from: try address("203.0.113.8"), now: start + .seconds(7))
+        _ = writes.take(key: try address("203.0.113.8"), now: start + .seconds(7))
         #expect(writes.addressCount == 2)
     }
 
@@ -47,19 +47,19 @@ struct WritesPerAddressTests {
     /// over the whole table each time, under the lock every write takes.
     @Test("Sweeps run at most once a second, however many new addresses write")
     func sweepsAreRationed() throws {
-        func address(_ index: Int) throws -> SocketAddress {
-            try SocketAddress(ipAddress: "2001:db8:\(String(index, radix: 16))::1", port: 50_000)  // a /64 each
+        func address(_ index: Int) throws -> String? {
+            try ConnectionsPerAddressTests.key("2001:db8:\(String(index, radix: 16))::1")  // a /64 each
         }
         let writes = WritesPerAddress(.init(perSecond: 10))  // a bucket refills in 6 s
         let start = ContinuousClock.now
-        for index in 0..<10_000 { _ = writes.take(from: try address(index), now: start) }
+        for index in 0..<10_000 { _ = writes.take(key: try address(index), now: start) }
         for index in 10_000..<15_000 {
-            _ = writes.take(from: try address(index), now: start + .milliseconds(index - 10_000) / 10)
+            _ = writes.take(key: try address(index), now: start + .milliseconds(index - 10_000) / 10)
         }
         #expect(writes.sweepCount == 1)
         #expect(writes.addressCount == 15_000)
         // Once they are idle, the next new address still clears them out.
-        _ = writes.take(from: try address(20_000), now: start + .seconds(7))
+        _ = writes.take(key: try address(20_000), now: start + .seconds(7))
         #expect(writes.sweepCount == 2)
         #expect(writes.addressCount == 1)
     }
@@ -67,7 +67,7 @@ struct WritesPerAddressTests {
     @Test("--writes-per-second-per-address: 10 by default (bursts of 60), 0 for no limit")
     func option() throws {
         let defaults = try RelayCommand.parse([]).configuration(environment: [:]).limits.writesPerAddress
-        #expect(defaults.perSecond == 10 && defaults.burst == 60 && !defaults.limitsLoopback)
+        #expect(defaults.perSecond == 10 && defaults.burst == 60)
         let none = try RelayCommand.parse(["--writes-per-second-per-address", "0"]).configuration(environment: [:])
         #expect(none.limits.writesPerAddress.perSecond == 0)
     }
@@ -88,8 +88,9 @@ struct WritesPerAddressTests {
         }
         try await withRelayServer(configure: {
             // Bursts of 3, and a write back only after 1,000 s: no refill on a slow machine.
-            $0.limits.writesPerAddress = .init(perSecond: 0.001, limitsLoopback: true)
+            $0.limits.writesPerAddress = .init(perSecond: 0.001)
             $0.limits.writesPerAddress.burst = 3
+            $0.clientAddresses = ClientAddressPolicy(trustedProxies: .none, countsLoopback: true)
         }) { port, _ in
             for score in 1...3 {
                 let answer = try await post(score, from: "127.0.0.2", port: port)

@@ -18,6 +18,9 @@ enum APIError: Error, Equatable {
     case storageBusy
     /// The client's address has used its write budget (``WritesPerAddress``).
     case tooManyWrites(retryAfterSeconds: Int)
+    /// A room socket through a trusted proxy, for a client with the most connections allowed
+    /// (``ConnectionsPerAddress``).
+    case tooManyConnections
     case originNotAllowed
     case upgradeRequired
     case storageFull
@@ -32,7 +35,7 @@ enum APIError: Error, Equatable {
         case .bodyTooLarge: .contentTooLarge
         case .validation: .unprocessableContent
         case .storageBusy, .storageFull: .serviceUnavailable
-        case .tooManyWrites: .tooManyRequests
+        case .tooManyWrites, .tooManyConnections: .tooManyRequests
         case .storageFailure: .internalServerError
         }
     }
@@ -51,6 +54,7 @@ enum APIError: Error, Equatable {
         case .validation(let issues): .issues(issues)
         case .storageBusy: .message("Server busy, try again shortly")
         case .tooManyWrites: .message("Too many writes from this address, try again shortly")
+        case .tooManyConnections: .message("Too many connections from this address")
         case .originNotAllowed: .message("WebSocket origin not allowed")
         case .upgradeRequired: .message("This path takes WebSocket connections only")
         case .storageFull: .message("Storage full, nothing was saved")

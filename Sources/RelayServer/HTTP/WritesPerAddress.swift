@@ -1,4 +1,3 @@
-import NIOCore
 import Relay
 import Synchronization
 
@@ -6,7 +5,7 @@ import Synchronization
 /// bucket each, so that one machine cannot fill the disk (unbounded, one keyed client wrote
 /// ~5,700 scores a second) while players, who write a few times a minute, never meet it.
 ///
-/// Loopback addresses are not counted unless ``Settings/limitsLoopback``, as for connections
+/// Who is counted, and by what key, is the ``ClientAddressPolicy``'s, as for connections
 /// (``ConnectionsPerAddress``). Buckets idle long enough to be full again are dropped (at most
 /// once a second), so the table holds only addresses that wrote lately.
 final class WritesPerAddress: Sendable {
@@ -15,14 +14,11 @@ final class WritesPerAddress: Sendable {
         var perSecond: Double
         /// Writes an address may make at once.
         var burst: Double
-        /// Whether loopback addresses are counted too (tests).
-        var limitsLoopback = false
 
         /// `perSecond` writes a second, with a burst of six seconds' worth.
-        init(perSecond: Double, limitsLoopback: Bool = false) {
+        init(perSecond: Double) {
             self.perSecond = max(0, perSecond)
             self.burst = max(1, 6 * perSecond)
-            self.limitsLoopback = limitsLoopback
         }
     }
 
@@ -50,11 +46,13 @@ final class WritesPerAddress: Sendable {
         self.settings = settings
     }
 
-    /// Takes a write from `address`'s budget; false when it has none left.
-    func take(from address: SocketAddress?, now: ContinuousClock.Instant = .now) -> Bool {
-        guard self.settings.perSecond > 0,
-            let ip = ClientAddress.key(of: address, countingLoopback: self.settings.limitsLoopback)
-        else { return true }
+    /// Whether writes are limited at all.
+    var isLimiting: Bool { self.settings.perSecond > 0 }
+
+    /// Takes a write from the budget of the client counted under `key` (``ClientAddressPolicy``;
+    /// nil: not counted); false when it has none left.
+    func take(key: String?, now: ContinuousClock.Instant = .now) -> Bool {
+        guard self.isLimiting, let ip = key else { return true }
         return self.table.withLock { table in
             if table.accounts[ip] == nil, table.accounts.count >= Self.sweepThreshold,
                 table.lastSweep.map({ now - $0 >= Self.sweepInterval }) ?? true

@@ -43,11 +43,15 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     static let maxRequestHeadBytes = 16 * 1024
     /// How long a request may take to arrive, and how an answer must keep moving (``HTTPDeadlines``).
     private let deadlines: AnswerTransfer.Rules
+    /// Where a room socket through a trusted proxy is counted, at its upgrade.
+    private let connections: ConnectionsPerAddress
+    private let clients: ClientAddressPolicy
 
     init(
         responder: @escaping HTTPChannelHandler.Responder, sockets: RoomSocketRoutes, settings: RoomSocketHandler.Settings,
-        limits: HTTPLimits
+        limits: HTTPLimits, connections: ConnectionsPerAddress, clients: ClientAddressPolicy
     ) {
+        (self.connections, self.clients) = (connections, clients)
         self.deadlines = AnswerTransfer.Rules(
             stallTimeout: TimeAmount(limits.idleTimeout), grace: TimeAmount(limits.slowAnswerGrace),
             minBytesPerSecond: limits.minAnswerBytesPerSecond)
@@ -67,7 +71,8 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
             let upgradeRefusal = NIOLoopBoundBox(APIError?.none, eventLoop: channel.eventLoop)
             let upgrader = RoomSocketUpgrader<Connection>(
                 shouldUpgrade: { channel, head in
-                    upgradeRefusal.value = self.sockets.refusal(ofUpgrade: head)
+                    upgradeRefusal.value =
+                        self.sockets.refusal(ofUpgrade: head) ?? self.admitForwardedClient(on: channel, head, logger: logger)
                     return channel.eventLoop.makeSucceededFuture(upgradeRefusal.value == nil ? HTTPHeaders() : nil)
                 },
                 open: { channel, head in
@@ -115,6 +120,25 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
         case .webSocket(let socket): await socket.run()
         case .http(let http): await self.serveHTTP(http, logger: logger)
         case .refusedUpgrade(let http, let refusal): await Self.refuseUpgrade(on: http, with: refusal, logger: logger)
+        }
+    }
+
+    /// A room socket from a trusted proxy counts against the connections of the client the proxy
+    /// names (the proxy's own connection was not counted as it was accepted); the refusal when
+    /// that client has the most allowed.
+    private func admitForwardedClient(on channel: any Channel, _ head: HTTPRequestHead, logger: Logger) -> APIError? {
+        guard self.clients.isTrustedProxy(channel.remoteAddress) else { return nil }
+        let key = self.clients.key(ofPeer: channel.remoteAddress, forwardedFor: head.headers["X-Forwarded-For"])
+        switch self.connections.admit(key: key) {
+        case .uncounted:
+            return nil
+        case .counted(let ip):
+            let connections = self.connections
+            channel.closeFuture.whenComplete { _ in connections.release(ip) }
+            return nil
+        case .refused(let ip):
+            self.connections.logRefusal(of: ip, logger: logger)
+            return .tooManyConnections
         }
     }
 

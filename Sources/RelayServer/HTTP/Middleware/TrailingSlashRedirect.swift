@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 
 /// Answers a path with trailing slashes (`/api/bosses/`) as FastAPI's router does: 307 to the path
@@ -9,12 +10,15 @@ import Hummingbird
 /// It comes after the middleware FastAPI runs before routing (headers, CORS, the fetch-metadata
 /// guard), so a redirect carries their headers and a cross-site write is refused before it.
 ///
-/// The `Location` is Starlette's: `http://` and the `Host` header (only the path without one),
+/// The `Location` is Starlette's: `http://` (`https://` when a trusted proxy says so in
+/// `X-Forwarded-Proto`, as uvicorn reads it) and the `Host` header (only the path without one),
 /// the path, and the query as sent, with characters outside Starlette's safe set
 /// percent-encoded. One difference: Starlette builds it from the decoded path, which turns an
 /// encoded `/` in a name into a real one (whose path then matches no route) and `%25` into a bare
 /// `%`; the path is kept as the client encoded it here.
-struct TrailingSlashRedirect<Context: RequestContext>: RouterMiddleware {
+struct TrailingSlashRedirect<Context: RemoteAddressRequestContext>: RouterMiddleware {
+    let clients: ClientAddressPolicy
+
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws
@@ -29,28 +33,44 @@ struct TrailingSlashRedirect<Context: RequestContext>: RouterMiddleware {
             throw APIError.notFound
         }
         // The router matched a route for this method (it ignores the trailing slash).
-        if context.endpointPath != nil { return Self.redirect(to: target, of: request) }
+        if context.endpointPath != nil { return self.redirect(to: target, of: request, context: context) }
         do {
             return try await next(request, context)
         } catch APIError.methodNotAllowed {
             // A route takes the path with other methods: Starlette redirects all the same.
-            return Self.redirect(to: target, of: request)
+            return self.redirect(to: target, of: request, context: context)
         }
     }
 
     /// Starlette's `RedirectResponse`: 307, the location, an empty body and no content type.
-    static func redirect(to path: Substring, of request: Request) -> Response {
-        let location = StarletteLocation.of(host: request.head.authority, path: path, query: request.uri.query)
+    func redirect(to path: Substring, of request: Request, context: Context) -> Response {
+        let location = StarletteLocation.of(
+            scheme: self.scheme(of: request, context: context), host: request.head.authority, path: path, query: request.uri.query)
         return Response(status: .temporaryRedirect, headers: [.location: location, .contentLength: "0"])
     }
+
+    /// `https` when a trusted proxy's `X-Forwarded-Proto` is exactly that (uvicorn takes `http`
+    /// and `https`, and ignores anything else, a list of several included), else `http`: behind a
+    /// proxy that ends TLS, an `http://` location would send a browser off its secure page.
+    private func scheme(of request: Request, context: Context) -> String {
+        guard let proto = request.headers[.xForwardedProto], self.clients.isTrustedProxy(context.remoteAddress) else {
+            return "http"
+        }
+        return proto[...].withoutOptionalWhitespace == "https" ? "https" : "http"
+    }
+}
+
+extension HTTPField.Name {
+    /// The scheme the client used with the proxy that forwarded the request.
+    static let xForwardedProto = Self("X-Forwarded-Proto")!
 }
 
 /// The `Location` of Starlette's redirects.
 enum StarletteLocation {
-    /// `http://host/path?query` (`/path?query` without a host), bytes outside Starlette's safe
+    /// `scheme://host/path?query` (`/path?query` without a host), bytes outside Starlette's safe
     /// set percent-encoded.
-    static func of(host: String?, path: Substring, query: String?) -> String {
-        var url = host.map { "http://\($0)" } ?? ""
+    static func of(scheme: String = "http", host: String?, path: Substring, query: String?) -> String {
+        var url = host.map { "\(scheme)://\($0)" } ?? ""
         url += path
         if let query, !query.isEmpty { url += "?\(query)" }
         var escaped: [UInt8] = []

@@ -1,0 +1,130 @@
+import NIOCore
+
+/// Which peers are reverse proxies whose `X-Forwarded-For` names the client: uvicorn's
+/// `--forwarded-allow-ips`, which the old backend ran under. Addresses and networks, or `*`
+/// for every peer.
+struct TrustedProxies: Sendable, Equatable {
+    private var networks: [Network]
+    /// `*`: every peer is a proxy (a server only proxies can reach).
+    private(set) var trustsEveryPeer: Bool
+
+    private struct Network: Equatable {
+        let base: ClientAddress
+        let bits: Int
+    }
+
+    /// uvicorn's default is 127.0.0.1; this is every loopback address.
+    static let loopback = TrustedProxies(networks: [
+        Network(base: ClientAddress(high: 0, low: 0xFFFF_7F00_0000), bits: 104), Network(base: ClientAddress(high: 0, low: 1), bits: 128),
+    ], trustsEveryPeer: false)
+
+    static let none = TrustedProxies(networks: [], trustsEveryPeer: false)
+
+    private init(networks: [Network], trustsEveryPeer: Bool) {
+        (self.networks, self.trustsEveryPeer) = (networks, trustsEveryPeer)
+    }
+
+    struct ParseError: Error, CustomStringConvertible {
+        let entry: String
+        var description: String { "'\(self.entry)' is not an IP address, a network such as 10.0.0.0/8, or *" }
+    }
+
+    /// A comma-separated list of addresses (`10.0.0.5`, `::1`), networks (`10.0.0.0/8`,
+    /// `fd00::/8`) and `*`; empty: none.
+    init(parsing list: String) throws(ParseError) {
+        self = .none
+        for entry in list.split(separator: ",").map(\.withoutOptionalWhitespace) where !entry.isEmpty {
+            if entry == "*" {
+                self.trustsEveryPeer = true
+                continue
+            }
+            let parts = entry.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let address = ClientAddress(parsing: parts[0]) else { throw ParseError(entry: String(entry)) }
+            let maximum = address.isV4 ? 32 : 128
+            guard let length = parts.count == 2 ? Int(parts[1]) : maximum, (0...maximum).contains(length) else {
+                throw ParseError(entry: String(entry))
+            }
+            let bits = address.isV4 ? 96 + length : length
+            self.networks.append(Network(base: address.prefix(bits), bits: bits))
+        }
+    }
+
+    func contains(_ address: ClientAddress) -> Bool {
+        self.trustsEveryPeer || self.networks.contains { address.prefix($0.bits) == $0.base }
+    }
+}
+
+/// Who a connection or a request counts as for the per-address limits (``ConnectionsPerAddress``,
+/// ``WritesPerAddress``).
+///
+/// A peer that is a trusted proxy is not counted itself: its requests are counted by the client
+/// its `X-Forwarded-For` names, and its room sockets at their upgrade. Behind such a proxy on
+/// another machine every client would otherwise share one address and one budget. Loopback
+/// clients are not counted unless ``countsLoopback``: the benchmark tool connects from there.
+struct ClientAddressPolicy: Sendable {
+    var trustedProxies = TrustedProxies.loopback
+    /// Whether loopback clients count too (tests).
+    var countsLoopback = false
+
+    /// Whether `peer` is a proxy whose `X-Forwarded-For` is believed.
+    func isTrustedProxy(_ peer: SocketAddress?) -> Bool {
+        peer.flatMap(ClientAddress.init).map(self.trustedProxies.contains) ?? false
+    }
+
+    /// The key a new connection is counted under: nil for a trusted proxy, a loopback client, or
+    /// a peer without an IP address.
+    func key(ofPeer peer: SocketAddress?) -> String? {
+        guard let address = peer.flatMap(ClientAddress.init), !self.trustedProxies.contains(address) else { return nil }
+        return self.key(of: address)
+    }
+
+    /// The key a request is counted under: from a trusted proxy, the client its `X-Forwarded-For`
+    /// values name (nil without one); from anyone else, as ``key(ofPeer:)``.
+    func key(ofPeer peer: SocketAddress?, forwardedFor values: [String]) -> String? {
+        guard let address = peer.flatMap(ClientAddress.init) else { return nil }
+        guard self.trustedProxies.contains(address) else { return self.key(of: address) }
+        switch self.forwardedClient(in: values) {
+        case .address(let client): return self.key(of: client)
+        case .unparsable(let text): return "unparsable:\(text.prefix(64))"
+        case nil: return nil
+        }
+    }
+
+    private func key(of address: ClientAddress) -> String? {
+        self.countsLoopback || !address.isLoopback ? address.limitKey : nil
+    }
+
+    enum ForwardedClient: Equatable {
+        case address(ClientAddress)
+        /// An entry that is no address ("unknown", or garbage from an untrusted hop): all such
+        /// clients share one key, so that inventing one buys no budget of its own.
+        case unparsable(Substring)
+    }
+
+    /// The client in `X-Forwarded-For` (every value, in order): each proxy appends the peer it
+    /// saw, so it is the last entry that is not itself a trusted proxy; the entries left of it
+    /// were written by that client and prove nothing. With `*` every hop is trusted, so it is the
+    /// first entry, as uvicorn has it. Nil without entries.
+    func forwardedClient(in values: [String]) -> ForwardedClient? {
+        let entries = values.flatMap { $0.split(separator: ",") }.map(\.withoutOptionalWhitespace).filter { !$0.isEmpty }
+        func parsed(_ entry: Substring) -> ForwardedClient {
+            ClientAddress(parsing: entry).map(ForwardedClient.address) ?? .unparsable(entry)
+        }
+        guard !self.trustedProxies.trustsEveryPeer else { return entries.first.map(parsed) }
+        for entry in entries.reversed() {
+            guard case .address(let address) = parsed(entry), self.trustedProxies.contains(address) else {
+                return parsed(entry)
+            }
+        }
+        return entries.first.map(parsed)  // every hop a trusted proxy: the first was the client
+    }
+}
+
+extension Substring {
+    /// Without leading and trailing spaces and tabs (HTTP's optional whitespace around list items).
+    var withoutOptionalWhitespace: Substring {
+        let isText = { (byte: UInt8) in byte != 0x20 && byte != 0x09 }
+        guard let first = self.utf8.firstIndex(where: isText), let last = self.utf8.lastIndex(where: isText) else { return "" }
+        return self[first...last]
+    }
+}

@@ -1,0 +1,185 @@
+import ArgumentParser
+import Foundation
+import NIOCore
+import Testing
+
+@testable import RelayServer
+
+/// Behind a reverse proxy every client connects from the proxy's address. A trusted proxy's
+/// `X-Forwarded-For` names the client instead, for the per-address limits; anyone else's is
+/// ignored, as is the part of it a client wrote itself.
+@Suite("Clients behind a trusted proxy")
+struct ForwardedClientTests {
+    static func peer(_ ip: String) throws -> SocketAddress { try SocketAddress(ipAddress: ip, port: 50_000) }
+
+    @Test("Trusted proxies are addresses, networks or *, and a bad entry names itself")
+    func parsing() throws {
+        let proxies = try TrustedProxies(parsing: " 10.0.0.0/8 , ::1,192.168.1.5, fd00::/8")
+        for (ip, trusted) in [
+            ("10.1.2.3", true), ("11.0.0.1", false), ("::1", true), ("192.168.1.5", true), ("192.168.1.6", false),
+            ("fd12::7", true), ("fe00::1", false), ("::ffff:10.9.9.9", true), ("127.0.0.1", false),
+        ] {
+            #expect(proxies.contains(try #require(ClientAddress(parsing: ip))) == trusted, "\(ip)")
+        }
+        let everyone = try TrustedProxies(parsing: "*")
+        let anyone = try #require(ClientAddress(parsing: "203.0.113.7"))
+        #expect(everyone.trustsEveryPeer && everyone.contains(anyone))
+        #expect(try TrustedProxies(parsing: "") == .none)
+        #expect(try TrustedProxies(parsing: "0.0.0.0/0").contains(try #require(ClientAddress(parsing: "203.0.113.7"))))
+        #expect(try !TrustedProxies(parsing: "0.0.0.0/0").contains(try #require(ClientAddress(parsing: "2001:db8::1"))))
+        for loopback in ["127.0.0.1", "127.200.1.1", "::1", "::ffff:127.0.0.1"] {
+            #expect(TrustedProxies.loopback.contains(try #require(ClientAddress(parsing: loopback))), "\(loopback)")
+        }
+        for bad in ["10.0.0.0/33", "::1/129", "localhost", "10.0.0.0/x", "1.2.3"] {
+            #expect(throws: TrustedProxies.ParseError.self, "\(bad)") { try TrustedProxies(parsing: "10.0.0.1,\(bad)") }
+        }
+    }
+
+    @Test("Forwarded addresses are read with or without brackets and ports, as proxies write them")
+    func addressForms() {
+        for (text, key) in [
+            ("203.0.113.7", "203.0.113.7"), ("203.0.113.7:5678", "203.0.113.7"), ("2001:db8::1", "2001:db8:0:0::/64"),
+            ("[2001:db8::1]", "2001:db8:0:0::/64"), ("[2001:db8::1]:443", "2001:db8:0:0::/64"),
+            ("::ffff:203.0.113.7", "203.0.113.7"),
+        ] {
+            #expect(ClientAddress(parsing: text)?.limitKey == key, "\(text)")
+        }
+        for garbage in ["unknown", "", "[2001:db8::1", "[2001:db8::1]:x", "203.0.113.7:", "1.2.3.4.5", "_hidden"] {
+            #expect(ClientAddress(parsing: garbage) == nil, "\(garbage)")
+        }
+    }
+
+    @Test("The client is the last entry that is not a trusted proxy; what it wrote left of that proves nothing")
+    func walk() throws {
+        let policy = ClientAddressPolicy(trustedProxies: try TrustedProxies(parsing: "10.0.0.0/8"))
+        func client(_ values: [String]) -> ClientAddressPolicy.ForwardedClient? { policy.forwardedClient(in: values) }
+        let real = try #require(ClientAddress(parsing: "203.0.113.7"))
+        #expect(client(["203.0.113.7"]) == .address(real))
+        #expect(client(["203.0.113.7, 10.0.0.2"]) == .address(real))  // through two proxies
+        #expect(client(["198.51.100.1, 203.0.113.7"]) == .address(real))  // the client made up the first
+        #expect(client(["198.51.100.1", "203.0.113.7 ,10.0.0.9"]) == .address(real))  // several header lines
+        #expect(client(["10.0.0.3, 10.0.0.2"]) == .address(try #require(ClientAddress(parsing: "10.0.0.3"))))
+        #expect(client(["198.51.100.1, unknown"]) == .unparsable("unknown"))
+        #expect(client([]) == nil)
+        #expect(client([" , "]) == nil)
+
+        let everyone = ClientAddressPolicy(trustedProxies: try TrustedProxies(parsing: "*"))
+        #expect(everyone.forwardedClient(in: ["198.51.100.1, 203.0.113.7"]) == .address(try #require(ClientAddress(parsing: "198.51.100.1"))))
+    }
+
+    @Test("Only a trusted proxy's header counts; the proxy itself is never counted")
+    func keys() throws {
+        let policy = ClientAddressPolicy(trustedProxies: try TrustedProxies(parsing: "10.0.0.5"))
+        #expect(policy.key(ofPeer: try Self.peer("10.0.0.5"), forwardedFor: ["203.0.113.7"]) == "203.0.113.7")
+        #expect(policy.key(ofPeer: try Self.peer("10.0.0.5"), forwardedFor: []) == nil)
+        #expect(policy.key(ofPeer: try Self.peer("10.0.0.5")) == nil)
+        #expect(policy.isTrustedProxy(try Self.peer("10.0.0.5")))
+        // Anyone else's header is ignored: it is counted by its own address.
+        #expect(policy.key(ofPeer: try Self.peer("198.51.100.1"), forwardedFor: ["203.0.113.7"]) == "198.51.100.1")
+        #expect(!policy.isTrustedProxy(try Self.peer("198.51.100.1")))
+        // A client on the proxy's machine is loopback, not counted; made-up entries share one key.
+        #expect(policy.key(ofPeer: try Self.peer("10.0.0.5"), forwardedFor: ["127.0.0.1"]) == nil)
+        #expect(policy.key(ofPeer: try Self.peer("10.0.0.5"), forwardedFor: ["unknown"]) == "unparsable:unknown")
+        // By default loopback is the trusted proxy (uvicorn's default too).
+        #expect(ClientAddressPolicy().key(ofPeer: try Self.peer("127.0.0.1"), forwardedFor: ["203.0.113.7"]) == "203.0.113.7")
+    }
+
+    @Test("--forwarded-allow-ips, or FORWARDED_ALLOW_IPS; loopback by default; a bad entry stops start-up")
+    func option() throws {
+        func proxies(_ arguments: [String], _ environment: [String: String] = [:]) throws -> TrustedProxies {
+            try RelayCommand.parse(arguments).configuration(environment: environment).clientAddresses.trustedProxies
+        }
+        #expect(try proxies([]) == .loopback)
+        #expect(try proxies(["--forwarded-allow-ips", ""]) == .none)
+        #expect(try proxies([], ["FORWARDED_ALLOW_IPS": "10.0.0.0/8"]) == TrustedProxies(parsing: "10.0.0.0/8"))
+        #expect(try proxies(["--forwarded-allow-ips", "*"], ["FORWARDED_ALLOW_IPS": "10.0.0.1"]).trustsEveryPeer)
+        let error = #expect(throws: ValidationError.self) { try proxies(["--forwarded-allow-ips", "10.0.0.1,proxy.local"]) }
+        #expect(error?.message.contains("'proxy.local' is not an IP address") == true, "\(String(describing: error))")
+    }
+
+    /// The test's client is the proxy (loopback, trusted by default), and names clients that are not.
+    @Test("Writes through a proxy are budgeted per client it names, whatever a client adds to the header")
+    func writesThroughAProxy() async throws {
+        @Sendable func post(_ score: Int, forwardedFor: String, port: Int) async throws -> String {
+            let body =
+                #"{"player_name":"p","score":\#(score),"coins":0,"enemies_defeated":0,"distance":0,"level":1,"game_mode":"classic"}"#
+            return try await rawExchange(
+                port: port,
+                "POST /api/scores HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\nContent-Type: application/json\r\n"
+                    + "X-Forwarded-For: \(forwardedFor)\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
+        }
+        try await withRelayServer(configure: {
+            $0.limits.writesPerAddress = .init(perSecond: 0.001)  // no refill on a slow machine
+            $0.limits.writesPerAddress.burst = 2
+        }) { port, _ in
+            for score in 1...2 {
+                let answer = try await post(score, forwardedFor: "203.0.113.7", port: port)
+                #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
+            }
+            // A new made-up first entry buys nothing: the proxy appended the real one.
+            let spoofed = try await post(3, forwardedFor: "198.51.100.\(Int.random(in: 1...254)), 203.0.113.7", port: port)
+            #expect(spoofed.hasPrefix("HTTP/1.1 429"), "\(spoofed)")
+            let other = try await post(4, forwardedFor: "203.0.113.8", port: port)
+            #expect(other.hasPrefix("HTTP/1.1 200"), "\(other)")
+        }
+    }
+
+    @Test("Room sockets through a proxy are counted per client it names: past the limit 429, a closed one makes room")
+    func roomSocketsThroughAProxy() async throws {
+        try await withRelayServer(configure: { $0.connectionsPerAddress = .init(maximum: 2) }) { port, _ in
+            func open(for client: String) async throws -> StalledClient {
+                try await StalledClient.connect(port: port, path: "/ws/room/new", extraHeaders: "X-Forwarded-For: \(client)\r\n")
+            }
+            let first = try await open(for: "203.0.113.7")
+            var second: StalledClient? = try await open(for: "203.0.113.7")
+            let refusal = await StalledClient.refusal(
+                port: port, path: "/ws/room/new", extraHeaders: "X-Forwarded-For: 203.0.113.7\r\n")
+            #expect(refusal?.status == 429)
+            #expect(refusal?.body == #"{"detail":"Too many connections from this address"}"#)
+            let others = [try await open(for: "203.0.113.8"), try await open(for: "127.0.0.1")]  // loopback: not counted
+
+            second = nil  // closed
+            try await eventually { (try? await open(for: "203.0.113.7")) != nil }
+            withExtendedLifetime((first, second, others)) {}
+        }
+    }
+
+    /// 127.0.0.2 is the proxy; 127.0.0.3 a client that connects directly.
+    @Test("A trusted proxy's own connections are not counted as they are accepted; a direct client's are")
+    func proxyConnectionsUncounted() async throws {
+        try await withRelayServer(configure: {
+            $0.connectionsPerAddress = .init(maximum: 1)
+            $0.clientAddresses = ClientAddressPolicy(trustedProxies: try! TrustedProxies(parsing: "127.0.0.2"), countsLoopback: true)
+        }) { port, _ in
+            let request = "GET /api/rooms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            var held: [Int32] = []
+            defer { held.forEach { close($0) } }
+            for _ in 0..<3 { held.append(try await ConnectionsPerAddressTests.keptAliveConnection(port: port, from: "127.0.0.2")) }
+            #expect(try await rawExchange(port: port, request, from: "127.0.0.2").hasPrefix("HTTP/1.1 200"))
+
+            held.append(try await ConnectionsPerAddressTests.keptAliveConnection(port: port, from: "127.0.0.3"))
+            #expect(try await rawExchange(port: port, request, from: "127.0.0.3").isEmpty)
+        }
+    }
+
+    @Test("A redirect behind a proxy that ends TLS keeps https, when the proxy is trusted")
+    func redirectScheme() async throws {
+        @Sendable func location(_ port: Int, proto: String) async throws -> String? {
+            let answer = try await rawExchange(
+                port: port, "GET /api/bosses/ HTTP/1.1\r\nHost: game.example\r\nX-Forwarded-Proto: \(proto)\r\nConnection: close\r\n\r\n")
+            let line = answer.split(separator: "\r\n").first { $0.lowercased().hasPrefix("location:") }
+            return line.map { $0.dropFirst("location:".count).trimmingCharacters(in: .whitespaces) }
+        }
+        try await withRelayServer { port, _ in
+            let locations = [
+                try await location(port, proto: "https"), try await location(port, proto: "http"),
+                try await location(port, proto: "https, http"),
+            ]
+            #expect(locations == ["https://game.example/api/bosses", "http://game.example/api/bosses", "http://game.example/api/bosses"])
+        }
+        try await withRelayServer(configure: { $0.clientAddresses.trustedProxies = .none }) { port, _ in
+            let untrusted = try await location(port, proto: "https")
+            #expect(untrusted == "http://game.example/api/bosses")
+        }
+    }
+}
