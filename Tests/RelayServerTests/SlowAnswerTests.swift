@@ -71,9 +71,27 @@ struct SlowAnswerTests {
             }
         }
     }
+
+    /// A GET with a body (`Content-Length: 1`) is answered at its head; the byte comes after.
+    @Test("A request whose body comes after its answer began waits for that answer to be downloaded, not the timeout")
+    func lateBodyOfAnAnsweredRequest() async throws {
+        try await withTemporaryDirectory { images in
+            let medium = try Self.image(2, bytes: 2_000_000, in: images)
+            try await withRelayProcess(arguments: Self.arguments(images: images, timeout: .seconds(2))) { port in
+                // ~640 KB/s: ~3 s for 2 MB, past the 2 s timeout that the body's end at 300 ms started
+                // (before: the connection was closed mid-answer at ~2.3 s).
+                let read = try await readAnswer(
+                    port: port, "GET /api/bosses/images/2 HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n", chunk: 32 * 1024,
+                    every: .milliseconds(50), giveUpAfter: .seconds(60), sending: ("x", after: .milliseconds(300)))
+                #expect(read.ending == .answerComplete, "\(read.received.count) bytes in \(read.elapsed)")
+                let isWhole = read.body.elementsEqual(medium)
+                #expect(isWhole, "\(read.received.count) bytes")
+            }
+        }
+    }
 }
 
-/// What ``readAnswer(port:_:chunk:every:giveUpAfter:)`` saw.
+/// What ``readAnswer(port:_:receiveBuffer:maxSegmentSize:chunk:every:giveUpAfter:sending:)`` saw.
 struct AnswerRead {
     enum Ending { case answerComplete, closedByServer, gaveUp }
     let received: [UInt8]
@@ -90,12 +108,13 @@ struct AnswerRead {
 /// Writes `request` to a socket (by default with a 4 KB receive buffer and 1,400-byte segments:
 /// a client on a slow link), then reads `chunk` bytes `every` so often until the whole answer (by
 /// its `Content-Length`) has come, the server has closed or reset the connection, or
-/// `giveUpAfter` has passed.
+/// `giveUpAfter` has passed; sends `late` bytes too, once their time has come.
 func readAnswer(
     port: Int, _ request: String, receiveBuffer: Int32? = 4096, maxSegmentSize: Int32? = 1400, chunk: Int,
-    every interval: Duration, giveUpAfter limit: Duration
+    every interval: Duration, giveUpAfter limit: Duration, sending late: (bytes: String, after: Duration)? = nil
 ) async throws -> AnswerRead {
     try await onOwnThread {
+        var late = late
         let descriptor = try loopbackSocket(port: port, receiveBuffer: receiveBuffer, maxSegmentSize: maxSegmentSize)
         defer { close(descriptor) }
         var timeout = timeval(tv_sec: 1, tv_usec: 0)
@@ -122,6 +141,13 @@ func readAnswer(
                 if let length, received.count >= length { return finish(.answerComplete) }
             }
             Thread.sleep(forTimeInterval: Double(interval / .milliseconds(1)) / 1_000)
+            if let (text, after) = late, ContinuousClock.now - start >= after {
+                late = nil
+                let bytes = Array(text.utf8)
+                guard send(descriptor, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else {
+                    throw StalledClientError.write
+                }
+            }
         }
         return finish(.gaveUp)
     }

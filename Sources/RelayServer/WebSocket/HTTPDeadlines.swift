@@ -105,7 +105,15 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
         case .end:
             if self.answeredEarly > 0 {
                 self.answeredEarly -= 1
-                if self.unanswered == 0 { self.waitingSince = .now() }
+                // The wait for the next request starts now, or once that answer has left the
+                // server's buffer if it still waits there (an image is downloading).
+                if self.unanswered == 0 {
+                    if self.transfer == nil {
+                        self.waitingSince = .now()
+                    } else {
+                        (self.waitingSince, self.waitsForDelivery) = (nil, true)
+                    }
+                }
             } else {
                 self.unanswered += 1
                 (self.waitingSince, self.waitsForDelivery) = (nil, false)
