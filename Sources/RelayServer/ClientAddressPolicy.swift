@@ -50,7 +50,13 @@ struct TrustedProxies: Sendable, Equatable {
     }
 
     func contains(_ address: ClientAddress) -> Bool {
-        self.trustsEveryPeer || self.networks.contains { address.prefix($0.bits) == $0.base }
+        self.trustsEveryPeer || self.lists(address)
+    }
+
+    /// Whether `address` is in a listed network: `*` vouches for the peer that connects, not for
+    /// the hops its `X-Forwarded-For` names.
+    func lists(_ address: ClientAddress) -> Bool {
+        self.networks.contains { address.prefix($0.bits) == $0.base }
     }
 }
 
@@ -102,17 +108,17 @@ struct ClientAddressPolicy: Sendable {
     }
 
     /// The client in `X-Forwarded-For` (every value, in order): each proxy appends the peer it
-    /// saw, so it is the last entry that is not itself a trusted proxy; the entries left of it
-    /// were written by that client and prove nothing. With `*` every hop is trusted, so it is the
-    /// first entry, as uvicorn has it. Nil without entries.
+    /// saw, so it is the last entry that is not itself a listed proxy; the entries left of it
+    /// were written by that client and prove nothing. With `*` alone that is the last entry, the
+    /// one the connecting proxy wrote: uvicorn takes the first, which a client behind an
+    /// appending proxy writes itself. Nil without entries.
     func forwardedClient(in values: [String]) -> ForwardedClient? {
         let entries = values.flatMap { $0.split(separator: ",") }.map(\.withoutOptionalWhitespace).filter { !$0.isEmpty }
         func parsed(_ entry: Substring) -> ForwardedClient {
             ClientAddress(parsing: entry).map(ForwardedClient.address) ?? .unparsable(entry)
         }
-        guard !self.trustedProxies.trustsEveryPeer else { return entries.first.map(parsed) }
         for entry in entries.reversed() {
-            guard case .address(let address) = parsed(entry), self.trustedProxies.contains(address) else {
+            guard case .address(let address) = parsed(entry), self.trustedProxies.lists(address) else {
                 return parsed(entry)
             }
         }

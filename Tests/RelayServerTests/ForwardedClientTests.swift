@@ -63,8 +63,11 @@ struct ForwardedClientTests {
         #expect(client([]) == nil)
         #expect(client([" , "]) == nil)
 
+        // With * only the connecting proxy is known to be one: its entry is the client.
         let everyone = ClientAddressPolicy(trustedProxies: try TrustedProxies(parsing: "*"))
-        #expect(everyone.forwardedClient(in: ["198.51.100.1, 203.0.113.7"]) == .address(try #require(ClientAddress(parsing: "198.51.100.1"))))
+        #expect(everyone.forwardedClient(in: ["198.51.100.1, 203.0.113.7"]) == .address(real))
+        let everyoneAndListed = ClientAddressPolicy(trustedProxies: try TrustedProxies(parsing: "*, 10.0.0.0/8"))
+        #expect(everyoneAndListed.forwardedClient(in: ["198.51.100.1, 203.0.113.7, 10.0.0.2"]) == .address(real))
     }
 
     @Test("Only a trusted proxy's header counts; the proxy itself is never counted")
@@ -97,30 +100,48 @@ struct ForwardedClientTests {
         #expect(error?.message.contains("'proxy.local' is not an IP address") == true, "\(String(describing: error))")
     }
 
+    @Sendable static func post(_ score: Int, forwardedFor: String, port: Int) async throws -> String {
+        let body =
+            #"{"player_name":"p","score":\#(score),"coins":0,"enemies_defeated":0,"distance":0,"level":1,"game_mode":"classic"}"#
+        return try await rawExchange(
+            port: port,
+            "POST /api/scores HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\nContent-Type: application/json\r\n"
+                + "X-Forwarded-For: \(forwardedFor)\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
+    }
+
     /// The test's client is the proxy (loopback, trusted by default), and names clients that are not.
     @Test("Writes through a proxy are budgeted per client it names, whatever a client adds to the header")
     func writesThroughAProxy() async throws {
-        @Sendable func post(_ score: Int, forwardedFor: String, port: Int) async throws -> String {
-            let body =
-                #"{"player_name":"p","score":\#(score),"coins":0,"enemies_defeated":0,"distance":0,"level":1,"game_mode":"classic"}"#
-            return try await rawExchange(
-                port: port,
-                "POST /api/scores HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\nContent-Type: application/json\r\n"
-                    + "X-Forwarded-For: \(forwardedFor)\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
-        }
         try await withRelayServer(configure: {
             $0.limits.writesPerAddress = .init(perSecond: 0.001)  // no refill on a slow machine
             $0.limits.writesPerAddress.burst = 2
         }) { port, _ in
             for score in 1...2 {
-                let answer = try await post(score, forwardedFor: "203.0.113.7", port: port)
+                let answer = try await Self.post(score, forwardedFor: "203.0.113.7", port: port)
                 #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
             }
             // A new made-up first entry buys nothing: the proxy appended the real one.
-            let spoofed = try await post(3, forwardedFor: "198.51.100.\(Int.random(in: 1...254)), 203.0.113.7", port: port)
+            let spoofed = try await Self.post(3, forwardedFor: "198.51.100.\(Int.random(in: 1...254)), 203.0.113.7", port: port)
             #expect(spoofed.hasPrefix("HTTP/1.1 429"), "\(spoofed)")
-            let other = try await post(4, forwardedFor: "203.0.113.8", port: port)
+            let other = try await Self.post(4, forwardedFor: "203.0.113.8", port: port)
             #expect(other.hasPrefix("HTTP/1.1 200"), "\(other)")
+        }
+    }
+
+    /// With `*` the proxy that connects is trusted, not whoever wrote the entries before its own:
+    /// behind an appending proxy (nginx's `$proxy_add_x_forwarded_for`) the first entry is the
+    /// client's own text, so a new one per request was a new budget, or someone else's.
+    @Test("With * the client is still the entry the proxy wrote, not the first one a client made up")
+    func everyPeerTrusted() async throws {
+        try await withRelayServer(configure: {
+            $0.clientAddresses.trustedProxies = try! TrustedProxies(parsing: "*")
+            $0.limits.writesPerAddress = .init(perSecond: 0.001)
+            $0.limits.writesPerAddress.burst = 2
+        }) { port, _ in
+            for score in 1...3 {
+                let answer = try await Self.post(score, forwardedFor: "198.51.100.\(score), 203.0.113.7", port: port)
+                #expect(answer.hasPrefix(score <= 2 ? "HTTP/1.1 200" : "HTTP/1.1 429"), "\(score): \(answer)")
+            }
         }
     }
 
