@@ -40,11 +40,14 @@ struct TrustedProxies: Sendable, Equatable {
             }
             let parts = entry.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
             guard let address = ClientAddress(parsing: parts[0]) else { throw ParseError(entry: String(entry)) }
-            let maximum = address.isV4 ? 32 : 128
+            // The length is of the family the address is written in: `::ffff:0:0/96` is IPv6's,
+            // though what it holds is IPv4. (One colon: IPv4 with a port.)
+            let isV4 = address.isV4 && parts[0].utf8.count(where: { $0 == UInt8(ascii: ":") }) < 2
+            let maximum = isV4 ? 32 : 128
             guard let length = parts.count == 2 ? Int(parts[1]) : maximum, (0...maximum).contains(length) else {
                 throw ParseError(entry: String(entry))
             }
-            let bits = address.isV4 ? 96 + length : length
+            let bits = isV4 ? 96 + length : length
             self.networks.append(Network(base: address.prefix(bits), bits: bits))
         }
     }

@@ -27,10 +27,16 @@ struct ForwardedClientTests {
         #expect(try TrustedProxies(parsing: "") == .none)
         #expect(try TrustedProxies(parsing: "0.0.0.0/0").contains(try #require(ClientAddress(parsing: "203.0.113.7"))))
         #expect(try !TrustedProxies(parsing: "0.0.0.0/0").contains(try #require(ClientAddress(parsing: "2001:db8::1"))))
+        // An IPv6 network's length is of 128 bits, even written with IPv4's mapped form.
+        let mapped = try TrustedProxies(parsing: "::ffff:0:0/96, ::ffff:192.0.2.0/120")
+        for (ip, trusted) in [("203.0.113.7", true), ("::ffff:192.0.2.9", true), ("2001:db8::1", false), ("::1", false)] {
+            #expect(mapped.contains(try #require(ClientAddress(parsing: ip))) == trusted, "\(ip)")
+        }
+        #expect(try TrustedProxies(parsing: "::ffff:192.0.2.0/120") == TrustedProxies(parsing: "192.0.2.0/24"))
         for loopback in ["127.0.0.1", "127.200.1.1", "::1", "::ffff:127.0.0.1"] {
             #expect(TrustedProxies.loopback.contains(try #require(ClientAddress(parsing: loopback))), "\(loopback)")
         }
-        for bad in ["10.0.0.0/33", "::1/129", "localhost", "10.0.0.0/x", "1.2.3"] {
+        for bad in ["10.0.0.0/33", "::1/129", "::ffff:0:0/129", "localhost", "10.0.0.0/x", "1.2.3"] {
             #expect(throws: TrustedProxies.ParseError.self, "\(bad)") { try TrustedProxies(parsing: "10.0.0.1,\(bad)") }
         }
     }
