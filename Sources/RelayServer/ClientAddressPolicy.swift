@@ -115,17 +115,24 @@ struct ClientAddressPolicy: Sendable {
     /// were written by that client and prove nothing. With `*` alone that is the last entry, the
     /// one the connecting proxy wrote: uvicorn takes the first, which a client behind an
     /// appending proxy writes itself. Nil without entries.
+    ///
+    /// It is read from the end, entry by entry: a client behind the proxy may send a head's
+    /// worth of entries of its own, and splitting all of them cost hundreds of short walks.
     func forwardedClient(in values: [String]) -> ForwardedClient? {
-        let entries = values.flatMap { $0.split(separator: ",") }.map(\.withoutOptionalWhitespace).filter { !$0.isEmpty }
-        func parsed(_ entry: Substring) -> ForwardedClient {
-            ClientAddress(parsing: entry).map(ForwardedClient.address) ?? .unparsable(entry)
-        }
-        for entry in entries.reversed() {
-            guard case .address(let address) = parsed(entry), self.trustedProxies.lists(address) else {
-                return parsed(entry)
+        var first: ForwardedClient?
+        for value in values.reversed() {
+            var rest = value[...]
+            while !rest.isEmpty {
+                let comma = rest.utf8.lastIndex(of: UInt8(ascii: ","))
+                let entry = rest[(comma.map { rest.utf8.index(after: $0) } ?? rest.startIndex)...].withoutOptionalWhitespace
+                rest = rest[..<(comma ?? rest.startIndex)]
+                guard !entry.isEmpty else { continue }
+                let client = ClientAddress(parsing: entry).map(ForwardedClient.address) ?? .unparsable(entry)
+                guard case .address(let address) = client, self.trustedProxies.lists(address) else { return client }
+                first = client
             }
         }
-        return entries.first.map(parsed)  // every hop a trusted proxy: the first was the client
+        return first  // every hop a trusted proxy: the first was the client
     }
 }
 
