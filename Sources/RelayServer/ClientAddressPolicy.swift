@@ -94,7 +94,7 @@ struct ClientAddressPolicy: Sendable {
         guard self.trustedProxies.contains(address) else { return self.key(of: address) }
         switch self.forwardedClient(in: values) {
         case .address(let client): return self.key(of: client)
-        case .unparsable(let text): return "unparsable:\(text.prefix(64))"
+        case .unparsable: return "unparsable"
         case nil: return nil
         }
     }

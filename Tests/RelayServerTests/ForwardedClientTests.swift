@@ -77,20 +77,14 @@ struct ForwardedClientTests {
     }
 
     /// A client behind an appending proxy sends a head's worth (16 KiB) of entries; only the last
-    /// ones are read. (Against a one-entry header, fastest of several runs: a ratio, not a time.)
-    @Test("The walk reads from the end: a client's 8,000 made-up entries cost what one does")
+    /// ones are read, from the end (what that saves is measured in BENCHMARKS.md, session 19:
+    /// this checks only the answer, as timed tests fail on a loaded machine).
+    @Test("A client's 8,000 made-up entries before the proxy's own change nothing")
     func longHeader() throws {
-        let policy = ClientAddressPolicy()
         let proxy = try Self.peer("127.0.0.1")
-        func fastest(_ header: String) -> Duration {
-            (0..<5).map { _ in
-                ContinuousClock().measure { for _ in 0..<20 { _ = policy.key(ofPeer: proxy, forwardedFor: [header]) } }
-            }.min()!
-        }
         let long = String(repeating: "1,", count: 8_000) + "203.0.113.7"
-        #expect(policy.key(ofPeer: proxy, forwardedFor: [long]) == "203.0.113.7")
-        let (short, made) = (fastest("203.0.113.7"), fastest(long))
-        #expect(made < short * 20, "\(made) against \(short)")
+        #expect(ClientAddressPolicy().key(ofPeer: proxy, forwardedFor: [long, "127.0.0.1"]) == "203.0.113.7")
+        #expect(ClientAddressPolicy().key(ofPeer: proxy, forwardedFor: [String(repeating: " ,", count: 8_000)]) == nil)
     }
 
     @Test("Only a trusted proxy's header counts; the proxy itself is never counted")
@@ -105,7 +99,8 @@ struct ForwardedClientTests {
         #expect(!policy.isTrustedProxy(try Self.peer("198.51.100.1")))
         // A client on the proxy's machine is loopback, not counted; made-up entries share one key.
         #expect(policy.key(ofPeer: try Self.peer("10.0.0.5"), forwardedFor: ["127.0.0.1"]) == nil)
-        #expect(policy.key(ofPeer: try Self.peer("10.0.0.5"), forwardedFor: ["unknown"]) == "unparsable:unknown")
+        #expect(policy.key(ofPeer: try Self.peer("10.0.0.5"), forwardedFor: ["unknown"]) == "unparsable")
+        #expect(policy.key(ofPeer: try Self.peer("10.0.0.5"), forwardedFor: ["_hidden"]) == "unparsable")
         // By default loopback is the trusted proxy (uvicorn's default too).
         #expect(ClientAddressPolicy().key(ofPeer: try Self.peer("127.0.0.1"), forwardedFor: ["203.0.113.7"]) == "203.0.113.7")
     }

@@ -61,7 +61,7 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
             idleTimeout: nil,
             httpDecoderConfiguration: .init(
                 maxHeaderFieldSize: Self.maxRequestHeadBytes, maxHeaderListSize: Self.maxRequestHeadBytes))
-        self.responder = Self.redirectingUpgrades(to: responder)
+        self.responder = Self.closingOnLateUpgrades(to: responder)
         self.sockets = sockets
         self.settings = settings
     }
@@ -150,22 +150,22 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     }
 
     /// NIO upgrades only a connection's first request. A WebSocket upgrade asked for later on a
-    /// kept-alive connection gets a redirect to the same target with the connection closed, so the
-    /// client retries on a fresh one (as hummingbird-websocket does); other requests go to `responder`.
-    static func redirectingUpgrades(to responder: @escaping HTTPChannelHandler.Responder) -> HTTPChannelHandler.Responder {
+    /// kept-alive connection is not answered: the connection is closed, and the client, which
+    /// reused a connection, retries on a fresh one. Reverse proxies with a pool of upstream
+    /// connections do this (nginx with `keepalive`, Go's transport): they send a browser's
+    /// upgrade on a pooled connection, and retry a request that fails there before any answer.
+    /// A 307, as hummingbird-websocket answers, went back to the browser instead, whose
+    /// WebSocket failed. Other requests go to `responder`.
+    static func closingOnLateUpgrades(to responder: @escaping HTTPChannelHandler.Responder) -> HTTPChannelHandler.Responder {
         { request, writer, channel in
             guard request.headers[.upgrade]?.lowercased() == "websocket" else {
                 return try await responder(request, writer, channel)
             }
-            var target = request.uri.path
-            if let query = request.uri.query { target += "?\(query)" }
-            let redirect = HTTPResponse(status: .temporaryRedirect, headerFields: [.connection: "close", .location: target])
-            try await writer.writeResponse(redirect)
             throw UpgradeOnKeptAliveConnection()
         }
     }
 
-    /// Ends the HTTP connection after the redirect (hummingbird closes it on an error).
+    /// Ends the HTTP connection, unanswered (hummingbird closes it on an error).
     struct UpgradeOnKeptAliveConnection: Error {}
 
     /// The HTTP/1.1 handlers hummingbird's own HTTP channel would add.
