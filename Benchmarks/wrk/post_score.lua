@@ -5,6 +5,7 @@
 -- The key comes from $API_KEY (default "k"). Player names cycle through 5,000 players per
 -- wrk thread, scores are uniform in 0…1,000,000, game modes cycle through three.
 -- Prints a count of answers by status at the end (anything but 200 is a failure).
+-- $X_FORWARDED_FOR, if set, is sent as that header (as a proxy on loopback would).
 
 local api_key = os.getenv("API_KEY") or "k"
 local modes = { "classic", "endless", "levels" }
@@ -12,6 +13,7 @@ local modes = { "classic", "endless", "levels" }
 wrk.method = "POST"
 wrk.headers["X-API-Key"] = api_key
 wrk.headers["Content-Type"] = "application/json"
+if os.getenv("X_FORWARDED_FOR") then wrk.headers["X-Forwarded-For"] = os.getenv("X_FORWARDED_FOR") end
 
 local threads = {}
 
