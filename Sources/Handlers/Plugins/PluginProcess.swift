@@ -164,10 +164,15 @@ public final class PluginProcess: Sendable {
     private func runOnce() async {
         let input = PluginInput(limit: self.settings.maxQueuedInputBytes)
         let (killRequests, kill) = AsyncStream.makeStream(of: Void.self)
-        self.state.withLock { state in
+        // Not once the shutdown has begun: it waits only for an incarnation that was running when
+        // it looked, so a restart resumed after that (a busy machine) would run unwatched.
+        let starts = self.state.withLock { state in
+            guard !state.isShuttingDown else { return false }
             state.kill = kill
             state.isRunning = true
+            return true
         }
+        guard starts else { return }
         defer { self.state.withLock { $0.isRunning = false } }
         let helloDeadline = self.eventLoop.scheduleTask(in: TimeAmount(self.settings.startupTimeout)) { [self] in
             guard self.state.withLock({ $0.input !== input }) else { return }

@@ -86,6 +86,27 @@ struct PluginStartupTests {
         for pid in pids { #expect(kill(pid, 0) != 0, "process \(pid) is gone") }
     }
 
+    /// A shutdown waits only for an incarnation that is running when it looks. On a busy machine
+    /// a restart whose delay had run out could resume after that and start a plugin nobody
+    /// waited for.
+    @Test func noRestartBeginsOnceTheShutdownHas() async throws {
+        let pidFile = ProbePlugin.pidFile()
+        var settings = ProbePlugin.settings()
+        (settings.minRestartDelay, settings.maxRestartDelay) = (.milliseconds(500), .milliseconds(500))
+        let process = PluginProcess(
+            executable: ProbePlugin.executable("exit_at_once", pidFile: pidFile), settings: settings,
+            eventLoop: testEventLoopGroup.next(), logger: quietLogger)
+        let supervisor = Task { await process.supervise() }
+        // The first incarnation has exited: the supervisor is waiting out its restart delay.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ProbePlugin.pids(in: pidFile).count < 1 || process.isRunning, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        process.beginShutdown()
+        await supervisor.value  // not cancelled: the delay runs out, as when a busy machine resumes it late
+        #expect(ProbePlugin.pids(in: pidFile).count == 1)
+    }
+
     @Test func aRestartThatAnnouncesOtherTypesIsRefused() async throws {
         let pidFile = ProbePlugin.pidFile()
         try await ProbePlugin.withHarness([ProbePlugin.executable("changes_on_restart", pidFile: pidFile)]) { harness in
