@@ -39,10 +39,15 @@ struct TrustedProxies: Sendable, Equatable {
                 continue
             }
             let parts = entry.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let address = ClientAddress(parsing: parts[0]) else { throw ParseError(entry: String(entry)) }
+            let colons = parts[0].utf8.count(where: { $0 == UInt8(ascii: ":") })
+            // Bare addresses only: the forms with a port or brackets that `X-Forwarded-For` may hold
+            // (`10.0.0.5:80`, `[::1]`) would be a typo here.
+            guard !parts[0].contains("["), !(colons == 1 && parts[0].contains(".")),
+                let address = ClientAddress(parsing: parts[0])
+            else { throw ParseError(entry: String(entry)) }
             // The length is of the family the address is written in: `::ffff:0:0/96` is IPv6's,
-            // though what it holds is IPv4. (One colon: IPv4 with a port.)
-            let isV4 = address.isV4 && parts[0].utf8.count(where: { $0 == UInt8(ascii: ":") }) < 2
+            // though what it holds is IPv4.
+            let isV4 = address.isV4 && colons == 0
             let maximum = isV4 ? 32 : 128
             guard let length = parts.count == 2 ? Int(parts[1]) : maximum, (0...maximum).contains(length) else {
                 throw ParseError(entry: String(entry))

@@ -36,7 +36,7 @@ struct ForwardedClientTests {
         for loopback in ["127.0.0.1", "127.200.1.1", "::1", "::ffff:127.0.0.1"] {
             #expect(TrustedProxies.loopback.contains(try #require(ClientAddress(parsing: loopback))), "\(loopback)")
         }
-        for bad in ["10.0.0.0/33", "::1/129", "::ffff:0:0/129", "localhost", "10.0.0.0/x", "1.2.3"] {
+        for bad in ["10.0.0.0/33", "::1/129", "::ffff:0:0/129", "localhost", "10.0.0.0/x", "1.2.3", "10.0.0.5:80", "[::1]", "[::1]:80"] {
             #expect(throws: TrustedProxies.ParseError.self, "\(bad)") { try TrustedProxies(parsing: "10.0.0.1,\(bad)") }
         }
     }
