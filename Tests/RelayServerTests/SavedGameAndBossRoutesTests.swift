@@ -3,6 +3,7 @@ import HTTPTypes
 import HummingbirdTesting
 import NIOCore
 import _NIOFileSystem
+import Synchronization
 import Testing
 
 @testable import RelayServer
@@ -151,6 +152,40 @@ struct SavedGameAndBossRoutesTests {
         }
         let kept = (0..<(ImageCache.capacity + 10)).filter { cache.bytes(of: FilePath("/many/\($0)"), version) != nil }
         #expect(kept.count <= ImageCache.capacity)
+    }
+
+    /// Twenty requests for an image nobody has asked for yet, at once: one read of the file.
+    @Test("Requests arriving while an image is read share that read, its failure too")
+    func imageReadsAreShared() async throws {
+        let cache = ImageCache()
+        let version = ImageCache.Version(size: 3, modified: .init(seconds: 1, nanoseconds: 2))
+        final class Reads: Sendable { let count = Mutex(0) }
+        let reads = Reads()
+        @Sendable func slowRead(failing: Bool) -> @Sendable () async throws -> ByteBuffer {
+            {
+                reads.count.withLock { $0 += 1 }
+                try await Task.sleep(for: .milliseconds(300))  // the others arrive meanwhile
+                if failing { throw CancellationError() }
+                return ByteBuffer(bytes: [1, 2, 3])
+            }
+        }
+        let failures = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<20 {
+                group.addTask { (try? await cache.bytes(of: "/a", version, reading: slowRead(failing: true))) == nil }
+            }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(failures == 20)
+        #expect(reads.count.withLock { $0 } == 1)
+
+        // After a failure the next request reads again; its bytes are kept.
+        let answers = await withTaskGroup(of: ByteBuffer?.self) { group in
+            for _ in 0..<20 { group.addTask { try? await cache.bytes(of: "/a", version, reading: slowRead(failing: false)) } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(answers.allSatisfy { $0 == ByteBuffer(bytes: [1, 2, 3]) })
+        #expect(reads.count.withLock { $0 } == 2)
+        #expect(cache.bytes(of: "/a", version) == ByteBuffer(bytes: [1, 2, 3]))
     }
 
     @Test("A boss image that cannot be served whole gets a JSON error, never a 200 cut short")
