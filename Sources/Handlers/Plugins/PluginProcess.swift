@@ -228,16 +228,23 @@ public final class PluginProcess: Sendable {
     /// Takes a hello: the first one fixes the plugin's types, a restart must repeat them.
     /// Returns why it is refused, if it is.
     func accept(_ hello: PluginHello, input: PluginInput) -> String? {
+        var lateForShutdown = false
         let refusal = self.state.withLock { state -> String? in
             if let first = state.hello, first != hello {
                 return "its hello after a restart differs from its first one"
             }
-            guard !state.isShuttingDown else { return nil }
+            guard !state.isShuttingDown else {
+                lateForShutdown = true
+                return nil
+            }
             state.hello = hello
             state.input = input
             state.consecutiveTimeouts = 0
             return nil
         }
+        // The shutdown closed only the stdin of an incarnation that had said hello: this one
+        // (a restart under way) would otherwise run until it is killed, or its hello deadline.
+        if lateForShutdown { input.close() }
         if refusal == nil {
             self.readiness.succeed(hello)
             self.logger.info(

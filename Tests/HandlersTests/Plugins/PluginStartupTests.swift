@@ -107,6 +107,32 @@ struct PluginStartupTests {
         #expect(ProbePlugin.pids(in: pidFile).count == 1)
     }
 
+    /// An incarnation that started just before the shutdown (a restart) has its stdin closed
+    /// once it says hello, as the shutdown closed the others': it exits by itself rather than
+    /// running until it is killed at the end of the grace period.
+    @Test func aHelloAfterTheShutdownBeganStillGetsItsStdinClosed() async throws {
+        let pidFile = ProbePlugin.pidFile()
+        var settings = ProbePlugin.settings()
+        settings.startupTimeout = .seconds(30)  // its kill at a missing hello's deadline is not the exit looked for
+        let process = PluginProcess(
+            executable: ProbePlugin.executable("slow_hello", pidFile: pidFile), settings: settings,
+            eventLoop: testEventLoopGroup.next(), logger: quietLogger)
+        let supervisor = Task { await process.supervise() }
+        // Started, and a second from its hello.
+        var deadline = ContinuousClock.now + .seconds(10)
+        while ProbePlugin.pids(in: pidFile).isEmpty, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        process.beginShutdown()
+        deadline = ContinuousClock.now + .seconds(8)
+        while process.isRunning, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(!process.isRunning, "still running 8 s after the shutdown began")
+        process.kill()
+        await supervisor.value
+    }
+
     @Test func aRestartThatAnnouncesOtherTypesIsRefused() async throws {
         let pidFile = ProbePlugin.pidFile()
         try await ProbePlugin.withHarness([ProbePlugin.executable("changes_on_restart", pidFile: pidFile)]) { harness in

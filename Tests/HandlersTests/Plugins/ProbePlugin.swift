@@ -28,6 +28,8 @@ enum ProbePlugin {
             sys.exit(1)
         if mode == "no_hello":
             time.sleep(60)
+        if mode == "slow_hello":
+            time.sleep(1)
         if mode == "bad_protocol":
             say({"kind": "hello", "protocol": 99, "name": "probe", "handles": ["probe"]})
             time.sleep(60)
