@@ -35,7 +35,9 @@ struct ClientAddress: Hashable, Sendable {
             let rest = text[text.index(after: close)...]
             guard rest.isEmpty || (rest.first == ":" && isPort(rest.dropFirst())) else { return nil }
             text = text[text.index(after: text.startIndex)..<close]
-        } else if let colon = text.firstIndex(of: ":"), text.contains("."), !text[text.index(after: colon)...].contains(":") {
+        } else if let colon = text.firstIndex(of: ":"), text.contains("."),
+            !text[text.index(after: colon)...].contains(":")
+        {
             guard isPort(text[text.index(after: colon)...]) else { return nil }
             text = text[..<colon]  // IPv4 with a port
         }
@@ -61,7 +63,10 @@ struct ClientAddress: Hashable, Sendable {
 
     private init(bytes: in6_addr) {
         let (high, low) = withUnsafeBytes(of: bytes) { raw in
-            (raw.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }, raw.suffix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+            (
+                raw.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) },
+                raw.suffix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            )
         }
         self.init(high: high, low: low)
     }
@@ -84,7 +89,8 @@ struct ClientAddress: Hashable, Sendable {
     /// (one host gets a /64 of its own, 2^64 addresses), as text for logs.
     var limitKey: String {
         guard !self.isV4 else {
-            return stride(from: 24, through: 0, by: -8).map { String((self.low >> UInt64($0)) & 0xFF) }.joined(separator: ".")
+            return stride(from: 24, through: 0, by: -8).map { String((self.low >> UInt64($0)) & 0xFF) }.joined(
+                separator: ".")
         }
         return stride(from: 48, through: 0, by: -16).map { String((self.high >> UInt64($0)) & 0xFFFF, radix: 16) }
             .joined(separator: ":") + "::/64"

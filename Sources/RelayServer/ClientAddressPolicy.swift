@@ -14,9 +14,11 @@ struct TrustedProxies: Sendable, Equatable {
     }
 
     /// uvicorn's default is 127.0.0.1; this is every loopback address.
-    static let loopback = TrustedProxies(networks: [
-        Network(base: ClientAddress(high: 0, low: 0xFFFF_7F00_0000), bits: 104), Network(base: ClientAddress(high: 0, low: 1), bits: 128),
-    ], trustsEveryPeer: false)
+    static let loopback = TrustedProxies(
+        networks: [
+            Network(base: ClientAddress(high: 0, low: 0xFFFF_7F00_0000), bits: 104),
+            Network(base: ClientAddress(high: 0, low: 1), bits: 128),
+        ], trustsEveryPeer: false)
 
     static let none = TrustedProxies(networks: [], trustsEveryPeer: false)
 
@@ -129,7 +131,8 @@ struct ClientAddressPolicy: Sendable {
             var rest = value[...]
             while !rest.isEmpty {
                 let comma = rest.utf8.lastIndex(of: UInt8(ascii: ","))
-                let entry = rest[(comma.map { rest.utf8.index(after: $0) } ?? rest.startIndex)...].withoutOptionalWhitespace
+                let entry = rest[(comma.map { rest.utf8.index(after: $0) } ?? rest.startIndex)...]
+                    .withoutOptionalWhitespace
                 rest = rest[..<(comma ?? rest.startIndex)]
                 guard !entry.isEmpty else { continue }
                 let client = ClientAddress(parsing: entry).map(ForwardedClient.address) ?? .unparsable(entry)
@@ -145,7 +148,9 @@ extension Substring {
     /// Without leading and trailing spaces and tabs (HTTP's optional whitespace around list items).
     var withoutOptionalWhitespace: Substring {
         let isText = { (byte: UInt8) in byte != 0x20 && byte != 0x09 }
-        guard let first = self.utf8.firstIndex(where: isText), let last = self.utf8.lastIndex(where: isText) else { return "" }
+        guard let first = self.utf8.firstIndex(where: isText), let last = self.utf8.lastIndex(where: isText) else {
+            return ""
+        }
         return self[first...last]
     }
 }

@@ -29,14 +29,19 @@ struct ForwardedClientTests {
         #expect(try !TrustedProxies(parsing: "0.0.0.0/0").contains(try #require(ClientAddress(parsing: "2001:db8::1"))))
         // An IPv6 network's length is of 128 bits, even written with IPv4's mapped form.
         let mapped = try TrustedProxies(parsing: "::ffff:0:0/96, ::ffff:192.0.2.0/120")
-        for (ip, trusted) in [("203.0.113.7", true), ("::ffff:192.0.2.9", true), ("2001:db8::1", false), ("::1", false)] {
+        for (ip, trusted) in [
+            ("203.0.113.7", true), ("::ffff:192.0.2.9", true), ("2001:db8::1", false), ("::1", false),
+        ] {
             #expect(mapped.contains(try #require(ClientAddress(parsing: ip))) == trusted, "\(ip)")
         }
         #expect(try TrustedProxies(parsing: "::ffff:192.0.2.0/120") == TrustedProxies(parsing: "192.0.2.0/24"))
         for loopback in ["127.0.0.1", "127.200.1.1", "::1", "::ffff:127.0.0.1"] {
             #expect(TrustedProxies.loopback.contains(try #require(ClientAddress(parsing: loopback))), "\(loopback)")
         }
-        for bad in ["10.0.0.0/33", "::1/129", "::ffff:0:0/129", "localhost", "10.0.0.0/x", "1.2.3", "10.0.0.5:80", "[::1]", "[::1]:80"] {
+        for bad in [
+            "10.0.0.0/33", "::1/129", "::ffff:0:0/129", "localhost", "10.0.0.0/x", "1.2.3", "10.0.0.5:80", "[::1]",
+            "[::1]:80",
+        ] {
             #expect(throws: TrustedProxies.ParseError.self, "\(bad)") { try TrustedProxies(parsing: "10.0.0.1,\(bad)") }
         }
     }
@@ -102,7 +107,9 @@ struct ForwardedClientTests {
         #expect(policy.key(ofPeer: try Self.peer("10.0.0.5"), forwardedFor: ["unknown"]) == "unparsable")
         #expect(policy.key(ofPeer: try Self.peer("10.0.0.5"), forwardedFor: ["_hidden"]) == "unparsable")
         // By default loopback is the trusted proxy (uvicorn's default too).
-        #expect(ClientAddressPolicy().key(ofPeer: try Self.peer("127.0.0.1"), forwardedFor: ["203.0.113.7"]) == "203.0.113.7")
+        #expect(
+            ClientAddressPolicy().key(ofPeer: try Self.peer("127.0.0.1"), forwardedFor: ["203.0.113.7"])
+                == "203.0.113.7")
     }
 
     @Test("--forwarded-allow-ips, or FORWARDED_ALLOW_IPS; loopback by default; a bad entry stops start-up")
@@ -114,7 +121,9 @@ struct ForwardedClientTests {
         #expect(try proxies(["--forwarded-allow-ips", ""]) == .none)
         #expect(try proxies([], ["FORWARDED_ALLOW_IPS": "10.0.0.0/8"]) == TrustedProxies(parsing: "10.0.0.0/8"))
         #expect(try proxies(["--forwarded-allow-ips", "*"], ["FORWARDED_ALLOW_IPS": "10.0.0.1"]).trustsEveryPeer)
-        let error = #expect(throws: ValidationError.self) { try proxies(["--forwarded-allow-ips", "10.0.0.1,proxy.local"]) }
+        let error = #expect(throws: ValidationError.self) {
+            try proxies(["--forwarded-allow-ips", "10.0.0.1,proxy.local"])
+        }
         #expect(error?.message.contains("'proxy.local' is not an IP address") == true, "\(String(describing: error))")
     }
 
@@ -124,7 +133,8 @@ struct ForwardedClientTests {
         return try await rawExchange(
             port: port,
             "POST /api/scores HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\nContent-Type: application/json\r\n"
-                + "X-Forwarded-For: \(forwardedFor)\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
+                + "X-Forwarded-For: \(forwardedFor)\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+        )
     }
 
     /// The test's client is the proxy (loopback, trusted by default), and names clients that are not.
@@ -139,7 +149,8 @@ struct ForwardedClientTests {
                 #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
             }
             // A new made-up first entry buys nothing: the proxy appended the real one.
-            let spoofed = try await Self.post(3, forwardedFor: "198.51.100.\(Int.random(in: 1...254)), 203.0.113.7", port: port)
+            let spoofed = try await Self.post(
+                3, forwardedFor: "198.51.100.\(Int.random(in: 1...254)), 203.0.113.7", port: port)
             #expect(spoofed.hasPrefix("HTTP/1.1 429"), "\(spoofed)")
             let other = try await Self.post(4, forwardedFor: "203.0.113.8", port: port)
             #expect(other.hasPrefix("HTTP/1.1 200"), "\(other)")
@@ -167,7 +178,8 @@ struct ForwardedClientTests {
     func roomSocketsThroughAProxy() async throws {
         try await withRelayServer(configure: { $0.connectionsPerAddress = .init(maximum: 2) }) { port, _ in
             func open(for client: String) async throws -> StalledClient {
-                try await StalledClient.connect(port: port, path: "/ws/room/new", extraHeaders: "X-Forwarded-For: \(client)\r\n")
+                try await StalledClient.connect(
+                    port: port, path: "/ws/room/new", extraHeaders: "X-Forwarded-For: \(client)\r\n")
             }
             let first = try await open(for: "203.0.113.7")
             var second: StalledClient? = try await open(for: "203.0.113.7")
@@ -188,12 +200,15 @@ struct ForwardedClientTests {
     func proxyConnectionsUncounted() async throws {
         try await withRelayServer(configure: {
             $0.connectionsPerAddress = .init(maximum: 1)
-            $0.clientAddresses = ClientAddressPolicy(trustedProxies: try! TrustedProxies(parsing: "127.0.0.2"), countsLoopback: true)
+            $0.clientAddresses = ClientAddressPolicy(
+                trustedProxies: try! TrustedProxies(parsing: "127.0.0.2"), countsLoopback: true)
         }) { port, _ in
             let request = "GET /api/rooms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
             var held: [Int32] = []
             defer { held.forEach { close($0) } }
-            for _ in 0..<3 { held.append(try await ConnectionsPerAddressTests.keptAliveConnection(port: port, from: "127.0.0.2")) }
+            for _ in 0..<3 {
+                held.append(try await ConnectionsPerAddressTests.keptAliveConnection(port: port, from: "127.0.0.2"))
+            }
             #expect(try await rawExchange(port: port, request, from: "127.0.0.2").hasPrefix("HTTP/1.1 200"))
 
             held.append(try await ConnectionsPerAddressTests.keptAliveConnection(port: port, from: "127.0.0.3"))
@@ -205,7 +220,9 @@ struct ForwardedClientTests {
     func redirectScheme() async throws {
         @Sendable func location(_ port: Int, proto: String) async throws -> String? {
             let answer = try await rawExchange(
-                port: port, "GET /api/bosses/ HTTP/1.1\r\nHost: game.example\r\nX-Forwarded-Proto: \(proto)\r\nConnection: close\r\n\r\n")
+                port: port,
+                "GET /api/bosses/ HTTP/1.1\r\nHost: game.example\r\nX-Forwarded-Proto: \(proto)\r\nConnection: close\r\n\r\n"
+            )
             let line = answer.split(separator: "\r\n").first { $0.lowercased().hasPrefix("location:") }
             return line.map { $0.dropFirst("location:".count).trimmingCharacters(in: .whitespaces) }
         }
@@ -214,7 +231,11 @@ struct ForwardedClientTests {
                 try await location(port, proto: "https"), try await location(port, proto: "http"),
                 try await location(port, proto: "https, http"),
             ]
-            #expect(locations == ["https://game.example/api/bosses", "http://game.example/api/bosses", "http://game.example/api/bosses"])
+            #expect(
+                locations == [
+                    "https://game.example/api/bosses", "http://game.example/api/bosses",
+                    "http://game.example/api/bosses",
+                ])
         }
         try await withRelayServer(configure: { $0.clientAddresses.trustedProxies = .none }) { port, _ in
             let untrusted = try await location(port, proto: "https")
