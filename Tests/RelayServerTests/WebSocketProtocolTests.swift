@@ -363,6 +363,22 @@ struct WebSocketProtocolTests {
         }
     }
 
+    /// NIO's parser reads nothing after a request that asks to upgrade: before, the third request
+    /// here waited for the request timeout (30 s), and so did every request after it.
+    @Test("A later request asking for another protocol is answered, then its connection closed")
+    func otherUpgradeAfterARequest() async throws {
+        try await withRelayServer { port, _ in
+            let plain = "GET /api/rooms HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            let h2c =
+                "GET /api/rooms HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                + "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"
+            let start = ContinuousClock.now
+            let exchange = try await rawExchange(port: port, plain + h2c + plain)
+            #expect(exchange.components(separatedBy: "HTTP/1.1 200 OK").count - 1 == 2, "\(exchange)")
+            #expect(ContinuousClock.now - start < .seconds(9), "closed, not left to rawExchange's 10 s")
+        }
+    }
+
     @Test("Cancelling the server's task ends it, room sockets open or not")
     func cancelledServerEnds() async throws {
         try await withTemporaryDirectory { directory in

@@ -155,17 +155,22 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     /// connections do this (nginx with `keepalive`, Go's transport): they send a browser's
     /// upgrade on a pooled connection, and retry a request that fails there before any answer.
     /// A 307, as hummingbird-websocket answers, went back to the browser instead, whose
-    /// WebSocket failed. Other requests go to `responder`.
+    /// WebSocket failed. Other requests go to `responder`; one that asks for another protocol
+    /// (`h2c`) is answered, then its connection closed: NIO's parser reads nothing after a
+    /// request that asks to upgrade, and the client's next request waited for the timeout.
     static func closingOnLateUpgrades(to responder: @escaping HTTPChannelHandler.Responder) -> HTTPChannelHandler.Responder {
         { request, writer, channel in
-            guard request.headers[.upgrade]?.lowercased() == "websocket" else {
-                return try await responder(request, writer, channel)
+            guard let upgrade = request.headers[.upgrade] else { return try await responder(request, writer, channel) }
+            guard upgrade.lowercased() != "websocket" else { throw UpgradeOnKeptAliveConnection() }
+            try await responder(request, writer, channel)
+            let connection = request.headers[values: .connection].flatMap { $0.split(separator: ",") }
+            if connection.contains(where: { $0.withoutOptionalWhitespace.lowercased() == "upgrade" }) {
+                throw UpgradeOnKeptAliveConnection()
             }
-            throw UpgradeOnKeptAliveConnection()
         }
     }
 
-    /// Ends the HTTP connection, unanswered (hummingbird closes it on an error).
+    /// Ends the HTTP connection, after what has been written (hummingbird closes it on an error).
     struct UpgradeOnKeptAliveConnection: Error {}
 
     /// The HTTP/1.1 handlers hummingbird's own HTTP channel would add.
