@@ -87,16 +87,11 @@ struct ClientAddressPolicy: Sendable {
         peer.flatMap(ClientAddress.init).map(self.trustedProxies.contains) ?? false
     }
 
-    /// The key a new connection is counted under: nil for a trusted proxy, a loopback client, or
-    /// a peer without an IP address.
-    func key(ofPeer peer: SocketAddress?) -> String? {
-        guard let address = peer.flatMap(ClientAddress.init), !self.trustedProxies.contains(address) else { return nil }
-        return self.key(of: address)
-    }
-
-    /// The key a request is counted under: from a trusted proxy, the client its `X-Forwarded-For`
-    /// values name (nil without one); from anyone else, as ``key(ofPeer:)``.
-    func key(ofPeer peer: SocketAddress?, forwardedFor values: [String]) -> String? {
+    /// The key a connection or request is counted under: nil for a loopback client or a peer
+    /// without an IP address. A trusted proxy is not counted itself: its request counts as the
+    /// client its `X-Forwarded-For` values name, and without them (a connection as it is
+    /// accepted) not at all.
+    func key(ofPeer peer: SocketAddress?, forwardedFor values: [String] = []) -> String? {
         guard let address = peer.flatMap(ClientAddress.init) else { return nil }
         guard self.trustedProxies.contains(address) else { return self.key(of: address) }
         switch self.forwardedClient(in: values) {
