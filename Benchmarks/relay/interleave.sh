@@ -13,7 +13,7 @@ for _ in $(seq "$pairs"); do
     for dir in "$@"; do
         # shellcheck disable=SC2086  # BENCH_ARGS is a list of options
         out=$(flock -x /tmp/bench.lock env SKIP_BUILD=1 BUILD="$dir" PORT="${PORT:-8155}" \
-            bash Benchmarks/run-relay-bench.sh relay --rooms "$rooms" --players 2 --hz 30 --duration 10s --quiet ${BENCH_ARGS:-} 2>&1)
+            bash Benchmarks/run-relay-bench.sh relay --rooms "$rooms" --players 2 --hz 30 --duration ${DURATION:-10s} --quiet ${BENCH_ARGS:-} 2>&1)
         latency=$(echo "$out" | awk '/^latency/ {print "p50", $4, "p99", $8, "p99.9", $10}')
         # "… µs per delivery, RSS … MB, waited N ms for a core": CPU share, µs, and the wait.
         server=$(echo "$out" | awk '/^server/ {print $5, $9, "µs", "waited", $17, "ms"}')

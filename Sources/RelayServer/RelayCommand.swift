@@ -97,7 +97,7 @@ struct RelayCommand: AsyncParsableCommand {
     var stateMessagesPerSecond: Int = 10_000
 
     @Option(
-        help: "Sustained WebSocket message bytes per second per connection, every kind together (burst: twice this, and at least one largest message); a message past it is refused as one past its kind's budget."
+        help: "Sustained bytes per second read from each WebSocket connection, frames of every kind together (burst: twice this, and at least one largest message); past it the server reads nothing more from that connection until its budget refills, so its client's sends wait in TCP, and nothing is refused."
     )
     var inboundBytesPerSecond: Int = 2 << 20
 

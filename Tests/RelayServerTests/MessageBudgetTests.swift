@@ -46,41 +46,13 @@ struct MessageBudgetTests {
         var budget = MessageBudget(limits: limits)
         let start = ContinuousClock.now  // not before the buckets' own start
         var taken: [Bool] = []
-        for _ in 0..<4 { taken.append(budget.take(.state, bytes: 100, now: start)) }
+        for _ in 0..<4 { taken.append(budget.take(.state, now: start)) }
         #expect(taken == [true, true, true, false])
         taken = []
-        for _ in 0..<3 { taken.append(budget.take(.other, bytes: 100, now: start)) }
+        for _ in 0..<3 { taken.append(budget.take(.other, now: start)) }
         #expect(taken == [true, true, false])
-        let refilled = budget.take(.state, bytes: 100, now: start + .seconds(1))
-        let refilledOnce = !budget.take(.state, bytes: 100, now: start + .seconds(1))
+        let refilled = budget.take(.state, now: start + .seconds(1))
+        let refilledOnce = !budget.take(.state, now: start + .seconds(1))
         #expect(refilled && refilledOnce)
-    }
-
-    @Test("Bytes are a budget of their own, for every kind together; a refused message takes nothing")
-    func byteBudget() {
-        var limits = RelayLimits()
-        limits.inboundBytesPerSecond = 1_000
-        limits.inboundByteBurst = 3_000
-        limits.maxFrameBytes = 2_000
-        limits.messagesPerSecond = 1
-        limits.messageBurst = 2
-        var budget = MessageBudget(limits: limits)
-        let start = ContinuousClock.now
-        let taken = [
-            budget.take(.state, bytes: 2_000, now: start),
-            budget.take(.other, bytes: 1_001, now: start),  // past the bytes: its message token stays
-            budget.take(.other, bytes: 500, now: start),
-            budget.take(.other, bytes: 100, now: start),
-            budget.take(.other, bytes: 100, now: start),  // past the messages: its bytes stay
-            budget.take(.state, bytes: 400, now: start),
-            budget.take(.state, bytes: 1, now: start),
-            budget.take(.state, bytes: 1_000, now: start + .seconds(1)),
-        ]
-        #expect(taken == [true, false, true, true, false, true, false, true])
-
-        limits.inboundByteBurst = 10  // less than one largest message: raised to it
-        var small = MessageBudget(limits: limits)
-        let largest = small.take(.state, bytes: 2_000, now: .now)
-        #expect(largest)
     }
 }

@@ -298,31 +298,35 @@ struct RelayAbuseTests {
         }
     }
 
-    @Test("Message bytes are a budget of their own: past it a large game_action gets rate_limited, a large state relay is shed")
-    func largeMessagesSpendTheByteBudget() async throws {
+    @Test("Past its byte rate a connection is read more slowly, and nothing it sent is refused")
+    func bytesPastTheRatePauseReading() async throws {
         var limits = RelayLimits()
-        limits.maxFrameBytes = 4_096
-        limits.inboundBytesPerSecond = 1  // next to no refill: the burst is what there is
-        limits.inboundByteBurst = 8_192
+        limits.maxFrameBytes = 1_024
+        limits.inboundBytesPerSecond = 4_096
+        limits.inboundByteBurst = 1_024
+        let pings = 400
+        let earliest = Double(pings * 21 - limits.inboundByteBurst) / Double(limits.inboundBytesPerSecond)
         try await withRelayServer(limits: limits) { port, _ in
-            let host = TestSocket.connect(port: port)
-            let guest = TestSocket.connect(port: port)
-            _ = try await RelayFlowTests.openRoom(port, host: host, guest: guest)
-            let padding = String(repeating: "p", count: 3_000)
-            for index in 0..<2 {  // ~6 KB of the host's 8 KiB
-                host.send(["type": "game_action", "action": "a\(index)", "data": ["padding": padding]])
-                let relayed = try await guest.expect("game_action")
-                #expect(relayed["action"] as? String == "a\(index)")
+            let start = ContinuousClock.now  // before the connection's byte budget starts
+            let client = TestSocket.connect(port: port)
+            // ~8 KB of pings at once: eight times the burst, two seconds' worth. Each is answered,
+            // none refused (the connection's message budget has room for them all).
+            for _ in 0..<pings { client.send(["type": "ping"]) }
+            for index in 0..<pings {
+                let answer = try await client.next(timeout: .seconds(30))
+                #expect(answer["type"] as? String == "pong", "answer \(index): \(answer)")
             }
-            host.send(["type": "game_action", "action": "a2", "data": ["padding": padding]])
-            let error = try await host.skip(until: "error")
-            #expect(error["code"] as? String == "rate_limited")
-            host.send(["type": "player_state", "state": ["x": 1, "padding": padding]])
-            host.send(["type": "player_state", "state": ["x": 2]])
-            let update = try await guest.expect("player_state_update")  // not the large one, nor a2
-            #expect((update["state"] as? [String: Any])?["x"] as? Int == 2)
-            guest.send(["type": "game_action", "action": "b", "data": ["padding": padding]])
-            _ = try await host.skip(until: "game_action")  // the guest's bytes are its own
+            // The next read waits until what was read is paid for: a ping is 15 bytes, in a
+            // masked frame of 21, so the rate after the burst makes that ~1.8 s after the start at
+            // the earliest, however the reads fell.
+            client.send(["type": "ping"])
+            _ = try await client.expect("pong", timeout: .seconds(30))
+            let elapsed = ContinuousClock.now - start
+            #expect(elapsed >= .seconds(earliest * 0.9), "answered after \(elapsed)")
+            // Another connection has its own budget.
+            let other = TestSocket.connect(port: port)
+            other.send(["type": "ping"])
+            _ = try await other.expect("pong")
         }
     }
 

@@ -24,9 +24,9 @@ struct RoomSocketHandlerTests {
         }
     }
 
-    static func makeHandler() throws -> RoomSocketHandler {
+    static func makeHandler(limits: RelayLimits = RelayLimits()) throws -> RoomSocketHandler {
         let logger = Logger(label: "test")
-        let registry = RoomRegistry(limits: RelayLimits(), eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        let registry = RoomRegistry(limits: limits, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
         let session = ConnectionSession(
             connection: PlayerConnection(queueCapacity: 8) { _ in }, urlRoomID: "new", registry: registry, logger: logger)
         return RoomSocketHandler(
@@ -62,6 +62,42 @@ struct RoomSocketHandlerTests {
         handler.readerFinishedMessage()
         #expect(counter.reads == 3, "the held read goes out once the reader is below the mark")
         _ = try channel.finish()
+    }
+
+    @Test("Reading from the socket pauses once the client's bytes pass its budget, until the debt is repaid")
+    func readingPausesForBytesInDebt() throws {
+        var limits = RelayLimits()
+        limits.maxFrameBytes = 1_024
+        limits.inboundByteBurst = 1_024
+        limits.inboundBytesPerSecond = 64  // a debt of a few hundred bytes takes seconds to repay
+        let channel = EmbeddedChannel()
+        let counter = ReadCounter()
+        try channel.pipeline.syncOperations.addHandler(counter)
+        try channel.pipeline.syncOperations.addHandler(try Self.makeHandler(limits: limits))
+        /// `count` pings of 16 bytes, in 22-byte frames, as one read.
+        func pings(_ count: Int) -> ByteBuffer {
+            var stream = ByteBuffer()
+            for _ in 0..<count {
+                var ping = Self.clientFrame(.ping, String(repeating: "p", count: 16))
+                stream.writeBuffer(&ping)
+            }
+            return stream
+        }
+
+        channel.read()
+        try channel.writeInbound(pings(40))  // 880 of the 1,024 bytes
+        channel.read()
+        #expect(counter.reads == 2, "within the budget, reading goes on")
+        try channel.writeInbound(pings(20))  // 440 more: ~300 bytes in debt, ~5 s at 64 a second
+        channel.read()
+        #expect(counter.reads == 2, "in debt, the read is held")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(counter.reads == 2, "still in debt")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(10))
+        #expect(counter.reads == 3, "the held read goes out once the debt is repaid")
+        channel.read()
+        #expect(counter.reads == 4)
+        _ = try? channel.finish()
     }
 
     @Test("Pings from a client whose socket takes no more are not answered one by one: the latest is, once it does")

@@ -347,6 +347,23 @@ struct TokenBucketTests {
         #expect(taken == [true, true, false])
     }
 
+    @Test("Spending past empty is a debt the refill repays before anything can be taken")
+    func spendingIntoDebt() {
+        let start = ContinuousClock.now
+        var bucket = TokenBucket(rate: 1_000, burst: 2_000, now: start)
+        bucket.spend(1_500, now: start)
+        #expect(bucket.timeUntilOutOfDebt(now: start) == .zero)  // 500 left
+        bucket.spend(1_500, now: start)  // 1,000 owed: a second at 1,000 a second
+        #expect(bucket.timeUntilOutOfDebt(now: start) == .seconds(1))
+        #expect(bucket.timeUntilOutOfDebt(now: start + .milliseconds(250)) == .milliseconds(750))
+        let takenInDebt = bucket.take(1, now: start + .milliseconds(500))
+        #expect(!takenInDebt)
+        #expect(bucket.timeUntilOutOfDebt(now: start + .seconds(1)) == .zero)
+        let takenOnceRepaid = bucket.take(100, now: start + .milliseconds(1_100))
+        let takenBeyond = bucket.take(1, now: start + .milliseconds(1_100))
+        #expect(takenOnceRepaid && !takenBeyond)
+    }
+
     @Test func burstBelowOneStillAllowsOneMessage() {
         let start = ContinuousClock.now
         var bucket = TokenBucket(rate: 1, burst: 0, now: start)

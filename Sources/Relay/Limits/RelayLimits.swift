@@ -20,10 +20,11 @@ public struct RelayLimits: Sendable {
     /// Shed state relays within one 10 s window that close the connection with 1008 (default
     /// 100,000: twice the sustained rate for 10 s).
     public var stateFloodCloseThreshold = 100_000
-    /// Sustained inbound message bytes per second per connection, every kind together (default
+    /// Sustained bytes per second read from a connection, frames of every kind together (default
     /// 2 MiB: 10,000 of the game's ~200-byte state relays). The message budgets count messages,
     /// but one 64 KiB message of small JSON values costs the event loop ~5 ms to read and relay,
-    /// a game message ~10 µs. A message past it is refused as one past its kind's budget is.
+    /// a game message ~10 µs. Past it reading from that connection pauses until the budget has
+    /// refilled: the client's sends wait in TCP, and nothing it sent is refused.
     public var inboundBytesPerSecond = 2 << 20
     /// Burst allowance for inbound bytes (default 4 MiB; never less than one largest message).
     public var inboundByteBurst = 4 << 20

@@ -1,5 +1,5 @@
 /// A token bucket: `rate` tokens a second up to `burst`; each message takes one (or as many
-/// as the work it buys).
+/// as the work it buys). Spent past empty (``spend(_:now:)``), it is in debt until it refills.
 public struct TokenBucket: Sendable {
     private let rate: Double
     private let burst: Double
@@ -15,13 +15,31 @@ public struct TokenBucket: Sendable {
 
     /// Takes `count` tokens if that many are available (never, for more than `burst`).
     public mutating func take(_ count: Double = 1, now: ContinuousClock.Instant = .now) -> Bool {
+        self.refill(now: now)
+        guard self.tokens >= count else { return false }
+        self.tokens -= count
+        return true
+    }
+
+    /// Spends `count` tokens whether or not there are that many: what was already done is paid
+    /// for, and the debt is repaid from the refill before any token is available again.
+    public mutating func spend(_ count: Double, now: ContinuousClock.Instant = .now) {
+        self.refill(now: now)
+        self.tokens -= count
+    }
+
+    /// How long from `now` until the bucket is out of debt: zero when it is not in debt.
+    public mutating func timeUntilOutOfDebt(now: ContinuousClock.Instant = .now) -> Duration {
+        self.refill(now: now)
+        guard self.tokens < 0 else { return .zero }
+        return .seconds(-self.tokens / self.rate)
+    }
+
+    private mutating func refill(now: ContinuousClock.Instant) {
         let elapsed = now - self.last
         self.last = now
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         self.tokens = min(self.burst, self.tokens + seconds * self.rate)
-        guard self.tokens >= count else { return false }
-        self.tokens -= count
-        return true
     }
 
     /// Returns tokens taken for a message that was then handed on unhandled (whoever handles

@@ -1,8 +1,8 @@
 import NIOCore
 import Relay
 
-/// A connection's rate limits: one budget of messages per kind of message, and one of bytes
-/// for all of them (``RelayLimits/inboundBytesPerSecond``).
+/// A connection's rate limits: one budget of messages per kind of message. (Bytes are budgeted
+/// as they are read, in ``RoomSocketHandler``.)
 ///
 /// State relays (`player_state`, `enemy_state`) have their own: the game's host sends one
 /// `enemy_state` per enemy it tracks every 50 ms and never stops tracking the ones the players
@@ -15,13 +15,10 @@ struct MessageBudget {
 
     private var state: TokenBucket
     private var other: TokenBucket
-    private var bytes: TokenBucket
 
     init(limits: RelayLimits) {
         self.state = TokenBucket(rate: limits.stateMessagesPerSecond, burst: limits.stateMessageBurst)
         self.other = TokenBucket(rate: limits.messagesPerSecond, burst: limits.messageBurst)
-        let byteBurst = max(limits.inboundByteBurst, limits.maxFrameBytes)  // the largest message fits
-        self.bytes = TokenBucket(rate: Double(limits.inboundBytesPerSecond), burst: Double(byteBurst))
     }
 
     /// `state` for a JSON object in the plain subset (``PlainJSONScanner``) whose `type` names
@@ -54,21 +51,16 @@ struct MessageBudget {
         buffer.withUnsafeReadableBytes { Self.kind(of: $0.assumingMemoryBound(to: UInt8.self)) }
     }
 
-    /// Takes a message of `kind` and `size` bytes from both budgets, or from neither.
-    mutating func take(_ kind: Kind, bytes size: Int, now: ContinuousClock.Instant = .now) -> Bool {
-        guard self.bytes.take(Double(size), now: now) else { return false }
-        let taken =
-            switch kind {
-            case .state: self.state.take(now: now)
-            case .other: self.other.take(now: now)
-            }
-        if !taken { self.bytes.giveBack(Double(size)) }
-        return taken
+    /// Takes a message of `kind` from its budget, if there is one left.
+    mutating func take(_ kind: Kind, now: ContinuousClock.Instant = .now) -> Bool {
+        switch kind {
+        case .state: self.state.take(now: now)
+        case .other: self.other.take(now: now)
+        }
     }
 
     /// Returns what a message handed on unhandled took (whoever handles it takes its own).
-    mutating func giveBack(_ kind: Kind, bytes size: Int) {
-        self.bytes.giveBack(Double(size))
+    mutating func giveBack(_ kind: Kind) {
         switch kind {
         case .state: self.state.giveBack()
         case .other: self.other.giveBack()

@@ -52,6 +52,10 @@ final class RoomSocket: Sendable {
             connection: connection, urlRoomID: roomID, registry: registry, logger: logger, eventLoop: channel.eventLoop)
         let handler = RoomSocketHandler(dispatcher: dispatcher, session: session, settings: settings)
         try channel.pipeline.syncOperations.addHandler(handler)
+        // One read (up to 64 KiB) per turn of the loop, not NIO's four: what one client's read
+        // costs, such as a message of 8,000 tiny objects (~5 ms), is then all that other sockets
+        // on the loop wait for before their own turn.
+        try channel.syncOptions?.setOption(ChannelOptions.maxMessagesPerRead, value: 1)
         let bound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
         let writer = SocketWriter(channel: channel, handler: bound, outlet: PreframedOutlet.install(on: channel))
         return RoomSocket(
@@ -108,12 +112,12 @@ final class RoomSocket: Sendable {
                 await Task.yield()
             }
             let now = ContinuousClock.now
-            let (kind, size) =
+            let kind =
                 switch message {
-                case .text(let bytes): (MessageBudget.kind(of: bytes), bytes.readableBytes)
-                case .binary: (MessageBudget.Kind.other, 0)  // not read: refused unseen
+                case .text(let bytes): MessageBudget.kind(of: bytes)
+                case .binary: MessageBudget.Kind.other  // not read: refused unseen
                 }
-            guard handler.budget.take(kind, bytes: size, now: now) else {
+            guard handler.budget.take(kind, now: now) else {
                 // A state relay past its budget is shed without a word (see ``MessageBudget``).
                 let verdict = kind == .state ? stateFlood.record(now: now) : flood.record(now: now)
                 switch verdict {

@@ -35,6 +35,12 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     let readerQueue = ReaderQueue()
     /// The connection's rate limits, whichever of handler and reader handles a message.
     var budget: MessageBudget
+    /// Every byte the client sends, counted as it is read. Past ``RelayLimits/inboundBytesPerSecond``
+    /// (after its burst) reading pauses until the debt is repaid: TCP holds the rest back in the
+    /// client, so however much it sends, the loop reads, parses and sheds no more than that.
+    private var inboundBytes: TokenBucket
+    /// Set while reading pauses for ``inboundBytes``: ends when its debt is repaid.
+    private var readPause: Scheduled<Void>?
     /// Messages handed to the reader that it has not finished.
     private(set) var messagesWithReader = 0
     /// A close frame has gone out: no data frame may follow it.
@@ -52,9 +58,9 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The fragments so far of a message sent in several frames.
     private var fragments: (bytes: ByteBuffer, isText: Bool, frames: Int)?
     /// Most frames one message may come in; more close the connection as a too-large message
-    /// does (1009). Budgets count messages and bytes, and empty continuation frames add neither:
-    /// one client could otherwise keep a core busy parsing them (~230 ns each). Browsers send
-    /// every message in one frame.
+    /// does (1009). The message budgets count whole messages, and an empty continuation frame is
+    /// 6 bytes of the byte budget: without this, one client could keep its loop parsing ~350,000
+    /// of them a second (~230 ns each). Browsers send every message in one frame.
     static let maxFramesPerMessage = 128
     /// The payload of the last ping, while its pong has not come.
     private var pingPayload: UInt64?
@@ -74,6 +80,8 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.frames = InboundFrameReader(maxPayloadBytes: settings.maxMessageBytes)
         let limits = session.limits
         self.budget = MessageBudget(limits: limits)
+        let byteBurst = max(limits.inboundByteBurst, limits.maxFrameBytes)  // the largest message fits
+        self.inboundBytes = TokenBucket(rate: Double(limits.inboundBytesPerSecond), burst: Double(byteBurst))
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -97,11 +105,14 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !self.inputRefused else { return }
-        let refusal = self.frames.read(self.unwrapInboundIn(data)) { frame in
+        let bytes = self.unwrapInboundIn(data)
+        self.inboundBytes.spend(Double(bytes.readableBytes))
+        let refusal = self.frames.read(bytes) { frame in
             self.received(frame)
             return !self.inputRefused
         }
         if let refusal { self.fail(refusal) }
+        self.pauseReadingIfInDebt(context: context)
     }
 
     private func received(_ frame: InboundFrame) {
@@ -114,7 +125,7 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
             // Answered once the read is done (``channelReadComplete(context:)``): one pong for a
             // batch of pings, not a write each. A ping costs a message from the connection's
             // budget; one past it goes unanswered.
-            guard !self.closeSent, self.budget.take(.other, bytes: frame.data.readableBytes) else { return }
+            guard !self.closeSent, self.budget.take(.other) else { return }
             self.pongOwed = frame.unmaskedData
         case .pong:
             var payload = frame.unmaskedData
@@ -203,9 +214,9 @@ extension RoomSocketHandler {
     /// reader handles it (and applies the budget's verdict).
     private func handleInPlace(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         let kind = MessageBudget.kind(of: bytes)
-        guard self.budget.take(kind, bytes: bytes.count) else { return false }
+        guard self.budget.take(kind) else { return false }
         if self.dispatcher.dispatchInPlace(bytes, session: self.session) { return true }
-        self.budget.giveBack(kind, bytes: bytes.count)  // the reader takes its own
+        self.budget.giveBack(kind)  // the reader takes its own
         return false
     }
 
@@ -229,9 +240,22 @@ extension RoomSocketHandler {
         self.releaseHeldRead()
     }
 
-    /// Reading from the socket pauses while the (still running) reader has this many messages.
+    /// Reading from the socket pauses while the client's bytes are in debt, or while the (still
+    /// running) reader has ``ReaderQueue/highWater`` messages.
     private var mustHoldReads: Bool {
-        self.messagesWithReader >= ReaderQueue.highWater && !self.readerStopped
+        self.readPause != nil || (self.messagesWithReader >= ReaderQueue.highWater && !self.readerStopped)
+    }
+
+    /// Pauses reading until the bytes read so far are paid for, if they are not.
+    private func pauseReadingIfInDebt(context: ChannelHandlerContext) {
+        guard self.readPause == nil else { return }
+        let wait = self.inboundBytes.timeUntilOutOfDebt()
+        guard wait > .zero else { return }
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        self.readPause = context.eventLoop.scheduleTask(in: TimeAmount(wait)) {
+            handler.value.readPause = nil
+            handler.value.releaseHeldRead()
+        }
     }
 
     private func releaseHeldRead() {
@@ -327,6 +351,7 @@ extension RoomSocketHandler {
     private func stop() {
         self.pinger?.cancel()
         self.pinger = nil
+        self.readPause?.cancel()
         self.readerQueue.finish()
         self.resumeWriter()
     }
