@@ -289,6 +289,33 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // b''''. The costliest message a client can send: a 64 KB enemy_state whose state holds 8,000
+    //        tiny objects, decoded and its update encoded (no recipient, an unknown enemy).
+    let tinyObjectsText =
+        #"{"type":"enemy_state","enemy_id":"nobody","state":{"k":["#
+        + Array(repeating: #"{"a":0}"#, count: 7_990).joined(separator: ",") + "]}}"
+    let tinyObjectsState = (try? MessageDispatcher.decode(tinyObjectsText))?.fields["state"] ?? .null
+    precondition(tinyObjectsText.utf8.count <= 64 * 1024 && tinyObjectsState != .null)
+    Benchmark(
+        "Decode a 64 KB enemy_state of 8,000 tiny objects (MessageDispatcher.decode)",
+        configuration: .init(timeUnits: .microseconds, maxDuration: .seconds(5), maxIterations: 2_000)
+    ) { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try? MessageDispatcher.decode(tinyObjectsText))
+        }
+    }
+    Benchmark(
+        "Encode its enemy_state_update, floats rounded (OutboundMessage)",
+        configuration: .init(timeUnits: .microseconds, maxDuration: .seconds(5), maxIterations: 2_000)
+    ) { benchmark in
+        for _ in benchmark.scaledIterations {
+            var update = OutboundMessage(type: "enemy_state_update")
+            update.add("enemy_id", "nobody")
+            update.add("state", tinyObjectsState, roundingFloats: true)
+            blackHole(update.encoded())
+        }
+    }
+
     // c. Encoding the update once per message, floats rounded to 2 decimals.
     Benchmark("Encode player_state_update, floats rounded (OutboundMessage)") { benchmark in
         for _ in benchmark.scaledIterations {

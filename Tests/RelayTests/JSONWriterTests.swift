@@ -119,4 +119,26 @@ struct JSONWriterTests {
         writer.writeFragment("]")
         #expect(text(writer.buffer) == #"["a",2.5,-3]"#)
     }
+
+    @Test("Values larger than the buffer's room, escapes and all, are written whole")
+    func valuesPastTheRoomLeft() throws {
+        let escaped = String(repeating: "\u{01}\n", count: 3_000)  // 24 KB once escaped
+        let value: JSONValue = .object(["k": .array([.string(escaped), .number(0.125), .string("é")])])
+        var writer = JSONWriter(capacity: 16)
+        writer.writeFragment("[")
+        writer.write(value)
+        writer.writeFragment(",")
+        writer.writeString(escaped)
+        writer.writeFragment("]")
+        let expectedString = "\"" + String(repeating: #"\u0001\n"#, count: 3_000) + "\""
+        #expect(text(writer.buffer) == #"[{"k":["# + expectedString + #",0.125,"é"]},"# + expectedString + "]")
+    }
+
+    @Test("A value whose size bounds fall short is written again with more room, never cut short")
+    func shortBoundsGetMoreRoom() {
+        var writer = JSONWriter(capacity: 0)
+        let long = String(repeating: "x", count: 5_000)
+        writer.writeThroughSink(likelySize: 1, boundingSize: 2) { $0.writeString(long) }
+        #expect(text(writer.buffer) == "\"" + long + "\"")
+    }
 }

@@ -73,8 +73,6 @@ public struct JSONByteSink {
     /// `value` as ``JSONWriter`` writes it with `roundingFloats` (for the rare numbers the
     /// digit path leaves alone).
     mutating func writeRounded(_ value: JSONValue) {
-        var writer = JSONWriter(capacity: 32)
-        writer.write(value, roundingFloats: true)
-        writer.buffer.withUnsafeReadableBytes { self.writeRaw($0.assumingMemoryBound(to: UInt8.self)) }
+        self.write(value, roundingFloats: true)
     }
 }

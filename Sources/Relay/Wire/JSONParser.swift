@@ -187,12 +187,17 @@ public struct JSONParser {
         self.position += 1
         let start = self.position
         // Fast path: no escapes, so the bytes are the string (validated as UTF-8).
+        var allBytes: UInt8 = 0
         while let byte = self.current, byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\"), byte >= 0x20 {
+            allBytes |= byte
             self.position += 1
         }
         if self.current == UInt8(ascii: "\"") {
             let slice = UnsafeBufferPointer(rebasing: self.bytes[start..<self.position])
             self.position += 1
+            // ASCII is valid UTF-8: `String(decoding:)` has nothing to repair, and costs less than
+            // `String(validating:)`, which is not specialized for UTF-8 (a metadata lookup a string).
+            if allBytes < 0x80 { return String(decoding: slice, as: UTF8.self) }
             guard let string = String(validating: slice, as: UTF8.self) else { throw self.failure("invalid UTF-8") }
             return string
         }

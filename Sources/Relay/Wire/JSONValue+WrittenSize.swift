@@ -8,11 +8,19 @@ extension JSONValue {
     /// the value.
     public func writtenSizeBound(upTo limit: Int = .max) -> Int {
         var size = 0
-        self.addWrittenSize(to: &size, limit: limit)
+        self.addWrittenSize(to: &size, limit: limit, countingEscapes: true)
         return size
     }
 
-    private func addWrittenSize(to size: inout Int, limit: Int) {
+    /// ``writtenSizeBound(upTo:)`` as if no string needed escapes: the bound of the usual value,
+    /// and cheaper, as it reads no string's text.
+    func writtenSizeBoundWithoutEscapes() -> Int {
+        var size = 0
+        self.addWrittenSize(to: &size, limit: .max, countingEscapes: false)
+        return size
+    }
+
+    private func addWrittenSize(to size: inout Int, limit: Int, countingEscapes: Bool) {
         switch self {
         case .null: size += 4
         case .bool(let flag): size += flag ? 4 : 5
@@ -25,19 +33,19 @@ extension JSONValue {
             } else {
                 size += Self.longestNumber
             }
-        case .string(let string): size += Self.writtenSize(of: string)
+        case .string(let string): size += countingEscapes ? Self.writtenSize(of: string) : string.utf8.count + 2
         case .array(let array):
             size += 2 + max(0, array.count - 1)
             for element in array {
                 guard size <= limit else { return }
-                element.addWrittenSize(to: &size, limit: limit)
+                element.addWrittenSize(to: &size, limit: limit, countingEscapes: countingEscapes)
             }
         case .object(let object):
             size += 2 + max(0, object.count - 1)
             for (key, element) in object {
                 guard size <= limit else { return }
-                size += Self.writtenSize(of: key) + 1
-                element.addWrittenSize(to: &size, limit: limit)
+                size += (countingEscapes ? Self.writtenSize(of: key) : key.utf8.count + 2) + 1
+                element.addWrittenSize(to: &size, limit: limit, countingEscapes: countingEscapes)
             }
         }
     }

@@ -24,66 +24,59 @@ public struct JSONWriter {
     /// Writes `value`; with `roundingFloats`, non-integral numbers are rounded to 2 decimals
     /// (what the relay does to `state` objects before echoing them).
     public mutating func write(_ value: JSONValue, roundingFloats: Bool = false) {
-        switch value {
-        case .null: self.buffer.writeStaticString("null")
-        case .bool(let flag): self.buffer.writeStaticString(flag ? "true" : "false")
-        case .integer(let integer): self.writeInteger(integer)
-        case .number(let number): self.writeNumber(roundingFloats ? Self.roundedToHundredths(number) : number)
-        case .string(let string): self.writeString(string)
-        case .array(let array):
-            self.buffer.writeInteger(UInt8(ascii: "["))
-            for (index, element) in array.enumerated() {
-                if index > 0 { self.buffer.writeInteger(UInt8(ascii: ",")) }
-                self.write(element, roundingFloats: roundingFloats)
-            }
-            self.buffer.writeInteger(UInt8(ascii: "]"))
-        case .object(let object):
-            self.buffer.writeInteger(UInt8(ascii: "{"))
-            var first = true
-            for (key, element) in object {
-                if !first { self.buffer.writeInteger(UInt8(ascii: ",")) }
-                first = false
-                self.writeString(key)
-                self.buffer.writeInteger(UInt8(ascii: ":"))
-                self.write(element, roundingFloats: roundingFloats)
-            }
-            self.buffer.writeInteger(UInt8(ascii: "}"))
-        }
+        self.writeThroughSink(
+            likelySize: value.writtenSizeBoundWithoutEscapes(), boundingSize: value.writtenSizeBound()
+        ) { $0.write(value, roundingFloats: roundingFloats) }
     }
 
     /// Writes an integer in decimal.
     public mutating func writeInteger(_ integer: Int64) {
-        if integer >= 0 && integer < 10 {
-            self.buffer.writeInteger(UInt8(ascii: "0") + UInt8(integer))
-        } else {
-            self.buffer.writeString(String(integer))
-        }
+        self.writeThroughSink(likelySize: 20, boundingSize: 20) { $0.writeInteger(integer) }
     }
 
     /// Writes a finite number the shortest way that round-trips; non-finite ones as `null`
     /// (JSON has no NaN, and browsers cannot parse it).
     public mutating func writeNumber(_ number: Double) {
-        guard number.isFinite else {
-            self.buffer.writeStaticString("null")
-            return
-        }
-        if number == number.rounded(), abs(number) < 1e15 {
-            // Python prints integral floats as `3.0`; keep that so clients see a float.
-            self.writeInteger(Int64(number))
-            self.buffer.writeStaticString(".0")
-        } else {
-            self.buffer.writeString(number.description)
-        }
+        let longest = JSONValue.longestNumber
+        self.writeThroughSink(likelySize: longest, boundingSize: longest) { $0.writeNumber(number) }
     }
 
     /// Writes a JSON string literal with the escapes JSON requires.
     public mutating func writeString(_ string: String) {
-        self.buffer.writeInteger(UInt8(ascii: "\""))
-        var string = string
-        string.withUTF8 { utf8 in
-            JSONStringEscapes.write(utf8, raw: { self.buffer.writeBytes($0) }, byte: { self.buffer.writeInteger($0) })
+        self.writeThroughSink(likelySize: string.utf8.count + 2, boundingSize: JSONValue.writtenSize(of: string)) {
+            $0.writeString(string)
         }
-        self.buffer.writeInteger(UInt8(ascii: "\""))
+    }
+
+    /// Runs `write` on a sink over the buffer's free memory and keeps what it wrote: one capacity
+    /// check for a whole value, where writing into the `ByteBuffer` itself pays its capacity,
+    /// uniqueness and exclusivity checks on every byte (most of the time a 64 KB value of small
+    /// objects took to write). Tried first in the room there is, enough for most messages (a
+    /// size bound counts each fraction as its longest, so reserving it would grow buffers the
+    /// value fits in); when that runs out, again with room for `likelySize` bytes, then for
+    /// `boundingSize`, then twice that until it fits (a bound that was short).
+    mutating func writeThroughSink(
+        likelySize: @autoclosure () -> Int, boundingSize: @autoclosure () -> Int, _ write: (inout JSONByteSink) -> Void
+    ) {
+        var attempt = 0
+        var room = 0
+        while true {
+            var fitted = false
+            self.buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: room) { memory in
+                var sink = JSONByteSink(memory.bindMemory(to: UInt8.self))
+                write(&sink)
+                fitted = !sink.overflowed
+                return fitted ? sink.count : 0
+            }
+            if fitted { return }
+            attempt += 1
+            room =
+                switch attempt {
+                case 1: likelySize()
+                case 2: max(room + 1, boundingSize())
+                default: 2 * room
+                }
+        }
     }
 
     /// Raw bytes already known to be valid JSON.
