@@ -26,6 +26,20 @@ struct ScenarioTests {
         }
     }
 
+    @Test("relay with enemy_state: every enemy_state_update arrives and counts")
+    func relayOfEnemyStates() async throws {
+        try await LiveRelay.with { relay in
+            var scenario = RelayScenario(rooms: 2, players: 2, hertz: 20, seconds: 1, drainSeconds: 15)
+            scenario.message = .enemyState
+            let report = try await scenario.run(in: try relay.context)
+            let window = try #require(report.window)
+            #expect(window.latency.sent > 0)
+            #expect(window.latency.delivered == window.latency.expected)
+            #expect(report.serverErrors == 0)
+            #expect(report.table().contains("sending enemy-state"))
+        }
+    }
+
     @Test("fanout: max_players goes through to the server, and a refusal is reported with its message")
     func fanout() async throws {
         try await LiveRelay.with(arguments: ["--max-players-per-room", "4"]) { relay in

@@ -14,8 +14,9 @@ struct WireTests {
     @Test("Message types are recognised with and without spaces, and only whole names match")
     func kinds() {
         let cases: [(String, ServerMessage.Kind)] = [
-            (#"{"type":"player_state_update","player_id":"a","state":{"t":5}}"#, .playerStateUpdate),
-            (#"{"type": "player_state_update", "state": {"t": 5}}"#, .playerStateUpdate),
+            (#"{"type":"player_state_update","player_id":"a","state":{"t":5}}"#, .stateUpdate),
+            (#"{"type": "player_state_update", "state": {"t": 5}}"#, .stateUpdate),
+            (#"{"type":"enemy_state_update","enemy_id":"e","state":{"t":5}}"#, .stateUpdate),
             (#"{"type":"room_created","room_id":"ABCDEF"}"#, .roomCreated),
             (#"{"type":"room_joined","room_id":"ABCDEF"}"#, .roomJoined),
             (#"{"type":"player_joined","room_info":{}}"#, .playerJoined),
@@ -59,7 +60,7 @@ struct WireTests {
     func playerState() throws {
         for padding in [0, 10] {
             var buffer = ByteBuffer()
-            PlayerStateEncoder(paddingBytes: padding).write(
+            StateMessageEncoder(paddingBytes: padding).write(
                 sequence: 801, sentAtMicros: 1_234_567_890_123, into: &buffer)
             let object = try #require(
                 try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any])
@@ -70,6 +71,19 @@ struct WireTests {
             #expect((state["x"] as? Double) == 1.123)
             #expect((state["pad"] as? String)?.count == (padding > 0 ? padding : nil))
         }
+    }
+
+    @Test("enemy_state carries the same state, for an enemy named by the bench")
+    func enemyState() throws {
+        var buffer = ByteBuffer()
+        StateMessageEncoder(paddingBytes: 0, message: .enemyState).write(sequence: 5, sentAtMicros: 77, into: &buffer)
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any])
+        #expect(object["type"] as? String == "enemy_state")
+        #expect(object["enemy_id"] as? String == "bench_enemy")
+        let state = try #require(object["state"] as? [String: Any])
+        #expect((state["t"] as? NSNumber)?.int64Value == 77)
+        #expect(state["s"] as? Int == 5)
     }
 
     @Test("Decimal writing covers zero, negatives and the extremes")

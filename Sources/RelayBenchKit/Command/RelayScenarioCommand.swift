@@ -1,5 +1,7 @@
 import ArgumentParser
 
+extension StateMessage: ExpressibleByArgument {}
+
 /// Rooms × players × rate, for `relay` and `fanout` (which differ only in their defaults).
 struct RoomLoadOptions: ParsableArguments {
     @Option(help: "Rooms to open (default: relay 100, fanout and slow-consumer 50).")
@@ -17,6 +19,9 @@ struct RoomLoadOptions: ParsableArguments {
     @Option(help: "Extra bytes of padding in each player_state (default: 0; slow-consumer: 4000).")
     var payloadBytes: Int?
 
+    @Option(help: "The state relay every player sends: player-state, or enemy-state (for an enemy the room does not know, as the game's host sends 20 times a second per enemy it tracks).")
+    var message = StateMessage.playerState
+
     @Option(help: "Rooms set up at a time.")
     var setupConcurrency = 50
 
@@ -32,7 +37,8 @@ struct RoomLoadOptions: ParsableArguments {
         RelayScenario(
             name: name, rooms: self.rooms ?? defaultRooms, players: self.players ?? defaultPlayers, hertz: self.hz,
             seconds: try DurationOption.validated(self.duration ?? defaultDuration, name: "duration"),
-            paddingBytes: self.payloadBytes ?? defaultPadding, setupConcurrency: self.setupConcurrency)
+            paddingBytes: self.payloadBytes ?? defaultPadding, message: self.message,
+            setupConcurrency: self.setupConcurrency)
     }
 }
 

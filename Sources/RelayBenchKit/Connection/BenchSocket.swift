@@ -23,7 +23,7 @@ final class BenchSocket: Sendable {
     }
 
     /// Starts sending `player_state` at `hertz`; each should reach `recipients` room-mates.
-    func startSending(hertz: Double, recipients: Int, encoder: PlayerStateEncoder, grid: TimeAmount) {
+    func startSending(hertz: Double, recipients: Int, encoder: StateMessageEncoder, grid: TimeAmount) {
         self.onLoop { $0.startSending(hertz: hertz, recipients: recipients, encoder: encoder, grid: grid) }
     }
 

@@ -15,7 +15,7 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
         let period: TimeAmount
         var next: NIODeadline
         let recipients: Int
-        let encoder: PlayerStateEncoder
+        let encoder: StateMessageEncoder
         var sequence = 0
     }
 
@@ -137,7 +137,7 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
     private func receive(_ buffer: ByteBuffer) {
         buffer.withUnsafeReadableBytes { bytes in
             switch ServerMessage.kind(of: bytes) {
-            case .playerStateUpdate:
+            case .stateUpdate:
                 guard self.countsDeliveries, let sentAt = ServerMessage.integer(forKey: "t", in: bytes) else { return }
                 self.recorder.recordDelivery(sentAt: sentAt, receivedAt: BenchClock.micros())
             case .roomCreated, .roomJoined:
@@ -186,7 +186,7 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
 
     /// Sends `player_state` at `hertz` from a random phase within the first period, until stopped;
     /// sends fall due on `grid` (zero: each at its own time).
-    func startSending(hertz: Double, recipients: Int, encoder: PlayerStateEncoder, grid: TimeAmount) {
+    func startSending(hertz: Double, recipients: Int, encoder: StateMessageEncoder, grid: TimeAmount) {
         guard let context, !self.isClosed else { return }
         self.stopSending()
         let period = TimeAmount.nanoseconds(Int64(1e9 / hertz))
@@ -243,7 +243,7 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
             self.sentClose = true
             self.benchStartedClose = true
             var leave = context.channel.allocator.buffer(capacity: 32)
-            leave.writeString(PlayerStateEncoder.leaveRoom)
+            leave.writeString(StateMessageEncoder.leaveRoom)
             self.writeFrame(.text, leave, context: context)
             var close = context.channel.allocator.buffer(capacity: 2)
             close.writeInteger(UInt16(1000))

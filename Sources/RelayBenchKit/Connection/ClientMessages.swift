@@ -26,15 +26,25 @@ enum Greeting: Sendable, Equatable {
     }
 }
 
-/// Writes `player_state` messages into a buffer without building strings: a position with a
-/// fraction (so the server's float rounding runs), the send time `t` in microseconds, the
-/// sequence number `s`, and optional padding.
-struct PlayerStateEncoder: Sendable {
+/// The state relay every bench player sends: `player_state` (the server relays it on its fast
+/// path) or `enemy_state` for an enemy the room does not know (as the game's host sends for
+/// each enemy it tracks, 20 times a second: most of a real game's messages).
+enum StateMessage: String, CaseIterable, Codable, Sendable {
+    case playerState = "player-state"
+    case enemyState = "enemy-state"
+}
+
+/// Writes state messages (``StateMessage``) into a buffer without building strings: a position
+/// with a fraction (so the server's float rounding runs), the send time `t` in microseconds,
+/// the sequence number `s`, and optional padding.
+struct StateMessageEncoder: Sendable {
     private let padding: [UInt8]
+    let message: StateMessage
 
     static let leaveRoom = #"{"type":"leave_room"}"#
 
-    init(paddingBytes: Int) {
+    init(paddingBytes: Int, message: StateMessage = .playerState) {
+        self.message = message
         self.padding =
             paddingBytes > 0
             ? Array(#","pad":""#.utf8) + Array(repeating: UInt8(ascii: "p"), count: paddingBytes) + [UInt8(ascii: "\"")]
@@ -45,7 +55,10 @@ struct PlayerStateEncoder: Sendable {
     var approximateSize: Int { 192 + self.padding.count }
 
     func write(sequence: Int, sentAtMicros: Int64, into buffer: inout ByteBuffer) {
-        buffer.writeStaticString(#"{"type":"player_state","state":{"x":"#)
+        switch self.message {
+        case .playerState: buffer.writeStaticString(#"{"type":"player_state","state":{"x":"#)
+        case .enemyState: buffer.writeStaticString(#"{"type":"enemy_state","enemy_id":"bench_enemy","state":{"x":"#)
+        }
         buffer.writeDecimal(Int64(sequence % 800))
         buffer.writeStaticString(
             #".123,"y":550.5,"velocity_x":1.25,"velocity_y":0,"facing_right":true,"is_jumping":false,"t":"#)

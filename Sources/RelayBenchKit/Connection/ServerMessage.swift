@@ -6,7 +6,8 @@
 enum ServerMessage {
     /// The message types the bench reacts to.
     enum Kind: Equatable {
-        case playerStateUpdate
+        /// `player_state_update` or `enemy_state_update`: a relayed bench message.
+        case stateUpdate
         case roomCreated
         case roomJoined
         case playerJoined
@@ -82,7 +83,8 @@ enum ServerMessage {
 
     /// Type names with a closing quote, so `player_joined` never matches `player_joined_x`.
     private static let kinds: [(StaticString, Kind)] = [
-        ("player_state_update\"", .playerStateUpdate),
+        ("player_state_update\"", .stateUpdate),
+        ("enemy_state_update\"", .stateUpdate),
         ("room_created\"", .roomCreated),
         ("room_joined\"", .roomJoined),
         ("player_joined\"", .playerJoined),

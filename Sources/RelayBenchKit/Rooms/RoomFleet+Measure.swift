@@ -39,9 +39,9 @@ struct WindowResult: Sendable, Encodable, Equatable {
 }
 
 extension RoomFleet {
-    /// Every healthy player starts sending `player_state` at `hertz`.
-    func startSending(hertz: Double, paddingBytes: Int) {
-        let encoder = PlayerStateEncoder(paddingBytes: paddingBytes)
+    /// Every healthy player starts sending `message` at `hertz`.
+    func startSending(hertz: Double, paddingBytes: Int, message: StateMessage = .playerState) {
+        let encoder = StateMessageEncoder(paddingBytes: paddingBytes, message: message)
         for room in self.allRooms {
             let senders = room.healthyMembers
             for member in senders {
@@ -62,11 +62,11 @@ extension RoomFleet {
         for stopped in self.requestStopSending() { try? await stopped.get() }
     }
 
-    /// Every healthy player sends `player_state` at `hertz` for `seconds`; then the bench waits
-    /// up to `drainSeconds` for what is still in flight. Messages still missing after that are lost.
+    /// Every healthy player sends `message` at `hertz` for `seconds`; then the bench waits up to
+    /// `drainSeconds` for what is still in flight. Messages still missing after that are lost.
     func measure(
-        seconds: Double, hertz: Double, paddingBytes: Int, serverPID: Int32?, sampleServerMemory: Bool = false,
-        drainSeconds: Double = 1, progress: (@Sendable (String) -> Void)? = nil
+        seconds: Double, hertz: Double, paddingBytes: Int, message: StateMessage = .playerState, serverPID: Int32?,
+        sampleServerMemory: Bool = false, drainSeconds: Double = 1, progress: (@Sendable (String) -> Void)? = nil
     ) async -> WindowResult {
         let recorder = self.connector.recorder
         let serverBefore = serverPID.flatMap(ProcessStats.read(pid:))
@@ -74,7 +74,7 @@ extension RoomFleet {
         let stealBefore = StealTime.read()
         recorder.openWindow(at: BenchClock.micros())
         let sendingStarted = ContinuousClock.now
-        self.startSending(hertz: hertz, paddingBytes: paddingBytes)
+        self.startSending(hertz: hertz, paddingBytes: paddingBytes, message: message)
 
         var peakServerMemory: Int?
         let end = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))

@@ -7,6 +7,7 @@ struct RelayScenario: Sendable {
     var hertz: Double
     var seconds: Double
     var paddingBytes = 0
+    var message = StateMessage.playerState
     var setupConcurrency = 50
     /// How long after the window the bench waits for messages still in flight (then they count as lost).
     var drainSeconds = 1.0
@@ -21,14 +22,15 @@ struct RelayScenario: Sendable {
         if setup.roomsReady > 0 {
             context.say("measuring for \(Format.fixed(self.seconds, 0)) s")
             window = await fleet.measure(
-                seconds: self.seconds, hertz: self.hertz, paddingBytes: self.paddingBytes, serverPID: context.serverPID,
+                seconds: self.seconds, hertz: self.hertz, paddingBytes: self.paddingBytes, message: self.message,
+                serverPID: context.serverPID,
                 drainSeconds: self.drainSeconds, progress: context.progress)
         }
         await fleet.closeAll()
         await connector.shutdown()
         return RelayReport(
             scenario: self.name, rooms: self.rooms, players: self.players, hertz: self.hertz, seconds: self.seconds,
-            paddingBytes: self.paddingBytes, setup: setup, window: window, serverErrors: connector.events.serverErrors,
+            paddingBytes: self.paddingBytes, message: self.message, setup: setup, window: window, serverErrors: connector.events.serverErrors,
             firstServerError: connector.events.firstServerError,
             roomsOverCapacity: connector.events.roomsOverCapacity.count)
     }
@@ -40,6 +42,7 @@ struct RelayReport: ScenarioReport, Equatable {
     var rooms, players: Int
     var hertz, seconds: Double
     var paddingBytes: Int
+    var message: StateMessage
     var setup: SetupReport
     /// nil when no room could be set up.
     var window: WindowResult?
@@ -52,7 +55,8 @@ struct RelayReport: ScenarioReport, Equatable {
     func table() -> String {
         var lines = [
             "relay-bench \(self.scenario): \(self.rooms) rooms × \(self.players) players @ \(Format.fixed(self.hertz, 0)) Hz "
-                + "for \(Format.fixed(self.seconds, 0)) s, padding \(self.paddingBytes) B",
+                + "for \(Format.fixed(self.seconds, 0)) s, padding \(self.paddingBytes) B"
+                + (self.message == .playerState ? "" : ", sending \(self.message.rawValue)"),
             "setup       \(self.setup.players) players in \(Format.fixed(self.setup.seconds, 2)) s "
                 + "(\(Format.fixed(self.setup.joinsPerSecond, 0)) connect+join/s); rooms ready \(self.setup.roomsReady), "
                 + "failed \(self.setup.roomsFailed)",
