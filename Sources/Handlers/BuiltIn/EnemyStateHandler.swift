@@ -2,8 +2,9 @@ public import Relay
 
 /// `enemy_state` {enemy_id, state}: others get `enemy_state_update` (rounded); the server's
 /// copy is updated when the enemy is known. A state that would make that copy larger than
-/// `RelayLimits.maxEntityBytes` is refused (`limit_exceeded`) and not relayed.
-public struct EnemyStateHandler: RoomMessageHandler {
+/// `RelayLimits.maxEntityBytes` is refused (`limit_exceeded`) and not relayed. A plain message
+/// is relayed straight from its bytes (``EnemyStateRelay``), anything else is decoded first.
+public struct EnemyStateHandler: RawRoomMessageHandler {
     public let messageType = "enemy_state"
 
     public init() {}
@@ -16,5 +17,12 @@ public struct EnemyStateHandler: RoomMessageHandler {
         update.add("enemy_id", enemyID)
         update.add("state", .object(state), roundingFloats: true)
         room.broadcast(update.encoded(), excluding: playerID)
+    }
+
+    public func handleRaw(_ bytes: UnsafeBufferPointer<UInt8>, from playerID: String, in room: isolated GameRoom)
+        throws(RelayError) -> Bool
+    {
+        guard let relay = EnemyStateRelay(bytes) else { return false }
+        return try relay.apply(in: room, from: playerID)
     }
 }

@@ -203,6 +203,11 @@ extension RoomState {
     /// Keys a state update may not change: identity, and the reward the host set at spawn.
     static let fixedEnemyKeys: Set<String> = ["enemy_id", "coin_reward", "coinReward", "killed_by"]
 
+    /// Whether the room keeps a copy of this enemy (an `enemy_state` for it updates the copy).
+    public func tracksEnemy(_ enemyID: String) -> Bool {
+        self.enemies[enemyID] != nil
+    }
+
     /// Merges a reported enemy state into the server's copy. A report of death counts as
     /// a death; nothing revives the dead. An unknown enemy changes nothing; a report that would
     /// make the enemy larger than ``RelayLimits/maxEntityBytes`` is refused and changes nothing.

@@ -1,0 +1,83 @@
+internal import NIOCore
+internal import Relay
+
+/// A plain `enemy_state` read in one pass over its bytes: the `enemy_state_update` written as
+/// it goes, floats rounded, with no `JSONValue` built. The game's host sends one per enemy it
+/// tracks every 50 ms, most of a game's messages. The same rules as ``EnemyStateHandler``'s
+/// general path, which takes whatever this declines: anything outside ``PlainJSONScanner``'s
+/// subset, a repeated member, or `state` sent before `enemy_id`.
+struct EnemyStateRelay {
+    /// The enemy the state is for.
+    let enemyID: String
+    /// The encoded `enemy_state_update`.
+    let update: ByteBuffer
+    /// The message's bytes: valid only during the caller's `handleRaw`, the relay's whole life.
+    private let bytes: UnsafeBufferPointer<UInt8>
+    /// Where the `state` object is in `bytes`.
+    private let stateRange: Range<Int>
+
+    /// `type` (0), `enemy_id` (1) and `state` (2), the members of the envelope that matter.
+    private static let envelopeTable = ByteKeyTable(["type", "enemy_id", "state"])
+    private static let typeTable = ByteKeyTable(["enemy_state"])
+
+    /// Reads `bytes`, or nil when the message is not a plain `enemy_state`.
+    init?(_ bytes: UnsafeBufferPointer<UInt8>) {
+        var scanner = PlainJSONScanner(bytes)
+        var enemyID: Range<Int>?
+        var stateRange: Range<Int>?
+        // The update is the message with a longer type and rounded numbers, which are never
+        // longer, bar rare exceptions that the margin covers (a sink that still overflows declines).
+        let capacity = bytes.count + 64
+        let update = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { memory -> ByteBuffer? in
+            var update = JSONByteSink(memory)
+            update.writeFragment(#"{"type":"enemy_state_update","enemy_id":""#)
+            guard scanner.take(UInt8(ascii: "{")) else { return nil }
+            var sawType = false
+            repeat {
+                guard let key = scanner.string(), scanner.take(UInt8(ascii: ":")) else { return nil }
+                switch Self.envelopeTable.index(of: bytes[key]) {
+                case 0:
+                    guard !sawType, let type = scanner.string(), Self.typeTable.contains(bytes[type]) else { return nil }
+                    sawType = true
+                case 1:
+                    guard enemyID == nil, let id = scanner.string() else { return nil }
+                    enemyID = id
+                    update.writeRaw(UnsafeBufferPointer(rebasing: bytes[id]))
+                    update.writeFragment(#"","state":"#)
+                case 2:
+                    guard enemyID != nil, stateRange == nil, scanner.peek() == UInt8(ascii: "{"),
+                        let state = scanner.value(copyingTo: &update, copy: true)
+                    else { return nil }
+                    stateRange = state
+                default:
+                    guard scanner.skipValue() else { return nil }
+                }
+            } while scanner.take(UInt8(ascii: ","))
+            guard scanner.take(UInt8(ascii: "}")), sawType, stateRange != nil else { return nil }
+            scanner.skipWhitespace()
+            update.writeByte(UInt8(ascii: "}"))
+            guard scanner.isAtEnd, !update.overflowed else { return nil }
+            return OutboundMessage.encoded(json: update.written)
+        }
+        guard let update, let enemyID, let stateRange else { return nil }
+        // A plain string is ASCII without escapes: its bytes are the string.
+        self.enemyID = String(decoding: UnsafeBufferPointer(rebasing: bytes[enemyID]), as: UTF8.self)
+        self.update = update
+        self.bytes = bytes
+        self.stateRange = stateRange
+    }
+
+    /// Stores the state if the room tracks the enemy (checked against the entity byte cap, as on
+    /// the general path), and relays the update to the sender's room-mates.
+    func apply(in room: isolated GameRoom, from playerID: String) throws(RelayError) -> Bool {
+        if room.state.tracksEnemy(self.enemyID) {
+            // Decoded only for an enemy the server keeps; the values are the ones the general
+            // path would read, as the subset is plain JSON.
+            guard case .object(let state)? = try? JSONParser.parse(UnsafeBufferPointer(rebasing: self.bytes[self.stateRange]))
+            else { return false }
+            try room.state.updateEnemy(self.enemyID, state: state, now: .now)
+        }
+        room.broadcast(self.update, excluding: playerID)
+        return true
+    }
+}
