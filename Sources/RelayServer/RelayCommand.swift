@@ -97,7 +97,7 @@ struct RelayCommand: AsyncParsableCommand {
     var stateMessagesPerSecond: Int = 10_000
 
     @Option(
-        help: "Sustained bytes per second read from each WebSocket connection, frames of every kind together (burst: twice this, and at least one largest message); past it the server reads nothing more from that connection until its budget refills, so its client's sends wait in TCP, and nothing is refused."
+        help: "Sustained bytes per second read from each WebSocket connection, frames of every kind together (burst: a quarter of this, and at least one largest message); past it the server reads nothing more from that connection until its budget refills, so its client's sends wait in TCP, and nothing is refused."
     )
     var inboundBytesPerSecond: Int = 2 << 20
 
@@ -246,7 +246,7 @@ struct RelayCommand: AsyncParsableCommand {
         configuration.relay.stateMessageBurst = Double(max(1, self.stateMessagesPerSecond) * 2)
         configuration.relay.stateFloodCloseThreshold = max(1, self.stateMessagesPerSecond) * 10
         configuration.relay.inboundBytesPerSecond = max(1024, self.inboundBytesPerSecond)
-        configuration.relay.inboundByteBurst = max(1024, self.inboundBytesPerSecond) * 2
+        configuration.relay.inboundByteBurst = max(1024, self.inboundBytesPerSecond) / 4
         configuration.relay.maxFrameBytes = max(1024, self.maxFrameBytes)
         configuration.relay.outboundQueueFrames = max(8, self.outboundQueueFrames)
         configuration.relay.outboundQueueBytes = max(64 * 1024, self.outboundQueueBytes)

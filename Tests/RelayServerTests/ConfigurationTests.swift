@@ -42,7 +42,7 @@ struct ConfigurationTests {
             #expect(limits.stateMessagesPerSecond == 10_000)
             #expect(limits.stateMessageBurst == 20_000)
             #expect(limits.stateFloodCloseThreshold == 100_000)
-            #expect(limits.inboundBytesPerSecond == 2_097_152 && limits.inboundByteBurst == 4_194_304)
+            #expect(limits.inboundBytesPerSecond == 2_097_152 && limits.inboundByteBurst == 524_288)
             #expect(limits.outboundQueueFrames == 4_096)
             #expect(limits.outboundQueueBytes == 1_048_576)
             #expect(limits.pingInterval == .seconds(30))
@@ -133,7 +133,7 @@ struct ConfigurationTests {
             "--messages-per-second", "300", "--state-messages-per-second", "5000",
             "--outbound-queue-frames", "1000", "--outbound-queue-bytes", "2000000", "--inbound-bytes-per-second", "500000",
         ]).configuration(environment: [:]).relay
-        #expect(limits.inboundBytesPerSecond == 500_000 && limits.inboundByteBurst == 1_000_000)
+        #expect(limits.inboundBytesPerSecond == 500_000 && limits.inboundByteBurst == 125_000)
         #expect(limits.messagesPerSecond == 300 && limits.messageBurst == 600 && limits.floodCloseThreshold == 3_000)
         #expect(limits.stateMessagesPerSecond == 5_000 && limits.stateMessageBurst == 10_000)
         #expect(limits.stateFloodCloseThreshold == 50_000)

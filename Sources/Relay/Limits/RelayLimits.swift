@@ -26,8 +26,11 @@ public struct RelayLimits: Sendable {
     /// a game message ~10 µs. Past it reading from that connection pauses until the budget has
     /// refilled: the client's sends wait in TCP, and nothing it sent is refused.
     public var inboundBytesPerSecond = 2 << 20
-    /// Burst allowance for inbound bytes (default 4 MiB; never less than one largest message).
-    public var inboundByteBurst = 4 << 20
+    /// Burst allowance for inbound bytes (default 512 KiB, a quarter second's worth; never less
+    /// than one largest message). Past it a client is read at the rate, never refused, so a
+    /// small burst costs the game nothing (its messages are a few hundred bytes), while each
+    /// byte of a burst may buy work that other rooms on the loop wait for.
+    public var inboundByteBurst = 512 << 10
     /// Outbound frames waiting for a slow client before it is disconnected (default 4,096). A
     /// guest receives 60 `player_state`s a second plus 20 `enemy_state`s per enemy the host
     /// tracks: ~3,000 a second with 150 enemies, so this is over a second's worth.
