@@ -49,6 +49,24 @@ struct JSONByteSinkTests {
         }
     }
 
+    @Test("A sink over memory of its own grows it up to its limit, then overflows")
+    func growingMemory() {
+        let written = JSONByteSink.withGrowingMemory(initialCapacity: 1, limit: 12_000) { sink -> String in
+            for _ in 0..<5_000 { sink.writeByte(UInt8(ascii: "x")) }
+            Array(repeating: UInt8(ascii: "x"), count: 5_000).withUnsafeBufferPointer { sink.writeRaw($0) }
+            sink.write(.array([.integer(1), .number(2.5), .null, .string("a\nb")]), roundingFloats: false)
+            #expect(!sink.overflowed)
+            return String(decoding: sink.written, as: UTF8.self)
+        }
+        #expect(written == String(repeating: "x", count: 10_000) + #"[1,2.5,null,"a\nb"]"#)
+        JSONByteSink.withGrowingMemory(initialCapacity: 16, limit: 100) { sink in
+            Array(repeating: UInt8(ascii: "x"), count: 100).withUnsafeBufferPointer { sink.writeRaw($0) }
+            #expect(!sink.overflowed && sink.count == 100)
+            sink.writeByte(UInt8(ascii: "x"))
+            #expect(sink.overflowed && sink.count == 100, "nothing past the limit")
+        }
+    }
+
     @Test func roundedValuesAsTheWriterWritesThem() {
         for value: JSONValue in [.number(12345678901234567.0), .number(0.125), .integer(-3), ["a": .number(1.005)]] {
             var writer = JSONWriter()

@@ -122,7 +122,14 @@ struct JSONWriterTests {
 
     @Test("Values larger than the buffer's room, escapes and all, are written whole")
     func valuesPastTheRoomLeft() throws {
-        let escaped = String(repeating: "\u{01}\n", count: 3_000)  // 24 KB once escaped
+        // 24 KB once escaped (written into memory of its own, then copied), and 2.4 MB (sized first).
+        for count in [3_000, 300_000] {
+            try self.writesWhole(escapedTimes: count)
+        }
+    }
+
+    private func writesWhole(escapedTimes count: Int) throws {
+        let escaped = String(repeating: "\u{01}\n", count: count)
         let value: JSONValue = .object(["k": .array([.string(escaped), .number(0.125), .string("é")])])
         var writer = JSONWriter(capacity: 16)
         writer.writeFragment("[")
@@ -130,14 +137,14 @@ struct JSONWriterTests {
         writer.writeFragment(",")
         writer.writeString(escaped)
         writer.writeFragment("]")
-        let expectedString = "\"" + String(repeating: #"\u0001\n"#, count: 3_000) + "\""
+        let expectedString = "\"" + String(repeating: #"\u0001\n"#, count: count) + "\""
         #expect(text(writer.buffer) == #"[{"k":["# + expectedString + #",0.125,"é"]},"# + expectedString + "]")
     }
 
-    @Test("A value whose size bounds fall short is written again with more room, never cut short")
+    @Test("A value too large to copy whose size bounds fall short is written again with more room, never cut short")
     func shortBoundsGetMoreRoom() {
         var writer = JSONWriter(capacity: 0)
-        let long = String(repeating: "x", count: 5_000)
+        let long = String(repeating: "x", count: JSONWriter.largestCopiedValue + 1)
         writer.writeThroughSink(likelySize: 1, boundingSize: 2) { $0.writeString(long) }
         #expect(text(writer.buffer) == "\"" + long + "\"")
     }

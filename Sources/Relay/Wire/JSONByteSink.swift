@@ -1,9 +1,12 @@
 /// Writes JSON bytes into memory the caller lends it (a stack buffer, usually): the
 /// `player_state` fast path's output, without `ByteBuffer`'s capacity and uniqueness checks
 /// on every byte. When the memory is full it sets ``overflowed`` and drops the rest; a caller
-/// that sees that declines the message and lets the general path encode it.
+/// that sees that declines the message and lets the general path encode it. A sink over
+/// memory of its own (``withGrowingMemory(initialCapacity:limit:_:)``) grows it instead, up to a limit.
 public struct JSONByteSink {
-    private let memory: UnsafeMutableBufferPointer<UInt8>
+    private var memory: UnsafeMutableBufferPointer<UInt8>
+    /// The most bytes the sink's own memory may grow to; zero for lent memory, which never grows.
+    private let growthLimit: Int
     /// Bytes written so far.
     public private(set) var count = 0
     /// Whether a write did not fit (what was written is then incomplete).
@@ -12,6 +15,39 @@ public struct JSONByteSink {
     /// A sink writing into `memory`, which must outlive it.
     public init(_ memory: UnsafeMutableBufferPointer<UInt8>) {
         self.memory = memory
+        self.growthLimit = 0
+    }
+
+    /// Runs `body` with a sink over memory of its own, `initialCapacity` bytes to start and
+    /// doubled whenever full, up to `limit` bytes (past them it overflows). What it wrote is
+    /// valid only inside `body`.
+    static func withGrowingMemory<Result>(
+        initialCapacity: Int, limit: Int, _ body: (inout JSONByteSink) -> Result
+    ) -> Result {
+        var sink = JSONByteSink(growing: .allocate(capacity: max(1, min(initialCapacity, limit))), limit: limit)
+        defer { sink.memory.deallocate() }
+        return body(&sink)
+    }
+
+    private init(growing memory: UnsafeMutableBufferPointer<UInt8>, limit: Int) {
+        self.memory = memory
+        self.growthLimit = limit
+    }
+
+    /// Grows the sink's own memory to take `size` more bytes, within its limit; else (and for
+    /// lent memory) marks the sink ``overflowed``. Returns whether they fit.
+    private mutating func makeRoom(for size: Int) -> Bool {
+        let needed = self.count + size
+        guard needed <= self.growthLimit else {
+            self.overflowed = true
+            return false
+        }
+        let grown = UnsafeMutableBufferPointer<UInt8>.allocate(
+            capacity: min(self.growthLimit, max(2 * self.memory.count, needed)))
+        grown.baseAddress!.initialize(from: self.memory.baseAddress!, count: self.count)
+        self.memory.deallocate()
+        self.memory = grown
+        return true
     }
 
     /// What has been written.
@@ -20,20 +56,14 @@ public struct JSONByteSink {
     }
 
     public mutating func writeByte(_ byte: UInt8) {
-        guard self.count < self.memory.count else {
-            self.overflowed = true
-            return
-        }
+        guard self.count < self.memory.count || self.makeRoom(for: 1) else { return }
         self.memory[self.count] = byte
         self.count += 1
     }
 
     /// Raw bytes already known to be valid JSON.
     public mutating func writeRaw(_ bytes: UnsafeBufferPointer<UInt8>) {
-        guard bytes.count <= self.memory.count - self.count else {
-            self.overflowed = true
-            return
-        }
+        guard bytes.count <= self.memory.count - self.count || self.makeRoom(for: bytes.count) else { return }
         guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
         (self.memory.baseAddress! + self.count).update(from: source, count: bytes.count)
         self.count += bytes.count

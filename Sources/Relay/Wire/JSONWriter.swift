@@ -48,35 +48,52 @@ public struct JSONWriter {
         }
     }
 
+    /// Values that outgrow the buffer are written into memory of their own up to this size, then
+    /// copied over; larger ones are sized first (``writeThroughSink(likelySize:boundingSize:_:)``).
+    static let largestCopiedValue = 256 * 1024
+
     /// Runs `write` on a sink over the buffer's free memory and keeps what it wrote: one capacity
     /// check for a whole value, where writing into the `ByteBuffer` itself pays its capacity,
     /// uniqueness and exclusivity checks on every byte (most of the time a 64 KB value of small
     /// objects took to write). Tried first in the room there is, enough for most messages (a
     /// size bound counts each fraction as its longest, so reserving it would grow buffers the
-    /// value fits in); when that runs out, again with room for `likelySize` bytes, then for
+    /// value fits in). When that runs out, into memory that grows as it fills, up to
+    /// ``largestCopiedValue``, and copied over: walking a value to size it costs about as much as
+    /// writing it. Past that (a full room's sync, megabytes, where growing memory pays page
+    /// faults twice), again in the buffer with room for `likelySize` bytes, then for
     /// `boundingSize`, then twice that until it fits (a bound that was short).
     mutating func writeThroughSink(
         likelySize: @autoclosure () -> Int, boundingSize: @autoclosure () -> Int, _ write: (inout JSONByteSink) -> Void
     ) {
-        var attempt = 0
-        var room = 0
-        while true {
-            var fitted = false
-            self.buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: room) { memory in
-                var sink = JSONByteSink(memory.bindMemory(to: UInt8.self))
-                write(&sink)
-                fitted = !sink.overflowed
-                return fitted ? sink.count : 0
-            }
-            if fitted { return }
-            attempt += 1
-            room =
-                switch attempt {
-                case 1: likelySize()
-                case 2: max(room + 1, boundingSize())
-                default: 2 * room
-                }
+        guard !self.writeIntoFreeRoom(write) else { return }
+        let copied = JSONByteSink.withGrowingMemory(
+            initialCapacity: max(4096, 2 * self.buffer.writableBytes), limit: Self.largestCopiedValue
+        ) { sink in
+            write(&sink)
+            guard !sink.overflowed else { return false }
+            self.buffer.writeBytes(UnsafeRawBufferPointer(sink.written))
+            return true
         }
+        guard !copied else { return }
+        var attempt = 1
+        var room = likelySize()
+        while !self.writeIntoFreeRoom(reserving: room, write) {
+            attempt += 1
+            room = attempt == 2 ? max(room + 1, boundingSize()) : 2 * room
+        }
+    }
+
+    /// Runs `write` on a sink over the buffer's free memory, made at least `room` bytes, and
+    /// keeps what it wrote if it all fitted; returns whether it did.
+    private mutating func writeIntoFreeRoom(reserving room: Int = 0, _ write: (inout JSONByteSink) -> Void) -> Bool {
+        var fitted = false
+        self.buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: room) { memory in
+            var sink = JSONByteSink(memory.bindMemory(to: UInt8.self))
+            write(&sink)
+            fitted = !sink.overflowed
+            return fitted ? sink.count : 0
+        }
+        return fitted
     }
 
     /// Raw bytes already known to be valid JSON.
