@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Other rooms' latency while one client floods heavy messages (heavy_flood.py): a relay on CPU 1,
+# relay-bench with ROOMS rooms × 2 @ 30 Hz for 20 s on CPU 0, and from its third second, the
+# flooder for 14 s (also on CPU 0; it uses ~2 % of it). Prints the bench's report and the
+# server's CPU over the whole run (clock ticks, 1/100 s).
+#   Benchmarks/relay/flood_beside_rooms.sh BUILD_DIR ROOMS [action|enemy|none]
+#   (BUILD_DIR holds `relay` and `relay-bench`; PORT, default 8142)
+set -euo pipefail
+dir=$1 rooms=$2 kind=${3:-action} port=${PORT:-8142}
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d)
+bash -c "ulimit -n 65536; exec taskset -c 1 $dir/relay --port $port --data-dir $work/data" > "$work/log" 2>&1 &
+server=$!
+trap 'kill -TERM $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 100); do grep -q "listening on" "$work/log" 2>/dev/null && break; sleep 0.1; done
+ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+before=$(ticks)
+if [ "$kind" != none ]; then (sleep 3; taskset -c 0 python3 "$here/heavy_flood.py" "$port" 14 "$kind") & fi
+taskset -c 0 "$dir/relay-bench" relay "ws://127.0.0.1:$port" --rooms "$rooms" --players 2 --hz 30 --duration 20s --quiet
+wait
+echo "server CPU ticks over the run: $(( $(ticks) - before ))"

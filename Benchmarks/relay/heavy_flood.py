@@ -1,0 +1,26 @@
+#!/usr/bin/env python3
+# One client that sends the costliest messages it can, as fast as TCP takes them, for SECONDS:
+# 64 KB messages of 8,000 tiny JSON objects, in a room of its own. KIND "action": game_action
+# (the general path: decoded, then its data encoded again); "enemy": enemy_state for an enemy
+# nobody spawned (relayed straight from its bytes since session 20). Prints how many it sent.
+#   python3 Benchmarks/relay/heavy_flood.py PORT SECONDS [action|enemy]
+import os, sys, time
+sys.path.insert(0, os.path.dirname(__file__))
+from wsprobe import WS
+
+port, seconds = int(sys.argv[1]), float(sys.argv[2])
+kind = sys.argv[3] if len(sys.argv) > 3 else "action"
+objects = ",".join(['{"a":0}'] * 7990)
+if kind == "enemy":
+    text = '{"type":"enemy_state","enemy_id":"nobody","state":{"k":[' + objects + ']}}'
+else:
+    text = '{"type":"game_action","action":"x","data":{"k":[' + objects + ']}}'
+assert len(text) <= 65536, len(text)
+client = WS(port)
+client.send_text('{"type":"create_room","player_name":"A"}'); client.recv_json(); client.recv_json()
+frames = WS.frame(1, text.encode()) * 16
+sent, start = 0, time.time()
+while time.time() - start < seconds:
+    client.s.sendall(frames)
+    sent += 16
+print(f"heavy_flood {kind}: {sent} messages handed to TCP in {time.time() - start:.1f} s", file=sys.stderr)
