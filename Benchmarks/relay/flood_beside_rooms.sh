@@ -15,7 +15,11 @@ trap 'kill -TERM $server 2>/dev/null || true; wait $server 2>/dev/null || true; 
 for _ in $(seq 100); do grep -q "listening on" "$work/log" 2>/dev/null && break; sleep 0.1; done
 ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
 before=$(ticks)
-if [ "$kind" != none ]; then (sleep 3; taskset -c 0 python3 "$here/heavy_flood.py" "$port" 14 "$kind") & fi
+flooder=
+if [ "$kind" != none ]; then
+    (sleep 3; taskset -c 0 python3 "$here/heavy_flood.py" "$port" 14 "$kind") &
+    flooder=$!
+fi
 taskset -c 0 "$dir/relay-bench" relay "ws://127.0.0.1:$port" --rooms "$rooms" --players 2 --hz 30 --duration 20s --quiet
-wait
+if [ -n "$flooder" ]; then wait "$flooder"; fi
 echo "server CPU ticks over the run: $(( $(ticks) - before ))"

@@ -1,5 +1,4 @@
 import SeededRandom
-import Synchronization
 import Testing
 
 @testable import Handlers
@@ -101,7 +100,7 @@ struct EnemyStateFastPathTests {
 
     /// `text` sent by the host of a room that tracks the enemy `e1`, on either path.
     static func outcome(of text: String, generalPathOnly: Bool) async throws -> Outcome {
-        let passing = Passing()
+        let passing = PassingFilter(messageType: "enemy_state")
         let dispatcher = try MessageDispatcher(handlers: BuiltInHandlers.all, filters: generalPathOnly ? [passing] : [])
         let harness = Harness(dispatcher: dispatcher)
         let (host, guest, code) = try await harness.roomWithTwoPlayers()
@@ -120,20 +119,5 @@ struct EnemyStateFastPathTests {
         sender = sender.map { $0.type == "error" ? ["type": "error", "code": $0["code"] ?? .null] : $0 }
         return Outcome(
             roomMate: await guest.received(), sender: sender, trackedEnemy: await room.state.enemies["e1"]?.fields)
-    }
-
-    /// A filter that passes everything: its presence keeps `enemy_state` on the general path.
-    struct Passing: MessageFilter {
-        private final class Count: Sendable {
-            let value = Mutex(0)
-        }
-        private let count = Count()
-        let messageType = "enemy_state"
-        var seen: Int { self.count.value.withLock { $0 } }
-
-        func filter(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) -> InboundMessage? {
-            self.count.value.withLock { $0 += 1 }
-            return message
-        }
     }
 }

@@ -1,4 +1,3 @@
-import Synchronization
 import SeededRandom
 import Testing
 
@@ -120,7 +119,7 @@ struct PlayerStateFastPathTests {
     }
 
     @Test func theRawPathIsSkippedWhenAFilterWatchesTheType() async throws {
-        let passing = Passing()
+        let passing = PassingFilter(messageType: "player_state")
         let dispatcher = try MessageDispatcher(handlers: BuiltInHandlers.all, filters: [passing])
         let harness = Harness(dispatcher: dispatcher)
         let (host, guest, _) = try await harness.roomWithTwoPlayers()
@@ -166,7 +165,7 @@ struct PlayerStateFastPathTests {
     }
 
     static func outcome(of text: String, generalPathOnly: Bool) async throws -> Outcome {
-        let passing = Passing()
+        let passing = PassingFilter(messageType: "player_state")
         let dispatcher = try MessageDispatcher(
             handlers: BuiltInHandlers.all, filters: generalPathOnly ? [passing] : [])
         let harness = Harness(dispatcher: dispatcher)
@@ -183,22 +182,6 @@ struct PlayerStateFastPathTests {
         // Error texts may name a different key when several are wrong; the code must agree.
         sender = sender.map { $0.type == "error" ? ["type": "error", "code": $0["code"] ?? .null] : $0 }
         return Outcome(roomMate: await host.received(), sender: sender, storedState: await room.state.player("guest")?.state.fields)
-    }
-
-    /// A filter that passes everything: its presence keeps `player_state` on the general path.
-    /// Each instance counts the messages it saw (tests run in parallel; a shared count proves nothing).
-    struct Passing: MessageFilter {
-        private final class Count: Sendable {
-            let value = Mutex(0)
-        }
-        private let count = Count()
-        let messageType = "player_state"
-        var seen: Int { self.count.value.withLock { $0 } }
-
-        func filter(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) -> InboundMessage? {
-            self.count.value.withLock { $0 += 1 }
-            return message
-        }
     }
 
     /// A random plain `state` object: movable keys with their kinds, identity keys, others

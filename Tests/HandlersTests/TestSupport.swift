@@ -174,3 +174,24 @@ final class CloseCodes: Sendable {
     let codes = Mutex<[UInt16]>([])
     func record(_ code: UInt16) { self.codes.withLock { $0.append(code) } }
 }
+
+/// A filter that passes every message of its type: its presence keeps a type with a fast path
+/// (`player_state`, `enemy_state`) on the general one. Each instance counts the messages it saw
+/// (tests run in parallel; a shared count proves nothing).
+struct PassingFilter: MessageFilter {
+    private final class Count: Sendable {
+        let value = Mutex(0)
+    }
+    private let count = Count()
+    let messageType: String
+    var seen: Int { self.count.value.withLock { $0 } }
+
+    init(messageType: String) {
+        self.messageType = messageType
+    }
+
+    func filter(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) -> InboundMessage? {
+        self.count.value.withLock { $0 += 1 }
+        return message
+    }
+}
