@@ -24,14 +24,16 @@ struct RoomSocketHandlerTests {
         }
     }
 
-    static func makeHandler(limits: RelayLimits = RelayLimits()) throws -> RoomSocketHandler {
+    static func makeHandler(limits: RelayLimits = RelayLimits(), pingInterval: TimeAmount = .seconds(30)) throws
+        -> RoomSocketHandler
+    {
         let logger = Logger(label: "test")
         let registry = RoomRegistry(limits: limits, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
         let session = ConnectionSession(
             connection: PlayerConnection(queueCapacity: 8) { _ in }, urlRoomID: "new", registry: registry, logger: logger)
         return RoomSocketHandler(
             dispatcher: try MessageDispatcher(handlers: BuiltInHandlers.all), session: session,
-            settings: .init(maxMessageBytes: 1024, pingInterval: .seconds(30)))
+            settings: .init(maxMessageBytes: 1024, pingInterval: pingInterval))
     }
 
     /// A final client frame, masked, as a socket read delivers it.
@@ -97,6 +99,54 @@ struct RoomSocketHandlerTests {
         #expect(counter.reads == 3, "the held read goes out once the debt is repaid")
         channel.read()
         #expect(counter.reads == 4)
+        _ = try? channel.finish()
+    }
+
+    @Test("A pong the server has not read because reading pauses for the byte budget does not count as missed")
+    func pausedReadingDoesNotMissPongs() throws {
+        var limits = RelayLimits()
+        limits.maxFrameBytes = 1_024
+        limits.inboundByteBurst = 1_024
+        limits.inboundBytesPerSecond = 64  // ~300 bytes of debt: ~5 s without reading
+        let channel = EmbeddedChannel()
+        let counter = ReadCounter()
+        try channel.pipeline.syncOperations.addHandler(counter)
+        try channel.pipeline.syncOperations.addHandler(try Self.makeHandler(limits: limits, pingInterval: .seconds(1)))
+        var stream = ByteBuffer()
+        for _ in 0..<60 {
+            var ping = Self.clientFrame(.ping, String(repeating: "p", count: 16))
+            stream.writeBuffer(&ping)
+        }
+        channel.read()
+        try channel.writeInbound(stream)  // 1,320 bytes: in debt
+        channel.read()
+        #expect(counter.reads == 1, "in debt, the read is held")
+        var pingPayload: ByteBuffer?
+        var closes: [WebSocketFrame] = []
+        func drainOutbound() throws {
+            while let frame = try channel.readOutbound(as: WebSocketFrame.self) {
+                if frame.opcode == .ping { pingPayload = frame.data }
+                if frame.opcode == .connectionClose { closes.append(frame) }
+            }
+        }
+        // The client answers the first ping at once; its pong waits in TCP while the server reads nothing.
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        try drainOutbound()
+        let payload = try #require(pingPayload)
+        for _ in 0..<3 {
+            channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+            try drainOutbound()
+        }
+        #expect(closes.isEmpty, "closed while the server was not reading: \(closes)")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))  // 5 s: the debt is repaid (at ~4.6 s)
+        try drainOutbound()
+        #expect(counter.reads == 2, "reading resumes")
+        var pong = ClientFrame.payloadBuffer(ByteBufferAllocator(), capacity: payload.readableBytes)
+        pong.writeImmutableBuffer(payload)
+        try channel.writeInbound(ClientFrame.frame(pong, opcode: .pong, maskKey: 0x12A5_00FF))
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        try drainOutbound()
+        #expect(closes.isEmpty, "the pong came: \(closes)")
         _ = try? channel.finish()
     }
 

@@ -71,6 +71,8 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var pinger: RepeatedTask?
     /// A `read` held back while the reader has ``ReaderQueue/highWater`` messages.
     private var readHeld = false
+    /// A `read` was held back since the last ping went out: its pong may still wait unread.
+    private var readsHeldSincePing = false
     private var writableWaiter: UnsafeContinuation<Void, Never>?
 
     init(dispatcher: MessageDispatcher, session: ConnectionSession, settings: Settings) {
@@ -162,6 +164,7 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func read(context: ChannelHandlerContext) {
         if self.mustHoldReads {
             self.readHeld = true
+            self.readsHeldSincePing = true
             return
         }
         context.read()
@@ -270,9 +273,16 @@ extension RoomSocketHandler {
 extension RoomSocketHandler {
     private func ping() {
         guard let context = self.context, !self.closeSent else { return }
-        if self.pingPayload != nil { return self.fail(.goingAway) }
+        if self.pingPayload != nil {
+            // While the server held reads (bytes in debt, a busy reader), the pong may be waiting
+            // unread: the client has missed it only once reading has gone a whole interval unheld.
+            guard self.readsHeldSincePing else { return self.fail(.goingAway) }
+            self.readsHeldSincePing = self.readHeld
+            return
+        }
         let payload = UInt64.random(in: .min ... .max)
         self.pingPayload = payload
+        self.readsHeldSincePing = self.readHeld
         var data = context.channel.allocator.buffer(capacity: 8)
         data.writeInteger(payload)
         context.writeAndFlush(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .ping, data: data)), promise: nil)
