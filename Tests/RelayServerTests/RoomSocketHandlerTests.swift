@@ -150,6 +150,29 @@ struct RoomSocketHandlerTests {
         _ = try? channel.finish()
     }
 
+    @Test("A byte rate of zero (set in code; the command line takes 1,024 at least) reads a byte a second")
+    func zeroByteRate() throws {
+        var limits = RelayLimits()
+        limits.maxFrameBytes = 1_024
+        limits.inboundByteBurst = 1_024
+        limits.inboundBytesPerSecond = 0
+        let channel = EmbeddedChannel()
+        let counter = ReadCounter()
+        try channel.pipeline.syncOperations.addHandler(counter)
+        try channel.pipeline.syncOperations.addHandler(try Self.makeHandler(limits: limits))
+        var stream = ByteBuffer()
+        for _ in 0..<60 {  // 1,320 bytes: ~300 in debt
+            var ping = Self.clientFrame(.ping, String(repeating: "p", count: 16))
+            stream.writeBuffer(&ping)
+        }
+        try channel.writeInbound(stream)
+        channel.read()
+        #expect(counter.reads == 0, "in debt, the read is held")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(400))
+        #expect(counter.reads == 1, "repaid at a byte a second")
+        _ = try? channel.finish()
+    }
+
     @Test("Pings from a client whose socket takes no more are not answered one by one: the latest is, once it does")
     func pongsWaitForWritability() throws {
         let channel = EmbeddedChannel()

@@ -83,7 +83,9 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let limits = session.limits
         self.budget = MessageBudget(limits: limits)
         let byteBurst = max(limits.inboundByteBurst, limits.maxFrameBytes)  // the largest message fits
-        self.inboundBytes = TokenBucket(rate: Double(limits.inboundBytesPerSecond), burst: Double(byteBurst))
+        // At least a byte a second: a rate of zero would pause reading for ever.
+        let byteRate = Double(max(1, limits.inboundBytesPerSecond))
+        self.inboundBytes = TokenBucket(rate: byteRate, burst: Double(byteBurst))
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
