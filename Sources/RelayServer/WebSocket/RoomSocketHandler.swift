@@ -69,7 +69,7 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// cannot queue up pongs, nor buy a write with each ping.
     private var pongOwed: ByteBuffer?
     private var pinger: RepeatedTask?
-    /// A `read` held back while the reader has ``ReaderQueue/highWater`` messages.
+    /// A `read` held back (``mustHoldReads``): bytes in debt, or a reader with many messages.
     private var readHeld = false
     /// A `read` was held back since the last ping went out: its pong may still wait unread.
     private var readsHeldSincePing = false
@@ -83,7 +83,7 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let limits = session.limits
         self.budget = MessageBudget(limits: limits)
         let byteBurst = max(limits.inboundByteBurst, limits.maxFrameBytes)  // the largest message fits
-        // At least a byte a second: a rate of zero would pause reading for ever.
+        // At least a byte a second: at zero, a debt would take for ever to repay.
         let byteRate = Double(max(1, limits.inboundBytesPerSecond))
         self.inboundBytes = TokenBucket(rate: byteRate, burst: Double(byteBurst))
     }
