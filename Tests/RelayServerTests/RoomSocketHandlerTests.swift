@@ -36,6 +36,25 @@ struct RoomSocketHandlerTests {
             settings: .init(maxMessageBytes: 1024, pingInterval: pingInterval))
     }
 
+    /// Limits with a byte budget of 1,024 bytes of burst (and messages) and `rate` a second.
+    static func byteBudget(perSecond rate: Int) -> RelayLimits {
+        var limits = RelayLimits()
+        limits.maxFrameBytes = 1_024
+        limits.inboundByteBurst = 1_024
+        limits.inboundBytesPerSecond = rate
+        return limits
+    }
+
+    /// `count` pings of 16 bytes, in 22-byte frames, as one read.
+    static func pings(_ count: Int) -> ByteBuffer {
+        var stream = ByteBuffer()
+        for _ in 0..<count {
+            var ping = Self.clientFrame(.ping, String(repeating: "p", count: 16))
+            stream.writeBuffer(&ping)
+        }
+        return stream
+    }
+
     /// A final client frame, masked, as a socket read delivers it.
     static func clientFrame(_ opcode: WebSocketOpcode, _ payload: String) -> ByteBuffer {
         var buffer = ClientFrame.payloadBuffer(ByteBufferAllocator(), capacity: payload.utf8.count)
@@ -68,29 +87,16 @@ struct RoomSocketHandlerTests {
 
     @Test("Reading from the socket pauses once the client's bytes pass its budget, until the debt is repaid")
     func readingPausesForBytesInDebt() throws {
-        var limits = RelayLimits()
-        limits.maxFrameBytes = 1_024
-        limits.inboundByteBurst = 1_024
-        limits.inboundBytesPerSecond = 64  // a debt of a few hundred bytes takes seconds to repay
+        let limits = Self.byteBudget(perSecond: 64)  // a debt of a few hundred bytes takes seconds to repay
         let channel = EmbeddedChannel()
         let counter = ReadCounter()
         try channel.pipeline.syncOperations.addHandler(counter)
         try channel.pipeline.syncOperations.addHandler(try Self.makeHandler(limits: limits))
-        /// `count` pings of 16 bytes, in 22-byte frames, as one read.
-        func pings(_ count: Int) -> ByteBuffer {
-            var stream = ByteBuffer()
-            for _ in 0..<count {
-                var ping = Self.clientFrame(.ping, String(repeating: "p", count: 16))
-                stream.writeBuffer(&ping)
-            }
-            return stream
-        }
-
         channel.read()
-        try channel.writeInbound(pings(40))  // 880 of the 1,024 bytes
+        try channel.writeInbound(Self.pings(40))  // 880 of the 1,024 bytes
         channel.read()
         #expect(counter.reads == 2, "within the budget, reading goes on")
-        try channel.writeInbound(pings(20))  // 440 more: ~300 bytes in debt, ~5 s at 64 a second
+        try channel.writeInbound(Self.pings(20))  // 440 more: ~300 bytes in debt, ~5 s at 64 a second
         channel.read()
         #expect(counter.reads == 2, "in debt, the read is held")
         channel.embeddedEventLoop.advanceTime(by: .seconds(1))
@@ -104,21 +110,13 @@ struct RoomSocketHandlerTests {
 
     @Test("A pong the server has not read because reading pauses for the byte budget does not count as missed")
     func pausedReadingDoesNotMissPongs() throws {
-        var limits = RelayLimits()
-        limits.maxFrameBytes = 1_024
-        limits.inboundByteBurst = 1_024
-        limits.inboundBytesPerSecond = 64  // ~300 bytes of debt: ~5 s without reading
+        let limits = Self.byteBudget(perSecond: 64)  // ~300 bytes of debt: ~5 s without reading
         let channel = EmbeddedChannel()
         let counter = ReadCounter()
         try channel.pipeline.syncOperations.addHandler(counter)
         try channel.pipeline.syncOperations.addHandler(try Self.makeHandler(limits: limits, pingInterval: .seconds(1)))
-        var stream = ByteBuffer()
-        for _ in 0..<60 {
-            var ping = Self.clientFrame(.ping, String(repeating: "p", count: 16))
-            stream.writeBuffer(&ping)
-        }
         channel.read()
-        try channel.writeInbound(stream)  // 1,320 bytes: in debt
+        try channel.writeInbound(Self.pings(60))  // 1,320 bytes: in debt
         channel.read()
         #expect(counter.reads == 1, "in debt, the read is held")
         var pingPayload: ByteBuffer?
@@ -152,20 +150,12 @@ struct RoomSocketHandlerTests {
 
     @Test("A byte rate of zero (set in code; the command line takes 1,024 at least) reads a byte a second")
     func zeroByteRate() throws {
-        var limits = RelayLimits()
-        limits.maxFrameBytes = 1_024
-        limits.inboundByteBurst = 1_024
-        limits.inboundBytesPerSecond = 0
+        let limits = Self.byteBudget(perSecond: 0)
         let channel = EmbeddedChannel()
         let counter = ReadCounter()
         try channel.pipeline.syncOperations.addHandler(counter)
         try channel.pipeline.syncOperations.addHandler(try Self.makeHandler(limits: limits))
-        var stream = ByteBuffer()
-        for _ in 0..<60 {  // 1,320 bytes: ~300 in debt
-            var ping = Self.clientFrame(.ping, String(repeating: "p", count: 16))
-            stream.writeBuffer(&ping)
-        }
-        try channel.writeInbound(stream)
+        try channel.writeInbound(Self.pings(60))  // 1,320 bytes: ~300 in debt
         channel.read()
         #expect(counter.reads == 0, "in debt, the read is held")
         channel.embeddedEventLoop.advanceTime(by: .seconds(400))

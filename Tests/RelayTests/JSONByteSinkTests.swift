@@ -72,7 +72,7 @@ struct JSONByteSinkTests {
             var writer = JSONWriter()
             writer.write(value, roundingFloats: true)
             let sunk = Self.withSink(capacity: 64) { sink in
-                sink.writeRounded(value)
+                sink.write(value, roundingFloats: true)
                 return String(decoding: sink.written, as: UTF8.self)
             }
             #expect(sunk == String(buffer: writer.buffer))

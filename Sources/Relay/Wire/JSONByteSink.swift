@@ -99,10 +99,4 @@ public struct JSONByteSink {
             self.writeRaw(UnsafeBufferPointer(rebasing: digits.bindMemory(to: UInt8.self)[start...]))
         }
     }
-
-    /// `value` as ``JSONWriter`` writes it with `roundingFloats` (for the rare numbers the
-    /// digit path leaves alone).
-    mutating func writeRounded(_ value: JSONValue) {
-        self.write(value, roundingFloats: true)
-    }
 }

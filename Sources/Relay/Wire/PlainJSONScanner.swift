@@ -88,7 +88,7 @@ public struct PlainJSONScanner {
             let token = UnsafeBufferPointer(rebasing: self.bytes[start..<self.position])
             if !writer.writeRoundedNumber(token: token, isInteger: isInteger) {
                 guard let number = JSONParser.number(token, isInteger: isInteger) else { return nil }
-                writer.writeRounded(number)
+                writer.write(number, roundingFloats: true)
             }
         default:
             return nil
