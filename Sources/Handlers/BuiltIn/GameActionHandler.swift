@@ -1,8 +1,10 @@
 public import Relay
 
 /// `game_action` {action, data}: others get `game_action` {player_id, action, data}. The host's
-/// `assist` {target_player_id, x, y} first moves the target and tells the room.
-public struct GameActionHandler: RoomMessageHandler {
+/// `assist` {target_player_id, x, y} first moves the target and tells the room. A plain message
+/// that is not an `assist` is relayed straight from its bytes (``GameActionRelay``), anything
+/// else is decoded first.
+public struct GameActionHandler: RawRoomMessageHandler {
     public let messageType = "game_action"
 
     public init() {}
@@ -25,5 +27,13 @@ public struct GameActionHandler: RoomMessageHandler {
         relayed.add("action", action)
         relayed.add("data", .object(data))
         room.broadcast(relayed.encoded(), excluding: playerID)
+    }
+
+    public func handleRaw(_ bytes: UnsafeBufferPointer<UInt8>, from playerID: String, in room: isolated GameRoom)
+        throws(RelayError) -> Bool
+    {
+        guard let relay = GameActionRelay(bytes, from: playerID) else { return false }
+        room.broadcast(relay.relayed, excluding: playerID)
+        return true
     }
 }

@@ -49,6 +49,17 @@ struct DecimalDigits {
         return self.isNegative ? -magnitude : magnitude
     }
 
+    /// How many decimal digits `value` has (1 for 0).
+    static func digitCount(of value: UInt64) -> Int {
+        var count = 1
+        var rest = value / 10
+        while rest > 0 {
+            count += 1
+            rest /= 10
+        }
+        return count
+    }
+
     /// 10^0 … 10^22, each exact.
     private static let powersOfTen: [Double] = (0...22).map { exponent in
         (0..<exponent).reduce(1.0) { product, _ in product * 10 }

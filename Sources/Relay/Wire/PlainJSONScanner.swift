@@ -1,5 +1,6 @@
 /// Walks raw JSON bytes without building ``JSONValue``s, copying values into a ``JSONByteSink``
-/// with non-integral numbers rounded to 2 decimals: the `player_state` hot path.
+/// with non-integral numbers rounded to 2 decimals (the `player_state` hot path) or, for relays
+/// that keep numbers as sent, written as the general path writes them.
 ///
 /// It knows only the plain subset game clients send — ASCII strings without escapes, numbers
 /// without exponents, literals, containers nested at most ``maxDepth`` deep — and gives up
@@ -16,9 +17,12 @@ public struct PlainJSONScanner {
     public let bytes: UnsafeBufferPointer<UInt8>
     /// The next byte to read.
     public private(set) var position = 0
+    /// Whether copied non-integral numbers are rounded to 2 decimals.
+    public let roundsFloats: Bool
 
-    public init(_ bytes: UnsafeBufferPointer<UInt8>) {
+    public init(_ bytes: UnsafeBufferPointer<UInt8>, roundingFloats: Bool = true) {
         self.bytes = bytes
+        self.roundsFloats = roundingFloats
     }
 
     /// Whether every byte has been read.
@@ -65,7 +69,7 @@ public struct PlainJSONScanner {
         return self.value(copyingTo: &nowhere, copy: false) != nil
     }
 
-    /// Reads one value; with `copy`, also writes it to `writer` with floats rounded.
+    /// Reads one value; with `copy`, also writes it to `writer` (floats rounded if ``roundsFloats``).
     /// Returns the range the value took in `bytes`, or nil outside the subset.
     public mutating func value(copyingTo writer: inout JSONByteSink, copy: Bool, depth: Int = 0) -> Range<Int>? {
         self.skipWhitespace()
@@ -86,9 +90,13 @@ public struct PlainJSONScanner {
             guard let isInteger = self.number() else { return nil }
             guard copy else { break }
             let token = UnsafeBufferPointer(rebasing: self.bytes[start..<self.position])
-            if !writer.writeRoundedNumber(token: token, isInteger: isInteger) {
+            let written =
+                self.roundsFloats
+                ? writer.writeRoundedNumber(token: token, isInteger: isInteger)
+                : writer.writeCopiedNumber(token: token, isInteger: isInteger)
+            if !written {
                 guard let number = JSONParser.number(token, isInteger: isInteger) else { return nil }
-                writer.write(number, roundingFloats: true)
+                writer.write(number, roundingFloats: self.roundsFloats)
             }
         default:
             return nil

@@ -25,6 +25,33 @@ extension JSONByteSink {
         return true
     }
 
+    /// Writes a number token (JSON's grammar, no exponent) as ``JSONWriter`` writes its value
+    /// unrounded — straight from the token when it is already written that way. Returns false,
+    /// having written nothing, for tokens it leaves to the general path (more than 15
+    /// significant digits).
+    ///
+    /// When a fraction is copied: with at most 15 significant digits the token is the only such
+    /// decimal that reads back as its double, so it is the shortest one, which `description`
+    /// prints, unless it has trailing zeros or is below 10^-4 (printed with an exponent). A
+    /// fraction of exactly `.0` is an integral value, which ``JSONWriter`` prints as `12.0`.
+    mutating func writeCopiedNumber(token: UnsafeBufferPointer<UInt8>, isInteger: Bool) -> Bool {
+        guard let digits = DecimalDigits(token) else { return false }
+        if isInteger { return self.writeRoundedNumber(token: token, isInteger: true) }
+        let significantDigits = digits.mantissa == 0 ? 0 : DecimalDigits.digitCount(of: digits.mantissa)
+        let endsInZero = token.last == UInt8(ascii: "0")
+        let isCanonical =
+            endsInZero
+            ? digits.fractionDigits == 1 && !(digits.isNegative && digits.mantissa == 0)  // `12.0`, not `-0.0`
+            : digits.fractionDigits - significantDigits < 4  // at least 10^-4
+        if isCanonical {
+            self.writeRaw(token)
+        } else {
+            guard let value = digits.exactValue else { return false }
+            self.writeNumber(value)
+        }
+        return true
+    }
+
     /// `n / 100` the way ``JSONWriter/writeNumber(_:)`` prints it: `12.0`, `12.5`, `12.05`, `-0.3`.
     private mutating func writeHundredths(_ hundredths: Int64) {
         let whole = hundredths / 100
