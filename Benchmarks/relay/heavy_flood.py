@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 # One client that sends the costliest messages it can, as fast as TCP takes them, for SECONDS:
 # 64 KB messages of 8,000 tiny JSON objects, in a room of its own. KIND "action": game_action
-# (the general path: decoded, then its data encoded again); "enemy": enemy_state for an enemy
-# nobody spawned (relayed straight from its bytes since session 20). Prints how many it sent.
-#   python3 Benchmarks/relay/heavy_flood.py PORT SECONDS [action|enemy]
+# (decoded, then its data encoded again, until session 21 relayed it from its bytes); "enemy":
+# enemy_state for an enemy nobody spawned (relayed from its bytes since session 20); "pad": a
+# chat with the objects in a member nobody reads (the general path). Prints how many it sent.
+#   python3 Benchmarks/relay/heavy_flood.py PORT SECONDS [action|enemy|pad]
 import os, sys, time
 sys.path.insert(0, os.path.dirname(__file__))
 from wsprobe import WS
@@ -13,6 +14,8 @@ kind = sys.argv[3] if len(sys.argv) > 3 else "action"
 objects = ",".join(['{"a":0}'] * 7990)
 if kind == "enemy":
     text = '{"type":"enemy_state","enemy_id":"nobody","state":{"k":[' + objects + ']}}'
+elif kind == "pad":
+    text = '{"type":"chat","message":"hi","pad":[' + objects + ']}'
 else:
     text = '{"type":"game_action","action":"x","data":{"k":[' + objects + ']}}'
 assert len(text) <= 65536, len(text)

@@ -58,15 +58,20 @@ public struct MessageDispatcher: Sendable {
     /// A connection the server is closing (replaced by a reconnect, too slow, flooding) speaks for
     /// nobody: messages it sent before the close but not yet handled are dropped, so a replaced
     /// connection cannot, say, join another room as a player nobody can reach.
-    public func dispatch(_ text: String, session: ConnectionSession) async {
-        guard session.connection.closeCode == nil else { return }
+    ///
+    /// Returns how many JSON values the message was decoded into (0 when it was not): the work
+    /// it bought, which the caller may charge to the sender (``JSONParser/parse(_:maxDepth:valueCount:)``).
+    @discardableResult
+    public func dispatch(_ text: String, session: ConnectionSession) async -> Int {
+        guard session.connection.closeCode == nil else { return 0 }
+        var valueCount = 0
         do throws(RelayError) {
-            if let raw = self.rawHandler(for: text), await raw.handleRaw(text, session: session) { return }
-            var message = try Self.decode(text)
+            if let raw = self.rawHandler(for: text), await raw.handleRaw(text, session: session) { return 0 }
+            var message = try Self.decode(text, valueCount: &valueCount)
             guard let handler = self.handlers[message.type] else { throw .unknownType(message.type) }
             if !self.filters.isEmpty, let filters = self.filters[message.type] {
                 for filter in filters {
-                    guard let passed = try await filter.filter(message, session: session) else { return }
+                    guard let passed = try await filter.filter(message, session: session) else { return valueCount }
                     message = passed
                 }
             }
@@ -74,6 +79,7 @@ public struct MessageDispatcher: Sendable {
         } catch {
             session.reply(error)
         }
+        return valueCount
     }
 
     /// Handles a message as its frame arrives (a NIO channel handler reading it), when a raw
@@ -160,9 +166,16 @@ public struct MessageDispatcher: Sendable {
 
     /// Parses the envelope: a JSON object with a string `type`.
     public static func decode(_ text: String) throws(RelayError) -> InboundMessage {
+        var valueCount = 0
+        return try self.decode(text, valueCount: &valueCount)
+    }
+
+    /// ``decode(_:)``, counting the values parsed into `valueCount`, also when the message is then
+    /// refused (``JSONParser/parse(_:maxDepth:valueCount:)``).
+    static func decode(_ text: String, valueCount: inout Int) throws(RelayError) -> InboundMessage {
         let value: JSONValue
         do {
-            value = try JSONParser.parse(text)
+            value = try JSONParser.parse(text.utf8, valueCount: &valueCount)
         } catch {
             throw error.reason == "lone surrogate escape"
                 ? .invalidField("text", expected: "valid Unicode") : .invalidJSON

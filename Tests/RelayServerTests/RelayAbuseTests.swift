@@ -330,6 +330,36 @@ struct RelayAbuseTests {
         }
     }
 
+    @Test("Each JSON value of a decoded message costs its connection's byte budget too")
+    func decodedValuesSpendTheByteBudget() async throws {
+        var limits = RelayLimits()
+        limits.maxFrameBytes = 8_192
+        limits.inboundByteBurst = 8_192
+        limits.inboundBytesPerSecond = 65_536
+        limits.inboundBytesPerDecodedValue = 32
+        let values = 2_000
+        // The chat below is ~4 KB, within the burst; its 2,000 values cost 64,000 bytes more, so
+        // the next read waits until ~0.85 s after the start at the earliest.
+        let earliest = Double(values * limits.inboundBytesPerDecodedValue - limits.inboundByteBurst)
+            / Double(limits.inboundBytesPerSecond)
+        try await withRelayServer(limits: limits) { port, _ in
+            let start = ContinuousClock.now  // before the connection's byte budget starts
+            let client = TestSocket.connect(port: port)
+            _ = try await client.createRoom(named: "Pad")
+            // The object, `type`, `message`, the array and its elements.
+            client.send(["type": "chat", "message": "hi", "pad": Array(repeating: 0, count: values - 4)])
+            _ = try await client.expect("chat")
+            // The read after the chat's may have been asked for before the reader charged it: a
+            // ping may get in; the next waits.
+            for _ in 0..<2 {
+                client.send(["type": "ping"])
+                _ = try await client.expect("pong", timeout: .seconds(30))
+            }
+            let elapsed = ContinuousClock.now - start
+            #expect(elapsed >= .seconds(earliest * 0.9), "answered after \(elapsed)")
+        }
+    }
+
     @Test("Browser upgrades from a foreign Origin are refused; allowed, same-origin, non-browser and no Origin connect")
     func originCheck() async throws {
         try await withRelayServer { port, _ in

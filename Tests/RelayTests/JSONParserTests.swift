@@ -37,6 +37,26 @@ struct JSONParserTests {
         #expect(throws: JSONParser.Failure.self) { try JSONParser.parse("[1,".utf8.lazy.map { $0 }) }
     }
 
+    @Test("Values are counted at every depth, keys aside, also in a document then refused")
+    func valuesAreCounted() throws {
+        for (text, expected) in [
+            (#"{"a":[1,true,false,null,"s",{}],"b":{"c":[]}}"#, 10), ("7", 1), ("[]", 1), ("{}", 1),
+            (#"[{"a":0},{"a":0}]"#, 5), (#"{"a":{"b":{"c":1}},"d":"e"}"#, 5),
+        ] {
+            var count = 0
+            _ = try JSONParser.parse(text.utf8, valueCount: &count)
+            #expect(count == expected, "\(text)")
+            count = 0
+            _ = try JSONParser.parse(Array(text.utf8).lazy.map { $0 }, valueCount: &count)  // not contiguous
+            #expect(count == expected, "\(text), non-contiguous")
+        }
+        // Refused after 2,000 values: the work was done all the same.
+        let refused = "[" + Array(repeating: "0", count: 2_000).joined(separator: ",") + "] x"
+        var count = 0
+        #expect(throws: JSONParser.Failure.self) { try JSONParser.parse(refused.utf8, valueCount: &count) }
+        #expect(count == 2_001)
+    }
+
     @Test func laterDuplicateKeyWins() throws {
         #expect(try JSONParser.parse(#"{"a":1,"a":2}"#) == ["a": 2])
     }

@@ -31,6 +31,13 @@ public struct RelayLimits: Sendable {
     /// small burst costs the game nothing (its messages are a few hundred bytes), while each
     /// byte of a burst may buy work that other rooms on the loop wait for.
     public var inboundByteBurst = 512 << 10
+    /// Bytes of that budget each JSON value of a message the reader decodes costs, on top of its
+    /// own bytes (default 64). The loop's work for a message is per value, not per byte: ~0.3 µs
+    /// each to decode, handle and free, so a 64 KiB message of 16,000 small objects holds the loop
+    /// ~5 ms, one of a long string or a state relayed from its bytes far less. At this price such
+    /// a message costs ~1 MiB, and one connection's decoded messages hold its loop ~1 % of the time
+    /// at most; the game's messages, of tens of values, cost a few KiB each.
+    public var inboundBytesPerDecodedValue = 64
     /// Outbound frames waiting for a slow client before it is disconnected (default 4,096). A
     /// guest receives 60 `player_state`s a second plus 20 `enemy_state`s per enemy the host
     /// tracks: ~3,000 a second with 150 enemies, so this is over a second's worth.

@@ -17,13 +17,8 @@ public struct JSONParser {
 
     /// Parses one complete JSON document, nested at most `maxDepth` deep.
     public static func parse(_ bytes: some Collection<UInt8>, maxDepth: Int = Self.maxDepth) throws(Failure) -> JSONValue {
-        // Most callers hand over contiguous bytes (a native String's UTF-8, a buffer): parse
-        // them in place rather than copying them into an array first.
-        let parsed = bytes.withContiguousStorageIfAvailable { buffer in
-            Result { () throws(Failure) in try Self.parse(buffer, maxDepth: maxDepth) }
-        }
-        if let parsed { return try parsed.get() }
-        return try Array(bytes).withUnsafeBufferPointer { buffer throws(Failure) in try Self.parse(buffer, maxDepth: maxDepth) }
+        var valueCount = 0
+        return try self.parse(bytes, maxDepth: maxDepth, valueCount: &valueCount)
     }
 
     /// Parses the UTF-8 of `text`.
@@ -31,8 +26,28 @@ public struct JSONParser {
         try self.parse(text.utf8)
     }
 
-    private static func parse(_ buffer: UnsafeBufferPointer<UInt8>, maxDepth: Int) throws(Failure) -> JSONValue {
+    /// Parses one complete JSON document, and counts into `valueCount` the values parsed: itself
+    /// and every member and element at any depth (keys aside), also when the document is then
+    /// refused. Decoding, handling and freeing a message costs about so much per value.
+    public static func parse(
+        _ bytes: some Collection<UInt8>, maxDepth: Int = Self.maxDepth, valueCount: inout Int
+    ) throws(Failure) -> JSONValue {
+        // Most callers hand over contiguous bytes (a native String's UTF-8, a buffer): parse
+        // them in place rather than copying them into an array first.
+        let parsed = bytes.withContiguousStorageIfAvailable { buffer in
+            Result { () throws(Failure) in try Self.parse(buffer, maxDepth: maxDepth, valueCount: &valueCount) }
+        }
+        if let parsed { return try parsed.get() }
+        return try Array(bytes).withUnsafeBufferPointer { buffer throws(Failure) in
+            try Self.parse(buffer, maxDepth: maxDepth, valueCount: &valueCount)
+        }
+    }
+
+    private static func parse(
+        _ buffer: UnsafeBufferPointer<UInt8>, maxDepth: Int, valueCount: inout Int
+    ) throws(Failure) -> JSONValue {
         var parser = JSONParser(bytes: buffer, maxDepth: maxDepth)
+        defer { valueCount = parser.valueCount }
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)
         parser.skipWhitespace()
@@ -43,6 +58,8 @@ public struct JSONParser {
     private let bytes: UnsafeBufferPointer<UInt8>
     private let maxDepth: Int
     private var position = 0
+    /// Values parsed so far.
+    private var valueCount = 0
 
     private init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
         self.bytes = bytes
@@ -61,6 +78,7 @@ public struct JSONParser {
 
     private mutating func parseValue(depth: Int) throws(Failure) -> JSONValue {
         guard depth <= self.maxDepth else { throw self.failure("nesting too deep") }
+        self.valueCount += 1
         guard let byte = self.current else { throw self.failure("unexpected end") }
         switch byte {
         case UInt8(ascii: "{"): return try self.parseObject(depth: depth)

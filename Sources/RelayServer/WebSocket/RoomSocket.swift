@@ -138,7 +138,8 @@ final class RoomSocket: Sendable {
                     session.reply(.invalidUTF8)
                     continue
                 }
-                await self.dispatcher.dispatch(text, session: session)
+                let valueCount = await self.dispatcher.dispatch(text, session: session)
+                handler.chargeDecodedValues(valueCount)
             case .binary: session.reply(.binaryFrame)
             }
         }

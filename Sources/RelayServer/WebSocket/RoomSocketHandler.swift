@@ -35,7 +35,8 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     let readerQueue = ReaderQueue()
     /// The connection's rate limits, whichever of handler and reader handles a message.
     var budget: MessageBudget
-    /// Every byte the client sends, counted as it is read. Past ``RelayLimits/inboundBytesPerSecond``
+    /// Every byte the client sends, counted as it is read, and the values of the messages the
+    /// reader decodes (``chargeDecodedValues(_:)``). Past ``RelayLimits/inboundBytesPerSecond``
     /// (after its burst) reading pauses until the debt is repaid: TCP holds the rest back in the
     /// client, so however much it sends, the loop reads, parses and sheds no more than that.
     private var inboundBytes: TokenBucket
@@ -236,6 +237,15 @@ extension RoomSocketHandler {
         self.readerStopped = true
         self.readerQueue.discardAll()
         self.releaseHeldRead()
+    }
+
+    /// Charges the work of a message the reader decoded into `valueCount` JSON values to the
+    /// connection's byte budget (``RelayLimits/inboundBytesPerDecodedValue`` each), and pauses
+    /// reading if that puts it in debt.
+    func chargeDecodedValues(_ valueCount: Int) {
+        guard valueCount > 0, let context = self.context else { return }
+        self.inboundBytes.spend(Double(valueCount) * Double(self.session.limits.inboundBytesPerDecodedValue))
+        self.pauseReadingIfInDebt(context: context)
     }
 
     /// The reader is done with a message: handling in place may resume once it has none, and
