@@ -3,8 +3,9 @@
 # 64 KB messages of 8,000 tiny JSON objects, in a room of its own. KIND "action": game_action
 # (decoded, then its data encoded again, until session 21 relayed it from its bytes); "enemy":
 # enemy_state for an enemy nobody spawned (relayed from its bytes since session 20); "pad": a
-# chat with the objects in a member nobody reads (the general path). Prints how many it sent.
-#   python3 Benchmarks/relay/heavy_flood.py PORT SECONDS [action|enemy|pad]
+# chat with the objects in a member nobody reads (the general path); "tracked": enemy_state for an
+# enemy it spawned (the state decoded, then refused for its size). Prints how many it sent.
+#   python3 Benchmarks/relay/heavy_flood.py PORT SECONDS [action|enemy|pad|tracked]
 import os, sys, time
 sys.path.insert(0, os.path.dirname(__file__))
 from wsprobe import WS
@@ -12,8 +13,9 @@ from wsprobe import WS
 port, seconds = int(sys.argv[1]), float(sys.argv[2])
 kind = sys.argv[3] if len(sys.argv) > 3 else "action"
 objects = ",".join(['{"a":0}'] * 7990)
-if kind == "enemy":
-    text = '{"type":"enemy_state","enemy_id":"nobody","state":{"k":[' + objects + ']}}'
+if kind in ("enemy", "tracked"):
+    enemy = "e1" if kind == "tracked" else "nobody"
+    text = '{"type":"enemy_state","enemy_id":"' + enemy + '","state":{"k":[' + objects + ']}}'
 elif kind == "pad":
     text = '{"type":"chat","message":"hi","pad":[' + objects + ']}'
 else:
@@ -21,6 +23,9 @@ else:
 assert len(text) <= 65536, len(text)
 client = WS(port)
 client.send_text('{"type":"create_room","player_name":"A"}'); client.recv_json(); client.recv_json()
+if kind == "tracked":
+    client.send_text('{"type":"enemy_spawn","enemy":{"enemy_id":"e1","enemy_type":"slime","x":1,"y":2}}')
+    client.recv_json()
 frames = WS.frame(1, text.encode()) * 16
 sent, start = 0, time.time()
 while time.time() - start < seconds:

@@ -89,6 +89,25 @@ struct EnemyStateFastPathTests {
         #expect(TextFrameHeader.framed(fast) != nil)
     }
 
+    @Test("A state past the entity byte cap goes to the reader for a tracked enemy, not another")
+    func longStatesOfTrackedEnemiesGoToTheReader() async throws {
+        let harness = try Harness()
+        let (host, guest, code) = try await harness.roomWithTwoPlayers()
+        await host.send(
+            #"{"type":"enemy_spawn","enemy":{"enemy_id":"e1","enemy_type":"slime","x":1.5,"y":2,"health":3,"coin_reward":2}}"#)
+        _ = await host.received()
+        _ = await guest.received()
+        let loop = testEventLoopGroup.next()  // the loop every test room lives on
+        let room = try #require(harness.registry.room(code: code))
+        let padding = String(repeating: "p", count: RelayLimits().maxEntityBytes)
+        for (enemy, padding, inPlace) in [("e1", "", true), ("e1", padding, false), ("nobody", padding, true)] {
+            let text = #"{"type":"enemy_state","enemy_id":""# + enemy + #"","state":{"pad":""# + padding + #""}}"#
+            #expect(try await loop.submit { harness.dispatcher.dispatchInPlace(text, session: host.session) }.get() == inPlace)
+        }
+        #expect(await room.messagesHandledInPlace == 2)
+        #expect(await guest.received().count == 2)
+    }
+
     // MARK: Helpers
 
     /// What the room-mate receives, what the sender receives, and the server's copy of `e1`.

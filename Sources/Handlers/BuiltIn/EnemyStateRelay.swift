@@ -68,9 +68,12 @@ struct EnemyStateRelay {
     }
 
     /// Stores the state if the room tracks the enemy (checked against the entity byte cap, as on
-    /// the general path), and relays the update to the sender's room-mates.
+    /// the general path), and relays the update to the sender's room-mates. Declines a state for
+    /// a tracked enemy that is longer than that cap: most likely refused, it is decoded all the
+    /// same, and the reader charges its sender for that work (a flood of them would hold the loop).
     func apply(in room: isolated GameRoom, from playerID: String) throws(RelayError) -> Bool {
         if room.state.tracksEnemy(self.enemyID) {
+            guard self.stateRange.count <= room.state.limits.maxEntityBytes else { return false }
             // Decoded only for an enemy the server keeps; the values are the ones the general
             // path would read, as the subset is plain JSON.
             guard case .object(let state)? = try? JSONParser.parse(UnsafeBufferPointer(rebasing: self.bytes[self.stateRange]))
