@@ -146,7 +146,10 @@ extension RoomState {
     /// Refuses an enemy larger than ``RelayLimits/maxEntityBytes`` as it is, or as it would be
     /// once dead (`"is_alive":false`, `"state":"dead"`), so that its death always fits.
     func checkEnemySize(_ fields: [String: JSONValue]) throws(RelayError) {
-        let current = JSONValue.object(fields).writtenSizeBound()
+        let limit = self.limits.maxEntityBytes
+        // Counting stops past the limit: a host's 64 KB state is refused without a walk of it all.
+        let current = JSONValue.object(fields).writtenSizeBound(upTo: limit)
+        guard current <= limit else { throw .limitExceeded("bytes in one enemy", limit: limit) }
         var size = current
         for (key, dead) in Self.deathFields {
             if let value = fields[key] {
@@ -155,8 +158,7 @@ extension RoomState {
                 size += JSONValue.writtenSize(of: key) + 2 + dead.writtenSizeBound()  // with `:` and `,`
             }
         }
-        let limit = self.limits.maxEntityBytes
-        guard max(size, current) <= limit else { throw .limitExceeded("bytes in one enemy", limit: limit) }
+        guard size <= limit else { throw .limitExceeded("bytes in one enemy", limit: limit) }
     }
 
     private static let deathFields: [(String, JSONValue)] = [("is_alive", .bool(false)), ("state", "dead")]
