@@ -89,8 +89,8 @@ struct EnemyStateFastPathTests {
         #expect(TextFrameHeader.framed(fast) != nil)
     }
 
-    @Test("A state past the entity byte cap goes to the reader for a tracked enemy, not another")
-    func longStatesOfTrackedEnemiesGoToTheReader() async throws {
+    @Test("A tracked enemy's state with more values than its bytes pay for goes to the reader; another's does not")
+    func valueDenseStatesOfTrackedEnemiesGoToTheReader() async throws {
         let harness = try Harness()
         let (host, guest, code) = try await harness.roomWithTwoPlayers()
         await host.send(
@@ -99,9 +99,12 @@ struct EnemyStateFastPathTests {
         _ = await guest.received()
         let loop = testEventLoopGroup.next()  // the loop every test room lives on
         let room = try #require(harness.registry.room(code: code))
-        let padding = String(repeating: "p", count: RelayLimits().maxEntityBytes)
-        for (enemy, padding, inPlace) in [("e1", "", true), ("e1", padding, false), ("nobody", padding, true)] {
-            let text = #"{"type":"enemy_state","enemy_id":""# + enemy + #"","state":{"pad":""# + padding + #""}}"#
+        // The state object and its `k` array are two values: `paid` elements fill the allowance.
+        let paid = RelayLimits.decodedValuesPaidByBytes - 2
+        let cases = [("e1", paid, true), ("e1", paid + 1, false), ("nobody", paid + 1, true)]
+        for (enemy, elements, inPlace) in cases {
+            let list = Array(repeating: "0", count: elements).joined(separator: ",")
+            let text = #"{"type":"enemy_state","enemy_id":""# + enemy + #"","state":{"k":["# + list + "]}}"
             #expect(try await loop.submit { harness.dispatcher.dispatchInPlace(text, session: host.session) }.get() == inPlace)
         }
         #expect(await room.messagesHandledInPlace == 2)

@@ -338,9 +338,9 @@ struct RelayAbuseTests {
         limits.inboundBytesPerSecond = 65_536
         limits.inboundBytesPerDecodedValue = 32
         let values = 2_000
-        // The chat below is ~4 KB, within the burst; its 2,000 values cost 64,000 bytes more, so
-        // the next read waits until ~0.85 s after the start at the earliest.
-        let earliest = Double(values * limits.inboundBytesPerDecodedValue - limits.inboundByteBurst)
+        // The chat below is ~4 KB, within the burst; its 2,000 values cost ~63,000 bytes more, so
+        // the next read waits until ~0.84 s after the start at the earliest.
+        let earliest = Double(limits.bytesCharged(forDecodedValues: values) - limits.inboundByteBurst)
             / Double(limits.inboundBytesPerSecond)
         try await withRelayServer(limits: limits) { port, _ in
             let start = ContinuousClock.now  // before the connection's byte budget starts
@@ -358,6 +358,16 @@ struct RelayAbuseTests {
             let elapsed = ContinuousClock.now - start
             #expect(elapsed >= .seconds(earliest * 0.9), "answered after \(elapsed)")
         }
+    }
+
+    @Test("A message's first values are paid for by its bytes; each past them costs the set price")
+    func valuesPastTheAllowanceCost() {
+        var limits = RelayLimits()
+        let paid = RelayLimits.decodedValuesPaidByBytes
+        #expect(paid >= 16)  // a game's messages have fewer values: play is never charged
+        #expect([0, 1, paid, paid + 1, paid + 100].map { limits.bytesCharged(forDecodedValues: $0) } == [0, 0, 0, 64, 6_400])
+        limits.inboundBytesPerDecodedValue = 10
+        #expect(limits.bytesCharged(forDecodedValues: paid + 3) == 30)
     }
 
     @Test("Browser upgrades from a foreign Origin are refused; allowed, same-origin, non-browser and no Origin connect")

@@ -15,6 +15,8 @@ struct EnemyStateRelay {
     private let bytes: UnsafeBufferPointer<UInt8>
     /// Where the `state` object is in `bytes`.
     private let stateRange: Range<Int>
+    /// The values in `state`, itself included: what decoding it costs.
+    private let stateValueCount: Int
 
     /// `type` (0), `enemy_id` (1) and `state` (2), the members of the envelope that matter.
     private static let envelopeTable = ByteKeyTable(["type", "enemy_id", "state"])
@@ -25,6 +27,7 @@ struct EnemyStateRelay {
         var scanner = PlainJSONScanner(bytes)
         var enemyID: Range<Int>?
         var stateRange: Range<Int>?
+        var stateValueCount = 0
         // The update is the message with a longer type and rounded numbers, which are never
         // longer, bar rare exceptions that the margin covers (a sink that still overflows declines).
         let capacity = bytes.count + 64
@@ -45,10 +48,12 @@ struct EnemyStateRelay {
                     update.writeRaw(UnsafeBufferPointer(rebasing: bytes[id]))
                     update.writeFragment(#"","state":"#)
                 case 2:
+                    let valuesBefore = scanner.valueCount
                     guard enemyID != nil, stateRange == nil, scanner.peek() == UInt8(ascii: "{"),
                         let state = scanner.value(copyingTo: &update, copy: true)
                     else { return nil }
                     stateRange = state
+                    stateValueCount = scanner.valueCount - valuesBefore
                 default:
                     guard scanner.skipValue() else { return nil }
                 }
@@ -65,15 +70,17 @@ struct EnemyStateRelay {
         self.update = update
         self.bytes = bytes
         self.stateRange = stateRange
+        self.stateValueCount = stateValueCount
     }
 
     /// Stores the state if the room tracks the enemy (checked against the entity byte cap, as on
     /// the general path), and relays the update to the sender's room-mates. Declines a state for
-    /// a tracked enemy that is longer than that cap: most likely refused, it is decoded all the
-    /// same, and the reader charges its sender for that work (a flood of them would hold the loop).
+    /// a tracked enemy with more values than its bytes pay for (``RelayLimits/decodedValuesPaidByBytes``):
+    /// the reader decodes it and charges its sender for them, where a flood of them decoded here
+    /// would hold the loop for free.
     func apply(in room: isolated GameRoom, from playerID: String) throws(RelayError) -> Bool {
         if room.state.tracksEnemy(self.enemyID) {
-            guard self.stateRange.count <= room.state.limits.maxEntityBytes else { return false }
+            guard self.stateValueCount <= RelayLimits.decodedValuesPaidByBytes else { return false }
             // Decoded only for an enemy the server keeps; the values are the ones the general
             // path would read, as the subset is plain JSON.
             guard case .object(let state)? = try? JSONParser.parse(UnsafeBufferPointer(rebasing: self.bytes[self.stateRange]))

@@ -31,13 +31,21 @@ public struct RelayLimits: Sendable {
     /// small burst costs the game nothing (its messages are a few hundred bytes), while each
     /// byte of a burst may buy work that other rooms on the loop wait for.
     public var inboundByteBurst = 512 << 10
-    /// Bytes of that budget each JSON value of a message the reader decodes costs, on top of its
-    /// own bytes (default 64). The loop's work for a message is per value, not per byte: ~0.3 µs
-    /// each to decode, handle and free, so a 64 KiB message of 16,000 small objects holds the loop
-    /// ~5 ms, one of a long string or a state relayed from its bytes far less. At this price such
-    /// a message costs ~1 MiB, and one connection's decoded messages hold its loop ~1 % of the time
-    /// at most; the game's messages, of tens of values, cost a few KiB each.
+    /// Bytes of that budget each JSON value of a decoded message costs past its first
+    /// ``decodedValuesPaidByBytes`` (default 64). The loop's work for a message is per value, not
+    /// per byte: ~0.3 µs each to decode, handle and free, so a 64 KiB message of 16,000 small
+    /// objects holds the loop ~5 ms, one of a long string far less. At this price such a message
+    /// costs ~1 MiB, and one connection's value-dense messages hold its loop ~1 % of the time at
+    /// most. The game's messages, of tens of values, cost only their bytes.
     public var inboundBytesPerDecodedValue = 64
+    /// Values of one message its bytes pay for (``inboundBytesPerDecodedValue``): more than a game
+    /// message has (an `enemy_state` ~10, a `player_state` ~15), so play is never charged for them.
+    public static let decodedValuesPaidByBytes = 32
+
+    /// What a message decoded into `valueCount` JSON values costs of the byte budget beyond its bytes.
+    public func bytesCharged(forDecodedValues valueCount: Int) -> Int {
+        max(0, valueCount - Self.decodedValuesPaidByBytes) * self.inboundBytesPerDecodedValue
+    }
     /// Outbound frames waiting for a slow client before it is disconnected (default 4,096). A
     /// guest receives 60 `player_state`s a second plus 20 `enemy_state`s per enemy the host
     /// tracks: ~3,000 a second with 150 enemies, so this is over a second's worth.

@@ -19,6 +19,8 @@ public struct PlainJSONScanner {
     public private(set) var position = 0
     /// Whether copied non-integral numbers are rounded to 2 decimals.
     public let roundsFloats: Bool
+    /// Values read so far, at every depth (keys aside), as ``JSONParser`` counts them.
+    public private(set) var valueCount = 0
 
     public init(_ bytes: UnsafeBufferPointer<UInt8>, roundingFloats: Bool = true) {
         self.bytes = bytes
@@ -75,6 +77,7 @@ public struct PlainJSONScanner {
         self.skipWhitespace()
         let start = self.position
         guard let byte = self.current, depth <= Self.maxDepth else { return nil }
+        self.valueCount += 1
         switch byte {
         case UInt8(ascii: "{"):
             guard self.object(copyingTo: &writer, copy: copy, depth: depth) else { return nil }

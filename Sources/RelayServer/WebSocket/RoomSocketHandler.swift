@@ -240,11 +240,12 @@ extension RoomSocketHandler {
     }
 
     /// Charges the work of a message the reader decoded into `valueCount` JSON values to the
-    /// connection's byte budget (``RelayLimits/inboundBytesPerDecodedValue`` each), and pauses
+    /// connection's byte budget (``RelayLimits/bytesCharged(forDecodedValues:)``), and pauses
     /// reading if that puts it in debt.
     func chargeDecodedValues(_ valueCount: Int) {
-        guard valueCount > 0, let context = self.context else { return }
-        self.inboundBytes.spend(Double(valueCount) * Double(self.session.limits.inboundBytesPerDecodedValue))
+        let charge = self.session.limits.bytesCharged(forDecodedValues: valueCount)
+        guard charge > 0, let context = self.context else { return }
+        self.inboundBytes.spend(Double(charge))
         self.pauseReadingIfInDebt(context: context)
     }
 
