@@ -4,17 +4,18 @@
 # (decoded, then its data encoded again, until session 21 relayed it from its bytes); "enemy":
 # enemy_state for an enemy nobody spawned (relayed from its bytes since session 20); "pad": a
 # chat with the objects in a member nobody reads (the general path); "tracked": enemy_state for an
-# enemy it spawned (the state decoded, then refused for its size). Prints how many it sent.
-#   python3 Benchmarks/relay/heavy_flood.py PORT SECONDS [action|enemy|pad|tracked]
+# enemy it spawned (the state decoded, then refused for its size); "dense": the same with 1.7 KB
+# states of 210 objects, which fit the entity cap. Prints how many it sent.
+#   python3 Benchmarks/relay/heavy_flood.py PORT SECONDS [action|enemy|pad|tracked|dense]
 import os, sys, time
 sys.path.insert(0, os.path.dirname(__file__))
 from wsprobe import WS
 
 port, seconds = int(sys.argv[1]), float(sys.argv[2])
 kind = sys.argv[3] if len(sys.argv) > 3 else "action"
-objects = ",".join(['{"a":0}'] * 7990)
-if kind in ("enemy", "tracked"):
-    enemy = "e1" if kind == "tracked" else "nobody"
+objects = ",".join(['{"a":0}'] * (210 if kind == "dense" else 7990))
+if kind in ("enemy", "tracked", "dense"):
+    enemy = "nobody" if kind == "enemy" else "e1"
     text = '{"type":"enemy_state","enemy_id":"' + enemy + '","state":{"k":[' + objects + ']}}'
 elif kind == "pad":
     text = '{"type":"chat","message":"hi","pad":[' + objects + ']}'
@@ -23,7 +24,7 @@ else:
 assert len(text) <= 65536, len(text)
 client = WS(port)
 client.send_text('{"type":"create_room","player_name":"A"}'); client.recv_json(); client.recv_json()
-if kind == "tracked":
+if kind in ("tracked", "dense"):
     client.send_text('{"type":"enemy_spawn","enemy":{"enemy_id":"e1","enemy_type":"slime","x":1,"y":2}}')
     client.recv_json()
 frames = WS.frame(1, text.encode()) * 16
