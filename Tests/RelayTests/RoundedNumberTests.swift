@@ -43,19 +43,8 @@ struct RoundedNumberTests {
     /// Whether the fast path took `token`; what it wrote, if anything, is checked.
     @discardableResult
     static func check(_ token: String, sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
-        let isInteger = !token.contains(".")
-        var general = JSONWriter()
-        var utf8 = Array(token.utf8)
-        general.write(referenceNumber(token, isInteger: isInteger)!, roundingFloats: true)
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { memory in
-            var fast = JSONByteSink(memory)
-            let written = utf8.withUnsafeMutableBufferPointer { fast.writeRoundedNumber(token: UnsafeBufferPointer($0), isInteger: isInteger) }
-            if written {
-                #expect(String(decoding: fast.written, as: UTF8.self) == String(buffer: general.buffer), "\(token)", sourceLocation: sourceLocation)
-            } else {
-                #expect(fast.count == 0, "declined \(token) but wrote", sourceLocation: sourceLocation)
-            }
-            return written
+        checkNumberWriter(token, roundingFloats: true, sourceLocation: sourceLocation) { sink, token, isInteger in
+            sink.writeRoundedNumber(token: token, isInteger: isInteger)
         }
     }
 }

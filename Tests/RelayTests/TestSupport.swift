@@ -52,6 +52,32 @@ func referenceNumber(_ token: String, isInteger: Bool) -> JSONValue? {
     return .number(double)
 }
 
+/// Whether a fast number writer (`writeRoundedNumber` or `writeCopiedNumber`) took `token`; what it
+/// wrote is checked against what ``JSONWriter`` writes for the token's value, and a decline must
+/// have written nothing.
+@discardableResult
+func checkNumberWriter(
+    _ token: String, roundingFloats: Bool, sourceLocation: SourceLocation = #_sourceLocation,
+    _ write: (inout JSONByteSink, UnsafeBufferPointer<UInt8>, Bool) -> Bool
+) -> Bool {
+    let isInteger = !token.contains(".")
+    var general = JSONWriter()
+    var utf8 = Array(token.utf8)
+    general.write(referenceNumber(token, isInteger: isInteger)!, roundingFloats: roundingFloats)
+    return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { memory in
+        var fast = JSONByteSink(memory)
+        let written = utf8.withUnsafeMutableBufferPointer { write(&fast, UnsafeBufferPointer($0), isInteger) }
+        if written {
+            #expect(
+                String(decoding: fast.written, as: UTF8.self) == String(buffer: general.buffer), "\(token)",
+                sourceLocation: sourceLocation)
+        } else {
+            #expect(fast.count == 0, "declined \(token) but wrote", sourceLocation: sourceLocation)
+        }
+        return written
+    }
+}
+
 /// A random JSON number token without exponent: up to `maxWholeDigits` digits before the point and
 /// `maxFractionDigits` after; with `nearTies`, half of those with 3+ decimals end in a tie or near-tie
 /// at the third decimal (…5, …49, …51, …50), where a different rounding would show.
