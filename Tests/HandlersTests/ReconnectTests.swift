@@ -30,6 +30,29 @@ struct ReconnectTests {
         await room.drop(playerID: playerID, connection: client.connection)
     }
 
+    @Test("A reconnect is refused (rate_limited) while the room's answer budget is in debt; the player stays dropped")
+    func reconnectWaitsForTheAnswerBudget() async throws {
+        var limits = RelayLimits()
+        limits.maxEntitiesPerRoom = 1  // answers list 1 entity a second
+        let harness = try Harness(limits: limits)
+        let (host, guest, code, token) = try await self.roomWithToken(harness, started: true)
+        await host.send(#"{"type":"enemy_spawn","enemy":{"enemy_id":"e1","enemy_type":"slime","x":1,"y":2}}"#)
+        _ = await host.received()
+        _ = await guest.received()
+        let room = try #require(harness.registry.room(code: code))
+        // Game states listing that enemy 100 times: ~98 s of debt.
+        await room.enter { room in
+            for _ in 0..<100 { room.state.spendAnswerBudget(onGameStateAt: .now) }
+        }
+        try await self.drop(guest, as: "guest")
+        _ = await host.received()
+        let comeback = harness.client(url: "new")
+        await comeback.expectError(
+            "rate_limited", after: #"{"type":"reconnect","room_id":"\#(code)","player_id":"guest","token":"\#(token)"}"#)
+        #expect(await host.received().isEmpty)  // no player_reconnected
+        #expect(await room.state.connectedPlayers.map(\.id) == ["host"])
+    }
+
     @Test(arguments: [false, true])
     func droppedPlayerReconnectsWithItsToken(started: Bool) async throws {
         let harness = try Harness()

@@ -717,6 +717,26 @@ struct RoomStateSyncTests {
         #expect(room.coins["new"] != nil)
     }
 
+    @Test("A game_state spends what it lists, into debt; no other answer is given until that is repaid")
+    func gameStatesSpendTheAnswerBudget() throws {
+        var limits = RelayLimits()
+        limits.maxEntitiesPerRoom = 10
+        var room = try makeRoom(players: 2, limits: limits)
+        let start = ContinuousClock.now
+        for index in 0..<10 {
+            _ = try room.spawnEnemy(["enemy_id": .string("e\(index)")], by: "p1", now: start)
+            _ = try room.spawnCoin(["coin_id": .string("c\(index)")], by: "p1")
+            _ = try room.spawnPowerup(["powerup_id": .string("p\(index)")], by: "p1")
+        }
+        for index in 0..<50 { _ = try room.collect(itemType: "coin", itemID: "gone\(index)", by: "p2") }
+        // 30 entities and 50 ids (2 entities' worth): 12 past the burst of 20, repaid at 10 a second.
+        try room.checkAnswerBudget(now: start)
+        room.spendAnswerBudget(onGameStateAt: start)
+        #expect(relayError { try room.checkAnswerBudget(now: start + .milliseconds(1_100)) }?.code == "rate_limited")
+        #expect(relayError { _ = try room.sync(enemies: [], coins: [], now: start + .milliseconds(1_100)) }?.code == "rate_limited")
+        try room.checkAnswerBudget(now: start + .milliseconds(1_300))
+    }
+
     @Test func smallAnswersCostLittleOfTheBudget() throws {
         var limits = RelayLimits()
         limits.maxEntitiesPerRoom = 10

@@ -351,10 +351,35 @@ extension RoomState {
     /// Takes `count` entities from the answer budget (a full room's worth at most at once), or
     /// refuses the sync before it changes anything.
     private mutating func takeAnswerBudget(listing count: Int, now: ContinuousClock.Instant) throws(RelayError) {
-        let rate = self.answeredEntitiesPerSecond
-        var budget = self.syncAnswerBudget ?? TokenBucket(rate: rate, burst: 2 * rate, now: now)
+        var budget = self.answerBudget(now: now)
         defer { self.syncAnswerBudget = budget }
         guard budget.take(Double(count), now: now) else { throw .rateLimited }
+    }
+
+    /// Refuses a `game_state` answer (`reconnect`) while the answer budget is in debt, before
+    /// anything changes. A reconnect that then succeeds spends what it lists
+    /// (``spendAnswerBudget(onGameStateAt:)``): a client that reconnects in a loop to a full room
+    /// gets one full `game_state` every few seconds, not one per connection it can open.
+    public mutating func checkAnswerBudget(now: ContinuousClock.Instant) throws(RelayError) {
+        var budget = self.answerBudget(now: now)
+        defer { self.syncAnswerBudget = budget }
+        guard budget.timeUntilOutOfDebt(now: now) == .zero else { throw .rateLimited }
+    }
+
+    /// Spends what a `game_state` lists from the answer budget, into debt if need be: the living
+    /// enemies, coins and power-ups, and the remembered collected ids at 1/25 each (writing an
+    /// id costs ~0.1 µs, an entity 2–3).
+    public mutating func spendAnswerBudget(onGameStateAt now: ContinuousClock.Instant) {
+        let entities = self.enemies.values.count(where: \.isAlive) + self.coins.count + self.powerups.count
+        let ids = self.collectedCoins.count + self.collectedPowerups.count
+        var budget = self.answerBudget(now: now)
+        budget.spend(Double(entities) + Double(ids) / 25, now: now)
+        self.syncAnswerBudget = budget
+    }
+
+    private func answerBudget(now: ContinuousClock.Instant) -> TokenBucket {
+        let rate = self.answeredEntitiesPerSecond
+        return self.syncAnswerBudget ?? TokenBucket(rate: rate, burst: 2 * rate, now: now)
     }
 
     // MARK: Snapshots
