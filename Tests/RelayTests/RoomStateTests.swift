@@ -696,15 +696,23 @@ struct RoomStateSyncTests {
         _ = try room.sync(enemies: [], coins: [], now: start + .seconds(1))
     }
 
-    @Test func answersAreBudgetedByTheEntitiesTheyList() throws {
+    /// A two-player room whose caps are 10 entities of each kind, filled with 10 enemies and 10
+    /// coins (and 10 power-ups).
+    private func filledRoom(powerups: Bool = false, now: ContinuousClock.Instant) throws -> RoomState {
         var limits = RelayLimits()
         limits.maxEntitiesPerRoom = 10
         var room = try makeRoom(players: 2, limits: limits)
-        let start = ContinuousClock.now
         for index in 0..<10 {
-            _ = try room.spawnEnemy(["enemy_id": .string("e\(index)")], by: "p1", now: start)
+            _ = try room.spawnEnemy(["enemy_id": .string("e\(index)")], by: "p1", now: now)
             _ = try room.spawnCoin(["coin_id": .string("c\(index)")], by: "p1")
+            if powerups { _ = try room.spawnPowerup(["powerup_id": .string("p\(index)")], by: "p1") }
         }
+        return room
+    }
+
+    @Test func answersAreBudgetedByTheEntitiesTheyList() throws {
+        let start = ContinuousClock.now
+        var room = try self.filledRoom(now: start)
         // A full room (20 entities) once: the whole burst, refilled at 10 entities a second.
         #expect(room.answeredEntitiesPerSecond == 10)
         #expect(try room.sync(enemies: [], coins: [], now: start).coins.count == 10)
@@ -719,15 +727,8 @@ struct RoomStateSyncTests {
 
     @Test("A game_state spends what it lists, into debt; no other answer is given until that is repaid")
     func gameStatesSpendTheAnswerBudget() throws {
-        var limits = RelayLimits()
-        limits.maxEntitiesPerRoom = 10
-        var room = try makeRoom(players: 2, limits: limits)
         let start = ContinuousClock.now
-        for index in 0..<10 {
-            _ = try room.spawnEnemy(["enemy_id": .string("e\(index)")], by: "p1", now: start)
-            _ = try room.spawnCoin(["coin_id": .string("c\(index)")], by: "p1")
-            _ = try room.spawnPowerup(["powerup_id": .string("p\(index)")], by: "p1")
-        }
+        var room = try self.filledRoom(powerups: true, now: start)
         for index in 0..<50 { _ = try room.collect(itemType: "coin", itemID: "gone\(index)", by: "p2") }
         // 30 entities and 50 ids (2 entities' worth): 12 past the burst of 20, repaid at 10 a second.
         try room.checkAnswerBudget(now: start)
