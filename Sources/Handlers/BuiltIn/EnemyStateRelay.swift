@@ -34,16 +34,14 @@ struct EnemyStateRelay {
         let update = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { memory -> ByteBuffer? in
             var update = JSONByteSink(memory)
             update.writeFragment(#"{"type":"enemy_state_update","enemy_id":""#)
-            guard scanner.take(UInt8(ascii: "{")) else { return nil }
             var sawType = false
-            repeat {
-                guard let key = scanner.string(), scanner.take(UInt8(ascii: ":")) else { return nil }
+            let isPlain = scanner.readMessage { scanner, key in
                 switch Self.envelopeTable.index(of: bytes[key]) {
                 case 0:
-                    guard !sawType, let type = scanner.string(), Self.typeTable.contains(bytes[type]) else { return nil }
+                    guard !sawType, let type = scanner.string(), Self.typeTable.contains(bytes[type]) else { return false }
                     sawType = true
                 case 1:
-                    guard enemyID == nil, let id = scanner.string() else { return nil }
+                    guard enemyID == nil, let id = scanner.string() else { return false }
                     enemyID = id
                     update.writeRaw(UnsafeBufferPointer(rebasing: bytes[id]))
                     update.writeFragment(#"","state":"#)
@@ -51,17 +49,16 @@ struct EnemyStateRelay {
                     let valuesBefore = scanner.valueCount
                     guard enemyID != nil, stateRange == nil, scanner.peek() == UInt8(ascii: "{"),
                         let state = scanner.value(copyingTo: &update, copy: true)
-                    else { return nil }
+                    else { return false }
                     stateRange = state
                     stateValueCount = scanner.valueCount - valuesBefore
                 default:
-                    guard scanner.skipValue() else { return nil }
+                    return scanner.skipValue()
                 }
-            } while scanner.take(UInt8(ascii: ","))
-            guard scanner.take(UInt8(ascii: "}")), sawType, stateRange != nil else { return nil }
-            scanner.skipWhitespace()
+                return true
+            }
             update.writeByte(UInt8(ascii: "}"))
-            guard scanner.isAtEnd, !update.overflowed else { return nil }
+            guard isPlain, sawType, stateRange != nil, !update.overflowed else { return nil }
             return OutboundMessage.encoded(json: update.written)
         }
         guard let update, let enemyID, let stateRange else { return nil }

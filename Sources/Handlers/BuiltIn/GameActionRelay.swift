@@ -57,31 +57,28 @@ struct GameActionRelay {
         var data: Range<Int>?
         var sawType = false
         var sawData = false
-        guard scanner.take(UInt8(ascii: "{")) else { return nil }
-        repeat {
-            guard let key = scanner.string(), scanner.take(UInt8(ascii: ":")) else { return nil }
+        let isPlain = scanner.readMessage { scanner, key in
             switch Self.envelopeTable.index(of: bytes[key]) {
             case 0:
-                guard !sawType, let type = scanner.string(), Self.typeTable.contains(bytes[type]) else { return nil }
+                guard !sawType, let type = scanner.string(), Self.typeTable.contains(bytes[type]) else { return false }
                 sawType = true
             case 1:
                 // A repeated `action` counts last, as on the general path.
-                guard let name = scanner.string(), !Self.assistTable.contains(bytes[name]) else { return nil }
+                guard let name = scanner.string(), !Self.assistTable.contains(bytes[name]) else { return false }
                 action = name
             case 2:
                 let first = scanner.peek()
                 guard !sawData, first == UInt8(ascii: "{") || first == UInt8(ascii: "n"),
                     let value = scanner.value(copyingTo: &nowhere, copy: false)
-                else { return nil }
+                else { return false }
                 sawData = true
                 if first == UInt8(ascii: "{") { data = value }  // else the literal `null`
             default:
-                guard scanner.skipValue() else { return nil }
+                return scanner.skipValue()
             }
-        } while scanner.take(UInt8(ascii: ","))
-        guard scanner.take(UInt8(ascii: "}")), sawType, let action else { return nil }
-        scanner.skipWhitespace()
-        guard scanner.isAtEnd else { return nil }
+            return true
+        }
+        guard isPlain, sawType, let action else { return nil }
         return (action, data)
     }
 }

@@ -135,11 +135,8 @@ struct PlayerStateRelay {
     ) -> Bool {
         var sawType = false
         var sawState = false
-        guard scanner.take(UInt8(ascii: "{")) else { return false }
-        repeat {
-            guard let key = scanner.string(), scanner.take(UInt8(ascii: ":")) else { return false }
-            let name = scanner.bytes[key]
-            switch Self.envelopeTable.index(of: name) {
+        let isPlain = scanner.readMessage { scanner, key in
+            switch Self.envelopeTable.index(of: scanner.bytes[key]) {
             case 0:
                 guard !sawType, let type = scanner.string(), Self.typeTable.contains(scanner.bytes[type]) else {
                     return false
@@ -151,12 +148,11 @@ struct PlayerStateRelay {
                 else { return false }
                 sawState = true
             default:
-                guard scanner.value(copyingTo: &writer, copy: false) != nil else { return false }
+                return scanner.skipValue()
             }
-        } while scanner.take(UInt8(ascii: ","))
-        guard scanner.take(UInt8(ascii: "}")) else { return false }
-        scanner.skipWhitespace()
-        return scanner.isAtEnd && sawType && sawState
+            return true
+        }
+        return isPlain && sawType && sawState
     }
 
     /// The `state` object, written out without identity keys and with floats rounded.

@@ -360,9 +360,8 @@ extension RoomState {
     /// anything changes. A reconnect that then succeeds spends what it lists
     /// (``spendAnswerBudget(onGameStateAt:)``): a client that reconnects in a loop to a full room
     /// gets one full `game_state` every few seconds, not one per connection it can open.
-    public mutating func checkAnswerBudget(now: ContinuousClock.Instant) throws(RelayError) {
-        var budget = self.answerBudget(now: now)
-        defer { self.syncAnswerBudget = budget }
+    public func checkAnswerBudget(now: ContinuousClock.Instant) throws(RelayError) {
+        var budget = self.answerBudget(now: now)  // a copy: refilling it to look changes nothing
         guard budget.timeUntilOutOfDebt(now: now) == .zero else { throw .rateLimited }
     }
 

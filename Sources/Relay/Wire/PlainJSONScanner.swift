@@ -65,6 +65,21 @@ public struct PlainJSONScanner {
         return self.current
     }
 
+    /// Reads a whole message: an object, then nothing but whitespace. `member` gets each key (the
+    /// range of its content) with the scanner just past the colon, and must read the value; its
+    /// false, or anything outside the subset, makes this false.
+    public mutating func readMessage(_ member: (inout PlainJSONScanner, Range<Int>) -> Bool) -> Bool {
+        guard self.take(UInt8(ascii: "{")) else { return false }
+        if !self.take(UInt8(ascii: "}")) {
+            repeat {
+                guard let key = self.string(), self.take(UInt8(ascii: ":")), member(&self, key) else { return false }
+            } while self.take(UInt8(ascii: ","))
+            guard self.take(UInt8(ascii: "}")) else { return false }
+        }
+        self.skipWhitespace()
+        return self.isAtEnd
+    }
+
     /// Reads past one value in the subset; false outside it.
     public mutating func skipValue() -> Bool {
         var nowhere = JSONByteSink(UnsafeMutableBufferPointer(start: nil, count: 0))
