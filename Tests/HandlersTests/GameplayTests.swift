@@ -300,6 +300,23 @@ struct EnemyKilledTests {
         _ = await guest.received()
     }
 
+    @Test("Spawning and killing one enemy in a loop is bounded by the coins its kills drop")
+    func respawnLoopWaitsForTheEntityBudget() async throws {
+        var limits = RelayLimits()
+        limits.maxEntitiesPerRoom = 10  // coin drops: 10 a second, a burst of 20
+        let harness = try Harness(limits: limits)
+        let (host, guest, _) = try await harness.startedRoom()
+        let spawn = #"{"type":"enemy_spawn","enemy":{"enemy_id":"e","coin_reward":50}}"#
+        await host.send(spawn)
+        await guest.send(#"{"type":"enemy_killed","enemy_id":"e"}"#)
+        #expect(await guest.received().map(\.type) == ["enemy_spawned", "enemy_killed"] + Array(repeating: "coin_spawned", count: 50))
+        _ = await host.received()
+        // 50 coins dropped against a burst of 20: 3 s of debt, in which "e" is not revived.
+        await host.expectError("rate_limited", after: spawn)
+        await guest.send(#"{"type":"enemy_killed","enemy_id":"e"}"#)
+        #expect(await guest.received().map(\.type) == ["enemy_already_dead", "enemy_state_update"])
+    }
+
     @Test func syncKeepsTheDeadDeadAndCollectedCoinsGone() async throws {
         let harness = try Harness()
         let (host, guest, _) = try await harness.startedRoom()

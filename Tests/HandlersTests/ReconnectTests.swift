@@ -30,8 +30,8 @@ struct ReconnectTests {
         await room.drop(playerID: playerID, connection: client.connection)
     }
 
-    @Test("A reconnect is refused (rate_limited) while the room's answer budget is in debt; the player stays dropped")
-    func reconnectWaitsForTheAnswerBudget() async throws {
+    @Test("A reconnect is refused (rate_limited) while the room's entity budget is in debt; the player stays dropped")
+    func reconnectWaitsForTheEntityBudget() async throws {
         var limits = RelayLimits()
         limits.maxEntitiesPerRoom = 1  // answers list 1 entity a second
         let harness = try Harness(limits: limits)
@@ -42,7 +42,7 @@ struct ReconnectTests {
         let room = try #require(harness.registry.room(code: code))
         // Game states listing that enemy 100 times: ~98 s of debt.
         await room.enter { room in
-            for _ in 0..<100 { room.state.spendAnswerBudget(onGameStateAt: .now) }
+            for _ in 0..<100 { room.state.spendEntityBudget(onGameStateAt: .now) }
         }
         try await self.drop(guest, as: "guest")
         _ = await host.received()

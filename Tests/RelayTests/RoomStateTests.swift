@@ -521,6 +521,29 @@ struct RoomStateEntityTests {
         #expect(room.killEnemy("nope", by: "p1", now: now) == .alreadyDead)
     }
 
+    @Test("A kill spends the coins it drops from the entity budget; spawns wait while that is in debt")
+    func killsSpendTheEntityBudget() throws {
+        var limits = RelayLimits()
+        limits.maxEntitiesPerRoom = 10  // 10 entities a second, a burst of 20
+        var room = try makeRoom(players: 2, limits: limits)
+        let start = ContinuousClock.now
+        let enemy: [String: JSONValue] = ["enemy_id": "e", "coin_reward": 15]
+        // The same id spawned again revives the dead: only the budget bounds the loop.
+        for _ in 0..<2 {
+            _ = try room.spawnEnemy(enemy, by: "p1", now: start)
+            guard case .killed(let drops) = room.killEnemy("e", by: "p2", now: start) else {
+                Issue.record("expected a kill")
+                return
+            }
+            #expect(drops.count == 15)  // the second kill, into debt, still drops every coin
+        }
+        // 30 coins against a burst of 20: 10 in debt, repaid at 10 a second.
+        #expect(relayError { _ = try room.spawnEnemy(enemy, by: "p1", now: start + .milliseconds(900)) }?.code == "rate_limited")
+        #expect(room.enemies["e"]?.isAlive == false)  // the refused spawn changed nothing
+        _ = try room.spawnEnemy(enemy, by: "p1", now: start + .milliseconds(1_100))
+        #expect(room.enemies["e"]?.isAlive == true)
+    }
+
     @Test func killingAnEnemyWithoutRewardDropsNothing() throws {
         var room = try makeRoom(players: 1)
         _ = try room.spawnEnemy(["enemy_id": "e1", "x": 5, "y": 5], by: "p1", now: .now)
@@ -714,7 +737,7 @@ struct RoomStateSyncTests {
         let start = ContinuousClock.now
         var room = try self.filledRoom(now: start)
         // A full room (20 entities) once: the whole burst, refilled at 10 entities a second.
-        #expect(room.answeredEntitiesPerSecond == 10)
+        #expect(room.entityBudgetPerSecond == 10)
         #expect(try room.sync(enemies: [], coins: [], now: start).coins.count == 10)
         let newCoin: [JSONValue] = [["coin_id": "new"]]
         let later = start + .milliseconds(1_900)
@@ -726,16 +749,16 @@ struct RoomStateSyncTests {
     }
 
     @Test("A game_state spends what it lists, into debt; no other answer is given until that is repaid")
-    func gameStatesSpendTheAnswerBudget() throws {
+    func gameStatesSpendTheEntityBudget() throws {
         let start = ContinuousClock.now
         var room = try self.filledRoom(powerups: true, now: start)
         for index in 0..<50 { _ = try room.collect(itemType: "coin", itemID: "gone\(index)", by: "p2") }
         // 30 entities and 50 ids (2 entities' worth): 12 past the burst of 20, repaid at 10 a second.
-        try room.checkAnswerBudget(now: start)
-        room.spendAnswerBudget(onGameStateAt: start)
-        #expect(relayError { try room.checkAnswerBudget(now: start + .milliseconds(1_100)) }?.code == "rate_limited")
+        try room.checkEntityBudget(now: start)
+        room.spendEntityBudget(onGameStateAt: start)
+        #expect(relayError { try room.checkEntityBudget(now: start + .milliseconds(1_100)) }?.code == "rate_limited")
         #expect(relayError { _ = try room.sync(enemies: [], coins: [], now: start + .milliseconds(1_100)) }?.code == "rate_limited")
-        try room.checkAnswerBudget(now: start + .milliseconds(1_300))
+        try room.checkEntityBudget(now: start + .milliseconds(1_300))
     }
 
     @Test func smallAnswersCostLittleOfTheBudget() throws {

@@ -2,7 +2,7 @@ public import Relay
 
 /// `reconnect` {room_id, player_id, token}: takes a dropped player's place back within the
 /// window. Sender: `reconnected` {…, game_state, reconnect_token}; room: `player_reconnected`.
-/// `rate_limited` (the player stays dropped) while the room's answer budget is in debt.
+/// `rate_limited` (the player stays dropped) while the room's entity budget is in debt.
 public struct ReconnectHandler: MessageHandler {
     public let messageType = "reconnect"
 
@@ -19,9 +19,9 @@ public struct ReconnectHandler: MessageHandler {
         try await room.enter { room throws(RelayError) in
             // The answer lists the room's every entity: budgeted with the room's sync answers.
             let now = ContinuousClock.now
-            try room.state.checkAnswerBudget(now: now)
+            try room.state.checkEntityBudget(now: now)
             let player = try room.resume(playerID: playerID, token: token, newToken: newToken, connection: connection)
-            room.state.spendAnswerBudget(onGameStateAt: now)
+            room.state.spendEntityBudget(onGameStateAt: now)
             var welcome = OutboundMessage(type: "reconnected")
             welcome.add("room_id", room.state.roomID)
             welcome.add("player_id", player.id)

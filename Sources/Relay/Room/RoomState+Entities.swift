@@ -51,11 +51,14 @@ extension RoomState {
     // MARK: Spawning
 
     /// Registers an enemy from the host, filling defaults; returns it as sent to the room. Only
-    /// the living and the recently dead count toward the cap, so a long run never fills it.
+    /// the living and the recently dead count toward the cap, so a long run never fills it. While
+    /// the room's kills have its entity budget in debt, `rate_limited`: a spawn under the id of a
+    /// dead enemy revives it without passing the cap, so only that budget bounds such a loop.
     public mutating func spawnEnemy(_ enemy: [String: JSONValue], by playerID: String, now: ContinuousClock.Instant)
         throws(RelayError) -> JSONValue
     {
         try self.requireHost(playerID)
+        try self.checkEntityBudget(now: now)  // the coins its kill will drop (``killEnemy(_:by:now:)``)
         let reward = enemy["coin_reward"] ?? enemy["coinReward"] ?? .integer(0)
         guard let rewardValue = reward.doubleValue, rewardValue >= 0 else {
             throw .invalidField("enemy.coin_reward", expected: "a non-negative number")
@@ -238,7 +241,8 @@ extension RoomState {
         return enemy
     }
 
-    /// Kills a living enemy and drops its coins; a dead or unknown one is `alreadyDead`.
+    /// Kills a living enemy and drops its coins, spending them from the entity budget (into debt
+    /// if need be: a kill is never refused); a dead or unknown one is `alreadyDead`.
     public mutating func killEnemy(_ enemyID: String, by playerID: String, now: ContinuousClock.Instant) -> KillOutcome {
         guard var enemy = self.enemies[enemyID], enemy.isAlive else { return .alreadyDead }
         enemy.diedAt = now
@@ -252,6 +256,7 @@ extension RoomState {
         }
         self.enemies[enemyID] = enemy
         let reward = Self.clampedReward(enemy.fields["coin_reward"], limit: self.limits.maxCoinReward)
+        self.spendEntityBudget(Double(reward), now: now)  // the kill stands; the next spawn waits
         let drops = Self.coinDrops(
             x: enemy.fields["x"]?.doubleValue ?? 0, y: enemy.fields["y"]?.doubleValue ?? 0, count: reward)
         for drop in drops {
@@ -292,7 +297,7 @@ extension RoomState {
     /// server did: every enemy alive or dead for under 10 s, every coin not collected, whether or
     /// not this sync listed it (a guest drops what a sync leaves out). The dead stay dead, a
     /// collected coin stays gone. At most ``syncsPerSecond`` a second, and answers listing at most
-    /// ``answeredEntitiesPerSecond`` entities a second on average: each answer may list a room's
+    /// ``entityBudgetPerSecond`` entities a second on average: each answer may list a room's
     /// every entity, so a host could not otherwise buy that much work with an empty sync.
     public mutating func sync(enemies: [JSONValue], coins: [JSONValue], now: ContinuousClock.Instant) throws(RelayError)
         -> (enemies: [JSONValue], coins: [JSONValue])
@@ -336,49 +341,56 @@ extension RoomState {
             stagedCoins.append((id, reported))
         }
         let coinsAfter = min(self.limits.maxEntitiesPerRoom, self.coins.count + stagedCoins.count)
-        try self.takeAnswerBudget(listing: self.enemies.count + added + coinsAfter, now: now)
+        try self.takeEntityBudget(listing: self.enemies.count + added + coinsAfter, now: now)
         for id in stagedOrder { self.enemies[id] = staged[id] }
         for coin in stagedCoins { self.track(coin: coin.fields, id: coin.id) }
         return (self.enemies.values.map { .object($0.fields) }, self.coins.values.map { .object($0) })
     }
 
-    /// Entities a room's `entities_sync` answers may list per second, on average: a full room
+    /// Entities a room may write out in bulk per second, on average: listed in `entities_sync`
+    /// answers and `game_state`s, or dropped as coins by kills. A full room
     /// (``RelayLimits/maxEntitiesPerRoom`` enemies and as many coins) every two seconds, where the
-    /// game's host has a few dozen listed once. Writing one out costs the room's event loop 2–3 µs,
-    /// and other rooms on that loop wait meanwhile.
-    public var answeredEntitiesPerSecond: Double { Double(self.limits.maxEntitiesPerRoom) }
+    /// game's host has a few dozen listed once and drops a few coins a kill. Writing one out costs
+    /// the room's event loop 2–5 µs, and other rooms on that loop wait meanwhile.
+    public var entityBudgetPerSecond: Double { Double(self.limits.maxEntitiesPerRoom) }
 
-    /// Takes `count` entities from the answer budget (a full room's worth at most at once), or
+    /// Takes `count` entities from the entity budget (a full room's worth at most at once), or
     /// refuses the sync before it changes anything.
-    private mutating func takeAnswerBudget(listing count: Int, now: ContinuousClock.Instant) throws(RelayError) {
-        var budget = self.answerBudget(now: now)
-        defer { self.syncAnswerBudget = budget }
+    private mutating func takeEntityBudget(listing count: Int, now: ContinuousClock.Instant) throws(RelayError) {
+        var budget = self.currentEntityBudget(now: now)
+        defer { self.entityBudget = budget }
         guard budget.take(Double(count), now: now) else { throw .rateLimited }
     }
 
-    /// Refuses a `game_state` answer (`reconnect`) while the answer budget is in debt, before
-    /// anything changes. A reconnect that then succeeds spends what it lists
-    /// (``spendAnswerBudget(onGameStateAt:)``): a client that reconnects in a loop to a full room
-    /// gets one full `game_state` every few seconds, not one per connection it can open.
-    public func checkAnswerBudget(now: ContinuousClock.Instant) throws(RelayError) {
-        var budget = self.answerBudget(now: now)  // a copy: refilling it to look changes nothing
+    /// Refuses a `game_state` answer (`reconnect`) or an enemy's spawn while the entity budget is
+    /// in debt, before anything changes. A reconnect that then succeeds spends what it lists
+    /// (``spendEntityBudget(onGameStateAt:)``), a kill the coins it drops: a client that
+    /// reconnects in a loop to a full room gets one full `game_state` every few seconds, not one
+    /// per connection it can open, and a host that spawns and kills in a loop ten 100-coin
+    /// enemies a second, not a thousand (the message budget's pace).
+    public func checkEntityBudget(now: ContinuousClock.Instant) throws(RelayError) {
+        var budget = self.currentEntityBudget(now: now)  // a copy: refilling it to look changes nothing
         guard budget.timeUntilOutOfDebt(now: now) == .zero else { throw .rateLimited }
     }
 
-    /// Spends what a `game_state` lists from the answer budget, into debt if need be: the living
+    /// Spends what a `game_state` lists from the entity budget, into debt if need be: the living
     /// enemies, coins and power-ups, and the remembered collected ids at 1/25 each (writing an
     /// id costs ~0.1 µs, an entity 2–3).
-    public mutating func spendAnswerBudget(onGameStateAt now: ContinuousClock.Instant) {
+    public mutating func spendEntityBudget(onGameStateAt now: ContinuousClock.Instant) {
         let entities = self.enemies.values.count(where: \.isAlive) + self.coins.count + self.powerups.count
         let ids = self.collectedCoins.count + self.collectedPowerups.count
-        var budget = self.answerBudget(now: now)
-        budget.spend(Double(entities) + Double(ids) / 25, now: now)
-        self.syncAnswerBudget = budget
+        self.spendEntityBudget(Double(entities) + Double(ids) / 25, now: now)
     }
 
-    private func answerBudget(now: ContinuousClock.Instant) -> TokenBucket {
-        let rate = self.answeredEntitiesPerSecond
-        return self.syncAnswerBudget ?? TokenBucket(rate: rate, burst: 2 * rate, now: now)
+    private mutating func spendEntityBudget(_ entities: Double, now: ContinuousClock.Instant) {
+        var budget = self.currentEntityBudget(now: now)
+        budget.spend(entities, now: now)
+        self.entityBudget = budget
+    }
+
+    private func currentEntityBudget(now: ContinuousClock.Instant) -> TokenBucket {
+        let rate = self.entityBudgetPerSecond
+        return self.entityBudget ?? TokenBucket(rate: rate, burst: 2 * rate, now: now)
     }
 
     // MARK: Snapshots

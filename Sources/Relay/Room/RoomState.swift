@@ -31,8 +31,8 @@ public struct RoomState: Sendable {
     var spawnCounter = 0
     /// Taken by each `sync_entities`; made at the first.
     var syncBudget: TokenBucket?
-    /// Taken by each `entities_sync` answer, one token per entity listed; made at the first.
-    var syncAnswerBudget: TokenBucket?
+    /// Entities the room writes out in bulk (``entityBudgetPerSecond``); made at the first use.
+    var entityBudget: TokenBucket?
 
     /// Chat lines kept for `game_state.chat_history`.
     public static let chatHistoryLength = 20
