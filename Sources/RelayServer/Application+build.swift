@@ -29,6 +29,8 @@ func buildApplication(
     let settings = RoomSocketHandler.Settings(
         maxMessageBytes: configuration.relay.maxFrameBytes, pingInterval: TimeAmount(configuration.relay.pingInterval))
     let connectionsPerAddress = ConnectionsPerAddress(configuration.connectionsPerAddress)
+    let acceptFilter = PerAddressAcceptFilter(
+        connections: connectionsPerAddress, clients: configuration.clientAddresses, logger: logger)
     return Application(
         router: router,
         server: HTTPServerBuilder { responder in
@@ -43,7 +45,10 @@ func buildApplication(
             address: .hostname(configuration.host, port: configuration.port), serverName: nil,
             availableConnectionsDelegate: configuration.maxConnections.map { ConnectionCap(maximum: $0, logger: logger) }),
         services: services,
-        onServerRunning: onServerRunning,
+        onServerRunning: { serverChannel in
+            await acceptFilter.install(on: serverChannel)
+            await onServerRunning(serverChannel)
+        },
         logger: logger
     )
 }
@@ -72,7 +77,7 @@ func buildRouter(
         .add(middleware: APIKeyMiddleware(apiKey: configuration.apiKey))
         .add(
             middleware: WriteBudgetMiddleware(
-                writes: WritesPerAddress(configuration.limits.writesPerAddress), clients: configuration.clientAddresses))
+                writes: RatePerAddress(configuration.limits.writesPerAddress), clients: configuration.clientAddresses))
     ScoreRoutes(store: scores, limits: configuration.limits).register(on: keyed)
     SavedGameRoutes(store: savedGames, limits: configuration.limits).register(on: keyed)
     BossRoutes(catalog: bosses, images: BossImages(directory: configuration.bossImagesDirectory))

@@ -3,7 +3,8 @@ import Logging
 import NIOCore
 
 /// A server child channel that closes a new connection at once when its address already has the
-/// most connections allowed (``ConnectionsPerAddress``), before reading anything from it. A
+/// most connections allowed open, or has opened them too fast (``ConnectionsPerAddress``), before
+/// reading anything from it: a refusal costs the server a fraction of what a connection does. A
 /// trusted proxy's connections are not counted here: their room sockets are, by the client the
 /// proxy names, at their upgrade (``RelayChildChannel``).
 ///
@@ -28,8 +29,8 @@ struct PerAddressLimitChannel<Base: ServerChildChannel>: ServerChildChannel {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         switch self.connections.admit(key: self.clients.key(ofPeer: channel.remoteAddress)) {
-        case .refused(let ip):
-            self.connections.logRefusal(of: ip, logger: logger)
+        case .refused(let ip, let refusal):
+            self.connections.logRefusal(of: ip, refusal, logger: logger)
             channel.close(promise: nil)
             return channel.eventLoop.makeSucceededFuture(.refused(channel))
         case .counted(let ip):

@@ -71,6 +71,9 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "Most open connections from one client address, loopback aside; more are closed at once (room sockets through a trusted proxy: 429). 0: no limit.")
     var maxConnectionsPerAddress: Int = 256
 
+    @Option(help: "New connections a second each client address may open, in bursts of 16 seconds' worth; more are closed at once (room sockets through a trusted proxy: 429). Loopback not counted; 0: no limit.")
+    var newConnectionsPerSecondPerAddress: Double = 16
+
     @Option(help: "Writes (scores, saves, deletes) a second each client address may make, in bursts of six seconds' worth; more get 429. Loopback not counted; 0: no limit.")
     var writesPerSecondPerAddress: Double = 10
 
@@ -221,8 +224,9 @@ struct RelayCommand: AsyncParsableCommand {
         configuration.maxConnections =
             self.maxConnections.map { max(1, $0) } ?? openFileLimit.map(ConnectionCap.defaultMaximum(openFileLimit:))
         configuration.connectionsPerAddress.maximum = self.maxConnectionsPerAddress > 0 ? self.maxConnectionsPerAddress : .max
+        configuration.connectionsPerAddress.openings = .connections(perSecond: self.newConnectionsPerSecondPerAddress)
         configuration.limits.maxBodyBytes = self.maxBodyBytes
-        configuration.limits.writesPerAddress = WritesPerAddress.Settings(perSecond: self.writesPerSecondPerAddress)
+        configuration.limits.writesPerAddress = RatePerAddress.Settings.writes(perSecond: self.writesPerSecondPerAddress)
         if let proxies = self.forwardedAllowIps ?? environment["FORWARDED_ALLOW_IPS"] {
             do {
                 configuration.clientAddresses.trustedProxies = try TrustedProxies(parsing: proxies)

@@ -23,7 +23,7 @@ struct ServerConfiguration: Sendable {
     /// limit less a reserve, ``ConnectionCap``); nil accepts without a cap.
     var maxConnections: Int?
     /// Most open connections from one client address (`--max-connections-per-address`; default
-    /// 256, `Int.max` without a limit).
+    /// 256, `Int.max` without a limit), and opened per second (`--new-connections-per-second-per-address`).
     var connectionsPerAddress = ConnectionsPerAddress.Settings(maximum: 256)
     /// Who the per-address limits count: the peers whose `X-Forwarded-For` is believed
     /// (`--forwarded-allow-ips`, `FORWARDED_ALLOW_IPS`; default loopback).

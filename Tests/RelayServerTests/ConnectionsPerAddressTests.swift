@@ -1,5 +1,8 @@
 import Foundation
+import Logging
 import NIOCore
+import NIOEmbedded
+import Synchronization
 import Testing
 
 @testable import RelayServer
@@ -17,7 +20,7 @@ struct ConnectionsPerAddressTests {
         func admit(_ ip: String) throws -> ConnectionsPerAddress.Admission { connections.admit(key: try Self.key(ip)) }
         #expect(try admit("203.0.113.7") == .counted("203.0.113.7"))
         #expect(try admit("203.0.113.7") == .counted("203.0.113.7"))
-        #expect(try admit("203.0.113.7") == .refused("203.0.113.7"))
+        #expect(try admit("203.0.113.7") == .refused("203.0.113.7", .tooManyOpen))
         #expect(try admit("2001:db8::1") == .counted("2001:db8:0:0::/64"))
         connections.release("203.0.113.7")
         #expect(try admit("203.0.113.7") == .counted("203.0.113.7"))
@@ -54,8 +57,57 @@ struct ConnectionsPerAddressTests {
         for ip in ["2001:db8::1", "2001:db8::2"] {
             #expect(connections.admit(key: try Self.key(ip)) == .counted("2001:db8:0:0::/64"))
         }
-        #expect(connections.admit(key: try Self.key("2001:db8::3")) == .refused("2001:db8:0:0::/64"))
+        #expect(connections.admit(key: try Self.key("2001:db8::3")) == .refused("2001:db8:0:0::/64", .tooManyOpen))
         #expect(connections.admit(key: try Self.key("2001:db8:0:1::3")) == .counted("2001:db8:0:1::/64"))
+    }
+
+    @Test("Each address may open a burst of connections at once, then its rate; one refused for the number open takes nothing")
+    func openingRate() throws {
+        let connections = ConnectionsPerAddress(.init(maximum: 1, openings: .connections(perSecond: 1)))  // a burst of 16
+        let start = ContinuousClock.now
+        func admit(_ ip: String, at seconds: Double) throws -> ConnectionsPerAddress.Admission {
+            connections.admit(key: try Self.key(ip), now: start + .seconds(seconds))
+        }
+        for _ in 0..<16 {
+            #expect(try admit("203.0.113.7", at: 0) == .counted("203.0.113.7"))
+            connections.release("203.0.113.7")
+        }
+        #expect(try admit("203.0.113.7", at: 0) == .refused("203.0.113.7", .openedTooFast))
+        #expect(try admit("203.0.113.8", at: 0) == .counted("203.0.113.8"))
+        #expect(try admit("127.0.0.1", at: 0) == .uncounted)
+        #expect(try admit("203.0.113.7", at: 1.1) == .counted("203.0.113.7"))
+        #expect(try admit("203.0.113.7", at: 1.2) == .refused("203.0.113.7", .tooManyOpen))
+
+        // A client retrying while at its most open spends nothing: its next opening is still there.
+        for _ in 0..<100 { #expect(try admit("203.0.113.8", at: 2.5) == .refused("203.0.113.8", .tooManyOpen)) }
+        connections.release("203.0.113.8")
+        #expect(try admit("203.0.113.8", at: 2.5) == .counted("203.0.113.8"))
+
+        let unlimited = ConnectionsPerAddress(.init(maximum: .max, openings: .connections(perSecond: 0)))
+        for _ in 0..<1_000 { #expect(unlimited.admit(key: try Self.key("203.0.113.7"), now: start) == .counted("203.0.113.7")) }
+    }
+
+    @Test("The accept filter closes a connection its address may not open before it is set up; it counts nothing")
+    func acceptFilter() throws {
+        let connections = ConnectionsPerAddress(.init(maximum: 1, openings: .connections(perSecond: 0.001)))  // a burst of 1
+        let filter = PerAddressAcceptFilter(connections: connections, clients: ClientAddressPolicy(), logger: Logger(label: "test"))
+        let server = EmbeddedChannel(handler: filter)
+        /// Whether the server's next handler got a connection from `ip`, and whether that was closed.
+        func accept(_ ip: String) throws -> (passed: Bool, closed: Bool) {
+            let connection = EmbeddedChannel()
+            try connection.connect(to: try SocketAddress(ipAddress: ip, port: 50_000)).wait()  // active, with its address
+            try server.writeInbound(connection as any Channel)
+            connection.embeddedEventLoop.run()
+            return (try server.readInbound(as: (any Channel).self) != nil, !connection.isActive)
+        }
+        #expect(try accept("203.0.113.7") == (passed: true, closed: false))
+        #expect(connections.admit(key: "203.0.113.7") == .counted("203.0.113.7"))  // as the server would
+        #expect(try accept("203.0.113.7") == (passed: false, closed: true))  // one open, the most allowed
+        connections.release("203.0.113.7")
+        #expect(try accept("203.0.113.7") == (passed: false, closed: true))  // its burst is spent
+        #expect(try accept("203.0.113.8") == (passed: true, closed: false))
+        #expect(try accept("127.0.0.1") == (passed: true, closed: false))
+        #expect(connections.addressCount == 0)
     }
 
     @Test("Warnings of refusals are at most one every 10 s")
@@ -75,6 +127,45 @@ struct ConnectionsPerAddressTests {
         let none = try RelayCommand.parse(["--max-connections-per-address", "0"]).configuration(environment: [:])
         #expect(none.connectionsPerAddress.maximum == .max)
         #expect(!none.clientAddresses.countsLoopback)
+    }
+
+    @Test("--new-connections-per-second-per-address: 16 by default (bursts of 256), 0 for no limit")
+    func openingsOption() throws {
+        let defaults = try RelayCommand.parse([]).configuration(environment: [:]).connectionsPerAddress.openings
+        #expect(defaults.perSecond == 16 && defaults.burst == 256)
+        let some = try RelayCommand.parse(["--new-connections-per-second-per-address", "2"]).configuration(environment: [:])
+        #expect(some.connectionsPerAddress.openings.perSecond == 2 && some.connectionsPerAddress.openings.burst == 32)
+        let none = try RelayCommand.parse(["--new-connections-per-second-per-address", "0"]).configuration(environment: [:])
+        #expect(none.connectionsPerAddress.openings.perSecond == 0)
+    }
+
+    @Test("The server's channel has the accept filter in its pipeline once it runs")
+    func acceptFilterInstalled() async throws {
+        final class Found: Sendable { let filter = Mutex(false) }
+        let found = Found()
+        try await withRelayServer(onServerRunning: { serverChannel in
+            let filter = try? await serverChannel.pipeline.handler(type: PerAddressAcceptFilter.self).get()
+            found.filter.withLock { $0 = filter != nil }
+        }) { _, _ in
+            #expect(found.filter.withLock { $0 })
+        }
+    }
+
+    /// Clients on 127.0.0.2 and 127.0.0.3, each an address of its own.
+    @Test("Past its rate an address's new connections are closed unread; other addresses are served")
+    func liveOpeningRate() async throws {
+        let request = "GET /api/rooms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        try await withRelayServer(configure: {
+            $0.connectionsPerAddress = .init(maximum: 100, openings: .init(perSecond: 0.001, burstSeconds: 3_000))  // 3, no refill
+            $0.clientAddresses = ClientAddressPolicy(trustedProxies: .none, countsLoopback: true)
+        }) { port, _ in
+            for _ in 0..<3 {
+                #expect(try await rawExchange(port: port, request, from: "127.0.0.2").hasPrefix("HTTP/1.1 200"))
+            }
+            let refused = try await rawExchange(port: port, request, from: "127.0.0.2")
+            #expect(refused.isEmpty, "\(refused)")
+            #expect(try await rawExchange(port: port, request, from: "127.0.0.3").hasPrefix("HTTP/1.1 200"))
+        }
     }
 
     /// Clients on 127.0.0.2 and 127.0.0.3, each an address of its own (the test's own client is on 127.0.0.1).

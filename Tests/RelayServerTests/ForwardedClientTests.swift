@@ -141,7 +141,7 @@ struct ForwardedClientTests {
     @Test("Writes through a proxy are budgeted per client it names, whatever a client adds to the header")
     func writesThroughAProxy() async throws {
         try await withRelayServer(configure: {
-            $0.limits.writesPerAddress = .init(perSecond: 0.001)  // no refill on a slow machine
+            $0.limits.writesPerAddress = .writes(perSecond: 0.001)  // no refill on a slow machine
             $0.limits.writesPerAddress.burst = 2
         }) { port, _ in
             for score in 1...2 {
@@ -164,7 +164,7 @@ struct ForwardedClientTests {
     func everyPeerTrusted() async throws {
         try await withRelayServer(configure: {
             $0.clientAddresses.trustedProxies = try! TrustedProxies(parsing: "*")
-            $0.limits.writesPerAddress = .init(perSecond: 0.001)
+            $0.limits.writesPerAddress = .writes(perSecond: 0.001)
             $0.limits.writesPerAddress.burst = 2
         }) { port, _ in
             for score in 1...3 {
@@ -192,6 +192,25 @@ struct ForwardedClientTests {
             second = nil  // closed
             try await eventually { (try? await open(for: "203.0.113.7")) != nil }
             withExtendedLifetime((first, second, others)) {}
+        }
+    }
+
+    @Test("Room sockets through a proxy are rate-limited per client it names: past the rate 429")
+    func roomSocketRateThroughAProxy() async throws {
+        try await withRelayServer(configure: {
+            $0.connectionsPerAddress = .init(maximum: 100, openings: .init(perSecond: 0.001, burstSeconds: 2_000))  // 2, no refill
+        }) { port, _ in
+            func open(for client: String) async throws -> StalledClient {
+                try await StalledClient.connect(
+                    port: port, path: "/ws/room/new", extraHeaders: "X-Forwarded-For: \(client)\r\n")
+            }
+            for _ in 0..<2 { _ = try await open(for: "203.0.113.7") }  // each closed once opened
+            let refusal = await StalledClient.refusal(
+                port: port, path: "/ws/room/new", extraHeaders: "X-Forwarded-For: 203.0.113.7\r\n")
+            #expect(refusal?.status == 429)
+            #expect(refusal?.body == #"{"detail":"Too many connections from this address"}"#)
+            _ = try await open(for: "203.0.113.8")
+            _ = try await open(for: "127.0.0.1")  // loopback: not counted
         }
     }
 

@@ -133,6 +133,7 @@ func pathSegment(_ text: String) -> String {
 func withRelayServer(
     limits: RelayLimits = RelayLimits(),
     configure: (inout ServerConfiguration) -> Void = { _ in },
+    onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in },
     _ body: @escaping @Sendable (_ port: Int, _ registry: RoomRegistry) async throws -> Void
 ) async throws {
     try await withTemporaryDirectory { directory in
@@ -147,7 +148,8 @@ func withRelayServer(
             limits: configuration.relay, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
         let app = buildApplication(
             configuration: configuration, scores: store, savedGames: store, bosses: store, rooms: registry,
-            dispatcher: try MessageDispatcher(handlers: BuiltInHandlers.all), services: [store], logger: logger
+            dispatcher: try MessageDispatcher(handlers: BuiltInHandlers.all), services: [store], logger: logger,
+            onServerRunning: onServerRunning
         )
         try await app.test(.live) { client in
             try await body(try #require(client.port), registry)

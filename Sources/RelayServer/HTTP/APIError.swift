@@ -16,7 +16,7 @@ enum APIError: Error, Equatable {
     case bodyTooLarge(limit: Int)
     case validation([ValidationIssue])
     case storageBusy
-    /// The client's address has used its write budget (``WritesPerAddress``).
+    /// The client's address has used its write budget (``RatePerAddress``).
     case tooManyWrites(retryAfterSeconds: Int)
     /// A room socket through a trusted proxy, for a client with the most connections allowed
     /// (``ConnectionsPerAddress``).

@@ -27,5 +27,5 @@ struct HTTPLimits: Sendable {
     var minAnswerBytesPerSecond = 4 * 1024
     /// Writes (scores, saves, deletes) each client address may make (`--writes-per-second-per-address`;
     /// default 10 a second, bursts of 60; loopback not counted).
-    var writesPerAddress = WritesPerAddress.Settings(perSecond: 10)
+    var writesPerAddress = RatePerAddress.Settings.writes(perSecond: 10)
 }

@@ -136,8 +136,8 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
             let connections = self.connections
             channel.closeFuture.whenComplete { _ in connections.release(ip) }
             return nil
-        case .refused(let ip):
-            self.connections.logRefusal(of: ip, logger: logger)
+        case .refused(let ip, let refusal):
+            self.connections.logRefusal(of: ip, refusal, logger: logger)
             return .tooManyConnections
         }
     }

@@ -2,10 +2,10 @@ import HTTPTypes
 import Hummingbird
 
 /// Takes each write (any method but GET, HEAD and OPTIONS) from its client address's budget
-/// (``WritesPerAddress``); past it the answer is 429 with `Retry-After`, and nothing is written.
+/// (``RatePerAddress``); past it the answer is 429 with `Retry-After`, and nothing is written.
 /// The client is the one a trusted proxy names in `X-Forwarded-For` (``ClientAddressPolicy``).
 struct WriteBudgetMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware {
-    let writes: WritesPerAddress
+    let writes: RatePerAddress
     let clients: ClientAddressPolicy
 
     func handle(

@@ -4,12 +4,12 @@ import Testing
 
 @testable import RelayServer
 
-@Suite("Writes per address")
-struct WritesPerAddressTests {
+@Suite("Rates per address: API writes, new connections")
+struct RatePerAddressTests {
     @Test("Each address has its own bucket: a burst of six seconds' worth, then its rate")
     func buckets() throws {
         func address(_ ip: String) throws -> String? { try ConnectionsPerAddressTests.key(ip) }
-        let writes = WritesPerAddress(.init(perSecond: 1))
+        let writes = RatePerAddress(.writes(perSecond: 1))
         let start = ContinuousClock.now
         for _ in 0..<6 { #expect(writes.take(key: try address("203.0.113.7"), now: start)) }
         #expect(!writes.take(key: try address("203.0.113.7"), now: start))
@@ -17,14 +17,14 @@ struct WritesPerAddressTests {
         #expect(writes.take(key: try address("203.0.113.7"), now: start + .seconds(1.1)))
         #expect(!writes.take(key: try address("203.0.113.7"), now: start + .seconds(1.2)))
         #expect(writes.retryAfterSeconds == 1)
-        #expect(WritesPerAddress(.init(perSecond: 0.001)).retryAfterSeconds == 1_000)
-        #expect(WritesPerAddress(.init(perSecond: 1e-300)).retryAfterSeconds == 86_400)
+        #expect(RatePerAddress(.writes(perSecond: 0.001)).retryAfterSeconds == 1_000)
+        #expect(RatePerAddress(.writes(perSecond: 1e-300)).retryAfterSeconds == 86_400)
 
         // Loopback and unknown addresses are not counted; a rate of 0 counts nobody.
         for _ in 0..<10 {
             #expect(writes.take(key: try address("127.0.0.1"), now: start) && writes.take(key: ClientAddressPolicy().key(ofPeer: nil), now: start))
         }
-        let unlimited = WritesPerAddress(.init(perSecond: 0))
+        let unlimited = RatePerAddress(.writes(perSecond: 0))
         for _ in 0..<10 { #expect(unlimited.take(key: try address("203.0.113.7"), now: start)) }
         #expect(unlimited.addressCount == 0)
     }
@@ -32,7 +32,7 @@ struct WritesPerAddressTests {
     @Test("The table keeps only addresses that wrote lately")
     func sweep() throws {
         func address(_ ip: String) throws -> String? { try ConnectionsPerAddressTests.key(ip) }
-        let writes = WritesPerAddress(.init(perSecond: 10))  // a bucket refills in 6 s
+        let writes = RatePerAddress(.writes(perSecond: 10))  // a bucket refills in 6 s
         let start = ContinuousClock.now
         for index in 0..<10_000 { _ = writes.take(key: try address("10.0.\(index / 256).\(index % 256)"), now: start) }
         #expect(writes.addressCount == 10_000)
@@ -50,7 +50,7 @@ struct WritesPerAddressTests {
         func address(_ index: Int) throws -> String? {
             try ConnectionsPerAddressTests.key("2001:db8:\(String(index, radix: 16))::1")  // a /64 each
         }
-        let writes = WritesPerAddress(.init(perSecond: 10))  // a bucket refills in 6 s
+        let writes = RatePerAddress(.writes(perSecond: 10))  // a bucket refills in 6 s
         let start = ContinuousClock.now
         for index in 0..<10_000 { _ = writes.take(key: try address(index), now: start) }
         for index in 10_000..<15_000 {
@@ -88,7 +88,7 @@ struct WritesPerAddressTests {
         }
         try await withRelayServer(configure: {
             // Bursts of 3, and a write back only after 1,000 s: no refill on a slow machine.
-            $0.limits.writesPerAddress = .init(perSecond: 0.001)
+            $0.limits.writesPerAddress = .writes(perSecond: 0.001)
             $0.limits.writesPerAddress.burst = 3
             $0.clientAddresses = ClientAddressPolicy(trustedProxies: .none, countsLoopback: true)
         }) { port, _ in

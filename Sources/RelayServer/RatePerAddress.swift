@@ -1,0 +1,111 @@
+import Relay
+import Synchronization
+
+/// A budget per client address: a token bucket each. It bounds what one machine may do however
+/// many connections it uses: the API's writes (scores, saves, deletes; ``WriteBudgetMiddleware``),
+/// so that one machine cannot fill the disk (unbounded, one keyed client wrote ~5,700 scores a
+/// second), and new connections (``ConnectionsPerAddress``), each of which costs the server ~0.4 ms
+/// to set up and tear down. Players, who write a few times a minute and connect a few times a
+/// game, never meet either.
+///
+/// Who is counted, and by what key, is the ``ClientAddressPolicy``'s. Buckets idle long enough to
+/// be full again are dropped (at most once a second), so the table holds only addresses that
+/// took from it lately.
+final class RatePerAddress: Sendable {
+    struct Settings: Sendable {
+        /// Tokens a second each address earns; 0 turns the budget off.
+        var perSecond: Double
+        /// Tokens an address may take at once.
+        var burst: Double
+
+        init(perSecond: Double, burstSeconds: Double) {
+            self.perSecond = max(0, perSecond)
+            self.burst = max(1, burstSeconds * perSecond)
+        }
+
+        /// API writes: bursts of six seconds' worth.
+        static func writes(perSecond: Double) -> Settings { Settings(perSecond: perSecond, burstSeconds: 6) }
+
+        /// New connections: bursts of 16 seconds' worth (256 at the default 16 a second, as many as
+        /// ``ConnectionsPerAddress/Settings/maximum`` lets an address hold open), enough for a
+        /// school's players behind one address all loading the game at once.
+        static func connections(perSecond: Double) -> Settings { Settings(perSecond: perSecond, burstSeconds: 16) }
+    }
+
+    private struct Account {
+        var bucket: TokenBucket
+        var lastTaken: ContinuousClock.Instant
+    }
+
+    private struct Table {
+        var accounts: [String: Account] = [:]
+        var lastSweep: ContinuousClock.Instant?
+        var sweeps = 0
+    }
+
+    let settings: Settings
+    private let table = Mutex(Table())
+    /// Past this many addresses, idle ones are swept out before another is added…
+    private static let sweepThreshold = 10_000
+    /// …at most this often: a sweep is a pass over the whole table under the lock every take
+    /// takes, and when every address took lately it drops nothing. One per new address then cost
+    /// ~1 ms a write (debug build) for a client with many addresses (one host of an IPv6 /64).
+    private static let sweepInterval = Duration.seconds(1)
+
+    init(_ settings: Settings) {
+        self.settings = settings
+    }
+
+    /// Whether anything is limited at all.
+    var isLimiting: Bool { self.settings.perSecond > 0 }
+
+    /// Takes a token from the budget of the client counted under `key` (``ClientAddressPolicy``;
+    /// nil: not counted); false when it has none left.
+    func take(key: String?, now: ContinuousClock.Instant = .now) -> Bool {
+        guard self.isLimiting, let ip = key else { return true }
+        return self.table.withLock { table in
+            if table.accounts[ip] == nil, table.accounts.count >= Self.sweepThreshold,
+                table.lastSweep.map({ now - $0 >= Self.sweepInterval }) ?? true
+            {
+                self.sweep(&table, now: now)
+            }
+            var account =
+                table.accounts[ip]
+                ?? Account(
+                    bucket: TokenBucket(rate: self.settings.perSecond, burst: self.settings.burst, now: now),
+                    lastTaken: now)
+            let taken = account.bucket.take(now: now)
+            account.lastTaken = now
+            table.accounts[ip] = account
+            return taken
+        }
+    }
+
+    /// Whether ``take(key:now:)`` would succeed now; it takes nothing.
+    func hasToken(key: String?, now: ContinuousClock.Instant = .now) -> Bool {
+        guard self.isLimiting, let ip = key else { return true }
+        return self.table.withLock { table in
+            guard var bucket = table.accounts[ip]?.bucket else { return true }  // a new address has its burst
+            return bucket.take(now: now)  // a copy
+        }
+    }
+
+    /// Whole seconds until a refused address has a token again.
+    var retryAfterSeconds: Int {
+        Int(min(86_400, (1 / self.settings.perSecond).rounded(.up)))  // a day at most: Int(∞) traps
+    }
+
+    /// Addresses with a budget in the table (tests).
+    var addressCount: Int { self.table.withLock { $0.accounts.count } }
+
+    /// Sweeps so far (tests).
+    var sweepCount: Int { self.table.withLock { $0.sweeps } }
+
+    /// Drops the accounts whose buckets have refilled since they were last taken from: a new one is the same.
+    private func sweep(_ table: inout Table, now: ContinuousClock.Instant) {
+        let refill = Duration.seconds(self.settings.burst / self.settings.perSecond)
+        table.accounts = table.accounts.filter { now - $0.value.lastTaken < refill }
+        table.lastSweep = now
+        table.sweeps += 1
+    }
+}
