@@ -92,6 +92,36 @@ struct RoomRegistryTests {
         #expect(registry.roomInfos(joinableOnly: false).count == 1)
     }
 
+    @Test("A room list is served again until rooms change, then until the listing rate would write it again")
+    func roomListsAreWrittenAtABoundedRate() async throws {
+        let registry = self.registry()
+        var rooms: [GameRoom] = []
+        for index in 0..<50 {
+            let room = try registry.createRoom(name: "Room \(index)", maxPlayers: 2)
+            _ = try await room.admit(
+                playerID: "p\(index)", name: "P", reconnectToken: "t", connection: PlayerConnection(queueCapacity: 4) { _ in })
+            rooms.append(room)
+        }
+        func listed(at now: ContinuousClock.Instant) throws -> (codes: Set<String>, storage: UnsafeRawPointer?) {
+            let list = registry.roomList(joinableOnly: true, now: now)
+            let codes = try JSONParser.parse(Array(list.readableBytesView)).arrayValue?.compactMap { $0["room_id"]?.stringValue }
+            return (Set(codes ?? []), list.withUnsafeReadableBytes { UnsafeRawPointer($0.baseAddress) })
+        }
+        let start = ContinuousClock.now
+        let first = try listed(at: start)
+        #expect(first.codes.count == 50)
+        #expect(try listed(at: start + .seconds(60)).storage == first.storage)  // unchanged: the same bytes
+
+        _ = try await rooms[0].admit(
+            playerID: "guest", name: "G", reconnectToken: "t", connection: PlayerConnection(queueCapacity: 4) { _ in })
+        let rewrite = Duration.seconds(Double(registry.roomList(joinableOnly: true, now: start).readableBytes) / Double(RoomRegistry.listingBytesPerSecond))
+        #expect(rewrite > .microseconds(500))  // ~15 KB at 16 MiB/s
+        #expect(try listed(at: start + rewrite / 2).codes == first.codes)  // the full room, still listed a moment
+        let later = try listed(at: start + rewrite * 2)
+        #expect(later.codes == first.codes.subtracting([rooms[0].code]))
+        #expect(later.storage != first.storage)
+    }
+
     @Test func theRoomListIsTheArrayOfTheRoomsInfos() async throws {
         let registry = self.registry()
         #expect(String(buffer: registry.roomList(joinableOnly: false)) == "[]")
