@@ -27,6 +27,8 @@ public final class ConnectionSession {
     /// Messages handed to the room's event loop, when it is not the connection's, and not yet
     /// handled there.
     public let forwarded = ForwardedMessages()
+    /// Rooms this connection may still enter (``RelayLimits/roomEntriesPerSecond``); made at the first.
+    private var roomEntries: TokenBucket?
 
     /// A connection's binding to one player of one room.
     public struct Membership: Sendable {
@@ -60,6 +62,15 @@ public final class ConnectionSession {
 
     /// The limits of this server.
     public var limits: RelayLimits { self.registry.limits }
+
+    /// Takes one room entry (`create_room`, `join_room`, `reconnect`) from this connection's
+    /// budget, before the handler does anything; `rate_limited` when there is none left.
+    public func takeRoomEntry(now: ContinuousClock.Instant = .now) throws(RelayError) {
+        var entries = self.roomEntries
+            ?? TokenBucket(rate: self.limits.roomEntriesPerSecond, burst: self.limits.roomEntryBurst, now: now)
+        defer { self.roomEntries = entries }
+        guard entries.take(now: now) else { throw .rateLimited }
+    }
 
     /// Queues a message for this connection only.
     public func reply(_ frame: ByteBuffer) {

@@ -167,6 +167,27 @@ struct RoomMembershipTests {
         #expect(impostor.session.membership == nil)
     }
 
+    @Test("A connection enters at most its burst of rooms at once, then one a second: create, join and reconnect alike")
+    func roomEntriesAreBudgetedPerConnection() async throws {
+        let harness = try Harness()
+        let other = try await harness.client().createRoom(playerID: "host", name: "Host")
+        let client = harness.client()
+        for _ in 0..<Int(RelayLimits().roomEntryBurst) {
+            _ = try await client.createRoom(playerID: "churn", name: "Churn")
+            await client.send(#"{"type":"leave_room"}"#)
+            #expect(await client.received().map(\.type) == ["room_left"])
+        }
+        await client.expectError("rate_limited", after: #"{"type":"create_room","player_name":"Churn"}"#)
+        await client.expectError("rate_limited", after: #"{"type":"join_room","player_name":"Churn","room_id":"\#(other)"}"#)
+        await client.expectError(
+            "rate_limited", after: #"{"type":"reconnect","room_id":"\#(other)","player_id":"host","token":"x"}"#)
+        #expect(harness.registry.count == 1)  // the other's room alone
+        // Another connection has a budget of its own; this one's refills at one a second.
+        _ = try await harness.client().createRoom(playerID: "fresh", name: "Fresh")
+        #expect(throws: RelayError.rateLimited) { try client.session.takeRoomEntry(now: .now + .milliseconds(500)) }
+        try client.session.takeRoomEntry(now: .now + .milliseconds(1_100))
+    }
+
     @Test func oneRoomPerConnection() async throws {
         let harness = try Harness()
         let (host, guest, code) = try await harness.roomWithTwoPlayers(maxPlayers: 3)

@@ -9,6 +9,7 @@ public struct CreateRoomHandler: MessageHandler {
 
     public func handle(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) {
         guard session.membership == nil else { throw .alreadyInRoom }
+        try session.takeRoomEntry()
         let limits = session.limits
         let playerName = try message.name("player_name", maxLength: limits.maxNameLength)
         let roomName = try message.optionalString("room_name").map { $0.trimmingWhitespace() }

@@ -9,6 +9,7 @@ public struct JoinRoomHandler: MessageHandler {
 
     public func handle(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) {
         guard session.membership == nil else { throw .alreadyInRoom }
+        try session.takeRoomEntry()
         let playerName = try message.name("player_name", maxLength: session.limits.maxNameLength)
         let code = try message.optionalString("room_id") ?? session.urlRoomID
         let playerID = try PlayerIdentity.requestedID(in: message) ?? Identifiers.playerID()

@@ -10,6 +10,7 @@ public struct ReconnectHandler: MessageHandler {
 
     public func handle(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) {
         guard session.membership == nil else { throw .alreadyInRoom }
+        try session.takeRoomEntry()
         let code = try message.optionalString("room_id") ?? session.urlRoomID
         let playerID = try message.string("player_id")
         let token = try message.string("token")

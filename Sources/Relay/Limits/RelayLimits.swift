@@ -46,6 +46,14 @@ public struct RelayLimits: Sendable {
     public func bytesCharged(forDecodedValues valueCount: Int) -> Int {
         max(0, valueCount - Self.decodedValuesPaidByBytes) * self.inboundBytesPerDecodedValue
     }
+    /// Rooms one connection may enter per second (`create_room`, `join_room`, `reconnect`), on
+    /// average (default 1, in bursts of ``roomEntryBurst``); past it `rate_limited`. Entering a room
+    /// and leaving it again costs the server ~80 µs, ten times a chat line: one connection
+    /// creating and leaving rooms at its message budget kept 8 % of a core busy. A player enters a
+    /// few rooms a game session.
+    public var roomEntriesPerSecond = 1.0
+    /// Rooms one connection may enter at once before ``roomEntriesPerSecond`` applies (default 10).
+    public var roomEntryBurst = 10.0
     /// Outbound frames waiting for a slow client before it is disconnected (default 4,096). A
     /// guest receives 60 `player_state`s a second plus 20 `enemy_state`s per enemy the host
     /// tracks: ~3,000 a second with 150 enemies, so this is over a second's worth.
