@@ -23,6 +23,10 @@ struct EnemyStateFastPathTests {
         // Past the entity byte cap: refused (limit_exceeded) for a tracked enemy, relayed for another.
         #"{"type":"enemy_state","enemy_id":"e1","state":{"pad":""# + String(repeating: "p", count: 3_000) + #""}}"#,
         #"{"type":"enemy_state","enemy_id":"nobody","state":{"pad":""# + String(repeating: "p", count: 3_000) + #""}}"#,
+        // More values than the cap could hold: refused undecoded for a tracked enemy, relayed for another.
+        #"{"type":"enemy_state","enemy_id":"e1","state":{"k":["# + Array(repeating: "0", count: 1_023).joined(separator: ",") + "]}}",
+        #"{"type":"enemy_state","enemy_id":"e1","state":{"k":["# + Array(repeating: "0", count: 1_022).joined(separator: ",") + "]}}",
+        #"{"type":"enemy_state","enemy_id":"nobody","state":{"k":["# + Array(repeating: "0", count: 1_023).joined(separator: ",") + "]}}",
     ]
 
     /// Messages the fast path declines: the general path decides (and may refuse them).
@@ -109,6 +113,24 @@ struct EnemyStateFastPathTests {
         }
         #expect(await room.messagesHandledInPlace == 2)
         #expect(await guest.received().count == 2)
+    }
+
+    @Test("A tracked enemy's state with more values than the entity cap could hold is refused without being decoded")
+    func oversizedStatesOfTrackedEnemiesAreRefusedUndecoded() async throws {
+        let harness = try Harness()
+        let (host, guest, code) = try await harness.roomWithTwoPlayers()
+        await host.send(#"{"type":"enemy_spawn","enemy":{"enemy_id":"e1","enemy_type":"slime"}}"#)
+        _ = await host.received()
+        _ = await guest.received()
+        let loop = testEventLoopGroup.next()  // the loop every test room lives on
+        let room = try #require(harness.registry.room(code: code))
+        // 1,025 values (the state, its array, 1,023 zeros): over 2,048 / 2.
+        let list = Array(repeating: "0", count: 1_023).joined(separator: ",")
+        let text = #"{"type":"enemy_state","enemy_id":"e1","state":{"k":["# + list + "]}}"
+        #expect(try await loop.submit { harness.dispatcher.dispatchInPlace(text, session: host.session) }.get())  // not to the reader
+        #expect(await host.received().map { $0["code"] } == ["limit_exceeded"])
+        #expect(await guest.received().isEmpty)
+        #expect(await room.state.enemies["e1"]?.fields["k"] == nil)
     }
 
     // MARK: Helpers

@@ -75,8 +75,16 @@ struct EnemyStateRelay {
     /// a tracked enemy with more values than its bytes pay for (``RelayLimits/decodedValuesPaidByBytes``):
     /// the reader decodes it and charges its sender for them, where a flood of them decoded here
     /// would hold the loop for free.
+    ///
+    /// A state with more values than the stored enemy could hold (each takes two bytes of JSON at
+    /// least, a digit and a comma) is refused before that, undecoded: a host's 64 KB states cost
+    /// the loop ~5 ms each to decode only to be refused. The general path merges such a state when
+    /// the merge drops most of its values (under `enemy_id`, `coin_reward` or `killed_by`, or under
+    /// a repeated key), which no game client sends.
     func apply(in room: isolated GameRoom, from playerID: String) throws(RelayError) -> Bool {
         if room.state.tracksEnemy(self.enemyID) {
+            let limit = room.state.limits.maxEntityBytes
+            guard self.stateValueCount <= limit / 2 else { throw .limitExceeded("bytes in one enemy", limit: limit) }
             guard self.stateValueCount <= RelayLimits.decodedValuesPaidByBytes else { return false }
             // Decoded only for an enemy the server keeps; the values are the ones the general
             // path would read, as the subset is plain JSON.
