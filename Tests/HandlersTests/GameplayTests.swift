@@ -306,14 +306,20 @@ struct EnemyKilledTests {
         limits.maxEntitiesPerRoom = 10  // coin drops: 10 a second, a burst of 20
         let harness = try Harness(limits: limits)
         let (host, guest, _) = try await harness.startedRoom()
-        let spawn = #"{"type":"enemy_spawn","enemy":{"enemy_id":"e","coin_reward":50}}"#
-        await host.send(spawn)
-        await guest.send(#"{"type":"enemy_killed","enemy_id":"e"}"#)
-        #expect(await guest.received().map(\.type) == ["enemy_spawned", "enemy_killed"] + Array(repeating: "coin_spawned", count: 50))
+        for index in 0..<2 {  // 204 messages for the guest: within its test queue of 256
+            await host.send(#"{"type":"enemy_spawn","enemy":{"enemy_id":"e\#(index)","coin_reward":100}}"#)
+        }
+        for index in 0..<2 {
+            await guest.send(#"{"type":"enemy_killed","enemy_id":"e\#(index)"}"#)
+        }
+        let spawnsAndKills = Array(repeating: "enemy_spawned", count: 2)
+            + Array(repeating: ["enemy_killed"] + Array(repeating: "coin_spawned", count: 100), count: 2).joined()
+        #expect(await guest.received().map(\.type) == spawnsAndKills)  // every kill drops all its coins
         _ = await host.received()
-        // 50 coins dropped against a burst of 20: 3 s of debt, in which "e" is not revived.
+        // 200 coins dropped against a burst of 20: 18 s of debt, in which "e0" is not revived.
+        let spawn = #"{"type":"enemy_spawn","enemy":{"enemy_id":"e0","coin_reward":100}}"#
         await host.expectError("rate_limited", after: spawn)
-        await guest.send(#"{"type":"enemy_killed","enemy_id":"e"}"#)
+        await guest.send(#"{"type":"enemy_killed","enemy_id":"e0"}"#)
         #expect(await guest.received().map(\.type) == ["enemy_already_dead", "enemy_state_update"])
     }
 
