@@ -22,7 +22,9 @@ func buildApplication(
     logger: Logger,
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
-    let sockets = RoomSocketRoutes(dispatcher: dispatcher, registry: rooms, cors: configuration.cors)
+    let sockets = RoomSocketRoutes(
+        dispatcher: dispatcher, registry: rooms, cors: configuration.cors,
+        roomLists: RatePerAddress(configuration.limits.roomListsPerAddress), clients: configuration.clientAddresses)
     let router = buildRouter(configuration: configuration, scores: scores, savedGames: savedGames, bosses: bosses)
     sockets.register(on: router)
     router.add(middleware: WrongMethodMiddleware(routes: router.routes))  // last: wraps only unrouted requests

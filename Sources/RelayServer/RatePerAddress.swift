@@ -5,8 +5,9 @@ import Synchronization
 /// many connections it uses: the API's writes (scores, saves, deletes; ``WriteBudgetMiddleware``),
 /// so that one machine cannot fill the disk (unbounded, one keyed client wrote ~5,700 scores a
 /// second), and new connections (``ConnectionsPerAddress``), each of which costs the server ~0.4 ms
-/// to set up and tear down. Players, who write a few times a minute and connect a few times a
-/// game, never meet either.
+/// to set up and tear down, and the bytes of room lists it is sent (``RoomSocketRoutes``). Players,
+/// who write a few times a minute, connect a few times a game and list rooms now and then, never
+/// meet any of them.
 ///
 /// Who is counted, and by what key, is the ``ClientAddressPolicy``'s. Buckets idle long enough to
 /// be full again are dropped (at most once a second), so the table holds only addresses that
@@ -25,6 +26,9 @@ final class RatePerAddress: Sendable {
 
         /// API writes: bursts of six seconds' worth.
         static func writes(perSecond: Double) -> Settings { Settings(perSecond: perSecond, burstSeconds: 6) }
+
+        /// Bytes of room lists (`GET /api/rooms`, `/api/rooms/all`): bursts of a second's worth.
+        static func roomLists(bytesPerSecond: Double) -> Settings { Settings(perSecond: bytesPerSecond, burstSeconds: 1) }
 
         /// New connections: bursts of 16 seconds' worth (256 at the default 16 a second, as many as
         /// ``ConnectionsPerAddress/Settings/maximum`` lets an address hold open), enough for a
@@ -63,7 +67,25 @@ final class RatePerAddress: Sendable {
     /// nil: not counted); false when it has none left.
     func take(key: String?, now: ContinuousClock.Instant = .now) -> Bool {
         guard self.isLimiting, let ip = key else { return true }
-        return self.table.withLock { table in
+        return self.withBucket(of: ip, now: now) { $0.take(now: now) }
+    }
+
+    /// Spends `count` tokens from that budget, into debt if need be, unless it is in debt already
+    /// (false): for work whose size is known only once done, or larger than a burst.
+    func spend(_ count: Double, key: String?, now: ContinuousClock.Instant = .now) -> Bool {
+        guard self.isLimiting, let ip = key else { return true }
+        return self.withBucket(of: ip, now: now) { bucket in
+            guard bucket.timeUntilOutOfDebt(now: now) == .zero else { return false }
+            bucket.spend(count, now: now)
+            return true
+        }
+    }
+
+    /// Runs `body` on the bucket of `ip` (a full one for an address not in the table), under the lock.
+    private func withBucket(
+        of ip: String, now: ContinuousClock.Instant, _ body: (inout TokenBucket) -> Bool
+    ) -> Bool {
+        self.table.withLock { table in
             if table.accounts[ip] == nil, table.accounts.count >= Self.sweepThreshold,
                 table.lastSweep.map({ now - $0 >= Self.sweepInterval }) ?? true
             {
@@ -74,7 +96,7 @@ final class RatePerAddress: Sendable {
                 ?? Account(
                     bucket: TokenBucket(rate: self.settings.perSecond, burst: self.settings.burst, now: now),
                     lastTaken: now)
-            let taken = account.bucket.take(now: now)
+            let taken = body(&account.bucket)
             account.lastTaken = now
             table.accounts[ip] = account
             return taken

@@ -113,3 +113,35 @@ struct RatePerAddressTests {
         }
     }
 }
+
+@Suite("Room lists per address")
+struct RoomListsPerAddressTests {
+    @Test("A spend larger than the burst goes through once; then the address waits out its debt")
+    func spendingIntoDebt() throws {
+        let lists = RatePerAddress(.roomLists(bytesPerSecond: 1_000))  // a burst of 1,000 bytes
+        let client = try ConnectionsPerAddressTests.key("203.0.113.7")
+        let start = ContinuousClock.now
+        #expect(lists.spend(3_000, key: client, now: start))  // 2,000 in debt: two seconds
+        #expect(!lists.spend(10, key: client, now: start + .seconds(1.9)))
+        #expect(lists.spend(10, key: try ConnectionsPerAddressTests.key("203.0.113.8"), now: start))
+        #expect(lists.spend(10, key: client, now: start + .seconds(2.1)))
+        #expect(lists.spend(1e9, key: try ConnectionsPerAddressTests.key("127.0.0.1"), now: start))  // loopback: not counted
+    }
+
+    @Test("Past its budget of room lists an address gets 429 with Retry-After; other addresses are served")
+    func liveBudget() async throws {
+        let request = "GET /api/rooms/all HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        try await withRelayServer(configure: {
+            $0.limits.roomListsPerAddress = .roomLists(bytesPerSecond: 0.001)  // a burst of one byte, no refill
+            $0.clientAddresses = ClientAddressPolicy(trustedProxies: .none, countsLoopback: true)
+        }) { port, _ in
+            let first = try await rawExchange(port: port, request, from: "127.0.0.2")
+            #expect(first.hasPrefix("HTTP/1.1 200") && first.hasSuffix("\r\n\r\n[]"), "\(first)")
+            let refused = try await rawExchange(port: port, request.replacingOccurrences(of: "/all", with: ""), from: "127.0.0.2")
+            #expect(refused.hasPrefix("HTTP/1.1 429"), "\(refused)")
+            #expect(refused.lowercased().contains("\r\nretry-after: 1\r\n"), "\(refused)")
+            #expect(refused.hasSuffix(#"{"detail":"Too many room lists from this address, try again shortly"}"#))
+            #expect(try await rawExchange(port: port, request, from: "127.0.0.3").hasPrefix("HTTP/1.1 200"))
+        }
+    }
+}

@@ -18,6 +18,8 @@ enum APIError: Error, Equatable {
     case storageBusy
     /// The client's address has used its write budget (``RatePerAddress``).
     case tooManyWrites(retryAfterSeconds: Int)
+    /// The client's address has been sent its budget of room lists (``RatePerAddress``).
+    case tooManyRoomLists
     /// A room socket through a trusted proxy, for a client with the most connections allowed
     /// (``ConnectionsPerAddress``).
     case tooManyConnections
@@ -35,7 +37,7 @@ enum APIError: Error, Equatable {
         case .bodyTooLarge: .contentTooLarge
         case .validation: .unprocessableContent
         case .storageBusy, .storageFull: .serviceUnavailable
-        case .tooManyWrites, .tooManyConnections: .tooManyRequests
+        case .tooManyWrites, .tooManyConnections, .tooManyRoomLists: .tooManyRequests
         case .storageFailure: .internalServerError
         }
     }
@@ -55,6 +57,7 @@ enum APIError: Error, Equatable {
         case .storageBusy: .message("Server busy, try again shortly")
         case .tooManyWrites: .message("Too many writes from this address, try again shortly")
         case .tooManyConnections: .message("Too many connections from this address")
+        case .tooManyRoomLists: .message("Too many room lists from this address, try again shortly")
         case .originNotAllowed: .message("WebSocket origin not allowed")
         case .upgradeRequired: .message("This path takes WebSocket connections only")
         case .storageFull: .message("Storage full, nothing was saved")
@@ -70,6 +73,7 @@ enum APIError: Error, Equatable {
             [.allow: allowed.map(\.rawValue).joined(separator: ", ")]
         case .upgradeRequired: [.secWebSocketVersion: "13"]
         case .tooManyWrites(let seconds): [.retryAfter: "\(seconds)"]
+        case .tooManyRoomLists: [.retryAfter: "1"]
         default: [:]
         }
     }

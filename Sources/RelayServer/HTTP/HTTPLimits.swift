@@ -28,4 +28,9 @@ struct HTTPLimits: Sendable {
     /// Writes (scores, saves, deletes) each client address may make (`--writes-per-second-per-address`;
     /// default 10 a second, bursts of 60; loopback not counted).
     var writesPerAddress = RatePerAddress.Settings.writes(perSecond: 10)
+    /// Bytes of room lists each client address may be sent a second (default 8 MiB, bursts of a
+    /// second's worth; loopback not counted): past it `429`. A list of 5,000 rooms is 1.8 MB and
+    /// costs ~0.6 ms to send, so one client asking in a loop kept a core busy; at this rate it
+    /// keeps ~0.3 % of one. A list of a few rooms is a few KB: thousands a second.
+    var roomListsPerAddress = RatePerAddress.Settings.roomLists(bytesPerSecond: 8 * 1024 * 1024)
 }

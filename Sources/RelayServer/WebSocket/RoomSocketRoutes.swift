@@ -11,21 +11,27 @@ struct RoomSocketRoutes {
     let dispatcher: MessageDispatcher
     let registry: RoomRegistry
     let cors: CORSPolicy
+    /// Bytes of room lists each client may be sent (``HTTPLimits/roomListsPerAddress``).
+    let roomLists: RatePerAddress
+    let clients: ClientAddressPolicy
 
     /// Plain-HTTP answers on the same paths: a refused upgrade, and the room lists.
     func register(on router: Router<RelayRequestContext>) {
         router.get("/ws/room/{room_id}") { request, _ -> Response in
             throw self.acceptsOrigin(of: request) ? APIError.upgradeRequired : APIError.originNotAllowed
         }
-        router.get("/api/rooms") { _, _ in self.roomList(joinableOnly: true) }
-        router.get("/api/rooms/all") { _, _ in self.roomList(joinableOnly: false) }
+        router.get("/api/rooms") { request, context in try self.roomList(joinableOnly: true, for: request, context) }
+        router.get("/api/rooms/all") { request, context in try self.roomList(joinableOnly: false, for: request, context) }
     }
 }
 
 extension RoomSocketRoutes {
-    /// `room_info` of the live rooms.
-    func roomList(joinableOnly: Bool) -> Response {
-        JSONResponse.raw(self.registry.roomList(joinableOnly: joinableOnly))
+    /// `room_info` of the live rooms, its bytes spent from the client's budget; 429 while that is in debt.
+    func roomList(joinableOnly: Bool, for request: Request, _ context: RelayRequestContext) throws -> Response {
+        let list = self.registry.roomList(joinableOnly: joinableOnly)
+        let client = self.clients.key(ofPeer: context.remoteAddress, forwardedFor: request.headers[values: .xForwardedFor])
+        guard self.roomLists.spend(Double(list.readableBytes), key: client) else { throw APIError.tooManyRoomLists }
+        return JSONResponse.raw(list)
     }
 
     /// The check stops a browser on a foreign page from opening a socket here. A browser
