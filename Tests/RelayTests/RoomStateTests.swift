@@ -521,7 +521,7 @@ struct RoomStateEntityTests {
         #expect(room.killEnemy("nope", by: "p1", now: now) == .alreadyDead)
     }
 
-    @Test("A kill spends the coins it drops from the entity budget; spawns wait while that is in debt")
+    @Test("A spawn spends the coins its kill will drop from the drop budget; spawns wait while that is in debt")
     func killsSpendTheEntityBudget() throws {
         var limits = RelayLimits()
         limits.maxEntitiesPerRoom = 10  // 10 entities a second, a burst of 20

@@ -51,14 +51,18 @@ extension RoomState {
     // MARK: Spawning
 
     /// Registers an enemy from the host, filling defaults; returns it as sent to the room. Only
-    /// the living and the recently dead count toward the cap, so a long run never fills it. While
-    /// the room's kills have its entity budget in debt, `rate_limited`: a spawn under the id of a
-    /// dead enemy revives it without passing the cap, so only that budget bounds such a loop.
+    /// the living and the recently dead count toward the cap, so a long run never fills it. Each
+    /// spawn spends the coins its kill will drop from the room's drop budget, into debt if need
+    /// be, and while that is in debt a spawn is `rate_limited`: a spawn under the id of a dead
+    /// enemy revives it without passing the cap, so only that budget bounds such a loop. Paid at
+    /// the spawn, enemies spawned ahead cannot drop more at once than the budget holds; a budget
+    /// of their own, reconnects (``spendEntityBudget(onGameStateAt:)``) never hold spawns back.
     public mutating func spawnEnemy(_ enemy: [String: JSONValue], by playerID: String, now: ContinuousClock.Instant)
         throws(RelayError) -> JSONValue
     {
         try self.requireHost(playerID)
-        try self.checkEntityBudget(now: now)  // the coins its kill will drop (``killEnemy(_:by:now:)``)
+        var drops = self.currentDropBudget(now: now)
+        guard drops.timeUntilOutOfDebt(now: now) == .zero else { throw .rateLimited }
         let reward = enemy["coin_reward"] ?? enemy["coinReward"] ?? .integer(0)
         guard let rewardValue = reward.doubleValue, rewardValue >= 0 else {
             throw .invalidField("enemy.coin_reward", expected: "a non-negative number")
@@ -86,6 +90,8 @@ extension RoomState {
                 throw .limitExceeded("enemies in this room", limit: self.limits.maxEntitiesPerRoom)
             }
         }
+        drops.spend(rewardValue.rounded(.down), now: now)  // the coins its kill will drop
+        self.dropBudget = drops
         self.departedEnemies.remove(id)  // spawned again under an old id: alive again, as the host says
         self.enemies[id] = TrackedEnemy(fields: fields)
         return .object(fields)
@@ -241,8 +247,8 @@ extension RoomState {
         return enemy
     }
 
-    /// Kills a living enemy and drops its coins, spending them from the entity budget (into debt
-    /// if need be: a kill is never refused); a dead or unknown one is `alreadyDead`.
+    /// Kills a living enemy and drops its coins (paid for at its spawn: a kill is never refused);
+    /// a dead or unknown one is `alreadyDead`.
     public mutating func killEnemy(_ enemyID: String, by playerID: String, now: ContinuousClock.Instant) -> KillOutcome {
         guard var enemy = self.enemies[enemyID], enemy.isAlive else { return .alreadyDead }
         enemy.diedAt = now
@@ -256,7 +262,6 @@ extension RoomState {
         }
         self.enemies[enemyID] = enemy
         let reward = Self.clampedReward(enemy.fields["coin_reward"], limit: self.limits.maxCoinReward)
-        self.spendEntityBudget(Double(reward), now: now)  // the kill stands; the next spawn waits
         let drops = Self.coinDrops(
             x: enemy.fields["x"]?.doubleValue ?? 0, y: enemy.fields["y"]?.doubleValue ?? 0, count: reward)
         for drop in drops {
@@ -312,6 +317,7 @@ extension RoomState {
         var staged: [String: TrackedEnemy] = [:]
         var stagedOrder: [String] = []
         var added = 0
+        var addedRewards = 0  // the coins the living enemies this sync adds will drop
         for case .object(let reported) in enemies {
             guard let id = reported["enemy_id"]?.stringValue, !self.departedEnemies.contains(id) else { continue }
             try Self.checkID(id, field: "enemies.enemy_id")
@@ -328,6 +334,7 @@ extension RoomState {
                     Self.markDead(&fields)
                 }
                 try self.checkEnemySize(fields)
+                if diedAt == nil { addedRewards += Self.clampedReward(fields["coin_reward"], limit: self.limits.maxCoinReward) }
                 staged[id] = TrackedEnemy(fields: fields, diedAt: diedAt)
                 stagedOrder.append(id)
                 added += 1
@@ -341,14 +348,21 @@ extension RoomState {
             stagedCoins.append((id, reported))
         }
         let coinsAfter = min(self.limits.maxEntitiesPerRoom, self.coins.count + stagedCoins.count)
+        // Living enemies it adds pay for their drops as spawned ones do (``spawnEnemy(_:by:now:)``).
+        var drops = self.currentDropBudget(now: now)
+        guard addedRewards == 0 || drops.timeUntilOutOfDebt(now: now) == .zero else { throw .rateLimited }
         try self.takeEntityBudget(listing: self.enemies.count + added + coinsAfter, now: now)
+        if addedRewards > 0 {
+            drops.spend(Double(addedRewards), now: now)
+            self.dropBudget = drops
+        }
         for id in stagedOrder { self.enemies[id] = staged[id] }
         for coin in stagedCoins { self.track(coin: coin.fields, id: coin.id) }
         return (self.enemies.values.map { .object($0.fields) }, self.coins.values.map { .object($0) })
     }
 
     /// Entities a room may write out in bulk per second, on average: listed in `entities_sync`
-    /// answers and `game_state`s, or dropped as coins by kills. A full room
+    /// answers and `game_state`s, and, on a budget of their own, dropped as coins by kills. A full room
     /// (``RelayLimits/maxEntitiesPerRoom`` enemies and as many coins) every two seconds, where the
     /// game's host has a few dozen listed once and drops a few coins a kill. Writing one out costs
     /// the room's event loop 2–5 µs, and other rooms on that loop wait meanwhile.
@@ -362,12 +376,10 @@ extension RoomState {
         guard budget.take(Double(count), now: now) else { throw .rateLimited }
     }
 
-    /// Refuses a `game_state` answer (`reconnect`) or an enemy's spawn while the entity budget is
-    /// in debt, before anything changes. A reconnect that then succeeds spends what it lists
-    /// (``spendEntityBudget(onGameStateAt:)``), a kill the coins it drops: a client that
-    /// reconnects in a loop to a full room gets one full `game_state` every few seconds, not one
-    /// per connection it can open, and a host that spawns and kills in a loop ten 100-coin
-    /// enemies a second, not a thousand (the message budget's pace).
+    /// Refuses a `game_state` answer (`reconnect`) while the entity budget is in debt, before
+    /// anything changes. A reconnect that then succeeds spends what it lists
+    /// (``spendEntityBudget(onGameStateAt:)``): a client that reconnects in a loop to a full room
+    /// gets one full `game_state` every few seconds, not one per connection it can open.
     public func checkEntityBudget(now: ContinuousClock.Instant) throws(RelayError) {
         var budget = self.currentEntityBudget(now: now)  // a copy: refilling it to look changes nothing
         guard budget.timeUntilOutOfDebt(now: now) == .zero else { throw .rateLimited }
@@ -386,6 +398,14 @@ extension RoomState {
         var budget = self.currentEntityBudget(now: now)
         budget.spend(entities, now: now)
         self.entityBudget = budget
+    }
+
+    /// Coins the room's enemies may drop, at ``entityBudgetPerSecond`` too (``spawnEnemy(_:by:now:)``):
+    /// a host that spawns and kills in a loop gets ten 100-coin enemies a second, not a thousand
+    /// (the message budget's pace), and one that spawns a thousand first is held back after twenty.
+    private func currentDropBudget(now: ContinuousClock.Instant) -> TokenBucket {
+        let rate = self.entityBudgetPerSecond
+        return self.dropBudget ?? TokenBucket(rate: rate, burst: 2 * rate, now: now)
     }
 
     private func currentEntityBudget(now: ContinuousClock.Instant) -> TokenBucket {

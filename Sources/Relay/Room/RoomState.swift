@@ -33,6 +33,9 @@ public struct RoomState: Sendable {
     var syncBudget: TokenBucket?
     /// Entities the room writes out in bulk (``entityBudgetPerSecond``); made at the first use.
     var entityBudget: TokenBucket?
+    /// Coins the room's enemies may drop (``entityBudgetPerSecond``), spent as each is spawned;
+    /// made at the first spawn.
+    var dropBudget: TokenBucket?
 
     /// Chat lines kept for `game_state.chat_history`.
     public static let chatHistoryLength = 20
