@@ -239,4 +239,37 @@ struct ReconnectTests {
         _ = await host.received()
         #expect(await room.state.players.count == 2)
     }
+
+    /// A guest that reconnects (each time on a fresh connection, replacing its own) spends the
+    /// room's entity budget with every game_state; were that the budget spawns wait for, a
+    /// reconnect loop could keep the host's enemy_spawn refused (a reviewer's find).
+    @Test("A guest's reconnects never hold back the host's spawns")
+    func reconnectsNeverHoldBackTheHostsSpawns() async throws {
+        var limits = RelayLimits()
+        limits.maxEntitiesPerRoom = 10  // a budget of 10 a second, bursts of 20 (as 1,000 / 2,000 scaled)
+        let harness = try Harness(limits: limits)
+        let host = harness.client()
+        let code = try await host.createRoom(playerID: "host", name: "Hosty")
+        let guest = harness.client(url: code)
+        await guest.send(#"{"type":"join_room","player_name":"Guesty","player_id":"guest"}"#)
+        var token = try #require(await guest.received().last?["reconnect_token"]?.stringValue)
+        _ = await host.received()
+        for index in 0..<8 {  // coins left on the floor, as a long game has (up to 1,000)
+            await host.send(#"{"type":"coin_spawn","coin":{"coin_id":"c\#(index)"}}"#)
+        }
+        _ = await host.received()
+        _ = await guest.received()
+        // Three reconnects, each listing 8 coins: 24 against a burst of 20.
+        for _ in 0..<3 {
+            let comeback = harness.client(url: "new")
+            await comeback.send(#"{"type":"reconnect","room_id":"\#(code)","player_id":"guest","token":"\#(token)"}"#)
+            let answer = try #require(await comeback.received().first)
+            #expect(answer.type == "reconnected", "\(answer)")
+            token = try #require(answer["reconnect_token"]?.stringValue)
+        }
+        _ = await host.received()
+        // Nothing was killed, yet the host may not spawn.
+        await host.send(#"{"type":"enemy_spawn","enemy":{"enemy_id":"e1","enemy_type":"slime","coin_reward":1}}"#)
+        #expect(await host.received().map(\.type) == ["enemy_spawned"])
+    }
 }

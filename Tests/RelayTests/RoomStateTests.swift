@@ -522,7 +522,7 @@ struct RoomStateEntityTests {
     }
 
     @Test("A spawn spends the coins its kill will drop from the drop budget; spawns wait while that is in debt")
-    func killsSpendTheEntityBudget() throws {
+    func spawnsSpendTheDropBudget() throws {
         var limits = RelayLimits()
         limits.maxEntitiesPerRoom = 10  // 10 entities a second, a burst of 20
         var room = try makeRoom(players: 2, limits: limits)
@@ -542,6 +542,49 @@ struct RoomStateEntityTests {
         #expect(room.enemies["e"]?.isAlive == false)  // the refused spawn changed nothing
         _ = try room.spawnEnemy(enemy, by: "p1", now: start + .milliseconds(1_100))
         #expect(room.enemies["e"]?.isAlive == true)
+    }
+
+    /// A host spawns 1,000 enemies of 100 coins at its message budget, then the room kills them
+    /// all in half a second: were drops paid at the kill, checked only for debt at the spawn,
+    /// 100,000 coins would fall at once (a reviewer's find).
+    @Test("Enemies spawned ahead drop no more coins at once than the drop budget holds")
+    func enemiesSpawnedAheadDropWithinTheBudget() throws {
+        var room = try makeRoom(players: 2)
+        let start = ContinuousClock.now
+        var spawned = 0
+        for index in 0..<1_000 {
+            let enemy: [String: JSONValue] = ["enemy_id": .string("e\(index)"), "x": .integer(Int64(index)), "coin_reward": 100]
+            if (try? room.spawnEnemy(enemy, by: "p1", now: start + .milliseconds(index))) != nil { spawned += 1 }
+        }
+        var coins = 0
+        for index in 0..<1_000 {
+            if case .killed(let drops) = room.killEnemy("e\(index)", by: "p2", now: start + .seconds(1) + .microseconds(500 * index)) {
+                coins += drops.count
+            }
+        }
+        // 1 s at 1,000 a second plus the burst of 2,000, and one spawn into debt.
+        #expect(coins <= 3_100, "\(coins) coins dropped, \(spawned) enemies spawned")
+        #expect(spawned >= 20)  // the burst's worth at once
+    }
+
+    /// Enemies a host's `sync_entities` adds are alive and keep their `coin_reward`: they pay for
+    /// their drops as spawned ones do, or a host could add 500 100-coin enemies a sync.
+    @Test("Living enemies a sync adds spend their drops; while that is in debt a sync adding more waits")
+    func syncAddedEnemiesPayForTheirDrops() throws {
+        var room = try makeRoom(players: 1)
+        let start = ContinuousClock.now
+        let enemies: [JSONValue] = (0..<30).map { .object(["enemy_id": .string("s\($0)"), "coin_reward": 100]) }
+        _ = try room.sync(enemies: enemies, coins: [], now: start)  // 3,000 coins against a burst of 2,000
+        var coins = 0
+        for index in 0..<30 {
+            if case .killed(let drops) = room.killEnemy("s\(index)", by: "p1", now: start) { coins += drops.count }
+        }
+        #expect(coins == 3_000)  // a kill is never refused
+        let more: [JSONValue] = [.object(["enemy_id": "t0", "coin_reward": 1])]
+        #expect(throws: RelayError.rateLimited) { _ = try room.sync(enemies: more, coins: [], now: start + .milliseconds(500)) }
+        #expect(throws: RelayError.rateLimited) { _ = try room.spawnEnemy(["enemy_id": "t1"], by: "p1", now: start + .milliseconds(500)) }
+        _ = try room.sync(enemies: [], coins: [], now: start + .milliseconds(600))  // adding nothing: not held back
+        _ = try room.sync(enemies: more, coins: [], now: start + .milliseconds(1_100))
     }
 
     @Test func killingAnEnemyWithoutRewardDropsNothing() throws {
