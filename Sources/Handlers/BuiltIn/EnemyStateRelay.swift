@@ -79,7 +79,7 @@ struct EnemyStateRelay {
     /// A state with more values than the stored enemy could hold (each takes two bytes of JSON at
     /// least, a digit and a comma) is refused before that, undecoded: a host's 64 KB states cost
     /// the loop ~5 ms each to decode only to be refused. The general path merges such a state when
-    /// the merge drops most of its values (under `enemy_id`, `coin_reward` or `killed_by`, or under
+    /// the merge drops most of its values (under `enemy_id`, `coin_reward`, `coinReward` or `killed_by`, or under
     /// a repeated key), which no game client sends.
     func apply(in room: isolated GameRoom, from playerID: String) throws(RelayError) -> Bool {
         if room.state.tracksEnemy(self.enemyID) {
