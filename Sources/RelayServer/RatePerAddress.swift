@@ -28,7 +28,9 @@ final class RatePerAddress: Sendable {
         static func writes(perSecond: Double) -> Settings { Settings(perSecond: perSecond, burstSeconds: 6) }
 
         /// Bytes of room lists (`GET /api/rooms`, `/api/rooms/all`): bursts of a second's worth.
-        static func roomLists(bytesPerSecond: Double) -> Settings { Settings(perSecond: bytesPerSecond, burstSeconds: 1) }
+        static func roomLists(bytesPerSecond: Double) -> Settings {
+            Settings(perSecond: bytesPerSecond, burstSeconds: 1)
+        }
 
         /// New connections: bursts of 16 seconds' worth (256 at the default 16 a second, as many as
         /// ``ConnectionsPerAddress/Settings/maximum`` lets an address hold open), enough for a

@@ -24,10 +24,13 @@ struct EnemyStateFastPathTests {
         #"{"type":"enemy_state","enemy_id":"e1","state":{"pad":""# + String(repeating: "p", count: 3_000) + #""}}"#,
         #"{"type":"enemy_state","enemy_id":"nobody","state":{"pad":""# + String(repeating: "p", count: 3_000) + #""}}"#,
         // More values than the cap could hold: refused undecoded for a tracked enemy, relayed for another.
-        #"{"type":"enemy_state","enemy_id":"e1","state":{"k":["# + Array(repeating: "0", count: 1_023).joined(separator: ",") + "]}}",
-        #"{"type":"enemy_state","enemy_id":"e1","state":{"k":["# + Array(repeating: "0", count: 1_022).joined(separator: ",") + "]}}",
-        #"{"type":"enemy_state","enemy_id":"nobody","state":{"k":["# + Array(repeating: "0", count: 1_023).joined(separator: ",") + "]}}",
+        #"{"type":"enemy_state","enemy_id":"e1","state":{"k":["# + zeros(1_023) + "]}}",
+        #"{"type":"enemy_state","enemy_id":"e1","state":{"k":["# + zeros(1_022) + "]}}",
+        #"{"type":"enemy_state","enemy_id":"nobody","state":{"k":["# + zeros(1_023) + "]}}",
     ]
+
+    /// `count` zeros, comma-separated.
+    static func zeros(_ count: Int) -> String { Array(repeating: "0", count: count).joined(separator: ",") }
 
     /// Messages the fast path declines: the general path decides (and may refuse them).
     static let declinedMessages = [
@@ -125,8 +128,7 @@ struct EnemyStateFastPathTests {
         let loop = testEventLoopGroup.next()  // the loop every test room lives on
         let room = try #require(harness.registry.room(code: code))
         // 1,025 values (the state, its array, 1,023 zeros): over 2,048 / 2.
-        let list = Array(repeating: "0", count: 1_023).joined(separator: ",")
-        let text = #"{"type":"enemy_state","enemy_id":"e1","state":{"k":["# + list + "]}}"
+        let text = #"{"type":"enemy_state","enemy_id":"e1","state":{"k":["# + Self.zeros(1_023) + "]}}"
         #expect(try await loop.submit { harness.dispatcher.dispatchInPlace(text, session: host.session) }.get())  // not to the reader
         #expect(await host.received().map { $0["code"] } == ["limit_exceeded"])
         #expect(await guest.received().isEmpty)

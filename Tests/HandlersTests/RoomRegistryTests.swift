@@ -98,13 +98,14 @@ struct RoomRegistryTests {
         var rooms: [GameRoom] = []
         for index in 0..<50 {
             let room = try registry.createRoom(name: "Room \(index)", maxPlayers: 2)
-            _ = try await room.admit(
-                playerID: "p\(index)", name: "P", reconnectToken: "t", connection: PlayerConnection(queueCapacity: 4) { _ in })
+            let connection = PlayerConnection(queueCapacity: 4) { _ in }
+            _ = try await room.admit(playerID: "p\(index)", name: "P", reconnectToken: "t", connection: connection)
             rooms.append(room)
         }
         func listed(at now: ContinuousClock.Instant) throws -> (codes: Set<String>, storage: UnsafeRawPointer?) {
             let list = registry.roomList(joinableOnly: true, now: now)
-            let codes = try JSONParser.parse(Array(list.readableBytesView)).arrayValue?.compactMap { $0["room_id"]?.stringValue }
+            let rooms = try JSONParser.parse(Array(list.readableBytesView)).arrayValue
+            let codes = rooms?.compactMap { $0["room_id"]?.stringValue }
             return (Set(codes ?? []), list.withUnsafeReadableBytes { UnsafeRawPointer($0.baseAddress) })
         }
         let start = ContinuousClock.now
@@ -114,7 +115,8 @@ struct RoomRegistryTests {
 
         _ = try await rooms[0].admit(
             playerID: "guest", name: "G", reconnectToken: "t", connection: PlayerConnection(queueCapacity: 4) { _ in })
-        let rewrite = Duration.seconds(Double(registry.roomList(joinableOnly: true, now: start).readableBytes) / Double(RoomRegistry.listingBytesPerSecond))
+        let listBytes = registry.roomList(joinableOnly: true, now: start).readableBytes
+        let rewrite = Duration.seconds(Double(listBytes) / Double(RoomRegistry.listingBytesPerSecond))
         #expect(rewrite > .microseconds(500))  // ~15 KB at 16 MiB/s
         #expect(try listed(at: start + rewrite / 2).codes == first.codes)  // the full room, still listed a moment
         let later = try listed(at: start + rewrite * 2)

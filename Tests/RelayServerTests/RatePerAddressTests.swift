@@ -137,7 +137,8 @@ struct RoomListsPerAddressTests {
         }) { port, _ in
             let first = try await rawExchange(port: port, request, from: "127.0.0.2")
             #expect(first.hasPrefix("HTTP/1.1 200") && first.hasSuffix("\r\n\r\n[]"), "\(first)")
-            let refused = try await rawExchange(port: port, request.replacingOccurrences(of: "/all", with: ""), from: "127.0.0.2")
+            let joinable = request.replacingOccurrences(of: "/all", with: "")
+            let refused = try await rawExchange(port: port, joinable, from: "127.0.0.2")
             #expect(refused.hasPrefix("HTTP/1.1 429"), "\(refused)")
             #expect(refused.lowercased().contains("\r\nretry-after: 1\r\n"), "\(refused)")
             #expect(refused.hasSuffix(#"{"detail":"Too many room lists from this address, try again shortly"}"#))

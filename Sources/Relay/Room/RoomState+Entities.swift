@@ -334,7 +334,9 @@ extension RoomState {
                     Self.markDead(&fields)
                 }
                 try self.checkEnemySize(fields)
-                if diedAt == nil { addedRewards += Self.clampedReward(fields["coin_reward"], limit: self.limits.maxCoinReward) }
+                if diedAt == nil {
+                    addedRewards += Self.clampedReward(fields["coin_reward"], limit: self.limits.maxCoinReward)
+                }
                 staged[id] = TrackedEnemy(fields: fields, diedAt: diedAt)
                 stagedOrder.append(id)
                 added += 1

@@ -20,8 +20,12 @@ struct RoomSocketRoutes {
         router.get("/ws/room/{room_id}") { request, _ -> Response in
             throw self.acceptsOrigin(of: request) ? APIError.upgradeRequired : APIError.originNotAllowed
         }
-        router.get("/api/rooms") { request, context in try self.roomList(joinableOnly: true, for: request, context) }
-        router.get("/api/rooms/all") { request, context in try self.roomList(joinableOnly: false, for: request, context) }
+        router.get("/api/rooms") { request, context in
+            try self.roomList(joinableOnly: true, for: request, context)
+        }
+        router.get("/api/rooms/all") { request, context in
+            try self.roomList(joinableOnly: false, for: request, context)
+        }
     }
 }
 
@@ -29,7 +33,8 @@ extension RoomSocketRoutes {
     /// `room_info` of the live rooms, its bytes spent from the client's budget; 429 while that is in debt.
     func roomList(joinableOnly: Bool, for request: Request, _ context: RelayRequestContext) throws -> Response {
         let list = self.registry.roomList(joinableOnly: joinableOnly)
-        let client = self.clients.key(ofPeer: context.remoteAddress, forwardedFor: request.headers[values: .xForwardedFor])
+        let client = self.clients.key(
+            ofPeer: context.remoteAddress, forwardedFor: request.headers[values: .xForwardedFor])
         guard self.roomLists.spend(Double(list.readableBytes), key: client) else { throw APIError.tooManyRoomLists }
         return JSONResponse.raw(list)
     }
