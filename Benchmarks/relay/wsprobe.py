@@ -16,19 +16,26 @@ def rss_of(pid):
             if line.startswith("VmRSS"):
                 return int(line.split()[1])  # kB
 
+class Refused(Exception):
+    """The server closed the connection or answered the upgrade with another status."""
+
 class WS:
-    def __init__(self, port, path="/ws/room/new", timeout=10):
+    def __init__(self, port, path="/ws/room/new", timeout=10, headers=""):
         s = socket.create_connection((HOST, port), timeout=timeout)
-        key = base64.b64encode(os.urandom(16)).decode()
-        s.sendall((f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            chunk = s.recv(4096)
-            if not chunk: raise RuntimeError("closed during handshake")
-            buf += chunk
-        head, rest = buf.split(b"\r\n\r\n", 1)
-        assert b" 101 " in head.split(b"\r\n")[0], head
+        try:
+            key = base64.b64encode(os.urandom(16)).decode()
+            s.sendall((f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                       f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{headers}\r\n").encode())
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                chunk = s.recv(4096)
+                if not chunk: raise Refused("closed during handshake")
+                buf += chunk
+            head, rest = buf.split(b"\r\n\r\n", 1)
+            if b" 101 " not in head.split(b"\r\n")[0]: raise Refused(head.split(b"\r\n")[0].decode())
+        except (Refused, ConnectionResetError):
+            s.close()
+            raise
         self.s = s
         self.buf = rest
 
