@@ -3,7 +3,7 @@
 # relay-bench with ROOMS rooms × 2 @ 30 Hz for 20 s on CPU 0, and from its third second, the
 # flooder for 14 s (also on CPU 0; it uses ~2 % of it). Prints the bench's report and the
 # server's CPU over the whole run (clock ticks, 1/100 s).
-#   Benchmarks/relay/flood_beside_rooms.sh BUILD_DIR ROOMS [action|enemy|pad|tracked|dense|none]
+#   Benchmarks/relay/flood_beside_rooms.sh BUILD_DIR ROOMS [action|enemy|pad|tracked|dense|digits|none]
 #   (BUILD_DIR holds `relay` and `relay-bench`; PORT, default 8142)
 set -euo pipefail
 dir=$1 rooms=$2 kind=${3:-action} port=${PORT:-8142}

@@ -5,8 +5,10 @@
 # enemy_state for an enemy nobody spawned (relayed from its bytes since session 20); "pad": a
 # chat with the objects in a member nobody reads (the general path); "tracked": enemy_state for an
 # enemy it spawned (the state decoded, then refused for its size); "dense": the same with 1.7 KB
-# states of 210 objects, which fit the entity cap. Prints how many it sent.
-#   python3 Benchmarks/relay/heavy_flood.py PORT SECONDS [action|enemy|pad|tracked|dense]
+# states of 210 objects, which fit the entity cap; "digits": player_state with 3,000 floats of 17
+# significant digits (JavaScript's 0.1 + 0.2), which the fast path parses and prints the slow way.
+# Prints how many it sent.
+#   python3 Benchmarks/relay/heavy_flood.py PORT SECONDS [action|enemy|pad|tracked|dense|digits]
 import os, sys, time
 sys.path.insert(0, os.path.dirname(__file__))
 from wsprobe import WS
@@ -17,6 +19,8 @@ objects = ",".join(['{"a":0}'] * (210 if kind == "dense" else 7990))
 if kind in ("enemy", "tracked", "dense"):
     enemy = "nobody" if kind == "enemy" else "e1"
     text = '{"type":"enemy_state","enemy_id":"' + enemy + '","state":{"k":[' + objects + ']}}'
+elif kind == "digits":
+    text = '{"type":"player_state","state":{"k":[' + ",".join(["0.30000000000000004"] * 3000) + ']}}'
 elif kind == "pad":
     text = '{"type":"chat","message":"hi","pad":[' + objects + ']}'
 else:
