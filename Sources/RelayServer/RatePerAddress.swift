@@ -75,18 +75,28 @@ final class RatePerAddress: Sendable {
     /// Spends `count` tokens from that budget, into debt if need be, unless it is in debt already
     /// (false): for work whose size is known only once done, or larger than a burst.
     func spend(_ count: Double, key: String?, now: ContinuousClock.Instant = .now) -> Bool {
-        guard self.isLimiting, let ip = key else { return true }
-        return self.withBucket(of: ip, now: now) { bucket in
-            guard bucket.timeUntilOutOfDebt(now: now) == .zero else { return false }
+        self.spendUnlessInDebt(count, key: key, now: now) == nil
+    }
+
+    /// ``spend(_:key:now:)``, returning nil when spent and, when refused, whole seconds until the
+    /// address is out of debt (at least 1, a day at most): a `Retry-After` that is not too soon.
+    func spendUnlessInDebt(_ count: Double, key: String?, now: ContinuousClock.Instant = .now) -> Int? {
+        guard self.isLimiting, let ip = key else { return nil }
+        return self.withBucket(of: ip, now: now) { bucket -> Int? in
+            let wait = bucket.timeUntilOutOfDebt(now: now)
+            guard wait == .zero else {
+                let seconds = Double(wait.components.seconds) + Double(wait.components.attoseconds) * 1e-18
+                return Int(min(86_400, max(1, seconds.rounded(.up))))
+            }
             bucket.spend(count, now: now)
-            return true
+            return nil
         }
     }
 
     /// Runs `body` on the bucket of `ip` (a full one for an address not in the table), under the lock.
-    private func withBucket(
-        of ip: String, now: ContinuousClock.Instant, _ body: (inout TokenBucket) -> Bool
-    ) -> Bool {
+    private func withBucket<Result>(
+        of ip: String, now: ContinuousClock.Instant, _ body: (inout TokenBucket) -> Result
+    ) -> Result {
         self.table.withLock { table in
             if table.accounts[ip] == nil, table.accounts.count >= Self.sweepThreshold,
                 table.lastSweep.map({ now - $0 >= Self.sweepInterval }) ?? true

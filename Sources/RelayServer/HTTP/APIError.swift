@@ -18,8 +18,9 @@ enum APIError: Error, Equatable {
     case storageBusy
     /// The client's address has used its write budget (``RatePerAddress``).
     case tooManyWrites(retryAfterSeconds: Int)
-    /// The client's address has been sent its budget of room lists (``RatePerAddress``).
-    case tooManyRoomLists
+    /// The client's address has been sent its budget of room lists (``RatePerAddress``), and is
+    /// out of debt in this many seconds.
+    case tooManyRoomLists(retryAfterSeconds: Int)
     /// A room socket through a trusted proxy, for a client with the most connections allowed
     /// (``ConnectionsPerAddress``).
     case tooManyConnections
@@ -73,7 +74,7 @@ enum APIError: Error, Equatable {
             [.allow: allowed.map(\.rawValue).joined(separator: ", ")]
         case .upgradeRequired: [.secWebSocketVersion: "13"]
         case .tooManyWrites(let seconds): [.retryAfter: "\(seconds)"]
-        case .tooManyRoomLists: [.retryAfter: "1"]
+        case .tooManyRoomLists(let seconds): [.retryAfter: "\(seconds)"]
         default: [:]
         }
     }

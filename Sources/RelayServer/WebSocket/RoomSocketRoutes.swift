@@ -35,7 +35,9 @@ extension RoomSocketRoutes {
         let list = self.registry.roomList(joinableOnly: joinableOnly)
         let client = self.clients.key(
             ofPeer: context.remoteAddress, forwardedFor: request.headers[values: .xForwardedFor])
-        guard self.roomLists.spend(Double(list.readableBytes), key: client) else { throw APIError.tooManyRoomLists }
+        if let seconds = self.roomLists.spendUnlessInDebt(Double(list.readableBytes), key: client) {
+            throw APIError.tooManyRoomLists(retryAfterSeconds: seconds)
+        }
         return JSONResponse.raw(list)
     }
 
