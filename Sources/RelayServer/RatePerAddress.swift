@@ -138,7 +138,12 @@ final class RatePerAddress: Sendable {
     /// Drops the accounts whose buckets have refilled since they were last taken from: a new one is the same.
     private func sweep(_ table: inout Table, now: ContinuousClock.Instant) {
         let refill = Duration.seconds(self.settings.burst / self.settings.perSecond)
-        table.accounts = table.accounts.filter { now - $0.value.lastTaken < refill }
+        let burst = self.settings.burst
+        // A bucket spent into debt (``spend(_:key:now:)``) takes longer than `refill` to be full.
+        table.accounts = table.accounts.filter { _, account in
+            var bucket = account.bucket  // a copy: taking the whole burst only asks whether it is full
+            return now - account.lastTaken < refill || !bucket.take(burst, now: now)
+        }
         table.lastSweep = now
         table.sweeps += 1
     }

@@ -128,6 +128,24 @@ struct RoomListsPerAddressTests {
         #expect(lists.spend(1e9, key: try ConnectionsPerAddressTests.key("127.0.0.1"), now: start))  // loopback: not counted
     }
 
+    /// 10,000 other addresses make the table sweep; an address whose last list put it two seconds
+    /// in debt, idle for one and a half, must not come out of the sweep with a full burst.
+    @Test("A sweep keeps an address still in debt, however long it has been idle")
+    func sweepKeepsDebts() throws {
+        let lists = RatePerAddress(.roomLists(bytesPerSecond: 1_000))  // bursts of 1,000 bytes
+        let client = try ConnectionsPerAddressTests.key("203.0.113.7")
+        let start = ContinuousClock.now
+        #expect(lists.spend(3_000, key: client, now: start))  // 2,000 in debt: out of it at 2 s
+        for index in 0..<10_000 {
+            let other = try ConnectionsPerAddressTests.key("10.0.\(index / 256).\(index % 256)")
+            _ = lists.spend(1, key: other, now: start)
+        }
+        _ = lists.spend(1, key: try ConnectionsPerAddressTests.key("203.0.113.8"), now: start + .seconds(1.5))
+        #expect(lists.sweepCount == 2)  // one as the table filled, one now
+        #expect(!lists.spend(10, key: client, now: start + .seconds(1.5)))
+        #expect(lists.spend(10, key: client, now: start + .seconds(2.1)))
+    }
+
     @Test("Past its budget of room lists an address gets 429 with Retry-After; other addresses are served")
     func liveBudget() async throws {
         let request = "GET /api/rooms/all HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
