@@ -404,7 +404,7 @@ extension RoomState {
 
     /// Coins the room's enemies may drop, at ``entityBudgetPerSecond`` too (``spawnEnemy(_:by:now:)``):
     /// a host that spawns and kills in a loop gets ten 100-coin enemies a second, not a thousand
-    /// (the message budget's pace), and one that spawns a thousand first is held back after twenty.
+    /// (the message budget's pace), and one that spawns a thousand first is held back after twenty-one.
     private func currentDropBudget(now: ContinuousClock.Instant) -> TokenBucket {
         let rate = self.entityBudgetPerSecond
         return self.dropBudget ?? TokenBucket(rate: rate, burst: 2 * rate, now: now)
