@@ -249,10 +249,14 @@ struct ForwardedClientTests {
             let locations = [
                 try await location(port, proto: "https"), try await location(port, proto: "http"),
                 try await location(port, proto: "https, http"),
+                // Two lines: the last counts, as in uvicorn (a dict of the headers keeps the last).
+                try await location(port, proto: "http\r\nX-Forwarded-Proto: https"),
+                try await location(port, proto: "https\r\nX-Forwarded-Proto: http"),
             ]
             #expect(
                 locations == [
                     "https://game.example/api/bosses", "http://game.example/api/bosses",
+                    "http://game.example/api/bosses", "https://game.example/api/bosses",
                     "http://game.example/api/bosses",
                 ])
         }

@@ -51,9 +51,12 @@ struct TrailingSlashRedirect<Context: RemoteAddressRequestContext>: RouterMiddle
 
     /// `https` when a trusted proxy's `X-Forwarded-Proto` is exactly that (uvicorn takes `http`
     /// and `https`, and ignores anything else, a list of several included), else `http`: behind a
-    /// proxy that ends TLS, an `http://` location would send a browser off its secure page.
+    /// proxy that ends TLS, an `http://` location would send a browser off its secure page. Of
+    /// several lines the last counts, as in uvicorn, which reads the headers into a dict.
     private func scheme(of request: Request, context: Context) -> String {
-        guard let proto = request.headers[.xForwardedProto], self.clients.isTrustedProxy(context.remoteAddress) else {
+        guard let proto = request.headers[values: .xForwardedProto].last,
+            self.clients.isTrustedProxy(context.remoteAddress)
+        else {
             return "http"
         }
         return proto[...].withoutOptionalWhitespace == "https" ? "https" : "http"
