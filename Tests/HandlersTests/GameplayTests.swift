@@ -303,11 +303,11 @@ struct EnemyKilledTests {
     @Test("Spawning and killing one enemy in a loop is bounded by the coins its kills drop")
     func respawnLoopWaitsForTheDropBudget() async throws {
         var limits = RelayLimits()
-        limits.maxEntitiesPerRoom = 2  // coin drops: 2 a second, a burst of 4
+        limits.maxEntitiesPerRoom = 1  // coin drops: 1 a second, a burst of 2
         let harness = try Harness(limits: limits)
         let (host, guest, _) = try await harness.startedRoom()
         let spawn = #"{"type":"enemy_spawn","enemy":{"enemy_id":"e","coin_reward":100}}"#
-        await host.send(spawn)  // paid at the spawn: 96 coins in debt, 48 s
+        await host.send(spawn)  // paid at the spawn: 98 coins in debt, 98 s
         await guest.send(#"{"type":"enemy_killed","enemy_id":"e"}"#)
         let expected = ["enemy_spawned", "enemy_killed"] + Array(repeating: "coin_spawned", count: 100)
         #expect(await guest.received().map(\.type) == expected)  // the kill drops every coin
