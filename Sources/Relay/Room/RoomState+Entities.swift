@@ -55,8 +55,9 @@ extension RoomState {
     /// spawn spends the coins its kill will drop from the room's drop budget, into debt if need
     /// be, and while that is in debt a spawn is `rate_limited`: a spawn under the id of a dead
     /// enemy revives it without passing the cap, so only that budget bounds such a loop. Paid at
-    /// the spawn, enemies spawned ahead cannot drop more at once than the budget holds; a budget
-    /// of their own, reconnects (``spendEntityBudget(onGameStateAt:)``) never hold spawns back.
+    /// the spawn, enemies spawned ahead cannot drop more at once than the budget holds; and as
+    /// drops have a budget of their own, reconnects (``spendEntityBudget(onGameStateAt:)``) never
+    /// hold spawns back.
     public mutating func spawnEnemy(_ enemy: [String: JSONValue], by playerID: String, now: ContinuousClock.Instant)
         throws(RelayError) -> JSONValue
     {
@@ -393,12 +394,8 @@ extension RoomState {
     public mutating func spendEntityBudget(onGameStateAt now: ContinuousClock.Instant) {
         let entities = self.enemies.values.count(where: \.isAlive) + self.coins.count + self.powerups.count
         let ids = self.collectedCoins.count + self.collectedPowerups.count
-        self.spendEntityBudget(Double(entities) + Double(ids) / 25, now: now)
-    }
-
-    private mutating func spendEntityBudget(_ entities: Double, now: ContinuousClock.Instant) {
         var budget = self.currentEntityBudget(now: now)
-        budget.spend(entities, now: now)
+        budget.spend(Double(entities) + Double(ids) / 25, now: now)
         self.entityBudget = budget
     }
 
