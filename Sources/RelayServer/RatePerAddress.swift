@@ -72,22 +72,15 @@ final class RatePerAddress: Sendable {
         return self.withBucket(of: ip, now: now) { $0.take(now: now) }
     }
 
-    /// Spends `count` tokens from that budget, into debt if need be, unless it is in debt already
-    /// (false): for work whose size is known only once done, or larger than a burst.
-    func spend(_ count: Double, key: String?, now: ContinuousClock.Instant = .now) -> Bool {
-        self.spendUnlessInDebt(count, key: key, now: now) == nil
-    }
-
-    /// ``spend(_:key:now:)``, returning nil when spent and, when refused, whole seconds until the
-    /// address is out of debt (at least 1, a day at most): a `Retry-After` that is not too soon.
+    /// Spends `count` tokens from that budget, into debt if need be, unless it is in debt already:
+    /// for work whose size is known only once done, or larger than a burst. Returns nil when spent
+    /// and, when refused, whole seconds until the address is out of debt (at least 1, a day at
+    /// most): a `Retry-After` that is not too soon.
     func spendUnlessInDebt(_ count: Double, key: String?, now: ContinuousClock.Instant = .now) -> Int? {
         guard self.isLimiting, let ip = key else { return nil }
         return self.withBucket(of: ip, now: now) { bucket -> Int? in
-            let wait = bucket.timeUntilOutOfDebt(now: now)
-            guard wait == .zero else {
-                let seconds = Double(wait.components.seconds) + Double(wait.components.attoseconds) * 1e-18
-                return Int(min(86_400, max(1, seconds.rounded(.up))))
-            }
+            let wait = bucket.secondsUntilOutOfDebt(now: now)
+            guard wait == 0 else { return Int(min(86_400, max(1, wait.rounded(.up)))) }
             bucket.spend(count, now: now)
             return nil
         }
@@ -139,7 +132,7 @@ final class RatePerAddress: Sendable {
     private func sweep(_ table: inout Table, now: ContinuousClock.Instant) {
         let refill = Duration.seconds(self.settings.burst / self.settings.perSecond)
         let burst = self.settings.burst
-        // A bucket spent into debt (``spend(_:key:now:)``) takes longer than `refill` to be full.
+        // A bucket spent into debt (``spendUnlessInDebt(_:key:now:)``) takes longer than `refill` to be full.
         table.accounts = table.accounts.filter { _, account in
             var bucket = account.bucket  // a copy: taking the whole burst only asks whether it is full
             return now - account.lastTaken < refill || !bucket.take(burst, now: now)

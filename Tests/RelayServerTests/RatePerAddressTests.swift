@@ -121,12 +121,12 @@ struct RoomListsPerAddressTests {
         let lists = RatePerAddress(.roomLists(bytesPerSecond: 1_000))  // a burst of 1,000 bytes
         let client = try ConnectionsPerAddressTests.key("203.0.113.7")
         let start = ContinuousClock.now
-        #expect(lists.spend(3_000, key: client, now: start))  // 2,000 in debt: two seconds
+        #expect(lists.spendUnlessInDebt(3_000, key: client, now: start) == nil)  // 2,000 in debt: two seconds
         #expect(lists.spendUnlessInDebt(10, key: client, now: start + .seconds(0.5)) == 2)  // Retry-After: 1.5 s, up
-        #expect(!lists.spend(10, key: client, now: start + .seconds(1.9)))
-        #expect(lists.spend(10, key: try ConnectionsPerAddressTests.key("203.0.113.8"), now: start))
-        #expect(lists.spend(10, key: client, now: start + .seconds(2.1)))
-        #expect(lists.spend(1e9, key: try ConnectionsPerAddressTests.key("127.0.0.1"), now: start))  // loopback: not counted
+        #expect(lists.spendUnlessInDebt(10, key: client, now: start + .seconds(1.9)) != nil)
+        #expect(lists.spendUnlessInDebt(10, key: try ConnectionsPerAddressTests.key("203.0.113.8"), now: start) == nil)
+        #expect(lists.spendUnlessInDebt(10, key: client, now: start + .seconds(2.1)) == nil)
+        #expect(lists.spendUnlessInDebt(1e9, key: try ConnectionsPerAddressTests.key("127.0.0.1"), now: start) == nil)  // loopback: not counted
     }
 
     /// 10,000 other addresses make the table sweep; an address whose last list put it two seconds
@@ -136,15 +136,15 @@ struct RoomListsPerAddressTests {
         let lists = RatePerAddress(.roomLists(bytesPerSecond: 1_000))  // bursts of 1,000 bytes
         let client = try ConnectionsPerAddressTests.key("203.0.113.7")
         let start = ContinuousClock.now
-        #expect(lists.spend(3_000, key: client, now: start))  // 2,000 in debt: out of it at 2 s
+        #expect(lists.spendUnlessInDebt(3_000, key: client, now: start) == nil)  // 2,000 in debt: out of it at 2 s
         for index in 0..<10_000 {
             let other = try ConnectionsPerAddressTests.key("10.0.\(index / 256).\(index % 256)")
-            _ = lists.spend(1, key: other, now: start)
+            _ = lists.spendUnlessInDebt(1, key: other, now: start)
         }
-        _ = lists.spend(1, key: try ConnectionsPerAddressTests.key("203.0.113.8"), now: start + .seconds(1.5))
+        _ = lists.spendUnlessInDebt(1, key: try ConnectionsPerAddressTests.key("203.0.113.8"), now: start + .seconds(1.5))
         #expect(lists.sweepCount == 2)  // one as the table filled, one now
-        #expect(!lists.spend(10, key: client, now: start + .seconds(1.5)))
-        #expect(lists.spend(10, key: client, now: start + .seconds(2.1)))
+        #expect(lists.spendUnlessInDebt(10, key: client, now: start + .seconds(1.5)) != nil)
+        #expect(lists.spendUnlessInDebt(10, key: client, now: start + .seconds(2.1)) == nil)
     }
 
     @Test("Past its budget of room lists an address gets 429 with Retry-After; other addresses are served")

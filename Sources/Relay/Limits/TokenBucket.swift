@@ -30,9 +30,13 @@ public struct TokenBucket: Sendable {
 
     /// How long from `now` until the bucket is out of debt: zero when it is not in debt.
     public mutating func timeUntilOutOfDebt(now: ContinuousClock.Instant = .now) -> Duration {
+        .seconds(self.secondsUntilOutOfDebt(now: now))
+    }
+
+    /// ``timeUntilOutOfDebt(now:)`` in seconds.
+    public mutating func secondsUntilOutOfDebt(now: ContinuousClock.Instant = .now) -> Double {
         self.refill(now: now)
-        guard self.tokens < 0 else { return .zero }
-        return .seconds(-self.tokens / self.rate)
+        return self.tokens < 0 ? -self.tokens / self.rate : 0
     }
 
     private mutating func refill(now: ContinuousClock.Instant) {
