@@ -108,6 +108,24 @@ struct IdleConnectionTests {
         }
     }
 
+    /// A late upgrade ends its connection once the answers before it have left (see
+    /// `WebSocketProtocolTests`); a client that stops reading them is cut off all the same.
+    @Test("A client that pipelines a late upgrade behind an answer, then stops reading, is cut off")
+    func stalledAnswerBeforeLateUpgradeIsCutOff() async throws {
+        try await withTemporaryDirectory { images in
+            let imageBytes = 1_000_000
+            try Data(count: imageBytes).write(to: URL(fileURLWithPath: "\(images)/boss_02.png"))
+            try await self.withChildRelay(bossImages: images) { port in
+                let requests =
+                    "GET /api/bosses/images/2 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                    + "GET /ws/room/new HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                let received = try await bytesReadAfterStalling(port: port, requests, for: .seconds(5))
+                #expect(received < imageBytes, "\(received) bytes")
+            }
+        }
+    }
+
     @Test("A room socket outlives the idle timeout")
     func roomSocketsStayOpen() async throws {
         // Long enough for the client's handshake to arrive on a loaded machine (it must, within the timeout).

@@ -273,9 +273,11 @@ private func readUntilClosed(_ descriptor: Int32, _ take: (ArraySlice<UInt8>) ->
 
 /// Writes `request` to a plain socket (from `source`, a loopback address, if given) and returns
 /// everything the server sends until it closes (or 10 s pass without a byte).
-func rawExchange(port: Int, _ request: String, from source: String? = nil) async throws -> String {
+func rawExchange(port: Int, _ request: String, from source: String? = nil, receiveBuffer: Int32? = nil) async throws
+    -> String
+{
     try await onOwnThread {
-        let descriptor = try socketWithRequest(port: port, request, from: source)
+        let descriptor = try socketWithRequest(port: port, request, receiveBuffer: receiveBuffer, from: source)
         defer { close(descriptor) }
         var received: [UInt8] = []
         readUntilClosed(descriptor) { received += $0 }
