@@ -178,7 +178,7 @@ public struct MessageDispatcher: Sendable {
             value = try JSONParser.parse(text.utf8, valueCount: &valueCount)
         } catch {
             throw error.reason == "lone surrogate escape"
-                ? .invalidField("text", expected: "valid Unicode") : .invalidJSON
+                ? .invalidField("text", expected: "valid Unicode") : .invalidJSON(error.reason, atByte: error.offset)
         }
         guard case .object(let fields) = value else { throw .notAnObject }
         guard case .string(let type) = fields["type"] else { throw .missingType }

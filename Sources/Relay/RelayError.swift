@@ -11,7 +11,10 @@ public struct RelayError: Error, Equatable, Sendable {
         self.message = message
     }
 
-    public static let invalidJSON = RelayError(code: "invalid_json", message: "Message is not valid JSON")
+    /// Says why and where, for whoever is debugging a client: `number out of range at byte 37`.
+    public static func invalidJSON(_ reason: String, atByte offset: Int) -> RelayError {
+        RelayError(code: "invalid_json", message: "Message is not valid JSON: \(reason) at byte \(offset)")
+    }
     public static let notAnObject = RelayError(code: "invalid_message", message: "Message must be a JSON object")
     public static let binaryFrame = RelayError(code: "invalid_message", message: "Binary frames are not supported")
     public static let invalidUTF8 = RelayError(code: "invalid_message", message: "Text frames must be valid UTF-8")

@@ -32,6 +32,25 @@ struct MessageDispatcherTests {
         await client.expectError("invalid_json", after: text)
     }
 
+    /// Numbers past a double's range are valid JSON, but the game's messages must hold finite
+    /// numbers (PROTOCOL.md §3): what Python read as `inf` it relayed as `Infinity`, which a browser
+    /// cannot parse.
+    @Test(
+        "An invalid_json error says why and at which byte",
+        arguments: [
+            (#"{"type":"ping""#, "expected ',' or '}' at byte 14"), (#"{"type":"ping"} x"#, "trailing characters at byte 16"),
+            (#"{"type":"time_sync","client_time":1e400}"#, "number out of range at byte 34"),
+            (#"{"type":"chat","message":"hi","v":-1"# + String(repeating: "0", count: 400) + "}", "number out of range at byte 34"),
+            (#"{"type":NaN}"#, "unexpected character at byte 8"),
+        ])
+    func invalidJSONSaysWhy(text: String, detail: String) async throws {
+        let client = try Harness().client()
+        await client.send(text)
+        let error = await client.received().first
+        #expect(error?["code"]?.stringValue == "invalid_json")
+        #expect(error?["message"]?.stringValue == "Message is not valid JSON: \(detail)")
+    }
+
     @Test(arguments: ["[1]", "[]", "\"ping\"", "5", "null", "true"])
     func nonObjectMessages(_ text: String) async throws {
         let client = try Harness().client()

@@ -172,7 +172,9 @@ public struct JSONParser {
             guard self.skipDigits() > 0 else { throw self.failure("invalid number") }
         }
         let token = UnsafeBufferPointer(rebasing: self.bytes[start..<self.position])
-        guard let number = Self.number(token, isInteger: isInteger) else { throw self.failure("number out of range") }
+        guard let number = Self.number(token, isInteger: isInteger) else {
+            throw Failure(reason: "number out of range", offset: start)  // where the number starts
+        }
         return number
     }
 
