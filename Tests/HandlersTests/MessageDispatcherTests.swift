@@ -38,9 +38,11 @@ struct MessageDispatcherTests {
     @Test(
         "An invalid_json error says why and at which byte",
         arguments: [
-            (#"{"type":"ping""#, "expected ',' or '}' at byte 14"), (#"{"type":"ping"} x"#, "trailing characters at byte 16"),
+            (#"{"type":"ping""#, "expected ',' or '}' at byte 14"),
+            (#"{"type":"ping"} x"#, "trailing characters at byte 16"),
             (#"{"type":"time_sync","client_time":1e400}"#, "number out of range at byte 34"),
-            (#"{"type":"chat","message":"hi","v":-1"# + String(repeating: "0", count: 400) + "}", "number out of range at byte 34"),
+            (#"{"type":"chat","message":"hi","v":-1"# + String(repeating: "0", count: 400) + "}",
+             "number out of range at byte 34"),
             (#"{"type":NaN}"#, "unexpected character at byte 8"),
         ])
     func invalidJSONSaysWhy(text: String, detail: String) async throws {

@@ -272,13 +272,15 @@ private func readUntilClosed(_ descriptor: Int32, _ take: (ArraySlice<UInt8>) ->
 }
 
 /// Writes `request` to a plain socket (from `source`, a loopback address, if given) and returns
-/// everything the server sends until it closes (or 10 s pass without a byte).
-func rawExchange(port: Int, _ request: String, from source: String? = nil, receiveBuffer: Int32? = nil) async throws
-    -> String
-{
+/// everything the server sends until it closes (or 10 s pass without a byte). With `halfClose`,
+/// the client shuts its side down after the request, as `nc -N` does.
+func rawExchange(
+    port: Int, _ request: String, from source: String? = nil, receiveBuffer: Int32? = nil, halfClose: Bool = false
+) async throws -> String {
     try await onOwnThread {
         let descriptor = try socketWithRequest(port: port, request, receiveBuffer: receiveBuffer, from: source)
         defer { close(descriptor) }
+        if halfClose { shutdown(descriptor, Int32(SHUT_WR)) }
         var received: [UInt8] = []
         readUntilClosed(descriptor) { received += $0 }
         return String(decoding: received, as: UTF8.self)

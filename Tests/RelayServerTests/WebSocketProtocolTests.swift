@@ -379,25 +379,31 @@ struct WebSocketProtocolTests {
         }
     }
 
-    /// hummingbird closes a connection at once when a request's handler throws, as the close of a
-    /// late upgrade does: an 8 MB image still queued for the socket arrived as ~270 KB.
+    /// Two ways an answer was cut short: hummingbird closes a connection at once when a request's
+    /// handler throws, as the close of a late upgrade does; and NIO makes the half-close that ends
+    /// an answer a full close once the client has half-closed. An 8 MB image still queued for the
+    /// socket arrived as ~270 KB.
     @Test(
-        "An answer sent before a late upgrade closes the connection arrives whole",
+        "An answer arrives whole before its connection closes: after a late upgrade, or a client's half-close",
         arguments: [
             ("GET /api/bosses/images/2 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
                 + "GET /ws/room/new HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", 1),
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", false, 1),
             ("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
                 + "GET /api/bosses/images/2 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: h2c\r\n"
-                + "Connection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n", 2),
-        ] as [(String, Int)])
-    func answerBeforeLateUpgradeArrivesWhole(requests: String, answers: Int) async throws {
+                + "Connection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n", false, 2),
+            ("GET /api/bosses/images/2 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", true, 1),
+            ("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /api/bosses/images/2 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                + "GET /ws/room/new HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", true, 2),
+        ] as [(String, Bool, Int)])
+    func answersArriveWhole(requests: String, halfClose: Bool, answers: Int) async throws {
         try await withTemporaryDirectory { images in
             let imageBytes = 4 << 20
             try Data(count: imageBytes).write(to: URL(fileURLWithPath: "\(images)/boss_02.png"))
             try await withRelayServer(configure: { $0.bossImagesDirectory = images }) { port, _ in
-                // A small receive buffer keeps most of the image queued in the server when the upgrade is read.
-                let exchange = try await rawExchange(port: port, requests, receiveBuffer: 65_536)
+                // A small receive buffer keeps most of the image queued in the server when it closes.
+                let exchange = try await rawExchange(port: port, requests, receiveBuffer: 65_536, halfClose: halfClose)
                 #expect(exchange.components(separatedBy: "HTTP/1.1 200 OK").count - 1 == answers)
                 let image = try #require(exchange.range(of: "Content-Type: image/png", options: .backwards))
                 let body = try #require(exchange.range(of: "\r\n\r\n", range: image.upperBound..<exchange.endIndex))

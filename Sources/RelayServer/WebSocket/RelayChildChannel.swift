@@ -76,7 +76,8 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
                     return channel.eventLoop.makeSucceededFuture(upgradeRefusal.value == nil ? HTTPHeaders() : nil)
                 },
                 open: { channel, head in
-                    .webSocket(
+                    HalfCloseAfterWrites.remove(from: channel)  // room sockets close their own way
+                    return .webSocket(
                         try RoomSocket.open(
                             on: channel, roomID: RoomSocketRoutes.roomID(inPath: head.uri) ?? "new",
                             dispatcher: self.sockets.dispatcher, registry: self.sockets.registry,
@@ -98,6 +99,7 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
             configuration.decoderConfiguration.maxHeaderFieldCount = self.http1.httpDecoder.maxHeaderFieldCount
             let connection = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(
                 configuration: configuration)
+            try channel.pipeline.syncOperations.addHandler(HalfCloseAfterWrites(), position: .first)
             let upgradeHandler = try channel.pipeline.syncOperations.handler(type: NIOTypedHTTPServerUpgradeHandler<Connection>.self)
             try channel.pipeline.syncOperations.addHandlers(
                 [FirstRequestGuard(), BodyPartCoalescer(), HTTPDeadlines(rules: self.deadlines, logger: logger)],
