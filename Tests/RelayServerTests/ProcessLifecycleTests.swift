@@ -99,6 +99,45 @@ struct ProcessLifecycleTests {
         }
     }
 
+    /// hummingbird closes each connection at a stop once its answer is written, not sent: a 4 MB
+    /// image being downloaded was cut off where the client had got to.
+    @Test("SIGTERM lets an answer being downloaded finish, and a client that stopped reading holds it 5 s at most")
+    func shutdownLetsAnswersFinish() async throws {
+        try await withTemporaryDirectory { directory in
+            let imageBytes = 4 << 20
+            try Data(count: imageBytes).write(to: URL(fileURLWithPath: "\(directory)/boss_02.png"))
+            let relay = try self.startRelay(dataDirectory: directory)
+            let port = try await relay.listeningPort()
+            let request = "GET /api/bosses/images/2 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            let reading = try loopbackSocket(port: port, receiveBuffer: 65_536)
+            defer { close(reading) }
+            let stalled = try loopbackSocket(port: port, receiveBuffer: 4096)
+            defer { close(stalled) }
+            for descriptor in [reading, stalled] {
+                _ = request.withCString { send(descriptor, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+            }
+            let received = try await onOwnThread {
+                var timeout = timeval(tv_sec: 10, tv_usec: 0)
+                setsockopt(reading, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                var (buffer, total, signalled) = ([UInt8](repeating: 0, count: 65_536), 0, false)
+                while true {
+                    let count = read(reading, &buffer, buffer.count)
+                    guard count > 0 else { return total }
+                    total += count
+                    if total > 256 * 1024, !signalled {
+                        relay.send(SIGTERM)  // most of the image is still queued in the server
+                        signalled = true
+                    }
+                }
+            }
+            let start = ContinuousClock.now
+            #expect(try await relay.exitStatus() == 0)
+            #expect(ContinuousClock.now - start < .seconds(15), "the stalled client holds the stop at most 5 s")
+            #expect(received > imageBytes)
+            #expect(received < imageBytes + 1024, "the head is a few hundred bytes")
+        }
+    }
+
     @Test("SIGTERM closes room sockets with 1001 and exits 0, even when a client does not answer the close")
     func shutdownClosesRoomSockets() async throws {
         try await withTemporaryDirectory { directory in

@@ -76,7 +76,7 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
                     return channel.eventLoop.makeSucceededFuture(upgradeRefusal.value == nil ? HTTPHeaders() : nil)
                 },
                 open: { channel, head in
-                    HalfCloseAfterWrites.remove(from: channel)  // room sockets close their own way
+                    DrainBeforeClose.remove(from: channel)  // room sockets close their own way
                     return .webSocket(
                         try RoomSocket.open(
                             on: channel, roomID: RoomSocketRoutes.roomID(inPath: head.uri) ?? "new",
@@ -99,7 +99,7 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
             configuration.decoderConfiguration.maxHeaderFieldCount = self.http1.httpDecoder.maxHeaderFieldCount
             let connection = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(
                 configuration: configuration)
-            try channel.pipeline.syncOperations.addHandler(HalfCloseAfterWrites(), position: .first)
+            try channel.pipeline.syncOperations.addHandler(DrainBeforeClose(), position: .first)
             let upgradeHandler = try channel.pipeline.syncOperations.handler(type: NIOTypedHTTPServerUpgradeHandler<Connection>.self)
             try channel.pipeline.syncOperations.addHandlers(
                 [FirstRequestGuard(), BodyPartCoalescer(), HTTPDeadlines(rules: self.deadlines, logger: logger)],
