@@ -138,6 +138,31 @@ struct ProcessLifecycleTests {
         }
     }
 
+    /// A late upgrade half-closes its connection once the answers before it have left, and
+    /// hummingbird counts its request as unanswered, so it does not close the connection at a
+    /// stop: a client that stopped reading the image before it held the stop for the HTTP
+    /// timeout (30 s), and one reading it slowly for the whole download.
+    @Test("SIGTERM waits at most 5 s for the answers before a late upgrade")
+    func shutdownBoundsDrainBeforeLateUpgrade() async throws {
+        try await withTemporaryDirectory { directory in
+            try Data(count: 4 << 20).write(to: URL(fileURLWithPath: "\(directory)/boss_02.png"))
+            let relay = try self.startRelay(dataDirectory: directory)
+            let port = try await relay.listeningPort()
+            let stalled = try loopbackSocket(port: port, receiveBuffer: 4096)
+            defer { close(stalled) }
+            let requests =
+                "GET /api/bosses/images/2 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                + "GET /ws/room/new HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            _ = requests.withCString { send(stalled, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+            try await Task.sleep(for: .milliseconds(500))  // both requests read, the image queued
+            let start = ContinuousClock.now
+            relay.send(SIGTERM)
+            #expect(try await relay.exitStatus() == 0)
+            #expect(ContinuousClock.now - start < .seconds(15), "the HTTP timeout is 30 s")
+        }
+    }
+
     @Test("SIGTERM closes room sockets with 1001 and exits 0, even when a client does not answer the close")
     func shutdownClosesRoomSockets() async throws {
         try await withTemporaryDirectory { directory in

@@ -24,9 +24,22 @@ final class DrainBeforeClose: ChannelDuplexHandler, RemovableChannelHandler {
     static let drainLimitWhenStopping: TimeAmount = .seconds(5)
 
     private var isStopping = false
+    /// Closes waiting for the writes queued before them.
+    private var drains = 0
+    /// The full close that ends the connection's drains once a stop has waited for them long enough.
+    private var limit: Scheduled<Void>?
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.limit?.cancel()
+    }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ChannelShouldQuiesceEvent { self.isStopping = true }
+        if event is ChannelShouldQuiesceEvent {
+            self.isStopping = true
+            // A half-close already waiting is bounded too: a late upgrade's, whose request
+            // hummingbird counts as unanswered, so that it never closes the connection at the stop.
+            if self.drains > 0 { self.limitDrains(context) }
+        }
         context.fireUserInboundEventTriggered(event)
     }
 
@@ -35,12 +48,7 @@ final class DrainBeforeClose: ChannelDuplexHandler, RemovableChannelHandler {
         case .output:
             self.afterQueuedWrites(context) { $0.close(mode: .output, promise: promise) }
         case .all where self.isStopping:
-            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            let limit = context.eventLoop.scheduleTask(in: Self.drainLimitWhenStopping) { bound.value.close(promise: nil) }
-            self.afterQueuedWrites(context) { context in
-                limit.cancel()
-                context.close(mode: .all, promise: promise)
-            }
+            self.afterQueuedWrites(context) { $0.close(mode: .all, promise: promise) }
         default:
             context.close(mode: mode, promise: promise)
         }
@@ -49,10 +57,23 @@ final class DrainBeforeClose: ChannelDuplexHandler, RemovableChannelHandler {
     /// Runs `next` once everything written so far has gone to the kernel, or failed to (the
     /// connection is closing anyway: a reset, a cut-off; `next`'s close then fails as it would have).
     private func afterQueuedWrites(_ context: ChannelHandlerContext, _ next: @escaping (ChannelHandlerContext) -> Void) {
+        if self.isStopping { self.limitDrains(context) }
+        self.drains += 1
         let written = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(self.wrapOutboundOut(.byteBuffer(ByteBuffer())), promise: written)
+        let bound = NIOLoopBound((self, context, next), eventLoop: context.eventLoop)
+        written.futureResult.whenComplete { _ in
+            let (handler, context, next) = bound.value
+            handler.drains -= 1
+            next(context)
+        }
+    }
+
+    /// Closes the connection ``drainLimitWhenStopping`` from now, unless it has closed by then.
+    private func limitDrains(_ context: ChannelHandlerContext) {
+        guard self.limit == nil else { return }
         let context = NIOLoopBound(context, eventLoop: context.eventLoop)
-        written.futureResult.whenComplete { _ in next(context.value) }
+        self.limit = context.value.eventLoop.scheduleTask(in: Self.drainLimitWhenStopping) { context.value.close(promise: nil) }
     }
 
     /// Takes the handler out of `channel`'s pipeline, if it is there (on the channel's event loop).
