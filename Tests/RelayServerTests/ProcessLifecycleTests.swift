@@ -128,6 +128,9 @@ struct ProcessLifecycleTests {
                         relay.send(SIGTERM)  // most of the image is still queued in the server
                         signalled = true
                     }
+                    // Read at a few MB/s: on loopback the image would otherwise be gone before
+                    // the stop reaches the connection, and the test would pass without the drain.
+                    if signalled { Thread.sleep(forTimeInterval: 0.015) }
                 }
             }
             let start = ContinuousClock.now
