@@ -127,11 +127,11 @@ struct PluginStartupTests {
             try await Task.sleep(for: .milliseconds(10))
         }
         process.beginShutdown()
-        deadline = ContinuousClock.now + .seconds(8)
+        deadline = ContinuousClock.now + .seconds(20)  // beside CPU hogs, over 8 s once
         while process.isRunning, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
         }
-        #expect(!process.isRunning, "still running 8 s after the shutdown began")
+        #expect(!process.isRunning, "still running 20 s after the shutdown began")
         process.kill()
         await supervisor.value
     }

@@ -222,9 +222,10 @@ extension TestClient {
     }
 
     /// Waits (bounded) until the probe answers again, e.g. after a restart, and returns its pid.
+    /// Generous: beside CPU hogs a fresh Python process took over 10 s to answer.
     func probePIDOnceAnswering(in harness: Harness) async throws -> JSONValue? {
         var pid: JSONValue?
-        try await harness.eventually(timeout: .seconds(10)) {
+        try await harness.eventually(timeout: .seconds(30)) {
             pid = await self.probePID()
             return pid != nil
         }
