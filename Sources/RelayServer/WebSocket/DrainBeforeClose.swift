@@ -7,9 +7,9 @@ import NIOCore
 /// - **A half-close of the output**, which ends a connection: NIO makes it a full close when the
 ///   client has already half-closed its side (sent its request, then `shutdown(SHUT_WR)`, as
 ///   `nc -N` does).
-/// - **The close at a graceful stop** (SIGTERM): each connection is closed as soon as its answer
-///   is written, for at most ``drainLimitWhenStopping``; a client that reads slowly does not hold
-///   the stop longer.
+/// - **The closes at a graceful stop** (SIGTERM): hummingbird closes each connection once its last
+///   answer is written. At a stop, a close (or half-close) waits for the writes for at most
+///   ``drainLimitWhenStopping``, so that a client that reads slowly cannot hold the stop longer.
 ///
 /// An empty write queued behind the others completes once they are all written; the close follows
 /// it. First in the pipeline, so that the empty write goes straight to the socket; taken out when a
@@ -56,7 +56,9 @@ final class DrainBeforeClose: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Runs `next` once everything written so far has gone to the kernel, or failed to (the
     /// connection is closing anyway: a reset, a cut-off; `next`'s close then fails as it would have).
-    private func afterQueuedWrites(_ context: ChannelHandlerContext, _ next: @escaping (ChannelHandlerContext) -> Void) {
+    private func afterQueuedWrites(
+        _ context: ChannelHandlerContext, _ next: @escaping (ChannelHandlerContext) -> Void
+    ) {
         if self.isStopping { self.limitDrains(context) }
         self.drains += 1
         let written = context.eventLoop.makePromise(of: Void.self)
@@ -73,7 +75,9 @@ final class DrainBeforeClose: ChannelDuplexHandler, RemovableChannelHandler {
     private func limitDrains(_ context: ChannelHandlerContext) {
         guard self.limit == nil else { return }
         let context = NIOLoopBound(context, eventLoop: context.eventLoop)
-        self.limit = context.value.eventLoop.scheduleTask(in: Self.drainLimitWhenStopping) { context.value.close(promise: nil) }
+        self.limit = context.value.eventLoop.scheduleTask(in: Self.drainLimitWhenStopping) {
+            context.value.close(promise: nil)
+        }
     }
 
     /// Takes the handler out of `channel`'s pipeline, if it is there (on the channel's event loop).

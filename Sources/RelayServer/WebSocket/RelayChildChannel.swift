@@ -174,9 +174,10 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
 
     /// Ends the HTTP connection once the answers written so far have left for the socket, then
     /// throws to have hummingbird stop. It closes a connection at once on an error, which drops
-    /// what is still queued: an 8 MB image pipelined before a late upgrade arrived as 270 KB.
-    /// Closing the output first waits for that (or for ``HTTPDeadlines`` to cut a client that
-    /// stopped reading).
+    /// what is still queued: an 8 MB image pipelined before a late upgrade arrived as 270 KB. A
+    /// half-close waits for the queued writes (``DrainBeforeClose`` sees to it when the client has
+    /// half-closed too); ``HTTPDeadlines`` cuts a client that stopped reading, and a stop waits for
+    /// one at most 5 s.
     private static func endAfterAnswersSent(on channel: any Channel) async throws -> Never {
         try? await channel.close(mode: .output).get()
         throw UpgradeOnKeptAliveConnection()
