@@ -1,15 +1,17 @@
 import NIOCore
 
 /// Lets what an HTTP connection has written leave for the socket before closes that would drop
-/// it. hummingbird closes a connection once its last answer is written, not sent, and an 8 MB
-/// image queued behind a close arrived as 270 KB:
+/// it, and bounds how long a graceful stop waits for the connection. hummingbird closes a connection
+/// once its last answer is written, not sent, and an 8 MB image queued behind a close arrived as 270 KB:
 ///
 /// - **A half-close of the output**, which ends a connection: NIO makes it a full close when the
 ///   client has already half-closed its side (sent its request, then `shutdown(SHUT_WR)`, as
 ///   `nc -N` does).
-/// - **The closes at a graceful stop** (SIGTERM): hummingbird closes each connection once its last
-///   answer is written. At a stop, a close (or half-close) waits for the writes for at most
-///   ``drainLimitWhenStopping``, so that a client that reads slowly cannot hold the stop longer.
+/// - **A stop** (SIGTERM): hummingbird closes each connection once its last answer is written, and
+///   waits for a request still arriving (an upload stalled mid-body held the stop for the 30 s
+///   request deadline). At a stop the close waits for the writes too, and each connection is given
+///   ``limitWhenStopping`` to finish its request, its answer and the answer's sending; then it is
+///   closed, so that a slow client cannot hold the stop longer.
 ///
 /// An empty write queued behind the others completes once they are all written; the close follows
 /// it. First in the pipeline, so that the empty write goes straight to the socket; taken out when a
@@ -19,14 +21,12 @@ final class DrainBeforeClose: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundIn = IOData
     typealias OutboundOut = IOData
 
-    /// How long a stop waits for an answer still being sent (less than the 10 s `docker stop`
-    /// gives before it kills).
-    static let drainLimitWhenStopping: TimeAmount = .seconds(5)
+    /// How long a stop waits for an HTTP connection (less than the 10 s `docker stop` gives before
+    /// it kills).
+    static let limitWhenStopping: TimeAmount = .seconds(5)
 
     private var isStopping = false
-    /// Closes waiting for the writes queued before them.
-    private var drains = 0
-    /// The full close that ends the connection's drains once a stop has waited for them long enough.
+    /// The close that ends the connection once a stop has waited for it long enough.
     private var limit: Scheduled<Void>?
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -34,11 +34,12 @@ final class DrainBeforeClose: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ChannelShouldQuiesceEvent {
+        if event is ChannelShouldQuiesceEvent, !self.isStopping {
             self.isStopping = true
-            // A half-close already waiting is bounded too: a late upgrade's, whose request
-            // hummingbird counts as unanswered, so that it never closes the connection at the stop.
-            if self.drains > 0 { self.limitDrains(context) }
+            let context = NIOLoopBound(context, eventLoop: context.eventLoop)
+            self.limit = context.value.eventLoop.scheduleTask(in: Self.limitWhenStopping) {
+                context.value.close(promise: nil)
+            }
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -55,28 +56,17 @@ final class DrainBeforeClose: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Runs `next` once everything written so far has gone to the kernel, or failed to (the
-    /// connection is closing anyway: a reset, a cut-off; `next`'s close then fails as it would have).
+    /// connection is closing anyway: a reset, a cut-off, the stop's limit; `next`'s close then
+    /// fails as it would have).
     private func afterQueuedWrites(
         _ context: ChannelHandlerContext, _ next: @escaping (ChannelHandlerContext) -> Void
     ) {
-        if self.isStopping { self.limitDrains(context) }
-        self.drains += 1
         let written = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(self.wrapOutboundOut(.byteBuffer(ByteBuffer())), promise: written)
-        let bound = NIOLoopBound((self, context, next), eventLoop: context.eventLoop)
+        let bound = NIOLoopBound((context, next), eventLoop: context.eventLoop)
         written.futureResult.whenComplete { _ in
-            let (handler, context, next) = bound.value
-            handler.drains -= 1
+            let (context, next) = bound.value
             next(context)
-        }
-    }
-
-    /// Closes the connection ``drainLimitWhenStopping`` from now, unless it has closed by then.
-    private func limitDrains(_ context: ChannelHandlerContext) {
-        guard self.limit == nil else { return }
-        let context = NIOLoopBound(context, eventLoop: context.eventLoop)
-        self.limit = context.value.eventLoop.scheduleTask(in: Self.drainLimitWhenStopping) {
-            context.value.close(promise: nil)
         }
     }
 
