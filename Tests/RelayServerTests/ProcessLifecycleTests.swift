@@ -173,6 +173,29 @@ struct ProcessLifecycleTests {
         }
     }
 
+    /// A request read whole is being answered: the stop waits for hummingbird's handler whatever
+    /// happens to its connection, so closing the connection at the stop's limit only took the answer
+    /// from a client whose write went on to commit (and which would send it again).
+    @Test("SIGTERM lets a request being answered past the 5 s limit get its answer")
+    func shutdownWaitsForAnAnswerBeingWorkedOut() async throws {
+        try await withTemporaryDirectory { directory in
+            // The batch window holds the write past the stop's 5 s, as a lock held by an operator's
+            // `sqlite3` or a slow disk would.
+            let relay = try self.startRelay(dataDirectory: directory, extraArguments: ["--batch-window-ms", "6500"])
+            let port = try await relay.listeningPort()
+            let answer = Task {
+                try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
+                    try await client.post("/api/scores", headers: keyed, body: scoreBody())
+                }
+            }
+            try await Task.sleep(for: .milliseconds(300))  // the request read, its write waiting
+            relay.send(SIGTERM)
+            let response = try await answer.value
+            #expect(response.status == .ok)
+            #expect(try await relay.exitStatus() == 0)
+        }
+    }
+
     @Test("SIGTERM closes room sockets with 1001 and exits 0, even when a client does not answer the close")
     func shutdownClosesRoomSockets() async throws {
         try await withTemporaryDirectory { directory in

@@ -11,7 +11,10 @@ import NIOCore
 ///   waits for a request still arriving (an upload stalled mid-body held the stop for the 30 s
 ///   request deadline). At a stop the close waits for the writes too, and each connection is given
 ///   ``limitWhenStopping`` to finish its request, its answer and the answer's sending; then it is
-///   closed, so that a slow client cannot hold the stop longer.
+///   closed, so that a slow client cannot hold the stop longer. Not while the server is working out
+///   an answer: the stop waits for hummingbird's handler anyway, and a close would only take the
+///   answer from the client (a score whose write then committed, which it would send again). The
+///   limit starts again once the answer begins.
 ///
 /// An empty write queued behind the others completes once they are all written; the close follows
 /// it. First in the pipeline, so that the empty write goes straight to the socket; taken out when a
@@ -26,8 +29,12 @@ final class DrainBeforeClose: ChannelDuplexHandler, RemovableChannelHandler {
     static let limitWhenStopping: TimeAmount = .seconds(5)
 
     private var isStopping = false
+    /// Closes waiting for the writes queued before them.
+    private var drains = 0
     /// The close that ends the connection once a stop has waited for it long enough.
     private var limit: Scheduled<Void>?
+    /// The limit ran out while an answer was being worked out: it starts again with the answer.
+    private var limitWaitsForAnswer = false
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.limit?.cancel()
@@ -36,15 +43,34 @@ final class DrainBeforeClose: ChannelDuplexHandler, RemovableChannelHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ChannelShouldQuiesceEvent, !self.isStopping {
             self.isStopping = true
-            let context = NIOLoopBound(context, eventLoop: context.eventLoop)
-            self.limit = context.value.eventLoop.scheduleTask(in: Self.limitWhenStopping) {
-                context.value.close(promise: nil)
-            }
+            self.startLimit(context)
         }
         context.fireUserInboundEventTriggered(event)
     }
 
+    private func startLimit(_ context: ChannelHandlerContext) {
+        self.limitWaitsForAnswer = false
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        self.limit = context.eventLoop.scheduleTask(in: Self.limitWhenStopping) {
+            let (handler, context) = bound.value
+            handler.limit = nil
+            // A close waiting for writes is cut whatever the request (a late upgrade's is unanswered).
+            let deadlines = try? context.pipeline.syncOperations.handler(type: HTTPDeadlines.self)
+            if handler.drains == 0, deadlines?.isPreparingAnswer == true {
+                handler.limitWaitsForAnswer = true
+            } else {
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if self.limitWaitsForAnswer { self.startLimit(context) }
+        context.write(data, promise: promise)
+    }
+
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        if self.limitWaitsForAnswer { self.startLimit(context) }
         switch mode {
         case .output:
             self.afterQueuedWrites(context) { $0.close(mode: .output, promise: promise) }
@@ -61,11 +87,13 @@ final class DrainBeforeClose: ChannelDuplexHandler, RemovableChannelHandler {
     private func afterQueuedWrites(
         _ context: ChannelHandlerContext, _ next: @escaping (ChannelHandlerContext) -> Void
     ) {
+        self.drains += 1
         let written = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(self.wrapOutboundOut(.byteBuffer(ByteBuffer())), promise: written)
-        let bound = NIOLoopBound((context, next), eventLoop: context.eventLoop)
+        let bound = NIOLoopBound((self, context, next), eventLoop: context.eventLoop)
         written.futureResult.whenComplete { _ in
-            let (context, next) = bound.value
+            let (handler, context, next) = bound.value
+            handler.drains -= 1
             next(context)
         }
     }

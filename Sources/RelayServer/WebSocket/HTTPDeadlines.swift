@@ -48,6 +48,8 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
     /// then starts the wait for the next, rather than waiting for an answer that has gone out.
     private var answeredEarly = 0
     private var isFirstHead = true
+    /// An answer's head has been written and its end not yet.
+    private var answerHasBegun = false
     /// Set when the last answer due has ended: the wait for the next request starts once that
     /// answer has left the server's buffer, not when it was written (an 8 MiB image may take minutes).
     private var waitsForDelivery = false
@@ -125,10 +127,11 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch self.unwrapOutboundIn(data) {
         case .head:
-            break
+            self.answerHasBegun = true
         case .body(let body):
             self.bodyBytesWritten += body.readableBytes
         case .end:
+            self.answerHasBegun = false
             if self.unanswered > 0 {
                 self.unanswered -= 1
                 if self.unanswered == 0 { self.waitsForDelivery = true }
@@ -138,6 +141,10 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
         }
         context.write(data, promise: promise)
     }
+
+    /// Whether the server is working out an answer: a request has arrived whole and no answer to
+    /// it has begun (hummingbird's handler is running).
+    var isPreparingAnswer: Bool { self.unanswered > 0 && !self.answerHasBegun }
 
     /// After each flush (hummingbird flushes every part it writes): either everything written has
     /// gone to the kernel, or a transfer starts being watched.
