@@ -181,14 +181,15 @@ struct ProcessLifecycleTests {
         try await withTemporaryDirectory { directory in
             // The batch window holds the write past the stop's 5 s, as a lock held by an operator's
             // `sqlite3` or a slow disk would.
-            let relay = try self.startRelay(dataDirectory: directory, extraArguments: ["--batch-window-ms", "6500"])
+            let relay = try self.startRelay(dataDirectory: directory, extraArguments: ["--batch-window-ms", "7500"])
             let port = try await relay.listeningPort()
             let answer = Task {
                 try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
                     try await client.post("/api/scores", headers: keyed, body: scoreBody())
                 }
             }
-            try await Task.sleep(for: .milliseconds(300))  // the request read, its write waiting
+            // The request read, its write waiting (a loaded machine may take a while to read it).
+            try await Task.sleep(for: .seconds(1))
             relay.send(SIGTERM)
             let response = try await answer.value
             #expect(response.status == .ok)
