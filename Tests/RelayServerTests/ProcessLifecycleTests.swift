@@ -160,10 +160,7 @@ struct ProcessLifecycleTests {
             let port = try await relay.listeningPort()
             let stalled = try loopbackSocket(port: port, receiveBuffer: 4096)
             defer { close(stalled) }
-            let requests =
-                "GET /api/bosses/images/2 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-                + "GET /ws/room/new HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            let requests = "GET /api/bosses/images/2 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" + rawUpgradeRequest()
             _ = requests.withCString { send(stalled, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
             try await Task.sleep(for: .milliseconds(500))  // both requests read, the image queued
             let start = ContinuousClock.now

@@ -30,10 +30,8 @@ final class StalledClient: @unchecked Sendable {
     private init(port: Int, path: String, extraHeaders: String, early: [UInt8]) throws {
         // A small receive buffer, so that a client that stops reading holds the server up soon.
         self.descriptor = try loopbackSocket(port: port, receiveBuffer: 4096)
-        try self.write(Array(
-            ("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\(extraHeaders)\r\n").utf8)
-            + early)
+        try self.write(
+            Array(rawUpgradeRequest(path: path, host: "127.0.0.1:\(port)", extraHeaders: extraHeaders).utf8) + early)
         // Read the handshake answer only; frames are read when asked (`readFrame`).
         var response: [UInt8] = []
         var byte: UInt8 = 0
@@ -269,6 +267,12 @@ private func readUntilClosed(_ descriptor: Int32, _ take: (ArraySlice<UInt8>) ->
         guard count > 0 else { return }
         take(buffer[..<count])
     }
+}
+
+/// A WebSocket upgrade request, as a client writes it (the key is RFC 6455's example).
+func rawUpgradeRequest(path: String = "/ws/room/new", host: String = "127.0.0.1", extraHeaders: String = "") -> String {
+    "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\(extraHeaders)\r\n"
 }
 
 /// Writes `request` to a plain socket (from `source`, a loopback address, if given) and returns

@@ -350,9 +350,7 @@ struct WebSocketProtocolTests {
     @Test("An upgrade asked for on a kept-alive HTTP connection closes it unanswered, for the client to retry")
     func upgradeAfterARequest() async throws {
         try await withRelayServer { port, _ in
-            let upgrade =
-                "GET /ws/room/new?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            let upgrade = rawUpgradeRequest(path: "/ws/room/new?x=1")
             let start = ContinuousClock.now
             let exchange = try await rawExchange(port: port, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" + upgrade)
             #expect(exchange.components(separatedBy: "HTTP/1.1 ").count - 1 == 1, "\(exchange)")
@@ -386,16 +384,13 @@ struct WebSocketProtocolTests {
     @Test(
         "An answer arrives whole before its connection closes: after a late upgrade, or a client's half-close",
         arguments: [
-            ("GET /api/bosses/images/2 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-                + "GET /ws/room/new HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", false, 1),
+            ("GET /api/bosses/images/2 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" + rawUpgradeRequest(), false, 1),
             ("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
                 + "GET /api/bosses/images/2 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: h2c\r\n"
                 + "Connection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n", false, 2),
             ("GET /api/bosses/images/2 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", true, 1),
             ("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /api/bosses/images/2 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-                + "GET /ws/room/new HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", true, 2),
+                + rawUpgradeRequest(), true, 2),
         ] as [(String, Bool, Int)])
     func answersArriveWhole(requests: String, halfClose: Bool, answers: Int) async throws {
         try await withTemporaryDirectory { images in
