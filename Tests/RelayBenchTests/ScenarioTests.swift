@@ -111,6 +111,8 @@ struct ScenarioTests {
                 rooms: 2, players: 3, slowPercent: 34, hertz: 60, seconds: 1.5, paddingBytes: 4_000, drainSeconds: 3,
                 dropWaitSeconds: 8, collectSeconds: 2)
             let report = try await scenario.run(in: try relay.context)
+            // Why the rooms were not set up, if they were not (a CI run once saw none of them).
+            try #require(report.setup.roomsReady == 2, "\(report.setup.failures) after \(report.setup.seconds) s")
             #expect(report.slowPlayers == 2)
             #expect(report.slowClosedByServer == 2)
             #expect(report.slowAnnouncedDisconnected == 2)
