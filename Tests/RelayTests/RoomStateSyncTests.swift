@@ -1,0 +1,137 @@
+import Testing
+
+@testable import Relay
+
+@Suite("RoomState — sync")
+struct RoomStateSyncTests {
+    @Test func deadEnemiesStayDeadThenDisappear() throws {
+        var room = try makeRoom(players: 2)
+        _ = try room.spawnEnemy(["enemy_id": "e1"], by: "p1", now: .now)
+        let killedAt = ContinuousClock.now
+        _ = room.killEnemy("e1", by: "p2", now: killedAt)
+        let report: [JSONValue] = [["enemy_id": "e1", "is_alive": true, "state": "walk", "x": 7]]
+
+        let soon = try room.sync(enemies: report, coins: [], now: killedAt + .seconds(9))
+        #expect(soon.enemies.count == 1)
+        #expect(soon.enemies.first?["is_alive"] == false)
+        #expect(soon.enemies.first?["state"] == "dead")
+        #expect(soon.enemies.first?["x"] == 0)  // as it died: a stale report does not move the dead
+        #expect(room.enemies["e1"]?.isAlive == false)
+
+        let later = try room.sync(enemies: report, coins: [], now: killedAt + .seconds(10))
+        #expect(later.enemies.isEmpty)
+        let muchLater = try room.sync(enemies: report, coins: [], now: killedAt + .seconds(60))
+        #expect(muchLater.enemies.isEmpty)
+        #expect(room.enemies["e1"] == nil)  // retired: only its id is kept, so it stays dead
+        #expect(room.departedEnemies.contains("e1"))
+    }
+
+    @Test func livingAndNewEnemiesAreMergedAndRelayed() throws {
+        var room = try makeRoom(players: 2)
+        _ = try room.spawnEnemy(["enemy_id": "e1"], by: "p1", now: .now)
+        let visible = try room.sync(
+            enemies: [["enemy_id": "e1", "x": 50], ["enemy_id": "new", "x": 1], ["no_id": true], "not an object"],
+            coins: [], now: .now)
+        #expect(visible.enemies.map { $0["enemy_id"] } == ["e1", "new"])
+        #expect(visible.enemies.map { $0["x"] } == [50, 1])
+        #expect(visible.enemies.first?["enemy_type"] == "fly")  // the room's copy, defaults and all
+        #expect(room.enemies["e1"]?.fields["x"] == 50)
+        #expect(room.enemies["new"] != nil)
+    }
+
+    @Test func theAnswerIsTheRoomsViewNotTheReport() throws {
+        var room = try makeRoom(players: 2)
+        _ = try room.spawnEnemy(["enemy_id": "a"], by: "p1", now: .now)
+        _ = try room.spawnCoin(["coin_id": "c1"], by: "p1")
+        let visible = try room.sync(
+            enemies: [["enemy_id": "b", "x": 3]], coins: [["coin_id": "c2", "x": 4]], now: .now)
+        #expect(visible.enemies.map { $0["enemy_id"] } == ["a", "b"])
+        #expect(visible.coins.map { $0["coin_id"] } == ["c1", "c2"])
+    }
+
+    @Test func syncsAreBudgetedPerRoom() throws {
+        var room = try makeRoom(players: 2)
+        let start = ContinuousClock.now
+        for _ in 0..<Int(RoomState.syncsPerSecond) { _ = try room.sync(enemies: [], coins: [], now: start) }
+        #expect(relayError { _ = try room.sync(enemies: [], coins: [], now: start) }?.code == "rate_limited")
+        _ = try room.sync(enemies: [], coins: [], now: start + .seconds(1))
+    }
+
+    /// A two-player room whose caps are 10 entities of each kind, filled with 10 enemies and 10
+    /// coins (and 10 power-ups).
+    private func filledRoom(powerups: Bool = false, now: ContinuousClock.Instant) throws -> RoomState {
+        var limits = RelayLimits()
+        limits.maxEntitiesPerRoom = 10
+        var room = try makeRoom(players: 2, limits: limits)
+        for index in 0..<10 {
+            _ = try room.spawnEnemy(["enemy_id": .string("e\(index)")], by: "p1", now: now)
+            _ = try room.spawnCoin(["coin_id": .string("c\(index)")], by: "p1")
+            if powerups { _ = try room.spawnPowerup(["powerup_id": .string("p\(index)")], by: "p1") }
+        }
+        return room
+    }
+
+    @Test func answersAreBudgetedByTheEntitiesTheyList() throws {
+        let start = ContinuousClock.now
+        var room = try self.filledRoom(now: start)
+        // A full room (20 entities) once: the whole burst, refilled at 10 entities a second.
+        #expect(room.entityBudgetPerSecond == 10)
+        #expect(try room.sync(enemies: [], coins: [], now: start).coins.count == 10)
+        let newCoin: [JSONValue] = [["coin_id": "new"]]
+        let later = start + .milliseconds(1_900)
+        #expect(relayError { _ = try room.sync(enemies: [], coins: newCoin, now: later) }?.code == "rate_limited")
+        #expect(room.coins["new"] == nil)  // refused before anything changed
+        #expect(room.coins["c0"] != nil)
+        #expect(try room.sync(enemies: [], coins: newCoin, now: start + .seconds(3)).coins.count == 10)
+        #expect(room.coins["new"] != nil)
+    }
+
+    @Test("A game_state spends what it lists, into debt; no other answer is given until that is repaid")
+    func gameStatesSpendTheEntityBudget() throws {
+        let start = ContinuousClock.now
+        var room = try self.filledRoom(powerups: true, now: start)
+        for index in 0..<50 { _ = try room.collect(itemType: "coin", itemID: "gone\(index)", by: "p2") }
+        // 30 entities and 50 ids (2 entities' worth): 12 past the burst of 20, repaid at 10 a second.
+        try room.checkEntityBudget(now: start)
+        room.spendEntityBudget(onGameStateAt: start)
+        #expect(relayError { try room.checkEntityBudget(now: start + .milliseconds(1_100)) }?.code == "rate_limited")
+        #expect(relayError { _ = try room.sync(enemies: [], coins: [], now: start + .milliseconds(1_100)) }?.code == "rate_limited")
+        try room.checkEntityBudget(now: start + .milliseconds(1_300))
+    }
+
+    @Test func smallAnswersCostLittleOfTheBudget() throws {
+        var limits = RelayLimits()
+        limits.maxEntitiesPerRoom = 10
+        var room = try makeRoom(players: 2, limits: limits)
+        let start = ContinuousClock.now
+        _ = try room.spawnEnemy(["enemy_id": "e"], by: "p1", now: start)
+        // 1 entity per answer, 10 answers a second: within both budgets, second after second.
+        for tenth in 0..<30 {
+            let now = start + .milliseconds(100 * tenth)
+            #expect(try room.sync(enemies: [], coins: [], now: now).enemies.count == 1)
+        }
+    }
+
+    @Test func collectedCoinsAreDropped() throws {
+        var room = try makeRoom(players: 2)
+        _ = try room.collect(itemType: "coin", itemID: "gone", by: "p2")
+        let visible = try room.sync(
+            enemies: [], coins: [["coin_id": "gone", "x": 1], ["coin_id": "kept", "x": 2], ["x": 3]], now: .now)
+        #expect(visible.coins == [["coin_id": "kept", "x": 2]])
+        #expect(room.coins["kept"] != nil)
+        #expect(room.coins["gone"] == nil)
+    }
+
+    @Test func longListsAreRefused() throws {
+        var limits = RelayLimits()
+        limits.maxSyncListLength = 3
+        var room = try makeRoom(players: 2, limits: limits)
+        let four = (0..<4).map { JSONValue.object(["enemy_id": .string("e\($0)")]) }
+        let fourCoins = (0..<4).map { JSONValue.object(["coin_id": .string("c\($0)")]) }
+        #expect(relayError { _ = try room.sync(enemies: four, coins: [], now: .now) }?.code == "limit_exceeded")
+        #expect(relayError { _ = try room.sync(enemies: [], coins: fourCoins, now: .now) }?.code == "limit_exceeded")
+        #expect(room.enemies.isEmpty)
+        #expect(room.coins.isEmpty)
+        #expect(try room.sync(enemies: Array(four.prefix(3)), coins: Array(fourCoins.prefix(3)), now: .now).enemies.count == 3)
+    }
+}
