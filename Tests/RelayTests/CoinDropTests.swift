@@ -19,10 +19,11 @@ struct CoinDropTests {
                 [112, -57, 18, -124, "coin_drop_100_-50_1"],
                 [125, -61, 37, -101, "coin_drop_100_-50_2"],
             ])
-        #expect(drops[0] == [
-            "coin_id": "coin_drop_100_-50_0", "x": 99, "y": -53, "velocity_x": -1, "velocity_y": -147, "value": 1,
-            "is_collected": false, "collected_by": nil,
-        ])
+        #expect(
+            drops[0] == [
+                "coin_id": "coin_drop_100_-50_0", "x": 99, "y": -53, "velocity_x": -1, "velocity_y": -147, "value": 1,
+                "is_collected": false, "collected_by": nil,
+            ])
     }
 
     @Test func matchesTheFormulaForNegativeCoordinates() {
@@ -44,7 +45,8 @@ struct CoinDropTests {
 
     @Test func truncatesTowardZero() {
         // int(-0.5) == 0 in Python: no "-0" in the id
-        #expect(self.summary(RoomState.coinDrops(x: -0.5, y: 0.5, count: 1)) == [[-30, -20, -100, -200, "coin_drop_0_0_0"]])
+        #expect(
+            self.summary(RoomState.coinDrops(x: -0.5, y: 0.5, count: 1)) == [[-30, -20, -100, -200, "coin_drop_0_0_0"]])
     }
 
     @Test func countZeroOrNegativeDropsNothing() {

@@ -58,7 +58,8 @@ struct RoomStateEntityTests {
                 "health": 10, "max_health": 10, "coin_reward": 0, "scale": .number(1.0), "is_alive": true,
                 "facing_right": true, "state": "idle",
             ])
-        let second = try room.spawnEnemy(["enemy_type": "slime", "x": .number(3.5), "is_alive": false], by: "p1", now: .now)
+        let second = try room.spawnEnemy(
+            ["enemy_type": "slime", "x": .number(3.5), "is_alive": false], by: "p1", now: .now)
         #expect(second["enemy_id"] == "enemy_1")
         #expect(second["enemy_type"] == "slime")
         #expect(second["x"] == .number(3.5))
@@ -72,13 +73,19 @@ struct RoomStateEntityTests {
         var room = try makeRoom(players: 2, limits: limits)
         #expect(try room.spawnEnemy(["enemy_id": "e1", "coinReward": 5], by: "p1", now: .now)["coin_reward"] == 5)
         #expect(try room.spawnEnemy(["enemy_id": "e2", "coin_reward": 100], by: "p1", now: .now)["coin_reward"] == 100)
-        #expect(try room.spawnEnemy(["enemy_id": "e3", "coin_reward": .number(2.9)], by: "p1", now: .now)["coin_reward"] == 2)
+        #expect(
+            try room.spawnEnemy(["enemy_id": "e3", "coin_reward": .number(2.9)], by: "p1", now: .now)["coin_reward"]
+                == 2)
         let over = relayError { _ = try room.spawnEnemy(["enemy_id": "e4", "coin_reward": 101], by: "p1", now: .now) }
         #expect(over?.code == "limit_exceeded")
-        let overAlias = relayError { _ = try room.spawnEnemy(["enemy_id": "e5", "coinReward": 1_000_000], by: "p1", now: .now) }
+        let overAlias = relayError {
+            _ = try room.spawnEnemy(["enemy_id": "e5", "coinReward": 1_000_000], by: "p1", now: .now)
+        }
         #expect(overAlias?.code == "limit_exceeded")
-        #expect(relayError { _ = try room.spawnEnemy(["coin_reward": -1], by: "p1", now: .now) }?.code == "invalid_field")
-        #expect(relayError { _ = try room.spawnEnemy(["coin_reward": "5"], by: "p1", now: .now) }?.code == "invalid_field")
+        #expect(
+            relayError { _ = try room.spawnEnemy(["coin_reward": -1], by: "p1", now: .now) }?.code == "invalid_field")
+        #expect(
+            relayError { _ = try room.spawnEnemy(["coin_reward": "5"], by: "p1", now: .now) }?.code == "invalid_field")
         #expect(room.enemies["e4"] == nil)
         #expect(room.enemies["e5"] == nil)
     }
@@ -87,7 +94,9 @@ struct RoomStateEntityTests {
         var room = try makeRoom(players: 1)
         #expect(relayError { _ = try room.spawnEnemy(["enemy_id": 5], by: "p1", now: .now) }?.code == "invalid_field")
         let long = String(repeating: "e", count: 129)
-        #expect(relayError { _ = try room.spawnEnemy(["enemy_id": .string(long)], by: "p1", now: .now) }?.code == "too_long")
+        #expect(
+            relayError { _ = try room.spawnEnemy(["enemy_id": .string(long)], by: "p1", now: .now) }?.code == "too_long"
+        )
         #expect(try room.spawnCoin(["coin_id": ""], by: "p1")?["coin_id"] == "coin_0")
     }
 
@@ -175,7 +184,8 @@ struct RoomStateEntityTests {
 
     @Test func killingALivingEnemyDropsItsCoins() throws {
         var room = try makeRoom(players: 2)
-        _ = try room.spawnEnemy(["enemy_id": "e1", "x": .number(100.7), "y": .number(-50.2), "coin_reward": 3], by: "p1", now: .now)
+        _ = try room.spawnEnemy(
+            ["enemy_id": "e1", "x": .number(100.7), "y": .number(-50.2), "coin_reward": 3], by: "p1", now: .now)
         let now = ContinuousClock.now
         let outcome = room.killEnemy("e1", by: "p2", now: now)
         guard case .killed(let drops) = outcome else {
@@ -183,7 +193,10 @@ struct RoomStateEntityTests {
             return
         }
         #expect(drops == RoomState.coinDrops(x: 100.7, y: -50.2, count: 3))
-        #expect(drops.compactMap { $0["coin_id"]?.stringValue } == ["coin_drop_100_-50_0", "coin_drop_100_-50_1", "coin_drop_100_-50_2"])
+        #expect(
+            drops.compactMap { $0["coin_id"]?.stringValue } == [
+                "coin_drop_100_-50_0", "coin_drop_100_-50_1", "coin_drop_100_-50_2",
+            ])
         // the drops are tracked as coins of the room
         #expect(Set(room.coins.keys) == ["coin_drop_100_-50_0", "coin_drop_100_-50_1", "coin_drop_100_-50_2"])
         let enemy = try #require(room.enemies["e1"])
@@ -212,7 +225,9 @@ struct RoomStateEntityTests {
             #expect(drops.count == 15)  // the second kill, into debt, still drops every coin
         }
         // 30 coins against a burst of 20: 10 in debt, repaid at 10 a second.
-        #expect(relayError { _ = try room.spawnEnemy(enemy, by: "p1", now: start + .milliseconds(900)) }?.code == "rate_limited")
+        #expect(
+            relayError { _ = try room.spawnEnemy(enemy, by: "p1", now: start + .milliseconds(900)) }?.code
+                == "rate_limited")
         #expect(room.enemies["e"]?.isAlive == false)  // the refused spawn changed nothing
         _ = try room.spawnEnemy(enemy, by: "p1", now: start + .milliseconds(1_100))
         #expect(room.enemies["e"]?.isAlive == true)
@@ -227,12 +242,16 @@ struct RoomStateEntityTests {
         let start = ContinuousClock.now
         var spawned = 0
         for index in 0..<1_000 {
-            let enemy: [String: JSONValue] = ["enemy_id": .string("e\(index)"), "x": .integer(Int64(index)), "coin_reward": 100]
+            let enemy: [String: JSONValue] = [
+                "enemy_id": .string("e\(index)"), "x": .integer(Int64(index)), "coin_reward": 100,
+            ]
             if (try? room.spawnEnemy(enemy, by: "p1", now: start + .milliseconds(index))) != nil { spawned += 1 }
         }
         var coins = 0
         for index in 0..<1_000 {
-            if case .killed(let drops) = room.killEnemy("e\(index)", by: "p2", now: start + .seconds(1) + .microseconds(500 * index)) {
+            if case .killed(let drops) = room.killEnemy(
+                "e\(index)", by: "p2", now: start + .seconds(1) + .microseconds(500 * index))
+            {
                 coins += drops.count
             }
         }
@@ -255,8 +274,12 @@ struct RoomStateEntityTests {
         }
         #expect(coins == 3_000)  // a kill is never refused
         let more: [JSONValue] = [.object(["enemy_id": "t0", "coin_reward": 1])]
-        #expect(throws: RelayError.rateLimited) { _ = try room.sync(enemies: more, coins: [], now: start + .milliseconds(500)) }
-        #expect(throws: RelayError.rateLimited) { _ = try room.spawnEnemy(["enemy_id": "t1"], by: "p1", now: start + .milliseconds(500)) }
+        #expect(throws: RelayError.rateLimited) {
+            _ = try room.sync(enemies: more, coins: [], now: start + .milliseconds(500))
+        }
+        #expect(throws: RelayError.rateLimited) {
+            _ = try room.spawnEnemy(["enemy_id": "t1"], by: "p1", now: start + .milliseconds(500))
+        }
         _ = try room.sync(enemies: [], coins: [], now: start + .milliseconds(600))  // adding nothing: not held back
         _ = try room.sync(enemies: more, coins: [], now: start + .milliseconds(1_100))
     }

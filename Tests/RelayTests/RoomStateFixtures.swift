@@ -6,7 +6,8 @@ import Testing
 func makeRoom(
     maxPlayers: Int = 2, players count: Int = 0, limits: RelayLimits = RelayLimits()
 ) throws -> RoomState {
-    var room = RoomState(roomID: "ABC234", roomName: "Test room", hostID: "", maxPlayers: maxPlayers, limits: limits, seed: 4242)
+    var room = RoomState(
+        roomID: "ABC234", roomName: "Test room", hostID: "", maxPlayers: maxPlayers, limits: limits, seed: 4242)
     for index in stride(from: 1, through: count, by: 1) {
         _ = try room.addPlayer(id: "p\(index)", name: "Player \(index)", reconnectToken: "t\(index)")
     }

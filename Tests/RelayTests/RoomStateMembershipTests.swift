@@ -33,7 +33,9 @@ struct RoomStateMembershipTests {
 
     @Test func duplicatePlayerIDIsRefused() throws {
         var room = try makeRoom(maxPlayers: 3, players: 1)
-        #expect(throws: RelayError.duplicatePlayerID) { _ = try room.addPlayer(id: "p1", name: "Other", reconnectToken: "x") }
+        #expect(throws: RelayError.duplicatePlayerID) {
+            _ = try room.addPlayer(id: "p1", name: "Other", reconnectToken: "x")
+        }
         #expect(room.players.count == 1)
         #expect(room.player("p1")?.name == "Player 1")
     }

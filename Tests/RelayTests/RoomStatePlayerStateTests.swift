@@ -27,10 +27,11 @@ struct RoomStatePlayerStateTests {
         #expect(room.player("p2")?.state["x"]?.doubleValue == 500)
     }
 
-    @Test(arguments: [
-        ("x", "a" as JSONValue), ("y", true), ("health", nil), ("is_alive", 1), ("facing_right", "true"),
-        ("weapon", 5), ("skin", ["a": 1]), ("checkpoint", [1]), ("lives", "3"),
-    ] as [(String, JSONValue)])
+    @Test(
+        arguments: [
+            ("x", "a" as JSONValue), ("y", true), ("health", nil), ("is_alive", 1), ("facing_right", "true"),
+            ("weapon", 5), ("skin", ["a": 1]), ("checkpoint", [1]), ("lives", "3"),
+        ] as [(String, JSONValue)])
     func wrongKindsAreRefused(_ key: String, _ value: JSONValue) throws {
         var room = try makeRoom(players: 1)
         let before = try #require(room.player("p1"))

@@ -17,8 +17,14 @@ struct RoomStateSnapshotTests {
         #expect(info["game_started"] == false)
         #expect(
             info["players"] == [
-                ["player_id": "p1", "player_name": "Player 1", "player_number": 1, "is_ready": false, "skin": "alienGreen"],
-                ["player_id": "p2", "player_name": "Player 2", "player_number": 2, "is_ready": true, "skin": "alienPink"],
+                [
+                    "player_id": "p1", "player_name": "Player 1", "player_number": 1, "is_ready": false,
+                    "skin": "alienGreen",
+                ],
+                [
+                    "player_id": "p2", "player_name": "Player 2", "player_number": 2, "is_ready": true,
+                    "skin": "alienPink",
+                ],
             ])
     }
 
@@ -92,7 +98,11 @@ struct RememberedIDsTests {
         _ = large.insert("e")  // 121 bytes, past 125? no: stays
         #expect(large.count == 5)
         _ = large.insert(String(repeating: "f", count: 10))  // 131: back to at most 100 bytes
-        #expect(Array(large.ids) == [String(repeating: "c", count: 30), String(repeating: "d", count: 30), "e", String(repeating: "f", count: 10)])
+        #expect(
+            Array(large.ids) == [
+                String(repeating: "c", count: 30), String(repeating: "d", count: 30), "e",
+                String(repeating: "f", count: 10),
+            ])
         #expect(large.bytes == 71)
     }
 

@@ -95,7 +95,9 @@ struct RoomStateSyncTests {
         try room.checkEntityBudget(now: start)
         room.spendEntityBudget(onGameStateAt: start)
         #expect(relayError { try room.checkEntityBudget(now: start + .milliseconds(1_100)) }?.code == "rate_limited")
-        #expect(relayError { _ = try room.sync(enemies: [], coins: [], now: start + .milliseconds(1_100)) }?.code == "rate_limited")
+        #expect(
+            relayError { _ = try room.sync(enemies: [], coins: [], now: start + .milliseconds(1_100)) }?.code
+                == "rate_limited")
         try room.checkEntityBudget(now: start + .milliseconds(1_300))
     }
 
@@ -132,6 +134,8 @@ struct RoomStateSyncTests {
         #expect(relayError { _ = try room.sync(enemies: [], coins: fourCoins, now: .now) }?.code == "limit_exceeded")
         #expect(room.enemies.isEmpty)
         #expect(room.coins.isEmpty)
-        #expect(try room.sync(enemies: Array(four.prefix(3)), coins: Array(fourCoins.prefix(3)), now: .now).enemies.count == 3)
+        #expect(
+            try room.sync(enemies: Array(four.prefix(3)), coins: Array(fourCoins.prefix(3)), now: .now).enemies.count
+                == 3)
     }
 }
