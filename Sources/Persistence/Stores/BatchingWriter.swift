@@ -141,7 +141,8 @@ actor BatchingWriter {
             )
             if error.isLocked || error.isDiskFull {
                 // Every write would meet it again, and a retry waits out the lock timeout each.
-                for write in batch { write.continuation.resume(throwing: Self.persistenceError(for: error)) }
+                let failure = Self.persistenceError(for: error)
+                for write in batch { write.continuation.resume(throwing: failure) }
                 self.diskWasFull = error.isDiskFull
                 return
             }
@@ -278,8 +279,7 @@ actor BatchingWriter {
         }
     }
 
-    private static func persistenceError(for error: any Error) -> PersistenceError {
-        guard let sqlite = error as? SQLiteError else { return .storageFailure }
+    private static func persistenceError(for sqlite: SQLiteError) -> PersistenceError {
         if sqlite.isDiskFull { return .diskFull }
         if sqlite.isLocked { return .locked }
         return .storageFailure
