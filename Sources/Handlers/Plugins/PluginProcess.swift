@@ -30,7 +30,10 @@ public final class PluginProcess: Sendable {
         var kill: AsyncStream<Void>.Continuation?
         var nextID: UInt64 = 1
         var pending: [UInt64: Pending] = [:]
-        var consecutiveTimeouts = 0
+        /// Requests that timed out unanswered: a late answer to one still shows the plugin working.
+        var overdue: Set<UInt64> = []
+        /// When the oldest request it owes an answer was sent, if it has answered nothing since.
+        var silentSince: NIODeadline?
         /// The first hello; every restart must announce the same.
         var hello: PluginHello?
         var isShuttingDown = false
@@ -70,30 +73,32 @@ public final class PluginProcess: Sendable {
     /// Sends `request` and waits for its answer, at most the request timeout.
     public func send(_ request: PluginRequest) async -> PluginOutcome {
         await withCheckedContinuation { continuation in
-            let admitted = self.state.withLock { state -> (UInt64, PluginInput)? in
+            let admitted = self.state.withLock { state -> (UInt64, PluginInput, NIODeadline)? in
                 guard let input = state.input, state.pending.count < self.settings.maxInFlight else { return nil }
                 let id = state.nextID
                 state.nextID += 1
                 let deadline = NIODeadline.now() + TimeAmount(self.settings.requestTimeout)
                 state.pending[id] = Pending(continuation: continuation, deadline: deadline)
-                return (id, input)
+                return (id, input, deadline)
             }
-            guard let (id, input) = admitted else {
+            guard let (id, input, deadline) = admitted else {
                 continuation.resume(returning: .unavailable)
                 return
             }
-            if !input.append(request.line(id: id)) {
+            if !input.append(request.line(id: id), until: deadline) {
                 self.complete(id, with: .unavailable)
             }
         }
     }
 
+    /// Ends request `id` with `outcome`: the plugin's answer (valid or not), or `unavailable`.
     func complete(_ id: UInt64, with outcome: PluginOutcome) {
         let pending = self.state.withLock { state in
             let pending = state.pending.removeValue(forKey: id)
-            // Only an answer to a request still waiting shows the plugin keeping up: one that
-            // answers nothing asked, or only long-expired requests, is hung all the same.
-            if pending != nil, case .answered = outcome { state.consecutiveTimeouts = 0 }
+            // Any answer to a request it was asked, late or not, shows the plugin working: one
+            // that is behind catches up once it is spared the requests that expired unsent. Answers
+            // to ids nobody asked, or repeated, show nothing.
+            if outcome != .unavailable, pending != nil || state.overdue.remove(id) != nil { state.silentSince = nil }
             return pending
         }
         guard let pending else {
@@ -103,27 +108,38 @@ public final class PluginProcess: Sendable {
         pending.continuation.resume(returning: outcome)
     }
 
-    /// Answers every overdue request with `timedOut`; kills a plugin that keeps timing out.
+    /// Answers every overdue request with `timedOut`; kills a plugin that has owed answers
+    /// without giving any for ``PluginSettings/silenceBeforeRestart``.
+    ///
+    /// Silence, not a count of timeouts: a burst of requests to a plugin that answers each in
+    /// turn times out many at once, and killing it would only lose its work and its state.
     private func expireOverdue() {
         let now = NIODeadline.now()
+        let timeout = TimeAmount(self.settings.requestTimeout)
         let (overdue, hung) = self.state.withLock { state -> ([Pending], AsyncStream<Void>.Continuation?) in
-            guard !state.pending.isEmpty else { return ([], nil) }
             var overdue: [Pending] = []
             for (id, pending) in state.pending where pending.deadline <= now {
                 overdue.append(pending)
                 state.pending[id] = nil
+                if state.overdue.count < Self.overdueIDsRemembered { state.overdue.insert(id) }
+                let sent = pending.deadline - timeout
+                if state.silentSince.map({ sent < $0 }) ?? true { state.silentSince = sent }
             }
-            state.consecutiveTimeouts += overdue.count
-            let isHung = !overdue.isEmpty && state.consecutiveTimeouts >= self.settings.timeoutsBeforeRestart
-            if isHung { state.consecutiveTimeouts = 0 }
-            return (overdue, isHung ? state.kill : nil)
+            guard let silentSince = state.silentSince,
+                now - silentSince >= TimeAmount(self.settings.silenceBeforeRestart)
+            else { return (overdue, nil) }
+            state.silentSince = nil
+            return (overdue, state.kill)
         }
         for pending in overdue { pending.continuation.resume(returning: .timedOut) }
         if let hung {
-            self.logger.error("plugin.hung", metadata: ["timeouts": "\(self.settings.timeoutsBeforeRestart)"])
+            self.logger.error("plugin.hung", metadata: ["silent_for": "\(self.settings.silenceBeforeRestart)"])
             hung.yield()
         }
     }
+
+    /// Ids of timed-out requests kept for their late answers; beyond this the plugin is far behind.
+    static let overdueIDsRemembered = 4096
 
     // MARK: Life cycle
 
@@ -239,7 +255,7 @@ public final class PluginProcess: Sendable {
             }
             state.hello = hello
             state.input = input
-            state.consecutiveTimeouts = 0
+            (state.overdue, state.silentSince) = ([], nil)
             return nil
         }
         // The shutdown closed only the stdin of an incarnation that had said hello: this one

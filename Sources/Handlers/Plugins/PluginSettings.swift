@@ -13,8 +13,14 @@ public struct PluginSettings: Sendable {
     public var maxQueuedInputBytes = 4 << 20
     /// Longest line a plugin may write; longer lines are discarded and logged.
     public var maxLineBytes = 1 << 20
-    /// Timeouts in a row after which a plugin counts as hung and is killed and restarted.
+    /// A plugin that owes answers and has answered nothing, not even late, for this many request
+    /// timeouts (``silenceBeforeRestart``) counts as hung and is killed and restarted.
     public var timeoutsBeforeRestart = 5
+    /// How long a plugin owing answers may answer nothing: ``timeoutsBeforeRestart`` request
+    /// timeouts, at least a second (a garbage collector's pause is not a hang).
+    public var silenceBeforeRestart: Duration {
+        max(self.requestTimeout * self.timeoutsBeforeRestart, .seconds(1))
+    }
     /// The first delay before restarting a plugin that stopped; it doubles up to ``maxRestartDelay``.
     public var minRestartDelay: Duration = .milliseconds(100)
     public var maxRestartDelay: Duration = .seconds(10)

@@ -71,6 +71,62 @@ struct PluginFailureTests {
         }
     }
 
+    @Test(.timeLimit(.minutes(1))) func aBurstThatTimesOutManyAtOnceDoesNotKillAPluginThatAnswers() async throws {
+        // Twelve requests at once to a plugin that answers one every 250 ms: most time out, many
+        // in the same sweep. It used to be killed as hung (five timeouts), losing its work.
+        let settings = ProbePlugin.settings(requestTimeout: .seconds(1))
+        try await ProbePlugin.withHarness([ProbePlugin.executable()], settings: settings) { harness in
+            let before = try #require(try await harness.client().probePIDOnceAnswering(in: harness))
+            let codes = await withTaskGroup(of: JSONValue?.self) { group in
+                for _ in 0..<12 {
+                    let client = harness.client()
+                    group.addTask {
+                        let replies = await client.exchange(#"{"type":"probe","do":"slow","seconds":0.25}"#)
+                        return replies.first?["code"] ?? replies.first?["type"]
+                    }
+                }
+                return await group.reduce(into: [JSONValue?]()) { $0.append($1) }
+            }
+            #expect(codes.contains("plugin_timeout"), "\(codes)")
+            #expect(codes.allSatisfy { $0 == "plugin_timeout" || $0 == "probe_reply" }, "\(codes)")
+            #expect(try await harness.client().probePIDOnceAnswering(in: harness) == before)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1))) func requestsThatTimedOutBeforeTheirWriteAreNotWritten() async throws {
+        // The plugin sleeps 3 s; 30 KB requests fill its stdin pipe and block the writer, and the
+        // small ones sent after wait behind them past their 1 s timeout. The plugin must not be
+        // handed those: it reads the one it slept on, the big ones, and then the next probe.
+        let settings = ProbePlugin.settings(requestTimeout: .seconds(1))
+        try await ProbePlugin.withHarness([ProbePlugin.executable()], settings: settings) { harness in
+            _ = try #require(try await harness.client().probePIDOnceAnswering(in: harness))
+            let probe = #"{"type":"probe"}"#
+            let seenBefore = try #require(await harness.client().exchange(probe).first?["seen"]?.doubleValue)
+            let big = String(repeating: "x", count: 30_000)
+            await withTaskGroup(of: Void.self) { group in
+                let sleeper = harness.client()
+                group.addTask { _ = await sleeper.exchange(#"{"type":"probe","do":"slow","seconds":3}"#) }
+                try? await Task.sleep(for: .milliseconds(100))
+                let bigOnes = Array(repeating: #"{"type":"probe","echo":"\#(big)"}"#, count: 4)
+                let smallOnes = Array(repeating: #"{"type":"probe"}"#, count: 4)
+                for wave in [bigOnes, smallOnes] {
+                    for text in wave {
+                        let client = harness.client()
+                        group.addTask { _ = await client.exchange(text) }
+                    }
+                    try? await Task.sleep(for: .milliseconds(200))
+                }
+            }
+            var seen: Double?
+            try await harness.eventually(timeout: .seconds(30)) {
+                seen = await harness.client().exchange(#"{"type":"probe"}"#).first?["seen"]?.doubleValue
+                return seen != nil
+            }
+            // The sleeper, four big ones, and this probe (plus any that timed out on a slow machine).
+            #expect(try #require(seen) - seenBefore <= 6 + 2, "read \(String(describing: seen)) lines")
+        }
+    }
+
     @Test(.timeLimit(.minutes(1))) func answersToNothingAskedDoNotHideAHungPlugin() async throws {
         // It never reads, and writes an answer for an id nobody asked for every 10 ms: such
         // answers used to reset the count of timeouts in a row, so it was never restarted.
