@@ -103,4 +103,37 @@ struct PluginServerTests {
             #expect(try await relay.exitStatus() == 0)
         }
     }
+
+    @Test("A plugin writing garbage without end gets a log line a second, and its text is logged escaped")
+    func garbageWithoutEndIsLoggedOnceASecond() async throws {
+        try await withTemporaryDirectory { directory in
+            // A carriage return and an escape sequence, on stderr and as a garbage line: written raw
+            // they would forge a log line of their own on the operator's terminal.
+            let plugins = try Self.pluginsFolder(
+                in: directory, script: "garbage.sh",
+                """
+                echo '{"kind":"hello","protocol":1,"name":"garbage","handles":["garbage"]}'
+                printf 'forged\\r critical database.corrupt\\033[2K\\n' >&2
+                printf 'forged\\r critical database.corrupt\\033[2K\\n'
+                timeout 2 yes 'not json'
+                echo 'flood written' >&2
+                cat >/dev/null
+                """)
+            let relay = try self.startRelay(dataDirectory: directory, pluginsDirectory: plugins)
+            _ = try await relay.listeningPort()
+            let deadline = ContinuousClock.now + .seconds(30)
+            while !relay.printed.contains("flood written"), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            try await Task.sleep(for: .seconds(1))  // the last of the flood read after its stderr marker
+            let logged = relay.printed.components(separatedBy: "plugin.line.garbage").count - 1
+            // Ten, then one a second for the flood's two: one in a thousand was thousands.
+            #expect((2...16).contains(logged), "\(logged) lines")
+            #expect(!relay.printed.contains("\r"), "a raw carriage return reached the log")
+            #expect(!relay.printed.contains("\u{1B}"), "a raw escape reached the log")
+            #expect(relay.printed.components(separatedBy: "forged\\u{d} critical").count - 1 == 2)
+            relay.send(SIGTERM)
+            #expect(try await relay.exitStatus() == 0)
+        }
+    }
 }

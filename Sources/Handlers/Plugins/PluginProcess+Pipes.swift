@@ -55,6 +55,7 @@ extension PluginProcess {
         var violation: String?
         var garbageLines = 0
         var invalidAnswers = 0
+        var badLineLog = SometimesLog()
         do {
             for try await buffer in output {
                 buffer.withUnsafeBytes { bytes in
@@ -72,18 +73,21 @@ extension PluginProcess {
                             self.complete(id, with: .answered(answer))
                         case .invalidAnswer(let id, let reason):
                             invalidAnswers += 1
-                            self.logSometimes("plugin.answer.invalid", count: invalidAnswers, reason: "\(reason) (request \(id))", line: nil)
+                            badLineLog.log(
+                                "plugin.answer.invalid", to: self.logger, count: invalidAnswers,
+                                reason: "\(reason) (request \(id))", line: nil)
                             self.complete(id, with: .invalidAnswer(reason))
                         case .badHello(let reason):
                             violation = "a bad hello: \(reason)"
                         case .garbage(let reason):
                             garbageLines += 1
-                            self.logSometimes("plugin.line.garbage", count: garbageLines, reason: reason, line: line)
+                            badLineLog.log(
+                                "plugin.line.garbage", to: self.logger, count: garbageLines, reason: reason, line: line)
                         }
                     } onOversized: {
                         garbageLines += 1
-                        self.logSometimes(
-                            "plugin.line.too_long", count: garbageLines,
+                        badLineLog.log(
+                            "plugin.line.too_long", to: self.logger, count: garbageLines,
                             reason: "over \(self.settings.maxLineBytes) bytes", line: nil)
                     }
                 }
@@ -115,7 +119,7 @@ extension PluginProcess {
                         }
                         self.logger.info(
                             "plugin.stderr",
-                            metadata: ["line": "\(String(decoding: line, as: UTF8.self))", "dropped": "\(dropped)"])
+                            metadata: ["line": "\(String(loggable: line))", "dropped": "\(dropped)"])
                     } onOversized: {
                         dropped += 1
                     }
@@ -125,11 +129,29 @@ extension PluginProcess {
             self.logger.debug("plugin.stderr.ended", metadata: ["error": "\(error)"])
         }
     }
+}
 
-    /// Logs the first few bad lines of an incarnation, then one in a thousand.
-    private func logSometimes(_ event: Logger.Message, count: Int, reason: String, line: UnsafeRawBufferPointer?) {
-        guard count <= 10 || count % 1000 == 0 else { return }
-        let sample = line.map { String(decoding: $0.prefix(200), as: UTF8.self) } ?? ""
-        self.logger.warning(event, metadata: ["reason": "\(reason)", "line": "\(sample)", "count": "\(count)"])
+/// The log of one incarnation's bad lines: the first ten, then one a second however fast the
+/// plugin writes them (one in a thousand was ~3,000 lines a second for a plugin writing garbage
+/// in a loop), each saying how many went unlogged before it.
+private struct SometimesLog {
+    private var bucket = TokenBucket(rate: 1, burst: 10)
+    private var unlogged = 0
+
+    mutating func log(
+        _ event: Logger.Message, to logger: Logger, count: Int, reason: String, line: UnsafeRawBufferPointer?
+    ) {
+        guard self.bucket.take() else {
+            self.unlogged += 1
+            return
+        }
+        let sample = line.map { String(loggable: $0.prefix(200)) } ?? ""
+        logger.warning(
+            event,
+            metadata: [
+                "reason": "\(String(loggable: reason.utf8))", "line": "\(sample)", "count": "\(count)",
+                "unlogged": "\(self.unlogged)",
+            ])
+        self.unlogged = 0
     }
 }

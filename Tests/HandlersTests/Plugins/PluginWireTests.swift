@@ -202,3 +202,23 @@ struct PluginDiscoveryTests {
         #expect(PluginExecutable.discover(in: "/nonexistent/plugins").isEmpty)
     }
 }
+
+@Suite("Plugins: text in the log")
+struct LoggedTextTests {
+    @Test(arguments: [
+        ("plain text, ünïcode and emoji 🎲", "plain text, ünïcode and emoji 🎲"),
+        ("a\rforged line", "a\\u{d}forged line"),
+        ("two\nlines", "two\\u{a}lines"),
+        ("\u{1B}[2Kwiped", "\\u{1b}[2Kwiped"),
+        ("right\u{202E}left", "right\\u{202e}left"),
+        ("line\u{2028}separator", "line\\u{2028}separator"),
+        ("tab\there", "tab\\u{9}here"),
+    ])
+    func controlsAndFormatCharactersAreEscaped(text: String, logged: String) {
+        #expect(String(loggable: text.utf8) == logged)
+    }
+
+    @Test func invalidUTF8BecomesReplacementCharacters() {
+        #expect(String(loggable: [0x61, 0xFF, 0x62] as [UInt8]) == "a\u{FFFD}b")
+    }
+}
