@@ -31,7 +31,7 @@ struct PluginMessageHandler: MessageHandler {
                 switch action {
                 case .error(let error): connection.send(OutboundMessage.error(error))
                 case .send(.sender, let frame): connection.send(frame)
-                case .send: connection.send(OutboundMessage.error(.notInRoom))
+                case .send: session.reply(.notInRoom)  // once, as for built-in types
                 }
             }
             return

@@ -134,6 +134,11 @@ public enum PluginAnswer: Sendable, Equatable {
 
     /// Most actions one answer may carry.
     static let maxActions = 64
+    /// Most bytes an answer's messages may come to, encoded: half a client's default outbound
+    /// queue (1 MiB), so that one answer cannot overflow the queue of a player who reads at once
+    /// and get them dropped as too slow. The line's own limit is not enough: `"\b"` in a line
+    /// is two bytes, and six (`\u0008`) once encoded for the client.
+    static let maxMessageBytes = 512 * 1024
 
     init(_ fields: [String: JSONValue]) throws(PluginProtocolError) {
         switch (fields["actions"], fields["verdict"]) {
@@ -142,7 +147,15 @@ public enum PluginAnswer: Sendable, Equatable {
                 throw PluginProtocolError("more than \(Self.maxActions) actions")
             }
             var decoded: [PluginAction] = []
-            for action in actions { decoded.append(try PluginAction(action)) }
+            var messageBytes = 0
+            for action in actions {
+                let action = try PluginAction(action)
+                if case .send(_, let frame) = action { messageBytes += frame.readableBytes }
+                decoded.append(action)
+            }
+            guard messageBytes <= Self.maxMessageBytes else {
+                throw PluginProtocolError("its messages come to \(messageBytes) bytes, over \(Self.maxMessageBytes)")
+            }
             self = .actions(decoded)
         case (nil, .string(let verdict)):
             self = .verdict(try PluginVerdict(verdict, fields: fields))

@@ -57,6 +57,12 @@ struct PluginRoutingTests {
     @Test func roomActionsOutsideARoomAnswerNotInRoom() async throws {
         try await ProbePlugin.withHarness([ProbePlugin.executable()]) { harness in
             await harness.client().expectError("not_in_room", after: #"{"type":"probe","do":"room"}"#)
+            // Once per answer, and once until the connection is in a room again, as for built-ins
+            // (the game shows each error as a popup): it was once per room action.
+            let client = harness.client()
+            let first = await client.exchange(#"{"type":"probe","do":"room_and_others"}"#)
+            #expect(first.map { $0["code"] } == ["not_in_room"], "\(first)")
+            #expect(await client.exchange(#"{"type":"probe","do":"room_and_others"}"#).isEmpty)
         }
     }
 

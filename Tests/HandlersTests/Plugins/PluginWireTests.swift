@@ -132,6 +132,27 @@ struct PluginWireTests {
         #expect(reason.contains("invalid UTF-8"))
     }
 
+    @Test func anAnswerWhoseMessagesWouldOverflowAClientsQueueIsInvalid() {
+        // Two room sends of 100,000 `\b` each: 400 KB in the line, 1.2 MB once encoded (`\u0008`).
+        let backspaces = String(repeating: "\\b", count: 100_000)
+        let send = #"{"send":"room","message":{"type":"a","s":"\#(backspaces)"}}"#
+        let line = #"{"kind":"answer","id":7,"actions":[\#(send),\#(send)]}"#
+        guard case .invalidAnswer(id: 7, let reason) = decode(line) else {
+            Issue.record("accepted")
+            return
+        }
+        #expect(reason.contains("over \(PluginAnswer.maxMessageBytes)"), "\(reason)")
+        // Just under the cap is fine.
+        let fits = String(repeating: "x", count: PluginAnswer.maxMessageBytes - 100)
+        guard case .answer(id: 7, .actions(let actions)) = decode(
+            #"{"kind":"answer","id":7,"actions":[{"send":"room","message":{"type":"a","s":"\#(fits)"}}]}"#)
+        else {
+            Issue.record("refused")
+            return
+        }
+        #expect(actions.count == 1)
+    }
+
     @Test func requestLineCarriesContextAndMessage() throws {
         let message = InboundMessage(type: "roll_dice", fields: ["type": "roll_dice", "sides": 6])
         let request = PluginRequest(kind: .message, playerID: "p1", room: ["room_id": "ABC123"], message: message)

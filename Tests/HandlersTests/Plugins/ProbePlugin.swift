@@ -90,6 +90,8 @@ enum ProbePlugin {
                 answer["actions"] = [{"send": "room", "message": context}]
             elif do == "others":
                 answer["actions"] = [{"send": "others", "message": context}]
+            elif do == "room_and_others":
+                answer["actions"] = [{"send": "room", "message": context}, {"send": "others", "message": context}]
             elif do == "player":
                 answer["actions"] = [{"send": "player", "player_id": message["to"], "message": context}]
             elif do == "error":
