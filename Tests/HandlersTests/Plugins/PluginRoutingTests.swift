@@ -108,6 +108,20 @@ struct PluginRoutingTests {
             await host.expectError("invalid_field", after: #"{"type":"roll_dice","sides":"many"}"#)
         }
     }
+
+    @Test func theExampleDicePluginReadsTheRequestNotTheFieldsAClientAdds() async throws {
+        try await ProbePlugin.withHarness([PluginExecutable(path: examplePluginPath("dice.sh"))]) { harness in
+            // Outside a room the request's player_id is null: the client's own must not stand in.
+            let loner = harness.client()
+            let rolled = await loner.exchange(#"{"type":"roll_dice","player_id":"someone","sides":12}"#)
+            #expect(rolled.map(\.type) == ["dice_rolled"], "\(rolled)")
+            #expect(rolled.first?["player_id"] == .null)
+            #expect(rolled.first?["sides"] == 12)
+            let (host, _, _) = try await harness.roomWithTwoPlayers()
+            let inRoom = await host.exchange(#"{"type":"roll_dice","player_id":"guest"}"#)
+            #expect(inRoom.first?["player_id"] == "host", "\(inRoom)")
+        }
+    }
 }
 
 /// A file of `examples/plugins`.
