@@ -27,6 +27,8 @@ public final class ConnectionSession {
     /// Messages handed to the room's event loop, when it is not the connection's, and not yet
     /// handled there.
     public let forwarded = ForwardedMessages()
+    /// Closed by the socket when the connection ends, for handlers still waiting on its behalf.
+    public let closing = ConnectionClosing()
     /// Rooms this connection may still enter (``RelayLimits/roomEntriesPerSecond``); made at the first.
     private var roomEntries: TokenBucket?
 

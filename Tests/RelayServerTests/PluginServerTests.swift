@@ -17,12 +17,15 @@ struct PluginServerTests {
         return plugins
     }
 
-    private func startRelay(dataDirectory: String, pluginsDirectory: String) throws -> ChildRelay {
+    private func startRelay(
+        dataDirectory: String, pluginsDirectory: String, timeoutMs: Int = 5000
+    ) throws -> ChildRelay {
         try ChildRelay(
             // A generous plugin timeout: a loaded CI machine must not turn a slow answer into
             // plugin_timeout here (timeouts have their own tests).
             arguments: [
-                "--port", "0", "--data-dir", dataDirectory, "--plugins-dir", pluginsDirectory, "--plugin-timeout-ms", "5000",
+                "--port", "0", "--data-dir", dataDirectory, "--plugins-dir", pluginsDirectory,
+                "--plugin-timeout-ms", "\(timeoutMs)",
             ],
             environment: ["API_KEY": testAPIKey])
     }
@@ -134,6 +137,35 @@ struct PluginServerTests {
             #expect(relay.printed.components(separatedBy: "forged\\u{d} critical").count - 1 == 2)
             relay.send(SIGTERM)
             #expect(try await relay.exitStatus() == 0)
+        }
+    }
+
+    @Test("A player waiting for a plugin's answer leaves at once, and SIGTERM does not wait for the answer")
+    func waitingForAPluginHoldsNeitherDepartureNorStop() async throws {
+        try await withTemporaryDirectory { directory in
+            // It reads every request and answers none: each would wait out the 60 s timeout.
+            let plugins = try Self.pluginsFolder(
+                in: directory, script: "mute.sh",
+                """
+                echo '{"kind":"hello","protocol":1,"name":"mute","handles":["mute"]}'
+                cat >/dev/null
+                """)
+            let relay = try self.startRelay(dataDirectory: directory, pluginsDirectory: plugins, timeoutMs: 60_000)
+            let port = try await relay.listeningPort()
+            let host = TestSocket.connect(port: port)
+            let guest = TestSocket.connect(port: port)
+            _ = try await RelayFlowTests.openRoom(port, host: host, guest: guest)
+            guest.send(["type": "mute"])
+            host.send(["type": "mute"])
+            try await Task.sleep(for: .milliseconds(300))
+            let left = ContinuousClock.now
+            guest.close()
+            _ = try await host.expect("player_disconnected", timeout: .seconds(20))
+            #expect(ContinuousClock.now - left < .seconds(20))
+            let stop = ContinuousClock.now
+            relay.send(SIGTERM)
+            #expect(try await relay.exitStatus() == 0)
+            #expect(ContinuousClock.now - stop < .seconds(20), "the stop waited for the host's request")
         }
     }
 }

@@ -9,7 +9,7 @@ struct PluginMessageHandler: MessageHandler {
         let context = await PluginContext.of(session)
         let request = PluginRequest(
             kind: .message, playerID: context?.playerID, room: context?.roomInfo, message: message)
-        switch await self.plugin.send(request) {
+        switch await self.plugin.send(request, from: session.closing) {
         case .answered(.actions(let actions)):
             await self.perform(actions, for: session, in: context)
         case .answered(.verdict):
@@ -69,7 +69,7 @@ struct PluginMessageFilter: MessageFilter {
         let request = PluginRequest(
             kind: .filter, playerID: context?.playerID, room: context?.roomInfo, message: message)
         let failure: RelayError
-        switch await self.plugin.send(request) {
+        switch await self.plugin.send(request, from: session.closing) {
         case .answered(.verdict(.pass)): return message
         case .answered(.verdict(.drop)): return nil
         case .answered(.verdict(.reject(let error))): throw error

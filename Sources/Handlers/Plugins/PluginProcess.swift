@@ -70,9 +70,11 @@ public final class PluginProcess: Sendable {
 
     // MARK: Requests
 
-    /// Sends `request` and waits for its answer, at most the request timeout.
-    public func send(_ request: PluginRequest) async -> PluginOutcome {
-        await withCheckedContinuation { continuation in
+    /// Sends `request` and waits for its answer, at most the request timeout, or until the
+    /// sender's connection closes (`unavailable`: nobody is left to answer).
+    public func send(_ request: PluginRequest, from connection: ConnectionClosing? = nil) async -> PluginOutcome {
+        defer { connection?.stopWaiting() }
+        return await withCheckedContinuation { continuation in
             let admitted = self.state.withLock { state -> (UInt64, PluginInput, NIODeadline)? in
                 guard let input = state.input, state.pending.count < self.settings.maxInFlight else { return nil }
                 let id = state.nextID
@@ -85,6 +87,7 @@ public final class PluginProcess: Sendable {
                 continuation.resume(returning: .unavailable)
                 return
             }
+            connection?.onClose { [self] in self.complete(id, with: .unavailable) }
             if !input.append(request.line(id: id), until: deadline) {
                 self.complete(id, with: .unavailable)
             }

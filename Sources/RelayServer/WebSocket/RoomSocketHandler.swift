@@ -374,6 +374,8 @@ extension RoomSocketHandler {
 
     /// The connection is over: no more pings, the reader ends once it has the rest, a waiting writer goes on.
     private func stop() {
+        // A plugin's answer the reader waits for would hold the player's departure, and a stop.
+        self.session.closing.close()
         self.pinger?.cancel()
         self.pinger = nil
         self.readPause?.cancel()

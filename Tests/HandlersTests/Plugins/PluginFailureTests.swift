@@ -127,6 +127,25 @@ struct PluginFailureTests {
         }
     }
 
+    @Test(.timeLimit(.minutes(1))) func aRequestStopsWaitingWhenItsConnectionCloses() async throws {
+        // A 30 s timeout: the reader, the player's departure and the server's stop waited all of it.
+        let settings = ProbePlugin.settings(requestTimeout: .seconds(30))
+        try await ProbePlugin.withHarness([ProbePlugin.executable()], settings: settings) { harness in
+            let client = harness.client()
+            let start = ContinuousClock.now
+            async let replies = client.exchange(#"{"type":"probe","do":"hang"}"#)
+            try await Task.sleep(for: .milliseconds(300))
+            client.session.closing.close()
+            #expect(await replies.map { $0["code"] } == ["plugin_unavailable"])
+            #expect(ContinuousClock.now - start < .seconds(15))
+            // A request from a connection already closed does not wait either.
+            let late = ContinuousClock.now
+            let afterClose = await client.exchange(#"{"type":"probe","do":"hang"}"#)
+            #expect(afterClose.map { $0["code"] } == ["plugin_unavailable"])
+            #expect(ContinuousClock.now - late < .seconds(15))
+        }
+    }
+
     @Test(.timeLimit(.minutes(1))) func answersToNothingAskedDoNotHideAHungPlugin() async throws {
         // It never reads, and writes an answer for an id nobody asked for every 10 ms: such
         // answers used to reset the count of timeouts in a row, so it was never restarted.
