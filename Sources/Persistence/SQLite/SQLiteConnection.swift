@@ -81,12 +81,23 @@ final class SQLiteConnection {
         return sqlite3_file_control(self.handle, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK && moved != 0
     }
 
+    /// The WAL file beside the database file, once the database is in WAL mode.
+    var walPath: String { self.path + "-wal" }
+
     /// Copies as much of the WAL into the database file as no reader still needs, without
     /// waiting for anyone (`SQLITE_CHECKPOINT_PASSIVE`). Once every frame is copied, the next
     /// write transaction starts the WAL over from its beginning instead of growing it.
     func checkpointPassively() throws(SQLiteError) {
         let rc = sqlite3_wal_checkpoint_v2(self.handle, "main", SQLITE_CHECKPOINT_PASSIVE, nil, nil)
         guard rc == SQLITE_OK else { throw self.error(rc, doing: "wal_checkpoint(PASSIVE)") }
+    }
+
+    /// Copies every frame of the WAL this connection has open into the database file, waiting up
+    /// to the busy timeout for readers still on them, then cuts that WAL to nothing
+    /// (`SQLITE_CHECKPOINT_TRUNCATE`). Throws `SQLITE_BUSY` when some frames could not be copied.
+    func checkpointCompletely() throws(SQLiteError) {
+        let rc = sqlite3_wal_checkpoint_v2(self.handle, "main", SQLITE_CHECKPOINT_TRUNCATE, nil, nil)
+        guard rc == SQLITE_OK else { throw self.error(rc, doing: "wal_checkpoint(TRUNCATE)") }
     }
 
     /// The rowid of the last successful INSERT on this connection.

@@ -34,6 +34,15 @@ actor BatchingWriter {
     private var isClosed = false
     /// The last batch failed for a full disk: checkpoint before the next one (`checkpointAfterDiskFull`).
     private var diskWasFull = false
+    /// The WAL file the connection commits to (see ``walFileHasMoved()``).
+    private var walFile = WALFile.unknown
+    private enum WALFile {
+        /// The database is not prepared yet.
+        case unknown
+        case inPlace(FileIdentity)
+        /// Deleted or replaced; `rescued` once the frames committed to it are copied into the database file.
+        case moved(rescued: Bool)
+    }
     /// Writes accepted and not yet answered, queued or in a batch being committed. Counted outside
     /// the actor: while a commit blocks its thread (a lock held by another process, a slow disk),
     /// `perform` cannot run on it, and the queue's bound must hold all the same.
@@ -91,6 +100,8 @@ actor BatchingWriter {
     /// Commits what is queued and refuses further writes (graceful shutdown).
     func close() {
         self.flush()
+        // A WAL file deleted since the last batch: what it holds is lost at exit unless copied now.
+        _ = self.walFileHasMoved()
         self.isClosed = true
     }
 
@@ -119,12 +130,13 @@ actor BatchingWriter {
         guard !self.pending.isEmpty else { return }
         let batch = self.pending
         self.pending.removeAll(keepingCapacity: true)
+        // Two `stat`s per batch, one by SQLite for the database file and one for the WAL file.
         guard !self.connection.fileHasMoved else {
-            // Acknowledged, these writes would be lost for good: the file they would go to is gone.
-            self.logger.critical(
-                "persistence.database.moved",
-                metadata: ["db.path": "\(self.connection.path)", "effect": "writes refused until the server restarts"])
-            for write in batch { write.continuation.resume(throwing: PersistenceError.storageFailure) }
+            self.refuse(batch, event: "persistence.database.moved", path: self.connection.path)
+            return
+        }
+        guard !self.walFileHasMoved() else {
+            self.refuse(batch, event: "persistence.wal.moved", path: self.connection.walPath)
             return
         }
 
@@ -155,6 +167,55 @@ actor BatchingWriter {
                     write.continuation.resume(throwing: Self.persistenceError(for: error))
                 }
             }
+        }
+    }
+
+    /// Acknowledged, these writes would be lost for good: the file they would go to is gone.
+    private func refuse(_ batch: [PendingWrite], event: Logger.Message, path: String) {
+        self.logger.critical(
+            event, metadata: ["db.path": "\(path)", "effect": "writes refused until the server restarts"])
+        for write in batch { write.continuation.resume(throwing: PersistenceError.storageFailure) }
+    }
+
+    /// Whether the WAL file was deleted or replaced since the database was prepared. The connection
+    /// would go on committing to the file it has open, which no connection opened later reads and
+    /// which is gone at exit, with every write since the last checkpoint. SQLite itself never does
+    /// that while this connection is open: it cuts the file back (`journal_size_limit`, checkpoints)
+    /// but deletes it only when the last connection closes.
+    ///
+    /// When it was, rescues the frames (once, or at each call until that succeeds).
+    private func walFileHasMoved() -> Bool {
+        switch self.walFile {
+        case .unknown:
+            return false
+        case .inPlace(let identity):
+            guard FileIdentity(path: self.connection.walPath) != identity else { return false }
+            self.walFile = .moved(rescued: self.rescueOrphanedWAL())
+        case .moved(rescued: false):
+            self.walFile = .moved(rescued: self.rescueOrphanedWAL())
+        case .moved(rescued: true):
+            break
+        }
+        return true
+    }
+
+    /// Copies every frame of the WAL file the connection still has open into the database file: a
+    /// checkpoint reads them through that open file, wherever the path now leads.
+    private func rescueOrphanedWAL() -> Bool {
+        do {
+            try self.connection.checkpointCompletely()
+            self.logger.notice(
+                "persistence.wal.rescued",
+                metadata: ["db.path": "\(self.connection.path)", "result": "committed writes copied into the database"])
+            return true
+        } catch {
+            self.logger.critical(
+                "persistence.wal.rescue_failed",
+                metadata: [
+                    "db.path": "\(self.connection.path)", "error": "\(error)",
+                    "effect": "writes committed since the last checkpoint are lost if the server stops before a retry",
+                ])
+            return false
         }
     }
 
@@ -308,7 +369,10 @@ extension BatchingWriter {
         // before anything can be written again. This cuts the file back to one checkpoint's worth
         // (1,000 pages) when the WAL starts over: once per checkpoint, not per write.
         try self.connection.execute("PRAGMA journal_size_limit = \(Self.walSizeLimitBytes)")
-        return try self.connection.migrate()
+        let version = try self.connection.migrate()
+        // SQLite opened the WAL file with WAL mode, and keeps it open while the connection is.
+        self.walFile = FileIdentity(path: self.connection.walPath).map(WALFile.inPlace) ?? .unknown
+        return version
     }
 
     /// Stores each of these scores as the integer the server reads for it, so that SQL's
