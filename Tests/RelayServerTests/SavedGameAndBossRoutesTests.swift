@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import Logging
 import NIOCore
 import _NIOFileSystem
 import Synchronization
@@ -138,6 +139,29 @@ struct SavedGameAndBossRoutesTests {
         }
     }
 
+    /// `cp` over an image truncates the file, then writes it: a request meanwhile reads part of it.
+    @Test("A boss image that changes while it is read is read again; still changing, a 503, and nothing kept")
+    func bossImageChangingWhileRead() async throws {
+        try await withTemporaryDirectory { images in
+            let file = try FileRewrittenAfterReads(path: "\(images)/boss_03.png")
+            let bossImages = BossImages(directory: images, readFile: { try await file.read($0) })
+            let logger = Logger(label: "test")
+
+            file.rewrite(afterReads: BossImages.readAttempts)
+            await #expect(throws: APIError.storageBusy) {
+                try await bossImages.image(forBossIndex: 3, logger: logger)
+            }
+            #expect(file.reads == BossImages.readAttempts)
+
+            file.rewrite(afterReads: 1)  // the first read gets the file as it was: read again
+            #expect(try await bossImages.image(forBossIndex: 3, logger: logger) == file.bytes())
+            #expect(file.reads == BossImages.readAttempts + 2)
+            // Settled: served from memory.
+            #expect(try await bossImages.image(forBossIndex: 3, logger: logger) == file.bytes())
+            #expect(file.reads == BossImages.readAttempts + 2)
+        }
+    }
+
     @Test("The image cache answers only for the version it read, and holds at most its capacity")
     func imageCache() {
         let cache = ImageCache()
@@ -212,5 +236,45 @@ struct SavedGameAndBossRoutesTests {
                 #expect(empty.body.readableBytes == 0)
             }
         }
+    }
+}
+
+/// A file read as a whole, then rewritten with other bytes and another size after each of the
+/// next reads it is told of, as if a copy over it went on under each read.
+private final class FileRewrittenAfterReads: Sendable {
+    let path: String
+    private struct State {
+        var reads = 0
+        var rewritesLeft = 0
+        var version = 0
+    }
+    private let state = Mutex(State())
+
+    init(path: String) throws {
+        self.path = path
+        try Self.write(version: 0, to: path)
+    }
+
+    var reads: Int { self.state.withLock { $0.reads } }
+
+    func rewrite(afterReads count: Int) { self.state.withLock { $0.rewritesLeft = count } }
+
+    func bytes() throws -> ByteBuffer { ByteBuffer(bytes: try Data(contentsOf: URL(fileURLWithPath: self.path))) }
+
+    func read(_ path: FilePath) async throws -> ByteBuffer {
+        let bytes = try await BossImages.readWholeFile(path)
+        let version = self.state.withLock { state -> Int? in
+            state.reads += 1
+            guard state.rewritesLeft > 0 else { return nil }
+            state.rewritesLeft -= 1
+            state.version += 1
+            return state.version
+        }
+        if let version { try Self.write(version: version, to: self.path) }
+        return bytes
+    }
+
+    private static func write(version: Int, to path: String) throws {
+        try Data(repeating: UInt8(version), count: 1_000 + version).write(to: URL(fileURLWithPath: path))
     }
 }

@@ -1,4 +1,5 @@
 import Hummingbird
+import Logging
 import NIOCore
 import Persistence
 import Synchronization
@@ -15,7 +16,7 @@ struct BossRoutes<Context: RequestContext> {
         }
         open.get("/api/bosses/images/{boss_index}") { _, context in
             let index = try Request.integer(context.parameters.get("boss_index") ?? "", location: ["path", "boss_index"])
-            return try await self.images.response(forBossIndex: index, context: context)
+            return try await self.images.response(forBossIndex: index, logger: context.logger)
         }
     }
 }
@@ -29,14 +30,30 @@ struct BossRoutes<Context: RequestContext> {
 /// What was read is kept (``ImageCache``) while the file's size and modification time stay the
 /// same, and every answer shares those bytes: before, each request read its own copy, and a
 /// client that pipelined requests for an 8 MiB image and read slowly pinned 8 MiB per request.
+///
+/// A file replaced in place (`cp` truncates it, then writes) is read part-way by requests meanwhile:
+/// a read is served and kept only if the file has as many bytes as were read and the same size and
+/// modification time after the read as before it.
 struct BossImages: Sendable {
     let directory: String
     private let cache = ImageCache()
+    /// Reads a whole file: ``readWholeFile(_:)``, or in tests one that changes the file under the read.
+    private let readFile: @Sendable (FilePath) async throws -> ByteBuffer
     /// Larger files are refused (500) rather than held in memory.
     static let maxImageBytes: Int64 = 8 * 1024 * 1024
+    /// Reads of a file that changes under each of them, before the answer is a 503.
+    static let readAttempts = 3
 
-    init(directory: String) {
+    init(
+        directory: String,
+        readFile: @escaping @Sendable (FilePath) async throws -> ByteBuffer = BossImages.readWholeFile
+    ) {
         self.directory = directory
+        self.readFile = readFile
+    }
+
+    @Sendable static func readWholeFile(_ path: FilePath) async throws -> ByteBuffer {
+        try await ByteBuffer(contentsOf: path, maximumSizeAllowed: .bytes(Self.maxImageBytes))
     }
 
     /// `NN` in `boss_NN.png`: at least two digits, as Python's `{:02d}`.
@@ -45,36 +62,58 @@ struct BossImages: Sendable {
     }
 
     /// The PNG with a year-long immutable cache, or a (non-cacheable) error.
+    func response(forBossIndex index: Int64, logger: Logger) async throws -> Response {
+        Response(
+            status: .ok,
+            headers: [.contentType: "image/png", .cacheControl: "public, max-age=31536000, immutable"],
+            body: ResponseBody(byteBuffer: try await self.image(forBossIndex: index, logger: logger))
+        )
+    }
+
+    /// The bytes of the image, whole.
     ///
     /// Not a regular file (missing, a folder, a FIFO that would block the read) → 404; too large
-    /// or unreadable → 500; no file descriptor left → 503. The causes of 500 and 503 are logged.
-    func response(forBossIndex index: Int64, context: some RequestContext) async throws -> Response {
+    /// or unreadable → 500; no file descriptor left, or still changing after ``readAttempts``
+    /// reads → 503. The causes of 500 and 503 are logged.
+    func image(forBossIndex index: Int64, logger: Logger) async throws -> ByteBuffer {
         guard index >= 0 else { throw APIError.bossImageNotFound(index: index) }
         let path = FilePath("\(self.directory)/boss_\(Self.fileNumber(index)).png")
+        for _ in 0..<Self.readAttempts {
+            if let bytes = try await self.image(at: path, index: index, logger: logger) { return bytes }
+        }
+        logger.warning("boss_image.changing", metadata: ["path": "\(path)", "reads": "\(Self.readAttempts)"])
+        throw APIError.storageBusy
+    }
+
+    /// The bytes of the image at `path`, or nil when the file changed while being read.
+    private func image(at path: FilePath, index: Int64, logger: Logger) async throws -> ByteBuffer? {
         guard let info = try? await FileSystem.shared.info(forFileAt: path), info.type == .regular else {
             throw APIError.bossImageNotFound(index: index)
         }
         guard info.size <= Self.maxImageBytes else {
-            context.logger.error("boss_image.too_large", metadata: ["path": "\(path)", "bytes": "\(info.size)"])
+            logger.error("boss_image.too_large", metadata: ["path": "\(path)", "bytes": "\(info.size)"])
             throw APIError.storageFailure
         }
-        let version = ImageCache.Version(size: info.size, modified: info.lastDataModificationTime)
-        let bytes: ByteBuffer
+        let version = ImageCache.Version(info)
         do {
-            bytes = try await self.cache.bytes(of: path, version) {
-                try await ByteBuffer(contentsOf: path, maximumSizeAllowed: .bytes(Self.maxImageBytes))
-            }
+            return try await self.cache.bytes(of: path, version) { try await self.read(path, at: version) }
+        } catch is FileChangedWhileRead {
+            return nil
         } catch let error as FileSystemError where error.code == .notFound {
             throw APIError.bossImageNotFound(index: index)  // removed since it was looked up
         } catch {
-            context.logger.error("boss_image.unreadable", metadata: ["path": "\(path)", "error": "\(error)"])
+            logger.error("boss_image.unreadable", metadata: ["path": "\(path)", "error": "\(error)"])
             throw Self.isOutOfFileDescriptors(error) ? APIError.storageBusy : APIError.storageFailure
         }
-        return Response(
-            status: .ok,
-            headers: [.contentType: "image/png", .cacheControl: "public, max-age=31536000, immutable"],
-            body: ResponseBody(byteBuffer: bytes)
-        )
+    }
+
+    /// Reads `path` whole, if it is still at `version` once read, with as many bytes as were read.
+    private func read(_ path: FilePath, at version: ImageCache.Version) async throws -> ByteBuffer {
+        let bytes = try await self.readFile(path)
+        guard bytes.readableBytes == version.size,
+            let after = try? await FileSystem.shared.info(forFileAt: path), ImageCache.Version(after) == version
+        else { throw FileChangedWhileRead() }
+        return bytes
     }
 
     /// EMFILE or ENFILE: the process or the system has no file descriptor left, for now.
@@ -83,6 +122,9 @@ struct BossImages: Sendable {
         return cause.errno == .tooManyOpenFiles || cause.errno == .tooManyOpenFilesInSystem
     }
 }
+
+/// The file changed while being read: what was read is neither served nor kept.
+private struct FileChangedWhileRead: Error {}
 
 /// The images read so far, by path, each with the size and modification time it was read at.
 /// At most ``capacity`` of them (the folder is the operator's; a full cache forgets one). A read
@@ -126,8 +168,7 @@ final class ImageCache: Sendable {
         }
     }
 
-    /// Keeps `bytes`, read from `path` at `version` (a file changed while being read shows a new
-    /// version at the next request, which then reads it again).
+    /// Keeps `bytes`, read from `path` at `version`.
     func keep(_ bytes: ByteBuffer, of path: FilePath, _ version: Version) {
         self.images.withLock { images in
             if images[path] == nil, images.count >= Self.capacity, let any = images.keys.first {
@@ -135,5 +176,11 @@ final class ImageCache: Sendable {
             }
             images[path] = (version, bytes)
         }
+    }
+}
+
+extension ImageCache.Version {
+    init(_ info: FileInfo) {
+        self.init(size: info.size, modified: info.lastDataModificationTime)
     }
 }
