@@ -27,7 +27,7 @@ struct FastAPIParityTests {
     func headRequests() async throws {
         try await withTemporaryDirectory { images in
             let png = [UInt8](repeating: 7, count: 300)
-            try Data(png).write(to: URL(fileURLWithPath: "\(images)/boss_03.png"))
+            try writeSettledImage(Data(png), to: "\(images)/boss_03.png")
             try await withLiveApp(configure: { $0.bossImagesDirectory = images }) { client in
                 for (uri, keyed) in [("/api/rooms", false), ("/api/bosses", true), ("/api/scores/leaderboard", true), ("/", false)] {
                     let headers: HTTPFields = keyed ? [apiKeyHeader: testAPIKey] : [:]

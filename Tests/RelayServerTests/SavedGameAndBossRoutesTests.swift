@@ -90,7 +90,7 @@ struct SavedGameAndBossRoutesTests {
     func bossImages() async throws {
         try await withTemporaryDirectory { images in
             let png = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + Array(repeating: 7, count: 300))
-            try png.write(to: URL(fileURLWithPath: "\(images)/boss_03.png"))
+            try writeSettledImage(png, to: "\(images)/boss_03.png")
             try await withLiveApp(configure: { $0.bossImagesDirectory = images }) { client in
                 let image = try await client.execute(uri: "/api/bosses/images/3", method: .get)
                 #expect(image.status == .ok)
@@ -139,6 +139,34 @@ struct SavedGameAndBossRoutesTests {
         }
     }
 
+    /// `cp` pausing between its writes leaves a file that reads whole and unchanged, but only part-written.
+    @Test("A boss image modified in the last 10 s is served without the year-long cache, then with it")
+    func recentlyModifiedBossImages() async throws {
+        let modified = { (seconds: Int) in
+            ImageCache.Version(size: 1, modified: .init(seconds: seconds, nanoseconds: 0))
+        }
+        #expect(!BossImages.hasSettled(modified(1_000), now: 1_009))
+        #expect(BossImages.hasSettled(modified(1_000), now: 1_010))
+        #expect(!BossImages.hasSettled(modified(2_000), now: 1_000))  // in the future: as good as just now
+
+        try await withTemporaryDirectory { images in
+            let path = "\(images)/boss_03.png"
+            // Modified an hour ahead, not just now: not settled however long a loaded run takes to ask.
+            try Data(repeating: 1, count: 300).write(to: URL(fileURLWithPath: path))
+            let hourAhead = timespec(tv_sec: time(nil) + 3_600, tv_nsec: 0)
+            #expect(utimensat(AT_FDCWD, path, [hourAhead, hourAhead], 0) == 0)
+            try await withLiveApp(configure: { $0.bossImagesDirectory = images }) { client in
+                let fresh = try await client.execute(uri: "/api/bosses/images/3", method: .get)
+                #expect(fresh.status == .ok)
+                #expect(fresh.headers[.cacheControl] == "no-cache, no-store, must-revalidate")
+                try writeSettledImage(Data(repeating: 2, count: 300), to: path)
+                let settled = try await client.execute(uri: "/api/bosses/images/3", method: .get)
+                #expect(settled.headers[.cacheControl] == "public, max-age=31536000, immutable")
+                #expect(Data(buffer: settled.body) == Data(repeating: 2, count: 300))
+            }
+        }
+    }
+
     /// `cp` over an image truncates the file, then writes it: a request meanwhile reads part of it.
     @Test("A boss image that changes while it is read is read again; still changing, a 503, and nothing kept")
     func bossImageChangingWhileRead() async throws {
@@ -154,10 +182,10 @@ struct SavedGameAndBossRoutesTests {
             #expect(file.reads == BossImages.readAttempts)
 
             file.rewrite(afterReads: 1)  // the first read gets the file as it was: read again
-            #expect(try await bossImages.image(forBossIndex: 3, logger: logger) == file.bytes())
+            #expect(try await bossImages.image(forBossIndex: 3, logger: logger).bytes == file.bytes())
             #expect(file.reads == BossImages.readAttempts + 2)
             // Settled: served from memory.
-            #expect(try await bossImages.image(forBossIndex: 3, logger: logger) == file.bytes())
+            #expect(try await bossImages.image(forBossIndex: 3, logger: logger).bytes == file.bytes())
             #expect(file.reads == BossImages.readAttempts + 2)
         }
     }

@@ -22,6 +22,14 @@ func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws 
     return try await body(path)
 }
 
+/// Writes a boss image last modified an hour ago, long enough to be served with the year-long
+/// immutable cache (``BossImages/settlingSeconds``).
+func writeSettledImage(_ data: Data, to path: String) throws {
+    try data.write(to: URL(fileURLWithPath: path))
+    let hourAgo = timespec(tv_sec: time(nil) - 3_600, tv_nsec: 0)
+    guard utimensat(AT_FDCWD, path, [hourAgo, hourAgo], 0) == 0 else { throw POSIXError(.EIO) }
+}
+
 /// Runs `body` against the real application on a loopback port, over a new SQLite file.
 func withLiveApp(
     configure: (inout ServerConfiguration) -> Void = { _ in },

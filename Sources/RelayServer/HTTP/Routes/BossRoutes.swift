@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import NIOCore
@@ -33,7 +34,8 @@ struct BossRoutes<Context: RequestContext> {
 ///
 /// A file replaced in place (`cp` truncates it, then writes) is read part-way by requests meanwhile:
 /// a read is served and kept only if the file has as many bytes as were read and the same size and
-/// modification time after the read as before it.
+/// modification time after the read as before it. A read while the writer pauses passes that test;
+/// so a file modified less than ``settlingSeconds`` ago is served without the immutable cache.
 struct BossImages: Sendable {
     let directory: String
     private let cache = ImageCache()
@@ -43,6 +45,14 @@ struct BossImages: Sendable {
     static let maxImageBytes: Int64 = 8 * 1024 * 1024
     /// Reads of a file that changes under each of them, before the answer is a 503.
     static let readAttempts = 3
+    /// Until a file was last modified this long ago, it may still be being written.
+    static let settlingSeconds = 10
+
+    /// An image's bytes, whole, and the version of the file they were read from.
+    struct Image {
+        let bytes: ByteBuffer
+        let version: ImageCache.Version
+    }
 
     init(
         directory: String,
@@ -61,32 +71,38 @@ struct BossImages: Sendable {
         (0..<10).contains(index) ? "0\(index)" : "\(index)"
     }
 
-    /// The PNG with a year-long immutable cache, or a (non-cacheable) error.
+    /// The PNG with a year-long immutable cache, or a (non-cacheable) error. A file modified just
+    /// now gets the API's no-store caching instead (``SecurityHeaders``): its whole may come later.
     func response(forBossIndex index: Int64, logger: Logger) async throws -> Response {
-        Response(
-            status: .ok,
-            headers: [.contentType: "image/png", .cacheControl: "public, max-age=31536000, immutable"],
-            body: ResponseBody(byteBuffer: try await self.image(forBossIndex: index, logger: logger))
-        )
+        let image = try await self.image(forBossIndex: index, logger: logger)
+        var headers: HTTPFields = [.contentType: "image/png"]
+        if Self.hasSettled(image.version) { headers[.cacheControl] = "public, max-age=31536000, immutable" }
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: image.bytes))
     }
 
-    /// The bytes of the image, whole.
+    /// Whether a file at `version` was last modified ``settlingSeconds`` before `now` (seconds since
+    /// 1970) or earlier; a modification time in the future counts as just now.
+    static func hasSettled(_ version: ImageCache.Version, now: Int = Int(Date().timeIntervalSince1970)) -> Bool {
+        version.modified.seconds <= now - Self.settlingSeconds
+    }
+
+    /// The image, read whole.
     ///
     /// Not a regular file (missing, a folder, a FIFO that would block the read) → 404; too large
     /// or unreadable → 500; no file descriptor left, or still changing after ``readAttempts``
     /// reads → 503. The causes of 500 and 503 are logged.
-    func image(forBossIndex index: Int64, logger: Logger) async throws -> ByteBuffer {
+    func image(forBossIndex index: Int64, logger: Logger) async throws -> Image {
         guard index >= 0 else { throw APIError.bossImageNotFound(index: index) }
         let path = FilePath("\(self.directory)/boss_\(Self.fileNumber(index)).png")
         for _ in 0..<Self.readAttempts {
-            if let bytes = try await self.image(at: path, index: index, logger: logger) { return bytes }
+            if let image = try await self.image(at: path, index: index, logger: logger) { return image }
         }
         logger.warning("boss_image.changing", metadata: ["path": "\(path)", "reads": "\(Self.readAttempts)"])
         throw APIError.storageBusy
     }
 
-    /// The bytes of the image at `path`, or nil when the file changed while being read.
-    private func image(at path: FilePath, index: Int64, logger: Logger) async throws -> ByteBuffer? {
+    /// The image at `path`, or nil when the file changed while being read.
+    private func image(at path: FilePath, index: Int64, logger: Logger) async throws -> Image? {
         guard let info = try? await FileSystem.shared.info(forFileAt: path), info.type == .regular else {
             throw APIError.bossImageNotFound(index: index)
         }
@@ -96,7 +112,8 @@ struct BossImages: Sendable {
         }
         let version = ImageCache.Version(info)
         do {
-            return try await self.cache.bytes(of: path, version) { try await self.read(path, at: version) }
+            let bytes = try await self.cache.bytes(of: path, version) { try await self.read(path, at: version) }
+            return Image(bytes: bytes, version: version)
         } catch is FileChangedWhileRead {
             return nil
         } catch let error as FileSystemError where error.code == .notFound {
