@@ -158,7 +158,8 @@ struct RelayCommand: AsyncParsableCommand {
         do {
             try await PluginHost.withPlugins(
                 configuration.pluginExecutables, settings: configuration.pluginSettings, builtIns: handlers,
-                eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger
+                eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger,
+                interruptingSignals: [SIGINT, SIGTERM]
             ) { plugins in
                 let dispatcher = try MessageDispatcher(
                     handlers: handlers + plugins.handlers, filters: filters + plugins.filters)
@@ -176,6 +177,10 @@ struct RelayCommand: AsyncParsableCommand {
                 )
                 try await app.runService()
             }
+        } catch let error as PluginStartupInterrupted {
+            // Asked to stop before serving: the plugins are stopped, nothing was written.
+            logger.notice("relay.startup.interrupted", metadata: ["signal": "\(error.signal)"])
+            await store.close()
         } catch let error as PluginStartupError {
             try await Self.abandon(store, because: "\(error)", logger: logger)
         } catch let error as PluginConflictError {

@@ -168,4 +168,40 @@ struct PluginServerTests {
             #expect(ContinuousClock.now - stop < .seconds(20), "the stop waited for the host's request")
         }
     }
+
+    @Test("SIGINT or SIGTERM while the plugins start stops them, and what they started, and exits 0", arguments: [SIGINT, SIGTERM])
+    func signalDuringPluginStartup(signal: Int32) async throws {
+        try await withTemporaryDirectory { directory in
+            // The plugin starts a helper, then takes 5 s to say hello.
+            let helperPIDFile = "\(directory)/helper.pid"
+            let plugins = try Self.pluginsFolder(
+                in: directory, script: "slow_start.sh",
+                """
+                sleep 300 &
+                echo $! > \(helperPIDFile)
+                sleep 5
+                echo '{"kind":"hello","protocol":1,"name":"slow","handles":["slow"]}'
+                cat >/dev/null
+                """)
+            let relay = try self.startRelay(dataDirectory: directory, pluginsDirectory: plugins)
+            let deadline = ContinuousClock.now + .seconds(30)
+            var helper: Int32?
+            while helper == nil, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+                helper = (try? String(contentsOfFile: helperPIDFile, encoding: .utf8))
+                    .flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            }
+            let helperPID = try #require(helper)
+            relay.send(signal)
+            // It used to die of the signal at once (status 128 + signal), and the helper lived on.
+            #expect(try await relay.exitStatus() == 0, "\(relay.printed)")
+            #expect(relay.printed.contains("relay.startup.interrupted"))
+            let gone = ContinuousClock.now + .seconds(10)
+            while kill(helperPID, 0) == 0, ContinuousClock.now < gone {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(kill(helperPID, 0) != 0, "the plugin's helper \(helperPID) outlived the server")
+            kill(helperPID, SIGKILL)
+        }
+    }
 }

@@ -18,14 +18,19 @@ public enum PluginHost {
     /// Starts `executables`, waits for every hello, runs `body` with what they handle and
     /// filter, then closes their stdin, waits up to the grace period and kills the rest.
     ///
+    /// While they start, `interruptingSignals` (the server's SIGINT and SIGTERM) end the start
+    /// instead of the process: its own handling of them begins only in `body`.
+    ///
     /// - Throws: ``PluginStartupError`` when a plugin does not come up, ``PluginConflictError``
-    ///   when two plugins, or a plugin and `builtIns`, claim one type; or what `body` throws.
+    ///   when two plugins, or a plugin and `builtIns`, claim one type, ``PluginStartupInterrupted``
+    ///   for one of `interruptingSignals`; or what `body` throws.
     public static func withPlugins<Result: Sendable>(
         _ executables: [PluginExecutable],
         settings: PluginSettings = PluginSettings(),
         builtIns: [any MessageHandler],
         eventLoopGroup: any EventLoopGroup,
         logger: Logger,
+        interruptingSignals: [Int32] = [],
         isolation: isolated (any Actor)? = #isolation,
         _ body: (Registrations) async throws -> Result
     ) async throws -> Result {
@@ -40,13 +45,19 @@ public enum PluginHost {
                 group.addTask { await process.supervise() }
             }
             let outcome: Swift.Result<Result, any Error>
+            let interruption = StartupInterruption(signals: executables.isEmpty ? [] : interruptingSignals) { signal in
+                for process in processes { process.refuseStart(because: "start-up interrupted by signal \(signal)") }
+            }
             do {
-                var announced: [(PluginExecutable, PluginHello)] = []
-                for process in processes {
-                    announced.append((process.executable, try await process.waitUntilReady()))
+                var hellos: [PluginHello] = []
+                do {
+                    for process in processes { hellos.append(try await process.waitUntilReady()) }
+                    if let signal = interruption.end() { throw PluginStartupInterrupted(signal: signal) }
+                } catch {
+                    // A start that the signal failed says so.
+                    throw interruption.end().map { PluginStartupInterrupted(signal: $0) as any Error } ?? error
                 }
-                let registrations = try Self.registrations(
-                    processes: processes, hellos: announced.map(\.1), builtIns: builtIns)
+                let registrations = try Self.registrations(processes: processes, hellos: hellos, builtIns: builtIns)
                 outcome = .success(try await body(registrations))
             } catch {
                 outcome = .failure(error)
