@@ -1,3 +1,4 @@
+import Persistence
 public import Relay
 
 /// One decoded client message: its `type` and its fields, with typed accessors that
@@ -79,23 +80,9 @@ public struct InboundMessage: Sendable {
 
 extension String {
     /// The string without leading and trailing whitespace (Unicode `White_Space` code points,
-    /// which `Character.isWhitespace` tests).
-    ///
-    /// Walks code points, never characters backwards: breaking a string into characters from
-    /// its end restarts at every step over a run of flag letters (regional indicators), so
-    /// the old `reversed()` took a second for 64 KB of them.
+    /// which `Character.isWhitespace` tests): the trim every stored name and mode gets
+    /// (`Whitespace.trimmed`, shared with the migration that trims the old backend's rows).
     public func trimmingWhitespace() -> String {
-        let scalars = self.unicodeScalars
-        guard let first = scalars.firstIndex(where: { !$0.isWhitespace }),
-            let last = scalars.lastIndex(where: { !$0.isWhitespace })
-        else { return "" }
-        return String(scalars[first...last])
-    }
-}
-
-extension Unicode.Scalar {
-    /// `White_Space`, with ASCII decided without the property lookup (~100 ns a code point).
-    fileprivate var isWhitespace: Bool {
-        self.isASCII ? self == " " || (0x09...0x0D).contains(self.value) : self.properties.isWhitespace
+        Whitespace.trimmed(self)
     }
 }

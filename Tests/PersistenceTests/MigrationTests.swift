@@ -69,6 +69,11 @@ private func scoreIndexes(_ raw: RawDatabase) throws -> Set<String> {
     Set(try raw.strings("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'scores'"))
 }
 
+/// Every row of `scores` and of `saved_games`, read as text.
+private func scoreAndSaveRows(_ raw: RawDatabase) throws -> [[String?]] {
+    try raw.rows("SELECT * FROM scores ORDER BY id") + raw.rows("SELECT * FROM saved_games ORDER BY id")
+}
+
 /// Turns the legacy database into a version 2 one (schema as released before v3), written out
 /// independently of `migrations`.
 private func upgradeLegacyDatabaseToVersion2(at path: String) throws {
@@ -78,6 +83,31 @@ private func upgradeLegacyDatabaseToVersion2(at path: String) throws {
         CREATE INDEX idx_scores_mode_score ON scores(game_mode, score DESC);
         CREATE INDEX idx_scores_player_score ON scores(player_name, score DESC);
         PRAGMA user_version = 2;
+        """
+    )
+}
+
+/// Writes a legacy database holding what the old backend stored as sent: names and modes with
+/// whitespace around them (ASCII and other Unicode `White_Space`), names of whitespace alone, and
+/// saves whose names are one once trimmed.
+private func makeLegacyDatabaseWithUntrimmedNames(at path: String) throws {
+    let raw = try RawDatabase(path: path)
+    try raw.execute(legacySchema)
+    try raw.execute(
+        """
+        INSERT INTO scores (player_name, score, coins, enemies_defeated, distance, level, game_mode, created_at) VALUES
+            ('Bob ', 900, 1, 1, 1, 1, 'endless', '2024-01-01 00:00:00'),
+            ('Bob', 100, 1, 1, 1, 1, 'endless', '2024-01-01 00:00:00'),
+            (' Carol', 500, 1, 1, 1, 1, ' levels ', '2024-01-01 00:00:00'),
+            ('\u{3000}Dana\t', 300, 1, 1, 1, 1, 'levels\u{A0}', '2024-01-01 00:00:00'),
+            ('   ', 50, 1, 1, 1, 1, ' endless', '2024-01-01 00:00:00'),
+            ('Émile', 10, 1, 1, 1, 1, 'endless', '2024-01-01 00:00:00');
+        INSERT INTO saved_games (player_name, level, score, lives, health, coins, weapon, timestamp) VALUES
+            ('Bob ', 7, 900, 2, 50, 10, 'laser', '2024-01-02 00:00:00'),
+            ('Bob', 2, 100, 1, 1, 1, 'blaster', '2024-01-01 00:00:00'),
+            (' Carol', 3, 500, 1, 1, 1, 'raygun', '2024-01-05 00:00:00'),
+            ('Carol\n', 4, 600, 1, 1, 1, 'laser', '2024-01-03 00:00:00'),
+            ('  ', 1, 1, 1, 1, 1, 'laser', '2024-01-01 00:00:00');
         """
     )
 }
@@ -186,7 +216,7 @@ struct MigrationTests {
                 #expect(try await store.personalBest(playerName: "alice")?.id == 1)
 
                 let raw = try RawDatabase(path: path)
-                #expect(try raw.integer("PRAGMA user_version") == 3)
+                #expect(try raw.integer("PRAGMA user_version") == Int64(migrations.count))
                 #expect(try scoreIndexes(raw) == ["idx_scores_player_score"])
                 #expect(try raw.integer("SELECT COUNT(*) FROM scores") == 4)
                 let plan = try raw.rows(
@@ -229,6 +259,50 @@ struct MigrationTests {
             let raw = try RawDatabase(path: path)
             try #require(try raw.strings("SELECT DISTINCT typeof(score) FROM scores") == ["integer"])
             #expect(try raw.leaderboard(limit: 10, gameMode: "classic").map(\.id) == [2, 9, 1, 5, 6, 8, 7])
+        }
+    }
+
+    @Test func legacyNamesAndModesAreTrimmedOnceAsTheServerLooksThemUp() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            try makeLegacyDatabaseWithUntrimmedNames(at: path)
+            let configuration = PersistenceConfiguration(databasePath: path)
+            try await withStore(configuration) { store in
+                // Each colliding pair of saves kept its newer one, whichever name it had.
+                #expect(try await store.load(playerName: "Bob")?.level == 7)
+                #expect(try await store.load(playerName: "Carol")?.level == 3)
+                #expect(try await store.personalBest(playerName: "Bob")?.submission.score == 900)
+                #expect(try await store.personalBest(playerName: "Dana")?.submission.score == 300)
+
+                let board = try await store.leaderboard(limit: 10, gameMode: nil)
+                #expect(board.map(\.submission.playerName) == ["Bob", "Carol", "Dana", "Bob", "   ", "Émile"])
+                #expect(try await store.leaderboard(limit: 10, gameMode: "levels").map(\.id) == [3, 4])
+                #expect(try await store.leaderboard(limit: 10, gameMode: "endless").map(\.id) == [1, 2, 5, 6])
+                #expect(try await store.rank(of: 0, gameMode: "levels") == 3)
+            }
+            let raw = try RawDatabase(path: path)
+            // Whitespace alone stays: trimmed, it would be a name no write stores.
+            let savedGames = try raw.rows("SELECT id, player_name FROM saved_games ORDER BY id")
+            #expect(savedGames == [["1", "Bob"], ["3", "Carol"], ["5", "  "]])
+            let migrated = try scoreAndSaveRows(raw)
+
+            let reopened = try await withStore(configuration) { try await $0.load(playerName: "Bob") }
+            #expect(reopened?.level == 7)
+            #expect(try scoreAndSaveRows(raw) == migrated)
+            #expect(try raw.integer("PRAGMA user_version") == Int64(migrations.count))
+        }
+    }
+
+    @Test func trimmingReportsWhatItChanged() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            try makeLegacyDatabaseWithUntrimmedNames(at: path)
+            let connection = try SQLiteConnection(path: path, readOnly: false)
+            #expect(
+                try connection.migrate().nameTrimming
+                    == NameTrimming(scores: 4, savedGames: 2, savedGamesDeleted: 2, leftBlank: 2)
+            )
+            #expect(try connection.migrate().nameTrimming == nil)
         }
     }
 

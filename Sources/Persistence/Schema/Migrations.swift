@@ -3,7 +3,7 @@
 /// Version 1 is the original FastAPI backend's schema (same tables and columns,
 /// `IF NOT EXISTS`), so its `game.db` files open unchanged and gain what follows.
 /// Append new steps; never edit a released one.
-let migrations: [String] = [
+let migrations: [Migration] = [
     // 1: the legacy schema.
     """
     CREATE TABLE IF NOT EXISTS scores (
@@ -49,25 +49,47 @@ let migrations: [String] = [
     DROP INDEX IF EXISTS idx_score_desc;
     DROP INDEX IF EXISTS idx_scores_mode_score;
     """,
+    // 4: the old backend stored names and modes as sent; this server trims them before every write
+    //    and lookup, so one sent with spaces around it could no longer be found.
+    .trimStoredNames,
 ]
+
+/// One schema step: SQL, or Swift for what SQL cannot do as the server does it.
+enum Migration: Sendable, ExpressibleByStringLiteral {
+    case sql(String)
+    /// ``SQLiteConnection/trimStoredNames()``.
+    case trimStoredNames
+
+    /// A step written as SQL alone (so the released steps above stay as they were written).
+    init(stringLiteral sql: String) { self = .sql(sql) }
+}
+
+/// What ``SQLiteConnection/migrate()`` did.
+struct MigrationOutcome {
+    /// The schema version before migrating (0 for a new file).
+    var versionBefore: Int
+    /// What step 4 changed, when it ran.
+    var nameTrimming: NameTrimming?
+}
 
 extension SQLiteConnection {
     /// Brings the schema up to date in one transaction and seeds the boss gallery if empty.
-    ///
-    /// - Returns: the schema version before migrating (0 for a new file).
     @discardableResult
-    func migrate() throws(SQLiteError) -> Int {
+    func migrate() throws(SQLiteError) -> MigrationOutcome {
         try self.checkSchemaIsNotNewer()
-        let before = Int(try self.scalarInteger("PRAGMA user_version"))
+        var outcome = MigrationOutcome(versionBefore: Int(try self.scalarInteger("PRAGMA user_version")))
         try self.inTransaction { () throws(SQLiteError) in
-            for step in migrations[before...] {
-                try self.execute(step)
+            for step in migrations[outcome.versionBefore...] {
+                switch step {
+                case .sql(let sql): try self.execute(sql)
+                case .trimStoredNames: outcome.nameTrimming = try self.trimStoredNames()
+                }
             }
             try self.execute("PRAGMA user_version = \(migrations.count)")
             try self.checkSavedGamesAreUniquePerPlayer()
             try self.seedBossesIfEmpty()
         }
-        return before
+        return outcome
     }
 
     /// Throws when the file was written by a newer server than this one.

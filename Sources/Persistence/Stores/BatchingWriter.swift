@@ -369,10 +369,22 @@ extension BatchingWriter {
         // before anything can be written again. This cuts the file back to one checkpoint's worth
         // (1,000 pages) when the WAL starts over: once per checkpoint, not per write.
         try self.connection.execute("PRAGMA journal_size_limit = \(Self.walSizeLimitBytes)")
-        let version = try self.connection.migrate()
+        let outcome = try self.connection.migrate()
+        if let trimming = outcome.nameTrimming, trimming.changedAnything { self.logNameTrimming(trimming) }
         // SQLite opened the WAL file with WAL mode, and keeps it open while the connection is.
         self.walFile = FileIdentity(path: self.connection.walPath).map(WALFile.inPlace) ?? .unknown
-        return version
+        return outcome.versionBefore
+    }
+
+    /// Once migrated: the rows the old backend stored with whitespace around a name or mode now
+    /// hold them trimmed, and saves that then had one name were cut to the newest.
+    private func logNameTrimming(_ trimming: NameTrimming) {
+        self.logger.warning(
+            "persistence.names.trimmed",
+            metadata: [
+                "scores": "\(trimming.scores)", "saved_games": "\(trimming.savedGames)",
+                "saved_games.deleted": "\(trimming.savedGamesDeleted)", "left_blank": "\(trimming.leftBlank)",
+            ])
     }
 
     /// Stores each of these scores as the integer the server reads for it, so that SQL's
