@@ -17,6 +17,18 @@ struct PluginServerTests {
         return plugins
     }
 
+    /// How many times `event` was logged once the plugin said on stderr that its flood is written
+    /// (waited for, bounded), and a second more for the rest of the flood to be read.
+    private static func logged(_ event: String, afterFloodBy relay: ChildRelay) async throws -> Int {
+        _ = try await relay.listeningPort()
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !relay.printed.contains("flood written"), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try await Task.sleep(for: .seconds(1))
+        return relay.printed.components(separatedBy: event).count - 1
+    }
+
     private func startRelay(
         dataDirectory: String, pluginsDirectory: String, timeoutMs: Int = 5000
     ) throws -> ChildRelay {
@@ -93,14 +105,8 @@ struct PluginServerTests {
                 """)
 
             let relay = try self.startRelay(dataDirectory: directory, pluginsDirectory: plugins)
-            _ = try await relay.listeningPort()
-            let deadline = ContinuousClock.now + .seconds(30)
-            while !relay.printed.contains("flood written"), ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            try await Task.sleep(for: .seconds(1))  // the last of the flood read after its stderr marker
-            let logged = relay.printed.components(separatedBy: "plugin.answer.invalid").count - 1
-            // The first ten, then one in a thousand: 30 for 20,000 (it was 20,000, at ~10 MB/s).
+            let logged = try await Self.logged("plugin.answer.invalid", afterFloodBy: relay)
+            // The first ten, then a few (it was 20,000, at ~10 MB/s).
             #expect((10...40).contains(logged), "\(logged) lines")
             relay.send(SIGTERM)
             #expect(try await relay.exitStatus() == 0)
@@ -123,13 +129,7 @@ struct PluginServerTests {
                 cat >/dev/null
                 """)
             let relay = try self.startRelay(dataDirectory: directory, pluginsDirectory: plugins)
-            _ = try await relay.listeningPort()
-            let deadline = ContinuousClock.now + .seconds(30)
-            while !relay.printed.contains("flood written"), ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            try await Task.sleep(for: .seconds(1))  // the last of the flood read after its stderr marker
-            let logged = relay.printed.components(separatedBy: "plugin.line.garbage").count - 1
+            let logged = try await Self.logged("plugin.line.garbage", afterFloodBy: relay)
             // Ten, then one a second for the flood's two: one in a thousand was thousands.
             #expect((2...16).contains(logged), "\(logged) lines")
             #expect(!relay.printed.contains("\r"), "a raw carriage return reached the log")
