@@ -11,6 +11,8 @@ import Synchronization
 final class PluginInput: Sendable {
     private struct Line {
         let bytes: [UInt8]
+        /// Its request's.
+        let id: UInt64
         /// When its request times out.
         let deadline: NIODeadline
     }
@@ -22,36 +24,40 @@ final class PluginInput: Sendable {
         var waiter: CheckedContinuation<[UInt8]?, Never>?
         var isClosed = false
 
-        /// Forgets the lines whose requests have timed out by `now`.
-        mutating func dropExpired(now: NIODeadline) {
-            guard let fresh = self.pending.firstIndex(where: { $0.deadline > now }) else {
-                (self.pending, self.pendingBytes) = ([], 0)
-                return
-            }
-            for line in self.pending[..<fresh] { self.pendingBytes -= line.bytes.count }
-            self.pending.removeFirst(fresh)
+        /// Forgets the lines whose requests have timed out by `now`; returns their ids.
+        mutating func dropExpired(now: NIODeadline) -> [UInt64] {
+            let fresh = self.pending.firstIndex(where: { $0.deadline > now }) ?? self.pending.endIndex
+            let expired = self.pending[..<fresh]
+            for line in expired { self.pendingBytes -= line.bytes.count }
+            defer { self.pending.removeFirst(fresh) }
+            return expired.map(\.id)
         }
     }
 
     private let state = Mutex(State())
     private let limit: Int
+    /// Told the ids of the lines dropped unwritten for their timeout: no answer can come for them.
+    private let droppedUnwritten: @Sendable ([UInt64]) -> Void
 
-    init(limit: Int) {
+    init(limit: Int, droppedUnwritten: @escaping @Sendable ([UInt64]) -> Void = { _ in }) {
         self.limit = limit
+        self.droppedUnwritten = droppedUnwritten
     }
 
-    /// Queues `line`, to be written unless `deadline` passes first; `false` once the input is
-    /// closed, or when `limit` bytes of lines still due already wait.
-    func append(_ line: [UInt8], until deadline: NIODeadline) -> Bool {
+    /// Queues `line`, request `id`'s, to be written unless `deadline` passes first; `false` once
+    /// the input is closed, or when `limit` bytes of lines still due already wait.
+    func append(_ line: [UInt8], id: UInt64, until deadline: NIODeadline) -> Bool {
+        var dropped: [UInt64] = []
+        defer { if !dropped.isEmpty { self.droppedUnwritten(dropped) } }
         let (accepted, waiter) = self.state.withLock { state -> (Bool, CheckedContinuation<[UInt8]?, Never>?) in
             guard !state.isClosed else { return (false, nil) }
-            if state.pendingBytes + line.count > self.limit { state.dropExpired(now: .now()) }
+            if state.pendingBytes + line.count > self.limit { dropped = state.dropExpired(now: .now()) }
             guard state.pendingBytes + line.count <= self.limit else { return (false, nil) }
             if let waiter = state.waiter {
                 state.waiter = nil
                 return (true, waiter)
             }
-            state.pending.append(Line(bytes: line, deadline: deadline))
+            state.pending.append(Line(bytes: line, id: id, deadline: deadline))
             state.pendingBytes += line.count
             return (true, nil)
         }
@@ -59,13 +65,22 @@ final class PluginInput: Sendable {
         return accepted
     }
 
+    /// Drops request `id`'s line if it is still waiting to be written (its sender has gone).
+    func forget(_ id: UInt64) {
+        self.state.withLock { state in
+            guard let index = state.pending.firstIndex(where: { $0.id == id }) else { return }
+            state.pendingBytes -= state.pending.remove(at: index).bytes.count
+        }
+    }
+
     /// Every pending line still due, waiting if there is none; `nil` once closed and drained.
     func next() async -> [UInt8]? {
         while true {
+            var dropped: [UInt64] = []
             let taken: [UInt8]? = await withCheckedContinuation { continuation in
                 let ready = self.state.withLock { state -> [UInt8]?? in
                     if !state.pending.isEmpty {
-                        state.dropExpired(now: .now())
+                        dropped = state.dropExpired(now: .now())
                         defer { (state.pending, state.pendingBytes) = ([], 0) }
                         return .some(state.pending.flatMap(\.bytes))
                     }
@@ -75,6 +90,7 @@ final class PluginInput: Sendable {
                 }
                 if let ready { continuation.resume(returning: ready) }
             }
+            if !dropped.isEmpty { self.droppedUnwritten(dropped) }
             // Every line had expired: wait for the next.
             if let bytes = taken, bytes.isEmpty { continue }
             return taken

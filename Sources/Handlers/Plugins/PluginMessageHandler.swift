@@ -19,6 +19,7 @@ struct PluginMessageHandler: MessageHandler {
         case .invalidAnswer: throw .pluginError(self.messageType)
         case .timedOut: throw .pluginTimeout(self.messageType)
         case .unavailable: throw .pluginUnavailable(self.messageType)
+        case .abandoned: return  // the sender has gone
         }
     }
 
@@ -86,6 +87,7 @@ struct PluginMessageFilter: MessageFilter {
         case .invalidAnswer: failure = .pluginError(self.messageType)
         case .timedOut: failure = .pluginTimeout(self.messageType)
         case .unavailable: failure = .pluginUnavailable(self.messageType)
+        case .abandoned: return nil  // never passed unjudged, whatever `failOpen` says
         }
         if self.failOpen { return message }
         throw failure

@@ -21,6 +21,8 @@ public final class PluginProcess: Sendable {
     private struct Pending {
         let continuation: CheckedContinuation<PluginOutcome, Never>
         let deadline: NIODeadline
+        /// Once the sender's connection has closed: when the wait ends anyway (`abandoned`).
+        var abandonAt: NIODeadline?
     }
 
     private struct State {
@@ -39,6 +41,13 @@ public final class PluginProcess: Sendable {
         var isShuttingDown = false
         /// Between spawning a process and seeing it gone.
         var isRunning = false
+
+        mutating func rememberOverdue(_ id: UInt64) {
+            if self.overdue.count >= PluginProcess.overdueIDsRemembered {
+                self.overdue = Set(self.overdue.sorted().suffix(PluginProcess.overdueIDsRemembered / 2))
+            }
+            self.overdue.insert(id)
+        }
     }
 
     /// How often overdue requests are looked for: a request times out between
@@ -70,9 +79,12 @@ public final class PluginProcess: Sendable {
 
     // MARK: Requests
 
-    /// Sends `request` and waits for its answer, at most the request timeout, or until the
-    /// sender's connection closes (`unavailable`: nobody is left to answer).
+    /// Sends `request` and waits for its answer, at most the request timeout, and at most
+    /// ``PluginSettings/closedConnectionGrace`` after the sender's connection closes (`abandoned`:
+    /// a request sent once that has passed is not even written).
     public func send(_ request: PluginRequest, from connection: ConnectionClosing? = nil) async -> PluginOutcome {
+        let grace = TimeAmount(self.settings.closedConnectionGrace)
+        if let closedAt = connection?.closedAt, NIODeadline.now() >= closedAt + grace { return .abandoned }
         defer { connection?.stopWaiting() }
         return await withCheckedContinuation { continuation in
             let admitted = self.state.withLock { state -> (UInt64, PluginInput, NIODeadline)? in
@@ -87,8 +99,8 @@ public final class PluginProcess: Sendable {
                 continuation.resume(returning: .unavailable)
                 return
             }
-            connection?.onClose { [self] in self.complete(id, with: .unavailable) }
-            if !input.append(request.line(id: id), until: deadline) {
+            connection?.onClose { [self] closedAt in self.abandon(id, at: closedAt + grace) }
+            if !input.append(request.line(id: id), id: id, until: deadline) {
                 self.complete(id, with: .unavailable)
             }
         }
@@ -111,20 +123,41 @@ public final class PluginProcess: Sendable {
         pending.continuation.resume(returning: outcome)
     }
 
-    /// Answers every overdue request with `timedOut`; kills a plugin that has owed answers
-    /// without giving any for ``PluginSettings/silenceBeforeRestart``.
+    /// Ends the wait for request `id` at `time`, if it is still waiting then (the sweep ends it).
+    private func abandon(_ id: UInt64, at time: NIODeadline) {
+        self.state.withLock { state in state.pending[id]?.abandonAt = time }
+    }
+
+    /// Forgets timed-out requests whose lines were never written: no answer can come for them.
+    func neverWritten(_ ids: [UInt64]) {
+        self.state.withLock { state in
+            for id in ids { state.overdue.remove(id) }
+        }
+    }
+
+    /// Answers every overdue request with `timedOut` (`abandoned` once its sender has gone and
+    /// the grace has passed); kills a plugin that has owed answers without giving any for
+    /// ``PluginSettings/silenceBeforeRestart``.
     ///
     /// Silence, not a count of timeouts: a burst of requests to a plugin that answers each in
     /// turn times out many at once, and killing it would only lose its work and its state.
     private func expireOverdue() {
         let now = NIODeadline.now()
         let timeout = TimeAmount(self.settings.requestTimeout)
-        let (overdue, hung) = self.state.withLock { state -> ([Pending], AsyncStream<Void>.Continuation?) in
-            var overdue: [Pending] = []
-            for (id, pending) in state.pending where pending.deadline <= now {
-                overdue.append(pending)
+        typealias Sweep = (overdue: [(Pending, PluginOutcome)], hung: AsyncStream<Void>.Continuation?)
+        let (overdue, hung) = self.state.withLock { state -> Sweep in
+            var overdue: [(Pending, PluginOutcome)] = []
+            for (id, pending) in state.pending {
+                if pending.deadline <= now {
+                    overdue.append((pending, .timedOut))
+                } else if let abandonAt = pending.abandonAt, abandonAt <= now {
+                    overdue.append((pending, .abandoned))
+                    state.input?.forget(id)  // not to be acted on, if the plugin has not read it yet
+                } else {
+                    continue
+                }
                 state.pending[id] = nil
-                if state.overdue.count < Self.overdueIDsRemembered { state.overdue.insert(id) }
+                state.rememberOverdue(id)
                 let sent = pending.deadline - timeout
                 if state.silentSince.map({ sent < $0 }) ?? true { state.silentSince = sent }
             }
@@ -134,14 +167,15 @@ public final class PluginProcess: Sendable {
             state.silentSince = nil
             return (overdue, state.kill)
         }
-        for pending in overdue { pending.continuation.resume(returning: .timedOut) }
+        for (pending, outcome) in overdue { pending.continuation.resume(returning: outcome) }
         if let hung {
             self.logger.error("plugin.hung", metadata: ["silent_for": "\(self.settings.silenceBeforeRestart)"])
             hung.yield()
         }
     }
 
-    /// Ids of timed-out requests kept for their late answers; beyond this the plugin is far behind.
+    /// Ids of timed-out requests kept for their late answers; beyond this, the oldest half is
+    /// forgotten (a plugin so far behind that it answers those is treated as silent).
     static let overdueIDsRemembered = 4096
 
     // MARK: Life cycle
@@ -181,7 +215,7 @@ public final class PluginProcess: Sendable {
 
     /// One incarnation: start, hello, answers, until the process is gone.
     private func runOnce() async {
-        let input = PluginInput(limit: self.settings.maxQueuedInputBytes)
+        let input = PluginInput(limit: self.settings.maxQueuedInputBytes) { [weak self] ids in self?.neverWritten(ids) }
         let (killRequests, kill) = AsyncStream.makeStream(of: Void.self)
         // Not once the shutdown has begun: it waits only for an incarnation that was running when
         // it looked, so a restart resumed after that (a busy machine) would run unwatched.

@@ -50,4 +50,8 @@ public enum PluginOutcome: Sendable, Equatable {
     case unavailable
     /// The plugin answered, but not in the protocol.
     case invalidAnswer(String)
+    /// The sender's connection closed and the plugin did not answer within
+    /// ``PluginSettings/closedConnectionGrace`` of that: nobody is waiting for the answer. Not
+    /// judged, so a filter drops the message whatever its `filter_failure`.
+    case abandoned
 }

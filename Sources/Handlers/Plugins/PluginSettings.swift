@@ -2,6 +2,9 @@
 public struct PluginSettings: Sendable {
     /// How long a plugin may take to answer one message before the sender gets `plugin_timeout`.
     public var requestTimeout: Duration = .milliseconds(100)
+    /// How long a request may still wait once its sender's connection has closed (its last
+    /// messages still count, but a long timeout must not hold the player's departure or the stop).
+    public var closedConnectionGrace: Duration = .seconds(1)
     /// How long a starting plugin may take to send its `hello` line.
     public var startupTimeout: Duration = .seconds(5)
     /// How long a plugin may take to exit after its stdin closes at shutdown, before it is killed.

@@ -127,22 +127,61 @@ struct PluginFailureTests {
         }
     }
 
-    @Test(.timeLimit(.minutes(1))) func aRequestStopsWaitingWhenItsConnectionCloses() async throws {
+    @Test(.timeLimit(.minutes(1))) func aRequestWaitsAtMostTheGraceOnceItsConnectionCloses() async throws {
         // A 30 s timeout: the reader, the player's departure and the server's stop waited all of it.
-        let settings = ProbePlugin.settings(requestTimeout: .seconds(30))
+        var settings = ProbePlugin.settings(requestTimeout: .seconds(30))
+        settings.closedConnectionGrace = .milliseconds(500)
         try await ProbePlugin.withHarness([ProbePlugin.executable()], settings: settings) { harness in
+            let seenBefore = try #require(await harness.client().exchange(#"{"type":"probe"}"#).first?["seen"])
             let client = harness.client()
             let start = ContinuousClock.now
-            async let replies = client.exchange(#"{"type":"probe","do":"hang"}"#)
+            async let replies = client.exchange(#"{"type":"probe","do":"slow","seconds":3}"#)
             try await Task.sleep(for: .milliseconds(300))
             client.session.closing.close()
-            #expect(await replies.map { $0["code"] } == ["plugin_unavailable"])
+            #expect(await replies.isEmpty, "abandoned: nobody to tell")
             #expect(ContinuousClock.now - start < .seconds(15))
-            // A request from a connection already closed does not wait either.
-            let late = ContinuousClock.now
-            let afterClose = await client.exchange(#"{"type":"probe","do":"hang"}"#)
-            #expect(afterClose.map { $0["code"] } == ["plugin_unavailable"])
-            #expect(ContinuousClock.now - late < .seconds(15))
+            // Past the grace, a request from the closed connection is not even written.
+            try await Task.sleep(for: .milliseconds(600))
+            #expect(await client.exchange(#"{"type":"probe","echo":"never read"}"#).isEmpty)
+            try await harness.eventually(timeout: .seconds(30)) {
+                await harness.client().exchange(#"{"type":"probe"}"#).first?["seen"] != nil
+            }
+            let seen = try #require(await harness.client().exchange(#"{"type":"probe"}"#).first?["seen"]?.doubleValue)
+            // Read: the slow one, the probe that waited behind it, and this one.
+            #expect(seen - (seenBefore.doubleValue ?? 0) <= 3, "read \(seen) lines")
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1))) func aHungPluginWhoseSendersLeaveIsStillKilled() async throws {
+        // Every sender closes before the timeout: their abandoned requests still show the silence.
+        var settings = ProbePlugin.settings(requestTimeout: .seconds(2))
+        settings.timeoutsBeforeRestart = 1
+        settings.closedConnectionGrace = .milliseconds(200)
+        let pidFile = ProbePlugin.pidFile()
+        try await ProbePlugin.withHarness([ProbePlugin.executable("normal", pidFile: pidFile)], settings: settings) {
+            harness in
+            _ = try #require(try await harness.client().probePIDOnceAnswering(in: harness))
+            let client = harness.client()
+            async let hung = client.exchange(#"{"type":"probe","do":"hang"}"#)
+            try await Task.sleep(for: .milliseconds(100))
+            client.session.closing.close()
+            #expect(await hung.isEmpty)
+            try await harness.eventually(timeout: .seconds(20)) { ProbePlugin.pids(in: pidFile).count >= 2 }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1))) func lateAnswersShowThePluginWorking() async throws {
+        // Each answer comes 1.5 s after its request, past the 1 s timeout, for 9 s: never silent
+        // for the 5 s that count as hung, so never killed.
+        let settings = ProbePlugin.settings(requestTimeout: .seconds(1))
+        try await ProbePlugin.withHarness([ProbePlugin.executable()], settings: settings) { harness in
+            let before = try #require(try await harness.client().probePIDOnceAnswering(in: harness))
+            let client = harness.client()
+            for _ in 0..<6 {
+                await client.expectError("plugin_timeout", after: #"{"type":"probe","do":"slow","seconds":1.5}"#)
+                try await Task.sleep(for: .milliseconds(500))  // the answer comes, late
+            }
+            #expect(try await harness.client().probePIDOnceAnswering(in: harness) == before)
         }
     }
 

@@ -58,4 +58,21 @@ struct PluginFilterTests {
             #expect(try await guest.receive().first?["message"] == "slow")
         }
     }
+
+    @Test func aFailOpenFilterNeverPassesTheMessagesOfAClosedConnection() async throws {
+        // The filter takes 1 s; the sender closes at once, and its wait ends 200 ms later. Passed
+        // unjudged, as a failure of the filter, a client could get anything past it by hanging up.
+        var settings = ProbePlugin.settings(requestTimeout: .seconds(10))
+        settings.closedConnectionGrace = .milliseconds(200)
+        try await ProbePlugin.withHarness([ProbePlugin.executable("filter_fail_open")], settings: settings) { harness in
+            let (host, guest, _) = try await harness.roomWithTwoPlayers()
+            async let sent: Void = guest.send(#"{"type":"chat","message":"slow"}"#)
+            try await Task.sleep(for: .milliseconds(50))
+            guest.session.closing.close()
+            await sent
+            #expect(await guest.received().isEmpty)
+            try await Task.sleep(for: .seconds(2))  // the filter's own answer, passing it, comes and is discarded
+            #expect(await host.received().isEmpty)
+        }
+    }
 }

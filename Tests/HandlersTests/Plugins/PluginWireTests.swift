@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import Synchronization
 import Testing
 
 @testable import Handlers
@@ -241,5 +242,32 @@ struct LoggedTextTests {
 
     @Test func invalidUTF8BecomesReplacementCharacters() {
         #expect(String(loggable: [0x61, 0xFF, 0x62] as [UInt8]) == "a\u{FFFD}b")
+    }
+}
+
+@Suite("Plugins: stdin queue")
+struct PluginInputTests {
+    @Test func linesThatExpiredOrWereForgottenAreNotWrittenAndTheExpiredAreReported() async {
+        let dropped = Mutex<[UInt64]>([])
+        let input = PluginInput(limit: 1_000) { ids in dropped.withLock { $0 += ids } }
+        let now = NIODeadline.now()
+        #expect(input.append(Array("1\n".utf8), id: 1, until: now - .seconds(1)))
+        #expect(input.append(Array("2\n".utf8), id: 2, until: now - .milliseconds(1)))
+        #expect(input.append(Array("3\n".utf8), id: 3, until: now + .seconds(60)))
+        #expect(input.append(Array("4\n".utf8), id: 4, until: now + .seconds(60)))
+        input.forget(3)  // its sender has gone
+        #expect(await input.next() == Array("4\n".utf8))
+        // Timed out unwritten: no answer can come for them, which the process is told.
+        #expect(dropped.withLock { $0 } == [1, 2])
+    }
+
+    @Test func expiredLinesMakeRoomUnderTheLimit() {
+        let dropped = Mutex<[UInt64]>([])
+        let input = PluginInput(limit: 10) { ids in dropped.withLock { $0 += ids } }
+        let now = NIODeadline.now()
+        #expect(input.append(Array("12345678\n".utf8), id: 1, until: now - .seconds(1)))
+        #expect(input.append(Array("12345678\n".utf8), id: 2, until: now + .seconds(60)))
+        #expect(dropped.withLock { $0 } == [1])
+        #expect(!input.append(Array("x\n".utf8), id: 3, until: now + .seconds(60)), "over the limit with 2 due")
     }
 }
