@@ -249,6 +249,13 @@ public enum PluginVerdict: Sendable, Equatable {
             guard case .object(let message) = fields["message"] else {
                 throw PluginProtocolError("'rewrite' needs a 'message' object")
             }
+            // Relayed to the room as it is, it must fit what an answer's messages may come to.
+            var writer = JSONWriter(capacity: 256)
+            writer.write(.object(message))
+            guard writer.buffer.readableBytes <= PluginAnswer.maxMessageBytes else {
+                throw PluginProtocolError(
+                    "the rewritten message comes to \(writer.buffer.readableBytes) bytes, over \(PluginAnswer.maxMessageBytes)")
+            }
             self = .rewrite(message)
         default: throw PluginProtocolError("'verdict' must be pass, rewrite, drop or reject")
         }
@@ -260,6 +267,8 @@ extension JSONValue {
 }
 
 extension Unicode.GeneralCategory {
-    /// Cc and Cf: newlines, escapes, bidirectional overrides and the like.
-    fileprivate var isControlOrFormat: Bool { self == .control || self == .format }
+    /// Cc, Cf, Zl and Zp: newlines, escapes, bidirectional overrides, line separators.
+    fileprivate var isControlOrFormat: Bool {
+        [.control, .format, .lineSeparator, .paragraphSeparator].contains(self)
+    }
 }

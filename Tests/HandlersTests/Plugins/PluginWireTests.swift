@@ -36,6 +36,7 @@ struct PluginWireTests {
         #"{"kind":"hello","protocol":1,"name":"x\ncritical relay: owned","handles":["a"]}"#,
         #"{"kind":"hello","protocol":1,"name":"x\u001b[31m","handles":["a"]}"#,
         #"{"kind":"hello","protocol":1,"name":"x\u202e","handles":["a"]}"#,
+        #"{"kind":"hello","protocol":1,"name":"x\u2028forged","handles":["a"]}"#,
         // More types than a hello may list (they were de-duplicated in quadratic time).
         #"{"kind":"hello","protocol":1,"name":"x","handles":["# + (0...PluginHello.maxTypes).map { "\"t\($0)\"" }.joined(separator: ",") + "]}",
     ])
@@ -152,6 +153,16 @@ struct PluginWireTests {
             return
         }
         #expect(actions.count == 1)
+    }
+
+    @Test func aRewriteOverTheAnswerCapIsInvalid() {
+        let backspaces = String(repeating: "\\b", count: 100_000)  // 200 KB in the line, 600 KB encoded
+        let line = #"{"kind":"answer","id":7,"verdict":"rewrite","message":{"type":"chat","message":"\#(backspaces)"}}"#
+        guard case .invalidAnswer(id: 7, let reason) = decode(line) else {
+            Issue.record("accepted")
+            return
+        }
+        #expect(reason.contains("over \(PluginAnswer.maxMessageBytes)"), "\(reason)")
     }
 
     @Test func requestLineCarriesContextAndMessage() throws {
