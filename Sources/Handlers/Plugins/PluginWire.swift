@@ -252,9 +252,9 @@ public enum PluginVerdict: Sendable, Equatable {
             // Relayed to the room as it is, it must fit what an answer's messages may come to.
             var writer = JSONWriter(capacity: 256)
             writer.write(.object(message))
-            guard writer.buffer.readableBytes <= PluginAnswer.maxMessageBytes else {
-                throw PluginProtocolError(
-                    "the rewritten message comes to \(writer.buffer.readableBytes) bytes, over \(PluginAnswer.maxMessageBytes)")
+            let bytes = writer.buffer.readableBytes
+            guard bytes <= PluginAnswer.maxMessageBytes else {
+                throw PluginProtocolError("the rewritten message comes to \(bytes) bytes, over \(PluginAnswer.maxMessageBytes)")
             }
             self = .rewrite(message)
         default: throw PluginProtocolError("'verdict' must be pass, rewrite, drop or reject")
