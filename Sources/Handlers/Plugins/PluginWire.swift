@@ -254,7 +254,8 @@ public enum PluginVerdict: Sendable, Equatable {
             writer.write(.object(message))
             let bytes = writer.buffer.readableBytes
             guard bytes <= PluginAnswer.maxMessageBytes else {
-                throw PluginProtocolError("the rewritten message comes to \(bytes) bytes, over \(PluginAnswer.maxMessageBytes)")
+                throw PluginProtocolError(
+                    "the rewritten message comes to \(bytes) bytes, over \(PluginAnswer.maxMessageBytes)")
             }
             self = .rewrite(message)
         default: throw PluginProtocolError("'verdict' must be pass, rewrite, drop or reject")
