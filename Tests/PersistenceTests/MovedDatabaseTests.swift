@@ -51,6 +51,24 @@ struct MovedDatabaseTests {
         }
     }
 
+    @Test("Through a symbolic link to the database, the WAL file watched is the one SQLite uses, beside the real file")
+    func theWALFileOfALinkedDatabaseIsWatched() async throws {
+        try await withTemporaryDirectory { directory in
+            let real = databasePath(in: directory, "real.db")
+            let link = databasePath(in: directory, "game.db")
+            _ = try RawDatabase(path: real)
+            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: real)
+            try await withStore(PersistenceConfiguration(databasePath: link)) { store in
+                _ = try await store.submit(submission("a", 1))
+                try FileManager.default.removeItem(atPath: real + "-wal")
+                await #expect(throws: PersistenceError.storageFailure) {
+                    try await store.submit(submission("after", 2))
+                }
+            }
+            #expect(try RawDatabase(path: real).strings("SELECT player_name FROM scores") == ["a"])
+        }
+    }
+
     @Test("The WAL file deleted, and no write after it: closing the store copies what it held into the database file")
     func closingAfterTheWALFileWasDeletedKeepsItsWrites() async throws {
         try await withTemporaryDirectory { directory in

@@ -81,8 +81,14 @@ final class SQLiteConnection {
         return sqlite3_file_control(self.handle, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK && moved != 0
     }
 
-    /// The WAL file beside the database file, once the database is in WAL mode.
-    var walPath: String { self.path + "-wal" }
+    /// The WAL file SQLite uses, once the database is in WAL mode: beside the database file it
+    /// resolved, which is not `path` when that is a symbolic link.
+    var walPath: String {
+        guard let database = sqlite3_db_filename(self.handle, "main"), let wal = sqlite3_filename_wal(database) else {
+            return self.path + "-wal"
+        }
+        return String(cString: wal)
+    }
 
     /// Copies as much of the WAL into the database file as no reader still needs, without
     /// waiting for anyone (`SQLITE_CHECKPOINT_PASSIVE`). Once every frame is copied, the next

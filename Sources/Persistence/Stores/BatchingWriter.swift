@@ -372,7 +372,13 @@ extension BatchingWriter {
         let outcome = try self.connection.migrate()
         if let trimming = outcome.nameTrimming, trimming.changedAnything { self.logNameTrimming(trimming) }
         // SQLite opened the WAL file with WAL mode, and keeps it open while the connection is.
-        self.walFile = FileIdentity(path: self.connection.walPath).map(WALFile.inPlace) ?? .unknown
+        if let identity = FileIdentity(path: self.connection.walPath) {
+            self.walFile = .inPlace(identity)
+        } else {
+            self.logger.warning(
+                "persistence.wal.unwatched",
+                metadata: ["db.wal": "\(self.connection.walPath)", "effect": "a deleted WAL file goes unnoticed"])
+        }
         return outcome.versionBefore
     }
 
