@@ -6,6 +6,7 @@ import Logging
 import NIOPosix
 import Persistence
 import Relay
+import ServiceLifecycle
 
 /// `relay`: the JumpJumpJump game backend (HTTP API + WebSocket rooms) on one port.
 /// Started through ``RelayServerBuilder``, which adds the in-process message handlers.
@@ -146,6 +147,9 @@ struct RelayCommand: AsyncParsableCommand {
             // would hold the key in its buffer until the server exits, and lose it to a SIGKILL.
             FileHandle.standardOutput.write(Data("API_KEY is not set; this run's generated key is: \(configuration.apiKey)\n".utf8))
         }
+        // From here on a SIGINT or SIGTERM stops the server in order, also while it starts.
+        let stopSignals = StopSignals([SIGINT, SIGTERM])
+        defer { stopSignals.cancel() }
         let store: SQLiteGameStore
         do {
             store = try await SQLiteGameStore.open(configuration.persistence, logger: logger)
@@ -158,8 +162,7 @@ struct RelayCommand: AsyncParsableCommand {
         do {
             try await PluginHost.withPlugins(
                 configuration.pluginExecutables, settings: configuration.pluginSettings, builtIns: handlers,
-                eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger,
-                interruptingSignals: [SIGINT, SIGTERM]
+                eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger, stopSignals: stopSignals
             ) { plugins in
                 let dispatcher = try MessageDispatcher(
                     handlers: handlers + plugins.handlers, filters: filters + plugins.filters)
@@ -175,7 +178,12 @@ struct RelayCommand: AsyncParsableCommand {
                         "connections.max": "\(configuration.maxConnections.map(String.init) ?? "unlimited")",
                     ]
                 )
-                try await app.runService()
+                // The server's graceful shutdown on SIGINT/SIGTERM, from the sources caught since
+                // the start (hummingbird's own would install new ones, leaving a moment uncaught).
+                let server = ServiceGroup(
+                    configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
+                stopSignals.onSignal { _ in Task { await server.triggerGracefulShutdown() } }
+                try await server.run()
             }
         } catch let error as PluginStartupInterrupted {
             // Asked to stop before serving: the plugins are stopped, nothing was written.

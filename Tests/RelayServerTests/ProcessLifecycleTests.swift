@@ -62,8 +62,8 @@ struct ProcessLifecycleTests {
         }
     }
 
-    @Test("SIGTERM commits, closes and exits 0")
-    func gracefulShutdown() async throws {
+    @Test("SIGTERM or SIGINT (Ctrl-C) commits, closes and exits 0", arguments: [SIGTERM, SIGINT])
+    func gracefulShutdown(signal: Int32) async throws {
         try await withTemporaryDirectory { directory in
             let relay = try self.startRelay(dataDirectory: directory)
             let port = try await relay.listeningPort()
@@ -72,7 +72,7 @@ struct ProcessLifecycleTests {
                 let row = try JSONSerialization.jsonObject(with: Data(buffer: response.body!)) as? [String: Any]
                 return Int64(try #require(row?["id"] as? Int))
             }
-            relay.send(SIGTERM)
+            relay.send(signal)
             #expect(try await relay.exitStatus() == 0)
             #expect(relay.printed.contains("persistence.closed"))
             #expect(try await self.storedIDs(dataDirectory: directory).contains(id))

@@ -3,6 +3,7 @@ import Glibc
 #endif
 public import Logging
 public import NIOCore
+import Synchronization
 
 /// The plugin processes of one server: started before the server opens, kept running
 /// while it serves, and stopped after it closes.
@@ -18,19 +19,19 @@ public enum PluginHost {
     /// Starts `executables`, waits for every hello, runs `body` with what they handle and
     /// filter, then closes their stdin, waits up to the grace period and kills the rest.
     ///
-    /// While they start, `interruptingSignals` (the server's SIGINT and SIGTERM) end the start
-    /// instead of the process: its own handling of them begins only in `body`.
+    /// Until `body` runs, a signal of `stopSignals` (the server's SIGINT and SIGTERM) ends the
+    /// start; `body` sets what the signals do while it runs.
     ///
     /// - Throws: ``PluginStartupError`` when a plugin does not come up, ``PluginConflictError``
     ///   when two plugins, or a plugin and `builtIns`, claim one type, ``PluginStartupInterrupted``
-    ///   for one of `interruptingSignals`; or what `body` throws.
+    ///   for a signal of `stopSignals`; or what `body` throws.
     public static func withPlugins<Result: Sendable>(
         _ executables: [PluginExecutable],
         settings: PluginSettings = PluginSettings(),
         builtIns: [any MessageHandler],
         eventLoopGroup: any EventLoopGroup,
         logger: Logger,
-        interruptingSignals: [Int32] = [],
+        stopSignals: StopSignals? = nil,
         isolation: isolated (any Actor)? = #isolation,
         _ body: (Registrations) async throws -> Result
     ) async throws -> Result {
@@ -45,18 +46,25 @@ public enum PluginHost {
                 group.addTask { await process.supervise() }
             }
             let outcome: Swift.Result<Result, any Error>
-            let interruption = StartupInterruption(signals: executables.isEmpty ? [] : interruptingSignals) { signal in
+            let interruption = Interruption()
+            stopSignals?.onSignal { signal in
+                interruption.record(signal)
                 for process in processes { process.refuseStart(because: "start-up interrupted by signal \(signal)") }
             }
             do {
                 var hellos: [PluginHello] = []
+                let startFailure: (any Error)?
                 do {
                     for process in processes { hellos.append(try await process.waitUntilReady()) }
-                    if let signal = interruption.end() { throw PluginStartupInterrupted(signal: signal) }
+                    startFailure = nil
                 } catch {
-                    // A start that the signal failed says so.
-                    throw interruption.end().map { PluginStartupInterrupted(signal: $0) as any Error } ?? error
+                    startFailure = error
                 }
+                // A signal from now on waits for `body` to say what it does.
+                stopSignals?.onSignal(nil)
+                // A start that a signal failed says so.
+                if let signal = interruption.signal { throw PluginStartupInterrupted(signal: signal) }
+                if let startFailure { throw startFailure }
                 let registrations = try Self.registrations(processes: processes, hellos: hellos, builtIns: builtIns)
                 outcome = .success(try await body(registrations))
             } catch {
@@ -107,6 +115,13 @@ public enum PluginHost {
             process.kill()
         }
     }
+}
+
+/// The first signal that came while the plugins started.
+private final class Interruption: Sendable {
+    private let first = Mutex<Int32?>(nil)
+    func record(_ signal: Int32) { self.first.withLock { $0 = $0 ?? signal } }
+    var signal: Int32? { self.first.withLock { $0 } }
 }
 
 /// Two claims on one message type, found at start-up.

@@ -1,0 +1,79 @@
+import Dispatch
+import Synchronization
+
+#if canImport(Darwin)
+    import Darwin
+#endif
+
+/// SIGINT and SIGTERM, caught for the whole run by one set of Dispatch sources: from before the
+/// store opens and the plugins start (a signal then ends the start, and the plugins are stopped in
+/// order; its default action ended the server at once, and what the plugins had started lived on)
+/// until the server has stopped (a signal then starts its graceful shutdown). One set, so that no
+/// signal falls between two handlers and is lost.
+public final class StopSignals: Sendable {
+    private struct State {
+        var action: (@Sendable (Int32) -> Void)?
+        /// A signal that came while no action was set, for the next one.
+        var unhandled: Int32?
+    }
+
+    private let shared: SharedState
+    private let sources: Mutex<[any DispatchSourceSignal]>
+
+    /// Catches `signals` from now on.
+    public init(_ signals: [Int32]) {
+        let state = SharedState()
+        var sources: [any DispatchSourceSignal] = []
+        for number in signals {
+            #if canImport(Darwin)
+                signal(number, SIG_IGN)  // kqueue reports it to the source only if ignored (as ServiceLifecycle)
+            #endif
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { state.deliver(number) }
+            source.resume()
+            sources.append(source)
+        }
+        self.shared = state
+        self.sources = Mutex(sources)
+    }
+
+    /// What the next signal does: at once, if one came while no action was set. `nil`: the next
+    /// signal waits for the next action.
+    public func onSignal(_ action: (@Sendable (Int32) -> Void)?) {
+        self.shared.set(action)
+    }
+
+    /// Stops catching (the run is over).
+    public func cancel() {
+        for source in self.sources.withLock({ $0 }) { source.cancel() }
+    }
+
+    /// The action and the signal waiting for one, shared with the sources' handlers.
+    private final class SharedState: Sendable {
+        private let state = Mutex(State())
+
+        func deliver(_ signal: Int32) {
+            let action = self.state.withLock { state in
+                if state.action == nil { state.unhandled = state.unhandled ?? signal }
+                return state.action
+            }
+            action?(signal)
+        }
+
+        func set(_ action: (@Sendable (Int32) -> Void)?) {
+            let waiting = self.state.withLock { state -> Int32? in
+                state.action = action
+                guard action != nil else { return nil }
+                defer { state.unhandled = nil }
+                return state.unhandled
+            }
+            if let waiting { action?(waiting) }
+        }
+    }
+}
+
+/// The server was asked to stop (SIGINT, SIGTERM) before it served; its plugins are stopped.
+public struct PluginStartupInterrupted: Error, CustomStringConvertible, Sendable {
+    public let signal: Int32
+    public var description: String { "start-up interrupted by signal \(self.signal)" }
+}
