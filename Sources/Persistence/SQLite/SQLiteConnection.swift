@@ -62,6 +62,11 @@ final class SQLiteConnection {
         return try body(statement)
     }
 
+    /// Prepares `sql` into the cache without running it: throws if a table or column it names is missing.
+    func prepare(_ sql: String) throws(SQLiteError) {
+        _ = try self.statement(sql)
+    }
+
     private func statement(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
         if let cached = self.statements[sql] {
             return cached

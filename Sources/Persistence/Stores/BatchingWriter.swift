@@ -347,6 +347,19 @@ actor BatchingWriter {
     }
 }
 
+extension ScoreSubmission {
+    /// An ordinary score, written and rolled back at start (``BatchingWriter/checkTablesTakeWrites()``).
+    static let startUpSample = ScoreSubmission(
+        playerName: "start-up check", score: 100, coins: 1, enemiesDefeated: 1, distance: 100, level: 1,
+        gameMode: "levels")
+}
+
+extension SavedGame {
+    /// An ordinary save, written and rolled back at start (``BatchingWriter/checkTablesTakeWrites()``).
+    static let startUpSample = SavedGame(
+        playerName: "start-up check", level: 1, score: 100, lives: 3, health: 100, coins: 1, weapon: "sword")
+}
+
 extension BatchingWriter {
     /// What the WAL file is cut back to when it starts over: about the size SQLite's automatic
     /// checkpoint (at 1,000 pages of 4 KiB) keeps it to, so a steady load never has it cut.
@@ -371,6 +384,7 @@ extension BatchingWriter {
         try self.connection.execute("PRAGMA journal_size_limit = \(Self.walSizeLimitBytes)")
         let outcome = try self.connection.migrate()
         if let trimming = outcome.nameTrimming, trimming.changedAnything { self.logNameTrimming(trimming) }
+        try self.checkTablesTakeWrites()
         // SQLite opened the WAL file with WAL mode, and keeps it open while the connection is.
         if let identity = FileIdentity(path: self.connection.walPath) {
             self.walFile = .inPlace(identity)
@@ -380,6 +394,31 @@ extension BatchingWriter {
                 metadata: ["db.wal": "\(self.connection.walPath)", "effect": "a deleted WAL file goes unnoticed"])
         }
         return outcome.versionBefore
+    }
+
+    /// Makes each kind of write once, in a transaction it then rolls back, so that a table this
+    /// server cannot write to is refused at start rather than failing every score or save with a
+    /// 500: a hand-made or altered `game.db` whose table lacks a column, requires one this server
+    /// does not fill, or has a CHECK, a trigger or a view that refuses ordinary rows. Leaves
+    /// nothing behind, not even a used-up id.
+    private func checkTablesTakeWrites() throws(SQLiteError) {
+        let samples: [(table: String, write: WriteOperation)] = [
+            ("scores", .insertScore(.startUpSample)),
+            ("saved_games", .saveGame(.startUpSample)),
+            ("saved_games", .deleteSavedGame(playerName: SavedGame.startUpSample.playerName)),
+        ]
+        try self.connection.execute("BEGIN IMMEDIATE")
+        defer { try? self.connection.execute("ROLLBACK") }
+        for (table, write) in samples {
+            do {
+                _ = try self.apply(write, createdAt: UTCTimestamp.now())
+            } catch where !error.isLocked && !error.isDiskFull {
+                throw SQLiteError(
+                    code: error.code,
+                    message: "table \(table) cannot take this server's writes: \(error.message); "
+                        + "fix the table or start on a new database")
+            }
+        }
     }
 
     /// Once migrated: the rows the old backend stored with whitespace around a name or mode now

@@ -63,7 +63,9 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
             let migratedFrom = try await writer.prepareDatabase()
             var readers: [SQLiteReader] = []
             for loop in loops.dropFirst() {
-                readers.append(SQLiteReader(connection: try SQLiteConnection(path: path, readOnly: true), eventLoop: loop))
+                let reader = SQLiteReader(connection: try SQLiteConnection(path: path, readOnly: true), eventLoop: loop)
+                try await reader.prepareQueries()
+                readers.append(reader)
             }
             // One scan of the table feeds both indexes; only the leaderboards' rows are read in full.
             let scan = try await readers[0].scanScores()

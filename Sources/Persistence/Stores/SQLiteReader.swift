@@ -15,27 +15,52 @@ actor SQLiteReader {
         self.eventLoop = eventLoop
     }
 
-    private static let scoreColumns =
-        "id, player_name, score, coins, enemies_defeated, distance, level, game_mode, created_at"
+    /// Every statement a reader runs, prepared once at start by ``prepareQueries()``.
+    private enum Query {
+        static let scoreColumns = "id, player_name, score, coins, enemies_defeated, distance, level, game_mode, created_at"
+        static let leaderboardOfMode =
+            "SELECT \(scoreColumns) FROM scores WHERE game_mode = ? ORDER BY score DESC, id ASC LIMIT ?"
+        static let leaderboard = "SELECT \(scoreColumns) FROM scores ORDER BY score DESC, id ASC LIMIT ?"
+        static let scoresAbove = "SELECT COUNT(*) FROM scores WHERE game_mode = ? AND score > ?"
+        static let personalBest =
+            "SELECT \(scoreColumns) FROM scores WHERE player_name = ? ORDER BY score DESC, id ASC LIMIT 1"
+        static let savedGame =
+            "SELECT player_name, level, score, lives, health, coins, weapon FROM saved_games WHERE player_name = ?"
+        static let bosses = "SELECT id, boss_index, boss_name, notorious_title, frame_x, frame_y FROM bosses ORDER BY boss_index"
+        static let scoreScan = "SELECT id, game_mode, score FROM scores"
+        static let scoreByID = "SELECT \(scoreColumns) FROM scores WHERE id = ?"
+
+        static let all = [
+            leaderboardOfMode, leaderboard, scoresAbove, personalBest, savedGame, bosses, scoreScan, scoreByID,
+        ]
+    }
+
+    /// Prepares every query: a table or column this server reads that the file lacks (a
+    /// hand-made or altered `game.db`) is refused at start, not answered 500 on each request.
+    func prepareQueries() throws(SQLiteError) {
+        for sql in Query.all {
+            do {
+                try self.connection.prepare(sql)
+            } catch {
+                throw SQLiteError(
+                    code: error.code,
+                    message: "the database lacks what this server reads: \(error.message); "
+                        + "fix the table or start on a new database")
+            }
+        }
+    }
 
     func leaderboard(limit: Int, gameMode: String?) throws(SQLiteError) -> [StoredScore] {
         if let gameMode {
-            return try self.scores(
-                "SELECT \(Self.scoreColumns) FROM scores WHERE game_mode = ? ORDER BY score DESC, id ASC LIMIT ?",
-                .text(gameMode), .integer(Int64(limit))
-            )
+            return try self.scores(Query.leaderboardOfMode, .text(gameMode), .integer(Int64(limit)))
         }
-        return try self.scores(
-            "SELECT \(Self.scoreColumns) FROM scores ORDER BY score DESC, id ASC LIMIT ?", .integer(Int64(limit))
-        )
+        return try self.scores(Query.leaderboard, .integer(Int64(limit)))
     }
 
     /// 1 + the number of `gameMode`'s scores strictly greater than `score`, for modes not held in
     /// memory (``GameModesInMemory``): `idx_scores_mode_score` counts the mode's entries above it.
     func rank(of score: Int64, gameMode: String) throws(SQLiteError) -> Int {
-        let greater = try self.connection.withStatement(
-            "SELECT COUNT(*) FROM scores WHERE game_mode = ? AND score > ?"
-        ) { row throws(SQLiteError) in
+        let greater = try self.connection.withStatement(Query.scoresAbove) { row throws(SQLiteError) in
             try row.bind(.text(gameMode), .integer(score))
             _ = try row.step()
             return row.int64(at: 0)
@@ -44,16 +69,11 @@ actor SQLiteReader {
     }
 
     func personalBest(playerName: String) throws(SQLiteError) -> StoredScore? {
-        try self.scores(
-            "SELECT \(Self.scoreColumns) FROM scores WHERE player_name = ? ORDER BY score DESC, id ASC LIMIT 1",
-            .text(playerName)
-        ).first
+        try self.scores(Query.personalBest, .text(playerName)).first
     }
 
     func savedGame(playerName: String) throws(SQLiteError) -> SavedGame? {
-        try self.connection.withStatement(
-            "SELECT player_name, level, score, lives, health, coins, weapon FROM saved_games WHERE player_name = ?"
-        ) { row throws(SQLiteError) in
+        try self.connection.withStatement(Query.savedGame) { row throws(SQLiteError) in
             try row.bind(.text(playerName))
             guard try row.step() else { return nil }
             return SavedGame(
@@ -64,9 +84,7 @@ actor SQLiteReader {
     }
 
     func bosses() throws(SQLiteError) -> [Boss] {
-        try self.connection.withStatement(
-            "SELECT id, boss_index, boss_name, notorious_title, frame_x, frame_y FROM bosses ORDER BY boss_index"
-        ) { row throws(SQLiteError) in
+        try self.connection.withStatement(Query.bosses) { row throws(SQLiteError) in
             var bosses: [Boss] = []
             while try row.step() {
                 bosses.append(
@@ -92,7 +110,7 @@ actor SQLiteReader {
     /// The one start-up pass over the table, which loads the ``RankIndex`` and picks the rows
     /// the ``LeaderboardIndex`` keeps.
     func scanScores() throws(SQLiteError) -> ScoreScan {
-        try self.connection.withStatement("SELECT id, game_mode, score FROM scores") { row throws(SQLiteError) in
+        try self.connection.withStatement(Query.scoreScan) { row throws(SQLiteError) in
             var grouping = ScoreGroupingByMode()
             var nonIntegerScores: [LeaderboardPosition] = []
             while try row.step() {
@@ -108,7 +126,7 @@ actor SQLiteReader {
     func scores(withIDs ids: some Sequence<Int64>) throws(SQLiteError) -> [StoredScore] {
         var rows: [StoredScore] = []
         for id in ids {
-            rows += try self.scores("SELECT \(Self.scoreColumns) FROM scores WHERE id = ?", .integer(id))
+            rows += try self.scores(Query.scoreByID, .integer(id))
         }
         return rows
     }

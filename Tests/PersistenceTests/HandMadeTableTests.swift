@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+
+@testable import Persistence
+
+/// A `game.db` made or altered by hand opens only if this server can read and write its
+/// tables: otherwise every score, save or gallery request would fail with a 500.
+@Suite struct HandMadeTableTests {
+    /// The legacy `scores` table with one more column, required and without a default.
+    static let scoresWithRequiredExtraColumn = """
+        CREATE TABLE scores (id INTEGER PRIMARY KEY AUTOINCREMENT, player_name TEXT NOT NULL,
+            score INTEGER NOT NULL, coins INTEGER NOT NULL, enemies_defeated INTEGER NOT NULL,
+            distance INTEGER NOT NULL, level INTEGER NOT NULL, game_mode TEXT NOT NULL,
+            created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, region TEXT NOT NULL);
+        INSERT INTO scores (player_name, score, coins, enemies_defeated, distance, level, game_mode, region)
+            VALUES ('Ann', 10, 1, 1, 1, 1, 'levels', 'eu');
+        """
+
+    /// Opens the file at `path` made by `sql`, expecting it refused; returns the reason.
+    private func refusal(of sql: String, at path: String) async throws -> String {
+        try RawDatabase(path: path).execute(sql)
+        let error = await #expect(throws: StoreOpeningError.self) {
+            _ = try await SQLiteGameStore.open(PersistenceConfiguration(databasePath: path), logger: quietLogger)
+        }
+        return error?.reason ?? "-"
+    }
+
+    @Test func aScoresTableRequiringAColumnTheServerDoesNotFillIsRefused() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            let reason = try await self.refusal(of: Self.scoresWithRequiredExtraColumn, at: path)
+            #expect(reason.contains("table scores cannot take this server's writes"), "reason: \(reason)")
+            #expect(reason.contains("NOT NULL constraint failed: scores.region"), "reason: \(reason)")
+            // The trial insert was rolled back: the file holds its one row.
+            #expect(try RawDatabase(path: path).strings("SELECT player_name FROM scores") == ["Ann"])
+        }
+    }
+
+    @Test func aTriggerRefusingSavesIsRefusedAtStart() async throws {
+        try await withTemporaryDirectory { directory in
+            let reason = try await self.refusal(
+                of: """
+                    CREATE TABLE saved_games (id INTEGER PRIMARY KEY AUTOINCREMENT, player_name TEXT NOT NULL UNIQUE,
+                        level INTEGER NOT NULL, score INTEGER NOT NULL, lives INTEGER NOT NULL,
+                        health INTEGER NOT NULL, coins INTEGER NOT NULL, weapon TEXT NOT NULL,
+                        timestamp TIMESTAMP DEFAULT CURRENT_TIMESTAMP);
+                    CREATE TRIGGER saves_closed BEFORE INSERT ON saved_games BEGIN SELECT RAISE(ABORT, 'saves are closed'); END;
+                    """,
+                at: databasePath(in: directory))
+            #expect(reason.contains("table saved_games cannot take this server's writes"), "reason: \(reason)")
+            #expect(reason.contains("saves are closed"), "reason: \(reason)")
+        }
+    }
+
+    @Test func aSavedGamesTableLackingAColumnIsRefusedAtStart() async throws {
+        try await withTemporaryDirectory { directory in
+            let reason = try await self.refusal(
+                of: """
+                    CREATE TABLE saved_games (id INTEGER PRIMARY KEY AUTOINCREMENT, player_name TEXT NOT NULL UNIQUE,
+                        level INTEGER NOT NULL, score INTEGER NOT NULL, lives INTEGER NOT NULL,
+                        coins INTEGER NOT NULL, weapon TEXT NOT NULL, timestamp TIMESTAMP DEFAULT CURRENT_TIMESTAMP);
+                    """,
+                at: databasePath(in: directory))
+            #expect(reason.contains("table saved_games cannot take this server's writes"), "reason: \(reason)")
+            #expect(reason.contains("health"), "reason: \(reason)")
+        }
+    }
+
+    /// A filled gallery is never seeded, so only the readers' statements name its columns.
+    @Test func aBossesTableLackingAColumnTheGalleryReadsIsRefusedAtStart() async throws {
+        try await withTemporaryDirectory { directory in
+            let reason = try await self.refusal(
+                of: """
+                    CREATE TABLE bosses (id INTEGER PRIMARY KEY AUTOINCREMENT, boss_index INTEGER NOT NULL UNIQUE,
+                        boss_name TEXT NOT NULL, notorious_title TEXT NOT NULL, frame_x INTEGER NOT NULL);
+                    INSERT INTO bosses (boss_index, boss_name, notorious_title, frame_x) VALUES (0, 'Rex', 'the Red', 0);
+                    """,
+                at: databasePath(in: directory))
+            #expect(reason.contains("the database lacks what this server reads"), "reason: \(reason)")
+            #expect(reason.contains("frame_y"), "reason: \(reason)")
+        }
+    }
+
+    /// The trial writes are rolled back whole: no row, no used-up id, and a player's save that
+    /// happens to have the trial's name is kept as it was.
+    @Test func theStartUpTrialLeavesNothingBehind() async throws {
+        try await withTemporaryDirectory { directory in
+            let configuration = PersistenceConfiguration(databasePath: databasePath(in: directory))
+            let trialName = SavedGame.startUpSample.playerName
+            let kept = SavedGame(playerName: trialName, level: 7, score: 900, lives: 2, health: 40, coins: 55, weapon: "bow")
+            try await withStore(configuration) { store in
+                #expect(try await store.submit(submission("Ann", 10)).id == 1)
+                try await store.save(kept)
+            }
+            try await withStore(configuration) { store in
+                let bob = try await store.submit(submission("Bob", 20))
+                #expect(bob.id == 2)
+                #expect(try await store.load(playerName: trialName) == kept)
+                #expect(try await store.personalBest(playerName: ScoreSubmission.startUpSample.playerName) == nil)
+            }
+            let raw = try RawDatabase(path: configuration.databasePath)
+            #expect(try raw.strings("SELECT player_name FROM scores ORDER BY id") == ["Ann", "Bob"])
+            #expect(try raw.integer("SELECT COUNT(*) FROM saved_games") == 1)
+        }
+    }
+}
