@@ -33,7 +33,7 @@ public final class PluginProcess: Sendable {
         var nextID: UInt64 = 1
         var pending: [UInt64: Pending] = [:]
         /// Requests that timed out unanswered: a late answer to one still shows the plugin working.
-        var overdue: Set<UInt64> = []
+        var overdue = OverdueRequestIDs(capacity: PluginProcess.overdueIDsRemembered)
         /// When the oldest request it owes an answer was sent, if it has answered nothing since.
         var silentSince: NIODeadline?
         /// The first hello; every restart must announce the same.
@@ -41,13 +41,6 @@ public final class PluginProcess: Sendable {
         var isShuttingDown = false
         /// Between spawning a process and seeing it gone.
         var isRunning = false
-
-        mutating func rememberOverdue(_ id: UInt64) {
-            if self.overdue.count >= PluginProcess.overdueIDsRemembered {
-                self.overdue = Set(self.overdue.sorted().suffix(PluginProcess.overdueIDsRemembered / 2))
-            }
-            self.overdue.insert(id)
-        }
     }
 
     /// How often overdue requests are looked for: a request times out between
@@ -113,7 +106,7 @@ public final class PluginProcess: Sendable {
             // Any answer to a request it was asked, late or not, shows the plugin working: one
             // that is behind catches up once it is spared the requests that expired unsent. Answers
             // to ids nobody asked, or repeated, show nothing.
-            if outcome != .unavailable, pending != nil || state.overdue.remove(id) != nil { state.silentSince = nil }
+            if outcome != .unavailable, pending != nil || state.overdue.remove(id) { state.silentSince = nil }
             return pending
         }
         guard let pending else {
@@ -157,7 +150,7 @@ public final class PluginProcess: Sendable {
                     continue
                 }
                 state.pending[id] = nil
-                state.rememberOverdue(id)
+                state.overdue.insert(id)
                 let sent = pending.deadline - timeout
                 if state.silentSince.map({ sent < $0 }) ?? true { state.silentSince = sent }
             }
@@ -174,8 +167,7 @@ public final class PluginProcess: Sendable {
         }
     }
 
-    /// Ids of timed-out requests kept for their late answers; beyond this, the oldest half is
-    /// forgotten (a plugin so far behind that it answers those is treated as silent).
+    /// Ids of timed-out requests kept for their late answers (``OverdueRequestIDs``).
     static let overdueIDsRemembered = 4096
 
     // MARK: Life cycle
@@ -292,7 +284,8 @@ public final class PluginProcess: Sendable {
             }
             state.hello = hello
             state.input = input
-            (state.overdue, state.silentSince) = ([], nil)
+            state.overdue.removeAll()
+            state.silentSince = nil
             return nil
         }
         // The shutdown closed only the stdin of an incarnation that had said hello: this one
