@@ -87,7 +87,8 @@ import Testing
         try await withTemporaryDirectory { directory in
             let configuration = PersistenceConfiguration(databasePath: databasePath(in: directory))
             let trialName = SavedGame.startUpSample.playerName
-            let kept = SavedGame(playerName: trialName, level: 7, score: 900, lives: 2, health: 40, coins: 55, weapon: "bow")
+            let kept = SavedGame(
+                playerName: trialName, level: 7, score: 900, lives: 2, health: 40, coins: 55, weapon: "bow")
             try await withStore(configuration) { store in
                 #expect(try await store.submit(submission("Ann", 10)).id == 1)
                 try await store.save(kept)

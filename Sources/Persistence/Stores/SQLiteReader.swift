@@ -17,7 +17,8 @@ actor SQLiteReader {
 
     /// Every statement a reader runs, prepared once at start by ``prepareQueries()``.
     private enum Query {
-        static let scoreColumns = "id, player_name, score, coins, enemies_defeated, distance, level, game_mode, created_at"
+        static let scoreColumns =
+            "id, player_name, score, coins, enemies_defeated, distance, level, game_mode, created_at"
         static let leaderboardOfMode =
             "SELECT \(scoreColumns) FROM scores WHERE game_mode = ? ORDER BY score DESC, id ASC LIMIT ?"
         static let leaderboard = "SELECT \(scoreColumns) FROM scores ORDER BY score DESC, id ASC LIMIT ?"
@@ -26,7 +27,8 @@ actor SQLiteReader {
             "SELECT \(scoreColumns) FROM scores WHERE player_name = ? ORDER BY score DESC, id ASC LIMIT 1"
         static let savedGame =
             "SELECT player_name, level, score, lives, health, coins, weapon FROM saved_games WHERE player_name = ?"
-        static let bosses = "SELECT id, boss_index, boss_name, notorious_title, frame_x, frame_y FROM bosses ORDER BY boss_index"
+        static let bosses =
+            "SELECT id, boss_index, boss_name, notorious_title, frame_x, frame_y FROM bosses ORDER BY boss_index"
         static let scoreScan = "SELECT id, game_mode, score FROM scores"
         static let scoreByID = "SELECT \(scoreColumns) FROM scores WHERE id = ?"
 
