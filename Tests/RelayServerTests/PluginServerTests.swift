@@ -29,6 +29,16 @@ struct PluginServerTests {
         return relay.printed.components(separatedBy: event).count - 1
     }
 
+    /// Whether process `pid` exists and has not exited (a zombie not yet reaped by whoever
+    /// adopted it has).
+    private static func isRunning(_ pid: Int32) -> Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        // "PID (command) STATE …"; the command may hold spaces and parentheses.
+        guard let state = stat.split(separator: ")").last?.split(separator: " ").first else { return false }
+        return state != "Z"
+    }
+
     private func startRelay(
         dataDirectory: String, pluginsDirectory: String, timeoutMs: Int = 5000
     ) throws -> ChildRelay {
@@ -169,6 +179,42 @@ struct PluginServerTests {
         }
     }
 
+    /// A server killed outright cannot stop its plugins: end-of-file on stdin is all they get.
+    /// Each plugin's stdin must be held by the server alone (not inherited by the next plugin
+    /// it started), or a plugin that exits on end-of-file would outlive it.
+    @Test("A server killed with SIGKILL leaves every plugin's stdin at end-of-file, so plugins that exit then end")
+    func pluginsSeeEndOfFileWhenTheServerIsKilled() async throws {
+        try await withTemporaryDirectory { directory in
+            var plugins = ""
+            for name in ["first", "second", "third"] {
+                plugins = try Self.pluginsFolder(
+                    in: directory, script: "\(name).sh",
+                    """
+                    echo $$ > \(directory)/\(name).pid
+                    echo '{"kind":"hello","protocol":1,"name":"\(name)","handles":["\(name)"]}'
+                    cat >/dev/null
+                    """)
+            }
+            let relay = try self.startRelay(dataDirectory: directory, pluginsDirectory: plugins)
+            _ = try await relay.listeningPort()
+            let pluginPIDs = try ["first", "second", "third"].map { name in
+                try #require(
+                    Int32(try String(contentsOfFile: "\(directory)/\(name).pid", encoding: .utf8)
+                        .trimmingCharacters(in: .whitespacesAndNewlines)))
+            }
+            relay.send(SIGKILL)
+            #expect(try await relay.exitStatus() != 0)
+            let gone = ContinuousClock.now + .seconds(10)
+            while pluginPIDs.contains(where: Self.isRunning), ContinuousClock.now < gone {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            for pid in pluginPIDs {
+                #expect(!Self.isRunning(pid), "plugin \(pid) outlived the killed server")
+                kill(pid, SIGKILL)
+            }
+        }
+    }
+
     @Test("SIGINT or SIGTERM while the plugins start stops them, and what they started, and exits 0", arguments: [SIGINT, SIGTERM])
     func signalDuringPluginStartup(signal: Int32) async throws {
         try await withTemporaryDirectory { directory in
@@ -197,10 +243,10 @@ struct PluginServerTests {
             #expect(try await relay.exitStatus() == 0, "\(relay.printed)")
             #expect(relay.printed.contains("relay.startup.interrupted"))
             let gone = ContinuousClock.now + .seconds(10)
-            while kill(helperPID, 0) == 0, ContinuousClock.now < gone {
+            while Self.isRunning(helperPID), ContinuousClock.now < gone {
                 try await Task.sleep(for: .milliseconds(50))
             }
-            #expect(kill(helperPID, 0) != 0, "the plugin's helper \(helperPID) outlived the server")
+            #expect(!Self.isRunning(helperPID), "the plugin's helper \(helperPID) outlived the server")
             kill(helperPID, SIGKILL)
         }
     }
