@@ -70,10 +70,14 @@ struct MigrationOutcome {
     var versionBefore: Int
     /// What step 4 changed, when it ran.
     var nameTrimming: NameTrimming?
+    /// The counters an early `scores` table lacked and was given
+    /// (``SQLiteConnection/addMissingScoreCounters()``).
+    var addedScoreColumns: [String] = []
 }
 
 extension SQLiteConnection {
-    /// Brings the schema up to date in one transaction and seeds the boss gallery if empty.
+    /// Brings the schema up to date in one transaction, gives an early `scores` table its missing
+    /// counters, and seeds the boss gallery if empty.
     @discardableResult
     func migrate() throws(SQLiteError) -> MigrationOutcome {
         try self.checkSchemaIsNotNewer()
@@ -86,6 +90,7 @@ extension SQLiteConnection {
                 }
             }
             try self.execute("PRAGMA user_version = \(migrations.count)")
+            outcome.addedScoreColumns = try self.addMissingScoreCounters()
             try self.checkSavedGamesAreUniquePerPlayer()
             try self.seedBossesIfEmpty()
         }

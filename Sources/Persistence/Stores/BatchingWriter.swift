@@ -384,6 +384,11 @@ extension BatchingWriter {
         try self.connection.execute("PRAGMA journal_size_limit = \(Self.walSizeLimitBytes)")
         let outcome = try self.connection.migrate()
         if let trimming = outcome.nameTrimming, trimming.changedAnything { self.logNameTrimming(trimming) }
+        if !outcome.addedScoreColumns.isEmpty {
+            self.logger.warning(
+                "persistence.scores.columns_added",
+                metadata: ["columns": "\(outcome.addedScoreColumns.joined(separator: ","))", "value": "0"])
+        }
         try self.checkTablesTakeWrites()
         // SQLite opened the WAL file with WAL mode, and keeps it open while the connection is.
         if let identity = FileIdentity(path: self.connection.walPath) {
