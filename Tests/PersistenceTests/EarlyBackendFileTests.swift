@@ -49,6 +49,34 @@ import Testing
         }
     }
 
+    /// Column names are matched as SQLite matches them, whatever their case: a table whose
+    /// counters are spelled `Coins` or `LEVEL` has them, and opens as it did before the repair.
+    @Test func countersSpelledInAnotherCaseAreNotAddedAgain() async throws {
+        try await withTemporaryDirectory { directory in
+            let configuration = PersistenceConfiguration(databasePath: databasePath(in: directory))
+            try RawDatabase(path: configuration.databasePath).execute(
+                """
+                CREATE TABLE scores (id INTEGER PRIMARY KEY AUTOINCREMENT, player_name TEXT NOT NULL,
+                    score INTEGER NOT NULL, Coins INTEGER NOT NULL, Enemies_Defeated INTEGER NOT NULL,
+                    DISTANCE INTEGER NOT NULL, LEVEL INTEGER NOT NULL, game_mode TEXT NOT NULL,
+                    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP);
+                INSERT INTO scores (player_name, score, coins, enemies_defeated, distance, level, game_mode)
+                    VALUES ('Ann', 300, 1, 2, 3, 4, 'levels');
+                """)
+            try await withStore(configuration) { store in
+                let ann = try await store.personalBest(playerName: "Ann")
+                let stored = ScoreSubmission(
+                    playerName: "Ann", score: 300, coins: 1, enemiesDefeated: 2, distance: 3, level: 4,
+                    gameMode: "levels")
+                #expect(ann?.submission == stored)
+                _ = try await store.submit(submission("Bob", 200))
+            }
+            let columns = try RawDatabase(path: configuration.databasePath)
+                .strings("SELECT name FROM pragma_table_info('scores')")
+            #expect(columns.count == 9, "\(columns)")
+        }
+    }
+
     /// A table that has the counters is left exactly as it was.
     @Test func aTableWithTheCountersGetsNothing() async throws {
         try await withTemporaryDirectory { directory in

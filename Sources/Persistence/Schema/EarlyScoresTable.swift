@@ -14,7 +14,9 @@ extension SQLiteConnection {
     /// - Returns: the columns added, in table order.
     func addMissingScoreCounters() throws(SQLiteError) -> [String] {
         var present = Set<String>()
-        try self.withStatement("SELECT name FROM pragma_table_info('scores')") { row throws(SQLiteError) in
+        // SQLite matches column names without regard to ASCII case, as `lower()` folds them: a
+        // table with `Coins` has the counter, and adding `coins` would fail as a duplicate.
+        try self.withStatement("SELECT lower(name) FROM pragma_table_info('scores')") { row throws(SQLiteError) in
             while try row.step() { present.insert(row.text(at: 0)) }
         }
         let missing = scoreCountersOfLaterBackends.filter { !present.contains($0) }
