@@ -81,6 +81,55 @@ import Testing
         }
     }
 
+    /// A unique rule refuses only the rows that repeat one the file holds, and shows as a 500 for
+    /// those alone: that the trial's own score is one of them (a player of the trial's name already
+    /// has a score in its mode) does not stop the start.
+    @Test func aUniqueRuleTheTrialScoreHappensToBreakDoesNotStopTheStart() async throws {
+        try await withTemporaryDirectory { directory in
+            let configuration = PersistenceConfiguration(databasePath: databasePath(in: directory))
+            try await withStore(configuration) { _ in }
+            try RawDatabase(path: configuration.databasePath).execute(
+                """
+                CREATE UNIQUE INDEX one_score_per_player_and_mode ON scores(player_name, game_mode);
+                INSERT INTO scores (player_name, score, coins, enemies_defeated, distance, level, game_mode)
+                    VALUES ('start-up check', 5, 0, 0, 0, 0, 'levels');
+                """)
+            try await withStore(configuration) { store in
+                let best = try await store.personalBest(playerName: "start-up check")
+                #expect(best?.submission.score == 5)
+                #expect(try await store.submit(submission("Ann", 10)).id == 2)
+            }
+        }
+    }
+
+    /// A unique rule that rolls the whole transaction back (`ON CONFLICT ROLLBACK`) ends the
+    /// trial's transaction: the trial's save and delete that follow must not then run on their own
+    /// and overwrite, then delete, the save of a player who has the trial's name.
+    @Test func aUniqueRuleRollingBackTheTrialLeavesASaveOfTheTrialsNameAsItWas() async throws {
+        try await withTemporaryDirectory { directory in
+            let configuration = PersistenceConfiguration(databasePath: databasePath(in: directory))
+            let kept = SavedGame(
+                playerName: "start-up check", level: 7, score: 900, lives: 2, health: 40, coins: 55, weapon: "bow")
+            try RawDatabase(path: configuration.databasePath).execute(
+                """
+                CREATE TABLE scores (id INTEGER PRIMARY KEY AUTOINCREMENT, player_name TEXT NOT NULL,
+                    score INTEGER NOT NULL, coins INTEGER NOT NULL, enemies_defeated INTEGER NOT NULL,
+                    distance INTEGER NOT NULL, level INTEGER NOT NULL, game_mode TEXT NOT NULL,
+                    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+                    UNIQUE (player_name, game_mode) ON CONFLICT ROLLBACK);
+                INSERT INTO scores (player_name, score, coins, enemies_defeated, distance, level, game_mode)
+                    VALUES ('start-up check', 5, 0, 0, 0, 0, 'levels');
+                """)
+            try await withStore(configuration) { store in try await store.save(kept) }
+            try await withStore(configuration) { store in
+                let loaded = try await store.load(playerName: kept.playerName)
+                #expect(loaded == kept)
+            }
+            let raw = try RawDatabase(path: configuration.databasePath)
+            #expect(try raw.integer("SELECT seq FROM sqlite_sequence WHERE name = 'saved_games'") == 1)
+        }
+    }
+
     /// The trial writes are rolled back whole: no row, no used-up id, and a player's save that
     /// happens to have the trial's name is kept as it was.
     @Test func theStartUpTrialLeavesNothingBehind() async throws {

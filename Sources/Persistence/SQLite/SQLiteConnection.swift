@@ -111,6 +111,10 @@ final class SQLiteConnection {
         guard rc == SQLITE_OK else { throw self.error(rc, doing: "wal_checkpoint(TRUNCATE)") }
     }
 
+    /// Whether a transaction is open: false after `COMMIT`, `ROLLBACK`, or a failure that rolled
+    /// the whole transaction back (`ON CONFLICT ROLLBACK`, `RAISE(ROLLBACK)`, some I/O errors).
+    var isInTransaction: Bool { sqlite3_get_autocommit(self.handle) == 0 }
+
     /// The rowid of the last successful INSERT on this connection.
     var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(self.handle) }
 

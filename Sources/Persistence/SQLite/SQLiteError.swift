@@ -13,6 +13,9 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     public var isDiskFull: Bool { self.code & 0xFF == SQLITE_FULL }
     /// Whether another connection held a lock past the busy timeout.
     public var isLocked: Bool { [SQLITE_BUSY, SQLITE_LOCKED].contains(self.code & 0xFF) }
+    /// Whether a UNIQUE or PRIMARY KEY rule refused a row for repeating one the table holds.
+    /// (`SQLITE_CONSTRAINT_PRIMARYKEY` and `_UNIQUE` are macros Swift does not import.)
+    var isUniquenessViolation: Bool { [SQLITE_CONSTRAINT | 6 << 8, SQLITE_CONSTRAINT | 8 << 8].contains(self.code) }
     /// Whether the file exists but is not a usable SQLite database.
     public var isCorrupt: Bool { [SQLITE_NOTADB, SQLITE_CORRUPT].contains(self.code & 0xFF) }
 

@@ -417,6 +417,13 @@ extension BatchingWriter {
         for (table, write) in samples {
             do {
                 _ = try self.apply(write, createdAt: UTCTimestamp.now())
+            } catch where error.isUniquenessViolation {
+                // The table takes rows, only not one repeating a row it holds (a player of the
+                // sample's name has a score in its mode, say): like any write, later ones with
+                // other values go in. Not a reason to refuse the file. A rule declared `ON CONFLICT
+                // ROLLBACK` has ended the transaction, though: the writes that follow must not run
+                // outside one, where they would be kept (and change a save of the sample's name).
+                if !self.connection.isInTransaction { try self.connection.execute("BEGIN IMMEDIATE") }
             } catch where !error.isLocked && !error.isDiskFull {
                 throw SQLiteError(
                     code: error.code,
