@@ -1,3 +1,4 @@
+import CSystemSQLite
 import Foundation
 import Testing
 
@@ -14,6 +15,14 @@ import Testing
             created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, region TEXT NOT NULL);
         INSERT INTO scores (player_name, score, coins, enemies_defeated, distance, level, game_mode, region)
             VALUES ('Ann', 10, 1, 1, 1, 1, 'levels', 'eu');
+        """
+
+    /// The old backend's `saved_games` (migration step 1).
+    static let savedGames = """
+        CREATE TABLE saved_games (id INTEGER PRIMARY KEY AUTOINCREMENT, player_name TEXT NOT NULL UNIQUE,
+            level INTEGER NOT NULL, score INTEGER NOT NULL, lives INTEGER NOT NULL,
+            health INTEGER NOT NULL, coins INTEGER NOT NULL, weapon TEXT NOT NULL,
+            timestamp TIMESTAMP DEFAULT CURRENT_TIMESTAMP);
         """
 
     /// Opens the file at `path` made by `sql`, expecting it refused; returns the reason.
@@ -39,12 +48,9 @@ import Testing
     @Test func aTriggerRefusingSavesIsRefusedAtStart() async throws {
         try await withTemporaryDirectory { directory in
             let reason = try await self.refusal(
-                of: """
-                    CREATE TABLE saved_games (id INTEGER PRIMARY KEY AUTOINCREMENT, player_name TEXT NOT NULL UNIQUE,
-                        level INTEGER NOT NULL, score INTEGER NOT NULL, lives INTEGER NOT NULL,
-                        health INTEGER NOT NULL, coins INTEGER NOT NULL, weapon TEXT NOT NULL,
-                        timestamp TIMESTAMP DEFAULT CURRENT_TIMESTAMP);
-                    CREATE TRIGGER saves_closed BEFORE INSERT ON saved_games BEGIN SELECT RAISE(ABORT, 'saves are closed'); END;
+                of: Self.savedGames + """
+                    CREATE TRIGGER saves_closed BEFORE INSERT ON saved_games
+                        BEGIN SELECT RAISE(ABORT, 'saves are closed'); END;
                     """,
                 at: databasePath(in: directory))
             #expect(reason.contains("table saved_games cannot take this server's writes"), "reason: \(reason)")
@@ -55,11 +61,7 @@ import Testing
     @Test func aSavedGamesTableLackingAColumnIsRefusedAtStart() async throws {
         try await withTemporaryDirectory { directory in
             let reason = try await self.refusal(
-                of: """
-                    CREATE TABLE saved_games (id INTEGER PRIMARY KEY AUTOINCREMENT, player_name TEXT NOT NULL UNIQUE,
-                        level INTEGER NOT NULL, score INTEGER NOT NULL, lives INTEGER NOT NULL,
-                        coins INTEGER NOT NULL, weapon TEXT NOT NULL, timestamp TIMESTAMP DEFAULT CURRENT_TIMESTAMP);
-                    """,
+                of: Self.savedGames.replacingOccurrences(of: "health INTEGER NOT NULL, ", with: ""),
                 at: databasePath(in: directory))
             #expect(reason.contains("table saved_games cannot take this server's writes"), "reason: \(reason)")
             #expect(reason.contains("health"), "reason: \(reason)")
@@ -128,6 +130,18 @@ import Testing
             let raw = try RawDatabase(path: configuration.databasePath)
             #expect(try raw.integer("SELECT seq FROM sqlite_sequence WHERE name = 'saved_games'") == 1)
         }
+    }
+
+    /// Only what the tables are earns the advice to fix them; the disk, a lock or memory do not.
+    @Test func onlyFailuresAboutTheTablesAreBlamedOnThem() {
+        // Extended codes: CONSTRAINT's CHECK (1), NOTNULL (5) and TRIGGER (7); IOERR's WRITE (3).
+        let aboutTheTables: [Int32] = [
+            SQLITE_ERROR, SQLITE_CONSTRAINT | 1 << 8, SQLITE_CONSTRAINT | 5 << 8, SQLITE_CONSTRAINT | 7 << 8,
+            SQLITE_MISMATCH,
+        ]
+        let elsewhere: [Int32] = [SQLITE_FULL, SQLITE_BUSY, SQLITE_IOERR | 3 << 8, SQLITE_NOMEM, SQLITE_READONLY]
+        for code in aboutTheTables { #expect(SQLiteError(code: code, message: "").isAboutTheTables, "code \(code)") }
+        for code in elsewhere { #expect(!SQLiteError(code: code, message: "").isAboutTheTables, "code \(code)") }
     }
 
     /// The trial writes are rolled back whole: no row, no used-up id, and a player's save that

@@ -16,6 +16,10 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     /// Whether a UNIQUE or PRIMARY KEY rule refused a row for repeating one the table holds.
     /// (`SQLITE_CONSTRAINT_PRIMARYKEY` and `_UNIQUE` are macros Swift does not import.)
     var isUniquenessViolation: Bool { [SQLITE_CONSTRAINT | 6 << 8, SQLITE_CONSTRAINT | 8 << 8].contains(self.code) }
+    /// Whether a statement failed on what the tables are, not on the file, the disk, a lock or
+    /// memory: an unknown table or column (`SQLITE_ERROR`), a rule or a trigger's `RAISE`
+    /// (`SQLITE_CONSTRAINT`), a column's type (`SQLITE_MISMATCH`).
+    var isAboutTheTables: Bool { [SQLITE_ERROR, SQLITE_CONSTRAINT, SQLITE_MISMATCH].contains(self.code & 0xFF) }
     /// Whether the file exists but is not a usable SQLite database.
     public var isCorrupt: Bool { [SQLITE_NOTADB, SQLITE_CORRUPT].contains(self.code & 0xFF) }
 

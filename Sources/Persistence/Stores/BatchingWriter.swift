@@ -405,7 +405,11 @@ extension BatchingWriter {
     /// server cannot write to is refused at start rather than failing every score or save with a
     /// 500: a hand-made or altered `game.db` whose table lacks a column, requires one this server
     /// does not fill, or has a CHECK, a trigger or a view that refuses ordinary rows. Leaves
-    /// nothing behind, not even a used-up id.
+    /// nothing behind, not even a used-up id. Other failures (the disk, a lock, memory) are thrown
+    /// as they are, without the advice to fix the table.
+    ///
+    /// It runs after the migrations have committed, so a refused file has been migrated already,
+    /// as before this check: the steps are ones the old backend reads alike.
     private func checkTablesTakeWrites() throws(SQLiteError) {
         let samples: [(table: String, write: WriteOperation)] = [
             ("scores", .insertScore(.startUpSample)),
@@ -424,7 +428,7 @@ extension BatchingWriter {
                 // ROLLBACK` has ended the transaction, though: the writes that follow must not run
                 // outside one, where they would be kept (and change a save of the sample's name).
                 if !self.connection.isInTransaction { try self.connection.execute("BEGIN IMMEDIATE") }
-            } catch where !error.isLocked && !error.isDiskFull {
+            } catch where error.isAboutTheTables {
                 throw SQLiteError(
                     code: error.code,
                     message: "table \(table) cannot take this server's writes: \(error.message); "
