@@ -46,7 +46,8 @@ public final class StopSignals: Sendable {
     }
 
     /// What the next signal does: at once, if one came while no action was set. `nil`: the next
-    /// signal waits for the next action.
+    /// signal waits for the next action. Returns once an action already under way has finished.
+    /// An action must be short and must not call `onSignal` (it runs under the lock this takes).
     public func onSignal(_ action: (@Sendable (Int32) -> Void)?) {
         self.shared.set(action)
     }
@@ -60,22 +61,26 @@ public final class StopSignals: Sendable {
     private final class SharedState: Sendable {
         private let state = Mutex(State())
 
+        /// The action runs under the lock, so that ``set(_:)`` returns only once an action that
+        /// had begun has finished: the plugins' start sets `nil`, then looks whether its action
+        /// saw a signal, and one recorded after that look was lost (the server served on).
         func deliver(_ signal: Int32) {
-            let action = self.state.withLock { state in
-                if state.action == nil { state.unhandled = state.unhandled ?? signal }
-                return state.action
+            self.state.withLock { state in
+                guard let action = state.action else {
+                    state.unhandled = state.unhandled ?? signal
+                    return
+                }
+                action(signal)
             }
-            action?(signal)
         }
 
         func set(_ action: (@Sendable (Int32) -> Void)?) {
-            let waiting = self.state.withLock { state -> Int32? in
+            self.state.withLock { state in
                 state.action = action
-                guard action != nil else { return nil }
-                defer { state.unhandled = nil }
-                return state.unhandled
+                guard let action, let waiting = state.unhandled else { return }
+                state.unhandled = nil
+                action(waiting)
             }
-            if let waiting { action?(waiting) }
         }
     }
 }

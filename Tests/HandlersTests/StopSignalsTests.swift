@@ -30,6 +30,30 @@ struct StopSignalsTests {
         #expect(caught.value == SIGWINCH)
     }
 
+    /// The plugins' start sets `nil` and then looks whether its action saw a signal: an action
+    /// still running when `onSignal(nil)` returned recorded its signal after that look, and the
+    /// server served on.
+    @Test("onSignal returns once an action under way has finished")
+    func replacingWaitsForTheRunningAction() async throws {
+        let started = Box(false)
+        let finished = Box(false)
+        let signals = StopSignals([SIGURG])
+        defer { signals.cancel() }
+        signals.onSignal { _ in
+            started.value = true
+            usleep(300_000)
+            finished.value = true
+        }
+        kill(getpid(), SIGURG)
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !started.value, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        try #require(started.value)
+        signals.onSignal(nil)
+        #expect(finished.value)
+    }
+
     @Test("A signal while no action is set waits for the next one")
     func heldForTheNextAction() async throws {
         let signals = StopSignals([SIGURG])
