@@ -1,4 +1,5 @@
 import Dispatch
+public import Logging
 import Synchronization
 
 #if canImport(Darwin)
@@ -20,8 +21,10 @@ public final class StopSignals: Sendable {
     private let shared: SharedState
     private let sources: Mutex<[any DispatchSourceSignal]>
 
-    /// Catches `signals` from now on: returns once every source is armed.
-    public init(_ signals: [Int32]) {
+    /// Catches `signals` from now on: returns once every source is armed. Each signal is logged
+    /// as it comes (`relay.stop.requested`), also while what it does must wait for a step of the
+    /// start that cannot be cut (a migration), so that an operator sees it was heard.
+    public init(_ signals: [Int32], logger: Logger? = nil) {
         let state = SharedState()
         var sources: [any DispatchSourceSignal] = []
         // Dispatch arms a source on its manager thread after `resume()` returns (on Linux it then
@@ -34,13 +37,18 @@ public final class StopSignals: Sendable {
                 signal(number, SIG_IGN)  // kqueue reports it to the source only if ignored (as ServiceLifecycle)
             #endif
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { state.deliver(number) }
+            source.setEventHandler {
+                logger?.notice("relay.stop.requested", metadata: ["signal": "\(number)"])
+                state.deliver(number)
+            }
             source.setRegistrationHandler { armed.signal() }
             source.resume()
             sources.append(source)
         }
-        // A wait of microseconds, on the manager thread and a global queue (not Swift's pool).
-        for _ in sources { armed.wait() }
+        // A wait of microseconds, on the manager thread and a global queue (not Swift's pool);
+        // bounded, so that a source Dispatch never arms costs a second, not the start.
+        let deadline = DispatchTime.now() + .seconds(1)
+        for _ in sources where armed.wait(timeout: deadline) == .timedOut { break }
         self.shared = state
         self.sources = Mutex(sources)
     }

@@ -148,7 +148,7 @@ struct RelayCommand: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data("API_KEY is not set; this run's generated key is: \(configuration.apiKey)\n".utf8))
         }
         // From here on a SIGINT or SIGTERM stops the server in order, also while it starts.
-        let stopSignals = StopSignals([SIGINT, SIGTERM])
+        let stopSignals = StopSignals([SIGINT, SIGTERM], logger: logger)
         defer { stopSignals.cancel() }
         let store: SQLiteGameStore
         do {

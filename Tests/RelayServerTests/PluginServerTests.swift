@@ -242,6 +242,7 @@ struct PluginServerTests {
             // It used to die of the signal at once (status 128 + signal), and the helper lived on.
             #expect(try await relay.exitStatus() == 0, "\(relay.printed)")
             #expect(relay.printed.contains("relay.startup.interrupted"))
+            #expect(relay.printed.contains("signal=\(signal) [Handlers] relay.stop.requested"))
             let gone = ContinuousClock.now + .seconds(10)
             while Self.isRunning(helperPID), ContinuousClock.now < gone {
                 try await Task.sleep(for: .milliseconds(50))

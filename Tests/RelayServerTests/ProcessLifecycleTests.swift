@@ -74,6 +74,7 @@ struct ProcessLifecycleTests {
             }
             relay.send(signal)
             #expect(try await relay.exitStatus() == 0)
+            #expect(relay.printed.contains("signal=\(signal) [Handlers] relay.stop.requested"), "\(relay.printed)")
             #expect(relay.printed.contains("persistence.closed"))
             #expect(try await self.storedIDs(dataDirectory: directory).contains(id))
         }
