@@ -191,6 +191,35 @@ struct RelayFlowTests {
         }
     }
 
+    @Test("A reconnect naming the player in another Unicode form speaks under the member's own id")
+    func reconnectBindsTheMembersOwnID() async throws {
+        try await withRelayServer { port, _ in
+            let composed = "\u{E9}"  // é as one code point; "e\u{301}" is the same to Swift's ==
+            let host = TestSocket.connect(port: port)
+            host.send(raw: #"{"type":"create_room","player_name":"Host","player_id":"\#(composed)"}"#)
+            try await host.expect("player_joined")
+            let created = try await host.expect("room_created")
+            let code = try #require(created["room_id"] as? String)
+            let token = try #require(created["reconnect_token"] as? String)
+            let guest = TestSocket.connect(port: port, path: "/ws/room/\(code)")
+            guest.send(["type": "join_room", "player_name": "Guest"])
+            try await guest.expect("player_joined")
+            try await guest.expect("room_joined")
+            try await host.expect("player_joined")
+            host.close()
+            try await guest.expect("player_disconnected")
+
+            let back = TestSocket.connect(port: port, path: "/ws/room/\(code)")
+            back.send(raw: #"{"type":"reconnect","room_id":"\#(code)","player_id":"e\u0301","token":"\#(token)"}"#)
+            try await back.expect("reconnected")
+            try await guest.expect("player_reconnected")
+            back.send(["type": "chat", "message": "back"])
+            let chat = try await guest.expect("chat")
+            // Code points, not String ==: the guest's client compares ids by code unit.
+            #expect((chat["player_id"] as? String).map { Array($0.unicodeScalars) } == Array(composed.unicodeScalars))
+        }
+    }
+
     @Test("After the reconnect window the dropped player is gone")
     func reconnectWindowExpires() async throws {
         var limits = RelayLimits()

@@ -17,7 +17,7 @@ public struct ReconnectHandler: MessageHandler {
         guard let room = session.registry.room(code: code) else { throw .reconnectFailed }
         let newToken = Identifiers.reconnectToken()
         let connection = session.connection
-        try await room.enter { room throws(RelayError) in
+        let boundID = try await room.enter { room throws(RelayError) -> String in
             // The answer lists the room's every entity: budgeted with the room's sync answers.
             let now = ContinuousClock.now
             try room.state.checkEntityBudget(now: now)
@@ -36,7 +36,11 @@ public struct ReconnectHandler: MessageHandler {
             announcement.add("player_name", player.name)
             announcement.add("room_info", room.state.roomInfo)
             room.broadcast(announcement.encoded())
+            return player.id
         }
-        session.membership = .init(room: room, playerID: playerID)
+        // The member's own id, not the one sent: Swift compares strings by canonical equivalence,
+        // so "e\u{301}" finds player "é", and the room would relay this connection's messages
+        // under an id the others' clients (comparing code units) do not know.
+        session.membership = .init(room: room, playerID: boundID)
     }
 }
