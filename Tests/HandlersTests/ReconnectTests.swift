@@ -107,9 +107,8 @@ struct ReconnectTests {
         #expect(await host.received().first?["player_id"] == "guest")
         _ = await comeback.received()
 
-        // the old token is spent; the new one works (and replaces the live connection)
+        // the new token works (and replaces the live connection); the old one is then spent
         let third = harness.client(url: code)
-        await third.expectError("reconnect_failed", after: #"{"type":"reconnect","player_id":"guest","token":"\#(token)"}"#)
         await third.send(#"{"type":"reconnect","player_id":"guest","token":"\#(newToken)"}"#)
         #expect(await third.received().first?.type == "reconnected")
         #expect(comeback.connection.closeCode == RelayCloseCode.replaced)
@@ -119,6 +118,29 @@ struct ReconnectTests {
         #expect(await host.received().isEmpty)
         let room = try #require(harness.registry.room(code: code))
         #expect(await room.connectionCount == 2)
+        let fourth = harness.client(url: code)
+        await fourth.expectError(
+            "reconnect_failed", after: #"{"type":"reconnect","player_id":"guest","token":"\#(token)"}"#)
+    }
+
+    @Test("A reconnect whose answer was lost with its connection can be made again with the same token")
+    func theTokenLastUsedStaysGood() async throws {
+        let harness = try Harness()
+        let (host, guest, code, token) = try await self.roomWithToken(harness, started: true)
+        let reconnect = #"{"type":"reconnect","room_id":"\#(code)","player_id":"guest","token":"\#(token)"}"#
+        try await self.drop(guest, as: "guest")
+        let lost = harness.client(url: "new")
+        await lost.send(reconnect)
+        // answered, but as if the answer never arrived: the client still holds the token it sent
+        #expect(await lost.received().first?.type == "reconnected")
+        try await self.drop(lost, as: "guest")
+        let seen = await host.received().map(\.type)
+        #expect(seen == ["player_disconnected", "player_reconnected", "player_disconnected"])
+
+        let again = harness.client(url: "new")
+        await again.send(reconnect)
+        #expect(await again.received().first?.type == "reconnected")
+        #expect(await host.received().map(\.type) == ["player_reconnected"])
     }
 
     @Test func hostDroppingHandsTheRoleOver() async throws {

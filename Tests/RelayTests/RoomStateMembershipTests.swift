@@ -129,7 +129,7 @@ struct RoomStateMembershipTests {
         #expect(room.players.allSatisfy { $0.isReady })
     }
 
-    @Test func reconnectNeedsTheRightTokenAndRotatesIt() throws {
+    @Test func reconnectNeedsTheRightTokenAndIssuesANewOne() throws {
         var room = try makeRoom(players: 2)
         room.markDisconnected("p2")
         #expect(throws: RelayError.reconnectFailed) { _ = try room.reconnect("p2", token: "wrong", newToken: "n") }
@@ -141,8 +141,25 @@ struct RoomStateMembershipTests {
         #expect(player.isConnected)
         #expect(player.reconnectToken == "fresh")
         #expect(room.player("p2")?.reconnectToken == "fresh")
-        // the old token is spent
-        #expect(throws: RelayError.reconnectFailed) { _ = try room.reconnect("p2", token: "t2", newToken: "again") }
+    }
+
+    /// A `reconnected` lost with the connection that carried it leaves the client with the token
+    /// it just used: that one stays good until the player uses a newer one.
+    @Test func theTokenLastUsedStaysGoodUntilANewerOneIsUsed() throws {
+        var room = try makeRoom(players: 2)
+        room.markDisconnected("p2")
+        _ = try room.reconnect("p2", token: "t2", newToken: "lost")
+        room.markDisconnected("p2")
+        let again = try room.reconnect("p2", token: "t2", newToken: "second")
+        #expect(again.isConnected)
+        #expect(again.reconnectToken == "second")
+        // a token issued and never used is spent once another is issued
+        #expect(throws: RelayError.reconnectFailed) { _ = try room.reconnect("p2", token: "lost", newToken: "n") }
+        // using the newest spends every older one
+        _ = try room.reconnect("p2", token: "second", newToken: "third")
+        #expect(throws: RelayError.reconnectFailed) { _ = try room.reconnect("p2", token: "t2", newToken: "n") }
+        #expect(room.player("p2")?.reconnectToken == "third")
+        #expect(room.player("p2")?.lastUsedToken == "second")
     }
 
     @Test func constantTimeEqualsComparesWholeStrings() {

@@ -4,8 +4,11 @@ public struct RoomPlayer: Sendable, Equatable {
     public let name: String
     public var isReady = false
     public var isConnected = true
-    /// Proves a later `reconnect` is this player; rotated on each reconnect.
+    /// Proves a later `reconnect` is this player; a new one is issued on each reconnect.
     public var reconnectToken: String
+    /// The token the player last reconnected with, still good until they use a newer one: a
+    /// `reconnected` lost with the connection that carried it must not lock the player out.
+    public var lastUsedToken: String?
     /// Authoritative counters, changed only by `collect_item`.
     public var score: Int64 = 0
     public var coins: Int64 = 0

@@ -103,12 +103,18 @@ public struct RoomState: Sendable {
         return self.electHostIfNeeded()
     }
 
-    /// Restores a dropped (or replaced) player with a fresh token, if `token` is theirs.
+    /// Restores a dropped (or replaced) player with a fresh token, if `token` is theirs: the newest
+    /// one issued, or the one they last reconnected with (their client may never have received the
+    /// newer one). Using a token spends every older one.
     public mutating func reconnect(_ playerID: String, token: String, newToken: String) throws(RelayError) -> RoomPlayer {
-        guard let index = self.players.firstIndex(where: { $0.id == playerID }),
-            constantTimeEquals(self.players[index].reconnectToken, token)
-        else { throw .reconnectFailed }
+        guard let index = self.players.firstIndex(where: { $0.id == playerID }) else {
+            throw .reconnectFailed
+        }
+        let isNewest = constantTimeEquals(self.players[index].reconnectToken, token)
+        let isLastUsed = self.players[index].lastUsedToken.map { constantTimeEquals($0, token) } ?? false
+        guard isNewest || isLastUsed else { throw .reconnectFailed }
         self.players[index].isConnected = true
+        self.players[index].lastUsedToken = token
         self.players[index].reconnectToken = newToken
         _ = self.electHostIfNeeded()
         return self.players[index]
