@@ -233,6 +233,11 @@ struct RelayCommand: AsyncParsableCommand {
         }
         configuration.bossImagesDirectory =
             self.bossImagesDir ?? environment["BOSS_IMAGES_DIR"] ?? configuration.bossImagesDirectory
+        // Read as the old backend read it (`true` in any case), but a value that is neither `true`
+        // nor `false` is a typo to report, not a quiet `false` that leaves the game's page refused.
+        if let text = environment["ALLOW_ALL_ORIGINS"], !text.isEmpty, !["true", "false"].contains(text.lowercased()) {
+            throw ValidationError("ALLOW_ALL_ORIGINS must be true or false, not '\(text)'")
+        }
         configuration.cors = CORSPolicy(environment: environment)
         configuration.maxConnections =
             self.maxConnections.map { max(1, $0) } ?? openFileLimit.map(ConnectionCap.defaultMaximum(openFileLimit:))

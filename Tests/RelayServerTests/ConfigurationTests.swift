@@ -155,6 +155,16 @@ struct ConfigurationTests {
             #expect(throws: (any Error).self, "PORT=\(port)") { try RelayCommand.parse([]).configuration(environment: ["PORT": port]) }
         }
         #expect(try RelayCommand.parse([]).configuration(environment: ["PORT": "8080"]).port == 8080)
+        // ALLOW_ALL_ORIGINS: true or false in any case (empty: unset); `1` or `yes` would otherwise be a quiet false.
+        for value in ["1", "yes", "on", "ture"] {
+            #expect(throws: (any Error).self, "ALLOW_ALL_ORIGINS=\(value)") {
+                try RelayCommand.parse([]).configuration(environment: ["ALLOW_ALL_ORIGINS": value])
+            }
+        }
+        for (value, allowsAll) in [("TRUE", true), ("true", true), ("False", false), ("", false)] {
+            let cors = try RelayCommand.parse([]).configuration(environment: ["ALLOW_ALL_ORIGINS": value]).cors
+            #expect(cors.allowAllOrigins == allowsAll, "ALLOW_ALL_ORIGINS=\(value)")
+        }
         #expect(throws: (any Error).self) { try RelayCommand.logLevel(environment: ["LOG_LEVEL": "verbose"]) }
         #expect(try RelayCommand.logLevel(environment: ["LOG_LEVEL": "DEBUG"]) == .debug)
         #expect(try RelayCommand.logLevel(environment: [:]) == .info)

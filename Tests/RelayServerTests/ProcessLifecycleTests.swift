@@ -251,4 +251,18 @@ struct ProcessLifecycleTests {
             #expect(relay.printed.contains("cannot use database"))
         }
     }
+
+    @Test("An environment value that cannot be read stops start-up with a message naming it (README, Configuration)")
+    func unreadableEnvironment() async throws {
+        for (name, value) in [("PORT", "abc"), ("LOG_LEVEL", "loud"), ("ALLOW_ALL_ORIGINS", "yes")] {
+            try await withTemporaryDirectory { directory in
+                let relay = try ChildRelay(
+                    arguments: ["--data-dir", directory],
+                    environment: ["API_KEY": testAPIKey, "PORT": "0"].merging([name: value]) { $1 })
+                #expect(try await relay.exitStatus() != 0, "\(name)=\(value)")
+                #expect(relay.printed.contains("\(name) must be"), "\(name)=\(value): \(relay.printed)")
+                #expect(!relay.printed.contains("listening on"))
+            }
+        }
+    }
 }
