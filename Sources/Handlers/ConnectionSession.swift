@@ -74,6 +74,14 @@ public final class ConnectionSession {
         guard entries.take(now: now) else { throw .rateLimited }
     }
 
+    /// Leaves the room this connection is in, if any, as `leave_room` does (the others get
+    /// `player_left`), without answering `room_left`.
+    public func leaveRoom() async {
+        guard let membership = self.membership else { return }
+        self.membership = nil
+        await membership.room.leave(playerID: membership.playerID, connection: self.connection)
+    }
+
     /// Queues a message for this connection only.
     public func reply(_ frame: ByteBuffer) {
         self.connection.send(frame)

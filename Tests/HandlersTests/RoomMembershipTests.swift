@@ -191,14 +191,35 @@ struct RoomMembershipTests {
         #expect(RelayLimits().roomEntriesPerSecond == 1 && RelayLimits().roomEntryBurst == 10)
     }
 
-    @Test func oneRoomPerConnection() async throws {
+    @Test func aReconnectOnAConnectionInARoomIsRefused() async throws {
         let harness = try Harness()
         let (host, guest, code) = try await harness.roomWithTwoPlayers(maxPlayers: 3)
-        await host.expectError("already_in_room", after: #"{"type":"create_room","player_name":"Again"}"#)
-        await guest.expectError("already_in_room", after: #"{"type":"join_room","player_name":"Again","room_id":"\#(code)"}"#)
         await guest.expectError("already_in_room", after: #"{"type":"reconnect","room_id":"\#(code)","player_id":"guest","token":"x"}"#)
         #expect(harness.registry.count == 1)
         #expect(await host.received().isEmpty)
+    }
+
+    /// The game's client keeps its socket open, and in its room, when a player quits a game to the
+    /// menu; its next `create_room` or `join_room` goes out on that socket, as the client sends them.
+    @Test func createOrJoinOnAConnectionInARoomLeavesThatRoomFirst() async throws {
+        let harness = try Harness()
+        let (host, guest, oldCode) = try await harness.startedRoom()
+
+        await host.send(#"{"type":"create_room","room_name":"Hosty's Room","player_name":"Hosty"}"#)
+        let created = await host.received()
+        #expect(created.map(\.type) == ["player_joined", "room_created"], "\(created)")
+        let newCode = try #require(created.last?["room_id"]?.stringValue)
+        #expect(newCode != oldCode)
+        let left = await guest.received()
+        #expect(left.map(\.type) == ["player_left"], "\(left)")
+        #expect(left.first?["player_id"]?.stringValue == "host")
+        #expect(left.first?["can_reconnect"] == false)
+
+        await guest.send(#"{"type":"join_room","room_id":"\#(newCode)","player_name":"Guesty"}"#)
+        #expect(await guest.received().map(\.type) == ["player_joined", "room_joined"])
+        #expect(await host.received().map(\.type) == ["player_joined"])
+        #expect(harness.registry.count == 1)  // the old room emptied and closed
+        #expect(harness.registry.room(code: oldCode) == nil)
     }
 
     @Test(arguments: [

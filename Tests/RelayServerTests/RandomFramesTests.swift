@@ -213,7 +213,8 @@ struct AnswerModel {
     ]
 
     mutating func answers(to text: String) -> Int {
-        if text.contains(#""type":"create_room""#) { self.inRoom = true }  // created, or already_in_room
+        if text.contains(#""type":"create_room""#) { self.inRoom = true }  // created (after leaving its room)
+        if text.contains(#""type":"join_room""#) { self.inRoom = false }  // leaves its room; ZZZZZZ is none
         guard !self.inRoom, Self.needingARoom.contains(text) else { return 1 }
         defer { self.toldNotInRoom = true }
         return self.toldNotInRoom ? 0 : 1

@@ -66,8 +66,7 @@ struct RelayAbuseTests {
                 // in-place path) or not (the general one).
                 (["type": "player_state", "state": ["x": 1, "skin": String(repeating: "s", count: 65)]], "too_long"),
                 (["type": "player_state", "state": ["weapon": String(repeating: "é", count: 65)]], "too_long"),
-                (["type": "create_room", "player_name": "again"], "already_in_room"),
-                (["type": "join_room", "room_id": room.code, "player_name": "again"], "already_in_room"),
+                (["type": "reconnect", "room_id": room.code, "player_id": room.guestID, "token": "x"], "already_in_room"),
             ]
             for (message, code) in bad {
                 guest.send(message)

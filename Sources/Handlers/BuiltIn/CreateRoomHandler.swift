@@ -1,14 +1,15 @@
 public import Relay
 
 /// `create_room` {room_name, player_name, player_id?, max_players?}: opens a room with the
-/// sender as host. Sender gets `player_joined` (about itself), then `room_created`.
+/// sender as host. Sender gets `player_joined` (about itself), then `room_created`. A connection
+/// already in a room leaves it first: the game's client keeps its socket open (and in its room)
+/// when a player quits a game to the menu, and creates or joins the next room on it.
 public struct CreateRoomHandler: MessageHandler {
     public let messageType = "create_room"
 
     public init() {}
 
     public func handle(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) {
-        guard session.membership == nil else { throw .alreadyInRoom }
         try session.takeRoomEntry()
         let limits = session.limits
         let playerName = try message.name("player_name", maxLength: limits.maxNameLength)
@@ -23,6 +24,7 @@ public struct CreateRoomHandler: MessageHandler {
             maxPlayers = Int(requested)
         }
 
+        await session.leaveRoom()
         let room = try session.registry.createRoom(
             name: roomName.flatMap { $0.isEmpty ? nil : $0 } ?? "\(playerName)'s room", maxPlayers: maxPlayers,
             eventLoop: session.eventLoop)

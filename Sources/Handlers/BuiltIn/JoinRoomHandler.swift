@@ -1,18 +1,19 @@
 public import Relay
 
 /// `join_room` {room_id (else the URL's), player_name, player_id?}: the room (joiner
-/// included) gets `player_joined`, then the sender `room_joined`.
+/// included) gets `player_joined`, then the sender `room_joined`. A connection already in a room
+/// leaves it first, as for `create_room`.
 public struct JoinRoomHandler: MessageHandler {
     public let messageType = "join_room"
 
     public init() {}
 
     public func handle(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) {
-        guard session.membership == nil else { throw .alreadyInRoom }
         try session.takeRoomEntry()
         let playerName = try message.name("player_name", maxLength: session.limits.maxNameLength)
         let code = try message.optionalString("room_id") ?? session.urlRoomID
         let playerID = try PlayerIdentity.requestedID(in: message) ?? Identifiers.playerID()
+        await session.leaveRoom()
         guard let room = session.registry.room(code: code) else { throw .joinFailed }
         let token = Identifiers.reconnectToken()
         let connection = session.connection

@@ -7,9 +7,8 @@ public struct LeaveRoomHandler: MessageHandler {
     public init() {}
 
     public func handle(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) {
-        guard let membership = session.membership else { throw .notInRoom }
-        session.membership = nil
-        await membership.room.leave(playerID: membership.playerID, connection: session.connection)
+        guard session.membership != nil else { throw .notInRoom }
+        await session.leaveRoom()
         session.reply(OutboundMessage(type: "room_left").encoded())
     }
 }
