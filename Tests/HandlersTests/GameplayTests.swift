@@ -165,6 +165,29 @@ struct CollectItemTests {
         await host.send(#"{"type":"collect_item","item_type":"powerup","item_id":"p1"}"#)
         #expect(await host.received().map(\.type) == ["item_already_collected"])
     }
+
+    /// The game's host restarts its scene for the next level and reports that level's coins under
+    /// the ids it gave the last level's; the guest sees only the coins it is sent.
+    @Test func theNextLevelsCoinsUnderLastLevelsIDsReachEveryoneAndCanBeCollected() async throws {
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.startedRoom()
+        let coin = #"{"type":"coin_spawn","coin":{"coin_id":"coin_init_0_600_450","x":600,"y":450,"is_collected":false,"collected_by":null,"value":1,"velocity_x":0,"velocity_y":0}}"#
+        let collect = #"{"type":"collect_item","item_type":"coin","item_id":"coin_init_0_600_450"}"#
+        await host.send(coin)
+        await guest.send(collect)
+        #expect(await guest.received().map(\.type) == ["coin_spawned", "item_collected"])
+        await guest.send(#"{"type":"game_action","action":"level_complete","data":{}}"#)
+        #expect(await host.received().map(\.type) == ["coin_spawned", "item_collected", "game_action"])
+
+        await host.send(coin)
+        let spawned = await guest.received()
+        #expect(spawned.map(\.type) == ["coin_spawned"])
+        #expect(spawned.first?["coin"]?["is_collected"] == false)
+        await guest.send(collect)
+        let collected = await guest.received()
+        #expect(collected.map(\.type) == ["item_collected"])
+        #expect(collected.first?["player_coins"] == 2)
+    }
 }
 
 @Suite("host-only messages and start_game")

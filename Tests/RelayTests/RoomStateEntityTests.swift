@@ -17,9 +17,6 @@ struct RoomStateEntityTests {
         #expect(room.player("p1")?.score == 0)
         #expect(room.coins["c1"] == nil)
         #expect(room.collectedCoins.ids == ["c1"])
-        // a collected coin never comes back
-        _ = try room.spawnCoin(["coin_id": "c1"], by: "p1")
-        #expect(room.coins["c1"] == nil)
         #expect(try room.collect(itemType: "coin", itemID: "c2", by: "p2") == .collected(coins: 2, score: 20))
     }
 
@@ -97,7 +94,7 @@ struct RoomStateEntityTests {
         #expect(
             relayError { _ = try room.spawnEnemy(["enemy_id": .string(long)], by: "p1", now: .now) }?.code == "too_long"
         )
-        #expect(try room.spawnCoin(["coin_id": ""], by: "p1")?["coin_id"] == "coin_0")
+        #expect(try room.spawnCoin(["coin_id": ""], by: "p1")["coin_id"] == "coin_0")
     }
 
     @Test func livingEnemiesAreCappedTheDeadMakeWay() throws {
@@ -319,13 +316,21 @@ struct RoomStateEntityTests {
         #expect(room.killEnemy("e1", by: "p2", now: now) == .alreadyDead)
     }
 
-    @Test func collectedItemsAreNotSpawnedAgain() throws {
+    /// The game's host gives each level's coins the ids it gave the last level's.
+    @Test func itemsSpawnedAgainUnderACollectedIDAreBack() throws {
         var room = try makeRoom(players: 1)
         _ = try room.collect(itemType: "coin", itemID: "c1", by: "p1")
         _ = try room.collect(itemType: "powerup", itemID: "u1", by: "p1")
-        #expect(try room.spawnCoin(["coin_id": "c1"], by: "p1") == nil)
-        #expect(try room.spawnPowerup(["powerup_id": "u1"], by: "p1") == nil)
-        #expect(room.coins["c1"] == nil)
+        #expect(try room.spawnCoin(["coin_id": "c1"], by: "p1")["coin_id"] == "c1")
+        #expect(try room.spawnPowerup(["powerup_id": "u1"], by: "p1")["powerup_id"] == "u1")
+        #expect(room.coins["c1"] != nil && room.powerups["u1"] != nil)
+        #expect(room.collectedCoins.ids.isEmpty && room.collectedPowerups.ids.isEmpty)
+        #expect(try room.collect(itemType: "coin", itemID: "c1", by: "p1") == .collected(coins: 2, score: 20))
+        #expect(try room.collect(itemType: "powerup", itemID: "u1", by: "p1") == .collected(coins: 2, score: 20))
+        // A refused spawn changes nothing: the coin stays collected.
+        _ = try room.collect(itemType: "coin", itemID: "c2", by: "p1")
+        #expect(throws: RelayError.self) { _ = try room.spawnCoin(["coin_id": "c2", "x": .string(String(repeating: "x", count: 4_000))], by: "p1") }
+        #expect(room.collectedCoins.contains("c2") && room.coins["c2"] == nil)
     }
 
     @Test func rewardsOfAnySizeAreClampedNotTrapped() {

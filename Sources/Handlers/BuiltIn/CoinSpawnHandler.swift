@@ -7,7 +7,7 @@ public struct CoinSpawnHandler: RoomMessageHandler {
     public init() {}
 
     public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
-        guard let coin = try room.state.spawnCoin(try message.object("coin"), by: playerID) else { return }
+        let coin = try room.state.spawnCoin(try message.object("coin"), by: playerID)
         room.broadcast(OutboundMessage.make(type: "coin_spawned", ["coin": coin]))
     }
 }

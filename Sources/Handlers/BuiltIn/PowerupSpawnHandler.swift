@@ -7,7 +7,7 @@ public struct PowerupSpawnHandler: RoomMessageHandler {
     public init() {}
 
     public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
-        guard let powerup = try room.state.spawnPowerup(try message.object("powerup"), by: playerID) else { return }
+        let powerup = try room.state.spawnPowerup(try message.object("powerup"), by: playerID)
         room.broadcast(OutboundMessage.make(type: "powerup_spawned", ["powerup": powerup]))
     }
 }

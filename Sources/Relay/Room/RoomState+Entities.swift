@@ -98,36 +98,38 @@ extension RoomState {
         return .object(fields)
     }
 
-    /// Registers a coin from the host; returns it as sent to the room, or nil for a coin
-    /// already collected (it never comes back). A full list forgets its oldest coin.
-    public mutating func spawnCoin(_ coin: [String: JSONValue], by playerID: String) throws(RelayError) -> JSONValue? {
+    /// Registers a coin from the host; returns it as sent to the room. A full list forgets its
+    /// oldest coin. A coin spawned under the id of one collected is back, uncollected, as an enemy
+    /// spawned under a dead one's id is alive again: the game's host gives each level's coins the
+    /// same ids (`coin_init_…`, `coin_chunk_…`), and the other player sees only the coins it is sent.
+    public mutating func spawnCoin(_ coin: [String: JSONValue], by playerID: String) throws(RelayError) -> JSONValue {
         try self.requireHost(playerID)
         let id = try self.newEntityID(coin["coin_id"], prefix: "coin", field: "coin.coin_id")
-        guard !self.collectedCoins.contains(id) else { return nil }
         let fields: [String: JSONValue] = [
             "coin_id": .string(id), "x": coin["x"] ?? .integer(0), "y": coin["y"] ?? .integer(0),
             "is_collected": .bool(false), "collected_by": .null, "value": coin["value"] ?? .integer(1),
             "velocity_x": coin["velocity_x"] ?? .integer(0), "velocity_y": coin["velocity_y"] ?? .integer(0),
         ]
         try self.checkSize(of: fields, kind: "coin")
+        self.collectedCoins.remove(id)
         self.track(coin: fields, id: id)
         return .object(fields)
     }
 
-    /// Registers a power-up from the host; returns it as sent to the room, or nil for one
-    /// already collected. A full list forgets its oldest power-up.
+    /// Registers a power-up from the host; returns it as sent to the room. A full list forgets
+    /// its oldest power-up. One spawned under the id of one collected is back, as a coin is.
     public mutating func spawnPowerup(_ powerup: [String: JSONValue], by playerID: String) throws(RelayError)
-        -> JSONValue?
+        -> JSONValue
     {
         try self.requireHost(playerID)
         let id = try self.newEntityID(powerup["powerup_id"], prefix: "powerup", field: "powerup.powerup_id")
-        guard !self.collectedPowerups.contains(id) else { return nil }
         var fields = powerup
         fields["powerup_id"] = .string(id)
         fields["type"] = powerup["type"] ?? "health"
         fields["x"] = powerup["x"] ?? .integer(0)
         fields["y"] = powerup["y"] ?? .integer(0)
         try self.checkSize(of: fields, kind: "power-up")
+        self.collectedPowerups.remove(id)
         if self.powerups[id] == nil, self.powerups.count >= self.limits.maxEntitiesPerRoom {
             self.powerups.removeFirst()
         }
