@@ -65,6 +65,8 @@ struct GameClientSessionTests {
                     host.send(["type": "enemy_state", "enemy_id": enemy["enemy_id"]!, "state": state])
                 }
             }
+            // The guest collects only coins it has been sent: let the host's spawns reach it first.
+            let spawned = try await Self.settle(host, guest)
             host.send([
                 "type": "game_action", "action": "shoot",
                 "data": [
@@ -96,7 +98,8 @@ struct GameClientSessionTests {
             ])
             host.send(["type": "game_action", "action": "level_complete", "data": [String: Any]()])
             host.send(["type": "time_sync", "client_time": 1_796_180_704_100])
-            let played = try await Self.settle(host, guest)
+            var played = try await Self.settle(host, guest)
+            played = (played.host.union(spawned.host), played.guest.union(spawned.guest))
             for type in [
                 "player_state_update", "enemy_spawned", "coin_spawned", "powerup_spawned", "item_collected",
                 "enemy_killed", "game_action", "chat",
