@@ -166,8 +166,9 @@ struct CollectItemTests {
         #expect(await host.received().map(\.type) == ["item_already_collected"])
     }
 
-    /// The game's host restarts its scene for the next level and reports that level's coins under
-    /// the ids it gave the last level's; the guest sees only the coins it is sent.
+    /// The game names coins by position and chunk, not by level: a host that stays online into the
+    /// next level reports that level's coins under ids the last level used; the guest sees only the
+    /// coins it is sent.
     @Test func theNextLevelsCoinsUnderLastLevelsIDsReachEveryoneAndCanBeCollected() async throws {
         let harness = try Harness()
         let (host, guest, _) = try await harness.startedRoom()

@@ -100,8 +100,10 @@ extension RoomState {
 
     /// Registers a coin from the host; returns it as sent to the room. A full list forgets its
     /// oldest coin. A coin spawned under the id of one collected is back, uncollected, as an enemy
-    /// spawned under a dead one's id is alive again: the game's host gives each level's coins the
-    /// same ids (`coin_init_…`, `coin_chunk_…`), and the other player sees only the coins it is sent.
+    /// spawned under a dead one's id is alive again, and as the old backend relayed every spawn: the
+    /// game names coins by position, chunk and a counter each scene starts again (`coin_init_…`,
+    /// `coin_chunk_…`, `coin_drop_…`), never by level or game, and the other player sees only the
+    /// coins it is sent.
     public mutating func spawnCoin(_ coin: [String: JSONValue], by playerID: String) throws(RelayError) -> JSONValue {
         try self.requireHost(playerID)
         let id = try self.newEntityID(coin["coin_id"], prefix: "coin", field: "coin.coin_id")
