@@ -117,6 +117,8 @@ public actor GameRoom {
         throws(RelayError) -> RoomPlayer
     {
         guard !self.isClosed else { throw .joinFailed }
+        guard self.state.player(playerID) == nil else { throw .duplicatePlayerID }
+        if let away = self.state.memberMakingWay { self.remove(away.id) }  // `player_left`, as at their window's end
         let player = try self.state.addPlayer(id: playerID, name: name, reconnectToken: reconnectToken)
         guard self.claimPlace() else { throw .joinFailed }
         self.connections[playerID] = connection
@@ -204,7 +206,7 @@ public actor GameRoom {
     /// Tells the registry how the room looks now (for `/api/rooms`), and whether it is vacant:
     /// members left to come back, none connected.
     public func publish() {
-        let joinable = !self.state.gameStarted && self.state.players.count < self.state.maxPlayers
+        let joinable = self.state.acceptsJoiner
         let vacant = self.connections.isEmpty && !self.state.players.isEmpty
         self.registry.publish(self, info: self.state.roomInfo, joinable: joinable, vacant: vacant)
     }

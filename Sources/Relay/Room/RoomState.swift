@@ -74,6 +74,21 @@ public struct RoomState: Sendable {
     /// Whether nobody is connected and nobody may come back.
     public var isAbandoned: Bool { self.players.isEmpty }
 
+    /// The member a joiner displaces from a full lobby: the earliest-joined of those who dropped,
+    /// while someone is still connected. A lobby seat holds no game to come back to, and the game's
+    /// client, reloaded or back from a lost connection, joins anew rather than reconnecting: the old
+    /// backend removed a dropped player at once, and the room was not full to them for a minute.
+    public var memberMakingWay: RoomPlayer? {
+        guard !self.gameStarted, self.players.count >= self.maxPlayers, self.players.contains(where: \.isConnected)
+        else { return nil }
+        return self.players.first { !$0.isConnected }
+    }
+
+    /// Whether a `join_room` finds a place: a lobby with a free seat, or one a dropped member makes.
+    public var acceptsJoiner: Bool {
+        !self.gameStarted && (self.players.count < self.maxPlayers || self.memberMakingWay != nil)
+    }
+
     /// Adds a player if the room is open (not started, not full, id unused).
     public mutating func addPlayer(id: String, name: String, reconnectToken: String) throws(RelayError) -> RoomPlayer {
         guard !self.players.contains(where: { $0.id == id }) else { throw .duplicatePlayerID }
