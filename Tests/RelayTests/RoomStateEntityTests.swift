@@ -333,6 +333,22 @@ struct RoomStateEntityTests {
         #expect(room.collectedCoins.contains("c2") && room.coins["c2"] == nil)
     }
 
+    /// A kill's drops go to the room as new coins; another kill at the same spot drops them under
+    /// the same ids, and they must be collectable again, as a host's spawn under a collected id is.
+    @Test func dropsUnderACollectedIDAreBack() throws {
+        var room = try makeRoom(players: 2)
+        let enemy: [String: JSONValue] = ["x": .number(100.7), "y": .number(-50.2), "coin_reward": 1]
+        for (index, id) in ["e1", "e2"].enumerated() {
+            _ = try room.spawnEnemy(enemy.merging(["enemy_id": .string(id)]) { $1 }, by: "p1", now: .now)
+            #expect(room.killEnemy(id, by: "p2", now: .now) != .alreadyDead)
+            #expect(room.coins["coin_drop_100_-50_0"] != nil)
+            let total = Int64(index + 1)
+            #expect(
+                try room.collect(itemType: "coin", itemID: "coin_drop_100_-50_0", by: "p2")
+                    == .collected(coins: total, score: 10 * total))
+        }
+    }
+
     @Test func rewardsOfAnySizeAreClampedNotTrapped() {
         for value: JSONValue in [.number(1e300), .integer(.max), .number(-.infinity), .number(-5), "lots", .null] {
             let reward = RoomState.clampedReward(value, limit: 100)

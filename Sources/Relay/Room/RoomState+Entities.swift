@@ -271,6 +271,9 @@ extension RoomState {
             x: enemy.fields["x"]?.doubleValue ?? 0, y: enemy.fields["y"]?.doubleValue ?? 0, count: reward)
         for drop in drops {
             if case .object(let fields) = drop, let id = fields["coin_id"]?.stringValue {
+                // Sent to the room uncollected, as a host's `coin_spawn` is: under the id of a coin
+                // collected before (an earlier kill at the same spot) it is back, not shown yet refused.
+                self.collectedCoins.remove(id)
                 self.track(coin: fields, id: id)
             }
         }
