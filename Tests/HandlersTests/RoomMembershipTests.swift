@@ -222,6 +222,15 @@ struct RoomMembershipTests {
         #expect(harness.registry.room(code: oldCode) == nil)
     }
 
+    @Test func joiningARoomThatDoesNotExistKeepsTheSendersRoom() async throws {
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.roomWithTwoPlayers()
+        await guest.expectError("join_failed", after: #"{"type":"join_room","room_id":"ZZZZZZ","player_name":"Guesty"}"#)
+        #expect(await host.received().isEmpty)
+        await guest.send(#"{"type":"chat","message":"still here"}"#)
+        #expect(await host.received().map(\.type) == ["chat"])
+    }
+
     @Test(arguments: [
         #"{"type":"player_ready"}"#, #"{"type":"start_game"}"#, #"{"type":"player_state","state":{"x":1}}"#,
         #"{"type":"game_action","action":"jump"}"#, #"{"type":"collect_item","item_type":"coin","item_id":"c"}"#,

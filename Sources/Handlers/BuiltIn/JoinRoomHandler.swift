@@ -13,8 +13,9 @@ public struct JoinRoomHandler: MessageHandler {
         let playerName = try message.name("player_name", maxLength: session.limits.maxNameLength)
         let code = try message.optionalString("room_id") ?? session.urlRoomID
         let playerID = try PlayerIdentity.requestedID(in: message) ?? Identifiers.playerID()
-        await session.leaveRoom()
+        // A code that names no room (a typo) costs the sender nothing; past this, they leave theirs.
         guard let room = session.registry.room(code: code) else { throw .joinFailed }
+        await session.leaveRoom()
         let token = Identifiers.reconnectToken()
         let connection = session.connection
         try await room.enter { room throws(RelayError) in
