@@ -249,13 +249,11 @@ public enum PluginVerdict: Sendable, Equatable {
             guard case .object(let message) = fields["message"] else {
                 throw PluginProtocolError("'rewrite' needs a 'message' object")
             }
-            // Relayed to the room as it is, it must fit what an answer's messages may come to.
-            var writer = JSONWriter(capacity: 256)
-            writer.write(.object(message))
-            let bytes = writer.buffer.readableBytes
-            guard bytes <= PluginAnswer.maxMessageBytes else {
-                throw PluginProtocolError(
-                    "the rewritten message comes to \(bytes) bytes, over \(PluginAnswer.maxMessageBytes)")
+            // Relayed to the room as it is, it must fit what an answer's messages may come to:
+            // counted, not written (the count stops once past the cap).
+            let limit = PluginAnswer.maxMessageBytes
+            guard JSONValue.object(message).writtenSizeBound(upTo: limit) <= limit else {
+                throw PluginProtocolError("the rewritten message comes to over \(limit) bytes encoded")
             }
             self = .rewrite(message)
         default: throw PluginProtocolError("'verdict' must be pass, rewrite, drop or reject")

@@ -117,8 +117,9 @@ public actor GameRoom {
         throws(RelayError) -> RoomPlayer
     {
         guard !self.isClosed else { throw .joinFailed }
-        guard self.state.player(playerID) == nil else { throw .duplicatePlayerID }
-        if let away = self.state.memberMakingWay { self.remove(away.id) }  // `player_left`, as at their window's end
+        // A dropped member makes way (`player_left`, as at their window's end), but not for a
+        // joiner under a taken id, whom `addPlayer` refuses as a duplicate.
+        if self.state.player(playerID) == nil, let away = self.state.memberMakingWay { self.remove(away.id) }
         let player = try self.state.addPlayer(id: playerID, name: name, reconnectToken: reconnectToken)
         guard self.claimPlace() else { throw .joinFailed }
         self.connections[playerID] = connection
