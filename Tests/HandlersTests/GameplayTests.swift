@@ -310,7 +310,10 @@ struct EnemyKilledTests {
         #expect(
             await host.received() == [
                 ["type": "enemy_already_dead", "enemy_id": "e1"],
-                ["type": "enemy_state_update", "enemy_id": "e1", "state": ["is_alive": false, "state": "dead"]],
+                [
+                    "type": "enemy_state_update", "enemy_id": "e1",
+                    "state": ["is_alive": false, "state": "dead", "x": 100.7, "y": -50.2],
+                ],
             ])
         #expect(await guest.received().isEmpty)
 
@@ -322,6 +325,44 @@ struct EnemyKilledTests {
         await host.send(#"{"type":"collect_item","item_type":"coin","item_id":"coin_drop_100_-50_0"}"#)
         #expect(await host.received().first?["player_score"] == 10)
         _ = await guest.received()
+    }
+
+    /// The game's client applies this update to the sprite it is still fading out, and reads a
+    /// missing `x` or `y` as 0: the dying enemy would jump to the world's edge.
+    @Test("A kill of a dead enemy is answered with where the room last knew it, rounded, and no velocity")
+    func killOfTheDeadCarriesItsLastKnownPosition() async throws {
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.startedRoom()
+        await host.send(#"{"type":"enemy_spawn","enemy":{"enemy_id":"e1","x":10,"y":20}}"#)
+        let state = #"{"x":321.456,"y":654.321,"velocity_x":120.5,"velocity_y":-3}"#
+        await host.send(#"{"type":"enemy_state","enemy_id":"e1","state":\#(state)}"#)
+        _ = await host.received()
+        _ = await guest.received()
+
+        await guest.send(#"{"type":"enemy_killed","enemy_id":"e1"}"#)
+        _ = await guest.received()
+        _ = await host.received()
+        await host.send(#"{"type":"enemy_killed","enemy_id":"e1"}"#)
+        #expect(
+            await host.received() == [
+                ["type": "enemy_already_dead", "enemy_id": "e1"],
+                [
+                    "type": "enemy_state_update", "enemy_id": "e1",
+                    "state": ["is_alive": false, "state": "dead", "x": 321.46, "y": 654.32],
+                ],
+            ])
+        #expect(await guest.received().isEmpty)
+
+        // an enemy the room does not keep: no position to give, the answer is as before
+        await host.send(#"{"type":"enemy_killed","enemy_id":"never-spawned"}"#)
+        #expect(
+            await host.received() == [
+                ["type": "enemy_already_dead", "enemy_id": "never-spawned"],
+                [
+                    "type": "enemy_state_update", "enemy_id": "never-spawned",
+                    "state": ["is_alive": false, "state": "dead"],
+                ],
+            ])
     }
 
     @Test("Spawning and killing one enemy in a loop is bounded by the coins its kills drop")

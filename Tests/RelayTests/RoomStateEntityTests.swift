@@ -205,6 +205,20 @@ struct RoomStateEntityTests {
         #expect(room.killEnemy("nope", by: "p1", now: now) == .alreadyDead)
     }
 
+    @Test("An enemy's last known position: its numbers only, alive or dead, none once kept only as an id")
+    func lastKnownPositionOfAnEnemy() throws {
+        var room = try makeRoom(players: 1)
+        let start = ContinuousClock.now
+        _ = try room.spawnEnemy(["enemy_id": "e1", "x": 12.345, "y": "high"], by: "p1", now: start)
+        #expect(room.lastKnownPosition(ofEnemy: "e1") == ["x": 12.345])
+        try room.updateEnemy("e1", state: ["y": -7, "velocity_x": 30], now: start)
+        _ = room.killEnemy("e1", by: "p1", now: start)
+        #expect(room.lastKnownPosition(ofEnemy: "e1") == ["x": 12.345, "y": -7])
+        room.retireDeadEnemies(now: start + RoomState.deadEnemyRetention)
+        #expect(room.lastKnownPosition(ofEnemy: "e1").isEmpty)
+        #expect(room.lastKnownPosition(ofEnemy: "nope").isEmpty)
+    }
+
     @Test("A spawn spends the coins its kill will drop from the drop budget; spawns wait while that is in debt")
     func spawnsSpendTheDropBudget() throws {
         var limits = RelayLimits()

@@ -1,7 +1,10 @@
 public import Relay
 
 /// `enemy_killed` {enemy_id}: the first kill tells the room `enemy_killed` {enemy_id, killed_by}
-/// then one `coin_spawned` per dropped coin; later ones get `enemy_already_dead`.
+/// then one `coin_spawned` per dropped coin; later ones get `enemy_already_dead`, then an
+/// `enemy_state_update` marking it dead, with its last known `x` and `y` (rounded) if the room
+/// keeps it: the game's client applies that update to the sprite it is still fading out and
+/// reads a missing `x` or `y` as 0, so the dying enemy would jump to the world's edge.
 public struct EnemyKilledHandler: RoomMessageHandler {
     public let messageType = "enemy_killed"
 
@@ -18,11 +21,12 @@ public struct EnemyKilledHandler: RoomMessageHandler {
             }
         case .alreadyDead:
             room.send(OutboundMessage.make(type: "enemy_already_dead", ["enemy_id": .string(enemyID)]), to: playerID)
-            room.send(
-                OutboundMessage.make(
-                    type: "enemy_state_update",
-                    ["enemy_id": .string(enemyID), "state": ["is_alive": false, "state": "dead"]]),
-                to: playerID)
+            var state: [String: JSONValue] = ["is_alive": false, "state": "dead"]
+            state.merge(room.state.lastKnownPosition(ofEnemy: enemyID)) { dead, _ in dead }
+            var update = OutboundMessage(type: "enemy_state_update")
+            update.add("enemy_id", enemyID)
+            update.add("state", .object(state), roundingFloats: true)
+            room.send(update.encoded(), to: playerID)
         }
     }
 }

@@ -224,6 +224,18 @@ extension RoomState {
         self.enemies[enemyID] != nil
     }
 
+    /// Where the room last knew an enemy it keeps, alive or dead, to be: its `x` and `y`, each
+    /// only when it is a number. Empty for an enemy it does not keep (never spawned, or dead for
+    /// ``deadEnemyRetention`` and kept only as an id).
+    public func lastKnownPosition(ofEnemy enemyID: String) -> [String: JSONValue] {
+        guard let fields = self.enemies[enemyID]?.fields else { return [:] }
+        var position: [String: JSONValue] = [:]
+        for key in ["x", "y"] {
+            if let value = fields[key], value.isNumber { position[key] = value }
+        }
+        return position
+    }
+
     /// Merges a reported enemy state into the server's copy. A report of death counts as
     /// a death; nothing revives the dead. An unknown enemy changes nothing; a report that would
     /// make the enemy larger than ``RelayLimits/maxEntityBytes`` is refused and changes nothing.
