@@ -224,8 +224,8 @@ extension RoomState {
         self.enemies[enemyID] != nil
     }
 
-    /// Where the room last knew an enemy it keeps, alive or dead, to be: its `x` and `y`, each
-    /// only when it is a number. Empty for an enemy it does not keep (never spawned, or dead for
+    /// The `x` and `y` the room last had for an enemy it keeps, alive or dead, each only when it is
+    /// a number. Empty for an enemy it does not keep (never spawned, or dead for
     /// ``deadEnemyRetention`` and kept only as an id).
     public func lastKnownPosition(ofEnemy enemyID: String) -> [String: JSONValue] {
         guard let fields = self.enemies[enemyID]?.fields else { return [:] }
