@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import Testing
@@ -196,6 +197,48 @@ struct SecurityTests {
             let refused = try await client.execute(uri: "/api/scores/leaderboard", method: .get, headers: headers)
             #expect(refused.status == .forbidden)
             #expect(refused.headers[.accessControlAllowOrigin] == "http://localhost:3000")
+        }
+    }
+
+    @Test("Every answer varies by Origin while origins are a list: none sent, refused, allowed, an error")
+    func corsVaryOrigin() async throws {
+        try await withLiveApp { client in
+            let origins: [String?] = [nil, "http://evil.example", "http://localhost:5173"]
+            for origin in origins {
+                var headers = keyed
+                headers[.origin] = origin
+                let answer = try await client.execute(uri: "/api/scores/leaderboard", method: .get, headers: headers)
+                #expect(answer.status == .ok, "\(origin ?? "no origin")")
+                #expect(answer.headers[values: .vary] == ["Origin"], "\(origin ?? "no origin")")
+                headers[apiKeyHeader] = "wrong"
+                let refused = try await client.execute(uri: "/api/scores/leaderboard", method: .get, headers: headers)
+                #expect(refused.status == .forbidden)
+                #expect(refused.headers[values: .vary] == ["Origin"], "\(origin ?? "no origin")")
+            }
+        }
+        let allowAll = CORSPolicy(environment: ["ALLOW_ALL_ORIGINS": "true"])
+        try await withLiveApp(configure: { $0.cors = allowAll }) { client in
+            let answer = try await client.execute(uri: "/api/scores/leaderboard", method: .get, headers: keyed)
+            #expect(answer.headers[.vary] == nil)  // "*" for every origin: nothing varies
+        }
+    }
+
+    @Test("An answer's own Vary keeps its names, and gets Origin once")
+    func corsVaryOriginAppended() async throws {
+        let router = Router()
+        let policy = CORSPolicy(allowedOrigins: ["http://a.example"], allowAllOrigins: false)
+        router.add(middleware: CORSPolicyMiddleware(policy: policy))
+        for vary in ["Accept-Encoding", "accept-encoding, ORIGIN", "*"] {
+            router.get("/\(vary.count)") { _, _ in Response(status: .ok, headers: [.vary: vary]) }
+        }
+        try await Application(router: router).test(.router) { client in
+            for (vary, expected) in [
+                ("Accept-Encoding", "Accept-Encoding, Origin"), ("accept-encoding, ORIGIN", "accept-encoding, ORIGIN"),
+                ("*", "*"),
+            ] {
+                let answer = try await client.execute(uri: "/\(vary.count)", method: .get)
+                #expect(answer.headers[values: .vary] == [expected], "\(vary)")
+            }
         }
     }
 

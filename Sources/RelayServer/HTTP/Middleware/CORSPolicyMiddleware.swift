@@ -24,6 +24,11 @@ struct CORSPolicy: Sendable, Equatable {
 /// CORS as the old backend's Starlette middleware did it: preflights answered directly
 /// (the standard methods, the requested headers; another method or origin is a 400), simple
 /// requests get the allow-origin header.
+///
+/// Unlike Starlette, every answer says `Vary: Origin` when the allowed origins are a list, also
+/// one to a request without an `Origin` or from a refused one: its allow-origin header depends
+/// on the `Origin`, and a cache (the browser's own, for a boss image cached for a year) must not
+/// hand an answer made without that header to a page that needs it.
 struct CORSPolicyMiddleware<Context: RequestContext>: RouterMiddleware {
     let policy: CORSPolicy
 
@@ -31,7 +36,9 @@ struct CORSPolicyMiddleware<Context: RequestContext>: RouterMiddleware {
         -> Response
     {
         guard let origin = request.headers[.origin] else {
-            return try await next(request, context)
+            var response = try await next(request, context)
+            self.addVaryOrigin(to: &response.headers)
+            return response
         }
         let allowOrigin = self.policy.allowOriginValue(for: origin)
         if request.method == .options, request.headers[.accessControlRequestMethod] != nil {
@@ -40,6 +47,8 @@ struct CORSPolicyMiddleware<Context: RequestContext>: RouterMiddleware {
         var response = try await next(request, context)
         if let allowOrigin {
             self.addOriginHeaders(to: &response.headers, allowOrigin: allowOrigin)
+        } else {
+            self.addVaryOrigin(to: &response.headers)
         }
         return response
     }
@@ -69,7 +78,20 @@ struct CORSPolicyMiddleware<Context: RequestContext>: RouterMiddleware {
         headers[.accessControlAllowOrigin] = allowOrigin
         if !self.policy.allowAllOrigins {
             headers[.accessControlAllowCredentials] = "true"
+        }
+        self.addVaryOrigin(to: &headers)
+    }
+
+    /// Adds `Origin` to the answer's `Vary`, unless every origin gets the same `*`.
+    private func addVaryOrigin(to headers: inout HTTPFields) {
+        guard !self.policy.allowAllOrigins else { return }
+        guard let vary = headers[.vary] else {
             headers[.vary] = "Origin"
+            return
+        }
+        let named = vary.split(separator: ",").map { $0.filter { $0 != " " && $0 != "\t" }.lowercased() }
+        if !named.contains("origin") && !named.contains("*") {
+            headers[.vary] = vary + ", Origin"
         }
     }
 }
