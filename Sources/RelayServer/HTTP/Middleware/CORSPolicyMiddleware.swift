@@ -35,13 +35,9 @@ struct CORSPolicyMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
-        guard let origin = request.headers[.origin] else {
-            var response = try await next(request, context)
-            self.addVaryOrigin(to: &response.headers)
-            return response
-        }
-        let allowOrigin = self.policy.allowOriginValue(for: origin)
-        if request.method == .options, request.headers[.accessControlRequestMethod] != nil {
+        let origin = request.headers[.origin]
+        let allowOrigin = origin.flatMap(self.policy.allowOriginValue(for:))
+        if origin != nil, request.method == .options, request.headers[.accessControlRequestMethod] != nil {
             return self.preflightResponse(allowOrigin: allowOrigin, request: request)
         }
         var response = try await next(request, context)
