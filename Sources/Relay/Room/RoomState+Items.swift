@@ -1,0 +1,83 @@
+import OrderedCollections
+
+/// What `collect_item` did.
+public enum CollectOutcome: Sendable, Equatable {
+    /// First collector: their new totals.
+    case collected(coins: Int64, score: Int64)
+    case alreadyCollected
+}
+
+extension RoomState {
+    /// The first collector of an item gets it (a coin adds 1 coin and 10 score). Item ids are
+    /// entity ids (at most ``maxEntityIDLength``): the room remembers thousands of them and lists
+    /// them in every `game_state`.
+    public mutating func collect(itemType: String, itemID: String, by playerID: String) throws(RelayError)
+        -> CollectOutcome
+    {
+        guard let index = self.players.firstIndex(where: { $0.id == playerID }) else { throw .notInRoom }
+        try Self.checkID(itemID, field: "item_id")
+        switch itemType {
+        case "coin":
+            guard self.collectedCoins.insert(itemID) else { return .alreadyCollected }
+            self.coins[itemID] = nil
+            self.players[index].coins += 1
+            self.players[index].score += 10
+        case "powerup":
+            guard self.collectedPowerups.insert(itemID) else { return .alreadyCollected }
+            self.powerups[itemID] = nil
+        default:
+            throw .invalidField("item_type", expected: "\"coin\" or \"powerup\"")
+        }
+        return .collected(coins: self.players[index].coins, score: self.players[index].score)
+    }
+
+    /// Registers a coin from the host; returns it as sent to the room. A full list forgets its
+    /// oldest coin. A coin spawned under the id of one collected is back, uncollected, as an enemy
+    /// spawned under a dead one's id is alive again, and as the old backend relayed every spawn: the
+    /// game names coins by position, chunk and a counter each scene starts again (`coin_init_…`,
+    /// `coin_chunk_…`, `coin_drop_…`), never by level or game, and the other player sees only the
+    /// coins it is sent.
+    public mutating func spawnCoin(_ coin: [String: JSONValue], by playerID: String) throws(RelayError) -> JSONValue {
+        try self.requireHost(playerID)
+        let id = try self.newEntityID(coin["coin_id"], prefix: "coin", field: "coin.coin_id")
+        let fields: [String: JSONValue] = [
+            "coin_id": .string(id), "x": coin["x"] ?? .integer(0), "y": coin["y"] ?? .integer(0),
+            "is_collected": .bool(false), "collected_by": .null, "value": coin["value"] ?? .integer(1),
+            "velocity_x": coin["velocity_x"] ?? .integer(0), "velocity_y": coin["velocity_y"] ?? .integer(0),
+        ]
+        try self.checkSize(of: fields, kind: "coin")
+        self.collectedCoins.remove(id)
+        self.track(coin: fields, id: id)
+        return .object(fields)
+    }
+
+    /// Registers a power-up from the host; returns it as sent to the room. A full list forgets
+    /// its oldest power-up. One spawned under the id of one collected is back, as a coin is.
+    public mutating func spawnPowerup(_ powerup: [String: JSONValue], by playerID: String) throws(RelayError)
+        -> JSONValue
+    {
+        try self.requireHost(playerID)
+        let id = try self.newEntityID(powerup["powerup_id"], prefix: "powerup", field: "powerup.powerup_id")
+        var fields = powerup
+        fields["powerup_id"] = .string(id)
+        fields["type"] = powerup["type"] ?? "health"
+        fields["x"] = powerup["x"] ?? .integer(0)
+        fields["y"] = powerup["y"] ?? .integer(0)
+        try self.checkSize(of: fields, kind: "power-up")
+        self.collectedPowerups.remove(id)
+        if self.powerups[id] == nil, self.powerups.count >= self.limits.maxEntitiesPerRoom {
+            self.powerups.removeFirst()
+        }
+        self.powerups[id] = fields
+        return .object(fields)
+    }
+
+    /// Coins nobody collects (left behind in a long run) would otherwise fill the list for good.
+    mutating func track(coin fields: [String: JSONValue], id: String) {
+        guard !self.collectedCoins.contains(id) else { return }  // a collected coin never comes back
+        if self.coins[id] == nil, self.coins.count >= self.limits.maxEntitiesPerRoom {
+            self.coins.removeFirst()
+        }
+        self.coins[id] = fields
+    }
+}

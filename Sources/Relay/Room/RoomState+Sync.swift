@@ -1,0 +1,118 @@
+import OrderedCollections
+
+extension RoomState {
+    /// Merges the host's view of enemies and coins, and returns the room's, as the original
+    /// server did: every enemy alive or dead for under 10 s, every coin not collected, whether or
+    /// not this sync listed it (a guest drops what a sync leaves out). The dead stay dead, a
+    /// collected coin stays gone. At most ``syncsPerSecond`` a second, and answers listing at most
+    /// ``entityBudgetPerSecond`` entities a second on average: each answer may list a room's
+    /// every entity, so a host could not otherwise buy that much work with an empty sync.
+    public mutating func sync(enemies: [JSONValue], coins: [JSONValue], now: ContinuousClock.Instant) throws(RelayError)
+        -> (enemies: [JSONValue], coins: [JSONValue])
+    {
+        let limit = self.limits.maxSyncListLength
+        guard enemies.count <= limit, coins.count <= limit else {
+            throw .limitExceeded("entities in one sync", limit: limit)
+        }
+        var budget = self.syncBudget ?? TokenBucket(rate: Self.syncsPerSecond, burst: Self.syncsPerSecond, now: now)
+        defer { self.syncBudget = budget }
+        guard budget.take(now: now) else { throw .rateLimited }
+        self.retireDeadEnemies(now: now)
+        // Staged, and applied only once every entity is known to fit: a refused sync changes nothing.
+        var staged: [String: TrackedEnemy] = [:]
+        var stagedOrder: [String] = []
+        var added = 0
+        var addedRewards = 0  // the coins the living enemies this sync adds will drop
+        for case .object(let reported) in enemies {
+            guard let id = reported["enemy_id"]?.stringValue, !self.departedEnemies.contains(id) else { continue }
+            try Self.checkID(id, field: "enemies.enemy_id")
+            if let known = staged[id] ?? self.enemies[id] {
+                guard known.isAlive else { continue }  // the dead stay as they died
+                if staged[id] == nil { stagedOrder.append(id) }
+                staged[id] = try self.merged(known, with: reported, now: now)
+            } else if self.enemies.count + added < self.limits.maxEntitiesPerRoom {
+                var fields = reported
+                let reward = reported["coin_reward"] ?? reported["coinReward"]
+                fields["coin_reward"] = .integer(Int64(Self.clampedReward(reward, limit: self.limits.maxCoinReward)))
+                let diedAt = reported["is_alive"] == .bool(false) ? now : nil
+                if diedAt != nil {
+                    Self.markDead(&fields)
+                }
+                try self.checkEnemySize(fields)
+                if diedAt == nil {
+                    addedRewards += Self.clampedReward(fields["coin_reward"], limit: self.limits.maxCoinReward)
+                }
+                staged[id] = TrackedEnemy(fields: fields, diedAt: diedAt)
+                stagedOrder.append(id)
+                added += 1
+            }
+        }
+        var stagedCoins: [(id: String, fields: [String: JSONValue])] = []
+        for case .object(let reported) in coins {
+            guard let id = reported["coin_id"]?.stringValue else { continue }
+            try Self.checkID(id, field: "coins.coin_id")
+            try self.checkSize(of: reported, kind: "coin")
+            stagedCoins.append((id, reported))
+        }
+        let coinsAfter = min(self.limits.maxEntitiesPerRoom, self.coins.count + stagedCoins.count)
+        // Living enemies it adds pay for their drops as spawned ones do (``spawnEnemy(_:by:now:)``).
+        var drops = self.currentDropBudget(now: now)
+        guard addedRewards == 0 || drops.timeUntilOutOfDebt(now: now) == .zero else { throw .rateLimited }
+        try self.takeEntityBudget(listing: self.enemies.count + added + coinsAfter, now: now)
+        if addedRewards > 0 {
+            drops.spend(Double(addedRewards), now: now)
+            self.dropBudget = drops
+        }
+        for id in stagedOrder { self.enemies[id] = staged[id] }
+        for coin in stagedCoins { self.track(coin: coin.fields, id: coin.id) }
+        return (self.enemies.values.map { .object($0.fields) }, self.coins.values.map { .object($0) })
+    }
+
+    /// Entities a room may write out in bulk per second, on average: listed in `entities_sync`
+    /// answers and `game_state`s, and, on a budget of their own, dropped as coins by kills. A full room
+    /// (``RelayLimits/maxEntitiesPerRoom`` enemies and as many coins) every two seconds, where the
+    /// game's host has a few dozen listed once and drops a few coins a kill. Writing one out costs
+    /// the room's event loop 2–5 µs, and other rooms on that loop wait meanwhile.
+    public var entityBudgetPerSecond: Double { Double(self.limits.maxEntitiesPerRoom) }
+
+    /// Takes `count` entities from the entity budget (a full room's worth at most at once), or
+    /// refuses the sync before it changes anything.
+    private mutating func takeEntityBudget(listing count: Int, now: ContinuousClock.Instant) throws(RelayError) {
+        var budget = self.currentEntityBudget(now: now)
+        defer { self.entityBudget = budget }
+        guard budget.take(Double(count), now: now) else { throw .rateLimited }
+    }
+
+    /// Refuses a `game_state` answer (`reconnect`) while the entity budget is in debt, before
+    /// anything changes. A reconnect that then succeeds spends what it lists
+    /// (``spendEntityBudget(onGameStateAt:)``): a client that reconnects in a loop to a full room
+    /// gets one full `game_state` every few seconds, not one per connection it can open.
+    public func checkEntityBudget(now: ContinuousClock.Instant) throws(RelayError) {
+        var budget = self.currentEntityBudget(now: now)  // a copy: refilling it to look changes nothing
+        guard budget.timeUntilOutOfDebt(now: now) == .zero else { throw .rateLimited }
+    }
+
+    /// Spends what a `game_state` lists from the entity budget, into debt if need be: the living
+    /// enemies, coins and power-ups, and the remembered collected ids at 1/25 each (writing an
+    /// id costs ~0.1 µs, an entity 2–3).
+    public mutating func spendEntityBudget(onGameStateAt now: ContinuousClock.Instant) {
+        let entities = self.enemies.values.count(where: \.isAlive) + self.coins.count + self.powerups.count
+        let ids = self.collectedCoins.count + self.collectedPowerups.count
+        var budget = self.currentEntityBudget(now: now)
+        budget.spend(Double(entities) + Double(ids) / 25, now: now)
+        self.entityBudget = budget
+    }
+
+    /// Coins the room's enemies may drop, at ``entityBudgetPerSecond`` too (``spawnEnemy(_:by:now:)``):
+    /// a host that spawns and kills in a loop gets ten 100-coin enemies a second, not a thousand
+    /// (the message budget's pace), and one that spawns a thousand first is held back after twenty-one.
+    func currentDropBudget(now: ContinuousClock.Instant) -> TokenBucket {
+        let rate = self.entityBudgetPerSecond
+        return self.dropBudget ?? TokenBucket(rate: rate, burst: 2 * rate, now: now)
+    }
+
+    private func currentEntityBudget(now: ContinuousClock.Instant) -> TokenBucket {
+        let rate = self.entityBudgetPerSecond
+        return self.entityBudget ?? TokenBucket(rate: rate, burst: 2 * rate, now: now)
+    }
+}
