@@ -5,15 +5,21 @@
 #
 #   Benchmarks/relay/interleave.sh ROOMS PAIRS DIR_A DIR_B [DIR_C ...]
 #   (each DIR holds a `relay` and a `relay-bench` binary; extra relay-bench options in BENCH_ARGS)
+#   A DIR of `go` or `node` runs that reference relay instead (Benchmarks/reference/run-reference.sh),
+#   measured by the relay-bench in BENCH_DIR (default .build/release).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rooms=$1 pairs=$2
 shift 2
 for _ in $(seq "$pairs"); do
     for dir in "$@"; do
+        case "$dir" in
+        go | node) run=(env BUILD="${BENCH_DIR:-.build/release}" bash Benchmarks/reference/run-reference.sh "$dir") ;;
+        *) run=(env SKIP_BUILD=1 BUILD="$dir" bash Benchmarks/run-relay-bench.sh) ;;
+        esac
         # shellcheck disable=SC2086  # BENCH_ARGS is a list of options
-        out=$(flock -x /tmp/bench.lock env SKIP_BUILD=1 BUILD="$dir" PORT="${PORT:-8155}" \
-            bash Benchmarks/run-relay-bench.sh relay --rooms "$rooms" --players 2 --hz 30 --duration ${DURATION:-10s} --quiet ${BENCH_ARGS:-} 2>&1)
+        out=$(flock -x /tmp/bench.lock env PORT="${PORT:-8155}" "${run[@]}" \
+            relay --rooms "$rooms" --players 2 --hz 30 --duration ${DURATION:-10s} --quiet ${BENCH_ARGS:-} 2>&1)
         latency=$(echo "$out" | awk '/^latency/ {print "p50", $4, "p99", $8, "p99.9", $10}')
         # "… µs per delivery, RSS … MB, waited N ms for a core": CPU share, µs, and the wait.
         server=$(echo "$out" | awk '/^server/ {print $5, $9, "µs", "waited", $17, "ms"}')
