@@ -345,6 +345,61 @@ struct WebSocketProtocolTests {
         }
     }
 
+    /// What RFC 6455 §4.2.1 asks of an opening handshake besides the version and a key; NIO's
+    /// upgrader checked none of it.
+    @Test(
+        "A handshake RFC 6455 does not allow is answered as the plain request it also is, not switched",
+        arguments: [
+            ("POST", "HTTP/1.1", "Connection: Upgrade\r\n\(keyHeader)", "", "405 Method Not Allowed"),
+            ("HEAD", "HTTP/1.1", "Connection: Upgrade\r\n\(keyHeader)", "", nil),
+            ("GET", "HTTP/1.0", "Connection: Upgrade\r\n\(keyHeader)", "", "426 Upgrade Required"),
+            ("GET", "HTTP/1.1", keyHeader, "", "426 Upgrade Required"),  // no Connection: Upgrade
+            ("GET", "HTTP/1.1", "Connection: keep-alive\r\n\(keyHeader)", "", "426 Upgrade Required"),
+            ("GET", "HTTP/1.1", "Connection: Upgrade\r\nSec-WebSocket-Key: \r\n", "", "426 Upgrade Required"),
+            ("GET", "HTTP/1.1", "Connection: Upgrade\r\nSec-WebSocket-Key: x\r\n", "", "426 Upgrade Required"),
+            ("GET", "HTTP/1.1", "Connection: Upgrade\r\nSec-WebSocket-Key: MTIzNDU2Nzg=\r\n", "",
+             "426 Upgrade Required"),
+            ("GET", "HTTP/1.1", "Connection: Upgrade\r\n\(keyHeader)Content-Length: 5\r\n", "hello",
+             "426 Upgrade Required"),
+            (
+                "GET", "HTTP/1.1", "Connection: Upgrade\r\n\(keyHeader)Transfer-Encoding: chunked\r\n",
+                "5\r\nhello\r\n0\r\n\r\n", "426 Upgrade Required"
+            ),
+        ] as [(String, String, String, String, String?)])
+    func handshakesNotSwitched(method: String, version: String, headers: String, body: String, status: String?)
+        async throws
+    {
+        try await withRelayServer { port, _ in
+            let request = "\(method) /ws/room/new \(version)\r\nHost: 127.0.0.1\r\n"
+                + "\(upgradeHeaders)\(headers)\r\n\(body)"
+            let answer = try await rawExchange(port: port, request)
+            #expect(!answer.contains(" 101 "), "\(answer)")
+            #expect(answer.contains("X-Content-Type-Options: nosniff"), "\(answer)")
+            if let status { #expect(answer.hasPrefix("HTTP/1.1 \(status)\r\n"), "\(answer)") }
+        }
+    }
+
+    @Test(
+        "Browsers' handshakes switch, Firefox's Connection: keep-alive, Upgrade too",
+        arguments: ["Upgrade", "keep-alive, Upgrade", "upgrade", "keep-alive,Upgrade"])
+    func browserHandshakes(connection: String) async throws {
+        try await withRelayServer { port, _ in
+            let request = "GET /ws/room/new HTTP/1.1\r\nHost: 127.0.0.1\r\n\(upgradeHeaders)"
+                + "Connection: \(connection)\r\n\(keyHeader)\r\n"
+            let head = try await onOwnThread { () throws -> String in
+                let client = try loopbackSocket(port: port)
+                defer { close(client) }
+                var timeout = timeval(tv_sec: 10, tv_usec: 0)
+                setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                let bytes = Array(request.utf8)
+                guard send(client, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else { return "" }
+                var head = [UInt8](repeating: 0, count: 12)
+                return recv(client, &head, 12, Int32(MSG_WAITALL)) == 12 ? String(decoding: head, as: UTF8.self) : ""
+            }
+            #expect(head == "HTTP/1.1 101", "\(connection)")
+        }
+    }
+
     /// A proxy with a pool of kept-alive connections to the server sends a browser's upgrade on
     /// one of them; a failure before any answer is what makes it retry on a fresh connection.
     @Test("An upgrade asked for on a kept-alive HTTP connection closes it unanswered, for the client to retry")
@@ -441,3 +496,8 @@ struct WebSocketProtocolTests {
         }
     }
 }
+
+/// Headers of an opening handshake besides `Connection` and the key (RFC 6455 §4.1).
+private let upgradeHeaders = "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+/// RFC 6455's example key, a base64 16-byte nonce.
+private let keyHeader = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"

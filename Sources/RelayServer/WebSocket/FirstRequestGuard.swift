@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 
@@ -65,9 +66,20 @@ final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
         context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in boundContext.value.close(promise: nil) }
     }
 
+    /// A request NIO's upgrader may answer with 101 (RFC 6455 §4.2.1): a GET of HTTP/1.1 or later
+    /// with `Upgrade: websocket`, an `Upgrade` token in `Connection`, one `Sec-WebSocket-Key` that is
+    /// a base64 16-byte nonce and `Sec-WebSocket-Version: 13`, and no body. NIO checks only the
+    /// version and that there is a key: it switched a POST, an HTTP/1.0 request or one without
+    /// `Connection: Upgrade` (whose bytes after the head were then lost), and one with a body
+    /// switched, then hung up; an empty key was hung up on unanswered.
     static func isWebSocketUpgrade(_ head: HTTPRequestHead) -> Bool {
-        head.headers[canonicalForm: "upgrade"].contains { $0.lowercased() == "websocket" }
-            && head.headers["sec-websocket-key"].count == 1
+        let keys = head.headers["sec-websocket-key"]
+        return head.method == .GET && (head.version.major, head.version.minor) >= (1, 1)
+            && head.headers[canonicalForm: "upgrade"].contains { $0.lowercased() == "websocket" }
+            && head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "upgrade" }
+            && keys.count == 1 && Data(base64Encoded: keys[0])?.count == 16
             && head.headers["sec-websocket-version"] == ["13"]
+            && !head.headers.contains(name: "transfer-encoding")
+            && head.headers["content-length"].allSatisfy { Int($0) == 0 }
     }
 }
