@@ -400,6 +400,29 @@ struct WebSocketProtocolTests {
         }
     }
 
+    @Test("A close whose reason is not UTF-8 is answered with 1007")
+    func closeReasonNotUTF8() async throws {
+        try await withRelayServer { port, _ in
+            let client = try await StalledClient.connect(port: port, path: "/ws/room/new")
+            try client.sendRaw(StalledClient.frame(fin: true, opcode: Self.closeOpcode, [0x03, 0xE8, 0xFF, 0xFE]))
+            #expect(try await client.readFrame()?.closeCode == 1007)
+            #expect(try await client.readFrame() == nil)
+        }
+    }
+
+    @Test("A ping sent just before a close, in the same write, is answered before the close")
+    func pingBeforeTheClose() async throws {
+        try await withRelayServer { port, _ in
+            let client = try await StalledClient.connect(port: port, path: "/ws/room/new")
+            try client.sendRaw(
+                StalledClient.frame(fin: true, opcode: Self.pingOpcode, Array("last".utf8))
+                    + StalledClient.frame(fin: true, opcode: Self.closeOpcode, [0x03, 0xE8]))
+            #expect(try await client.readFrame() == Frame(opcode: Self.pongOpcode, payload: Array("last".utf8)))
+            #expect(try await client.readFrame()?.closeCode == 1000)
+            #expect(try await client.readFrame() == nil)
+        }
+    }
+
     /// A proxy with a pool of kept-alive connections to the server sends a browser's upgrade on
     /// one of them; a failure before any answer is what makes it retry on a fresh connection.
     @Test("An upgrade asked for on a kept-alive HTTP connection closes it unanswered, for the client to retry")

@@ -324,6 +324,9 @@ extension RoomSocketHandler {
             case (0, nil): .normalClosure  // no code at all
             case (_, nil): .protocolError  // one byte
             case (_, .unknown(let number)?) where number < 3000 || number > 4999: .protocolError
+            // A reason that is not UTF-8 fails the connection with 1007 (RFC 6455 §5.5.1, §8.1).
+            case _ where String(validating: payload.readableBytesView, as: UTF8.self) == nil:
+                .dataInconsistentWithMessage
             default: .normalClosure
             }
         self.sendClose(answer, thenHangUp: true)
@@ -341,6 +344,11 @@ extension RoomSocketHandler {
         guard let context = self.context, !self.closeSent else { return }
         self.closeSent = true
         self.fragments = nil
+        if let pong = self.pongOwed {
+            // A ping read before the close, in the same read, is answered first (RFC 6455 §5.5.2).
+            self.pongOwed = nil
+            context.write(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: pong)), promise: nil)
+        }
         var payload = context.channel.allocator.buffer(capacity: 2)
         payload.write(webSocketErrorCode: code)
         let written = thenHangUp ? context.eventLoop.makePromise(of: Void.self) : nil
