@@ -3,6 +3,7 @@
 # pinned as run-relay-bench.sh pins this server (the relay on CPU 1, the bench on CPU 0), for the
 # comparison in BENCHMARKS.md, "Session 28":
 #   go    go_relay/main.go, Go on gorilla/websocket (the "hand-written Go server");
+#   go-raw  the same with -raw: `player_state` relayed without parsing or rounding its state;
 #   node  node_relay.cjs, Node.js on `ws` (the library under Socket.IO and Colyseus).
 #
 #   apt-get install -y golang-go golang-github-gorilla-websocket-dev node-ws   # once, from Debian
@@ -15,8 +16,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 PORT=${PORT:-8002}
 BUILD=${BUILD:-.build/release}
-kind=${1:?usage: run-reference.sh go|node <scenario> [relay-bench options]}
-scenario=${2:?usage: run-reference.sh go|node <scenario> [relay-bench options]}
+kind=${1:?usage: run-reference.sh go|go-raw|node <scenario> [relay-bench options]}
+scenario=${2:?usage: run-reference.sh go|go-raw|node <scenario> [relay-bench options]}
 shift 2
 bench=$(realpath "$BUILD/relay-bench")
 
@@ -24,21 +25,23 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/reference-relay.XXXXXX")
 # shellcheck disable=SC2064  # expand now
 trap "rm -rf '$work'" EXIT
 case "$kind" in
-go)
+go | go-raw)
     if [[ -z "${GO_RELAY:-}" ]]; then
         # Debian's gorilla is a GOPATH source tree, so the relay builds without modules or a network.
         GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$work/cache" \
             go build -o "$work/go-relay" Benchmarks/reference/go_relay/main.go
         GO_RELAY=$work/go-relay
     fi
-    taskset -c "${SERVER_CPU:-1}" "$GO_RELAY" -addr "127.0.0.1:$PORT" > "$work/log" 2>&1 &
+    raw=false
+    [[ $kind == go-raw ]] && raw=true
+    taskset -c "${SERVER_CPU:-1}" "$GO_RELAY" -addr "127.0.0.1:$PORT" -raw="$raw" > "$work/log" 2>&1 &
     ;;
 node)
     NODE_PATH=/usr/share/nodejs taskset -c "${SERVER_CPU:-1}" node Benchmarks/reference/node_relay.cjs "$PORT" \
         > "$work/log" 2>&1 &
     ;;
 *)
-    echo "unknown reference relay: $kind (go or node)" >&2
+    echo "unknown reference relay: $kind (go, go-raw or node)" >&2
     exit 2
     ;;
 esac

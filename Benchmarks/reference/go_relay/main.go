@@ -8,6 +8,10 @@
 // it from a buffered channel; a broadcast encodes the message once and hands it to every other
 // player's channel without waiting (a full channel drops that player, as the example does).
 //
+// With -raw, a `player_state` is relayed without being parsed into values: its `state` is copied
+// into the update as it came, unrounded (so not as PROTOCOL.md asks); what Go and gorilla cost
+// per message with the least JSON work.
+//
 //	apt-get install golang-go golang-github-gorilla-websocket-dev
 //	Benchmarks/reference/run-go-relay.sh relay --rooms 500 --players 2 --hz 30 --duration 20s --quiet
 package main
@@ -52,6 +56,7 @@ type room struct {
 }
 
 var (
+	raw      = flag.Bool("raw", false, "relay player_state's state as sent, without parsing or rounding it")
 	roomsMu  sync.Mutex
 	rooms    = map[string]*room{}
 	upgrader = websocket.Upgrader{
@@ -200,6 +205,9 @@ func (c *client) readLoop(pathCode string) {
 		if err != nil {
 			return
 		}
+		if *raw && current != nil && c.relayRaw(current, playerID, data) {
+			continue
+		}
 		decoder := json.NewDecoder(bytes.NewReader(data))
 		decoder.UseNumber()
 		var message map[string]any
@@ -275,6 +283,33 @@ func (c *client) readLoop(pathCode string) {
 			c.deliver(encode(map[string]any{"type": "pong"}))
 		}
 	}
+}
+
+// relayRaw relays a `player_state` with its `state` copied as it came; false for any other message.
+func (c *client) relayRaw(current *room, playerID string, data []byte) bool {
+	var envelope struct {
+		Type  string          `json:"type"`
+		State json.RawMessage `json:"state"`
+	}
+	if json.Unmarshal(data, &envelope) != nil || envelope.Type != "player_state" || len(envelope.State) == 0 ||
+		envelope.State[0] != '{' {
+		return false
+	}
+	id, _ := json.Marshal(playerID)
+	update := make([]byte, 0, len(data)+len(id)+48)
+	update = append(update, `{"type":"player_state_update","player_id":`...)
+	update = append(update, id...)
+	update = append(update, `,"state":`...)
+	update = append(update, envelope.State...)
+	update = append(update, '}')
+	current.mu.Lock()
+	for _, p := range current.players {
+		if p.id != playerID {
+			p.client.deliver(update)
+		}
+	}
+	current.mu.Unlock()
+	return true
 }
 
 func main() {
