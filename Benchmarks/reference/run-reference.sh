@@ -1,23 +1,32 @@
 #!/usr/bin/env bash
-# One relay-bench scenario against a reference relay written the plain way in another language,
-# pinned as run-relay-bench.sh pins this server (the relay on CPU 1, the bench on CPU 0), for the
-# comparison in BENCHMARKS.md, "Session 28":
-#   go    go_relay/main.go, Go on gorilla/websocket (the "hand-written Go server");
+# One relay-bench scenario against another server that speaks the room protocol, pinned as
+# run-relay-bench.sh pins this server (that server on CPU 1, the bench on CPU 0), for the
+# comparisons in BENCHMARKS.md ("Session 27", "Session 28"):
+#   old     the game's own FastAPI backend, run as its Dockerfile runs it (`uvicorn main:app`, one
+#           process); not part of this repository: OLD_BACKEND names its `backend/` folder, with
+#           its requirements in OLD_BACKEND/venv. It appends every `player_state` to
+#           game_state.log there; the file is removed before each run, so runs do not differ by its size.
+#   go      go_relay/main.go, Go on gorilla/websocket (the "hand-written Go server");
 #   go-raw  the same with -raw: `player_state` relayed without parsing or rounding its state;
-#   node  node_relay.cjs, Node.js on `ws` (the library under Socket.IO and Colyseus).
+#   node    node_relay.cjs, Node.js on `ws` (the library under Socket.IO and Colyseus).
 #
 #   apt-get install -y golang-go golang-github-gorilla-websocket-dev node-ws   # once, from Debian
+#   python3 -m venv "$OLD_BACKEND/venv" && "$OLD_BACKEND/venv/bin/pip" install -r "$OLD_BACKEND/requirements.txt"
 #   bash Benchmarks/reference/run-reference.sh go relay --rooms 500 --players 2 --hz 30 --duration 20s --quiet
+#   OLD_BACKEND=/path/to/backend bash Benchmarks/reference/run-reference.sh old relay --rooms 40 --duration 20s
 #
 # Environment: PORT (8002), SERVER_CPU (1), BENCH_CPU (0), BUILD (the folder of relay-bench,
-# default .build/release), GO_RELAY (a built go-relay; by default built into a temp folder).
+# default .build/release), GO_RELAY (a built go-relay; by default built into a temp folder),
+# OLD_BACKEND (for `old`), API_KEY (for `old`: k).
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
+repo=$PWD
 PORT=${PORT:-8002}
 BUILD=${BUILD:-.build/release}
-kind=${1:?usage: run-reference.sh go|go-raw|node <scenario> [relay-bench options]}
-scenario=${2:?usage: run-reference.sh go|go-raw|node <scenario> [relay-bench options]}
+usage="usage: run-reference.sh old|go|go-raw|node <scenario> [relay-bench options]"
+kind=${1:?$usage}
+scenario=${2:?$usage}
 shift 2
 bench=$(realpath "$BUILD/relay-bench")
 
@@ -25,6 +34,14 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/reference-relay.XXXXXX")
 # shellcheck disable=SC2064  # expand now
 trap "rm -rf '$work'" EXIT
 case "$kind" in
+old)
+    : "${OLD_BACKEND:?set OLD_BACKEND to the folder of the old backend (main.py, venv/)}"
+    cd "$OLD_BACKEND"
+    rm -f game_state.log
+    API_KEY=${API_KEY:-k} taskset -c "${SERVER_CPU:-1}" venv/bin/uvicorn main:app --host 127.0.0.1 --port "$PORT" \
+        > "$work/log" 2>&1 &
+    cd "$repo"
+    ;;
 go | go-raw)
     if [[ -z "${GO_RELAY:-}" ]]; then
         # Debian's gorilla is a GOPATH source tree, so the relay builds without modules or a network.
@@ -41,7 +58,7 @@ node)
         > "$work/log" 2>&1 &
     ;;
 *)
-    echo "unknown reference relay: $kind (go, go-raw or node)" >&2
+    echo "unknown server: $kind; $usage" >&2
     exit 2
     ;;
 esac
@@ -53,7 +70,7 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 if ! kill -0 "$server" 2>/dev/null || ! curl -fs -o /dev/null "http://127.0.0.1:$PORT/"; then
-    echo "the $kind relay did not start on port $PORT:" >&2
+    echo "the $kind server did not start on port $PORT:" >&2
     cat "$work/log" >&2
     exit 1
 fi

@@ -5,7 +5,7 @@
 #
 #   Benchmarks/relay/interleave.sh ROOMS PAIRS DIR_A DIR_B [DIR_C ...]
 #   (each DIR holds a `relay` and a `relay-bench` binary; extra relay-bench options in BENCH_ARGS)
-#   A DIR of `go`, `go-raw` or `node` runs that reference relay instead
+#   A DIR of `old`, `go`, `go-raw` or `node` runs that server instead
 #   (Benchmarks/reference/run-reference.sh), measured by the relay-bench in BENCH_DIR (default .build/release).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,7 +14,7 @@ shift 2
 for _ in $(seq "$pairs"); do
     for dir in "$@"; do
         case "$dir" in
-        go | go-raw | node)
+        old | go | go-raw | node)
             run=(env BUILD="${BENCH_DIR:-.build/release}" bash Benchmarks/reference/run-reference.sh "$dir") ;;
         *) run=(env SKIP_BUILD=1 BUILD="$dir" bash Benchmarks/run-relay-bench.sh) ;;
         esac
