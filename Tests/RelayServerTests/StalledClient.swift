@@ -260,11 +260,13 @@ private func socketWithRequest(
 }
 
 /// Reads until the peer closes (or the receive timeout passes), handing each chunk to `take`.
-private func readUntilClosed(_ descriptor: Int32, _ take: (ArraySlice<UInt8>) -> Void) {
+/// - Returns: whether the peer closed (an end of input or a reset), not the receive timeout.
+@discardableResult
+private func readUntilClosed(_ descriptor: Int32, _ take: (ArraySlice<UInt8>) -> Void) -> Bool {
     var buffer = [UInt8](repeating: 0, count: 65_536)
     while true {
         let count = read(descriptor, &buffer, buffer.count)
-        guard count > 0 else { return }
+        guard count > 0 else { return count == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) }
         take(buffer[..<count])
     }
 }
@@ -288,6 +290,21 @@ func rawExchange(
         var received: [UInt8] = []
         readUntilClosed(descriptor) { received += $0 }
         return String(decoding: received, as: UTF8.self)
+    }
+}
+
+/// ``rawExchange(port:_:from:receiveBuffer:halfClose:)``, saying also whether the server closed the
+/// connection (`false`: the client gave up after 10 s without a byte) and when, from before the connect.
+func rawExchangeUntilClosed(port: Int, _ request: String) async throws
+    -> (answer: String, serverClosed: Bool, elapsed: Duration)
+{
+    try await onOwnThread {
+        let start = ContinuousClock.now
+        let descriptor = try socketWithRequest(port: port, request)
+        defer { close(descriptor) }
+        var received: [UInt8] = []
+        let serverClosed = readUntilClosed(descriptor) { received += $0 }
+        return (String(decoding: received, as: UTF8.self), serverClosed, ContinuousClock.now - start)
     }
 }
 
