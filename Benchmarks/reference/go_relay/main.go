@@ -143,7 +143,11 @@ func (r *room) info() map[string]any {
 
 // broadcast encodes message once and queues it for every player but exclude. Call with r.mu held.
 func (r *room) broadcast(message map[string]any, exclude string) {
-	data := encode(message)
+	r.send(encode(message), exclude)
+}
+
+// send queues data for every player but exclude. Call with r.mu held.
+func (r *room) send(data []byte, exclude string) {
 	for _, p := range r.players {
 		if p.id != exclude {
 			p.client.deliver(data)
@@ -213,6 +217,11 @@ func (c *client) readLoop(pathCode string) {
 		var message map[string]any
 		if decoder.Decode(&message) != nil {
 			c.deliver(encode(map[string]any{"type": "error", "message": "Invalid JSON"}))
+			continue
+		}
+		// One room per connection: a room that kept a connection closed here would send to a closed channel.
+		if kind := message["type"]; current != nil && (kind == "create_room" || kind == "join_room") {
+			c.deliver(encode(map[string]any{"type": "error", "message": "Already in a room."}))
 			continue
 		}
 		switch message["type"] {
@@ -303,11 +312,7 @@ func (c *client) relayRaw(current *room, playerID string, data []byte) bool {
 	update = append(update, envelope.State...)
 	update = append(update, '}')
 	current.mu.Lock()
-	for _, p := range current.players {
-		if p.id != playerID {
-			p.client.deliver(update)
-		}
-	}
+	current.send(update, playerID)
 	current.mu.Unlock()
 	return true
 }
