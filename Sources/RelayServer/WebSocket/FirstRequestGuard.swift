@@ -3,9 +3,9 @@ import NIOCore
 import NIOHTTP1
 
 /// Watches a connection's first request head, the only one that may upgrade it, so that only an
-/// upgrade the server can make reaches NIO's upgrade handler: `Upgrade: websocket` with one
-/// `Sec-WebSocket-Key` and `Sec-WebSocket-Version: 13`, on a room socket's path. Any other request
-/// with `Upgrade` (`h2c` from `curl --http2`, another WebSocket version, no key, another path)
+/// upgrade the server can make reaches NIO's upgrade handler: a WebSocket handshake as RFC 6455
+/// asks for it (``isWebSocketUpgrade(_:)``), on a room socket's path. Any other request with
+/// `Upgrade` (`h2c` from `curl --http2`, another WebSocket version, no key, a POST, another path)
 /// loses that header and is answered as the plain request it also is (RFC 9110 §7.8 lets a server
 /// ignore `Upgrade`), on a connection that then closes. NIO's typed upgrade handler would hand
 /// such a request on without its head, and the router could not answer it.
