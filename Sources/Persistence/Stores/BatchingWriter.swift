@@ -10,13 +10,16 @@ import Synchronization
 /// first write, whichever comes first; each caller resumes only after the transaction
 /// holding its write has committed. The actor runs on its own event-loop thread, so the
 /// blocking SQLite calls never occupy the cooperative thread pool.
+///
+/// Each write's SQL is in `WriteOperation.swift`; preparing the file at start in
+/// `BatchingWriter+StartUp.swift`.
 actor BatchingWriter {
     private struct PendingWrite {
         let operation: WriteOperation
         let continuation: CheckedContinuation<WriteOutcome, any Error>
     }
 
-    private let connection: SQLiteConnection
+    let connection: SQLiteConnection
     private let eventLoop: any EventLoop
     private let modes: GameModesInMemory
     /// Whether `idx_scores_mode_score` exists (see ``createModeIndex()``).
@@ -24,8 +27,8 @@ actor BatchingWriter {
     private enum ModeIndex { case absent, present, failed }
     private let rankIndex: RankIndex
     private let leaderboards: LeaderboardIndex
-    private let configuration: PersistenceConfiguration
-    private let logger: Logger
+    let configuration: PersistenceConfiguration
+    let logger: Logger
 
     private var pending: [PendingWrite] = []
     private var flushIsScheduled = false
@@ -199,6 +202,18 @@ actor BatchingWriter {
         return true
     }
 
+    /// Notes which WAL file the connection commits to, once the database is in WAL mode: SQLite
+    /// opened it then, and keeps it open while the connection is.
+    func watchWALFile() {
+        if let identity = FileIdentity(path: self.connection.walPath) {
+            self.walFile = .inPlace(identity)
+        } else {
+            self.logger.warning(
+                "persistence.wal.unwatched",
+                metadata: ["db.wal": "\(self.connection.walPath)", "effect": "a deleted WAL file goes unnoticed"])
+        }
+    }
+
     /// Copies every frame of the WAL file the connection still has open into the database file: a
     /// checkpoint reads them through that open file, wherever the path now leads.
     private func rescueOrphanedWAL() -> Bool {
@@ -227,7 +242,7 @@ actor BatchingWriter {
                 var outcomes: [WriteOutcome] = []
                 outcomes.reserveCapacity(operations.count)
                 for operation in operations {
-                    outcomes.append(try self.apply(operation, createdAt: createdAt))
+                    outcomes.append(try self.connection.apply(operation, createdAt: createdAt))
                 }
                 return outcomes
             }
@@ -295,170 +310,9 @@ actor BatchingWriter {
         }
     }
 
-    private func apply(_ operation: WriteOperation, createdAt: String) throws(SQLiteError) -> WriteOutcome {
-        switch operation {
-        case .insertScore(let score):
-            try self.connection.withStatement(
-                """
-                INSERT INTO scores (player_name, score, coins, enemies_defeated, distance, level, game_mode, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """
-            ) { insert throws(SQLiteError) in
-                try insert.bind(
-                    .text(score.playerName), .integer(score.score), .integer(score.coins),
-                    .integer(score.enemiesDefeated), .integer(score.distance), .integer(score.level),
-                    .text(score.gameMode), .text(createdAt)
-                )
-                try insert.step()
-            }
-            return .score(StoredScore(id: self.connection.lastInsertRowID, submission: score, createdAt: createdAt))
-        case .saveGame(let game):
-            try self.connection.withStatement(
-                """
-                INSERT INTO saved_games (player_name, level, score, lives, health, coins, weapon, timestamp)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(player_name) DO UPDATE SET
-                    level = excluded.level, score = excluded.score, lives = excluded.lives,
-                    health = excluded.health, coins = excluded.coins, weapon = excluded.weapon,
-                    timestamp = excluded.timestamp
-                """
-            ) { upsert throws(SQLiteError) in
-                try upsert.bind(
-                    .text(game.playerName), .integer(game.level), .integer(game.score), .integer(game.lives),
-                    .integer(game.health), .integer(game.coins), .text(game.weapon), .text(createdAt)
-                )
-                try upsert.step()
-            }
-            return .done
-        case .deleteSavedGame(let playerName):
-            try self.connection.withStatement("DELETE FROM saved_games WHERE player_name = ?") {
-                delete throws(SQLiteError) in
-                try delete.bind(.text(playerName))
-                try delete.step()
-            }
-            return .done
-        }
-    }
-
     private static func persistenceError(for sqlite: SQLiteError) -> PersistenceError {
         if sqlite.isDiskFull { return .diskFull }
         if sqlite.isLocked { return .locked }
         return .storageFailure
-    }
-}
-
-extension ScoreSubmission {
-    /// An ordinary score, written and rolled back at start (``BatchingWriter/checkTablesTakeWrites()``).
-    static let startUpSample = ScoreSubmission(
-        playerName: "start-up check", score: 100, coins: 1, enemiesDefeated: 1, distance: 100, level: 1,
-        gameMode: "levels")
-}
-
-extension SavedGame {
-    /// An ordinary save, written and rolled back at start (``BatchingWriter/checkTablesTakeWrites()``).
-    static let startUpSample = SavedGame(
-        playerName: "start-up check", level: 1, score: 100, lives: 3, health: 100, coins: 1, weapon: "sword")
-}
-
-extension BatchingWriter {
-    /// What the WAL file is cut back to when it starts over: about the size SQLite's automatic
-    /// checkpoint (at 1,000 pages of 4 KiB) keeps it to, so a steady load never has it cut.
-    static let walSizeLimitBytes = 4 << 20
-
-    /// Puts the database in WAL mode with the configured durability and migrates it.
-    ///
-    /// - Returns: the schema version found before migrating.
-    func prepareDatabase() throws(SQLiteError) -> Int {
-        // Refuse a newer schema before touching the file (switching to WAL changes it).
-        try self.connection.checkSchemaIsNotNewer()
-        let mode = try self.connection.scalarText("PRAGMA journal_mode = WAL")
-        guard mode.lowercased() == "wal" else {
-            throw SQLiteError(code: 1, message: "cannot switch to WAL journal mode (got \(mode))")
-        }
-        try self.connection.execute("PRAGMA synchronous = \(self.configuration.synchronous.rawValue)")
-        // SQLite never shrinks the WAL by default: after a spike (a reader holding old frames, a
-        // large migration) the file keeps its peak size, and on a full disk commits go on filling
-        // that space while every checkpoint fails, piling up pages the database file must grow by
-        // before anything can be written again. This cuts the file back to one checkpoint's worth
-        // (1,000 pages) when the WAL starts over: once per checkpoint, not per write.
-        try self.connection.execute("PRAGMA journal_size_limit = \(Self.walSizeLimitBytes)")
-        let outcome = try self.connection.migrate()
-        if let trimming = outcome.nameTrimming, trimming.changedAnything { self.logNameTrimming(trimming) }
-        if !outcome.addedScoreColumns.isEmpty {
-            self.logger.warning(
-                "persistence.scores.columns_added",
-                metadata: ["columns": "\(outcome.addedScoreColumns.joined(separator: ","))", "value": "0"])
-        }
-        try self.checkTablesTakeWrites()
-        // SQLite opened the WAL file with WAL mode, and keeps it open while the connection is.
-        if let identity = FileIdentity(path: self.connection.walPath) {
-            self.walFile = .inPlace(identity)
-        } else {
-            self.logger.warning(
-                "persistence.wal.unwatched",
-                metadata: ["db.wal": "\(self.connection.walPath)", "effect": "a deleted WAL file goes unnoticed"])
-        }
-        return outcome.versionBefore
-    }
-
-    /// Makes each kind of write once, in a transaction it then rolls back, so that a table this
-    /// server cannot write to is refused at start rather than failing every score or save with a
-    /// 500: a hand-made or altered `game.db` whose table lacks a column, requires one this server
-    /// does not fill, or has a CHECK, a trigger or a view that refuses ordinary rows. Leaves
-    /// nothing behind, not even a used-up id. Other failures (the disk, a lock, memory) are thrown
-    /// as they are, without the advice to fix the table.
-    ///
-    /// It runs after the migrations have committed, so a refused file has been migrated already,
-    /// as before this check: the steps are ones the old backend reads alike.
-    private func checkTablesTakeWrites() throws(SQLiteError) {
-        let samples: [(table: String, write: WriteOperation)] = [
-            ("scores", .insertScore(.startUpSample)),
-            ("saved_games", .saveGame(.startUpSample)),
-            ("saved_games", .deleteSavedGame(playerName: SavedGame.startUpSample.playerName)),
-        ]
-        try self.connection.execute("BEGIN IMMEDIATE")
-        defer { try? self.connection.execute("ROLLBACK") }
-        for (table, write) in samples {
-            do {
-                _ = try self.apply(write, createdAt: UTCTimestamp.now())
-            } catch where error.isUniquenessViolation {
-                // The table takes rows, only not one repeating a row it holds (a player of the
-                // sample's name has a score in its mode, say): like any write, later ones with
-                // other values go in. Not a reason to refuse the file. A rule declared `ON CONFLICT
-                // ROLLBACK` has ended the transaction, though: the writes that follow must not run
-                // outside one, where they would be kept (and change a save of the sample's name).
-                if !self.connection.isInTransaction { try self.connection.execute("BEGIN IMMEDIATE") }
-            } catch where error.isAboutTheTables {
-                throw SQLiteError(
-                    code: error.code,
-                    message: "table \(table) cannot take this server's writes: \(error.message); "
-                        + "fix the table or start on a new database")
-            }
-        }
-    }
-
-    /// Once migrated: the rows the old backend stored with whitespace around a name or mode now
-    /// hold them trimmed, and saves that then had one name were cut to the newest.
-    private func logNameTrimming(_ trimming: NameTrimming) {
-        self.logger.warning(
-            "persistence.names.trimmed",
-            metadata: [
-                "scores": "\(trimming.scores)", "saved_games": "\(trimming.savedGames)",
-                "saved_games.deleted": "\(trimming.savedGamesDeleted)", "left_blank": "\(trimming.leftBlank)",
-            ])
-    }
-
-    /// Stores each of these scores as the integer the server reads for it, so that SQL's
-    /// `ORDER BY score` (personal bests) agrees with the in-memory leaderboards and ranks.
-    func storeScoresAsIntegers(_ positions: [LeaderboardPosition]) throws(SQLiteError) {
-        try self.connection.inTransaction { () throws(SQLiteError) in
-            try self.connection.withStatement("UPDATE scores SET score = ? WHERE id = ?") { update throws(SQLiteError) in
-                for position in positions {
-                    update.reset()
-                    try update.bind(.integer(position.score), .integer(position.id))
-                    try update.step()
-                }
-            }
-        }
     }
 }
