@@ -24,6 +24,8 @@ struct RelayCommand: AsyncParsableCommand {
               ALLOW_ALL_ORIGINS  true: any origin, without credentials
               PLUGINS_DIR        folder of plugin executables (./plugins)
               LOG_LEVEL          trace, debug, info (default), notice, warning, error, critical
+              FORWARDED_ALLOW_IPS  proxies trusted to name the client (127.0.0.0/8,::1)
+            A number outside its option's range stops the server at start, naming the range.
             """
     )
 
@@ -214,7 +216,7 @@ struct RelayCommand: AsyncParsableCommand {
     }
 
     /// Merges flags over environment over defaults. `openFileLimit` (the process's, when known)
-    /// sets the default connection cap.
+    /// sets the default connection cap. The numbers are in their ranges (``validate()``).
     func configuration(environment: [String: String], openFileLimit: Int? = nil) throws -> ServerConfiguration {
         let dataDirectory = self.dataDir ?? environment["DATA_DIR"] ?? "./data"
         let providedKey = environment["API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
@@ -240,7 +242,7 @@ struct RelayCommand: AsyncParsableCommand {
         }
         configuration.cors = CORSPolicy(environment: environment)
         configuration.maxConnections =
-            self.maxConnections.map { max(1, $0) } ?? openFileLimit.map(ConnectionCap.defaultMaximum(openFileLimit:))
+            self.maxConnections ?? openFileLimit.map(ConnectionCap.defaultMaximum(openFileLimit:))
         configuration.connectionsPerAddress.maximum = self.maxConnectionsPerAddress > 0 ? self.maxConnectionsPerAddress : .max
         configuration.connectionsPerAddress.openings = .connections(perSecond: self.newConnectionsPerSecondPerAddress)
         configuration.limits.maxBodyBytes = self.maxBodyBytes
@@ -252,31 +254,31 @@ struct RelayCommand: AsyncParsableCommand {
                 throw ValidationError("--forwarded-allow-ips: \(error)")
             }
         }
-        configuration.limits.idleTimeout = .seconds(max(1, self.httpIdleTimeoutSeconds))
-        configuration.limits.slowAnswerGrace = .seconds(max(1, self.httpAnswerGraceSeconds))
-        configuration.limits.minAnswerBytesPerSecond = max(0, self.httpMinAnswerBytesPerSecond)
+        configuration.limits.idleTimeout = .seconds(self.httpIdleTimeoutSeconds)
+        configuration.limits.slowAnswerGrace = .seconds(self.httpAnswerGraceSeconds)
+        configuration.limits.minAnswerBytesPerSecond = self.httpMinAnswerBytesPerSecond
         guard let synchronous = PersistenceConfiguration.SynchronousMode(rawValue: self.sync.uppercased()) else {
             throw ValidationError("--sync must be normal or full")
         }
-        configuration.relay.maxPlayersPerRoom = max(2, self.maxPlayersPerRoom)
-        configuration.relay.maxRooms = max(1, self.maxRooms)
-        configuration.relay.reconnectWindow = .seconds(max(0, self.reconnectWindowSeconds))
-        configuration.relay.messagesPerSecond = Double(max(1, self.messagesPerSecond))
-        configuration.relay.messageBurst = Double(max(1, self.messagesPerSecond) * 2)
-        configuration.relay.floodCloseThreshold = max(1, self.messagesPerSecond) * 10
-        configuration.relay.stateMessagesPerSecond = Double(max(1, self.stateMessagesPerSecond))
-        configuration.relay.stateMessageBurst = Double(max(1, self.stateMessagesPerSecond) * 2)
-        configuration.relay.stateFloodCloseThreshold = max(1, self.stateMessagesPerSecond) * 10
-        configuration.relay.inboundBytesPerSecond = max(1024, self.inboundBytesPerSecond)
-        configuration.relay.inboundByteBurst = max(1024, self.inboundBytesPerSecond) / 4
-        configuration.relay.maxFrameBytes = max(1024, self.maxFrameBytes)
-        configuration.relay.outboundQueueFrames = max(8, self.outboundQueueFrames)
-        configuration.relay.outboundQueueBytes = max(64 * 1024, self.outboundQueueBytes)
-        configuration.relay.maxChatLength = max(1, self.maxChatLength)
-        configuration.relay.pingInterval = .seconds(max(1, self.pingIntervalSeconds))
+        configuration.relay.maxPlayersPerRoom = self.maxPlayersPerRoom
+        configuration.relay.maxRooms = self.maxRooms
+        configuration.relay.reconnectWindow = .seconds(self.reconnectWindowSeconds)
+        configuration.relay.messagesPerSecond = Double(self.messagesPerSecond)
+        configuration.relay.messageBurst = Double(self.messagesPerSecond * 2)
+        configuration.relay.floodCloseThreshold = self.messagesPerSecond * 10
+        configuration.relay.stateMessagesPerSecond = Double(self.stateMessagesPerSecond)
+        configuration.relay.stateMessageBurst = Double(self.stateMessagesPerSecond * 2)
+        configuration.relay.stateFloodCloseThreshold = self.stateMessagesPerSecond * 10
+        configuration.relay.inboundBytesPerSecond = self.inboundBytesPerSecond
+        configuration.relay.inboundByteBurst = self.inboundBytesPerSecond / 4
+        configuration.relay.maxFrameBytes = self.maxFrameBytes
+        configuration.relay.outboundQueueFrames = self.outboundQueueFrames
+        configuration.relay.outboundQueueBytes = self.outboundQueueBytes
+        configuration.relay.maxChatLength = self.maxChatLength
+        configuration.relay.pingInterval = .seconds(self.pingIntervalSeconds)
         configuration.pluginsDirectory = self.pluginsDir ?? environment["PLUGINS_DIR"] ?? configuration.pluginsDirectory
         configuration.plugins = self.plugin.map { PluginExecutable(path: $0) }
-        configuration.pluginSettings.requestTimeout = .milliseconds(max(1, self.pluginTimeoutMs))
+        configuration.pluginSettings.requestTimeout = .milliseconds(self.pluginTimeoutMs)
         configuration.persistence = PersistenceConfiguration(
             databasePath: ServerConfiguration.databasePath(in: dataDirectory),
             maxBatchSize: self.batchSize,

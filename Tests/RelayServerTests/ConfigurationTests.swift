@@ -102,10 +102,12 @@ struct ConfigurationTests {
             "--http-answer-grace-seconds", "3", "--http-min-answer-bytes-per-second", "1000",
         ]).configuration(environment: [:]).limits
         #expect(limits.slowAnswerGrace == .seconds(3) && limits.minAnswerBytesPerSecond == 1_000)
-        let floored = try RelayCommand.parse([
-            "--http-answer-grace-seconds", "0", "--http-min-answer-bytes-per-second=-5",
+        let lowest = try RelayCommand.parse([
+            "--http-answer-grace-seconds", "1", "--http-min-answer-bytes-per-second", "0",
         ]).configuration(environment: [:]).limits
-        #expect(floored.slowAnswerGrace == .seconds(1) && floored.minAnswerBytesPerSecond == 0)
+        #expect(lowest.slowAnswerGrace == .seconds(1) && lowest.minAnswerBytesPerSecond == 0)
+        #expect(throws: (any Error).self) { try RelayCommand.parse(["--http-answer-grace-seconds", "0"]) }
+        #expect(throws: (any Error).self) { try RelayCommand.parse(["--http-min-answer-bytes-per-second=-5"]) }
     }
 
     @Test("Plugins come from the folder (flag over PLUGINS_DIR over ./plugins) and from each --plugin")
@@ -127,7 +129,7 @@ struct ConfigurationTests {
         #expect(configuration.pluginExecutables.map(\.path) == ["/bin/a", "/bin/b"], "a missing folder adds none")
     }
 
-    @Test("Rate and queue flags set their limits, each floored at a workable minimum")
+    @Test("Rate and queue flags set their limits, each from a workable minimum")
     func relayLimitFlags() throws {
         let limits = try RelayCommand.parse([
             "--messages-per-second", "300", "--state-messages-per-second", "5000",
@@ -138,11 +140,17 @@ struct ConfigurationTests {
         #expect(limits.stateMessagesPerSecond == 5_000 && limits.stateMessageBurst == 10_000)
         #expect(limits.stateFloodCloseThreshold == 50_000)
         #expect(limits.outboundQueueFrames == 1_000 && limits.outboundQueueBytes == 2_000_000)
-        let floored = try RelayCommand.parse([
-            "--outbound-queue-frames", "1", "--outbound-queue-bytes", "10", "--inbound-bytes-per-second", "0",
+        let lowest = try RelayCommand.parse([
+            "--outbound-queue-frames", "8", "--outbound-queue-bytes", "65536", "--inbound-bytes-per-second", "1024",
         ]).configuration(environment: [:]).relay
-        #expect(floored.outboundQueueFrames == 8 && floored.outboundQueueBytes == 65_536)
-        #expect(floored.inboundBytesPerSecond == 1_024)
+        #expect(lowest.outboundQueueFrames == 8 && lowest.outboundQueueBytes == 65_536)
+        #expect(lowest.inboundBytesPerSecond == 1_024 && lowest.inboundByteBurst == 256)
+        let belowTheirMinimum = [
+            ["--outbound-queue-frames", "1"], ["--outbound-queue-bytes", "10"], ["--inbound-bytes-per-second", "0"],
+        ]
+        for below in belowTheirMinimum {
+            #expect(throws: (any Error).self, "\(below)") { try RelayCommand.parse(below) }
+        }
     }
 
     @Test("Bad values are refused")

@@ -265,4 +265,22 @@ struct ProcessLifecycleTests {
             }
         }
     }
+
+    @Test("A number outside its option's range stops start-up with a message naming the range")
+    func numberOutOfRange() async throws {
+        // A negative body size started the server, and its first request with a body crashed it.
+        // One too large for its burst's arithmetic crashed it at start.
+        let cases = [
+            ("--max-body-bytes=-1", "--max-body-bytes must be 0…1073741824, not -1"),
+            ("--messages-per-second=9223372036854775807", "--messages-per-second must be 1…10000000, not"),
+        ]
+        for (argument, message) in cases {
+            try await withTemporaryDirectory { directory in
+                let relay = try self.startRelay(dataDirectory: directory, extraArguments: [argument])
+                #expect(try await relay.exitStatus() != 0, "\(argument)")
+                #expect(relay.printed.contains(message), "\(argument): \(relay.printed)")
+                #expect(!relay.printed.contains("listening on"), "\(argument)")
+            }
+        }
+    }
 }

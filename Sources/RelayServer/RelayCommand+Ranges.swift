@@ -1,0 +1,74 @@
+import ArgumentParser
+
+/// The numbers each option takes. One outside its range stops the server at start with a message
+/// naming the option and the range, as an unreadable value does: a negative body size used to
+/// crash the server at its first request, and a frame cap of 100 was quietly raised to 1,024.
+/// The lows are what the server needs to work (a room of two, a message of the game's size); the
+/// highs are far past any real use and keep the arithmetic on them (bursts, nanoseconds) in range.
+extension RelayCommand {
+    struct NumericRange {
+        let option: String
+        let value: Double
+        let range: ClosedRange<Double>
+
+        init(_ option: String, _ value: Int, _ range: ClosedRange<Int>) {
+            self.option = option
+            self.value = Double(value)
+            self.range = Double(range.lowerBound)...Double(range.upperBound)
+        }
+
+        init(_ option: String, _ value: Double, _ range: ClosedRange<Double>) {
+            (self.option, self.value, self.range) = (option, value, range)
+        }
+    }
+
+    static let maxSeconds = 86_400
+    static let maxCount = 10_000_000
+    static let maxBytes = 1 << 30
+
+    /// Every numeric option with its value and range, in `--help`'s order.
+    var numericRanges: [NumericRange] {
+        var ranges = [
+            NumericRange("batch-size", self.batchSize, 1...100_000),
+            NumericRange("batch-window-ms", self.batchWindowMs, 0...60_000),
+            NumericRange("write-queue-capacity", self.writeQueueCapacity, 1...Self.maxCount),
+            NumericRange("game-modes-in-memory", self.gameModesInMemory, 0...Self.maxCount),
+            NumericRange("max-body-bytes", self.maxBodyBytes, 0...Self.maxBytes),
+            NumericRange("http-idle-timeout-seconds", self.httpIdleTimeoutSeconds, 1...Self.maxSeconds),
+            NumericRange("http-answer-grace-seconds", self.httpAnswerGraceSeconds, 1...Self.maxSeconds),
+            NumericRange("http-min-answer-bytes-per-second", self.httpMinAnswerBytesPerSecond, 0...Self.maxBytes),
+            NumericRange("max-connections-per-address", self.maxConnectionsPerAddress, 0...Self.maxCount),
+            NumericRange("new-connections-per-second-per-address", self.newConnectionsPerSecondPerAddress, 0...1e6),
+            NumericRange("writes-per-second-per-address", self.writesPerSecondPerAddress, 0...1e6),
+            NumericRange("max-players-per-room", self.maxPlayersPerRoom, 2...1_000),
+            NumericRange("max-rooms", self.maxRooms, 1...Self.maxCount),
+            NumericRange("reconnect-window-seconds", self.reconnectWindowSeconds, 0...Self.maxSeconds),
+            NumericRange("messages-per-second", self.messagesPerSecond, 1...Self.maxCount),
+            NumericRange("state-messages-per-second", self.stateMessagesPerSecond, 1...Self.maxCount),
+            NumericRange("inbound-bytes-per-second", self.inboundBytesPerSecond, 1_024...Self.maxBytes),
+            NumericRange("max-frame-bytes", self.maxFrameBytes, 1_024...Self.maxBytes),
+            NumericRange("outbound-queue-frames", self.outboundQueueFrames, 8...Self.maxCount),
+            NumericRange("outbound-queue-bytes", self.outboundQueueBytes, 65_536...Self.maxBytes),
+            NumericRange("ping-interval-seconds", self.pingIntervalSeconds, 1...Self.maxSeconds),
+            NumericRange("max-chat-length", self.maxChatLength, 1...1_000_000),
+            NumericRange("plugin-timeout-ms", self.pluginTimeoutMs, 1...600_000),
+        ]
+        if let maxConnections = self.maxConnections {
+            ranges.append(NumericRange("max-connections", maxConnections, 1...Self.maxCount))
+        }
+        return ranges
+    }
+
+    /// Refuses a number outside its option's range (ArgumentParser runs this after parsing).
+    func validate() throws {
+        for option in self.numericRanges where !option.range.contains(option.value) {
+            // A NaN is in no range; `contains` is false for it, as for an infinity.
+            let range = "\(Self.text(option.range.lowerBound))…\(Self.text(option.range.upperBound))"
+            throw ValidationError("--\(option.option) must be \(range), not \(Self.text(option.value))")
+        }
+    }
+
+    private static func text(_ number: Double) -> String {
+        number.rounded() == number && abs(number) < 1e15 ? String(Int(number)) : String(number)
+    }
+}
