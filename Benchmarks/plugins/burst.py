@@ -33,6 +33,8 @@ def outcome(ws):
 
 
 def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)  # prints the usage at its top, exit status 1
     relay = sys.argv[1]
     clients = int(sys.argv[2]) if len(sys.argv) > 2 else 10
     service = float(sys.argv[3]) / 1000 if len(sys.argv) > 3 else 0.025

@@ -6,7 +6,7 @@
 #   Benchmarks/relay/flood_beside_rooms.sh BUILD_DIR ROOMS [action|enemy|pad|tracked|dense|digits|none]
 #   (BUILD_DIR holds `relay` and `relay-bench`; PORT, default 8142)
 set -euo pipefail
-dir=$1 rooms=$2 kind=${3:-action} port=${PORT:-8142}
+dir=${1:?usage: flood_beside_rooms.sh BUILD_DIR ROOMS [kind]} rooms=${2:?usage: flood_beside_rooms.sh BUILD_DIR ROOMS [kind]} kind=${3:-action} port=${PORT:-8142}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 bash -c "ulimit -n 65536; exec taskset -c 1 $dir/relay --port $port --data-dir $work/data" > "$work/log" 2>&1 &

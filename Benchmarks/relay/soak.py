@@ -116,6 +116,8 @@ def play(port, index):
 
 
 def main():
+    if len(sys.argv) < 4:
+        sys.exit(__doc__)  # prints the usage at its top, exit status 1
     port, pid, rounds = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     rooms = int(sys.argv[4]) if len(sys.argv) > 4 else 50
     log = sys.argv[5] if len(sys.argv) > 5 else None

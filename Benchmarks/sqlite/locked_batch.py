@@ -27,6 +27,8 @@ def post_score(name):
 
 
 def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)  # prints the usage at its top, exit status 1
     relay = sys.argv[1]
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 2
     writes = int(sys.argv[3]) if len(sys.argv) > 3 else 12
