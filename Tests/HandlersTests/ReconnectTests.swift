@@ -248,6 +248,27 @@ struct ReconnectTests {
         #expect(harness.registry.room(code: code) == nil)
     }
 
+    /// A room closes once nobody may come back, not once nobody is connected: a dropped member
+    /// keeps it while their window runs, whoever else leaves meanwhile.
+    @Test("The last connected member leaving keeps the room for a dropped one, who may still reconnect")
+    func aDroppedMemberOutlastsTheLastConnectedOne() async throws {
+        let harness = try Harness()
+        let (host, guest, code, token) = try await self.roomWithToken(harness, started: true)
+        try await self.drop(guest, as: "guest")
+        #expect(await host.received().map(\.type) == ["player_disconnected"])
+        await host.send(#"{"type":"leave_room"}"#)
+        #expect(await host.received().map(\.type) == ["room_left"])
+        let room = try #require(harness.registry.room(code: code))
+        #expect(await room.state.players.map(\.id) == ["guest"])
+
+        let comeback = harness.client(url: code)
+        await comeback.send(#"{"type":"reconnect","player_id":"guest","token":"\#(token)"}"#)
+        let welcome = try #require(await comeback.received().first)
+        #expect(welcome.type == "reconnected", "\(welcome)")
+        #expect(welcome["game_state"]?["players"]?["host"] == nil)
+        #expect(await room.state.connectedPlayers.map(\.id) == ["guest"])
+    }
+
     @Test func reconnectingInTimeCancelsTheExpiry() async throws {
         let harness = try Harness()  // the 60 s window: nothing here waits on the clock
         let (host, guest, code, token) = try await self.roomWithToken(harness, started: true)
