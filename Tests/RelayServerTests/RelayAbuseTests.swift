@@ -396,6 +396,17 @@ struct RelayAbuseTests {
         }
     }
 
+    @Test("Same origin is the whole Host: an Origin that only begins with the server's host and port is refused")
+    func sameOriginMeansTheWholeHost() async throws {
+        try await withRelayServer { port, _ in
+            for origin in ["http://127.0.0.1:\(port).evil.example", "https://127.0.0.1:\(port)0"] {
+                let refusal = await StalledClient.refusal(
+                    port: port, path: "/ws/room/new", extraHeaders: "Origin: \(origin)\r\n")
+                #expect(refusal?.status == 403, "\(origin)")
+            }
+        }
+    }
+
     @Test("A client that stops reading is dropped when its queue is full in frames; its room-mates get every update")
     func slowConsumer() async throws {
         var limits = RelayLimits()
