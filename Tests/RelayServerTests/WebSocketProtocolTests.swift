@@ -179,6 +179,23 @@ struct WebSocketProtocolTests {
         }
     }
 
+    @Test("A message in fragments exactly as large as the size cap arrives whole")
+    func fragmentsAtTheCap() async throws {
+        var limits = RelayLimits()
+        limits.maxFrameBytes = 200
+        try await withRelayServer(limits: limits) { port, registry in
+            let client = try await StalledClient.connect(port: port, path: "/ws/room/new")
+            let members = Array(#""type":"create_room","player_name":"Host"}"#.utf8)
+            let message = Array("{".utf8) + [UInt8](repeating: UInt8(ascii: " "), count: 199 - members.count) + members
+            #expect(message.count == 200)
+            try client.sendRaw(StalledClient.frame(fin: false, opcode: Self.textOpcode, Array(message[..<100])))
+            try client.sendRaw(StalledClient.frame(fin: true, opcode: Self.continuationOpcode, Array(message[100...])))
+            #expect(try await Self.nextMessageType(client) == "player_joined")
+            #expect(try await Self.nextMessageType(client) == "room_created")
+            #expect(registry.count == 1)
+        }
+    }
+
     @Test("A message may come in up to 128 frames, empty ones too; one more frame closes with 1009")
     func framesPerMessage() async throws {
         let most = RoomSocketHandler.maxFramesPerMessage
