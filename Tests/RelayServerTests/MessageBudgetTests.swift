@@ -55,4 +55,14 @@ struct MessageBudgetTests {
         let refilledOnce = !budget.take(.state, now: start + .seconds(1))
         #expect(refilled && refilledOnce)
     }
+
+    @Test("A flood closes at the first refused message past the threshold within 10 s; a new window counts afresh")
+    func floodWatchTakesTheThreshold() {
+        var watch = FloodWatch(threshold: 3)
+        let start = ContinuousClock.now
+        let verdicts = (0..<4).map { watch.record(now: start + .milliseconds($0)) }
+        #expect(verdicts == [.warn, .quiet, .quiet, .close])
+        #expect(watch.record(now: start + .seconds(11)) == .warn)
+        #expect(watch.record(now: start + .seconds(11)) == .quiet)
+    }
 }
