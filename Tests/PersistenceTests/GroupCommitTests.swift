@@ -88,6 +88,32 @@ struct GroupCommitTests {
         }
     }
 
+    /// A batch's timer is its own: the one set for a batch that filled up and went out before it
+    /// ran must not cut the next batch short.
+    @Test(
+        "A write waits out its own batch's interval, not the timer of a batch that filled and went out",
+        .timeLimit(.minutes(1)))
+    func aFilledBatchsTimerLeavesTheNextBatchAlone() async throws {
+        try await withTemporaryDirectory { directory in
+            let configuration = PersistenceConfiguration(
+                databasePath: databasePath(in: directory), maxBatchSize: 2, flushInterval: .seconds(2)
+            )
+            try await withStore(configuration) { store in
+                // Two writes fill a batch, which commits at once; the timer the first one set runs on.
+                let results = await submitConcurrently(store, count: 2) { submission("early\($0)", Int64($0)) }
+                #expect(results.allSatisfy { (try? $0.get()) != nil })
+                #expect(store.committedTransactions == 1)
+                try await Task.sleep(for: .seconds(1))
+                // Queued a second before that timer runs: it waits for a timer of its own.
+                let start = ContinuousClock.now
+                _ = try await store.submit(submission("late", 3))
+                let waited = ContinuousClock.now - start
+                #expect(waited >= .milliseconds(1_900), "\(waited)")
+                #expect(store.committedTransactions == 2)
+            }
+        }
+    }
+
     @Test func loneWriteIsOneTransaction() async throws {
         try await withTemporaryDirectory { directory in
             try await withStore(PersistenceConfiguration(databasePath: databasePath(in: directory))) { store in
