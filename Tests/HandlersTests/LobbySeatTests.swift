@@ -94,6 +94,29 @@ struct LobbySeatTests {
         await stranger.expectError("join_failed", after: #"{"type":"join_room","player_name":"Stranger"}"#)
     }
 
+    @Test("Of several members who dropped from a full lobby, the earliest-joined makes way, whoever dropped first")
+    func theEarliestJoinedDroppedMemberMakesWay() async throws {
+        let harness = try Harness()
+        let (host, guest, code) = try await harness.roomWithTwoPlayers(maxPlayers: 3)
+        let third = harness.client(url: code)
+        await third.send(#"{"type":"join_room","player_name":"Third","player_id":"third"}"#)
+        #expect(await third.received().map(\.type) == ["player_joined", "room_joined"])
+        _ = await host.received()
+        _ = await guest.received()
+        _ = try await self.drop(third)
+        _ = try await self.drop(guest)
+        #expect(await host.received().map(\.type) == ["player_disconnected", "player_disconnected"])
+
+        let newcomer = harness.client(url: code)
+        await newcomer.send(#"{"type":"join_room","player_name":"New","player_id":"new"}"#)
+        #expect(await newcomer.received().map(\.type) == ["player_joined", "room_joined"])
+        let seen = await host.received()
+        #expect(seen.map(\.type) == ["player_left", "player_joined"])
+        #expect(seen.first?["player_id"] == "guest")
+        let room = try #require(harness.registry.room(code: code))
+        #expect(await room.state.players.map(\.id) == ["host", "third", "new"])
+    }
+
     /// Reads a member's reconnect token from the room (the welcome carrying it was consumed).
     private func token(of playerID: String, in code: String, _ harness: Harness) async throws -> String {
         let room = try #require(harness.registry.room(code: code))
