@@ -52,6 +52,7 @@ extension RelayCommand {
             NumericRange("ping-interval-seconds", self.pingIntervalSeconds, 1...Self.maxSeconds),
             NumericRange("max-chat-length", self.maxChatLength, 1...1_000_000),
             NumericRange("plugin-timeout-ms", self.pluginTimeoutMs, 1...600_000),
+            NumericRange("plugin-startup-timeout-seconds", self.pluginStartupTimeoutSeconds, 1...600),
         ]
         if let maxConnections = self.maxConnections {
             ranges.append(NumericRange("max-connections", maxConnections, 1...Self.maxCount))

@@ -131,6 +131,9 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "Milliseconds a plugin may take to answer a message (then plugin_timeout).")
     var pluginTimeoutMs: Int = 100
 
+    @Option(help: "Seconds a starting plugin may take to send its hello line (then the start fails).")
+    var pluginStartupTimeoutSeconds: Int = 5
+
     func run() async throws {
         try await self.run(handlers: BuiltInHandlers.all, filters: [])
     }
@@ -279,6 +282,7 @@ struct RelayCommand: AsyncParsableCommand {
         configuration.pluginsDirectory = self.pluginsDir ?? environment["PLUGINS_DIR"] ?? configuration.pluginsDirectory
         configuration.plugins = self.plugin.map { PluginExecutable(path: $0) }
         configuration.pluginSettings.requestTimeout = .milliseconds(self.pluginTimeoutMs)
+        configuration.pluginSettings.startupTimeout = .seconds(self.pluginStartupTimeoutSeconds)
         configuration.persistence = PersistenceConfiguration(
             databasePath: ServerConfiguration.databasePath(in: dataDirectory),
             maxBatchSize: self.batchSize,

@@ -116,13 +116,16 @@ struct ConfigurationTests {
         #expect(defaults.pluginsDirectory == "./plugins")
         #expect(defaults.plugins.isEmpty)
         #expect(defaults.pluginSettings.requestTimeout == .milliseconds(100))
+        #expect(defaults.pluginSettings.startupTimeout == .seconds(5))
 
         let fromEnvironment = try RelayCommand.parse([]).configuration(environment: ["PLUGINS_DIR": "/srv/plugins"])
         #expect(fromEnvironment.pluginsDirectory == "/srv/plugins")
 
         let configuration = try RelayCommand.parse([
             "--plugins-dir", "/opt/plugins", "--plugin", "/bin/a", "--plugin", "/bin/b", "--plugin-timeout-ms", "250",
+            "--plugin-startup-timeout-seconds", "30",
         ]).configuration(environment: ["PLUGINS_DIR": "/srv/plugins"])
+        #expect(configuration.pluginSettings.startupTimeout == .seconds(30))
         #expect(configuration.pluginsDirectory == "/opt/plugins")
         #expect(configuration.plugins.map(\.path) == ["/bin/a", "/bin/b"])
         #expect(configuration.pluginSettings.requestTimeout == .milliseconds(250))

@@ -43,11 +43,12 @@ struct PluginServerTests {
         dataDirectory: String, pluginsDirectory: String, timeoutMs: Int = 5000
     ) throws -> ChildRelay {
         try ChildRelay(
-            // A generous plugin timeout: a loaded CI machine must not turn a slow answer into
-            // plugin_timeout here (timeouts have their own tests).
+            // Generous plugin timeouts: a loaded CI machine must not turn a slow answer into
+            // plugin_timeout here, nor a Python plugin's slow start into a failed start (at the
+            // suite's start, beside every other suite, one took over 5 s); both have their own tests.
             arguments: [
                 "--port", "0", "--data-dir", dataDirectory, "--plugins-dir", pluginsDirectory,
-                "--plugin-timeout-ms", "\(timeoutMs)",
+                "--plugin-timeout-ms", "\(timeoutMs)", "--plugin-startup-timeout-seconds", "60",
             ],
             environment: ["API_KEY": testAPIKey])
     }
