@@ -417,6 +417,21 @@ struct WebSocketProtocolTests {
         }
     }
 
+    @Test("A target in absolute form (RFC 9112 §3.2.2), as the HTTP routes take it, opens a room socket")
+    func absoluteFormTarget() async throws {
+        try await withRelayServer { port, _ in
+            // It was answered 426, as a plain GET.
+            let client = try await StalledClient.connect(port: port, path: "http://127.0.0.1:\(port)/ws/room/new")
+            try client.send(#"{"type":"create_room","player_name":"Ann"}"#)
+            var texts: [String] = []
+            for _ in 0..<2 {
+                let frame = try #require(try await client.readFrame())
+                texts.append(String(decoding: frame.payload, as: UTF8.self))
+            }
+            #expect(texts.count == 2 && texts[1].contains(#""type":"room_created""#), "\(texts)")
+        }
+    }
+
     @Test("A close whose reason is not UTF-8 is answered with 1007")
     func closeReasonNotUTF8() async throws {
         try await withRelayServer { port, _ in

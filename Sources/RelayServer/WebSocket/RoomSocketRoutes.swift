@@ -72,8 +72,13 @@ extension RoomSocketRoutes {
     }
 
     /// The `{room_id}` of a request target `/ws/room/{room_id}` (query ignored); nil for any other path.
+    /// A target in absolute form (`http://host/ws/room/…`), which RFC 9112 §3.2.2 has servers accept
+    /// and the HTTP routes do, is read by its path.
     static func roomID(inPath target: String) -> String? {
-        let path = target.prefix { $0 != "?" && $0 != "#" }
+        var path = target.prefix { $0 != "?" && $0 != "#" }
+        if let authority = path.range(of: "://"), path[..<authority.lowerBound].allSatisfy(\.isLetter) {
+            path = path[authority.upperBound...].drop { $0 != "/" }
+        }
         guard path.hasPrefix(Self.pathPrefix) else { return nil }
         let roomID = path.dropFirst(Self.pathPrefix.count)
         guard !roomID.isEmpty, !roomID.contains("/") else { return nil }
