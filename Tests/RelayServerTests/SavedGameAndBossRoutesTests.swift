@@ -190,6 +190,25 @@ struct SavedGameAndBossRoutesTests {
         }
     }
 
+    /// A file truncated and rewritten to the same size within one tick of the file system's clock
+    /// looks unchanged before and after the read: only the count of bytes read tells.
+    @Test("A read with fewer bytes than the file's size is neither served nor kept, though the file looks unchanged")
+    func bossImageReadShortIsNotServed() async throws {
+        try await withTemporaryDirectory { images in
+            try Data(repeating: 7, count: 1_000).write(to: URL(fileURLWithPath: "\(images)/boss_03.png"))
+            let reads = Mutex(0)
+            let shortReads = BossImages(directory: images) { _ in
+                reads.withLock { $0 += 1 }
+                return ByteBuffer(bytes: [7, 7, 7])
+            }
+            let logger = Logger(label: "test")
+            await #expect(throws: APIError.storageBusy) {
+                try await shortReads.image(forBossIndex: 3, logger: logger)
+            }
+            #expect(reads.withLock { $0 } == BossImages.readAttempts)
+        }
+    }
+
     @Test("The image cache answers only for the version it read, and holds at most its capacity")
     func imageCache() {
         let cache = ImageCache()
