@@ -85,6 +85,18 @@ struct PluginWireTests {
                 == .answer(id: 1, .verdict(.reject(RelayError(code: "bad", message: "Bad.")))))
     }
 
+    @Test func anErrorMessageMayHave500CharactersNotMore() {
+        func reject(_ message: String) -> PluginLine {
+            decode(#"{"kind":"answer","id":5,"verdict":"reject","error":{"code":"bad","message":"\#(message)"}}"#)
+        }
+        let longest = String(repeating: "é", count: 500)  // characters, not bytes: 1,000 bytes
+        #expect(reject(longest) == .answer(id: 5, .verdict(.reject(RelayError(code: "bad", message: longest)))))
+        guard case .invalidAnswer(id: 5, _) = reject(longest + "x") else {
+            Issue.record("501 characters: \(reject(longest + "x"))")
+            return
+        }
+    }
+
     @Test(arguments: [
         #"{"kind":"answer","id":3,"actions":[{"send":"moon","message":{"type":"a"}}]}"#,
         #"{"kind":"answer","id":3,"actions":[{"send":"sender","message":{"no":"type"}}]}"#,
