@@ -85,6 +85,20 @@ struct PluginWireTests {
                 == .answer(id: 1, .verdict(.reject(RelayError(code: "bad", message: "Bad.")))))
     }
 
+    @Test func anAnswerMayCarry64ActionsNotMore() {
+        func answer(actions count: Int) -> PluginLine {
+            let actions = Array(repeating: #"{"send":"sender","message":{"type":"a"}}"#, count: count)
+            return decode(#"{"kind":"answer","id":9,"actions":["# + actions.joined(separator: ",") + "]}")
+        }
+        let most = Array(repeating: PluginAction.send(.sender, ByteBuffer(string: #"{"type":"a"}"#)), count: 64)
+        #expect(PluginAnswer.maxActions == 64)
+        #expect(answer(actions: 64) == .answer(id: 9, .actions(most)))
+        guard case .invalidAnswer(id: 9, _) = answer(actions: 65) else {
+            Issue.record("65 actions: \(answer(actions: 65))")
+            return
+        }
+    }
+
     @Test func anErrorMessageMayHave500CharactersNotMore() {
         func reject(_ message: String) -> PluginLine {
             decode(#"{"kind":"answer","id":5,"verdict":"reject","error":{"code":"bad","message":"\#(message)"}}"#)
