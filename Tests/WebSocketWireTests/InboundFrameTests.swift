@@ -127,6 +127,13 @@ struct InboundFrameTests {
         #expect(!second.hasReservedBits && second.opcode == WebSocketOpcode(encodedWebSocketOpcode: 0x3))
     }
 
+    @Test("Each reserved bit alone is reported (RSV1, RSV2, RSV3), FIN and opcode aside", arguments: [0x40, 0x20, 0x10])
+    func eachReservedBitIsReported(bit: UInt8) throws {
+        var bytes = ByteBuffer(bytes: [0x81 | bit, 0x00, 0x81, 0x00])  // then the same text frame without it
+        #expect(try #require(Self.read(&bytes)).hasReservedBits)
+        #expect(try !#require(Self.read(&bytes)).hasReservedBits)
+    }
+
     @Test(arguments: [0, 3, 9, 125, 126, 65_536])
     func clientFramesReadBack(length: Int) throws {
         var payload = ClientFrame.payloadBuffer(ByteBufferAllocator(), capacity: length)
