@@ -53,7 +53,7 @@ struct ConnectionLimitTests {
             let guest = TestSocket.connect(port: port)
             _ = try await RelayFlowTests.openRoom(port, host: host, guest: guest)
             try await TestClient.withClient(host: "127.0.0.1", port: port) { keptAlive in
-                #expect(try await keptAlive.get("/api/bosses/images/1").status == .ok)
+                #expect(try await keptAlive.get("/api/bosses/images/1", host: "127.0.0.1").status == .ok)
 
                 // Connected by the kernel (the backlog), accepted by the relay only up to its cap.
                 var flood: [Int32] = []
@@ -66,7 +66,7 @@ struct ConnectionLimitTests {
                 host.send(["type": "player_state", "state": ["x": 1.5]])
                 let update = try await guest.expect("player_state_update")
                 #expect((update["state"] as? [String: Any])?["x"] as? Double == 1.5)
-                let image = try await keptAlive.get("/api/bosses/images/1")
+                let image = try await keptAlive.get("/api/bosses/images/1", host: "127.0.0.1")
                 #expect(image.status == .ok)
                 #expect(image.body.map { Data(buffer: $0) } == png)
                 try await Task.sleep(for: .milliseconds(500))  // the point: not answered while at the cap

@@ -40,7 +40,7 @@ struct ProcessLifecycleTests {
                             for round in 0..<16 {
                                 let response = try await client.post(
                                     "/api/scores", headers: keyed,
-                                    body: scoreBody(name: "w\(worker)", score: worker * 100 + round))
+                                    body: scoreBody(name: "w\(worker)", score: worker * 100 + round), host: "127.0.0.1")
                                 #expect(response.status == .ok)
                                 let row = try #require(
                                     try JSONSerialization.jsonObject(with: Data(buffer: response.body!)) as? [String: Any])
@@ -68,7 +68,7 @@ struct ProcessLifecycleTests {
             let relay = try self.startRelay(dataDirectory: directory)
             let port = try await relay.listeningPort()
             let id = try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
-                let response = try await client.post("/api/scores", headers: keyed, body: scoreBody())
+                let response = try await client.post("/api/scores", headers: keyed, body: scoreBody(), host: "127.0.0.1")
                 let row = try JSONSerialization.jsonObject(with: Data(buffer: response.body!)) as? [String: Any]
                 return Int64(try #require(row?["id"] as? Int))
             }
@@ -183,7 +183,7 @@ struct ProcessLifecycleTests {
             let port = try await relay.listeningPort()
             let answer = Task {
                 try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
-                    try await client.post("/api/scores", headers: keyed, body: scoreBody())
+                    try await client.post("/api/scores", headers: keyed, body: scoreBody(), host: "127.0.0.1")
                 }
             }
             // The request read, its write waiting (a loaded machine may take a while to read it).

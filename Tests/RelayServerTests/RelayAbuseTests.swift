@@ -386,7 +386,7 @@ struct RelayAbuseTests {
             _ = try await StalledClient.connect(
                 port: port, path: "/ws/room/new", extraHeaders: "Origin: http://127.0.0.1:\(port)\r\n")
             let refused = try await TestClient.withClient(host: "localhost", port: port) { client in
-                try await client.get("/ws/room/new", headers: [.origin: "http://evil.example"])
+                try await client.get("/ws/room/new", headers: [.origin: "http://evil.example"], host: "localhost")
             }
             #expect(refused.status == .forbidden)
 

@@ -39,7 +39,7 @@ struct RelayFlowTests {
             #expect(room.code.allSatisfy { RoomRegistry.codeAlphabet.contains($0) })
 
             let listed = try await TestClient.withClient(host: "localhost", port: port) { client in
-                try await client.get("/api/rooms/all")
+                try await client.get("/api/rooms/all", host: "localhost")
             }
             let rooms = try #require(try JSONSerialization.jsonObject(with: Data(buffer: listed.body!)) as? [[String: Any]])
             #expect(rooms.map { $0["room_id"] as? String } == [room.code])
@@ -61,7 +61,7 @@ struct RelayFlowTests {
                 #expect((1...999_999).contains(state["seed"] as? Int ?? 0))
             }
             let joinable = try await TestClient.withClient(host: "localhost", port: port) { client in
-                try await client.get("/api/rooms")
+                try await client.get("/api/rooms", host: "localhost")
             }
             #expect(String(buffer: joinable.body!) == "[]")
 
@@ -84,7 +84,7 @@ struct RelayFlowTests {
         try await withRelayServer { port, _ in
             let joinable = {
                 let answer = try await TestClient.withClient(host: "localhost", port: port) { client in
-                    try await client.get("/api/rooms")
+                    try await client.get("/api/rooms", host: "localhost")
                 }
                 let body = try #require(answer.body)
                 return try #require(try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [[String: Any]])

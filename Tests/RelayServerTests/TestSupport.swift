@@ -177,3 +177,15 @@ func eventually(
     }
     Issue.record("condition not met within \(timeout)", sourceLocation: sourceLocation)
 }
+
+extension TestClient {
+    /// hummingbird's test client sends no `Host` unless told, which every HTTP/1.1 client must and
+    /// the server requires (``HostHeaderCheck``).
+    func get(_ uri: String, headers: HTTPFields = [:], host: String) async throws -> TestClient.Response {
+        try await self.execute(.init(uri, method: .get, authority: host, headers: headers))
+    }
+
+    func post(_ uri: String, headers: HTTPFields = [:], body: ByteBuffer, host: String) async throws -> TestClient.Response {
+        try await self.execute(.init(uri, method: .post, authority: host, headers: headers, body: body))
+    }
+}

@@ -16,7 +16,7 @@ import NIOHTTP1
 ///
 /// It also closes a connection that has sent no request when the server stops.
 ///
-/// It sits first after NIO's HTTP decoder and leaves the pipeline at the first head. (How long
+/// It sits after ``HostHeaderCheck`` and leaves the pipeline at the first head. (How long
 /// the head may take is ``HTTPDeadlines``'s.)
 final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
@@ -51,12 +51,18 @@ final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// A request NIO's decoder cannot parse (a malformed request line or header, a raw non-ASCII
-    /// target, `Content-Length` with `Transfer-Encoding`) before any head got through: nothing
-    /// downstream would answer it, and the connection would wait for its deadline. It gets 400
-    /// and is closed, as hummingbird treats the same error in a later request.
+    /// target, `Content-Length` with `Transfer-Encoding`), or whose `Host` ``HostHeaderCheck``
+    /// refused, before any head got through: nothing downstream would answer it, and the
+    /// connection would wait for its deadline. It gets 400 and is closed, as hummingbird treats the
+    /// same error in a later request.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        guard error is HTTPParserError else { return context.fireErrorCaught(error) }
-        let body = ByteBuffer(string: #"{"detail":"Invalid HTTP request"}"#)
+        let body: ByteBuffer
+        switch error {
+        case is HTTPParserError: body = ByteBuffer(string: #"{"detail":"Invalid HTTP request"}"#)
+        case is HostHeaderCheck.Refusal:
+            body = ByteBuffer(string: #"{"detail":"Invalid HTTP request: it needs one Host header naming a host"}"#)
+        default: return context.fireErrorCaught(error)
+        }
         let headers: HTTPHeaders = [
             "content-type": "application/json", "content-length": "\(body.readableBytes)", "connection": "close",
         ]

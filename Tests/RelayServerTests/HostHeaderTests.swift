@@ -1,0 +1,95 @@
+import NIOHTTP1
+import Testing
+
+@testable import RelayServer
+
+@Suite("The Host header (RFC 9112 §3.2)")
+struct HostHeaderTests {
+    static let refusedDetail = #"{"detail":"Invalid HTTP request: it needs one Host header naming a host"}"#
+
+    @Test(
+        "A first request without Host on HTTP/1.1, with two, or with one that names no host gets 400 and is closed",
+        arguments: [
+            "GET /api/rooms HTTP/1.1\r\n\r\n",
+            "GET /api/rooms HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+            "GET /api/rooms HTTP/1.1\r\nHost: 127.0.0.1\r\nhost: 127.0.0.1\r\n\r\n",
+            "GET /api/rooms HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n",
+            "GET /api/rooms HTTP/1.1\r\nHost: a b\r\n\r\n",
+            "GET /api/rooms HTTP/1.1\r\nHost: evil.example/x\r\n\r\n",
+            "GET /api/rooms HTTP/1.1\r\nHost: user@game.example\r\n\r\n",
+            "POST /api/scores HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+        ])
+    func refusedFirstRequests(_ request: String) async throws {
+        try await withRelayServer { port, _ in
+            let exchange = try await rawExchangeUntilClosed(port: port, request)
+            #expect(exchange.serverClosed)
+            #expect(exchange.answer.hasPrefix("HTTP/1.1 400 Bad Request\r\n"), "\(exchange.answer)")
+            #expect(exchange.answer.hasSuffix("\r\n\r\n" + Self.refusedDetail), "\(exchange.answer)")
+        }
+    }
+
+    @Test(
+        "A Host with a port, an IPv6 literal or nothing at all is served, and so is HTTP/1.0 without one",
+        arguments: [
+            "GET /api/rooms HTTP/1.1\r\nHost: localhost:8000\r\nConnection: close\r\n\r\n",
+            "GET /api/rooms HTTP/1.1\r\nHost: [::1]:8000\r\nConnection: close\r\n\r\n",
+            "GET /api/rooms HTTP/1.1\r\nHost: my-game_server.example\r\nConnection: close\r\n\r\n",
+            "GET /api/rooms HTTP/1.1\r\nHost:\r\nConnection: close\r\n\r\n",
+            "GET /api/rooms HTTP/1.0\r\n\r\n",
+        ])
+    func servedHosts(_ request: String) async throws {
+        try await withRelayServer { port, _ in
+            let answer = try await rawExchange(port: port, request)
+            #expect(answer.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(answer)")
+            #expect(answer.hasSuffix("\r\n\r\n[]"), "\(answer)")
+        }
+    }
+
+    @Test("A later request without Host is refused after the answers before it, and nothing after it is served")
+    func refusedLaterRequest() async throws {
+        try await withRelayServer { port, _ in
+            let exchange = try await rawExchangeUntilClosed(
+                port: port,
+                "GET /api/rooms HTTP/1.1\r\nHost: x\r\n\r\n" + "GET / HTTP/1.1\r\n\r\n"
+                    + "GET /api/rooms/all HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(exchange.serverClosed)
+            // hummingbird answers a later request it cannot use as it answers one NIO cannot parse.
+            let refusal = "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+            #expect(exchange.answer.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(exchange.answer)")
+            #expect(exchange.answer.hasSuffix("\r\n\r\n[]" + refusal), "\(exchange.answer)")
+            #expect(exchange.answer.components(separatedBy: "HTTP/1.1 ").count == 3, "\(exchange.answer)")
+        }
+    }
+
+    @Test("A room socket's upgrade without Host, or with two, is refused with 400, not switched")
+    func refusedUpgrades() async throws {
+        try await withRelayServer { port, _ in
+            for request in [
+                rawUpgradeRequest().replacingOccurrences(of: "Host: 127.0.0.1\r\n", with: ""),
+                rawUpgradeRequest(extraHeaders: "Host: game.example\r\n"),
+            ] {
+                let exchange = try await rawExchangeUntilClosed(port: port, request)
+                #expect(exchange.serverClosed)
+                #expect(exchange.answer.hasPrefix("HTTP/1.1 400 Bad Request\r\n"), "\(exchange.answer)")
+                #expect(exchange.answer.hasSuffix(Self.refusedDetail), "\(exchange.answer)")
+            }
+        }
+    }
+
+    @Test("Which heads have a valid Host")
+    func validity() {
+        func head(_ version: HTTPVersion, _ hosts: [String]) -> HTTPRequestHead {
+            HTTPRequestHead(version: version, method: .GET, uri: "/", headers: HTTPHeaders(hosts.map { ("Host", $0) }))
+        }
+        #expect(HostHeaderCheck.hasValidHost(head(.http1_1, ["game.example:8000"])))
+        #expect(HostHeaderCheck.hasValidHost(head(.http1_1, ["[2001:db8::1]"])))
+        #expect(HostHeaderCheck.hasValidHost(head(.http1_1, ["xn--caf-dma.example"])))
+        #expect(HostHeaderCheck.hasValidHost(head(.http1_0, [])))
+        #expect(!HostHeaderCheck.hasValidHost(head(.http1_1, [])))
+        #expect(!HostHeaderCheck.hasValidHost(head(HTTPVersion(major: 2, minor: 0), [])))
+        #expect(!HostHeaderCheck.hasValidHost(head(.http1_1, ["a", "a"])))
+        #expect(!HostHeaderCheck.hasValidHost(head(.http1_1, ["café.example"])))
+        #expect(!HostHeaderCheck.hasValidHost(head(.http1_1, ["a\tb"])))
+        #expect(!HostHeaderCheck.hasValidHost(head(.http1_1, ["a\"b"])))
+    }
+}
