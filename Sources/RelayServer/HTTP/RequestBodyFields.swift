@@ -13,6 +13,9 @@ struct RequestBodyFields {
     /// Collects the request body (413 past `limit` bytes) and parses it as a JSON object (else 422).
     static func read(_ request: Request, limit: Int) async throws(APIError) -> RequestBodyFields {
         var request = request
+        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit {
+            throw .bodyTooLarge(limit: limit)  // before reading: a client expecting 100 Continue need not send it
+        }
         let buffer: ByteBuffer
         do {
             buffer = try await request.collectBody(upTo: limit)

@@ -13,8 +13,8 @@ import NIOHTTP1
 /// raises ``Refusal``, which ``FirstRequestGuard`` answers saying why; a later one raises the parse
 /// error NIO's decoder would, which hummingbird answers once the answers before it have gone.
 ///
-/// It sits first after NIO's HTTP decoder and leaves the pipeline at a room socket's upgrade, as
-/// the other HTTP handlers do.
+/// It also drops `Expect` from an HTTP/1.0 request (``ExpectContinue``). It sits first after NIO's
+/// HTTP decoder and leaves the pipeline at a room socket's upgrade, as the other HTTP handlers do.
 final class HostHeaderCheck: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -27,11 +27,16 @@ final class HostHeaderCheck: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !self.hasRefused else { return }
-        guard case .head(let head) = self.unwrapInboundIn(data) else { return context.fireChannelRead(data) }
+        guard case .head(var head) = self.unwrapInboundIn(data) else { return context.fireChannelRead(data) }
         defer { self.isFirstHead = false }
         guard Self.hasValidHost(head) else {
             self.hasRefused = true
             return context.fireErrorCaught(self.isFirstHead ? Refusal() : HTTPParserError.invalidHeaderToken)
+        }
+        if head.version == .http1_0, head.headers.contains(name: "expect") {
+            // RFC 9110 §10.1.1: ignored in an HTTP/1.0 request, whose client may be sent no 100 Continue.
+            head.headers.remove(name: "expect")
+            return context.fireChannelRead(self.wrapInboundOut(.head(head)))
         }
         context.fireChannelRead(data)
         if self.isFirstHead, head.headers.contains(name: "upgrade") {

@@ -61,7 +61,7 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
             idleTimeout: nil,
             httpDecoderConfiguration: .init(
                 maxHeaderFieldSize: Self.maxRequestHeadBytes, maxHeaderListSize: Self.maxRequestHeadBytes))
-        self.responder = Self.closingOnLateUpgrades(to: responder)
+        self.responder = Self.closingOnLateUpgrades(to: ExpectContinue.answering(to: responder))
         self.sockets = sockets
         self.settings = settings
     }

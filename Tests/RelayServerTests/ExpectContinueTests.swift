@@ -1,0 +1,108 @@
+import Foundation
+import NIOCore
+import Testing
+
+@testable import RelayServer
+
+@Suite("Expect: 100-continue (RFC 9110 §10.1.1)")
+struct ExpectContinueTests {
+    /// What a client that waits for `100 Continue` gets before it sends its body, and after.
+    struct Exchange {
+        let beforeBody: String
+        let afterBody: String
+    }
+
+    /// Sends `head`, reads what the server answers before the body (a whole head, or nothing in 5 s),
+    /// then sends `body` unless told not to and reads until the server closes.
+    static func exchange(port: Int, head: String, body: String?) async throws -> Exchange {
+        try await onOwnThread {
+            let descriptor = try loopbackSocket(port: port)
+            defer { close(descriptor) }
+            var timeout = timeval(tv_sec: 5, tv_usec: 0)
+            setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            Self.send(head, on: descriptor)
+            var received: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while !String(decoding: received, as: UTF8.self).contains("\r\n\r\n") {
+                let count = read(descriptor, &buffer, buffer.count)
+                guard count > 0 else { break }
+                received += buffer[..<count]
+            }
+            let beforeBody = String(decoding: received, as: UTF8.self)
+            received = []
+            if let body { Self.send(body, on: descriptor) }
+            timeout.tv_sec = 10
+            setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            while true {
+                let count = read(descriptor, &buffer, buffer.count)
+                guard count > 0 else { break }
+                received += buffer[..<count]
+            }
+            return Exchange(beforeBody: beforeBody, afterBody: String(decoding: received, as: UTF8.self))
+        }
+    }
+
+    private static func send(_ text: String, on descriptor: Int32) {
+        let bytes = Array(text.utf8)
+        _ = Glibc.send(descriptor, bytes, bytes.count, Int32(MSG_NOSIGNAL))
+    }
+
+    static func post(_ path: String, key: String = testAPIKey, length: Int, expect: String = "100-continue") -> String {
+        "POST \(path) HTTP/1.1\r\nHost: x\r\nX-API-Key: \(key)\r\nContent-Type: application/json\r\n"
+            + "Content-Length: \(length)\r\nExpect: \(expect)\r\n"
+    }
+
+    @Test(
+        "A route that reads the body sends 100 Continue first, then its answer, on a connection kept alive",
+        arguments: [
+            ("/api/scores", String(buffer: scoreBody(name: "expectant")), "100-continue", #""player_name":"expectant""#),
+            ("/api/save_game", String(buffer: saveBody(name: "expectant")), "100-Continue", "Game saved successfully"),
+        ])
+    func continueThenAnswer(_ path: String, _ body: String, _ expect: String, _ answer: String) async throws {
+        try await withRelayServer { port, _ in
+            let exchange = try await Self.exchange(
+                port: port, head: Self.post(path, length: body.utf8.count, expect: expect) + "\r\n",
+                body: body + "GET /api/rooms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            #expect(exchange.beforeBody == "HTTP/1.1 100 Continue\r\n\r\n")
+            #expect(exchange.afterBody.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(exchange.afterBody)")
+            #expect(exchange.afterBody.contains(answer), "\(exchange.afterBody)")
+            #expect(exchange.afterBody.hasSuffix("\r\n\r\n[]"), "the next request on the connection: \(exchange.afterBody)")
+            #expect(!exchange.afterBody.contains("100 Continue"), "\(exchange.afterBody)")
+        }
+    }
+
+    @Test(
+        "An answer decided before the body goes out at once, without 100 Continue, and the body need not follow",
+        arguments: [
+            (post("/api/scores", key: "wrong", length: 50), "HTTP/1.1 403 Forbidden\r\n"),
+            (post("/api/nothing", length: 50), "HTTP/1.1 404 Not Found\r\n"),
+            (post("/api/scores", length: 16 * 1024 + 1), "HTTP/1.1 413 Payload Too Large\r\n"),
+        ])
+    func answeredBeforeTheBody(_ head: String, _ status: String) async throws {
+        try await withRelayServer { port, _ in
+            let exchange = try await Self.exchange(port: port, head: head + "Connection: close\r\n\r\n", body: nil)
+            #expect(exchange.beforeBody.hasPrefix(status), "\(exchange.beforeBody)")
+            #expect(!exchange.beforeBody.contains("100 Continue"), "\(exchange.beforeBody)")
+        }
+    }
+
+    @Test("An HTTP/1.0 request's expectation is ignored: no 1xx for an HTTP/1.0 client")
+    func http10() async throws {
+        try await withRelayServer { port, _ in
+            let body = String(buffer: scoreBody(name: "old-client"))
+            let head = Self.post("/api/scores", length: body.utf8.count).replacingOccurrences(of: "HTTP/1.1", with: "HTTP/1.0")
+            let answer = try await rawExchange(port: port, head + "\r\n" + body)
+            #expect(answer.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(answer)")
+            #expect(answer.contains("old-client"), "\(answer)")
+        }
+    }
+
+    @Test("Only 100-continue is an expectation to answer")
+    func expectations() {
+        #expect(ExpectContinue.isContinue("100-continue"))
+        #expect(ExpectContinue.isContinue(" 100-CONTINUE\t"))
+        #expect(!ExpectContinue.isContinue("100-continue-please"))
+        #expect(!ExpectContinue.isContinue("200-ok"))
+        #expect(!ExpectContinue.isContinue(""))
+    }
+}
