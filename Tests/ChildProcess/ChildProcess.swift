@@ -73,7 +73,7 @@ public final class ChildProcess: Sendable {
     }
 
     /// Everything the child printed so far; all of it once ``hasOutputEnded``.
-    public var printed: String { self.output.state.withLock { $0.text } }
+    public var printed: String { self.output.state.withLock { String(decoding: $0.bytes, as: UTF8.self) } }
 
     /// The child's output has reached its end (the child and whatever inherited it closed it).
     public var hasOutputEnded: Bool { self.output.state.withLock { $0.ended } }
@@ -230,10 +230,11 @@ private final class ResultSlot<Value: Sendable>: Sendable {
     let value = Mutex<Value?>(nil)
 }
 
-/// Text a child process printed, appended by its output's reader thread.
+/// What a child process printed, appended by its output's reader thread. Kept as bytes, decoded
+/// when read: a read of the pipe can end inside a character (a `…` came out as three U+FFFD).
 private final class CapturedOutput: Sendable {
     struct State {
-        var text = ""
+        var bytes: [UInt8] = []
         /// The reader has seen the end of the output.
         var ended = false
     }
@@ -241,7 +242,7 @@ private final class CapturedOutput: Sendable {
     let state = Mutex(State())
 
     func append(_ bytes: ArraySlice<UInt8>) {
-        self.state.withLock { $0.text += String(decoding: bytes, as: UTF8.self) }
+        self.state.withLock { $0.bytes += bytes }
     }
 
     func finish() {
