@@ -195,6 +195,23 @@ struct ProcessLifecycleTests {
         }
     }
 
+    /// The same for a request that asked for `100 Continue`: the 100 is not the answer's start.
+    @Test("SIGTERM lets a request that was sent 100 Continue get its answer past the 5 s limit")
+    func shutdownWaitsForAnAnswerAfterContinue() async throws {
+        try await withTemporaryDirectory { directory in
+            let relay = try self.startRelay(dataDirectory: directory, extraArguments: ["--batch-window-ms", "7500"])
+            let port = try await relay.listeningPort()
+            let body = String(buffer: scoreBody())
+            let head = ExpectContinueTests.post("/api/scores", length: body.utf8.count) + "Connection: close\r\n\r\n"
+            let answer = Task { try await rawExchange(port: port, head + body) }
+            try await Task.sleep(for: .seconds(1))
+            relay.send(SIGTERM)
+            let exchange = try await answer.value
+            #expect(exchange.hasPrefix("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"), "\(exchange)")
+            #expect(try await relay.exitStatus() == 0)
+        }
+    }
+
     @Test("SIGTERM closes room sockets with 1001 and exits 0, even when a client does not answer the close")
     func shutdownClosesRoomSockets() async throws {
         try await withTemporaryDirectory { directory in

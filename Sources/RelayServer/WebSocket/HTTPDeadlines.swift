@@ -126,8 +126,9 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch self.unwrapOutboundIn(data) {
-        case .head:
-            self.answerHasBegun = true
+        case .head(let head):
+            // A `100 Continue` (``ExpectContinue``) asks for the body: the answer is still to come.
+            if head.status.code >= 200 { self.answerHasBegun = true }
         case .body(let body):
             self.bodyBytesWritten += body.readableBytes
         case .end:
