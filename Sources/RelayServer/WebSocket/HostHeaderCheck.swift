@@ -36,9 +36,10 @@ final class HostHeaderCheck: ChannelInboundHandler, RemovableChannelHandler {
         if head.version == .http1_0, head.headers.contains(name: "expect") {
             // RFC 9110 §10.1.1: ignored in an HTTP/1.0 request, whose client may be sent no 100 Continue.
             head.headers.remove(name: "expect")
-            return context.fireChannelRead(self.wrapInboundOut(.head(head)))
+            context.fireChannelRead(self.wrapInboundOut(.head(head)))
+        } else {
+            context.fireChannelRead(data)
         }
-        context.fireChannelRead(data)
         if self.isFirstHead, head.headers.contains(name: "upgrade") {
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         }
