@@ -371,4 +371,32 @@ struct MigrationTests {
             #expect(try RawDatabase(path: path).integer("PRAGMA user_version") == 0)
         }
     }
+
+    /// Two saves whose names trim alike and whose timestamps are the same: the later row is kept,
+    /// whichever of the two is renamed.
+    @Test func savesTrimmedAlikeWithTheSameTimestampKeepTheLaterRow() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            do {
+                let raw = try RawDatabase(path: path)
+                try raw.execute(legacySchema)
+                try raw.execute(
+                    """
+                    INSERT INTO saved_games (player_name, level, score, lives, health, coins, weapon, timestamp) VALUES
+                        ('Ann ', 1, 10, 1, 1, 1, 'laser', '2024-01-01 00:00:00'),
+                        ('Ann', 2, 20, 1, 1, 1, 'laser', '2024-01-01 00:00:00'),
+                        ('Cy', 3, 30, 1, 1, 1, 'laser', '2024-01-01 00:00:00'),
+                        (' Cy', 4, 40, 1, 1, 1, 'laser', '2024-01-01 00:00:00');
+                    """)
+            }
+            try await withStore(PersistenceConfiguration(databasePath: path)) { store in
+                let ann = try await store.load(playerName: "Ann")
+                let cy = try await store.load(playerName: "Cy")
+                #expect(ann?.level == 2)
+                #expect(cy?.level == 4)
+            }
+            let savedGames = try RawDatabase(path: path).rows("SELECT id, player_name FROM saved_games ORDER BY id")
+            #expect(savedGames == [["2", "Ann"], ["4", "Cy"]])
+        }
+    }
 }
