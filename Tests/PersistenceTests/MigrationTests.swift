@@ -399,4 +399,28 @@ struct MigrationTests {
             #expect(savedGames == [["2", "Ann"], ["4", "Cy"]])
         }
     }
+
+    /// A row is trimmed when its mode alone has whitespace around it, its name none.
+    @Test func aModeWithWhitespaceIsTrimmedWhenItsNameHasNone() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            do {
+                let raw = try RawDatabase(path: path)
+                try raw.execute(legacySchema)
+                try raw.execute(
+                    """
+                    INSERT INTO scores (player_name, score, coins, enemies_defeated, distance, level, game_mode) VALUES
+                        ('Ann', 100, 1, 1, 1, 1, 'levels '), ('Bob', 50, 1, 1, 1, 1, '\tendless');
+                    """)
+            }
+            try await withStore(PersistenceConfiguration(databasePath: path)) { store in
+                let levels = try await store.leaderboard(limit: 10, gameMode: "levels")
+                #expect(levels.map(\.submission.playerName) == ["Ann"])
+                let endless = try await store.leaderboard(limit: 10, gameMode: "endless")
+                #expect(endless.map(\.submission.playerName) == ["Bob"])
+            }
+            let modes = try RawDatabase(path: path).strings("SELECT game_mode FROM scores ORDER BY id")
+            #expect(modes == ["levels", "endless"])
+        }
+    }
 }
