@@ -252,4 +252,16 @@ struct SecurityTests {
             #expect(response.headers[.accessControlAllowCredentials] == nil)
         }
     }
+
+    @Test("A preflight allows Starlette's standard methods, PATCH included, for 600 seconds")
+    func corsPreflightMethodsAndMaxAge() async throws {
+        try await withLiveApp { client in
+            let response = try await client.execute(
+                uri: "/api/scores", method: .options,
+                headers: [.origin: "http://localhost:5173", .accessControlRequestMethod: "PATCH"])
+            #expect(response.status == .ok)
+            #expect(response.headers[.accessControlAllowMethods] == "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT")
+            #expect(response.headers[.accessControlMaxAge] == "600")
+        }
+    }
 }
