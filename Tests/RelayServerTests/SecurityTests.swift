@@ -264,4 +264,24 @@ struct SecurityTests {
             #expect(response.headers[.accessControlMaxAge] == "600")
         }
     }
+
+    @Test("Only an OPTIONS with an Origin and Access-Control-Request-Method is a preflight")
+    func corsNotAPreflight() async throws {
+        try await withLiveApp { client in
+            // Without an Origin it is an ordinary OPTIONS, which no route takes.
+            let noOrigin = try await client.execute(
+                uri: "/api/scores", method: .options, headers: [.accessControlRequestMethod: "POST"])
+            #expect(noOrigin.status == .methodNotAllowed)
+            #expect(noOrigin.headers[.allow] == "POST")
+            // A GET with both headers is served as a GET.
+            var headers = keyed
+            headers[.origin] = "http://localhost:5173"
+            headers[.accessControlRequestMethod] = "GET"
+            let get = try await client.execute(uri: "/api/scores/leaderboard", method: .get, headers: headers)
+            #expect(get.status == .ok)
+            #expect(get.headers[.accessControlMaxAge] == nil)
+            #expect(get.headers[.contentType] == "application/json")
+            #expect(get.headers[.accessControlAllowOrigin] == "http://localhost:5173")
+        }
+    }
 }
