@@ -284,4 +284,24 @@ struct SecurityTests {
             #expect(get.headers[.accessControlAllowOrigin] == "http://localhost:5173")
         }
     }
+
+    @Test("Fetch metadata is read whatever its case; a cross-site PATCH is refused as any other write")
+    func fetchMetadataCaseAndPatch() async throws {
+        try await withLiveApp { client in
+            var headers = keyed
+            headers[secFetchSite] = "SAME-ORIGIN"
+            let sameOrigin = try await client.execute(
+                uri: "/api/scores", method: .post, headers: headers, body: scoreBody())
+            #expect(sameOrigin.status == .ok)
+            headers[secFetchSite] = "Cross-Site"
+            let patch = try await client.execute(
+                uri: "/api/scores", method: .patch, headers: headers, body: scoreBody())
+            #expect(patch.status == .forbidden)
+            #expect(try patch.detailMessage() == "Cross-site request blocked")
+            var navigation = keyed
+            navigation[secFetchMode] = "Navigate"
+            let navigate = try await client.execute(uri: "/api/bosses", method: .get, headers: navigation)
+            #expect(navigate.status == .forbidden)
+        }
+    }
 }
