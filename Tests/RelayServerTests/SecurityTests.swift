@@ -304,4 +304,14 @@ struct SecurityTests {
             #expect(navigate.status == .forbidden)
         }
     }
+
+    @Test("Where a literal route and a parameter route both match a path, Allow names the literal one's methods")
+    func wrongMethodLiteralRouteWins() {
+        let router = Router()
+        router.post("/api/save_game/{player_name}") { _, _ in Response(status: .ok) }
+        router.get("/api/save_game/all") { _, _ in Response(status: .ok) }
+        let middleware = WrongMethodMiddleware(routes: router.routes)
+        #expect(middleware.methods(forPath: "/api/save_game/all") == [.get, .head])
+        #expect(middleware.methods(forPath: "/api/save_game/ann") == [.post])
+    }
 }
