@@ -314,4 +314,16 @@ struct SecurityTests {
         #expect(middleware.methods(forPath: "/api/save_game/all") == [.get, .head])
         #expect(middleware.methods(forPath: "/api/save_game/ann") == [.post])
     }
+
+    @Test("An answer's Vary naming Origin after a tab gets no second Origin")
+    func corsVaryOriginAfterATab() async throws {
+        let router = Router()
+        let policy = CORSPolicy(allowedOrigins: ["http://a.example"], allowAllOrigins: false)
+        router.add(middleware: CORSPolicyMiddleware(policy: policy))
+        router.get("/") { _, _ in Response(status: .ok, headers: [.vary: "Accept-Encoding,\tOrigin"]) }
+        try await Application(router: router).test(.router) { client in
+            let answer = try await client.execute(uri: "/", method: .get)
+            #expect(answer.headers[values: .vary] == ["Accept-Encoding,\tOrigin"])
+        }
+    }
 }
