@@ -207,4 +207,23 @@ struct FastAPIParityTests {
             }
         }
     }
+
+    /// HEAD reads as GET does: it takes nothing from the write budget.
+    @Test("HEAD requests are not writes: they leave the write budget whole")
+    func headIsNotAWrite() async throws {
+        try await withLiveApp(configure: {
+            $0.limits.writesPerAddress = .writes(perSecond: 0.001)  // no refill on a slow machine
+            $0.limits.writesPerAddress.burst = 1
+        }) { client in
+            // The test's client is a trusted proxy (loopback), whose own address is not budgeted.
+            var headers = keyed
+            headers[.xForwardedFor] = "203.0.113.9"
+            for _ in 1...3 {
+                let head = try await client.execute(uri: "/api/scores/leaderboard", method: .head, headers: headers)
+                #expect(head.status == .ok)
+            }
+            let post = try await client.execute(uri: "/api/scores", method: .post, headers: headers, body: scoreBody())
+            #expect(post.status == .ok)
+        }
+    }
 }
