@@ -64,4 +64,10 @@ struct AnswerTransferTests {
     func checkInterval() {
         #expect(Self.rules.checkInterval == .milliseconds(2_500))
     }
+
+    @Test("The rate is judged from the end of the grace period on")
+    func rateAtTheEndOfGrace() {
+        var transfer = AnswerTransfer(at: Self.start, handedOver: 1_000)
+        #expect(self.verdict(after: 10, delivered: 40_959, on: &transfer) == .tooSlow(bytesPerSecond: 4_095))
+    }
 }
