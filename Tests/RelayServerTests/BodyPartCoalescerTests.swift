@@ -81,4 +81,17 @@ struct BodyPartCoalescerTests {
         #expect(throws: (any Error).self) { try channel.pipeline.syncOperations.handler(type: BodyPartCoalescer.self) }
         _ = try channel.finish()
     }
+
+    /// NIO's decoder hands on what it still holds when the connection ends, and then no
+    /// `channelReadComplete` comes: what waits goes on as the connection goes.
+    @Test func theConnectionsEndHandsOnWhatWaits() throws {
+        let channel = EmbeddedChannel(handler: BodyPartCoalescer())
+        for text in ["ab", "cd"] {
+            channel.pipeline.fireChannelRead(HTTPServerRequestPart.body(ByteBuffer(string: text)))
+        }
+        #expect(try Self.parts(channel) == [])
+        channel.pipeline.fireChannelInactive()
+        #expect(try Self.parts(channel) == ["body abcd"])
+        _ = try? channel.finish()
+    }
 }
