@@ -84,6 +84,7 @@ struct HostHeaderTests {
         #expect(HostHeaderCheck.hasValidHost(head(.http1_1, ["game.example:8000"])))
         #expect(HostHeaderCheck.hasValidHost(head(.http1_1, ["[2001:db8::1]"])))
         #expect(HostHeaderCheck.hasValidHost(head(.http1_1, ["xn--caf-dma.example"])))
+        #expect(HostHeaderCheck.hasValidHost(head(.http1_1, ["caf%C3%A9.example"])))  // RFC 3986 pct-encoded
         #expect(HostHeaderCheck.hasValidHost(head(.http1_0, [])))
         #expect(!HostHeaderCheck.hasValidHost(head(.http1_1, [])))
         #expect(!HostHeaderCheck.hasValidHost(head(HTTPVersion(major: 2, minor: 0), [])))
