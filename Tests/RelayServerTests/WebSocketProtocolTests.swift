@@ -487,6 +487,21 @@ struct WebSocketProtocolTests {
         }
     }
 
+    /// NIO's parser reads nothing after a request that asks to upgrade: kept alive, a first request
+    /// asking for h2c (`curl --http2`) left its connection waiting for the request timeout.
+    @Test("A first request asking for another protocol is answered, then its connection closed")
+    func otherUpgradeFirst() async throws {
+        try await withRelayServer { port, _ in
+            let h2c =
+                "GET /api/rooms HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                + "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"
+            let start = ContinuousClock.now
+            let answer = try await rawExchange(port: port, h2c)
+            #expect(answer.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(answer)")
+            #expect(answer.hasSuffix("\r\n\r\n[]"), "\(answer)")
+            #expect(ContinuousClock.now - start < .seconds(9), "closed, not left to rawExchange's 10 s")
+        }
+    }
     /// Two ways an answer was cut short: hummingbird closes a connection at once when a request's
     /// handler throws, as the close of a late upgrade does; and NIO makes the half-close that ends
     /// an answer a full close once the client has half-closed. An 8 MB image still queued for the
