@@ -72,6 +72,34 @@ struct SlowAnswerTests {
         }
     }
 
+    /// A close would leave the kernel sending what it holds, to a client taking it when it likes.
+    @Test("A client that stopped reading its answer is cut off with a reset")
+    func stalledReaderIsReset() async throws {
+        try await withTemporaryDirectory { images in
+            _ = try Self.image(2, bytes: 2_000_000, in: images)
+            let arguments = Self.arguments(images: images, timeout: .seconds(1), minimumRate: 0)
+            try await withRelayProcess(arguments: arguments) { port in
+                let error = try await onOwnThread { () throws -> Int32 in
+                    let descriptor = try loopbackSocket(port: port, receiveBuffer: 4096)
+                    defer { close(descriptor) }
+                    let request = Array(Self.request(2).utf8)
+                    guard send(descriptor, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else {
+                        throw StalledClientError.write
+                    }
+                    // Nothing read for five stall timeouts (a loaded machine's loop runs late).
+                    Thread.sleep(forTimeInterval: 5)
+                    var timeout = timeval(tv_sec: 10, tv_usec: 0)
+                    setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                    var buffer = [UInt8](repeating: 0, count: 65_536)
+                    while true {
+                        errno = 0
+                        guard read(descriptor, &buffer, buffer.count) > 0 else { return errno }
+                    }
+                }
+                #expect(error == ECONNRESET, "errno \(error)")
+            }
+        }
+    }
     /// A GET with a body (`Content-Length: 1`) is answered at its head; the byte comes after.
     @Test("A request whose body comes after its answer began waits for that answer to be downloaded, not the timeout")
     func lateBodyOfAnAnsweredRequest() async throws {
