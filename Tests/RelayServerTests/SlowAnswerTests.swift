@@ -100,6 +100,58 @@ struct SlowAnswerTests {
             }
         }
     }
+    /// A transfer counts from where the answers before it ended: counted from the connection's
+    /// start, an 8 MB image taken at once made a trickle after it look fast for half a minute.
+    @Test("A client reading its second answer as a trickle is cut off as soon as one reading its first")
+    func trickleReaderOfASecondAnswerIsCutOff() async throws {
+        try await withTemporaryDirectory { images in
+            _ = try Self.image(1, bytes: 8_000_000, in: images)
+            try await withRelayProcess(arguments: Self.arguments(images: images, timeout: .seconds(5))) { port in
+                let (ending, elapsed) = try await onOwnThread { () throws -> (AnswerRead.Ending, Duration) in
+                    let descriptor = try loopbackSocket(port: port, receiveBuffer: 4096, maxSegmentSize: 1400)
+                    defer { close(descriptor) }
+                    var timeout = timeval(tv_sec: 1, tv_usec: 0)
+                    setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                    let request = Array(Self.request(1).utf8)
+                    var buffer = [UInt8](repeating: 0, count: 1 << 20)
+                    // The first answer, taken as fast as it comes.
+                    guard send(descriptor, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else {
+                        throw StalledClientError.write
+                    }
+                    var (first, length): ([UInt8], Int?) = ([], nil)
+                    var start = ContinuousClock.now
+                    while length.map({ first.count < $0 }) ?? true, ContinuousClock.now - start < .seconds(60) {
+                        let count = read(descriptor, &buffer, buffer.count)
+                        if count < 0, errno == EAGAIN || errno == EWOULDBLOCK { continue }
+                        guard count > 0 else { return (.closedByServer, .zero) }
+                        first += buffer[..<count]
+                        length = length ?? answerLength(first)
+                    }
+                    // The second, once the server has seen the first delivered (it looks four times per
+                    // second), read 16 KB every 250 ms as `trickleReaderIsCutOff` reads: an answer
+                    // written before that look goes on the same transfer, the first's average with it.
+                    Thread.sleep(forTimeInterval: 1)
+                    guard send(descriptor, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else {
+                        throw StalledClientError.write
+                    }
+                    start = ContinuousClock.now
+                    while ContinuousClock.now - start < .seconds(60) {
+                        var burst = 0
+                        while burst < 16 * 1024, ContinuousClock.now - start < .seconds(60) {
+                            let count = read(descriptor, &buffer, 16 * 1024 - burst)
+                            if count < 0, errno == EAGAIN || errno == EWOULDBLOCK { continue }
+                            guard count > 0 else { return (.closedByServer, ContinuousClock.now - start) }
+                            burst += count
+                        }
+                        Thread.sleep(forTimeInterval: 0.25)
+                    }
+                    return (.gaveUp, ContinuousClock.now - start)
+                }
+                #expect(ending == .closedByServer)
+                #expect(elapsed < .seconds(20), "\(elapsed)")
+            }
+        }
+    }
     /// A GET with a body (`Content-Length: 1`) is answered at its head; the byte comes after.
     @Test("A request whose body comes after its answer began waits for that answer to be downloaded, not the timeout")
     func lateBodyOfAnAnsweredRequest() async throws {
