@@ -107,6 +107,23 @@ struct ProcessLifecycleTests {
         }
     }
 
+    /// No handler after ``FirstRequestGuard`` hears of a stop before a first request: the server
+    /// closes such a connection at once, not when the stop's 5 s limit for a connection runs out.
+    @Test("SIGTERM closes a connection that has sent no request at once, not at the stop's limit")
+    func shutdownClosesAnIdleConnectionAtOnce() async throws {
+        try await withTemporaryDirectory { directory in
+            let relay = try self.startRelay(dataDirectory: directory)
+            let port = try await relay.listeningPort()
+            let preconnected = try loopbackSocket(port: port)
+            defer { close(preconnected) }
+            try await Task.sleep(for: .milliseconds(300))  // accepted
+            let start = ContinuousClock.now
+            relay.send(SIGTERM)
+            #expect(try await relay.exitStatus() == 0)
+            #expect(ContinuousClock.now - start < .seconds(5), "DrainBeforeClose.limitWhenStopping is 5 s")
+        }
+    }
+
     /// hummingbird closes each connection at a stop once its answer is written, not sent: a 4 MB
     /// image being downloaded was cut off where the client had got to.
     @Test("SIGTERM lets an answer being downloaded finish, and a client that stopped reading holds it 5 s at most")
