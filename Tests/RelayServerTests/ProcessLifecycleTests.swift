@@ -68,7 +68,8 @@ struct ProcessLifecycleTests {
             let relay = try self.startRelay(dataDirectory: directory)
             let port = try await relay.listeningPort()
             let id = try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
-                let response = try await client.post("/api/scores", headers: keyed, body: scoreBody(), host: "127.0.0.1")
+                let response = try await client.post(
+                    "/api/scores", headers: keyed, body: scoreBody(), host: "127.0.0.1")
                 let row = try JSONSerialization.jsonObject(with: Data(buffer: response.body!)) as? [String: Any]
                 return Int64(try #require(row?["id"] as? Int))
             }

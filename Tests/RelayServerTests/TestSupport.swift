@@ -185,7 +185,9 @@ extension TestClient {
         try await self.execute(.init(uri, method: .get, authority: host, headers: headers))
     }
 
-    func post(_ uri: String, headers: HTTPFields = [:], body: ByteBuffer, host: String) async throws -> TestClient.Response {
+    func post(
+        _ uri: String, headers: HTTPFields = [:], body: ByteBuffer, host: String
+    ) async throws -> TestClient.Response {
         try await self.execute(.init(uri, method: .post, authority: host, headers: headers, body: body))
     }
 }

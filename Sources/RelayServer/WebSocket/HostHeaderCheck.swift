@@ -65,7 +65,8 @@ final class HostHeaderCheck: ChannelInboundHandler, RemovableChannelHandler {
     /// client send one when the target has no authority.)
     private static func isHostByte(_ byte: UInt8) -> Bool {
         switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"):
             true
         default:
             "-._~%!$&'()*+,;=:[]".utf8.contains(byte)

@@ -102,7 +102,10 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
             try channel.pipeline.syncOperations.addHandler(DrainBeforeClose(), position: .first)
             let upgradeHandler = try channel.pipeline.syncOperations.handler(type: NIOTypedHTTPServerUpgradeHandler<Connection>.self)
             try channel.pipeline.syncOperations.addHandlers(
-                [HostHeaderCheck(), FirstRequestGuard(), BodyPartCoalescer(), HTTPDeadlines(rules: self.deadlines, logger: logger)],
+                [
+                    HostHeaderCheck(), FirstRequestGuard(), BodyPartCoalescer(),
+                    HTTPDeadlines(rules: self.deadlines, logger: logger),
+                ],
                 position: .before(upgradeHandler))
             return Value(connection: connection, channel: channel)
         }
