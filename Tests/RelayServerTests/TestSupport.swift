@@ -180,7 +180,7 @@ func eventually(
 
 extension TestClient {
     /// hummingbird's test client sends no `Host` unless told, which every HTTP/1.1 client must and
-    /// the server requires (``HostHeaderCheck``).
+    /// the server requires (``RequestHeadRules``).
     func get(_ uri: String, headers: HTTPFields = [:], host: String) async throws -> TestClient.Response {
         try await self.execute(.init(uri, method: .get, authority: host, headers: headers))
     }

@@ -9,7 +9,7 @@ import NIOHTTPTypes
 /// declared too large) goes out at once without it, and the client need not send its body at
 /// all. hummingbird never answered the expectation: curl waited a second before sending, and a
 /// client that waits for the `100` never sent its body and lost the request to the HTTP timeout.
-/// (``HostHeaderCheck`` drops the expectation from an HTTP/1.0 request, to which a server may
+/// (``RequestHeadRules`` drops the expectation from an HTTP/1.0 request, to which a server may
 /// send no 1xx.)
 enum ExpectContinue {
     static func answering(to responder: @escaping HTTPChannelHandler.Responder) -> HTTPChannelHandler.Responder {

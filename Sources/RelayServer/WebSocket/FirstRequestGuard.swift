@@ -10,13 +10,12 @@ import NIOHTTP1
 /// ignore `Upgrade`), on a connection that then closes. NIO's typed upgrade handler would hand
 /// such a request on without its head, and the router could not answer it.
 ///
-/// It also answers a first request that cannot be parsed, and closes an HTTP/1.0 connection
-/// after its answer unless it asked to be kept alive (hummingbird, which serves the requests
-/// after it, does neither for a first request).
+/// It also answers a first request that cannot be parsed (hummingbird, which serves the requests
+/// after it, does not for a first request).
 ///
 /// It also closes a connection that has sent no request when the server stops.
 ///
-/// It sits after ``HostHeaderCheck`` and leaves the pipeline at the first head. (How long
+/// It sits after ``RequestHeadRules`` and leaves the pipeline at the first head. (How long
 /// the head may take is ``HTTPDeadlines``'s.)
 final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
@@ -33,10 +32,6 @@ final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
             // connection: it ends after the answer.
             head.headers.replaceOrAdd(name: "connection", value: "close")
         }
-        if head.version == .http1_0, !head.isKeepAlive {
-            // hummingbird ends a connection after an answer only when the request says `close`.
-            head.headers.replaceOrAdd(name: "connection", value: "close")
-        }
         context.fireChannelRead(self.wrapInboundOut(.head(head)))
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
@@ -51,7 +46,7 @@ final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// A request NIO's decoder cannot parse (a malformed request line or header, a raw non-ASCII
-    /// target, `Content-Length` with `Transfer-Encoding`), or whose `Host` ``HostHeaderCheck``
+    /// target, `Content-Length` with `Transfer-Encoding`), or whose `Host` ``RequestHeadRules``
     /// refused, before any head got through: nothing downstream would answer it, and the
     /// connection would wait for its deadline. It gets 400 and is closed, as hummingbird treats the
     /// same error in a later request.
@@ -59,7 +54,7 @@ final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
         let body: ByteBuffer
         switch error {
         case is HTTPParserError: body = ByteBuffer(string: #"{"detail":"Invalid HTTP request"}"#)
-        case is HostHeaderCheck.Refusal:
+        case is RequestHeadRules.Refusal:
             body = ByteBuffer(string: #"{"detail":"Invalid HTTP request: it needs one Host header naming a host"}"#)
         default: return context.fireErrorCaught(error)
         }

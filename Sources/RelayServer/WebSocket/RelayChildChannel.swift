@@ -103,7 +103,7 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
             let upgradeHandler = try channel.pipeline.syncOperations.handler(type: NIOTypedHTTPServerUpgradeHandler<Connection>.self)
             try channel.pipeline.syncOperations.addHandlers(
                 [
-                    HostHeaderCheck(), FirstRequestGuard(), BodyPartCoalescer(),
+                    RequestHeadRules(), FirstRequestGuard(), BodyPartCoalescer(),
                     HTTPDeadlines(rules: self.deadlines, logger: logger),
                 ],
                 position: .before(upgradeHandler))

@@ -1,21 +1,27 @@
 import NIOCore
 import NIOHTTP1
 
-/// Refuses a request whose `Host` RFC 9112 §3.2 says a server must answer with 400: an HTTP/1.1
-/// request without one, any request with more than one, or one whose value is not a host and
-/// port (RFC 3986 §3.2.2 characters: a space, `/` or `@` is not). The old backend's server (h11)
-/// refused the first two. Left through, two `Host` lines meant two readings of one request: NIO's
-/// conversion took the first for the room socket's Origin check and the trailing-slash redirect,
-/// while a proxy in front may have gone by the other.
+/// HTTP/1.1's rules for each request head, applied before anything reads it (RFC 9112, 9110):
+///
+/// - **`Host`.** A request without one on HTTP/1.1, with more than one, or whose value is not a
+///   host and port (RFC 3986 §3.2.2 characters: a space, `/` or `@` is not) gets 400, as §3.2 asks.
+///   The old backend's server (h11) refused the first two. Left through, two `Host` lines meant two
+///   readings of one request: NIO's conversion took the first for the room socket's Origin check
+///   and the trailing-slash redirect, while a proxy in front may have gone by the other.
+/// - **`Connection: close`** in any case or list (`Close`, `keep-alive, close`), and an HTTP/1.0
+///   request that did not ask for keep-alive, become the exact `close` hummingbird looks for:
+///   it kept such connections open, and a client reading to the end of the answer waited for the
+///   HTTP timeout (§9.6 has the server close after the answer).
+/// - **`Expect`** is dropped from an HTTP/1.0 request (``ExpectContinue``; RFC 9110 §10.1.1).
 ///
 /// A refused request goes no further, nor does anything after it on the connection: it is
 /// answered as a request that cannot be parsed (400, then the connection closes). A first request
 /// raises ``Refusal``, which ``FirstRequestGuard`` answers saying why; a later one raises the parse
 /// error NIO's decoder would, which hummingbird answers once the answers before it have gone.
 ///
-/// It also drops `Expect` from an HTTP/1.0 request (``ExpectContinue``). It sits first after NIO's
-/// HTTP decoder and leaves the pipeline at a room socket's upgrade, as the other HTTP handlers do.
-final class HostHeaderCheck: ChannelInboundHandler, RemovableChannelHandler {
+/// It sits first after NIO's HTTP decoder and leaves the pipeline at a room socket's upgrade, as
+/// the other HTTP handlers do.
+final class RequestHeadRules: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
 
@@ -33,9 +39,7 @@ final class HostHeaderCheck: ChannelInboundHandler, RemovableChannelHandler {
             self.hasRefused = true
             return context.fireErrorCaught(self.isFirstHead ? Refusal() : HTTPParserError.invalidHeaderToken)
         }
-        if head.version == .http1_0, head.headers.contains(name: "expect") {
-            // RFC 9110 §10.1.1: ignored in an HTTP/1.0 request, whose client may be sent no 100 Continue.
-            head.headers.remove(name: "expect")
+        if Self.normalize(&head) {
             context.fireChannelRead(self.wrapInboundOut(.head(head)))
         } else {
             context.fireChannelRead(data)
@@ -49,6 +53,22 @@ final class HostHeaderCheck: ChannelInboundHandler, RemovableChannelHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard !self.hasRefused else { return }
         context.fireErrorCaught(error)
+    }
+
+    /// Puts a valid head's `Connection` and `Expect` in the form the handlers after it act on.
+    /// - Returns: whether it changed the head.
+    static func normalize(_ head: inout HTTPRequestHead) -> Bool {
+        var changed = false
+        if !head.isKeepAlive, head.headers["connection"] != ["close"] {
+            head.headers.replaceOrAdd(name: "connection", value: "close")
+            changed = true
+        }
+        if head.version == .http1_0, head.headers.contains(name: "expect") {
+            // Ignored in an HTTP/1.0 request, whose client may be sent no 100 Continue.
+            head.headers.remove(name: "expect")
+            changed = true
+        }
+        return changed
     }
 
     static func hasValidHost(_ head: HTTPRequestHead) -> Bool {

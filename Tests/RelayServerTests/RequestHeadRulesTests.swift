@@ -3,8 +3,8 @@ import Testing
 
 @testable import RelayServer
 
-@Suite("The Host header (RFC 9112 §3.2)")
-struct HostHeaderTests {
+@Suite("Each request head's Host and Connection (RFC 9112 §3.2, §9.6)")
+struct RequestHeadRulesTests {
     static let refusedDetail = #"{"detail":"Invalid HTTP request: it needs one Host header naming a host"}"#
 
     @Test(
@@ -76,21 +76,56 @@ struct HostHeaderTests {
         }
     }
 
+    @Test(
+        "Connection: close in any case or list, and HTTP/1.0 without keep-alive, end the connection after the answer",
+        arguments: [
+            "GET /api/rooms HTTP/1.1\r\nHost: x\r\nConnection: Close\r\n\r\n",
+            "GET /api/rooms HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, CLOSE\r\n\r\n",
+            "GET /api/rooms HTTP/1.1\r\nHost: x\r\n\r\nGET /api/rooms HTTP/1.1\r\nHost: x\r\nConnection: Close\r\n\r\n",
+            "GET /api/rooms HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\nGET /api/rooms HTTP/1.0\r\n\r\n",
+        ])
+    func closingRequests(_ requests: String) async throws {
+        try await withRelayServer { port, _ in
+            let exchange = try await rawExchangeUntilClosed(port: port, requests)
+            #expect(exchange.serverClosed, "left open: \(exchange.answer)")
+            let answered = exchange.answer.components(separatedBy: "HTTP/1.1 200 OK\r\n").count - 1
+            #expect(answered == requests.components(separatedBy: "GET ").count - 1, "\(exchange.answer)")
+        }
+    }
+
+    @Test("Which heads are put in the form hummingbird and NIO act on")
+    func normalizing() {
+        func normalized(_ version: HTTPVersion, _ headers: [(String, String)]) -> (Bool, [String], [String]) {
+            var head = HTTPRequestHead(version: version, method: .GET, uri: "/", headers: HTTPHeaders(headers))
+            let changed = RequestHeadRules.normalize(&head)
+            return (changed, head.headers["connection"], head.headers["expect"])
+        }
+        #expect(normalized(.http1_1, [("Connection", "close")]) == (false, ["close"], []))
+        #expect(normalized(.http1_1, [("Connection", "Close")]) == (true, ["close"], []))
+        #expect(normalized(.http1_1, [("Connection", "keep-alive"), ("Connection", "close")]) == (true, ["close"], []))
+        #expect(normalized(.http1_1, [("Connection", "Upgrade")]) == (false, ["Upgrade"], []))
+        #expect(normalized(.http1_1, [("Expect", "100-continue")]) == (false, [], ["100-continue"]))
+        #expect(normalized(.http1_0, []) == (true, ["close"], []))
+        #expect(normalized(.http1_0, [("Connection", "keep-alive")]) == (false, ["keep-alive"], []))
+        let expecting = normalized(.http1_0, [("Connection", "keep-alive"), ("Expect", "100-continue")])
+        #expect(expecting == (true, ["keep-alive"], []))
+    }
+
     @Test("Which heads have a valid Host")
     func validity() {
         func head(_ version: HTTPVersion, _ hosts: [String]) -> HTTPRequestHead {
             HTTPRequestHead(version: version, method: .GET, uri: "/", headers: HTTPHeaders(hosts.map { ("Host", $0) }))
         }
-        #expect(HostHeaderCheck.hasValidHost(head(.http1_1, ["game.example:8000"])))
-        #expect(HostHeaderCheck.hasValidHost(head(.http1_1, ["[2001:db8::1]"])))
-        #expect(HostHeaderCheck.hasValidHost(head(.http1_1, ["xn--caf-dma.example"])))
-        #expect(HostHeaderCheck.hasValidHost(head(.http1_1, ["caf%C3%A9.example"])))  // RFC 3986 pct-encoded
-        #expect(HostHeaderCheck.hasValidHost(head(.http1_0, [])))
-        #expect(!HostHeaderCheck.hasValidHost(head(.http1_1, [])))
-        #expect(!HostHeaderCheck.hasValidHost(head(HTTPVersion(major: 2, minor: 0), [])))
-        #expect(!HostHeaderCheck.hasValidHost(head(.http1_1, ["a", "a"])))
-        #expect(!HostHeaderCheck.hasValidHost(head(.http1_1, ["café.example"])))
-        #expect(!HostHeaderCheck.hasValidHost(head(.http1_1, ["a\tb"])))
-        #expect(!HostHeaderCheck.hasValidHost(head(.http1_1, ["a\"b"])))
+        #expect(RequestHeadRules.hasValidHost(head(.http1_1, ["game.example:8000"])))
+        #expect(RequestHeadRules.hasValidHost(head(.http1_1, ["[2001:db8::1]"])))
+        #expect(RequestHeadRules.hasValidHost(head(.http1_1, ["xn--caf-dma.example"])))
+        #expect(RequestHeadRules.hasValidHost(head(.http1_1, ["caf%C3%A9.example"])))  // RFC 3986 pct-encoded
+        #expect(RequestHeadRules.hasValidHost(head(.http1_0, [])))
+        #expect(!RequestHeadRules.hasValidHost(head(.http1_1, [])))
+        #expect(!RequestHeadRules.hasValidHost(head(HTTPVersion(major: 2, minor: 0), [])))
+        #expect(!RequestHeadRules.hasValidHost(head(.http1_1, ["a", "a"])))
+        #expect(!RequestHeadRules.hasValidHost(head(.http1_1, ["café.example"])))
+        #expect(!RequestHeadRules.hasValidHost(head(.http1_1, ["a\tb"])))
+        #expect(!RequestHeadRules.hasValidHost(head(.http1_1, ["a\"b"])))
     }
 }
