@@ -100,10 +100,32 @@ struct SlowAnswerTests {
             }
         }
     }
-    /// A transfer counts from where the answers before it ended: counted from the connection's
-    /// start, an 8 MB image taken at once made a trickle after it look fast for half a minute.
-    @Test("A client reading its second answer as a trickle is cut off as soon as one reading its first")
-    func trickleReaderOfASecondAnswerIsCutOff() async throws {
+    /// When a trickle reader sends its second request: its first answer's average must not carry over.
+    enum SecondRequest: CaseIterable, CustomStringConvertible {
+        /// A second after the first answer has come: the server has looked at the transfer since.
+        case aSecondLater
+        /// As soon as the first answer has come, before the server's next look at the transfer.
+        case atOnce
+        /// With the first, before any of the first answer has come.
+        case pipelined
+
+        var description: String {
+            switch self {
+            case .aSecondLater: "a second after the first answer"
+            case .atOnce: "as soon as the first answer has come"
+            case .pipelined: "pipelined with the first"
+            }
+        }
+    }
+
+    /// Each answer is a transfer of its own, counted from where the answers before it ended: counted
+    /// from the connection's start, an 8 MB image taken at once made a trickle after it look fast
+    /// for half a minute; joined to the first answer's transfer (a request sent within a quarter
+    /// of a second of its end, or pipelined), for 40 s.
+    @Test(
+        "A client reading its second answer as a trickle is cut off as soon as one reading its first",
+        arguments: SecondRequest.allCases)
+    func trickleReaderOfASecondAnswerIsCutOff(_ second: SecondRequest) async throws {
         try await withTemporaryDirectory { images in
             _ = try Self.image(1, bytes: 8_000_000, in: images)
             try await withRelayProcess(arguments: Self.arguments(images: images, timeout: .seconds(5))) { port in
@@ -113,26 +135,33 @@ struct SlowAnswerTests {
                     var timeout = timeval(tv_sec: 1, tv_usec: 0)
                     setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
                     let request = Array(Self.request(1).utf8)
+                    func sendRequest(times: Int = 1) throws {
+                        let bytes = Array([[UInt8]](repeating: request, count: times).joined())
+                        guard send(descriptor, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else {
+                            throw StalledClientError.write
+                        }
+                    }
                     var buffer = [UInt8](repeating: 0, count: 1 << 20)
                     // The first answer, taken as fast as it comes.
-                    guard send(descriptor, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else {
-                        throw StalledClientError.write
-                    }
+                    try sendRequest(times: second == .pipelined ? 2 : 1)
                     var (first, length): ([UInt8], Int?) = ([], nil)
                     var start = ContinuousClock.now
                     while length.map({ first.count < $0 }) ?? true, ContinuousClock.now - start < .seconds(60) {
-                        let count = read(descriptor, &buffer, buffer.count)
+                        // Up to the first answer's end: a pipelined second one is for the trickle.
+                        let wanted = min(buffer.count, length.map { $0 - first.count } ?? 4096)
+                        let count = read(descriptor, &buffer, wanted)
                         if count < 0, errno == EAGAIN || errno == EWOULDBLOCK { continue }
                         guard count > 0 else { return (.closedByServer, .zero) }
                         first += buffer[..<count]
                         length = length ?? answerLength(first)
                     }
-                    // The second, once the server has seen the first delivered (it looks four times per
-                    // second), read 16 KB every 250 ms as `trickleReaderIsCutOff` reads: an answer
-                    // written before that look goes on the same transfer, the first's average with it.
-                    Thread.sleep(forTimeInterval: 1)
-                    guard send(descriptor, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else {
-                        throw StalledClientError.write
+                    // The second, read 16 KB every 250 ms as `trickleReaderIsCutOff` reads.
+                    switch second {
+                    case .aSecondLater:
+                        Thread.sleep(forTimeInterval: 1)
+                        try sendRequest()
+                    case .atOnce: try sendRequest()
+                    case .pipelined: break
                     }
                     start = ContinuousClock.now
                     while ContinuousClock.now - start < .seconds(60) {

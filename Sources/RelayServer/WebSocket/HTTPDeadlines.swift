@@ -56,6 +56,8 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
     /// Answer bytes written so far (bodies only: heads are not counted, a constant the transfer's
     /// own count leaves out).
     private var bodyBytesWritten = 0
+    /// ``bodyBytesWritten`` when the last answer's head was written.
+    private var bodyBytesAtHead = 0
     /// ``bodyBytesWritten`` when nothing last waited in the server's buffer. A transfer counts from
     /// there, so what the kernel took at once counts as sent: it takes more only once half of its
     /// share has gone, and counting only what came after would make a client above the minimum
@@ -128,7 +130,7 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
         switch self.unwrapOutboundIn(data) {
         case .head(let head):
             // A `100 Continue` (``ExpectContinue``) asks for the body: the answer is still to come.
-            if head.status.code >= 200 { self.answerHasBegun = true }
+            if head.status.code >= 200 { (self.answerHasBegun, self.bodyBytesAtHead) = (true, self.bodyBytesWritten) }
         case .body(let body):
             self.bodyBytesWritten += body.readableBytes
         case .end:
@@ -139,8 +141,45 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
             } else {
                 self.answeredEarly += 1
             }
+            // An answer the kernel cannot take at once (hummingbird writes head, body and end before
+            // it flushes), or one behind an answer still waiting: it will wait in the server's buffer.
+            if self.transfer != nil || self.bodyBytesWritten - self.bodyBytesAtHead > Self.kernelUnsentBytes {
+                return context.write(data, promise: self.promiseWatchingTheEnd(context: context, promise))
+            }
         }
         context.write(data, promise: promise)
+    }
+
+    /// A promise for the `.end` of an answer waiting in the server's buffer, completed once all of it
+    /// has gone to the kernel, that then ends its transfer at once (`promise` is completed too).
+    ///
+    /// Left to the next check, the transfer would go on for up to a check interval after its answer
+    /// had gone, and an answer flushed meanwhile would join it: a fast download then gave a trickle
+    /// after it the credit of its average (41 s before it was judged too slow, not 3).
+    private func promiseWatchingTheEnd(
+        context: ChannelHandlerContext, _ promise: EventLoopPromise<Void>?
+    ) -> EventLoopPromise<Void> {
+        let watching = promise ?? context.eventLoop.makePromise()
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let context = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let answerEnd = self.bodyBytesWritten
+        watching.futureResult.whenSuccess {
+            handler.value.answerLeft(context: context.value, endingAt: answerEnd)
+        }
+        return watching
+    }
+
+    /// An answer that waited in the server's buffer has gone to the kernel, which has taken
+    /// `handedOver` body bytes in all: its transfer ends, and any answer after it starts its own.
+    private func answerLeft(context: ChannelHandlerContext, endingAt handedOver: Int) {
+        guard self.transfer != nil else { return }
+        guard Self.bytesWaiting(in: context.channel) == 0 else {
+            self.transfer = AnswerTransfer(at: .now(), handedOver: handedOver)
+            return
+        }
+        self.transferCheck?.cancel()
+        (self.transfer, self.transferCheck) = (nil, nil)
+        self.answersDelivered()
     }
 
     /// Whether the server is working out an answer: a request has arrived whole and no answer to
