@@ -15,6 +15,10 @@ struct MalformedRequestTests {
             "GET / HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n",
             "GET /caf\u{e9} HTTP/1.1\r\nHost: x\r\n\r\n",
             "POST /api/scores HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            // Chunked twice (RFC 9112 §6.1 forbids it), on one line or two.
+            "POST /api/scores HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
+            "POST /api/scores HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + "0\r\n\r\n",
         ])
     func unparsableFirstRequests(_ request: String) async throws {
         try await withRelayProcess(arguments: ["--http-idle-timeout-seconds", "30"]) { port in

@@ -3,7 +3,7 @@ import Testing
 
 @testable import RelayServer
 
-@Suite("Each request head's Host and Connection (RFC 9112 §3.2, §9.6)")
+@Suite("Each request head's Host, Transfer-Encoding and Connection (RFC 9112 §3.2, §6.1, §9.6)")
 struct RequestHeadRulesTests {
     static let refusedDetail = #"{"detail":"Invalid HTTP request: it needs one Host header naming a host"}"#
 
@@ -45,12 +45,62 @@ struct RequestHeadRulesTests {
         }
     }
 
-    @Test("A later request without Host is refused after the answers before it, and nothing after it is served")
-    func refusedLaterRequest() async throws {
+    /// A score in `Transfer-Encoding: chunked` framing, after the given coding header.
+    static func chunkedScore(_ transferEncoding: String) -> String {
+        let body = #"{"player_name":"coded","score":5,"coins":1,"enemies_defeated":1,"distance":1,"level":1,"#
+            + #""game_mode":"levels"}"#
+        return "POST /api/scores HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\n"
+            + "Content-Type: application/json\r\n\(transferEncoding)\r\n\r\n"
+            + String(body.utf8.count, radix: 16) + "\r\n" + body + "\r\n0\r\n\r\n"
+    }
+
+    static let bestScoreRequest =
+        "GET /api/scores/player/coded HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\nConnection: close\r\n\r\n"
+
+    /// NIO's decoder passed such a head on before it failed: the GET was served, the POST told its
+    /// body was too large, and a gzip-coded body framed in chunks was read as plain JSON.
+    @Test(
+        "A first request with a transfer coding other than chunked alone gets 400, is not acted on, and is closed",
+        arguments: [
+            Self.chunkedScore("Transfer-Encoding: gzip, chunked"),
+            Self.chunkedScore("Transfer-Encoding: identity, chunked"),
+            "POST /api/scores HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\nTransfer-Encoding: gzip\r\n\r\nabc",
+            "GET /api/rooms HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\n"
+                + "GET /api/rooms HTTP/1.1\r\nHost: x\r\n\r\n",
+        ])
+    func refusedTransferCodings(_ request: String) async throws {
+        try await withRelayServer { port, _ in
+            let exchange = try await rawExchangeUntilClosed(port: port, request)
+            #expect(exchange.serverClosed)
+            #expect(exchange.answer.hasPrefix("HTTP/1.1 400 Bad Request\r\n"), "\(exchange.answer)")
+            let detail = #"{"detail":"Invalid HTTP request: only Transfer-Encoding: chunked is supported"}"#
+            #expect(exchange.answer.hasSuffix("\r\n\r\n" + detail), "\(exchange.answer)")
+            let bestScore = try await rawExchange(port: port, Self.bestScoreRequest)
+            #expect(bestScore.hasPrefix("HTTP/1.1 404 Not Found\r\n"), "\(bestScore)")
+        }
+    }
+
+    @Test("A score framed in chunks is stored, whatever the case of chunked", arguments: ["chunked", "CHUNKED"])
+    func servedChunkedBodies(_ coding: String) async throws {
+        try await withRelayServer { port, _ in
+            let request = Self.chunkedScore("Transfer-Encoding: \(coding)\r\nConnection: close")
+            let answer = try await rawExchange(port: port, request)
+            #expect(answer.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(answer)")
+            let bestScore = try await rawExchange(port: port, Self.bestScoreRequest)
+            #expect(bestScore.hasSuffix(#""score":5}"#) || bestScore.contains(#""score":5,"#), "\(bestScore)")
+        }
+    }
+
+    @Test(
+        "A later request refused for its Host or its coding gets 400 after the answers before it; nothing after served",
+        arguments: [
+            "GET / HTTP/1.1\r\n\r\n", "GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+        ])
+    func refusedLaterRequest(_ refused: String) async throws {
         try await withRelayServer { port, _ in
             let exchange = try await rawExchangeUntilClosed(
                 port: port,
-                "GET /api/rooms HTTP/1.1\r\nHost: x\r\n\r\n" + "GET / HTTP/1.1\r\n\r\n"
+                "GET /api/rooms HTTP/1.1\r\nHost: x\r\n\r\n" + refused
                     + "GET /api/rooms/all HTTP/1.1\r\nHost: x\r\n\r\n")
             #expect(exchange.serverClosed)
             // hummingbird answers a later request it cannot use as it answers one NIO cannot parse.
@@ -109,6 +159,25 @@ struct RequestHeadRulesTests {
         #expect(normalized(.http1_0, [("Connection", "keep-alive")]) == (false, ["keep-alive"], []))
         let expecting = normalized(.http1_0, [("Connection", "keep-alive"), ("Expect", "100-continue")])
         #expect(expecting == (true, ["keep-alive"], []))
+    }
+
+    @Test("Which heads are refused, and why")
+    func refusals() {
+        func refusal(_ headers: [(String, String)], version: HTTPVersion = .http1_1) -> RequestHeadRules.Refusal? {
+            let head = HTTPRequestHead(version: version, method: .POST, uri: "/", headers: HTTPHeaders(headers))
+            return RequestHeadRules.refusal(of: head)
+        }
+        #expect(refusal([("Host", "x")]) == nil)
+        #expect(refusal([("Host", "x"), ("Transfer-Encoding", "chunked")]) == nil)
+        #expect(refusal([("Host", "x"), ("Transfer-Encoding", "cHuNkEd")]) == nil)
+        #expect(refusal([("Transfer-Encoding", "chunked")], version: .http1_0) == nil)
+        #expect(refusal([("Host", "x"), ("Transfer-Encoding", "gzip, chunked")]) == .transferCoding)
+        let twoLines = [("Host", "x"), ("Transfer-Encoding", "gzip"), ("Transfer-Encoding", "chunked")]
+        #expect(refusal(twoLines) == .transferCoding)
+        #expect(refusal([("Host", "x"), ("Transfer-Encoding", "chunked;q=1")]) == .transferCoding)
+        #expect(refusal([("Host", "x"), ("Transfer-Encoding", "")]) == .transferCoding)
+        #expect(refusal([("Transfer-Encoding", "gzip")]) == .host)
+        #expect(refusal([("Host", "a b")]) == .host)
     }
 
     @Test("Which heads have a valid Host")

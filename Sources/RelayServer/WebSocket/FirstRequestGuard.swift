@@ -46,22 +46,23 @@ final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// A request NIO's decoder cannot parse (a malformed request line or header, a raw non-ASCII
-    /// target, `Content-Length` with `Transfer-Encoding`), or whose `Host` ``RequestHeadRules``
+    /// target, `Content-Length` with `Transfer-Encoding`), or whose head ``RequestHeadRules``
     /// refused, before any head got through: nothing downstream would answer it, and the
     /// connection would wait for its deadline. It gets 400 and is closed, as hummingbird treats the
     /// same error in a later request.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        let body: ByteBuffer
+        let detail: String
         switch error {
-        case is HTTPParserError: body = ByteBuffer(string: #"{"detail":"Invalid HTTP request"}"#)
-        case is RequestHeadRules.Refusal:
-            body = ByteBuffer(string: #"{"detail":"Invalid HTTP request: it needs one Host header naming a host"}"#)
+        case is HTTPParserError: detail = "Invalid HTTP request"
+        case let refusal as RequestHeadRules.Refusal: detail = refusal.detail
         default: return context.fireErrorCaught(error)
         }
+        let body = JSONResponse.encode(ErrorBody(detail: .message(detail)))
         let headers: HTTPHeaders = [
             "content-type": "application/json", "content-length": "\(body.readableBytes)", "connection": "close",
         ]
-        context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .badRequest, headers: headers))), promise: nil)
+        let head = HTTPResponseHead(version: .http1_1, status: .badRequest, headers: headers)
+        context.write(self.wrapOutboundOut(.head(head)), promise: nil)
         context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
         context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in boundContext.value.close(promise: nil) }

@@ -8,6 +8,12 @@ import NIOHTTP1
 ///   The old backend's server (h11) refused the first two. Left through, two `Host` lines meant two
 ///   readings of one request: NIO's conversion took the first for the room socket's Origin check
 ///   and the trailing-slash redirect, while a proxy in front may have gone by the other.
+/// - **`Transfer-Encoding`** other than the one coding `chunked` gets 400, as the old backend's
+///   server (h11) refused it: the server decodes no other coding, so a gzip-coded body would be
+///   read as the JSON it is not, and a body coded without `chunked` last has no length a server
+///   can tell (§6.3 asks for 400; §6.1 would allow 501 for the first case). NIO's decoder passed
+///   such a head on before it failed, so a GET was served and a POST told its 3-byte body was
+///   too large.
 /// - **`Connection: close`** in any case or list (`Close`, `keep-alive, close`), and an HTTP/1.0
 ///   request that did not ask for keep-alive, become the exact `close` hummingbird looks for:
 ///   it kept such connections open, and a client reading to the end of the answer waited for the
@@ -15,9 +21,9 @@ import NIOHTTP1
 /// - **`Expect`** is dropped from an HTTP/1.0 request (``ExpectContinue``; RFC 9110 §10.1.1).
 ///
 /// A refused request goes no further, nor does anything after it on the connection: it is
-/// answered as a request that cannot be parsed (400, then the connection closes). A first request
-/// raises ``Refusal``, which ``FirstRequestGuard`` answers saying why; a later one raises the parse
-/// error NIO's decoder would, which hummingbird answers once the answers before it have gone.
+/// answered, then the connection closes. A first request raises ``Refusal``, which
+/// ``FirstRequestGuard`` answers saying why; a later one raises the parse error NIO's decoder
+/// would, which hummingbird answers with an empty 400 once the answers before it have gone.
 ///
 /// It sits first after NIO's HTTP decoder and leaves the pipeline at a room socket's upgrade, as
 /// the other HTTP handlers do.
@@ -25,8 +31,14 @@ final class RequestHeadRules: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
 
-    /// A first request's `Host` is refused.
-    struct Refusal: Error {}
+    /// Why a first request is refused: the `detail` of ``FirstRequestGuard``'s 400.
+    struct Refusal: Error, Equatable {
+        let detail: String
+
+        static let host = Refusal(detail: "Invalid HTTP request: it needs one Host header naming a host")
+        static let transferCoding = Refusal(
+            detail: "Invalid HTTP request: only Transfer-Encoding: chunked is supported")
+    }
 
     private var hasRefused = false
     private var isFirstHead = true
@@ -35,9 +47,9 @@ final class RequestHeadRules: ChannelInboundHandler, RemovableChannelHandler {
         guard !self.hasRefused else { return }
         guard case .head(var head) = self.unwrapInboundIn(data) else { return context.fireChannelRead(data) }
         defer { self.isFirstHead = false }
-        guard Self.hasValidHost(head) else {
+        if let refusal = Self.refusal(of: head) {
             self.hasRefused = true
-            return context.fireErrorCaught(self.isFirstHead ? Refusal() : HTTPParserError.invalidHeaderToken)
+            return context.fireErrorCaught(self.isFirstHead ? refusal : HTTPParserError.invalidHeaderToken)
         }
         if Self.normalize(&head) {
             context.fireChannelRead(self.wrapInboundOut(.head(head)))
@@ -69,6 +81,17 @@ final class RequestHeadRules: ChannelInboundHandler, RemovableChannelHandler {
             changed = true
         }
         return changed
+    }
+
+    /// Why `head` is refused, if it is.
+    static func refusal(of head: HTTPRequestHead) -> Refusal? {
+        if !Self.hasValidHost(head) { return .host }
+        if head.headers.contains(name: "transfer-encoding"),
+            head.headers[canonicalForm: "transfer-encoding"].map({ $0.lowercased() }) != ["chunked"]
+        {
+            return .transferCoding
+        }
+        return nil
     }
 
     static func hasValidHost(_ head: HTTPRequestHead) -> Bool {
