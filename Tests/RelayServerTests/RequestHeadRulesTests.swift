@@ -143,6 +143,21 @@ struct RequestHeadRulesTests {
         }
     }
 
+    @Test(
+        "A CONNECT is answered, without a body as NIO frames it, and the connection closes at once",
+        arguments: [
+            "CONNECT game.example:443 HTTP/1.1\r\nHost: game.example:443\r\n\r\n",
+            "GET /api/rooms HTTP/1.1\r\nHost: x\r\n\r\nCONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n",
+        ])
+    func connectRequests(_ requests: String) async throws {
+        try await withRelayServer { port, _ in
+            let exchange = try await rawExchangeUntilClosed(port: port, requests)
+            #expect(exchange.serverClosed, "left open: \(exchange.answer)")
+            #expect(exchange.elapsed < .seconds(5), "\(exchange.elapsed)")
+            #expect(exchange.answer.contains("HTTP/1.1 404 Not Found\r\n"), "\(exchange.answer)")
+        }
+    }
+
     @Test("Which heads are put in the form hummingbird and NIO act on")
     func normalizing() {
         func normalized(_ version: HTTPVersion, _ headers: [(String, String)]) -> (Bool, [String], [String]) {
@@ -154,6 +169,8 @@ struct RequestHeadRulesTests {
         #expect(normalized(.http1_1, [("Connection", "Close")]) == (true, ["close"], []))
         #expect(normalized(.http1_1, [("Connection", "keep-alive"), ("Connection", "close")]) == (true, ["close"], []))
         #expect(normalized(.http1_1, [("Connection", "Upgrade")]) == (false, ["Upgrade"], []))
+        var connect = HTTPRequestHead(version: .http1_1, method: .CONNECT, uri: "x:443", headers: ["Host": "x:443"])
+        #expect(RequestHeadRules.normalize(&connect) && connect.headers["connection"] == ["close"])
         #expect(normalized(.http1_1, [("Expect", "100-continue")]) == (false, [], ["100-continue"]))
         #expect(normalized(.http1_0, []) == (true, ["close"], []))
         #expect(normalized(.http1_0, [("Connection", "keep-alive")]) == (false, ["keep-alive"], []))

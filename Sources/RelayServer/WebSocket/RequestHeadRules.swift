@@ -17,7 +17,9 @@ import NIOHTTP1
 /// - **`Connection: close`** in any case or list (`Close`, `keep-alive, close`), and an HTTP/1.0
 ///   request that did not ask for keep-alive, become the exact `close` hummingbird looks for:
 ///   it kept such connections open, and a client reading to the end of the answer waited for the
-///   HTTP timeout (§9.6 has the server close after the answer).
+///   HTTP timeout (§9.6 has the server close after the answer). So does a `CONNECT` (answered
+///   404, a target no route takes): NIO's decoder reads nothing after one, and answers it without
+///   a body or a length, so its client read on until the HTTP timeout closed the connection.
 /// - **`Expect`** is dropped from an HTTP/1.0 request (``ExpectContinue``; RFC 9110 §10.1.1).
 ///
 /// A refused request goes no further, nor does anything after it on the connection: it is
@@ -71,7 +73,7 @@ final class RequestHeadRules: ChannelInboundHandler, RemovableChannelHandler {
     /// - Returns: whether it changed the head.
     static func normalize(_ head: inout HTTPRequestHead) -> Bool {
         var changed = false
-        if !head.isKeepAlive, head.headers["connection"] != ["close"] {
+        if !head.isKeepAlive || head.method == .CONNECT, head.headers["connection"] != ["close"] {
             head.headers.replaceOrAdd(name: "connection", value: "close")
             changed = true
         }
