@@ -30,6 +30,21 @@ struct MalformedRequestTests {
         }
     }
 
+    /// Its head was whole, so the route ran; the body's error was answered as a body too large.
+    @Test(
+        "A score whose chunked framing breaks gets 400, not 413",
+        arguments: ["0x10\r\n{\"player_name\":\r\n0\r\n\r\n", "5\r\n{\"a\":\r\nzz\r\n"])
+    func brokenChunkedBodies(_ chunks: String) async throws {
+        try await withRelayServer { port, _ in
+            let head = "POST /api/scores HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\n"
+                + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            let exchange = try await rawExchangeUntilClosed(port: port, head + chunks)
+            #expect(exchange.serverClosed)
+            #expect(exchange.answer.hasPrefix("HTTP/1.1 400 Bad Request\r\n"), "\(exchange.answer)")
+            #expect(exchange.answer.hasSuffix("\r\n\r\n{\"detail\":\"Invalid HTTP request\"}"), "\(exchange.answer)")
+        }
+    }
+
     @Test("A request head over 16 KiB, in its target or its headers, gets 400; one just under is served")
     func longHeads() async throws {
         try await withRelayServer { port, _ in

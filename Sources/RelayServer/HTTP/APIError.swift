@@ -14,6 +14,8 @@ enum APIError: Error, Equatable {
     /// The path is routed, for `allowed` methods only.
     case methodNotAllowed(allowed: [HTTPRequest.Method])
     case bodyTooLarge(limit: Int)
+    /// The body broke off: its framing could not be parsed (a bad chunk size), or the client left.
+    case unreadableBody
     case validation([ValidationIssue])
     case storageBusy
     /// The client's address has used its write budget (``RatePerAddress``).
@@ -35,6 +37,7 @@ enum APIError: Error, Equatable {
         case .upgradeRequired: .upgradeRequired
         case .playerNotFound, .notFound, .bossImageNotFound: .notFound
         case .methodNotAllowed: .methodNotAllowed
+        case .unreadableBody: .badRequest
         case .bodyTooLarge: .contentTooLarge
         case .validation: .unprocessableContent
         case .storageBusy, .storageFull: .serviceUnavailable
@@ -54,6 +57,7 @@ enum APIError: Error, Equatable {
         case .bossImageNotFound(let index): .message("Boss image \(index) not found")
         case .methodNotAllowed: .message("Method Not Allowed")
         case .bodyTooLarge(let limit): .message("Request body too large (limit \(limit) bytes)")
+        case .unreadableBody: .message("Invalid HTTP request")
         case .validation(let issues): .issues(issues)
         case .storageBusy: .message("Server busy, try again shortly")
         case .tooManyWrites: .message("Too many writes from this address, try again shortly")

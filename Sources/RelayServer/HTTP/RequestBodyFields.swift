@@ -1,6 +1,7 @@
 import Foundation
 import Handlers
 import Hummingbird
+import NIOCore
 import Relay
 
 /// Reads a JSON object body field by field, collecting every problem as a FastAPI-style
@@ -19,8 +20,10 @@ struct RequestBodyFields {
         let buffer: ByteBuffer
         do {
             buffer = try await request.collectBody(upTo: limit)
-        } catch {
+        } catch is NIOTooManyBytesError {
             throw .bodyTooLarge(limit: limit)
+        } catch {
+            throw .unreadableBody  // answered with 400, as NIO's decoder failing at a head is
         }
         guard buffer.readableBytes > 0 else {
             throw .validation([ValidationIssue(type: "missing", loc: ["body"], msg: "Field required", input: .null)])
