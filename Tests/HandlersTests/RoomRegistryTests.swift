@@ -124,6 +124,27 @@ struct RoomRegistryTests {
         #expect(later.storage != first.storage)
     }
 
+    /// The old backend's dictionary of rooms kept them in the order they were made; a Swift
+    /// dictionary's order changes from run to run, and as it grows.
+    @Test("Rooms are listed in the order they were made, each room_info with its keys sorted")
+    func roomListOrder() async throws {
+        let registry = self.registry()
+        var codes: [String] = []
+        for index in 0..<100 {
+            let room = try registry.createRoom(name: "Room \(index)", maxPlayers: 2)
+            let connection = PlayerConnection(queueCapacity: 4) { _ in }
+            _ = try await room.admit(playerID: "p\(index)", name: "P", reconnectToken: "t", connection: connection)
+            codes.append(room.code)
+        }
+        _ = try await registry.room(code: codes[0])!.admit(  // full: changed, not moved
+            playerID: "guest", name: "G", reconnectToken: "t", connection: PlayerConnection(queueCapacity: 4) { _ in })
+        #expect(registry.roomInfos(joinableOnly: false).compactMap { $0["room_id"]?.stringValue } == codes)
+        let joinable = registry.roomInfos(joinableOnly: true).compactMap { $0["room_id"]?.stringValue }
+        #expect(joinable == Array(codes.dropFirst()))
+        let list = String(buffer: registry.roomList(joinableOnly: false, now: .now + .seconds(60)))
+        #expect(list.hasPrefix(#"[{"game_started":false,"host_id":"p0","max_players":2,"player_count":2,"players":[{"#))
+    }
+
     @Test func theRoomListIsTheArrayOfTheRoomsInfos() async throws {
         let registry = self.registry()
         #expect(String(buffer: registry.roomList(joinableOnly: false)) == "[]")

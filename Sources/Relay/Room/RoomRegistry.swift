@@ -20,10 +20,14 @@ public final class RoomRegistry: Sendable {
         /// Since when every member has been away, nil while anyone is connected (or before the
         /// first player is in).
         var vacantSince: ContinuousClock.Instant?
+        /// Rooms are listed in the order they were made, as the old backend's dictionary kept them.
+        let creation: UInt64
 
+        /// Sorted, so that a room's listing is the same bytes from run to run (a dictionary's
+        /// order is not).
         static func encoded(_ info: JSONValue) -> [UInt8] {
             var writer = JSONWriter()
-            writer.write(info)
+            writer.writeSorted(info)
             return Array(writer.buffer.readableBytesView)
         }
     }
@@ -36,6 +40,8 @@ public final class RoomRegistry: Sendable {
         var entries: [String: Entry] = [:]
         /// Bumped by every change a listing could show (``roomList(joinableOnly:now:)``).
         var version: UInt64 = 0
+        /// Rooms made so far: the next one's ``Entry/creation``.
+        var created: UInt64 = 0
         /// Vacancies in the order they began, and stale ones (rooms since occupied or gone),
         /// skipped when met: an eviction need not scan 10,000 rooms under the lock.
         var vacancies = CircularBuffer<(code: String, since: ContinuousClock.Instant)>()
@@ -126,7 +132,8 @@ public final class RoomRegistry: Sendable {
             let room = GameRoom(
                 code: code, state: state, eventLoop: eventLoop ?? self.eventLoopGroup.next(), registry: self,
                 logger: self.logger)
-            rooms.entries[code] = Entry(room: room)
+            rooms.entries[code] = Entry(room: room, creation: rooms.created)
+            rooms.created += 1
             return room
         }
     }
@@ -171,12 +178,14 @@ public final class RoomRegistry: Sendable {
     }
 
     private func listedInfos(joinableOnly: Bool) -> (infos: [[UInt8]], version: UInt64) {
-        self.rooms.withLock { rooms in
-            let infos = rooms.entries.values.compactMap {
-                ($0.joinable || !joinableOnly) && $0.vacantSince == nil ? $0.info : nil
+        let (listed, version) = self.rooms.withLock { rooms in
+            let listed = rooms.entries.values.compactMap { entry in
+                let isListed = (entry.joinable || !joinableOnly) && entry.vacantSince == nil
+                return isListed ? entry.info.map { (entry.creation, $0) } : nil
             }
-            return (infos, rooms.version)
+            return (listed, rooms.version)
         }
+        return (listed.sorted { $0.0 < $1.0 }.map(\.1), version)  // sorted outside the lock every room's loop takes
     }
 
     /// Updates the listing of `room` and whether it is vacant (only if its code still names that

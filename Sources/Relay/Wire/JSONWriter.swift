@@ -124,3 +124,29 @@ public struct JSONWriter {
         return (number * 100).rounded() / 100
     }
 }
+
+extension JSONWriter {
+    /// `value` with every object's keys sorted, so that the same value is always the same bytes.
+    public mutating func writeSorted(_ value: JSONValue) {
+        switch value {
+        case .array(let elements):
+            self.writeFragment("[")
+            for (index, element) in elements.enumerated() {
+                if index > 0 { self.writeFragment(",") }
+                self.writeSorted(element)
+            }
+            self.writeFragment("]")
+        case .object(let members):
+            self.writeFragment("{")
+            for (index, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
+                if index > 0 { self.writeFragment(",") }
+                self.writeString(member.key)
+                self.writeFragment(":")
+                self.writeSorted(member.value)
+            }
+            self.writeFragment("}")
+        default:
+            self.write(value)
+        }
+    }
+}

@@ -170,29 +170,3 @@ enum LocationComponent: Equatable, ExpressibleByStringLiteral {
 
     init(stringLiteral value: String) { self = .key(value) }
 }
-
-extension JSONWriter {
-    /// `value` with every object's keys sorted, so that the same value is always the same bytes.
-    mutating func writeSorted(_ value: JSONValue) {
-        switch value {
-        case .array(let elements):
-            self.writeFragment("[")
-            for (index, element) in elements.enumerated() {
-                if index > 0 { self.writeFragment(",") }
-                self.writeSorted(element)
-            }
-            self.writeFragment("]")
-        case .object(let members):
-            self.writeFragment("{")
-            for (index, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
-                if index > 0 { self.writeFragment(",") }
-                self.writeString(member.key)
-                self.writeFragment(":")
-                self.writeSorted(member.value)
-            }
-            self.writeFragment("}")
-        default:
-            self.write(value)
-        }
-    }
-}
