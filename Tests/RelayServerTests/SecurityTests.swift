@@ -181,6 +181,7 @@ struct SecurityTests {
                     uri: "/api/scores", method: .options, headers: [.origin: origin, .accessControlRequestMethod: method])
                 #expect(refused.status == .badRequest, "\(origin) \(method)")
                 #expect(try refused.detailMessage() == refusal, "\(origin) \(method)")
+                #expect(refused.headers[.vary] == "Origin", "\(origin) \(method)")
             }
 
             var headers = keyed

@@ -56,7 +56,9 @@ struct CORSPolicyMiddleware<Context: RequestContext>: RouterMiddleware {
         ].compactMap { $0 }
         guard let allowOrigin, refused.isEmpty else {
             let refusal = ErrorBody(detail: .message("Disallowed CORS \(refused.joined(separator: ", "))"))
-            return JSONResponse.make(refusal, status: .badRequest)
+            var response = JSONResponse.make(refusal, status: .badRequest)
+            self.addVaryOrigin(to: &response.headers)
+            return response
         }
         var headers: HTTPFields = [
             .accessControlAllowMethods: CORSPolicy.allowedMethods.joined(separator: ", "),
