@@ -64,6 +64,10 @@ struct RequestHeadRulesTests {
         arguments: [
             Self.chunkedScore("Transfer-Encoding: gzip, chunked"),
             Self.chunkedScore("Transfer-Encoding: identity, chunked"),
+            // NIO's decoder frames no chunks after a tab, though NIO's own trimming drops it.
+            Self.chunkedScore("Transfer-Encoding: chunked\t"),
+            "GET /api/rooms HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\t\r\n\r\n0\r\n\r\n",
+            Self.chunkedScore("Transfer-Encoding: \r\nTransfer-Encoding: chunked"),
             "POST /api/scores HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\nTransfer-Encoding: gzip\r\n\r\nabc",
             "GET /api/rooms HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\n"
                 + "GET /api/rooms HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -127,12 +131,13 @@ struct RequestHeadRulesTests {
     }
 
     @Test(
-        "Connection: close in any case or list, and HTTP/1.0 without keep-alive, end the connection after the answer",
+        "Connection: close in any case or list, and HTTP/1.0 without keep-alive or with a coding, end after the answer",
         arguments: [
             "GET /api/rooms HTTP/1.1\r\nHost: x\r\nConnection: Close\r\n\r\n",
             "GET /api/rooms HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, CLOSE\r\n\r\n",
             "GET /api/rooms HTTP/1.1\r\nHost: x\r\n\r\nGET /api/rooms HTTP/1.1\r\nHost: x\r\nConnection: Close\r\n\r\n",
             "GET /api/rooms HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\nGET /api/rooms HTTP/1.0\r\n\r\n",
+            "GET /api/rooms HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
         ])
     func closingRequests(_ requests: String) async throws {
         try await withRelayServer { port, _ in
@@ -193,6 +198,8 @@ struct RequestHeadRulesTests {
         #expect(refusal(twoLines) == .transferCoding)
         #expect(refusal([("Host", "x"), ("Transfer-Encoding", "chunked;q=1")]) == .transferCoding)
         #expect(refusal([("Host", "x"), ("Transfer-Encoding", "")]) == .transferCoding)
+        #expect(refusal([("Host", "x"), ("Transfer-Encoding", "chunked\t")]) == .transferCoding)
+        #expect(refusal([("Host", "x"), ("Transfer-Encoding", "chunked  ")]) == nil)
         #expect(refusal([("Transfer-Encoding", "gzip")]) == .host)
         #expect(refusal([("Host", "a b")]) == .host)
     }

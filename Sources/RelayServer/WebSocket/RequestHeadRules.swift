@@ -8,12 +8,14 @@ import NIOHTTP1
 ///   The old backend's server (h11) refused the first two. Left through, two `Host` lines meant two
 ///   readings of one request: NIO's conversion took the first for the room socket's Origin check
 ///   and the trailing-slash redirect, while a proxy in front may have gone by the other.
-/// - **`Transfer-Encoding`** other than the one coding `chunked` gets 400, as the old backend's
+/// - **`Transfer-Encoding`** other than one line of `chunked` alone gets 400, as the old backend's
 ///   server (h11) refused it: the server decodes no other coding, so a gzip-coded body would be
 ///   read as the JSON it is not, and a body coded without `chunked` last has no length a server
-///   can tell (§6.3 asks for 400; §6.1 would allow 501 for the first case). NIO's decoder passed
+///   can tell (§6.3 asks for 400; §6.1 would allow 501 for `gzip, chunked`). NIO's decoder passed
 ///   such a head on before it failed, so a GET was served and a POST told its 3-byte body was
-///   too large.
+///   too large. The value is read as the decoder reads it: `chunked` and a tab is not chunked to
+///   it (NIO's `canonicalForm` would trim the tab). An HTTP/1.0 request with the header, which
+///   §6.1 has the server treat as faulty framing, ends its connection after the answer.
 /// - **`Connection: close`** in any case or list (`Close`, `keep-alive, close`), and an HTTP/1.0
 ///   request that did not ask for keep-alive, become the exact `close` hummingbird looks for:
 ///   it kept such connections open, and a client reading to the end of the answer waited for the
@@ -73,7 +75,9 @@ final class RequestHeadRules: ChannelInboundHandler, RemovableChannelHandler {
     /// - Returns: whether it changed the head.
     static func normalize(_ head: inout HTTPRequestHead) -> Bool {
         var changed = false
-        if !head.isKeepAlive || head.method == .CONNECT, head.headers["connection"] != ["close"] {
+        let endsConnection = !head.isKeepAlive || head.method == .CONNECT
+            || (head.version == .http1_0 && head.headers.contains(name: "transfer-encoding"))
+        if endsConnection, head.headers["connection"] != ["close"] {
             head.headers.replaceOrAdd(name: "connection", value: "close")
             changed = true
         }
@@ -88,12 +92,11 @@ final class RequestHeadRules: ChannelInboundHandler, RemovableChannelHandler {
     /// Why `head` is refused, if it is.
     static func refusal(of head: HTTPRequestHead) -> Refusal? {
         if !Self.hasValidHost(head) { return .host }
-        if head.headers.contains(name: "transfer-encoding"),
-            head.headers[canonicalForm: "transfer-encoding"].map({ $0.lowercased() }) != ["chunked"]
-        {
-            return .transferCoding
-        }
-        return nil
+        let codings = head.headers["transfer-encoding"]
+        guard !codings.isEmpty else { return nil }
+        let isChunkedAlone =
+            codings.count == 1 && codings[0].split(separator: " ").map { $0.lowercased() } == ["chunked"]
+        return isChunkedAlone ? nil : .transferCoding
     }
 
     static func hasValidHost(_ head: HTTPRequestHead) -> Bool {
