@@ -70,7 +70,10 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
     /// Unsent answer bytes the kernel may hold (`TCP_NOTSENT_LOWAT`); the rest waits in the
     /// server's buffer, where its progress shows. The kernel would otherwise take up to 4 MiB and
     /// wake the server only once a third of it had drained: a client reading 6 KB/s showed no
-    /// progress for over 30 s, and was cut off as stalled.
+    /// progress for over 30 s, and was cut off as stalled. An answer with a longer body is taken to
+    /// wait in the server's buffer, and its end is watched (``promiseWatchingTheEnd(context:_:)``);
+    /// a shorter one that waits all the same is found delivered at the next check, which can lend
+    /// a trickle after it no more than this many bytes of credit.
     static let kernelUnsentBytes = 128 * 1024
 
     init(rules: AnswerTransfer.Rules, logger: Logger) {
@@ -150,8 +153,9 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
         context.write(data, promise: promise)
     }
 
-    /// A promise for the `.end` of an answer waiting in the server's buffer, completed once all of it
-    /// has gone to the kernel, that then ends its transfer at once (`promise` is completed too).
+    /// A promise for the `.end` of an answer waiting in the server's buffer (`promise` itself, if
+    /// the writer gave one), completed once all of it has gone to the kernel, that then ends its
+    /// transfer at once.
     ///
     /// Left to the next check, the transfer would go on for up to a check interval after its answer
     /// had gone, and an answer flushed meanwhile would join it: a fast download then gave a trickle
@@ -164,14 +168,14 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
         let context = NIOLoopBound(context, eventLoop: context.eventLoop)
         let answerEnd = self.bodyBytesWritten
         watching.futureResult.whenSuccess {
-            handler.value.answerLeft(context: context.value, endingAt: answerEnd)
+            handler.value.answerLeft(context: context.value, handedOver: answerEnd)
         }
         return watching
     }
 
     /// An answer that waited in the server's buffer has gone to the kernel, which has taken
     /// `handedOver` body bytes in all: its transfer ends, and any answer after it starts its own.
-    private func answerLeft(context: ChannelHandlerContext, endingAt handedOver: Int) {
+    private func answerLeft(context: ChannelHandlerContext, handedOver: Int) {
         guard self.transfer != nil else { return }
         guard Self.bytesWaiting(in: context.channel) == 0 else {
             self.transfer = AnswerTransfer(at: .now(), handedOver: handedOver)
@@ -186,8 +190,8 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
     /// it has begun (hummingbird's handler is running).
     var isPreparingAnswer: Bool { self.unanswered > 0 && !self.answerHasBegun }
 
-    /// After each flush (hummingbird flushes every part it writes): either everything written has
-    /// gone to the kernel, or a transfer starts being watched.
+    /// After each flush (hummingbird flushes once it has written an answer's head, body and end):
+    /// either everything written has gone to the kernel, or a transfer starts being watched.
     func flush(context: ChannelHandlerContext) {
         context.flush()
         guard self.transfer == nil else { return }
