@@ -11,6 +11,18 @@ struct RoomRegistryTests {
         return RoomRegistry(limits: limits, eventLoopGroup: testEventLoopGroup, logger: quietLogger)
     }
 
+    /// `count` rooms for two, each with one player in (`p0`, `p1`, …), in the order they were made.
+    private func openRooms(_ count: Int, in registry: RoomRegistry) async throws -> [GameRoom] {
+        var rooms: [GameRoom] = []
+        for index in 0..<count {
+            let room = try registry.createRoom(name: "Room \(index)", maxPlayers: 2)
+            let connection = PlayerConnection(queueCapacity: 4) { _ in }
+            _ = try await room.admit(playerID: "p\(index)", name: "P", reconnectToken: "t", connection: connection)
+            rooms.append(room)
+        }
+        return rooms
+    }
+
     @Test func codesAreSixCharactersFromTheAlphabetAndUnique() throws {
         let registry = self.registry()
         let alphabet = Set(RoomRegistry.codeAlphabet)
@@ -95,13 +107,7 @@ struct RoomRegistryTests {
     @Test("A room list is served again until rooms change, then until the listing rate would write it again")
     func roomListsAreWrittenAtABoundedRate() async throws {
         let registry = self.registry()
-        var rooms: [GameRoom] = []
-        for index in 0..<50 {
-            let room = try registry.createRoom(name: "Room \(index)", maxPlayers: 2)
-            let connection = PlayerConnection(queueCapacity: 4) { _ in }
-            _ = try await room.admit(playerID: "p\(index)", name: "P", reconnectToken: "t", connection: connection)
-            rooms.append(room)
-        }
+        let rooms = try await self.openRooms(50, in: registry)
         func listed(at now: ContinuousClock.Instant) throws -> (codes: Set<String>, storage: UnsafeRawPointer?) {
             let list = registry.roomList(joinableOnly: true, now: now)
             let rooms = try JSONParser.parse(Array(list.readableBytesView)).arrayValue
@@ -129,14 +135,9 @@ struct RoomRegistryTests {
     @Test("Rooms are listed in the order they were made, each room_info with its keys sorted")
     func roomListOrder() async throws {
         let registry = self.registry()
-        var codes: [String] = []
-        for index in 0..<100 {
-            let room = try registry.createRoom(name: "Room \(index)", maxPlayers: 2)
-            let connection = PlayerConnection(queueCapacity: 4) { _ in }
-            _ = try await room.admit(playerID: "p\(index)", name: "P", reconnectToken: "t", connection: connection)
-            codes.append(room.code)
-        }
-        _ = try await registry.room(code: codes[0])!.admit(  // full: changed, not moved
+        let rooms = try await self.openRooms(100, in: registry)
+        let codes = rooms.map(\.code)
+        _ = try await rooms[0].admit(  // full: changed, not moved
             playerID: "guest", name: "G", reconnectToken: "t", connection: PlayerConnection(queueCapacity: 4) { _ in })
         #expect(registry.roomInfos(joinableOnly: false).compactMap { $0["room_id"]?.stringValue } == codes)
         let joinable = registry.roomInfos(joinableOnly: true).compactMap { $0["room_id"]?.stringValue }
