@@ -30,7 +30,7 @@ struct MalformedRequestTests {
         }
     }
 
-    /// Its head was whole, so the route ran; the body's error was answered as a body too large.
+    /// Its head was whole, so the route ran; the body's error used to be answered as a body too large (413).
     @Test(
         "A score whose chunked framing breaks gets 400, not 413",
         arguments: ["0x10\r\n{\"player_name\":\r\n0\r\n\r\n", "5\r\n{\"a\":\r\nzz\r\n"])
