@@ -164,6 +164,7 @@ struct PluginFailureTests {
         settings.timeoutsBeforeRestart = 1
         settings.closedConnectionGrace = .milliseconds(200)
         let pidFile = ProbePlugin.pidFile()
+        defer { ProbePlugin.removePidFile(pidFile) }
         try await ProbePlugin.withHarness([ProbePlugin.executable("normal", pidFile: pidFile)], settings: settings) {
             harness in
             _ = try #require(try await harness.client().probePIDOnceAnswering(in: harness))
@@ -198,6 +199,7 @@ struct PluginFailureTests {
         var settings = ProbePlugin.settings(requestTimeout: .milliseconds(300))
         settings.timeoutsBeforeRestart = 3
         let pidFile = ProbePlugin.pidFile()
+        defer { ProbePlugin.removePidFile(pidFile) }
         let chatter = ProbePlugin.executable("noread_chatter", pidFile: pidFile)
         try await ProbePlugin.withHarness([chatter], settings: settings) { harness in
             await harness.client().expectError("plugin_timeout", after: #"{"type":"probe"}"#)
@@ -234,6 +236,7 @@ struct PluginFailureTests {
     @Test(.timeLimit(.minutes(1))) func whatAPluginStartedIsStoppedWithIt() async throws {
         // Each incarnation forks a child that sleeps for an hour in the plugin's process group.
         let pidFile = ProbePlugin.pidFile()
+        defer { ProbePlugin.removePidFile(pidFile) }
         try await ProbePlugin.withHarness([ProbePlugin.executable("forks", pidFile: pidFile)]) { harness in
             let client = harness.client()
             let before = try #require(await client.probePID())

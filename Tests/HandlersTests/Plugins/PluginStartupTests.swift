@@ -83,6 +83,7 @@ struct PluginStartupTests {
     @Test(arguments: ["normal", "ignore_eof"])
     func shutdownStopsThePluginProcess(_ mode: String) async throws {
         let pidFile = ProbePlugin.pidFile()
+        defer { ProbePlugin.removePidFile(pidFile) }
         try await startUp([ProbePlugin.executable(mode, pidFile: pidFile)])
         let pids = ProbePlugin.pids(in: pidFile)
         #expect(pids.count == 1)
@@ -94,6 +95,7 @@ struct PluginStartupTests {
     /// waited for.
     @Test func noRestartBeginsOnceTheShutdownHas() async throws {
         let pidFile = ProbePlugin.pidFile()
+        defer { ProbePlugin.removePidFile(pidFile) }
         var settings = ProbePlugin.settings()
         (settings.minRestartDelay, settings.maxRestartDelay) = (.milliseconds(500), .milliseconds(500))
         let process = PluginProcess(
@@ -115,6 +117,7 @@ struct PluginStartupTests {
     /// running until it is killed at the end of the grace period.
     @Test func aHelloAfterTheShutdownBeganStillGetsItsStdinClosed() async throws {
         let pidFile = ProbePlugin.pidFile()
+        defer { ProbePlugin.removePidFile(pidFile) }
         var settings = ProbePlugin.settings()
         settings.startupTimeout = .seconds(30)  // its kill at a missing hello's deadline is not the exit looked for
         let process = PluginProcess(
@@ -138,6 +141,7 @@ struct PluginStartupTests {
 
     @Test func aRestartThatAnnouncesOtherTypesIsRefused() async throws {
         let pidFile = ProbePlugin.pidFile()
+        defer { ProbePlugin.removePidFile(pidFile) }
         try await ProbePlugin.withHarness([ProbePlugin.executable("changes_on_restart", pidFile: pidFile)]) { harness in
             let client = harness.client()
             await client.expectError("plugin_unavailable", after: #"{"type":"probe","do":"crash"}"#)

@@ -170,10 +170,14 @@ enum ProbePlugin {
         return PluginExecutable(path: "/usr/bin/env", arguments: arguments)
     }
 
-    /// A fresh path for a pid file.
+    /// A fresh path for a pid file; the test removes it with ``removePidFile(_:)``.
     static func pidFile() -> String {
         FileManager.default.temporaryDirectory.appendingPathComponent("probe-pids-\(UInt64.random(in: 0 ... .max))")
             .path
+    }
+
+    static func removePidFile(_ pidFile: String) {
+        try? FileManager.default.removeItem(atPath: pidFile)
     }
 
     /// The pids written to `pidFile`.
