@@ -72,6 +72,10 @@ extension PluginProcess {
                             }
                             self.complete(id, with: .answered(answer))
                         case .invalidAnswer(let id, let reason):
+                            guard saidHello else {
+                                violation = "an answer before its hello"
+                                return
+                            }
                             invalidAnswers += 1
                             badLineLog.log(
                                 "plugin.answer.invalid", to: self.logger, count: invalidAnswers,

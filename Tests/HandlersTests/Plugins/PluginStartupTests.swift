@@ -58,6 +58,16 @@ struct PluginStartupTests {
         #expect(ContinuousClock.now - started < settings.startupTimeout)
     }
 
+    /// An answer before the hello answers nothing the server asked: the plugin is not following
+    /// the protocol, whether the answer itself is well formed or not.
+    @Test(arguments: ["answers_before_hello", "invalid_answer_before_hello"])
+    func anAnswerBeforeTheHelloIsAStartUpError(_ mode: String) async throws {
+        let error = try await #require(throws: PluginStartupError.self) {
+            try await startUp([ProbePlugin.executable(mode)])
+        }
+        #expect(error.reason.contains("an answer before its hello"), "\(error.reason)")
+    }
+
     @Test func aMissingExecutableIsAStartUpError() async throws {
         await #expect(throws: PluginStartupError.self) {
             try await startUp([PluginExecutable(path: "/nonexistent/plugin")])

@@ -33,6 +33,10 @@ enum ProbePlugin {
         if mode == "bad_protocol":
             say({"kind": "hello", "protocol": 99, "name": "probe", "handles": ["probe"]})
             time.sleep(60)
+        if mode == "answers_before_hello":
+            say({"kind": "answer", "id": 1, "actions": []})
+        if mode == "invalid_answer_before_hello":
+            say({"kind": "answer", "id": 1, "actions": "none"})
         hello = {"kind": "hello", "protocol": 1, "name": "probe", "handles": ["probe"]}
         if mode == "claims_chat":
             hello["handles"] = ["chat"]
