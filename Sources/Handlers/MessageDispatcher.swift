@@ -177,8 +177,8 @@ public struct MessageDispatcher: Sendable {
         do {
             value = try JSONParser.parse(text.utf8, valueCount: &valueCount)
         } catch {
-            throw error.reason == "lone surrogate escape"
-                ? .invalidField("text", expected: "valid Unicode") : .invalidJSON(error.reason, atByte: error.offset)
+            throw error.isLoneSurrogate
+                ? .loneSurrogate(atByte: error.offset) : .invalidJSON(error.reason, atByte: error.offset)
         }
         guard case .object(let fields) = value else { throw .notAnObject }
         guard case .string(let type) = fields["type"] else { throw .missingType }

@@ -15,6 +15,11 @@ public struct RelayError: Error, Equatable, Sendable {
     public static func invalidJSON(_ reason: String, atByte offset: Int) -> RelayError {
         RelayError(code: "invalid_json", message: "Message is not valid JSON: \(reason) at byte \(offset)")
     }
+    /// Well-formed JSON whose string is not Unicode text (`"\ud800"`): it could not be relayed.
+    public static func loneSurrogate(atByte offset: Int) -> RelayError {
+        RelayError(
+            code: "invalid_field", message: "Strings must be valid Unicode: a lone surrogate escape at byte \(offset)")
+    }
     public static let notAnObject = RelayError(code: "invalid_message", message: "Message must be a JSON object")
     public static let binaryFrame = RelayError(code: "invalid_message", message: "Binary frames are not supported")
     public static let invalidUTF8 = RelayError(code: "invalid_message", message: "Text frames must be valid UTF-8")
@@ -45,7 +50,6 @@ public struct RelayError: Error, Equatable, Sendable {
         RelayError(code: "limit_exceeded", message: "Too many \(what) (limit \(limit))")
     }
     public static let serverFull = RelayError(code: "server_full", message: "The server has no room for more rooms")
-    public static let internalError = RelayError(code: "internal_error", message: "Internal server error")
     public static func pluginTimeout(_ type: String) -> RelayError {
         RelayError(code: "plugin_timeout", message: "The plugin handling '\(type.prefix(64))' did not answer in time")
     }
@@ -57,7 +61,8 @@ public struct RelayError: Error, Equatable, Sendable {
     }
 }
 
-/// WebSocket close codes the relay uses besides the standard ones (1008 policy, 1009 too big).
+/// WebSocket close codes the relay sends other than NIO's named ones (1009 too big, 1001 going
+/// away, …): its own 4000-range codes, and 1008 for flooding.
 public enum RelayCloseCode {
     /// The client fell too far behind reading its messages; it may reconnect.
     public static let slowConsumer: UInt16 = 4000

@@ -85,6 +85,13 @@ struct MessageDispatcherTests {
         await client.expectError("invalid_field", after: text)
     }
 
+    @Test func aLoneSurrogateErrorSaysWhere() async throws {
+        let client = try Harness().client()
+        await client.send(#"{"type":"chat","message":"\ud800"}"#)
+        let error = await client.received().first
+        #expect(error?["message"]?.stringValue == "Strings must be valid Unicode: a lone surrogate escape at byte 32")
+    }
+
     @Test func decodeReturnsTypeAndFields() throws {
         let message = try MessageDispatcher.decode(#"{"type":"chat","message":"hi","n":1}"#)
         #expect(message.type == "chat")

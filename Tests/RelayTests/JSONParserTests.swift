@@ -136,6 +136,7 @@ struct JSONParserTests {
     func refusesLoneSurrogates(_ document: String) throws {
         let failure = try #require(throws: JSONParser.Failure.self) { try JSONParser.parse(document) }
         #expect(failure.reason == "lone surrogate escape")
+        #expect(failure.isLoneSurrogate)
     }
 
     @Test func refusesControlCharactersInStrings() {

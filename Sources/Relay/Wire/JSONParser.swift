@@ -8,6 +8,9 @@ public struct JSONParser {
     public struct Failure: Error, Equatable, Sendable {
         public let reason: String
         public let offset: Int
+        /// A `\ud800`-style escape without its partner: the JSON is well formed, but the string
+        /// is not Unicode text.
+        public var isLoneSurrogate = false
     }
 
     /// Nesting deeper than this is refused.
@@ -67,6 +70,10 @@ public struct JSONParser {
     }
 
     private func failure(_ reason: String) -> Failure { Failure(reason: reason, offset: self.position) }
+
+    private func loneSurrogate() -> Failure {
+        Failure(reason: "lone surrogate escape", offset: self.position, isLoneSurrogate: true)
+    }
 
     private var current: UInt8? { self.position < self.bytes.count ? self.bytes[self.position] : nil }
 
@@ -259,13 +266,13 @@ public struct JSONParser {
                 // A high surrogate must be followed by an escaped low surrogate.
                 guard self.current == UInt8(ascii: "\\"), self.position + 1 < self.bytes.count,
                     self.bytes[self.position + 1] == UInt8(ascii: "u")
-                else { throw self.failure("lone surrogate escape") }
+                else { throw self.loneSurrogate() }
                 self.position += 2
                 let low = UInt32(try self.parseHex4())
-                guard (0xDC00...0xDFFF).contains(low) else { throw self.failure("lone surrogate escape") }
+                guard (0xDC00...0xDFFF).contains(low) else { throw self.loneSurrogate() }
                 scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
             } else if (0xDC00...0xDFFF).contains(scalar) {
-                throw self.failure("lone surrogate escape")
+                throw self.loneSurrogate()
             }
             guard let unicode = Unicode.Scalar(scalar) else { throw self.failure("invalid escape") }
             output.append(contentsOf: UTF8.encode(unicode)!)
