@@ -3,8 +3,9 @@ public import NIOCore
 public import Relay
 
 /// What the server knows about one WebSocket connection while it is open: which room
-/// and player it speaks for, if any. Owned by the connection's reader task; handlers
-/// run one at a time on it, so it needs no lock.
+/// and player it speaks for, if any. Used only on the connection's event loop, one message at a
+/// time: by its channel handler (messages handled in place, ``MessageDispatcher/dispatchInPlace(_:session:)``)
+/// and by its reader task, which runs on that loop; so it needs no lock.
 public final class ConnectionSession {
     /// The connection's outbound side.
     public let connection: PlayerConnection
@@ -12,6 +13,7 @@ public final class ConnectionSession {
     public let urlRoomID: String
     /// All rooms of this server.
     public let registry: RoomRegistry
+    /// The server's logger, for handlers' own logs.
     public let logger: Logger
     /// The event loop of the connection's channel, if it has one: rooms it creates live there.
     public let eventLoop: (any EventLoop)?

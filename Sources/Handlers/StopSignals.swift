@@ -92,9 +92,3 @@ public final class StopSignals: Sendable {
         }
     }
 }
-
-/// The server was asked to stop (SIGINT, SIGTERM) before it served; its plugins are stopped.
-public struct PluginStartupInterrupted: Error, CustomStringConvertible, Sendable {
-    public let signal: Int32
-    public var description: String { "start-up interrupted by signal \(self.signal)" }
-}

@@ -16,7 +16,7 @@ struct WhisperHandler: RoomMessageHandler {
     func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
         let recipient = try message.string("to")
         let text = try message.string("message")
-        guard text.count <= room.state.limits.maxChatLength else {
+        guard text.unicodeScalars.count <= room.state.limits.maxChatLength else {  // code points, as chat counts
             throw .tooLong("message", limit: room.state.limits.maxChatLength)
         }
         guard room.state.player(recipient) != nil, recipient != playerID else {

@@ -13,13 +13,13 @@ public struct ChatHandler: RoomMessageHandler {
         // Code points, not characters: one character may carry thousands of combining marks, and
         // the room keeps its last 20 chats.
         guard text.unicodeScalars.count <= limit else { throw .tooLong("message", limit: limit) }
-        let line: JSONValue = [
+        let fields: KeyValuePairs<String, JSONValue> = [
             "player_id": .string(playerID), "player_name": .string(room.state.player(playerID)?.name ?? ""),
             "message": .string(text), "timestamp": .string(WallClock.iso8601()),
         ]
-        room.state.recordChat(line)
+        room.state.recordChat(.object(Dictionary(uniqueKeysWithValues: fields.map { ($0.key, $0.value) })))
         var chat = OutboundMessage(type: "chat")
-        for key in ["player_id", "player_name", "message", "timestamp"] { chat.add(key, line.objectValue![key]!) }
+        for (key, value) in fields { chat.add(key, value) }
         room.broadcast(chat.encoded())
     }
 }

@@ -14,7 +14,9 @@ public struct CreateRoomHandler: MessageHandler {
         let limits = session.limits
         let playerName = try message.name("player_name", maxLength: limits.maxNameLength)
         let roomName = try message.optionalString("room_name").map { $0.trimmingWhitespace() }
-        guard (roomName?.unicodeScalars.count ?? 0) <= 64 else { throw .tooLong("room_name", limit: 64) }
+        guard (roomName?.unicodeScalars.count ?? 0) <= limits.maxRoomNameLength else {
+            throw .tooLong("room_name", limit: limits.maxRoomNameLength)
+        }
         let playerID = try PlayerIdentity.requestedID(in: message) ?? Identifiers.playerID()
         var maxPlayers = limits.defaultPlayersPerRoom
         if let requested = try message.optionalNumber("max_players") {
@@ -39,13 +41,3 @@ public struct CreateRoomHandler: MessageHandler {
     }
 }
 
-/// Checks of a client-chosen `player_id`.
-enum PlayerIdentity {
-    /// The `player_id` the client asked for, if any (1…64 characters, counted as Unicode code
-    /// points like names: one letter with 300 combining accents is 301, not one).
-    static func requestedID(in message: InboundMessage) throws(RelayError) -> String? {
-        guard let requested = try message.optionalString("player_id"), !requested.isEmpty else { return nil }
-        guard requested.unicodeScalars.count <= 64 else { throw .tooLong("player_id", limit: 64) }
-        return requested
-    }
-}

@@ -12,8 +12,7 @@ public struct GameActionHandler: RawRoomMessageHandler {
     public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
         let action = try message.string("action")
         let data = try message.optionalObject("data") ?? [:]
-        if action == "assist", playerID == room.state.hostID,
-            let target = data["target_player_id"]?.stringValue,
+        if action == "assist", let target = data["target_player_id"]?.stringValue,
             let x = data["x"]?.doubleValue, let y = data["y"]?.doubleValue,
             room.state.assist(by: playerID, target: target, x: x, y: y)
         {

@@ -5,13 +5,13 @@ extension String {
     /// terminal.
     init(loggable bytes: some Collection<UInt8>) {
         let text = String(decoding: bytes, as: UTF8.self)
-        guard text.unicodeScalars.contains(where: \.isUnloggable) else {
+        guard text.unicodeScalars.contains(where: \.isControlOrFormat) else {
             self = text
             return
         }
         var escaped = String.UnicodeScalarView()
         for scalar in text.unicodeScalars {
-            if scalar.isUnloggable {
+            if scalar.isControlOrFormat {
                 escaped.append(contentsOf: "\\u{\(String(scalar.value, radix: 16))}".unicodeScalars)
             } else {
                 escaped.append(scalar)
@@ -22,7 +22,9 @@ extension String {
 }
 
 extension Unicode.Scalar {
-    fileprivate var isUnloggable: Bool {
+    /// Cc, Cf, Zl and Zp: newlines, escapes, bidirectional overrides, line separators. None may
+    /// go into a log line as it is, nor into a plugin's name.
+    var isControlOrFormat: Bool {
         switch self.properties.generalCategory {
         case .control, .format, .lineSeparator, .paragraphSeparator: true
         default: false

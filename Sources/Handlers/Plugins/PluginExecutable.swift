@@ -26,19 +26,18 @@ public struct PluginExecutable: Sendable, Hashable, CustomStringConvertible {
     public static func discover(in directory: String) -> [PluginExecutable] {
         guard let handle = opendir(directory) else { return [] }
         defer { closedir(handle) }
-        var names: [String] = []
+        let folder = directory.hasSuffix("/") ? directory : directory + "/"
+        var paths: [String] = []  // one folder's: sorted as their names are
         while let entry = readdir(handle) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
             }
             guard !name.hasPrefix(".") else { continue }
-            let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
+            let path = folder + name
             var info = stat()
             guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, access(path, X_OK) == 0 else { continue }
-            names.append(name)
+            paths.append(path)
         }
-        return names.sorted().map { name in
-            PluginExecutable(path: directory.hasSuffix("/") ? directory + name : directory + "/" + name)
-        }
+        return paths.sorted().map { PluginExecutable(path: $0) }
     }
 }

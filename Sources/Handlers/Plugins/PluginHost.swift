@@ -12,8 +12,6 @@ public enum PluginHost {
     public struct Registrations: Sendable {
         public let handlers: [any MessageHandler]
         public let filters: [any MessageFilter]
-        /// What each plugin announced, in start order.
-        public let plugins: [(executable: PluginExecutable, hello: PluginHello)]
     }
 
     /// Starts `executables`, waits for every hello, runs `body` with what they handle and
@@ -87,7 +85,9 @@ public enum PluginHost {
         for (process, hello) in zip(processes, hellos) {
             let claimant = "plugin \(process.executable)"
             for type in hello.handles {
-                if let owner = owners[type] { throw PluginConflictError(type: type, first: owner, second: claimant) }
+                if let owner = owners[type] {
+                    throw PluginConflictError(type: type, conflict: .claimedTwice(first: owner, second: claimant))
+                }
                 owners[type] = claimant
                 handlers.append(PluginMessageHandler(messageType: type, plugin: process))
             }
@@ -96,11 +96,9 @@ public enum PluginHost {
             }
         }
         for filter in filters where owners[filter.messageType] == nil {
-            throw PluginConflictError(type: filter.messageType, first: "no handler", second: "a filter")
+            throw PluginConflictError(type: filter.messageType, conflict: .filterWithoutHandler)
         }
-        return Registrations(
-            handlers: handlers, filters: filters,
-            plugins: zip(processes, hellos).map { ($0.executable, $1) })
+        return Registrations(handlers: handlers, filters: filters)
     }
 
     /// Closes every plugin's stdin, waits until they exit or the grace period ends, then kills the rest.
@@ -124,14 +122,22 @@ private final class Interruption: Sendable {
     var signal: Int32? { self.first.withLock { $0 } }
 }
 
-/// Two claims on one message type, found at start-up.
+/// A message type the plugins cannot have as they asked, found at start-up.
 public struct PluginConflictError: Error, CustomStringConvertible, Sendable {
+    public enum Conflict: Sendable, Equatable {
+        /// Two claimants handle it: two plugins, or a plugin and the server.
+        case claimedTwice(first: String, second: String)
+        /// A plugin filters it, and nothing handles it.
+        case filterWithoutHandler
+    }
+
     public let type: String
-    public let first: String
-    public let second: String
+    public let conflict: Conflict
+
     public var description: String {
-        first == "no handler"
-            ? "a plugin filters message type '\(type)', which nothing handles"
-            : "message type '\(type)' is claimed by \(first) and by \(second)"
+        switch self.conflict {
+        case .claimedTwice(let first, let second): "message type '\(type)' is claimed by \(first) and by \(second)"
+        case .filterWithoutHandler: "a plugin filters message type '\(type)', which nothing handles"
+        }
     }
 }

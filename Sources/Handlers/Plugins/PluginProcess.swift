@@ -16,7 +16,7 @@ public final class PluginProcess: Sendable {
     let logger: Logger
     private let eventLoop: any EventLoop
     private let state = Mutex(State())
-    private let readiness = Readiness()
+    private let readiness = PluginReadiness()
 
     private struct Pending {
         let continuation: CheckedContinuation<PluginOutcome, Never>
@@ -60,9 +60,6 @@ public final class PluginProcess: Sendable {
     public func waitUntilReady() async throws(PluginStartupError) -> PluginHello {
         try await self.readiness.wait()
     }
-
-    /// Whether an incarnation is running and has said hello.
-    public var isAvailable: Bool { self.state.withLock { $0.input != nil } }
 
     /// Whether the server is stopping this plugin for good.
     var isShuttingDown: Bool { self.state.withLock { $0.isShuttingDown } }
@@ -300,8 +297,9 @@ public final class PluginProcess: Sendable {
         return refusal
     }
 
-    /// The plugin broke the rules before its hello: if it had not started yet, start-up fails
-    /// with `reason` (rather than, later, with a timeout or an exit that hides it).
+    /// Fails the first start with `reason`, if it has not succeeded yet: the plugin broke the
+    /// protocol before its hello (rather than fail later, with a timeout or an exit that hides
+    /// why), or a stop signal came during start-up.
     func refuseStart(because reason: String) {
         self.readiness.fail(PluginStartupError(plugin: self.executable, reason: reason))
     }

@@ -1,14 +1,7 @@
 import Synchronization
 
-/// Why a plugin did not come up at start-up.
-public struct PluginStartupError: Error, CustomStringConvertible, Sendable {
-    public let plugin: PluginExecutable
-    public let reason: String
-    public var description: String { "plugin \(self.plugin.path): \(self.reason)" }
-}
-
 /// The outcome of a plugin's first start, awaited by the host before the server opens.
-final class Readiness: Sendable {
+final class PluginReadiness: Sendable {
     private enum State {
         case waiting([CheckedContinuation<Result<PluginHello, PluginStartupError>, Never>])
         case done(Result<PluginHello, PluginStartupError>)

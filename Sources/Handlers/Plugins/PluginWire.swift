@@ -86,7 +86,7 @@ public struct PluginHello: Sendable, Equatable {
         // Printable only: the name goes into the server's log lines, where a newline or an escape
         // sequence could forge lines of its own.
         guard let name = fields["name"]?.stringValue, !name.isEmpty, name.utf8.count <= 64,
-            name.unicodeScalars.allSatisfy({ !$0.properties.generalCategory.isControlOrFormat })
+            !name.unicodeScalars.contains(where: \.isControlOrFormat)
         else {
             throw PluginProtocolError("'name' must be a string of 1–64 bytes without control characters")
         }
@@ -265,9 +265,3 @@ extension JSONValue {
     fileprivate subscript(key: String) -> JSONValue? { self.objectValue?[key] }
 }
 
-extension Unicode.GeneralCategory {
-    /// Cc, Cf, Zl and Zp: newlines, escapes, bidirectional overrides, line separators.
-    fileprivate var isControlOrFormat: Bool {
-        [.control, .format, .lineSeparator, .paragraphSeparator].contains(self)
-    }
-}

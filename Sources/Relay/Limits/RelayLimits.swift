@@ -70,8 +70,10 @@ public struct RelayLimits: Sendable {
     public var maxRooms = 10_000
     /// Chat message length in characters (default 500).
     public var maxChatLength = 500
-    /// Player and room name length in characters.
+    /// `player_name` length in Unicode code points (default 32).
     public var maxNameLength = 32
+    /// `room_name` length in Unicode code points (default 64).
+    public var maxRoomNameLength = 64
     /// Coins one `enemy_killed` may drop (default 100).
     public var maxCoinReward = 100
     /// Tracked enemies, coins and power-ups per room, each (default 1,000).

@@ -65,19 +65,23 @@ extension RoomState {
         fields["y"] = powerup["y"] ?? .integer(0)
         try self.checkSize(of: fields, kind: "power-up")
         self.collectedPowerups.remove(id)
-        if self.powerups[id] == nil, self.powerups.count >= self.limits.maxEntitiesPerRoom {
-            self.powerups.removeFirst()
-        }
-        self.powerups[id] = fields
+        self.powerups.set(fields, for: id, forgettingTheOldestPast: self.limits.maxEntitiesPerRoom)
         return .object(fields)
     }
 
-    /// Coins nobody collects (left behind in a long run) would otherwise fill the list for good.
+    /// Tracks a coin until it is collected. The room keeps at most its entity limit of coins, the
+    /// newest: coins nobody collects (left behind in a long run) would otherwise fill it for good.
     mutating func track(coin fields: [String: JSONValue], id: String) {
         guard !self.collectedCoins.contains(id) else { return }  // a collected coin never comes back
-        if self.coins[id] == nil, self.coins.count >= self.limits.maxEntitiesPerRoom {
-            self.coins.removeFirst()
-        }
-        self.coins[id] = fields
+        self.coins.set(fields, for: id, forgettingTheOldestPast: self.limits.maxEntitiesPerRoom)
+    }
+}
+
+extension OrderedDictionary {
+    /// Sets `value` for `key`; a new key that would make more than `limit` entries first pushes
+    /// out the oldest.
+    fileprivate mutating func set(_ value: Value, for key: Key, forgettingTheOldestPast limit: Int) {
+        if self[key] == nil, self.count >= limit { self.removeFirst() }
+        self[key] = value
     }
 }

@@ -217,7 +217,8 @@ public struct RoomState: Sendable {
         update(&self.players[index].state)
     }
 
-    /// The host moves another player (the `assist` action). Returns whether the target exists.
+    /// The host moves another player (the `assist` action). Returns whether it did: `false` when
+    /// `playerID` is not the host or `target` is not in the room.
     public mutating func assist(by playerID: String, target: String, x: Double, y: Double) -> Bool {
         guard playerID == self.hostID, let index = self.players.firstIndex(where: { $0.id == target }) else {
             return false

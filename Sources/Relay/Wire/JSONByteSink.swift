@@ -1,8 +1,9 @@
-/// Writes JSON bytes into memory the caller lends it (a stack buffer, usually): the
-/// `player_state` fast path's output, without `ByteBuffer`'s capacity and uniqueness checks
-/// on every byte. When the memory is full it sets ``overflowed`` and drops the rest; a caller
-/// that sees that declines the message and lets the general path encode it. A sink over
-/// memory of its own (``withGrowingMemory(initialCapacity:limit:_:)``) grows it instead, up to a limit.
+/// Writes JSON bytes into memory the caller lends it (a stack buffer, usually) or into memory of
+/// its own, without `ByteBuffer`'s capacity and uniqueness checks on every byte: the writer under
+/// ``JSONWriter`` and the relays that re-encode a message from its bytes. When lent memory is full
+/// it sets ``overflowed`` and drops the rest; the caller then tries again with more room, or
+/// declines the message. A sink over memory of its own (``withGrowingMemory(initialCapacity:limit:_:)``)
+/// grows it instead, up to a limit.
 public struct JSONByteSink {
     private var memory: UnsafeMutableBufferPointer<UInt8>
     /// The most bytes the sink's own memory may grow to; zero for lent memory, which never grows.

@@ -60,12 +60,6 @@ extension JSONValue {
     }
 
     static func decimalLength(of integer: Int64) -> Int {
-        var length = integer < 0 ? 2 : 1
-        var rest = integer.magnitude / 10
-        while rest > 0 {
-            length += 1
-            rest /= 10
-        }
-        return length
+        (integer < 0 ? 1 : 0) + DecimalDigits.digitCount(of: integer.magnitude)
     }
 }

@@ -13,20 +13,6 @@ public enum JSONValue: Sendable, Equatable {
 }
 
 extension JSONValue {
-    /// The pydantic-style name of this value's kind, for error messages.
-    public var kindName: String {
-        switch self {
-        case .null: "null"
-        case .bool: "boolean"
-        case .integer, .number: "number"
-        case .string: "string"
-        case .array: "array"
-        case .object: "object"
-        }
-    }
-}
-
-extension JSONValue {
     /// The string, if this is one.
     public var stringValue: String? { if case .string(let value) = self { value } else { nil } }
     /// The object, if this is one.

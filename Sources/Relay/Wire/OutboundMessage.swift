@@ -17,14 +17,7 @@ public struct OutboundMessage {
 
     /// Adds a field; `roundingFloats` rounds every non-integral number inside to 2 decimals.
     public mutating func add(_ key: String, _ value: JSONValue, roundingFloats: Bool = false) {
-        // The buffer always holds a complete object (so `encoded()` need not copy it to close it):
-        // step back over the closing brace, add the field, close again.
-        self.writer.removeLastByte()
-        self.writer.writeFragment(",")
-        self.writer.writeString(key)
-        self.writer.writeFragment(":")
-        self.writer.write(value, roundingFloats: roundingFloats)
-        self.closeObject()
+        self.add(key) { writer in writer.write(value, roundingFloats: roundingFloats) }
     }
 
     /// Adds a field whose value `writeValue` writes straight into the message (it must write
@@ -32,6 +25,8 @@ public struct OutboundMessage {
     public mutating func add<Failure: Error>(
         _ key: String, writing writeValue: (inout JSONWriter) throws(Failure) -> Void
     ) throws(Failure) {
+        // The buffer always holds a complete object (so `encoded()` need not copy it to close it):
+        // step back over the closing brace, add the field, close again.
         self.writer.removeLastByte()
         self.writer.writeFragment(",")
         self.writer.writeString(key)

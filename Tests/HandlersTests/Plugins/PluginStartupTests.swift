@@ -29,9 +29,11 @@ struct PluginStartupTests {
     }
 
     @Test func aFilterForATypeNobodyHandlesIsAStartUpError() async throws {
-        await #expect(throws: PluginConflictError.self) {
+        let error = try await #require(throws: PluginConflictError.self) {
             try await startUp([ProbePlugin.executable("filters_unknown")])
         }
+        #expect(error.type == "no_such_type")
+        #expect(error.conflict == .filterWithoutHandler)
     }
 
     @Test(arguments: ["exit_at_once", "no_hello", "bad_protocol"])
