@@ -152,8 +152,8 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
             defer { self.lifecycle.leave() }
             if let rows = self.leaderboards.leaderboard(limit: limit, gameMode: gameMode) { return rows }
         }
-        // Longer than memory keeps, or a mode memory does not hold: SQLite scans the whole table,
-        // or that mode's rows (no score index since schema v3).
+        // Longer than memory keeps: SQLite scans the whole table. A mode memory does not hold (only
+        // after an overflow) is read through `idx_scores_mode_score`, made at that overflow.
         return try await self.read { try await $0.leaderboard(limit: limit, gameMode: gameMode) }
     }
 
