@@ -71,7 +71,7 @@ struct TrustedProxies: Sendable, Equatable {
 }
 
 /// Who a connection or a request counts as for the per-address limits (``ConnectionsPerAddress``,
-/// ``WritesPerAddress``).
+/// and ``RatePerAddress`` for writes and room lists).
 ///
 /// A peer that is a trusted proxy is not counted itself: its requests are counted by the client
 /// its `X-Forwarded-For` names, and its room sockets at their upgrade. Behind such a proxy on
