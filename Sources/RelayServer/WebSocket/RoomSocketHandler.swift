@@ -6,9 +6,12 @@ import WebSocketWire
 
 /// The WebSocket protocol of one room connection, on its channel's event loop, reading frames
 /// straight from the socket's bytes (``InboundFrame``): control frames, message assembly,
-/// keep-alive pings and the close handshake. Outbound frames go through NIO's frame encoder.
+/// keep-alive pings and the close handshake. Outbound, a frame that carries its header (every
+/// broadcast) passes NIO's frame encoder through the ``PreframedOutlet``; the protocol's own
+/// frames, and a data frame without a header, go through the encoder.
 ///
-/// A `player_state` from a member of a room is relayed as its frame arrives
+/// A message from a member of a room that a raw handler takes (a plain `player_state`,
+/// `enemy_state` or `game_action`) is relayed as its frame arrives
 /// (``MessageDispatcher/dispatchInPlace(_:session:)``): in place when the room lives on this
 /// loop, else read here and handed to the room's loop. Every other message goes to the
 /// connection's reader (``RoomSocket``) through the ``ReaderQueue``, in order: nothing is handled
