@@ -51,13 +51,13 @@ final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     /// connection would wait for its deadline. It gets 400 and is closed, as hummingbird treats the
     /// same error in a later request.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        let detail: String
+        let answer: ErrorBody
         switch error {
-        case is HTTPParserError: detail = "Invalid HTTP request"
-        case let refusal as RequestHeadRules.Refusal: detail = refusal.detail
+        case is HTTPParserError: answer = APIError.unreadableBody.body
+        case let refusal as RequestHeadRules.Refusal: answer = ErrorBody(detail: .message(refusal.detail))
         default: return context.fireErrorCaught(error)
         }
-        let body = JSONResponse.encode(ErrorBody(detail: .message(detail)))
+        let body = JSONResponse.encode(answer)
         let headers: HTTPHeaders = [
             "content-type": "application/json", "content-length": "\(body.readableBytes)", "connection": "close",
         ]

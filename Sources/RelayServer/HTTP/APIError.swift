@@ -1,7 +1,10 @@
 import Hummingbird
 import Relay
 
-/// Every error the HTTP API answers with, in one table: status and FastAPI-style `detail`.
+/// Every error the HTTP API answers with, in one table: status and FastAPI-style `detail`. Outside
+/// it are two 400s: a first request head that ``RequestHeadRules`` refuses says why in its own
+/// words (``RequestHeadRules/Refusal``, answered by ``FirstRequestGuard``), and a later request
+/// that cannot be parsed gets hummingbird's, without a body.
 ///
 /// Messages are fixed text; nothing from the database or a stack trace reaches a client.
 enum APIError: Error, Equatable {
@@ -13,6 +16,8 @@ enum APIError: Error, Equatable {
     case bossImageNotFound(index: Int64)
     /// The path is routed, for `allowed` methods only.
     case methodNotAllowed(allowed: [HTTPRequest.Method])
+    /// A CORS preflight from an origin, or for a method, that is not allowed (`refused` names which).
+    case corsPreflightRefused(refused: [String])
     case bodyTooLarge(limit: Int)
     /// The body broke off: its framing could not be parsed (a bad chunk size), or the client left.
     case unreadableBody
@@ -37,7 +42,7 @@ enum APIError: Error, Equatable {
         case .upgradeRequired: .upgradeRequired
         case .playerNotFound, .notFound, .bossImageNotFound: .notFound
         case .methodNotAllowed: .methodNotAllowed
-        case .unreadableBody: .badRequest
+        case .unreadableBody, .corsPreflightRefused: .badRequest
         case .bodyTooLarge: .contentTooLarge
         case .validation: .unprocessableContent
         case .storageBusy, .storageFull: .serviceUnavailable
@@ -56,6 +61,7 @@ enum APIError: Error, Equatable {
         case .notFound: .message("Not Found")
         case .bossImageNotFound(let index): .message("Boss image \(index) not found")
         case .methodNotAllowed: .message("Method Not Allowed")
+        case .corsPreflightRefused(let refused): .message("Disallowed CORS \(refused.joined(separator: ", "))")
         case .bodyTooLarge(let limit): .message("Request body too large (limit \(limit) bytes)")
         case .unreadableBody: .message("Invalid HTTP request")
         case .validation(let issues): .issues(issues)

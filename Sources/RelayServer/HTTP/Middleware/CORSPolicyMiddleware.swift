@@ -55,8 +55,8 @@ struct CORSPolicyMiddleware<Context: RequestContext>: RouterMiddleware {
             allowOrigin == nil ? "origin" : nil, CORSPolicy.allowedMethods.contains(method) ? nil : "method",
         ].compactMap { $0 }
         guard let allowOrigin, refused.isEmpty else {
-            let refusal = ErrorBody(detail: .message("Disallowed CORS \(refused.joined(separator: ", "))"))
-            var response = JSONResponse.make(refusal, status: .badRequest)
+            let refusal = APIError.corsPreflightRefused(refused: refused)
+            var response = JSONResponse.make(refusal.body, status: refusal.status)
             self.addVaryOrigin(to: &response.headers)
             return response
         }
