@@ -22,10 +22,9 @@ func buildApplication(
     logger: Logger,
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
-    let sockets = RoomSocketRoutes(
-        dispatcher: dispatcher, registry: rooms, cors: configuration.cors,
-        roomLists: RatePerAddress(configuration.limits.roomListsPerAddress), clients: configuration.clientAddresses)
-    let router = buildRouter(configuration: configuration, scores: scores, savedGames: savedGames, bosses: bosses)
+    let sockets = RoomSocketRoutes(dispatcher: dispatcher, registry: rooms, cors: configuration.cors)
+    let router = buildRouter(
+        configuration: configuration, scores: scores, savedGames: savedGames, bosses: bosses, rooms: rooms)
     sockets.register(on: router)
     router.add(middleware: WrongMethodMiddleware(routes: router.routes))  // last: wraps only unrouted requests
     let settings = RoomSocketHandler.Settings(
@@ -60,7 +59,8 @@ func buildRouter(
     configuration: ServerConfiguration,
     scores: any ScoreStore,
     savedGames: any SavedGameStore,
-    bosses: any BossCatalog
+    bosses: any BossCatalog,
+    rooms: RoomRegistry
 ) -> Router<RelayRequestContext> {
     // FastAPI (Starlette) answers HEAD wherever it answers GET: the same status and headers (NIO
     // sends no body for a HEAD, whatever answers it).
@@ -84,5 +84,9 @@ func buildRouter(
     SavedGameRoutes(store: savedGames, limits: configuration.limits).register(on: keyed)
     BossRoutes(catalog: bosses, images: BossImages(directory: configuration.bossImagesDirectory))
         .register(keyed: keyed, open: router)
+    RoomListRoutes(
+        registry: rooms, budget: RatePerAddress(configuration.limits.roomListsPerAddress),
+        clients: configuration.clientAddresses
+    ).register(on: router)
     return router
 }

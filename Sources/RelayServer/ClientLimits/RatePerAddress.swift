@@ -5,7 +5,7 @@ import Synchronization
 /// many connections it uses: the API's writes (scores, saves, deletes; ``WriteBudgetMiddleware``),
 /// so that one machine cannot fill the disk (unbounded, one keyed client wrote ~5,700 scores a
 /// second), and new connections (``ConnectionsPerAddress``), each of which costs the server ~0.4 ms
-/// to set up and tear down, and the bytes of room lists it is sent (``RoomSocketRoutes``). Players,
+/// to set up and tear down, and the bytes of room lists it is sent (``RoomListRoutes``). Players,
 /// who write a few times a minute, connect a few times a game and list rooms now and then, never
 /// meet any of them.
 ///

@@ -6,41 +6,21 @@ import Logging
 import Relay
 
 /// `/ws/room/{room_id}`: which upgrades become room sockets (``RelayChildChannel``), with the
-/// Origin check, and the plain-HTTP routes beside them.
+/// Origin check, and the plain-HTTP answer on that path.
 struct RoomSocketRoutes {
     let dispatcher: MessageDispatcher
     let registry: RoomRegistry
     let cors: CORSPolicy
-    /// Bytes of room lists each client may be sent (``HTTPLimits/roomListsPerAddress``).
-    let roomLists: RatePerAddress
-    let clients: ClientAddressPolicy
 
-    /// Plain-HTTP answers on the same paths: a refused upgrade, and the room lists.
+    /// A plain request on a room socket's path: the upgrade it needed, or why it would be refused.
     func register(on router: Router<RelayRequestContext>) {
         router.get("/ws/room/{room_id}") { request, _ -> Response in
             throw self.acceptsOrigin(of: request) ? APIError.upgradeRequired : APIError.originNotAllowed
-        }
-        router.get("/api/rooms") { request, context in
-            try self.roomList(joinableOnly: true, for: request, context)
-        }
-        router.get("/api/rooms/all") { request, context in
-            try self.roomList(joinableOnly: false, for: request, context)
         }
     }
 }
 
 extension RoomSocketRoutes {
-    /// `room_info` of the live rooms, its bytes spent from the client's budget; 429 while that is in debt.
-    func roomList(joinableOnly: Bool, for request: Request, _ context: RelayRequestContext) throws -> Response {
-        let list = self.registry.roomList(joinableOnly: joinableOnly)
-        let client = self.clients.key(
-            ofPeer: context.remoteAddress, forwardedFor: request.headers[values: .xForwardedFor])
-        if let seconds = self.roomLists.spendUnlessInDebt(Double(list.readableBytes), key: client) {
-            throw APIError.tooManyRoomLists(retryAfterSeconds: seconds)
-        }
-        return JSONResponse.raw(list)
-    }
-
     /// The check stops a browser on a foreign page from opening a socket here. A browser
     /// always sends an `http(s)` (or `null`) `Origin`; it must be an allowed origin or this
     /// server itself (its host and port equal to the `Host` the request was sent to).
