@@ -68,7 +68,7 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "Lowest average rate, in bytes per second, of an HTTP answer still being sent after the grace period; a slower client is disconnected (0: no minimum).")
     var httpMinAnswerBytesPerSecond: Int = 4 * 1024
 
-    @Option(help: "Most open connections, HTTP and WebSocket; more wait to be accepted. Default: the open-file limit less 128.")
+    @Option(help: "Most open connections, HTTP and WebSocket; more wait to be accepted. Default: the open-file limit less 128, at least a quarter of it.")
     var maxConnections: Int?
 
     @Option(help: "Most open connections from one client address, loopback aside; more are closed at once (room sockets through a trusted proxy: 429). 0: no limit.")
