@@ -34,7 +34,9 @@ enum APIError: Error, Equatable {
     case originNotAllowed
     case upgradeRequired
     case storageFull
-    case storageFailure
+    /// The catch-all 500: any error the table has no entry for (``JSONErrorMiddleware``), a
+    /// failed store, an unreadable boss image.
+    case internalError
 
     var status: HTTPResponse.Status {
         switch self {
@@ -47,7 +49,7 @@ enum APIError: Error, Equatable {
         case .validation: .unprocessableContent
         case .storageBusy, .storageFull: .serviceUnavailable
         case .tooManyWrites, .tooManyConnections, .tooManyRoomLists: .tooManyRequests
-        case .storageFailure: .internalServerError
+        case .internalError: .internalServerError
         }
     }
 
@@ -72,7 +74,7 @@ enum APIError: Error, Equatable {
         case .originNotAllowed: .message("WebSocket origin not allowed")
         case .upgradeRequired: .message("This path takes WebSocket connections only")
         case .storageFull: .message("Storage full, nothing was saved")
-        case .storageFailure: .message("Internal server error")
+        case .internalError: .message("Internal server error")
         }
     }
 

@@ -26,7 +26,7 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             switch error {
             case .overloaded, .shuttingDown, .locked: return .storageBusy
             case .diskFull: return .storageFull
-            case .storageFailure: return .storageFailure
+            case .storageFailure: return .internalError
             }
         case let error as HTTPError:
             switch error.status {
@@ -39,7 +39,7 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             }
         default:
             logger.error("http.unexpected_error", metadata: ["error": "\(error)"])
-            return .storageFailure
+            return .internalError
         }
     }
 }

@@ -108,7 +108,7 @@ struct BossImages: Sendable {
         }
         guard info.size <= Self.maxImageBytes else {
             logger.error("boss_image.too_large", metadata: ["path": "\(path)", "bytes": "\(info.size)"])
-            throw APIError.storageFailure
+            throw APIError.internalError
         }
         let version = ImageCache.Version(info)
         do {
@@ -120,7 +120,7 @@ struct BossImages: Sendable {
             throw APIError.bossImageNotFound(index: index)  // removed since it was looked up
         } catch {
             logger.error("boss_image.unreadable", metadata: ["path": "\(path)", "error": "\(error)"])
-            throw Self.isOutOfFileDescriptors(error) ? APIError.storageBusy : APIError.storageFailure
+            throw Self.isOutOfFileDescriptors(error) ? APIError.storageBusy : APIError.internalError
         }
     }
 
