@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import Synchronization
 
 /// Connections counted by the client's IP address: those open at once, so that one machine
@@ -61,6 +62,21 @@ final class ConnectionsPerAddress: Sendable {
             guard self.openings.take(key: ip, now: now) else { return .refused(ip, .openedTooFast) }
             open[ip, default: 0] += 1
             return .counted(ip)
+        }
+    }
+
+    /// Admits `channel` under `key` as ``admit(key:now:)`` does, and releases a counted connection
+    /// when the channel closes; a refusal is logged. Returns whether the connection may stay.
+    func admit(_ channel: any Channel, key: String?, logger: Logger) -> Bool {
+        switch self.admit(key: key) {
+        case .uncounted:
+            return true
+        case .counted(let key):
+            channel.closeFuture.whenComplete { _ in self.release(key) }
+            return true
+        case .refused(let key, let refusal):
+            self.logRefusal(of: key, refusal, logger: logger)
+            return false
         }
     }
 

@@ -28,16 +28,10 @@ struct PerAddressLimitChannel<Base: ServerChildChannel>: ServerChildChannel {
     let clients: ClientAddressPolicy
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        switch self.connections.admit(key: self.clients.key(ofPeer: channel.remoteAddress)) {
-        case .refused(let ip, let refusal):
-            self.connections.logRefusal(of: ip, refusal, logger: logger)
+        let key = self.clients.key(ofPeer: channel.remoteAddress)
+        guard self.connections.admit(channel, key: key, logger: logger) else {
             channel.close(promise: nil)
             return channel.eventLoop.makeSucceededFuture(.refused(channel))
-        case .counted(let ip):
-            let connections = self.connections
-            channel.closeFuture.whenComplete { _ in connections.release(ip) }
-        case .uncounted:
-            break
         }
         return self.base.setup(channel: channel, logger: logger).map { .accepted($0) }
     }

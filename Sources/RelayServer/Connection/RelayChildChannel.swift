@@ -135,17 +135,7 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     private func admitForwardedClient(on channel: any Channel, _ head: HTTPRequestHead, logger: Logger) -> APIError? {
         guard self.clients.isTrustedProxy(channel.remoteAddress) else { return nil }
         let key = self.clients.key(ofPeer: channel.remoteAddress, forwardedFor: head.headers["X-Forwarded-For"])
-        switch self.connections.admit(key: key) {
-        case .uncounted:
-            return nil
-        case .counted(let ip):
-            let connections = self.connections
-            channel.closeFuture.whenComplete { _ in connections.release(ip) }
-            return nil
-        case .refused(let ip, let refusal):
-            self.connections.logRefusal(of: ip, refusal, logger: logger)
-            return .tooManyConnections
-        }
+        return self.connections.admit(channel, key: key, logger: logger) ? nil : .tooManyConnections
     }
 
     /// hummingbird's HTTP handling, kept out of line: inlined, its async frame would be part of
