@@ -1,3 +1,5 @@
+import HTTPTypes
+import Hummingbird
 import NIOCore
 
 /// Which peers are reverse proxies whose `X-Forwarded-For` names the client: uvicorn's
@@ -101,6 +103,11 @@ struct ClientAddressPolicy: Sendable {
         }
     }
 
+    /// The key an HTTP request is counted under: its peer's, or the client's its trusted proxy names.
+    func key(of request: Request, context: some RemoteAddressRequestContext) -> String? {
+        self.key(ofPeer: context.remoteAddress, forwardedFor: request.headers[values: .xForwardedFor])
+    }
+
     private func key(of address: ClientAddress) -> String? {
         self.countsLoopback || !address.isLoopback ? address.limitKey : nil
     }
@@ -137,6 +144,11 @@ struct ClientAddressPolicy: Sendable {
         }
         return first  // every hop a trusted proxy: the first was the client
     }
+}
+
+extension HTTPField.Name {
+    /// The client each proxy saw, appended hop by hop (``ClientAddressPolicy``).
+    static let xForwardedFor = Self("X-Forwarded-For")!
 }
 
 extension Substring {

@@ -1,4 +1,3 @@
-import HTTPTypes
 import Hummingbird
 
 /// Takes each write (any method but GET, HEAD and OPTIONS) from its client address's budget
@@ -17,17 +16,10 @@ struct WriteBudgetMiddleware<Context: RemoteAddressRequestContext>: RouterMiddle
         case .get, .head, .options: break
         default:
             guard self.writes.isLimiting else { break }
-            let key = self.clients.key(
-                ofPeer: context.remoteAddress, forwardedFor: request.headers[values: .xForwardedFor])
-            guard self.writes.take(key: key) else {
+            guard self.writes.take(key: self.clients.key(of: request, context: context)) else {
                 throw APIError.tooManyWrites(retryAfterSeconds: self.writes.retryAfterSeconds)
             }
         }
         return try await next(request, context)
     }
-}
-
-extension HTTPField.Name {
-    /// The client each proxy saw, appended hop by hop (``ClientAddressPolicy``).
-    static let xForwardedFor = Self("X-Forwarded-For")!
 }

@@ -21,8 +21,7 @@ struct RoomListRoutes {
 
     private func roomList(joinableOnly: Bool, for request: Request, _ context: RelayRequestContext) throws -> Response {
         let list = self.registry.roomList(joinableOnly: joinableOnly)
-        let client = self.clients.key(
-            ofPeer: context.remoteAddress, forwardedFor: request.headers[values: .xForwardedFor])
+        let client = self.clients.key(of: request, context: context)
         if let seconds = self.budget.spendUnlessInDebt(Double(list.readableBytes), key: client) {
             throw APIError.tooManyRoomLists(retryAfterSeconds: seconds)
         }
