@@ -32,10 +32,11 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
+    /// How long a request may take to arrive whole, from when the server begins to wait for it.
+    private let requestTimeout: TimeAmount
+    /// How an answer must keep moving.
     private let rules: AnswerTransfer.Rules
     private let logger: Logger
-    /// The HTTP timeout, for requests as for stalled answers.
-    private var timeout: TimeAmount { self.rules.stallTimeout }
     /// When the server began waiting for the request now due; nil while it answers one.
     private var waitingSince: NIODeadline?
     /// One timer per connection, firing at most once per timeout, not one per request: a
@@ -76,7 +77,8 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
     /// a trickle after it no more than this many bytes of credit.
     static let kernelUnsentBytes = 128 * 1024
 
-    init(rules: AnswerTransfer.Rules, logger: Logger) {
+    init(requestTimeout: TimeAmount, answers rules: AnswerTransfer.Rules, logger: Logger) {
+        self.requestTimeout = requestTimeout
         self.rules = rules
         self.logger = logger
     }
@@ -85,7 +87,7 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
         Self.limitKernelUnsentBytes(of: context.channel, to: Self.kernelUnsentBytes)
         let now = NIODeadline.now()
         self.waitingSince = now
-        self.scheduleCheck(context: context, at: now + self.timeout)
+        self.scheduleCheck(context: context, at: now + self.requestTimeout)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -265,12 +267,12 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
             let (handler, context) = (handler.value, context.value)
             let now = NIODeadline.now()
             guard let since = handler.waitingSince else {
-                return handler.scheduleCheck(context: context, at: now + handler.timeout)
+                return handler.scheduleCheck(context: context, at: now + handler.requestTimeout)
             }
-            if now >= since + handler.timeout {
+            if now >= since + handler.requestTimeout {
                 context.close(promise: nil)
             } else {
-                handler.scheduleCheck(context: context, at: since + handler.timeout)
+                handler.scheduleCheck(context: context, at: since + handler.requestTimeout)
             }
         }
     }

@@ -42,8 +42,10 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     /// backend's server (uvicorn's h11) allowed. NIO's default, 80 KiB, let one request's query or
     /// path cost the parsers ~5–130 ms; the game's heads are a few hundred bytes.
     static let maxRequestHeadBytes = 16 * 1024
-    /// How long a request may take to arrive, and how an answer must keep moving (``HTTPDeadlines``).
-    private let deadlines: AnswerTransfer.Rules
+    /// How long a request may take to arrive (``HTTPDeadlines``).
+    private let requestTimeout: TimeAmount
+    /// How an answer must keep moving (``HTTPDeadlines``); a stall is timed by the same HTTP timeout.
+    private let answerRules: AnswerTransfer.Rules
     /// Where a room socket through a trusted proxy is counted, at its upgrade.
     private let connections: ConnectionsPerAddress
     private let clients: ClientAddressPolicy
@@ -53,7 +55,8 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
         limits: HTTPLimits, connections: ConnectionsPerAddress, clients: ClientAddressPolicy
     ) {
         (self.connections, self.clients) = (connections, clients)
-        self.deadlines = AnswerTransfer.Rules(
+        self.requestTimeout = TimeAmount(limits.idleTimeout)
+        self.answerRules = AnswerTransfer.Rules(
             stallTimeout: TimeAmount(limits.idleTimeout), grace: TimeAmount(limits.slowAnswerGrace),
             minBytesPerSecond: limits.minAnswerBytesPerSecond)
         // No idle timeout of hummingbird's: it starts at an answer's last write and would close a
@@ -105,7 +108,7 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
             try channel.pipeline.syncOperations.addHandlers(
                 [
                     RequestHeadRules(), FirstRequestGuard(), BodyPartCoalescer(),
-                    HTTPDeadlines(rules: self.deadlines, logger: logger),
+                    HTTPDeadlines(requestTimeout: self.requestTimeout, answers: self.answerRules, logger: logger),
                 ],
                 position: .before(upgradeHandler))
             return Value(connection: connection, channel: channel)
