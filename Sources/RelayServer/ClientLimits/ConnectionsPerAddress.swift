@@ -56,12 +56,12 @@ final class ConnectionsPerAddress: Sendable {
     /// allowed open already, or has opened its budget's worth lately. A connection refused for
     /// the number open takes nothing from the budget.
     func admit(key: String?, now: ContinuousClock.Instant = .now) -> Admission {
-        guard let ip = key else { return .uncounted }
+        guard let key else { return .uncounted }
         return self.openByAddress.withLock { open in
-            guard open[ip, default: 0] < self.settings.maximum else { return .refused(ip, .tooManyOpen) }
-            guard self.openings.take(key: ip, now: now) else { return .refused(ip, .openedTooFast) }
-            open[ip, default: 0] += 1
-            return .counted(ip)
+            guard open[key, default: 0] < self.settings.maximum else { return .refused(key, .tooManyOpen) }
+            guard self.openings.take(key: key, now: now) else { return .refused(key, .openedTooFast) }
+            open[key, default: 0] += 1
+            return .counted(key)
         }
     }
 
@@ -80,30 +80,30 @@ final class ConnectionsPerAddress: Sendable {
         }
     }
 
-    /// Why ``admit(key:now:)`` would refuse a connection from `ip` now, if it would; it changes
+    /// Why ``admit(key:now:)`` would refuse a connection counted under `key` now, if it would; it changes
     /// nothing (``PerAddressAcceptFilter``).
-    func refusal(of ip: String, now: ContinuousClock.Instant = .now) -> Refusal? {
+    func refusal(of key: String, now: ContinuousClock.Instant = .now) -> Refusal? {
         self.openByAddress.withLock { open in
-            guard open[ip, default: 0] < self.settings.maximum else { return .tooManyOpen }
-            return self.openings.hasToken(key: ip, now: now) ? nil : .openedTooFast
+            guard open[key, default: 0] < self.settings.maximum else { return .tooManyOpen }
+            return self.openings.hasToken(key: key, now: now) ? nil : .openedTooFast
         }
     }
 
     /// A counted connection has closed.
-    func release(_ ip: String) {
+    func release(_ key: String) {
         self.openByAddress.withLock { open in
             // No entry is kept for an address without connections: the map's size is bounded by
             // the connections open, not by every address ever seen.
-            if let count = open[ip], count > 1 { open[ip] = count - 1 } else { open[ip] = nil }
+            if let count = open[key], count > 1 { open[key] = count - 1 } else { open[key] = nil }
         }
     }
 
     /// Logs a refusal: as a warning at most every 10 s (``shouldWarn(now:)``), else as debug.
-    func logRefusal(of ip: String, _ refusal: Refusal, logger: Logger) {
+    func logRefusal(of key: String, _ refusal: Refusal, logger: Logger) {
         logger.log(
             level: self.shouldWarn() ? .warning : .debug, "connections.per_address_limit",
             metadata: [
-                "client.address": "\(ip)", "connections.max_per_address": "\(self.settings.maximum)",
+                "client.address": "\(key)", "connections.max_per_address": "\(self.settings.maximum)",
                 "connections.new_per_second_per_address": "\(self.settings.openings.perSecond)",
                 "effect": "refused (\(refusal.option))",
             ])

@@ -24,8 +24,10 @@ final class PerAddressAcceptFilter: ChannelInboundHandler, Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let connection = Self.unwrapInboundIn(data)
-        if let ip = self.clients.key(ofPeer: connection.remoteAddress), let refusal = self.connections.refusal(of: ip) {
-            self.connections.logRefusal(of: ip, refusal, logger: self.logger)
+        if let key = self.clients.key(ofPeer: connection.remoteAddress),
+            let refusal = self.connections.refusal(of: key)
+        {
+            self.connections.logRefusal(of: key, refusal, logger: self.logger)
             connection.close(promise: nil)  // never registered: this only closes its socket
             return
         }

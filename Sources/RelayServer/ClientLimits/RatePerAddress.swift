@@ -68,8 +68,8 @@ final class RatePerAddress: Sendable {
     /// Takes a token from the budget of the client counted under `key` (``ClientAddressPolicy``;
     /// nil: not counted); false when it has none left.
     func take(key: String?, now: ContinuousClock.Instant = .now) -> Bool {
-        guard self.isLimiting, let ip = key else { return true }
-        return self.withBucket(of: ip, now: now) { $0.take(now: now) }
+        guard self.isLimiting, let key else { return true }
+        return self.withBucket(of: key, now: now) { $0.take(now: now) }
     }
 
     /// Spends `count` tokens from that budget, into debt if need be, unless it is in debt already:
@@ -77,8 +77,8 @@ final class RatePerAddress: Sendable {
     /// and, when refused, whole seconds until the address is out of debt (at least 1, a day at
     /// most): a `Retry-After` that is not too soon.
     func spendUnlessInDebt(_ count: Double, key: String?, now: ContinuousClock.Instant = .now) -> Int? {
-        guard self.isLimiting, let ip = key else { return nil }
-        return self.withBucket(of: ip, now: now) { bucket -> Int? in
+        guard self.isLimiting, let key else { return nil }
+        return self.withBucket(of: key, now: now) { bucket -> Int? in
             let wait = bucket.secondsUntilOutOfDebt(now: now)
             guard wait == 0 else { return Int(min(86_400, max(1, wait.rounded(.up)))) }
             bucket.spend(count, now: now)
@@ -86,33 +86,33 @@ final class RatePerAddress: Sendable {
         }
     }
 
-    /// Runs `body` on the bucket of `ip` (a full one for an address not in the table), under the lock.
+    /// Runs `body` on the bucket of `key` (a full one for an address not in the table), under the lock.
     private func withBucket<Result>(
-        of ip: String, now: ContinuousClock.Instant, _ body: (inout TokenBucket) -> Result
+        of key: String, now: ContinuousClock.Instant, _ body: (inout TokenBucket) -> Result
     ) -> Result {
         self.table.withLock { table in
-            if table.accounts[ip] == nil, table.accounts.count >= Self.sweepThreshold,
+            if table.accounts[key] == nil, table.accounts.count >= Self.sweepThreshold,
                 table.lastSweep.map({ now - $0 >= Self.sweepInterval }) ?? true
             {
                 self.sweep(&table, now: now)
             }
             var account =
-                table.accounts[ip]
+                table.accounts[key]
                 ?? Account(
                     bucket: TokenBucket(rate: self.settings.perSecond, burst: self.settings.burst, now: now),
                     lastTaken: now)
             let taken = body(&account.bucket)
             account.lastTaken = now
-            table.accounts[ip] = account
+            table.accounts[key] = account
             return taken
         }
     }
 
     /// Whether ``take(key:now:)`` would succeed now; it takes nothing.
     func hasToken(key: String?, now: ContinuousClock.Instant = .now) -> Bool {
-        guard self.isLimiting, let ip = key else { return true }
+        guard self.isLimiting, let key else { return true }
         return self.table.withLock { table in
-            guard var bucket = table.accounts[ip]?.bucket else { return true }  // a new address has its burst
+            guard var bucket = table.accounts[key]?.bucket else { return true }  // a new address has its burst
             return bucket.take(now: now)  // a copy
         }
     }
