@@ -131,7 +131,7 @@ enum ErrorDetail: Equatable {
 
 /// One entry of a 422 `detail` list, shaped and ordered like pydantic's: `type`, `loc`, `msg`,
 /// `input`, and `ctx` when the rule has parameters.
-struct ValidationIssue: Equatable, OrderedJSON {
+struct ValidationIssue: Equatable {
     let type: String
     /// Path to the offending value, e.g. `["body", "score"]` or `["query", "limit"]`.
     let loc: [LocationComponent]
@@ -141,13 +141,8 @@ struct ValidationIssue: Equatable, OrderedJSON {
     /// The rule's parameters, e.g. `["ge": 0]`; written with sorted keys, left out when empty.
     var ctx: [String: JSONValue] = [:]
 
-    func write(to writer: inout JSONWriter) {
-        var input = JSONWriter()
-        input.writeSorted(self.input)
-        self.write(to: &writer, input: input.buffer)
-    }
-
-    /// Writes the issue with `input` already written out (``JSONWriter/writeSorted(_:)``).
+    /// Writes the issue with `input` already written out (``JSONWriter/writeSorted(_:)``): an
+    /// ``ErrorBody`` writes an input several issues share once.
     func write(to writer: inout JSONWriter, input: ByteBuffer) {
         writer.writeFragment("{\"type\":")
         writer.writeString(self.type)
