@@ -31,8 +31,6 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case let error as HTTPError:
             switch error.status {
             case .notFound: return .notFound
-            case .contentTooLarge: return .bodyTooLarge(limit: 0)
-            case .methodNotAllowed: return .methodNotAllowed(allowed: [])  // not raised today: WrongMethodMiddleware names the methods
             default:
                 logger.debug("http.error", metadata: ["error": "\(error)"])
                 return .notFound
