@@ -30,7 +30,7 @@ final class BodyPartCoalescer: ChannelInboundHandler, RemovableChannelHandler {
         case .head(let head):
             self.flush(context: context)
             defer { self.isFirstHead = false }
-            if self.isFirstHead, head.headers.contains(name: "upgrade") {
+            if self.isFirstHead, head.asksToUpgrade {
                 context.fireChannelRead(data)
                 return context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
             }

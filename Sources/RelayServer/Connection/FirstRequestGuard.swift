@@ -26,7 +26,7 @@ final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
         guard case .head(var head) = self.unwrapInboundIn(data) else {
             return context.fireChannelRead(data)
         }
-        if head.headers.contains(name: "upgrade"), !Self.isWebSocketUpgrade(head) || RoomSocketRoutes.roomID(inPath: head.uri) == nil {
+        if head.asksToUpgrade, !Self.isWebSocketUpgrade(head) || RoomSocketRoutes.roomID(inPath: head.uri) == nil {
             head.headers.remove(name: "upgrade")
             // NIO's decoder took the request for an upgrade and reads no further request on this
             // connection: it ends after the answer.

@@ -105,7 +105,7 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
         switch self.unwrapInboundIn(data) {
         case .head(let head):
             defer { self.isFirstHead = false }
-            if self.isFirstHead, head.headers.contains(name: "upgrade") {
+            if self.isFirstHead, head.asksToUpgrade {
                 context.fireChannelRead(data)
                 return context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
             }

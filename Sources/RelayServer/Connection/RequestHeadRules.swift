@@ -60,7 +60,7 @@ final class RequestHeadRules: ChannelInboundHandler, RemovableChannelHandler {
         } else {
             context.fireChannelRead(data)
         }
-        if self.isFirstHead, head.headers.contains(name: "upgrade") {
+        if self.isFirstHead, head.asksToUpgrade {
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         }
     }
@@ -120,4 +120,10 @@ final class RequestHeadRules: ChannelInboundHandler, RemovableChannelHandler {
             "-._~%!$&'()*+,;=:[]".utf8.contains(byte)
         }
     }
+}
+
+extension HTTPRequestHead {
+    /// Whether the head carries `Upgrade`. On a connection's first head, the HTTP handlers before
+    /// NIO's upgrade handler leave the pipeline there: the connection may stop being HTTP.
+    var asksToUpgrade: Bool { self.headers.contains(name: "upgrade") }
 }
