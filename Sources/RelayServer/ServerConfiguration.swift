@@ -28,7 +28,7 @@ struct ServerConfiguration: Sendable {
     /// Who the per-address limits count: the peers whose `X-Forwarded-For` is believed
     /// (`--forwarded-allow-ips`, `FORWARDED_ALLOW_IPS`; default loopback).
     var clientAddresses = ClientAddressPolicy()
-    /// Request size and field bounds.
+    /// HTTP bounds: request sizes and fields, timeouts and answer rates, per-address budgets.
     var limits = HTTPLimits()
     /// Bounds of the WebSocket relay (rooms, players, rates, queues).
     var relay = RelayLimits()

@@ -1,4 +1,6 @@
-/// Bounds on what one HTTP request may ask of the server.
+/// Bounds on HTTP clients: what one request may ask (body size, field lengths, leaderboard
+/// length), how long a request may take to arrive and how fast an answer must be taken, and each
+/// client address's budgets of writes and room lists.
 struct HTTPLimits: Sendable {
     /// Request bodies past this size get 413 (default 16 KiB: a score is ~200 bytes).
     var maxBodyBytes = 16 * 1024
