@@ -29,6 +29,14 @@ enum LaxInteger {
         return Self.signedDigits(bytes[..<point])
     }
 
+    /// An integer from the path or query (`location`), or a 422 naming where it came from.
+    static func parse(_ text: String, at location: [LocationComponent]) throws(APIError) -> Int64 {
+        switch Self.parse(text) {
+        case .success(let value): return value
+        case .failure(let failure): throw .validation([.integer(failure, at: location, input: .string(text))])
+        }
+    }
+
     /// `[+-]digits`, where single underscores may separate digits.
     private static func signedDigits(_ bytes: ArraySlice<UInt8>) -> Result<Int64, Failure> {
         var digits = bytes

@@ -20,15 +20,6 @@ extension Parameters {
 }
 
 extension Request {
-    /// A 64-bit integer from the path or query, read as pydantic reads one (``LaxInteger``), or a
-    /// 422 naming where it came from.
-    static func integer(_ text: String, location: [LocationComponent]) throws(APIError) -> Int64 {
-        switch LaxInteger.parse(text) {
-        case .success(let value): return value
-        case .failure(let failure): throw .validation([.integer(failure, at: location, input: .string(text))])
-        }
-    }
-
     /// A query value as FastAPI reads a form-encoded query: `+` is a space (a browser's
     /// `URLSearchParams` writes spaces so), names are percent-decoded like values, the last of a
     /// repeated parameter wins, and a parameter without a value (`?limit=`, `?limit`) is `""`.

@@ -36,7 +36,7 @@ struct ScoreRoutes<Context: RequestContext> {
     private func leaderboard(_ request: Request) async throws -> Response {
         var limit = 10
         if let text = request.query("limit") {
-            let requested = try Request.integer(text, location: ["query", "limit"])
+            let requested = try LaxInteger.parse(text, at: ["query", "limit"])
             limit = Int(min(max(requested, 1), Int64(self.limits.maxLeaderboardLimit)))
         }
         let rows = try await self.store.leaderboard(limit: limit, gameMode: request.gameModeFilter)
@@ -51,7 +51,7 @@ struct ScoreRoutes<Context: RequestContext> {
     }
 
     private func rank(_ request: Request, score text: String) async throws -> Response {
-        let score = try Request.integer(text, location: ["path", "score"])
+        let score = try LaxInteger.parse(text, at: ["path", "score"])
         let rank = try await self.store.rank(of: score, gameMode: request.gameModeFilter)
         return JSONResponse.make(RankResponse(score: score, rank: rank))
     }
