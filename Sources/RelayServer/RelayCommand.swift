@@ -225,10 +225,22 @@ struct RelayCommand: AsyncParsableCommand {
         let providedKey = environment["API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         var configuration = ServerConfiguration(apiKey: providedKey ?? generateAPIKey(), dataDirectory: dataDirectory)
         configuration.apiKeyWasGenerated = providedKey == nil
+        try self.applyServing(to: &configuration, environment: environment)
+        try self.applyHTTPLimits(to: &configuration, environment: environment, openFileLimit: openFileLimit)
+        configuration.persistence = try self.persistence(in: dataDirectory)
+        self.applyRelayLimits(to: &configuration.relay)
+        self.applyPlugins(to: &configuration, environment: environment)
+        return configuration
+    }
+
+    /// Where the server listens, its boss images, and the browser origins it answers.
+    private func applyServing(to configuration: inout ServerConfiguration, environment: [String: String]) throws {
         configuration.host = self.host ?? environment["HOST"] ?? configuration.host
         if let port = try self.port ?? environment["PORT"].map({ text in
             // A typo must not start the server on another port than the operator meant.
-            guard let port = Int(text) else { throw ValidationError("PORT must be an integer 0…65535, not '\(text)'") }
+            guard let port = Int(text) else {
+                throw ValidationError("PORT must be an integer 0…65535, not '\(text)'")
+            }
             return port
         }) {
             configuration.port = port
@@ -244,12 +256,19 @@ struct RelayCommand: AsyncParsableCommand {
             throw ValidationError("ALLOW_ALL_ORIGINS must be true or false, not '\(text)'")
         }
         configuration.cors = CORSPolicy(environment: environment)
+    }
+
+    /// The connection caps, the per-address limits and whom they count, and the HTTP bounds.
+    private func applyHTTPLimits(
+        to configuration: inout ServerConfiguration, environment: [String: String], openFileLimit: Int?
+    ) throws {
         configuration.maxConnections =
             self.maxConnections ?? openFileLimit.map(ConnectionCap.defaultMaximum(openFileLimit:))
-        configuration.connectionsPerAddress.maximum = self.maxConnectionsPerAddress > 0 ? self.maxConnectionsPerAddress : .max
+        configuration.connectionsPerAddress.maximum =
+            self.maxConnectionsPerAddress > 0 ? self.maxConnectionsPerAddress : .max
         configuration.connectionsPerAddress.openings = .connections(perSecond: self.newConnectionsPerSecondPerAddress)
         configuration.limits.maxBodyBytes = self.maxBodyBytes
-        configuration.limits.writesPerAddress = RatePerAddress.Settings.writes(perSecond: self.writesPerSecondPerAddress)
+        configuration.limits.writesPerAddress = .writes(perSecond: self.writesPerSecondPerAddress)
         if let proxies = self.forwardedAllowIps ?? environment["FORWARDED_ALLOW_IPS"] {
             do {
                 configuration.clientAddresses.trustedProxies = try TrustedProxies(parsing: proxies)
@@ -260,30 +279,14 @@ struct RelayCommand: AsyncParsableCommand {
         configuration.limits.idleTimeout = .seconds(self.httpIdleTimeoutSeconds)
         configuration.limits.slowAnswerGrace = .seconds(self.httpAnswerGraceSeconds)
         configuration.limits.minAnswerBytesPerSecond = self.httpMinAnswerBytesPerSecond
+    }
+
+    /// The SQLite store in `dataDirectory`, batched and synchronous as asked.
+    private func persistence(in dataDirectory: String) throws -> PersistenceConfiguration {
         guard let synchronous = PersistenceConfiguration.SynchronousMode(rawValue: self.sync.uppercased()) else {
             throw ValidationError("--sync must be normal or full")
         }
-        configuration.relay.maxPlayersPerRoom = self.maxPlayersPerRoom
-        configuration.relay.maxRooms = self.maxRooms
-        configuration.relay.reconnectWindow = .seconds(self.reconnectWindowSeconds)
-        configuration.relay.messagesPerSecond = Double(self.messagesPerSecond)
-        configuration.relay.messageBurst = Double(self.messagesPerSecond * 2)
-        configuration.relay.floodCloseThreshold = self.messagesPerSecond * 10
-        configuration.relay.stateMessagesPerSecond = Double(self.stateMessagesPerSecond)
-        configuration.relay.stateMessageBurst = Double(self.stateMessagesPerSecond * 2)
-        configuration.relay.stateFloodCloseThreshold = self.stateMessagesPerSecond * 10
-        configuration.relay.inboundBytesPerSecond = self.inboundBytesPerSecond
-        configuration.relay.inboundByteBurst = self.inboundBytesPerSecond / 4
-        configuration.relay.maxFrameBytes = self.maxFrameBytes
-        configuration.relay.outboundQueueFrames = self.outboundQueueFrames
-        configuration.relay.outboundQueueBytes = self.outboundQueueBytes
-        configuration.relay.maxChatLength = self.maxChatLength
-        configuration.relay.pingInterval = .seconds(self.pingIntervalSeconds)
-        configuration.pluginsDirectory = self.pluginsDir ?? environment["PLUGINS_DIR"] ?? configuration.pluginsDirectory
-        configuration.plugins = self.plugin.map { PluginExecutable(path: $0) }
-        configuration.pluginSettings.requestTimeout = .milliseconds(self.pluginTimeoutMs)
-        configuration.pluginSettings.startupTimeout = .seconds(self.pluginStartupTimeoutSeconds)
-        configuration.persistence = PersistenceConfiguration(
+        return PersistenceConfiguration(
             databasePath: ServerConfiguration.databasePath(in: dataDirectory),
             maxBatchSize: self.batchSize,
             flushInterval: .milliseconds(self.batchWindowMs),
@@ -291,6 +294,33 @@ struct RelayCommand: AsyncParsableCommand {
             synchronous: synchronous,
             gameModesInMemory: self.gameModesInMemory
         )
-        return configuration
+    }
+
+    /// Rooms, message rates and queues of the relay; bursts and flood thresholds follow the rates.
+    private func applyRelayLimits(to relay: inout RelayLimits) {
+        relay.maxPlayersPerRoom = self.maxPlayersPerRoom
+        relay.maxRooms = self.maxRooms
+        relay.reconnectWindow = .seconds(self.reconnectWindowSeconds)
+        relay.messagesPerSecond = Double(self.messagesPerSecond)
+        relay.messageBurst = Double(self.messagesPerSecond * 2)
+        relay.floodCloseThreshold = self.messagesPerSecond * 10
+        relay.stateMessagesPerSecond = Double(self.stateMessagesPerSecond)
+        relay.stateMessageBurst = Double(self.stateMessagesPerSecond * 2)
+        relay.stateFloodCloseThreshold = self.stateMessagesPerSecond * 10
+        relay.inboundBytesPerSecond = self.inboundBytesPerSecond
+        relay.inboundByteBurst = self.inboundBytesPerSecond / 4
+        relay.maxFrameBytes = self.maxFrameBytes
+        relay.outboundQueueFrames = self.outboundQueueFrames
+        relay.outboundQueueBytes = self.outboundQueueBytes
+        relay.maxChatLength = self.maxChatLength
+        relay.pingInterval = .seconds(self.pingIntervalSeconds)
+    }
+
+    /// The plugin folder, the plugins named one by one, and their timeouts.
+    private func applyPlugins(to configuration: inout ServerConfiguration, environment: [String: String]) {
+        configuration.pluginsDirectory = self.pluginsDir ?? environment["PLUGINS_DIR"] ?? configuration.pluginsDirectory
+        configuration.plugins = self.plugin.map { PluginExecutable(path: $0) }
+        configuration.pluginSettings.requestTimeout = .milliseconds(self.pluginTimeoutMs)
+        configuration.pluginSettings.startupTimeout = .seconds(self.pluginStartupTimeoutSeconds)
     }
 }
