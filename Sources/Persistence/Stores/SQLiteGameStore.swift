@@ -40,14 +40,7 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
     /// - Throws: ``StoreOpeningError`` with a message fit for an operator.
     public static func open(_ configuration: PersistenceConfiguration, logger: Logger) async throws -> SQLiteGameStore {
         let path = configuration.databasePath
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty {
-            do {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            } catch {
-                throw StoreOpeningError(path: path, reason: "cannot create directory \(directory)")
-            }
-        }
+        try self.createDirectory(of: path)
         let threads = MultiThreadedEventLoopGroup(numberOfThreads: 1 + configuration.readerCount)
         let loops = Array(threads.makeIterator())
         do {
@@ -61,43 +54,16 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
                 rankIndex: rankIndex, leaderboards: leaderboards, configuration: configuration, logger: logger
             )
             let migratedFrom = try await writer.prepareDatabase()
-            var readers: [SQLiteReader] = []
-            for loop in loops.dropFirst() {
-                let reader = SQLiteReader(connection: try SQLiteConnection(path: path, readOnly: true), eventLoop: loop)
-                try await reader.prepareQueries()
-                readers.append(reader)
-            }
-            // One scan of the table feeds both indexes; only the leaderboards' rows are read in full.
-            let scan = try await readers[0].scanScores()
-            if !scan.nonIntegerScores.isEmpty {
-                try await writer.storeScoresAsIntegers(scan.nonIntegerScores)
-                logger.warning(
-                    "persistence.scores.stored_as_integers",
-                    metadata: ["count": "\(scan.nonIntegerScores.count)", "first.id": "\(scan.nonIntegerScores[0].id)"])
-            }
-            let scoresByMode = scan.positionsByMode
-            modes.load(rowCounts: scoresByMode.mapValues(\.count))
-            if modes.hasOverflowed {
-                await writer.createModeIndex()
-                logger.warning(
-                    "persistence.game_modes.overflow",
-                    metadata: [
-                        "game_modes": "\(scoresByMode.count)", "game_modes.in_memory": "\(modes.capacity)",
-                        "hint": "raise --game-modes-in-memory",
-                    ])
-            } else {
-                try await writer.dropModeIndex()
-            }
-            rankIndex.load(scoresByMode.mapValues { $0.map(\.score) })
-            let leaderboardRowIDs = LeaderboardIndex.rowIDsToLoad(
-                from: scoresByMode, length: leaderboards.length, modes: modes)
-            leaderboards.load(try await readers[0].scores(withIDs: leaderboardRowIDs))
+            let readers = try await self.openReaders(of: path, on: loops.dropFirst())
+            let gameModes = try await self.loadMemory(
+                from: readers[0], writer: writer, modes: modes, rankIndex: rankIndex, leaderboards: leaderboards,
+                logger: logger)
             logger.info(
                 "persistence.opened",
                 metadata: [
                     "db.path": "\(path)", "db.schema.from": "\(migratedFrom)",
                     "db.schema.version": "\(migrations.count)", "db.readers": "\(readers.count)",
-                    "db.game_modes": "\(scoresByMode.count)",
+                    "db.game_modes": "\(gameModes)",
                 ]
             )
             return SQLiteGameStore(
@@ -108,6 +74,65 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
             try? await threads.shutdownGracefully()
             throw StoreOpeningError(path: path, reason: error.isCorrupt ? "not a valid SQLite database" : error.message)
         }
+    }
+
+    /// Creates the folder the database file goes in, if it has one.
+    private static func createDirectory(of path: String) throws(StoreOpeningError) {
+        let directory = (path as NSString).deletingLastPathComponent
+        guard !directory.isEmpty else { return }
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw StoreOpeningError(path: path, reason: "cannot create directory \(directory)")
+        }
+    }
+
+    /// One read-only connection per loop, its queries prepared (a table the file lacks fails here).
+    private static func openReaders(
+        of path: String, on loops: ArraySlice<any EventLoop>
+    ) async throws(SQLiteError) -> [SQLiteReader] {
+        var readers: [SQLiteReader] = []
+        for loop in loops {
+            let reader = SQLiteReader(connection: try SQLiteConnection(path: path, readOnly: true), eventLoop: loop)
+            try await reader.prepareQueries()
+            readers.append(reader)
+        }
+        return readers
+    }
+
+    /// Fills the rank index and the leaderboards from the table, storing any non-integer score as
+    /// an integer first, and makes or drops the mode index as the modes overflow memory or not.
+    /// - Returns: how many game modes the table holds.
+    private static func loadMemory(
+        from reader: SQLiteReader, writer: BatchingWriter, modes: GameModesInMemory, rankIndex: RankIndex,
+        leaderboards: LeaderboardIndex, logger: Logger
+    ) async throws(SQLiteError) -> Int {
+        // One scan of the table feeds both indexes; only the leaderboards' rows are read in full.
+        let scan = try await reader.scanScores()
+        if !scan.nonIntegerScores.isEmpty {
+            try await writer.storeScoresAsIntegers(scan.nonIntegerScores)
+            logger.warning(
+                "persistence.scores.stored_as_integers",
+                metadata: ["count": "\(scan.nonIntegerScores.count)", "first.id": "\(scan.nonIntegerScores[0].id)"])
+        }
+        let scoresByMode = scan.positionsByMode
+        modes.load(rowCounts: scoresByMode.mapValues(\.count))
+        if modes.hasOverflowed {
+            await writer.createModeIndex()
+            logger.warning(
+                "persistence.game_modes.overflow",
+                metadata: [
+                    "game_modes": "\(scoresByMode.count)", "game_modes.in_memory": "\(modes.capacity)",
+                    "hint": "raise --game-modes-in-memory",
+                ])
+        } else {
+            try await writer.dropModeIndex()
+        }
+        rankIndex.load(scoresByMode.mapValues { $0.map(\.score) })
+        let leaderboardRowIDs = LeaderboardIndex.rowIDsToLoad(
+            from: scoresByMode, length: leaderboards.length, modes: modes)
+        leaderboards.load(try await reader.scores(withIDs: leaderboardRowIDs))
+        return scoresByMode.count
     }
 
     // MARK: Service
