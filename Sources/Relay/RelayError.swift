@@ -16,6 +16,7 @@ public struct RelayError: Error, Equatable, Sendable {
         RelayError(code: "invalid_json", message: "Message is not valid JSON: \(reason) at byte \(offset)")
     }
     /// Well-formed JSON whose string is not Unicode text (`"\ud800"`): it could not be relayed.
+    /// `offset` is where the parser stopped, just after the escape, as for ``invalidJSON(_:atByte:)``.
     public static func loneSurrogate(atByte offset: Int) -> RelayError {
         RelayError(
             code: "invalid_field", message: "Strings must be valid Unicode: a lone surrogate escape at byte \(offset)")
@@ -61,8 +62,8 @@ public struct RelayError: Error, Equatable, Sendable {
     }
 }
 
-/// WebSocket close codes the relay sends other than NIO's named ones (1009 too big, 1001 going
-/// away, …): its own 4000-range codes, and 1008 for flooding.
+/// WebSocket close codes the relay sends as numbers rather than NIO's named ones (1009 too big,
+/// 1001 going away, …): its own 4000-range codes, and 1008 for flooding.
 public enum RelayCloseCode {
     /// The client fell too far behind reading its messages; it may reconnect.
     public static let slowConsumer: UInt16 = 4000

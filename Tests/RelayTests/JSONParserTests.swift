@@ -139,6 +139,11 @@ struct JSONParserTests {
         #expect(failure.isLoneSurrogate)
     }
 
+    @Test func otherFailuresAreNotLoneSurrogates() throws {
+        let failure = try #require(throws: JSONParser.Failure.self) { try JSONParser.parse(#""\uZZZZ""#) }
+        #expect(!failure.isLoneSurrogate)
+    }
+
     @Test func refusesControlCharactersInStrings() {
         #expect(refuses("\"a\nb\""))
         #expect(refuses("\"a\tb\""))

@@ -68,7 +68,7 @@ public struct RelayLimits: Sendable {
     public var maxPlayersPerRoom = 8
     /// Live rooms on this server (default 10,000).
     public var maxRooms = 10_000
-    /// Chat message length in characters (default 500).
+    /// Chat message length in Unicode code points (default 500).
     public var maxChatLength = 500
     /// `player_name` length in Unicode code points (default 32).
     public var maxNameLength = 32

@@ -23,8 +23,8 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     enum Connection: Sendable {
         case webSocket(RoomSocket)
         case http(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
-        /// It asked for a room socket the server refuses (a foreign Origin, or a proxied client with
-        /// the most connections allowed), with why. (Indirect: the connection's task holds this
+        /// It asked for a room socket the server refuses (a foreign Origin, or a proxied client over
+        /// its per-address connection limit or opening rate), with why. (Indirect: the connection's task holds this
         /// value for its whole life; a WebSocket need not pay for it.)
         indirect case refusedUpgrade(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, APIError)
     }
@@ -193,7 +193,7 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     }
 
     /// Answers a refused upgrade as the API answers errors (JSON `detail`, the security headers:
-    /// 403 for a foreign Origin, 429 for a proxied client with too many connections) and closes the
+    /// 403 for a foreign Origin, 429 for a proxied client over its connection limit or rate) and closes the
     /// connection. Written here, not by the router: NIO hands on a refused upgrade's request
     /// without its head. (Upgrades on other paths do not get here: ``FirstRequestGuard`` has them
     /// served as plain requests.)
