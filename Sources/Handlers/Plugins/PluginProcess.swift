@@ -225,6 +225,16 @@ public final class PluginProcess: Sendable {
         }
         defer { helloDeadline.cancel() }
 
+        await self.spawnUntilExit(input: input, killRequests: killRequests, kill: kill)
+        self.endIncarnation(input)
+        self.readiness.fail(PluginStartupError(plugin: self.executable, reason: "exited before its hello"))
+    }
+
+    /// Runs the executable and serves it until it exits. A file still open for writing is tried
+    /// again within the start-up timeout; any other failure to start fails the start.
+    private func spawnUntilExit(
+        input: PluginInput, killRequests: AsyncStream<Void>, kill: AsyncStream<Void>.Continuation
+    ) async {
         var options = PlatformOptions()
         // Its own session: a Ctrl-C at the server's terminal reaches the server, which then
         // stops its plugins in order, instead of killing them all at once.
@@ -263,8 +273,6 @@ public final class PluginProcess: Sendable {
             }
             break
         }
-        self.endIncarnation(input)
-        self.readiness.fail(PluginStartupError(plugin: self.executable, reason: "exited before its hello"))
     }
 
     /// Takes a hello: the first one fixes the plugin's types, a restart must repeat them.

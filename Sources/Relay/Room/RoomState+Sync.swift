@@ -19,18 +19,45 @@ extension RoomState {
         guard budget.take(now: now) else { throw .rateLimited }
         self.retireDeadEnemies(now: now)
         // Staged, and applied only once every entity is known to fit: a refused sync changes nothing.
-        var staged: [String: TrackedEnemy] = [:]
-        var stagedOrder: [String] = []
+        let staged = try self.stage(enemies: enemies, now: now)
+        let stagedCoins = try self.stage(coins: coins)
+        let coinsAfter = min(self.limits.maxEntitiesPerRoom, self.coins.count + stagedCoins.count)
+        // Living enemies it adds pay for their drops as spawned ones do (``spawnEnemy(_:by:now:)``).
+        var drops = self.currentDropBudget(now: now)
+        guard staged.addedRewards == 0 || drops.timeUntilOutOfDebt(now: now) == .zero else { throw .rateLimited }
+        try self.takeEntityBudget(listing: self.enemies.count + staged.added + coinsAfter, now: now)
+        if staged.addedRewards > 0 {
+            drops.spend(Double(staged.addedRewards), now: now)
+            self.dropBudget = drops
+        }
+        for id in staged.order { self.enemies[id] = staged.byID[id] }
+        for coin in stagedCoins { self.track(coin: coin.fields, id: coin.id) }
+        return (self.enemies.values.map { .object($0.fields) }, self.coins.values.map { .object($0) })
+    }
+
+    /// A sync's enemies as they would be once merged, not yet applied.
+    private struct StagedEnemies {
+        var byID: [String: TrackedEnemy] = [:]
+        /// The order to apply them in: as the sync first lists each.
+        var order: [String] = []
+        /// Enemies the room did not know.
         var added = 0
-        var addedRewards = 0  // the coins the living enemies this sync adds will drop
+        /// The coins the living enemies it adds will drop.
+        var addedRewards = 0
+    }
+
+    /// The enemies a sync lists, merged into those the room knows: the dead and the departed stay
+    /// as they are, and new ones are added while the room has space for them.
+    private func stage(enemies: [JSONValue], now: ContinuousClock.Instant) throws(RelayError) -> StagedEnemies {
+        var staged = StagedEnemies()
         for case .object(let reported) in enemies {
             guard let id = reported["enemy_id"]?.stringValue, !self.departedEnemies.contains(id) else { continue }
             try Self.checkID(id, field: "enemies.enemy_id")
-            if let known = staged[id] ?? self.enemies[id] {
+            if let known = staged.byID[id] ?? self.enemies[id] {
                 guard known.isAlive else { continue }  // the dead stay as they died
-                if staged[id] == nil { stagedOrder.append(id) }
-                staged[id] = try self.merged(known, with: reported, now: now)
-            } else if self.enemies.count + added < self.limits.maxEntitiesPerRoom {
+                if staged.byID[id] == nil { staged.order.append(id) }
+                staged.byID[id] = try self.merged(known, with: reported, now: now)
+            } else if self.enemies.count + staged.added < self.limits.maxEntitiesPerRoom {
                 var fields = reported
                 let reward = reported["coin_reward"] ?? reported["coinReward"]
                 fields["coin_reward"] = .integer(Int64(Self.clampedReward(reward, limit: self.limits.maxCoinReward)))
@@ -40,32 +67,26 @@ extension RoomState {
                 }
                 try self.checkEnemySize(fields)
                 if diedAt == nil {
-                    addedRewards += Self.clampedReward(fields["coin_reward"], limit: self.limits.maxCoinReward)
+                    staged.addedRewards += Self.clampedReward(fields["coin_reward"], limit: self.limits.maxCoinReward)
                 }
-                staged[id] = TrackedEnemy(fields: fields, diedAt: diedAt)
-                stagedOrder.append(id)
-                added += 1
+                staged.byID[id] = TrackedEnemy(fields: fields, diedAt: diedAt)
+                staged.order.append(id)
+                staged.added += 1
             }
         }
-        var stagedCoins: [(id: String, fields: [String: JSONValue])] = []
+        return staged
+    }
+
+    /// The coins a sync lists, each checked, not yet tracked.
+    private func stage(coins: [JSONValue]) throws(RelayError) -> [(id: String, fields: [String: JSONValue])] {
+        var staged: [(id: String, fields: [String: JSONValue])] = []
         for case .object(let reported) in coins {
             guard let id = reported["coin_id"]?.stringValue else { continue }
             try Self.checkID(id, field: "coins.coin_id")
             try self.checkSize(of: reported, kind: "coin")
-            stagedCoins.append((id, reported))
+            staged.append((id, reported))
         }
-        let coinsAfter = min(self.limits.maxEntitiesPerRoom, self.coins.count + stagedCoins.count)
-        // Living enemies it adds pay for their drops as spawned ones do (``spawnEnemy(_:by:now:)``).
-        var drops = self.currentDropBudget(now: now)
-        guard addedRewards == 0 || drops.timeUntilOutOfDebt(now: now) == .zero else { throw .rateLimited }
-        try self.takeEntityBudget(listing: self.enemies.count + added + coinsAfter, now: now)
-        if addedRewards > 0 {
-            drops.spend(Double(addedRewards), now: now)
-            self.dropBudget = drops
-        }
-        for id in stagedOrder { self.enemies[id] = staged[id] }
-        for coin in stagedCoins { self.track(coin: coin.fields, id: coin.id) }
-        return (self.enemies.values.map { .object($0.fields) }, self.coins.values.map { .object($0) })
+        return staged
     }
 
     /// Entities a room may write out in bulk per second, on average: listed in `entities_sync`
