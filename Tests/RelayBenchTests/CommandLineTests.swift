@@ -68,6 +68,30 @@ struct CommandLineTests {
         }
     }
 
+    @Test("A refused room count names the option it came from")
+    func roomOptionNames() {
+        for (arguments, option) in [
+            (["ws://127.0.0.1:8000", "--rooms", "30000"], "--rooms"),
+            (["step", "ws://127.0.0.1:8000", "--max-rooms", "30000"], "--max-rooms"),
+            (["step", "ws://127.0.0.1:8000", "--start-rooms", "0"], "--start-rooms"),
+        ] {
+            do {
+                _ = try RelayBenchCommand.parseAsRoot(arguments)
+                Issue.record("\(arguments) was accepted")
+            } catch {
+                #expect(RelayBenchCommand.message(for: error) == "\(option) must be 1…20000", "\(arguments)")
+            }
+        }
+    }
+
+    @Test("slow-consumer sends the state message asked for")
+    func slowConsumerMessage() throws {
+        let command = try #require(
+            try RelayBenchCommand.parseAsRoot(["slow-consumer", "ws://127.0.0.1:8000", "--message", "enemy-state"])
+                as? SlowConsumerCommand)
+        #expect(try command.scenario().message == .enemyState)
+    }
+
     @Test("Durations read as seconds, milliseconds or minutes")
     func durations() {
         #expect(DurationOption.seconds("30s") == 30)

@@ -11,7 +11,9 @@ public struct RelayBenchCommand: AsyncParsableCommand {
             Every scenario opens rooms through the real protocol (create_room with max_players,
             then join_room with the code) and prints a table at the end (--json for machines).
             Latency is from a sender's send to each room-mate's receipt of the matching
-            player_state_update (HDR histogram, corrected for coordinated omission).
+            state relay, player_state_update or enemy_state_update (HDR histogram, corrected for
+            coordinated omission); join-storm's is from each connection's scheduled arrival to its
+            room_created or room_joined.
             Pin the server and the benchmark to different cores, e.g.
               taskset -c 1 relay --port 8124 &
               taskset -c 0 relay-bench ws://127.0.0.1:8124 --server-pid $!
@@ -32,8 +34,12 @@ enum OptionBounds {
     static let players = 2...64
     static let hertz = 0.1...240.0
 
-    static func check(rooms: Int? = nil, players: Int? = nil, hertz: Double? = nil, padding: Int? = nil) throws {
-        if let rooms, !Self.rooms.contains(rooms) { throw ValidationError("--rooms must be 1…20000") }
+    /// Checks each value given; `roomsOption` names the option the room count came from.
+    static func check(
+        rooms: Int? = nil, roomsOption: String = "--rooms", players: Int? = nil, hertz: Double? = nil,
+        padding: Int? = nil
+    ) throws {
+        if let rooms, !Self.rooms.contains(rooms) { throw ValidationError("\(roomsOption) must be 1…20000") }
         if let players, !Self.players.contains(players) { throw ValidationError("--players must be 2…64") }
         if let hertz, !Self.hertz.contains(hertz) { throw ValidationError("--hz must be in 0.1…240") }
         if let padding, !(0...60_000).contains(padding) { throw ValidationError("--payload-bytes must be 0…60000") }

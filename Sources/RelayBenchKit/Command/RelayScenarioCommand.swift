@@ -2,7 +2,7 @@ import ArgumentParser
 
 extension StateMessage: ExpressibleByArgument {}
 
-/// Rooms × players × rate, for `relay` and `fanout` (which differ only in their defaults).
+/// Rooms × players × rate, for `relay`, `fanout` and `slow-consumer` (which differ in their defaults).
 struct RoomLoadOptions: ParsableArguments {
     @Option(help: "Rooms to open (default: relay 100, fanout and slow-consumer 50).")
     var rooms: Int?
@@ -10,13 +10,13 @@ struct RoomLoadOptions: ParsableArguments {
     @Option(help: "Players per room, sent as max_players in create_room (default: relay 2, slow-consumer 4, fanout 8).")
     var players: Int?
 
-    @Option(help: "player_state messages per second per player.")
+    @Option(help: "State messages (--message) per second per player.")
     var hz: Double = 30
 
     @Option(help: "Measurement length, e.g. 30s or 2m (default: 10s; slow-consumer: 15s per phase).")
     var duration: String?
 
-    @Option(help: "Extra bytes of padding in each player_state (default: 0; slow-consumer: 4000).")
+    @Option(help: "Extra bytes of padding in each state message (default: 0; slow-consumer: 4000).")
     var payloadBytes: Int?
 
     @Option(help: "The state relay every player sends: player-state, or enemy-state (for an enemy the room does not know, as the game's host sends 20 times a second per enemy it tracks).")

@@ -13,7 +13,8 @@ struct SlowConsumerCommand: AsyncParsableCommand {
             and are never a room's creator. After the second window the load goes on (unmeasured) \
             until the server has dropped every slow player or 5 s pass; then they read again, \
             which shows whether their connection had ended and with which close code (relay: \
-            4000 once --outbound-queue-frames overflow, then a hang-up after a 1 s grace).
+            4000 once its outbound queue overflows, --outbound-queue-bytes (1 MiB: ~250 of the default \
+            4,000-byte messages) or --outbound-queue-frames, then a hang-up after a 1 s grace).
             """
     )
 
@@ -34,12 +35,15 @@ struct SlowConsumerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        self.common.emit(try await self.scenario().run(in: try self.common.context()))
+    }
+
+    func scenario() throws -> SlowConsumerScenario {
         let load = try self.load.scenario(
             name: "slow-consumer", defaultRooms: 50, defaultPlayers: 4, defaultDuration: "15s", defaultPadding: 4_000)
-        let scenario = SlowConsumerScenario(
+        return SlowConsumerScenario(
             rooms: load.rooms, players: load.players, slowPercent: self.slowPercent, hertz: load.hertz,
-            seconds: load.seconds, paddingBytes: load.paddingBytes, slowReceiveBufferBytes: self.slowReceiveBuffer,
-            setupConcurrency: load.setupConcurrency)
-        self.common.emit(try await scenario.run(in: try self.common.context()))
+            seconds: load.seconds, paddingBytes: load.paddingBytes, message: load.message,
+            slowReceiveBufferBytes: self.slowReceiveBuffer, setupConcurrency: load.setupConcurrency)
     }
 }

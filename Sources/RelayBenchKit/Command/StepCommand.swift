@@ -40,8 +40,10 @@ struct StepCommand: AsyncParsableCommand {
     var payloadBytes = 0
 
     func validate() throws {
-        try OptionBounds.check(rooms: self.maxRooms, players: self.players, hertz: self.hz, padding: self.payloadBytes)
-        try OptionBounds.check(rooms: self.startRooms)
+        try OptionBounds.check(
+            rooms: self.maxRooms, roomsOption: "--max-rooms", players: self.players, hertz: self.hz,
+            padding: self.payloadBytes)
+        try OptionBounds.check(rooms: self.startRooms, roomsOption: "--start-rooms")
         guard self.step >= 0 else { throw ValidationError("--step must be ≥ 0") }
         guard self.startRooms <= self.maxRooms else {
             throw ValidationError("--start-rooms must not exceed --max-rooms")

@@ -34,9 +34,7 @@ struct SlowConsumerReport: ScenarioReport, Equatable {
             "setup       \(self.setup.players) players in \(Format.fixed(self.setup.seconds, 2)) s; rooms ready "
                 + "\(self.setup.roomsReady), failed \(self.setup.roomsFailed)",
         ]
-        for (reason, count) in self.setup.failures.sorted(by: { $0.value > $1.value }) {
-            lines.append("            \(count) × \(reason)")
-        }
+        lines += Format.failureLines(self.setup.failures)
         for (name, window) in [("everyone reads ", self.baseline), ("slow stop      ", self.stalled)] {
             lines.append("\(name) \(Format.messages(window.latency))")
             lines.append("  latency ms    \(Format.percentiles(window.latency))")
@@ -64,7 +62,7 @@ struct SlowConsumerReport: ScenarioReport, Equatable {
             lines.append(
                 "note        \(self.slowStillOpen) slow players were never dropped: the server's kernel send buffer "
                     + "(hundreds of KB on loopback) fills before its queue does; raise --payload-bytes or --duration, "
-                    + "or start the server with a smaller --outbound-queue-frames")
+                    + "or start the server with a smaller --outbound-queue-bytes or --outbound-queue-frames")
         }
         if let start = self.serverStartResidentBytes, let end = self.serverAfterStallResidentBytes {
             lines.append(

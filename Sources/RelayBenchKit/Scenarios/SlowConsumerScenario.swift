@@ -11,6 +11,8 @@ struct SlowConsumerScenario: Sendable {
     /// Length of each of the two windows.
     var seconds: Double
     var paddingBytes = 0
+    /// The state relay every sending player sends.
+    var message = StateMessage.playerState
     /// `SO_RCVBUF` of the slow players, so the server's queue rather than the kernel holds
     /// what they do not read (the kernel doubles it).
     var slowReceiveBufferBytes = 4_096
@@ -46,21 +48,23 @@ struct SlowConsumerScenario: Sendable {
 
         context.say("baseline: everyone reads, \(Format.fixed(self.seconds, 0)) s")
         let baseline = await fleet.measure(
-            seconds: self.seconds, hertz: self.hertz, paddingBytes: self.paddingBytes, serverPID: context.serverPID,
+            seconds: self.seconds, hertz: self.hertz, paddingBytes: self.paddingBytes, message: self.message,
+            serverPID: context.serverPID,
             sampleServerMemory: true, drainSeconds: self.drainSeconds, progress: context.progress)
 
         context.say("\(slow.count) players stop reading, \(Format.fixed(self.seconds, 0)) s")
         let stallStart = BenchClock.micros()
         for member in slow { member.socket.pauseReading() }
         let stalled = await fleet.measure(
-            seconds: self.seconds, hertz: self.hertz, paddingBytes: self.paddingBytes, serverPID: context.serverPID,
+            seconds: self.seconds, hertz: self.hertz, paddingBytes: self.paddingBytes, message: self.message,
+            serverPID: context.serverPID,
             sampleServerMemory: true, drainSeconds: self.drainSeconds, progress: context.progress)
         let serverAfterStall = context.serverPID.flatMap(ProcessStats.read(pid:))
 
         let slowIDs = Set(slow.map(\.playerID))
         // The load goes on (unmeasured) until the server has dropped every slow player, or the wait ends.
         let dropDeadline = ContinuousClock.now + .milliseconds(Int64(self.dropWaitSeconds * 1000))
-        fleet.startSending(hertz: self.hertz, paddingBytes: self.paddingBytes)
+        fleet.startSending(hertz: self.hertz, paddingBytes: self.paddingBytes, message: self.message)
         while ContinuousClock.now < dropDeadline, Self.dropped(slowIDs, connector.events) < slowIDs.count {
             try? await Task.sleep(for: .milliseconds(50))
         }
