@@ -23,8 +23,11 @@ scenario=${1:?usage: run-relay-bench.sh <scenario> [relay-bench options]}
 shift
 
 if [[ "${SKIP_BUILD:-}" != 1 ]]; then
-    swift build -c release --product relay
-    swift build -c release --product relay-bench
+    # Into BUILD's own scratch folder (`.build-bench/release` → `.build-bench`), so that the binaries
+    # run are the ones just built.
+    scratch=$(dirname "$BUILD")
+    swift build -c release --scratch-path "$scratch" --product relay
+    swift build -c release --scratch-path "$scratch" --product relay-bench
 fi
 
 export API_KEY=${API_KEY:-k}

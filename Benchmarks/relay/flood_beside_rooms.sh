@@ -8,11 +8,10 @@
 set -euo pipefail
 dir=${1:?usage: flood_beside_rooms.sh BUILD_DIR ROOMS [kind]} rooms=${2:?usage: flood_beside_rooms.sh BUILD_DIR ROOMS [kind]} kind=${3:-action} port=${PORT:-8142}
 here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d)
-bash -c "ulimit -n 65536; exec taskset -c 1 $dir/relay --port $port --data-dir $work/data" > "$work/log" 2>&1 &
-server=$!
-trap 'kill -TERM $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 100); do grep -q "listening on" "$work/log" 2>/dev/null && break; sleep 0.1; done
+BUILD=$dir PORT=$port SERVER_CPU=1
+# shellcheck source=Benchmarks/start-relay.sh
+source "$here/../start-relay.sh"
+start_relay "$(mktemp -d)"  # sets `server`; stops it and removes the folder on exit
 ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
 before=$(ticks)
 flooder=

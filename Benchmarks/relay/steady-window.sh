@@ -12,6 +12,10 @@ relay_dir=$1 bench_dir=$2 rooms=$3 hz=$4 seconds=$5
 port=${PORT:-8124}
 data=$(mktemp -d)
 out=$(mktemp)
+if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "port $port is taken: another server would be measured" >&2
+    exit 1
+fi
 env ${SERVER_ENV:-} API_KEY=k LOG_LEVEL=warning taskset -c 1 "$relay_dir/relay" --port "$port" --data-dir "$data" >/dev/null 2>&1 &
 server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data" "$out"' EXIT
@@ -21,7 +25,15 @@ cpu_ticks() { awk '{print $14, $15}' "/proc/$server/stat"; }
 taskset -c 0 "$bench_dir/relay-bench" "ws://127.0.0.1:$port" --rooms "$rooms" --players 2 --hz "$hz" \
     --duration "${seconds}s" --server-pid "$server" >"$out" 2>/dev/null &
 bench=$!
-while [ "$(ls "/proc/$server/fd" | wc -l)" -lt $((rooms * 2)) ]; do sleep 0.2; done
+deadline=$((SECONDS + 120))
+while [ "$(ls "/proc/$server/fd" 2>/dev/null | wc -l)" -lt $((rooms * 2)) ]; do
+    if ! kill -0 "$server" 2>/dev/null || ! kill -0 "$bench" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
+        echo "the rooms were not all set up (server or bench ended, or 120 s passed)" >&2
+        cat "$out" >&2
+        exit 1
+    fi
+    sleep 0.2
+done
 sleep 3
 window=$((seconds - 5))
 if [ -n "${MALLOC_PROBE:-}" ]; then

@@ -105,7 +105,7 @@ final class BenchConnector: Sendable {
         return upgradeResult.flatMapThrowing { upgraded in
             guard upgraded else {
                 channel.close(promise: nil)
-                throw BenchError.invalidOption("the server refused the WebSocket upgrade of \(path)")
+                throw BenchError.upgradeRefused(path: path)
             }
             // Next tick: the upgrade handler removes itself right after completing this future.
             channel.eventLoop.execute { handler.value.sendGreeting() }

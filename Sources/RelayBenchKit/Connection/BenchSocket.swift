@@ -22,7 +22,7 @@ final class BenchSocket: Sendable {
         try await self.joined.get()
     }
 
-    /// Starts sending `player_state` at `hertz`; each should reach `recipients` room-mates.
+    /// Starts sending the encoder's state message at `hertz`; each should reach `recipients` room-mates.
     func startSending(hertz: Double, recipients: Int, encoder: StateMessageEncoder, grid: TimeAmount) {
         self.onLoop { $0.startSending(hertz: hertz, recipients: recipients, encoder: encoder, grid: grid) }
     }

@@ -27,7 +27,8 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
     private let watchdog: Scheduled<Void>
     private var context: ChannelHandlerContext?
     private var masks: MaskingKeys
-    private var isJoined = false
+    /// The join's outcome is known: confirmed, refused, or the connection ended first.
+    private var isJoinSettled = false
     private var isClosed = false
     private var sentClose = false
     private var benchStartedClose = false
@@ -142,14 +143,12 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
                 self.recorder.recordDelivery(sentAt: sentAt, receivedAt: BenchClock.micros())
             case .roomCreated, .roomJoined:
                 self.recordRoomInfo(bytes)
-                guard !self.isJoined, let code = ServerMessage.string(forKey: "room_id", in: bytes) else { return }
-                self.isJoined = true
+                guard !self.isJoinSettled, let code = ServerMessage.string(forKey: "room_id", in: bytes) else { return }
+                self.isJoinSettled = true
                 self.watchdog.cancel()
                 self.joinedPromise.succeed(
                     JoinConfirmation(
                         roomCode: code, playerID: ServerMessage.string(forKey: "player_id", in: bytes) ?? "",
-                        playerCount: ServerMessage.integer(forKey: "player_count", in: bytes).map { Int($0) },
-                        maxPlayers: ServerMessage.integer(forKey: "max_players", in: bytes).map { Int($0) },
                         receivedAt: BenchClock.micros()))
             case .playerJoined:
                 self.recordRoomInfo(bytes)
@@ -160,10 +159,10 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
                 self.events.recordDisconnectAnnouncement(playerID: playerID, at: BenchClock.micros())
             case .error:
                 let text = String(decoding: bytes, as: UTF8.self)
-                if self.isJoined {
+                if self.isJoinSettled {
                     self.events.recordServerError(text)
                 } else {
-                    self.isJoined = true  // refused: nothing more to wait for
+                    self.isJoinSettled = true  // refused: nothing more to wait for
                     self.watchdog.cancel()
                     self.joinedPromise.fail(
                         ServerRefusal(message: ServerMessage.string(forKey: "message", in: bytes) ?? text))
@@ -268,8 +267,8 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
         self.isClosed = true
         self.stopSending()
         self.watchdog.cancel()
-        if !self.isJoined {
-            self.isJoined = true
+        if !self.isJoinSettled {
+            self.isJoinSettled = true
             self.joinedPromise.fail(ClosedBeforeJoining())
         }
         self.closedPromise.succeed(

@@ -43,11 +43,14 @@ struct BenchTarget: Sendable, Equatable {
 /// Something the bench cannot do as asked.
 enum BenchError: Error, Equatable, CustomStringConvertible {
     case invalidOption(String)
+    /// The server answered a room socket's upgrade with something other than 101.
+    case upgradeRefused(path: String)
     case notEnoughFileDescriptors(needed: Int, soft: Int, hard: Int)
 
     var description: String {
         switch self {
         case .invalidOption(let text): text
+        case .upgradeRefused(let path): "the server refused the WebSocket upgrade of \(path)"
         case .notEnoughFileDescriptors(let needed, let soft, let hard):
             "\(needed) connections need more open files than this process may have (soft \(soft), hard \(hard)); "
                 + "raise it with `ulimit -n` or run as a user allowed to"

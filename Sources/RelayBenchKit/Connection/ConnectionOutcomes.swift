@@ -2,9 +2,6 @@
 struct JoinConfirmation: Sendable, Equatable {
     var roomCode: String
     var playerID: String
-    /// `room_info.player_count` and `max_players` in the confirmation, when the server sent them.
-    var playerCount: Int?
-    var maxPlayers: Int?
     /// When the confirmation arrived (``BenchClock`` microseconds).
     var receivedAt: Int64
 }

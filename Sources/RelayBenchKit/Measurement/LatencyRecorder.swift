@@ -35,7 +35,7 @@ final class LatencyRecorder: Sendable {
         self.state.withLock { $0 = State(windowStart: start) }
     }
 
-    /// One `player_state` sent at `sentAt` that `recipients` room-mates should receive.
+    /// One state message sent at `sentAt` that `recipients` room-mates should receive.
     func recordSend(sentAt: Int64, recipients: Int) {
         self.state.withLock { state in
             guard sentAt >= state.windowStart else { return }
@@ -44,7 +44,7 @@ final class LatencyRecorder: Sendable {
         }
     }
 
-    /// One matching `player_state_update` received at `receivedAt`.
+    /// One matching state relay (`player_state_update`, `enemy_state_update`) received at `receivedAt`.
     func recordDelivery(sentAt: Int64, receivedAt: Int64) {
         let latency = UInt64(max(1, receivedAt - sentAt))
         self.state.withLock { state in

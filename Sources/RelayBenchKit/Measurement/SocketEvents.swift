@@ -52,7 +52,4 @@ final class SocketEvents: Sendable {
     var roomsOverCapacity: [String: RoomSize] {
         self.state.withLock { $0.roomSizes.filter { $0.value.largestPlayerCount > $0.value.maxPlayers } }
     }
-
-    /// Every room the server told us about.
-    var roomSizes: [String: RoomSize] { self.state.withLock { $0.roomSizes } }
 }

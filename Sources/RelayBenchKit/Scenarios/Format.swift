@@ -2,6 +2,11 @@ import Foundation
 
 /// Number formatting shared by the scenario tables.
 enum Format {
+    /// One indented line per failure reason, the most frequent first: `  12 × connection refused`.
+    static func failureLines(_ failures: [String: Int]) -> [String] {
+        failures.sorted(by: { $0.value > $1.value }).map { reason, count in "            \(count) × \(reason)" }
+    }
+
     /// Microseconds as milliseconds with two decimals.
     static func ms(_ micros: UInt64) -> String { String(format: "%.2f", Double(micros) / 1000) }
 

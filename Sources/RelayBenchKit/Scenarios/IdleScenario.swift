@@ -96,9 +96,7 @@ struct IdleReport: ScenarioReport, Equatable {
                 + "(\(Format.fixed(self.setup.joinsPerSecond, 0)) connect+join/s); rooms failed \(self.setup.roomsFailed); "
                 + "\(self.sourceAddresses) source address(es)",
         ]
-        for (reason, count) in self.setup.failures.sorted(by: { $0.value > $1.value }) {
-            lines.append("            \(count) × \(reason)")
-        }
+        lines += Format.failureLines(self.setup.failures)
         if let before = self.serverBefore, let joined = self.serverJoined,
             let perConnection = self.serverBytesPerConnection
         {

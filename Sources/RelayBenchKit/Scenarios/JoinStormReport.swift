@@ -27,10 +27,9 @@ struct JoinStormReport: ScenarioReport, Equatable {
             "joins       \(self.roomsCreated) rooms created + \(self.joined) joined, failed \(self.failed); "
                 + "achieved \(Format.fixed(self.achievedJoinsPerSecond, 0)) joins/s (arrivals sent over \(Format.fixed(self.stormSeconds, 2)) s)",
         ]
-        for (reason, count) in self.failures.sorted(by: { $0.value > $1.value }) {
-            lines.append("            \(count) × \(reason)")
-        }
-        lines.append("latency ms  \(Format.percentiles(self.latency))  (connect → room_created/room_joined)")
+        lines += Format.failureLines(self.failures)
+        lines.append(
+            "latency ms  \(Format.percentiles(self.latency))  (scheduled arrival → room_created/room_joined)")
         lines.append(
             "capacity    largest room sent \(self.largestRoomSent) of max_players \(self.players); "
                 + "rooms the server reported over capacity: \(self.roomsOverCapacity)")

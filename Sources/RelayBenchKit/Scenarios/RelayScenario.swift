@@ -1,5 +1,6 @@
-/// `relay` and `fanout`: rooms × players, every player sending `player_state` at a fixed rate;
-/// latency from each send to each room-mate's `player_state_update`.
+/// `relay` and `fanout`: rooms × players, every player sending a state message (`player_state`, or
+/// `enemy_state` with `--message`) at a fixed rate; latency from each send to each room-mate's
+/// receipt of its relay (`player_state_update`, `enemy_state_update`).
 struct RelayScenario: Sendable {
     var name = "relay"
     var rooms: Int
@@ -61,9 +62,7 @@ struct RelayReport: ScenarioReport, Equatable {
                 + "(\(Format.fixed(self.setup.joinsPerSecond, 0)) connect+join/s); rooms ready \(self.setup.roomsReady), "
                 + "failed \(self.setup.roomsFailed)",
         ]
-        for (reason, count) in self.setup.failures.sorted(by: { $0.value > $1.value }) {
-            lines.append("            \(count) × \(reason)")
-        }
+        lines += Format.failureLines(self.setup.failures)
         guard let window = self.window else {
             lines.append("no room could be set up: nothing measured")
             return lines.joined(separator: "\n")
