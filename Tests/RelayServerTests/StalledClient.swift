@@ -295,12 +295,12 @@ func rawExchange(
 
 /// ``rawExchange(port:_:from:receiveBuffer:halfClose:)``, saying also whether the server closed the
 /// connection (`false`: the client gave up after 10 s without a byte) and when, from before the connect.
-func rawExchangeUntilClosed(port: Int, _ request: String) async throws
+func rawExchangeUntilClosed(port: Int, _ request: String, from source: String? = nil) async throws
     -> (answer: String, serverClosed: Bool, elapsed: Duration)
 {
     try await onOwnThread {
         let start = ContinuousClock.now
-        let descriptor = try socketWithRequest(port: port, request)
+        let descriptor = try socketWithRequest(port: port, request, from: source)
         defer { close(descriptor) }
         var received: [UInt8] = []
         let serverClosed = readUntilClosed(descriptor) { received += $0 }

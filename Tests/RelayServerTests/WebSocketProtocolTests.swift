@@ -254,6 +254,13 @@ struct WebSocketProtocolTests {
             try guest.sendRaw(StalledClient.frame(fin: true, opcode: 3, []))
             let gone = try await host.expect("player_disconnected")
             #expect(gone["player_id"] as? String == guestID)
+            // And its socket ends (an end of stream or a reset), rather than the read timing out
+            // after 10 s without a byte.
+            var lastByte = ContinuousClock.now
+            do {
+                while try await guest.readFrame() != nil { lastByte = .now }
+            } catch {}
+            #expect(ContinuousClock.now - lastByte < .seconds(9), "the guest's socket was left open")
         }
     }
 
@@ -354,7 +361,11 @@ struct WebSocketProtocolTests {
         ] as [(String, String, String, String?)])
     func upgradesNotMade(path: String, headers: String, status: String, header: String?) async throws {
         try await withRelayServer { port, _ in
-            let answer = try await rawExchange(port: port, "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(headers)\r\n")
+            let exchange = try await rawExchangeUntilClosed(
+                port: port, "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(headers)\r\n")
+            // Closed by the server, not left to the client's 10 s without a byte.
+            #expect(exchange.serverClosed && exchange.elapsed < .seconds(9), "\(exchange)")
+            let answer = exchange.answer
             #expect(answer.hasPrefix("HTTP/1.1 \(status)\r\n"), "\(answer)")
             #expect(answer.contains("X-Content-Type-Options: nosniff"), "\(answer)")
             if let header { #expect(answer.contains(header + "\r\n"), "\(answer)") }

@@ -258,14 +258,19 @@ struct RoomStateEntityTests {
             ]
             if (try? room.spawnEnemy(enemy, by: "p1", now: start + .milliseconds(index))) != nil { spawned += 1 }
         }
-        var coins = 0
+        var (coins, killed) = (0, 0)
         for index in 0..<1_000 {
             if case .killed(let drops) = room.killEnemy(
                 "e\(index)", by: "p2", now: start + .seconds(1) + .microseconds(500 * index))
             {
                 coins += drops.count
+                killed += 1
             }
         }
+        // Every spawned enemy dies and drops its whole reward, paid for at its spawn; the spawns
+        // the budget refused are the ones that do not exist to kill.
+        #expect(killed == spawned)
+        #expect(coins == spawned * 100, "\(coins) coins dropped, \(spawned) enemies spawned")
         // 1 s at 1,000 a second plus the burst of 2,000, and one spawn into debt.
         #expect(coins <= 3_100, "\(coins) coins dropped, \(spawned) enemies spawned")
         #expect(spawned >= 20)  // the burst's worth at once
