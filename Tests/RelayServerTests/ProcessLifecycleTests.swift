@@ -62,7 +62,9 @@ struct ProcessLifecycleTests {
         }
     }
 
-    @Test("SIGTERM or SIGINT (Ctrl-C) commits, closes and exits 0", arguments: [SIGTERM, SIGINT])
+    @Test(
+        "SIGTERM or SIGINT (Ctrl-C) closes the store and exits 0; what was acknowledged stays",
+        arguments: [SIGTERM, SIGINT])
     func gracefulShutdown(signal: Int32) async throws {
         try await withTemporaryDirectory { directory in
             let relay = try self.startRelay(dataDirectory: directory)
@@ -206,9 +208,11 @@ struct ProcessLifecycleTests {
             }
             // The request read, its write waiting (a loaded machine may take a while to read it).
             try await Task.sleep(for: .seconds(1))
+            let signalled = ContinuousClock.now
             relay.send(SIGTERM)
             let response = try await answer.value
             #expect(response.status == .ok)
+            #expect(ContinuousClock.now - signalled > .seconds(5), "answered before the stop's limit: nothing tested")
             #expect(try await relay.exitStatus() == 0)
         }
     }
@@ -223,9 +227,11 @@ struct ProcessLifecycleTests {
             let head = ExpectContinueTests.post("/api/scores", length: body.utf8.count) + "Connection: close\r\n\r\n"
             let answer = Task { try await rawExchange(port: port, head + body) }
             try await Task.sleep(for: .seconds(1))
+            let signalled = ContinuousClock.now
             relay.send(SIGTERM)
             let exchange = try await answer.value
             #expect(exchange.hasPrefix("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"), "\(exchange)")
+            #expect(ContinuousClock.now - signalled > .seconds(5), "answered before the stop's limit: nothing tested")
             #expect(try await relay.exitStatus() == 0)
         }
     }
@@ -239,6 +245,7 @@ struct ProcessLifecycleTests {
                 port: port, path: "/ws/room/new",
                 early: [#"{"type":"create_room","room_name":"Late","player_name":"Host"}"#])
             #expect(try await WebSocketProtocolTests.nextMessageType(player) == "player_joined")
+            let stop = ContinuousClock.now
             relay.send(SIGTERM)
             var frame = try await player.readFrame()
             while let message = frame, message.opcode != WebSocketProtocolTests.closeOpcode {
@@ -246,6 +253,8 @@ struct ProcessLifecycleTests {
             }
             #expect(frame?.closeCode == 1001)
             #expect(try await relay.exitStatus() == 0)
+            // The silent client is given the close grace (1 s), within the stop's limit (5 s).
+            #expect(ContinuousClock.now - stop < .seconds(10), "the stop waited for the client's close")
         }
     }
 

@@ -124,6 +124,14 @@ struct SavedGameAndBossRoutesTests {
             try await withLiveApp(configure: { $0.bossImagesDirectory = images }) { client in
                 let first = try await client.execute(uri: "/api/bosses/images/4", method: .get)
                 #expect(Data(buffer: first.body) == Data(repeating: 1, count: 1_000))
+                // Other bytes of the same size under the same modification time: the file looks
+                // unchanged, so the kept bytes are served, not read again.
+                var before = stat()
+                #expect(stat(path, &before) == 0)
+                try Data(repeating: 3, count: 1_000).write(to: URL(fileURLWithPath: path))
+                #expect(utimensat(AT_FDCWD, path, [before.st_atim, before.st_mtim], 0) == 0)
+                let kept = try await client.execute(uri: "/api/bosses/images/4", method: .get)
+                #expect(Data(buffer: kept.body) == Data(repeating: 1, count: 1_000), "read again, not kept")
                 // The same size, a later modification time: read again, not the kept bytes.
                 try Data(repeating: 2, count: 1_000).write(to: URL(fileURLWithPath: path))
                 let later = timespec(tv_sec: time(nil) + 10, tv_nsec: 0)

@@ -51,14 +51,15 @@ struct ScoreRoutesTests {
     func leaderboardOrder() async throws {
         try await withLiveApp { client in
             for (name, score, mode) in [
-                ("a", 50, "endless"), ("b", 90, "endless"), ("c", 90, "levels"), ("d", 10, "levels"),
+                // c and b tie, c first: neither the name nor the mode puts c ahead.
+                ("a", 50, "endless"), ("c", 90, "levels"), ("b", 90, "endless"), ("d", 10, "levels"),
             ] {
                 let response = try await client.execute(
                     uri: "/api/scores", method: .post, headers: keyed, body: scoreBody(name: name, score: score, mode: mode))
                 #expect(response.status == .ok)
             }
             let all = try await client.execute(uri: "/api/scores/leaderboard", method: .get, headers: keyed).objects()
-            #expect(all.map { $0["player_name"] as? String } == ["b", "c", "a", "d"])
+            #expect(all.map { $0["player_name"] as? String } == ["c", "b", "a", "d"])
             #expect(all.map { $0["rank"] as? Int } == [1, 2, 3, 4])
 
             let levels = try await client.execute(
