@@ -2,7 +2,7 @@ import Foundation
 
 /// Number formatting shared by the scenario tables.
 enum Format {
-    /// One indented line per failure reason, the most frequent first: `  12 × connection refused`.
+    /// One line per failure reason, indented under the table's labels, the most frequent first.
     static func failureLines(_ failures: [String: Int]) -> [String] {
         failures.sorted(by: { $0.value > $1.value }).map { reason, count in "            \(count) × \(reason)" }
     }
