@@ -20,9 +20,13 @@ class Refused(Exception):
     """The server closed the connection or answered the upgrade with another status."""
 
 class WS:
-    def __init__(self, port, path="/ws/room/new", timeout=10, headers=""):
-        s = socket.create_connection((HOST, port), timeout=timeout)
+    def __init__(self, port, path="/ws/room/new", timeout=10, headers="", rcvbuf=None):
+        s = socket.socket()
         try:
+            s.settimeout(timeout)
+            if rcvbuf:  # before connecting, so the window the server sees is already small
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            s.connect((HOST, port))
             key = base64.b64encode(os.urandom(16)).decode()
             s.sendall((f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{headers}\r\n").encode())
@@ -33,7 +37,7 @@ class WS:
                 buf += chunk
             head, rest = buf.split(b"\r\n\r\n", 1)
             if b" 101 " not in head.split(b"\r\n")[0]: raise Refused(head.split(b"\r\n")[0].decode())
-        except (Refused, ConnectionResetError):
+        except (Refused, OSError):
             s.close()
             raise
         self.s = s
