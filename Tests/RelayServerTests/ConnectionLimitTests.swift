@@ -60,7 +60,7 @@ struct ConnectionLimitTests {
                 defer { flood.forEach { close($0) } }
                 for _ in 0..<Self.floodSize { flood.append(try loopbackSocket(port: port)) }
                 try await Self.waitFor("connections.limit_reached", in: relay)
-                let waiting = WaitingRequest(port: port)
+                let waiting = try WaitingRequest(port: port)
 
                 // Without the cap the flood took every descriptor: a boss image got 503.
                 host.send(["type": "player_state", "state": ["x": 1.5]])
@@ -92,7 +92,7 @@ struct ConnectionLimitTests {
     }
 }
 
-/// A plain `GET /api/rooms` sent on a new connection, whose answer can be checked for without waiting.
+/// A plain `GET /api/rooms` written on a new connection, whose answer can be checked for without waiting.
 private struct WaitingRequest {
     private final class Flag: Sendable {
         let raised = Mutex(false)
@@ -101,12 +101,20 @@ private struct WaitingRequest {
     private let answered = Flag()
     let task: Task<String, any Error>
 
-    init(port: Int) {
+    /// Connects and writes the request before returning (the kernel's backlog takes the connection
+    /// while the relay is at its cap), so that "not answered yet" means the relay holds it unread.
+    init(port: Int) throws {
+        let request = "GET /api/rooms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        let descriptor = try socketWithRequest(port: port, request)
         let answered = self.answered
         self.task = Task {
-            let answer = try await rawExchange(port: port, "GET /api/rooms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            answered.raised.withLock { $0 = true }
-            return answer
+            try await onOwnThread {
+                defer { close(descriptor) }
+                var received: [UInt8] = []
+                readUntilClosed(descriptor) { received += $0 }
+                answered.raised.withLock { $0 = true }
+                return String(decoding: received, as: UTF8.self)
+            }
         }
     }
 

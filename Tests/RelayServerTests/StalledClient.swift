@@ -245,7 +245,7 @@ func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async 
 }
 
 /// A loopback socket that gives up reading after `seconds` without a byte, with `request` written to it.
-private func socketWithRequest(
+func socketWithRequest(
     port: Int, _ request: String, receiveBuffer: Int32? = nil, seconds: Int = 10, from source: String? = nil
 ) throws -> Int32 {
     let descriptor = try loopbackSocket(port: port, receiveBuffer: receiveBuffer, from: source)
@@ -262,7 +262,7 @@ private func socketWithRequest(
 /// Reads until the peer closes (or the receive timeout passes), handing each chunk to `take`.
 /// - Returns: whether the peer closed (an end of input or a reset), not the receive timeout.
 @discardableResult
-private func readUntilClosed(_ descriptor: Int32, _ take: (ArraySlice<UInt8>) -> Void) -> Bool {
+func readUntilClosed(_ descriptor: Int32, _ take: (ArraySlice<UInt8>) -> Void) -> Bool {
     var buffer = [UInt8](repeating: 0, count: 65_536)
     while true {
         let count = read(descriptor, &buffer, buffer.count)

@@ -9,6 +9,15 @@ func frame(_ label: String) -> ByteBuffer {
     ByteBuffer(string: label)
 }
 
+/// Waits (up to 10 s) until `queue`'s writer is suspended waiting for a frame.
+func untilTheWriterWaits(on queue: OutboundQueue) async throws {
+    let deadline = ContinuousClock.now + .seconds(10)
+    while !queue.hasWaitingWriter {
+        try #require(ContinuousClock.now < deadline, "the writer never waited")
+        try await Task.sleep(for: .milliseconds(1))
+    }
+}
+
 @Suite("OutboundQueue")
 struct OutboundQueueTests {
     @Test func deliversFramesInOrder() async {
@@ -25,9 +34,7 @@ struct OutboundQueueTests {
     @Test func nextWaitsUntilAFrameArrives() async throws {
         let queue = OutboundQueue(capacity: 4)
         let consumer = Task { await queue.next().map(text) }
-        // Give the consumer a moment to start waiting (it works either way: a frame queued
-        // before it waits is returned at once).
-        try await Task.sleep(for: .milliseconds(20))
+        try await untilTheWriterWaits(on: queue)
         #expect(queue.enqueue(frame("hello")) == .queued)
         #expect(await consumer.value == "hello")
         #expect(queue.count == 0)
@@ -102,7 +109,7 @@ struct OutboundQueueTests {
     @Test func closeWakesAWaitingConsumer() async throws {
         let queue = OutboundQueue(capacity: 4)
         let consumer = Task { await queue.next() }
-        try await Task.sleep(for: .milliseconds(20))
+        try await untilTheWriterWaits(on: queue)
         queue.close()
         #expect(await consumer.value == nil)
     }
@@ -184,7 +191,7 @@ struct OutboundQueueBatchTests {
             let open = await queue.nextBatch(into: &batch)
             return (open, batch.map(text))
         }
-        try await Task.sleep(for: .milliseconds(20))
+        try await untilTheWriterWaits(on: queue)
         #expect(queue.enqueue(frame("hello")) == .queued)
         let (open, texts) = await consumer.value
         #expect(open)
@@ -210,7 +217,7 @@ struct OutboundQueueBatchTests {
             var batch = CircularBuffer<ByteBuffer>()
             return await queue.nextBatch(into: &batch)
         }
-        try await Task.sleep(for: .milliseconds(20))
+        try await untilTheWriterWaits(on: queue)
         queue.close()
         #expect(await consumer.value == false)
     }

@@ -143,4 +143,8 @@ public final class OutboundQueue: Sendable {
 
     /// Bytes waiting to be written.
     public var byteCount: Int { self.state.withLock { $0.bytes } }
+
+    /// Whether the writer is suspended in `next` or `nextBatch`: the tests of the wake-up wait
+    /// for it, so that they do not pass on a frame that was already there.
+    var hasWaitingWriter: Bool { self.state.withLock { $0.waiter != nil } }
 }
