@@ -123,7 +123,8 @@ final class TestClient: @unchecked Sendable {
         return messages
     }
 
-    /// Waits (bounded) for the queue to hold a frame, then returns everything queued.
+    /// Waits (bounded) for the queue to hold a frame, then returns everything queued: nothing if the
+    /// time runs out, which callers' checks of what came then report (one test polls with it).
     func receive(timeout: Duration = .seconds(3)) async throws -> [JSONValue] {
         let deadline = ContinuousClock.now + timeout
         while self.connection.outbound.count == 0, ContinuousClock.now < deadline {
