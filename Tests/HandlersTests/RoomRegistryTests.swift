@@ -161,4 +161,19 @@ struct RoomRegistryTests {
         #expect(listedNames == Set(names))
         #expect(String(buffer: registry.roomList(joinableOnly: true)) == "[]")
     }
+
+    /// A server built in-process (tests, an embedding app) drops its registry while rooms may be
+    /// live: the rooms must not keep it, nor it them, alive.
+    @Test func aDroppedRegistryFreesItsLiveRooms() async throws {
+        weak var droppedRegistry: RoomRegistry?
+        weak var droppedRoom: GameRoom?
+        do {
+            let registry = self.registry()
+            let room = try await self.openRooms(1, in: registry)[0]
+            await room.enter { $0.publish() }
+            (droppedRegistry, droppedRoom) = (registry, room)
+        }
+        #expect(droppedRegistry == nil)
+        #expect(droppedRoom == nil)
+    }
 }

@@ -13,7 +13,9 @@ public actor GameRoom {
     public var state: RoomState
 
     private let eventLoop: any EventLoop
-    private let registry: RoomRegistry
+    /// Weak: the registry holds its rooms, and one dropped while rooms are live (a server built
+    /// in-process) must free them. Without it a room admits nobody new and publishes nothing.
+    private weak let registry: RoomRegistry?
     private let logger: Logger
     private var connections: [String: PlayerConnection] = [:]
     private var expiryTimers: [String: Scheduled<Void>] = [:]
@@ -167,7 +169,7 @@ public actor GameRoom {
     /// Whether a player the caller let in may connect: a vacant room asks the registry first,
     /// which may just have evicted it (the `evict()` it queued then removes that player too).
     private func claimPlace() -> Bool {
-        !self.connections.isEmpty || self.registry.reoccupy(self)
+        !self.connections.isEmpty || self.registry?.reoccupy(self) == true
     }
 
     /// The reconnect window of a dropped member ran out.
@@ -200,7 +202,7 @@ public actor GameRoom {
         for timer in self.expiryTimers.values { timer.cancel() }
         self.expiryTimers.removeAll()
         self.isClosed = true
-        self.registry.remove(self)
+        self.registry?.remove(self)
         self.logger.debug("room.closed")
     }
 
@@ -209,7 +211,7 @@ public actor GameRoom {
     public func publish() {
         let joinable = self.state.acceptsJoiner
         let vacant = self.connections.isEmpty && !self.state.players.isEmpty
-        self.registry.publish(self, info: self.state.roomInfo, joinable: joinable, vacant: vacant)
+        self.registry?.publish(self, info: self.state.roomInfo, joinable: joinable, vacant: vacant)
     }
 
     private func departure(_ type: String, player: RoomPlayer, canReconnect: Bool) -> ByteBuffer {
