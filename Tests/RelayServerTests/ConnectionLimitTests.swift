@@ -110,10 +110,9 @@ private struct WaitingRequest {
         self.task = Task {
             try await onOwnThread {
                 defer { close(descriptor) }
-                var received: [UInt8] = []
-                readUntilClosed(descriptor) { received += $0 }
+                let answer = readTextUntilClosed(descriptor).text
                 answered.raised.withLock { $0 = true }
-                return String(decoding: received, as: UTF8.self)
+                return answer
             }
         }
     }

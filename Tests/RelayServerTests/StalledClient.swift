@@ -271,6 +271,13 @@ func readUntilClosed(_ descriptor: Int32, _ take: (ArraySlice<UInt8>) -> Void) -
     }
 }
 
+/// ``readUntilClosed(_:_:)`` collecting what the peer sent, as text.
+func readTextUntilClosed(_ descriptor: Int32) -> (text: String, peerClosed: Bool) {
+    var received: [UInt8] = []
+    let peerClosed = readUntilClosed(descriptor) { received += $0 }
+    return (String(decoding: received, as: UTF8.self), peerClosed)
+}
+
 /// A WebSocket upgrade request, as a client writes it (the key is RFC 6455's example).
 func rawUpgradeRequest(path: String = "/ws/room/new", host: String = "127.0.0.1", extraHeaders: String = "") -> String {
     "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -287,9 +294,7 @@ func rawExchange(
         let descriptor = try socketWithRequest(port: port, request, receiveBuffer: receiveBuffer, from: source)
         defer { close(descriptor) }
         if halfClose { shutdown(descriptor, Int32(SHUT_WR)) }
-        var received: [UInt8] = []
-        readUntilClosed(descriptor) { received += $0 }
-        return String(decoding: received, as: UTF8.self)
+        return readTextUntilClosed(descriptor).text
     }
 }
 
@@ -302,9 +307,8 @@ func rawExchangeUntilClosed(port: Int, _ request: String, from source: String? =
         let start = ContinuousClock.now
         let descriptor = try socketWithRequest(port: port, request, from: source)
         defer { close(descriptor) }
-        var received: [UInt8] = []
-        let serverClosed = readUntilClosed(descriptor) { received += $0 }
-        return (String(decoding: received, as: UTF8.self), serverClosed, ContinuousClock.now - start)
+        let (answer, serverClosed) = readTextUntilClosed(descriptor)
+        return (answer, serverClosed, ContinuousClock.now - start)
     }
 }
 
