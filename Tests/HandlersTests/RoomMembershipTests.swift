@@ -231,6 +231,34 @@ struct RoomMembershipTests {
         #expect(await host.received().map(\.type) == ["chat"])
     }
 
+    enum Refusal: CaseIterable { case full, started, idTaken }
+
+    /// A player in a room who tries another that refuses them (full, started, their id taken there)
+    /// keeps their room: leaving it first would strand them in neither.
+    @Test(arguments: Refusal.allCases)
+    func joiningARoomThatRefusesKeepsTheSendersRoom(_ refusal: Refusal) async throws {
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.roomWithTwoPlayers(maxPlayers: 3)
+        let (_, otherGuest, otherCode) =
+            refusal == .started ? try await harness.startedRoom() : try await harness.roomWithTwoPlayers()
+        if refusal == .idTaken { await otherGuest.send(#"{"type":"leave_room"}"#) }  // a free seat; "host" stays
+        let (code, id) = refusal == .idTaken ? ("duplicate_player_id", "host") : ("join_failed", "newcomer")
+        await guest.expectError(
+            code, after: #"{"type":"join_room","room_id":"\#(otherCode)","player_name":"G","player_id":"\#(id)"}"#)
+        #expect(await host.received().isEmpty)
+        await guest.send(#"{"type":"chat","message":"still here"}"#)
+        #expect(await host.received().map(\.type) == ["chat"])
+    }
+
+    /// Joining the room one is in, full with oneself, leaves it first: the seat that frees is theirs.
+    @Test func joiningTheFullRoomOneIsInTakesTheSeatItFrees() async throws {
+        let harness = try Harness()
+        let (host, guest, code) = try await harness.roomWithTwoPlayers()
+        await guest.send(#"{"type":"join_room","room_id":"\#(code)","player_name":"Again","player_id":"again"}"#)
+        #expect(await guest.received().map(\.type) == ["player_joined", "room_joined"])
+        #expect(await host.received().map(\.type) == ["player_left", "player_joined"])
+    }
+
     @Test(arguments: [
         #"{"type":"player_ready"}"#, #"{"type":"start_game"}"#, #"{"type":"player_state","state":{"x":1}}"#,
         #"{"type":"game_action","action":"jump"}"#, #"{"type":"collect_item","item_type":"coin","item_id":"c"}"#,

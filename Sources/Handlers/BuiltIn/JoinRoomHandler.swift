@@ -2,7 +2,7 @@ public import Relay
 
 /// `join_room` {room_id (else the URL's), player_name, player_id?}: the room (joiner
 /// included) gets `player_joined`, then the sender `room_joined`. A connection already in a room
-/// leaves it first, as for `create_room`.
+/// leaves it first, as for `create_room`, once the new room would take it.
 public struct JoinRoomHandler: MessageHandler {
     public let messageType = "join_room"
 
@@ -13,8 +13,13 @@ public struct JoinRoomHandler: MessageHandler {
         let playerName = try message.name("player_name", maxLength: session.limits.maxNameLength)
         let code = try message.optionalString("room_id") ?? session.urlRoomID
         let playerID = try PlayerIdentity.requestedID(in: message) ?? Identifiers.playerID()
-        // A code that names no room (a typo) costs the sender nothing; past this, they leave theirs.
+        // A code that names no room (a typo), or a room that would refuse them now, costs the sender
+        // nothing; past this, they leave theirs. Their own room is checked after they leave it (a
+        // seat frees), and a room that fills meanwhile still refuses them at `admit`.
         guard let room = session.registry.room(code: code) else { throw .joinFailed }
+        if session.membership?.room !== room {
+            try await room.enter { room throws(RelayError) in try room.checkAdmission(playerID: playerID) }
+        }
         await session.leaveRoom()
         let token = Identifiers.reconnectToken()
         let connection = session.connection

@@ -114,11 +114,19 @@ public actor GameRoom {
 
     // MARK: Membership
 
+    /// Throws what ``admit(playerID:name:reconnectToken:connection:)`` would refuse `playerID` with
+    /// now (`duplicate_player_id`, or `join_failed`: closed, full, started), changing nothing.
+    public func checkAdmission(playerID: String) throws(RelayError) {
+        guard !self.isClosed else { throw .joinFailed }
+        guard self.state.player(playerID) == nil else { throw .duplicatePlayerID }
+        guard self.state.acceptsJoiner else { throw .joinFailed }
+    }
+
     /// Adds a player on `connection`; the caller announces it.
     public func admit(playerID: String, name: String, reconnectToken: String, connection: PlayerConnection)
         throws(RelayError) -> RoomPlayer
     {
-        guard !self.isClosed else { throw .joinFailed }
+        try self.checkAdmission(playerID: playerID)
         // A dropped member makes way (`player_left`, as at their window's end), but not for a
         // joiner under a taken id, whom `addPlayer` refuses as a duplicate.
         if self.state.player(playerID) == nil, let away = self.state.memberMakingWay { self.remove(away.id) }
