@@ -108,6 +108,7 @@ struct ConnectionsPerAddressTests {
         #expect(try accept("203.0.113.8") == (passed: true, closed: false))
         #expect(try accept("127.0.0.1") == (passed: true, closed: false))
         #expect(connections.addressCount == 0)
+        #expect(try server.finish().isClean)  // every connection it passed was read above
     }
 
     @Test("Warnings of refusals are at most one every 10 s")

@@ -35,7 +35,9 @@ struct PreframedOutletTests {
         _ = try channel.finish()
     }
 
-    @Test func noEncoderNoOutlet() {
-        #expect(PreframedOutlet.install(on: EmbeddedChannel()) == nil)
+    @Test func noEncoderNoOutlet() throws {
+        let channel = EmbeddedChannel()
+        #expect(PreframedOutlet.install(on: channel) == nil)
+        #expect(try channel.finish().isClean)
     }
 }

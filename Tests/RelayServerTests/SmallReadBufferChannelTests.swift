@@ -32,5 +32,6 @@ struct SmallReadBufferChannelTests {
         #expect(allocator.initial == 512)
         #expect(allocator.minimum == 64)
         #expect(allocator.maximum == 65536)
+        #expect(try channel.finish().isClean)
     }
 }
