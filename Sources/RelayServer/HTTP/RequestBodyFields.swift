@@ -52,7 +52,8 @@ struct RequestBodyFields {
     }
 
     /// The body as JSON, after a UTF-8 byte-order mark if there is one (Python skips it too).
-    private static func parse(_ body: UnsafeRawBufferPointer) throws(APIError) -> JSONValue {
+    /// (Internal, not private, for the fuzz check in Tests/FuzzTests/Checks/HTTPCheck.swift.)
+    static func parse(_ body: UnsafeRawBufferPointer) throws(APIError) -> JSONValue {
         let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
         let json = body.starts(with: byteOrderMark) ? UnsafeRawBufferPointer(rebasing: body.dropFirst(3)) : body
         do {
