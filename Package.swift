@@ -173,6 +173,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The fuzz checks (Tests/FuzzTests/Checks) run here over the committed seeds (Fuzz/Seeds);
+        // the libFuzzer drivers below compile the same files.
+        .testTarget(
+            name: "FuzzTests",
+            dependencies: [
+                "Relay", "Handlers", "WebSocketWire", "RelayServer",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "RelayServerTests",
             dependencies: [

@@ -1,0 +1,111 @@
+import NIOCore
+import Relay
+
+@testable import RelayServer
+
+/// What the HTTP side reads from text: request bodies (RequestBodyFields.parse), integers the way
+/// pydantic reads them (LaxInteger), `Content-Type` (RequestBodyFields.declaresJSON), and the
+/// scan that picks a WebSocket message's rate budget (MessageBudget.kind).
+///
+/// Input: byte 0 picks which (mod 4), the rest is the text. A body reads the same after a UTF-8
+/// byte-order mark (one), and a JSON error points at a character inside it. LaxInteger agrees with a
+/// plain reference written from pydantic's rules. declaresJSON ignores ASCII case. A message
+/// budgeted as a state message that parses is an object whose `type` is a state type.
+struct HTTPCheck {
+    /// LaxInteger.parse; a seam for showing the check fails on a wrong reading.
+    var laxInteger: (String) -> Result<Int64, LaxInteger.Failure> = { LaxInteger.parse($0) }
+
+    func run(_ input: UnsafeBufferPointer<UInt8>) throws(FuzzViolation) {
+        guard let mode = input.first else { return }
+        let rest = UnsafeBufferPointer(rebasing: input[1...])
+        switch mode % 4 {
+        case 0: try Self.body(UnsafeRawBufferPointer(rest))
+        case 1: try self.integer(String(decoding: rest, as: UTF8.self))
+        case 2: try Self.contentType(String(decoding: rest, as: UTF8.self))
+        default: try withExactCopy(of: rest) { bytes throws(FuzzViolation) in try Self.budget(bytes) }
+        }
+    }
+
+    private static func body(_ body: UnsafeRawBufferPointer) throws(FuzzViolation) {
+        let read = Self.read(body)
+        if case .failure(let error) = read {
+            guard case .validation(let issues) = error, issues.count == 1, issues[0].loc.count == 2,
+                case .index(let characters) = issues[0].loc[1]
+            else { throw FuzzViolation("a body that is no JSON refused with \(error)") }
+            try require(
+                characters >= 0 && characters <= body.count, "error at character \(characters) of \(body.count)")
+        }
+        let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
+        guard !body.starts(with: byteOrderMark) else { return }  // only one is skipped
+        let marked = byteOrderMark + Array(body)
+        try require(
+            marked.withUnsafeBytes { Self.read($0) } == read, "a byte-order mark changes what \(shown(body)) reads as")
+    }
+
+    private static func read(_ body: UnsafeRawBufferPointer) -> Result<JSONValue, APIError> {
+        do throws(APIError) {
+            return .success(try RequestBodyFields.parse(body))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    private func integer(_ text: String) throws(FuzzViolation) {
+        let result = self.laxInteger(text)
+        switch (result, Self.referenceInteger(text)) {
+        case (.success(let value), .integer(let expected)):
+            try require(value == expected, "LaxInteger reads \(text.debugDescription) as \(value), not \(expected)")
+        case (.failure(.outOfRange), .outOfRange): break
+        case (.failure(.notAnInteger), .notAnInteger), (.failure(.tooLong), .notAnInteger): break
+        case (_, let expected):
+            throw FuzzViolation("LaxInteger reads \(text.debugDescription) as \(result), the reference as \(expected)")
+        }
+    }
+
+    private enum Reference {
+        case integer(Int64)
+        case outOfRange, notAnInteger
+    }
+
+    /// pydantic's lax integer: surrounding whitespace, a sign, ASCII digits with single `_`
+    /// between them, a fraction of zeros only; nothing over 4,300 bytes.
+    private static func referenceInteger(_ text: String) -> Reference {
+        let scalars = Array(text.unicodeScalars)
+        guard let start = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
+            let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })
+        else { return .notAnInteger }
+        var core = String(String.UnicodeScalarView(scalars[start...last]))
+        guard core.utf8.count <= 4300 else { return .notAnInteger }
+        if let dot = core.firstIndex(of: ".") {
+            let fraction = core[core.index(after: dot)...]
+            guard !fraction.isEmpty, fraction.allSatisfy({ $0 == "0" }) else { return .notAnInteger }
+            core = String(core[..<dot])
+        }
+        var body = Substring(core)
+        let negative = body.first == "-"
+        if negative || body.first == "+" { body = body.dropFirst() }
+        let isDigit = { (c: Character) in c.isASCII && c.isNumber }
+        guard let first = body.first, let last = body.last, isDigit(first), isDigit(last),
+            !body.contains("__"), body.allSatisfy({ isDigit($0) || $0 == "_" })
+        else { return .notAnInteger }
+        let digits = body.filter { $0 != "_" }
+        guard let value = Int64((negative ? "-" : "") + digits) else { return .outOfRange }
+        return .integer(value)
+    }
+
+    private static func contentType(_ text: String) throws(FuzzViolation) {
+        let upper = String(text.map { $0.isASCII ? Character($0.uppercased()) : $0 })
+        try require(
+            RequestBodyFields.declaresJSON(text) == RequestBodyFields.declaresJSON(upper),
+            "declaresJSON differs between \(text.debugDescription) and \(upper.debugDescription)")
+    }
+
+    private static func budget(_ bytes: UnsafeBufferPointer<UInt8>) throws(FuzzViolation) {
+        let kind = MessageBudget.kind(of: bytes)
+        try require(MessageBudget.kind(of: ByteBuffer(bytes: bytes)) == kind, "budget kind differs in a ByteBuffer")
+        guard kind == .state, let parsed = try? JSONParser.parse(bytes) else { return }
+        let type = parsed.objectValue?["type"]?.stringValue
+        try require(
+            type == "player_state" || type == "enemy_state", "budgeted as a state message: \(shown(bytes))")
+    }
+}

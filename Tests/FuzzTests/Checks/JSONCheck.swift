@@ -1,0 +1,113 @@
+import Foundation
+import NIOCore
+
+@testable import Relay
+
+/// JSONParser, JSONWriter, JSONByteSink and PlainJSONScanner on any bytes.
+///
+/// Whatever the parser accepts is written back and must parse to the same value, within
+/// `writtenSizeBound`, also sorted and with floats rounded; a sink lent too little memory must
+/// say it overflowed and never write past it. What the plain-subset scanner accepts the parser
+/// must accept too, with the same value count and the same value once copied. Whatever the
+/// parser accepts Foundation's JSONSerialization must accept. (Not the other way round:
+/// Foundation on Linux reads input with NUL bytes as UTF-16 or UTF-32 and accepts a trailing
+/// comma or a byte-order mark, none of which the server has to take.)
+struct JSONCheck {
+    /// Writes a value as the server does; a seam for showing the check fails on a broken writer.
+    var write: (_ value: JSONValue, _ roundingFloats: Bool) -> [UInt8] = { value, rounding in
+        var writer = JSONWriter(capacity: 16)
+        writer.write(value, roundingFloats: rounding)
+        return Array(writer.buffer.readableBytesView)
+    }
+
+    func run(_ input: UnsafeBufferPointer<UInt8>) throws(FuzzViolation) {
+        var valueCount = 0
+        let parsed: JSONValue?
+        var failure: JSONParser.Failure?
+        do {
+            parsed = try JSONParser.parse(input, maxDepth: JSONParser.maxDepth, valueCount: &valueCount)
+        } catch {
+            parsed = nil
+            failure = error
+            try require(error.offset >= 0 && error.offset <= input.count, "failure offset \(error.offset) out of range")
+        }
+        if let parsed { try self.rewrite(parsed) }
+        for rounding in [false, true] {
+            try self.scan(input, rounding: rounding, parsed: parsed, valueCount: valueCount, failure: failure)
+        }
+        if parsed != nil {
+            let foundation = try? JSONSerialization.jsonObject(with: Data(input), options: [.fragmentsAllowed])
+            try require(foundation != nil, "accepted, but Foundation rejects it")
+        }
+    }
+
+    /// Writing back: the same value, within the size bound, in a sink of any size.
+    private func rewrite(_ parsed: JSONValue) throws(FuzzViolation) {
+        let plain = self.write(parsed, false)
+        let bound = parsed.writtenSizeBound()
+        try require(plain.count <= bound, "written \(plain.count) bytes, over the bound \(bound)")
+        try require(Self.reparse(plain) == parsed, "written back as \(shown(plain)), which reads differently")
+        let rounded = self.write(parsed, true)
+        try require(Self.reparse(rounded) != nil, "written with rounding as \(shown(rounded)), not JSON")
+        var sortedWriter = JSONWriter(capacity: 8)
+        sortedWriter.writeSorted(parsed)
+        let sorted = Array(sortedWriter.buffer.readableBytesView)
+        try require(Self.reparse(sorted) == parsed, "written sorted as \(shown(sorted)), which reads differently")
+        // Lent memory too small: the sink must overflow, never write past it.
+        for room in [0, 1, plain.count / 2, max(0, plain.count - 1), plain.count] {
+            let memory = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: room)
+            defer { memory.deallocate() }
+            var sink = JSONByteSink(memory)
+            sink.write(parsed, roundingFloats: false)
+            if room < plain.count {
+                try require(sink.overflowed, "a sink of \(room) bytes took \(plain.count) without overflowing")
+            } else {
+                try require(!sink.overflowed && Array(sink.written) == plain, "a sink of \(room) bytes differs")
+            }
+        }
+        _ = JSONByteSink.withGrowingMemory(initialCapacity: 1, limit: max(1, plain.count / 2)) { sink in
+            sink.write(parsed, roundingFloats: true)
+            return sink.overflowed
+        }
+    }
+
+    /// The plain-subset scanner, copying a value and reading a message member by member.
+    private func scan(
+        _ input: UnsafeBufferPointer<UInt8>, rounding: Bool, parsed: JSONValue?, valueCount: Int,
+        failure: JSONParser.Failure?
+    ) throws(FuzzViolation) {
+        let capacity = input.count * 2 + 64
+        let memory = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: capacity)
+        defer { memory.deallocate() }
+        var sink = JSONByteSink(memory)
+        var scanner = PlainJSONScanner(input, roundingFloats: rounding)
+        let range = scanner.value(copyingTo: &sink, copy: true)
+        scanner.skipWhitespace()
+        if range != nil, scanner.isAtEnd {
+            guard let parsed else {
+                throw FuzzViolation("the plain scanner accepts what the parser rejects: \(String(describing: failure))")
+            }
+            try require(
+                scanner.valueCount == valueCount, "value count: scanner \(scanner.valueCount), parser \(valueCount)")
+            try require(!sink.overflowed, "the scanner's copy overflowed \(capacity) bytes")
+            let copied = Array(sink.written)
+            let expected = Self.reparse(self.write(parsed, rounding))
+            try require(
+                Self.reparse(copied) == expected && expected != nil,
+                "copied\(rounding ? " rounded" : "") as \(shown(copied)), unlike the writer")
+        }
+        var members = PlainJSONScanner(input, roundingFloats: rounding)
+        var keysInside = true
+        let read = members.readMessage { scanner, key in
+            keysInside = keysInside && key.lowerBound >= 0 && key.upperBound <= input.count
+            return scanner.skipValue()
+        }
+        try require(keysInside, "readMessage handed out a key outside the input")
+        try require(
+            !read || parsed != nil, "readMessage accepts what the parser rejects: \(String(describing: failure))")
+    }
+
+    private static func reparse(_ bytes: [UInt8]) -> JSONValue? {
+        bytes.withUnsafeBufferPointer { try? JSONParser.parse($0, maxDepth: 1000) }
+    }
+}

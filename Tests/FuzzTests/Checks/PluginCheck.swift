@@ -1,0 +1,68 @@
+@testable import Handlers
+
+/// A plugin's stdout: LineSplitter over reads cut anywhere, then PluginLine.decode and
+/// UnparsableAnswer.id on every line.
+///
+/// Input: byte 0 is `maxLineBytes` - 1, byte 1 seeds where the reads are cut, the rest is the
+/// stream. The lines must be those of a plain split at `\n` (less a trailing `\r`), with a line
+/// over the limit reported once instead. Where both the strict decode and the lenient id reader
+/// name the request a line without escapes answers, they must name the same one.
+struct PluginCheck {
+    /// The lenient reader of an answer's id; a seam for showing the check fails.
+    var lenientID: ([UInt8]) -> UInt64? = { UnparsableAnswer.id($0) }
+
+    func run(_ input: UnsafeBufferPointer<UInt8>) throws(FuzzViolation) {
+        guard input.count >= 2 else { return }
+        let maxLine = Int(input[0]) + 1
+        var seed = UInt64(input[1]) &* 0x9E37_79B9_7F4A_7C15 | 1
+        let stream = UnsafeBufferPointer(rebasing: input[2...])
+
+        var splitter = LineSplitter(maxLineBytes: maxLine)
+        var lines: [[UInt8]] = []
+        var oversized = 0
+        var start = 0
+        while start < stream.count {
+            seed ^= seed << 13
+            seed ^= seed >> 7
+            seed ^= seed << 17
+            let length = min(stream.count - start, Int(seed % 97) + Int(seed & 1))
+            try withExactCopy(of: stream[start..<(start + length)]) { read throws(FuzzViolation) in
+                splitter.feed(
+                    UnsafeRawBufferPointer(read), onLine: { lines.append(Array($0)) }, onOversized: { oversized += 1 })
+            }
+            start += length
+        }
+        let (expected, expectedOversized) = Self.plainSplit(stream, maxLine: maxLine)
+        try require(lines == expected, "lines \(lines.map(shown)), a plain split gives \(expected.map(shown))")
+        try require(oversized == expectedOversized, "\(oversized) lines oversized, not \(expectedOversized)")
+
+        for line in lines + [Array(stream)] {
+            let lenient = self.lenientID(line)
+            if case .answer(let id, _) = PluginLine.decode(line), let lenient, !line.contains(UInt8(ascii: "\\")) {
+                try require(lenient == id, "answer \(id) read leniently as \(lenient): \(shown(line))")
+            }
+        }
+    }
+
+    /// Whole lines of `stream` up to `maxLine` bytes (a `\r` before `\n` dropped), and how many
+    /// were longer, the unterminated last one included.
+    private static func plainSplit(_ stream: UnsafeBufferPointer<UInt8>, maxLine: Int) -> ([[UInt8]], Int) {
+        var lines: [[UInt8]] = []
+        var oversized = 0
+        var current: [UInt8] = []
+        for byte in stream {
+            guard byte == UInt8(ascii: "\n") else {
+                current.append(byte)
+                continue
+            }
+            if current.count > maxLine {
+                oversized += 1
+            } else {
+                if current.last == UInt8(ascii: "\r") { current.removeLast() }
+                lines.append(current)
+            }
+            current = []
+        }
+        return (lines, oversized + (current.count > maxLine ? 1 : 0))
+    }
+}

@@ -1,0 +1,120 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+@testable import Handlers
+@testable import Relay
+
+/// Whole text frames through MessageDispatcher (decode, route, the handlers, the in-place
+/// relays) in a real room, without sockets.
+///
+/// Per input: a fresh registry and a room with a host and a guest, then the input's messages
+/// (split at 0xFF bytes, at most 64). A message's first byte says how it is sent: bit 0 by the
+/// host or the guest, bit 1 through the in-place path (`dispatchInPlace`, raw bytes) before the
+/// usual dispatch, bit 2 that call made on the room's event loop. Every frame a client is sent
+/// must be a JSON object with a string `type`, an `error` with a string `code`, never
+/// `internal_error`.
+final class RoomCheck: Sendable {
+    private let group: MultiThreadedEventLoopGroup
+    private let dispatcher: MessageDispatcher
+    private static let quiet = Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    /// A room served by `handlers` (a seam: the tests add a broken one).
+    init(handlers: [any MessageHandler] = BuiltInHandlers.all) throws {
+        self.dispatcher = try MessageDispatcher(handlers: handlers)
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    }
+
+    func shutdown() async throws {
+        try await self.group.shutdownGracefully()
+    }
+
+    /// A client's two ends: the session the dispatcher handles its messages in, and its queue.
+    private struct Client: @unchecked Sendable {
+        let connection: PlayerConnection
+        let session: ConnectionSession
+
+        init(_ registry: RoomRegistry, url: String) {
+            self.connection = PlayerConnection(queueCapacity: 4096) { _ in }
+            self.session = ConnectionSession(
+                connection: self.connection, urlRoomID: url, registry: registry, logger: RoomCheck.quiet)
+        }
+
+        func drain() async -> [ByteBuffer] {
+            var frames: [ByteBuffer] = []
+            while self.connection.outbound.count > 0, let frame = await self.connection.outbound.next() {
+                frames.append(frame)
+            }
+            return frames
+        }
+    }
+
+    func run(_ input: [UInt8]) async throws(FuzzViolation) {
+        let messages = input.split(separator: 0xFF).prefix(64).map(Array.init)
+        let registry = RoomRegistry(limits: RelayLimits(), eventLoopGroup: self.group, logger: Self.quiet)
+        let host = Client(registry, url: "new")
+        let create = #"{"type":"create_room","room_name":"r","player_name":"H","player_id":"host","max_players":3}"#
+        _ = await self.dispatcher.dispatch(create, session: host.session)
+        var code = "new"
+        for frame in await host.drain() {
+            if case .object(let fields)? = try? JSONParser.parse(Array(frame.readableBytesView)),
+                fields["type"]?.stringValue == "room_created"
+            {
+                code = fields["room_id"]?.stringValue ?? code
+            }
+        }
+        let guest = Client(registry, url: code)
+        let join = #"{"type":"join_room","player_name":"G","player_id":"guest"}"#
+        _ = await self.dispatcher.dispatch(join, session: guest.session)
+        _ = await host.drain()
+        _ = await guest.drain()
+        let clients = [host, guest]
+        var violation: FuzzViolation?
+        for message in messages where violation == nil {
+            let sender = clients[Int(message[0] & 1)]
+            let body = Array(message.dropFirst())
+            var handled = false
+            if message[0] & 2 != 0 {
+                let inPlace: @Sendable () -> Bool = { [dispatcher] in
+                    let handled = try? withExactCopy(of: body) { bytes in
+                        dispatcher.dispatchInPlace(bytes, session: sender.session)
+                    }
+                    return handled ?? false
+                }
+                // Bit 2: on the room's own event loop (handled there at once), else forwarded to it.
+                handled =
+                    message[0] & 4 != 0 ? (try? await self.group.next().submit(inPlace).get()) ?? false : inPlace()
+                if handled { await sender.session.settleForwarded() }
+            }
+            // A text frame is UTF-8 (the server refuses others before dispatch).
+            if !handled, let text = String(validating: body, as: UTF8.self) {
+                _ = await self.dispatcher.dispatch(text, session: sender.session)
+            }
+            for client in clients {
+                for frame in await client.drain() where violation == nil {
+                    violation = Self.inspect(frame, after: body)
+                }
+            }
+        }
+        for client in clients {
+            if let membership = client.session.membership {
+                await membership.room.drop(playerID: membership.playerID, connection: client.connection)
+            }
+            _ = await client.drain()
+        }
+        if let violation { throw violation }
+    }
+
+    /// What is wrong with a frame a client was sent, if anything.
+    private static func inspect(_ frame: ByteBuffer, after message: [UInt8]) -> FuzzViolation? {
+        let bytes = Array(frame.readableBytesView)
+        guard case .object(let fields)? = try? JSONParser.parse(bytes, maxDepth: 200),
+            let type = fields["type"]?.stringValue
+        else { return FuzzViolation("sent \(shown(bytes)), no JSON object with a type, after \(shown(message))") }
+        guard type == "error" else { return nil }
+        guard let code = fields["code"]?.stringValue, code != "internal_error" else {
+            return FuzzViolation("sent \(shown(bytes)) after \(shown(message))")
+        }
+        return nil
+    }
+}

@@ -1,0 +1,88 @@
+import NIOCore
+import Testing
+
+@testable import Handlers
+@testable import Relay
+
+/// Each fuzz check flags what it exists to catch, shown through its seam: the part under test
+/// swapped for a broken one.
+@Suite("Fuzz checks can fail")
+struct FuzzCheckFailureTests {
+    /// The violation `check` reports for `input`, if any.
+    static func violation(
+        _ input: String, _ check: (UnsafeBufferPointer<UInt8>) throws(FuzzViolation) -> Void
+    ) -> FuzzViolation? {
+        do throws(FuzzViolation) {
+            try Array(input.utf8).withUnsafeBufferPointer { bytes throws(FuzzViolation) in try check(bytes) }
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test("JSON: a writer that loses a member")
+    func json() {
+        #expect(Self.violation(#"{"a":1}"#, JSONCheck().run) == nil)
+        let broken = JSONCheck(write: { _, _ in Array("{}".utf8) })
+        #expect(Self.violation(#"{"a":1}"#, broken.run)?.description.contains("reads differently") == true)
+    }
+
+    @Test("Relays: an in-place relay the general decode reads as another type")
+    func relays() {
+        // Byte 0: a player id of 2 bytes, "p1".
+        let message = "\u{2}p1" + #"{"type":"game_action","action":"jump","data":{"x":1}}"#
+        #expect(Self.violation(message, RelaysCheck().run) == nil)
+        let broken = RelaysCheck(decode: { try MessageDispatcher.decode($0.replacing("game_action", with: "chat")) })
+        #expect(Self.violation(message, broken.run)?.description.contains("decoded otherwise") == true)
+    }
+
+    @Test("Plugin: a lenient reader naming another request")
+    func plugin() {
+        // Byte 0: lines up to 128 bytes; byte 1: where reads are cut.
+        let stdout = "\u{7F}\u{5}" + #"{"kind":"answer","id":7,"verdict":"pass"}"# + "\n"
+        #expect(Self.violation(stdout, PluginCheck().run) == nil)
+        let broken = PluginCheck(lenientID: { _ in 8 })
+        #expect(Self.violation(stdout, broken.run)?.description.contains("answer 7 read leniently as 8") == true)
+    }
+
+    @Test("Frames: a mask that copies")
+    func frames() {
+        let stream = "\u{3}\u{5}" + "\u{81}\u{85}abcdhello"
+        #expect(Self.violation(stream, FramesCheck().run) == nil)
+        let broken = FramesCheck(mask: { _, source, target in target.copyMemory(from: source) })
+        #expect(Self.violation(stream, broken.run)?.description.contains("mask byte") == true)
+    }
+
+    @Test("HTTP: an integer read wrong")
+    func http() {
+        // Byte 0 = 1: LaxInteger.
+        #expect(Self.violation("\u{1} 1_000.0 ", HTTPCheck().run) == nil)
+        let broken = HTTPCheck(laxInteger: { _ in .success(0) })
+        #expect(Self.violation("\u{1} 1_000.0 ", broken.run)?.description.contains("not 1000") == true)
+    }
+
+    /// Answers `fuzz_broken` with a frame that is not JSON.
+    struct BrokenHandler: MessageHandler {
+        let messageType = "fuzz_broken"
+
+        func handle(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) {
+            _ = session.connection.send(ByteBuffer(string: "not JSON"))
+        }
+    }
+
+    @Test("Room: a handler that sends what is not JSON")
+    func room() async throws {
+        // Byte 0 = 0: sent by the host, the usual way.
+        let check = try RoomCheck(handlers: BuiltInHandlers.all + [BrokenHandler()])
+        let chat = Array(("\u{0}" + #"{"type":"chat","message":"hi"}"#).utf8)
+        await #expect(throws: Never.self) { try await check.run(chat) }
+        var violation: FuzzViolation?
+        do throws(FuzzViolation) {
+            try await check.run(Array(("\u{0}" + #"{"type":"fuzz_broken"}"#).utf8))
+        } catch {
+            violation = error
+        }
+        #expect(violation?.description.contains("no JSON object") == true)
+        try await check.shutdown()
+    }
+}
