@@ -264,3 +264,40 @@ if ProcessInfo.processInfo.environment["ENABLE_BENCHMARKS"] != nil {
         )
     )
 }
+
+// libFuzzer drivers, only with FUZZ=1 so normal builds, tests and CI never see them; `Fuzz/run.sh NAME` builds
+// one with -sanitize=fuzzer,address and -enable-testing into .build-fuzz and runs it. Each is a `Main.swift`
+// handing libFuzzer's inputs to a check in Tests/FuzzTests/Checks, whose file it compiles through a symlink.
+if ProcessInfo.processInfo.environment["FUZZ"] != nil {
+    let drivers: [(name: String, dependencies: [Target.Dependency])] = [
+        ("FuzzJSON", ["Relay", .product(name: "NIOCore", package: "swift-nio")]),
+        ("FuzzRelays", ["Relay", "Handlers", .product(name: "NIOCore", package: "swift-nio")]),
+        ("FuzzPlugin", ["Handlers"]),
+        (
+            "FuzzFrames",
+            [
+                "WebSocketWire", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ]
+        ),
+        ("FuzzHTTP", ["Relay", "RelayServer", .product(name: "NIOCore", package: "swift-nio")]),
+        (
+            "FuzzRoom",
+            [
+                "Relay", "Handlers", .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+    ]
+    for driver in drivers {
+        package.targets.append(
+            .executableTarget(
+                name: driver.name,
+                dependencies: driver.dependencies,
+                path: "Fuzz/Drivers/\(driver.name)",
+                // No top-level code: libFuzzer's LLVMFuzzerRunDriver is called from `<name>_main`.
+                swiftSettings: swiftSettings + [.unsafeFlags(["-parse-as-library"])]
+            )
+        )
+    }
+}
