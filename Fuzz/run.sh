@@ -28,6 +28,8 @@ FUZZ=1 swift build -c release --scratch-path .build-fuzz --product "$product" \
     -Xswiftc -sanitize=fuzzer,address -Xswiftc -enable-testing -Xswiftc -g -Xswiftc -use-ld=lld
 
 mkdir -p ".build-fuzz/corpus/$name" Fuzz/Findings
+# libFuzzer reports a crash itself; Swift's backtracer would too, and outlive it holding its output open.
+export SWIFT_BACKTRACE=enable=no
 # The JSON dictionary helps every check: all of them read JSON somewhere.
 exec ".build-fuzz/release/$product" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 \
     -max_len=4096 -print_final_stats=1 -dict=Fuzz/json.dict -artifact_prefix="Fuzz/Findings/$name-" \
