@@ -9,7 +9,9 @@ let roomCheck = try! RoomCheck()
 func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     runLibFuzzer(argc, argv) { data, size in
         let bytes = Array(input(data, size))
-        return trapOnViolation { () throws(FuzzViolation) in try blocking { try await roomCheck.run(bytes) } }
+        return trapOnViolation { () throws(FuzzViolation) in
+            try blocking { () async throws(FuzzViolation) in try await roomCheck.run(bytes) }
+        }
     }
 }
 
