@@ -152,4 +152,29 @@ struct VacantRoomTests {
         try await harness.eventually { await room.state.players.isEmpty }
         #expect(await room.connectionCount == 0)
     }
+
+    /// A room whose members left, or dropped and let their windows run out, is freed: nothing
+    /// (a timer, a connection, the registry) keeps it.
+    @Test(arguments: [false, true])
+    func aClosedRoomIsFreed(byDrops: Bool) async throws {
+        var limits = RelayLimits()
+        limits.reconnectWindow = .milliseconds(20)
+        let harness = try Harness(limits: limits)
+        weak var closedRoom: GameRoom?
+        do {
+            let (host, guest, _) = try await harness.roomWithTwoPlayers()
+            let room = try #require(host.session.membership?.room)
+            closedRoom = room
+            for (client, id) in [(host, "host"), (guest, "guest")] {
+                if byDrops {
+                    await room.drop(playerID: id, connection: client.connection)
+                } else {
+                    await room.leave(playerID: id, connection: client.connection)
+                }
+                client.session.membership = nil  // as the connection's end does
+            }
+        }
+        try await harness.eventually { harness.registry.count == 0 }
+        try await harness.eventually { closedRoom == nil }
+    }
 }
