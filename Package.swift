@@ -265,9 +265,10 @@ if ProcessInfo.processInfo.environment["ENABLE_BENCHMARKS"] != nil {
     )
 }
 
-// libFuzzer drivers, only with FUZZ=1 so normal builds, tests and CI never see them; `Fuzz/run.sh NAME` builds
-// one with -sanitize=fuzzer,address and -enable-testing into .build-fuzz and runs it. Each is a `Main.swift`
-// handing libFuzzer's inputs to a check in Tests/FuzzTests/Checks, whose file it compiles through a symlink.
+// libFuzzer drivers, only with FUZZ=1, so normal builds and tests never see them (.ci/run compiles them,
+// unlinked). `Fuzz/run.sh NAME` builds one with -sanitize=fuzzer,address and -enable-testing into .build-fuzz
+// and runs it. Each is a `Main.swift` handing libFuzzer's inputs to a check in Tests/FuzzTests/Checks, whose
+// file it compiles through a symlink.
 if ProcessInfo.processInfo.environment["FUZZ"] != nil {
     let drivers: [(name: String, dependencies: [Target.Dependency])] = [
         ("FuzzJSON", ["Relay", .product(name: "NIOCore", package: "swift-nio")]),
