@@ -1,5 +1,6 @@
 // swift-tools-version:6.2
 import PackageDescription
+
 import class Foundation.ProcessInfo
 
 /// Settings shared by every target: Swift 6 language mode with strict concurrency.

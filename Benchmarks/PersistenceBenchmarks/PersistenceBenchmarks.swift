@@ -163,7 +163,8 @@ private func largeDatabasePath() async throws -> String {
     let building = try makeTemporaryDirectory("persistence-bench-1m-building")
     let buildingPath = building.appendingPathComponent("game.db").path
     let started = ContinuousClock.now
-    let schemaStore = try await SQLiteGameStore.open(PersistenceConfiguration(databasePath: buildingPath), logger: logger)
+    let schemaStore = try await SQLiteGameStore.open(
+        PersistenceConfiguration(databasePath: buildingPath), logger: logger)
     await schemaStore.close()
 
     try generateRows(into: buildingPath)

@@ -70,7 +70,8 @@ public final class ConnectionSession {
     /// Takes one room entry (`create_room`, `join_room`, `reconnect`) from this connection's
     /// budget, before the handler does anything; `rate_limited` when there is none left.
     public func takeRoomEntry(now: ContinuousClock.Instant = .now) throws(RelayError) {
-        var entries = self.roomEntries
+        var entries =
+            self.roomEntries
             ?? TokenBucket(rate: self.limits.roomEntriesPerSecond, burst: self.limits.roomEntryBurst, now: now)
         defer { self.roomEntries = entries }
         guard entries.take(now: now) else { throw .rateLimited }

@@ -73,7 +73,8 @@ public struct InboundMessage: Sendable {
     public func name(_ key: String, maxLength: Int) throws(RelayError) -> String {
         let name = try self.string(key).trimmingWhitespace()
         guard !name.isEmpty else { throw .invalidField(key, expected: "a non-empty string") }
-        guard name.unicodeScalars.count <= maxLength else { throw .tooLong(key, limit: maxLength) }  // code points, as pydantic
+        // Code points, as pydantic.
+        guard name.unicodeScalars.count <= maxLength else { throw .tooLong(key, limit: maxLength) }
         return name
     }
 }

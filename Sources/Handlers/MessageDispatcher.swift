@@ -114,7 +114,8 @@ public struct MessageDispatcher: Sendable {
 
     /// Reads a message here and hands it to its room on the room's event loop, without waiting.
     private static func forward(
-        _ bytes: UnsafeBufferPointer<UInt8>, to raw: any RawRoomMessageHandler, membership: ConnectionSession.Membership,
+        _ bytes: UnsafeBufferPointer<UInt8>, to raw: any RawRoomMessageHandler,
+        membership: ConnectionSession.Membership,
         session: ConnectionSession
     ) -> Bool {
         let forwarded = session.forwarded

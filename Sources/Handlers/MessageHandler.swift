@@ -48,7 +48,9 @@ public protocol RawRoomMessageHandler: RoomMessageHandler {
     ///
     /// `bytes` are the frame's payload as received, valid only during the call and not yet
     /// checked to be UTF-8: decline whatever is not plainly right.
-    func handleRaw(_ bytes: UnsafeBufferPointer<UInt8>, from playerID: String, in room: isolated GameRoom)
+    func handleRaw(
+        _ bytes: UnsafeBufferPointer<UInt8>, from playerID: String, in room: isolated GameRoom
+    )
         throws(RelayError) -> Bool
 
     /// Reads the message from its `bytes` on the sender's event loop, for applying later in a
@@ -78,7 +80,8 @@ extension RawRoomMessageHandler {
             // `withUTF8` rethrows untyped; carry the typed error out in a Result.
             let handled = text.withUTF8 { bytes in
                 Result { () throws(RelayError) in
-                    try context.handler.handleRaw(bytes, from: context.playerID, connection: context.connection, in: room)
+                    try context.handler.handleRaw(
+                        bytes, from: context.playerID, connection: context.connection, in: room)
                 }
             }
             switch handled {

@@ -7,6 +7,7 @@ enum WallClock {
 
     /// ISO 8601 with milliseconds, UTC, for chat timestamps.
     static func iso8601() -> String {
-        Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+        Date().formatted(
+            .iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
     }
 }

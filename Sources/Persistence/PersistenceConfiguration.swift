@@ -1,5 +1,3 @@
-
-
 /// How the SQLite store is laid out and how it batches writes.
 public struct PersistenceConfiguration: Sendable {
     /// Path of the database file; created with its schema when missing.

@@ -39,7 +39,8 @@ public struct RelayError: Error, Equatable, Sendable {
         code: "duplicate_player_id", message: "That player_id is already used in this room")
     public static let startFailed = RelayError(
         code: "start_failed", message: "Cannot start game. All players must be ready and at least 2 players needed.")
-    public static let gameAlreadyStarted = RelayError(code: "game_already_started", message: "The game is already running")
+    public static let gameAlreadyStarted = RelayError(
+        code: "game_already_started", message: "The game is already running")
     public static let notHost = RelayError(code: "not_host", message: "Only the host can do that")
     public static let reconnectFailed = RelayError(
         code: "reconnect_failed", message: "Reconnection failed. Token invalid or session expired.")

@@ -1,8 +1,8 @@
 import Handlers
 import Hummingbird
 import HummingbirdCore
-import NIOCore
 import Logging
+import NIOCore
 import Persistence
 import Relay
 import ServiceLifecycle
@@ -44,7 +44,9 @@ func buildApplication(
         },
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port), serverName: nil,
-            availableConnectionsDelegate: configuration.maxConnections.map { ConnectionCap(maximum: $0, logger: logger) }),
+            availableConnectionsDelegate: configuration.maxConnections.map {
+                ConnectionCap(maximum: $0, logger: logger)
+            }),
         services: services,
         onServerRunning: { serverChannel in
             await acceptFilter.install(on: serverChannel)
@@ -71,7 +73,8 @@ func buildRouter(
     router.add(middleware: JSONErrorMiddleware())
     router.add(middleware: EmptyPathSegmentGuard())
     router.add(middleware: FetchMetadataGuard())
-    router.add(middleware: TrailingSlashRedirect(clients: configuration.clientAddresses))  // FastAPI redirects in its router, once its middleware has run
+    // FastAPI redirects in its router, once its middleware has run.
+    router.add(middleware: TrailingSlashRedirect(clients: configuration.clientAddresses))
 
     router.get("/") { _, _ in try JSONResponse.message("JumpJumpJump API is running!") }
 

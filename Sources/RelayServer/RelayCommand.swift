@@ -59,28 +59,50 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "Largest accepted HTTP request body in bytes (larger gets 413).")
     var maxBodyBytes: Int = 16 * 1024
 
-    @Option(help: "Seconds a request (head and body) may take to arrive whole, counted from when the server waits for it (also the HTTP keep-alive idle time), and an answer may go without a byte taken by the client.")
+    @Option(
+        help:
+            "Seconds a request (head and body) may take to arrive whole, counted from when the server waits for it (also the HTTP keep-alive idle time), and an answer may go without a byte taken by the client."
+    )
     var httpIdleTimeoutSeconds: Int = 30
 
-    @Option(help: "Seconds an HTTP answer may take before its average rate is held to --http-min-answer-bytes-per-second.")
+    @Option(
+        help: "Seconds an HTTP answer may take before its average rate is held to --http-min-answer-bytes-per-second.")
     var httpAnswerGraceSeconds: Int = 10
 
-    @Option(help: "Lowest average rate, in bytes per second, of an HTTP answer still being sent after the grace period; a slower client is disconnected (0: no minimum).")
+    @Option(
+        help:
+            "Lowest average rate, in bytes per second, of an HTTP answer still being sent after the grace period; a slower client is disconnected (0: no minimum)."
+    )
     var httpMinAnswerBytesPerSecond: Int = 4 * 1024
 
-    @Option(help: "Most open connections, HTTP and WebSocket; more wait to be accepted. Default: the open-file limit less 128, at least a quarter of it.")
+    @Option(
+        help:
+            "Most open connections, HTTP and WebSocket; more wait to be accepted. Default: the open-file limit less 128, at least a quarter of it."
+    )
     var maxConnections: Int?
 
-    @Option(help: "Most open connections from one client address, loopback aside; more are closed at once (room sockets through a trusted proxy: 429). 0: no limit.")
+    @Option(
+        help:
+            "Most open connections from one client address, loopback aside; more are closed at once (room sockets through a trusted proxy: 429). 0: no limit."
+    )
     var maxConnectionsPerAddress: Int = 256
 
-    @Option(help: "New connections a second each client address may open, in bursts of 16 seconds' worth; more are closed at once (room sockets through a trusted proxy: 429). Loopback not counted; 0: no limit.")
+    @Option(
+        help:
+            "New connections a second each client address may open, in bursts of 16 seconds' worth; more are closed at once (room sockets through a trusted proxy: 429). Loopback not counted; 0: no limit."
+    )
     var newConnectionsPerSecondPerAddress: Double = 16
 
-    @Option(help: "Writes (scores, saves, deletes) a second each client address may make, in bursts of six seconds' worth; more get 429. Loopback not counted; 0: no limit.")
+    @Option(
+        help:
+            "Writes (scores, saves, deletes) a second each client address may make, in bursts of six seconds' worth; more get 429. Loopback not counted; 0: no limit."
+    )
     var writesPerSecondPerAddress: Double = 10
 
-    @Option(help: "Reverse proxies whose X-Forwarded-For names the client for the per-address limits, as uvicorn's option: comma-separated addresses and networks (10.0.0.0/8), * for every peer, '' for none. Default (also FORWARDED_ALLOW_IPS): 127.0.0.0/8,::1.")
+    @Option(
+        help:
+            "Reverse proxies whose X-Forwarded-For names the client for the per-address limits, as uvicorn's option: comma-separated addresses and networks (10.0.0.0/8), * for every peer, '' for none. Default (also FORWARDED_ALLOW_IPS): 127.0.0.0/8,::1."
+    )
     var forwardedAllowIps: String?
 
     @Option(help: "Most players a room may ask for with max_players (rooms default to 2).")
@@ -93,17 +115,20 @@ struct RelayCommand: AsyncParsableCommand {
     var reconnectWindowSeconds: Int = 60
 
     @Option(
-        help: "Sustained WebSocket messages per second per connection, state relays aside (burst: twice this; ten times this refused within 10 s closes with 1008)."
+        help:
+            "Sustained WebSocket messages per second per connection, state relays aside (burst: twice this; ten times this refused within 10 s closes with 1008)."
     )
     var messagesPerSecond: Int = 2_000
 
     @Option(
-        help: "Sustained player_state and enemy_state messages per second per connection, a budget of their own: past it they are shed without an error (burst: twice this; ten times this shed within 10 s closes with 1008)."
+        help:
+            "Sustained player_state and enemy_state messages per second per connection, a budget of their own: past it they are shed without an error (burst: twice this; ten times this shed within 10 s closes with 1008)."
     )
     var stateMessagesPerSecond: Int = 10_000
 
     @Option(
-        help: "Sustained bytes per second read from each WebSocket connection, frames of every kind together (burst: a quarter of this, and at least one largest message); past it the server reads nothing more from that connection until its budget refills, so its client's sends wait in TCP, and nothing is refused."
+        help:
+            "Sustained bytes per second read from each WebSocket connection, frames of every kind together (burst: a quarter of this, and at least one largest message); past it the server reads nothing more from that connection until its budget refills, so its client's sends wait in TCP, and nothing is refused."
     )
     var inboundBytesPerSecond: Int = 2 << 20
 
@@ -116,7 +141,10 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "Outbound bytes queued for a slow client before it is disconnected (close 4000); at least 65536.")
     var outboundQueueBytes: Int = 1 << 20
 
-    @Option(help: "Seconds between the server's WebSocket pings; a client that has not answered one by the next is closed with 1001.")
+    @Option(
+        help:
+            "Seconds between the server's WebSocket pings; a client that has not answered one by the next is closed with 1001."
+    )
     var pingIntervalSeconds: Int = 30
 
     @Option(help: "Longest chat message in characters.")
@@ -150,7 +178,8 @@ struct RelayCommand: AsyncParsableCommand {
         if configuration.apiKeyWasGenerated {
             // Written at once: through `print`, a piped or redirected stdout (a container, systemd)
             // would hold the key in its buffer until the server exits, and lose it to a SIGKILL.
-            FileHandle.standardOutput.write(Data("API_KEY is not set; this run's generated key is: \(configuration.apiKey)\n".utf8))
+            FileHandle.standardOutput.write(
+                Data("API_KEY is not set; this run's generated key is: \(configuration.apiKey)\n".utf8))
         }
         // From here on a SIGINT or SIGTERM stops the server in order, also while it starts.
         let stopSignals = StopSignals([SIGINT, SIGTERM], logger: logger)
@@ -202,7 +231,8 @@ struct RelayCommand: AsyncParsableCommand {
     }
 
     /// Stops at start-up: closes the store and exits with status 3.
-    private static func abandon(_ store: SQLiteGameStore, because reason: String, logger: Logger) async throws -> Never {
+    private static func abandon(_ store: SQLiteGameStore, because reason: String, logger: Logger) async throws -> Never
+    {
         logger.critical("relay.startup.failed", metadata: ["error": "\(reason)"])
         await store.close()
         throw ExitCode(3)
@@ -236,13 +266,15 @@ struct RelayCommand: AsyncParsableCommand {
     /// Where the server listens, its boss images, and the browser origins it answers.
     private func applyServing(to configuration: inout ServerConfiguration, environment: [String: String]) throws {
         configuration.host = self.host ?? environment["HOST"] ?? configuration.host
-        if let port = try self.port ?? environment["PORT"].map({ text in
-            // A typo must not start the server on another port than the operator meant.
-            guard let port = Int(text) else {
-                throw ValidationError("PORT must be an integer 0…65535, not '\(text)'")
-            }
-            return port
-        }) {
+        if let port = try self.port
+            ?? environment["PORT"].map({ text in
+                // A typo must not start the server on another port than the operator meant.
+                guard let port = Int(text) else {
+                    throw ValidationError("PORT must be an integer 0…65535, not '\(text)'")
+                }
+                return port
+            })
+        {
             configuration.port = port
         }
         guard (0...65_535).contains(configuration.port) else {

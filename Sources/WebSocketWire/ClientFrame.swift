@@ -47,7 +47,9 @@ public enum ClientFrame {
         }
         index += 2 + lengthBytes
         frame.setInteger(maskKey, at: index)  // big-endian: the key's first byte first
-        frame.withUnsafeMutableReadableBytes { WebSocketMask.apply(maskKey, from: UnsafeRawBufferPointer($0), into: $0) }
+        frame.withUnsafeMutableReadableBytes {
+            WebSocketMask.apply(maskKey, from: UnsafeRawBufferPointer($0), into: $0)
+        }
         frame.moveReaderIndex(to: payloadStart - headerLength)
         return frame
     }

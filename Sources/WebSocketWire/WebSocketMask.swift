@@ -3,7 +3,9 @@
 public enum WebSocketMask {
     /// XORs `source` with `key` into `destination` (as long as `source`; it may be the same
     /// memory), eight bytes at a time.
-    public static func apply(_ key: UInt32, from source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) {
+    public static func apply(
+        _ key: UInt32, from source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer
+    ) {
         let keyBytes = key.bigEndian
         let wideKey = withUnsafeBytes(of: (keyBytes, keyBytes)) { $0.loadUnaligned(as: UInt64.self) }
         var index = 0

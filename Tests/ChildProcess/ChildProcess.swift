@@ -42,7 +42,9 @@ public final class ChildProcess: Sendable {
         // not visible from Swift), so a child another thread spawns meanwhile cannot inherit it.
         var ends: [Int32] = [0, 0]
         let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
-        guard socketpair(AF_UNIX, type, 0, &ends) == 0 else { throw SpawnError(description: "socketpair: errno \(errno)") }
+        guard socketpair(AF_UNIX, type, 0, &ends) == 0 else {
+            throw SpawnError(description: "socketpair: errno \(errno)")
+        }
         let (readEnd, writeEnd) = (ends[0], ends[1])
         let command = Self.parentDeathWrapper + [path] + arguments
         var fullEnvironment = ProcessInfo.processInfo.environment
@@ -151,7 +153,8 @@ public final class ChildProcess: Sendable {
     }()
 
     /// Starts `command` with stdout and stderr on `output`: the pid, or posix_spawn's error.
-    private static func spawn(_ command: [String], environment: [String], output: Int32) -> Result<Int32, SpawnFailure> {
+    private static func spawn(_ command: [String], environment: [String], output: Int32) -> Result<Int32, SpawnFailure>
+    {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }

@@ -48,7 +48,8 @@ struct EnemyStateFastPathTests {
         #"{"type":"enemy_state","enemy_id":"e1","state":{"x":1}"#,  // unterminated
         #"{"type":"enemy_state","enemy_id":"e1","state":{"x":1}} x"#,  // trailing characters
         #"{"type":"enemy_state","enemy_id":"e1","state":{"x":01}}"#,  // leading zero
-        #"{"type":"enemy_state","enemy_id":"e1","state":{"a":[[[[[[[[[[1]]]]]]]]]]}}"#,  // deeper than the fast path goes
+        // Deeper than the fast path goes.
+        #"{"type":"enemy_state","enemy_id":"e1","state":{"a":[[[[[[[[[[1]]]]]]]]]]}}"#,
         #"{"type":"enemy_statex","enemy_id":"e1","state":{"x":1}}"#,
     ]
 
@@ -101,7 +102,8 @@ struct EnemyStateFastPathTests {
         let harness = try Harness()
         let (host, guest, code) = try await harness.roomWithTwoPlayers()
         await host.send(
-            #"{"type":"enemy_spawn","enemy":{"enemy_id":"e1","enemy_type":"slime","x":1.5,"y":2,"health":3,"coin_reward":2}}"#)
+            #"{"type":"enemy_spawn","enemy":{"enemy_id":"e1","enemy_type":"slime","x":1.5,"y":2,"health":3,"coin_reward":2}}"#
+        )
         _ = await host.received()
         _ = await guest.received()
         let loop = testEventLoopGroup.next()  // the loop every test room lives on
@@ -112,7 +114,9 @@ struct EnemyStateFastPathTests {
         for (enemy, elements, inPlace) in cases {
             let list = Array(repeating: "0", count: elements).joined(separator: ",")
             let text = #"{"type":"enemy_state","enemy_id":""# + enemy + #"","state":{"k":["# + list + "]}}"
-            #expect(try await loop.submit { harness.dispatcher.dispatchInPlace(text, session: host.session) }.get() == inPlace)
+            #expect(
+                try await loop.submit { harness.dispatcher.dispatchInPlace(text, session: host.session) }.get()
+                    == inPlace)
         }
         #expect(await room.messagesHandledInPlace == 2)
         #expect(await guest.received().count == 2)
@@ -129,7 +133,8 @@ struct EnemyStateFastPathTests {
         let room = try #require(harness.registry.room(code: code))
         // 1,025 values (the state, its array, 1,023 zeros): over 2,048 / 2.
         let text = #"{"type":"enemy_state","enemy_id":"e1","state":{"k":["# + Self.zeros(1_023) + "]}}"
-        #expect(try await loop.submit { harness.dispatcher.dispatchInPlace(text, session: host.session) }.get())  // not to the reader
+        // Not to the reader.
+        #expect(try await loop.submit { harness.dispatcher.dispatchInPlace(text, session: host.session) }.get())
         #expect(await host.received().map { $0["code"] } == ["limit_exceeded"])
         #expect(await guest.received().isEmpty)
         #expect(await room.state.enemies["e1"]?.fields["k"] == nil)
@@ -151,7 +156,8 @@ struct EnemyStateFastPathTests {
         let harness = Harness(dispatcher: dispatcher)
         let (host, guest, code) = try await harness.roomWithTwoPlayers()
         await host.send(
-            #"{"type":"enemy_spawn","enemy":{"enemy_id":"e1","enemy_type":"slime","x":1.5,"y":2,"health":3,"coin_reward":2}}"#)
+            #"{"type":"enemy_spawn","enemy":{"enemy_id":"e1","enemy_type":"slime","x":1.5,"y":2,"health":3,"coin_reward":2}}"#
+        )
         try #require(await host.received().map(\.type) == ["enemy_spawned"])
         try #require(await guest.received().map(\.type) == ["enemy_spawned"])
         await host.send(text)

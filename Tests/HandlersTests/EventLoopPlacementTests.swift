@@ -26,7 +26,9 @@ struct EventLoopPlacementTests {
         #expect(!loop.inEventLoop)
     }
 
-    @Test("Many tasks sharing a loop's executor, woken from other threads at once, each run on the loop", .timeLimit(.minutes(1)))
+    @Test(
+        "Many tasks sharing a loop's executor, woken from other threads at once, each run on the loop",
+        .timeLimit(.minutes(1)))
     func sharedExecutorRunsEveryWokenTask() async throws {
         let loop = testEventLoopGroup.next()
         let executor = EventLoopTaskExecutor(loop)

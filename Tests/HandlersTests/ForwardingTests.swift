@@ -36,7 +36,9 @@ struct ForwardingTests {
         let harness = try self.harness()
         let (host, guest, code) = try await harness.roomWithTwoPlayers()
         let room = try #require(harness.registry.room(code: code))
-        #expect(try await self.arrive(#"{"type":"player_state","state":{"x":12.345,"skin":"alienBlue"}}"#, from: guest, harness))
+        #expect(
+            try await self.arrive(
+                #"{"type":"player_state","state":{"x":12.345,"skin":"alienBlue"}}"#, from: guest, harness))
         let updates = try await host.receive()
         #expect(updates.map(\.type) == ["player_state_update"])
         #expect(updates.first?["state"]?["x"] == .number(12.35))
@@ -137,7 +139,9 @@ struct ForwardingTests {
         func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
             throw .notInRoom
         }
-        func handleRaw(_ bytes: UnsafeBufferPointer<UInt8>, from playerID: String, in room: isolated GameRoom)
+        func handleRaw(
+            _ bytes: UnsafeBufferPointer<UInt8>, from playerID: String, in room: isolated GameRoom
+        )
             throws(RelayError) -> Bool
         { throw .notInRoom }
         func prepareForwarding(_ bytes: UnsafeBufferPointer<UInt8>, from playerID: String) -> ForwardedRoomMessage? {

@@ -132,7 +132,10 @@ struct GameActionFastPathTests {
 
     /// A random object of the plain subset, numbers as games send them.
     static func randomObject(_ random: inout SplitMix64) -> String {
-        "{" + (0..<Int(random.next() % 6)).map { #""k\#($0)":"# + PlayerStateFastPathTests.randomValue(&random, depth: 1) }
+        "{"
+            + (0..<Int(random.next() % 6)).map {
+                #""k\#($0)":"# + PlayerStateFastPathTests.randomValue(&random, depth: 1)
+            }
             .joined(separator: ",") + "}"
     }
 }

@@ -47,11 +47,13 @@ struct PlayerStateTests {
         let harness = try Harness()
         let (host, guest, _) = try await harness.roomWithTwoPlayers()
         for text in [
-            #"{"type":"player_state","state":"x"}"#, #"{"type":"player_state","state":[1]}"#, #"{"type":"player_state"}"#,
+            #"{"type":"player_state","state":"x"}"#, #"{"type":"player_state","state":[1]}"#,
+            #"{"type":"player_state"}"#,
             #"{"type":"player_state","state":{"x":"a"}}"#, #"{"type":"player_state","state":{"is_alive":1}}"#,
             #"{"type":"player_ready","is_ready":"yes"}"#, #"{"type":"player_ready","is_ready":1}"#,
             #"{"type":"chat","message":5}"#, #"{"type":"chat"}"#, #"{"type":"chat","message":{"t":"x"}}"#,
-            #"{"type":"collect_item","item_type":"coin","item_id":5}"#, #"{"type":"collect_item","item_type":"gem","item_id":"g"}"#,
+            #"{"type":"collect_item","item_type":"coin","item_id":5}"#,
+            #"{"type":"collect_item","item_type":"gem","item_id":"g"}"#,
             #"{"type":"enemy_spawn","enemy":[]}"#, #"{"type":"enemy_spawn","enemy":{"enemy_id":7}}"#,
             #"{"type":"enemy_state","enemy_id":1,"state":{}}"#, #"{"type":"enemy_state","enemy_id":"e","state":2}"#,
             #"{"type":"enemy_killed","enemy_id":null}"#, #"{"type":"coin_spawn","coin":true}"#,
@@ -75,13 +77,17 @@ struct PlayerStateTests {
         await guest.send(#"{"type":"game_action","action":"shoot","data":{"angle":1.23456}}"#)
         #expect(await guest.received().isEmpty)
         let relayed = try #require(await host.received().first)
-        #expect(relayed == ["type": "game_action", "player_id": "guest", "action": "shoot", "data": ["angle": .number(1.23456)]])
+        #expect(
+            relayed == [
+                "type": "game_action", "player_id": "guest", "action": "shoot", "data": ["angle": .number(1.23456)],
+            ])
     }
 
     @Test func hostAssistMovesTheTarget() async throws {
         let harness = try Harness()
         let (host, guest, _) = try await harness.roomWithTwoPlayers()
-        await host.send(#"{"type":"game_action","action":"assist","data":{"target_player_id":"guest","x":10.555,"y":20}}"#)
+        await host.send(
+            #"{"type":"game_action","action":"assist","data":{"target_player_id":"guest","x":10.555,"y":20}}"#)
         #expect(await host.received().map(\.type) == ["player_state_update"])
         let guestMessages = await guest.received()
         #expect(guestMessages.map(\.type) == ["player_state_update", "game_action"])
@@ -104,7 +110,8 @@ struct PlayerStateTests {
         await guest.send(#"{"type":"enemy_state","enemy_id":"e1","state":{"x":5.4321,"health":3}}"#)
         #expect(await guest.received().isEmpty)
         let update = try #require(await host.received().first)
-        #expect(update == ["type": "enemy_state_update", "enemy_id": "e1", "state": ["x": .number(5.43), "health": 3]])
+        #expect(
+            update == ["type": "enemy_state_update", "enemy_id": "e1", "state": ["x": .number(5.43), "health": 3]])
         let room = try #require(host.session.membership?.room)
         #expect(await room.state.enemies["e1"]?.fields["health"] == 3)
     }
@@ -156,7 +163,9 @@ struct CollectItemTests {
         let harness = try Harness()
         let (host, guest, _) = try await harness.roomWithTwoPlayers()
         await host.send(#"{"type":"powerup_spawn","powerup":{"powerup_id":"p1","type":"shield","x":3}}"#)
-        let spawned: JSONValue = ["type": "powerup_spawned", "powerup": ["powerup_id": "p1", "type": "shield", "x": 3, "y": 0]]
+        let spawned: JSONValue = [
+            "type": "powerup_spawned", "powerup": ["powerup_id": "p1", "type": "shield", "x": 3, "y": 0],
+        ]
         #expect(await host.received() == [spawned])
         #expect(await guest.received() == [spawned])
         await guest.send(#"{"type":"collect_item","item_type":"powerup","item_id":"p1"}"#)
@@ -172,7 +181,8 @@ struct CollectItemTests {
     @Test func theNextLevelsCoinsUnderLastLevelsIDsReachEveryoneAndCanBeCollected() async throws {
         let harness = try Harness()
         let (host, guest, _) = try await harness.startedRoom()
-        let coin = #"{"type":"coin_spawn","coin":{"coin_id":"coin_init_0_600_450","x":600,"y":450,"is_collected":false,"collected_by":null,"value":1,"velocity_x":0,"velocity_y":0}}"#
+        let coin =
+            #"{"type":"coin_spawn","coin":{"coin_id":"coin_init_0_600_450","x":600,"y":450,"is_collected":false,"collected_by":null,"value":1,"velocity_x":0,"velocity_y":0}}"#
         let collect = #"{"type":"collect_item","item_type":"coin","item_id":"coin_init_0_600_450"}"#
         await host.send(coin)
         await guest.send(collect)
@@ -422,7 +432,8 @@ struct EnemyKilledTests {
         let harness = try Harness(limits: limits)
         let (host, guest, _) = try await harness.roomWithTwoPlayers()
         await host.expectError(
-            "limit_exceeded", after: #"{"type":"sync_entities","enemies":[{"enemy_id":"a"},{"enemy_id":"b"},{"enemy_id":"c"}]}"#)
+            "limit_exceeded",
+            after: #"{"type":"sync_entities","enemies":[{"enemy_id":"a"},{"enemy_id":"b"},{"enemy_id":"c"}]}"#)
         #expect(await guest.received().isEmpty)
     }
 }
@@ -449,7 +460,8 @@ struct ChatTests {
         let stacked = { (marks: Int) in "e" + String(repeating: "\\u0301", count: marks) }  // JSON escapes
         await host.expectError("too_long", after: #"{"type":"chat","message":"\#(stacked(600))"}"#)
         #expect(await guest.received().isEmpty)
-        await harness.client().expectError("too_long", after: #"{"type":"create_room","player_name":"\#(stacked(40))"}"#)
+        await harness.client().expectError(
+            "too_long", after: #"{"type":"create_room","player_name":"\#(stacked(40))"}"#)
         await harness.client().expectError(
             "too_long", after: #"{"type":"create_room","player_name":"a","room_name":"\#(stacked(80))"}"#)
     }
@@ -457,7 +469,8 @@ struct ChatTests {
     @Test func defaultLimitIs500() async throws {
         let harness = try Harness()
         let (host, guest, _) = try await harness.roomWithTwoPlayers()
-        await host.expectError("too_long", after: #"{"type":"chat","message":"\#(String(repeating: "a", count: 501))"}"#)
+        await host.expectError(
+            "too_long", after: #"{"type":"chat","message":"\#(String(repeating: "a", count: 501))"}"#)
         await host.send(.object(["type": "chat", "message": .string(String(repeating: "a", count: 500))]))
         #expect(await guest.received().map(\.type) == ["chat"])
     }
@@ -476,7 +489,9 @@ struct ChatTests {
         #expect(chat["player_name"] == "Guesty")
         #expect(chat["message"] == "hi \"there\"\n😀")
         let timestamp = try #require(chat["timestamp"]?.stringValue)
-        #expect(timestamp.wholeMatch(of: /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})/) != nil, "\(timestamp)")
+        #expect(
+            timestamp.wholeMatch(of: /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})/) != nil,
+            "\(timestamp)")
         let parser = ISO8601DateFormatter()
         parser.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         let date = try #require(parser.date(from: timestamp), "\(timestamp)")

@@ -20,7 +20,8 @@ struct MessageDispatcherTests {
         let dispatcher = try MessageDispatcher(handlers: BuiltInHandlers.all)
         #expect(
             dispatcher.messageTypes == [
-                "chat", "coin_spawn", "collect_item", "create_room", "emote", "enemy_killed", "enemy_spawn", "enemy_state",
+                "chat", "coin_spawn", "collect_item", "create_room", "emote", "enemy_killed", "enemy_spawn",
+                "enemy_state",
                 "game_action", "join_room", "leave_room", "ping", "player_ready", "player_state", "powerup_spawn",
                 "reconnect", "start_game", "sync_entities", "time_sync",
             ])
@@ -41,8 +42,10 @@ struct MessageDispatcherTests {
             (#"{"type":"ping""#, "expected ',' or '}' at byte 14"),
             (#"{"type":"ping"} x"#, "trailing characters at byte 16"),
             (#"{"type":"time_sync","client_time":1e400}"#, "number out of range at byte 34"),
-            (#"{"type":"chat","message":"hi","v":-1"# + String(repeating: "0", count: 400) + "}",
-             "number out of range at byte 34"),
+            (
+                #"{"type":"chat","message":"hi","v":-1"# + String(repeating: "0", count: 400) + "}",
+                "number out of range at byte 34"
+            ),
             (#"{"type":NaN}"#, "unexpected character at byte 8"),
         ])
     func invalidJSONSaysWhy(text: String, detail: String) async throws {
@@ -101,7 +104,10 @@ struct MessageDispatcherTests {
     @Test func theConnectionStaysUsableAfterBadInput() async throws {
         let client = try Harness().client()
         for text in ["{", "[1]", "{}", #"{"type":"nope"}"#] { await client.send(text) }
-        #expect(await client.received().map { $0["code"]?.stringValue } == ["invalid_json", "invalid_message", "missing_type", "unknown_type"])
+        #expect(
+            await client.received().map { $0["code"]?.stringValue } == [
+                "invalid_json", "invalid_message", "missing_type", "unknown_type",
+            ])
         await client.send(#"{"type":"ping"}"#)
         #expect(await client.received().map(\.type) == ["pong"])
         #expect(client.connection.closeCode == nil)
@@ -136,7 +142,9 @@ struct InboundMessageTests {
         #expect(throws: RelayError.invalidField("b", expected: "a number")) { try self.message.optionalNumber("b") }
         #expect(throws: RelayError.tooLong("name", limit: 2)) { try self.message.name("name", maxLength: 2) }
         let blank = InboundMessage(type: "t", fields: ["name": "   "])
-        #expect(throws: RelayError.invalidField("name", expected: "a non-empty string")) { try blank.name("name", maxLength: 9) }
+        #expect(throws: RelayError.invalidField("name", expected: "a non-empty string")) {
+            try blank.name("name", maxLength: 9)
+        }
     }
 
     @Test func trimmingWhitespace() {
@@ -171,7 +179,9 @@ private struct RefusesBeforeARoomEvent: RawRoomMessageHandler {
         try self.refuse(playerID, in: room)
     }
 
-    func handleRaw(_ bytes: UnsafeBufferPointer<UInt8>, from playerID: String, in room: isolated GameRoom)
+    func handleRaw(
+        _ bytes: UnsafeBufferPointer<UInt8>, from playerID: String, in room: isolated GameRoom
+    )
         throws(RelayError) -> Bool
     {
         guard self.messageType == "refuses_raw" else { return false }
@@ -200,7 +210,10 @@ struct RoomRefusalOrderTests {
         for _ in 0..<20 {
             await client.send(#"{"type":"\#(type)"}"#)
             var messages = await client.received()
-            try await harness.eventually { messages += await client.received(); return messages.count >= 2 }
+            try await harness.eventually {
+                messages += await client.received()
+                return messages.count >= 2
+            }
             #expect(messages.map(\.type) == ["error", "marker"])
         }
     }

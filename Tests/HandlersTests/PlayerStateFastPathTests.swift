@@ -181,7 +181,9 @@ struct PlayerStateFastPathTests {
         var sender = await guest.received()
         // Error texts may name a different key when several are wrong; the code must agree.
         sender = sender.map { $0.type == "error" ? ["type": "error", "code": $0["code"] ?? .null] : $0 }
-        return Outcome(roomMate: await host.received(), sender: sender, storedState: await room.state.player("guest")?.state.fields)
+        return Outcome(
+            roomMate: await host.received(), sender: sender, storedState: await room.state.player("guest")?.state.fields
+        )
     }
 
     /// A random plain `state` object: movable keys with their kinds, identity keys, others
@@ -220,9 +222,13 @@ struct PlayerStateFastPathTests {
         case 1: return "\"v\(random.next() % 1000)\""
         case 2: return ["true", "false", "null"][Int(random.next() % 3)]
         case 3, 4: return randomNumber(&random)
-        case 5: return "[" + (0..<Int(random.next() % 4)).map { _ in randomValue(&random, depth: depth + 1) }.joined(separator: ",") + "]"
+        case 5:
+            return "["
+                + (0..<Int(random.next() % 4)).map { _ in randomValue(&random, depth: depth + 1) }.joined(
+                    separator: ",") + "]"
         default:
-            return "{" + (0..<Int(random.next() % 4)).map { "\"k\($0)\":" + randomValue(&random, depth: depth + 1) }
+            return "{"
+                + (0..<Int(random.next() % 4)).map { "\"k\($0)\":" + randomValue(&random, depth: depth + 1) }
                 .joined(separator: ",") + "}"
         }
     }

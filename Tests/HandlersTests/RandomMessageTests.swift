@@ -31,19 +31,24 @@ struct RandomMessageTests {
                 for reply in await client.received() {
                     Self.check(reply, after: text, seed: seed, step: step)
                     generator.learn(from: reply)
-                    seen[reply.type == "error" ? "error " + (reply["code"]?.stringValue ?? "?") : reply.type ?? "?", default: 0] += 1
+                    seen[
+                        reply.type == "error" ? "error " + (reply["code"]?.stringValue ?? "?") : reply.type ?? "?",
+                        default: 0] += 1
                 }
             }
         }
 
         // Three players in one room to start with, so most messages reach a room.
         var clients = [harness.client()]
-        await deliver(#"{"type":"create_room","room_name":"r","player_name":"H","player_id":"host","max_players":3}"#,
+        await deliver(
+            #"{"type":"create_room","room_name":"r","player_name":"H","player_id":"host","max_players":3}"#,
             from: clients[0], to: clients, step: -1)
         let code = try #require(generator.roomCodes.first)
         for id in ["guest", "third"] {
             clients.append(harness.client(url: code))
-            await deliver(#"{"type":"join_room","player_name":"G","player_id":"\#(id)"}"#, from: clients.last!, to: clients, step: -1)
+            await deliver(
+                #"{"type":"join_room","player_name":"G","player_id":"\#(id)"}"#, from: clients.last!, to: clients,
+                step: -1)
         }
 
         for step in 0..<1_500 {
@@ -61,13 +66,15 @@ struct RandomMessageTests {
                 }
             }
             let sender = clients[generator.index(clients.count)]
-            await deliver(generator.message(inRoom: sender.session.membership != nil), from: sender, to: clients, step: step)
+            await deliver(
+                generator.message(inRoom: sender.session.membership != nil), from: sender, to: clients, step: step)
         }
         try await Self.checkRules(of: generator.roomCodes, in: harness)
         // Guards against a generator that only ever gets refused.
-        for type in ["room_joined", "player_state_update", "game_action", "chat", "item_collected", "reconnected",
-            "enemy_spawned", "enemy_killed", "error invalid_field", "error invalid_json", "error not_host"]
-        {
+        for type in [
+            "room_joined", "player_state_update", "game_action", "chat", "item_collected", "reconnected",
+            "enemy_spawned", "enemy_killed", "error invalid_field", "error invalid_json", "error not_host",
+        ] {
             #expect(seen[type, default: 0] > 0, "seed \(seed): no \(type) in \(seen.sorted { $0.key < $1.key })")
         }
 
@@ -83,7 +90,9 @@ struct RandomMessageTests {
         for code in generator.roomCodes {
             guard let room = harness.registry.room(code: code) else { continue }
             let players = await room.state.players
-            #expect(!players.isEmpty && players.allSatisfy { !$0.isConnected }, "seed \(seed), room \(code): \(players.map(\.id))")
+            #expect(
+                !players.isEmpty && players.allSatisfy { !$0.isConnected },
+                "seed \(seed), room \(code): \(players.map(\.id))")
         }
     }
 
@@ -134,25 +143,47 @@ struct MessageGenerator {
     private mutating func fields(of type: String) -> [(String, JSONValue)] {
         switch type {
         case "create_room":
-            [("room_name", self.name()), ("player_name", self.name()), ("player_id", self.playerID()),
-             ("max_players", .integer(Int64(self.index(10))))]
+            [
+                ("room_name", self.name()), ("player_name", self.name()), ("player_id", self.playerID()),
+                ("max_players", .integer(Int64(self.index(10)))),
+            ]
         case "join_room": [("room_id", self.roomCode()), ("player_name", self.name()), ("player_id", self.playerID())]
         case "player_ready": [("is_ready", .bool(self.chance(50)))]
         case "player_state": [("state", self.entityState())]
         case "game_action":
-            [("action", self.chance(50) ? "assist" : self.name()),
-             ("data", ["target_player_id": self.playerID(), "x": self.coordinate(), "y": self.coordinate()])]
+            [
+                ("action", self.chance(50) ? "assist" : self.name()),
+                ("data", ["target_player_id": self.playerID(), "x": self.coordinate(), "y": self.coordinate()]),
+            ]
         case "collect_item": [("item_type", self.chance(50) ? "coin" : "powerup"), ("item_id", self.entityID())]
         case "enemy_spawn":
-            [("enemy", ["enemy_id": self.entityID(), "enemy_type": self.name(), "x": self.coordinate(), "y": self.coordinate(),
-                        "coin_reward": .integer(Int64(self.index(120)) - 10), "health": self.coordinate()])]
+            [
+                (
+                    "enemy",
+                    [
+                        "enemy_id": self.entityID(), "enemy_type": self.name(), "x": self.coordinate(),
+                        "y": self.coordinate(),
+                        "coin_reward": .integer(Int64(self.index(120)) - 10), "health": self.coordinate(),
+                    ]
+                )
+            ]
         case "enemy_state": [("enemy_id", self.entityID()), ("state", self.entityState())]
         case "enemy_killed": [("enemy_id", self.entityID())]
-        case "coin_spawn": [("coin", ["coin_id": self.entityID(), "x": self.coordinate(), "y": self.coordinate(), "value": 1])]
-        case "powerup_spawn": [("powerup", ["powerup_id": self.entityID(), "type": self.name(), "x": self.coordinate()])]
+        case "coin_spawn":
+            [("coin", ["coin_id": self.entityID(), "x": self.coordinate(), "y": self.coordinate(), "value": 1])]
+        case "powerup_spawn":
+            [("powerup", ["powerup_id": self.entityID(), "type": self.name(), "x": self.coordinate()])]
         case "sync_entities":
-            [("enemies", .array((0..<self.index(4)).map { _ in ["enemy_id": self.entityID(), "x": self.coordinate()] })),
-             ("coins", .array((0..<self.index(4)).map { _ in ["coin_id": self.entityID(), "x": self.coordinate()] }))]
+            [
+                (
+                    "enemies",
+                    .array((0..<self.index(4)).map { _ in ["enemy_id": self.entityID(), "x": self.coordinate()] })
+                ),
+                (
+                    "coins",
+                    .array((0..<self.index(4)).map { _ in ["coin_id": self.entityID(), "x": self.coordinate()] })
+                ),
+            ]
         case "chat": [("message", self.chance(90) ? self.name() : .string(String(repeating: "b", count: 501)))]
         case "reconnect": [("room_id", self.roomCode()), ("player_id", self.playerID()), ("token", self.token())]
         case "time_sync": [("client_time", self.coordinate())]
@@ -164,7 +195,9 @@ struct MessageGenerator {
     /// now and then not JSON at all. A client outside a room mostly tries to get into one, and
     /// one inside leaves seldom, so that most messages reach a room.
     mutating func message(inRoom: Bool) -> String {
-        if self.chance(3) { return self.pick(["{", "[]", "\"x\"", "{\"type\":1}", "{\"type\":\"chat\",\"message\":\"\\ud800\"}", "nul"]) }
+        if self.chance(3) {
+            return self.pick(["{", "[]", "\"x\"", "{\"type\":1}", "{\"type\":\"chat\",\"message\":\"\\ud800\"}", "nul"])
+        }
         var type = self.pick(self.types)
         if !inRoom, self.chance(70) { type = self.pick(["join_room", "join_room", "create_room", "reconnect"]) }
         if inRoom, type == "leave_room", self.chance(75) { type = "player_state" }
@@ -181,7 +214,9 @@ struct MessageGenerator {
 
     /// Remembers what a reply names, for later messages.
     mutating func learn(from reply: JSONValue) {
-        if let code = reply["room_id"]?.stringValue, code.count == RoomRegistry.codeLength, !self.roomCodes.contains(code) {
+        if let code = reply["room_id"]?.stringValue, code.count == RoomRegistry.codeLength,
+            !self.roomCodes.contains(code)
+        {
             self.roomCodes.append(code)
         }
         if let token = reply["reconnect_token"]?.stringValue {
@@ -214,7 +249,8 @@ struct MessageGenerator {
     }
     private mutating func playerID() -> JSONValue { .string(self.pick(self.playerIDs + ["", "spoof"])) }
     private mutating func roomCode() -> JSONValue {
-        .string(self.chance(80) && !self.roomCodes.isEmpty ? self.pick(self.roomCodes) : self.pick(["ZZZZZZ", "new", ""]))
+        .string(
+            self.chance(80) && !self.roomCodes.isEmpty ? self.pick(self.roomCodes) : self.pick(["ZZZZZZ", "new", ""]))
     }
     private mutating func token() -> JSONValue { .string(self.pick(self.tokens + ["wrong"])) }
     private mutating func entityID() -> JSONValue { .string(self.pick(self.entityIDs + ["e\(self.index(5))"])) }
@@ -231,7 +267,8 @@ struct MessageGenerator {
     private mutating func entityState() -> JSONValue {
         var state: [String: JSONValue] = [:]
         for key in ["x", "y", "velocity_x", "health", "is_alive", "skin", "anim", "player_id"] where self.chance(50) {
-            state[key] = self.chance(80) ? (key == "is_alive" ? .bool(self.chance(50)) : self.coordinate()) : self.anyValue()
+            state[key] =
+                self.chance(80) ? (key == "is_alive" ? .bool(self.chance(50)) : self.coordinate()) : self.anyValue()
         }
         return .object(state)
     }
@@ -246,7 +283,8 @@ struct MessageGenerator {
         case 4: .string(String(repeating: "é", count: self.index(700)))
         case 5: .string("")
         case 6: .array((0..<self.index(4)).map { _ in self.anyValue(depth: depth + 1) })
-        default: .object(Dictionary((0..<self.index(4)).map { ("k\($0)", self.anyValue(depth: depth + 1)) }) { a, _ in a })
+        default:
+            .object(Dictionary((0..<self.index(4)).map { ("k\($0)", self.anyValue(depth: depth + 1)) }) { a, _ in a })
         }
     }
 }

@@ -6,7 +6,9 @@ import Testing
 @Suite("drops and reconnect")
 struct ReconnectTests {
     /// The guest's reconnect token (from a fresh two-player room).
-    private func roomWithToken(_ harness: Harness, started: Bool) async throws
+    private func roomWithToken(
+        _ harness: Harness, started: Bool
+    ) async throws
         -> (host: TestClient, guest: TestClient, code: String, token: String)
     {
         let host = harness.client()
@@ -48,7 +50,8 @@ struct ReconnectTests {
         _ = await host.received()
         let comeback = harness.client(url: "new")
         await comeback.expectError(
-            "rate_limited", after: #"{"type":"reconnect","room_id":"\#(code)","player_id":"guest","token":"\#(token)"}"#)
+            "rate_limited", after: #"{"type":"reconnect","room_id":"\#(code)","player_id":"guest","token":"\#(token)"}"#
+        )
         #expect(await host.received().isEmpty)  // no player_reconnected
         #expect(await room.state.connectedPlayers.map(\.id) == ["host"])
     }
@@ -72,15 +75,20 @@ struct ReconnectTests {
 
         let comeback = harness.client(url: "new")
         await comeback.expectError(
-            "reconnect_failed", after: #"{"type":"reconnect","room_id":"\#(code)","player_id":"guest","token":"wrong"}"#)
+            "reconnect_failed", after: #"{"type":"reconnect","room_id":"\#(code)","player_id":"guest","token":"wrong"}"#
+        )
         await comeback.expectError(
-            "reconnect_failed", after: #"{"type":"reconnect","room_id":"ZZZZZZ","player_id":"guest","token":"\#(token)"}"#)
+            "reconnect_failed",
+            after: #"{"type":"reconnect","room_id":"ZZZZZZ","player_id":"guest","token":"\#(token)"}"#)
         await comeback.expectError(
-            "reconnect_failed", after: #"{"type":"reconnect","room_id":"\#(code)","player_id":"nobody","token":"\#(token)"}"#)
-        await comeback.expectError("invalid_field", after: #"{"type":"reconnect","room_id":"\#(code)","player_id":"guest"}"#)
+            "reconnect_failed",
+            after: #"{"type":"reconnect","room_id":"\#(code)","player_id":"nobody","token":"\#(token)"}"#)
+        await comeback.expectError(
+            "invalid_field", after: #"{"type":"reconnect","room_id":"\#(code)","player_id":"guest"}"#)
         #expect(await host.received().isEmpty)
 
-        await comeback.send(#"{"type":"reconnect","room_id":"\#(code.lowercased())","player_id":"guest","token":"\#(token)"}"#)
+        await comeback.send(
+            #"{"type":"reconnect","room_id":"\#(code.lowercased())","player_id":"guest","token":"\#(token)"}"#)
         let messages = await comeback.received()
         #expect(messages.map(\.type) == ["reconnected", "player_reconnected"])
         let welcome = try #require(messages.first)
@@ -114,7 +122,8 @@ struct ReconnectTests {
         #expect(comeback.connection.closeCode == RelayCloseCode.replaced)
         #expect(comeback.closedWith == [RelayCloseCode.replaced])
         _ = await host.received()
-        await comeback.send(#"{"type":"chat","message":"old socket"}"#)  // dropped: see aReplacedConnectionSpeaksForNobody
+        // Dropped: see aReplacedConnectionSpeaksForNobody.
+        await comeback.send(#"{"type":"chat","message":"old socket"}"#)
         #expect(await host.received().isEmpty)
         let room = try #require(harness.registry.room(code: code))
         #expect(await room.connectionCount == 2)
@@ -239,7 +248,8 @@ struct ReconnectTests {
         #expect(await room.state.players.map(\.id) == ["host"])
 
         let late = harness.client(url: code)
-        await late.expectError("reconnect_failed", after: #"{"type":"reconnect","player_id":"guest","token":"\#(token)"}"#)
+        await late.expectError(
+            "reconnect_failed", after: #"{"type":"reconnect","player_id":"guest","token":"\#(token)"}"#)
 
         // once everyone is gone the room disappears
         #expect(harness.registry.count == 1)

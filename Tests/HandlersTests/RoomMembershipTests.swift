@@ -33,7 +33,13 @@ struct RoomMembershipTests {
         #expect(info["player_count"] == 1)
         #expect(info["max_players"] == 2)
         #expect(info["game_started"] == false)
-        #expect(info["players"] == [["player_id": "host", "player_name": "Hosty", "player_number": 1, "is_ready": false, "skin": "alienGreen"]])
+        #expect(
+            info["players"] == [
+                [
+                    "player_id": "host", "player_name": "Hosty", "player_number": 1, "is_ready": false,
+                    "skin": "alienGreen",
+                ]
+            ])
         #expect(harness.registry.count == 1)
         #expect(harness.registry.room(code: code) != nil)
         #expect(host.session.membership?.playerID == "host")
@@ -54,9 +60,14 @@ struct RoomMembershipTests {
         await client.expectError("invalid_field", after: #"{"type":"create_room"}"#)
         await client.expectError("invalid_field", after: #"{"type":"create_room","player_name":"   "}"#)
         await client.expectError("invalid_field", after: #"{"type":"create_room","player_name":5}"#)
-        await client.expectError("too_long", after: #"{"type":"create_room","player_name":"\#(String(repeating: "n", count: 33))"}"#)
-        await client.expectError("too_long", after: #"{"type":"create_room","player_name":"a","player_id":"\#(String(repeating: "i", count: 65))"}"#)
-        await client.expectError("too_long", after: #"{"type":"create_room","player_name":"a","room_name":"\#(String(repeating: "r", count: 65))"}"#)
+        await client.expectError(
+            "too_long", after: #"{"type":"create_room","player_name":"\#(String(repeating: "n", count: 33))"}"#)
+        await client.expectError(
+            "too_long",
+            after: #"{"type":"create_room","player_name":"a","player_id":"\#(String(repeating: "i", count: 65))"}"#)
+        await client.expectError(
+            "too_long",
+            after: #"{"type":"create_room","player_name":"a","room_name":"\#(String(repeating: "r", count: 65))"}"#)
         await client.expectError("invalid_field", after: #"{"type":"create_room","player_name":"a","max_players":9}"#)
         await client.expectError("invalid_field", after: #"{"type":"create_room","player_name":"a","max_players":1}"#)
         await client.expectError("invalid_field", after: #"{"type":"create_room","player_name":"a","max_players":2.5}"#)
@@ -75,7 +86,8 @@ struct RoomMembershipTests {
         let start = ContinuousClock.now
         let client = harness.client(url: code)
         await client.expectError("too_long", after: #"{"type":"create_room","player_name":" \#(flags) "}"#)
-        await client.expectError("too_long", after: #"{"type":"create_room","player_name":"a","room_name":"\#(flags)"}"#)
+        await client.expectError(
+            "too_long", after: #"{"type":"create_room","player_name":"a","room_name":"\#(flags)"}"#)
         await client.expectError("too_long", after: #"{"type":"join_room","player_name":"\#(flags)"}"#)
         #expect(ContinuousClock.now - start < .seconds(5))  // debug build, loaded machine: ~10 ms
         #expect(harness.registry.count == 1)
@@ -93,7 +105,11 @@ struct RoomMembershipTests {
         let host = harness.client()
         let code = try await host.createRoom(playerID: "host", name: "Hosty")
         let guest = harness.client()
-        await guest.send(.object(["type": "join_room", "room_id": .string(code.lowercased()), "player_name": "Guesty", "player_id": "guest"]))
+        await guest.send(
+            .object([
+                "type": "join_room", "room_id": .string(code.lowercased()), "player_name": "Guesty",
+                "player_id": "guest",
+            ]))
 
         let hostMessages = await host.received()
         #expect(hostMessages.map(\.type) == ["player_joined"])
@@ -130,7 +146,8 @@ struct RoomMembershipTests {
         let harness = try Harness()
         let (host, guest, code) = try await harness.roomWithTwoPlayers()
         let third = harness.client(url: code)
-        await third.expectError("join_failed", after: #"{"type":"join_room","player_name":"Third","player_id":"third"}"#)
+        await third.expectError(
+            "join_failed", after: #"{"type":"join_room","player_name":"Third","player_id":"third"}"#)
         #expect(await host.received().isEmpty)
         #expect(await guest.received().isEmpty)
         #expect(third.session.membership == nil)
@@ -162,7 +179,8 @@ struct RoomMembershipTests {
         let host = harness.client()
         let code = try await host.createRoom(playerID: "host", name: "Hosty")
         let impostor = harness.client(url: code)
-        await impostor.expectError("duplicate_player_id", after: #"{"type":"join_room","player_name":"Evil","player_id":"host"}"#)
+        await impostor.expectError(
+            "duplicate_player_id", after: #"{"type":"join_room","player_name":"Evil","player_id":"host"}"#)
         #expect(await host.received().isEmpty)
         #expect(impostor.session.membership == nil)
     }
@@ -180,7 +198,8 @@ struct RoomMembershipTests {
             #expect(await client.received().map(\.type) == ["room_left"])
         }
         await client.expectError("rate_limited", after: #"{"type":"create_room","player_name":"Churn"}"#)
-        await client.expectError("rate_limited", after: #"{"type":"join_room","player_name":"Churn","room_id":"\#(other)"}"#)
+        await client.expectError(
+            "rate_limited", after: #"{"type":"join_room","player_name":"Churn","room_id":"\#(other)"}"#)
         await client.expectError(
             "rate_limited", after: #"{"type":"reconnect","room_id":"\#(other)","player_id":"host","token":"x"}"#)
         #expect(harness.registry.count == 1)  // the other's room alone
@@ -194,7 +213,8 @@ struct RoomMembershipTests {
     @Test func aReconnectOnAConnectionInARoomIsRefused() async throws {
         let harness = try Harness()
         let (host, guest, code) = try await harness.roomWithTwoPlayers(maxPlayers: 3)
-        await guest.expectError("already_in_room", after: #"{"type":"reconnect","room_id":"\#(code)","player_id":"guest","token":"x"}"#)
+        await guest.expectError(
+            "already_in_room", after: #"{"type":"reconnect","room_id":"\#(code)","player_id":"guest","token":"x"}"#)
         #expect(harness.registry.count == 1)
         #expect(await host.received().isEmpty)
     }
@@ -225,7 +245,8 @@ struct RoomMembershipTests {
     @Test func joiningARoomThatDoesNotExistKeepsTheSendersRoom() async throws {
         let harness = try Harness()
         let (host, guest, _) = try await harness.roomWithTwoPlayers()
-        await guest.expectError("join_failed", after: #"{"type":"join_room","room_id":"ZZZZZZ","player_name":"Guesty"}"#)
+        await guest.expectError(
+            "join_failed", after: #"{"type":"join_room","room_id":"ZZZZZZ","player_name":"Guesty"}"#)
         #expect(await host.received().isEmpty)
         await guest.send(#"{"type":"chat","message":"still here"}"#)
         #expect(await host.received().map(\.type) == ["chat"])

@@ -31,7 +31,10 @@ struct Harness {
         try self.init(limits: limits, dispatcher: MessageDispatcher(handlers: BuiltInHandlers.all), rooms: rooms)
     }
 
-    init(limits: RelayLimits = RelayLimits(), dispatcher: MessageDispatcher, rooms: any EventLoopGroup = testEventLoopGroup) {
+    init(
+        limits: RelayLimits = RelayLimits(), dispatcher: MessageDispatcher,
+        rooms: any EventLoopGroup = testEventLoopGroup
+    ) {
         self.registry = RoomRegistry(limits: limits, eventLoopGroup: rooms, logger: quietLogger)
         self.dispatcher = dispatcher
     }
@@ -42,7 +45,8 @@ struct Harness {
     }
 
     /// A host in a fresh room and a guest who joined it; their welcome messages are consumed.
-    func roomWithTwoPlayers(maxPlayers: Int? = nil) async throws -> (host: TestClient, guest: TestClient, code: String) {
+    func roomWithTwoPlayers(maxPlayers: Int? = nil) async throws -> (host: TestClient, guest: TestClient, code: String)
+    {
         let host = self.client()
         let code = try await host.createRoom(playerID: "host", name: "Hosty", maxPlayers: maxPlayers)
         let guest = self.client(url: code)
@@ -60,8 +64,10 @@ struct Harness {
         await host.send(#"{"type":"player_ready","is_ready":true}"#)
         await guest.send(#"{"type":"player_ready","is_ready":true}"#)
         await host.send(#"{"type":"start_game"}"#)
-        try #require(await host.received().map(\.type) == ["player_ready_changed", "player_ready_changed", "game_starting"])
-        try #require(await guest.received().map(\.type) == ["player_ready_changed", "player_ready_changed", "game_starting"])
+        try #require(
+            await host.received().map(\.type) == ["player_ready_changed", "player_ready_changed", "game_starting"])
+        try #require(
+            await guest.received().map(\.type) == ["player_ready_changed", "player_ready_changed", "game_starting"])
         return (host, guest, code)
     }
 
@@ -95,7 +101,8 @@ final class TestClient: @unchecked Sendable {
         let recorder = CloseCodes()
         self.connection = PlayerConnection(queueCapacity: queueCapacity) { code in recorder.record(code) }
         self.recorder = recorder
-        self.session = ConnectionSession(connection: self.connection, urlRoomID: url, registry: registry, logger: quietLogger)
+        self.session = ConnectionSession(
+            connection: self.connection, urlRoomID: url, registry: registry, logger: quietLogger)
         self.dispatcher = dispatcher
     }
 
@@ -118,7 +125,9 @@ final class TestClient: @unchecked Sendable {
     func received() async -> [JSONValue] {
         var messages: [JSONValue] = []
         while self.connection.outbound.count > 0, let frame = await self.connection.outbound.next() {
-            messages.append((try? JSONParser.parse(Array(frame.readableBytesView))) ?? .string("<invalid JSON: \(String(buffer: frame))>"))
+            messages.append(
+                (try? JSONParser.parse(Array(frame.readableBytesView)))
+                    ?? .string("<invalid JSON: \(String(buffer: frame))>"))
         }
         return messages
     }
@@ -158,7 +167,10 @@ final class TestClient: @unchecked Sendable {
 
     /// Creates a room as `playerID` and returns its code (consumes the two welcome messages).
     func createRoom(playerID: String, name: String, maxPlayers: Int? = nil) async throws -> String {
-        var message: JSONValue = ["type": "create_room", "room_name": "Test room", "player_name": .string(name), "player_id": .string(playerID)]
+        var message: JSONValue = [
+            "type": "create_room", "room_name": "Test room", "player_name": .string(name),
+            "player_id": .string(playerID),
+        ]
         if let maxPlayers, case .object(var fields) = message {
             fields["max_players"] = .integer(Int64(maxPlayers))
             message = .object(fields)

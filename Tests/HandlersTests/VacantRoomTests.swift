@@ -49,7 +49,9 @@ struct VacantRoomTests {
         _ = try await self.createRoom(harness.client(), as: "b")
         try await self.drop(host, as: "a")
         for joinableOnly in [true, false] {
-            let listed = harness.registry.roomInfos(joinableOnly: joinableOnly).compactMap { $0["room_id"]?.stringValue }
+            let listed = harness.registry.roomInfos(joinableOnly: joinableOnly).compactMap {
+                $0["room_id"]?.stringValue
+            }
             #expect(listed.count == 1 && !listed.contains(code))
         }
         #expect(await self.reconnect(harness, to: code, as: "a", token: token).first?.type == "reconnected")

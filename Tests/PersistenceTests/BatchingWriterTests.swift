@@ -1,6 +1,7 @@
 import Foundation
 import NIOPosix
 import Testing
+
 @testable import Persistence
 
 /// The writer on its own, without the store's own open/closed bookkeeping in front of it.

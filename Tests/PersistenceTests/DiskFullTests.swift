@@ -4,7 +4,7 @@ import Testing
 @testable import Persistence
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The database on a real filesystem that runs out of space (a tmpfs of its own), then gets
@@ -39,7 +39,8 @@ struct DiskFullTests {
                 let filler = try await writes.fillTheDiskAndWriteUntilFull(folder)
                 try SmallFilesystem.shrink(filler, by: Self.mebibyte)
                 #expect(await writes.tryNext(20) == Array(repeating: "ok", count: 20))
-                #expect(try RawDatabase(path: path).integer("SELECT COUNT(*) FROM scores") == Int64(writes.acknowledged))
+                #expect(
+                    try RawDatabase(path: path).integer("SELECT COUNT(*) FROM scores") == Int64(writes.acknowledged))
             }
         }
     }
@@ -81,7 +82,10 @@ struct DiskFullTests {
         mutating func tryNext(_ count: Int) async -> [String] {
             var outcomes: [String] = []
             for _ in 0..<count {
-                do { try await self.next(); outcomes.append("ok") } catch { outcomes.append("\(error)") }
+                do {
+                    try await self.next()
+                    outcomes.append("ok")
+                } catch { outcomes.append("\(error)") }
             }
             return outcomes
         }
@@ -96,7 +100,8 @@ struct DiskFullTests {
                 do { try await self.next() } catch { failure = error }
             }
             #expect((failure as? PersistenceError) == .diskFull, "\(String(describing: failure))")
-            #expect(try await self.store.personalBest(playerName: "nobody") == nil, "reads go on while the disk is full")
+            #expect(
+                try await self.store.personalBest(playerName: "nobody") == nil, "reads go on while the disk is full")
             return filler
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Persistence
 
 /// Runs `count` submits concurrently and returns each outcome, in completion order.
@@ -31,7 +32,8 @@ struct GroupCommitTests {
                 #expect(store.committedTransactions == 0)
                 let total = 500
                 let make: @Sendable (Int) -> ScoreSubmission = {
-                    submission("player\($0)", Int64($0 * 7919 % 1_009) - 300, mode: $0 % 3 == 0 ? "hardcore" : "classic")
+                    submission(
+                        "player\($0)", Int64($0 * 7919 % 1_009) - 300, mode: $0 % 3 == 0 ? "hardcore" : "classic")
                 }
                 let stored = try await withThrowingTaskGroup(of: StoredScore.self) { group in
                     for index in 0..<total {
@@ -80,7 +82,8 @@ struct GroupCommitTests {
                 #expect(store.committedTransactions == 0)
                 let results = await submitConcurrently(store, count: 40) { submission("p\($0)", Int64($0)) }
                 #expect(results.allSatisfy { (try? $0.get()) != nil })
-                try await store.save(SavedGame(playerName: "s", level: 1, score: 1, lives: 1, health: 1, coins: 1, weapon: "w"))
+                try await store.save(
+                    SavedGame(playerName: "s", level: 1, score: 1, lives: 1, health: 1, coins: 1, weapon: "w"))
                 try await store.delete(playerName: "s")
                 try await store.delete(playerName: "missing")
                 #expect(store.committedTransactions == 43)

@@ -1,5 +1,6 @@
 import SeededRandom
 import Testing
+
 @testable import Persistence
 
 private func row(_ id: Int64, _ score: Int64, mode: String = "classic") -> StoredScore {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Persistence
 
 /// Expects `operation` to be refused with `shuttingDown`; a hang counts as a failure.
@@ -36,7 +37,8 @@ struct LifecycleTests {
             // After close, every operation is refused.
             await expectShuttingDown { try await store.submit(submission("late", 1)) }
             await expectShuttingDown {
-                try await store.save(SavedGame(playerName: "late", level: 1, score: 1, lives: 1, health: 1, coins: 1, weapon: "w"))
+                try await store.save(
+                    SavedGame(playerName: "late", level: 1, score: 1, lives: 1, health: 1, coins: 1, weapon: "w"))
             }
             await expectShuttingDown { try await store.delete(playerName: "late") }
             await expectShuttingDown { try await store.leaderboard(limit: 10, gameMode: nil) }
@@ -72,19 +74,26 @@ struct LifecycleTests {
     @Test func dataSurvivesReopening() async throws {
         try await withTemporaryDirectory { directory in
             let configuration = PersistenceConfiguration(databasePath: databasePath(in: directory))
-            let game = SavedGame(playerName: "ada", level: 5, score: 777, lives: 2, health: 64, coins: 99, weapon: "laser")
+            let game = SavedGame(
+                playerName: "ada", level: 5, score: 777, lives: 2, health: 64, coins: 99, weapon: "laser")
             let (stored, bosses) = try await withStore(configuration) { store in
                 var stored: [StoredScore] = []
                 for (index, score) in [40, 10, 40, 25].enumerated() {
-                    stored.append(try await store.submit(submission("p\(index)", Int64(score), mode: index.isMultiple(of: 2) ? "a" : "b")))
+                    stored.append(
+                        try await store.submit(
+                            submission("p\(index)", Int64(score), mode: index.isMultiple(of: 2) ? "a" : "b")))
                 }
                 try await store.save(game)
-                try await store.save(SavedGame(playerName: "gone", level: 1, score: 1, lives: 1, health: 1, coins: 1, weapon: "w"))
+                try await store.save(
+                    SavedGame(playerName: "gone", level: 1, score: 1, lives: 1, health: 1, coins: 1, weapon: "w"))
                 try await store.delete(playerName: "gone")
                 return (stored, try await store.bosses())
             }
             try await withStore(configuration) { store in
-                #expect(try await store.leaderboard(limit: 10, gameMode: nil) == [stored[0], stored[2], stored[3], stored[1]])
+                #expect(
+                    try await store.leaderboard(limit: 10, gameMode: nil) == [
+                        stored[0], stored[2], stored[3], stored[1],
+                    ])
                 #expect(try await store.leaderboard(limit: 10, gameMode: "b") == [stored[3], stored[1]])
                 #expect(try await store.personalBest(playerName: "p2") == stored[2])
                 #expect(try await store.load(playerName: "ada") == game)
@@ -111,7 +120,9 @@ struct LifecycleTests {
             let before = try await withStore(configuration) { store in
                 for row in rows { _ = try await store.submit(submission("p", row.score, mode: row.mode)) }
                 var ranks: [Int] = []
-                for mode in modes { for probe in probes { ranks.append(try await store.rank(of: probe, gameMode: mode)) } }
+                for mode in modes {
+                    for probe in probes { ranks.append(try await store.rank(of: probe, gameMode: mode)) }
+                }
                 return ranks
             }
             var expected: [Int] = []
@@ -124,7 +135,9 @@ struct LifecycleTests {
             #expect(before == expected)
             let after = try await withStore(configuration) { store in
                 var ranks: [Int] = []
-                for mode in modes { for probe in probes { ranks.append(try await store.rank(of: probe, gameMode: mode)) } }
+                for mode in modes {
+                    for probe in probes { ranks.append(try await store.rank(of: probe, gameMode: mode)) }
+                }
                 return ranks
             }
             #expect(after == expected)

@@ -9,22 +9,24 @@ import Testing
 struct LockedDatabaseTests {
     static let lockTimeout: Duration = .milliseconds(300)
 
-    @Test("A batch blocked by the lock fails as one, once, with `locked`; the next batch after the lock commits", .timeLimit(.minutes(1)))
+    @Test(
+        "A batch blocked by the lock fails as one, once, with `locked`; the next batch after the lock commits",
+        .timeLimit(.minutes(1)))
     func lockedBatchFailsOnce() async throws {
         try await withTemporaryDirectory { directory in
             var configuration = PersistenceConfiguration(
                 databasePath: databasePath(in: directory), maxBatchSize: 10, flushInterval: .seconds(30))
             configuration.lockTimeout = Self.lockTimeout
             try await withStore(configuration) { store in
-                let operator_ = try RawDatabase(path: configuration.databasePath)
-                try operator_.execute("BEGIN IMMEDIATE")
+                let lockHolder = try RawDatabase(path: configuration.databasePath)
+                try lockHolder.execute("BEGIN IMMEDIATE")
                 // Ten writes make one batch (maxBatchSize), flushed as the tenth arrives.
                 let outcomes = await Self.submitBatch(to: store, named: "p")
                 #expect(outcomes.allSatisfy { ($0 as? PersistenceError) == .locked }, "\(outcomes)")
                 // Each write retried alone would wait out the lock again: 11 rollbacks, 3.3 s.
                 #expect(store.failedTransactions == 1)
 
-                try operator_.execute("ROLLBACK")
+                try lockHolder.execute("ROLLBACK")
                 #expect(await Self.submitBatch(to: store, named: "after").allSatisfy { $0 == nil })
                 #expect(store.committedTransactions == 1)
             }
@@ -44,20 +46,25 @@ struct LockedDatabaseTests {
         }
     }
 
-    @Test("While a commit waits on the lock, writes beyond the queue's capacity are refused at once", .timeLimit(.minutes(1)))
+    @Test(
+        "While a commit waits on the lock, writes beyond the queue's capacity are refused at once",
+        .timeLimit(.minutes(1)))
     func capacityHoldsDuringAStall() async throws {
         try await withTemporaryDirectory { directory in
             var configuration = PersistenceConfiguration(
-                databasePath: databasePath(in: directory), maxBatchSize: 5, flushInterval: .seconds(30), writeQueueCapacity: 5)
+                databasePath: databasePath(in: directory), maxBatchSize: 5, flushInterval: .seconds(30),
+                writeQueueCapacity: 5)
             configuration.lockTimeout = .seconds(3)
             try await withStore(configuration) { store in
-                let operator_ = try RawDatabase(path: configuration.databasePath)
-                try operator_.execute("BEGIN IMMEDIATE")
+                let lockHolder = try RawDatabase(path: configuration.databasePath)
+                try lockHolder.execute("BEGIN IMMEDIATE")
                 let order = EventLog()
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for index in 0..<5 {  // one full batch, now waiting on the lock
                         group.addTask {
-                            await #expect(throws: PersistenceError.locked) { try await store.submit(submission("p\(index)", 1)) }
+                            await #expect(throws: PersistenceError.locked) {
+                                try await store.submit(submission("p\(index)", 1))
+                            }
                             order.record("batch")
                         }
                     }
@@ -68,7 +75,7 @@ struct LockedDatabaseTests {
                     try await group.waitForAll()
                 }
                 #expect(order.events.first == "refused")
-                try operator_.execute("ROLLBACK")
+                try lockHolder.execute("ROLLBACK")
             }
         }
     }

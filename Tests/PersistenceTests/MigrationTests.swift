@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Persistence
 
 /// The original FastAPI backend's schema, written out independently of `migrations`.
@@ -134,7 +135,10 @@ struct MigrationTests {
                             createdAt: "2023-04-02 11:30:00"
                         )
                 )
-                #expect(board.map(\.createdAt) == ["2023-04-02 11:30:00", "2023-04-01 10:00:00", "2023-04-03 12:45:59", "2023-04-04 23:59:59"])
+                #expect(
+                    board.map(\.createdAt) == [
+                        "2023-04-02 11:30:00", "2023-04-01 10:00:00", "2023-04-03 12:45:59", "2023-04-04 23:59:59",
+                    ])
                 #expect(try await store.leaderboard(limit: 10, gameMode: "hardcore").map(\.id) == [3, 4])
                 #expect(try await store.personalBest(playerName: "alice")?.id == 1)
 
@@ -146,7 +150,9 @@ struct MigrationTests {
 
                 #expect(
                     try await store.load(playerName: "alice")
-                        == SavedGame(playerName: "alice", level: 4, score: 1_800, lives: 2, health: 60, coins: 33, weapon: "laser")
+                        == SavedGame(
+                            playerName: "alice", level: 4, score: 1_800, lives: 2, health: 60, coins: 33,
+                            weapon: "laser")
                 )
 
                 // An empty legacy gallery gets seeded.
@@ -202,7 +208,8 @@ struct MigrationTests {
             let modes: [String?] = [nil, "classic", "hardcore", "unknown"]
             let boardsBefore = try {
                 let raw = try RawDatabase(path: path)
-                #expect(try scoreIndexes(raw) == ["idx_score_desc", "idx_scores_mode_score", "idx_scores_player_score"])
+                #expect(
+                    try scoreIndexes(raw) == ["idx_score_desc", "idx_scores_mode_score", "idx_scores_player_score"])
                 return try modes.map { try raw.leaderboard(limit: 10, gameMode: $0) }
             }()
             #expect(boardsBefore[0].map(\.id) == [2, 1, 3, 4])
@@ -244,14 +251,19 @@ struct MigrationTests {
                         ('frank', 'abc', 0, 0, 0, 1, 'classic'), ('frank', 5, 0, 0, 0, 1, 'classic'),
                         ('gina', '2000x', 0, 0, 0, 1, 'classic');
                     """)
-                #expect(try raw.strings("SELECT typeof(score) FROM scores WHERE id > 4") == ["real", "real", "text", "integer", "text"])
+                #expect(
+                    try raw.strings("SELECT typeof(score) FROM scores WHERE id > 4") == [
+                        "real", "real", "text", "integer", "text",
+                    ])
             }
             try await withStore(PersistenceConfiguration(databasePath: path)) { store in
                 // Each row is ordered by the score every answer shows, by SQL as by memory.
                 let board = try await store.leaderboard(limit: 10, gameMode: "classic")
                 #expect(board.map(\.id) == [2, 9, 1, 5, 6, 8, 7])
                 #expect(board.map(\.submission.score) == [2_500, 2_000, 1_500, 12, 12, 5, 0])
-                #expect(try await store.personalBest(playerName: "erin")?.id == 5, "12.2 and 12.9 are both 12: the first wins")
+                #expect(
+                    try await store.personalBest(playerName: "erin")?.id == 5,
+                    "12.2 and 12.9 are both 12: the first wins")
                 #expect(try await store.personalBest(playerName: "frank")?.submission.score == 5)
                 #expect(try await store.personalBest(playerName: "gina")?.submission.score == 2_000)
                 #expect(try await store.rank(of: 12, gameMode: "classic") == 4)

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Persistence
 
 @Suite("RankIndex")
@@ -62,7 +63,8 @@ struct RankIndexTests {
         index.load(Self.rows)
         for mode in [nil, "classic", "hardcore", "speedrun", "legacy"] as [String?] {
             for probe in Self.probes {
-                #expect(index.rank(of: probe, gameMode: mode) == Self.expectedRank(of: probe, mode: mode, in: Self.rows))
+                #expect(
+                    index.rank(of: probe, gameMode: mode) == Self.expectedRank(of: probe, mode: mode, in: Self.rows))
             }
         }
         let extra: [(mode: String, score: Int64)] = [("classic", 200), ("newmode", 7)]

@@ -1,5 +1,6 @@
 import SeededRandom
 import Testing
+
 @testable import Persistence
 
 /// The reference answer: a plain linear count.
@@ -126,13 +127,19 @@ struct ScoreCounterTests {
         var counter = ScoreCounter()
         var values: [Int64] = []
         // 5,000 equal values force splits inside one run of duplicates; then neighbours either side.
-        for _ in 0..<5_000 { counter.insert(7); values.append(7) }
+        for _ in 0..<5_000 {
+            counter.insert(7)
+            values.append(7)
+        }
         for index in 0..<300 {
             let value: Int64 = index.isMultiple(of: 2) ? 6 : 8
             counter.insert(value)
             values.append(value)
         }
-        for _ in 0..<1_000 { counter.insert(7); values.append(7) }
+        for _ in 0..<1_000 {
+            counter.insert(7)
+            values.append(7)
+        }
         #expect(counter.countGreater(than: 7) == 150)
         #expect(counter.countGreater(than: 6) == 6_150)
         #expect(counter.countGreater(than: 5) == 6_300)

@@ -1,5 +1,6 @@
 import SeededRandom
 import Testing
+
 @testable import Persistence
 
 @Suite("ScoreGroupingByMode")

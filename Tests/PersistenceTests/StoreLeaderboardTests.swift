@@ -1,6 +1,7 @@
 import Foundation
 import SeededRandom
 import Testing
+
 @testable import Persistence
 
 /// Both spellings of "école" are distinct modes to SQLite, so they must be to the store too.

@@ -1,11 +1,14 @@
 import Foundation
 import Testing
+
 @testable import Persistence
 
 @Suite("SQLiteGameStore queries")
 struct StoreQueryTests {
     /// Submits one at a time, so ids follow the order given.
-    private static func submitInOrder(_ store: SQLiteGameStore, _ scores: [ScoreSubmission]) async throws -> [StoredScore] {
+    private static func submitInOrder(
+        _ store: SQLiteGameStore, _ scores: [ScoreSubmission]
+    ) async throws -> [StoredScore] {
         var stored: [StoredScore] = []
         for score in scores { stored.append(try await store.submit(score)) }
         return stored
@@ -43,7 +46,10 @@ struct StoreQueryTests {
                 let board = try await store.leaderboard(limit: 10, gameMode: nil)
                 #expect(board.map(\.submission.playerName) == ["b", "e", "d", "a", "c", "f"])
                 #expect(board.sorted { $0.id < $1.id } == stored)
-                #expect(try await store.leaderboard(limit: 3, gameMode: nil).map(\.submission.playerName) == ["b", "e", "d"])
+                #expect(
+                    try await store.leaderboard(limit: 3, gameMode: nil).map(\.submission.playerName) == [
+                        "b", "e", "d",
+                    ])
                 #expect(try await store.leaderboard(limit: 0, gameMode: nil).isEmpty)
             }
         }
@@ -67,7 +73,10 @@ struct StoreQueryTests {
                 let hardcoreTop2 = try await store.leaderboard(limit: 2, gameMode: "hardcore")
                 #expect(hardcoreTop2.map(\.submission.playerName) == ["h2", "h1"])
                 #expect(try await store.leaderboard(limit: 10, gameMode: "nonexistent").isEmpty)
-                #expect(try await store.leaderboard(limit: 4, gameMode: nil).map(\.submission.playerName) == ["h2", "h1", "h3", "c2"])
+                #expect(
+                    try await store.leaderboard(limit: 4, gameMode: nil).map(\.submission.playerName) == [
+                        "h2", "h1", "h3", "c2",
+                    ])
             }
         }
     }
@@ -123,7 +132,8 @@ struct StoreQueryTests {
                 let first = SavedGame(
                     playerName: "ada", level: 3, score: 1_200, lives: 2, health: 75, coins: 40, weapon: "blaster"
                 )
-                let other = SavedGame(playerName: "bob", level: 1, score: 0, lives: 3, health: 100, coins: 0, weapon: "fists")
+                let other = SavedGame(
+                    playerName: "bob", level: 1, score: 0, lives: 3, health: 100, coins: 0, weapon: "fists")
                 #expect(try await store.load(playerName: "ada") == nil)
                 try await store.save(first)
                 try await store.save(other)
@@ -153,7 +163,8 @@ struct StoreQueryTests {
     @Test func embeddedNULIsPreserved() async throws {
         try await withTemporaryDirectory { directory in
             try await withStore(PersistenceConfiguration(databasePath: databasePath(in: directory))) { store in
-                let alice = SavedGame(playerName: "alice", level: 1, score: 1, lives: 1, health: 1, coins: 1, weapon: "w")
+                let alice = SavedGame(
+                    playerName: "alice", level: 1, score: 1, lives: 1, health: 1, coins: 1, weapon: "w")
                 try await store.save(alice)
                 _ = try await store.submit(submission("bob\u{0}x", 5))
                 let impostor = try await store.load(playerName: "alice\u{0}evil")
@@ -179,7 +190,8 @@ struct StoreQueryTests {
                 for (offset, name) in Self.awkwardNames.enumerated() {
                     let mode = "mode \(name)"
                     let stored = try await store.submit(submission(name, Int64(1_000 + offset), mode: mode))
-                    let best = try #require(try await store.personalBest(playerName: name), "no best for \(name.debugDescription)")
+                    let best = try #require(
+                        try await store.personalBest(playerName: name), "no best for \(name.debugDescription)")
                     #expect(best == stored)
                     // Byte-exact: Swift's == treats canonically equivalent strings as equal.
                     #expect(Array(best.submission.playerName.utf8) == Array(name.utf8))
@@ -188,7 +200,8 @@ struct StoreQueryTests {
                     #expect(inMode.map(\.id) == [stored.id], "mode \(mode.debugDescription)")
 
                     let game = SavedGame(
-                        playerName: name, level: Int64(offset), score: 1, lives: 1, health: 1, coins: 1, weapon: "w/\(name)"
+                        playerName: name, level: Int64(offset), score: 1, lives: 1, health: 1, coins: 1,
+                        weapon: "w/\(name)"
                     )
                     try await store.save(game)
                     let loaded = try #require(try await store.load(playerName: name))

@@ -2,6 +2,7 @@ import CSystemSQLite
 import Foundation
 import Logging
 import Synchronization
+
 @testable import Persistence
 
 /// A logger that drops everything, so test output stays readable.
@@ -47,7 +48,6 @@ func submission(_ player: String, _ score: Int64, mode: String = "classic") -> S
 func isSQLiteTimestamp(_ text: String) -> Bool {
     text.wholeMatch(of: /\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}/) != nil
 }
-
 
 struct RawSQLiteError: Error, CustomStringConvertible {
     let description: String
@@ -171,7 +171,12 @@ final class Countdown: Sendable {
     private let remaining: Mutex<Int>
     init(_ start: Int) { self.remaining = Mutex(start) }
     /// Decrements and returns whether this was the last one.
-    func tick() -> Bool { self.remaining.withLock { $0 -= 1; return $0 == 0 } }
+    func tick() -> Bool {
+        self.remaining.withLock {
+            $0 -= 1
+            return $0 == 0
+        }
+    }
 }
 
 /// Starts `count` submits at once as unstructured tasks and streams each outcome as it

@@ -13,11 +13,13 @@ struct RoomDriverTests {
 
     @Test("every update sent comes back and is timed; the server's CPU is read")
     func relaysEveryUpdate() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("room-driver-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "room-driver-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let driver = directory.appendingPathComponent("room-driver").path
-        let compiler = try ChildProcess(path: "/usr/bin/cc", arguments: ["-O2", "-Wall", "-Werror", "-o", driver, Self.source, "-lm"])
+        let compiler = try ChildProcess(
+            path: "/usr/bin/cc", arguments: ["-O2", "-Wall", "-Werror", "-o", driver, Self.source, "-lm"])
         let compiled = try await Self.exitStatus(of: compiler, within: .seconds(60))
         try #require(compiled == 0, "cc failed:\n\(compiler.printed)")
 

@@ -58,7 +58,8 @@ struct SendScheduleTests {
                 #expect(sentAt == start + phase + .nanoseconds(Self.period.nanoseconds * Int64(index)))
             }
         }
-        #expect(senders.map { $0.sentAt[0] - start } == [.milliseconds(20), .zero, .milliseconds(10), .milliseconds(10)])
+        #expect(
+            senders.map { $0.sentAt[0] - start } == [.milliseconds(20), .zero, .milliseconds(10), .milliseconds(10)])
     }
 
     @Test func aStoppedSenderSendsNoMore() {
@@ -84,7 +85,8 @@ struct SendScheduleTests {
             // Sent when the grid step holding the due time ends; the last one may still be pending.
             let dueTimes = (0..<32).map { Int64($0) * Self.period.nanoseconds + phase * 1_000_000 }
             let sentTimes = sender.sentAt.map { ($0 - start).nanoseconds }
-            #expect(sentTimes == dueTimes.map { ($0 + 3_999_999) / 4_000_000 * 4_000_000 }.filter { $0 <= 1_000_000_000 })
+            #expect(
+                sentTimes == dueTimes.map { ($0 + 3_999_999) / 4_000_000 * 4_000_000 }.filter { $0 <= 1_000_000_000 })
         }
         #expect(senders[0].sentAt[0] == senders[1].sentAt[0], "due in the same grid step: sent together")
     }
@@ -97,6 +99,9 @@ struct SendScheduleTests {
         loop.advanceTime(to: loop.now + .milliseconds(200))
         #expect(senders.map(\.sentAt.count) == [7, 6])
         loop.advanceTime(by: .milliseconds(800))
-        #expect(senders.map(\.sentAt.count) == [Self.expectedSends(phase: .zero), Self.expectedSends(phase: .milliseconds(3))])
+        #expect(
+            senders.map(\.sentAt.count) == [
+                Self.expectedSends(phase: .zero), Self.expectedSends(phase: .milliseconds(3)),
+            ])
     }
 }

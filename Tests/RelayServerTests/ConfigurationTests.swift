@@ -136,7 +136,8 @@ struct ConfigurationTests {
     func relayLimitFlags() throws {
         let limits = try RelayCommand.parse([
             "--messages-per-second", "300", "--state-messages-per-second", "5000",
-            "--outbound-queue-frames", "1000", "--outbound-queue-bytes", "2000000", "--inbound-bytes-per-second", "500000",
+            "--outbound-queue-frames", "1000", "--outbound-queue-bytes", "2000000", "--inbound-bytes-per-second",
+            "500000",
         ]).configuration(environment: [:]).relay
         #expect(limits.inboundBytesPerSecond == 500_000 && limits.inboundByteBurst == 125_000)
         #expect(limits.messagesPerSecond == 300 && limits.messageBurst == 600 && limits.floodCloseThreshold == 3_000)
@@ -158,12 +159,18 @@ struct ConfigurationTests {
 
     @Test("Bad values are refused")
     func badValues() throws {
-        #expect(throws: (any Error).self) { try RelayCommand.parse(["--sync", "sometimes"]).configuration(environment: [:]) }
-        #expect(throws: (any Error).self) { try RelayCommand.parse(["--port", "70000"]).configuration(environment: [:]) }
+        #expect(throws: (any Error).self) {
+            try RelayCommand.parse(["--sync", "sometimes"]).configuration(environment: [:])
+        }
+        #expect(throws: (any Error).self) {
+            try RelayCommand.parse(["--port", "70000"]).configuration(environment: [:])
+        }
         #expect(throws: (any Error).self) { try RelayCommand.parse(["--port", "eighty"]) }
         // The environment too: a typo must not start the server on the default port, or quietly.
         for port in ["abc", " 8080", "8080x", "", "99999"] {
-            #expect(throws: (any Error).self, "PORT=\(port)") { try RelayCommand.parse([]).configuration(environment: ["PORT": port]) }
+            #expect(throws: (any Error).self, "PORT=\(port)") {
+                try RelayCommand.parse([]).configuration(environment: ["PORT": port])
+            }
         }
         #expect(try RelayCommand.parse([]).configuration(environment: ["PORT": "8080"]).port == 8080)
         // ALLOW_ALL_ORIGINS: true or false in any case (empty: unset); `1` or `yes` would otherwise be a quiet false.

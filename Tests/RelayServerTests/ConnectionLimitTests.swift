@@ -17,7 +17,10 @@ struct ConnectionLimitTests {
             _ = try await relay.listeningPort()
             let limits = try String(contentsOfFile: "/proc/\(relay.process.pid)/limits", encoding: .utf8)
             let openFiles = try #require(limits.split(separator: "\n").first { $0.hasPrefix("Max open files") })
-            #expect(openFiles.split(separator: " ", omittingEmptySubsequences: true).dropFirst(3).prefix(2) == ["1024", "1024"])
+            #expect(
+                openFiles.split(separator: " ", omittingEmptySubsequences: true).dropFirst(3).prefix(2) == [
+                    "1024", "1024",
+                ])
             #expect(relay.printed.contains("connections.max=896 files.limit=1024"), "\(relay.printed)")
             relay.send(SIGTERM)
             #expect(try await relay.exitStatus() == 0)
@@ -30,7 +33,9 @@ struct ConnectionLimitTests {
         #expect(ConnectionCap.defaultMaximum(openFileLimit: 20_000) == 19_872)
         #expect(ConnectionCap.defaultMaximum(openFileLimit: 64) == 16)
         #expect(try RelayCommand.parse([]).configuration(environment: [:], openFileLimit: 1024).maxConnections == 896)
-        #expect(try RelayCommand.parse(["--max-connections", "50"]).configuration(environment: [:], openFileLimit: 1024).maxConnections == 50)
+        #expect(
+            try RelayCommand.parse(["--max-connections", "50"]).configuration(environment: [:], openFileLimit: 1024)
+                .maxConnections == 50)
         #expect(try RelayCommand.parse([]).configuration(environment: [:]).maxConnections == nil)
     }
 
@@ -57,7 +62,7 @@ struct ConnectionLimitTests {
 
                 // Connected by the kernel (the backlog), accepted by the relay only up to its cap.
                 var flood: [Int32] = []
-                defer { flood.forEach { close($0) } }
+                defer { for socket in flood { close(socket) } }
                 for _ in 0..<Self.floodSize { flood.append(try loopbackSocket(port: port)) }
                 try await Self.waitFor("connections.limit_reached", in: relay)
                 let waiting = try WaitingRequest(port: port)
@@ -72,7 +77,7 @@ struct ConnectionLimitTests {
                 try await Task.sleep(for: .milliseconds(500))  // the point: not answered while at the cap
                 #expect(!waiting.isAnswered)
 
-                flood.forEach { close($0) }
+                for socket in flood { close(socket) }
                 flood = []
                 let answer = try await waiting.task.value
                 #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")

@@ -61,9 +61,12 @@ struct ConnectionsPerAddressTests {
         #expect(connections.admit(key: try Self.key("2001:db8:0:1::3")) == .counted("2001:db8:0:1::/64"))
     }
 
-    @Test("Each address may open a burst of connections at once, then its rate; one refused for the number open takes nothing")
+    @Test(
+        "Each address may open a burst of connections at once, then its rate; one refused for the number open takes nothing"
+    )
     func openingRate() throws {
-        let connections = ConnectionsPerAddress(.init(maximum: 1, openings: .connections(perSecond: 1)))  // a burst of 16
+        // A burst of 16.
+        let connections = ConnectionsPerAddress(.init(maximum: 1, openings: .connections(perSecond: 1)))
         let start = ContinuousClock.now
         func admit(_ ip: String, at seconds: Double) throws -> ConnectionsPerAddress.Admission {
             connections.admit(key: try Self.key(ip), now: start + .seconds(seconds))
@@ -84,18 +87,23 @@ struct ConnectionsPerAddressTests {
         #expect(try admit("203.0.113.8", at: 2.5) == .counted("203.0.113.8"))
 
         let unlimited = ConnectionsPerAddress(.init(maximum: .max, openings: .connections(perSecond: 0)))
-        for _ in 0..<1_000 { #expect(unlimited.admit(key: try Self.key("203.0.113.7"), now: start) == .counted("203.0.113.7")) }
+        for _ in 0..<1_000 {
+            #expect(unlimited.admit(key: try Self.key("203.0.113.7"), now: start) == .counted("203.0.113.7"))
+        }
     }
 
     @Test("The accept filter closes a connection its address may not open before it is set up; it counts nothing")
     func acceptFilter() throws {
-        let connections = ConnectionsPerAddress(.init(maximum: 1, openings: .connections(perSecond: 0.001)))  // a burst of 1
-        let filter = PerAddressAcceptFilter(connections: connections, clients: ClientAddressPolicy(), logger: Logger(label: "test"))
+        // A burst of 1.
+        let connections = ConnectionsPerAddress(.init(maximum: 1, openings: .connections(perSecond: 0.001)))
+        let filter = PerAddressAcceptFilter(
+            connections: connections, clients: ClientAddressPolicy(), logger: Logger(label: "test"))
         let server = EmbeddedChannel(handler: filter)
         /// Whether the server's next handler got a connection from `ip`, and whether that was closed.
         func accept(_ ip: String) throws -> (passed: Bool, closed: Bool) {
             let connection = EmbeddedChannel()
-            try connection.connect(to: try SocketAddress(ipAddress: ip, port: 50_000)).wait()  // active, with its address
+            // Active, with its address.
+            try connection.connect(to: try SocketAddress(ipAddress: ip, port: 50_000)).wait()
             try server.writeInbound(connection as any Channel)
             connection.embeddedEventLoop.run()
             return (try server.readInbound(as: (any Channel).self) != nil, !connection.isActive)
@@ -134,9 +142,11 @@ struct ConnectionsPerAddressTests {
     func openingsOption() throws {
         let defaults = try RelayCommand.parse([]).configuration(environment: [:]).connectionsPerAddress.openings
         #expect(defaults.perSecond == 16 && defaults.burst == 256)
-        let some = try RelayCommand.parse(["--new-connections-per-second-per-address", "2"]).configuration(environment: [:])
+        let some = try RelayCommand.parse(["--new-connections-per-second-per-address", "2"]).configuration(
+            environment: [:])
         #expect(some.connectionsPerAddress.openings.perSecond == 2 && some.connectionsPerAddress.openings.burst == 32)
-        let none = try RelayCommand.parse(["--new-connections-per-second-per-address", "0"]).configuration(environment: [:])
+        let none = try RelayCommand.parse(["--new-connections-per-second-per-address", "0"]).configuration(
+            environment: [:])
         #expect(none.connectionsPerAddress.openings.perSecond == 0)
     }
 
@@ -157,7 +167,8 @@ struct ConnectionsPerAddressTests {
     func liveOpeningRate() async throws {
         let request = "GET /api/rooms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
         try await withRelayServer(configure: {
-            $0.connectionsPerAddress = .init(maximum: 100, openings: .init(perSecond: 0.001, burstSeconds: 3_000))  // 3, no refill
+            // 3, no refill.
+            $0.connectionsPerAddress = .init(maximum: 100, openings: .init(perSecond: 0.001, burstSeconds: 3_000))
             $0.clientAddresses = ClientAddressPolicy(trustedProxies: .none, countsLoopback: true)
         }) { port, _ in
             for _ in 0..<3 {
@@ -232,7 +243,7 @@ struct ConnectionsPerAddressTests {
     func loopbackUncounted() async throws {
         try await withRelayServer(configure: { $0.connectionsPerAddress = .init(maximum: 1) }) { port, _ in
             let held = try (0..<3).map { _ in try loopbackSocket(port: port) }
-            defer { held.forEach { close($0) } }
+            defer { for socket in held { close(socket) } }
             let answer = try await rawExchange(
                 port: port, "GET /api/rooms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")

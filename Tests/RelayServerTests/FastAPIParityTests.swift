@@ -29,7 +29,9 @@ struct FastAPIParityTests {
             let png = [UInt8](repeating: 7, count: 300)
             try writeSettledImage(Data(png), to: "\(images)/boss_03.png")
             try await withLiveApp(configure: { $0.bossImagesDirectory = images }) { client in
-                for (uri, keyed) in [("/api/rooms", false), ("/api/bosses", true), ("/api/scores/leaderboard", true), ("/", false)] {
+                for (uri, keyed) in [
+                    ("/api/rooms", false), ("/api/bosses", true), ("/api/scores/leaderboard", true), ("/", false),
+                ] {
                     let headers: HTTPFields = keyed ? [apiKeyHeader: testAPIKey] : [:]
                     let get = try await client.execute(uri: uri, method: .get, headers: headers)
                     let head = try await client.execute(uri: uri, method: .head, headers: headers)

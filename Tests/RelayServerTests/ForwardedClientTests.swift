@@ -187,7 +187,8 @@ struct ForwardedClientTests {
                 port: port, path: "/ws/room/new", extraHeaders: "X-Forwarded-For: 203.0.113.7\r\n")
             #expect(refusal?.status == 429)
             #expect(refusal?.body == #"{"detail":"Too many connections from this address"}"#)
-            let others = [try await open(for: "203.0.113.8"), try await open(for: "127.0.0.1")]  // loopback: not counted
+            // Loopback: not counted.
+            let others = [try await open(for: "203.0.113.8"), try await open(for: "127.0.0.1")]
 
             second = nil  // closed
             try await eventually { (try? await open(for: "203.0.113.7")) != nil }
@@ -198,7 +199,8 @@ struct ForwardedClientTests {
     @Test("Room sockets through a proxy are rate-limited per client it names: past the rate 429")
     func roomSocketRateThroughAProxy() async throws {
         try await withRelayServer(configure: {
-            $0.connectionsPerAddress = .init(maximum: 100, openings: .init(perSecond: 0.001, burstSeconds: 2_000))  // 2, no refill
+            // 2, no refill.
+            $0.connectionsPerAddress = .init(maximum: 100, openings: .init(perSecond: 0.001, burstSeconds: 2_000))
         }) { port, _ in
             func open(for client: String) async throws -> StalledClient {
                 try await StalledClient.connect(
@@ -224,7 +226,7 @@ struct ForwardedClientTests {
         }) { port, _ in
             let request = "GET /api/rooms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
             var held: [Int32] = []
-            defer { held.forEach { close($0) } }
+            defer { for socket in held { close(socket) } }
             for _ in 0..<3 {
                 held.append(try await ConnectionsPerAddressTests.keptAliveConnection(port: port, from: "127.0.0.2"))
             }

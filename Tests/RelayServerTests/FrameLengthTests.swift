@@ -15,7 +15,8 @@ struct FrameLengthTests {
             let guest = TestSocket.connect(port: port)
             let room = try await RelayFlowTests.openRoom(port, host: host, guest: guest)
             // The relayed text is {"type":"game_action","player_id":…,"action":"a","data":{"s":"…"}}.
-            let overhead = #"{"type":"game_action","player_id":"\#(room.hostID)","action":"a","data":{"s":""}}"#.utf8.count
+            let overhead = #"{"type":"game_action","player_id":"\#(room.hostID)","action":"a","data":{"s":""}}"#.utf8
+                .count
             for length in [124, 125, 126, 127, 65_534, 65_535, 65_536, 65_537, 100_000] {
                 let text = String(repeating: "w", count: length - overhead)
                 host.send(["type": "game_action", "action": "a", "data": ["s": text]])

@@ -50,8 +50,14 @@ struct IdleConnectionTests {
     @Test(
         "A request sent a byte at a time is cut off at the timeout, though every byte came sooner",
         arguments: [
-            ("a first head", "", "GET /api/rooms HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + String(repeating: "a", count: 100)),
-            ("a body", "POST /api/scores HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n", String(repeating: " ", count: 100)),
+            (
+                "a first head", "",
+                "GET /api/rooms HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + String(repeating: "a", count: 100)
+            ),
+            (
+                "a body", "POST /api/scores HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n",
+                String(repeating: " ", count: 100)
+            ),
             (
                 "a later head", "GET /api/rooms HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
                 "GET /api/rooms HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + String(repeating: "a", count: 100)
@@ -60,7 +66,8 @@ struct IdleConnectionTests {
     func tricklingRequestsAreCutOff(_ what: String, whole: String, trickled: String) async throws {
         // One byte every 50 ms: a twentieth of the timeout, so an idle timer alone never fires.
         try await self.withChildRelay { port in
-            let exchange = try await trickleExchange(port: port, whole: whole, trickled: trickled, every: .milliseconds(50))
+            let exchange = try await trickleExchange(
+                port: port, whole: whole, trickled: trickled, every: .milliseconds(50))
             #expect(exchange.closedBy == .server, "\(what)")
             #expect(exchange.elapsed < Self.closedWithin, "\(what): \(exchange.elapsed)")
             #expect(exchange.sentBytes < trickled.utf8.count, "\(what)")
@@ -73,7 +80,8 @@ struct IdleConnectionTests {
             // POST / is answered (405) at its head, before its one body byte. Then a score's body
             // trickles a byte every 50 ms: 200 bytes, 10 s, were it not cut off (it was: the early
             // answer left the server waiting for an answer to that request, with nothing timed).
-            let head = "POST /api/scores HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: \(testAPIKey)\r\nContent-Length: 200\r\n\r\n"
+            let head =
+                "POST /api/scores HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: \(testAPIKey)\r\nContent-Length: 200\r\n\r\n"
             let exchange = try await trickleExchange(
                 port: port, whole: "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\n\r\n",
                 chunks: ["x", head] + Array(repeating: " ", count: 200), every: .milliseconds(50))
@@ -90,9 +98,11 @@ struct IdleConnectionTests {
             let request = "GET /api/rooms HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
             // Eight requests 500 ms apart (4 s in all), then two pipelined in one write: ten answers.
             let exchange = try await trickleExchange(
-                port: port, whole: "", chunks: Array(repeating: request, count: 8) + [request + request], every: .milliseconds(500))
+                port: port, whole: "", chunks: Array(repeating: request, count: 8) + [request + request],
+                every: .milliseconds(500))
             #expect(exchange.sentBytes == request.utf8.count * 10)
-            #expect(exchange.received.components(separatedBy: "HTTP/1.1 200 OK").count - 1 == 10, "\(exchange.received)")
+            #expect(
+                exchange.received.components(separatedBy: "HTTP/1.1 200 OK").count - 1 == 10, "\(exchange.received)")
         }
     }
 

@@ -36,7 +36,8 @@ struct MalformedRequestTests {
         arguments: ["0x10\r\n{\"player_name\":\r\n0\r\n\r\n", "5\r\n{\"a\":\r\nzz\r\n"])
     func brokenChunkedBodies(_ chunks: String) async throws {
         try await withRelayServer { port, _ in
-            let head = "POST /api/scores HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\n"
+            let head =
+                "POST /api/scores HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\n"
                 + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
             let exchange = try await rawExchangeUntilClosed(port: port, head + chunks)
             #expect(exchange.serverClosed)
@@ -49,13 +50,15 @@ struct MalformedRequestTests {
     func longHeads() async throws {
         try await withRelayServer { port, _ in
             let limit = RelayChildChannel.maxRequestHeadBytes
-            let fits = "GET /api/rooms?pad=\(String(repeating: "a", count: limit - 200)) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            let fits =
+                "GET /api/rooms?pad=\(String(repeating: "a", count: limit - 200)) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
             #expect(try await rawExchange(port: port, fits).hasSuffix("\r\n\r\n[]"))
             for request in [
                 "GET /api/rooms?pad=\(String(repeating: "a", count: limit)) HTTP/1.1\r\nHost: x\r\n\r\n",
                 "GET /api/rooms HTTP/1.1\r\nHost: x\r\nX-Pad: \(String(repeating: "a", count: limit))\r\n\r\n",
                 "GET /api/rooms HTTP/1.1\r\nHost: x\r\n"
-                    + (0..<20).map { "X-Pad-\($0): \(String(repeating: "a", count: limit / 16))\r\n" }.joined() + "\r\n",
+                    + (0..<20).map { "X-Pad-\($0): \(String(repeating: "a", count: limit / 16))\r\n" }.joined()
+                    + "\r\n",
             ] {
                 let answer = try await rawExchange(port: port, request)
                 #expect(answer.hasPrefix("HTTP/1.1 400 Bad Request\r\n"), "\(answer.prefix(100))")

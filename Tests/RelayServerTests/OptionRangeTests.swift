@@ -50,7 +50,8 @@ struct OptionRangeTests {
             let step = integral ? 1.0 : 0.5
             for end in [option.range.lowerBound, option.range.upperBound] {
                 let text = integral ? String(Int(end)) : String(end)
-                let configuration = try RelayCommand.parse(["--\(option.option)=\(text)"]).configuration(environment: [:])
+                let configuration = try RelayCommand.parse(["--\(option.option)=\(text)"]).configuration(
+                    environment: [:])
                 _ = configuration  // built without a trap: the bursts and durations stay in range
             }
             for outside in [option.range.lowerBound - step, option.range.upperBound + step] {
@@ -66,8 +67,10 @@ struct OptionRangeTests {
         let checked = Set(command.numericRanges.map(\.option))
         let numeric = Mirror(reflecting: command).children.compactMap { child -> String? in
             let type = "\(Swift.type(of: child.value))"
-            guard let label = child.label, type.contains("<Int") || type.contains("<Double")
-                || type.contains("<Optional<Int") else { return nil }
+            guard let label = child.label,
+                type.contains("<Int") || type.contains("<Double")
+                    || type.contains("<Optional<Int")
+            else { return nil }
             return Self.optionName(property: String(label.dropFirst()))  // `_batchSize` → batch-size
         }
         #expect(numeric.count > 20)

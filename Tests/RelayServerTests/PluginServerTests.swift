@@ -207,8 +207,9 @@ struct PluginServerTests {
             _ = try await relay.listeningPort()
             let pluginPIDs = try ["first", "second", "third"].map { name in
                 try #require(
-                    Int32(try String(contentsOfFile: "\(directory)/\(name).pid", encoding: .utf8)
-                        .trimmingCharacters(in: .whitespacesAndNewlines)))
+                    Int32(
+                        try String(contentsOfFile: "\(directory)/\(name).pid", encoding: .utf8)
+                            .trimmingCharacters(in: .whitespacesAndNewlines)))
             }
             relay.send(SIGKILL)
             #expect(try await relay.exitStatus() != 0)
@@ -223,7 +224,9 @@ struct PluginServerTests {
         }
     }
 
-    @Test("SIGINT or SIGTERM while the plugins start stops them, and what they started, and exits 0", arguments: [SIGINT, SIGTERM])
+    @Test(
+        "SIGINT or SIGTERM while the plugins start stops them, and what they started, and exits 0",
+        arguments: [SIGINT, SIGTERM])
     func signalDuringPluginStartup(signal: Int32) async throws {
         try await withTemporaryDirectory { directory in
             // The plugin starts a helper, then takes 5 s to say hello.

@@ -43,7 +43,8 @@ struct ProcessLifecycleTests {
                                     body: scoreBody(name: "w\(worker)", score: worker * 100 + round), host: "127.0.0.1")
                                 #expect(response.status == .ok)
                                 let row = try #require(
-                                    try JSONSerialization.jsonObject(with: Data(buffer: response.body!)) as? [String: Any])
+                                    try JSONSerialization.jsonObject(with: Data(buffer: response.body!))
+                                        as? [String: Any])
                                 ids.append(Int64(try #require(row["id"] as? Int)))
                             }
                             return ids
@@ -95,11 +96,14 @@ struct ProcessLifecycleTests {
             defer { close(preconnected) }
             let partial = try loopbackSocket(port: port)
             defer { close(partial) }
-            _ = "GET /api/rooms HTTP/1.1\r\nHost: x\r\n".withCString { send(partial, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+            _ = "GET /api/rooms HTTP/1.1\r\nHost: x\r\n".withCString {
+                send(partial, $0, strlen($0), Int32(MSG_NOSIGNAL))
+            }
             // Its head whole, its body stalled: hummingbird waits for a request under way.
             let upload = try loopbackSocket(port: port)
             defer { close(upload) }
-            let head = "POST /api/scores HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\n"
+            let head =
+                "POST /api/scores HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\n"
                 + "Content-Length: 100\r\n\r\n{"
             _ = head.withCString { send(upload, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
             try await Task.sleep(for: .milliseconds(300))  // both accepted

@@ -29,7 +29,8 @@ struct RandomFramesTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for (index, sequence) in sequences.enumerated() {
                     group.addTask {
-                        let context = "seed \(seed), connection \(index): \(sequence.messages) messages, then \(sequence.fault ?? "no fault")"
+                        let context =
+                            "seed \(seed), connection \(index): \(sequence.messages) messages, then \(sequence.fault ?? "no fault")"
                         try await Self.play(sequence, port: port, context: context)
                     }
                 }
@@ -117,7 +118,8 @@ struct RandomFrames {
     }
 
     /// A frame the server must take without closing.
-    private static func acceptable(_ random: inout SplitMix64, messages: inout Int, model: inout AnswerModel) -> [UInt8] {
+    private static func acceptable(_ random: inout SplitMix64, messages: inout Int, model: inout AnswerModel) -> [UInt8]
+    {
         let chosen = self.pick(self.texts, &random)
         let text = Array(chosen.utf8)
         switch random.next() % 8 {
@@ -137,7 +139,8 @@ struct RandomFrames {
                 + self.encode(fin: true, opcode: 0, payload: Array(text[cut...]), &random)
         case 5:
             messages += model.answers(to: chosen)
-            return self.encode(fin: true, opcode: 1, payload: text, longLength: true, &random)  // lenient, as most servers
+            // Lenient, as most servers.
+            return self.encode(fin: true, opcode: 1, payload: text, longLength: true, &random)
         default:
             messages += model.answers(to: chosen)
             return self.encode(fin: true, opcode: 1, payload: text, &random)
@@ -148,7 +151,11 @@ struct RandomFrames {
     private static func refused(_ random: inout SplitMix64) -> (String, Int, [UInt8]) {
         let text = Array(self.pick(self.texts, &random).utf8)
         switch random.next() % 9 {
-        case 0: return ("a control frame over 125 bytes", 1002, self.encode(fin: true, opcode: 9, payload: Array(repeating: 7, count: 126), &random))
+        case 0:
+            return (
+                "a control frame over 125 bytes", 1002,
+                self.encode(fin: true, opcode: 9, payload: Array(repeating: 7, count: 126), &random)
+            )
         case 1: return ("a fragmented control frame", 1002, self.encode(fin: false, opcode: 9, payload: [], &random))
         case 2:
             let opcode = self.pick([3, 4, 5, 6, 7, 11, 12, 15] as [UInt8], &random)
@@ -158,13 +165,23 @@ struct RandomFrames {
             return ("reserved bit \(rsv)", 1002, self.encode(fin: true, opcode: 1, payload: text, rsv: rsv, &random))
         case 4: return ("a stray continuation", 1002, self.encode(fin: true, opcode: 0, payload: text, &random))
         case 5:
-            return ("a message inside a fragmented one", 1002,
-                self.encode(fin: false, opcode: 1, payload: [0x7B], &random) + self.encode(fin: true, opcode: 1, payload: text, &random))
-        case 6: return ("an unmasked frame", 1002, self.encode(fin: true, opcode: 1, payload: text, masked: false, &random))
+            return (
+                "a message inside a fragmented one", 1002,
+                self.encode(fin: false, opcode: 1, payload: [0x7B], &random)
+                    + self.encode(fin: true, opcode: 1, payload: text, &random)
+            )
+        case 6:
+            return ("an unmasked frame", 1002, self.encode(fin: true, opcode: 1, payload: text, masked: false, &random))
         case 7:
             let payload = self.pick([[0x03], [0x03, 0xED], [0x00, 0x00], [0x03, 0xEE]] as [[UInt8]], &random)
-            return ("a close with payload \(payload)", 1002, self.encode(fin: true, opcode: 8, payload: payload, &random))
-        default: return ("a frame over the cap", 1009, self.encode(fin: true, opcode: 1, payload: Array(repeating: 0x20, count: 5_000), &random))
+            return (
+                "a close with payload \(payload)", 1002, self.encode(fin: true, opcode: 8, payload: payload, &random)
+            )
+        default:
+            return (
+                "a frame over the cap", 1009,
+                self.encode(fin: true, opcode: 1, payload: Array(repeating: 0x20, count: 5_000), &random)
+            )
         }
     }
 
@@ -172,9 +189,12 @@ struct RandomFrames {
     /// (`create_room` two: `player_joined`, then `room_created`), except as ``AnswerModel`` says.
     static let texts = [
         #"{"type":"ping"}"#, #"{"type":"time_sync","client_time":1.5}"#, #"{"type":"player_state","state":"moving"}"#,
-        #"{"type":"create_room","room_name":"r","player_name":"p"}"#, #"{"type":"join_room","room_id":"ZZZZZZ","player_name":"p"}"#,
-        #"{"type":"chat","message":"hello"}"#, #"{"type":"teleport"}"#, #"{"type":"chat","message":"\ud800"}"#, "{", "[]", "",
-        #"{"type":"player_ready","is_ready":"yes"}"#, #"{"type":"reconnect","room_id":"ABCDEF","player_id":"x","token":"t"}"#,
+        #"{"type":"create_room","room_name":"r","player_name":"p"}"#,
+        #"{"type":"join_room","room_id":"ZZZZZZ","player_name":"p"}"#,
+        #"{"type":"chat","message":"hello"}"#, #"{"type":"teleport"}"#, #"{"type":"chat","message":"\ud800"}"#, "{",
+        "[]", "",
+        #"{"type":"player_ready","is_ready":"yes"}"#,
+        #"{"type":"reconnect","room_id":"ABCDEF","player_id":"x","token":"t"}"#,
     ]
 
     /// One frame; masked with a random key unless `masked` is false. `longLength` encodes a short

@@ -27,7 +27,8 @@ struct RandomRequestsTests {
             // Everything accepted is still there, read back in one go.
             for name in RandomAPISession.names {
                 let request = session.load(name)
-                let response = try await client.execute(uri: request.uri, method: request.method, headers: request.headers)
+                let response = try await client.execute(
+                    uri: request.uri, method: request.method, headers: request.headers)
                 try session.check(response, for: request, context: "seed \(seed), final load of \(name)")
             }
             #expect(session.accepted > 100, "seed \(seed): the generator should mostly send valid requests")
@@ -93,11 +94,13 @@ struct RandomAPISession {
         case 5..<8: return self.saveGame()
         case 8:
             let name = self.pick(Self.names)
-            return APIRequest(method: .delete, uri: "/api/save_game/\(pathSegment(name))", expectation: .gameDeleted(name: name))
+            return APIRequest(
+                method: .delete, uri: "/api/save_game/\(pathSegment(name))", expectation: .gameDeleted(name: name))
         case 9..<11: return self.load(self.pick(Self.names))
         case 11..<13:
             let name = self.chance(90) ? self.pick(Self.names) : "nobody"
-            return APIRequest(method: .get, uri: "/api/scores/player/\(pathSegment(name))", expectation: .personalBest(name: name))
+            return APIRequest(
+                method: .get, uri: "/api/scores/player/\(pathSegment(name))", expectation: .personalBest(name: name))
         case 13..<15: return self.rank()
         case 15..<18: return self.leaderboard()
         default: return self.refused()
@@ -125,14 +128,18 @@ struct RandomAPISession {
         for key in Self.savedCounters { fields[key] = self.index(100) }
         guard self.chance(30) else {
             return APIRequest(
-                method: .post, uri: "/api/save_game", body: jsonBody(fields), expectation: .gameSaved(name: name, fields: fields))
+                method: .post, uri: "/api/save_game", body: jsonBody(fields),
+                expectation: .gameSaved(name: name, fields: fields))
         }
-        let (body, status) = self.spoiled(fields, counters: Self.savedCounters, texts: ["player_name": 32, "weapon": 64])
+        let (body, status) = self.spoiled(
+            fields, counters: Self.savedCounters, texts: ["player_name": 32, "weapon": 64])
         return APIRequest(method: .post, uri: "/api/save_game", body: body, expectation: .status(status))
     }
 
     /// A body made wrong in one of the ways PROTOCOL.md names, and the status it must get.
-    private mutating func spoiled(_ fields: [String: Any], counters: [String], texts: [String: Int])
+    private mutating func spoiled(
+        _ fields: [String: Any], counters: [String], texts: [String: Int]
+    )
         -> (ByteBuffer, HTTPResponse.Status)
     {
         var fields = fields
@@ -156,10 +163,13 @@ struct RandomAPISession {
         let mode = self.chance(50) ? self.pick(Self.modes) : nil
         let query = mode.map { "?game_mode=\($0)" } ?? ""
         guard self.chance(90) else {
-            return APIRequest(method: .get, uri: "/api/scores/rank/\(self.pick(["abc", "1.5", "9999999999999999999999"]))", expectation: .status(.unprocessableContent))
+            return APIRequest(
+                method: .get, uri: "/api/scores/rank/\(self.pick(["abc", "1.5", "9999999999999999999999"]))",
+                expectation: .status(.unprocessableContent))
         }
         let score = self.index(1_100)
-        return APIRequest(method: .get, uri: "/api/scores/rank/\(score)\(query)", expectation: .rank(score: score, mode: mode))
+        return APIRequest(
+            method: .get, uri: "/api/scores/rank/\(score)\(query)", expectation: .rank(score: score, mode: mode))
     }
 
     private mutating func leaderboard() -> APIRequest {
@@ -170,7 +180,9 @@ struct RandomAPISession {
         case 0: break  // the default
         case 1:
             query.append("limit=\(self.pick(["abc", "1e3", "2.5", ""]))")  // FastAPI refuses an empty one too
-            return APIRequest(method: .get, uri: "/api/scores/leaderboard?" + query.joined(separator: "&"), expectation: .status(.unprocessableContent))
+            return APIRequest(
+                method: .get, uri: "/api/scores/leaderboard?" + query.joined(separator: "&"),
+                expectation: .status(.unprocessableContent))
         default:
             let requested = self.pick([-5, 0, 1, 3, 10, 25, 100, 101, 5_000])
             query.append("limit=\(requested)")
@@ -184,9 +196,15 @@ struct RandomAPISession {
     private mutating func refused() -> APIRequest {
         switch self.index(4) {
         case 0: APIRequest(method: .get, uri: "/api/bosses", headers: [:], expectation: .status(.forbidden))
-        case 1: APIRequest(method: .post, uri: "/api/scores", headers: [.init("X-API-Key")!: "guess"], body: jsonBody([:]), expectation: .status(.forbidden))
+        case 1:
+            APIRequest(
+                method: .post, uri: "/api/scores", headers: [.init("X-API-Key")!: "guess"], body: jsonBody([:]),
+                expectation: .status(.forbidden))
         case 2: APIRequest(method: .put, uri: "/api/scores", expectation: .status(.methodNotAllowed))
-        default: APIRequest(method: .get, uri: "/api/\(self.pick(["score", "bosses/99/x", "nothing"]))", expectation: .status(.notFound))
+        default:
+            APIRequest(
+                method: .get, uri: "/api/\(self.pick(["score", "bosses/99/x", "nothing"]))",
+                expectation: .status(.notFound))
         }
     }
 
@@ -201,7 +219,9 @@ struct RandomAPISession {
         switch request.expectation {
         case .status(let status):
             #expect(response.status == status, comment)
-            if status == .forbidden { #expect((body as? [String: Any])?["detail"] as? String == "Invalid or missing API key", comment) }
+            if status == .forbidden {
+                #expect((body as? [String: Any])?["detail"] as? String == "Invalid or missing API key", comment)
+            }
         case .scoreStored(let row):
             try #require(response.status == .ok, comment)
             let stored = try #require(body as? [String: Any], comment)

@@ -22,7 +22,9 @@ struct RatePerAddressTests {
 
         // Loopback and unknown addresses are not counted; a rate of 0 counts nobody.
         for _ in 0..<10 {
-            #expect(writes.take(key: try address("127.0.0.1"), now: start) && writes.take(key: ClientAddressPolicy().key(ofPeer: nil), now: start))
+            #expect(
+                writes.take(key: try address("127.0.0.1"), now: start)
+                    && writes.take(key: ClientAddressPolicy().key(ofPeer: nil), now: start))
         }
         let unlimited = RatePerAddress(.writes(perSecond: 0))
         for _ in 0..<10 { #expect(unlimited.take(key: try address("203.0.113.7"), now: start)) }
@@ -126,7 +128,8 @@ struct RoomListsPerAddressTests {
         #expect(lists.spendUnlessInDebt(10, key: client, now: start + .seconds(1.9)) != nil)
         #expect(lists.spendUnlessInDebt(10, key: try ConnectionsPerAddressTests.key("203.0.113.8"), now: start) == nil)
         #expect(lists.spendUnlessInDebt(10, key: client, now: start + .seconds(2.1)) == nil)
-        #expect(lists.spendUnlessInDebt(1e9, key: try ConnectionsPerAddressTests.key("127.0.0.1"), now: start) == nil)  // loopback: not counted
+        // Loopback: not counted.
+        #expect(lists.spendUnlessInDebt(1e9, key: try ConnectionsPerAddressTests.key("127.0.0.1"), now: start) == nil)
     }
 
     /// 10,000 other addresses make the table sweep; an address whose last list put it two seconds
@@ -141,7 +144,8 @@ struct RoomListsPerAddressTests {
             let other = try ConnectionsPerAddressTests.key("10.0.\(index / 256).\(index % 256)")
             _ = lists.spendUnlessInDebt(1, key: other, now: start)
         }
-        _ = lists.spendUnlessInDebt(1, key: try ConnectionsPerAddressTests.key("203.0.113.8"), now: start + .seconds(1.5))
+        _ = lists.spendUnlessInDebt(
+            1, key: try ConnectionsPerAddressTests.key("203.0.113.8"), now: start + .seconds(1.5))
         #expect(lists.sweepCount == 2)  // one as the table filled, one now
         #expect(lists.spendUnlessInDebt(10, key: client, now: start + .seconds(1.5)) != nil)
         #expect(lists.spendUnlessInDebt(10, key: client, now: start + .seconds(2.1)) == nil)

@@ -9,7 +9,9 @@ import Testing
 /// Bad input, floods, oversized frames, foreign origins and clients that stop reading.
 @Suite("Relay under bad input")
 struct RelayAbuseTests {
-    private func expectError(_ socket: TestSocket, _ code: String, sourceLocation: SourceLocation = #_sourceLocation)
+    private func expectError(
+        _ socket: TestSocket, _ code: String, sourceLocation: SourceLocation = #_sourceLocation
+    )
         async throws
     {
         let error = try await socket.expect("error", sourceLocation: sourceLocation)
@@ -29,8 +31,10 @@ struct RelayAbuseTests {
                 ("{\"type\":\"create_room\",\"player_name\":\"a\",\"max_players\":99}", "invalid_field"),
                 ("{\"type\":\"create_room\",\"player_name\":\"x\\ud800\"}", "invalid_field"),
                 // One Character of 301 code points: ids are counted as names are.
-                ("{\"type\":\"create_room\",\"player_name\":\"a\",\"player_id\":\"a"
-                    + String(repeating: "\u{0301}", count: 300) + "\"}", "too_long"),
+                (
+                    "{\"type\":\"create_room\",\"player_name\":\"a\",\"player_id\":\"a"
+                        + String(repeating: "\u{0301}", count: 300) + "\"}", "too_long"
+                ),
                 ("{\"type\":\"time_sync\",\"client_time\":NaN}", "invalid_json"),
                 ("{\"type\":\"time_sync\",\"client_time\":1e999}", "invalid_json"),
                 // The old server's `json.loads` of a frame's text refused a byte-order mark (an HTTP
@@ -69,7 +73,10 @@ struct RelayAbuseTests {
                 // in-place path) or not (the general one).
                 (["type": "player_state", "state": ["x": 1, "skin": String(repeating: "s", count: 65)]], "too_long"),
                 (["type": "player_state", "state": ["weapon": String(repeating: "é", count: 65)]], "too_long"),
-                (["type": "reconnect", "room_id": room.code, "player_id": room.guestID, "token": "x"], "already_in_room"),
+                (
+                    ["type": "reconnect", "room_id": room.code, "player_id": room.guestID, "token": "x"],
+                    "already_in_room"
+                ),
             ]
             for (message, code) in bad {
                 guest.send(message)
@@ -234,7 +241,8 @@ struct RelayAbuseTests {
         }
     }
 
-    @Test("The game's own traffic is never rate limited: a host's player_state at 60 Hz and 15 enemies' states at 20 Hz")
+    @Test(
+        "The game's own traffic is never rate limited: a host's player_state at 60 Hz and 15 enemies' states at 20 Hz")
     func gameTrafficIsNotLimited() async throws {
         try await withRelayServer { port, _ in  // default limits
             let host = TestSocket.connect(port: port)
@@ -342,7 +350,8 @@ struct RelayAbuseTests {
         let values = 2_000
         // The chat below is ~4 KB, within the burst; its 2,000 values cost ~63,000 bytes more, so
         // the next read waits until ~0.84 s after the start at the earliest.
-        let earliest = Double(limits.bytesCharged(forDecodedValues: values) - limits.inboundByteBurst)
+        let earliest =
+            Double(limits.bytesCharged(forDecodedValues: values) - limits.inboundByteBurst)
             / Double(limits.inboundBytesPerSecond)
         try await withRelayServer(limits: limits) { port, _ in
             let start = ContinuousClock.now  // before the connection's byte budget starts
@@ -367,7 +376,10 @@ struct RelayAbuseTests {
         var limits = RelayLimits()
         let paid = RelayLimits.decodedValuesPaidByBytes
         #expect(paid >= 16)  // a game's messages have fewer values: play is never charged
-        #expect([0, 1, paid, paid + 1, paid + 100].map { limits.bytesCharged(forDecodedValues: $0) } == [0, 0, 0, 64, 6_400])
+        #expect(
+            [0, 1, paid, paid + 1, paid + 100].map { limits.bytesCharged(forDecodedValues: $0) } == [
+                0, 0, 0, 64, 6_400,
+            ])
         limits.inboundBytesPerDecodedValue = 10
         #expect(limits.bytesCharged(forDecodedValues: paid + 3) == 30)
     }
@@ -384,7 +396,8 @@ struct RelayAbuseTests {
                 #expect(refusal?.header("Strict-Transport-Security") != nil, "\(origin)")
                 #expect(refusal?.body == #"{"detail":"WebSocket origin not allowed"}"#, "\(origin)")
             }
-            _ = try await StalledClient.connect(port: port, path: "/ws/room/new", extraHeaders: "Origin: http://localhost:3000\r\n")
+            _ = try await StalledClient.connect(
+                port: port, path: "/ws/room/new", extraHeaders: "Origin: http://localhost:3000\r\n")
             _ = try await StalledClient.connect(port: port, path: "/ws/room/new")
             _ = try await StalledClient.connect(
                 port: port, path: "/ws/room/new", extraHeaders: "Origin: http://127.0.0.1:\(port)\r\n")

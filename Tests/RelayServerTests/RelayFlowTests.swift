@@ -10,7 +10,9 @@ import Testing
 @Suite("Room relay over WebSockets")
 struct RelayFlowTests {
     /// Creates a room with `host` and joins `guest`; returns (room code, host id, guest id, host token).
-    static func openRoom(_ port: Int, host: TestSocket, guest: TestSocket, maxPlayers: Int? = nil) async throws
+    static func openRoom(
+        _ port: Int, host: TestSocket, guest: TestSocket, maxPlayers: Int? = nil
+    ) async throws
         -> (code: String, hostID: String, guestID: String, hostToken: String)
     {
         var create: [String: Any] = ["type": "create_room", "room_name": "Test room", "player_name": "Host"]
@@ -26,7 +28,10 @@ struct RelayFlowTests {
         let welcome = try await guest.expect("room_joined")
         #expect(guestJoined["player_id"] as? String == welcome["player_id"] as? String)
         try await host.expect("player_joined")
-        return (code, hostID, try #require(welcome["player_id"] as? String), try #require(created["reconnect_token"] as? String))
+        return (
+            code, hostID, try #require(welcome["player_id"] as? String),
+            try #require(created["reconnect_token"] as? String)
+        )
     }
 
     @Test("Create, join, ready, start, play: the protocol's order and shapes")
@@ -41,7 +46,8 @@ struct RelayFlowTests {
             let listed = try await TestClient.withClient(host: "localhost", port: port) { client in
                 try await client.get("/api/rooms/all", host: "localhost")
             }
-            let rooms = try #require(try JSONSerialization.jsonObject(with: Data(buffer: listed.body!)) as? [[String: Any]])
+            let rooms = try #require(
+                try JSONSerialization.jsonObject(with: Data(buffer: listed.body!)) as? [[String: Any]])
             #expect(rooms.map { $0["room_id"] as? String } == [room.code])
             #expect(rooms.first?["player_count"] as? Int == 2)
 
@@ -65,7 +71,10 @@ struct RelayFlowTests {
             }
             #expect(String(buffer: joinable.body!) == "[]")
 
-            host.send(["type": "player_state", "state": ["x": 12.3456, "y": 7, "velocity_x": -0.005, "player_id": room.guestID]])
+            host.send([
+                "type": "player_state",
+                "state": ["x": 12.3456, "y": 7, "velocity_x": -0.005, "player_id": room.guestID],
+            ])
             let update = try await guest.expect("player_state_update")
             #expect(update["player_id"] as? String == room.hostID)
             let state = try #require(update["state"] as? [String: Any])

@@ -47,7 +47,8 @@ struct RequestHeadRulesTests {
 
     /// A score in `Transfer-Encoding: chunked` framing, after the given coding header.
     static func chunkedScore(_ transferEncoding: String) -> String {
-        let body = #"{"player_name":"coded","score":5,"coins":1,"enemies_defeated":1,"distance":1,"level":1,"#
+        let body =
+            #"{"player_name":"coded","score":5,"coins":1,"enemies_defeated":1,"distance":1,"level":1,"#
             + #""game_mode":"levels"}"#
         return "POST /api/scores HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\n"
             + "Content-Type: application/json\r\n\(transferEncoding)\r\n\r\n"

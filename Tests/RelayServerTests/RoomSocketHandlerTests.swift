@@ -24,13 +24,17 @@ struct RoomSocketHandlerTests {
         }
     }
 
-    static func makeHandler(limits: RelayLimits = RelayLimits(), pingInterval: TimeAmount = .seconds(30)) throws
+    static func makeHandler(
+        limits: RelayLimits = RelayLimits(), pingInterval: TimeAmount = .seconds(30)
+    ) throws
         -> RoomSocketHandler
     {
         let logger = Logger(label: "test")
-        let registry = RoomRegistry(limits: limits, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        let registry = RoomRegistry(
+            limits: limits, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
         let session = ConnectionSession(
-            connection: PlayerConnection(queueCapacity: 8) { _ in }, urlRoomID: "new", registry: registry, logger: logger)
+            connection: PlayerConnection(queueCapacity: 8) { _ in }, urlRoomID: "new", registry: registry,
+            logger: logger)
         return RoomSocketHandler(
             dispatcher: try MessageDispatcher(handlers: BuiltInHandlers.all), session: session,
             settings: .init(maxMessageBytes: 1024, pingInterval: pingInterval))
@@ -227,7 +231,8 @@ struct RoomSocketHandlerTests {
         var largestKept = 0
         while stream.readableBytes > 0 {
             var length = min(4096, stream.readableBytes)
-            if length < stream.readableBytes, (stream.readerIndex + length) % 131 == 0 { length -= 1 }  // never on a boundary
+            // Never on a boundary.
+            if length < stream.readableBytes, (stream.readerIndex + length) % 131 == 0 { length -= 1 }
             // A buffer of its own, as a socket read is.
             try channel.writeInbound(ByteBuffer(bytes: stream.readSlice(length: length)!.readableBytesView))
             largestKept = max(largestKept, handler.frames.unparsed?.capacity ?? 0)

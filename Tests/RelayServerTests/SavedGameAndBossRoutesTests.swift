@@ -3,9 +3,9 @@ import HTTPTypes
 import HummingbirdTesting
 import Logging
 import NIOCore
-import _NIOFileSystem
 import Synchronization
 import Testing
+import _NIOFileSystem
 
 @testable import RelayServer
 
@@ -47,11 +47,14 @@ struct SavedGameAndBossRoutesTests {
     func savedGameEncodedNames() async throws {
         try await withLiveApp { client in
             let name = "ä/ b"
-            _ = try await client.execute(uri: "/api/save_game", method: .post, headers: keyed, body: saveBody(name: name))
-            let loaded = try await client.execute(uri: "/api/load_game/\(pathSegment(name))", method: .get, headers: keyed)
+            _ = try await client.execute(
+                uri: "/api/save_game", method: .post, headers: keyed, body: saveBody(name: name))
+            let loaded = try await client.execute(
+                uri: "/api/load_game/\(pathSegment(name))", method: .get, headers: keyed)
             #expect(try loaded.object()["player_name"] as? String == name)
             _ = try await client.execute(uri: "/api/save_game/\(pathSegment(name))", method: .delete, headers: keyed)
-            let gone = try await client.execute(uri: "/api/load_game/\(pathSegment(name))", method: .get, headers: keyed)
+            let gone = try await client.execute(
+                uri: "/api/load_game/\(pathSegment(name))", method: .get, headers: keyed)
             #expect(String(buffer: gone.body) == "null")
         }
     }
@@ -259,7 +262,9 @@ struct SavedGameAndBossRoutesTests {
 
         // After a failure the next request reads again; its bytes are kept.
         let answers = await withTaskGroup(of: ByteBuffer?.self) { group in
-            for _ in 0..<20 { group.addTask { try? await cache.bytes(of: "/a", version, reading: slowRead(failing: false)) } }
+            for _ in 0..<20 {
+                group.addTask { try? await cache.bytes(of: "/a", version, reading: slowRead(failing: false)) }
+            }
             return await group.reduce(into: []) { $0.append($1) }
         }
         #expect(answers.allSatisfy { $0 == ByteBuffer(bytes: [1, 2, 3]) })

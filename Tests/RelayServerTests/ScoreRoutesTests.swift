@@ -12,7 +12,8 @@ struct ScoreRoutesTests {
     @Test("POST /api/scores answers the stored row with rank null")
     func submitAnswersStoredRow() async throws {
         try await withLiveApp { client in
-            let response = try await client.execute(uri: "/api/scores", method: .post, headers: keyed, body: scoreBody())
+            let response = try await client.execute(
+                uri: "/api/scores", method: .post, headers: keyed, body: scoreBody())
             #expect(response.status == .ok)
             let row = try response.object()
             #expect(row["player_name"] as? String == "alice")
@@ -40,7 +41,8 @@ struct ScoreRoutesTests {
     func namesAreTrimmed(name: String, stored: String) async throws {
         try await withLiveApp { client in
             let response = try await client.execute(
-                uri: "/api/scores", method: .post, headers: keyed, body: scoreBody(name: name, mode: " \u{3000}levels\t"))
+                uri: "/api/scores", method: .post, headers: keyed,
+                body: scoreBody(name: name, mode: " \u{3000}levels\t"))
             let object = try response.object()
             #expect(object["player_name"] as? String == stored)
             #expect(object["game_mode"] as? String == "levels")
@@ -55,7 +57,8 @@ struct ScoreRoutesTests {
                 ("a", 50, "endless"), ("c", 90, "levels"), ("b", 90, "endless"), ("d", 10, "levels"),
             ] {
                 let response = try await client.execute(
-                    uri: "/api/scores", method: .post, headers: keyed, body: scoreBody(name: name, score: score, mode: mode))
+                    uri: "/api/scores", method: .post, headers: keyed,
+                    body: scoreBody(name: name, score: score, mode: mode))
                 #expect(response.status == .ok)
             }
             let all = try await client.execute(uri: "/api/scores/leaderboard", method: .get, headers: keyed).objects()
@@ -78,7 +81,8 @@ struct ScoreRoutesTests {
             }
             let zero = try await client.execute(uri: "/api/scores/leaderboard?limit=0", method: .get, headers: keyed)
             #expect(try zero.objects().count == 1)
-            let negative = try await client.execute(uri: "/api/scores/leaderboard?limit=-5", method: .get, headers: keyed)
+            let negative = try await client.execute(
+                uri: "/api/scores/leaderboard?limit=-5", method: .get, headers: keyed)
             #expect(try negative.objects().count == 1)
             let huge = try await client.execute(
                 uri: "/api/scores/leaderboard?limit=99999999999999999999", method: .get, headers: keyed)
@@ -88,15 +92,23 @@ struct ScoreRoutesTests {
             #expect(try words.issues().map(\.loc) == ["query.limit"])
             // Digits of other scripts are not a number out of range, but no number at all; nor is
             // an empty value, which FastAPI refuses rather than reading as the default.
-            for query in ["limit=%EF%BC%91", "limit=%D9%A3", "limit=ten", "limit=", "limit", "limit=+", "limit=5&limit="] {
-                let answer = try await client.execute(uri: "/api/scores/leaderboard?\(query)", method: .get, headers: keyed)
+            for query in [
+                "limit=%EF%BC%91", "limit=%D9%A3", "limit=ten", "limit=", "limit", "limit=+", "limit=5&limit=",
+            ] {
+                let answer = try await client.execute(
+                    uri: "/api/scores/leaderboard?\(query)", method: .get, headers: keyed)
                 #expect(answer.status == .unprocessableContent, "\(query)")
-                let message = try #require((try answer.object()["detail"] as? [[String: Any]])?.first?["msg"] as? String)
+                let message = try #require(
+                    (try answer.object()["detail"] as? [[String: Any]])?.first?["msg"] as? String)
                 #expect(message == "Input should be a valid integer, unable to parse string as an integer", "\(query)")
             }
             let empty = try await client.execute(uri: "/api/scores/leaderboard?limit=", method: .get, headers: keyed)
-            #expect(String(buffer: empty.body) == #"{"detail":[{"type":"int_parsing","loc":["query","limit"],"msg":"Input should be a valid integer, unable to parse string as an integer","input":""}]}"#)
-            let last = try await client.execute(uri: "/api/scores/leaderboard?limit=&limit=2", method: .get, headers: keyed)
+            #expect(
+                String(buffer: empty.body)
+                    == #"{"detail":[{"type":"int_parsing","loc":["query","limit"],"msg":"Input should be a valid integer, unable to parse string as an integer","input":""}]}"#
+            )
+            let last = try await client.execute(
+                uri: "/api/scores/leaderboard?limit=&limit=2", method: .get, headers: keyed)
             #expect(try last.objects().count == 2, "the last of a repeated parameter counts")
         }
     }
@@ -219,8 +231,11 @@ struct QueryAndPathReadingTests {
             #expect(try await modes("game_mode=levels&game_mode=end+less") == ["end less"])
             #expect(try await modes("game_mode=+levels+") == ["levels"], "trimmed like the stored modes")
             #expect(try await modes("limit=1&limit=2").count == 2)
-            #expect(try await modes("game_mode=").count == 3, "an empty mode is no filter, as the old backend's `if game_mode:`")
-            let rank = try await client.execute(uri: "/api/scores/rank/5?game_mode=end+less", method: .get, headers: keyed)
+            #expect(
+                try await modes("game_mode=").count == 3,
+                "an empty mode is no filter, as the old backend's `if game_mode:`")
+            let rank = try await client.execute(
+                uri: "/api/scores/rank/5?game_mode=end+less", method: .get, headers: keyed)
             #expect(try rank.object()["rank"] as? Int == 2)
         }
     }
@@ -244,7 +259,8 @@ struct QueryAndPathReadingTests {
             #expect(saved.status == .ok)
             let loaded = try await client.execute(uri: "/api/load_game/%20dave%20", method: .get, headers: keyed)
             #expect(try loaded.object()["player_name"] as? String == "dave")
-            _ = try await client.execute(uri: "/api/scores", method: .post, headers: keyed, body: scoreBody(name: "\tdave\n"))
+            _ = try await client.execute(
+                uri: "/api/scores", method: .post, headers: keyed, body: scoreBody(name: "\tdave\n"))
             let best = try await client.execute(uri: "/api/scores/player/dave%20", method: .get, headers: keyed)
             #expect(best.status == .ok)
             let deleted = try await client.execute(uri: "/api/save_game/%20dave", method: .delete, headers: keyed)
@@ -274,10 +290,15 @@ struct QueryAndPathReadingTests {
     func scoreFieldOrder() async throws {
         try await withLiveApp { client in
             let name = "q\"b\\s/é🎮\u{7}"
-            let stored = try await client.execute(uri: "/api/scores", method: .post, headers: keyed, body: scoreBody(name: name))
+            let stored = try await client.execute(
+                uri: "/api/scores", method: .post, headers: keyed, body: scoreBody(name: name))
             let text = String(buffer: stored.body)
             let keys = text.matches(of: /"([a-z_]+)":/).map { String($0.1) }
-            #expect(keys == ["id", "player_name", "score", "coins", "enemies_defeated", "distance", "level", "game_mode", "created_at", "rank"])
+            #expect(
+                keys == [
+                    "id", "player_name", "score", "coins", "enemies_defeated", "distance", "level", "game_mode",
+                    "created_at", "rank",
+                ])
             #expect(try stored.object()["player_name"] as? String == name)
             #expect(text.hasSuffix(#","rank":null}"#))
             let board = try await client.execute(uri: "/api/scores/leaderboard", method: .get, headers: keyed)

@@ -33,7 +33,8 @@ struct SecurityTests {
     @Test(
         "A routed path asked with another method gets 405 JSON with Allow; an unknown path 404",
         arguments: [
-            ("/api/scores", HTTPRequest.Method.put, "POST"), ("/api/scores", .get, "POST"), ("/api/scores", .head, "POST"),
+            ("/api/scores", HTTPRequest.Method.put, "POST"), ("/api/scores", .get, "POST"),
+            ("/api/scores", .head, "POST"),
             ("/api/save_game/a%2Fb", .get, "DELETE"), ("/api/save_game", .delete, "POST"),
             ("/api/bosses", .post, "GET, HEAD"), ("/", .post, "GET, HEAD"), ("/api/rooms/all", .delete, "GET, HEAD"),
             ("/ws/room/ABCDEF", .post, "GET, HEAD"),
@@ -71,7 +72,8 @@ struct SecurityTests {
                 try await client.execute(uri: "/", method: .get),
                 try await client.execute(uri: "/api/scores/leaderboard", method: .get, headers: keyed),
                 try await client.execute(uri: "/api/scores/leaderboard", method: .get),
-                try await client.execute(uri: "/api/scores", method: .post, headers: keyed, body: ByteBuffer(string: "x")),
+                try await client.execute(
+                    uri: "/api/scores", method: .post, headers: keyed, body: ByteBuffer(string: "x")),
             ]
             for response in responses {
                 #expect(response.headers[.strictTransportSecurity] == "max-age=31536000; includeSubDomains; preload")
@@ -95,7 +97,8 @@ struct SecurityTests {
         try await withLiveApp { client in
             var headers = keyed
             headers[secFetchSite] = "cross-site"
-            let blocked = try await client.execute(uri: "/api/scores", method: .post, headers: headers, body: scoreBody())
+            let blocked = try await client.execute(
+                uri: "/api/scores", method: .post, headers: headers, body: scoreBody())
             #expect(blocked.status == .forbidden)
             #expect(try blocked.detailMessage() == "Cross-site request blocked")
             let saved = try await client.execute(
@@ -112,7 +115,8 @@ struct SecurityTests {
 
             for site in ["same-origin", "same-site", "none"] {
                 headers[secFetchSite] = site
-                let allowed = try await client.execute(uri: "/api/scores", method: .post, headers: headers, body: scoreBody())
+                let allowed = try await client.execute(
+                    uri: "/api/scores", method: .post, headers: headers, body: scoreBody())
                 #expect(allowed.status == .ok)
             }
             let stored = try await client.execute(uri: "/api/scores/leaderboard", method: .get, headers: keyed)
@@ -134,9 +138,11 @@ struct SecurityTests {
     }
 
     // Not "/api/bosses//": FastAPI redirects trailing slashes, however many (TrailingSlashRedirectTests).
-    @Test("A path with an empty segment is 404, not the route it would merge into", arguments: [
-        "//api/bosses", "/api//bosses", "/api//bosses/", "//", "//api/rooms",
-    ])
+    @Test(
+        "A path with an empty segment is 404, not the route it would merge into",
+        arguments: [
+            "//api/bosses", "/api//bosses", "/api//bosses/", "//", "//api/rooms",
+        ])
     func emptyPathSegments(path: String) async throws {
         try await withLiveApp { client in
             var headers = keyed
@@ -184,7 +190,8 @@ struct SecurityTests {
                 ("http://evil.example", "FOO", "Disallowed CORS origin, method"),
             ] {
                 let refused = try await client.execute(
-                    uri: "/api/scores", method: .options, headers: [.origin: origin, .accessControlRequestMethod: method])
+                    uri: "/api/scores", method: .options,
+                    headers: [.origin: origin, .accessControlRequestMethod: method])
                 #expect(refused.status == .badRequest, "\(origin) \(method)")
                 #expect(try refused.detailMessage() == refusal, "\(origin) \(method)")
                 #expect(refused.headers[.vary] == "Origin", "\(origin) \(method)")
@@ -251,7 +258,8 @@ struct SecurityTests {
 
     @Test("ALLOW_ALL_ORIGINS answers * without credentials")
     func corsAllowAll() async throws {
-        try await withLiveApp(configure: { $0.cors = CORSPolicy(environment: ["ALLOW_ALL_ORIGINS": "true"]) }) { client in
+        try await withLiveApp(configure: { $0.cors = CORSPolicy(environment: ["ALLOW_ALL_ORIGINS": "true"]) }) {
+            client in
             var headers = keyed
             headers[.origin] = "https://anywhere.example"
             let response = try await client.execute(uri: "/api/scores/leaderboard", method: .get, headers: headers)

@@ -20,7 +20,8 @@ final class StalledClient: @unchecked Sendable {
                 continuation.resume(
                     with: Result {
                         try StalledClient(
-                            port: port, path: path, extraHeaders: extraHeaders, early: early.flatMap(Self.frame) + earlyBytes)
+                            port: port, path: path, extraHeaders: extraHeaders,
+                            early: early.flatMap(Self.frame) + earlyBytes)
                     })
             }
             thread.start()
@@ -65,7 +66,9 @@ final class StalledClient: @unchecked Sendable {
         /// A header's value (names compared without case).
         func header(_ name: String) -> String? {
             for line in self.parts.head.split(separator: "\r\n").dropFirst() {
-                guard let colon = line.firstIndex(of: ":"), line[..<colon].lowercased() == name.lowercased() else { continue }
+                guard let colon = line.firstIndex(of: ":"), line[..<colon].lowercased() == name.lowercased() else {
+                    continue
+                }
                 return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
             }
             return nil
@@ -235,7 +238,10 @@ func loopbackSocket(
     return descriptor
 }
 
-enum StalledClientError: Error { case socket, connect, handshake, write, read, refused(StalledClient.Refusal) }
+enum StalledClientError: Error {
+    case socket, connect, handshake, write, read
+    case refused(StalledClient.Refusal)
+}
 
 /// Runs blocking socket code on a thread of its own, off the cooperative pool.
 func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
@@ -300,7 +306,9 @@ func rawExchange(
 
 /// ``rawExchange(port:_:from:receiveBuffer:halfClose:)``, saying also whether the server closed the
 /// connection (`false`: the client gave up after 10 s without a byte) and when, from before the connect.
-func rawExchangeUntilClosed(port: Int, _ request: String, from source: String? = nil) async throws
+func rawExchangeUntilClosed(
+    port: Int, _ request: String, from source: String? = nil
+) async throws
     -> (answer: String, serverClosed: Bool, elapsed: Duration)
 {
     try await onOwnThread {
@@ -327,7 +335,9 @@ struct TrickleExchange {
 /// Writes `whole` to a plain socket at once, then `chunks` one at a time `every` apart, reading
 /// whatever the server sends meanwhile; stops early if the server closes. After the last chunk
 /// it reads for up to a second more (answers still on their way), then closes.
-func trickleExchange(port: Int, whole: String, chunks: [String], every interval: Duration) async throws -> TrickleExchange {
+func trickleExchange(
+    port: Int, whole: String, chunks: [String], every interval: Duration
+) async throws -> TrickleExchange {
     try await onOwnThread {
         let start = ContinuousClock.now
         let descriptor = try socketWithRequest(port: port, whole)
@@ -352,7 +362,9 @@ func trickleExchange(port: Int, whole: String, chunks: [String], every interval:
         var sent = 0
         for chunk in chunks.map({ Array($0.utf8) }) {
             guard drain(waitingUpTo: Int32(interval / .milliseconds(1))) else { return finish(sent, .server) }
-            guard send(descriptor, chunk, chunk.count, Int32(MSG_NOSIGNAL)) == chunk.count else { return finish(sent, .server) }
+            guard send(descriptor, chunk, chunk.count, Int32(MSG_NOSIGNAL)) == chunk.count else {
+                return finish(sent, .server)
+            }
             sent += chunk.count
         }
         return drain(waitingUpTo: 1_000) ? finish(sent, .client) : finish(sent, .server)
@@ -360,7 +372,9 @@ func trickleExchange(port: Int, whole: String, chunks: [String], every interval:
 }
 
 /// ``trickleExchange(port:whole:chunks:every:)`` with `trickled` sent a byte at a time.
-func trickleExchange(port: Int, whole: String, trickled: String, every interval: Duration) async throws -> TrickleExchange {
+func trickleExchange(
+    port: Int, whole: String, trickled: String, every interval: Duration
+) async throws -> TrickleExchange {
     try await trickleExchange(port: port, whole: whole, chunks: trickled.map { String($0) }, every: interval)
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import HummingbirdTesting
 import NIOCore
 import Persistence
@@ -54,5 +55,3 @@ struct StorageFailureTests {
         }
     }
 }
-
-import HTTPTypes

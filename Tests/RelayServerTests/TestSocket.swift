@@ -108,7 +108,9 @@ final class TestSocket: Sendable {
 
     /// The next message, which must have `type`.
     @discardableResult
-    func expect(_ type: String, timeout: Duration = TestSocket.patience, sourceLocation: SourceLocation = #_sourceLocation)
+    func expect(
+        _ type: String, timeout: Duration = TestSocket.patience, sourceLocation: SourceLocation = #_sourceLocation
+    )
         async throws -> [String: Any]
     {
         let message = try await self.next(timeout: timeout)
@@ -147,7 +149,10 @@ enum TestSocketError: Error { case timedOut, closed }
 
 /// Messages received and not yet read; polled by `nextText`.
 private final class Inbox: Sendable {
-    enum Taken { case message(String), empty, finished }
+    enum Taken {
+        case message(String)
+        case empty, finished
+    }
 
     private struct State {
         var messages: [String] = []

@@ -1,8 +1,8 @@
 import Foundation
 import HTTPTypes
+import Handlers
 import Hummingbird
 import HummingbirdTesting
-import Handlers
 import Logging
 import NIOCore
 import NIOPosix
@@ -44,7 +44,8 @@ func withLiveApp(
         let store = try await SQLiteGameStore.open(configuration.persistence, logger: logger)
         let app = buildApplication(
             configuration: configuration, scores: store, savedGames: store, bosses: store,
-            rooms: RoomRegistry(limits: configuration.relay, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger),
+            rooms: RoomRegistry(
+                limits: configuration.relay, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger),
             dispatcher: try MessageDispatcher(handlers: BuiltInHandlers.all),
             services: [store], logger: logger
         )
@@ -63,7 +64,8 @@ func withLiveApp(
     logger.logLevel = .warning
     let app = buildApplication(
         configuration: configuration, scores: scores, savedGames: savedGames, bosses: bosses,
-        rooms: RoomRegistry(limits: configuration.relay, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger),
+        rooms: RoomRegistry(
+            limits: configuration.relay, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger),
         dispatcher: try MessageDispatcher(handlers: BuiltInHandlers.all),
         services: [], logger: logger
     )

@@ -8,7 +8,8 @@ import Testing
 
 @Suite("Request validation")
 struct ValidationTests {
-    private func post(_ client: any TestClientProtocol, _ uri: String, _ body: ByteBuffer) async throws -> TestResponse {
+    private func post(_ client: any TestClientProtocol, _ uri: String, _ body: ByteBuffer) async throws -> TestResponse
+    {
         try await client.execute(uri: uri, method: .post, headers: keyed, body: body)
     }
 
@@ -36,12 +37,15 @@ struct ValidationTests {
             let response = try await self.post(client, "/api/scores", body)
             #expect(response.status == .unprocessableContent)
             let issues = try response.issues()
-            #expect(issues.map(\.loc) == [
-                "body.player_name", "body.score", "body.coins", "body.enemies_defeated", "body.distance", "body.level",
-            ])
-            #expect(issues.map(\.type) == [
-                "string_type", "int_parsing", "int_from_float", "missing", "missing", "int_type",
-            ])
+            #expect(
+                issues.map(\.loc) == [
+                    "body.player_name", "body.score", "body.coins", "body.enemies_defeated", "body.distance",
+                    "body.level",
+                ])
+            #expect(
+                issues.map(\.type) == [
+                    "string_type", "int_parsing", "int_from_float", "missing", "missing", "int_type",
+                ])
         }
     }
 
@@ -51,10 +55,12 @@ struct ValidationTests {
             let response = try await self.post(client, "/api/save_game", jsonBody(["player_name": 7, "level": "x"]))
             #expect(response.status == .unprocessableContent)
             let detail = try #require(try response.object()["detail"] as? [[String: Any]])
-            #expect(detail.map { $0["msg"] as? String } == [
-                "Input should be a valid string", "Input should be a valid integer, unable to parse string as an integer",
-                "Field required", "Field required", "Field required", "Field required", "Field required",
-            ])
+            #expect(
+                detail.map { $0["msg"] as? String } == [
+                    "Input should be a valid string",
+                    "Input should be a valid integer, unable to parse string as an integer",
+                    "Field required", "Field required", "Field required", "Field required", "Field required",
+                ])
         }
     }
 
@@ -111,7 +117,8 @@ struct ValidationTests {
     func lengthsCountCodePoints() async throws {
         try await withLiveApp { client in
             let stacked = "e" + String(repeating: "\u{0301}", count: 40)  // one character, 81 bytes
-            for (uri, body) in [("/api/scores", scoreBody(name: stacked)), ("/api/save_game", saveBody(name: stacked))] {
+            for (uri, body) in [("/api/scores", scoreBody(name: stacked)), ("/api/save_game", saveBody(name: stacked))]
+            {
                 let refused = try await self.post(client, uri, body)
                 #expect(refused.status == .unprocessableContent, "\(uri)")
                 #expect(try refused.issues().map(\.loc) == ["body.player_name"], "\(uri)")

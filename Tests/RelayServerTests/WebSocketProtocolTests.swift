@@ -23,7 +23,9 @@ struct WebSocketProtocolTests {
     static let pongOpcode: UInt8 = 10
 
     /// Reads frames until a text frame and returns its `type`, answering nothing.
-    static func nextMessageType(_ client: StalledClient, sourceLocation: SourceLocation = #_sourceLocation) async throws
+    static func nextMessageType(
+        _ client: StalledClient, sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws
         -> String?
     {
         while let frame = try await client.readFrame() {
@@ -85,7 +87,8 @@ struct WebSocketProtocolTests {
             let message = Array(#"{"type":"create_room","room_name":"Pieces","player_name":"Host"}"#.utf8)
             try client.sendRaw(StalledClient.frame(fin: false, opcode: Self.textOpcode, Array(message[..<20])))
             try client.sendRaw(StalledClient.frame(fin: true, opcode: Self.pingOpcode, [7]))
-            try client.sendRaw(StalledClient.frame(fin: false, opcode: Self.continuationOpcode, Array(message[20..<40])))
+            try client.sendRaw(
+                StalledClient.frame(fin: false, opcode: Self.continuationOpcode, Array(message[20..<40])))
             try client.sendRaw(StalledClient.frame(fin: true, opcode: Self.continuationOpcode, Array(message[40...])))
             #expect(try await client.readFrame() == Frame(opcode: Self.pongOpcode, payload: [7]))
             #expect(try await Self.nextMessageType(client) == "player_joined")
@@ -116,7 +119,8 @@ struct WebSocketProtocolTests {
             try guest.send(#"{"type":"chat","message":"good"}"#)
             var error: [String: Any]?
             while let frame = try await guest.readFrame(), frame.opcode == Self.textOpcode {
-                let message = try #require(try JSONSerialization.jsonObject(with: Data(frame.payload)) as? [String: Any])
+                let message = try #require(
+                    try JSONSerialization.jsonObject(with: Data(frame.payload)) as? [String: Any])
                 if message["type"] as? String == "error" { error = message }
                 if message["type"] as? String == "chat" { break }
             }
@@ -333,7 +337,8 @@ struct WebSocketProtocolTests {
         try await withRelayServer { port, _ in
             let answers: [(String, Int, String)] = [
                 ("/ws/room/", 404, #"{"detail":"Not Found"}"#), ("/ws/room/a/b", 404, #"{"detail":"Not Found"}"#),
-                ("/ws/rooms/new", 404, #"{"detail":"Not Found"}"#), ("/api/scores", 405, #"{"detail":"Method Not Allowed"}"#),
+                ("/ws/rooms/new", 404, #"{"detail":"Not Found"}"#),
+                ("/api/scores", 405, #"{"detail":"Method Not Allowed"}"#),
                 ("/api/rooms", 200, "[]"),
             ]
             for (path, status, body) in answers {
@@ -351,13 +356,21 @@ struct WebSocketProtocolTests {
         "A request asking for an upgrade the server cannot make is answered as a plain request, then the connection closes",
         arguments: [
             // curl --http2 on http://
-            ("/api/rooms", "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n",
-             "200 OK", nil),
+            (
+                "/api/rooms",
+                "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n",
+                "200 OK", nil
+            ),
             // another WebSocket version: 426 says which one this server speaks
-            ("/ws/room/new", "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n",
-             "426 Upgrade Required", "Sec-WebSocket-Version: 13"),
-            ("/ws/room/new", "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n",  // no key
-             "426 Upgrade Required", "Sec-WebSocket-Version: 13"),
+            (
+                "/ws/room/new",
+                "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n",
+                "426 Upgrade Required", "Sec-WebSocket-Version: 13"
+            ),
+            (
+                "/ws/room/new", "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n",  // no key
+                "426 Upgrade Required", "Sec-WebSocket-Version: 13"
+            ),
         ] as [(String, String, String, String?)])
     func upgradesNotMade(path: String, headers: String, status: String, header: String?) async throws {
         try await withRelayServer { port, _ in
@@ -369,7 +382,10 @@ struct WebSocketProtocolTests {
             #expect(answer.hasPrefix("HTTP/1.1 \(status)\r\n"), "\(answer)")
             #expect(answer.contains("X-Content-Type-Options: nosniff"), "\(answer)")
             if let header { #expect(answer.contains(header + "\r\n"), "\(answer)") }
-            #expect(answer.hasSuffix(path == "/api/rooms" ? "[]" : #"{"detail":"This path takes WebSocket connections only"}"#), "\(answer)")
+            #expect(
+                answer.hasSuffix(
+                    path == "/api/rooms" ? "[]" : #"{"detail":"This path takes WebSocket connections only"}"#),
+                "\(answer)")
         }
     }
 
@@ -385,20 +401,27 @@ struct WebSocketProtocolTests {
             ("GET", "HTTP/1.1", "Connection: keep-alive\r\n\(keyHeader)", "", "426 Upgrade Required"),
             ("GET", "HTTP/1.1", "Connection: Upgrade\r\nSec-WebSocket-Key: \r\n", "", "426 Upgrade Required"),
             ("GET", "HTTP/1.1", "Connection: Upgrade\r\nSec-WebSocket-Key: x\r\n", "", "426 Upgrade Required"),
-            ("GET", "HTTP/1.1", "Connection: Upgrade\r\nSec-WebSocket-Key: MTIzNDU2Nzg=\r\n", "",
-             "426 Upgrade Required"),
-            ("GET", "HTTP/1.1", "Connection: Upgrade\r\n\(keyHeader)Content-Length: 5\r\n", "hello",
-             "426 Upgrade Required"),
+            (
+                "GET", "HTTP/1.1", "Connection: Upgrade\r\nSec-WebSocket-Key: MTIzNDU2Nzg=\r\n", "",
+                "426 Upgrade Required"
+            ),
+            (
+                "GET", "HTTP/1.1", "Connection: Upgrade\r\n\(keyHeader)Content-Length: 5\r\n", "hello",
+                "426 Upgrade Required"
+            ),
             (
                 "GET", "HTTP/1.1", "Connection: Upgrade\r\n\(keyHeader)Transfer-Encoding: chunked\r\n",
                 "5\r\nhello\r\n0\r\n\r\n", "426 Upgrade Required"
             ),
         ] as [(String, String, String, String, String?)])
-    func handshakesNotSwitched(method: String, version: String, headers: String, body: String, status: String?)
+    func handshakesNotSwitched(
+        method: String, version: String, headers: String, body: String, status: String?
+    )
         async throws
     {
         try await withRelayServer { port, _ in
-            let request = "\(method) /ws/room/new \(version)\r\nHost: 127.0.0.1\r\n"
+            let request =
+                "\(method) /ws/room/new \(version)\r\nHost: 127.0.0.1\r\n"
                 + "\(upgradeHeaders)\(headers)\r\n\(body)"
             let answer = try await rawExchange(port: port, request)
             #expect(!answer.contains(" 101 "), "\(answer)")
@@ -412,7 +435,8 @@ struct WebSocketProtocolTests {
         arguments: ["Upgrade", "keep-alive, Upgrade", "upgrade", "keep-alive,Upgrade"])
     func browserHandshakes(connection: String) async throws {
         try await withRelayServer { port, _ in
-            let request = "GET /ws/room/new HTTP/1.1\r\nHost: 127.0.0.1\r\n\(upgradeHeaders)"
+            let request =
+                "GET /ws/room/new HTTP/1.1\r\nHost: 127.0.0.1\r\n\(upgradeHeaders)"
                 + "Connection: \(connection)\r\n\(keyHeader)\r\n"
             let head = try await onOwnThread { () throws -> String in
                 let client = try loopbackSocket(port: port)
@@ -521,12 +545,17 @@ struct WebSocketProtocolTests {
         "An answer arrives whole before its connection closes: after a late upgrade, or a client's half-close",
         arguments: [
             ("GET /api/bosses/images/2 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" + rawUpgradeRequest(), false, 1),
-            ("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-                + "GET /api/bosses/images/2 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: h2c\r\n"
-                + "Connection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n", false, 2),
+            (
+                "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                    + "GET /api/bosses/images/2 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: h2c\r\n"
+                    + "Connection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n", false,
+                2
+            ),
             ("GET /api/bosses/images/2 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", true, 1),
-            ("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /api/bosses/images/2 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-                + rawUpgradeRequest(), true, 2),
+            (
+                "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /api/bosses/images/2 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                    + rawUpgradeRequest(), true, 2
+            ),
         ] as [(String, Bool, Int)])
     func answersArriveWhole(requests: String, halfClose: Bool, answers: Int) async throws {
         try await withTemporaryDirectory { images in

@@ -27,7 +27,8 @@ struct JSONParserTests {
     }
 
     @Test func contiguousAndOtherCollectionsParseAlike() throws {
-        let text = #"{"x":1.5,"s":"é","a":[1,{"n":null}],"many":{"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k10":10,"k11":11,"k12":12,"k13":13,"k14":14}}"#
+        let text =
+            #"{"x":1.5,"s":"é","a":[1,{"n":null}],"many":{"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k10":10,"k11":11,"k12":12,"k13":13,"k14":14}}"#
         let fromString = try JSONParser.parse(text)
         let fromArray = try JSONParser.parse(Array(text.utf8))
         let fromLazyBytes = try JSONParser.parse(text.utf8.lazy.map { $0 })  // not contiguous: copied first

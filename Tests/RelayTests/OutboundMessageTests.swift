@@ -14,7 +14,11 @@ struct OutboundMessageTests {
         let json = text(message.encoded())
         #expect(json.hasPrefix(#"{"type":"player_state_update","a_first_alphabetically":"x","n":5,"flag":true,"#))
         let value = try decoded(message.encoded())
-        #expect(value == ["type": "player_state_update", "a_first_alphabetically": "x", "n": 5, "flag": true, "state": ["x": .number(1.23)]])
+        #expect(
+            value == [
+                "type": "player_state_update", "a_first_alphabetically": "x", "n": 5, "flag": true,
+                "state": ["x": .number(1.23)],
+            ])
     }
 
     @Test func messageWithoutFields() throws {
@@ -55,7 +59,9 @@ struct OutboundMessageTests {
         let overhead = #"{"type":"t","s":""}"#.utf8.count
         message.add("s", .string(String(repeating: "x", count: payloadBytes - min(payloadBytes, overhead))))
         let built = message.encoded()
-        let copied = built.withUnsafeReadableBytes { OutboundMessage.encoded(json: $0.assumingMemoryBound(to: UInt8.self)) }
+        let copied = built.withUnsafeReadableBytes {
+            OutboundMessage.encoded(json: $0.assumingMemoryBound(to: UInt8.self))
+        }
         #expect(copied == built)
         #expect(TextFrameHeader.framed(copied) == TextFrameHeader.framed(built))
         #expect((TextFrameHeader.framed(copied) != nil) == (built.readableBytes <= 65_535))

@@ -241,7 +241,9 @@ struct OutboundQueueBatchTests {
             var received: [Int] = []
             var batch = CircularBuffer<ByteBuffer>()
             while received.count < total, await queue.nextBatch(into: &batch) {
-                for buffer in batch { received.append(buffer.getInteger(at: buffer.readerIndex, as: Int32.self).map(Int.init) ?? -1) }
+                for buffer in batch {
+                    received.append(buffer.getInteger(at: buffer.readerIndex, as: Int32.self).map(Int.init) ?? -1)
+                }
                 batch.removeAll(keepingCapacity: true)
             }
             return received

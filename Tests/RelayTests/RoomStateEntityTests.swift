@@ -348,7 +348,9 @@ struct RoomStateEntityTests {
         #expect(try room.collect(itemType: "powerup", itemID: "u1", by: "p1") == .collected(coins: 2, score: 20))
         // A refused spawn changes nothing: the coin stays collected.
         _ = try room.collect(itemType: "coin", itemID: "c2", by: "p1")
-        #expect(throws: RelayError.self) { _ = try room.spawnCoin(["coin_id": "c2", "x": .string(String(repeating: "x", count: 4_000))], by: "p1") }
+        #expect(throws: RelayError.self) {
+            _ = try room.spawnCoin(["coin_id": "c2", "x": .string(String(repeating: "x", count: 4_000))], by: "p1")
+        }
         #expect(room.collectedCoins.contains("c2") && room.coins["c2"] == nil)
     }
 

@@ -36,7 +36,6 @@ func refuses(bytes: [UInt8]) -> Bool {
     (try? JSONParser.parse(bytes)) == nil
 }
 
-
 /// Writes `value` with a fresh writer and returns the text.
 func written(_ value: JSONValue, roundingFloats: Bool = false) -> String {
     var writer = JSONWriter()
@@ -118,15 +117,20 @@ func randomJSONValue(_ rng: inout SplitMix64, depth: Int = 0) -> JSONValue {
     case 2:
         let special: [Int64] = [0, 1, -1, .max, .min, 9, 10]
         return .integer(
-            Bool.random(using: &rng) ? special.randomElement(using: &rng)! : Int64.random(in: .min ... .max, using: &rng))
+            Bool.random(using: &rng)
+                ? special.randomElement(using: &rng)! : Int64.random(in: .min ... .max, using: &rng))
     case 3: return .number(Double(Int.random(in: -1_000_000...1_000_000, using: &rng)) / 100)
-    case 4: return .number([0.1, -2.5e-7, 1e20, -1e300, .leastNonzeroMagnitude, 123456.789, 1e15, 3.0].randomElement(using: &rng)!)
+    case 4:
+        return .number(
+            [0.1, -2.5e-7, 1e20, -1e300, .leastNonzeroMagnitude, 123456.789, 1e15, 3.0].randomElement(using: &rng)!)
     case 5: return .string(randomJSONString(&rng))
     case 6:
         return .array((0..<Int.random(in: 0...4, using: &rng)).map { _ in randomJSONValue(&rng, depth: depth + 1) })
     default:
         var object: [String: JSONValue] = [:]
-        for _ in 0..<Int.random(in: 0...4, using: &rng) { object[randomJSONString(&rng)] = randomJSONValue(&rng, depth: depth + 1) }
+        for _ in 0..<Int.random(in: 0...4, using: &rng) {
+            object[randomJSONString(&rng)] = randomJSONValue(&rng, depth: depth + 1)
+        }
         return .object(object)
     }
 }

@@ -2,7 +2,6 @@ import NIOCore
 import NIOEmbedded
 import NIOWebSocket
 import Testing
-
 import WebSocketWire
 
 /// The bench's own client frames read back by NIO's frame decoder.

@@ -19,12 +19,15 @@ struct InboundFrameReaderFuzzTests {
         var stream = ByteBuffer()
         for _ in 0..<Int.random(in: 1...40, using: &random) {
             let isControl = Int.random(in: 0..<4, using: &random) == 0
-            let opcode: UInt8 = isControl ? [0x8, 0x9, 0xA].randomElement(using: &random)! : [0x0, 0x1, 0x2].randomElement(using: &random)!
+            let opcode: UInt8 =
+                isControl
+                ? [0x8, 0x9, 0xA].randomElement(using: &random)! : [0x0, 0x1, 0x2].randomElement(using: &random)!
             let fin = isControl || Bool.random(using: &random)
             let length =
                 isControl
                 ? Int.random(in: 0...125, using: &random)
-                : [Int.random(in: 0...125, using: &random), Int.random(in: 126...70_000, using: &random)].randomElement(using: &random)!
+                : [Int.random(in: 0...125, using: &random), Int.random(in: 126...70_000, using: &random)].randomElement(
+                    using: &random)!
             let payload = (0..<length).map { _ in UInt8.random(in: .min ... .max, using: &random) }
             let mask: UInt32? = Bool.random(using: &random) ? UInt32.random(in: .min ... .max, using: &random) : nil
             var frame = InboundFrameTests.frameBytes(opcode: opcode, fin: fin, payload: payload, mask: mask)
@@ -49,7 +52,10 @@ struct InboundFrameReaderFuzzTests {
         for read in reads {
             try channel.writeInbound(read)
             while let frame = try channel.readInbound(as: WebSocketFrame.self) {
-                seen.append(SeenFrame(fin: frame.fin, opcode: frame.opcode.encoded, payload: Array(frame.unmaskedData.readableBytesView)))
+                seen.append(
+                    SeenFrame(
+                        fin: frame.fin, opcode: frame.opcode.encoded,
+                        payload: Array(frame.unmaskedData.readableBytesView)))
             }
         }
         _ = try channel.finish()
@@ -61,7 +67,10 @@ struct InboundFrameReaderFuzzTests {
         var seen: [SeenFrame] = []
         for read in reads {
             let refusal = reader.read(read) { frame in
-                seen.append(SeenFrame(fin: frame.fin, opcode: frame.opcode.encoded, payload: Array(frame.unmaskedData.readableBytesView)))
+                seen.append(
+                    SeenFrame(
+                        fin: frame.fin, opcode: frame.opcode.encoded,
+                        payload: Array(frame.unmaskedData.readableBytesView)))
                 return true
             }
             #expect(refusal == nil)

@@ -1,7 +1,6 @@
 import NIOCore
 import NIOWebSocket
 import Testing
-
 import WebSocketWire
 
 /// Frames cut out of the bytes read from a socket: the room socket's reading of its clients and
@@ -9,7 +8,8 @@ import WebSocketWire
 @Suite("Inbound frames")
 struct InboundFrameTests {
     /// A client frame as it travels: FIN and opcode, the length in 1, 3 or 9 bytes, the mask, the payload.
-    static func frameBytes(opcode: UInt8, fin: Bool = true, payload: [UInt8], mask: UInt32? = 0x12A5_00FF) -> ByteBuffer {
+    static func frameBytes(opcode: UInt8, fin: Bool = true, payload: [UInt8], mask: UInt32? = 0x12A5_00FF) -> ByteBuffer
+    {
         var buffer = ByteBuffer()
         buffer.writeInteger((fin ? 0x80 : 0) | opcode)
         let maskBit: UInt8 = mask == nil ? 0 : 0x80
@@ -127,7 +127,8 @@ struct InboundFrameTests {
         #expect(!second.hasReservedBits && second.opcode == WebSocketOpcode(encodedWebSocketOpcode: 0x3))
     }
 
-    @Test("Each reserved bit alone is reported (RSV1, RSV2, RSV3), FIN and opcode aside", arguments: [0x40, 0x20, 0x10])
+    @Test(
+        "Each reserved bit alone is reported (RSV1, RSV2, RSV3), FIN and opcode aside", arguments: [0x40, 0x20, 0x10])
     func eachReservedBitIsReported(bit: UInt8) throws {
         var bytes = ByteBuffer(bytes: [0x81 | bit, 0x00, 0x81, 0x00])  // then the same text frame without it
         #expect(try #require(Self.read(&bytes)).hasReservedBits)
@@ -154,13 +155,18 @@ struct InboundFrameTests {
         var reader = InboundFrameReader(maxPayloadBytes: 1024)
         var seen: [String] = []
         let cut = 10  // inside the second frame (each is 2 + 4 + 2 bytes)
-        #expect(reader.read(stream.getSlice(at: 0, length: cut)!) { seen.append(String(buffer: $0.unmaskedData)); return true } == nil)
+        #expect(
+            reader.read(stream.getSlice(at: 0, length: cut)!) {
+                seen.append(String(buffer: $0.unmaskedData))
+                return true
+            } == nil)
         #expect(seen == ["m0"])
         #expect(reader.unparsed?.readableBytes == 2, "only the part of the second frame")
-        #expect(reader.read(stream.getSlice(at: cut, length: stream.readableBytes - cut)!) { frame in
-            seen.append(String(buffer: frame.unmaskedData))
-            return seen.count < 3  // stop after the third
-        } == nil)
+        #expect(
+            reader.read(stream.getSlice(at: cut, length: stream.readableBytes - cut)!) { frame in
+                seen.append(String(buffer: frame.unmaskedData))
+                return seen.count < 3  // stop after the third
+            } == nil)
         #expect(seen == ["m0", "m1", "m2"], "the fourth is not handed on")
         var tooLong = Self.frameBytes(opcode: 0x1, payload: Self.text(2000))
         tooLong.moveWriterIndex(to: 4)

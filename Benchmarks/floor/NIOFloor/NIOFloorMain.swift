@@ -33,8 +33,9 @@ final class Pairing {
         let cpu = Self.seconds(CLOCK_PROCESS_CPUTIME_ID) - self.cpuAtFirst
         let wall = Self.seconds(CLOCK_MONOTONIC) - self.wallAtFirst
         let perDelivery = 1e6 * cpu / Double(self.deliveries)
-        print("nio-floor: \(self.deliveries) deliveries in \(Self.format(wall)) s, CPU \(Self.format(cpu)) s "
-            + "(\(Int(100 * cpu / wall))% of one core), \(Self.format(perDelivery)) µs per delivery")
+        print(
+            "nio-floor: \(self.deliveries) deliveries in \(Self.format(wall)) s, CPU \(Self.format(cpu)) s "
+                + "(\(Int(100 * cpu / wall))% of one core), \(Self.format(perDelivery)) µs per delivery")
         exit(0)
     }
 

@@ -7,7 +7,8 @@ public struct ChatHandler: RoomMessageHandler {
 
     public init() {}
 
-    public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
+    public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError)
+    {
         let text = try message.string("message")
         let limit = room.state.limits.maxChatLength
         // Code points, not characters: one character may carry thousands of combining marks, and

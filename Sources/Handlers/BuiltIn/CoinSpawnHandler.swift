@@ -6,7 +6,8 @@ public struct CoinSpawnHandler: RoomMessageHandler {
 
     public init() {}
 
-    public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
+    public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError)
+    {
         let coin = try room.state.spawnCoin(try message.object("coin"), by: playerID)
         room.broadcast(OutboundMessage.make(type: "coin_spawned", ["coin": coin]))
     }

@@ -7,7 +7,8 @@ public struct CollectItemHandler: RoomMessageHandler {
 
     public init() {}
 
-    public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
+    public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError)
+    {
         let itemType = try message.string("item_type")
         let itemID = try message.string("item_id")
         switch try room.state.collect(itemType: itemType, itemID: itemID, by: playerID) {

@@ -33,11 +33,11 @@ public struct CreateRoomHandler: MessageHandler {
         let token = Identifiers.reconnectToken()
         let connection = session.connection
         try await room.enter { room throws(RelayError) in
-            let player = try room.admit(playerID: playerID, name: playerName, reconnectToken: token, connection: connection)
+            let player = try room.admit(
+                playerID: playerID, name: playerName, reconnectToken: token, connection: connection)
             room.send(RoomMessages.playerJoined(player, in: room.state), to: playerID)
             room.send(RoomMessages.welcome("room_created", player: player, in: room.state), to: playerID)
         }
         session.membership = .init(room: room, playerID: playerID)
     }
 }
-

@@ -12,7 +12,8 @@ public struct EmoteHandler: RoomMessageHandler {
 
     public init() {}
 
-    public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
+    public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError)
+    {
         let emote = try message.string("emote")
         guard Self.allowed.contains(emote) else {
             throw .invalidField("emote", expected: "one of \(Self.allowed.sorted().joined(separator: ", "))")

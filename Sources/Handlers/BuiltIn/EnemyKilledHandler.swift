@@ -10,12 +10,14 @@ public struct EnemyKilledHandler: RoomMessageHandler {
 
     public init() {}
 
-    public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
+    public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError)
+    {
         let enemyID = try message.string("enemy_id")
         switch room.state.killEnemy(enemyID, by: playerID, now: .now) {
         case .killed(let drops):
             room.broadcast(
-                OutboundMessage.make(type: "enemy_killed", ["enemy_id": .string(enemyID), "killed_by": .string(playerID)]))
+                OutboundMessage.make(
+                    type: "enemy_killed", ["enemy_id": .string(enemyID), "killed_by": .string(playerID)]))
             for coin in drops {
                 room.broadcast(OutboundMessage.make(type: "coin_spawned", ["coin": coin]))
             }

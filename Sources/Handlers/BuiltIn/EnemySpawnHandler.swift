@@ -6,7 +6,8 @@ public struct EnemySpawnHandler: RoomMessageHandler {
 
     public init() {}
 
-    public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
+    public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError)
+    {
         let enemy = try room.state.spawnEnemy(try message.object("enemy"), by: playerID, now: .now)
         var spawned = OutboundMessage(type: "enemy_spawned")
         spawned.add("enemy", enemy)

@@ -9,7 +9,8 @@ public struct EnemyStateHandler: RawRoomMessageHandler {
 
     public init() {}
 
-    public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
+    public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError)
+    {
         let enemyID = try message.string("enemy_id")
         let state = try message.object("state")
         try room.state.updateEnemy(enemyID, state: state, now: .now)
@@ -19,7 +20,9 @@ public struct EnemyStateHandler: RawRoomMessageHandler {
         room.broadcast(update.encoded(), excluding: playerID)
     }
 
-    public func handleRaw(_ bytes: UnsafeBufferPointer<UInt8>, from playerID: String, in room: isolated GameRoom)
+    public func handleRaw(
+        _ bytes: UnsafeBufferPointer<UInt8>, from playerID: String, in room: isolated GameRoom
+    )
         throws(RelayError) -> Bool
     {
         guard let relay = EnemyStateRelay(bytes) else { return false }

@@ -38,7 +38,9 @@ struct EnemyStateRelay {
             let isPlain = scanner.readMessage { scanner, key in
                 switch Self.envelopeTable.index(of: bytes[key]) {
                 case 0:
-                    guard !sawType, let type = scanner.string(), Self.typeTable.contains(bytes[type]) else { return false }
+                    guard !sawType, let type = scanner.string(), Self.typeTable.contains(bytes[type]) else {
+                        return false
+                    }
                     sawType = true
                 case 1:
                     guard enemyID == nil, let id = scanner.string() else { return false }
@@ -88,7 +90,9 @@ struct EnemyStateRelay {
             guard self.stateValueCount <= RelayLimits.decodedValuesPaidByBytes else { return false }
             // Decoded only for an enemy the server keeps; the values are the ones the general
             // path would read, as the subset is plain JSON.
-            guard case .object(let state)? = try? JSONParser.parse(UnsafeBufferPointer(rebasing: self.bytes[self.stateRange]))
+            guard
+                case .object(let state)? = try? JSONParser.parse(
+                    UnsafeBufferPointer(rebasing: self.bytes[self.stateRange]))
             else { return false }
             try room.state.updateEnemy(self.enemyID, state: state, now: .now)
         }

@@ -9,7 +9,8 @@ public struct GameActionHandler: RawRoomMessageHandler {
 
     public init() {}
 
-    public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
+    public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError)
+    {
         let action = try message.string("action")
         let data = try message.optionalObject("data") ?? [:]
         if action == "assist", let target = data["target_player_id"]?.stringValue,
@@ -28,7 +29,9 @@ public struct GameActionHandler: RawRoomMessageHandler {
         room.broadcast(relayed.encoded(), excluding: playerID)
     }
 
-    public func handleRaw(_ bytes: UnsafeBufferPointer<UInt8>, from playerID: String, in room: isolated GameRoom)
+    public func handleRaw(
+        _ bytes: UnsafeBufferPointer<UInt8>, from playerID: String, in room: isolated GameRoom
+    )
         throws(RelayError) -> Bool
     {
         guard let relay = GameActionRelay(bytes, from: playerID) else { return false }

@@ -32,7 +32,9 @@ struct GameActionRelay {
             relayed.writeString(playerID)
             relayed.writeFragment(#","action":"#)
             // A plain string is ASCII without escapes: copied with its quotes, it is written.
-            relayed.writeRaw(UnsafeBufferPointer(rebasing: bytes[(envelope.action.lowerBound - 1)..<(envelope.action.upperBound + 1)]))
+            relayed.writeRaw(
+                UnsafeBufferPointer(
+                    rebasing: bytes[(envelope.action.lowerBound - 1)..<(envelope.action.upperBound + 1)]))
             relayed.writeFragment(#","data":"#)
             if let data = envelope.data {
                 var copier = PlainJSONScanner(UnsafeBufferPointer(rebasing: bytes[data]), roundingFloats: false)

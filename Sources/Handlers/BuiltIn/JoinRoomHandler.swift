@@ -24,7 +24,8 @@ public struct JoinRoomHandler: MessageHandler {
         let token = Identifiers.reconnectToken()
         let connection = session.connection
         try await room.enter { room throws(RelayError) in
-            let player = try room.admit(playerID: playerID, name: playerName, reconnectToken: token, connection: connection)
+            let player = try room.admit(
+                playerID: playerID, name: playerName, reconnectToken: token, connection: connection)
             room.broadcast(RoomMessages.playerJoined(player, in: room.state))
             room.send(RoomMessages.welcome("room_joined", player: player, in: room.state), to: playerID)
         }

@@ -6,7 +6,8 @@ public struct PlayerReadyHandler: RoomMessageHandler {
 
     public init() {}
 
-    public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
+    public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError)
+    {
         let isReady = room.state.setReady(playerID, try message.optionalBool("is_ready"))
         var changed = OutboundMessage(type: "player_ready_changed")
         changed.add("player_id", playerID)

@@ -8,14 +8,17 @@ public struct PlayerStateHandler: RawRoomMessageHandler {
 
     public init() {}
 
-    public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
+    public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError)
+    {
         let relayed = try room.state.applyPlayerState(playerID, try message.object("state"))
         var update = PlayerStateRelay.newUpdate(from: playerID)
         update.add("state", .object(relayed), roundingFloats: true)
         room.broadcast(update.encoded(), excluding: playerID)
     }
 
-    public func handleRaw(_ bytes: UnsafeBufferPointer<UInt8>, from playerID: String, in room: isolated GameRoom)
+    public func handleRaw(
+        _ bytes: UnsafeBufferPointer<UInt8>, from playerID: String, in room: isolated GameRoom
+    )
         throws(RelayError) -> Bool
     {
         let outcome = PlayerStateRelay(bytes, from: playerID)?.apply(in: room, from: playerID) ?? .declined

@@ -61,7 +61,9 @@ struct PlayerStateRelay {
             update.writeFragment(#"{"type":"player_state_update","player_id":"#)
             update.writeString(playerID)
             update.writeFragment(#","state":"#)
-            guard Self.readMessage(&scanner, writingStateTo: &update, movableValues: &movableValues, kindError: &kindError)
+            guard
+                Self.readMessage(
+                    &scanner, writingStateTo: &update, movableValues: &movableValues, kindError: &kindError)
             else { return nil }
             update.writeByte(UInt8(ascii: "}"))
             guard !update.overflowed else { return nil }
@@ -121,7 +123,8 @@ struct PlayerStateRelay {
         switch kind {
         case .bool: .bool(token.first == UInt8(ascii: "t"))
         // Plain strings have no escapes: the bytes between the quotes are the string.
-        case .string: .string(String(decoding: UnsafeBufferPointer(rebasing: token.dropFirst().dropLast()), as: UTF8.self))
+        case .string:
+            .string(String(decoding: UnsafeBufferPointer(rebasing: token.dropFirst().dropLast()), as: UTF8.self))
         case .number: JSONParser.number(token, isInteger: !token.contains(UInt8(ascii: ".")))
         }
     }
@@ -199,7 +202,8 @@ struct PlayerStateRelay {
     private static func kind(_ kind: RoomPlayer.MovableKind, accepts firstByte: UInt8?) -> Bool {
         guard let firstByte else { return false }
         switch kind {
-        case .number: return firstByte == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(firstByte)
+        case .number:
+            return firstByte == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(firstByte)
         case .string: return firstByte == UInt8(ascii: "\"")
         case .bool: return firstByte == UInt8(ascii: "t") || firstByte == UInt8(ascii: "f")
         }

@@ -6,7 +6,8 @@ public struct PowerupSpawnHandler: RoomMessageHandler {
 
     public init() {}
 
-    public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
+    public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError)
+    {
         let powerup = try room.state.spawnPowerup(try message.object("powerup"), by: playerID)
         room.broadcast(OutboundMessage.make(type: "powerup_spawned", ["powerup": powerup]))
     }

@@ -7,7 +7,8 @@ public struct StartGameHandler: RoomMessageHandler {
 
     public init() {}
 
-    public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
+    public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError)
+    {
         let now = WallClock.milliseconds()
         try room.state.startGame(by: playerID, nowMilliseconds: now)
         // The state first, then the next sequence id, as the old backend did: the game_state's

@@ -7,7 +7,8 @@ public struct SyncEntitiesHandler: RoomMessageHandler {
 
     public init() {}
 
-    public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
+    public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError)
+    {
         try room.state.requireHost(playerID)
         let enemies = try message.optionalArray("enemies") ?? []
         let coins = try message.optionalArray("coins") ?? []

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 public import Logging
 public import NIOCore
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The plugin processes of one server: started before the server opens, kept running
 /// while it serves, and stopped after it closes.

@@ -264,4 +264,3 @@ public enum PluginVerdict: Sendable, Equatable {
 extension JSONValue {
     fileprivate subscript(key: String) -> JSONValue? { self.objectValue?[key] }
 }
-

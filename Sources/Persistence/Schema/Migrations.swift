@@ -119,7 +119,9 @@ extension SQLiteConnection {
         guard uniqueByPlayer > 0 else {
             throw SQLiteError(
                 code: 1,
-                message: "table saved_games has no UNIQUE(player_name), which saving needs; add it or start on a new database")
+                message:
+                    "table saved_games has no UNIQUE(player_name), which saving needs; add it or start on a new database"
+            )
         }
     }
 

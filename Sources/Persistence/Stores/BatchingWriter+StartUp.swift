@@ -67,14 +67,14 @@ extension BatchingWriter {
         for (table, write) in samples {
             do {
                 _ = try self.connection.apply(write, createdAt: UTCTimestamp.now())
-            } catch where error.isUniquenessViolation {
+            } catch  where error.isUniquenessViolation {
                 // The table takes rows, only not one repeating a row it holds (a player of the
                 // sample's name has a score in its mode, say): like any write, later ones with
                 // other values go in. Not a reason to refuse the file. A rule declared `ON CONFLICT
                 // ROLLBACK` has ended the transaction, though: the writes that follow must not run
                 // outside one, where they would be kept (and change a save of the sample's name).
                 if !self.connection.isInTransaction { try self.connection.execute("BEGIN IMMEDIATE") }
-            } catch where error.isAboutTheTables {
+            } catch  where error.isAboutTheTables {
                 throw SQLiteError(
                     code: error.code,
                     message: "table \(table) cannot take this server's writes: \(error.message); "
@@ -98,7 +98,8 @@ extension BatchingWriter {
     /// `ORDER BY score` (personal bests) agrees with the in-memory leaderboards and ranks.
     func storeScoresAsIntegers(_ positions: [LeaderboardPosition]) throws(SQLiteError) {
         try self.connection.inTransaction { () throws(SQLiteError) in
-            try self.connection.withStatement("UPDATE scores SET score = ? WHERE id = ?") { update throws(SQLiteError) in
+            try self.connection.withStatement("UPDATE scores SET score = ? WHERE id = ?") {
+                update throws(SQLiteError) in
                 for position in positions {
                     update.reset()
                     try update.bind(.integer(position.score), .integer(position.id))

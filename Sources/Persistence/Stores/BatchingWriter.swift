@@ -277,7 +277,8 @@ actor BatchingWriter {
     func createModeIndex() {
         guard self.modeIndex == .absent else { return }
         do {
-            try self.connection.execute("CREATE INDEX IF NOT EXISTS idx_scores_mode_score ON scores(game_mode, score DESC)")
+            try self.connection.execute(
+                "CREATE INDEX IF NOT EXISTS idx_scores_mode_score ON scores(game_mode, score DESC)")
             self.modeIndex = .present
         } catch {
             self.modeIndex = .failed

@@ -43,7 +43,7 @@ actor SQLiteReader {
         for sql in Query.all {
             do {
                 try self.connection.prepare(sql)
-            } catch where error.isAboutTheTables {
+            } catch  where error.isAboutTheTables {
                 throw SQLiteError(
                     code: error.code,
                     message: "the database lacks what this server reads: \(error.message); "

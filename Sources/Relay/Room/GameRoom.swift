@@ -123,7 +123,9 @@ public actor GameRoom {
     }
 
     /// Adds a player on `connection`; the caller announces it.
-    public func admit(playerID: String, name: String, reconnectToken: String, connection: PlayerConnection)
+    public func admit(
+        playerID: String, name: String, reconnectToken: String, connection: PlayerConnection
+    )
         throws(RelayError) -> RoomPlayer
     {
         try self.checkAdmission(playerID: playerID)
@@ -160,7 +162,9 @@ public actor GameRoom {
 
     /// Restores a member on a new connection if `token` is theirs; a still-open old
     /// connection is closed as replaced. The caller announces it.
-    public func resume(playerID: String, token: String, newToken: String, connection: PlayerConnection)
+    public func resume(
+        playerID: String, token: String, newToken: String, connection: PlayerConnection
+    )
         throws(RelayError) -> RoomPlayer
     {
         let player = try self.state.reconnect(playerID, token: token, newToken: newToken)
@@ -232,7 +236,9 @@ public actor GameRoom {
     }
 
     /// Runs `body` in the room after `delay`, on the room's own event loop.
-    private func schedule(after delay: Duration, _ body: @escaping @Sendable (isolated GameRoom) -> Void) -> Scheduled<Void> {
+    private func schedule(
+        after delay: Duration, _ body: @escaping @Sendable (isolated GameRoom) -> Void
+    ) -> Scheduled<Void> {
         // Bridges NIO's timer callback into the actor: it fires on this room's event loop,
         // which is the actor's executor, so `assumeIsolated` holds.
         return self.eventLoop.scheduleTask(in: TimeAmount(delay)) { [self] in

@@ -102,7 +102,9 @@ public final class RoomRegistry: Sendable {
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
         self.taskExecutors = Dictionary(
-            uniqueKeysWithValues: eventLoopGroup.makeIterator().map { (ObjectIdentifier($0), EventLoopTaskExecutor($0)) })
+            uniqueKeysWithValues: eventLoopGroup.makeIterator().map {
+                (ObjectIdentifier($0), EventLoopTaskExecutor($0))
+            })
     }
 
     /// The task executor for connections on `eventLoop` (a new one for a loop not of the group).
@@ -115,7 +117,9 @@ public final class RoomRegistry: Sendable {
     ///
     /// The room lives on `eventLoop` (its creator's, so the creator's messages need no thread
     /// hop), or on the next loop of the group.
-    public func createRoom(name: String, maxPlayers: Int, eventLoop: (any EventLoop)? = nil) throws(RelayError)
+    public func createRoom(
+        name: String, maxPlayers: Int, eventLoop: (any EventLoop)? = nil
+    ) throws(RelayError)
         -> GameRoom
     {
         try self.rooms.withLock { rooms throws(RelayError) -> GameRoom in
@@ -159,8 +163,9 @@ public final class RoomRegistry: Sendable {
     public func roomList(joinableOnly: Bool, now: ContinuousClock.Instant = .now) -> ByteBuffer {
         let version = self.rooms.withLock { $0.version }
         let kept = self.listings.withLock { joinableOnly ? $0.joinable : $0.all }
-        if let kept, kept.version == version
-            || now - kept.writtenAt < .seconds(Double(kept.json.readableBytes) / Double(Self.listingBytesPerSecond))
+        if let kept,
+            kept.version == version
+                || now - kept.writtenAt < .seconds(Double(kept.json.readableBytes) / Double(Self.listingBytesPerSecond))
         {
             return kept.json
         }

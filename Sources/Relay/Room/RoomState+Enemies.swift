@@ -24,7 +24,9 @@ extension RoomState {
     /// the spawn, enemies spawned ahead cannot drop more at once than the budget holds; and as
     /// drops have a budget of their own, reconnects (``spendEntityBudget(onGameStateAt:)``) never
     /// hold spawns back.
-    public mutating func spawnEnemy(_ enemy: [String: JSONValue], by playerID: String, now: ContinuousClock.Instant)
+    public mutating func spawnEnemy(
+        _ enemy: [String: JSONValue], by playerID: String, now: ContinuousClock.Instant
+    )
         throws(RelayError) -> JSONValue
     {
         try self.requireHost(playerID)
@@ -121,7 +123,9 @@ extension RoomState {
     /// Merges a reported enemy state into the server's copy. A report of death counts as
     /// a death; nothing revives the dead. An unknown enemy changes nothing; a report that would
     /// make the enemy larger than ``RelayLimits/maxEntityBytes`` is refused and changes nothing.
-    public mutating func updateEnemy(_ enemyID: String, state: [String: JSONValue], now: ContinuousClock.Instant)
+    public mutating func updateEnemy(
+        _ enemyID: String, state: [String: JSONValue], now: ContinuousClock.Instant
+    )
         throws(RelayError)
     {
         guard let enemy = self.enemies[enemyID] else { return }
@@ -129,7 +133,9 @@ extension RoomState {
     }
 
     /// `enemy` with a reported state merged in (see ``updateEnemy(_:state:now:)``).
-    func merged(_ enemy: TrackedEnemy, with state: [String: JSONValue], now: ContinuousClock.Instant)
+    func merged(
+        _ enemy: TrackedEnemy, with state: [String: JSONValue], now: ContinuousClock.Instant
+    )
         throws(RelayError) -> TrackedEnemy
     {
         var enemy = enemy
@@ -148,7 +154,9 @@ extension RoomState {
 
     /// Kills a living enemy and drops its coins (paid for at its spawn: a kill is never refused);
     /// a dead or unknown one is `alreadyDead`.
-    public mutating func killEnemy(_ enemyID: String, by playerID: String, now: ContinuousClock.Instant)
+    public mutating func killEnemy(
+        _ enemyID: String, by playerID: String, now: ContinuousClock.Instant
+    )
         -> KillOutcome
     {
         guard var enemy = self.enemies[enemyID], enemy.isAlive else { return .alreadyDead }

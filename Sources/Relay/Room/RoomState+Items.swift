@@ -11,7 +11,9 @@ extension RoomState {
     /// The first collector of an item gets it (a coin adds 1 coin and 10 score). Item ids are
     /// entity ids (at most ``maxEntityIDLength``): the room remembers thousands of them and lists
     /// them in every `game_state`.
-    public mutating func collect(itemType: String, itemID: String, by playerID: String) throws(RelayError)
+    public mutating func collect(
+        itemType: String, itemID: String, by playerID: String
+    ) throws(RelayError)
         -> CollectOutcome
     {
         guard let index = self.players.firstIndex(where: { $0.id == playerID }) else { throw .notInRoom }
@@ -53,7 +55,9 @@ extension RoomState {
 
     /// Registers a power-up from the host; returns it as sent to the room. A full list forgets
     /// its oldest power-up. One spawned under the id of one collected is back, as a coin is.
-    public mutating func spawnPowerup(_ powerup: [String: JSONValue], by playerID: String) throws(RelayError)
+    public mutating func spawnPowerup(
+        _ powerup: [String: JSONValue], by playerID: String
+    ) throws(RelayError)
         -> JSONValue
     {
         try self.requireHost(playerID)

@@ -7,7 +7,9 @@ extension RoomState {
     /// collected coin stays gone. At most ``syncsPerSecond`` a second, and answers listing at most
     /// ``entityBudgetPerSecond`` entities a second on average: each answer may list a room's
     /// every entity, so a host could not otherwise buy that much work with an empty sync.
-    public mutating func sync(enemies: [JSONValue], coins: [JSONValue], now: ContinuousClock.Instant) throws(RelayError)
+    public mutating func sync(
+        enemies: [JSONValue], coins: [JSONValue], now: ContinuousClock.Instant
+    ) throws(RelayError)
         -> (enemies: [JSONValue], coins: [JSONValue])
     {
         let limit = self.limits.maxSyncListLength

@@ -121,7 +121,8 @@ public struct RoomState: Sendable {
     /// Restores a dropped (or replaced) player with a fresh token, if `token` is theirs: the newest
     /// one issued, or the one they last reconnected with (their client may never have received the
     /// newer one). Using a token spends every older one.
-    public mutating func reconnect(_ playerID: String, token: String, newToken: String) throws(RelayError) -> RoomPlayer {
+    public mutating func reconnect(_ playerID: String, token: String, newToken: String) throws(RelayError) -> RoomPlayer
+    {
         guard let index = self.players.firstIndex(where: { $0.id == playerID }) else {
             throw .reconnectFailed
         }
@@ -183,7 +184,9 @@ public struct RoomState: Sendable {
     /// Checks `state` and copies its known keys into the server's copy of the player.
     ///
     /// Returns the state to relay: identity keys removed, everything else as sent.
-    public mutating func applyPlayerState(_ playerID: String, _ state: [String: JSONValue]) throws(RelayError)
+    public mutating func applyPlayerState(
+        _ playerID: String, _ state: [String: JSONValue]
+    ) throws(RelayError)
         -> [String: JSONValue]
     {
         guard let index = self.players.firstIndex(where: { $0.id == playerID }) else { throw .notInRoom }
@@ -210,7 +213,9 @@ public struct RoomState: Sendable {
 
     /// Lets `update` change the server's copy of a player's state: the `player_state` fast
     /// path, which has checked the values itself (``applyPlayerState(_:_:)`` is the general one).
-    public mutating func updateState(of playerID: String, _ update: (inout PlayerState) -> Void)
+    public mutating func updateState(
+        of playerID: String, _ update: (inout PlayerState) -> Void
+    )
         throws(RelayError)
     {
         guard let index = self.players.firstIndex(where: { $0.id == playerID }) else { throw .notInRoom }

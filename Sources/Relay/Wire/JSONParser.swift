@@ -19,7 +19,9 @@ public struct JSONParser {
     static let typicalObjectMembers = 12
 
     /// Parses one complete JSON document, nested at most `maxDepth` deep.
-    public static func parse(_ bytes: some Collection<UInt8>, maxDepth: Int = Self.maxDepth) throws(Failure) -> JSONValue {
+    public static func parse(
+        _ bytes: some Collection<UInt8>, maxDepth: Int = Self.maxDepth
+    ) throws(Failure) -> JSONValue {
         var valueCount = 0
         return try self.parse(bytes, maxDepth: maxDepth, valueCount: &valueCount)
     }
@@ -91,9 +93,15 @@ public struct JSONParser {
         case UInt8(ascii: "{"): return try self.parseObject(depth: depth)
         case UInt8(ascii: "["): return try self.parseArray(depth: depth)
         case UInt8(ascii: "\""): return .string(try self.parseString())
-        case UInt8(ascii: "t"): try self.expectLiteral("true"); return .bool(true)
-        case UInt8(ascii: "f"): try self.expectLiteral("false"); return .bool(false)
-        case UInt8(ascii: "n"): try self.expectLiteral("null"); return .null
+        case UInt8(ascii: "t"):
+            try self.expectLiteral("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try self.expectLiteral("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try self.expectLiteral("null")
+            return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try self.parseNumber()
         default: throw self.failure("unexpected character")
         }
@@ -129,7 +137,9 @@ public struct JSONParser {
             self.skipWhitespace()
             switch self.current {
             case UInt8(ascii: ","): self.position += 1
-            case UInt8(ascii: "}"): self.position += 1; return .object(object)
+            case UInt8(ascii: "}"):
+                self.position += 1
+                return .object(object)
             default: throw self.failure("expected ',' or '}'")
             }
         }
@@ -149,7 +159,9 @@ public struct JSONParser {
             self.skipWhitespace()
             switch self.current {
             case UInt8(ascii: ","): self.position += 1
-            case UInt8(ascii: "]"): self.position += 1; return .array(array)
+            case UInt8(ascii: "]"):
+                self.position += 1
+                return .array(array)
             default: throw self.failure("expected ',' or ']'")
             }
         }

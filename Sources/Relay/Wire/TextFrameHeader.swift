@@ -36,7 +36,9 @@ public enum TextFrameHeader {
         if length < 126 {
             guard start >= 2 else { return nil }
             framed.moveReaderIndex(to: start - 2)
-            guard framed.getInteger(at: start - 2, as: UInt16.self) == UInt16(0x81_00) | UInt16(length) else { return nil }
+            guard framed.getInteger(at: start - 2, as: UInt16.self) == UInt16(0x81_00) | UInt16(length) else {
+                return nil
+            }
         } else if length <= Int(UInt16.max) {
             guard start >= 4 else { return nil }
             framed.moveReaderIndex(to: start - 4)

@@ -19,7 +19,10 @@ struct RoomLoadOptions: ParsableArguments {
     @Option(help: "Extra bytes of padding in each state message (default: 0; slow-consumer: 4000).")
     var payloadBytes: Int?
 
-    @Option(help: "The state relay every player sends: player-state, or enemy-state (for an enemy the room does not know, as the game's host sends 20 times a second per enemy it tracks).")
+    @Option(
+        help:
+            "The state relay every player sends: player-state, or enemy-state (for an enemy the room does not know, as the game's host sends 20 times a second per enemy it tracks)."
+    )
     var message = StateMessage.playerState
 
     @Option(help: "Rooms set up at a time.")

@@ -17,7 +17,9 @@ struct BenchSocketUpgrader: NIOTypedHTTPClientProtocolUpgrader {
     init(open: @escaping @Sendable (any Channel) throws -> Void) {
         self.handshake = NIOTypedWebSocketClientUpgrader(
             // Never called: only the handshake of this upgrader is used.
-            upgradePipelineHandler: { channel, _ in channel.eventLoop.makeFailedFuture(ChannelError.inappropriateOperationForState) })
+            upgradePipelineHandler: { channel, _ in
+                channel.eventLoop.makeFailedFuture(ChannelError.inappropriateOperationForState)
+            })
         self.open = open
     }
 

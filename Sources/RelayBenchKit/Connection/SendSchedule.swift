@@ -84,7 +84,8 @@ final class SendSchedule {
         }
         var due = first.due
         if self.gridNanoseconds > 0 {
-            due = .uptimeNanoseconds((due.uptimeNanoseconds + self.gridNanoseconds - 1) / self.gridNanoseconds * self.gridNanoseconds)
+            due = .uptimeNanoseconds(
+                (due.uptimeNanoseconds + self.gridNanoseconds - 1) / self.gridNanoseconds * self.gridNanoseconds)
         }
         if let timerDue = self.timerDue, timerDue <= due { return }
         self.timer?.cancel()

@@ -40,7 +40,9 @@ struct ProcessStats: Sendable {
     /// The run-queue wait of every thread of `pid` that is there now: the second field of
     /// `/proc/<pid>/task/<tid>/schedstat`, in nanoseconds (needs schedstats, on by default).
     static func runQueueWaits(pid: Int32) -> [Int32: UInt64]? {
-        guard let threads = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") else { return nil }
+        guard let threads = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") else {
+            return nil
+        }
         var waits: [Int32: UInt64] = [:]
         for thread in threads {
             guard let id = Int32(thread),

@@ -31,7 +31,8 @@ struct RelayScenario: Sendable {
         await connector.shutdown()
         return RelayReport(
             scenario: self.name, rooms: self.rooms, players: self.players, hertz: self.hertz, seconds: self.seconds,
-            paddingBytes: self.paddingBytes, message: self.message, setup: setup, window: window, serverErrors: connector.events.serverErrors,
+            paddingBytes: self.paddingBytes, message: self.message, setup: setup, window: window,
+            serverErrors: connector.events.serverErrors,
             firstServerError: connector.events.firstServerError,
             roomsOverCapacity: connector.events.roomsOverCapacity.count)
     }

@@ -65,7 +65,9 @@ final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
         context.write(self.wrapOutboundOut(.head(head)), promise: nil)
         context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
-        context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in boundContext.value.close(promise: nil) }
+        context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in
+            boundContext.value.close(promise: nil)
+        }
     }
 
     /// A request NIO's upgrader may answer with 101 (RFC 6455 §4.2.1): a GET of HTTP/1.1 or later

@@ -1,5 +1,5 @@
-import Handlers
 import HTTPTypes
+import Handlers
 import Hummingbird
 import HummingbirdCore
 import Logging
@@ -51,7 +51,8 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     private let clients: ClientAddressPolicy
 
     init(
-        responder: @escaping HTTPChannelHandler.Responder, sockets: RoomSocketRoutes, settings: RoomSocketHandler.Settings,
+        responder: @escaping HTTPChannelHandler.Responder, sockets: RoomSocketRoutes,
+        settings: RoomSocketHandler.Settings,
         limits: HTTPLimits, connections: ConnectionsPerAddress, clients: ClientAddressPolicy
     ) {
         (self.connections, self.clients) = (connections, clients)
@@ -76,7 +77,8 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
             let upgrader = RoomSocketUpgrader<Connection>(
                 shouldUpgrade: { channel, head in
                     upgradeRefusal.value =
-                        self.sockets.refusal(ofUpgrade: head) ?? self.admitForwardedClient(on: channel, head, logger: logger)
+                        self.sockets.refusal(ofUpgrade: head)
+                        ?? self.admitForwardedClient(on: channel, head, logger: logger)
                     return channel.eventLoop.makeSucceededFuture(upgradeRefusal.value == nil ? HTTPHeaders() : nil)
                 },
                 open: { channel, head in
@@ -104,7 +106,8 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
             let connection = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(
                 configuration: configuration)
             try channel.pipeline.syncOperations.addHandler(DrainBeforeClose(), position: .first)
-            let upgradeHandler = try channel.pipeline.syncOperations.handler(type: NIOTypedHTTPServerUpgradeHandler<Connection>.self)
+            let upgradeHandler = try channel.pipeline.syncOperations.handler(
+                type: NIOTypedHTTPServerUpgradeHandler<Connection>.self)
             try channel.pipeline.syncOperations.addHandlers(
                 [
                     RequestHeadRules(), FirstRequestGuard(), BodyPartCoalescer(),
@@ -157,7 +160,9 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     /// WebSocket failed. Other requests go to `responder`; one that asks for another protocol
     /// (`h2c`) is answered, then its connection closed: NIO's parser reads nothing after a
     /// request that asks to upgrade, and the client's next request waited for the timeout.
-    static func closingOnLateUpgrades(to responder: @escaping HTTPChannelHandler.Responder) -> HTTPChannelHandler.Responder {
+    static func closingOnLateUpgrades(
+        to responder: @escaping HTTPChannelHandler.Responder
+    ) -> HTTPChannelHandler.Responder {
         { request, writer, channel in
             guard let upgrade = request.headers[.upgrade] else { return try await responder(request, writer, channel) }
             guard upgrade.lowercased() != "websocket" else { try await endAfterAnswersSent(on: channel) }
@@ -184,12 +189,15 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     struct UpgradeOnKeptAliveConnection: Error {}
 
     /// The HTTP/1.1 handlers hummingbird's own HTTP channel would add.
-    private func startHTTP(on channel: any Channel, logger: Logger) throws -> NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart> {
+    private func startHTTP(
+        on channel: any Channel, logger: Logger
+    ) throws -> NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart> {
         let pipeline = channel.pipeline.syncOperations
         try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
         try pipeline.addHandlers(self.http1.additionalChannelHandlers())
         try pipeline.addHandler(HTTPConnectionStateHandler(logger: logger))
-        return try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
+        return try NIOAsyncChannel(
+            wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
     }
 
     /// Answers a refused upgrade as the API answers errors (JSON `detail`, the security headers:
@@ -207,7 +215,9 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
             headers[.connection] = "close"
             SecurityHeaders.add(to: &headers, path: RoomSocketRoutes.pathPrefix)  // only room-socket paths get here
             try await http.executeThenClose { _, outbound in
-                try await outbound.write(contentsOf: [.head(HTTPResponse(status: refusal.status, headerFields: headers)), .body(body), .end(nil)])
+                try await outbound.write(contentsOf: [
+                    .head(HTTPResponse(status: refusal.status, headerFields: headers)), .body(body), .end(nil),
+                ])
             }
         } catch {
             logger.trace("relay.connection.refusal_not_written", metadata: ["error": "\(error)"])

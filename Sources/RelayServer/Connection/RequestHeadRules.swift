@@ -75,7 +75,8 @@ final class RequestHeadRules: ChannelInboundHandler, RemovableChannelHandler {
     /// - Returns: whether it changed the head.
     static func normalize(_ head: inout HTTPRequestHead) -> Bool {
         var changed = false
-        let endsConnection = !head.isKeepAlive || head.method == .CONNECT
+        let endsConnection =
+            !head.isKeepAlive || head.method == .CONNECT
             || (head.version == .http1_0 && head.headers.contains(name: "transfer-encoding"))
         if endsConnection, head.headers["connection"] != ["close"] {
             head.headers.replaceOrAdd(name: "connection", value: "close")

@@ -78,7 +78,8 @@ extension Request {
     /// Whether `text`, decoded, is `name` (code point for code point, as Python compares): without
     /// making a `String` of it unless it needs decoding.
     private static func formDecoded(_ text: Substring, is name: String) -> Bool {
-        Self.needsDecoding(text) ? Self.formDecoded(text).utf8.elementsEqual(name.utf8) : text.utf8.elementsEqual(name.utf8)
+        Self.needsDecoding(text)
+            ? Self.formDecoded(text).utf8.elementsEqual(name.utf8) : text.utf8.elementsEqual(name.utf8)
     }
 
     /// Whether `text` holds a `+` or a `%`: anything else is read as it is.

@@ -35,6 +35,8 @@ struct ScoreResponse: OrderedJSON {
     }
 }
 
+// swift-format-ignore: AlwaysUseLowerCamelCase
+// The property names are the protocol's JSON keys, which `Encodable` writes as they are.
 /// `SaveGame` of the protocol.
 struct SavedGameResponse: Encodable {
     let player_name: String
@@ -52,6 +54,8 @@ struct SavedGameResponse: Encodable {
     }
 }
 
+// swift-format-ignore: AlwaysUseLowerCamelCase
+// The property names are the protocol's JSON keys, which `Encodable` writes as they are.
 /// `Boss` of the protocol, with the URL of its image.
 struct BossResponse: Encodable {
     let id, boss_index: Int64

@@ -1,8 +1,8 @@
-import Handlers
 import HTTPTypes
+import Handlers
 import Hummingbird
-import NIOHTTP1
 import Logging
+import NIOHTTP1
 import Relay
 
 /// `/ws/room/{room_id}`: which upgrades become room sockets (``RelayChildChannel``), with the

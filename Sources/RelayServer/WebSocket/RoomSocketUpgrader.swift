@@ -22,7 +22,9 @@ struct RoomSocketUpgrader<UpgradeResult: Sendable>: NIOTypedHTTPServerProtocolUp
         self.handshake = NIOTypedWebSocketServerUpgrader(
             shouldUpgrade: shouldUpgrade,
             // Never called: only the handshake of this upgrader is used.
-            upgradePipelineHandler: { channel, _ in channel.eventLoop.makeFailedFuture(ChannelError.inappropriateOperationForState) })
+            upgradePipelineHandler: { channel, _ in
+                channel.eventLoop.makeFailedFuture(ChannelError.inappropriateOperationForState)
+            })
         self.open = open
     }
 

@@ -29,7 +29,8 @@ struct PluginFilterTests {
         try await ProbePlugin.withHarness([ProbePlugin.executable("filter")]) { harness in
             let (host, guest, _) = try await harness.roomWithTwoPlayers()
             // As deep as a client message may nest; the request and its answer carry it one level deeper.
-            let deep = String(repeating: "[", count: JSONParser.maxDepth) + String(repeating: "]", count: JSONParser.maxDepth)
+            let deep =
+                String(repeating: "[", count: JSONParser.maxDepth) + String(repeating: "]", count: JSONParser.maxDepth)
             await host.send(#"{"type":"chat","message":"rewrite me","deep":\#(deep)}"#)
             #expect(try await guest.receive().first?["message"] == "REWRITE ME")
         }

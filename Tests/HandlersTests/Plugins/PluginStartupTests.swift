@@ -77,7 +77,9 @@ struct PluginStartupTests {
     }
 
     @Test func aPluginFileStillOpenForWritingStartsOnceItIsClosed() async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("busy-plugin-\(UInt64.random(in: 0 ... .max))").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "busy-plugin-\(UInt64.random(in: 0 ... .max))"
+        ).path
         defer { unlink(path) }
         let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o755)
         try #require(descriptor >= 0)

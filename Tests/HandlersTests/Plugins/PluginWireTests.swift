@@ -38,7 +38,8 @@ struct PluginWireTests {
         #"{"kind":"hello","protocol":1,"name":"x\u202e","handles":["a"]}"#,
         #"{"kind":"hello","protocol":1,"name":"x\u2028forged","handles":["a"]}"#,
         // More types than a hello may list (they were de-duplicated in quadratic time).
-        #"{"kind":"hello","protocol":1,"name":"x","handles":["# + (0...PluginHello.maxTypes).map { "\"t\($0)\"" }.joined(separator: ",") + "]}",
+        #"{"kind":"hello","protocol":1,"name":"x","handles":["#
+            + (0...PluginHello.maxTypes).map { "\"t\($0)\"" }.joined(separator: ",") + "]}",
     ])
     func badHellos(_ line: String) {
         guard case .badHello = decode(line) else {
@@ -49,7 +50,9 @@ struct PluginWireTests {
 
     @Test func aHelloMayListItsMostTypesAndNamesInAnyScript() throws {
         let types = (0..<PluginHello.maxTypes).map { "t\($0)" }
-        let line = #"{"kind":"hello","protocol":1,"name":"dés ✓","handles":["# + types.map { "\"\($0)\"" }.joined(separator: ",") + "]}"
+        let line =
+            #"{"kind":"hello","protocol":1,"name":"dés ✓","handles":["#
+            + types.map { "\"\($0)\"" }.joined(separator: ",") + "]}"
         guard case .hello(let hello) = decode(line) else {
             Issue.record("refused")
             return
@@ -151,7 +154,8 @@ struct PluginWireTests {
     }
 
     @Test func anAnswerWithInvalidUTF8KeepsItsId() {
-        let line = Array(#"{"kind":"answer","id":7,"actions":[{"send":"sender","message":{"type":"a","s":""#.utf8)
+        let line =
+            Array(#"{"kind":"answer","id":7,"actions":[{"send":"sender","message":{"type":"a","s":""#.utf8)
             + [0xFF, 0xFE] + Array(#""}}]}"#.utf8)
         guard case .invalidAnswer(id: 7, let reason) = PluginLine.decode(line) else {
             Issue.record("\(PluginLine.decode(line))")
@@ -172,8 +176,9 @@ struct PluginWireTests {
         #expect(reason.contains("over \(PluginAnswer.maxMessageBytes)"), "\(reason)")
         // Just under the cap is fine.
         let fits = String(repeating: "x", count: PluginAnswer.maxMessageBytes - 100)
-        guard case .answer(id: 7, .actions(let actions)) = decode(
-            #"{"kind":"answer","id":7,"actions":[{"send":"room","message":{"type":"a","s":"\#(fits)"}}]}"#)
+        guard
+            case .answer(id: 7, .actions(let actions)) = decode(
+                #"{"kind":"answer","id":7,"actions":[{"send":"room","message":{"type":"a","s":"\#(fits)"}}]}"#)
         else {
             Issue.record("refused")
             return

@@ -8,7 +8,8 @@ import Testing
 /// the whole process with its first argument), so the tests drive every path of the
 /// plugin protocol through a real process.
 /// Where ``ProbePlugin/path`` is written: a global, so that the `atexit` hook can name it.
-private let probeDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-probe-\(getpid())").path
+private let probeDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-probe-\(getpid())")
+    .path
 
 enum ProbePlugin {
     static let source = #"""

@@ -6,7 +6,9 @@ import Relay
 struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
     let apiKey: String
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws
         -> Response
     {
         guard let presented = request.headers.first(where: { $0.name == .xAPIKey })?.value,

@@ -32,7 +32,9 @@ struct CORSPolicy: Sendable, Equatable {
 struct CORSPolicyMiddleware<Context: RequestContext>: RouterMiddleware {
     let policy: CORSPolicy
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws
         -> Response
     {
         let origin = request.headers[.origin]

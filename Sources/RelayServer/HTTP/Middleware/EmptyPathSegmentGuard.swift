@@ -6,7 +6,9 @@ import Hummingbird
 /// API's no-cache headers). Trailing slashes are ``TrailingSlashRedirect``'s: FastAPI redirects
 /// `/api/bosses//` to `/api/bosses`.
 struct EmptyPathSegmentGuard<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws
         -> Response
     {
         guard !request.uri.path.withoutTrailingSlashes.contains("//") else { throw APIError.notFound }

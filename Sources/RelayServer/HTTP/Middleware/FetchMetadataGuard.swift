@@ -8,7 +8,9 @@ private let trustedSites: Set<String> = ["same-origin", "same-site", "none"]
 ///
 /// Requests without these headers (non-browser clients, old browsers) pass.
 struct FetchMetadataGuard<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws
         -> Response
     {
         if stateChangingMethods.contains(request.method),

@@ -5,7 +5,9 @@ import Persistence
 /// Turns every error thrown below it into a JSON answer from the ``APIError`` table, so
 /// the middleware above it (headers, CORS) sees an ordinary response.
 struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws
         -> Response
     {
         do {

@@ -4,7 +4,9 @@ import Hummingbird
 /// Adds the security headers to every answer, and no-store caching unless the route
 /// chose its own `Cache-Control` (boss images do).
 struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws
         -> Response
     {
         var response = try await next(request, context)

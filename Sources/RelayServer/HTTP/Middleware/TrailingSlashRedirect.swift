@@ -45,7 +45,8 @@ struct TrailingSlashRedirect<Context: RemoteAddressRequestContext>: RouterMiddle
     /// Starlette's `RedirectResponse`: 307, the location, an empty body and no content type.
     func redirect(to path: Substring, of request: Request, context: Context) -> Response {
         let location = StarletteLocation.of(
-            scheme: self.scheme(of: request, context: context), host: request.head.authority, path: path, query: request.uri.query)
+            scheme: self.scheme(of: request, context: context), host: request.head.authority, path: path,
+            query: request.uri.query)
         return Response(status: .temporaryRedirect, headers: [.location: location, .contentLength: "0"])
     }
 

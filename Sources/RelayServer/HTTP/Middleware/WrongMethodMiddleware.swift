@@ -13,7 +13,9 @@ struct WrongMethodMiddleware<Context: RequestContext>: RouterMiddleware {
         self.routes = routes.map { ($0.path, $0.method) }
     }
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws
         -> Response
     {
         do {
@@ -32,7 +34,10 @@ struct WrongMethodMiddleware<Context: RequestContext>: RouterMiddleware {
         let matching = self.routes.filter { route in
             route.path.count == segments.count && zip(route.path, segments).allSatisfy { $0 ~= $1 }
         }
-        guard let chosen = matching.map({ Self.literalSegments(of: $0.path) }).max(by: { $0.lexicographicallyPrecedes($1) })
+        guard
+            let chosen = matching.map({ Self.literalSegments(of: $0.path) }).max(by: {
+                $0.lexicographicallyPrecedes($1)
+            })
         else { return [] }
         var methods = Set(matching.filter { Self.literalSegments(of: $0.path) == chosen }.map(\.method))
         if methods.contains(.get) { methods.insert(.head) }  // answered by the router's HEAD endpoints
