@@ -216,6 +216,7 @@ struct RelayCommand: AsyncParsableCommand {
                 // the start (hummingbird's own would install new ones, leaving a moment uncaught).
                 let server = ServiceGroup(
                     configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
+                // A task bridges the signal's callback to the group's async trigger.
                 stopSignals.onSignal { _ in Task { await server.triggerGracefulShutdown() } }
                 try await server.run()
             }

@@ -25,6 +25,8 @@ final class ImageCache: Sendable {
         if let kept = self.bytes(of: path, version) { return kept }
         let task = self.reads.withLock { reads in
             if let under = reads[path], under.version == version { return under.task }
+            // Unstructured on purpose: one read that every request for this version awaits,
+            // so it outlives a requester that goes away (its cancellation does not fail the others).
             let task = Task { try await read() }
             reads[path] = (version, task)
             return task
