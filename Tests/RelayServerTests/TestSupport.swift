@@ -173,8 +173,10 @@ func eventually(
     _ condition: () async throws -> Bool
 ) async throws {
     let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
+    // Checked after every wait, the last one too: a loaded run may hold this task past the deadline.
+    while true {
         if try await condition() { return }
+        guard ContinuousClock.now < deadline else { break }
         try await Task.sleep(for: .milliseconds(20))
     }
     Issue.record("condition not met within \(timeout)", sourceLocation: sourceLocation)
