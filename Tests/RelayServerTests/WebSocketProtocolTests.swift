@@ -60,7 +60,7 @@ struct WebSocketProtocolTests {
     @Test("Pings sent together get one pong, for the last; pings past the message budget get none")
     func pingsAreBatchedAndBudgeted() async throws {
         var limits = RelayLimits()
-        limits.messagesPerSecond = 1  // next to no refill: the burst is what there is
+        limits.messagesPerSecond = 0.001  // no refill while a slow machine runs the test: the burst is what there is
         limits.messageBurst = 10
         try await withRelayServer(limits: limits) { port, _ in
             let client = try await StalledClient.connect(port: port, path: "/ws/room/new")
