@@ -152,15 +152,23 @@ struct RequestHeadRulesTests {
     @Test(
         "A CONNECT is answered, without a body as NIO frames it, and the connection closes at once",
         arguments: [
-            "CONNECT game.example:443 HTTP/1.1\r\nHost: game.example:443\r\n\r\n",
-            "GET /api/rooms HTTP/1.1\r\nHost: x\r\n\r\nCONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n",
+            ("CONNECT game.example:443 HTTP/1.1\r\nHost: game.example:443\r\n\r\n", "404 Not Found"),
+            (
+                "GET /api/rooms HTTP/1.1\r\nHost: x\r\n\r\nCONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n",
+                "404 Not Found"
+            ),
+            // A path a route takes: its methods, as for any other method it does not take.
+            ("CONNECT / HTTP/1.1\r\nHost: x\r\n\r\n", "405 Method Not Allowed"),
         ])
-    func connectRequests(_ requests: String) async throws {
+    func connectRequests(_ requests: String, status: String) async throws {
         try await withRelayServer { port, _ in
             let exchange = try await rawExchangeUntilClosed(port: port, requests)
             #expect(exchange.serverClosed, "left open: \(exchange.answer)")
             #expect(exchange.elapsed < .seconds(5), "\(exchange.elapsed)")
-            #expect(exchange.answer.contains("HTTP/1.1 404 Not Found\r\n"), "\(exchange.answer)")
+            let answer = exchange.answer
+            #expect(answer.hasSuffix("\r\n\r\n"), "a body: \(answer)")
+            #expect(answer.contains("HTTP/1.1 \(status)\r\n"), "\(answer)")
+            #expect(answer.contains("\r\nAllow: GET, HEAD\r\n") == status.hasPrefix("405"), "\(answer)")
         }
     }
 
