@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import Handlers
@@ -77,5 +78,62 @@ struct MiscHandlerTests {
         _ = try await other.createRoom(playerID: "solo", name: "Solo")
         await other.send(#"{"type":"time_sync","client_time":1}"#)
         #expect(await other.received().first?["sequence_id"] == 1)
+    }
+
+    /// The room takes the id and queues the answer in one step: the sender's task, held after
+    /// that step, must find the answer queued before a broadcast with a later id.
+    @Test func aTimeSyncIsAnsweredInTheStepThatTakesItsID() async throws {
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.roomWithTwoPlayers()
+        let room = try #require(guest.session.membership?.room)
+        let executor = HoldingExecutor()
+        let sent = Task {
+            await withTaskExecutorPreference(executor) {
+                await guest.send(#"{"type":"time_sync","client_time":1}"#)
+            }
+        }
+        // The guest's task has left the room and waits for the executor: the host syncs meanwhile.
+        try await harness.eventually { executor.heldJobs > 0 }
+        #expect(await room.state.sequenceID == 1)
+        await host.send(#"{"type":"sync_entities","enemies":[],"coins":[]}"#)
+        executor.release()
+        await sent.value
+        let messages = await guest.received()
+        #expect(messages.map(\.type) == ["time_sync_response", "entities_sync"], "\(messages)")
+        #expect(messages.map { $0["sequence_id"] } == [1, 2])
+    }
+}
+
+/// A task executor that runs a task's first job, then holds every later one until released:
+/// it stops a task at its first hop back from an actor.
+private final class HoldingExecutor: TaskExecutor, Sendable {
+    private let state = Mutex<(started: Bool, released: Bool, held: [UnownedJob])>((false, false, []))
+
+    var heldJobs: Int { self.state.withLock { $0.held.count } }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let runNow = self.state.withLock { state in
+            guard state.started, !state.released else {
+                state.started = true
+                return true
+            }
+            state.held.append(job)
+            return false
+        }
+        if runNow { self.run(job) }
+    }
+
+    func release() {
+        let held = self.state.withLock { state in
+            state.released = true
+            defer { state.held = [] }
+            return state.held
+        }
+        for job in held { self.run(job) }
+    }
+
+    private func run(_ job: UnownedJob) {
+        Thread { job.runSynchronously(on: self.asUnownedTaskExecutor()) }.start()
     }
 }

@@ -149,6 +149,34 @@ struct RelayFlowTests {
         }
     }
 
+    /// The room takes a `time_sync`'s id and queues its answer in one step: a broadcast with a
+    /// later id (an `entities_sync` the host sent meanwhile) once overtook the answer on its way.
+    @Test("A player gets the room's sequence ids in order: time_sync answers and broadcasts alike")
+    func sequenceIDsArriveInOrder() async throws {
+        try await withRelayServer { port, _ in
+            let host = TestSocket.connect(port: port)
+            let guest = TestSocket.connect(port: port)
+            _ = try await Self.openRoom(port, host: host, guest: guest)
+            let (rounds, timeSyncsPerRound) = (10, 40)  // one sync_entities a round: the room takes 10 a second
+            for round in 0..<rounds {
+                // The sync comes while the guest's reader is busy answering time_syncs.
+                for index in 0..<timeSyncsPerRound {
+                    guest.send(["type": "time_sync", "client_time": round])
+                    if index == timeSyncsPerRound / 2 {
+                        host.send(["type": "sync_entities", "enemies": [], "coins": []])
+                    }
+                }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            var ids: [Int] = []
+            while ids.count < rounds * (timeSyncsPerRound + 1) {
+                let message = try await guest.next()
+                if let id = message["sequence_id"] as? Int { ids.append(id) }
+            }
+            #expect(ids == Array(1...ids.count), "\(zip(ids, ids.dropFirst()).filter { $0 >= $1 })")
+        }
+    }
+
     @Test("Host-only messages from a guest are refused; host hand-over when the host drops")
     func hostRules() async throws {
         try await withRelayServer { port, _ in

@@ -1,3 +1,4 @@
+import NIOCore
 public import Relay
 
 /// `time_sync` {client_time}: answers `time_sync_response` {client_time, server_time (ms), sequence_id}.
@@ -11,14 +12,22 @@ public struct TimeSyncHandler: MessageHandler {
         guard clientTime == .null || clientTime.isNumber else {
             throw .invalidField("client_time", expected: "a number")
         }
-        var sequence = 0
-        if let membership = session.membership {
-            sequence = await membership.room.enter { room in room.state.nextSequence() }
+        guard let membership = session.membership else {
+            return session.reply(Self.response(clientTime: clientTime, sequence: 0))
         }
+        // The id is taken and the answer queued in one step of the room, so that nothing the room
+        // sends afterwards, with a later id (an `entities_sync`), reaches the sender before it.
+        let connection = session.connection
+        await membership.room.enter { room in
+            _ = connection.send(Self.response(clientTime: clientTime, sequence: room.state.nextSequence()))
+        }
+    }
+
+    private static func response(clientTime: JSONValue, sequence: Int) -> ByteBuffer {
         var response = OutboundMessage(type: "time_sync_response")
         response.add("client_time", clientTime)
         response.add("server_time", .number(WallClock.milliseconds()))
         response.add("sequence_id", sequence)
-        session.reply(response.encoded())
+        return response.encoded()
     }
 }
