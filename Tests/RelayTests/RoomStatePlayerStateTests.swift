@@ -56,6 +56,9 @@ struct RoomStatePlayerStateTests {
         #expect(relayed["is_ready"] == nil)
         #expect(relayed["custom"] == ["any": "thing"])
         #expect(relayed["animation"] == "run")
+        // Relayed as sent, as the old backend did (README); the server's own counts stay below.
+        #expect(relayed["score"] == 999_999)
+        #expect(relayed["coins"] == 500)
         #expect(relayed["x"] == 1)
         let player = try #require(room.player("p2"))
         #expect(player.id == "p2")
