@@ -194,14 +194,17 @@ struct SlowAnswerTests {
             let medium = try Self.image(2, bytes: 2_000_000, in: images)
             // No minimum rate: a reader starved of CPU (a loaded run read at 170 KB/s) must not be
             // cut off by it; this test is about the timeout.
-            let arguments = Self.arguments(images: images, timeout: .seconds(2), minimumRate: 0)
+            // 4 s, not 2: a full run on a loaded machine had the connection closed at 2.7 s with no
+            // byte of the answer sent (most likely the 2 s from the accept, run out before the
+            // starved server had read the request's end).
+            let arguments = Self.arguments(images: images, timeout: .seconds(4), minimumRate: 0)
             try await withRelayProcess(arguments: arguments) { port in
-                // ~640 KB/s: ~3 s for 2 MB, past the 2 s timeout that the body's end at 300 ms started
-                // (before: the connection was closed mid-answer at ~2.3 s).
+                // ~320 KB/s: ~6.4 s for 2 MB, past the 4 s timeout that the body's end at 300 ms started
+                // (before: the connection was closed mid-answer at the timeout, ~0.3 s after it).
                 let read = try await readAnswer(
                     port: port, "GET /api/bosses/images/2 HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n",
                     chunk: 32 * 1024,
-                    every: .milliseconds(50), giveUpAfter: .seconds(60), sending: ("x", after: .milliseconds(300)))
+                    every: .milliseconds(100), giveUpAfter: .seconds(60), sending: ("x", after: .milliseconds(300)))
                 #expect(read.ending == .answerComplete, "\(read.received.count) bytes in \(read.elapsed)")
                 let isWhole = read.body.elementsEqual(medium)
                 #expect(isWhole, "\(read.received.count) bytes")
