@@ -5,6 +5,8 @@
 # server's CPU over the whole run (clock ticks, 1/100 s).
 #   Benchmarks/relay/flood_beside_rooms.sh BUILD_DIR ROOMS [action|enemy|pad|tracked|dense|digits|none]
 #   (BUILD_DIR holds `relay` and `relay-bench`; PORT, default 8142)
+# With CONNECTIONS=N the flood comes from N clients of one address instead (many_flood.py, KIND
+# state or pad), niced so that the bench beside it on CPU 0 keeps the core it needs.
 set -euo pipefail
 dir=${1:?usage: flood_beside_rooms.sh BUILD_DIR ROOMS [kind]} rooms=${2:?usage: flood_beside_rooms.sh BUILD_DIR ROOMS [kind]} kind=${3:-action} port=${PORT:-8142}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,7 +18,11 @@ ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
 before=$(ticks)
 flooder=
 if [ "$kind" != none ]; then
-    (sleep 3; taskset -c 0 python3 "$here/heavy_flood.py" "$port" 14 "$kind") &
+    if [ -n "${CONNECTIONS:-}" ]; then
+        (sleep 3; taskset -c 0 nice -n 19 python3 "$here/many_flood.py" "$port" 14 "$CONNECTIONS" "$kind") &
+    else
+        (sleep 3; taskset -c 0 python3 "$here/heavy_flood.py" "$port" 14 "$kind") &
+    fi
     flooder=$!
 fi
 taskset -c 0 "$dir/relay-bench" relay "ws://127.0.0.1:$port" --rooms "$rooms" --players 2 --hz 30 --duration 20s --quiet
