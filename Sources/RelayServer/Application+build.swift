@@ -30,6 +30,7 @@ func buildApplication(
     let settings = RoomSocketHandler.Settings(
         maxMessageBytes: configuration.relay.maxFrameBytes, pingInterval: TimeAmount(configuration.relay.pingInterval))
     let connectionsPerAddress = ConnectionsPerAddress(configuration.connectionsPerAddress)
+    let inboundBytesPerAddress = InboundBytesPerAddress(limits: configuration.relay)
     let acceptFilter = PerAddressAcceptFilter(
         connections: connectionsPerAddress, clients: configuration.clientAddresses, logger: logger)
     return Application(
@@ -39,7 +40,8 @@ func buildApplication(
                 base: SmallReadBufferChannel(
                     base: RelayChildChannel(
                         responder: responder, sockets: sockets, settings: settings, limits: configuration.limits,
-                        connections: connectionsPerAddress, clients: configuration.clientAddresses)),
+                        connections: connectionsPerAddress, clients: configuration.clientAddresses,
+                        inboundBytes: inboundBytesPerAddress)),
                 connections: connectionsPerAddress, clients: configuration.clientAddresses)
         },
         configuration: .init(

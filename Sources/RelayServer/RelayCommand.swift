@@ -132,6 +132,12 @@ struct RelayCommand: AsyncParsableCommand {
     )
     var inboundBytesPerSecond: Int = 2 << 20
 
+    @Option(
+        help:
+            "Sustained bytes per second read from all the WebSocket connections of one client address together, each frame counting 256 bytes more (burst: a quarter of this, and at least one largest message); past it none of them reads more until the budget refills. Loopback not counted; 0: no limit."
+    )
+    var inboundBytesPerSecondPerAddress: Int = 16 << 20
+
     @Option(help: "Largest WebSocket message in bytes (larger closes with 1009).")
     var maxFrameBytes: Int = 64 * 1024
 
@@ -342,6 +348,7 @@ struct RelayCommand: AsyncParsableCommand {
         relay.stateFloodCloseThreshold = self.stateMessagesPerSecond * 10
         relay.inboundBytesPerSecond = self.inboundBytesPerSecond
         relay.inboundByteBurst = self.inboundBytesPerSecond / 4
+        relay.inboundBytesPerSecondPerAddress = self.inboundBytesPerSecondPerAddress
         relay.maxFrameBytes = self.maxFrameBytes
         relay.outboundQueueFrames = self.outboundQueueFrames
         relay.outboundQueueBytes = self.outboundQueueBytes

@@ -25,7 +25,8 @@ struct RoomSocketHandlerTests {
     }
 
     static func makeHandler(
-        limits: RelayLimits = RelayLimits(), pingInterval: TimeAmount = .seconds(30)
+        limits: RelayLimits = RelayLimits(), pingInterval: TimeAmount = .seconds(30),
+        addressBudget: InboundBytesPerAddress.Share? = nil
     ) throws
         -> RoomSocketHandler
     {
@@ -37,7 +38,7 @@ struct RoomSocketHandlerTests {
             logger: logger)
         return RoomSocketHandler(
             dispatcher: try MessageDispatcher(handlers: BuiltInHandlers.all), session: session,
-            settings: .init(maxMessageBytes: 1024, pingInterval: pingInterval))
+            settings: .init(maxMessageBytes: 1024, pingInterval: pingInterval), addressBudget: addressBudget)
     }
 
     /// Limits with a byte budget of 1,024 bytes of burst (and messages) and `rate` a second.

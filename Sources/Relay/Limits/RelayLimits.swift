@@ -38,6 +38,19 @@ public struct RelayLimits: Sendable {
     /// costs ~1 MiB, and one connection's value-dense messages hold its loop ~1 % of the time at
     /// most. The game's messages, of tens of values, cost only their bytes.
     public var inboundBytesPerDecodedValue = 64
+    /// Sustained bytes per second read from all the room sockets of one client address together
+    /// (default 16 MiB, eight connections at ``inboundBytesPerSecond``; 0: no limit), counted as
+    /// each connection's own budget is, plus ``addressBytesPerFrame`` for each frame. An address
+    /// may hold hundreds of connections, each with its own budget: without this one, 32 of them
+    /// flooding took 85 % of the server's core. Past it none of that address's connections reads
+    /// more until the budget has refilled. A player sends ~25 KB a second by this count, a host
+    /// ~150 KB as a game starts, so a school's hundred players behind one address fit.
+    public var inboundBytesPerSecondPerAddress = 16 << 20
+    /// What each frame costs the address's budget beyond its bytes: the loop's fixed work for a
+    /// message (read, dispatch, the room's step), ~1.8 µs for the game's 130-byte `player_state`,
+    /// is what ~256 bytes of small JSON values cost (``inboundBytesPerDecodedValue``), so a flood
+    /// of small messages buys no more of the loop than one of large ones.
+    public static let addressBytesPerFrame = 256
     /// Values of one message its bytes pay for (``inboundBytesPerDecodedValue``): more than a game
     /// message has (an `enemy_state` ~10, a `player_state` ~15), so play is never charged for them.
     public static let decodedValuesPaidByBytes = 32

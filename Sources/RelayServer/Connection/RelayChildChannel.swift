@@ -49,13 +49,16 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     /// Where a room socket through a trusted proxy is counted, at its upgrade.
     private let connections: ConnectionsPerAddress
     private let clients: ClientAddressPolicy
+    /// The byte budgets room sockets share with the others of their client address.
+    private let inboundBytes: InboundBytesPerAddress
 
     init(
         responder: @escaping HTTPChannelHandler.Responder, sockets: RoomSocketRoutes,
         settings: RoomSocketHandler.Settings,
-        limits: HTTPLimits, connections: ConnectionsPerAddress, clients: ClientAddressPolicy
+        limits: HTTPLimits, connections: ConnectionsPerAddress, clients: ClientAddressPolicy,
+        inboundBytes: InboundBytesPerAddress
     ) {
-        (self.connections, self.clients) = (connections, clients)
+        (self.connections, self.clients, self.inboundBytes) = (connections, clients, inboundBytes)
         self.requestTimeout = TimeAmount(limits.idleTimeout)
         self.answerRules = AnswerTransfer.Rules(
             stallTimeout: TimeAmount(limits.idleTimeout), grace: TimeAmount(limits.slowAnswerGrace),
@@ -83,11 +86,14 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
                 },
                 open: { channel, head in
                     DrainBeforeClose.remove(from: channel)  // room sockets close their own way
+                    let client = self.clients.key(
+                        ofPeer: channel.remoteAddress, forwardedFor: head.headers["X-Forwarded-For"])
                     return .webSocket(
                         try RoomSocket.open(
                             on: channel, roomID: RoomSocketRoutes.roomID(inPath: head.uri) ?? "new",
                             dispatcher: self.sockets.dispatcher, registry: self.sockets.registry,
-                            settings: self.settings, logger: logger))
+                            settings: self.settings, addressBudget: self.inboundBytes.share(for: client),
+                            logger: logger))
                 }
             )
             let upgrade = NIOTypedHTTPServerUpgradeConfiguration(upgraders: [upgrader]) { channel in

@@ -36,9 +36,11 @@ final class RoomSocket: Sendable {
     }
 
     /// Puts the connection's handlers into the upgraded `channel`. Call on its event loop.
+    /// `addressBudget` is the byte budget of its client address (``InboundBytesPerAddress``),
+    /// which the connection gives back when it ends.
     static func open(
         on channel: any Channel, roomID: String, dispatcher: MessageDispatcher, registry: RoomRegistry,
-        settings: RoomSocketHandler.Settings, logger: Logger
+        settings: RoomSocketHandler.Settings, addressBudget: InboundBytesPerAddress.Share? = nil, logger: Logger
     ) throws -> RoomSocket {
         let limits = registry.limits
         let connection = PlayerConnection(
@@ -50,8 +52,14 @@ final class RoomSocket: Sendable {
         }
         let session = ConnectionSession(
             connection: connection, urlRoomID: roomID, registry: registry, logger: logger, eventLoop: channel.eventLoop)
-        let handler = RoomSocketHandler(dispatcher: dispatcher, session: session, settings: settings)
-        try channel.pipeline.syncOperations.addHandler(handler)
+        let handler = RoomSocketHandler(
+            dispatcher: dispatcher, session: session, settings: settings, addressBudget: addressBudget)
+        do {
+            try channel.pipeline.syncOperations.addHandler(handler)
+        } catch {
+            addressBudget?.release()  // the handler, which gives it back as it ends, never started
+            throw error
+        }
         // One read (up to 64 KiB) per turn of the loop, not NIO's four: what one client's read
         // costs, such as a message of 8,000 tiny objects (~5 ms), is then all that other sockets
         // on the loop wait for before their own turn.

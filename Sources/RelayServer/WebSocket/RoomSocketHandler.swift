@@ -43,6 +43,14 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// (after its burst) reading pauses until the debt is repaid: TCP holds the rest back in the
     /// client, so however much it sends, the loop reads, parses and sheds no more than that.
     private var inboundBytes: TokenBucket
+    /// The budget this connection shares with the others of its client address, charged as
+    /// ``inboundBytes`` is and ``RelayLimits/addressBytesPerFrame`` more a frame; nil when the
+    /// address is not counted. Given back when the connection ends.
+    private var addressBudget: InboundBytesPerAddress.Share?
+    /// Bytes read while the address was in debt (a read asked for before it was), handled once
+    /// it is out of debt: a read already asked for by each of many connections would otherwise
+    /// buy their work all at once.
+    private var bytesOnHold: ByteBuffer?
     /// Set while reading pauses for ``inboundBytes``: ends when its debt is repaid.
     private var readPause: Scheduled<Void>?
     /// Messages handed to the reader that it has not finished.
@@ -79,10 +87,14 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var readsHeldSincePing = false
     private var writableWaiter: UnsafeContinuation<Void, Never>?
 
-    init(dispatcher: MessageDispatcher, session: ConnectionSession, settings: Settings) {
+    init(
+        dispatcher: MessageDispatcher, session: ConnectionSession, settings: Settings,
+        addressBudget: InboundBytesPerAddress.Share? = nil
+    ) {
         self.dispatcher = dispatcher
         self.session = session
         self.settings = settings
+        self.addressBudget = addressBudget
         self.frames = InboundFrameReader(maxPayloadBytes: settings.maxMessageBytes)
         let limits = session.limits
         self.budget = MessageBudget(limits: limits)
@@ -113,12 +125,25 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !self.inputRefused else { return }
-        let bytes = self.unwrapInboundIn(data)
+        var bytes = self.unwrapInboundIn(data)
+        if self.bytesOnHold != nil || self.addressBudget.map({ $0.timeUntilOutOfDebt() > .zero }) == true {
+            self.bytesOnHold.setOrWriteBuffer(&bytes)
+            self.pauseReadingIfInDebt(context: context)
+            return
+        }
+        self.handle(bytes, context: context)
+    }
+
+    /// Cuts what was read into frames and handles them, and charges it to the budgets.
+    private func handle(_ bytes: ByteBuffer, context: ChannelHandlerContext) {
         self.inboundBytes.spend(Double(bytes.readableBytes))
+        var frameCount = 0
         let refusal = self.frames.read(bytes) { frame in
+            frameCount += 1
             self.received(frame)
             return !self.inputRefused
         }
+        self.addressBudget?.spend(Double(bytes.readableBytes + frameCount * RelayLimits.addressBytesPerFrame))
         if let refusal { self.fail(refusal) }
         self.pauseReadingIfInDebt(context: context)
     }
@@ -157,6 +182,8 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if let event = event as? ChannelEvent, event == .inputClosed {
             // The client's TCP half went away without a close frame (a killed app, a lost network):
             // the connection is over (1006), and its player dropped now, not at the next ping.
+            // What it sent last is handled first, as if the address's debt were paid.
+            if let held = self.bytesOnHold.take(), !self.inputRefused { self.handle(held, context: context) }
             context.close(promise: nil)
             return
         }
@@ -250,6 +277,7 @@ extension RoomSocketHandler {
         let charge = self.session.limits.bytesCharged(forDecodedValues: valueCount)
         guard charge > 0, let context = self.context else { return }
         self.inboundBytes.spend(Double(charge))
+        self.addressBudget?.spend(Double(charge))
         self.pauseReadingIfInDebt(context: context)
     }
 
@@ -266,15 +294,32 @@ extension RoomSocketHandler {
         self.readPause != nil || (self.messagesWithReader >= ReaderQueue.highWater && !self.readerStopped)
     }
 
-    /// Pauses reading until the bytes read so far are paid for, if they are not.
+    /// Pauses reading until the bytes read so far are paid for, by this connection and by its
+    /// address, if they are not.
     private func pauseReadingIfInDebt(context: ChannelHandlerContext) {
         guard self.readPause == nil else { return }
-        let wait = self.inboundBytes.timeUntilOutOfDebt()
+        var wait = self.inboundBytes.timeUntilOutOfDebt()
+        if let addressWait = self.addressBudget?.timeUntilOutOfDebt(), addressWait > wait {
+            // The address's other connections paused with this one would all read again at the
+            // same moment, and the loop would take their reads' work at once: each waits up to
+            // half as long again, and the first back puts the address in debt for the others.
+            wait = addressWait * Double.random(in: 1...1.5)
+        }
         guard wait > .zero else { return }
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         self.readPause = context.eventLoop.scheduleTask(in: TimeAmount(wait)) {
-            handler.value.readPause = nil
-            handler.value.releaseHeldRead()
+            let handler = handler.value
+            handler.readPause = nil
+            // The address's other connections may have read since: its debt is looked at again.
+            if let context = handler.context, let address = handler.addressBudget {
+                if address.timeUntilOutOfDebt() > .zero {
+                    handler.pauseReadingIfInDebt(context: context)
+                } else if let held = handler.bytesOnHold.take(), !handler.inputRefused {
+                    handler.handle(held, context: context)
+                    handler.payPong()  // as a read's end would
+                }
+            }
+            handler.releaseHeldRead()
         }
     }
 
@@ -392,6 +437,9 @@ extension RoomSocketHandler {
         self.pinger?.cancel()
         self.pinger = nil
         self.readPause?.cancel()
+        self.addressBudget?.release()
+        self.addressBudget = nil
+        self.bytesOnHold = nil
         self.readerQueue.finish()
         self.resumeWriter()
     }

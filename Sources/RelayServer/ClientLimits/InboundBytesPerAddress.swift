@@ -1,0 +1,84 @@
+import Relay
+import Synchronization
+
+/// The inbound byte budget that all room sockets of one client address share
+/// (``RelayLimits/inboundBytesPerSecondPerAddress``), beside each connection's own.
+///
+/// Each connection's budget bounds what it costs the loop, but an address may hold 256
+/// connections: 32 of them flooding the game's own `player_state` took 85 % of the server's core
+/// and delayed every other room's messages by 25–60 ms. While an address's budget is in debt,
+/// none of its connections reads more (``RoomSocketHandler``), so one machine gets at most this
+/// rate's worth of the loop however many connections it opens. A connection takes its address's
+/// share when it upgrades and gives it back when it ends; an address with no connection left has
+/// no entry, so the table holds only live addresses.
+final class InboundBytesPerAddress: Sendable {
+    /// One address's budget, held by each of its connections.
+    final class Share: Sendable {
+        let key: String
+        private let bucket: Mutex<TokenBucket>
+        private let table: InboundBytesPerAddress
+
+        fileprivate init(key: String, bucket: TokenBucket, table: InboundBytesPerAddress) {
+            self.key = key
+            self.bucket = Mutex(bucket)
+            self.table = table
+        }
+
+        /// Charges work already read: into debt if need be.
+        func spend(_ bytes: Double, now: ContinuousClock.Instant = .now) {
+            self.bucket.withLock { $0.spend(bytes, now: now) }
+        }
+
+        /// How long until the address is out of debt: zero when it is not in debt.
+        func timeUntilOutOfDebt(now: ContinuousClock.Instant = .now) -> Duration {
+            self.bucket.withLock { $0.timeUntilOutOfDebt(now: now) }
+        }
+
+        /// The connection holding this share has ended. Call once per ``InboundBytesPerAddress/share(for:)``.
+        func release() { self.table.release(self) }
+    }
+
+    private struct Entry {
+        let share: Share
+        var holders: Int
+    }
+
+    /// Bytes a second each address earns; 0 turns the budget off.
+    let bytesPerSecond: Double
+    /// What an address may read at once: a quarter second's worth, and at least one largest message.
+    let burst: Double
+    private let entries = Mutex<[String: Entry]>([:])
+
+    init(limits: RelayLimits) {
+        self.bytesPerSecond = Double(max(0, limits.inboundBytesPerSecondPerAddress))
+        self.burst = max(self.bytesPerSecond / 4, Double(limits.maxFrameBytes))
+    }
+
+    /// The budget of the address counted under `key` (``ClientAddressPolicy``), for one more of
+    /// its connections; nil when the address is not counted or nothing is limited.
+    func share(for key: String?) -> Share? {
+        guard self.bytesPerSecond > 0, let key else { return nil }
+        return self.entries.withLock { entries in
+            if var entry = entries[key] {
+                entry.holders += 1
+                entries[key] = entry
+                return entry.share
+            }
+            let share = Share(
+                key: key, bucket: TokenBucket(rate: self.bytesPerSecond, burst: self.burst), table: self)
+            entries[key] = Entry(share: share, holders: 1)
+            return share
+        }
+    }
+
+    private func release(_ share: Share) {
+        self.entries.withLock { entries in
+            guard var entry = entries[share.key], entry.share === share else { return }
+            entry.holders -= 1
+            entries[share.key] = entry.holders > 0 ? entry : nil
+        }
+    }
+
+    /// Addresses with a live connection (tests).
+    var addressCount: Int { self.entries.withLock { $0.count } }
+}

@@ -1,0 +1,182 @@
+import Foundation
+import HTTPTypes
+import NIOCore
+import NIOEmbedded
+import NIOWebSocket
+import Relay
+import Testing
+
+@testable import RelayServer
+
+/// The byte budget all room sockets of one client address share (``InboundBytesPerAddress``).
+@Suite("Inbound bytes per address")
+struct InboundBytesPerAddressTests {
+    /// A shared budget of `rate` bytes a second; each connection's own is far larger.
+    static func limits(addressRate rate: Int) -> RelayLimits {
+        var limits = RoomSocketHandlerTests.byteBudget(perSecond: 1 << 20)
+        limits.inboundByteBurst = 1 << 20
+        limits.inboundBytesPerSecondPerAddress = rate
+        return limits
+    }
+
+    @Test(
+        "Connections of one address share one budget, other addresses have their own; it goes with the last connection")
+    func sharedAndGivenBack() throws {
+        let table = InboundBytesPerAddress(limits: Self.limits(addressRate: 1_000))
+        #expect(table.burst == 1_024, "at least one largest message")
+        let first = try #require(table.share(for: "10.0.0.1"))
+        let second = try #require(table.share(for: "10.0.0.1"))
+        let other = try #require(table.share(for: "10.0.0.2"))
+        #expect(first === second)
+        #expect(other !== first)
+        #expect(table.addressCount == 2)
+
+        let now = ContinuousClock.now
+        first.spend(2_024, now: now)  // a second's worth past the burst
+        #expect(second.timeUntilOutOfDebt(now: now) == .seconds(1))
+        #expect(other.timeUntilOutOfDebt(now: now) == .zero)
+
+        first.release()
+        #expect(table.addressCount == 2, "the address still has a connection")
+        second.release()
+        #expect(table.addressCount == 1)
+        let again = try #require(table.share(for: "10.0.0.1"))
+        #expect(again !== first, "a new connection starts afresh")
+    }
+
+    @Test("Uncounted clients, and every client when the rate is zero, have no shared budget")
+    func nothingShared() {
+        #expect(InboundBytesPerAddress(limits: Self.limits(addressRate: 1_000)).share(for: nil) == nil)
+        let off = InboundBytesPerAddress(limits: Self.limits(addressRate: 0))
+        #expect(off.share(for: "10.0.0.1") == nil)
+        #expect(off.addressCount == 0)
+        #expect(
+            InboundBytesPerAddress(limits: Self.limits(addressRate: 1 << 20)).burst == 262_144, "a quarter second's")
+    }
+
+    @Test("Each frame costs the address a fixed price beyond its bytes")
+    func framesCost() throws {
+        let limits = Self.limits(addressRate: 1_000)
+        let table = InboundBytesPerAddress(limits: limits)
+        let share = try #require(table.share(for: "10.0.0.1"))
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(
+            try RoomSocketHandlerTests.makeHandler(limits: limits, addressBudget: share))
+        let start = ContinuousClock.now
+        try channel.writeInbound(RoomSocketHandlerTests.pings(10))  // 220 bytes in 10 frames
+        let owed = 220 + 10 * RelayLimits.addressBytesPerFrame - 1_024  // past the burst
+        let wait = share.timeUntilOutOfDebt()
+        // At 1,000 bytes a second, ~1.6 s from the read (a little less by now).
+        #expect(wait <= .seconds(Double(owed) / 1_000))
+        #expect(wait >= .seconds(Double(owed) / 1_000) - (ContinuousClock.now - start) - .milliseconds(1))
+        _ = try? channel.finish()
+    }
+
+    @Test("Reading pauses while the connection's address is in debt, though its own budget is not; then resumes")
+    func readingPausesForTheAddress() throws {
+        // 40 pings cost the address 880 bytes and 40 frames: ~10 KB past its burst, half a second.
+        let limits = Self.limits(addressRate: 20_000)
+        let table = InboundBytesPerAddress(limits: limits)
+        let (channel, counter) = try Self.connection(limits: limits, share: table.share(for: "10.0.0.1"))
+        let (mate, mateCounter) = try Self.connection(limits: limits, share: table.share(for: "10.0.0.1"))
+        let (stranger, strangerCounter) = try Self.connection(limits: limits, share: table.share(for: "10.0.0.2"))
+        for channel in [channel, mate, stranger] { channel.read() }
+
+        try channel.writeInbound(RoomSocketHandlerTests.pings(40))
+        channel.read()
+        #expect(counter.reads == 1, "in the address's debt, the read is held")
+        // The mate's read was asked for before: what it brings is read, but not handled until the
+        // address is out of debt, and the mate reads no more.
+        try mate.writeInbound(RoomSocketHandlerTests.pings(1))
+        mate.read()
+        #expect(mateCounter.reads == 1, "the address's other connection waits too")
+        #expect(try mate.readOutbound(as: WebSocketFrame.self) == nil, "its ping is held, not answered")
+        try stranger.writeInbound(RoomSocketHandlerTests.pings(1))
+        stranger.read()
+        #expect(strangerCounter.reads == 2, "another address reads on")
+        #expect(try stranger.readOutbound(as: WebSocketFrame.self)?.opcode == .pong)
+
+        // The pause was timed for the debt when it began; the mate's read added to it since, so
+        // when the timer fires (the loop's clock, moved by hand) reading waits again.
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(counter.reads == 1, "still in the address's debt: the pause is timed again")
+        Thread.sleep(forTimeInterval: 1)  // the budget's clock is the real one: the debt is repaid
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        mate.embeddedEventLoop.advanceTime(by: .seconds(2))
+        #expect(counter.reads == 2, "the held read goes out once the address is out of debt")
+        #expect(mateCounter.reads == 2)
+        #expect(try mate.readOutbound(as: WebSocketFrame.self)?.opcode == .pong, "the held ping is answered")
+        for channel in [channel, mate, stranger] { _ = try? channel.finish() }
+    }
+
+    @Test("A client that hangs up while its address is in debt has what it sent last handled")
+    func heldBytesHandledAtHangUp() throws {
+        let limits = Self.limits(addressRate: 1_000)
+        let table = InboundBytesPerAddress(limits: limits)
+        let share = table.share(for: "10.0.0.1")
+        share?.spend(10_000)  // ~10 s in debt
+        let handler = try RoomSocketHandlerTests.makeHandler(limits: limits, addressBudget: share)
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(handler)
+        try channel.writeInbound(RoomSocketHandlerTests.clientFrame(.text, #"{"type":"ping"}"#))
+        #expect(handler.messagesWithReader == 0, "held while the address is in debt")
+        channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(handler.messagesWithReader == 1, "handed to the reader as the client hangs up")
+        _ = try? channel.finish()
+    }
+
+    @Test("A connection gives its address's share back once as it ends, however it ends")
+    func givenBackOnce() throws {
+        let limits = Self.limits(addressRate: 1_000)
+        let table = InboundBytesPerAddress(limits: limits)
+        let (first, _) = try Self.connection(limits: limits, share: table.share(for: "10.0.0.1"))
+        let (second, _) = try Self.connection(limits: limits, share: table.share(for: "10.0.0.1"))
+        first.pipeline.fireChannelInactive()  // the socket closed…
+        _ = try? first.finish()  // …then the handler is removed: both stop it
+        #expect(table.addressCount == 1, "the other connection still holds it")
+        _ = try? second.finish()
+        #expect(table.addressCount == 0)
+    }
+
+    /// A room socket's handler with `share` in an `EmbeddedChannel`, behind a read counter.
+    static func connection(
+        limits: RelayLimits, share: InboundBytesPerAddress.Share?
+    ) throws -> (EmbeddedChannel, RoomSocketHandlerTests.ReadCounter) {
+        let channel = EmbeddedChannel()
+        let counter = RoomSocketHandlerTests.ReadCounter()
+        try channel.pipeline.syncOperations.addHandler(counter)
+        try channel.pipeline.syncOperations.addHandler(
+            try RoomSocketHandlerTests.makeHandler(limits: limits, addressBudget: share))
+        return (channel, counter)
+    }
+
+    /// Over real sockets, through the loopback proxy the server trusts by default: two
+    /// connections of the client it names share a budget, so the second waits for what the
+    /// first sent. Without the shared budget it is answered at once.
+    @Test("A client's second connection waits for what its first sent to be paid for")
+    func liveSharedBudget() async throws {
+        let limits = Self.limits(addressRate: 4_096)  // burst 1,024: one largest message
+        let client: HTTPFields = [HTTPField.Name("X-Forwarded-For")!: "10.1.1.1"]
+        let pad = String(repeating: "x", count: 960)
+        let padded = #"{"type":"ping","pad":"\#(pad)"}"#
+        let paddedFrame = padded.utf8.count + 8  // masked, with a 16-bit length
+        let pingFrame = #"{"type":"ping"}"#.utf8.count + 6
+        let perFrame = RelayLimits.addressBytesPerFrame
+        // Everything read before the mate's second ping is paid for before that ping is read.
+        let owed = 10 * (paddedFrame + perFrame) + (pingFrame + perFrame) - 1_024
+        let earliest = Double(owed) / Double(limits.inboundBytesPerSecondPerAddress)
+        try await withRelayServer(limits: limits) { port, _ in
+            let start = ContinuousClock.now  // before the address's budget starts
+            let first = TestSocket.connect(port: port, headers: client)
+            let mate = TestSocket.connect(port: port, headers: client)
+            for _ in 0..<10 { first.send(raw: padded) }
+            for _ in 0..<10 { _ = try await first.expect("pong", timeout: .seconds(30)) }
+            for _ in 0..<2 {
+                mate.send(["type": "ping"])
+                _ = try await mate.expect("pong", timeout: .seconds(30))
+            }
+            let elapsed = ContinuousClock.now - start
+            #expect(elapsed >= .seconds(earliest * 0.9), "answered after \(elapsed), \(earliest) s at the earliest")
+        }
+    }
+}
