@@ -6,11 +6,12 @@ import Synchronization
 ///
 /// Each connection's budget bounds what it costs the loop, but an address may hold 256
 /// connections: 32 of them flooding the game's own `player_state` took 85 % of the server's core
-/// and delayed every other room's messages by 25–60 ms. While an address's budget is in debt,
-/// none of its connections reads more (``RoomSocketHandler``), so one machine gets at most this
-/// rate's worth of the loop however many connections it opens. A connection takes its address's
-/// share when it upgrades and gives it back when it ends; an address with no connection left has
-/// no entry, so the table holds only live addresses.
+/// and delayed every other room's messages by 26–32 ms at the median. While an address's budget
+/// is in debt, none of its connections reads more, nor handles what it has read
+/// (``RoomSocketHandler``), so one machine gets at most this rate's worth of the loop however many
+/// connections it opens. A connection takes its address's share when it upgrades and gives it back
+/// when it ends; an address with no connection left has no entry, so the table holds only live
+/// addresses.
 final class InboundBytesPerAddress: Sendable {
     /// One address's budget, held by each of its connections.
     final class Share: Sendable {
