@@ -129,9 +129,20 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if self.bytesOnHold != nil || self.addressBudget.map({ $0.timeUntilOutOfDebt() > .zero }) == true {
             self.bytesOnHold.setOrWriteBuffer(&bytes)
             self.pauseReadingIfInDebt(context: context)
+            self.handleHeldBytesUnlessPaused(context: context)  // the debt may have ended since
             return
         }
         self.handle(bytes, context: context)
+    }
+
+    /// Handles the bytes on hold, unless a pause is set, whose end comes back here: the debt
+    /// looked at to hold them may be repaid by the time the pause is timed, and bytes held with
+    /// no pause would wait, and take every later read with them, for as long as the connection lives.
+    @discardableResult
+    private func handleHeldBytesUnlessPaused(context: ChannelHandlerContext) -> Bool {
+        guard self.readPause == nil, let held = self.bytesOnHold.take(), !self.inputRefused else { return false }
+        self.handle(held, context: context)
+        return true
     }
 
     /// Cuts what was read into frames and handles them, and charges it to the budgets.
@@ -312,10 +323,8 @@ extension RoomSocketHandler {
             handler.readPause = nil
             // The address's other connections may have read since: its debt is looked at again.
             if let context = handler.context, let address = handler.addressBudget {
-                if address.timeUntilOutOfDebt() > .zero {
-                    handler.pauseReadingIfInDebt(context: context)
-                } else if let held = handler.bytesOnHold.take(), !handler.inputRefused {
-                    handler.handle(held, context: context)
+                if address.timeUntilOutOfDebt() > .zero { handler.pauseReadingIfInDebt(context: context) }
+                if handler.handleHeldBytesUnlessPaused(context: context) {
                     handler.payPong()  // as a read's end would
                 }
             }
