@@ -1,9 +1,11 @@
 import Foundation
 import HTTPTypes
+import Logging
 import NIOCore
 import NIOEmbedded
 import NIOWebSocket
 import Relay
+import Synchronization
 import Testing
 
 @testable import RelayServer
@@ -148,6 +150,26 @@ struct InboundBytesPerAddressTests {
         #expect(stranded == 0, "held with no pause to end the hold in \(stranded) of 1,000 connections")
     }
 
+    @Test("A connection held back by its address's debt logs the address: a warning at most every 10 s, else debug")
+    func heldBackIsLogged() throws {
+        let limits = Self.limits(addressRate: 1_000)
+        let table = InboundBytesPerAddress(limits: limits)
+        let records = RecordedLogs()
+        let logger = Logger(label: "test") { _ in records }
+        for _ in 0..<2 {
+            let share = table.share(for: "10.0.0.1")
+            share?.spend(10_000)  // ~10 s in debt
+            let channel = EmbeddedChannel()
+            try channel.pipeline.syncOperations.addHandler(
+                try RoomSocketHandlerTests.makeHandler(limits: limits, addressBudget: share, logger: logger))
+            try channel.writeInbound(RoomSocketHandlerTests.pings(1))
+            _ = try? channel.finish()
+        }
+        let held = records.entries.filter { $0.message == "connections.per_address_byte_budget" }
+        #expect(held.map(\.level) == [.warning, .debug])
+        #expect(held.allSatisfy { $0.metadata["client.address"] == "10.0.0.1" })
+    }
+
     @Test("A connection gives its address's share back once as it ends, however it ends")
     func givenBackOnce() throws {
         let limits = Self.limits(addressRate: 1_000)
@@ -201,5 +223,35 @@ struct InboundBytesPerAddressTests {
             let elapsed = ContinuousClock.now - start
             #expect(elapsed >= .seconds(earliest * 0.9), "answered after \(elapsed), \(earliest) s at the earliest")
         }
+    }
+}
+
+/// A log handler that keeps what is logged at debug and above.
+final class RecordedLogs: LogHandler, Sendable {
+    struct Entry: Sendable {
+        let level: Logger.Level
+        let message: String
+        let metadata: Logger.Metadata
+    }
+
+    private let recorded = Mutex<[Entry]>([])
+    var entries: [Entry] { self.recorded.withLock { $0 } }
+
+    var logLevel: Logger.Level {
+        get { .debug }
+        set {}
+    }
+    var metadata: Logger.Metadata {
+        get { [:] }
+        set {}
+    }
+    subscript(metadataKey _: String) -> Logger.Metadata.Value? {
+        get { nil }
+        set {}
+    }
+
+    func log(event: LogEvent) {
+        let entry = Entry(level: event.level, message: event.message.description, metadata: event.metadata ?? [:])
+        self.recorded.withLock { $0.append(entry) }
     }
 }

@@ -26,11 +26,10 @@ struct RoomSocketHandlerTests {
 
     static func makeHandler(
         limits: RelayLimits = RelayLimits(), pingInterval: TimeAmount = .seconds(30),
-        addressBudget: InboundBytesPerAddress.Share? = nil
+        addressBudget: InboundBytesPerAddress.Share? = nil, logger: Logger = Logger(label: "test")
     ) throws
         -> RoomSocketHandler
     {
-        let logger = Logger(label: "test")
         let registry = RoomRegistry(
             limits: limits, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
         let session = ConnectionSession(

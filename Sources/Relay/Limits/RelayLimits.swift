@@ -44,7 +44,9 @@ public struct RelayLimits: Sendable {
     /// may hold hundreds of connections, each with its own budget: without this one, 32 of them
     /// flooding took 85 % of the server's core. Past it none of that address's connections reads
     /// more until the budget has refilled. A player sends ~25 KB a second by this count, a host
-    /// ~150 KB as a game starts, so a school's hundred players behind one address fit.
+    /// ~150 KB as a game starts, so a school's hundred players behind one address fit then; a host
+    /// tracking ~100 enemies (2,000 state messages a second) sends ~800 KB, and past ~20 such rooms
+    /// behind one address all its players wait.
     public var inboundBytesPerSecondPerAddress = 16 << 20
     /// What each frame costs the address's budget beyond its bytes: the loop's fixed work for a
     /// message (read, dispatch, the room's step), ~1.8 µs for the game's 130-byte `player_state`,

@@ -1,3 +1,4 @@
+import Logging
 import Relay
 import Synchronization
 
@@ -37,6 +38,10 @@ final class InboundBytesPerAddress: Sendable {
 
         /// The connection holding this share has ended. Call once per ``InboundBytesPerAddress/share(for:)``.
         func release() { self.table.release(self) }
+
+        /// A connection of this address waits for its debt: logged as a warning at most every
+        /// 10 s, else as debug, so that an operator learns which address to allow more.
+        func logHeldBack(logger: Logger) { self.table.logHeldBack(self.key, logger: logger) }
     }
 
     private struct Entry {
@@ -49,6 +54,7 @@ final class InboundBytesPerAddress: Sendable {
     /// What an address may read at once: a quarter second's worth, and at least one largest message.
     let burst: Double
     private let entries = Mutex<[String: Entry]>([:])
+    private let lastWarning = Mutex<ContinuousClock.Instant?>(nil)
 
     init(limits: RelayLimits) {
         self.bytesPerSecond = Double(max(0, limits.inboundBytesPerSecondPerAddress))
@@ -78,6 +84,21 @@ final class InboundBytesPerAddress: Sendable {
             entry.holders -= 1
             entries[share.key] = entry.holders > 0 ? entry : nil
         }
+    }
+
+    private func logHeldBack(_ key: String, logger: Logger) {
+        let now = ContinuousClock.now
+        let warn = self.lastWarning.withLock { last in
+            if let last, now - last < .seconds(10) { return false }
+            last = now
+            return true
+        }
+        logger.log(
+            level: warn ? .warning : .debug, "connections.per_address_byte_budget",
+            metadata: [
+                "client.address": "\(key)", "inbound.bytes_per_second_per_address": "\(Int(self.bytesPerSecond))",
+                "effect": "reading paused (--inbound-bytes-per-second-per-address)",
+            ])
     }
 
     /// Addresses with a live connection (tests).

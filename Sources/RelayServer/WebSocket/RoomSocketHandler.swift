@@ -315,6 +315,7 @@ extension RoomSocketHandler {
             // same moment, and the loop would take their reads' work at once: each waits up to
             // half as long again, and the first back puts the address in debt for the others.
             wait = addressWait * Double.random(in: 1...1.5)
+            self.addressBudget?.logHeldBack(logger: self.session.logger)
         }
         guard wait > .zero else { return }
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
