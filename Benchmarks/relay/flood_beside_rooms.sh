@@ -6,7 +6,8 @@
 #   Benchmarks/relay/flood_beside_rooms.sh BUILD_DIR ROOMS [action|enemy|pad|tracked|dense|digits|none]
 #   (BUILD_DIR holds `relay` and `relay-bench`; PORT, default 8142)
 # With CONNECTIONS=N the flood comes from N clients of one address instead (many_flood.py, KIND
-# state or pad), niced so that the bench beside it on CPU 0 keeps the core it needs.
+# state or pad; EACH_ITS_OWN_ADDRESS=1 for N addresses), niced so that the bench beside it on CPU 0
+# keeps the core it needs.
 set -euo pipefail
 dir=${1:?usage: flood_beside_rooms.sh BUILD_DIR ROOMS [kind]} rooms=${2:?usage: flood_beside_rooms.sh BUILD_DIR ROOMS [kind]} kind=${3:-action} port=${PORT:-8142}
 here=$(cd "$(dirname "$0")" && pwd)

@@ -5,7 +5,8 @@
 # (the costliest to decode). One process drives every socket (non-blocking, select), so it uses
 # one core at most; run it niced beside the bench. The connections name one client, 10.9.9.9, in
 # X-Forwarded-For (a loopback peer is a proxy the server trusts by default), so the server counts
-# them as one remote address: loopback clients are not counted. Prints how many messages TCP took.
+# them as one remote address: loopback clients are not counted. With EACH_ITS_OWN_ADDRESS=1 each
+# names an address of its own (10.9.0.1, 10.9.0.2, …). Prints how many messages TCP took.
 #   python3 Benchmarks/relay/many_flood.py PORT SECONDS CONNECTIONS [state|pad]
 import os, selectors, sys, time
 sys.path.insert(0, os.path.dirname(__file__))
@@ -22,10 +23,15 @@ else:
 assert len(text) <= 65536, len(text)
 burst = WS.frame(1, text.encode()) * per_send
 
+def address(index):
+    if os.environ.get("EACH_ITS_OWN_ADDRESS") == "1":
+        return f"10.9.{index // 250}.{index % 250 + 1}"
+    return "10.9.9.9"
+
 clients = []
 for _ in range(count):
     try:
-        client = WS(port, headers="X-Forwarded-For: 10.9.9.9\r\n")
+        client = WS(port, headers=f"X-Forwarded-For: {address(len(clients))}\r\n")
     except (Refused, OSError) as error:
         print(f"many_flood: connection {len(clients) + 1} refused: {error}", file=sys.stderr)
         break
