@@ -45,7 +45,7 @@ final class ConnectionsPerAddress: Sendable {
     let settings: Settings
     private let openByAddress = Mutex<[String: Int]>([:])
     private let openings: RatePerAddress
-    private let lastWarning = Mutex<ContinuousClock.Instant?>(nil)
+    private let warnings = WarningThrottle()
 
     init(_ settings: Settings) {
         self.settings = settings
@@ -111,13 +111,7 @@ final class ConnectionsPerAddress: Sendable {
 
     /// Whether a refusal should be logged as a warning: at most one every 10 s, as a client that
     /// keeps reconnecting would otherwise write a line per attempt.
-    func shouldWarn(now: ContinuousClock.Instant = .now) -> Bool {
-        self.lastWarning.withLock { last in
-            if let last, now - last < .seconds(10) { return false }
-            last = now
-            return true
-        }
-    }
+    func shouldWarn(now: ContinuousClock.Instant = .now) -> Bool { self.warnings.shouldWarn(now: now) }
 
     /// Addresses with at least one counted connection (tests).
     var addressCount: Int { self.openByAddress.withLock { $0.count } }

@@ -54,7 +54,7 @@ final class InboundBytesPerAddress: Sendable {
     /// What an address may read at once: a quarter second's worth, and at least one largest message.
     let burst: Double
     private let entries = Mutex<[String: Entry]>([:])
-    private let lastWarning = Mutex<ContinuousClock.Instant?>(nil)
+    private let warnings = WarningThrottle()
 
     init(limits: RelayLimits) {
         self.bytesPerSecond = Double(max(0, limits.inboundBytesPerSecondPerAddress))
@@ -87,14 +87,8 @@ final class InboundBytesPerAddress: Sendable {
     }
 
     private func logHeldBack(_ key: String, logger: Logger) {
-        let now = ContinuousClock.now
-        let warn = self.lastWarning.withLock { last in
-            if let last, now - last < .seconds(10) { return false }
-            last = now
-            return true
-        }
         logger.log(
-            level: warn ? .warning : .debug, "connections.per_address_byte_budget",
+            level: self.warnings.shouldWarn() ? .warning : .debug, "connections.per_address_byte_budget",
             metadata: [
                 "client.address": "\(key)", "inbound.bytes_per_second_per_address": "\(Int(self.bytesPerSecond))",
                 "effect": "reading paused (--inbound-bytes-per-second-per-address)",
