@@ -76,8 +76,8 @@ struct InboundBytesPerAddressTests {
 
     @Test("Reading pauses while the connection's address is in debt, though its own budget is not; then resumes")
     func readingPausesForTheAddress() throws {
-        // 40 pings cost the address 880 bytes and 40 frames: ~10 KB past its burst, half a second.
-        let limits = Self.limits(addressRate: 20_000)
+        // 40 pings cost the address 880 bytes and 40 frames: ~10 KB past its burst, ~2 s.
+        let limits = Self.limits(addressRate: 5_000)
         let table = InboundBytesPerAddress(limits: limits)
         let (channel, counter) = try Self.connection(limits: limits, share: table.share(for: "10.0.0.1"))
         let (mate, mateCounter) = try Self.connection(limits: limits, share: table.share(for: "10.0.0.1"))
@@ -98,13 +98,14 @@ struct InboundBytesPerAddressTests {
         #expect(strangerCounter.reads == 2, "another address reads on")
         #expect(try stranger.readOutbound(as: WebSocketFrame.self)?.opcode == .pong)
 
-        // The pause was timed for the debt when it began; the mate's read added to it since, so
-        // when the timer fires (the loop's clock, moved by hand) reading waits again.
-        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        // The pause was timed for the debt when it began (at most half as long again); the mate's
+        // read added to it since, so when the timer fires (the loop's clock, moved by hand) reading
+        // waits again.
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(3_200))
         #expect(counter.reads == 1, "still in the address's debt: the pause is timed again")
-        Thread.sleep(forTimeInterval: 1)  // the budget's clock is the real one: the debt is repaid
-        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
-        mate.embeddedEventLoop.advanceTime(by: .seconds(2))
+        Thread.sleep(forTimeInterval: 2.3)  // the budget's clock is the real one: the debt is repaid
+        channel.embeddedEventLoop.advanceTime(by: .seconds(4))
+        mate.embeddedEventLoop.advanceTime(by: .seconds(4))
         #expect(counter.reads == 2, "the held read goes out once the address is out of debt")
         #expect(mateCounter.reads == 2)
         #expect(try mate.readOutbound(as: WebSocketFrame.self)?.opcode == .pong, "the held ping is answered")
