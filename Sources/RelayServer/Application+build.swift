@@ -31,6 +31,7 @@ func buildApplication(
         maxMessageBytes: configuration.relay.maxFrameBytes, pingInterval: TimeAmount(configuration.relay.pingInterval))
     let connectionsPerAddress = ConnectionsPerAddress(configuration.connectionsPerAddress)
     let inboundBytesPerAddress = InboundBytesPerAddress(limits: configuration.relay)
+    let busyLoops = BusyLoops(limits: configuration.relay, logger: logger)
     let acceptFilter = PerAddressAcceptFilter(
         connections: connectionsPerAddress, clients: configuration.clientAddresses, logger: logger)
     return Application(
@@ -41,7 +42,7 @@ func buildApplication(
                     base: RelayChildChannel(
                         responder: responder, sockets: sockets, settings: settings, limits: configuration.limits,
                         connections: connectionsPerAddress, clients: configuration.clientAddresses,
-                        inboundBytes: inboundBytesPerAddress)),
+                        inboundBytes: inboundBytesPerAddress, busyLoops: busyLoops)),
                 connections: connectionsPerAddress, clients: configuration.clientAddresses)
         },
         configuration: .init(
@@ -54,6 +55,7 @@ func buildApplication(
             await acceptFilter.install(on: serverChannel)
             await onServerRunning(serverChannel)
         },
+        eventLoopGroupProvider: .shared(rooms.eventLoopGroup),  // the rooms' loops
         logger: logger
     )
 }

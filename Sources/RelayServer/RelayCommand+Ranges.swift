@@ -48,6 +48,8 @@ extension RelayCommand {
             NumericRange("inbound-bytes-per-second", self.inboundBytesPerSecond, 1_024...Self.maxBytes),
             NumericRange(
                 "inbound-bytes-per-second-per-address", self.inboundBytesPerSecondPerAddress, 0...Self.maxBytes),
+            NumericRange(
+                "busy-loop-inbound-bytes-per-second", self.busyLoopInboundBytesPerSecond, 0...Self.maxBytes),
             NumericRange("max-frame-bytes", self.maxFrameBytes, 1_024...Self.maxBytes),
             NumericRange("outbound-queue-frames", self.outboundQueueFrames, 8...Self.maxCount),
             NumericRange("outbound-queue-bytes", self.outboundQueueBytes, 65_536...Self.maxBytes),

@@ -138,6 +138,12 @@ struct RelayCommand: AsyncParsableCommand {
     )
     var inboundBytesPerSecondPerAddress: Int = 16 << 20
 
+    @Option(
+        help:
+            "While an event loop falls behind, each WebSocket connection on it is capped, the cap halving until the loop catches up: the least it goes down to, in bytes per second, counted as the per-address budget is. Only connections sending more are slowed. 0: never capped."
+    )
+    var busyLoopInboundBytesPerSecond: Int = 64 << 10
+
     @Option(help: "Largest WebSocket message in bytes (larger closes with 1009).")
     var maxFrameBytes: Int = 64 * 1024
 
@@ -349,6 +355,7 @@ struct RelayCommand: AsyncParsableCommand {
         relay.inboundBytesPerSecond = self.inboundBytesPerSecond
         relay.inboundByteBurst = self.inboundBytesPerSecond / 4
         relay.inboundBytesPerSecondPerAddress = self.inboundBytesPerSecondPerAddress
+        relay.busyLoopInboundBytesPerSecond = self.busyLoopInboundBytesPerSecond
         relay.maxFrameBytes = self.maxFrameBytes
         relay.outboundQueueFrames = self.outboundQueueFrames
         relay.outboundQueueBytes = self.outboundQueueBytes

@@ -44,6 +44,7 @@ struct ConfigurationTests {
             #expect(limits.stateFloodCloseThreshold == 100_000)
             #expect(limits.inboundBytesPerSecond == 2_097_152 && limits.inboundByteBurst == 524_288)
             #expect(limits.inboundBytesPerSecondPerAddress == 16_777_216)
+            #expect(limits.busyLoopInboundBytesPerSecond == 65_536)
             #expect(limits.outboundQueueFrames == 4_096)
             #expect(limits.outboundQueueBytes == 1_048_576)
             #expect(limits.pingInterval == .seconds(30))
@@ -139,7 +140,9 @@ struct ConfigurationTests {
             "--messages-per-second", "300", "--state-messages-per-second", "5000",
             "--outbound-queue-frames", "1000", "--outbound-queue-bytes", "2000000", "--inbound-bytes-per-second",
             "500000", "--inbound-bytes-per-second-per-address", "4000000",
+            "--busy-loop-inbound-bytes-per-second", "100000",
         ]).configuration(environment: [:]).relay
+        #expect(limits.busyLoopInboundBytesPerSecond == 100_000)
         #expect(limits.inboundBytesPerSecond == 500_000 && limits.inboundByteBurst == 125_000)
         #expect(limits.inboundBytesPerSecondPerAddress == 4_000_000)
         #expect(limits.messagesPerSecond == 300 && limits.messageBurst == 600 && limits.floodCloseThreshold == 3_000)
@@ -148,14 +151,15 @@ struct ConfigurationTests {
         #expect(limits.outboundQueueFrames == 1_000 && limits.outboundQueueBytes == 2_000_000)
         let lowest = try RelayCommand.parse([
             "--outbound-queue-frames", "8", "--outbound-queue-bytes", "65536", "--inbound-bytes-per-second", "1024",
-            "--inbound-bytes-per-second-per-address", "0",
+            "--inbound-bytes-per-second-per-address", "0", "--busy-loop-inbound-bytes-per-second", "0",
         ]).configuration(environment: [:]).relay
         #expect(lowest.inboundBytesPerSecondPerAddress == 0, "no limit")
+        #expect(lowest.busyLoopInboundBytesPerSecond == 0, "never capped")
         #expect(lowest.outboundQueueFrames == 8 && lowest.outboundQueueBytes == 65_536)
         #expect(lowest.inboundBytesPerSecond == 1_024 && lowest.inboundByteBurst == 256)
         let belowTheirMinimum = [
             ["--outbound-queue-frames", "1"], ["--outbound-queue-bytes", "10"], ["--inbound-bytes-per-second", "0"],
-            ["--inbound-bytes-per-second-per-address=-1"],
+            ["--inbound-bytes-per-second-per-address=-1"], ["--busy-loop-inbound-bytes-per-second=-1"],
         ]
         for below in belowTheirMinimum {
             #expect(throws: (any Error).self, "\(below)") { try RelayCommand.parse(below) }

@@ -66,7 +66,7 @@ struct InboundBytesPerAddressTests {
             try RoomSocketHandlerTests.makeHandler(limits: limits, addressBudget: share))
         let start = ContinuousClock.now
         try channel.writeInbound(RoomSocketHandlerTests.pings(10))  // 220 bytes in 10 frames
-        let owed = 220 + 10 * RelayLimits.addressBytesPerFrame - 1_024  // past the burst
+        let owed = 220 + 10 * RelayLimits.bytesChargedPerFrame - 1_024  // past the burst
         let wait = share.timeUntilOutOfDebt()
         // At 1,000 bytes a second, ~1.6 s from the read (a little less by now).
         #expect(wait <= .seconds(Double(owed) / 1_000))
@@ -207,7 +207,7 @@ struct InboundBytesPerAddressTests {
         let padded = #"{"type":"ping","pad":"\#(pad)"}"#
         let paddedFrame = padded.utf8.count + 8  // masked, with a 16-bit length
         let pingFrame = #"{"type":"ping"}"#.utf8.count + 6
-        let perFrame = RelayLimits.addressBytesPerFrame
+        let perFrame = RelayLimits.bytesChargedPerFrame
         // Everything read before the mate's second ping is paid for before that ping is read.
         let owed = 10 * (paddedFrame + perFrame) + (pingFrame + perFrame) - 1_024
         let earliest = Double(owed) / Double(limits.inboundBytesPerSecondPerAddress)

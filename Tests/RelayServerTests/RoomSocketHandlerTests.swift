@@ -26,7 +26,8 @@ struct RoomSocketHandlerTests {
 
     static func makeHandler(
         limits: RelayLimits = RelayLimits(), pingInterval: TimeAmount = .seconds(30),
-        addressBudget: InboundBytesPerAddress.Share? = nil, logger: Logger = Logger(label: "test")
+        addressBudget: InboundBytesPerAddress.Share? = nil, busyLoop: BusyLoop? = nil,
+        logger: Logger = Logger(label: "test")
     ) throws
         -> RoomSocketHandler
     {
@@ -37,7 +38,8 @@ struct RoomSocketHandlerTests {
             logger: logger)
         return RoomSocketHandler(
             dispatcher: try MessageDispatcher(handlers: BuiltInHandlers.all), session: session,
-            settings: .init(maxMessageBytes: 1024, pingInterval: pingInterval), addressBudget: addressBudget)
+            settings: .init(maxMessageBytes: 1024, pingInterval: pingInterval), addressBudget: addressBudget,
+            busyLoop: busyLoop)
     }
 
     /// Limits with a byte budget of 1,024 bytes of burst (and messages) and `rate` a second.

@@ -140,8 +140,16 @@ func pathSegment(_ text: String) -> String {
 }
 
 /// Runs `body` with a live server (port and room registry) whose relay has `limits`.
+///
+/// Room sockets are not capped for a busy loop unless `capBusyLoops`
+/// (``RelayLimits/busyLoopInboundBytesPerSecond``): the suite's servers all share two loops, which
+/// the other tests keep busy, and a test that sends much would then be slowed by them.
+/// `logger` (by default one that logs warnings) is the server's, `eventLoopGroup` its loops'.
 func withRelayServer(
     limits: RelayLimits = RelayLimits(),
+    capBusyLoops: Bool = false,
+    logger: Logger? = nil,
+    eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
     configure: (inout ServerConfiguration) -> Void = { _ in },
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in },
     _ body: @escaping @Sendable (_ port: Int, _ registry: RoomRegistry) async throws -> Void
@@ -150,12 +158,18 @@ func withRelayServer(
         var configuration = ServerConfiguration(apiKey: testAPIKey, dataDirectory: directory)
         configuration.port = 0
         configuration.relay = limits
+        if !capBusyLoops { configuration.relay.busyLoopInboundBytesPerSecond = 0 }
         configure(&configuration)
-        var logger = Logger(label: "test")
-        logger.logLevel = .warning
+        let logger =
+            logger
+            ?? {
+                var logger = Logger(label: "test")
+                logger.logLevel = .warning
+                return logger
+            }()
         let store = try await SQLiteGameStore.open(configuration.persistence, logger: logger)
         let registry = RoomRegistry(
-            limits: configuration.relay, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
+            limits: configuration.relay, eventLoopGroup: eventLoopGroup, logger: logger)
         let app = buildApplication(
             configuration: configuration, scores: store, savedGames: store, bosses: store, rooms: registry,
             dispatcher: try MessageDispatcher(handlers: BuiltInHandlers.all), services: [store], logger: logger,

@@ -40,7 +40,7 @@ public struct RelayLimits: Sendable {
     public var inboundBytesPerDecodedValue = 64
     /// Sustained bytes per second read from all the room sockets of one client address together
     /// (default 16 MiB, eight connections at ``inboundBytesPerSecond``; 0: no limit), counted as
-    /// each connection's own budget is, plus ``addressBytesPerFrame`` for each frame. An address
+    /// each connection's own budget is, plus ``bytesChargedPerFrame`` for each frame. An address
     /// may hold hundreds of connections, each with its own budget: without this one, 32 of them
     /// flooding took 85 % of the server's core. Past it none of that address's connections reads
     /// more until the budget has refilled. A player sends ~25 KB a second by this count, a host
@@ -48,11 +48,19 @@ public struct RelayLimits: Sendable {
     /// tracking ~100 enemies (2,000 state messages a second) sends ~800 KB, and past ~20 such rooms
     /// behind one address all its players wait.
     public var inboundBytesPerSecondPerAddress = 16 << 20
-    /// What each frame costs the address's budget beyond its bytes: the loop's fixed work for a
-    /// message (read, dispatch, the room's step), ~1.8 µs for the game's 130-byte `player_state`,
-    /// is what ~256 bytes of small JSON values cost (``inboundBytesPerDecodedValue``), so a flood
-    /// of small messages buys no more of the loop than one of large ones.
-    public static let addressBytesPerFrame = 256
+    /// The least each room socket may still read a second, counted as the address's budget is,
+    /// while its event loop falls behind (default 64 KiB; 0: never capped). Every connection
+    /// within its budgets, 32 clients of as many addresses still took the whole core. While the
+    /// loop is late, every connection on it is capped, the cap halving until the loop catches
+    /// up, never below this, and growing back once it has: only those sending more than the cap
+    /// are slowed. A player sends ~25 KB a second by this count, a host ~150 KB as a game starts.
+    public var busyLoopInboundBytesPerSecond = 64 << 10
+    /// What each frame costs the byte budgets of the address and of a busy loop beyond its
+    /// bytes: the loop's fixed work for a message (read, dispatch, the room's step), ~1.8 µs for
+    /// the game's 130-byte `player_state`, is what ~256 bytes of small JSON values cost
+    /// (``inboundBytesPerDecodedValue``), so a flood of small messages buys no more of the loop
+    /// than one of large ones.
+    public static let bytesChargedPerFrame = 256
     /// Values of one message its bytes pay for (``inboundBytesPerDecodedValue``): more than a game
     /// message has (an `enemy_state` ~10, a `player_state` ~15), so play is never charged for them.
     public static let decodedValuesPaidByBytes = 32

@@ -89,7 +89,8 @@ public final class RoomRegistry: Sendable {
     /// rooms is written anew for every request (tens of microseconds), and writing lists costs
     /// ~3 % of a core at most.
     public static let listingBytesPerSecond = 16 << 20
-    private let eventLoopGroup: any EventLoopGroup
+    /// The loops rooms live on, and the server's sockets (``buildApplication``).
+    package let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
     /// One task executor per loop of the group, shared by the connections on it so that their
     /// jobs run in batches (``EventLoopTaskExecutor``).

@@ -51,14 +51,17 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     private let clients: ClientAddressPolicy
     /// The byte budgets room sockets share with the others of their client address.
     private let inboundBytes: InboundBytesPerAddress
+    /// The caps on room sockets of loops that fall behind.
+    private let busyLoops: BusyLoops
 
     init(
         responder: @escaping HTTPChannelHandler.Responder, sockets: RoomSocketRoutes,
         settings: RoomSocketHandler.Settings,
         limits: HTTPLimits, connections: ConnectionsPerAddress, clients: ClientAddressPolicy,
-        inboundBytes: InboundBytesPerAddress
+        inboundBytes: InboundBytesPerAddress, busyLoops: BusyLoops
     ) {
         (self.connections, self.clients, self.inboundBytes) = (connections, clients, inboundBytes)
+        self.busyLoops = busyLoops
         self.requestTimeout = TimeAmount(limits.idleTimeout)
         self.answerRules = AnswerTransfer.Rules(
             stallTimeout: TimeAmount(limits.idleTimeout), grace: TimeAmount(limits.slowAnswerGrace),
@@ -93,7 +96,7 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
                             on: channel, roomID: RoomSocketRoutes.roomID(inPath: head.uri) ?? "new",
                             dispatcher: self.sockets.dispatcher, registry: self.sockets.registry,
                             settings: self.settings, addressBudget: self.inboundBytes.share(for: client),
-                            logger: logger))
+                            busyLoops: self.busyLoops, logger: logger))
                 }
             )
             let upgrade = NIOTypedHTTPServerUpgradeConfiguration(upgraders: [upgrader]) { channel in

@@ -37,10 +37,11 @@ final class RoomSocket: Sendable {
 
     /// Puts the connection's handlers into the upgraded `channel`. Call on its event loop.
     /// `addressBudget` is the byte budget of its client address (``InboundBytesPerAddress``),
-    /// which the connection gives back when it ends.
+    /// which the connection gives back when it ends; `busyLoops`, the caps of busy loops.
     static func open(
         on channel: any Channel, roomID: String, dispatcher: MessageDispatcher, registry: RoomRegistry,
-        settings: RoomSocketHandler.Settings, addressBudget: InboundBytesPerAddress.Share? = nil, logger: Logger
+        settings: RoomSocketHandler.Settings, addressBudget: InboundBytesPerAddress.Share? = nil,
+        busyLoops: BusyLoops? = nil, logger: Logger
     ) throws -> RoomSocket {
         let limits = registry.limits
         let connection = PlayerConnection(
@@ -53,7 +54,8 @@ final class RoomSocket: Sendable {
         let session = ConnectionSession(
             connection: connection, urlRoomID: roomID, registry: registry, logger: logger, eventLoop: channel.eventLoop)
         let handler = RoomSocketHandler(
-            dispatcher: dispatcher, session: session, settings: settings, addressBudget: addressBudget)
+            dispatcher: dispatcher, session: session, settings: settings, addressBudget: addressBudget,
+            busyLoop: busyLoops?.busyLoop(of: channel.eventLoop))
         do {
             try channel.pipeline.syncOperations.addHandler(handler)
         } catch {

@@ -44,14 +44,19 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// client, so however much it sends, the loop reads, parses and sheds no more than that.
     private var inboundBytes: TokenBucket
     /// The budget this connection shares with the others of its client address, charged as
-    /// ``inboundBytes`` is and ``RelayLimits/addressBytesPerFrame`` more a frame; nil when the
+    /// ``inboundBytes`` is and ``RelayLimits/bytesChargedPerFrame`` more a frame; nil when the
     /// address is not counted. Given back when the connection ends.
     private var addressBudget: InboundBytesPerAddress.Share?
+    /// The connection's loop, whose cap (``BusyLoopCap``) it is held to while the loop falls
+    /// behind, counted in ``loopShare``; nil once the connection has ended.
+    private var busyLoop: BusyLoop?
+    private var loopShare = LoopShareMeter()
     /// Bytes read while the address was in debt (a read asked for before it was), handled once
     /// it is out of debt: a read already asked for by each of many connections would otherwise
     /// buy their work all at once.
     private var bytesOnHold: ByteBuffer?
-    /// Set while reading pauses for ``inboundBytes``: ends when its debt is repaid.
+    /// Set while reading pauses for a debt (``inboundBytes``, the address's, the loop's cap):
+    /// ends when it is repaid.
     private var readPause: Scheduled<Void>?
     /// Messages handed to the reader that it has not finished.
     private(set) var messagesWithReader = 0
@@ -89,12 +94,13 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     init(
         dispatcher: MessageDispatcher, session: ConnectionSession, settings: Settings,
-        addressBudget: InboundBytesPerAddress.Share? = nil
+        addressBudget: InboundBytesPerAddress.Share? = nil, busyLoop: BusyLoop? = nil
     ) {
         self.dispatcher = dispatcher
         self.session = session
         self.settings = settings
         self.addressBudget = addressBudget
+        self.busyLoop = busyLoop
         self.frames = InboundFrameReader(maxPayloadBytes: settings.maxMessageBytes)
         let limits = session.limits
         self.budget = MessageBudget(limits: limits)
@@ -106,6 +112,7 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        self.busyLoop?.socketOpened()
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         let interval = self.settings.pingInterval
         self.pinger = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
@@ -154,7 +161,7 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
             self.received(frame)
             return !self.inputRefused
         }
-        self.addressBudget?.spend(Double(bytes.readableBytes + frameCount * RelayLimits.addressBytesPerFrame))
+        self.spendShared(Double(bytes.readableBytes + frameCount * RelayLimits.bytesChargedPerFrame))
         if let refusal { self.fail(refusal) }
         self.pauseReadingIfInDebt(context: context)
     }
@@ -288,7 +295,7 @@ extension RoomSocketHandler {
         let charge = self.session.limits.bytesCharged(forDecodedValues: valueCount)
         guard charge > 0, let context = self.context else { return }
         self.inboundBytes.spend(Double(charge))
-        self.addressBudget?.spend(Double(charge))
+        self.spendShared(Double(charge))
         self.pauseReadingIfInDebt(context: context)
     }
 
@@ -305,26 +312,43 @@ extension RoomSocketHandler {
         self.readPause != nil || (self.messagesWithReader >= ReaderQueue.highWater && !self.readerStopped)
     }
 
-    /// Pauses reading until the bytes read so far are paid for, by this connection and by its
-    /// address, if they are not.
-    private func pauseReadingIfInDebt(context: ChannelHandlerContext) {
+    /// Charges work read to the budgets beyond the connection's own: its address's, and its
+    /// loop's cap while the loop is behind.
+    private func spendShared(_ bytes: Double) {
+        self.addressBudget?.spend(bytes)
+        if let cap = self.busyLoop?.connectionCap {
+            self.loopShare.spend(bytes, bytesPerSecond: cap.bytesPerSecond, epoch: cap.epoch)
+        }
+    }
+
+    /// Pauses reading until the bytes read so far are paid for, by this connection, by its
+    /// address and under its busy loop's cap, if they are not. `ownDebt` false leaves the
+    /// connection's own budget out: a pause timed for its debt ends when it is repaid.
+    private func pauseReadingIfInDebt(context: ChannelHandlerContext, ownDebt: Bool = true) {
         guard self.readPause == nil else { return }
-        var wait = self.inboundBytes.timeUntilOutOfDebt()
-        if let addressWait = self.addressBudget?.timeUntilOutOfDebt(), addressWait > wait {
-            // The address's other connections paused with this one would all read again at the
-            // same moment, and the loop would take their reads' work at once: each waits up to
-            // half as long again, and the first back puts the address in debt for the others.
-            wait = addressWait * Double.random(in: 1...1.5)
-            self.addressBudget?.logHeldBack(logger: self.session.logger)
+        var wait = ownDebt ? self.inboundBytes.timeUntilOutOfDebt() : .zero
+        let addressWait = self.addressBudget?.timeUntilOutOfDebt() ?? .zero
+        var loopWait = Duration.zero
+        if let cap = self.busyLoop?.connectionCap {
+            let seconds = self.loopShare.secondsUntilOutOfDebt(bytesPerSecond: cap.bytesPerSecond, epoch: cap.epoch)
+            loopWait = .seconds(seconds)
+        }
+        if max(addressWait, loopWait) > wait {
+            // Connections paused together by a shared budget (their address's, their loop's cap)
+            // would all read again at the same moment, and the loop would take their reads' work
+            // at once: each waits up to half as long again, so they come back one at a time.
+            wait = max(addressWait, loopWait) * Double.random(in: 1...1.5)
+            if addressWait > loopWait { self.addressBudget?.logHeldBack(logger: self.session.logger) }
         }
         guard wait > .zero else { return }
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         self.readPause = context.eventLoop.scheduleTask(in: TimeAmount(wait)) {
             let handler = handler.value
             handler.readPause = nil
-            // The address's other connections may have read since: its debt is looked at again.
-            if let context = handler.context, let address = handler.addressBudget {
-                if address.timeUntilOutOfDebt() > .zero { handler.pauseReadingIfInDebt(context: context) }
+            if let context = handler.context {
+                // The address's other connections may have read since, and the loop's cap may
+                // have been cut: the shared debts are looked at again.
+                handler.pauseReadingIfInDebt(context: context, ownDebt: false)
                 if handler.handleHeldBytesUnlessPaused(context: context) {
                     handler.payPong()  // as a read's end would
                 }
@@ -449,6 +473,8 @@ extension RoomSocketHandler {
         self.readPause?.cancel()
         self.addressBudget?.release()
         self.addressBudget = nil
+        self.busyLoop?.socketClosed()
+        self.busyLoop = nil
         self.bytesOnHold = nil
         self.readerQueue.finish()
         self.resumeWriter()

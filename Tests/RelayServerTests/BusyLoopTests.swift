@@ -1,0 +1,184 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOEmbedded
+import NIOPosix
+import NIOWebSocket
+import Relay
+import Testing
+
+@testable import RelayServer
+
+/// The cap on room sockets of an event loop that falls behind (``BusyLoopCap``, ``BusyLoop``).
+@Suite("Busy loop cap")
+struct BusyLoopTests {
+    static let late = BusyLoopCap.lateness + .milliseconds(1)
+    static let onTime = Duration.microseconds(100)
+
+    @Test(
+        "Two late samples in a row of a busy loop start a cap at half a connection's budget; more halve it, to the floor"
+    )
+    func cutsToTheFloor() {
+        var cap = BusyLoopCap(floor: 100_000, ceiling: 1_000_000)
+        let now = ContinuousClock.now
+        #expect(cap.record(lateness: Self.late, busyShare: 1, now: now) == nil, "one late sample: a stall")
+        #expect(cap.bytesPerSecond == nil)
+        #expect(cap.record(lateness: Self.late, busyShare: 1, now: now) == .started(bytesPerSecond: 500_000))
+        #expect(cap.epoch == 1)
+        _ = cap.record(lateness: Self.late, busyShare: 1, now: now)
+        #expect(cap.record(lateness: Self.late, busyShare: 1, now: now) == .cut(bytesPerSecond: 250_000))
+        var changes: [BusyLoopCap.Change] = []
+        for _ in 0..<10 {
+            if let change = cap.record(lateness: Self.late, busyShare: 1, now: now) { changes.append(change) }
+        }
+        #expect(changes == [.cut(bytesPerSecond: 125_000), .cut(bytesPerSecond: 100_000)], "never below the floor")
+        #expect(cap.bytesPerSecond == 100_000)
+        #expect(cap.epoch == 1, "cuts are the same cap")
+    }
+
+    @Test("Late samples apart, or late while the loop's thread was not busy (waiting for a core), start no cap")
+    func stallsAndContentionAreNotCapped() {
+        var cap = BusyLoopCap(floor: 100_000, ceiling: 1_000_000)
+        let now = ContinuousClock.now
+        for _ in 0..<20 {
+            #expect(cap.record(lateness: Self.late, busyShare: 1, now: now) == nil)
+            #expect(cap.record(lateness: Self.onTime, busyShare: 1, now: now) == nil)
+        }
+        for _ in 0..<20 {
+            #expect(cap.record(lateness: .milliseconds(50), busyShare: BusyLoopCap.busyShare - 0.01, now: now) == nil)
+        }
+        #expect(cap.bytesPerSecond == nil)
+        var off = BusyLoopCap(floor: 0, ceiling: 1_000_000)
+        for _ in 0..<20 { #expect(off.record(lateness: .seconds(1), busyShare: 1, now: now) == nil, "a floor of 0") }
+    }
+
+    @Test("The cap grows after each quiet period and is lifted once it bounds no one; the next cap is a new one")
+    func growsBackAndLifts() {
+        var cap = BusyLoopCap(floor: 100_000, ceiling: 1_000_000)
+        var now = ContinuousClock.now
+        for _ in 0..<2 { _ = cap.record(lateness: Self.late, busyShare: 1, now: now) }
+        #expect(cap.bytesPerSecond == 500_000)
+        now += BusyLoopCap.quietPeriod - .milliseconds(1)
+        _ = cap.record(lateness: Self.onTime, busyShare: 1, now: now)
+        #expect(cap.bytesPerSecond == 500_000, "not quiet for long enough")
+        now += .milliseconds(1)
+        _ = cap.record(lateness: Self.onTime, busyShare: 1, now: now)
+        #expect(cap.bytesPerSecond == 500_000 * BusyLoopCap.growth)
+        var lifted = false
+        for _ in 0..<20 where !lifted {
+            now += BusyLoopCap.quietPeriod
+            lifted = cap.record(lateness: Self.onTime, busyShare: 1, now: now) == .lifted
+        }
+        #expect(lifted)
+        #expect(cap.bytesPerSecond == nil)
+        for _ in 0..<2 { _ = cap.record(lateness: Self.late, busyShare: 1, now: now) }
+        #expect(cap.epoch == 2)
+    }
+
+    @Test("A connection's share starts full with each cap, a quarter second's worth, and is repaid at the cap's rate")
+    func meter() {
+        var meter = LoopShareMeter()
+        let start = ContinuousClock.now
+        meter.spend(25_000, bytesPerSecond: 100_000, epoch: 1, now: start)
+        #expect(meter.secondsUntilOutOfDebt(bytesPerSecond: 100_000, epoch: 1, now: start) == 0, "the burst")
+        meter.spend(10_000, bytesPerSecond: 100_000, epoch: 1, now: start)
+        #expect(meter.secondsUntilOutOfDebt(bytesPerSecond: 100_000, epoch: 1, now: start) == 0.1)
+        let later = start + .milliseconds(50)
+        #expect(abs(meter.secondsUntilOutOfDebt(bytesPerSecond: 100_000, epoch: 1, now: later) - 0.05) < 1e-9)
+        #expect(abs(meter.secondsUntilOutOfDebt(bytesPerSecond: 50_000, epoch: 1, now: later) - 0.1) < 1e-9, "cut")
+        #expect(meter.secondsUntilOutOfDebt(bytesPerSecond: 50_000, epoch: 2, now: later) == 0, "a new cap")
+    }
+
+    @Test("While its loop is behind, a connection reading past the cap pauses; another on the loop reads on")
+    func heavyPausesLightReadsOn() throws {
+        var limits = RoomSocketHandlerTests.byteBudget(perSecond: 1 << 20)
+        limits.inboundByteBurst = 1 << 20
+        limits.busyLoopInboundBytesPerSecond = 4_000  // a share of 1,000 bytes at once
+        let loop = EmbeddedEventLoop()
+        let busyLoop = BusyLoops(limits: limits, logger: Logger(label: "test")).busyLoop(of: loop)
+        let (heavy, heavyReads) = try Self.connection(on: loop, limits: limits, busyLoop: busyLoop)
+        let (light, lightReads) = try Self.connection(on: loop, limits: limits, busyLoop: busyLoop)
+        heavy.read()
+        light.read()
+        try heavy.writeInbound(RoomSocketHandlerTests.pings(10))  // uncapped: read on
+        heavy.read()
+        #expect(heavyReads.reads == 2)
+
+        for _ in 0..<40 { busyLoop.record(wait: Self.late, busyShare: 1) }  // down to the floor
+        #expect(busyLoop.connectionCap?.bytesPerSecond == 4_000)
+        try heavy.writeInbound(RoomSocketHandlerTests.pings(10))  // 220 bytes and 10 frames: ~1.8 KB past its share
+        heavy.read()
+        #expect(heavyReads.reads == 2, "past the cap, the read is held")
+        try light.writeInbound(RoomSocketHandlerTests.pings(1))  // 278 of its 1,000
+        light.read()
+        #expect(lightReads.reads == 2, "within the cap, reading goes on")
+        #expect(try light.readOutbound(as: WebSocketFrame.self)?.opcode == .pong)
+
+        Thread.sleep(forTimeInterval: 0.5)  // the share's clock is the real one: ~0.45 s repays the debt
+        loop.advanceTime(by: .seconds(1))  // the pause, timed for the debt (up to half as long again)
+        #expect(heavyReads.reads == 3, "the held read goes out once the debt is repaid")
+        for channel in [heavy, light] { _ = try? channel.finish() }
+    }
+
+    /// A room socket's handler measured by `busyLoop`, on `loop`, behind a read counter.
+    static func connection(
+        on loop: EmbeddedEventLoop, limits: RelayLimits, busyLoop: BusyLoop
+    ) throws -> (EmbeddedChannel, RoomSocketHandlerTests.ReadCounter) {
+        let channel = EmbeddedChannel(loop: loop)
+        let counter = RoomSocketHandlerTests.ReadCounter()
+        try channel.pipeline.syncOperations.addHandler(counter)
+        try channel.pipeline.syncOperations.addHandler(
+            try RoomSocketHandlerTests.makeHandler(limits: limits, busyLoop: busyLoop))
+        return (channel, counter)
+    }
+
+    /// Over real sockets: the server's loop is kept busy for 150 ms at a time (as a flood would
+    /// keep it), the probes it then reads late start the cap and cut it to the floor, and a client
+    /// sending ~50 KB waits for its share of the loop while a light client is answered. The loop
+    /// held as long while its thread sleeps (a machine short of cores) is not capped.
+    @Test("Once its loop falls behind, a heavy client waits for its share, a light one is answered; it is logged")
+    func liveCap() async throws {
+        var limits = RelayLimits()
+        limits.inboundBytesPerSecond = 1 << 20  // its own budget: ~50 KB at once
+        limits.busyLoopInboundBytesPerSecond = 16_384
+        let records = RecordedLogs()
+        let logger = Logger(label: "test") { _ in records }
+        let padded = #"{"type":"ping","pad":"\#(String(repeating: "x", count: 960))"}"#
+        // A loop of its own: the suite's tests keep the shared loops busy, and would be held here.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        defer { group.shutdownGracefully { _ in } }
+        try await withRelayServer(limits: limits, capBusyLoops: true, logger: logger, eventLoopGroup: group) {
+            port, _ in
+            let heavy = TestSocket.connect(port: port)
+            let light = TestSocket.connect(port: port)
+            for socket in [heavy, light] {  // connected, and each loop's probe running
+                socket.send(["type": "ping"])
+                _ = try await socket.expect("pong")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            for _ in 0..<3 {  // late while its thread sleeps: waiting, as for a core, not busy
+                try await loop.submit { Thread.sleep(forTimeInterval: 0.15) }.get()
+            }
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(!records.entries.contains { $0.message == "relay.loop.behind" }, "a loop late, but not busy")
+            // Busy, not asleep (the suite may keep the core from it some of the time: until capped).
+            try await eventually(timeout: .seconds(60)) {
+                try await loop.submit {
+                    let end = ContinuousClock.now + .milliseconds(150)
+                    while ContinuousClock.now < end {}
+                }.get()
+                return records.entries.contains { $0.message == "relay.loop.behind" && $0.level == .warning }
+            }
+            let start = ContinuousClock.now
+            for _ in 0..<40 { heavy.send(raw: padded) }  // ~50 KB with the frames' price: ≥ 2 s at 16 KB/s
+            light.send(["type": "ping"])
+            _ = try await light.expect("pong")
+            let lightAnswered = ContinuousClock.now - start
+            for _ in 0..<40 { _ = try await heavy.expect("pong", timeout: .seconds(60)) }
+            let heavyAnswered = ContinuousClock.now - start
+            #expect(heavyAnswered >= .seconds(1), "the heavy client was answered in \(heavyAnswered)")
+            #expect(lightAnswered < heavyAnswered / 2, "the light client in \(lightAnswered)")
+        }
+    }
+}
