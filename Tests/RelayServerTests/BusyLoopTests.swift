@@ -120,6 +120,61 @@ struct BusyLoopTests {
         for channel in [heavy, light] { _ = try? channel.finish() }
     }
 
+    @Test("A connection paused for a long debt under the cap reads again soon after the cap is lifted")
+    func pauseEndsWithTheCap() throws {
+        var limits = RoomSocketHandlerTests.byteBudget(perSecond: 1 << 20)
+        limits.inboundByteBurst = 1 << 20
+        limits.busyLoopInboundBytesPerSecond = 4_000
+        let loop = EmbeddedEventLoop()
+        let busyLoop = BusyLoops(limits: limits, logger: Logger(label: "test")).busyLoop(of: loop)
+        let (heavy, heavyReads) = try Self.connection(on: loop, limits: limits, busyLoop: busyLoop)
+        heavy.read()
+        for _ in 0..<40 { busyLoop.record(wait: Self.late, busyShare: 1) }  // down to the floor
+        try heavy.writeInbound(RoomSocketHandlerTests.pings(100))  // ~27 KB past its share: ≥ 6.7 s at 4 KB/s
+        heavy.read()
+        #expect(heavyReads.reads == 1, "past the cap, the read is held")
+        let start = ContinuousClock.now
+        var quiet = 0
+        while busyLoop.connectionCap != nil, quiet < 200 {  // the loop keeps up: the cap grows, and is lifted
+            quiet += 1
+            busyLoop.record(wait: Self.onTime, busyShare: 1, now: start + BusyLoopCap.quietPeriod * quiet)
+        }
+        #expect(busyLoop.connectionCap == nil)
+        loop.advanceTime(by: .milliseconds(1_600))
+        #expect(heavyReads.reads == 2, "reading resumes once the cap is lifted, not when the debt under it is repaid")
+        _ = try? heavy.finish()
+    }
+
+    @Test("A probe closed by something else stops its sender, lifts the cap, and starts again while sockets remain")
+    func probeClosedElsewhere() async throws {
+        var limits = RelayLimits()
+        limits.busyLoopInboundBytesPerSecond = 16_384
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { group.shutdownGracefully { _ in } }
+        let loop = group.next()
+        let loops = BusyLoops(limits: limits, logger: Logger(label: "test"))
+        try await loop.submit { loops.busyLoop(of: loop).socketOpened() }.get()
+        try await eventually { try await loop.submit { loops.busyLoop(of: loop).probeChannels != nil }.get() }
+        let first = try #require(try await loop.submit { loops.busyLoop(of: loop).probeChannels }.get())
+        try await loop.submit {
+            for _ in 0..<2 { loops.busyLoop(of: loop).record(wait: Self.late, busyShare: 1) }
+        }.get()
+        #expect(try await loop.submit { loops.busyLoop(of: loop).connectionCap != nil }.get())
+
+        try await first.receiver.close()  // as the loop's shutdown, or a read error, would
+        try await eventually(timeout: .seconds(5)) { !first.sender.isActive }
+        #expect(try await loop.submit { loops.busyLoop(of: loop).connectionCap == nil }.get(), "no longer measured")
+        try await eventually(timeout: .seconds(5)) {
+            try await loop.submit {
+                loops.busyLoop(of: loop).probeChannels.map { $0.receiver !== first.receiver } ?? false
+            }.get()
+        }
+
+        let second = try #require(try await loop.submit { loops.busyLoop(of: loop).probeChannels }.get())
+        try await loop.submit { loops.busyLoop(of: loop).socketClosed() }.get()
+        try await eventually(timeout: .seconds(5)) { !second.sender.isActive && !second.receiver.isActive }
+    }
+
     /// A room socket's handler measured by `busyLoop`, on `loop`, behind a read counter.
     static func connection(
         on loop: EmbeddedEventLoop, limits: RelayLimits, busyLoop: BusyLoop

@@ -30,10 +30,17 @@ final class BusyLoop {
     private let logger: Logger
 
     private enum Probe {
-        case none, starting, failed
+        case none, starting
+        /// Not a loop of sockets (an `EmbeddedEventLoop`): nothing to measure.
+        case unsupported
+        /// Starting failed (out of file descriptors, say): tried again by the first socket opened
+        /// from `retryAt` on.
+        case failed(retryAt: NIODeadline)
         /// `receiver` on this loop reads what `sender`, on the probe thread, sends.
         case running(receiver: any Channel, sender: any Channel)
     }
+    /// How long a probe that failed to start waits before it is tried again.
+    static let probeRetryDelay = TimeAmount.seconds(10)
 
     fileprivate init(eventLoop: any EventLoop, limits: RelayLimits, warnings: WarningThrottle, logger: Logger) {
         self.eventLoop = eventLoop
@@ -49,13 +56,28 @@ final class BusyLoop {
         self.cap.bytesPerSecond.map { ($0, self.cap.epoch) }
     }
 
+    /// The probe's channels while it runs.
+    var probeChannels: (receiver: any Channel, sender: any Channel)? {
+        guard case .running(let receiver, let sender) = self.probe else { return nil }
+        return (receiver, sender)
+    }
+
     /// A room socket opened on the loop: the loop is measured while it has one, or a cap, with two
     /// datagram sockets of its own, closed when it has neither.
     func socketOpened() {
         self.sockets += 1
-        guard self.cap.floor > 0, case .none = self.probe else { return }
+        self.startProbeIfNeeded()
+    }
+
+    private func startProbeIfNeeded() {
+        guard self.cap.floor > 0, self.sockets > 0 else { return }
+        switch self.probe {
+        case .none: break
+        case .failed(let retryAt) where NIODeadline.now() >= retryAt: break
+        case .failed, .unsupported, .starting, .running: return
+        }
         guard let bootstrap = DatagramBootstrap(validatingGroup: self.eventLoop) else {
-            self.probe = .failed  // not a loop of sockets (an `EmbeddedEventLoop`): nothing to measure
+            self.probe = .unsupported
             return
         }
         self.probe = .starting
@@ -75,8 +97,16 @@ final class BusyLoop {
             switch result {
             case .success(let (receiver, sender)):
                 busyLoop.probe = .running(receiver: receiver, sender: sender)
+                // Either closed by anything but ``probeRead(sentAt:from:)`` (the loop shutting
+                // down, an error), the other would live on: the sender sending for ever, or the
+                // receiver waiting for ever, with the loop unmeasured and its cap as it was.
+                sender.closeFuture.whenComplete { _ in receiver.close(promise: nil) }
+                receiver.closeFuture.whenComplete { _ in
+                    sender.close(promise: nil)
+                    loop.value.probeClosed(receiver)
+                }
             case .failure(let error):
-                busyLoop.probe = .failed
+                busyLoop.probe = .failed(retryAt: .now() + Self.probeRetryDelay)
                 receiving.whenSuccess { $0.close(promise: nil) }
                 busyLoop.logger.warning(
                     "relay.loop.probe_failed",
@@ -87,6 +117,15 @@ final class BusyLoop {
 
     func socketClosed() {
         self.sockets -= 1
+    }
+
+    /// The probe's receiver has closed: if not by ``probeRead(sentAt:from:)``, the loop is no
+    /// longer measured, and a cap that would never be lifted is lifted now; a new probe starts.
+    private func probeClosed(_ closed: any Channel) {
+        guard case .running(let receiver, _) = self.probe, receiver === closed else { return }
+        self.probe = .none
+        if self.cap.lift() { self.log(.lifted) }
+        self.startProbeIfNeeded()
     }
 
     /// A probe sent at `sentAt` (``NIODeadline/uptimeNanoseconds``) by `sender` has been read.

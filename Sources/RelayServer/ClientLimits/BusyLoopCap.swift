@@ -87,6 +87,14 @@ struct BusyLoopCap {
         return .started(bytesPerSecond: start)
     }
 
+    /// Lifts the cap at once (the loop is no longer measured): true if there was one.
+    mutating func lift() -> Bool {
+        self.lateInARow = 0
+        guard self.bytesPerSecond != nil else { return false }
+        self.bytesPerSecond = nil
+        return true
+    }
+
     private mutating func growIfQuiet(now: ContinuousClock.Instant) -> Change? {
         guard let current = self.bytesPerSecond, let last = self.lastChange, now - last >= Self.quietPeriod else {
             return nil

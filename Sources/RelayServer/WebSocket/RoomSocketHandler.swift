@@ -331,7 +331,10 @@ extension RoomSocketHandler {
         var loopWait = Duration.zero
         if let cap = self.busyLoop?.connectionCap {
             let seconds = self.loopShare.secondsUntilOutOfDebt(bytesPerSecond: cap.bytesPerSecond, epoch: cap.epoch)
-            loopWait = .seconds(seconds)
+            // Looked at again at least every quiet period (the pause's end does): a debt under the
+            // floor may take a minute to repay (a message of many values costs up to 2 MiB), and
+            // meanwhile the cap grows, or is lifted.
+            loopWait = min(.seconds(seconds), BusyLoopCap.quietPeriod)
         }
         if max(addressWait, loopWait) > wait {
             // Connections paused together by a shared budget (their address's, their loop's cap)
