@@ -75,9 +75,11 @@ struct BusyLoopTests {
         #expect(cap.epoch == 2)
     }
 
-    @Test("A connection's share starts full with each cap, a quarter second's worth, and is repaid at the cap's rate")
+    @Test(
+        "A connection's share starts full with each cap, a quarter second's worth, repaid at the cap's rate; its work weighs"
+    )
     func meter() {
-        var meter = LoopShareMeter()
+        var meter = LoopShareMeter(weights: 1...1)
         let start = ContinuousClock.now
         meter.spend(25_000, bytesPerSecond: 100_000, epoch: 1, now: start)
         #expect(meter.secondsUntilOutOfDebt(bytesPerSecond: 100_000, epoch: 1, now: start) == 0, "the burst")
@@ -87,6 +89,10 @@ struct BusyLoopTests {
         #expect(abs(meter.secondsUntilOutOfDebt(bytesPerSecond: 100_000, epoch: 1, now: later) - 0.05) < 1e-9)
         #expect(abs(meter.secondsUntilOutOfDebt(bytesPerSecond: 50_000, epoch: 1, now: later) - 0.1) < 1e-9, "cut")
         #expect(meter.secondsUntilOutOfDebt(bytesPerSecond: 50_000, epoch: 2, now: later) == 0, "a new cap")
+
+        var weighed = LoopShareMeter(weights: 2...2)  // each connection's work weighs 1–1.5 by default
+        weighed.spend(12_500 + 10_000, bytesPerSecond: 100_000, epoch: 1, now: start)
+        #expect(weighed.secondsUntilOutOfDebt(bytesPerSecond: 100_000, epoch: 1, now: start) == 0.2)
     }
 
     @Test("While its loop is behind, a connection reading past the cap pauses; another on the loop reads on")
@@ -114,7 +120,7 @@ struct BusyLoopTests {
         #expect(lightReads.reads == 2, "within the cap, reading goes on")
         #expect(try light.readOutbound(as: WebSocketFrame.self)?.opcode == .pong)
 
-        Thread.sleep(forTimeInterval: 0.5)  // the share's clock is the real one: ~0.45 s repays the debt
+        Thread.sleep(forTimeInterval: 1)  // the share's clock is the real one: ~0.45–0.8 s repays the debt
         loop.advanceTime(by: .seconds(1))  // the pause, timed for the debt (up to half as long again)
         #expect(heavyReads.reads == 3, "the held read goes out once the debt is repaid")
         for channel in [heavy, light] { _ = try? channel.finish() }

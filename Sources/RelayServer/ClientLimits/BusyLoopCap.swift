@@ -112,15 +112,26 @@ struct BusyLoopCap {
 
 /// What one connection has read against its loop's cap (``BusyLoopCap``): a token bucket whose
 /// rate is the cap of the moment, full as each cap starts, holding a quarter second's worth.
+///
+/// Each connection's work counts a random weight of 1–1.5, drawn as each cap starts: connections
+/// that went into debt together (32 clients each sending a message of 8,000 values as a flood
+/// starts, ~9 s of debt at the floor) would otherwise all be out of it at the same instant, and
+/// the loop would decode their next messages back to back (~30 at once, 0.15 s).
 struct LoopShareMeter {
     private var tokens = 0.0
     private var last: ContinuousClock.Instant?
     private var epoch = 0
+    private var weight = 1.0
+    private let weights: ClosedRange<Double>
+
+    init(weights: ClosedRange<Double> = 1...1.5) {
+        self.weights = weights
+    }
 
     /// Charges work already read under the cap `bytesPerSecond` of cap number `epoch`.
     mutating func spend(_ bytes: Double, bytesPerSecond: Double, epoch: Int, now: ContinuousClock.Instant = .now) {
         self.refill(bytesPerSecond: bytesPerSecond, epoch: epoch, now: now)
-        self.tokens -= bytes
+        self.tokens -= bytes * self.weight
     }
 
     /// Seconds until the connection is within the cap again: zero when it is.
@@ -136,6 +147,7 @@ struct LoopShareMeter {
         guard epoch == self.epoch, let last = self.last else {
             // A new cap: what the connection read before it was not capped.
             (self.epoch, self.tokens, self.last) = (epoch, burst, now)
+            self.weight = Double.random(in: self.weights)
             return
         }
         let elapsed = now - last
