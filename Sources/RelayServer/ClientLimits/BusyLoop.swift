@@ -182,7 +182,7 @@ private struct ThreadReadings {
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
         let cpu = UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
         let from =
-            self.readings.filter { $0.wall <= sentAt }.max { $0.wall < $1.wall }
+            self.readings.lazy.filter { $0.wall <= sentAt }.max { $0.wall < $1.wall }
             ?? self.readings.min { $0.wall < $1.wall }
         let newest = self.readings.max { $0.wall < $1.wall }
         if newest.map({ now >= $0.wall + 1_000_000 }) ?? true {
