@@ -5,7 +5,7 @@
 /// Each connection's budgets (``RelayLimits/inboundBytesPerSecond``, the message budgets) bound
 /// what one client costs, and ``InboundBytesPerAddress`` what one address costs; but 32 clients of
 /// 32 addresses, each within its budgets, took the whole core, and every other room's messages
-/// waited 25 ms at the median. A cap on every connection slows only those that send more than it:
+/// waited 26–40 ms at the median. A cap on every connection slows only those that send more than it:
 /// a player sends ~25 KB a second by this count, a flooder its whole budget, 2 MiB. So the loop's
 /// time goes first to those who ask for little, and the heaviest are slowed until it catches up.
 ///
@@ -30,9 +30,9 @@ struct BusyLoopCap {
     static let lateSamplesToCut = 2
     /// Time without a cut before the cap grows.
     static let quietPeriod = Duration.seconds(1)
-    /// What the cap grows by after each quiet period: from the floor to a connection's own budget
-    /// in ~15 s, so that a flood held back comes back slowly, and is caught again before it has
-    /// the whole loop.
+    /// What the cap grows by after each quiet period: from its start (half a connection's own
+    /// budget) to lifted in ~7 s, from the 64 KiB floor in ~36 s, so that a flood held back comes
+    /// back slowly, and is caught again before it has the whole loop.
     static let growth = 1.1
 
     /// A change worth logging.
