@@ -102,8 +102,10 @@ struct BusyLoopTests {
         limits.busyLoopInboundBytesPerSecond = 4_000  // a share of 1,000 bytes at once
         let loop = EmbeddedEventLoop()
         let busyLoop = BusyLoops(limits: limits, logger: Logger(label: "test")).busyLoop(of: loop)
-        let (heavy, heavyReads) = try Self.connection(on: loop, limits: limits, busyLoop: busyLoop)
-        let (light, lightReads) = try Self.connection(on: loop, limits: limits, busyLoop: busyLoop)
+        let (heavy, heavyReads) = try RoomSocketHandlerTests.countedConnection(
+            limits: limits, busyLoop: busyLoop, on: loop)
+        let (light, lightReads) = try RoomSocketHandlerTests.countedConnection(
+            limits: limits, busyLoop: busyLoop, on: loop)
         heavy.read()
         light.read()
         try heavy.writeInbound(RoomSocketHandlerTests.pings(10))  // uncapped: read on
@@ -133,7 +135,8 @@ struct BusyLoopTests {
         limits.busyLoopInboundBytesPerSecond = 4_000
         let loop = EmbeddedEventLoop()
         let busyLoop = BusyLoops(limits: limits, logger: Logger(label: "test")).busyLoop(of: loop)
-        let (heavy, heavyReads) = try Self.connection(on: loop, limits: limits, busyLoop: busyLoop)
+        let (heavy, heavyReads) = try RoomSocketHandlerTests.countedConnection(
+            limits: limits, busyLoop: busyLoop, on: loop)
         heavy.read()
         for _ in 0..<40 { busyLoop.record(wait: Self.late, busyShare: 1) }  // down to the floor
         try heavy.writeInbound(RoomSocketHandlerTests.pings(100))  // ~27 KB past its share: ≥ 6.7 s at 4 KB/s
@@ -179,18 +182,6 @@ struct BusyLoopTests {
         let second = try #require(try await loop.submit { loops.busyLoop(of: loop).probeChannels }.get())
         try await loop.submit { loops.busyLoop(of: loop).socketClosed() }.get()
         try await eventually(timeout: .seconds(5)) { !second.sender.isActive && !second.receiver.isActive }
-    }
-
-    /// A room socket's handler measured by `busyLoop`, on `loop`, behind a read counter.
-    static func connection(
-        on loop: EmbeddedEventLoop, limits: RelayLimits, busyLoop: BusyLoop
-    ) throws -> (EmbeddedChannel, RoomSocketHandlerTests.ReadCounter) {
-        let channel = EmbeddedChannel(loop: loop)
-        let counter = RoomSocketHandlerTests.ReadCounter()
-        try channel.pipeline.syncOperations.addHandler(counter)
-        try channel.pipeline.syncOperations.addHandler(
-            try RoomSocketHandlerTests.makeHandler(limits: limits, busyLoop: busyLoop))
-        return (channel, counter)
     }
 
     /// Over real sockets: the server's loop is kept busy for 150 ms at a time (as a flood would

@@ -79,9 +79,12 @@ struct InboundBytesPerAddressTests {
         // 40 pings cost the address 880 bytes and 40 frames: ~10 KB past its burst, ~2 s.
         let limits = Self.limits(addressRate: 5_000)
         let table = InboundBytesPerAddress(limits: limits)
-        let (channel, counter) = try Self.connection(limits: limits, share: table.share(for: "10.0.0.1"))
-        let (mate, mateCounter) = try Self.connection(limits: limits, share: table.share(for: "10.0.0.1"))
-        let (stranger, strangerCounter) = try Self.connection(limits: limits, share: table.share(for: "10.0.0.2"))
+        let (channel, counter) = try RoomSocketHandlerTests.countedConnection(
+            limits: limits, addressBudget: table.share(for: "10.0.0.1"))
+        let (mate, mateCounter) = try RoomSocketHandlerTests.countedConnection(
+            limits: limits, addressBudget: table.share(for: "10.0.0.1"))
+        let (stranger, strangerCounter) = try RoomSocketHandlerTests.countedConnection(
+            limits: limits, addressBudget: table.share(for: "10.0.0.2"))
         for channel in [channel, mate, stranger] { channel.read() }
 
         try channel.writeInbound(RoomSocketHandlerTests.pings(40))
@@ -175,25 +178,15 @@ struct InboundBytesPerAddressTests {
     func givenBackOnce() throws {
         let limits = Self.limits(addressRate: 1_000)
         let table = InboundBytesPerAddress(limits: limits)
-        let (first, _) = try Self.connection(limits: limits, share: table.share(for: "10.0.0.1"))
-        let (second, _) = try Self.connection(limits: limits, share: table.share(for: "10.0.0.1"))
+        let (first, _) = try RoomSocketHandlerTests.countedConnection(
+            limits: limits, addressBudget: table.share(for: "10.0.0.1"))
+        let (second, _) = try RoomSocketHandlerTests.countedConnection(
+            limits: limits, addressBudget: table.share(for: "10.0.0.1"))
         first.pipeline.fireChannelInactive()  // the socket closed…
         _ = try? first.finish()  // …then the handler is removed: both stop it
         #expect(table.addressCount == 1, "the other connection still holds it")
         _ = try? second.finish()
         #expect(table.addressCount == 0)
-    }
-
-    /// A room socket's handler with `share` in an `EmbeddedChannel`, behind a read counter.
-    static func connection(
-        limits: RelayLimits, share: InboundBytesPerAddress.Share?
-    ) throws -> (EmbeddedChannel, RoomSocketHandlerTests.ReadCounter) {
-        let channel = EmbeddedChannel()
-        let counter = RoomSocketHandlerTests.ReadCounter()
-        try channel.pipeline.syncOperations.addHandler(counter)
-        try channel.pipeline.syncOperations.addHandler(
-            try RoomSocketHandlerTests.makeHandler(limits: limits, addressBudget: share))
-        return (channel, counter)
     }
 
     /// Over real sockets, through the loopback proxy the server trusts by default: two

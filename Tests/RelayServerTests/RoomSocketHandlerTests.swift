@@ -42,6 +42,20 @@ struct RoomSocketHandlerTests {
             busyLoop: busyLoop)
     }
 
+    /// A room socket's handler (with `addressBudget` and `busyLoop`) in an `EmbeddedChannel` on
+    /// `loop` (a loop of its own by default), behind a read counter.
+    static func countedConnection(
+        limits: RelayLimits, addressBudget: InboundBytesPerAddress.Share? = nil, busyLoop: BusyLoop? = nil,
+        on loop: EmbeddedEventLoop = EmbeddedEventLoop()
+    ) throws -> (EmbeddedChannel, ReadCounter) {
+        let channel = EmbeddedChannel(loop: loop)
+        let counter = ReadCounter()
+        try channel.pipeline.syncOperations.addHandler(counter)
+        try channel.pipeline.syncOperations.addHandler(
+            try Self.makeHandler(limits: limits, addressBudget: addressBudget, busyLoop: busyLoop))
+        return (channel, counter)
+    }
+
     /// Limits with a byte budget of 1,024 bytes of burst (and messages) and `rate` a second.
     static func byteBudget(perSecond rate: Int) -> RelayLimits {
         var limits = RelayLimits()
