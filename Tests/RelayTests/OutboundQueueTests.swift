@@ -9,9 +9,12 @@ func frame(_ label: String) -> ByteBuffer {
     ByteBuffer(string: label)
 }
 
-/// Waits (up to 10 s) until `queue`'s writer is suspended waiting for a frame.
+/// Waits (up to 60 s) until `queue`'s writer is suspended waiting for a frame.
+///
+/// A bound on a hang, not a speed check: as the whole suite starts, a new task may wait ~20 s for
+/// a thread behind every test's first steps.
 func untilTheWriterWaits(on queue: OutboundQueue) async throws {
-    let deadline = ContinuousClock.now + .seconds(10)
+    let deadline = ContinuousClock.now + .seconds(60)
     while !queue.hasWaitingWriter {
         try #require(ContinuousClock.now < deadline, "the writer never waited")
         try await Task.sleep(for: .milliseconds(1))

@@ -100,7 +100,8 @@ final class BusyLoop {
                 // Either closed by anything but ``probeRead(sentAt:from:)`` (the loop shutting
                 // down, an error), the other would live on: the sender sending for ever, or the
                 // receiver waiting for ever, with the loop unmeasured and its cap as it was.
-                sender.closeFuture.whenComplete { _ in receiver.close(promise: nil) }
+                // (A receiver closed already is not closed again: its loop may have shut down.)
+                sender.closeFuture.whenComplete { _ in if receiver.isActive { receiver.close(promise: nil) } }
                 receiver.closeFuture.whenComplete { _ in
                     sender.close(promise: nil)
                     loop.value.probeClosed(receiver)
