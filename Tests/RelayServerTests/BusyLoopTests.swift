@@ -129,6 +129,26 @@ struct BusyLoopTests {
         for channel in [heavy, light] { _ = try? channel.finish() }
     }
 
+    @Test("A client past its share of a busy loop that hangs up has what came during the pause dropped")
+    func pastTheCapAtHangUp() throws {
+        var limits = RoomSocketHandlerTests.byteBudget(perSecond: 1 << 20)
+        limits.inboundByteBurst = 1 << 20
+        limits.busyLoopInboundBytesPerSecond = 4_000
+        let loop = EmbeddedEventLoop()
+        let busyLoop = BusyLoops(limits: limits, logger: Logger(label: "test")).busyLoop(of: loop)
+        let channel = EmbeddedChannel(loop: loop)
+        let handler = try RoomSocketHandlerTests.makeHandler(limits: limits, busyLoop: busyLoop)
+        try channel.pipeline.syncOperations.addHandler(handler)
+        for _ in 0..<40 { busyLoop.record(wait: Self.late, busyShare: 1) }  // down to the floor
+        try channel.writeInbound(RoomSocketHandlerTests.pings(10))  // ~1.8 KB past its share
+        try channel.writeInbound(RoomSocketHandlerTests.clientFrame(.text, #"{"type":"ping"}"#))
+        #expect(handler.messagesWithReader == 0, "held while reading pauses")
+        channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(handler.messagesWithReader == 0, "dropped: it would be handled at once, past the cap")
+        #expect(!channel.isActive)
+        _ = try? channel.finish()
+    }
+
     @Test("A connection paused for a long debt under the cap reads again soon after the cap is lifted")
     func pauseEndsWithTheCap() throws {
         var limits = RoomSocketHandlerTests.byteBudget(perSecond: 1 << 20)
@@ -239,7 +259,8 @@ struct BusyLoopTests {
             let lightHandled = try Self.serverTime(await light.expect("time_sync_response"))
             var heavyHandled: [Double] = []
             for _ in 0..<40 {
-                heavyHandled.append(try Self.serverTime(await heavy.expect("time_sync_response", timeout: .seconds(60))))
+                heavyHandled.append(
+                    try Self.serverTime(await heavy.expect("time_sync_response", timeout: .seconds(60))))
             }
             let heavySpan = heavyHandled[39] - heavyHandled[0]
             #expect(heavySpan >= 1_000, "the heavy client's messages were handled within \(heavySpan) ms")

@@ -128,6 +128,36 @@ struct RoomSocketHandlerTests {
         _ = try? channel.finish()
     }
 
+    @Test("What arrives while reading pauses for the byte budget (NIO reads at hang-up) waits for the pause's end")
+    func bytesReadDuringAPauseWait() throws {
+        let limits = Self.byteBudget(perSecond: 64)
+        let channel = EmbeddedChannel()
+        let handler = try Self.makeHandler(limits: limits)
+        try channel.pipeline.syncOperations.addHandler(handler)
+        try channel.writeInbound(Self.pings(60))  // 1,320 bytes: ~300 in debt, ~5 s at 64 a second
+        try channel.writeInbound(Self.clientFrame(.text, #"{"type":"ping"}"#))
+        #expect(handler.messagesWithReader == 0, "held while reading pauses")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(10))
+        #expect(handler.messagesWithReader == 1, "handled as the pause ends")
+        _ = try? channel.finish()
+    }
+
+    @Test("A client that hangs up past its own byte budget has what came during the pause dropped, not handled")
+    func pastItsBudgetAtHangUp() throws {
+        let limits = Self.byteBudget(perSecond: 64)
+        let channel = EmbeddedChannel()
+        let handler = try Self.makeHandler(limits: limits)
+        try channel.pipeline.syncOperations.addHandler(handler)
+        try channel.writeInbound(Self.pings(60))
+        try channel.writeInbound(Self.clientFrame(.text, #"{"type":"ping"}"#))
+        channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(handler.messagesWithReader == 0, "dropped: it would be handled at once, past the budget")
+        #expect(!channel.isActive, "the connection is over")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(10))
+        #expect(handler.messagesWithReader == 0)
+        _ = try? channel.finish()
+    }
+
     @Test("A pong the server has not read because reading pauses for the byte budget does not count as missed")
     func pausedReadingDoesNotMissPongs() throws {
         let limits = Self.byteBudget(perSecond: 64)  // ~300 bytes of debt: ~5 s without reading
@@ -236,8 +266,10 @@ struct RoomSocketHandlerTests {
 
     @Test("What is kept of a partial frame stays small while every read ends inside a frame")
     func partialFramesKeepLittle() throws {
+        var limits = RelayLimits()
+        limits.inboundByteBurst = 1 << 24  // within budget: reads during a pause would be held
         let channel = EmbeddedChannel()
-        let handler = try Self.makeHandler()
+        let handler = try Self.makeHandler(limits: limits)
         try channel.pipeline.syncOperations.addHandler(handler)
         var stream = ByteBuffer()
         for _ in 0..<20_000 {  // 20,000 pongs of 131 bytes: 2.6 MB, never answered
