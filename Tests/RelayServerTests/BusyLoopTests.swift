@@ -15,6 +15,16 @@ struct BusyLoopTests {
     static let late = BusyLoopCap.lateness + .milliseconds(1)
     static let onTime = Duration.microseconds(100)
 
+    /// Limits whose only bound that matters is a cap of 4,000 bytes a second once the loop falls
+    /// behind (a share of 1,000 bytes at once), and that loop, an `EmbeddedEventLoop`, measured.
+    static func loopCappedAt4KB() -> (RelayLimits, EmbeddedEventLoop, BusyLoop) {
+        var limits = RoomSocketHandlerTests.byteBudget(perSecond: 1 << 20)
+        limits.inboundByteBurst = 1 << 20
+        limits.busyLoopInboundBytesPerSecond = 4_000
+        let loop = EmbeddedEventLoop()
+        return (limits, loop, BusyLoops(limits: limits, logger: Logger(label: "test")).busyLoop(of: loop))
+    }
+
     @Test(
         "Two late samples in a row of a busy loop start a cap at half a connection's budget; more halve it, to the floor"
     )
@@ -97,11 +107,7 @@ struct BusyLoopTests {
 
     @Test("While its loop is behind, a connection reading past the cap pauses; another on the loop reads on")
     func heavyPausesLightReadsOn() throws {
-        var limits = RoomSocketHandlerTests.byteBudget(perSecond: 1 << 20)
-        limits.inboundByteBurst = 1 << 20
-        limits.busyLoopInboundBytesPerSecond = 4_000  // a share of 1,000 bytes at once
-        let loop = EmbeddedEventLoop()
-        let busyLoop = BusyLoops(limits: limits, logger: Logger(label: "test")).busyLoop(of: loop)
+        let (limits, loop, busyLoop) = Self.loopCappedAt4KB()
         let (heavy, heavyReads) = try RoomSocketHandlerTests.countedConnection(
             limits: limits, busyLoop: busyLoop, on: loop)
         let (light, lightReads) = try RoomSocketHandlerTests.countedConnection(
@@ -131,11 +137,7 @@ struct BusyLoopTests {
 
     @Test("A client past its share of a busy loop that hangs up has what came during the pause dropped")
     func pastTheCapAtHangUp() throws {
-        var limits = RoomSocketHandlerTests.byteBudget(perSecond: 1 << 20)
-        limits.inboundByteBurst = 1 << 20
-        limits.busyLoopInboundBytesPerSecond = 4_000
-        let loop = EmbeddedEventLoop()
-        let busyLoop = BusyLoops(limits: limits, logger: Logger(label: "test")).busyLoop(of: loop)
+        let (limits, loop, busyLoop) = Self.loopCappedAt4KB()
         let channel = EmbeddedChannel(loop: loop)
         let handler = try RoomSocketHandlerTests.makeHandler(limits: limits, busyLoop: busyLoop)
         try channel.pipeline.syncOperations.addHandler(handler)
@@ -151,11 +153,7 @@ struct BusyLoopTests {
 
     @Test("A connection paused for a long debt under the cap reads again soon after the cap is lifted")
     func pauseEndsWithTheCap() throws {
-        var limits = RoomSocketHandlerTests.byteBudget(perSecond: 1 << 20)
-        limits.inboundByteBurst = 1 << 20
-        limits.busyLoopInboundBytesPerSecond = 4_000
-        let loop = EmbeddedEventLoop()
-        let busyLoop = BusyLoops(limits: limits, logger: Logger(label: "test")).busyLoop(of: loop)
+        let (limits, loop, busyLoop) = Self.loopCappedAt4KB()
         let (heavy, heavyReads) = try RoomSocketHandlerTests.countedConnection(
             limits: limits, busyLoop: busyLoop, on: loop)
         heavy.read()

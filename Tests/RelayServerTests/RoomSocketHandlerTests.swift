@@ -65,6 +65,17 @@ struct RoomSocketHandlerTests {
         return limits
     }
 
+    /// A connection whose reading pauses for its byte budget (64 bytes a second, ~300 bytes in debt:
+    /// ~5 s), which then reads a message all the same, as NIO does when the client hangs up.
+    static func pausedWithAMessageRead() throws -> (EmbeddedChannel, RoomSocketHandler) {
+        let channel = EmbeddedChannel()
+        let handler = try Self.makeHandler(limits: Self.byteBudget(perSecond: 64))
+        try channel.pipeline.syncOperations.addHandler(handler)
+        try channel.writeInbound(Self.pings(60))  // 1,320 bytes of its 1,024
+        try channel.writeInbound(Self.clientFrame(.text, #"{"type":"ping"}"#))
+        return (channel, handler)
+    }
+
     /// `count` pings of 16 bytes, in 22-byte frames, as one read.
     static func pings(_ count: Int) -> ByteBuffer {
         var stream = ByteBuffer()
@@ -130,12 +141,7 @@ struct RoomSocketHandlerTests {
 
     @Test("What arrives while reading pauses for the byte budget (NIO reads at hang-up) waits for the pause's end")
     func bytesReadDuringAPauseWait() throws {
-        let limits = Self.byteBudget(perSecond: 64)
-        let channel = EmbeddedChannel()
-        let handler = try Self.makeHandler(limits: limits)
-        try channel.pipeline.syncOperations.addHandler(handler)
-        try channel.writeInbound(Self.pings(60))  // 1,320 bytes: ~300 in debt, ~5 s at 64 a second
-        try channel.writeInbound(Self.clientFrame(.text, #"{"type":"ping"}"#))
+        let (channel, handler) = try Self.pausedWithAMessageRead()
         #expect(handler.messagesWithReader == 0, "held while reading pauses")
         channel.embeddedEventLoop.advanceTime(by: .seconds(10))
         #expect(handler.messagesWithReader == 1, "handled as the pause ends")
@@ -144,12 +150,7 @@ struct RoomSocketHandlerTests {
 
     @Test("A client that hangs up past its own byte budget has what came during the pause dropped, not handled")
     func pastItsBudgetAtHangUp() throws {
-        let limits = Self.byteBudget(perSecond: 64)
-        let channel = EmbeddedChannel()
-        let handler = try Self.makeHandler(limits: limits)
-        try channel.pipeline.syncOperations.addHandler(handler)
-        try channel.writeInbound(Self.pings(60))
-        try channel.writeInbound(Self.clientFrame(.text, #"{"type":"ping"}"#))
+        let (channel, handler) = try Self.pausedWithAMessageRead()
         channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
         #expect(handler.messagesWithReader == 0, "dropped: it would be handled at once, past the budget")
         #expect(!channel.isActive, "the connection is over")
