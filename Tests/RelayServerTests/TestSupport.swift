@@ -181,9 +181,10 @@ func withRelayServer(
     }
 }
 
-/// Waits (bounded) until `condition` holds, polling.
+/// Waits (bounded) until `condition` holds, polling. The bound is on a hang, not a speed check:
+/// as the whole suite starts, a new task may wait ~20 s for a thread.
 func eventually(
-    timeout: Duration = .seconds(10), sourceLocation: SourceLocation = #_sourceLocation,
+    timeout: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation,
     _ condition: () async throws -> Bool
 ) async throws {
     let deadline = ContinuousClock.now + timeout
