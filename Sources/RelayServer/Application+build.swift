@@ -10,7 +10,8 @@ import ServiceLifecycle
 /// Builds the HTTP application over already-opened stores.
 ///
 /// `services` run beside the server and are shut down after it, so the store can
-/// commit its last batch once no request can add to it.
+/// commit its last batch once no request can add to it. `busyLoops` measures the room sockets'
+/// loops (made from the configuration's limits unless given).
 func buildApplication(
     configuration: ServerConfiguration,
     scores: any ScoreStore,
@@ -20,6 +21,7 @@ func buildApplication(
     dispatcher: MessageDispatcher,
     services: [any Service],
     logger: Logger,
+    busyLoops: BusyLoops? = nil,
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let sockets = RoomSocketRoutes(dispatcher: dispatcher, registry: rooms, cors: configuration.cors)
@@ -31,7 +33,7 @@ func buildApplication(
         maxMessageBytes: configuration.relay.maxFrameBytes, pingInterval: TimeAmount(configuration.relay.pingInterval))
     let connectionsPerAddress = ConnectionsPerAddress(configuration.connectionsPerAddress)
     let inboundBytesPerAddress = InboundBytesPerAddress(limits: configuration.relay)
-    let busyLoops = BusyLoops(limits: configuration.relay, logger: logger)
+    let busyLoops = busyLoops ?? BusyLoops(limits: configuration.relay, logger: logger)
     let acceptFilter = PerAddressAcceptFilter(
         connections: connectionsPerAddress, clients: configuration.clientAddresses, logger: logger)
     return Application(

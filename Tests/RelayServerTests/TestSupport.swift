@@ -144,12 +144,14 @@ func pathSegment(_ text: String) -> String {
 /// Room sockets are not capped for a busy loop unless `capBusyLoops`
 /// (``RelayLimits/busyLoopInboundBytesPerSecond``): the suite's servers all share two loops, which
 /// the other tests keep busy, and a test that sends much would then be slowed by them.
-/// `logger` (by default one that logs warnings) is the server's, `eventLoopGroup` its loops'.
+/// `logger` (by default one that logs warnings) is the server's, `eventLoopGroup` its loops',
+/// `busyLoops` what measures them (by default made from `limits`).
 func withRelayServer(
     limits: RelayLimits = RelayLimits(),
     capBusyLoops: Bool = false,
     logger: Logger? = nil,
     eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+    busyLoops: BusyLoops? = nil,
     configure: (inout ServerConfiguration) -> Void = { _ in },
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in },
     _ body: @escaping @Sendable (_ port: Int, _ registry: RoomRegistry) async throws -> Void
@@ -173,7 +175,7 @@ func withRelayServer(
         let app = buildApplication(
             configuration: configuration, scores: store, savedGames: store, bosses: store, rooms: registry,
             dispatcher: try MessageDispatcher(handlers: BuiltInHandlers.all), services: [store], logger: logger,
-            onServerRunning: onServerRunning
+            busyLoops: busyLoops, onServerRunning: onServerRunning
         )
         try await app.test(.live) { client in
             try await body(try #require(client.port), registry)

@@ -11,7 +11,8 @@ import Synchronization
 #endif
 
 /// One event loop's ``BusyLoopCap``: measures how long the loop takes to read what arrives, while
-/// room sockets live on it, and tells them the cap of the moment. Made and used only on its loop.
+/// room sockets live on it, and tells them the cap of the moment; and spaces out the handling of
+/// their large messages (``HeavyMessagePacer``). Made and used only on its loop.
 ///
 /// The measure is a datagram sent to the loop on loopback every ``BusyLoopCap/sampleInterval`` from
 /// a thread of its own (``ProbeSender``), and the time until the loop reads it: what any client's
@@ -28,6 +29,8 @@ final class BusyLoop {
     private var readings = ThreadReadings()
     private let warnings: WarningThrottle
     private let logger: Logger
+    /// Spaces out large messages' handling, while the cap is configured at all.
+    private var pacer = HeavyMessagePacer()
 
     private enum Probe {
         case none, starting
@@ -54,6 +57,18 @@ final class BusyLoop {
     /// (``LoopShareMeter``); nil while the loop keeps up.
     var connectionCap: (bytesPerSecond: Double, epoch: Int)? {
         self.cap.bytesPerSecond.map { ($0, self.cap.epoch) }
+    }
+
+    /// How long a message larger than ``HeavyMessagePacer/heavyBytes`` must wait before it is
+    /// decoded: nil if it need not.
+    func heavyMessageWait() -> TimeAmount? {
+        self.pacer.wait()
+    }
+
+    /// A message larger than ``HeavyMessagePacer/heavyBytes`` was handled in `elapsed` (not
+    /// counted on a loop that is never capped: nothing waits there).
+    func heavyMessageHandled(taking elapsed: TimeAmount) {
+        if self.cap.floor > 0 { self.pacer.handled(taking: elapsed) }
     }
 
     /// The probe's channels while it runs.

@@ -334,6 +334,24 @@ extension RoomSocketHandler {
         }
     }
 
+    /// Whether a message of `bytes` takes turns with the other large ones on the connection's loop
+    /// (``HeavyMessagePacer``): ``heavyMessageWait()`` before it is decoded, and
+    /// ``heavyMessageHandled(taking:)`` after.
+    func isPaced(_ bytes: Int) -> Bool {
+        bytes > HeavyMessagePacer.heavyBytes && self.busyLoop != nil
+    }
+
+    /// How long a large message must wait before it is decoded; nil if it need not.
+    func heavyMessageWait() -> TimeAmount? {
+        self.busyLoop?.heavyMessageWait()
+    }
+
+    /// The reader handled a large message in `elapsed` (counted as
+    /// ``HeavyMessagePacer/longestTurn`` at most).
+    func heavyMessageHandled(taking elapsed: TimeAmount) {
+        self.busyLoop?.heavyMessageHandled(taking: min(elapsed, HeavyMessagePacer.longestTurn))
+    }
+
     /// Whether the connection has read past its own share: its byte budget, or its part of its
     /// loop's cap while there is one.
     private func isPastOwnShare() -> Bool {
