@@ -355,9 +355,13 @@ extension RoomSocketHandler {
     /// Whether the connection has read past its own share: its byte budget, or its part of its
     /// loop's cap while there is one.
     private func isPastOwnShare() -> Bool {
-        if self.inboundBytes.timeUntilOutOfDebt() > .zero { return true }
-        guard let cap = self.busyLoop?.connectionCap else { return false }
-        return self.loopShare.secondsUntilOutOfDebt(bytesPerSecond: cap.bytesPerSecond, epoch: cap.epoch) > 0
+        self.inboundBytes.timeUntilOutOfDebt() > .zero || self.secondsPastLoopShare() > 0
+    }
+
+    /// Seconds until the connection is within its part of its loop's cap: 0 while there is none.
+    private func secondsPastLoopShare() -> Double {
+        guard let cap = self.busyLoop?.connectionCap else { return 0 }
+        return self.loopShare.secondsUntilOutOfDebt(bytesPerSecond: cap.bytesPerSecond, epoch: cap.epoch)
     }
 
     /// Pauses reading until the bytes read so far are paid for, by this connection, by its
@@ -367,14 +371,10 @@ extension RoomSocketHandler {
         guard self.readPause == nil else { return }
         var wait = ownDebt ? self.inboundBytes.timeUntilOutOfDebt() : .zero
         let addressWait = self.addressBudget?.timeUntilOutOfDebt() ?? .zero
-        var loopWait = Duration.zero
-        if let cap = self.busyLoop?.connectionCap {
-            let seconds = self.loopShare.secondsUntilOutOfDebt(bytesPerSecond: cap.bytesPerSecond, epoch: cap.epoch)
-            // Looked at again at least every quiet period (the pause's end does): a debt under the
-            // floor may take a minute to repay (a message of many values costs up to 2 MiB), and
-            // meanwhile the cap grows, or is lifted.
-            loopWait = min(.seconds(seconds), BusyLoopCap.quietPeriod)
-        }
+        // Looked at again at least every quiet period (the pause's end does): a debt under the
+        // floor may take a minute to repay (a message of many values costs up to 2 MiB), and
+        // meanwhile the cap grows, or is lifted.
+        let loopWait = min(Duration.seconds(self.secondsPastLoopShare()), BusyLoopCap.quietPeriod)
         if max(addressWait, loopWait) > wait {
             // Connections paused together by a shared budget (their address's, their loop's cap)
             // would all read again at the same moment, and the loop would take their reads' work
