@@ -80,9 +80,11 @@ final class TestSocket: Sendable {
     /// Closes from the client side.
     func close() { self.outgoing.yield(.close) }
 
-    /// How long a test waits for a message it expects: a bound on a hang, not a speed check, so it
-    /// is generous (the whole suite shares two cores with relay-bench scenarios and child processes).
-    static let patience: Duration = .seconds(15)
+    /// How long a test waits for a message it expects, or for the server's close: a bound on a
+    /// hang, not a speed check, so it is generous (the whole suite shares two cores with
+    /// relay-bench scenarios and child processes, and as it starts a new task may wait ~20 s for
+    /// a thread). Each wait returns as soon as what it waits for has come.
+    static let patience: Duration = .seconds(30)
 
     /// The next message as a JSON object, failing after `timeout`.
     func next(timeout: Duration = TestSocket.patience) async throws -> [String: Any] {
@@ -128,7 +130,7 @@ final class TestSocket: Sendable {
     }
 
     /// Waits for the server to close the connection and returns its close code.
-    func closeCode(timeout: Duration = .seconds(10)) async throws -> Int? {
+    func closeCode(timeout: Duration = TestSocket.patience) async throws -> Int? {
         let closed = self.closed
         return try await withThrowingTaskGroup(of: Int?.self) { group in
             group.addTask {
