@@ -71,9 +71,10 @@ struct Harness {
         return (host, guest, code)
     }
 
-    /// Waits (bounded) until `condition` holds.
+    /// Waits (bounded) until `condition` holds, polling. The bound is on a hang, not a speed check:
+    /// as the whole suite starts, a new task may wait ~20 s for a thread.
     func eventually(
-        timeout: Duration = .seconds(3), sourceLocation: SourceLocation = #_sourceLocation,
+        timeout: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation,
         _ condition: () async -> Bool
     ) async throws {
         let deadline = ContinuousClock.now + timeout
@@ -133,8 +134,9 @@ final class TestClient: @unchecked Sendable {
     }
 
     /// Waits (bounded) for the queue to hold a frame, then returns everything queued: nothing if the
-    /// time runs out, which callers' checks of what came then report (one test polls with it).
-    func receive(timeout: Duration = .seconds(3)) async throws -> [JSONValue] {
+    /// time runs out, which callers' checks of what came then report (one test polls with it). The
+    /// bound is on a hang, not a speed check (see ``Harness/eventually(timeout:sourceLocation:_:)``).
+    func receive(timeout: Duration = .seconds(30)) async throws -> [JSONValue] {
         let deadline = ContinuousClock.now + timeout
         while self.connection.outbound.count == 0, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(5))
