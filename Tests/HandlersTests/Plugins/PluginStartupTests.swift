@@ -116,8 +116,9 @@ struct PluginStartupTests {
             executable: ProbePlugin.executable("exit_at_once", pidFile: pidFile), settings: settings,
             eventLoop: testEventLoopGroup.next(), logger: quietLogger)
         let supervisor = Task { await process.supervise() }
-        // The first incarnation has exited: the supervisor is waiting out its restart delay.
-        let deadline = ContinuousClock.now + .seconds(10)
+        // The first incarnation has exited: the supervisor is waiting out its restart delay. (A
+        // bound on a hang: a fresh Python process beside CPU hogs has taken over 10 s.)
+        let deadline = ContinuousClock.now + .seconds(30)
         while ProbePlugin.pids(in: pidFile).count < 1 || process.isRunning, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
         }
@@ -133,13 +134,14 @@ struct PluginStartupTests {
         let pidFile = ProbePlugin.pidFile()
         defer { ProbePlugin.removePidFile(pidFile) }
         var settings = ProbePlugin.settings()
-        settings.startupTimeout = .seconds(30)  // its kill at a missing hello's deadline is not the exit looked for
+        // Its kill at a missing hello's deadline is not the exit looked for: past both waits below.
+        settings.startupTimeout = .seconds(60)
         let process = PluginProcess(
             executable: ProbePlugin.executable("slow_hello", pidFile: pidFile), settings: settings,
             eventLoop: testEventLoopGroup.next(), logger: quietLogger)
         let supervisor = Task { await process.supervise() }
-        // Started, and a second from its hello.
-        var deadline = ContinuousClock.now + .seconds(10)
+        // Started, and a second from its hello. (A bound on a hang, as above.)
+        var deadline = ContinuousClock.now + .seconds(30)
         while ProbePlugin.pids(in: pidFile).isEmpty, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
         }
@@ -160,7 +162,7 @@ struct PluginStartupTests {
             let client = harness.client()
             await client.expectError("plugin_unavailable", after: #"{"type":"probe","do":"crash"}"#)
             // It restarts, announces other types, is stopped, restarts…: never available again.
-            try await harness.eventually(timeout: .seconds(10)) { ProbePlugin.pids(in: pidFile).count >= 3 }
+            try await harness.eventually { ProbePlugin.pids(in: pidFile).count >= 3 }
             await client.expectError("plugin_unavailable", after: #"{"type":"probe"}"#)
         }
     }

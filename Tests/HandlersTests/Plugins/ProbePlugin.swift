@@ -190,14 +190,16 @@ enum ProbePlugin {
         ((try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int32($0) }
     }
 
-    /// Fast settings for tests: short start-up and shutdown, a generous request timeout (so that
-    /// a busy CI machine does not time out the answers that should arrive: the task pool these
-    /// tests share with every other suite has been seen 2.35 s late, and 2 s timed out a plugin's
-    /// answer behind 2 MB of garbage). Tests of timeouts set their own.
-    static func settings(requestTimeout: Duration = .seconds(10)) -> PluginSettings {
+    /// Fast settings for tests: short shutdown and restarts, and generous start-up and request
+    /// timeouts, which here only bound a hang (so that a busy CI machine does not time out the
+    /// hellos and answers that should arrive: the task pool these tests share with every other
+    /// suite has been seen 2.35 s late, a task ~20 s late as the suite starts, 2 s timed out a
+    /// plugin's answer behind 2 MB of garbage, and a fresh Python process beside CPU hogs took
+    /// over 10 s to answer). Tests of timeouts set their own.
+    static func settings(requestTimeout: Duration = .seconds(30)) -> PluginSettings {
         var settings = PluginSettings()
         settings.requestTimeout = requestTimeout
-        settings.startupTimeout = .seconds(10)
+        settings.startupTimeout = .seconds(30)
         settings.shutdownGracePeriod = .seconds(1)
         settings.minRestartDelay = .milliseconds(20)
         settings.maxRestartDelay = .milliseconds(200)
