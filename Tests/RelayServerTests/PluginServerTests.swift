@@ -40,12 +40,13 @@ struct PluginServerTests {
     }
 
     private func startRelay(
-        dataDirectory: String, pluginsDirectory: String, timeoutMs: Int = 5000
+        dataDirectory: String, pluginsDirectory: String, timeoutMs: Int = 30_000
     ) throws -> ChildRelay {
         try ChildRelay(
-            // Generous plugin timeouts: a loaded CI machine must not turn a slow answer into
-            // plugin_timeout here, nor a Python plugin's slow start into a failed start (at the
-            // suite's start, beside every other suite, one took over 5 s); both have their own tests.
+            // Generous plugin timeouts, which here only bound a hang: a loaded CI machine must not
+            // turn a slow answer into plugin_timeout here, nor a Python plugin's slow start into a
+            // failed start (at the suite's start, beside every other suite, one took over 5 s);
+            // both have their own tests.
             arguments: [
                 "--port", "0", "--data-dir", dataDirectory, "--plugins-dir", pluginsDirectory,
                 "--plugin-timeout-ms", "\(timeoutMs)", "--plugin-startup-timeout-seconds", "60",
@@ -172,7 +173,7 @@ struct PluginServerTests {
             guest.send(["type": "mute"])
             host.send(["type": "mute"])
             // Both requests reached the plugin, so both players now wait for an answer.
-            try await eventually(timeout: .seconds(10)) {
+            try await eventually {
                 let requests = (try? String(contentsOfFile: "\(directory)/requests", encoding: .utf8)) ?? ""
                 return requests.split(separator: "\n").filter { $0.contains(#""type":"mute""#) }.count == 2
             }
@@ -213,7 +214,7 @@ struct PluginServerTests {
             }
             relay.send(SIGKILL)
             #expect(try await relay.exitStatus() != 0)
-            let gone = ContinuousClock.now + .seconds(10)
+            let gone = ContinuousClock.now + .seconds(30)  // a bound on a hang, left once they are gone
             while pluginPIDs.contains(where: Self.isRunning), ContinuousClock.now < gone {
                 try await Task.sleep(for: .milliseconds(50))
             }
@@ -229,14 +230,16 @@ struct PluginServerTests {
         arguments: [SIGINT, SIGTERM])
     func signalDuringPluginStartup(signal: Int32) async throws {
         try await withTemporaryDirectory { directory in
-            // The plugin starts a helper, then takes 5 s to say hello.
+            // The plugin starts a helper, then takes 30 s to say hello: the signal must come
+            // before, and this task may be seconds late to see the helper (the stop kills the
+            // plugin after its grace period, so the test is no longer for it).
             let helperPIDFile = "\(directory)/helper.pid"
             let plugins = try Self.pluginsFolder(
                 in: directory, script: "slow_start.sh",
                 """
                 sleep 300 &
                 echo $! > \(helperPIDFile)
-                sleep 5
+                sleep 30
                 echo '{"kind":"hello","protocol":1,"name":"slow","handles":["slow"]}'
                 cat >/dev/null
                 """)
@@ -254,7 +257,7 @@ struct PluginServerTests {
             #expect(try await relay.exitStatus() == 0, "\(relay.printed)")
             #expect(relay.printed.contains("relay.startup.interrupted"))
             #expect(relay.printed.contains("signal=\(signal) [Handlers] relay.stop.requested"))
-            let gone = ContinuousClock.now + .seconds(10)
+            let gone = ContinuousClock.now + .seconds(30)  // a bound on a hang, left once it is gone
             while Self.isRunning(helperPID), ContinuousClock.now < gone {
                 try await Task.sleep(for: .milliseconds(50))
             }
