@@ -57,7 +57,7 @@ struct ConnectionLimitTests {
             let host = TestSocket.connect(port: port)
             let guest = TestSocket.connect(port: port)
             _ = try await RelayFlowTests.openRoom(port, host: host, guest: guest)
-            try await TestClient.withClient(host: "127.0.0.1", port: port) { keptAlive in
+            try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .patient) { keptAlive in
                 #expect(try await keptAlive.get("/api/bosses/images/1", host: "127.0.0.1").status == .ok)
 
                 // Connected by the kernel (the backlog), accepted by the relay only up to its cap.
@@ -88,8 +88,9 @@ struct ConnectionLimitTests {
         }
     }
 
+    /// Waits (bounded) until the relay has logged `text`: a bound on a hang, left as soon as it has.
     private static func waitFor(_ text: String, in relay: ChildRelay) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(30)
         while !relay.printed.contains(text), ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }

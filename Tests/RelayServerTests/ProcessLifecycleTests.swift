@@ -35,7 +35,8 @@ struct ProcessLifecycleTests {
             let acknowledged = try await withThrowingTaskGroup(of: [Int64].self) { group in
                 for worker in 0..<16 {
                     group.addTask {
-                        try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
+                        try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .patient) {
+                            client in
                             var ids: [Int64] = []
                             for round in 0..<16 {
                                 let response = try await client.post(
@@ -70,7 +71,7 @@ struct ProcessLifecycleTests {
         try await withTemporaryDirectory { directory in
             let relay = try self.startRelay(dataDirectory: directory)
             let port = try await relay.listeningPort()
-            let id = try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
+            let id = try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .patient) { client in
                 let response = try await client.post(
                     "/api/scores", headers: keyed, body: scoreBody(), host: "127.0.0.1")
                 let row = try JSONSerialization.jsonObject(with: Data(buffer: response.body!)) as? [String: Any]
@@ -206,7 +207,7 @@ struct ProcessLifecycleTests {
             let relay = try self.startRelay(dataDirectory: directory, extraArguments: ["--batch-window-ms", "7500"])
             let port = try await relay.listeningPort()
             let answer = Task {
-                try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
+                try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .patient) { client in
                     try await client.post("/api/scores", headers: keyed, body: scoreBody(), host: "127.0.0.1")
                 }
             }

@@ -43,7 +43,8 @@ struct RelayFlowTests {
             #expect(room.code.count == 6)
             #expect(room.code.allSatisfy { RoomRegistry.codeAlphabet.contains($0) })
 
-            let listed = try await TestClient.withClient(host: "localhost", port: port) { client in
+            let listed = try await TestClient.withClient(host: "localhost", port: port, configuration: .patient) {
+                client in
                 try await client.get("/api/rooms/all", host: "localhost")
             }
             let rooms = try #require(
@@ -66,7 +67,8 @@ struct RelayFlowTests {
                 #expect((state["players"] as? [String: Any])?.count == 2)
                 #expect((1...999_999).contains(state["seed"] as? Int ?? 0))
             }
-            let joinable = try await TestClient.withClient(host: "localhost", port: port) { client in
+            let joinable = try await TestClient.withClient(host: "localhost", port: port, configuration: .patient) {
+                client in
                 try await client.get("/api/rooms", host: "localhost")
             }
             #expect(String(buffer: joinable.body!) == "[]")
@@ -92,7 +94,8 @@ struct RelayFlowTests {
     func joinableRoomsOverHTTP() async throws {
         try await withRelayServer { port, _ in
             let joinable = {
-                let answer = try await TestClient.withClient(host: "localhost", port: port) { client in
+                let answer = try await TestClient.withClient(host: "localhost", port: port, configuration: .patient) {
+                    client in
                     try await client.get("/api/rooms", host: "localhost")
                 }
                 let body = try #require(answer.body)

@@ -199,6 +199,13 @@ func eventually(
     Issue.record("condition not met within \(timeout)", sourceLocation: sourceLocation)
 }
 
+extension TestClient.Configuration {
+    /// hummingbird's test client gives up on an answer after 15 s by default; for these tests that
+    /// only bounds a hang (as the whole suite starts, a new task may wait ~20 s for a thread), so
+    /// they give it 30 s. An answer is returned as soon as it has come.
+    static var patient: Self { Self(timeout: .seconds(30)) }
+}
+
 extension TestClient {
     /// hummingbird's test client sends no `Host` unless told, which every HTTP/1.1 client must and
     /// the server requires (``RequestHeadRules``).
