@@ -205,7 +205,8 @@ struct ConnectionsPerAddressTests {
     }
 
     /// `request` from `source` gets no answer, and the server closes the connection: it is not
-    /// left open until the client gives up (10 s without a byte), which would hold a descriptor.
+    /// left open until the client gives up (``rawClientPatienceSeconds`` without a byte), which would
+    /// hold a descriptor.
     static func expectClosedUnread(
         port: Int, _ request: String, from source: String, sourceLocation: SourceLocation = #_sourceLocation
     ) async throws {

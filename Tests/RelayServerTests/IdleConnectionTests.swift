@@ -15,7 +15,7 @@ struct IdleConnectionTests {
     /// request that came at once a few hundred milliseconds late.
     static let idleTimeout: Duration = .seconds(1)
 
-    /// Without the timeout each of these would wait out `rawExchange`'s own 10 s.
+    /// Without the timeout each of these would wait out `rawExchange`'s own 30 s.
     static let closedWithin: Duration = .seconds(5)
 
     /// Runs `body` against a `relay` process whose HTTP timeout is `idleTimeout`.
@@ -37,7 +37,7 @@ struct IdleConnectionTests {
     func idleConnectionsAreClosed(_ what: String, request: String) async throws {
         try await self.withChildRelay { port in
             let exchange = try await rawExchangeUntilClosed(port: port, request)
-            // Closed by the server, not by the client's own 10 s without a byte: how long after the
+            // Closed by the server, not by the client's own 30 s without a byte: how long after the
             // timeout depends on the machine's load (a loaded CI run took 5.2 s), how long before
             // does not (the deadline runs from the accept, after the clock started).
             #expect(exchange.serverClosed, "\(what): \(exchange.elapsed)")

@@ -147,13 +147,13 @@ final class StalledClient: @unchecked Sendable {
     }
 
     /// Reads the server's next frame, on a thread of its own; nil when the server closed the
-    /// connection. Fails after 10 s without one.
-    func readFrame() async throws -> Frame? {
-        try await onOwnThread { try self.readFrameNow() }
+    /// connection. Fails after `seconds` without a byte (``rawClientPatienceSeconds`` by default).
+    func readFrame(seconds: Int = rawClientPatienceSeconds) async throws -> Frame? {
+        try await onOwnThread { try self.readFrameNow(seconds: seconds) }
     }
 
-    private func readFrameNow() throws -> Frame? {
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+    private func readFrameNow(seconds: Int) throws -> Frame? {
+        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
         setsockopt(self.descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         guard let head = try self.readExactly(2) else { return nil }
         var length = Int(head[1] & 0x7F)
@@ -243,6 +243,18 @@ enum StalledClientError: Error {
     case refused(StalledClient.Refusal)
 }
 
+/// How long the raw clients here wait for a byte before they give up (`SO_RCVTIMEO`), in seconds:
+/// a bound on a hang, not a speed check, as the whole suite starts a new task of the in-process
+/// server may wait ~20 s for a thread. Where a test must tell the server's close from the client
+/// giving up, it looks at `serverClosed`, and at ``closedAtOnce`` if the close must not be the
+/// server's own HTTP timeout.
+let rawClientPatienceSeconds = 30
+
+/// A connection that the server closed within this long of the connect was closed at once, not
+/// left to the in-process server's HTTP timeout (30 s from the accept by default), which ends
+/// whatever it leaves open.
+let closedAtOnce: Duration = .seconds(20)
+
 /// Runs blocking socket code on a thread of its own, off the cooperative pool.
 func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
@@ -252,7 +264,8 @@ func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async 
 
 /// A loopback socket that gives up reading after `seconds` without a byte, with `request` written to it.
 func socketWithRequest(
-    port: Int, _ request: String, receiveBuffer: Int32? = nil, seconds: Int = 10, from source: String? = nil
+    port: Int, _ request: String, receiveBuffer: Int32? = nil, seconds: Int = rawClientPatienceSeconds,
+    from source: String? = nil
 ) throws -> Int32 {
     let descriptor = try loopbackSocket(port: port, receiveBuffer: receiveBuffer, from: source)
     var timeout = timeval(tv_sec: seconds, tv_usec: 0)
@@ -291,8 +304,8 @@ func rawUpgradeRequest(path: String = "/ws/room/new", host: String = "127.0.0.1"
 }
 
 /// Writes `request` to a plain socket (from `source`, a loopback address, if given) and returns
-/// everything the server sends until it closes (or 10 s pass without a byte). With `halfClose`,
-/// the client shuts its side down after the request, as `nc -N` does.
+/// everything the server sends until it closes (or ``rawClientPatienceSeconds`` pass without a
+/// byte). With `halfClose`, the client shuts its side down after the request, as `nc -N` does.
 func rawExchange(
     port: Int, _ request: String, from source: String? = nil, receiveBuffer: Int32? = nil, halfClose: Bool = false
 ) async throws -> String {
@@ -305,7 +318,8 @@ func rawExchange(
 }
 
 /// ``rawExchange(port:_:from:receiveBuffer:halfClose:)``, saying also whether the server closed the
-/// connection (`false`: the client gave up after 10 s without a byte) and when, from before the connect.
+/// connection (`false`: the client gave up after ``rawClientPatienceSeconds`` without a byte) and
+/// when, from before the connect.
 func rawExchangeUntilClosed(
     port: Int, _ request: String, from source: String? = nil
 ) async throws
@@ -381,7 +395,8 @@ func trickleExchange(
 /// Writes `request` to a plain socket with a small receive buffer and reads nothing: once the
 /// bytes waiting in it stop growing (the kernel's buffers are full, so the server cannot write
 /// either; a loaded server may take seconds to get there), it waits `stall` more, then reads
-/// until the server closes (or 10 s pass without a byte); returns how many bytes came.
+/// until the server closes (or ``rawClientPatienceSeconds`` pass without a byte); returns how many
+/// bytes came.
 func bytesReadAfterStalling(port: Int, _ request: String, for stall: Duration) async throws -> Int {
     try await onOwnThread {
         let descriptor = try socketWithRequest(port: port, request, receiveBuffer: 4096)
