@@ -8,7 +8,7 @@ private func expectShuttingDown<T: Sendable>(
     sourceLocation: SourceLocation = #_sourceLocation, _ operation: @escaping @Sendable () async throws -> T
 ) async {
     await #expect(throws: PersistenceError.shuttingDown, sourceLocation: sourceLocation) {
-        try await withDeadline(seconds: 5, operation)
+        try await withDeadline(operation)
     }
 }
 
@@ -45,7 +45,7 @@ struct LifecycleTests {
             await expectShuttingDown { try await store.rank(of: 0, gameMode: nil) }
             await expectShuttingDown { try await store.bosses() }
             // Closing again is harmless.
-            try await withDeadline(seconds: 5) {
+            try await withDeadline {
                 await store.close()
                 await store.close()
             }

@@ -145,8 +145,10 @@ struct DeadlineExceeded: Error, CustomStringConvertible {
 
 /// Awaits `operation`, but gives up after `seconds` so that a hang fails the test instead of
 /// blocking the whole run. This is a watchdog, not synchronisation: correct code never waits for it.
+/// Generous, as the operation runs in a new task, and as the whole suite starts a new task may
+/// wait ~20 s for a thread.
 func withDeadline<T: Sendable>(
-    seconds: Int = 20, _ operation: @escaping @Sendable () async throws -> T
+    seconds: Int = 30, _ operation: @escaping @Sendable () async throws -> T
 ) async throws -> T {
     let (stream, continuation) = AsyncStream.makeStream(of: Result<T, any Error>?.self)
     Task {
