@@ -320,7 +320,7 @@ struct RelayFlowTests {
                     try await group.waitForAll()
                 }
             }
-            try await eventually(timeout: .seconds(20)) { registry.count == 0 }
+            try await eventually { registry.count == 0 }
             #expect(registry.count == 0)
         }
     }
