@@ -4,14 +4,17 @@ import Synchronization
 import Testing
 
 /// The helper every process test starts `relay` with.
+///
+/// ``ChildProcess/waitUntilExit()`` blocks its thread, so these tests call it on a thread of their
+/// own (``onOwnThread(_:)``): not on one of the cooperative pool's threads, which every test shares.
 @Suite("Child processes")
 struct ChildProcessTests {
     @Test("Output on stdout and stderr is captured, and the exit code reported")
-    func outputAndExitCode() throws {
+    func outputAndExitCode() async throws {
         let child = try ChildProcess(
             path: "/bin/sh", arguments: ["-c", "echo out; echo err >&2; echo $GREETING; exit 3"],
             environment: ["GREETING": "hello"])
-        child.waitUntilExit()
+        try await onOwnThread { child.waitUntilExit() }
         #expect(child.terminationStatus == 3)
         // All of it once waitUntilExit returns: the last line too.
         #expect(child.hasOutputEnded)
@@ -19,15 +22,16 @@ struct ChildProcessTests {
     }
 
     @Test("A child ended by a signal reports the signal's number, and is not signalled once reaped")
-    func signalled() throws {
+    func signalled() async throws {
         let child = try ChildProcess(path: "/bin/sleep", arguments: ["30"])
         #expect(child.isRunning)
         #expect(child.terminationStatus == nil)
         child.send(SIGTERM)
-        child.waitUntilExit()
+        try await onOwnThread { child.waitUntilExit() }
         #expect(child.terminationStatus == SIGTERM)
         // Reaped: its pid may be another process's by now, so no kill(2) at all. One now would
-        // fail with ESRCH (the pid is still free) and set this thread's errno.
+        // fail with ESRCH (the pid is still free) and set this thread's errno (read on the same
+        // thread: nothing between these two lines can suspend).
         errno = 0
         child.send(SIGKILL)
         #expect(errno == 0, "kill(2) on a reaped pid")
@@ -35,7 +39,7 @@ struct ChildProcessTests {
     }
 
     @Test("The child holds none of this process's other descriptors")
-    func descriptorsNotInherited() throws {
+    func descriptorsNotInherited() async throws {
         let opened = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         try #require(opened > 2)
         defer { close(opened) }
@@ -44,40 +48,41 @@ struct ChildProcessTests {
         try #require(inheritable >= 300)
         defer { close(inheritable) }
         let child = try ChildProcess(path: "/bin/ls", arguments: ["/proc/self/fd"])
-        child.waitUntilExit()
+        try await onOwnThread { child.waitUntilExit() }
         let descriptors = Set(child.printed.split(whereSeparator: \.isWhitespace).compactMap { Int32($0) })
         #expect(descriptors.contains(2), "the listing: \(child.printed)")
         #expect(!descriptors.contains(inheritable), "the child has \(descriptors)")
     }
 
     @Test("A child is set to be killed when this process ends (a crashed test run leaves no server behind)")
-    func parentDeathSignal() throws {
+    func parentDeathSignal() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "util-linux's setpriv")
         let child = try ChildProcess(path: "/usr/bin/setpriv", arguments: ["--dump"])
-        child.waitUntilExit()
+        try await onOwnThread { child.waitUntilExit() }
         #expect(child.printed.contains("Parent death signal: KILL"), "setpriv --dump: \(child.printed)")
     }
 
     @Test("A child outlives the thread that started it")
-    func outlivesItsStartingThread() throws {
+    func outlivesItsStartingThread() async throws {
         let started = StartedChild()
         let starter = Thread {
             let child = try? ChildProcess(path: "/bin/sleep", arguments: ["30"])
             started.child.withLock { $0 = child }
             // The thread ends only once `sleep` runs, so setpriv has set the parent-death signal:
-            // a signal tied to this thread would then come when it ends.
-            let deadline = ContinuousClock.now + .seconds(10)
+            // a signal tied to this thread would then come when it ends. (A bound on a hang.)
+            let deadline = ContinuousClock.now + .seconds(30)
             while let child, !Self.commandLine(of: child.pid).hasPrefix("/bin/sleep"), ContinuousClock.now < deadline {
                 usleep(1_000)
             }
         }
         starter.start()
-        while !starter.isFinished { usleep(1_000) }
+        while !starter.isFinished { try await Task.sleep(for: .milliseconds(1)) }
         let child = try #require(started.child.withLock { $0 })
-        usleep(200_000)  // a parent-death signal tied to the ended thread would have come by now
+        // A parent-death signal tied to the ended thread would have come by now.
+        try await Task.sleep(for: .milliseconds(200))
         #expect(child.isRunning)
         child.send(SIGKILL)
-        child.waitUntilExit()
+        try await onOwnThread { child.waitUntilExit() }
     }
 
     /// The command line of process `pid`, arguments separated by spaces.
