@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import Synchronization
 import Testing
 
@@ -50,7 +51,14 @@ struct StopSignalsTests {
             try await Task.sleep(for: .milliseconds(5))
         }
         try #require(started.value)
-        signals.onSignal(nil)
+        // It blocks until the action (300 ms) has finished: on a thread of its own, not on one of
+        // the cooperative pool's, which every test shares.
+        await withCheckedContinuation { continuation in
+            Thread {
+                signals.onSignal(nil)
+                continuation.resume()
+            }.start()
+        }
         #expect(finished.value)
     }
 
