@@ -177,16 +177,18 @@ struct PluginFailureTests {
         }
     }
 
-    @Test(.timeLimit(.minutes(1))) func lateAnswersShowThePluginWorking() async throws {
-        // Each answer comes 1.5 s after its request, past the 1 s timeout, for 9 s: never silent
-        // for the 5 s that count as hung, so never killed.
-        let settings = ProbePlugin.settings(requestTimeout: .seconds(1))
+    @Test(.timeLimit(.minutes(2))) func lateAnswersShowThePluginWorking() async throws {
+        // Each answer comes 3 s after its request, past the 2 s timeout, for 18 s: never silent
+        // for the 10 s that count as hung (five timeouts), so never killed; were late answers not
+        // counted, it would be killed halfway. (It was 1.5 s, 1 s, 9 s and 5 s: a run at a load of
+        // 8 on two cores had the plugin killed as hung, so an answer came over 3.5 s late.)
+        let settings = ProbePlugin.settings(requestTimeout: .seconds(2))
         try await ProbePlugin.withHarness([ProbePlugin.executable()], settings: settings) { harness in
             let before = try #require(try await harness.client().probePIDOnceAnswering(in: harness))
             let client = harness.client()
             for _ in 0..<6 {
-                await client.expectError("plugin_timeout", after: #"{"type":"probe","do":"slow","seconds":1.5}"#)
-                try await Task.sleep(for: .milliseconds(500))  // the answer comes, late
+                await client.expectError("plugin_timeout", after: #"{"type":"probe","do":"slow","seconds":3}"#)
+                try await Task.sleep(for: .seconds(1))  // the answer comes, late
             }
             #expect(try await harness.client().probePIDOnceAnswering(in: harness) == before)
         }
