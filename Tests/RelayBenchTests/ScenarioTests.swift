@@ -6,10 +6,16 @@ import Testing
 /// stops measuring what it claims to.
 @Suite("Scenarios against the real relay")
 struct ScenarioTests {
+    /// How long a window waits for the messages still in flight, and the slow-consumer scenario
+    /// for its drops and closes: each wait ends as soon as all of them have come, so the bound is
+    /// on a hang, not a speed check (as the whole suite starts, a new task may wait ~20 s for a
+    /// thread).
+    static let drain = 30.0
+
     @Test("relay: every update arrives, with latencies and both processes' usage")
     func relay() async throws {
         try await LiveRelay.with { relay in
-            let report = try await RelayScenario(rooms: 3, players: 2, hertz: 20, seconds: 1, drainSeconds: 15)
+            let report = try await RelayScenario(rooms: 3, players: 2, hertz: 20, seconds: 1, drainSeconds: Self.drain)
                 .run(in: try relay.context)
             #expect(report.setup.roomsReady == 3)
             #expect(report.setup.players == 6)
@@ -29,7 +35,7 @@ struct ScenarioTests {
     @Test("relay with enemy_state: every enemy_state_update arrives and counts")
     func relayOfEnemyStates() async throws {
         try await LiveRelay.with { relay in
-            var scenario = RelayScenario(rooms: 2, players: 2, hertz: 20, seconds: 1, drainSeconds: 15)
+            var scenario = RelayScenario(rooms: 2, players: 2, hertz: 20, seconds: 1, drainSeconds: Self.drain)
             scenario.message = .enemyState
             let report = try await scenario.run(in: try relay.context)
             let window = try #require(report.window)
@@ -46,7 +52,7 @@ struct ScenarioTests {
             var onGrid = try relay.context
             onGrid.sendGridMicros = 1_000  // the grid must not lose or duplicate sends
             let fits = try await RelayScenario(
-                name: "fanout", rooms: 2, players: 4, hertz: 10, seconds: 1, drainSeconds: 15
+                name: "fanout", rooms: 2, players: 4, hertz: 10, seconds: 1, drainSeconds: Self.drain
             )
             .run(in: onGrid)
             #expect(fits.setup.roomsReady == 2)
@@ -112,8 +118,8 @@ struct ScenarioTests {
         let arguments = ["--outbound-queue-frames", "256", "--busy-loop-inbound-bytes-per-second", "0"]
         try await LiveRelay.with(arguments: arguments) { relay in
             let scenario = SlowConsumerScenario(
-                rooms: 2, players: 3, slowPercent: 34, hertz: 60, seconds: 1.5, paddingBytes: 4_000, drainSeconds: 3,
-                dropWaitSeconds: 8, collectSeconds: 2)
+                rooms: 2, players: 3, slowPercent: 34, hertz: 60, seconds: 1.5, paddingBytes: 4_000,
+                drainSeconds: Self.drain, dropWaitSeconds: Self.drain, collectSeconds: Self.drain)
             let report = try await scenario.run(in: try relay.context)
             // Why the rooms were not set up, if they were not (a CI run once saw none of them).
             try #require(report.setup.roomsReady == 2, "\(report.setup.failures) after \(report.setup.seconds) s")
@@ -134,7 +140,8 @@ struct ScenarioTests {
     func step() async throws {
         try await LiveRelay.with { relay in
             let impossible = try await StepScenario(
-                startRooms: 2, stepRooms: 2, maxRooms: 8, players: 2, hertz: 20, stepSeconds: 0.5, sloMicros: 1
+                startRooms: 2, stepRooms: 2, maxRooms: 8, players: 2, hertz: 20, stepSeconds: 0.5, sloMicros: 1,
+                drainSeconds: Self.drain  // a message still in flight after 1 s would be lost, not over the SLO
             ).run(in: try relay.context)
             #expect(impossible.steps.count == 1)
             #expect(impossible.kneeRooms == nil)
@@ -145,7 +152,7 @@ struct ScenarioTests {
 
             let generous = try await StepScenario(
                 startRooms: 1, stepRooms: 1, maxRooms: 3, players: 2, hertz: 20, stepSeconds: 0.5, sloMicros: 5_000_000,
-                drainSeconds: 15
+                drainSeconds: Self.drain
             ).run(in: try relay.context)
             #expect(generous.steps.map(\.rooms) == [1, 2, 3])
             #expect(generous.kneeRooms == 3)
