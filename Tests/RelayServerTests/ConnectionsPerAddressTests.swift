@@ -221,6 +221,9 @@ struct ConnectionsPerAddressTests {
     static func keptAliveConnection(port: Int, from source: String) async throws -> Int32 {
         try await onOwnThread {
             let descriptor = try loopbackSocket(port: port, from: source)
+            // Without it, an answer that never comes would hang the whole run.
+            var timeout = timeval(tv_sec: rawClientPatienceSeconds, tv_usec: 0)
+            setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             let request = Array("GET /api/rooms HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
             guard send(descriptor, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else {
                 close(descriptor)
