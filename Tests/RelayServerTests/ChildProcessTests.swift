@@ -66,7 +66,9 @@ struct ChildProcessTests {
     func outlivesItsStartingThread() async throws {
         let started = StartedChild()
         let starter = Thread {
-            let child = try? ChildProcess(path: "/bin/sleep", arguments: ["30"])
+            // An hour, killed below: this task, no longer holding its thread while it waits, may
+            // be given one back late, and a loaded run saw a child of 30 s gone by then.
+            let child = try? ChildProcess(path: "/bin/sleep", arguments: ["3600"])
             started.child.withLock { $0 = child }
             // The thread ends only once `sleep` runs, so setpriv has set the parent-death signal:
             // a signal tied to this thread would then come when it ends. (A bound on a hang.)
