@@ -152,6 +152,17 @@ final class StalledClient: @unchecked Sendable {
         try await onOwnThread { try self.readFrameNow(seconds: seconds) }
     }
 
+    /// ``readFrame(seconds:)``, answering a ping with its pong at once on the same thread: a pong
+    /// sent once the test's task had a thread of the cooperative pool back could come after the
+    /// server's next ping on a loaded machine, and the server then closed the connection.
+    func readFrameAnsweringPing(seconds: Int = rawClientPatienceSeconds) async throws -> Frame? {
+        try await onOwnThread {
+            let frame = try self.readFrameNow(seconds: seconds)
+            if let frame, frame.opcode == 9 { try self.write(Self.frame(fin: true, opcode: 10, frame.payload)) }
+            return frame
+        }
+    }
+
     private func readFrameNow(seconds: Int) throws -> Frame? {
         var timeout = timeval(tv_sec: seconds, tv_usec: 0)
         setsockopt(self.descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
