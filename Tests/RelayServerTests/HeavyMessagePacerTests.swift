@@ -4,6 +4,7 @@ import NIOCore
 import NIOEmbedded
 import NIOPosix
 import Relay
+import Synchronization
 import Testing
 
 @testable import RelayServer
@@ -11,42 +12,126 @@ import Testing
 /// Large messages take turns with everything else on their loop (``HeavyMessagePacer``).
 @Suite("Heavy message pacer")
 struct HeavyMessagePacerTests {
+    typealias Pacer = HeavyMessagePacer
+
     @Test("After a large message's handling, the next large one waits as long again; none waits at first")
-    func waitsAsLongAgain() {
-        var pacer = HeavyMessagePacer()
+    func waitsAsLongAgain() throws {
+        var pacer = Pacer()
         let start = NIODeadline.now()
-        #expect(pacer.wait(now: start) == nil)
-        pacer.handled(taking: .milliseconds(5), now: start)
-        #expect(pacer.wait(now: start) == .milliseconds(5))
-        #expect(pacer.wait(now: start + .milliseconds(2)) == .milliseconds(3))
-        #expect(pacer.wait(now: start + .milliseconds(5)) == nil, "the others had their time")
-        pacer.handled(taking: .milliseconds(1), now: start + .milliseconds(1))
-        #expect(pacer.wait(now: start) == .milliseconds(5), "a shorter one that ended inside the others' time")
+        guard case .go(let first) = pacer.ask(rank: start, now: start) else {
+            Issue.record("the first large message waited")
+            return
+        }
+        guard case .wait(let ticket) = pacer.ask(rank: start, now: start + .milliseconds(1)) else {
+            Issue.record("a large message went during another's turn")
+            return
+        }
+        pacer.handled(first, now: start + .milliseconds(5))
+        #expect(pacer.nextTurnAt == start + .milliseconds(10))
+        #expect(pacer.nextTurn(now: start + .milliseconds(9)) == nil, "the others' 5 ms are not over")
+        let given = pacer.nextTurn(now: start + .milliseconds(10))
+        let next = try #require(given)
+        #expect(next.ticket == ticket)
+        #expect(next.turn.started == start + .milliseconds(10))
+        #expect(pacer.nextTurnAt == nil, "none waits")
+        pacer.handled(next.turn, now: start + .milliseconds(11))
+        #expect(pacer.ask(rank: start, now: start + .milliseconds(11)) == .wait(ticket: ticket + 1), "1 ms to others")
     }
 
-    @Test("A loop that is never capped (--busy-loop-inbound-bytes-per-second 0) paces nothing")
-    func offWithTheCap() {
-        var limits = RelayLimits()
-        limits.busyLoopInboundBytesPerSecond = 0
-        let loop = EmbeddedEventLoop()
-        let busyLoop = BusyLoops(limits: limits, logger: Logger(label: "test")).busyLoop(of: loop)
-        busyLoop.heavyMessageHandled(taking: .seconds(10))
-        #expect(busyLoop.heavyMessageWait() == nil)
-        let capped = BusyLoops(limits: RelayLimits(), logger: Logger(label: "test")).busyLoop(of: loop)
-        capped.heavyMessageHandled(taking: .seconds(10))
-        #expect(capped.heavyMessageWait() != nil)
+    @Test("The next turn goes to the connection that had one longest ago, the first to ask among equals")
+    func earliestRankFirst() {
+        var pacer = Pacer()
+        let start = NIODeadline.now()
+        guard case .go(let first) = pacer.ask(rank: start, now: start) else {
+            Issue.record("the first large message waited")
+            return
+        }
+        let asked = [3, 1, 2, 1].map { pacer.ask(rank: start + .seconds($0), now: start) }
+        pacer.handled(first, now: start)
+        var order: [Int] = []
+        var now = start
+        while let next = pacer.nextTurn(now: now) {
+            guard case .wait(let ticket) = asked.first(where: { $0 == .wait(ticket: next.ticket) }) else { break }
+            order.append(ticket)
+            now = next.turn.started + .milliseconds(1)
+            pacer.handled(next.turn, now: now)
+            now = now + .milliseconds(1)
+        }
+        let tickets = asked.map { answer -> Int in
+            guard case .wait(let ticket) = answer else { return -1 }
+            return ticket
+        }
+        #expect(order == [tickets[1], tickets[3], tickets[2], tickets[0]])
     }
 
     @Test("A large message's handling counts for 20 ms at most: longer, it was waiting (for a plugin, say)")
-    func longHandlingCountsLittle() throws {
+    func longHandlingCountsLittle() {
+        var pacer = Pacer()
+        let start = NIODeadline.now()
+        guard case .go(let turn) = pacer.ask(rank: start, now: start) else {
+            Issue.record("the first large message waited")
+            return
+        }
+        pacer.handled(turn, now: start + .seconds(5))
+        #expect(pacer.othersUntil == start + .seconds(5) + Pacer.longestTurn)
+    }
+
+    @Test(
+        "A turn never handled holds the others back for two of the longest turns; handled late, it keeps the next turn's"
+    )
+    func unhandledTurnExpires() throws {
+        var pacer = Pacer()
+        let start = NIODeadline.now()
+        guard case .go(let lost) = pacer.ask(rank: start, now: start) else {
+            Issue.record("the first large message waited")
+            return
+        }
+        _ = pacer.ask(rank: start, now: start)
+        #expect(pacer.nextTurnAt == start + Pacer.longestTurn * 2)
+        let given = pacer.nextTurn(now: start + Pacer.longestTurn * 2)
+        let next = try #require(given)
+        pacer.handled(lost, now: next.turn.started + .milliseconds(1))
+        #expect(pacer.othersUntil == next.turn.started + Pacer.longestTurn * 2, "the next turn's time stands")
+        pacer.handled(next.turn, now: next.turn.started + .milliseconds(2))
+        #expect(pacer.othersUntil == next.turn.started + .milliseconds(4), "the turn given last sets it")
+    }
+
+    @Test("A loop that is never capped (--busy-loop-inbound-bytes-per-second 0) paces nothing")
+    func offWithTheCap() throws {
+        var limits = RelayLimits()
+        limits.busyLoopInboundBytesPerSecond = 0
         let loop = EmbeddedEventLoop()
-        let busyLoop = BusyLoops(limits: RelayLimits(), logger: Logger(label: "test")).busyLoop(of: loop)
-        let handler = try RoomSocketHandlerTests.makeHandler(busyLoop: busyLoop)
-        #expect(handler.isPaced(HeavyMessagePacer.heavyBytes + 1))
-        #expect(!handler.isPaced(HeavyMessagePacer.heavyBytes), "the game's messages are far smaller")
-        handler.heavyMessageHandled(taking: .seconds(5))
-        // None left if this thread was held up 20 ms since: a loaded machine may do that.
-        #expect((handler.heavyMessageWait() ?? .zero) <= HeavyMessagePacer.longestTurn)
+        let uncapped = BusyLoops(limits: limits, logger: Logger(label: "test")).busyLoop(of: loop)
+        #expect(uncapped.heavyMessageTurns == nil)
+        let handler = try RoomSocketHandlerTests.makeHandler(limits: limits, busyLoop: uncapped)
+        #expect(!handler.isPaced(HeavyMessagePacer.heavyBytes + 1))
+        let capped = BusyLoops(limits: RelayLimits(), logger: Logger(label: "test")).busyLoop(of: loop)
+        let cappedHandler = try RoomSocketHandlerTests.makeHandler(busyLoop: capped)
+        #expect(cappedHandler.isPaced(HeavyMessagePacer.heavyBytes + 1))
+        #expect(!cappedHandler.isPaced(HeavyMessagePacer.heavyBytes), "the game's messages are far smaller")
+    }
+
+    @Test("A loop that shuts down lets the large messages waiting for a turn on it go")
+    func shutdownLetsWaitingGo() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let turns = try await loop.submit {
+            let turns = HeavyMessageTurns(eventLoop: loop)
+            turns.yield(until: .now() + .seconds(3_600))
+            return NIOLoopBound(turns, eventLoop: loop)
+        }.get()
+        let asked = Mutex(false)
+        let went = Mutex(false)
+        Task(executorPreference: EventLoopTaskExecutor(loop)) {
+            asked.withLock { $0 = true }
+            _ = await turns.value.turn(rank: .now())
+            went.withLock { $0 = true }
+        }
+        try await eventually { asked.withLock { $0 } }
+        try await loop.submit {}.get()  // after the task's first step, which asked for the turn
+        #expect(!went.withLock { $0 })
+        try await group.shutdownGracefully()
+        try await eventually { went.withLock { $0 } }
     }
 
     /// Over real sockets, on a loop of the test's own: as if the loop had just spent 3 s on large
@@ -67,7 +152,7 @@ struct HeavyMessagePacerTests {
                 _ = try await socket.expect("pong")
             }
             let othersUntil = try await loop.submit {
-                loops.busyLoop(of: loop).heavyMessageHandled(taking: .seconds(3))
+                try #require(loops.busyLoop(of: loop).heavyMessageTurns).yield(until: .now() + .seconds(3))
                 return Date().timeIntervalSince1970 * 1_000 + 3_000
             }.get()
             heavy.send(raw: large)
@@ -79,6 +164,48 @@ struct HeavyMessagePacerTests {
             #expect(
                 heavyHandled >= othersUntil - 100, "the large message waited \(othersUntil - heavyHandled) ms short")
             #expect(lightHandled < heavyHandled, "the small one was handled first")
+        }
+    }
+
+    /// Over real sockets, on a loop of the test's own: with the loop's time given to others for
+    /// 3 s, a client sends three large messages, and another one. The flooding client's first goes
+    /// first (it asked first, and its connection opened first), then the other's, which had no
+    /// turn since: first come, first served let the flooding client's reader, asking again as soon
+    /// as it was done, take every turn before it.
+    @Test("Over sockets, a client's large message goes before another's next one, when that one just had a turn")
+    func turnsGoToWhoHadOneLongestAgo() async throws {
+        @Sendable func large(_ label: Int) -> String {
+            #"{"type":"time_sync","client_time":\#(label),"pad":"\#(String(repeating: "x", count: HeavyMessagePacer.heavyBytes))"}"#
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        defer { group.shutdownGracefully { _ in } }
+        let loops = BusyLoops(limits: RelayLimits(), logger: Logger(label: "test"))
+        try await withRelayServer(capBusyLoops: true, eventLoopGroup: group, busyLoops: loops) { port, _ in
+            var sockets: [TestSocket] = []
+            for _ in 1...2 {  // connected in this order
+                let socket = TestSocket.connect(port: port)
+                socket.send(["type": "ping"])
+                _ = try await socket.expect("pong")
+                sockets.append(socket)
+            }
+            let (flooding, calm) = (sockets[0], sockets[1])
+            try await loop.submit {
+                try #require(loops.busyLoop(of: loop).heavyMessageTurns).yield(until: .now() + .seconds(3))
+            }.get()
+            for label in 1...3 { flooding.send(raw: large(label)) }
+            try await Task.sleep(for: .milliseconds(200))  // the flooding client's first asks first
+            calm.send(raw: large(9))
+            var handled: [Int: Double] = [:]
+            for _ in 1...3 {
+                let answer = try await flooding.expect("time_sync_response", timeout: .seconds(60))
+                handled[try #require(answer["client_time"] as? Int)] = try BusyLoopTests.serverTime(answer)
+            }
+            let calmHandled = try BusyLoopTests.serverTime(
+                await calm.expect("time_sync_response", timeout: .seconds(60)))
+            let (first, second) = (try #require(handled[1]), try #require(handled[2]))
+            #expect(first <= calmHandled, "the flooding client's first went first")
+            #expect(calmHandled <= second, "the calm client's went before the flooding client's second")
         }
     }
 }

@@ -29,8 +29,9 @@ final class BusyLoop {
     private var readings = ThreadReadings()
     private let warnings: WarningThrottle
     private let logger: Logger
-    /// Spaces out large messages' handling, while the cap is configured at all.
-    private var pacer = HeavyMessagePacer()
+    /// Large messages' turns on the loop (``HeavyMessagePacer``); nil while the cap is off
+    /// (`--busy-loop-inbound-bytes-per-second 0`): nothing is paced.
+    let heavyMessageTurns: HeavyMessageTurns?
 
     private enum Probe {
         case none, starting
@@ -51,24 +52,14 @@ final class BusyLoop {
             floor: Double(max(0, limits.busyLoopInboundBytesPerSecond)), ceiling: Double(limits.inboundBytesPerSecond))
         self.warnings = warnings
         self.logger = logger
+        self.heavyMessageTurns =
+            limits.busyLoopInboundBytesPerSecond > 0 ? HeavyMessageTurns(eventLoop: eventLoop) : nil
     }
 
     /// Bytes a second each room socket on the loop may read now, and which cap that is
     /// (``LoopShareMeter``); nil while the loop keeps up.
     var connectionCap: (bytesPerSecond: Double, epoch: Int)? {
         self.cap.bytesPerSecond.map { ($0, self.cap.epoch) }
-    }
-
-    /// How long a message larger than ``HeavyMessagePacer/heavyBytes`` must wait before it is
-    /// decoded: nil if it need not.
-    func heavyMessageWait() -> TimeAmount? {
-        self.pacer.wait()
-    }
-
-    /// A message larger than ``HeavyMessagePacer/heavyBytes`` was handled in `elapsed` (not
-    /// counted on a loop that is never capped: nothing waits there).
-    func heavyMessageHandled(taking elapsed: TimeAmount) {
-        if self.cap.floor > 0 { self.pacer.handled(taking: elapsed) }
     }
 
     /// The probe's channels while it runs.

@@ -1,8 +1,9 @@
 import NIOCore
 
 /// Spaces out the decoding of large messages on one event loop, so that what other clients send
-/// is read and relayed in between: after a large message's handling took some time, the next one
-/// on the loop waits as long again.
+/// is read and relayed in between, and takes the waiting ones in turn: after a large message's
+/// handling took some time, the next one on the loop waits as long again, and the next to go is
+/// the one whose connection had the loop for a large message longest ago.
 ///
 /// The byte budgets and the busy loop's cap (``BusyLoopCap``) bound what each connection may read,
 /// but charge a message's values once it is decoded, and NIO runs every task queued on a loop
@@ -11,6 +12,15 @@ import NIOCore
 /// messages waited 0.15–0.2 s. A reader waiting for its turn lets the loop's turn end, and the
 /// loop reads its sockets before the next large message is decoded. The game's own messages are
 /// far smaller than ``heavyBytes``, and a lone large one (a host's `sync_entities`) never waits.
+///
+/// Turns go by rank, not by arrival: a reader that has just had its turn asks again at once while
+/// the others wake to the same moment, and first come, first served gave the loop to whichever of
+/// the flood's readers ran first, again and again, while a calm client's 12 KB message waited up
+/// to 4 s. A connection ranks by when it last had a turn, or opened: the calm one ranks ahead of
+/// every connection that had a turn since, and of every one opened since, so it waits for one
+/// turn of each other connection on its loop at most.
+///
+/// Only the arithmetic and the order; ``HeavyMessageTurns`` wakes the waiting readers.
 struct HeavyMessagePacer {
     /// A message larger than this may take milliseconds to decode and handle (a full 64 KiB of
     /// small values, ~5 ms): its handling is paced.
@@ -19,16 +29,74 @@ struct HeavyMessagePacer {
     /// waiting (for a room on another loop, a plugin), which cost its loop nothing.
     static let longestTurn = TimeAmount.milliseconds(20)
 
-    /// Until when the loop's time goes to others.
-    private(set) var othersUntil = NIODeadline.uptimeNanoseconds(0)
-
-    /// How long a large message must wait before it is decoded, at `now`; nil if it need not.
-    func wait(now: NIODeadline = .now()) -> TimeAmount? {
-        self.othersUntil > now ? self.othersUntil - now : nil
+    /// A large message's time with the loop, from when it was given.
+    struct Turn: Equatable {
+        let number: Int
+        let started: NIODeadline
     }
 
-    /// A large message's handling took `elapsed`, ending at `now`: as long again goes to others.
-    mutating func handled(taking elapsed: TimeAmount, now: NIODeadline = .now()) {
-        self.othersUntil = max(self.othersUntil, now + elapsed)
+    /// What a large message asking for a turn gets.
+    enum Answer: Equatable {
+        /// Its turn: it goes now.
+        case go(Turn)
+        /// It waits, as `ticket`, until ``nextTurn(now:)`` gives it its turn.
+        case wait(ticket: Int)
+    }
+
+    /// Until when the loop's time goes to others (or to the turn given last, until it is handled).
+    private(set) var othersUntil = NIODeadline.uptimeNanoseconds(0)
+    /// Large messages waiting for their turns, with their connections' ranks.
+    private var waiting: [(rank: NIODeadline, ticket: Int)] = []
+    private var tickets = 0
+    /// The number of the turn given last.
+    private var turns = 0
+
+    /// When the next waiting message's turn comes; nil if none waits.
+    var nextTurnAt: NIODeadline? { self.waiting.isEmpty ? nil : self.othersUntil }
+
+    /// A large message from a connection ranked `rank` (when it last had a turn, or opened) asks
+    /// for a turn at `now`: it goes at once if nothing waits and the others had their time.
+    mutating func ask(rank: NIODeadline, now: NIODeadline) -> Answer {
+        if self.waiting.isEmpty && self.othersUntil <= now { return .go(self.give(now: now)) }
+        self.tickets += 1
+        self.waiting.append((rank, self.tickets))
+        return .wait(ticket: self.tickets)
+    }
+
+    /// The waiting message whose turn it is at `now`, if the others had their time: the one of
+    /// the earliest rank, the first to ask among equals.
+    mutating func nextTurn(now: NIODeadline) -> (ticket: Int, turn: Turn)? {
+        guard self.othersUntil <= now,
+            let next = self.waiting.indices.min(by: { self.waiting[$0].rank < self.waiting[$1].rank })
+        else { return nil }
+        let ticket = self.waiting.remove(at: next).ticket
+        return (ticket, self.give(now: now))
+    }
+
+    /// Every waiting message's ticket, given up on (the loop is shutting down).
+    mutating func removeAllWaiting() -> [Int] {
+        defer { self.waiting.removeAll() }
+        return self.waiting.map(\.ticket)
+    }
+
+    /// `turn`'s message was handled at `now`: as long again as it took (``longestTurn`` at most)
+    /// goes to others. A turn given since (this one took longer than ``longestTurn``) keeps its own.
+    mutating func handled(_ turn: Turn, now: NIODeadline) {
+        let othersTime = now + min(now - turn.started, Self.longestTurn)
+        self.othersUntil = turn.number == self.turns ? othersTime : max(self.othersUntil, othersTime)
+    }
+
+    /// Holds the large messages back until `deadline`, as if the loop's time went to others.
+    mutating func yield(until deadline: NIODeadline) {
+        self.othersUntil = max(self.othersUntil, deadline)
+    }
+
+    /// A turn from `now`: until it is handled, the loop's time is its own for ``longestTurn`` and
+    /// then as long again the others', so a turn that is never handled (its connection ended)
+    /// holds nothing up for long.
+    private mutating func give(now: NIODeadline) -> Turn {
+        self.turns += 1
+        self.othersUntil = now + Self.longestTurn * 2
+        return Turn(number: self.turns, started: now)
     }
 }

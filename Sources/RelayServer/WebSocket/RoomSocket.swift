@@ -148,25 +148,12 @@ final class RoomSocket: Sendable {
                     session.reply(.invalidUTF8)
                     continue
                 }
-                let paced = handler.isPaced(bytes.readableBytes)
-                if paced {
-                    while let wait = handler.heavyMessageWait() { await self.sleep(for: wait) }
-                }
-                let started = paced ? NIODeadline.now() : nil
+                let turn = handler.isPaced(bytes.readableBytes) ? await handler.heavyMessageTurn() : nil
                 let valueCount = await self.dispatcher.dispatch(text, session: session)
-                if let started { handler.heavyMessageHandled(taking: .now() - started) }
+                if let turn { handler.heavyMessageHandled(turn) }
                 handler.chargeDecodedValues(valueCount)
             case .binary: session.reply(.binaryFrame)
             }
-        }
-    }
-
-    /// Waits `delay` on the connection's loop: the loop's turn ends, and it reads its sockets,
-    /// before the reader goes on. Ends at once if the loop is shutting down.
-    private func sleep(for delay: TimeAmount) async {
-        let loop = self.channel.eventLoop
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            loop.scheduleTask(in: delay) {}.futureResult.whenComplete { _ in continuation.resume() }
         }
     }
 

@@ -51,6 +51,9 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// behind, counted in ``loopShare``; nil once the connection has ended.
     private var busyLoop: BusyLoop?
     private var loopShare = LoopShareMeter()
+    /// When the connection last had its loop for a large message, or opened: its rank for the
+    /// next (``HeavyMessagePacer``).
+    private var heavyMessageRank = NIODeadline.now()
     /// Bytes read while the address was in debt (a read asked for before it was), or while
     /// reading pauses (NIO reads all the kernel holds once the client hangs up), handled once the
     /// debt is repaid: a read already asked for by each of many connections would otherwise buy
@@ -335,21 +338,22 @@ extension RoomSocketHandler {
     }
 
     /// Whether a message of `bytes` takes turns with the other large ones on the connection's loop
-    /// (``HeavyMessagePacer``): ``heavyMessageWait()`` before it is decoded, and
-    /// ``heavyMessageHandled(taking:)`` after.
+    /// (``HeavyMessagePacer``): ``heavyMessageTurn()`` before it is decoded, and
+    /// ``heavyMessageHandled(_:)`` after.
     func isPaced(_ bytes: Int) -> Bool {
-        bytes > HeavyMessagePacer.heavyBytes && self.busyLoop != nil
+        bytes > HeavyMessagePacer.heavyBytes && self.busyLoop?.heavyMessageTurns != nil
     }
 
-    /// How long a large message must wait before it is decoded; nil if it need not.
-    func heavyMessageWait() -> TimeAmount? {
-        self.busyLoop?.heavyMessageWait()
+    /// Waits for a large message's turn on the connection's loop; nil if nothing is paced there.
+    func heavyMessageTurn() async -> HeavyMessagePacer.Turn? {
+        guard let turns = self.busyLoop?.heavyMessageTurns else { return nil }
+        return await turns.turn(rank: self.heavyMessageRank)
     }
 
-    /// The reader handled a large message in `elapsed` (counted as
-    /// ``HeavyMessagePacer/longestTurn`` at most).
-    func heavyMessageHandled(taking elapsed: TimeAmount) {
-        self.busyLoop?.heavyMessageHandled(taking: min(elapsed, HeavyMessagePacer.longestTurn))
+    /// The reader handled the large message of `turn`.
+    func heavyMessageHandled(_ turn: HeavyMessagePacer.Turn) {
+        self.heavyMessageRank = turn.started
+        self.busyLoop?.heavyMessageTurns?.handled(turn)
     }
 
     /// Whether the connection has read past its own share: its byte budget, or its part of its
