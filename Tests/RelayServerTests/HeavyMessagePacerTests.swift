@@ -26,7 +26,8 @@ struct HeavyMessagePacerTests {
             Issue.record("a large message went during another's turn")
             return
         }
-        pacer.handled(first, now: start + .milliseconds(5))
+        let rank = pacer.handled(first, now: start + .milliseconds(5))
+        #expect(rank == start + .milliseconds(500), "the turn's 5 ms move the connection's rank on 100-fold")
         #expect(pacer.nextTurnAt == start + .milliseconds(10))
         #expect(pacer.nextTurn(now: start + .milliseconds(9)) == nil, "the others' 5 ms are not over")
         let given = pacer.nextTurn(now: start + .milliseconds(10))
@@ -38,7 +39,7 @@ struct HeavyMessagePacerTests {
         #expect(pacer.ask(rank: start, now: start + .milliseconds(11)) == .wait(ticket: ticket + 1), "1 ms to others")
     }
 
-    @Test("The next turn goes to the connection that had one longest ago, the first to ask among equals")
+    @Test("The next turn goes to the connection of the earliest rank, the first to ask among equals")
     func earliestRankFirst() {
         var pacer = Pacer()
         let start = NIODeadline.now()
@@ -72,8 +73,9 @@ struct HeavyMessagePacerTests {
             Issue.record("the first large message waited")
             return
         }
-        pacer.handled(turn, now: start + .seconds(5))
+        let rank = pacer.handled(turn, now: start + .seconds(5))
         #expect(pacer.othersUntil == start + .seconds(5) + Pacer.longestTurn)
+        #expect(rank == start + Pacer.longestTurn * Pacer.rankPerTurnTime)
     }
 
     @Test(

@@ -14,8 +14,8 @@ final class HeavyMessageTurns {
         self.eventLoop = eventLoop
     }
 
-    /// Waits for a large message's turn, for a connection ranked `rank` (when it last had a turn,
-    /// or opened). Report its handling with ``handled(_:)``.
+    /// Waits for a large message's turn, for a connection ranked `rank` (from when it opened, then
+    /// as ``handled(_:)`` returned). Report its handling with ``handled(_:)``.
     func turn(rank: NIODeadline) async -> HeavyMessagePacer.Turn {
         switch self.pacer.ask(rank: rank, now: .now()) {
         case .go(let turn):
@@ -29,9 +29,10 @@ final class HeavyMessageTurns {
     }
 
     /// `turn`'s message has been handled: the next turn comes once the others had as long.
-    func handled(_ turn: HeavyMessagePacer.Turn) {
-        self.pacer.handled(turn, now: .now())
-        self.scheduleNextTurn()
+    /// Returns the connection's rank for its next large message.
+    func handled(_ turn: HeavyMessagePacer.Turn) -> NIODeadline {
+        defer { self.scheduleNextTurn() }
+        return self.pacer.handled(turn, now: .now())
     }
 
     /// Holds large messages back until `deadline`, as if the loop's time went to others (tests).

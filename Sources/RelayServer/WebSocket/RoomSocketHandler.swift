@@ -51,8 +51,8 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// behind, counted in ``loopShare``; nil once the connection has ended.
     private var busyLoop: BusyLoop?
     private var loopShare = LoopShareMeter()
-    /// When the connection last had its loop for a large message, or opened: its rank for the
-    /// next (``HeavyMessagePacer``).
+    /// The connection's rank for its next large message's turn (``HeavyMessagePacer``): when it
+    /// opened, moved on by each turn it had.
     private var heavyMessageRank = NIODeadline.now()
     /// Bytes read while the address was in debt (a read asked for before it was), or while
     /// reading pauses (NIO reads all the kernel holds once the client hangs up), handled once the
@@ -352,8 +352,7 @@ extension RoomSocketHandler {
 
     /// The reader handled the large message of `turn`.
     func heavyMessageHandled(_ turn: HeavyMessagePacer.Turn) {
-        self.heavyMessageRank = turn.started
-        self.busyLoop?.heavyMessageTurns?.handled(turn)
+        if let rank = self.busyLoop?.heavyMessageTurns?.handled(turn) { self.heavyMessageRank = rank }
     }
 
     /// Whether the connection has read past its own share: its byte budget, or its part of its
