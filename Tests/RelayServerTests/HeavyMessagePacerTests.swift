@@ -119,7 +119,7 @@ struct HeavyMessagePacerTests {
         let loop = group.next()
         let turns = try await loop.submit {
             let turns = HeavyMessageTurns(eventLoop: loop)
-            turns.yield(until: .now() + .seconds(3_600))
+            turns.hold(until: .now() + .seconds(3_600))
             return NIOLoopBound(turns, eventLoop: loop)
         }.get()
         let asked = Mutex(false)
@@ -154,7 +154,7 @@ struct HeavyMessagePacerTests {
                 _ = try await socket.expect("pong")
             }
             let othersUntil = try await loop.submit {
-                try #require(loops.busyLoop(of: loop).heavyMessageTurns).yield(until: .now() + .seconds(3))
+                try #require(loops.busyLoop(of: loop).heavyMessageTurns).hold(until: .now() + .seconds(3))
                 return Date().timeIntervalSince1970 * 1_000 + 3_000
             }.get()
             heavy.send(raw: large)
@@ -169,11 +169,11 @@ struct HeavyMessagePacerTests {
         }
     }
 
-    /// Over real sockets, on a loop of the test's own: with the loop's time given to others for
-    /// 3 s, a client sends three large messages, and another one. The flooding client's first goes
-    /// first (it asked first, and its connection opened first), then the other's, which had no
-    /// turn since: first come, first served let the flooding client's reader, asking again as soon
-    /// as it was done, take every turn before it.
+    /// Over real sockets, on a loop of the test's own: with large messages held, a client sends
+    /// three large messages, and another one; both first ones wait, then the loop is theirs. The
+    /// flooding client's first goes first (its connection opened first), then the other's, which
+    /// had no turn since: first come, first served let the flooding client's reader, asking again
+    /// as soon as it was done, take every turn before it.
     @Test("Over sockets, a client's large message goes before another's next one, when that one just had a turn")
     func turnsGoToWhoHadOneLongestAgo() async throws {
         @Sendable func large(_ label: Int) -> String {
@@ -192,12 +192,16 @@ struct HeavyMessagePacerTests {
                 sockets.append(socket)
             }
             let (flooding, calm) = (sockets[0], sockets[1])
-            try await loop.submit {
-                try #require(loops.busyLoop(of: loop).heavyMessageTurns).yield(until: .now() + .seconds(3))
-            }.get()
+            @Sendable func turns() throws -> HeavyMessageTurns {
+                try #require(loops.busyLoop(of: loop).heavyMessageTurns)
+            }
+            try await loop.submit { try turns().hold(until: .now() + .seconds(3_600)) }.get()
             for label in 1...3 { flooding.send(raw: large(label)) }
-            try await Task.sleep(for: .milliseconds(200))  // the flooding client's first asks first
+            try await eventually { try await loop.submit { try turns().waitingCount == 1 }.get() }
             calm.send(raw: large(9))
+            // The flooding client's first and the calm client's wait; then the loop is theirs.
+            try await eventually { try await loop.submit { try turns().waitingCount == 2 }.get() }
+            try await loop.submit { try turns().hold(until: .now()) }.get()
             var handled: [Int: Double] = [:]
             for _ in 1...3 {
                 let answer = try await flooding.expect("time_sync_response", timeout: .seconds(60))

@@ -94,10 +94,14 @@ struct HeavyMessagePacer {
         return turn.started + took * Self.rankPerTurnTime
     }
 
-    /// Holds the large messages back until `deadline`, as if the loop's time went to others.
-    mutating func yield(until deadline: NIODeadline) {
-        self.othersUntil = max(self.othersUntil, deadline)
+    /// Holds the large messages back until `deadline`, as if the loop's time went to others, or
+    /// lets them go from then if they were held longer (tests).
+    mutating func hold(until deadline: NIODeadline) {
+        self.othersUntil = deadline
     }
+
+    /// How many large messages wait for a turn.
+    var waitingCount: Int { self.waiting.count }
 
     /// A turn from `now`: until it is handled, the loop's time is its own for ``longestTurn`` and
     /// then as long again the others', so a turn that is never handled (its connection ended)

@@ -35,11 +35,15 @@ final class HeavyMessageTurns {
         return self.pacer.handled(turn, now: .now())
     }
 
-    /// Holds large messages back until `deadline`, as if the loop's time went to others (tests).
-    func yield(until deadline: NIODeadline) {
-        self.pacer.yield(until: deadline)
+    /// Holds large messages back until `deadline`, as if the loop's time went to others, or lets
+    /// them go from then if they were held longer (tests).
+    func hold(until deadline: NIODeadline) {
+        self.pacer.hold(until: deadline)
         self.scheduleNextTurn()
     }
+
+    /// How many large messages wait for a turn.
+    var waitingCount: Int { self.pacer.waitingCount }
 
     /// Sets the timer for the next turn, if a message waits for one.
     private func scheduleNextTurn() {
