@@ -59,8 +59,9 @@ struct HeavyMessagePacer {
     /// When the next waiting message's turn comes; nil if none waits.
     var nextTurnAt: NIODeadline? { self.waiting.isEmpty ? nil : self.othersUntil }
 
-    /// A large message from a connection ranked `rank` (when it last had a turn, or opened) asks
-    /// for a turn at `now`: it goes at once if nothing waits and the others had their time.
+    /// A large message from a connection ranked `rank` (when it opened, then as ``handled(_:now:)``
+    /// returned) asks for a turn at `now`: it goes at once if nothing waits and the others had
+    /// their time.
     mutating func ask(rank: NIODeadline, now: NIODeadline) -> Answer {
         if self.waiting.isEmpty && self.othersUntil <= now { return .go(self.give(now: now)) }
         self.tickets += 1
