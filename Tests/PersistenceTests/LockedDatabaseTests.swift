@@ -54,7 +54,8 @@ struct LockedDatabaseTests {
             var configuration = PersistenceConfiguration(
                 databasePath: databasePath(in: directory), maxBatchSize: 5, flushInterval: .seconds(30),
                 writeQueueCapacity: 5)
-            configuration.lockTimeout = .seconds(3)
+            // Longer than the test: the batch waits on the lock until it is released below.
+            configuration.lockTimeout = .seconds(120)
             try await withStore(configuration) { store in
                 let lockHolder = try RawDatabase(path: configuration.databasePath)
                 try lockHolder.execute("BEGIN IMMEDIATE")
@@ -62,20 +63,30 @@ struct LockedDatabaseTests {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for index in 0..<5 {  // one full batch, now waiting on the lock
                         group.addTask {
-                            await #expect(throws: PersistenceError.locked) {
-                                try await store.submit(submission("p\(index)", 1))
-                            }
+                            _ = try await store.submit(submission("p\(index)", 1))
                             order.record("batch")
                         }
                     }
-                    try await Task.sleep(for: .milliseconds(200))
+                    // Not a fixed sleep: as the whole suite starts, the tasks may wait seconds for a thread.
+                    let deadline = ContinuousClock.now + .seconds(30)
+                    while store.unansweredWrites < 5 && ContinuousClock.now < deadline {
+                        try await Task.sleep(for: .milliseconds(10))
+                    }
                     // The writer's thread is blocked in SQLite: the queue's bound must hold without it.
-                    await #expect(throws: PersistenceError.overloaded) { try await store.submit(submission("late", 1)) }
-                    order.record("refused")
+                    group.addTask {
+                        await #expect(throws: PersistenceError.overloaded) {
+                            try await store.submit(submission("late", 1))
+                        }
+                        order.record("refused")
+                    }
+                    let refusedBy = ContinuousClock.now + .seconds(30)
+                    while !order.events.contains("refused") && ContinuousClock.now < refusedBy {
+                        try await Task.sleep(for: .milliseconds(10))
+                    }
+                    try lockHolder.execute("ROLLBACK")  // the batch commits (and a late write not refused)
                     try await group.waitForAll()
                 }
-                #expect(order.events.first == "refused")
-                try lockHolder.execute("ROLLBACK")
+                #expect(order.events == ["refused"] + Array(repeating: "batch", count: 5))
             }
         }
     }

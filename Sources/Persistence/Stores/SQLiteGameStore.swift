@@ -161,6 +161,8 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
     public var committedTransactions: Int { self.writer.committedTransactions }
     /// Transactions the writer has rolled back since opening, retries of single writes included.
     public var failedTransactions: Int { self.writer.failedTransactions }
+    /// Writes accepted and not yet answered: queued, or in a batch being committed.
+    public var unansweredWrites: Int { self.writer.unansweredWrites }
 
     // MARK: ScoreStore
 
