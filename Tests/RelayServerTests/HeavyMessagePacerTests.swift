@@ -14,18 +14,19 @@ import Testing
 struct HeavyMessagePacerTests {
     typealias Pacer = HeavyMessagePacer
 
+    /// The turn of a first large message, which never waits.
+    static func firstTurn(_ pacer: inout Pacer, at now: NIODeadline) throws -> Pacer.Turn {
+        let answer = pacer.ask(rank: now, now: now)
+        return try #require(answer.turn, "the first large message waited")
+    }
+
     @Test("After a large message's handling, the next large one waits as long again; none waits at first")
     func waitsAsLongAgain() throws {
         var pacer = Pacer()
         let start = NIODeadline.now()
-        guard case .go(let first) = pacer.ask(rank: start, now: start) else {
-            Issue.record("the first large message waited")
-            return
-        }
-        guard case .wait(let ticket) = pacer.ask(rank: start, now: start + .milliseconds(1)) else {
-            Issue.record("a large message went during another's turn")
-            return
-        }
+        let first = try Self.firstTurn(&pacer, at: start)
+        let second = pacer.ask(rank: start, now: start + .milliseconds(1))
+        let ticket = try #require(second.ticket, "a large message went during another's turn")
         let rank = pacer.handled(first, now: start + .milliseconds(5))
         #expect(rank == start + .milliseconds(500), "the turn's 5 ms move the connection's rank on 100-fold")
         #expect(pacer.nextTurnAt == start + .milliseconds(10))
@@ -40,39 +41,28 @@ struct HeavyMessagePacerTests {
     }
 
     @Test("The next turn goes to the connection of the earliest rank, the first to ask among equals")
-    func earliestRankFirst() {
+    func earliestRankFirst() throws {
         var pacer = Pacer()
         let start = NIODeadline.now()
-        guard case .go(let first) = pacer.ask(rank: start, now: start) else {
-            Issue.record("the first large message waited")
-            return
-        }
-        let asked = [3, 1, 2, 1].map { pacer.ask(rank: start + .seconds($0), now: start) }
+        let first = try Self.firstTurn(&pacer, at: start)
+        let tickets = [3, 1, 2, 1].compactMap { pacer.ask(rank: start + .seconds($0), now: start).ticket }
         pacer.handled(first, now: start)
         var order: [Int] = []
         var now = start
         while let next = pacer.nextTurn(now: now) {
-            guard case .wait(let ticket) = asked.first(where: { $0 == .wait(ticket: next.ticket) }) else { break }
-            order.append(ticket)
+            order.append(next.ticket)
             now = next.turn.started + .milliseconds(1)
             pacer.handled(next.turn, now: now)
             now = now + .milliseconds(1)
-        }
-        let tickets = asked.map { answer -> Int in
-            guard case .wait(let ticket) = answer else { return -1 }
-            return ticket
         }
         #expect(order == [tickets[1], tickets[3], tickets[2], tickets[0]])
     }
 
     @Test("A large message's handling counts for 20 ms at most: longer, it was waiting (for a plugin, say)")
-    func longHandlingCountsLittle() {
+    func longHandlingCountsLittle() throws {
         var pacer = Pacer()
         let start = NIODeadline.now()
-        guard case .go(let turn) = pacer.ask(rank: start, now: start) else {
-            Issue.record("the first large message waited")
-            return
-        }
+        let turn = try Self.firstTurn(&pacer, at: start)
         let rank = pacer.handled(turn, now: start + .seconds(5))
         #expect(pacer.othersUntil == start + .seconds(5) + Pacer.longestTurn)
         #expect(rank == start + Pacer.longestTurn * Pacer.rankPerTurnTime)
@@ -84,10 +74,7 @@ struct HeavyMessagePacerTests {
     func unhandledTurnExpires() throws {
         var pacer = Pacer()
         let start = NIODeadline.now()
-        guard case .go(let lost) = pacer.ask(rank: start, now: start) else {
-            Issue.record("the first large message waited")
-            return
-        }
+        let lost = try Self.firstTurn(&pacer, at: start)
         _ = pacer.ask(rank: start, now: start)
         #expect(pacer.nextTurnAt == start + Pacer.longestTurn * 2)
         let given = pacer.nextTurn(now: start + Pacer.longestTurn * 2)
@@ -213,5 +200,19 @@ struct HeavyMessagePacerTests {
             #expect(first <= calmHandled, "the flooding client's first went first")
             #expect(calmHandled <= second, "the calm client's went before the flooding client's second")
         }
+    }
+}
+
+extension HeavyMessagePacer.Answer {
+    /// The turn given at once; nil if the message waits.
+    var turn: HeavyMessagePacer.Turn? {
+        guard case .go(let turn) = self else { return nil }
+        return turn
+    }
+
+    /// The message's ticket while it waits; nil if it went at once.
+    var ticket: Int? {
+        guard case .wait(let ticket) = self else { return nil }
+        return ticket
     }
 }
