@@ -78,18 +78,18 @@ struct RoomMembershipTests {
 
     /// Names are trimmed before their length is checked; that must not cost a room's event loop
     /// more than reading them (trimming 16,000 flag letters, one 64 KB frame, took a second).
-    @Test func overLongFlagNamesAreRefusedQuickly() async throws {
+    /// Their cost is timed without the awaits around it, in `MessageDispatcherTests`'
+    /// `overLongFlagNamesAreRefusedInLinearTime`; here, every handler that takes a name refuses them.
+    @Test func overLongFlagNamesAreRefused() async throws {
         let harness = try Harness()
         let host = harness.client()
         let code = try await host.createRoom(playerID: "host", name: "Hosty")
         let flags = String(repeating: "\u{1F1E6}", count: 64_000)
-        let start = ContinuousClock.now
         let client = harness.client(url: code)
         await client.expectError("too_long", after: #"{"type":"create_room","player_name":" \#(flags) "}"#)
         await client.expectError(
             "too_long", after: #"{"type":"create_room","player_name":"a","room_name":"\#(flags)"}"#)
         await client.expectError("too_long", after: #"{"type":"join_room","player_name":"\#(flags)"}"#)
-        #expect(ContinuousClock.now - start < .seconds(5))  // debug build, loaded machine: ~10 ms
         #expect(harness.registry.count == 1)
     }
 

@@ -7,6 +7,10 @@ import Testing
 @testable import Handlers
 @testable import Relay
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// One event loop for every room of these tests (never shut down: it lives as long as the process).
 let testEventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 
@@ -209,4 +213,12 @@ struct PassingFilter: MessageFilter {
         self.count.value.withLock { $0 += 1 }
         return message
     }
+}
+
+/// The CPU time this thread has used: for timing a synchronous path so that a loaded machine
+/// (other tests, other processes) delays it without adding to what is measured.
+func threadCPUTime() -> Duration {
+    var now = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+    return .seconds(now.tv_sec) + .nanoseconds(now.tv_nsec)
 }
