@@ -60,6 +60,9 @@ public final class StopSignals: Sendable {
         self.shared.set(action)
     }
 
+    /// The signal that came while no action was set, until an action takes it.
+    var waitingSignal: Int32? { self.shared.waiting }
+
     /// Stops catching (the run is over).
     public func cancel() {
         for source in self.sources.withLock({ $0 }) { source.cancel() }
@@ -81,6 +84,8 @@ public final class StopSignals: Sendable {
                 action(signal)
             }
         }
+
+        var waiting: Int32? { self.state.withLock { $0.unhandled } }
 
         func set(_ action: (@Sendable (Int32) -> Void)?) {
             self.state.withLock { state in

@@ -69,9 +69,15 @@ struct StopSignalsTests {
         let released = Box<Int32?>(nil)
         // Not armed yet by the first test of this suite: a source of its own, and a settled one.
         kill(getpid(), SIGURG)
-        try await Task.sleep(for: .milliseconds(200))
+        let deadline = ContinuousClock.now + .seconds(30)  // a bound on a hang, left once it is held
+        while signals.waitingSignal == nil, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        try #require(signals.waitingSignal == SIGURG)
+        #expect(released.value == nil)
         signals.onSignal { number in released.value = number }
         #expect(released.value == SIGURG)
+        #expect(signals.waitingSignal == nil)  // taken: the action after this one does not see it
     }
 }
 
