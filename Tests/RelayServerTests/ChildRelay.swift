@@ -63,6 +63,22 @@ final class ChildRelay: Sendable {
         return self.process.terminationStatus ?? -1
     }
 
+    /// The sockets the child has open (its listener, its accepted connections, its probes), from
+    /// `/proc`: a test can tell its connections were accepted before it acts on them.
+    var openSockets: Int {
+        let descriptors = "/proc/\(self.process.pid)/fd"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: descriptors)) ?? []
+        return names.count { name in
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "\(descriptors)/\(name)"))?
+                .hasPrefix("socket:") ?? false
+        }
+    }
+
+    /// Waits (bounded) until the child has at least `count` sockets open.
+    func waitForOpenSockets(_ count: Int) async throws {
+        try await eventually { self.openSockets >= count }
+    }
+
     /// Sends `signal` (SIGKILL, SIGTERM, …).
     func send(_ signal: Int32) {
         self.process.send(signal)

@@ -93,6 +93,7 @@ struct ProcessLifecycleTests {
         try await withTemporaryDirectory { directory in
             let relay = try self.startRelay(dataDirectory: directory)
             let port = try await relay.listeningPort()
+            let listening = relay.openSockets
             let preconnected = try loopbackSocket(port: port)
             defer { close(preconnected) }
             let partial = try loopbackSocket(port: port)
@@ -107,7 +108,8 @@ struct ProcessLifecycleTests {
                 "POST /api/scores HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\n"
                 + "Content-Length: 100\r\n\r\n{"
             _ = head.withCString { send(upload, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
-            try await Task.sleep(for: .milliseconds(300))  // both accepted
+            try await relay.waitForOpenSockets(listening + 3)
+            try await Task.sleep(for: .milliseconds(300))  // accepted, and then their bytes read
             let start = ContinuousClock.now
             relay.send(SIGTERM)
             #expect(try await relay.exitStatus() == 0)
@@ -122,9 +124,10 @@ struct ProcessLifecycleTests {
         try await withTemporaryDirectory { directory in
             let relay = try self.startRelay(dataDirectory: directory)
             let port = try await relay.listeningPort()
+            let listening = relay.openSockets
             let preconnected = try loopbackSocket(port: port)
             defer { close(preconnected) }
-            try await Task.sleep(for: .milliseconds(300))  // accepted
+            try await relay.waitForOpenSockets(listening + 1)
             let start = ContinuousClock.now
             relay.send(SIGTERM)
             #expect(try await relay.exitStatus() == 0)
@@ -188,7 +191,8 @@ struct ProcessLifecycleTests {
             defer { close(stalled) }
             let requests = "GET /api/bosses/images/2 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" + rawUpgradeRequest()
             _ = requests.withCString { send(stalled, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
-            try await Task.sleep(for: .milliseconds(500))  // both requests read, the image queued
+            // Both requests read (one segment), the image queued: its first bytes have come.
+            try await eventually { hasBytesWaiting(stalled) }
             let start = ContinuousClock.now
             relay.send(SIGTERM)
             #expect(try await relay.exitStatus() == 0)

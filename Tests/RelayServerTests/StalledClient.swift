@@ -204,6 +204,12 @@ final class StalledClient: @unchecked Sendable {
     deinit { close(self.descriptor) }
 }
 
+/// Whether bytes wait unread in `descriptor` (they are left there).
+func hasBytesWaiting(_ descriptor: Int32) -> Bool {
+    var byte: UInt8 = 0
+    return recv(descriptor, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) > 0
+}
+
 /// A blocking TCP socket connected to `port` on 127.0.0.1, optionally with a receive buffer size, a
 /// segment size to announce (1,400 makes the server send as over the internet: with loopback's
 /// 64 KB segments its kernel takes megabytes of an answer at once), and from another loopback
@@ -415,7 +421,7 @@ func bytesReadAfterStalling(port: Int, _ request: String, for stall: Duration) a
         var peeked = [UInt8](repeating: 0, count: 1 << 20)
         // A loaded test machine can take seconds to start answering; the stall starts once it has.
         let giveUp = ContinuousClock.now + .seconds(60)
-        while recv(descriptor, &peeked, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) <= 0, ContinuousClock.now < giveUp {
+        while !hasBytesWaiting(descriptor), ContinuousClock.now < giveUp {
             Thread.sleep(forTimeInterval: 0.05)
         }
         var (waiting, steadySince) = (0, ContinuousClock.now)
