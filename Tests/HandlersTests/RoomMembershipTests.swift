@@ -78,8 +78,9 @@ struct RoomMembershipTests {
 
     /// Names are trimmed before their length is checked; that must not cost a room's event loop
     /// more than reading them (trimming 16,000 flag letters, one 64 KB frame, took a second).
-    /// Their cost is timed without the awaits around it, in `MessageDispatcherTests`'
-    /// `overLongFlagNamesAreRefusedInLinearTime`; here, every handler that takes a name refuses them.
+    /// Their cost is timed without the awaits around it, in
+    /// `InboundMessageTests.overLongFlagNamesAreRefusedInLinearTime`; here, every handler that takes a
+    /// name refuses them.
     @Test func overLongFlagNamesAreRefused() async throws {
         let harness = try Harness()
         let host = harness.client()

@@ -158,7 +158,7 @@ struct RelayAbuseTests {
         }
     }
 
-    /// Timed by `MessageDispatcherTests.overLongFlagNamesAreRefusedInLinearTime`, not here: over
+    /// Timed by `InboundMessageTests.overLongFlagNamesAreRefusedInLinearTime`, not here: over
     /// 64 KB frames a debug build on a loaded machine may take seconds anyway.
     @Test("64 KB names of flag letters are refused with too_long, and the connection goes on")
     func overLongFlagNames() async throws {
