@@ -57,7 +57,7 @@ actor BatchingWriter {
     nonisolated var committedTransactions: Int { self.committedCount.load(ordering: .relaxed) }
     /// Transactions that failed and were rolled back, retries of single writes included.
     nonisolated var failedTransactions: Int { self.failedCount.load(ordering: .relaxed) }
-    /// Writes accepted and not yet answered (for tests and metrics), read without the actor.
+    /// Writes accepted and not yet answered (for tests), read without the actor.
     nonisolated var unansweredWrites: Int { self.unanswered.load(ordering: .relaxed) }
 
     nonisolated var unownedExecutor: UnownedSerialExecutor {
