@@ -14,9 +14,12 @@ import Testing
 struct HeavyMessagePacerTests {
     typealias Pacer = HeavyMessagePacer
 
+    /// A large message's size: a full frame of small values.
+    static let large = 65_536
+
     /// The turn of a first large message, which never waits.
     static func firstTurn(_ pacer: inout Pacer, at now: NIODeadline) throws -> Pacer.Turn {
-        let answer = pacer.ask(rank: now, now: now)
+        let answer = pacer.ask(rank: now, bytes: Self.large, now: now)
         return try #require(answer.turn, "the first large message waited")
     }
 
@@ -25,7 +28,7 @@ struct HeavyMessagePacerTests {
         var pacer = Pacer()
         let start = NIODeadline.now()
         let first = try Self.firstTurn(&pacer, at: start)
-        let second = pacer.ask(rank: start, now: start + .milliseconds(1))
+        let second = pacer.ask(rank: start, bytes: Self.large, now: start + .milliseconds(1))
         let ticket = try #require(second.ticket, "a large message went during another's turn")
         let rank = pacer.handled(first, now: start + .milliseconds(5))
         #expect(rank == start + .milliseconds(500), "the turn's 5 ms move the connection's rank on 100-fold")
@@ -37,7 +40,9 @@ struct HeavyMessagePacerTests {
         #expect(next.turn.started == start + .milliseconds(10))
         #expect(pacer.nextTurnAt == nil, "none waits")
         pacer.handled(next.turn, now: start + .milliseconds(11))
-        #expect(pacer.ask(rank: start, now: start + .milliseconds(11)) == .wait(ticket: ticket + 1), "1 ms to others")
+        #expect(
+            pacer.ask(rank: start, bytes: Self.large, now: start + .milliseconds(11)) == .wait(ticket: ticket + 1),
+            "1 ms to others")
     }
 
     @Test("The next turn goes to the connection of the earliest rank, the first to ask among equals")
@@ -45,7 +50,9 @@ struct HeavyMessagePacerTests {
         var pacer = Pacer()
         let start = NIODeadline.now()
         let first = try Self.firstTurn(&pacer, at: start)
-        let tickets = [3, 1, 2, 1].compactMap { pacer.ask(rank: start + .seconds($0), now: start).ticket }
+        let tickets = [3, 1, 2, 1].compactMap {
+            pacer.ask(rank: start + .seconds($0), bytes: Self.large, now: start).ticket
+        }
         pacer.handled(first, now: start)
         var order: [Int] = []
         var now = start
@@ -56,6 +63,29 @@ struct HeavyMessagePacerTests {
             now = now + .milliseconds(1)
         }
         #expect(order == [tickets[1], tickets[3], tickets[2], tickets[0]])
+    }
+
+    @Test(
+        "Of two connections that rank alike, the smaller message goes first: by as far as its bytes may move the rank")
+    func smallerMessageFirstAmongLikeRanks() throws {
+        var pacer = Pacer()
+        let start = NIODeadline.now()
+        let first = try Self.firstTurn(&pacer, at: start)
+        // A 64 KiB message may take 5.2 ms and move its rank 524 ms; a 12 KB one, 96 ms.
+        #expect(Pacer.order(rank: start, bytes: Self.large) == start + .nanoseconds(524_288_000))
+        #expect(Pacer.order(rank: start, bytes: 12_000) == start + .milliseconds(96))
+        #expect(Pacer.order(rank: start, bytes: 1 << 30) == start + Pacer.longestTurn * Pacer.rankPerTurnTime)
+        let flood = try #require(pacer.ask(rank: start, bytes: Self.large, now: start).ticket)
+        let calm = try #require(pacer.ask(rank: start + .milliseconds(400), bytes: 12_000, now: start).ticket)
+        let later = try #require(pacer.ask(rank: start + .milliseconds(500), bytes: 12_000, now: start).ticket)
+        pacer.handled(first, now: start)
+        var order: [Int] = []
+        while let next = pacer.nextTurn(now: start) {  // each handled at once: the next may go
+            order.append(next.ticket)
+            pacer.handled(next.turn, now: start)
+        }
+        #expect(
+            order == [calm, flood, later], "the calm client's 12 KB went before the flood's 64 KiB ranked 0.4 s ahead")
     }
 
     @Test("A large message's handling counts for 20 ms at most: longer, it was waiting (for a plugin, say)")
@@ -75,7 +105,7 @@ struct HeavyMessagePacerTests {
         var pacer = Pacer()
         let start = NIODeadline.now()
         let lost = try Self.firstTurn(&pacer, at: start)
-        _ = pacer.ask(rank: start, now: start)
+        _ = pacer.ask(rank: start, bytes: Self.large, now: start)
         #expect(pacer.nextTurnAt == start + Pacer.longestTurn * 2)
         let given = pacer.nextTurn(now: start + Pacer.longestTurn * 2)
         let next = try #require(given)
@@ -113,7 +143,7 @@ struct HeavyMessagePacerTests {
         let went = Mutex(false)
         Task(executorPreference: EventLoopTaskExecutor(loop)) {
             asked.withLock { $0 = true }
-            _ = await turns.value.turn(rank: .now())
+            _ = await turns.value.turn(rank: .now(), bytes: Self.large)
             went.withLock { $0 = true }
         }
         try await eventually { asked.withLock { $0 } }
@@ -199,6 +229,49 @@ struct HeavyMessagePacerTests {
             let (first, second) = (try #require(handled[1]), try #require(handled[2]))
             #expect(first <= calmHandled, "the flooding client's first went first")
             #expect(calmHandled <= second, "the calm client's went before the flooding client's second")
+        }
+    }
+
+    /// Over real sockets, on a loop of the test's own: with large messages held, a client sends a
+    /// 300 KB message, then another client, connected after it, an 8 KB one. By their
+    /// connections' ranks alone the first would go first; its size may move its rank 2 s, the
+    /// small one's 67 ms, so the small one goes first unless the second client took over 1.9 s to
+    /// connect.
+    @Test("Over sockets, a smaller large message goes before a larger one from a client that connected just before")
+    func smallerGoesFirstAsAFloodStarts() async throws {
+        @Sendable func message(_ label: Int, padding: Int) -> String {
+            #"{"type":"time_sync","client_time":\#(label),"pad":"\#(String(repeating: "x", count: padding))"}"#
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        defer { group.shutdownGracefully { _ in } }
+        var limits = RelayLimits()
+        limits.maxFrameBytes = 512 << 10
+        let loops = BusyLoops(limits: limits, logger: Logger(label: "test"))
+        try await withRelayServer(limits: limits, capBusyLoops: true, eventLoopGroup: group, busyLoops: loops) {
+            port, _ in
+            var sockets: [TestSocket] = []
+            for _ in 1...2 {  // connected in this order
+                let socket = TestSocket.connect(port: port)
+                socket.send(["type": "ping"])
+                _ = try await socket.expect("pong")
+                sockets.append(socket)
+            }
+            let (flooding, calm) = (sockets[0], sockets[1])
+            @Sendable func turns() throws -> HeavyMessageTurns {
+                try #require(loops.busyLoop(of: loop).heavyMessageTurns)
+            }
+            try await loop.submit { try turns().hold(until: .now() + .seconds(3_600)) }.get()
+            flooding.send(raw: message(1, padding: 300_000))
+            try await eventually { try await loop.submit { try turns().waitingCount == 1 }.get() }
+            calm.send(raw: message(2, padding: HeavyMessagePacer.heavyBytes + 100))
+            try await eventually { try await loop.submit { try turns().waitingCount == 2 }.get() }
+            try await loop.submit { try turns().hold(until: .now()) }.get()
+            let floodHandled = try BusyLoopTests.serverTime(
+                await flooding.expect("time_sync_response", timeout: .seconds(60)))
+            let calmHandled = try BusyLoopTests.serverTime(
+                await calm.expect("time_sync_response", timeout: .seconds(60)))
+            #expect(calmHandled < floodHandled, "the 8 KB message went first")
         }
     }
 }

@@ -22,6 +22,11 @@ import NIOCore
 /// a round of turns longer than the calm client's half second between messages still went first,
 /// and it waited up to 0.25 s.
 ///
+/// A waiting message goes by where its turn would move its connection's rank if it took as long as
+/// its bytes may (``worstTimePerByte``): the smaller of two messages whose connections rank alike
+/// goes first. As a flood starts, every connection ranks from about when it opened, and by rank
+/// alone a calm client's 12 KB message waited for each flooder's first 64 KB one, 0.15 s.
+///
 /// Only the arithmetic and the order; ``HeavyMessageTurns`` wakes the waiting readers.
 struct HeavyMessagePacer {
     /// A message larger than this may take milliseconds to decode and handle (a full 64 KiB of
@@ -33,6 +38,9 @@ struct HeavyMessagePacer {
     /// How far a turn moves its connection's rank on, for each unit of time it took: a 64 KB message
     /// of small values (~5 ms) half a second, a 12 KB string (~0.05 ms) 5 ms.
     static let rankPerTurnTime: Int64 = 100
+    /// The longest a large message's handling may take for each of its bytes: a message of small
+    /// values' (64 KB, ~5 ms).
+    static let worstTimePerByte = TimeAmount.nanoseconds(80)
 
     /// A large message's time with the loop, from when it was given.
     struct Turn: Equatable {
@@ -50,8 +58,8 @@ struct HeavyMessagePacer {
 
     /// Until when the loop's time goes to others (or to the turn given last, until it is handled).
     private(set) var othersUntil = NIODeadline.uptimeNanoseconds(0)
-    /// Large messages waiting for their turns, with their connections' ranks.
-    private var waiting: [(rank: NIODeadline, ticket: Int)] = []
+    /// Large messages waiting for their turns, in the order of ``order(rank:bytes:)``.
+    private var waiting: [(order: NIODeadline, ticket: Int)] = []
     private var tickets = 0
     /// The number of the turn given last.
     private var turns = 0
@@ -59,21 +67,27 @@ struct HeavyMessagePacer {
     /// When the next waiting message's turn comes; nil if none waits.
     var nextTurnAt: NIODeadline? { self.waiting.isEmpty ? nil : self.othersUntil }
 
-    /// A large message from a connection ranked `rank` (when it opened, then as ``handled(_:now:)``
-    /// returned) asks for a turn at `now`: it goes at once if nothing waits and the others had
-    /// their time.
-    mutating func ask(rank: NIODeadline, now: NIODeadline) -> Answer {
+    /// A large message of `bytes` from a connection ranked `rank` (when it opened, then as
+    /// ``handled(_:now:)`` returned) asks for a turn at `now`: it goes at once if nothing waits
+    /// and the others had their time.
+    mutating func ask(rank: NIODeadline, bytes: Int, now: NIODeadline) -> Answer {
         if self.waiting.isEmpty && self.othersUntil <= now { return .go(self.give(now: now)) }
         self.tickets += 1
-        self.waiting.append((rank, self.tickets))
+        self.waiting.append((Self.order(rank: rank, bytes: bytes), self.tickets))
         return .wait(ticket: self.tickets)
     }
 
-    /// The waiting message whose turn it is at `now`, if the others had their time: the one of
-    /// the earliest rank, the first to ask among equals.
+    /// Where a waiting message of `bytes` from a connection ranked `rank` goes: its connection's
+    /// rank, moved on as its turn would move it if it took as long as its bytes may.
+    static func order(rank: NIODeadline, bytes: Int) -> NIODeadline {
+        rank + min(Self.worstTimePerByte * bytes, Self.longestTurn) * Self.rankPerTurnTime
+    }
+
+    /// The waiting message whose turn it is at `now`, if the others had their time: the first in
+    /// ``order(rank:bytes:)``, the first to ask among equals.
     mutating func nextTurn(now: NIODeadline) -> (ticket: Int, turn: Turn)? {
         guard self.othersUntil <= now,
-            let next = self.waiting.indices.min(by: { self.waiting[$0].rank < self.waiting[$1].rank })
+            let next = self.waiting.indices.min(by: { self.waiting[$0].order < self.waiting[$1].order })
         else { return nil }
         let ticket = self.waiting.remove(at: next).ticket
         return (ticket, self.give(now: now))

@@ -14,10 +14,10 @@ final class HeavyMessageTurns {
         self.eventLoop = eventLoop
     }
 
-    /// Waits for a large message's turn, for a connection ranked `rank` (from when it opened, then
-    /// as ``handled(_:)`` returned). Report its handling with ``handled(_:)``.
-    func turn(rank: NIODeadline) async -> HeavyMessagePacer.Turn {
-        switch self.pacer.ask(rank: rank, now: .now()) {
+    /// Waits for the turn of a large message of `bytes`, for a connection ranked `rank` (from when
+    /// it opened, then as ``handled(_:)`` returned). Report its handling with ``handled(_:)``.
+    func turn(rank: NIODeadline, bytes: Int) async -> HeavyMessagePacer.Turn {
+        switch self.pacer.ask(rank: rank, bytes: bytes, now: .now()) {
         case .go(let turn):
             return turn
         case .wait(let ticket):

@@ -148,7 +148,8 @@ final class RoomSocket: Sendable {
                     session.reply(.invalidUTF8)
                     continue
                 }
-                let turn = handler.isPaced(bytes.readableBytes) ? await handler.heavyMessageTurn() : nil
+                let size = bytes.readableBytes
+                let turn = handler.isPaced(size) ? await handler.heavyMessageTurn(bytes: size) : nil
                 let valueCount = await self.dispatcher.dispatch(text, session: session)
                 if let turn { handler.heavyMessageHandled(turn) }
                 handler.chargeDecodedValues(valueCount)

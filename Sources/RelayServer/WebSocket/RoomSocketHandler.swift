@@ -338,16 +338,17 @@ extension RoomSocketHandler {
     }
 
     /// Whether a message of `bytes` takes turns with the other large ones on the connection's loop
-    /// (``HeavyMessagePacer``): ``heavyMessageTurn()`` before it is decoded, and
+    /// (``HeavyMessagePacer``): ``heavyMessageTurn(bytes:)`` before it is decoded, and
     /// ``heavyMessageHandled(_:)`` after.
     func isPaced(_ bytes: Int) -> Bool {
         bytes > HeavyMessagePacer.heavyBytes && self.busyLoop?.heavyMessageTurns != nil
     }
 
-    /// Waits for a large message's turn on the connection's loop; nil if nothing is paced there.
-    func heavyMessageTurn() async -> HeavyMessagePacer.Turn? {
+    /// Waits for the turn of a large message of `bytes` on the connection's loop; nil if nothing is
+    /// paced there.
+    func heavyMessageTurn(bytes: Int) async -> HeavyMessagePacer.Turn? {
         guard let turns = self.busyLoop?.heavyMessageTurns else { return nil }
-        return await turns.turn(rank: self.heavyMessageRank)
+        return await turns.turn(rank: self.heavyMessageRank, bytes: bytes)
     }
 
     /// The reader handled the large message of `turn`.
