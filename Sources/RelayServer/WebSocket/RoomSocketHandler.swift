@@ -38,28 +38,14 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     let readerQueue = ReaderQueue()
     /// The connection's rate limits, whichever of handler and reader handles a message.
     var budget: MessageBudget
-    /// Every byte the client sends, counted as it is read, and the values of the messages the
-    /// reader decodes (``chargeDecodedValues(_:)``). Past ``RelayLimits/inboundBytesPerSecond``
-    /// (after its burst) reading pauses until the debt is repaid: TCP holds the rest back in the
-    /// client, so however much it sends, the loop reads, parses and sheds no more than that.
-    private var inboundBytes: TokenBucket
-    /// The budget this connection shares with the others of its client address, charged as
-    /// ``inboundBytes`` is and ``RelayLimits/bytesChargedPerFrame`` more a frame; nil when the
-    /// address is not counted. Given back when the connection ends.
-    private var addressBudget: InboundBytesPerAddress.Share?
-    /// The connection's loop, whose cap (``BusyLoopCap``) it is held to while the loop falls
-    /// behind, counted in ``loopShare``; nil once the connection has ended.
-    private var busyLoop: BusyLoop?
-    private var loopShare = LoopShareMeter()
-    /// The connection's rank for its next large message's turn (``HeavyMessagePacer``): when it
-    /// opened, moved on by each turn it had.
-    private var heavyMessageRank = NIODeadline.now()
+    /// What its reads cost, and who pays: its own byte budget, its address's, its loop's cap.
+    private var charges: InboundCharges
     /// Bytes read while the address was in debt (a read asked for before it was), or while
     /// reading pauses (NIO reads all the kernel holds once the client hangs up), handled once the
     /// debt is repaid: a read already asked for by each of many connections would otherwise buy
     /// their work all at once.
     private var bytesOnHold: ByteBuffer?
-    /// Set while reading pauses for a debt (``inboundBytes``, the address's, the loop's cap):
+    /// Set while reading pauses for a debt (``charges``: its own, its address's, the loop's cap):
     /// ends when it is repaid.
     private var readPause: Scheduled<Void>?
     /// Messages handed to the reader that it has not finished.
@@ -103,20 +89,14 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.dispatcher = dispatcher
         self.session = session
         self.settings = settings
-        self.addressBudget = addressBudget
-        self.busyLoop = busyLoop
+        self.charges = InboundCharges(limits: session.limits, addressBudget: addressBudget, busyLoop: busyLoop)
         self.frames = InboundFrameReader(maxPayloadBytes: settings.maxMessageBytes)
-        let limits = session.limits
-        self.budget = MessageBudget(limits: limits)
-        let byteBurst = max(limits.inboundByteBurst, limits.maxFrameBytes)  // the largest message fits
-        // At least a byte a second: at zero, a debt would take for ever to repay.
-        let byteRate = Double(max(1, limits.inboundBytesPerSecond))
-        self.inboundBytes = TokenBucket(rate: byteRate, burst: Double(byteBurst))
+        self.budget = MessageBudget(limits: session.limits)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        self.busyLoop?.socketOpened()
+        self.charges.opened()
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         let interval = self.settings.pingInterval
         self.pinger = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
@@ -137,9 +117,7 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !self.inputRefused else { return }
         var bytes = self.unwrapInboundIn(data)
-        if self.bytesOnHold != nil || self.readPause != nil
-            || self.addressBudget.map({ $0.timeUntilOutOfDebt() > .zero }) == true
-        {
+        if self.bytesOnHold != nil || self.readPause != nil || self.charges.isAddressInDebt {
             self.bytesOnHold.setOrWriteBuffer(&bytes)
             self.pauseReadingIfInDebt(context: context)
             self.handleHeldBytesUnlessPaused(context: context)  // the debt may have ended since
@@ -160,14 +138,13 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Cuts what was read into frames and handles them, and charges it to the budgets.
     private func handle(_ bytes: ByteBuffer, context: ChannelHandlerContext) {
-        self.inboundBytes.spend(Double(bytes.readableBytes))
         var frameCount = 0
         let refusal = self.frames.read(bytes) { frame in
             frameCount += 1
             self.received(frame)
             return !self.inputRefused
         }
-        self.spendShared(Double(bytes.readableBytes + frameCount * RelayLimits.bytesChargedPerFrame))
+        self.charges.chargeRead(bytes.readableBytes, frames: frameCount)
         if let refusal { self.fail(refusal) }
         self.pauseReadingIfInDebt(context: context)
     }
@@ -211,7 +188,7 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
             // (NIO reads all the kernel holds), and 32 flooders hanging up together had ~100 heavy
             // messages decoded back to back, holding everyone else's for 0.15 s and more.
             if let held = self.bytesOnHold.take(), !self.inputRefused {
-                if self.isPastOwnShare() {
+                if self.charges.isPastOwnShare() {
                     self.session.logger.debug(
                         "relay.input.dropped_at_hang_up", metadata: ["bytes": "\(held.readableBytes)"])
                 } else {
@@ -310,8 +287,7 @@ extension RoomSocketHandler {
     func chargeDecodedValues(_ valueCount: Int) {
         let charge = self.session.limits.bytesCharged(forDecodedValues: valueCount)
         guard charge > 0, let context = self.context else { return }
-        self.inboundBytes.spend(Double(charge))
-        self.spendShared(Double(charge))
+        self.charges.chargeDecodedValues(charge)
         self.pauseReadingIfInDebt(context: context)
     }
 
@@ -328,64 +304,27 @@ extension RoomSocketHandler {
         self.readPause != nil || (self.messagesWithReader >= ReaderQueue.highWater && !self.readerStopped)
     }
 
-    /// Charges work read to the budgets beyond the connection's own: its address's, and its
-    /// loop's cap while the loop is behind.
-    private func spendShared(_ bytes: Double) {
-        self.addressBudget?.spend(bytes)
-        if let cap = self.busyLoop?.connectionCap {
-            self.loopShare.spend(bytes, bytesPerSecond: cap.bytesPerSecond, epoch: cap.epoch)
-        }
-    }
-
     /// Whether a message of `bytes` takes turns with the other large ones on the connection's loop
     /// (``HeavyMessagePacer``): ``heavyMessageTurn(bytes:)`` before it is decoded, and
     /// ``heavyMessageHandled(_:)`` after.
-    func isPaced(_ bytes: Int) -> Bool {
-        bytes > HeavyMessagePacer.heavyBytes && self.busyLoop?.heavyMessageTurns != nil
-    }
+    func isPaced(_ bytes: Int) -> Bool { self.charges.isPaced(bytes) }
 
     /// Waits for the turn of a large message of `bytes` on the connection's loop; nil if nothing is
     /// paced there.
     func heavyMessageTurn(bytes: Int) async -> HeavyMessagePacer.Turn? {
-        guard let turns = self.busyLoop?.heavyMessageTurns else { return nil }
-        return await turns.turn(rank: self.heavyMessageRank, bytes: bytes)
+        guard let (turns, rank) = self.charges.heavyMessageTurns else { return nil }
+        return await turns.turn(rank: rank, bytes: bytes)
     }
 
     /// The reader handled the large message of `turn`.
-    func heavyMessageHandled(_ turn: HeavyMessagePacer.Turn) {
-        if let rank = self.busyLoop?.heavyMessageTurns?.handled(turn) { self.heavyMessageRank = rank }
-    }
-
-    /// Whether the connection has read past its own share: its byte budget, or its part of its
-    /// loop's cap while there is one.
-    private func isPastOwnShare() -> Bool {
-        self.inboundBytes.timeUntilOutOfDebt() > .zero || self.secondsPastLoopShare() > 0
-    }
-
-    /// Seconds until the connection is within its part of its loop's cap: 0 while there is none.
-    private func secondsPastLoopShare() -> Double {
-        guard let cap = self.busyLoop?.connectionCap else { return 0 }
-        return self.loopShare.secondsUntilOutOfDebt(bytesPerSecond: cap.bytesPerSecond, epoch: cap.epoch)
-    }
+    func heavyMessageHandled(_ turn: HeavyMessagePacer.Turn) { self.charges.heavyMessageHandled(turn) }
 
     /// Pauses reading until the bytes read so far are paid for, by this connection, by its
     /// address and under its busy loop's cap, if they are not. `ownDebt` false leaves the
     /// connection's own budget out: a pause timed for its debt ends when it is repaid.
     private func pauseReadingIfInDebt(context: ChannelHandlerContext, ownDebt: Bool = true) {
         guard self.readPause == nil else { return }
-        var wait = ownDebt ? self.inboundBytes.timeUntilOutOfDebt() : .zero
-        let addressWait = self.addressBudget?.timeUntilOutOfDebt() ?? .zero
-        // Looked at again at least every quiet period (the pause's end does): a debt under the
-        // floor may take a minute to repay (a message of many values costs up to 2 MiB), and
-        // meanwhile the cap grows, or is lifted.
-        let loopWait = min(Duration.seconds(self.secondsPastLoopShare()), BusyLoopCap.quietPeriod)
-        if max(addressWait, loopWait) > wait {
-            // Connections paused together by a shared budget (their address's, their loop's cap)
-            // would all read again at the same moment, and the loop would take their reads' work
-            // at once: each waits up to half as long again, so they come back one at a time.
-            wait = max(addressWait, loopWait) * Double.random(in: 1...1.5)
-            if addressWait > loopWait { self.addressBudget?.logHeldBack(logger: self.session.logger) }
-        }
+        let wait = self.charges.pause(ownDebt: ownDebt, logger: self.session.logger)
         guard wait > .zero else { return }
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         self.readPause = context.eventLoop.scheduleTask(in: TimeAmount(wait)) {
@@ -517,10 +456,7 @@ extension RoomSocketHandler {
         self.pinger?.cancel()
         self.pinger = nil
         self.readPause?.cancel()
-        self.addressBudget?.release()
-        self.addressBudget = nil
-        self.busyLoop?.socketClosed()
-        self.busyLoop = nil
+        self.charges.ended()
         self.bytesOnHold = nil
         self.readerQueue.finish()
         self.resumeWriter()

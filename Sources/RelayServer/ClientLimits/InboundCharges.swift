@@ -1,0 +1,125 @@
+import Logging
+import NIOCore
+import Relay
+
+/// What a room socket's reads cost, and who pays: the connection's own byte budget, the budget of
+/// its client address, and its part of its loop's cap while the loop falls behind; and its rank
+/// for large messages' turns on its loop (``HeavyMessagePacer``). ``RoomSocketHandler`` charges
+/// each read and each message's decoded values here, and pauses reading for as long as
+/// ``pause(ownDebt:logger:)`` says. Used only on the connection's loop.
+struct InboundCharges {
+    /// Every byte the client sends, counted as it is read, and the values of the messages the
+    /// reader decodes (``chargeDecodedValues(_:)``). Past ``RelayLimits/inboundBytesPerSecond``
+    /// (after its burst) reading pauses until the debt is repaid: TCP holds the rest back in the
+    /// client, so however much it sends, the loop reads, parses and sheds no more than that.
+    private var ownBytes: TokenBucket
+    /// The budget this connection shares with the others of its client address, charged as
+    /// ``ownBytes`` is and ``RelayLimits/bytesChargedPerFrame`` more a frame; nil when the
+    /// address is not counted. Given back when the connection ends.
+    private var addressBudget: InboundBytesPerAddress.Share?
+    /// The connection's loop, whose cap (``BusyLoopCap``) it is held to while the loop falls
+    /// behind, counted in ``loopShare``; nil once the connection has ended.
+    private var busyLoop: BusyLoop?
+    private var loopShare = LoopShareMeter()
+    /// The connection's rank for its next large message's turn (``HeavyMessagePacer``): when it
+    /// opened, moved on by each turn it had.
+    private var heavyMessageRank = NIODeadline.now()
+
+    init(limits: RelayLimits, addressBudget: InboundBytesPerAddress.Share?, busyLoop: BusyLoop?) {
+        self.addressBudget = addressBudget
+        self.busyLoop = busyLoop
+        let byteBurst = max(limits.inboundByteBurst, limits.maxFrameBytes)  // the largest message fits
+        // At least a byte a second: at zero, a debt would take for ever to repay.
+        let byteRate = Double(max(1, limits.inboundBytesPerSecond))
+        self.ownBytes = TokenBucket(rate: byteRate, burst: Double(byteBurst))
+    }
+
+    /// The connection opened on its loop.
+    func opened() {
+        self.busyLoop?.socketOpened()
+    }
+
+    /// The connection ended: its address's budget is given back, its loop counts it no more.
+    mutating func ended() {
+        self.addressBudget?.release()
+        self.addressBudget = nil
+        self.busyLoop?.socketClosed()
+        self.busyLoop = nil
+    }
+
+    /// Charges `bytes` read, in `frames` frames: to the connection's own budget, and with
+    /// ``RelayLimits/bytesChargedPerFrame`` more a frame to the shared ones.
+    mutating func chargeRead(_ bytes: Int, frames: Int) {
+        self.ownBytes.spend(Double(bytes))
+        self.chargeShared(Double(bytes + frames * RelayLimits.bytesChargedPerFrame))
+    }
+
+    /// Charges the work of decoding a message, counted in bytes
+    /// (``RelayLimits/bytesCharged(forDecodedValues:)``), to every budget.
+    mutating func chargeDecodedValues(_ bytes: Int) {
+        self.ownBytes.spend(Double(bytes))
+        self.chargeShared(Double(bytes))
+    }
+
+    /// Whether the connection's address is in debt: what the connection reads waits.
+    var isAddressInDebt: Bool {
+        self.addressBudget.map { $0.timeUntilOutOfDebt() > .zero } == true
+    }
+
+    /// Whether the connection has read past its own share: its byte budget, or its part of its
+    /// loop's cap while there is one.
+    mutating func isPastOwnShare() -> Bool {
+        self.ownBytes.timeUntilOutOfDebt() > .zero || self.secondsPastLoopShare() > 0
+    }
+
+    /// How long reading pauses until the bytes read so far are paid for, by this connection, by
+    /// its address and under its busy loop's cap; zero if they are. `ownDebt` false leaves the
+    /// connection's own budget out: a pause timed for its debt ends when it is repaid.
+    mutating func pause(ownDebt: Bool, logger: Logger) -> Duration {
+        let ownWait = ownDebt ? self.ownBytes.timeUntilOutOfDebt() : .zero
+        let addressWait = self.addressBudget?.timeUntilOutOfDebt() ?? .zero
+        // Looked at again at least every quiet period (the pause's end does): a debt under the
+        // floor may take a minute to repay (a message of many values costs up to 2 MiB), and
+        // meanwhile the cap grows, or is lifted.
+        let loopWait = min(Duration.seconds(self.secondsPastLoopShare()), BusyLoopCap.quietPeriod)
+        guard max(addressWait, loopWait) > ownWait else { return ownWait }
+        if addressWait > loopWait { self.addressBudget?.logHeldBack(logger: logger) }
+        // Connections paused together by a shared budget (their address's, their loop's cap)
+        // would all read again at the same moment, and the loop would take their reads' work
+        // at once: each waits up to half as long again, so they come back one at a time.
+        return max(addressWait, loopWait) * Double.random(in: 1...1.5)
+    }
+
+    /// Whether a message of `bytes` takes turns with the other large ones on the connection's loop
+    /// (``HeavyMessagePacer``): it waits for its turn in ``heavyMessageTurns`` before it is
+    /// decoded, and ``heavyMessageHandled(_:)`` tells when it was handled.
+    func isPaced(_ bytes: Int) -> Bool {
+        bytes > HeavyMessagePacer.heavyBytes && self.busyLoop?.heavyMessageTurns != nil
+    }
+
+    /// Where the connection's large messages wait for their turns, and its rank there; nil if
+    /// nothing is paced on its loop.
+    var heavyMessageTurns: (turns: HeavyMessageTurns, rank: NIODeadline)? {
+        self.busyLoop?.heavyMessageTurns.map { ($0, self.heavyMessageRank) }
+    }
+
+    /// The large message of `turn` has been handled.
+    mutating func heavyMessageHandled(_ turn: HeavyMessagePacer.Turn) {
+        if let rank = self.busyLoop?.heavyMessageTurns?.handled(turn) { self.heavyMessageRank = rank }
+    }
+
+    /// Charges work read to the budgets beyond the connection's own: its address's, and its
+    /// loop's cap while the loop is behind.
+    private mutating func chargeShared(_ bytes: Double) {
+        self.addressBudget?.spend(bytes)
+        if let cap = self.busyLoop?.connectionCap {
+            self.loopShare.spend(bytes, bytesPerSecond: cap.bytesPerSecond, epoch: cap.epoch)
+        }
+    }
+
+    /// Seconds until the connection is within its part of its loop's cap: 0 while there is none.
+    private mutating func secondsPastLoopShare() -> Double {
+        guard let cap = self.busyLoop?.connectionCap else { return 0 }
+        return self.loopShare.secondsUntilOutOfDebt(bytesPerSecond: cap.bytesPerSecond, epoch: cap.epoch)
+    }
+}

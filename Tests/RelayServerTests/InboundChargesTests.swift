@@ -1,0 +1,48 @@
+import Logging
+import Relay
+import Testing
+
+@testable import RelayServer
+
+/// Who pays for a room socket's reads (``InboundCharges``), without a socket.
+@Suite("Inbound charges")
+struct InboundChargesTests {
+    static let logger = Logger(label: "test")
+
+    @Test("A read past the connection's own budget pauses it for its debt; not when only shared debts count")
+    func ownDebt() {
+        var charges = InboundCharges(
+            limits: RoomSocketHandlerTests.byteBudget(perSecond: 1_024), addressBudget: nil, busyLoop: nil)
+        charges.chargeRead(1_024, frames: 1)
+        var pastOwnShare = charges.isPastOwnShare()
+        #expect(!pastOwnShare, "within the burst")
+        var pause = charges.pause(ownDebt: true, logger: Self.logger)
+        #expect(pause == .zero)
+        charges.chargeDecodedValues(1_024)  // a second's worth past the burst
+        pastOwnShare = charges.isPastOwnShare()
+        #expect(pastOwnShare)
+        pause = charges.pause(ownDebt: true, logger: Self.logger)
+        #expect(pause > .milliseconds(500) && pause <= .seconds(1), "\(pause)")
+        pause = charges.pause(ownDebt: false, logger: Self.logger)
+        #expect(pause == .zero, "a pause timed for it has ended")
+    }
+
+    @Test("The address pays for the bytes and each frame; its debt pauses the connection, up to half as long again")
+    func addressDebt() throws {
+        let limits = InboundBytesPerAddressTests.limits(addressRate: 1_000)
+        let table = InboundBytesPerAddress(limits: limits)
+        let share = try #require(table.share(for: "10.0.0.1"))
+        var charges = InboundCharges(limits: limits, addressBudget: share, busyLoop: nil)
+        #expect(!charges.isAddressInDebt)
+        charges.chargeRead(1_024, frames: 4)  // the burst, and 4 frames of 256 bytes: ~1 s in debt
+        #expect(charges.isAddressInDebt)
+        let pastOwnShare = charges.isPastOwnShare()
+        #expect(!pastOwnShare, "its own budget is far larger")
+        let pauses = (1...20).map { _ in charges.pause(ownDebt: false, logger: Self.logger) }
+        #expect(pauses.allSatisfy { $0 > .milliseconds(500) && $0 <= .milliseconds(1_536) }, "\(pauses)")
+        #expect(table.addressCount == 1)
+        charges.ended()
+        #expect(table.addressCount == 0, "the connection's share is given back")
+        #expect(!charges.isAddressInDebt)
+    }
+}
