@@ -201,14 +201,7 @@ struct HeavyMessagePacerTests {
         defer { group.shutdownGracefully { _ in } }
         let loops = BusyLoops(limits: RelayLimits(), logger: Logger(label: "test"))
         try await withRelayServer(capBusyLoops: true, eventLoopGroup: group, busyLoops: loops) { port, _ in
-            var sockets: [TestSocket] = []
-            for _ in 1...2 {  // connected in this order
-                let socket = TestSocket.connect(port: port)
-                socket.send(["type": "ping"])
-                _ = try await socket.expect("pong")
-                sockets.append(socket)
-            }
-            let (flooding, calm) = (sockets[0], sockets[1])
+            let (flooding, calm) = try await Self.twoConnected(port: port)
             @Sendable func turns() throws -> HeavyMessageTurns {
                 try #require(loops.busyLoop(of: loop).heavyMessageTurns)
             }
@@ -270,6 +263,18 @@ struct HeavyMessagePacerTests {
 }
 
 extension HeavyMessagePacerTests {
+    /// Two sockets connected one after the other: the second's connection opened after the first's.
+    static func twoConnected(port: Int) async throws -> (first: TestSocket, second: TestSocket) {
+        var sockets: [TestSocket] = []
+        for _ in 1...2 {  // connected in this order
+            let socket = TestSocket.connect(port: port)
+            socket.send(["type": "ping"])
+            _ = try await socket.expect("pong")
+            sockets.append(socket)
+        }
+        return (sockets[0], sockets[1])
+    }
+
     /// Two sockets connected one after the other, the second answering within `within` of the
     /// first starting to connect: their connections' ranks (when each opened) are at most that far
     /// apart. On a loaded machine the two connect again, 20 times at most (as the whole suite
@@ -277,15 +282,9 @@ extension HeavyMessagePacerTests {
     static func twoConnected(port: Int, within: Duration) async throws -> (first: TestSocket, second: TestSocket) {
         for _ in 1...20 {
             let started = ContinuousClock.now
-            var sockets: [TestSocket] = []
-            for _ in 1...2 {  // connected in this order
-                let socket = TestSocket.connect(port: port)
-                socket.send(["type": "ping"])
-                _ = try await socket.expect("pong")
-                sockets.append(socket)
-            }
-            if ContinuousClock.now - started <= within { return (sockets[0], sockets[1]) }
-            for socket in sockets { socket.close() }
+            let sockets = try await Self.twoConnected(port: port)
+            if ContinuousClock.now - started <= within { return sockets }
+            for socket in [sockets.first, sockets.second] { socket.close() }
         }
         Issue.record("no two connections opened within \(within) of each other in 20 tries")
         throw CancellationError()
