@@ -80,7 +80,7 @@ struct HeavyMessagePacer {
     /// Where a waiting message of `bytes` from a connection ranked `rank` goes: its connection's
     /// rank, moved on as its turn would move it if it took as long as its bytes may.
     static func order(rank: NIODeadline, bytes: Int) -> NIODeadline {
-        rank + min(Self.worstTimePerByte * bytes, Self.longestTurn) * Self.rankPerTurnTime
+        rank + Self.rankMove(after: Self.worstTimePerByte * bytes)
     }
 
     /// The waiting message whose turn it is at `now`, if the others had their time: the first in
@@ -106,7 +106,13 @@ struct HeavyMessagePacer {
     mutating func handled(_ turn: Turn, now: NIODeadline) -> NIODeadline {
         let took = min(now - turn.started, Self.longestTurn)
         self.othersUntil = turn.number == self.turns ? now + took : max(self.othersUntil, now + took)
-        return turn.started + took * Self.rankPerTurnTime
+        return turn.started + Self.rankMove(after: took)
+    }
+
+    /// How far a turn that took `took` moves its connection's rank: ``rankPerTurnTime`` times as
+    /// far, for ``longestTurn`` at most.
+    private static func rankMove(after took: TimeAmount) -> TimeAmount {
+        min(took, Self.longestTurn) * Self.rankPerTurnTime
     }
 
     /// Holds the large messages back until `deadline`, as if the loop's time went to others, or
