@@ -108,10 +108,11 @@ struct BusyLoopTests {
     @Test("While its loop is behind, a connection reading past the cap pauses; another on the loop reads on")
     func heavyPausesLightReadsOn() throws {
         let (limits, loop, busyLoop) = Self.loopCappedAt4KB()
+        let time = ManualBudgetClock()
         let (heavy, heavyReads) = try RoomSocketHandlerTests.countedConnection(
-            limits: limits, busyLoop: busyLoop, on: loop)
+            limits: limits, busyLoop: busyLoop, budgetClock: time.clock, on: loop)
         let (light, lightReads) = try RoomSocketHandlerTests.countedConnection(
-            limits: limits, busyLoop: busyLoop, on: loop)
+            limits: limits, busyLoop: busyLoop, budgetClock: time.clock, on: loop)
         heavy.read()
         light.read()
         try heavy.writeInbound(RoomSocketHandlerTests.pings(10))  // uncapped: read on
@@ -128,9 +129,10 @@ struct BusyLoopTests {
         #expect(lightReads.reads == 2, "within the cap, reading goes on")
         #expect(try light.readOutbound(as: WebSocketFrame.self)?.opcode == .pong)
 
-        // ~0.45–0.8 s repays the debt (its work weighs 1–1.5), on the share's clock, the real one.
-        Thread.sleep(forTimeInterval: 1)
-        loop.advanceTime(by: .milliseconds(1_500))  // the pause: timed for the debt, up to half as long again (1.2 s)
+        // ~0.45–0.8 s repays the debt (its work weighs 1–1.5); the pause is timed for the debt, up
+        // to half as long again (1.2 s).
+        time.advance(by: .seconds(1))
+        loop.advanceTime(by: .milliseconds(1_500))
         #expect(heavyReads.reads == 3, "the held read goes out once the debt is repaid")
         for channel in [heavy, light] { _ = try? channel.finish() }
     }

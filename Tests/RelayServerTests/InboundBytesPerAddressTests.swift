@@ -79,12 +79,13 @@ struct InboundBytesPerAddressTests {
         // 40 pings cost the address 880 bytes and 40 frames: ~10 KB past its burst, ~2 s.
         let limits = Self.limits(addressRate: 5_000)
         let table = InboundBytesPerAddress(limits: limits)
+        let time = ManualBudgetClock()
         let (channel, counter) = try RoomSocketHandlerTests.countedConnection(
-            limits: limits, addressBudget: table.share(for: "10.0.0.1"))
+            limits: limits, addressBudget: table.share(for: "10.0.0.1"), budgetClock: time.clock)
         let (mate, mateCounter) = try RoomSocketHandlerTests.countedConnection(
-            limits: limits, addressBudget: table.share(for: "10.0.0.1"))
+            limits: limits, addressBudget: table.share(for: "10.0.0.1"), budgetClock: time.clock)
         let (stranger, strangerCounter) = try RoomSocketHandlerTests.countedConnection(
-            limits: limits, addressBudget: table.share(for: "10.0.0.2"))
+            limits: limits, addressBudget: table.share(for: "10.0.0.2"), budgetClock: time.clock)
         for channel in [channel, mate, stranger] { channel.read() }
 
         try channel.writeInbound(RoomSocketHandlerTests.pings(40))
@@ -101,12 +102,11 @@ struct InboundBytesPerAddressTests {
         #expect(strangerCounter.reads == 2, "another address reads on")
         #expect(try stranger.readOutbound(as: WebSocketFrame.self)?.opcode == .pong)
 
-        // The pause was timed for the debt when it began (at most half as long again); the mate's
-        // read added to it since, so when the timer fires (the loop's clock, moved by hand) reading
-        // waits again.
+        // The pause was timed for the debt when it began (at most half as long again). When its
+        // timer fires on the loop's clock, the budget's has not moved: reading waits again.
         channel.embeddedEventLoop.advanceTime(by: .milliseconds(3_200))
         #expect(counter.reads == 1, "still in the address's debt: the pause is timed again")
-        Thread.sleep(forTimeInterval: 2.3)  // the budget's clock is the real one: the debt is repaid
+        time.advance(by: .milliseconds(2_300))  // the debt is repaid
         channel.embeddedEventLoop.advanceTime(by: .seconds(4))
         mate.embeddedEventLoop.advanceTime(by: .seconds(4))
         #expect(counter.reads == 2, "the held read goes out once the address is out of debt")

@@ -11,8 +11,10 @@ struct InboundChargesTests {
 
     @Test("A read past the connection's own budget pauses it for its debt; not when only shared debts count")
     func ownDebt() {
+        let time = ManualBudgetClock()
         var charges = InboundCharges(
-            limits: RoomSocketHandlerTests.byteBudget(perSecond: 1_024), addressBudget: nil, busyLoop: nil)
+            limits: RoomSocketHandlerTests.byteBudget(perSecond: 1_024), addressBudget: nil, busyLoop: nil,
+            clock: time.clock)
         charges.chargeRead(1_024, frames: 1)
         var pastOwnShare = charges.isPastOwnShare()
         #expect(!pastOwnShare, "within the burst")
@@ -22,9 +24,15 @@ struct InboundChargesTests {
         pastOwnShare = charges.isPastOwnShare()
         #expect(pastOwnShare)
         pause = charges.pause(ownDebt: true, logger: Self.logger)
-        #expect(pause > .milliseconds(500) && pause <= .seconds(1), "\(pause)")
+        #expect(pause == .seconds(1))
         pause = charges.pause(ownDebt: false, logger: Self.logger)
         #expect(pause == .zero, "a pause timed for it has ended")
+        time.advance(by: .milliseconds(750))
+        pause = charges.pause(ownDebt: true, logger: Self.logger)
+        #expect(pause == .milliseconds(250), "repaid as the clock moves")
+        time.advance(by: .milliseconds(250))
+        pastOwnShare = charges.isPastOwnShare()
+        #expect(!pastOwnShare)
     }
 
     @Test("The address pays for the bytes and each frame; its debt pauses the connection, up to half as long again")

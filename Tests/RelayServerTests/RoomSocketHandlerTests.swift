@@ -27,7 +27,7 @@ struct RoomSocketHandlerTests {
     static func makeHandler(
         limits: RelayLimits = RelayLimits(), pingInterval: TimeAmount = .seconds(30),
         addressBudget: InboundBytesPerAddress.Share? = nil, busyLoop: BusyLoop? = nil,
-        logger: Logger = Logger(label: "test")
+        budgetClock: BudgetClock = .system, logger: Logger = Logger(label: "test")
     ) throws
         -> RoomSocketHandler
     {
@@ -39,20 +39,21 @@ struct RoomSocketHandlerTests {
         return RoomSocketHandler(
             dispatcher: try MessageDispatcher(handlers: BuiltInHandlers.all), session: session,
             settings: .init(maxMessageBytes: 1024, pingInterval: pingInterval), addressBudget: addressBudget,
-            busyLoop: busyLoop)
+            busyLoop: busyLoop, budgetClock: budgetClock)
     }
 
-    /// A room socket's handler (with `addressBudget` and `busyLoop`) in an `EmbeddedChannel` on
-    /// `loop` (a loop of its own by default), behind a read counter.
+    /// A room socket's handler (with `addressBudget`, `busyLoop` and `budgetClock`) in an
+    /// `EmbeddedChannel` on `loop` (a loop of its own by default), behind a read counter.
     static func countedConnection(
         limits: RelayLimits, addressBudget: InboundBytesPerAddress.Share? = nil, busyLoop: BusyLoop? = nil,
-        on loop: EmbeddedEventLoop = EmbeddedEventLoop()
+        budgetClock: BudgetClock = .system, on loop: EmbeddedEventLoop = EmbeddedEventLoop()
     ) throws -> (EmbeddedChannel, ReadCounter) {
         let channel = EmbeddedChannel(loop: loop)
         let counter = ReadCounter()
         try channel.pipeline.syncOperations.addHandler(counter)
         try channel.pipeline.syncOperations.addHandler(
-            try Self.makeHandler(limits: limits, addressBudget: addressBudget, busyLoop: busyLoop))
+            try Self.makeHandler(
+                limits: limits, addressBudget: addressBudget, busyLoop: busyLoop, budgetClock: budgetClock))
         return (channel, counter)
     }
 

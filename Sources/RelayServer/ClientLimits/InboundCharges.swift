@@ -24,14 +24,20 @@ struct InboundCharges {
     /// The connection's rank for its next large message's turn (``HeavyMessagePacer``): when it
     /// opened, moved on by each turn it had.
     private var heavyMessageRank = NIODeadline.now()
+    /// The time every budget above is read at.
+    private let clock: BudgetClock
 
-    init(limits: RelayLimits, addressBudget: InboundBytesPerAddress.Share?, busyLoop: BusyLoop?) {
+    init(
+        limits: RelayLimits, addressBudget: InboundBytesPerAddress.Share?, busyLoop: BusyLoop?,
+        clock: BudgetClock = .system
+    ) {
         self.addressBudget = addressBudget
         self.busyLoop = busyLoop
+        self.clock = clock
         let byteBurst = max(limits.inboundByteBurst, limits.maxFrameBytes)  // the largest message fits
         // At least a byte a second: at zero, a debt would take for ever to repay.
         let byteRate = Double(max(1, limits.inboundBytesPerSecond))
-        self.ownBytes = TokenBucket(rate: byteRate, burst: Double(byteBurst))
+        self.ownBytes = TokenBucket(rate: byteRate, burst: Double(byteBurst), now: clock.now())
     }
 
     /// The connection opened on its loop.
@@ -50,38 +56,42 @@ struct InboundCharges {
     /// Charges `bytes` read, in `frames` frames: to the connection's own budget, and with
     /// ``RelayLimits/bytesChargedPerFrame`` more a frame to the shared ones.
     mutating func chargeRead(_ bytes: Int, frames: Int) {
-        self.ownBytes.spend(Double(bytes))
-        self.chargeShared(Double(bytes + frames * RelayLimits.bytesChargedPerFrame))
+        let now = self.clock.now()
+        self.ownBytes.spend(Double(bytes), now: now)
+        self.chargeShared(Double(bytes + frames * RelayLimits.bytesChargedPerFrame), now: now)
     }
 
     /// Charges the work of decoding a message, counted in bytes
     /// (``RelayLimits/bytesCharged(forDecodedValues:)``), to every budget.
     mutating func chargeDecodedValues(_ bytes: Int) {
-        self.ownBytes.spend(Double(bytes))
-        self.chargeShared(Double(bytes))
+        let now = self.clock.now()
+        self.ownBytes.spend(Double(bytes), now: now)
+        self.chargeShared(Double(bytes), now: now)
     }
 
     /// Whether the connection's address is in debt: what the connection reads waits.
     var isAddressInDebt: Bool {
-        self.addressBudget.map { $0.timeUntilOutOfDebt() > .zero } == true
+        self.addressBudget.map { $0.timeUntilOutOfDebt(now: self.clock.now()) > .zero } == true
     }
 
     /// Whether the connection has read past its own share: its byte budget, or its part of its
     /// loop's cap while there is one.
     mutating func isPastOwnShare() -> Bool {
-        self.ownBytes.timeUntilOutOfDebt() > .zero || self.secondsPastLoopShare() > 0
+        let now = self.clock.now()
+        return self.ownBytes.timeUntilOutOfDebt(now: now) > .zero || self.secondsPastLoopShare(now: now) > 0
     }
 
     /// How long reading pauses until the bytes read so far are paid for, by this connection, by
     /// its address and under its busy loop's cap; zero if they are. `ownDebt` false leaves the
     /// connection's own budget out: a pause timed for its debt ends when it is repaid.
     mutating func pause(ownDebt: Bool, logger: Logger) -> Duration {
-        let ownWait = ownDebt ? self.ownBytes.timeUntilOutOfDebt() : .zero
-        let addressWait = self.addressBudget?.timeUntilOutOfDebt() ?? .zero
+        let now = self.clock.now()
+        let ownWait = ownDebt ? self.ownBytes.timeUntilOutOfDebt(now: now) : .zero
+        let addressWait = self.addressBudget?.timeUntilOutOfDebt(now: now) ?? .zero
         // Looked at again at least every quiet period (the pause's end does): a debt under the
         // floor may take a minute to repay (a message of many values costs up to 2 MiB), and
         // meanwhile the cap grows, or is lifted.
-        let loopWait = min(Duration.seconds(self.secondsPastLoopShare()), BusyLoopCap.quietPeriod)
+        let loopWait = min(Duration.seconds(self.secondsPastLoopShare(now: now)), BusyLoopCap.quietPeriod)
         guard max(addressWait, loopWait) > ownWait else { return ownWait }
         if addressWait > loopWait { self.addressBudget?.logHeldBack(logger: logger) }
         // Connections paused together by a shared budget (their address's, their loop's cap)
@@ -110,16 +120,16 @@ struct InboundCharges {
 
     /// Charges work read to the budgets beyond the connection's own: its address's, and its
     /// loop's cap while the loop is behind.
-    private mutating func chargeShared(_ bytes: Double) {
-        self.addressBudget?.spend(bytes)
+    private mutating func chargeShared(_ bytes: Double, now: ContinuousClock.Instant) {
+        self.addressBudget?.spend(bytes, now: now)
         if let cap = self.busyLoop?.connectionCap {
-            self.loopShare.spend(bytes, bytesPerSecond: cap.bytesPerSecond, epoch: cap.epoch)
+            self.loopShare.spend(bytes, bytesPerSecond: cap.bytesPerSecond, epoch: cap.epoch, now: now)
         }
     }
 
     /// Seconds until the connection is within its part of its loop's cap: 0 while there is none.
-    private mutating func secondsPastLoopShare() -> Double {
+    private mutating func secondsPastLoopShare(now: ContinuousClock.Instant) -> Double {
         guard let cap = self.busyLoop?.connectionCap else { return 0 }
-        return self.loopShare.secondsUntilOutOfDebt(bytesPerSecond: cap.bytesPerSecond, epoch: cap.epoch)
+        return self.loopShare.secondsUntilOutOfDebt(bytesPerSecond: cap.bytesPerSecond, epoch: cap.epoch, now: now)
     }
 }

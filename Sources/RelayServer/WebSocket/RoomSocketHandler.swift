@@ -84,12 +84,14 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     init(
         dispatcher: MessageDispatcher, session: ConnectionSession, settings: Settings,
-        addressBudget: InboundBytesPerAddress.Share? = nil, busyLoop: BusyLoop? = nil
+        addressBudget: InboundBytesPerAddress.Share? = nil, busyLoop: BusyLoop? = nil,
+        budgetClock: BudgetClock = .system
     ) {
         self.dispatcher = dispatcher
         self.session = session
         self.settings = settings
-        self.charges = InboundCharges(limits: session.limits, addressBudget: addressBudget, busyLoop: busyLoop)
+        self.charges = InboundCharges(
+            limits: session.limits, addressBudget: addressBudget, busyLoop: busyLoop, clock: budgetClock)
         self.frames = InboundFrameReader(maxPayloadBytes: settings.maxMessageBytes)
         self.budget = MessageBudget(limits: session.limits)
     }
