@@ -137,6 +137,20 @@ struct BusyLoopTests {
         for channel in [heavy, light] { _ = try? channel.finish() }
     }
 
+    @Test("A connection's large messages take their turns after the client hangs up: its reader handles the rest")
+    func pacedAfterHangUp() throws {
+        let (limits, loop, busyLoop) = Self.loopCappedAt4KB()
+        let channel = EmbeddedChannel(loop: loop)
+        let handler = try RoomSocketHandlerTests.makeHandler(limits: limits, busyLoop: busyLoop)
+        try channel.pipeline.syncOperations.addHandler(handler)
+        let large = HeavyMessagePacer.heavyBytes + 1
+        #expect(handler.isPaced(large))
+        channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(!channel.isActive)
+        #expect(handler.isPaced(large), "the messages queued for the reader still wait for their turns")
+        _ = try? channel.finish()
+    }
+
     @Test("A client past its share of a busy loop that hangs up has what came during the pause dropped")
     func pastTheCapAtHangUp() throws {
         let (limits, loop, busyLoop) = Self.loopCappedAt4KB()

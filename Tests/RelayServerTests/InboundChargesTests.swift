@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import Relay
 import Testing
 
@@ -52,5 +53,26 @@ struct InboundChargesTests {
         charges.ended()
         #expect(table.addressCount == 0, "the connection's share is given back")
         #expect(!charges.isAddressInDebt)
+    }
+
+    @Test("Large messages take turns after the connection ends too, and each turn still moves its rank")
+    func pacedPastTheEnd() throws {
+        let (limits, _, busyLoop) = BusyLoopTests.loopCappedAt4KB()
+        var charges = InboundCharges(limits: limits, addressBudget: nil, busyLoop: busyLoop)
+        charges.opened()
+        let large = HeavyMessagePacer.heavyBytes + 1
+        #expect(charges.isPaced(large))
+        #expect(!charges.isPaced(HeavyMessagePacer.heavyBytes))
+        charges.ended()
+        // The reader still handles what it was handed: 32 flooders hanging up together would
+        // otherwise have their queued large messages decoded back to back.
+        #expect(charges.isPaced(large))
+        let (turns, rank) = try #require(charges.heavyMessageTurns)
+        #expect(turns === busyLoop.heavyMessageTurns)
+        let started = NIODeadline.now() - .milliseconds(10)  // a turn that took 10 ms or more
+        charges.heavyMessageHandled(HeavyMessagePacer.Turn(number: 1, started: started))
+        let moved = try #require(charges.heavyMessageTurns?.rank)
+        #expect(moved >= started + .seconds(1), "100 times the turn's time")
+        #expect(moved > rank)
     }
 }

@@ -21,8 +21,13 @@ struct InboundCharges {
     /// behind, counted in ``loopShare``; nil once the connection has ended.
     private var busyLoop: BusyLoop?
     private var loopShare = LoopShareMeter()
-    /// The connection's rank for its next large message's turn (``HeavyMessagePacer``): when it
-    /// opened, moved on by each turn it had.
+    /// Where the loop's large messages wait for their turns (``HeavyMessagePacer``); nil if nothing
+    /// is paced there. Kept past the connection's end: the reader still handles what it was
+    /// handed, and 32 flooders hanging up together would otherwise have their queued large
+    /// messages decoded back to back.
+    private let turns: HeavyMessageTurns?
+    /// The connection's rank for its next large message's turn: when it opened, moved on by each
+    /// turn it had.
     private var heavyMessageRank = NIODeadline.now()
     /// The time every budget above is read at.
     private let clock: BudgetClock
@@ -33,6 +38,7 @@ struct InboundCharges {
     ) {
         self.addressBudget = addressBudget
         self.busyLoop = busyLoop
+        self.turns = busyLoop?.heavyMessageTurns
         self.clock = clock
         let byteBurst = max(limits.inboundByteBurst, limits.maxFrameBytes)  // the largest message fits
         // At least a byte a second: at zero, a debt would take for ever to repay.
@@ -45,7 +51,8 @@ struct InboundCharges {
         self.busyLoop?.socketOpened()
     }
 
-    /// The connection ended: its address's budget is given back, its loop counts it no more.
+    /// The connection ended: its address's budget is given back, its loop counts it no more. Its
+    /// large messages still take turns.
     mutating func ended() {
         self.addressBudget?.release()
         self.addressBudget = nil
@@ -104,18 +111,18 @@ struct InboundCharges {
     /// (``HeavyMessagePacer``): it waits for its turn in ``heavyMessageTurns`` before it is
     /// decoded, and ``heavyMessageHandled(_:)`` tells when it was handled.
     func isPaced(_ bytes: Int) -> Bool {
-        bytes > HeavyMessagePacer.heavyBytes && self.busyLoop?.heavyMessageTurns != nil
+        bytes > HeavyMessagePacer.heavyBytes && self.turns != nil
     }
 
     /// Where the connection's large messages wait for their turns, and its rank there; nil if
     /// nothing is paced on its loop.
     var heavyMessageTurns: (turns: HeavyMessageTurns, rank: NIODeadline)? {
-        self.busyLoop?.heavyMessageTurns.map { ($0, self.heavyMessageRank) }
+        self.turns.map { ($0, self.heavyMessageRank) }
     }
 
     /// The large message of `turn` has been handled.
     mutating func heavyMessageHandled(_ turn: HeavyMessagePacer.Turn) {
-        if let rank = self.busyLoop?.heavyMessageTurns?.handled(turn) { self.heavyMessageRank = rank }
+        if let rank = self.turns?.handled(turn) { self.heavyMessageRank = rank }
     }
 
     /// Charges work read to the budgets beyond the connection's own: its address's, and its
