@@ -359,6 +359,22 @@ struct TokenBucketTests {
         #expect(taken == [true, true, false])
     }
 
+    @Test("A reading older than the last one neither refills nor drains the bucket")
+    func anOlderReadingChangesNothing() {
+        let start = ContinuousClock.now
+        var bucket = TokenBucket(rate: 1_000, burst: 1_000, now: start)
+        bucket.spend(1_000, now: start)
+        bucket.spend(500, now: start + .milliseconds(500))  // refilled by 500: empty again
+        // A thread that read the clock at 250 ms comes late: no debt appears, none is repaid.
+        let lateReading = bucket.timeUntilOutOfDebt(now: start + .milliseconds(250))
+        #expect(lateReading == .zero)
+        bucket.spend(1, now: start + .milliseconds(250))
+        let debt = bucket.timeUntilOutOfDebt(now: start + .milliseconds(500))
+        #expect(debt == .milliseconds(1))
+        let taken = bucket.take(1, now: start + .milliseconds(503))
+        #expect(taken)
+    }
+
     @Test("Spending past empty is a debt the refill repays before anything can be taken")
     func spendingIntoDebt() {
         let start = ContinuousClock.now

@@ -40,6 +40,9 @@ public struct TokenBucket: Sendable {
     }
 
     private mutating func refill(now: ContinuousClock.Instant) {
+        // A reading older than the last one (a thread that read the clock, then waited for a
+        // shared bucket's lock) adds nothing, and does not move `last` back.
+        guard now > self.last else { return }
         let elapsed = now - self.last
         self.last = now
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
