@@ -140,6 +140,27 @@ struct RoomSocketHandlerTests {
         _ = try? channel.finish()
     }
 
+    @Test("Values the reader decodes while reading pauses add to the pause: reading resumes once they are paid for")
+    func decodedValuesDuringAPauseExtendIt() throws {
+        let limits = Self.byteBudget(perSecond: 1_024)
+        let time = ManualBudgetClock()
+        let (channel, counter) = try Self.countedConnection(limits: limits, budgetClock: time.clock)
+        let handler = try channel.pipeline.syncOperations.handler(type: RoomSocketHandler.self)
+        try channel.writeInbound(Self.pings(60))  // 1,320 bytes: ~300 in debt, ~0.29 s
+        channel.read()
+        #expect(counter.reads == 0, "in debt, the read is held")
+        // The reader decodes a message read before: 48 values, 16 past what its bytes paid for,
+        // charge 1,024 bytes more, a second.
+        handler.chargeDecodedValues(RelayLimits.decodedValuesPaidByBytes + 16)
+        time.advance(by: .milliseconds(300))
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(300))
+        #expect(counter.reads == 0, "the pause timed for the first debt ends, the second holds reading")
+        time.advance(by: .seconds(1))
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(counter.reads == 1, "both paid for: reading resumes")
+        _ = try? channel.finish()
+    }
+
     @Test("What arrives while reading pauses for the byte budget (NIO reads at hang-up) waits for the pause's end")
     func bytesReadDuringAPauseWait() throws {
         let (channel, handler) = try Self.pausedWithAMessageRead()

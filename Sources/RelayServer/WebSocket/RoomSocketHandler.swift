@@ -78,6 +78,9 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var pinger: RepeatedTask?
     /// A `read` held back (``mustHoldReads``): bytes in debt, or a reader with many messages.
     private var readHeld = false
+    /// The reader charged a message's decoded values to the connection's own budget while reading
+    /// paused: the pause's end looks at that debt too.
+    private var ownDebtSincePause = false
     /// A `read` was held back since the last ping went out: its pong may still wait unread.
     private var readsHeldSincePing = false
     private var writableWaiter: UnsafeContinuation<Void, Never>?
@@ -290,6 +293,7 @@ extension RoomSocketHandler {
         let charge = self.session.limits.bytesCharged(forDecodedValues: valueCount)
         guard charge > 0, let context = self.context else { return }
         self.charges.chargeDecodedValues(charge)
+        if self.readPause != nil { self.ownDebtSincePause = true }
         self.pauseReadingIfInDebt(context: context)
     }
 
@@ -323,7 +327,8 @@ extension RoomSocketHandler {
 
     /// Pauses reading until the bytes read so far are paid for, by this connection, by its
     /// address and under its busy loop's cap, if they are not. `ownDebt` false leaves the
-    /// connection's own budget out: a pause timed for its debt ends when it is repaid.
+    /// connection's own budget out: a pause timed for its debt ends when it is repaid, unless
+    /// more was charged to it meanwhile (``ownDebtSincePause``).
     private func pauseReadingIfInDebt(context: ChannelHandlerContext, ownDebt: Bool = true) {
         guard self.readPause == nil else { return }
         let wait = self.charges.pause(ownDebt: ownDebt, logger: self.session.logger)
@@ -334,8 +339,11 @@ extension RoomSocketHandler {
             handler.readPause = nil
             if let context = handler.context {
                 // The address's other connections may have read since, and the loop's cap may
-                // have been cut: the shared debts are looked at again.
-                handler.pauseReadingIfInDebt(context: context, ownDebt: false)
+                // have been cut: the shared debts are looked at again, and the connection's own
+                // if the reader charged a message's values to it during the pause.
+                let ownDebt = handler.ownDebtSincePause
+                handler.ownDebtSincePause = false
+                handler.pauseReadingIfInDebt(context: context, ownDebt: ownDebt)
                 if handler.handleHeldBytesUnlessPaused(context: context) {
                     handler.payPong()  // as a read's end would
                 }
