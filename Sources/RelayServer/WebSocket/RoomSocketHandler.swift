@@ -188,10 +188,12 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if let event = event as? ChannelEvent, event == .inputClosed {
             // The client's TCP half went away without a close frame (a killed app, a lost network):
             // the connection is over (1006), and its player dropped now, not at the next ping.
-            // What it sent last is handled first, as if its address's debt were paid, unless it
-            // sent more than its own share: then it is dropped, since it would be handled at once
-            // (NIO reads all the kernel holds), and 32 flooders hanging up together had ~100 heavy
-            // messages decoded back to back, holding everyone else's for 0.15 s and more.
+            // What it sent last is handled first, as if its address's debt were paid, unless what
+            // it read before was already past its own share (its budget, its part of the loop's
+            // cap): then it is dropped, since it would be handled at once (NIO reads all the
+            // kernel holds), and 32 flooders hanging up together had ~100 heavy messages decoded
+            // back to back, holding everyone else's for 0.15 s and more. Large messages among
+            // what is handled still take their turns.
             if let held = self.bytesOnHold.take(), !self.inputRefused {
                 if self.charges.isPastOwnShare() {
                     self.session.logger.debug(
