@@ -207,7 +207,8 @@ struct RelayCommand: AsyncParsableCommand {
             limits: configuration.relay, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
         do {
             try await PluginHost.withPlugins(
-                configuration.pluginExecutables, settings: configuration.pluginSettings, builtIns: handlers,
+                configuration.pluginExecutables(logger: logger), settings: configuration.pluginSettings,
+                builtIns: handlers,
                 eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger, stopSignals: stopSignals
             ) { plugins in
                 let dispatcher = try MessageDispatcher(
@@ -365,7 +366,10 @@ struct RelayCommand: AsyncParsableCommand {
 
     /// The plugin folder, the plugins named one by one, and their timeouts.
     private func applyPlugins(to configuration: inout ServerConfiguration, environment: [String: String]) {
-        configuration.pluginsDirectory = self.pluginsDir ?? environment["PLUGINS_DIR"] ?? configuration.pluginsDirectory
+        if let named = self.pluginsDir ?? environment["PLUGINS_DIR"] {
+            configuration.pluginsDirectory = named
+            configuration.pluginsDirectoryWasNamed = true
+        }
         configuration.plugins = self.plugin.map { PluginExecutable(path: $0) }
         configuration.pluginSettings.requestTimeout = .milliseconds(self.pluginTimeoutMs)
         configuration.pluginSettings.startupTimeout = .seconds(self.pluginStartupTimeoutSeconds)

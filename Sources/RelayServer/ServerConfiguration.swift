@@ -1,5 +1,6 @@
 import Foundation
 import Handlers
+import Logging
 import Persistence
 import Relay
 
@@ -34,6 +35,9 @@ struct ServerConfiguration: Sendable {
     var relay = RelayLimits()
     /// Folder of plugin executables started with the server (`--plugins-dir`, `PLUGINS_DIR`; default `./plugins`).
     var pluginsDirectory = "./plugins"
+    /// Whether ``pluginsDirectory`` was named (`--plugins-dir`, `PLUGINS_DIR`): then a missing
+    /// folder is a mistake worth a warning, not the default's usual absence.
+    var pluginsDirectoryWasNamed = false
     /// Plugin executables named one by one (`--plugin PATH`), started after those of the folder.
     var plugins: [PluginExecutable] = []
     /// Timeouts and bounds of plugin processes (`--plugin-timeout-ms`).
@@ -53,9 +57,23 @@ struct ServerConfiguration: Sendable {
         self.persistence = PersistenceConfiguration(databasePath: Self.databasePath(in: dataDirectory))
     }
 
-    /// The plugins to start: the folder's executables by name, then the named ones.
-    var pluginExecutables: [PluginExecutable] {
-        PluginExecutable.discover(in: self.pluginsDirectory) + self.plugins
+    /// The plugins to start: the folder's executables by name, then the named ones. What keeps a
+    /// file of the folder from starting is logged: a script saved without `chmod +x`, or a folder
+    /// named wrong, would otherwise only leave its message type unknown.
+    func pluginExecutables(logger: Logger) -> [PluginExecutable] {
+        let folder = PluginFolder(reading: self.pluginsDirectory)
+        if !folder.exists && self.pluginsDirectoryWasNamed {
+            logger.warning("relay.plugins.folder_missing", metadata: ["folder": "\(self.pluginsDirectory)"])
+        }
+        if !folder.notExecutable.isEmpty {
+            logger.notice(
+                "relay.plugins.not_executable",
+                metadata: [
+                    "folder": "\(self.pluginsDirectory)", "files": "\(folder.notExecutable.joined(separator: ", "))",
+                    "hint": "not started: chmod +x a file to start it as a plugin",
+                ])
+        }
+        return folder.executables + self.plugins
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import Relay
 import Testing
 
@@ -116,12 +117,14 @@ struct ConfigurationTests {
     func pluginOptions() throws {
         let defaults = try RelayCommand.parse([]).configuration(environment: [:])
         #expect(defaults.pluginsDirectory == "./plugins")
+        #expect(!defaults.pluginsDirectoryWasNamed)
         #expect(defaults.plugins.isEmpty)
         #expect(defaults.pluginSettings.requestTimeout == .milliseconds(100))
         #expect(defaults.pluginSettings.startupTimeout == .seconds(5))
 
         let fromEnvironment = try RelayCommand.parse([]).configuration(environment: ["PLUGINS_DIR": "/srv/plugins"])
         #expect(fromEnvironment.pluginsDirectory == "/srv/plugins")
+        #expect(fromEnvironment.pluginsDirectoryWasNamed)
 
         let configuration = try RelayCommand.parse([
             "--plugins-dir", "/opt/plugins", "--plugin", "/bin/a", "--plugin", "/bin/b", "--plugin-timeout-ms", "250",
@@ -131,7 +134,36 @@ struct ConfigurationTests {
         #expect(configuration.pluginsDirectory == "/opt/plugins")
         #expect(configuration.plugins.map(\.path) == ["/bin/a", "/bin/b"])
         #expect(configuration.pluginSettings.requestTimeout == .milliseconds(250))
-        #expect(configuration.pluginExecutables.map(\.path) == ["/bin/a", "/bin/b"], "a missing folder adds none")
+        let executables = configuration.pluginExecutables(logger: Logger(label: "test"))
+        #expect(executables.map(\.path) == ["/bin/a", "/bin/b"], "a missing folder adds none")
+    }
+
+    @Test("What keeps a plugins folder's files from starting is logged: a named folder missing, no execute permission")
+    func pluginFolderProblemsAreLogged() throws {
+        let records = RecordedLogs()
+        let logger = Logger(label: "test") { _ in records }
+        _ = try RelayCommand.parse([]).configuration(environment: [:]).pluginExecutables(logger: logger)
+        #expect(records.entries.isEmpty, "the default folder's absence is no news")
+        let typo = try RelayCommand.parse(["--plugins-dir", "/nonexistent/plugnis"]).configuration(environment: [:])
+        #expect(typo.pluginExecutables(logger: logger).isEmpty)
+        #expect(records.entries.map(\.message) == ["relay.plugins.folder_missing"])
+        #expect(records.entries.first?.level == .warning)
+
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "plugins-\(UInt64.random(in: 0 ... .max))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for (name, mode) in [("dice.sh", 0o755), ("hello.sh", 0o644), ("README.md", 0o644), (".notes", 0o644)] {
+            let path = folder.appendingPathComponent(name).path
+            try "#!/bin/sh\n".write(toFile: path, atomically: true, encoding: .utf8)
+            chmod(path, mode_t(mode))
+        }
+        let configuration = try RelayCommand.parse(["--plugins-dir", folder.path]).configuration(environment: [:])
+        #expect(configuration.pluginExecutables(logger: logger).map(\.description) == ["dice.sh"])
+        let skipped = try #require(records.entries.last)
+        #expect(skipped.message == "relay.plugins.not_executable")
+        #expect(skipped.metadata["files"] == "README.md, hello.sh", "hidden files are nobody's plugins")
+        #expect(records.entries.count == 2)
     }
 
     @Test("Rate and queue flags set their limits, each from a workable minimum")

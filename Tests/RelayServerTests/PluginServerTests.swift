@@ -103,6 +103,7 @@ struct PluginServerTests {
             let relay = try self.startRelay(dataDirectory: directory, pluginsDirectory: plugins)
             #expect(try await relay.exitStatus() == 3)
             #expect(relay.printed.contains("message type 'chat' is claimed by the server and by plugin greedy.sh"))
+            #expect(relay.printed.contains("relay.plugins.not_executable"), "the README beside it is named")
         }
     }
 

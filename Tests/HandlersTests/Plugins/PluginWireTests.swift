@@ -264,6 +264,10 @@ struct PluginDiscoveryTests {
         let found = PluginExecutable.discover(in: directory.path)
         #expect(found.map(\.description) == ["a_plugin.py", "b_plugin"])
         #expect(PluginExecutable.discover(in: "/nonexistent/plugins").isEmpty)
+        let folder = PluginFolder(reading: directory.path)
+        #expect(folder.exists)
+        #expect(folder.notExecutable == ["README.md"], "what the start names as not executable")
+        #expect(!PluginFolder(reading: "/nonexistent/plugins").exists)
     }
 }
 
