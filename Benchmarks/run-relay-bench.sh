@@ -12,14 +12,22 @@
 #
 # Environment: PORT (8134), SERVER_CPU (1), BENCH_CPU (0), SERVER_FLAGS (extra relay flags),
 # BUILD (release build dir, default .build/release), SKIP_BUILD=1 to reuse the binaries.
+# Scenarios and their options: relay-bench --help, relay-bench help <scenario>.
 set -euo pipefail
+
+# The comment above is the usage; asked for, or without a scenario, it is printed and nothing runs.
+usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
+case "${1:-}" in
+-h | --help) usage; exit 0 ;;
+"") usage >&2; exit 64 ;;
+esac
 
 cd "$(dirname "$0")/.."
 PORT=${PORT:-8134}
 SERVER_CPU=${SERVER_CPU:-1}
 BENCH_CPU=${BENCH_CPU:-0}
 BUILD=${BUILD:-.build/release}
-scenario=${1:?usage: run-relay-bench.sh <scenario> [relay-bench options]}
+scenario=$1
 shift
 
 if [[ "${SKIP_BUILD:-}" != 1 ]]; then

@@ -1,3 +1,4 @@
+import Foundation
 import Handlers
 import Histogram
 import Logging
@@ -12,10 +13,32 @@ import Relay
 ///     ENABLE_BENCHMARKS=1 swift run -c release --scratch-path .build-bench plugin-bench [plugin] [seconds]
 @main
 struct PluginBench {
+    static let usage = """
+        usage: plugin-bench [PLUGIN] [SECONDS]
+          PLUGIN   the plugin executable (default Benchmarks/plugins/echo.py); it must handle `echo`
+          SECONDS  each of the 1, 8 and 64 senders' runs (default 5), after a 1 s warm-up
+        """
+
     static func main() async throws {
         let arguments = CommandLine.arguments.dropFirst()
+        if let first = arguments.first, first == "-h" || first == "--help" {
+            print(Self.usage)
+            return
+        }
         let plugin = PluginExecutable(path: arguments.first ?? "Benchmarks/plugins/echo.py")
-        let seconds = arguments.dropFirst().first.flatMap(Int.init) ?? 5
+        guard let seconds = arguments.count > 1 ? Int(arguments[arguments.startIndex + 1]) : 5, seconds > 0 else {
+            FileHandle.standardError.write(Data((Self.usage + "\n").utf8))
+            exit(64)
+        }
+        do {
+            try await Self.run(plugin, seconds: seconds)
+        } catch {
+            FileHandle.standardError.write(Data("plugin-bench: \(error)\n".utf8))
+            exit(1)
+        }
+    }
+
+    private static func run(_ plugin: PluginExecutable, seconds: Int) async throws {
         var logger = Logger(label: "plugin-bench")
         logger.logLevel = .warning
         var settings = PluginSettings()
