@@ -217,7 +217,9 @@ public final class PluginProcess: Sendable {
         guard starts else { return }
         defer { self.state.withLock { $0.isRunning = false } }
         let helloDeadline = self.eventLoop.scheduleTask(in: TimeAmount(self.settings.startupTimeout)) { [self] in
-            guard self.state.withLock({ $0.input !== input }) else { return }
+            // Once the shutdown has begun `input` is gone whether or not the plugin said hello (it
+            // may be saving its state): the shutdown's grace period, then its kill, bound it.
+            guard self.state.withLock({ $0.input !== input && !$0.isShuttingDown }) else { return }
             self.readiness.fail(
                 PluginStartupError(plugin: self.executable, reason: "no hello within \(self.settings.startupTimeout)"))
             self.logger.error("plugin.hello.timeout")
@@ -312,11 +314,13 @@ public final class PluginProcess: Sendable {
         self.readiness.fail(PluginStartupError(plugin: self.executable, reason: reason))
     }
 
-    /// The incarnation is over: its requests answer `unavailable`, its stdin closes.
+    /// The incarnation is over: its requests answer `unavailable`, its stdin closes, and its
+    /// silence is forgotten (the next incarnation is not killed for it before its hello).
     func endIncarnation(_ input: PluginInput) {
         let orphans = self.state.withLock { state -> [Pending] in
             guard state.input === input || state.input == nil else { return [] }
             state.input = nil
+            state.silentSince = nil
             defer { state.pending.removeAll() }
             return Array(state.pending.values)
         }

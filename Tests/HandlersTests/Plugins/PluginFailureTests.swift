@@ -41,6 +41,30 @@ struct PluginFailureTests {
         }
     }
 
+    /// The silence that gets a hung plugin killed is its incarnation's: a plugin that times out a
+    /// request and then crashes is restarted, and its restart, slow to say hello, is not killed
+    /// for the silence of the process before it.
+    @Test(.timeLimit(.minutes(1))) func aRestartIsNotKilledForItsPredecessorsSilence() async throws {
+        let pidFile = ProbePlugin.pidFile()
+        defer { ProbePlugin.removePidFile(pidFile) }
+        // A second of silence gets a plugin killed; each incarnation takes a second to say hello.
+        let settings = ProbePlugin.settings(requestTimeout: .milliseconds(100))
+        #expect(settings.silenceBeforeRestart == .seconds(1))
+        let executable = ProbePlugin.executable("slow_hello", pidFile: pidFile)
+        try await ProbePlugin.withHarness([executable], settings: settings) { harness in
+            let client = harness.client()
+            // Times out at 0.1 s, then the plugin exits at 0.3 s and is restarted.
+            await client.expectError(
+                "plugin_timeout", after: #"{"type":"probe","do":"crash_after","seconds":0.3}"#)
+            let deadline = ContinuousClock.now + .seconds(30)  // a bound on a hang
+            while ProbePlugin.pids(in: pidFile).count < 2, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            try await Task.sleep(for: .seconds(3))  // past the first incarnation's second of silence, and a hello
+            #expect(ProbePlugin.pids(in: pidFile).count == 2, "the restart was killed and restarted again")
+        }
+    }
+
     @Test func whileDownItsTypesAnswerUnavailable() async throws {
         var settings = ProbePlugin.settings()
         settings.minRestartDelay = .seconds(30)  // stays down for the rest of the test

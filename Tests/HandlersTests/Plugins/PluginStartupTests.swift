@@ -155,6 +155,29 @@ struct PluginStartupTests {
         await supervisor.value
     }
 
+    /// A plugin that said hello, and saves its state once the shutdown closes its stdin, has the
+    /// whole grace period for it: the start-up's deadline for a hello does not kill it.
+    @Test(.timeLimit(.minutes(2))) func aPluginSavingAtShutdownIsNotKilledByTheHelloDeadline() async throws {
+        let pidFile = ProbePlugin.pidFile()
+        defer { ProbePlugin.removePidFile(pidFile) }
+        var settings = ProbePlugin.settings()
+        settings.startupTimeout = .seconds(10)  // the plugin saves until 11 s from its start
+        let process = PluginProcess(
+            executable: ProbePlugin.executable("saves_at_eof", pidFile: pidFile), settings: settings,
+            eventLoop: testEventLoopGroup.next(), logger: quietLogger)
+        let supervisor = Task { await process.supervise() }
+        _ = try await process.waitUntilReady()
+        process.beginShutdown()
+        let deadline = ContinuousClock.now + .seconds(60)  // a bound on a hang, the grace's part
+        while process.isRunning, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let written = (try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? ""
+        #expect(written.contains("saved"), "killed before it saved: \(written)")
+        process.kill()
+        await supervisor.value
+    }
+
     @Test func aRestartThatAnnouncesOtherTypesIsRefused() async throws {
         let pidFile = ProbePlugin.pidFile()
         defer { ProbePlugin.removePidFile(pidFile) }

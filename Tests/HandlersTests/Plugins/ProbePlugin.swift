@@ -15,6 +15,7 @@ enum ProbePlugin {
     static let source = #"""
         import json, os, sys, time
 
+        started = time.time()
         mode = sys.argv[1] if len(sys.argv) > 1 else "normal"
         pid_file = sys.argv[2] if len(sys.argv) > 2 else None
         if pid_file:
@@ -112,6 +113,9 @@ enum ProbePlugin {
                 answer["actions"] = [{"send": "sender", "message": context}]
             elif do == "crash":
                 os._exit(3)
+            elif do == "crash_after":
+                time.sleep(message.get("seconds", 0.3))
+                os._exit(3)
             elif do == "hang":
                 time.sleep(3600)
             elif do == "close_stdout":
@@ -151,6 +155,10 @@ enum ProbePlugin {
 
         if mode == "ignore_eof":
             time.sleep(60)
+        if mode == "saves_at_eof":  # its state, saved until 11 s from its start, then it exits
+            time.sleep(max(0, started + 11 - time.time()))
+            with open(pid_file, "a") as f:
+                f.write("saved\n")
         """#
 
     /// The script, written once per test process, into a folder removed when the process exits.
