@@ -1,3 +1,4 @@
+import CSystemSQLite
 import Foundation
 import NIOPosix
 import Testing
@@ -65,5 +66,38 @@ struct BatchingWriterTests {
                 #expect(try RawDatabase(path: path).integer("SELECT COUNT(*) FROM scores") == 1)
             }
         }
+    }
+
+    @Test(
+        "A failed batch is retried write by write until a lock or a full disk, which fails the rest at once",
+        arguments: [SQLITE_BUSY, SQLITE_FULL])
+    func retriesStopAtALockOrAFullDisk(_ stopping: Int32) {
+        // Write 0 breaks a rule (its own failure), 1 commits, 2 meets the lock or the full disk.
+        let verdicts: [Int32?] = [SQLITE_CONSTRAINT, nil, stopping, nil, nil]
+        var tried: [Int] = []
+        var failed: [Int: Int32] = [:]
+        let stopped = BatchingWriter.retryOneByOne(
+            Array(verdicts.indices),
+            commit: { write throws(SQLiteError) in
+                tried.append(write)
+                if let code = verdicts[write] { throw SQLiteError(code: code, message: "test") }
+            },
+            fail: { write, error in failed[write] = error.code })
+        #expect(tried == [0, 1, 2], "3 and 4 would each have met it again")
+        #expect(failed == [0: SQLITE_CONSTRAINT, 2: stopping, 3: stopping, 4: stopping])
+        #expect(stopped?.code == stopping)
+
+        tried.removeAll()
+        failed.removeAll()
+        let none = BatchingWriter.retryOneByOne(
+            [0, 1, 2],
+            commit: { write throws(SQLiteError) in
+                tried.append(write)
+                if write == 1 { throw SQLiteError(code: SQLITE_CONSTRAINT, message: "test") }
+            },
+            fail: { write, error in failed[write] = error.code })
+        #expect(tried == [0, 1, 2], "a write's own failure leaves the others theirs")
+        #expect(failed == [1: SQLITE_CONSTRAINT])
+        #expect(none == nil)
     }
 }

@@ -163,16 +163,35 @@ actor BatchingWriter {
                 self.diskWasFull = error.isDiskFull
                 return
             }
-            // One bad write must not fail its neighbours: retry each on its own.
-            for write in batch {
-                do {
+            let stopped = Self.retryOneByOne(
+                batch,
+                commit: { write throws(SQLiteError) in
                     let outcome = try self.commit([write.operation], createdAt: createdAt)[0]
                     write.continuation.resume(returning: outcome)
-                } catch {
-                    write.continuation.resume(throwing: Self.persistenceError(for: error))
-                }
+                },
+                fail: { write, error in write.continuation.resume(throwing: Self.persistenceError(for: error)) })
+            if let stopped { self.diskWasFull = stopped.isDiskFull }
+        }
+    }
+
+    /// Retries each write of a failed batch on its own, so that one bad write does not fail its
+    /// neighbours, until one meets a lock or a full disk: every write after it would meet that too
+    /// (a lock after waiting out the lock timeout, each: minutes for a batch), so they fail with it
+    /// at once. Returns that error, if one did.
+    static func retryOneByOne<Write>(
+        _ batch: [Write], commit: (Write) throws(SQLiteError) -> Void, fail: (Write, SQLiteError) -> Void
+    ) -> SQLiteError? {
+        for (index, write) in batch.enumerated() {
+            do throws(SQLiteError) {
+                try commit(write)
+            } catch {
+                fail(write, error)
+                guard error.isLocked || error.isDiskFull else { continue }
+                for rest in batch[(index + 1)...] { fail(rest, error) }
+                return error
             }
         }
+        return nil
     }
 
     /// Acknowledged, these writes would be lost for good: the file they would go to is gone.
