@@ -340,6 +340,23 @@ struct MigrationTests {
         }
     }
 
+    @Test("A negative schema version (another tool's use of user_version) is refused at open, not a crash")
+    func negativeSchemaVersionIsRefused() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            do {
+                let raw = try RawDatabase(path: path)
+                try raw.execute("CREATE TABLE theirs (x INTEGER); PRAGMA user_version = -1;")
+            }
+            let error = await #expect(throws: StoreOpeningError.self) {
+                _ = try await SQLiteGameStore.open(PersistenceConfiguration(databasePath: path), logger: quietLogger)
+            }
+            #expect(error?.reason.contains("-1 is not one this server writes") == true, "\(error?.reason ?? "-")")
+            let raw = try RawDatabase(path: path)
+            #expect(try raw.integer("PRAGMA user_version") == -1, "nothing was migrated into it")
+        }
+    }
+
     /// A `saved_games` table without a UNIQUE `player_name`, or with an index on it that is not
     /// UNIQUE, gives no conflict for a save's upsert to use.
     @Test(arguments: ["", "CREATE INDEX saves_by_name ON saved_games(player_name);"])

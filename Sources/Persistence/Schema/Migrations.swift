@@ -97,9 +97,15 @@ extension SQLiteConnection {
         return outcome
     }
 
-    /// Throws when the file was written by a newer server than this one.
+    /// Throws when the file was written by a newer server than this one, or its version is not
+    /// one this server writes (negative: another tool's use of `user_version`).
     func checkSchemaIsNotNewer() throws(SQLiteError) {
         let version = Int(try self.scalarInteger("PRAGMA user_version"))
+        guard version >= 0 else {
+            throw SQLiteError(
+                code: 1,
+                message: "database schema version \(version) is not one this server writes (0…\(migrations.count))")
+        }
         guard version <= migrations.count else {
             throw SQLiteError(
                 code: 1,
