@@ -104,6 +104,33 @@ import Testing
         }
     }
 
+    /// A rule that skips a row without an error (a trigger's `RAISE(IGNORE)`, `ON CONFLICT IGNORE`)
+    /// is a refusal like any other: the score is not acknowledged with another row's id, and the
+    /// leaderboards in memory do not take a row the file does not have.
+    @Test func aRowTheTableSkipsSilentlyIsRefusedNotAcknowledged() async throws {
+        try await withTemporaryDirectory { directory in
+            let configuration = PersistenceConfiguration(databasePath: databasePath(in: directory))
+            try await withStore(configuration) { _ in }
+            try RawDatabase(path: configuration.databasePath).execute(
+                """
+                CREATE TRIGGER no_cheaters BEFORE INSERT ON scores WHEN NEW.player_name = 'Cheater'
+                    BEGIN SELECT RAISE(IGNORE); END;
+                """)
+            try await withStore(configuration) { store in
+                #expect(try await store.submit(submission("Ann", 10)).id == 1)
+                await #expect(throws: PersistenceError.storageFailure) {
+                    _ = try await store.submit(submission("Cheater", 1_000))
+                }
+                #expect(try await store.personalBest(playerName: "Cheater") == nil)
+                let board = try await store.leaderboard(limit: 10, gameMode: nil)
+                #expect(board.map(\.submission.playerName) == ["Ann"])
+                #expect(try await store.rank(of: 500, gameMode: nil) == 1, "the skipped 1,000 is nowhere")
+                #expect(try await store.submit(submission("Bo", 20)).id == 2)
+            }
+            #expect(try RawDatabase(path: configuration.databasePath).integer("SELECT COUNT(*) FROM scores") == 2)
+        }
+    }
+
     /// A unique rule that rolls the whole transaction back (`ON CONFLICT ROLLBACK`) ends the
     /// trial's transaction: the trial's save and delete that follow must not then run on their own
     /// and overwrite, then delete, the save of a player who has the trial's name.

@@ -118,6 +118,9 @@ final class SQLiteConnection {
     /// The rowid of the last successful INSERT on this connection.
     var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(self.handle) }
 
+    /// Rows the last INSERT, UPDATE or DELETE on this connection changed.
+    var changes: Int32 { sqlite3_changes(self.handle) }
+
     /// The first column of the first row of `sql` as an integer (0 when there is no row).
     func scalarInteger(_ sql: String) throws(SQLiteError) -> Int64 {
         try self.withStatement(sql) { statement throws(SQLiteError) in

@@ -9,7 +9,8 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     /// SQLite's explanation, plus what we were doing.
     public let message: String
 
-    /// Whether the failure is the disk (or its quota) running out of space.
+    /// Whether the failure is the disk running out of space (`ENOSPC`; SQLite reports a quota's
+    /// `EDQUOT` as an I/O error, not as this).
     public var isDiskFull: Bool { self.code & 0xFF == SQLITE_FULL }
     /// Whether another connection held a lock past the busy timeout.
     public var isLocked: Bool { [SQLITE_BUSY, SQLITE_LOCKED].contains(self.code & 0xFF) }

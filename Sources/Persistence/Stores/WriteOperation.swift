@@ -1,3 +1,5 @@
+import CSystemSQLite
+
 /// One write the batching writer commits on a caller's behalf.
 enum WriteOperation: Sendable {
     case insertScore(ScoreSubmission)
@@ -28,6 +30,12 @@ extension SQLiteConnection {
                     .text(score.gameMode), .text(createdAt)
                 )
                 try insert.step()
+            }
+            // A hand-made rule may skip the row without an error (`ON CONFLICT IGNORE`, a trigger's
+            // `RAISE(IGNORE)`): then there is no new id, and nothing to rank, acknowledge or remember.
+            guard self.changes == 1 else {
+                throw SQLiteError(
+                    code: SQLITE_CONSTRAINT, message: "the scores table skipped the row (a rule IGNOREs it)")
             }
             return .score(StoredScore(id: self.lastInsertRowID, submission: score, createdAt: createdAt))
         case .saveGame(let game):
