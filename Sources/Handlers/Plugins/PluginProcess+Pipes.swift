@@ -16,7 +16,14 @@ extension PluginProcess {
             group.addTask {
                 let writer = execution.standardInputWriter
                 while let bytes = await input.next() {
-                    do { _ = try await writer.write(bytes) } catch { break }
+                    do {
+                        _ = try await writer.write(bytes)
+                    } catch {
+                        // Its stdin is closed: it has exited, or closed it and runs on deaf. What it
+                        // is sent would only time out, so it is stopped now, and restarted.
+                        if !self.isShuttingDown { kill.yield() }
+                        break
+                    }
                 }
                 try? await writer.finish()
                 return .stdin

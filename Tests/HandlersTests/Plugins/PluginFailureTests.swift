@@ -287,6 +287,21 @@ struct PluginFailureTests {
         }
     }
 
+    /// A plugin that closes its stdin and runs on can take no request: the first one the server
+    /// cannot write stops it, and answers `plugin_unavailable`, rather than every request timing
+    /// out until the plugin counts as hung.
+    @Test(.timeLimit(.minutes(1))) func aPluginThatClosesItsStdinIsStoppedAtTheNextRequest() async throws {
+        try await ProbePlugin.withHarness(
+            [ProbePlugin.executable()], settings: ProbePlugin.settings(requestTimeout: .seconds(2))
+        ) { harness in
+            let client = harness.client()
+            let before = try #require(try await client.probePIDOnceAnswering(in: harness))
+            await client.expectError("plugin_timeout", after: #"{"type":"probe","do":"close_stdin"}"#)
+            await client.expectError("plugin_unavailable", after: #"{"type":"probe"}"#)
+            #expect(try await client.probePIDOnceAnswering(in: harness) != before, "restarted")
+        }
+    }
+
     @Test func garbageAndHugeLinesAreSkippedAndTheAnswerStillArrives() async throws {
         try await ProbePlugin.withHarness([ProbePlugin.executable()]) { harness in
             let client = harness.client()

@@ -121,6 +121,9 @@ enum ProbePlugin {
             elif do == "close_stdout":
                 os.close(1)
                 time.sleep(3600)
+            elif do == "close_stdin":
+                os.close(0)
+                time.sleep(3600)
             elif do == "garbage":
                 sys.stdout.write("this is not json\n[1,2,3]\n{\"kind\":\"weird\"}\n")
                 sys.stdout.write("x" * (2 * 1024 * 1024) + "\n")
