@@ -249,6 +249,35 @@ struct QueryAndPathReadingTests {
         }
     }
 
+    @Test("Path text is decoded as Starlette's unquote decodes it: `+` stays a plus")
+    func pathDecoding() {
+        let cases: [(String, String)] = [
+            ("a%2Fb", "a/b"), ("a+b", "a+b"), ("Ann%20100%", "Ann 100%"), ("%41%zz", "A%zz"), ("caf%E9", "caf\u{FFFD}"),
+            ("%e2%9c%93", "\u{2713}"), ("plain", "plain"),
+        ]
+        for (raw, decoded) in cases {
+            #expect(Request.percentDecoded(Substring(raw), plusIsSpace: false) == decoded, "\(raw)")
+        }
+    }
+
+    @Test("Numbers and names in paths are percent-decoded before they are read, as FastAPI reads them")
+    func pathsAreDecodedFirst() async throws {
+        try await withLiveApp { client in
+            _ = try await client.execute(
+                uri: "/api/scores", method: .post, headers: keyed, body: scoreBody(name: "Ann 100%", score: 20))
+            let rank = try await client.execute(uri: "/api/scores/rank/%2010", method: .get, headers: keyed)
+            #expect(rank.status == .ok)
+            #expect(try rank.object()["score"] as? Int == 10)
+            #expect(try rank.object()["rank"] as? Int == 2)
+            // A lone `%` is not an escape: the valid ones around it are still decoded.
+            let best = try await client.execute(uri: "/api/scores/player/Ann%20100%", method: .get, headers: keyed)
+            #expect(try best.object()["player_name"] as? String == "Ann 100%")
+            let image = try await client.execute(uri: "/api/bosses/images/%30%35", method: .get)
+            #expect(image.status == .notFound, "boss 5, not a 422 for \"%30%35\"")
+            #expect(try image.object()["detail"] as? String == "Boss image 5 not found")
+        }
+    }
+
     @Test("Names in paths are trimmed like the names stored")
     func pathNamesAreTrimmed() async throws {
         try await withLiveApp { client in

@@ -4,12 +4,13 @@ import Hummingbird
 import Relay
 
 extension Parameters {
-    /// A path parameter with its percent-encoding removed (`a%2Fb` → `a/b`).
+    /// A path parameter with its percent-encoding removed (`a%2Fb` → `a/b`), as Starlette's
+    /// `unquote` removes it: a malformed escape stays as it is, bytes that are not UTF-8 become
+    /// U+FFFD, and `+` is a plus.
     ///
     /// The router matches on the raw path, so an encoded `/` stays inside one segment.
     func decoded(_ name: String) -> String {
-        let raw = self.get(name) ?? ""
-        return raw.removingPercentEncoding ?? raw
+        Request.percentDecoded((self.get(name) ?? "")[...], plusIsSpace: false)
     }
 
     /// A player name from the path, trimmed as names are when stored, so that `/api/load_game/%20dave`
@@ -43,10 +44,16 @@ extension Request {
         return mode.trimmingWhitespace()
     }
 
-    /// `text` with `+` as a space and percent-escapes decoded, as Python's `unquote_plus` does: a
-    /// malformed escape stays as it is, and bytes that are not UTF-8 become U+FFFD. One pass over
-    /// the bytes (Foundation's two took ~30 µs a pair on a long query).
+    /// `text` with `+` as a space and percent-escapes decoded, as Python's `unquote_plus` does.
     static func formDecoded(_ text: Substring) -> String {
+        Self.percentDecoded(text, plusIsSpace: true)
+    }
+
+    /// `text` with percent-escapes decoded, and with `plusIsSpace` each `+` as a space, as Python's
+    /// `unquote` and `unquote_plus` do: a malformed escape stays as it is, and bytes that are not
+    /// UTF-8 become U+FFFD. One pass over the bytes (Foundation's two took ~30 µs a pair on a long
+    /// query).
+    static func percentDecoded(_ text: Substring, plusIsSpace: Bool) -> String {
         guard Self.needsDecoding(text) else { return String(text) }
         let utf8 = text.utf8
         var decoded: [UInt8] = []
@@ -56,7 +63,7 @@ extension Request {
             let byte = utf8[index]
             index = utf8.index(after: index)
             switch byte {
-            case UInt8(ascii: "+"):
+            case UInt8(ascii: "+") where plusIsSpace:
                 decoded.append(UInt8(ascii: " "))
             case UInt8(ascii: "%"):
                 let rest = utf8[index...]

@@ -11,7 +11,7 @@ struct BossRoutes<Context: RequestContext> {
             try JSONResponse.make(try await self.catalog.bosses().map(BossResponse.init))
         }
         open.get("/api/bosses/images/{boss_index}") { _, context in
-            let index = try LaxInteger.parse(context.parameters.get("boss_index") ?? "", at: ["path", "boss_index"])
+            let index = try LaxInteger.parse(context.parameters.decoded("boss_index"), at: ["path", "boss_index"])
             return try await self.images.response(forBossIndex: index, logger: context.logger)
         }
     }

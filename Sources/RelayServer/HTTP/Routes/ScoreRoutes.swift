@@ -13,7 +13,7 @@ struct ScoreRoutes<Context: RequestContext> {
             try await self.personalBest(playerName: context.parameters.playerName())
         }
         group.get("/api/scores/rank/{score}") { request, context in
-            try await self.rank(request, score: context.parameters.get("score") ?? "")
+            try await self.rank(request, score: context.parameters.decoded("score"))
         }
     }
 
