@@ -25,6 +25,15 @@ struct BusyLoopTests {
         return (limits, loop, BusyLoops(limits: limits, logger: Logger(label: "test")).busyLoop(of: loop))
     }
 
+    /// A room socket's handler in an `EmbeddedChannel` on the loop of ``loopCappedAt4KB()``.
+    static func handlerOnLoopCappedAt4KB() throws -> (EmbeddedChannel, RoomSocketHandler, BusyLoop) {
+        let (limits, loop, busyLoop) = Self.loopCappedAt4KB()
+        let channel = EmbeddedChannel(loop: loop)
+        let handler = try RoomSocketHandlerTests.makeHandler(limits: limits, busyLoop: busyLoop)
+        try channel.pipeline.syncOperations.addHandler(handler)
+        return (channel, handler, busyLoop)
+    }
+
     @Test(
         "Two late samples in a row of a busy loop start a cap at half a connection's budget; more halve it, to the floor"
     )
@@ -139,10 +148,7 @@ struct BusyLoopTests {
 
     @Test("A connection's large messages take their turns after the client hangs up: its reader handles the rest")
     func pacedAfterHangUp() throws {
-        let (limits, loop, busyLoop) = Self.loopCappedAt4KB()
-        let channel = EmbeddedChannel(loop: loop)
-        let handler = try RoomSocketHandlerTests.makeHandler(limits: limits, busyLoop: busyLoop)
-        try channel.pipeline.syncOperations.addHandler(handler)
+        let (channel, handler, _) = try Self.handlerOnLoopCappedAt4KB()
         let large = HeavyMessagePacer.heavyBytes + 1
         #expect(handler.isPaced(large))
         channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
@@ -153,10 +159,7 @@ struct BusyLoopTests {
 
     @Test("A client past its share of a busy loop that hangs up has what came during the pause dropped")
     func pastTheCapAtHangUp() throws {
-        let (limits, loop, busyLoop) = Self.loopCappedAt4KB()
-        let channel = EmbeddedChannel(loop: loop)
-        let handler = try RoomSocketHandlerTests.makeHandler(limits: limits, busyLoop: busyLoop)
-        try channel.pipeline.syncOperations.addHandler(handler)
+        let (channel, handler, busyLoop) = try Self.handlerOnLoopCappedAt4KB()
         for _ in 0..<40 { busyLoop.record(wait: Self.late, busyShare: 1) }  // down to the floor
         try channel.writeInbound(RoomSocketHandlerTests.pings(10))  // ~1.8 KB past its share
         try channel.writeInbound(RoomSocketHandlerTests.clientFrame(.text, #"{"type":"ping"}"#))
