@@ -13,9 +13,4 @@ public struct PluginExecutable: Sendable, Hashable, CustomStringConvertible {
 
     /// The file name, for logs.
     public var description: String { String(self.path.split(separator: "/").last ?? Substring(self.path)) }
-
-    /// The executable regular files directly inside `directory`, by name (``PluginFolder``).
-    public static func discover(in directory: String) -> [PluginExecutable] {
-        PluginFolder(reading: directory).executables
-    }
 }

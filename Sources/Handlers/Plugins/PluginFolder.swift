@@ -31,9 +31,10 @@ public struct PluginFolder: Sendable {
                 String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
             }
             guard !name.hasPrefix(".") else { continue }
+            let path = folder + name
             var info = stat()
-            guard stat(folder + name, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
-            if access(folder + name, X_OK) == 0 {
+            guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
+            if access(path, X_OK) == 0 {
                 executables.append(name)
             } else {
                 notExecutable.append(name)

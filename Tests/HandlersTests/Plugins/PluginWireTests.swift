@@ -261,9 +261,9 @@ struct PluginDiscoveryTests {
         }
         try FileManager.default.createDirectory(
             at: directory.appendingPathComponent("folder"), withIntermediateDirectories: true)
-        let found = PluginExecutable.discover(in: directory.path)
+        let found = PluginFolder(reading: directory.path).executables
         #expect(found.map(\.description) == ["a_plugin.py", "b_plugin"])
-        #expect(PluginExecutable.discover(in: "/nonexistent/plugins").isEmpty)
+        #expect(PluginFolder(reading: "/nonexistent/plugins").executables.isEmpty)
         let folder = PluginFolder(reading: directory.path)
         #expect(folder.exists)
         #expect(folder.notExecutable == ["README.md"], "what the start names as not executable")
