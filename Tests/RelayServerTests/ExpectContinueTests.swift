@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOHTTP1
 import Testing
 
 @testable import RelayServer
@@ -83,6 +84,89 @@ struct ExpectContinueTests {
             #expect(exchange.beforeBody.hasPrefix(status), "\(exchange.beforeBody)")
             #expect(!exchange.beforeBody.contains("100 Continue"), "\(exchange.beforeBody)")
         }
+    }
+
+    @Test("An answer before a body that has not come says Connection: close, and the connection ends after it")
+    func earlyAnswerEndsTheConnection() async throws {
+        try await withRelayServer { port, _ in
+            // The client goes straight to its next request, which the server cannot tell from the
+            // body: it is not left waiting for an answer to it.
+            let next = "GET /api/rooms HTTP/1.1\r\nHost: x\r\n\r\n"
+            let request = Self.post("/api/scores", key: "wrong", length: 50) + "\r\n" + next
+            let (answer, serverClosed, elapsed) = try await rawExchangeUntilClosed(port: port, request)
+            #expect(answer.hasPrefix("HTTP/1.1 403 Forbidden\r\n"), "\(answer)")
+            #expect(answer.lowercased().contains("\r\nconnection: close\r\n"), "\(answer)")
+            #expect(answer.components(separatedBy: "HTTP/1.1 ").count == 2, "one answer only: \(answer)")
+            #expect(serverClosed && elapsed < closedAtOnce, "\(elapsed)")
+        }
+    }
+
+    @Test("Nothing a client sends after an answer that ended its connection is acted on")
+    func nothingAfterTheClosingAnswer() async throws {
+        try await withRelayServer { port, _ in
+            let score = String(buffer: scoreBody(name: "ghost"))
+            let next = Self.post("/api/scores", length: score.utf8.count).replacingOccurrences(
+                of: "Expect: 100-continue\r\n", with: "")
+            let exchange = try await Self.exchange(
+                port: port, head: Self.post("/api/scores", key: "wrong", length: 50) + "\r\n",
+                body: String(repeating: "x", count: 50) + next + "\r\n" + score)
+            #expect(exchange.beforeBody.hasPrefix("HTTP/1.1 403 Forbidden\r\n"), "\(exchange.beforeBody)")
+            #expect(!exchange.afterBody.contains("HTTP/1.1 "), "\(exchange.afterBody)")
+            let leaderboard = try await rawExchange(
+                port: port,
+                "GET /api/scores/leaderboard HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\nConnection: close\r\n\r\n"
+            )
+            #expect(leaderboard.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(leaderboard)")
+            #expect(!leaderboard.contains("ghost"), "\(leaderboard)")
+        }
+    }
+
+    @Test("A body sent without waiting for 100 Continue keeps the connection after an early answer")
+    func bodySentAnywayKeepsTheConnection() async throws {
+        try await withRelayServer { port, _ in
+            let body = String(buffer: scoreBody(name: "impatient"))
+            let request =
+                Self.post("/api/scores", key: "wrong", length: body.utf8.count) + "\r\n" + body
+                + "GET /api/rooms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            let answer = try await rawExchange(port: port, request)
+            #expect(answer.hasPrefix("HTTP/1.1 403 Forbidden\r\n"), "\(answer)")
+            #expect(answer.hasSuffix("\r\n\r\n[]"), "the next request was answered: \(answer)")
+            let first = answer.components(separatedBy: "HTTP/1.1 200 OK")[0]
+            #expect(!first.lowercased().contains("connection: close"), "\(first)")
+        }
+    }
+
+    @Test("Pipelined, only the answer that leaves a body in doubt ends the connection")
+    func pipelinedEarlyAnswer() async throws {
+        try await withRelayServer { port, _ in
+            let request =
+                "GET /api/rooms HTTP/1.1\r\nHost: x\r\n\r\n" + Self.post("/api/scores", key: "wrong", length: 50)
+                + "\r\n"
+            let (answer, serverClosed, elapsed) = try await rawExchangeUntilClosed(port: port, request)
+            let answers = answer.components(separatedBy: "HTTP/1.1 ").dropFirst()
+            #expect(answers.count == 2, "\(answer)")
+            #expect(
+                answers.first?.hasPrefix("200 OK\r\n") == true
+                    && answers.first?.lowercased().contains("connection: close") == false, "\(answer)")
+            #expect(
+                answers.last?.hasPrefix("403 Forbidden\r\n") == true
+                    && answers.last?.lowercased().contains("connection: close") == true, "\(answer)")
+            #expect(serverClosed && elapsed < closedAtOnce, "\(elapsed)")
+        }
+    }
+
+    @Test("Only an expectation before a declared body can leave that body in doubt")
+    func bodiesInDoubt() {
+        func head(_ headers: HTTPHeaders) -> HTTPRequestHead {
+            HTTPRequestHead(version: .http1_1, method: .POST, uri: "/api/scores", headers: headers)
+        }
+        #expect(EarlyAnswerEndsConnection.waitsForContinue(head(["expect": "100-continue", "content-length": "5"])))
+        #expect(
+            EarlyAnswerEndsConnection.waitsForContinue(
+                head(["expect": "100-continue", "transfer-encoding": "chunked"])))
+        #expect(!EarlyAnswerEndsConnection.waitsForContinue(head(["expect": "100-continue", "content-length": "0"])))
+        #expect(!EarlyAnswerEndsConnection.waitsForContinue(head(["expect": "100-continue"])))
+        #expect(!EarlyAnswerEndsConnection.waitsForContinue(head(["content-length": "5"])))
     }
 
     @Test("An HTTP/1.0 request's expectation is ignored: no 1xx for an HTTP/1.0 client")

@@ -121,6 +121,7 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
                 [
                     RequestHeadRules(), FirstRequestGuard(), BodyPartCoalescer(),
                     HTTPDeadlines(requestTimeout: self.requestTimeout, answers: self.answerRules, logger: logger),
+                    EarlyAnswerEndsConnection(),
                 ],
                 position: .before(upgradeHandler))
             return Value(connection: connection, channel: channel)

@@ -1,0 +1,91 @@
+import NIOCore
+import NIOHTTP1
+
+/// Ends a connection after an answer that went out before its request's body could follow: the
+/// request asked for `100 Continue` (``ExpectContinue``), was answered without one (a bad key, an
+/// unknown route, a body declared too large), and its body had not arrived whole.
+///
+/// The connection is then in an unknown state. The client may send its body anyway (curl does,
+/// as do clients that stop waiting for the `100`), or go straight to its next request, as RFC
+/// 9110 §10.1.1 lets it; the server cannot tell the next bytes apart. Kept open, a client of the
+/// second kind had its next request read as the unsent body. So the answer says
+/// `Connection: close`, as §10.1.1 asks a server to say which it will do, and the connection's
+/// output closes after it (Go's `net/http` does the same). A client that sent its body without
+/// waiting, or was sent the `100`, keeps its connection.
+///
+/// It sits just before NIO's upgrade handler, after the handlers that put each head in its final
+/// form, and leaves the pipeline at a room socket's upgrade, as they do.
+final class EarlyAnswerEndsConnection: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    /// For each request read and not yet answered, in order (more than one if the client
+    /// pipelines): whether an answer now would leave its body in doubt.
+    private var unanswered = CircularBuffer<Bool>(initialCapacity: 2)
+    /// The last head read has not had its end yet.
+    private var isReadingBody = false
+    /// The answer being written ends the connection: nothing read from then on is acted on.
+    private var closesAfterAnswer = false
+    private var isFirstHead = true
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !self.closesAfterAnswer else { return }
+        switch self.unwrapInboundIn(data) {
+        case .head(let head):
+            defer { self.isFirstHead = false }
+            if self.isFirstHead, head.asksToUpgrade {
+                context.fireChannelRead(data)
+                return context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+            }
+            self.isReadingBody = true
+            self.unanswered.append(Self.waitsForContinue(head))
+        case .body:
+            break
+        case .end:
+            // Still unanswered, the request being read is the last one read: answers go in order.
+            if self.isReadingBody, !self.unanswered.isEmpty {
+                self.unanswered[self.unanswered.index(before: self.unanswered.endIndex)] = false
+            }
+            self.isReadingBody = false
+        }
+        context.fireChannelRead(data)
+    }
+
+    /// After a closing answer the decoder's errors are about bytes the server will not act on.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard !self.closesAfterAnswer else { return }
+        context.fireErrorCaught(error)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch self.unwrapOutboundIn(data) {
+        case .head(let head) where head.status == .continue:
+            // The client sends its body now, and the server reads it all.
+            if !self.unanswered.isEmpty { self.unanswered[self.unanswered.startIndex] = false }
+        case .head(var head):
+            guard self.unanswered.popFirst() == true else { break }
+            self.closesAfterAnswer = true
+            head.headers.replaceOrAdd(name: "connection", value: "close")
+            return context.write(self.wrapOutboundOut(.head(head)), promise: promise)
+        case .body:
+            break
+        case .end:
+            guard self.closesAfterAnswer else { break }
+            context.write(data, promise: promise)
+            // ``DrainBeforeClose`` lets the answer go first.
+            return context.close(mode: .output, promise: nil)
+        }
+        context.write(data, promise: promise)
+    }
+
+    /// Whether `head` asks for `100 Continue` before a body it declares. (``RequestHeadRules`` has
+    /// dropped the expectation from an HTTP/1.0 head.)
+    static func waitsForContinue(_ head: HTTPRequestHead) -> Bool {
+        let declaresBody =
+            head.headers.contains(name: "transfer-encoding")
+            || head.headers["content-length"].contains { Int($0).map { $0 > 0 } ?? false }
+        return declaresBody && head.headers["expect"].contains(where: ExpectContinue.isContinue)
+    }
+}
