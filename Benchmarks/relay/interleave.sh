@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Interleaved A/B runs of the relay scenario: builds take turns, so a change in the machine's
-# background load hits both alike. Each run goes through run-relay-bench.sh (server on CPU 1,
-# bench on CPU 0, fresh data folder) under the exclusive benchmark lock.
+# background load hits both alike, and every other round runs them in reverse order (A B, B A, …),
+# so that neither always runs first or later in a drifting machine. Each run goes through
+# run-relay-bench.sh (server on CPU 1, bench on CPU 0, fresh data folder) under the exclusive
+# benchmark lock. Each line: latency, the bench's send lag (how late it wrote its own sends; part
+# of the latency), both sides' CPU, lost messages and rooms that failed to set up.
 #
 #   Benchmarks/relay/interleave.sh ROOMS PAIRS DIR_A DIR_B [DIR_C ...]
 #   (each DIR holds a `relay` and a `relay-bench` binary; extra relay-bench options in BENCH_ARGS)
@@ -11,8 +14,14 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 rooms=$1 pairs=$2
 shift 2
-for _ in $(seq "$pairs"); do
-    for dir in "$@"; do
+dirs=("$@")
+for round in $(seq "$pairs"); do
+    order=("${dirs[@]}")
+    if ((round % 2 == 0)); then
+        order=()
+        for ((i = ${#dirs[@]} - 1; i >= 0; i--)); do order+=("${dirs[i]}"); done
+    fi
+    for dir in "${order[@]}"; do
         case "$dir" in
         old | go | go-raw | node)
             run=(env BUILD="${BENCH_DIR:-.build/release}" bash Benchmarks/reference/run-reference.sh "$dir") ;;
@@ -26,6 +35,8 @@ for _ in $(seq "$pairs"); do
         server=$(echo "$out" | awk '/^server/ {print $5, $9, "µs", "waited", $17, "ms"}')
         bench=$(echo "$out" | awk '/^bench/ {print $5, $9, "µs", "waited", $17, "ms"}')
         lost=$(echo "$out" | awk '/^messages/ {print $10}')
-        echo "$dir rooms=$rooms $latency server ${server#(} bench ${bench#(} lost $lost"
+        lag=$(echo "$out" | awk '/^send lag/ {print "p99", $5, "max", $7}')
+        failed=$(echo "$out" | awk '/^setup/ {print $NF}')
+        echo "$dir rooms=$rooms $latency lag $lag server ${server#(} bench ${bench#(} lost $lost failed ${failed:-?}"
     done
 done

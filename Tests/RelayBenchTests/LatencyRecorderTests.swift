@@ -7,13 +7,13 @@ import Testing
 struct LatencyRecorderTests {
     @Test("A window counts only messages sent after it opened, and reads their percentiles")
     func window() {
-        let recorder = LatencyRecorder(expectedIntervalMicros: 0)
+        let recorder = LatencyRecorder()
         recorder.openWindow(at: 1_000)
-        recorder.recordSend(sentAt: 999, recipients: 1)  // before the window
-        recorder.recordDelivery(sentAt: 999, receivedAt: 5_000)
+        recorder.recordSend(dueAt: 999, sentAt: 999, recipients: 1)  // before the window
+        recorder.recordDelivery(dueAt: 999, receivedAt: 5_000)
         for latency in 1...100 {
-            recorder.recordSend(sentAt: 1_000, recipients: 1)
-            recorder.recordDelivery(sentAt: 1_000, receivedAt: 1_000 + Int64(latency))
+            recorder.recordSend(dueAt: 1_000, sentAt: 1_000, recipients: 1)
+            recorder.recordDelivery(dueAt: 1_000, receivedAt: 1_000 + Int64(latency))
         }
         let snapshot = recorder.snapshot()
         #expect(snapshot.sent == 100)
@@ -24,14 +24,48 @@ struct LatencyRecorderTests {
         #expect(snapshot.max == 100)
     }
 
+    @Test("A slow delivery is one sample: the messages a stall delayed are measured as they arrive, not made up")
+    func noCoordinatedOmissionCorrection() {
+        // At 30 Hz: 99 deliveries in 1 ms and one in 100 ms, three periods. A correction for a
+        // closed loop would add samples at 66.7 and 33.3 ms and move p99 to 66.7 ms.
+        let recorder = LatencyRecorder()
+        recorder.openWindow(at: 0)
+        for index in 0..<100 {
+            let due = Int64(index) * 33_333
+            recorder.recordSend(dueAt: due, sentAt: due, recipients: 1)
+            recorder.recordDelivery(dueAt: due, receivedAt: due + (index == 50 ? 100_000 : 1_000))
+        }
+        let snapshot = recorder.snapshot()
+        #expect(snapshot.delivered == 100)
+        #expect(snapshot.p99 == 1_000)
+        #expect(snapshot.max >= 100_000 && snapshot.max < 100_100)
+    }
+
+    @Test("How late the bench wrote its sends is kept apart, for sends in the window")
+    func sendLag() {
+        let recorder = LatencyRecorder()
+        recorder.openWindow(at: 1_000)
+        recorder.recordSend(dueAt: 999, sentAt: 90_000, recipients: 1)  // before the window
+        for index in 0..<100 {
+            let due = 1_000 + Int64(index) * 10
+            recorder.recordSend(dueAt: due, sentAt: due + (index < 98 ? 0 : 5_000), recipients: 1)
+        }
+        recorder.recordSend(dueAt: 5_000, sentAt: 4_990, recipients: 1)  // a clock read before the due time
+        let snapshot = recorder.snapshot()
+        #expect(snapshot.sent == 101)
+        #expect(snapshot.sendLagP99 >= 4_990 && snapshot.sendLagP99 < 5_010)  // within the histogram's 3 digits
+        #expect(snapshot.sendLagMax >= 4_990 && snapshot.sendLagMax < 5_010)
+        #expect(LatencyRecorder().snapshot().sendLagMax == 0)
+    }
+
     @Test("A snapshot is a copy: what arrives after it does not change it")
     func snapshotIsACopy() {
-        let recorder = LatencyRecorder(expectedIntervalMicros: 0)
+        let recorder = LatencyRecorder()
         recorder.openWindow(at: 0)
-        recorder.recordSend(sentAt: 0, recipients: 2)
-        recorder.recordDelivery(sentAt: 0, receivedAt: 10)
+        recorder.recordSend(dueAt: 0, sentAt: 0, recipients: 2)
+        recorder.recordDelivery(dueAt: 0, receivedAt: 10)
         let before = recorder.snapshot()
-        recorder.recordDelivery(sentAt: 0, receivedAt: 50_000)
+        recorder.recordDelivery(dueAt: 0, receivedAt: 50_000)
         #expect(before.delivered == 1)
         #expect(before.lost == 1)
         #expect(before.max == 10)
@@ -40,7 +74,7 @@ struct LatencyRecorderTests {
 
     @Test("Snapshots taken while loops record see whole deliveries, and the last one sees all")
     func snapshotsDuringRecording() async {
-        let recorder = LatencyRecorder(expectedIntervalMicros: 0)
+        let recorder = LatencyRecorder()
         recorder.openWindow(at: 0)
         let writers = 4
         let perWriter = 20_000
@@ -48,8 +82,8 @@ struct LatencyRecorderTests {
             for writer in 0..<writers {
                 group.addTask {
                     for index in 0..<perWriter {
-                        recorder.recordSend(sentAt: 0, recipients: 1)
-                        recorder.recordDelivery(sentAt: 0, receivedAt: Int64(1 + (index + writer) % 1_000))
+                        recorder.recordSend(dueAt: 0, sentAt: 0, recipients: 1)
+                        recorder.recordDelivery(dueAt: 0, receivedAt: Int64(1 + (index + writer) % 1_000))
                     }
                 }
             }

@@ -74,7 +74,8 @@ struct PlanningTests {
     func verdicts() {
         func window(expected: Int, delivered: Int, p99: UInt64) -> WindowResult {
             var latency = LatencySnapshot(
-                histogram: .init(highestTrackableValue: 1_000), sent: 1, expected: expected, delivered: delivered)
+                histogram: .init(highestTrackableValue: 1_000), sendLag: .init(highestTrackableValue: 1_000), sent: 1,
+                expected: expected, delivered: delivered)
             latency.p99 = p99
             return WindowResult(seconds: 1, latency: latency, server: nil, bench: nil, serverPeakResidentBytes: nil)
         }
@@ -90,7 +91,8 @@ struct PlanningTests {
     @Test("The knee is the last step that held")
     func knee() {
         let latency = LatencySnapshot(
-            histogram: .init(highestTrackableValue: 1_000), sent: 1, expected: 1, delivered: 1)
+            histogram: .init(highestTrackableValue: 1_000), sendLag: .init(highestTrackableValue: 1_000), sent: 1,
+            expected: 1, delivered: 1)
         let window = WindowResult(seconds: 1, latency: latency, server: nil, bench: nil, serverPeakResidentBytes: nil)
         let steps = [
             StepResult(rooms: 100, players: 2, window: window, verdict: .withinSLO),

@@ -1,8 +1,13 @@
 import NIOCore
 import NIOEmbedded
+import NIOPosix
 import Testing
 
 @testable import RelayBenchKit
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One timer per loop sends for every connection on it, each at its own fixed rate.
 @Suite("Send schedule")
@@ -14,6 +19,7 @@ struct SendScheduleTests {
         var next: NIODeadline
         var generation = 0
         var sentAt: [NIODeadline] = []
+        var scheduledAt: [NIODeadline] = []
 
         init(loop: EmbeddedEventLoop, first: NIODeadline, period: TimeAmount) {
             self.loop = loop
@@ -21,9 +27,10 @@ struct SendScheduleTests {
             self.period = period
         }
 
-        func sendDue(generation: Int) -> NIODeadline? {
+        func sendDue(generation: Int, scheduledAt: NIODeadline) -> NIODeadline? {
             guard generation == self.generation else { return nil }
             self.sentAt.append(self.loop.now)
+            self.scheduledAt.append(scheduledAt)
             self.next = self.next + self.period
             return self.next
         }
@@ -87,6 +94,7 @@ struct SendScheduleTests {
             let sentTimes = sender.sentAt.map { ($0 - start).nanoseconds }
             #expect(
                 sentTimes == dueTimes.map { ($0 + 3_999_999) / 4_000_000 * 4_000_000 }.filter { $0 <= 1_000_000_000 })
+            #expect(sender.scheduledAt == sender.sentAt, "due at the grid step it is sent in")
         }
         #expect(senders[0].sentAt[0] == senders[1].sentAt[0], "due in the same grid step: sent together")
     }
@@ -96,12 +104,61 @@ struct SendScheduleTests {
         let schedule = SendSchedule(eventLoop: loop, grid: .zero)
         let senders = Self.senders(on: loop, schedule: schedule, phasesMs: [0, 3])
         // The loop runs its timers only now, 200 ms late: everything due so far goes out at once.
+        let start = loop.now
         loop.advanceTime(to: loop.now + .milliseconds(200))
         #expect(senders.map(\.sentAt.count) == [7, 6])
+        // Each says when it was due.
+        for (sender, phase) in zip(senders, [0, 3] as [Int64]) {
+            #expect(
+                sender.scheduledAt
+                    == (0..<sender.scheduledAt.count).map {
+                        start + .milliseconds(phase) + .nanoseconds(Self.period.nanoseconds * Int64($0))
+                    })
+        }
         loop.advanceTime(by: .milliseconds(800))
         #expect(
             senders.map(\.sentAt.count) == [
                 Self.expectedSends(phase: .zero), Self.expectedSends(phase: .milliseconds(3)),
             ])
+    }
+
+    @Test func aLateSendStillCarriesTheTimeItWasDue() throws {
+        /// Records the real time of each send, on a real loop.
+        final class ClockSender: ScheduledSender {
+            var next: NIODeadline
+            var generation = 0
+            var sentAt: [NIODeadline] = []
+            var scheduledAt: [NIODeadline] = []
+
+            init(first: NIODeadline) { self.next = first }
+
+            func sendDue(generation: Int, scheduledAt: NIODeadline) -> NIODeadline? {
+                guard generation == self.generation else { return nil }
+                (self.sentAt, self.scheduledAt) = (self.sentAt + [.now()], self.scheduledAt + [scheduledAt])
+                self.next = self.next + SendScheduleTests.period
+                return self.next
+            }
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let loop = group.next()
+        let (sentAt, scheduledAt, start) = try loop.flatSubmit {
+            let start = NIODeadline.now()
+            let sender = ClockSender(first: start + .milliseconds(10))
+            SendSchedule(eventLoop: loop, grid: .zero).add(sender, due: sender.next, generation: 0)
+            // The loop is held up for 200 ms from 1 ms on: the sends due meanwhile go out late.
+            loop.assumeIsolated().scheduleTask(in: .milliseconds(1)) { usleep(200_000) }
+            return loop.assumeIsolated().scheduleTask(in: .milliseconds(150)) {
+                sender.generation += 1
+                return (sender.sentAt, sender.scheduledAt, start)
+            }.futureResult
+        }.wait()
+        #expect(sentAt.count >= 6, "due at 10, 43, 77, 110, 143 and 177 ms, all sent once the loop was free")
+        #expect(sentAt.allSatisfy { $0 >= start + .milliseconds(200) })
+        #expect(
+            scheduledAt
+                == (0..<scheduledAt.count).map {
+                    start + .milliseconds(10) + .nanoseconds(Self.period.nanoseconds * Int64($0))
+                })
     }
 }

@@ -61,7 +61,7 @@ struct WireTests {
         for padding in [0, 10] {
             var buffer = ByteBuffer()
             StateMessageEncoder(paddingBytes: padding).write(
-                sequence: 801, sentAtMicros: 1_234_567_890_123, into: &buffer)
+                sequence: 801, dueAtMicros: 1_234_567_890_123, into: &buffer)
             let object = try #require(
                 try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any])
             #expect(object["type"] as? String == "player_state")
@@ -76,7 +76,7 @@ struct WireTests {
     @Test("enemy_state carries the same state, for an enemy named by the bench")
     func enemyState() throws {
         var buffer = ByteBuffer()
-        StateMessageEncoder(paddingBytes: 0, message: .enemyState).write(sequence: 5, sentAtMicros: 77, into: &buffer)
+        StateMessageEncoder(paddingBytes: 0, message: .enemyState).write(sequence: 5, dueAtMicros: 77, into: &buffer)
         let object = try #require(
             try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any])
         #expect(object["type"] as? String == "enemy_state")

@@ -10,10 +10,11 @@ public struct RelayBenchCommand: AsyncParsableCommand {
         discussion: """
             Every scenario opens rooms through the real protocol (create_room with max_players,
             then join_room with the code) and prints a table at the end (--json for machines).
-            Latency is from a sender's send to each room-mate's receipt of the matching
-            state relay, player_state_update or enemy_state_update (HDR histogram, corrected for
-            coordinated omission); join-storm's is from each connection's scheduled arrival to its
-            room_created or room_joined.
+            Senders keep a fixed rate whatever the server does. Latency is from when a send was
+            due to each room-mate's receipt of the matching state relay, player_state_update or
+            enemy_state_update (HDR histogram, one sample per delivery); "send lag" says how late
+            the bench itself wrote its sends, which is part of it. join-storm's latency is from
+            each connection's scheduled arrival to its room_created or room_joined.
             Pin the server and the benchmark to different cores, e.g.
               taskset -c 1 relay --port 8124 &
               taskset -c 0 relay-bench ws://127.0.0.1:8124 --server-pid $!

@@ -139,8 +139,8 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
         buffer.withUnsafeReadableBytes { bytes in
             switch ServerMessage.kind(of: bytes) {
             case .stateUpdate:
-                guard self.countsDeliveries, let sentAt = ServerMessage.integer(forKey: "t", in: bytes) else { return }
-                self.recorder.recordDelivery(sentAt: sentAt, receivedAt: BenchClock.micros())
+                guard self.countsDeliveries, let dueAt = ServerMessage.integer(forKey: "t", in: bytes) else { return }
+                self.recorder.recordDelivery(dueAt: dueAt, receivedAt: BenchClock.micros())
             case .roomCreated, .roomJoined:
                 self.recordRoomInfo(bytes)
                 guard !self.isJoinSettled, let code = ServerMessage.string(forKey: "room_id", in: bytes) else { return }
@@ -204,15 +204,19 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
 
     /// Sends the next `player_state` and returns when the one after is due; nil (sending nothing)
     /// when `generation` is not the current sending's. Called by the ``SendSchedule``.
-    func sendDue(generation: Int) -> NIODeadline? {
+    ///
+    /// The message carries `scheduledAt`, not the time it goes out: its latency runs from when it
+    /// was due, as a fixed-rate (open-loop) load generator measures (wrk2 does the same), so a
+    /// bench that falls behind cannot hide the wait in it. How late the send was is recorded apart.
+    func sendDue(generation: Int, scheduledAt: NIODeadline) -> NIODeadline? {
         guard generation == self.sendingGeneration, var sending = self.sending, let context else { return nil }
         sending.sequence += 1
-        let sentAt = BenchClock.micros()
+        let dueAt = BenchClock.micros(at: scheduledAt)
         var buffer = ClientFrame.payloadBuffer(context.channel.allocator, capacity: sending.encoder.approximateSize)
-        sending.encoder.write(sequence: sending.sequence, sentAtMicros: sentAt, into: &buffer)
+        sending.encoder.write(sequence: sending.sequence, dueAtMicros: dueAt, into: &buffer)
         self.writeFrame(.text, consume buffer, context: context)
         context.flush()
-        self.recorder.recordSend(sentAt: sentAt, recipients: sending.recipients)
+        self.recorder.recordSend(dueAt: dueAt, sentAt: BenchClock.micros(), recipients: sending.recipients)
         // Fixed rate: a late send is followed by the ones it delayed, as a real client catching up.
         sending.next = sending.next + sending.period
         self.sending = sending

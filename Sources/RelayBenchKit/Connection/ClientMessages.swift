@@ -35,7 +35,7 @@ enum StateMessage: String, CaseIterable, Codable, Sendable {
 }
 
 /// Writes state messages (``StateMessage``) into a buffer without building strings: a position
-/// with a fraction (so the server's float rounding runs), the send time `t` in microseconds,
+/// with a fraction (so the server's float rounding runs), the time `t` it was due in microseconds,
 /// the sequence number `s`, and optional padding.
 struct StateMessageEncoder: Sendable {
     private let padding: [UInt8]
@@ -54,7 +54,7 @@ struct StateMessageEncoder: Sendable {
     /// Bytes of one message, for sizing buffers.
     var approximateSize: Int { 192 + self.padding.count }
 
-    func write(sequence: Int, sentAtMicros: Int64, into buffer: inout ByteBuffer) {
+    func write(sequence: Int, dueAtMicros: Int64, into buffer: inout ByteBuffer) {
         switch self.message {
         case .playerState: buffer.writeStaticString(#"{"type":"player_state","state":{"x":"#)
         case .enemyState: buffer.writeStaticString(#"{"type":"enemy_state","enemy_id":"bench_enemy","state":{"x":"#)
@@ -62,7 +62,7 @@ struct StateMessageEncoder: Sendable {
         buffer.writeDecimal(Int64(sequence % 800))
         buffer.writeStaticString(
             #".123,"y":550.5,"velocity_x":1.25,"velocity_y":0,"facing_right":true,"is_jumping":false,"t":"#)
-        buffer.writeDecimal(sentAtMicros)
+        buffer.writeDecimal(dueAtMicros)
         buffer.writeStaticString(#","s":"#)
         buffer.writeDecimal(Int64(sequence))
         buffer.writeBytes(self.padding)

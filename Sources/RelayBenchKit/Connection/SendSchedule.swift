@@ -3,7 +3,8 @@ import NIOCore
 /// A connection the ``SendSchedule`` sends for.
 protocol ScheduledSender: AnyObject {
     /// Sends if `generation` is still current, and returns when the next send is due; nil otherwise.
-    func sendDue(generation: Int) -> NIODeadline?
+    /// - Parameter scheduledAt: when the send was due (rounded up to the grid), however late it goes.
+    func sendDue(generation: Int, scheduledAt: NIODeadline) -> NIODeadline?
 }
 
 /// The `player_state` sends of every connection on one event loop, driven by one timer.
@@ -12,7 +13,8 @@ protocol ScheduledSender: AnyObject {
 /// send was a timer-heap insert and removal, a `timerfd_settime` and often a wake-up of its own.
 /// Here the loop keeps its senders in due order and one timer, set for the earliest (rounded up
 /// to the grid), sends everything that is due when it fires, so a busy loop catches up on all
-/// overdue sends at once. Each message still carries its real send time.
+/// overdue sends at once. Each message carries the time it was due, so that a late loop's delay
+/// counts in the latency rather than hiding in it.
 final class SendSchedule {
     /// One sender's next send; `generation` tells a stale entry (stopped, or restarted since).
     struct Entry {
@@ -49,7 +51,10 @@ final class SendSchedule {
         let now = self.eventLoop.now
         while let first = self.entries.first, first.due <= now {
             self.entries.removeFirst()
-            guard let next = first.sender.sendDue(generation: first.generation) else { continue }
+            let scheduledAt = self.onGrid(first.due)
+            guard let next = first.sender.sendDue(generation: first.generation, scheduledAt: scheduledAt) else {
+                continue
+            }
             self.insert(Entry(due: next, sender: first.sender, generation: first.generation))
         }
         self.armTimer()
@@ -74,6 +79,13 @@ final class SendSchedule {
         self.entries.insert(entry, at: low)
     }
 
+    /// `due` rounded up to the grid.
+    private func onGrid(_ due: NIODeadline) -> NIODeadline {
+        guard self.gridNanoseconds > 0 else { return due }
+        return .uptimeNanoseconds(
+            (due.uptimeNanoseconds + self.gridNanoseconds - 1) / self.gridNanoseconds * self.gridNanoseconds)
+    }
+
     /// Sets the timer for the earliest entry, unless it is set for that time or earlier.
     private func armTimer() {
         guard let first = self.entries.first else {
@@ -82,11 +94,7 @@ final class SendSchedule {
             self.timerDue = nil
             return
         }
-        var due = first.due
-        if self.gridNanoseconds > 0 {
-            due = .uptimeNanoseconds(
-                (due.uptimeNanoseconds + self.gridNanoseconds - 1) / self.gridNanoseconds * self.gridNanoseconds)
-        }
+        let due = self.onGrid(first.due)
         if let timerDue = self.timerDue, timerDue <= due { return }
         self.timer?.cancel()
         self.timerDue = due

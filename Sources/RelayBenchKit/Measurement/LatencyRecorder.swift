@@ -2,20 +2,32 @@ import Histogram
 import NIOCore
 import Synchronization
 
-/// Microseconds on the monotonic clock: the send time carried in each message and the
+/// Microseconds on the monotonic clock: the due time carried in each message and the
 /// receive time it is compared with (both taken in this process).
 enum BenchClock {
     static func micros() -> Int64 {
-        Int64(NIODeadline.now().uptimeNanoseconds / 1_000)
+        Self.micros(at: .now())
+    }
+
+    static func micros(at deadline: NIODeadline) -> Int64 {
+        Int64(deadline.uptimeNanoseconds / 1_000)
     }
 }
 
 /// Broadcast latencies (HDR histogram, microseconds) and message counts of one measurement
-/// window. Only messages sent after the window opened count, so late arrivals from an
+/// window. Only messages due after the window opened count, so late arrivals from an
 /// earlier window or from set-up never pollute it.
+///
+/// Each latency runs from when its message was due to its receipt, one sample per delivery. The
+/// senders keep a fixed rate whatever the server does (an open loop), so a stall's delayed
+/// messages are all measured as they arrive: no coordinated-omission correction is applied, as
+/// its made-up samples would count the stall twice (it is for a closed loop, where a slow answer
+/// holds back the next request). How late the bench's own sends went out is kept apart, to tell a
+/// bench that fell behind from a slow server.
 final class LatencyRecorder: Sendable {
     private struct State {
         var histogram = LatencyRecorder.emptyHistogram()
+        var sendLag = LatencyRecorder.emptyHistogram()
         var windowStart = Int64.max
         var sent = 0
         var expected = 0
@@ -23,38 +35,34 @@ final class LatencyRecorder: Sendable {
     }
 
     private let state = Mutex(State())
-    /// The sending period, for coordinated-omission correction (0: none, for open-loop arrivals).
-    let expectedIntervalMicros: UInt64
 
-    init(expectedIntervalMicros: UInt64) {
-        self.expectedIntervalMicros = expectedIntervalMicros
-    }
+    init() {}
 
-    /// Forgets everything and counts messages sent from `start` on.
+    /// Forgets everything and counts messages due from `start` on.
     func openWindow(at start: Int64) {
         self.state.withLock { $0 = State(windowStart: start) }
     }
 
-    /// One state message sent at `sentAt` that `recipients` room-mates should receive.
-    func recordSend(sentAt: Int64, recipients: Int) {
+    /// One state message, due at `dueAt` and written at `sentAt`, that `recipients` room-mates
+    /// should receive.
+    func recordSend(dueAt: Int64, sentAt: Int64, recipients: Int) {
+        let lag = UInt64(max(0, sentAt - dueAt))
         self.state.withLock { state in
-            guard sentAt >= state.windowStart else { return }
+            guard dueAt >= state.windowStart else { return }
             state.sent += 1
             state.expected += recipients
+            _ = state.sendLag.record(lag)
         }
     }
 
-    /// One matching state relay (`player_state_update`, `enemy_state_update`) received at `receivedAt`.
-    func recordDelivery(sentAt: Int64, receivedAt: Int64) {
-        let latency = UInt64(max(1, receivedAt - sentAt))
+    /// One matching state relay (`player_state_update`, `enemy_state_update`) of a message due at
+    /// `dueAt`, received at `receivedAt`.
+    func recordDelivery(dueAt: Int64, receivedAt: Int64) {
+        let latency = UInt64(max(1, receivedAt - dueAt))
         self.state.withLock { state in
-            guard sentAt >= state.windowStart else { return }
+            guard dueAt >= state.windowStart else { return }
             state.delivered += 1
-            if self.expectedIntervalMicros > 0 {
-                _ = state.histogram.recordCorrectedValue(latency, expectedInterval: self.expectedIntervalMicros)
-            } else {
-                _ = state.histogram.record(latency)
-            }
+            _ = state.histogram.record(latency)
         }
     }
 
@@ -71,7 +79,8 @@ final class LatencyRecorder: Sendable {
     func snapshot() -> LatencySnapshot {
         let state = self.state.withLock { $0 }
         return LatencySnapshot(
-            histogram: state.histogram, sent: state.sent, expected: state.expected, delivered: state.delivered)
+            histogram: state.histogram, sendLag: state.sendLag, sent: state.sent, expected: state.expected,
+            delivered: state.delivered)
     }
 
     fileprivate static func emptyHistogram() -> Histogram<UInt64> {
@@ -84,11 +93,13 @@ struct LatencySnapshot: Sendable, Encodable, Equatable {
     var sent, expected, delivered: Int
     var p50, p90, p99, p999, max: UInt64
     var mean: Double
+    /// How late the bench wrote its sends after they were due (part of every latency above).
+    var sendLagP99, sendLagMax: UInt64
 
     /// Expected deliveries that did not arrive.
     var lost: Int { Swift.max(0, self.expected - self.delivered) }
 
-    init(histogram: Histogram<UInt64>, sent: Int, expected: Int, delivered: Int) {
+    init(histogram: Histogram<UInt64>, sendLag: Histogram<UInt64>, sent: Int, expected: Int, delivered: Int) {
         self.sent = sent
         self.expected = expected
         self.delivered = delivered
@@ -99,9 +110,14 @@ struct LatencySnapshot: Sendable, Encodable, Equatable {
         self.p999 = empty ? 0 : histogram.valueAtPercentile(99.9)
         self.max = empty ? 0 : histogram.max
         self.mean = empty ? 0 : histogram.mean
+        let noSends = sendLag.totalCount == 0
+        self.sendLagP99 = noSends ? 0 : sendLag.valueAtPercentile(99)
+        self.sendLagMax = noSends ? 0 : sendLag.max
     }
 
-    private enum CodingKeys: String, CodingKey { case sent, expected, delivered, lost, p50, p90, p99, p999, max, mean }
+    private enum CodingKeys: String, CodingKey {
+        case sent, expected, delivered, lost, p50, p90, p99, p999, max, mean, sendLagP99, sendLagMax
+    }
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
@@ -115,5 +131,7 @@ struct LatencySnapshot: Sendable, Encodable, Equatable {
         try container.encode(self.p999, forKey: .p999)
         try container.encode(self.max, forKey: .max)
         try container.encode(self.mean, forKey: .mean)
+        try container.encode(self.sendLagP99, forKey: .sendLagP99)
+        try container.encode(self.sendLagMax, forKey: .sendLagMax)
     }
 }

@@ -21,11 +21,11 @@ struct BenchContext: Sendable {
         self.progress?(line)
     }
 
-    /// A connector whose recorder corrects for coordinated omission at `hertz` (0: no correction).
-    func makeConnector(hertz: Double) throws -> BenchConnector {
+    /// A connector with a fresh latency recorder.
+    func makeConnector() throws -> BenchConnector {
         try BenchConnector(
             target: self.target, threads: self.threads, sourceAddressCount: self.sourceAddresses,
-            recorder: LatencyRecorder(expectedIntervalMicros: hertz > 0 ? UInt64(1e6 / hertz) : 0),
+            recorder: LatencyRecorder(),
             joinTimeout: .seconds(self.joinTimeoutSeconds), sendGrid: .microseconds(self.sendGridMicros))
     }
 }

@@ -33,6 +33,11 @@ enum Format {
         return text
     }
 
+    /// "p99 … max …" of how late the bench wrote its sends, in milliseconds.
+    static func sendLag(_ latency: LatencySnapshot) -> String {
+        "p99 \(ms(latency.sendLagP99))  max \(ms(latency.sendLagMax))  (the bench's own delay, part of each latency)"
+    }
+
     /// The message-count line of a window.
     static func messages(_ latency: LatencySnapshot) -> String {
         let lossPercent = latency.expected > 0 ? 100 * Double(latency.lost) / Double(latency.expected) : 0

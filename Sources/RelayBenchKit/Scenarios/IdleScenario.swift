@@ -16,7 +16,7 @@ struct IdleScenario: Sendable {
         let fileLimit = try context.ensureOpenFiles(for: connections)
         var context = context
         context.sourceAddresses = max(context.sourceAddresses, SystemLimits.sourceAddressesNeeded(for: connections))
-        let connector = try context.makeConnector(hertz: 0)
+        let connector = try context.makeConnector()
         let fleet = RoomFleet(connector: connector)
         let serverBefore = context.serverPID.flatMap(ProcessStats.read(pid:))
         let benchBefore = ProcessStats.current()

@@ -16,7 +16,7 @@ struct JoinStormScenario: Sendable {
         try context.ensureOpenFiles(for: self.arrivals)
         var context = context
         context.sourceAddresses = max(context.sourceAddresses, SystemLimits.sourceAddressesNeeded(for: self.arrivals))
-        let connector = try context.makeConnector(hertz: 0)
+        let connector = try context.makeConnector()
         let tally = Locked(JoinTally())
         let plan = Locked(JoinStormPlan(playersPerRoom: self.players))
         let serverBefore = context.serverPID.flatMap(ProcessStats.read(pid:))
@@ -81,7 +81,7 @@ struct JoinStormScenario: Sendable {
         tally.withLock { $0.sockets.append(socket) }
         do {
             let confirmation = try await socket.confirmation()
-            connector.recorder.recordDelivery(sentAt: dueMicros, receivedAt: confirmation.receivedAt)
+            connector.recorder.recordDelivery(dueAt: dueMicros, receivedAt: confirmation.receivedAt)
             if case .create(let room) = arrival {
                 plan.withLock { $0.roomOpened(room, code: confirmation.roomCode) }
             }

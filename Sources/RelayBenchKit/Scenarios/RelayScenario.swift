@@ -1,6 +1,6 @@
 /// `relay` and `fanout`: rooms × players, every player sending a state message (`player_state`, or
-/// `enemy_state` with `--message`) at a fixed rate; latency from each send to each room-mate's
-/// receipt of its relay (`player_state_update`, `enemy_state_update`).
+/// `enemy_state` with `--message`) at a fixed rate; latency from when each send was due to each
+/// room-mate's receipt of its relay (`player_state_update`, `enemy_state_update`).
 struct RelayScenario: Sendable {
     var name = "relay"
     var rooms: Int
@@ -15,7 +15,7 @@ struct RelayScenario: Sendable {
 
     func run(in context: BenchContext) async throws -> RelayReport {
         try context.ensureOpenFiles(for: self.rooms * self.players)
-        let connector = try context.makeConnector(hertz: self.hertz)
+        let connector = try context.makeConnector()
         let fleet = RoomFleet(connector: connector)
         context.say("setting up \(self.rooms) rooms of \(self.players) players")
         let setup = await fleet.addRooms(self.rooms, players: self.players, concurrency: self.setupConcurrency)
@@ -71,6 +71,7 @@ struct RelayReport: ScenarioReport, Equatable {
         lines.append("messages    \(Format.messages(window.latency)), server errors \(self.serverErrors)")
         if let firstServerError { lines.append("            first error: \(firstServerError.prefix(160))") }
         lines.append("latency ms  \(Format.percentiles(window.latency))")
+        lines.append("send lag ms \(Format.sendLag(window.latency))")
         lines.append("throughput  \(Format.fixed(window.deliveriesPerSecond, 0)) deliveries/s")
         if let server = window.server {
             lines.append("server      " + Format.usage(server, microsPerDelivery: window.serverMicrosPerDelivery))

@@ -38,6 +38,7 @@ struct SlowConsumerReport: ScenarioReport, Equatable {
         for (name, window) in [("everyone reads ", self.baseline), ("slow stop      ", self.stalled)] {
             lines.append("\(name) \(Format.messages(window.latency))")
             lines.append("  latency ms    \(Format.percentiles(window.latency))")
+            lines.append("  send lag ms   \(Format.sendLag(window.latency))")
             if let server = window.server {
                 lines.append(
                     "  server        " + Format.usage(server, microsPerDelivery: window.serverMicrosPerDelivery)

@@ -35,7 +35,7 @@ struct SlowConsumerScenario: Sendable {
 
     func run(in context: BenchContext) async throws -> SlowConsumerReport {
         try context.ensureOpenFiles(for: self.rooms * self.players)
-        let connector = try context.makeConnector(hertz: self.hertz)
+        let connector = try context.makeConnector()
         let fleet = RoomFleet(connector: connector)
         let (players, percent) = (self.players, self.slowPercent)
         context.say("setting up \(self.rooms) rooms of \(self.players) players, \(Format.fixed(percent))% slow")

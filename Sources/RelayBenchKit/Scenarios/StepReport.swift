@@ -73,7 +73,7 @@ struct StepReport: ScenarioReport, Equatable {
         var lines = [
             "relay-bench step: rooms × \(self.players) players @ \(Format.fixed(self.hertz, 0)) Hz, "
                 + "\(Format.fixed(self.stepSeconds, 0)) s per step, SLO p99 ≤ \(Format.ms(self.sloMicros)) ms and no loss",
-            "  rooms  players  deliveries/s   p50 ms   p99 ms    lost  server CPU  server µs/del  bench CPU  bench µs/del  verdict",
+            "  rooms  players  deliveries/s   p50 ms   p99 ms  lag p99 ms    lost  server CPU  server µs/del  bench CPU  bench µs/del  verdict",
         ]
         for step in self.steps {
             let head = Format.right("\(step.rooms)", 7) + Format.right("\(step.rooms * step.players)", 9)
@@ -84,7 +84,8 @@ struct StepReport: ScenarioReport, Equatable {
             let columns = [
                 Format.right(Format.fixed(window.deliveriesPerSecond, 0), 14),
                 Format.right(Format.ms(window.latency.p50), 9),
-                Format.right(Format.ms(window.latency.p99), 9), Format.right("\(window.latency.lost)", 8),
+                Format.right(Format.ms(window.latency.p99), 9), Format.right(Format.ms(window.latency.sendLagP99), 12),
+                Format.right("\(window.latency.lost)", 8),
                 Format.right(Format.fixed(window.server?.cpuPercent ?? 0, 0) + "%", 12),
                 Format.right(Format.fixed(window.serverMicrosPerDelivery ?? 0), 15),
                 Format.right(Format.fixed(window.bench?.cpuPercent ?? 0, 0) + "%", 11),

@@ -28,7 +28,7 @@ struct StepScenario: Sendable {
 
     func run(in context: BenchContext) async throws -> StepReport {
         let fileLimit = SystemLimits.raiseOpenFiles(toFit: self.maxRooms * self.players)
-        let connector = try context.makeConnector(hertz: self.hertz)
+        let connector = try context.makeConnector()
         let fleet = RoomFleet(connector: connector)
         var steps: [StepResult] = []
         for rooms in self.plannedSteps {
