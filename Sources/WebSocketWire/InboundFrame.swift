@@ -37,6 +37,9 @@ public struct InboundFrame {
         guard let first = buffer.getInteger(at: start, as: UInt8.self),
             let second = buffer.getInteger(at: start + 1, as: UInt8.self)
         else { return .incomplete }
+        // A control frame must be whole and at most 125 bytes, which its 7-bit length tells
+        // (126 and 127 announce longer ones): malformed (1002), whatever the reader's limit.
+        if first & 0x08 != 0, first & 0x80 == 0 || second & 0x7F > 125 { return .refused(.protocolError) }
         var headerBytes = 2
         var length = Int(second & 0x7F)
         if length == 126 {
@@ -51,7 +54,6 @@ public struct InboundFrame {
             headerBytes = 10
         }
         guard length <= maxPayloadBytes else { return .refused(.messageTooLarge) }
-        if first & 0x08 != 0, first & 0x80 == 0 || length > 125 { return .refused(.protocolError) }
         var maskKey: UInt32?
         if second & 0x80 != 0 {
             guard let key = buffer.getInteger(at: start + headerBytes, as: UInt32.self) else { return .incomplete }

@@ -111,7 +111,11 @@ struct InboundFrameTests {
         let fragmentedPing = Self.frameBytes(opcode: 0x9, fin: false, payload: [1])
         let longPing = Self.frameBytes(opcode: 0x9, payload: Self.text(126))
         let longClose = Self.frameBytes(opcode: 0x8, payload: Self.text(300))
-        for var bytes in [fragmentedPing, longPing, longClose] {
+        // Longer than the reader takes too: still a malformed control frame, not a message too big.
+        let hugePing = Self.frameBytes(opcode: 0x9, payload: Self.text(2_000))
+        var hugerPing = ByteBuffer(bytes: [0x89, 0xFF])
+        hugerPing.writeInteger(UInt64.max)
+        for var bytes in [fragmentedPing, longPing, longClose, hugePing, hugerPing] {
             guard case .refused(.protocolError) = InboundFrame.read(from: &bytes, maxPayloadBytes: 1024) else {
                 Issue.record("not refused: \(Array(bytes.readableBytesView.prefix(4)))")
                 continue
