@@ -173,6 +173,22 @@ struct OutboundQueueBatchTests {
         #expect(queue.count == 1)
     }
 
+    @Test func takesAtMostTheByteLimitButAlwaysOneFrame() async {
+        let queue = OutboundQueue(capacity: 8)
+        for label in ["aaaa", "bbbb", "cc", "dddddddddd", "e"] { #expect(queue.enqueue(frame(label)) == .queued) }
+        var batch = CircularBuffer<ByteBuffer>()
+        #expect(await queue.nextBatch(bytes: 10, into: &batch))
+        #expect(self.texts(batch) == ["aaaa", "bbbb", "cc"], "10 bytes")
+        batch.removeAll()
+        #expect(await queue.nextBatch(bytes: 4, into: &batch))
+        #expect(self.texts(batch) == ["dddddddddd"], "one frame, however large")
+        #expect(queue.byteCount == 1)
+        batch.removeAll()
+        #expect(await queue.nextBatch(bytes: 4, into: &batch))
+        #expect(self.texts(batch) == ["e"])
+        #expect(queue.byteCount == 0)
+    }
+
     @Test func anEmptiedBatchIsReusedWithoutLosingFrames() async {
         let queue = OutboundQueue(capacity: 64)
         var batch = CircularBuffer<ByteBuffer>(initialCapacity: 4)
@@ -290,6 +306,18 @@ struct PlayerConnectionTests {
         #expect(recorder.calls == [RelayCloseCode.slowConsumer])
         #expect(!connection.send(frame("4")))
         #expect(recorder.calls == [RelayCloseCode.slowConsumer])
+    }
+
+    /// The writer runs on another thread than the room that overflows its queue: it can find the
+    /// queue closed between the overflow and ``PlayerConnection/send(_:)``'s call to close, and
+    /// must still say goodbye with 4000, not close without a code (the client saw 1006).
+    @Test func anOverflowReadsAsSlowConsumerFromTheMomentItClosesTheQueue() async {
+        let connection = PlayerConnection(queueCapacity: 1) { _ in }
+        #expect(connection.outbound.enqueue(frame("1")) == .queued)
+        #expect(connection.outbound.enqueue(frame("2")) == .overflowed)  // what `send` does first
+        var batch = CircularBuffer<ByteBuffer>()
+        #expect(await !connection.outbound.nextBatch(into: &batch), "the writer finds the queue closed")
+        #expect(connection.closeCode == RelayCloseCode.slowConsumer)
     }
 
     @Test func closeTwiceCallsTheClosureOnce() async {

@@ -8,8 +8,8 @@ import Synchronization
 /// caller treats the client as too slow. The byte cap bounds what a stalled client can pin
 /// (frames may be as large as the largest message); the frame cap bounds the bookkeeping.
 /// The same `ByteBuffer` can sit in many queues at once (a broadcast is encoded once). The
-/// writer may take every waiting frame at once (``nextBatch(upTo:into:)``) and write them with
-/// one flush.
+/// writer may take every waiting frame at once (``nextBatch(upTo:bytes:into:)``) and write them
+/// with one flush.
 public final class OutboundQueue: Sendable {
     private struct State {
         /// Starts small: every idle connection holds one. It grows to the largest burst and keeps
@@ -20,6 +20,7 @@ public final class OutboundQueue: Sendable {
         /// The writer, suspended until a frame arrives or the queue closes.
         var waiter: UnsafeContinuation<Void, Never>?
         var isClosed = false
+        var hasOverflowed = false
 
         mutating func takeWaiter() -> UnsafeContinuation<Void, Never>? {
             defer { self.waiter = nil }
@@ -59,7 +60,7 @@ public final class OutboundQueue: Sendable {
             let bytes = frame.readableBytes
             let fitsBytes = state.frames.isEmpty || bytes <= self.maxBytes - state.bytes
             guard state.frames.count < self.capacity, fitsBytes else {
-                state.isClosed = true
+                (state.isClosed, state.hasOverflowed) = (true, true)
                 state.frames.removeAll()
                 state.bytes = 0
                 return (.overflowed, state.takeWaiter())
@@ -88,23 +89,30 @@ public final class OutboundQueue: Sendable {
         }
     }
 
-    /// Waits for frames, then moves up to `limit` of them, oldest first, to the end of `batch`.
-    /// `false` once the queue is closed and drained. For one consumer at a time.
+    /// Waits for frames, then moves up to `limit` of them and up to `byteLimit` bytes (but at
+    /// least one frame), oldest first, to the end of `batch`. `false` once the queue is closed and
+    /// drained. For one consumer at a time.
     ///
     /// Taking all of them swaps storage with an empty `batch`, so a writer that empties its
     /// batch after writing it (keeping the capacity) drains without allocating.
-    public func nextBatch(upTo limit: Int = .max, into batch: inout CircularBuffer<ByteBuffer>) async -> Bool {
+    public func nextBatch(
+        upTo limit: Int = .max, bytes byteLimit: Int = .max, into batch: inout CircularBuffer<ByteBuffer>
+    ) async -> Bool {
         precondition(limit > 0, "a batch holds at least one frame")
         while true {
             let outcome = self.state.withLock { state -> Bool? in
                 if state.frames.isEmpty { return state.isClosed ? false : nil }
-                if batch.isEmpty, state.frames.count <= limit {
+                if batch.isEmpty, state.frames.count <= limit, state.bytes <= byteLimit {
                     swap(&batch, &state.frames)
                     state.bytes = 0
                 } else {
-                    for _ in 0..<min(limit, state.frames.count) {
-                        let frame = state.frames.removeFirst()
+                    var (taken, takenBytes) = (0, 0)
+                    while taken < limit, let frame = state.frames.first,
+                        taken == 0 || frame.readableBytes <= byteLimit - takenBytes
+                    {
+                        state.frames.removeFirst()
                         state.bytes -= frame.readableBytes
+                        (taken, takenBytes) = (taken + 1, takenBytes + frame.readableBytes)
                         batch.append(frame)
                     }
                 }
@@ -137,6 +145,10 @@ public final class OutboundQueue: Sendable {
         }
         waiter?.resume()
     }
+
+    /// Whether the queue was closed by a frame it had no room for. Set with the close, so a writer
+    /// that finds the queue closed knows why without waiting for the caller to say.
+    public var hasOverflowed: Bool { self.state.withLock { $0.hasOverflowed } }
 
     /// Frames waiting to be written.
     public var count: Int { self.state.withLock { $0.frames.count } }

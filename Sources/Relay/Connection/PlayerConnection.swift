@@ -35,10 +35,13 @@ public final class PlayerConnection: Sendable {
         }
     }
 
-    /// The code the server closed this connection with, if it did.
+    /// The code the server closed this connection with, if it did. An overflow counts from the
+    /// moment it closed the queue: the writer, on another thread, may find the queue closed before
+    /// ``send(_:)`` has gone on to ``close(code:)``, and would otherwise close without a code.
     public var closeCode: UInt16? {
         let code = self.requestedCloseCode.load(ordering: .relaxed)
-        return code == 0 ? nil : code
+        if code != 0 { return code }
+        return self.outbound.hasOverflowed ? RelayCloseCode.slowConsumer : nil
     }
 
     /// Closes the connection with `code` (once; later calls do nothing).

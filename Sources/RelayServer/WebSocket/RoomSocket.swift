@@ -161,7 +161,11 @@ final class RoomSocket: Sendable {
     /// Writes queued frames until the queue closes, then says goodbye with the close code, if any.
     private static func writeLoop(connection: PlayerConnection, writer: SocketWriter) async {
         var batch = CircularBuffer<ByteBuffer>(initialCapacity: OutboundQueue.initialCapacity)
-        while await connection.outbound.nextBatch(upTo: writer.batchLimit, into: &batch) {
+        while true {
+            let limit = writer.batchLimit
+            guard await connection.outbound.nextBatch(upTo: limit.frames, bytes: limit.bytes, into: &batch) else {
+                break
+            }
             await writer.write(batch)
             batch.removeAll(keepingCapacity: true)
         }

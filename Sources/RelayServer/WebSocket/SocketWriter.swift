@@ -16,8 +16,14 @@ struct SocketWriter {
     /// The ``PreframedOutlet``'s context, if the pipeline has one.
     let outlet: NIOLoopBound<ChannelHandlerContext>?
 
-    /// How many frames the next batch may hold: all of them when they can be written at once.
-    var batchLimit: Int { self.channel.isWritable ? .max : 1 }
+    /// What the next batch may hold: while the socket takes more, every frame up to NIO's
+    /// high-water mark of unsent bytes (64 KiB); otherwise one frame, written once it does. A batch
+    /// is out of the bounded queue, so what it holds is not counted there: taken whole (up to the
+    /// queue's 1 MiB), a client that then stopped reading pinned twice what the queue allows.
+    var batchLimit: (frames: Int, bytes: Int) { self.channel.isWritable ? (.max, Self.batchBytes) : (1, .max) }
+
+    /// NIO's default high-water mark of a channel's unsent bytes (`WriteBufferWaterMark`).
+    static let batchBytes = 64 * 1024
 
     /// Writes `frames` (each a complete text message), in order, once the socket takes them.
     /// After a close frame has gone out, frames are dropped.
