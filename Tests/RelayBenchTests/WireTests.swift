@@ -21,6 +21,7 @@ struct WireTests {
             (#"{"type":"room_joined","room_id":"ABCDEF"}"#, .roomJoined),
             (#"{"type":"player_joined","room_info":{}}"#, .playerJoined),
             (#"{"type":"player_disconnected","player_id":"x"}"#, .playerDisconnected),
+            (#"{"type":"player_left","player_id":"x"}"#, .playerLeft),
             (#"{"type":"error","code":"join_failed","message":"full"}"#, .error),
             (#"{"type":"errors"}"#, .other),
             (#"{"type":"player_state_update_v2"}"#, .other),
@@ -53,6 +54,23 @@ struct WireTests {
             #expect(ServerMessage.integer(forKey: "player_count", in: bytes) == 2)
             #expect(ServerMessage.integer(forKey: "max_players", in: bytes) == 3)
             #expect(ServerMessage.string(forKey: "missing", in: bytes) == nil)
+        }
+    }
+
+    @Test("A message's own player id is read wherever it stands, never one of its room_info's players")
+    func topLevelKeys() {
+        let roomInfoFirst =
+            #"{"type":"player_disconnected","room_info":{"host_id":"h","players":[{"player_id":"host","#
+            + #""player_name":"a \"quoted\" name:"},{"player_id":"guest"}]},"player_id" : "guest-2"}"#
+        self.withBytes(roomInfoFirst) { bytes in
+            #expect(ServerMessage.string(forKey: "player_id", in: bytes) == "host", "the first anywhere")
+            #expect(ServerMessage.topLevelString(forKey: "player_id", in: bytes) == "guest-2")
+            #expect(ServerMessage.topLevelString(forKey: "host_id", in: bytes) == nil, "nested only")
+            #expect(ServerMessage.topLevelString(forKey: "type", in: bytes) == "player_disconnected")
+        }
+        self.withBytes(#"{"room_id":"player_id","player_id":7,"x":"player_id"}"#) { bytes in
+            #expect(ServerMessage.topLevelString(forKey: "room_id", in: bytes) == "player_id")
+            #expect(ServerMessage.topLevelString(forKey: "player_id", in: bytes) == nil, "not a string")
         }
     }
 

@@ -143,19 +143,20 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
                 self.recorder.recordDelivery(dueAt: dueAt, receivedAt: BenchClock.micros())
             case .roomCreated, .roomJoined:
                 self.recordRoomInfo(bytes)
-                guard !self.isJoinSettled, let code = ServerMessage.string(forKey: "room_id", in: bytes) else { return }
+                guard !self.isJoinSettled, let code = ServerMessage.topLevelString(forKey: "room_id", in: bytes) else {
+                    return
+                }
                 self.isJoinSettled = true
                 self.watchdog.cancel()
                 self.joinedPromise.succeed(
                     JoinConfirmation(
-                        roomCode: code, playerID: ServerMessage.string(forKey: "player_id", in: bytes) ?? "",
+                        roomCode: code, playerID: ServerMessage.topLevelString(forKey: "player_id", in: bytes) ?? "",
                         receivedAt: BenchClock.micros()))
             case .playerJoined:
                 self.recordRoomInfo(bytes)
-            case .playerDisconnected:
-                guard self.countsDeliveries, let playerID = ServerMessage.string(forKey: "player_id", in: bytes) else {
-                    return
-                }
+            case .playerDisconnected, .playerLeft:
+                guard self.countsDeliveries, let playerID = ServerMessage.topLevelString(forKey: "player_id", in: bytes)
+                else { return }
                 self.events.recordDisconnectAnnouncement(playerID: playerID, at: BenchClock.micros())
             case .error:
                 let text = String(decoding: bytes, as: UTF8.self)

@@ -12,6 +12,9 @@ enum ServerMessage {
         case roomJoined
         case playerJoined
         case playerDisconnected
+        /// A player gone for good; also how a server without reconnects in the lobby (the old
+        /// backend) announces a drop there.
+        case playerLeft
         case error
         case other
     }
@@ -49,9 +52,44 @@ enum ServerMessage {
 
     /// The string value of the first `key` in the message (no escapes expected: codes and ids).
     static func string(forKey key: StaticString, in bytes: UnsafeRawBufferPointer) -> String? {
-        guard let start = self.valueStart(ofKey: key, in: bytes), start < bytes.count,
-            bytes[start] == UInt8(ascii: "\"")
-        else { return nil }
+        self.valueStart(ofKey: key, in: bytes).flatMap { Self.string(at: $0, in: bytes) }
+    }
+
+    /// The string value of `key` in the message's outermost object, wherever it stands: a server
+    /// may write `room_info`, whose players have ids of their own, before the message's own
+    /// `player_id` (JSON leaves key order free). For the few messages that are not relays.
+    static func topLevelString(forKey key: StaticString, in bytes: UnsafeRawBufferPointer) -> String? {
+        let keyBytes = Self.bytes(key)
+        var (index, depth) = (0, 0)
+        while index < bytes.count {
+            switch bytes[index] {
+            case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1
+            case UInt8(ascii: "\""):
+                let start = index + 1
+                index = start
+                while index < bytes.count, bytes[index] != UInt8(ascii: "\"") {
+                    index += bytes[index] == UInt8(ascii: "\\") ? 2 : 1
+                }
+                guard depth == 1, index - start == keyBytes.count,
+                    Self.hasPrefix(UnsafeRawBufferPointer(rebasing: bytes[start...]), keyBytes)
+                else { break }
+                var cursor = index + 1
+                while cursor < bytes.count, Self.isWhitespace(bytes[cursor]) { cursor += 1 }
+                guard cursor < bytes.count, bytes[cursor] == UInt8(ascii: ":") else { break }
+                return Self.string(at: cursor + 1, in: bytes)
+            default: break
+            }
+            index += 1
+        }
+        return nil
+    }
+
+    /// The string starting at `index` (after any whitespace); nil if the value there is not one.
+    private static func string(at index: Int, in bytes: UnsafeRawBufferPointer) -> String? {
+        var start = index
+        while start < bytes.count, Self.isWhitespace(bytes[start]) { start += 1 }
+        guard start < bytes.count, bytes[start] == UInt8(ascii: "\"") else { return nil }
         var end = start + 1
         while end < bytes.count, bytes[end] != UInt8(ascii: "\"") { end += 1 }
         guard end < bytes.count else { return nil }
@@ -89,6 +127,7 @@ enum ServerMessage {
         ("room_joined\"", .roomJoined),
         ("player_joined\"", .playerJoined),
         ("player_disconnected\"", .playerDisconnected),
+        ("player_left\"", .playerLeft),
         ("error\"", .error),
     ]
 
