@@ -118,6 +118,44 @@ struct LobbySeatTests {
     }
 
     /// Reads a member's reconnect token from the room (the welcome carrying it was consumed).
+    @Test("A member who dropped from the lobby does not hold up a start the others are ready for; they leave at it")
+    func aDroppedMemberDoesNotHoldUpTheStart() async throws {
+        let harness = try Harness()
+        let (host, guest, code) = try await harness.roomWithTwoPlayers(maxPlayers: 3)
+        let third = harness.client(url: code)
+        await third.send(#"{"type":"join_room","player_name":"Third","player_id":"third"}"#)
+        let token = try await self.token(of: "third", in: code, harness)
+        _ = try await self.drop(third)
+        await host.send(#"{"type":"player_ready","is_ready":true}"#)
+        await guest.send(#"{"type":"player_ready","is_ready":true}"#)
+        _ = await host.received()
+        _ = await guest.received()
+
+        await host.send(#"{"type":"start_game"}"#)
+        let seen = await guest.received()
+        #expect(seen.map(\.type) == ["player_left", "game_starting"])
+        #expect(seen.first?["player_id"] == "third")
+        let players = seen.first?["room_info"]?["players"]?.arrayValue ?? []
+        #expect(players.map { $0["is_ready"] } == [true, true], "the others' ready flags are kept")
+        let inGame = seen.last?["game_state"]?["players"]?.objectValue?.keys.sorted() ?? []
+        #expect(inGame == ["guest", "host"])
+
+        let late = harness.client(url: code)
+        await late.expectError(
+            "reconnect_failed", after: #"{"type":"reconnect","player_id":"third","token":"\#(token)"}"#)
+    }
+
+    @Test("A start still needs two connected players, all of them ready")
+    func aStartStillNeedsTwoReadyPlayers() async throws {
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.roomWithTwoPlayers()
+        await host.send(#"{"type":"player_ready","is_ready":true}"#)
+        _ = try await self.drop(guest)
+        _ = await host.received()
+        await host.expectError("start_failed", after: #"{"type":"start_game"}"#)
+        #expect(await host.received().isEmpty, "the dropped guest keeps their seat")
+    }
+
     private func token(of playerID: String, in code: String, _ harness: Harness) async throws -> String {
         let room = try #require(harness.registry.room(code: code))
         return try #require(await room.state.player(playerID)?.reconnectToken)

@@ -281,6 +281,41 @@ struct RoomMembershipTests {
         #expect(await host.received().map(\.type) == ["player_left", "player_joined"])
     }
 
+    /// Joining the room one is in where leaving it first would cost the seat (a started game) or
+    /// the room itself (its only member) is answered already_in_room, and nothing changes.
+    @Test func joiningTheStartedGameOneIsInKeepsTheSeat() async throws {
+        let harness = try Harness()
+        let (host, guest, code) = try await harness.startedRoom()
+        await guest.expectError(
+            "already_in_room", after: #"{"type":"join_room","room_id":"\#(code)","player_name":"Again"}"#)
+        #expect(await host.received().isEmpty)
+        await guest.send(#"{"type":"chat","message":"still playing"}"#)
+        #expect(await host.received().map(\.type) == ["chat"])
+    }
+
+    @Test func joiningTheLobbyOneIsAloneInKeepsTheRoom() async throws {
+        let harness = try Harness()
+        let host = harness.client()
+        let code = try await host.createRoom(playerID: "host", name: "Hosty")
+        await host.expectError(
+            "already_in_room", after: #"{"type":"join_room","room_id":"\#(code)","player_name":"Again"}"#)
+        #expect(harness.registry.room(code: code) != nil)
+        let guest = harness.client(url: code)
+        await guest.send(#"{"type":"join_room","player_name":"Guesty"}"#)
+        #expect(await guest.received().map(\.type) == ["player_joined", "room_joined"])
+    }
+
+    @Test func joiningTheRoomOneIsInUnderAnotherMembersIDKeepsTheSeat() async throws {
+        let harness = try Harness()
+        let (host, guest, code) = try await harness.roomWithTwoPlayers(maxPlayers: 3)
+        await guest.expectError(
+            "duplicate_player_id",
+            after: #"{"type":"join_room","room_id":"\#(code)","player_name":"G","player_id":"host"}"#)
+        #expect(await host.received().isEmpty)
+        await guest.send(#"{"type":"chat","message":"still here"}"#)
+        #expect(await host.received().map(\.type) == ["chat"])
+    }
+
     @Test(arguments: [
         #"{"type":"player_ready"}"#, #"{"type":"start_game"}"#, #"{"type":"player_state","state":{"x":1}}"#,
         #"{"type":"game_action","action":"jump"}"#, #"{"type":"collect_item","item_type":"coin","item_id":"c"}"#,

@@ -66,6 +66,40 @@ struct RoomRegistryTests {
         await harness.client().expectError("server_full", after: #"{"type":"create_room","player_name":"B"}"#)
     }
 
+    /// At the cap, a `create_room` from a member of a room with others still there is refused before
+    /// they leave it; a member alone in theirs leaves it, which makes the place for the new one.
+    @Test func createRoomAtTheCapKeepsTheSendersRoomUnlessTheyAreAloneInIt() async throws {
+        var limits = RelayLimits()
+        limits.maxRooms = 2
+        let harness = try Harness(limits: limits)
+        let (host, guest, code) = try await harness.roomWithTwoPlayers()
+        let loner = harness.client()
+        let lonersCode = try await loner.createRoom(playerID: "loner", name: "Loner")
+
+        await guest.expectError("server_full", after: #"{"type":"create_room","player_name":"G"}"#)
+        #expect(await host.received().isEmpty)
+        await guest.send(#"{"type":"chat","message":"still here"}"#)
+        #expect(await host.received().map(\.type) == ["chat"])
+
+        await loner.send(#"{"type":"create_room","player_name":"Loner"}"#)
+        #expect(await loner.received().map(\.type) == ["player_joined", "room_created"])
+        #expect(harness.registry.room(code: lonersCode) == nil)
+        #expect(harness.registry.room(code: code) != nil)
+        #expect(harness.registry.count == 2)
+    }
+
+    @Test("A connection the server has closed (replaced while its join was on the way) takes no seat")
+    func aClosedConnectionIsNotAdmitted() async throws {
+        let registry = self.registry()
+        let room = try registry.createRoom(name: "r", maxPlayers: 2)
+        let replaced = PlayerConnection(queueCapacity: 4) { _ in }
+        replaced.close(code: RelayCloseCode.replaced)
+        await #expect(throws: RelayError.joinFailed) {
+            try await room.admit(playerID: "p1", name: "P", reconnectToken: "t", connection: replaced)
+        }
+        #expect(await room.state.players.isEmpty)
+    }
+
     @Test func aRoomOnlyRemovesItselfNeverANewerRoomWithItsCode() throws {
         let registry = self.registry()
         let first = try registry.createRoom(name: "r", maxPlayers: 2)

@@ -43,6 +43,19 @@ struct RoomStateLobbyTests {
         #expect(throws: RelayError.startFailed) { try room.startGame(by: "p1", nowMilliseconds: 0) }
     }
 
+    @Test func aStartCountsTheConnectedMembersOnly() throws {
+        var room = try makeRoom(maxPlayers: 3, players: 3)
+        for id in ["p1", "p2"] { _ = room.setReady(id, true) }
+        room.players[2].isConnected = false
+        try room.checkStart(by: "p1")
+        #expect(throws: RelayError.notHost) { try room.checkStart(by: "p2") }
+        _ = room.setReady("p2", false)
+        #expect(throws: RelayError.startFailed) { try room.checkStart(by: "p1") }
+        _ = room.setReady("p2", true)
+        room.players[1].isConnected = false
+        #expect(throws: RelayError.startFailed) { try room.checkStart(by: "p1") }
+    }
+
     @Test func startSetsTheTimestampAndOnlyOnce() throws {
         var room = try makeRoom(players: 2)
         _ = room.setReady("p1", true)

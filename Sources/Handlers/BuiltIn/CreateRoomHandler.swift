@@ -2,8 +2,8 @@ public import Relay
 
 /// `create_room` {room_name, player_name, player_id?, max_players?}: opens a room with the
 /// sender as host. Sender gets `player_joined` (about itself), then `room_created`. A connection
-/// already in a room leaves it first: the game's client keeps its socket open (and in its room)
-/// when a player quits a game to the menu, and creates or joins the next room on it.
+/// already in a room leaves it once the new one is open: the game's client keeps its socket open
+/// (and in its room) when a player quits a game to the menu, and creates or joins the next room on it.
 public struct CreateRoomHandler: MessageHandler {
     public let messageType = "create_room"
 
@@ -26,10 +26,9 @@ public struct CreateRoomHandler: MessageHandler {
             maxPlayers = Int(requested)
         }
 
-        await session.leaveRoom()
-        let room = try session.registry.createRoom(
-            name: roomName.flatMap { $0.isEmpty ? nil : $0 } ?? "\(playerName)'s room", maxPlayers: maxPlayers,
-            eventLoop: session.eventLoop)
+        let room = try await Self.openRoom(
+            named: roomName.flatMap { $0.isEmpty ? nil : $0 } ?? "\(playerName)'s room", maxPlayers: maxPlayers,
+            session: session)
         let token = Identifiers.reconnectToken()
         let connection = session.connection
         try await room.enter { room throws(RelayError) in
@@ -39,5 +38,26 @@ public struct CreateRoomHandler: MessageHandler {
             room.send(RoomMessages.welcome("room_created", player: player, in: room.state), to: playerID)
         }
         session.membership = .init(room: room, playerID: playerID)
+    }
+
+    /// A new room, the sender out of theirs. At the server's room cap (`server_full`) the sender
+    /// keeps their room, unless nobody else connected is in it: then they leave it first, which
+    /// closes it or leaves it vacant (evicted for the new one), as a client alone in a room expects.
+    private static func openRoom(
+        named name: String, maxPlayers: Int, session: ConnectionSession
+    ) async throws(RelayError) -> GameRoom {
+        do {
+            let room = try session.registry.createRoom(name: name, maxPlayers: maxPlayers, eventLoop: session.eventLoop)
+            await session.leaveRoom()
+            return room
+        } catch .serverFull {
+            guard let membership = session.membership else { throw .serverFull }
+            let alone = await membership.room.enter { room in
+                !room.state.players.contains { $0.isConnected && $0.id != membership.playerID }
+            }
+            guard alone else { throw .serverFull }
+            await session.leaveRoom()
+            return try session.registry.createRoom(name: name, maxPlayers: maxPlayers, eventLoop: session.eventLoop)
+        }
     }
 }

@@ -14,10 +14,14 @@ public struct JoinRoomHandler: MessageHandler {
         let code = try message.optionalString("room_id") ?? session.urlRoomID
         let playerID = try PlayerIdentity.requestedID(in: message) ?? Identifiers.playerID()
         // A code that names no room (a typo), or a room that would refuse them now, costs the sender
-        // nothing; past this, they leave theirs. Their own room is checked after they leave it (a
-        // seat frees), and a room that fills meanwhile still refuses them at `admit`.
+        // nothing; past this, they leave theirs. Their own room is checked as it will be once they
+        // have left it (their seat free), and a room that fills meanwhile still refuses them at `admit`.
         guard let room = session.registry.room(code: code) else { throw .joinFailed }
-        if session.membership?.room !== room {
+        if let membership = session.membership, membership.room === room {
+            try await room.enter { room throws(RelayError) in
+                try room.checkRejoin(by: membership.playerID, as: playerID)
+            }
+        } else {
             try await room.enter { room throws(RelayError) in try room.checkAdmission(playerID: playerID) }
         }
         await session.leaveRoom()

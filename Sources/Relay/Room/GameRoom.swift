@@ -122,6 +122,16 @@ public actor GameRoom {
         guard self.state.acceptsJoiner else { throw .joinFailed }
     }
 
+    /// Whether member `memberID` may join this, their own room, anew as `playerID`: leaving first
+    /// frees their seat, but in a started game it would cost them that seat, and as the only member
+    /// the room itself (`already_in_room`: they stay as they are).
+    public func checkRejoin(by memberID: String, as playerID: String) throws(RelayError) {
+        guard self.state.player(memberID) != nil else { return try self.checkAdmission(playerID: playerID) }
+        guard !self.isClosed else { throw .joinFailed }
+        guard !self.state.gameStarted, self.state.players.count > 1 else { throw .alreadyInRoom }
+        guard playerID == memberID || self.state.player(playerID) == nil else { throw .duplicatePlayerID }
+    }
+
     /// Adds a player on `connection`; the caller announces it.
     public func admit(
         playerID: String, name: String, reconnectToken: String, connection: PlayerConnection
@@ -129,6 +139,9 @@ public actor GameRoom {
         throws(RelayError) -> RoomPlayer
     {
         try self.checkAdmission(playerID: playerID)
+        // The server closed it (replaced by a reconnect elsewhere, say) while its join was on the
+        // way: it can speak for no one, and a seat taken now would only be held for its window.
+        guard connection.closeCode == nil else { throw .joinFailed }
         // A dropped member makes way (`player_left`, as at their window's end), but not for a
         // joiner under a taken id, whom `addPlayer` refuses as a duplicate.
         if self.state.player(playerID) == nil, let away = self.state.memberMakingWay { self.remove(away.id) }
@@ -137,6 +150,18 @@ public actor GameRoom {
         self.connections[playerID] = connection
         self.publish()
         return player
+    }
+
+    /// Starts the game if `playerID` may (``RoomState/checkStart(by:)``). Members who dropped from
+    /// the lobby leave first (`player_left`, as at their window's end, the others' ready flags kept):
+    /// a lobby seat holds no game to come back to, and their window would otherwise hold up a start
+    /// that every player the others see is ready for. The caller announces the start.
+    public func startGame(by playerID: String, nowMilliseconds: Double) throws(RelayError) {
+        try self.state.checkStart(by: playerID)
+        for away in self.state.players.filter({ !$0.isConnected }) {
+            self.remove(away.id, clearingReadyFlags: false)
+        }
+        try self.state.startGame(by: playerID, nowMilliseconds: nowMilliseconds)
     }
 
     /// A member leaves for good: the others get `player_left`.
@@ -191,10 +216,10 @@ public actor GameRoom {
         self.remove(playerID)
     }
 
-    private func remove(_ playerID: String) {
+    private func remove(_ playerID: String, clearingReadyFlags: Bool = true) {
         guard let player = self.state.player(playerID) else { return }
         self.expiryTimers.removeValue(forKey: playerID)?.cancel()
-        self.state.removePlayer(playerID)
+        self.state.removePlayer(playerID, clearingReadyFlags: clearingReadyFlags)
         self.broadcast(self.departure("player_left", player: player, canReconnect: false))
         if self.state.isAbandoned {
             self.close()

@@ -103,9 +103,9 @@ public struct RoomState: Sendable {
 
     /// Removes a player for good. Returns whether the host changed.
     @discardableResult
-    public mutating func removePlayer(_ playerID: String) -> Bool {
+    public mutating func removePlayer(_ playerID: String, clearingReadyFlags: Bool = true) -> Bool {
         self.players.removeAll { $0.id == playerID }
-        if !self.gameStarted { self.clearReadyFlags() }
+        if !self.gameStarted, clearingReadyFlags { self.clearReadyFlags() }
         return self.electHostIfNeeded()
     }
 
@@ -156,6 +156,16 @@ public struct RoomState: Sendable {
         guard let index = self.players.firstIndex(where: { $0.id == playerID }) else { return false }
         self.players[index].isReady = isReady ?? !self.players[index].isReady
         return self.players[index].isReady
+    }
+
+    /// Whether `playerID` may start the game: the host, before the start, with at least two
+    /// connected members, all ready. Members who dropped from the lobby do not count: the room's
+    /// `room_info` does not list them, and ``GameRoom/startGame(by:nowMilliseconds:)`` lets them go.
+    public func checkStart(by playerID: String) throws(RelayError) {
+        try self.requireHost(playerID)
+        guard !self.gameStarted else { throw .gameAlreadyStarted }
+        let present = self.players.filter(\.isConnected)
+        guard present.count >= 2, present.allSatisfy(\.isReady) else { throw .startFailed }
     }
 
     /// Starts the game if `playerID` is host and every player (at least two, all connected) is ready.
