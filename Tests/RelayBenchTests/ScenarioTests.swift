@@ -29,7 +29,28 @@ struct ScenarioTests {
             #expect(window.benchMicrosPerDelivery != nil)
             #expect(report.serverErrors == 0)
             #expect(report.table().contains("lost 0"))
+            #expect(report.table().contains("send lag ms p99"))
         }
+    }
+
+    @Test("relay's table warns of a bench that fell behind and of rooms that failed, and only then")
+    func relayWarnings() {
+        func report(sendLagP99: UInt64, roomsFailed: Int) -> RelayReport {
+            var latency = LatencySnapshot(
+                histogram: .init(highestTrackableValue: 1_000), sendLag: .init(highestTrackableValue: 1_000), sent: 1,
+                expected: 1, delivered: 1)
+            latency.sendLagP99 = sendLagP99
+            let window = WindowResult(
+                seconds: 1, latency: latency, server: nil, bench: nil, serverPeakResidentBytes: nil)
+            let setup = SetupReport(
+                roomsRequested: 10, roomsReady: 10 - roomsFailed, roomsFailed: roomsFailed, players: 20)
+            return RelayReport(
+                scenario: "relay", rooms: 10, players: 2, hertz: 30, seconds: 1, paddingBytes: 0, message: .playerState,
+                setup: setup, window: window, serverErrors: 0, firstServerError: nil, roomsOverCapacity: 0)
+        }
+        #expect(!report(sendLagP99: 900, roomsFailed: 0).table().contains("WARNING"))
+        #expect(report(sendLagP99: 4_000, roomsFailed: 0).table().contains("sends went out over 4.00 ms late"))
+        #expect(report(sendLagP99: 0, roomsFailed: 3).table().contains("3 of 10 rooms failed to set up"))
     }
 
     @Test("relay with enemy_state: every enemy_state_update arrives and counts")

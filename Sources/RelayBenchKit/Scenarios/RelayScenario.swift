@@ -54,6 +54,10 @@ struct RelayReport: ScenarioReport, Equatable {
     /// Rooms whose `room_info` ever showed more players than `max_players`.
     var roomsOverCapacity: Int
 
+    /// A p99 send lag above this gets a warning: the bench's own delay is then a visible part of
+    /// a millisecond-scale latency.
+    static let laggingSendMicros: UInt64 = 1_000
+
     func table() -> String {
         var lines = [
             "relay-bench \(self.scenario): \(self.rooms) rooms × \(self.players) players @ \(Format.fixed(self.hertz, 0)) Hz "
@@ -83,6 +87,16 @@ struct RelayReport: ScenarioReport, Equatable {
         }
         if let steal = window.stealSeconds {
             lines.append("machine     hypervisor steal \(Format.fixed(steal * 1000, 0)) ms (all cores)")
+        }
+        if window.latency.sendLagP99 > Self.laggingSendMicros {
+            lines.append(
+                "WARNING     1 % of the bench's sends went out over \(Format.ms(window.latency.sendLagP99)) ms late: "
+                    + "the bench fell behind (its core is busy), and that delay is part of the latency")
+        }
+        if self.setup.roomsFailed > 0 {
+            lines.append(
+                "WARNING     \(self.setup.roomsFailed) of \(self.setup.roomsRequested) rooms failed to set up: "
+                    + "the load measured is that much lighter")
         }
         if self.roomsOverCapacity > 0 {
             lines.append("WARNING     \(self.roomsOverCapacity) rooms reported more players than their max_players")
