@@ -37,9 +37,7 @@ struct LobbySeatTests {
         #expect(players.last?["player_number"] == 2)
         #expect(harness.registry.roomInfos(joinableOnly: true).isEmpty)
 
-        let late = harness.client(url: code)
-        await late.expectError(
-            "reconnect_failed", after: #"{"type":"reconnect","player_id":"guest","token":"\#(token)"}"#)
+        await self.expectSeatGone(of: "guest", token: token, in: code, harness)
     }
 
     @Test("Until someone joins, the dropped member may come back to the lobby")
@@ -140,9 +138,7 @@ struct LobbySeatTests {
         let inGame = seen.last?["game_state"]?["players"]?.objectValue?.keys.sorted() ?? []
         #expect(inGame == ["guest", "host"])
 
-        let late = harness.client(url: code)
-        await late.expectError(
-            "reconnect_failed", after: #"{"type":"reconnect","player_id":"third","token":"\#(token)"}"#)
+        await self.expectSeatGone(of: "third", token: token, in: code, harness)
     }
 
     @Test("A start still needs two connected players, all of them ready")
@@ -154,6 +150,12 @@ struct LobbySeatTests {
         _ = await host.received()
         await host.expectError("start_failed", after: #"{"type":"start_game"}"#)
         #expect(await host.received().isEmpty, "the dropped guest keeps their seat")
+    }
+
+    /// A later `reconnect` as `playerID` with their `token` fails: they have left for good.
+    private func expectSeatGone(of playerID: String, token: String, in code: String, _ harness: Harness) async {
+        await harness.client(url: code).expectError(
+            "reconnect_failed", after: #"{"type":"reconnect","player_id":"\#(playerID)","token":"\#(token)"}"#)
     }
 
     private func token(of playerID: String, in code: String, _ harness: Harness) async throws -> String {

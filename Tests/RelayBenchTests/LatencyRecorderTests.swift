@@ -58,6 +58,20 @@ struct LatencyRecorderTests {
         #expect(LatencyRecorder().snapshot().sendLagMax == 0)
     }
 
+    @Test("Deliveries beyond those expected are reported, not hidden by the loss count")
+    func overDelivery() {
+        let recorder = LatencyRecorder()
+        recorder.openWindow(at: 0)
+        recorder.recordSend(dueAt: 0, sentAt: 0, recipients: 1)
+        recorder.recordDelivery(dueAt: 0, receivedAt: 10)
+        #expect(!Format.messages(recorder.snapshot()).contains("MORE"))
+        recorder.recordDelivery(dueAt: 0, receivedAt: 20)  // the same message twice
+        let snapshot = recorder.snapshot()
+        #expect(snapshot.lost == 0)
+        #expect(snapshot.unexpected == 1)
+        #expect(Format.messages(snapshot).contains("1 MORE than expected"))
+    }
+
     @Test("A snapshot is a copy: what arrives after it does not change it")
     func snapshotIsACopy() {
         let recorder = LatencyRecorder()

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Testing
 
 @testable import RelayBenchKit
@@ -88,6 +89,15 @@ struct ScenarioTests {
             let tooBig = try await RelayScenario(name: "fanout", rooms: 2, players: 5, hertz: 10, seconds: 1)
                 .run(in: try relay.context)
             #expect(tooBig.setup.roomsReady == 0)
+            #expect(tooBig.measuredNothing && !fits.measuredNothing)
+            let command = try RelayBenchCommand.parseAsRoot([
+                "fanout", "ws://127.0.0.1:\(relay.port)", "--rooms", "1", "--players", "5", "--duration", "1s",
+                "--quiet",
+            ])
+            await #expect(throws: ExitCode.failure, "nothing measured: the command fails") {
+                var command = try #require(command as? any AsyncParsableCommand)
+                try await command.run()
+            }
             #expect(tooBig.setup.roomsFailed == 2)
             #expect(tooBig.setup.failures.keys.contains { $0.contains("max_players") }, "\(tooBig.setup.failures)")
             #expect(tooBig.window == nil)

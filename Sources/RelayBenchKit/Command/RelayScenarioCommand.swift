@@ -57,7 +57,9 @@ struct RelayScenarioCommand: AsyncParsableCommand {
 
     func run() async throws {
         let scenario = try self.load.scenario(name: "relay", defaultRooms: 100, defaultPlayers: 2)
-        self.common.emit(try await scenario.run(in: try self.common.context()))
+        let report = try await scenario.run(in: try self.common.context())
+        self.common.emit(report)
+        if report.measuredNothing { throw ExitCode.failure }  // a script must not read a table of zeros
     }
 }
 
@@ -77,6 +79,8 @@ struct FanoutCommand: AsyncParsableCommand {
 
     func run() async throws {
         let scenario = try self.load.scenario(name: "fanout", defaultRooms: 50, defaultPlayers: 8)
-        self.common.emit(try await scenario.run(in: try self.common.context()))
+        let report = try await scenario.run(in: try self.common.context())
+        self.common.emit(report)
+        if report.measuredNothing { throw ExitCode.failure }  // a script must not read a table of zeros
     }
 }

@@ -99,6 +99,10 @@ struct LatencySnapshot: Sendable, Encodable, Equatable {
     /// Expected deliveries that did not arrive.
     var lost: Int { Swift.max(0, self.expected - self.delivered) }
 
+    /// Deliveries beyond those expected: duplicates, or messages sent to the wrong players (each
+    /// such delivery can hide a loss, since messages are counted, not matched).
+    var unexpected: Int { Swift.max(0, self.delivered - self.expected) }
+
     init(histogram: Histogram<UInt64>, sendLag: Histogram<UInt64>, sent: Int, expected: Int, delivered: Int) {
         self.sent = sent
         self.expected = expected

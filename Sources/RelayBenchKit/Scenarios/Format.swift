@@ -44,6 +44,7 @@ enum Format {
         return
             "sent \(latency.sent), delivered \(latency.delivered) of \(latency.expected) expected, lost \(latency.lost) "
             + String(format: "(%.3f%%)", lossPercent)
+            + (latency.unexpected > 0 ? ", \(latency.unexpected) MORE than expected (duplicated or misrouted)" : "")
     }
 
     /// Pretty, key-sorted JSON of a report.

@@ -54,6 +54,9 @@ struct RelayReport: ScenarioReport, Equatable {
     /// Rooms whose `room_info` ever showed more players than `max_players`.
     var roomsOverCapacity: Int
 
+    /// No room was set up, or nothing came back: there is no measurement, and the command fails.
+    var measuredNothing: Bool { (self.window?.latency.delivered ?? 0) == 0 }
+
     /// A p99 send lag above this gets a warning: the bench's own delay is then a visible part of
     /// a millisecond-scale latency.
     static let laggingSendMicros: UInt64 = 1_000
