@@ -29,7 +29,8 @@ for round in $(seq "$pairs"); do
         esac
         # shellcheck disable=SC2086  # BENCH_ARGS is a list of options
         out=$(flock -x /tmp/bench.lock env PORT="${PORT:-8155}" "${run[@]}" \
-            relay --rooms "$rooms" --players 2 --hz 30 --duration ${DURATION:-10s} --quiet ${BENCH_ARGS:-} 2>&1)
+            relay --rooms "$rooms" --players 2 --hz 30 --duration ${DURATION:-10s} --quiet ${BENCH_ARGS:-} 2>&1) ||
+            true # a run that measured nothing (exit 1) still gets its line
         latency=$(echo "$out" | awk '/^latency/ {print "p50", $4, "p99", $8, "p99.9", $10}')
         # "… µs per delivery, RSS … MB, waited N ms for a core": CPU share, µs, and the wait.
         server=$(echo "$out" | awk '/^server/ {print $5, $9, "µs", "waited", $17, "ms"}')

@@ -98,6 +98,7 @@ struct RoomRegistryTests {
             try await room.admit(playerID: "p1", name: "P", reconnectToken: "t", connection: replaced)
         }
         #expect(await room.state.players.isEmpty)
+        #expect(registry.count == 0, "a room made for the closed connection is not left behind")
     }
 
     @Test func aRoomOnlyRemovesItselfNeverANewerRoomWithItsCode() throws {

@@ -122,6 +122,42 @@ struct SendScheduleTests {
             ])
     }
 
+    /// On a real loop timers fire a little late; a send due between grid steps must still wait for
+    /// its step, not go out early stamped with a time still to come (its latency would shrink).
+    @Test func onAGridNoSendCarriesATimeStillToCome() throws {
+        final class GridSender: ScheduledSender {
+            var next: NIODeadline
+            var generation = 0
+            var late: [TimeAmount] = []
+
+            init(first: NIODeadline) { self.next = first }
+
+            func sendDue(generation: Int, scheduledAt: NIODeadline) -> NIODeadline? {
+                guard generation == self.generation else { return nil }
+                self.late.append(NIODeadline.now() - scheduledAt)
+                self.next = self.next + SendScheduleTests.period
+                return self.next
+            }
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let loop = group.next()
+        let late = try loop.flatSubmit {
+            let start = NIODeadline.now()
+            let schedule = SendSchedule(eventLoop: loop, grid: .milliseconds(4))
+            // 50 senders a third of a millisecond apart: a due time falls just after most grid steps.
+            let senders = (0..<50).map { GridSender(first: start + .microseconds(Int64($0) * 333)) }
+            for sender in senders { schedule.add(sender, due: sender.next, generation: 0) }
+            loop.assumeIsolated().scheduleTask(in: .milliseconds(50)) { usleep(30_000) }  // and one late timer
+            return loop.assumeIsolated().scheduleTask(in: .milliseconds(300)) {
+                for sender in senders { sender.generation += 1 }
+                return senders.flatMap(\.late)
+            }.futureResult
+        }.wait()
+        #expect(late.count > 300)
+        #expect(late.allSatisfy { $0 >= .zero }, "earliest: \(late.min() ?? .zero)")
+    }
+
     @Test func aLateSendStillCarriesTheTimeItWasDue() throws {
         /// Records the real time of each send, on a real loop.
         final class ClockSender: ScheduledSender {

@@ -112,12 +112,41 @@ struct ExpectContinueTests {
                 body: String(repeating: "x", count: 50) + next + "\r\n" + score)
             #expect(exchange.beforeBody.hasPrefix("HTTP/1.1 403 Forbidden\r\n"), "\(exchange.beforeBody)")
             #expect(!exchange.afterBody.contains("HTTP/1.1 "), "\(exchange.afterBody)")
+            // Time for the score to be stored, were it acted on (milliseconds): the check below
+            // must not win a race against it.
+            try await Task.sleep(for: .milliseconds(500))
             let leaderboard = try await rawExchange(
                 port: port,
                 "GET /api/scores/leaderboard HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\nConnection: close\r\n\r\n"
             )
             #expect(leaderboard.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(leaderboard)")
             #expect(!leaderboard.contains("ghost"), "\(leaderboard)")
+        }
+    }
+
+    @Test("After such an answer the whole connection closes soon, though the client keeps it open and sends on")
+    func theConnectionClosesWhateverTheClientSends() async throws {
+        try await withRelayServer { port, _ in
+            let head = Self.post("/api/nothing", length: 5) + "\r\n"
+            let refused = try await onOwnThread { () -> Bool in
+                let descriptor = try loopbackSocket(port: port)
+                defer { close(descriptor) }
+                var timeout = timeval(tv_sec: rawClientPatienceSeconds, tv_usec: 0)
+                setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                Self.send(head, on: descriptor)
+                var buffer = [UInt8](repeating: 0, count: 65_536)
+                while read(descriptor, &buffer, buffer.count) > 0 {}  // the 404, then the output's end
+                usleep(1_500_000)  // past the linger
+                // The body, and then a whole request, which the server would read and never answer:
+                // once it has closed, what the client sends is refused with a reset.
+                let more = Array(("hello" + "GET /api/rooms HTTP/1.1\r\nHost: x\r\n\r\n").utf8)
+                for _ in 0..<5 {
+                    if Glibc.send(descriptor, more, more.count, Int32(MSG_NOSIGNAL)) < 0 { return true }
+                    usleep(200_000)
+                }
+                return false
+            }
+            #expect(refused, "the server still held the connection")
         }
     }
 

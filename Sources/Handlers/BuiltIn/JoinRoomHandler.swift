@@ -13,26 +13,52 @@ public struct JoinRoomHandler: MessageHandler {
         let playerName = try message.name("player_name", maxLength: session.limits.maxNameLength)
         let code = try message.optionalString("room_id") ?? session.urlRoomID
         let playerID = try PlayerIdentity.requestedID(in: message) ?? Identifiers.playerID()
+        let arrival = Arrival(playerID: playerID, name: playerName, connection: session.connection)
         // A code that names no room (a typo), or a room that would refuse them now, costs the sender
-        // nothing; past this, they leave theirs. Their own room is checked as it will be once they
-        // have left it (their seat free), and a room that fills meanwhile still refuses them at `admit`.
+        // nothing; past this, they leave theirs, and a room that fills meanwhile still refuses them
+        // at `admit`.
         guard let room = session.registry.room(code: code) else { throw .joinFailed }
         if let membership = session.membership, membership.room === room {
-            try await room.enter { room throws(RelayError) in
-                try room.checkRejoin(by: membership.playerID, as: playerID)
-            }
-        } else {
-            try await room.enter { room throws(RelayError) in try room.checkAdmission(playerID: playerID) }
+            return try await Self.rejoin(room, as: arrival, leaving: membership.playerID, session: session)
         }
+        try await room.enter { room throws(RelayError) in try room.checkAdmission(playerID: playerID) }
         await session.leaveRoom()
-        let token = Identifiers.reconnectToken()
-        let connection = session.connection
-        try await room.enter { room throws(RelayError) in
-            let player = try room.admit(
-                playerID: playerID, name: playerName, reconnectToken: token, connection: connection)
-            room.broadcast(RoomMessages.playerJoined(player, in: room.state))
-            room.send(RoomMessages.welcome("room_joined", player: player, in: room.state), to: playerID)
-        }
+        try await room.enter { room throws(RelayError) in try arrival.enter(room) }
         session.membership = .init(room: room, playerID: playerID)
+    }
+
+    /// The sender joins the room they are in: check, leave and join again in one turn of the
+    /// room, so that nothing (a start, an eviction) comes between their leaving and their return.
+    private static func rejoin(
+        _ room: GameRoom, as arrival: Arrival, leaving memberID: String, session: ConnectionSession
+    ) async throws(RelayError) {
+        let failure = try await room.enter { room throws(RelayError) -> RelayError? in
+            try room.checkRejoin(by: memberID, as: arrival.playerID)  // refused: nothing changed
+            room.leave(playerID: memberID, connection: arrival.connection)
+            do throws(RelayError) {
+                try arrival.enter(room)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        session.membership = nil
+        if let failure { throw failure }
+        session.membership = .init(room: room, playerID: arrival.playerID)
+    }
+
+    /// Who joins, and how the room takes them: `player_joined` to everyone, then `room_joined`.
+    private struct Arrival: Sendable {
+        let playerID: String
+        let name: String
+        let connection: PlayerConnection
+        let token = Identifiers.reconnectToken()
+
+        func enter(_ room: isolated GameRoom) throws(RelayError) {
+            let player = try room.admit(
+                playerID: self.playerID, name: self.name, reconnectToken: self.token, connection: self.connection)
+            room.broadcast(RoomMessages.playerJoined(player, in: room.state))
+            room.send(RoomMessages.welcome("room_joined", player: player, in: room.state), to: self.playerID)
+        }
     }
 }

@@ -123,8 +123,9 @@ public actor GameRoom {
     }
 
     /// Whether member `memberID` may join this, their own room, anew as `playerID`: leaving first
-    /// frees their seat, but in a started game it would cost them that seat, and as the only member
-    /// the room itself (`already_in_room`: they stay as they are).
+    /// frees their seat, but in a started game it would cost them that seat, and as its only member
+    /// the room itself (`already_in_room`: they stay as they are). The caller leaves and joins in
+    /// the same turn of the room.
     public func checkRejoin(by memberID: String, as playerID: String) throws(RelayError) {
         guard self.state.player(memberID) != nil else { return try self.checkAdmission(playerID: playerID) }
         guard !self.isClosed else { throw .joinFailed }
@@ -141,7 +142,10 @@ public actor GameRoom {
         try self.checkAdmission(playerID: playerID)
         // The server closed it (replaced by a reconnect elsewhere, say) while its join was on the
         // way: it can speak for no one, and a seat taken now would only be held for its window.
-        guard connection.closeCode == nil else { throw .joinFailed }
+        guard connection.closeCode == nil else {
+            if self.state.isAbandoned { self.close() }  // made for this connection: nobody to keep it for
+            throw .joinFailed
+        }
         // A dropped member makes way (`player_left`, as at their window's end), but not for a
         // joiner under a taken id, whom `addPlayer` refuses as a duplicate.
         if self.state.player(playerID) == nil, let away = self.state.memberMakingWay { self.remove(away.id) }

@@ -49,9 +49,10 @@ final class SendSchedule {
         self.timer = nil
         self.timerDue = nil
         let now = self.eventLoop.now
-        while let first = self.entries.first, first.due <= now {
+        // Due on the grid: a send due just after a grid step waits for the next one (and is
+        // stamped with it), even when a late timer finds its own due time passed.
+        while let first = self.entries.first, case let scheduledAt = self.onGrid(first.due), scheduledAt <= now {
             self.entries.removeFirst()
-            let scheduledAt = self.onGrid(first.due)
             guard let next = first.sender.sendDue(generation: first.generation, scheduledAt: scheduledAt) else {
                 continue
             }
