@@ -28,7 +28,7 @@ public struct JoinRoomHandler: MessageHandler {
     }
 
     /// The sender joins the room they are in: check, leave and join again in one turn of the
-    /// room, so that nothing (a start, an eviction) comes between their leaving and their return.
+    /// room, so that no start or other join comes between their leaving and their return.
     private static func rejoin(
         _ room: GameRoom, as arrival: Arrival, leaving memberID: String, session: ConnectionSession
     ) async throws(RelayError) {
