@@ -115,7 +115,6 @@ struct LobbySeatTests {
         #expect(await room.state.players.map(\.id) == ["host", "third", "new"])
     }
 
-    /// Reads a member's reconnect token from the room (the welcome carrying it was consumed).
     @Test("A member who dropped from the lobby does not hold up a start the others are ready for; they leave at it")
     func aDroppedMemberDoesNotHoldUpTheStart() async throws {
         let harness = try Harness()
@@ -158,6 +157,7 @@ struct LobbySeatTests {
             "reconnect_failed", after: #"{"type":"reconnect","player_id":"\#(playerID)","token":"\#(token)"}"#)
     }
 
+    /// Reads a member's reconnect token from the room (the welcome carrying it was consumed).
     private func token(of playerID: String, in code: String, _ harness: Harness) async throws -> String {
         let room = try #require(harness.registry.room(code: code))
         return try #require(await room.state.player(playerID)?.reconnectToken)
