@@ -11,9 +11,11 @@ final class StalledClient: @unchecked Sendable {
     /// Connects and completes the handshake on a thread of its own: the blocking socket
     /// calls must not occupy the cooperative pool the in-process server also needs.
     /// `early` messages, then `earlyBytes`, go out in the same write as the handshake request,
-    /// before its answer.
+    /// before its answer. `maxSegmentSize` 1,400 keeps the server's kernel from taking megabytes
+    /// at once (see ``loopbackSocket(port:receiveBuffer:maxSegmentSize:from:)``).
     static func connect(
-        port: Int, path: String, extraHeaders: String = "", early: [String] = [], earlyBytes: [UInt8] = []
+        port: Int, path: String, extraHeaders: String = "", early: [String] = [], earlyBytes: [UInt8] = [],
+        maxSegmentSize: Int32? = nil
     ) async throws -> StalledClient {
         try await withCheckedThrowingContinuation { continuation in
             let thread = Thread {
@@ -21,16 +23,16 @@ final class StalledClient: @unchecked Sendable {
                     with: Result {
                         try StalledClient(
                             port: port, path: path, extraHeaders: extraHeaders,
-                            early: early.flatMap(Self.frame) + earlyBytes)
+                            early: early.flatMap(Self.frame) + earlyBytes, maxSegmentSize: maxSegmentSize)
                     })
             }
             thread.start()
         }
     }
 
-    private init(port: Int, path: String, extraHeaders: String, early: [UInt8]) throws {
+    private init(port: Int, path: String, extraHeaders: String, early: [UInt8], maxSegmentSize: Int32?) throws {
         // A small receive buffer, so that a client that stops reading holds the server up soon.
-        self.descriptor = try loopbackSocket(port: port, receiveBuffer: 4096)
+        self.descriptor = try loopbackSocket(port: port, receiveBuffer: 4096, maxSegmentSize: maxSegmentSize)
         try self.write(
             Array(rawUpgradeRequest(path: path, host: "127.0.0.1:\(port)", extraHeaders: extraHeaders).utf8) + early)
         // Read the handshake answer only; frames are read when asked (`readFrame`).
@@ -160,6 +162,23 @@ final class StalledClient: @unchecked Sendable {
             let frame = try self.readFrameNow(seconds: seconds)
             if let frame, frame.opcode == 9 { try self.write(Self.frame(fin: true, opcode: 10, frame.payload)) }
             return frame
+        }
+    }
+
+    /// Reads frames until the server closes the connection, pausing `pause` after each, on one
+    /// thread of its own: a client working through a backlog at its own pace. What it read, in
+    /// order; a reset ends the reading as an end of stream does.
+    func readSlowlyUntilClosed(pausing pause: Duration, seconds: Int = rawClientPatienceSeconds) async throws -> [Frame]
+    {
+        let (whole, attoseconds) = pause.components
+        let micros = useconds_t(whole * 1_000_000 + attoseconds / 1_000_000_000_000)
+        return try await onOwnThread {
+            var frames: [Frame] = []
+            while let frame = try? self.readFrameNow(seconds: seconds) {
+                frames.append(frame)
+                usleep(micros)
+            }
+            return frames
         }
     }
 

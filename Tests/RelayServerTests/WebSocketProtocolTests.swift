@@ -269,6 +269,52 @@ struct WebSocketProtocolTests {
         }
     }
 
+    @Test("A client the server closes while it reads a backlog gets all of it, then the close frame")
+    func closeWaitsForABacklogTheClientReads() async throws {
+        var limits = RelayLimits()
+        limits.closeGracePeriod = .milliseconds(500)
+        limits.outboundQueueBytes = 32 << 20
+        limits.stateMessagesPerSecond = 100_000
+        limits.stateMessageBurst = 100_000
+        limits.inboundBytesPerSecond = 1 << 30
+        limits.inboundByteBurst = 1 << 30
+        try await withRelayServer(limits: limits) { port, _ in
+            let host = try await StalledClient.connect(
+                port: port, path: "/ws/room/new",
+                early: [#"{"type":"create_room","room_name":"Backlog","player_name":"Host"}"#], maxSegmentSize: 1400)
+            var created: [String: Any] = [:]
+            while created["type"] as? String != "room_created" {
+                let frame = try #require(try await host.readFrame())
+                created = try #require(try JSONSerialization.jsonObject(with: Data(frame.payload)) as? [String: Any])
+            }
+            let code = try #require(created["room_id"] as? String)
+            let guest = TestSocket.connect(port: port, path: "/ws/room/\(code)")
+            guest.send(["type": "join_room", "player_name": "Guest"])
+            try await guest.skip(until: "room_joined")
+            // 12 MB for the host, who does not read yet: far more than the sockets hold (the
+            // server's kernel takes up to 4 MB once the client reads).
+            let padding = String(repeating: "p", count: 30_000)
+            let updates = 400
+            for index in 0..<updates { guest.send(["type": "player_state", "state": ["x": index, "pad": padding]]) }
+            guest.send(["type": "ping"])
+            try await guest.skip(until: "pong")  // every update is queued for the host by now
+            let replacement = TestSocket.connect(port: port, path: "/ws/room/\(code)")
+            replacement.send([
+                "type": "reconnect", "room_id": code, "player_id": created["player_id"] ?? "",
+                "token": created["reconnect_token"] ?? "",
+            ])
+            try await replacement.expect("reconnected")
+            // The old connection is closed (4001) behind its backlog, which it reads for over
+            // twice the grace period (400 × 3 ms), but steadily: it is not hung up mid-way.
+            let frames = try await host.readSlowlyUntilClosed(pausing: .milliseconds(3))
+            let texts = frames.filter { $0.opcode == Self.textOpcode }.map {
+                String(decoding: $0.payload, as: UTF8.self)
+            }
+            #expect(texts.filter { $0.contains("player_state_update") }.count == updates)
+            #expect(frames.last?.closeCode == 4001, "the connection ended without its close frame")
+        }
+    }
+
     @Test("Pongs that do not answer the server's ping do not keep a client connected")
     func wrongPongs() async throws {
         var limits = RelayLimits()

@@ -110,8 +110,9 @@ public struct RelayLimits: Sendable {
     /// How long a dropped player may reconnect (default 60 s).
     public var reconnectWindow: Duration = .seconds(60)
     /// How long a client the server is closing may take to answer the close frame before the
-    /// server hangs up; also how long a close frame may wait behind a client that stopped reading
-    /// (default 1 s).
+    /// server hangs up; also how long a client the server is closing may go without taking any of
+    /// what was queued before the close frame (default 1 s). A client still taking its backlog is
+    /// given up to 5 s for it.
     public var closeGracePeriod: Duration = .seconds(1)
     /// How often the server pings each WebSocket client; one that has not answered the last
     /// ping by the next is closed with 1001 (default 30 s).

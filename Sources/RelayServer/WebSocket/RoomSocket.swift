@@ -47,9 +47,15 @@ final class RoomSocket: Sendable {
         let connection = PlayerConnection(
             queueCapacity: limits.outboundQueueFrames, queueBytes: limits.outboundQueueBytes
         ) { _ in
-            // The writer sends the close frame if the client still reads; if it does not
-            // (a slow consumer), hang up after the grace period.
-            channel.eventLoop.scheduleTask(in: TimeAmount(limits.closeGracePeriod)) { channel.close(promise: nil) }
+            // The writer sends what is queued, then the close frame, if the client still reads;
+            // the handler hangs up on one that stops (a slow consumer).
+            channel.eventLoop.execute {
+                if let handler = try? channel.pipeline.syncOperations.handler(type: RoomSocketHandler.self) {
+                    handler.closeRequested()
+                } else {
+                    channel.close(promise: nil)
+                }
+            }
         }
         let session = ConnectionSession(
             connection: connection, urlRoomID: roomID, registry: registry, logger: logger, eventLoop: channel.eventLoop)

@@ -84,6 +84,9 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// A `read` was held back since the last ping went out: its pong may still wait unread.
     private var readsHeldSincePing = false
     private var writableWaiter: UnsafeContinuation<Void, Never>?
+    /// The server asked to close the connection, and its queue is going out before the close frame.
+    private var closingDrain: ClosingDrain?
+    private var closingCheck: Scheduled<Void>?
 
     init(
         dispatcher: MessageDispatcher, session: ConnectionSession, settings: Settings,
@@ -224,6 +227,7 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable {
+            self.closingDrain?.clientTookBytes()
             self.payPong()
             self.resumeWriter()
         }
@@ -437,11 +441,39 @@ extension RoomSocketHandler {
             self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: payload)), promise: written)
         let channel = context.channel
         written?.futureResult.whenComplete { _ in channel.close(promise: nil) }
-        if thenHangUp {
-            // A client that does not read may never let the close frame out: hang up regardless.
-            context.eventLoop.scheduleTask(in: TimeAmount(self.session.limits.closeGracePeriod)) {
-                channel.close(promise: nil)
-            }
+        // A client that does not read may never let the close frame out, nor answer it: hang up regardless.
+        self.closingCheck?.cancel()
+        self.closingCheck = nil
+        context.eventLoop.scheduleTask(in: TimeAmount(self.session.limits.closeGracePeriod)) {
+            channel.close(promise: nil)
+        }
+    }
+
+    /// The server asked to close the connection (``PlayerConnection/close(code:)``): the writer
+    /// sends what is queued, then the close frame, while the client keeps taking bytes
+    /// (``ClosingDrain``). Call on the channel's event loop.
+    func closeRequested() {
+        guard let context = self.context else { return }
+        guard !self.closeSent, self.closingDrain == nil else { return }
+        self.closingDrain = ClosingDrain(startedAt: .now())
+        self.scheduleClosingCheck(context)
+    }
+
+    private func scheduleClosingCheck(_ context: ChannelHandlerContext) {
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        self.closingCheck = context.eventLoop.scheduleTask(in: TimeAmount(self.session.limits.closeGracePeriod)) {
+            handler.value.checkClosingDrain()
+        }
+    }
+
+    private func checkClosingDrain() {
+        self.closingCheck = nil
+        guard let context = self.context, !self.closeSent else { return }
+        if self.closingDrain?.keepsWaiting(now: .now(), isWritable: context.channel.isWritable) == true {
+            self.scheduleClosingCheck(context)
+        } else {
+            self.session.logger.debug("relay.connection.hung_up_while_closing")
+            context.close(promise: nil)
         }
     }
 
@@ -467,6 +499,8 @@ extension RoomSocketHandler {
         self.session.closing.close()
         self.pinger?.cancel()
         self.pinger = nil
+        self.closingCheck?.cancel()
+        self.closingCheck = nil
         self.readPause?.cancel()
         self.charges.ended()
         self.bytesOnHold = nil
