@@ -44,6 +44,15 @@ struct ForwardedClientTests {
         ] {
             #expect(throws: TrustedProxies.ParseError.self, "\(bad)") { try TrustedProxies(parsing: "10.0.0.1,\(bad)") }
         }
+        // Refused, not widened: `::ffff:10.1.2.0/24` taken as `::/24` would trust every IPv4 peer.
+        for (bad, problem) in [
+            ("10.1.2.3/8", "has bits set"), ("fd00::1/8", "has bits set"), ("::ffff:10.1.2.1/120", "has bits set"),
+            ("::ffff:10.1.2.0/24", "reaches past"), ("::ffff:0.0.0.0/0", "reaches past"),
+            ("::ffff:0:0/95", "reaches past"),
+        ] {
+            let error = #expect(throws: TrustedProxies.ParseError.self, "\(bad)") { try TrustedProxies(parsing: bad) }
+            #expect(error?.description.contains(problem) == true, "\(bad): \(String(describing: error))")
+        }
     }
 
     @Test("Forwarded addresses are read with or without brackets and ports, as proxies write them")

@@ -30,7 +30,13 @@ struct TrustedProxies: Sendable, Equatable {
 
     struct ParseError: Error, CustomStringConvertible {
         let entry: String
-        var description: String { "'\(self.entry)' is not an IP address, a network such as 10.0.0.0/8, or *" }
+        /// What is wrong with an entry that is a network in form.
+        var problem: String?
+
+        var description: String {
+            guard let problem else { return "'\(self.entry)' is not an IP address, a network such as 10.0.0.0/8, or *" }
+            return "'\(self.entry)' \(problem)"
+        }
     }
 
     /// A comma-separated list of addresses (`10.0.0.5`, `::1`), networks (`10.0.0.0/8`,
@@ -57,7 +63,19 @@ struct TrustedProxies: Sendable, Equatable {
                 throw ParseError(entry: String(entry))
             }
             let bits = isV4 ? 96 + length : length
-            self.networks.append(Network(base: address.prefix(bits), bits: bits))
+            // Refused as Python's strict `ip_network` refuses them (uvicorn then trusts nothing by
+            // it), rather than widened: `::ffff:10.1.2.0/24` would be `::/24`, every IPv4 peer.
+            guard address.isV4 == false || bits >= 96 else {
+                throw ParseError(
+                    entry: String(entry),
+                    problem:
+                        "reaches past IPv4's mapped addresses (/96 or longer); write an IPv4 network as 10.1.2.0/24")
+            }
+            guard address.prefix(bits) == address else {
+                throw ParseError(
+                    entry: String(entry), problem: "has bits set past its length; write the network's first address")
+            }
+            self.networks.append(Network(base: address, bits: bits))
         }
     }
 
