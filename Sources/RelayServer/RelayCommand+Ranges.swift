@@ -10,6 +10,8 @@ extension RelayCommand {
         let option: String
         let value: Double
         let range: ClosedRange<Double>
+        /// 0 is taken too, for "no limit", below a range that starts above it.
+        var zeroIsOff = false
 
         init(_ option: String, _ value: Int, _ range: ClosedRange<Int>) {
             self.option = option
@@ -17,9 +19,11 @@ extension RelayCommand {
             self.range = Double(range.lowerBound)...Double(range.upperBound)
         }
 
-        init(_ option: String, _ value: Double, _ range: ClosedRange<Double>) {
-            (self.option, self.value, self.range) = (option, value, range)
+        init(_ option: String, _ value: Double, _ range: ClosedRange<Double>, zeroIsOff: Bool = false) {
+            (self.option, self.value, self.range, self.zeroIsOff) = (option, value, range, zeroIsOff)
         }
+
+        var isValid: Bool { self.range.contains(self.value) || (self.zeroIsOff && self.value == 0) }
     }
 
     static let maxSeconds = 86_400
@@ -33,13 +37,17 @@ extension RelayCommand {
             NumericRange("batch-window-ms", self.batchWindowMs, 0...60_000),
             NumericRange("write-queue-capacity", self.writeQueueCapacity, 1...Self.maxCount),
             NumericRange("game-modes-in-memory", self.gameModesInMemory, 0...Self.maxCount),
-            NumericRange("max-body-bytes", self.maxBodyBytes, 0...Self.maxBytes),
+            NumericRange("max-body-bytes", self.maxBodyBytes, 1_024...Self.maxBytes),
             NumericRange("http-idle-timeout-seconds", self.httpIdleTimeoutSeconds, 1...Self.maxSeconds),
             NumericRange("http-answer-grace-seconds", self.httpAnswerGraceSeconds, 1...Self.maxSeconds),
             NumericRange("http-min-answer-bytes-per-second", self.httpMinAnswerBytesPerSecond, 0...Self.maxBytes),
             NumericRange("max-connections-per-address", self.maxConnectionsPerAddress, 0...Self.maxCount),
-            NumericRange("new-connections-per-second-per-address", self.newConnectionsPerSecondPerAddress, 0...1e6),
-            NumericRange("writes-per-second-per-address", self.writesPerSecondPerAddress, 0...1e6),
+            // Not slower than one a thousand seconds: a bucket's refill time is a `Duration`, which
+            // traps past ~1.7e20 s (a rate of 1e-21 passed, and crashed the server at a sweep).
+            NumericRange(
+                "new-connections-per-second-per-address", self.newConnectionsPerSecondPerAddress, 0.001...1e6,
+                zeroIsOff: true),
+            NumericRange("writes-per-second-per-address", self.writesPerSecondPerAddress, 0.001...1e6, zeroIsOff: true),
             NumericRange("max-players-per-room", self.maxPlayersPerRoom, 2...1_000),
             NumericRange("max-rooms", self.maxRooms, 1...Self.maxCount),
             NumericRange("reconnect-window-seconds", self.reconnectWindowSeconds, 0...Self.maxSeconds),
@@ -66,9 +74,11 @@ extension RelayCommand {
 
     /// Refuses a number outside its option's range (ArgumentParser runs this after parsing).
     func validate() throws {
-        for option in self.numericRanges where !option.range.contains(option.value) {
+        for option in self.numericRanges where !option.isValid {
             // A NaN is in no range; `contains` is false for it, as for an infinity.
-            let range = "\(Self.text(option.range.lowerBound))…\(Self.text(option.range.upperBound))"
+            let range =
+                (option.zeroIsOff ? "0 (no limit) or " : "")
+                + "\(Self.text(option.range.lowerBound))…\(Self.text(option.range.upperBound))"
             throw ValidationError("--\(option.option) must be \(range), not \(Self.text(option.value))")
         }
     }

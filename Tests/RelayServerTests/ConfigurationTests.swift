@@ -77,7 +77,7 @@ struct ConfigurationTests {
     func flagsWin() throws {
         let command = try RelayCommand.parse([
             "--host", "127.0.0.2", "--port", "8100", "--data-dir", "/tmp/x", "--batch-size", "32",
-            "--batch-window-ms", "5", "--sync", "full", "--max-body-bytes", "1000", "--ping-interval-seconds", "5",
+            "--batch-window-ms", "5", "--sync", "full", "--max-body-bytes", "2000", "--ping-interval-seconds", "5",
             "--http-idle-timeout-seconds", "7", "--game-modes-in-memory", "12",
         ])
         let configuration = try command.configuration(environment: ["PORT": "9001", "DATA_DIR": "/srv/game"])
@@ -89,7 +89,7 @@ struct ConfigurationTests {
         #expect(configuration.persistence.synchronous == .full)
         #expect(configuration.persistence.gameModesInMemory == 12)
         #expect(try RelayCommand.parse([]).configuration(environment: [:]).persistence.gameModesInMemory == 1_000)
-        #expect(configuration.limits.maxBodyBytes == 1000)
+        #expect(configuration.limits.maxBodyBytes == 2000)
         #expect(configuration.relay.pingInterval == .seconds(5))
         #expect(configuration.limits.idleTimeout == .seconds(7))
         #expect(try RelayCommand.parse([]).configuration(environment: [:]).limits.idleTimeout == .seconds(30))

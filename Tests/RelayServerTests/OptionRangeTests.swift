@@ -19,7 +19,9 @@ struct OptionRangeTests {
     func refusedWithTheirRange() {
         let cases: [(arguments: [String], message: String)] = [
             // Started the server, and crashed it at the first request with a body.
-            (["--max-body-bytes=-1"], "--max-body-bytes must be 0…1073741824, not -1"),
+            (["--max-body-bytes=-1"], "--max-body-bytes must be 1024…1073741824, not -1"),
+            // Refused every score and save.
+            (["--max-body-bytes=0"], "--max-body-bytes must be 1024…1073741824, not 0"),
             // Were quietly raised to 1,024, 2 and 1.
             (["--max-frame-bytes", "100"], "--max-frame-bytes must be 1024…1073741824, not 100"),
             (["--max-players-per-room", "1"], "--max-players-per-room must be 2…1000, not 1"),
@@ -30,9 +32,20 @@ struct OptionRangeTests {
             (["--batch-window-ms=-10"], "--batch-window-ms must be 0…60000, not -10"),
             (["--game-modes-in-memory=-1"], "--game-modes-in-memory must be 0…10000000, not -1"),
             // Were read as no limit at all.
-            (["--writes-per-second-per-address", "nan"], "--writes-per-second-per-address must be 0…1000000, not nan"),
-            (["--writes-per-second-per-address=-1"], "--writes-per-second-per-address must be 0…1000000, not -1"),
-            (["--new-connections-per-second-per-address", "inf"], "must be 0…1000000, not inf"),
+            (
+                ["--writes-per-second-per-address", "nan"],
+                "--writes-per-second-per-address must be 0 (no limit) or 0.001…1000000, not nan"
+            ),
+            (
+                ["--writes-per-second-per-address=-1"],
+                "--writes-per-second-per-address must be 0 (no limit) or 0.001…1000000, not -1"
+            ),
+            (["--new-connections-per-second-per-address", "inf"], "must be 0 (no limit) or 0.001…1000000, not inf"),
+            // Started, and crashed the server at the first sweep of its table of addresses.
+            (
+                ["--new-connections-per-second-per-address", "1e-21"],
+                "must be 0 (no limit) or 0.001…1000000, not 1e-21"
+            ),
             // Crashed the start (its burst, twice it, overflowed).
             (["--messages-per-second", "\(Int.max)"], "--messages-per-second must be 1…10000000, not"),
         ]
@@ -46,9 +59,9 @@ struct OptionRangeTests {
     func bothEndsOfEveryRange() throws {
         let ranges = try RelayCommand.parse(["--max-connections", "50"]).numericRanges
         for option in ranges {
-            let integral = option.range.upperBound.rounded() == option.range.upperBound
+            let integral = [option.range.lowerBound, option.range.upperBound].allSatisfy { $0.rounded() == $0 }
             let step = integral ? 1.0 : 0.5
-            for end in [option.range.lowerBound, option.range.upperBound] {
+            for end in [option.range.lowerBound, option.range.upperBound] + (option.zeroIsOff ? [0] : []) {
                 let text = integral ? String(Int(end)) : String(end)
                 let configuration = try RelayCommand.parse(["--\(option.option)=\(text)"]).configuration(
                     environment: [:])

@@ -324,7 +324,7 @@ struct ProcessLifecycleTests {
         // A negative body size started the server, and its first request with a body crashed it.
         // One too large for its burst's arithmetic crashed it at start.
         let cases = [
-            ("--max-body-bytes=-1", "--max-body-bytes must be 0…1073741824, not -1"),
+            ("--max-body-bytes=-1", "--max-body-bytes must be 1024…1073741824, not -1"),
             ("--messages-per-second=9223372036854775807", "--messages-per-second must be 1…10000000, not"),
         ]
         for (argument, message) in cases {
