@@ -131,6 +131,86 @@ import Testing
         }
     }
 
+    /// A rule that skips the trial's own rows without an error (scores of 100 and more, saves of
+    /// the trial's name) does not stop the start, as a unique rule the trial breaks does not: the
+    /// rows it skips show as a 500 each, the others go in.
+    @Test func aRuleSkippingTheTrialsOwnRowsDoesNotStopTheStart() async throws {
+        try await withTemporaryDirectory { directory in
+            let configuration = PersistenceConfiguration(databasePath: databasePath(in: directory))
+            try await withStore(configuration) { _ in }
+            try RawDatabase(path: configuration.databasePath).execute(
+                """
+                CREATE TRIGGER no_high_scores BEFORE INSERT ON scores WHEN NEW.score >= 100
+                    BEGIN SELECT RAISE(IGNORE); END;
+                CREATE TRIGGER no_trial_saves BEFORE INSERT ON saved_games WHEN NEW.player_name = 'start-up check'
+                    BEGIN SELECT RAISE(IGNORE); END;
+                """)
+            try await withStore(configuration) { store async throws in
+                await #expect(throws: PersistenceError.storageFailure) {
+                    _ = try await store.submit(submission("Bo", 150))
+                }
+                #expect(try await store.submit(submission("Ann", 50)).id == 1)
+            }
+        }
+    }
+
+    /// A save a rule skips is not answered "Game saved successfully": a load would still give the
+    /// player's last save (or none). The save before it stays, and other players' saves go in.
+    @Test func aSaveTheTableSkipsIsRefusedNotAcknowledged() async throws {
+        try await withTemporaryDirectory { directory in
+            let configuration = PersistenceConfiguration(databasePath: databasePath(in: directory))
+            try await withStore(configuration) { _ in }
+            try RawDatabase(path: configuration.databasePath).execute(
+                """
+                CREATE TRIGGER frozen_past_50 BEFORE UPDATE ON saved_games WHEN NEW.level > 50
+                    BEGIN SELECT RAISE(IGNORE); END;
+                CREATE TRIGGER no_cheaters BEFORE INSERT ON saved_games WHEN NEW.player_name = 'Cheater'
+                    BEGIN SELECT RAISE(IGNORE); END;
+                """)
+            func game(_ name: String, level: Int64) -> SavedGame {
+                SavedGame(playerName: name, level: level, score: 10, lives: 3, health: 100, coins: 0, weapon: "sword")
+            }
+            try await withStore(configuration) { store in
+                try await store.save(game("Ann", level: 10))
+                await #expect(throws: PersistenceError.storageFailure) { try await store.save(game("Ann", level: 60)) }
+                #expect(try await store.load(playerName: "Ann")?.level == 10)
+                await #expect(throws: PersistenceError.storageFailure) {
+                    try await store.save(game("Cheater", level: 1))
+                }
+                #expect(try await store.load(playerName: "Cheater") == nil)
+                try await store.save(game("Bo", level: 2))
+                #expect(try await store.load(playerName: "Bo")?.level == 2)
+            }
+        }
+    }
+
+    /// Rules that delete or change scores behind the leaderboards in memory are found at start (to
+    /// warn that those show until a restart); the server's own table has none.
+    @Test func rulesTheLeaderboardsInMemoryCannotSeeAreFound() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            try await withStore(PersistenceConfiguration(databasePath: path)) { _ in }
+            let ownTable = try SQLiteConnection(path: path, readOnly: true).scoresRulesMemoryCannotSee()
+            #expect(ownTable.triggers == 0 && !ownTable.mayReplace)
+            try RawDatabase(path: path).execute(
+                """
+                CREATE TRIGGER keep_ten AFTER INSERT ON scores
+                    BEGIN DELETE FROM scores WHERE id <= NEW.id - 10; END;
+                """)
+            #expect(try SQLiteConnection(path: path, readOnly: true).scoresRulesMemoryCannotSee().triggers == 1)
+
+            let other = databasePath(in: directory, "replacing.db")
+            try RawDatabase(path: other).execute(
+                """
+                CREATE TABLE scores (id INTEGER PRIMARY KEY AUTOINCREMENT, player_name TEXT NOT NULL,
+                    score INTEGER NOT NULL, coins INTEGER NOT NULL, enemies_defeated INTEGER NOT NULL,
+                    distance INTEGER NOT NULL, level INTEGER NOT NULL, game_mode TEXT NOT NULL,
+                    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, UNIQUE (player_name) ON CONFLICT REPLACE);
+                """)
+            #expect(try SQLiteConnection(path: other, readOnly: true).scoresRulesMemoryCannotSee().mayReplace)
+        }
+    }
+
     /// A unique rule that rolls the whole transaction back (`ON CONFLICT ROLLBACK`) ends the
     /// trial's transaction: the trial's save and delete that follow must not then run on their own
     /// and overwrite, then delete, the save of a player who has the trial's name.

@@ -39,7 +39,8 @@ final class SQLiteConnection {
     }
 
     /// Runs `body` in one write transaction (`BEGIN IMMEDIATE`, so a lock held elsewhere fails at
-    /// once): committed when it returns, rolled back when it, `BEGIN` or `COMMIT` throws.
+    /// `BEGIN`, after the busy timeout, not part-way through): committed when it returns, rolled
+    /// back when it, `BEGIN` or `COMMIT` throws.
     func inTransaction<Result>(_ body: () throws(SQLiteError) -> Result) throws(SQLiteError) -> Result {
         do {
             try self.execute("BEGIN IMMEDIATE")

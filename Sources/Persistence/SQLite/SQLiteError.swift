@@ -17,6 +17,16 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     /// Whether a UNIQUE or PRIMARY KEY rule refused a row for repeating one the table holds.
     /// (`SQLITE_CONSTRAINT_PRIMARYKEY` and `_UNIQUE` are macros Swift does not import.)
     var isUniquenessViolation: Bool { [SQLITE_CONSTRAINT | 6 << 8, SQLITE_CONSTRAINT | 8 << 8].contains(self.code) }
+    /// Whether a hand-made rule skipped a row without an error (`ON CONFLICT IGNORE`, a trigger's
+    /// `RAISE(IGNORE)`): a write that changed nothing. Not SQLite's own code: the server's, from
+    /// the count of rows changed, with an extended number SQLite does not use.
+    var isSkippedRow: Bool { self.code == Self.skippedRowCode }
+    static let skippedRowCode = SQLITE_CONSTRAINT | 99 << 8
+
+    /// The error for a write that a rule of `table` skipped.
+    static func skippedRow(in table: String) -> SQLiteError {
+        SQLiteError(code: Self.skippedRowCode, message: "the \(table) table skipped the row (a rule IGNOREs it)")
+    }
     /// Whether a statement failed on what the tables are, not on the file, the disk, a lock or
     /// memory: an unknown table or column (`SQLITE_ERROR`), a rule or a trigger's `RAISE`
     /// (`SQLITE_CONSTRAINT`), a column's type (`SQLITE_MISMATCH`).

@@ -43,6 +43,7 @@ extension BatchingWriter {
                 metadata: ["columns": "\(outcome.addedScoreColumns.joined(separator: ","))", "value": "0"])
         }
         try self.checkTablesTakeWrites()
+        try self.warnOfRulesMemoryCannotSee()
         self.watchWALFile()
         return outcome.versionBefore
     }
@@ -67,10 +68,11 @@ extension BatchingWriter {
         for (table, write) in samples {
             do {
                 _ = try self.connection.apply(write, createdAt: UTCTimestamp.now())
-            } catch  where error.isUniquenessViolation {
+            } catch  where error.isUniquenessViolation || error.isSkippedRow {
                 // The table takes rows, only not one repeating a row it holds (a player of the
-                // sample's name has a score in its mode, say): like any write, later ones with
-                // other values go in. Not a reason to refuse the file. A rule declared `ON CONFLICT
+                // sample's name has a score in its mode, say), or not this one (a rule skipping
+                // scores of 100 and more): like any write, later ones with other values go in.
+                // Not a reason to refuse the file. A rule declared `ON CONFLICT
                 // ROLLBACK` has ended the transaction, though: the writes that follow must not run
                 // outside one, where they would be kept (and change a save of the sample's name).
                 if !self.connection.isInTransaction { try self.connection.execute("BEGIN IMMEDIATE") }
@@ -81,6 +83,21 @@ extension BatchingWriter {
                         + "fix the table or start on a new database")
             }
         }
+    }
+
+    /// The leaderboards and ranks in memory take each score the server commits and assume the
+    /// table only grows. A hand-made trigger on `scores`, or a unique rule that REPLACEs, can delete
+    /// or change rows behind them (one row per player, say): they would go on showing those until
+    /// a restart. Such a file still opens, with a warning saying so.
+    private func warnOfRulesMemoryCannotSee() throws(SQLiteError) {
+        let rules = try self.connection.scoresRulesMemoryCannotSee()
+        guard rules.triggers > 0 || rules.mayReplace else { return }
+        self.logger.warning(
+            "persistence.scores.rules_unseen",
+            metadata: [
+                "triggers": "\(rules.triggers)", "replace_rule": "\(rules.mayReplace)",
+                "effect": "rows these delete or change show on leaderboards and ranks until a restart",
+            ])
     }
 
     /// Once migrated: the rows the old backend stored with whitespace around a name or mode now
@@ -107,5 +124,18 @@ extension BatchingWriter {
                 }
             }
         }
+    }
+}
+
+extension SQLiteConnection {
+    /// The triggers on `scores`, and whether its definition may REPLACE rows (a unique rule's
+    /// `ON CONFLICT REPLACE`; read from the SQL text, so a column or default named so counts too:
+    /// it only adds a warning).
+    func scoresRulesMemoryCannotSee() throws(SQLiteError) -> (triggers: Int64, mayReplace: Bool) {
+        let triggers = try self.scalarInteger(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'scores'")
+        let replaces = try self.scalarInteger(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'scores' AND sql LIKE '%REPLACE%'")
+        return (triggers, replaces > 0)
     }
 }

@@ -33,10 +33,7 @@ extension SQLiteConnection {
             }
             // A hand-made rule may skip the row without an error (`ON CONFLICT IGNORE`, a trigger's
             // `RAISE(IGNORE)`): then there is no new id, and nothing to rank, acknowledge or remember.
-            guard self.changes == 1 else {
-                throw SQLiteError(
-                    code: SQLITE_CONSTRAINT, message: "the scores table skipped the row (a rule IGNOREs it)")
-            }
+            guard self.changes == 1 else { throw SQLiteError.skippedRow(in: "scores") }
             return .score(StoredScore(id: self.lastInsertRowID, submission: score, createdAt: createdAt))
         case .saveGame(let game):
             try self.withStatement(
@@ -55,6 +52,9 @@ extension SQLiteConnection {
                 )
                 try upsert.step()
             }
+            // Inserted or updated, one row changes; none when a rule skipped it, and then the
+            // player's last save is what a load still gives: not "Game saved successfully".
+            guard self.changes >= 1 else { throw SQLiteError.skippedRow(in: "saved_games") }
             return .done
         case .deleteSavedGame(let playerName):
             try self.withStatement("DELETE FROM saved_games WHERE player_name = ?") {
