@@ -33,6 +33,19 @@ struct LockedDatabaseTests {
         }
     }
 
+    /// Only an exclusive session opened before every other connection blocks WAL readers, so the
+    /// lock is not made here: how the store answers the error SQLite gives is checked instead.
+    @Test("A read that meets a lock or a full disk is a passing failure (503), not a write's 'nothing was saved'")
+    func readFailures() {
+        let busy = SQLiteError(code: 5, message: "database is locked")  // SQLITE_BUSY
+        let full = SQLiteError(code: 13, message: "database or disk is full")  // SQLITE_FULL
+        let corrupt = SQLiteError(code: 11, message: "database disk image is malformed")  // SQLITE_CORRUPT
+        #expect(SQLiteGameStore.readFailure(for: busy) == .readUnavailable)
+        #expect(SQLiteGameStore.readFailure(for: full) == .readUnavailable)
+        #expect(SQLiteGameStore.readFailure(for: corrupt) == .storageFailure)
+        #expect(SQLiteGameStore.readFailure(for: CancellationError()) == .storageFailure)
+    }
+
     /// Submits ten scores at once (a whole batch here) and returns each one's error, if any.
     private static func submitBatch(to store: SQLiteGameStore, named prefix: String) async -> [(any Error)?] {
         await withTaskGroup(of: (any Error)?.self) { group in

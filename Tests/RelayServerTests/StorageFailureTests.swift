@@ -34,6 +34,7 @@ struct StorageFailureTests {
             (PersistenceError.overloaded, 503, "Server busy, try again shortly"),
             (PersistenceError.shuttingDown, 503, "Server busy, try again shortly"),
             (PersistenceError.locked, 503, "Server busy, try again shortly"),
+            (PersistenceError.readUnavailable, 503, "Server busy, try again shortly"),
             (PersistenceError.diskFull, 503, "Storage full, nothing was saved"),
             (PersistenceError.storageFailure, 500, "Internal server error"),
             (LeakyStoreError(), 500, "Internal server error"),

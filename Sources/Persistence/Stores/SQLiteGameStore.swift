@@ -236,8 +236,15 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
             return try await query(self.readers[index % self.readers.count])
         } catch {
             self.logger.error("persistence.read.failed", metadata: ["error": "\(error)"])
-            throw (error as? SQLiteError)?.isDiskFull == true ? .diskFull : .storageFailure
+            throw Self.readFailure(for: error)
         }
+    }
+
+    /// What a failed read answers: a lock or a full disk is passing, and a read has nothing it
+    /// could have lost ("Storage full, nothing was saved" is a write's answer); anything else is a 500.
+    static func readFailure(for error: any Error) -> PersistenceError {
+        guard let error = error as? SQLiteError, error.isLocked || error.isDiskFull else { return .storageFailure }
+        return .readUnavailable
     }
 }
 

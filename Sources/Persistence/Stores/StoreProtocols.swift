@@ -37,6 +37,9 @@ public enum PersistenceError: Error, Equatable, Sendable {
     /// Another process held the database's write lock past ``PersistenceConfiguration/lockTimeout``:
     /// nothing was stored; try again (HTTP 503).
     case locked
+    /// A read met a lock held elsewhere past the busy timeout (an operator's exclusive session), or
+    /// a disk too full for its temporary space: nothing changed; try again (HTTP 503).
+    case readUnavailable
     /// Any other storage failure; details are in the server log only.
     case storageFailure
 }

@@ -26,7 +26,7 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return error
         case let error as PersistenceError:
             switch error {
-            case .overloaded, .shuttingDown, .locked: return .storageBusy
+            case .overloaded, .shuttingDown, .locked, .readUnavailable: return .storageBusy
             case .diskFull: return .storageFull
             case .storageFailure: return .internalError
             }
