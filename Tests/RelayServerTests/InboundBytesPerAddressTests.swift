@@ -22,7 +22,8 @@ struct InboundBytesPerAddressTests {
     }
 
     @Test(
-        "Connections of one address share one budget, other addresses have their own; it goes with the last connection")
+        "Connections of one address share one budget, other addresses have their own; it goes with the last connection"
+    )
     func sharedAndGivenBack() throws {
         let table = InboundBytesPerAddress(limits: Self.limits(addressRate: 1_000))
         #expect(table.burst == 1_024, "at least one largest message")
@@ -38,12 +39,32 @@ struct InboundBytesPerAddressTests {
         #expect(second.timeUntilOutOfDebt(now: now) == .seconds(1))
         #expect(other.timeUntilOutOfDebt(now: now) == .zero)
 
-        first.release()
+        first.release(now: now)
         #expect(table.addressCount == 2, "the address still has a connection")
-        second.release()
-        #expect(table.addressCount == 1)
+        other.release(now: now)
+        #expect(table.addressCount == 1, "out of debt, its last connection takes the entry with it")
+        second.release(now: now + .seconds(2))
+        #expect(table.addressCount == 0)
         let again = try #require(table.share(for: "10.0.0.1"))
-        #expect(again !== first, "a new connection starts afresh")
+        #expect(again !== first, "a new connection of a paid-up address starts afresh")
+    }
+
+    @Test("An address whose last connection ends in debt keeps the debt for its next connection, until it is paid")
+    func debtOutlivesTheConnections() throws {
+        let table = InboundBytesPerAddress(limits: Self.limits(addressRate: 1_000))
+        let now = ContinuousClock.now
+        let first = try #require(table.share(for: "10.0.0.1", now: now))
+        first.spend(3_024, now: now)  // two seconds' worth past the burst
+        first.release(now: now)
+        #expect(table.addressCount == 1, "kept: it is in debt")
+        let reopened = try #require(table.share(for: "10.0.0.1", now: now + .milliseconds(500)))
+        #expect(reopened === first)
+        #expect(reopened.timeUntilOutOfDebt(now: now + .milliseconds(500)) == .milliseconds(1_500))
+        reopened.release(now: now + .seconds(1))
+
+        // Once paid, the entry goes at the next sweep, when a new address comes (at most once a second).
+        _ = try #require(table.share(for: "10.0.0.2", now: now + .seconds(3)))
+        #expect(table.addressCount == 1, "10.0.0.1's paid-up entry was swept")
     }
 
     @Test("Uncounted clients, and every client when the rate is zero, have no shared budget")

@@ -11,8 +11,9 @@ import Synchronization
 /// is in debt, none of its connections reads more, nor handles what it has read
 /// (``RoomSocketHandler``), so one machine gets at most this rate's worth of the loop however many
 /// connections it opens. A connection takes its address's share when it upgrades and gives it back
-/// when it ends; an address with no connection left has no entry, so the table holds only live
-/// addresses.
+/// when it ends. An address whose last connection ends in debt keeps its entry until the debt is
+/// paid, so that closing every connection and opening new ones does not wipe it; the others are
+/// dropped at once, so the table holds live addresses and ones still in debt.
 final class InboundBytesPerAddress: Sendable {
     /// One address's budget, held by each of its connections.
     final class Share: Sendable {
@@ -36,8 +37,8 @@ final class InboundBytesPerAddress: Sendable {
             self.bucket.withLock { $0.timeUntilOutOfDebt(now: now) }
         }
 
-        /// The connection holding this share has ended. Call once per ``InboundBytesPerAddress/share(for:)``.
-        func release() { self.table.release(self) }
+        /// The connection holding this share has ended. Call once per ``InboundBytesPerAddress/share(for:now:)``.
+        func release(now: ContinuousClock.Instant = .now) { self.table.release(self, now: now) }
 
         /// A connection of this address waits for its debt: logged as a warning at most every
         /// 10 s, else as debug, so that an operator learns which address to allow more.
@@ -53,8 +54,17 @@ final class InboundBytesPerAddress: Sendable {
     let bytesPerSecond: Double
     /// What an address may read at once: a quarter second's worth, and at least one largest message.
     let burst: Double
-    private let entries = Mutex<[String: Entry]>([:])
+    private let table = Mutex(Table())
     private let warnings = WarningThrottle()
+
+    private struct Table {
+        var entries: [String: Entry] = [:]
+        /// When entries left in debt by their last connection were last looked at.
+        var lastSweep: ContinuousClock.Instant?
+    }
+
+    /// How often, at most, a new address has the entries of paid-up addresses without a connection dropped.
+    static let sweepInterval: Duration = .seconds(1)
 
     init(limits: RelayLimits) {
         self.bytesPerSecond = Double(max(0, limits.inboundBytesPerSecondPerAddress))
@@ -63,26 +73,33 @@ final class InboundBytesPerAddress: Sendable {
 
     /// The budget of the address counted under `key` (``ClientAddressPolicy``), for one more of
     /// its connections; nil when the address is not counted or nothing is limited.
-    func share(for key: String?) -> Share? {
+    func share(for key: String?, now: ContinuousClock.Instant = .now) -> Share? {
         guard self.bytesPerSecond > 0, let key else { return nil }
-        return self.entries.withLock { entries in
-            if var entry = entries[key] {
+        return self.table.withLock { table in
+            if var entry = table.entries[key] {
                 entry.holders += 1
-                entries[key] = entry
+                table.entries[key] = entry
                 return entry.share
             }
+            if table.lastSweep.map({ now - $0 >= Self.sweepInterval }) ?? true {
+                table.lastSweep = now
+                table.entries = table.entries.filter { _, entry in
+                    entry.holders > 0 || entry.share.timeUntilOutOfDebt(now: now) > .zero
+                }
+            }
             let share = Share(
-                key: key, bucket: TokenBucket(rate: self.bytesPerSecond, burst: self.burst), table: self)
-            entries[key] = Entry(share: share, holders: 1)
+                key: key, bucket: TokenBucket(rate: self.bytesPerSecond, burst: self.burst, now: now), table: self)
+            table.entries[key] = Entry(share: share, holders: 1)
             return share
         }
     }
 
-    private func release(_ share: Share) {
-        self.entries.withLock { entries in
-            guard var entry = entries[share.key], entry.share === share else { return }
+    private func release(_ share: Share, now: ContinuousClock.Instant) {
+        self.table.withLock { table in
+            guard var entry = table.entries[share.key], entry.share === share else { return }
             entry.holders -= 1
-            entries[share.key] = entry.holders > 0 ? entry : nil
+            let inDebt = entry.share.timeUntilOutOfDebt(now: now) > .zero
+            table.entries[share.key] = entry.holders > 0 || inDebt ? entry : nil
         }
     }
 
@@ -95,6 +112,6 @@ final class InboundBytesPerAddress: Sendable {
             ])
     }
 
-    /// Addresses with a live connection (tests).
-    var addressCount: Int { self.entries.withLock { $0.count } }
+    /// Addresses with a live connection or still in debt (tests).
+    var addressCount: Int { self.table.withLock { $0.entries.count } }
 }
