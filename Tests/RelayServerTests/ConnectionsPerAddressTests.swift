@@ -42,8 +42,8 @@ struct ConnectionsPerAddressTests {
         #expect(connections.addressCount == 0)
     }
 
-    /// One IPv6 host has a /64 of its own, so it is counted by that prefix; an IPv4 client of a
-    /// dual-stack socket (`::ffff:a.b.c.d`) by its IPv4 address.
+    /// An IPv6 host has at least a /64 of its own, so it is counted by that prefix; an IPv4 client
+    /// of a dual-stack socket (`::ffff:a.b.c.d`) by its IPv4 address.
     @Test("IPv6 clients are counted by their /64")
     func ipv6Prefixes() throws {
         #expect(try Self.key("2001:db8:aa:bb:1:2:3:4") == "2001:db8:aa:bb::/64")
@@ -59,6 +59,41 @@ struct ConnectionsPerAddressTests {
         }
         #expect(connections.admit(key: try Self.key("2001:db8::3")) == .refused("2001:db8:0:0::/64", .tooManyOpen))
         #expect(connections.admit(key: try Self.key("2001:db8:0:1::3")) == .counted("2001:db8:0:1::/64"))
+    }
+
+    /// One machine may be routed a whole /48 (65,536 /64s): spread over them, its connections still
+    /// meet the site's limits, 16 times an address's.
+    @Test("An IPv6 site (/48) has 16 times an address's limits, over however many /64s")
+    func ipv6Sites() throws {
+        #expect(ClientAddress.siteKey(ofLimitKey: "2001:db8:aa:bb::/64") == "2001:db8:aa::/48")
+        #expect(ClientAddress.siteKey(ofLimitKey: "203.0.113.7") == nil)
+
+        let connections = ConnectionsPerAddress(.init(maximum: 2))
+        func admit(_ ip: String) throws -> ConnectionsPerAddress.Admission { connections.admit(key: try Self.key(ip)) }
+        for subnet in 0..<32 {
+            let ip = "2001:db8:aa:\(String(subnet, radix: 16))::1"
+            #expect(try admit(ip) == .counted(try #require(try Self.key(ip))))
+        }
+        #expect(try admit("2001:db8:aa:ff::1") == .refused("2001:db8:aa:ff::/64", .tooManyOpen))
+        #expect(try admit("2001:db8:ab:ff::1") == .counted("2001:db8:ab:ff::/64"), "another site")
+        connections.release("2001:db8:aa:0::/64")
+        #expect(try admit("2001:db8:aa:ff::1") == .counted("2001:db8:aa:ff::/64"))
+        #expect(connections.refusal(of: "2001:db8:aa:fe::/64") == .tooManyOpen)
+
+        // Openings: 16 at once per /64 (a second's rate of 1 here), 256 per site.
+        let openings = ConnectionsPerAddress(.init(maximum: 1_000, openings: .connections(perSecond: 1)))
+        let now = ContinuousClock.now
+        var counted = 0
+        for subnet in 0..<17 {
+            for _ in 0..<16
+            where openings.admit(key: "2001:db8:cc:\(subnet)::/64", now: now)
+                != .refused(
+                    "2001:db8:cc:\(subnet)::/64", .openedTooFast)
+            {
+                counted += 1
+            }
+        }
+        #expect(counted == 256)
     }
 
     @Test(

@@ -86,7 +86,7 @@ struct ClientAddress: Hashable, Sendable {
     }
 
     /// What the per-address limits count a client by: its IPv4 address, or an IPv6 client's /64
-    /// (one host gets a /64 of its own, 2^64 addresses), as text for logs.
+    /// (2^64 addresses; a host has at least one to itself, a LAN may share one), as text for logs.
     var limitKey: String {
         guard !self.isV4 else {
             return stride(from: 24, through: 0, by: -8).map { String((self.low >> UInt64($0)) & 0xFF) }.joined(
@@ -94,5 +94,14 @@ struct ClientAddress: Hashable, Sendable {
         }
         return stride(from: 48, through: 0, by: -16).map { String((self.high >> UInt64($0)) & 0xFFFF, radix: 16) }
             .joined(separator: ":") + "::/64"
+    }
+
+    /// The site an IPv6 limit key (a /64 of ``limitKey``) is in: its /48, what a provider routes to
+    /// one customer at most (often a /56). Nil for an IPv4 key.
+    static func siteKey(ofLimitKey key: String) -> String? {
+        guard key.hasSuffix("::/64") else { return nil }
+        let groups = key.dropLast(5).split(separator: ":", omittingEmptySubsequences: false)
+        guard groups.count == 4 else { return nil }
+        return groups.prefix(3).joined(separator: ":") + "::/48"
     }
 }

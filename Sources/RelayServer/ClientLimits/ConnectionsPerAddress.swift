@@ -9,7 +9,9 @@ import Synchronization
 ///
 /// Who is counted, and by what key, is the ``ClientAddressPolicy``'s: a connection by its peer
 /// address as it is accepted, but one from a trusted proxy only once it becomes a room socket, by
-/// the client the proxy names. IPv6 clients are counted by their /64 prefix (``ClientAddress``).
+/// the client the proxy names. IPv6 clients are counted by their /64 prefix (``ClientAddress``),
+/// and by their site's /48 too, with ``siteFactor`` times the limits: a provider routes one
+/// customer up to 65,536 /64s, over which one machine could spread its connections.
 final class ConnectionsPerAddress: Sendable {
     struct Settings: Sendable {
         /// Most open connections from one address.
@@ -43,13 +45,28 @@ final class ConnectionsPerAddress: Sendable {
     }
 
     let settings: Settings
+    /// Open connections by address key, and by IPv6 site key (``ClientAddress/siteKey(ofLimitKey:)``).
     private let openByAddress = Mutex<[String: Int]>([:])
     private let openings: RatePerAddress
+    private let siteOpenings: RatePerAddress
     private let warnings = WarningThrottle()
+
+    /// How many times an address's limits an IPv6 site (a /48) has: 4,096 open connections and
+    /// 256 new a second at the defaults, for a school or an office of many /64s.
+    static let siteFactor = 16
 
     init(_ settings: Settings) {
         self.settings = settings
         self.openings = RatePerAddress(settings.openings)
+        var site = settings.openings
+        (site.perSecond, site.burst) = (site.perSecond * Double(Self.siteFactor), site.burst * Double(Self.siteFactor))
+        self.siteOpenings = RatePerAddress(site)
+    }
+
+    /// Most open connections of one IPv6 site.
+    private var siteMaximum: Int {
+        self.settings.maximum.multipliedReportingOverflow(by: Self.siteFactor).overflow
+            ? .max : self.settings.maximum * Self.siteFactor
     }
 
     /// Counts a connection under `key` (``ClientAddressPolicy``), unless that key has the most
@@ -57,12 +74,26 @@ final class ConnectionsPerAddress: Sendable {
     /// the number open takes nothing from the budget.
     func admit(key: String?, now: ContinuousClock.Instant = .now) -> Admission {
         guard let key else { return .uncounted }
+        let site = ClientAddress.siteKey(ofLimitKey: key)
         return self.openByAddress.withLock { open in
-            guard open[key, default: 0] < self.settings.maximum else { return .refused(key, .tooManyOpen) }
-            guard self.openings.take(key: key, now: now) else { return .refused(key, .openedTooFast) }
+            if let refusal = self.refusal(of: key, site: site, open: open, now: now) { return .refused(key, refusal) }
+            // Both have a token (checked under this lock, which every take of theirs holds).
+            _ = self.openings.take(key: key, now: now)
             open[key, default: 0] += 1
+            if let site {
+                _ = self.siteOpenings.take(key: site, now: now)
+                open[site, default: 0] += 1
+            }
             return .counted(key)
         }
+    }
+
+    private func refusal(of key: String, site: String?, open: [String: Int], now: ContinuousClock.Instant) -> Refusal? {
+        guard open[key, default: 0] < self.settings.maximum else { return .tooManyOpen }
+        if let site, open[site, default: 0] >= self.siteMaximum { return .tooManyOpen }
+        guard self.openings.hasToken(key: key, now: now) else { return .openedTooFast }
+        if let site, !self.siteOpenings.hasToken(key: site, now: now) { return .openedTooFast }
+        return nil
     }
 
     /// Admits `channel` under `key` as ``admit(key:now:)`` does, and releases a counted connection
@@ -83,18 +114,19 @@ final class ConnectionsPerAddress: Sendable {
     /// Why ``admit(key:now:)`` would refuse a connection counted under `key` now, if it would; it changes
     /// nothing (``PerAddressAcceptFilter``).
     func refusal(of key: String, now: ContinuousClock.Instant = .now) -> Refusal? {
-        self.openByAddress.withLock { open in
-            guard open[key, default: 0] < self.settings.maximum else { return .tooManyOpen }
-            return self.openings.hasToken(key: key, now: now) ? nil : .openedTooFast
-        }
+        let site = ClientAddress.siteKey(ofLimitKey: key)
+        return self.openByAddress.withLock { open in self.refusal(of: key, site: site, open: open, now: now) }
     }
 
     /// A counted connection has closed.
     func release(_ key: String) {
+        let site = ClientAddress.siteKey(ofLimitKey: key)
         self.openByAddress.withLock { open in
             // No entry is kept for an address without connections: the map's size is bounded by
             // the connections open, not by every address ever seen.
-            if let count = open[key], count > 1 { open[key] = count - 1 } else { open[key] = nil }
+            for counted in [key, site].compactMap(\.self) {
+                if let count = open[counted], count > 1 { open[counted] = count - 1 } else { open[counted] = nil }
+            }
         }
     }
 
@@ -113,6 +145,6 @@ final class ConnectionsPerAddress: Sendable {
     /// keeps reconnecting would otherwise write a line per attempt.
     func shouldWarn(now: ContinuousClock.Instant = .now) -> Bool { self.warnings.shouldWarn(now: now) }
 
-    /// Addresses with at least one counted connection (tests).
+    /// Addresses (and IPv6 sites) with at least one counted connection (tests).
     var addressCount: Int { self.openByAddress.withLock { $0.count } }
 }
