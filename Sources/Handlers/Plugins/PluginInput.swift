@@ -6,8 +6,9 @@ import Synchronization
 /// Requests append their lines without waiting; the single stdin writer takes everything
 /// pending at once, so a burst of requests becomes one write. A line whose request has timed
 /// out before the writer took it is dropped unwritten: a plugin that fell behind would otherwise
-/// spend its time on requests nobody waits for, and never catch up. At most `limit` bytes wait: a
-/// plugin that reads slowly or not at all cannot grow the server.
+/// spend its time on requests nobody waits for, and never catch up. At most `limit` bytes wait,
+/// those the writer took and is still writing included: a plugin that reads slowly or not at all
+/// cannot grow the server.
 final class PluginInput: Sendable {
     private struct Line {
         let bytes: [UInt8]
@@ -21,6 +22,8 @@ final class PluginInput: Sendable {
         /// In the order they came, so also by deadline (every request gets the same timeout).
         var pending: [Line] = []
         var pendingBytes = 0
+        /// What the writer took last: being written until it asks for more.
+        var bytesBeingWritten = 0
         var waiter: CheckedContinuation<[UInt8]?, Never>?
         var isClosed = false
 
@@ -51,10 +54,12 @@ final class PluginInput: Sendable {
         defer { if !dropped.isEmpty { self.droppedUnwritten(dropped) } }
         let (accepted, waiter) = self.state.withLock { state -> (Bool, CheckedContinuation<[UInt8]?, Never>?) in
             guard !state.isClosed else { return (false, nil) }
-            if state.pendingBytes + line.count > self.limit { dropped = state.dropExpired(now: .now()) }
-            guard state.pendingBytes + line.count <= self.limit else { return (false, nil) }
+            let waiting = state.pendingBytes + state.bytesBeingWritten
+            if waiting + line.count > self.limit { dropped = state.dropExpired(now: .now()) }
+            guard state.pendingBytes + state.bytesBeingWritten + line.count <= self.limit else { return (false, nil) }
             if let waiter = state.waiter {
                 state.waiter = nil
+                state.bytesBeingWritten = line.count
                 return (true, waiter)
             }
             state.pending.append(Line(bytes: line, id: id, deadline: deadline))
@@ -73,14 +78,17 @@ final class PluginInput: Sendable {
         }
     }
 
-    /// Every pending line still due, waiting if there is none; `nil` once closed and drained.
+    /// Every pending line still due, waiting if there is none; `nil` once closed and drained. The
+    /// writer asks once it has written what it took before.
     func next() async -> [UInt8]? {
         while true {
             var dropped: [UInt64] = []
             let taken: [UInt8]? = await withCheckedContinuation { continuation in
                 let ready = self.state.withLock { state -> [UInt8]?? in
+                    state.bytesBeingWritten = 0
                     if !state.pending.isEmpty {
                         dropped = state.dropExpired(now: .now())
+                        state.bytesBeingWritten = state.pendingBytes
                         defer { (state.pending, state.pendingBytes) = ([], 0) }
                         return .some(state.pending.flatMap(\.bytes))
                     }

@@ -316,4 +316,17 @@ struct PluginInputTests {
         #expect(dropped.withLock { $0 } == [1])
         #expect(!input.append(Array("x\n".utf8), id: 3, until: now + .seconds(60)), "over the limit with 2 due")
     }
+
+    /// What the writer took counts until it asks for more (its write is done): a plugin that
+    /// stopped reading mid-write does not get a second limit's worth queued behind it.
+    @Test func linesBeingWrittenCountUnderTheLimit() async {
+        let input = PluginInput(limit: 10)
+        let due = NIODeadline.now() + .seconds(60)
+        #expect(input.append(Array("1234567\n".utf8), id: 1, until: due))
+        #expect(await input.next() == Array("1234567\n".utf8))
+        #expect(!input.append(Array("1234\n".utf8), id: 2, until: due), "8 bytes still being written")
+        #expect(input.append(Array("1\n".utf8), id: 3, until: due))
+        #expect(await input.next() == Array("1\n".utf8))  // the first write is done
+        #expect(input.append(Array("1234567\n".utf8), id: 4, until: due))
+    }
 }
