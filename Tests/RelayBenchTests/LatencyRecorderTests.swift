@@ -24,6 +24,25 @@ struct LatencyRecorderTests {
         #expect(snapshot.max == 100)
     }
 
+    @Test("A repeated delivery is counted apart: it takes no latency sample and does not hide a loss")
+    func repeatsDoNotHideLosses() {
+        let recorder = LatencyRecorder()
+        recorder.openWindow(at: 0)
+        for due in [Int64(10), 20, 30] { recorder.recordSend(dueAt: due, sentAt: due, recipients: 1) }
+        recorder.recordDelivery(dueAt: 10, receivedAt: 11)
+        recorder.recordDelivery(dueAt: 20, receivedAt: 25)
+        recorder.recordDelivery(dueAt: 20, receivedAt: 90_000, repeated: true)  // 30 was lost
+        let snapshot = recorder.snapshot()
+        #expect(snapshot.delivered == 3)
+        #expect(snapshot.repeated == 1)
+        #expect(snapshot.lost == 1)
+        #expect(snapshot.unexpected == 0)
+        #expect(snapshot.max < 100, "the repeat's latency is not a sample")
+        #expect(recorder.counts().delivered == 2)
+        #expect(Format.messages(snapshot).contains("lost 1 "))
+        #expect(Format.messages(snapshot).contains("1 REPEATED or out of order"))
+    }
+
     @Test("A slow delivery is one sample: the messages a stall delayed are measured as they arrive, not made up")
     func noCoordinatedOmissionCorrection() {
         // At 30 Hz: 99 deliveries in 1 ms and one in 100 ms, three periods. A correction for a
@@ -58,18 +77,18 @@ struct LatencyRecorderTests {
         #expect(LatencyRecorder().snapshot().sendLagMax == 0)
     }
 
-    @Test("Deliveries beyond those expected are reported, not hidden by the loss count")
+    @Test("Deliveries beyond those expected (misrouted) are reported, not hidden by the loss count")
     func overDelivery() {
         let recorder = LatencyRecorder()
         recorder.openWindow(at: 0)
         recorder.recordSend(dueAt: 0, sentAt: 0, recipients: 1)
         recorder.recordDelivery(dueAt: 0, receivedAt: 10)
         #expect(!Format.messages(recorder.snapshot()).contains("MORE"))
-        recorder.recordDelivery(dueAt: 0, receivedAt: 20)  // the same message twice
+        recorder.recordDelivery(dueAt: 0, receivedAt: 20)  // another's, not a repeat of this receiver's
         let snapshot = recorder.snapshot()
         #expect(snapshot.lost == 0)
         #expect(snapshot.unexpected == 1)
-        #expect(Format.messages(snapshot).contains("1 MORE than expected"))
+        #expect(Format.messages(snapshot).contains("1 MORE than expected (misrouted)"))
     }
 
     @Test("A snapshot is a copy: what arrives after it does not change it")

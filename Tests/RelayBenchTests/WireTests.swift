@@ -79,13 +79,14 @@ struct WireTests {
         for padding in [0, 10] {
             var buffer = ByteBuffer()
             StateMessageEncoder(paddingBytes: padding).write(
-                sequence: 801, dueAtMicros: 1_234_567_890_123, into: &buffer)
+                sequence: 801, stream: 42, dueAtMicros: 1_234_567_890_123, into: &buffer)
             let object = try #require(
                 try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any])
             #expect(object["type"] as? String == "player_state")
             let state = try #require(object["state"] as? [String: Any])
             #expect((state["t"] as? NSNumber)?.int64Value == 1_234_567_890_123)
             #expect(state["s"] as? Int == 801)
+            #expect(state["k"] as? Int == 42)
             #expect((state["x"] as? Double) == 1.123)
             #expect((state["pad"] as? String)?.count == (padding > 0 ? padding : nil))
         }
@@ -94,7 +95,8 @@ struct WireTests {
     @Test("enemy_state carries the same state, for an enemy named by the bench")
     func enemyState() throws {
         var buffer = ByteBuffer()
-        StateMessageEncoder(paddingBytes: 0, message: .enemyState).write(sequence: 5, dueAtMicros: 77, into: &buffer)
+        StateMessageEncoder(paddingBytes: 0, message: .enemyState).write(
+            sequence: 5, stream: 1, dueAtMicros: 77, into: &buffer)
         let object = try #require(
             try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any])
         #expect(object["type"] as? String == "enemy_state")
@@ -102,6 +104,22 @@ struct WireTests {
         let state = try #require(object["state"] as? [String: Any])
         #expect((state["t"] as? NSNumber)?.int64Value == 77)
         #expect(state["s"] as? Int == 5)
+    }
+
+    @Test("A receiver tells a repeated or reordered message of a stream from a new one, stream by stream")
+    func repeats() {
+        var streams = StreamSequences()
+        func isRepeated(_ text: String) -> Bool {
+            Array(text.utf8).withUnsafeBytes { streams.isRepeated($0) }
+        }
+        #expect(!isRepeated(#"{"type":"player_state_update","state":{"t":1,"s":1,"k":7}}"#))
+        #expect(
+            !isRepeated(#"{"type":"player_state_update","state":{"t":1,"s":3,"k":7}}"#), "a gap is a loss, not a repeat"
+        )
+        #expect(isRepeated(#"{"type":"player_state_update","state":{"t":1,"s":3,"k":7}}"#))
+        #expect(isRepeated(#"{"type":"player_state_update","state":{"t":1,"s":2,"k":7}}"#), "after a later one")
+        #expect(!isRepeated(#"{"type":"player_state_update","state":{"t":1,"s":1,"k":8}}"#), "another stream")
+        #expect(!isRepeated(#"{"type":"player_state_update","state":{"t":1,"s":1}}"#), "no stream: not judged")
     }
 
     @Test("Decimal writing covers zero, negatives and the extremes")

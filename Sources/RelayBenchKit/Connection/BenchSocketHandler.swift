@@ -1,5 +1,6 @@
 import NIOCore
 import NIOWebSocket
+import Synchronization
 import WebSocketWire
 
 /// The end of one bench connection's pipeline, after the WebSocket upgrade. Everything runs
@@ -16,8 +17,13 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
         var next: NIODeadline
         let recipients: Int
         let encoder: StateMessageEncoder
+        /// Unique in the process: the receivers tell this sending's messages from any other's.
+        let stream = BenchSocketHandler.nextStream.wrappingAdd(1, ordering: .relaxed).oldValue
         var sequence = 0
     }
+
+    private static let nextStream = Atomic<Int64>(1)
+    private var streams = StreamSequences()
 
     private let greeting: Greeting
     private let recorder: LatencyRecorder
@@ -140,7 +146,8 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
             switch ServerMessage.kind(of: bytes) {
             case .stateUpdate:
                 guard self.countsDeliveries, let dueAt = ServerMessage.integer(forKey: "t", in: bytes) else { return }
-                self.recorder.recordDelivery(dueAt: dueAt, receivedAt: BenchClock.micros())
+                self.recorder.recordDelivery(
+                    dueAt: dueAt, receivedAt: BenchClock.micros(), repeated: self.streams.isRepeated(bytes))
             case .roomCreated, .roomJoined:
                 self.recordRoomInfo(bytes)
                 guard !self.isJoinSettled, let code = ServerMessage.topLevelString(forKey: "room_id", in: bytes) else {
@@ -214,7 +221,7 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
         sending.sequence += 1
         let dueAt = BenchClock.micros(at: scheduledAt)
         var buffer = ClientFrame.payloadBuffer(context.channel.allocator, capacity: sending.encoder.approximateSize)
-        sending.encoder.write(sequence: sending.sequence, dueAtMicros: dueAt, into: &buffer)
+        sending.encoder.write(sequence: sending.sequence, stream: sending.stream, dueAtMicros: dueAt, into: &buffer)
         self.writeFrame(.text, consume buffer, context: context)
         context.flush()
         self.recorder.recordSend(dueAt: dueAt, sentAt: BenchClock.micros(), recipients: sending.recipients)

@@ -36,7 +36,8 @@ enum StateMessage: String, CaseIterable, Codable, Sendable {
 
 /// Writes state messages (``StateMessage``) into a buffer without building strings: a position
 /// with a fraction (so the server's float rounding runs), the time `t` it was due in microseconds,
-/// the sequence number `s`, and optional padding.
+/// the sequence number `s` within the sender's stream `k` (one per connection and start of sending,
+/// so a receiver can tell a repeated message from a new one), and optional padding.
 struct StateMessageEncoder: Sendable {
     private let padding: [UInt8]
     let message: StateMessage
@@ -54,7 +55,7 @@ struct StateMessageEncoder: Sendable {
     /// Bytes of one message, for sizing buffers.
     var approximateSize: Int { 192 + self.padding.count }
 
-    func write(sequence: Int, dueAtMicros: Int64, into buffer: inout ByteBuffer) {
+    func write(sequence: Int, stream: Int64, dueAtMicros: Int64, into buffer: inout ByteBuffer) {
         switch self.message {
         case .playerState: buffer.writeStaticString(#"{"type":"player_state","state":{"x":"#)
         case .enemyState: buffer.writeStaticString(#"{"type":"enemy_state","enemy_id":"bench_enemy","state":{"x":"#)
@@ -65,6 +66,8 @@ struct StateMessageEncoder: Sendable {
         buffer.writeDecimal(dueAtMicros)
         buffer.writeStaticString(#","s":"#)
         buffer.writeDecimal(Int64(sequence))
+        buffer.writeStaticString(#","k":"#)
+        buffer.writeDecimal(stream)
         buffer.writeBytes(self.padding)
         buffer.writeStaticString("}}")
     }

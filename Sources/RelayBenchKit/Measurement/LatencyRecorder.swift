@@ -32,6 +32,7 @@ final class LatencyRecorder: Sendable {
         var sent = 0
         var expected = 0
         var delivered = 0
+        var repeated = 0
     }
 
     private let state = Mutex(State())
@@ -56,19 +57,24 @@ final class LatencyRecorder: Sendable {
     }
 
     /// One matching state relay (`player_state_update`, `enemy_state_update`) of a message due at
-    /// `dueAt`, received at `receivedAt`.
-    func recordDelivery(dueAt: Int64, receivedAt: Int64) {
+    /// `dueAt`, received at `receivedAt`; `repeated` if its receiver had it, or a later one of its
+    /// sender's, already (counted, with no latency sample).
+    func recordDelivery(dueAt: Int64, receivedAt: Int64, repeated: Bool = false) {
         let latency = UInt64(max(1, receivedAt - dueAt))
         self.state.withLock { state in
             guard dueAt >= state.windowStart else { return }
             state.delivered += 1
-            _ = state.histogram.record(latency)
+            if repeated {
+                state.repeated += 1
+            } else {
+                _ = state.histogram.record(latency)
+            }
         }
     }
 
-    /// Messages expected and delivered so far (cheaper than a snapshot: no percentiles).
+    /// Messages expected, and delivered once, so far (cheaper than a snapshot: no percentiles).
     func counts() -> (expected: Int, delivered: Int) {
-        self.state.withLock { ($0.expected, $0.delivered) }
+        self.state.withLock { ($0.expected, $0.delivered - $0.repeated) }
     }
 
     /// A consistent copy of the window so far.
@@ -80,7 +86,7 @@ final class LatencyRecorder: Sendable {
         let state = self.state.withLock { $0 }
         return LatencySnapshot(
             histogram: state.histogram, sendLag: state.sendLag, sent: state.sent, expected: state.expected,
-            delivered: state.delivered)
+            delivered: state.delivered, repeated: state.repeated)
     }
 
     fileprivate static func emptyHistogram() -> Histogram<UInt64> {
@@ -91,22 +97,28 @@ final class LatencyRecorder: Sendable {
 /// Counts and latency percentiles (microseconds) of one window.
 struct LatencySnapshot: Sendable, Encodable, Equatable {
     var sent, expected, delivered: Int
+    /// Deliveries that repeated one their receiver had, or came after a later one of its sender's.
+    var repeated: Int
     var p50, p90, p99, p999, max: UInt64
     var mean: Double
     /// How late the bench wrote its sends after they were due (part of every latency above).
     var sendLagP99, sendLagMax: UInt64
 
-    /// Expected deliveries that did not arrive.
-    var lost: Int { Swift.max(0, self.expected - self.delivered) }
+    /// Expected deliveries that did not arrive (a repeat does not make up for one).
+    var lost: Int { Swift.max(0, self.expected - (self.delivered - self.repeated)) }
 
-    /// Deliveries beyond those expected: duplicates, or messages sent to the wrong players (each
-    /// such delivery can hide a loss, since messages are counted, not matched).
-    var unexpected: Int { Swift.max(0, self.delivered - self.expected) }
+    /// Deliveries beyond those expected, repeats aside: messages sent to the wrong players (each
+    /// can hide a loss, since those are counted, not matched by recipient).
+    var unexpected: Int { Swift.max(0, self.delivered - self.repeated - self.expected) }
 
-    init(histogram: Histogram<UInt64>, sendLag: Histogram<UInt64>, sent: Int, expected: Int, delivered: Int) {
+    init(
+        histogram: Histogram<UInt64>, sendLag: Histogram<UInt64>, sent: Int, expected: Int, delivered: Int,
+        repeated: Int = 0
+    ) {
         self.sent = sent
         self.expected = expected
         self.delivered = delivered
+        self.repeated = repeated
         let empty = histogram.totalCount == 0
         self.p50 = empty ? 0 : histogram.valueAtPercentile(50)
         self.p90 = empty ? 0 : histogram.valueAtPercentile(90)
@@ -120,7 +132,7 @@ struct LatencySnapshot: Sendable, Encodable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case sent, expected, delivered, lost, p50, p90, p99, p999, max, mean, sendLagP99, sendLagMax
+        case sent, expected, delivered, repeated, lost, p50, p90, p99, p999, max, mean, sendLagP99, sendLagMax
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -128,6 +140,7 @@ struct LatencySnapshot: Sendable, Encodable, Equatable {
         try container.encode(self.sent, forKey: .sent)
         try container.encode(self.expected, forKey: .expected)
         try container.encode(self.delivered, forKey: .delivered)
+        try container.encode(self.repeated, forKey: .repeated)
         try container.encode(self.lost, forKey: .lost)
         try container.encode(self.p50, forKey: .p50)
         try container.encode(self.p90, forKey: .p90)

@@ -44,7 +44,8 @@ enum Format {
         return
             "sent \(latency.sent), delivered \(latency.delivered) of \(latency.expected) expected, lost \(latency.lost) "
             + String(format: "(%.3f%%)", lossPercent)
-            + (latency.unexpected > 0 ? ", \(latency.unexpected) MORE than expected (duplicated or misrouted)" : "")
+            + (latency.repeated > 0 ? ", \(latency.repeated) REPEATED or out of order" : "")
+            + (latency.unexpected > 0 ? ", \(latency.unexpected) MORE than expected (misrouted)" : "")
     }
 
     /// Pretty, key-sorted JSON of a report.
