@@ -45,6 +45,25 @@ import Testing
         }
     }
 
+    /// A rule that skips every row without an error is refused as one that refuses every row: two
+    /// trial rows that differ in every field were both skipped.
+    @Test func aTableSkippingEveryRowIsRefusedAtStart() async throws {
+        try await withTemporaryDirectory { directory in
+            let reason = try await self.refusal(
+                of: Self.scoresWithRequiredExtraColumn.replacingOccurrences(
+                    of: "region TEXT NOT NULL)", with: "region TEXT NOT NULL ON CONFLICT IGNORE)"),
+                at: databasePath(in: directory, "unfilled.db"))
+            #expect(reason.contains("table scores cannot take this server's writes"), "reason: \(reason)")
+            #expect(reason.contains("skipped 2 rows that differ in every field"), "reason: \(reason)")
+            let saves = try await self.refusal(
+                of: Self.savedGames + """
+                    CREATE TRIGGER no_saves BEFORE INSERT ON saved_games BEGIN SELECT RAISE(IGNORE); END;
+                    """,
+                at: databasePath(in: directory, "no-saves.db"))
+            #expect(saves.contains("table saved_games cannot take this server's writes"), "reason: \(saves)")
+        }
+    }
+
     @Test func aTriggerRefusingSavesIsRefusedAtStart() async throws {
         try await withTemporaryDirectory { directory in
             let reason = try await self.refusal(
@@ -196,8 +215,9 @@ import Testing
                 """
                 CREATE TRIGGER keep_ten AFTER INSERT ON scores
                     BEGIN DELETE FROM scores WHERE id <= NEW.id - 10; END;
+                CREATE TRIGGER shouted AFTER INSERT ON "SCORES" BEGIN SELECT 1; END;
                 """)
-            #expect(try SQLiteConnection(path: path, readOnly: true).scoresRulesMemoryCannotSee().triggers == 1)
+            #expect(try SQLiteConnection(path: path, readOnly: true).scoresRulesMemoryCannotSee().triggers == 2)
 
             let other = databasePath(in: directory, "replacing.db")
             try RawDatabase(path: other).execute(

@@ -110,7 +110,8 @@ struct WireTests {
     func repeats() {
         var streams = StreamSequences()
         func isRepeated(_ text: String) -> Bool {
-            Array(text.utf8).withUnsafeBytes { streams.isRepeated($0) }
+            let stamp = Array(text.utf8).withUnsafeBytes { ServerMessage.stateStamp(in: $0) }
+            return streams.isRepeated(sequence: stamp?.sequence, stream: stamp?.stream)
         }
         #expect(!isRepeated(#"{"type":"player_state_update","state":{"t":1,"s":1,"k":7}}"#))
         #expect(
@@ -120,6 +121,12 @@ struct WireTests {
         #expect(isRepeated(#"{"type":"player_state_update","state":{"t":1,"s":2,"k":7}}"#), "after a later one")
         #expect(!isRepeated(#"{"type":"player_state_update","state":{"t":1,"s":1,"k":8}}"#), "another stream")
         #expect(!isRepeated(#"{"type":"player_state_update","state":{"t":1,"s":1}}"#), "no stream: not judged")
+        // Keys a server put in another order are found all the same.
+        #expect(isRepeated(#"{"type":"player_state_update","state":{"k":8,"s":1,"t":1}}"#))
+        let stamp = Array(#"{"state":{"x":1.5,"t":77,"y":2,"s":9,"pad":"p","k":4}}"#.utf8).withUnsafeBytes {
+            ServerMessage.stateStamp(in: $0)
+        }
+        #expect(stamp?.dueAt == 77 && stamp?.sequence == 9 && stamp?.stream == 4)
     }
 
     @Test("Decimal writing covers zero, negatives and the extremes")

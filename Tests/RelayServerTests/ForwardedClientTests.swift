@@ -35,6 +35,13 @@ struct ForwardedClientTests {
             #expect(mapped.contains(try #require(ClientAddress(parsing: ip))) == trusted, "\(ip)")
         }
         #expect(try TrustedProxies(parsing: "::ffff:192.0.2.0/120") == TrustedProxies(parsing: "192.0.2.0/24"))
+        // An IPv6 network outside the mapped range holds IPv6 peers only, though `::ffff:a.b.c.d` is in its range.
+        for network in ["::/0", "::/64", "::/80"] {
+            let ipv6 = try TrustedProxies(parsing: network)
+            #expect(!ipv6.contains(try #require(ClientAddress(parsing: "203.0.113.7"))), "\(network)")
+            #expect(ipv6.contains(try #require(ClientAddress(parsing: "::2"))), "\(network)")
+        }
+        #expect(try TrustedProxies(parsing: "::/0").contains(try #require(ClientAddress(parsing: "2001:db8::1"))))
         for loopback in ["127.0.0.1", "127.200.1.1", "::1", "::ffff:127.0.0.1"] {
             #expect(TrustedProxies.loopback.contains(try #require(ClientAddress(parsing: loopback))), "\(loopback)")
         }

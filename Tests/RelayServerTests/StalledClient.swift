@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 /// A WebSocket client on a raw socket that completes the handshake, sends hand-made frames,
@@ -137,7 +138,7 @@ final class StalledClient: @unchecked Sendable {
     }
 
     /// A frame the server sent.
-    struct Frame: Equatable {
+    struct Frame: Equatable, Sendable {
         var fin = true
         var opcode: UInt8
         var payload: [UInt8] = []
@@ -165,20 +166,46 @@ final class StalledClient: @unchecked Sendable {
         }
     }
 
-    /// Reads frames until the server closes the connection, pausing `pause` after each, on one
-    /// thread of its own: a client working through a backlog at its own pace. What it read, in
-    /// order; a reset ends the reading as an end of stream does.
-    func readSlowlyUntilClosed(pausing pause: Duration, seconds: Int = rawClientPatienceSeconds) async throws -> [Frame]
-    {
+    /// Starts reading frames until the server closes the connection, pausing `pause` after each,
+    /// on a thread of its own started now (not when a task of the shared pool gets to it): a
+    /// client working through a backlog at its own pace. ``SlowReading/frames()`` gives what it
+    /// read, in order; a reset ends the reading as an end of stream does.
+    func startReadingSlowly(pausing pause: Duration) -> SlowReading {
         let (whole, attoseconds) = pause.components
         let micros = useconds_t(whole * 1_000_000 + attoseconds / 1_000_000_000_000)
-        return try await onOwnThread {
+        let reading = SlowReading()
+        Thread {
             var frames: [Frame] = []
-            while let frame = try? self.readFrameNow(seconds: seconds) {
+            while let frame = try? self.readFrameNow(seconds: rawClientPatienceSeconds) {
                 frames.append(frame)
                 usleep(micros)
             }
-            return frames
+            reading.finish(frames)
+        }.start()
+        return reading
+    }
+
+    /// What ``startReadingSlowly(pausing:)`` read, once the connection has ended.
+    final class SlowReading: Sendable {
+        private let state = Mutex<(frames: [Frame]?, waiter: CheckedContinuation<[Frame], Never>?)>((nil, nil))
+
+        fileprivate func finish(_ frames: [Frame]) {
+            let waiter = self.state.withLock { state in
+                state.frames = frames
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume(returning: frames)
+        }
+
+        func frames() async -> [Frame] {
+            await withCheckedContinuation { continuation in
+                let frames = self.state.withLock { state -> [Frame]? in
+                    if state.frames == nil { state.waiter = continuation }
+                    return state.frames
+                }
+                if let frames { continuation.resume(returning: frames) }
+            }
         }
     }
 

@@ -272,7 +272,8 @@ struct WebSocketProtocolTests {
     @Test("A client the server closes while it reads a backlog gets all of it, then the close frame")
     func closeWaitsForABacklogTheClientReads() async throws {
         var limits = RelayLimits()
-        limits.closeGracePeriod = .milliseconds(500)
+        limits.closeGracePeriod = .seconds(1)
+        limits.closeDrainLimit = .seconds(60)  // however slowly a loaded machine lets the client read
         limits.outboundQueueBytes = 32 << 20
         limits.stateMessagesPerSecond = 100_000
         limits.stateMessageBurst = 100_000
@@ -291,22 +292,24 @@ struct WebSocketProtocolTests {
             let guest = TestSocket.connect(port: port, path: "/ws/room/\(code)")
             guest.send(["type": "join_room", "player_name": "Guest"])
             try await guest.skip(until: "room_joined")
-            // 12 MB for the host, who does not read yet: far more than the sockets hold (the
+            // 18 MB for the host, who does not read yet: far more than the sockets hold (the
             // server's kernel takes up to 4 MB once the client reads).
             let padding = String(repeating: "p", count: 30_000)
-            let updates = 400
+            let updates = 600
             for index in 0..<updates { guest.send(["type": "player_state", "state": ["x": index, "pad": padding]]) }
             guest.send(["type": "ping"])
             try await guest.skip(until: "pong")  // every update is queued for the host by now
+            // The old connection is closed (4001) behind its backlog, which it reads for almost twice
+            // the grace period at least (600 × 3 ms), but steadily: it is not hung up mid-way. It
+            // starts reading first, so that a late test task cannot look like a client that stopped.
+            let reading = host.startReadingSlowly(pausing: .milliseconds(3))
             let replacement = TestSocket.connect(port: port, path: "/ws/room/\(code)")
             replacement.send([
                 "type": "reconnect", "room_id": code, "player_id": created["player_id"] ?? "",
                 "token": created["reconnect_token"] ?? "",
             ])
             try await replacement.expect("reconnected")
-            // The old connection is closed (4001) behind its backlog, which it reads for over
-            // twice the grace period (400 × 3 ms), but steadily: it is not hung up mid-way.
-            let frames = try await host.readSlowlyUntilClosed(pausing: .milliseconds(3))
+            let frames = await reading.frames()
             let texts = frames.filter { $0.opcode == Self.textOpcode }.map {
                 String(decoding: $0.payload, as: UTF8.self)
             }

@@ -5,12 +5,20 @@ extension ScoreSubmission {
     static let startUpSample = ScoreSubmission(
         playerName: "start-up check", score: 100, coins: 1, enemiesDefeated: 1, distance: 100, level: 1,
         gameMode: "levels")
+    /// Tried when a rule skips ``startUpSample``: it differs in every field, so a rule that skips
+    /// both skips every row (a column the server does not fill, declared `NOT NULL ON CONFLICT IGNORE`).
+    static let otherStartUpSample = ScoreSubmission(
+        playerName: "second check", score: 0, coins: 0, enemiesDefeated: 0, distance: 0, level: 2,
+        gameMode: "endless")
 }
 
 extension SavedGame {
     /// An ordinary save, written and rolled back at start (``BatchingWriter/checkTablesTakeWrites()``).
     static let startUpSample = SavedGame(
         playerName: "start-up check", level: 1, score: 100, lives: 3, health: 100, coins: 1, weapon: "sword")
+    /// Tried when a rule skips ``startUpSample``, as ``ScoreSubmission/otherStartUpSample`` is.
+    static let otherStartUpSample = SavedGame(
+        playerName: "second check", level: 2, score: 0, lives: 1, health: 50, coins: 0, weapon: "bow")
 }
 
 extension BatchingWriter {
@@ -48,39 +56,50 @@ extension BatchingWriter {
         return outcome.versionBefore
     }
 
-    /// Makes each kind of write once, in a transaction it then rolls back, so that a table this
-    /// server cannot write to is refused at start rather than failing every score or save with a
-    /// 500: a hand-made or altered `game.db` whose table lacks a column, requires one this server
-    /// does not fill, or has a CHECK, a trigger or a view that refuses ordinary rows. Leaves
+    /// Makes each kind of write once (a score or a save a rule skipped, twice: the second differs
+    /// in every field), in a transaction it then rolls back, so that a table this server cannot
+    /// write to is refused at start rather than failing every score or save with a 500: a
+    /// hand-made or altered `game.db` whose table lacks a column, requires one this server does
+    /// not fill, or has a CHECK, a trigger or a view that refuses (or skips) ordinary rows. Leaves
     /// nothing behind, not even a used-up id. Other failures (the disk, a lock, memory) are thrown
     /// as they are, without the advice to fix the table.
     ///
     /// It runs after the migrations have committed, so a refused file has been migrated already,
     /// as before this check: the steps are ones the old backend reads alike.
     private func checkTablesTakeWrites() throws(SQLiteError) {
-        let samples: [(table: String, write: WriteOperation)] = [
-            ("scores", .insertScore(.startUpSample)),
-            ("saved_games", .saveGame(.startUpSample)),
-            ("saved_games", .deleteSavedGame(playerName: SavedGame.startUpSample.playerName)),
+        let samples: [(table: String, writes: [WriteOperation])] = [
+            ("scores", [.insertScore(.startUpSample), .insertScore(.otherStartUpSample)]),
+            ("saved_games", [.saveGame(.startUpSample), .saveGame(.otherStartUpSample)]),
+            ("saved_games", [.deleteSavedGame(playerName: SavedGame.startUpSample.playerName)]),
         ]
         try self.connection.execute("BEGIN IMMEDIATE")
         defer { try? self.connection.execute("ROLLBACK") }
-        for (table, write) in samples {
-            do {
-                _ = try self.connection.apply(write, createdAt: UTCTimestamp.now())
-            } catch  where error.isUniquenessViolation || error.isSkippedRow {
-                // The table takes rows, only not one repeating a row it holds (a player of the
-                // sample's name has a score in its mode, say), or not this one (a rule skipping
-                // scores of 100 and more): like any write, later ones with other values go in.
-                // Not a reason to refuse the file. A rule declared `ON CONFLICT
-                // ROLLBACK` has ended the transaction, though: the writes that follow must not run
-                // outside one, where they would be kept (and change a save of the sample's name).
-                if !self.connection.isInTransaction { try self.connection.execute("BEGIN IMMEDIATE") }
-            } catch  where error.isAboutTheTables {
-                throw SQLiteError(
-                    code: error.code,
-                    message: "table \(table) cannot take this server's writes: \(error.message); "
-                        + "fix the table or start on a new database")
+        for (table, writes) in samples {
+            for (index, write) in writes.enumerated() {
+                do {
+                    _ = try self.connection.apply(write, createdAt: UTCTimestamp.now())
+                    break
+                } catch  where error.isSkippedRow && index + 1 < writes.count {
+                    continue  // a rule skipping this row (scores of 100 and more, say): try the other
+                } catch  where error.isUniquenessViolation {
+                    // The table takes rows, only not one repeating a row it holds (a player of the
+                    // sample's name has a score in its mode, say): like any write, later ones with
+                    // other values go in. Not a reason to refuse the file. A rule declared `ON
+                    // CONFLICT ROLLBACK` has ended the transaction, though: the writes that follow
+                    // must not run outside one, where they would be kept (and change a save of the
+                    // sample's name).
+                    if !self.connection.isInTransaction { try self.connection.execute("BEGIN IMMEDIATE") }
+                    break
+                } catch  where error.isAboutTheTables {
+                    let reason =
+                        error.isSkippedRow
+                        ? "it skipped \(writes.count) rows that differ in every field (a rule IGNOREs them)"
+                        : error.message
+                    throw SQLiteError(
+                        code: error.code,
+                        message: "table \(table) cannot take this server's writes: \(reason); "
+                            + "fix the table or start on a new database")
+                }
             }
         }
     }
@@ -133,9 +152,12 @@ extension SQLiteConnection {
     /// it only adds a warning).
     func scoresRulesMemoryCannotSee() throws(SQLiteError) -> (triggers: Int64, mayReplace: Bool) {
         let triggers = try self.scalarInteger(
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'scores'")
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'scores' COLLATE NOCASE")
         let replaces = try self.scalarInteger(
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'scores' AND sql LIKE '%REPLACE%'")
+            """
+            SELECT COUNT(*) FROM sqlite_master
+            WHERE type = 'table' AND name = 'scores' COLLATE NOCASE AND sql LIKE '%REPLACE%'
+            """)
         return (triggers, replaces > 0)
     }
 }

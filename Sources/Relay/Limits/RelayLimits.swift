@@ -109,11 +109,15 @@ public struct RelayLimits: Sendable {
     public var maxSyncListLength = 500
     /// How long a dropped player may reconnect (default 60 s).
     public var reconnectWindow: Duration = .seconds(60)
-    /// How long a client the server is closing may take to answer the close frame before the
-    /// server hangs up; also how long a client the server is closing may go without taking any of
-    /// what was queued before the close frame (default 1 s). A client still taking its backlog is
-    /// given up to 5 s for it.
+    /// How long a client the server is closing may take to answer the close frame, once it has
+    /// been written to the socket, before the server hangs up; also how long a client the server is
+    /// closing may go without taking any of what was queued before the close frame (default 1 s).
     public var closeGracePeriod: Duration = .seconds(1)
+    /// How long a client the server is closing may take to read what was queued before the close
+    /// frame, and the close frame, however steadily it reads (default 5 s, as an HTTP connection
+    /// gets at a stop): one reading a trickle would otherwise hold its connection, and a stop, for
+    /// as long as its queue lasts.
+    public var closeDrainLimit: Duration = .seconds(5)
     /// How often the server pings each WebSocket client; one that has not answered the last
     /// ping by the next is closed with 1001 (default 30 s).
     public var pingInterval: Duration = .seconds(30)

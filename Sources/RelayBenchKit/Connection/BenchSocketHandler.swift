@@ -145,9 +145,10 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
         buffer.withUnsafeReadableBytes { bytes in
             switch ServerMessage.kind(of: bytes) {
             case .stateUpdate:
-                guard self.countsDeliveries, let dueAt = ServerMessage.integer(forKey: "t", in: bytes) else { return }
+                guard self.countsDeliveries, let stamp = ServerMessage.stateStamp(in: bytes) else { return }
                 self.recorder.recordDelivery(
-                    dueAt: dueAt, receivedAt: BenchClock.micros(), repeated: self.streams.isRepeated(bytes))
+                    dueAt: stamp.dueAt, receivedAt: BenchClock.micros(),
+                    repeated: self.streams.isRepeated(sequence: stamp.sequence, stream: stamp.stream))
             case .roomCreated, .roomJoined:
                 self.recordRoomInfo(bytes)
                 guard !self.isJoinSettled, let code = ServerMessage.topLevelString(forKey: "room_id", in: bytes) else {

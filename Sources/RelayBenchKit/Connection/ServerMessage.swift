@@ -33,7 +33,28 @@ enum ServerMessage {
 
     /// The integer value of the first `key` in the message (`"t": 123` → 123).
     static func integer(forKey key: StaticString, in bytes: UnsafeRawBufferPointer) -> Int64? {
-        guard var index = self.valueStart(ofKey: key, in: bytes) else { return nil }
+        self.integerAndEnd(forKey: key, in: bytes)?.value
+    }
+
+    /// What the bench stamped a state message with (``StateMessageEncoder``): when it was due
+    /// (`t`), and its sequence number (`s`) in its sender's stream (`k`). Each key is looked for
+    /// from where the value before it ended, as the bench writes them in that order (a server
+    /// that reordered them has them looked for in the whole message): one pass over the message.
+    static func stateStamp(in bytes: UnsafeRawBufferPointer) -> (dueAt: Int64, sequence: Int64?, stream: Int64?)? {
+        guard let (dueAt, afterDue) = self.integerAndEnd(forKey: "t", in: bytes) else { return nil }
+        let sequence =
+            self.integerAndEnd(forKey: "s", in: bytes, from: afterDue) ?? self.integerAndEnd(forKey: "s", in: bytes)
+        let stream =
+            self.integerAndEnd(forKey: "k", in: bytes, from: sequence?.end ?? afterDue)
+            ?? self.integerAndEnd(forKey: "k", in: bytes)
+        return (dueAt, sequence?.value, stream?.value)
+    }
+
+    /// The integer value of the first `key` from `start` on, and the index just past it.
+    private static func integerAndEnd(
+        forKey key: StaticString, in bytes: UnsafeRawBufferPointer, from start: Int = 0
+    ) -> (value: Int64, end: Int)? {
+        guard var index = self.valueStart(ofKey: key, in: bytes, from: start) else { return nil }
         var negative = false
         if index < bytes.count, bytes[index] == UInt8(ascii: "-") {
             negative = true
@@ -47,7 +68,7 @@ enum ServerMessage {
             digits += 1
         }
         guard digits > 0 else { return nil }
-        return negative ? -value : value
+        return (negative ? -value : value, index)
     }
 
     /// The string value of the first `key` in the message (no escapes expected: codes and ids).
@@ -97,10 +118,10 @@ enum ServerMessage {
     }
 
     /// Index of the first byte of the value of `"key"`, past the colon and any whitespace.
-    static func valueStart(ofKey key: StaticString, in bytes: UnsafeRawBufferPointer) -> Int? {
+    static func valueStart(ofKey key: StaticString, in bytes: UnsafeRawBufferPointer, from start: Int = 0) -> Int? {
         let keyBytes = Self.bytes(key)
         let quote = UInt8(ascii: "\"")
-        var index = 0
+        var index = start
         let lastStart = bytes.count - keyBytes.count - 2
         while index <= lastStart {
             if bytes[index] == quote, bytes[index + keyBytes.count + 1] == quote,

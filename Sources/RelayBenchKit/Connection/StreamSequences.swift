@@ -4,12 +4,10 @@
 struct StreamSequences {
     private var lastSequence: [Int64: Int64] = [:]
 
-    /// Whether the state relay in `bytes` repeats one received before from its stream, or comes
-    /// after a later one; a message without a stream is never a repeat.
-    mutating func isRepeated(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard let stream = ServerMessage.integer(forKey: "k", in: bytes),
-            let sequence = ServerMessage.integer(forKey: "s", in: bytes)
-        else { return false }
+    /// Whether message `sequence` of `stream` repeats one received before, or comes after a later
+    /// one; a message without a stream or a sequence is never a repeat.
+    mutating func isRepeated(sequence: Int64?, stream: Int64?) -> Bool {
+        guard let stream, let sequence else { return false }
         if let last = self.lastSequence[stream], sequence <= last { return true }
         self.lastSequence[stream] = sequence
         return false

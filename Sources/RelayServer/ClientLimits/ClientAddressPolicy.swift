@@ -13,6 +13,13 @@ struct TrustedProxies: Sendable, Equatable {
     private struct Network: Equatable {
         let base: ClientAddress
         let bits: Int
+
+        /// An IPv6 network that is not within IPv4's mapped addresses holds no IPv4 peer: `::/0`
+        /// or `::/64` means IPv6 clients, though mapped addresses (`::ffff:a.b.c.d`) are in its range.
+        func contains(_ address: ClientAddress) -> Bool {
+            guard !address.isV4 || (self.base.isV4 && self.bits >= 96) else { return false }
+            return address.prefix(self.bits) == self.base
+        }
     }
 
     /// uvicorn's default is 127.0.0.1; this is every loopback address.
@@ -86,7 +93,7 @@ struct TrustedProxies: Sendable, Equatable {
     /// Whether `address` is in a listed network: `*` vouches for the peer that connects, not for
     /// the hops its `X-Forwarded-For` names.
     func lists(_ address: ClientAddress) -> Bool {
-        self.networks.contains { address.prefix($0.bits) == $0.base }
+        self.networks.contains { $0.contains(address) }
     }
 }
 

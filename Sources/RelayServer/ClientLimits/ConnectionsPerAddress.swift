@@ -26,8 +26,8 @@ final class ConnectionsPerAddress: Sendable {
         case uncounted
         /// Counted under this key until ``release(_:)``.
         case counted(String)
-        /// Refused: its address already has the most connections allowed, or opened connections
-        /// faster than allowed.
+        /// Refused: its address (or IPv6 site, whose key this is then) already has the most
+        /// connections allowed, or opened connections faster than allowed.
         case refused(String, Refusal)
     }
 
@@ -76,7 +76,9 @@ final class ConnectionsPerAddress: Sendable {
         guard let key else { return .uncounted }
         let site = ClientAddress.siteKey(ofLimitKey: key)
         return self.openByAddress.withLock { open in
-            if let refusal = self.refusal(of: key, site: site, open: open, now: now) { return .refused(key, refusal) }
+            if let (limited, refusal) = self.refusal(of: key, site: site, open: open, now: now) {
+                return .refused(limited, refusal)
+            }
             // Both have a token (checked under this lock, which every take of theirs holds).
             _ = self.openings.take(key: key, now: now)
             open[key, default: 0] += 1
@@ -88,11 +90,14 @@ final class ConnectionsPerAddress: Sendable {
         }
     }
 
-    private func refusal(of key: String, site: String?, open: [String: Int], now: ContinuousClock.Instant) -> Refusal? {
-        guard open[key, default: 0] < self.settings.maximum else { return .tooManyOpen }
-        if let site, open[site, default: 0] >= self.siteMaximum { return .tooManyOpen }
-        guard self.openings.hasToken(key: key, now: now) else { return .openedTooFast }
-        if let site, !self.siteOpenings.hasToken(key: site, now: now) { return .openedTooFast }
+    /// The refusal, and the key whose limit it met (the address's or its site's).
+    private func refusal(
+        of key: String, site: String?, open: [String: Int], now: ContinuousClock.Instant
+    ) -> (String, Refusal)? {
+        guard open[key, default: 0] < self.settings.maximum else { return (key, .tooManyOpen) }
+        if let site, open[site, default: 0] >= self.siteMaximum { return (site, .tooManyOpen) }
+        guard self.openings.hasToken(key: key, now: now) else { return (key, .openedTooFast) }
+        if let site, !self.siteOpenings.hasToken(key: site, now: now) { return (site, .openedTooFast) }
         return nil
     }
 
@@ -115,7 +120,7 @@ final class ConnectionsPerAddress: Sendable {
     /// nothing (``PerAddressAcceptFilter``).
     func refusal(of key: String, now: ContinuousClock.Instant = .now) -> Refusal? {
         let site = ClientAddress.siteKey(ofLimitKey: key)
-        return self.openByAddress.withLock { open in self.refusal(of: key, site: site, open: open, now: now) }
+        return self.openByAddress.withLock { open in self.refusal(of: key, site: site, open: open, now: now)?.1 }
     }
 
     /// A counted connection has closed.
@@ -137,7 +142,8 @@ final class ConnectionsPerAddress: Sendable {
             metadata: [
                 "client.address": "\(key)", "connections.max_per_address": "\(self.settings.maximum)",
                 "connections.new_per_second_per_address": "\(self.settings.openings.perSecond)",
-                "effect": "refused (\(refusal.option))",
+                "effect":
+                    "refused (\(refusal.option)\(key.hasSuffix("::/48") ? ", \(Self.siteFactor) times for a /48" : ""))",
             ])
     }
 

@@ -54,7 +54,7 @@ struct InboundCharges {
     /// The connection ended: its address's budget is given back, its loop counts it no more. Its
     /// large messages still take turns.
     mutating func ended() {
-        self.addressBudget?.release()
+        self.addressBudget?.release(now: self.clock.now())
         self.addressBudget = nil
         self.busyLoop?.socketClosed()
         self.busyLoop = nil

@@ -87,6 +87,10 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The server asked to close the connection, and its queue is going out before the close frame.
     private var closingDrain: ClosingDrain?
     private var closingCheck: Scheduled<Void>?
+    /// The close frame was sent to be followed by a hang-up, not an answer (a failed connection).
+    private var hangsUpAfterClose = false
+    /// The close frame has been written to the socket: the client's grace to answer it runs.
+    private var closeFrameWritten = false
 
     init(
         dispatcher: MessageDispatcher, session: ConnectionSession, settings: Settings,
@@ -423,8 +427,10 @@ extension RoomSocketHandler {
         self.sendClose(code, thenHangUp: true)
     }
 
-    /// Sends a close frame once. Without `thenHangUp` the client is expected to answer it; the
-    /// connection's own close (``PlayerConnection/close(code:)``) hangs up if it does not.
+    /// Sends a close frame once. With `thenHangUp`, the socket closes once the frame is written,
+    /// or after the grace period if it cannot be. Without, the client is expected to answer it
+    /// within the grace period from when the frame is written; until then the drain
+    /// (``ClosingDrain``) watches that the client still takes bytes.
     func sendClose(_ code: WebSocketErrorCode, thenHangUp: Bool = false) {
         guard let context = self.context, !self.closeSent else { return }
         self.closeSent = true
@@ -436,40 +442,71 @@ extension RoomSocketHandler {
         }
         var payload = context.channel.allocator.buffer(capacity: 2)
         payload.write(webSocketErrorCode: code)
-        let written = thenHangUp ? context.eventLoop.makePromise(of: Void.self) : nil
+        let written = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(
             self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: payload)), promise: written)
         let channel = context.channel
-        written?.futureResult.whenComplete { _ in channel.close(promise: nil) }
-        // A client that does not read may never let the close frame out, nor answer it: hang up regardless.
-        self.closingCheck?.cancel()
-        self.closingCheck = nil
-        context.eventLoop.scheduleTask(in: TimeAmount(self.session.limits.closeGracePeriod)) {
-            channel.close(promise: nil)
+        if thenHangUp {
+            self.hangsUpAfterClose = true
+            self.stopClosingDrain()
+            written.futureResult.whenComplete { _ in channel.close(promise: nil) }
+            // A client that does not read may never let the close frame out: hang up regardless.
+            context.eventLoop.scheduleTask(in: self.closeGrace) { channel.close(promise: nil) }
+        } else {
+            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+            written.futureResult.whenComplete { _ in handler.value.closeFrameHasBeenWritten() }
+            self.closeRequested()  // the writer may get here before the request does
         }
+    }
+
+    private var closeGrace: TimeAmount { TimeAmount(self.session.limits.closeGracePeriod) }
+
+    private func closeFrameHasBeenWritten() {
+        self.closeFrameWritten = true
+        self.stopClosingDrain()
+        guard let channel = self.context?.channel else { return }
+        channel.eventLoop.scheduleTask(in: self.closeGrace) { channel.close(promise: nil) }
     }
 
     /// The server asked to close the connection (``PlayerConnection/close(code:)``): the writer
     /// sends what is queued, then the close frame, while the client keeps taking bytes
     /// (``ClosingDrain``). Call on the channel's event loop.
     func closeRequested() {
-        guard let context = self.context else { return }
-        guard !self.closeSent, self.closingDrain == nil else { return }
-        self.closingDrain = ClosingDrain(startedAt: .now())
+        guard let context = self.context, !self.hangsUpAfterClose, !self.closeFrameWritten,
+            self.closingDrain == nil
+        else { return }
+        self.closingDrain = ClosingDrain(
+            startedAt: .now(), limit: TimeAmount(self.session.limits.closeDrainLimit),
+            bufferedBytes: Self.bufferedBytes(of: context.channel))
         self.scheduleClosingCheck(context)
+    }
+
+    private func stopClosingDrain() {
+        self.closingCheck?.cancel()
+        self.closingCheck = nil
+        self.closingDrain = nil
+    }
+
+    /// Bytes the channel holds that the socket has not taken yet.
+    private static func bufferedBytes(of channel: any Channel) -> Int? {
+        try? channel.syncOptions?.getOption(.bufferedWritableBytes)
     }
 
     private func scheduleClosingCheck(_ context: ChannelHandlerContext) {
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        self.closingCheck = context.eventLoop.scheduleTask(in: TimeAmount(self.session.limits.closeGracePeriod)) {
+        self.closingCheck = context.eventLoop.scheduleTask(in: self.closeGrace) {
             handler.value.checkClosingDrain()
         }
     }
 
     private func checkClosingDrain() {
         self.closingCheck = nil
-        guard let context = self.context, !self.closeSent else { return }
-        if self.closingDrain?.keepsWaiting(now: .now(), isWritable: context.channel.isWritable) == true {
+        guard let context = self.context, self.closingDrain != nil else { return }
+        let channel = context.channel
+        let keepsWaiting = self.closingDrain?.keepsWaiting(
+            now: .now(), writerHasWork: channel.isWritable && !self.closeSent,
+            bufferedBytes: Self.bufferedBytes(of: channel))
+        if keepsWaiting == true {
             self.scheduleClosingCheck(context)
         } else {
             self.session.logger.debug("relay.connection.hung_up_while_closing")
@@ -499,8 +536,7 @@ extension RoomSocketHandler {
         self.session.closing.close()
         self.pinger?.cancel()
         self.pinger = nil
-        self.closingCheck?.cancel()
-        self.closingCheck = nil
+        self.stopClosingDrain()
         self.readPause?.cancel()
         self.charges.ended()
         self.bytesOnHold = nil
