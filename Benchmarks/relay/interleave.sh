@@ -4,7 +4,7 @@
 # so that neither always runs first or later in a drifting machine. Each run goes through
 # run-relay-bench.sh (server on CPU 1, bench on CPU 0, fresh data folder) under the exclusive
 # benchmark lock. Each line: latency, the bench's send lag (how late it wrote its own sends; part
-# of the latency), both sides' CPU, lost messages and rooms that failed to set up.
+# of the latency), both sides' CPU, lost and repeated messages and rooms that failed to set up.
 #
 #   Benchmarks/relay/interleave.sh ROOMS PAIRS DIR_A DIR_B [DIR_C ...]
 #   (each DIR holds a `relay` and a `relay-bench` binary; extra relay-bench options in BENCH_ARGS)
@@ -38,6 +38,8 @@ for round in $(seq "$pairs"); do
         lost=$(echo "$out" | awk '/^messages/ {print $10}')
         lag=$(echo "$out" | awk '/^send lag/ {print "p99", $5, "max", $7}')
         failed=$(echo "$out" | awk '/^setup/ {print $NF}')
-        echo "$dir rooms=$rooms $latency lag $lag server ${server#(} bench ${bench#(} lost $lost failed ${failed:-?}"
+        # Repeated or reordered deliveries ("N REPEATED or out of order"; a bench before session 44 counts none).
+        repeated=$(echo "$out" | awk '/^messages/ {n = 0; if (match($0, /[0-9]+ REPEATED/)) n = substr($0, RSTART, RLENGTH - 9); print n}')
+        echo "$dir rooms=$rooms $latency lag $lag server ${server#(} bench ${bench#(} lost $lost repeated ${repeated:-?} failed ${failed:-?}"
     done
 done
