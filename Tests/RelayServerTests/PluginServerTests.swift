@@ -129,6 +129,33 @@ struct PluginServerTests {
         }
     }
 
+    @Test("Answers of the wrong kind (a verdict to a message request) are refused, and logged sometimes")
+    func misfitAnswersAreLoggedSometimes() async throws {
+        try await withTemporaryDirectory { directory in
+            // Well-formed, but a filter's verdict where actions are due: each was one warning.
+            let plugins = try Self.pluginsFolder(
+                in: directory, script: "confused.sh",
+                """
+                echo '{"kind":"hello","protocol":1,"name":"confused","handles":["confused"]}'
+                while read -r line; do
+                    id=${line#*'"id":'}; id=${id%%,*}
+                    printf '{"kind":"answer","id":%s,"verdict":"pass"}\\n' "$id"
+                done
+                """)
+            let relay = try self.startRelay(dataDirectory: directory, pluginsDirectory: plugins)
+            let client = TestSocket.connect(port: try await relay.listeningPort())
+            let count = 200
+            for _ in 0..<count { client.send(["type": "confused"]) }
+            for _ in 0..<count { #expect(try await client.expect("error")["code"] as? String == "plugin_error") }
+            let logged = relay.printed.components(separatedBy: "plugin.answer.invalid").count - 1
+            // The first ten, then one a second: not one per answer.
+            #expect((1...20).contains(logged), "\(logged) lines")
+            #expect(relay.printed.contains("a verdict answers a message request"))
+            relay.send(SIGTERM)
+            #expect(try await relay.exitStatus() == 0)
+        }
+    }
+
     @Test("A plugin writing garbage without end gets a log line a second, and its text is logged escaped")
     func garbageWithoutEndIsLoggedOnceASecond() async throws {
         try await withTemporaryDirectory { directory in

@@ -12,11 +12,8 @@ struct PluginMessageHandler: MessageHandler {
         switch await self.plugin.send(request, from: session.closing) {
         case .answered(.actions(let actions)):
             await self.perform(actions, for: session, in: context)
-        case .answered(.verdict):
-            self.plugin.logger.warning(
-                "plugin.answer.invalid", metadata: ["reason": "a verdict answers a message request"])
+        case .answered(.verdict), .invalidAnswer:  // a verdict is refused, and logged, as its line is read
             throw .pluginError(self.messageType)
-        case .invalidAnswer: throw .pluginError(self.messageType)
         case .timedOut: throw .pluginTimeout(self.messageType)
         case .unavailable: throw .pluginUnavailable(self.messageType)
         case .abandoned: return  // the sender has gone
@@ -75,16 +72,13 @@ struct PluginMessageFilter: MessageFilter {
         case .answered(.verdict(.drop)): return nil
         case .answered(.verdict(.reject(let error))): throw error
         case .answered(.verdict(.rewrite(let fields))):
+            // A rewrite of another type, or actions, are refused (and logged) as their line is read.
             guard fields["type"]?.stringValue == self.messageType else {
-                self.plugin.logger.warning("plugin.answer.invalid", metadata: ["reason": "a rewrite changed the type"])
                 failure = .pluginError(self.messageType)
                 break
             }
             return InboundMessage(type: self.messageType, fields: fields)
-        case .answered(.actions):
-            self.plugin.logger.warning("plugin.answer.invalid", metadata: ["reason": "actions answer a filter request"])
-            failure = .pluginError(self.messageType)
-        case .invalidAnswer: failure = .pluginError(self.messageType)
+        case .answered(.actions), .invalidAnswer: failure = .pluginError(self.messageType)
         case .timedOut: failure = .pluginTimeout(self.messageType)
         case .unavailable: failure = .pluginUnavailable(self.messageType)
         case .abandoned: return nil  // never passed unjudged, whatever `failOpen` says

@@ -77,7 +77,12 @@ extension PluginProcess {
                                 violation = "an answer before its hello"
                                 return
                             }
-                            self.complete(id, with: .answered(answer))
+                            if let reason = self.complete(id, answer: answer) {
+                                invalidAnswers += 1
+                                badLineLog.log(
+                                    "plugin.answer.invalid", to: self.logger, count: invalidAnswers,
+                                    reason: "\(reason) (request \(id))", line: nil)
+                            }
                         case .invalidAnswer(let id, let reason):
                             guard saidHello else {
                                 violation = "an answer before its hello"

@@ -21,6 +21,9 @@ public final class PluginProcess: Sendable {
     private struct Pending {
         let continuation: CheckedContinuation<PluginOutcome, Never>
         let deadline: NIODeadline
+        /// What was asked, so that an answer of the wrong kind is refused where lines are read.
+        let kind: PluginRequest.Kind
+        let messageType: String
         /// Once the sender's connection has closed: when the wait ends anyway (`abandoned`).
         var abandonAt: NIODeadline?
     }
@@ -82,7 +85,9 @@ public final class PluginProcess: Sendable {
                 let id = state.nextID
                 state.nextID += 1
                 let deadline = NIODeadline.now() + TimeAmount(self.settings.requestTimeout)
-                state.pending[id] = Pending(continuation: continuation, deadline: deadline)
+                state.pending[id] = Pending(
+                    continuation: continuation, deadline: deadline, kind: request.kind,
+                    messageType: request.message.type)
                 return (id, input, deadline)
             }
             guard let (id, input, deadline) = admitted else {
@@ -93,6 +98,28 @@ public final class PluginProcess: Sendable {
             if !input.append(request.line(id: id), id: id, until: deadline) {
                 self.complete(id, with: .unavailable)
             }
+        }
+    }
+
+    /// Ends request `id` with the plugin's `answer`, unless it does not fit the request: a verdict
+    /// to a message request, actions to a filter request, a rewrite that changes the type. Then
+    /// the request ends with `invalidAnswer`, and the reason is returned for the reader's
+    /// rate-limited log (one warning per answer was thousands a second from one chatting client).
+    func complete(_ id: UInt64, answer: PluginAnswer) -> String? {
+        let misfit = self.state.withLock { state in state.pending[id].flatMap { Self.misfit(of: answer, for: $0) } }
+        self.complete(id, with: misfit.map { .invalidAnswer($0) } ?? .answered(answer))
+        return misfit
+    }
+
+    private static func misfit(of answer: PluginAnswer, for request: Pending) -> String? {
+        switch (request.kind, answer) {
+        case (.message, .actions), (.filter, .verdict(.pass)), (.filter, .verdict(.drop)),
+            (.filter, .verdict(.reject)):
+            return nil
+        case (.message, .verdict): return "a verdict answers a message request"
+        case (.filter, .actions): return "actions answer a filter request"
+        case (.filter, .verdict(.rewrite(let fields))):
+            return fields["type"]?.stringValue == request.messageType ? nil : "a rewrite changed the type"
         }
     }
 

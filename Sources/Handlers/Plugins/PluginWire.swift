@@ -150,7 +150,10 @@ public enum PluginAnswer: Sendable, Equatable {
             var messageBytes = 0
             for action in actions {
                 let action = try PluginAction(action)
-                if case .send(_, let frame) = action { messageBytes += frame.readableBytes }
+                switch action {
+                case .send(_, let frame): messageBytes += frame.readableBytes
+                case .error(let error): messageBytes += OutboundMessage.error(error).readableBytes
+                }
                 decoded.append(action)
             }
             guard messageBytes <= Self.maxMessageBytes else {
@@ -179,8 +182,10 @@ public enum PluginAnswer: Sendable, Equatable {
         guard let code = value?["code"]?.stringValue, Self.isIdentifier(code) else {
             throw PluginProtocolError("an error needs a 'code' of 1–64 letters, digits and _")
         }
-        guard let message = value?["message"]?.stringValue, !message.isEmpty, message.count <= 500 else {
-            throw PluginProtocolError("an error needs a 'message' of 1–500 characters")
+        // Code points, as chat counts: a character (a letter with any number of accents) has no size.
+        guard let message = value?["message"]?.stringValue, !message.isEmpty, message.unicodeScalars.count <= 500
+        else {
+            throw PluginProtocolError("an error needs a 'message' of 1–500 code points")
         }
         return RelayError(code: code, message: message)
     }

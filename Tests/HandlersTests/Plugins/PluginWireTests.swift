@@ -112,6 +112,31 @@ struct PluginWireTests {
             Issue.record("501 characters: \(reject(longest + "x"))")
             return
         }
+        // Code points, not characters: one letter with 600 accents is one character of ~1.2 KB.
+        let heavy = "e" + String(repeating: "\u{301}", count: 600)
+        guard case .invalidAnswer(id: 5, _) = reject(heavy) else {
+            Issue.record("601 code points in one character: \(reject(heavy))")
+            return
+        }
+    }
+
+    @Test func errorActionsCountUnderTheAnswerCap() {
+        // 60 errors of 500 code points of `\b`, each ~3 KB once encoded (`\u0008`): ~180 KB, with a
+        // send of ~400 KB beside them, over the 512 KiB one answer may bring a client.
+        let error = #"{"error":{"code":"x","message":"\#(String(repeating: "\\b", count: 500))"}}"#
+        let pad = String(repeating: "x", count: 400_000)
+        let send = #"{"send":"sender","message":{"type":"a","s":"\#(pad)"}}"#
+        let errors = Array(repeating: error, count: 60).joined(separator: ",")
+        let line = #"{"kind":"answer","id":7,"actions":[\#(send),\#(errors)]}"#
+        guard case .invalidAnswer(id: 7, let reason) = decode(line) else {
+            Issue.record("accepted")
+            return
+        }
+        #expect(reason.contains("over \(PluginAnswer.maxMessageBytes)"), "\(reason)")
+        guard case .answer(id: 7, _) = decode(#"{"kind":"answer","id":7,"actions":[\#(send)]}"#) else {
+            Issue.record("the send alone was refused")
+            return
+        }
     }
 
     @Test(arguments: [
