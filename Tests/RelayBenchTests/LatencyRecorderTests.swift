@@ -31,7 +31,7 @@ struct LatencyRecorderTests {
         for due in [Int64(10), 20, 30] { recorder.recordSend(dueAt: due, sentAt: due, recipients: 1) }
         recorder.recordDelivery(dueAt: 10, receivedAt: 11)
         recorder.recordDelivery(dueAt: 20, receivedAt: 25)
-        recorder.recordDelivery(dueAt: 20, receivedAt: 90_000, repeated: true)  // 30 was lost
+        recorder.recordDelivery(dueAt: 20, receivedAt: 90_000, arrival: .repeated)  // 30 was lost
         let snapshot = recorder.snapshot()
         #expect(snapshot.delivered == 3)
         #expect(snapshot.repeated == 1)
@@ -40,7 +40,23 @@ struct LatencyRecorderTests {
         #expect(snapshot.max < 100, "the repeat's latency is not a sample")
         #expect(recorder.counts().delivered == 2)
         #expect(Format.messages(snapshot).contains("lost 1 "))
-        #expect(Format.messages(snapshot).contains("1 REPEATED or out of order"))
+        #expect(Format.messages(snapshot).contains("1 REPEATED"))
+        #expect(!Format.messages(snapshot).contains("OUT OF ORDER"))
+    }
+
+    @Test("A first delivery out of order is a delivery like any other, with its latency, counted apart")
+    func outOfOrderIsDelivered() {
+        let recorder = LatencyRecorder()
+        recorder.openWindow(at: 0)
+        for due in [Int64(10), 20] { recorder.recordSend(dueAt: due, sentAt: due, recipients: 1) }
+        recorder.recordDelivery(dueAt: 20, receivedAt: 21)
+        recorder.recordDelivery(dueAt: 10, receivedAt: 5_000, arrival: .outOfOrder)
+        let snapshot = recorder.snapshot()
+        #expect(snapshot.lost == 0)
+        #expect(snapshot.outOfOrder == 1 && snapshot.repeated == 0)
+        #expect(snapshot.max >= 4_990, "its latency is a sample")
+        #expect(recorder.counts().delivered == 2)
+        #expect(Format.messages(snapshot).contains("1 OUT OF ORDER"))
     }
 
     @Test("A slow delivery is one sample: the messages a stall delayed are measured as they arrive, not made up")

@@ -106,23 +106,29 @@ struct WireTests {
         #expect(state["s"] as? Int == 5)
     }
 
-    @Test("A receiver tells a repeated or reordered message of a stream from a new one, stream by stream")
+    @Test("A receiver tells a repeated message of a stream from a new or a late one, stream by stream")
     func repeats() {
         var streams = StreamSequences()
-        func isRepeated(_ text: String) -> Bool {
+        func arrival(_ text: String) -> StreamSequences.Arrival {
             let stamp = Array(text.utf8).withUnsafeBytes { ServerMessage.stateStamp(in: $0) }
-            return streams.isRepeated(sequence: stamp?.sequence, stream: stamp?.stream)
+            return streams.arrival(sequence: stamp?.sequence, stream: stamp?.stream)
         }
-        #expect(!isRepeated(#"{"type":"player_state_update","state":{"t":1,"s":1,"k":7}}"#))
+        #expect(arrival(#"{"type":"player_state_update","state":{"t":1,"s":1,"k":7}}"#) == .new)
+        #expect(arrival(#"{"type":"player_state_update","state":{"t":1,"s":3,"k":7}}"#) == .new, "a gap is no repeat")
+        #expect(arrival(#"{"type":"player_state_update","state":{"t":1,"s":3,"k":7}}"#) == .repeated)
         #expect(
-            !isRepeated(#"{"type":"player_state_update","state":{"t":1,"s":3,"k":7}}"#), "a gap is a loss, not a repeat"
-        )
-        #expect(isRepeated(#"{"type":"player_state_update","state":{"t":1,"s":3,"k":7}}"#))
-        #expect(isRepeated(#"{"type":"player_state_update","state":{"t":1,"s":2,"k":7}}"#), "after a later one")
-        #expect(!isRepeated(#"{"type":"player_state_update","state":{"t":1,"s":1,"k":8}}"#), "another stream")
-        #expect(!isRepeated(#"{"type":"player_state_update","state":{"t":1,"s":1}}"#), "no stream: not judged")
+            arrival(#"{"type":"player_state_update","state":{"t":1,"s":2,"k":7}}"#) == .outOfOrder, "late, not seen")
+        #expect(arrival(#"{"type":"player_state_update","state":{"t":1,"s":2,"k":7}}"#) == .repeated)
+        #expect(arrival(#"{"type":"player_state_update","state":{"t":1,"s":1,"k":7}}"#) == .repeated)
+        #expect(arrival(#"{"type":"player_state_update","state":{"t":1,"s":1,"k":8}}"#) == .new, "another stream")
+        #expect(arrival(#"{"type":"player_state_update","state":{"t":1,"s":1}}"#) == .new, "no stream: not judged")
         // Keys a server put in another order are found all the same.
-        #expect(isRepeated(#"{"type":"player_state_update","state":{"k":8,"s":1,"t":1}}"#))
+        #expect(arrival(#"{"type":"player_state_update","state":{"k":8,"s":1,"t":1}}"#) == .repeated)
+        // 64 behind the latest and more, a repeat can no longer be told from a late first arrival.
+        #expect(arrival(#"{"type":"player_state_update","state":{"t":1,"s":100,"k":8}}"#) == .new)
+        #expect(arrival(#"{"type":"player_state_update","state":{"t":1,"s":1,"k":8}}"#) == .outOfOrder)
+        #expect(arrival(#"{"type":"player_state_update","state":{"t":1,"s":37,"k":8}}"#) == .outOfOrder)
+        #expect(arrival(#"{"type":"player_state_update","state":{"t":1,"s":37,"k":8}}"#) == .repeated)
         let stamp = Array(#"{"state":{"x":1.5,"t":77,"y":2,"s":9,"pad":"p","k":4}}"#.utf8).withUnsafeBytes {
             ServerMessage.stateStamp(in: $0)
         }

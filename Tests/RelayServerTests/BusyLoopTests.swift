@@ -246,14 +246,15 @@ struct BusyLoopTests {
         defer { group.shutdownGracefully { _ in } }
         try await withRelayServer(limits: limits, capBusyLoops: true, logger: logger, eventLoopGroup: group) {
             port, _ in
-            let heavy = TestSocket.connect(port: port)
-            // On a raw socket, written at once from the test's thread: a message queued for a
-            // client's task could wait seconds for the suite's busy threads before it went out.
+            // Raw sockets, written at once from the test's thread: a message queued for a client's
+            // task could wait seconds for the suite's busy threads before it went out, and come after
+            // one sent later.
+            let heavy = try await StalledClient.connect(port: port, path: "/ws/room/new")
             let light = try await StalledClient.connect(port: port, path: "/ws/room/new")
-            heavy.send(["type": "ping"])  // connected, and each loop's probe running
-            _ = try await heavy.expect("pong")
-            try light.send(#"{"type":"ping"}"#)
-            #expect(try await WebSocketProtocolTests.nextMessageType(light) == "pong")
+            for client in [heavy, light] {  // connected, and each loop's probe running
+                try client.send(#"{"type":"ping"}"#)
+                #expect(try await WebSocketProtocolTests.nextMessageType(client, answeringPings: true) == "pong")
+            }
             try await Task.sleep(for: .milliseconds(100))
             for _ in 0..<3 {  // late while its thread sleeps: waiting, as for a core, not busy
                 try await loop.submit { Thread.sleep(forTimeInterval: 0.15) }.get()
@@ -274,33 +275,33 @@ struct BusyLoopTests {
             #expect(records.entries.contains { $0.message == "relay.loop.behind" && $0.level == .warning })
 
             let heavyCount = 40  // ~50 KB with the frames' price: ≥ 4 s at 8 KB/s
-            for _ in 0..<heavyCount { heavy.send(raw: padded) }
-            let lightSent = Date().timeIntervalSince1970 * 1_000  // as `server_time` is read
+            try heavy.sendRaw(Array(repeating: StalledClient.frame(padded), count: heavyCount).flatMap { $0 })
             try light.send(#"{"type":"time_sync"}"#)
-            var lightHandled: Double?
-            while lightHandled == nil, let frame = try await light.readFrame() {
-                let object = try JSONSerialization.jsonObject(with: Data(frame.payload)) as? [String: Any]
-                if object?["type"] as? String == "time_sync_response" {
-                    lightHandled = try Self.serverTime(object ?? [:])
-                }
-            }
-            let lightWait = try #require(lightHandled) - lightSent
-            var heavyHandled: [Double] = []
-            for _ in 0..<heavyCount {
-                heavyHandled.append(
-                    try Self.serverTime(await heavy.expect("time_sync_response", timeout: .seconds(60))))
-            }
+            let lightHandled = try #require(try await Self.timeSyncsHandled(1, by: light).first)
+            let heavyHandled = try await Self.timeSyncsHandled(heavyCount, by: heavy)
             let heavySpan = heavyHandled[heavyCount - 1] - heavyHandled[0]
             #expect(heavySpan >= 1_000, "the heavy client's messages were handled within \(heavySpan) ms")
-            // Timed from its own sending, on the server's clock (the same machine's wall clock): held
-            // behind the heavy client's messages it would wait most of their span.
+            #expect(lightHandled < heavyHandled[heavyCount - 1], "the light client's came after the heavy's")
             #expect(
-                lightWait < heavySpan / 2, "the light client's waited \(lightWait) ms, the heavy's took \(heavySpan) ms"
-            )
+                lightHandled - heavyHandled[0] < heavySpan / 2,
+                "the light client's, \(lightHandled - heavyHandled[0]) ms after the heavy's first of \(heavySpan) ms")
         }
     }
 
     static let capKey = "inbound.bytes_per_second_per_connection"
+
+    /// `server_time` of the next `count` `time_sync_response`s `client` gets, ms.
+    static func timeSyncsHandled(_ count: Int, by client: StalledClient) async throws -> [Double] {
+        var times: [Double] = []
+        while times.count < count, let frame = try await client.readFrameAnsweringPing() {
+            guard frame.opcode == WebSocketProtocolTests.textOpcode,
+                let object = try JSONSerialization.jsonObject(with: Data(frame.payload)) as? [String: Any],
+                object["type"] as? String == "time_sync_response"
+            else { continue }
+            times.append(try Self.serverTime(object))
+        }
+        return times
+    }
 
     /// `server_time` of a `time_sync_response`, ms.
     static func serverTime(_ response: [String: Any]) throws -> Double {

@@ -148,7 +148,7 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
                 guard self.countsDeliveries, let stamp = ServerMessage.stateStamp(in: bytes) else { return }
                 self.recorder.recordDelivery(
                     dueAt: stamp.dueAt, receivedAt: BenchClock.micros(),
-                    repeated: self.streams.isRepeated(sequence: stamp.sequence, stream: stamp.stream))
+                    arrival: self.streams.arrival(sequence: stamp.sequence, stream: stamp.stream))
             case .roomCreated, .roomJoined:
                 self.recordRoomInfo(bytes)
                 guard !self.isJoinSettled, let code = ServerMessage.topLevelString(forKey: "room_id", in: bytes) else {

@@ -33,6 +33,7 @@ final class LatencyRecorder: Sendable {
         var expected = 0
         var delivered = 0
         var repeated = 0
+        var outOfOrder = 0
     }
 
     private let state = Mutex(State())
@@ -57,18 +58,21 @@ final class LatencyRecorder: Sendable {
     }
 
     /// One matching state relay (`player_state_update`, `enemy_state_update`) of a message due at
-    /// `dueAt`, received at `receivedAt`; `repeated` if its receiver had it, or a later one of its
-    /// sender's, already (counted, with no latency sample).
-    func recordDelivery(dueAt: Int64, receivedAt: Int64, repeated: Bool = false) {
+    /// `dueAt`, received at `receivedAt`. A repeat (its receiver had it already) is counted, with no
+    /// latency sample; one out of order is a delivery like any other, counted apart too.
+    func recordDelivery(dueAt: Int64, receivedAt: Int64, arrival: StreamSequences.Arrival = .new) {
         let latency = UInt64(max(1, receivedAt - dueAt))
         self.state.withLock { state in
             guard dueAt >= state.windowStart else { return }
             state.delivered += 1
-            if repeated {
+            switch arrival {
+            case .repeated:
                 state.repeated += 1
-            } else {
-                _ = state.histogram.record(latency)
+                return
+            case .outOfOrder: state.outOfOrder += 1
+            case .new: break
             }
+            _ = state.histogram.record(latency)
         }
     }
 
@@ -86,7 +90,7 @@ final class LatencyRecorder: Sendable {
         let state = self.state.withLock { $0 }
         return LatencySnapshot(
             histogram: state.histogram, sendLag: state.sendLag, sent: state.sent, expected: state.expected,
-            delivered: state.delivered, repeated: state.repeated)
+            delivered: state.delivered, repeated: state.repeated, outOfOrder: state.outOfOrder)
     }
 
     fileprivate static func emptyHistogram() -> Histogram<UInt64> {
@@ -97,8 +101,10 @@ final class LatencyRecorder: Sendable {
 /// Counts and latency percentiles (microseconds) of one window.
 struct LatencySnapshot: Sendable, Encodable, Equatable {
     var sent, expected, delivered: Int
-    /// Deliveries that repeated one their receiver had, or came after a later one of its sender's.
+    /// Deliveries of a message their receiver had already.
     var repeated: Int
+    /// First deliveries that came after a later message of their sender's.
+    var outOfOrder: Int
     var p50, p90, p99, p999, max: UInt64
     var mean: Double
     /// How late the bench wrote its sends after they were due (part of every latency above).
@@ -113,12 +119,13 @@ struct LatencySnapshot: Sendable, Encodable, Equatable {
 
     init(
         histogram: Histogram<UInt64>, sendLag: Histogram<UInt64>, sent: Int, expected: Int, delivered: Int,
-        repeated: Int = 0
+        repeated: Int = 0, outOfOrder: Int = 0
     ) {
         self.sent = sent
         self.expected = expected
         self.delivered = delivered
         self.repeated = repeated
+        self.outOfOrder = outOfOrder
         let empty = histogram.totalCount == 0
         self.p50 = empty ? 0 : histogram.valueAtPercentile(50)
         self.p90 = empty ? 0 : histogram.valueAtPercentile(90)
@@ -132,7 +139,8 @@ struct LatencySnapshot: Sendable, Encodable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case sent, expected, delivered, repeated, lost, p50, p90, p99, p999, max, mean, sendLagP99, sendLagMax
+        case sent, expected, delivered, repeated, outOfOrder, lost, p50, p90, p99, p999, max, mean, sendLagP99,
+            sendLagMax
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -141,6 +149,7 @@ struct LatencySnapshot: Sendable, Encodable, Equatable {
         try container.encode(self.expected, forKey: .expected)
         try container.encode(self.delivered, forKey: .delivered)
         try container.encode(self.repeated, forKey: .repeated)
+        try container.encode(self.outOfOrder, forKey: .outOfOrder)
         try container.encode(self.lost, forKey: .lost)
         try container.encode(self.p50, forKey: .p50)
         try container.encode(self.p90, forKey: .p90)

@@ -44,7 +44,8 @@ enum Format {
         return
             "sent \(latency.sent), delivered \(latency.delivered) of \(latency.expected) expected, lost \(latency.lost) "
             + String(format: "(%.3f%%)", lossPercent)
-            + (latency.repeated > 0 ? ", \(latency.repeated) REPEATED or out of order" : "")
+            + (latency.repeated > 0 ? ", \(latency.repeated) REPEATED" : "")
+            + (latency.outOfOrder > 0 ? ", \(latency.outOfOrder) OUT OF ORDER" : "")
             + (latency.unexpected > 0 ? ", \(latency.unexpected) MORE than expected (misrouted)" : "")
     }
 
