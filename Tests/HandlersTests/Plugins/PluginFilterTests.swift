@@ -21,6 +21,7 @@ struct PluginFilterTests {
             #expect(await host.exchange(#"{"type":"chat","message":"drop"}"#).isEmpty)
             await host.expectError("no_thanks", after: #"{"type":"chat","message":"reject"}"#)
             await host.expectError("plugin_error", after: #"{"type":"chat","message":"retype"}"#)
+            await host.expectError("plugin_error", after: #"{"type":"chat","message":"act"}"#)
             #expect(await guest.received().isEmpty)
         }
     }

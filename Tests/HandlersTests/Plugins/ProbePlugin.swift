@@ -79,6 +79,8 @@ enum ProbePlugin {
                     answer.update(verdict="rewrite", message=dict(message, message=text.upper()))
                 elif text == "retype":
                     answer.update(verdict="rewrite", message=dict(message, type="emote"))
+                elif text == "act":  # actions, where a verdict is due
+                    answer.update(actions=[{"send": "sender", "message": {"type": "acted"}}])
                 elif text == "drop":
                     answer.update(verdict="drop")
                 elif text == "reject":
