@@ -31,6 +31,26 @@ struct RatePerAddressTests {
         #expect(unlimited.addressCount == 0)
     }
 
+    /// One machine may be routed a whole /48: its /64s share a site's bucket of 16 times the rate.
+    @Test("An IPv6 site (/48) has 16 times an address's budget, over however many /64s")
+    func sites() {
+        let writes = RatePerAddress(.writes(perSecond: 1))  // 6 at once per /64, 96 per /48
+        let start = ContinuousClock.now
+        var taken = 0
+        for subnet in 0..<17 {
+            for _ in 0..<6 where writes.take(key: "2001:db8:aa:\(subnet)::/64", now: start) { taken += 1 }
+        }
+        #expect(taken == 96)
+        #expect(writes.limitedKey("2001:db8:aa:99::/64", now: start) == "2001:db8:aa::/48")
+        #expect(writes.take(key: "2001:db8:ab:0::/64", now: start), "another site")
+        #expect(writes.take(key: "2001:db8:aa:99::/64", now: start + .seconds(0.1)), "the site's rate: 16 a second")
+
+        // Bytes of room lists: a site in debt refuses each of its /64s until paid.
+        let lists = RatePerAddress(.roomLists(bytesPerSecond: 1_000))  // 1,000 at once, 16,000 per site
+        #expect(lists.spendUnlessInDebt(17_000, key: "2001:db8:cc:1::/64", now: start) == nil)
+        #expect(lists.spendUnlessInDebt(1, key: "2001:db8:cc:2::/64", now: start) == 1, "its site is in debt")
+    }
+
     @Test("The table keeps only addresses that wrote lately")
     func sweep() throws {
         func address(_ ip: String) throws -> String? { try ConnectionsPerAddressTests.key(ip) }
@@ -59,11 +79,11 @@ struct RatePerAddressTests {
             _ = writes.take(key: try address(index), now: start + .milliseconds(index - 10_000) / 10)
         }
         #expect(writes.sweepCount == 1)
-        #expect(writes.addressCount == 15_000)
+        #expect(writes.addressCount == 30_000, "each /64 and its site's /48 (one per /64 here)")
         // Once they are idle, the next new address still clears them out.
         _ = writes.take(key: try address(20_000), now: start + .seconds(7))
         #expect(writes.sweepCount == 2)
-        #expect(writes.addressCount == 1)
+        #expect(writes.addressCount == 2)
     }
 
     @Test("--writes-per-second-per-address: 10 by default (bursts of 60), 0 for no limit")

@@ -47,20 +47,17 @@ final class ConnectionsPerAddress: Sendable {
     let settings: Settings
     /// Open connections by address key, and by IPv6 site key (``ClientAddress/siteKey(ofLimitKey:)``).
     private let openByAddress = Mutex<[String: Int]>([:])
+    /// New connections per address and per IPv6 site (``RatePerAddress/siteFactor`` times).
     private let openings: RatePerAddress
-    private let siteOpenings: RatePerAddress
     private let warnings = WarningThrottle()
 
     /// How many times an address's limits an IPv6 site (a /48) has: 4,096 open connections and
     /// 256 new a second at the defaults, for a school or an office of many /64s.
-    static let siteFactor = 16
+    static let siteFactor = Int(RatePerAddress.siteFactor)
 
     init(_ settings: Settings) {
         self.settings = settings
         self.openings = RatePerAddress(settings.openings)
-        var site = settings.openings
-        (site.perSecond, site.burst) = (site.perSecond * Double(Self.siteFactor), site.burst * Double(Self.siteFactor))
-        self.siteOpenings = RatePerAddress(site)
     }
 
     /// Most open connections of one IPv6 site.
@@ -79,13 +76,10 @@ final class ConnectionsPerAddress: Sendable {
             if let (limited, refusal) = self.refusal(of: key, site: site, open: open, now: now) {
                 return .refused(limited, refusal)
             }
-            // Both have a token (checked under this lock, which every take of theirs holds).
+            // It has a token (checked under this lock, which every take of its holds).
             _ = self.openings.take(key: key, now: now)
             open[key, default: 0] += 1
-            if let site {
-                _ = self.siteOpenings.take(key: site, now: now)
-                open[site, default: 0] += 1
-            }
+            if let site { open[site, default: 0] += 1 }
             return .counted(key)
         }
     }
@@ -96,9 +90,7 @@ final class ConnectionsPerAddress: Sendable {
     ) -> (String, Refusal)? {
         guard open[key, default: 0] < self.settings.maximum else { return (key, .tooManyOpen) }
         if let site, open[site, default: 0] >= self.siteMaximum { return (site, .tooManyOpen) }
-        guard self.openings.hasToken(key: key, now: now) else { return (key, .openedTooFast) }
-        if let site, !self.siteOpenings.hasToken(key: site, now: now) { return (site, .openedTooFast) }
-        return nil
+        return self.openings.limitedKey(key, now: now).map { ($0, .openedTooFast) }
     }
 
     /// Admits `channel` under `key` as ``admit(key:now:)`` does, and releases a counted connection

@@ -9,9 +9,11 @@ import Synchronization
 /// who write a few times a minute, connect a few times a game and list rooms now and then, never
 /// meet any of them.
 ///
-/// Who is counted, and by what key, is the ``ClientAddressPolicy``'s. Buckets idle long enough to
-/// be full again are dropped (at most once a second), so the table holds only addresses that
-/// took from it lately.
+/// Who is counted, and by what key, is the ``ClientAddressPolicy``'s. An IPv6 client's /64 also
+/// takes from its site's bucket (its /48, ``ClientAddress/siteKey(ofLimitKey:)``), which has
+/// ``siteFactor`` times the rate and burst: a provider may route one machine 65,536 /64s. Buckets
+/// idle long enough to be full again are dropped (at most once a second), so the table holds only
+/// addresses that took from it lately.
 final class RatePerAddress: Sendable {
     struct Settings: Sendable {
         /// Tokens a second each address earns; 0 turns the budget off.
@@ -41,7 +43,12 @@ final class RatePerAddress: Sendable {
     private struct Account {
         var bucket: TokenBucket
         var lastTaken: ContinuousClock.Instant
+        /// A site's (a /48's) bucket, of ``siteFactor`` times the burst.
+        let isSite: Bool
     }
+
+    /// How many times an address's rate and burst an IPv6 site (a /48) has.
+    static let siteFactor = 16.0
 
     private struct Table {
         var accounts: [String: Account] = [:]
@@ -69,7 +76,13 @@ final class RatePerAddress: Sendable {
     /// nil: not counted); false when it has none left.
     func take(key: String?, now: ContinuousClock.Instant = .now) -> Bool {
         guard self.isLimiting, let key else { return true }
-        return self.withBucket(of: key, now: now) { $0.take(now: now) }
+        return self.withBuckets(of: key, now: now) { buckets in
+            // Copies first: a token is taken from both, or from neither.
+            var taken = buckets
+            guard taken.indices.allSatisfy({ taken[$0].take(now: now) }) else { return false }
+            buckets = taken
+            return true
+        }
     }
 
     /// Spends `count` tokens from that budget, into debt if need be, unless it is in debt already:
@@ -78,43 +91,58 @@ final class RatePerAddress: Sendable {
     /// most): a `Retry-After` that is not too soon.
     func spendUnlessInDebt(_ count: Double, key: String?, now: ContinuousClock.Instant = .now) -> Int? {
         guard self.isLimiting, let key else { return nil }
-        return self.withBucket(of: key, now: now) { bucket -> Int? in
-            let wait = bucket.secondsUntilOutOfDebt(now: now)
+        return self.withBuckets(of: key, now: now) { buckets -> Int? in
+            let wait = buckets.indices.map { buckets[$0].secondsUntilOutOfDebt(now: now) }.max() ?? 0
             guard wait == 0 else { return Int(min(86_400, max(1, wait.rounded(.up)))) }
-            bucket.spend(count, now: now)
+            for index in buckets.indices { buckets[index].spend(count, now: now) }
             return nil
         }
     }
 
-    /// Runs `body` on the bucket of `key` (a full one for an address not in the table), under the lock.
-    private func withBucket<Result>(
-        of key: String, now: ContinuousClock.Instant, _ body: (inout TokenBucket) -> Result
+    /// Runs `body` on the buckets of `key` and of its site, if it is an IPv6 /64 (full ones for
+    /// keys not in the table), under the lock.
+    private func withBuckets<Result>(
+        of key: String, now: ContinuousClock.Instant, _ body: (inout [TokenBucket]) -> Result
     ) -> Result {
-        self.table.withLock { table in
+        let keys = [key] + (ClientAddress.siteKey(ofLimitKey: key).map { [$0] } ?? [])
+        return self.table.withLock { table in
             if table.accounts[key] == nil, table.accounts.count >= Self.sweepThreshold,
                 table.lastSweep.map({ now - $0 >= Self.sweepInterval }) ?? true
             {
                 self.sweep(&table, now: now)
             }
-            var account =
-                table.accounts[key]
-                ?? Account(
-                    bucket: TokenBucket(rate: self.settings.perSecond, burst: self.settings.burst, now: now),
-                    lastTaken: now)
-            let taken = body(&account.bucket)
-            account.lastTaken = now
-            table.accounts[key] = account
-            return taken
+            var buckets = keys.enumerated().map { index, key in
+                table.accounts[key]?.bucket ?? self.fullBucket(isSite: index > 0, now: now)
+            }
+            let result = body(&buckets)
+            for (index, key) in keys.enumerated() {
+                table.accounts[key] = Account(bucket: buckets[index], lastTaken: now, isSite: index > 0)
+            }
+            return result
+        }
+    }
+
+    private func fullBucket(isSite: Bool, now: ContinuousClock.Instant) -> TokenBucket {
+        let factor = isSite ? Self.siteFactor : 1
+        return TokenBucket(rate: self.settings.perSecond * factor, burst: self.settings.burst * factor, now: now)
+    }
+
+    /// The key whose budget ``take(key:now:)`` would meet empty now, `key`'s or its site's; nil when
+    /// it would succeed. It takes nothing.
+    func limitedKey(_ key: String?, now: ContinuousClock.Instant = .now) -> String? {
+        guard self.isLimiting, let key else { return nil }
+        let keys = [key] + (ClientAddress.siteKey(ofLimitKey: key).map { [$0] } ?? [])
+        return self.table.withLock { table in
+            keys.first { key in
+                guard var bucket = table.accounts[key]?.bucket else { return false }  // new: a full burst
+                return !bucket.take(now: now)  // a copy
+            }
         }
     }
 
     /// Whether ``take(key:now:)`` would succeed now; it takes nothing.
     func hasToken(key: String?, now: ContinuousClock.Instant = .now) -> Bool {
-        guard self.isLimiting, let key else { return true }
-        return self.table.withLock { table in
-            guard var bucket = table.accounts[key]?.bucket else { return true }  // a new address has its burst
-            return bucket.take(now: now)  // a copy
-        }
+        self.limitedKey(key, now: now) == nil
     }
 
     /// Whole seconds until a refused address has a token again.
@@ -130,10 +158,11 @@ final class RatePerAddress: Sendable {
 
     /// Drops the accounts whose buckets have refilled since they were last taken from: a new one is the same.
     private func sweep(_ table: inout Table, now: ContinuousClock.Instant) {
+        // The same for a site, whose rate and burst are both `siteFactor` times.
         let refill = Duration.seconds(self.settings.burst / self.settings.perSecond)
-        let burst = self.settings.burst
         // A bucket spent into debt (``spendUnlessInDebt(_:key:now:)``) takes longer than `refill` to be full.
         table.accounts = table.accounts.filter { _, account in
+            let burst = self.settings.burst * (account.isSite ? Self.siteFactor : 1)
             var bucket = account.bucket  // a copy: taking the whole burst only asks whether it is full
             return now - account.lastTaken < refill || !bucket.take(burst, now: now)
         }
