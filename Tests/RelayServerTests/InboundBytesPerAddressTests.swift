@@ -67,6 +67,43 @@ struct InboundBytesPerAddressTests {
         #expect(table.addressCount == 1, "10.0.0.1's paid-up entry was swept")
     }
 
+    /// One machine may be routed a whole /48: its /64s also pay into their site's budget, of 16
+    /// times the rate and burst, which holds them all back once it is in debt.
+    @Test("An IPv6 site (/48) has 16 times an address's budget, over however many /64s")
+    func sites() throws {
+        let table = InboundBytesPerAddress(limits: Self.limits(addressRate: 1_000))  // burst 1,024; a site's 16,384
+        let now = ContinuousClock.now
+        let first = try #require(table.share(for: "2001:db8:aa:1::/64", now: now))
+        let second = try #require(table.share(for: "2001:db8:aa:2::/64", now: now))
+        let elsewhere = try #require(table.share(for: "2001:db8:bb:1::/64", now: now))
+        #expect(first.site === second.site && first.site !== elsewhere.site)
+        #expect(table.addressCount == 5, "three /64s and two sites")
+        first.spend(20_000, now: now)  // 3,616 past the site's burst: 0.226 s at 16,000 a second
+        let secondsDebt = second.timeUntilOutOfDebt(now: now)
+        #expect(secondsDebt > .milliseconds(220) && secondsDebt < .milliseconds(230), "\(secondsDebt)")
+        #expect(elsewhere.timeUntilOutOfDebt(now: now) == .zero)
+
+        // The site stays while any of its /64s is in the table, and goes with the last, once paid.
+        second.release(now: now)
+        #expect(table.addressCount == 4, "the second /64 went; its site stays for the first")
+        first.release(now: now + .seconds(30))  // its own debt (~19 s) paid
+        #expect(table.addressCount == 2, "the first /64 went, and its site with it")
+        let again = try #require(table.share(for: "2001:db8:aa:1::/64", now: now + .seconds(30)))
+        #expect(again.site !== first.site && again.timeUntilOutOfDebt(now: now + .seconds(30)) == .zero)
+
+        // A /64 kept for its debt keeps its site: the next connection shares both, and a sweep,
+        // once both are paid, takes both.
+        let kept = try #require(table.share(for: "2001:db8:cc:1::/64", now: now + .seconds(30)))
+        kept.spend(20_000, now: now + .seconds(30))
+        kept.release(now: now + .seconds(30))
+        let back = try #require(table.share(for: "2001:db8:cc:1::/64", now: now + .seconds(31)))
+        #expect(back === kept && back.site === kept.site)
+        back.release(now: now + .seconds(31))
+        let count = table.addressCount
+        _ = table.share(for: "203.0.113.9", now: now + .seconds(90))
+        #expect(table.addressCount == count - 2 + 1, "the paid-up /64 and its site swept, the new address in")
+    }
+
     @Test("Uncounted clients, and every client when the rate is zero, have no shared budget")
     func nothingShared() {
         #expect(InboundBytesPerAddress(limits: Self.limits(addressRate: 1_000)).share(for: nil) == nil)

@@ -13,16 +13,21 @@ import Synchronization
 /// connections it opens. A connection takes its address's share when it upgrades and gives it back
 /// when it ends. An address whose last connection ends in debt keeps its entry until the debt is
 /// paid, so that closing every connection and opening new ones does not wipe it; the others are
-/// dropped at once, so the table holds live addresses and ones still in debt.
+/// dropped at once, so the table holds live addresses and ones still in debt. An IPv6 client's /64
+/// also pays into its site's budget (its /48, ``RatePerAddress/siteFactor`` times the rate and
+/// burst): a provider may route one machine 65,536 /64s.
 final class InboundBytesPerAddress: Sendable {
     /// One address's budget, held by each of its connections.
     final class Share: Sendable {
         let key: String
+        /// The budget of an IPv6 /64's site, which it pays into too.
+        let site: Share?
         private let bucket: Mutex<TokenBucket>
         private let table: InboundBytesPerAddress
 
-        fileprivate init(key: String, bucket: TokenBucket, table: InboundBytesPerAddress) {
+        fileprivate init(key: String, site: Share?, bucket: TokenBucket, table: InboundBytesPerAddress) {
             self.key = key
+            self.site = site
             self.bucket = Mutex(bucket)
             self.table = table
         }
@@ -30,23 +35,34 @@ final class InboundBytesPerAddress: Sendable {
         /// Charges work already read: into debt if need be.
         func spend(_ bytes: Double, now: ContinuousClock.Instant = .now) {
             self.bucket.withLock { $0.spend(bytes, now: now) }
+            self.site?.spend(bytes, now: now)
         }
 
-        /// How long until the address is out of debt: zero when it is not in debt.
+        /// How long until the address (and its site) is out of debt: zero when it is not in debt.
         func timeUntilOutOfDebt(now: ContinuousClock.Instant = .now) -> Duration {
+            max(self.ownDebt(now: now), self.site?.ownDebt(now: now) ?? .zero)
+        }
+
+        /// How long until this budget alone is out of debt.
+        fileprivate func ownDebt(now: ContinuousClock.Instant) -> Duration {
             self.bucket.withLock { $0.timeUntilOutOfDebt(now: now) }
         }
 
         /// The connection holding this share has ended. Call once per ``InboundBytesPerAddress/share(for:now:)``.
         func release(now: ContinuousClock.Instant = .now) { self.table.release(self, now: now) }
 
-        /// A connection of this address waits for its debt: logged as a warning at most every
-        /// 10 s, else as debug, so that an operator learns which address to allow more.
-        func logHeldBack(logger: Logger) { self.table.logHeldBack(self.key, logger: logger) }
+        /// A connection of this address waits for its debt (or its site's): logged as a warning at
+        /// most every 10 s, else as debug, so that an operator learns which address to allow more.
+        func logHeldBack(logger: Logger) {
+            let site = self.site.flatMap { $0.ownDebt(now: .now) > .zero ? $0 : nil }
+            self.table.logHeldBack((site ?? self).key, logger: logger)
+        }
     }
 
     private struct Entry {
         let share: Share
+        /// Connections holding an address's share; for a site's, the entries of its /64s, so that
+        /// a site lives as long as any /64 linked to it is in the table.
         var holders: Int
     }
 
@@ -81,25 +97,55 @@ final class InboundBytesPerAddress: Sendable {
                 table.entries[key] = entry
                 return entry.share
             }
-            if table.lastSweep.map({ now - $0 >= Self.sweepInterval }) ?? true {
-                table.lastSweep = now
-                table.entries = table.entries.filter { _, entry in
-                    entry.holders > 0 || entry.share.timeUntilOutOfDebt(now: now) > .zero
-                }
+            if table.lastSweep.map({ now - $0 >= Self.sweepInterval }) ?? true { self.sweep(&table, now: now) }
+            let site = ClientAddress.siteKey(ofLimitKey: key).map { siteKey in
+                self.newHolder(of: siteKey, site: nil, in: &table, now: now)
             }
-            let share = Share(
-                key: key, bucket: TokenBucket(rate: self.bytesPerSecond, burst: self.burst, now: now), table: self)
-            table.entries[key] = Entry(share: share, holders: 1)
-            return share
+            return self.newHolder(of: key, site: site, in: &table, now: now)
         }
     }
 
+    /// The share of `key`, with one more holder: the one in the table, or a new one.
+    private func newHolder(of key: String, site: Share?, in table: inout Table, now: ContinuousClock.Instant) -> Share {
+        if var entry = table.entries[key] {
+            entry.holders += 1
+            table.entries[key] = entry
+            return entry.share
+        }
+        let factor = site == nil && key.hasSuffix("::/48") ? RatePerAddress.siteFactor : 1
+        let bucket = TokenBucket(rate: self.bytesPerSecond * factor, burst: self.burst * factor, now: now)
+        let share = Share(key: key, site: site, bucket: bucket, table: self)
+        table.entries[key] = Entry(share: share, holders: 1)
+        return share
+    }
+
     private func release(_ share: Share, now: ContinuousClock.Instant) {
-        self.table.withLock { table in
-            guard var entry = table.entries[share.key], entry.share === share else { return }
-            entry.holders -= 1
-            let inDebt = entry.share.timeUntilOutOfDebt(now: now) > .zero
-            table.entries[share.key] = entry.holders > 0 || inDebt ? entry : nil
+        self.table.withLock { table in self.dropHolder(of: share, from: &table, now: now) }
+    }
+
+    /// One holder fewer for `share`; an entry left without one, and out of debt, goes, and with it
+    /// its hold on its site.
+    private func dropHolder(of share: Share, from table: inout Table, now: ContinuousClock.Instant) {
+        guard var entry = table.entries[share.key], entry.share === share else { return }
+        entry.holders -= 1
+        guard entry.holders == 0, share.ownDebt(now: now) == .zero else {
+            table.entries[share.key] = entry
+            return
+        }
+        table.entries[share.key] = nil
+        if let site = share.site { self.dropHolder(of: site, from: &table, now: now) }
+    }
+
+    /// Drops the entries left without holders whose debt is paid: addresses first, which may
+    /// leave their sites without one.
+    private func sweep(_ table: inout Table, now: ContinuousClock.Instant) {
+        table.lastSweep = now
+        for isSite in [false, true] {
+            for (key, entry) in table.entries where entry.holders == 0 && (entry.share.site == nil) == isSite {
+                guard entry.share.ownDebt(now: now) == .zero else { continue }
+                table.entries[key] = nil
+                if let site = entry.share.site { self.dropHolder(of: site, from: &table, now: now) }
+            }
         }
     }
 
@@ -112,6 +158,6 @@ final class InboundBytesPerAddress: Sendable {
             ])
     }
 
-    /// Addresses with a live connection or still in debt (tests).
+    /// Addresses (and IPv6 sites) with a live connection or still in debt (tests).
     var addressCount: Int { self.table.withLock { $0.entries.count } }
 }
