@@ -104,4 +104,12 @@ struct ClientAddress: Hashable, Sendable {
         guard groups.count == 4 else { return nil }
         return groups.prefix(3).joined(separator: ":") + "::/48"
     }
+
+    /// Whether `key` is a site's (``siteKey(ofLimitKey:)``), whose limits are ``RatePerAddress/siteFactor`` times.
+    static func isSiteKey(_ key: String) -> Bool { key.hasSuffix("::/48") }
+
+    /// The keys whose limits a client counted under `key` meets: its own, and an IPv6 /64's site.
+    static func keysLimiting(_ key: String) -> [String] {
+        [key] + (self.siteKey(ofLimitKey: key).map { [$0] } ?? [])
+    }
 }

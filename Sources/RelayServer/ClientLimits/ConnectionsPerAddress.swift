@@ -117,11 +117,10 @@ final class ConnectionsPerAddress: Sendable {
 
     /// A counted connection has closed.
     func release(_ key: String) {
-        let site = ClientAddress.siteKey(ofLimitKey: key)
         self.openByAddress.withLock { open in
             // No entry is kept for an address without connections: the map's size is bounded by
             // the connections open, not by every address ever seen.
-            for counted in [key, site].compactMap(\.self) {
+            for counted in ClientAddress.keysLimiting(key) {
                 if let count = open[counted], count > 1 { open[counted] = count - 1 } else { open[counted] = nil }
             }
         }
@@ -135,7 +134,7 @@ final class ConnectionsPerAddress: Sendable {
                 "client.address": "\(key)", "connections.max_per_address": "\(self.settings.maximum)",
                 "connections.new_per_second_per_address": "\(self.settings.openings.perSecond)",
                 "effect":
-                    "refused (\(refusal.option)\(key.hasSuffix("::/48") ? ", \(Self.siteFactor) times for a /48" : ""))",
+                    "refused (\(refusal.option)\(ClientAddress.isSiteKey(key) ? ", \(Self.siteFactor) times for a /48" : ""))",
             ])
     }
 

@@ -112,7 +112,7 @@ final class InboundBytesPerAddress: Sendable {
             table.entries[key] = entry
             return entry.share
         }
-        let factor = site == nil && key.hasSuffix("::/48") ? RatePerAddress.siteFactor : 1
+        let factor = ClientAddress.isSiteKey(key) ? RatePerAddress.siteFactor : 1
         let bucket = TokenBucket(rate: self.bytesPerSecond * factor, burst: self.burst * factor, now: now)
         let share = Share(key: key, site: site, bucket: bucket, table: self)
         table.entries[key] = Entry(share: share, holders: 1)
@@ -141,7 +141,7 @@ final class InboundBytesPerAddress: Sendable {
     private func sweep(_ table: inout Table, now: ContinuousClock.Instant) {
         table.lastSweep = now
         for isSite in [false, true] {
-            for (key, entry) in table.entries where entry.holders == 0 && (entry.share.site == nil) == isSite {
+            for (key, entry) in table.entries where entry.holders == 0 && ClientAddress.isSiteKey(key) == isSite {
                 guard entry.share.ownDebt(now: now) == .zero else { continue }
                 table.entries[key] = nil
                 if let site = entry.share.site { self.dropHolder(of: site, from: &table, now: now) }

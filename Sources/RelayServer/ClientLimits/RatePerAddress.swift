@@ -43,8 +43,6 @@ final class RatePerAddress: Sendable {
     private struct Account {
         var bucket: TokenBucket
         var lastTaken: ContinuousClock.Instant
-        /// A site's (a /48's) bucket, of ``siteFactor`` times the burst.
-        let isSite: Bool
     }
 
     /// How many times an address's rate and burst an IPv6 site (a /48) has.
@@ -104,26 +102,22 @@ final class RatePerAddress: Sendable {
     private func withBuckets<Result>(
         of key: String, now: ContinuousClock.Instant, _ body: (inout [TokenBucket]) -> Result
     ) -> Result {
-        let keys = [key] + (ClientAddress.siteKey(ofLimitKey: key).map { [$0] } ?? [])
+        let keys = ClientAddress.keysLimiting(key)
         return self.table.withLock { table in
             if table.accounts[key] == nil, table.accounts.count >= Self.sweepThreshold,
                 table.lastSweep.map({ now - $0 >= Self.sweepInterval }) ?? true
             {
                 self.sweep(&table, now: now)
             }
-            var buckets = keys.enumerated().map { index, key in
-                table.accounts[key]?.bucket ?? self.fullBucket(isSite: index > 0, now: now)
-            }
+            var buckets = keys.map { key in table.accounts[key]?.bucket ?? self.fullBucket(of: key, now: now) }
             let result = body(&buckets)
-            for (index, key) in keys.enumerated() {
-                table.accounts[key] = Account(bucket: buckets[index], lastTaken: now, isSite: index > 0)
-            }
+            for (key, bucket) in zip(keys, buckets) { table.accounts[key] = Account(bucket: bucket, lastTaken: now) }
             return result
         }
     }
 
-    private func fullBucket(isSite: Bool, now: ContinuousClock.Instant) -> TokenBucket {
-        let factor = isSite ? Self.siteFactor : 1
+    private func fullBucket(of key: String, now: ContinuousClock.Instant) -> TokenBucket {
+        let factor = ClientAddress.isSiteKey(key) ? Self.siteFactor : 1
         return TokenBucket(rate: self.settings.perSecond * factor, burst: self.settings.burst * factor, now: now)
     }
 
@@ -131,7 +125,7 @@ final class RatePerAddress: Sendable {
     /// it would succeed. It takes nothing.
     func limitedKey(_ key: String?, now: ContinuousClock.Instant = .now) -> String? {
         guard self.isLimiting, let key else { return nil }
-        let keys = [key] + (ClientAddress.siteKey(ofLimitKey: key).map { [$0] } ?? [])
+        let keys = ClientAddress.keysLimiting(key)
         return self.table.withLock { table in
             keys.first { key in
                 guard var bucket = table.accounts[key]?.bucket else { return false }  // new: a full burst
@@ -161,8 +155,8 @@ final class RatePerAddress: Sendable {
         // The same for a site, whose rate and burst are both `siteFactor` times.
         let refill = Duration.seconds(self.settings.burst / self.settings.perSecond)
         // A bucket spent into debt (``spendUnlessInDebt(_:key:now:)``) takes longer than `refill` to be full.
-        table.accounts = table.accounts.filter { _, account in
-            let burst = self.settings.burst * (account.isSite ? Self.siteFactor : 1)
+        table.accounts = table.accounts.filter { key, account in
+            let burst = self.settings.burst * (ClientAddress.isSiteKey(key) ? Self.siteFactor : 1)
             var bucket = account.bucket  // a copy: taking the whole burst only asks whether it is full
             return now - account.lastTaken < refill || !bucket.take(burst, now: now)
         }
