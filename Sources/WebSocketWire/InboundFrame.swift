@@ -26,7 +26,8 @@ public struct InboundFrame {
         /// Not a whole frame yet.
         case incomplete
         /// A frame the connection is failed for, with this close code: longer than the reader
-        /// takes (1009), or a control frame that is fragmented or over 125 bytes (1002).
+        /// takes (1009), or a control frame that is fragmented or over 125 bytes, or a 64-bit
+        /// length with its top bit set (1002).
         case refused(WebSocketErrorCode)
     }
 
@@ -48,6 +49,8 @@ public struct InboundFrame {
             headerBytes = 4
         } else if length == 127 {
             guard let quad = buffer.getInteger(at: start + 2, as: UInt64.self) else { return .incomplete }
+            // Its most significant bit must be 0 (RFC 6455 §5.2): malformed, not too large.
+            guard quad >> 63 == 0 else { return .refused(.protocolError) }
             // Checked before the conversion: a 64-bit length need not fit an `Int`.
             guard quad <= UInt64(maxPayloadBytes) else { return .refused(.messageTooLarge) }
             length = Int(quad)

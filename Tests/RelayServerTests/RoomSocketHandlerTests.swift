@@ -256,6 +256,20 @@ struct RoomSocketHandlerTests {
         _ = try channel.finish()
     }
 
+    @Test("A ping while the server waits for the answer to its close frame is answered (RFC 6455 §5.5.2)")
+    func pingAnsweredWhileClosing() throws {
+        let channel = EmbeddedChannel()
+        let handler = try Self.makeHandler()
+        try channel.pipeline.syncOperations.addHandler(handler)
+        handler.sendClose(.goingAway)
+        #expect(try channel.readOutbound(as: WebSocketFrame.self)?.opcode == .connectionClose)
+        try channel.writeInbound(Self.clientFrame(.ping, "still there?"))
+        let pong = try #require(try channel.readOutbound(as: WebSocketFrame.self))
+        #expect(pong.opcode == .pong)
+        #expect(String(buffer: pong.data) == "still there?")
+        _ = try? channel.finish()
+    }
+
     @Test("Frames are handled whether a read holds several or a part of one; a refused frame fails the connection")
     func framesAcrossReads() throws {
         let channel = EmbeddedChannel()

@@ -152,6 +152,7 @@ struct WebSocketProtocolTests {
             ("a reserved bit on a control frame", [0xC9, 0x80, 0, 0, 0, 0]),
             ("an unmasked frame", [0x81, 0x02] + Array("{}".utf8)),
             ("an unmasked ping", [0x89, 0x00]),
+            ("a 64-bit length with its top bit set", [0x81, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0] + Array("{}".utf8)),
             (
                 "a new message inside a fragmented one",
                 StalledClient.frame(fin: false, opcode: 1, Array("{".utf8))
@@ -180,6 +181,24 @@ struct WebSocketProtocolTests {
             try client.sendRaw(StalledClient.frame(fin: false, opcode: Self.textOpcode, Array("{".utf8) + piece))
             try client.sendRaw(StalledClient.frame(fin: false, opcode: Self.continuationOpcode, piece))
             #expect(try await client.readFrame()?.closeCode == 1009)
+        }
+    }
+
+    @Test(
+        "A connection failed with the client's bytes still coming ends cleanly: the close frame, then the end of the stream, no reset",
+        arguments: [1009, 1002])
+    func failedWithBytesInFlight(expectedCode: Int) async throws {
+        let bytes: [UInt8] =
+            expectedCode == 1009
+            ? [0x81, 0x80 | 126, 0x1F, 0x40, 0, 0, 0, 0] + [UInt8](repeating: 0x20, count: 8_000)  // over the cap
+            : [0x81, 0x02] + Array("{}".utf8) + Array(repeating: StalledClient.frame("{}"), count: 1_000).joined()  // unmasked
+        var limits = RelayLimits()
+        limits.maxFrameBytes = 1024
+        try await withRelayServer(limits: limits) { port, _ in
+            let client = try await StalledClient.connect(port: port, path: "/ws/room/new")
+            try client.sendRaw(bytes)
+            #expect(try await client.readFrame()?.closeCode == expectedCode)
+            #expect(try await client.readFrame() == nil)  // a reset throws
         }
     }
 

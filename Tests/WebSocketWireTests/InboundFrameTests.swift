@@ -100,10 +100,23 @@ struct InboundFrameTests {
             }
         }
         var huge = ByteBuffer(bytes: [0x81, 0xFF])
-        huge.writeInteger(UInt64.max)
+        huge.writeInteger(UInt64(Int64.max))
         guard case .refused(.messageTooLarge) = InboundFrame.read(from: &huge, maxPayloadBytes: 1024) else {
-            Issue.record("a 2^64 - 1 byte length not refused")
+            Issue.record("a 2^63 - 1 byte length not refused")
             return
+        }
+    }
+
+    @Test("A 64-bit length with its most significant bit set is malformed (RFC 6455 §5.2), not too large")
+    func aLengthWithItsTopBitSetIsMalformed() {
+        for length: UInt64 in [.max, 1 << 63 | 2] {
+            var frame = ByteBuffer(bytes: [0x81, 0xFF])
+            frame.writeInteger(length)
+            frame.writeBytes([0, 0, 0, 0] + Array("{}".utf8))
+            guard case .refused(.protocolError) = InboundFrame.read(from: &frame, maxPayloadBytes: 1024) else {
+                Issue.record("a length of \(length) not refused as malformed")
+                continue
+            }
         }
     }
 

@@ -60,8 +60,15 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var context: ChannelHandlerContext?
     /// Cuts frames out of what the socket reads.
     private(set) var frames: InboundFrameReader
-    /// The connection is being failed (``fail(_:)``): nothing more it sends is read.
+    /// The connection is ending without another word from the client (``fail(_:)``, or the client's
+    /// own close frame answered): what it sends now is read only to be discarded.
     private var inputRefused = false
+    /// Bytes read and discarded since then (``discardedBytesLimit``).
+    private var discardedBytes = 0
+    /// Most bytes read and discarded after a close frame before the server hangs up regardless
+    /// (the kernel then resets the connection): enough for the rest of a message over the cap a
+    /// client was sending, not a flood.
+    static let discardedBytesLimit = 1 << 20
     /// The fragments so far of a message sent in several frames.
     private var fragments: (bytes: ByteBuffer, isText: Bool, frames: Int)?
     /// Most frames one message may come in; more close the connection as a too-large message
@@ -127,8 +134,8 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !self.inputRefused else { return }
         var bytes = self.unwrapInboundIn(data)
+        guard !self.inputRefused else { return self.discard(bytes.readableBytes, context: context) }
         if self.bytesOnHold != nil || self.readPause != nil || self.charges.isAddressInDebt {
             self.bytesOnHold.setOrWriteBuffer(&bytes)
             self.pauseReadingIfInDebt(context: context)
@@ -171,8 +178,9 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .ping:
             // Answered once the read is done (``channelReadComplete(context:)``): one pong for a
             // batch of pings, not a write each. A ping costs a message from the connection's
-            // budget; one past it goes unanswered.
-            guard !self.closeSent, self.budget.take(.other) else { return }
+            // budget; one past it goes unanswered. Also while the client has yet to answer the
+            // server's close frame (RFC 6455 §5.5.2: unless a close frame was received).
+            guard self.budget.take(.other) else { return }
             self.pongOwed = frame.unmaskedData
         case .pong:
             var payload = frame.unmaskedData
@@ -317,7 +325,8 @@ extension RoomSocketHandler {
     /// Reading from the socket pauses while the client's bytes are in debt, or while the (still
     /// running) reader has ``ReaderQueue/highWater`` messages.
     private var mustHoldReads: Bool {
-        self.readPause != nil || (self.messagesWithReader >= ReaderQueue.highWater && !self.readerStopped)
+        guard !self.inputRefused else { return false }  // read to the client's hang-up, to discard
+        return self.readPause != nil || (self.messagesWithReader >= ReaderQueue.highWater && !self.readerStopped)
     }
 
     /// Whether a message of `bytes` takes turns with the other large ones on the connection's loop
@@ -427,6 +436,13 @@ extension RoomSocketHandler {
         self.sendClose(code, thenHangUp: true)
     }
 
+    /// Drops `count` bytes read after the connection was failed or said goodbye; past
+    /// ``discardedBytesLimit``, hangs up.
+    private func discard(_ count: Int, context: ChannelHandlerContext) {
+        self.discardedBytes += count
+        if self.discardedBytes > Self.discardedBytesLimit { context.close(promise: nil) }
+    }
+
     /// Sends a close frame once. With `thenHangUp`, the socket closes once the frame is written,
     /// or after the grace period if it cannot be. Without, the client is expected to answer it
     /// within the grace period from when the frame is written; until then the drain
@@ -448,9 +464,21 @@ extension RoomSocketHandler {
         let channel = context.channel
         if thenHangUp {
             self.hangsUpAfterClose = true
+            self.inputRefused = true
+            self.bytesOnHold = nil
             self.stopClosingDrain()
-            written.futureResult.whenComplete { _ in channel.close(promise: nil) }
-            // A client that does not read may never let the close frame out: hang up regardless.
+            written.futureResult.whenComplete { result in
+                // Closing with the client's bytes unread would have the kernel reset the connection,
+                // and a reset may discard the close frame before the client reads it (1006, not 1009
+                // or 1002; RFC 6455 §7.1.1): the server's half ends now, and the socket closes once
+                // the client's does (``userInboundEventTriggered(context:event:)``), what it sends
+                // until then discarded.
+                guard case .success = result else { return channel.close(promise: nil) }
+                channel.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
+            }
+            self.releaseHeldRead()
+            // A client that does not read may never let the close frame out, nor hang up: hang up
+            // regardless.
             context.eventLoop.scheduleTask(in: self.closeGrace) { channel.close(promise: nil) }
         } else {
             let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
