@@ -188,16 +188,51 @@ struct ExpectContinueTests {
 
     @Test("Only an expectation before a declared body can leave that body in doubt")
     func bodiesInDoubt() {
-        func head(_ headers: HTTPHeaders) -> HTTPRequestHead {
-            HTTPRequestHead(version: .http1_1, method: .POST, uri: "/api/scores", headers: headers)
+        func body(_ headers: HTTPHeaders) -> EarlyAnswerEndsConnection.Body {
+            EarlyAnswerEndsConnection.body(
+                of: HTTPRequestHead(version: .http1_1, method: .POST, uri: "/api/scores", headers: headers))
         }
-        #expect(EarlyAnswerEndsConnection.waitsForContinue(head(["expect": "100-continue", "content-length": "5"])))
-        #expect(
-            EarlyAnswerEndsConnection.waitsForContinue(
-                head(["expect": "100-continue", "transfer-encoding": "chunked"])))
-        #expect(!EarlyAnswerEndsConnection.waitsForContinue(head(["expect": "100-continue", "content-length": "0"])))
-        #expect(!EarlyAnswerEndsConnection.waitsForContinue(head(["expect": "100-continue"])))
-        #expect(!EarlyAnswerEndsConnection.waitsForContinue(head(["content-length": "5"])))
+        #expect(body(["expect": "100-continue", "content-length": "5"]) == .inDoubt)
+        #expect(body(["expect": "100-continue", "transfer-encoding": "chunked"]) == .inDoubt)
+        #expect(body(["expect": "100-continue", "content-length": "0"]) == .settled)
+        #expect(body(["expect": "100-continue"]) == .settled)
+        #expect(body(["content-length": "5"]) == .coming)
+        #expect(body(["transfer-encoding": "chunked"]) == .coming)
+    }
+
+    @Test(
+        "A 413 while the body still comes says Connection: close and ends the connection, not reading the rest",
+        arguments: ["declared", "chunked"])
+    func tooLargeEndsTheConnection(_ framing: String) async throws {
+        try await withRelayServer { port, _ in
+            let piece = String(repeating: "x", count: 65_536)
+            let request =
+                framing == "declared"
+                ? Self.post("/api/scores", length: 10_000_000).replacingOccurrences(
+                    of: "Expect: 100-continue\r\n", with: "") + "\r\n" + piece
+                : "POST /api/scores HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\n"
+                    + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    + "10000\r\n\(piece)\r\n"  // past the 16 KiB cap, and more to come
+            let (answer, serverClosed, elapsed) = try await rawExchangeUntilClosed(port: port, request)
+            #expect(answer.hasPrefix("HTTP/1.1 413 Payload Too Large\r\n"), "\(answer.prefix(200))")
+            #expect(answer.lowercased().contains("\r\nconnection: close\r\n"), "\(answer.prefix(300))")
+            #expect(serverClosed && elapsed < closedAtOnce, "\(elapsed)")
+        }
+    }
+
+    @Test("Other answers before the body has come keep the connection: the body follows, then the next request")
+    func otherEarlyAnswersKeepTheConnection() async throws {
+        try await withRelayServer { port, _ in
+            let body = String(buffer: scoreBody(name: "late"))
+            let head = Self.post("/api/scores", key: "wrong", length: body.utf8.count).replacingOccurrences(
+                of: "Expect: 100-continue\r\n", with: "")
+            let exchange = try await Self.exchange(
+                port: port, head: head + "\r\n",
+                body: body + "GET /api/rooms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            #expect(exchange.beforeBody.hasPrefix("HTTP/1.1 403 Forbidden\r\n"), "\(exchange.beforeBody)")
+            #expect(!exchange.beforeBody.lowercased().contains("connection: close"), "\(exchange.beforeBody)")
+            #expect(exchange.afterBody.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(exchange.afterBody)")
+        }
     }
 
     @Test("An HTTP/1.0 request's expectation is ignored: no 1xx for an HTTP/1.0 client")

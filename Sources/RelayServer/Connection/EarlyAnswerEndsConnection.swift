@@ -3,7 +3,9 @@ import NIOHTTP1
 
 /// Ends a connection after an answer that went out before its request's body could follow: the
 /// request asked for `100 Continue` (``ExpectContinue``), was answered without one (a bad key, an
-/// unknown route, a body declared too large), and its body had not arrived whole.
+/// unknown route, a body declared too large), and its body had not arrived whole. Also after a
+/// `413` while its body still comes (declared too large, or a chunked one past the cap): read to
+/// its end, as it would be to keep the connection, it could be gigabytes.
 ///
 /// The connection is then in an unknown state. The client may send its body anyway (curl does,
 /// as do clients that stop waiting for the `100`), or go straight to its next request, as RFC
@@ -22,9 +24,19 @@ final class EarlyAnswerEndsConnection: ChannelDuplexHandler, RemovableChannelHan
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
+    /// Where a request's body stands, as an answer to it would find it.
+    enum Body {
+        /// Whole, or none: an answer leaves the connection as it is.
+        case settled
+        /// Still coming: only a `413` ends the connection.
+        case coming
+        /// Waiting for `100 Continue`: any answer ends the connection.
+        case inDoubt
+    }
+
     /// For each request read and not yet answered, in order (more than one if the client
-    /// pipelines): whether an answer now would leave its body in doubt.
-    private var unanswered = CircularBuffer<Bool>(initialCapacity: 2)
+    /// pipelines): where its body stands.
+    private var unanswered = CircularBuffer<Body>(initialCapacity: 2)
     /// The last head read has not had its end yet.
     private var isReadingBody = false
     /// The answer being written ends the connection: nothing read from then on is acted on.
@@ -41,13 +53,13 @@ final class EarlyAnswerEndsConnection: ChannelDuplexHandler, RemovableChannelHan
                 return context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
             }
             self.isReadingBody = true
-            self.unanswered.append(Self.waitsForContinue(head))
+            self.unanswered.append(Self.body(of: head))
         case .body:
             break
         case .end:
             // Still unanswered, the request being read is the last one read: answers go in order.
             if self.isReadingBody, !self.unanswered.isEmpty {
-                self.unanswered[self.unanswered.index(before: self.unanswered.endIndex)] = false
+                self.unanswered[self.unanswered.index(before: self.unanswered.endIndex)] = .settled
             }
             self.isReadingBody = false
         }
@@ -64,9 +76,13 @@ final class EarlyAnswerEndsConnection: ChannelDuplexHandler, RemovableChannelHan
         switch self.unwrapOutboundIn(data) {
         case .head(let head) where head.status == .continue:
             // The client sends its body now, and the server reads it all.
-            if !self.unanswered.isEmpty { self.unanswered[self.unanswered.startIndex] = false }
+            if self.unanswered.first == .inDoubt { self.unanswered[self.unanswered.startIndex] = .coming }
         case .head(var head):
-            guard self.unanswered.popFirst() == true else { break }
+            switch self.unanswered.popFirst() {
+            case .inDoubt?: break
+            case .coming? where head.status == .payloadTooLarge: break
+            default: return context.write(data, promise: promise)
+            }
             self.closesAfterAnswer = true
             head.headers.replaceOrAdd(name: "connection", value: "close")
             return context.write(self.wrapOutboundOut(.head(head)), promise: promise)
@@ -93,12 +109,14 @@ final class EarlyAnswerEndsConnection: ChannelDuplexHandler, RemovableChannelHan
     /// How long the input stays open after the answer has gone.
     static let linger: TimeAmount = .milliseconds(500)
 
-    /// Whether `head` asks for `100 Continue` before a body it declares. (``RequestHeadRules`` has
-    /// dropped the expectation from an HTTP/1.0 head.)
-    static func waitsForContinue(_ head: HTTPRequestHead) -> Bool {
+    /// Where the body `head` declares stands as the head is read: waiting for `100 Continue` if
+    /// the head asks for one (``RequestHeadRules`` has dropped the expectation from an HTTP/1.0
+    /// head), else coming, unless there is none.
+    static func body(of head: HTTPRequestHead) -> Body {
         let declaresBody =
             head.headers.contains(name: "transfer-encoding")
             || head.headers["content-length"].contains { Int($0).map { $0 > 0 } ?? false }
-        return declaresBody && head.headers["expect"].contains(where: ExpectContinue.isContinue)
+        guard declaresBody else { return .settled }
+        return head.headers["expect"].contains(where: ExpectContinue.isContinue) ? .inDoubt : .coming
     }
 }
