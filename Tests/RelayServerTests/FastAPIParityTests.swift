@@ -174,6 +174,27 @@ struct FastAPIParityTests {
         }
     }
 
+    @Test("A JSON null body is a missing body, as FastAPI answers an empty one; as text it is not an object")
+    func nullBody() async throws {
+        try await withLiveApp { client in
+            for uri in ["/api/scores", "/api/save_game"] {
+                for body in ["null", " null\n", ""] {
+                    let response = try await self.post(client, body, to: uri)
+                    #expect(response.status == .unprocessableContent, "\(uri) \(body)")
+                    #expect(
+                        String(buffer: response.body)
+                            == #"{"detail":[{"type":"missing","loc":["body"],"msg":"Field required","input":null}]}"#,
+                        "\(uri) \(body)")
+                }
+            }
+            let text = try await self.post(client, "null", contentType: "text/plain")
+            #expect(
+                String(buffer: text.body)
+                    == #"{"detail":[{"type":"model_attributes_type","loc":["body"],"msg":"Input should be a valid dictionary or object to extract fields from","input":"null"}]}"#
+            )
+        }
+    }
+
     @Test("A UTF-8 byte-order mark before the JSON is skipped, as Python skips it")
     func byteOrderMark() async throws {
         try await withLiveApp { client in

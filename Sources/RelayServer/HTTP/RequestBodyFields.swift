@@ -25,20 +25,22 @@ struct RequestBodyFields {
         } catch {
             throw .unreadableBody  // answered with 400, as NIO's decoder failing at a head is
         }
-        guard buffer.readableBytes > 0 else {
-            throw .validation([ValidationIssue(type: "missing", loc: ["body"], msg: "Field required", input: .null)])
-        }
+        guard buffer.readableBytes > 0 else { throw .validation([Self.missingBody]) }
         guard Self.declaresJSON(request.headers[.contentType]) else {
             // FastAPI reads such a body as text, which no model takes: a form or `text/plain`
             // post (one a page can send cross-site without asking) is never taken for JSON.
             throw .validation([Self.notAnObject(.string(String(buffer: buffer)))])
         }
         let value = try buffer.withUnsafeReadableBytes { bytes throws(APIError) in try Self.parse(bytes) }
+        // FastAPI takes a JSON `null` for no body at all (`_validate_value_with_model_field`).
+        if value == .null { throw .validation([Self.missingBody]) }
         guard case .object(let object) = value else {
             throw .validation([Self.notAnObject(value)])
         }
         return RequestBodyFields(object: object)
     }
+
+    private static let missingBody = ValidationIssue(type: "missing", loc: ["body"], msg: "Field required", input: .null)
 
     /// Whether FastAPI parses a body of this `Content-Type` as JSON: `application/json`,
     /// `application/*+json`, or no type at all (as FastAPI did up to 0.1xx, the old backend's).
