@@ -152,7 +152,10 @@ struct WebSocketProtocolTests {
             ("a reserved bit on a control frame", [0xC9, 0x80, 0, 0, 0, 0]),
             ("an unmasked frame", [0x81, 0x02] + Array("{}".utf8)),
             ("an unmasked ping", [0x89, 0x00]),
-            ("a 64-bit length with its top bit set", [0x81, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0] + Array("{}".utf8)),
+            (
+                "a 64-bit length with its top bit set",
+                [0x81, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0] + Array("{}".utf8)
+            ),
             (
                 "a new message inside a fragmented one",
                 StalledClient.frame(fin: false, opcode: 1, Array("{".utf8))
@@ -188,10 +191,11 @@ struct WebSocketProtocolTests {
         "A connection failed with the client's bytes still coming ends cleanly: the close frame, then the end of the stream, no reset",
         arguments: [1009, 1002])
     func failedWithBytesInFlight(expectedCode: Int) async throws {
+        // 1009: a frame over the cap, 8,000 bytes of it coming; 1002: an unmasked frame, 1,000 more after it.
         let bytes: [UInt8] =
             expectedCode == 1009
-            ? [0x81, 0x80 | 126, 0x1F, 0x40, 0, 0, 0, 0] + [UInt8](repeating: 0x20, count: 8_000)  // over the cap
-            : [0x81, 0x02] + Array("{}".utf8) + Array(repeating: StalledClient.frame("{}"), count: 1_000).joined()  // unmasked
+            ? [0x81, 0x80 | 126, 0x1F, 0x40, 0, 0, 0, 0] + [UInt8](repeating: 0x20, count: 8_000)
+            : [0x81, 0x02] + Array("{}".utf8) + Array(repeating: StalledClient.frame("{}"), count: 1_000).joined()
         var limits = RelayLimits()
         limits.maxFrameBytes = 1024
         try await withRelayServer(limits: limits) { port, _ in

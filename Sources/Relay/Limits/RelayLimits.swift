@@ -105,6 +105,14 @@ public struct RelayLimits: Sendable {
     /// ~250). Without it a host could grow an enemy by a new key with every `enemy_state`, and
     /// every `entities_sync` and `game_state` would carry it.
     public var maxEntityBytes = 2_048
+    /// Bytes of JSON all of one room's enemies, coins and power-ups may hold together (default
+    /// 1 MiB: the game's fullest room, with every list full, ~500 KB). Past it a spawn, or an
+    /// update that grows an entity, is refused (`limit_exceeded`).
+    public var maxEntityBytesPerRoom = 1 << 20
+    /// The same for every room on the server together (default 1 GiB; each byte of JSON takes
+    /// 1–8 in memory, strings least). Without it, a client creating rooms and filling each alone
+    /// could take more memory than the machine has.
+    public var maxEntityBytesPerServer = 1 << 30
     /// Entries in each list of one `sync_entities` (default 500).
     public var maxSyncListLength = 500
     /// How long a dropped player may reconnect (default 60 s).

@@ -30,6 +30,11 @@ public actor GameRoom {
     /// Dropped members whose reconnect window is running, for tests.
     package var pendingExpiries: Int { self.expiryTimers.count }
 
+    deinit {
+        // A room that never closed (its server stopped, or was dropped in-process).
+        self.state.entityMemory?.release(self.state.entityBytes)
+    }
+
     public nonisolated var unownedExecutor: UnownedSerialExecutor {
         self.eventLoop.executor.asUnownedSerialExecutor()
     }
@@ -238,10 +243,11 @@ public actor GameRoom {
         for player in self.state.players { self.remove(player.id) }
     }
 
-    /// Forgets the room: cancels its timers and leaves the registry.
+    /// Forgets the room: cancels its timers, gives back its entities' bytes and leaves the registry.
     private func close() {
         for timer in self.expiryTimers.values { timer.cancel() }
         self.expiryTimers.removeAll()
+        self.state.forgetEntities()
         self.isClosed = true
         self.registry?.remove(self)
         self.logger.debug("room.closed")

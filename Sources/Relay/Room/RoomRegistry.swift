@@ -97,9 +97,12 @@ public final class RoomRegistry: Sendable {
     private let taskExecutors: [ObjectIdentifier: EventLoopTaskExecutor]
     /// The limits every room of this server applies.
     public let limits: RelayLimits
+    /// The bytes its rooms' enemies, coins and power-ups hold together.
+    public let entityMemory: EntityMemory
 
     public init(limits: RelayLimits, eventLoopGroup: any EventLoopGroup, logger: Logger) {
         self.limits = limits
+        self.entityMemory = EntityMemory(limit: limits.maxEntityBytesPerServer)
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
         self.taskExecutors = Dictionary(
@@ -133,7 +136,7 @@ public final class RoomRegistry: Sendable {
             while rooms.entries[code] != nil { code = Self.randomCode() }
             let state = RoomState(
                 roomID: code, roomName: name, hostID: "", maxPlayers: maxPlayers, limits: self.limits,
-                seed: Int.random(in: 1...999_999))
+                seed: Int.random(in: 1...999_999), entityMemory: self.entityMemory)
             let room = GameRoom(
                 code: code, state: state, eventLoop: eventLoop ?? self.eventLoopGroup.next(), registry: self,
                 logger: self.logger)

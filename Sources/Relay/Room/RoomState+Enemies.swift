@@ -4,6 +4,8 @@ import OrderedCollections
 struct TrackedEnemy: Sendable {
     var fields: [String: JSONValue]
     var diedAt: ContinuousClock.Instant?
+    /// Its size as JSON: what it holds of the room's and the server's entity bytes.
+    var bytes: Int
 
     var isAlive: Bool { self.diedAt == nil && self.fields["is_alive"]?.boolValue != false }
 }
@@ -52,23 +54,25 @@ extension RoomState {
             "facing_right": enemy["facing_right"] ?? .bool(true),
             "state": enemy["state"] ?? "idle",
         ]
-        try self.checkEnemySize(fields)
+        let bytes = try self.checkEnemySize(fields)
         if self.enemies[id] == nil, self.enemies.count >= self.limits.maxEntitiesPerRoom {
             self.retireDeadEnemies(now: now)
             guard self.enemies.count < self.limits.maxEntitiesPerRoom else {
                 throw .limitExceeded("enemies in this room", limit: self.limits.maxEntitiesPerRoom)
             }
         }
+        try self.chargeEntityBytes(bytes - (self.enemies[id]?.bytes ?? 0))
         drops.spend(rewardValue.rounded(.down), now: now)  // the coins its kill will drop
         self.dropBudget = drops
         self.departedEnemies.remove(id)  // spawned again under an old id: alive again, as the host says
-        self.enemies[id] = TrackedEnemy(fields: fields)
+        self.enemies[id] = TrackedEnemy(fields: fields, bytes: bytes)
         return .object(fields)
     }
 
     /// Refuses an enemy larger than ``RelayLimits/maxEntityBytes`` as it is, or as it would be
-    /// once dead (`"is_alive":false`, `"state":"dead"`), so that its death always fits.
-    func checkEnemySize(_ fields: [String: JSONValue]) throws(RelayError) {
+    /// once dead (`"is_alive":false`, `"state":"dead"`), so that its death always fits. Returns
+    /// its size as it is.
+    func checkEnemySize(_ fields: [String: JSONValue]) throws(RelayError) -> Int {
         let limit = self.limits.maxEntityBytes
         // Counting stops past the limit: a host's 64 KB state is refused without a walk of it all.
         let current = JSONValue.object(fields).writtenSizeBound(upTo: limit)
@@ -82,6 +86,7 @@ extension RoomState {
             }
         }
         guard size <= limit else { throw .limitExceeded("bytes in one enemy", limit: limit) }
+        return current
     }
 
     private static let deathFields: [(String, JSONValue)] = [("is_alive", .bool(false)), ("state", "dead")]
@@ -97,6 +102,7 @@ extension RoomState {
         let expired = self.enemies.filter { _, enemy in enemy.diedAt.map { now - $0 >= retention } ?? false }
         guard !expired.isEmpty else { return }
         self.enemies.removeAll { id, _ in expired[id] != nil }
+        self.releaseEntityBytes(expired.values.reduce(0) { $0 + $1.bytes })
         self.departedEnemies.insert(contentsOf: expired.keys)
     }
 
@@ -129,7 +135,9 @@ extension RoomState {
         throws(RelayError)
     {
         guard let enemy = self.enemies[enemyID] else { return }
-        self.enemies[enemyID] = try self.merged(enemy, with: state, now: now)
+        let updated = try self.merged(enemy, with: state, now: now)
+        try self.chargeEntityBytes(updated.bytes - enemy.bytes)
+        self.enemies[enemyID] = updated
     }
 
     /// `enemy` with a reported state merged in (see ``updateEnemy(_:state:now:)``).
@@ -148,7 +156,7 @@ extension RoomState {
         if enemy.diedAt != nil {
             Self.markDead(&enemy.fields)
         }
-        try self.checkEnemySize(enemy.fields)
+        enemy.bytes = try self.checkEnemySize(enemy.fields)
         return enemy
     }
 
@@ -164,11 +172,15 @@ extension RoomState {
         Self.markDead(&enemy.fields)
         enemy.fields["killed_by"] = .string(playerID)
         let limit = self.limits.maxEntityBytes
-        if JSONValue.object(enemy.fields).writtenSizeBound(upTo: limit) > limit {
+        var bytes = JSONValue.object(enemy.fields).writtenSizeBound(upTo: limit)
+        if bytes > limit {
             // The death fields fit (``checkEnemySize(_:)``); the killer, who went out in
             // `enemy_killed`, is left out rather than pass the cap.
             enemy.fields["killed_by"] = nil
+            bytes = JSONValue.object(enemy.fields).writtenSizeBound()
         }
+        self.forceEntityBytes(bytes - enemy.bytes)  // a kill is never refused
+        enemy.bytes = bytes
         self.enemies[enemyID] = enemy
         let reward = Self.clampedReward(enemy.fields["coin_reward"], limit: self.limits.maxCoinReward)
         let drops = Self.coinDrops(
@@ -178,7 +190,7 @@ extension RoomState {
                 // Sent to the room uncollected, as a host's `coin_spawn` is: under the id of a coin
                 // collected before (an earlier kill at the same spot) it is back, not shown yet refused.
                 self.collectedCoins.remove(id)
-                self.track(coin: fields, id: id)
+                self.track(droppedCoin: fields, id: id)
             }
         }
         return .killed(coinDrops: drops)

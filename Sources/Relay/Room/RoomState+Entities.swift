@@ -1,12 +1,12 @@
 // The rules every enemy, coin and power-up the room keeps must pass (its id, its size), and new ids.
 extension RoomState {
     /// Refuses an entity larger than ``RelayLimits/maxEntityBytes`` as JSON: the room keeps it
-    /// and sends it again in every sync and game state.
-    func checkSize(of fields: [String: JSONValue], kind: String) throws(RelayError) {
+    /// and sends it again in every sync and game state. Returns its size.
+    func checkSize(of fields: [String: JSONValue], kind: String) throws(RelayError) -> Int {
         let limit = self.limits.maxEntityBytes
-        guard JSONValue.object(fields).writtenSizeBound(upTo: limit) <= limit else {
-            throw .limitExceeded("bytes in one \(kind)", limit: limit)
-        }
+        let size = JSONValue.object(fields).writtenSizeBound(upTo: limit)
+        guard size <= limit else { throw .limitExceeded("bytes in one \(kind)", limit: limit) }
+        return size
     }
 
     /// Refuses an entity or item id longer than ``maxEntityIDLength`` code points.

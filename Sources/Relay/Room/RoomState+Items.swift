@@ -21,12 +21,12 @@ extension RoomState {
         switch itemType {
         case "coin":
             guard self.collectedCoins.insert(itemID) else { return .alreadyCollected }
-            self.coins[itemID] = nil
+            self.forget(itemID, in: \.coins)
             self.players[index].coins += 1
             self.players[index].score += 10
         case "powerup":
             guard self.collectedPowerups.insert(itemID) else { return .alreadyCollected }
-            self.powerups[itemID] = nil
+            self.forget(itemID, in: \.powerups)
         default:
             throw .invalidField("item_type", expected: "\"coin\" or \"powerup\"")
         }
@@ -47,9 +47,10 @@ extension RoomState {
             "is_collected": .bool(false), "collected_by": .null, "value": coin["value"] ?? .integer(1),
             "velocity_x": coin["velocity_x"] ?? .integer(0), "velocity_y": coin["velocity_y"] ?? .integer(0),
         ]
-        try self.checkSize(of: fields, kind: "coin")
+        let bytes = try self.checkSize(of: fields, kind: "coin")
+        try self.chargeEntityBytes(bytes - (self.coins[id]?.bytes ?? 0))
         self.collectedCoins.remove(id)
-        self.track(coin: fields, id: id)
+        self.put(TrackedItem(fields: fields, bytes: bytes), for: id, in: \.coins)
         return .object(fields)
     }
 
@@ -67,25 +68,21 @@ extension RoomState {
         fields["type"] = powerup["type"] ?? "health"
         fields["x"] = powerup["x"] ?? .integer(0)
         fields["y"] = powerup["y"] ?? .integer(0)
-        try self.checkSize(of: fields, kind: "power-up")
+        let bytes = try self.checkSize(of: fields, kind: "power-up")
+        try self.chargeEntityBytes(bytes - (self.powerups[id]?.bytes ?? 0))
         self.collectedPowerups.remove(id)
-        self.powerups.set(fields, for: id, forgettingTheOldestPast: self.limits.maxEntitiesPerRoom)
+        self.put(TrackedItem(fields: fields, bytes: bytes), for: id, in: \.powerups)
         return .object(fields)
     }
 
-    /// Tracks a coin until it is collected. The room keeps at most its entity limit of coins, the
-    /// newest: coins nobody collects (left behind in a long run) would otherwise fill it for good.
-    mutating func track(coin fields: [String: JSONValue], id: String) {
+    /// Tracks a coin a kill dropped until it is collected, if the room's and the server's entity
+    /// bytes have room for it (a kill is never refused: past them, the coin goes out untracked).
+    /// The room keeps at most its entity limit of coins, the newest: coins nobody collects (left
+    /// behind in a long run) would otherwise fill it for good.
+    mutating func track(droppedCoin fields: [String: JSONValue], id: String) {
         guard !self.collectedCoins.contains(id) else { return }  // a collected coin never comes back
-        self.coins.set(fields, for: id, forgettingTheOldestPast: self.limits.maxEntitiesPerRoom)
-    }
-}
-
-extension OrderedDictionary {
-    /// Sets `value` for `key`; a new key that would make more than `limit` entries first pushes
-    /// out the oldest.
-    fileprivate mutating func set(_ value: Value, for key: Key, forgettingTheOldestPast limit: Int) {
-        if self[key] == nil, self.count >= limit { self.removeFirst() }
-        self[key] = value
+        let bytes = JSONValue.object(fields).writtenSizeBound()
+        guard (try? self.chargeEntityBytes(bytes - (self.coins[id]?.bytes ?? 0))) != nil else { return }
+        self.put(TrackedItem(fields: fields, bytes: bytes), for: id, in: \.coins)
     }
 }

@@ -28,14 +28,31 @@ extension RoomState {
         var drops = self.currentDropBudget(now: now)
         guard staged.addedRewards == 0 || drops.timeUntilOutOfDebt(now: now) == .zero else { throw .rateLimited }
         try self.takeEntityBudget(listing: self.enemies.count + staged.added + coinsAfter, now: now)
+        // Coins are charged whole, and what each replaces given back as it goes in: a full list
+        // may push out a coin the sync lists again further on.
+        let coinBytes = stagedCoins.reduce(0) { $0 + $1.item.bytes }
+        try self.chargeEntityBytes(self.bytesAdded(by: staged) + coinBytes)
         if staged.addedRewards > 0 {
             drops.spend(Double(staged.addedRewards), now: now)
             self.dropBudget = drops
         }
         for id in staged.order { self.enemies[id] = staged.byID[id] }
-        for coin in stagedCoins { self.track(coin: coin.fields, id: coin.id) }
-        return (self.enemies.values.map { .object($0.fields) }, self.coins.values.map { .object($0) })
+        for coin in stagedCoins {
+            guard !self.collectedCoins.contains(coin.id) else {  // a collected coin never comes back
+                self.releaseEntityBytes(coin.item.bytes)
+                continue
+            }
+            self.releaseEntityBytes(self.coins[coin.id]?.bytes ?? 0)
+            self.put(coin.item, for: coin.id, in: \.coins)
+        }
+        return (self.enemies.values.map { .object($0.fields) }, self.coins.values.map { .object($0.fields) })
     }
+
+    /// The bytes the staged enemies add to the room's entity bytes, less those they replace.
+    private func bytesAdded(by staged: StagedEnemies) -> Int {
+        staged.byID.reduce(0) { sum, entry in sum + entry.value.bytes - (self.enemies[entry.key]?.bytes ?? 0) }
+    }
+
 
     /// A sync's enemies as they would be once merged, not yet applied.
     private struct StagedEnemies {
@@ -67,11 +84,11 @@ extension RoomState {
                 if diedAt != nil {
                     Self.markDead(&fields)
                 }
-                try self.checkEnemySize(fields)
+                let bytes = try self.checkEnemySize(fields)
                 if diedAt == nil {
                     staged.addedRewards += Self.clampedReward(fields["coin_reward"], limit: self.limits.maxCoinReward)
                 }
-                staged.byID[id] = TrackedEnemy(fields: fields, diedAt: diedAt)
+                staged.byID[id] = TrackedEnemy(fields: fields, diedAt: diedAt, bytes: bytes)
                 staged.order.append(id)
                 staged.added += 1
             }
@@ -80,13 +97,13 @@ extension RoomState {
     }
 
     /// The coins a sync lists, each checked, not yet tracked.
-    private func stage(coins: [JSONValue]) throws(RelayError) -> [(id: String, fields: [String: JSONValue])] {
-        var staged: [(id: String, fields: [String: JSONValue])] = []
+    private func stage(coins: [JSONValue]) throws(RelayError) -> [(id: String, item: TrackedItem)] {
+        var staged: [(id: String, item: TrackedItem)] = []
         for case .object(let reported) in coins {
             guard let id = reported["coin_id"]?.stringValue else { continue }
             try Self.checkID(id, field: "coins.coin_id")
-            try self.checkSize(of: reported, kind: "coin")
-            staged.append((id, reported))
+            let bytes = try self.checkSize(of: reported, kind: "coin")
+            staged.append((id, TrackedItem(fields: reported, bytes: bytes)))
         }
         return staged
     }

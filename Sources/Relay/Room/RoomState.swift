@@ -23,8 +23,12 @@ public struct RoomState: Sendable {
     /// Enemies dead for longer, oldest first: only their ids, so that no sync revives them.
     var departedEnemies: RememberedIDs
     /// Uncollected coins and power-ups, oldest first (the oldest make way when a list is full).
-    var coins: OrderedDictionary<String, [String: JSONValue]> = [:]
-    var powerups: OrderedDictionary<String, [String: JSONValue]> = [:]
+    var coins: OrderedDictionary<String, TrackedItem> = [:]
+    var powerups: OrderedDictionary<String, TrackedItem> = [:]
+    /// Bytes of JSON the room's enemies, coins and power-ups hold (``chargeEntityBytes(_:)``).
+    public internal(set) var entityBytes = 0
+    /// The server's total of those bytes, shared with its other rooms; nil: no server-wide cap.
+    let entityMemory: EntityMemory?
     /// Collected ids, oldest first, so that a coin is never collected or shown twice.
     var collectedCoins: RememberedIDs
     var collectedPowerups: RememberedIDs
@@ -47,7 +51,11 @@ public struct RoomState: Sendable {
     /// `sync_entities` a room answers per second (the game's host sends one, as a game starts).
     public static let syncsPerSecond = 10.0
 
-    public init(roomID: String, roomName: String, hostID: String, maxPlayers: Int, limits: RelayLimits, seed: Int) {
+    public init(
+        roomID: String, roomName: String, hostID: String, maxPlayers: Int, limits: RelayLimits, seed: Int,
+        entityMemory: EntityMemory? = nil
+    ) {
+        self.entityMemory = entityMemory
         self.roomID = roomID
         self.roomName = roomName
         self.hostID = hostID

@@ -40,7 +40,8 @@ struct RequestBodyFields {
         return RequestBodyFields(object: object)
     }
 
-    private static let missingBody = ValidationIssue(type: "missing", loc: ["body"], msg: "Field required", input: .null)
+    private static let missingBody = ValidationIssue(
+        type: "missing", loc: ["body"], msg: "Field required", input: .null)
 
     /// Whether FastAPI parses a body of this `Content-Type` as JSON: `application/json`,
     /// `application/*+json`, or no type at all (as FastAPI did up to 0.1xx, the old backend's).

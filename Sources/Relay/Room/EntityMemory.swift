@@ -1,0 +1,41 @@
+import Synchronization
+
+/// The bytes of JSON that every room's tracked enemies, coins and power-ups hold together,
+/// against ``RelayLimits/maxEntityBytesPerServer``.
+///
+/// Each room caps its own (``RelayLimits/maxEntityBytesPerRoom``), but a client may create
+/// room after room: without a total, some thousands of rooms filled by their hosts alone held
+/// more than the machine's memory. Shared by the rooms of one registry, on any event loop.
+public final class EntityMemory: Sendable {
+    public let limit: Int
+    private let held = Atomic<Int>(0)
+
+    public init(limit: Int) {
+        self.limit = limit
+    }
+
+    /// The bytes held now.
+    public var heldBytes: Int { self.held.load(ordering: .relaxed) }
+
+    /// Takes `bytes` if they fit under the limit.
+    func reserve(_ bytes: Int) -> Bool {
+        var current = self.held.load(ordering: .relaxed)
+        while current + bytes <= self.limit {
+            let (exchanged, original) = self.held.compareExchange(
+                expected: current, desired: current + bytes, ordering: .relaxed)
+            if exchanged { return true }
+            current = original
+        }
+        return false
+    }
+
+    /// Takes `bytes` whether they fit or not: for what a room never refuses (a death).
+    func force(_ bytes: Int) {
+        self.held.add(bytes, ordering: .relaxed)
+    }
+
+    /// Gives `bytes` back.
+    func release(_ bytes: Int) {
+        self.held.subtract(bytes, ordering: .relaxed)
+    }
+}
