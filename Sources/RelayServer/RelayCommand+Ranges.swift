@@ -50,6 +50,7 @@ extension RelayCommand {
             NumericRange("writes-per-second-per-address", self.writesPerSecondPerAddress, 0.001...1e6, zeroIsOff: true),
             NumericRange("max-players-per-room", self.maxPlayersPerRoom, 2...1_000),
             NumericRange("max-rooms", self.maxRooms, 1...Self.maxCount),
+            NumericRange("max-entity-bytes-per-server", self.maxEntityBytesPerServer, 65_536...(1 << 40)),
             NumericRange("reconnect-window-seconds", self.reconnectWindowSeconds, 0...Self.maxSeconds),
             NumericRange("messages-per-second", self.messagesPerSecond, 1...Self.maxCount),
             NumericRange("state-messages-per-second", self.stateMessagesPerSecond, 1...Self.maxCount),

@@ -111,6 +111,12 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "Most live rooms on this server.")
     var maxRooms: Int = 10_000
 
+    @Option(
+        help:
+            "Bytes of JSON every room's enemies, coins and power-ups may hold together; past it spawns get limit_exceeded."
+    )
+    var maxEntityBytesPerServer: Int = 1 << 30
+
     @Option(help: "Seconds a dropped player may take to reconnect.")
     var reconnectWindowSeconds: Int = 60
 
@@ -346,6 +352,7 @@ struct RelayCommand: AsyncParsableCommand {
     private func applyRelayLimits(to relay: inout RelayLimits) {
         relay.maxPlayersPerRoom = self.maxPlayersPerRoom
         relay.maxRooms = self.maxRooms
+        relay.maxEntityBytesPerServer = self.maxEntityBytesPerServer
         relay.reconnectWindow = .seconds(self.reconnectWindowSeconds)
         relay.messagesPerSecond = Double(self.messagesPerSecond)
         relay.messageBurst = Double(self.messagesPerSecond * 2)

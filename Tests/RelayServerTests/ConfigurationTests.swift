@@ -37,6 +37,8 @@ struct ConfigurationTests {
             // README's flag table.
             #expect(limits.maxPlayersPerRoom == 8)
             #expect(limits.maxRooms == 10_000)
+            #expect(limits.maxEntityBytesPerServer == 1_073_741_824)
+            #expect(limits.maxEntityBytesPerRoom == 1_048_576)
             #expect(limits.messagesPerSecond == 2_000)
             #expect(limits.messageBurst == 4_000)
             #expect(limits.floodCloseThreshold == 20_000)
@@ -50,6 +52,13 @@ struct ConfigurationTests {
             #expect(limits.outboundQueueBytes == 1_048_576)
             #expect(limits.pingInterval == .seconds(30))
         }
+    }
+
+    @Test("--max-entity-bytes-per-server reaches the relay's limits")
+    func entityBytesFlag() throws {
+        let relay = try RelayCommand.parse(["--max-entity-bytes-per-server", "100000"]).configuration(environment: [:])
+            .relay
+        #expect(relay.maxEntityBytesPerServer == 100_000)
     }
 
     @Test("Generated keys differ between runs")

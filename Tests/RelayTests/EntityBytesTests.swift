@@ -50,7 +50,8 @@ struct EntityBytesTests {
             case 0:
                 _ = try? room.spawnEnemy(["enemy_id": .string(id), "pad": .string(padding)], by: "p1", now: now)
             case 1:
-                try? room.updateEnemy(id, state: ["x": .integer(Int64(pick(1_000))), "pad": .string(padding)], now: now)
+                try? room.updateEnemy(
+                    id, state: ["x": .integer(Int64(pick(1_000))), "pad": .string(padding)], now: now)
             case 2:
                 _ = room.killEnemy(id, by: "p2", now: now)
             case 3:
@@ -58,7 +59,8 @@ struct EntityBytesTests {
             case 4:
                 _ = try? room.spawnPowerup(Self.powerup("u\(pick(60))", padding: padding.count), by: "p1")
             case 5:
-                _ = try? room.collect(itemType: pick(2) == 0 ? "coin" : "powerup", itemID: "\(["c", "u"][pick(2)])\(pick(60))", by: "p2")
+                _ = try? room.collect(
+                    itemType: pick(2) == 0 ? "coin" : "powerup", itemID: "\(["c", "u"][pick(2)])\(pick(60))", by: "p2")
             case 6:
                 let enemies: [JSONValue] = (0..<pick(5)).map { _ in
                     .object(["enemy_id": .string("e\(pick(30))"), "pad": .string(padding)])
@@ -140,7 +142,9 @@ struct EntityBytesTests {
     @Test("A sync past the cap is refused whole: nothing it lists is kept")
     func syncPastTheCap() throws {
         var room = try Self.room(Self.limits(room: 4_000), memory: nil)
-        let coins: [JSONValue] = (0..<5).map { .object(["coin_id": .string("c\($0)"), "pad": .string(String(repeating: "x", count: 900))]) }
+        let coins: [JSONValue] = (0..<5).map {
+            .object(["coin_id": .string("c\($0)"), "pad": .string(String(repeating: "x", count: 900))])
+        }
         let refused = relayError { _ = try room.sync(enemies: [], coins: coins, now: .now) }
         #expect(refused?.code == "limit_exceeded")
         #expect(room.coins.isEmpty && room.entityBytes == 0)

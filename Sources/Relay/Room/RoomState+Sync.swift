@@ -53,7 +53,6 @@ extension RoomState {
         staged.byID.reduce(0) { sum, entry in sum + entry.value.bytes - (self.enemies[entry.key]?.bytes ?? 0) }
     }
 
-
     /// A sync's enemies as they would be once merged, not yet applied.
     private struct StagedEnemies {
         var byID: [String: TrackedEnemy] = [:]
