@@ -436,6 +436,30 @@ struct EnemyKilledTests {
             after: #"{"type":"sync_entities","enemies":[{"enemy_id":"a"},{"enemy_id":"b"},{"enemy_id":"c"}]}"#)
         #expect(await guest.received().isEmpty)
     }
+
+    @Test(
+        "A sync entry of the wrong type, or a new enemy's reward over the cap or negative, is an error; nothing is kept or relayed",
+        arguments: [
+            ("limit_exceeded", #"{"enemy_id":"a","coin_reward":101}"#, "[]"),
+            ("limit_exceeded", #"{"enemy_id":"a","coinReward":1e300}"#, "[]"),
+            ("invalid_field", #"{"enemy_id":"a","coin_reward":-5}"#, "[]"),
+            ("invalid_field", #"{"enemy_id":"a","coin_reward":"x"}"#, "[]"),
+            ("invalid_field", #"{"enemy_id":7}"#, "[]"),
+            ("invalid_field", #""a""#, "[]"),
+            ("invalid_field", #"{"enemy_id":"a"}"#, #"[{"coin_id":7}]"#),
+            ("invalid_field", #"{"enemy_id":"a"}"#, "[3]"),
+        ])
+    func syncEntriesAreChecked(code: String, enemy: String, coins: String) async throws {
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.roomWithTwoPlayers()
+        await host.expectError(code, after: #"{"type":"sync_entities","enemies":[\#(enemy)],"coins":\#(coins)}"#)
+        #expect(await guest.received().isEmpty)
+        let room = try #require(host.session.membership?.room)
+        #expect(await room.enter { room in room.state.enemies.isEmpty && room.state.coins.isEmpty })
+        // Within the cap, and an entry without an id (nothing to keep it under), are taken.
+        await host.send(#"{"type":"sync_entities","enemies":[{"enemy_id":"a","coin_reward":100},{"x":1}],"coins":[]}"#)
+        #expect(await guest.received().map(\.type) == ["entities_sync"])
+    }
 }
 
 @Suite("chat")
@@ -524,7 +548,11 @@ struct RegressionTests {
         let (host, guest, _) = try await harness.startedRoom()
         await host.send(#"{"type":"enemy_spawn","enemy":{"enemy_id":"e1"}}"#)
         await guest.send(#"{"type":"enemy_state","enemy_id":"e1","state":{"coin_reward":1e300}}"#)
-        await host.send(#"{"type":"sync_entities","enemies":[{"enemy_id":"e2","coin_reward":9223372036854775807}]}"#)
+        _ = await host.received()
+        await host.expectError(
+            "limit_exceeded",
+            after: #"{"type":"sync_entities","enemies":[{"enemy_id":"e2","coin_reward":9223372036854775807}]}"#)
+        await host.send(#"{"type":"sync_entities","enemies":[{"enemy_id":"e2","coin_reward":100}]}"#)
         _ = await host.received()
         _ = await guest.received()
         for enemy in ["e1", "e2"] {

@@ -30,7 +30,7 @@ struct RoomStateSyncTests {
         var room = try makeRoom(players: 2)
         _ = try room.spawnEnemy(["enemy_id": "e1"], by: "p1", now: .now)
         let visible = try room.sync(
-            enemies: [["enemy_id": "e1", "x": 50], ["enemy_id": "new", "x": 1], ["no_id": true], "not an object"],
+            enemies: [["enemy_id": "e1", "x": 50], ["enemy_id": "new", "x": 1], ["no_id": true]],
             coins: [], now: .now)
         #expect(visible.enemies.map { $0["enemy_id"] } == ["e1", "new"])
         #expect(visible.enemies.map { $0["x"] } == [50, 1])

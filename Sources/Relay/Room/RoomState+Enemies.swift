@@ -34,13 +34,7 @@ extension RoomState {
         try self.requireHost(playerID)
         var drops = self.currentDropBudget(now: now)
         guard drops.timeUntilOutOfDebt(now: now) == .zero else { throw .rateLimited }
-        let reward = enemy["coin_reward"] ?? enemy["coinReward"] ?? .integer(0)
-        guard let rewardValue = reward.doubleValue, rewardValue >= 0 else {
-            throw .invalidField("enemy.coin_reward", expected: "a non-negative number")
-        }
-        guard rewardValue <= Double(self.limits.maxCoinReward) else {
-            throw .limitExceeded("coins per kill", limit: self.limits.maxCoinReward)
-        }
+        let rewardValue = try self.checkedReward(of: enemy, field: "enemy.coin_reward")
         let id = try self.newEntityID(enemy["enemy_id"], prefix: "enemy", field: "enemy.enemy_id")
         let fields: [String: JSONValue] = [
             "enemy_id": .string(id),
@@ -194,6 +188,19 @@ extension RoomState {
             }
         }
         return .killed(coinDrops: drops)
+    }
+
+    /// The `coin_reward` (or `coinReward`) a host gave a new enemy: a non-negative number (0 when
+    /// there is none), at most ``RelayLimits/maxCoinReward``.
+    func checkedReward(of enemy: [String: JSONValue], field: String) throws(RelayError) -> Double {
+        let reward = enemy["coin_reward"] ?? enemy["coinReward"] ?? .integer(0)
+        guard let value = reward.doubleValue, value >= 0 else {
+            throw .invalidField(field, expected: "a non-negative number")
+        }
+        guard value <= Double(self.limits.maxCoinReward) else {
+            throw .limitExceeded("coins per kill", limit: self.limits.maxCoinReward)
+        }
+        return value
     }
 
     /// A stored reward as a coin count in 0…limit, whatever number (or non-number) it is.

@@ -68,8 +68,11 @@ extension RoomState {
     /// as they are, and new ones are added while the room has space for them.
     private func stage(enemies: [JSONValue], now: ContinuousClock.Instant) throws(RelayError) -> StagedEnemies {
         var staged = StagedEnemies()
-        for case .object(let reported) in enemies {
-            guard let id = reported["enemy_id"]?.stringValue, !self.departedEnemies.contains(id) else { continue }
+        for entry in enemies {
+            guard case .object(let reported) = entry else { throw .invalidField("enemies", expected: "objects") }
+            guard let given = reported["enemy_id"] else { continue }  // nothing to keep it under
+            guard let id = given.stringValue else { throw .invalidField("enemies.enemy_id", expected: "a string") }
+            guard !self.departedEnemies.contains(id) else { continue }
             try Self.checkID(id, field: "enemies.enemy_id")
             if let known = staged.byID[id] ?? self.enemies[id] {
                 guard known.isAlive else { continue }  // the dead stay as they died
@@ -77,8 +80,9 @@ extension RoomState {
                 staged.byID[id] = try self.merged(known, with: reported, now: now)
             } else if self.enemies.count + staged.added < self.limits.maxEntitiesPerRoom {
                 var fields = reported
-                let reward = reported["coin_reward"] ?? reported["coinReward"]
-                fields["coin_reward"] = .integer(Int64(Self.clampedReward(reward, limit: self.limits.maxCoinReward)))
+                // Checked as a spawn's is: over the cap is an error (PROTOCOL.md §3), not a clamp.
+                let reward = try self.checkedReward(of: reported, field: "enemies.coin_reward")
+                fields["coin_reward"] = .integer(Int64(reward))
                 let diedAt = reported["is_alive"] == .bool(false) ? now : nil
                 if diedAt != nil {
                     Self.markDead(&fields)
@@ -98,8 +102,10 @@ extension RoomState {
     /// The coins a sync lists, each checked, not yet tracked.
     private func stage(coins: [JSONValue]) throws(RelayError) -> [(id: String, item: TrackedItem)] {
         var staged: [(id: String, item: TrackedItem)] = []
-        for case .object(let reported) in coins {
-            guard let id = reported["coin_id"]?.stringValue else { continue }
+        for entry in coins {
+            guard case .object(let reported) = entry else { throw .invalidField("coins", expected: "objects") }
+            guard let given = reported["coin_id"] else { continue }  // nothing to keep it under
+            guard let id = given.stringValue else { throw .invalidField("coins.coin_id", expected: "a string") }
             try Self.checkID(id, field: "coins.coin_id")
             let bytes = try self.checkSize(of: reported, kind: "coin")
             staged.append((id, TrackedItem(fields: reported, bytes: bytes)))
