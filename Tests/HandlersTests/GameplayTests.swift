@@ -92,7 +92,8 @@ struct PlayerStateTests {
         let guestMessages = await guest.received()
         #expect(guestMessages.map(\.type) == ["player_state_update", "game_action"])
         #expect(guestMessages.first?["player_id"] == "guest")
-        #expect(guestMessages.first?["state"] == ["x": .number(10.56), "y": .number(20)])
+        // Rounded as Python's round(10.555, 2): 10.555 is 10.55499999… as a double.
+        #expect(guestMessages.first?["state"] == ["x": .number(10.55), "y": .number(20)])
         let room = try #require(host.session.membership?.room)
         #expect(await room.state.player("guest")?.state["x"] == .number(10.555))
         // a non-host assist only relays the action

@@ -20,7 +20,7 @@ extension JSONByteSink {
             return true
         }
         guard let value = digits.exactValue, value.magnitude < 1e13 else { return false }
-        let hundredths = Int64((value * 100).rounded())
+        let hundredths = Int64(JSONWriter.hundredths(of: value))
         self.writeHundredths(hundredths)
         return true
     }

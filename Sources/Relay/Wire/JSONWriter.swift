@@ -118,11 +118,38 @@ public struct JSONWriter {
         self.buffer.writeStaticString(fragment)
     }
 
-    /// `x` rounded half away from zero to two decimals, as the old backend's `round(x, 2)` (near enough).
+    /// `x` rounded to two decimals as the old backend's `round(x, 2)` rounds it (below 10^13;
+    /// larger values are left as they are).
     public static func roundedToHundredths(_ number: Double) -> Double {
         guard number.isFinite, abs(number) < 1e13 else { return number }
-        return (number * 100).rounded() / 100
+        return Self.hundredths(of: number) / 100
     }
+
+    /// `x × 100` rounded to an integer as Python's `round(x, 2)` rounds: the exact value of the
+    /// double (not the decimal it was read from), ties to even. For
+    /// `|x| < 10^13`. `(x * 100).rounded()` rounded a product already rounded once, and ties away
+    /// from zero: 0.125 came out 0.13 and 2.675 (2.67499999…) 2.68, where Python says 0.12 and 2.67.
+    static func hundredths(of number: Double) -> Double {
+        let product = number * 100
+        // On the magnitude, where subtracting the whole part is exact (below 1, `product + 1`
+        // was not: -0.49999999999999994 made a fraction of exactly one half). Ties to even are
+        // symmetric, so the sign goes back on at the end.
+        let magnitude = product.magnitude
+        let whole = magnitude.rounded(.down)
+        // A multiple of the product's ulp (at most 1/8 here), where the product's rounding error
+        // is at most half of one: only at exactly one half can the error decide. (A select, not a
+        // branch: a random fraction mispredicts one half the time, ~5 ns a number.)
+        let fraction = magnitude - whole
+        guard fraction == 0.5 else { return Double(signOf: product, magnitudeOf: whole + (fraction > 0.5 ? 1 : 0)) }
+        // Exact: number × 100 = product + error (a fused multiply-add rounds only its result,
+        // which is the product's rounding error, representable).
+        let error = (-product).addingProduct(number, 100)
+        let outward = product < 0 ? -error : error
+        let isOdd = whole.truncatingRemainder(dividingBy: 2) != 0
+        let rounded = outward > 0 || (outward == 0 && isOdd) ? whole + 1 : whole  // a true tie: to even
+        return Double(signOf: product, magnitudeOf: rounded)
+    }
+
 }
 
 extension JSONWriter {
