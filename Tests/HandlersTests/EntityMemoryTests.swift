@@ -15,6 +15,7 @@ struct EntityMemoryTests {
     func serverCapAcrossRooms() async throws {
         var limits = RelayLimits()
         limits.maxEntityBytesPerServer = 10_000
+        limits.entityBytesEveryRoomMayHold = 0  // else each room holds 128 KiB whatever the total
         let harness = try Harness(limits: limits)
         let filler = harness.client()
         _ = try await filler.createRoom(playerID: "filler", name: "Filler")

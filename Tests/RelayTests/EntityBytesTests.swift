@@ -7,10 +7,11 @@ import Testing
 /// with the server's other rooms, the server's (``EntityMemory``).
 @Suite("RoomState — entity bytes")
 struct EntityBytesTests {
-    private static func limits(room: Int = 1 << 20, entities: Int = 1_000) -> RelayLimits {
+    private static func limits(room: Int = 1 << 20, entities: Int = 1_000, floor: Int = 0) -> RelayLimits {
         var limits = RelayLimits()
         limits.maxEntityBytesPerRoom = room
         limits.maxEntitiesPerRoom = entities
+        limits.entityBytesEveryRoomMayHold = floor
         return limits
     }
 
@@ -117,6 +118,47 @@ struct EntityBytesTests {
         first.forgetEntities()
         _ = try second.spawnPowerup(Self.powerup("v"), by: "p1")
         #expect(memory.heldBytes == second.entityBytes)
+    }
+
+    @Test("A room under what every room may hold keeps spawning, and its enemies keep growing, with the server full")
+    func everyRoomsShare() throws {
+        let memory = EntityMemory(limit: 10_000)
+        let limits = Self.limits(floor: 4_000)
+        var filler = try Self.room(limits, memory: memory)
+        var index = 0
+        while index < 100, (try? filler.spawnPowerup(Self.powerup("u\(index)"), by: "p1")) != nil { index += 1 }
+        // Then small coins, until not even one fits.
+        while index < 1_000, (try? filler.spawnCoin(["coin_id": .string("c\(index)")], by: "p1")) != nil { index += 1 }
+        #expect(filler.entityBytes > 9_800 && filler.entityBytes <= 10_000, "\(filler.entityBytes)")
+
+        var game = try Self.room(limits, memory: memory)
+        _ = try game.spawnEnemy(["enemy_id": "e1", "x": 1], by: "p1", now: .now)
+        try game.updateEnemy("e1", state: ["x": 123_456.5, "velocity_x": 12.5], now: .now)
+        _ = try game.spawnCoin(["coin_id": "c1"], by: "p1")
+        #expect(game.enemies["e1"]?.fields["x"] == 123_456.5)
+        #expect(memory.heldBytes == filler.entityBytes + game.entityBytes)
+        // Past its share, the server's cap applies to it too.
+        var refused: RelayError?
+        for index in 0..<10 where refused == nil {
+            refused = relayError { _ = try game.spawnPowerup(Self.powerup("g\(index)"), by: "p1") }
+        }
+        #expect(refused == .limitExceeded("bytes of enemies, coins and power-ups on this server", limit: 10_000))
+        #expect(game.entityBytes <= 4_000)
+    }
+
+    @Test("A new coin in a full list at the room's cap replaces the oldest, so it fits if no larger")
+    func fullListAtTheCap() throws {
+        let coin: (String) -> [String: JSONValue] = { ["coin_id": .string($0), "value": 1] }
+        var room = try Self.room(Self.limits(entities: 3), memory: nil)
+        for id in ["c1", "c2", "c3"] { _ = try room.spawnCoin(coin(id), by: "p1") }
+        var limits = Self.limits(room: room.entityBytes, entities: 3)
+        limits.entityBytesEveryRoomMayHold = 0
+        var full = try Self.room(limits, memory: nil)
+        for id in ["c1", "c2", "c3", "c4"] { _ = try full.spawnCoin(coin(id), by: "p1") }
+        #expect(Array(full.coins.keys) == ["c2", "c3", "c4"])
+        // A sync listing coins the room has is no growth either.
+        _ = try full.sync(enemies: [], coins: full.coins.values.map { .object($0.fields) }, now: .now)
+        #expect(full.entityBytes == Self.recount(full))
     }
 
     @Test("At the cap a kill is still taken, its death written; its dropped coins go out untracked")

@@ -113,6 +113,10 @@ public struct RelayLimits: Sendable {
     /// 1–8 in memory, strings least). Without it, a client creating rooms and filling each alone
     /// could take more memory than the machine has.
     public var maxEntityBytesPerServer = 1 << 30
+    /// What every room may hold of those bytes whatever the server's total (default 128 KiB: a
+    /// game's room holds some tens of KB), so that a client filling the total cannot stop other
+    /// rooms' games; only the bytes above it count toward ``maxEntityBytesPerServer``.
+    public var entityBytesEveryRoomMayHold = 128 * 1024
     /// Entries in each list of one `sync_entities` (default 500).
     public var maxSyncListLength = 500
     /// How long a dropped player may reconnect (default 60 s).

@@ -19,6 +19,7 @@ public final class EntityMemory: Sendable {
 
     /// Takes `bytes` if they fit under the limit.
     func reserve(_ bytes: Int) -> Bool {
+        guard bytes > 0 else { return true }  // forced bytes may have taken the total past the limit
         var current = self.held.load(ordering: .relaxed)
         while current + bytes <= self.limit {
             let (exchanged, original) = self.held.compareExchange(

@@ -8,19 +8,29 @@ struct TrackedItem: Sendable {
 }
 
 // What the room's enemies, coins and power-ups hold, as JSON: at most
-// ``RelayLimits/maxEntityBytesPerRoom``, and with every other room's at most the server's
-// (``EntityMemory``). A change is charged before it is made, so a refused one changes nothing.
+// ``RelayLimits/maxEntityBytesPerRoom``, and past ``RelayLimits/entityBytesEveryRoomMayHold``,
+// with every other room's, at most the server's (``EntityMemory``). A change is charged before
+// it is made, so a refused one changes nothing.
 extension RoomState {
-    /// Charges `delta` more bytes (refused past the room's or the server's cap), or gives back
-    /// what a negative `delta` frees.
+    /// Charges `delta` more bytes (refused past the room's cap, or past the server's for the
+    /// bytes above what every room may hold), or gives back what a negative `delta` frees.
+    ///
+    /// The bytes every room may hold are taken from the server's total whether it has room or
+    /// not: a client filling the server's total with rooms of its own would otherwise have every
+    /// other room's spawns, and `enemy_state`s that grow an enemy by a digit, refused.
     mutating func chargeEntityBytes(_ delta: Int) throws(RelayError) {
         guard delta > 0 else { return self.releaseEntityBytes(-delta) }
         let roomLimit = self.limits.maxEntityBytesPerRoom
         guard self.entityBytes + delta <= roomLimit else {
             throw .limitExceeded("bytes of enemies, coins and power-ups in this room", limit: roomLimit)
         }
-        if let memory = self.entityMemory, !memory.reserve(delta) {
-            throw .limitExceeded("bytes of enemies, coins and power-ups on this server", limit: memory.limit)
+        let floor = self.limits.entityBytesEveryRoomMayHold
+        let aboveFloor = max(0, self.entityBytes + delta - floor) - max(0, self.entityBytes - floor)
+        if let memory = self.entityMemory {
+            guard memory.reserve(aboveFloor) else {
+                throw .limitExceeded("bytes of enemies, coins and power-ups on this server", limit: memory.limit)
+            }
+            memory.force(delta - aboveFloor)
         }
         self.entityBytes += delta
     }
@@ -47,16 +57,36 @@ extension RoomState {
         self.releaseEntityBytes(self.entityBytes)
     }
 
-    /// Keeps a coin or power-up whose bytes the caller charged, less those of the one it
-    /// replaces; a new one in a full list pushes out the oldest, whose bytes are given back.
+    /// The bytes keeping a coin or power-up of `bytes` under `id` adds: less those of the one it
+    /// replaces or, a new one in a full list, of the oldest, which it pushes out (``put(_:for:in:)``).
+    func bytesAdded(
+        _ bytes: Int, for id: String, in list: KeyPath<RoomState, OrderedDictionary<String, TrackedItem>>
+    ) -> Int {
+        let items = self[keyPath: list]
+        if let replaced = items[id] { return bytes - replaced.bytes }
+        guard items.count >= self.limits.maxEntitiesPerRoom, let oldest = items.values.first else { return bytes }
+        return bytes - oldest.bytes
+    }
+
+    /// Keeps a coin or power-up, the change in bytes already charged (``bytesAdded(_:for:in:)``):
+    /// it replaces the one under its id or, a new one in a full list, pushes out the oldest.
     mutating func put(
         _ item: TrackedItem, for id: String,
         in list: WritableKeyPath<RoomState, OrderedDictionary<String, TrackedItem>>
     ) {
         if self[keyPath: list][id] == nil, self[keyPath: list].count >= self.limits.maxEntitiesPerRoom {
-            self.releaseEntityBytes(self[keyPath: list].removeFirst().value.bytes)
+            self[keyPath: list].removeFirst()
         }
         self[keyPath: list][id] = item
+    }
+
+    /// Sets the room's count to what its entities hold, after changes made without charging
+    /// each (a sync): the difference is charged without a cap, or given back.
+    mutating func settleEntityBytes() {
+        let held =
+            self.enemies.values.reduce(0) { $0 + $1.bytes } + self.coins.values.reduce(0) { $0 + $1.bytes }
+            + self.powerups.values.reduce(0) { $0 + $1.bytes }
+        self.forceEntityBytes(held - self.entityBytes)
     }
 
     /// Forgets a coin or power-up, giving its bytes back.

@@ -48,7 +48,7 @@ extension RoomState {
             "velocity_x": coin["velocity_x"] ?? .integer(0), "velocity_y": coin["velocity_y"] ?? .integer(0),
         ]
         let bytes = try self.checkSize(of: fields, kind: "coin")
-        try self.chargeEntityBytes(bytes - (self.coins[id]?.bytes ?? 0))
+        try self.chargeEntityBytes(self.bytesAdded(bytes, for: id, in: \.coins))
         self.collectedCoins.remove(id)
         self.put(TrackedItem(fields: fields, bytes: bytes), for: id, in: \.coins)
         return .object(fields)
@@ -69,7 +69,7 @@ extension RoomState {
         fields["x"] = powerup["x"] ?? .integer(0)
         fields["y"] = powerup["y"] ?? .integer(0)
         let bytes = try self.checkSize(of: fields, kind: "power-up")
-        try self.chargeEntityBytes(bytes - (self.powerups[id]?.bytes ?? 0))
+        try self.chargeEntityBytes(self.bytesAdded(bytes, for: id, in: \.powerups))
         self.collectedPowerups.remove(id)
         self.put(TrackedItem(fields: fields, bytes: bytes), for: id, in: \.powerups)
         return .object(fields)
@@ -82,7 +82,7 @@ extension RoomState {
     mutating func track(droppedCoin fields: [String: JSONValue], id: String) {
         guard !self.collectedCoins.contains(id) else { return }  // a collected coin never comes back
         let bytes = JSONValue.object(fields).writtenSizeBound()
-        guard (try? self.chargeEntityBytes(bytes - (self.coins[id]?.bytes ?? 0))) != nil else { return }
+        guard (try? self.chargeEntityBytes(self.bytesAdded(bytes, for: id, in: \.coins))) != nil else { return }
         self.put(TrackedItem(fields: fields, bytes: bytes), for: id, in: \.coins)
     }
 }

@@ -28,29 +28,31 @@ extension RoomState {
         var drops = self.currentDropBudget(now: now)
         guard staged.addedRewards == 0 || drops.timeUntilOutOfDebt(now: now) == .zero else { throw .rateLimited }
         try self.takeEntityBudget(listing: self.enemies.count + staged.added + coinsAfter, now: now)
-        // Coins are charged whole, and what each replaces given back as it goes in: a full list
-        // may push out a coin the sync lists again further on.
-        let coinBytes = stagedCoins.reduce(0) { $0 + $1.item.bytes }
-        try self.chargeEntityBytes(self.bytesAdded(by: staged) + coinBytes)
+        // Charged for what it adds (its coins' sizes less those of the coins they replace), and
+        // settled once applied: a full list may push out coins it lists again further on.
+        try self.chargeEntityBytes(self.bytesAdded(by: staged) + self.bytesAdded(by: stagedCoins))
         if staged.addedRewards > 0 {
             drops.spend(Double(staged.addedRewards), now: now)
             self.dropBudget = drops
         }
         for id in staged.order { self.enemies[id] = staged.byID[id] }
-        for coin in stagedCoins {
-            guard !self.collectedCoins.contains(coin.id) else {  // a collected coin never comes back
-                self.releaseEntityBytes(coin.item.bytes)
-                continue
-            }
-            self.releaseEntityBytes(self.coins[coin.id]?.bytes ?? 0)
+        for coin in stagedCoins where !self.collectedCoins.contains(coin.id) {  // a collected coin never comes back
             self.put(coin.item, for: coin.id, in: \.coins)
         }
+        self.settleEntityBytes()
         return (self.enemies.values.map { .object($0.fields) }, self.coins.values.map { .object($0.fields) })
     }
 
     /// The bytes the staged enemies add to the room's entity bytes, less those they replace.
     private func bytesAdded(by staged: StagedEnemies) -> Int {
         staged.byID.reduce(0) { sum, entry in sum + entry.value.bytes - (self.enemies[entry.key]?.bytes ?? 0) }
+    }
+
+    /// The same for staged coins: each id's last, less what the room has under it.
+    private func bytesAdded(by coins: [(id: String, item: TrackedItem)]) -> Int {
+        var last: [String: Int] = [:]
+        for coin in coins where !self.collectedCoins.contains(coin.id) { last[coin.id] = coin.item.bytes }
+        return last.reduce(0) { sum, entry in sum + entry.value - (self.coins[entry.key]?.bytes ?? 0) }
     }
 
     /// A sync's enemies as they would be once merged, not yet applied.
