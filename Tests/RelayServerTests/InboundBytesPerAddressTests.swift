@@ -276,6 +276,32 @@ struct InboundBytesPerAddressTests {
             #expect(elapsed >= .seconds(earliest * 0.9), "answered after \(elapsed), \(earliest) s at the earliest")
         }
     }
+
+    /// What a failed connection sends before it hangs up is read only to be discarded, but it is
+    /// charged to the address all the same: else failing a connection on purpose would read at
+    /// full speed past the address's budget and the loop's cap. Without the charge the mate is
+    /// answered at once.
+    @Test("Bytes a failed connection sends before hanging up are charged to its address")
+    func discardedBytesCharged() async throws {
+        let limits = Self.limits(addressRate: 16_384)  // burst 4,096
+        try await withRelayServer(limits: limits) { port, _ in
+            let start = ContinuousClock.now
+            let failed = try await StalledClient.connect(
+                port: port, path: "/ws/room/new", extraHeaders: "X-Forwarded-For: 10.1.1.3\r\n")
+            // An unmasked frame (1002), then 64 KiB the server discards: 4 s of the address's budget.
+            try failed.sendRaw([0x81, 0x02] + Array("{}".utf8) + [UInt8](repeating: 0x20, count: 65_536))
+            var closeCode: Int?
+            while closeCode == nil, let frame = try await failed.readFrame() {
+                if frame.opcode == 8 { closeCode = frame.closeCode }
+            }
+            #expect(closeCode == 1002)
+            let mate = TestSocket.connect(port: port, headers: [HTTPField.Name("X-Forwarded-For")!: "10.1.1.3"])
+            mate.send(["type": "ping"])
+            _ = try await mate.expect("pong", timeout: .seconds(30))
+            let elapsed = ContinuousClock.now - start
+            #expect(elapsed >= .seconds(2), "answered after \(elapsed)")
+        }
+    }
 }
 
 /// A log handler that keeps what is logged at debug and above.

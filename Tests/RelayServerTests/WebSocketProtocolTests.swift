@@ -206,6 +206,23 @@ struct WebSocketProtocolTests {
         }
     }
 
+    @Test("A failed connection's player is dropped at once, not when the client hangs up or the grace ends")
+    func failedPlayerDroppedAtOnce() async throws {
+        var limits = RelayLimits()
+        limits.maxFrameBytes = 1024
+        limits.closeGracePeriod = .seconds(60)  // longer than the host waits
+        try await withRelayServer(limits: limits) { port, _ in
+            let (host, guest) = try await Self.roomWithRawGuest(port: port)
+            try guest.sendRaw([0x81, 0x80 | 126, 0x1F, 0x40, 0, 0, 0, 0])  // over the cap; the client stays
+            _ = try await host.expect("player_disconnected")
+            var closeCode: Int?
+            while closeCode == nil, let frame = try await guest.readFrame() {
+                if frame.opcode == Self.closeOpcode { closeCode = frame.closeCode }
+            }
+            #expect(closeCode == 1009)
+        }
+    }
+
     @Test("A message in fragments exactly as large as the size cap arrives whole")
     func fragmentsAtTheCap() async throws {
         var limits = RelayLimits()

@@ -436,9 +436,11 @@ extension RoomSocketHandler {
         self.sendClose(code, thenHangUp: true)
     }
 
-    /// Drops `count` bytes read after the connection was failed or said goodbye; past
-    /// ``discardedBytesLimit``, hangs up.
+    /// Drops `count` bytes read after the connection was failed or said goodbye, charged to its
+    /// address and its loop's cap as any read is (a failed connection is no way around them);
+    /// past ``discardedBytesLimit``, hangs up.
     private func discard(_ count: Int, context: ChannelHandlerContext) {
+        self.charges.chargeRead(count, frames: 0)
         self.discardedBytes += count
         if self.discardedBytes > Self.discardedBytesLimit { context.close(promise: nil) }
     }
@@ -467,6 +469,10 @@ extension RoomSocketHandler {
             self.inputRefused = true
             self.bytesOnHold = nil
             self.stopClosingDrain()
+            // The player leaves the room now, not when the client hangs up (up to the grace period
+            // for one that never does): the reader ends once it has handled what came before.
+            self.session.closing.close()
+            self.readerQueue.finish()
             written.futureResult.whenComplete { result in
                 // Closing with the client's bytes unread would have the kernel reset the connection,
                 // and a reset may discard the close frame before the client reads it (1006, not 1009
