@@ -4,8 +4,8 @@ import NIOHTTP1
 /// Ends a connection after an answer that went out before its request's body could follow: the
 /// request asked for `100 Continue` (``ExpectContinue``), was answered without one (a bad key, an
 /// unknown route, a body declared too large), and its body had not arrived whole. Also after a
-/// `413` while its body still comes (declared too large, or a chunked one past the cap): read to
-/// its end, as it would be to keep the connection, it could be gigabytes.
+/// `413` while a body longer than ``longestBodyDrained`` still comes (declared so, or chunked):
+/// read to its end, as it would be to keep the connection, it could be gigabytes.
 ///
 /// The connection is then in an unknown state. The client may send its body anyway (curl does,
 /// as do clients that stop waiting for the `100`), or go straight to its next request, as RFC
@@ -25,14 +25,19 @@ final class EarlyAnswerEndsConnection: ChannelDuplexHandler, RemovableChannelHan
     typealias OutboundOut = HTTPServerResponsePart
 
     /// Where a request's body stands, as an answer to it would find it.
-    enum Body {
+    enum Body: Equatable {
         /// Whole, or none: an answer leaves the connection as it is.
         case settled
-        /// Still coming: only a `413` ends the connection.
-        case coming
+        /// Still coming: only a `413` ends the connection, and only when the body is not
+        /// `drainable` (declared at most ``longestBodyDrained``, read and dropped to keep the
+        /// connection, as a client that sent it whole expects).
+        case coming(drainable: Bool)
         /// Waiting for `100 Continue`: any answer ends the connection.
-        case inDoubt
+        case inDoubt(drainable: Bool)
     }
+
+    /// The longest body a `413` still reads to its end to keep the connection.
+    static let longestBodyDrained = 1 << 20
 
     /// For each request read and not yet answered, in order (more than one if the client
     /// pipelines): where its body stands.
@@ -76,11 +81,13 @@ final class EarlyAnswerEndsConnection: ChannelDuplexHandler, RemovableChannelHan
         switch self.unwrapOutboundIn(data) {
         case .head(let head) where head.status == .continue:
             // The client sends its body now, and the server reads it all.
-            if self.unanswered.first == .inDoubt { self.unanswered[self.unanswered.startIndex] = .coming }
+            if case .inDoubt(let drainable)? = self.unanswered.first {
+                self.unanswered[self.unanswered.startIndex] = .coming(drainable: drainable)
+            }
         case .head(var head):
             switch self.unanswered.popFirst() {
             case .inDoubt?: break
-            case .coming? where head.status == .payloadTooLarge: break
+            case .coming(drainable: false)? where head.status == .payloadTooLarge: break
             default: return context.write(data, promise: promise)
             }
             self.closesAfterAnswer = true
@@ -117,6 +124,10 @@ final class EarlyAnswerEndsConnection: ChannelDuplexHandler, RemovableChannelHan
             head.headers.contains(name: "transfer-encoding")
             || head.headers["content-length"].contains { Int($0).map { $0 > 0 } ?? false }
         guard declaresBody else { return .settled }
-        return head.headers["expect"].contains(where: ExpectContinue.isContinue) ? .inDoubt : .coming
+        let drainable =
+            !head.headers.contains(name: "transfer-encoding")
+            && head.headers["content-length"].allSatisfy { Int($0).map { $0 <= Self.longestBodyDrained } ?? false }
+        return head.headers["expect"].contains(where: ExpectContinue.isContinue)
+            ? .inDoubt(drainable: drainable) : .coming(drainable: drainable)
     }
 }
