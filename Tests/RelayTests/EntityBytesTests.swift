@@ -156,8 +156,11 @@ struct EntityBytesTests {
         var full = try Self.room(limits, memory: nil)
         for id in ["c1", "c2", "c3", "c4"] { _ = try full.spawnCoin(coin(id), by: "p1") }
         #expect(Array(full.coins.keys) == ["c2", "c3", "c4"])
-        // A sync listing coins the room has is no growth either.
+        // A sync listing coins the room has is no growth either, nor one with a new coin that
+        // pushes out the oldest.
         _ = try full.sync(enemies: [], coins: full.coins.values.map { .object($0.fields) }, now: .now)
+        _ = try full.sync(enemies: [], coins: [.object(coin("c5"))], now: .now + .seconds(1))
+        #expect(Array(full.coins.keys) == ["c3", "c4", "c5"])
         #expect(full.entityBytes == Self.recount(full))
     }
 

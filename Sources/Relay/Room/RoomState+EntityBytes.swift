@@ -80,14 +80,6 @@ extension RoomState {
         self[keyPath: list][id] = item
     }
 
-    /// Sets the room's count to what its entities hold, after changes made without charging
-    /// each (a sync): the difference is charged without a cap, or given back.
-    mutating func settleEntityBytes() {
-        let held =
-            self.enemies.values.reduce(0) { $0 + $1.bytes } + self.coins.values.reduce(0) { $0 + $1.bytes }
-            + self.powerups.values.reduce(0) { $0 + $1.bytes }
-        self.forceEntityBytes(held - self.entityBytes)
-    }
 
     /// Forgets a coin or power-up, giving its bytes back.
     mutating func forget(_ id: String, in list: WritableKeyPath<RoomState, OrderedDictionary<String, TrackedItem>>) {

@@ -28,8 +28,6 @@ extension RoomState {
         var drops = self.currentDropBudget(now: now)
         guard staged.addedRewards == 0 || drops.timeUntilOutOfDebt(now: now) == .zero else { throw .rateLimited }
         try self.takeEntityBudget(listing: self.enemies.count + staged.added + coinsAfter, now: now)
-        // Charged for what it adds (its coins' sizes less those of the coins they replace), and
-        // settled once applied: a full list may push out coins it lists again further on.
         try self.chargeEntityBytes(self.bytesAdded(by: staged) + self.bytesAdded(by: stagedCoins))
         if staged.addedRewards > 0 {
             drops.spend(Double(staged.addedRewards), now: now)
@@ -39,7 +37,6 @@ extension RoomState {
         for coin in stagedCoins where !self.collectedCoins.contains(coin.id) {  // a collected coin never comes back
             self.put(coin.item, for: coin.id, in: \.coins)
         }
-        self.settleEntityBytes()
         return (self.enemies.values.map { .object($0.fields) }, self.coins.values.map { .object($0.fields) })
     }
 
@@ -48,11 +45,22 @@ extension RoomState {
         staged.byID.reduce(0) { sum, entry in sum + entry.value.bytes - (self.enemies[entry.key]?.bytes ?? 0) }
     }
 
-    /// The same for staged coins: each id's last, less what the room has under it.
+    /// The same for staged coins, put in turn as ``put(_:for:in:)`` will put them: each less the
+    /// coin it replaces or, a new one in a full list, the oldest it pushes out (which may be one
+    /// the sync listed before it).
     private func bytesAdded(by coins: [(id: String, item: TrackedItem)]) -> Int {
-        var last: [String: Int] = [:]
-        for coin in coins where !self.collectedCoins.contains(coin.id) { last[coin.id] = coin.item.bytes }
-        return last.reduce(0) { sum, entry in sum + entry.value - (self.coins[entry.key]?.bytes ?? 0) }
+        var sizes = OrderedDictionary(uniqueKeysWithValues: self.coins.lazy.map { ($0.key, $0.value.bytes) })
+        var added = 0
+        for coin in coins where !self.collectedCoins.contains(coin.id) {
+            if let replaced = sizes[coin.id] {
+                added -= replaced
+            } else if sizes.count >= self.limits.maxEntitiesPerRoom {
+                added -= sizes.removeFirst().value
+            }
+            sizes[coin.id] = coin.item.bytes
+            added += coin.item.bytes
+        }
+        return added
     }
 
     /// A sync's enemies as they would be once merged, not yet applied.
