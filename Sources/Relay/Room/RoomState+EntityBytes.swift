@@ -80,7 +80,6 @@ extension RoomState {
         self[keyPath: list][id] = item
     }
 
-
     /// Forgets a coin or power-up, giving its bytes back.
     mutating func forget(_ id: String, in list: WritableKeyPath<RoomState, OrderedDictionary<String, TrackedItem>>) {
         if let item = self[keyPath: list].removeValue(forKey: id) { self.releaseEntityBytes(item.bytes) }
