@@ -445,8 +445,9 @@ extension RoomSocketHandler {
         if self.discardedBytes > Self.discardedBytesLimit { context.close(promise: nil) }
     }
 
-    /// Sends a close frame once. With `thenHangUp`, the socket closes once the frame is written,
-    /// or after the grace period if it cannot be. Without, the client is expected to answer it
+    /// Sends a close frame once. With `thenHangUp`, the reader ends at once (the player leaves),
+    /// the server's half of the connection ends once the frame is written, and the socket closes
+    /// when the client's does, or after the grace period. Without, the client is expected to answer it
     /// within the grace period from when the frame is written; until then the drain
     /// (``ClosingDrain``) watches that the client still takes bytes.
     func sendClose(_ code: WebSocketErrorCode, thenHangUp: Bool = false) {
