@@ -99,7 +99,7 @@ extension RoomState {
                 }
                 let bytes = try self.checkEnemySize(fields)
                 if diedAt == nil {
-                    staged.addedRewards += Self.clampedReward(fields["coin_reward"], limit: self.limits.maxCoinReward)
+                    staged.addedRewards += Int(reward)
                 }
                 staged.byID[id] = TrackedEnemy(fields: fields, diedAt: diedAt, bytes: bytes)
                 staged.order.append(id)
