@@ -69,10 +69,10 @@ struct BatchingWriterTests {
     }
 
     @Test(
-        "A failed batch is retried write by write until a lock or a full disk, which fails the rest at once",
-        arguments: [SQLITE_BUSY, SQLITE_FULL])
+        "A failed batch is retried write by write until a lock, a full disk or a failing file, which fails the rest at once",
+        arguments: [SQLITE_BUSY, SQLITE_FULL, SQLITE_IOERR | 3 << 8, SQLITE_READONLY])  // 3: IOERR_WRITE
     func retriesStopAtALockOrAFullDisk(_ stopping: Int32) {
-        // Write 0 breaks a rule (its own failure), 1 commits, 2 meets the lock or the full disk.
+        // Write 0 breaks a rule (its own failure), 1 commits, 2 meets what every write would.
         let verdicts: [Int32?] = [SQLITE_CONSTRAINT, nil, stopping, nil, nil]
         var tried: [Int] = []
         var failed: [Int: Int32] = [:]

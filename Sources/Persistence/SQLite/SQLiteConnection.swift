@@ -137,6 +137,25 @@ final class SQLiteConnection {
     }
 
     func error(_ rc: Int32, doing what: String) -> SQLiteError {
-        SQLiteError(code: rc, message: "\(String(cString: sqlite3_errmsg(self.handle))) (while: \(what.prefix(120)))")
+        SQLiteError(
+            code: rc, message: "\(String(cString: sqlite3_errmsg(self.handle))) (while: \(what.prefix(120)))",
+            systemErrno: rc & 0xFF == SQLITE_IOERR ? self.lastFileErrno() : 0)
+    }
+
+    /// What the last failed system call on the WAL file, or else on the database file, set `errno`
+    /// to (`SQLITE_FCNTL_LAST_ERRNO`): the cause of an I/O error. (`sqlite3_system_errno` says 0
+    /// for a failed COMMIT, where a full quota's writes fail.) A file keeps its value until its
+    /// next failure, so one that failed long ago may answer for the other; commits write to the
+    /// WAL only, so that is the one asked first.
+    private func lastFileErrno() -> Int32 {
+        var wal: UnsafeMutablePointer<sqlite3_file>?
+        if sqlite3_file_control(self.handle, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) == SQLITE_OK, let wal,
+            let fileControl = wal.pointee.pMethods?.pointee.xFileControl
+        {
+            var code: Int32 = 0
+            if fileControl(wal, SQLITE_FCNTL_LAST_ERRNO, &code) == SQLITE_OK, code != 0 { return code }
+        }
+        var code: Int32 = 0
+        return sqlite3_file_control(self.handle, "main", SQLITE_FCNTL_LAST_ERRNO, &code) == SQLITE_OK ? code : 0
     }
 }

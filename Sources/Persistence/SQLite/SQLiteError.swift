@@ -1,5 +1,11 @@
 import CSystemSQLite
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// A failed SQLite call: the result code and SQLite's own message.
 ///
 /// The message can contain SQL; it is for logs only and never reaches a client.
@@ -8,12 +14,32 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     public let code: Int32
     /// SQLite's explanation, plus what we were doing.
     public let message: String
+    /// The `errno` of the system call that failed (`sqlite3_system_errno`), 0 when none did.
+    public let systemErrno: Int32
 
-    /// Whether the failure is the disk running out of space (`ENOSPC`; SQLite reports a quota's
-    /// `EDQUOT` as an I/O error, not as this).
-    public var isDiskFull: Bool { self.code & 0xFF == SQLITE_FULL }
+    public init(code: Int32, message: String, systemErrno: Int32 = 0) {
+        self.code = code
+        self.message = message
+        self.systemErrno = systemErrno
+    }
+
+    /// Whether the failure is the disk running out of space for this file: `SQLITE_FULL`, or an
+    /// I/O error whose write met `ENOSPC` or a quota's `EDQUOT` (SQLite reports those as
+    /// `SQLITE_IOERR_WRITE`, not as full).
+    public var isDiskFull: Bool {
+        self.code & 0xFF == SQLITE_FULL
+            || (self.code & 0xFF == SQLITE_IOERR && [ENOSPC, EDQUOT].contains(self.systemErrno))
+    }
     /// Whether another connection held a lock past the busy timeout.
     public var isLocked: Bool { [SQLITE_BUSY, SQLITE_LOCKED].contains(self.code & 0xFF) }
+    /// Whether every other write would meet it too: a lock, a full disk, or the file failing (an
+    /// I/O error, a file read-only, corrupt or gone). Only a write's own failures (a rule it
+    /// breaks, a value too large) are worth retrying its neighbours without it.
+    var failsEveryWrite: Bool {
+        self.isLocked || self.isDiskFull
+            || [SQLITE_IOERR, SQLITE_READONLY, SQLITE_CORRUPT, SQLITE_NOTADB, SQLITE_CANTOPEN].contains(
+                self.code & 0xFF)
+    }
     /// Whether a UNIQUE or PRIMARY KEY rule refused a row for repeating one the table holds.
     /// (`SQLITE_CONSTRAINT_PRIMARYKEY` and `_UNIQUE` are macros Swift does not import.)
     var isUniquenessViolation: Bool { [SQLITE_CONSTRAINT | 6 << 8, SQLITE_CONSTRAINT | 8 << 8].contains(self.code) }
@@ -34,5 +60,8 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     /// Whether the file exists but is not a usable SQLite database.
     public var isCorrupt: Bool { [SQLITE_NOTADB, SQLITE_CORRUPT].contains(self.code & 0xFF) }
 
-    public var description: String { "SQLite error \(self.code): \(self.message)" }
+    public var description: String {
+        let system = self.systemErrno == 0 ? "" : " (errno \(self.systemErrno))"
+        return "SQLite error \(self.code): \(self.message)\(system)"
+    }
 }

@@ -156,8 +156,9 @@ actor BatchingWriter {
                 "persistence.batch.failed",
                 metadata: ["db.batch.size": "\(batch.count)", "error": "\(error)"]
             )
-            if error.isLocked || error.isDiskFull {
-                // Every write would meet it again, and a retry waits out the lock timeout each.
+            if error.failsEveryWrite {
+                // Every write would meet it again: a retry waits out the lock timeout, or the
+                // failing disk, each.
                 let failure = Self.persistenceError(for: error)
                 for write in batch { write.continuation.resume(throwing: failure) }
                 self.diskWasFull = error.isDiskFull
@@ -175,9 +176,10 @@ actor BatchingWriter {
     }
 
     /// Retries each write of a failed batch on its own, so that one bad write does not fail its
-    /// neighbours, until one meets a lock or a full disk: every write after it would meet that too
-    /// (a lock after waiting out the lock timeout, each: minutes for a batch), so they fail with it
-    /// at once. Returns that error, if one did.
+    /// neighbours, until one meets what every write would (``SQLiteError/failsEveryWrite``: a lock,
+    /// a full disk, a failing file): every write after it would meet that too (a lock after waiting
+    /// out the lock timeout, each: minutes for a batch), so they fail with it at once. Returns that
+    /// error, if one did.
     static func retryOneByOne<Write>(
         _ batch: [Write], commit: (Write) throws(SQLiteError) -> Void, fail: (Write, SQLiteError) -> Void
     ) -> SQLiteError? {
@@ -186,7 +188,7 @@ actor BatchingWriter {
                 try commit(write)
             } catch {
                 fail(write, error)
-                guard error.isLocked || error.isDiskFull else { continue }
+                guard error.failsEveryWrite else { continue }
                 for rest in batch[(index + 1)...] { fail(rest, error) }
                 return error
             }

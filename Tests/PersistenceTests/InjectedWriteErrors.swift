@@ -1,0 +1,96 @@
+import CSystemSQLite
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Makes SQLite's writes to the files in one folder fail with an `errno`, as a filesystem would
+/// (a quota's `EDQUOT`, a failing disk's `EIO`), where the machine has no such filesystem to
+/// mount (this kernel has no quotas). Goes through the unix VFS's table of system calls
+/// (`xSetSystemCall`, SQLite's own hook for such tests), replaced once for the whole process;
+/// writes to every other file go through unchanged, so tests running beside these are not touched.
+enum InjectedWriteErrors {
+    /// Folder (with a trailing "/") → the errno its files' writes fail with.
+    private static let failing = Mutex<[String: Int32]>([:])
+    private static let anyFailing = Atomic<Bool>(false)
+
+    /// Runs `body` while every write SQLite makes to a file in `folder` fails with `code`.
+    static func failingWrites<T>(in folder: URL, with code: Int32, _ body: () async throws -> T) async rethrows -> T {
+        _ = Self.installed
+        let prefix = folder.resolvingSymlinksInPath().path + "/"
+        Self.failing.withLock { $0[prefix] = code }
+        Self.anyFailing.store(true, ordering: .sequentiallyConsistent)
+        defer {
+            let anyLeft = Self.failing.withLock { failing in
+                failing[prefix] = nil
+                return !failing.isEmpty
+            }
+            Self.anyFailing.store(anyLeft, ordering: .sequentiallyConsistent)
+        }
+        return try await body()
+    }
+
+    /// The errno a write to `descriptor` fails with, if its file is in a failing folder.
+    fileprivate static func injectedError(for descriptor: Int32) -> Int32? {
+        guard Self.anyFailing.load(ordering: .sequentiallyConsistent) else { return nil }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink("/proc/self/fd/\(descriptor)", &buffer, buffer.count - 1)
+        guard length > 0 else { return nil }
+        let path = String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return Self.failing.withLock { failing in failing.first { path.hasPrefix($0.key) }?.value }
+    }
+
+    /// Replaces the write calls the unix VFS has (`pwrite64`, `pwrite`, `write`: which of them it
+    /// uses depends on how SQLite was built) with ones that consult ``injectedError(for:)``.
+    private static let installed: Void = {
+        guard let vfs = sqlite3_vfs_find("unix"), let get = vfs.pointee.xGetSystemCall,
+            let set = vfs.pointee.xSetSystemCall
+        else { fatalError("SQLite has no unix VFS with a table of system calls") }
+        if let original = get(vfs, "pwrite64") {
+            originalPWrite64 = unsafeBitCast(original, to: PositionedWrite.self)
+            _ = set(vfs, "pwrite64", unsafeBitCast(failingPWrite64, to: sqlite3_syscall_ptr.self))
+        }
+        if let original = get(vfs, "pwrite") {
+            originalPWrite = unsafeBitCast(original, to: PositionedWrite.self)
+            _ = set(vfs, "pwrite", unsafeBitCast(failingPWrite, to: sqlite3_syscall_ptr.self))
+        }
+        if let original = get(vfs, "write") {
+            originalWrite = unsafeBitCast(original, to: PlainWrite.self)
+            _ = set(vfs, "write", unsafeBitCast(failingWrite, to: sqlite3_syscall_ptr.self))
+        }
+    }()
+}
+
+private typealias PositionedWrite = @convention(c) (Int32, UnsafeRawPointer?, Int, off_t) -> Int
+private typealias PlainWrite = @convention(c) (Int32, UnsafeRawPointer?, Int) -> Int
+
+// Set once, before the replacements that call them are installed (``InjectedWriteErrors/installed``).
+nonisolated(unsafe) private var originalPWrite64: PositionedWrite?
+nonisolated(unsafe) private var originalPWrite: PositionedWrite?
+nonisolated(unsafe) private var originalWrite: PlainWrite?
+
+private let failingPWrite64: PositionedWrite = { descriptor, bytes, count, offset in
+    if let code = InjectedWriteErrors.injectedError(for: descriptor) {
+        errno = code
+        return -1
+    }
+    return originalPWrite64!(descriptor, bytes, count, offset)
+}
+
+private let failingPWrite: PositionedWrite = { descriptor, bytes, count, offset in
+    if let code = InjectedWriteErrors.injectedError(for: descriptor) {
+        errno = code
+        return -1
+    }
+    return originalPWrite!(descriptor, bytes, count, offset)
+}
+
+private let failingWrite: PlainWrite = { descriptor, bytes, count in
+    if let code = InjectedWriteErrors.injectedError(for: descriptor) {
+        errno = code
+        return -1
+    }
+    return originalWrite!(descriptor, bytes, count)
+}
