@@ -70,12 +70,21 @@ final class PluginInput: Sendable {
         return accepted
     }
 
-    /// Drops request `id`'s line if it is still waiting to be written (its sender has gone).
-    func forget(_ id: UInt64) {
+    /// Drops request `id`'s line if it is still waiting to be written (its sender has gone);
+    /// whether it was: the plugin never sees it.
+    @discardableResult
+    func forget(_ id: UInt64) -> Bool {
         self.state.withLock { state in
-            guard let index = state.pending.firstIndex(where: { $0.id == id }) else { return }
+            guard let index = state.pending.firstIndex(where: { $0.id == id }) else { return false }
             state.pendingBytes -= state.pending.remove(at: index).bytes.count
+            return true
         }
+    }
+
+    /// Drops the lines whose requests have timed out by `now`; returns their ids. For the
+    /// process's sweep, which accounts for them itself (``droppedUnwritten`` is not told).
+    func dropExpired(now: NIODeadline) -> [UInt64] {
+        self.state.withLock { state in state.dropExpired(now: now) }
     }
 
     /// Every pending line still due, waiting if there is none; `nil` once closed and drained. The

@@ -26,6 +26,8 @@ public final class PluginProcess: Sendable {
         let messageType: String
         /// Once the sender's connection has closed: when the wait ends anyway (`abandoned`).
         var abandonAt: NIODeadline?
+        /// Its line was dropped unwritten (``PluginInput``): the plugin will never answer it.
+        var neverWritten = false
     }
 
     private struct State {
@@ -146,9 +148,13 @@ public final class PluginProcess: Sendable {
     }
 
     /// Forgets timed-out requests whose lines were never written: no answer can come for them.
+    /// One the sweep has not yet ended is marked, so that it does not count it as owed either.
     func neverWritten(_ ids: [UInt64]) {
         self.state.withLock { state in
-            for id in ids { state.overdue.remove(id) }
+            for id in ids {
+                state.overdue.remove(id)
+                state.pending[id]?.neverWritten = true
+            }
         }
     }
 
@@ -157,23 +163,31 @@ public final class PluginProcess: Sendable {
     /// ``PluginSettings/silenceBeforeRestart``.
     ///
     /// Silence, not a count of timeouts: a burst of requests to a plugin that answers each in
-    /// turn times out many at once, and killing it would only lose its work and its state.
+    /// turn times out many at once, and killing it would only lose its work and its state. And
+    /// only requests the plugin was sent: those that time out before their line is written (a
+    /// plugin behind, its stdin pipe full) say nothing of it, and, remembered as owed, thousands a
+    /// second of them would push out the ids it is answering (``OverdueRequestIDs`` is bounded).
     private func expireOverdue() {
         let now = NIODeadline.now()
         let timeout = TimeAmount(self.settings.requestTimeout)
         typealias Sweep = (overdue: [(Pending, PluginOutcome)], hung: AsyncStream<Void>.Continuation?)
         let (overdue, hung) = self.state.withLock { state -> Sweep in
             var overdue: [(Pending, PluginOutcome)] = []
+            let expiredUnwritten = Set(state.input?.dropExpired(now: now) ?? [])
             for (id, pending) in state.pending {
+                var unwritten = pending.neverWritten
                 if pending.deadline <= now {
                     overdue.append((pending, .timedOut))
+                    unwritten = unwritten || expiredUnwritten.contains(id)
                 } else if let abandonAt = pending.abandonAt, abandonAt <= now {
                     overdue.append((pending, .abandoned))
-                    state.input?.forget(id)  // not to be acted on, if the plugin has not read it yet
+                    // Not to be acted on, if the plugin has not read it yet.
+                    unwritten = state.input?.forget(id) == true || unwritten
                 } else {
                     continue
                 }
                 state.pending[id] = nil
+                guard !unwritten else { continue }
                 state.overdue.insert(id)
                 let sent = pending.deadline - timeout
                 if state.silentSince.map({ sent < $0 }) ?? true { state.silentSince = sent }

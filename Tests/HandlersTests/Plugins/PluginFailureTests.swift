@@ -117,6 +117,41 @@ struct PluginFailureTests {
         }
     }
 
+    /// A plugin working through requests written to it, while many more time out unwritten
+    /// behind them: those it never saw used to be remembered as owed, thousands of them, pushing
+    /// out the ids it was answering, so its answers stopped counting and it was killed as hung.
+    @Test(.timeLimit(.minutes(1))) func requestsThatTimedOutUnwrittenDoNotGetAnAnsweringPluginKilled() async throws {
+        let pidFile = ProbePlugin.pidFile()
+        defer { ProbePlugin.removePidFile(pidFile) }
+        var settings = ProbePlugin.settings(requestTimeout: .milliseconds(100))
+        settings.timeoutsBeforeRestart = 20  // 2 s of silence: a loaded machine may stall the plugin 1 s
+        #expect(settings.silenceBeforeRestart == .seconds(2))
+        let executable = ProbePlugin.executable(pidFile: pidFile)
+        try await ProbePlugin.withHarness([executable], settings: settings) { harness in
+            _ = try #require(try await harness.client().probePIDOnceAnswering(in: harness))
+            // 60 requests of 75 ms each: 4.5 s of work, an answer every 75 ms. Behind them, 300
+            // clients ask on for as long: a few hundred of theirs fill the stdin pipe, and the rest,
+            // thousands a second (past the 4,096 ids of timed-out requests remembered in ~1.5 s),
+            // time out unwritten.
+            let end = ContinuousClock.now + .seconds(4.5)
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<60 {
+                    let client = harness.client()
+                    group.addTask { _ = await client.exchange(#"{"type":"probe","do":"slow","seconds":0.075}"#) }
+                }
+                try? await Task.sleep(for: .milliseconds(20))
+                for _ in 0..<300 {
+                    let client = harness.client()
+                    group.addTask {
+                        while ContinuousClock.now < end { _ = await client.exchange(#"{"type":"probe"}"#) }
+                    }
+                }
+            }
+            _ = try #require(try await harness.client().probePIDOnceAnswering(in: harness))
+            #expect(ProbePlugin.pids(in: pidFile).count == 1, "the plugin was killed as hung while it answered")
+        }
+    }
+
     @Test(.timeLimit(.minutes(1))) func requestsThatTimedOutBeforeTheirWriteAreNotWritten() async throws {
         // The plugin sleeps 3 s; 30 KB requests fill its stdin pipe and block the writer, and the
         // small ones sent after wait behind them past their 1 s timeout. The plugin must not be
