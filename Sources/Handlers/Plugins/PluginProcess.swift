@@ -323,7 +323,7 @@ public final class PluginProcess: Sendable {
     func accept(_ hello: PluginHello, input: PluginInput) -> String? {
         var lateForShutdown = false
         let refusal = self.state.withLock { state -> String? in
-            if let first = state.hello, first != hello {
+            if let first = state.hello, !first.announcesTheSame(as: hello) {
                 return "its hello after a restart differs from its first one"
             }
             guard !state.isShuttingDown else {

@@ -103,6 +103,14 @@ public struct PluginHello: Sendable, Equatable {
         }
     }
 
+    /// Whether `other` announces what this does: the name, the failure rule and the same types,
+    /// in any order (a Python plugin listing a set of types may list them in another order each
+    /// run; order within one hello changes nothing).
+    func announcesTheSame(as other: PluginHello) -> Bool {
+        self.name == other.name && self.failOpen == other.failOpen && Set(self.handles) == Set(other.handles)
+            && Set(self.filters) == Set(other.filters)
+    }
+
     /// Most types one hello may list in each of `handles` and `filters`.
     static let maxTypes = 256
 

@@ -189,4 +189,17 @@ struct PluginStartupTests {
             await client.expectError("plugin_unavailable", after: #"{"type":"probe"}"#)
         }
     }
+
+    @Test func aRestartThatListsTheSameTypesInAnotherOrderServes() async throws {
+        let pidFile = ProbePlugin.pidFile()
+        defer { ProbePlugin.removePidFile(pidFile) }
+        let executable = ProbePlugin.executable("reorders_on_restart", pidFile: pidFile)
+        try await ProbePlugin.withHarness([executable]) { harness in
+            let client = harness.client()
+            let before = try #require(await client.probePID())
+            await client.expectError("plugin_unavailable", after: #"{"type":"probe","do":"crash"}"#)
+            #expect(try await client.probePIDOnceAnswering(in: harness) != before)
+            #expect(ProbePlugin.pids(in: pidFile).count == 2, "its restart was refused, and it was started again")
+        }
+    }
 }

@@ -52,6 +52,12 @@ enum ProbePlugin {
             hello["handles"] = ["probe_two"]
         if mode == "changes_on_restart" and len(open(pid_file).read().split()) > 1:
             hello["handles"] = ["something_else"]
+        if mode == "reorders_on_restart":  # as a Python set of types may list them, run to run
+            hello["handles"] = ["probe", "probe_two"]
+            hello["filters"] = ["chat", "emote"]
+            if len(open(pid_file).read().split()) > 1:
+                hello["handles"].reverse()
+                hello["filters"].reverse()
         say(hello)
         if mode == "noread":
             time.sleep(60)
