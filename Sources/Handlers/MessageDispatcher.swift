@@ -93,8 +93,12 @@ public struct MessageDispatcher: Sendable {
     ///
     /// `bytes` are the frame's payload, not yet checked to be UTF-8 (the raw handler accepts
     /// only what it fully understands). Messages of one session must come one at a time, in order.
+    /// A connection the server is closing gets false, as ``dispatch(_:session:)`` drops its messages.
     public func dispatchInPlace(_ bytes: UnsafeBufferPointer<UInt8>, session: ConnectionSession) -> Bool {
-        guard let raw = self.rawHandler(for: bytes), let membership = session.membership else { return false }
+        // A connection being closed: ``dispatch(_:session:)`` drops what it sends.
+        guard session.connection.closeCode == nil, let raw = self.rawHandler(for: bytes),
+            let membership = session.membership
+        else { return false }
         guard membership.room.isOnCurrentLoop else {
             return Self.forward(bytes, to: raw, membership: membership, session: session)
         }
@@ -127,8 +131,8 @@ public struct MessageDispatcher: Sendable {
         let playerID = membership.playerID
         let connection = session.connection
         membership.room.executeOnLoop { room in
-            // As ``RoomMessageHandler/handle(_:session:)``; on `not_in_room` the reader forgets
-            // the membership (``ConnectionSession/settleForwarded()``).
+            // As ``RoomMessageHandler/handle(_:session:)``; once the sender is no longer a current
+            // member, the reader forgets the membership (``ConnectionSession/settleForwarded()``).
             do throws(RelayError) {
                 guard room.isCurrent(playerID, connection: connection) else { throw .notInRoom }
                 try apply(room)
@@ -136,7 +140,7 @@ public struct MessageDispatcher: Sendable {
                 forwarded.end()
             } catch {
                 connection.send(OutboundMessage.error(error))
-                forwarded.end(stale: error == .notInRoom)
+                forwarded.end(stale: !room.isCurrent(playerID, connection: connection))
             }
         }
         return true

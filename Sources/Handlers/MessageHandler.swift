@@ -30,7 +30,10 @@ extension RoomMessageHandler {
                 return true
             } catch {
                 context.connection.send(OutboundMessage.error(error))
-                return error != .notInRoom
+                // Asked of the room, not read from the error: a handler's own `not_in_room` (about
+                // another player, say) leaves the sender a member, who must still be dropped when
+                // its socket closes.
+                return room.isCurrent(context.playerID, connection: context.connection)
             }
         }
         if !isStillMember { session.membership = nil }  // dropped, left or replaced meanwhile

@@ -122,15 +122,30 @@ struct ForwardingTests {
         #expect(xs == (0..<ForwardedMessages.limit).map { .integer(Int64($0)) }, "all applied, in order")
     }
 
-    @Test("A forwarded message whose room says not_in_room also clears the membership")
+    /// A handler may say `not_in_room` of someone else; had the session forgotten its room while
+    /// the room still held it, its socket's close would never drop it: a ghost player, and a room
+    /// that never empties.
+    @Test("A handler's own not_in_room, forwarded or not, leaves a current member its membership")
     func notInRoomFromAHandler() async throws {
-        let dispatcher = try MessageDispatcher(handlers: BuiltInHandlers.all + [RefusesAsNotInRoom()])
+        let dispatcher = try MessageDispatcher(
+            handlers: BuiltInHandlers.all + [RefusesAsNotInRoom(), RefusesAsNotInRoomInTheRoom()])
         let harness = Harness(dispatcher: dispatcher, rooms: Self.roomLoop)
-        let (_, guest, _) = try await harness.roomWithTwoPlayers()
+        let (_, guest, code) = try await harness.roomWithTwoPlayers()
+        let room = try #require(harness.registry.room(code: code))
         #expect(try await self.arrive(#"{"type":"refused"}"#, from: guest, harness))
         await guest.session.settleForwarded()
-        #expect(await guest.received().map { $0["code"]?.stringValue } == ["not_in_room"])
-        #expect(guest.session.membership == nil)
+        await guest.send(#"{"type":"refused_in_room"}"#)  // the general path, in the room
+        #expect(await guest.received().map { $0["code"]?.stringValue } == ["not_in_room", "not_in_room"])
+        #expect(await room.isCurrent("guest", connection: guest.connection))
+        #expect(guest.session.membership?.room === room)
+    }
+
+    /// A room handler (no raw path) that always says `not_in_room`.
+    struct RefusesAsNotInRoomInTheRoom: RoomMessageHandler {
+        let messageType = "refused_in_room"
+        func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
+            throw .notInRoom
+        }
     }
 
     /// A raw handler whose forwarded message always finds the sender out of the room.

@@ -154,6 +154,24 @@ struct PlayerStateFastPathTests {
         #expect(await host.received().isEmpty)
     }
 
+    /// Closed by the server (too slow, flooding) but not yet gone, a connection is still its
+    /// room's member for the seconds its close takes; what it sends meanwhile is dropped
+    /// (``MessageDispatcher/dispatch(_:session:)``), on the fast path too.
+    @Test func aConnectionBeingClosedRelaysNothing() async throws {
+        let harness = try Harness()
+        let (host, guest, code) = try await harness.roomWithTwoPlayers()
+        let room = try #require(harness.registry.room(code: code))
+        guest.connection.close(code: RelayCloseCode.slowConsumer)  // as its queue's overflow does
+        let text = #"{"type":"player_state","state":{"x":1}}"#
+        let loop = testEventLoopGroup.next()  // the loop every test room lives on
+        #expect(try await !loop.submit { harness.dispatcher.dispatchInPlace(text, session: guest.session) }.get())
+        #expect(!harness.dispatcher.dispatchInPlace(text, session: guest.session), "nor forwarded from elsewhere")
+        await guest.send(text)  // where the frame handler then hands it: the reader
+        await guest.session.settleForwarded()
+        #expect(await host.received().isEmpty)
+        #expect(await room.isCurrent("guest", connection: guest.connection), "a member until its socket closes")
+    }
+
     // MARK: Helpers
 
     /// What a room-mate receives, what the sender receives, and the server's copy of the

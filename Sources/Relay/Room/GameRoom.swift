@@ -83,9 +83,11 @@ public actor GameRoom {
 
     /// Runs `body` in the room on its event loop, without the caller waiting: for a connection
     /// on another loop that hands the room a message. Whatever one thread hands over runs in
-    /// that order, and before any room call the same thread makes afterwards: both queue on the
-    /// loop, in one queue. A loop that has shut down drops `body` (NIO prints a warning); the
-    /// server's loops, the singleton group's, never shut down.
+    /// that order. Not necessarily before a room call the same thread makes afterwards: while the
+    /// actor is running, the runtime may run that call's job first. So a caller that needs what it
+    /// handed over applied first waits for it (``ConnectionSession/settleForwarded()``). A loop that
+    /// has shut down drops `body` (NIO prints a warning); the server's loops, the singleton
+    /// group's, never shut down.
     package nonisolated func executeOnLoop(_ body: @escaping @Sendable (isolated GameRoom) -> Void) {
         self.eventLoop.execute { [self] in
             // On the loop, which is the actor's executor: the cast `assumeIsolated` makes after
