@@ -11,7 +11,8 @@
 # average and the busiest processes, so a figure taken beside a compiler can be told apart.
 #
 # Environment: PORT (8134), SERVER_CPU (1), BENCH_CPU (0), SERVER_FLAGS (extra relay flags),
-# BUILD (release build dir, default .build/release), SKIP_BUILD=1 to reuse the binaries.
+# BUILD (release build dir, default .build/release), BENCH_BUILD (where relay-bench is taken from,
+# default BUILD), SKIP_BUILD=1 to reuse the binaries.
 # Scenarios and their options: relay-bench --help, relay-bench help <scenario>.
 set -euo pipefail
 
@@ -47,5 +48,5 @@ echo "# $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg); busiest:" \
 source Benchmarks/start-relay.sh
 start_relay "$data"
 
-taskset -c "$BENCH_CPU" "$BUILD/relay-bench" "$scenario" "ws://127.0.0.1:$PORT" "$@" \
+taskset -c "$BENCH_CPU" "${BENCH_BUILD:-$BUILD}/relay-bench" "$scenario" "ws://127.0.0.1:$PORT" "$@" \
     --server-pid "$server"

@@ -10,6 +10,8 @@
 #   (each DIR holds a `relay` and a `relay-bench` binary; extra relay-bench options in BENCH_ARGS)
 #   A DIR of `old`, `go`, `go-raw` or `node` runs that server instead
 #   (Benchmarks/reference/run-reference.sh), measured by the relay-bench in BENCH_DIR (default .build/release).
+#   With BENCH_DIR set, its relay-bench measures every run, so that only the servers differ; without
+#   it, each DIR's own relay-bench measures its relay.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rooms=$1 pairs=$2
@@ -25,7 +27,7 @@ for round in $(seq "$pairs"); do
         case "$dir" in
         old | go | go-raw | node)
             run=(env BUILD="${BENCH_DIR:-.build/release}" bash Benchmarks/reference/run-reference.sh "$dir") ;;
-        *) run=(env SKIP_BUILD=1 BUILD="$dir" bash Benchmarks/run-relay-bench.sh) ;;
+        *) run=(env SKIP_BUILD=1 BUILD="$dir" ${BENCH_DIR:+BENCH_BUILD="$BENCH_DIR"} bash Benchmarks/run-relay-bench.sh) ;;
         esac
         # shellcheck disable=SC2086  # BENCH_ARGS is a list of options
         out=$(flock -x /tmp/bench.lock env PORT="${PORT:-8155}" "${run[@]}" \

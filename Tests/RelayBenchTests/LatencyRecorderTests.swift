@@ -107,6 +107,43 @@ struct LatencyRecorderTests {
         #expect(Format.messages(snapshot).contains("1 MORE than expected (misrouted)"))
     }
 
+    @Test("A delivery later than the histogram holds is kept at its top and counted, not left out")
+    func beyondTheRange() {
+        let recorder = LatencyRecorder()
+        recorder.openWindow(at: 0)
+        recorder.recordSend(dueAt: 0, sentAt: 0, recipients: 2)
+        recorder.recordDelivery(dueAt: 0, receivedAt: 2_000)
+        recorder.recordDelivery(dueAt: 0, receivedAt: 70_000_000)  // 70 s
+        let snapshot = recorder.snapshot()
+        #expect(snapshot.delivered == 2)
+        #expect(snapshot.beyondRange == 1)
+        let top = Double(LatencyRecorder.highestLatency)
+        #expect(Double(snapshot.max) >= top * 0.999, "\(snapshot.max)")
+        #expect(Double(snapshot.p99) >= top * 0.999)
+        #expect(Format.messages(snapshot).contains("1 OVER 60 s"))
+    }
+
+    @Test("Echoes to their sender and unreadable stamps are counted apart, never as deliveries")
+    func echoesAndUnreadableStamps() {
+        let recorder = LatencyRecorder()
+        recorder.recordUnreadableStamp()  // before any window: not counted
+        recorder.openWindow(at: 100)
+        recorder.recordSend(dueAt: 100, sentAt: 100, recipients: 1)
+        recorder.recordEcho(dueAt: 100)
+        recorder.recordEcho(dueAt: 99)  // an earlier window's
+        recorder.recordUnreadableStamp()
+        recorder.recordClosedWhileSending(code: 1009)
+        recorder.recordClosedWhileSending(code: nil)
+        let snapshot = recorder.snapshot()
+        #expect(snapshot.delivered == 0)
+        #expect(snapshot.lost == 1)
+        #expect(snapshot.echoed == 1)
+        #expect(snapshot.unreadable == 1)
+        #expect(snapshot.closedWhileSending == 2)
+        #expect(snapshot.firstCloseCode == 1009)
+        #expect(Format.messages(snapshot).contains("1 ECHOED to their sender, 1 with UNREADABLE stamps"))
+    }
+
     @Test("A snapshot is a copy: what arrives after it does not change it")
     func snapshotIsACopy() {
         let recorder = LatencyRecorder()

@@ -31,15 +31,37 @@ struct ScenarioTests {
             #expect(report.serverErrors == 0)
             #expect(report.table().contains("lost 0"))
             #expect(report.table().contains("send lag ms p99"))
+            // Nothing came back to its sender, unread, or from a connection the server closed.
+            #expect(window.latency.echoed == 0)
+            #expect(window.latency.unreadable == 0)
+            #expect(window.latency.closedWhileSending == 0)
+            #expect(!report.table().contains("the server closed"), "\(report.table())")
+        }
+    }
+
+    @Test("relay: connections the server closes while they send are reported, with the close code")
+    func closedWhileSending() async throws {
+        // Every message is over the server's largest: it closes each sender with 1009 at its first.
+        try await LiveRelay.with(arguments: ["--max-frame-bytes", "1024"]) { relay in
+            let report = try await RelayScenario(
+                rooms: 2, players: 2, hertz: 20, seconds: 1, paddingBytes: 2_000, drainSeconds: 1  // nothing comes
+            ).run(in: try relay.context)
+            try #require(report.setup.roomsReady == 2, "\(report.setup.failures)")
+            let window = try #require(report.window)
+            #expect(window.latency.closedWhileSending == 4)
+            #expect(window.latency.firstCloseCode == 1009)
+            #expect(report.table().contains("the server closed 4 connections while they sent (first: code 1009)"))
+            #expect(report.table().contains("sends of the 80 the rate asks for"))
         }
     }
 
     @Test("relay's table warns of a bench that fell behind and of rooms that failed, and only then")
     func relayWarnings() {
         func report(sendLagP99: UInt64, roomsFailed: Int) -> RelayReport {
+            // 10 rooms × 2 players @ 30 Hz for 1 s: the 600 sends the rate asks for.
             var latency = LatencySnapshot(
-                histogram: .init(highestTrackableValue: 1_000), sendLag: .init(highestTrackableValue: 1_000), sent: 1,
-                expected: 1, delivered: 1)
+                histogram: .init(highestTrackableValue: 1_000), sendLag: .init(highestTrackableValue: 1_000), sent: 600,
+                expected: 600, delivered: 600)
             latency.sendLagP99 = sendLagP99
             let window = WindowResult(
                 seconds: 1, latency: latency, server: nil, bench: nil, serverPeakResidentBytes: nil)
@@ -52,6 +74,24 @@ struct ScenarioTests {
         #expect(!report(sendLagP99: 900, roomsFailed: 0).table().contains("WARNING"))
         #expect(report(sendLagP99: 4_000, roomsFailed: 0).table().contains("sends went out over 4.00 ms late"))
         #expect(report(sendLagP99: 0, roomsFailed: 3).table().contains("3 of 10 rooms failed to set up"))
+    }
+
+    @Test("relay's table warns when over 1 % of deliveries missed the drain, and when sends fell short of the rate")
+    func lateAndShortWarnings() {
+        func warnings(sent: Int, delivered: Int) -> [String] {
+            let latency = LatencySnapshot(
+                histogram: .init(highestTrackableValue: 1_000), sendLag: .init(highestTrackableValue: 1_000),
+                sent: sent, expected: sent, delivered: delivered)
+            let window = WindowResult(
+                seconds: 10, latency: latency, server: nil, bench: nil, serverPeakResidentBytes: nil)
+            return RelayReport.warnings(window, drainSeconds: 2, senders: 10, hertz: 30)  // 3,000 sends asked for
+        }
+        #expect(warnings(sent: 3_000, delivered: 2_970).isEmpty, "1 % missing: p99 is still among the delivered")
+        #expect(
+            warnings(sent: 3_000, delivered: 2_969).first?.contains("had not arrived 2.0 s after the window") == true)
+        #expect(warnings(sent: 2_960, delivered: 2_960).isEmpty, "a send a sender short, at the window's edges")
+        #expect(
+            warnings(sent: 2_900, delivered: 2_900).first?.contains("2900 sends of the 3000 the rate asks for") == true)
     }
 
     @Test("relay with enemy_state: every enemy_state_update arrives and counts")

@@ -43,6 +43,16 @@ struct WireTests {
         #expect(self.withBytes(#"{"t":"late"}"#) { ServerMessage.integer(forKey: "t", in: $0) } == nil)
     }
 
+    @Test("A stamp is read whole or not at all: never the start of a fraction, an exponent or a longer number")
+    func wholeNumbersOnly() {
+        let read = { (text: String) in self.withBytes(text) { ServerMessage.stateStamp(in: $0)?.dueAt } }
+        #expect(read(#"{"state":{"t":71280000000,"s":1,"k":2}}"#) == 71_280_000_000)
+        #expect(read(#"{"state":{"t": 7 }}"#) == 7)
+        #expect(read(#"{"state":{"t":7.128E10,"s":1,"k":2}}"#) == nil)  // Java's Double.toString
+        #expect(read(#"{"state":{"t":71280000000.0}}"#) == nil)
+        #expect(read(#"{"state":{"t":1234567890123456789012}}"#) == nil)  // past 18 digits
+    }
+
     @Test("Room codes, player ids and room sizes are read from a confirmation")
     func confirmation() {
         let text =

@@ -28,9 +28,16 @@ struct RoomLoadOptions: ParsableArguments {
     @Option(help: "Rooms set up at a time.")
     var setupConcurrency = 50
 
+    @Option(
+        help:
+            "How long to wait after the window for relays still in flight, e.g. 1s or 30s; those still missing then count as lost."
+    )
+    var drain = "1s"
+
     func validate() throws {
         try OptionBounds.check(rooms: self.rooms, players: self.players, hertz: self.hz, padding: self.payloadBytes)
         if let duration { _ = try DurationOption.validated(duration, name: "duration") }
+        _ = try DurationOption.validated(self.drain, name: "drain")
         guard self.setupConcurrency >= 1 else { throw ValidationError("--setup-concurrency must be at least 1") }
     }
 
@@ -41,7 +48,8 @@ struct RoomLoadOptions: ParsableArguments {
             name: name, rooms: self.rooms ?? defaultRooms, players: self.players ?? defaultPlayers, hertz: self.hz,
             seconds: try DurationOption.validated(self.duration ?? defaultDuration, name: "duration"),
             paddingBytes: self.payloadBytes ?? defaultPadding, message: self.message,
-            setupConcurrency: self.setupConcurrency)
+            setupConcurrency: self.setupConcurrency,
+            drainSeconds: try DurationOption.validated(self.drain, name: "drain"))
     }
 }
 

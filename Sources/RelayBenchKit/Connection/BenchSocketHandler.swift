@@ -40,6 +40,9 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
     private var benchStartedClose = false
     private var serverCloseCode: UInt16?
     private var sending: Sending?
+    /// The stream of this connection's latest sending, kept after it stops: a relay of it coming
+    /// back here is an echo, not a delivery.
+    private var ownStream: Int64?
     /// Counts starts and stops of sending, so the schedule can tell a stale entry.
     private var sendingGeneration = 0
     /// This loop's schedule, made by the first connection on the loop that sends.
@@ -145,9 +148,15 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
         buffer.withUnsafeReadableBytes { bytes in
             switch ServerMessage.kind(of: bytes) {
             case .stateUpdate:
-                guard self.countsDeliveries, let stamp = ServerMessage.stateStamp(in: bytes) else { return }
+                guard self.countsDeliveries else { return }
+                let now = BenchClock.micros()
+                // A stamp from the future (by more than the clock's jitter) was misread.
+                guard let stamp = ServerMessage.stateStamp(in: bytes), stamp.dueAt <= now + 1_000_000 else {
+                    return self.recorder.recordUnreadableStamp()
+                }
+                if let own = self.ownStream, stamp.stream == own { return self.recorder.recordEcho(dueAt: stamp.dueAt) }
                 self.recorder.recordDelivery(
-                    dueAt: stamp.dueAt, receivedAt: BenchClock.micros(),
+                    dueAt: stamp.dueAt, receivedAt: now,
                     arrival: self.streams.arrival(sequence: stamp.sequence, stream: stamp.stream))
             case .roomCreated, .roomJoined:
                 self.recordRoomInfo(bytes)
@@ -201,6 +210,7 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
         let phase = TimeAmount.nanoseconds(Int64.random(in: 0..<max(1, period.nanoseconds)))
         let sending = Sending(period: period, next: .now() + phase, recipients: recipients, encoder: encoder)
         self.sending = sending
+        self.ownStream = sending.stream
         let schedule = self.schedule.value ?? SendSchedule(eventLoop: context.eventLoop, grid: grid)
         self.schedule.value = schedule
         schedule.add(self, due: sending.next, generation: self.sendingGeneration)
@@ -278,6 +288,9 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
     func channelClosed() {
         guard !self.isClosed else { return }
         self.isClosed = true
+        if self.sending != nil, !self.benchStartedClose {
+            self.recorder.recordClosedWhileSending(code: self.serverCloseCode)
+        }
         self.stopSending()
         self.watchdog.cancel()
         if !self.isJoinSettled {

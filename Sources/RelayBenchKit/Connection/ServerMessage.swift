@@ -67,7 +67,8 @@ enum ServerMessage {
             index += 1
             digits += 1
         }
-        guard digits > 0 else { return nil }
+        // Whole: a 19th digit, a fraction or an exponent (`7.1E10`) would be misread as its start.
+        guard digits > 0, index == bytes.count || Self.endsANumber(bytes[index]) else { return nil }
         return (negative ? -value : value, index)
     }
 
@@ -160,6 +161,11 @@ enum ServerMessage {
         guard bytes.count >= prefix.count else { return false }
         for offset in 0..<prefix.count where bytes[offset] != prefix[offset] { return false }
         return true
+    }
+
+    /// Whether `byte` may follow a JSON number.
+    private static func endsANumber(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: ",") || byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]") || Self.isWhitespace(byte)
     }
 
     private static func isWhitespace(_ byte: UInt8) -> Bool {

@@ -34,6 +34,11 @@ final class LatencyRecorder: Sendable {
         var delivered = 0
         var repeated = 0
         var outOfOrder = 0
+        var beyondRange = 0
+        var echoed = 0
+        var unreadable = 0
+        var closedWhileSending = 0
+        var firstCloseCode: UInt16?
     }
 
     private let state = Mutex(State())
@@ -72,7 +77,39 @@ final class LatencyRecorder: Sendable {
             case .outOfOrder: state.outOfOrder += 1
             case .new: break
             }
-            _ = state.histogram.record(latency)
+            if !state.histogram.record(latency) {
+                // Past the histogram's range: kept at its top, and counted, rather than left out.
+                state.beyondRange += 1
+                _ = state.histogram.record(Self.highestLatency)
+            }
+        }
+    }
+
+    /// A relay of a message due at `dueAt` that came back to its own sender: not a delivery (a
+    /// server that echoed to the sender what it owed a room-mate would otherwise show no loss).
+    func recordEcho(dueAt: Int64) {
+        self.state.withLock { state in
+            guard dueAt >= state.windowStart else { return }
+            state.echoed += 1
+        }
+    }
+
+    /// A state relay whose stamp (`t`, an integer of microseconds in the past) could not be read:
+    /// counted apart, not guessed at (a server that wrote the number another way, say `7.1E10`).
+    func recordUnreadableStamp() {
+        self.state.withLock { state in
+            guard state.windowStart != .max else { return }
+            state.unreadable += 1
+        }
+    }
+
+    /// A connection that the server closed (`code`, if it sent one) while it was sending in the
+    /// window: its sends stopped there, so the load measured was lighter than asked.
+    func recordClosedWhileSending(code: UInt16?) {
+        self.state.withLock { state in
+            guard state.windowStart != .max else { return }
+            state.closedWhileSending += 1
+            if state.firstCloseCode == nil { state.firstCloseCode = code }
         }
     }
 
@@ -88,13 +125,22 @@ final class LatencyRecorder: Sendable {
     /// loops record would wait: once a second that stalled the receiving and showed up in p99.
     func snapshot() -> LatencySnapshot {
         let state = self.state.withLock { $0 }
-        return LatencySnapshot(
+        var snapshot = LatencySnapshot(
             histogram: state.histogram, sendLag: state.sendLag, sent: state.sent, expected: state.expected,
             delivered: state.delivered, repeated: state.repeated, outOfOrder: state.outOfOrder)
+        snapshot.beyondRange = state.beyondRange
+        snapshot.echoed = state.echoed
+        snapshot.unreadable = state.unreadable
+        snapshot.closedWhileSending = state.closedWhileSending
+        snapshot.firstCloseCode = state.firstCloseCode
+        return snapshot
     }
 
+    /// The largest latency the histogram holds, µs (a minute); larger ones are recorded as this.
+    static let highestLatency: UInt64 = 60_000_000
+
     fileprivate static func emptyHistogram() -> Histogram<UInt64> {
-        Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+        Histogram<UInt64>(highestTrackableValue: Self.highestLatency, numberOfSignificantValueDigits: .three)
     }
 }
 
@@ -105,6 +151,16 @@ struct LatencySnapshot: Sendable, Encodable, Equatable {
     var repeated: Int
     /// First deliveries that came after a later message of their sender's.
     var outOfOrder: Int
+    /// Deliveries later than ``LatencyRecorder/highestLatency``, recorded as that.
+    var beyondRange = 0
+    /// Relays that came back to their own sender (not counted as deliveries).
+    var echoed = 0
+    /// State relays whose stamp could not be read (not counted as deliveries).
+    var unreadable = 0
+    /// Connections the server closed while they were sending in the window.
+    var closedWhileSending = 0
+    /// The close code of the first of them, if it sent one.
+    var firstCloseCode: UInt16?
     var p50, p90, p99, p999, max: UInt64
     var mean: Double
     /// How late the bench wrote its sends after they were due (part of every latency above).
@@ -139,8 +195,8 @@ struct LatencySnapshot: Sendable, Encodable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case sent, expected, delivered, repeated, outOfOrder, lost, p50, p90, p99, p999, max, mean, sendLagP99,
-            sendLagMax
+        case sent, expected, delivered, repeated, outOfOrder, lost, unexpected, beyondRange, echoed, unreadable,
+            closedWhileSending, firstCloseCode, p50, p90, p99, p999, max, mean, sendLagP99, sendLagMax
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -151,6 +207,12 @@ struct LatencySnapshot: Sendable, Encodable, Equatable {
         try container.encode(self.repeated, forKey: .repeated)
         try container.encode(self.outOfOrder, forKey: .outOfOrder)
         try container.encode(self.lost, forKey: .lost)
+        try container.encode(self.unexpected, forKey: .unexpected)
+        try container.encode(self.beyondRange, forKey: .beyondRange)
+        try container.encode(self.echoed, forKey: .echoed)
+        try container.encode(self.unreadable, forKey: .unreadable)
+        try container.encode(self.closedWhileSending, forKey: .closedWhileSending)
+        try container.encodeIfPresent(self.firstCloseCode, forKey: .firstCloseCode)
         try container.encode(self.p50, forKey: .p50)
         try container.encode(self.p90, forKey: .p90)
         try container.encode(self.p99, forKey: .p99)

@@ -47,6 +47,9 @@ enum Format {
             + (latency.repeated > 0 ? ", \(latency.repeated) REPEATED" : "")
             + (latency.outOfOrder > 0 ? ", \(latency.outOfOrder) OUT OF ORDER" : "")
             + (latency.unexpected > 0 ? ", \(latency.unexpected) MORE than expected (misrouted)" : "")
+            + (latency.echoed > 0 ? ", \(latency.echoed) ECHOED to their sender" : "")
+            + (latency.unreadable > 0 ? ", \(latency.unreadable) with UNREADABLE stamps" : "")
+            + (latency.beyondRange > 0 ? ", \(latency.beyondRange) OVER 60 s (counted as 60 s)" : "")
     }
 
     /// Pretty, key-sorted JSON of a report.

@@ -34,7 +34,7 @@ struct RelayScenario: Sendable {
             paddingBytes: self.paddingBytes, message: self.message, setup: setup, window: window,
             serverErrors: connector.events.serverErrors,
             firstServerError: connector.events.firstServerError,
-            roomsOverCapacity: connector.events.roomsOverCapacity.count)
+            roomsOverCapacity: connector.events.roomsOverCapacity.count, drainSeconds: self.drainSeconds)
     }
 }
 
@@ -53,6 +53,8 @@ struct RelayReport: ScenarioReport, Equatable {
     var firstServerError: String?
     /// Rooms whose `room_info` ever showed more players than `max_players`.
     var roomsOverCapacity: Int
+    /// How long the bench waited after the window for messages still in flight.
+    var drainSeconds = 1.0
 
     /// No room was set up, or nothing came back: there is no measurement, and the command fails.
     var measuredNothing: Bool { (self.window?.latency.delivered ?? 0) == 0 }
@@ -96,6 +98,8 @@ struct RelayReport: ScenarioReport, Equatable {
                 "WARNING     1 % of the bench's sends went out over \(Format.ms(window.latency.sendLagP99)) ms late: "
                     + "the bench fell behind (its core is busy), and that delay is part of the latency")
         }
+        lines += Self.warnings(
+            window, drainSeconds: self.drainSeconds, senders: self.setup.roomsReady * self.players, hertz: self.hertz)
         if self.setup.roomsFailed > 0 {
             lines.append(
                 "WARNING     \(self.setup.roomsFailed) of \(self.setup.roomsRequested) rooms failed to set up: "
@@ -105,5 +109,33 @@ struct RelayReport: ScenarioReport, Equatable {
             lines.append("WARNING     \(self.roomsOverCapacity) rooms reported more players than their max_players")
         }
         return lines.joined(separator: "\n")
+    }
+}
+
+extension RelayReport {
+    /// What makes a window's figures say less than they seem to: messages still missing after the
+    /// drain (left out of the percentiles), connections the server closed, and sends short of the
+    /// rate asked (`senders` × `hertz`).
+    static func warnings(_ window: WindowResult, drainSeconds: Double, senders: Int, hertz: Double) -> [String] {
+        var lines: [String] = []
+        let latency = window.latency
+        if latency.expected > 0, latency.lost * 100 > latency.expected {
+            lines.append(
+                "WARNING     over 1 % of the deliveries had not arrived \(Format.fixed(drainSeconds, 1)) s after the "
+                    + "window (--drain): the percentiles are of those that had, and the true p99 is past that wait")
+        }
+        if latency.closedWhileSending > 0 {
+            let code = latency.firstCloseCode.map { "code \($0)" } ?? "no close code"
+            lines.append(
+                "WARNING     the server closed \(latency.closedWhileSending) connections while they sent (first: \(code)): "
+                    + "their sends stopped, so the load measured was lighter")
+        }
+        let scheduled = Double(senders) * hertz * window.seconds
+        if senders > 0, Double(latency.sent) < scheduled * 0.99 - Double(senders) {
+            lines.append(
+                "WARNING     \(latency.sent) sends of the \(Int(scheduled)) the rate asks for: the load measured was lighter"
+            )
+        }
+        return lines
     }
 }
