@@ -95,9 +95,9 @@ public struct MessageDispatcher: Sendable {
     /// only what it fully understands). Messages of one session must come one at a time, in order.
     /// A connection the server is closing gets false, as ``dispatch(_:session:)`` drops its messages.
     public func dispatchInPlace(_ bytes: UnsafeBufferPointer<UInt8>, session: ConnectionSession) -> Bool {
-        // A connection being closed: ``dispatch(_:session:)`` drops what it sends.
-        guard session.connection.closeCode == nil, let raw = self.rawHandler(for: bytes),
-            let membership = session.membership
+        // Last, a connection being closed: ``dispatch(_:session:)`` drops what it sends.
+        guard let raw = self.rawHandler(for: bytes), let membership = session.membership,
+            !session.connection.isClosing
         else { return false }
         guard membership.room.isOnCurrentLoop else {
             return Self.forward(bytes, to: raw, membership: membership, session: session)

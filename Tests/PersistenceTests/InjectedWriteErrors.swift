@@ -20,14 +20,17 @@ enum InjectedWriteErrors {
     static func failingWrites<T>(in folder: URL, with code: Int32, _ body: () async throws -> T) async rethrows -> T {
         _ = Self.installed
         let prefix = folder.resolvingSymlinksInPath().path + "/"
-        Self.failing.withLock { $0[prefix] = code }
-        Self.anyFailing.store(true, ordering: .sequentiallyConsistent)
+        // The flag is set under the lock, with the folders: tests beside this one add and remove
+        // theirs at the same time.
+        Self.failing.withLock { failing in
+            failing[prefix] = code
+            Self.anyFailing.store(true, ordering: .sequentiallyConsistent)
+        }
         defer {
-            let anyLeft = Self.failing.withLock { failing in
+            Self.failing.withLock { failing in
                 failing[prefix] = nil
-                return !failing.isEmpty
+                Self.anyFailing.store(!failing.isEmpty, ordering: .sequentiallyConsistent)
             }
-            Self.anyFailing.store(anyLeft, ordering: .sequentiallyConsistent)
         }
         return try await body()
     }
@@ -76,7 +79,7 @@ private let failingPWrite64: PositionedWrite = { descriptor, bytes, count, offse
         errno = code
         return -1
     }
-    return originalPWrite64!(descriptor, bytes, count, offset)
+    return (originalPWrite64 ?? pwrite)(descriptor, bytes, count, offset)  // the same call with a 64-bit off_t
 }
 
 private let failingPWrite: PositionedWrite = { descriptor, bytes, count, offset in
@@ -84,7 +87,7 @@ private let failingPWrite: PositionedWrite = { descriptor, bytes, count, offset 
         errno = code
         return -1
     }
-    return originalPWrite!(descriptor, bytes, count, offset)
+    return (originalPWrite ?? pwrite)(descriptor, bytes, count, offset)
 }
 
 private let failingWrite: PlainWrite = { descriptor, bytes, count in
@@ -92,5 +95,5 @@ private let failingWrite: PlainWrite = { descriptor, bytes, count in
         errno = code
         return -1
     }
-    return originalWrite!(descriptor, bytes, count)
+    return (originalWrite ?? write)(descriptor, bytes, count)
 }

@@ -15,6 +15,7 @@ struct RefusedWriteTests {
 
     @Test(
         "A quota's EDQUOT or ENOSPC fails a batch as a full disk (503), EIO as a storage failure, in one transaction; nothing refused is stored; writes come back after",
+        // ENOSPC: SQLite makes that SQLITE_FULL itself; EDQUOT and EIO are SQLITE_IOERR_WRITE.
         arguments: [(EDQUOT, PersistenceError.diskFull), (ENOSPC, .diskFull), (EIO, .storageFailure)])
     func refusedBatch(_ code: Int32, _ expected: PersistenceError) async throws {
         try await withTemporaryDirectory { directory in

@@ -84,12 +84,18 @@ struct CommandLineTests {
         }
     }
 
-    @Test("slow-consumer sends the state message asked for")
+    @Test("slow-consumer sends the state message asked for, and waits the --drain asked for")
     func slowConsumerMessage() throws {
         let command = try #require(
-            try RelayBenchCommand.parseAsRoot(["slow-consumer", "ws://127.0.0.1:8000", "--message", "enemy-state"])
-                as? SlowConsumerCommand)
+            try RelayBenchCommand.parseAsRoot([
+                "slow-consumer", "ws://127.0.0.1:8000", "--message", "enemy-state", "--drain", "7s",
+            ]) as? SlowConsumerCommand)
         #expect(try command.scenario().message == .enemyState)
+        #expect(try command.scenario().drainSeconds == 7)
+        let relay = try #require(
+            try RelayBenchCommand.parseAsRoot(["relay", "ws://127.0.0.1:8000", "--drain", "30s"])
+                as? RelayScenarioCommand)
+        #expect(try relay.load.scenario(name: "relay", defaultRooms: 1, defaultPlayers: 2).drainSeconds == 30)
     }
 
     @Test("Durations read as seconds, milliseconds or minutes")

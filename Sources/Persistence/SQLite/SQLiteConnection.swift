@@ -139,15 +139,15 @@ final class SQLiteConnection {
     func error(_ rc: Int32, doing what: String) -> SQLiteError {
         SQLiteError(
             code: rc, message: "\(String(cString: sqlite3_errmsg(self.handle))) (while: \(what.prefix(120)))",
-            systemErrno: rc & 0xFF == SQLITE_IOERR ? self.lastFileErrno() : 0)
+            systemErrno: rc == SQLITE_IOERR | 3 << 8 ? self.lastWriteErrno() : 0)  // SQLITE_IOERR_WRITE
     }
 
-    /// What the last failed system call on the WAL file, or else on the database file, set `errno`
-    /// to (`SQLITE_FCNTL_LAST_ERRNO`): the cause of an I/O error. (`sqlite3_system_errno` says 0
-    /// for a failed COMMIT, where a full quota's writes fail.) A file keeps its value until its
-    /// next failure, so one that failed long ago may answer for the other; commits write to the
-    /// WAL only, so that is the one asked first.
-    private func lastFileErrno() -> Int32 {
+    /// For a failed write (`SQLITE_IOERR_WRITE`, what a full quota's `EDQUOT` gives): what the last
+    /// failed system call on the WAL file, or else on the database file, set `errno` to
+    /// (`SQLITE_FCNTL_LAST_ERRNO`). (`sqlite3_system_errno` says 0 for a failed COMMIT.) A file
+    /// keeps its value until its next failure, so only a write's error asks, and the WAL first:
+    /// a commit writes to it alone, so its value is the fresh one then.
+    private func lastWriteErrno() -> Int32 {
         var wal: UnsafeMutablePointer<sqlite3_file>?
         if sqlite3_file_control(self.handle, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) == SQLITE_OK, let wal,
             let fileControl = wal.pointee.pMethods?.pointee.xFileControl

@@ -23,9 +23,9 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
         self.systemErrno = systemErrno
     }
 
-    /// Whether the failure is the disk running out of space for this file: `SQLITE_FULL`, or an
-    /// I/O error whose write met `ENOSPC` or a quota's `EDQUOT` (SQLite reports those as
-    /// `SQLITE_IOERR_WRITE`, not as full).
+    /// Whether the failure is the disk running out of space for this file: `SQLITE_FULL`, or a
+    /// failed write that met a quota's `EDQUOT` (SQLite reports it as `SQLITE_IOERR_WRITE`, not as
+    /// full), or `ENOSPC` where SQLite did not turn it into `SQLITE_FULL` itself.
     public var isDiskFull: Bool {
         self.code & 0xFF == SQLITE_FULL
             || (self.code & 0xFF == SQLITE_IOERR && [ENOSPC, EDQUOT].contains(self.systemErrno))
@@ -33,12 +33,12 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     /// Whether another connection held a lock past the busy timeout.
     public var isLocked: Bool { [SQLITE_BUSY, SQLITE_LOCKED].contains(self.code & 0xFF) }
     /// Whether every other write would meet it too: a lock, a full disk, or the file failing (an
-    /// I/O error, a file read-only, corrupt or gone). Only a write's own failures (a rule it
-    /// breaks, a value too large) are worth retrying its neighbours without it.
+    /// I/O error, a file read-only, not a database or gone). Only a write's own failures (a rule
+    /// it breaks, a value too large, a corrupt page or index entry it touches) are worth retrying
+    /// its neighbours without it.
     var failsEveryWrite: Bool {
         self.isLocked || self.isDiskFull
-            || [SQLITE_IOERR, SQLITE_READONLY, SQLITE_CORRUPT, SQLITE_NOTADB, SQLITE_CANTOPEN].contains(
-                self.code & 0xFF)
+            || [SQLITE_IOERR, SQLITE_READONLY, SQLITE_NOTADB, SQLITE_CANTOPEN].contains(self.code & 0xFF)
     }
     /// Whether a UNIQUE or PRIMARY KEY rule refused a row for repeating one the table holds.
     /// (`SQLITE_CONSTRAINT_PRIMARYKEY` and `_UNIQUE` are macros Swift does not import.)

@@ -44,6 +44,11 @@ public final class PlayerConnection: Sendable {
         return self.outbound.hasOverflowed ? RelayCloseCode.slowConsumer : nil
     }
 
+    /// Whether the server has asked to close this connection: ``closeCode`` without the queue's
+    /// lock, for a check on every message. An overflow counts from ``close(code:)``, which follows
+    /// it at once on the same thread.
+    public var isClosing: Bool { self.requestedCloseCode.load(ordering: .relaxed) != 0 }
+
     /// Closes the connection with `code` (once; later calls do nothing).
     public func close(code: UInt16) {
         _ = self.requestedCloseCode.compareExchange(expected: 0, desired: code, ordering: .relaxed)

@@ -44,6 +44,7 @@ struct SlowConsumerCommand: AsyncParsableCommand {
         return SlowConsumerScenario(
             rooms: load.rooms, players: load.players, slowPercent: self.slowPercent, hertz: load.hertz,
             seconds: load.seconds, paddingBytes: load.paddingBytes, message: load.message,
-            slowReceiveBufferBytes: self.slowReceiveBuffer, setupConcurrency: load.setupConcurrency)
+            slowReceiveBufferBytes: self.slowReceiveBuffer, setupConcurrency: load.setupConcurrency,
+            drainSeconds: load.drainSeconds)
     }
 }
