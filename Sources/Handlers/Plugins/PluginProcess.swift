@@ -208,6 +208,9 @@ public final class PluginProcess: Sendable {
     /// Ids of timed-out requests kept for their late answers (``OverdueRequestIDs``).
     static let overdueIDsRemembered = 4096
 
+    /// How many requests the plugin is taken to owe answers to, late (for tests).
+    var overdueCount: Int { self.state.withLock { $0.overdue.count } }
+
     // MARK: Life cycle
 
     /// Runs the plugin until ``beginShutdown()``, restarting it with backoff when it stops.
