@@ -93,9 +93,11 @@ struct CommandLineTests {
         #expect(try command.scenario().message == .enemyState)
         #expect(try command.scenario().drainSeconds == 7)
         let relay = try #require(
-            try RelayBenchCommand.parseAsRoot(["relay", "ws://127.0.0.1:8000", "--drain", "30s"])
+            try RelayBenchCommand.parseAsRoot(["relay", "ws://127.0.0.1:8000", "--drain", "30s", "--warmup", "5s"])
                 as? RelayScenarioCommand)
-        #expect(try relay.load.scenario(name: "relay", defaultRooms: 1, defaultPlayers: 2).drainSeconds == 30)
+        let scenario = try relay.load.scenario(name: "relay", defaultRooms: 1, defaultPlayers: 2)
+        #expect(scenario.drainSeconds == 30)
+        #expect(scenario.warmupSeconds == 5)
     }
 
     @Test("Durations read as seconds, milliseconds or minutes")

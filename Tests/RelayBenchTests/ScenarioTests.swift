@@ -39,6 +39,21 @@ struct ScenarioTests {
         }
     }
 
+    @Test("relay: what happens during --warmup is not measured")
+    func warmup() async throws {
+        // Closed at its first message (over the largest the server takes), every sender is gone
+        // before a window that opens after a warm-up: nothing is sent or closed in it.
+        try await LiveRelay.with(arguments: ["--max-frame-bytes", "1024"]) { relay in
+            let report = try await RelayScenario(
+                rooms: 2, players: 2, hertz: 20, seconds: 1, paddingBytes: 2_000, drainSeconds: 1, warmupSeconds: 2
+            ).run(in: try relay.context)
+            try #require(report.setup.roomsReady == 2, "\(report.setup.failures)")
+            let window = try #require(report.window)
+            #expect(window.latency.closedWhileSending == 0)
+            #expect(window.latency.sent == 0)
+        }
+    }
+
     @Test("relay: connections the server closes while they send are reported, with the close code")
     func closedWhileSending() async throws {
         // Every message is over the server's largest: it closes each sender with 1009 at its first.

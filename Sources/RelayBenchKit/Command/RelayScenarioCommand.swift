@@ -34,10 +34,14 @@ struct RoomLoadOptions: ParsableArguments {
     )
     var drain = "1s"
 
+    @Option(help: "How long the players send before the measurement window opens, unmeasured, e.g. 5s (default: none).")
+    var warmup = "0s"
+
     func validate() throws {
         try OptionBounds.check(rooms: self.rooms, players: self.players, hertz: self.hz, padding: self.payloadBytes)
         if let duration { _ = try DurationOption.validated(duration, name: "duration") }
         _ = try DurationOption.validated(self.drain, name: "drain")
+        _ = try DurationOption.validated(self.warmup, name: "warmup", within: 0...600)
         guard self.setupConcurrency >= 1 else { throw ValidationError("--setup-concurrency must be at least 1") }
     }
 
@@ -49,7 +53,8 @@ struct RoomLoadOptions: ParsableArguments {
             seconds: try DurationOption.validated(self.duration ?? defaultDuration, name: "duration"),
             paddingBytes: self.payloadBytes ?? defaultPadding, message: self.message,
             setupConcurrency: self.setupConcurrency,
-            drainSeconds: try DurationOption.validated(self.drain, name: "drain"))
+            drainSeconds: try DurationOption.validated(self.drain, name: "drain"),
+            warmupSeconds: try DurationOption.validated(self.warmup, name: "warmup", within: 0...600))
     }
 }
 

@@ -45,6 +45,6 @@ struct SlowConsumerCommand: AsyncParsableCommand {
             rooms: load.rooms, players: load.players, slowPercent: self.slowPercent, hertz: load.hertz,
             seconds: load.seconds, paddingBytes: load.paddingBytes, message: load.message,
             slowReceiveBufferBytes: self.slowReceiveBuffer, setupConcurrency: load.setupConcurrency,
-            drainSeconds: load.drainSeconds)
+            drainSeconds: load.drainSeconds, warmupSeconds: load.warmupSeconds)
     }
 }

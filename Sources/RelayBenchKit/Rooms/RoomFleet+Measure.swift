@@ -64,17 +64,26 @@ extension RoomFleet {
 
     /// Every healthy player sends `message` at `hertz` for `seconds`; then the bench waits up to
     /// `drainSeconds` for what is still in flight. Messages still missing after that are lost.
+    /// With `warmupSeconds`, the players send that long first, unmeasured: the window then sees a
+    /// server past its first relays (a JIT's compiling, first allocations, cold caches).
     func measure(
         seconds: Double, hertz: Double, paddingBytes: Int, message: StateMessage = .playerState, serverPID: Int32?,
-        sampleServerMemory: Bool = false, drainSeconds: Double = 1, progress: (@Sendable (String) -> Void)? = nil
+        sampleServerMemory: Bool = false, drainSeconds: Double = 1, warmupSeconds: Double = 0,
+        progress: (@Sendable (String) -> Void)? = nil
     ) async -> WindowResult {
         let recorder = self.connector.recorder
+        let warmsUp = warmupSeconds > 0
+        if warmsUp {
+            self.startSending(hertz: hertz, paddingBytes: paddingBytes, message: message)
+            try? await Task.sleep(for: .milliseconds(Int64(warmupSeconds * 1000)))
+        }
         let serverBefore = serverPID.flatMap(ProcessStats.read(pid:))
         let benchBefore = ProcessStats.current()
         let stealBefore = StealTime.read()
+        // Only what falls due from here on counts (``LatencyRecorder``): not the warm-up's sends.
         recorder.openWindow(at: BenchClock.micros())
         let sendingStarted = ContinuousClock.now
-        self.startSending(hertz: hertz, paddingBytes: paddingBytes, message: message)
+        if !warmsUp { self.startSending(hertz: hertz, paddingBytes: paddingBytes, message: message) }
 
         var peakServerMemory: Int?
         let end = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))

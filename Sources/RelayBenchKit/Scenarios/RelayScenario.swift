@@ -12,6 +12,8 @@ struct RelayScenario: Sendable {
     var setupConcurrency = 50
     /// How long after the window the bench waits for messages still in flight (then they count as lost).
     var drainSeconds = 1.0
+    /// How long the players send before the window opens, unmeasured.
+    var warmupSeconds = 0.0
 
     func run(in context: BenchContext) async throws -> RelayReport {
         try context.ensureOpenFiles(for: self.rooms * self.players)
@@ -25,7 +27,7 @@ struct RelayScenario: Sendable {
             window = await fleet.measure(
                 seconds: self.seconds, hertz: self.hertz, paddingBytes: self.paddingBytes, message: self.message,
                 serverPID: context.serverPID,
-                drainSeconds: self.drainSeconds, progress: context.progress)
+                drainSeconds: self.drainSeconds, warmupSeconds: self.warmupSeconds, progress: context.progress)
         }
         await fleet.closeAll()
         await connector.shutdown()

@@ -19,6 +19,8 @@ struct SlowConsumerScenario: Sendable {
     var setupConcurrency = 50
     /// How long after the window the bench waits for messages still in flight (then they count as lost).
     var drainSeconds = 1.0
+    /// How long the players send before the baseline window opens, unmeasured.
+    var warmupSeconds = 0.0
     /// After the window, how long the slow players stay stalled while the bench waits for the
     /// server to drop them all.
     var dropWaitSeconds = 5.0
@@ -50,7 +52,8 @@ struct SlowConsumerScenario: Sendable {
         let baseline = await fleet.measure(
             seconds: self.seconds, hertz: self.hertz, paddingBytes: self.paddingBytes, message: self.message,
             serverPID: context.serverPID,
-            sampleServerMemory: true, drainSeconds: self.drainSeconds, progress: context.progress)
+            sampleServerMemory: true, drainSeconds: self.drainSeconds, warmupSeconds: self.warmupSeconds,
+            progress: context.progress)
 
         context.say("\(slow.count) players stop reading, \(Format.fixed(self.seconds, 0)) s")
         let stallStart = BenchClock.micros()
