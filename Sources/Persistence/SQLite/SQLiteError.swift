@@ -14,7 +14,7 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     public let code: Int32
     /// SQLite's explanation, plus what we were doing.
     public let message: String
-    /// The `errno` of the system call that failed (`sqlite3_system_errno`), 0 when none did.
+    /// For a failed write (`SQLITE_IOERR_WRITE`), the `errno` it met (``SQLiteConnection``); else 0.
     public let systemErrno: Int32
 
     public init(code: Int32, message: String, systemErrno: Int32 = 0) {
