@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Interleaved A/B runs of the relay scenario: builds take turns, so a change in the machine's
-# background load hits both alike, and every other round runs them in reverse order (A B, B A, …),
-# so that neither always runs first or later in a drifting machine. Each run goes through
+# background load hits both alike, and each round starts one build later (A B C, B C A, …; with two
+# builds A B, B A), so that none always runs first or later in a drifting machine. Each run goes through
 # run-relay-bench.sh (server on CPU 1, bench on CPU 0, fresh data folder) under the exclusive
 # benchmark lock. Each line: latency, the bench's send lag (how late it wrote its own sends; part
 # of the latency), both sides' CPU, lost and repeated messages and rooms that failed to set up.
@@ -18,11 +18,10 @@ rooms=$1 pairs=$2
 shift 2
 dirs=("$@")
 for round in $(seq "$pairs"); do
-    order=("${dirs[@]}")
-    if ((round % 2 == 0)); then
-        order=()
-        for ((i = ${#dirs[@]} - 1; i >= 0; i--)); do order+=("${dirs[i]}"); done
-    fi
+    # Round r starts with build r (A B C, B C A, C A B, …): each build runs in every position
+    # equally often, and with two builds this is A B, B A.
+    order=()
+    for ((i = 0; i < ${#dirs[@]}; i++)); do order+=("${dirs[(i + round - 1) % ${#dirs[@]}]}"); done
     for dir in "${order[@]}"; do
         case "$dir" in
         old | go | go-raw | node)
