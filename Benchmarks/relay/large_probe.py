@@ -9,7 +9,7 @@
 # message costs its bytes alone and stays within a busy loop's cap for each connection
 # (`--busy-loop-inbound-bytes-per-second`): what it waits for is then the other large messages.
 #   python3 Benchmarks/relay/large_probe.py PORT SECONDS [BYTES [INTERVAL [values|string]]]
-import os, sys, time
+import os, sys, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
 from wsprobe import WS
 
@@ -29,28 +29,53 @@ guest = WS(port, path=f"/ws/room/{code}", headers="X-Forwarded-For: 10.8.0.2\r\n
 guest.send_text(f'{{"type":"join_room","room_id":"{code}","player_name":"G"}}')
 while guest.recv_json().get("type") != "room_joined": pass
 
-latencies, lost, start, slowest = [], 0, time.monotonic(), (0, 0)
-while time.monotonic() - start < seconds:
-    sent = time.monotonic()
-    host.send_text(text)
-    try:
-        while True:
-            message = guest.recv_json(timeout=5)
-            if message.get("type") == "chat" and message.get("message") == "big": break
-        latencies.append((time.monotonic() - sent) * 1000)
-        slowest = max(slowest, (latencies[-1], sent - start))
-    except TimeoutError:
-        lost += 1
-    host.s.setblocking(False)  # the host's own copies: drop them
-    try:
-        while host.s.recv(1 << 20): pass
-    except BlockingIOError:
-        pass
-    host.s.setblocking(True)
-    time.sleep(max(0, sent + interval - time.monotonic()))
+# Open loop: each message is due at a fixed time whatever the server does, and its latency runs
+# from then, so a slow delivery does not put off the next send and hide itself (as waiting for each
+# reply before the next send would). Each carries its number, so a late one is never taken for a
+# later message's.
+due, arrived, repeated, done = {}, {}, 0, threading.Event()
 
-latencies.sort()
+def read_guest():
+    global repeated
+    while not done.is_set() or len(arrived) < len(due):
+        try:
+            message = guest.recv_json(timeout=0.5)
+        except TimeoutError:
+            continue
+        except (EOFError, OSError):
+            return
+        words = str(message.get("message", "")).split()
+        if message.get("type") != "chat" or len(words) != 2 or words[0] != "big": continue
+        number = int(words[1])
+        if number in arrived: repeated += 1
+        else: arrived[number] = time.monotonic()
+
+def drain_host():  # the host's own copies: drop them
+    while not done.is_set():
+        try:
+            host.recv_frame(timeout=0.5)
+        except TimeoutError:
+            continue
+        except (EOFError, OSError):
+            return
+
+readers = [threading.Thread(target=read_guest, daemon=True), threading.Thread(target=drain_host, daemon=True)]
+for reader in readers: reader.start()
+start = time.monotonic()
+number = 0
+while (due_at := start + number * interval) < start + seconds:
+    time.sleep(max(0, due_at - time.monotonic()))
+    due[number] = due_at
+    host.send_text(text.replace('"message":"big"', f'"message":"big {number}"', 1))
+    number += 1
+done.set()
+readers[0].join(timeout=5)  # what has not arrived 5 s after the last send counts as lost
+
+timed = sorted(((arrived[n] - due[n]) * 1000, due[n] - start) for n in list(arrived) if n in due)
+latencies = [latency for latency, _ in timed]
+slowest = max(timed, default=(0, 0))
+lost = len(due) - len(timed)
 pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")
-print(f"large_probe: {len(latencies)} large messages of {len(text)} bytes, {lost} not within 5 s; "
+print(f"large_probe: {len(latencies)} large messages of {len(text)} bytes, {lost} not arrived 5 s after the last send, {repeated} repeated; "
       f"p50 {pick(0.5):.1f} ms, p90 {pick(0.9):.1f} ms, p99 {pick(0.99):.1f} ms, max {pick(1.0):.1f} ms "
-      f"(sent {slowest[1]:.1f} s in)")
+      f"(due {slowest[1]:.1f} s in)")
