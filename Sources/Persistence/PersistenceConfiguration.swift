@@ -21,8 +21,9 @@ public struct PersistenceConfiguration: Sendable {
     /// the longest leaderboard the HTTP API serves). A longer leaderboard is read from SQLite,
     /// which has no score index for it: the same rows, after a scan of the whole table.
     public var inMemoryLeaderboardLength: Int
-    /// Game modes whose ranks and leaderboards are kept in memory (default 1,000); the others
-    /// are read from SQLite through an index on `(game_mode, score)`, made when the first one appears.
+    /// Game modes whose leaderboards and rank counters are kept in memory (default 1,000); the
+    /// others' leaderboards are read from SQLite through an index on `(game_mode, score)`, made when
+    /// the first one appears, and their ranks come from one counter they share (``ModeScore``).
     /// Games have a handful of modes; this bounds what made-up ones can cost.
     public var gameModesInMemory: Int
 

@@ -50,7 +50,7 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "Writes waiting beyond this many are refused with 503.")
     var writeQueueCapacity: Int = 10_000
 
-    @Option(help: "Game modes whose ranks and leaderboards are kept in memory; the others are read from SQLite.")
+    @Option(help: "Game modes whose leaderboards are kept in memory; the others are read from SQLite.")
     var gameModesInMemory: Int = 1_000
 
     @Option(help: "SQLite synchronous mode: normal (survives a crash) or full (also power loss).")

@@ -1,3 +1,4 @@
+import SeededRandom
 import Testing
 
 @testable import Persistence
@@ -75,5 +76,38 @@ struct RankIndexTests {
                 #expect(index.rank(of: probe, gameMode: mode) == Self.expectedRank(of: probe, mode: mode, in: all))
             }
         }
+    }
+
+    /// Past the modes memory holds, every other mode's scores share one counter (``ModeScore``),
+    /// over several blocks here: each mode's ranks are still its own, added or loaded. They used to
+    /// be counted by SQLite, through every index entry above the score.
+    @Test func modesNotHeldShareOneCounterAndKeepTheirOwnRanks() {
+        var generator = SplitMix64(seed: 11)
+        let madeUp = (0..<6_000).map { _ in
+            (
+                mode: "mode\(Int.random(in: 0..<300, using: &generator))",
+                score: Int64.random(in: -50...50, using: &generator)
+            )
+        }
+        let rows = Self.rows + madeUp
+        let modes = [nil, "classic", "hardcore", "speedrun", "mode0", "mode7", "mode299", "never-seen"] as [String?]
+        func expectRanksMatch(_ index: RankIndex, _ comment: Comment) {
+            for mode in modes {
+                for probe in Self.probes + [-51, -50, -1, 1, 49, 50] {
+                    #expect(
+                        index.rank(of: probe, gameMode: mode) == Self.expectedRank(of: probe, mode: mode, in: rows),
+                        "\(comment): rank of \(probe) in \(mode ?? "all modes")")
+                }
+            }
+        }
+        let added = RankIndex(modes: GameModesInMemory(capacity: 1))
+        added.add(rows.map { submission("p", $0.score, mode: $0.mode) })
+        #expect(added.modeCount == 1)
+        expectRanksMatch(added, "added")
+
+        let loaded = RankIndex(modes: GameModesInMemory(capacity: 1))
+        loaded.load(rows)
+        #expect(loaded.modeCount == 1)
+        expectRanksMatch(loaded, "loaded")
     }
 }

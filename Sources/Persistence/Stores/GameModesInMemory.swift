@@ -1,15 +1,16 @@
 import Synchronization
 
-/// Which game modes have their ranks and leaderboards kept in memory (``RankIndex``,
-/// ``LeaderboardIndex``); the rest are answered by SQLite.
+/// Which game modes have a leaderboard and a rank counter of their own in memory
+/// (``LeaderboardIndex``, ``RankIndex``); the other modes' leaderboards are read from SQLite, and
+/// their ranks come from one counter they share (``ModeScore``).
 ///
 /// The API takes any 1–32 character `game_mode`, and each mode held in memory costs a
 /// leaderboard and a rank counter, so a client that sent one score per made-up mode could grow
 /// the server's memory by ~0.5 KB a score without bound. Games have a handful of modes: the
 /// first `capacity` are held, the modes with the most scores at start-up. Once a mode has been
-/// turned away ("overflow"), any mode not held may have rows only SQLite knows, and is read there
-/// (through `idx_scores_mode_score`, which the writer creates at the first overflow). Until then a mode
-/// not held has no rows at all, so memory still answers for it.
+/// turned away ("overflow"), any mode not held may have rows only SQLite knows, and its leaderboard
+/// is read there (through `idx_scores_mode_score`, which the writer creates at the first overflow).
+/// Until then a mode not held has no rows at all, so memory still answers for it.
 ///
 /// Modes are only ever added while running, so both indexes, asking in turn for the same rows,
 /// agree on every mode.

@@ -1,8 +1,8 @@
 import Synchronization
 
-/// Score counters for all modes together and for each game mode held in memory
-/// (``GameModesInMemory``), shared between the writer (which adds committed scores) and any
-/// number of readers.
+/// Score counters for all modes together, for each game mode held in memory
+/// (``GameModesInMemory``), and for the other modes together (``ModeScore``), shared between the
+/// writer (which adds committed scores) and any number of readers. Every rank is answered here.
 ///
 /// A `Mutex` suffices: both operations take microseconds and never block.
 final class RankIndex: Sendable {
@@ -10,6 +10,8 @@ final class RankIndex: Sendable {
         var all = ScoreCounter()
         /// Modes compared byte for byte, as `game_mode = ?` in SQL would.
         var byMode: [GameModeKey: ScoreCounter] = [:]
+        /// The scores of the modes not held.
+        var otherModes = SortedCounter<ModeScore>()
     }
 
     private let counters = Mutex(Counters())
@@ -23,11 +25,15 @@ final class RankIndex: Sendable {
     /// start-up); only modes that ``GameModesInMemory`` holds or has room for get a counter of their own.
     func load(_ scoresByMode: [GameModeKey: [Int64]]) {
         let sortedByMode = scoresByMode.mapValues { $0.sorted() }
+        let held = sortedByMode.filter { self.modes.admit($0.key) }
+        let others = sortedByMode.filter { held[$0.key] == nil }
         let fresh = Counters(
             // Sorted runs one after another: the standard library's sort merges runs, so this
             // costs O(n log modes) rather than a second O(n log n) sort of every score.
             all: ScoreCounter(bulk: Array(sortedByMode.values.joined())),
-            byMode: sortedByMode.filter { self.modes.admit($0.key) }.mapValues { ScoreCounter(bulk: $0) }
+            byMode: held.mapValues { ScoreCounter(bulk: $0) },
+            otherModes: SortedCounter(
+                bulk: others.flatMap { mode, scores in scores.map { ModeScore(mode, score: $0) } })
         )
         self.counters.withLock { $0 = fresh }
     }
@@ -46,8 +52,11 @@ final class RankIndex: Sendable {
                 counters.all.insert(score.score)
                 let mode = GameModeKey(score.gameMode)
                 // One lookup for a mode already counted (nearly every row).
-                if counters.byMode[mode]?.insert(score.score) == nil, self.modes.admit(mode) {
+                if counters.byMode[mode]?.insert(score.score) != nil { continue }
+                if self.modes.admit(mode) {
                     counters.byMode[mode, default: ScoreCounter()].insert(score.score)
+                } else {
+                    counters.otherModes.insert(ModeScore(mode, score: score.score))
                 }
             }
         }
@@ -56,14 +65,13 @@ final class RankIndex: Sendable {
     /// Modes with a counter of their own (tests).
     var modeCount: Int { self.counters.withLock { $0.byMode.count } }
 
-    /// 1 + the number of scores strictly greater than `score` (within `gameMode` if given);
-    /// `nil` for a mode whose scores only SQLite knows.
-    func rank(of score: Int64, gameMode: String?) -> Int? {
+    /// 1 + the number of scores strictly greater than `score` (within `gameMode` if given).
+    func rank(of score: Int64, gameMode: String?) -> Int {
         self.counters.withLock { counters in
             guard let gameMode else { return counters.all.countGreater(than: score) + 1 }
             let mode = GameModeKey(gameMode)
             if let counter = counters.byMode[mode] { return counter.countGreater(than: score) + 1 }
-            return self.modes.answersInMemory(for: mode) ? 1 : nil
+            return counters.otherModes.countGreater(than: score, in: mode) + 1
         }
     }
 }

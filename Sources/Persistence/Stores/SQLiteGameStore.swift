@@ -189,13 +189,9 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
     }
 
     public func rank(of score: Int64, gameMode: String?) async throws -> Int {
-        do {
-            try self.lifecycle.enter()
-            defer { self.lifecycle.leave() }
-            if let rank = self.rankIndex.rank(of: score, gameMode: gameMode) { return rank }
-        }
-        guard let gameMode else { preconditionFailure("memory counts every score of all modes together") }
-        return try await self.read { try await $0.rank(of: score, gameMode: gameMode) }
+        try self.lifecycle.enter()
+        defer { self.lifecycle.leave() }
+        return self.rankIndex.rank(of: score, gameMode: gameMode)
     }
 
     // MARK: SavedGameStore

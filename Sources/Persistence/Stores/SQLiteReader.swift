@@ -22,7 +22,6 @@ actor SQLiteReader {
         static let leaderboardOfMode =
             "SELECT \(scoreColumns) FROM scores WHERE game_mode = ? ORDER BY score DESC, id ASC LIMIT ?"
         static let leaderboard = "SELECT \(scoreColumns) FROM scores ORDER BY score DESC, id ASC LIMIT ?"
-        static let scoresAbove = "SELECT COUNT(*) FROM scores WHERE game_mode = ? AND score > ?"
         static let personalBest =
             "SELECT \(scoreColumns) FROM scores WHERE player_name = ? ORDER BY score DESC, id ASC LIMIT 1"
         static let savedGame =
@@ -33,7 +32,7 @@ actor SQLiteReader {
         static let scoreByID = "SELECT \(scoreColumns) FROM scores WHERE id = ?"
 
         static let all = [
-            leaderboardOfMode, leaderboard, scoresAbove, personalBest, savedGame, bosses, scoreScan, scoreByID,
+            leaderboardOfMode, leaderboard, personalBest, savedGame, bosses, scoreScan, scoreByID,
         ]
     }
 
@@ -57,17 +56,6 @@ actor SQLiteReader {
             return try self.scores(Query.leaderboardOfMode, .text(gameMode), .integer(Int64(limit)))
         }
         return try self.scores(Query.leaderboard, .integer(Int64(limit)))
-    }
-
-    /// 1 + the number of `gameMode`'s scores strictly greater than `score`, for modes not held in
-    /// memory (``GameModesInMemory``): `idx_scores_mode_score` counts the mode's entries above it.
-    func rank(of score: Int64, gameMode: String) throws(SQLiteError) -> Int {
-        let greater = try self.connection.withStatement(Query.scoresAbove) { row throws(SQLiteError) in
-            try row.bind(.text(gameMode), .integer(score))
-            _ = try row.step()
-            return row.int64(at: 0)
-        }
-        return Int(greater) + 1
     }
 
     func personalBest(playerName: String) throws(SQLiteError) -> StoredScore? {

@@ -4,19 +4,23 @@
 /// SQLite cannot count an index range without visiting every entry, so a rank
 /// query for a low score at a million rows would read a million index entries.
 /// This keeps sorted blocks of scores in memory instead (8 bytes a score).
-struct ScoreCounter {
+typealias ScoreCounter = SortedCounter<Int64>
+
+/// A sorted multiset in blocks: ``ScoreCounter`` for scores, and for the scores of game modes not
+/// held in memory, ordered by mode (``ModeScore``).
+struct SortedCounter<Element: Comparable & Sendable>: Sendable {
     /// Blocks are sorted ascending, each non-empty, and every value in a block
     /// is ≤ every value in the next block.
-    private var blocks: [[Int64]] = []
+    private var blocks: [[Element]] = []
     private(set) var count = 0
 
     /// A block splits in two when it reaches this size.
-    static let maxBlockSize = 2_048
+    static var maxBlockSize: Int { 2_048 }
 
     init() {}
 
     /// Builds from any sequence of scores at once (start-up load).
-    init(bulk scores: [Int64]) {
+    init(bulk scores: [Element]) {
         let sorted = scores.sorted()
         let half = Self.maxBlockSize / 2
         self.blocks = stride(from: 0, to: sorted.count, by: half).map {
@@ -25,7 +29,7 @@ struct ScoreCounter {
         self.count = sorted.count
     }
 
-    mutating func insert(_ score: Int64) {
+    mutating func insert(_ score: Element) {
         self.count += 1
         guard !self.blocks.isEmpty else {
             self.blocks = [[score]]
@@ -44,7 +48,7 @@ struct ScoreCounter {
     }
 
     /// The number of stored scores strictly greater than `score`.
-    func countGreater(than score: Int64) -> Int {
+    func countGreater(than score: Element) -> Int {
         // The first block holding a value > score; every later block is entirely greater.
         var low = 0
         var high = self.blocks.count
@@ -62,9 +66,9 @@ struct ScoreCounter {
     }
 }
 
-extension [[Int64]] {
+extension Array {
     /// Index of the first block whose last element is ≥ `value` (`count` if none).
-    fileprivate func firstIndex(atOrAfter value: Int64) -> Int {
+    fileprivate func firstIndex<Value: Comparable>(atOrAfter value: Value) -> Int where Element == [Value] {
         var low = 0
         var high = self.count
         while low < high {
@@ -75,9 +79,9 @@ extension [[Int64]] {
     }
 }
 
-extension [Int64] {
+extension Array where Element: Comparable {
     /// Index of the first element > `value` in this ascending array.
-    fileprivate func upperBound(of value: Int64) -> Int {
+    fileprivate func upperBound(of value: Element) -> Int {
         var low = 0
         var high = self.count
         while low < high {
