@@ -13,10 +13,11 @@ extension RelayCommand {
         /// 0 is taken too, for "no limit", below a range that starts above it.
         var zeroIsOff = false
 
-        init(_ option: String, _ value: Int, _ range: ClosedRange<Int>) {
+        init(_ option: String, _ value: Int, _ range: ClosedRange<Int>, zeroIsOff: Bool = false) {
             self.option = option
             self.value = Double(value)
             self.range = Double(range.lowerBound)...Double(range.upperBound)
+            self.zeroIsOff = zeroIsOff
         }
 
         init(_ option: String, _ value: Double, _ range: ClosedRange<Double>, zeroIsOff: Bool = false) {
@@ -55,10 +56,14 @@ extension RelayCommand {
             NumericRange("messages-per-second", self.messagesPerSecond, 1...Self.maxCount),
             NumericRange("state-messages-per-second", self.stateMessagesPerSecond, 1...Self.maxCount),
             NumericRange("inbound-bytes-per-second", self.inboundBytesPerSecond, 1_024...Self.maxBytes),
+            // 0 turns these two off; 1 byte a second was taken, and held every client's sockets for
+            // days once its burst was spent.
             NumericRange(
-                "inbound-bytes-per-second-per-address", self.inboundBytesPerSecondPerAddress, 0...Self.maxBytes),
+                "inbound-bytes-per-second-per-address", self.inboundBytesPerSecondPerAddress, 1_024...Self.maxBytes,
+                zeroIsOff: true),
             NumericRange(
-                "busy-loop-inbound-bytes-per-second", self.busyLoopInboundBytesPerSecond, 0...Self.maxBytes),
+                "busy-loop-inbound-bytes-per-second", self.busyLoopInboundBytesPerSecond, 1_024...Self.maxBytes,
+                zeroIsOff: true),
             NumericRange("max-frame-bytes", self.maxFrameBytes, 1_024...Self.maxBytes),
             NumericRange("outbound-queue-frames", self.outboundQueueFrames, 8...Self.maxCount),
             NumericRange("outbound-queue-bytes", self.outboundQueueBytes, 65_536...Self.maxBytes),

@@ -268,10 +268,27 @@ struct RelayCommand: AsyncParsableCommand {
         return level
     }
 
+    /// A folder or address from its flag, else its variable; nil when neither is given. An empty one
+    /// is refused: `DATA_DIR=${DATA_DIR}` in a compose file with nothing to fill in put `game.db` in
+    /// the current folder, a fresh leaderboard, and `PLUGINS_DIR=` would start its executables.
+    static func nonEmpty(
+        _ flag: String?, _ option: String, or variable: String, in environment: [String: String]
+    ) throws -> String? {
+        if let flag {
+            guard !flag.isEmpty else { throw ValidationError("--\(option) must not be empty") }
+            return flag
+        }
+        guard let value = environment[variable] else { return nil }
+        guard !value.isEmpty else {
+            throw ValidationError("\(variable) is set but empty: unset it for the default, or give it a value")
+        }
+        return value
+    }
+
     /// Merges flags over environment over defaults. `openFileLimit` (the process's, when known)
     /// sets the default connection cap. The numbers are in their ranges (``validate()``).
     func configuration(environment: [String: String], openFileLimit: Int? = nil) throws -> ServerConfiguration {
-        let dataDirectory = self.dataDir ?? environment["DATA_DIR"] ?? "./data"
+        let dataDirectory = try Self.nonEmpty(self.dataDir, "data-dir", or: "DATA_DIR", in: environment) ?? "./data"
         let providedKey = environment["API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         var configuration = ServerConfiguration(apiKey: providedKey ?? generateAPIKey(), dataDirectory: dataDirectory)
         configuration.apiKeyWasGenerated = providedKey == nil
@@ -279,13 +296,13 @@ struct RelayCommand: AsyncParsableCommand {
         try self.applyHTTPLimits(to: &configuration, environment: environment, openFileLimit: openFileLimit)
         configuration.persistence = try self.persistence(in: dataDirectory)
         self.applyRelayLimits(to: &configuration.relay)
-        self.applyPlugins(to: &configuration, environment: environment)
+        try self.applyPlugins(to: &configuration, environment: environment)
         return configuration
     }
 
     /// Where the server listens, its boss images, and the browser origins it answers.
     private func applyServing(to configuration: inout ServerConfiguration, environment: [String: String]) throws {
-        configuration.host = self.host ?? environment["HOST"] ?? configuration.host
+        configuration.host = try Self.nonEmpty(self.host, "host", or: "HOST", in: environment) ?? configuration.host
         if let port = try self.port
             ?? environment["PORT"].map({ text in
                 // A typo must not start the server on another port than the operator meant.
@@ -301,7 +318,8 @@ struct RelayCommand: AsyncParsableCommand {
             throw ValidationError("port must be 0…65535")
         }
         configuration.bossImagesDirectory =
-            self.bossImagesDir ?? environment["BOSS_IMAGES_DIR"] ?? configuration.bossImagesDirectory
+            try Self.nonEmpty(self.bossImagesDir, "boss-images-dir", or: "BOSS_IMAGES_DIR", in: environment)
+            ?? configuration.bossImagesDirectory
         // Read as the old backend read it (`true` in any case), but a value that is neither `true`
         // nor `false` is a typo to report, not a quiet `false` that leaves the game's page refused.
         if let text = environment["ALLOW_ALL_ORIGINS"], !text.isEmpty, !["true", "false"].contains(text.lowercased()) {
@@ -372,8 +390,8 @@ struct RelayCommand: AsyncParsableCommand {
     }
 
     /// The plugin folder, the plugins named one by one, and their timeouts.
-    private func applyPlugins(to configuration: inout ServerConfiguration, environment: [String: String]) {
-        if let named = self.pluginsDir ?? environment["PLUGINS_DIR"] {
+    private func applyPlugins(to configuration: inout ServerConfiguration, environment: [String: String]) throws {
+        if let named = try Self.nonEmpty(self.pluginsDir, "plugins-dir", or: "PLUGINS_DIR", in: environment) {
             configuration.pluginsDirectory = named
             configuration.pluginsDirectoryWasNamed = true
         }

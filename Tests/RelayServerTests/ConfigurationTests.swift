@@ -198,9 +198,11 @@ struct ConfigurationTests {
         #expect(lowest.busyLoopInboundBytesPerSecond == 0, "never capped")
         #expect(lowest.outboundQueueFrames == 8 && lowest.outboundQueueBytes == 65_536)
         #expect(lowest.inboundBytesPerSecond == 1_024 && lowest.inboundByteBurst == 256)
+        // 1 byte a second held every client's sockets for days once its burst was spent.
         let belowTheirMinimum = [
             ["--outbound-queue-frames", "1"], ["--outbound-queue-bytes", "10"], ["--inbound-bytes-per-second", "0"],
             ["--inbound-bytes-per-second-per-address=-1"], ["--busy-loop-inbound-bytes-per-second=-1"],
+            ["--inbound-bytes-per-second-per-address", "1"], ["--busy-loop-inbound-bytes-per-second", "1023"],
         ]
         for below in belowTheirMinimum {
             #expect(throws: (any Error).self, "\(below)") { try RelayCommand.parse(below) }
@@ -223,6 +225,21 @@ struct ConfigurationTests {
             }
         }
         #expect(try RelayCommand.parse([]).configuration(environment: ["PORT": "8080"]).port == 8080)
+        // An empty folder or host, as `DATA_DIR=${DATA_DIR}` leaves it, would put game.db in the
+        // current folder (a fresh leaderboard), or start the current folder's executables as plugins.
+        for (flag, variable) in [
+            ("--data-dir", "DATA_DIR"), ("--host", "HOST"), ("--boss-images-dir", "BOSS_IMAGES_DIR"),
+            ("--plugins-dir", "PLUGINS_DIR"),
+        ] {
+            #expect(throws: (any Error).self, "\(variable)=") {
+                try RelayCommand.parse([]).configuration(environment: [variable: ""])
+            }
+            #expect(throws: (any Error).self, "\(flag) ''") {
+                try RelayCommand.parse([flag, ""]).configuration(environment: [:])
+            }
+            // A flag still wins over an empty variable, as over any other.
+            _ = try RelayCommand.parse([flag, "x"]).configuration(environment: [variable: ""])
+        }
         // ALLOW_ALL_ORIGINS: true or false in any case (empty: unset); `1` or `yes` would otherwise be a quiet false.
         for value in ["1", "yes", "on", "ture"] {
             #expect(throws: (any Error).self, "ALLOW_ALL_ORIGINS=\(value)") {
