@@ -325,7 +325,7 @@ struct RelayCommand: AsyncParsableCommand {
         if let text = environment["ALLOW_ALL_ORIGINS"], !text.isEmpty, !["true", "false"].contains(text.lowercased()) {
             throw ValidationError("ALLOW_ALL_ORIGINS must be true or false, not '\(text)'")
         }
-        configuration.cors = CORSPolicy(environment: environment)
+        configuration.cors = try CORSPolicy(environment: environment)
     }
 
     /// The connection caps, the per-address limits and whom they count, and the HTTP bounds.

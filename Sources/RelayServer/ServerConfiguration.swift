@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import Handlers
 import Logging
@@ -78,17 +79,37 @@ struct ServerConfiguration: Sendable {
 }
 
 extension CORSPolicy {
-    /// Reads `ALLOWED_ORIGINS` (comma list) and `ALLOW_ALL_ORIGINS` (`true`).
-    init(environment: [String: String]) {
+    /// Reads `ALLOWED_ORIGINS` (comma list; `*`: any origin, as Starlette reads it) and
+    /// `ALLOW_ALL_ORIGINS` (`true`). An entry no browser's `Origin` can equal is refused: a trailing
+    /// slash, a path, no scheme, capitals (browsers send scheme and host in lower case). It would
+    /// leave the game's page refused without a word.
+    init(environment: [String: String]) throws {
         let listed =
             environment["ALLOWED_ORIGINS"]?
             .split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }
+        if let unmatchable = listed?.first(where: { $0 != "*" && !Self.isOrigin($0) }) {
+            throw ValidationError(
+                "ALLOWED_ORIGINS: '\(unmatchable)' is not an origin as browsers send it: "
+                    + "scheme://host[:port] in lower case, without a path or a trailing slash (or null, or *)")
+        }
         self.init(
             allowedOrigins: listed ?? Self.defaultOrigins,
-            allowAllOrigins: environment["ALLOW_ALL_ORIGINS"]?.lowercased() == "true"
+            allowAllOrigins: environment["ALLOW_ALL_ORIGINS"]?.lowercased() == "true" || listed?.contains("*") == true
         )
+    }
+
+    /// Whether `entry` is an origin as a browser serializes it (`https://game.example:8443`), or
+    /// `null` (a page from a file or a sandbox).
+    static func isOrigin(_ entry: String) -> Bool {
+        if entry == "null" { return true }
+        guard let separator = entry.range(of: "://") else { return false }
+        let scheme = entry[..<separator.lowerBound]
+        let authority = entry[separator.upperBound...]
+        let schemeCharacters = Set("abcdefghijklmnopqrstuvwxyz0123456789+-.")
+        return scheme.first.map(\.isLowercase) == true && scheme.allSatisfy(schemeCharacters.contains)
+            && !authority.isEmpty && !authority.contains(where: { "/?#@ ".contains($0) || $0.isUppercase })
     }
 }
 

@@ -250,6 +250,23 @@ struct ConfigurationTests {
             let cors = try RelayCommand.parse([]).configuration(environment: ["ALLOW_ALL_ORIGINS": value]).cors
             #expect(cors.allowAllOrigins == allowsAll, "ALLOW_ALL_ORIGINS=\(value)")
         }
+        // ALLOWED_ORIGINS: an entry no browser's Origin can equal left the game's page refused without a word.
+        for origins in [
+            "https://game.example/", "game.example", "https://Game.example", "HTTPS://game.example",
+            "https://game.example/play", "https://a.example, https://b.example/", "://x", "https://",
+        ] {
+            #expect(throws: (any Error).self, "ALLOWED_ORIGINS=\(origins)") {
+                try RelayCommand.parse([]).configuration(environment: ["ALLOWED_ORIGINS": origins])
+            }
+        }
+        let listed = try RelayCommand.parse([]).configuration(environment: [
+            "ALLOWED_ORIGINS": "https://game.example:8443, http://[::1]:5173,null"
+        ]).cors
+        #expect(listed.allowedOrigins == ["https://game.example:8443", "http://[::1]:5173", "null"])
+        #expect(!listed.allowAllOrigins)
+        // `*` is any origin, as Starlette reads `allow_origins=["*"]`.
+        let star = try RelayCommand.parse([]).configuration(environment: ["ALLOWED_ORIGINS": "*"]).cors
+        #expect(star.allowAllOrigins && star.allows(origin: "https://anywhere.example"))
         #expect(throws: (any Error).self) { try RelayCommand.logLevel(environment: ["LOG_LEVEL": "verbose"]) }
         #expect(try RelayCommand.logLevel(environment: ["LOG_LEVEL": "DEBUG"]) == .debug)
         #expect(try RelayCommand.logLevel(environment: [:]) == .info)

@@ -230,7 +230,7 @@ struct SecurityTests {
                 #expect(refused.headers[values: .vary] == ["Origin"], "\(origin ?? "no origin")")
             }
         }
-        let allowAll = CORSPolicy(environment: ["ALLOW_ALL_ORIGINS": "true"])
+        let allowAll = try CORSPolicy(environment: ["ALLOW_ALL_ORIGINS": "true"])
         try await withLiveApp(configure: { $0.cors = allowAll }) { client in
             let answer = try await client.execute(uri: "/api/scores/leaderboard", method: .get, headers: keyed)
             #expect(answer.headers[.vary] == nil)  // "*" for every origin: nothing varies
@@ -258,8 +258,8 @@ struct SecurityTests {
 
     @Test("ALLOW_ALL_ORIGINS answers * without credentials")
     func corsAllowAll() async throws {
-        try await withLiveApp(configure: { $0.cors = CORSPolicy(environment: ["ALLOW_ALL_ORIGINS": "true"]) }) {
-            client in
+        let allowAll = try CORSPolicy(environment: ["ALLOW_ALL_ORIGINS": "true"])
+        try await withLiveApp(configure: { $0.cors = allowAll }) { client in
             var headers = keyed
             headers[.origin] = "https://anywhere.example"
             let response = try await client.execute(uri: "/api/scores/leaderboard", method: .get, headers: headers)
