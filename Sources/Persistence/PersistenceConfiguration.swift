@@ -26,6 +26,10 @@ public struct PersistenceConfiguration: Sendable {
     /// the first one appears, and their ranks come from one counter they share (``ModeScore``).
     /// Games have a handful of modes; this bounds what made-up ones can cost.
     public var gameModesInMemory: Int
+    /// How long after a failed build of that index (a full disk, another process's lock) the
+    /// writer tries again (default 60 s), doubling after each failure up to an hour: without it
+    /// a leaderboard of a mode memory does not hold scans the whole table.
+    public var modeIndexRetryDelay: Duration = .seconds(60)
 
     /// ``lockTimeout`` as SQLite's busy timeout takes it.
     var lockTimeoutMilliseconds: Int32 {

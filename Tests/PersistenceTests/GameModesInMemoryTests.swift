@@ -167,6 +167,36 @@ struct GameModesInMemoryTests {
         }
     }
 
+    /// A build that failed (here on a table holding the index's name, as a full disk or a lock
+    /// would fail it) is tried again after a commit once the retry delay has passed: it used to
+    /// wait for the next start, and every leaderboard of a mode beyond memory scanned the table.
+    @Test func aFailedIndexBuildIsTriedAgain() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            var configuration = PersistenceConfiguration(databasePath: path, gameModesInMemory: 1)
+            let delay = Duration.seconds(1)
+            configuration.modeIndexRetryDelay = delay
+            try await withStore(configuration) { store in
+                _ = try await store.submit(submission("a", 1, mode: "classic"))
+            }
+            let raw = try RawDatabase(path: path)
+            try raw.execute("CREATE TABLE idx_scores_mode_score (x)")
+            let opening = ContinuousClock.now  // the first build fails after this, so no retry before `opening + delay`
+            try await withStore(configuration) { store in
+                try await submitConcurrently(randomScores(count: 100, seed: 7), to: store)
+                try raw.execute("DROP TABLE idx_scores_mode_score")
+                _ = try await store.submit(submission("b", 2, mode: "speedrun"))
+                if ContinuousClock.now - opening < delay {  // else a loaded machine took the whole delay
+                    #expect(try !hasModeIndex(path), "not tried again before the delay")
+                }
+                try await Task.sleep(for: delay)  // past the retry time, set before the commit above
+                _ = try await store.submit(submission("c", 3, mode: "speedrun"))
+                #expect(try hasModeIndex(path), "made by the first commit after the delay")
+                try await expectStoreMatchesSQL(store, path: path, "index made on a retry")
+            }
+        }
+    }
+
     /// The index made at the overflow would only cost inserts once memory holds every mode again.
     @Test func reopeningWithRoomForEveryModeHoldsThemAllAndDropsTheIndex() async throws {
         try await withTemporaryDirectory { directory in

@@ -104,6 +104,14 @@ struct ConfigurationTests {
         #expect(try RelayCommand.parse([]).configuration(environment: [:]).limits.idleTimeout == .seconds(30))
     }
 
+    /// A leaderboard longer than memory keeps is a scan of the whole table: the longest the API
+    /// serves must be one memory answers.
+    @Test("The longest leaderboard the API serves is held in memory")
+    func leaderboardLimitFitsMemory() throws {
+        let configuration = try RelayCommand.parse([]).configuration(environment: [:])
+        #expect(configuration.limits.maxLeaderboardLimit <= configuration.persistence.inMemoryLeaderboardLength)
+    }
+
     @Test("An HTTP answer's grace period and minimum rate: README's defaults, set by their flags, 0 for no rate")
     func answerRateFlags() throws {
         for limits in [HTTPLimits(), try RelayCommand.parse([]).configuration(environment: [:]).limits] {

@@ -24,7 +24,13 @@ actor BatchingWriter {
     private let modes: GameModesInMemory
     /// Whether `idx_scores_mode_score` exists (see ``createModeIndex()``).
     private var modeIndex = ModeIndex.absent
-    private enum ModeIndex { case absent, present, failed }
+    private enum ModeIndex {
+        case absent, present
+        /// The last build failed; the next is tried at `retryAt`, and one failing then waits `nextDelay`.
+        case failed(retryAt: ContinuousClock.Instant, nextDelay: Duration)
+    }
+    /// The longest wait between builds of the mode index that keep failing.
+    static let longestModeIndexRetryDelay = Duration.seconds(3_600)
     private let rankIndex: RankIndex
     private let leaderboards: LeaderboardIndex
     let configuration: PersistenceConfiguration
@@ -278,36 +284,51 @@ actor BatchingWriter {
         let scores = outcomes.compactMap { if case .score(let stored) = $0 { stored } else { nil } }
         self.rankIndex.add(scores.lazy.map(\.submission))
         self.leaderboards.add(scores)
-        if self.modes.hasOverflowed && self.modeIndex == .absent {
-            self.logger.warning(
-                "persistence.game_modes.overflow",
-                metadata: ["game_modes.in_memory": "\(self.modes.capacity)", "hint": "raise --game-modes-in-memory"])
+        if self.modes.hasOverflowed {
+            if case .absent = self.modeIndex {
+                self.logger.warning(
+                    "persistence.game_modes.overflow",
+                    metadata: [
+                        "game_modes.in_memory": "\(self.modes.capacity)", "hint": "raise --game-modes-in-memory",
+                    ])
+            }
             self.createModeIndex()
         }
         self.logger.trace("persistence.batch.committed", metadata: ["db.batch.size": "\(operations.count)"])
         return outcomes
     }
 
-    /// Creates `idx_scores_mode_score`, which answers the modes that memory does not hold
-    /// (``GameModesInMemory``). Made only once a mode overflows, since every insert then pays
-    /// for it. With the score in it a leaderboard reads its `limit` entries and a rank counts index
-    /// entries alone; on `game_mode` only each request would read every row of the mode, which a
-    /// client can make as large as it has writes.
+    /// Creates `idx_scores_mode_score`, which answers the leaderboards of the modes that memory
+    /// does not hold (``GameModesInMemory``). Made only once a mode overflows, since every insert
+    /// then pays for it. With the score in it a leaderboard reads its `limit` entries; on
+    /// `game_mode` only each request would read every row of the mode, which a client can make as
+    /// large as it has writes.
     ///
-    /// Tried once per run: answers stay right without it (SQLite scans the table), and a retry after
-    /// every commit (a full disk) would build the index over the whole table each time. A failure is
-    /// logged; the next start-up tries again.
-    func createModeIndex() {
-        guard self.modeIndex == .absent else { return }
+    /// A failed build (a full disk, another process's lock) is tried again after a commit once
+    /// ``PersistenceConfiguration/modeIndexRetryDelay`` has passed, the delay doubling with each
+    /// failure up to an hour: answers stay right without the index, but each of those leaderboards
+    /// scans the table, and a retry after every commit would build over the whole table each time.
+    func createModeIndex(now: ContinuousClock.Instant = .now) {
+        let delay: Duration
+        switch self.modeIndex {
+        case .present: return
+        case .absent: delay = self.configuration.modeIndexRetryDelay
+        case .failed(let retryAt, let nextDelay):
+            guard now >= retryAt else { return }
+            delay = nextDelay
+        }
         do {
             try self.connection.execute(
                 "CREATE INDEX IF NOT EXISTS idx_scores_mode_score ON scores(game_mode, score DESC)")
             self.modeIndex = .present
         } catch {
-            self.modeIndex = .failed
+            self.modeIndex = .failed(retryAt: now + delay, nextDelay: min(delay * 2, Self.longestModeIndexRetryDelay))
             self.logger.error(
                 "persistence.mode_index.failed",
-                metadata: ["error": "\(error)", "effect": "modes beyond memory are read by table scans until restart"])
+                metadata: [
+                    "error": "\(error)", "retry.seconds": "\(delay.components.seconds)",
+                    "effect": "leaderboards of modes beyond memory scan the table until it is made",
+                ])
         }
     }
 
