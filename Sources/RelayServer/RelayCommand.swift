@@ -199,6 +199,11 @@ struct RelayCommand: AsyncParsableCommand {
             FileHandle.standardOutput.write(
                 Data("API_KEY is not set; this run's generated key is: \(configuration.apiKey)\n".utf8))
         }
+        if let warning = Self.connectionCapWarning(
+            maxConnections: configuration.maxConnections, openFileLimit: openFileLimit)
+        {
+            logger.warning("relay.connections.max_above_file_limit", metadata: warning)
+        }
         // From here on a SIGINT or SIGTERM stops the server in order, also while it starts.
         let stopSignals = StopSignals([SIGINT, SIGTERM], logger: logger)
         defer { stopSignals.cancel() }
@@ -266,6 +271,21 @@ struct RelayCommand: AsyncParsableCommand {
             throw ValidationError("LOG_LEVEL must be one of \(levels), not '\(text)'")
         }
         return level
+    }
+
+    /// What to warn of when `--max-connections` leaves fewer descriptors below the open-file limit
+    /// than ``ConnectionCap/reservedFileDescriptors``: at the cap, SQLite, plugin restarts and boss
+    /// images would fail for want of one (EMFILE), with nothing saying why. Nil when it fits.
+    static func connectionCapWarning(maxConnections: Int?, openFileLimit: Int?) -> Logger.Metadata? {
+        guard let maxConnections, let openFileLimit,
+            maxConnections > openFileLimit - ConnectionCap.reservedFileDescriptors
+        else { return nil }
+        return [
+            "connections.max": "\(maxConnections)", "files.limit": "\(openFileLimit)",
+            "hint": .string(
+                "keep --max-connections \(ConnectionCap.reservedFileDescriptors) below the open-file limit "
+                    + "(ulimit -n), or raise that limit"),
+        ]
     }
 
     /// A folder or address from its flag, else its variable; nil when neither is given. An empty one

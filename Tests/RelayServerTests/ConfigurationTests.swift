@@ -104,6 +104,18 @@ struct ConfigurationTests {
         #expect(try RelayCommand.parse([]).configuration(environment: [:]).limits.idleTimeout == .seconds(30))
     }
 
+    /// At the cap, SQLite, plugins and boss images would find no descriptor left, with nothing saying why.
+    @Test("A connection cap that leaves under 128 descriptors below the open-file limit is warned of")
+    func connectionCapAboveTheFileLimit() {
+        #expect(RelayCommand.connectionCapWarning(maxConnections: 5_000, openFileLimit: 1_024) != nil)
+        #expect(RelayCommand.connectionCapWarning(maxConnections: 897, openFileLimit: 1_024) != nil)
+        #expect(RelayCommand.connectionCapWarning(maxConnections: 896, openFileLimit: 1_024) == nil)
+        #expect(RelayCommand.connectionCapWarning(maxConnections: nil, openFileLimit: 1_024) == nil)
+        #expect(RelayCommand.connectionCapWarning(maxConnections: 5_000, openFileLimit: nil) == nil)
+        let defaultCap = ConnectionCap.defaultMaximum(openFileLimit: 1_024)
+        #expect(RelayCommand.connectionCapWarning(maxConnections: defaultCap, openFileLimit: 1_024) == nil)
+    }
+
     /// A leaderboard longer than memory keeps is a scan of the whole table: the longest the API
     /// serves must be one memory answers.
     @Test("The longest leaderboard the API serves is held in memory")
