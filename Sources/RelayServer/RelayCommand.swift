@@ -335,7 +335,7 @@ struct RelayCommand: AsyncParsableCommand {
             configuration.port = port
         }
         guard (0...65_535).contains(configuration.port) else {
-            throw ValidationError("port must be 0…65535")
+            throw ValidationError("\(self.port == nil ? "PORT" : "--port") must be 0…65535, not \(configuration.port)")
         }
         configuration.bossImagesDirectory =
             try Self.nonEmpty(self.bossImagesDir, "boss-images-dir", or: "BOSS_IMAGES_DIR", in: environment)
@@ -363,7 +363,8 @@ struct RelayCommand: AsyncParsableCommand {
             do {
                 configuration.clientAddresses.trustedProxies = try TrustedProxies(parsing: proxies)
             } catch {
-                throw ValidationError("--forwarded-allow-ips: \(error)")
+                throw ValidationError(
+                    "\(self.forwardedAllowIps == nil ? "FORWARDED_ALLOW_IPS" : "--forwarded-allow-ips"): \(error)")
             }
         }
         configuration.limits.idleTimeout = .seconds(self.httpIdleTimeoutSeconds)

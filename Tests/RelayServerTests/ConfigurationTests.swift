@@ -245,6 +245,19 @@ struct ConfigurationTests {
             }
         }
         #expect(try RelayCommand.parse([]).configuration(environment: ["PORT": "8080"]).port == 8080)
+        // The message names where the value came from, flag or variable, and the value.
+        let sourcesNamed: [([String], [String: String], String)] = [
+            ([], ["PORT": "70000"], "PORT must be 0…65535, not 70000"),
+            (["--port", "70000"], [:], "--port must be 0…65535, not 70000"),
+            ([], ["FORWARDED_ALLOW_IPS": "10.1.2.3/8"], "FORWARDED_ALLOW_IPS: "),
+            (["--forwarded-allow-ips", "10.1.2.3/8"], [:], "--forwarded-allow-ips: "),
+        ]
+        for (arguments, environment, message) in sourcesNamed {
+            let error = #expect(throws: ValidationError.self, "\(arguments) \(environment)") {
+                try RelayCommand.parse(arguments).configuration(environment: environment)
+            }
+            #expect(error.map { "\($0)".hasPrefix(message) } == true, "\(String(describing: error))")
+        }
         // An empty folder or host, as `DATA_DIR=${DATA_DIR}` leaves it, would put game.db in the
         // current folder (a fresh leaderboard), or start the current folder's executables as plugins.
         for (flag, variable) in [
