@@ -31,7 +31,10 @@ struct RefusedWriteTests {
                 }
                 #expect(outcomes.allSatisfy { ($0 as? PersistenceError) == expected }, "errno \(code): \(outcomes)")
                 #expect(store.failedTransactions == failedBefore + 1, "each write retried alone would fail again")
+                #expect(store.checkpointsAfterDiskFull == 0)
                 #expect(await Self.submitBatch(to: store, named: "after").allSatisfy { $0 == nil })
+                // After a full disk the next batch checkpoints first, so that the WAL can start over.
+                #expect(store.checkpointsAfterDiskFull == (expected == .diskFull ? 1 : 0))
             }
             let database = try RawDatabase(path: path)
             #expect(try database.integer("SELECT COUNT(*) FROM scores") == Int64(2 * Self.batchSize))

@@ -58,11 +58,14 @@ actor BatchingWriter {
     private let unanswered = Atomic<Int>(0)
     private let committedCount = Atomic<Int>(0)
     private let failedCount = Atomic<Int>(0)
+    private let diskFullCheckpointCount = Atomic<Int>(0)
 
     /// Transactions committed so far (for tests and metrics); readable after close.
     nonisolated var committedTransactions: Int { self.committedCount.load(ordering: .relaxed) }
     /// Transactions that failed and were rolled back, retries of single writes included.
     nonisolated var failedTransactions: Int { self.failedCount.load(ordering: .relaxed) }
+    /// Checkpoints tried before a batch because the one before it met a full disk (tests).
+    nonisolated var checkpointsAfterDiskFull: Int { self.diskFullCheckpointCount.load(ordering: .relaxed) }
     /// Writes accepted and not yet answered (for tests), read without the actor.
     nonisolated var unansweredWrites: Int { self.unanswered.load(ordering: .relaxed) }
 
@@ -346,6 +349,7 @@ actor BatchingWriter {
     /// the batch then reuses the WAL's own space, so it needs no room of its own. Costs nothing
     /// while writes succeed.
     private func checkpointAfterDiskFull() {
+        self.diskFullCheckpointCount.add(1, ordering: .relaxed)
         do {
             try self.connection.checkpointPassively()
             self.logger.notice("persistence.checkpoint.after_disk_full", metadata: ["result": "done"])

@@ -163,6 +163,8 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
     public var failedTransactions: Int { self.writer.failedTransactions }
     /// Writes accepted and not yet answered: queued, or in a batch being committed.
     public var unansweredWrites: Int { self.writer.unansweredWrites }
+    /// Checkpoints tried before a batch because the one before it met a full disk (tests).
+    var checkpointsAfterDiskFull: Int { self.writer.checkpointsAfterDiskFull }
 
     // MARK: ScoreStore
 
