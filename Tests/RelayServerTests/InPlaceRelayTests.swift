@@ -128,20 +128,41 @@ struct InPlaceRelayTests {
         limits.messageBurst = 1_000_000
         limits.stateMessagesPerSecond = 1_000_000
         limits.stateMessageBurst = 1_000_000
-        try await withRelayServer(limits: limits) { port, _ in
+        try await withRelayServer(limits: limits) { port, registry in
+            var forwarded = 0
             for _ in 0..<4 {
                 let host = TestSocket.connect(port: port)
                 let guest = TestSocket.connect(port: port)
-                _ = try await RelayFlowTests.openRoom(port, host: host, guest: guest)
+                let room = try #require(
+                    registry.room(code: try await RelayFlowTests.openRoom(port, host: host, guest: guest).code))
+                // The room's loop is held while the guest's messages arrive: a guest on another
+                // loop has its states forwarded there and left waiting, so only the reader's
+                // waiting for them (`settleForwarded`) keeps its own answers behind theirs.
+                let (held, release) = (DispatchSemaphore(value: 0), DispatchSemaphore(value: 0))
+                let holder = Task {
+                    await room.enter { _ in
+                        held.signal()
+                        release.wait()
+                    }
+                }
+                held.wait()
                 for _ in 0..<25 {
                     // The first is refused by the room, on its loop; the second by the reader.
                     guest.send(raw: #"{"type":"player_state","state":{"x":"left"}}"#)
                     guest.send(raw: #"{"type":"no_such_type"}"#)
                 }
+                try await Task.sleep(for: .milliseconds(200))
+                release.signal()
+                await holder.value
                 var codes: [String] = []
                 for _ in 0..<50 { codes.append(try await guest.expect("error")["code"] as? String ?? "?") }
                 #expect(codes == Array(repeating: ["invalid_field", "unknown_type"], count: 25).flatMap { $0 })
+                // A valid state counts as forwarded only from a guest on another loop than its room.
+                guest.send(raw: #"{"type":"player_state","state":{"x":1}}"#)
+                _ = try await host.expect("player_state_update")
+                forwarded += await room.messagesForwarded
             }
+            #expect(forwarded > 0, "some guest was on another loop than its room")
         }
     }
 
