@@ -38,27 +38,51 @@ struct StopSignalsTests {
     func replacingWaitsForTheRunningAction() async throws {
         let started = Box(false)
         let finished = Box(false)
+        // The action runs until the test releases it, rather than for a fixed time: a replacing
+        // `onSignal(nil)` that did not wait could otherwise only be told apart from one that did
+        // if this test's task came back before that time was up.
+        let release = DispatchSemaphore(value: 0)
         let signals = StopSignals([SIGURG])
         defer { signals.cancel() }
         signals.onSignal { _ in
             started.value = true
-            usleep(300_000)
+            release.wait()
             finished.value = true
         }
+        var released = false
+        defer { if !released { release.signal() } }  // an early exit does not leave the action blocked
         kill(getpid(), SIGURG)
         let deadline = ContinuousClock.now + .seconds(30)  // a bound on a hang, left as soon as started
         while !started.value, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(5))
         }
         try #require(started.value)
-        // It blocks until the action (300 ms) has finished: on a thread of its own, not on one of
-        // the cooperative pool's, which every test shares.
-        await withCheckedContinuation { continuation in
-            Thread {
-                signals.onSignal(nil)
-                continuation.resume()
-            }.start()
+        // It blocks until the action has finished: on a thread of its own, not on one of the
+        // cooperative pool's, which every test shares.
+        let calling = Box(false)
+        let returned = Box(false)
+        let replacing = Task {
+            await withCheckedContinuation { continuation in
+                Thread {
+                    calling.value = true
+                    signals.onSignal(nil)
+                    returned.value = true
+                    continuation.resume()
+                }.start()
+            }
         }
+        while !calling.value, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        try #require(calling.value)
+        // The action is still blocked, so the call has not returned, however late this looks.
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(!returned.value, "onSignal(nil) returned while the action was still running")
+        #expect(!finished.value)
+        release.signal()
+        released = true
+        await replacing.value
+        #expect(returned.value)
         #expect(finished.value)
     }
 
