@@ -67,7 +67,14 @@ struct EventLoopPlacementTests {
                 return loop.inEventLoop
             }
         }
-        try await Task.sleep(for: .milliseconds(20))
+        // Suspended in `next()` before the frame comes, so that it is woken from this thread: a
+        // frame already there would be taken without a wake-up. (A bound on a hang, not a speed
+        // check: as the whole suite starts, a new task may wait ~20 s for a thread.)
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !queue.hasWaitingWriter, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        try #require(queue.hasWaitingWriter, "the consumer never waited")
         #expect(queue.enqueue(ByteBuffer(string: "wake")) == .queued)
         #expect(await consumer.value)
     }
