@@ -243,33 +243,58 @@ struct SavedGameAndBossRoutesTests {
         let version = ImageCache.Version(size: 3, modified: .init(seconds: 1, nanoseconds: 2))
         final class Reads: Sendable { let count = Mutex(0) }
         let reads = Reads()
-        @Sendable func slowRead(failing: Bool) -> @Sendable () async throws -> ByteBuffer {
+        // Each read lasts until the test opens its gate, once every request waits for a read: a
+        // request that came after a read had ended would read again, rightly, and a fixed time
+        // for the read could not promise that none comes that late.
+        @Sendable func gatedRead(failing: Bool, until gate: Gate) -> @Sendable () async throws -> ByteBuffer {
             {
                 reads.count.withLock { $0 += 1 }
-                try await Task.sleep(for: .milliseconds(300))  // the others arrive meanwhile
+                await gate.passed()
                 if failing { throw CancellationError() }
                 return ByteBuffer(bytes: [1, 2, 3])
             }
         }
-        let failures = await withTaskGroup(of: Bool.self) { group in
-            for _ in 0..<20 {
-                group.addTask { (try? await cache.bytes(of: "/a", version, reading: slowRead(failing: true))) == nil }
+        /// Opens `gate` once all `requests` wait for a read. (A bound on a hang, not a speed check.)
+        func release(_ gate: Gate, once requests: Int) async throws {
+            let deadline = ContinuousClock.now + .seconds(60)
+            while cache.waitingRequests < requests, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(1))
             }
-            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            let waited = cache.waitingRequests
+            gate.open()
+            try #require(waited == requests, "only \(waited) requests waited")
+        }
+
+        let failedRead = Gate()
+        let failures = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for _ in 0..<20 {
+                group.addTask {
+                    (try? await cache.bytes(of: "/a", version, reading: gatedRead(failing: true, until: failedRead)))
+                        == nil
+                }
+            }
+            try await release(failedRead, once: 20)
+            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
         }
         #expect(failures == 20)
         #expect(reads.count.withLock { $0 } == 1)
 
         // After a failure the next request reads again; its bytes are kept.
-        let answers = await withTaskGroup(of: ByteBuffer?.self) { group in
+        let read = Gate()
+        let answers = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
             for _ in 0..<20 {
-                group.addTask { try? await cache.bytes(of: "/a", version, reading: slowRead(failing: false)) }
+                group.addTask {
+                    try? await cache.bytes(of: "/a", version, reading: gatedRead(failing: false, until: read))
+                }
             }
-            return await group.reduce(into: []) { $0.append($1) }
+            try await release(read, once: 20)
+            return try await group.reduce(into: []) { $0.append($1) }
         }
+        #expect(answers.count == 20)
         #expect(answers.allSatisfy { $0 == ByteBuffer(bytes: [1, 2, 3]) })
         #expect(reads.count.withLock { $0 } == 2)
         #expect(cache.bytes(of: "/a", version) == ByteBuffer(bytes: [1, 2, 3]))
+        #expect(cache.waitingRequests == 0)
     }
 
     @Test("A boss image that cannot be served whole gets a JSON error, never a 200 cut short")
@@ -336,5 +361,29 @@ private final class FileRewrittenAfterReads: Sendable {
 
     private static func write(version: Int, to path: String) throws {
         try Data(repeating: UInt8(version), count: 1_000 + version).write(to: URL(fileURLWithPath: path))
+    }
+}
+
+/// A gate that reads wait at until the test opens it; open, it lets everything through.
+private final class Gate: Sendable {
+    private let state = Mutex<(isOpen: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func passed() async {
+        await withCheckedContinuation { continuation in
+            let isOpen = self.state.withLock { state in
+                if !state.isOpen { state.waiting.append(continuation) }
+                return state.isOpen
+            }
+            if isOpen { continuation.resume() }
+        }
+    }
+
+    func open() {
+        let waiting = self.state.withLock { state in
+            state.isOpen = true
+            defer { state.waiting = [] }
+            return state.waiting
+        }
+        for continuation in waiting { continuation.resume() }
     }
 }

@@ -15,6 +15,10 @@ final class ImageCache: Sendable {
     static let capacity = 64
     private let images = Mutex<[FilePath: (version: Version, bytes: ByteBuffer)]>([:])
     private let reads = Mutex<[FilePath: (version: Version, task: Task<ByteBuffer, any Error>)]>([:])
+    private let waiting = Mutex(0)
+
+    /// How many requests are waiting for a read under way, theirs or another's (tests).
+    var waitingRequests: Int { self.waiting.withLock { $0 } }
 
     /// The bytes of `path` at `version`: those kept, or those of the read under way, or those
     /// `read` reads (then kept). A failed read fails every request that waited for it; the next
@@ -31,7 +35,9 @@ final class ImageCache: Sendable {
             reads[path] = (version, task)
             return task
         }
+        self.waiting.withLock { $0 += 1 }
         let result = await task.result
+        self.waiting.withLock { $0 -= 1 }
         if case .success(let bytes) = result { self.keep(bytes, of: path, version) }
         self.reads.withLock { reads in
             if reads[path]?.task == task { reads[path] = nil }
