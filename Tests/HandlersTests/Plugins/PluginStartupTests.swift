@@ -111,20 +111,28 @@ struct PluginStartupTests {
         let pidFile = ProbePlugin.pidFile()
         defer { ProbePlugin.removePidFile(pidFile) }
         var settings = ProbePlugin.settings()
-        (settings.minRestartDelay, settings.maxRestartDelay) = (.milliseconds(500), .milliseconds(500))
+        (settings.minRestartDelay, settings.maxRestartDelay) = (.seconds(2), .seconds(2))
         let process = PluginProcess(
             executable: ProbePlugin.executable("exit_at_once", pidFile: pidFile), settings: settings,
             eventLoop: testEventLoopGroup.next(), logger: quietLogger)
         let supervisor = Task { await process.supervise() }
-        // The first incarnation has exited: the supervisor is waiting out its restart delay. (A
-        // bound on a hang: a fresh Python process beside CPU hogs has taken over 10 s.)
+        // An incarnation has exited: the supervisor is waiting out a restart delay. (A bound on a
+        // hang: a fresh Python process beside CPU hogs has taken over 10 s.) Noticed late, this is
+        // a later incarnation's delay, which serves as well: the count is taken at the shutdown.
         let deadline = ContinuousClock.now + .seconds(30)
         while ProbePlugin.pids(in: pidFile).count < 1 || process.isRunning, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
         }
         process.beginShutdown()
+        // An incarnation started just before the shutdown may not have written its pid yet: it
+        // has once it has exited, and none starts after the shutdown to make this loop wait.
+        while process.isRunning, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let startedBeforeTheShutdown = ProbePlugin.pids(in: pidFile).count
+        try #require(startedBeforeTheShutdown >= 1, "the plugin never started")
         await supervisor.value  // not cancelled: the delay runs out, as when a busy machine resumes it late
-        #expect(ProbePlugin.pids(in: pidFile).count == 1)
+        #expect(ProbePlugin.pids(in: pidFile).count == startedBeforeTheShutdown)
     }
 
     /// An incarnation that started just before the shutdown (a restart) has its stdin closed
