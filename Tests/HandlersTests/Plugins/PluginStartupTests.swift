@@ -140,20 +140,27 @@ struct PluginStartupTests {
     /// running until it is killed at the end of the grace period.
     @Test func aHelloAfterTheShutdownBeganStillGetsItsStdinClosed() async throws {
         let pidFile = ProbePlugin.pidFile()
-        defer { ProbePlugin.removePidFile(pidFile) }
+        let goFile = pidFile + ".go"
+        defer {
+            ProbePlugin.removePidFile(pidFile)
+            ProbePlugin.removePidFile(goFile)
+        }
         var settings = ProbePlugin.settings()
         // Its kill at a missing hello's deadline is not the exit looked for: past both waits below.
         settings.startupTimeout = .seconds(60)
         let process = PluginProcess(
-            executable: ProbePlugin.executable("slow_hello", pidFile: pidFile), settings: settings,
+            executable: ProbePlugin.executable("hello_when_told", pidFile: pidFile), settings: settings,
             eventLoop: testEventLoopGroup.next(), logger: quietLogger)
         let supervisor = Task { await process.supervise() }
-        // Started, and a second from its hello. (A bound on a hang, as above.)
+        // Started, and holding its hello until told. (A bound on a hang, as above.)
         var deadline = ContinuousClock.now + .seconds(30)
         while ProbePlugin.pids(in: pidFile).isEmpty, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
         }
+        try #require(!ProbePlugin.pids(in: pidFile).isEmpty, "the plugin never started")
         process.beginShutdown()
+        // Its hello comes after the shutdown began, however late this test noticed the start.
+        try #require(FileManager.default.createFile(atPath: goFile, contents: nil))
         deadline = ContinuousClock.now + .seconds(20)  // beside CPU hogs, over 8 s once
         while process.isRunning, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))

@@ -32,6 +32,10 @@ enum ProbePlugin {
             time.sleep(60)
         if mode == "slow_hello":
             time.sleep(1)
+        if mode == "hello_when_told":  # once the test creates the file named as the pid file, plus ".go"
+            told_by = time.time() + 120  # a bound on a hang, for a test that failed before telling it
+            while not os.path.exists(pid_file + ".go") and time.time() < told_by:
+                time.sleep(0.01)
         if mode == "bad_protocol":
             say({"kind": "hello", "protocol": 99, "name": "probe", "handles": ["probe"]})
             time.sleep(60)
