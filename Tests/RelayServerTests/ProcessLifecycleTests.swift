@@ -234,11 +234,14 @@ struct ProcessLifecycleTests {
             let port = try await relay.listeningPort()
             let body = String(buffer: scoreBody())
             let head = ExpectContinueTests.post("/api/scores", length: body.utf8.count) + "Connection: close\r\n\r\n"
-            let answer = Task { try await rawExchange(port: port, head + body) }
-            try await Task.sleep(for: .seconds(1))
+            let client = try loopbackSocket(port: port)
+            defer { close(client) }
+            _ = (head + body).withCString { send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+            // The 100 comes as the route starts reading the body: the request is being answered.
+            try await eventually { hasBytesWaiting(client) }
             let signalled = ContinuousClock.now
             relay.send(SIGTERM)
-            let exchange = try await answer.value
+            let exchange = try await onOwnThread { readTextUntilClosed(client).text }
             #expect(exchange.hasPrefix("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"), "\(exchange)")
             #expect(ContinuousClock.now - signalled > .seconds(5), "answered before the stop's limit: nothing tested")
             #expect(try await relay.exitStatus() == 0)
