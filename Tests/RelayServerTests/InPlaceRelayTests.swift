@@ -1,5 +1,7 @@
 import Foundation
+import NIOPosix
 import Relay
+import Synchronization
 import Testing
 
 /// `player_state` relayed in place by the connection's frame handler (`RoomSocketHandler`), beside
@@ -128,7 +130,12 @@ struct InPlaceRelayTests {
         limits.messageBurst = 1_000_000
         limits.stateMessagesPerSecond = 1_000_000
         limits.stateMessageBurst = 1_000_000
-        try await withRelayServer(limits: limits) { port, registry in
+        // Loops of its own: connections take them in turn, so some guest is on another loop than
+        // its room (the shared loops' turns move with the suite's other tests), and holding a
+        // room's loop holds up no other test.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        defer { group.shutdownGracefully { _ in } }
+        try await withRelayServer(limits: limits, eventLoopGroup: group) { port, registry in
             var forwarded = 0
             for _ in 0..<4 {
                 let host = TestSocket.connect(port: port)
@@ -138,14 +145,14 @@ struct InPlaceRelayTests {
                 // The room's loop is held while the guest's messages arrive: a guest on another
                 // loop has its states forwarded there and left waiting, so only the reader's
                 // waiting for them (`settleForwarded`) keeps its own answers behind theirs.
-                let (held, release) = (DispatchSemaphore(value: 0), DispatchSemaphore(value: 0))
+                let (held, release) = (LoopHeld(), DispatchSemaphore(value: 0))
                 let holder = Task {
                     await room.enter { _ in
-                        held.signal()
+                        held.isHeld.withLock { $0 = true }
                         release.wait()
                     }
                 }
-                held.wait()
+                try await eventually { held.isHeld.withLock { $0 } }
                 for _ in 0..<25 {
                     // The first is refused by the room, on its loop; the second by the reader.
                     guest.send(raw: #"{"type":"player_state","state":{"x":"left"}}"#)
@@ -241,4 +248,9 @@ struct InPlaceRelayTests {
             #expect((update["state"] as? [String: Any])?["x"] as? Int == x, sourceLocation: sourceLocation)
         }
     }
+}
+
+/// Set once a room's loop is held (``InPlaceRelayTests/errorsKeepTheirOrderOnEitherLoop()``).
+private final class LoopHeld: Sendable {
+    let isHeld = Mutex(false)
 }

@@ -22,7 +22,7 @@ actor BatchingWriter {
     let connection: SQLiteConnection
     private let eventLoop: any EventLoop
     private let modes: GameModesInMemory
-    /// Whether `idx_scores_mode_score` exists (see ``createModeIndex()``).
+    /// Whether `idx_scores_mode_score` exists (see ``createModeIndex(now:)``).
     private var modeIndex = ModeIndex.absent
     private enum ModeIndex {
         case absent, present
@@ -182,6 +182,19 @@ actor BatchingWriter {
                 fail: { write, error in write.continuation.resume(throwing: Self.persistenceError(for: error)) })
             if let stopped { self.diskWasFull = stopped.isDiskFull }
         }
+        // After the batch's writers have their answers: a build reads the whole table.
+        self.createModeIndexIfOverflowed()
+    }
+
+    /// Builds the mode index once a mode has been turned away from memory (``createModeIndex(now:)``).
+    private func createModeIndexIfOverflowed() {
+        guard self.modes.hasOverflowed else { return }
+        if case .absent = self.modeIndex {
+            self.logger.warning(
+                "persistence.game_modes.overflow",
+                metadata: ["game_modes.in_memory": "\(self.modes.capacity)", "hint": "raise --game-modes-in-memory"])
+        }
+        self.createModeIndex()
     }
 
     /// Retries each write of a failed batch on its own, so that one bad write does not fail its
@@ -287,16 +300,6 @@ actor BatchingWriter {
         let scores = outcomes.compactMap { if case .score(let stored) = $0 { stored } else { nil } }
         self.rankIndex.add(scores.lazy.map(\.submission))
         self.leaderboards.add(scores)
-        if self.modes.hasOverflowed {
-            if case .absent = self.modeIndex {
-                self.logger.warning(
-                    "persistence.game_modes.overflow",
-                    metadata: [
-                        "game_modes.in_memory": "\(self.modes.capacity)", "hint": "raise --game-modes-in-memory",
-                    ])
-            }
-            self.createModeIndex()
-        }
         self.logger.trace("persistence.batch.committed", metadata: ["db.batch.size": "\(operations.count)"])
         return outcomes
     }
