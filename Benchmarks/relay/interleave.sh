@@ -18,8 +18,8 @@ rooms=$1 pairs=$2
 shift 2
 dirs=("$@")
 for round in $(seq "$pairs"); do
-    # Round r starts with build r (A B C, B C A, C A B, …): each build runs in every position
-    # equally often, and with two builds this is A B, B A.
+    # Round r starts with build r (A B C, B C A, C A B, …): over a number of rounds that is a
+    # multiple of the builds', each runs in every position equally often (two builds: A B, B A).
     order=()
     for ((i = 0; i < ${#dirs[@]}; i++)); do order+=("${dirs[(i + round - 1) % ${#dirs[@]}]}"); done
     for dir in "${order[@]}"; do

@@ -9,7 +9,7 @@
 # message costs its bytes alone and stays within a busy loop's cap for each connection
 # (`--busy-loop-inbound-bytes-per-second`): what it waits for is then the other large messages.
 #   python3 Benchmarks/relay/large_probe.py PORT SECONDS [BYTES [INTERVAL [values|string]]]
-import os, sys, threading, time
+import os, select, socket, sys, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
 from wsprobe import WS
 
@@ -17,6 +17,7 @@ port, seconds = int(sys.argv[1]), float(sys.argv[2])
 size = int(sys.argv[3]) if len(sys.argv) > 3 else 12_000
 interval = float(sys.argv[4]) if len(sys.argv) > 4 else 0.25
 shape = sys.argv[5] if len(sys.argv) > 5 else "values"
+if interval <= 0: sys.exit("INTERVAL must be above 0")
 if shape == "string":
     text = '{"type":"chat","message":"big","pad":"' + "a" * size + '"}'
 else:
@@ -50,13 +51,16 @@ def read_guest():
         if number in arrived: repeated += 1
         else: arrived[number] = time.monotonic()
 
-def drain_host():  # the host's own copies: drop them
+def drain_host():  # the host's own copies: drop them, unparsed and without touching the socket's
+    # timeout (its sends, on the main thread, keep theirs)
     while not done.is_set():
+        readable, _, _ = select.select([host.s], [], [], 0.5)
+        if not readable: continue
         try:
-            host.recv_frame(timeout=0.5)
-        except TimeoutError:
+            if not host.s.recv(1 << 20, socket.MSG_DONTWAIT): return
+        except BlockingIOError:
             continue
-        except (EOFError, OSError):
+        except OSError:
             return
 
 readers = [threading.Thread(target=read_guest, daemon=True), threading.Thread(target=drain_host, daemon=True)]

@@ -199,9 +199,7 @@ struct RelayCommand: AsyncParsableCommand {
             FileHandle.standardOutput.write(
                 Data("API_KEY is not set; this run's generated key is: \(configuration.apiKey)\n".utf8))
         }
-        if let warning = Self.connectionCapWarning(
-            maxConnections: configuration.maxConnections, openFileLimit: openFileLimit)
-        {
+        if let warning = self.connectionCapWarning(openFileLimit: openFileLimit) {
             logger.warning("relay.connections.max_above_file_limit", metadata: warning)
         }
         // From here on a SIGINT or SIGTERM stops the server in order, also while it starts.
@@ -275,9 +273,10 @@ struct RelayCommand: AsyncParsableCommand {
 
     /// What to warn of when `--max-connections` leaves fewer descriptors below the open-file limit
     /// than ``ConnectionCap/reservedFileDescriptors``: at the cap, SQLite, plugin restarts and boss
-    /// images would fail for want of one (EMFILE), with nothing saying why. Nil when it fits.
-    static func connectionCapWarning(maxConnections: Int?, openFileLimit: Int?) -> Logger.Metadata? {
-        guard let maxConnections, let openFileLimit,
+    /// images would fail for want of one (EMFILE), with nothing saying why. Nil when it fits, or
+    /// when the cap is the default (a quarter of a tiny limit is not the operator's to change).
+    func connectionCapWarning(openFileLimit: Int?) -> Logger.Metadata? {
+        guard let maxConnections = self.maxConnections, let openFileLimit,
             maxConnections > openFileLimit - ConnectionCap.reservedFileDescriptors
         else { return nil }
         return [

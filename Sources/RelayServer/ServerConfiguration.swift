@@ -79,20 +79,22 @@ struct ServerConfiguration: Sendable {
 }
 
 extension CORSPolicy {
-    /// Reads `ALLOWED_ORIGINS` (comma list; `*`: any origin, as Starlette reads it) and
-    /// `ALLOW_ALL_ORIGINS` (`true`). An entry no browser's `Origin` can equal is refused: a trailing
-    /// slash, a path, no scheme, capitals (browsers send scheme and host in lower case). It would
-    /// leave the game's page refused without a word.
+    /// Reads `ALLOWED_ORIGINS` (comma list; `*`: any origin, as `ALLOW_ALL_ORIGINS` answers it,
+    /// without credentials, where Starlette echoed the origin with them) and `ALLOW_ALL_ORIGINS`
+    /// (`true`). An entry no browser's `Origin` can equal is refused: a trailing slash, a path, no
+    /// scheme, capitals (browsers send scheme and host in lower case), a default port (browsers
+    /// leave it out), a wildcard. It would leave the game's page refused without a word.
     init(environment: [String: String]) throws {
         let listed =
             environment["ALLOWED_ORIGINS"]?
             .split(separator: ",")
-            .map { $0.trimmingCharacters(in: .whitespaces) }
+            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
             .filter { !$0.isEmpty }
         if let unmatchable = listed?.first(where: { $0 != "*" && !Self.isOrigin($0) }) {
             throw ValidationError(
-                "ALLOWED_ORIGINS: '\(unmatchable)' is not an origin as browsers send it: "
-                    + "scheme://host[:port] in lower case, without a path or a trailing slash (or null, or *)")
+                "ALLOWED_ORIGINS: '\(unmatchable)' is not an origin as browsers send it: scheme://host[:port] "
+                    + "in lower case, without a path, a trailing slash, a default port or a wildcard (or *: any origin)"
+            )
         }
         self.init(
             allowedOrigins: listed ?? Self.defaultOrigins,
@@ -108,8 +110,11 @@ extension CORSPolicy {
         let scheme = entry[..<separator.lowerBound]
         let authority = entry[separator.upperBound...]
         let schemeCharacters = Set("abcdefghijklmnopqrstuvwxyz0123456789+-.")
+        let defaultPort =
+            (scheme == "https" && authority.hasSuffix(":443")) || (scheme == "http" && authority.hasSuffix(":80"))
         return scheme.first.map(\.isLowercase) == true && scheme.allSatisfy(schemeCharacters.contains)
-            && !authority.isEmpty && !authority.contains(where: { "/?#@ ".contains($0) || $0.isUppercase })
+            && !authority.isEmpty && !authority.contains(where: { "/?#@* ".contains($0) || $0.isUppercase })
+            && !defaultPort
     }
 }
 

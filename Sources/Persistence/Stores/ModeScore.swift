@@ -6,7 +6,8 @@
 struct ModeScore: Comparable, Sendable {
     /// The mode's 64-bit hash, seeded per process (Swift's `Hasher`): two modes share a key, and
     /// so their ranks, with odds of ~1 in 10⁷ even at a million modes, and a client cannot choose
-    /// modes that collide without knowing the seed.
+    /// modes that collide without knowing the seed (unless the server runs with
+    /// `SWIFT_DETERMINISTIC_HASHING` set, which makes the seed known).
     var modeKey: UInt64
     var score: Int64
 
