@@ -109,7 +109,8 @@ struct ProcessLifecycleTests {
                 + "Content-Length: 100\r\n\r\n{"
             _ = head.withCString { send(upload, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
             try await relay.waitForOpenSockets(listening + 3)
-            try await Task.sleep(for: .milliseconds(300))  // accepted, and then their bytes read
+            // Accepted, and their bytes read: else the stop would meet connections with nothing read.
+            try await eventually { peerHasReadEverything(partial) && peerHasReadEverything(upload) }
             let start = ContinuousClock.now
             relay.send(SIGTERM)
             #expect(try await relay.exitStatus() == 0)
@@ -210,17 +211,19 @@ struct ProcessLifecycleTests {
             // `sqlite3` or a slow disk would.
             let relay = try self.startRelay(dataDirectory: directory, extraArguments: ["--batch-window-ms", "7500"])
             let port = try await relay.listeningPort()
-            let answer = Task {
-                try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .patient) { client in
-                    try await client.post("/api/scores", headers: keyed, body: scoreBody(), host: "127.0.0.1")
-                }
-            }
-            // The request read, its write waiting (a loaded machine may take a while to read it).
-            try await Task.sleep(for: .seconds(1))
+            let body = String(buffer: scoreBody())
+            let request =
+                "POST /api/scores HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\nContent-Type: application/json\r\n"
+                + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+            let client = try socketWithRequest(port: port, request, seconds: 20)
+            defer { close(client) }
+            // The request read (its write waits for the batch window): a stop before that would
+            // close the connection as one without a request.
+            try await eventually { peerHasReadEverything(client) }
             let signalled = ContinuousClock.now
             relay.send(SIGTERM)
-            let response = try await answer.value
-            #expect(response.status == .ok)
+            let answer = try await onOwnThread { readTextUntilClosed(client).text }
+            #expect(answer.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(answer)")
             #expect(ContinuousClock.now - signalled > .seconds(5), "answered before the stop's limit: nothing tested")
             #expect(try await relay.exitStatus() == 0)
         }

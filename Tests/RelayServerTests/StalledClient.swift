@@ -256,6 +256,31 @@ func hasBytesWaiting(_ descriptor: Int32) -> Bool {
     return recv(descriptor, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) > 0
 }
 
+/// Whether the process at the other end of loopback socket `descriptor` has read everything sent to
+/// it: its side of the connection in `/proc/net/tcp` holds no received bytes unread. False while
+/// that side is not found (not accepted yet, or the bytes still on their way).
+func peerHasReadEverything(_ descriptor: Int32) -> Bool {
+    func port(_ name: (Int32, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int32) -> Int? {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let result = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { name(descriptor, $0, &length) }
+        }
+        return result == 0 ? Int(UInt16(bigEndian: address.sin_port)) : nil
+    }
+    guard let ours = port(getsockname), let theirs = port(getpeername),
+        let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)
+    else { return false }
+    // "sl local_address rem_address st tx_queue:rx_queue …", ports in hex: theirs local, ours remote.
+    let (local, remote) = (String(format: ":%04X", theirs), String(format: ":%04X", ours))
+    for line in table.split(separator: "\n").dropFirst() {
+        let fields = line.split(separator: " ")
+        guard fields.count > 4, fields[1].hasSuffix(local), fields[2].hasSuffix(remote) else { continue }
+        return fields[4].split(separator: ":").last.map { Int($0, radix: 16) == 0 } ?? false
+    }
+    return false
+}
+
 /// A blocking TCP socket connected to `port` on 127.0.0.1, optionally with a receive buffer size, a
 /// segment size to announce (1,400 makes the server send as over the internet: with loopback's
 /// 64 KB segments its kernel takes megabytes of an answer at once), and from another loopback
