@@ -268,17 +268,35 @@ func peerHasReadEverything(_ descriptor: Int32) -> Bool {
         }
         return result == 0 ? Int(UInt16(bigEndian: address.sin_port)) : nil
     }
-    guard let ours = port(getsockname), let theirs = port(getpeername),
-        let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)
-    else { return false }
+    guard let ours = port(getsockname), let theirs = port(getpeername), let table = procFile("/proc/net/tcp") else {
+        return false
+    }
     // "sl local_address rem_address st tx_queue:rx_queue …", ports in hex: theirs local, ours remote.
     let (local, remote) = (String(format: ":%04X", theirs), String(format: ":%04X", ours))
     for line in table.split(separator: "\n").dropFirst() {
         let fields = line.split(separator: " ")
-        guard fields.count > 4, fields[1].hasSuffix(local), fields[2].hasSuffix(remote) else { continue }
+        // State 01: established (not an earlier connection's TIME_WAIT on the same ports).
+        guard fields.count > 4, fields[1].hasSuffix(local), fields[2].hasSuffix(remote), fields[3] == "01" else {
+            continue
+        }
         return fields[4].split(separator: ":").last.map { Int($0, radix: 16) == 0 } ?? false
     }
     return false
+}
+
+/// The whole of a `/proc` file, read to its end: such a file says it has no size, and a reader that
+/// trusts that (or reads one page) gets a part of a table of thousands of connections.
+func procFile(_ path: String) -> String? {
+    let descriptor = open(path, O_RDONLY)
+    guard descriptor >= 0 else { return nil }
+    defer { close(descriptor) }
+    var contents: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let count = read(descriptor, &buffer, buffer.count)
+        guard count > 0 else { return count == 0 ? String(decoding: contents, as: UTF8.self) : nil }
+        contents += buffer[..<count]
+    }
 }
 
 /// A blocking TCP socket connected to `port` on 127.0.0.1, optionally with a receive buffer size, a
