@@ -58,7 +58,7 @@ def drain_host():  # the host's own copies: drop them, unparsed and without touc
         if not readable: continue
         try:
             if not host.s.recv(1 << 20, socket.MSG_DONTWAIT): return
-        except BlockingIOError:
+        except (BlockingIOError, TimeoutError):  # woken for nothing: a socket with a timeout polls again
             continue
         except OSError:
             return

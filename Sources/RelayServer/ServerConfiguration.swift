@@ -93,7 +93,7 @@ extension CORSPolicy {
         if let unmatchable = listed?.first(where: { $0 != "*" && !Self.isOrigin($0) }) {
             throw ValidationError(
                 "ALLOWED_ORIGINS: '\(unmatchable)' is not an origin as browsers send it: scheme://host[:port] "
-                    + "in lower case, without a path, a trailing slash, a default port or a wildcard (or *: any origin)"
+                    + "in lower case, without a path, a trailing slash, a default port or a wildcard (or null, or *: any origin)"
             )
         }
         self.init(
@@ -103,18 +103,32 @@ extension CORSPolicy {
     }
 
     /// Whether `entry` is an origin as a browser serializes it (`https://game.example:8443`), or
-    /// `null` (a page from a file or a sandbox).
+    /// `null` (a page from a file or a sandbox): a lower-case scheme and host, and a port only when
+    /// it is not the scheme's default, written as browsers write it (digits, no leading zero).
     static func isOrigin(_ entry: String) -> Bool {
         if entry == "null" { return true }
         guard let separator = entry.range(of: "://") else { return false }
         let scheme = entry[..<separator.lowerBound]
         let authority = entry[separator.upperBound...]
         let schemeCharacters = Set("abcdefghijklmnopqrstuvwxyz0123456789+-.")
-        let defaultPort =
-            (scheme == "https" && authority.hasSuffix(":443")) || (scheme == "http" && authority.hasSuffix(":80"))
-        return scheme.first.map(\.isLowercase) == true && scheme.allSatisfy(schemeCharacters.contains)
-            && !authority.isEmpty && !authority.contains(where: { "/?#@* ".contains($0) || $0.isUppercase })
-            && !defaultPort
+        guard scheme.first.map(\.isLowercase) == true, scheme.allSatisfy(schemeCharacters.contains) else {
+            return false
+        }
+        // The port follows the last colon, but not one inside an IPv6 literal's brackets.
+        let portColon = authority.lastIndex(of: ":").flatMap { colon in
+            authority.lastIndex(of: "]").map { colon > $0 ? colon : nil } ?? colon
+        }
+        let host = portColon.map { authority[..<$0] } ?? authority
+        guard !host.isEmpty, !host.contains(where: { "/?#@* ".contains($0) || $0.isUppercase }) else { return false }
+        guard let portColon else { return true }
+        let port = authority[authority.index(after: portColon)...]
+        let defaultPorts = ["http": 80, "ws": 80, "https": 443, "wss": 443]
+        guard port.first != "0", port.allSatisfy({ $0.isASCII && $0.isNumber }), let number = Int(port),
+            (1...65_535).contains(number)
+        else {
+            return false
+        }
+        return defaultPorts[String(scheme)] != number
     }
 }
 

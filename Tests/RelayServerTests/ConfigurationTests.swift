@@ -290,18 +290,20 @@ struct ConfigurationTests {
         for origins in [
             "https://game.example/", "game.example", "https://Game.example", "HTTPS://game.example",
             "https://game.example/play", "https://a.example, https://b.example/", "://x", "https://",
-            "https://game.example:443", "http://game.example:80", "https://*.example.com",
+            "https://game.example:443", "http://game.example:80", "https://*.example.com", "https://x:0443",
+            "https://x:", "https://x:abc", "https://x:70000", "https://x:+80",
         ] {
             #expect(throws: (any Error).self, "ALLOWED_ORIGINS=\(origins)") {
                 try RelayCommand.parse([]).configuration(environment: ["ALLOWED_ORIGINS": origins])
             }
         }
         let listed = try RelayCommand.parse([]).configuration(environment: [
-            "ALLOWED_ORIGINS": "https://game.example:8443, http://[::1]:5173,null,http://game.example:443\n"
+            "ALLOWED_ORIGINS":
+                "https://game.example:8443, http://[::1]:5173,null,http://game.example:443\n,http://[::1]"
         ]).cors
         #expect(
             listed.allowedOrigins == [
-                "https://game.example:8443", "http://[::1]:5173", "null", "http://game.example:443",
+                "https://game.example:8443", "http://[::1]:5173", "null", "http://game.example:443", "http://[::1]",
             ])
         #expect(!listed.allowAllOrigins)
         // `*` is any origin, as Starlette reads `allow_origins=["*"]` (here without credentials).

@@ -237,9 +237,8 @@ struct ProcessLifecycleTests {
             let port = try await relay.listeningPort()
             let body = String(buffer: scoreBody())
             let head = ExpectContinueTests.post("/api/scores", length: body.utf8.count) + "Connection: close\r\n\r\n"
-            let client = try loopbackSocket(port: port)
+            let client = try socketWithRequest(port: port, head + body, seconds: 20)
             defer { close(client) }
-            _ = (head + body).withCString { send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
             // The 100 comes as the route starts reading the body: the request is being answered.
             try await eventually { hasBytesWaiting(client) }
             let signalled = ContinuousClock.now

@@ -257,8 +257,9 @@ func hasBytesWaiting(_ descriptor: Int32) -> Bool {
 }
 
 /// Whether the process at the other end of loopback socket `descriptor` has read everything sent to
-/// it: its side of the connection in `/proc/net/tcp` holds no received bytes unread. False while
-/// that side is not found (not accepted yet, or the bytes still on their way).
+/// it: every byte sent has been acknowledged (our side's send queue in `/proc/net/tcp` is empty, so
+/// none is still on its way) and their side holds none unread (a connection not yet accepted is
+/// listed too, with its bytes unread).
 func peerHasReadEverything(_ descriptor: Int32) -> Bool {
     func port(_ name: (Int32, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int32) -> Int? {
         var address = sockaddr_in()
@@ -271,17 +272,25 @@ func peerHasReadEverything(_ descriptor: Int32) -> Bool {
     guard let ours = port(getsockname), let theirs = port(getpeername), let table = procFile("/proc/net/tcp") else {
         return false
     }
-    // "sl local_address rem_address st tx_queue:rx_queue …", ports in hex: theirs local, ours remote.
-    let (local, remote) = (String(format: ":%04X", theirs), String(format: ":%04X", ours))
-    for line in table.split(separator: "\n").dropFirst() {
-        let fields = line.split(separator: " ")
-        // State 01: established (not an earlier connection's TIME_WAIT on the same ports).
-        guard fields.count > 4, fields[1].hasSuffix(local), fields[2].hasSuffix(remote), fields[3] == "01" else {
-            continue
+    // "sl local_address rem_address st tx_queue:rx_queue …", ports in hex.
+    let (oursText, theirsText) = (String(format: ":%04X", ours), String(format: ":%04X", theirs))
+    /// The (send, receive) queues of the established side whose local port is `local`.
+    func queues(local: String, remote: String) -> (sent: Int, unread: Int)? {
+        for line in table.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ")
+            // State 01: established (not an earlier connection's TIME_WAIT on the same ports).
+            guard fields.count > 4, fields[1].hasSuffix(local), fields[2].hasSuffix(remote), fields[3] == "01" else {
+                continue
+            }
+            let counts = fields[4].split(separator: ":").compactMap { Int($0, radix: 16) }
+            return counts.count == 2 ? (counts[0], counts[1]) : nil
         }
-        return fields[4].split(separator: ":").last.map { Int($0, radix: 16) == 0 } ?? false
+        return nil
     }
-    return false
+    guard let our = queues(local: oursText, remote: theirsText), our.sent == 0,
+        let their = queues(local: theirsText, remote: oursText)
+    else { return false }
+    return their.unread == 0
 }
 
 /// The whole of a `/proc` file, read to its end: such a file says it has no size, and a reader that

@@ -180,15 +180,21 @@ actor BatchingWriter {
                     write.continuation.resume(returning: outcome)
                 },
                 fail: { write, error in write.continuation.resume(throwing: Self.persistenceError(for: error)) })
-            if let stopped { self.diskWasFull = stopped.isDiskFull }
+            if let stopped {
+                self.diskWasFull = stopped.isDiskFull
+                return  // what stopped the batch (a lock, a full disk) would stop a build as well
+            }
         }
-        // After the batch's writers have their answers: a build reads the whole table.
-        self.createModeIndexIfOverflowed()
+        // A loop job of its own, queued after the batch's writers (their tasks go first): a build
+        // reads the whole table.
+        guard self.modes.hasOverflowed else { return }
+        if case .present = self.modeIndex { return }
+        self.eventLoop.execute { self.assumeIsolated { $0.createModeIndexIfOverflowed() } }
     }
 
     /// Builds the mode index once a mode has been turned away from memory (``createModeIndex(now:)``).
     private func createModeIndexIfOverflowed() {
-        guard self.modes.hasOverflowed else { return }
+        guard self.modes.hasOverflowed, !self.isClosed else { return }
         if case .absent = self.modeIndex {
             self.logger.warning(
                 "persistence.game_modes.overflow",
