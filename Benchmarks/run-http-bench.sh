@@ -16,6 +16,9 @@
 #   post-c256      POST /api/scores, default batching, 256 connections
 #   post-1m        POST /api/scores, default batching, into a copy of the 1M-row database (see below)
 #   get-leaderboard GET /api/scores/leaderboard?limit=10[&game_mode=…] on a copy of the 1M-row database
+#   flood-unpaced  get-leaderboard from 127.0.0.1, counted as a client (--count-loopback), while
+#                  Benchmarks/http/other_address_probe.py times GETs from 127.0.0.3; no request budget
+#   flood-paced    the same with the default budget (--http-requests-per-second-per-address 100)
 #
 # The 1M-row database is the one PersistenceBenchmarks builds (and keeps) in
 # $TMPDIR/persistence-bench-1m-v2/game.db: run those first. Without it, post-1m and get-leaderboard
@@ -32,7 +35,7 @@ DURATION=${DURATION:-15s}
 CONNECTIONS=${CONNECTIONS:-64}
 SERVER_CPU=${SERVER_CPU:-1}
 WRK_CPU=${WRK_CPU:-0}
-RUNS=${RUNS:-"post-default post-window2 post-batch64 post-batch1024 post-c256 post-1m get-leaderboard"}
+RUNS=${RUNS:-"post-default post-window2 post-batch64 post-batch1024 post-c256 post-1m get-leaderboard flood-unpaced flood-paced"}
 OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/relay-http-bench.XXXXXX")}
 export API_KEY=k
 mkdir -p "$OUT"
@@ -102,6 +105,31 @@ run() {
     remove_data
 }
 
+# flood NAME RATE: the leaderboard flooded from one counted address, and the latency of another's
+# GETs meanwhile; also the server's CPU time over the run.
+flood() {
+    local name=$1 rate=$2
+    start_server "$name" --count-loopback --forwarded-allow-ips '' --http-requests-per-second-per-address "$rate"
+    local seconds=${DURATION%s}
+    echo "=== $name: relay --http-requests-per-second-per-address $rate ; wrk -t1 -c$CONNECTIONS -d$DURATION" \
+        | tee "$OUT/$name.wrk.log"
+    local ticks_before
+    ticks_before=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")
+    PORT=$PORT DURATION=$((seconds - 3)) taskset -c "$WRK_CPU" python3 Benchmarks/http/other_address_probe.py \
+        >"$OUT/$name.probe.log" 2>&1 &
+    local probe=$!
+    taskset -c "$WRK_CPU" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s Benchmarks/wrk/get_leaderboard.lua \
+        "http://127.0.0.1:$PORT/api/scores/leaderboard" | tee -a "$OUT/$name.wrk.log"
+    wait "$probe" || true
+    local ticks_after
+    ticks_after=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")
+    tee -a "$OUT/$name.wrk.log" <"$OUT/$name.probe.log"
+    echo "server CPU: $(((ticks_after - ticks_before) * 100 / $(getconf CLK_TCK) / seconds)) % of a core" \
+        | tee -a "$OUT/$name.wrk.log"
+    stop_server
+    remove_data
+}
+
 for name in $RUNS; do
     case "$name" in
         post-default) run "$name" "$CONNECTIONS" Benchmarks/wrk/post_score.lua /api/scores ;;
@@ -111,6 +139,8 @@ for name in $RUNS; do
         post-c256) run "$name" 256 Benchmarks/wrk/post_score.lua /api/scores ;;
         post-1m) run "$name" "$CONNECTIONS" Benchmarks/wrk/post_score.lua /api/scores ;;
         get-leaderboard) run "$name" "$CONNECTIONS" Benchmarks/wrk/get_leaderboard.lua /api/scores/leaderboard ;;
+        flood-unpaced) flood "$name" 0 ;;
+        flood-paced) flood "$name" 100 ;;
         *) echo "unknown run $name" >&2; exit 2 ;;
     esac
 done

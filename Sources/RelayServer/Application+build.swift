@@ -34,6 +34,8 @@ func buildApplication(
     let connectionsPerAddress = ConnectionsPerAddress(configuration.connectionsPerAddress)
     let inboundBytesPerAddress = InboundBytesPerAddress(limits: configuration.relay)
     let busyLoops = busyLoops ?? BusyLoops(limits: configuration.relay, logger: logger)
+    let requestBudget = HTTPRequestBudget(
+        configuration.limits.requestsPerAddress, clients: configuration.clientAddresses)
     let acceptFilter = PerAddressAcceptFilter(
         connections: connectionsPerAddress, clients: configuration.clientAddresses, logger: logger)
     return Application(
@@ -44,7 +46,8 @@ func buildApplication(
                     base: RelayChildChannel(
                         responder: responder, sockets: sockets, settings: settings, limits: configuration.limits,
                         connections: connectionsPerAddress, clients: configuration.clientAddresses,
-                        inboundBytes: inboundBytesPerAddress, busyLoops: busyLoops)),
+                        inboundBytes: inboundBytesPerAddress, busyLoops: busyLoops,
+                        requestBudget: requestBudget)),
                 connections: connectionsPerAddress, clients: configuration.clientAddresses)
         },
         configuration: .init(

@@ -49,6 +49,9 @@ extension RelayCommand {
                 "new-connections-per-second-per-address", self.newConnectionsPerSecondPerAddress, 0.001...1e6,
                 zeroIsOff: true),
             NumericRange("writes-per-second-per-address", self.writesPerSecondPerAddress, 0.001...1e6, zeroIsOff: true),
+            NumericRange(
+                "http-requests-per-second-per-address", self.httpRequestsPerSecondPerAddress, 0.001...1e6,
+                zeroIsOff: true),
             NumericRange("max-players-per-room", self.maxPlayersPerRoom, 2...1_000),
             NumericRange("max-rooms", self.maxRooms, 1...Self.maxCount),
             NumericRange("max-entity-bytes-per-server", self.maxEntityBytesPerServer, 65_536...(1 << 40)),

@@ -101,6 +101,18 @@ struct RelayCommand: AsyncParsableCommand {
 
     @Option(
         help:
+            "HTTP requests a second each client address may make, in bursts of a minute's worth; more wait their turn, and the address's connections are not read meanwhile. Loopback and trusted proxies not counted; 0: no limit."
+    )
+    var httpRequestsPerSecondPerAddress: Double = 100
+
+    @Flag(
+        help:
+            "Count loopback clients for the per-address limits too, to load-test them from this machine. Loopback peers stay trusted proxies unless --forwarded-allow-ips says otherwise."
+    )
+    var countLoopback = false
+
+    @Option(
+        help:
             "Reverse proxies whose X-Forwarded-For names the client for the per-address limits, as uvicorn's option: comma-separated addresses and networks (10.0.0.0/8), * for every peer, '' for none. Default (also FORWARDED_ALLOW_IPS): 127.0.0.0/8,::1."
     )
     var forwardedAllowIps: String?
@@ -358,6 +370,8 @@ struct RelayCommand: AsyncParsableCommand {
         configuration.connectionsPerAddress.openings = .connections(perSecond: self.newConnectionsPerSecondPerAddress)
         configuration.limits.maxBodyBytes = self.maxBodyBytes
         configuration.limits.writesPerAddress = .writes(perSecond: self.writesPerSecondPerAddress)
+        configuration.limits.requestsPerAddress = .requests(perSecond: self.httpRequestsPerSecondPerAddress)
+        configuration.clientAddresses.countsLoopback = self.countLoopback
         if let proxies = self.forwardedAllowIps ?? environment["FORWARDED_ALLOW_IPS"] {
             do {
                 configuration.clientAddresses.trustedProxies = try TrustedProxies(parsing: proxies)

@@ -13,10 +13,11 @@ final class StalledClient: @unchecked Sendable {
     /// calls must not occupy the cooperative pool the in-process server also needs.
     /// `early` messages, then `earlyBytes`, go out in the same write as the handshake request,
     /// before its answer. `maxSegmentSize` 1,400 keeps the server's kernel from taking megabytes
-    /// at once (see ``loopbackSocket(port:receiveBuffer:maxSegmentSize:from:)``).
+    /// at once (see ``loopbackSocket(port:receiveBuffer:maxSegmentSize:from:)``); `source` is the
+    /// loopback address it connects from.
     static func connect(
         port: Int, path: String, extraHeaders: String = "", early: [String] = [], earlyBytes: [UInt8] = [],
-        maxSegmentSize: Int32? = nil
+        maxSegmentSize: Int32? = nil, from source: String? = nil
     ) async throws -> StalledClient {
         try await withCheckedThrowingContinuation { continuation in
             let thread = Thread {
@@ -24,16 +25,20 @@ final class StalledClient: @unchecked Sendable {
                     with: Result {
                         try StalledClient(
                             port: port, path: path, extraHeaders: extraHeaders,
-                            early: early.flatMap(Self.frame) + earlyBytes, maxSegmentSize: maxSegmentSize)
+                            early: early.flatMap(Self.frame) + earlyBytes, maxSegmentSize: maxSegmentSize,
+                            source: source)
                     })
             }
             thread.start()
         }
     }
 
-    private init(port: Int, path: String, extraHeaders: String, early: [UInt8], maxSegmentSize: Int32?) throws {
+    private init(
+        port: Int, path: String, extraHeaders: String, early: [UInt8], maxSegmentSize: Int32?, source: String?
+    ) throws {
         // A small receive buffer, so that a client that stops reading holds the server up soon.
-        self.descriptor = try loopbackSocket(port: port, receiveBuffer: 4096, maxSegmentSize: maxSegmentSize)
+        self.descriptor = try loopbackSocket(
+            port: port, receiveBuffer: 4096, maxSegmentSize: maxSegmentSize, from: source)
         try self.write(
             Array(rawUpgradeRequest(path: path, host: "127.0.0.1:\(port)", extraHeaders: extraHeaders).utf8) + early)
         // Read the handshake answer only; frames are read when asked (`readFrame`).

@@ -5,7 +5,8 @@ import Synchronization
 /// many connections it uses: the API's writes (scores, saves, deletes; ``WriteBudgetMiddleware``),
 /// so that one machine cannot fill the disk (unbounded, one keyed client wrote ~5,700 scores a
 /// second), and new connections (``ConnectionsPerAddress``), each of which costs the server ~0.4 ms
-/// to set up and tear down, and the bytes of room lists it is sent (``RoomListRoutes``). Players,
+/// to set up and tear down, the bytes of room lists it is sent (``RoomListRoutes``), and its HTTP
+/// requests (``HTTPRequestPacer``), each of which costs ~75 µs of a core. Players,
 /// who write a few times a minute, connect a few times a game and list rooms now and then, never
 /// meet any of them.
 ///
@@ -38,6 +39,11 @@ final class RatePerAddress: Sendable {
         /// ``ConnectionsPerAddress/Settings/maximum`` lets an address hold open), enough for a
         /// school's players behind one address all loading the game at once.
         static func connections(perSecond: Double) -> Settings { Settings(perSecond: perSecond, burstSeconds: 16) }
+
+        /// HTTP requests (``HTTPRequestPacer``): bursts of a minute's worth, 6,000 at the default
+        /// 100 a second, enough for a school's players behind one address all opening the boss
+        /// gallery (its list and 22 images) at once.
+        static func requests(perSecond: Double) -> Settings { Settings(perSecond: perSecond, burstSeconds: 60) }
     }
 
     private struct Account {
@@ -88,10 +94,16 @@ final class RatePerAddress: Sendable {
     /// and, when refused, whole seconds until the address is out of debt (at least 1, a day at
     /// most): a `Retry-After` that is not too soon.
     func spendUnlessInDebt(_ count: Double, key: String?, now: ContinuousClock.Instant = .now) -> Int? {
+        self.secondsOfDebtUnlessSpent(count, key: key, now: now).map { Int(min(86_400, max(1, $0.rounded(.up)))) }
+    }
+
+    /// ``spendUnlessInDebt(_:key:now:)``, saying when refused exactly how many seconds remain
+    /// until the address (and its site) is out of debt.
+    func secondsOfDebtUnlessSpent(_ count: Double, key: String?, now: ContinuousClock.Instant = .now) -> Double? {
         guard self.isLimiting, let key else { return nil }
-        return self.withBuckets(of: key, now: now) { buckets -> Int? in
+        return self.withBuckets(of: key, now: now) { buckets -> Double? in
             let wait = buckets.indices.map { buckets[$0].secondsUntilOutOfDebt(now: now) }.max() ?? 0
-            guard wait == 0 else { return Int(min(86_400, max(1, wait.rounded(.up)))) }
+            guard wait == 0 else { return wait }
             for index in buckets.indices { buckets[index].spend(count, now: now) }
             return nil
         }

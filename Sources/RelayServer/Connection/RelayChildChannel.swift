@@ -53,15 +53,17 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     private let inboundBytes: InboundBytesPerAddress
     /// The caps on room sockets of loops that fall behind.
     private let busyLoops: BusyLoops
+    /// Each client address's budget of HTTP requests.
+    private let requestBudget: HTTPRequestBudget
 
     init(
         responder: @escaping HTTPChannelHandler.Responder, sockets: RoomSocketRoutes,
         settings: RoomSocketHandler.Settings,
         limits: HTTPLimits, connections: ConnectionsPerAddress, clients: ClientAddressPolicy,
-        inboundBytes: InboundBytesPerAddress, busyLoops: BusyLoops
+        inboundBytes: InboundBytesPerAddress, busyLoops: BusyLoops, requestBudget: HTTPRequestBudget
     ) {
         (self.connections, self.clients, self.inboundBytes) = (connections, clients, inboundBytes)
-        self.busyLoops = busyLoops
+        (self.busyLoops, self.requestBudget) = (busyLoops, requestBudget)
         self.requestTimeout = TimeAmount(limits.idleTimeout)
         self.answerRules = AnswerTransfer.Rules(
             stallTimeout: TimeAmount(limits.idleTimeout), grace: TimeAmount(limits.slowAnswerGrace),
@@ -117,12 +119,14 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
             try channel.pipeline.syncOperations.addHandler(DrainBeforeClose(), position: .first)
             let upgradeHandler = try channel.pipeline.syncOperations.handler(
                 type: NIOTypedHTTPServerUpgradeHandler<Connection>.self)
+            let pacer = self.requestBudget.pacer(forPeer: channel.remoteAddress, logger: logger)
             try channel.pipeline.syncOperations.addHandlers(
-                [
-                    RequestHeadRules(), FirstRequestGuard(), BodyPartCoalescer(),
-                    HTTPDeadlines(requestTimeout: self.requestTimeout, answers: self.answerRules, logger: logger),
-                    EarlyAnswerEndsConnection(),
-                ],
+                (pacer.map { [$0] } ?? [])
+                    + [
+                        RequestHeadRules(), FirstRequestGuard(), BodyPartCoalescer(),
+                        HTTPDeadlines(requestTimeout: self.requestTimeout, answers: self.answerRules, logger: logger),
+                        EarlyAnswerEndsConnection(),
+                    ] as [any ChannelHandler],
                 position: .before(upgradeHandler))
             return Value(connection: connection, channel: channel)
         }

@@ -1,6 +1,6 @@
 /// Bounds on HTTP clients: what one request may ask (body size, field lengths, leaderboard
 /// length), how long a request may take to arrive and how fast an answer must be taken, and each
-/// client address's budgets of writes and room lists.
+/// client address's budgets of requests, writes and room lists.
 struct HTTPLimits: Sendable {
     /// Request bodies past this size get 413 (default 16 KiB: a score is ~200 bytes).
     var maxBodyBytes = 16 * 1024
@@ -35,4 +35,8 @@ struct HTTPLimits: Sendable {
     /// costs ~0.6 ms to send, so one client asking in a loop kept a core busy; at this rate it
     /// keeps ~0.3 % of one. A list of a few rooms is a few KB: thousands a second.
     var roomListsPerAddress = RatePerAddress.Settings.roomLists(bytesPerSecond: 8 * 1024 * 1024)
+    /// HTTP requests each client address may make a second (`--http-requests-per-second-per-address`;
+    /// default 100, bursts of a minute's worth; loopback and trusted proxies not counted): past it
+    /// its requests wait their turn (``HTTPRequestPacer``).
+    var requestsPerAddress = RatePerAddress.Settings.requests(perSecond: 100)
 }

@@ -1,0 +1,273 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+import Synchronization
+import Testing
+
+@testable import RelayServer
+
+/// Each client address's budget of HTTP requests: past it, its requests wait, in order.
+@Suite("HTTP requests per address")
+struct HTTPRequestPacerTests {
+    /// Everything the pacer hands on, as text, and every read asked of the socket.
+    private final class Recorder: ChannelDuplexHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundIn = Never
+        var seen: [String] = []
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch self.unwrapInboundIn(data) {
+            case .head(let head): self.seen.append("head \(head.uri)")
+            case .body(let body): self.seen.append("body \(String(buffer: body))")
+            case .end: self.seen.append("end")
+            }
+        }
+
+        func channelReadComplete(context: ChannelHandlerContext) { self.seen.append("complete") }
+        func errorCaught(context: ChannelHandlerContext, error: any Error) { self.seen.append("error") }
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            self.seen.append((event as? ChannelEvent) == .inputClosed ? "half-closed" : "event")
+        }
+
+        /// Takes what was seen so far, leaving "complete" out unless `completes`.
+        func take(completes: Bool = false) -> [String] {
+            defer { self.seen = [] }
+            return self.seen.filter { completes || $0 != "complete" }
+        }
+    }
+
+    /// Counts the reads that reach the socket.
+    private final class ReadCounter: ChannelOutboundHandler {
+        typealias OutboundIn = Never
+        var reads = 0
+        func read(context: ChannelHandlerContext) {
+            self.reads += 1
+            context.read()
+        }
+    }
+
+    private struct Harness {
+        let channel = EmbeddedChannel()
+        let clock = ManualBudgetClock()
+        let recorder = Recorder()
+        let reads = ReadCounter()
+        let budget: HTTPRequestBudget
+
+        /// A pacer for 203.0.113.7 at 10 requests a second, in bursts of `burst`.
+        init(burst: Double) throws {
+            var settings = RatePerAddress.Settings.requests(perSecond: 10)
+            settings.burst = burst
+            self.budget = HTTPRequestBudget(settings, clients: ClientAddressPolicy(), clock: self.clock.clock)
+            let pacer = try #require(
+                self.budget.pacer(
+                    forPeer: try SocketAddress(ipAddress: "203.0.113.7", port: 50_000), logger: Logger(label: "test")))
+            try self.channel.pipeline.syncOperations.addHandlers([
+                self.reads, ByteToMessageHandler(HTTPRequestDecoder()), pacer, self.recorder,
+            ])
+        }
+
+        /// Moves the budget's clock by `seconds` and the loop's by as long and half again (the
+        /// most a release is put off).
+        func advance(seconds: Double) {
+            self.clock.advance(by: .seconds(seconds))
+            self.channel.embeddedEventLoop.advanceTime(by: .nanoseconds(Int64(seconds * 1.5e9) + 1))
+        }
+    }
+
+    private static func get(_ path: String) -> String { "GET \(path) HTTP/1.1\r\nHost: x\r\n\r\n" }
+
+    @Test("Past its burst an address's requests are held, with all after them, and go on one per token")
+    func holdingInOrder() throws {
+        let harness = try Harness(burst: 2)
+        let post = "POST /d HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody"
+        try harness.channel.writeInbound(
+            ByteBuffer(string: Self.get("/a") + Self.get("/b") + Self.get("/c") + post + Self.get("/e")))
+        struct Broken: Error {}
+        harness.channel.pipeline.fireErrorCaught(Broken())
+        harness.channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        // A burst of 2: two tokens, and a third into debt; then the address waits.
+        #expect(harness.recorder.take() == ["head /a", "end", "head /b", "end", "head /c", "end"])
+        harness.channel.pipeline.read()
+        #expect(harness.reads.reads == 0, "no read while requests are held")
+
+        harness.advance(seconds: 0.05)
+        #expect(harness.recorder.take().isEmpty, "half the debt repaid")
+        harness.advance(seconds: 0.05)
+        #expect(harness.recorder.take(completes: true) == ["head /d", "body body", "end", "complete"])
+        #expect(harness.reads.reads == 0)
+
+        harness.advance(seconds: 0.1)
+        #expect(
+            harness.recorder.take(completes: true) == ["head /e", "end", "error", "half-closed", "complete"],
+            "the error and the half-close stay behind the requests before them")
+        #expect(harness.reads.reads == 1, "the read asked for meanwhile is made")
+        harness.channel.pipeline.read()
+        #expect(harness.reads.reads == 2)
+        _ = try harness.channel.finish()
+    }
+
+    @Test("A first request that upgrades is not counted nor held, and the pacer leaves the pipeline")
+    func upgradeLeaves() throws {
+        let harness = try Harness(burst: 1)
+        try harness.channel.writeInbound(ByteBuffer(string: Self.get("/a") + Self.get("/b")))
+        #expect(harness.recorder.take().count == 4)
+
+        let upgrading = try Harness(burst: 1)
+        #expect(upgrading.budget.requests.hasToken(key: "203.0.113.7", now: upgrading.clock.clock.now()))
+        try upgrading.channel.writeInbound(ByteBuffer(string: rawUpgradeRequest()))
+        #expect(upgrading.recorder.take() == ["head /ws/room/new", "end"])
+        #expect(throws: (any Error).self) {
+            try upgrading.channel.pipeline.syncOperations.handler(type: HTTPRequestPacer.self)
+        }
+        #expect(upgrading.budget.requests.hasToken(key: "203.0.113.7", now: upgrading.clock.clock.now()))
+        _ = try harness.channel.finish()
+        _ = try upgrading.channel.finish()
+    }
+
+    @Test("A closed connection's held requests are dropped, and nothing goes on after")
+    func closeDropsHeld() throws {
+        let harness = try Harness(burst: 1)
+        try harness.channel.writeInbound(ByteBuffer(string: Self.get("/a") + Self.get("/b") + Self.get("/c")))
+        #expect(harness.recorder.take() == ["head /a", "end", "head /b", "end"])
+        try harness.channel.close().wait()
+        harness.advance(seconds: 10)
+        #expect(harness.recorder.take().isEmpty)
+        _ = try? harness.channel.finish()
+    }
+
+    @Test("Loopback and trusted proxies get no pacer; nor does anyone with the budget off")
+    func whoIsPaced() throws {
+        let logger = Logger(label: "test")
+        let client = try SocketAddress(ipAddress: "203.0.113.7", port: 50_000)
+        let budget = HTTPRequestBudget(.requests(perSecond: 100), clients: ClientAddressPolicy())
+        #expect(budget.pacer(forPeer: client, logger: logger) != nil)
+        #expect(budget.pacer(forPeer: try SocketAddress(ipAddress: "127.0.0.1", port: 1), logger: logger) == nil)
+        let proxied = HTTPRequestBudget(
+            .requests(perSecond: 100),
+            clients: ClientAddressPolicy(trustedProxies: try TrustedProxies(parsing: "203.0.113.0/24")))
+        #expect(proxied.pacer(forPeer: client, logger: logger) == nil)
+        let off = HTTPRequestBudget(.requests(perSecond: 0), clients: ClientAddressPolicy())
+        #expect(off.pacer(forPeer: client, logger: logger) == nil)
+    }
+
+    @Test("--http-requests-per-second-per-address: 100 by default (bursts of 6,000), 0 for no limit")
+    func option() throws {
+        let defaults = try RelayCommand.parse([]).configuration(environment: [:]).limits.requestsPerAddress
+        #expect(defaults.perSecond == 100 && defaults.burst == 6_000)
+        let none = try RelayCommand.parse(["--http-requests-per-second-per-address", "0"])
+            .configuration(environment: [:])
+        #expect(none.limits.requestsPerAddress.perSecond == 0)
+        #expect(throws: (any Error).self) {
+            try RelayCommand.parse(["--http-requests-per-second-per-address", "-1"]).configuration(environment: [:])
+        }
+    }
+
+    @Test("--count-loopback counts loopback clients, which stay trusted proxies unless --forwarded-allow-ips says not")
+    func countLoopbackOption() throws {
+        let loopback = try SocketAddress(ipAddress: "127.0.0.2", port: 50_000)
+        let defaults = try RelayCommand.parse([]).configuration(environment: [:]).clientAddresses
+        #expect(defaults.key(ofPeer: loopback) == nil)
+        let counted = try RelayCommand.parse(["--count-loopback", "--forwarded-allow-ips", ""])
+            .configuration(environment: [:]).clientAddresses
+        #expect(counted.key(ofPeer: loopback) == "127.0.0.2")
+        let proxied = try RelayCommand.parse(["--count-loopback"]).configuration(environment: [:]).clientAddresses
+        #expect(proxied.key(ofPeer: loopback) == nil)
+        #expect(proxied.key(ofPeer: loopback, forwardedFor: ["127.0.0.9"]) == "127.0.0.9")
+    }
+
+    // MARK: Over real sockets
+
+    /// A server whose clients on loopback count, with `perSecond` requests an address and bursts of `burst`.
+    private static func withPacedServer(
+        perSecond: Double, burst: Double, trusting proxies: String = "",
+        _ body: @escaping @Sendable (_ port: Int) async throws -> Void
+    ) async throws {
+        try await withRelayServer(configure: {
+            $0.limits.requestsPerAddress = .requests(perSecond: perSecond)
+            $0.limits.requestsPerAddress.burst = burst
+            $0.clientAddresses = ClientAddressPolicy(
+                trustedProxies: try! TrustedProxies(parsing: proxies), countsLoopback: true)
+        }) { port, _ in try await body(port) }
+    }
+
+    /// `count` scores posted back to back on one connection, which the client then half-closes.
+    private static func pipelinedScores(_ count: Int) -> String {
+        (1...count).map { score in
+            let body = String(buffer: scoreBody(name: "p\(score)", score: score))
+            return "POST /api/scores HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\n"
+                + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        }.joined()
+    }
+
+    @Test("A flood on one connection is answered in order at the budget's rate, and its half-close closes it last")
+    func floodIsPaced() async throws {
+        // 6 at once (a burst of 5, one more into debt), then 20 a second.
+        try await Self.withPacedServer(perSecond: 20, burst: 5) { port in
+            let start = ContinuousClock.now
+            let answer = try await rawExchange(port: port, Self.pipelinedScores(30), from: "127.0.0.2", halfClose: true)
+            let elapsed = ContinuousClock.now - start
+            let statuses = answer.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix(3) }
+            #expect(statuses == Array(repeating: "200", count: 30), "\(answer.suffix(500))")
+            let scores = answer.split(separator: #""score":"#).dropFirst().compactMap { Int($0.prefix { $0.isNumber }) }
+            #expect(scores == Array(1...30), "each body went with its head, in order")
+            // 24 waited their turn at 20 a second: 1.2 s at least (a lower bound: the pacer is never faster).
+            #expect(elapsed >= .seconds(1.2), "\(elapsed)")
+        }
+    }
+
+    @Test("An address in debt waits on every connection; other addresses and a trusted proxy are served")
+    func onlyTheAddressWaits() async throws {
+        let request = "GET /api/rooms HTTP/1.1\r\nHost: x\r\n\r\n"
+        // Two requests at once, then one each 1,000 s: nothing held is let through during the test.
+        try await Self.withPacedServer(perSecond: 0.001, burst: 1, trusting: "127.0.0.4") { port in
+            let flooder = try await onOwnThread {
+                try socketWithRequest(port: port, String(repeating: request, count: 5), from: "127.0.0.2")
+            }
+            defer { close(flooder) }
+            let firstTwo = try await onOwnThread { () -> String in
+                var received = ""
+                var buffer = [UInt8](repeating: 0, count: 4_096)
+                while received.components(separatedBy: "\r\n\r\n[]").count < 3 {
+                    let count = read(flooder, &buffer, buffer.count)
+                    guard count > 0 else { break }
+                    received += String(decoding: buffer[..<count], as: UTF8.self)
+                }
+                return received
+            }
+            #expect(firstTwo.components(separatedBy: "HTTP/1.1 200").count == 3, "\(firstTwo)")
+
+            let other = try await rawExchange(
+                port: port, request + "GET /api/rooms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                from: "127.0.0.3")
+            #expect(other.components(separatedBy: "HTTP/1.1 200").count == 3, "another address: \(other)")
+            let proxied = try await rawExchange(
+                port: port,
+                String(repeating: request, count: 5)
+                    + "GET /api/rooms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                from: "127.0.0.4")
+            #expect(proxied.components(separatedBy: "HTTP/1.1 200").count == 7, "a trusted proxy: \(proxied)")
+            #expect(!hasBytesWaiting(flooder), "the flooder's third request is still held")
+        }
+    }
+
+    @Test("An address in debt still opens a room socket, which the budget then leaves alone")
+    func roomSocketOffTheBudget() async throws {
+        try await Self.withPacedServer(perSecond: 0.001, burst: 1) { port in
+            let spend = "GET /api/rooms HTTP/1.1\r\nHost: x\r\n\r\n"
+            let spent = try await rawExchange(
+                port: port, spend + spend.replacingOccurrences(of: "\r\n\r\n", with: "\r\nConnection: close\r\n\r\n"),
+                from: "127.0.0.2")
+            #expect(spent.components(separatedBy: "HTTP/1.1 200").count == 3, "\(spent)")
+
+            let client = try await StalledClient.connect(port: port, path: "/ws/room/new", from: "127.0.0.2")
+            for index in 0..<20 { try client.send(#"{"type":"ping","timestamp":\#(index)}"#) }
+            var pongs = 0
+            while pongs < 20, let frame = try await client.readFrameAnsweringPing() {
+                if frame.opcode == 1, String(decoding: frame.payload, as: UTF8.self).contains(#""pong""#) { pongs += 1 }
+            }
+            #expect(pongs == 20)
+        }
+    }
+}
