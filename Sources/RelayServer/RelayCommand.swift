@@ -198,6 +198,8 @@ struct RelayCommand: AsyncParsableCommand {
 
     /// Runs the server with these in-process `handlers` and `filters` beside the plugins'.
     func run(handlers: [any MessageHandler], filters: [any MessageFilter]) async throws {
+        // Two in-process handlers of one type stop the start before anything opens.
+        _ = try MessageDispatcher(handlers: handlers)
         EventLoopThreads.configure()
         let openFileLimit = OpenFileLimit.raiseSoftLimitToHard()
         let environment = ProcessInfo.processInfo.environment
@@ -262,6 +264,13 @@ struct RelayCommand: AsyncParsableCommand {
             try await Self.abandon(store, because: "\(error)", logger: logger)
         } catch let error as PluginConflictError {
             try await Self.abandon(store, because: "\(error)", logger: logger)
+        } catch {
+            // The server could not start (a filter for a type nobody handles; a port in use, for
+            // which hummingbird has closed the store already) or failed: the store commits what it
+            // has and closes in order before the exit.
+            logger.critical("relay.failed", metadata: ["error": "\(error)"])
+            await store.close()
+            throw error
         }
     }
 

@@ -1,5 +1,8 @@
 import Foundation
+import Handlers
 import Testing
+
+@testable import RelayServer
 
 /// `examples/custom-relay`: a server built with `RelayServerBuilder` and handlers of its own,
 /// run as a real process and played over real WebSockets.
@@ -43,5 +46,17 @@ struct CustomRelayTests {
             executable: "custom-relay-example", arguments: ["--port", "seventy"], environment: [:])
         #expect(try await relay.exitStatus() != 0)
         #expect(relay.printed.contains("--port"))
+    }
+
+    @Test("Two in-process handlers of one type stop the start before the store opens")
+    func duplicateHandler() async throws {
+        try await withTemporaryDirectory { directory in
+            let command = try RelayCommand.parse(["--port", "0", "--data-dir", directory])
+            let twice = try #require(BuiltInHandlers.all.first)
+            await #expect(throws: MessageDispatcher.RegistrationError.duplicateType(twice.messageType)) {
+                try await command.run(handlers: BuiltInHandlers.all + [twice], filters: [])
+            }
+            #expect(!FileManager.default.fileExists(atPath: ServerConfiguration.databasePath(in: directory)))
+        }
     }
 }

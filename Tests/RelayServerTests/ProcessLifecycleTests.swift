@@ -299,6 +299,25 @@ struct ProcessLifecycleTests {
         }
     }
 
+    @Test("A port in use stops start-up with a clear message, and the store closes in order")
+    func portInUse() async throws {
+        try await withTemporaryDirectory { first in
+            try await withTemporaryDirectory { second in
+                let running = try self.startRelay(dataDirectory: first)
+                let port = try await running.listeningPort()
+                let relay = try ChildRelay(
+                    arguments: ["--port", "\(port)", "--data-dir", second], environment: ["API_KEY": testAPIKey])
+                let status = try await relay.exitStatus()
+                running.send(SIGTERM)
+                #expect(try await running.exitStatus() == 0)
+                #expect(status != 0)
+                #expect(relay.printed.lowercased().contains("address already in use"), "\(relay.printed)")
+                #expect(relay.printed.contains("relay.failed"), "\(relay.printed)")
+                #expect(relay.printed.contains("persistence.closed"), "\(relay.printed)")
+            }
+        }
+    }
+
     @Test("An unusable data directory stops start-up with a clear message and a non-zero exit")
     func unusableDataDirectory() async throws {
         try await withTemporaryDirectory { directory in
