@@ -35,7 +35,8 @@ func buildApplication(
     let inboundBytesPerAddress = InboundBytesPerAddress(limits: configuration.relay)
     let busyLoops = busyLoops ?? BusyLoops(limits: configuration.relay, logger: logger)
     let requestBudget = HTTPRequestBudget(
-        configuration.limits.requestsPerAddress, clients: configuration.clientAddresses)
+        configuration.limits.requestsPerAddress, clients: configuration.clientAddresses,
+        maxBodyBytes: configuration.limits.maxBodyBytes)
     let acceptFilter = PerAddressAcceptFilter(
         connections: connectionsPerAddress, clients: configuration.clientAddresses, logger: logger)
     return Application(

@@ -50,30 +50,44 @@ struct HTTPRequestPacerTests {
 
     private struct Harness {
         let channel = EmbeddedChannel()
-        let clock = ManualBudgetClock()
+        let clock: ManualBudgetClock
         let recorder = Recorder()
         let reads = ReadCounter()
         let budget: HTTPRequestBudget
 
-        /// A pacer for 203.0.113.7 at 10 requests a second, in bursts of `burst`.
-        init(burst: Double) throws {
+        /// A budget of 10 requests a second, in bursts of `burst`, read at `clock`'s time.
+        static func budget(burst: Double, clock: ManualBudgetClock, maxBodyBytes: Int = 1_024) -> HTTPRequestBudget {
             var settings = RatePerAddress.Settings.requests(perSecond: 10)
             settings.burst = burst
-            self.budget = HTTPRequestBudget(settings, clients: ClientAddressPolicy(), clock: self.clock.clock)
+            return HTTPRequestBudget(
+                settings, clients: ClientAddressPolicy(), maxBodyBytes: maxBodyBytes, clock: clock.clock)
+        }
+
+        /// A connection from 203.0.113.7 with a pacer of its own budget…
+        init(burst: Double, maxBodyBytes: Int = 1_024) throws {
+            let clock = ManualBudgetClock()
+            try self.init(budget: Self.budget(burst: burst, clock: clock, maxBodyBytes: maxBodyBytes), clock: clock)
+        }
+
+        /// …or of one it shares with other connections of that address.
+        init(budget: HTTPRequestBudget, clock: ManualBudgetClock) throws {
+            (self.budget, self.clock) = (budget, clock)
             let pacer = try #require(
-                self.budget.pacer(
+                budget.pacer(
                     forPeer: try SocketAddress(ipAddress: "203.0.113.7", port: 50_000), logger: Logger(label: "test")))
             try self.channel.pipeline.syncOperations.addHandlers([
                 self.reads, ByteToMessageHandler(HTTPRequestDecoder()), pacer, self.recorder,
             ])
+            try self.channel.connect(to: try SocketAddress(ipAddress: "203.0.113.7", port: 50_000)).wait()
         }
 
-        /// Moves the budget's clock by `seconds` and the loop's by as long and half again (the
-        /// most a release is put off).
+        /// Moves the budget's clock and the loop's by `seconds`.
         func advance(seconds: Double) {
             self.clock.advance(by: .seconds(seconds))
-            self.channel.embeddedEventLoop.advanceTime(by: .nanoseconds(Int64(seconds * 1.5e9) + 1))
+            self.channel.embeddedEventLoop.advanceTime(by: .nanoseconds(Int64(seconds * 1e9)))
         }
+
+        var hasToken: Bool { self.budget.requests.hasToken(key: "203.0.113.7", now: self.clock.clock.now()) }
     }
 
     private static func get(_ path: String) -> String { "GET \(path) HTTP/1.1\r\nHost: x\r\n\r\n" }
@@ -87,7 +101,7 @@ struct HTTPRequestPacerTests {
         struct Broken: Error {}
         harness.channel.pipeline.fireErrorCaught(Broken())
         harness.channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
-        // A burst of 2: two tokens, and a third into debt; then the address waits.
+        // A burst of 2: two tokens, and a third into debt; /d takes the turn after that debt.
         #expect(harness.recorder.take() == ["head /a", "end", "head /b", "end", "head /c", "end"])
         harness.channel.pipeline.read()
         #expect(harness.reads.reads == 0, "no read while requests are held")
@@ -98,7 +112,9 @@ struct HTTPRequestPacerTests {
         #expect(harness.recorder.take(completes: true) == ["head /d", "body body", "end", "complete"])
         #expect(harness.reads.reads == 0)
 
-        harness.advance(seconds: 0.1)
+        harness.advance(seconds: 0.05)
+        #expect(harness.recorder.take().isEmpty, "/e's turn is a tenth of a second after /d's")
+        harness.advance(seconds: 0.05)
         #expect(
             harness.recorder.take(completes: true) == ["head /e", "end", "error", "half-closed", "complete"],
             "the error and the half-close stay behind the requests before them")
@@ -108,22 +124,71 @@ struct HTTPRequestPacerTests {
         _ = try harness.channel.finish()
     }
 
-    @Test("A first request that upgrades is not counted nor held, and the pacer leaves the pipeline")
-    func upgradeLeaves() throws {
-        let harness = try Harness(burst: 1)
-        try harness.channel.writeInbound(ByteBuffer(string: Self.get("/a") + Self.get("/b")))
-        #expect(harness.recorder.take().count == 4)
+    @Test("An address's connections held together take turns, each request once, in the order they came")
+    func connectionsTakeTurns() throws {
+        let clock = ManualBudgetClock()
+        let budget = Harness.budget(burst: 1, clock: clock)
+        let connections = try (0..<3).map { _ in try Harness(budget: budget, clock: clock) }
+        try connections[0].channel.writeInbound(ByteBuffer(string: Self.get("/a") + Self.get("/b")))
+        #expect(connections[0].recorder.take() == ["head /a", "end", "head /b", "end"])
+        for (index, connection) in connections.enumerated() {
+            try connection.channel.writeInbound(ByteBuffer(string: Self.get("/\(index)")))
+        }
+        // Debt of 1 after /b: connection 0's request goes at 0.1 s, 1's at 0.2 s, 2's at 0.3 s.
+        for turn in 0..<3 {
+            clock.advance(by: .seconds(0.1))
+            for connection in connections { connection.channel.embeddedEventLoop.advanceTime(by: .milliseconds(100)) }
+            let served = connections.map { $0.recorder.take() }
+            #expect(served.map(\.isEmpty) == (0..<3).map { $0 != turn }, "turn \(turn): \(served)")
+        }
+        for connection in connections { _ = try connection.channel.finish() }
+    }
 
+    @Test("A room socket's upgrade is not counted, and the pacer leaves the pipeline; any other Upgrade is counted")
+    func upgradeLeaves() throws {
         let upgrading = try Harness(burst: 1)
-        #expect(upgrading.budget.requests.hasToken(key: "203.0.113.7", now: upgrading.clock.clock.now()))
+        #expect(upgrading.hasToken)
         try upgrading.channel.writeInbound(ByteBuffer(string: rawUpgradeRequest()))
         #expect(upgrading.recorder.take() == ["head /ws/room/new", "end"])
         #expect(throws: (any Error).self) {
             try upgrading.channel.pipeline.syncOperations.handler(type: HTTPRequestPacer.self)
         }
-        #expect(upgrading.budget.requests.hasToken(key: "203.0.113.7", now: upgrading.clock.clock.now()))
-        _ = try harness.channel.finish()
+        #expect(upgrading.hasToken)
         _ = try upgrading.channel.finish()
+
+        for request in [
+            "GET /api/rooms HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n",
+            rawUpgradeRequest(path: "/api/rooms"),
+        ] {
+            let other = try Harness(burst: 1)
+            try other.channel.writeInbound(ByteBuffer(string: request))
+            #expect(other.recorder.take().first == "head /api/rooms")
+            #expect(!other.hasToken, "counted: \(request)")
+            _ = try other.channel.finish()
+        }
+    }
+
+    @Test("A connection that sends more than 32 requests, or a body's worth, while held is closed")
+    func holdingTooMuchCloses() throws {
+        let pipelining = try Harness(burst: 1)
+        try pipelining.channel.writeInbound(ByteBuffer(string: (0..<34).map { Self.get("/\($0)") }.joined()))
+        #expect(pipelining.recorder.take().count == 4)
+        #expect(pipelining.channel.isActive, "32 held")
+        try pipelining.channel.writeInbound(ByteBuffer(string: Self.get("/34")))
+        #expect(!pipelining.channel.isActive, "33 held")
+        pipelining.advance(seconds: 10)
+        #expect(pipelining.recorder.take().isEmpty)
+        _ = try? pipelining.channel.finish()
+
+        // A body of 1,024 bytes at most, and a read more: 66,560 bytes.
+        let posting = try Harness(burst: 1)
+        try posting.channel.writeInbound(ByteBuffer(string: Self.get("/a") + Self.get("/b")))
+        let head = "POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n"
+        try posting.channel.writeInbound(ByteBuffer(string: head + String(repeating: "x", count: 66_560)))
+        #expect(posting.channel.isActive)
+        try posting.channel.writeInbound(ByteBuffer(string: "x"))
+        #expect(!posting.channel.isActive)
+        _ = try? posting.channel.finish()
     }
 
     @Test("A closed connection's held requests are dropped, and nothing goes on after")
@@ -214,6 +279,30 @@ struct HTTPRequestPacerTests {
             #expect(scores == Array(1...30), "each body went with its head, in order")
             // 24 waited their turn at 20 a second: 1.2 s at least (a lower bound: the pacer is never faster).
             #expect(elapsed >= .seconds(1.2), "\(elapsed)")
+        }
+    }
+
+    /// Once the client half-closes, NIO reads all it sent, asked to or not: the pacer must not hold it all.
+    @Test("A pipelined flood that half-closes while held has its connection closed at once")
+    func pipelinedFloodIsClosed() async throws {
+        try await Self.withPacedServer(perSecond: 0.001, burst: 1) { port in
+            let request = "GET /api/rooms HTTP/1.1\r\nHost: x\r\n\r\n"
+            let (answer, serverClosed, elapsed) = try await onOwnThread {
+                let start = ContinuousClock.now
+                let descriptor = try socketWithRequest(
+                    port: port, String(repeating: request, count: 5_000), from: "127.0.0.2")
+                defer { close(descriptor) }
+                shutdown(descriptor, Int32(SHUT_WR))
+                let (answer, serverClosed) = readTextUntilClosed(descriptor)
+                return (answer, serverClosed, ContinuousClock.now - start)
+            }
+            // The two requests of the burst may or may not be answered before the close.
+            #expect(answer.components(separatedBy: "HTTP/1.1 200").count - 1 <= 2, "\(answer.prefix(300))")
+            #expect(serverClosed && elapsed < closedAtOnce, "\(elapsed)")
+            let other = try await rawExchange(
+                port: port, request.replacingOccurrences(of: "\r\n\r\n", with: "\r\nConnection: close\r\n\r\n"),
+                from: "127.0.0.3")
+            #expect(other.hasPrefix("HTTP/1.1 200"), "\(other)")
         }
     }
 

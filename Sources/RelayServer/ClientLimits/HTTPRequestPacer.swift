@@ -3,20 +3,30 @@ import NIOCore
 import NIOHTTP1
 
 /// Holds one client address to its budget of HTTP requests (``HTTPRequestBudget``), however many
-/// kept-alive connections it uses: unpaced, one client's GETs in a loop took a whole core
-/// (13,000 a second for the leaderboard). Past the budget a request is not refused but waits: it is
-/// held, with everything read after it, until the address is out of debt, and the connection
-/// reads nothing more meanwhile, so that TCP holds the rest back in the client. A player never
-/// waits: it makes a few requests a minute.
+/// kept-alive connections it uses: unpaced, one client's GETs in a loop took a whole core (31,000
+/// small leaderboards a second from 64 connections). Past the budget a request is not refused but
+/// waits: it is held, with everything read after it, until its turn, and the connection reads
+/// nothing more meanwhile, so that TCP holds the rest back in the client. A player never waits: it
+/// makes a few requests a minute.
 ///
-/// Held parts go on in the order they came, as do a parse error and a half-close behind them;
-/// each head takes from the budget as it goes on. Pausing the reads alone would not do: one read
-/// may hold many pipelined requests (NIO's buffer grows to 64 KiB), and all of them would be served.
+/// A request held takes its turn at once (``RatePerAddress/reserve(_:key:now:)``, into debt) and
+/// goes on when the debt before it is repaid, without asking again: one timer per request that
+/// waits, and an address's connections take turns. Only a connection's first request held
+/// reserves; those behind it reserve as it goes on, so an address's debt is at most one request
+/// per connection it holds.
+///
+/// Held parts go on in the order they came, as do a parse error and a half-close behind them.
+/// Pausing the reads alone would not do: one read may hold many pipelined requests (NIO's buffer
+/// grows to 64 KiB, and it reads up to four times a wake-up), and all of them would be served. Nor
+/// does a paused read bound what is held: once the client half-closes, NIO reads to the end of
+/// what the kernel holds. So a connection holding more than ``HTTPRequestBudget/maxHeldRequests``
+/// requests, or more body bytes than one request may have and one read more, is closed: browsers
+/// do not pipeline.
 ///
 /// It sits first after NIO's HTTP decoder, before ``HTTPDeadlines``: a held request has not
 /// arrived, and a connection held longer than the HTTP timeout is closed as any idle one. A first
-/// request that asks to upgrade (a room socket) is not counted, never held, and the handler leaves
-/// the pipeline with it: room sockets have their own budgets, and new connections theirs.
+/// request that upgrades to a room socket is not counted, and the handler leaves the pipeline with
+/// it: room sockets have their own budgets, and new connections theirs.
 final class HTTPRequestPacer: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -35,30 +45,39 @@ final class HTTPRequestPacer: ChannelDuplexHandler, RemovableChannelHandler {
     private let key: String
     private let logger: Logger
     private var held = CircularBuffer<Held>()
-    /// When the held requests go on next.
-    private var release: Scheduled<Void>?
+    /// Request heads in ``held``, and the bytes of their bodies.
+    private var heldRequests = 0
+    private var heldBodyBytes = 0
+    /// When the first held request's turn comes: it has been paid for.
+    private var turn: Scheduled<Void>?
     /// A read asked for while requests were held, made once they have all gone on.
     private var isReadWanted = false
     private var isFirstHead = true
+    /// Closed for holding too much: nothing more is read into ``held``.
+    private var isClosing = false
 
     init(budget: HTTPRequestBudget, key: String, logger: Logger) {
         (self.budget, self.key, self.logger) = (budget, key, logger)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard self.held.isEmpty else { return self.held.append(.part(data)) }
-        guard case .head(let head) = self.unwrapInboundIn(data) else { return context.fireChannelRead(data) }
+        guard !self.isClosing else { return }
+        let part = self.unwrapInboundIn(data)
+        guard self.held.isEmpty else { return self.hold(part, data, context: context) }
+        guard case .head(let head) = part else { return context.fireChannelRead(data) }
         defer { self.isFirstHead = false }
-        if self.isFirstHead, head.asksToUpgrade {
+        if self.isFirstHead, FirstRequestGuard.isWebSocketUpgrade(head),
+            RoomSocketRoutes.roomID(inPath: head.uri) != nil
+        {
             context.fireChannelRead(data)
             return context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         }
-        guard let wait = self.budget.secondsToWait(key: self.key) else {
-            return context.fireChannelRead(data)
-        }
-        self.held.append(.part(data))
-        self.budget.logHeld(self.key, logger: self.logger)
-        self.scheduleRelease(inSeconds: wait, context: context)
+        let wait = self.budget.reserve(key: self.key)
+        guard wait > 0 else { return context.fireChannelRead(data) }
+        self.hold(part, data, context: context)
+        self.budget.logHeld(
+            self.key, effect: "requests held (--http-requests-per-second-per-address)", logger: self.logger)
+        self.scheduleTurn(inSeconds: wait, context: context)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -84,43 +103,71 @@ final class HTTPRequestPacer: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.release?.cancel()
-        self.held.removeAll()
+        self.turn?.cancel()
+        self.dropHeld()
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        self.release?.cancel()
+        self.turn?.cancel()
     }
 
-    /// Schedules the held requests to go on in `seconds`, and up to half as long again: an
-    /// address's connections held together then go on one at a time.
-    private func scheduleRelease(inSeconds seconds: Double, context: ChannelHandlerContext) {
-        let delay = TimeAmount.nanoseconds(Int64(min(seconds, 86_400) * Double.random(in: 1...1.5) * 1e9))
+    /// Adds a part to ``held``; past what a connection may hold, closes it.
+    private func hold(_ part: HTTPServerRequestPart, _ data: NIOAny, context: ChannelHandlerContext) {
+        switch part {
+        case .head: self.heldRequests += 1
+        case .body(let bytes): self.heldBodyBytes += bytes.readableBytes
+        case .end: break
+        }
+        self.held.append(.part(data))
+        guard self.heldRequests > HTTPRequestBudget.maxHeldRequests || self.heldBodyBytes > self.budget.maxHeldBodyBytes
+        else { return }
+        self.isClosing = true
+        self.turn?.cancel()
+        self.dropHeld()
+        self.budget.logHeld(self.key, effect: "connection closed: it sent too much while held", logger: self.logger)
+        context.close(promise: nil)
+    }
+
+    private func dropHeld() {
+        self.held = CircularBuffer()
+        (self.heldRequests, self.heldBodyBytes) = (0, 0)
+    }
+
+    private func scheduleTurn(inSeconds seconds: Double, context: ChannelHandlerContext) {
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        self.release = context.eventLoop.scheduleTask(in: delay) {
+        self.turn = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(min(seconds, 86_400) * 1e9))) {
             let (pacer, context) = bound.value
-            pacer.releaseHeld(context: context)
+            pacer.handOnHeld(context: context)
         }
     }
 
-    /// Hands on what was held, request by request, as long as the budget allows; schedules the
-    /// rest. What it hands on is read complete: NIO's async channel passes reads on only then.
-    private func releaseHeld(context: ChannelHandlerContext) {
-        self.release = nil
+    /// The first held request's turn has come: hands it on, and what follows it up to the next
+    /// request, which reserves its turn; that one and the rest go on at once if it is not in debt,
+    /// else wait for their turn. What is handed on is read complete: NIO's async channel passes
+    /// reads on only then.
+    private func handOnHeld(context: ChannelHandlerContext) {
+        self.turn = nil
         var handedOn = false
         defer {
             if handedOn { context.fireChannelReadComplete() }
-            if self.held.isEmpty, self.isReadWanted {
-                self.isReadWanted = false
-                context.read()
+            if self.held.isEmpty {
+                self.dropHeld()  // its storage too: a flood may have grown it
+                if self.isReadWanted {
+                    self.isReadWanted = false
+                    context.read()
+                }
             }
         }
         while let next = self.held.first {
-            if case .part(let data) = next, case .head = self.unwrapInboundIn(data),
-                let wait = self.budget.secondsToWait(key: self.key)
-            {
-                return self.scheduleRelease(inSeconds: wait, context: context)
+            if case .part(let data) = next, case .head = self.unwrapInboundIn(data) {
+                if handedOn {
+                    let wait = self.budget.reserve(key: self.key)
+                    if wait > 0 { return self.scheduleTurn(inSeconds: wait, context: context) }
+                }
+                self.heldRequests -= 1
+            } else if case .part(let data) = next, case .body(let bytes) = self.unwrapInboundIn(data) {
+                self.heldBodyBytes -= bytes.readableBytes
             }
             self.held.removeFirst()
             handedOn = true
@@ -142,15 +189,24 @@ final class HTTPRequestBudget: Sendable {
     private let clock: BudgetClock
     private let warnings = WarningThrottle()
 
-    init(_ settings: RatePerAddress.Settings, clients: ClientAddressPolicy, clock: BudgetClock = .system) {
+    /// Most requests a connection may have held at once: more and it is closed.
+    static let maxHeldRequests = 32
+    /// Most body bytes a connection may have held at once: one largest body and one read more.
+    let maxHeldBodyBytes: Int
+
+    init(
+        _ settings: RatePerAddress.Settings, clients: ClientAddressPolicy,
+        maxBodyBytes: Int = HTTPLimits().maxBodyBytes,
+        clock: BudgetClock = .system
+    ) {
         self.requests = RatePerAddress(settings)
         (self.clients, self.clock) = (clients, clock)
+        self.maxHeldBodyBytes = maxBodyBytes + 64 * 1024
     }
 
-    /// Takes one request from `key`'s budget unless it is in debt: nil when taken, else the
-    /// seconds until it is out of debt.
-    fileprivate func secondsToWait(key: String) -> Double? {
-        self.requests.secondsOfDebtUnlessSpent(1, key: key, now: self.clock.now())
+    /// Takes a request's turn from `key`'s budget: the seconds until it comes (0: now).
+    fileprivate func reserve(key: String) -> Double {
+        self.requests.reserve(1, key: key, now: self.clock.now())
     }
 
     /// The pacer for a new connection from `peer`; nil when nothing is limited or the peer is not
@@ -161,15 +217,15 @@ final class HTTPRequestBudget: Sendable {
         return HTTPRequestPacer(budget: self, key: key, logger: logger)
     }
 
-    /// A request of `key` waits for its budget: logged as a warning at most every 10 s, else as
-    /// debug, so that an operator learns which address to allow more.
-    fileprivate func logHeld(_ key: String, logger: Logger) {
+    /// A request of `key` waits for its budget, or a connection holding too much is closed:
+    /// logged as a warning at most every 10 s, else as debug, so that an operator learns which
+    /// address to allow more.
+    fileprivate func logHeld(_ key: String, effect: String, logger: Logger) {
         logger.log(
             level: self.warnings.shouldWarn() ? .warning : .debug, "http.per_address_request_budget",
             metadata: [
                 "client.address": "\(key)",
-                "http.requests_per_second_per_address": "\(self.requests.settings.perSecond)",
-                "effect": "requests held (--http-requests-per-second-per-address)",
+                "http.requests_per_second_per_address": "\(self.requests.settings.perSecond)", "effect": "\(effect)",
             ])
     }
 }

@@ -94,18 +94,25 @@ final class RatePerAddress: Sendable {
     /// and, when refused, whole seconds until the address is out of debt (at least 1, a day at
     /// most): a `Retry-After` that is not too soon.
     func spendUnlessInDebt(_ count: Double, key: String?, now: ContinuousClock.Instant = .now) -> Int? {
-        self.secondsOfDebtUnlessSpent(count, key: key, now: now).map { Int(min(86_400, max(1, $0.rounded(.up)))) }
-    }
-
-    /// ``spendUnlessInDebt(_:key:now:)``, saying when refused exactly how many seconds remain
-    /// until the address (and its site) is out of debt.
-    func secondsOfDebtUnlessSpent(_ count: Double, key: String?, now: ContinuousClock.Instant = .now) -> Double? {
         guard self.isLimiting, let key else { return nil }
-        return self.withBuckets(of: key, now: now) { buckets -> Double? in
+        return self.withBuckets(of: key, now: now) { buckets -> Int? in
             let wait = buckets.indices.map { buckets[$0].secondsUntilOutOfDebt(now: now) }.max() ?? 0
-            guard wait == 0 else { return wait }
+            guard wait == 0 else { return Int(min(86_400, max(1, wait.rounded(.up)))) }
             for index in buckets.indices { buckets[index].spend(count, now: now) }
             return nil
+        }
+    }
+
+    /// Spends `count` tokens from that budget, into debt if need be, and returns the seconds until
+    /// the debt before them is repaid: when the work they pay for may start (0: at once). Work
+    /// reserved this way starts as ``spendUnlessInDebt(_:key:now:)`` would let it, in the order
+    /// it was reserved, without asking again.
+    func reserve(_ count: Double, key: String?, now: ContinuousClock.Instant = .now) -> Double {
+        guard self.isLimiting, let key else { return 0 }
+        return self.withBuckets(of: key, now: now) { buckets -> Double in
+            let wait = buckets.indices.map { buckets[$0].secondsUntilOutOfDebt(now: now) }.max() ?? 0
+            for index in buckets.indices { buckets[index].spend(count, now: now) }
+            return wait
         }
     }
 

@@ -29,8 +29,8 @@ import NIOHTTP1
 /// ``FirstRequestGuard`` answers saying why; a later one raises the parse error NIO's decoder
 /// would, which hummingbird answers with an empty 400 once the answers before it have gone.
 ///
-/// It sits first after NIO's HTTP decoder and leaves the pipeline at a room socket's upgrade, as
-/// the other HTTP handlers do.
+/// It sits after NIO's HTTP decoder (and ``HTTPRequestPacer``, where there is one) and leaves the
+/// pipeline at a room socket's upgrade, as the other HTTP handlers do.
 final class RequestHeadRules: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
