@@ -19,6 +19,7 @@
 #   flood-unpaced  get-leaderboard from 127.0.0.1, counted as a client (--count-loopback), while
 #                  Benchmarks/http/other_address_probe.py times GETs from 127.0.0.3; no request budget
 #   flood-paced    the same with the default budget (--http-requests-per-second-per-address 100)
+#   flood-pacer-idle the same with a budget never reached (1,000,000 a second): what the pacer costs
 #
 # The 1M-row database is the one PersistenceBenchmarks builds (and keeps) in
 # $TMPDIR/persistence-bench-1m-v2/game.db: run those first. Without it, post-1m and get-leaderboard
@@ -141,6 +142,7 @@ for name in $RUNS; do
         get-leaderboard) run "$name" "$CONNECTIONS" Benchmarks/wrk/get_leaderboard.lua /api/scores/leaderboard ;;
         flood-unpaced) flood "$name" 0 ;;
         flood-paced) flood "$name" 100 ;;
+        flood-pacer-idle) flood "$name" 1000000 ;;
         *) echo "unknown run $name" >&2; exit 2 ;;
     esac
 done

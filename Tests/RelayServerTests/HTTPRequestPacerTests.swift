@@ -191,6 +191,34 @@ struct HTTPRequestPacerTests {
         _ = try? posting.channel.finish()
     }
 
+    @Test("A connection closed while its request waits gives the turn back to its address")
+    func droppedTurnIsGivenBack() throws {
+        let clock = ManualBudgetClock()
+        let budget = Harness.budget(burst: 1, clock: clock)
+        let leaving = try Harness(budget: budget, clock: clock)
+        try leaving.channel.writeInbound(ByteBuffer(string: Self.get("/a") + Self.get("/b") + Self.get("/c")))
+        #expect(leaving.recorder.take() == ["head /a", "end", "head /b", "end"])
+        try leaving.channel.close().wait()  // /c had the turn at 0.1 s
+
+        let staying = try Harness(budget: budget, clock: clock)
+        try staying.channel.writeInbound(ByteBuffer(string: Self.get("/d")))
+        staying.advance(seconds: 0.1)
+        #expect(staying.recorder.take() == ["head /d", "end"], "/d has the turn /c gave back")
+        _ = try? leaving.channel.finish()
+        _ = try staying.channel.finish()
+    }
+
+    @Test("Only the first error behind a held request is kept: NIO's decoder raises one a read after it")
+    func oneHeldError() throws {
+        let harness = try Harness(burst: 1)
+        try harness.channel.writeInbound(ByteBuffer(string: Self.get("/a") + Self.get("/b") + Self.get("/c")))
+        struct Broken: Error {}
+        for _ in 0..<3 { harness.channel.pipeline.fireErrorCaught(Broken()) }
+        harness.advance(seconds: 0.1)
+        #expect(harness.recorder.take() == ["head /a", "end", "head /b", "end", "head /c", "end", "error"])
+        _ = try harness.channel.finish()
+    }
+
     @Test("A closed connection's held requests are dropped, and nothing goes on after")
     func closeDropsHeld() throws {
         let harness = try Harness(burst: 1)

@@ -53,8 +53,11 @@ final class HTTPRequestPacer: ChannelDuplexHandler, RemovableChannelHandler {
     /// A read asked for while requests were held, made once they have all gone on.
     private var isReadWanted = false
     private var isFirstHead = true
-    /// Closed for holding too much: nothing more is read into ``held``.
+    /// Closed for holding too much: nothing more goes on, nor is held.
     private var isClosing = false
+    /// An error is held: NIO's decoder raises one for every read after its first, each holding
+    /// the bytes read, and only the first is of use.
+    private var holdsError = false
 
     init(budget: HTTPRequestBudget, key: String, logger: Logger) {
         (self.budget, self.key, self.logger) = (budget, key, logger)
@@ -81,13 +84,19 @@ final class HTTPRequestPacer: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        guard self.held.isEmpty else { return self.held.append(.error(error)) }
+        guard !self.isClosing else { return }
+        guard self.held.isEmpty else {
+            if !self.holdsError { self.held.append(.error(error)) }
+            self.holdsError = true
+            return
+        }
         context.fireErrorCaught(error)
     }
 
     /// A half-close waits behind the held requests (hummingbird ends the connection when it sees
     /// one); other events, a stop among them, go on at once.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard !self.isClosing else { return }
         guard !self.held.isEmpty, let event = event as? ChannelEvent, event == .inputClosed else {
             return context.fireUserInboundEventTriggered(event)
         }
@@ -95,6 +104,7 @@ final class HTTPRequestPacer: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func read(context: ChannelHandlerContext) {
+        guard !self.isClosing else { return }
         guard self.held.isEmpty else {
             self.isReadWanted = true
             return
@@ -129,9 +139,17 @@ final class HTTPRequestPacer: ChannelDuplexHandler, RemovableChannelHandler {
         context.close(promise: nil)
     }
 
+    /// Drops what is held. The first held request had reserved its turn, which goes back to the
+    /// address: else a client connecting, sending a request and hanging up while in debt would
+    /// drive its address's debt up for as long as it went on.
     private func dropHeld() {
+        if !self.held.isEmpty { self.budget.giveBack(key: self.key) }
+        self.emptyHeld()
+    }
+
+    private func emptyHeld() {
         self.held = CircularBuffer()
-        (self.heldRequests, self.heldBodyBytes) = (0, 0)
+        (self.heldRequests, self.heldBodyBytes, self.holdsError) = (0, 0, false)
     }
 
     private func scheduleTurn(inSeconds seconds: Double, context: ChannelHandlerContext) {
@@ -152,7 +170,7 @@ final class HTTPRequestPacer: ChannelDuplexHandler, RemovableChannelHandler {
         defer {
             if handedOn { context.fireChannelReadComplete() }
             if self.held.isEmpty {
-                self.dropHeld()  // its storage too: a flood may have grown it
+                self.emptyHeld()  // its storage too: a flood may have grown it
                 if self.isReadWanted {
                     self.isReadWanted = false
                     context.read()
@@ -207,6 +225,11 @@ final class HTTPRequestBudget: Sendable {
     /// Takes a request's turn from `key`'s budget: the seconds until it comes (0: now).
     fileprivate func reserve(key: String) -> Double {
         self.requests.reserve(1, key: key, now: self.clock.now())
+    }
+
+    /// Gives back a turn taken for a request that will not go on.
+    fileprivate func giveBack(key: String) {
+        self.requests.giveBack(1, key: key, now: self.clock.now())
     }
 
     /// The pacer for a new connection from `peer`; nil when nothing is limited or the peer is not

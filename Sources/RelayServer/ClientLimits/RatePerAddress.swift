@@ -116,6 +116,14 @@ final class RatePerAddress: Sendable {
         }
     }
 
+    /// Gives back `count` tokens reserved (``reserve(_:key:now:)``) for work that will not be done.
+    func giveBack(_ count: Double, key: String?, now: ContinuousClock.Instant = .now) {
+        guard self.isLimiting, let key else { return }
+        self.withBuckets(of: key, now: now) { buckets in
+            for index in buckets.indices { buckets[index].giveBack(count) }
+        }
+    }
+
     /// Runs `body` on the buckets of `key` and of its site, if it is an IPv6 /64 (full ones for
     /// keys not in the table), under the lock.
     private func withBuckets<Result>(
