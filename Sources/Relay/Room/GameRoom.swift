@@ -155,7 +155,9 @@ public actor GameRoom {
         }
         // A dropped member makes way (`player_left`, as at their window's end), but not for a
         // joiner under a taken id, whom `addPlayer` refuses as a duplicate.
-        if self.state.player(playerID) == nil, let away = self.state.memberMakingWay { self.remove(away.id) }
+        if self.state.player(playerID) == nil, let away = self.state.memberMakingWay {
+            self.remove(away.id, clearingReadyFlags: false)
+        }
         let player = try self.state.addPlayer(id: playerID, name: name, reconnectToken: reconnectToken)
         guard self.claimPlace() else { throw .joinFailed }
         self.connections[playerID] = connection
@@ -224,9 +226,12 @@ public actor GameRoom {
     private func expire(_ playerID: String) {
         self.expiryTimers[playerID] = nil
         guard let player = self.state.player(playerID), !player.isConnected else { return }
-        self.remove(playerID)
+        self.remove(playerID, clearingReadyFlags: false)
     }
 
+    /// A member leaves for good (`player_left`). In a lobby a departure clears everyone's ready
+    /// flag (PROTOCOL.md); a member who had dropped cleared them as they dropped, so
+    /// `clearingReadyFlags` is false when they go at last: the flags set since are kept.
     private func remove(_ playerID: String, clearingReadyFlags: Bool = true) {
         guard let player = self.state.player(playerID) else { return }
         self.expiryTimers.removeValue(forKey: playerID)?.cancel()
