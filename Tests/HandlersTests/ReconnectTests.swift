@@ -209,6 +209,28 @@ struct ReconnectTests {
         #expect(harness.registry.count == 2)
     }
 
+    /// NIO still runs a timer cancelled once it was due in the loop's batch: a reconnect and a
+    /// second drop in that batch would have the first window's timer end the second at once.
+    @Test("A reconnect window's timer ends only the drop it was set for")
+    func staleExpiryIsIgnored() async throws {
+        let harness = try Harness()
+        let (host, guest, code, token) = try await self.roomWithToken(harness, started: true)
+        let room = try #require(harness.registry.room(code: code))
+        try await self.drop(guest, as: "guest")  // the room's drop 1
+        let comeback = harness.client(url: code)
+        await comeback.send(#"{"type":"reconnect","player_id":"guest","token":"\#(token)"}"#)
+        #expect(await comeback.received().first?.type == "reconnected")
+        try await self.drop(comeback, as: "guest")  // drop 2
+        _ = await host.received()
+
+        await room.expire("guest", drop: 1)
+        #expect(await room.state.player("guest") != nil, "drop 1's window is over, not drop 2's")
+        #expect(await room.pendingExpiries == 1)
+        await room.expire("guest", drop: 2)
+        #expect(await room.state.player("guest") == nil)
+        #expect(await host.received().map(\.type) == ["player_left"])
+    }
+
     @Test func droppingTwiceOrWithAnotherConnectionDoesNothing() async throws {
         let harness = try Harness()
         let (host, guest, _, _) = try await self.roomWithToken(harness, started: false)

@@ -18,7 +18,9 @@ public actor GameRoom {
     private weak let registry: RoomRegistry?
     private let logger: Logger
     private var connections: [String: PlayerConnection] = [:]
-    private var expiryTimers: [String: Scheduled<Void>] = [:]
+    private var expiryTimers: [String: ExpiryTimer] = [:]
+    /// Drops so far, numbering each member's reconnect window.
+    private var drops: UInt64 = 0
     /// Set once the last member is gone; a closed room admits nobody.
     private var isClosed = false
     /// Messages a raw handler took as their frames arrived (``isOnCurrentLoop``), for
@@ -29,6 +31,13 @@ public actor GameRoom {
     public package(set) var messagesForwarded = 0
     /// Dropped members whose reconnect window is running, for tests.
     package var pendingExpiries: Int { self.expiryTimers.count }
+
+    /// A dropped member's reconnect window, and which drop it is for: NIO still runs a timer
+    /// cancelled once it was due in the loop's batch, so an expiry checks it is the latest one.
+    private struct ExpiryTimer {
+        let scheduled: Scheduled<Void>
+        let drop: UInt64
+    }
 
     deinit {
         // A room that never closed (its server stopped, or was dropped in-process).
@@ -191,10 +200,13 @@ public actor GameRoom {
         self.state.markDisconnected(playerID)
         self.broadcast(self.departure("player_disconnected", player: player, canReconnect: true))
         self.logger.debug("room.player.dropped", metadata: ["player.id": "\(playerID)"])
-        self.expiryTimers[playerID]?.cancel()
-        self.expiryTimers[playerID] = self.schedule(after: self.state.limits.reconnectWindow) { room in
-            room.expire(playerID)
+        self.expiryTimers[playerID]?.scheduled.cancel()
+        self.drops += 1
+        let drop = self.drops
+        let scheduled = self.schedule(after: self.state.limits.reconnectWindow) { room in
+            room.expire(playerID, drop: drop)
         }
+        self.expiryTimers[playerID] = ExpiryTimer(scheduled: scheduled, drop: drop)
         self.publish()
     }
 
@@ -211,7 +223,7 @@ public actor GameRoom {
             previous.close(code: RelayCloseCode.replaced)
         }
         self.connections[playerID] = connection
-        self.expiryTimers.removeValue(forKey: playerID)?.cancel()
+        self.expiryTimers.removeValue(forKey: playerID)?.scheduled.cancel()
         self.publish()
         return player
     }
@@ -222,8 +234,10 @@ public actor GameRoom {
         !self.connections.isEmpty || self.registry?.reoccupy(self) == true
     }
 
-    /// The reconnect window of a dropped member ran out.
-    private func expire(_ playerID: String) {
+    /// The reconnect window of a member's `drop` (the room's count of drops) ran out; a window
+    /// of an earlier drop, cancelled too late, is not theirs to end.
+    func expire(_ playerID: String, drop: UInt64) {
+        guard self.expiryTimers[playerID]?.drop == drop else { return }
         self.expiryTimers[playerID] = nil
         guard let player = self.state.player(playerID), !player.isConnected else { return }
         self.remove(playerID, clearingReadyFlags: false)
@@ -234,7 +248,7 @@ public actor GameRoom {
     /// `clearingReadyFlags` is false when they go at last: the flags set since are kept.
     private func remove(_ playerID: String, clearingReadyFlags: Bool = true) {
         guard let player = self.state.player(playerID) else { return }
-        self.expiryTimers.removeValue(forKey: playerID)?.cancel()
+        self.expiryTimers.removeValue(forKey: playerID)?.scheduled.cancel()
         self.state.removePlayer(playerID, clearingReadyFlags: clearingReadyFlags)
         self.broadcast(self.departure("player_left", player: player, canReconnect: false))
         if self.state.isAbandoned {
@@ -252,7 +266,7 @@ public actor GameRoom {
 
     /// Forgets the room: cancels its timers, gives back its entities' bytes and leaves the registry.
     private func close() {
-        for timer in self.expiryTimers.values { timer.cancel() }
+        for timer in self.expiryTimers.values { timer.scheduled.cancel() }
         self.expiryTimers.removeAll()
         self.state.forgetEntities()
         self.isClosed = true
