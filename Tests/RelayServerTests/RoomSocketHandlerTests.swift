@@ -270,6 +270,85 @@ struct RoomSocketHandlerTests {
         _ = try? channel.finish()
     }
 
+    /// Holds the frames written, as a socket whose buffer is full does, until released.
+    final class HeldWrites: ChannelOutboundHandler {
+        typealias OutboundIn = WebSocketFrame
+        private(set) var frames: [WebSocketFrame] = []
+        private var held: [(NIOAny, EventLoopPromise<Void>?)] = []
+        private var context: ChannelHandlerContext?
+
+        func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+            self.frames.append(self.unwrapOutboundIn(data))
+            self.held.append((data, promise))
+        }
+        func flush(context: ChannelHandlerContext) {}
+
+        /// The client read what was waiting: it all leaves.
+        func release() {
+            guard let context = self.context else { return }
+            let held = self.held
+            self.held = []
+            for (data, promise) in held { context.write(data, promise: promise) }
+            context.flush()
+        }
+    }
+
+    /// A connection whose writes wait in a ``HeldWrites`` (grace period 1 s), and its handler.
+    static func heldConnection() throws -> (EmbeddedChannel, RoomSocketHandler, HeldWrites) {
+        var limits = RelayLimits()
+        limits.closeGracePeriod = .seconds(1)
+        let channel = EmbeddedChannel()
+        let held = HeldWrites()
+        let handler = try Self.makeHandler(limits: limits)
+        try channel.pipeline.syncOperations.addHandlers([held, handler])
+        try channel.connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        return (channel, handler, held)
+    }
+
+    static func closeFrame(code: UInt16) -> ByteBuffer {
+        var payload = ClientFrame.payloadBuffer(ByteBufferAllocator(), capacity: 2)
+        payload.writeInteger(code)
+        return ClientFrame.frame(payload, opcode: .connectionClose, maskKey: 0x12A5_00FF)
+    }
+
+    @Test(
+        "The answer to a client's close waits behind a backlog while the client takes bytes; one that takes none is hung up"
+    )
+    func closeAnswerWaitsForABacklog() throws {
+        let (channel, _, held) = try Self.heldConnection()
+        try channel.writeInbound(Self.closeFrame(code: 1000))
+        #expect(held.frames.last?.opcode == .connectionClose)
+        for second in 1...3 {
+            channel.isWritable = true
+            channel.pipeline.fireChannelWritabilityChanged()  // the client took bytes
+            channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+            #expect(channel.isActive, "second \(second): the frame is not out yet, and the client reads")
+        }
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(!channel.isActive, "a whole grace period without a byte taken")
+        _ = try? channel.finish()
+
+        let (reading, _, released) = try Self.heldConnection()
+        try reading.writeInbound(Self.closeFrame(code: 1000))
+        released.release()
+        // Written: the server's half ends (an EmbeddedChannel has no half-close, so it closes).
+        #expect(!reading.isActive)
+        _ = try? reading.finish()
+    }
+
+    @Test("A client's answer to the server's close before that frame has left waits for it to leave")
+    func closeAnsweredEarlyWaitsForTheFrame() throws {
+        let (channel, handler, held) = try Self.heldConnection()
+        handler.sendClose(.goingAway)
+        #expect(held.frames.last?.opcode == .connectionClose)
+        try channel.writeInbound(Self.closeFrame(code: 1001))
+        #expect(channel.isActive, "closing now would drop the server's close frame")
+        held.release()
+        #expect(!channel.isActive, "answered: no grace period to wait")
+        _ = try? channel.finish()
+    }
+
     @Test("Frames are handled whether a read holds several or a part of one; a refused frame fails the connection")
     func framesAcrossReads() throws {
         let channel = EmbeddedChannel()

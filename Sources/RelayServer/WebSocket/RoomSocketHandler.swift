@@ -98,6 +98,8 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var hangsUpAfterClose = false
     /// The close frame has been written to the socket: the client's grace to answer it runs.
     private var closeFrameWritten = false
+    /// The client answered the server's close frame before it was written.
+    private var closeAnswered = false
 
     init(
         dispatcher: MessageDispatcher, session: ConnectionSession, settings: Settings,
@@ -412,6 +414,12 @@ extension RoomSocketHandler {
     /// answer to the server's.
     private func receivedClose(_ frame: InboundFrame) {
         guard !self.closeSent else {
+            // The client's answer to the server's close frame: the connection ends, once that
+            // frame has left (closing before would drop it: 1006 for the client).
+            guard self.closeFrameWritten || self.hangsUpAfterClose else {
+                self.closeAnswered = true
+                return
+            }
             self.context?.close(promise: nil)
             return
         }
@@ -474,19 +482,21 @@ extension RoomSocketHandler {
             // for one that never does): the reader ends once it has handled what came before.
             self.session.closing.close()
             self.readerQueue.finish()
+            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
             written.futureResult.whenComplete { result in
                 // Closing with the client's bytes unread would have the kernel reset the connection,
                 // and a reset may discard the close frame before the client reads it (1006, not 1009
                 // or 1002; RFC 6455 §7.1.1): the server's half ends now, and the socket closes once
                 // the client's does (``userInboundEventTriggered(context:event:)``), what it sends
-                // until then discarded.
+                // until then discarded, or after the grace period.
                 guard case .success = result else { return channel.close(promise: nil) }
                 channel.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
+                handler.value.closeFrameHasBeenWritten()
             }
             self.releaseHeldRead()
-            // A client that does not read may never let the close frame out, nor hang up: hang up
-            // regardless.
-            context.eventLoop.scheduleTask(in: self.closeGrace) { channel.close(promise: nil) }
+            // Behind a backlog the frame waits while the client still takes bytes (a slow reader
+            // hung up after a second lost it: 1006); one that takes none is hung up.
+            if !self.closeFrameWritten { self.startClosingDrain(context) }
         } else {
             let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
             written.futureResult.whenComplete { _ in handler.value.closeFrameHasBeenWritten() }
@@ -496,10 +506,13 @@ extension RoomSocketHandler {
 
     private var closeGrace: TimeAmount { TimeAmount(self.session.limits.closeGracePeriod) }
 
+    /// The close frame has left for the socket: the client has the grace period to answer it or
+    /// hang up, none if it has answered already.
     private func closeFrameHasBeenWritten() {
         self.closeFrameWritten = true
         self.stopClosingDrain()
         guard let channel = self.context?.channel else { return }
+        guard !self.closeAnswered else { return channel.close(promise: nil) }
         channel.eventLoop.scheduleTask(in: self.closeGrace) { channel.close(promise: nil) }
     }
 
@@ -510,6 +523,10 @@ extension RoomSocketHandler {
         guard let context = self.context, !self.hangsUpAfterClose, !self.closeFrameWritten,
             self.closingDrain == nil
         else { return }
+        self.startClosingDrain(context)
+    }
+
+    private func startClosingDrain(_ context: ChannelHandlerContext) {
         self.closingDrain = ClosingDrain(
             startedAt: .now(), limit: TimeAmount(self.session.limits.closeDrainLimit),
             bufferedBytes: Self.bufferedBytes(of: context.channel))
