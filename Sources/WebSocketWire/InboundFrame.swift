@@ -32,8 +32,12 @@ public struct InboundFrame {
     }
 
     /// Takes the first frame off `buffer`; while it is incomplete, leaves `buffer` as it is. A
-    /// frame is refused as soon as its header shows it too long, before its payload is buffered.
-    public static func read(from buffer: inout ByteBuffer, maxPayloadBytes: Int) -> Parsed {
+    /// frame is refused as soon as its header shows it too long, before its payload is buffered:
+    /// longer than `maxPayloadBytes`, or, for a continuation frame, than `maxContinuationBytes`
+    /// (what the message it continues has left).
+    public static func read(
+        from buffer: inout ByteBuffer, maxPayloadBytes: Int, maxContinuationBytes: Int? = nil
+    ) -> Parsed {
         let start = buffer.readerIndex
         guard let first = buffer.getInteger(at: start, as: UInt8.self),
             let second = buffer.getInteger(at: start + 1, as: UInt8.self)
@@ -41,6 +45,7 @@ public struct InboundFrame {
         // A control frame must be whole and at most 125 bytes, which its 7-bit length tells
         // (126 and 127 announce longer ones): malformed (1002), whatever the reader's limit.
         if first & 0x08 != 0, first & 0x80 == 0 || second & 0x7F > 125 { return .refused(.protocolError) }
+        let maxPayloadBytes = first & 0x0F == 0 ? min(maxPayloadBytes, maxContinuationBytes ?? .max) : maxPayloadBytes
         var headerBytes = 2
         var length = Int(second & 0x7F)
         if length == 126 {

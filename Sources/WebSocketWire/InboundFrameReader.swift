@@ -14,8 +14,11 @@ public struct InboundFrameReader {
 
     /// Hands each whole frame of what was kept and `bytes` to `handle`, in order, while it returns
     /// true, and keeps a partial frame for the next read. Returns the close code of a refused
-    /// frame; nothing after it is read.
-    public mutating func read(_ bytes: ByteBuffer, frame handle: (InboundFrame) -> Bool) -> WebSocketErrorCode? {
+    /// frame; nothing after it is read. `continuationRoom` says, before each frame, how long a
+    /// continuation frame may be: what its message has left (nil: ``maxPayloadBytes``).
+    public mutating func read(
+        _ bytes: ByteBuffer, continuationRoom: () -> Int? = { nil }, frame handle: (InboundFrame) -> Bool
+    ) -> WebSocketErrorCode? {
         var bytes = bytes
         if var earlier = self.unparsed {
             self.unparsed = nil
@@ -23,7 +26,8 @@ public struct InboundFrameReader {
             bytes = earlier
         }
         while true {
-            switch InboundFrame.read(from: &bytes, maxPayloadBytes: self.maxPayloadBytes) {
+            let room = continuationRoom()
+            switch InboundFrame.read(from: &bytes, maxPayloadBytes: self.maxPayloadBytes, maxContinuationBytes: room) {
             case .frame(let frame):
                 guard handle(frame) else { return nil }
             case .incomplete:

@@ -349,6 +349,24 @@ struct RoomSocketHandlerTests {
         _ = try? channel.finish()
     }
 
+    @Test("A continuation longer than its message has left is refused at its header, before its payload comes")
+    func continuationRefusedAtItsHeader() throws {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(try Self.makeHandler())  // messages of 1,024 bytes
+        var start = Self.clientFrame(.text, String(repeating: "a", count: 1_000))
+        // Not final: FIN cleared.
+        start.setInteger(start.getInteger(at: start.readerIndex, as: UInt8.self)! & 0x7F, at: start.readerIndex)
+        try channel.writeInbound(start)
+        #expect(try channel.readOutbound(as: WebSocketFrame.self) == nil)
+        // A final continuation of 100 bytes (24 would fit): its header alone, masked.
+        try channel.writeInbound(ByteBuffer(bytes: [0x80, 0x80 | 100, 1, 2, 3, 4]))
+        let close = try #require(try channel.readOutbound(as: WebSocketFrame.self))
+        #expect(close.opcode == .connectionClose)
+        var code = close.data
+        #expect(code.readInteger(as: UInt16.self) == 1009)
+        _ = try? channel.finish()
+    }
+
     @Test("Frames are handled whether a read holds several or a part of one; a refused frame fails the connection")
     func framesAcrossReads() throws {
         let channel = EmbeddedChannel()

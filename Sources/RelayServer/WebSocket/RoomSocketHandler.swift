@@ -160,7 +160,12 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Cuts what was read into frames and handles them, and charges it to the budgets.
     private func handle(_ bytes: ByteBuffer, context: ChannelHandlerContext) {
         var frameCount = 0
-        let refusal = self.frames.read(bytes) { frame in
+        // A continuation past what its message has left is refused at its header (1009), before
+        // its payload is read: else a frame of the cap's size was buffered first.
+        let maxMessageBytes = self.settings.maxMessageBytes
+        let refusal = self.frames.read(
+            bytes, continuationRoom: { self.fragments.map { maxMessageBytes - $0.bytes.readableBytes } }
+        ) { frame in
             frameCount += 1
             self.received(frame)
             return !self.inputRefused
