@@ -45,7 +45,8 @@ public struct InboundFrame {
         // A control frame must be whole and at most 125 bytes, which its 7-bit length tells
         // (126 and 127 announce longer ones): malformed (1002), whatever the reader's limit.
         if first & 0x08 != 0, first & 0x80 == 0 || second & 0x7F > 125 { return .refused(.protocolError) }
-        let maxPayloadBytes = first & 0x0F == 0 ? min(maxPayloadBytes, maxContinuationBytes ?? .max) : maxPayloadBytes
+        let maxPayloadBytes =
+            first & 0x0F == 0 ? max(0, min(maxPayloadBytes, maxContinuationBytes ?? .max)) : maxPayloadBytes
         var headerBytes = 2
         var length = Int(second & 0x7F)
         if length == 126 {

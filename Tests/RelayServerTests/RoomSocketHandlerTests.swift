@@ -295,9 +295,12 @@ struct RoomSocketHandlerTests {
     }
 
     /// A connection whose writes wait in a ``HeldWrites`` (grace period 1 s), and its handler.
-    static func heldConnection() throws -> (EmbeddedChannel, RoomSocketHandler, HeldWrites) {
+    static func heldConnection(
+        closeDrainLimit: Duration = RelayLimits().closeDrainLimit
+    ) throws -> (EmbeddedChannel, RoomSocketHandler, HeldWrites) {
         var limits = RelayLimits()
         limits.closeGracePeriod = .seconds(1)
+        limits.closeDrainLimit = closeDrainLimit
         let channel = EmbeddedChannel()
         let held = HeldWrites()
         let handler = try Self.makeHandler(limits: limits)
@@ -337,6 +340,19 @@ struct RoomSocketHandlerTests {
         _ = try? reading.finish()
     }
 
+    @Test("A client's close during the server's own closing drain does not start the drain's limit over")
+    func clientCloseKeepsTheDrainLimit() throws {
+        let (channel, handler, _) = try Self.heldConnection(closeDrainLimit: .milliseconds(300))
+        handler.closeRequested()  // the server closes: its queue goes out first, the drain starts now
+        usleep(400_000)  // past the drain's limit (it reads the real clock)
+        try channel.writeInbound(Self.closeFrame(code: 1000))  // the client's own close, behind the backlog
+        channel.isWritable = true
+        channel.pipeline.fireChannelWritabilityChanged()  // the client still reads
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(!channel.isActive, "the limit runs from the server's close")
+        _ = try? channel.finish()
+    }
+
     @Test("A client's answer to the server's close before that frame has left waits for it to leave")
     func closeAnsweredEarlyWaitsForTheFrame() throws {
         let (channel, handler, held) = try Self.heldConnection()
@@ -365,6 +381,19 @@ struct RoomSocketHandlerTests {
         var code = close.data
         #expect(code.readInteger(as: UInt16.self) == 1009)
         _ = try? channel.finish()
+
+        // Once the reader has stopped (the connection is ending its own way), it is discarded as any
+        // data frame is, not answered with 1009 in place of the close the server means to send.
+        let ending = EmbeddedChannel()
+        let handler = try Self.makeHandler()
+        try ending.pipeline.syncOperations.addHandler(handler)
+        try ending.writeInbound(start)
+        handler.readerEnded()
+        var continuation = ByteBuffer(bytes: [0x80, 0x80 | 100, 0, 0, 0, 0])
+        continuation.writeRepeatingByte(UInt8(ascii: "a"), count: 100)
+        try ending.writeInbound(continuation)
+        #expect(try ending.readOutbound(as: WebSocketFrame.self) == nil)
+        _ = try? ending.finish()
     }
 
     @Test("Frames are handled whether a read holds several or a part of one; a refused frame fails the connection")

@@ -164,7 +164,12 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // its payload is read: else a frame of the cap's size was buffered first.
         let maxMessageBytes = self.settings.maxMessageBytes
         let refusal = self.frames.read(
-            bytes, continuationRoom: { self.fragments.map { maxMessageBytes - $0.bytes.readableBytes } }
+            bytes,
+            continuationRoom: {
+                // Once closing, data frames are discarded whatever their length.
+                self.closeSent || self.readerStopped
+                    ? nil : self.fragments.map { maxMessageBytes - $0.bytes.readableBytes }
+            }
         ) { frame in
             frameCount += 1
             self.received(frame)
@@ -482,7 +487,6 @@ extension RoomSocketHandler {
             self.hangsUpAfterClose = true
             self.inputRefused = true
             self.bytesOnHold = nil
-            self.stopClosingDrain()
             // The player leaves the room now, not when the client hangs up (up to the grace period
             // for one that never does): the reader ends once it has handled what came before.
             self.session.closing.close()
@@ -500,8 +504,11 @@ extension RoomSocketHandler {
             }
             self.releaseHeldRead()
             // Behind a backlog the frame waits while the client still takes bytes (a slow reader
-            // hung up after a second lost it: 1006); one that takes none is hung up.
-            if !self.closeFrameWritten { self.startClosingDrain(context) }
+            // hung up after a second lost it: 1006); one that takes none is hung up. A drain the
+            // server's own close started goes on, its limit from its start.
+            if !self.closeFrameWritten, self.closingDrain == nil, context.channel.isActive {
+                self.startClosingDrain(context)
+            }
         } else {
             let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
             written.futureResult.whenComplete { _ in handler.value.closeFrameHasBeenWritten() }
