@@ -25,8 +25,12 @@ func buildApplication(
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let sockets = RoomSocketRoutes(dispatcher: dispatcher, registry: rooms, cors: configuration.cors)
+    let requestBudget = HTTPRequestBudget(
+        configuration.limits.requestsPerAddress, clients: configuration.clientAddresses,
+        maxBodyBytes: configuration.limits.maxBodyBytes)
     let router = buildRouter(
-        configuration: configuration, scores: scores, savedGames: savedGames, bosses: bosses, rooms: rooms)
+        configuration: configuration, scores: scores, savedGames: savedGames, bosses: bosses, rooms: rooms,
+        requestBudget: requestBudget)
     sockets.register(on: router)
     router.add(middleware: WrongMethodMiddleware(routes: router.routes))  // last: wraps only unrouted requests
     let settings = RoomSocketHandler.Settings(
@@ -34,9 +38,6 @@ func buildApplication(
     let connectionsPerAddress = ConnectionsPerAddress(configuration.connectionsPerAddress)
     let inboundBytesPerAddress = InboundBytesPerAddress(limits: configuration.relay)
     let busyLoops = busyLoops ?? BusyLoops(limits: configuration.relay, logger: logger)
-    let requestBudget = HTTPRequestBudget(
-        configuration.limits.requestsPerAddress, clients: configuration.clientAddresses,
-        maxBodyBytes: configuration.limits.maxBodyBytes)
     let acceptFilter = PerAddressAcceptFilter(
         connections: connectionsPerAddress, clients: configuration.clientAddresses, logger: logger)
     return Application(
@@ -72,7 +73,8 @@ func buildRouter(
     scores: any ScoreStore,
     savedGames: any SavedGameStore,
     bosses: any BossCatalog,
-    rooms: RoomRegistry
+    rooms: RoomRegistry,
+    requestBudget: HTTPRequestBudget
 ) -> Router<RelayRequestContext> {
     // FastAPI (Starlette) answers HEAD wherever it answers GET: the same status and headers (NIO
     // sends no body for a HEAD, whatever answers it).
@@ -83,6 +85,9 @@ func buildRouter(
     router.add(middleware: JSONErrorMiddleware())
     router.add(middleware: EmptyPathSegmentGuard())
     router.add(middleware: FetchMetadataGuard())
+    router.add(
+        middleware: ProxiedRequestBudgetMiddleware(
+            requests: requestBudget.requests, clients: configuration.clientAddresses))
     // FastAPI redirects in its router, once its middleware has run.
     router.add(middleware: TrailingSlashRedirect(clients: configuration.clientAddresses))
 

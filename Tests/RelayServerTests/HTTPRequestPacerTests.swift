@@ -369,6 +369,27 @@ struct HTTPRequestPacerTests {
         }
     }
 
+    @Test("A client behind a trusted proxy is counted by the address the proxy names, and past its budget gets 429")
+    func proxiedClientsGet429() async throws {
+        // Three requests at once (a burst of 3), then one each 1,000 s.
+        try await Self.withPacedServer(perSecond: 0.001, burst: 3, trusting: "127.0.0.4") { port in
+            func get(for client: String, closing: Bool = false) -> String {
+                "GET /api/rooms HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: \(client)\r\n"
+                    + (closing ? "Connection: close\r\n" : "") + "\r\n"
+            }
+            let answers = try await rawExchange(
+                port: port,
+                String(repeating: get(for: "203.0.113.9"), count: 3) + get(for: "203.0.113.9", closing: true),
+                from: "127.0.0.4")
+            let statuses = answers.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix(3) }
+            #expect(statuses == ["200", "200", "200", "429"], "\(answers)")
+            #expect(answers.lowercased().contains("\r\nretry-after: 1000\r\n"), "\(answers)")
+            #expect(answers.hasSuffix(#"{"detail":"Too many requests from this address, try again shortly"}"#))
+            let other = try await rawExchange(port: port, get(for: "203.0.113.10", closing: true), from: "127.0.0.4")
+            #expect(other.hasPrefix("HTTP/1.1 200"), "another client behind the proxy: \(other)")
+        }
+    }
+
     @Test("An address in debt still opens a room socket, which the budget then leaves alone")
     func roomSocketOffTheBudget() async throws {
         try await Self.withPacedServer(perSecond: 0.001, burst: 1) { port in

@@ -28,6 +28,9 @@ enum APIError: Error, Equatable {
     /// The client's address has been sent its budget of room lists (``RatePerAddress``), and is
     /// out of debt in this many seconds.
     case tooManyRoomLists(retryAfterSeconds: Int)
+    /// A client behind a trusted proxy has made its budget of requests (``HTTPRequestBudget``), and
+    /// has a token again in this many seconds.
+    case tooManyRequests(retryAfterSeconds: Int)
     /// A room socket through a trusted proxy, for a client with the most connections allowed
     /// (``ConnectionsPerAddress``).
     case tooManyConnections
@@ -48,7 +51,7 @@ enum APIError: Error, Equatable {
         case .bodyTooLarge: .contentTooLarge
         case .validation: .unprocessableContent
         case .storageBusy, .storageFull: .serviceUnavailable
-        case .tooManyWrites, .tooManyConnections, .tooManyRoomLists: .tooManyRequests
+        case .tooManyWrites, .tooManyConnections, .tooManyRoomLists, .tooManyRequests: .tooManyRequests
         case .internalError: .internalServerError
         }
     }
@@ -71,6 +74,7 @@ enum APIError: Error, Equatable {
         case .tooManyWrites: .message("Too many writes from this address, try again shortly")
         case .tooManyConnections: .message("Too many connections from this address")
         case .tooManyRoomLists: .message("Too many room lists from this address, try again shortly")
+        case .tooManyRequests: .message("Too many requests from this address, try again shortly")
         case .originNotAllowed: .message("WebSocket origin not allowed")
         case .upgradeRequired: .message("This path takes WebSocket connections only")
         case .storageFull: .message("Storage full, nothing was saved")
@@ -87,6 +91,7 @@ enum APIError: Error, Equatable {
         case .upgradeRequired: [.secWebSocketVersion: "13"]
         case .tooManyWrites(let seconds): [.retryAfter: "\(seconds)"]
         case .tooManyRoomLists(let seconds): [.retryAfter: "\(seconds)"]
+        case .tooManyRequests(let seconds): [.retryAfter: "\(seconds)"]
         default: [:]
         }
     }
