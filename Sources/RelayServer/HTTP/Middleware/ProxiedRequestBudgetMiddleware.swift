@@ -13,7 +13,9 @@ struct ProxiedRequestBudgetMiddleware<Context: RemoteAddressRequestContext>: Rou
     ) async throws
         -> Response
     {
-        if self.requests.isLimiting, self.clients.isTrustedProxy(context.remoteAddress),
+        // A request naming no client first: every direct one, which costs a header lookup alone.
+        if self.requests.isLimiting, request.headers.contains(.xForwardedFor),
+            self.clients.isTrustedProxy(context.remoteAddress),
             !self.requests.take(key: self.clients.key(of: request, context: context))
         {
             throw APIError.tooManyRequests(retryAfterSeconds: self.requests.retryAfterSeconds)
