@@ -101,7 +101,7 @@ struct RelayCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "HTTP requests a second each client address may make, in bursts of a minute's worth; more wait their turn, and the address's connections are not read meanwhile. Loopback and trusted proxies not counted; 0: no limit."
+            "HTTP requests a second each client address may make, in bursts of a minute's worth; more wait their turn, and the address's connections are not read meanwhile (a client behind a trusted proxy gets 429 instead). Loopback not counted; 0: no limit."
     )
     var httpRequestsPerSecondPerAddress: Double = 100
 

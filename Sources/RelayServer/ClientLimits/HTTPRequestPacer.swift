@@ -50,6 +50,8 @@ final class HTTPRequestPacer: ChannelDuplexHandler, RemovableChannelHandler {
     private var heldBodyBytes = 0
     /// When the first held request's turn comes: it has been paid for.
     private var turn: Scheduled<Void>?
+    /// The first held request has reserved its turn (it is not yet handed on).
+    private var holdsReservedTurn = false
     /// A read asked for while requests were held, made once they have all gone on.
     private var isReadWanted = false
     private var isFirstHead = true
@@ -77,6 +79,7 @@ final class HTTPRequestPacer: ChannelDuplexHandler, RemovableChannelHandler {
         }
         let wait = self.budget.reserve(key: self.key)
         guard wait > 0 else { return context.fireChannelRead(data) }
+        self.holdsReservedTurn = true
         self.hold(part, data, context: context)
         self.budget.logHeld(
             self.key, effect: "requests held (--http-requests-per-second-per-address)", logger: self.logger)
@@ -139,11 +142,12 @@ final class HTTPRequestPacer: ChannelDuplexHandler, RemovableChannelHandler {
         context.close(promise: nil)
     }
 
-    /// Drops what is held. The first held request had reserved its turn, which goes back to the
-    /// address: else a client connecting, sending a request and hanging up while in debt would
-    /// drive its address's debt up for as long as it went on.
+    /// Drops what is held. A turn the first held request reserved goes back to the address: else
+    /// a client connecting, sending a request and hanging up while in debt would drive its
+    /// address's debt up for as long as it went on.
     private func dropHeld() {
-        if !self.held.isEmpty { self.budget.giveBack(key: self.key) }
+        if self.holdsReservedTurn { self.budget.giveBack(key: self.key) }
+        self.holdsReservedTurn = false
         self.emptyHeld()
     }
 
@@ -181,8 +185,12 @@ final class HTTPRequestPacer: ChannelDuplexHandler, RemovableChannelHandler {
             if case .part(let data) = next, case .head = self.unwrapInboundIn(data) {
                 if handedOn {
                     let wait = self.budget.reserve(key: self.key)
-                    if wait > 0 { return self.scheduleTurn(inSeconds: wait, context: context) }
+                    if wait > 0 {
+                        self.holdsReservedTurn = true
+                        return self.scheduleTurn(inSeconds: wait, context: context)
+                    }
                 }
+                self.holdsReservedTurn = false  // handed on: its turn is used
                 self.heldRequests -= 1
             } else if case .part(let data) = next, case .body(let bytes) = self.unwrapInboundIn(data) {
                 self.heldBodyBytes -= bytes.readableBytes
@@ -234,7 +242,8 @@ final class HTTPRequestBudget: Sendable {
 
     /// The pacer for a new connection from `peer`; nil when nothing is limited or the peer is not
     /// counted: a loopback client, or a trusted proxy, whose connections carry many clients'
-    /// requests (pace them at the proxy: nginx's `limit_req`).
+    /// requests (each is taken from the budget of the client it names instead:
+    /// ``ProxiedRequestBudgetMiddleware``).
     func pacer(forPeer peer: SocketAddress?, logger: Logger) -> HTTPRequestPacer? {
         guard self.requests.isLimiting, let key = self.clients.key(ofPeer: peer) else { return nil }
         return HTTPRequestPacer(budget: self, key: key, logger: logger)
