@@ -182,8 +182,11 @@ public struct MessageDispatcher: Sendable {
         do {
             value = try JSONParser.parse(text.utf8, valueCount: &valueCount)
         } catch {
-            throw error.isLoneSurrogate
-                ? .loneSurrogate(atByte: error.offset) : .invalidJSON(error.reason, atByte: error.offset)
+            switch error.textProblem {
+            case .loneSurrogate: throw .loneSurrogate(atByte: error.offset)
+            case .longCombiningRun: throw .longCombiningRun(atByte: error.offset)
+            case nil: throw .invalidJSON(error.reason, atByte: error.offset)
+            }
         }
         guard case .object(let fields) = value else { throw .notAnObject }
         guard case .string(let type) = fields["type"] else { throw .missingType }

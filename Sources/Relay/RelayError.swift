@@ -21,12 +21,21 @@ public struct RelayError: Error, Equatable, Sendable {
         RelayError(
             code: "invalid_field", message: "Strings must be valid Unicode: a lone surrogate escape at byte \(offset)")
     }
+    /// A string stacking more combining marks than Unicode's Stream-Safe Text Format allows
+    /// (``CombiningMarkRuns``); `offset` is just after the string.
+    public static func longCombiningRun(atByte offset: Int) -> RelayError {
+        RelayError(
+            code: "invalid_field",
+            message:
+                "Strings may stack at most \(CombiningMarkRuns.limit) combining marks in a row: a longer run ends at byte \(offset)"
+        )
+    }
     public static let notAnObject = RelayError(code: "invalid_message", message: "Message must be a JSON object")
     public static let binaryFrame = RelayError(code: "invalid_message", message: "Binary frames are not supported")
     public static let invalidUTF8 = RelayError(code: "invalid_message", message: "Text frames must be valid UTF-8")
     public static let missingType = RelayError(code: "missing_type", message: "Message has no string 'type'")
     public static func unknownType(_ type: String) -> RelayError {
-        RelayError(code: "unknown_type", message: "Unknown message type '\(type.prefix(64))'")
+        RelayError(code: "unknown_type", message: "Unknown message type '\(Self.excerpt(type))'")
     }
     public static func invalidField(_ field: String, expected: String) -> RelayError {
         RelayError(code: "invalid_field", message: "Field '\(field)' must be \(expected)")
@@ -53,13 +62,20 @@ public struct RelayError: Error, Equatable, Sendable {
     }
     public static let serverFull = RelayError(code: "server_full", message: "The server has no room for more rooms")
     public static func pluginTimeout(_ type: String) -> RelayError {
-        RelayError(code: "plugin_timeout", message: "The plugin handling '\(type.prefix(64))' did not answer in time")
+        RelayError(
+            code: "plugin_timeout", message: "The plugin handling '\(Self.excerpt(type))' did not answer in time")
     }
     public static func pluginUnavailable(_ type: String) -> RelayError {
-        RelayError(code: "plugin_unavailable", message: "The plugin handling '\(type.prefix(64))' is not running")
+        RelayError(code: "plugin_unavailable", message: "The plugin handling '\(Self.excerpt(type))' is not running")
     }
     public static func pluginError(_ type: String) -> RelayError {
-        RelayError(code: "plugin_error", message: "The plugin handling '\(type.prefix(64))' gave an invalid answer")
+        RelayError(code: "plugin_error", message: "The plugin handling '\(Self.excerpt(type))' gave an invalid answer")
+    }
+
+    /// The start of a client's `type` to quote: 64 code points, not characters, since one
+    /// character may carry any number of combining marks.
+    private static func excerpt(_ type: String) -> String {
+        String(String.UnicodeScalarView(type.unicodeScalars.prefix(64)))
     }
 }
 

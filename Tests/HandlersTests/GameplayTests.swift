@@ -478,11 +478,16 @@ struct ChatTests {
     }
 
     @Test func lengthsCountCodePointsNotCharacters() async throws {
-        // One letter with 600 combining accents is one character and 601 code points: a room keeps
-        // its last 20 chats, and such "characters" could otherwise fill whole frames.
+        // One letter with 600 combining accents is one character and over 600 code points: a room
+        // keeps its last 20 chats, and such "characters" could otherwise fill whole frames. A
+        // combining grapheme joiner after every 20 accents keeps the runs within the 30 allowed.
         let harness = try Harness()
         let (host, guest, _) = try await harness.roomWithTwoPlayers()
-        let stacked = { (marks: Int) in "e" + String(repeating: "\\u0301", count: marks) }  // JSON escapes
+        let stacked = { (marks: Int) in  // JSON escapes
+            "e"
+                + Array(repeating: String(repeating: "\\u0301", count: 20), count: marks / 20).joined(
+                    separator: "\\u034f")
+        }
         await host.expectError("too_long", after: #"{"type":"chat","message":"\#(stacked(600))"}"#)
         #expect(await guest.received().isEmpty)
         await harness.client().expectError(

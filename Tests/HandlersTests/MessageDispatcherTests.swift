@@ -95,6 +95,34 @@ struct MessageDispatcherTests {
         #expect(error?["message"]?.stringValue == "Strings must be valid Unicode: a lone surrogate escape at byte 32")
     }
 
+    /// Such a string would cost quadratic time to hash as a key, a type or a room code.
+    @Test func longRunsOfCombiningMarksAreInvalidFields() async throws {
+        let marks = String(repeating: "\u{0301}", count: 8_000) + String(repeating: "\u{0316}", count: 8_000)
+        let client = try Harness().client()
+        for text in [
+            #"{"type":"ping","a\#(marks)":0}"#, #"{"type":"a\#(marks)"}"#,
+            #"{"type":"join_room","room_id":"A\#(marks)","player_name":"Ann"}"#,
+        ] {
+            await client.send(text)
+            let error = await client.received().first
+            #expect(error?["code"] == "invalid_field")
+            #expect(
+                error?["message"]?.stringValue?.hasPrefix("Strings may stack at most 30 combining marks in a row")
+                    == true)
+        }
+        await client.send(#"{"type":"chat","message":"a\#(String(repeating: "\u{0301}", count: 30))"}"#)
+        #expect(await client.received().first?["code"] == "not_in_room")  // 30 are text like any other
+    }
+
+    @Test func anUnknownTypeIsQuotedShort() async throws {
+        let client = try Harness().client()
+        let type = "t" + String(repeating: "\u{0301}\u{0316}", count: 15) + String(repeating: "x", count: 500)
+        await client.send(#"{"type":"\#(type)"}"#)
+        let message = try #require(await client.received().first?["message"]?.stringValue)
+        #expect(message == "Unknown message type '\(String(String.UnicodeScalarView(type.unicodeScalars.prefix(64))))'")
+        #expect(message.utf8.count < 150)
+    }
+
     @Test func decodeReturnsTypeAndFields() throws {
         let message = try MessageDispatcher.decode(#"{"type":"chat","message":"hi","n":1}"#)
         #expect(message.type == "chat")

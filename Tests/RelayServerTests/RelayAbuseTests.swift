@@ -30,10 +30,17 @@ struct RelayAbuseTests {
                 ("{\"type\":\"create_room\",\"player_name\":5}", "invalid_field"),
                 ("{\"type\":\"create_room\",\"player_name\":\"a\",\"max_players\":99}", "invalid_field"),
                 ("{\"type\":\"create_room\",\"player_name\":\"x\\ud800\"}", "invalid_field"),
-                // One Character of 301 code points: ids are counted as names are.
+                // One Character of 320 code points: ids are counted as names are. (A combining
+                // grapheme joiner after every 15 accents: runs of over 30 are refused outright.)
                 (
                     "{\"type\":\"create_room\",\"player_name\":\"a\",\"player_id\":\"a"
-                        + String(repeating: "\u{0301}", count: 300) + "\"}", "too_long"
+                        + String(repeating: "\u{0301}", count: 15)
+                        + String(repeating: "\u{034F}" + String(repeating: "\u{0301}", count: 15), count: 19) + "\"}",
+                    "too_long"
+                ),
+                (
+                    "{\"type\":\"create_room\",\"player_name\":\"a\",\"player_id\":\"a"
+                        + String(repeating: "\u{0301}", count: 300) + "\"}", "invalid_field"
                 ),
                 ("{\"type\":\"time_sync\",\"client_time\":NaN}", "invalid_json"),
                 ("{\"type\":\"time_sync\",\"client_time\":1e999}", "invalid_json"),

@@ -30,6 +30,19 @@ struct ValidationTests {
         }
     }
 
+    @Test("A string with a run of over 30 combining marks is refused as the JSON decode error it costs")
+    func longRunsOfCombiningMarks() async throws {
+        try await withLiveApp { client in
+            let name = "A" + String(repeating: "\u{0301}", count: 2_000) + String(repeating: "\u{0316}", count: 2_000)
+            let response = try await self.post(
+                client, "/api/save_game", ByteBuffer(string: #"{"player_name":"\#(name)"}"#))
+            #expect(response.status == .unprocessableContent)
+            let issue = try #require(try (response.object()["detail"] as? [[String: Any]])?.first)
+            #expect(issue["type"] as? String == "json_invalid")
+            #expect((issue["ctx"] as? [String: Any])?["error"] as? String == "more than 30 combining marks in a row")
+        }
+    }
+
     @Test("Every missing or mistyped field is listed")
     func fieldIssues() async throws {
         try await withLiveApp { client in
@@ -113,10 +126,12 @@ struct ValidationTests {
         }
     }
 
-    @Test("Lengths count code points, as pydantic does: one letter with 40 combining accents is 41")
+    @Test("Lengths count code points, as pydantic does: one letter with 40 combining accents is over 32")
     func lengthsCountCodePoints() async throws {
         try await withLiveApp { client in
-            let stacked = "e" + String(repeating: "\u{0301}", count: 40)  // one character, 81 bytes
+            // One character of 42 code points: a combining grapheme joiner keeps each run within 30.
+            let accents = String(repeating: "\u{0301}", count: 20)
+            let stacked = "e" + accents + "\u{034F}" + accents
             for (uri, body) in [("/api/scores", scoreBody(name: stacked)), ("/api/save_game", saveBody(name: stacked))]
             {
                 let refused = try await self.post(client, uri, body)

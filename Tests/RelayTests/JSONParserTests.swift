@@ -137,12 +137,39 @@ struct JSONParserTests {
     func refusesLoneSurrogates(_ document: String) throws {
         let failure = try #require(throws: JSONParser.Failure.self) { try JSONParser.parse(document) }
         #expect(failure.reason == "lone surrogate escape")
-        #expect(failure.isLoneSurrogate)
+        #expect(failure.textProblem == .loneSurrogate)
     }
 
-    @Test func otherFailuresAreNotLoneSurrogates() throws {
+    @Test func otherFailuresAreNotTextProblems() throws {
         let failure = try #require(throws: JSONParser.Failure.self) { try JSONParser.parse(#""\uZZZZ""#) }
-        #expect(!failure.isLoneSurrogate)
+        #expect(failure.textProblem == nil)
+    }
+
+    /// Swift sorts a run of combining marks with an insertion sort to hash or compare the
+    /// string: quadratic in the run (``CombiningMarkRuns``).
+    @Test(arguments: [
+        "\"a" + String(repeating: "\u{0316}\u{0301}", count: 15) + "x\"",  // 30 marks: the limit
+        "\"" + String(repeating: "e\u{0301}\u{0316}", count: 5_000) + "\"",  // many short runs
+        "\"" + String(repeating: "\u{0F73}", count: 15) + "\"",  // 30 marks, 2 a sign
+        "\"\\n" + String(repeating: "\\u0301", count: 30) + "\"",  // escaped
+    ])
+    func takesRunsOfCombiningMarksUpToTheLimit(_ document: String) throws {
+        guard case .string = try JSONParser.parse(document) else {
+            Issue.record("not a string")
+            return
+        }
+    }
+
+    @Test(arguments: [
+        "\"a" + String(repeating: "\u{0301}", count: 31) + "\"",
+        "{\"a" + String(repeating: "\u{0301}", count: 8_000) + String(repeating: "\u{0316}", count: 8_000) + "\":0}",
+        "[\"" + String(repeating: "\u{0F73}", count: 16) + "\"]",  // 32 marks
+        "\"\\n" + String(repeating: "\\u0301", count: 31) + "\"",  // escaped, so the slow path
+    ])
+    func refusesLongerRunsOfCombiningMarks(_ document: String) throws {
+        let failure = try #require(throws: JSONParser.Failure.self) { try JSONParser.parse(document) }
+        #expect(failure.textProblem == .longCombiningRun)
+        #expect(failure.reason == "more than 30 combining marks in a row")
     }
 
     @Test func refusesControlCharactersInStrings() {

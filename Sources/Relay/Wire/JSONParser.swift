@@ -1,16 +1,24 @@
 /// A strict, allocation-light JSON parser for inbound WebSocket messages.
 ///
 /// Stricter than Foundation where the relay needs it: lone UTF-16 surrogate escapes
-/// (`"\ud800"`) are refused, because such a string could not be re-encoded when echoed;
-/// nesting is bounded so a hostile message cannot exhaust the stack.
+/// (`"\ud800"`) are refused, because such a string could not be re-encoded when echoed; so are
+/// strings with runs of combining marks past ``CombiningMarkRuns/limit``, which would cost
+/// quadratic time to hash; nesting is bounded so a hostile message cannot exhaust the stack.
 public struct JSONParser {
     /// Why a document was refused; `offset` is the byte position.
     public struct Failure: Error, Equatable, Sendable {
         public let reason: String
         public let offset: Int
-        /// A `\ud800`-style escape without its partner: the JSON is well formed, but the string
-        /// is not Unicode text.
-        public var isLoneSurrogate = false
+        /// Why a well-formed document was refused, if it was.
+        public var textProblem: TextProblem?
+    }
+
+    /// Well-formed JSON whose string the relay does not take.
+    public enum TextProblem: Equatable, Sendable {
+        /// A `\ud800`-style escape without its partner: the string is not Unicode text.
+        case loneSurrogate
+        /// More than ``CombiningMarkRuns/limit`` combining marks in a row.
+        case longCombiningRun
     }
 
     /// Nesting deeper than this is refused.
@@ -74,7 +82,17 @@ public struct JSONParser {
     private func failure(_ reason: String) -> Failure { Failure(reason: reason, offset: self.position) }
 
     private func loneSurrogate() -> Failure {
-        Failure(reason: "lone surrogate escape", offset: self.position, isLoneSurrogate: true)
+        Failure(reason: "lone surrogate escape", offset: self.position, textProblem: .loneSurrogate)
+    }
+
+    /// `string`, not ASCII, once its runs of combining marks are known to be short.
+    private func bounded(_ string: String) throws(Failure) -> String {
+        guard CombiningMarkRuns.areBounded(string) else {
+            throw Failure(
+                reason: "more than \(CombiningMarkRuns.limit) combining marks in a row", offset: self.position,
+                textProblem: .longCombiningRun)
+        }
+        return string
     }
 
     private var current: UInt8? { self.position < self.bytes.count ? self.bytes[self.position] : nil }
@@ -238,7 +256,7 @@ public struct JSONParser {
             // `String(validating:)`, which is not specialized for UTF-8 (a metadata lookup a string).
             if allBytes < 0x80 { return String(decoding: slice, as: UTF8.self) }
             guard let string = String(validating: slice, as: UTF8.self) else { throw self.failure("invalid UTF-8") }
-            return string
+            return try self.bounded(string)
         }
         var scalars = Array(UnsafeBufferPointer(rebasing: self.bytes[start..<self.position]))
         while true {
@@ -249,7 +267,7 @@ public struct JSONParser {
                 guard let string = String(validating: scalars, as: UTF8.self) else {
                     throw self.failure("invalid UTF-8")
                 }
-                return string
+                return try self.bounded(string)
             case UInt8(ascii: "\\"):
                 self.position += 1
                 try self.appendEscape(to: &scalars)
