@@ -47,6 +47,34 @@ struct IdleConnectionTests {
         }
     }
 
+    /// The server's rules end these connections after their answer, where NIO's parser reads on (a
+    /// stray `Upgrade`; HTTP/1.0 chunked and kept alive): the request pipelined behind was counted
+    /// as unanswered, and held the server's socket with no deadline.
+    @Test(
+        "A connection ended after its answer is closed in time, though a request was pipelined behind",
+        arguments: [
+            "GET /api/rooms HTTP/1.1\r\nHost: a\r\nUpgrade: x\r\n\r\nGET /api/rooms HTTP/1.1\r\nHost: a\r\n\r\n",
+            "GET /api/rooms HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+                + "GET /api/rooms HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+        ])
+    func pipelinedBehindAnEnd(_ request: String) async throws {
+        try await self.withChildRelay { port in
+            let (answer, heldFor) = try await onOwnThread { () throws -> (String, Duration?) in
+                let descriptor = try socketWithRequest(port: port, request)
+                defer { close(descriptor) }
+                let (answer, _) = readTextUntilClosed(descriptor)  // the answer, then the server's FIN
+                let start = ContinuousClock.now
+                while peerHoldsSocket(descriptor) {
+                    guard ContinuousClock.now - start < Self.closedWithin else { return (answer, nil) }
+                    Thread.sleep(forTimeInterval: 0.05)
+                }
+                return (answer, ContinuousClock.now - start)
+            }
+            #expect(answer.components(separatedBy: "HTTP/1.1 200").count == 2, "one answer: \(answer)")
+            #expect(heldFor != nil, "the server's socket is still open")
+        }
+    }
+
     @Test(
         "A request sent a byte at a time is cut off at the timeout, though every byte came sooner",
         arguments: [

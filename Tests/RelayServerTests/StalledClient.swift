@@ -266,19 +266,9 @@ func hasBytesWaiting(_ descriptor: Int32) -> Bool {
 /// none is still on its way) and their side holds none unread (a connection not yet accepted is
 /// listed too, with its bytes unread).
 func peerHasReadEverything(_ descriptor: Int32) -> Bool {
-    func port(_ name: (Int32, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int32) -> Int? {
-        var address = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let result = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { name(descriptor, $0, &length) }
-        }
-        return result == 0 ? Int(UInt16(bigEndian: address.sin_port)) : nil
-    }
-    guard let ours = port(getsockname), let theirs = port(getpeername), let table = procFile("/proc/net/tcp") else {
+    guard let (oursText, theirsText) = loopbackPorts(of: descriptor), let table = procFile("/proc/net/tcp") else {
         return false
     }
-    // "sl local_address rem_address st tx_queue:rx_queue …", ports in hex.
-    let (oursText, theirsText) = (String(format: ":%04X", ours), String(format: ":%04X", theirs))
     /// The (send, receive) queues of the established side whose local port is `local`.
     func queues(local: String, remote: String) -> (sent: Int, unread: Int)? {
         for line in table.split(separator: "\n").dropFirst() {
@@ -296,6 +286,33 @@ func peerHasReadEverything(_ descriptor: Int32) -> Bool {
         let their = queues(local: theirsText, remote: oursText)
     else { return false }
     return their.unread == 0
+}
+
+/// Whether the process at the other end of loopback socket `descriptor` still has its socket open:
+/// one it has closed may still be listed, held by the kernel alone (inode 0) while it finishes
+/// the TCP close, as after a half-close of its own (`FIN_WAIT2`).
+func peerHoldsSocket(_ descriptor: Int32) -> Bool {
+    guard let (oursText, theirsText) = loopbackPorts(of: descriptor), let table = procFile("/proc/net/tcp") else {
+        return false
+    }
+    return table.split(separator: "\n").dropFirst().contains { line in
+        let fields = line.split(separator: " ")  // "sl local rem st queues timer retransmits uid timeout inode …"
+        return fields.count > 9 && fields[1].hasSuffix(theirsText) && fields[2].hasSuffix(oursText) && fields[9] != "0"
+    }
+}
+
+/// The local and remote ports of an IPv4 socket as `/proc/net/tcp` writes them (`:1F40`).
+private func loopbackPorts(of descriptor: Int32) -> (ours: String, theirs: String)? {
+    func port(_ name: (Int32, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int32) -> Int? {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let result = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { name(descriptor, $0, &length) }
+        }
+        return result == 0 ? Int(UInt16(bigEndian: address.sin_port)) : nil
+    }
+    guard let ours = port(getsockname), let theirs = port(getpeername) else { return nil }
+    return (String(format: ":%04X", ours), String(format: ":%04X", theirs))
 }
 
 /// The whole of a `/proc` file, read to its end: such a file says it has no size, and a reader that

@@ -49,6 +49,8 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
     /// then starts the wait for the next, rather than waiting for an answer that has gone out.
     private var answeredEarly = 0
     private var isFirstHead = true
+    /// The server has closed its output: it answers nothing more (``close(context:mode:promise:)``).
+    private var outputClosed = false
     /// An answer's head has been written and its end not yet.
     private var answerHasBegun = false
     /// Set when the last answer due has ended: the wait for the next request starts once that
@@ -112,7 +114,9 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
         case .body:
             break
         case .end:
-            if self.answeredEarly > 0 {
+            if self.outputClosed {
+                break  // a request pipelined behind the last answer: it will not be answered
+            } else if self.answeredEarly > 0 {
                 self.answeredEarly -= 1
                 // The wait for the next request starts now, or once that answer has left the
                 // server's buffer if it still waits there (an image is downloading).
@@ -153,6 +157,25 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
             }
         }
         context.write(data, promise: promise)
+    }
+
+    /// hummingbird half-closes the output after an answer saying `Connection: close`, as
+    /// ``EarlyAnswerEndsConnection`` does after an early one: nothing more will be answered, and the
+    /// connection ends when the client hangs up, or a timeout after the last answer left. NIO's
+    /// parser may yet read a request pipelined behind: it keeps alive some connections the server's
+    /// rules close (a stray `Upgrade`, HTTP/1.0 chunked). Counted as unanswered, such a request held
+    /// the connection with no deadline, and a graceful stop with it.
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        if mode == .output, !self.outputClosed {
+            self.outputClosed = true
+            (self.unanswered, self.answeredEarly, self.answerHasBegun) = (0, 0, false)
+            if self.transfer != nil {
+                (self.waitingSince, self.waitsForDelivery) = (nil, true)
+            } else if self.waitingSince == nil {
+                (self.waitingSince, self.waitsForDelivery) = (.now(), false)
+            }
+        }
+        context.close(mode: mode, promise: promise)
     }
 
     /// A promise for the `.end` of an answer waiting in the server's buffer (`promise` itself, if
