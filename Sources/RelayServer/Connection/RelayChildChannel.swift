@@ -91,6 +91,7 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
                 },
                 open: { channel, head in
                     DrainBeforeClose.remove(from: channel)  // room sockets close their own way
+                    UndecodedBytesLimit.remove(from: channel)  // and bound their reads their own way
                     let client = self.clients.key(
                         ofPeer: channel.remoteAddress, forwardedFor: head.headers["X-Forwarded-For"])
                     return .webSocket(
@@ -116,12 +117,14 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
             configuration.decoderConfiguration.maxHeaderFieldCount = self.http1.httpDecoder.maxHeaderFieldCount
             let connection = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(
                 configuration: configuration)
+            let undecodedBytes = UndecodedBytesLimit.handlers(logger: logger)
+            try channel.pipeline.syncOperations.addHandler(undecodedBytes.reads, position: .first)
             try channel.pipeline.syncOperations.addHandler(DrainBeforeClose(), position: .first)
             let upgradeHandler = try channel.pipeline.syncOperations.handler(
                 type: NIOTypedHTTPServerUpgradeHandler<Connection>.self)
             let pacer = self.requestBudget.pacer(forPeer: channel.remoteAddress, logger: logger)
             try channel.pipeline.syncOperations.addHandlers(
-                (pacer.map { [$0] } ?? [])
+                [undecodedBytes.parts] + (pacer.map { [$0] } ?? [])
                     + [
                         RequestHeadRules(), FirstRequestGuard(), BodyPartCoalescer(),
                         HTTPDeadlines(requestTimeout: self.requestTimeout, answers: self.answerRules, logger: logger),
