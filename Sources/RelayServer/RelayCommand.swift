@@ -7,6 +7,7 @@ import NIOPosix
 import Persistence
 import Relay
 import ServiceLifecycle
+import Synchronization
 
 /// `relay`: the JumpJumpJump game backend (HTTP API + WebSocket rooms) on one port.
 /// Started through ``RelayServerBuilder``, which adds the in-process message handlers.
@@ -216,8 +217,9 @@ struct RelayCommand: AsyncParsableCommand {
         if let warning = self.connectionCapWarning(openFileLimit: openFileLimit) {
             logger.warning("relay.connections.max_above_file_limit", metadata: warning)
         }
-        // From here on a SIGINT or SIGTERM stops the server in order, also while it starts.
-        let stopSignals = StopSignals([SIGINT, SIGTERM], logger: logger)
+        // From here on a SIGINT, SIGTERM or SIGHUP (the terminal closed) stops the server in
+        // order, also while it starts.
+        let stopSignals = StopSignals([SIGINT, SIGTERM, SIGHUP], logger: logger)
         defer { stopSignals.cancel() }
         let store: SQLiteGameStore
         do {
@@ -252,8 +254,19 @@ struct RelayCommand: AsyncParsableCommand {
                 // the start (hummingbird's own would install new ones, leaving a moment uncaught).
                 let server = ServiceGroup(
                     configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
-                // A task bridges the signal's callback to the group's async trigger.
-                stopSignals.onSignal { _ in Task { await server.triggerGracefulShutdown() } }
+                // A task bridges the signal's callback to the group's async trigger. A second
+                // signal ends the process at once, as a second Ctrl-C does elsewhere: for an operator
+                // whose stop waits on something stuck (a frozen disk). Every write acknowledged is
+                // committed already; plugins read the end of their input.
+                let signalsSeen = Atomic<Int>(0)
+                stopSignals.onSignal { [logger] signal in
+                    guard signalsSeen.add(1, ordering: .relaxed).oldValue > 0 else {
+                        Task { await server.triggerGracefulShutdown() }
+                        return
+                    }
+                    logger.critical("relay.stop.forced", metadata: ["signal": "\(signal)"])
+                    Foundation.exit(128 + signal)
+                }
                 try await server.run()
             }
         } catch let error as PluginStartupInterrupted {

@@ -58,6 +58,28 @@ struct LifecycleTests {
         }
     }
 
+    /// Left to the process's exit, the connections were never closed: commits since the last
+    /// checkpoint stayed in `game.db-wal` alone, which a backup of `game.db` would miss.
+    @Test func closingLeavesEveryCommitInTheDatabaseFileAlone() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            let store = try await SQLiteGameStore.open(
+                PersistenceConfiguration(databasePath: path), logger: quietLogger)
+            for score in 1...3 { _ = try await store.submit(submission("p\(score)", Int64(score))) }
+            _ = try await store.leaderboard(limit: 200, gameMode: nil)  // a reader has a snapshot open
+            #expect(FileManager.default.fileExists(atPath: path + "-wal"))
+            await store.close()
+            #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
+
+            let copy = databasePath(in: directory, "copy.db")
+            try FileManager.default.copyItem(atPath: path, toPath: copy)
+            try await withStore(PersistenceConfiguration(databasePath: copy)) { reopened in
+                let board = try await reopened.leaderboard(limit: 100, gameMode: nil)
+                #expect(board.map(\.submission.playerName) == ["p3", "p2", "p1"])
+            }
+        }
+    }
+
     @Test func closingAnIdleStoreTwiceIsSafe() async throws {
         try await withTemporaryDirectory { directory in
             let store = try await SQLiteGameStore.open(

@@ -118,6 +118,41 @@ struct ProcessLifecycleTests {
         }
     }
 
+    /// For an operator whose stop waits on something stuck: here an upload stalled mid-body, which
+    /// a stop waits 5 s for.
+    @Test("A second SIGTERM during the stop ends the process at once, non-zero")
+    func secondSignalForcesTheExit() async throws {
+        try await withTemporaryDirectory { directory in
+            let relay = try self.startRelay(dataDirectory: directory)
+            let port = try await relay.listeningPort()
+            let upload = try loopbackSocket(port: port)
+            defer { close(upload) }
+            let head =
+                "POST /api/scores HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\n"
+                + "Content-Length: 100\r\n\r\n{"
+            _ = head.withCString { send(upload, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+            try await eventually { peerHasReadEverything(upload) }
+            let start = ContinuousClock.now
+            relay.send(SIGTERM)
+            try await eventually { relay.printed.contains("relay.stop.requested") }
+            relay.send(SIGTERM)
+            #expect(try await relay.exitStatus() == 128 + SIGTERM)
+            #expect(ContinuousClock.now - start < .seconds(4), "the stop waits 5 s for the upload")
+            #expect(relay.printed.contains("signal=\(SIGTERM) [RelayServer] relay.stop.forced"), "\(relay.printed)")
+        }
+    }
+
+    @Test("SIGHUP (the terminal closed) stops the server in order, as SIGTERM does")
+    func hangUpStopsInOrder() async throws {
+        try await withTemporaryDirectory { directory in
+            let relay = try self.startRelay(dataDirectory: directory)
+            _ = try await relay.listeningPort()
+            relay.send(SIGHUP)
+            #expect(try await relay.exitStatus() == 0)
+            #expect(relay.printed.contains("persistence.closed"), "\(relay.printed)")
+        }
+    }
+
     /// No handler after ``FirstRequestGuard`` hears of a stop before a first request: the server
     /// closes such a connection at once, not when the stop's 5 s limit for a connection runs out.
     @Test("SIGTERM closes a connection that has sent no request at once, not at the stop's limit")

@@ -27,8 +27,19 @@ final class SQLiteConnection {
         sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
     }
 
+    private var isClosed = false
+
     deinit {
-        self.statements.removeAll()
+        self.close()
+    }
+
+    /// Closes the connection now, rather than when it is freed; nothing may use it after. The
+    /// last connection to a WAL database to close copies the WAL into the database file and
+    /// deletes it, if it can write (so the writer closes last).
+    func close() {
+        guard !self.isClosed else { return }
+        self.isClosed = true
+        self.statements.removeAll()  // finalized, so that the close is not put off
         sqlite3_close_v2(self.handle)
     }
 

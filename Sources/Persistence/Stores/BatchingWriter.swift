@@ -119,6 +119,12 @@ actor BatchingWriter {
         self.isClosed = true
     }
 
+    /// Closes the connection, after ``close()`` and after the readers' connections: the last to
+    /// close copies the WAL into the database file and deletes it.
+    func closeConnection() {
+        self.connection.close()
+    }
+
     private func scheduleFlush() {
         self.flushIsScheduled = true
         let generation = self.flushGeneration

@@ -21,11 +21,14 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
     private let logger: Logger
     private let nextReader = Atomic<Int>(0)
     private let lifecycle = StoreLifecycle()
+    /// The database's write-ahead log, which a clean close removes.
+    private let walPath: String
 
     private init(
         writer: BatchingWriter, readers: [SQLiteReader], rankIndex: RankIndex, leaderboards: LeaderboardIndex,
-        threads: MultiThreadedEventLoopGroup, logger: Logger
+        threads: MultiThreadedEventLoopGroup, walPath: String, logger: Logger
     ) {
+        self.walPath = walPath
         self.writer = writer
         self.readers = readers
         self.rankIndex = rankIndex
@@ -68,7 +71,7 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
             )
             return SQLiteGameStore(
                 writer: writer, readers: readers, rankIndex: rankIndex, leaderboards: leaderboards,
-                threads: threads, logger: logger
+                threads: threads, walPath: path + "-wal", logger: logger
             )
         } catch {
             try? await threads.shutdownGracefully()
@@ -152,8 +155,14 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
         }
         await self.writer.close()
         await self.lifecycle.waitForCallsInProgress()
+        // The writer's connection last: closing, it copies the WAL into the database file and
+        // deletes it, so that a stopped server leaves every commit in `game.db` (a backup of that
+        // file alone holds them). Left to the exit, recent commits stayed in `game.db-wal` alone.
+        for reader in self.readers { await reader.close() }
+        await self.writer.closeConnection()
         try? await self.threads.shutdownGracefully()
-        self.logger.info("persistence.closed")
+        let walKept = FileManager.default.fileExists(atPath: self.walPath)
+        self.logger.info("persistence.closed", metadata: ["db.wal": "\(walKept ? "kept" : "removed")"])
         self.lifecycle.finishClosing()
     }
 

@@ -15,6 +15,11 @@ actor SQLiteReader {
         self.eventLoop = eventLoop
     }
 
+    /// Closes the connection, once no call is running (``SQLiteGameStore/close()``).
+    func close() {
+        self.connection.close()
+    }
+
     /// Every statement a reader runs, prepared once at start by ``prepareQueries()``.
     private enum Query {
         static let scoreColumns =
