@@ -104,4 +104,21 @@ struct StoreOpeningTests {
             #expect(error?.path == path)
         }
     }
+    /// Each server keeps leaderboards and ranks in memory: a second on the same file would miss the
+    /// first's rows. The lock goes with the first's close.
+    @Test func aSecondStoreOnTheSameFileIsRefusedUntilTheFirstCloses() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            let configuration = PersistenceConfiguration(databasePath: path)
+            let first = try await SQLiteGameStore.open(configuration, logger: quietLogger)
+            let error = await #expect(throws: StoreOpeningError.self) {
+                _ = try await SQLiteGameStore.open(configuration, logger: quietLogger)
+            }
+            #expect(error?.reason == "another relay is using it (\(path).lock is locked)")
+            _ = try await first.submit(submission("a", 1))  // the refused open took nothing from the first
+            await first.close()
+            let scores = try await withStore(configuration) { try await $0.leaderboard(limit: 10, gameMode: nil) }
+            #expect(scores.count == 1)
+        }
+    }
 }

@@ -334,6 +334,19 @@ struct ProcessLifecycleTests {
         }
     }
 
+    @Test("A second relay on the same data directory exits 2, saying another relay uses it")
+    func sameDataDirectory() async throws {
+        try await withTemporaryDirectory { directory in
+            let running = try self.startRelay(dataDirectory: directory)
+            _ = try await running.listeningPort()
+            let second = try self.startRelay(dataDirectory: directory)
+            #expect(try await second.exitStatus() == 2)
+            #expect(second.printed.contains("another relay is using it"), "\(second.printed)")
+            running.send(SIGTERM)
+            #expect(try await running.exitStatus() == 0)
+        }
+    }
+
     @Test("A port in use stops start-up with a clear message, and the store closes in order")
     func portInUse() async throws {
         try await withTemporaryDirectory { first in

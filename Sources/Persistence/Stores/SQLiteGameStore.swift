@@ -21,13 +21,16 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
     private let logger: Logger
     private let nextReader = Atomic<Int>(0)
     private let lifecycle = StoreLifecycle()
+    /// This server's hold on the database, let go once it is closed.
+    private let lock: DatabaseLock
     /// The database's write-ahead log, which a clean close removes.
     private let walPath: String
 
     private init(
         writer: BatchingWriter, readers: [SQLiteReader], rankIndex: RankIndex, leaderboards: LeaderboardIndex,
-        threads: MultiThreadedEventLoopGroup, walPath: String, logger: Logger
+        threads: MultiThreadedEventLoopGroup, lock: DatabaseLock, walPath: String, logger: Logger
     ) {
+        self.lock = lock
         self.walPath = walPath
         self.writer = writer
         self.readers = readers
@@ -44,6 +47,7 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
     public static func open(_ configuration: PersistenceConfiguration, logger: Logger) async throws -> SQLiteGameStore {
         let path = configuration.databasePath
         try self.createDirectory(of: path)
+        let lock = try DatabaseLock(databasePath: path)
         let threads = MultiThreadedEventLoopGroup(numberOfThreads: 1 + configuration.readerCount)
         let loops = Array(threads.makeIterator())
         do {
@@ -71,7 +75,7 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
             )
             return SQLiteGameStore(
                 writer: writer, readers: readers, rankIndex: rankIndex, leaderboards: leaderboards,
-                threads: threads, walPath: path + "-wal", logger: logger
+                threads: threads, lock: lock, walPath: path + "-wal", logger: logger
             )
         } catch {
             try? await threads.shutdownGracefully()
@@ -160,6 +164,7 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
         // file alone holds them). Left to the exit, recent commits stayed in `game.db-wal` alone.
         for reader in self.readers { await reader.close() }
         await self.writer.closeConnection()
+        self.lock.release()
         try? await self.threads.shutdownGracefully()
         let walKept = FileManager.default.fileExists(atPath: self.walPath)
         self.logger.info("persistence.closed", metadata: ["db.wal": "\(walKept ? "kept" : "removed")"])
