@@ -173,8 +173,10 @@ struct InboundBytesPerAddressTests {
         for channel in [channel, mate, stranger] { _ = try? channel.finish() }
     }
 
-    @Test("A client that hangs up while its address is in debt has what it sent last handled")
-    func heldBytesHandledAtHangUp() throws {
+    /// Handled, it would be at once (NIO reads to the end of a closed input), whatever the debt: an
+    /// address in debt could have its work done by sending each connection's fill and hanging up.
+    @Test("A client that hangs up while its address is in debt has what it sent during the debt dropped")
+    func heldBytesDroppedAtHangUp() throws {
         let limits = Self.limits(addressRate: 1_000)
         let table = InboundBytesPerAddress(limits: limits)
         let share = table.share(for: "10.0.0.1")
@@ -185,7 +187,28 @@ struct InboundBytesPerAddressTests {
         try channel.writeInbound(RoomSocketHandlerTests.clientFrame(.text, #"{"type":"ping"}"#))
         #expect(handler.messagesWithReader == 0, "held while the address is in debt")
         channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
-        #expect(handler.messagesWithReader == 1, "handed to the reader as the client hangs up")
+        #expect(handler.messagesWithReader == 0, "dropped as the client hangs up")
+        #expect(!channel.isActive, "the connection is over")
+        _ = try? channel.finish()
+    }
+
+    /// The reader may still have messages to decode when the connection ends: their values are
+    /// charged to the address all the same (kept in the table while in debt).
+    @Test("Values decoded after a connection ended are charged to its address")
+    func valuesDecodedAfterTheEndAreCharged() throws {
+        let limits = Self.limits(addressRate: 1_000)
+        let table = InboundBytesPerAddress(limits: limits)
+        let share = try #require(table.share(for: "10.0.0.1"))
+        share.spend(2_000)  // in debt, so its entry outlives the connection
+        let handler = try RoomSocketHandlerTests.makeHandler(limits: limits, addressBudget: share)
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(handler)
+        channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(!channel.isActive)
+        let before = share.timeUntilOutOfDebt()
+        handler.chargeDecodedValues(RelayLimits.decodedValuesPaidByBytes + 3_000)  // 3,000 values: 192,000 bytes
+        #expect(share.timeUntilOutOfDebt() - before > .seconds(150), "about 192 s more")
+        #expect(table.addressCount == 1)
         _ = try? channel.finish()
     }
 

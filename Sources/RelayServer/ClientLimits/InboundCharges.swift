@@ -15,8 +15,11 @@ struct InboundCharges {
     private var ownBytes: TokenBucket
     /// The budget this connection shares with the others of its client address, charged as
     /// ``ownBytes`` is and ``RelayLimits/bytesChargedPerFrame`` more a frame; nil when the
-    /// address is not counted. Given back when the connection ends.
+    /// address is not counted. Given back when the connection ends, and charged after for the
+    /// values the reader still decodes (an address in debt keeps its entry until it is paid).
     private var addressBudget: InboundBytesPerAddress.Share?
+    /// Whether the connection still holds ``addressBudget`` (until it ends).
+    private var holdsAddressBudget = true
     /// The connection's loop, whose cap (``BusyLoopCap``) it is held to while the loop falls
     /// behind, counted in ``loopShare``; nil once the connection has ended.
     private var busyLoop: BusyLoop?
@@ -51,11 +54,11 @@ struct InboundCharges {
         self.busyLoop?.socketOpened()
     }
 
-    /// The connection ended: its address's budget is given back, its loop counts it no more. Its
-    /// large messages still take turns.
+    /// The connection ended: its address's budget is given back (and still charged for values
+    /// decoded after), its loop counts it no more. Its large messages still take turns.
     mutating func ended() {
-        self.addressBudget?.release(now: self.clock.now())
-        self.addressBudget = nil
+        if self.holdsAddressBudget { self.addressBudget?.release(now: self.clock.now()) }
+        self.holdsAddressBudget = false
         self.busyLoop?.socketClosed()
         self.busyLoop = nil
     }
@@ -78,7 +81,8 @@ struct InboundCharges {
 
     /// Whether the connection's address is in debt: what the connection reads waits.
     var isAddressInDebt: Bool {
-        self.addressBudget.map { $0.timeUntilOutOfDebt(now: self.clock.now()) > .zero } == true
+        guard self.holdsAddressBudget else { return false }  // it reads no more
+        return self.addressBudget.map { $0.timeUntilOutOfDebt(now: self.clock.now()) > .zero } == true
     }
 
     /// Whether the connection has read past its own share: its byte budget, or its part of its

@@ -219,10 +219,12 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
             // it read before was already past its own share (its budget, its part of the loop's
             // cap): then it is dropped, since it would be handled at once (NIO reads all the
             // kernel holds), and 32 flooders hanging up together had ~100 heavy messages decoded
-            // back to back, holding everyone else's for 0.15 s and more. Large messages among
-            // what is handled still take their turns.
+            // back to back, holding everyone else's for 0.15 s and more. So is what it read while
+            // its address was in debt: a connection's values decoded after its end are charged to
+            // nobody, so an address in debt could have its work done by hanging up connection after
+            // connection. Large messages among what is handled still take their turns.
             if let held = self.bytesOnHold.take(), !self.inputRefused {
-                if self.charges.isPastOwnShare() {
+                if self.charges.isPastOwnShare() || self.charges.isAddressInDebt {
                     self.session.logger.debug(
                         "relay.input.dropped_at_hang_up", metadata: ["bytes": "\(held.readableBytes)"])
                 } else {
@@ -321,8 +323,9 @@ extension RoomSocketHandler {
     /// reading if that puts it in debt.
     func chargeDecodedValues(_ valueCount: Int) {
         let charge = self.session.limits.bytesCharged(forDecodedValues: valueCount)
-        guard charge > 0, let context = self.context else { return }
-        self.charges.chargeDecodedValues(charge)
+        guard charge > 0 else { return }
+        self.charges.chargeDecodedValues(charge)  // also once the connection has ended
+        guard let context = self.context else { return }
         if self.readPause != nil { self.ownDebtSincePause = true }
         self.pauseReadingIfInDebt(context: context)
     }
