@@ -127,7 +127,7 @@ final class EarlyAnswerEndsConnection: ChannelDuplexHandler, RemovableChannelHan
         let drainable =
             !head.headers.contains(name: "transfer-encoding")
             && head.headers["content-length"].allSatisfy { Int($0).map { $0 <= Self.longestBodyDrained } ?? false }
-        return head.headers["expect"].contains(where: ExpectContinue.isContinue)
+        return ExpectContinue.asksToContinue(head.headers["expect"])
             ? .inDoubt(drainable: drainable) : .coming(drainable: drainable)
     }
 }

@@ -14,7 +14,7 @@ import NIOHTTPTypes
 enum ExpectContinue {
     static func answering(to responder: @escaping HTTPChannelHandler.Responder) -> HTTPChannelHandler.Responder {
         { request, writer, channel in
-            guard let expectation = request.headers[.expect], Self.isContinue(expectation) else {
+            guard Self.asksToContinue(request.headers[values: .expect]) else {
                 return try await responder(request, writer, channel)
             }
             var request = request
@@ -23,9 +23,14 @@ enum ExpectContinue {
         }
     }
 
-    /// The one expectation HTTP defines; others are ignored, as RFC 9110 lets a server do.
-    static func isContinue(_ expectation: String) -> Bool {
-        Substring(expectation).withoutOptionalWhitespace.lowercased() == "100-continue"
+    /// Whether `Expect` lines ask for `100 Continue`, the one expectation HTTP defines; others are
+    /// ignored, as RFC 9110 lets a server do. Each line may list several (`#expectation`), and a
+    /// client may send the header twice: one predicate for every handler that asks, so that none
+    /// waits for a `100` another never sends.
+    static func asksToContinue(_ lines: some Sequence<String>) -> Bool {
+        lines.contains { line in
+            line.split(separator: ",").contains { $0.withoutOptionalWhitespace.lowercased() == "100-continue" }
+        }
     }
 
     /// A request body that asks the client for it (`100 Continue`) as it is first read.
