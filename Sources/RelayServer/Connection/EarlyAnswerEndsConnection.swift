@@ -3,9 +3,10 @@ import NIOHTTP1
 
 /// Ends a connection after an answer that went out before its request's body could follow: the
 /// request asked for `100 Continue` (``ExpectContinue``), was answered without one (a bad key, an
-/// unknown route, a body declared too large), and its body had not arrived whole. Also after a
-/// `413` while a body longer than ``longestBodyDrained`` still comes (declared so, or chunked):
-/// read to its end, as it would be to keep the connection, it could be gigabytes.
+/// unknown route, a body declared too large), and its body had not arrived whole. Also after any
+/// answer that goes out while a body longer than ``longestBodyDrained`` still comes (declared so,
+/// or chunked; a `413`, a bad key, an unknown route): read to its end, as it would be to keep the
+/// connection, it could be gigabytes.
 ///
 /// The connection is then in an unknown state. The client may send its body anyway (curl does,
 /// as do clients that stop waiting for the `100`), or go straight to its next request, as RFC
@@ -28,9 +29,9 @@ final class EarlyAnswerEndsConnection: ChannelDuplexHandler, RemovableChannelHan
     enum Body: Equatable {
         /// Whole, or none: an answer leaves the connection as it is.
         case settled
-        /// Still coming: only a `413` ends the connection, and only when the body is not
-        /// `drainable` (declared at most ``longestBodyDrained``, read and dropped to keep the
-        /// connection, as a client that sent it whole expects).
+        /// Still coming: an answer ends the connection when the body is not `drainable` (declared
+        /// at most ``longestBodyDrained``, read and dropped to keep the connection, as a client
+        /// that sent it whole expects).
         case coming(drainable: Bool)
         /// Waiting for `100 Continue`: any answer ends the connection.
         case inDoubt(drainable: Bool)
@@ -87,7 +88,7 @@ final class EarlyAnswerEndsConnection: ChannelDuplexHandler, RemovableChannelHan
         case .head(var head):
             switch self.unanswered.popFirst() {
             case .inDoubt?: break
-            case .coming(drainable: false)? where head.status == .payloadTooLarge: break
+            case .coming(drainable: false)?: break  // a 413, a bad key, an unknown route: read to its end, it could be gigabytes
             default: return context.write(data, promise: promise)
             }
             self.closesAfterAnswer = true
