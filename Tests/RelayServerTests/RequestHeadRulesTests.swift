@@ -211,6 +211,43 @@ struct RequestHeadRulesTests {
         #expect(refusal([("Host", "x"), ("Transfer-Encoding", "chunked  ")]) == nil)
         #expect(refusal([("Transfer-Encoding", "gzip")]) == .host)
         #expect(refusal([("Host", "a b")]) == .host)
+        let marks = { (count: Int) in "a" + String(repeating: "\u{0301}", count: count) }
+        #expect(refusal([("Host", "x"), ("User-Agent", marks(30))]) == nil)
+        #expect(refusal([("Host", "x"), ("User-Agent", marks(31))]) == .headerText)
+        #expect(refusal([("Host", "x"), ("Upgrade", marks(4_000))]) == .headerText)
+    }
+
+    /// NIO takes any byte over 0x7F in a value, and Swift compares such a string with any other
+    /// only after sorting each run of combining marks: quadratic in the run.
+    @Test(
+        "A head with a value of more than 30 combining marks in a row gets 400, first or later",
+        arguments: ["X-Note", "Upgrade", "Connection", "Expect", "Origin"])
+    func refusedHeaderText(_ name: String) async throws {
+        let value = "a" + String(repeating: "\u{0301}", count: 4_000) + String(repeating: "\u{0316}", count: 3_000)
+        try await withRelayServer { port, _ in
+            let first = try await rawExchangeUntilClosed(
+                port: port, "GET /api/rooms HTTP/1.1\r\nHost: x\r\n\(name): \(value)\r\n\r\n")
+            #expect(first.serverClosed && first.elapsed < closedAtOnce, "\(first.elapsed)")
+            #expect(first.answer.hasPrefix("HTTP/1.1 400 Bad Request\r\n"), "\(first.answer)")
+            #expect(first.answer.hasSuffix("combining marks in a row\"}"), "\(first.answer)")
+            let later = try await rawExchangeUntilClosed(
+                port: port,
+                "GET /api/rooms HTTP/1.1\r\nHost: x\r\n\r\nGET /api/rooms HTTP/1.1\r\nHost: x\r\n\(name): \(value)\r\n\r\n"
+            )
+            #expect(later.serverClosed, "\(later.elapsed)")
+            #expect(later.answer.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(later.answer)")
+            #expect(later.answer.contains("HTTP/1.1 400 Bad Request\r\n"), "\(later.answer)")
+        }
+    }
+
+    @Test("Header values are compared with ASCII words byte by byte, in any case")
+    func asciiComparisons() {
+        #expect("WebSocket".isASCII(caseInsensitively: "websocket"))
+        #expect("websocket".isASCII(caseInsensitively: "websocket"))
+        #expect(!"websocket ".isASCII(caseInsensitively: "websocket"))
+        #expect(!"websockeT\u{0301}".isASCII(caseInsensitively: "websocket"))
+        #expect(!"".isASCII(caseInsensitively: "websocket"))
+        #expect(!"wEbsockeu".isASCII(caseInsensitively: "websocket"))
     }
 
     @Test("Which heads have a valid Host")

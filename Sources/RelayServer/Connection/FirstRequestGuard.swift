@@ -76,14 +76,28 @@ final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     /// version and that there is a key: it switched a POST, an HTTP/1.0 request or one without
     /// `Connection: Upgrade` (whose bytes after the head were then lost), and one with a body
     /// switched, then hung up; an empty key was hung up on unanswered.
+    ///
+    /// Values are compared byte by byte: ``HTTPRequestPacer`` asks before ``RequestHeadRules`` has
+    /// refused a value Swift's string comparison would take quadratic time over.
     static func isWebSocketUpgrade(_ head: HTTPRequestHead) -> Bool {
         let keys = head.headers["sec-websocket-key"]
+        let versions = head.headers["sec-websocket-version"]
         return head.method == .GET && (head.version.major, head.version.minor) >= (1, 1)
-            && head.headers[canonicalForm: "upgrade"].contains { $0.lowercased() == "websocket" }
-            && head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "upgrade" }
+            && head.headers[canonicalForm: "upgrade"].contains { $0.isASCII(caseInsensitively: "websocket") }
+            && head.headers[canonicalForm: "connection"].contains { $0.isASCII(caseInsensitively: "upgrade") }
             && keys.count == 1 && Data(base64Encoded: keys[0])?.count == 16
-            && head.headers["sec-websocket-version"] == ["13"]
+            && versions.count == 1 && versions[0].utf8.elementsEqual("13".utf8)
             && !head.headers.contains(name: "transfer-encoding")
             && head.headers["content-length"].allSatisfy { Int($0) == 0 }
+    }
+}
+
+extension StringProtocol {
+    /// Whether the text is `lowercase` (ASCII, in lower case) in any case, compared byte by byte:
+    /// not as Swift compares strings, which first puts runs of combining marks in order.
+    func isASCII(caseInsensitively lowercase: String) -> Bool {
+        self.utf8.elementsEqual(lowercase.utf8) { byte, expected in
+            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 == expected : byte == expected
+        }
     }
 }

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import Relay
 
 /// HTTP/1.1's rules for each request head, applied before anything reads it (RFC 9112, 9110):
 ///
@@ -23,6 +24,11 @@ import NIOHTTP1
 ///   404, a target no route takes): NIO's decoder reads nothing after one, and answers it without
 ///   a body or a length, so its client read on until the HTTP timeout closed the connection.
 /// - **`Expect`** is dropped from an HTTP/1.0 request (``ExpectContinue``; RFC 9110 §10.1.1).
+/// - **A header value with more than 30 combining marks in a row** gets 400: NIO takes any byte
+///   over 0x7F in a value, and Swift compares such a string with any other (`close`,
+///   `websocket`, an allowed `Origin`) only after sorting each run of marks, an insertion sort
+///   (``CombiningMarkRuns``): ~30–90 ms for one 16 KiB head, on the connection's event loop and
+///   in hummingbird's own handler. (``HTTPRequestPacer``, before this, compares bytes.)
 ///
 /// A refused request goes no further, nor does anything after it on the connection: it is
 /// answered, then the connection closes. A first request raises ``Refusal``, which
@@ -42,6 +48,10 @@ final class RequestHeadRules: ChannelInboundHandler, RemovableChannelHandler {
         static let host = Refusal(detail: "Invalid HTTP request: it needs one Host header naming a host")
         static let transferCoding = Refusal(
             detail: "Invalid HTTP request: only Transfer-Encoding: chunked is supported")
+        static let headerText = Refusal(
+            detail:
+                "Invalid HTTP request: a header value stacks more than \(CombiningMarkRuns.limit) combining marks in a row"
+        )
     }
 
     private var hasRefused = false
@@ -93,11 +103,18 @@ final class RequestHeadRules: ChannelInboundHandler, RemovableChannelHandler {
     /// Why `head` is refused, if it is.
     static func refusal(of head: HTTPRequestHead) -> Refusal? {
         if !Self.hasValidHost(head) { return .host }
+        if head.headers.contains(where: { !Self.isBounded($0.value) }) { return .headerText }
         let codings = head.headers["transfer-encoding"]
         guard !codings.isEmpty else { return nil }
         let isChunkedAlone =
             codings.count == 1 && codings[0].split(separator: " ").map { $0.lowercased() } == ["chunked"]
         return isChunkedAlone ? nil : .transferCoding
+    }
+
+    /// Whether a header value's runs of combining marks are short: only a value with a byte over
+    /// 0x7F can have any.
+    private static func isBounded(_ value: String) -> Bool {
+        !value.utf8.contains { $0 >= 0x80 } || CombiningMarkRuns.areBounded(value)
     }
 
     static func hasValidHost(_ head: HTTPRequestHead) -> Bool {
