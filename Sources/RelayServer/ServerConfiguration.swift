@@ -63,8 +63,15 @@ struct ServerConfiguration: Sendable {
     /// named wrong, would otherwise only leave its message type unknown.
     func pluginExecutables(logger: Logger) -> [PluginExecutable] {
         let folder = PluginFolder(reading: self.pluginsDirectory)
-        if !folder.exists && self.pluginsDirectoryWasNamed {
-            logger.warning("relay.plugins.folder_missing", metadata: ["folder": "\(self.pluginsDirectory)"])
+        if folder.openError == ENOENT {
+            if self.pluginsDirectoryWasNamed {
+                logger.warning("relay.plugins.folder_missing", metadata: ["folder": "\(self.pluginsDirectory)"])
+            }
+        } else if let error = folder.openError {
+            // There, but not to be read: not news to keep from an operator, named or not.
+            logger.warning(
+                "relay.plugins.folder_unreadable",
+                metadata: ["folder": "\(self.pluginsDirectory)", "error": "\(String(cString: strerror(error)))"])
         }
         if !folder.notExecutable.isEmpty {
             logger.notice(

@@ -180,6 +180,15 @@ struct ConfigurationTests {
         #expect(typo.pluginExecutables(logger: logger).isEmpty)
         #expect(records.entries.map(\.message) == ["relay.plugins.folder_missing"])
         #expect(records.entries.first?.level == .warning)
+        let unreadable = RecordedLogs()
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "plugins-\(UInt64.random(in: 0 ... .max))")
+        try "not a folder".write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let notAFolder = try RelayCommand.parse(["--plugins-dir", file.path]).configuration(environment: [:])
+        #expect(notAFolder.pluginExecutables(logger: Logger(label: "test") { _ in unreadable }).isEmpty)
+        #expect(unreadable.entries.map(\.message) == ["relay.plugins.folder_unreadable"], "not missing: a file")
+        #expect(unreadable.entries.first?.metadata["error"] == "Not a directory")
 
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
             "plugins-\(UInt64.random(in: 0 ... .max))")

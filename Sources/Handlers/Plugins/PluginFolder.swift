@@ -9,7 +9,10 @@
 /// rather than leave its message type unknown.
 public struct PluginFolder: Sendable {
     /// Whether the folder could be opened.
-    public let exists: Bool
+    public var exists: Bool { self.openError == nil }
+    /// Why the folder could not be opened (`errno`): `ENOENT` for a missing one, else one that
+    /// is there but unreadable (`EACCES`) or not a folder (`ENOTDIR`).
+    public let openError: Int32?
     /// The executable regular files directly inside, by name; hidden files and folders are skipped.
     public let executables: [PluginExecutable]
     /// The names of the regular files (hidden ones aside) that may not be executed: a README
@@ -19,7 +22,7 @@ public struct PluginFolder: Sendable {
     /// Reads `directory`; a missing folder has no plugins.
     public init(reading directory: String) {
         guard let handle = opendir(directory) else {
-            (self.exists, self.executables, self.notExecutable) = (false, [], [])
+            (self.openError, self.executables, self.notExecutable) = (errno, [], [])
             return
         }
         defer { closedir(handle) }
@@ -40,7 +43,7 @@ public struct PluginFolder: Sendable {
                 notExecutable.append(name)
             }
         }
-        self.exists = true
+        self.openError = nil
         self.executables = executables.sorted().map { PluginExecutable(path: folder + $0) }
         self.notExecutable = notExecutable.sorted()
     }
