@@ -10,7 +10,8 @@ import Synchronization
 /// store opens and the plugins start (a signal then ends the start, and the plugins are stopped in
 /// order; its default action ended the server at once, and what the plugins had started lived on)
 /// until the server has stopped (a signal then starts its graceful shutdown). One set, so that no
-/// signal falls between two handlers and is lost.
+/// signal falls between two handlers and is lost. A later signal ends the process at once
+/// (``StopEscalation``).
 public final class StopSignals: Sendable {
     private struct State {
         var action: (@Sendable (Int32) -> Void)?
@@ -26,6 +27,7 @@ public final class StopSignals: Sendable {
     /// start that cannot be cut (a migration), so that an operator sees it was heard.
     public init(_ signals: [Int32], logger: Logger? = nil) {
         let state = SharedState()
+        let escalation = StopEscalation()
         var sources: [any DispatchSourceSignal] = []
         // Dispatch arms a source on its manager thread after `resume()` returns (on Linux it then
         // installs its handler and the signalfd); a signal before that had its default action,
@@ -39,7 +41,13 @@ public final class StopSignals: Sendable {
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
                 logger?.notice("relay.stop.requested", metadata: ["signal": "\(number)"])
-                state.deliver(number)
+                switch escalation.verdict() {
+                case .stopInOrder: state.deliver(number)
+                case .repeated: break
+                case .force:
+                    logger?.critical("relay.stop.forced", metadata: ["signal": "\(number)"])
+                    StopEscalation.exitNow(number)
+                }
             }
             source.setRegistrationHandler { armed.signal() }
             source.resume()

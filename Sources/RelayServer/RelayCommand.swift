@@ -7,7 +7,6 @@ import NIOPosix
 import Persistence
 import Relay
 import ServiceLifecycle
-import Synchronization
 
 /// `relay`: the JumpJumpJump game backend (HTTP API + WebSocket rooms) on one port.
 /// Started through ``RelayServerBuilder``, which adds the in-process message handlers.
@@ -219,7 +218,7 @@ struct RelayCommand: AsyncParsableCommand {
         }
         // From here on a SIGINT, SIGTERM or SIGHUP (the terminal closed) stops the server in
         // order, also while it starts.
-        let stopSignals = StopSignals([SIGINT, SIGTERM, SIGHUP], logger: logger)
+        let stopSignals = StopSignals(Self.stopSignalNumbers(), logger: logger)
         defer { stopSignals.cancel() }
         let store: SQLiteGameStore
         do {
@@ -254,19 +253,9 @@ struct RelayCommand: AsyncParsableCommand {
                 // the start (hummingbird's own would install new ones, leaving a moment uncaught).
                 let server = ServiceGroup(
                     configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
-                // A task bridges the signal's callback to the group's async trigger. A second
-                // signal ends the process at once, as a second Ctrl-C does elsewhere: for an operator
-                // whose stop waits on something stuck (a frozen disk). Every write acknowledged is
-                // committed already; plugins read the end of their input.
-                let signalsSeen = Atomic<Int>(0)
-                stopSignals.onSignal { [logger] signal in
-                    guard signalsSeen.add(1, ordering: .relaxed).oldValue > 0 else {
-                        Task { await server.triggerGracefulShutdown() }
-                        return
-                    }
-                    logger.critical("relay.stop.forced", metadata: ["signal": "\(signal)"])
-                    Foundation.exit(128 + signal)
-                }
+                // A task bridges the signal's callback to the group's async trigger. (A later
+                // signal ends the process at once: ``StopEscalation``.)
+                stopSignals.onSignal { _ in Task { await server.triggerGracefulShutdown() } }
                 try await server.run()
             }
         } catch let error as PluginStartupInterrupted {
@@ -285,6 +274,21 @@ struct RelayCommand: AsyncParsableCommand {
             await store.close()
             throw error
         }
+    }
+
+    /// SIGINT, SIGTERM, and SIGHUP unless the relay was started ignoring it (`nohup`, a shell's
+    /// `trap "" HUP`): a Dispatch source for it installs a handler, which would undo the ignore,
+    /// and the relay would stop when its terminal closed.
+    static func stopSignalNumbers() -> [Int32] {
+        var hangUp = sigaction()
+        sigaction(SIGHUP, nil, &hangUp)
+        #if canImport(Glibc)
+            let handler = hangUp.__sigaction_handler.sa_handler
+        #else
+            let handler = hangUp.__sigaction_u.__sa_handler
+        #endif
+        let ignored = unsafeBitCast(handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self)
+        return ignored ? [SIGINT, SIGTERM] : [SIGINT, SIGTERM, SIGHUP]
     }
 
     /// Stops at start-up: closes the store and exits with status 3.

@@ -103,6 +103,16 @@ struct StopSignalsTests {
         #expect(released.value == SIGURG)
         #expect(signals.waitingSignal == nil)  // taken: the action after this one does not see it
     }
+
+    @Test("A stop signal stops in order; another within a second is the same one again; a later one forces")
+    func stopEscalation() {
+        let escalation = StopEscalation()
+        let start = ContinuousClock.now
+        #expect(escalation.verdict(now: start) == .stopInOrder)
+        #expect(escalation.verdict(now: start + .milliseconds(999)) == .repeated)
+        #expect(escalation.verdict(now: start + .seconds(1)) == .force)
+        #expect(escalation.verdict(now: start + .seconds(5)) == .force)
+    }
 }
 
 /// A value the signal handlers set and the test reads.

@@ -16,11 +16,16 @@ final class ChildRelay: Sendable {
     /// extra `environment` (port 0: the OS picks one), under `openFileLimit` (soft, hard) if given.
     init(
         executable: String = "relay", arguments: [String], environment: [String: String],
-        openFileLimit: (soft: Int, hard: Int)? = nil
+        openFileLimit: (soft: Int, hard: Int)? = nil, ignoringHangUp: Bool = false
     ) throws {
         let path = Self.executablePath(executable)
         try #require(FileManager.default.isExecutableFile(atPath: path), "build the relay product first: \(path)")
-        if let openFileLimit {
+        if ignoringHangUp {
+            // As `nohup` starts it: SIGHUP ignored, which exec keeps.
+            self.process = try ChildProcess(
+                path: "/bin/sh", arguments: ["-c", #"trap "" HUP; exec "$0" "$@""#, path] + arguments,
+                environment: environment)
+        } else if let openFileLimit {
             // util-linux's `prlimit COMMAND` sets the limit on itself, then execs the command.
             let prlimit = try #require(
                 ["/usr/bin/prlimit", "/bin/prlimit"].first(where: FileManager.default.isExecutableFile(atPath:)),

@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import HummingbirdTesting
 import Logging
@@ -135,10 +136,50 @@ struct ProcessLifecycleTests {
             let start = ContinuousClock.now
             relay.send(SIGTERM)
             try await eventually { relay.printed.contains("relay.stop.requested") }
+            relay.send(SIGTERM)  // at once: the same signal delivered twice, which changes nothing
+            try await Task.sleep(for: .milliseconds(1_200))  // past the repeat window (1 s)
             relay.send(SIGTERM)
             #expect(try await relay.exitStatus() == 128 + SIGTERM)
             #expect(ContinuousClock.now - start < .seconds(4), "the stop waits 5 s for the upload")
-            #expect(relay.printed.contains("signal=\(SIGTERM) [RelayServer] relay.stop.forced"), "\(relay.printed)")
+            #expect(relay.printed.contains("signal=\(SIGTERM) [Handlers] relay.stop.forced"), "\(relay.printed)")
+        }
+    }
+
+    /// Another process's lock holds the start for SQLite's busy timeout (5 s), as a frozen disk
+    /// would for longer: the first signal waits for the store to open, a later one does not.
+    @Test("A second SIGTERM ends a start that waits on a lock")
+    func secondSignalEndsAStuckStart() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = ServerConfiguration.databasePath(in: directory)
+            let holder = try ChildProcess(
+                path: "/usr/bin/env",
+                arguments: [
+                    "python3", "-c",
+                    "import sqlite3, sys, time\n"
+                        + "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+                        + "db.execute('BEGIN EXCLUSIVE')\nprint('locked', flush=True)\ntime.sleep(60)",
+                    path,
+                ])
+            defer { holder.send(SIGKILL) }
+            try await eventually { holder.printed.contains("locked") }
+            let relay = try self.startRelay(dataDirectory: directory)
+            // Signals are caught from before the store opens: its file open, the relay waits on the lock.
+            try await eventually {
+                let descriptors =
+                    (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(relay.process.pid)/fd"))
+                return descriptors?.contains {
+                    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(relay.process.pid)/fd/\($0)"))
+                        == path
+                } == true
+            }
+            let start = ContinuousClock.now
+            relay.send(SIGTERM)
+            try await eventually { relay.printed.contains("relay.stop.requested") }
+            try await Task.sleep(for: .milliseconds(1_200))  // past the repeat window (1 s)
+            relay.send(SIGTERM)
+            #expect(try await relay.exitStatus() == 128 + SIGTERM, "\(relay.printed)")
+            #expect(ContinuousClock.now - start < .seconds(4), "the lock is waited for 5 s")
+            #expect(relay.printed.contains("relay.stop.forced"))
         }
     }
 
@@ -150,6 +191,25 @@ struct ProcessLifecycleTests {
             relay.send(SIGHUP)
             #expect(try await relay.exitStatus() == 0)
             #expect(relay.printed.contains("persistence.closed"), "\(relay.printed)")
+        }
+    }
+
+    /// A Dispatch source for SIGHUP would install a handler over the ignore `nohup` set.
+    @Test("A relay started ignoring SIGHUP (nohup) keeps serving when it comes")
+    func hangUpIgnoredUnderNohup() async throws {
+        try await withTemporaryDirectory { directory in
+            let relay = try ChildRelay(
+                arguments: ["--port", "0", "--data-dir", directory], environment: ["API_KEY": testAPIKey],
+                ignoringHangUp: true)
+            let port = try await relay.listeningPort()
+            relay.send(SIGHUP)
+            try await Task.sleep(for: .seconds(1))
+            let answer = try await rawExchange(
+                port: port, "GET /api/rooms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            #expect(answer.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(answer)")
+            #expect(!relay.printed.contains("relay.stop.requested"), "\(relay.printed)")
+            relay.send(SIGTERM)
+            #expect(try await relay.exitStatus() == 0)
         }
     }
 

@@ -119,6 +119,9 @@ actor BatchingWriter {
         self.isClosed = true
     }
 
+    /// The database's write-ahead log, where SQLite keeps it (beside a symbolic link's target).
+    var walPath: String { self.connection.walPath }
+
     /// Closes the connection, after ``close()`` and after the readers' connections: the last to
     /// close copies the WAL into the database file and deletes it.
     func closeConnection() {

@@ -23,15 +23,12 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
     private let lifecycle = StoreLifecycle()
     /// This server's hold on the database, let go once it is closed.
     private let lock: DatabaseLock
-    /// The database's write-ahead log, which a clean close removes.
-    private let walPath: String
 
     private init(
         writer: BatchingWriter, readers: [SQLiteReader], rankIndex: RankIndex, leaderboards: LeaderboardIndex,
-        threads: MultiThreadedEventLoopGroup, lock: DatabaseLock, walPath: String, logger: Logger
+        threads: MultiThreadedEventLoopGroup, lock: DatabaseLock, logger: Logger
     ) {
         self.lock = lock
-        self.walPath = walPath
         self.writer = writer
         self.readers = readers
         self.rankIndex = rankIndex
@@ -75,7 +72,7 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
             )
             return SQLiteGameStore(
                 writer: writer, readers: readers, rankIndex: rankIndex, leaderboards: leaderboards,
-                threads: threads, lock: lock, walPath: path + "-wal", logger: logger
+                threads: threads, lock: lock, logger: logger
             )
         } catch {
             try? await threads.shutdownGracefully()
@@ -163,10 +160,11 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
         // deletes it, so that a stopped server leaves every commit in `game.db` (a backup of that
         // file alone holds them). Left to the exit, recent commits stayed in `game.db-wal` alone.
         for reader in self.readers { await reader.close() }
+        let walPath = await self.writer.walPath  // beside a symbolic link's target
         await self.writer.closeConnection()
         self.lock.release()
         try? await self.threads.shutdownGracefully()
-        let walKept = FileManager.default.fileExists(atPath: self.walPath)
+        let walKept = FileManager.default.fileExists(atPath: walPath)
         self.logger.info("persistence.closed", metadata: ["db.wal": "\(walKept ? "kept" : "removed")"])
         self.lifecycle.finishClosing()
     }

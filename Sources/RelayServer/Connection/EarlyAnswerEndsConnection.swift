@@ -88,7 +88,8 @@ final class EarlyAnswerEndsConnection: ChannelDuplexHandler, RemovableChannelHan
         case .head(var head):
             switch self.unanswered.popFirst() {
             case .inDoubt?: break
-            case .coming(drainable: false)?: break  // a 413, a bad key, an unknown route: read to its end, it could be gigabytes
+            // A 413, a bad key, an unknown route: read to its end, the body could be gigabytes.
+            case .coming(drainable: false)?: break
             default: return context.write(data, promise: promise)
             }
             self.closesAfterAnswer = true

@@ -1,0 +1,37 @@
+import Foundation
+import Synchronization
+
+/// What each stop signal does (``StopSignals``). The first stops the server in order, also while it
+/// starts. A later one ends the process at once (`relay.stop.forced`, status 128 + the signal), for
+/// an operator whose stop or start waits on something stuck (a frozen disk): every write
+/// acknowledged is committed already, and plugins read the end of their input. One within
+/// ``repeatWindow`` of the first is taken for the same Ctrl-C delivered twice (a runner such as
+/// npm forwards it to a process group that got it already), and changes nothing.
+final class StopEscalation: Sendable {
+    enum Verdict: Equatable {
+        case stopInOrder
+        case repeated
+        case force
+    }
+
+    static let repeatWindow: Duration = .seconds(1)
+    private let firstSignal = Mutex<ContinuousClock.Instant?>(nil)
+
+    /// What a signal at `now` does.
+    func verdict(now: ContinuousClock.Instant = .now) -> Verdict {
+        self.firstSignal.withLock { first in
+            guard let first else {
+                first = now
+                return .stopInOrder
+            }
+            return now - first < Self.repeatWindow ? .repeated : .force
+        }
+    }
+
+    /// Ends the process now, from a signal's handler with other threads running: what the logs
+    /// hold is flushed, and exit-time cleanup, which could meet them half-way, is skipped.
+    static func exitNow(_ signal: Int32) -> Never {
+        fflush(nil)  // every output stream
+        _exit(128 + signal)
+    }
+}
