@@ -4,7 +4,7 @@ import Synchronization
 /// What each stop signal does (``StopSignals``). The first stops the server in order, also while it
 /// starts. A later one ends the process at once (`relay.stop.forced`, status 128 + the signal), for
 /// an operator whose stop or start waits on something stuck (a frozen disk): every write
-/// acknowledged is committed already, and plugins read the end of their input. One within
+/// acknowledged is committed already, and the plugins are killed. One within
 /// ``repeatWindow`` of the first is taken for the same Ctrl-C delivered twice (a runner such as
 /// npm forwards it to a process group that got it already), and changes nothing.
 final class StopEscalation: Sendable {
@@ -28,9 +28,11 @@ final class StopEscalation: Sendable {
         }
     }
 
-    /// Ends the process now, from a signal's handler with other threads running: what the logs
-    /// hold is flushed, and exit-time cleanup, which could meet them half-way, is skipped.
+    /// Ends the process now, from a signal's handler with other threads running: the plugins'
+    /// process groups are killed (their orderly stop is skipped), what the logs hold is flushed,
+    /// and exit-time cleanup, which could meet the other threads half-way, is skipped.
     static func exitNow(_ signal: Int32) -> Never {
+        LivePluginGroups.killAll()
         fflush(nil)  // every output stream
         _exit(128 + signal)
     }

@@ -293,4 +293,40 @@ struct PluginServerTests {
             kill(helperPID, SIGKILL)
         }
     }
+    /// A forced exit skips the plugins' orderly stop: a plugin that ignores the end of its input,
+    /// and what it started, lived on.
+    @Test("A forced exit (a later SIGTERM) kills the plugins and what they started")
+    func forcedExitKillsThePlugins() async throws {
+        try await withTemporaryDirectory { directory in
+            let helperPIDFile = "\(directory)/helper.pid"
+            let plugins = try Self.pluginsFolder(
+                in: directory, script: "stubborn.sh",
+                """
+                trap '' TERM
+                sleep 300 &
+                echo $! > \(helperPIDFile)
+                echo '{"kind":"hello","protocol":1,"name":"stubborn","handles":["stubborn"]}'
+                cat >/dev/null
+                sleep 300
+                """)
+            let relay = try self.startRelay(dataDirectory: directory, pluginsDirectory: plugins)
+            let port = try await relay.listeningPort()
+            let helperPID = try #require(
+                (try? String(contentsOfFile: helperPIDFile, encoding: .utf8))
+                    .flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+            // An upload stalled mid-body holds the stop for 5 s: the second signal comes within it.
+            let upload = try loopbackSocket(port: port)
+            defer { close(upload) }
+            let head = "POST /api/scores HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"
+            _ = head.withCString { send(upload, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+            try await eventually { peerHasReadEverything(upload) }
+            relay.send(SIGTERM)
+            try await Task.sleep(for: .milliseconds(1_200))  // past the repeat window (1 s)
+            relay.send(SIGTERM)
+            #expect(try await relay.exitStatus() == 128 + SIGTERM, "\(relay.printed)")
+            try await eventually { !Self.isRunning(helperPID) }
+            #expect(!Self.isRunning(helperPID), "the plugin's helper \(helperPID) outlived the server")
+            kill(helperPID, SIGKILL)
+        }
+    }
 }

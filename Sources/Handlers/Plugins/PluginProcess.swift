@@ -296,6 +296,10 @@ public final class PluginProcess: Sendable {
                     platformOptions: options,
                     input: .inputWriter, output: .sequence, error: .sequence
                 ) { execution in
+                    // Its own session, so the group of its pid: killed too by a forced exit.
+                    let group = execution.processIdentifier.value
+                    LivePluginGroups.add(group)
+                    defer { LivePluginGroups.remove(group) }
                     await self.serve(execution, input: input, killRequests: killRequests, kill: kill)
                     // Whatever the plugin started goes with it (its own session, so its own group):
                     // a shell wrapper's child or a background worker would otherwise outlive every restart.
