@@ -40,10 +40,16 @@ public final class StopSignals: Sendable {
             #endif
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
-                logger?.notice("relay.stop.requested", metadata: ["signal": "\(number)"])
                 switch escalation.verdict() {
-                case .stopInOrder: state.deliver(number)
-                case .repeated: break
+                case .stopInOrder:
+                    logger?.notice("relay.stop.requested", metadata: ["signal": "\(number)"])
+                    state.deliver(number)
+                case .repeated:
+                    logger?.notice(
+                        "relay.stop.repeated",
+                        metadata: [
+                            "signal": "\(number)", "effect": "none: within a second of the first; again to force",
+                        ])
                 case .force:
                     logger?.critical("relay.stop.forced", metadata: ["signal": "\(number)"])
                     StopEscalation.exitNow(number)

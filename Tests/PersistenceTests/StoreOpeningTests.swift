@@ -114,11 +114,25 @@ struct StoreOpeningTests {
             let error = await #expect(throws: StoreOpeningError.self) {
                 _ = try await SQLiteGameStore.open(configuration, logger: quietLogger)
             }
-            #expect(error?.reason == "another relay is using it (\(path).lock is locked)")
+            #expect(error?.reason.hasPrefix("another relay is using it (\(path).lock is locked") == true)
             _ = try await first.submit(submission("a", 1))  // the refused open took nothing from the first
             await first.close()
             let scores = try await withStore(configuration) { try await $0.leaderboard(limit: 10, gameMode: nil) }
             #expect(scores.count == 1)
+        }
+    }
+    /// SQLite keeps its files beside a link's target: two data folders linking one file are one database.
+    @Test func aStoreThroughAnotherLinkToTheSameFileIsRefused() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            let first = try await SQLiteGameStore.open(
+                PersistenceConfiguration(databasePath: path), logger: quietLogger)
+            let link = databasePath(in: directory, "link.db")
+            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: path)
+            await #expect(throws: StoreOpeningError.self) {
+                _ = try await SQLiteGameStore.open(PersistenceConfiguration(databasePath: link), logger: quietLogger)
+            }
+            await first.close()
         }
     }
 }

@@ -321,7 +321,8 @@ struct PluginServerTests {
             _ = head.withCString { send(upload, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
             try await eventually { peerHasReadEverything(upload) }
             relay.send(SIGTERM)
-            try await Task.sleep(for: .milliseconds(1_200))  // past the repeat window (1 s)
+            try await eventually { relay.printed.contains("relay.stop.requested") }  // the window's start
+            try await Task.sleep(for: .milliseconds(1_500))  // past the repeat window (1 s)
             relay.send(SIGTERM)
             #expect(try await relay.exitStatus() == 128 + SIGTERM, "\(relay.printed)")
             try await eventually { !Self.isRunning(helperPID) }

@@ -248,6 +248,13 @@ struct RequestHeadRulesTests {
         #expect(!"websockeT\u{0301}".isASCII(caseInsensitively: "websocket"))
         #expect(!"".isASCII(caseInsensitively: "websocket"))
         #expect(!"wEbsockeu".isASCII(caseInsensitively: "websocket"))
+        #expect("keep-alive, Upgrade".listsASCII(caseInsensitively: "upgrade"))
+        #expect(" upgrade\t,x".listsASCII(caseInsensitively: "upgrade"))
+        #expect("UPGRADE".listsASCII(caseInsensitively: "upgrade"))
+        #expect(!"upgraded, keep-alive".listsASCII(caseInsensitively: "upgrade"))
+        #expect(!"up grade".listsASCII(caseInsensitively: "upgrade"))
+        #expect(!",".listsASCII(caseInsensitively: "upgrade"))
+        #expect(!"".listsASCII(caseInsensitively: "upgrade"))
     }
 
     @Test("Which heads have a valid Host")

@@ -83,8 +83,8 @@ final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
         let keys = head.headers["sec-websocket-key"]
         let versions = head.headers["sec-websocket-version"]
         return head.method == .GET && (head.version.major, head.version.minor) >= (1, 1)
-            && head.headers[canonicalForm: "upgrade"].contains { $0.isASCII(caseInsensitively: "websocket") }
-            && head.headers[canonicalForm: "connection"].contains { $0.isASCII(caseInsensitively: "upgrade") }
+            && head.headers["upgrade"].contains { $0.listsASCII(caseInsensitively: "websocket") }
+            && head.headers["connection"].contains { $0.listsASCII(caseInsensitively: "upgrade") }
             && keys.count == 1 && Data(base64Encoded: keys[0])?.count == 16
             && versions.count == 1 && versions[0].utf8.elementsEqual("13".utf8)
             && !head.headers.contains(name: "transfer-encoding")
@@ -94,9 +94,25 @@ final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
 
 extension StringProtocol {
     /// Whether the text is `lowercase` (ASCII, in lower case) in any case, compared byte by byte:
-    /// not as Swift compares strings, which first puts runs of combining marks in order.
+    /// not as Swift compares strings (and splits them, as NIO's `canonicalForm` does), which first
+    /// puts runs of combining marks in order.
     func isASCII(caseInsensitively lowercase: String) -> Bool {
-        self.utf8.elementsEqual(lowercase.utf8) { byte, expected in
+        Self.equal(self.utf8, lowercase)
+    }
+
+    /// Whether the text, a header's comma-separated list, holds `lowercase` (ASCII, in lower case)
+    /// in any case, spaces and tabs around it aside: byte by byte, as ``isASCII(caseInsensitively:)``.
+    func listsASCII(caseInsensitively lowercase: String) -> Bool {
+        self.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false).contains { element in
+            let isBlank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+            let start = element.firstIndex { !isBlank($0) } ?? element.endIndex
+            let end = element.lastIndex { !isBlank($0) }.map { element.index(after: $0) } ?? start
+            return Self.equal(element[start..<end], lowercase)
+        }
+    }
+
+    private static func equal(_ bytes: some Collection<UInt8>, _ lowercase: String) -> Bool {
+        bytes.elementsEqual(lowercase.utf8) { byte, expected in
             (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 == expected : byte == expected
         }
     }
