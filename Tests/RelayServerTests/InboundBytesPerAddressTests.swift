@@ -174,9 +174,12 @@ struct InboundBytesPerAddressTests {
     }
 
     /// Handled, it would be at once (NIO reads to the end of a closed input), whatever the debt: an
-    /// address in debt could have its work done by sending each connection's fill and hanging up.
-    @Test("A client that hangs up while its address is in debt has what it sent during the debt dropped")
-    func heldBytesDroppedAtHangUp() throws {
+    /// address in debt could have its work done by filling connection after connection and hanging
+    /// up. A player's last few messages (a `leave_room`, a close) are still handled.
+    @Test(
+        "A client that hangs up while its address is in debt has its last few messages handled, not more",
+        arguments: [(1, 1), (6, 0)])
+    func heldBytesAtHangUp(messages: Int, handled: Int) throws {
         let limits = Self.limits(addressRate: 1_000)
         let table = InboundBytesPerAddress(limits: limits)
         let share = table.share(for: "10.0.0.1")
@@ -184,22 +187,26 @@ struct InboundBytesPerAddressTests {
         let handler = try RoomSocketHandlerTests.makeHandler(limits: limits, addressBudget: share)
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(handler)
-        try channel.writeInbound(RoomSocketHandlerTests.clientFrame(.text, #"{"type":"ping"}"#))
+        let padding = String(repeating: "p", count: 800)  // 6 messages: past the 4 KiB handled
+        for _ in 0..<messages {
+            try channel.writeInbound(
+                RoomSocketHandlerTests.clientFrame(.text, #"{"type":"ping","pad":"\#(padding)"}"#))
+        }
         #expect(handler.messagesWithReader == 0, "held while the address is in debt")
         channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
-        #expect(handler.messagesWithReader == 0, "dropped as the client hangs up")
+        #expect(handler.messagesWithReader == handled)
         #expect(!channel.isActive, "the connection is over")
         _ = try? channel.finish()
     }
 
     /// The reader may still have messages to decode when the connection ends: their values are
-    /// charged to the address all the same (kept in the table while in debt).
-    @Test("Values decoded after a connection ended are charged to its address")
-    func valuesDecodedAfterTheEndAreCharged() throws {
+    /// charged to the address, which keeps its entry until the reader has finished.
+    @Test("Values decoded after a connection ended are charged to its address", arguments: [0, 2_000])
+    func valuesDecodedAfterTheEndAreCharged(debtBefore: Int) throws {
         let limits = Self.limits(addressRate: 1_000)
         let table = InboundBytesPerAddress(limits: limits)
         let share = try #require(table.share(for: "10.0.0.1"))
-        share.spend(2_000)  // in debt, so its entry outlives the connection
+        share.spend(Double(debtBefore))
         let handler = try RoomSocketHandlerTests.makeHandler(limits: limits, addressBudget: share)
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(handler)
@@ -208,7 +215,9 @@ struct InboundBytesPerAddressTests {
         let before = share.timeUntilOutOfDebt()
         handler.chargeDecodedValues(RelayLimits.decodedValuesPaidByBytes + 3_000)  // 3,000 values: 192,000 bytes
         #expect(share.timeUntilOutOfDebt() - before > .seconds(150), "about 192 s more")
-        #expect(table.addressCount == 1)
+        handler.readerEnded()
+        #expect(table.addressCount == 1, "given back, and kept while the address is in debt")
+        #expect(table.share(for: "10.0.0.1") === share, "the next connection pays the same debt")
         _ = try? channel.finish()
     }
 
@@ -263,9 +272,16 @@ struct InboundBytesPerAddressTests {
             limits: limits, addressBudget: table.share(for: "10.0.0.1"))
         let (second, _) = try RoomSocketHandlerTests.countedConnection(
             limits: limits, addressBudget: table.share(for: "10.0.0.1"))
+        let firstHandler = try first.pipeline.syncOperations.handler(type: RoomSocketHandler.self)
+        let secondHandler = try second.pipeline.syncOperations.handler(type: RoomSocketHandler.self)
         first.pipeline.fireChannelInactive()  // the socket closed…
         _ = try? first.finish()  // …then the handler is removed: both stop it
+        #expect(table.addressCount == 1, "its reader may still decode what it read")
+        firstHandler.readerEnded()
+        firstHandler.readerEnded()
         #expect(table.addressCount == 1, "the other connection still holds it")
+        secondHandler.readerEnded()  // the reader done first, then the connection
+        #expect(table.addressCount == 1)
         _ = try? second.finish()
         #expect(table.addressCount == 0)
     }

@@ -15,11 +15,14 @@ struct InboundCharges {
     private var ownBytes: TokenBucket
     /// The budget this connection shares with the others of its client address, charged as
     /// ``ownBytes`` is and ``RelayLimits/bytesChargedPerFrame`` more a frame; nil when the
-    /// address is not counted. Given back when the connection ends, and charged after for the
-    /// values the reader still decodes (an address in debt keeps its entry until it is paid).
+    /// address is not counted. Given back once the connection has ended and its reader has decoded
+    /// its last message, whichever comes last: until then the address keeps its entry, so what is
+    /// read to be discarded after a failure, and the values decoded after the end, are charged to it.
     private var addressBudget: InboundBytesPerAddress.Share?
-    /// Whether the connection still holds ``addressBudget`` (until it ends).
-    private var holdsAddressBudget = true
+    /// The connection has ended (``ended()``): it reads no more.
+    private var hasEnded = false
+    /// The reader has decoded its last message (``readerFinished()``).
+    private var readerHasFinished = false
     /// The connection's loop, whose cap (``BusyLoopCap``) it is held to while the loop falls
     /// behind, counted in ``loopShare``; nil once the connection has ended.
     private var busyLoop: BusyLoop?
@@ -54,13 +57,26 @@ struct InboundCharges {
         self.busyLoop?.socketOpened()
     }
 
-    /// The connection ended: its address's budget is given back (and still charged for values
-    /// decoded after), its loop counts it no more. Its large messages still take turns.
+    /// The connection ended: its loop counts it no more. Its large messages still take turns, and
+    /// its address is still charged for what the reader decodes.
     mutating func ended() {
-        if self.holdsAddressBudget { self.addressBudget?.release(now: self.clock.now()) }
-        self.holdsAddressBudget = false
+        self.hasEnded = true
         self.busyLoop?.socketClosed()
         self.busyLoop = nil
+        self.giveBackAddressBudgetIfDone()
+    }
+
+    /// The reader has decoded its last message.
+    mutating func readerFinished() {
+        self.readerHasFinished = true
+        self.giveBackAddressBudgetIfDone()
+    }
+
+    /// Gives the address's budget back once nothing more can be charged to it.
+    private mutating func giveBackAddressBudgetIfDone() {
+        guard self.hasEnded, self.readerHasFinished else { return }
+        self.addressBudget?.release(now: self.clock.now())
+        self.addressBudget = nil
     }
 
     /// Charges `bytes` read, in `frames` frames: to the connection's own budget, and with
@@ -81,7 +97,7 @@ struct InboundCharges {
 
     /// Whether the connection's address is in debt: what the connection reads waits.
     var isAddressInDebt: Bool {
-        guard self.holdsAddressBudget else { return false }  // it reads no more
+        guard !self.hasEnded else { return false }  // it reads no more
         return self.addressBudget.map { $0.timeUntilOutOfDebt(now: self.clock.now()) > .zero } == true
     }
 

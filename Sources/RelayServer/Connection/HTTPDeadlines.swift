@@ -10,10 +10,10 @@ import NIOHTTP1
 
 /// How long an HTTP connection may keep the server waiting, on either side:
 ///
-/// - **A request must arrive whole**, head and body, within the HTTP timeout of the server
-///   starting to wait for it: from the connection's start, and from when each answer has left the
-///   server's buffer; or, for a head that came in the second half of that wait, from the head. An idle timeout alone restarts with every byte, so a client sending its body a
-///   byte every few seconds held its connection for as long as it liked (29 bytes over 44 s with a
+/// - **A request must arrive in time**: its head within the HTTP timeout of the server starting to
+///   wait for it (from the connection's start, and from when each answer has left the server's
+///   buffer), and its body within the timeout of its head. An idle timeout alone restarts with every
+///   byte, so a client sending its body a byte every few seconds held its connection for as long as it liked (29 bytes over 44 s with a
 ///   2 s timeout), and enough of them fill the connection cap. While a request is being answered
 ///   nothing is timed: a slow store write is not the client's fault.
 /// - **An answer must keep moving** (``AnswerTransfer``): a connection whose answer bytes stay in
@@ -111,14 +111,11 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
                 context.fireChannelRead(data)
                 return context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
             }
-            // A head that comes in the second half of the wait starts it again: the time a
-            // kept-alive connection sat idle is not taken from the request that then uses it (a save
-            // sent over a slow link after 28 s idle was cut off mid-body). A request still has a
-            // timeout from its head, and its head a timeout from the wait's start.
-            let now = NIODeadline.now()
-            if let since = self.waitingSince, now - since > .nanoseconds(self.requestTimeout.nanoseconds / 2) {
-                self.waitingSince = now
-            }
+            // A head starts the wait again: the time a kept-alive connection sat idle is not taken
+            // from the request that then uses it (a save sent over a slow link after 28 s idle was
+            // cut off mid-body). A request still has a timeout from its head, and its head a
+            // timeout from the wait's start.
+            if self.waitingSince != nil { self.waitingSince = .now() }
         case .body:
             break
         case .end:

@@ -219,12 +219,14 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
             // it read before was already past its own share (its budget, its part of the loop's
             // cap): then it is dropped, since it would be handled at once (NIO reads all the
             // kernel holds), and 32 flooders hanging up together had ~100 heavy messages decoded
-            // back to back, holding everyone else's for 0.15 s and more. So is what it read while
-            // its address was in debt: a connection's values decoded after its end are charged to
-            // nobody, so an address in debt could have its work done by hanging up connection after
-            // connection. Large messages among what is handled still take their turns.
+            // back to back, holding everyone else's for 0.15 s and more. So is more than a few
+            // messages' worth read while its address was in debt: handled, it would be at once,
+            // so an address in debt could have its work done by filling connection after
+            // connection and hanging up; a player's last few messages, a `leave_room` or a close,
+            // are still handled. Large messages among what is handled still take their turns.
             if let held = self.bytesOnHold.take(), !self.inputRefused {
-                if self.charges.isPastOwnShare() || self.charges.isAddressInDebt {
+                let isMoreThanAFew = held.readableBytes > Self.bytesHandledAtHangUpInDebt
+                if self.charges.isPastOwnShare() || (isMoreThanAFew && self.charges.isAddressInDebt) {
                     self.session.logger.debug(
                         "relay.input.dropped_at_hang_up", metadata: ["bytes": "\(held.readableBytes)"])
                 } else {
@@ -310,9 +312,15 @@ extension RoomSocketHandler {
         self.readerQueue.append(message)
     }
 
+    /// What a client hanging up while its address is in debt still has handled: its last few
+    /// messages (the game's are ~200 bytes), not a flood's worth.
+    static let bytesHandledAtHangUpInDebt = 4 * 1024
+
     /// The reader reads no more (the client flooded; the connection is ending): what waits for it
-    /// is dropped, and reading resumes so the client's answer to the close frame gets in.
+    /// is dropped, and reading resumes so the client's answer to the close frame gets in. The
+    /// address's budget, charged until now for what the reader decoded, is given back.
     func readerEnded() {
+        self.charges.readerFinished()
         self.readerStopped = true
         self.readerQueue.discardAll()
         self.releaseHeldRead()
