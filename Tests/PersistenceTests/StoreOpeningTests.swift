@@ -135,4 +135,23 @@ struct StoreOpeningTests {
             await first.close()
         }
     }
+
+    /// A link whose target does not exist yet: SQLite creates the target.
+    @Test func aStoreThroughALinkToANewFileLocksBesideTheTarget() async throws {
+        try await withTemporaryDirectory { directory in
+            let target = databasePath(in: directory, "target.db")
+            let link = databasePath(in: directory)
+            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "target.db")  // relative
+            let first = try await SQLiteGameStore.open(
+                PersistenceConfiguration(databasePath: link), logger: quietLogger)
+            #expect(FileManager.default.fileExists(atPath: target + ".lock"))
+            for path in [link, target] {
+                await #expect(throws: StoreOpeningError.self) {
+                    _ = try await SQLiteGameStore.open(
+                        PersistenceConfiguration(databasePath: path), logger: quietLogger)
+                }
+            }
+            await first.close()
+        }
+    }
 }

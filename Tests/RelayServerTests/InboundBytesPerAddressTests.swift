@@ -276,7 +276,6 @@ struct InboundBytesPerAddressTests {
         let secondHandler = try second.pipeline.syncOperations.handler(type: RoomSocketHandler.self)
         first.pipeline.fireChannelInactive()  // the socket closed…
         _ = try? first.finish()  // …then the handler is removed: both stop it
-        #expect(table.addressCount == 1, "its reader may still decode what it read")
         firstHandler.readerEnded()
         firstHandler.readerEnded()
         #expect(table.addressCount == 1, "the other connection still holds it")

@@ -255,6 +255,22 @@ struct RequestHeadRulesTests {
         #expect(!"up grade".listsASCII(caseInsensitively: "upgrade"))
         #expect(!",".listsASCII(caseInsensitively: "upgrade"))
         #expect(!"".listsASCII(caseInsensitively: "upgrade"))
+        // NIO splits by characters: to it, a comma with a combining mark after it is no comma.
+        #expect(!"websocket,\u{0301}".listsASCII(caseInsensitively: "websocket"))
+        #expect(!"\u{0600},websocket".listsASCII(caseInsensitively: "websocket"))
+    }
+
+    /// Were the check and NIO's upgrade handler to read the list apart, the head would go on as an
+    /// upgrade that NIO does not make: answered by no one, timed by no one.
+    @Test("A WebSocket handshake whose Upgrade list NIO would read otherwise is answered and closed")
+    func upgradeListsWithMarks() async throws {
+        try await withRelayServer { port, _ in
+            let request = rawUpgradeRequest().replacingOccurrences(
+                of: "Upgrade: websocket\r\n", with: "Upgrade: websocket,\u{0301}\r\n")
+            let exchange = try await rawExchangeUntilClosed(port: port, request)
+            #expect(exchange.serverClosed && exchange.elapsed < closedAtOnce, "\(exchange.elapsed)")
+            #expect(exchange.answer.hasPrefix("HTTP/1.1 426"), "\(exchange.answer)")
+        }
     }
 
     @Test("Which heads have a valid Host")

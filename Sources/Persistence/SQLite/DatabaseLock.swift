@@ -25,7 +25,7 @@ final class DatabaseLock: Sendable {
         let path = Self.resolved(databasePath) + ".lock"
         // Read-only if need be: one left by a run as another user (`sudo`) can still be locked.
         var descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        if descriptor < 0, errno == EACCES { descriptor = open(path, O_RDONLY | O_CLOEXEC) }
+        if descriptor < 0, errno == EACCES, access(path, F_OK) == 0 { descriptor = open(path, O_RDONLY | O_CLOEXEC) }
         guard descriptor >= 0 else {
             throw StoreOpeningError(path: databasePath, reason: "cannot open \(path): \(Self.errorText())")
         }
@@ -41,11 +41,31 @@ final class DatabaseLock: Sendable {
         self.descriptor = descriptor
     }
 
-    /// `path` with its symbolic links resolved, if it exists.
+    /// `path` as SQLite opens it: a symbolic link in its last part followed to its target, which
+    /// may not exist yet (else the first relay would lock beside the link, and a second, once the
+    /// target exists, beside the target), and its folder's links resolved.
     private static func resolved(_ path: String) -> String {
-        guard let real = realpath(path, nil) else { return path }
+        var current = path
+        for _ in 0..<40 {  // the kernel's own bound on links followed
+            var target = [UInt8](repeating: 0, count: Int(PATH_MAX))
+            let count = target.withUnsafeMutableBufferPointer { buffer in
+                buffer.withMemoryRebound(to: CChar.self) { readlink(current, $0.baseAddress!, $0.count) }
+            }
+            guard count > 0 else { break }
+            let link = String(decoding: target[..<count], as: UTF8.self)
+            current = link.hasPrefix("/") ? link : Self.split(current).folder + "/" + link
+        }
+        let (folder, name) = Self.split(current)
+        guard let real = realpath(folder, nil) else { return current }
         defer { free(real) }
-        return String(cString: real)
+        return String(cString: real) + "/" + name
+    }
+
+    /// The folder (`.` if none is named) and the last part of `path`.
+    private static func split(_ path: String) -> (folder: String, name: String) {
+        guard let slash = path.lastIndex(of: "/") else { return (".", path) }
+        let folder = String(path[..<slash])
+        return (folder.isEmpty ? "/" : folder, String(path[path.index(after: slash)...]))
     }
 
     deinit {

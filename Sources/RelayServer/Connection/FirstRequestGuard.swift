@@ -102,8 +102,13 @@ extension StringProtocol {
 
     /// Whether the text, a header's comma-separated list, holds `lowercase` (ASCII, in lower case)
     /// in any case, spaces and tabs around it aside: byte by byte, as ``isASCII(caseInsensitively:)``.
+    /// Not in a list with any other byte than ASCII: NIO's upgrade handler splits lists by
+    /// characters, so a comma that a combining mark follows is no comma to it, and the two would
+    /// disagree about what the client asked for (a connection that asked for the WebSocket to
+    /// this check, and for no protocol NIO knows, was left with no handler to answer or time it).
     func listsASCII(caseInsensitively lowercase: String) -> Bool {
-        self.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false).contains { element in
+        guard !self.utf8.contains(where: { $0 >= 0x80 }) else { return false }
+        return self.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false).contains { element in
             let isBlank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
             let start = element.firstIndex { !isBlank($0) } ?? element.endIndex
             let end = element.lastIndex { !isBlank($0) }.map { element.index(after: $0) } ?? start

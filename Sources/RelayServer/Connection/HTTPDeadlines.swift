@@ -115,7 +115,7 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
             // from the request that then uses it (a save sent over a slow link after 28 s idle was
             // cut off mid-body). A request still has a timeout from its head, and its head a
             // timeout from the wait's start.
-            if self.waitingSince != nil { self.waitingSince = .now() }
+            if self.waitingSince != nil, !self.outputClosed { self.waitingSince = .now() }
         case .body:
             break
         case .end:

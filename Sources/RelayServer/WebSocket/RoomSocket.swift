@@ -63,15 +63,15 @@ final class RoomSocket: Sendable {
             dispatcher: dispatcher, session: session, settings: settings, addressBudget: addressBudget,
             busyLoop: busyLoops?.busyLoop(of: channel.eventLoop))
         do {
+            // One read (up to 64 KiB) per turn of the loop, not NIO's four: what one client's read
+            // costs, such as a message of 8,000 tiny objects (~5 ms), is then all that other sockets
+            // on the loop wait for before their own turn.
+            try channel.syncOptions?.setOption(ChannelOptions.maxMessagesPerRead, value: 1)
             try channel.pipeline.syncOperations.addHandler(handler)
         } catch {
-            addressBudget?.release()  // the handler, which gives it back as it ends, never started
+            addressBudget?.release()  // the handler, which gives it back with its reader, never started
             throw error
         }
-        // One read (up to 64 KiB) per turn of the loop, not NIO's four: what one client's read
-        // costs, such as a message of 8,000 tiny objects (~5 ms), is then all that other sockets
-        // on the loop wait for before their own turn.
-        try channel.syncOptions?.setOption(ChannelOptions.maxMessagesPerRead, value: 1)
         let bound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
         let writer = SocketWriter(channel: channel, handler: bound, outlet: PreframedOutlet.install(on: channel))
         return RoomSocket(

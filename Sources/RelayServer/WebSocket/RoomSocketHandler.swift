@@ -312,8 +312,9 @@ extension RoomSocketHandler {
         self.readerQueue.append(message)
     }
 
-    /// What a client hanging up while its address is in debt still has handled: its last few
-    /// messages (the game's are ~200 bytes), not a flood's worth.
+    /// What a client hanging up while its address is in debt still has handled, if no more than
+    /// this is held: its last few messages (the game's are ~200 bytes), not a flood's worth. More
+    /// is dropped whole (a player streaming its state while held for a second or more, too).
     static let bytesHandledAtHangUpInDebt = 4 * 1024
 
     /// The reader reads no more (the client flooded; the connection is ending): what waits for it
