@@ -315,11 +315,8 @@ struct PluginServerTests {
                 (try? String(contentsOfFile: helperPIDFile, encoding: .utf8))
                     .flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
             // An upload stalled mid-body holds the stop for 5 s: the second signal comes within it.
-            let upload = try loopbackSocket(port: port)
+            let upload = try await stalledUpload(port: port)
             defer { close(upload) }
-            let head = "POST /api/scores HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"
-            _ = head.withCString { send(upload, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
-            try await eventually { peerHasReadEverything(upload) }
             relay.send(SIGTERM)
             try await eventually { relay.printed.contains("relay.stop.requested") }  // the window's start
             try await Task.sleep(for: .milliseconds(1_500))  // past the repeat window (1 s)

@@ -126,13 +126,8 @@ struct ProcessLifecycleTests {
         try await withTemporaryDirectory { directory in
             let relay = try self.startRelay(dataDirectory: directory)
             let port = try await relay.listeningPort()
-            let upload = try loopbackSocket(port: port)
+            let upload = try await stalledUpload(port: port)
             defer { close(upload) }
-            let head =
-                "POST /api/scores HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\n"
-                + "Content-Length: 100\r\n\r\n{"
-            _ = head.withCString { send(upload, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
-            try await eventually { peerHasReadEverything(upload) }
             let start = ContinuousClock.now
             relay.send(SIGTERM)
             try await eventually { relay.printed.contains("relay.stop.requested") }
@@ -189,13 +184,8 @@ struct ProcessLifecycleTests {
         try await withTemporaryDirectory { directory in
             let relay = try self.startRelay(dataDirectory: directory)
             let port = try await relay.listeningPort()
-            let upload = try loopbackSocket(port: port)  // holds the stop 5 s: time for a forced exit
+            let upload = try await stalledUpload(port: port)  // holds the stop 5 s: time for a forced exit
             defer { close(upload) }
-            let head =
-                "POST /api/scores HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\n"
-                + "Content-Length: 100\r\n\r\n{"
-            _ = head.withCString { send(upload, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
-            try await eventually { peerHasReadEverything(upload) }
             relay.send(SIGTERM)
             // Once the first is being handled: Dispatch would report two sent at once as one.
             try await eventually { relay.printed.contains("relay.stop.requested") }
