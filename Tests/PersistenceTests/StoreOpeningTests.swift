@@ -136,6 +136,15 @@ struct StoreOpeningTests {
         }
     }
 
+    /// SQLite reads a path starting with `file:` as a URI (the system's library is built so): the
+    /// store locks and opens every path from the root, which no URI starts with.
+    @Test func pathsAreTakenFromTheRoot() {
+        let here = FileManager.default.currentDirectoryPath
+        #expect(SQLiteGameStore.absolute("file:data/game.db") == here + "/file:data/game.db")
+        #expect(SQLiteGameStore.absolute("data/game.db") == here + "/data/game.db")
+        #expect(SQLiteGameStore.absolute("/srv/game.db") == "/srv/game.db")
+    }
+
     /// A link whose target does not exist yet: SQLite creates the target.
     @Test func aStoreThroughALinkToANewFileLocksBesideTheTarget() async throws {
         try await withTemporaryDirectory { directory in

@@ -258,13 +258,18 @@ final class StalledClient: @unchecked Sendable {
 /// A loopback socket that has sent a score's head and one byte of its 100-byte body, once the
 /// server has read them: an upload stalled mid-body, which a graceful stop waits for (up to its
 /// 5 s limit). The caller closes it.
-func stalledUpload(port: Int) async throws -> Int32 {
+func stalledUpload(port: Int, sourceLocation: SourceLocation = #_sourceLocation) async throws -> Int32 {
     let upload = try loopbackSocket(port: port)
     let head =
         "POST /api/scores HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\n"
         + "Content-Length: 100\r\n\r\n{"
     _ = head.withCString { send(upload, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
-    try await eventually { peerHasReadEverything(upload) }
+    do {
+        try await eventually(sourceLocation: sourceLocation) { peerHasReadEverything(upload) }
+    } catch {
+        close(upload)
+        throw error
+    }
     return upload
 }
 

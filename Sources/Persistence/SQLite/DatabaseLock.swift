@@ -25,9 +25,13 @@ final class DatabaseLock: Sendable {
         let path = Self.resolved(databasePath) + ".lock"
         // Read-only if need be: one left by a run as another user (`sudo`) can still be locked.
         var descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        if descriptor < 0, errno == EACCES, access(path, F_OK) == 0 { descriptor = open(path, O_RDONLY | O_CLOEXEC) }
+        let openError = errno
+        if descriptor < 0, openError == EACCES, access(path, F_OK) == 0 {
+            descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        }
         guard descriptor >= 0 else {
-            throw StoreOpeningError(path: databasePath, reason: "cannot open \(path): \(Self.errorText())")
+            let reason = String(cString: strerror(openError == EACCES ? openError : errno))
+            throw StoreOpeningError(path: databasePath, reason: "cannot open \(path): \(reason)")
         }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             let reason =
@@ -43,22 +47,24 @@ final class DatabaseLock: Sendable {
 
     /// `path` as SQLite opens it: a symbolic link in its last part followed to its target, which
     /// may not exist yet (else the first relay would lock beside the link, and a second, once the
-    /// target exists, beside the target), and its folder's links resolved.
+    /// target exists, beside the target), and its folder's links resolved. A name that is not
+    /// UTF-8 on the way leaves `path` as it is, rather than name a folder that is not there.
     private static func resolved(_ path: String) -> String {
         var current = path
-        for _ in 0..<40 {  // the kernel's own bound on links followed
+        for _ in 0..<100 {  // as many links as SQLite follows (`SQLITE_MAX_SYMLINKS`)
             var target = [UInt8](repeating: 0, count: Int(PATH_MAX))
             let count = target.withUnsafeMutableBufferPointer { buffer in
                 buffer.withMemoryRebound(to: CChar.self) { readlink(current, $0.baseAddress!, $0.count) }
             }
             guard count > 0 else { break }
-            let link = String(decoding: target[..<count], as: UTF8.self)
+            guard let link = String(validating: target[..<count], as: UTF8.self) else { return path }
             current = link.hasPrefix("/") ? link : Self.split(current).folder + "/" + link
         }
         let (folder, name) = Self.split(current)
         guard let real = realpath(folder, nil) else { return current }
         defer { free(real) }
-        return String(cString: real) + "/" + name
+        guard let realFolder = String(validatingCString: real) else { return path }
+        return realFolder + "/" + name
     }
 
     /// The folder (`.` if none is named) and the last part of `path`.

@@ -42,7 +42,7 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
     ///
     /// - Throws: ``StoreOpeningError`` with a message fit for an operator.
     public static func open(_ configuration: PersistenceConfiguration, logger: Logger) async throws -> SQLiteGameStore {
-        let path = configuration.databasePath
+        let path = Self.absolute(configuration.databasePath)
         try self.createDirectory(of: path)
         let lock = try DatabaseLock(databasePath: path)
         let threads = MultiThreadedEventLoopGroup(numberOfThreads: 1 + configuration.readerCount)
@@ -78,6 +78,12 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
             try? await threads.shutdownGracefully()
             throw StoreOpeningError(path: path, reason: error.isCorrupt ? "not a valid SQLite database" : error.message)
         }
+    }
+
+    /// `path` from the root: SQLite reads a path that starts with `file:` as a URI (the system's
+    /// library is built so), so `--data-dir file:data` would lock one folder and open another.
+    static func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
     }
 
     /// Creates the folder the database file goes in, if it has one.
