@@ -13,9 +13,10 @@ import NIOHTTP1
 /// - **A request must arrive in time**: its head within the HTTP timeout of the server starting to
 ///   wait for it (from the connection's start, and from when each answer has left the server's
 ///   buffer), and its body within the timeout of its head. An idle timeout alone restarts with every
-///   byte, so a client sending its body a byte every few seconds held its connection for as long as it liked (29 bytes over 44 s with a
-///   2 s timeout), and enough of them fill the connection cap. While a request is being answered
-///   nothing is timed: a slow store write is not the client's fault.
+///   byte, so a client sending its body a byte every few seconds held its connection for as long as
+///   it liked (29 bytes over 44 s with a 2 s timeout), and enough of them fill the connection cap.
+///   While a request is being answered nothing is timed: a slow store write is not the client's
+///   fault.
 /// - **An answer must keep moving** (``AnswerTransfer``): a connection whose answer bytes stay in
 ///   the server's buffer for the HTTP timeout (the client stopped reading) is closed, and so is one
 ///   whose answer has averaged less than the minimum rate once the grace period has passed (a
