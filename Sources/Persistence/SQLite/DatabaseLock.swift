@@ -30,7 +30,7 @@ final class DatabaseLock: Sendable {
             descriptor = open(path, O_RDONLY | O_CLOEXEC)
         }
         guard descriptor >= 0 else {
-            let reason = String(cString: strerror(openError == EACCES ? openError : errno))
+            let reason = Self.errorText(openError == EACCES ? openError : errno)
             throw StoreOpeningError(path: databasePath, reason: "cannot open \(path): \(reason)")
         }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
@@ -84,7 +84,7 @@ final class DatabaseLock: Sendable {
         close(self.descriptor)  // which drops the lock
     }
 
-    private static func errorText() -> String {
-        String(cString: strerror(errno))
+    private static func errorText(_ code: Int32 = errno) -> String {
+        String(cString: strerror(code))
     }
 }
