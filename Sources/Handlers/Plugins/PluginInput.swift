@@ -3,19 +3,25 @@ import Synchronization
 
 /// Lines waiting to be written to one plugin process's stdin.
 ///
-/// Requests append their lines without waiting; the single stdin writer takes everything
-/// pending at once, so a burst of requests becomes one write. A line whose request has timed
-/// out before the writer took it is dropped unwritten: a plugin that fell behind would otherwise
-/// spend its time on requests nobody waits for, and never catch up. At most `limit` bytes wait,
-/// those the writer took and is still writing included: a plugin that reads slowly or not at all
-/// cannot grow the server.
+/// Requests append their lines without waiting; the single stdin writer takes what is pending,
+/// so a burst of requests becomes one write. It takes no more than the ``AnswerWindow`` lets
+/// the plugin owe: its pipe would deliver the rest however old, and a plugin that fell behind
+/// would spend its time on requests nobody waits for, and never catch up. A line whose request
+/// has less than half its timeout left before the writer takes it is dropped unwritten: the
+/// plugin would most likely answer it late. At most `limit` bytes wait, those the writer took
+/// and is still writing included: a plugin that reads slowly or not at all cannot grow the server.
 final class PluginInput: Sendable {
+    /// The waiting writer, and what it is to be resumed with.
+    private typealias Wake = (writer: CheckedContinuation<[UInt8]?, Never>, lines: [UInt8]?)
+
     private struct Line {
         let bytes: [UInt8]
         /// Its request's.
         let id: UInt64
         /// When its request times out.
         let deadline: NIODeadline
+        /// After this it is not written.
+        let writeBy: NIODeadline
     }
 
     private struct State {
@@ -24,50 +30,106 @@ final class PluginInput: Sendable {
         var pendingBytes = 0
         /// What the writer took last: being written until it asks for more.
         var bytesBeingWritten = 0
+        /// The requests written whose answers have not come, with their deadlines.
+        var unanswered: [UInt64: NIODeadline] = [:]
+        var newestWritten: UInt64 = 0
+        var window: AnswerWindow
         var waiter: CheckedContinuation<[UInt8]?, Never>?
         var isClosed = false
 
-        /// Forgets the lines whose requests have timed out by `now`; returns their ids.
-        mutating func dropExpired(now: NIODeadline) -> [UInt64] {
-            let fresh = self.pending.firstIndex(where: { $0.deadline > now }) ?? self.pending.endIndex
-            let expired = self.pending[..<fresh]
-            for line in expired { self.pendingBytes -= line.bytes.count }
+        /// Forgets the lines too late to write by `now`; returns their ids.
+        mutating func dropLate(now: NIODeadline) -> [UInt64] {
+            let fresh = self.pending.firstIndex(where: { $0.writeBy > now }) ?? self.pending.endIndex
+            let late = self.pending[..<fresh]
+            for line in late { self.pendingBytes -= line.bytes.count }
             defer { self.pending.removeFirst(fresh) }
-            return expired.map(\.id)
+            return late.map(\.id)
+        }
+
+        /// The lines for the writer, as many as the window has room for (all once the input is
+        /// closed: the plugin is asked to finish what it was sent), after dropping those too late
+        /// (added to `dropped`); nil if there are none.
+        mutating func takeLines(now: NIODeadline, dropped: inout [UInt64]) -> [UInt8]? {
+            dropped += self.dropLate(now: now)
+            let room = self.isClosed ? self.pending.count : self.window.room(unanswered: self.unanswered.count)
+            let count = min(self.pending.count, room)
+            guard count > 0 else { return nil }
+            let taken = self.pending[..<count]
+            for line in taken { self.unanswered[line.id] = line.deadline }
+            self.newestWritten = taken[taken.endIndex - 1].id
+            let bytes = taken.flatMap(\.bytes)
+            self.pending.removeFirst(count)
+            self.pendingBytes -= bytes.count
+            self.bytesBeingWritten = bytes.count
+            return bytes
+        }
+
+        /// What the waiting writer is to be resumed with now, if anything: lines, or the end once
+        /// the input is closed and drained.
+        mutating func wakeWriter(now: NIODeadline, dropped: inout [UInt64]) -> Wake? {
+            guard let waiter = self.waiter else { return nil }
+            let lines = self.takeLines(now: now, dropped: &dropped)
+            guard lines != nil || (self.isClosed && self.pending.isEmpty) else { return nil }
+            self.waiter = nil
+            return (waiter, lines)
         }
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     private let limit: Int
-    /// Told the ids of the lines dropped unwritten for their timeout: no answer can come for them.
+    /// How much of its timeout a request must have left to be written.
+    private let leftToWrite: TimeAmount
+    /// How long past its timeout a written request may stay unanswered before it is taken as
+    /// answered late: a plugin that skips a request must not keep its place in the window.
+    private let unansweredFor: TimeAmount
+    /// Told the ids of the lines dropped unwritten: no answer can come for them.
     private let droppedUnwritten: @Sendable ([UInt64]) -> Void
 
-    init(limit: Int, droppedUnwritten: @escaping @Sendable ([UInt64]) -> Void = { _ in }) {
-        self.limit = limit
+    init(settings: PluginSettings, droppedUnwritten: @escaping @Sendable ([UInt64]) -> Void = { _ in }) {
+        self.state = Mutex(State(window: AnswerWindow(maximumSize: settings.maxInFlight)))
+        self.limit = settings.maxQueuedInputBytes
+        self.leftToWrite = TimeAmount(settings.requestTimeout / 2)
+        self.unansweredFor = TimeAmount(settings.silenceBeforeRestart)
         self.droppedUnwritten = droppedUnwritten
     }
 
-    /// Queues `line`, request `id`'s, to be written unless `deadline` passes first; `false` once
-    /// the input is closed, or when `limit` bytes of lines still due already wait.
+    /// Queues `line`, request `id`'s, to be written while at least half the time until
+    /// `deadline` is left; `false` once the input is closed, or when `limit` bytes of lines still
+    /// due already wait.
     func append(_ line: [UInt8], id: UInt64, until deadline: NIODeadline) -> Bool {
         var dropped: [UInt64] = []
         defer { if !dropped.isEmpty { self.droppedUnwritten(dropped) } }
-        let (accepted, waiter) = self.state.withLock { state -> (Bool, CheckedContinuation<[UInt8]?, Never>?) in
+        let now = NIODeadline.now()
+        let (accepted, wake) = self.state.withLock { state -> (Bool, Wake?) in
             guard !state.isClosed else { return (false, nil) }
-            let waiting = state.pendingBytes + state.bytesBeingWritten
-            if waiting + line.count > self.limit { dropped = state.dropExpired(now: .now()) }
-            guard state.pendingBytes + state.bytesBeingWritten + line.count <= self.limit else { return (false, nil) }
-            if let waiter = state.waiter {
-                state.waiter = nil
-                state.bytesBeingWritten = line.count
-                return (true, waiter)
+            if state.pendingBytes + state.bytesBeingWritten + line.count > self.limit {
+                dropped = state.dropLate(now: now)
             }
-            state.pending.append(Line(bytes: line, id: id, deadline: deadline))
+            guard state.pendingBytes + state.bytesBeingWritten + line.count <= self.limit else { return (false, nil) }
+            state.pending.append(Line(bytes: line, id: id, deadline: deadline, writeBy: deadline - self.leftToWrite))
             state.pendingBytes += line.count
-            return (true, nil)
+            return (true, state.wakeWriter(now: now, dropped: &dropped))
         }
-        waiter?.resume(returning: line)
+        if let wake { wake.writer.resume(returning: wake.lines) }
         return accepted
+    }
+
+    /// The plugin answered request `id` (or tried to): if it was written and not yet answered,
+    /// the window learns whether the answer came in time, and has room for another line.
+    func answered(_ id: UInt64) {
+        var dropped: [UInt64] = []
+        defer { if !dropped.isEmpty { self.droppedUnwritten(dropped) } }
+        let now = NIODeadline.now()
+        let wake = self.state.withLock { state -> Wake? in
+            guard let deadline = state.unanswered.removeValue(forKey: id) else { return nil }
+            if now <= deadline {
+                state.window.answeredInTime(unanswered: state.unanswered.count + 1)
+            } else {
+                state.window.answeredLate(id: id, newestWritten: state.newestWritten)
+            }
+            return state.wakeWriter(now: now, dropped: &dropped)
+        }
+        if let wake { wake.writer.resume(returning: wake.lines) }
     }
 
     /// Drops request `id`'s line if it is still waiting to be written (its sender has gone);
@@ -81,46 +143,50 @@ final class PluginInput: Sendable {
         }
     }
 
-    /// Drops the lines whose requests have timed out by `now`; returns their ids. For the
-    /// process's sweep, which accounts for them itself (``droppedUnwritten`` is not told).
-    func dropExpired(now: NIODeadline) -> [UInt64] {
-        self.state.withLock { state in state.dropExpired(now: now) }
+    /// For the process's sweep: drops the lines too late to write by `now` and returns their
+    /// ids (the sweep accounts for them itself: ``droppedUnwritten`` is not told), and takes the
+    /// requests unanswered for long past their timeout as answered late.
+    func dropLate(now: NIODeadline) -> [UInt64] {
+        let (dropped, wake) = self.state.withLock { state -> ([UInt64], Wake?) in
+            var dropped = state.dropLate(now: now)
+            for (id, deadline) in state.unanswered where deadline + self.unansweredFor <= now {
+                state.unanswered[id] = nil
+                state.window.answeredLate(id: id, newestWritten: state.newestWritten)
+            }
+            return (dropped, state.wakeWriter(now: now, dropped: &dropped))
+        }
+        if let wake { wake.writer.resume(returning: wake.lines) }
+        return dropped
     }
 
-    /// Every pending line still due, waiting if there is none; `nil` once closed and drained. The
-    /// writer asks once it has written what it took before.
+    /// The pending lines still due that the window has room for, waiting until there are some;
+    /// `nil` once closed and drained. The writer asks once it has written what it took before.
     func next() async -> [UInt8]? {
-        while true {
-            var dropped: [UInt64] = []
-            let taken: [UInt8]? = await withCheckedContinuation { continuation in
-                let ready = self.state.withLock { state -> [UInt8]?? in
-                    state.bytesBeingWritten = 0
-                    if !state.pending.isEmpty {
-                        dropped = state.dropExpired(now: .now())
-                        state.bytesBeingWritten = state.pendingBytes
-                        defer { (state.pending, state.pendingBytes) = ([], 0) }
-                        return .some(state.pending.flatMap(\.bytes))
-                    }
-                    if state.isClosed { return .some(nil) }
-                    state.waiter = continuation
-                    return nil
-                }
-                if let ready { continuation.resume(returning: ready) }
+        var dropped: [UInt64] = []
+        defer { if !dropped.isEmpty { self.droppedUnwritten(dropped) } }
+        return await withCheckedContinuation { continuation in
+            let ready = self.state.withLock { state -> [UInt8]?? in
+                state.bytesBeingWritten = 0
+                if let lines = state.takeLines(now: .now(), dropped: &dropped) { return .some(lines) }
+                if state.isClosed && state.pending.isEmpty { return .some(nil) }
+                state.waiter = continuation
+                return nil
             }
-            if !dropped.isEmpty { self.droppedUnwritten(dropped) }
-            // Every line had expired: wait for the next.
-            if let bytes = taken, bytes.isEmpty { continue }
-            return taken
+            if let ready { continuation.resume(returning: ready) }
         }
     }
 
     /// Stops accepting lines; the writer drains what is pending, then gets `nil`.
     func close() {
-        let waiter = self.state.withLock { state in
+        var dropped: [UInt64] = []
+        defer { if !dropped.isEmpty { self.droppedUnwritten(dropped) } }
+        let wake = self.state.withLock { state -> Wake? in
             state.isClosed = true
-            defer { state.waiter = nil }
-            return state.waiter
+            return state.wakeWriter(now: .now(), dropped: &dropped)
         }
-        waiter?.resume(returning: nil)
+        if let wake { wake.writer.resume(returning: wake.lines) }
     }
+
+    /// How many requests the window lets the plugin owe now (for tests).
+    var windowSize: Int { self.state.withLock { Int($0.window.size) } }
 }

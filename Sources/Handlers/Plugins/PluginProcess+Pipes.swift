@@ -77,6 +77,7 @@ extension PluginProcess {
                                 violation = "an answer before its hello"
                                 return
                             }
+                            input.answered(id)
                             if let reason = self.complete(id, answer: answer) {
                                 invalidAnswers += 1
                                 badLineLog.log(
@@ -88,6 +89,7 @@ extension PluginProcess {
                                 violation = "an answer before its hello"
                                 return
                             }
+                            input.answered(id)
                             invalidAnswers += 1
                             badLineLog.log(
                                 "plugin.answer.invalid", to: self.logger, count: invalidAnswers,

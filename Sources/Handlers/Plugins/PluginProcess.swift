@@ -173,12 +173,11 @@ public final class PluginProcess: Sendable {
         typealias Sweep = (overdue: [(Pending, PluginOutcome)], hung: AsyncStream<Void>.Continuation?)
         let (overdue, hung) = self.state.withLock { state -> Sweep in
             var overdue: [(Pending, PluginOutcome)] = []
-            let expiredUnwritten = Set(state.input?.dropExpired(now: now) ?? [])
+            for id in state.input?.dropLate(now: now) ?? [] { state.pending[id]?.neverWritten = true }
             for (id, pending) in state.pending {
                 var unwritten = pending.neverWritten
                 if pending.deadline <= now {
                     overdue.append((pending, .timedOut))
-                    unwritten = unwritten || expiredUnwritten.contains(id)
                 } else if let abandonAt = pending.abandonAt, abandonAt <= now {
                     overdue.append((pending, .abandoned))
                     // Not to be acted on, if the plugin has not read it yet.
@@ -248,7 +247,7 @@ public final class PluginProcess: Sendable {
 
     /// One incarnation: start, hello, answers, until the process is gone.
     private func runOnce() async {
-        let input = PluginInput(limit: self.settings.maxQueuedInputBytes) { [weak self] ids in self?.neverWritten(ids) }
+        let input = PluginInput(settings: self.settings) { [weak self] ids in self?.neverWritten(ids) }
         let (killRequests, kill) = AsyncStream.makeStream(of: Void.self)
         // Not once the shutdown has begun: it waits only for an incarnation that was running when
         // it looked, so a restart resumed after that (a busy machine) would run unwatched.

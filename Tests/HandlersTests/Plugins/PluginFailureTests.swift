@@ -120,7 +120,7 @@ struct PluginFailureTests {
     /// A plugin working through requests written to it, while many more time out unwritten
     /// behind them: those it never saw used to be remembered as owed, thousands a second, pushing
     /// out (past 4,096) the ids it was answering, so its answers stopped counting and it was
-    /// killed as hung. Only requests it was sent are owed: those in its stdin pipe, some hundreds.
+    /// killed as hung. Only requests it was sent are owed: those its answer window let through.
     @Test(.timeLimit(.minutes(1))) func requestsThatTimedOutUnwrittenAreNotOwed() async throws {
         let pidFile = ProbePlugin.pidFile()
         defer { ProbePlugin.removePidFile(pidFile) }
@@ -167,7 +167,8 @@ struct PluginFailureTests {
                 }
                 return await group.reduce(0, max)
             }
-            // ~680 here: the lines a full pipe holds. Before, ~4,000 (the ids remembered, 4,096).
+            // ~16 here: the answer window. ~680 before it (the lines a full pipe holds), and ~4,000
+            // before that (the ids remembered, 4,096).
             #expect(mostOwed < 1_500, "\(mostOwed) requests taken as owed")
             _ = try #require(try await harness.client().probePIDOnceAnswering(in: harness))
             #expect(ProbePlugin.pids(in: pidFile).count == 1, "the plugin was killed as hung while it answered")
@@ -200,6 +201,37 @@ struct PluginFailureTests {
             let seen = try await self.linesSeenOnceAnswering(harness)
             // The sleeper, four big ones, and this probe (plus any that timed out on a slow machine).
             #expect(seen - seenBefore <= 6 + 2, "read \(seen) lines")
+        }
+    }
+
+    /// A plugin slower than its requests answers what it can in time. Its stdin pipe used to take
+    /// every request, so once the plugin fell behind it read only requests that had timed out:
+    /// it answered almost none in time, and was never restarted (its late answers show it working).
+    @Test(.timeLimit(.minutes(1))) func aPluginBehindItsRequestsStillAnswersInTime() async throws {
+        var settings = ProbePlugin.settings(requestTimeout: .milliseconds(500))
+        settings.timeoutsBeforeRestart = 100  // not killed here, however late
+        try await ProbePlugin.withHarness([ProbePlugin.executable()], settings: settings) { harness in
+            _ = try #require(try await harness.client().probePIDOnceAnswering(in: harness))
+            let settled = ContinuousClock.now + .seconds(1)
+            let end = settled + .seconds(3)
+            // 30 senders, each asking again once answered or timed out, of a plugin that answers
+            // one request every 20 ms: a queue of 30 takes 600 ms, past the timeout.
+            let answeredInTime = await withTaskGroup(of: Int.self) { group in
+                for _ in 0..<30 {
+                    let client = harness.client()
+                    group.addTask {
+                        var answered = 0
+                        while ContinuousClock.now < end {
+                            let replies = await client.exchange(#"{"type":"probe","do":"slow","seconds":0.02}"#)
+                            if ContinuousClock.now > settled, replies.first?.type == "probe_reply" { answered += 1 }
+                        }
+                        return answered
+                    }
+                }
+                return await group.reduce(0, +)
+            }
+            // Up to 150 in these 3 s (50 a second); before, none once the pipe held 30.
+            #expect(answeredInTime >= 40, "\(answeredInTime) answered in time")
         }
     }
 

@@ -1,0 +1,162 @@
+import NIOCore
+import Synchronization
+import Testing
+
+@testable import Handlers
+
+@Suite("Plugins: stdin queue")
+struct PluginInputTests {
+    /// The ids an input reported dropped unwritten.
+    private final class DroppedIDs: Sendable {
+        private let ids = Mutex<[UInt64]>([])
+        func add(_ ids: [UInt64]) { self.ids.withLock { $0 += ids } }
+        var all: [UInt64] { self.ids.withLock { $0 } }
+    }
+
+    /// An input of `limit` bytes for requests of `timeout`.
+    private func input(limit: Int = 1_000, timeout: Duration = .seconds(60), dropped: DroppedIDs? = nil) -> PluginInput
+    {
+        var settings = PluginSettings()
+        settings.maxQueuedInputBytes = limit
+        settings.requestTimeout = timeout
+        return PluginInput(settings: settings) { ids in dropped?.add(ids) }
+    }
+
+    /// Appends the lines "1\n"… of `ids`, each due at `deadline`.
+    private func append(_ ids: ClosedRange<UInt64>, to input: PluginInput, until deadline: NIODeadline) {
+        for id in ids { #expect(input.append(Array("\(id)\n".utf8), id: id, until: deadline)) }
+    }
+
+    private func lines(_ ids: ClosedRange<UInt64>) -> [UInt8] {
+        ids.flatMap { Array("\($0)\n".utf8) }
+    }
+
+    @Test func linesThatExpiredOrWereForgottenAreNotWrittenAndTheExpiredAreReported() async {
+        let dropped = DroppedIDs()
+        let input = self.input(dropped: dropped)
+        let now = NIODeadline.now()
+        #expect(input.append(Array("1\n".utf8), id: 1, until: now - .seconds(1)))
+        #expect(input.append(Array("2\n".utf8), id: 2, until: now - .milliseconds(1)))
+        #expect(input.append(Array("3\n".utf8), id: 3, until: now + .seconds(60)))
+        #expect(input.append(Array("4\n".utf8), id: 4, until: now + .seconds(60)))
+        input.forget(3)  // its sender has gone
+        #expect(await input.next() == Array("4\n".utf8))
+        // Timed out unwritten: no answer can come for them, which the process is told.
+        #expect(dropped.all == [1, 2])
+    }
+
+    /// A line with less than half its timeout left would most likely be answered late.
+    @Test func linesWithLessThanHalfTheirTimeoutLeftAreNotWritten() async {
+        let dropped = DroppedIDs()
+        let input = self.input(timeout: .seconds(10), dropped: dropped)
+        let now = NIODeadline.now()
+        #expect(input.append(Array("1\n".utf8), id: 1, until: now + .seconds(4)))
+        #expect(input.append(Array("2\n".utf8), id: 2, until: now + .seconds(6)))
+        #expect(await input.next() == Array("2\n".utf8))
+        #expect(dropped.all == [1])
+    }
+
+    @Test func expiredLinesMakeRoomUnderTheLimit() {
+        let dropped = DroppedIDs()
+        let input = self.input(limit: 10, dropped: dropped)
+        let now = NIODeadline.now()
+        #expect(input.append(Array("12345678\n".utf8), id: 1, until: now - .seconds(1)))
+        #expect(input.append(Array("12345678\n".utf8), id: 2, until: now + .seconds(60)))
+        #expect(dropped.all == [1])
+        #expect(!input.append(Array("x\n".utf8), id: 3, until: now + .seconds(60)), "over the limit with 2 due")
+    }
+
+    /// What the writer took counts until it asks for more (its write is done): a plugin that
+    /// stopped reading mid-write does not get a second limit's worth queued behind it.
+    @Test func linesBeingWrittenCountUnderTheLimit() async {
+        let input = self.input(limit: 10)
+        let due = NIODeadline.now() + .seconds(60)
+        #expect(input.append(Array("1234567\n".utf8), id: 1, until: due))
+        #expect(await input.next() == Array("1234567\n".utf8))
+        #expect(!input.append(Array("1234\n".utf8), id: 2, until: due), "8 bytes still being written")
+        #expect(input.append(Array("1\n".utf8), id: 3, until: due))
+        #expect(await input.next() == Array("1\n".utf8))  // the first write is done
+        #expect(input.append(Array("1234567\n".utf8), id: 4, until: due))
+    }
+
+    /// The plugin is written no more than the window of unanswered requests; the rest wait for
+    /// answers, and an answer in time with the window full makes it larger.
+    @Test func theWriterTakesNoMoreThanTheWindowAndAnswersMakeRoom() async {
+        let input = self.input()
+        self.append(1...20, to: input, until: NIODeadline.now() + .seconds(60))
+        #expect(input.windowSize == 16)
+        #expect(await input.next() == self.lines(1...16))
+        async let more = input.next()  // waits: the window is full
+        try? await Task.sleep(for: .milliseconds(50))
+        input.answered(1)  // in time, the window full: it grows by one, room for two
+        #expect(await more == self.lines(17...18))
+        #expect(input.windowSize == 17)
+        input.answered(1)  // again: nothing
+        input.answered(99)  // never written: nothing
+        #expect(input.windowSize == 17)
+    }
+
+    /// Answers that come late halve the window, once for the requests that were in the plugin
+    /// together; requests long unanswered past their timeout count as late and give their places back.
+    @Test func lateAndMissingAnswersShrinkTheWindow() async {
+        let input = self.input(timeout: .milliseconds(100))
+        self.append(1...16, to: input, until: NIODeadline.now() + .milliseconds(100))
+        #expect(await input.next() == self.lines(1...16))
+        try? await Task.sleep(for: .milliseconds(150))
+        for id: UInt64 in 1...8 { input.answered(id) }  // late
+        #expect(input.windowSize == 8)
+        self.append(17...30, to: input, until: NIODeadline.now() + .seconds(60))
+        // 8 still owed: no room until the sweep finds them a second past their timeout.
+        async let more = input.next()
+        try? await Task.sleep(for: .milliseconds(50))
+        #expect(input.dropLate(now: NIODeadline.now()) == [])
+        #expect(input.dropLate(now: NIODeadline.now() + .seconds(2)) == [], "no line was too late")
+        #expect(await more == self.lines(17...24), "the 8 released, the window still 8")
+        #expect(input.windowSize == 8, "released together with the late answers: no second halving")
+    }
+
+    /// At a shutdown the plugin is asked to finish what it was sent: the window no longer holds lines back.
+    @Test func closingWritesEveryPendingLine() async {
+        let input = self.input()
+        self.append(1...20, to: input, until: NIODeadline.now() + .seconds(60))
+        #expect(await input.next() == self.lines(1...16))
+        input.close()
+        #expect(await input.next() == self.lines(17...20))
+        #expect(await input.next() == nil)
+    }
+}
+
+@Suite struct AnswerWindowTests {
+    @Test func growsByOneAnswerWhileStartingThenByOneARoundTrip() {
+        var window = AnswerWindow(maximumSize: 1024)
+        #expect(window.size == 16)
+        window.answeredInTime(unanswered: 3)
+        #expect(window.size == 16, "the window was not full")
+        window.answeredInTime(unanswered: 16)
+        #expect(window.size == 17)
+        window.answeredLate(id: 5, newestWritten: 20)
+        #expect(window.size == 8.5)
+        window.answeredInTime(unanswered: 8)
+        #expect(window.size == 8.5 + 1 / 8.5)
+    }
+
+    @Test func halvesOncePerRoundOfLateAnswersDownToOne() {
+        var window = AnswerWindow(maximumSize: 1024)
+        window.answeredLate(id: 1, newestWritten: 16)
+        window.answeredLate(id: 16, newestWritten: 20)
+        #expect(window.size == 8, "16 was written before the first late answer")
+        window.answeredLate(id: 17, newestWritten: 30)
+        #expect(window.size == 4)
+        for id: UInt64 in 31...40 { window.answeredLate(id: id, newestWritten: id) }
+        #expect(window.size == 1)
+        #expect(window.room(unanswered: 0) == 1)
+        #expect(window.room(unanswered: 3) == 0)
+    }
+
+    @Test func neverPastTheRequestsInFlight() {
+        var window = AnswerWindow(maximumSize: 18)
+        for _ in 0..<10 { window.answeredInTime(unanswered: Int(window.size)) }
+        #expect(window.size == 18)
+        #expect(AnswerWindow(maximumSize: 4).size == 4)
+    }
+}
