@@ -44,4 +44,27 @@ struct EntityMemoryTests {
         #expect(await other.received().map(\.type) == ["powerup_spawned"])
         #expect(harness.registry.entityMemory.heldBytes > 0)
     }
+
+    @Test(
+        "A lone client collecting made-up ids holds no more than the server's total; the room gives it back as it closes"
+    )
+    func rememberedIDsAcrossRooms() async throws {
+        var limits = RelayLimits()
+        limits.maxEntityBytesPerServer = 20_000
+        limits.rememberedIDBytesEveryRoomMayHold = 2_000
+        let harness = try Harness(limits: limits)
+        let collector = harness.client()
+        _ = try await collector.createRoom(playerID: "collector", name: "Collector")
+        for index in 0..<600 {
+            let answer = await collector.exchange(
+                #"{"type":"collect_item","item_type":"\#(index % 2 == 0 ? "coin" : "powerup")","item_id":"made_up_\#(index)"}"#
+            )
+            try #require(answer.map(\.type) == ["item_collected"], "\(index): \(answer)")
+        }
+        #expect(harness.registry.entityMemory.heldBytes <= 20_000, "\(harness.registry.entityMemory.heldBytes)")
+        #expect(harness.registry.entityMemory.heldBytes > 10_000)
+        await collector.send(#"{"type":"leave_room"}"#)
+        _ = await collector.received()
+        try await harness.eventually { harness.registry.entityMemory.heldBytes == 0 }
+    }
 }

@@ -77,11 +77,16 @@ struct EntityBytesTests {
                 now += .milliseconds(pick(500))
             }
             try #require(room.entityBytes == Self.recount(room), "step \(step), operation \(operation)")
-            try #require(memory.heldBytes == room.entityBytes, "step \(step), operation \(operation)")
+            let remembered = [room.collectedCoins, room.collectedPowerups, room.departedEnemies].reduce(0) {
+                $0 + $1.ids.reduce(0) { $0 + $1.utf8.count + RememberedIDs.bytesHeldPerID }
+            }
+            try #require(room.rememberedIDBytes == remembered, "step \(step), operation \(operation)")
+            try #require(
+                memory.heldBytes == room.entityBytes + room.rememberedIDBytes, "step \(step), operation \(operation)")
         }
-        #expect(room.entityBytes > 0)
+        #expect(room.entityBytes > 0 && room.rememberedIDBytes > 0)
         room.forgetEntities()
-        #expect(room.entityBytes == 0 && memory.heldBytes == 0)
+        #expect(room.entityBytes == 0 && room.rememberedIDBytes == 0 && memory.heldBytes == 0)
     }
 
     @Test("Past the room's cap a spawn is refused and changes nothing; a collection makes room again")

@@ -109,14 +109,20 @@ public struct RelayLimits: Sendable {
     /// 1 MiB: the game's fullest room, with every list full, ~500 KB). Past it a spawn, or an
     /// update that grows an entity, is refused (`limit_exceeded`).
     public var maxEntityBytesPerRoom = 1 << 20
-    /// The same for every room on the server together (default 1 GiB; each byte of JSON takes
-    /// 1–8 in memory, strings least). Without it, a client creating rooms and filling each alone
+    /// The same for every room on the server together, with what the ids they remember hold
+    /// (``rememberedIDBytesEveryRoomMayHold``) (default 1 GiB; each byte of JSON takes 1–8 in
+    /// memory, strings least). Without it, a client creating rooms and filling each alone
     /// could take more memory than the machine has.
     public var maxEntityBytesPerServer = 1 << 30
     /// What every room may hold of those bytes whatever the server's total (default 128 KiB: a
     /// game's room holds some tens of KB), so that a client filling the total cannot stop other
     /// rooms' games; only the bytes above it count toward ``maxEntityBytesPerServer``.
     public var entityBytesEveryRoomMayHold = 128 * 1024
+    /// What the ids every room remembers (collected coins and power-ups, departed enemies; ~90
+    /// bytes each in memory) may hold whatever the server's total (default 128 KiB: some 1,400
+    /// of the game's ids). Past it they count toward ``maxEntityBytesPerServer``, and a room that
+    /// finds the total full forgets its oldest rather than refuse a collection.
+    public var rememberedIDBytesEveryRoomMayHold = 128 * 1024
     /// Entries in each list of one `sync_entities` (default 500).
     public var maxSyncListLength = 500
     /// How long a dropped player may reconnect (default 60 s).

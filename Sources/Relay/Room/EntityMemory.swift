@@ -1,7 +1,8 @@
 import Synchronization
 
-/// The bytes of JSON that every room's tracked enemies, coins and power-ups hold together,
-/// against ``RelayLimits/maxEntityBytesPerServer``.
+/// The bytes of JSON that every room's tracked enemies, coins and power-ups hold together, and
+/// what the ids rooms remember hold (``RoomState/rememberedIDBytes``), against
+/// ``RelayLimits/maxEntityBytesPerServer``.
 ///
 /// Each room caps its own (``RelayLimits/maxEntityBytesPerRoom``), but a client may create
 /// room after room: without a total, some thousands of rooms filled by their hosts alone held

@@ -41,7 +41,7 @@ public actor GameRoom {
 
     deinit {
         // A room that never closed (its server stopped, or was dropped in-process).
-        self.state.entityMemory?.release(self.state.entityBytes)
+        self.state.entityMemory?.release(self.state.entityBytes + self.state.rememberedIDBytes)
     }
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor {

@@ -19,6 +19,13 @@ struct RememberedIDs: Sendable {
 
     var count: Int { self.ids.count }
 
+    /// Bytes each id holds in memory beyond its text (its string, its place in the set and in
+    /// the set's hash table): measured ~68 bytes an id of 16 characters.
+    static let bytesHeldPerID = 64
+
+    /// The memory the ids hold, about: what a room is charged for them (``RoomState``).
+    var bytesHeld: Int { self.bytes + self.count * Self.bytesHeldPerID }
+
     func contains(_ id: String) -> Bool { self.ids.contains(id) }
 
     /// Remembers `id`; false if it already was.
@@ -38,14 +45,30 @@ struct RememberedIDs: Sendable {
         self.bytes -= id.utf8.count
     }
 
+    mutating func removeAll() {
+        self.ids.removeAll()
+        self.bytes = 0
+    }
+
+    /// Forgets the oldest quarter of the ids (at least one): when the server has no room for more.
+    mutating func forgetOldestQuarter() {
+        let kept = self.ids.count - max(1, self.ids.count / 4)
+        self.forgetOldest { remaining, _ in remaining > kept }
+    }
+
     /// Past a quarter over either limit, forgets the oldest until both hold: so that each
     /// insertion costs O(1) on average.
     private mutating func forgetOldestIfOver() {
-        guard self.ids.count > self.countLimit + self.countLimit / 4 || self.bytes > self.byteLimit + self.byteLimit / 4
-        else { return }
+        let (countLimit, byteLimit) = (self.countLimit, self.byteLimit)
+        guard self.ids.count > countLimit + countLimit / 4 || self.bytes > byteLimit + byteLimit / 4 else { return }
+        self.forgetOldest { remaining, bytes in remaining > countLimit || bytes > byteLimit }
+    }
+
+    /// Forgets the oldest ids while `more` says so of the ids left and their bytes.
+    private mutating func forgetOldest(while more: (_ remaining: Int, _ bytes: Int) -> Bool) {
         var forgotten = 0
         for id in self.ids {
-            guard self.ids.count - forgotten > self.countLimit || self.bytes > self.byteLimit else { break }
+            guard more(self.ids.count - forgotten, self.bytes) else { break }
             self.bytes -= id.utf8.count
             forgotten += 1
         }

@@ -58,7 +58,8 @@ extension RoomState {
         try self.chargeEntityBytes(bytes - (self.enemies[id]?.bytes ?? 0))
         drops.spend(rewardValue.rounded(.down), now: now)  // the coins its kill will drop
         self.dropBudget = drops
-        self.departedEnemies.remove(id)  // spawned again under an old id: alive again, as the host says
+        // Spawned again under an old id: alive again, as the host says.
+        self.forgetRemembered(id, in: \.departedEnemies)
         self.enemies[id] = TrackedEnemy(fields: fields, bytes: bytes)
         return .object(fields)
     }
@@ -97,7 +98,7 @@ extension RoomState {
         guard !expired.isEmpty else { return }
         self.enemies.removeAll { id, _ in expired[id] != nil }
         self.releaseEntityBytes(expired.values.reduce(0) { $0 + $1.bytes })
-        self.departedEnemies.insert(contentsOf: expired.keys)
+        self.remember(contentsOf: expired.keys, in: \.departedEnemies)
     }
 
     /// Keys a state update may not change: identity, and the reward the host set at spawn.
@@ -183,7 +184,7 @@ extension RoomState {
             if case .object(let fields) = drop, let id = fields["coin_id"]?.stringValue {
                 // Sent to the room uncollected, as a host's `coin_spawn` is: under the id of a coin
                 // collected before (an earlier kill at the same spot) it is back, not shown yet refused.
-                self.collectedCoins.remove(id)
+                self.forgetRemembered(id, in: \.collectedCoins)
                 self.track(droppedCoin: fields, id: id)
             }
         }

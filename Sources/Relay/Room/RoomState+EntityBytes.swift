@@ -49,12 +49,14 @@ extension RoomState {
         self.entityBytes -= bytes
     }
 
-    /// Forgets every enemy, coin and power-up, giving their bytes back: for a room that closes.
+    /// Forgets every enemy, coin and power-up, and every id remembered, giving their bytes back:
+    /// for a room that closes.
     mutating func forgetEntities() {
         self.enemies.removeAll()
         self.coins.removeAll()
         self.powerups.removeAll()
         self.releaseEntityBytes(self.entityBytes)
+        self.forgetRememberedIDs()
     }
 
     /// The bytes keeping a coin or power-up of `bytes` under `id` adds: less those of the one it

@@ -20,12 +20,12 @@ extension RoomState {
         try Self.checkID(itemID, field: "item_id")
         switch itemType {
         case "coin":
-            guard self.collectedCoins.insert(itemID) else { return .alreadyCollected }
+            guard self.remember(itemID, in: \.collectedCoins) else { return .alreadyCollected }
             self.forget(itemID, in: \.coins)
             self.players[index].coins += 1
             self.players[index].score += 10
         case "powerup":
-            guard self.collectedPowerups.insert(itemID) else { return .alreadyCollected }
+            guard self.remember(itemID, in: \.collectedPowerups) else { return .alreadyCollected }
             self.forget(itemID, in: \.powerups)
         default:
             throw .invalidField("item_type", expected: "\"coin\" or \"powerup\"")
@@ -49,7 +49,7 @@ extension RoomState {
         ]
         let bytes = try self.checkSize(of: fields, kind: "coin")
         try self.chargeEntityBytes(self.bytesAdded(bytes, for: id, in: \.coins))
-        self.collectedCoins.remove(id)
+        self.forgetRemembered(id, in: \.collectedCoins)
         self.put(TrackedItem(fields: fields, bytes: bytes), for: id, in: \.coins)
         return .object(fields)
     }
@@ -70,7 +70,7 @@ extension RoomState {
         fields["y"] = powerup["y"] ?? .integer(0)
         let bytes = try self.checkSize(of: fields, kind: "power-up")
         try self.chargeEntityBytes(self.bytesAdded(bytes, for: id, in: \.powerups))
-        self.collectedPowerups.remove(id)
+        self.forgetRemembered(id, in: \.collectedPowerups)
         self.put(TrackedItem(fields: fields, bytes: bytes), for: id, in: \.powerups)
         return .object(fields)
     }

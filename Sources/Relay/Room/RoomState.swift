@@ -27,6 +27,9 @@ public struct RoomState: Sendable {
     var powerups: OrderedDictionary<String, TrackedItem> = [:]
     /// Bytes of JSON the room's enemies, coins and power-ups hold (``chargeEntityBytes(_:)``).
     public internal(set) var entityBytes = 0
+    /// What the ids the room remembers hold in memory, charged to the server's total as its
+    /// entities' bytes are (``remember(_:in:)``).
+    public internal(set) var rememberedIDBytes = 0
     /// The server's total of those bytes, shared with its other rooms; nil: no server-wide cap.
     let entityMemory: EntityMemory?
     /// Collected ids, oldest first, so that a coin is never collected or shown twice.

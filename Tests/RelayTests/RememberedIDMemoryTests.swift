@@ -1,0 +1,98 @@
+import Testing
+
+@testable import Relay
+
+/// The ids rooms remember (collected coins and power-ups, departed enemies) count toward the
+/// server's total (``EntityMemory``) past what every room may hold; a room that finds the total
+/// full forgets its oldest instead of refusing a collection.
+@Suite("RoomState — remembered ids across rooms")
+struct RememberedIDMemoryTests {
+    /// A started two-player room (host p1) sharing `memory`, which may remember `floor` bytes whatever the total.
+    private static func room(memory: EntityMemory, floor: Int) throws -> RoomState {
+        var limits = RelayLimits()
+        limits.rememberedIDBytesEveryRoomMayHold = floor
+        var room = RoomState(
+            roomID: "ABC234", roomName: "Room", hostID: "", maxPlayers: 2, limits: limits, seed: 7,
+            entityMemory: memory)
+        _ = try room.addPlayer(id: "p1", name: "Host", reconnectToken: "t1")
+        _ = try room.addPlayer(id: "p2", name: "Guest", reconnectToken: "t2")
+        return room
+    }
+
+    /// What an id of `length` characters holds.
+    private static func held(length: Int) -> Int { length + RememberedIDs.bytesHeldPerID }
+
+    /// Collects coins `coin_0000`… from `first` on: every one is taken, none refused.
+    private static func collect(_ count: Int, from first: Int = 0, in room: inout RoomState) throws {
+        for index in first..<(first + count) {
+            let outcome = try room.collect(itemType: "coin", itemID: Self.coinID(index), by: "p2")
+            guard case .collected = outcome else {
+                Issue.record("coin \(index): \(outcome)")
+                return
+            }
+        }
+    }
+
+    private static func coinID(_ index: Int) -> String {
+        "coin_" + String(repeating: "0", count: 4 - String(index).count) + String(index)
+    }
+
+    @Test("Past its share a room remembers only what the total has room for, forgetting its oldest; never refusing")
+    func aFullTotalMakesARoomForgetItsOldest() throws {
+        let each = Self.held(length: 9)
+        let memory = EntityMemory(limit: 100 * each)
+        var room = try Self.room(memory: memory, floor: 20 * each)
+        try Self.collect(500, in: &room)
+        #expect(memory.heldBytes <= 100 * each, "\(memory.heldBytes)")
+        #expect(memory.heldBytes == room.rememberedIDBytes)
+        #expect((60...100).contains(room.collectedCoins.count), "\(room.collectedCoins.count) remembered")
+        // The newest are remembered, the oldest forgotten.
+        #expect(try room.collect(itemType: "coin", itemID: Self.coinID(499), by: "p1") == .alreadyCollected)
+        #expect(!room.collectedCoins.contains(Self.coinID(0)))
+    }
+
+    @Test("With the total full, another room still remembers its share, then forgets its own oldest")
+    func everyRoomKeepsItsShare() throws {
+        let each = Self.held(length: 9)
+        let memory = EntityMemory(limit: 100 * each)
+        var filler = try Self.room(memory: memory, floor: 20 * each)
+        try Self.collect(500, in: &filler)
+        let fillerRemembers = filler.collectedCoins.count
+        var game = try Self.room(memory: memory, floor: 20 * each)
+        try Self.collect(20, in: &game)
+        #expect(game.collectedCoins.count == 20, "its share, whatever the total")
+        try Self.collect(30, from: 20, in: &game)
+        #expect((15...21).contains(game.collectedCoins.count), "\(game.collectedCoins.count) remembered")
+        #expect(game.collectedCoins.contains(Self.coinID(49)))
+        #expect(filler.collectedCoins.count == fillerRemembers, "the other room's ids are not touched")
+        #expect(memory.heldBytes == filler.rememberedIDBytes + game.rememberedIDBytes)
+        // A closing room gives its share back, and the other may grow into it.
+        filler.forgetEntities()
+        #expect(memory.heldBytes == game.rememberedIDBytes)
+        try Self.collect(50, from: 50, in: &game)
+        #expect(game.collectedCoins.count > 60)
+        game.forgetEntities()
+        #expect(memory.heldBytes == 0)
+    }
+
+    @Test("Departed enemies and collected power-ups count as collected coins do")
+    func everySetCounts() throws {
+        let memory = EntityMemory(limit: 1 << 30)
+        var room = try Self.room(memory: memory, floor: 0)
+        var now = ContinuousClock.now
+        _ = try room.spawnEnemy(["enemy_id": "e1"], by: "p1", now: now)
+        _ = room.killEnemy("e1", by: "p2", now: now)
+        let afterKill = memory.heldBytes
+        now += .seconds(11)
+        room.retireDeadEnemies(now: now)  // now only its id is kept
+        #expect(room.rememberedIDBytes == Self.held(length: 2))
+        _ = try room.collect(itemType: "powerup", itemID: "u1", by: "p2")
+        #expect(room.rememberedIDBytes == 2 * Self.held(length: 2))
+        #expect(memory.heldBytes == room.entityBytes + room.rememberedIDBytes)
+        #expect(memory.heldBytes < afterKill + 2 * Self.held(length: 2))
+        _ = try room.spawnEnemy(["enemy_id": "e1"], by: "p1", now: now)  // alive again: forgotten
+        _ = try room.spawnPowerup(["powerup_id": "u1"], by: "p1")
+        #expect(room.rememberedIDBytes == 0)
+        #expect(memory.heldBytes == room.entityBytes)
+    }
+}
