@@ -93,7 +93,7 @@ struct ScenarioTests {
         #expect(report(sendLagP99: 0, roomsFailed: 3).table().contains("3 of 10 rooms failed to set up"))
     }
 
-    @Test("relay's table warns when over 1 % of deliveries missed the drain, and when sends fell short of the rate")
+    @Test("relay's table warns when any delivery missed the drain, and when sends fell short of the rate")
     func lateAndShortWarnings() {
         func warnings(sent: Int, delivered: Int) -> [String] {
             let latency = LatencySnapshot(
@@ -103,9 +103,11 @@ struct ScenarioTests {
                 seconds: 10, latency: latency, server: nil, bench: nil, serverPeakResidentBytes: nil)
             return RelayReport.warnings(window, drainSeconds: 2, senders: 10, hertz: 30)  // 3,000 sends asked for
         }
-        #expect(warnings(sent: 3_000, delivered: 2_970).isEmpty, "1 % missing: p99 is still among the delivered")
+        #expect(warnings(sent: 3_000, delivered: 3_000).isEmpty)
         #expect(
-            warnings(sent: 3_000, delivered: 2_969).first?.contains("had not arrived 2.0 s after the window") == true)
+            warnings(sent: 3_000, delivered: 2_999).first?.contains(
+                "1 deliveries had not arrived 2.0 s after the window")
+                == true, "one is enough: p99.9 and the max are among the lost")
         #expect(warnings(sent: 2_960, delivered: 2_960).isEmpty, "a send a sender short, at the window's edges")
         #expect(
             warnings(sent: 2_900, delivered: 2_900).first?.contains("2900 sends of the 3000 the rate asks for") == true)

@@ -166,6 +166,10 @@ struct LatencySnapshot: Sendable, Encodable, Equatable {
     /// How late the bench wrote its sends after they were due (part of every latency above).
     var sendLagP99, sendLagMax: UInt64
 
+    /// A percentile (or the max) that falls among the messages lost: it is past the drain, by how
+    /// much is not known. Printed `lost`, written as JSON `null`.
+    static let pastTheDrain = UInt64.max
+
     /// Expected deliveries that did not arrive (a repeat does not make up for one).
     var lost: Int { Swift.max(0, self.expected - (self.delivered - self.repeated)) }
 
@@ -182,13 +186,21 @@ struct LatencySnapshot: Sendable, Encodable, Equatable {
         self.delivered = delivered
         self.repeated = repeated
         self.outOfOrder = outOfOrder
-        let empty = histogram.totalCount == 0
-        self.p50 = empty ? 0 : histogram.valueAtPercentile(50)
-        self.p90 = empty ? 0 : histogram.valueAtPercentile(90)
-        self.p99 = empty ? 0 : histogram.valueAtPercentile(99)
-        self.p999 = empty ? 0 : histogram.valueAtPercentile(99.9)
-        self.max = empty ? 0 : histogram.max
-        self.mean = empty ? 0 : histogram.mean
+        // A message lost counts as later than every delivery (it had not come by the drain's end):
+        // a percentile among the lost is not known, only that it is past the drain.
+        let lost = Swift.max(0, expected - (delivered - repeated))
+        let samples = Double(histogram.totalCount)
+        func percentile(_ percent: Double) -> UInt64 {
+            let rank = percent / 100 * (samples + Double(lost))
+            guard rank <= samples else { return Self.pastTheDrain }
+            return samples == 0 ? 0 : histogram.valueAtPercentile(100 * rank / samples)
+        }
+        self.p50 = percentile(50)
+        self.p90 = percentile(90)
+        self.p99 = percentile(99)
+        self.p999 = percentile(99.9)
+        self.max = lost > 0 ? Self.pastTheDrain : histogram.max
+        self.mean = samples == 0 ? 0 : histogram.mean
         let noSends = sendLag.totalCount == 0
         self.sendLagP99 = noSends ? 0 : sendLag.valueAtPercentile(99)
         self.sendLagMax = noSends ? 0 : sendLag.max
@@ -213,11 +225,17 @@ struct LatencySnapshot: Sendable, Encodable, Equatable {
         try container.encode(self.unreadable, forKey: .unreadable)
         try container.encode(self.closedWhileSending, forKey: .closedWhileSending)
         try container.encodeIfPresent(self.firstCloseCode, forKey: .firstCloseCode)
-        try container.encode(self.p50, forKey: .p50)
-        try container.encode(self.p90, forKey: .p90)
-        try container.encode(self.p99, forKey: .p99)
-        try container.encode(self.p999, forKey: .p999)
-        try container.encode(self.max, forKey: .max)
+        for (value, key) in [
+            (self.p50, .p50), (self.p90, .p90), (self.p99, .p99), (self.p999, .p999), (self.max, .max),
+        ]
+            as [(UInt64, CodingKeys)]
+        {
+            if value == Self.pastTheDrain {
+                try container.encodeNil(forKey: key)
+            } else {
+                try container.encode(value, forKey: key)
+            }
+        }
         try container.encode(self.mean, forKey: .mean)
         try container.encode(self.sendLagP99, forKey: .sendLagP99)
         try container.encode(self.sendLagMax, forKey: .sendLagMax)

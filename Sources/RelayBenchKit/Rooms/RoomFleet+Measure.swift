@@ -96,7 +96,7 @@ extension RoomFleet {
             if let progress, ContinuousClock.now >= nextProgress {
                 nextProgress += .seconds(1)
                 let now = recorder.snapshot()
-                progress("sent \(now.sent)  delivered \(now.delivered)  p99 \(Format.ms(now.p99)) ms")
+                progress("sent \(now.sent)  delivered \(now.delivered)  p99 \(Format.latencyMs(now.p99)) ms")
             }
         }
         let stopping = self.requestStopSending()

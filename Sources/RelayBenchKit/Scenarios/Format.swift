@@ -10,6 +10,12 @@ enum Format {
     /// Microseconds as milliseconds with two decimals.
     static func ms(_ micros: UInt64) -> String { String(format: "%.2f", Double(micros) / 1000) }
 
+    /// A latency percentile as milliseconds, or `lost` when it falls among the messages lost
+    /// (``LatencySnapshot/pastTheDrain``).
+    static func latencyMs(_ micros: UInt64) -> String {
+        micros == LatencySnapshot.pastTheDrain ? "lost" : ms(micros)
+    }
+
     static func megabytes(_ bytes: Int) -> String { String(format: "%.1f MB", Double(bytes) / 1_048_576) }
 
     static func fixed(_ value: Double, _ decimals: Int = 1) -> String { String(format: "%.\(decimals)f", value) }
@@ -21,7 +27,8 @@ enum Format {
 
     /// "p50 … p90 … p99 … p99.9 … max …" in milliseconds.
     static func percentiles(_ latency: LatencySnapshot) -> String {
-        "p50 \(ms(latency.p50))  p90 \(ms(latency.p90))  p99 \(ms(latency.p99))  p99.9 \(ms(latency.p999))  max \(ms(latency.max))"
+        "p50 \(latencyMs(latency.p50))  p90 \(latencyMs(latency.p90))  p99 \(latencyMs(latency.p99))  "
+            + "p99.9 \(latencyMs(latency.p999))  max \(latencyMs(latency.max))"
     }
 
     /// "CPU 1.23 s (45% of one core), 12.3 µs per delivery, RSS 40.0 MB, waited 12 ms for a core".

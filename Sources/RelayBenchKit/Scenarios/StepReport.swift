@@ -21,7 +21,7 @@ enum StepVerdict: Sendable, Equatable, Encodable {
     var summary: String {
         switch self {
         case .withinSLO: "ok"
-        case .p99OverSLO(let p99): "p99 \(Format.ms(p99)) ms over the SLO"
+        case .p99OverSLO(let p99): "p99 \(Format.latencyMs(p99)) ms over the SLO"
         case .messagesLost(let lost): "\(lost) messages lost"
         case .nothingDelivered: "nothing delivered"
         case .setupFailed(let reason): "set-up failed: \(reason)"
@@ -83,8 +83,9 @@ struct StepReport: ScenarioReport, Equatable {
             }
             let columns = [
                 Format.right(Format.fixed(window.deliveriesPerSecond, 0), 14),
-                Format.right(Format.ms(window.latency.p50), 9),
-                Format.right(Format.ms(window.latency.p99), 9), Format.right(Format.ms(window.latency.sendLagP99), 12),
+                Format.right(Format.latencyMs(window.latency.p50), 9),
+                Format.right(Format.latencyMs(window.latency.p99), 9),
+                Format.right(Format.ms(window.latency.sendLagP99), 12),
                 Format.right("\(window.latency.lost)", 8),
                 Format.right(Format.fixed(window.server?.cpuPercent ?? 0, 0) + "%", 12),
                 Format.right(Format.fixed(window.serverMicrosPerDelivery ?? 0), 15),

@@ -55,7 +55,7 @@ struct StepScenario: Sendable {
             let verdict = StepVerdict(window: window, sloMicros: self.sloMicros)
             steps.append(StepResult(rooms: rooms, players: self.players, window: window, verdict: verdict))
             context.say(
-                "step \(rooms) rooms: p99 \(Format.ms(window.latency.p99)) ms, lost \(window.latency.lost): \(verdict.summary)"
+                "step \(rooms) rooms: p99 \(Format.latencyMs(window.latency.p99)) ms, lost \(window.latency.lost): \(verdict.summary)"
             )
             if verdict != .withinSLO { break }
         }
