@@ -16,11 +16,18 @@ final class ChildRelay: Sendable {
     /// extra `environment` (port 0: the OS picks one), under `openFileLimit` (soft, hard) if given.
     init(
         executable: String = "relay", arguments: [String], environment: [String: String],
-        openFileLimit: (soft: Int, hard: Int)? = nil, ignoringHangUp: Bool = false
+        openFileLimit: (soft: Int, hard: Int)? = nil, ignoringHangUp: Bool = false, asProcessOne: Bool = false
     ) throws {
         let path = Self.executablePath(executable)
         try #require(FileManager.default.isExecutableFile(atPath: path), "build the relay product first: \(path)")
-        if ignoringHangUp {
+        if asProcessOne {
+            // As a container without an init runs it: process 1 of a PID namespace of its own
+            // (util-linux's `unshare`, as root; killed with `unshare` if it outlives it).
+            self.process = try ChildProcess(
+                path: "/usr/bin/unshare",
+                arguments: ["--fork", "--pid", "--mount-proc", "--kill-child", path] + arguments,
+                environment: environment)
+        } else if ignoringHangUp {
             // As `nohup` starts it: SIGHUP ignored, which exec keeps.
             self.process = try ChildProcess(
                 path: "/bin/sh", arguments: ["-c", #"trap "" HUP; exec "$0" "$@""#, path] + arguments,

@@ -40,7 +40,7 @@ struct PluginServerTests {
     }
 
     private func startRelay(
-        dataDirectory: String, pluginsDirectory: String, timeoutMs: Int = 30_000
+        dataDirectory: String, pluginsDirectory: String, timeoutMs: Int = 30_000, asProcessOne: Bool = false
     ) throws -> ChildRelay {
         try ChildRelay(
             // Generous plugin timeouts, which here only bound a hang: a loaded CI machine must not
@@ -51,7 +51,23 @@ struct PluginServerTests {
                 "--port", "0", "--data-dir", dataDirectory, "--plugins-dir", pluginsDirectory,
                 "--plugin-timeout-ms", "\(timeoutMs)", "--plugin-startup-timeout-seconds", "60",
             ],
-            environment: ["API_KEY": testAPIKey])
+            environment: ["API_KEY": testAPIKey], asProcessOne: asProcessOne)
+    }
+
+    /// Process 1 adopts what a plugin leaves behind, and the relay reaps only its plugins: in a
+    /// container without an init, a plugin restarting in a loop piled up zombies.
+    @Test("As process 1 (a container without an init) the relay warns that plugins' leftovers go unreaped")
+    func warnsAsProcessOne() async throws {
+        try await withTemporaryDirectory { directory in
+            let relay = try self.startRelay(
+                dataDirectory: directory + "/one", pluginsDirectory: Self.examplesDirectory, asProcessOne: true)
+            _ = try await relay.listeningPort()
+            #expect(relay.printed.contains("relay.plugins.no_init"))
+            let plain = try self.startRelay(
+                dataDirectory: directory + "/plain", pluginsDirectory: Self.examplesDirectory)
+            _ = try await plain.listeningPort()
+            #expect(!plain.printed.contains("relay.plugins.no_init"))
+        }
     }
 
     @Test("The example plugins serve roll_dice and filter chat; SIGTERM stops them and exits 0")

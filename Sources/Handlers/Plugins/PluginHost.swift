@@ -37,6 +37,17 @@ public enum PluginHost {
         // A plugin that dies while the server writes to its stdin must cost a failed write
         // (EPIPE), not the server: SIGPIPE's default action ends the process.
         if !executables.isEmpty { signal(SIGPIPE, SIG_IGN) }
+        if !executables.isEmpty, getpid() == 1 {
+            // Every kill goes to a plugin's whole process group: what the plugin started (a wrapper
+            // script's child) is then handed to process 1, which here is this server, and it waits
+            // only for the plugins themselves. A crash loop would pile up zombies.
+            logger.warning(
+                "relay.plugins.no_init",
+                metadata: [
+                    "reason":
+                        "the relay runs as process 1 (a container without an init): processes its plugins start are not reaped when they end; run the container with an init (docker run --init, tini)"
+                ])
+        }
         let processes = executables.map { executable in
             PluginProcess(executable: executable, settings: settings, eventLoop: eventLoopGroup.next(), logger: logger)
         }
