@@ -134,40 +134,46 @@ static int drive(int port, int pairs, int hz, int seconds, int size, long gridMi
     if (size < 8) size = 8;
     char *message = malloc(size), buffer[65536];
     memset(message, 'x', size);
-    // Each message starts with its send time (ns); each connection's partial message is kept
-    // until the rest arrives, so every delivery's latency is recorded, as relay-bench does.
+    // Each message starts with the time it was due (ns), so that a driver falling behind cannot
+    // hide its own delay (its send lag is printed apart); each connection's partial message is
+    // kept until the rest arrives, so every delivery's latency is recorded, as relay-bench does.
     char *partial = calloc(connections, size);
     int *partialBytes = calloc(connections, sizeof(int));
-    long capacity = 1 << 20, latencies = 0;
-    long long *latency = malloc(capacity * sizeof(long long));
+    long capacity = 1 << 20, latencies = 0, lagCapacity = 1 << 20, lags = 0;
+    long long *latency = malloc(capacity * sizeof(long long)), *lag = malloc(lagCapacity * sizeof(long long));
     // Connection i sends at (round + i / connections) / hz seconds: every connection at its own
     // rate and phase, as relay-bench does. With a grid, the driver wakes only on grid points and
-    // sends everything due by then (relay-bench's --send-grid-us).
+    // sends everything due by then (relay-bench's --send-grid-us). After the sends, it waits up
+    // to a second for what is still in flight (relay-bench's --drain); what has not come is lost.
     double period = 1.0 / hz, start = now_seconds(), end = start + seconds, cpuAtStart = cpu_seconds();
+    long long startNanos = (long long)(start * 1e9);
     long sent = 0, received = 0, round = 0;
     int cursor = 0;
     struct epoll_event events[256];
-    for (double now = start; now < end; now = now_seconds()) {
+    for (double now = start; now < end + 1.0 && (now < end || received < sent); now = now_seconds()) {
         // With a grid, only what was due by the last grid point passed goes out: the driver
         // also wakes for every message it receives, and must not send between grid points.
         double sendUpTo = now - start;
         if (gridMicros > 0) sendUpTo = floor(sendUpTo / (gridMicros / 1e6)) * (gridMicros / 1e6);
         double due = (round + (double)cursor / connections) * period;
-        while (due <= sendUpTo) {
-            long long sentAt = now_nanos();
-            memcpy(message, &sentAt, sizeof sentAt);
+        while (due <= sendUpTo && due < seconds) {
+            long long dueAt = startNanos + (long long)(due * 1e9);
+            memcpy(message, &dueAt, sizeof dueAt);
             if (write(fds[cursor], message, size) == size) sent++;
+            if (lags == lagCapacity) lag = realloc(lag, (lagCapacity *= 2) * sizeof(long long));
+            lag[lags++] = now_nanos() - dueAt;
             if (++cursor == connections) {
                 cursor = 0;
                 round++;
             }
             due = (round + (double)cursor / connections) * period;
         }
-        double wait = due - (now - start);
-        if (gridMicros > 0) {
+        double wait = due < seconds ? due - (now - start) : 0.01;  // draining: look every 10 ms
+        if (gridMicros > 0 && due < seconds) {
             double grid = gridMicros / 1e6;
             wait = ceil(due / grid) * grid - (now - start);
         }
+        if (wait < 0) wait = 0;
         struct timespec timeout = {.tv_sec = (time_t)wait, .tv_nsec = (long)((wait - (time_t)wait) * 1e9)};
         int ready = epoll_pwait2(epoll, events, 256, &timeout, NULL);
         for (int i = 0; i < ready; i++) {
@@ -191,14 +197,19 @@ static int drive(int port, int pairs, int hz, int seconds, int size, long gridMi
         }
     }
     double cpu = cpu_seconds() - cpuAtStart;
-    printf("drive: %d pairs at %d Hz for %d s (grid %ld µs): sent %ld, received %ld; own CPU %.2f s, "
+    printf("drive: %d pairs at %d Hz for %d s (grid %ld µs): sent %ld, received %ld, lost %ld; own CPU %.2f s, "
            "%.2f µs per message sent and received\n",
-        pairs, hz, seconds, gridMicros, sent, received, cpu, 1e6 * cpu / sent);
+        pairs, hz, seconds, gridMicros, sent, received, sent - received, cpu, 1e6 * cpu / sent);
     if (latencies > 0) {
         qsort(latency, latencies, sizeof(long long), compare_longs);
         #define AT(q) (latency[(long)((q) * (latencies - 1))] / 1e6)
-        printf("latency ms: p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n", AT(0.5), AT(0.9), AT(0.99),
-            AT(0.999), latency[latencies - 1] / 1e6);
+        printf("latency ms: p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f%s\n", AT(0.5), AT(0.9), AT(0.99),
+            AT(0.999), latency[latencies - 1] / 1e6, sent > received ? " (of those received)" : "");
+    }
+    if (lags > 0) {
+        qsort(lag, lags, sizeof(long long), compare_longs);
+        printf("send lag ms: p99 %.2f  max %.2f (part of each latency)\n", lag[(long)(0.99 * (lags - 1))] / 1e6,
+            lag[lags - 1] / 1e6);
     }
     for (int i = 0; i < connections; i++) close(fds[i]);
     return 0;
