@@ -10,7 +10,7 @@ For each offered RATE in turn (default 150 220 300 150 requests a second), 20 co
 `plugin_timeout`) before the next, and it prints what came back per second. A plugin that fell
 behind used to read only requests that had timed out (BENCHMARKS.md, session 50).
 """
-import collections, json, os, subprocess, sys, tempfile, threading, time
+import collections, json, os, random, subprocess, sys, tempfile, threading, time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "relay"))
 from wsprobe import WS  # noqa: E402
@@ -35,6 +35,7 @@ def load(rate, seconds):
     def client():
         ws = WS(PORT)
         end = time.time() + seconds
+        time.sleep(random.uniform(0, CLIENTS / rate))  # out of step with the others
         while time.time() < end:
             started = time.time()
             ws.send_text('{"type":"work"}')

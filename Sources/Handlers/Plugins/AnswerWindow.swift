@@ -17,8 +17,9 @@ struct AnswerWindow {
     /// No answer has come late yet: the window grows by one with each answer in time, doubling
     /// each round trip, until the first late one (for a plugin that answers many at once).
     private var isStarting = true
-    /// The newest request written when the window last halved: late answers to it and those
-    /// before it were in the plugin's queue together, and say nothing new.
+    /// The newest request written (its place in the order of writing) when the window last
+    /// halved: late answers to it and those before it were in the plugin's queue together, and
+    /// say nothing new.
     private var lateUpTo: UInt64 = 0
 
     init(maximumSize: Int) {
@@ -38,11 +39,13 @@ struct AnswerWindow {
         self.size = min(self.maximumSize, self.size + (self.isStarting ? 1 : 1 / self.size))
     }
 
-    /// Request `id` was answered late (or not at all, long after its timeout); `newestWritten` is
-    /// the newest request written so far.
-    mutating func answeredLate(id: UInt64, newestWritten: UInt64) {
+    /// The request written `written`-th was answered late, or not a timeout after its own;
+    /// `newestWritten` is the number of requests written so far. (A late answer that came after
+    /// one to a request written later says only that this request was slow: the plugin answers
+    /// several at once, and its queue is not what made it late. Such answers are not told here.)
+    mutating func answeredLate(written: UInt64, newestWritten: UInt64) {
         self.isStarting = false
-        guard id > self.lateUpTo else { return }
+        guard written > self.lateUpTo else { return }
         self.lateUpTo = newestWritten
         self.size = max(Self.minimumSize, self.size / 2)
     }

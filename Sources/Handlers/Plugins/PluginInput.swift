@@ -6,10 +6,11 @@ import Synchronization
 /// Requests append their lines without waiting; the single stdin writer takes what is pending,
 /// so a burst of requests becomes one write. It takes no more than the ``AnswerWindow`` lets
 /// the plugin owe: its pipe would deliver the rest however old, and a plugin that fell behind
-/// would spend its time on requests nobody waits for, and never catch up. A line whose request
-/// has less than half its timeout left before the writer takes it is dropped unwritten: the
-/// plugin would most likely answer it late. At most `limit` bytes wait, those the writer took
-/// and is still writing included: a plugin that reads slowly or not at all cannot grow the server.
+/// would spend its time on requests nobody waits for, and never catch up. While the window holds
+/// lines back, the newest go first: they have the most time left. A line whose request has less
+/// than half its timeout left before the writer takes it is dropped unwritten: the plugin would
+/// most likely answer it late. At most `limit` bytes wait, those the writer took and is still
+/// writing included: a plugin that reads slowly or not at all cannot grow the server.
 final class PluginInput: Sendable {
     /// The waiting writer, and what it is to be resumed with.
     private typealias Wake = (writer: CheckedContinuation<[UInt8]?, Never>, lines: [UInt8]?)
@@ -24,15 +25,25 @@ final class PluginInput: Sendable {
         let writeBy: NIODeadline
     }
 
+    /// A request written whose answer has not come.
+    private struct Written {
+        let deadline: NIODeadline
+        /// Its place in the order of writing.
+        let order: UInt64
+    }
+
     private struct State {
         /// In the order they came, so also by deadline (every request gets the same timeout).
         var pending: [Line] = []
         var pendingBytes = 0
         /// What the writer took last: being written until it asks for more.
         var bytesBeingWritten = 0
-        /// The requests written whose answers have not come, with their deadlines.
-        var unanswered: [UInt64: NIODeadline] = [:]
-        var newestWritten: UInt64 = 0
+        /// The requests written whose answers have not come, by id.
+        var unanswered: [UInt64: Written] = [:]
+        /// Requests written so far: the last one's place in the order of writing.
+        var written: UInt64 = 0
+        /// The latest-written request answered so far (its place in the order of writing).
+        var newestAnswered: UInt64 = 0
         var window: AnswerWindow
         var waiter: CheckedContinuation<[UInt8]?, Never>?
         var isClosed = false
@@ -46,22 +57,38 @@ final class PluginInput: Sendable {
             return late.map(\.id)
         }
 
-        /// The lines for the writer, as many as the window has room for (all once the input is
-        /// closed: the plugin is asked to finish what it was sent), after dropping those too late
-        /// (added to `dropped`); nil if there are none.
+        /// The lines for the writer, as many as the window has room for (the newest, if it
+        /// holds some back; all once the input is closed: the plugin is asked to finish what it
+        /// was sent), after dropping those too late (added to `dropped`); nil if there are none.
         mutating func takeLines(now: NIODeadline, dropped: inout [UInt64]) -> [UInt8]? {
             dropped += self.dropLate(now: now)
             let room = self.isClosed ? self.pending.count : self.window.room(unanswered: self.unanswered.count)
             let count = min(self.pending.count, room)
             guard count > 0 else { return nil }
-            let taken = self.pending[..<count]
-            for line in taken { self.unanswered[line.id] = line.deadline }
-            self.newestWritten = taken[taken.endIndex - 1].id
+            let taken = self.pending[(self.pending.count - count)...]
+            for line in taken {
+                self.written += 1
+                self.unanswered[line.id] = Written(deadline: line.deadline, order: self.written)
+            }
             let bytes = taken.flatMap(\.bytes)
-            self.pending.removeFirst(count)
+            self.pending.removeLast(count)
             self.pendingBytes -= bytes.count
             self.bytesBeingWritten = bytes.count
             return bytes
+        }
+
+        /// Request `id`, written, is answered (or given up on) at `now`: the window learns
+        /// whether in time. Whether it was written and not yet answered.
+        mutating func answer(_ id: UInt64, now: NIODeadline) -> Bool {
+            guard let request = self.unanswered.removeValue(forKey: id) else { return false }
+            let afterALaterOne = request.order < self.newestAnswered
+            self.newestAnswered = max(self.newestAnswered, request.order)
+            if now <= request.deadline {
+                self.window.answeredInTime(unanswered: self.unanswered.count + 1)
+            } else if !afterALaterOne {
+                self.window.answeredLate(written: request.order, newestWritten: self.written)
+            }
+            return true
         }
 
         /// What the waiting writer is to be resumed with now, if anything: lines, or the end once
@@ -80,7 +107,9 @@ final class PluginInput: Sendable {
     /// How much of its timeout a request must have left to be written.
     private let leftToWrite: TimeAmount
     /// How long past its timeout a written request may stay unanswered before it is taken as
-    /// answered late: a plugin that skips a request must not keep its place in the window.
+    /// answered late and gives its place back: a plugin that skips a request (or answers it with
+    /// a line too long to read) must not keep its place, nor be killed as hung for the silence
+    /// that follows (``PluginSettings/silenceBeforeRestart``, at least 5 timeouts from its send).
     private let unansweredFor: TimeAmount
     /// Told the ids of the lines dropped unwritten: no answer can come for them.
     private let droppedUnwritten: @Sendable ([UInt64]) -> Void
@@ -89,7 +118,7 @@ final class PluginInput: Sendable {
         self.state = Mutex(State(window: AnswerWindow(maximumSize: settings.maxInFlight)))
         self.limit = settings.maxQueuedInputBytes
         self.leftToWrite = TimeAmount(settings.requestTimeout / 2)
-        self.unansweredFor = TimeAmount(settings.silenceBeforeRestart)
+        self.unansweredFor = TimeAmount(settings.requestTimeout)
         self.droppedUnwritten = droppedUnwritten
     }
 
@@ -121,12 +150,7 @@ final class PluginInput: Sendable {
         defer { if !dropped.isEmpty { self.droppedUnwritten(dropped) } }
         let now = NIODeadline.now()
         let wake = self.state.withLock { state -> Wake? in
-            guard let deadline = state.unanswered.removeValue(forKey: id) else { return nil }
-            if now <= deadline {
-                state.window.answeredInTime(unanswered: state.unanswered.count + 1)
-            } else {
-                state.window.answeredLate(id: id, newestWritten: state.newestWritten)
-            }
+            guard state.answer(id, now: now) else { return nil }
             return state.wakeWriter(now: now, dropped: &dropped)
         }
         if let wake { wake.writer.resume(returning: wake.lines) }
@@ -145,15 +169,15 @@ final class PluginInput: Sendable {
 
     /// For the process's sweep: drops the lines too late to write by `now` and returns their
     /// ids (the sweep accounts for them itself: ``droppedUnwritten`` is not told), and takes the
-    /// requests unanswered for long past their timeout as answered late.
+    /// requests unanswered a timeout past their own as answered late.
     func dropLate(now: NIODeadline) -> [UInt64] {
         let (dropped, wake) = self.state.withLock { state -> ([UInt64], Wake?) in
             var dropped = state.dropLate(now: now)
-            for (id, deadline) in state.unanswered where deadline + self.unansweredFor <= now {
-                state.unanswered[id] = nil
-                state.window.answeredLate(id: id, newestWritten: state.newestWritten)
+            for (id, request) in state.unanswered where request.deadline + self.unansweredFor <= now {
+                _ = state.answer(id, now: now)
             }
-            return (dropped, state.wakeWriter(now: now, dropped: &dropped))
+            let wake = state.wakeWriter(now: now, dropped: &dropped)
+            return (dropped, wake)
         }
         if let wake { wake.writer.resume(returning: wake.lines) }
         return dropped
@@ -189,4 +213,7 @@ final class PluginInput: Sendable {
 
     /// How many requests the window lets the plugin owe now (for tests).
     var windowSize: Int { self.state.withLock { Int($0.window.size) } }
+
+    /// How many requests written are still unanswered (for tests).
+    var unansweredCount: Int { self.state.withLock { $0.unanswered.count } }
 }

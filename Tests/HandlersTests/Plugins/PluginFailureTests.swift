@@ -177,7 +177,7 @@ struct PluginFailureTests {
 
     @Test(.timeLimit(.minutes(1))) func requestsThatTimedOutBeforeTheirWriteAreNotWritten() async throws {
         // The plugin sleeps 3 s; 30 KB requests fill its stdin pipe and block the writer, and the
-        // small ones sent after wait behind them past their 1 s timeout. The plugin must not be
+        // small ones sent after wait behind them past half their 1 s timeout. The plugin must not be
         // handed those: it reads the one it slept on, the big ones, and then the next probe.
         let settings = ProbePlugin.settings(requestTimeout: .seconds(1))
         try await ProbePlugin.withHarness([ProbePlugin.executable()], settings: settings) { harness in

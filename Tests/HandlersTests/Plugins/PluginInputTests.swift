@@ -4,7 +4,7 @@ import Testing
 
 @testable import Handlers
 
-@Suite("Plugins: stdin queue")
+@Suite("Plugins: stdin queue", .timeLimit(.minutes(1)))
 struct PluginInputTests {
     /// The ids an input reported dropped unwritten.
     private final class DroppedIDs: Sendable {
@@ -79,49 +79,71 @@ struct PluginInputTests {
         #expect(input.append(Array("1234567\n".utf8), id: 4, until: due))
     }
 
-    /// The plugin is written no more than the window of unanswered requests; the rest wait for
-    /// answers, and an answer in time with the window full makes it larger.
-    @Test func theWriterTakesNoMoreThanTheWindowAndAnswersMakeRoom() async {
+    /// The plugin is written no more than the window of unanswered requests, the newest first
+    /// (they have the most time left); the rest wait for answers, and an answer in time with the
+    /// window full makes it larger.
+    @Test func theWriterTakesNoMoreThanTheWindowNewestFirstAndAnswersMakeRoom() async {
         let input = self.input()
         self.append(1...20, to: input, until: NIODeadline.now() + .seconds(60))
         #expect(input.windowSize == 16)
-        #expect(await input.next() == self.lines(1...16))
+        #expect(await input.next() == self.lines(5...20))
         async let more = input.next()  // waits: the window is full
         try? await Task.sleep(for: .milliseconds(50))
-        input.answered(1)  // in time, the window full: it grows by one, room for two
-        #expect(await more == self.lines(17...18))
+        input.answered(5)  // in time, the window full: it grows by one, room for two
+        #expect(await more == self.lines(3...4))
         #expect(input.windowSize == 17)
-        input.answered(1)  // again: nothing
-        input.answered(99)  // never written: nothing
+        input.answered(5)  // again: nothing
+        input.answered(1)  // never written: nothing
         #expect(input.windowSize == 17)
     }
 
     /// Answers that come late halve the window, once for the requests that were in the plugin
-    /// together; requests long unanswered past their timeout count as late and give their places back.
+    /// together; requests unanswered a timeout past their own count as late and give their places back.
     @Test func lateAndMissingAnswersShrinkTheWindow() async {
-        let input = self.input(timeout: .milliseconds(100))
-        self.append(1...16, to: input, until: NIODeadline.now() + .milliseconds(100))
+        // Written with 200 ms to spare before half the timeout has gone; answered once it has all gone.
+        let input = self.input(timeout: .milliseconds(400))
+        let due = NIODeadline.now() + .milliseconds(400)
+        self.append(1...16, to: input, until: due)
         #expect(await input.next() == self.lines(1...16))
-        try? await Task.sleep(for: .milliseconds(150))
-        for id: UInt64 in 1...8 { input.answered(id) }  // late
+        try? await Task.sleep(for: .milliseconds(450))
+        for id: UInt64 in 1...8 { input.answered(id) }  // late, in the order written
         #expect(input.windowSize == 8)
         self.append(17...30, to: input, until: NIODeadline.now() + .seconds(60))
-        // 8 still owed: no room until the sweep finds them a second past their timeout.
+        // 8 still owed: no room until the sweep finds them a timeout past their own, well before
+        // the silence that counts a plugin as hung (2 s here).
         async let more = input.next()
         try? await Task.sleep(for: .milliseconds(50))
-        #expect(input.dropLate(now: NIODeadline.now()) == [])
-        #expect(input.dropLate(now: NIODeadline.now() + .seconds(2)) == [], "no line was too late")
-        #expect(await more == self.lines(17...24), "the 8 released, the window still 8")
+        #expect(input.dropLate(now: due + .milliseconds(350)) == [])
+        #expect(input.windowSize == 8 && input.unansweredCount == 8, "not yet a timeout past")
+        #expect(input.dropLate(now: due + .milliseconds(450)) == [], "no line was too late")
+        #expect(await more == self.lines(23...30), "the 8 released, the window still 8, the newest first")
         #expect(input.windowSize == 8, "released together with the late answers: no second halving")
+    }
+
+    /// A late answer that comes after the answer to a request written later says only that its
+    /// own request was slow (the plugin answers several at once): it does not shrink the window.
+    @Test func aLateAnswerAfterALaterOnesDoesNotShrinkTheWindow() async {
+        let input = self.input(timeout: .milliseconds(400))
+        self.append(1...2, to: input, until: NIODeadline.now() + .milliseconds(400))
+        #expect(await input.next() == self.lines(1...2))
+        input.answered(2)  // in time
+        try? await Task.sleep(for: .milliseconds(450))
+        input.answered(1)  // late, after 2's answer
+        #expect(input.windowSize == 16)
+        self.append(3...3, to: input, until: NIODeadline.now() + .milliseconds(400))
+        #expect(await input.next() == self.lines(3...3))
+        try? await Task.sleep(for: .milliseconds(450))
+        input.answered(3)  // late, and the latest written: the plugin's queue made it so
+        #expect(input.windowSize == 8)
     }
 
     /// At a shutdown the plugin is asked to finish what it was sent: the window no longer holds lines back.
     @Test func closingWritesEveryPendingLine() async {
         let input = self.input()
         self.append(1...20, to: input, until: NIODeadline.now() + .seconds(60))
-        #expect(await input.next() == self.lines(1...16))
+        #expect(await input.next() == self.lines(5...20))
         input.close()
-        #expect(await input.next() == self.lines(17...20))
+        #expect(await input.next() == self.lines(1...4))
         #expect(await input.next() == nil)
     }
 }
@@ -134,7 +156,7 @@ struct PluginInputTests {
         #expect(window.size == 16, "the window was not full")
         window.answeredInTime(unanswered: 16)
         #expect(window.size == 17)
-        window.answeredLate(id: 5, newestWritten: 20)
+        window.answeredLate(written: 5, newestWritten: 20)
         #expect(window.size == 8.5)
         window.answeredInTime(unanswered: 8)
         #expect(window.size == 8.5 + 1 / 8.5)
@@ -142,12 +164,12 @@ struct PluginInputTests {
 
     @Test func halvesOncePerRoundOfLateAnswersDownToOne() {
         var window = AnswerWindow(maximumSize: 1024)
-        window.answeredLate(id: 1, newestWritten: 16)
-        window.answeredLate(id: 16, newestWritten: 20)
+        window.answeredLate(written: 1, newestWritten: 16)
+        window.answeredLate(written: 16, newestWritten: 20)
         #expect(window.size == 8, "16 was written before the first late answer")
-        window.answeredLate(id: 17, newestWritten: 30)
+        window.answeredLate(written: 17, newestWritten: 30)
         #expect(window.size == 4)
-        for id: UInt64 in 31...40 { window.answeredLate(id: id, newestWritten: id) }
+        for order: UInt64 in 31...40 { window.answeredLate(written: order, newestWritten: order) }
         #expect(window.size == 1)
         #expect(window.room(unanswered: 0) == 1)
         #expect(window.room(unanswered: 3) == 0)
