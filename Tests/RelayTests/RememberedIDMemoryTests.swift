@@ -95,4 +95,31 @@ struct RememberedIDMemoryTests {
         #expect(room.rememberedIDBytes == 0)
         #expect(memory.heldBytes == room.entityBytes)
     }
+
+    @Test("A set emptied by removals gives its storage back, so that what a room holds is what it is charged")
+    func removalsGiveStorageBack() {
+        var set = RememberedIDs(countLimit: 10_000, byteLimit: 1 << 20)
+        for index in 0..<4_000 { _ = set.insert("id\(index)") }
+        let full = set.ids.elements.capacity
+        for index in 0..<3_900 { set.remove("id\(index)") }
+        #expect(set.count == 100)
+        #expect(set.ids.elements.capacity <= 4 * set.count + 64, "capacity \(set.ids.elements.capacity) of \(full)")
+        #expect(set.contains("id3999") && !set.contains("id0"))
+        for _ in 0..<6 { set.forgetOldestQuarter() }
+        #expect(set.ids.elements.capacity <= max(64, 4 * set.count), "capacity \(set.ids.elements.capacity)")
+    }
+
+    @Test("With no room at all, a room still remembers its newest collection: a coin is never collected twice in a row")
+    func theNewestIsAlwaysRemembered() throws {
+        let memory = EntityMemory(limit: 0)
+        var room = try Self.room(memory: memory, floor: 0)
+        for index in 0..<50 {
+            try Self.collect(1, from: index, in: &room)
+            #expect(try room.collect(itemType: "coin", itemID: Self.coinID(index), by: "p1") == .alreadyCollected)
+        }
+        #expect(room.collectedCoins.count == 1)
+        #expect(memory.heldBytes == room.rememberedIDBytes)
+        room.forgetEntities()
+        #expect(memory.heldBytes == 0)
+    }
 }

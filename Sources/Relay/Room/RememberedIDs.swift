@@ -43,6 +43,7 @@ struct RememberedIDs: Sendable {
     mutating func remove(_ id: String) {
         guard self.ids.remove(id) != nil else { return }
         self.bytes -= id.utf8.count
+        self.compactIfSparse()
     }
 
     mutating func removeAll() {
@@ -50,9 +51,10 @@ struct RememberedIDs: Sendable {
         self.bytes = 0
     }
 
-    /// Forgets the oldest quarter of the ids (at least one): when the server has no room for more.
+    /// Forgets the oldest quarter of the ids (at least one), never the newest (the one a
+    /// collection may just have made): when the server has no room for more.
     mutating func forgetOldestQuarter() {
-        let kept = self.ids.count - max(1, self.ids.count / 4)
+        let kept = self.ids.count - min(max(1, self.ids.count / 4), self.ids.count - 1)
         self.forgetOldest { remaining, _ in remaining > kept }
     }
 
@@ -73,5 +75,16 @@ struct RememberedIDs: Sendable {
             forgotten += 1
         }
         self.ids.removeFirst(forgotten)
+        self.compactIfSparse()
+    }
+
+    /// Gives back the storage of the ids gone once the ids left use under a quarter of it: a set
+    /// keeps its capacity as ids go, and a room is charged for the ids it holds (a host emptying
+    /// its sets by spawning under their ids kept ~230 KB a set uncharged). A copy each time the
+    /// set has shrunk fourfold: O(1) a removal on average.
+    private mutating func compactIfSparse() {
+        let capacity = self.ids.elements.capacity
+        guard capacity > 64, self.ids.count < capacity / 4 else { return }
+        self.ids = OrderedSet(uncheckedUniqueElements: self.ids.elements.withUnsafeBufferPointer { Array($0) })
     }
 }

@@ -41,7 +41,8 @@ extension RoomState {
 
     /// Charges the change in what the remembered ids hold, or gives back what they no longer
     /// do. Past the room's share, while the server's total has no room, forgets the oldest
-    /// quarter of the largest set until they fit.
+    /// quarter of the largest set until they fit; never a set's newest id, so a collection is
+    /// remembered at least until the next one (held beyond the total when nothing else is left).
     private mutating func chargeRememberedIDs() {
         var held = self.rememberedIDBytesNow
         guard let memory = self.entityMemory else {
@@ -56,8 +57,14 @@ extension RoomState {
                 self.rememberedIDBytes = held
                 return
             }
-            let largest = Self.rememberedSets.max { self[keyPath: $0].bytesHeld < self[keyPath: $1].bytesHeld }
-            if let largest { self[keyPath: largest].forgetOldestQuarter() }
+            let forgettable = Self.rememberedSets.filter { self[keyPath: $0].count > 1 }
+            guard let largest = forgettable.max(by: { self[keyPath: $0].bytesHeld < self[keyPath: $1].bytesHeld })
+            else {
+                memory.force(held - self.rememberedIDBytes)
+                self.rememberedIDBytes = held
+                return
+            }
+            self[keyPath: largest].forgetOldestQuarter()
             held = self.rememberedIDBytesNow
         }
         memory.release(self.rememberedIDBytes - held)
