@@ -43,8 +43,8 @@ for round in $(seq "$pairs"); do
         repeated=$(echo "$out" | awk '/^messages/ {n = 0; if (match($0, /[0-9]+ REPEATED/)) n = substr($0, RSTART, RLENGTH - 9); print n}')
         echo "$dir rooms=$rooms $latency lag $lag server ${server#(} bench ${bench#(} lost $lost repeated ${repeated:-?} failed ${failed:-?}"
         # The table's warnings (connections the server closed, sends short of the rate, deliveries
-        # lost, misrouted ones on the messages line) under the run's line: a room whose sockets
+        # lost; reordered, misrouted, echoed or unreadable ones on the messages line) under the run's line: a room whose sockets
         # both closed sends nothing more, so it is not counted as lost.
-        echo "$out" | awk '/^WARNING/ {$1 = ""; print "    WARNING" $0} /^messages/ && /MORE than|ECHOED|UNREADABLE|OVER 60 s/ {print "    " $0}'
+        echo "$out" | awk '/^WARNING/ {$1 = ""; print "    WARNING" $0} /^messages/ && /OUT OF ORDER|MORE than|ECHOED|UNREADABLE|OVER 60 s/ {print "    " $0}'
     done
 done

@@ -44,6 +44,26 @@ struct LatencyRecorderTests {
         #expect(json.contains(#""p99" : null"#) && json.contains(#""p50" : 50"#), "\(json)")
     }
 
+    /// 60,000 expected, 60 lost: p99.9 is the 59,940th, the last delivery, not a lost one (a
+    /// rank computed in doubles, 59,940.00000000001, said `lost`).
+    @Test("A percentile exactly at the last delivery is that delivery")
+    func rankAtTheLastDelivery() {
+        let recorder = LatencyRecorder()
+        recorder.openWindow(at: 0)
+        for latency in 1...60_000 {
+            recorder.recordSend(dueAt: 0, sentAt: 0, recipients: 1)
+            if latency <= 59_940 { recorder.recordDelivery(dueAt: 0, receivedAt: Int64(latency)) }
+        }
+        let snapshot = recorder.snapshot()
+        #expect(snapshot.lost == 60)
+        #expect(snapshot.p999 != LatencySnapshot.pastTheDrain && snapshot.p999 >= 59_900, "\(snapshot.p999)")
+        #expect(snapshot.max == LatencySnapshot.pastTheDrain)
+        // While messages still fly, those not come yet are not lost.
+        let inFlight = recorder.snapshot(inFlight: true)
+        #expect(inFlight.max != LatencySnapshot.pastTheDrain && inFlight.max >= 59_900, "\(inFlight.max)")
+        #expect(inFlight.p99 <= snapshot.p99)
+    }
+
     @Test("A repeated delivery is counted apart: it takes no latency sample and does not hide a loss")
     func repeatsDoNotHideLosses() {
         let recorder = LatencyRecorder()

@@ -123,11 +123,15 @@ final class LatencyRecorder: Sendable {
     /// Only the copy is made under the lock; the percentiles are read from it outside. Reading
     /// them walks the whole histogram (~3 ms here), and meanwhile every delivery the bench's
     /// loops record would wait: once a second that stalled the receiving and showed up in p99.
-    func snapshot() -> LatencySnapshot {
+    ///
+    /// `inFlight` true: for a look while messages still fly, whose percentiles are of the
+    /// deliveries so far (what has not come yet is not lost).
+    func snapshot(inFlight: Bool = false) -> LatencySnapshot {
         let state = self.state.withLock { $0 }
         var snapshot = LatencySnapshot(
             histogram: state.histogram, sendLag: state.sendLag, sent: state.sent, expected: state.expected,
-            delivered: state.delivered, repeated: state.repeated, outOfOrder: state.outOfOrder)
+            delivered: state.delivered, repeated: state.repeated, outOfOrder: state.outOfOrder,
+            rankingTheLost: !inFlight)
         snapshot.beyondRange = state.beyondRange
         snapshot.echoed = state.echoed
         snapshot.unreadable = state.unreadable
@@ -179,7 +183,7 @@ struct LatencySnapshot: Sendable, Encodable, Equatable {
 
     init(
         histogram: Histogram<UInt64>, sendLag: Histogram<UInt64>, sent: Int, expected: Int, delivered: Int,
-        repeated: Int = 0, outOfOrder: Int = 0
+        repeated: Int = 0, outOfOrder: Int = 0, rankingTheLost: Bool = true
     ) {
         self.sent = sent
         self.expected = expected
@@ -188,18 +192,21 @@ struct LatencySnapshot: Sendable, Encodable, Equatable {
         self.outOfOrder = outOfOrder
         // A message lost counts as later than every delivery (it had not come by the drain's end):
         // a percentile among the lost is not known, only that it is past the drain.
-        let lost = Swift.max(0, expected - (delivered - repeated))
-        let samples = Double(histogram.totalCount)
+        let lost = rankingTheLost ? Swift.max(0, expected - (delivered - repeated)) : 0
+        let samples = histogram.totalCount
         func percentile(_ percent: Double) -> UInt64 {
-            let rank = percent / 100 * (samples + Double(lost))
+            guard samples > 0 else { return lost > 0 ? Self.pastTheDrain : 0 }
+            guard lost > 0 else { return histogram.valueAtPercentile(percent) }
+            // The sample of that rank among all expected, counted as HdrHistogram counts it.
+            let rank = Swift.max(1, Int((percent.nextDown / 100 * Double(samples + UInt64(lost))).rounded(.up)))
             guard rank <= samples else { return Self.pastTheDrain }
-            return samples == 0 ? 0 : histogram.valueAtPercentile(100 * rank / samples)
+            return histogram.valueAtPercentile(100 * Double(rank) / Double(samples))
         }
         self.p50 = percentile(50)
         self.p90 = percentile(90)
         self.p99 = percentile(99)
         self.p999 = percentile(99.9)
-        self.max = lost > 0 ? Self.pastTheDrain : histogram.max
+        self.max = lost > 0 ? Self.pastTheDrain : samples == 0 ? 0 : histogram.max
         self.mean = samples == 0 ? 0 : histogram.mean
         let noSends = sendLag.totalCount == 0
         self.sendLagP99 = noSends ? 0 : sendLag.valueAtPercentile(99)

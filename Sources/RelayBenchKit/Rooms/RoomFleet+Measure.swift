@@ -95,7 +95,7 @@ extension RoomFleet {
             }
             if let progress, ContinuousClock.now >= nextProgress {
                 nextProgress += .seconds(1)
-                let now = recorder.snapshot()
+                let now = recorder.snapshot(inFlight: true)
                 progress("sent \(now.sent)  delivered \(now.delivered)  p99 \(Format.latencyMs(now.p99)) ms")
             }
         }
