@@ -247,8 +247,10 @@ struct RelayCommand: AsyncParsableCommand {
                         "http.host": "\(configuration.host)", "http.port": "\(configuration.port)",
                         "files.limit": "\(openFileLimit.map(String.init) ?? "unknown")",
                         "connections.max": "\(configuration.maxConnections.map(String.init) ?? "unlimited")",
+                        "boss_images.folder": "\(configuration.bossImagesFolder)",
                     ]
                 )
+                configuration.warnIfBossImagesAreMissing(logger: logger)
                 // The server's graceful shutdown on SIGINT/SIGTERM, from the sources caught since
                 // the start (hummingbird's own would install new ones, leaving a moment uncaught).
                 let server = ServiceGroup(
@@ -328,25 +330,47 @@ struct RelayCommand: AsyncParsableCommand {
     /// A folder or address from its flag, else its variable; nil when neither is given. An empty one
     /// is refused: `DATA_DIR=${DATA_DIR}` in a compose file with nothing to fill in put `game.db` in
     /// the current folder, a fresh leaderboard, and `PLUGINS_DIR=` would start its executables.
+    /// Nor is one with a space or a line break at either end (`DATA_DIR=" "` made a folder named
+    /// by a space, and a fresh leaderboard in it; a secret file's last line break comes along).
     static func nonEmpty(
         _ flag: String?, _ option: String, or variable: String, in environment: [String: String]
     ) throws -> String? {
         if let flag {
             guard !flag.isEmpty else { throw ValidationError("--\(option) must not be empty") }
+            guard !flag.hasWhitespaceAtAnEnd else {
+                throw ValidationError("--\(option) '\(flag)' has a space or a line break at its start or end")
+            }
             return flag
         }
         guard let value = environment[variable] else { return nil }
         guard !value.isEmpty else {
             throw ValidationError("\(variable) is set but empty: unset it for the default, or give it a value")
         }
+        guard !value.hasWhitespaceAtAnEnd else {
+            throw ValidationError("\(variable) '\(value)' has a space or a line break at its start or end")
+        }
         return value
+    }
+
+    /// `API_KEY`, if set: printable ASCII with no space at either end. A client could never send
+    /// another (header values lose the spaces at their ends, and a browser sends other characters
+    /// as Latin-1): `API_KEY` from a secret file with its last line break refused every request,
+    /// with nothing logged. The message does not show the key.
+    static func apiKey(in environment: [String: String]) throws -> String? {
+        guard let key = environment["API_KEY"], !key.isEmpty else { return nil }
+        guard key.utf8.allSatisfy({ (0x20...0x7E).contains($0) }), !key.hasWhitespaceAtAnEnd else {
+            throw ValidationError(
+                "API_KEY must be printable ASCII with no space at either end (a line break at its end, from a "
+                    + "secret file? no client could send it)")
+        }
+        return key
     }
 
     /// Merges flags over environment over defaults. `openFileLimit` (the process's, when known)
     /// sets the default connection cap. The numbers are in their ranges (``validate()``).
     func configuration(environment: [String: String], openFileLimit: Int? = nil) throws -> ServerConfiguration {
         let dataDirectory = try Self.nonEmpty(self.dataDir, "data-dir", or: "DATA_DIR", in: environment) ?? "./data"
-        let providedKey = environment["API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        let providedKey = try Self.apiKey(in: environment)
         var configuration = ServerConfiguration(apiKey: providedKey ?? generateAPIKey(), dataDirectory: dataDirectory)
         configuration.apiKeyWasGenerated = providedKey == nil
         try self.applyServing(to: &configuration, environment: environment)
@@ -374,9 +398,11 @@ struct RelayCommand: AsyncParsableCommand {
         guard (0...65_535).contains(configuration.port) else {
             throw ValidationError("\(self.port == nil ? "PORT" : "--port") must be 0…65535, not \(configuration.port)")
         }
-        configuration.bossImagesDirectory =
-            try Self.nonEmpty(self.bossImagesDir, "boss-images-dir", or: "BOSS_IMAGES_DIR", in: environment)
-            ?? configuration.bossImagesDirectory
+        if let named = try Self.nonEmpty(self.bossImagesDir, "boss-images-dir", or: "BOSS_IMAGES_DIR", in: environment)
+        {
+            configuration.bossImagesDirectory = named
+            configuration.bossImagesDirectoryWasNamed = true
+        }
         // Read as the old backend read it (`true` in any case), but a value that is neither `true`
         // nor `false` is a typo to report, not a quiet `false` that leaves the game's page refused.
         if let text = environment["ALLOW_ALL_ORIGINS"], !text.isEmpty, !["true", "false"].contains(text.lowercased()) {
@@ -458,5 +484,12 @@ struct RelayCommand: AsyncParsableCommand {
         configuration.plugins = self.plugin.map { PluginExecutable(path: $0) }
         configuration.pluginSettings.requestTimeout = .milliseconds(self.pluginTimeoutMs)
         configuration.pluginSettings.startupTimeout = .seconds(self.pluginStartupTimeoutSeconds)
+    }
+}
+
+extension String {
+    /// Whether it starts or ends with a space, a tab or a line break.
+    fileprivate var hasWhitespaceAtAnEnd: Bool {
+        self.first?.isWhitespace == true || self.last?.isWhitespace == true
     }
 }

@@ -39,6 +39,8 @@ struct ServerConfiguration: Sendable {
     /// Whether ``pluginsDirectory`` was named (`--plugins-dir`, `PLUGINS_DIR`): then a missing
     /// folder is a mistake worth a warning, not the default's usual absence.
     var pluginsDirectoryWasNamed = false
+    /// `--boss-images-dir` or `BOSS_IMAGES_DIR` was given.
+    var bossImagesDirectoryWasNamed = false
     /// Plugin executables named one by one (`--plugin PATH`), started after those of the folder.
     var plugins: [PluginExecutable] = []
     /// Timeouts and bounds of plugin processes (`--plugin-timeout-ms`).
@@ -56,6 +58,25 @@ struct ServerConfiguration: Sendable {
         self.apiKey = apiKey
         self.dataDirectory = dataDirectory
         self.persistence = PersistenceConfiguration(databasePath: Self.databasePath(in: dataDirectory))
+    }
+
+    /// The boss images' folder from the root, as the start-up log shows it: the default is
+    /// relative to the working folder, which a service manager sets (systemd: `/`).
+    var bossImagesFolder: String {
+        URL(fileURLWithPath: self.bossImagesDirectory).standardizedFileURL.path
+    }
+
+    /// Says so when the boss images' folder is not there, or holds no `boss_NN.png`: every image
+    /// would be a 404, with nothing logged. A warning for a folder named, a notice for the default.
+    func warnIfBossImagesAreMissing(logger: Logger) {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: self.bossImagesDirectory)) ?? []
+        guard !files.contains(where: { $0.hasPrefix("boss_") && $0.hasSuffix(".png") }) else { return }
+        logger.log(
+            level: self.bossImagesDirectoryWasNamed ? .warning : .notice, "relay.boss_images.missing",
+            metadata: [
+                "folder": "\(self.bossImagesFolder)",
+                "effect": "no boss_NN.png there: every /api/bosses/images/NN answers 404",
+            ])
     }
 
     /// The plugins to start: the folder's executables by name, then the named ones. What keeps a

@@ -207,6 +207,30 @@ struct ConfigurationTests {
         #expect(records.entries.count == 2)
     }
 
+    @Test("A boss images folder with no boss_NN.png is logged at start, a warning when named")
+    func missingBossImagesAreLogged() throws {
+        let records = RecordedLogs()
+        let logger = Logger(label: "test") { _ in records }
+        let named = try RelayCommand.parse(["--boss-images-dir", "/nonexistent/bosses"]).configuration(environment: [:])
+        named.warnIfBossImagesAreMissing(logger: logger)
+        #expect(records.entries.map(\.message) == ["relay.boss_images.missing"])
+        #expect(records.entries.first?.level == .warning)
+        #expect(records.entries.first?.metadata["folder"] == "/nonexistent/bosses")
+        let byDefault = try RelayCommand.parse([]).configuration(environment: [:])
+        #expect(byDefault.bossImagesFolder.hasPrefix("/") && byDefault.bossImagesFolder.hasSuffix("/assets/bosses"))
+
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "bosses-\(UInt64.random(in: 0 ... .max))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let present = try RelayCommand.parse(["--boss-images-dir", folder.path]).configuration(environment: [:])
+        present.warnIfBossImagesAreMissing(logger: logger)
+        #expect(records.entries.count == 2, "an empty folder is as good as none")
+        try Data([0x89]).write(to: folder.appendingPathComponent("boss_03.png"))
+        present.warnIfBossImagesAreMissing(logger: logger)
+        #expect(records.entries.count == 2)
+    }
+
     @Test("Rate and queue flags set their limits, each from a workable minimum")
     func relayLimitFlags() throws {
         let limits = try RelayCommand.parse([
@@ -284,6 +308,29 @@ struct ConfigurationTests {
             }
             // A flag still wins over an empty variable, as over any other.
             _ = try RelayCommand.parse([flag, "x"]).configuration(environment: [variable: ""])
+            // Nor one padded with a space or a line break: `DATA_DIR=" "` made a folder named by a
+            // space, with a fresh leaderboard in it.
+            for padded in [" ", "x ", " x", "x\n", "\tx"] {
+                #expect(throws: (any Error).self, "\(variable)='\(padded)'") {
+                    try RelayCommand.parse([]).configuration(environment: [variable: padded])
+                }
+                #expect(throws: (any Error).self, "\(flag) '\(padded)'") {
+                    try RelayCommand.parse([flag, padded]).configuration(environment: [:])
+                }
+            }
+        }
+        // An API_KEY no client can send (header values lose their end spaces; a browser sends
+        // other characters as Latin-1) refused every request without a word: refused at start,
+        // without showing the key.
+        for key in ["zq9k\n", " zq9k", "zq9k ", "zq9é", "zq9\tk", " "] {
+            let error = #expect(throws: ValidationError.self, "API_KEY='\(key)'") {
+                try RelayCommand.parse([]).configuration(environment: ["API_KEY": key])
+            }
+            #expect(error.map { "\($0)".contains("API_KEY must be printable ASCII") } == true)
+            #expect(error.map { !"\($0)".contains("zq9") } == true, "the key is not shown")
+        }
+        for key in ["k", "a b", "x-9_Z.~!"] {
+            #expect(try RelayCommand.parse([]).configuration(environment: ["API_KEY": key]).apiKey == key)
         }
         // ALLOW_ALL_ORIGINS: true or false in any case (empty: unset); `1` or `yes` would otherwise be a quiet false.
         for value in ["1", "yes", "on", "ture"] {
