@@ -330,8 +330,10 @@ struct RelayCommand: AsyncParsableCommand {
     /// A folder or address from its flag, else its variable; nil when neither is given. An empty one
     /// is refused: `DATA_DIR=${DATA_DIR}` in a compose file with nothing to fill in put `game.db` in
     /// the current folder, a fresh leaderboard, and `PLUGINS_DIR=` would start its executables.
-    /// Nor is one with a space or a line break at either end (`DATA_DIR=" "` made a folder named
-    /// by a space, and a fresh leaderboard in it; a secret file's last line break comes along).
+    /// Nor is one with a space, a line break or a byte-order mark at either end (`DATA_DIR=" "`
+    /// made a folder named by a space, and a fresh leaderboard in it; a secret file's last line
+    /// break comes along), nor one starting with `~`, which no shell expanded (systemd's
+    /// `Environment=`, a compose file): `DATA_DIR=~/relay` opened a fresh `./~/relay/game.db`.
     static func nonEmpty(
         _ flag: String?, _ option: String, or variable: String, in environment: [String: String]
     ) throws -> String? {
@@ -339,6 +341,10 @@ struct RelayCommand: AsyncParsableCommand {
             guard !flag.isEmpty else { throw ValidationError("--\(option) must not be empty") }
             guard !flag.hasWhitespaceAtAnEnd else {
                 throw ValidationError("--\(option) '\(flag)' has a space or a line break at its start or end")
+            }
+            guard !flag.hasPrefix("~") else {
+                throw ValidationError(
+                    "--\(option) '\(flag)' starts with ~, which is not expanded here: give the full path")
             }
             return flag
         }
@@ -349,10 +355,14 @@ struct RelayCommand: AsyncParsableCommand {
         guard !value.hasWhitespaceAtAnEnd else {
             throw ValidationError("\(variable) '\(value)' has a space or a line break at its start or end")
         }
+        guard !value.hasPrefix("~") else {
+            throw ValidationError(
+                "\(variable) '\(value)' starts with ~, which is not expanded here: give the full path")
+        }
         return value
     }
 
-    /// `API_KEY`, if set: printable ASCII with no space at either end. A client could never send
+    /// `API_KEY`, if set: printable ASCII with no space at either end. The game could never send
     /// another (header values lose the spaces at their ends, and a browser sends other characters
     /// as Latin-1): `API_KEY` from a secret file with its last line break refused every request,
     /// with nothing logged. The message does not show the key.
@@ -361,7 +371,7 @@ struct RelayCommand: AsyncParsableCommand {
         guard key.utf8.allSatisfy({ (0x20...0x7E).contains($0) }), !key.hasWhitespaceAtAnEnd else {
             throw ValidationError(
                 "API_KEY must be printable ASCII with no space at either end (a line break at its end, from a "
-                    + "secret file? no client could send it)")
+                    + "secret file? a browser could not send it)")
         }
         return key
     }
@@ -488,8 +498,9 @@ struct RelayCommand: AsyncParsableCommand {
 }
 
 extension String {
-    /// Whether it starts or ends with a space, a tab or a line break.
+    /// Whether it starts or ends with a space, a tab, a line break or a byte-order mark (an env
+    /// file saved by a Windows editor).
     fileprivate var hasWhitespaceAtAnEnd: Bool {
-        self.first?.isWhitespace == true || self.last?.isWhitespace == true
+        [self.first, self.last].contains { $0.map { $0.isWhitespace || $0 == "\u{FEFF}" } == true }
     }
 }

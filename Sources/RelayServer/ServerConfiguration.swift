@@ -66,16 +66,20 @@ struct ServerConfiguration: Sendable {
         URL(fileURLWithPath: self.bossImagesDirectory).standardizedFileURL.path
     }
 
-    /// Says so when the boss images' folder is not there, or holds no `boss_NN.png`: every image
-    /// would be a 404, with nothing logged. A warning for a folder named, a notice for the default.
+    /// Says so when none of the 22 boss images can be read in their folder (missing, empty, or
+    /// not to be read by this user): every image would be an error, with nothing logged. Each
+    /// file is looked at, not the folder's listing, which may be closed to a user who may read
+    /// the files. A warning for a folder named, a notice for the default.
     func warnIfBossImagesAreMissing(logger: Logger) {
-        let files = (try? FileManager.default.contentsOfDirectory(atPath: self.bossImagesDirectory)) ?? []
-        guard !files.contains(where: { $0.hasPrefix("boss_") && $0.hasSuffix(".png") }) else { return }
+        let readable = (0..<22).contains { index in
+            access("\(self.bossImagesDirectory)/boss_\(BossImages.fileNumber(Int64(index))).png", R_OK) == 0
+        }
+        guard !readable else { return }
         logger.log(
             level: self.bossImagesDirectoryWasNamed ? .warning : .notice, "relay.boss_images.missing",
             metadata: [
                 "folder": "\(self.bossImagesFolder)",
-                "effect": "no boss_NN.png there: every /api/bosses/images/NN answers 404",
+                "effect": "no boss_00.png to boss_21.png to read there: every /api/bosses/images/NN fails",
             ])
     }
 

@@ -207,7 +207,7 @@ struct ConfigurationTests {
         #expect(records.entries.count == 2)
     }
 
-    @Test("A boss images folder with no boss_NN.png is logged at start, a warning when named")
+    @Test("A boss images folder with no boss_NN.png to read is logged at start, a warning when named")
     func missingBossImagesAreLogged() throws {
         let records = RecordedLogs()
         let logger = Logger(label: "test") { _ in records }
@@ -226,9 +226,12 @@ struct ConfigurationTests {
         let present = try RelayCommand.parse(["--boss-images-dir", folder.path]).configuration(environment: [:])
         present.warnIfBossImagesAreMissing(logger: logger)
         #expect(records.entries.count == 2, "an empty folder is as good as none")
+        try Data([0x89]).write(to: folder.appendingPathComponent("boss_22.png"))
+        present.warnIfBossImagesAreMissing(logger: logger)
+        #expect(records.entries.count == 3, "past the catalogue's 22")
         try Data([0x89]).write(to: folder.appendingPathComponent("boss_03.png"))
         present.warnIfBossImagesAreMissing(logger: logger)
-        #expect(records.entries.count == 2)
+        #expect(records.entries.count == 3)
     }
 
     @Test("Rate and queue flags set their limits, each from a workable minimum")
@@ -308,9 +311,10 @@ struct ConfigurationTests {
             }
             // A flag still wins over an empty variable, as over any other.
             _ = try RelayCommand.parse([flag, "x"]).configuration(environment: [variable: ""])
-            // Nor one padded with a space or a line break: `DATA_DIR=" "` made a folder named by a
-            // space, with a fresh leaderboard in it.
-            for padded in [" ", "x ", " x", "x\n", "\tx"] {
+            // Nor one padded with a space, a line break or a byte-order mark (`DATA_DIR=" "` made a
+            // folder named by a space, with a fresh leaderboard in it), nor one starting with a `~`
+            // no shell expanded.
+            for padded in [" ", "x ", " x", "x\n", "\tx", "\u{FEFF}/x", "~", "~/relay"] {
                 #expect(throws: (any Error).self, "\(variable)='\(padded)'") {
                     try RelayCommand.parse([]).configuration(environment: [variable: padded])
                 }

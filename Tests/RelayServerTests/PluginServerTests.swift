@@ -123,6 +123,26 @@ struct PluginServerTests {
         }
     }
 
+    @Test("A plugin gets the server's environment without its API key")
+    func pluginsDoNotGetTheKey() async throws {
+        try await withTemporaryDirectory { directory in
+            let plugins = try Self.pluginsFolder(
+                in: directory, script: "env.sh",
+                """
+                echo "key:${API_KEY-unset} protocol:${RELAY_PLUGIN_PROTOCOL-unset} path:${PATH:+set}" >&2
+                echo '{"kind":"hello","protocol":1,"name":"env","handles":["env_probe"]}'
+                cat >/dev/null
+                """)
+            let relay = try self.startRelay(dataDirectory: directory, pluginsDirectory: plugins)
+            _ = try await relay.listeningPort()
+            try await eventually { relay.printed.contains("plugin.stderr") }
+            #expect(relay.printed.contains("key:unset protocol:1 path:set"), "\(relay.printed)")
+            #expect(!relay.printed.contains(testAPIKey))
+            relay.send(SIGTERM)
+            #expect(try await relay.exitStatus() == 0)
+        }
+    }
+
     @Test("A plugin that floods invalid answers gets a few log lines, not one per answer")
     func invalidAnswersAreLoggedSometimes() async throws {
         try await withTemporaryDirectory { directory in

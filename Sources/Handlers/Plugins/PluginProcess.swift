@@ -291,7 +291,11 @@ public final class PluginProcess: Sendable {
                 let result = try await Subprocess.run(
                     .path(FilePath(self.executable.path)),
                     arguments: Arguments(self.executable.arguments),
-                    environment: .inherit.updating(["RELAY_PLUGIN_PROTOCOL": "\(PluginLine.protocolVersion)"]),
+                    // Not the server's API key: a plugin has no use for it, and one that logs its
+                    // environment, or is compromised, would hand out the key to every score.
+                    environment: .inherit.updating([
+                        "RELAY_PLUGIN_PROTOCOL": "\(PluginLine.protocolVersion)", "API_KEY": nil,
+                    ]),
                     platformOptions: options,
                     input: .inputWriter, output: .sequence, error: .sequence
                 ) { execution in
