@@ -33,7 +33,7 @@ final class PluginInput: Sendable {
     }
 
     private struct State {
-        /// In the order they came, so also by deadline (every request gets the same timeout).
+        /// In the order they came (so nearly by deadline: every request gets the same timeout).
         var pending: [Line] = []
         var pendingBytes = 0
         /// What the writer took last: being written until it asks for more.
@@ -44,17 +44,28 @@ final class PluginInput: Sendable {
         var written: UInt64 = 0
         /// The latest-written request answered so far (its place in the order of writing).
         var newestAnswered: UInt64 = 0
+        /// Requests given up on (unanswered a while past their timeout), by id, with their place
+        /// in the order of writing, until their answer comes or one to a request written after
+        /// them (a plugin answering in order has skipped them): they may still be in its queue.
+        var released: [UInt64: UInt64] = [:]
         var window: AnswerWindow
         var waiter: CheckedContinuation<[UInt8]?, Never>?
         var isClosed = false
 
-        /// Forgets the lines too late to write by `now`; returns their ids.
+        /// Forgets the lines too late to write by `now`; returns their ids. All are looked at: a
+        /// request's deadline is set before its line is appended, so two senders' lines may come
+        /// out of the order of their deadlines.
         mutating func dropLate(now: NIODeadline) -> [UInt64] {
-            let fresh = self.pending.firstIndex(where: { $0.writeBy > now }) ?? self.pending.endIndex
-            let late = self.pending[..<fresh]
-            for line in late { self.pendingBytes -= line.bytes.count }
-            defer { self.pending.removeFirst(fresh) }
-            return late.map(\.id)
+            var late: [UInt64] = []
+            var lateBytes = 0
+            self.pending.removeAll { line in
+                guard line.writeBy <= now else { return false }
+                late.append(line.id)
+                lateBytes += line.bytes.count
+                return true
+            }
+            self.pendingBytes -= lateBytes
+            return late
         }
 
         /// The lines for the writer, as many as the window has room for (the newest, if it
@@ -77,18 +88,46 @@ final class PluginInput: Sendable {
             return bytes
         }
 
-        /// Request `id`, written, is answered (or given up on) at `now`: the window learns
-        /// whether in time. Whether it was written and not yet answered.
+        /// Request `id` is answered at `now`: the window learns whether in time, and the requests
+        /// given up on that were written before it are no longer taken to be in the plugin's
+        /// queue. Whether anything changed.
         mutating func answer(_ id: UInt64, now: NIODeadline) -> Bool {
+            if let order = self.released.removeValue(forKey: id) {
+                self.forgetReleased(writtenBefore: order)
+                return true
+            }
             guard let request = self.unanswered.removeValue(forKey: id) else { return false }
-            let afterALaterOne = request.order < self.newestAnswered
-            self.newestAnswered = max(self.newestAnswered, request.order)
+            self.forgetReleased(writtenBefore: request.order)
             if now <= request.deadline {
                 self.window.answeredInTime(unanswered: self.unanswered.count + 1)
-            } else if !afterALaterOne {
-                self.window.answeredLate(written: request.order, newestWritten: self.written)
+            } else {
+                self.learnLate(request)
             }
+            self.newestAnswered = max(self.newestAnswered, request.order)
             return true
+        }
+
+        /// Gives up on request `id`, unanswered a while past its timeout: a late answer, and its
+        /// place back, while fewer than the window's size are given up on. More would let a
+        /// plugin slower than two timeouts a request be written one more each two timeouts, its
+        /// queue growing again; a plugin that skipped a request still gets the next one.
+        mutating func release(_ id: UInt64) {
+            guard self.released.count < Int(self.window.size), let request = self.unanswered.removeValue(forKey: id)
+            else { return }
+            self.released[id] = request.order
+            self.learnLate(request)
+        }
+
+        /// A late answer shrinks the window, unless one to a request written later came first:
+        /// the plugin answers several at once, and this request was slow on its own.
+        private mutating func learnLate(_ request: Written) {
+            guard request.order >= self.newestAnswered else { return }
+            self.window.answeredLate(written: request.order, newestWritten: self.written)
+        }
+
+        private mutating func forgetReleased(writtenBefore order: UInt64) {
+            guard !self.released.isEmpty else { return }
+            self.released = self.released.filter { $0.value >= order }
         }
 
         /// What the waiting writer is to be resumed with now, if anything: lines, or the end once
@@ -118,7 +157,10 @@ final class PluginInput: Sendable {
         self.state = Mutex(State(window: AnswerWindow(maximumSize: settings.maxInFlight)))
         self.limit = settings.maxQueuedInputBytes
         self.leftToWrite = TimeAmount(settings.requestTimeout / 2)
-        self.unansweredFor = TimeAmount(settings.requestTimeout)
+        // A timeout, or less where the hang rule's silence is short (at most half what is left of
+        // it once the request has timed out): a place is given back before the plugin is killed.
+        self.unansweredFor = TimeAmount(
+            max(.zero, min(settings.requestTimeout, (settings.silenceBeforeRestart - settings.requestTimeout) / 2)))
         self.droppedUnwritten = droppedUnwritten
     }
 
@@ -169,13 +211,12 @@ final class PluginInput: Sendable {
 
     /// For the process's sweep: drops the lines too late to write by `now` and returns their
     /// ids (the sweep accounts for them itself: ``droppedUnwritten`` is not told), and takes the
-    /// requests unanswered a timeout past their own as answered late.
+    /// requests unanswered a while past their own as answered late (``State/release(_:)``).
     func dropLate(now: NIODeadline) -> [UInt64] {
         let (dropped, wake) = self.state.withLock { state -> ([UInt64], Wake?) in
             var dropped = state.dropLate(now: now)
-            for (id, request) in state.unanswered where request.deadline + self.unansweredFor <= now {
-                _ = state.answer(id, now: now)
-            }
+            let overdue = state.unanswered.filter { $0.value.deadline + self.unansweredFor <= now }
+            for (id, _) in overdue.sorted(by: { $0.value.order < $1.value.order }) { state.release(id) }
             let wake = state.wakeWriter(now: now, dropped: &dropped)
             return (dropped, wake)
         }
@@ -186,9 +227,8 @@ final class PluginInput: Sendable {
     /// The pending lines still due that the window has room for, waiting until there are some;
     /// `nil` once closed and drained. The writer asks once it has written what it took before.
     func next() async -> [UInt8]? {
-        var dropped: [UInt64] = []
-        defer { if !dropped.isEmpty { self.droppedUnwritten(dropped) } }
-        return await withCheckedContinuation { continuation in
+        await withCheckedContinuation { continuation in
+            var dropped: [UInt64] = []
             let ready = self.state.withLock { state -> [UInt8]?? in
                 state.bytesBeingWritten = 0
                 if let lines = state.takeLines(now: .now(), dropped: &dropped) { return .some(lines) }
@@ -196,6 +236,9 @@ final class PluginInput: Sendable {
                 state.waiter = continuation
                 return nil
             }
+            // Told before the writer waits, which may be long: until then a dropped request would
+            // count as owed, and a plugin that answered all the rest be killed for its silence.
+            if !dropped.isEmpty { self.droppedUnwritten(dropped) }
             if let ready { continuation.resume(returning: ready) }
         }
     }

@@ -137,6 +137,44 @@ struct PluginInputTests {
         #expect(input.windowSize == 8)
     }
 
+    /// Requests given up on may still be in the plugin's queue: no more are given up on than the
+    /// window holds, until an answer shows them gone (theirs, or one to a request written after
+    /// them). Else a plugin slower than two timeouts a request got one more each two timeouts.
+    @Test func requestsGivenUpOnHoldBackFurtherReleasesUntilAnAnswer() async {
+        var settings = PluginSettings()
+        settings.requestTimeout = .milliseconds(400)
+        settings.maxInFlight = 1  // a window of one
+        let input = PluginInput(settings: settings)
+        let start = NIODeadline.now()
+        self.append(1...1, to: input, until: start + .milliseconds(400))
+        #expect(await input.next() == self.lines(1...1))
+        self.append(2...2, to: input, until: start + .seconds(60))
+        async let second = input.next()
+        try? await Task.sleep(for: .milliseconds(50))
+        #expect(input.unansweredCount == 1)
+        _ = input.dropLate(now: start + .milliseconds(850))  // 1 is given up on: 2 takes its place
+        #expect(await second == self.lines(2...2))
+        self.append(3...3, to: input, until: start + .seconds(120))
+        _ = input.dropLate(now: start + .seconds(61))  // 2 is overdue too, but 1 may still be queued
+        #expect(input.unansweredCount == 1, "2 still holds its place")
+        input.answered(1)  // 1's answer, late: it was queued
+        _ = input.dropLate(now: start + .seconds(61))
+        #expect(input.unansweredCount == 0, "2 given up on")
+        #expect(await input.next() == self.lines(3...3), "3 written in its place")
+    }
+
+    /// A request's deadline is set before its line is appended: two senders' lines may come out
+    /// of the order of their deadlines, and a late one behind a fresh one is still dropped.
+    @Test func aLateLineBehindAFreshOneIsDropped() async {
+        let dropped = DroppedIDs()
+        let input = self.input(timeout: .seconds(10), dropped: dropped)
+        let now = NIODeadline.now()
+        #expect(input.append(Array("1\n".utf8), id: 1, until: now + .seconds(9)))
+        #expect(input.append(Array("2\n".utf8), id: 2, until: now + .seconds(4)))  // past half its timeout
+        #expect(await input.next() == Array("1\n".utf8))
+        #expect(dropped.all == [2])
+    }
+
     /// At a shutdown the plugin is asked to finish what it was sent: the window no longer holds lines back.
     @Test func closingWritesEveryPendingLine() async {
         let input = self.input()
