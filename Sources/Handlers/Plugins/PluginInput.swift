@@ -44,10 +44,6 @@ final class PluginInput: Sendable {
         var written: UInt64 = 0
         /// The latest-written request answered so far (its place in the order of writing).
         var newestAnswered: UInt64 = 0
-        /// Requests given up on (unanswered a while past their timeout), by id, with their place
-        /// in the order of writing, until their answer comes or one to a request written after
-        /// them (a plugin answering in order has skipped them): they may still be in its queue.
-        var released: [UInt64: UInt64] = [:]
         var window: AnswerWindow
         var waiter: CheckedContinuation<[UInt8]?, Never>?
         var isClosed = false
@@ -88,16 +84,10 @@ final class PluginInput: Sendable {
             return bytes
         }
 
-        /// Request `id` is answered at `now`: the window learns whether in time, and the requests
-        /// given up on that were written before it are no longer taken to be in the plugin's
-        /// queue. Whether anything changed.
+        /// Request `id`, written, is answered at `now`: the window learns whether in time.
+        /// Whether it was written and not yet answered.
         mutating func answer(_ id: UInt64, now: NIODeadline) -> Bool {
-            if let order = self.released.removeValue(forKey: id) {
-                self.forgetReleased(writtenBefore: order)
-                return true
-            }
             guard let request = self.unanswered.removeValue(forKey: id) else { return false }
-            self.forgetReleased(writtenBefore: request.order)
             if now <= request.deadline {
                 self.window.answeredInTime(unanswered: self.unanswered.count + 1)
             } else {
@@ -108,13 +98,13 @@ final class PluginInput: Sendable {
         }
 
         /// Gives up on request `id`, unanswered a while past its timeout: a late answer, and its
-        /// place back, while fewer than the window's size are given up on. More would let a
-        /// plugin slower than two timeouts a request be written one more each two timeouts, its
-        /// queue growing again; a plugin that skipped a request still gets the next one.
+        /// place back. (It may still be in a slow plugin's queue: one slower than two timeouts a
+        /// request is so written one more each two timeouts, up to what its stdin pipe holds,
+        /// and answers none in time anyway. Holding the places back instead stalled the writer
+        /// for good once a window's worth went unanswered, and a plugin answering everything
+        /// else was killed as hung.)
         mutating func release(_ id: UInt64) {
-            guard self.released.count < Int(self.window.size), let request = self.unanswered.removeValue(forKey: id)
-            else { return }
-            self.released[id] = request.order
+            guard let request = self.unanswered.removeValue(forKey: id) else { return }
             self.learnLate(request)
         }
 
@@ -123,11 +113,6 @@ final class PluginInput: Sendable {
         private mutating func learnLate(_ request: Written) {
             guard request.order >= self.newestAnswered else { return }
             self.window.answeredLate(written: request.order, newestWritten: self.written)
-        }
-
-        private mutating func forgetReleased(writtenBefore order: UInt64) {
-            guard !self.released.isEmpty else { return }
-            self.released = self.released.filter { $0.value >= order }
         }
 
         /// What the waiting writer is to be resumed with now, if anything: lines, or the end once

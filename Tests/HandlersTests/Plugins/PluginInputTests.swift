@@ -137,10 +137,9 @@ struct PluginInputTests {
         #expect(input.windowSize == 8)
     }
 
-    /// Requests given up on may still be in the plugin's queue: no more are given up on than the
-    /// window holds, until an answer shows them gone (theirs, or one to a request written after
-    /// them). Else a plugin slower than two timeouts a request got one more each two timeouts.
-    @Test func requestsGivenUpOnHoldBackFurtherReleasesUntilAnAnswer() async {
+    /// A request given up on gives its place back: with a window of one, a plugin that never
+    /// answers one request still gets the next (else its silence would have it killed as hung).
+    @Test func aRequestGivenUpOnGivesItsPlaceBack() async {
         var settings = PluginSettings()
         settings.requestTimeout = .milliseconds(400)
         settings.maxInFlight = 1  // a window of one
@@ -151,16 +150,13 @@ struct PluginInputTests {
         self.append(2...2, to: input, until: start + .seconds(60))
         async let second = input.next()
         try? await Task.sleep(for: .milliseconds(50))
-        #expect(input.unansweredCount == 1)
+        _ = input.dropLate(now: start + .milliseconds(750))
+        #expect(input.unansweredCount == 1, "not yet a timeout past its own")
         _ = input.dropLate(now: start + .milliseconds(850))  // 1 is given up on: 2 takes its place
         #expect(await second == self.lines(2...2))
-        self.append(3...3, to: input, until: start + .seconds(120))
-        _ = input.dropLate(now: start + .seconds(61))  // 2 is overdue too, but 1 may still be queued
-        #expect(input.unansweredCount == 1, "2 still holds its place")
-        input.answered(1)  // 1's answer, late: it was queued
-        _ = input.dropLate(now: start + .seconds(61))
-        #expect(input.unansweredCount == 0, "2 given up on")
-        #expect(await input.next() == self.lines(3...3), "3 written in its place")
+        #expect(input.unansweredCount == 1)
+        input.answered(1)  // its answer after all: nothing owed for it
+        #expect(input.unansweredCount == 1 && input.windowSize == 1)
     }
 
     /// A request's deadline is set before its line is appended: two senders' lines may come out
