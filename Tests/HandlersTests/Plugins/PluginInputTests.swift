@@ -31,6 +31,29 @@ struct PluginInputTests {
         ids.flatMap { Array("\($0)\n".utf8) }
     }
 
+    /// The writer's next lines, asked for now and taken once `ready` has run: nil if it still
+    /// waits 10 s after, when the input is closed to end its wait. A regression then fails the
+    /// test instead of hanging it (a waiting writer ignores cancellation).
+    private func nextLines(of input: PluginInput, after ready: () -> Void) async -> [UInt8]? {
+        let taken = Mutex<[UInt8]??>(nil)
+        let writer = Task {
+            let lines = await input.next()
+            taken.withLock { $0 = .some(lines) }
+        }
+        try? await Task.sleep(for: .milliseconds(50))  // the writer waits by now, most likely
+        ready()
+        let deadline = ContinuousClock.now + .seconds(10)
+        while taken.withLock({ $0 }) == nil, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        guard let lines = taken.withLock({ $0 }) else {
+            input.close()
+            await writer.value
+            return nil
+        }
+        return lines
+    }
+
     @Test func linesThatExpiredOrWereForgottenAreNotWrittenAndTheExpiredAreReported() async {
         let dropped = DroppedIDs()
         let input = self.input(dropped: dropped)
@@ -87,10 +110,9 @@ struct PluginInputTests {
         self.append(1...20, to: input, until: NIODeadline.now() + .seconds(60))
         #expect(input.windowSize == 16)
         #expect(await input.next() == self.lines(5...20))
-        async let more = input.next()  // waits: the window is full
-        try? await Task.sleep(for: .milliseconds(50))
-        input.answered(5)  // in time, the window full: it grows by one, room for two
-        #expect(await more == self.lines(3...4))
+        // The writer waits: the window is full. An answer in time with the window full grows it
+        // by one: room for two.
+        #expect(await self.nextLines(of: input) { input.answered(5) } == self.lines(3...4))
         #expect(input.windowSize == 17)
         input.answered(5)  // again: nothing
         input.answered(1)  // never written: nothing
@@ -111,12 +133,12 @@ struct PluginInputTests {
         self.append(17...30, to: input, until: NIODeadline.now() + .seconds(60))
         // 8 still owed: no room until the sweep finds them a timeout past their own, well before
         // the silence that counts a plugin as hung (2 s here).
-        async let more = input.next()
-        try? await Task.sleep(for: .milliseconds(50))
-        #expect(input.dropLate(now: due + .milliseconds(350)) == [])
-        #expect(input.windowSize == 8 && input.unansweredCount == 8, "not yet a timeout past")
-        #expect(input.dropLate(now: due + .milliseconds(450)) == [], "no line was too late")
-        #expect(await more == self.lines(23...30), "the 8 released, the window still 8, the newest first")
+        let more = await self.nextLines(of: input) {
+            #expect(input.dropLate(now: due + .milliseconds(350)) == [])
+            #expect(input.windowSize == 8 && input.unansweredCount == 8, "not yet a timeout past")
+            #expect(input.dropLate(now: due + .milliseconds(450)) == [], "no line was too late")
+        }
+        #expect(more == self.lines(23...30), "the 8 released, the window still 8, the newest first")
         #expect(input.windowSize == 8, "released together with the late answers: no second halving")
     }
 
@@ -148,12 +170,12 @@ struct PluginInputTests {
         self.append(1...1, to: input, until: start + .milliseconds(400))
         #expect(await input.next() == self.lines(1...1))
         self.append(2...2, to: input, until: start + .seconds(60))
-        async let second = input.next()
-        try? await Task.sleep(for: .milliseconds(50))
-        _ = input.dropLate(now: start + .milliseconds(750))
-        #expect(input.unansweredCount == 1, "not yet a timeout past its own")
-        _ = input.dropLate(now: start + .milliseconds(850))  // 1 is given up on: 2 takes its place
-        #expect(await second == self.lines(2...2))
+        let second = await self.nextLines(of: input) {
+            _ = input.dropLate(now: start + .milliseconds(750))
+            #expect(input.unansweredCount == 1, "not yet a timeout past its own")
+            _ = input.dropLate(now: start + .milliseconds(850))  // 1 is given up on: 2 takes its place
+        }
+        #expect(second == self.lines(2...2))
         #expect(input.unansweredCount == 1)
         input.answered(1)  // its answer after all: nothing owed for it
         #expect(input.unansweredCount == 1 && input.windowSize == 1)
