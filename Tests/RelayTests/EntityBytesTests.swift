@@ -17,12 +17,7 @@ struct EntityBytesTests {
 
     /// A started two-player room (host p1) sharing `memory`.
     private static func room(_ limits: RelayLimits, memory: EntityMemory?) throws -> RoomState {
-        var room = RoomState(
-            roomID: "ABC234", roomName: "Room", hostID: "", maxPlayers: 2, limits: limits, seed: 7,
-            entityMemory: memory)
-        _ = try room.addPlayer(id: "p1", name: "Host", reconnectToken: "t1")
-        _ = try room.addPlayer(id: "p2", name: "Guest", reconnectToken: "t2")
-        return room
+        try makeRoom(players: 2, limits: limits, entityMemory: memory)
     }
 
     private static func powerup(_ id: String, padding: Int = 900) -> [String: JSONValue] {

@@ -11,12 +11,7 @@ struct RememberedIDMemoryTests {
     private static func room(memory: EntityMemory, floor: Int) throws -> RoomState {
         var limits = RelayLimits()
         limits.rememberedIDBytesEveryRoomMayHold = floor
-        var room = RoomState(
-            roomID: "ABC234", roomName: "Room", hostID: "", maxPlayers: 2, limits: limits, seed: 7,
-            entityMemory: memory)
-        _ = try room.addPlayer(id: "p1", name: "Host", reconnectToken: "t1")
-        _ = try room.addPlayer(id: "p2", name: "Guest", reconnectToken: "t2")
-        return room
+        return try makeRoom(players: 2, limits: limits, entityMemory: memory)
     }
 
     /// What an id of `length` characters holds.

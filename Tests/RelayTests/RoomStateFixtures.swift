@@ -2,12 +2,15 @@ import Testing
 
 @testable import Relay
 
-/// A room with `players` already added (ids "p1", "p2", …, tokens "t1", "t2", …).
+/// A room with `players` already added (ids "p1", "p2", …, tokens "t1", "t2", …), sharing
+/// `entityMemory` with other rooms if given.
 func makeRoom(
-    maxPlayers: Int = 2, players count: Int = 0, limits: RelayLimits = RelayLimits()
+    maxPlayers: Int = 2, players count: Int = 0, limits: RelayLimits = RelayLimits(),
+    entityMemory: EntityMemory? = nil
 ) throws -> RoomState {
     var room = RoomState(
-        roomID: "ABC234", roomName: "Test room", hostID: "", maxPlayers: maxPlayers, limits: limits, seed: 4242)
+        roomID: "ABC234", roomName: "Test room", hostID: "", maxPlayers: maxPlayers, limits: limits, seed: 4242,
+        entityMemory: entityMemory)
     for index in stride(from: 1, through: count, by: 1) {
         _ = try room.addPlayer(id: "p\(index)", name: "Player \(index)", reconnectToken: "t\(index)")
     }

@@ -132,8 +132,9 @@ final class PluginInput: Sendable {
     private let leftToWrite: TimeAmount
     /// How long past its timeout a written request may stay unanswered before it is taken as
     /// answered late and gives its place back: a plugin that skips a request (or answers it with
-    /// a line too long to read) must not keep its place, nor be killed as hung for the silence
-    /// that follows (``PluginSettings/silenceBeforeRestart``, at least 5 timeouts from its send).
+    /// a line too long to read) must not keep its place, so that the requests after it are
+    /// written and their answers show the plugin working before the hang rule's silence ends
+    /// (``PluginSettings/silenceBeforeRestart``, at least 5 timeouts from its send).
     private let unansweredFor: TimeAmount
     /// Told the ids of the lines dropped unwritten: no answer can come for them.
     private let droppedUnwritten: @Sendable ([UInt64]) -> Void
