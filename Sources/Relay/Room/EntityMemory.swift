@@ -31,6 +31,16 @@ public final class EntityMemory: Sendable {
         return false
     }
 
+    /// Takes what growing a room's holding from `old` to `new` bytes costs: the part past
+    /// `floor` (what every room may hold whatever the total) only if it fits under the limit,
+    /// the rest whatever the total. Whether it was taken; nothing is, if not.
+    func reserve(growingFrom old: Int, to new: Int, floor: Int) -> Bool {
+        let aboveFloor = max(0, new - floor) - max(0, old - floor)
+        guard self.reserve(aboveFloor) else { return false }
+        self.force(new - old - aboveFloor)
+        return true
+    }
+
     /// Takes `bytes` whether they fit or not: for what a room never refuses (a death).
     func force(_ bytes: Int) {
         self.held.add(bytes, ordering: .relaxed)

@@ -24,13 +24,11 @@ extension RoomState {
         guard self.entityBytes + delta <= roomLimit else {
             throw .limitExceeded("bytes of enemies, coins and power-ups in this room", limit: roomLimit)
         }
-        let floor = self.limits.entityBytesEveryRoomMayHold
-        let aboveFloor = max(0, self.entityBytes + delta - floor) - max(0, self.entityBytes - floor)
         if let memory = self.entityMemory {
-            guard memory.reserve(aboveFloor) else {
+            let floor = self.limits.entityBytesEveryRoomMayHold
+            guard memory.reserve(growingFrom: self.entityBytes, to: self.entityBytes + delta, floor: floor) else {
                 throw .limitExceeded("bytes of enemies, coins and power-ups on this server", limit: memory.limit)
             }
-            memory.force(delta - aboveFloor)
         }
         self.entityBytes += delta
     }

@@ -51,9 +51,7 @@ extension RoomState {
         }
         let floor = self.limits.rememberedIDBytesEveryRoomMayHold
         while held > self.rememberedIDBytes {
-            let aboveFloor = max(0, held - floor) - max(0, self.rememberedIDBytes - floor)
-            if memory.reserve(aboveFloor) {
-                memory.force(held - self.rememberedIDBytes - aboveFloor)
+            if memory.reserve(growingFrom: self.rememberedIDBytes, to: held, floor: floor) {
                 self.rememberedIDBytes = held
                 return
             }
