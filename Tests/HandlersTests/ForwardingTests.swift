@@ -64,16 +64,21 @@ struct ForwardingTests {
         let harness = try self.harness()
         let (host, guest, _) = try await harness.roomWithTwoPlayers()
         let gate = self.holdRoomLoop()  // the room's loop is busy for now
-        let released = Task {
-            try? await Task.sleep(for: .milliseconds(100))
-            gate.signal()
-        }
         #expect(try await self.arrive(#"{"type":"player_state","state":{"x":"left"}}"#, from: guest, harness))
         // The reader's turn: an unknown type is answered without the room, so only waiting for
         // the forwarded message keeps the answers in order.
-        await guest.session.settleForwarded()
-        await guest.send(#"{"type":"no_such_type"}"#)
-        await released.value
+        let (started, starting) = AsyncStream.makeStream(of: Void.self)
+        let reply = Task {
+            starting.yield()
+            await guest.session.settleForwarded()
+            await guest.send(#"{"type":"no_such_type"}"#)
+        }
+        for await _ in started { break }
+        // The room's loop is held while the reader's turn is under way: a settle that did not
+        // wait would let the reader's answer out first meanwhile.
+        try await Task.sleep(for: .milliseconds(100))
+        gate.signal()
+        await reply.value
         let answers = try await guest.receive()
         #expect(answers.map { $0["code"]?.stringValue } == ["invalid_field", "unknown_type"])
         #expect(await host.received().isEmpty)

@@ -252,9 +252,11 @@ struct ReconnectTests {
         #expect(await room.state.players.map(\.id) == ["host"])
     }
 
-    @Test func reconnectWindowExpires() async throws {
+    /// A window of 0 (`--reconnect-window-seconds 0`) takes a dropped player out at once.
+    @Test(arguments: [Duration.milliseconds(200), .zero])
+    func reconnectWindowExpires(window: Duration) async throws {
         var limits = RelayLimits()
-        limits.reconnectWindow = .milliseconds(200)
+        limits.reconnectWindow = window
         let harness = try Harness(limits: limits)
         let (host, guest, code, token) = try await self.roomWithToken(harness, started: true)
         let room = try #require(harness.registry.room(code: code))

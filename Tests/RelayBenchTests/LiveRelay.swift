@@ -38,6 +38,8 @@ final class LiveRelay: Sendable {
             "relay-bench-test-\(UUID().uuidString)"
         ).path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var started = false
+        defer { if !started { try? FileManager.default.removeItem(atPath: directory) } }  // else `stop()` does
 
         let environment = ["API_KEY": "bench-test", "BOSS_IMAGES_DIR": directory]
         let process = try ChildProcess(
@@ -60,6 +62,7 @@ final class LiveRelay: Sendable {
         self.process = process
         self.port = port
         self.dataDirectory = directory
+        started = true
     }
 
     /// Everything the relay printed so far.

@@ -104,6 +104,68 @@ struct ConfigurationTests {
         #expect(try RelayCommand.parse([]).configuration(environment: [:]).limits.idleTimeout == .seconds(30))
     }
 
+    /// Each numeric option, set to a value no default has, read back from where the server takes
+    /// it. The table must name every option ``RelayCommand/numericRanges`` knows, so a new option
+    /// whose value goes nowhere fails here.
+    @Test("Every numeric option reaches the configuration the server runs with")
+    func everyNumericOptionIsApplied() throws {
+        let applied: [String: (value: String, isApplied: (ServerConfiguration) -> Bool)] = [
+            "batch-size": ("77", { $0.persistence.maxBatchSize == 77 }),
+            "batch-window-ms": ("9", { $0.persistence.flushInterval == .milliseconds(9) }),
+            "write-queue-capacity": ("123", { $0.persistence.writeQueueCapacity == 123 }),
+            "game-modes-in-memory": ("12", { $0.persistence.gameModesInMemory == 12 }),
+            "max-body-bytes": ("2000", { $0.limits.maxBodyBytes == 2_000 }),
+            "http-idle-timeout-seconds": ("7", { $0.limits.idleTimeout == .seconds(7) }),
+            "http-answer-grace-seconds": ("3", { $0.limits.slowAnswerGrace == .seconds(3) }),
+            "http-min-answer-bytes-per-second": ("1000", { $0.limits.minAnswerBytesPerSecond == 1_000 }),
+            "max-connections": ("50", { $0.maxConnections == 50 }),
+            "max-connections-per-address": ("9", { $0.connectionsPerAddress.maximum == 9 }),
+            "new-connections-per-second-per-address": ("2.5", { $0.connectionsPerAddress.openings.perSecond == 2.5 }),
+            "writes-per-second-per-address": ("3.5", { $0.limits.writesPerAddress.perSecond == 3.5 }),
+            "http-requests-per-second-per-address": ("7.5", { $0.limits.requestsPerAddress.perSecond == 7.5 }),
+            "max-players-per-room": ("5", { $0.relay.maxPlayersPerRoom == 5 }),
+            "max-rooms": ("33", { $0.relay.maxRooms == 33 }),
+            "max-entity-bytes-per-server": ("100000", { $0.relay.maxEntityBytesPerServer == 100_000 }),
+            "reconnect-window-seconds": ("17", { $0.relay.reconnectWindow == .seconds(17) }),
+            "messages-per-second": (
+                "40",
+                {
+                    $0.relay.messagesPerSecond == 40 && $0.relay.messageBurst == 80
+                        && $0.relay.floodCloseThreshold == 400
+                }
+            ),
+            "state-messages-per-second": (
+                "50",
+                {
+                    $0.relay.stateMessagesPerSecond == 50 && $0.relay.stateMessageBurst == 100
+                        && $0.relay.stateFloodCloseThreshold == 500
+                }
+            ),
+            "inbound-bytes-per-second": (
+                "4096", { $0.relay.inboundBytesPerSecond == 4_096 && $0.relay.inboundByteBurst == 1_024 }
+            ),
+            "inbound-bytes-per-second-per-address": ("5000", { $0.relay.inboundBytesPerSecondPerAddress == 5_000 }),
+            "busy-loop-inbound-bytes-per-second": ("3000", { $0.relay.busyLoopInboundBytesPerSecond == 3_000 }),
+            "max-frame-bytes": ("2048", { $0.relay.maxFrameBytes == 2_048 }),
+            "outbound-queue-frames": ("64", { $0.relay.outboundQueueFrames == 64 }),
+            "outbound-queue-bytes": ("70000", { $0.relay.outboundQueueBytes == 70_000 }),
+            "ping-interval-seconds": ("5", { $0.relay.pingInterval == .seconds(5) }),
+            "max-chat-length": ("42", { $0.relay.maxChatLength == 42 }),
+            "plugin-timeout-ms": ("250", { $0.pluginSettings.requestTimeout == .milliseconds(250) }),
+            "plugin-startup-timeout-seconds": ("9", { $0.pluginSettings.startupTimeout == .seconds(9) }),
+        ]
+        let known = try RelayCommand.parse(["--max-connections", "50"]).numericRanges.map(\.option)
+        #expect(Set(applied.keys) == Set(known))
+        let defaults = try RelayCommand.parse([]).configuration(environment: [:], openFileLimit: 1_024)
+        for (option, (value, isApplied)) in applied {
+            let configuration = try RelayCommand.parse(["--\(option)", value]).configuration(environment: [:])
+            // (Read outside `#expect`, which would print the whole configuration.)
+            let (set, byDefault) = (isApplied(configuration), isApplied(defaults))
+            #expect(set, "--\(option) \(value) is not applied")
+            #expect(!byDefault, "--\(option)'s test value must differ from its default")
+        }
+    }
+
     /// At the cap, SQLite, plugins and boss images would find no descriptor left, with nothing saying why.
     @Test("A connection cap that leaves under 128 descriptors below the open-file limit is warned of")
     func connectionCapAboveTheFileLimit() throws {

@@ -54,6 +54,7 @@ struct InPlaceRelayTests {
             let guest = TestSocket.connect(port: port)
             _ = try await RelayFlowTests.openRoom(port, host: host, guest: guest)
             try await Task.sleep(for: .seconds(1.2))  // the room set-up used up the burst: refill it
+            let flooding = ContinuousClock.now
             for index in 0..<100 { host.send(["type": "player_state", "state": ["x": index]]) }
             var limited = 0
             while let message = try? await host.next() {  // until the 1008 close ends the stream
@@ -64,6 +65,9 @@ struct InPlaceRelayTests {
             }
             #expect(limited == 0)  // the game shows every error as a popup; a shed position needs none
             #expect(try await host.closeCode() == 1008)
+            // The burst, and what 5 a second refilled while the flood lasted (a loaded machine may
+            // take seconds to read it).
+            let relayable = 5 + 5 * Double((ContinuousClock.now - flooding) / .seconds(1))
             // Everything relayed before the host was dropped reaches the guest before the news of the drop
             // (a quiet spell would not do: on a busy machine the guest's reads can pause for seconds).
             var updates = 0
@@ -72,7 +76,7 @@ struct InPlaceRelayTests {
                 if message["type"] as? String == "player_disconnected" { break }
                 if message["type"] as? String == "player_state_update" { updates += 1 }
             }
-            #expect(updates >= 5 && updates < 20, "\(updates) updates relayed")
+            #expect(updates >= 5 && Double(updates) <= relayable.rounded(.up), "\(updates) updates relayed")
         }
     }
 

@@ -56,14 +56,17 @@ struct SlowAnswerTests {
         try await withTemporaryDirectory { images in
             let large = try Self.image(1, bytes: 8_000_000, in: images)
             let medium = try Self.image(2, bytes: 2_000_000, in: images)
-            try await withRelayProcess(arguments: Self.arguments(images: images, timeout: .seconds(2))) { port in
+            // A minimum of 64 KiB/s: a reader starved of CPU (a loaded run read at 170 KB/s) stays
+            // above it, and the test is about answers outlasting the timeout.
+            let arguments = Self.arguments(images: images, timeout: .seconds(2), minimumRate: 64 * 1024)
+            try await withRelayProcess(arguments: arguments) { port in
                 let fast = try await readAnswer(
                     port: port, Self.request(1), receiveBuffer: nil, maxSegmentSize: nil, chunk: 1 << 20, every: .zero,
                     giveUpAfter: .seconds(60))
                 #expect(fast.ending == .answerComplete)
                 let fastIsWhole = fast.body.elementsEqual(large)  // (not in #expect: it would print 8 MB)
                 #expect(fastIsWhole, "\(fast.received.count) bytes")
-                // ~640 KB/s, two and a half times the minimum: ~3 s for 2 MB, longer than the 2 s
+                // ~640 KB/s, ten times the minimum: ~3 s for 2 MB, longer than the 2 s
                 // timeout (before, the answer was cut off once it had been unwritable for that long).
                 let steady = try await readAnswer(
                     port: port, Self.request(2), chunk: 32 * 1024, every: .milliseconds(50), giveUpAfter: .seconds(60))
