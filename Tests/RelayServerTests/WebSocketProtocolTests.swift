@@ -404,6 +404,28 @@ struct WebSocketProtocolTests {
         }
     }
 
+    /// RFC 6455 §5.5.1: nothing follows a close frame. A state flood's close leaves the budget
+    /// that pings take from untouched, so only the close can keep the pong in.
+    @Test("A ping that comes after the server's close frame gets no pong")
+    func noPongAfterTheClose() async throws {
+        var limits = RelayLimits()
+        limits.stateMessagesPerSecond = 5
+        limits.stateMessageBurst = 5
+        limits.stateFloodCloseThreshold = 40
+        limits.closeGracePeriod = .seconds(60)  // the client answers, however late a loaded machine lets it
+        try await withRelayServer(limits: limits) { port, _ in
+            let client = try await StalledClient.connect(port: port, path: "/ws/room/new")
+            let state = StalledClient.frame(#"{"type":"player_state","state":{"x":1}}"#)
+            try client.sendRaw(Array(repeating: state, count: 100).flatMap { $0 })
+            var frame = try await client.readFrame()
+            while let message = frame, message.opcode != Self.closeOpcode { frame = try await client.readFrame() }
+            #expect(frame?.closeCode == 1008)
+            try client.sendRaw(StalledClient.frame(fin: true, opcode: Self.pingOpcode, Array("late".utf8)))
+            try client.sendRaw(StalledClient.frame(fin: true, opcode: Self.closeOpcode, [0x03, 0xE8]))
+            #expect(try await client.readFrame() == nil)
+        }
+    }
+
     @Test("A client that answers pings stays connected")
     func answeredPings() async throws {
         var limits = RelayLimits()
@@ -555,6 +577,25 @@ struct WebSocketProtocolTests {
                 texts.append(String(decoding: frame.payload, as: UTF8.self))
             }
             #expect(texts.count == 2 && texts[1].contains(#""type":"room_created""#), "\(texts)")
+        }
+    }
+
+    /// RFC 6455 §7.4: a code that is reserved, never sent on the wire (1005, 1006, 1015), or past
+    /// 4999 is a protocol error; registered and application codes are a goodbye.
+    @Test(
+        "A client's close code is answered with 1000, or 1002 when no endpoint may send it",
+        arguments: [("no code", [], 1000), ("one byte", [0x03], 1002)]
+            + [
+                (999, 1002), (1000, 1000), (1001, 1000), (1004, 1002), (1005, 1002), (1006, 1002), (1011, 1000),
+                (1012, 1000), (1014, 1000), (1015, 1002), (2999, 1002), (3000, 1000), (4999, 1000), (5000, 1002),
+            ].map { (code: UInt16, answer: Int) in ("\(code)", [UInt8(code >> 8), UInt8(code & 0xFF)], answer) }
+            as [(String, [UInt8], Int)])
+    func clientCloseCodes(_ name: String, payload: [UInt8], answer: Int) async throws {
+        try await withRelayServer { port, _ in
+            let client = try await StalledClient.connect(port: port, path: "/ws/room/new")
+            try client.sendRaw(StalledClient.frame(fin: true, opcode: Self.closeOpcode, payload))
+            #expect(try await client.readFrame()?.closeCode == answer, "\(name)")
+            #expect(try await client.readFrame() == nil, "\(name)")
         }
     }
 
