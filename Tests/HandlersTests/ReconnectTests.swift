@@ -56,6 +56,46 @@ struct ReconnectTests {
         #expect(await room.state.connectedPlayers.map(\.id) == ["host"])
     }
 
+    /// A client retrying a reconnect on a new socket, whose earlier socket's `reconnect` is read
+    /// after it hung up: that one replaced the live connection (4001), spent the token the client
+    /// held, and left the player dropped once its own end was seen.
+    @Test("A reconnect read from a socket its client has closed takes nothing from the live connection")
+    func reconnectFromAClosedSocket() async throws {
+        let harness = try Harness()
+        let (host, guest, code, token) = try await self.roomWithToken(harness, started: true)
+        try await self.drop(guest, as: "guest")
+        _ = await host.received()
+        let reconnect = #"{"type":"reconnect","room_id":"\#(code)","player_id":"guest","token":"%@"}"#
+        let live = harness.client(url: "new")
+        await live.send(reconnect.replacingOccurrences(of: "%@", with: token))
+        let liveToken = try #require(await live.received().first?["reconnect_token"]?.stringValue)
+        #expect(await host.received().map(\.type) == ["player_reconnected"])
+
+        let abandoned = harness.client(url: "new")
+        abandoned.connection.socketHasClosed()
+        await abandoned.expectError("reconnect_failed", after: reconnect.replacingOccurrences(of: "%@", with: token))
+        #expect(abandoned.session.membership == nil)
+        #expect(live.connection.closeCode == nil)
+        #expect(await host.received().isEmpty)
+        // The token the live connection was given is still the one that works.
+        let again = harness.client(url: "new")
+        await again.send(reconnect.replacingOccurrences(of: "%@", with: liveToken))
+        #expect(await again.received().first?.type == "reconnected")
+    }
+
+    @Test("A join read from a socket its client has closed takes no seat")
+    func joinFromAClosedSocket() async throws {
+        let harness = try Harness()
+        let host = harness.client()
+        let code = try await host.createRoom(playerID: "host", name: "Hosty")
+        let gone = harness.client(url: code)
+        gone.connection.socketHasClosed()
+        await gone.expectError("join_failed", after: #"{"type":"join_room","player_name":"Gone"}"#)
+        #expect(await host.received().isEmpty)
+        let room = try #require(harness.registry.room(code: code))
+        #expect(await room.state.players.map(\.id) == ["host"])
+    }
+
     @Test(arguments: [false, true])
     func droppedPlayerReconnectsWithItsToken(started: Bool) async throws {
         let harness = try Harness()

@@ -10,6 +10,7 @@ public final class PlayerConnection: Sendable {
     public let outbound: OutboundQueue
     private let closer: Mutex<(@Sendable (UInt16) -> Void)?>
     private let requestedCloseCode = Atomic<UInt16>(0)
+    private let socketClosed = Atomic<Bool>(false)
 
     private static let nextID = Atomic<UInt64>(1)
 
@@ -48,6 +49,18 @@ public final class PlayerConnection: Sendable {
     /// lock, for a check on every message. An overflow counts from ``close(code:)``, which follows
     /// it at once on the same thread.
     public var isClosing: Bool { self.requestedCloseCode.load(ordering: .relaxed) != 0 }
+
+    /// The socket is over (the client hung up, or the server hung up on it): messages it sent
+    /// before may still be handled, but it can take no seat. Its owner says so.
+    public func socketHasClosed() {
+        self.socketClosed.store(true, ordering: .relaxed)
+    }
+
+    /// Whether this connection may still take a seat in a room: neither the server nor the client
+    /// has ended it. A `reconnect` read from a socket its client has already abandoned (a retry on
+    /// a new socket got there first) would otherwise replace the live connection (4001) and leave
+    /// the player dropped once the dead one's end is seen.
+    public var canTakeASeat: Bool { self.closeCode == nil && !self.socketClosed.load(ordering: .relaxed) }
 
     /// Closes the connection with `code` (once; later calls do nothing).
     public func close(code: UInt16) {

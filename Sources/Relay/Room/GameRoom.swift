@@ -156,9 +156,10 @@ public actor GameRoom {
         throws(RelayError) -> RoomPlayer
     {
         try self.checkAdmission(playerID: playerID)
-        // The server closed it (replaced by a reconnect elsewhere, say) while its join was on the
-        // way: it can speak for no one, and a seat taken now would only be held for its window.
-        guard connection.closeCode == nil else {
+        // The server closed it (replaced by a reconnect elsewhere, say), or its client hung up,
+        // while its join was on the way: it can speak for no one, and a seat taken now would only
+        // be held for its window.
+        guard connection.canTakeASeat else {
             if self.state.isAbandoned { self.close() }  // made for this connection: nobody to keep it for
             throw .joinFailed
         }
@@ -217,6 +218,9 @@ public actor GameRoom {
     )
         throws(RelayError) -> RoomPlayer
     {
+        // A connection already over takes nothing: not the seat, not the token, and not the place
+        // of a live connection the player reconnected on meanwhile.
+        guard connection.canTakeASeat else { throw .reconnectFailed }
         let player = try self.state.reconnect(playerID, token: token, newToken: newToken)
         guard self.claimPlace() else { throw .reconnectFailed }
         if let previous = self.connections[playerID], previous !== connection {

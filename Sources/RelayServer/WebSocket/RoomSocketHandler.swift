@@ -505,6 +505,7 @@ extension RoomSocketHandler {
             self.bytesOnHold = nil
             // The player leaves the room now, not when the client hangs up (up to the grace period
             // for one that never does): the reader ends once it has handled what came before.
+            self.session.connection.socketHasClosed()
             self.session.closing.close()
             self.readerQueue.finish()
             let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -613,6 +614,7 @@ extension RoomSocketHandler {
     /// The connection is over: no more pings, the reader ends once it has the rest, a waiting writer goes on.
     private func stop() {
         // A plugin's answer the reader waits for would hold the player's departure, and a stop.
+        self.session.connection.socketHasClosed()
         self.session.closing.close()
         self.pinger?.cancel()
         self.pinger = nil
