@@ -190,9 +190,10 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .ping:
             // Answered once the read is done (``channelReadComplete(context:)``): one pong for a
             // batch of pings, not a write each. A ping costs a message from the connection's
-            // budget; one past it goes unanswered, and so does one after the server's close
-            // frame (RFC 6455 §5.5.1: nothing follows it).
-            guard !self.closeSent, self.budget.take(.other) else { return }
+            // budget; one past it goes unanswered. Also while the client has yet to answer the
+            // server's close frame (RFC 6455 §5.5.2: unless a close frame was received; §5.5.1's
+            // "no further data" after a close is about data frames, §5.6).
+            guard self.budget.take(.other) else { return }
             self.pongOwed = frame.unmaskedData
         case .pong:
             var payload = frame.unmaskedData
@@ -426,8 +427,7 @@ extension RoomSocketHandler {
     private func payPong() {
         // Called after every read: the rare owed pong first, so that a read owing none does not
         // pay for the channel's `isWritable` (1.2 % of the server's samples at 500 rooms).
-        guard let payload = self.pongOwed, !self.closeSent, let context = self.context, context.channel.isWritable
-        else { return }
+        guard let payload = self.pongOwed, let context = self.context, context.channel.isWritable else { return }
         self.pongOwed = nil
         context.writeAndFlush(
             self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: payload)), promise: nil)
