@@ -241,15 +241,7 @@ struct RelayCommand: AsyncParsableCommand {
                     configuration: configuration, scores: store, savedGames: store, bosses: store,
                     rooms: rooms, dispatcher: dispatcher, services: [store], logger: logger
                 )
-                logger.info(
-                    "relay.starting",
-                    metadata: [
-                        "http.host": "\(configuration.host)", "http.port": "\(configuration.port)",
-                        "files.limit": "\(openFileLimit.map(String.init) ?? "unknown")",
-                        "connections.max": "\(configuration.maxConnections.map(String.init) ?? "unlimited")",
-                        "boss_images.folder": "\(configuration.bossImagesFolder)",
-                    ]
-                )
+                logger.info("relay.starting", metadata: configuration.startingMetadata(openFileLimit: openFileLimit))
                 configuration.warnIfBossImagesAreMissing(logger: logger)
                 // The server's graceful shutdown on SIGINT/SIGTERM, from the sources caught since
                 // the start (hummingbird's own would install new ones, leaving a moment uncaught).

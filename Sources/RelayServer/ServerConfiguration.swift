@@ -66,6 +66,19 @@ struct ServerConfiguration: Sendable {
         URL(fileURLWithPath: self.bossImagesDirectory).standardizedFileURL.path
     }
 
+    /// What `relay.starting` says: where it listens, its limits, and its folders from the root,
+    /// since the defaults are relative to the working folder (`/` under systemd), and a plugins
+    /// folder found there starts its executables unasked.
+    func startingMetadata(openFileLimit: Int?) -> Logger.Metadata {
+        [
+            "http.host": "\(self.host)", "http.port": "\(self.port)",
+            "files.limit": "\(openFileLimit.map(String.init) ?? "unknown")",
+            "connections.max": "\(self.maxConnections.map(String.init) ?? "unlimited")",
+            "boss_images.folder": "\(self.bossImagesFolder)",
+            "plugins.folder": "\(URL(fileURLWithPath: self.pluginsDirectory).standardizedFileURL.path)",
+        ]
+    }
+
     /// Says so when none of the 22 boss images can be read in their folder (missing, empty, or
     /// not to be read by this user): every image would be an error, with nothing logged. Each
     /// file is looked at, not the folder's listing, which may be closed to a user who may read

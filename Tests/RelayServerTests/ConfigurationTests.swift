@@ -296,6 +296,20 @@ struct ConfigurationTests {
         #expect(records.entries.count == 3)
     }
 
+    /// The defaults are relative to the working folder (`/` under systemd), and a plugins folder
+    /// found there starts its executables unasked: the start says where both are.
+    @Test("relay.starting names the boss images and plugins folders from the root")
+    func startingNamesTheFolders() throws {
+        let working = FileManager.default.currentDirectoryPath
+        let byDefault = try RelayCommand.parse([]).configuration(environment: [:])
+            .startingMetadata(openFileLimit: 1_024)
+        #expect(byDefault["boss_images.folder"] == "\(working)/assets/bosses")
+        #expect(byDefault["plugins.folder"] == "\(working)/plugins")
+        #expect(byDefault["files.limit"] == "1024" && byDefault["http.port"] == "8000")
+        let named = try RelayCommand.parse(["--plugins-dir", "/srv/relay/./plugins/"]).configuration(environment: [:])
+        #expect(named.startingMetadata(openFileLimit: nil)["plugins.folder"] == "/srv/relay/plugins")
+    }
+
     @Test("Rate and queue flags set their limits, each from a workable minimum")
     func relayLimitFlags() throws {
         let limits = try RelayCommand.parse([

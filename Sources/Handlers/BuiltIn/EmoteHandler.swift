@@ -2,8 +2,9 @@ public import Relay
 
 /// `emote` {emote}: the room sees `emote` {player_id, emote}.
 ///
-/// Not part of the original protocol: the worked example of adding a message type
-/// (see the README). One struct, one registration line.
+/// Not part of the original protocol: a small built-in example of a room message type, one
+/// struct and one registration line (the README's worked example, `whisper`, is in
+/// `examples/custom-relay`).
 public struct EmoteHandler: RoomMessageHandler {
     public let messageType = "emote"
 
