@@ -15,9 +15,10 @@ public struct RelayBenchCommand: AsyncParsableCommand {
             enemy_state_update (HDR histogram, one sample per delivery); "send lag" says how late
             the bench itself wrote its sends, which is part of it. join-storm's latency is from
             each connection's scheduled arrival to its room_created or room_joined.
-            Pin the server and the benchmark to different cores, e.g.
-              taskset -c 1 relay --port 8124 &
-              taskset -c 0 relay-bench ws://127.0.0.1:8124 --server-pid $!
+            Pin the server and the benchmark to different cores, and start once the server listens, e.g.
+              taskset -c 1 relay --port 8124 --data-dir "$(mktemp -d)" & server=$!
+              until curl -s -o /dev/null 127.0.0.1:8124/; do sleep 0.1; done
+              taskset -c 0 relay-bench ws://127.0.0.1:8124 --server-pid $server
             """,
         subcommands: [
             RelayScenarioCommand.self, FanoutCommand.self, JoinStormCommand.self, IdleCommand.self,
