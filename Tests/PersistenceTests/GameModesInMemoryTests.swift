@@ -185,7 +185,8 @@ struct GameModesInMemoryTests {
         try await withTemporaryDirectory { directory in
             let path = databasePath(in: directory)
             var configuration = PersistenceConfiguration(databasePath: path, gameModesInMemory: 1)
-            let delay = Duration.seconds(1)
+            // 3 s: long enough that the check before the delay runs on a loaded machine too.
+            let delay = Duration.seconds(3)
             configuration.modeIndexRetryDelay = delay
             try await withStore(configuration) { store in
                 _ = try await store.submit(submission("a", 1, mode: "classic"))
