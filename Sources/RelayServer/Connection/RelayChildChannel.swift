@@ -142,7 +142,10 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
         } catch let error as ChannelError where error == .inputClosed {
             return logger.trace("relay.connection.closed_before_request")
         } catch {
-            logger.debug("relay.connection.upgrade_failed", metadata: ["error": "\(error)"])
+            // Neither an HTTP request nor an upgrade came whole: an unreadable head, or one cut
+            // off by the request timeout (not only a failed upgrade: any first request goes
+            // through the upgrade handler).
+            logger.debug("relay.connection.no_first_request", metadata: ["error": "\(error)"])
             return value.channel.close(promise: nil)
         }
         switch connection {
