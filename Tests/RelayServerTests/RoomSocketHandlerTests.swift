@@ -256,6 +256,27 @@ struct RoomSocketHandlerTests {
         _ = try channel.finish()
     }
 
+    /// A `reconnect` or `join_room` the reader handles after this must take no seat (``GameRoom``).
+    @Test("Once its socket has closed, or the server has hung up on it, a connection can take no seat")
+    func aClosedSocketTakesNoSeat() throws {
+        // Failed, its close frame not yet out (a full socket): the channel is still open.
+        let (hungUpOn, failed, _) = try Self.heldConnection()
+        #expect(failed.session.connection.canTakeASeat)
+        failed.sendClose(.protocolError, thenHangUp: true)
+        #expect(hungUpOn.isActive)
+        #expect(!failed.session.connection.canTakeASeat)
+        _ = try? hungUpOn.finish()
+
+        let closed = EmbeddedChannel()
+        let handler = try Self.makeHandler()
+        try closed.pipeline.syncOperations.addHandler(handler)
+        try closed.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        #expect(handler.session.connection.canTakeASeat)
+        try closed.close().wait()  // the client hung up
+        #expect(!handler.session.connection.canTakeASeat)
+        #expect(handler.session.connection.closeCode == nil, "not a close the server asked for")
+    }
+
     @Test("A ping while the server waits for the answer to its close frame is answered (RFC 6455 §5.5.2)")
     func pingAnsweredWhileClosing() throws {
         let channel = EmbeddedChannel()
