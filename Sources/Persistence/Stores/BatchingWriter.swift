@@ -12,7 +12,8 @@ import Synchronization
 /// blocking SQLite calls never occupy the cooperative thread pool.
 ///
 /// Each write's SQL is in `WriteOperation.swift`; preparing the file at start in
-/// `BatchingWriter+StartUp.swift`.
+/// `BatchingWriter+StartUp.swift`; the index for game modes beyond memory in
+/// `BatchingWriter+ModeIndex.swift`; the watch on the WAL file in `BatchingWriter+WALFile.swift`.
 actor BatchingWriter {
     private struct PendingWrite {
         let operation: WriteOperation
@@ -21,10 +22,10 @@ actor BatchingWriter {
 
     let connection: SQLiteConnection
     private let eventLoop: any EventLoop
-    private let modes: GameModesInMemory
+    let modes: GameModesInMemory
     /// Whether `idx_scores_mode_score` exists (see ``createModeIndex(now:)``).
-    private var modeIndex = ModeIndex.absent
-    private enum ModeIndex {
+    var modeIndex = ModeIndex.absent
+    enum ModeIndex {
         case absent, present
         /// The last build failed; the next is tried at `retryAt`, and one failing then waits `nextDelay`.
         case failed(retryAt: ContinuousClock.Instant, nextDelay: Duration)
@@ -40,12 +41,12 @@ actor BatchingWriter {
     private var flushIsScheduled = false
     /// Bumped by every flush, so a timer set for an earlier batch does not cut a later one short.
     private var flushGeneration = 0
-    private var isClosed = false
+    private(set) var isClosed = false
     /// The last batch failed for a full disk: checkpoint before the next one (`checkpointAfterDiskFull`).
     private var diskWasFull = false
     /// The WAL file the connection commits to (see ``walFileHasMoved()``).
-    private var walFile = WALFile.unknown
-    private enum WALFile {
+    var walFile = WALFile.unknown
+    enum WALFile {
         /// The database is not prepared yet.
         case unknown
         case inPlace(FileIdentity)
@@ -60,7 +61,7 @@ actor BatchingWriter {
     private let failedCount = Atomic<Int>(0)
     private let diskFullCheckpointCount = Atomic<Int>(0)
 
-    /// Transactions committed so far (for tests and metrics); readable after close.
+    /// Transactions committed so far (tests); readable after close.
     nonisolated var committedTransactions: Int { self.committedCount.load(ordering: .relaxed) }
     /// Transactions that failed and were rolled back, retries of single writes included.
     nonisolated var failedTransactions: Int { self.failedCount.load(ordering: .relaxed) }
@@ -201,17 +202,6 @@ actor BatchingWriter {
         self.eventLoop.execute { self.assumeIsolated { $0.createModeIndexIfOverflowed() } }
     }
 
-    /// Builds the mode index once a mode has been turned away from memory (``createModeIndex(now:)``).
-    private func createModeIndexIfOverflowed() {
-        guard self.modes.hasOverflowed, !self.isClosed else { return }
-        if case .absent = self.modeIndex {
-            self.logger.warning(
-                "persistence.game_modes.overflow",
-                metadata: ["game_modes.in_memory": "\(self.modes.capacity)", "hint": "raise --game-modes-in-memory"])
-        }
-        self.createModeIndex()
-    }
-
     /// Retries each write of a failed batch on its own, so that one bad write does not fail its
     /// neighbours, until one meets what every write would (``SQLiteError/failsEveryWrite``: a lock,
     /// a full disk, a failing file): every write after it would meet that too (a lock after waiting
@@ -240,60 +230,6 @@ actor BatchingWriter {
         for write in batch { write.continuation.resume(throwing: PersistenceError.storageFailure) }
     }
 
-    /// Whether the WAL file was deleted or replaced since the database was prepared. The connection
-    /// would go on committing to the file it has open, which no connection opened later reads and
-    /// which is gone at exit, with every write since the last checkpoint. SQLite itself never does
-    /// that while this connection is open: it cuts the file back (`journal_size_limit`, checkpoints)
-    /// but deletes it only when the last connection closes.
-    ///
-    /// When it was, rescues the frames (once, or at each call until that succeeds).
-    private func walFileHasMoved() -> Bool {
-        switch self.walFile {
-        case .unknown:
-            return false
-        case .inPlace(let identity):
-            guard FileIdentity(path: self.connection.walPath) != identity else { return false }
-            self.walFile = .moved(rescued: self.rescueOrphanedWAL())
-        case .moved(rescued: false):
-            self.walFile = .moved(rescued: self.rescueOrphanedWAL())
-        case .moved(rescued: true):
-            break
-        }
-        return true
-    }
-
-    /// Notes which WAL file the connection commits to, once the database is in WAL mode: SQLite
-    /// opened it then, and keeps it open while the connection is.
-    func watchWALFile() {
-        if let identity = FileIdentity(path: self.connection.walPath) {
-            self.walFile = .inPlace(identity)
-        } else {
-            self.logger.warning(
-                "persistence.wal.unwatched",
-                metadata: ["db.wal": "\(self.connection.walPath)", "effect": "a deleted WAL file goes unnoticed"])
-        }
-    }
-
-    /// Copies every frame of the WAL file the connection still has open into the database file: a
-    /// checkpoint reads them through that open file, wherever the path now leads.
-    private func rescueOrphanedWAL() -> Bool {
-        do {
-            try self.connection.checkpointCompletely()
-            self.logger.notice(
-                "persistence.wal.rescued",
-                metadata: ["db.path": "\(self.connection.path)", "result": "committed writes copied into the database"])
-            return true
-        } catch {
-            self.logger.critical(
-                "persistence.wal.rescue_failed",
-                metadata: [
-                    "db.path": "\(self.connection.path)", "error": "\(error)",
-                    "effect": "writes committed since the last checkpoint are lost if the server stops before a retry",
-                ])
-            return false
-        }
-    }
-
     /// Runs `operations` in one transaction; rolls back and rethrows on any failure.
     private func commit(_ operations: [WriteOperation], createdAt: String) throws(SQLiteError) -> [WriteOutcome] {
         let outcomes: [WriteOutcome]
@@ -317,47 +253,6 @@ actor BatchingWriter {
         self.leaderboards.add(scores)
         self.logger.trace("persistence.batch.committed", metadata: ["db.batch.size": "\(operations.count)"])
         return outcomes
-    }
-
-    /// Creates `idx_scores_mode_score`, which answers the leaderboards of the modes that memory
-    /// does not hold (``GameModesInMemory``). Made only once a mode overflows, since every insert
-    /// then pays for it. With the score in it a leaderboard reads its `limit` entries; on
-    /// `game_mode` only each request would read every row of the mode, which a client can make as
-    /// large as it has writes.
-    ///
-    /// A failed build (a full disk, another process's lock) is tried again after a commit once
-    /// ``PersistenceConfiguration/modeIndexRetryDelay`` has passed, the delay doubling with each
-    /// failure up to an hour: answers stay right without the index, but each of those leaderboards
-    /// scans the table, and a retry after every commit would build over the whole table each time.
-    func createModeIndex(now: ContinuousClock.Instant = .now) {
-        let delay: Duration
-        switch self.modeIndex {
-        case .present: return
-        case .absent: delay = self.configuration.modeIndexRetryDelay
-        case .failed(let retryAt, let nextDelay):
-            guard now >= retryAt else { return }
-            delay = nextDelay
-        }
-        do {
-            try self.connection.execute(
-                "CREATE INDEX IF NOT EXISTS idx_scores_mode_score ON scores(game_mode, score DESC)")
-            self.modeIndex = .present
-        } catch {
-            self.modeIndex = .failed(retryAt: now + delay, nextDelay: min(delay * 2, Self.longestModeIndexRetryDelay))
-            self.logger.error(
-                "persistence.mode_index.failed",
-                metadata: [
-                    "error": "\(error)", "retry.seconds": "\(delay.components.seconds)",
-                    "effect": "leaderboards of modes beyond memory scan the table until it is made",
-                ])
-        }
-    }
-
-    /// Drops the mode index an earlier run made, at a start-up where memory holds every mode (the
-    /// cap was raised): it would only cost every insert.
-    func dropModeIndex() throws(SQLiteError) {
-        try self.connection.execute("DROP INDEX IF EXISTS idx_scores_mode_score")
-        self.modeIndex = .absent
     }
 
     /// On a full disk the WAL cannot start over until a checkpoint has copied its frames into

@@ -24,10 +24,10 @@ public actor GameRoom {
     /// Set once the last member is gone; a closed room admits nobody.
     private var isClosed = false
     /// Messages a raw handler took as their frames arrived (``isOnCurrentLoop``), for
-    /// tests and metrics: how much of the room's traffic takes the fastest path.
+    /// tests: how much of the room's traffic takes the fastest path.
     public package(set) var messagesHandledInPlace = 0
     /// Messages handed to the room from a connection on another event loop and applied here
-    /// (``executeOnLoop(_:)``), for tests and metrics.
+    /// (``executeOnLoop(_:)``), for tests.
     public package(set) var messagesForwarded = 0
     /// Dropped members whose reconnect window is running, for tests.
     package var pendingExpiries: Int { self.expiryTimers.count }
@@ -125,7 +125,7 @@ public actor GameRoom {
         self.connections[playerID] === connection
     }
 
-    /// The members' connection count (for tests and metrics).
+    /// The members' connection count (tests).
     public var connectionCount: Int { self.connections.count }
 
     // MARK: Membership
