@@ -6,12 +6,12 @@ import Synchronization
     import Darwin
 #endif
 
-/// SIGINT and SIGTERM, caught for the whole run by one set of Dispatch sources: from before the
-/// store opens and the plugins start (a signal then ends the start, and the plugins are stopped in
-/// order; its default action ended the server at once, and what the plugins had started lived on)
-/// until the server has stopped (a signal then starts its graceful shutdown). One set, so that no
-/// signal falls between two handlers and is lost. A later signal ends the process at once
-/// (``StopEscalation``).
+/// The stop signals (SIGINT, SIGTERM, and SIGHUP unless ignored: ``RelayCommand``), caught for
+/// the whole run by one set of Dispatch sources: from before the store opens and the plugins start
+/// (a signal then ends the start, and the plugins are stopped in order; its default action ended
+/// the server at once, and what the plugins had started lived on) until the server has stopped (a
+/// signal then starts its graceful shutdown). One set, so that no signal falls between two
+/// handlers and is lost. A later signal ends the process at once (``StopEscalation``).
 public final class StopSignals: Sendable {
     private struct State {
         var action: (@Sendable (Int32) -> Void)?

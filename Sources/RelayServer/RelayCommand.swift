@@ -243,7 +243,7 @@ struct RelayCommand: AsyncParsableCommand {
                 )
                 logger.info("relay.starting", metadata: configuration.startingMetadata(openFileLimit: openFileLimit))
                 configuration.warnIfBossImagesAreMissing(logger: logger)
-                // The server's graceful shutdown on SIGINT/SIGTERM, from the sources caught since
+                // The server's graceful shutdown on a stop signal, from the sources caught since
                 // the start (hummingbird's own would install new ones, leaving a moment uncaught).
                 let server = ServiceGroup(
                     configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))

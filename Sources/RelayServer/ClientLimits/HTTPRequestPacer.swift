@@ -23,7 +23,7 @@ import NIOHTTP1
 /// requests, or more body bytes than one request may have and one read more, is closed: browsers
 /// do not pipeline.
 ///
-/// It sits first after NIO's HTTP decoder, before ``HTTPDeadlines``: a held request has not
+/// It sits before ``HTTPDeadlines`` (the order: ``RelayChildChannel``): a held request has not
 /// arrived, and a connection held longer than the HTTP timeout is closed as any idle one. A first
 /// request that upgrades to a room socket is not counted, and the handler leaves the pipeline with
 /// it: room sockets have their own budgets, and new connections theirs.

@@ -17,8 +17,9 @@ import NIOHTTP1
 /// Nothing read after the answer is acted on. A client that sent its body without waiting, or
 /// was sent the `100`, keeps its connection.
 ///
-/// It sits just before NIO's upgrade handler, after the handlers that put each head in its final
-/// form, and leaves the pipeline at a room socket's upgrade, as they do.
+/// It sits last before NIO's upgrade handler, after the handlers that put each head in its final
+/// form, and leaves the pipeline at a room socket's upgrade, as they do (the order:
+/// ``RelayChildChannel``).
 final class EarlyAnswerEndsConnection: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart

@@ -25,8 +25,8 @@ import NIOHTTP1
 ///   had taken of the answer.
 ///
 /// A room-socket upgrade takes the connection off HTTP, and this handler out: room sockets have
-/// their own rules for slow readers. It sits after ``FirstRequestGuard`` (which has already
-/// dropped any `Upgrade` the server will not act on), just before NIO's upgrade handler.
+/// their own rules for slow readers. It sits after ``FirstRequestGuard``, which has already
+/// dropped any `Upgrade` the server will not act on (the order: ``RelayChildChannel``).
 final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart

@@ -123,6 +123,10 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
             let upgradeHandler = try channel.pipeline.syncOperations.handler(
                 type: NIOTypedHTTPServerUpgradeHandler<Connection>.self)
             let pacer = self.requestBudget.pacer(forPeer: channel.remoteAddress, logger: logger)
+            // The pipeline, socket side first: DrainBeforeClose, UndecodedBytesLimit.reads, NIO's
+            // HTTP decoder and encoder, then UndecodedBytesLimit.parts, HTTPRequestPacer (clients
+            // that are counted), RequestHeadRules, FirstRequestGuard, BodyPartCoalescer,
+            // HTTPDeadlines, EarlyAnswerEndsConnection, and NIO's upgrade handler.
             try channel.pipeline.syncOperations.addHandlers(
                 [undecodedBytes.parts] + (pacer.map { [$0] } ?? [])
                     + [

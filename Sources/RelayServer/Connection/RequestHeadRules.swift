@@ -35,8 +35,8 @@ import Relay
 /// ``FirstRequestGuard`` answers saying why; a later one raises the parse error NIO's decoder
 /// would, which hummingbird answers with an empty 400 once the answers before it have gone.
 ///
-/// It sits after NIO's HTTP decoder (and ``HTTPRequestPacer``, where there is one) and leaves the
-/// pipeline at a room socket's upgrade, as the other HTTP handlers do.
+/// It leaves the pipeline at a room socket's upgrade, as the other HTTP handlers do (their
+/// order: ``RelayChildChannel``).
 final class RequestHeadRules: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
