@@ -19,17 +19,17 @@ struct InboundChargesTests {
         charges.chargeRead(1_024, frames: 1)
         var pastOwnShare = charges.isPastOwnShare()
         #expect(!pastOwnShare, "within the burst")
-        var pause = charges.pause(ownDebt: true, logger: Self.logger)
+        var pause = charges.readPause(includingOwnDebt: true, logger: Self.logger)
         #expect(pause == .zero)
-        charges.chargeDecodedValues(1_024)  // a second's worth past the burst
+        charges.chargeDecoding(bytes: 1_024)  // a second's worth past the burst
         pastOwnShare = charges.isPastOwnShare()
         #expect(pastOwnShare)
-        pause = charges.pause(ownDebt: true, logger: Self.logger)
+        pause = charges.readPause(includingOwnDebt: true, logger: Self.logger)
         #expect(pause == .seconds(1))
-        pause = charges.pause(ownDebt: false, logger: Self.logger)
+        pause = charges.readPause(includingOwnDebt: false, logger: Self.logger)
         #expect(pause == .zero, "a pause timed for it has ended")
         time.advance(by: .milliseconds(750))
-        pause = charges.pause(ownDebt: true, logger: Self.logger)
+        pause = charges.readPause(includingOwnDebt: true, logger: Self.logger)
         #expect(pause == .milliseconds(250), "repaid as the clock moves")
         time.advance(by: .milliseconds(250))
         pastOwnShare = charges.isPastOwnShare()
@@ -47,7 +47,7 @@ struct InboundChargesTests {
         #expect(charges.isAddressInDebt)
         let pastOwnShare = charges.isPastOwnShare()
         #expect(!pastOwnShare, "its own budget is far larger")
-        let pauses = (1...20).map { _ in charges.pause(ownDebt: false, logger: Self.logger) }
+        let pauses = (1...20).map { _ in charges.readPause(includingOwnDebt: false, logger: Self.logger) }
         #expect(pauses.allSatisfy { $0 > .milliseconds(500) && $0 <= .milliseconds(1_536) }, "\(pauses)")
         #expect(table.addressCount == 1)
         share.spend(100_000)  // 100 s more: still in debt however late the next line runs

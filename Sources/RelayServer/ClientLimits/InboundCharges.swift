@@ -6,10 +6,10 @@ import Relay
 /// its client address, and its part of its loop's cap while the loop falls behind; and its rank
 /// for large messages' turns on its loop (``HeavyMessagePacer``). ``RoomSocketHandler`` charges
 /// each read and each message's decoded values here, and pauses reading for as long as
-/// ``pause(ownDebt:logger:)`` says. Used only on the connection's loop.
+/// ``readPause(includingOwnDebt:logger:)`` says. Used only on the connection's loop.
 struct InboundCharges {
     /// Every byte the client sends, counted as it is read, and the values of the messages the
-    /// reader decodes (``chargeDecodedValues(_:)``). Past ``RelayLimits/inboundBytesPerSecond``
+    /// reader decodes (``chargeDecoding(bytes:)``). Past ``RelayLimits/inboundBytesPerSecond``
     /// (after its burst) reading pauses until the debt is repaid: TCP holds the rest back in the
     /// client, so however much it sends, the loop reads, parses and sheds no more than that.
     private var ownBytes: TokenBucket
@@ -89,7 +89,7 @@ struct InboundCharges {
 
     /// Charges the work of decoding a message, counted in bytes
     /// (``RelayLimits/bytesCharged(forDecodedValues:)``), to every budget.
-    mutating func chargeDecodedValues(_ bytes: Int) {
+    mutating func chargeDecoding(bytes: Int) {
         let now = self.clock.now()
         self.ownBytes.spend(Double(bytes), now: now)
         self.chargeShared(Double(bytes), now: now)
@@ -111,7 +111,7 @@ struct InboundCharges {
     /// How long reading pauses until the bytes read so far are paid for, by this connection, by
     /// its address and under its busy loop's cap; zero if they are. `ownDebt` false leaves the
     /// connection's own budget out: a pause timed for its debt ends when it is repaid.
-    mutating func pause(ownDebt: Bool, logger: Logger) -> Duration {
+    mutating func readPause(includingOwnDebt ownDebt: Bool, logger: Logger) -> Duration {
         let now = self.clock.now()
         let ownWait = ownDebt ? self.ownBytes.timeUntilOutOfDebt(now: now) : .zero
         let addressWait = self.addressBudget?.timeUntilOutOfDebt(now: now) ?? .zero

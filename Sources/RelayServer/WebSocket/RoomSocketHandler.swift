@@ -334,7 +334,7 @@ extension RoomSocketHandler {
     func chargeDecodedValues(_ valueCount: Int) {
         let charge = self.session.limits.bytesCharged(forDecodedValues: valueCount)
         guard charge > 0 else { return }
-        self.charges.chargeDecodedValues(charge)  // also once the connection has ended
+        self.charges.chargeDecoding(bytes: charge)  // also once the connection has ended
         guard let context = self.context else { return }
         if self.readPause != nil { self.ownDebtSincePause = true }
         self.pauseReadingIfInDebt(context: context)
@@ -375,7 +375,7 @@ extension RoomSocketHandler {
     /// more was charged to it meanwhile (``ownDebtSincePause``).
     private func pauseReadingIfInDebt(context: ChannelHandlerContext, ownDebt: Bool = true) {
         guard self.readPause == nil else { return }
-        let wait = self.charges.pause(ownDebt: ownDebt, logger: self.session.logger)
+        let wait = self.charges.readPause(includingOwnDebt: ownDebt, logger: self.session.logger)
         guard wait > .zero else { return }
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         self.readPause = context.eventLoop.scheduleTask(in: TimeAmount(wait)) {
