@@ -4,31 +4,20 @@ import Relay
 
 /// HTTP/1.1's rules for each request head, applied before anything reads it (RFC 9112, 9110):
 ///
-/// - **`Host`.** A request without one on HTTP/1.1, with more than one, or whose value is not a
-///   host and port (RFC 3986 §3.2.2 characters: a space, `/` or `@` is not) gets 400, as §3.2 asks.
-///   The old backend's server (h11) refused the first two. Left through, two `Host` lines meant two
-///   readings of one request: NIO's conversion took the first for the room socket's Origin check
-///   and the trailing-slash redirect, while a proxy in front may have gone by the other.
-/// - **`Transfer-Encoding`** other than one line of `chunked` alone gets 400, as the old backend's
-///   server (h11) refused it: the server decodes no other coding, so a gzip-coded body would be
-///   read as the JSON it is not, and a body coded without `chunked` last has no length a server
-///   can tell (§6.3 asks for 400; §6.1 would allow 501 for `gzip, chunked`). NIO's decoder passed
-///   such a head on before it failed, so a GET was served and a POST told its 3-byte body was
-///   too large. The value is read as the decoder reads it: `chunked` and a tab is not chunked to
-///   it (NIO's `canonicalForm` would trim the tab). An HTTP/1.0 request with the header, which
-///   §6.1 has the server treat as faulty framing, ends its connection after the answer.
-/// - **`Connection: close`** in any case or list (`Close`, `keep-alive, close`), and an HTTP/1.0
-///   request that did not ask for keep-alive, become the exact `close` hummingbird looks for:
-///   it kept such connections open, and a client reading to the end of the answer waited for the
-///   HTTP timeout (§9.6 has the server close after the answer). So does a `CONNECT` (answered
-///   404, a target no route takes): NIO's decoder reads nothing after one, and answers it without
-///   a body or a length, so its client read on until the HTTP timeout closed the connection.
+/// - **`Host`** missing on HTTP/1.1, repeated, or not a host and port (a space, `/` or `@`) →
+///   400 (§3.2): two `Host` lines are two readings of one request (NIO's for the Origin check, a
+///   proxy's for routing).
+/// - **`Transfer-Encoding`** other than one line of `chunked` alone → 400 (§6.3): the server
+///   decodes no other coding, and a body without `chunked` last has no length. Read as NIO's
+///   decoder reads it (`chunked` and a tab is not chunked to it). On HTTP/1.0 the header ends the
+///   connection after the answer (§6.1: faulty framing).
+/// - **`Connection: close`** in any form (`Close`, `keep-alive, close`), an HTTP/1.0 request
+///   without keep-alive, and `CONNECT` (NIO reads nothing after one) become the exact `close`
+///   hummingbird heeds (§9.6): else the client waited out the HTTP timeout for the end.
 /// - **`Expect`** is dropped from an HTTP/1.0 request (``ExpectContinue``; RFC 9110 §10.1.1).
-/// - **A header value with more than 30 combining marks in a row** gets 400: NIO takes any byte
-///   over 0x7F in a value, and Swift compares such a string with any other (`close`,
-///   `websocket`, an allowed `Origin`) only after sorting each run of marks, an insertion sort
-///   (``CombiningMarkRuns``): ~30–90 ms for one 16 KiB head, on the connection's event loop and
-///   in hummingbird's own handler. (``HTTPRequestPacer``, before this, compares bytes.)
+/// - **More than 30 combining marks in a row** in a value → 400: Swift compares such a string
+///   (with `close`, `websocket`, an allowed `Origin`) only after an insertion sort of each run
+///   (``CombiningMarkRuns``), ~30–90 ms for a 16 KiB head on the event loop.
 ///
 /// A refused request goes no further, nor does anything after it on the connection: it is
 /// answered, then the connection closes. A first request raises ``Refusal``, which

@@ -214,17 +214,11 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, event == .inputClosed {
-            // The client's TCP half went away without a close frame (a killed app, a lost network):
-            // the connection is over (1006), and its player dropped now, not at the next ping.
-            // What it sent last is handled first, as if its address's debt were paid, unless what
-            // it read before was already past its own share (its budget, its part of the loop's
-            // cap): then it is dropped, since it would be handled at once (NIO reads all the
-            // kernel holds), and 32 flooders hanging up together had ~100 heavy messages decoded
-            // back to back, holding everyone else's for 0.15 s and more. So is more than a few
-            // messages' worth read while its address was in debt: handled, it would be at once,
-            // so an address in debt could have its work done by filling connection after
-            // connection and hanging up; a player's last few messages, a `leave_room` or a close,
-            // are still handled. Large messages among what is handled still take their turns.
+            // TCP input ended without a close frame (1006): the player drops now, not at the next
+            // ping. What was held back is handled first (a player's last messages, a `leave_room`)
+            // unless the connection was past its own share, or held more than a few messages while
+            // its address was in debt: handled at once, those would let a client dodge its budgets
+            // by hanging up (32 flooders hanging up together held every other room 0.15 s).
             if let held = self.bytesOnHold.take(), !self.inputRefused {
                 let isMoreThanAFew = held.readableBytes > Self.bytesHandledAtHangUpInDebt
                 if self.charges.isPastOwnShare() || (isMoreThanAFew && self.charges.isAddressInDebt) {
