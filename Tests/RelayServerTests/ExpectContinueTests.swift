@@ -122,8 +122,8 @@ struct ExpectContinueTests {
             let marker = String(buffer: scoreBody(name: "marker"))
             let stored = try await rawExchange(
                 port: port,
-                Self.post("/api/scores", length: marker.utf8.count, expect: "")
-                    .replacingOccurrences(of: "Expect: \r\n", with: "") + "Connection: close\r\n\r\n" + marker)
+                "POST /api/scores HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: \(marker.utf8.count)\r\nConnection: close\r\n\r\n" + marker)
             #expect(stored.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(stored)")
             let leaderboard = try await rawExchange(
                 port: port,
