@@ -11,7 +11,7 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "jumpjumpjump-relay",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "relay", targets: ["RelayMain"]),
         .executable(name: "custom-relay-example", targets: ["CustomRelayExample"]),
