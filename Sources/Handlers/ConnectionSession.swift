@@ -57,11 +57,14 @@ public final class ConnectionSession {
     }
 
     /// Waits until the messages forwarded to the room have been handled there, so that what the
-    /// caller does next (a reply, a join, a leave) comes after them; forgets the membership if
-    /// they found it stale, as the general path does on `not_in_room`. The connection's reader
+    /// caller does next (a reply, a join, a leave) comes after them. If the room refused them, the
+    /// sender being no longer its member, forgets the membership and says `not_in_room` (once, as
+    /// the general path does). The connection's reader
     /// calls it before each message it handles.
     public func settleForwarded() async {
-        if await self.forwarded.settle() { self.membership = nil }
+        guard await self.forwarded.settle() else { return }
+        self.membership = nil
+        self.reply(.notInRoom)  // for the messages the room refused, said once
     }
 
     /// The limits of this server.
@@ -75,6 +78,18 @@ public final class ConnectionSession {
             ?? TokenBucket(rate: self.limits.roomEntriesPerSecond, burst: self.limits.roomEntryBurst, now: now)
         defer { self.roomEntries = entries }
         guard entries.take(now: now) else { throw .rateLimited }
+    }
+
+    /// Forgets the membership if its room no longer counts this connection as that player's (a
+    /// handler removed them, say, and their socket stayed open): before refusing a connection
+    /// that still seems to be in a room.
+    public func forgetMembershipIfStale() async {
+        guard let membership = self.membership else { return }
+        let connection = self.connection
+        let isCurrent = await membership.room.enter { room in
+            room.isCurrent(membership.playerID, connection: connection)
+        }
+        if !isCurrent { self.membership = nil }
     }
 
     /// Leaves the room this connection is in, if any, as `leave_room` does (the others get

@@ -30,10 +30,12 @@ public final class ForwardedMessages: Sendable {
     /// Messages on their way now.
     public var inFlight: Int { self.state.withLock { $0.inFlight } }
 
-    /// Counts one more message on its way; false when ``limit`` already are.
+    /// Counts one more message on its way; false when ``limit`` already are, or when one found
+    /// the connection stale and the reader has not yet seen it (``settle()``): the room would
+    /// refuse the message, and the reader answers it.
     func begin() -> Bool {
         self.state.withLock { state in
-            guard state.inFlight < Self.limit else { return false }
+            guard state.inFlight < Self.limit, !state.foundStale else { return false }
             state.inFlight += 1
             return true
         }

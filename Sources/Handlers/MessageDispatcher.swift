@@ -132,9 +132,10 @@ public struct MessageDispatcher: Sendable {
         let connection = session.connection
         membership.room.executeOnLoop { room in
             // As ``RoomMessageHandler/handle(_:session:)``; once the sender is no longer a current
-            // member, the reader forgets the membership (``ConnectionSession/settleForwarded()``).
+            // member, the reader forgets the membership and says `not_in_room`, once
+            // (``ConnectionSession/settleForwarded()``).
+            guard room.isCurrent(playerID, connection: connection) else { return forwarded.end(stale: true) }
             do throws(RelayError) {
-                guard room.isCurrent(playerID, connection: connection) else { throw .notInRoom }
                 try apply(room)
                 room.messagesForwarded += 1
                 forwarded.end()

@@ -23,21 +23,34 @@ extension RoomMessageHandler {
     public func handle(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) {
         guard let membership = session.membership else { throw .notInRoom }
         let context = (handler: self, message: message, playerID: membership.playerID, connection: session.connection)
-        let isStillMember = await membership.room.enterFromAnywhere(with: context) { room, context in
+        let outcome = await membership.room.enterFromAnywhere(with: context) { room, context -> MembershipOutcome in
+            guard room.isCurrent(context.playerID, connection: context.connection) else { return .wasNotMember }
             do throws(RelayError) {
-                guard room.isCurrent(context.playerID, connection: context.connection) else { throw .notInRoom }
                 try context.handler.handle(context.message, from: context.playerID, in: room)
-                return true
+                return .isMember
             } catch {
                 context.connection.send(OutboundMessage.error(error))
                 // Asked of the room, not read from the error: a handler's own `not_in_room` (about
                 // another player, say) leaves the sender a member, who must still be dropped when
                 // its socket closes.
-                return room.isCurrent(context.playerID, connection: context.connection)
+                return room.isCurrent(context.playerID, connection: context.connection) ? .isMember : .isNoLongerMember
             }
         }
-        if !isStillMember { session.membership = nil }  // dropped, left or replaced meanwhile
+        switch outcome {
+        case .isMember: break
+        case .isNoLongerMember: session.membership = nil
+        case .wasNotMember:
+            // Dropped, replaced or removed meanwhile: said through the session, which says it once
+            // (a removed member's socket stays open, and its client may stream on).
+            session.membership = nil
+            throw .notInRoom
+        }
     }
+}
+
+/// Whether a room message's sender was, and still is, a current member of its room.
+enum MembershipOutcome: Sendable {
+    case isMember, isNoLongerMember, wasNotMember
 }
 
 /// A room handler that can also take its message straight from its bytes, skipping the

@@ -101,6 +101,33 @@ struct ForwardingTests {
         #expect(await guest.received().map(\.type) == ["player_joined", "room_joined"])
     }
 
+    @Test("A member removed while its socket stays open is told not_in_room once, however many were on their way")
+    func removedMemberIsToldOnce() async throws {
+        let harness = try self.harness()
+        let (host, guest, code) = try await harness.roomWithTwoPlayers()
+        let room = try #require(harness.registry.room(code: code))
+        #expect(await room.removeMember("guest"))
+        #expect(await guest.received().map(\.type) == ["room_left"])
+        _ = await host.received()
+        #expect(try await self.arrive(#"{"type":"player_state","state":{"x":0}}"#, from: guest, harness))
+        try await harness.eventually { guest.session.forwarded.inFlight == 0 }
+        var declined = 0
+        for x in 1..<30 {
+            let text = #"{"type":"player_state","state":{"x":\#(x)}}"#
+            // As the connection's frame handler, then its reader for what that declines: the room
+            // refused one, so the rest go to the reader, which says why.
+            guard try await !self.arrive(text, from: guest, harness) else { continue }
+            declined += 1
+            await guest.session.settleForwarded()
+            await guest.send(text)
+        }
+        #expect(declined == 29)
+        #expect(await guest.received().map { $0["code"]?.stringValue } == ["not_in_room"])
+        #expect(guest.session.membership == nil)
+        #expect(await host.received().isEmpty)
+        #expect(await room.messagesForwarded == 0)
+    }
+
     @Test("At most the limit are on their way; then messages take the reader's path")
     func inFlightIsBounded() async throws {
         var limits = RelayLimits()

@@ -9,6 +9,7 @@ public struct ReconnectHandler: MessageHandler {
     public init() {}
 
     public func handle(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) {
+        await session.forgetMembershipIfStale()
         guard session.membership == nil else { throw .alreadyInRoom }
         try session.takeRoomEntry()
         let code = try message.optionalString("room_id") ?? session.urlRoomID

@@ -19,6 +19,9 @@ public actor GameRoom {
     private let logger: Logger
     private var connections: [String: PlayerConnection] = [:]
     private var expiryTimers: [String: ExpiryTimer] = [:]
+    /// Handlers' timers (``schedule(after:_:)``) not yet run or cancelled, by number.
+    private var handlerTimers: [UInt64: Scheduled<Void>] = [:]
+    private var timersScheduled: UInt64 = 0
     /// Drops so far, numbering each member's reconnect window.
     private var drops: UInt64 = 0
     /// Set once the last member is gone; a closed room admits nobody.
@@ -204,7 +207,7 @@ public actor GameRoom {
         self.expiryTimers[playerID]?.scheduled.cancel()
         self.drops += 1
         let drop = self.drops
-        let scheduled = self.schedule(after: self.state.limits.reconnectWindow) { room in
+        let scheduled = self.scheduleOnLoop(after: self.state.limits.reconnectWindow) { room in
             room.expire(playerID, drop: drop)
         }
         self.expiryTimers[playerID] = ExpiryTimer(scheduled: scheduled, drop: drop)
@@ -262,21 +265,67 @@ public actor GameRoom {
         }
     }
 
+    /// Removes member `playerID` for good, as if they had left: a handler's way to kick someone.
+    /// They get `room_left` (with `reason`, when given) and are no longer in the room; their socket
+    /// stays open, to create or join a room, and their reconnect token is spent. The others get
+    /// `player_left`, as for a leave. Returns false when there is no such member.
+    @discardableResult
+    public func removeMember(_ playerID: String, reason: String? = nil) -> Bool {
+        guard self.state.player(playerID) != nil else { return false }
+        if let connection = self.connections.removeValue(forKey: playerID) {
+            var notice = OutboundMessage(type: "room_left")
+            if let reason { notice.add("reason", reason) }
+            connection.send(notice.encoded())
+        }
+        self.remove(playerID)
+        return true
+    }
+
     /// The registry made way for a new room while every member was away: their windows end now.
     func evict() {
         self.logger.debug("room.evicted")
         for player in self.state.players { self.remove(player.id) }
     }
 
-    /// Forgets the room: cancels its timers, gives back its entities' bytes and leaves the registry.
+    /// Forgets the room: cancels its timers, gives back its entities' bytes, drops the handlers'
+    /// values and leaves the registry.
     private func close() {
         for timer in self.expiryTimers.values { timer.scheduled.cancel() }
         self.expiryTimers.removeAll()
+        for timer in self.handlerTimers.values { timer.cancel() }
+        self.handlerTimers.removeAll()
         self.state.forgetEntities()
+        self.state.custom = CustomValues()
         self.isClosed = true
         self.registry?.remove(self)
         self.logger.debug("room.closed")
     }
+
+    // MARK: Handlers' timers
+
+    /// Runs `body` in the room after `delay`, unless the timer is cancelled first or the room
+    /// closes: a handler's way to send what nobody asked for, such as the end of a round. Keep the
+    /// timer (in ``RoomState/custom``, say) to cancel or replace it.
+    @discardableResult
+    public func schedule(after delay: Duration, _ body: @escaping @Sendable (isolated GameRoom) -> Void) -> RoomTimer {
+        self.timersScheduled += 1
+        let number = self.timersScheduled
+        guard !self.isClosed else { return RoomTimer(number: number) }
+        self.handlerTimers[number] = self.scheduleOnLoop(after: delay) { room in
+            // NIO may still run a timer cancelled once it was due in the loop's batch.
+            guard room.handlerTimers.removeValue(forKey: number) != nil else { return }
+            body(room)
+        }
+        return RoomTimer(number: number)
+    }
+
+    /// Cancels `timer` if it has not run yet.
+    public func cancel(_ timer: RoomTimer) {
+        self.handlerTimers.removeValue(forKey: timer.number)?.cancel()
+    }
+
+    /// Handlers' timers still to run (tests).
+    package var pendingHandlerTimers: Int { self.handlerTimers.count }
 
     /// Tells the registry how the room looks now (for `/api/rooms`), and whether it is vacant:
     /// members left to come back, none connected.
@@ -296,7 +345,7 @@ public actor GameRoom {
     }
 
     /// Runs `body` in the room after `delay`, on the room's own event loop.
-    private func schedule(
+    private func scheduleOnLoop(
         after delay: Duration, _ body: @escaping @Sendable (isolated GameRoom) -> Void
     ) -> Scheduled<Void> {
         // Bridges NIO's timer callback into the actor: it fires on this room's event loop,
@@ -305,4 +354,9 @@ public actor GameRoom {
             self.assumeIsolated { body($0) }
         }
     }
+}
+
+/// A timer a handler set in a room (``GameRoom/schedule(after:_:)``), to cancel it with.
+public struct RoomTimer: Hashable, Sendable {
+    fileprivate let number: UInt64
 }

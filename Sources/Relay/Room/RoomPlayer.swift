@@ -1,5 +1,5 @@
 /// A member of a room: identity, lobby flags and the server's copy of their game state.
-public struct RoomPlayer: Sendable, Equatable {
+public struct RoomPlayer: Sendable {
     public let id: String
     public let name: String
     public var isReady = false
@@ -14,6 +14,8 @@ public struct RoomPlayer: Sendable, Equatable {
     public var coins: Int64 = 0
     /// Position and looks as last reported by `player_state` (known keys only).
     public var state: PlayerState
+    /// Handlers' own values for this member (``RoomState/subscript(customOf:)``).
+    public internal(set) var custom = CustomValues()
 
     /// The keys `player_state` may change, with the JSON kind each must have.
     public static let movableKeys: [String: MovableKind] = [

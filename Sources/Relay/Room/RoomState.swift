@@ -17,6 +17,8 @@ public struct RoomState: Sendable {
     public private(set) var gameStartTimestamp: Double?
     public private(set) var sequenceID = 0
     public private(set) var chatHistory: [JSONValue] = []
+    /// Handlers' own values for the room, gone when it closes (``CustomValues``).
+    public var custom = CustomValues()
 
     /// Living enemies, and the dead until they have been dead for ``deadEnemyRetention``.
     var enemies: OrderedDictionary<String, TrackedEnemy> = [:]
@@ -71,6 +73,10 @@ public struct RoomState: Sendable {
 
     // MARK: Members
 
+    // Who is in the room changes only through ``GameRoom`` (`admit`, `leave`, `drop`, `resume`,
+    // `removeMember`, `startGame`), which keeps the members' connections and announcements in
+    // step: so the changes below are not public.
+
     /// The player's 1-based number: their position in join order.
     public func number(of playerID: String) -> Int {
         (self.players.firstIndex { $0.id == playerID } ?? -1) + 1
@@ -81,6 +87,16 @@ public struct RoomState: Sendable {
     }
 
     public var connectedPlayers: [RoomPlayer] { self.players.filter(\.isConnected) }
+
+    /// Handlers' own values for member `playerID`, gone when they leave (``CustomValues``). Empty
+    /// for someone who is not a member, and what is set for them is dropped.
+    public subscript(customOf playerID: String) -> CustomValues {
+        get { self.player(playerID)?.custom ?? CustomValues() }
+        set {
+            guard let index = self.players.firstIndex(where: { $0.id == playerID }) else { return }
+            self.players[index].custom = newValue
+        }
+    }
 
     /// Whether nobody is connected and nobody may come back.
     public var isAbandoned: Bool { self.players.isEmpty }
@@ -101,7 +117,7 @@ public struct RoomState: Sendable {
     }
 
     /// Adds a player if the room is open (not started, not full, id unused).
-    public mutating func addPlayer(id: String, name: String, reconnectToken: String) throws(RelayError) -> RoomPlayer {
+    package mutating func addPlayer(id: String, name: String, reconnectToken: String) throws(RelayError) -> RoomPlayer {
         guard !self.players.contains(where: { $0.id == id }) else { throw .duplicatePlayerID }
         guard !self.gameStarted, self.players.count < self.maxPlayers else { throw .joinFailed }
         let player = RoomPlayer(id: id, name: name, number: self.players.count + 1, reconnectToken: reconnectToken)
@@ -114,7 +130,7 @@ public struct RoomState: Sendable {
 
     /// Removes a player for good. Returns whether the host changed.
     @discardableResult
-    public mutating func removePlayer(_ playerID: String, clearingReadyFlags: Bool = true) -> Bool {
+    package mutating func removePlayer(_ playerID: String, clearingReadyFlags: Bool = true) -> Bool {
         self.players.removeAll { $0.id == playerID }
         if !self.gameStarted, clearingReadyFlags { self.clearReadyFlags() }
         return self.electHostIfNeeded()
@@ -122,7 +138,7 @@ public struct RoomState: Sendable {
 
     /// Marks a player dropped (they keep their slot for the reconnect window). Returns whether the host changed.
     @discardableResult
-    public mutating func markDisconnected(_ playerID: String) -> Bool {
+    package mutating func markDisconnected(_ playerID: String) -> Bool {
         guard let index = self.players.firstIndex(where: { $0.id == playerID }) else { return false }
         self.players[index].isConnected = false
         if !self.gameStarted { self.clearReadyFlags() }
@@ -132,8 +148,9 @@ public struct RoomState: Sendable {
     /// Restores a dropped (or replaced) player with a fresh token, if `token` is theirs: the newest
     /// one issued, or the one they last reconnected with (their client may never have received the
     /// newer one). Using a token spends every older one.
-    public mutating func reconnect(_ playerID: String, token: String, newToken: String) throws(RelayError) -> RoomPlayer
-    {
+    package mutating func reconnect(
+        _ playerID: String, token: String, newToken: String
+    ) throws(RelayError) -> RoomPlayer {
         guard let index = self.players.firstIndex(where: { $0.id == playerID }) else {
             throw .reconnectFailed
         }
@@ -180,7 +197,7 @@ public struct RoomState: Sendable {
     }
 
     /// Starts the game if `playerID` is host and every player (at least two, all connected) is ready.
-    public mutating func startGame(by playerID: String, nowMilliseconds: Double) throws(RelayError) {
+    package mutating func startGame(by playerID: String, nowMilliseconds: Double) throws(RelayError) {
         try self.requireHost(playerID)
         guard !self.gameStarted else { throw .gameAlreadyStarted }
         guard self.players.count >= 2, self.players.allSatisfy({ $0.isReady && $0.isConnected }) else {

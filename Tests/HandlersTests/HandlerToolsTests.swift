@@ -1,0 +1,260 @@
+import NIOCore
+import Testing
+
+@testable import Handlers
+@testable import Relay
+
+/// What a handler of a game's own message type may use beyond answering: values kept per room
+/// and per member, removing a member, and timers of the room's.
+@Suite("Handlers' own values, removals and timers")
+struct HandlerToolsTests {
+    /// Counted `tally`s: the room's and the sender's own.
+    enum RoomTally: CustomValueKey { static let defaultValue = 0 }
+    enum MemberTally: CustomValueKey { static let defaultValue = 0 }
+    enum Note: CustomValueKey { static let defaultValue: String? = nil }
+
+    /// `tally`: counts, and answers `tallied` {room, mine}.
+    struct TallyHandler: RoomMessageHandler {
+        let messageType = "tally"
+        func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
+            room.state.custom[RoomTally.self] += 1
+            room.state[customOf: playerID][MemberTally.self] += 1
+            let counts: JSONValue = [
+                "room": .integer(Int64(room.state.custom[RoomTally.self])),
+                "mine": .integer(Int64(room.state[customOf: playerID][MemberTally.self])),
+            ]
+            room.send(OutboundMessage.make(type: "tallied", ["counts": counts]), to: playerID)
+        }
+    }
+
+    /// `kick` {target}: the host removes a member.
+    struct KickHandler: RoomMessageHandler {
+        let messageType = "kick"
+        func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
+            try room.state.requireHost(playerID)
+            let target = try message.string("target")
+            guard room.removeMember(target, reason: "kicked by the host") else {
+                throw .invalidField("target", expected: "a member of this room")
+            }
+        }
+    }
+
+    /// `round` {ms}: the room gets `round_over` that many milliseconds later; `round` {cancel: true}
+    /// stops it.
+    struct RoundHandler: RoomMessageHandler {
+        enum Timer: CustomValueKey { static let defaultValue: RoomTimer? = nil }
+        let messageType = "round"
+        func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
+            if let timer = room.state.custom[Timer.self] { room.cancel(timer) }
+            room.state.custom[Timer.self] = nil
+            guard try message.optionalBool("cancel") != true else { return }
+            let milliseconds = try message.optionalNumber("ms") ?? 0
+            room.state.custom[Timer.self] = room.schedule(after: .milliseconds(Int64(milliseconds))) { room in
+                room.state.custom[Timer.self] = nil
+                room.broadcast(OutboundMessage.make(type: "round_over", [:]))
+            }
+        }
+    }
+
+    private func harness() throws -> Harness {
+        Harness(
+            dispatcher: try MessageDispatcher(
+                handlers: BuiltInHandlers.all + [TallyHandler(), KickHandler(), RoundHandler()]))
+    }
+
+    // MARK: Values
+
+    @Test func valuesReadTheirDefaultUntilSetAndKeysDoNotMix() {
+        var values = CustomValues()
+        #expect(values.isEmpty)
+        #expect(values[RoomTally.self] == 0)
+        #expect(values[Note.self] == nil)
+        values[RoomTally.self] = 3
+        values[Note.self] = "n"
+        #expect(values[RoomTally.self] == 3)
+        #expect(values[MemberTally.self] == 0)
+        #expect(values[Note.self] == "n")
+        values[Note.self] = nil
+        #expect(values[Note.self] == nil)
+        values.removeValue(for: RoomTally.self)
+        #expect(values[RoomTally.self] == 0)
+    }
+
+    @Test("A member's values last through a drop and reconnect, and are gone once they leave")
+    func memberValuesFollowMembership() async throws {
+        let harness = try self.harness()
+        let host = harness.client()
+        let code = try await host.createRoom(playerID: "host", name: "Hosty")
+        let guest = harness.client(url: code)
+        await guest.send(#"{"type":"join_room","player_name":"Guesty","player_id":"guest"}"#)
+        let token = try #require(await guest.received().last?["reconnect_token"]?.stringValue)
+        _ = await host.received()
+        let room = try #require(harness.registry.room(code: code))
+
+        for _ in 0..<2 { await guest.send(#"{"type":"tally"}"#) }
+        await host.send(#"{"type":"tally"}"#)
+        #expect(await guest.received().last?["counts"] == ["room": 2, "mine": 2])
+        #expect(await host.received().last?["counts"] == ["room": 3, "mine": 1])
+
+        await room.drop(playerID: "guest", connection: guest.connection)
+        let back = harness.client(url: code)
+        await back.send(.object(["type": "reconnect", "player_id": "guest", "token": .string(token)]))
+        #expect(await back.received().first?.type == "reconnected")
+        await back.send(#"{"type":"tally"}"#)
+        #expect(await back.received().last?["counts"] == ["room": 4, "mine": 3])
+
+        await back.send(#"{"type":"leave_room"}"#)
+        await back.send(
+            .object(["type": "join_room", "room_id": .string(code), "player_name": "Again", "player_id": "guest"]))
+        _ = await back.received()
+        await back.send(#"{"type":"tally"}"#)
+        #expect(await back.received().last?["counts"] == ["room": 5, "mine": 1], "a new member starts empty")
+
+        // Set for someone who is not a member: dropped.
+        let stranger = await room.enter { room in
+            room.state[customOf: "nobody"][MemberTally.self] = 7
+            return room.state[customOf: "nobody"][MemberTally.self]
+        }
+        #expect(stranger == 0)
+    }
+
+    @Test("The room's values are dropped when it closes")
+    func roomValuesGoWithTheRoom() async throws {
+        let harness = try self.harness()
+        let host = harness.client()
+        let code = try await host.createRoom(playerID: "host", name: "Hosty")
+        let room = try #require(harness.registry.room(code: code))
+        await host.send(#"{"type":"tally"}"#)
+        #expect(await room.enter { $0.state.custom[RoomTally.self] } == 1)
+        await host.send(#"{"type":"leave_room"}"#)
+        #expect(harness.registry.count == 0)
+        #expect(await room.enter { $0.state.custom.isEmpty })
+    }
+
+    // MARK: Removing a member
+
+    @Test("A removed member gets room_left with the reason, the others player_left; lobby flags clear")
+    func removedMemberIsToldAndTheOthersToo() async throws {
+        let harness = try self.harness()
+        let (host, guest, code) = try await harness.roomWithTwoPlayers(maxPlayers: 3)
+        let third = harness.client(url: code)
+        await third.send(#"{"type":"join_room","player_name":"Third","player_id":"third"}"#)
+        await third.send(#"{"type":"player_ready","is_ready":true}"#)
+        _ = await (host.received(), guest.received(), third.received())
+
+        await host.send(#"{"type":"kick","target":"guest"}"#)
+        let told = await guest.received()
+        #expect(told.map(\.type) == ["room_left"])
+        #expect(told.first?["reason"] == "kicked by the host")
+        for client in [host, third] {
+            let left = try #require(await client.received().first)
+            #expect(left.type == "player_left")
+            #expect(left["player_id"] == "guest")
+            #expect(left["can_reconnect"] == false)
+            #expect(left["room_info"]?["player_count"] == 2)
+            #expect(left["room_info"]?["players"]?.arrayValue?.allSatisfy { $0["is_ready"] == false } == true)
+        }
+        let room = try #require(harness.registry.room(code: code))
+        #expect(await room.enter { $0.state.player("guest") == nil })
+
+        await host.expectError("invalid_field", after: #"{"type":"kick","target":"guest"}"#)
+        await third.expectError("not_host", after: #"{"type":"kick","target":"host"}"#)
+    }
+
+    @Test("A removed member streaming on is told not_in_room once, and may go elsewhere on its socket")
+    func removedMemberIsToldOnce() async throws {
+        let harness = try self.harness()
+        let host = harness.client()
+        let code = try await host.createRoom(playerID: "host", name: "Hosty")
+        let guest = harness.client(url: code)
+        await guest.send(#"{"type":"join_room","player_name":"Guesty","player_id":"guest"}"#)
+        let token = try #require(await guest.received().last?["reconnect_token"]?.stringValue)
+        _ = await host.received()
+
+        await host.send(#"{"type":"kick","target":"guest"}"#)
+        #expect(await guest.received().map(\.type) == ["room_left"])
+        await guest.expectError("not_in_room", after: #"{"type":"player_state","state":{"x":1}}"#)
+        for x in 2...30 { await guest.send(#"{"type":"player_state","state":{"x":\#(x)}}"#) }
+        await guest.send(#"{"type":"chat","message":"let me in"}"#)
+        #expect(await guest.received().isEmpty)
+        #expect(await host.received().map(\.type) == ["player_left"], "nothing of theirs reaches the room")
+
+        // The spent token is refused as such, not as `already_in_room`.
+        await guest.expectError(
+            "reconnect_failed",
+            after: #"{"type":"reconnect","room_id":"\#(code)","player_id":"guest","token":"\#(token)"}"#)
+        await guest.send(#"{"type":"create_room","room_name":"mine","player_name":"Guesty"}"#)
+        #expect(await guest.received().map(\.type) == ["player_joined", "room_created"])
+        #expect(harness.registry.count == 2)
+    }
+
+    @Test("A removed member's first message after may be a reconnect: not refused as already in a room")
+    func removedMemberMayReconnectElsewhere() async throws {
+        let harness = try self.harness()
+        let (host, guest, code) = try await harness.roomWithTwoPlayers()
+        await host.send(#"{"type":"kick","target":"guest"}"#)
+        _ = await guest.received()
+        await guest.expectError(
+            "reconnect_failed", after: #"{"type":"reconnect","room_id":"\#(code)","player_id":"guest","token":"t"}"#)
+        #expect(guest.session.membership == nil)
+    }
+
+    @Test("Removing the last member closes the room; removing a stranger changes nothing")
+    func removingTheLastMemberClosesTheRoom() async throws {
+        let harness = try self.harness()
+        let host = harness.client()
+        let code = try await host.createRoom(playerID: "host", name: "Hosty")
+        let room = try #require(harness.registry.room(code: code))
+        #expect(await room.removeMember("nobody") == false)
+        #expect(harness.registry.count == 1)
+        #expect(await room.removeMember("host", reason: nil))
+        #expect(await host.received().map { [$0.type, $0["reason"]?.stringValue] } == [["room_left", nil]])
+        #expect(harness.registry.count == 0)
+    }
+
+    // MARK: Timers
+
+    @Test("A room's timer runs in the room once due; a cancelled one never does")
+    func timersRunOrAreCancelled() async throws {
+        let harness = try self.harness()
+        let (host, guest, _) = try await harness.roomWithTwoPlayers()
+        await host.send(#"{"type":"round","ms":50}"#)
+        #expect(try await guest.receive().map(\.type) == ["round_over"])
+        #expect(await host.received().map(\.type) == ["round_over"])
+
+        // Long enough never to come due during the test, however loaded the machine.
+        await host.send(#"{"type":"round","ms":600000}"#)
+        let room = try #require(host.session.membership?.room)
+        #expect(await room.pendingHandlerTimers == 1)
+        await host.send(#"{"type":"round","cancel":true}"#)
+        #expect(await room.pendingHandlerTimers == 0)
+
+        // Cancelled in the turn that set it, so before it can come due.
+        let ran = CloseCodes()
+        await room.enter { room in
+            let timer = room.schedule(after: .milliseconds(20)) { _ in ran.record(1) }
+            room.cancel(timer)
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(ran.codes.withLock { $0 }.isEmpty)
+        #expect(await guest.received().isEmpty)
+    }
+
+    @Test("A room's timers are cancelled when it closes, and a closed room sets none")
+    func closingCancelsTimers() async throws {
+        let harness = try self.harness()
+        let host = harness.client()
+        let code = try await host.createRoom(playerID: "host", name: "Hosty")
+        let room = try #require(harness.registry.room(code: code))
+        await host.send(#"{"type":"round","ms":600000}"#)
+        #expect(await room.pendingHandlerTimers == 1)
+        await host.send(#"{"type":"leave_room"}"#)
+        #expect(await room.pendingHandlerTimers == 0)
+        let ran = CloseCodes()
+        await room.enter { room in _ = room.schedule(after: .zero) { _ in ran.record(1) } }
+        #expect(await room.pendingHandlerTimers == 0)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(ran.codes.withLock { $0 }.isEmpty)
+        #expect(await host.received().map(\.type) == ["room_left"])
+    }
+}
