@@ -40,6 +40,46 @@ struct CustomRelayTests {
         }
     }
 
+    @Test("Its vote_kick handler removes a member once a majority voted, with votes kept per member")
+    func voteKick() async throws {
+        try await withTemporaryDirectory { directory in
+            let relay = try ChildRelay(
+                executable: "custom-relay-example",
+                arguments: ["--port", "0", "--data-dir", directory, "--plugins-dir", "\(directory)/none"],
+                environment: ["API_KEY": testAPIKey])
+            let port = try await relay.listeningPort()
+            let (host, guest, third) = (
+                TestSocket.connect(port: port), TestSocket.connect(port: port), TestSocket.connect(port: port)
+            )
+            let room = try await RelayFlowTests.openRoom(port, host: host, guest: guest, maxPlayers: 3)
+            third.send(["type": "join_room", "room_id": room.code, "player_name": "Third", "player_id": "third"])
+            for socket in [host, guest, third] { try await socket.expect("player_joined") }
+            try await third.expect("room_joined")
+
+            guest.send(["type": "vote_kick", "target": "third"])
+            for socket in [host, guest, third] {
+                let vote = try await socket.expect("kick_vote")
+                #expect((vote["votes"] as? Int, vote["needed"] as? Int) == (1, 2))
+            }
+            host.send(["type": "vote_kick", "target": "third"])
+            for socket in [host, guest, third] { try await socket.expect("kick_vote") }
+            #expect(try await third.expect("room_left")["reason"] as? String == "voted out")
+            for socket in [host, guest] {
+                let left = try await socket.expect("player_left")
+                #expect(left["player_id"] as? String == "third")
+            }
+            // Out of the room, its socket open: its messages are refused, once.
+            third.send(["type": "chat", "message": "hey"])
+            #expect(try await third.expect("error")["code"] as? String == "not_in_room")
+
+            host.send(["type": "vote_kick", "target": "third"])
+            #expect(try await host.expect("error")["code"] as? String == "invalid_field")
+
+            relay.send(SIGTERM)
+            #expect(try await relay.exitStatus() == 0)
+        }
+    }
+
     @Test("A bad flag exits non-zero with a message, like relay")
     func badFlag() async throws {
         let relay = try ChildRelay(

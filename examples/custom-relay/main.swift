@@ -2,8 +2,8 @@ import Handlers
 import Relay
 import RelayServer
 
-// A game's own relay: everything `relay` does, plus a `whisper` message type and a filter
-// on the built-in `chat`, registered in code. Run it like `relay`:
+// A game's own relay: everything `relay` does, plus `whisper` and `vote_kick` message types
+// and a filter on the built-in `chat`, registered in code. Run it like `relay`:
 //
 //     swift run custom-relay-example --port 8000
 //
@@ -27,6 +27,36 @@ struct WhisperHandler: RoomMessageHandler {
     }
 }
 
+/// `vote_kick` {target}: a member votes to remove another. The room sees `kick_vote` {target,
+/// votes, needed}; once more than half of the connected members other than the target voted for
+/// them, the room removes them (they get `room_left` {reason}, the others `player_left`).
+struct VoteKickHandler: RoomMessageHandler {
+    /// Whom a member votes out. Kept with the member, so a vote goes when its voter leaves.
+    enum Vote: CustomValueKey { static let defaultValue: String? = nil }
+
+    let messageType = "vote_kick"
+
+    func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
+        let target = try message.string("target")
+        guard room.state.player(target) != nil, target != playerID else {
+            throw .invalidField("target", expected: "another player of this room")
+        }
+        room.state[customOf: playerID][Vote.self] = target
+        let voters = room.state.connectedPlayers.filter { $0.id != target }
+        let votes = voters.filter { $0.custom[Vote.self] == target }.count
+        let needed = voters.count / 2 + 1
+        room.broadcast(
+            OutboundMessage.make(
+                type: "kick_vote",
+                ["target": .string(target), "votes": .integer(Int64(votes)), "needed": .integer(Int64(needed))]))
+        guard votes >= needed else { return }
+        room.removeMember(target, reason: "voted out")
+        for voter in room.state.players where voter.custom[Vote.self] == target {  // a later player may take the id
+            room.state[customOf: voter.id].removeValue(for: Vote.self)
+        }
+    }
+}
+
 /// Drops chat messages that are only whitespace, before the built-in chat handler sees them.
 struct BlankChatFilter: MessageFilter {
     let messageType = "chat"
@@ -39,5 +69,6 @@ struct BlankChatFilter: MessageFilter {
 
 var server = RelayServerBuilder()
 server.register(WhisperHandler())
+server.register(VoteKickHandler())
 server.register(filter: BlankChatFilter())
 await server.runFromCommandLine()
