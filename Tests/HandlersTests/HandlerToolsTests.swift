@@ -83,12 +83,7 @@ struct HandlerToolsTests {
     @Test("A member's values last through a drop and reconnect, and are gone once they leave")
     func memberValuesFollowMembership() async throws {
         let harness = try self.harness()
-        let host = harness.client()
-        let code = try await host.createRoom(playerID: "host", name: "Hosty")
-        let guest = harness.client(url: code)
-        await guest.send(#"{"type":"join_room","player_name":"Guesty","player_id":"guest"}"#)
-        let token = try #require(await guest.received().last?["reconnect_token"]?.stringValue)
-        _ = await host.received()
+        let (host, guest, code, token) = try await harness.roomWithGuestToken()
         let room = try #require(harness.registry.room(code: code))
 
         for _ in 0..<2 { await guest.send(#"{"type":"tally"}"#) }
@@ -164,12 +159,7 @@ struct HandlerToolsTests {
     @Test("A removed member streaming on is told not_in_room once, and may go elsewhere on its socket")
     func removedMemberIsToldOnce() async throws {
         let harness = try self.harness()
-        let host = harness.client()
-        let code = try await host.createRoom(playerID: "host", name: "Hosty")
-        let guest = harness.client(url: code)
-        await guest.send(#"{"type":"join_room","player_name":"Guesty","player_id":"guest"}"#)
-        let token = try #require(await guest.received().last?["reconnect_token"]?.stringValue)
-        _ = await host.received()
+        let (host, guest, code, token) = try await harness.roomWithGuestToken()
 
         await host.send(#"{"type":"kick","target":"guest"}"#)
         #expect(await guest.received().map(\.type) == ["room_left"])

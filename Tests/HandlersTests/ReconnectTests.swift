@@ -5,28 +5,6 @@ import Testing
 
 @Suite("drops and reconnect")
 struct ReconnectTests {
-    /// The guest's reconnect token (from a fresh two-player room).
-    private func roomWithToken(
-        _ harness: Harness, started: Bool
-    ) async throws
-        -> (host: TestClient, guest: TestClient, code: String, token: String)
-    {
-        let host = harness.client()
-        let code = try await host.createRoom(playerID: "host", name: "Hosty")
-        let guest = harness.client(url: code)
-        await guest.send(#"{"type":"join_room","player_name":"Guesty","player_id":"guest"}"#)
-        let token = try #require(await guest.received().last?["reconnect_token"]?.stringValue)
-        _ = await host.received()
-        if started {
-            await host.send(#"{"type":"player_ready","is_ready":true}"#)
-            await guest.send(#"{"type":"player_ready","is_ready":true}"#)
-            await host.send(#"{"type":"start_game"}"#)
-            _ = await host.received()
-            _ = await guest.received()
-        }
-        return (host, guest, code, token)
-    }
-
     private func drop(_ client: TestClient, as playerID: String) async throws {
         let room = try #require(client.session.membership?.room)
         await room.drop(playerID: playerID, connection: client.connection)
@@ -37,7 +15,7 @@ struct ReconnectTests {
         var limits = RelayLimits()
         limits.maxEntitiesPerRoom = 1  // answers list 1 entity a second
         let harness = try Harness(limits: limits)
-        let (host, guest, code, token) = try await self.roomWithToken(harness, started: true)
+        let (host, guest, code, token) = try await harness.roomWithGuestToken(started: true)
         await host.send(#"{"type":"enemy_spawn","enemy":{"enemy_id":"e1","enemy_type":"slime","x":1,"y":2}}"#)
         _ = await host.received()
         _ = await guest.received()
@@ -62,7 +40,7 @@ struct ReconnectTests {
     @Test("A reconnect read from a socket its client has closed takes nothing from the live connection")
     func reconnectFromAClosedSocket() async throws {
         let harness = try Harness()
-        let (host, guest, code, token) = try await self.roomWithToken(harness, started: true)
+        let (host, guest, code, token) = try await harness.roomWithGuestToken(started: true)
         try await self.drop(guest, as: "guest")
         _ = await host.received()
         let reconnect = #"{"type":"reconnect","room_id":"\#(code)","player_id":"guest","token":"%@"}"#
@@ -99,7 +77,7 @@ struct ReconnectTests {
     @Test(arguments: [false, true])
     func droppedPlayerReconnectsWithItsToken(started: Bool) async throws {
         let harness = try Harness()
-        let (host, guest, code, token) = try await self.roomWithToken(harness, started: started)
+        let (host, guest, code, token) = try await harness.roomWithGuestToken(started: started)
         try await self.drop(guest, as: "guest")
 
         let disconnected = try #require(await host.received().first)
@@ -175,7 +153,7 @@ struct ReconnectTests {
     @Test("A reconnect whose answer was lost with its connection can be made again with the same token")
     func theTokenLastUsedStaysGood() async throws {
         let harness = try Harness()
-        let (host, guest, code, token) = try await self.roomWithToken(harness, started: true)
+        let (host, guest, code, token) = try await harness.roomWithGuestToken(started: true)
         let reconnect = #"{"type":"reconnect","room_id":"\#(code)","player_id":"guest","token":"\#(token)"}"#
         try await self.drop(guest, as: "guest")
         let lost = harness.client(url: "new")
@@ -194,7 +172,7 @@ struct ReconnectTests {
 
     @Test func hostDroppingHandsTheRoleOver() async throws {
         let harness = try Harness()
-        let (host, guest, _, _) = try await self.roomWithToken(harness, started: true)
+        let (host, guest, _, _) = try await harness.roomWithGuestToken(started: true)
         try await self.drop(host, as: "host")
         let disconnected = try #require(await guest.received().first)
         #expect(disconnected.type == "player_disconnected")
@@ -230,7 +208,7 @@ struct ReconnectTests {
 
     @Test func aReplacedConnectionSpeaksForNobody() async throws {
         let harness = try Harness()
-        let (host, guest, code, token) = try await self.roomWithToken(harness, started: false)
+        let (host, guest, code, token) = try await harness.roomWithGuestToken(started: false)
         let elsewhere = harness.client()
         let otherCode = try await elsewhere.createRoom(playerID: "other", name: "Other")
         let newGuest = harness.client(url: code)
@@ -254,7 +232,7 @@ struct ReconnectTests {
     @Test("A reconnect window's timer ends only the drop it was set for")
     func staleExpiryIsIgnored() async throws {
         let harness = try Harness()
-        let (host, guest, code, token) = try await self.roomWithToken(harness, started: true)
+        let (host, guest, code, token) = try await harness.roomWithGuestToken(started: true)
         let room = try #require(harness.registry.room(code: code))
         try await self.drop(guest, as: "guest")  // the room's drop 1
         let comeback = harness.client(url: code)
@@ -273,7 +251,7 @@ struct ReconnectTests {
 
     @Test func droppingTwiceOrWithAnotherConnectionDoesNothing() async throws {
         let harness = try Harness()
-        let (host, guest, _, _) = try await self.roomWithToken(harness, started: false)
+        let (host, guest, _, _) = try await harness.roomWithGuestToken(started: false)
         let room = try #require(guest.session.membership?.room)
         await room.drop(playerID: "guest", connection: guest.connection)
         await room.drop(playerID: "guest", connection: guest.connection)
@@ -283,7 +261,7 @@ struct ReconnectTests {
 
     @Test func droppingAfterLeavingDoesNothing() async throws {
         let harness = try Harness()
-        let (host, guest, code, _) = try await self.roomWithToken(harness, started: false)
+        let (host, guest, code, _) = try await harness.roomWithGuestToken(started: false)
         let room = try #require(harness.registry.room(code: code))
         await guest.send(#"{"type":"leave_room"}"#)
         #expect(await host.received().map(\.type) == ["player_left"])
@@ -298,7 +276,7 @@ struct ReconnectTests {
         var limits = RelayLimits()
         limits.reconnectWindow = window
         let harness = try Harness(limits: limits)
-        let (host, guest, code, token) = try await self.roomWithToken(harness, started: true)
+        let (host, guest, code, token) = try await harness.roomWithGuestToken(started: true)
         let room = try #require(harness.registry.room(code: code))
         try await self.drop(guest, as: "guest")
         // On a loaded machine the window may already have run out by the time the host
@@ -331,7 +309,7 @@ struct ReconnectTests {
     @Test("The last connected member leaving keeps the room for a dropped one, who may still reconnect")
     func aDroppedMemberOutlastsTheLastConnectedOne() async throws {
         let harness = try Harness()
-        let (host, guest, code, token) = try await self.roomWithToken(harness, started: true)
+        let (host, guest, code, token) = try await harness.roomWithGuestToken(started: true)
         try await self.drop(guest, as: "guest")
         #expect(await host.received().map(\.type) == ["player_disconnected"])
         await host.send(#"{"type":"leave_room"}"#)
@@ -349,7 +327,7 @@ struct ReconnectTests {
 
     @Test func reconnectingInTimeCancelsTheExpiry() async throws {
         let harness = try Harness()  // the 60 s window: nothing here waits on the clock
-        let (host, guest, code, token) = try await self.roomWithToken(harness, started: true)
+        let (host, guest, code, token) = try await harness.roomWithGuestToken(started: true)
         let room = try #require(harness.registry.room(code: code))
         try await self.drop(guest, as: "guest")
         #expect(await room.pendingExpiries == 1)
@@ -369,7 +347,7 @@ struct ReconnectTests {
         var limits = RelayLimits()
         limits.maxEntitiesPerRoom = 10  // a budget of 10 a second, bursts of 20 (as 1,000 / 2,000 scaled)
         let harness = try Harness(limits: limits)
-        let (host, guest, code, firstToken) = try await self.roomWithToken(harness, started: false)
+        let (host, guest, code, firstToken) = try await harness.roomWithGuestToken(started: false)
         var token = firstToken
         for index in 0..<8 {  // coins left on the floor, as a long game has (up to 1,000)
             await host.send(#"{"type":"coin_spawn","coin":{"coin_id":"c\#(index)"}}"#)

@@ -62,6 +62,27 @@ struct Harness {
         return (host, guest, code)
     }
 
+    /// A host and a guest in a fresh two-player room, with the guest's reconnect token; the
+    /// game started if `started` (what they were sent is consumed).
+    func roomWithGuestToken(
+        started: Bool = false
+    ) async throws -> (host: TestClient, guest: TestClient, code: String, token: String) {
+        let host = self.client()
+        let code = try await host.createRoom(playerID: "host", name: "Hosty")
+        let guest = self.client(url: code)
+        await guest.send(#"{"type":"join_room","player_name":"Guesty","player_id":"guest"}"#)
+        let token = try #require(await guest.received().last?["reconnect_token"]?.stringValue)
+        _ = await host.received()
+        if started {
+            await host.send(#"{"type":"player_ready","is_ready":true}"#)
+            await guest.send(#"{"type":"player_ready","is_ready":true}"#)
+            await host.send(#"{"type":"start_game"}"#)
+            _ = await host.received()
+            _ = await guest.received()
+        }
+        return (host, guest, code, token)
+    }
+
     /// `roomWithTwoPlayers` with the game started (welcome and start messages consumed).
     func startedRoom() async throws -> (host: TestClient, guest: TestClient, code: String) {
         let (host, guest, code) = try await self.roomWithTwoPlayers()

@@ -8,13 +8,18 @@ import Testing
 /// run as a real process and played over real WebSockets.
 @Suite("A custom relay built with RelayServerBuilder", .serialized)
 struct CustomRelayTests {
+    /// The example relay on a free port, its data in `directory`, without plugins.
+    private static func startExample(in directory: String) throws -> ChildRelay {
+        try ChildRelay(
+            executable: "custom-relay-example",
+            arguments: ["--port", "0", "--data-dir", directory, "--plugins-dir", "\(directory)/none"],
+            environment: ["API_KEY": testAPIKey])
+    }
+
     @Test("Its whisper handler and blank-chat filter work beside the built-in types")
     func whisperAndFilter() async throws {
         try await withTemporaryDirectory { directory in
-            let relay = try ChildRelay(
-                executable: "custom-relay-example",
-                arguments: ["--port", "0", "--data-dir", directory, "--plugins-dir", "\(directory)/none"],
-                environment: ["API_KEY": testAPIKey])
+            let relay = try Self.startExample(in: directory)
             let port = try await relay.listeningPort()
             let host = TestSocket.connect(port: port)
             let guest = TestSocket.connect(port: port)
@@ -43,10 +48,7 @@ struct CustomRelayTests {
     @Test("Its vote_kick handler removes a member once a majority voted, with votes kept per member")
     func voteKick() async throws {
         try await withTemporaryDirectory { directory in
-            let relay = try ChildRelay(
-                executable: "custom-relay-example",
-                arguments: ["--port", "0", "--data-dir", directory, "--plugins-dir", "\(directory)/none"],
-                environment: ["API_KEY": testAPIKey])
+            let relay = try Self.startExample(in: directory)
             let port = try await relay.listeningPort()
             let (host, guest, third) = (
                 TestSocket.connect(port: port), TestSocket.connect(port: port), TestSocket.connect(port: port)
