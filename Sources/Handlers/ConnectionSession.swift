@@ -58,13 +58,12 @@ public final class ConnectionSession {
 
     /// Waits until the messages forwarded to the room have been handled there, so that what the
     /// caller does next (a reply, a join, a leave) comes after them. If the room refused them, the
-    /// sender being no longer its member, forgets the membership and says `not_in_room` (once, as
-    /// the general path does). The connection's reader
-    /// calls it before each message it handles.
+    /// sender being no longer its member, forgets the membership: the room has said `not_in_room`
+    /// already, once. The connection's reader calls it before each message it handles.
     public func settleForwarded() async {
         guard await self.forwarded.settle() else { return }
         self.membership = nil
-        self.reply(.notInRoom)  // for the messages the room refused, said once
+        self.toldNotInRoom = true
     }
 
     /// The limits of this server.

@@ -41,12 +41,20 @@ public final class ForwardedMessages: Sendable {
         }
     }
 
-    /// One message has been handled on the room's loop (or was not sent after all); `stale`:
-    /// the room found the connection no longer the player's.
-    func end(stale: Bool = false) {
+    /// Records that a message found the connection no longer the player's (dropped, left,
+    /// replaced, removed). Returns whether it is the first since the reader last settled: the one
+    /// the room answers `not_in_room`, so that the client hears it once, and at once.
+    func markStale() -> Bool {
+        self.state.withLock { state in
+            defer { state.foundStale = true }
+            return !state.foundStale
+        }
+    }
+
+    /// One message has been handled on the room's loop (or was not sent after all).
+    func end() {
         let waiter = self.state.withLock { state -> UnsafeContinuation<Void, Never>? in
             state.inFlight -= 1
-            state.foundStale = state.foundStale || stale
             guard state.inFlight == 0 else { return nil }
             defer { state.waiter = nil }
             return state.waiter

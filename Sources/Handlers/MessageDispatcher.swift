@@ -131,20 +131,31 @@ public struct MessageDispatcher: Sendable {
         let playerID = membership.playerID
         let connection = session.connection
         membership.room.executeOnLoop { room in
-            // As ``RoomMessageHandler/handle(_:session:)``; once the sender is no longer a current
-            // member, the reader forgets the membership and says `not_in_room`, once
-            // (``ConnectionSession/settleForwarded()``).
-            guard room.isCurrent(playerID, connection: connection) else { return forwarded.end(stale: true) }
+            // As ``RoomMessageHandler/handle(_:session:)``: a sender no longer a current member
+            // (before this message, or by it) is told `not_in_room`, once; the reader then forgets
+            // the membership (``ConnectionSession/settleForwarded()``).
+            guard room.isCurrent(playerID, connection: connection) else {
+                return Self.refuseStale(forwarded: forwarded, connection: connection)
+            }
             do throws(RelayError) {
                 try apply(room)
                 room.messagesForwarded += 1
-                forwarded.end()
             } catch {
                 connection.send(OutboundMessage.error(error))
-                forwarded.end(stale: !room.isCurrent(playerID, connection: connection))
+                guard room.isCurrent(playerID, connection: connection) else {
+                    return Self.refuseStale(forwarded: forwarded, connection: connection)
+                }
             }
+            forwarded.end()
         }
         return true
+    }
+
+    /// Ends a forwarded message that found its sender no longer a member, saying `not_in_room`
+    /// for the first such message, before the reader can hear of it.
+    private static func refuseStale(forwarded: ForwardedMessages, connection: PlayerConnection) {
+        if forwarded.markStale() { connection.send(OutboundMessage.error(.notInRoom)) }
+        forwarded.end()
     }
 
     /// ``dispatchInPlace(_:session:)`` for a message already in a `String`.

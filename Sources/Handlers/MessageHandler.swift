@@ -27,14 +27,13 @@ extension RoomMessageHandler {
             guard room.isCurrent(context.playerID, connection: context.connection) else { return .wasNotMember }
             do throws(RelayError) {
                 try context.handler.handle(context.message, from: context.playerID, in: room)
-                return .isMember
             } catch {
                 context.connection.send(OutboundMessage.error(error))
-                // Asked of the room, not read from the error: a handler's own `not_in_room` (about
-                // another player, say) leaves the sender a member, who must still be dropped when
-                // its socket closes.
-                return room.isCurrent(context.playerID, connection: context.connection) ? .isMember : .isNoLongerMember
             }
+            // Asked of the room, not read from an error: a handler's own `not_in_room` (about another
+            // player, say) leaves the sender a member, who must still be dropped when its socket
+            // closes; and a handler may have removed the sender itself.
+            return room.isCurrent(context.playerID, connection: context.connection) ? .isMember : .isNoLongerMember
         }
         switch outcome {
         case .isMember: break

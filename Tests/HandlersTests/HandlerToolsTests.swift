@@ -39,6 +39,14 @@ struct HandlerToolsTests {
         }
     }
 
+    /// `forfeit`: the sender removes itself.
+    struct ForfeitHandler: RoomMessageHandler {
+        let messageType = "forfeit"
+        func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
+            room.removeMember(playerID, reason: "forfeit")
+        }
+    }
+
     /// `round` {ms}: the room gets `round_over` that many milliseconds later; `round` {cancel: true}
     /// stops it.
     struct RoundHandler: RoomMessageHandler {
@@ -59,7 +67,7 @@ struct HandlerToolsTests {
     private func harness() throws -> Harness {
         Harness(
             dispatcher: try MessageDispatcher(
-                handlers: BuiltInHandlers.all + [TallyHandler(), KickHandler(), RoundHandler()]))
+                handlers: BuiltInHandlers.all + [TallyHandler(), KickHandler(), ForfeitHandler(), RoundHandler()]))
     }
 
     // MARK: Values
@@ -189,6 +197,50 @@ struct HandlerToolsTests {
         #expect(guest.session.membership == nil)
     }
 
+    @Test("A handler that removes its own sender leaves it out of the room at once")
+    func removingTheSender() async throws {
+        let harness = try self.harness()
+        let (host, guest, _) = try await harness.roomWithTwoPlayers()
+        await guest.send(#"{"type":"forfeit"}"#)
+        #expect(await guest.received().map { $0["reason"] } == ["forfeit"])
+        #expect(guest.session.membership == nil)
+        #expect(await host.received().map(\.type) == ["player_left"])
+        await guest.expectError("not_in_room", after: #"{"type":"chat","message":"gg"}"#)
+    }
+
+    @Test("A removed member's time_sync takes no id of the room's, as outside a room")
+    func removedMemberTimeSync() async throws {
+        let harness = try self.harness()
+        let (host, guest, code) = try await harness.roomWithTwoPlayers()
+        await host.send(#"{"type":"kick","target":"guest"}"#)
+        _ = await guest.received()
+        await guest.send(#"{"type":"time_sync","client_time":5}"#)
+        #expect(await guest.received().map { $0["sequence_id"] } == [0])
+        #expect(guest.session.membership == nil)
+        let room = try #require(harness.registry.room(code: code))
+        #expect(await room.enter { $0.state.sequenceID } == 0)
+    }
+
+    @Test("A removed member joining its old room again is judged as any joiner")
+    func removedMemberJoinsAgain() async throws {
+        let harness = try self.harness()
+        let (host, guest, code) = try await harness.roomWithTwoPlayers()
+        await host.send(#"{"type":"kick","target":"guest"}"#)
+        _ = await (guest.received(), host.received())
+        // Someone else takes the id, and the game starts.
+        let other = harness.client(url: code)
+        await other.send(#"{"type":"join_room","player_name":"Other","player_id":"guest"}"#)
+        await host.send(#"{"type":"player_ready","is_ready":true}"#)
+        await other.send(#"{"type":"player_ready","is_ready":true}"#)
+        await host.send(#"{"type":"start_game"}"#)
+        #expect(await other.received().last?.type == "game_starting")
+        await guest.expectError(
+            "duplicate_player_id",
+            after: #"{"type":"join_room","room_id":"\#(code)","player_name":"Guesty","player_id":"guest"}"#)
+        await guest.expectError(
+            "join_failed", after: #"{"type":"join_room","room_id":"\#(code)","player_name":"Guesty","player_id":"g2"}"#)
+    }
+
     @Test("Removing the last member closes the room; removing a stranger changes nothing")
     func removingTheLastMemberClosesTheRoom() async throws {
         let harness = try self.harness()
@@ -210,7 +262,7 @@ struct HandlerToolsTests {
         let (host, guest, _) = try await harness.roomWithTwoPlayers()
         await host.send(#"{"type":"round","ms":50}"#)
         #expect(try await guest.receive().map(\.type) == ["round_over"])
-        #expect(await host.received().map(\.type) == ["round_over"])
+        #expect(try await host.receive().map(\.type) == ["round_over"])
 
         // Long enough never to come due during the test, however loaded the machine.
         await host.send(#"{"type":"round","ms":600000}"#)
@@ -219,14 +271,16 @@ struct HandlerToolsTests {
         await host.send(#"{"type":"round","cancel":true}"#)
         #expect(await room.pendingHandlerTimers == 0)
 
-        // Cancelled in the turn that set it, so before it can come due.
+        // Cancelled in the turn that set it, so before it can come due; a later one runs, and a
+        // loop runs its timers in the order they come due.
         let ran = CloseCodes()
         await room.enter { room in
             let timer = room.schedule(after: .milliseconds(20)) { _ in ran.record(1) }
             room.cancel(timer)
+            room.schedule(after: .milliseconds(40)) { _ in ran.record(2) }
         }
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(ran.codes.withLock { $0 }.isEmpty)
+        try await harness.eventually { !ran.codes.withLock { $0 }.isEmpty }
+        #expect(ran.codes.withLock { $0 } == [2])
         #expect(await guest.received().isEmpty)
     }
 
@@ -243,8 +297,41 @@ struct HandlerToolsTests {
         let ran = CloseCodes()
         await room.enter { room in _ = room.schedule(after: .zero) { _ in ran.record(1) } }
         #expect(await room.pendingHandlerTimers == 0)
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(ran.codes.withLock { $0 }.isEmpty)
+        // A timer set later on the room's loop (the tests' group has one) runs after it would have.
+        let later = testEventLoopGroup.next().scheduleTask(in: .milliseconds(20)) { ran.record(2) }
+        try await later.futureResult.get()
+        #expect(ran.codes.withLock { $0 } == [2])
         #expect(await host.received().map(\.type) == ["room_left"])
+    }
+
+    @Test("A timer cancelled in another room is left alone")
+    func anotherRoomsCancel() async throws {
+        let harness = try self.harness()
+        let (first, second) = (harness.client(), harness.client())
+        let firstRoom = try #require(harness.registry.room(code: try await first.createRoom(playerID: "a", name: "A")))
+        let secondRoom = try #require(
+            harness.registry.room(code: try await second.createRoom(playerID: "b", name: "B")))
+        let timer = await firstRoom.enter { $0.schedule(after: .seconds(600)) { _ in } }
+        await secondRoom.enter { _ = $0.schedule(after: .seconds(600)) { _ in } }
+        await secondRoom.enter { $0.cancel(timer) }
+        #expect(await (firstRoom.pendingHandlerTimers, secondRoom.pendingHandlerTimers) == (1, 1))
+        await firstRoom.enter { $0.cancel(timer) }
+        #expect(await firstRoom.pendingHandlerTimers == 0)
+    }
+
+    @Test("A pending timer does not keep alive a room nobody holds")
+    func timersDoNotKeepRoomsAlive() async throws {
+        weak var droppedRoom: GameRoom?
+        do {
+            let registry = RoomRegistry(limits: RelayLimits(), eventLoopGroup: testEventLoopGroup, logger: quietLogger)
+            let room = try registry.createRoom(name: "r", maxPlayers: 2, eventLoop: nil)
+            await room.enter { room in
+                _ = room.schedule(after: .seconds(600)) { room in
+                    room.broadcast(OutboundMessage.make(type: "late", [:]))
+                }
+            }
+            droppedRoom = room
+        }
+        #expect(droppedRoom == nil)
     }
 }

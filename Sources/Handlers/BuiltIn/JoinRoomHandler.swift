@@ -18,6 +18,7 @@ public struct JoinRoomHandler: MessageHandler {
         // nothing; past this, they leave theirs, and a room that fills meanwhile still refuses them
         // at `admit`.
         guard let room = session.registry.room(code: code) else { throw .joinFailed }
+        await session.forgetMembershipIfStale()  // removed from a room, its socket open: not its member
         if let membership = session.membership, membership.room === room {
             return try await Self.rejoin(room, as: arrival, leaving: membership.playerID, session: session)
         }

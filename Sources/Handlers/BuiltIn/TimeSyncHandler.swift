@@ -18,8 +18,15 @@ public struct TimeSyncHandler: MessageHandler {
         // The id is taken and the answer queued in one step of the room, so that nothing the room
         // sends afterwards, with a later id (an `entities_sync`), reaches the sender before it.
         let connection = session.connection
-        await membership.room.enter { room in
+        let isMember = await membership.room.enter { room in
+            // A member removed while its socket stays open takes no id of the room's any more.
+            guard room.isCurrent(membership.playerID, connection: connection) else { return false }
             _ = connection.send(Self.response(clientTime: clientTime, sequence: room.state.nextSequence()))
+            return true
+        }
+        if !isMember {
+            session.membership = nil
+            session.reply(Self.response(clientTime: clientTime, sequence: 0))
         }
     }
 

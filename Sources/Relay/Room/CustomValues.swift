@@ -33,6 +33,7 @@ public struct CustomValues: Sendable {
         self.values[ObjectIdentifier(key)] = nil
     }
 
-    /// Whether nothing is stored.
+    /// Whether nothing is stored. A key set to `nil` (an optional value) counts as stored;
+    /// ``removeValue(for:)`` forgets it.
     public var isEmpty: Bool { self.values.isEmpty }
 }

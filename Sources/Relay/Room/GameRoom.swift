@@ -265,10 +265,11 @@ public actor GameRoom {
         }
     }
 
-    /// Removes member `playerID` for good, as if they had left: a handler's way to kick someone.
-    /// They get `room_left` (with `reason`, when given) and are no longer in the room; their socket
-    /// stays open, to create or join a room, and their reconnect token is spent. The others get
-    /// `player_left`, as for a leave. Returns false when there is no such member.
+    /// Removes member `playerID` as if they had left: a handler's way to kick someone. The others
+    /// get `player_left`; the member, if connected, gets `room_left` (with `reason`, when given)
+    /// and keeps their socket, and their next room message gets `not_in_room`, once. Their seat,
+    /// values and reconnect token are gone, but nothing stops a `join_room` of theirs, under this
+    /// id or another: refusing one is a filter's job. Returns false when there is no such member.
     @discardableResult
     public func removeMember(_ playerID: String, reason: String? = nil) -> Bool {
         guard self.state.player(playerID) != nil else { return false }
@@ -310,17 +311,19 @@ public actor GameRoom {
     public func schedule(after delay: Duration, _ body: @escaping @Sendable (isolated GameRoom) -> Void) -> RoomTimer {
         self.timersScheduled += 1
         let number = self.timersScheduled
-        guard !self.isClosed else { return RoomTimer(number: number) }
+        let timer = RoomTimer(room: ObjectIdentifier(self), number: number)
+        guard !self.isClosed else { return timer }
         self.handlerTimers[number] = self.scheduleOnLoop(after: delay) { room in
             // NIO may still run a timer cancelled once it was due in the loop's batch.
             guard room.handlerTimers.removeValue(forKey: number) != nil else { return }
             body(room)
         }
-        return RoomTimer(number: number)
+        return timer
     }
 
-    /// Cancels `timer` if it has not run yet.
+    /// Cancels `timer`, one of this room's, if it has not run yet.
     public func cancel(_ timer: RoomTimer) {
+        guard timer.room == ObjectIdentifier(self) else { return }
         self.handlerTimers.removeValue(forKey: timer.number)?.cancel()
     }
 
@@ -349,14 +352,17 @@ public actor GameRoom {
         after delay: Duration, _ body: @escaping @Sendable (isolated GameRoom) -> Void
     ) -> Scheduled<Void> {
         // Bridges NIO's timer callback into the actor: it fires on this room's event loop,
-        // which is the actor's executor, so `assumeIsolated` holds.
-        return self.eventLoop.scheduleTask(in: TimeAmount(delay)) { [self] in
-            self.assumeIsolated { body($0) }
+        // which is the actor's executor, so `assumeIsolated` holds. Weak: a timer that sets the
+        // next (a handler's repeating one) must not keep a room nobody holds any more.
+        return self.eventLoop.scheduleTask(in: TimeAmount(delay)) { [weak self] in
+            self?.assumeIsolated { body($0) }
         }
     }
 }
 
 /// A timer a handler set in a room (``GameRoom/schedule(after:_:)``), to cancel it with.
 public struct RoomTimer: Hashable, Sendable {
+    /// The room's, so that another room's `cancel` leaves it alone.
+    fileprivate let room: ObjectIdentifier
     fileprivate let number: UInt64
 }
