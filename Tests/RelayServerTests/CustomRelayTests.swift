@@ -70,12 +70,26 @@ struct CustomRelayTests {
                 let left = try await socket.expect("player_left")
                 #expect(left["player_id"] as? String == "third")
             }
-            // Out of the room, its socket open: its messages are refused, once.
+            // Out of the room, its socket open: its messages are refused, once, whichever way
+            // they take in the server.
+            for x in 0..<20 { third.send(["type": "player_state", "state": ["x": x]]) }
             third.send(["type": "chat", "message": "hey"])
+            third.send(["type": "ping"])
             #expect(try await third.expect("error")["code"] as? String == "not_in_room")
+            try await third.expect("pong")
 
             host.send(["type": "vote_kick", "target": "third"])
             #expect(try await host.expect("error")["code"] as? String == "invalid_field")
+
+            // Back under the same id: the votes against whoever had it went with them.
+            third.send(["type": "join_room", "room_id": room.code, "player_name": "Third", "player_id": "third"])
+            for socket in [host, guest, third] { try await socket.expect("player_joined") }
+            try await third.expect("room_joined")
+            guest.send(["type": "vote_kick", "target": "third"])
+            for socket in [host, guest, third] {
+                let vote = try await socket.expect("kick_vote")
+                #expect((vote["votes"] as? Int, vote["needed"] as? Int) == (1, 2))
+            }
 
             relay.send(SIGTERM)
             #expect(try await relay.exitStatus() == 0)

@@ -28,11 +28,18 @@ struct WhisperHandler: RoomMessageHandler {
 }
 
 /// `vote_kick` {target}: a member votes to remove another. The room sees `kick_vote` {target,
-/// votes, needed}; once more than half of the connected members other than the target voted for
-/// them, the room removes them (they get `room_left` {reason}, the others `player_left`).
+/// votes, needed}; once more than half of the connected members other than the target, and at
+/// least two, voted for them, the room removes them (they get `room_left` {reason}, the others
+/// `player_left`). Nothing keeps them from joining again: a ban would need a `join_room` filter
+/// and something surer than a `player_id` to know them by, which clients choose.
 struct VoteKickHandler: RoomMessageHandler {
-    /// Whom a member votes out. Kept with the member, so a vote goes when its voter leaves.
-    enum Vote: CustomValueKey { static let defaultValue: String? = nil }
+    /// The ballot open against a member. Kept with them, so it goes when they leave, and a later
+    /// player under the same id starts with none.
+    enum BallotAgainst: CustomValueKey { static let defaultValue: Int? = nil }
+    /// The ballot a member voted on. Kept with the voter, so a vote goes when its voter leaves.
+    enum Vote: CustomValueKey { static let defaultValue: Int? = nil }
+    /// Ballots the room has opened, to number them.
+    enum BallotsOpened: CustomValueKey { static let defaultValue = 0 }
 
     let messageType = "vote_kick"
 
@@ -41,19 +48,20 @@ struct VoteKickHandler: RoomMessageHandler {
         guard room.state.player(target) != nil, target != playerID else {
             throw .invalidField("target", expected: "another player of this room")
         }
-        room.state[customOf: playerID][Vote.self] = target
+        if room.state[customOf: target][BallotAgainst.self] == nil {
+            room.state.custom[BallotsOpened.self] += 1
+            room.state[customOf: target][BallotAgainst.self] = room.state.custom[BallotsOpened.self]
+        }
+        let ballot = room.state[customOf: target][BallotAgainst.self]
+        room.state[customOf: playerID][Vote.self] = ballot
         let voters = room.state.connectedPlayers.filter { $0.id != target }
-        let votes = voters.filter { $0.custom[Vote.self] == target }.count
-        let needed = voters.count / 2 + 1
+        let votes = voters.filter { $0.custom[Vote.self] == ballot }.count
+        let needed = max(2, voters.count / 2 + 1)  // in a room of two, nobody alone kicks the other
         room.broadcast(
             OutboundMessage.make(
                 type: "kick_vote",
                 ["target": .string(target), "votes": .integer(Int64(votes)), "needed": .integer(Int64(needed))]))
-        guard votes >= needed else { return }
-        room.removeMember(target, reason: "voted out")
-        for voter in room.state.players where voter.custom[Vote.self] == target {  // a later player may take the id
-            room.state[customOf: voter.id].removeValue(for: Vote.self)
-        }
+        if votes >= needed { room.removeMember(target, reason: "voted out") }
     }
 }
 
