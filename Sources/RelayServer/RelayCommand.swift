@@ -197,7 +197,9 @@ struct RelayCommand: AsyncParsableCommand {
     }
 
     /// Runs the server with these in-process `handlers` and `filters` beside the plugins'.
-    func run(handlers: [any MessageHandler], filters: [any MessageFilter]) async throws {
+    func run(
+        handlers: [any MessageHandler], filters: [any MessageFilter], observers: [any RoomObserver] = []
+    ) async throws {
         // Two in-process handlers of one type stop the start before anything opens.
         _ = try MessageDispatcher(handlers: handlers)
         EventLoopThreads.configure()
@@ -228,7 +230,8 @@ struct RelayCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let rooms = RoomRegistry(
-            limits: configuration.relay, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
+            limits: configuration.relay, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger,
+            observers: observers)
         do {
             try await PluginHost.withPlugins(
                 configuration.pluginExecutables(logger: logger), settings: configuration.pluginSettings,

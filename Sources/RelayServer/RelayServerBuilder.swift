@@ -1,5 +1,6 @@
 import ArgumentParser
 public import Handlers
+public import Relay
 
 /// The relay server with message types of your own: register handlers (and filters) in
 /// code, then run it with the `relay` command line's flags and environment.
@@ -17,6 +18,8 @@ public struct RelayServerBuilder: Sendable {
     public private(set) var handlers: [any MessageHandler] = BuiltInHandlers.all
     /// The in-process filters, in registration order (they run before the plugins' filters).
     public private(set) var filters: [any MessageFilter] = []
+    /// Told what happens to the members of every room, in registration order.
+    public private(set) var observers: [any RoomObserver] = []
 
     public init() {}
 
@@ -30,12 +33,17 @@ public struct RelayServerBuilder: Sendable {
         self.filters.append(filter)
     }
 
+    /// Adds an observer of every room's members (joins, drops, reconnects, departures, closing).
+    public mutating func register(observer: any RoomObserver) {
+        self.observers.append(observer)
+    }
+
     /// Parses `arguments` like `relay` does (`--help` lists them), runs the server until
     /// SIGINT or SIGTERM, and exits; a bad flag or a failed start exits non-zero with a message.
     public func runFromCommandLine(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) async {
         do {
             let command = try RelayCommand.parse(arguments)
-            try await command.run(handlers: self.handlers, filters: self.filters)
+            try await command.run(handlers: self.handlers, filters: self.filters, observers: self.observers)
         } catch {
             RelayCommand.exit(withError: error)
         }

@@ -37,9 +37,9 @@ struct Harness {
 
     init(
         limits: RelayLimits = RelayLimits(), dispatcher: MessageDispatcher,
-        rooms: any EventLoopGroup = testEventLoopGroup
+        rooms: any EventLoopGroup = testEventLoopGroup, observers: [any RoomObserver] = []
     ) {
-        self.registry = RoomRegistry(limits: limits, eventLoopGroup: rooms, logger: quietLogger)
+        self.registry = RoomRegistry(limits: limits, eventLoopGroup: rooms, logger: quietLogger, observers: observers)
         self.dispatcher = dispatcher
     }
 

@@ -36,6 +36,7 @@ public struct CreateRoomHandler: MessageHandler {
                 playerID: playerID, name: playerName, reconnectToken: token, connection: connection)
             room.send(RoomMessages.playerJoined(player, in: room.state), to: playerID)
             room.send(RoomMessages.welcome("room_created", player: player, in: room.state), to: playerID)
+            room.tellObservers(joined: player)
         }
         session.membership = .init(room: room, playerID: playerID)
     }

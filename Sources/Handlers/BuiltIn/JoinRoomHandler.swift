@@ -60,6 +60,7 @@ public struct JoinRoomHandler: MessageHandler {
                 playerID: self.playerID, name: self.name, reconnectToken: self.token, connection: self.connection)
             room.broadcast(RoomMessages.playerJoined(player, in: room.state))
             room.send(RoomMessages.welcome("room_joined", player: player, in: room.state), to: self.playerID)
+            room.tellObservers(joined: player)
         }
     }
 }

@@ -37,6 +37,7 @@ public struct ReconnectHandler: MessageHandler {
             announcement.add("player_name", player.name)
             announcement.add("room_info", room.state.roomInfo)
             room.broadcast(announcement.encoded())
+            room.tellObservers(reconnected: player)
             return player.id
         }
         // The member's own id, not the one sent: Swift compares strings by canonical equivalence,

@@ -16,6 +16,7 @@ public actor GameRoom {
     /// Weak: the registry holds its rooms, and one dropped while rooms are live (a server built
     /// in-process) must free them. Without it a room admits nobody new and publishes nothing.
     private weak let registry: RoomRegistry?
+    private let observers: [any RoomObserver]
     private let logger: Logger
     private var connections: [String: PlayerConnection] = [:]
     private var expiryTimers: [String: ExpiryTimer] = [:]
@@ -51,11 +52,15 @@ public actor GameRoom {
         self.eventLoop.executor.asUnownedSerialExecutor()
     }
 
-    init(code: String, state: RoomState, eventLoop: any EventLoop, registry: RoomRegistry, logger: Logger) {
+    init(
+        code: String, state: RoomState, eventLoop: any EventLoop, registry: RoomRegistry,
+        observers: [any RoomObserver] = [], logger: Logger
+    ) {
         self.code = code
         self.state = state
         self.eventLoop = eventLoop
         self.registry = registry
+        self.observers = observers
         var logger = logger
         logger[metadataKey: "room.id"] = "\(code)"
         self.logger = logger
@@ -212,6 +217,9 @@ public actor GameRoom {
         }
         self.expiryTimers[playerID] = ExpiryTimer(scheduled: scheduled, drop: drop)
         self.publish()
+        if let away = self.state.player(playerID) {
+            for observer in self.observers { observer.memberDropped(away, in: self) }
+        }
     }
 
     /// Restores a member on a new connection if `token` is theirs; a still-open old
@@ -258,11 +266,23 @@ public actor GameRoom {
         self.expiryTimers.removeValue(forKey: playerID)?.scheduled.cancel()
         self.state.removePlayer(playerID, clearingReadyFlags: clearingReadyFlags)
         self.broadcast(self.departure("player_left", player: player, canReconnect: false))
+        for observer in self.observers { observer.memberLeft(player, in: self) }
         if self.state.isAbandoned {
             self.close()
         } else {
             self.publish()
         }
+    }
+
+    /// Tells the observers that `player` joined; the caller (`create_room`, `join_room`) has
+    /// announced it.
+    package func tellObservers(joined player: RoomPlayer) {
+        for observer in self.observers { observer.memberJoined(player, in: self) }
+    }
+
+    /// Tells the observers that `player` reconnected; the caller (`reconnect`) has announced it.
+    package func tellObservers(reconnected player: RoomPlayer) {
+        for observer in self.observers { observer.memberReconnected(player, in: self) }
     }
 
     /// Removes member `playerID` as if they had left: a handler's way to kick someone. The others
@@ -291,13 +311,16 @@ public actor GameRoom {
     /// Forgets the room: cancels its timers, gives back its entities' bytes, drops the handlers'
     /// values and leaves the registry.
     private func close() {
+        // Once: an observer told of the last departure may have closed it already.
+        guard !self.isClosed else { return }
+        self.isClosed = true  // before the observers: a closing room admits nobody and sets no timer
+        for observer in self.observers { observer.roomClosing(self) }
         for timer in self.expiryTimers.values { timer.scheduled.cancel() }
         self.expiryTimers.removeAll()
         for timer in self.handlerTimers.values { timer.cancel() }
         self.handlerTimers.removeAll()
         self.state.forgetEntities()
         self.state.custom = CustomValues()
-        self.isClosed = true
         self.registry?.remove(self)
         self.logger.debug("room.closed")
     }

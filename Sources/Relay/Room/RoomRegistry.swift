@@ -99,9 +99,14 @@ public final class RoomRegistry: Sendable {
     public let limits: RelayLimits
     /// The bytes its rooms' enemies, coins and power-ups hold together.
     public let entityMemory: EntityMemory
+    /// Told what happens to the members of every room (``RoomObserver``).
+    public let observers: [any RoomObserver]
 
-    public init(limits: RelayLimits, eventLoopGroup: any EventLoopGroup, logger: Logger) {
+    public init(
+        limits: RelayLimits, eventLoopGroup: any EventLoopGroup, logger: Logger, observers: [any RoomObserver] = []
+    ) {
         self.limits = limits
+        self.observers = observers
         self.entityMemory = EntityMemory(limit: limits.maxEntityBytesPerServer)
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
@@ -139,7 +144,7 @@ public final class RoomRegistry: Sendable {
                 seed: Int.random(in: 1...999_999), entityMemory: self.entityMemory)
             let room = GameRoom(
                 code: code, state: state, eventLoop: eventLoop ?? self.eventLoopGroup.next(), registry: self,
-                logger: self.logger)
+                observers: self.observers, logger: self.logger)
             rooms.entries[code] = Entry(room: room, creation: rooms.created)
             rooms.created += 1
             return room

@@ -1,0 +1,95 @@
+import Synchronization
+import Testing
+
+@testable import Handlers
+@testable import Relay
+
+/// Observers of every room's members: told inside the room, after the room's own announcements.
+@Suite("Room observers")
+struct RoomObserverTests {
+    /// Records what it is told, and greets joiners and returners after their welcome.
+    final class Recorder: RoomObserver {
+        let events = Mutex<[String]>([])
+        /// When set, a departure of this player ends the room for everyone.
+        let endsTheRoomWhenLeaving: String?
+        let greets: Bool
+
+        init(endsTheRoomWhenLeaving: String? = nil, greets: Bool = true) {
+            self.endsTheRoomWhenLeaving = endsTheRoomWhenLeaving
+            self.greets = greets
+        }
+
+        private func record(_ event: String) { self.events.withLock { $0.append(event) } }
+
+        func memberJoined(_ player: RoomPlayer, in room: isolated GameRoom) {
+            self.record("joined \(player.id)")
+            if self.greets { room.send(OutboundMessage.make(type: "greeting", [:]), to: player.id) }
+        }
+        func memberReconnected(_ player: RoomPlayer, in room: isolated GameRoom) {
+            self.record("reconnected \(player.id)")
+            room.send(OutboundMessage.make(type: "greeting", [:]), to: player.id)
+        }
+        func memberDropped(_ player: RoomPlayer, in room: isolated GameRoom) {
+            self.record("dropped \(player.id) connected=\(player.isConnected)")
+        }
+        func memberLeft(_ player: RoomPlayer, in room: isolated GameRoom) {
+            self.record("left \(player.id) tally=\(player.custom[HandlerToolsTests.MemberTally.self])")
+            guard player.id == self.endsTheRoomWhenLeaving else { return }
+            for other in room.state.players { room.removeMember(other.id, reason: "the room ended") }
+        }
+        func roomClosing(_ room: isolated GameRoom) {
+            self.record("closing tally=\(room.state.custom[HandlerToolsTests.RoomTally.self])")
+            room.schedule(after: .zero) { _ in }  // a closing room sets no timer
+        }
+    }
+
+    private func harness(_ recorder: Recorder) throws -> Harness {
+        Harness(
+            dispatcher: try MessageDispatcher(handlers: BuiltInHandlers.all + [HandlerToolsTests.TallyHandler()]),
+            observers: [recorder])
+    }
+
+    @Test("Joins, drops, reconnects, departures and the closing, each after the room announced it")
+    func eachEventInTurn() async throws {
+        let recorder = Recorder()
+        let harness = try self.harness(recorder)
+        let host = harness.client()
+        await host.send(#"{"type":"create_room","room_name":"r","player_name":"Hosty","player_id":"host"}"#)
+        #expect(await host.received().map(\.type) == ["player_joined", "room_created", "greeting"])
+        let code = try #require(host.session.membership?.room.code)
+        let guest = harness.client(url: code)
+        await guest.send(#"{"type":"join_room","player_name":"Guesty","player_id":"guest"}"#)
+        let welcome = await guest.received()
+        #expect(welcome.map(\.type) == ["player_joined", "room_joined", "greeting"])
+        let token = try #require(welcome[1]["reconnect_token"]?.stringValue)
+        for _ in 0..<2 { await guest.send(#"{"type":"tally"}"#) }
+
+        let room = try #require(harness.registry.room(code: code))
+        await room.drop(playerID: "guest", connection: guest.connection)
+        let back = harness.client(url: code)
+        await back.send(.object(["type": "reconnect", "player_id": "guest", "token": .string(token)]))
+        #expect(await back.received().map(\.type) == ["reconnected", "player_reconnected", "greeting"])
+        await back.send(#"{"type":"leave_room"}"#)
+        await host.send(#"{"type":"leave_room"}"#)
+        #expect(harness.registry.count == 0)
+        #expect(
+            recorder.events.withLock { $0 } == [
+                "joined host", "joined guest", "dropped guest connected=false", "reconnected guest",
+                "left guest tally=2", "left host tally=0", "closing tally=2",
+            ])
+        #expect(await room.pendingHandlerTimers == 0)
+    }
+
+    @Test("An observer that empties the room as someone leaves closes it once")
+    func closingFromAnObserver() async throws {
+        let recorder = Recorder(endsTheRoomWhenLeaving: "host", greets: false)
+        let harness = try self.harness(recorder)
+        let (host, guest, _) = try await harness.roomWithTwoPlayers(maxPlayers: 3)
+        await host.send(#"{"type":"leave_room"}"#)
+        #expect(await guest.received().map { $0["reason"]?.stringValue } == [nil, "the room ended"])
+        #expect(await host.received().map(\.type) == ["room_left"])
+        #expect(harness.registry.count == 0)
+        #expect(
+            recorder.events.withLock { $0 }.suffix(3) == ["left host tally=0", "left guest tally=0", "closing tally=0"])
+    }
+}
