@@ -60,6 +60,12 @@ public struct InboundMessage: Sendable {
         }
     }
 
+    /// A required number.
+    public func number(_ key: String) throws(RelayError) -> Double {
+        guard let value = try self.optionalNumber(key) else { throw .invalidField(key, expected: "a number") }
+        return value
+    }
+
     /// An optional number.
     public func optionalNumber(_ key: String) throws(RelayError) -> Double? {
         switch self.fields[key] {

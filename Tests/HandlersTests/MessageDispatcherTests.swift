@@ -158,6 +158,7 @@ struct InboundMessageTests {
         #expect(try self.message.optionalBool("b") == true)
         #expect(try self.message.optionalNumber("n") == 1)
         #expect(try self.message.optionalNumber("d") == 1.5)
+        #expect(try self.message.number("d") == 1.5)
         #expect(try self.message.name("name", maxLength: 3) == "Bob")
     }
 
@@ -168,6 +169,7 @@ struct InboundMessageTests {
         #expect(throws: RelayError.invalidField("o", expected: "an array")) { try self.message.optionalArray("o") }
         #expect(throws: RelayError.invalidField("n", expected: "a boolean")) { try self.message.optionalBool("n") }
         #expect(throws: RelayError.invalidField("b", expected: "a number")) { try self.message.optionalNumber("b") }
+        #expect(throws: RelayError.invalidField("z", expected: "a number")) { try self.message.number("z") }
         #expect(throws: RelayError.tooLong("name", limit: 2)) { try self.message.name("name", maxLength: 2) }
         let blank = InboundMessage(type: "t", fields: ["name": "   "])
         #expect(throws: RelayError.invalidField("name", expected: "a non-empty string")) {

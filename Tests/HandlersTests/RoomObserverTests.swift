@@ -38,8 +38,10 @@ struct RoomObserverTests {
             for other in room.state.players { room.removeMember(other.id, reason: "the room ended") }
         }
         func roomClosing(_ room: isolated GameRoom) {
-            self.record("closing tally=\(room.state.custom[HandlerToolsTests.RoomTally.self])")
-            room.schedule(after: .zero) { _ in }  // a closing room sets no timer
+            room.schedule(after: .seconds(600)) { _ in }  // a closing room sets no timer
+            self.record(
+                "closing tally=\(room.state.custom[HandlerToolsTests.RoomTally.self]) timers=\(room.pendingHandlerTimers)"
+            )
         }
     }
 
@@ -75,7 +77,7 @@ struct RoomObserverTests {
         #expect(
             recorder.events.withLock { $0 } == [
                 "joined host", "joined guest", "dropped guest connected=false", "reconnected guest",
-                "left guest tally=2", "left host tally=0", "closing tally=2",
+                "left guest tally=2", "left host tally=0", "closing tally=2 timers=0",
             ])
         #expect(await room.pendingHandlerTimers == 0)
     }
@@ -90,6 +92,68 @@ struct RoomObserverTests {
         #expect(await host.received().map(\.type) == ["room_left"])
         #expect(harness.registry.count == 0)
         #expect(
-            recorder.events.withLock { $0 }.suffix(3) == ["left host tally=0", "left guest tally=0", "closing tally=0"])
+            recorder.events.withLock { $0 }.suffix(3) == [
+                "left host tally=0", "left guest tally=0", "closing tally=0 timers=0",
+            ])
+    }
+
+    /// Removes a joiner named "Banned" as soon as it is told of them.
+    struct Bouncer: RoomObserver {
+        func memberJoined(_ player: RoomPlayer, in room: isolated GameRoom) {
+            if player.name == "Banned" { room.removeMember(player.id, reason: "banned") }
+        }
+    }
+
+    @Test("What an observer causes is told to every observer after what it was told of, in order")
+    func eventsKeepTheirOrderAcrossObservers() async throws {
+        let recorder = Recorder(endsTheRoomWhenLeaving: "host", greets: false)
+        let later = Recorder(greets: false)
+        let harness = Harness(
+            dispatcher: try MessageDispatcher(handlers: BuiltInHandlers.all),
+            observers: [Bouncer(), recorder, later])
+        let (host, guest, code) = try await harness.roomWithTwoPlayers(maxPlayers: 3)
+        let banned = harness.client(url: code)
+        await banned.send(#"{"type":"join_room","player_name":"Banned","player_id":"b"}"#)
+        #expect(await banned.received().map(\.type) == ["player_joined", "room_joined", "room_left"])
+        await host.send(#"{"type":"leave_room"}"#)
+        #expect(harness.registry.count == 0)
+        _ = await guest.received()
+        let expected = [
+            "joined host", "joined guest", "joined b", "left b tally=0",
+            "left host tally=0", "left guest tally=0", "closing tally=0 timers=0",
+        ]
+        #expect(recorder.events.withLock { $0 } == expected)
+        #expect(later.events.withLock { $0 } == expected, "the last observer hears it all in the same order")
+    }
+
+    @Test("A join that loses its vacant room to an eviction is never told as a member's departure")
+    func aJoinLosingToAnEviction() async throws {
+        let recorder = Recorder(greets: false)
+        var limits = RelayLimits()
+        limits.maxRooms = 1
+        let harness = Harness(
+            limits: limits, dispatcher: try MessageDispatcher(handlers: BuiltInHandlers.all), observers: [recorder])
+        let host = harness.client()
+        let code = try await host.createRoom(playerID: "host", name: "Hosty")
+        let room = try #require(harness.registry.room(code: code))
+        await room.drop(playerID: "host", connection: host.connection)  // vacant now
+        let joiner = harness.client(url: code).connection
+        let registry = harness.registry
+        // Inside the room, before the eviction it queues can run there: the new room takes its place.
+        let refusal = await room.enter { room -> RelayError? in
+            _ = try? registry.createRoom(name: "newer", maxPlayers: 2)
+            do throws(RelayError) {
+                _ = try room.admit(playerID: "late", name: "Late", reconnectToken: "t", connection: joiner)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        #expect(refusal == .joinFailed)
+        try await harness.eventually { await room.enter { $0.state.players.isEmpty } }
+        #expect(
+            recorder.events.withLock { $0 } == [
+                "joined host", "dropped host connected=false", "left host tally=0", "closing tally=0 timers=0",
+            ])
     }
 }

@@ -17,6 +17,9 @@ public actor GameRoom {
     /// in-process) must free them. Without it a room admits nobody new and publishes nothing.
     private weak let registry: RoomRegistry?
     private let observers: [any RoomObserver]
+    /// Events for the observers, told in turn (``tell(_:)``).
+    private var observedEvents: [ObservedEvent] = []
+    private var isTellingObservers = false
     private let logger: Logger
     private var connections: [String: PlayerConnection] = [:]
     private var expiryTimers: [String: ExpiryTimer] = [:]
@@ -175,9 +178,14 @@ public actor GameRoom {
         // joiner under a taken id, whom `addPlayer` refuses as a duplicate.
         if self.state.player(playerID) == nil, let away = self.state.memberMakingWay {
             self.remove(away.id, clearingReadyFlags: false)
+            try self.checkAdmission(playerID: playerID)  // an observer told of it may have closed the room
         }
         let player = try self.state.addPlayer(id: playerID, name: name, reconnectToken: reconnectToken)
-        guard self.claimPlace() else { throw .joinFailed }
+        guard self.claimPlace() else {
+            // Evicted meanwhile: the eviction removes who is here, and they never joined.
+            self.state.removePlayer(playerID, clearingReadyFlags: false)
+            throw .joinFailed
+        }
         self.connections[playerID] = connection
         self.publish()
         return player
@@ -217,9 +225,7 @@ public actor GameRoom {
         }
         self.expiryTimers[playerID] = ExpiryTimer(scheduled: scheduled, drop: drop)
         self.publish()
-        if let away = self.state.player(playerID) {
-            for observer in self.observers { observer.memberDropped(away, in: self) }
-        }
+        if let away = self.state.player(playerID) { self.tell(.dropped(away)) }
     }
 
     /// Restores a member on a new connection if `token` is theirs; a still-open old
@@ -266,23 +272,12 @@ public actor GameRoom {
         self.expiryTimers.removeValue(forKey: playerID)?.scheduled.cancel()
         self.state.removePlayer(playerID, clearingReadyFlags: clearingReadyFlags)
         self.broadcast(self.departure("player_left", player: player, canReconnect: false))
-        for observer in self.observers { observer.memberLeft(player, in: self) }
+        self.tell(.left(player))
         if self.state.isAbandoned {
             self.close()
         } else {
             self.publish()
         }
-    }
-
-    /// Tells the observers that `player` joined; the caller (`create_room`, `join_room`) has
-    /// announced it.
-    package func tellObservers(joined player: RoomPlayer) {
-        for observer in self.observers { observer.memberJoined(player, in: self) }
-    }
-
-    /// Tells the observers that `player` reconnected; the caller (`reconnect`) has announced it.
-    package func tellObservers(reconnected player: RoomPlayer) {
-        for observer in self.observers { observer.memberReconnected(player, in: self) }
     }
 
     /// Removes member `playerID` as if they had left: a handler's way to kick someone. The others
@@ -313,8 +308,12 @@ public actor GameRoom {
     private func close() {
         // Once: an observer told of the last departure may have closed it already.
         guard !self.isClosed else { return }
-        self.isClosed = true  // before the observers: a closing room admits nobody and sets no timer
-        for observer in self.observers { observer.roomClosing(self) }
+        self.isClosed = true  // at once: a closing room admits nobody and sets no timer
+        self.tell(.closing)  // which finishes closing once the observers have been told
+    }
+
+    /// The rest of ``close()``, once the observers have been told.
+    private func finishClosing() {
         for timer in self.expiryTimers.values { timer.scheduled.cancel() }
         self.expiryTimers.removeAll()
         for timer in self.handlerTimers.values { timer.cancel() }
@@ -323,6 +322,60 @@ public actor GameRoom {
         self.state.custom = CustomValues()
         self.registry?.remove(self)
         self.logger.debug("room.closed")
+    }
+
+    // MARK: Observers
+
+    /// What observers are told of (``RoomObserver``).
+    private enum ObservedEvent {
+        case joined(RoomPlayer)
+        case reconnected(RoomPlayer)
+        case dropped(RoomPlayer)
+        case left(RoomPlayer)
+        case closing
+    }
+
+    /// Tells the observers that `player` joined. The built-in `create_room` and `join_room` call it
+    /// once they have announced the join; a handler of its own that calls ``admit(playerID:name:reconnectToken:connection:)``
+    /// does the same.
+    public func tellObservers(joined player: RoomPlayer) {
+        self.tell(.joined(player))
+    }
+
+    /// Tells the observers that `player` reconnected, once announced (as
+    /// ``tellObservers(joined:)``, after ``resume(playerID:token:newToken:connection:)``).
+    public func tellObservers(reconnected player: RoomPlayer) {
+        self.tell(.reconnected(player))
+    }
+
+    /// Tells every observer of `event`, in the order events happen: one that an observer causes
+    /// while told of another (a member it removes) is told to all once that one has been, so no
+    /// observer hears of a departure before the join it follows, or of anything after the closing.
+    private func tell(_ event: ObservedEvent) {
+        if self.observers.isEmpty {
+            if case .closing = event { self.finishClosing() }
+            return
+        }
+        self.observedEvents.append(event)
+        guard !self.isTellingObservers else { return }  // the call telling the earlier one goes on to it
+        self.isTellingObservers = true
+        defer { self.isTellingObservers = false }
+        var next = 0
+        while next < self.observedEvents.count {
+            let event = self.observedEvents[next]
+            next += 1
+            for observer in self.observers {
+                switch event {
+                case .joined(let player): observer.memberJoined(player, in: self)
+                case .reconnected(let player): observer.memberReconnected(player, in: self)
+                case .dropped(let player): observer.memberDropped(player, in: self)
+                case .left(let player): observer.memberLeft(player, in: self)
+                case .closing: observer.roomClosing(self)
+                }
+            }
+            if case .closing = event { self.finishClosing() }
+        }
+        self.observedEvents.removeAll()
     }
 
     // MARK: Handlers' timers
