@@ -146,6 +146,8 @@ struct RoomObserverTests {
                 _ = try room.admit(playerID: "late", name: "Late", reconnectToken: "t", connection: joiner)
                 return nil
             } catch {
+                #expect(room.state.player("late") == nil)
+                #expect(room.state.hostID == "host")
                 return error
             }
         }
@@ -155,5 +157,63 @@ struct RoomObserverTests {
             recorder.events.withLock { $0 } == [
                 "joined host", "dropped host connected=false", "left host tally=0", "closing tally=0 timers=0",
             ])
+    }
+
+    /// Records departures with whether the member was connected.
+    final class DepartureRecorder: RoomObserver {
+        let departures = Mutex<[String]>([])
+        /// Removes everyone else when told of this member's departure.
+        let emptiesTheRoomAfter: String?
+        init(emptiesTheRoomAfter: String? = nil) { self.emptiesTheRoomAfter = emptiesTheRoomAfter }
+
+        func memberLeft(_ player: RoomPlayer, in room: isolated GameRoom) {
+            self.departures.withLock { $0.append("\(player.id) connected=\(player.isConnected)") }
+            guard player.id == self.emptiesTheRoomAfter else { return }
+            for other in room.state.players { room.removeMember(other.id) }
+        }
+    }
+
+    @Test("A reconnect that loses its vacant room to an eviction leaves the member away")
+    func aReconnectLosingToAnEviction() async throws {
+        let recorder = DepartureRecorder()
+        var limits = RelayLimits()
+        limits.maxRooms = 1
+        let harness = Harness(
+            limits: limits, dispatcher: try MessageDispatcher(handlers: BuiltInHandlers.all), observers: [recorder])
+        let host = harness.client()
+        await host.send(#"{"type":"create_room","room_name":"r","player_name":"Hosty","player_id":"host"}"#)
+        let token = try #require(await host.received().last?["reconnect_token"]?.stringValue)
+        let room = try #require(host.session.membership?.room)
+        await room.drop(playerID: "host", connection: host.connection)
+        let back = harness.client(url: room.code).connection
+        let registry = harness.registry
+        let refusal = await room.enter { room -> RelayError? in
+            _ = try? registry.createRoom(name: "newer", maxPlayers: 2)
+            do throws(RelayError) {
+                _ = try room.resume(playerID: "host", token: token, newToken: "n", connection: back)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        #expect(refusal == .reconnectFailed)
+        try await harness.eventually { !recorder.departures.withLock { $0 }.isEmpty }
+        #expect(recorder.departures.withLock { $0 } == ["host connected=false"])
+    }
+
+    @Test("A joiner whose making way empties the room, an observer removing the rest, is refused")
+    func makingWayThatEndsTheRoom() async throws {
+        let recorder = DepartureRecorder(emptiesTheRoomAfter: "guest")
+        let harness = Harness(
+            dispatcher: try MessageDispatcher(handlers: BuiltInHandlers.all), observers: [recorder])
+        let (host, guest, code) = try await harness.roomWithTwoPlayers()
+        let room = try #require(harness.registry.room(code: code))
+        await room.drop(playerID: "guest", connection: guest.connection)  // a full lobby, one away
+        _ = await host.received()
+        let joiner = harness.client(url: code)
+        await joiner.expectError("join_failed", after: #"{"type":"join_room","player_name":"New","player_id":"new"}"#)
+        #expect(recorder.departures.withLock { $0 } == ["guest connected=false", "host connected=true"])
+        #expect(harness.registry.count == 0)
+        #expect(await room.enter { $0.state.players.isEmpty })
     }
 }

@@ -160,7 +160,8 @@ public actor GameRoom {
         guard playerID == memberID || self.state.player(playerID) == nil else { throw .duplicatePlayerID }
     }
 
-    /// Adds a player on `connection`; the caller announces it.
+    /// Adds a player on `connection`; the caller announces it, then tells the observers
+    /// (``tellObservers(joined:)``).
     public func admit(
         playerID: String, name: String, reconnectToken: String, connection: PlayerConnection
     )
@@ -239,7 +240,11 @@ public actor GameRoom {
         // of a live connection the player reconnected on meanwhile.
         guard connection.canTakeASeat else { throw .reconnectFailed }
         let player = try self.state.reconnect(playerID, token: token, newToken: newToken)
-        guard self.claimPlace() else { throw .reconnectFailed }
+        guard self.claimPlace() else {
+            // Evicted meanwhile: they are still away when the eviction removes them.
+            self.state.markDisconnected(playerID)
+            throw .reconnectFailed
+        }
         if let previous = self.connections[playerID], previous !== connection {
             previous.close(code: RelayCloseCode.replaced)
         }
@@ -303,8 +308,9 @@ public actor GameRoom {
         for player in self.state.players { self.remove(player.id) }
     }
 
-    /// Forgets the room: cancels its timers, gives back its entities' bytes, drops the handlers'
-    /// values and leaves the registry.
+    /// Forgets the room: it admits nobody from now on; once its observers have heard of it (later
+    /// in this turn, if one of them closed it), it cancels its timers, gives back its entities'
+    /// bytes, drops the handlers' values and leaves the registry (``finishClosing()``).
     private func close() {
         // Once: an observer told of the last departure may have closed it already.
         guard !self.isClosed else { return }
@@ -337,7 +343,7 @@ public actor GameRoom {
 
     /// Tells the observers that `player` joined. The built-in `create_room` and `join_room` call it
     /// once they have announced the join; a handler of its own that calls ``admit(playerID:name:reconnectToken:connection:)``
-    /// does the same.
+    /// does the same. Never from an observer: one that tells of a join as it hears of it never ends.
     public func tellObservers(joined player: RoomPlayer) {
         self.tell(.joined(player))
     }
@@ -409,6 +415,7 @@ public actor GameRoom {
     /// Tells the registry how the room looks now (for `/api/rooms`), and whether it is vacant:
     /// members left to come back, none connected.
     public func publish() {
+        guard !self.isClosed else { return }  // a closing room's entry is on its way out
         let joinable = self.state.acceptsJoiner
         let vacant = self.connections.isEmpty && !self.state.players.isEmpty
         self.registry?.publish(self, info: self.state.roomInfo, joinable: joinable, vacant: vacant)

@@ -7,8 +7,9 @@
 /// nothing else meanwhile. One observer serves every room, and rooms on different event loops
 /// call it at the same time: what it keeps outside the rooms needs a lock (better, keep it in
 /// `room.state.custom`). What an observer causes (a member it removes) is told to every observer
-/// after what it was told of, so each hears a room's events in the order they happened. Every
-/// method does nothing unless implemented.
+/// after what it was told of, so each hears a room's events in the order they happened; the
+/// room's state may be ahead of what a later observer has heard so far. Every method does
+/// nothing unless implemented.
 ///
 /// Nothing is told when the server stops: its rooms go with the process.
 public protocol RoomObserver: Sendable {
