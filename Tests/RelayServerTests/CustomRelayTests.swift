@@ -96,6 +96,39 @@ struct CustomRelayTests {
         }
     }
 
+    @Test("Its round_start handler's timer ends the round unasked, and its observer tells a joiner the time left")
+    func roundTimerAndObserver() async throws {
+        try await withTemporaryDirectory { directory in
+            let relay = try Self.startExample(in: directory)
+            let port = try await relay.listeningPort()
+            let (host, guest, third) = (
+                TestSocket.connect(port: port), TestSocket.connect(port: port), TestSocket.connect(port: port)
+            )
+            let room = try await RelayFlowTests.openRoom(port, host: host, guest: guest, maxPlayers: 3)
+            guest.send(["type": "round_start", "seconds": 30])
+            #expect(try await guest.expect("error")["code"] as? String == "not_host")
+            host.send(["type": "round_start", "seconds": 2.5])
+            #expect(try await host.expect("error")["code"] as? String == "invalid_field")
+
+            host.send(["type": "round_start", "seconds": 30])  // replaced below: never over
+            host.send(["type": "round_start", "seconds": 2])
+            for socket in [host, guest] {
+                #expect(try await socket.expect("round_started")["seconds"] as? Int == 30)
+                #expect(try await socket.expect("round_started")["seconds"] as? Int == 2)
+            }
+            third.send(["type": "join_room", "room_id": room.code, "player_name": "Third"])
+            try await third.expect("player_joined")
+            try await third.expect("room_joined")
+            let left = try #require(try await third.expect("round_state")["seconds_left"] as? Int)
+            #expect((0...2).contains(left))
+            for socket in [host, guest] { try await socket.expect("player_joined") }
+            for socket in [host, guest, third] { try await socket.expect("round_over") }
+
+            relay.send(SIGTERM)
+            #expect(try await relay.exitStatus() == 0)
+        }
+    }
+
     @Test("A bad flag exits non-zero with a message, like relay")
     func badFlag() async throws {
         let relay = try ChildRelay(

@@ -2,8 +2,9 @@ import Handlers
 import Relay
 import RelayServer
 
-// A game's own relay: everything `relay` does, plus `whisper` and `vote_kick` message types
-// and a filter on the built-in `chat`, registered in code. Run it like `relay`:
+// A game's own relay: everything `relay` does, plus `whisper`, `vote_kick` and `round_start`
+// message types, an observer of the rooms' members and a filter on the built-in `chat`,
+// registered in code. Run it like `relay`:
 //
 //     swift run custom-relay-example --port 8000
 //
@@ -65,6 +66,48 @@ struct VoteKickHandler: RoomMessageHandler {
     }
 }
 
+/// A room's running round: its timer, to replace it, and when it ends.
+struct Round: Sendable {
+    let timer: RoomTimer
+    let endsAt: ContinuousClock.Instant
+
+    enum Key: CustomValueKey { static let defaultValue: Round? = nil }
+}
+
+/// `round_start` {seconds} (host only, 1…3600): the room gets `round_started` {seconds}, then
+/// `round_over` when the time is up, with nobody sending anything. A new round replaces one
+/// that runs.
+struct RoundStartHandler: RoomMessageHandler {
+    let messageType = "round_start"
+
+    func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
+        try room.state.requireHost(playerID)
+        let seconds = try message.number("seconds")
+        guard (1...3600).contains(seconds), seconds.rounded() == seconds else {
+            throw .invalidField("seconds", expected: "a whole number of seconds from 1 to 3600")
+        }
+        if let running = room.state.custom[Round.Key.self] { room.cancel(running.timer) }
+        let timer = room.schedule(after: .seconds(seconds)) { room in
+            room.state.custom[Round.Key.self] = nil
+            room.broadcast(OutboundMessage.make(type: "round_over", [:]))
+        }
+        room.state.custom[Round.Key.self] = Round(timer: timer, endsAt: .now + .seconds(seconds))
+        room.broadcast(OutboundMessage.make(type: "round_started", ["seconds": .integer(Int64(seconds))]))
+    }
+}
+
+/// Tells a player who joins or comes back while a round runs `round_state` {seconds_left}.
+struct RoundObserver: RoomObserver {
+    func memberJoined(_ player: RoomPlayer, in room: isolated GameRoom) { self.tell(player, in: room) }
+    func memberReconnected(_ player: RoomPlayer, in room: isolated GameRoom) { self.tell(player, in: room) }
+
+    private func tell(_ player: RoomPlayer, in room: isolated GameRoom) {
+        guard let round = room.state.custom[Round.Key.self] else { return }
+        let left = max(0, ContinuousClock.now.duration(to: round.endsAt) / .seconds(1)).rounded(.up)
+        room.send(OutboundMessage.make(type: "round_state", ["seconds_left": .integer(Int64(left))]), to: player.id)
+    }
+}
+
 /// Drops chat messages that are only whitespace, before the built-in chat handler sees them.
 struct BlankChatFilter: MessageFilter {
     let messageType = "chat"
@@ -78,5 +121,7 @@ struct BlankChatFilter: MessageFilter {
 var server = RelayServerBuilder()
 server.register(WhisperHandler())
 server.register(VoteKickHandler())
+server.register(RoundStartHandler())
+server.register(observer: RoundObserver())
 server.register(filter: BlankChatFilter())
 await server.runFromCommandLine()
