@@ -16,11 +16,19 @@ struct CustomRelayTests {
             environment: ["API_KEY": testAPIKey])
     }
 
-    @Test("Its whisper handler and blank-chat filter work beside the built-in types")
-    func whisperAndFilter() async throws {
+    /// Runs `body` against the example relay's port, then stops the relay, which must exit 0.
+    private static func withExample(_ body: (Int) async throws -> Void) async throws {
         try await withTemporaryDirectory { directory in
             let relay = try Self.startExample(in: directory)
-            let port = try await relay.listeningPort()
+            try await body(try await relay.listeningPort())
+            relay.send(SIGTERM)
+            #expect(try await relay.exitStatus() == 0)
+        }
+    }
+
+    @Test("Its whisper handler and blank-chat filter work beside the built-in types")
+    func whisperAndFilter() async throws {
+        try await Self.withExample { port in
             let host = TestSocket.connect(port: port)
             let guest = TestSocket.connect(port: port)
             let room = try await RelayFlowTests.openRoom(port, host: host, guest: guest)
@@ -39,17 +47,12 @@ struct CustomRelayTests {
 
             host.send(["type": "ping", "timestamp": 1])
             try await host.expect("pong")
-
-            relay.send(SIGTERM)
-            #expect(try await relay.exitStatus() == 0)
         }
     }
 
     @Test("Its vote_kick handler removes a member once a majority voted, with votes kept per member")
     func voteKick() async throws {
-        try await withTemporaryDirectory { directory in
-            let relay = try Self.startExample(in: directory)
-            let port = try await relay.listeningPort()
+        try await Self.withExample { port in
             let (host, guest, third) = (
                 TestSocket.connect(port: port), TestSocket.connect(port: port), TestSocket.connect(port: port)
             )
@@ -91,16 +94,12 @@ struct CustomRelayTests {
                 #expect((vote["votes"] as? Int, vote["needed"] as? Int) == (1, 2))
             }
 
-            relay.send(SIGTERM)
-            #expect(try await relay.exitStatus() == 0)
         }
     }
 
     @Test("Its round_start handler's timer ends the round unasked, and its observer tells a joiner the time left")
     func roundTimerAndObserver() async throws {
-        try await withTemporaryDirectory { directory in
-            let relay = try Self.startExample(in: directory)
-            let port = try await relay.listeningPort()
+        try await Self.withExample { port in
             let (host, guest, third) = (
                 TestSocket.connect(port: port), TestSocket.connect(port: port), TestSocket.connect(port: port)
             )
@@ -124,8 +123,6 @@ struct CustomRelayTests {
             for socket in [host, guest] { try await socket.expect("player_joined") }
             for socket in [host, guest, third] { try await socket.expect("round_over") }
 
-            relay.send(SIGTERM)
-            #expect(try await relay.exitStatus() == 0)
         }
     }
 
