@@ -28,6 +28,16 @@ public struct RelayServerBuilder: Sendable {
         self.handlers.append(handler)
     }
 
+    /// Takes away the handler of `messageType`, a built-in's included, so that one of your own (or
+    /// a plugin's) can answer the type instead; returns whether there was one. A type the game's
+    /// client sends must still be answered as it expects (PROTOCOL.md).
+    @discardableResult
+    public mutating func removeHandler(for messageType: String) -> Bool {
+        let count = self.handlers.count
+        self.handlers.removeAll { $0.messageType == messageType }
+        return self.handlers.count != count
+    }
+
     /// Adds a filter that sees every message of its type before the handler.
     public mutating func register(filter: any MessageFilter) {
         self.filters.append(filter)

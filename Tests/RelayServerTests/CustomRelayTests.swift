@@ -1,5 +1,6 @@
 import Foundation
 import Handlers
+import Relay
 import Testing
 
 @testable import RelayServer
@@ -124,6 +125,29 @@ struct CustomRelayTests {
             for socket in [host, guest, third] { try await socket.expect("round_over") }
 
         }
+    }
+
+    /// An `emote` of a game's own, in place of the built-in one.
+    struct OwnEmote: MessageHandler {
+        let messageType = "emote"
+        func handle(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) {}
+    }
+
+    @Test("A built-in type's handler can be taken away, and the type registered anew")
+    func replacingABuiltIn() throws {
+        var server = RelayServerBuilder()
+        server.register(OwnEmote())
+        #expect(throws: MessageDispatcher.RegistrationError.duplicateType("emote")) {
+            try MessageDispatcher(handlers: server.handlers)
+        }
+        server = RelayServerBuilder()
+        let removed = server.removeHandler(for: "emote")
+        let removedAgain = server.removeHandler(for: "emote")
+        #expect(removed && !removedAgain)
+        server.register(OwnEmote())
+        _ = try MessageDispatcher(handlers: server.handlers)
+        #expect(server.handlers.filter { $0.messageType == "emote" }.map { $0 is OwnEmote } == [true])
+        #expect(server.handlers.count == BuiltInHandlers.all.count)
     }
 
     @Test("A bad flag exits non-zero with a message, like relay")
