@@ -53,7 +53,7 @@ struct HandlerToolsTests {
         enum Timer: CustomValueKey { static let defaultValue: RoomTimer? = nil }
         let messageType = "round"
         func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
-            if let timer = room.state.custom[Timer.self] { room.cancel(timer) }
+            if let timer = room.state.custom[Timer.self] { room.cancelTimer(timer) }
             room.state.custom[Timer.self] = nil
             guard try message.optionalBool("cancel") != true else { return }
             let milliseconds = try message.optionalNumber("ms") ?? 0
@@ -276,7 +276,7 @@ struct HandlerToolsTests {
         let ran = CloseCodes()
         await room.enter { room in
             let timer = room.schedule(after: .milliseconds(20)) { _ in ran.record(1) }
-            room.cancel(timer)
+            room.cancelTimer(timer)
             room.schedule(after: .milliseconds(40)) { _ in ran.record(2) }
         }
         try await harness.eventually { !ran.codes.withLock { $0 }.isEmpty }
@@ -313,9 +313,9 @@ struct HandlerToolsTests {
             harness.registry.room(code: try await second.createRoom(playerID: "b", name: "B")))
         let timer = await firstRoom.enter { $0.schedule(after: .seconds(600)) { _ in } }
         await secondRoom.enter { _ = $0.schedule(after: .seconds(600)) { _ in } }
-        await secondRoom.enter { $0.cancel(timer) }
+        await secondRoom.enter { $0.cancelTimer(timer) }
         #expect(await (firstRoom.pendingHandlerTimers, secondRoom.pendingHandlerTimers) == (1, 1))
-        await firstRoom.enter { $0.cancel(timer) }
+        await firstRoom.enter { $0.cancelTimer(timer) }
         #expect(await firstRoom.pendingHandlerTimers == 0)
     }
 

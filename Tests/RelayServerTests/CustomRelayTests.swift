@@ -110,20 +110,55 @@ struct CustomRelayTests {
             host.send(["type": "round_start", "seconds": 2.5])
             #expect(try await host.expect("error")["code"] as? String == "invalid_field")
 
-            host.send(["type": "round_start", "seconds": 30])  // replaced below: never over
-            host.send(["type": "round_start", "seconds": 2])
-            for socket in [host, guest] {
-                #expect(try await socket.expect("round_started")["seconds"] as? Int == 30)
-                #expect(try await socket.expect("round_started")["seconds"] as? Int == 2)
-            }
+            // A joiner during a long round is told the time left.
+            host.send(["type": "round_start", "seconds": 600])
+            for socket in [host, guest] { #expect(try await socket.expect("round_started")["seconds"] as? Int == 600) }
             third.send(["type": "join_room", "room_id": room.code, "player_name": "Third"])
             try await third.expect("player_joined")
             try await third.expect("room_joined")
             let left = try #require(try await third.expect("round_state")["seconds_left"] as? Int)
-            #expect((0...2).contains(left))
+            #expect((500...600).contains(left))
             for socket in [host, guest] { try await socket.expect("player_joined") }
-            for socket in [host, guest, third] { try await socket.expect("round_over") }
 
+            // Each round replaces the one before: the first to end is the last started.
+            host.send(["type": "round_start", "seconds": 1])
+            host.send(["type": "round_start", "seconds": 3])
+            for socket in [host, guest, third] {
+                #expect(try await socket.expect("round_started")["seconds"] as? Int == 1)
+                #expect(try await socket.expect("round_started")["seconds"] as? Int == 3)
+                #expect(try await socket.expect("round_over")["seconds"] as? Int == 3)
+            }
+        }
+    }
+
+    @Test("Its vote_kick counts again as a member leaves: fewer present need fewer votes")
+    func voteKickCountsAgain() async throws {
+        try await Self.withExample { port in
+            let sockets = (0..<5).map { _ in TestSocket.connect(port: port) }
+            let room = try await RelayFlowTests.openRoom(port, host: sockets[0], guest: sockets[1], maxPlayers: 5)
+            for (index, socket) in sockets.enumerated().dropFirst(2) {
+                socket.send([
+                    "type": "join_room", "room_id": room.code, "player_name": "P\(index)", "player_id": "p\(index)",
+                ])
+                for earlier in sockets[..<index] { try await earlier.expect("player_joined") }
+                try await socket.expect("player_joined")
+                try await socket.expect("room_joined")
+            }
+            // Against p4, with four others present: three votes needed.
+            for voter in [sockets[0], sockets[1]] {
+                voter.send(["type": "vote_kick", "target": "p4"])
+                for socket in sockets { try await socket.expect("kick_vote") }
+            }
+            // p3, who did not vote, leaves: three present, two votes are enough.
+            sockets[3].send(["type": "leave_room"])
+            try await sockets[3].expect("room_left")
+            for socket in [sockets[0], sockets[1], sockets[4]] {
+                #expect(try await socket.expect("player_left")["player_id"] as? String == "p3")
+            }
+            #expect(try await sockets[4].expect("room_left")["reason"] as? String == "voted out")
+            for socket in [sockets[0], sockets[1]] {
+                #expect(try await socket.expect("player_left")["player_id"] as? String == "p4")
+            }
         }
     }
 

@@ -31,9 +31,10 @@ struct WhisperHandler: RoomMessageHandler {
 /// `vote_kick` {target}: a member votes to remove another. The room sees `kick_vote` {target,
 /// votes, needed}; once more than half of the connected members other than the target, and at
 /// least two, voted for them, the room removes them (they get `room_left` {reason}, the others
-/// `player_left`). Nothing keeps them from joining again: a ban would need a `join_room` filter
-/// and something surer than a `player_id` to know them by, which clients choose.
-struct VoteKickHandler: RoomMessageHandler {
+/// `player_left`). As an observer too, it counts again when a member leaves or drops, which
+/// lowers the votes needed. Nothing keeps the removed from joining again: a ban would need a
+/// `join_room` filter and something surer than a `player_id` to know them by, which clients choose.
+struct VoteKickHandler: RoomMessageHandler, RoomObserver {
     /// The ballot open against a member. Kept with them, so it goes when they leave, and a later
     /// player under the same id starts with none.
     enum BallotAgainst: CustomValueKey { static let defaultValue: Int? = nil }
@@ -53,15 +54,33 @@ struct VoteKickHandler: RoomMessageHandler {
             room.state.custom[BallotsOpened.self] += 1
             room.state[customOf: target][BallotAgainst.self] = room.state.custom[BallotsOpened.self]
         }
-        let ballot = room.state[customOf: target][BallotAgainst.self]
-        room.state[customOf: playerID][Vote.self] = ballot
+        room.state[customOf: playerID][Vote.self] = room.state[customOf: target][BallotAgainst.self]
+        Self.count(against: target, in: room, announcing: true)
+    }
+
+    func memberLeft(_ player: RoomPlayer, in room: isolated GameRoom) { Self.countAgain(in: room) }
+    func memberDropped(_ player: RoomPlayer, in room: isolated GameRoom) { Self.countAgain(in: room) }
+
+    /// Counts every open ballot again: fewer members present need fewer votes.
+    private static func countAgain(in room: isolated GameRoom) {
+        for target in room.state.players where target.custom[BallotAgainst.self] != nil {
+            Self.count(against: target.id, in: room, announcing: false)
+        }
+    }
+
+    /// Counts the votes against `target` (telling the room, if `announcing`), and removes them
+    /// once enough voted.
+    private static func count(against target: String, in room: isolated GameRoom, announcing: Bool) {
+        guard let ballot = room.state[customOf: target][BallotAgainst.self] else { return }
         let voters = room.state.connectedPlayers.filter { $0.id != target }
         let votes = voters.filter { $0.custom[Vote.self] == ballot }.count
-        let needed = max(2, voters.count / 2 + 1)  // in a room of two, nobody alone kicks the other
-        room.broadcast(
-            OutboundMessage.make(
-                type: "kick_vote",
-                ["target": .string(target), "votes": .integer(Int64(votes)), "needed": .integer(Int64(needed))]))
+        let needed = max(2, voters.count / 2 + 1)  // in a room of two, nobody alone removes the other
+        if announcing {
+            room.broadcast(
+                OutboundMessage.make(
+                    type: "kick_vote",
+                    ["target": .string(target), "votes": .integer(Int64(votes)), "needed": .integer(Int64(needed))]))
+        }
         if votes >= needed { room.removeMember(target, reason: "voted out") }
     }
 }
@@ -75,7 +94,7 @@ struct Round: Sendable {
 }
 
 /// `round_start` {seconds} (host only, 1…3600): the room gets `round_started` {seconds}, then
-/// `round_over` when the time is up, with nobody sending anything. A new round replaces one
+/// `round_over` {seconds} when the time is up, with nobody sending anything. A new round replaces one
 /// that runs.
 struct RoundStartHandler: RoomMessageHandler {
     let messageType = "round_start"
@@ -86,10 +105,10 @@ struct RoundStartHandler: RoomMessageHandler {
         guard (1...3600).contains(seconds), seconds.rounded() == seconds else {
             throw .invalidField("seconds", expected: "a whole number of seconds from 1 to 3600")
         }
-        if let running = room.state.custom[Round.Key.self] { room.cancel(running.timer) }
+        if let running = room.state.custom[Round.Key.self] { room.cancelTimer(running.timer) }
         let timer = room.schedule(after: .seconds(seconds)) { room in
             room.state.custom[Round.Key.self] = nil
-            room.broadcast(OutboundMessage.make(type: "round_over", [:]))
+            room.broadcast(OutboundMessage.make(type: "round_over", ["seconds": .integer(Int64(seconds))]))
         }
         room.state.custom[Round.Key.self] = Round(timer: timer, endsAt: .now + .seconds(seconds))
         room.broadcast(OutboundMessage.make(type: "round_started", ["seconds": .integer(Int64(seconds))]))
@@ -121,6 +140,7 @@ struct BlankChatFilter: MessageFilter {
 var server = RelayServerBuilder()
 server.register(WhisperHandler())
 server.register(VoteKickHandler())
+server.register(observer: VoteKickHandler())  // to count again as members leave or drop
 server.register(RoundStartHandler())
 server.register(observer: RoundObserver())
 server.register(filter: BlankChatFilter())

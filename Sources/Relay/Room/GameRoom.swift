@@ -404,7 +404,7 @@ public actor GameRoom {
     }
 
     /// Cancels `timer`, one of this room's, if it has not run yet.
-    public func cancel(_ timer: RoomTimer) {
+    public func cancelTimer(_ timer: RoomTimer) {
         guard timer.room == ObjectIdentifier(self) else { return }
         self.handlerTimers.removeValue(forKey: timer.number)?.cancel()
     }
@@ -443,9 +443,10 @@ public actor GameRoom {
     }
 }
 
-/// A timer a handler set in a room (``GameRoom/schedule(after:_:)``), to cancel it with.
+/// A timer a handler set in a room (``GameRoom/schedule(after:_:)``), to cancel it with
+/// (``GameRoom/cancelTimer(_:)``).
 public struct RoomTimer: Hashable, Sendable {
-    /// The room's, so that another room's `cancel` leaves it alone.
+    /// The room's, so that another room's `cancelTimer` leaves it alone.
     fileprivate let room: ObjectIdentifier
     fileprivate let number: UInt64
 }
