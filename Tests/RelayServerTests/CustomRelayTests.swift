@@ -27,6 +27,16 @@ struct CustomRelayTests {
         }
     }
 
+    /// `socket` joins room `code` as `playerID`: it and the `members` already there get
+    /// `player_joined`, then it gets `room_joined`.
+    private static func join(
+        _ socket: TestSocket, room code: String, as playerID: String, seenBy members: [TestSocket]
+    ) async throws {
+        socket.send(["type": "join_room", "room_id": code, "player_name": playerID, "player_id": playerID])
+        for member in members + [socket] { try await member.expect("player_joined") }
+        try await socket.expect("room_joined")
+    }
+
     @Test("Its whisper handler and blank-chat filter work beside the built-in types")
     func whisperAndFilter() async throws {
         try await Self.withExample { port in
@@ -58,9 +68,7 @@ struct CustomRelayTests {
                 TestSocket.connect(port: port), TestSocket.connect(port: port), TestSocket.connect(port: port)
             )
             let room = try await RelayFlowTests.openRoom(port, host: host, guest: guest, maxPlayers: 3)
-            third.send(["type": "join_room", "room_id": room.code, "player_name": "Third", "player_id": "third"])
-            for socket in [host, guest, third] { try await socket.expect("player_joined") }
-            try await third.expect("room_joined")
+            try await Self.join(third, room: room.code, as: "third", seenBy: [host, guest])
 
             guest.send(["type": "vote_kick", "target": "third"])
             for socket in [host, guest, third] {
@@ -86,9 +94,7 @@ struct CustomRelayTests {
             #expect(try await host.expect("error")["code"] as? String == "invalid_field")
 
             // Back under the same id: the votes against whoever had it went with them.
-            third.send(["type": "join_room", "room_id": room.code, "player_name": "Third", "player_id": "third"])
-            for socket in [host, guest, third] { try await socket.expect("player_joined") }
-            try await third.expect("room_joined")
+            try await Self.join(third, room: room.code, as: "third", seenBy: [host, guest])
             guest.send(["type": "vote_kick", "target": "third"])
             for socket in [host, guest, third] {
                 let vote = try await socket.expect("kick_vote")
@@ -113,12 +119,9 @@ struct CustomRelayTests {
             // A joiner during a long round is told the time left.
             host.send(["type": "round_start", "seconds": 600])
             for socket in [host, guest] { #expect(try await socket.expect("round_started")["seconds"] as? Int == 600) }
-            third.send(["type": "join_room", "room_id": room.code, "player_name": "Third"])
-            try await third.expect("player_joined")
-            try await third.expect("room_joined")
+            try await Self.join(third, room: room.code, as: "third", seenBy: [host, guest])
             let left = try #require(try await third.expect("round_state")["seconds_left"] as? Int)
             #expect((500...600).contains(left))
-            for socket in [host, guest] { try await socket.expect("player_joined") }
 
             // Each round replaces the one before: the first to end is the last started.
             host.send(["type": "round_start", "seconds": 1])
@@ -137,12 +140,7 @@ struct CustomRelayTests {
             let sockets = (0..<5).map { _ in TestSocket.connect(port: port) }
             let room = try await RelayFlowTests.openRoom(port, host: sockets[0], guest: sockets[1], maxPlayers: 5)
             for (index, socket) in sockets.enumerated().dropFirst(2) {
-                socket.send([
-                    "type": "join_room", "room_id": room.code, "player_name": "P\(index)", "player_id": "p\(index)",
-                ])
-                for earlier in sockets[..<index] { try await earlier.expect("player_joined") }
-                try await socket.expect("player_joined")
-                try await socket.expect("room_joined")
+                try await Self.join(socket, room: room.code, as: "p\(index)", seenBy: Array(sockets[..<index]))
             }
             // Against p4, with four others present: three votes needed.
             for voter in [sockets[0], sockets[1]] {
