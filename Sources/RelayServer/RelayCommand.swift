@@ -229,9 +229,6 @@ struct RelayCommand: AsyncParsableCommand {
             logger.critical("relay.startup.failed", metadata: ["error": "\(error)"])
             throw ExitCode(2)
         }
-        let rooms = RoomRegistry(
-            limits: configuration.relay, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger,
-            observers: observers)
         do {
             try await PluginHost.withPlugins(
                 configuration.pluginExecutables(logger: logger), settings: configuration.pluginSettings,
@@ -240,6 +237,10 @@ struct RelayCommand: AsyncParsableCommand {
             ) { plugins in
                 let dispatcher = try MessageDispatcher(
                     handlers: handlers + plugins.handlers, filters: filters + plugins.filters)
+                // The plugins hear a room's events after the in-process observers have acted on them.
+                let rooms = RoomRegistry(
+                    limits: configuration.relay, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger,
+                    observers: observers + plugins.observers)
                 let app = buildApplication(
                     configuration: configuration, scores: store, savedGames: store, bosses: store,
                     rooms: rooms, dispatcher: dispatcher, services: [store], logger: logger

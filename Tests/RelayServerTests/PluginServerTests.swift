@@ -99,9 +99,41 @@ struct PluginServerTests {
 
             relay.send(SIGTERM)
             #expect(try await relay.exitStatus() == 0)
-            // Both plugins (dice.sh, chat_guard.py) exited on their own once their stdin closed.
-            #expect(relay.printed.components(separatedBy: "plugin.exited").count - 1 == 2, "\(relay.printed)")
+            // The plugins (dice.sh, chat_guard.py, room_scores.py) exited on their own once their stdin closed.
+            #expect(relay.printed.components(separatedBy: "plugin.exited").count - 1 == 3, "\(relay.printed)")
             #expect(!relay.printed.contains("plugin.shutdown.kill"), "\(relay.printed)")
+        }
+    }
+
+    @Test("The example room_scores keeps scores per room; room events take away a member who leaves and a closed room")
+    func exampleRoomScores() async throws {
+        try await withTemporaryDirectory { directory in
+            let relay = try self.startRelay(dataDirectory: directory, pluginsDirectory: Self.examplesDirectory)
+            let port = try await relay.listeningPort()
+            let host = TestSocket.connect(port: port)
+            let guest = TestSocket.connect(port: port)
+            let room = try await RelayFlowTests.openRoom(port, host: host, guest: guest)
+
+            host.send(["type": "add_score", "points": 5])
+            for socket in [host, guest] {
+                #expect(try await socket.expect("room_scores")["scores"] as? [String: Int] == [room.hostID: 5])
+            }
+            guest.send(["type": "add_score", "points": 3])
+            for socket in [host, guest] {
+                let scores = try await socket.expect("room_scores")["scores"] as? [String: Int]
+                #expect(scores == [room.hostID: 5, room.guestID: 3])
+            }
+            guest.send(["type": "add_score", "points": 1.5])
+            #expect(try await guest.expect("error")["code"] as? String == "invalid_points")
+
+            guest.send(["type": "leave_room"])
+            try await host.expect("player_left")
+            host.send(["type": "add_score", "points": 1])
+            #expect(try await host.expect("room_scores")["scores"] as? [String: Int] == [room.hostID: 6])
+
+            host.send(["type": "leave_room"])
+            try await eventually { relay.printed.contains("room \(room.code) closed, its scores forgotten") }
+            #expect(relay.printed.contains("room \(room.code) closed, its scores forgotten"), "\(relay.printed)")
         }
     }
 

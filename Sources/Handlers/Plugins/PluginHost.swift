@@ -1,5 +1,6 @@
 public import Logging
 public import NIOCore
+public import Relay
 import Synchronization
 
 #if canImport(Glibc)
@@ -9,10 +10,13 @@ import Synchronization
 /// The plugin processes of one server: started before the server opens, kept running
 /// while it serves, and stopped after it closes.
 public enum PluginHost {
-    /// The handlers and filters the plugins brought, to register with the dispatcher.
+    /// The handlers and filters the plugins brought, to register with the dispatcher, and the
+    /// observer that tells them the room events they asked for, for the room registry.
     public struct Registrations: Sendable {
         public let handlers: [any MessageHandler]
         public let filters: [any MessageFilter]
+        /// One observer, if any plugin asked for events; none otherwise.
+        public let observers: [any RoomObserver]
     }
 
     /// Starts `executables`, waits for every hello, runs `body` with what they handle and
@@ -94,7 +98,9 @@ public enum PluginHost {
         for handler in builtIns { owners[handler.messageType] = "the server" }
         var handlers: [any MessageHandler] = []
         var filters: [any MessageFilter] = []
+        var listeners: [PluginEventObserver.Listener] = []
         for (process, hello) in zip(processes, hellos) {
+            if !hello.events.isEmpty { listeners.append(.init(plugin: process, events: hello.events)) }
             let claimant = "plugin \(process.executable)"
             for type in hello.handles {
                 if let owner = owners[type] {
@@ -110,7 +116,8 @@ public enum PluginHost {
         for filter in filters where owners[filter.messageType] == nil {
             throw PluginConflictError(type: filter.messageType, conflict: .filterWithoutHandler)
         }
-        return Registrations(handlers: handlers, filters: filters)
+        let observers: [any RoomObserver] = listeners.isEmpty ? [] : [PluginEventObserver(listeners: listeners)]
+        return Registrations(handlers: handlers, filters: filters, observers: observers)
     }
 
     /// Closes every plugin's stdin, waits until they exit or the grace period ends, then kills the rest.

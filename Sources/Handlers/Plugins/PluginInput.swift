@@ -11,17 +11,26 @@ import Synchronization
 /// than half its timeout left before the writer takes it is dropped unwritten: the plugin would
 /// most likely answer it late. At most `limit` bytes wait, those the writer took and is still
 /// writing included: a plugin that reads slowly or not at all cannot grow the server.
+///
+/// Event lines (PLUGINS.md, "Events") need no answer and take no place in the window, but keep
+/// their place in the queue: an event is written after every request queued before it (or once
+/// those are dropped as late) and before every request queued after it. Requests and events are
+/// queued inside their room, so a plugin hears each room's requests and events in the room's order.
 final class PluginInput: Sendable {
     /// The waiting writer, and what it is to be resumed with.
     private typealias Wake = (writer: CheckedContinuation<[UInt8]?, Never>, lines: [UInt8]?)
 
     private struct Line {
         let bytes: [UInt8]
-        /// Its request's.
+        /// The request it asks, or nil for an event, which no answer follows and is never late.
+        let request: Request?
+    }
+
+    private struct Request {
         let id: UInt64
-        /// When its request times out.
+        /// When it times out.
         let deadline: NIODeadline
-        /// After this it is not written.
+        /// After this its line is not written.
         let writeBy: NIODeadline
     }
 
@@ -55,8 +64,8 @@ final class PluginInput: Sendable {
             var late: [UInt64] = []
             var lateBytes = 0
             self.pending.removeAll { line in
-                guard line.writeBy <= now else { return false }
-                late.append(line.id)
+                guard let request = line.request, request.writeBy <= now else { return false }
+                late.append(request.id)
                 lateBytes += line.bytes.count
                 return true
             }
@@ -64,21 +73,32 @@ final class PluginInput: Sendable {
             return late
         }
 
-        /// The lines for the writer, as many as the window has room for (the newest, if it
-        /// holds some back; all once the input is closed: the plugin is asked to finish what it
-        /// was sent), after dropping those too late (added to `dropped`); nil if there are none.
+        /// The lines for the writer, after dropping those too late (added to `dropped`): of the
+        /// requests before the first event, as many as the window has room for (the newest, if
+        /// it holds some back; all once the input is closed: the plugin is asked to finish what
+        /// it was sent); once none of them is left, the event and, in turn, what follows it. Nil
+        /// if there are none.
         mutating func takeLines(now: NIODeadline, dropped: inout [UInt64]) -> [UInt8]? {
             dropped += self.dropLate(now: now)
-            let room = self.isClosed ? self.pending.count : self.window.room(unanswered: self.unanswered.count)
-            let count = min(self.pending.count, room)
-            guard count > 0 else { return nil }
-            let taken = self.pending[(self.pending.count - count)...]
-            for line in taken {
-                self.written += 1
-                self.unanswered[line.id] = Written(deadline: line.deadline, order: self.written)
+            var bytes: [UInt8] = []
+            while true {
+                let requests = self.pending.firstIndex { $0.request == nil } ?? self.pending.count
+                let room = self.isClosed ? requests : self.window.room(unanswered: self.unanswered.count)
+                let count = min(requests, room)
+                let taken = (requests - count)..<requests
+                for line in self.pending[taken] {
+                    if let request = line.request {  // always, before the first event
+                        self.written += 1
+                        self.unanswered[request.id] = Written(deadline: request.deadline, order: self.written)
+                    }
+                    bytes += line.bytes
+                }
+                self.pending.removeSubrange(taken)
+                // The event waits while requests queued before it do.
+                guard count == requests, !self.pending.isEmpty else { break }
+                bytes += self.pending.removeFirst().bytes
             }
-            let bytes = taken.flatMap(\.bytes)
-            self.pending.removeLast(count)
+            guard !bytes.isEmpty else { return nil }
             self.pendingBytes -= bytes.count
             self.bytesBeingWritten = bytes.count
             return bytes
@@ -154,17 +174,30 @@ final class PluginInput: Sendable {
     /// `deadline` is left; `false` once the input is closed, or when `limit` bytes of lines still
     /// due already wait.
     func append(_ line: [UInt8], id: UInt64, until deadline: NIODeadline) -> Bool {
+        self.enqueue(
+            Line(bytes: line, request: Request(id: id, deadline: deadline, writeBy: deadline - self.leftToWrite)))
+    }
+
+    /// Queues event `line`, to be written once the requests queued before it are written or
+    /// dropped; `false` as for ``append(_:id:until:)``: a plugin that has stopped reading misses
+    /// events rather than grow the server.
+    func appendEvent(_ line: [UInt8]) -> Bool {
+        self.enqueue(Line(bytes: line, request: nil))
+    }
+
+    private func enqueue(_ line: Line) -> Bool {
         var dropped: [UInt64] = []
         defer { if !dropped.isEmpty { self.droppedUnwritten(dropped) } }
         let now = NIODeadline.now()
+        let size = line.bytes.count
         let (accepted, wake) = self.state.withLock { state -> (Bool, Wake?) in
             guard !state.isClosed else { return (false, nil) }
-            if state.pendingBytes + state.bytesBeingWritten + line.count > self.limit {
+            if state.pendingBytes + state.bytesBeingWritten + size > self.limit {
                 dropped = state.dropLate(now: now)
             }
-            guard state.pendingBytes + state.bytesBeingWritten + line.count <= self.limit else { return (false, nil) }
-            state.pending.append(Line(bytes: line, id: id, deadline: deadline, writeBy: deadline - self.leftToWrite))
-            state.pendingBytes += line.count
+            guard state.pendingBytes + state.bytesBeingWritten + size <= self.limit else { return (false, nil) }
+            state.pending.append(line)
+            state.pendingBytes += size
             return (true, state.wakeWriter(now: now, dropped: &dropped))
         }
         if let wake { wake.writer.resume(returning: wake.lines) }
@@ -189,7 +222,7 @@ final class PluginInput: Sendable {
     @discardableResult
     func forget(_ id: UInt64) -> Bool {
         self.state.withLock { state in
-            guard let index = state.pending.firstIndex(where: { $0.id == id }) else { return false }
+            guard let index = state.pending.firstIndex(where: { $0.request?.id == id }) else { return false }
             state.pendingBytes -= state.pending.remove(at: index).bytes.count
             return true
         }

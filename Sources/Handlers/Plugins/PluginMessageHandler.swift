@@ -6,10 +6,8 @@ struct PluginMessageHandler: MessageHandler {
     let plugin: PluginProcess
 
     func handle(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) {
-        let context = await PluginContext.of(session)
-        let request = PluginRequest(
-            kind: .message, playerID: context?.playerID, room: context?.roomInfo, message: message)
-        switch await self.plugin.send(request, from: session.closing) {
+        let (ticket, context) = await self.plugin.ask(.message, message, from: session)
+        switch await self.plugin.outcome(of: ticket) {
         case .answered(.actions(let actions)):
             await self.perform(actions, for: session, in: context)
         case .answered(.verdict), .invalidAnswer:  // a verdict is refused, and logged, as its line is read
@@ -63,11 +61,8 @@ struct PluginMessageFilter: MessageFilter {
     let failOpen: Bool
 
     func filter(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) -> InboundMessage? {
-        let context = await PluginContext.of(session)
-        let request = PluginRequest(
-            kind: .filter, playerID: context?.playerID, room: context?.roomInfo, message: message)
         let failure: RelayError
-        switch await self.plugin.send(request, from: session.closing) {
+        switch await self.plugin.outcome(of: self.plugin.ask(.filter, message, from: session).ticket) {
         case .answered(.verdict(.pass)): return message
         case .answered(.verdict(.drop)): return nil
         case .answered(.verdict(.reject(let error))): throw error
@@ -88,24 +83,35 @@ struct PluginMessageFilter: MessageFilter {
     }
 }
 
-/// Who sent a message, as a plugin sees it: the player and their room's `room_info`.
+/// The sender of a plugin's message, a room member when it was queued.
 struct PluginContext: Sendable {
     let room: GameRoom
     let playerID: String
-    let roomInfo: JSONValue
+}
 
-    /// The session's room and player, if it is (still) a member of a room.
-    static func of(_ session: ConnectionSession) async -> PluginContext? {
-        guard let membership = session.membership else { return nil }
-        let connection = session.connection
-        let info = await membership.room.enter { room -> JSONValue? in
-            room.isCurrent(membership.playerID, connection: connection) ? room.state.roomInfo : nil
-        }
-        guard let info else {
+extension PluginProcess {
+    /// Queues `message` as a request of `kind`, with its sender's player id and room as they are
+    /// now: a member's inside the room, so that the plugin hears it in its place among the room's
+    /// events (``PluginInput``). The context is the sender's room, if they are (still) a member.
+    fileprivate func ask(
+        _ kind: PluginRequest.Kind, _ message: InboundMessage, from session: ConnectionSession
+    ) async -> (ticket: PluginTicket, context: PluginContext?) {
+        let encoded = PluginRequest.encode(message)
+        if let membership = session.membership {
+            let connection = session.connection
+            let closing = session.closing
+            let ticket = await membership.room.enter { room -> PluginTicket? in
+                guard room.isCurrent(membership.playerID, connection: connection) else { return nil }
+                let request = PluginRequest(
+                    kind: kind, playerID: membership.playerID, room: room.state.roomInfo, message: message,
+                    encoded: encoded)
+                return self.enqueue(request, from: closing)
+            }
+            if let ticket { return (ticket, PluginContext(room: membership.room, playerID: membership.playerID)) }
             session.membership = nil  // dropped, left or replaced meanwhile
-            return nil
         }
-        return PluginContext(room: membership.room, playerID: membership.playerID, roomInfo: info)
+        let request = PluginRequest(kind: kind, playerID: nil, room: nil, message: message, encoded: encoded)
+        return (self.enqueue(request, from: session.closing), nil)
     }
 }
 

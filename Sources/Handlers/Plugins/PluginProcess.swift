@@ -19,7 +19,7 @@ public final class PluginProcess: Sendable {
     private let readiness = PluginReadiness()
 
     private struct Pending {
-        let continuation: CheckedContinuation<PluginOutcome, Never>
+        let slot: PluginAnswerSlot
         let deadline: NIODeadline
         /// What was asked, so that an answer of the wrong kind is refused where lines are read.
         let kind: PluginRequest.Kind
@@ -46,6 +46,9 @@ public final class PluginProcess: Sendable {
         var isShuttingDown = false
         /// Between spawning a process and seeing it gone.
         var isRunning = false
+        /// Events not written since the last warning of them.
+        var eventsMissed = 0
+        var missedEventsLog = TokenBucket(rate: 1, burst: 1)
     }
 
     /// How often overdue requests are looked for: a request times out between
@@ -78,28 +81,59 @@ public final class PluginProcess: Sendable {
     /// ``PluginSettings/closedConnectionGrace`` after the sender's connection closes (`abandoned`:
     /// a request sent once that has passed is not even written).
     public func send(_ request: PluginRequest, from connection: ConnectionClosing? = nil) async -> PluginOutcome {
+        await self.outcome(of: self.enqueue(request, from: connection))
+    }
+
+    /// Queues `request` at once, for ``outcome(of:)``. A room member's request is queued inside
+    /// the room, so that the plugin hears it in its place among the room's events.
+    func enqueue(_ request: PluginRequest, from connection: ConnectionClosing? = nil) -> PluginTicket {
+        let ticket = PluginTicket(slot: PluginAnswerSlot(), connection: connection)
         let grace = TimeAmount(self.settings.closedConnectionGrace)
-        if let closedAt = connection?.closedAt, NIODeadline.now() >= closedAt + grace { return .abandoned }
-        defer { connection?.stopWaiting() }
-        return await withCheckedContinuation { continuation in
-            let admitted = self.state.withLock { state -> (UInt64, PluginInput, NIODeadline)? in
-                guard let input = state.input, state.pending.count < self.settings.maxInFlight else { return nil }
-                let id = state.nextID
-                state.nextID += 1
-                let deadline = NIODeadline.now() + TimeAmount(self.settings.requestTimeout)
-                state.pending[id] = Pending(
-                    continuation: continuation, deadline: deadline, kind: request.kind,
-                    messageType: request.message.type)
-                return (id, input, deadline)
-            }
-            guard let (id, input, deadline) = admitted else {
-                continuation.resume(returning: .unavailable)
-                return
-            }
-            connection?.onClose { [self] closedAt in self.abandon(id, at: closedAt + grace) }
-            if !input.append(request.line(id: id), id: id, until: deadline) {
-                self.complete(id, with: .unavailable)
-            }
+        if let closedAt = connection?.closedAt, NIODeadline.now() >= closedAt + grace {
+            ticket.slot.fill(.abandoned)
+            return ticket
+        }
+        let admitted = self.state.withLock { state -> (UInt64, PluginInput, NIODeadline)? in
+            guard let input = state.input, state.pending.count < self.settings.maxInFlight else { return nil }
+            let id = state.nextID
+            state.nextID += 1
+            let deadline = NIODeadline.now() + TimeAmount(self.settings.requestTimeout)
+            state.pending[id] = Pending(
+                slot: ticket.slot, deadline: deadline, kind: request.kind, messageType: request.message.type)
+            return (id, input, deadline)
+        }
+        guard let (id, input, deadline) = admitted else {
+            ticket.slot.fill(.unavailable)
+            return ticket
+        }
+        connection?.onClose { [self] closedAt in self.abandon(id, at: closedAt + grace) }
+        if !input.append(request.line(id: id), id: id, until: deadline) {
+            self.complete(id, with: .unavailable)
+        }
+        return ticket
+    }
+
+    /// Waits for the outcome of a request ``enqueue(_:from:)`` queued.
+    func outcome(of ticket: PluginTicket) async -> PluginOutcome {
+        defer { ticket.connection?.stopWaiting() }
+        return await ticket.slot.outcome()
+    }
+
+    /// Writes event `line` to the running plugin, after the requests queued before it. A plugin
+    /// not running hears nothing (a restarted one starts afresh); one that has left its input full
+    /// misses the event, logged at most once a second with how many it missed.
+    func tell(event line: [UInt8]) {
+        guard let input = self.state.withLock({ $0.input }), !input.appendEvent(line) else { return }
+        let missed = self.state.withLock { state -> Int? in
+            state.eventsMissed += 1
+            guard state.missedEventsLog.take() else { return nil }
+            defer { state.eventsMissed = 0 }
+            return state.eventsMissed
+        }
+        if let missed {
+            self.logger.warning(
+                "plugin.events.missed",
+                metadata: ["count": "\(missed)", "reason": "its input is full (it has stopped reading) or closing"])
         }
     }
 
@@ -139,7 +173,7 @@ public final class PluginProcess: Sendable {
             self.logger.debug("plugin.answer.late", metadata: ["request.id": "\(id)"])
             return
         }
-        pending.continuation.resume(returning: outcome)
+        pending.slot.fill(outcome)
     }
 
     /// Ends the wait for request `id` at `time`, if it is still waiting then (the sweep ends it).
@@ -197,7 +231,7 @@ public final class PluginProcess: Sendable {
             state.silentSince = nil
             return (overdue, state.kill)
         }
-        for (pending, outcome) in overdue { pending.continuation.resume(returning: outcome) }
+        for (pending, outcome) in overdue { pending.slot.fill(outcome) }
         if let hung {
             self.logger.error("plugin.hung", metadata: ["silent_for": "\(self.settings.silenceBeforeRestart)"])
             hung.yield()
@@ -353,7 +387,10 @@ public final class PluginProcess: Sendable {
             self.readiness.succeed(hello)
             self.logger.info(
                 "plugin.ready",
-                metadata: ["name": "\(hello.name)", "handles": "\(hello.handles)", "filters": "\(hello.filters)"])
+                metadata: [
+                    "name": "\(hello.name)", "handles": "\(hello.handles)", "filters": "\(hello.filters)",
+                    "events": "\(hello.events.map(\.rawValue).sorted())",
+                ])
         }
         return refusal
     }
@@ -376,6 +413,13 @@ public final class PluginProcess: Sendable {
             return Array(state.pending.values)
         }
         input.close()
-        for pending in orphans { pending.continuation.resume(returning: .unavailable) }
+        for pending in orphans { pending.slot.fill(.unavailable) }
     }
+}
+
+/// A request queued to a plugin, whose outcome its sender waits for.
+struct PluginTicket: Sendable {
+    let slot: PluginAnswerSlot
+    /// The sender's connection, whose close ends the wait early.
+    let connection: ConnectionClosing?
 }

@@ -14,16 +14,33 @@ public struct PluginRequest: Sendable {
     /// The client's message as it arrived.
     public let message: InboundMessage
 
+    /// `message`'s fields as JSON, encoded once the request is made: a member's request is
+    /// queued inside its room, which should not spend its time on a large message.
+    private let encodedMessage: [UInt8]
+
     public init(kind: Kind, playerID: String?, room: JSONValue?, message: InboundMessage) {
+        self.init(kind: kind, playerID: playerID, room: room, message: message, encoded: Self.encode(message))
+    }
+
+    /// A request whose message ``encode(_:)`` has encoded already.
+    init(kind: Kind, playerID: String?, room: JSONValue?, message: InboundMessage, encoded: [UInt8]) {
         self.kind = kind
         self.playerID = playerID
         self.room = room
         self.message = message
+        self.encodedMessage = encoded
+    }
+
+    /// `message`'s fields as a JSON object.
+    static func encode(_ message: InboundMessage) -> [UInt8] {
+        var writer = JSONWriter(capacity: 128)
+        writer.write(.object(message.fields))
+        return Array(writer.buffer.readableBytesView)
     }
 
     /// `{"kind":…,"id":…,"type":…,"player_id":…,"room":…,"message":{…}}` and a newline.
     func line(id: UInt64) -> [UInt8] {
-        var writer = JSONWriter(capacity: 256)
+        var writer = JSONWriter(capacity: 256 + self.encodedMessage.count)
         writer.writeFragment("{\"kind\":")
         writer.writeString(self.kind.rawValue)
         writer.writeFragment(",\"id\":")
@@ -35,7 +52,7 @@ public struct PluginRequest: Sendable {
         writer.writeFragment(",\"room\":")
         writer.write(self.room ?? .null)
         writer.writeFragment(",\"message\":")
-        writer.write(.object(self.message.fields))
+        self.encodedMessage.withUnsafeBufferPointer { writer.writeRaw($0) }
         writer.writeFragment("}\n")
         return Array(writer.buffer.readableBytesView)
     }

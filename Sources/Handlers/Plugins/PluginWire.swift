@@ -64,7 +64,7 @@ public struct PluginProtocolError: Error, Equatable, Sendable {
     init(_ reason: String) { self.reason = reason }
 }
 
-/// `{"kind":"hello","protocol":1,"name":…,"handles":[…],"filters":[…],"filter_failure":…}`.
+/// `{"kind":"hello","protocol":1,"name":…,"handles":[…],"filters":[…],"filter_failure":…,"events":[…]}`.
 public struct PluginHello: Sendable, Equatable {
     /// The plugin's name, for logs.
     public let name: String
@@ -74,6 +74,8 @@ public struct PluginHello: Sendable, Equatable {
     public let filters: [String]
     /// What happens to a filtered message when the plugin cannot judge it (down, late).
     public let failOpen: Bool
+    /// What the plugin is told of the rooms.
+    public let events: Set<PluginEvent>
 
     init(_ fields: [String: JSONValue]) throws(PluginProtocolError) {
         guard case .integer(let version) = fields["protocol"] else {
@@ -93,8 +95,9 @@ public struct PluginHello: Sendable, Equatable {
         self.name = name
         self.handles = try Self.types(fields["handles"], field: "handles")
         self.filters = try Self.types(fields["filters"], field: "filters")
-        guard !self.handles.isEmpty || !self.filters.isEmpty else {
-            throw PluginProtocolError("it neither handles nor filters a type")
+        self.events = try Self.events(fields["events"])
+        guard !self.handles.isEmpty || !self.filters.isEmpty || !self.events.isEmpty else {
+            throw PluginProtocolError("it neither handles nor filters a type, nor asks for events")
         }
         switch fields["filter_failure"] {
         case nil, .null, .string("reject"): self.failOpen = false
@@ -108,7 +111,24 @@ public struct PluginHello: Sendable, Equatable {
     /// run; order within one hello changes nothing).
     func announcesTheSame(as other: PluginHello) -> Bool {
         self.name == other.name && self.failOpen == other.failOpen && Set(self.handles) == Set(other.handles)
-            && Set(self.filters) == Set(other.filters)
+            && Set(self.filters) == Set(other.filters) && self.events == other.events
+    }
+
+    private static func events(_ value: JSONValue?) throws(PluginProtocolError) -> Set<PluginEvent> {
+        let known = PluginEvent.allCases.map(\.rawValue).joined(separator: ", ")
+        switch value {
+        case nil, .null: return []
+        case .array(let elements):
+            var events: Set<PluginEvent> = []
+            for element in elements {
+                guard let event = element.stringValue.flatMap(PluginEvent.init(rawValue:)) else {
+                    throw PluginProtocolError("'events' must list events of these: \(known)")
+                }
+                events.insert(event)
+            }
+            return events
+        default: throw PluginProtocolError("'events' must be an array of strings (of these: \(known))")
+        }
     }
 
     /// Most types one hello may list in each of `handles` and `filters`.

@@ -202,6 +202,74 @@ struct PluginInputTests {
         #expect(await input.next() == self.lines(1...4))
         #expect(await input.next() == nil)
     }
+
+    // MARK: Events
+
+    /// An input whose window lets the plugin owe one answer.
+    private func inputOwingOne() -> PluginInput {
+        var settings = PluginSettings()
+        settings.maxInFlight = 1
+        return PluginInput(settings: settings)
+    }
+
+    /// An event keeps its place: written after the requests queued before it, however the window
+    /// holds them back, and before those queued after it, and it takes no place in the window.
+    @Test func anEventIsWrittenAfterTheRequestsBeforeItAndBeforeThoseAfterIt() async {
+        let input = self.inputOwingOne()
+        let due = NIODeadline.now() + .seconds(60)
+        self.append(1...2, to: input, until: due)
+        #expect(input.appendEvent(Array("e\n".utf8)))
+        self.append(3...3, to: input, until: due)
+        #expect(await input.next() == self.lines(2...2), "the newest before the event; 1 waits for room")
+        let afterOne = await self.nextLines(of: input) { input.answered(2) }
+        #expect(afterOne == self.lines(1...1) + Array("e\n".utf8), "the event at once after 1, 3 waits for room")
+        #expect(input.unansweredCount == 1)
+        #expect(await self.nextLines(of: input) { input.answered(1) } == self.lines(3...3))
+    }
+
+    /// The window holds requests back, not events: an event with none before it is written while
+    /// the plugin owes all it may, and a request after it still waits for room.
+    @Test func anEventIsWrittenWhileTheWindowIsFull() async {
+        let input = self.inputOwingOne()
+        let due = NIODeadline.now() + .seconds(60)
+        self.append(1...1, to: input, until: due)
+        #expect(await input.next() == self.lines(1...1))
+        #expect(input.appendEvent(Array("e\n".utf8)))
+        self.append(2...2, to: input, until: due)
+        #expect(await input.next() == Array("e\n".utf8))
+        #expect(await self.nextLines(of: input) { input.answered(1) } == self.lines(2...2))
+    }
+
+    /// A request dropped as too late to write holds no event back, and an event is never late.
+    @Test func anEventGoesOnceTheRequestsBeforeItAreTooLate() async {
+        let dropped = DroppedIDs()
+        var settings = PluginSettings()
+        settings.requestTimeout = .seconds(60)
+        settings.maxInFlight = 1
+        let input = PluginInput(settings: settings) { ids in dropped.add(ids) }
+        let now = NIODeadline.now()
+        self.append(1...1, to: input, until: now + .seconds(60))
+        #expect(await input.next() == self.lines(1...1))  // the window is full
+        self.append(2...2, to: input, until: now + .seconds(40))  // written only in the next 10 s
+        #expect(input.appendEvent(Array("e\n".utf8)))
+        let event = await self.nextLines(of: input) { #expect(input.dropLate(now: now + .seconds(11)) == [2]) }
+        #expect(event == Array("e\n".utf8))
+        #expect(dropped.all.isEmpty, "the sweep accounts for what it drops itself")
+    }
+
+    /// Events share the byte limit, and a closed input takes none; closing writes what waits, in order.
+    @Test func eventsCountUnderTheLimitAndAreWrittenInOrderAtTheClose() async {
+        let input = self.input(limit: 10)
+        let due = NIODeadline.now() + .seconds(60)
+        #expect(input.appendEvent(Array("e1\n".utf8)))
+        #expect(input.append(Array("1\n".utf8), id: 1, until: due))
+        #expect(input.appendEvent(Array("e2\n".utf8)))
+        #expect(!input.appendEvent(Array("e3\n".utf8)), "10 bytes would wait")
+        input.close()
+        #expect(!input.appendEvent(Array("e4\n".utf8)))
+        #expect(await input.next() == Array("e1\n1\ne2\n".utf8))
+        #expect(await input.next() == nil)
+    }
 }
 
 @Suite struct AnswerWindowTests {

@@ -24,6 +24,61 @@ struct PluginWireTests {
         #expect(hello.failOpen)
     }
 
+    @Test func aHelloMayAskForRoomEventsAloneOrBesideTypes() throws {
+        let line = decode(
+            #"{"kind":"hello","protocol":1,"name":"scores","events":["room_closed","member_left","room_closed"]}"#)
+        guard case .hello(let hello) = line else {
+            Issue.record("\(line)")
+            return
+        }
+        #expect(hello.events == [.roomClosed, .memberLeft])
+        #expect(hello.handles.isEmpty && hello.filters.isEmpty)
+        guard case .hello(let every) = decode(#"{"kind":"hello","protocol":1,"name":"x","handles":["a"],"events":[]}"#)
+        else {
+            Issue.record("an empty list refused")
+            return
+        }
+        #expect(every.events.isEmpty)
+    }
+
+    /// A restart must announce what the first hello did, in any order, events included.
+    @Test func aRestartsHelloMustAskForTheSameEvents() throws {
+        func hello(_ events: String) throws -> PluginHello {
+            let line = decode(#"{"kind":"hello","protocol":1,"name":"x","handles":["a"],"events":["# + events + "]}")
+            guard case .hello(let hello) = line else { throw PluginProtocolError("\(line)") }
+            return hello
+        }
+        let first = try hello(#""member_left","room_closed""#)
+        #expect(first.announcesTheSame(as: try hello(#""room_closed","member_left""#)))
+        #expect(!first.announcesTheSame(as: try hello(#""room_closed""#)))
+        #expect(!first.announcesTheSame(as: try hello(#""room_closed","member_left","member_joined""#)))
+    }
+
+    @Test func eventLinesNameTheRoomAndForAMemberTheirRoom() {
+        let closed = PluginEvent.roomClosed.line(roomID: "ABC123", playerID: nil, room: nil)
+        #expect(
+            String(decoding: closed, as: UTF8.self) == #"{"kind":"event","event":"room_closed","room_id":"ABC123"}"#
+                + "\n")
+        let room: JSONValue = ["room_id": "ABC123", "players": []]
+        var writer = JSONWriter()
+        writer.write(room)
+        let left = PluginEvent.memberLeft.line(roomID: "ABC123", playerID: "p\"1", room: room)
+        #expect(
+            String(decoding: left, as: UTF8.self)
+                == #"{"kind":"event","event":"member_left","room_id":"ABC123","player_id":"p\"1","room":"#
+                + String(buffer: writer.buffer) + "}\n")
+    }
+
+    @Test func anUnknownEventIsRefusedNamingTheKnownOnes() {
+        let line = decode(#"{"kind":"hello","protocol":1,"name":"x","handles":["a"],"events":["room_opened"]}"#)
+        guard case .badHello(let reason) = line else {
+            Issue.record("\(line)")
+            return
+        }
+        #expect(
+            reason.contains("member_joined, member_reconnected, member_dropped, member_left, room_closed"), "\(reason)")
+    }
+
     @Test(arguments: [
         #"{"kind":"hello","name":"x","handles":["a"]}"#,
         #"{"kind":"hello","protocol":2,"name":"x","handles":["a"]}"#,
@@ -37,6 +92,11 @@ struct PluginWireTests {
         #"{"kind":"hello","protocol":1,"name":"x\u001b[31m","handles":["a"]}"#,
         #"{"kind":"hello","protocol":1,"name":"x\u202e","handles":["a"]}"#,
         #"{"kind":"hello","protocol":1,"name":"x\u2028forged","handles":["a"]}"#,
+        // Events: not a list, an unknown one, not a string.
+        #"{"kind":"hello","protocol":1,"name":"x","handles":["a"],"events":"room_closed"}"#,
+        #"{"kind":"hello","protocol":1,"name":"x","handles":["a"],"events":["room_opened"]}"#,
+        #"{"kind":"hello","protocol":1,"name":"x","events":[1]}"#,
+        #"{"kind":"hello","protocol":1,"name":"x","events":[]}"#,
         // More types than a hello may list (they were de-duplicated in quadratic time).
         #"{"kind":"hello","protocol":1,"name":"x","handles":["#
             + (0...PluginHello.maxTypes).map { "\"t\($0)\"" }.joined(separator: ",") + "]}",

@@ -229,7 +229,8 @@ enum ProbePlugin {
         return settings
     }
 
-    /// Runs `body` with a harness whose dispatcher has the built-ins and the plugins' handlers and filters.
+    /// Runs `body` with a harness whose dispatcher has the built-ins and the plugins' handlers and
+    /// filters, and whose rooms tell the plugins the events they asked for.
     static func withHarness(
         _ executables: [PluginExecutable], settings: PluginSettings = settings(),
         _ body: (Harness) async throws -> Void
@@ -240,7 +241,7 @@ enum ProbePlugin {
         ) { plugins in
             let dispatcher = try MessageDispatcher(
                 handlers: BuiltInHandlers.all + plugins.handlers, filters: plugins.filters)
-            try await body(Harness(dispatcher: dispatcher))
+            try await body(Harness(dispatcher: dispatcher, observers: plugins.observers))
         }
     }
 }

@@ -1,0 +1,175 @@
+import Foundation
+import Testing
+
+@testable import Handlers
+@testable import Relay
+
+/// Where ``PluginEventTests/recorderPath`` is written: a global, so that the `atexit` hook can name it.
+private let recorderDirectory = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "relay-recorder-\(getpid())"
+).path
+
+/// Plugins that asked for room events hear them, in each room's order among its requests.
+@Suite("Plugins: room events")
+struct PluginEventTests {
+    /// A plugin that logs every event and every `events_touch` request it reads, one line each:
+    /// `event ROOM PLAYER [CONNECTED MEMBERS]`. `events_log` answers the log so far and clears it.
+    /// Its first argument lists the events it asks for (all when absent); with a second, a file,
+    /// it handles nothing and appends its log to the file instead.
+    static let recorder = #"""
+        import json, sys
+        events = sys.argv[1].split(",") if len(sys.argv) > 1 else [
+            "member_joined", "member_reconnected", "member_dropped", "member_left", "room_closed"]
+        log_file = sys.argv[2] if len(sys.argv) > 2 else None
+        hello = {"kind": "hello", "protocol": 1, "name": "recorder", "events": events}
+        if not log_file:
+            hello["handles"] = ["events_log", "events_touch"]
+        print(json.dumps(hello), flush=True)
+        log = []
+        for line in sys.stdin:
+            request = json.loads(line)
+            room = request.get("room")
+            members = ",".join(sorted(p["player_id"] for p in room["players"])) if room else ""
+            if request["kind"] == "event":
+                entry = f'{request["event"]} {request["room_id"]} {request.get("player_id", "-")} [{members}]'
+                if log_file:
+                    with open(log_file, "a") as f:
+                        f.write(entry + "\n")
+                else:
+                    log.append(entry)
+                continue
+            answer = {"kind": "answer", "id": request["id"], "actions": []}
+            if request["type"] == "events_touch":
+                log.append(f'touch {room["room_id"] if room else "-"} {request["player_id"]} [{members}]')
+            else:
+                answer["actions"] = [{"send": "sender", "message": {"type": "events_log", "log": log}}]
+                log = []
+            print(json.dumps(answer), flush=True)
+        """#
+
+    /// The recorder, written once per test process into a folder removed at its exit.
+    static let recorderPath: String = {
+        try? FileManager.default.createDirectory(atPath: recorderDirectory, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(atPath: recorderDirectory) }
+        let path = recorderDirectory + "/recorder.py"
+        try? PluginEventTests.recorder.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }()
+
+    static func recorder(events: String? = nil, logFile: String? = nil) -> PluginExecutable {
+        let arguments = [self.recorderPath] + (events.map { [$0] } ?? []) + (logFile.map { [$0] } ?? [])
+        return PluginExecutable(path: "/usr/bin/env", arguments: ["python3"] + arguments)
+    }
+
+    /// What the recorder logged since it was last asked, asked by a client outside any room.
+    private func log(in harness: Harness, code: String) async throws -> [String] {
+        let answer = try #require(await harness.client().exchange(#"{"type":"events_log"}"#).first)
+        let lines = answer["log"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        return lines.map { $0.replacingOccurrences(of: code, with: "R") }
+    }
+
+    private func drop(_ client: TestClient, as playerID: String) async throws {
+        let room = try #require(client.session.membership?.room)
+        await room.drop(playerID: playerID, connection: client.connection)
+    }
+
+    @Test("Joins, a drop, a reconnect, departures and the closing, each with the room as it is after it")
+    func everyEventInTurn() async throws {
+        try await ProbePlugin.withHarness([Self.recorder()]) { harness in
+            let (host, guest, code, token) = try await harness.roomWithGuestToken()
+            await host.send(#"{"type":"events_touch"}"#)
+            try await self.drop(guest, as: "guest")
+            let comeback = harness.client()
+            await comeback.send(#"{"type":"reconnect","room_id":"\#(code)","player_id":"guest","token":"\#(token)"}"#)
+            #expect(await comeback.received().first?.type == "reconnected")
+            await comeback.send(#"{"type":"events_touch"}"#)
+            await comeback.send(#"{"type":"leave_room"}"#)
+            await host.send(#"{"type":"leave_room"}"#)
+            #expect(
+                try await self.log(in: harness, code: code) == [
+                    "member_joined R host [host]",
+                    "member_joined R guest [guest,host]",
+                    "touch R host [guest,host]",
+                    "member_dropped R guest [host]",
+                    "member_reconnected R guest [guest,host]",
+                    "touch R guest [guest,host]",
+                    "member_left R guest [host]",
+                    "member_left R host []",
+                    "room_closed R - []",
+                ])
+        }
+    }
+
+    @Test("A plugin hears only the events it asked for; its requests come as ever")
+    func onlyTheEventsAskedFor() async throws {
+        try await ProbePlugin.withHarness([Self.recorder(events: "room_closed")]) { harness in
+            let (host, guest, code) = try await harness.roomWithTwoPlayers()
+            await guest.send(#"{"type":"events_touch"}"#)
+            await guest.send(#"{"type":"leave_room"}"#)
+            await host.send(#"{"type":"leave_room"}"#)
+            #expect(
+                try await self.log(in: harness, code: code) == ["touch R guest [guest,host]", "room_closed R - []"])
+        }
+    }
+
+    /// A plugin that handles nothing may still listen, say to keep statistics.
+    @Test("A plugin may ask for events alone")
+    func eventsAlone() async throws {
+        let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("events-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: logFile) }
+        try await ProbePlugin.withHarness([Self.recorder(events: "member_joined,room_closed", logFile: logFile)]) {
+            harness in
+            let host = harness.client()
+            let code = try await host.createRoom(playerID: "host", name: "Hosty")
+            await host.send(#"{"type":"leave_room"}"#)
+            var logged: [String] = []
+            try await harness.eventually {
+                logged = ((try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "").split(separator: "\n").map {
+                    $0.replacingOccurrences(of: code, with: "R")
+                }
+                return logged.count >= 2
+            }
+            #expect(logged == ["member_joined R host [host]", "room_closed R - []"])
+        }
+    }
+
+    /// Members come and go while another sends requests: each request's `room` must list the
+    /// members the plugin's events say are connected at that point of what it has read. (A request
+    /// queued after leaving its room could be read after an event its `room` predates.)
+    @Test("Under concurrent joins and departures, every request's room agrees with the events before it")
+    func requestsAgreeWithTheEventsBeforeThem() async throws {
+        try await ProbePlugin.withHarness([Self.recorder()]) { harness in
+            let host = harness.client()
+            let code = try await host.createRoom(playerID: "host", name: "Hosty")
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for _ in 0..<300 { await host.send(#"{"type":"events_touch"}"#) }
+                }
+                group.addTask {
+                    for round in 0..<60 {
+                        let guest = harness.client(url: code)
+                        await guest.send(#"{"type":"join_room","player_name":"G","player_id":"g\#(round)"}"#)
+                        await guest.send(#"{"type":"leave_room"}"#)
+                    }
+                }
+            }
+            let log = try await self.log(in: harness, code: code)
+            var connected: Set<String> = []
+            var touches = 0
+            for entry in log {
+                let fields = entry.split(separator: " ", maxSplits: 3).map(String.init)
+                switch fields[0] {
+                case "member_joined", "member_reconnected": connected.insert(fields[2])
+                case "member_dropped", "member_left": connected.remove(fields[2])
+                case "touch":
+                    touches += 1
+                    let listed = "[" + connected.sorted().joined(separator: ",") + "]"
+                    #expect(fields[3] == listed, "\(entry) after \(listed)")
+                default: Issue.record("unexpected \(entry)")
+                }
+            }
+            #expect(touches == 300)
+            #expect(log.filter { $0.hasPrefix("member_left") }.count == 60)
+        }
+    }
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""room_scores: a message type with state per room, kept true by room events (see PLUGINS.md).
+
+`{"type":"add_score","points":N}` (N a whole number from 1 to 1000) adds N to the sender's score
+in their room, and the whole room gets `{"type":"room_scores","scores":{player_id: points}}`.
+The room events keep the table true: a member who leaves loses their score (one who drops keeps
+it, and may come back), and a closed room is forgotten, since its code may be reused.
+"""
+import json
+import sys
+
+scores = {}  # room_id -> {player_id: points}
+
+
+def say(line):
+    sys.stdout.write(json.dumps(line, separators=(",", ":"), allow_nan=False) + "\n")
+    sys.stdout.flush()
+
+
+def actions(request):
+    points = request["message"].get("points")
+    if request["room"] is None:
+        return [{"error": {"code": "not_in_room", "message": "Join a room to score"}}]
+    if type(points) is not int or not 1 <= points <= 1000:
+        return [{"error": {"code": "invalid_points", "message": "points must be a whole number from 1 to 1000"}}]
+    table = scores.setdefault(request["room"]["room_id"], {})
+    table[request["player_id"]] = table.get(request["player_id"], 0) + points
+    return [{"send": "room", "message": {"type": "room_scores", "scores": table}}]
+
+
+def hear(event):
+    room_id = event["room_id"]
+    if event["event"] == "member_left":
+        scores.get(room_id, {}).pop(event["player_id"], None)
+    elif event["event"] == "room_closed" and scores.pop(room_id, None) is not None:
+        print(f"room_scores: room {room_id} closed, its scores forgotten", file=sys.stderr, flush=True)
+
+
+say({"kind": "hello", "protocol": 1, "name": "room_scores", "handles": ["add_score"],
+     "events": ["member_left", "room_closed"]})
+for line in sys.stdin:
+    try:
+        request = json.loads(line)
+    except ValueError:
+        print("room_scores: skipped an unreadable line", file=sys.stderr)
+        continue
+    if request.get("kind") == "event":
+        hear(request)
+    elif request.get("kind") == "message":
+        say({"kind": "answer", "id": request["id"], "actions": actions(request)})
