@@ -14,13 +14,17 @@ import Relay
 @main
 struct PluginBench {
     static let usage = """
-        usage: plugin-bench [PLUGIN] [SECONDS]
-          PLUGIN   the plugin executable (default Benchmarks/plugins/echo.py); it must handle `echo`
-          SECONDS  each of the 1, 8 and 64 senders' runs (default 5), after a 1 s warm-up
+        usage: plugin-bench [--in-rooms] [PLUGIN] [SECONDS]
+          --in-rooms  each sender first creates a room of its own: its requests carry the room and
+                      are queued inside it
+          PLUGIN      the plugin executable (default Benchmarks/plugins/echo.py); it must handle `echo`
+          SECONDS     each of the 1, 8 and 64 senders' runs (default 5), after a 1 s warm-up
         """
 
     static func main() async throws {
-        let arguments = CommandLine.arguments.dropFirst()
+        var arguments = CommandLine.arguments.dropFirst()
+        let inRooms = arguments.first == "--in-rooms"
+        if inRooms { arguments = arguments.dropFirst() }
         if let first = arguments.first, first == "-h" || first == "--help" {
             print(Self.usage)
             return
@@ -31,14 +35,14 @@ struct PluginBench {
             exit(64)
         }
         do {
-            try await Self.run(plugin, seconds: seconds)
+            try await Self.run(plugin, seconds: seconds, inRooms: inRooms)
         } catch {
             FileHandle.standardError.write(Data("plugin-bench: \(error)\n".utf8))
             exit(1)
         }
     }
 
-    private static func run(_ plugin: PluginExecutable, seconds: Int) async throws {
+    private static func run(_ plugin: PluginExecutable, seconds: Int, inRooms: Bool) async throws {
         var logger = Logger(label: "plugin-bench")
         logger.logLevel = .warning
         var settings = PluginSettings()
@@ -51,7 +55,7 @@ struct PluginBench {
             let dispatcher = try MessageDispatcher(handlers: BuiltInHandlers.all + plugins.handlers)
             let registry = RoomRegistry(
                 limits: RelayLimits(), eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
-            let bench = Bench(dispatcher: dispatcher, registry: registry, logger: logger)
+            let bench = Bench(dispatcher: dispatcher, registry: registry, logger: logger, inRooms: inRooms)
             _ = await bench.run(senders: 1, for: .seconds(1))  // warm-up
             for senders in [1, 8, 64] {
                 let result = await bench.run(senders: senders, for: .seconds(seconds))
@@ -66,6 +70,8 @@ struct Bench: Sendable {
     let dispatcher: MessageDispatcher
     let registry: RoomRegistry
     let logger: Logger
+    /// Whether each sender creates a room first.
+    let inRooms: Bool
 
     struct Result {
         var histogram = Histogram<UInt64>(highestTrackableValue: 10_000_000, numberOfSignificantValueDigits: .three)
@@ -104,6 +110,11 @@ struct Bench: Sendable {
         let session = ConnectionSession(
             connection: connection, urlRoomID: "new", registry: self.registry, logger: self.logger)
         var result = Result()
+        if self.inRooms {
+            await self.dispatcher.dispatch(
+                #"{"type":"create_room","room_name":"bench","player_name":"bench"}"#, session: session)
+            for _ in 0..<2 { _ = await connection.outbound.next() }  // player_joined, room_created
+        }
         var sequence = 0
         while ContinuousClock.now < deadline {
             sequence += 1
