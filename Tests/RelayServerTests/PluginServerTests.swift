@@ -137,6 +137,40 @@ struct PluginServerTests {
         }
     }
 
+    /// The server's stop closes every socket: a listening plugin hears each member drop, and no
+    /// departure or closing after (PLUGINS.md, "Room events").
+    @Test("At the server's stop a listening plugin hears every connected member drop, and nothing after")
+    func eventsAtTheStop() async throws {
+        try await withTemporaryDirectory { directory in
+            let log = "\(directory)/events.log"
+            let plugins = try Self.pluginsFolder(
+                in: directory, script: "listener.sh",
+                """
+                echo '{"kind":"hello","protocol":1,"name":"listener","events":["member_joined","member_dropped","member_left","room_closed"]}'
+                while IFS= read -r line; do printf '%s\\n' "$line" >> '\(log)'; done
+                """)
+            let relay = try self.startRelay(dataDirectory: directory, pluginsDirectory: plugins)
+            let port = try await relay.listeningPort()
+            let host = TestSocket.connect(port: port)
+            let guest = TestSocket.connect(port: port)
+            let room = try await RelayFlowTests.openRoom(port, host: host, guest: guest)
+            func events() -> [String] {
+                let lines = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n")
+                return lines.compactMap { line in
+                    let event = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                    return event.map { "\($0["event"] ?? "?") \($0["player_id"] ?? "-")" }
+                }
+            }
+            try await eventually { events().count == 2 }
+            relay.send(SIGTERM)
+            #expect(try await relay.exitStatus() == 0)
+            let told = events()
+            #expect(Array(told.prefix(2)) == ["member_joined \(room.hostID)", "member_joined \(room.guestID)"])
+            #expect(Set(told.dropFirst(2)) == ["member_dropped \(room.hostID)", "member_dropped \(room.guestID)"])
+            #expect(told.count == 4, "\(told)")
+        }
+    }
+
     @Test("A plugin claiming a built-in type stops start-up with a clear message and exit status 3")
     func conflictingPlugin() async throws {
         try await withTemporaryDirectory { directory in

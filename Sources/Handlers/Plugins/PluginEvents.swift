@@ -31,7 +31,7 @@ public enum PluginEvent: String, Sendable, CaseIterable {
 
 /// Tells each plugin the room events its hello asked for. Told inside the room, after the room's
 /// own announcements, as every observer; the line is queued there too, as a member's requests
-/// are, so the plugin hears a room's requests and events in the room's order.
+/// are, so the plugin hears each room's events in their place among the room's requests.
 struct PluginEventObserver: RoomObserver {
     struct Listener: Sendable {
         let plugin: PluginProcess
@@ -65,6 +65,6 @@ struct PluginEventObserver: RoomObserver {
         guard !listening.isEmpty else { return }
         let line = event.line(
             roomID: room.state.roomID, playerID: player?.id, room: player == nil ? nil : room.state.roomInfo)
-        for listener in listening { listener.plugin.tell(event: line) }
+        for listener in listening { listener.plugin.tell(event: line, room: room.state.roomID) }
     }
 }

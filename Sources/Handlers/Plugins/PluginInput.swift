@@ -12,26 +12,29 @@ import Synchronization
 /// most likely answer it late. At most `limit` bytes wait, those the writer took and is still
 /// writing included: a plugin that reads slowly or not at all cannot grow the server.
 ///
-/// Event lines (PLUGINS.md, "Events") need no answer and take no place in the window, but keep
-/// their place in the queue: an event is written after every request queued before it (or once
-/// those are dropped as late) and before every request queued after it. Requests and events are
-/// queued inside their room, so a plugin hears each room's requests and events in the room's order.
+/// Room event lines (PLUGINS.md, "Room events") need no answer and take no place in the window,
+/// but keep their place among their room's requests (``RoomEventGates``): an event is written
+/// after every request of its room queued before it (or once those are dropped as late) and
+/// before every one queued after it. A member's requests and its room's events are queued inside
+/// the room, so a plugin hears each room's events where they happened among its requests.
 final class PluginInput: Sendable {
     /// The waiting writer, and what it is to be resumed with.
     private typealias Wake = (writer: CheckedContinuation<[UInt8]?, Never>, lines: [UInt8]?)
 
+    /// A request's line.
     private struct Line {
         let bytes: [UInt8]
-        /// The request it asks, or nil for an event, which no answer follows and is never late.
-        let request: Request?
-    }
-
-    private struct Request {
         let id: UInt64
-        /// When it times out.
+        /// When its request times out.
         let deadline: NIODeadline
-        /// After this its line is not written.
+        /// After this it is not written.
         let writeBy: NIODeadline
+        /// The sender's room, for a member's request.
+        let room: String?
+        /// The event of its room it may not be written before, while that one waits.
+        var gate: UInt64?
+        /// The event of its room queued after it, which waits for it.
+        var heldBy: UInt64?
     }
 
     /// A request written whose answer has not come.
@@ -56,6 +59,32 @@ final class PluginInput: Sendable {
         var window: AnswerWindow
         var waiter: CheckedContinuation<[UInt8]?, Never>?
         var isClosed = false
+        /// The room events waiting, with what each waits for.
+        var events = RoomEventGates()
+
+        /// Closed, and nothing left to write.
+        var isDrained: Bool { self.isClosed && self.pending.isEmpty && self.events.isEmpty }
+
+        /// Queues a request's line, gated by the last event of its room waiting, if any.
+        mutating func queue(_ line: Line) {
+            var line = line
+            line.gate = line.room.flatMap { self.events.gate(forRequestIn: $0) }
+            self.pending.append(line)
+            self.pendingBytes += line.bytes.count
+        }
+
+        /// Queues event `bytes` of `room`, behind the requests of its room queued since its last event.
+        mutating func queueEvent(_ bytes: [UInt8], room: String) {
+            let before = self.pending.indices.filter { self.pending[$0].room == room && self.pending[$0].heldBy == nil }
+            let number = self.events.queue(bytes, room: room, requestsBefore: before.count)
+            for index in before { self.pending[index].heldBy = number }
+            self.pendingBytes += bytes.count
+        }
+
+        /// `line` left the queue: the event it held back, if any, waits for one request less.
+        private mutating func left(_ line: Line) {
+            if let heldBy = line.heldBy, let room = line.room { self.events.requestLeft(heldBy: heldBy, room: room) }
+        }
 
         /// Forgets the lines too late to write by `now`; returns their ids. All are looked at: a
         /// request's deadline is set before its line is appended, so two senders' lines may come
@@ -63,40 +92,56 @@ final class PluginInput: Sendable {
         mutating func dropLate(now: NIODeadline) -> [UInt64] {
             var late: [UInt64] = []
             var lateBytes = 0
+            var left: [Line] = []
             self.pending.removeAll { line in
-                guard let request = line.request, request.writeBy <= now else { return false }
-                late.append(request.id)
+                guard line.writeBy <= now else { return false }
+                late.append(line.id)
                 lateBytes += line.bytes.count
+                left.append(line)
                 return true
             }
+            for line in left { self.left(line) }
             self.pendingBytes -= lateBytes
             return late
         }
 
+        /// Forgets request `id`'s line if it is still queued; whether it was.
+        mutating func forget(_ id: UInt64) -> Bool {
+            guard let index = self.pending.firstIndex(where: { $0.id == id }) else { return false }
+            let line = self.pending.remove(at: index)
+            self.left(line)
+            self.pendingBytes -= line.bytes.count
+            return true
+        }
+
         /// The lines for the writer, after dropping those too late (added to `dropped`): of the
-        /// requests before the first event, as many as the window has room for (the newest, if
-        /// it holds some back; all once the input is closed: the plugin is asked to finish what
-        /// it was sent); once none of them is left, the event and, in turn, what follows it. Nil
-        /// if there are none.
+        /// requests no waiting event gates, as many as the window has room for (the newest, if it
+        /// holds some back; all once the input is closed: the plugin is asked to finish what it
+        /// was sent), then the events no request holds back any more, and in turn the requests
+        /// those events gated. Nil if there are none.
         mutating func takeLines(now: NIODeadline, dropped: inout [UInt64]) -> [UInt8]? {
             dropped += self.dropLate(now: now)
             var bytes: [UInt8] = []
             while true {
-                let requests = self.pending.firstIndex { $0.request == nil } ?? self.pending.count
-                let room = self.isClosed ? requests : self.window.room(unanswered: self.unanswered.count)
-                let count = min(requests, room)
-                let taken = (requests - count)..<requests
-                for line in self.pending[taken] {
-                    if let request = line.request {  // always, before the first event
-                        self.written += 1
-                        self.unanswered[request.id] = Written(deadline: request.deadline, order: self.written)
-                    }
+                let free = self.pending.indices.filter { self.pending[$0].gate == nil }
+                let room = self.isClosed ? free.count : self.window.room(unanswered: self.unanswered.count)
+                let taken = free.suffix(room)
+                for index in taken {
+                    let line = self.pending[index]
+                    self.written += 1
+                    self.unanswered[line.id] = Written(deadline: line.deadline, order: self.written)
                     bytes += line.bytes
+                    self.left(line)
                 }
-                self.pending.removeSubrange(taken)
-                // The event waits while requests queued before it do.
-                guard count == requests, !self.pending.isEmpty else { break }
-                bytes += self.pending.removeFirst().bytes
+                if !taken.isEmpty {
+                    let takenSet = Set(taken)
+                    self.pending = self.pending.indices.compactMap { takenSet.contains($0) ? nil : self.pending[$0] }
+                }
+                let released = self.events.takeReady(into: &bytes)
+                guard !released.isEmpty else { break }
+                for index in self.pending.indices {
+                    if let gate = self.pending[index].gate, released.contains(gate) { self.pending[index].gate = nil }
+                }
             }
             guard !bytes.isEmpty else { return nil }
             self.pendingBytes -= bytes.count
@@ -140,7 +185,7 @@ final class PluginInput: Sendable {
         mutating func wakeWriter(now: NIODeadline, dropped: inout [UInt64]) -> Wake? {
             guard let waiter = self.waiter else { return nil }
             let lines = self.takeLines(now: now, dropped: &dropped)
-            guard lines != nil || (self.isClosed && self.pending.isEmpty) else { return nil }
+            guard lines != nil || self.isDrained else { return nil }
             self.waiter = nil
             return (waiter, lines)
         }
@@ -171,33 +216,35 @@ final class PluginInput: Sendable {
     }
 
     /// Queues `line`, request `id`'s, to be written while at least half the time until
-    /// `deadline` is left; `false` once the input is closed, or when `limit` bytes of lines still
-    /// due already wait.
-    func append(_ line: [UInt8], id: UInt64, until deadline: NIODeadline) -> Bool {
-        self.enqueue(
-            Line(bytes: line, request: Request(id: id, deadline: deadline, writeBy: deadline - self.leftToWrite)))
+    /// `deadline` is left, and after the events of `room` (the sender's, for a member) already
+    /// waiting; `false` once the input is closed, or when `limit` bytes of lines still due
+    /// already wait.
+    func append(_ line: [UInt8], id: UInt64, until deadline: NIODeadline, room: String? = nil) -> Bool {
+        let line = Line(
+            bytes: line, id: id, deadline: deadline, writeBy: deadline - self.leftToWrite, room: room)
+        return self.enqueue(size: line.bytes.count) { $0.queue(line) }
     }
 
-    /// Queues event `line`, to be written once the requests queued before it are written or
-    /// dropped; `false` as for ``append(_:id:until:)``: a plugin that has stopped reading misses
-    /// events rather than grow the server.
-    func appendEvent(_ line: [UInt8]) -> Bool {
-        self.enqueue(Line(bytes: line, request: nil))
+    /// Queues event `line` of `room`, to be written once the room's requests queued before it are
+    /// written or dropped, and before those queued after it; `false` as for
+    /// ``append(_:id:until:room:)``: a plugin that has stopped reading misses events rather than
+    /// grow the server.
+    func appendEvent(_ line: [UInt8], room: String) -> Bool {
+        self.enqueue(size: line.count) { $0.queueEvent(line, room: room) }
     }
 
-    private func enqueue(_ line: Line) -> Bool {
+    /// Queues `size` bytes with `queue` if the limit allows.
+    private func enqueue(size: Int, _ queue: (inout State) -> Void) -> Bool {
         var dropped: [UInt64] = []
         defer { if !dropped.isEmpty { self.droppedUnwritten(dropped) } }
         let now = NIODeadline.now()
-        let size = line.bytes.count
         let (accepted, wake) = self.state.withLock { state -> (Bool, Wake?) in
             guard !state.isClosed else { return (false, nil) }
             if state.pendingBytes + state.bytesBeingWritten + size > self.limit {
                 dropped = state.dropLate(now: now)
             }
             guard state.pendingBytes + state.bytesBeingWritten + size <= self.limit else { return (false, nil) }
-            state.pending.append(line)
-            state.pendingBytes += size
+            queue(&state)
             return (true, state.wakeWriter(now: now, dropped: &dropped))
         }
         if let wake { wake.writer.resume(returning: wake.lines) }
@@ -221,11 +268,7 @@ final class PluginInput: Sendable {
     /// whether it was: the plugin never sees it.
     @discardableResult
     func forget(_ id: UInt64) -> Bool {
-        self.state.withLock { state in
-            guard let index = state.pending.firstIndex(where: { $0.request?.id == id }) else { return false }
-            state.pendingBytes -= state.pending.remove(at: index).bytes.count
-            return true
-        }
+        self.state.withLock { $0.forget(id) }
     }
 
     /// For the process's sweep: drops the lines too late to write by `now` and returns their
@@ -251,7 +294,7 @@ final class PluginInput: Sendable {
             let ready = self.state.withLock { state -> [UInt8]?? in
                 state.bytesBeingWritten = 0
                 if let lines = state.takeLines(now: .now(), dropped: &dropped) { return .some(lines) }
-                if state.isClosed && state.pending.isEmpty { return .some(nil) }
+                if state.isDrained { return .some(nil) }
                 state.waiter = continuation
                 return nil
             }

@@ -79,7 +79,9 @@ public final class PluginProcess: Sendable {
 
     /// Sends `request` and waits for its answer, at most the request timeout, and at most
     /// ``PluginSettings/closedConnectionGrace`` after the sender's connection closes (`abandoned`:
-    /// a request sent once that has passed is not even written).
+    /// a request sent once that has passed is not even written). Queued where it is called: a
+    /// request of a room member sent from outside the room may come before or after an event of
+    /// the room that happened meanwhile (the server's own handlers queue inside the room).
     public func send(_ request: PluginRequest, from connection: ConnectionClosing? = nil) async -> PluginOutcome {
         await self.outcome(of: self.enqueue(request, from: connection))
     }
@@ -107,7 +109,7 @@ public final class PluginProcess: Sendable {
             return ticket
         }
         connection?.onClose { [self] closedAt in self.abandon(id, at: closedAt + grace) }
-        if !input.append(request.line(id: id), id: id, until: deadline) {
+        if !input.append(request.line(id: id), id: id, until: deadline, room: request.roomID) {
             self.complete(id, with: .unavailable)
         }
         return ticket
@@ -119,11 +121,11 @@ public final class PluginProcess: Sendable {
         return await ticket.slot.outcome()
     }
 
-    /// Writes event `line` to the running plugin, after the requests queued before it. A plugin
-    /// not running hears nothing (a restarted one starts afresh); one that has left its input full
-    /// misses the event, logged at most once a second with how many it missed.
-    func tell(event line: [UInt8]) {
-        guard let input = self.state.withLock({ $0.input }), !input.appendEvent(line) else { return }
+    /// Writes event `line` of `room` to the running plugin, after the room's requests queued before
+    /// it. A plugin not running hears nothing (a restarted one starts afresh); one that has left its
+    /// input full misses the event, logged at most once a second with how many it missed.
+    func tell(event line: [UInt8], room: String) {
+        guard let input = self.state.withLock({ $0.input }), !input.appendEvent(line, room: room) else { return }
         let missed = self.state.withLock { state -> Int? in
             state.eventsMissed += 1
             guard state.missedEventsLog.take() else { return nil }

@@ -13,6 +13,8 @@ public struct PluginRequest: Sendable {
     public let room: JSONValue?
     /// The client's message as it arrived.
     public let message: InboundMessage
+    /// `room`'s `room_id`: the room's events keep their place among its requests.
+    let roomID: String?
 
     /// `message`'s fields as JSON, encoded once the request is made: a member's request is
     /// queued inside its room, which should not spend its time on a large message.
@@ -27,6 +29,7 @@ public struct PluginRequest: Sendable {
         self.kind = kind
         self.playerID = playerID
         self.room = room
+        self.roomID = room?.objectValue?["room_id"]?.stringValue
         self.message = message
         self.encodedMessage = encoded
     }

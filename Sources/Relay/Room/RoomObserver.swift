@@ -11,7 +11,8 @@
 /// room's state may be ahead of what a later observer has heard so far. Every method does
 /// nothing unless implemented.
 ///
-/// Nothing is told when the server stops: its rooms go with the process.
+/// At the server's stop every socket is closed: each connected member is told as dropped, and
+/// nothing after (no departure, no closing): the rooms go with the process.
 public protocol RoomObserver: Sendable {
     /// `player` joined the room, or created it; their welcome (`room_joined`, `room_created`) is
     /// queued.

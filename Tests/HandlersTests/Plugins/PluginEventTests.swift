@@ -12,8 +12,9 @@ private let recorderDirectory = FileManager.default.temporaryDirectory.appending
 /// Plugins that asked for room events hear them, in each room's order among its requests.
 @Suite("Plugins: room events")
 struct PluginEventTests {
-    /// A plugin that logs every event and every `events_touch` request it reads, one line each:
-    /// `event ROOM PLAYER [CONNECTED MEMBERS]`. `events_log` answers the log so far and clears it.
+    /// A plugin that logs every event, `events_touch` request and `chat` it filters (passing it),
+    /// one line each: `event ROOM PLAYER [CONNECTED MEMBERS]` (`-` and `None` for a sender in no
+    /// room). `events_log` answers the log so far and clears it.
     /// Its first argument lists the events it asks for (all when absent); with a second, a file,
     /// it handles nothing and appends its log to the file instead.
     static let recorder = #"""
@@ -24,6 +25,7 @@ struct PluginEventTests {
         hello = {"kind": "hello", "protocol": 1, "name": "recorder", "events": events}
         if not log_file:
             hello["handles"] = ["events_log", "events_touch"]
+            hello["filters"] = ["chat"]
         print(json.dumps(hello), flush=True)
         log = []
         for line in sys.stdin:
@@ -39,7 +41,10 @@ struct PluginEventTests {
                     log.append(entry)
                 continue
             answer = {"kind": "answer", "id": request["id"], "actions": []}
-            if request["type"] == "events_touch":
+            if request["kind"] == "filter":
+                log.append(f'chat {room["room_id"] if room else "-"} {request["player_id"]} [{members}]')
+                answer = {"kind": "answer", "id": request["id"], "verdict": "pass"}
+            elif request["type"] == "events_touch":
                 log.append(f'touch {room["room_id"] if room else "-"} {request["player_id"]} [{members}]')
             else:
                 answer["actions"] = [{"send": "sender", "message": {"type": "events_log", "log": log}}]
@@ -83,6 +88,7 @@ struct PluginEventTests {
             await comeback.send(#"{"type":"reconnect","room_id":"\#(code)","player_id":"guest","token":"\#(token)"}"#)
             #expect(await comeback.received().first?.type == "reconnected")
             await comeback.send(#"{"type":"events_touch"}"#)
+            await guest.send(#"{"type":"events_touch"}"#)  // the replaced connection speaks for nobody
             await comeback.send(#"{"type":"leave_room"}"#)
             await host.send(#"{"type":"leave_room"}"#)
             #expect(
@@ -93,6 +99,7 @@ struct PluginEventTests {
                     "member_dropped R guest [host]",
                     "member_reconnected R guest [guest,host]",
                     "touch R guest [guest,host]",
+                    "touch - None []",
                     "member_left R guest [host]",
                     "member_left R host []",
                     "room_closed R - []",
@@ -124,10 +131,9 @@ struct PluginEventTests {
             await host.send(#"{"type":"leave_room"}"#)
             var logged: [String] = []
             try await harness.eventually {
-                logged = ((try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "").split(separator: "\n").map {
-                    $0.replacingOccurrences(of: code, with: "R")
-                }
-                return logged.count >= 2
+                let content = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
+                logged = content.split(separator: "\n").map { $0.replacingOccurrences(of: code, with: "R") }
+                return logged.count >= 2 && content.hasSuffix("\n")  // not a line half written
             }
             #expect(logged == ["member_joined R host [host]", "room_closed R - []"])
         }
@@ -143,7 +149,12 @@ struct PluginEventTests {
             let code = try await host.createRoom(playerID: "host", name: "Hosty")
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    for _ in 0..<300 { await host.send(#"{"type":"events_touch"}"#) }
+                    // Handled (touch) and filtered (chat) messages: both are queued inside the room.
+                    for round in 0..<300 {
+                        await host.send(
+                            round.isMultiple(of: 2) ? #"{"type":"events_touch"}"# : #"{"type":"chat","message":"hi"}"#)
+                        _ = await host.received()
+                    }
                 }
                 group.addTask {
                     for round in 0..<60 {
@@ -161,7 +172,7 @@ struct PluginEventTests {
                 switch fields[0] {
                 case "member_joined", "member_reconnected": connected.insert(fields[2])
                 case "member_dropped", "member_left": connected.remove(fields[2])
-                case "touch":
+                case "touch", "chat":
                     touches += 1
                     let listed = "[" + connected.sorted().joined(separator: ",") + "]"
                     #expect(fields[3] == listed, "\(entry) after \(listed)")

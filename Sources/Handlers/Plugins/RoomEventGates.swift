@@ -1,0 +1,59 @@
+/// The room events waiting in a plugin's input (``PluginInput``), each for the requests of its
+/// room queued before it: the plugin hears each room's events in order, each after the room's
+/// requests queued before it and before those queued after it. Other rooms' requests, and those
+/// of senders in no room, do not wait for it.
+///
+/// A request queued while its room has an event waiting is gated by that event (its number) and
+/// may not be written before it; an event holds back the requests of its room queued since the
+/// room's previous event, which count down as they leave the queue (written, dropped as late, or
+/// forgotten).
+struct RoomEventGates {
+    private struct Event {
+        let number: UInt64
+        let bytes: [UInt8]
+        /// Requests of its room queued before it, since the room's previous event, still queued.
+        var requestsBefore: Int
+    }
+
+    /// Each room's events not yet written, in order.
+    private var rooms: [String: [Event]] = [:]
+    private var eventsQueued: UInt64 = 0
+
+    var isEmpty: Bool { self.rooms.isEmpty }
+
+    /// The event a request of `room` queued now must follow: its room's last one waiting, if any.
+    func gate(forRequestIn room: String) -> UInt64? {
+        self.rooms[room]?.last?.number
+    }
+
+    /// Queues event `bytes` of `room` behind `requestsBefore` requests; returns its number, which
+    /// those requests hold.
+    mutating func queue(_ bytes: [UInt8], room: String, requestsBefore: Int) -> UInt64 {
+        self.eventsQueued += 1
+        self.rooms[room, default: []].append(
+            Event(number: self.eventsQueued, bytes: bytes, requestsBefore: requestsBefore))
+        return self.eventsQueued
+    }
+
+    /// A request that event `number` of `room` holds back has left the queue.
+    mutating func requestLeft(heldBy number: UInt64, room: String) {
+        guard let index = self.rooms[room]?.firstIndex(where: { $0.number == number }) else { return }
+        self.rooms[room]?[index].requestsBefore -= 1
+    }
+
+    /// Appends to `bytes` the events that no request holds back any more (each room's first, then
+    /// its next, …) and returns their numbers: the requests they gated may go.
+    mutating func takeReady(into bytes: inout [UInt8]) -> Set<UInt64> {
+        var released: Set<UInt64> = []
+        for (room, events) in self.rooms {
+            let ready = events.prefix { $0.requestsBefore == 0 }
+            guard !ready.isEmpty else { continue }
+            for event in ready {
+                bytes += event.bytes
+                released.insert(event.number)
+            }
+            self.rooms[room] = ready.count == events.count ? nil : Array(events.dropFirst(ready.count))
+        }
+        return released
+    }
+}
