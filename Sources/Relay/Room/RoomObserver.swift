@@ -12,7 +12,8 @@
 /// nothing unless implemented.
 ///
 /// At the server's stop every socket is closed: each connected member is told as dropped, and
-/// nothing after (no departure, no closing): the rooms go with the process.
+/// nothing after (no departure, no closing: the rooms go with the process), unless the reconnect
+/// window ends before the process does (a window of 0 s, or shorter than the stop takes).
 public protocol RoomObserver: Sendable {
     /// `player` joined the room, or created it; their welcome (`room_joined`, `room_created`) is
     /// queued.

@@ -14,19 +14,23 @@ private let recorderDirectory = FileManager.default.temporaryDirectory.appending
 struct PluginEventTests {
     /// A plugin that logs every event, `events_touch` request and `chat` it filters (passing it),
     /// one line each: `event ROOM PLAYER [CONNECTED MEMBERS]` (`-` and `None` for a sender in no
-    /// room). `events_log` answers the log so far and clears it.
+    /// room). `events_log` answers the log so far and clears it; `events_hold` is answered `seconds` later, not logged.
     /// Its first argument lists the events it asks for (all when absent); with a second, a file,
     /// it handles nothing and appends its log to the file instead.
     static let recorder = #"""
-        import json, sys
+        import json, sys, threading
+        lock = threading.Lock()
+        def say(line):
+            with lock:
+                print(json.dumps(line), flush=True)
         events = sys.argv[1].split(",") if len(sys.argv) > 1 else [
             "member_joined", "member_reconnected", "member_dropped", "member_left", "room_closed"]
         log_file = sys.argv[2] if len(sys.argv) > 2 else None
         hello = {"kind": "hello", "protocol": 1, "name": "recorder", "events": events}
         if not log_file:
-            hello["handles"] = ["events_log", "events_touch"]
+            hello["handles"] = ["events_log", "events_touch", "events_hold"]
             hello["filters"] = ["chat"]
-        print(json.dumps(hello), flush=True)
+        say(hello)
         log = []
         for line in sys.stdin:
             request = json.loads(line)
@@ -46,10 +50,13 @@ struct PluginEventTests {
                 answer = {"kind": "answer", "id": request["id"], "verdict": "pass"}
             elif request["type"] == "events_touch":
                 log.append(f'touch {room["room_id"] if room else "-"} {request["player_id"]} [{members}]')
+            elif request["type"] == "events_hold":  # answered later, not logged
+                threading.Timer(request["message"]["seconds"], say, [answer]).start()
+                continue
             else:
                 answer["actions"] = [{"send": "sender", "message": {"type": "events_log", "log": log}}]
                 log = []
-            print(json.dumps(answer), flush=True)
+            say(answer)
         """#
 
     /// The recorder, written once per test process into a folder removed at its exit.
@@ -104,6 +111,55 @@ struct PluginEventTests {
                     "member_left R host []",
                     "room_closed R - []",
                 ])
+        }
+    }
+
+    /// The check of `requestsAgreeWithTheEventsBeforeThem`: each request's `room` lists the members
+    /// connected by the events read before it.
+    private func expectRequestsAgreeWithEvents(
+        _ log: [String], connectedBefore: Set<String> = [], sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        var connected = connectedBefore
+        for entry in log {
+            let fields = entry.split(separator: " ", maxSplits: 3).map(String.init)
+            switch fields[0] {
+            case "member_joined", "member_reconnected": connected.insert(fields[2])
+            case "member_dropped", "member_left": connected.remove(fields[2])
+            case "touch", "chat":
+                let listed = "[" + connected.sorted().joined(separator: ",") + "]"
+                #expect(fields[3] == listed, "\(entry) after \(listed) in \(log)", sourceLocation: sourceLocation)
+            default: Issue.record("unexpected \(entry)", sourceLocation: sourceLocation)
+            }
+        }
+    }
+
+    /// A member's request held back by a full answer window keeps the event queued after it waiting:
+    /// the plugin must not hear a joiner before a request whose `room` predates them.
+    @Test("An event waits for its room's request that the answer window holds back")
+    func anEventWaitsForAHeldBackRequest() async throws {
+        try await ProbePlugin.withHarness([Self.recorder()]) { harness in
+            let host = harness.client()
+            let code = try await host.createRoom(playerID: "host", name: "Hosty")
+            _ = try await self.log(in: harness, code: code)
+            await withTaskGroup(of: Void.self) { group in
+                // 16 requests from outside the room, answered only after 2 s: the window (16) is full.
+                for _ in 0..<Int(AnswerWindow.initialSize) {
+                    let holder = harness.client()
+                    group.addTask { _ = await holder.exchange(#"{"type":"events_hold","seconds":2}"#) }
+                }
+                group.addTask {
+                    try? await Task.sleep(for: .milliseconds(300))
+                    await host.send(#"{"type":"events_touch"}"#)  // held back by the window
+                }
+                group.addTask {
+                    try? await Task.sleep(for: .milliseconds(600))
+                    let guest = harness.client(url: code)
+                    await guest.send(#"{"type":"join_room","player_name":"G","player_id":"guest"}"#)
+                }
+            }
+            let log = try await self.log(in: harness, code: code)
+            #expect(log.count == 2, "\(log)")
+            self.expectRequestsAgreeWithEvents(log, connectedBefore: ["host"])
         }
     }
 
@@ -165,20 +221,8 @@ struct PluginEventTests {
                 }
             }
             let log = try await self.log(in: harness, code: code)
-            var connected: Set<String> = []
-            var touches = 0
-            for entry in log {
-                let fields = entry.split(separator: " ", maxSplits: 3).map(String.init)
-                switch fields[0] {
-                case "member_joined", "member_reconnected": connected.insert(fields[2])
-                case "member_dropped", "member_left": connected.remove(fields[2])
-                case "touch", "chat":
-                    touches += 1
-                    let listed = "[" + connected.sorted().joined(separator: ",") + "]"
-                    #expect(fields[3] == listed, "\(entry) after \(listed)")
-                default: Issue.record("unexpected \(entry)")
-                }
-            }
+            self.expectRequestsAgreeWithEvents(log)
+            let touches = log.filter { $0.hasPrefix("touch") || $0.hasPrefix("chat") }.count
             #expect(touches == 300)
             #expect(log.filter { $0.hasPrefix("member_left") }.count == 60)
         }

@@ -263,6 +263,22 @@ struct PluginInputTests {
         #expect(await self.nextLines(of: input) { input.answered(1) } == self.lines(4...4))
     }
 
+    /// Two events of a room in a row go together once the requests before the first have gone, in
+    /// their order; a request of a sender in no room between them waits for neither.
+    @Test func backToBackEventsGoTogetherAndARequestFromNoRoomWaitsForNeither() async {
+        let input = self.inputOwingOne()
+        let due = NIODeadline.now() + .seconds(60)
+        self.append(1, of: "A", to: input, until: due)
+        self.append(2, of: "A", to: input, until: due)
+        #expect(input.appendEvent(self.event("e1"), room: "A"))
+        #expect(input.append(Array("3\n".utf8), id: 3, until: due))
+        #expect(input.appendEvent(self.event("e2"), room: "A"))
+        #expect(await self.nextLines(of: input) {} == self.lines(3...3))
+        #expect(await self.nextLines(of: input) { input.answered(3) } == self.lines(2...2))
+        let events = await self.nextLines(of: input) { input.answered(2) }
+        #expect(events == self.lines(1...1) + self.event("e1") + self.event("e2"))
+    }
+
     /// The window holds requests back, not events: an event its room's requests do not hold back is
     /// written while the plugin owes all it may, and a request after it still waits for room.
     @Test func anEventIsWrittenWhileTheWindowIsFull() async {
