@@ -8,9 +8,8 @@ import Synchronization
 /// the plugin owe: its pipe would deliver the rest however old, and a plugin that fell behind
 /// would spend its time on requests nobody waits for, and never catch up. While the window holds
 /// lines back, the newest go first (of those no room event waits before): they have the most time
-/// left. A line whose request has less
-/// than half its timeout left before the writer takes it is dropped unwritten: the plugin would
-/// most likely answer it late. At most `limit` bytes wait, those the writer took and is still
+/// left. A line whose request has less than half its timeout left before the writer takes it is
+/// dropped unwritten: the plugin would most likely answer it late. At most `limit` bytes wait, those the writer took and is still
 /// writing included: a plugin that reads slowly or not at all cannot grow the server.
 ///
 /// Room event lines (PLUGINS.md, "Room events") need no answer and take no place in the window,
