@@ -214,15 +214,17 @@ struct PluginFailureTests {
         settings.timeoutsBeforeRestart = 100  // not killed here, however late
         try await ProbePlugin.withHarness([ProbePlugin.executable()], settings: settings) { harness in
             _ = try #require(try await harness.client().probePIDOnceAnswering(in: harness))
-            let settled = ContinuousClock.now + .seconds(1)
-            let end = settled + .seconds(4)
             // 30 senders, each asking again once answered or timed out, of a plugin that answers
             // one request every 20 ms: a queue of 30 takes 600 ms, past the timeout. Each answer
-            // in time says how many lines the plugin had read by then.
+            // in time says how many lines the plugin had read by then. Each sender counts from its
+            // own start: in a full suite the task pool has held new tasks back for seconds, and a
+            // window set before they ran measured almost nothing (CI, twice).
             let seenInTime = await withTaskGroup(of: [Double].self) { group in
                 for _ in 0..<30 {
                     let client = harness.client()
                     group.addTask {
+                        let settled = ContinuousClock.now + .seconds(1)
+                        let end = settled + .seconds(4)
                         var seen: [Double] = []
                         while ContinuousClock.now < end {
                             let replies = await client.exchange(#"{"type":"probe","do":"slow","seconds":0.02}"#)
