@@ -137,6 +137,43 @@ struct PluginServerTests {
         }
     }
 
+    /// After `events_missed` for a room, room_scores keeps only the scores of the members its next
+    /// request lists: the lost events may have been departures. Spoken to directly, line by line.
+    @Test("The example room_scores checks a room against its next request once events of it were missed")
+    func exampleRoomScoresAfterMissedEvents() throws {
+        func request(_ id: Int, from player: String, points: Int, members: [String]) -> String {
+            let players = members.map { #"{"player_id":"\#($0)"}"# }.joined(separator: ",")
+            return #"{"kind":"message","id":\#(id),"type":"add_score","player_id":"\#(player)","#
+                + #""room":{"room_id":"R","players":[\#(players)]},"message":{"type":"add_score","points":\#(points)}}"#
+        }
+        let lines = [
+            request(1, from: "a", points: 5, members: ["a", "b"]),
+            request(2, from: "b", points: 3, members: ["a", "b"]),
+            #"{"kind":"event","event":"events_missed","room_id":"R","count":2}"#,
+            request(3, from: "a", points: 1, members: ["a"]),
+            request(4, from: "a", points: 1, members: ["a", "c"]),
+        ]
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", Self.examplesDirectory + "/room_scores.py"]
+        let (input, output) = (Pipe(), Pipe())
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        try input.fileHandleForWriting.write(contentsOf: Data((lines.joined(separator: "\n") + "\n").utf8))
+        try input.fileHandleForWriting.close()  // it exits at the end of its input
+        let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let answers = said.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect((answers.first?["events"] as? [String])?.contains("events_missed") == true, "\(said)")
+        let scores = answers.dropFirst().map { answer in
+            ((answer["actions"] as? [[String: Any]])?.first?["message"] as? [String: Any])?["scores"] as? [String: Int]
+        }
+        #expect(scores == [["a": 5], ["a": 5, "b": 3], ["a": 6], ["a": 7]], "\(said)")
+    }
+
     /// The server's stop closes every socket: a listening plugin hears each member drop, and no
     /// departure or closing after (PLUGINS.md, "Room events").
     @Test("At the server's stop a listening plugin hears every connected member drop, and nothing after")

@@ -4,12 +4,15 @@
 `{"type":"add_score","points":N}` (N a whole number from 1 to 1000) adds N to the sender's score
 in their room, and the whole room gets `{"type":"room_scores","scores":{player_id: points}}`.
 The room events keep the table true: a member who leaves loses their score (one who drops keeps
-it, and may come back), and a closed room is forgotten, since its code may be reused.
+it, and may come back), and a closed room is forgotten, since its code may be reused. If events of
+a room were lost (the plugin fell behind), its next request keeps only the scores of the members
+it lists: a departure or the room's closing may have been among them.
 """
 import json
 import sys
 
 scores = {}  # room_id -> {player_id: points}
+unsure = set()  # rooms whose events were lost: checked against their next request
 
 
 def say(line):
@@ -23,7 +26,12 @@ def actions(request):
         return [{"error": {"code": "not_in_room", "message": "Join a room to score"}}]
     if type(points) is not int or not 1 <= points <= 1000:
         return [{"error": {"code": "invalid_points", "message": "points must be a whole number from 1 to 1000"}}]
-    table = scores.setdefault(request["room"]["room_id"], {})
+    room_id = request["room"]["room_id"]
+    table = scores.setdefault(room_id, {})
+    if room_id in unsure:
+        unsure.discard(room_id)
+        members = {player["player_id"] for player in request["room"]["players"]}
+        table = scores[room_id] = {player: points for player, points in table.items() if player in members}
     table[request["player_id"]] = table.get(request["player_id"], 0) + points
     return [{"send": "room", "message": {"type": "room_scores", "scores": table}}]
 
@@ -34,10 +42,12 @@ def hear(event):
         scores.get(room_id, {}).pop(event["player_id"], None)
     elif event["event"] == "room_closed" and scores.pop(room_id, None) is not None:
         print(f"room_scores: room {room_id} closed, its scores forgotten", file=sys.stderr, flush=True)
+    elif event["event"] == "events_missed" and room_id in scores:
+        unsure.add(room_id)
 
 
 say({"kind": "hello", "protocol": 1, "name": "room_scores", "handles": ["add_score"],
-     "events": ["member_left", "room_closed"]})
+     "events": ["member_left", "room_closed", "events_missed"]})
 for line in sys.stdin:
     try:
         request = json.loads(line)

@@ -7,6 +7,9 @@ public enum PluginEvent: String, Sendable, CaseIterable {
     case memberDropped = "member_dropped"
     case memberLeft = "member_left"
     case roomClosed = "room_closed"
+    /// Not a room's event but news of lost ones: events of a room the plugin missed, its input
+    /// being full (``PluginInput``), told in their place once it reads again.
+    case eventsMissed = "events_missed"
 
     /// `{"kind":"event","event":…,"room_id":…,"player_id":…,"room":{…}}` and a newline; the last
     /// two for a member's event only.
@@ -24,6 +27,17 @@ public enum PluginEvent: String, Sendable, CaseIterable {
             writer.writeFragment(",\"room\":")
             writer.write(room)
         }
+        writer.writeFragment("}\n")
+        return Array(writer.buffer.readableBytesView)
+    }
+
+    /// `{"kind":"event","event":"events_missed","room_id":…,"count":…}` and a newline.
+    static func missedLine(roomID: String, count: Int) -> [UInt8] {
+        var writer = JSONWriter(capacity: 96)
+        writer.writeFragment("{\"kind\":\"event\",\"event\":\"events_missed\",\"room_id\":")
+        writer.writeString(roomID)
+        writer.writeFragment(",\"count\":")
+        writer.writeInteger(Int64(count))
         writer.writeFragment("}\n")
         return Array(writer.buffer.readableBytesView)
     }

@@ -16,7 +16,9 @@ import Synchronization
 /// but keep their place among their room's requests (``RoomEventGates``): an event is written
 /// after every request of its room queued before it (or once those are dropped as late) and
 /// before every one queued after it. A member's requests and its room's events are queued inside
-/// the room, so a plugin hears each room's events where they happened among its requests.
+/// the room, so a plugin hears each room's events where they happened among its requests. An
+/// event that does not fit may be counted (``MissedRoomEvents``) for an `events_missed` notice,
+/// queued as an event of its room once there is room: until then no line of that room is queued.
 final class PluginInput: Sendable {
     /// The waiting writer, and what it is to be resumed with.
     private typealias Wake = (writer: CheckedContinuation<[UInt8]?, Never>, lines: [UInt8]?)
@@ -61,6 +63,8 @@ final class PluginInput: Sendable {
         var isClosed = false
         /// The room events waiting, with what each waits for.
         var events = RoomEventGates()
+        /// Rooms whose events did not fit, for a plugin that asked to be told (`events_missed`).
+        var missed = MissedRoomEvents()
 
         /// Closed, and nothing left to write.
         var isDrained: Bool { self.isClosed && self.pending.isEmpty && self.events.isEmpty }
@@ -79,6 +83,15 @@ final class PluginInput: Sendable {
             let number = self.events.queue(bytes, room: room, requestsBefore: before.count)
             for index in before { self.pending[index].heldBy = number }
             self.pendingBytes += bytes.count
+        }
+
+        /// Queues the `events_missed` notices that fit under `limit`, each as an event of its room:
+        /// after the room's requests queued before, before any line of the room queued after.
+        mutating func queueMissedNotices(limit: Int) {
+            guard !self.missed.isEmpty else { return }
+            for notice in self.missed.takeNotices(fitting: limit - self.pendingBytes - self.bytesBeingWritten) {
+                self.queueEvent(notice.line, room: notice.room)
+            }
         }
 
         /// `line` left the queue: the event it held back, if any, waits for one request less.
@@ -222,19 +235,23 @@ final class PluginInput: Sendable {
     func append(_ line: [UInt8], id: UInt64, until deadline: NIODeadline, room: String? = nil) -> Bool {
         let line = Line(
             bytes: line, id: id, deadline: deadline, writeBy: deadline - self.leftToWrite, room: room)
-        return self.enqueue(size: line.bytes.count) { $0.queue(line) }
+        return self.enqueue(size: line.bytes.count, room: room) { $0.queue(line) }
     }
 
     /// Queues event `line` of `room`, to be written once the room's requests queued before it are
     /// written or dropped, and before those queued after it; `false` as for
     /// ``append(_:id:until:room:)``: a plugin that has stopped reading misses events rather than
-    /// grow the server.
-    func appendEvent(_ line: [UInt8], room: String) -> Bool {
-        self.enqueue(size: line.count) { $0.queueEvent(line, room: room) }
+    /// grow the server. With `noteIfMissed`, one that did not fit is counted for an `events_missed`
+    /// notice of its room, queued once there is room for it, before any later line of the room.
+    func appendEvent(_ line: [UInt8], room: String, noteIfMissed: Bool = false) -> Bool {
+        self.enqueue(size: line.count, room: room, noteIfMissed: noteIfMissed) { $0.queueEvent(line, room: room) }
     }
 
-    /// Queues `size` bytes with `queue` if the limit allows.
-    private func enqueue(size: Int, _ queue: (inout State) -> Void) -> Bool {
+    /// Queues `size` bytes of a line of `room` with `queue` if the limit allows, and no notice of
+    /// missed events of the room still waits for room to be queued.
+    private func enqueue(
+        size: Int, room: String?, noteIfMissed: Bool = false, _ queue: (inout State) -> Void
+    ) -> Bool {
         var dropped: [UInt64] = []
         defer { if !dropped.isEmpty { self.droppedUnwritten(dropped) } }
         let now = NIODeadline.now()
@@ -243,7 +260,13 @@ final class PluginInput: Sendable {
             if state.pendingBytes + state.bytesBeingWritten + size > self.limit {
                 dropped = state.dropLate(now: now)
             }
-            guard state.pendingBytes + state.bytesBeingWritten + size <= self.limit else { return (false, nil) }
+            state.queueMissedNotices(limit: self.limit)
+            guard state.pendingBytes + state.bytesBeingWritten + size <= self.limit,
+                !(room.map(state.missed.contains) ?? false)
+            else {
+                if noteIfMissed, let room { state.missed.add(room) }
+                return (false, nil)
+            }
             queue(&state)
             return (true, state.wakeWriter(now: now, dropped: &dropped))
         }
@@ -279,6 +302,7 @@ final class PluginInput: Sendable {
             var dropped = state.dropLate(now: now)
             let overdue = state.unanswered.filter { $0.value.deadline + self.unansweredFor <= now }
             for (id, _) in overdue.sorted(by: { $0.value.order < $1.value.order }) { state.release(id) }
+            state.queueMissedNotices(limit: self.limit)
             let wake = state.wakeWriter(now: now, dropped: &dropped)
             return (dropped, wake)
         }
@@ -293,6 +317,7 @@ final class PluginInput: Sendable {
             var dropped: [UInt64] = []
             let ready = self.state.withLock { state -> [UInt8]?? in
                 state.bytesBeingWritten = 0
+                state.queueMissedNotices(limit: self.limit)
                 if let lines = state.takeLines(now: .now(), dropped: &dropped) { return .some(lines) }
                 if state.isDrained { return .some(nil) }
                 state.waiter = continuation

@@ -123,9 +123,15 @@ public final class PluginProcess: Sendable {
 
     /// Writes event `line` of `room` to the running plugin, after the room's requests queued before
     /// it. A plugin not running hears nothing (a restarted one starts afresh); one that has left its
-    /// input full misses the event, logged at most once a second with how many it missed.
+    /// input full misses the event, logged at most once a second with how many it missed, and told
+    /// in an `events_missed` notice once it reads again, if it asked for those.
     func tell(event line: [UInt8], room: String) {
-        guard let input = self.state.withLock({ $0.input }), !input.appendEvent(line, room: room) else { return }
+        let running = self.state.withLock { state in
+            state.input.map { ($0, state.hello?.events.contains(.eventsMissed) ?? false) }
+        }
+        guard let (input, noteIfMissed) = running,
+            !input.appendEvent(line, room: room, noteIfMissed: noteIfMissed)
+        else { return }
         let missed = self.state.withLock { state -> Int? in
             state.eventsMissed += 1
             guard state.missedEventsLog.take() else { return nil }

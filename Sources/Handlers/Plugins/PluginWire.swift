@@ -99,6 +99,9 @@ public struct PluginHello: Sendable, Equatable {
         guard !self.handles.isEmpty || !self.filters.isEmpty || !self.events.isEmpty else {
             throw PluginProtocolError("it neither handles nor filters a type, nor asks for events")
         }
+        guard self.events != [.eventsMissed] else {
+            throw PluginProtocolError("'events_missed' tells of missed events: it needs others in 'events'")
+        }
         switch fields["filter_failure"] {
         case nil, .null, .string("reject"): self.failOpen = false
         case .string("pass"): self.failOpen = true

@@ -16,9 +16,10 @@ struct PluginEventTests {
     /// one line each: `event ROOM PLAYER [CONNECTED MEMBERS]` (`-` and `None` for a sender in no
     /// room). `events_log` answers the log so far and clears it; `events_hold` is answered `seconds` later, not logged.
     /// Its first argument lists the events it asks for (all when absent); with a second, a file,
-    /// it handles nothing and appends its log to the file instead.
+    /// it handles nothing and appends its log to the file instead; with a third, another file, it
+    /// reads nothing until that file exists. `events_missed` is logged `events_missed ROOM COUNT []`.
     static let recorder = #"""
-        import json, sys, threading
+        import json, os, sys, threading, time
         lock = threading.Lock()
         def say(line):
             with lock:
@@ -26,18 +27,24 @@ struct PluginEventTests {
         events = sys.argv[1].split(",") if len(sys.argv) > 1 else [
             "member_joined", "member_reconnected", "member_dropped", "member_left", "room_closed"]
         log_file = sys.argv[2] if len(sys.argv) > 2 else None
+        start_file = sys.argv[3] if len(sys.argv) > 3 else None
         hello = {"kind": "hello", "protocol": 1, "name": "recorder", "events": events}
         if not log_file:
             hello["handles"] = ["events_log", "events_touch", "events_hold"]
             hello["filters"] = ["chat"]
         say(hello)
         log = []
+        waited = 0
+        while start_file and not os.path.exists(start_file) and waited < 6000:
+            time.sleep(0.01)
+            waited += 1
         for line in sys.stdin:
             request = json.loads(line)
             room = request.get("room")
             members = ",".join(sorted(p["player_id"] for p in room["players"])) if room else ""
             if request["kind"] == "event":
-                entry = f'{request["event"]} {request["room_id"]} {request.get("player_id", "-")} [{members}]'
+                who = request.get("count", request.get("player_id", "-"))
+                entry = f'{request["event"]} {request["room_id"]} {who} [{members}]'
                 if log_file:
                     with open(log_file, "a") as f:
                         f.write(entry + "\n")
@@ -68,8 +75,10 @@ struct PluginEventTests {
         return path
     }()
 
-    static func recorder(events: String? = nil, logFile: String? = nil) -> PluginExecutable {
-        let arguments = [self.recorderPath] + (events.map { [$0] } ?? []) + (logFile.map { [$0] } ?? [])
+    static func recorder(events: String? = nil, logFile: String? = nil, startFile: String? = nil) -> PluginExecutable {
+        let arguments =
+            [self.recorderPath] + (events.map { [$0] } ?? []) + (logFile.map { [$0] } ?? [])
+            + (startFile.map { [$0] } ?? [])
         return PluginExecutable(path: "/usr/bin/env", arguments: ["python3"] + arguments)
     }
 
@@ -192,6 +201,57 @@ struct PluginEventTests {
                 return logged.count >= 2 && content.hasSuffix("\n")  // not a line half written
             }
             #expect(logged == ["member_joined R host [host]", "room_closed R - []"])
+        }
+    }
+
+    /// A plugin that stops reading misses events once its input is full (its stdin pipe too, or
+    /// while the writer is behind), and is told in each room's place how many: every room's events
+    /// are accounted for, each heard or counted where it happened.
+    @Test("A plugin that stopped reading is told, in each room's place, how many of its events it missed")
+    func missedEventsAreCounted() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("missed-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let (logFile, startFile) = (folder + "/log", folder + "/start")
+        var settings = ProbePlugin.settings()
+        settings.maxQueuedInputBytes = 4_096
+        let recorder = Self.recorder(
+            events: "member_joined,member_left,room_closed,events_missed", logFile: logFile, startFile: startFile)
+        try await ProbePlugin.withHarness([recorder], settings: settings) { harness in
+            // Three events a room, some 250 KB in all: far more than the pipe (64 KiB) and the input hold.
+            let rooms = 600
+            for index in 0..<rooms {
+                let host = harness.client()
+                _ = try await host.createRoom(playerID: "p\(index)", name: "P")
+                await host.send(#"{"type":"leave_room"}"#)
+            }
+            #expect(FileManager.default.createFile(atPath: startFile, contents: nil))
+            var byRoom: [String: [String]] = [:]
+            try await harness.eventually {
+                let content = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
+                byRoom = [:]
+                var accounted = 0
+                for line in content.split(separator: "\n") {
+                    let fields = line.split(separator: " ").map(String.init)
+                    byRoom[fields[1], default: []].append(
+                        fields[0] == "events_missed" ? "missed \(fields[2])" : fields[0])
+                    accounted += fields[0] == "events_missed" ? Int(fields[2]) ?? 0 : 1
+                }
+                return accounted >= 3 * rooms && content.hasSuffix("\n")
+            }
+            #expect(byRoom.count == rooms)
+            // Each room's events in their order, a notice standing for as many as it counts.
+            let happened = ["member_joined", "member_left", "room_closed"]
+            for (room, entries) in byRoom {
+                let told = entries.flatMap { entry in
+                    entry.hasPrefix("missed ") ? Array(repeating: "?", count: Int(entry.dropFirst(7)) ?? 0) : [entry]
+                }
+                #expect(told.count == happened.count, "\(room): \(entries)")
+                for (heard, event) in zip(told, happened) where heard != "?" {
+                    #expect(heard == event, "\(room): \(entries)")
+                }
+            }
+            #expect(byRoom.values.contains { $0.last?.hasPrefix("missed") == true }, "nothing was missed")
         }
     }
 

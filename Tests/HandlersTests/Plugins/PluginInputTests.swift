@@ -323,6 +323,64 @@ struct PluginInputTests {
         #expect(await self.nextLines(of: input) {} == self.event("e1") + self.lines(1...1) + self.event("e2"))
         #expect(await self.nextLines(of: input) {} == nil)
     }
+
+    // MARK: Missed events
+
+    private func missed(_ room: String, _ count: Int) -> [UInt8] {
+        Array(#"{"kind":"event","event":"events_missed","room_id":"\#(room)","count":\#(count)}"#.utf8) + [10]
+    }
+
+    /// Events that did not fit are counted for their room when asked (`noteIfMissed`), and told
+    /// once there is room, as an event of the room: no line of that room is queued before it.
+    @Test func missedEventsAreToldOnceThereIsRoomBeforeAnyLaterLineOfTheirRoom() async {
+        let input = self.input(limit: 100)
+        let due = NIODeadline.now() + .seconds(60)
+        let filler = Array(repeating: UInt8(ascii: "x"), count: 89) + [10]
+        #expect(input.append(filler, id: 10, until: due))
+        #expect(input.appendEvent(self.event("eA1"), room: "A", noteIfMissed: true))
+        self.append(1, of: "A", to: input, until: due)  // 96 bytes wait
+        #expect(!input.appendEvent(self.event("eA2-long"), room: "A", noteIfMissed: true), "105 bytes")
+        #expect(!input.appendEvent(self.event("eA3"), room: "A", noteIfMissed: true), "behind A's notice")
+        #expect(!input.append(Array("3\n".utf8), id: 3, until: due, room: "A"), "behind A's notice")
+        #expect(!input.appendEvent(self.event("eB1-long"), room: "B"), "missed, not counted")
+        self.append(2, of: "C", to: input, until: due)  // other rooms' lines still go
+        let first = await self.nextLines(of: input) {}
+        #expect(first == filler + self.lines(2...2) + self.event("eA1") + self.lines(1...1))
+        #expect(await self.nextLines(of: input) {} == self.missed("A", 2), "B's was not asked for")
+        self.append(4, of: "A", to: input, until: due)
+        #expect(await self.nextLines(of: input) {} == self.lines(4...4))
+    }
+
+    /// A notice keeps its place behind its room's requests queued before the miss, here one the
+    /// answer window holds back.
+    @Test func aMissedEventsNoticeWaitsForItsRoomsHeldBackRequest() async {
+        var settings = PluginSettings()
+        settings.maxInFlight = 1
+        settings.maxQueuedInputBytes = 100
+        let input = PluginInput(settings: settings)
+        let due = NIODeadline.now() + .seconds(60)
+        self.append(1, of: "A", to: input, until: due)
+        #expect(await self.nextLines(of: input) {} == self.lines(1...1))  // the plugin owes one
+        self.append(2, of: "A", to: input, until: due)
+        let filler = Array(repeating: UInt8(ascii: "x"), count: 94) + [10]
+        #expect(input.append(filler, id: 3, until: due))  // 2 + 2 + 95 bytes
+        #expect(!input.appendEvent(self.event("eA"), room: "A", noteIfMissed: true))
+        #expect(await self.nextLines(of: input) { input.answered(1) } == filler, "the newest; no room for the notice")
+        let notice = await self.nextLines(of: input) { input.answered(3) }
+        #expect(notice == self.lines(2...2) + self.missed("A", 1))
+    }
+
+    /// At most ``MissedRoomEvents/maxRooms`` rooms are remembered; the rest are only logged.
+    @Test func missedEventsAreRememberedForAtMostTenThousandRooms() {
+        var missed = MissedRoomEvents()
+        for room in 0...MissedRoomEvents.maxRooms { missed.add("R\(room)") }
+        missed.add("R0")
+        #expect(!missed.contains("R\(MissedRoomEvents.maxRooms)"))
+        let notices = missed.takeNotices(fitting: .max)
+        #expect(notices.count == MissedRoomEvents.maxRooms)
+        #expect(notices.first?.line == self.missed("R0", 2))
+        #expect(missed.isEmpty)
+    }
 }
 
 @Suite struct AnswerWindowTests {

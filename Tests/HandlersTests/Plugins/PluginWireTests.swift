@@ -69,6 +69,19 @@ struct PluginWireTests {
                 + String(buffer: writer.buffer) + "}\n")
     }
 
+    @Test func aMissedEventsNoticeNamesTheRoomAndHowMany() {
+        let line = PluginEvent.missedLine(roomID: "AB\"C", count: 12)
+        #expect(
+            String(decoding: line, as: UTF8.self)
+                == #"{"kind":"event","event":"events_missed","room_id":"AB\"C","count":12}"# + "\n")
+        let asked = decode(#"{"kind":"hello","protocol":1,"name":"x","events":["events_missed","member_left"]}"#)
+        guard case .hello(let hello) = asked else {
+            Issue.record("\(asked)")
+            return
+        }
+        #expect(hello.events == [.eventsMissed, .memberLeft])
+    }
+
     @Test func anUnknownEventIsRefusedNamingTheKnownOnes() {
         let line = decode(#"{"kind":"hello","protocol":1,"name":"x","handles":["a"],"events":["room_opened"]}"#)
         guard case .badHello(let reason) = line else {
@@ -76,7 +89,9 @@ struct PluginWireTests {
             return
         }
         #expect(
-            reason.contains("member_joined, member_reconnected, member_dropped, member_left, room_closed"), "\(reason)")
+            reason.contains(
+                "member_joined, member_reconnected, member_dropped, member_left, room_closed, events_missed"),
+            "\(reason)")
     }
 
     @Test(arguments: [
@@ -97,6 +112,8 @@ struct PluginWireTests {
         #"{"kind":"hello","protocol":1,"name":"x","handles":["a"],"events":["room_opened"]}"#,
         #"{"kind":"hello","protocol":1,"name":"x","events":[1]}"#,
         #"{"kind":"hello","protocol":1,"name":"x","events":[]}"#,
+        // Only news of missed events, of none: it would hear nothing.
+        #"{"kind":"hello","protocol":1,"name":"x","events":["events_missed"]}"#,
         // More types than a hello may list (they were de-duplicated in quadratic time).
         #"{"kind":"hello","protocol":1,"name":"x","handles":["#
             + (0...PluginHello.maxTypes).map { "\"t\($0)\"" }.joined(separator: ",") + "]}",
