@@ -49,6 +49,14 @@ public final class PluginProcess: Sendable {
         /// Events not written since the last warning of them.
         var eventsMissed = 0
         var missedEventsLog = TokenBucket(rate: 1, burst: 1)
+
+        /// The events missed since the last warning of them, if there are some and a warning may
+        /// go now (at most one a second).
+        mutating func missedEventsToLog() -> Int? {
+            guard self.eventsMissed > 0, self.missedEventsLog.take() else { return nil }
+            defer { self.eventsMissed = 0 }
+            return self.eventsMissed
+        }
     }
 
     /// How often overdue requests are looked for: a request times out between
@@ -134,15 +142,18 @@ public final class PluginProcess: Sendable {
         else { return }
         let missed = self.state.withLock { state -> Int? in
             state.eventsMissed += 1
-            guard state.missedEventsLog.take() else { return nil }
-            defer { state.eventsMissed = 0 }
-            return state.eventsMissed
+            return state.missedEventsToLog()
         }
-        if let missed {
-            self.logger.warning(
-                "plugin.events.missed",
-                metadata: ["count": "\(missed)", "reason": "its input is full (it has stopped reading) or closing"])
-        }
+        self.logMissedEvents(missed)
+    }
+
+    /// Warns of `count` events missed, if any: at most once a second, when one is missed or by the
+    /// sweep (``expireOverdue()``), so that the last of a burst are logged too.
+    private func logMissedEvents(_ count: Int?) {
+        guard let count else { return }
+        self.logger.warning(
+            "plugin.events.missed",
+            metadata: ["count": "\(count)", "reason": "its input is full (it has stopped reading) or closing"])
     }
 
     /// Ends request `id` with the plugin's `answer`, unless it does not fit the request: a verdict
@@ -212,8 +223,11 @@ public final class PluginProcess: Sendable {
     private func expireOverdue() {
         let now = NIODeadline.now()
         let timeout = TimeAmount(self.settings.requestTimeout)
-        typealias Sweep = (overdue: [(Pending, PluginOutcome)], hung: AsyncStream<Void>.Continuation?)
-        let (overdue, hung) = self.state.withLock { state -> Sweep in
+        typealias Sweep = (
+            overdue: [(Pending, PluginOutcome)], hung: AsyncStream<Void>.Continuation?, missedEvents: Int?
+        )
+        let (overdue, hung, missedEvents) = self.state.withLock { state -> Sweep in
+            let missedEvents = state.missedEventsToLog()
             var overdue: [(Pending, PluginOutcome)] = []
             for id in state.input?.dropLate(now: now) ?? [] { state.pending[id]?.neverWritten = true }
             for (id, pending) in state.pending {
@@ -235,10 +249,11 @@ public final class PluginProcess: Sendable {
             }
             guard let silentSince = state.silentSince,
                 now - silentSince >= TimeAmount(self.settings.silenceBeforeRestart)
-            else { return (overdue, nil) }
+            else { return (overdue, nil, missedEvents) }
             state.silentSince = nil
-            return (overdue, state.kill)
+            return (overdue, state.kill, missedEvents)
         }
+        self.logMissedEvents(missedEvents)
         for (pending, outcome) in overdue { pending.slot.fill(outcome) }
         if let hung {
             self.logger.error("plugin.hung", metadata: ["silent_for": "\(self.settings.silenceBeforeRestart)"])

@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import Synchronization
 import Testing
 
 @testable import Handlers
@@ -219,6 +221,30 @@ struct PluginEventTests {
         }
     }
 
+    /// Sums the counts of the `plugin.events.missed` warnings logged.
+    private final class MissedEventWarnings: LogHandler, Sendable {
+        private let total = Mutex(0)
+        var count: Int { self.total.withLock { $0 } }
+        var logLevel: Logger.Level {
+            get { .warning }
+            set {}
+        }
+        var metadata: Logger.Metadata {
+            get { [:] }
+            set {}
+        }
+        subscript(metadataKey _: String) -> Logger.Metadata.Value? {
+            get { nil }
+            set {}
+        }
+        func log(event: LogEvent) {
+            guard event.message.description == "plugin.events.missed",
+                case .string(let count) = event.metadata?["count"]
+            else { return }
+            self.total.withLock { $0 += Int(count) ?? 0 }
+        }
+    }
+
     /// A plugin that stops reading misses events once its input is full (its stdin pipe too, or
     /// while the writer is behind), and is told in each room's place how many: every room's events
     /// are accounted for, each heard or counted where it happened.
@@ -232,7 +258,9 @@ struct PluginEventTests {
         settings.maxQueuedInputBytes = 4_096
         let recorder = Self.recorder(
             events: "member_joined,member_left,room_closed,events_missed", logFile: logFile, startFile: startFile)
-        try await ProbePlugin.withHarness([recorder], settings: settings) { harness in
+        let warnings = MissedEventWarnings()
+        let logger = Logger(label: "missed-events") { _ in warnings }
+        try await ProbePlugin.withHarness([recorder], settings: settings, logger: logger) { harness in
             // Three events a room, some 250 KB in all: far more than the pipe (64 KiB) and the input hold.
             let rooms = 600
             for index in 0..<rooms {
@@ -242,18 +270,24 @@ struct PluginEventTests {
             }
             #expect(FileManager.default.createFile(atPath: startFile, contents: nil))
             var byRoom: [String: [String]] = [:]
+            var missed = 0
             try await harness.eventually {
                 let content = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
                 byRoom = [:]
                 var accounted = 0
+                missed = 0
                 for line in content.split(separator: "\n") {
                     let fields = line.split(separator: " ").map(String.init)
                     byRoom[fields[1], default: []].append(
                         fields[0] == "events_missed" ? "missed \(fields[2])" : fields[0])
                     accounted += fields[0] == "events_missed" ? Int(fields[2]) ?? 0 : 1
+                    missed += fields[0] == "events_missed" ? Int(fields[2]) ?? 0 : 0
                 }
                 return accounted >= 3 * rooms && content.hasSuffix("\n")
             }
+            // The log's warnings, at most one a second, count them all, the last burst's included.
+            try await harness.eventually { warnings.count >= missed }
+            #expect(warnings.count == missed)
             #expect(byRoom.count == rooms)
             // Each room's events in their order, a notice standing for as many as it counts.
             let happened = ["member_joined", "member_left", "room_closed"]

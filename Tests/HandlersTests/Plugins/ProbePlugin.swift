@@ -1,5 +1,6 @@
 import Foundation
 import Handlers
+import Logging
 import NIOCore
 import Relay
 import Testing
@@ -232,12 +233,12 @@ enum ProbePlugin {
     /// Runs `body` with a harness whose dispatcher has the built-ins and the plugins' handlers and
     /// filters, and whose rooms tell the plugins the events they asked for.
     static func withHarness(
-        _ executables: [PluginExecutable], settings: PluginSettings = settings(),
+        _ executables: [PluginExecutable], settings: PluginSettings = settings(), logger: Logger = quietLogger,
         _ body: (Harness) async throws -> Void
     ) async throws {
         try await PluginHost.withPlugins(
             executables, settings: settings, builtIns: BuiltInHandlers.all, eventLoopGroup: testEventLoopGroup,
-            logger: quietLogger
+            logger: logger
         ) { plugins in
             let dispatcher = try MessageDispatcher(
                 handlers: BuiltInHandlers.all + plugins.handlers, filters: plugins.filters)
