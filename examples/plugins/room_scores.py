@@ -6,7 +6,8 @@ in their room, and the whole room gets `{"type":"room_scores","scores":{player_i
 The room events keep the table true: a member who leaves loses their score (one who drops keeps
 it, and may come back), and a closed room is forgotten, since its code may be reused. If events of
 a room were lost (the plugin fell behind), its next request keeps only the scores of the members
-it lists: a departure or the room's closing may have been among them.
+it lists: a departure or the room's closing may have been among them. A member away at that moment
+is not listed, and loses their score too: the request cannot tell them from one who left.
 """
 import json
 import sys
@@ -40,8 +41,10 @@ def hear(event):
     room_id = event["room_id"]
     if event["event"] == "member_left":
         scores.get(room_id, {}).pop(event["player_id"], None)
-    elif event["event"] == "room_closed" and scores.pop(room_id, None) is not None:
-        print(f"room_scores: room {room_id} closed, its scores forgotten", file=sys.stderr, flush=True)
+    elif event["event"] == "room_closed":
+        unsure.discard(room_id)
+        if scores.pop(room_id, None) is not None:
+            print(f"room_scores: room {room_id} closed, its scores forgotten", file=sys.stderr, flush=True)
     elif event["event"] == "events_missed" and room_id in scores:
         unsure.add(room_id)
 

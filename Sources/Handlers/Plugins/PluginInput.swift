@@ -65,9 +65,11 @@ final class PluginInput: Sendable {
         var events = RoomEventGates()
         /// Rooms whose events did not fit, for a plugin that asked to be told (`events_missed`).
         var missed = MissedRoomEvents()
+        /// Most bytes of lines that may wait (those being written included).
+        let limit: Int
 
         /// Closed, and nothing left to write.
-        var isDrained: Bool { self.isClosed && self.pending.isEmpty && self.events.isEmpty }
+        var isDrained: Bool { self.isClosed && self.pending.isEmpty && self.events.isEmpty && self.missed.isEmpty }
 
         /// Queues a request's line, gated by the last event of its room waiting, if any.
         mutating func queue(_ line: Line) {
@@ -85,12 +87,24 @@ final class PluginInput: Sendable {
             self.pendingBytes += bytes.count
         }
 
-        /// Queues the `events_missed` notices that fit under `limit`, each as an event of its room:
-        /// after the room's requests queued before, before any line of the room queued after.
-        mutating func queueMissedNotices(limit: Int) {
+        /// Queues the `events_missed` notices that fit under the limit (all of them, some 700 KB at
+        /// most, with `ignoringLimit`), each as an event of its room: after the room's requests
+        /// queued before, before any line of the room queued after. One pass over the queue for all.
+        mutating func queueMissedNotices(ignoringLimit: Bool = false) {
             guard !self.missed.isEmpty else { return }
-            for notice in self.missed.takeNotices(fitting: limit - self.pendingBytes - self.bytesBeingWritten) {
-                self.queueEvent(notice.line, room: notice.room)
+            let space = ignoringLimit ? .max : self.limit - self.pendingBytes - self.bytesBeingWritten
+            let notices = self.missed.takeNotices(fitting: space)
+            guard !notices.isEmpty else { return }
+            let rooms = Set(notices.map(\.room))
+            var before: [String: [Int]] = [:]
+            for index in self.pending.indices where self.pending[index].heldBy == nil {
+                if let room = self.pending[index].room, rooms.contains(room) { before[room, default: []].append(index) }
+            }
+            for notice in notices {
+                let held = before[notice.room] ?? []
+                let number = self.events.queue(notice.line, room: notice.room, requestsBefore: held.count)
+                for index in held { self.pending[index].heldBy = number }
+                self.pendingBytes += notice.line.count
             }
         }
 
@@ -134,6 +148,7 @@ final class PluginInput: Sendable {
         /// those events gated. Nil if there are none.
         mutating func takeLines(now: NIODeadline, dropped: inout [UInt64]) -> [UInt8]? {
             dropped += self.dropLate(now: now)
+            self.queueMissedNotices()
             var bytes: [UInt8] = []
             while true {
                 let free = self.pending.indices.filter { self.pending[$0].gate == nil }
@@ -218,7 +233,8 @@ final class PluginInput: Sendable {
     private let droppedUnwritten: @Sendable ([UInt64]) -> Void
 
     init(settings: PluginSettings, droppedUnwritten: @escaping @Sendable ([UInt64]) -> Void = { _ in }) {
-        self.state = Mutex(State(window: AnswerWindow(maximumSize: settings.maxInFlight)))
+        self.state = Mutex(
+            State(window: AnswerWindow(maximumSize: settings.maxInFlight), limit: settings.maxQueuedInputBytes))
         self.limit = settings.maxQueuedInputBytes
         self.leftToWrite = TimeAmount(settings.requestTimeout / 2)
         // A timeout, or less where the hang rule's silence is short (at most half what is left of
@@ -257,15 +273,16 @@ final class PluginInput: Sendable {
         let now = NIODeadline.now()
         let (accepted, wake) = self.state.withLock { state -> (Bool, Wake?) in
             guard !state.isClosed else { return (false, nil) }
-            if state.pendingBytes + state.bytesBeingWritten + size > self.limit {
+            if state.pendingBytes + state.bytesBeingWritten + size > self.limit || !state.missed.isEmpty {
                 dropped = state.dropLate(now: now)
             }
-            state.queueMissedNotices(limit: self.limit)
+            state.queueMissedNotices()
             guard state.pendingBytes + state.bytesBeingWritten + size <= self.limit,
                 !(room.map(state.missed.contains) ?? false)
             else {
                 if noteIfMissed, let room { state.missed.add(room) }
-                return (false, nil)
+                // Notices just queued may be ready for a writer that waits.
+                return (false, state.wakeWriter(now: now, dropped: &dropped))
             }
             queue(&state)
             return (true, state.wakeWriter(now: now, dropped: &dropped))
@@ -302,7 +319,6 @@ final class PluginInput: Sendable {
             var dropped = state.dropLate(now: now)
             let overdue = state.unanswered.filter { $0.value.deadline + self.unansweredFor <= now }
             for (id, _) in overdue.sorted(by: { $0.value.order < $1.value.order }) { state.release(id) }
-            state.queueMissedNotices(limit: self.limit)
             let wake = state.wakeWriter(now: now, dropped: &dropped)
             return (dropped, wake)
         }
@@ -317,7 +333,6 @@ final class PluginInput: Sendable {
             var dropped: [UInt64] = []
             let ready = self.state.withLock { state -> [UInt8]?? in
                 state.bytesBeingWritten = 0
-                state.queueMissedNotices(limit: self.limit)
                 if let lines = state.takeLines(now: .now(), dropped: &dropped) { return .some(lines) }
                 if state.isDrained { return .some(nil) }
                 state.waiter = continuation
@@ -336,6 +351,7 @@ final class PluginInput: Sendable {
         defer { if !dropped.isEmpty { self.droppedUnwritten(dropped) } }
         let wake = self.state.withLock { state -> Wake? in
             state.isClosed = true
+            state.queueMissedNotices(ignoringLimit: true)  // the last lines it will be sent
             return state.wakeWriter(now: .now(), dropped: &dropped)
         }
         if let wake { wake.writer.resume(returning: wake.lines) }

@@ -34,14 +34,14 @@ struct PluginInputTests {
     /// The writer's next lines, asked for now and taken once `ready` has run: nil if it still
     /// waits 10 s after, when the input is closed to end its wait. A regression then fails the
     /// test instead of hanging it (a waiting writer ignores cancellation).
-    private func nextLines(of input: PluginInput, after ready: () -> Void) async -> [UInt8]? {
+    private func nextLines(of input: PluginInput, after ready: () async -> Void) async -> [UInt8]? {
         let taken = Mutex<[UInt8]??>(nil)
         let writer = Task {
             let lines = await input.next()
             taken.withLock { $0 = .some(lines) }
         }
         try? await Task.sleep(for: .milliseconds(50))  // the writer waits by now, most likely
-        ready()
+        await ready()
         let deadline = ContinuousClock.now + .seconds(10)
         while taken.withLock({ $0 }) == nil, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
@@ -370,6 +370,46 @@ struct PluginInputTests {
         #expect(notice == self.lines(2...2) + self.missed("A", 1))
     }
 
+    /// A notice that waits for room when the input closes is still written: the close queues every
+    /// notice, whatever the limit, and the input is not drained before they are written.
+    @Test func closingWritesTheNoticesStillWaiting() async {
+        let dropped = DroppedIDs()
+        let input = self.input(limit: 100, timeout: .seconds(2), dropped: dropped)
+        let now = NIODeadline.now()
+        #expect(input.append(Array("1\n".utf8), id: 1, until: now + .seconds(60)))
+        #expect(await self.nextLines(of: input) {} == self.lines(1...1))  // 2 bytes being written
+        let filler = Array(repeating: UInt8(ascii: "x"), count: 89) + [10]
+        #expect(input.append(filler, id: 2, until: .now() + .seconds(2)))
+        #expect(!input.appendEvent(self.event("eA-longer"), room: "A", noteIfMissed: true), "2 + 90 + 10 bytes")
+        try? await Task.sleep(for: .milliseconds(1_100))  // the filler is too late to write now
+        input.close()
+        #expect(await self.nextLines(of: input) {} == self.missed("A", 1))
+        #expect(await self.nextLines(of: input) {} == nil)
+        #expect(dropped.all == [2])
+    }
+
+    /// A line refused after the notices ahead of it were queued (late lines dropped made room for
+    /// them, not for it) still wakes a waiting writer for those notices.
+    @Test func aRefusedLineStillWakesTheWriterForTheNoticesQueuedBeforeIt() async {
+        var settings = PluginSettings()
+        settings.maxInFlight = 1
+        settings.maxQueuedInputBytes = 100
+        settings.requestTimeout = .seconds(2)
+        let input = PluginInput(settings: settings)
+        let now = NIODeadline.now()
+        #expect(input.append(Array("1\n".utf8), id: 1, until: now + .seconds(60)))
+        #expect(await self.nextLines(of: input) {} == self.lines(1...1))  // the plugin owes one
+        let filler = Array(repeating: UInt8(ascii: "x"), count: 89) + [10]
+        #expect(input.append(filler, id: 2, until: .now() + .seconds(2)))  // held back by the window
+        #expect(!input.appendEvent(self.event("eA-longer"), room: "A", noteIfMissed: true))
+        let notice = await self.nextLines(of: input) {
+            try? await Task.sleep(for: .milliseconds(1_100))  // the filler is too late to write now
+            let big = Array(repeating: UInt8(ascii: "y"), count: 59) + [10]
+            #expect(!input.append(big, id: 3, until: now + .seconds(60)), "the notice took the room")
+        }
+        #expect(notice == self.missed("A", 1))
+    }
+
     /// At most ``MissedRoomEvents/maxRooms`` rooms are remembered; the rest are only logged.
     @Test func missedEventsAreRememberedForAtMostTenThousandRooms() {
         var missed = MissedRoomEvents()
@@ -380,6 +420,14 @@ struct PluginInputTests {
         #expect(notices.count == MissedRoomEvents.maxRooms)
         #expect(notices.first?.line == self.missed("R0", 2))
         #expect(missed.isEmpty)
+    }
+
+    /// A notice is measured without being written, exactly.
+    @Test(arguments: [("ABC123", 1), ("A\"B\\C\u{1}é", 12_345)])
+    func aNoticesSizeIsItsLinesLength(room: String, count: Int) {
+        #expect(
+            MissedRoomEvents.noticeSize(roomID: room, count: count)
+                == PluginEvent.missedLine(roomID: room, count: count).count)
     }
 }
 
