@@ -250,4 +250,23 @@ struct PlayerStateFastPathTests {
                 .joined(separator: ",") + "}"
         }
     }
+
+    /// Every `room_info` lists each player's skin, and so do the room lists: a `player_state` that
+    /// changes it, by either path, is published to them.
+    @Test(arguments: [
+        #"{"type":"player_state","state":{"x":1,"skin":"alienBlue"}}"#,  // the fast path
+        #"{"type":"player_state","state":{"x":1e0,"skin":"alien\u0042lue"}}"#,  // the general one
+    ])
+    func aNewSkinReachesTheRoomLists(message: String) async throws {
+        let harness = try Harness()
+        let (_, guest, _) = try await harness.roomWithTwoPlayers(maxPlayers: 3)
+        func listedSkins(joinableOnly: Bool) -> [String] {
+            harness.registry.roomInfos(joinableOnly: joinableOnly).flatMap { $0["players"]?.arrayValue ?? [] }
+                .compactMap { $0["skin"]?.stringValue }
+        }
+        #expect(listedSkins(joinableOnly: true) == ["alienGreen", "alienPink"])
+        await guest.send(message)
+        #expect(listedSkins(joinableOnly: true) == ["alienGreen", "alienBlue"])
+        #expect(listedSkins(joinableOnly: false) == ["alienGreen", "alienBlue"])
+    }
 }

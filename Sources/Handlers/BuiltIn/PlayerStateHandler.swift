@@ -10,10 +10,12 @@ public struct PlayerStateHandler: RawRoomMessageHandler {
 
     public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError)
     {
+        let skin = room.state.player(playerID)?.skin
         let relayed = try room.state.applyPlayerState(playerID, try message.object("state"))
         var update = PlayerStateRelay.newUpdate(from: playerID)
         update.add("state", .object(relayed), roundingFloats: true)
         room.broadcast(update.encoded(), excluding: playerID)
+        if room.state.player(playerID)?.skin != skin { room.publish() }  // the room lists show it
     }
 
     public func handleRaw(

@@ -88,17 +88,21 @@ struct PlayerStateRelay {
         return .relayed
     }
 
-    /// Stores the sender's values by slot (nil: not sent) and relays `update` to the others.
+    /// Stores the sender's values by slot (nil: not sent) and relays `update` to the others; a new
+    /// skin is published to the room lists, which show it.
     fileprivate static func store(
         _ update: ByteBuffer, in room: isolated GameRoom, from playerID: String, values: (Int) -> JSONValue?
     ) throws(RelayError) {
+        var skinChanged = false
         try room.state.updateState(of: playerID) { state in
             for slot in PlayerState.keys.indices {
                 guard let value = values(slot) else { continue }
+                if slot == PlayerState.skinSlot, state[slot: slot] != value { skinChanged = true }
                 state[slot: slot] = value
             }
         }
         room.broadcast(update, excluding: playerID)
+        if skinChanged { room.publish() }
     }
 
     /// What applying the message needs, without the message's bytes: for a room on another

@@ -25,6 +25,9 @@ public struct PlayerState: Sendable, Equatable {
         self.values = ContiguousArray(Self.keys.map { start[$0]! })
     }
 
+    /// The slot of `skin`, the one movable key every `room_info` lists.
+    public static let skinSlot = slots["skin"]!
+
     /// The slot of a movable `key`; nil for any other key.
     public static func slot(of key: String) -> Int? { Self.slots[key] }
 
