@@ -135,6 +135,10 @@ let package = Package(
         // Test helpers shared by several test targets.
         .target(name: "SeededRandom", path: "Tests/SeededRandom", swiftSettings: swiftSettings),
         .target(name: "ChildProcess", path: "Tests/ChildProcess", swiftSettings: swiftSettings),
+        .target(
+            name: "RecordedLogs", dependencies: [.product(name: "Logging", package: "swift-log")],
+            path: "Tests/RecordedLogs", swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "RelayTests",
             dependencies: ["Relay", "SeededRandom"],
@@ -142,7 +146,9 @@ let package = Package(
         ),
         .testTarget(
             name: "HandlersTests",
-            dependencies: ["Handlers", "Relay", "SeededRandom", .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: [
+                "Handlers", "Relay", "SeededRandom", "RecordedLogs", .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -191,7 +197,7 @@ let package = Package(
         .testTarget(
             name: "RelayServerTests",
             dependencies: [
-                "RelayServer", "Relay", "Handlers", "WebSocketWire", "ChildProcess",
+                "RelayServer", "Relay", "Handlers", "WebSocketWire", "ChildProcess", "RecordedLogs",
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -4,6 +4,7 @@ import NIOCore
 import NIOEmbedded
 import NIOPosix
 import NIOWebSocket
+import RecordedLogs
 import Relay
 import Testing
 

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOEmbedded
 import NIOWebSocket
+import RecordedLogs
 import Relay
 import Synchronization
 import Testing
@@ -344,35 +345,5 @@ struct InboundBytesPerAddressTests {
             let elapsed = ContinuousClock.now - start
             #expect(elapsed >= .seconds(2), "answered after \(elapsed)")
         }
-    }
-}
-
-/// A log handler that keeps what is logged at debug and above.
-final class RecordedLogs: LogHandler, Sendable {
-    struct Entry: Sendable {
-        let level: Logger.Level
-        let message: String
-        let metadata: Logger.Metadata
-    }
-
-    private let recorded = Mutex<[Entry]>([])
-    var entries: [Entry] { self.recorded.withLock { $0 } }
-
-    var logLevel: Logger.Level {
-        get { .debug }
-        set {}
-    }
-    var metadata: Logger.Metadata {
-        get { [:] }
-        set {}
-    }
-    subscript(metadataKey _: String) -> Logger.Metadata.Value? {
-        get { nil }
-        set {}
-    }
-
-    func log(event: LogEvent) {
-        let entry = Entry(level: event.level, message: event.message.description, metadata: event.metadata ?? [:])
-        self.recorded.withLock { $0.append(entry) }
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import Synchronization
+import RecordedLogs
 import Testing
 
 @testable import Handlers
@@ -221,30 +221,6 @@ struct PluginEventTests {
         }
     }
 
-    /// Sums the counts of the `plugin.events.missed` warnings logged.
-    private final class MissedEventWarnings: LogHandler, Sendable {
-        private let total = Mutex(0)
-        var count: Int { self.total.withLock { $0 } }
-        var logLevel: Logger.Level {
-            get { .warning }
-            set {}
-        }
-        var metadata: Logger.Metadata {
-            get { [:] }
-            set {}
-        }
-        subscript(metadataKey _: String) -> Logger.Metadata.Value? {
-            get { nil }
-            set {}
-        }
-        func log(event: LogEvent) {
-            guard event.message.description == "plugin.events.missed",
-                case .string(let count) = event.metadata?["count"]
-            else { return }
-            self.total.withLock { $0 += Int(count) ?? 0 }
-        }
-    }
-
     /// A plugin that stops reading misses events once its input is full (its stdin pipe too, or
     /// while the writer is behind), and is told in each room's place how many: every room's events
     /// are accounted for, each heard or counted where it happened.
@@ -258,8 +234,13 @@ struct PluginEventTests {
         settings.maxQueuedInputBytes = 4_096
         let recorder = Self.recorder(
             events: "member_joined,member_left,room_closed,events_missed", logFile: logFile, startFile: startFile)
-        let warnings = MissedEventWarnings()
-        let logger = Logger(label: "missed-events") { _ in warnings }
+        let records = RecordedLogs()
+        let logger = Logger(label: "missed-events") { _ in records }
+        // The counts of the `plugin.events.missed` warnings logged.
+        var warned: Int {
+            records.entries.filter { $0.message == "plugin.events.missed" }
+                .compactMap { entry in entry.metadata["count"].flatMap { Int("\($0)") } }.reduce(0, +)
+        }
         try await ProbePlugin.withHarness([recorder], settings: settings, logger: logger) { harness in
             // Three events a room, some 250 KB in all: far more than the pipe (64 KiB) and the input hold.
             let rooms = 600
@@ -286,8 +267,8 @@ struct PluginEventTests {
                 return accounted >= 3 * rooms && content.hasSuffix("\n")
             }
             // The log's warnings, at most one a second, count them all, the last burst's included.
-            try await harness.eventually { warnings.count >= missed }
-            #expect(warnings.count == missed)
+            try await harness.eventually { warned >= missed }
+            #expect(warned == missed)
             #expect(byRoom.count == rooms)
             // Each room's events in their order, a notice standing for as many as it counts.
             let happened = ["member_joined", "member_left", "room_closed"]
