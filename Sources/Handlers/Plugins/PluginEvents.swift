@@ -77,8 +77,10 @@ struct PluginEventObserver: RoomObserver {
     private func tell(_ event: PluginEvent, of player: RoomPlayer?, in room: isolated GameRoom) {
         let listening = self.listeners.filter { $0.events.contains(event) }
         guard !listening.isEmpty else { return }
-        let line = event.line(
-            roomID: room.state.roomID, playerID: player?.id, room: player == nil ? nil : room.state.roomInfo)
+        // Not `player == nil ? nil : …`: that `nil` is JSON's null (`JSONValue` takes the literal),
+        // and a `room_closed` would carry `"room":null`.
+        let info: JSONValue? = player.map { _ in room.state.roomInfo }
+        let line = event.line(roomID: room.state.roomID, playerID: player?.id, room: info)
         for listener in listening { listener.plugin.tell(event: line, room: room.state.roomID) }
     }
 }

@@ -16,7 +16,7 @@ private let recorderDirectory = FileManager.default.temporaryDirectory.appending
 struct PluginEventTests {
     /// A plugin that logs every event, `events_touch` request and `chat` it filters (passing it),
     /// one line each: `event ROOM PLAYER [CONNECTED MEMBERS]` (`-` and `None` for a sender in no
-    /// room). `events_log` answers the log so far and clears it; `events_hold` is answered `seconds` later, not logged.
+    /// room; ` room:null` after an event that carries an empty `room`). `events_log` answers the log so far and clears it; `events_hold` is answered `seconds` later, not logged.
     /// Its first argument lists the events it asks for (all when absent); with a second, a file,
     /// it handles nothing and appends its log to the file instead; with a third, another file, it
     /// reads nothing until that file exists. `events_missed` is logged `events_missed ROOM COUNT []`.
@@ -47,6 +47,8 @@ struct PluginEventTests {
             if request["kind"] == "event":
                 who = request.get("count", request.get("player_id", "-"))
                 entry = f'{request["event"]} {request["room_id"]} {who} [{members}]'
+                if "room" in request and not room:
+                    entry += " room:null"  # a field the event should not have
                 if log_file:
                     with open(log_file, "a") as f:
                         f.write(entry + "\n")
