@@ -220,7 +220,6 @@ final class PluginInput: Sendable {
     }
 
     private let state: Mutex<State>
-    private let limit: Int
     /// How much of its timeout a request must have left to be written.
     private let leftToWrite: TimeAmount
     /// How long past its timeout a written request may stay unanswered before it is taken as
@@ -235,7 +234,6 @@ final class PluginInput: Sendable {
     init(settings: PluginSettings, droppedUnwritten: @escaping @Sendable ([UInt64]) -> Void = { _ in }) {
         self.state = Mutex(
             State(window: AnswerWindow(maximumSize: settings.maxInFlight), limit: settings.maxQueuedInputBytes))
-        self.limit = settings.maxQueuedInputBytes
         self.leftToWrite = TimeAmount(settings.requestTimeout / 2)
         // A timeout, or less where the hang rule's silence is short (at most half what is left of
         // it once the request has timed out): a place is given back before the plugin is killed.
@@ -273,11 +271,11 @@ final class PluginInput: Sendable {
         let now = NIODeadline.now()
         let (accepted, wake) = self.state.withLock { state -> (Bool, Wake?) in
             guard !state.isClosed else { return (false, nil) }
-            if state.pendingBytes + state.bytesBeingWritten + size > self.limit || !state.missed.isEmpty {
+            if state.pendingBytes + state.bytesBeingWritten + size > state.limit || !state.missed.isEmpty {
                 dropped = state.dropLate(now: now)
             }
             state.queueMissedNotices()
-            guard state.pendingBytes + state.bytesBeingWritten + size <= self.limit,
+            guard state.pendingBytes + state.bytesBeingWritten + size <= state.limit,
                 !(room.map(state.missed.contains) ?? false)
             else {
                 if noteIfMissed, let room { state.missed.add(room) }
