@@ -94,10 +94,11 @@ struct PlayerStateRelay {
         _ update: ByteBuffer, in room: isolated GameRoom, from playerID: String, values: (Int) -> JSONValue?
     ) throws(RelayError) {
         var skinChanged = false
+        let skinSlot = PlayerState.skinSlot
         try room.state.updateState(of: playerID) { state in
             for slot in PlayerState.keys.indices {
                 guard let value = values(slot) else { continue }
-                if slot == PlayerState.skinSlot, state[slot: slot] != value { skinChanged = true }
+                if slot == skinSlot, state[slot: slot] != value { skinChanged = true }
                 state[slot: slot] = value
             }
         }

@@ -10,7 +10,8 @@ import Synchronization
 /// lines back, the newest go first (of those no room event waits before): they have the most time
 /// left. A line whose request has less than half its timeout left before the writer takes it is
 /// dropped unwritten: the plugin would most likely answer it late. At most `limit` bytes wait, those the writer took and is still
-/// writing included: a plugin that reads slowly or not at all cannot grow the server.
+/// writing included (and, once the input closes, its last notices of missed events, some 700 KB at
+/// most): a plugin that reads slowly or not at all cannot grow the server.
 ///
 /// Room event lines (PLUGINS.md, "Room events") need no answer and take no place in the window,
 /// but keep their place among their room's requests (``RoomEventGates``): an event is written
@@ -90,11 +91,13 @@ final class PluginInput: Sendable {
         /// Queues the `events_missed` notices that fit under the limit (all of them, some 700 KB at
         /// most, with `ignoringLimit`), each as an event of its room: after the room's requests
         /// queued before, before any line of the room queued after. One pass over the queue for all.
-        mutating func queueMissedNotices(ignoringLimit: Bool = false) {
-            guard !self.missed.isEmpty else { return }
+        /// Whether it queued any.
+        @discardableResult
+        mutating func queueMissedNotices(ignoringLimit: Bool = false) -> Bool {
+            guard !self.missed.isEmpty else { return false }
             let space = ignoringLimit ? .max : self.limit - self.pendingBytes - self.bytesBeingWritten
             let notices = self.missed.takeNotices(fitting: space)
-            guard !notices.isEmpty else { return }
+            guard !notices.isEmpty else { return false }
             let rooms = Set(notices.map(\.room))
             var before: [String: [Int]] = [:]
             for index in self.pending.indices where self.pending[index].heldBy == nil {
@@ -106,6 +109,7 @@ final class PluginInput: Sendable {
                 for index in held { self.pending[index].heldBy = number }
                 self.pendingBytes += notice.line.count
             }
+            return true
         }
 
         /// `line` left the queue: the event it held back, if any, waits for one request less.
@@ -244,8 +248,8 @@ final class PluginInput: Sendable {
 
     /// Queues `line`, request `id`'s, to be written while at least half the time until
     /// `deadline` is left, and after the events of `room` (the sender's, for a member) already
-    /// waiting; `false` once the input is closed, or when `limit` bytes of lines still due
-    /// already wait.
+    /// waiting; `false` once the input is closed, when `limit` bytes of lines still due
+    /// already wait, or while a notice of missed events of `room` waits for room.
     func append(_ line: [UInt8], id: UInt64, until deadline: NIODeadline, room: String? = nil) -> Bool {
         let line = Line(
             bytes: line, id: id, deadline: deadline, writeBy: deadline - self.leftToWrite, room: room)
@@ -274,12 +278,14 @@ final class PluginInput: Sendable {
             if state.pendingBytes + state.bytesBeingWritten + size > state.limit || !state.missed.isEmpty {
                 dropped = state.dropLate(now: now)
             }
-            state.queueMissedNotices()
+            let queuedNotices = state.queueMissedNotices()
             guard state.pendingBytes + state.bytesBeingWritten + size <= state.limit,
                 !(room.map(state.missed.contains) ?? false)
             else {
                 if noteIfMissed, let room { state.missed.add(room) }
-                // Notices just queued may be ready for a writer that waits.
+                // Notices just queued, or events late lines held back, may be ready for a writer
+                // that waits; else a refusal under overload costs no more than the checks above.
+                guard queuedNotices || !dropped.isEmpty else { return (false, nil) }
                 return (false, state.wakeWriter(now: now, dropped: &dropped))
             }
             queue(&state)

@@ -388,6 +388,18 @@ struct PluginInputTests {
         #expect(dropped.all == [2])
     }
 
+    /// The close queues the notices waiting whatever the limit, so they go in the same write as the
+    /// lines before them rather than one round later.
+    @Test func theCloseQueuesNoticesPastTheLimit() async {
+        let input = self.input(limit: 100)
+        let filler = Array(repeating: UInt8(ascii: "x"), count: 89) + [10]
+        #expect(input.append(filler, id: 1, until: .now() + .seconds(60), room: "B"))
+        #expect(!input.appendEvent(self.event("eA-long-line-x"), room: "A", noteIfMissed: true), "90 + 15 bytes")
+        input.close()
+        #expect(await self.nextLines(of: input) {} == filler + self.missed("A", 1))
+        #expect(await self.nextLines(of: input) {} == nil)
+    }
+
     /// A line refused after the notices ahead of it were queued (late lines dropped made room for
     /// them, not for it) still wakes a waiting writer for those notices.
     @Test func aRefusedLineStillWakesTheWriterForTheNoticesQueuedBeforeIt() async {
@@ -408,6 +420,27 @@ struct PluginInputTests {
             #expect(!input.append(big, id: 3, until: now + .seconds(60)), "the notice took the room")
         }
         #expect(notice == self.missed("A", 1))
+    }
+
+    /// A line refused though the late lines it dropped freed an event still wakes a waiting writer
+    /// for that event.
+    @Test func aRefusedLineStillWakesTheWriterForTheEventItsLateDropsFreed() async {
+        var settings = PluginSettings()
+        settings.maxInFlight = 1
+        settings.maxQueuedInputBytes = 100
+        settings.requestTimeout = .seconds(2)
+        let input = PluginInput(settings: settings)
+        #expect(input.append(Array("1\n".utf8), id: 1, until: .now() + .seconds(60)))
+        #expect(await self.nextLines(of: input) {} == self.lines(1...1))  // the plugin owes one
+        let held = Array(repeating: UInt8(ascii: "x"), count: 79) + [10]
+        #expect(input.append(held, id: 2, until: .now() + .seconds(2), room: "A"))  // held back by the window
+        #expect(input.appendEvent(self.event("eA"), room: "A"))  // waits for request 2
+        let event = await self.nextLines(of: input) {
+            try? await Task.sleep(for: .milliseconds(1_100))  // request 2 is too late to write now
+            let big = Array(repeating: UInt8(ascii: "y"), count: 97) + [10]
+            #expect(!input.append(big, id: 3, until: .now() + .seconds(60)), "3 + 98 bytes")
+        }
+        #expect(event == self.event("eA"))
     }
 
     /// At most ``MissedRoomEvents/maxRooms`` rooms are remembered; the rest are only logged.
