@@ -208,9 +208,12 @@ struct PluginInputTests {
     // MARK: Room events
 
     /// An input whose window lets the plugin owe one answer.
-    private func inputOwingOne(timeout: Duration = .seconds(60), dropped: DroppedIDs? = nil) -> PluginInput {
+    private func inputOwingOne(
+        limit: Int = PluginSettings().maxQueuedInputBytes, timeout: Duration = .seconds(60), dropped: DroppedIDs? = nil
+    ) -> PluginInput {
         var settings = PluginSettings()
         settings.maxInFlight = 1
+        settings.maxQueuedInputBytes = limit
         settings.requestTimeout = timeout
         return PluginInput(settings: settings) { ids in dropped?.add(ids) }
     }
@@ -354,10 +357,7 @@ struct PluginInputTests {
     /// A notice keeps its place behind its room's requests queued before the miss, here one the
     /// answer window holds back.
     @Test func aMissedEventsNoticeWaitsForItsRoomsHeldBackRequest() async {
-        var settings = PluginSettings()
-        settings.maxInFlight = 1
-        settings.maxQueuedInputBytes = 100
-        let input = PluginInput(settings: settings)
+        let input = self.inputOwingOne(limit: 100)
         let due = NIODeadline.now() + .seconds(60)
         self.append(1, of: "A", to: input, until: due)
         #expect(await self.nextLines(of: input) {} == self.lines(1...1))  // the plugin owes one
@@ -403,11 +403,7 @@ struct PluginInputTests {
     /// A line refused after the notices ahead of it were queued (late lines dropped made room for
     /// them, not for it) still wakes a waiting writer for those notices.
     @Test func aRefusedLineStillWakesTheWriterForTheNoticesQueuedBeforeIt() async {
-        var settings = PluginSettings()
-        settings.maxInFlight = 1
-        settings.maxQueuedInputBytes = 100
-        settings.requestTimeout = .seconds(2)
-        let input = PluginInput(settings: settings)
+        let input = self.inputOwingOne(limit: 100, timeout: .seconds(2))
         let now = NIODeadline.now()
         #expect(input.append(Array("1\n".utf8), id: 1, until: now + .seconds(60)))
         #expect(await self.nextLines(of: input) {} == self.lines(1...1))  // the plugin owes one
@@ -425,11 +421,7 @@ struct PluginInputTests {
     /// A line refused though the late lines it dropped freed an event still wakes a waiting writer
     /// for that event.
     @Test func aRefusedLineStillWakesTheWriterForTheEventItsLateDropsFreed() async {
-        var settings = PluginSettings()
-        settings.maxInFlight = 1
-        settings.maxQueuedInputBytes = 100
-        settings.requestTimeout = .seconds(2)
-        let input = PluginInput(settings: settings)
+        let input = self.inputOwingOne(limit: 100, timeout: .seconds(2))
         #expect(input.append(Array("1\n".utf8), id: 1, until: .now() + .seconds(60)))
         #expect(await self.nextLines(of: input) {} == self.lines(1...1))  // the plugin owes one
         let held = Array(repeating: UInt8(ascii: "x"), count: 79) + [10]
