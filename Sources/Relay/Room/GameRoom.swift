@@ -269,6 +269,14 @@ public actor GameRoom {
         self.remove(playerID, clearingReadyFlags: false)
     }
 
+    /// Ends dropped member `playerID`'s reconnect window now, as its timer would: for tests, which
+    /// must not depend on the clock.
+    package func expireNow(_ playerID: String) {
+        guard let timer = self.expiryTimers[playerID] else { return }
+        timer.scheduled.cancel()
+        self.expire(playerID, drop: timer.drop)
+    }
+
     /// A member leaves for good (`player_left`). In a lobby a departure clears everyone's ready
     /// flag (PROTOCOL.md); a member who had dropped cleared them as they dropped, so
     /// `clearingReadyFlags` is false when they go at last: the flags set since are kept.

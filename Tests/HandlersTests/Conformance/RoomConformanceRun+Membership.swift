@@ -1,0 +1,431 @@
+@testable import Handlers
+@testable import Relay
+
+/// Creating, joining, readying, starting, leaving, dropping, reconnecting and windows ending.
+extension RoomConformanceRun {
+    func create() async throws {
+        var index: Int? = nil
+        if self.chance(20), let member = self.pickMember() { index = member.client }
+        let client = index ?? self.idleClient() ?? self.newClient()
+        if self.rooms.count >= 6 && self.clients[client].membership == nil && self.maxRooms == nil {
+            return try await self.join()
+        }
+        let maxPlayers = self.pick([nil, 2, 3, 4] as [Int?])!
+        let playerID = self.chance(60) ? self.freshID("p") : nil
+        let name = self.freshID("n")
+        let roomName = self.freshID("room")
+        var message: [String: JSONValue] = [
+            "type": "create_room", "room_name": .string(roomName), "player_name": .string(name),
+        ]
+        if let playerID { message["player_id"] = .string(playerID) }
+        if let maxPlayers { message["max_players"] = .integer(Int64(maxPlayers)) }
+        self.note("client \(client) \(JSONValue.object(message).text)")
+        await self.send(.object(message), from: client)
+        let received = await self.receiveAll()
+
+        var expected: [Int: [Expected]] = [:]
+        if let maxRooms = self.maxRooms, self.rooms.count >= maxRooms {
+            // At the cap a vacant room makes way; with none, the sender's own room if nobody else
+            // connected is in it; else `server_full`.
+            if let vacant = self.longestVacantRoom {
+                self.evict(vacant)
+            } else {
+                let membership = self.clients[client].membership
+                let others = membership.flatMap { self.rooms[$0.code] }?.connected.filter {
+                    $0.id != membership?.playerID
+                }
+                guard let others, others.isEmpty else {
+                    expected[client] = [.error("server_full")]
+                    return try self.compare(received, expected)
+                }
+                self.leaveRoom(of: client, into: &expected)
+                self.noteVacancies()
+                if self.rooms.count >= maxRooms, let vacant = self.longestVacantRoom { self.evict(vacant) }
+            }
+        }
+        self.leaveRoom(of: client, into: &expected)
+        self.noteVacancies()
+
+        // The room's code (random) and the player's id (when not asked) come from the answer.
+        let answer = received[client]?.last
+        let code = answer?["room_id"]?.stringValue ?? "?"
+        let id = playerID ?? answer?["player_id"]?.stringValue ?? "?"
+        guard code.count == 6, code.allSatisfy(Self.codeAlphabet.contains), self.rooms[code] == nil else {
+            throw self.mismatch("create_room answered room \(code)", received[client] ?? [])
+        }
+        let room = ModelRoom(code: code, name: roomName, maxPlayers: maxPlayers ?? 2, hostID: id)
+        let player = ModelPlayer(id: id, name: name, number: 1)
+        player.client = client
+        player.token = answer?["reconnect_token"]?.stringValue
+        room.players = [player]
+        self.rooms[code] = room
+        self.roomOrder.append(code)
+        self.enter(client, room: room, as: id)
+        expected[client, default: []] += [
+            .message(
+                "player_joined",
+                [
+                    "player_id": .string(id), "player_name": .string(name), "player_number": .int(1),
+                    "room_info": room.info,
+                ]),
+            .message(
+                "room_created",
+                [
+                    "room_id": .string(code), "player_id": .string(id), "player_number": .int(1),
+                    "room_info": room.info,
+                    "reconnect_token": .anyString,
+                ]),
+        ]
+        try self.compare(received, expected)
+    }
+
+    private var longestVacantRoom: ModelRoom? {
+        self.rooms.values.filter(\.isVacant).min { $0.vacantSince ?? .max < $1.vacantSince ?? .max }
+    }
+
+    /// The registry made way: every member was away, so nobody is told.
+    private func evict(_ room: ModelRoom) {
+        self.note("model: room \(room.code) evicted")
+        for player in room.players {
+            for token in [player.token, player.usedToken].compactMap(\.self) {
+                self.departedTokens.append((room.code, player.id, token))
+            }
+        }
+        self.forget(room)
+    }
+
+    func enter(_ client: Int, room: ModelRoom, as playerID: String) {
+        self.clients[client].membership = (room.code, playerID)
+        self.clients[client].toldNotInRoom = false
+    }
+
+    /// A `join_room` of some kind: to a room that takes the joiner, one full, started, vacant or
+    /// unknown, the joiner's own room, or under a taken id.
+    func join() async throws {
+        let kind = self.pick(["open", "open", "open", "full", "started", "none", "own", "duplicate", "vacant"])!
+        let rooms = self.roomOrder.compactMap { self.rooms[$0] }
+        let client: Int
+        let code: String
+        switch kind {
+        case "own":
+            guard let member = self.pickMember() else { return try await self.create() }
+            (client, code) = (member.client, member.room.code)
+        case "none":
+            code = String((0..<6).map { _ in self.pick(Self.codeAlphabet)! })
+            guard self.rooms[code] == nil else { return }
+            client = self.idleClient() ?? self.newClient(url: code)
+        default:
+            let candidates = rooms.filter { room in
+                switch kind {
+                case "open": room.acceptsJoiner && !room.isVacant
+                case "full": !room.isStarted && !room.acceptsJoiner
+                case "started": room.isStarted
+                case "vacant": room.isVacant
+                default: !room.players.isEmpty
+                }
+            }
+            guard let target = self.pick(candidates) else { return try await self.create() }
+            code = target.code
+            let member = self.chance(25) ? self.pickMember() : nil
+            client =
+                member.flatMap { $0.room === target ? nil : $0.client } ?? self.idleClient()
+                ?? self.newClient(url: code)
+        }
+        let target = self.rooms[code]
+        let ownID = self.clients[client].membership?.playerID
+        var playerID: String?
+        if kind == "duplicate", let target {
+            playerID = self.pick(target.players)?.id
+        } else if kind == "own" && self.chance(30) {
+            playerID = ownID
+        } else if self.chance(50) {
+            playerID = self.freshID("p")
+        }
+        let name = self.freshID("j")
+        var message: [String: JSONValue] = ["type": "join_room", "player_name": .string(name)]
+        if !(self.clients[client].url == code && self.chance(50)) { message["room_id"] = .string(code) }
+        if let playerID { message["player_id"] = .string(playerID) }
+        self.note("client \(client) join (\(kind)) \(JSONValue.object(message).text)")
+        await self.send(.object(message), from: client)
+        let received = await self.receiveAll()
+
+        var expected: [Int: [Expected]] = [:]
+        guard let target else {
+            expected[client] = [.error("join_failed")]
+            return try self.compare(received, expected)
+        }
+        if let membership = self.clients[client].membership, membership.code == code {
+            // Re-entering their own room: their seat is freed first, unless that costs the seat
+            // (a started game) or the room (its only member).
+            if target.isStarted || target.players.count <= 1 {
+                expected[client] = [.error("already_in_room")]
+                return try self.compare(received, expected)
+            }
+            if let playerID, playerID != membership.playerID, target.player(playerID) != nil {
+                expected[client] = [.error("duplicate_player_id")]
+                return try self.compare(received, expected)
+            }
+        } else if let playerID, target.player(playerID) != nil {
+            expected[client] = [.error("duplicate_player_id")]
+            return try self.compare(received, expected)
+        } else if !target.acceptsJoiner {
+            expected[client] = [.error("join_failed")]
+            return try self.compare(received, expected)
+        }
+        self.leaveRoom(of: client, into: &expected)
+        if let away = target.memberMakingWay {
+            self.remove(away, from: target, clearingReadyFlags: false, into: &expected)
+        }
+        let id = playerID ?? received[client]?.last?["player_id"]?.stringValue ?? "?"
+        let player = ModelPlayer(id: id, name: name, number: target.players.count + 1)
+        player.client = client
+        player.token = received[client]?.last?["reconnect_token"]?.stringValue
+        target.players.append(player)
+        target.electHost()
+        self.enter(client, room: target, as: id)
+        let number = Expected.int(target.number(of: id))
+        self.toRoom(
+            target,
+            .message(
+                "player_joined",
+                [
+                    "player_id": .string(id), "player_name": .string(name), "player_number": number,
+                    "room_info": target.info,
+                ]),
+            into: &expected)
+        expected[client, default: []].append(
+            .message(
+                "room_joined",
+                [
+                    "room_id": .string(code), "player_id": .string(id), "player_number": number,
+                    "room_info": target.info,
+                    "reconnect_token": .anyString,
+                ]))
+        try self.compare(received, expected)
+    }
+
+    func ready() async throws {
+        guard let (client, room, player) = self.pickMember() else { return try await self.create() }
+        try await self.ready(client, player, in: room, explicitly: self.chance(60) ? self.chance(80) : nil)
+    }
+
+    /// `player_ready`, with `is_ready` or without (a toggle).
+    func ready(_ client: Int, _ player: ModelPlayer, in room: ModelRoom, explicitly isReady: Bool?) async throws {
+        var message: [String: JSONValue] = ["type": "player_ready"]
+        if let isReady { message["is_ready"] = .bool(isReady) }
+        self.note("client \(client) \(JSONValue.object(message).text)")
+        await self.send(.object(message), from: client)
+        let received = await self.receiveAll()
+        player.isReady = isReady ?? !player.isReady
+        var expected: [Int: [Expected]] = [:]
+        self.toRoom(
+            room,
+            .message(
+                "player_ready_changed",
+                ["player_id": .string(player.id), "is_ready": .bool(player.isReady), "room_info": room.info]),
+            into: &expected)
+        try self.compare(received, expected)
+    }
+
+    /// Every connected member of a lobby gets ready, most often followed by the host's start.
+    func readyAll() async throws {
+        let lobbies = self.roomOrder.compactMap { self.rooms[$0] }.filter { !$0.isStarted && $0.connected.count >= 2 }
+        guard let room = self.pick(lobbies) else { return try await self.join() }
+        for player in room.connected where !(player.isReady && self.chance(70)) {
+            try await self.ready(player.client!, player, in: room, explicitly: self.chance(70) ? true : nil)
+        }
+        if self.chance(80), let host = room.player(room.hostID), let client = host.client {
+            try await self.start(client, host, in: room)
+        }
+    }
+
+    func start() async throws {
+        guard let (client, room, player) = self.pickMember(host: self.chance(80) ? true : nil) else {
+            return try await self.create()
+        }
+        try await self.start(client, player, in: room)
+    }
+
+    private func start(_ client: Int, _ player: ModelPlayer, in room: ModelRoom) async throws {
+        self.note("client \(client) start_game (\(player.id) in \(room.code), host \(room.hostID))")
+        await self.send(["type": "start_game"], from: client)
+        let received = await self.receiveAll()
+        var expected: [Int: [Expected]] = [:]
+        if room.hostID != player.id {
+            expected[client] = [.error("not_host")]
+        } else if room.isStarted {
+            expected[client] = [.error("game_already_started")]
+        } else if room.connected.count < 2 || !room.connected.allSatisfy(\.isReady) {
+            expected[client] = [.error("start_failed")]
+        } else {
+            // Members dropped from the lobby leave at the start, the others' ready flags kept.
+            for away in room.players where away.client == nil {
+                self.remove(away, from: room, clearingReadyFlags: false, into: &expected)
+            }
+            room.isStarted = true
+            let state = room.gameState(sequenceID: room.sequenceID)
+            room.sequenceID += 1
+            self.toRoom(
+                room, .message("game_starting", ["sequence_id": .int(room.sequenceID), "game_state": state]),
+                into: &expected)
+        }
+        try self.compare(received, expected)
+    }
+
+    /// `leave_room`: from a member most often, else from a client in no room.
+    func leave() async throws {
+        if self.chance(90), let member = self.pickMember() {
+            return try await self.leave(member.client)
+        }
+        guard let client = self.pick(self.openClients.filter { self.clients[$0].membership == nil }) else { return }
+        try await self.leave(client)
+    }
+
+    func leave(_ client: Int) async throws {
+        self.note("client \(client) leave_room")
+        await self.send(["type": "leave_room"], from: client)
+        let received = await self.receiveAll()
+        var expected: [Int: [Expected]] = [:]
+        if self.clients[client].membership != nil {
+            self.leaveRoom(of: client, into: &expected)
+            expected[client, default: []].append(.message("room_left"))
+        } else {
+            self.notInRoom(client, into: &expected)
+        }
+        try self.compare(received, expected)
+    }
+
+    /// A member's socket closes without `leave_room`, as the server's socket handler reports it.
+    func drop() async throws {
+        guard let member = self.pickMember() else { return }
+        try await self.drop(member.client)
+    }
+
+    func drop(_ client: Int) async throws {
+        guard let membership = self.clients[client].membership, let room = self.rooms[membership.code],
+            let player = room.player(membership.playerID), let server = self.harness.registry.room(code: room.code)
+        else { throw self.mismatch("client \(client) is in no live room", []) }
+        self.note("client \(client) drops (\(player.id) in \(room.code))")
+        let connection = self.clients[client].connection
+        await server.drop(playerID: player.id, connection: connection.connection)
+        connection.session.closing.close()
+        self.clients[client].isOpen = false
+        self.clients[client].membership = nil
+        player.client = nil
+        if !room.isStarted { room.clearReadyFlags() }
+        room.electHost()
+        let received = await self.receiveAll()
+        var expected: [Int: [Expected]] = [:]
+        self.toRoom(
+            room,
+            .message(
+                "player_disconnected",
+                [
+                    "player_id": .string(player.id), "player_name": .string(player.name), "can_reconnect": .bool(true),
+                    "room_info": room.info,
+                ]),
+            into: &expected)
+        try self.compare(received, expected)
+    }
+
+    /// A dropped member's window ends.
+    func expire() async throws {
+        let away = self.roomOrder.compactMap { self.rooms[$0] }.flatMap { room in
+            room.players.filter { $0.client == nil }.map { (room, $0) }
+        }
+        guard let (room, player) = self.pick(away) else { return }
+        try await self.expire(player, of: room)
+    }
+
+    func expire(_ player: ModelPlayer, of room: ModelRoom) async throws {
+        guard let server = self.harness.registry.room(code: room.code) else {
+            throw self.mismatch("room \(room.code) is gone from the registry", [])
+        }
+        self.note("\(player.id)'s window in \(room.code) ends")
+        await server.expireNow(player.id)
+        let received = await self.receiveAll()
+        var expected: [Int: [Expected]] = [:]
+        self.remove(player, from: room, clearingReadyFlags: false, into: &expected)
+        try self.compare(received, expected)
+    }
+
+    /// A `reconnect`: with the newest token, the one used last, a wrong or spent one, a departed
+    /// player's, or a live player's (which replaces their connection).
+    func reconnect() async throws {
+        let kind = self.pick(["valid", "valid", "valid", "wrong", "departed", "live", "lastUsed"])!
+        let away = self.roomOrder.compactMap { self.rooms[$0] }.flatMap { room in
+            room.players.filter { $0.client == nil }.map { (room, $0) }
+        }
+        let code: String
+        let playerID: String
+        let token: String?
+        switch kind {
+        case "valid", "lastUsed", "wrong":
+            guard let (room, player) = self.pick(away) else { return }
+            (code, playerID) = (room.code, player.id)
+            if kind == "wrong" {
+                token = self.chance(50) ? self.pick(player.spentTokens) ?? "bogus" : self.freshID("bogus")
+            } else {
+                token = kind == "valid" ? player.token : player.usedToken ?? player.token
+            }
+        case "departed":
+            guard let departed = self.pick(self.departedTokens),
+                self.rooms[departed.code]?.player(departed.playerID) == nil
+            else { return }
+            (code, playerID, token) = departed
+        default:
+            guard let (_, room, player) = self.pickMember() else { return }
+            (code, playerID, token) = (room.code, player.id, player.token)
+        }
+        let client = self.idleClient() ?? self.newClient(url: code)
+        let message: JSONValue = [
+            "type": "reconnect", "room_id": .string(code), "player_id": .string(playerID),
+            "token": token.map(JSONValue.string) ?? nil,
+        ]
+        self.note("client \(client) reconnect (\(kind)) \(message.text)")
+        await self.send(message, from: client)
+        let received = await self.receiveAll()
+        var expected: [Int: [Expected]] = [:]
+        guard let room = self.rooms[code], let player = room.player(playerID), let token,
+            token == player.token || token == player.usedToken
+        else {
+            expected[client] = [.error("reconnect_failed")]
+            return try self.compare(received, expected)
+        }
+        var replaced: Set<Int> = []
+        if let old = player.client {
+            replaced.insert(old)
+            self.clients[old].isOpen = false
+            self.clients[old].membership = nil
+            if !self.clients[old].connection.closedWith.contains(RelayCloseCode.replaced) {
+                throw self.mismatch("client \(old), replaced, was not closed with 4001", received[old] ?? [])
+            }
+        }
+        // The token used stays good until a newer one is used; the one before it is spent.
+        if token == player.token {
+            if let used = player.usedToken { player.spentTokens.append(used) }
+            player.usedToken = token
+        } else if let newest = player.token {
+            player.spentTokens.append(newest)
+        }
+        player.token = received[client]?.first?["reconnect_token"]?.stringValue
+        player.client = client
+        room.electHost()
+        self.enter(client, room: room, as: playerID)
+        expected[client, default: []].append(
+            .message(
+                "reconnected",
+                [
+                    "room_id": .string(code), "player_id": .string(playerID),
+                    "player_number": .int(room.number(of: playerID)),
+                    "game_state": room.gameState(sequenceID: room.sequenceID), "reconnect_token": .anyString,
+                ]))
+        self.toRoom(
+            room,
+            .message(
+                "player_reconnected",
+                ["player_id": .string(playerID), "player_name": .string(player.name), "room_info": room.info]),
+            into: &expected)
+        try self.compare(received, expected, replaced: replaced)
+    }
+}

@@ -1,0 +1,452 @@
+@testable import Handlers
+@testable import Relay
+
+/// The messages of a game in progress (most work in a lobby too), and the odd ones out.
+extension RoomConformanceRun {
+    /// One action, drawn with the weights the Python tester this came from used.
+    func randomAction() async throws {
+        let actions: [(weight: Int, action: () async throws -> Void)] = [
+            (6, self.create), (12, self.join), (8, self.ready), (8, self.readyAll), (4, self.start),
+            (8, self.playerState), (6, self.gameAction), (8, self.collect), (6, self.enemySpawn), (6, self.enemyKilled),
+            (6, self.enemyState), (3, self.coinSpawn), (3, self.powerupSpawn), (3, self.sync), (4, self.chat),
+            (3, self.timeSync), (4, self.leave), (2, self.outsideARoom), (6, self.drop), (4, self.expire),
+            (8, self.reconnect), (2, self.closeAnIdleClient), (3, self.refused),
+        ]
+        var draw = Int.random(in: 0..<actions.map(\.weight).reduce(0, +), using: &self.random)
+        let index = actions.firstIndex {
+            draw -= $0.weight
+            return draw < 0
+        }!
+        // Bounded clients: past 22 open ones, an idle one closes instead of a new one coming.
+        if self.openClients.count > 22 && index < 2 { return try await self.closeAnIdleClient() }
+        try await actions[index].action()
+    }
+
+    func playerState() async throws {
+        guard let (client, room, player) = self.pickMember() else { return }
+        let x = Coordinate.random(using: &self.random)
+        let y = Coordinate.random(using: &self.random)
+        let velocity = Coordinate.random(using: &self.random)
+        var state: [String: JSONValue] = [
+            "x": x.sent, "y": y.sent, "velocity_x": velocity.sent, "is_jumping": .bool(self.chance(50)),
+        ]
+        var relayed: [String: JSONValue] = [
+            "x": x.rounded, "y": y.rounded, "velocity_x": velocity.rounded, "is_jumping": state["is_jumping"]!,
+        ]
+        if self.chance(20) {  // a spoof: stripped from the relay, nothing changes
+            state.merge(["player_id": "hacker", "player_number": 9, "is_ready": true]) { $1 }
+        }
+        if self.chance(20) {  // relayed as sent; the server's count stays its own
+            state["score"] = 99_999
+            relayed["score"] = 99_999
+        }
+        if self.chance(15) {
+            let skin = self.pick(["alienBlue", "alienYellow", "alienBeige"])!
+            state["skin"] = .string(skin)
+            relayed["skin"] = .string(skin)
+            player.skin = skin
+        }
+        self.note("client \(client) player_state \(JSONValue.object(state).text)")
+        await self.send(["type": "player_state", "state": .object(state)], from: client)
+        let received = await self.receiveAll()
+        (player.x, player.y) = (x.rounded.doubleValue!, y.rounded.doubleValue!)
+        var expected: [Int: [Expected]] = [:]
+        self.toRoom(
+            room,
+            .message("player_state_update", ["player_id": .string(player.id), "state": .value(.object(relayed))]),
+            excluding: client, into: &expected)
+        try self.compare(received, expected)
+    }
+
+    /// A `game_action`: an `assist` (the host moves a player) or any other, relayed as sent.
+    func gameAction() async throws {
+        guard let (client, room, player) = self.pickMember() else { return }
+        var expected: [Int: [Expected]] = [:]
+        let action: String
+        let data: JSONValue
+        if self.chance(40) {
+            action = "assist"
+            let target = self.chance(85) ? self.pick(room.players)!.id : "nobody"
+            let x = Coordinate.random(using: &self.random)
+            let y = Coordinate.random(using: &self.random)
+            data = ["target_player_id": .string(target), "x": x.sent, "y": y.sent]
+            if player.id == room.hostID, let moved = room.player(target) {
+                (moved.x, moved.y) = (x.rounded.doubleValue!, y.rounded.doubleValue!)
+                self.toRoom(
+                    room,
+                    .message(
+                        "player_state_update",
+                        ["player_id": .string(target), "state": .value(["x": x.rounded, "y": y.rounded])]),
+                    into: &expected)
+            }
+        } else {
+            action = self.pick(["shoot", "jump", "hit"])!
+            data = ["k": Coordinate.random(using: &self.random).sent, "s": "shot"]
+        }
+        self.note("client \(client) game_action \(action) \(data.text) (host \(room.hostID), sender \(player.id))")
+        await self.send(["type": "game_action", "action": .string(action), "data": data], from: client)
+        let received = await self.receiveAll()
+        self.toRoom(
+            room,
+            .message(
+                "game_action", ["player_id": .string(player.id), "action": .string(action), "data": .value(data)]),
+            excluding: client, into: &expected)
+        try self.compare(received, expected)
+    }
+
+    /// A `collect_item` of a coin or power-up: one the room has, one collected before, or a new id.
+    func collect() async throws {
+        guard let (client, room, player) = self.pickMember() else { return }
+        let isCoin = self.chance(75)
+        let known = isCoin ? room.coins.union(room.collectedCoins) : room.powerups.union(room.collectedPowerups)
+        let itemID =
+            self.chance(70) ? self.pick(known.sorted()) ?? self.freshID("c") : self.freshID(isCoin ? "c" : "pu")
+        let itemType = isCoin ? "coin" : "powerup"
+        self.note("client \(client) collect_item \(itemType) \(itemID)")
+        await self.send(
+            ["type": "collect_item", "item_type": .string(itemType), "item_id": .string(itemID)], from: client)
+        let received = await self.receiveAll()
+        var expected: [Int: [Expected]] = [:]
+        let isNew =
+            isCoin ? room.collectedCoins.insert(itemID).inserted : room.collectedPowerups.insert(itemID).inserted
+        if !isNew {
+            expected[client] = [.message("item_already_collected", ["item_id": .string(itemID)])]
+            return try self.compare(received, expected)
+        }
+        if isCoin {
+            room.coins.remove(itemID)
+            player.coins += 1
+            player.score += 10
+        } else {
+            room.powerups.remove(itemID)
+        }
+        self.toRoom(
+            room,
+            .message(
+                "item_collected",
+                [
+                    "player_id": .string(player.id), "item_type": .string(itemType), "item_id": .string(itemID),
+                    "player_coins": .int(player.coins), "player_score": .int(player.score),
+                ]),
+            into: &expected)
+        try self.compare(received, expected)
+    }
+
+    func enemySpawn() async throws {
+        guard let (client, room, player) = self.pickMember(host: self.chance(85) ? true : nil) else { return }
+        let dead = room.enemies.filter { !$0.value.isAlive }.keys.sorted()
+        let enemyID = self.chance(15) ? self.pick(dead) ?? self.freshID("e") : self.freshID("e")
+        let x = Coordinate.random(using: &self.random)
+        let y = Coordinate.random(using: &self.random)
+        let reward = self.pick([0, 1, 2, 3, 5])!
+        var enemy: [String: JSONValue] = [
+            "enemy_id": .string(enemyID), "enemy_type": "fly", "x": x.sent, "y": y.sent, "health": 10, "max_health": 10,
+        ]
+        enemy[self.chance(50) ? "coin_reward" : "coinReward"] = .integer(Int64(reward))  // the game sends either
+        self.note("client \(client) enemy_spawn \(JSONValue.object(enemy).text)")
+        await self.send(["type": "enemy_spawn", "enemy": .object(enemy)], from: client)
+        let received = await self.receiveAll()
+        var expected: [Int: [Expected]] = [:]
+        if room.hostID != player.id {
+            expected[client] = [.error("not_host")]
+        } else {
+            room.enemies[enemyID] = ModelEnemy(x: x, y: y, coinReward: reward)
+            self.toRoom(
+                room,
+                .message(
+                    "enemy_spawned",
+                    [
+                        "enemy": .including([
+                            "enemy_id": .string(enemyID), "enemy_type": .string("fly"), "x": .value(x.sent),
+                            "y": .value(y.sent),
+                            "coin_reward": .int(reward), "is_alive": .bool(true), "velocity_x": .value(0),
+                            "scale": .value(1),
+                            "state": .string("idle"), "facing_right": .bool(true), "health": .value(10),
+                            "max_health": .value(10),
+                        ])
+                    ]),
+                into: &expected)
+        }
+        try self.compare(received, expected)
+    }
+
+    /// `enemy_killed` of a living enemy (its coins drop), a dead one or an unknown one.
+    func enemyKilled() async throws {
+        guard let (client, room, player) = self.pickMember() else { return }
+        let enemyID = self.chance(85) ? self.pick(room.enemies.keys.sorted()) ?? self.freshID("e") : self.freshID("e")
+        self.note(
+            "client \(client) enemy_killed \(enemyID) (\(room.enemies[enemyID].map { "at \($0.x.value), \($0.y.value), alive: \($0.isAlive)" } ?? "unknown"))"
+        )
+        await self.send(["type": "enemy_killed", "enemy_id": .string(enemyID)], from: client)
+        let received = await self.receiveAll()
+        var expected: [Int: [Expected]] = [:]
+        if let enemy = room.enemies[enemyID], enemy.isAlive {
+            room.enemies[enemyID]?.isAlive = false
+            self.toRoom(
+                room, .message("enemy_killed", ["enemy_id": .string(enemyID), "killed_by": .string(player.id)]),
+                into: &expected)
+            for coin in coinDrops(x: enemy.x.truncated, y: enemy.y.truncated, count: enemy.coinReward) {
+                if case .object(let fields) = coin, let id = fields["coin_id"], case .value(.string(let coinID)) = id {
+                    room.collectedCoins.remove(coinID)
+                    room.coins.insert(coinID)
+                }
+                self.toRoom(room, .message("coin_spawned", ["coin": coin]), into: &expected)
+            }
+        } else {
+            // Where a dead enemy was, if the room still keeps it (for 10 s: the clock decides).
+            let dead: JSONValue = ["is_alive": false, "state": "dead"]
+            let withPosition: JSONValue =
+                room.enemies[enemyID].map {
+                    ["is_alive": false, "state": "dead", "x": $0.x.rounded, "y": $0.y.rounded]
+                } ?? dead
+            let state = Expected.satisfying("\(withPosition) or \(dead)") { $0 == dead || $0 == withPosition }
+            expected[client] = [
+                .message("enemy_already_dead", ["enemy_id": .string(enemyID)]),
+                .message("enemy_state_update", ["enemy_id": .string(enemyID), "state": state]),
+            ]
+        }
+        try self.compare(received, expected)
+    }
+
+    /// `enemy_state` from any member: relayed rounded; a known enemy moves, and dies if it says so.
+    func enemyState() async throws {
+        guard let (client, room, _) = self.pickMember() else { return }
+        let enemyID = self.chance(85) ? self.pick(room.enemies.keys.sorted()) ?? self.freshID("e") : self.freshID("e")
+        let x = Coordinate.random(using: &self.random)
+        let y = Coordinate.random(using: &self.random)
+        let velocity = Coordinate.random(using: &self.random)
+        var state: [String: JSONValue] = ["x": x.sent, "y": y.sent, "velocity_x": velocity.sent]
+        var relayed: [String: JSONValue] = ["x": x.rounded, "y": y.rounded, "velocity_x": velocity.rounded]
+        if self.chance(20) {  // the reward is the spawn's: relayed, never stored
+            state["coin_reward"] = 50
+            relayed["coin_reward"] = 50
+        }
+        let dies = self.chance(15)
+        if dies {
+            state["is_alive"] = false
+            relayed["is_alive"] = false
+        }
+        self.note("client \(client) enemy_state \(enemyID) \(JSONValue.object(state).text)")
+        await self.send(["type": "enemy_state", "enemy_id": .string(enemyID), "state": .object(state)], from: client)
+        let received = await self.receiveAll()
+        if var enemy = room.enemies[enemyID] {
+            (enemy.x, enemy.y) = (x, y)
+            if dies { enemy.isAlive = false }
+            room.enemies[enemyID] = enemy
+        }
+        var expected: [Int: [Expected]] = [:]
+        self.toRoom(
+            room, .message("enemy_state_update", ["enemy_id": .string(enemyID), "state": .value(.object(relayed))]),
+            excluding: client, into: &expected)
+        try self.compare(received, expected)
+    }
+
+    /// `coin_spawn` from the host, now and then under a collected coin's id (which brings it back).
+    func coinSpawn() async throws {
+        guard let (client, room, player) = self.pickMember(host: self.chance(85) ? true : nil) else { return }
+        let coinID = self.chance(20) ? self.pick(room.collectedCoins.sorted()) ?? self.freshID("c") : self.freshID("c")
+        let coin: JSONValue = [
+            "coin_id": .string(coinID), "x": Coordinate.random(using: &self.random).sent,
+            "y": Coordinate.random(using: &self.random).sent, "value": 1,
+        ]
+        self.note("client \(client) coin_spawn \(coin.text)")
+        await self.send(["type": "coin_spawn", "coin": coin], from: client)
+        let received = await self.receiveAll()
+        var expected: [Int: [Expected]] = [:]
+        if room.hostID != player.id {
+            expected[client] = [.error("not_host")]
+        } else {
+            room.collectedCoins.remove(coinID)
+            room.coins.insert(coinID)
+            var fields = coin.objectValue!.mapValues { Expected.value($0) }
+            fields.merge(
+                [
+                    "is_collected": .bool(false), "collected_by": .value(nil), "velocity_x": .value(0),
+                    "velocity_y": .value(0),
+                ]
+            ) { $1 }
+            self.toRoom(room, .message("coin_spawned", ["coin": .object(fields)]), into: &expected)
+        }
+        try self.compare(received, expected)
+    }
+
+    func powerupSpawn() async throws {
+        guard let (client, room, player) = self.pickMember(host: self.chance(85) ? true : nil) else { return }
+        let powerupID =
+            self.chance(20) ? self.pick(room.collectedPowerups.sorted()) ?? self.freshID("pu") : self.freshID("pu")
+        let powerup: JSONValue = [
+            "powerup_id": .string(powerupID), "type": "speed", "x": Coordinate.random(using: &self.random).sent,
+            "y": Coordinate.random(using: &self.random).sent,
+        ]
+        self.note("client \(client) powerup_spawn \(powerup.text)")
+        await self.send(["type": "powerup_spawn", "powerup": powerup], from: client)
+        let received = await self.receiveAll()
+        var expected: [Int: [Expected]] = [:]
+        if room.hostID != player.id {
+            expected[client] = [.error("not_host")]
+        } else {
+            room.collectedPowerups.remove(powerupID)
+            room.powerups.insert(powerupID)
+            self.toRoom(
+                room,
+                .message("powerup_spawned", ["powerup": .including(powerup.objectValue!.mapValues { .value($0) })]),
+                into: &expected)
+        }
+        try self.compare(received, expected)
+    }
+
+    /// `sync_entities` from the host: known enemies, perhaps a new one, a new coin, a collected one.
+    /// A room answers 10 a second: a `rate_limited` answer (the clock's call) changes nothing.
+    func sync() async throws {
+        guard let (client, room, player) = self.pickMember(host: self.chance(85) ? true : nil) else { return }
+        var enemies: [JSONValue] = room.enemies.keys.sorted().filter { _ in self.chance(50) }.map {
+            ["enemy_id": .string($0)]
+        }
+        var newEnemy: (id: String, x: Coordinate, y: Coordinate)?
+        if self.chance(30) {
+            newEnemy = (
+                self.freshID("e"), Coordinate.random(using: &self.random), Coordinate.random(using: &self.random)
+            )
+            enemies.append([
+                "enemy_id": .string(newEnemy!.id), "x": newEnemy!.x.sent, "y": newEnemy!.y.sent, "coin_reward": 1,
+            ])
+        }
+        var coins: [JSONValue] = self.chance(30) ? [["coin_id": .string(self.freshID("c")), "x": 1, "y": 2]] : []
+        if self.chance(30), let collected = self.pick(room.collectedCoins.sorted()) {
+            coins.append(["coin_id": .string(collected), "x": 0, "y": 0])
+        }
+        self.note("client \(client) sync_entities \(JSONValue.array(enemies).text) \(JSONValue.array(coins).text)")
+        await self.send(["type": "sync_entities", "enemies": .array(enemies), "coins": .array(coins)], from: client)
+        let received = await self.receiveAll()
+        var expected: [Int: [Expected]] = [:]
+        if room.hostID != player.id {
+            expected[client] = [.error("not_host")]
+        } else if received[client]?.first?["code"]?.stringValue == "rate_limited" {
+            expected[client] = [.error("rate_limited")]
+        } else {
+            if let newEnemy { room.enemies[newEnemy.id] = ModelEnemy(x: newEnemy.x, y: newEnemy.y, coinReward: 1) }
+            for coin in coins.compactMap({ $0["coin_id"]?.stringValue }) where !room.collectedCoins.contains(coin) {
+                room.coins.insert(coin)
+            }
+            room.sequenceID += 1
+            // Every living enemy, and the dead ones the room still keeps (for 10 s: the clock's call).
+            let living = Set(room.enemies.filter(\.value.isAlive).keys)
+            let known = Set(room.enemies.keys)
+            let listed = Expected.satisfying("enemies \(living.sorted()) and perhaps the dead of \(known.sorted())") {
+                let ids = Set(($0.arrayValue ?? [.null]).map { $0["enemy_id"]?.stringValue ?? "?" })
+                return living.isSubset(of: ids) && ids.isSubset(of: known)
+            }
+            self.toRoom(
+                room,
+                .message(
+                    "entities_sync",
+                    ["sequence_id": .int(room.sequenceID), "enemies": listed, "coins": .ids("coin_id", room.coins)]),
+                excluding: client, into: &expected)
+        }
+        try self.compare(received, expected)
+    }
+
+    func chat() async throws {
+        guard let (client, room, player) = self.pickMember() else { return }
+        let text = "hello \(self.step) ünï"
+        self.note("client \(client) chat \(text)")
+        await self.send(["type": "chat", "message": .string(text)], from: client)
+        let received = await self.receiveAll()
+        if room.isStarted { room.chat.append(text) }  // kept for game_state while the game runs
+        var expected: [Int: [Expected]] = [:]
+        self.toRoom(
+            room,
+            .message(
+                "chat",
+                [
+                    "player_id": .string(player.id), "player_name": .string(player.name), "message": .string(text),
+                    "timestamp": .satisfying("an ISO 8601 time") { $0.stringValue?.contains("T") == true },
+                ]),
+            into: &expected)
+        try self.compare(received, expected)
+    }
+
+    /// `time_sync`: a member's takes the room's next sequence id, anyone else's 0.
+    func timeSync() async throws {
+        let client = self.pick(self.openClients) ?? self.newClient()
+        let clientTime = Double(Int.random(in: 0...1_000_000_000_000, using: &self.random)) / 8
+        self.note("client \(client) time_sync \(clientTime)")
+        await self.send(["type": "time_sync", "client_time": .number(clientTime)], from: client)
+        let received = await self.receiveAll()
+        var sequenceID = 0
+        if let membership = self.clients[client].membership, let room = self.rooms[membership.code] {
+            room.sequenceID += 1
+            sequenceID = room.sequenceID
+        }
+        let expected: [Int: [Expected]] = [
+            client: [
+                .message(
+                    "time_sync_response",
+                    [
+                        "client_time": .value(.number(clientTime)), "sequence_id": .int(sequenceID),
+                        "server_time": .anyNumber,
+                    ])
+            ]
+        ]
+        try self.compare(received, expected)
+    }
+
+    /// A room message from a client in no room: `not_in_room`, once.
+    func outsideARoom() async throws {
+        guard let client = self.pick(self.openClients.filter { self.clients[$0].membership == nil }) else { return }
+        let type = self.pick([
+            "player_ready", "chat", "player_state", "collect_item", "start_game", "game_action", "enemy_killed",
+        ])!
+        self.note("client \(client) \(type) outside a room")
+        await self.send(
+            [
+                "type": .string(type), "message": "x", "state": ["x": 1], "item_type": "coin", "item_id": "zz",
+                "action": "a", "data": [:], "enemy_id": "e0",
+            ], from: client)
+        let received = await self.receiveAll()
+        var expected: [Int: [Expected]] = [:]
+        self.notInRoom(client, into: &expected)
+        try self.compare(received, expected)
+    }
+
+    /// Messages refused with nothing changed: a member's `reconnect`, a bad `max_players`,
+    /// `is_ready` or `item_type`.
+    func refused() async throws {
+        let client: Int
+        let message: JSONValue
+        var code = "invalid_field"
+        switch self.pick(["reconnect", "max_players", "is_ready", "item_type"])! {
+        case "reconnect":
+            guard let (member, room, player) = self.pickMember() else { return }
+            client = member
+            message = [
+                "type": "reconnect", "room_id": .string(room.code), "player_id": .string(player.id),
+                "token": player.token.map(JSONValue.string) ?? "none",
+            ]
+            code = "already_in_room"
+        case "max_players":
+            client = self.idleClient() ?? self.newClient()
+            message = ["type": "create_room", "player_name": "x", "max_players": self.pick([1, 9, 2.5, 0, -3, "3"])!]
+        case "is_ready":
+            guard let member = self.pickMember() else { return }
+            client = member.client
+            message = ["type": "player_ready", "is_ready": self.pick(["yes", 1])!]
+        default:
+            guard let member = self.pickMember() else { return }
+            client = member.client
+            message = ["type": "collect_item", "item_type": "gem", "item_id": "zz"]
+        }
+        self.note("client \(client) refused: \(message.text)")
+        await self.send(message, from: client)
+        let received = await self.receiveAll()
+        try self.compare(received, [client: [.error(code)]])
+    }
+
+    /// A client in no room goes away (keeps the number of clients bounded).
+    func closeAnIdleClient() async throws {
+        guard let client = self.pick(self.openClients.filter { self.clients[$0].membership == nil }) else { return }
+        self.note("client \(client) closes")
+        self.clients[client].connection.session.closing.close()
+        self.clients[client].isOpen = false
+    }
+}

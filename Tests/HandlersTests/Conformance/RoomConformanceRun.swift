@@ -1,0 +1,261 @@
+import SeededRandom
+import Testing
+
+@testable import Handlers
+@testable import Relay
+
+/// A run of random steps against an in-process server (the built-in handlers, real rooms and
+/// registry, no sockets), each checked against ``ModelRoom``: every message every client
+/// receives, in order, and both room lists. Nothing depends on the clock: reconnect windows end
+/// when the run ends them (``GameRoom/expireNow(_:)``), and what a rate may refuse (a sync) is
+/// accepted either way, the model following what the server answered.
+final class RoomConformanceRun {
+    /// One client: its connection, and what the model knows of it.
+    struct Client {
+        let connection: TestClient
+        let url: String
+        var membership: (code: String, playerID: String)?
+        var toldNotInRoom = false
+        var isOpen = true
+    }
+
+    /// A difference between the server and the model.
+    struct Mismatch: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    let harness: Harness
+    let maxRooms: Int?
+    var random: SplitMix64
+    var clients: [Client] = []
+    var rooms: [String: ModelRoom] = [:]
+    /// Live rooms in creation order, as the lists show them.
+    var roomOrder: [String] = []
+    /// Tokens of players who left, expired or were evicted: no longer good.
+    var departedTokens: [(code: String, playerID: String, token: String)] = []
+    private var counter = 0
+    private var vacancies = 0
+    private(set) var step = 0
+    /// The last steps, for a mismatch's context.
+    private(set) var trail: [String] = []
+    /// Messages received, by type (errors by code): what the run reached.
+    private(set) var seen: [String: Int] = [:]
+
+    static let codeAlphabet = Array("ABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+
+    init(seed: UInt64, maxRooms: Int? = nil) throws {
+        var limits = RelayLimits()
+        limits.reconnectWindow = .seconds(3_600)  // the run ends windows itself
+        limits.roomEntryBurst = 1_000_000  // entries are counted by the clock; RelayFlowTests check it
+        if let maxRooms { limits.maxRooms = maxRooms }
+        self.harness = try Harness(limits: limits)
+        self.maxRooms = maxRooms
+        self.random = SplitMix64(seed: seed)
+    }
+
+    // MARK: Steps
+
+    /// Runs `steps` random actions, then has everyone leave or drop and every window end: the
+    /// server must be left with no room.
+    func run(steps: Int) async throws {
+        for _ in 0..<steps {
+            self.step += 1
+            try await self.randomAction()
+            self.noteVacancies()
+            try self.checkRoomLists()
+        }
+        try await self.finish()
+    }
+
+    func note(_ line: String) {
+        self.trail.append("[\(self.step)] \(line)")
+        if self.trail.count > 40 { self.trail.removeFirst() }
+    }
+
+    func chance(_ percent: Int) -> Bool { Int.random(in: 0..<100, using: &self.random) < percent }
+    func pick<T>(_ elements: [T]) -> T? { elements.randomElement(using: &self.random) }
+
+    func freshID(_ prefix: String) -> String {
+        self.counter += 1
+        return "\(prefix)\(self.counter)"
+    }
+
+    // MARK: Clients
+
+    func newClient(url: String = "new") -> Int {
+        self.clients.append(Client(connection: self.harness.client(url: url), url: url))
+        return self.clients.count - 1
+    }
+
+    var openClients: [Int] { self.clients.indices.filter { self.clients[$0].isOpen } }
+
+    /// Half the time an open client in no room, if there is one.
+    func idleClient() -> Int? {
+        let idle = self.openClients.filter { self.clients[$0].membership == nil }
+        return self.chance(50) ? self.pick(idle) : nil
+    }
+
+    /// A random member with an open connection (only a host, or only a non-host, if asked).
+    func pickMember(host: Bool? = nil) -> (client: Int, room: ModelRoom, player: ModelPlayer)? {
+        let members = self.openClients.compactMap { index -> (Int, ModelRoom, ModelPlayer)? in
+            guard let membership = self.clients[index].membership, let room = self.rooms[membership.code],
+                let player = room.player(membership.playerID)
+            else { return nil }
+            if let host, (room.hostID == player.id) != host { return nil }
+            return (index, room, player)
+        }
+        return self.pick(members)
+    }
+
+    func send(_ message: JSONValue, from client: Int) async {
+        await self.clients[client].connection.send(message)
+    }
+
+    // MARK: Checking
+
+    /// What every client was sent since the last step.
+    func receiveAll() async -> [Int: [JSONValue]] {
+        var received: [Int: [JSONValue]] = [:]
+        for index in self.clients.indices {
+            let messages = await self.clients[index].connection.received()
+            if !messages.isEmpty { received[index] = messages }
+            for message in messages {
+                let type = message.type ?? "?"
+                self.seen[type == "error" ? "error " + (message["code"]?.stringValue ?? "?") : type, default: 0] += 1
+            }
+        }
+        return received
+    }
+
+    /// Compares what was received with what the model expects, client by client; `replaced`
+    /// clients were closed by the server this step (what they got is not the model's concern).
+    func compare(
+        _ received: [Int: [JSONValue]], _ expected: [Int: [Expected]], replaced: Set<Int> = []
+    ) throws(Mismatch) {
+        for index in Set(received.keys).union(expected.keys).sorted() where !replaced.contains(index) {
+            let got = received[index] ?? []
+            let wanted = expected[index] ?? []
+            for position in 0..<max(got.count, wanted.count) {
+                guard position < got.count else {
+                    throw self.mismatch("client \(index) missed #\(position): \(wanted[position])", got)
+                }
+                guard position < wanted.count else {
+                    throw self.mismatch("client \(index) got #\(position) unexpected: \(got[position].text)", got)
+                }
+                if let difference = wanted[position].mismatch(got[position]) {
+                    throw self.mismatch("client \(index) #\(position) \(got[position].type ?? "?"): \(difference)", got)
+                }
+            }
+        }
+        for index in self.openClients where !self.clients[index].connection.closedWith.isEmpty {
+            throw self.mismatch("client \(index) closed with \(self.clients[index].connection.closedWith)", [])
+        }
+    }
+
+    func mismatch(_ what: String, _ got: [JSONValue]) -> Mismatch {
+        Mismatch(
+            description: "step \(self.step): \(what)\n  received: \(got.map(\.text))\n  steps:\n    "
+                + self.trail.joined(separator: "\n    "))
+    }
+
+    /// `GET /api/rooms` lists the rooms neither full nor started, `/api/rooms/all` every room,
+    /// each in creation order, a vacant room in neither.
+    func checkRoomLists() throws(Mismatch) {
+        for joinableOnly in [false, true] {
+            let listed = self.roomOrder.compactMap { self.rooms[$0] }.filter { room in
+                !room.isVacant && (!joinableOnly || (room.acceptsJoiner && !room.isStarted))
+            }
+            let actual = JSONValue.array(self.harness.registry.roomInfos(joinableOnly: joinableOnly))
+            if let difference = Expected.array(listed.map(\.info)).mismatch(actual) {
+                throw self.mismatch("the room list (joinable only: \(joinableOnly)): \(difference)", [actual])
+            }
+        }
+    }
+
+    // MARK: The model's changes
+
+    /// Rooms whose every member dropped are vacant from now, in the order they became so.
+    func noteVacancies() {
+        for room in self.rooms.values {
+            if !room.isVacant {
+                room.vacantSince = nil
+            } else if room.vacantSince == nil {
+                self.vacancies += 1
+                room.vacantSince = self.vacancies
+            }
+        }
+    }
+
+    /// `player` goes for good: `player_left` to the connected others; a room left empty closes.
+    func remove(
+        _ player: ModelPlayer, from room: ModelRoom, clearingReadyFlags: Bool, into expected: inout [Int: [Expected]]
+    ) {
+        room.players.removeAll { $0 === player }
+        if !room.isStarted && clearingReadyFlags { room.clearReadyFlags() }
+        room.electHost()
+        for token in [player.token, player.usedToken].compactMap(\.self) {
+            self.departedTokens.append((room.code, player.id, token))
+        }
+        let left = Expected.message(
+            "player_left",
+            [
+                "player_id": .string(player.id), "player_name": .string(player.name), "can_reconnect": .bool(false),
+                "room_info": room.info,
+            ])
+        for member in room.connected { expected[member.client!, default: []].append(left) }
+        if room.players.isEmpty { self.forget(room) }
+    }
+
+    func forget(_ room: ModelRoom) {
+        self.rooms[room.code] = nil
+        self.roomOrder.removeAll { $0 == room.code }
+    }
+
+    /// Client `index` leaves its room, as `leave_room` does (without its `room_left`).
+    func leaveRoom(of index: Int, into expected: inout [Int: [Expected]]) {
+        guard let membership = self.clients[index].membership, let room = self.rooms[membership.code],
+            let player = room.player(membership.playerID)
+        else { return }
+        self.clients[index].membership = nil
+        player.client = nil
+        self.remove(player, from: room, clearingReadyFlags: true, into: &expected)
+    }
+
+    /// `not_in_room`, once until the client is in a room again.
+    func notInRoom(_ index: Int, into expected: inout [Int: [Expected]]) {
+        guard !self.clients[index].toldNotInRoom else { return }
+        self.clients[index].toldNotInRoom = true
+        expected[index, default: []].append(.error("not_in_room"))
+    }
+
+    /// The room's every connected member, but `excluded`, is sent `message`.
+    func toRoom(
+        _ room: ModelRoom, _ message: Expected, excluding excluded: Int? = nil, into expected: inout [Int: [Expected]]
+    ) {
+        for member in room.connected where member.client != excluded {
+            expected[member.client!, default: []].append(message)
+        }
+    }
+
+    // MARK: The end
+
+    /// Every member leaves or drops, every window ends: no room, no listing, nothing left behind.
+    private func finish() async throws {
+        self.step += 1
+        self.note("finish")
+        for index in self.openClients where self.clients[index].membership != nil {
+            if self.chance(50) {
+                try await self.leave(index)
+            } else {
+                try await self.drop(index)
+            }
+        }
+        while let (room, player) = self.rooms.values.lazy.flatMap({ room in room.players.lazy.map { (room, $0) } })
+            .first
+        {
+            try await self.expire(player, of: room)
+        }
+        try self.checkRoomLists()
+        #expect(self.harness.registry.count == 0)
+    }
+}
