@@ -61,6 +61,7 @@ extension RoomConformanceRun {
         self.rooms[code] = room
         self.roomOrder.append(code)
         self.enter(client, room: room, as: id)
+        self.tell("joined \(id)", about: room)
         expected[client, default: []] += [
             .message(
                 "player_joined",
@@ -90,7 +91,10 @@ extension RoomConformanceRun {
             for token in [player.token, player.usedToken].compactMap(\.self) {
                 self.departedTokens.append((room.code, player.id, token))
             }
+            self.tell("left \(player.id)", about: room)
         }
+        self.tell("closing", about: room)
+        self.evicted.insert(room.code)
         self.forget(room)
     }
 
@@ -183,6 +187,7 @@ extension RoomConformanceRun {
         target.players.append(player)
         target.electHost()
         self.enter(client, room: target, as: id)
+        self.tell("joined \(id)", about: target)
         let number = Expected.int(target.number(of: id))
         self.toRoom(
             target,
@@ -314,6 +319,7 @@ extension RoomConformanceRun {
         player.client = nil
         if !room.isStarted { room.clearReadyFlags() }
         room.electHost()
+        self.tell("dropped \(player.id)", about: room)
         let received = await self.receiveAll()
         var expected: [Int: [Expected]] = [:]
         self.toRoom(
@@ -412,6 +418,7 @@ extension RoomConformanceRun {
         player.client = client
         room.electHost()
         self.enter(client, room: room, as: playerID)
+        self.tell("reconnected \(playerID)", about: room)
         expected[client, default: []].append(
             .message(
                 "reconnected",

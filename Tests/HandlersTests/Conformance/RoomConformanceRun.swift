@@ -1,4 +1,5 @@
 import SeededRandom
+import Synchronization
 import Testing
 
 @testable import Handlers
@@ -6,7 +7,8 @@ import Testing
 
 /// A run of random steps against an in-process server (the built-in handlers, real rooms and
 /// registry, no sockets), each checked against ``ModelRoom``: every message every client
-/// receives, in order, and both room lists. Nothing depends on the clock: reconnect windows end
+/// receives, in order, both room lists, and what each room tells its observers (what plugins
+/// hear as room events). Nothing depends on the clock: reconnect windows end
 /// when the run ends them (``GameRoom/expireNow(_:)``), and what a rate may refuse (a sync) is
 /// accepted either way, the model following what the server answered.
 final class RoomConformanceRun {
@@ -24,8 +26,33 @@ final class RoomConformanceRun {
         let description: String
     }
 
+    /// Records what each room tells its observers, by room code.
+    final class EventRecorder: RoomObserver {
+        let events = Mutex<[String: [String]]>([:])
+
+        private func record(_ event: String, in room: isolated GameRoom) {
+            self.events.withLock { $0[room.code, default: []].append(event) }
+        }
+        func memberJoined(_ player: RoomPlayer, in room: isolated GameRoom) {
+            self.record("joined \(player.id)", in: room)
+        }
+        func memberReconnected(_ player: RoomPlayer, in room: isolated GameRoom) {
+            self.record("reconnected \(player.id)", in: room)
+        }
+        func memberDropped(_ player: RoomPlayer, in room: isolated GameRoom) {
+            self.record("dropped \(player.id)", in: room)
+        }
+        func memberLeft(_ player: RoomPlayer, in room: isolated GameRoom) { self.record("left \(player.id)", in: room) }
+        func roomClosing(_ room: isolated GameRoom) { self.record("closing", in: room) }
+    }
+
     let harness: Harness
     let maxRooms: Int?
+    let observer = EventRecorder()
+    /// What each room should have told its observers so far, by room code.
+    var events: [String: [String]] = [:]
+    /// Rooms evicted this step: the eviction runs on the room's loop after the step.
+    var evicted: Set<String> = []
     var random: SplitMix64
     var clients: [Client] = []
     var rooms: [String: ModelRoom] = [:]
@@ -48,7 +75,9 @@ final class RoomConformanceRun {
         limits.reconnectWindow = .seconds(3_600)  // the run ends windows itself
         limits.roomEntryBurst = 1_000_000  // entries are counted by the clock; RelayFlowTests check it
         if let maxRooms { limits.maxRooms = maxRooms }
-        self.harness = try Harness(limits: limits)
+        self.harness = Harness(
+            limits: limits, dispatcher: try MessageDispatcher(handlers: BuiltInHandlers.all), observers: [self.observer]
+        )
         self.maxRooms = maxRooms
         self.random = SplitMix64(seed: seed)
     }
@@ -60,9 +89,11 @@ final class RoomConformanceRun {
     func run(steps: Int) async throws {
         for _ in 0..<steps {
             self.step += 1
+            self.evicted = []
             try await self.randomAction()
             self.noteVacancies()
             try self.checkRoomLists()
+            try self.checkEvents(skipping: self.evicted)
         }
         try await self.finish()
     }
@@ -172,6 +203,23 @@ final class RoomConformanceRun {
         }
     }
 
+    /// Every room told its observers what the model expects, in order (but rooms evicted this
+    /// step, whose eviction is still to run).
+    func checkEvents(skipping skipped: Set<String> = []) throws(Mismatch) {
+        let told = self.observer.events.withLock(\.self)
+        for code in Set(told.keys).union(self.events.keys).sorted() where !skipped.contains(code) {
+            guard told[code, default: []] == self.events[code, default: []] else {
+                throw self.mismatch(
+                    "room \(code) told its observers \(told[code, default: []]), not \(self.events[code, default: []])",
+                    [])
+            }
+        }
+    }
+
+    func tell(_ event: String, about room: ModelRoom) {
+        self.events[room.code, default: []].append(event)
+    }
+
     // MARK: The model's changes
 
     /// Rooms whose every member dropped are vacant from now, in the order they became so.
@@ -203,7 +251,11 @@ final class RoomConformanceRun {
                 "room_info": room.info,
             ])
         for member in room.connected { expected[member.client!, default: []].append(left) }
-        if room.players.isEmpty { self.forget(room) }
+        self.tell("left \(player.id)", about: room)
+        if room.players.isEmpty {
+            self.tell("closing", about: room)
+            self.forget(room)
+        }
     }
 
     func forget(_ room: ModelRoom) {
@@ -257,5 +309,7 @@ final class RoomConformanceRun {
         }
         try self.checkRoomLists()
         #expect(self.harness.registry.count == 0)
+        try await self.harness.eventually { self.observer.events.withLock(\.self) == self.events }
+        try self.checkEvents()
     }
 }
