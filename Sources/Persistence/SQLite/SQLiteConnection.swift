@@ -150,14 +150,20 @@ final class SQLiteConnection {
     func error(_ rc: Int32, doing what: String) -> SQLiteError {
         SQLiteError(
             code: rc, message: "\(String(cString: sqlite3_errmsg(self.handle))) (while: \(what.prefix(120)))",
-            systemErrno: rc == SQLITE_IOERR | 3 << 8 ? self.lastWriteErrno() : 0)  // SQLITE_IOERR_WRITE
+            systemErrno: Self.failedWriteOrSync.contains(rc) ? self.lastWriteErrno() : 0)
     }
 
-    /// For a failed write (`SQLITE_IOERR_WRITE`, what a full quota's `EDQUOT` gives): what the last
-    /// failed system call on the WAL file, or else on the database file, set `errno` to
-    /// (`SQLITE_FCNTL_LAST_ERRNO`). (`sqlite3_system_errno` says 0 for a failed COMMIT.) A file
-    /// keeps its value until its next failure, so only a write's error asks, and the WAL first:
-    /// a commit writes to it alone, so its value is the fresh one then.
+    /// `SQLITE_IOERR_WRITE` (what a full quota's `EDQUOT` gives) and `SQLITE_IOERR_FSYNC` (what a
+    /// filesystem that finds itself full only as it writes back its cache gives: NFS, a
+    /// thin-provisioned volume).
+    private static let failedWriteOrSync: Set<Int32> = [SQLITE_IOERR | 3 << 8, SQLITE_IOERR | 4 << 8]
+
+    /// For a failed write or sync (``failedWriteOrSync``): what the last failed system call on the
+    /// WAL file, or else on the database file, set `errno` to (`SQLITE_FCNTL_LAST_ERRNO`).
+    /// (`sqlite3_system_errno` says 0 for a failed COMMIT.) A file keeps its value until its next
+    /// failure, so only these errors ask, and the WAL first: a commit writes to it alone, and
+    /// syncs it alone (a checkpoint syncs it before the database file), so its value is the fresh
+    /// one then.
     private func lastWriteErrno() -> Int32 {
         var wal: UnsafeMutablePointer<sqlite3_file>?
         if sqlite3_file_control(self.handle, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) == SQLITE_OK, let wal,

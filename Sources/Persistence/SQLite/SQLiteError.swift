@@ -14,7 +14,8 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     public let code: Int32
     /// SQLite's explanation, plus what we were doing.
     public let message: String
-    /// For a failed write (`SQLITE_IOERR_WRITE`), the `errno` it met (``SQLiteConnection``); else 0.
+    /// For a failed write or sync (`SQLITE_IOERR_WRITE`, `SQLITE_IOERR_FSYNC`), the `errno` it met
+    /// (``SQLiteConnection``); else 0.
     public let systemErrno: Int32
 
     public init(code: Int32, message: String, systemErrno: Int32 = 0) {
@@ -25,7 +26,7 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
 
     /// Whether the failure is the disk running out of space for this file: `SQLITE_FULL`, or a
     /// failed write that met a quota's `EDQUOT` (SQLite reports it as `SQLITE_IOERR_WRITE`, not as
-    /// full), or `ENOSPC` where SQLite did not turn it into `SQLITE_FULL` itself.
+    /// full), or `ENOSPC` where SQLite did not turn it into `SQLITE_FULL` itself (a sync's).
     public var isDiskFull: Bool {
         self.code & 0xFF == SQLITE_FULL
             || (self.code & 0xFF == SQLITE_IOERR && [ENOSPC, EDQUOT].contains(self.systemErrno))
