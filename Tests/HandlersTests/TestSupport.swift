@@ -43,9 +43,11 @@ struct Harness {
         self.dispatcher = dispatcher
     }
 
-    /// A new client connected to `/ws/room/{url}`.
-    func client(url: String = "new", queueCapacity: Int = 256) -> TestClient {
-        TestClient(registry: self.registry, dispatcher: self.dispatcher, url: url, queueCapacity: queueCapacity)
+    /// A new client connected to `/ws/room/{url}`; a room it creates lives on `eventLoop`, if given.
+    func client(url: String = "new", queueCapacity: Int = 256, eventLoop: (any EventLoop)? = nil) -> TestClient {
+        TestClient(
+            registry: self.registry, dispatcher: self.dispatcher, url: url, queueCapacity: queueCapacity,
+            eventLoop: eventLoop)
     }
 
     /// A host in a fresh room and a guest who joined it; their welcome messages are consumed.
@@ -123,12 +125,15 @@ final class TestClient: @unchecked Sendable {
     let dispatcher: MessageDispatcher
     private let recorder: CloseCodes
 
-    init(registry: RoomRegistry, dispatcher: MessageDispatcher, url: String, queueCapacity: Int) {
+    init(
+        registry: RoomRegistry, dispatcher: MessageDispatcher, url: String, queueCapacity: Int,
+        eventLoop: (any EventLoop)? = nil
+    ) {
         let recorder = CloseCodes()
         self.connection = PlayerConnection(queueCapacity: queueCapacity) { code in recorder.record(code) }
         self.recorder = recorder
         self.session = ConnectionSession(
-            connection: self.connection, urlRoomID: url, registry: registry, logger: quietLogger)
+            connection: self.connection, urlRoomID: url, registry: registry, logger: quietLogger, eventLoop: eventLoop)
         self.dispatcher = dispatcher
     }
 
@@ -138,6 +143,21 @@ final class TestClient: @unchecked Sendable {
     /// Sends one text frame through the dispatcher.
     func send(_ text: String) async {
         await self.dispatcher.dispatch(text, session: self.session)
+    }
+
+    /// Sends one text frame as the server's socket handler reads it: on the connection's event
+    /// loop, a member's message its raw handler takes is handled there if the room lives on that
+    /// loop, else handed to the room's loop without waiting; any other goes through the
+    /// dispatcher after those (``MessageDispatcher/dispatchInPlace(_:session:)``). Returns once
+    /// the message has been handled, wherever.
+    func sendAsTheSocketReads(_ text: String) async throws {
+        if let eventLoop = self.session.eventLoop, self.session.membership != nil {
+            let handled = try await eventLoop.submit { self.dispatcher.dispatchInPlace(text, session: self.session) }
+                .get()
+            await self.session.settleForwarded()
+            if handled { return }
+        }
+        await self.send(text)
     }
 
     /// Sends `value` encoded as JSON.

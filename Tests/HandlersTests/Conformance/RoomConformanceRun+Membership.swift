@@ -6,7 +6,7 @@ extension RoomConformanceRun {
     func create() async throws {
         var index: Int? = nil
         if self.chance(20), let member = self.pickMember() { index = member.client }
-        let client = index ?? self.idleClient() ?? self.newClient()
+        let client = index ?? self.maybeIdleClient() ?? self.newClient()
         if self.rooms.count >= 6 && self.clients[client].membership == nil && self.maxRooms == nil {
             return try await self.join()
         }
@@ -20,7 +20,11 @@ extension RoomConformanceRun {
         if let playerID { message["player_id"] = .string(playerID) }
         if let maxPlayers { message["max_players"] = .integer(Int64(maxPlayers)) }
         self.note("client \(client) \(JSONValue.object(message).text)")
-        await self.send(.object(message), from: client)
+        self.evictable = Dictionary(
+            uniqueKeysWithValues: self.rooms.values.filter(\.isVacant).compactMap { room in
+                self.harness.registry.room(code: room.code).map { (room.code, $0) }
+            })
+        try await self.send(.object(message), from: client)
         let received = await self.receiveAll()
 
         var expected: [Int: [Expected]] = [:]
@@ -94,7 +98,8 @@ extension RoomConformanceRun {
             self.tell("left \(player.id)", about: room)
         }
         self.tell("closing", about: room)
-        self.evicted.insert(room.code)
+        self.count("room evicted")
+        if let evicted = self.evictable[room.code] { self.evicted.append(evicted) }
         self.forget(room)
     }
 
@@ -117,7 +122,7 @@ extension RoomConformanceRun {
         case "none":
             code = String((0..<6).map { _ in self.pick(Self.codeAlphabet)! })
             guard self.rooms[code] == nil else { return }
-            client = self.idleClient() ?? self.newClient(url: code)
+            client = self.maybeIdleClient() ?? self.newClient(url: code)
         default:
             let candidates = rooms.filter { room in
                 switch kind {
@@ -132,7 +137,7 @@ extension RoomConformanceRun {
             code = target.code
             let member = self.chance(25) ? self.pickMember() : nil
             client =
-                member.flatMap { $0.room === target ? nil : $0.client } ?? self.idleClient()
+                member.flatMap { $0.room === target ? nil : $0.client } ?? self.maybeIdleClient()
                 ?? self.newClient(url: code)
         }
         let target = self.rooms[code]
@@ -141,7 +146,8 @@ extension RoomConformanceRun {
         if kind == "duplicate", let target {
             playerID = self.pick(target.players)?.id
         } else if kind == "own" && self.chance(30) {
-            playerID = ownID
+            // Their own id, or another member's (a duplicate).
+            playerID = self.chance(70) ? ownID : self.pick(target?.players ?? [])?.id
         } else if self.chance(50) {
             playerID = self.freshID("p")
         }
@@ -150,7 +156,7 @@ extension RoomConformanceRun {
         if !(self.clients[client].url == code && self.chance(50)) { message["room_id"] = .string(code) }
         if let playerID { message["player_id"] = .string(playerID) }
         self.note("client \(client) join (\(kind)) \(JSONValue.object(message).text)")
-        await self.send(.object(message), from: client)
+        try await self.send(.object(message), from: client)
         let received = await self.receiveAll()
 
         var expected: [Int: [Expected]] = [:]
@@ -169,6 +175,7 @@ extension RoomConformanceRun {
                 expected[client] = [.error("duplicate_player_id")]
                 return try self.compare(received, expected)
             }
+            self.count("own room re-entered")
         } else if let playerID, target.player(playerID) != nil {
             expected[client] = [.error("duplicate_player_id")]
             return try self.compare(received, expected)
@@ -178,6 +185,7 @@ extension RoomConformanceRun {
         }
         self.leaveRoom(of: client, into: &expected)
         if let away = target.memberMakingWay {
+            self.count("dropped member made way")
             self.remove(away, from: target, clearingReadyFlags: false, into: &expected)
         }
         let id = playerID ?? received[client]?.last?["player_id"]?.stringValue ?? "?"
@@ -219,7 +227,7 @@ extension RoomConformanceRun {
         var message: [String: JSONValue] = ["type": "player_ready"]
         if let isReady { message["is_ready"] = .bool(isReady) }
         self.note("client \(client) \(JSONValue.object(message).text)")
-        await self.send(.object(message), from: client)
+        try await self.send(.object(message), from: client)
         let received = await self.receiveAll()
         player.isReady = isReady ?? !player.isReady
         var expected: [Int: [Expected]] = [:]
@@ -235,7 +243,11 @@ extension RoomConformanceRun {
     /// Every connected member of a lobby gets ready, most often followed by the host's start.
     func readyAll() async throws {
         let lobbies = self.roomOrder.compactMap { self.rooms[$0] }.filter { !$0.isStarted && $0.connected.count >= 2 }
-        guard let room = self.pick(lobbies) else { return try await self.join() }
+        // Half the time one a member dropped from, if any: they leave as it starts.
+        let withSomeoneAway = lobbies.filter { $0.players.count > $0.connected.count }
+        guard let room = (self.chance(50) ? self.pick(withSomeoneAway) : nil) ?? self.pick(lobbies) else {
+            return try await self.join()
+        }
         for player in room.connected where !(player.isReady && self.chance(70)) {
             try await self.ready(player.client!, player, in: room, explicitly: self.chance(70) ? true : nil)
         }
@@ -253,7 +265,7 @@ extension RoomConformanceRun {
 
     private func start(_ client: Int, _ player: ModelPlayer, in room: ModelRoom) async throws {
         self.note("client \(client) start_game (\(player.id) in \(room.code), host \(room.hostID))")
-        await self.send(["type": "start_game"], from: client)
+        try await self.send(["type": "start_game"], from: client)
         let received = await self.receiveAll()
         var expected: [Int: [Expected]] = [:]
         if room.hostID != player.id {
@@ -265,6 +277,7 @@ extension RoomConformanceRun {
         } else {
             // Members dropped from the lobby leave at the start, the others' ready flags kept.
             for away in room.players where away.client == nil {
+                self.count("dropped member let go at the start")
                 self.remove(away, from: room, clearingReadyFlags: false, into: &expected)
             }
             room.isStarted = true
@@ -275,6 +288,14 @@ extension RoomConformanceRun {
                 into: &expected)
         }
         try self.compare(received, expected)
+        guard room.isStarted, room.startTimestamp == nil else { return }
+        // PROTOCOL.md: the game starts 500 ms after the server's time of the start.
+        let gameState = received[client]?.last?["game_state"]
+        room.learn(from: gameState)
+        let serverTime = gameState?["server_timestamp"]?.doubleValue ?? 0
+        guard room.startTimestamp?.doubleValue == serverTime + 500 else {
+            throw self.mismatch("game_start_timestamp is not server_timestamp + 500", received[client] ?? [])
+        }
     }
 
     /// `leave_room`: from a member most often, else from a client in no room.
@@ -288,7 +309,7 @@ extension RoomConformanceRun {
 
     func leave(_ client: Int) async throws {
         self.note("client \(client) leave_room")
-        await self.send(["type": "leave_room"], from: client)
+        try await self.send(["type": "leave_room"], from: client)
         let received = await self.receiveAll()
         var expected: [Int: [Expected]] = [:]
         if self.clients[client].membership != nil {
@@ -302,8 +323,13 @@ extension RoomConformanceRun {
 
     /// A member's socket closes without `leave_room`, as the server's socket handler reports it.
     func drop() async throws {
-        guard let member = self.pickMember() else { return }
-        try await self.drop(member.client)
+        // Half the time from a lobby that keeps two connected: a start then lets the dropped go.
+        let fromLobby = self.roomOrder.compactMap { self.rooms[$0] }.filter { !$0.isStarted && $0.connected.count >= 3 }
+            .flatMap(\.connected)
+        guard let client = (self.chance(50) ? self.pick(fromLobby)?.client : nil) ?? self.pickMember()?.client else {
+            return
+        }
+        try await self.drop(client)
     }
 
     func drop(_ client: Int) async throws {
@@ -358,7 +384,7 @@ extension RoomConformanceRun {
     /// A `reconnect`: with the newest token, the one used last, a wrong or spent one, a departed
     /// player's, or a live player's (which replaces their connection).
     func reconnect() async throws {
-        let kind = self.pick(["valid", "valid", "valid", "wrong", "departed", "live", "lastUsed"])!
+        let kind = self.pick(["valid", "valid", "lastUsed", "lastUsed", "wrong", "departed", "live"])!
         let away = self.roomOrder.compactMap { self.rooms[$0] }.flatMap { room in
             room.players.filter { $0.client == nil }.map { (room, $0) }
         }
@@ -374,22 +400,22 @@ extension RoomConformanceRun {
             } else {
                 token = kind == "valid" ? player.token : player.usedToken ?? player.token
             }
-        case "departed":
-            guard let departed = self.pick(self.departedTokens),
-                self.rooms[departed.code]?.player(departed.playerID) == nil
-            else { return }
+        case "departed":  // also of a player back under the same id, with new tokens
+            guard let departed = self.pick(self.departedTokens) else { return }
             (code, playerID, token) = departed
         default:
             guard let (_, room, player) = self.pickMember() else { return }
             (code, playerID, token) = (room.code, player.id, player.token)
         }
-        let client = self.idleClient() ?? self.newClient(url: code)
+        let client = self.maybeIdleClient() ?? self.newClient(url: code)
         let message: JSONValue = [
             "type": "reconnect", "room_id": .string(code), "player_id": .string(playerID),
             "token": token.map(JSONValue.string) ?? nil,
         ]
-        self.note("client \(client) reconnect (\(kind)) \(message.text)")
-        await self.send(message, from: client)
+        let label =
+            kind == "lastUsed" && self.rooms[code]?.player(playerID)?.usedToken == nil ? "lastUsed, none yet" : kind
+        self.note("client \(client) reconnect (\(label)) \(message.text)")
+        try await self.send(message, from: client)
         let received = await self.receiveAll()
         var expected: [Int: [Expected]] = [:]
         guard let room = self.rooms[code], let player = room.player(playerID), let token,
@@ -398,9 +424,15 @@ extension RoomConformanceRun {
             expected[client] = [.error("reconnect_failed")]
             return try self.compare(received, expected)
         }
-        var replaced: Set<Int> = []
+        if received[client]?.first?["code"]?.stringValue == "rate_limited" {
+            // The room's entity budget pays for each game_state, at a rate (README): the clock's call.
+            self.count("reconnect refused by its rate")
+            expected[client] = [.error("rate_limited")]
+            return try self.compare(received, expected)
+        }
+        let earlierTokens = Set(player.spentTokens + [player.token, player.usedToken].compactMap(\.self))
         if let old = player.client {
-            replaced.insert(old)
+            self.count("connection replaced")
             self.clients[old].isOpen = false
             self.clients[old].membership = nil
             if !self.clients[old].connection.closedWith.contains(RelayCloseCode.replaced) {
@@ -408,6 +440,7 @@ extension RoomConformanceRun {
             }
         }
         // The token used stays good until a newer one is used; the one before it is spent.
+        if token != player.token { self.count("token used last accepted") }
         if token == player.token {
             if let used = player.usedToken { player.spentTokens.append(used) }
             player.usedToken = token
@@ -425,7 +458,10 @@ extension RoomConformanceRun {
                 [
                     "room_id": .string(code), "player_id": .string(playerID),
                     "player_number": .int(room.number(of: playerID)),
-                    "game_state": room.gameState(sequenceID: room.sequenceID), "reconnect_token": .anyString,
+                    "game_state": room.gameState(sequenceID: room.sequenceID),
+                    "reconnect_token": .satisfying("a new token") {
+                        $0.stringValue.map { !earlierTokens.contains($0) } == true
+                    },
                 ]))
         self.toRoom(
             room,
@@ -433,6 +469,7 @@ extension RoomConformanceRun {
                 "player_reconnected",
                 ["player_id": .string(playerID), "player_name": .string(player.name), "room_info": room.info]),
             into: &expected)
-        try self.compare(received, expected, replaced: replaced)
+        try self.compare(received, expected)
+        room.learn(from: received[client]?.first?["game_state"])
     }
 }

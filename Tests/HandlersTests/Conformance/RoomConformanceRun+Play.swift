@@ -5,21 +5,23 @@
 extension RoomConformanceRun {
     /// One action, drawn with the weights the Python tester this came from used.
     func randomAction() async throws {
-        let actions: [(weight: Int, action: () async throws -> Void)] = [
-            (6, self.create), (12, self.join), (8, self.ready), (8, self.readyAll), (4, self.start),
-            (8, self.playerState), (6, self.gameAction), (8, self.collect), (6, self.enemySpawn), (6, self.enemyKilled),
-            (6, self.enemyState), (3, self.coinSpawn), (3, self.powerupSpawn), (3, self.sync), (4, self.chat),
-            (3, self.timeSync), (4, self.leave), (2, self.outsideARoom), (6, self.drop), (4, self.expire),
-            (8, self.reconnect), (2, self.closeAnIdleClient), (3, self.refused),
+        let actions: [(weight: Int, entersARoom: Bool, action: () async throws -> Void)] = [
+            (6, true, self.create), (12, true, self.join), (8, false, self.ready), (8, false, self.readyAll),
+            (4, false, self.start), (8, false, self.playerState), (6, false, self.gameAction), (8, false, self.collect),
+            (6, false, self.enemySpawn), (6, false, self.enemyKilled), (6, false, self.enemyState),
+            (3, false, self.coinSpawn), (3, false, self.powerupSpawn), (3, false, self.sync), (4, false, self.chat),
+            (3, false, self.timeSync), (4, false, self.leave), (2, false, self.outsideARoom), (6, false, self.drop),
+            (4, false, self.expire), (8, false, self.reconnect), (2, false, self.closeAnIdleClient),
+            (4, false, self.refused), (2, false, self.pingOrEmote),
         ]
         var draw = Int.random(in: 0..<actions.map(\.weight).reduce(0, +), using: &self.random)
-        let index = actions.firstIndex {
+        let drawn = actions.first {
             draw -= $0.weight
             return draw < 0
         }!
         // Bounded clients: past 22 open ones, an idle one closes instead of a new one coming.
-        if self.openClients.count > 22 && index < 2 { return try await self.closeAnIdleClient() }
-        try await actions[index].action()
+        if self.openClients.count > 22 && drawn.entersARoom { return try await self.closeAnIdleClient() }
+        try await drawn.action()
     }
 
     func playerState() async throws {
@@ -47,9 +49,11 @@ extension RoomConformanceRun {
             player.skin = skin
         }
         self.note("client \(client) player_state \(JSONValue.object(state).text)")
-        await self.send(["type": "player_state", "state": .object(state)], from: client)
+        try await self.send(["type": "player_state", "state": .object(state)], from: client)
         let received = await self.receiveAll()
         (player.x, player.y) = (x.rounded.doubleValue!, y.rounded.doubleValue!)
+        player.velocityX = velocity.rounded.doubleValue!
+        player.isJumping = state["is_jumping"]?.boolValue ?? false
         var expected: [Int: [Expected]] = [:]
         self.toRoom(
             room,
@@ -84,7 +88,7 @@ extension RoomConformanceRun {
             data = ["k": Coordinate.random(using: &self.random).sent, "s": "shot"]
         }
         self.note("client \(client) game_action \(action) \(data.text) (host \(room.hostID), sender \(player.id))")
-        await self.send(["type": "game_action", "action": .string(action), "data": data], from: client)
+        try await self.send(["type": "game_action", "action": .string(action), "data": data], from: client)
         let received = await self.receiveAll()
         self.toRoom(
             room,
@@ -103,7 +107,7 @@ extension RoomConformanceRun {
             self.chance(70) ? self.pick(known.sorted()) ?? self.freshID("c") : self.freshID(isCoin ? "c" : "pu")
         let itemType = isCoin ? "coin" : "powerup"
         self.note("client \(client) collect_item \(itemType) \(itemID)")
-        await self.send(
+        try await self.send(
             ["type": "collect_item", "item_type": .string(itemType), "item_id": .string(itemID)], from: client)
         let received = await self.receiveAll()
         var expected: [Int: [Expected]] = [:]
@@ -144,28 +148,25 @@ extension RoomConformanceRun {
         ]
         enemy[self.chance(50) ? "coin_reward" : "coinReward"] = .integer(Int64(reward))  // the game sends either
         self.note("client \(client) enemy_spawn \(JSONValue.object(enemy).text)")
-        await self.send(["type": "enemy_spawn", "enemy": .object(enemy)], from: client)
+        try await self.send(["type": "enemy_spawn", "enemy": .object(enemy)], from: client)
         let received = await self.receiveAll()
         var expected: [Int: [Expected]] = [:]
         if room.hostID != player.id {
             expected[client] = [.error("not_host")]
+        } else if received[client]?.first?["code"]?.stringValue == "rate_limited" {
+            // The room's drops are paid at the spawn, at a rate (README): the clock's call.
+            self.count("spawn refused by its rate")
+            expected[client] = [.error("rate_limited")]
         } else {
             room.enemies[enemyID] = ModelEnemy(x: x, y: y, coinReward: reward)
-            self.toRoom(
-                room,
-                .message(
-                    "enemy_spawned",
-                    [
-                        "enemy": .including([
-                            "enemy_id": .string(enemyID), "enemy_type": .string("fly"), "x": .value(x.sent),
-                            "y": .value(y.sent),
-                            "coin_reward": .int(reward), "is_alive": .bool(true), "velocity_x": .value(0),
-                            "scale": .value(1),
-                            "state": .string("idle"), "facing_right": .bool(true), "health": .value(10),
-                            "max_health": .value(10),
-                        ])
-                    ]),
-                into: &expected)
+            // What README says a spawn fills in; the keys it sent but those are not kept.
+            let spawned: [String: Expected] = [
+                "enemy_id": .string(enemyID), "enemy_type": .string("fly"), "x": .value(x.sent), "y": .value(y.sent),
+                "velocity_x": .value(0), "velocity_y": .value(0), "health": .value(10), "max_health": .value(10),
+                "coin_reward": .int(reward), "scale": .value(1), "is_alive": .bool(true), "facing_right": .bool(true),
+                "state": .string("idle"),
+            ]
+            self.toRoom(room, .message("enemy_spawned", ["enemy": .object(spawned)]), into: &expected)
         }
         try self.compare(received, expected)
     }
@@ -177,7 +178,7 @@ extension RoomConformanceRun {
         self.note(
             "client \(client) enemy_killed \(enemyID) (\(room.enemies[enemyID].map { "at \($0.x.value), \($0.y.value), alive: \($0.isAlive)" } ?? "unknown"))"
         )
-        await self.send(["type": "enemy_killed", "enemy_id": .string(enemyID)], from: client)
+        try await self.send(["type": "enemy_killed", "enemy_id": .string(enemyID)], from: client)
         let received = await self.receiveAll()
         var expected: [Int: [Expected]] = [:]
         if let enemy = room.enemies[enemyID], enemy.isAlive {
@@ -227,7 +228,8 @@ extension RoomConformanceRun {
             relayed["is_alive"] = false
         }
         self.note("client \(client) enemy_state \(enemyID) \(JSONValue.object(state).text)")
-        await self.send(["type": "enemy_state", "enemy_id": .string(enemyID), "state": .object(state)], from: client)
+        try await self.send(
+            ["type": "enemy_state", "enemy_id": .string(enemyID), "state": .object(state)], from: client)
         let received = await self.receiveAll()
         if var enemy = room.enemies[enemyID] {
             (enemy.x, enemy.y) = (x, y)
@@ -250,7 +252,7 @@ extension RoomConformanceRun {
             "y": Coordinate.random(using: &self.random).sent, "value": 1,
         ]
         self.note("client \(client) coin_spawn \(coin.text)")
-        await self.send(["type": "coin_spawn", "coin": coin], from: client)
+        try await self.send(["type": "coin_spawn", "coin": coin], from: client)
         let received = await self.receiveAll()
         var expected: [Int: [Expected]] = [:]
         if room.hostID != player.id {
@@ -279,7 +281,7 @@ extension RoomConformanceRun {
             "y": Coordinate.random(using: &self.random).sent,
         ]
         self.note("client \(client) powerup_spawn \(powerup.text)")
-        await self.send(["type": "powerup_spawn", "powerup": powerup], from: client)
+        try await self.send(["type": "powerup_spawn", "powerup": powerup], from: client)
         let received = await self.receiveAll()
         var expected: [Int: [Expected]] = [:]
         if room.hostID != player.id {
@@ -289,7 +291,7 @@ extension RoomConformanceRun {
             room.powerups.insert(powerupID)
             self.toRoom(
                 room,
-                .message("powerup_spawned", ["powerup": .including(powerup.objectValue!.mapValues { .value($0) })]),
+                .message("powerup_spawned", ["powerup": .value(powerup)]),
                 into: &expected)
         }
         try self.compare(received, expected)
@@ -316,25 +318,37 @@ extension RoomConformanceRun {
             coins.append(["coin_id": .string(collected), "x": 0, "y": 0])
         }
         self.note("client \(client) sync_entities \(JSONValue.array(enemies).text) \(JSONValue.array(coins).text)")
-        await self.send(["type": "sync_entities", "enemies": .array(enemies), "coins": .array(coins)], from: client)
+        try await self.send(
+            ["type": "sync_entities", "enemies": .array(enemies), "coins": .array(coins)], from: client)
         let received = await self.receiveAll()
         var expected: [Int: [Expected]] = [:]
         if room.hostID != player.id {
             expected[client] = [.error("not_host")]
         } else if received[client]?.first?["code"]?.stringValue == "rate_limited" {
+            self.count("sync refused by its rate")
             expected[client] = [.error("rate_limited")]
         } else {
-            if let newEnemy { room.enemies[newEnemy.id] = ModelEnemy(x: newEnemy.x, y: newEnemy.y, coinReward: 1) }
+            if let newEnemy {
+                room.enemies[newEnemy.id] = ModelEnemy(x: newEnemy.x, y: newEnemy.y, coinReward: 1, fromSync: true)
+            }
             for coin in coins.compactMap({ $0["coin_id"]?.stringValue }) where !room.collectedCoins.contains(coin) {
                 room.coins.insert(coin)
             }
             room.sequenceID += 1
-            // Every living enemy, and the dead ones the room still keeps (for 10 s: the clock's call).
+            // Every living enemy, and the dead ones the room still keeps (for 10 s: the clock's
+            // call), each once and as alive as the model has it (one a sync added says nothing
+            // until it dies).
             let living = Set(room.enemies.filter(\.value.isAlive).keys)
-            let known = Set(room.enemies.keys)
-            let listed = Expected.satisfying("enemies \(living.sorted()) and perhaps the dead of \(known.sorted())") {
-                let ids = Set(($0.arrayValue ?? [.null]).map { $0["enemy_id"]?.stringValue ?? "?" })
-                return living.isSubset(of: ids) && ids.isSubset(of: known)
+            let known = room.enemies.mapValues { enemy -> JSONValue? in
+                enemy.isAlive ? (enemy.fromSync ? Optional.none : .bool(true)) : .bool(false)
+            }
+            let listed = Expected.satisfying(
+                "enemies \(living.sorted()) and perhaps the dead of \(known.keys.sorted())"
+            ) {
+                let entries = ($0.arrayValue ?? [.null]).map { ($0["enemy_id"]?.stringValue ?? "?", $0["is_alive"]) }
+                let ids = Set(entries.map(\.0))
+                return ids.count == entries.count && living.isSubset(of: ids)
+                    && entries.allSatisfy { id, isAlive in known[id].map { isAlive == $0 } == true }
             }
             self.toRoom(
                 room,
@@ -350,9 +364,12 @@ extension RoomConformanceRun {
         guard let (client, room, player) = self.pickMember() else { return }
         let text = "hello \(self.step) ünï"
         self.note("client \(client) chat \(text)")
-        await self.send(["type": "chat", "message": .string(text)], from: client)
+        try await self.send(["type": "chat", "message": .string(text)], from: client)
         let received = await self.receiveAll()
-        if room.isStarted { room.chat.append(text) }  // kept for game_state while the game runs
+        // Kept for game_state while the game runs, as sent (its time is the server's).
+        if room.isStarted, let line = received[client]?.last {
+            room.chat.append(.object(line.objectValue!.filter { $0.key != "type" }))
+        }
         var expected: [Int: [Expected]] = [:]
         self.toRoom(
             room,
@@ -360,7 +377,10 @@ extension RoomConformanceRun {
                 "chat",
                 [
                     "player_id": .string(player.id), "player_name": .string(player.name), "message": .string(text),
-                    "timestamp": .satisfying("an ISO 8601 time") { $0.stringValue?.contains("T") == true },
+                    "timestamp": .satisfying("an ISO 8601 time") { time in
+                        time.stringValue?.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?/)
+                            != nil
+                    },
                 ]),
             into: &expected)
         try self.compare(received, expected)
@@ -371,7 +391,7 @@ extension RoomConformanceRun {
         let client = self.pick(self.openClients) ?? self.newClient()
         let clientTime = Double(Int.random(in: 0...1_000_000_000_000, using: &self.random)) / 8
         self.note("client \(client) time_sync \(clientTime)")
-        await self.send(["type": "time_sync", "client_time": .number(clientTime)], from: client)
+        try await self.send(["type": "time_sync", "client_time": .number(clientTime)], from: client)
         let received = await self.receiveAll()
         var sequenceID = 0
         if let membership = self.clients[client].membership, let room = self.rooms[membership.code] {
@@ -398,7 +418,7 @@ extension RoomConformanceRun {
             "player_ready", "chat", "player_state", "collect_item", "start_game", "game_action", "enemy_killed",
         ])!
         self.note("client \(client) \(type) outside a room")
-        await self.send(
+        try await self.send(
             [
                 "type": .string(type), "message": "x", "state": ["x": 1], "item_type": "coin", "item_id": "zz",
                 "action": "a", "data": [:], "enemy_id": "e0",
@@ -410,12 +430,12 @@ extension RoomConformanceRun {
     }
 
     /// Messages refused with nothing changed: a member's `reconnect`, a bad `max_players`,
-    /// `is_ready` or `item_type`.
+    /// `is_ready` or `item_type`, a skin or a chat line too long.
     func refused() async throws {
         let client: Int
         let message: JSONValue
         var code = "invalid_field"
-        switch self.pick(["reconnect", "max_players", "is_ready", "item_type"])! {
+        switch self.pick(["reconnect", "max_players", "is_ready", "item_type", "skin", "chat"])! {
         case "reconnect":
             guard let (member, room, player) = self.pickMember() else { return }
             client = member
@@ -425,21 +445,48 @@ extension RoomConformanceRun {
             ]
             code = "already_in_room"
         case "max_players":
-            client = self.idleClient() ?? self.newClient()
+            client = self.maybeIdleClient() ?? self.newClient()
             message = ["type": "create_room", "player_name": "x", "max_players": self.pick([1, 9, 2.5, 0, -3, "3"])!]
         case "is_ready":
             guard let member = self.pickMember() else { return }
             client = member.client
             message = ["type": "player_ready", "is_ready": self.pick(["yes", 1])!]
+        case "skin":
+            guard let member = self.pickMember() else { return }
+            client = member.client
+            message = ["type": "player_state", "state": ["x": 1, "skin": .string(String(repeating: "s", count: 65))]]
+            code = "too_long"
+        case "chat":
+            guard let member = self.pickMember() else { return }
+            client = member.client
+            message = ["type": "chat", "message": .string(String(repeating: "c", count: 501))]
+            code = "too_long"
         default:
             guard let member = self.pickMember() else { return }
             client = member.client
             message = ["type": "collect_item", "item_type": "gem", "item_id": "zz"]
         }
         self.note("client \(client) refused: \(message.text)")
-        await self.send(message, from: client)
+        try await self.send(message, from: client)
         let received = await self.receiveAll()
         try self.compare(received, [client: [.error(code)]])
+    }
+
+    /// A `ping` from anyone, or an `emote` from a member (README's small built-in example).
+    func pingOrEmote() async throws {
+        if self.chance(50), let (client, room, player) = self.pickMember() {
+            self.note("client \(client) emote")
+            try await self.send(["type": "emote", "emote": "wave"], from: client)
+            let received = await self.receiveAll()
+            var expected: [Int: [Expected]] = [:]
+            self.toRoom(
+                room, .message("emote", ["player_id": .string(player.id), "emote": .string("wave")]), into: &expected)
+            return try self.compare(received, expected)
+        }
+        guard let client = self.pick(self.openClients) else { return }
+        self.note("client \(client) ping")
+        try await self.send(["type": "ping"], from: client)
+        try self.compare(await self.receiveAll(), [client: [.message("pong")]])
     }
 
     /// A client in no room goes away (keeps the number of clients bounded).

@@ -1,3 +1,5 @@
+import NIOCore
+import NIOPosix
 import SeededRandom
 import Synchronization
 import Testing
@@ -8,9 +10,16 @@ import Testing
 /// A run of random steps against an in-process server (the built-in handlers, real rooms and
 /// registry, no sockets), each checked against ``ModelRoom``: every message every client
 /// receives, in order, both room lists, and what each room tells its observers (what plugins
-/// hear as room events). Nothing depends on the clock: reconnect windows end
-/// when the run ends them (``GameRoom/expireNow(_:)``), and what a rate may refuse (a sync) is
-/// accepted either way, the model following what the server answered.
+/// hear as room events). The clock decides no outcome the model cannot follow: reconnect windows
+/// end when the run ends them (``GameRoom/expireNow(_:)``); what a rate may refuse (a sync, a
+/// spawn, a reconnect) is accepted either way, the model following the server's answer (so a
+/// seed replays exactly only as long as no such refusal differs); a dead enemy's position may or
+/// may not still be kept (for 10 s).
+///
+/// With `asTheSocketReads`, clients and the rooms they create live on two event loops, and
+/// messages are sent as the server's socket handler reads them
+/// (``TestClient/sendAsTheSocketReads(_:)``): the state relays take their raw paths, in place or
+/// handed to another loop's room.
 final class RoomConformanceRun {
     /// One client: its connection, and what the model knows of it.
     struct Client {
@@ -51,8 +60,15 @@ final class RoomConformanceRun {
     let observer = EventRecorder()
     /// What each room should have told its observers so far, by room code.
     var events: [String: [String]] = [:]
-    /// Rooms evicted this step: the eviction runs on the room's loop after the step.
-    var evicted: Set<String> = []
+    /// Rooms that may be evicted this step (the vacant ones), and those evicted: the eviction
+    /// runs on the room's loop after the `create_room` that caused it.
+    var evictable: [String: GameRoom] = [:]
+    var evicted: [GameRoom] = []
+    /// How often the run took each of the model's rarer branches (a room evicted, a token used
+    /// last accepted, …): what a test may require it reached.
+    private(set) var branches: [String: Int] = [:]
+    /// Event loops for clients and their rooms, in `asTheSocketReads` runs.
+    let loops: [any EventLoop]
     var random: SplitMix64
     var clients: [Client] = []
     var rooms: [String: ModelRoom] = [:]
@@ -70,14 +86,18 @@ final class RoomConformanceRun {
 
     static let codeAlphabet = Array("ABCDEFGHJKLMNPQRSTUVWXYZ23456789")
 
-    init(seed: UInt64, maxRooms: Int? = nil) throws {
+    /// Two loops for every run that asks (never shut down: they live as long as the process).
+    static let socketLoops = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+
+    init(seed: UInt64, maxRooms: Int? = nil, asTheSocketReads: Bool = false) throws {
         var limits = RelayLimits()
         limits.reconnectWindow = .seconds(3_600)  // the run ends windows itself
         limits.roomEntryBurst = 1_000_000  // entries are counted by the clock; RelayFlowTests check it
         if let maxRooms { limits.maxRooms = maxRooms }
+        self.loops = asTheSocketReads ? Array(Self.socketLoops.makeIterator()) : []
         self.harness = Harness(
-            limits: limits, dispatcher: try MessageDispatcher(handlers: BuiltInHandlers.all), observers: [self.observer]
-        )
+            limits: limits, dispatcher: try MessageDispatcher(handlers: BuiltInHandlers.all),
+            rooms: asTheSocketReads ? Self.socketLoops : testEventLoopGroup, observers: [self.observer])
         self.maxRooms = maxRooms
         self.random = SplitMix64(seed: seed)
     }
@@ -89,11 +109,12 @@ final class RoomConformanceRun {
     func run(steps: Int) async throws {
         for _ in 0..<steps {
             self.step += 1
-            self.evicted = []
             try await self.randomAction()
+            for room in self.evicted { await room.enter { _ in } }  // its eviction runs first, on its loop
+            self.evicted = []
             self.noteVacancies()
             try self.checkRoomLists()
-            try self.checkEvents(skipping: self.evicted)
+            try self.checkEvents()
         }
         try await self.finish()
     }
@@ -106,6 +127,8 @@ final class RoomConformanceRun {
     func chance(_ percent: Int) -> Bool { Int.random(in: 0..<100, using: &self.random) < percent }
     func pick<T>(_ elements: [T]) -> T? { elements.randomElement(using: &self.random) }
 
+    func count(_ branch: String) { self.branches[branch, default: 0] += 1 }
+
     func freshID(_ prefix: String) -> String {
         self.counter += 1
         return "\(prefix)\(self.counter)"
@@ -114,14 +137,15 @@ final class RoomConformanceRun {
     // MARK: Clients
 
     func newClient(url: String = "new") -> Int {
-        self.clients.append(Client(connection: self.harness.client(url: url), url: url))
+        let loop = self.loops.isEmpty ? nil : self.pick(self.loops)
+        self.clients.append(Client(connection: self.harness.client(url: url, eventLoop: loop), url: url))
         return self.clients.count - 1
     }
 
     var openClients: [Int] { self.clients.indices.filter { self.clients[$0].isOpen } }
 
     /// Half the time an open client in no room, if there is one.
-    func idleClient() -> Int? {
+    func maybeIdleClient() -> Int? {
         let idle = self.openClients.filter { self.clients[$0].membership == nil }
         return self.chance(50) ? self.pick(idle) : nil
     }
@@ -138,8 +162,22 @@ final class RoomConformanceRun {
         return self.pick(members)
     }
 
-    func send(_ message: JSONValue, from client: Int) async {
-        await self.clients[client].connection.send(message)
+    func send(_ message: JSONValue, from client: Int) async throws {
+        // `type` first, as the game writes it (and as a raw handler needs it), then the rest sorted.
+        var fields = message.objectValue ?? [:]
+        let type = fields.removeValue(forKey: "type") ?? nil
+        let rest = JSONValue.object(fields).text.dropFirst()
+        let text = "{\"type\":\(type.text)" + (rest == "}" ? "}" : "," + rest)
+        guard !self.loops.isEmpty else { return await self.clients[client].connection.send(text) }
+        // Which way the server took it, so that a test can require each was taken.
+        let room = self.clients[client].connection.session.membership?.room
+        let before = await room?.enter { ($0.messagesHandledInPlace, $0.messagesForwarded) }
+        try await self.clients[client].connection.sendAsTheSocketReads(text)
+        if let room, let before {
+            let after = await room.enter { ($0.messagesHandledInPlace, $0.messagesForwarded) }
+            if after.0 > before.0 { self.count("handled in place") }
+            if after.1 > before.1 { self.count("handed to the room's loop") }
+        }
     }
 
     // MARK: Checking
@@ -158,12 +196,9 @@ final class RoomConformanceRun {
         return received
     }
 
-    /// Compares what was received with what the model expects, client by client; `replaced`
-    /// clients were closed by the server this step (what they got is not the model's concern).
-    func compare(
-        _ received: [Int: [JSONValue]], _ expected: [Int: [Expected]], replaced: Set<Int> = []
-    ) throws(Mismatch) {
-        for index in Set(received.keys).union(expected.keys).sorted() where !replaced.contains(index) {
+    /// Compares what was received with what the model expects, client by client.
+    func compare(_ received: [Int: [JSONValue]], _ expected: [Int: [Expected]]) throws(Mismatch) {
+        for index in Set(received.keys).union(expected.keys).sorted() {
             let got = received[index] ?? []
             let wanted = expected[index] ?? []
             for position in 0..<max(got.count, wanted.count) {
@@ -194,7 +229,7 @@ final class RoomConformanceRun {
     func checkRoomLists() throws(Mismatch) {
         for joinableOnly in [false, true] {
             let listed = self.roomOrder.compactMap { self.rooms[$0] }.filter { room in
-                !room.isVacant && (!joinableOnly || (room.acceptsJoiner && !room.isStarted))
+                !room.isVacant && (!joinableOnly || room.acceptsJoiner)
             }
             let actual = JSONValue.array(self.harness.registry.roomInfos(joinableOnly: joinableOnly))
             if let difference = Expected.array(listed.map(\.info)).mismatch(actual) {
@@ -203,11 +238,10 @@ final class RoomConformanceRun {
         }
     }
 
-    /// Every room told its observers what the model expects, in order (but rooms evicted this
-    /// step, whose eviction is still to run).
-    func checkEvents(skipping skipped: Set<String> = []) throws(Mismatch) {
+    /// Every room told its observers what the model expects, in order.
+    func checkEvents() throws(Mismatch) {
         let told = self.observer.events.withLock(\.self)
-        for code in Set(told.keys).union(self.events.keys).sorted() where !skipped.contains(code) {
+        for code in Set(told.keys).union(self.events.keys).sorted() {
             guard told[code, default: []] == self.events[code, default: []] else {
                 throw self.mismatch(
                     "room \(code) told its observers \(told[code, default: []]), not \(self.events[code, default: []])",
@@ -224,7 +258,7 @@ final class RoomConformanceRun {
 
     /// Rooms whose every member dropped are vacant from now, in the order they became so.
     func noteVacancies() {
-        for room in self.rooms.values {
+        for room in self.roomOrder.compactMap({ self.rooms[$0] }) {
             if !room.isVacant {
                 room.vacantSince = nil
             } else if room.vacantSince == nil {
@@ -302,9 +336,7 @@ final class RoomConformanceRun {
                 try await self.drop(index)
             }
         }
-        while let (room, player) = self.rooms.values.lazy.flatMap({ room in room.players.lazy.map { (room, $0) } })
-            .first
-        {
+        while let room = self.roomOrder.first.flatMap({ self.rooms[$0] }), let player = room.players.first {
             try await self.expire(player, of: room)
         }
         try self.checkRoomLists()
