@@ -424,9 +424,7 @@ extension RoomConformanceRun {
             expected[client] = [.error("reconnect_failed")]
             return try self.compare(received, expected)
         }
-        if received[client]?.first?["code"]?.stringValue == "rate_limited" {
-            // The room's entity budget pays for each game_state, at a rate (README): the clock's call.
-            self.count("reconnect refused by its rate")
+        if self.refusedByItsRate(received, client: client, "reconnect") {  // its game_state's entities
             expected[client] = [.error("rate_limited")]
             return try self.compare(received, expected)
         }

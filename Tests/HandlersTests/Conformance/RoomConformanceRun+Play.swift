@@ -153,9 +153,7 @@ extension RoomConformanceRun {
         var expected: [Int: [Expected]] = [:]
         if room.hostID != player.id {
             expected[client] = [.error("not_host")]
-        } else if received[client]?.first?["code"]?.stringValue == "rate_limited" {
-            // The room's drops are paid at the spawn, at a rate (README): the clock's call.
-            self.count("spawn refused by its rate")
+        } else if self.refusedByItsRate(received, client: client, "spawn") {  // the drops it will pay for
             expected[client] = [.error("rate_limited")]
         } else {
             room.enemies[enemyID] = ModelEnemy(x: x, y: y, coinReward: reward)
@@ -324,8 +322,7 @@ extension RoomConformanceRun {
         var expected: [Int: [Expected]] = [:]
         if room.hostID != player.id {
             expected[client] = [.error("not_host")]
-        } else if received[client]?.first?["code"]?.stringValue == "rate_limited" {
-            self.count("sync refused by its rate")
+        } else if self.refusedByItsRate(received, client: client, "sync") {
             expected[client] = [.error("rate_limited")]
         } else {
             if let newEnemy {

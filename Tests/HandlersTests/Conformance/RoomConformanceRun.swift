@@ -129,6 +129,14 @@ final class RoomConformanceRun {
 
     func count(_ branch: String) { self.branches[branch, default: 0] += 1 }
 
+    /// Whether `client` was answered `rate_limited`, which a budget the clock refills decides
+    /// (README): the model follows the server then, counting it as `what` refused by its rate.
+    func refusedByItsRate(_ received: [Int: [JSONValue]], client: Int, _ what: String) -> Bool {
+        guard received[client]?.first?["code"]?.stringValue == "rate_limited" else { return false }
+        self.count("\(what) refused by its rate")
+        return true
+    }
+
     func freshID(_ prefix: String) -> String {
         self.counter += 1
         return "\(prefix)\(self.counter)"
