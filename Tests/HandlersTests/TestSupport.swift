@@ -148,16 +148,21 @@ final class TestClient: @unchecked Sendable {
     /// Sends one text frame as the server's socket handler reads it: on the connection's event
     /// loop, a member's message its raw handler takes is handled there if the room lives on that
     /// loop, else handed to the room's loop without waiting; any other goes through the
-    /// dispatcher after those (``MessageDispatcher/dispatchInPlace(_:session:)``). Returns once
-    /// the message has been handled, wherever.
+    /// dispatcher after those, by a reader that prefers the connection's loop
+    /// (``MessageDispatcher/dispatchInPlace(_:session:)``, `RoomSocket`). Returns once the message
+    /// has been handled, wherever: never more than one is on its way, so what several in flight
+    /// may race is left to the socket tests.
     func sendAsTheSocketReads(_ text: String) async throws {
-        if let eventLoop = self.session.eventLoop, self.session.membership != nil {
+        guard let eventLoop = self.session.eventLoop else { return await self.send(text) }
+        if self.session.membership != nil {
             let handled = try await eventLoop.submit { self.dispatcher.dispatchInPlace(text, session: self.session) }
                 .get()
             await self.session.settleForwarded()
             if handled { return }
         }
-        await self.send(text)
+        await withTaskExecutorPreference(self.session.registry.taskExecutor(for: eventLoop)) {
+            await self.send(text)
+        }
     }
 
     /// Sends `value` encoded as JSON.

@@ -36,6 +36,7 @@ struct StorageFailureTests {
             (PersistenceError.locked, 503, "Server busy, try again shortly"),
             (PersistenceError.readUnavailable, 503, "Server busy, try again shortly"),
             (PersistenceError.diskFull, 503, "Storage full, nothing was saved"),
+            (PersistenceError.diskFullAfterWriting, 503, "Storage full, this write may or may not have been saved"),
             (PersistenceError.storageFailure, 500, "Internal server error"),
             (LeakyStoreError(), 500, "Internal server error"),
         ] as [(any Error & Sendable, Int, String)])

@@ -162,8 +162,8 @@ final class SQLiteConnection {
     /// WAL file, or else on the database file, set `errno` to (`SQLITE_FCNTL_LAST_ERRNO`).
     /// (`sqlite3_system_errno` says 0 for a failed COMMIT.) A file keeps its value until its next
     /// failure, so only these errors ask, and the WAL first: a commit writes to it alone, and
-    /// syncs it alone (a checkpoint syncs it before the database file), so its value is the fresh
-    /// one then.
+    /// syncs it alone, so its value is the fresh one then. A checkpoint's failed sync of the
+    /// database file may be reported with the WAL's older value; only logs read a checkpoint's.
     private func lastWriteErrno() -> Int32 {
         var wal: UnsafeMutablePointer<sqlite3_file>?
         if sqlite3_file_control(self.handle, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) == SQLITE_OK, let wal,

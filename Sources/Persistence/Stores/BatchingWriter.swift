@@ -273,7 +273,7 @@ actor BatchingWriter {
     }
 
     private static func persistenceError(for sqlite: SQLiteError) -> PersistenceError {
-        if sqlite.isDiskFull { return .diskFull }
+        if sqlite.isDiskFull { return sqlite.isFailedSync ? .diskFullAfterWriting : .diskFull }
         if sqlite.isLocked { return .locked }
         return .storageFailure
     }

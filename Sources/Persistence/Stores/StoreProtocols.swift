@@ -34,6 +34,10 @@ public enum PersistenceError: Error, Equatable, Sendable {
     case shuttingDown
     /// The disk is full: nothing was stored (HTTP 507-like; we answer 503).
     case diskFull
+    /// The disk is full, found so only as the commit was synced (`--sync full`): the write was
+    /// not acknowledged, and is gone once the next commit succeeds, but its commit is in the WAL
+    /// file, so a crash before that commit keeps it (HTTP 503).
+    case diskFullAfterWriting
     /// Another process held the database's write lock past ``PersistenceConfiguration/lockTimeout``:
     /// nothing was stored; try again (HTTP 503).
     case locked

@@ -37,6 +37,9 @@ enum APIError: Error, Equatable {
     case originNotAllowed
     case upgradeRequired
     case storageFull
+    /// Full, found only by the commit's sync: the write may come back after a crash
+    /// (``PersistenceError/diskFullAfterWriting``).
+    case storageFullAfterWriting
     /// The catch-all 500: any error the table has no entry for (``JSONErrorMiddleware``), a
     /// failed store, an unreadable boss image.
     case internalError
@@ -50,7 +53,7 @@ enum APIError: Error, Equatable {
         case .unreadableBody, .corsPreflightRefused: .badRequest
         case .bodyTooLarge: .contentTooLarge
         case .validation: .unprocessableContent
-        case .storageBusy, .storageFull: .serviceUnavailable
+        case .storageBusy, .storageFull, .storageFullAfterWriting: .serviceUnavailable
         case .tooManyWrites, .tooManyConnections, .tooManyRoomLists, .tooManyRequests: .tooManyRequests
         case .internalError: .internalServerError
         }
@@ -78,6 +81,7 @@ enum APIError: Error, Equatable {
         case .originNotAllowed: .message("WebSocket origin not allowed")
         case .upgradeRequired: .message("This path takes WebSocket connections only")
         case .storageFull: .message("Storage full, nothing was saved")
+        case .storageFullAfterWriting: .message("Storage full, this write may or may not have been saved")
         case .internalError: .message("Internal server error")
         }
     }

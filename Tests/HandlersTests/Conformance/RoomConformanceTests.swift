@@ -11,7 +11,8 @@ import Testing
 struct RoomConformanceTests {
     /// Types the runs must reach, so that a generator gone wrong cannot pass by checking little.
     static let reached = [
-        "room_created", "room_joined", "player_left", "player_disconnected", "player_reconnected", "game_starting",
+        "room_created", "room_joined", "reconnected", "enemy_spawned", "time_sync_response", "player_left",
+        "player_disconnected", "player_reconnected", "game_starting",
         "player_state_update", "item_collected", "item_already_collected", "coin_spawned", "enemy_killed",
         "entities_sync", "emote", "pong", "error duplicate_player_id", "error join_failed", "error reconnect_failed",
         "error already_in_room", "error start_failed", "error too_long",

@@ -28,6 +28,7 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             switch error {
             case .overloaded, .shuttingDown, .locked, .readUnavailable: return .storageBusy
             case .diskFull: return .storageFull
+            case .diskFullAfterWriting: return .storageFullAfterWriting
             case .storageFailure: return .internalError
             }
         case let error as HTTPError:
