@@ -102,7 +102,9 @@ extension RoomConformanceRun {
     func collect() async throws {
         guard let (client, room, player) = self.pickMember() else { return }
         let isCoin = self.chance(75)
-        let known = isCoin ? room.coins.union(room.collectedCoins) : room.powerups.union(room.collectedPowerups)
+        let known =
+            isCoin
+            ? Set(room.coins.keys).union(room.collectedCoins) : Set(room.powerups.keys).union(room.collectedPowerups)
         let itemID =
             self.chance(70) ? self.pick(known.sorted()) ?? self.freshID("c") : self.freshID(isCoin ? "c" : "pu")
         let itemType = isCoin ? "coin" : "powerup"
@@ -118,11 +120,11 @@ extension RoomConformanceRun {
             return try self.compare(received, expected)
         }
         if isCoin {
-            room.coins.remove(itemID)
+            room.coins[itemID] = nil
             player.coins += 1
             player.score += 10
         } else {
-            room.powerups.remove(itemID)
+            room.powerups[itemID] = nil
         }
         self.toRoom(
             room,
@@ -156,15 +158,9 @@ extension RoomConformanceRun {
         } else if self.refusedByItsRate(received, client: client, "spawn") {  // the drops it will pay for
             expected[client] = [.error("rate_limited")]
         } else {
-            room.enemies[enemyID] = ModelEnemy(x: x, y: y, coinReward: reward)
-            // What README says a spawn fills in; the keys it sent but those are not kept.
-            let spawned: [String: Expected] = [
-                "enemy_id": .string(enemyID), "enemy_type": .string("fly"), "x": .value(x.sent), "y": .value(y.sent),
-                "velocity_x": .value(0), "velocity_y": .value(0), "health": .value(10), "max_health": .value(10),
-                "coin_reward": .int(reward), "scale": .value(1), "is_alive": .bool(true), "facing_right": .bool(true),
-                "state": .string("idle"),
-            ]
-            self.toRoom(room, .message("enemy_spawned", ["enemy": .object(spawned)]), into: &expected)
+            let spawned = ModelEnemy.spawned(enemyID, x: x, y: y, coinReward: reward)
+            room.enemies[enemyID] = spawned
+            self.toRoom(room, .message("enemy_spawned", ["enemy": .value(.object(spawned.fields))]), into: &expected)
         }
         try self.compare(received, expected)
     }
@@ -176,29 +172,31 @@ extension RoomConformanceRun {
         self.note(
             "client \(client) enemy_killed \(enemyID) (\(room.enemies[enemyID].map { "at \($0.x.value), \($0.y.value), alive: \($0.isAlive)" } ?? "unknown"))"
         )
+        let sentAt = ContinuousClock.now
         try await self.send(["type": "enemy_killed", "enemy_id": .string(enemyID)], from: client)
         let received = await self.receiveAll()
         var expected: [Int: [Expected]] = [:]
         if let enemy = room.enemies[enemyID], enemy.isAlive {
-            room.enemies[enemyID]?.isAlive = false
+            room.enemies[enemyID]?.kill(by: player.id, sentAt: sentAt)
             self.toRoom(
                 room, .message("enemy_killed", ["enemy_id": .string(enemyID), "killed_by": .string(player.id)]),
                 into: &expected)
-            for coin in coinDrops(x: enemy.x.truncated, y: enemy.y.truncated, count: enemy.coinReward) {
-                if case .object(let fields) = coin, let id = fields["coin_id"], case .value(.string(let coinID)) = id {
-                    room.collectedCoins.remove(coinID)
-                    room.coins.insert(coinID)
-                }
-                self.toRoom(room, .message("coin_spawned", ["coin": coin]), into: &expected)
+            for drop in coinDrops(x: enemy.x.truncated, y: enemy.y.truncated, count: enemy.coinReward) {
+                room.collectedCoins.remove(drop.id)
+                room.coins[drop.id] = drop.coin
+                self.toRoom(room, .message("coin_spawned", ["coin": .value(drop.coin)]), into: &expected)
             }
         } else {
-            // Where a dead enemy was, if the room still keeps it (for 10 s: the clock decides).
+            // Where a dead enemy was, while the room keeps it (10 s): surely, if it died less than
+            // 9 s ago by this clock; perhaps, if longer.
             let dead: JSONValue = ["is_alive": false, "state": "dead"]
+            let known = room.enemies[enemyID]
             let withPosition: JSONValue =
-                room.enemies[enemyID].map {
-                    ["is_alive": false, "state": "dead", "x": $0.x.rounded, "y": $0.y.rounded]
-                } ?? dead
-            let state = Expected.satisfying("\(withPosition) or \(dead)") { $0 == dead || $0 == withPosition }
+                known.map { ["is_alive": false, "state": "dead", "x": $0.x.rounded, "y": $0.y.rounded] } ?? dead
+            let state: Expected =
+                known?.isSurelyKept ?? true
+                ? .value(withPosition)
+                : .satisfying("\(withPosition) or \(dead)") { $0 == dead || $0 == withPosition }
             expected[client] = [
                 .message("enemy_already_dead", ["enemy_id": .string(enemyID)]),
                 .message("enemy_state_update", ["enemy_id": .string(enemyID), "state": state]),
@@ -226,14 +224,11 @@ extension RoomConformanceRun {
             relayed["is_alive"] = false
         }
         self.note("client \(client) enemy_state \(enemyID) \(JSONValue.object(state).text)")
+        let sentAt = ContinuousClock.now
         try await self.send(
             ["type": "enemy_state", "enemy_id": .string(enemyID), "state": .object(state)], from: client)
         let received = await self.receiveAll()
-        if var enemy = room.enemies[enemyID] {
-            (enemy.x, enemy.y) = (x, y)
-            if dies { enemy.isAlive = false }
-            room.enemies[enemyID] = enemy
-        }
+        room.enemies[enemyID]?.update(with: state, x: x, y: y, sentAt: sentAt)
         var expected: [Int: [Expected]] = [:]
         self.toRoom(
             room, .message("enemy_state_update", ["enemy_id": .string(enemyID), "state": .value(.object(relayed))]),
@@ -256,16 +251,16 @@ extension RoomConformanceRun {
         if room.hostID != player.id {
             expected[client] = [.error("not_host")]
         } else {
+            // What README says a spawned coin is.
+            let spawned = JSONValue.object(
+                coin.objectValue!.merging([
+                    "is_collected": false, "collected_by": nil, "velocity_x": 0, "velocity_y": 0,
+                ]) {
+                    $1
+                })
             room.collectedCoins.remove(coinID)
-            room.coins.insert(coinID)
-            var fields = coin.objectValue!.mapValues { Expected.value($0) }
-            fields.merge(
-                [
-                    "is_collected": .bool(false), "collected_by": .value(nil), "velocity_x": .value(0),
-                    "velocity_y": .value(0),
-                ]
-            ) { $1 }
-            self.toRoom(room, .message("coin_spawned", ["coin": .object(fields)]), into: &expected)
+            room.coins[coinID] = spawned
+            self.toRoom(room, .message("coin_spawned", ["coin": .value(spawned)]), into: &expected)
         }
         try self.compare(received, expected)
     }
@@ -286,7 +281,7 @@ extension RoomConformanceRun {
             expected[client] = [.error("not_host")]
         } else {
             room.collectedPowerups.remove(powerupID)
-            room.powerups.insert(powerupID)
+            room.powerups[powerupID] = powerup
             self.toRoom(
                 room,
                 .message("powerup_spawned", ["powerup": .value(powerup)]),
@@ -325,33 +320,26 @@ extension RoomConformanceRun {
         } else if self.refusedByItsRate(received, client: client, "sync") {
             expected[client] = [.error("rate_limited")]
         } else {
-            if let newEnemy {
-                room.enemies[newEnemy.id] = ModelEnemy(x: newEnemy.x, y: newEnemy.y, coinReward: 1, fromSync: true)
+            if let newEnemy, let fields = enemies.last?.objectValue {
+                room.enemies[newEnemy.id] = .synced(fields, x: newEnemy.x, y: newEnemy.y)
             }
-            for coin in coins.compactMap({ $0["coin_id"]?.stringValue }) where !room.collectedCoins.contains(coin) {
-                room.coins.insert(coin)
+            for coin in coins {
+                guard let id = coin["coin_id"]?.stringValue, !room.collectedCoins.contains(id) else { continue }
+                room.coins[id] = coin  // kept as sent
             }
             room.sequenceID += 1
-            // Every living enemy, and the dead ones the room still keeps (for 10 s: the clock's
-            // call), each once and as alive as the model has it (one a sync added says nothing
-            // until it dies).
-            let living = Set(room.enemies.filter(\.value.isAlive).keys)
-            let known = room.enemies.mapValues { enemy -> JSONValue? in
-                enemy.isAlive ? (enemy.fromSync ? Optional.none : .bool(true)) : .bool(false)
-            }
-            let listed = Expected.satisfying(
-                "enemies \(living.sorted()) and perhaps the dead of \(known.keys.sorted())"
-            ) {
-                let entries = ($0.arrayValue ?? [.null]).map { ($0["enemy_id"]?.stringValue ?? "?", $0["is_alive"]) }
-                let ids = Set(entries.map(\.0))
-                return ids.count == entries.count && living.isSubset(of: ids)
-                    && entries.allSatisfy { id, isAlive in known[id].map { isAlive == $0 } == true }
-            }
+            // Every living enemy and those dead for less than 9 s by this clock; perhaps those
+            // dead longer, the room keeping them 10 s.
+            let kept = room.enemies.filter(\.value.isSurelyKept).mapValues(\.json)
+            let perhaps = room.enemies.filter { !$0.value.isSurelyKept }.mapValues(\.json)
             self.toRoom(
                 room,
                 .message(
                     "entities_sync",
-                    ["sequence_id": .int(room.sequenceID), "enemies": listed, "coins": .ids("coin_id", room.coins)]),
+                    [
+                        "sequence_id": .int(room.sequenceID), "enemies": .entities("enemy_id", kept, perhaps: perhaps),
+                        "coins": .entities("coin_id", room.coins),
+                    ]),
                 excluding: client, into: &expected)
         }
         try self.compare(received, expected)

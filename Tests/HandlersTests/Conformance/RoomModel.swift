@@ -32,15 +32,56 @@ final class ModelPlayer {
     }
 }
 
-/// An enemy as the room should know it: where it is and its drop, for `enemy_killed`.
+/// An enemy as the room should know it: its fields, where it is and its drop (for `enemy_killed`),
+/// and when it died at the latest (the room keeps a dead enemy 10 s).
 struct ModelEnemy {
-    var isAlive = true
+    var fields: [String: JSONValue]
     var x: Coordinate
     var y: Coordinate
     var coinReward: Int
-    /// Added by a `sync_entities`: kept as sent, without a spawn's defaults (`is_alive` among them)
-    /// until it dies.
-    var fromSync = false
+    /// Taken before the message that killed it was sent: it has been dead no longer than since.
+    var diedBefore: ContinuousClock.Instant?
+    var isAlive: Bool { self.diedBefore == nil }
+    var json: JSONValue { .object(self.fields) }
+    /// Dead for less than 9 s by this clock (so surely for less than 10 by the room's), or alive.
+    var isSurelyKept: Bool { self.diedBefore.map { ContinuousClock.now - $0 < .seconds(9) } ?? true }
+
+    /// A spawned enemy, as README says a spawn fills it in.
+    static func spawned(_ id: String, x: Coordinate, y: Coordinate, coinReward: Int) -> ModelEnemy {
+        let fields: [String: JSONValue] = [
+            "enemy_id": .string(id), "enemy_type": "fly", "x": x.sent, "y": y.sent, "velocity_x": 0, "velocity_y": 0,
+            "health": 10, "max_health": 10, "coin_reward": .integer(Int64(coinReward)), "scale": 1.0,
+            "is_alive": true, "facing_right": true, "state": "idle",
+        ]
+        return ModelEnemy(fields: fields, x: x, y: y, coinReward: coinReward)
+    }
+
+    /// A living enemy a `sync_entities` added: as sent.
+    static func synced(_ fields: [String: JSONValue], x: Coordinate, y: Coordinate) -> ModelEnemy {
+        ModelEnemy(fields: fields, x: x, y: y, coinReward: fields["coin_reward"]?.doubleValue.map { Int($0) } ?? 0)
+    }
+
+    /// An `enemy_state` merged in: every key but identity and reward; a death if it says so.
+    mutating func update(with state: [String: JSONValue], x: Coordinate, y: Coordinate, sentAt: ContinuousClock.Instant)
+    {
+        for (key, value) in state where !["enemy_id", "coin_reward", "coinReward", "killed_by"].contains(key) {
+            self.fields[key] = value
+        }
+        (self.x, self.y) = (x, y)
+        if self.isAlive, state["is_alive"] == false { self.diedBefore = sentAt }
+        if !self.isAlive { self.markDead() }
+    }
+
+    mutating func kill(by playerID: String, sentAt: ContinuousClock.Instant) {
+        self.diedBefore = sentAt
+        self.markDead()
+        self.fields["killed_by"] = .string(playerID)
+    }
+
+    private mutating func markDead() {
+        self.fields["is_alive"] = false
+        self.fields["state"] = "dead"
+    }
 }
 
 final class ModelRoom {
@@ -55,8 +96,9 @@ final class ModelRoom {
     var collectedCoins: Set<String> = []
     var collectedPowerups: Set<String> = []
     var enemies: [String: ModelEnemy] = [:]
-    var coins: Set<String> = []
-    var powerups: Set<String> = []
+    /// Uncollected coins and power-ups, by id.
+    var coins: [String: JSONValue] = [:]
+    var powerups: [String: JSONValue] = [:]
     /// Chat lines while the game runs, as the room sent them.
     var chat: [JSONValue] = []
     /// The world's seed and the start's time, as the first `game_state` showed them.
@@ -134,7 +176,7 @@ final class ModelRoom {
                     ])
                 )
             })
-        let livingEnemies = Set(self.enemies.filter(\.value.isAlive).keys)
+        let livingEnemies = self.enemies.filter(\.value.isAlive).mapValues(\.json)
         let seed =
             self.seed.map(Expected.value)
             ?? .satisfying("an integer seed in 1…999999") { seed in
@@ -144,8 +186,8 @@ final class ModelRoom {
         return .object([
             "seed": seed, "level": .value(1), "game_mode": .value("online_coop"), "sequence_id": .int(sequenceID),
             "server_timestamp": .anyNumber, "game_start_timestamp": start, "players": .object(players),
-            "enemies": .ids("enemy_id", livingEnemies), "coins": .ids("coin_id", self.coins),
-            "powerups": .ids("powerup_id", self.powerups), "projectiles": .value([]),
+            "enemies": .entities("enemy_id", livingEnemies), "coins": .entities("coin_id", self.coins),
+            "powerups": .entities("powerup_id", self.powerups), "projectiles": .value([]),
             "collected_coins": .sameStrings(self.collectedCoins),
             "collected_powerups": .sameStrings(self.collectedPowerups),
             "chat_history": .array(self.chat.suffix(20).map(Expected.value)),
@@ -165,12 +207,39 @@ extension Expected {
         .satisfying("about \(value)") { abs(($0.doubleValue ?? .infinity) - value) <= 0.0051 }
     }
 
-    /// An array of objects whose `key`s are exactly `ids`, in any order.
-    static func ids(_ key: String, _ ids: Set<String>) -> Expected {
-        .satisfying("objects with \(key)s \(ids.sorted())") { value in
+    /// An array of objects, in any order, each under its `key`: every one of `entities`, and any of
+    /// `perhaps`, each once and with the fields given (a number within a rounding: a room may write
+    /// what it keeps rounded or as sent).
+    static func entities(
+        _ key: String, _ entities: [String: JSONValue], perhaps: [String: JSONValue] = [:]
+    ) -> Expected {
+        .satisfying(
+            "objects under \(key) \(entities.keys.sorted()), perhaps \(perhaps.keys.sorted()), as the model has them"
+        ) {
+            value in
             guard let array = value.arrayValue else { return false }
-            let listed = array.compactMap { $0[key]?.stringValue }
-            return listed.count == array.count && Set(listed) == ids && listed.count == ids.count
+            let listed = Dictionary(array.map { ($0[key]?.stringValue ?? "", $0) }) { first, _ in first }
+            return listed.count == array.count && Set(entities.keys).isSubset(of: listed.keys)
+                && listed.allSatisfy { id, object in
+                    (entities[id] ?? perhaps[id]).map { roughlySame($0, object) } == true
+                }
+        }
+    }
+
+    /// JSON equality with numbers within a rounding to two decimals.
+    static func roughlySame(_ expected: JSONValue, _ actual: JSONValue) -> Bool {
+        switch (expected, actual) {
+        case (.array(let left), .array(let right)):
+            left.count == right.count && zip(left, right).allSatisfy { roughlySame($0, $1) }
+        case (.object(let left), .object(let right)):
+            left.count == right.count
+                && left.allSatisfy { key, value in right[key].map { roughlySame(value, $0) } == true }
+        default:
+            if let left = expected.doubleValue, let right = actual.doubleValue {
+                abs(left - right) <= 0.0051
+            } else {
+                expected == actual
+            }
         }
     }
 
@@ -209,16 +278,17 @@ struct Coordinate {
 }
 
 /// The coins an enemy killed at (`x`, `y`) drops (PROTOCOL.md §2), with Python's modulo.
-func coinDrops(x: Int, y: Int, count: Int) -> [Expected] {
+func coinDrops(x: Int, y: Int, count: Int) -> [(id: String, coin: JSONValue)] {
     func mod(_ value: Int, _ divisor: Int) -> Int { ((value % divisor) + divisor) % divisor }
     return (0..<count).map { index in
-        .object([
-            "coin_id": .string("coin_drop_\(x)_\(y)_\(index)"),
-            "x": .int(x + mod(x * 7 + index * 13, 61) - 30),
-            "y": .int(y + mod(y * 11 + index * 17, 21) - 20),
-            "velocity_x": .int(mod(x * 3 + index * 19, 201) - 100),
-            "velocity_y": .int(-200 + mod(y * 5 + index * 23, 101)),
-            "value": .value(1), "is_collected": .value(false), "collected_by": .value(nil),
-        ])
+        let id = "coin_drop_\(x)_\(y)_\(index)"
+        let coin: JSONValue = [
+            "coin_id": .string(id), "x": .integer(Int64(x + mod(x * 7 + index * 13, 61) - 30)),
+            "y": .integer(Int64(y + mod(y * 11 + index * 17, 21) - 20)),
+            "velocity_x": .integer(Int64(mod(x * 3 + index * 19, 201) - 100)),
+            "velocity_y": .integer(Int64(-200 + mod(y * 5 + index * 23, 101))), "value": 1, "is_collected": false,
+            "collected_by": nil,
+        ]
+        return (id, coin)
     }
 }
