@@ -31,7 +31,8 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
         self.code & 0xFF == SQLITE_FULL
             || (self.code & 0xFF == SQLITE_IOERR && [ENOSPC, EDQUOT].contains(self.systemErrno))
     }
-    /// Whether a sync failed (`SQLITE_IOERR_FSYNC`): what it was to make lasting is written.
+    /// Whether a sync failed (`SQLITE_IOERR_FSYNC`): what it was to make lasting is written
+    /// already, and may last (``PersistenceError/diskFullAfterWriting``).
     public var isFailedSync: Bool { self.code == SQLITE_IOERR | 4 << 8 }
     /// Whether another connection held a lock past the busy timeout.
     public var isLocked: Bool { [SQLITE_BUSY, SQLITE_LOCKED].contains(self.code & 0xFF) }
