@@ -48,6 +48,23 @@ extension RoomConformanceRun {
             relayed["skin"] = .string(skin)
             player.skin = skin
         }
+        // Now and then the other keys README says a player_state updates (integers, strings and
+        // booleans relayed as sent).
+        let velocityY = Coordinate.random(using: &self.random)
+        let looks: [String: (sent: JSONValue, relayed: JSONValue)] = [
+            "velocity_y": (velocityY.sent, velocityY.rounded),
+            "health": Self.same(.integer(Int64(Int.random(in: 0...100, using: &self.random)))),
+            "lives": Self.same(.integer(Int64(Int.random(in: 0...5, using: &self.random)))),
+            "checkpoint": Self.same(.integer(Int64(Int.random(in: 0...20, using: &self.random)))),
+            "weapon": Self.same(.string(self.pick(["raygun", "laser", "sword"])!)),
+            "is_alive": Self.same(.bool(self.chance(80))), "facing_right": Self.same(.bool(self.chance(50))),
+            "is_shooting": Self.same(.bool(self.chance(50))),
+        ]
+        for key in looks.keys.sorted() where self.chance(30) {
+            state[key] = looks[key]!.sent
+            relayed[key] = looks[key]!.relayed
+            player.looks[key] = looks[key]!.relayed
+        }
         self.note("client \(client) player_state \(JSONValue.object(state).text)")
         try await self.send(["type": "player_state", "state": .object(state)], from: client)
         let received = await self.receiveAll()
@@ -61,6 +78,8 @@ extension RoomConformanceRun {
             excluding: client, into: &expected)
         try self.compare(received, expected)
     }
+
+    private static func same(_ value: JSONValue) -> (sent: JSONValue, relayed: JSONValue) { (value, value) }
 
     /// A `game_action`: an `assist` (the host moves a player) or any other, relayed as sent.
     func gameAction() async throws {
@@ -145,10 +164,13 @@ extension RoomConformanceRun {
         let x = Coordinate.random(using: &self.random)
         let y = Coordinate.random(using: &self.random)
         let reward = self.pick([0, 1, 2, 3, 5])!
-        var enemy: [String: JSONValue] = [
-            "enemy_id": .string(enemyID), "enemy_type": "fly", "x": x.sent, "y": y.sent, "health": 10, "max_health": 10,
-        ]
-        enemy[self.chance(50) ? "coin_reward" : "coinReward"] = .integer(Int64(reward))  // the game sends either
+        // What a spawn fills in is sent half the time, as its default; a key it does not keep now
+        // and then; the reward under either name the game uses, now and then with a fraction.
+        var enemy: [String: JSONValue] = ["enemy_id": .string(enemyID), "x": x.sent, "y": y.sent]
+        if self.chance(50) { enemy.merge(["enemy_type": "fly", "health": 10, "max_health": 10]) { $1 } }
+        if self.chance(20) { enemy["color"] = "red" }
+        enemy[self.chance(50) ? "coin_reward" : "coinReward"] =
+            self.chance(15) ? .number(Double(reward) + 0.7) : .integer(Int64(reward))
         self.note("client \(client) enemy_spawn \(JSONValue.object(enemy).text)")
         try await self.send(["type": "enemy_spawn", "enemy": .object(enemy)], from: client)
         let received = await self.receiveAll()
@@ -214,9 +236,10 @@ extension RoomConformanceRun {
         let velocity = Coordinate.random(using: &self.random)
         var state: [String: JSONValue] = ["x": x.sent, "y": y.sent, "velocity_x": velocity.sent]
         var relayed: [String: JSONValue] = ["x": x.rounded, "y": y.rounded, "velocity_x": velocity.rounded]
-        if self.chance(20) {  // the reward is the spawn's: relayed, never stored
-            state["coin_reward"] = 50
-            relayed["coin_reward"] = 50
+        if self.chance(20) {  // the reward and the killer are the spawn's and the kill's: relayed, never stored
+            let fixed: [String: JSONValue] = ["coin_reward": 50, "coinReward": 9, "killed_by": "nobody"]
+            state.merge(fixed) { $1 }
+            relayed.merge(fixed) { $1 }
         }
         let dies = self.chance(15)
         if dies {
@@ -294,8 +317,13 @@ extension RoomConformanceRun {
     /// A room answers 10 a second: a `rate_limited` answer (the clock's call) changes nothing.
     func sync() async throws {
         guard let (client, room, player) = self.pickMember(host: self.chance(85) ? true : nil) else { return }
-        var enemies: [JSONValue] = room.enemies.keys.sorted().filter { _ in self.chance(50) }.map {
-            ["enemy_id": .string($0)]
+        // Known enemies, now and then with a position (a living one moves there; the dead stay).
+        var moved: [String: (x: Coordinate, y: Coordinate)] = [:]
+        var enemies: [JSONValue] = room.enemies.keys.sorted().filter { _ in self.chance(50) }.map { id in
+            guard self.chance(40) else { return ["enemy_id": .string(id)] }
+            let position = (x: Coordinate.random(using: &self.random), y: Coordinate.random(using: &self.random))
+            moved[id] = position
+            return ["enemy_id": .string(id), "x": position.x.sent, "y": position.y.sent]
         }
         var newEnemy: (id: String, x: Coordinate, y: Coordinate)?
         if self.chance(30) {
@@ -322,6 +350,10 @@ extension RoomConformanceRun {
         } else {
             if let newEnemy, let fields = enemies.last?.objectValue {
                 room.enemies[newEnemy.id] = .synced(fields, x: newEnemy.x, y: newEnemy.y)
+            }
+            for (id, position) in moved where room.enemies[id]?.isAlive == true {
+                room.enemies[id]?.update(
+                    with: ["x": position.x.sent, "y": position.y.sent], x: position.x, y: position.y, sentAt: .now)
             }
             for coin in coins {
                 guard let id = coin["coin_id"]?.stringValue, !room.collectedCoins.contains(id) else { continue }

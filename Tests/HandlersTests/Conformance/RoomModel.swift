@@ -22,6 +22,11 @@ final class ModelPlayer {
     var velocityX: Double = 0
     var isJumping = false
     var skin: String
+    /// The other keys a `player_state` may update, with PROTOCOL.md's defaults (README lists them).
+    var looks: [String: JSONValue] = [
+        "velocity_y": 0, "health": 100, "lives": 3, "weapon": "raygun", "is_alive": true, "facing_right": true,
+        "is_shooting": false, "checkpoint": 0,
+    ]
 
     init(id: String, name: String, number: Int) {
         self.id = id
@@ -165,15 +170,14 @@ final class ModelRoom {
             uniqueKeysWithValues: self.players.map { player in
                 (
                     player.id,
-                    Expected.object([
-                        "player_id": .string(player.id), "player_name": .string(player.name),
-                        "player_number": .int(self.number(of: player.id)), "score": .int(player.score),
-                        "coins": .int(player.coins), "skin": .string(player.skin), "x": .near(player.x),
-                        "y": .near(player.y), "velocity_x": .near(player.velocityX), "velocity_y": .value(0),
-                        "is_jumping": .bool(player.isJumping), "health": .value(100), "lives": .value(3),
-                        "weapon": .string("raygun"), "is_alive": .bool(true), "facing_right": .bool(true),
-                        "is_shooting": .bool(false), "checkpoint": .value(0),
-                    ])
+                    Expected.object(
+                        player.looks.mapValues { $0.doubleValue.map(Expected.near) ?? .value($0) }.merging([
+                            "player_id": .string(player.id), "player_name": .string(player.name),
+                            "player_number": .int(self.number(of: player.id)), "score": .int(player.score),
+                            "coins": .int(player.coins), "skin": .string(player.skin), "x": .near(player.x),
+                            "y": .near(player.y), "velocity_x": .near(player.velocityX),
+                            "is_jumping": .bool(player.isJumping),
+                        ]) { $1 })
                 )
             })
         let livingEnemies = self.enemies.filter(\.value.isAlive).mapValues(\.json)
