@@ -92,9 +92,7 @@ extension RoomConformanceRun {
     private func evict(_ room: ModelRoom) {
         self.note("model: room \(room.code) evicted")
         for player in room.players {
-            for token in [player.token, player.usedToken].compactMap(\.self) {
-                self.departedTokens.append((room.code, player.id, token))
-            }
+            self.retireTokens(of: player, in: room)
             self.tell("left \(player.id)", about: room)
         }
         self.tell("closing", about: room)
@@ -348,15 +346,7 @@ extension RoomConformanceRun {
         self.tell("dropped \(player.id)", about: room)
         let received = await self.receiveAll()
         var expected: [Int: [Expected]] = [:]
-        self.toRoom(
-            room,
-            .message(
-                "player_disconnected",
-                [
-                    "player_id": .string(player.id), "player_name": .string(player.name), "can_reconnect": .bool(true),
-                    "room_info": room.info,
-                ]),
-            into: &expected)
+        self.toRoom(room, room.departure("player_disconnected", of: player, canReconnect: true), into: &expected)
         try self.compare(received, expected)
     }
 

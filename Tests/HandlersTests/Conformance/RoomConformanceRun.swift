@@ -283,20 +283,19 @@ final class RoomConformanceRun {
         room.players.removeAll { $0 === player }
         if !room.isStarted && clearingReadyFlags { room.clearReadyFlags() }
         room.electHost()
-        for token in [player.token, player.usedToken].compactMap(\.self) {
-            self.departedTokens.append((room.code, player.id, token))
-        }
-        let left = Expected.message(
-            "player_left",
-            [
-                "player_id": .string(player.id), "player_name": .string(player.name), "can_reconnect": .bool(false),
-                "room_info": room.info,
-            ])
-        for member in room.connected { expected[member.client!, default: []].append(left) }
+        self.retireTokens(of: player, in: room)
+        self.toRoom(room, room.departure("player_left", of: player, canReconnect: false), into: &expected)
         self.tell("left \(player.id)", about: room)
         if room.players.isEmpty {
             self.tell("closing", about: room)
             self.forget(room)
+        }
+    }
+
+    /// A departed player's tokens are good no more.
+    func retireTokens(of player: ModelPlayer, in room: ModelRoom) {
+        for token in [player.token, player.usedToken].compactMap(\.self) {
+            self.departedTokens.append((room.code, player.id, token))
         }
     }
 

@@ -162,6 +162,16 @@ final class ModelRoom {
         ])
     }
 
+    /// `player_left` or `player_disconnected` about `player`, as the room is now.
+    func departure(_ type: String, of player: ModelPlayer, canReconnect: Bool) -> Expected {
+        .message(
+            type,
+            [
+                "player_id": .string(player.id), "player_name": .string(player.name),
+                "can_reconnect": .bool(canReconnect), "room_info": self.info,
+            ])
+    }
+
     /// `game_state` as a start or a reconnect sends it: the seed and the start's time as the room's
     /// first showed them (the start's is checked against its clock by the driver), the server's
     /// clock only for its kind.
