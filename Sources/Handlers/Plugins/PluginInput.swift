@@ -45,6 +45,8 @@ final class PluginInput: Sendable {
         let deadline: NIODeadline
         /// Its place in the order of writing.
         let order: UInt64
+        /// When the writer took it.
+        let takenAt: NIODeadline
     }
 
     private struct State {
@@ -59,6 +61,8 @@ final class PluginInput: Sendable {
         var written: UInt64 = 0
         /// The latest-written request answered so far (its place in the order of writing).
         var newestAnswered: UInt64 = 0
+        /// When the last answers to requests written came, in time or late.
+        var pace = AnswerPace()
         var window: AnswerWindow
         var waiter: CheckedContinuation<[UInt8]?, Never>?
         var isClosed = false
@@ -161,7 +165,7 @@ final class PluginInput: Sendable {
                 for index in taken {
                     let line = self.pending[index]
                     self.written += 1
-                    self.unanswered[line.id] = Written(deadline: line.deadline, order: self.written)
+                    self.unanswered[line.id] = Written(deadline: line.deadline, order: self.written, takenAt: now)
                     bytes += line.bytes
                     self.left(line)
                 }
@@ -185,12 +189,15 @@ final class PluginInput: Sendable {
         /// Whether it was written and not yet answered.
         mutating func answer(_ id: UInt64, now: NIODeadline) -> Bool {
             guard let request = self.unanswered.removeValue(forKey: id) else { return false }
+            let roundTrip = now - request.takenAt
             if now <= request.deadline {
-                self.window.answeredInTime(unanswered: self.unanswered.count + 1)
+                let pace = self.pace.meanGap(before: now, over: Int(self.window.size)) ?? roundTrip
+                self.window.answeredInTime(unanswered: self.unanswered.count + 1, roundTrip: roundTrip, pace: pace)
             } else {
                 self.learnLate(request)
             }
             self.newestAnswered = max(self.newestAnswered, request.order)
+            self.pace.record(now)
             return true
         }
 
@@ -237,7 +244,9 @@ final class PluginInput: Sendable {
 
     init(settings: PluginSettings, droppedUnwritten: @escaping @Sendable ([UInt64]) -> Void = { _ in }) {
         self.state = Mutex(
-            State(window: AnswerWindow(maximumSize: settings.maxInFlight), limit: settings.maxQueuedInputBytes))
+            State(
+                window: AnswerWindow(maximumSize: settings.maxInFlight, timeout: TimeAmount(settings.requestTimeout)),
+                limit: settings.maxQueuedInputBytes))
         self.leftToWrite = TimeAmount(settings.requestTimeout / 2)
         // A timeout, or less where the hang rule's silence is short (at most half what is left of
         // it once the request has timed out): a place is given back before the plugin is killed.
@@ -297,10 +306,10 @@ final class PluginInput: Sendable {
 
     /// The plugin answered request `id` (or tried to): if it was written and not yet answered,
     /// the window learns whether the answer came in time, and has room for another line.
-    func answered(_ id: UInt64) {
+    /// (`now` is for tests.)
+    func answered(_ id: UInt64, at now: NIODeadline = .now()) {
         var dropped: [UInt64] = []
         defer { if !dropped.isEmpty { self.droppedUnwritten(dropped) } }
-        let now = NIODeadline.now()
         let wake = self.state.withLock { state -> Wake? in
             guard state.answer(id, now: now) else { return nil }
             return state.wakeWriter(now: now, dropped: &dropped)
@@ -362,7 +371,10 @@ final class PluginInput: Sendable {
     }
 
     /// How many requests the window lets the plugin owe now (for tests).
-    var windowSize: Int { self.state.withLock { Int($0.window.size) } }
+    var windowSize: Double { self.state.withLock { $0.window.size } }
+
+    /// How many answers the pace remembers (for tests).
+    var answersTimed: Int { self.state.withLock { $0.pace.count } }
 
     /// How many requests written are still unanswered (for tests).
     var unansweredCount: Int { self.state.withLock { $0.unanswered.count } }

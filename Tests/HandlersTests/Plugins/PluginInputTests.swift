@@ -183,6 +183,42 @@ struct PluginInputTests {
         #expect(input.unansweredCount == 1 && input.windowSize == 1)
     }
 
+    /// The window learns each answer's round trip, from the writer taking its line, and the
+    /// plugin's pace from the answers before, over the window's worth (``AnswerWindowTests``).
+    /// Answers are timed by the test: a stalled test process must not make them late.
+    @Test func theWindowLearnsEachAnswersRoundTripAndThePluginsPace() async {
+        func near(_ size: Double, _ expected: Double) -> Bool { abs(size - expected) < 1e-9 }
+        var settings = PluginSettings()
+        settings.requestTimeout = .seconds(60)
+        settings.maxInFlight = 3
+        let input = PluginInput(settings: settings)
+        let start = NIODeadline.now()
+        self.append(1...3, to: input, until: start + .seconds(60))
+        #expect(await input.next() == self.lines(1...3))
+        _ = input.dropLate(now: start + .seconds(121))  // given up on, a timeout past their own
+        #expect(input.windowSize == 1.5, "late at 3")
+        self.append(4...4, to: input, until: NIODeadline.now() + .seconds(60))
+        #expect(await input.next() == self.lines(4...4))
+        let first = NIODeadline.now() + .seconds(31)
+        input.answered(4, at: first)  // no room for a second 31 s turn in 60 s: an eighth as fast
+        var size = 1.5 + 0.125 / 1.5
+        #expect(near(input.windowSize, size))
+        self.append(5...5, to: input, until: NIODeadline.now() + .seconds(60))
+        #expect(await input.next() == self.lines(5...5))
+        input.answered(5, at: first + .milliseconds(500))  // as slow, but half a second after 4's: room
+        size += 1 / size
+        #expect(near(input.windowSize, size))
+        self.append(6...7, to: input, until: NIODeadline.now() + .seconds(60))
+        #expect(await input.next() == self.lines(6...7))
+        // Both 48 s after they were taken, 16.5 s after 5's answer: 17 s after 4's, 8.5 s an
+        // answer over the last two (the window's worth), which leaves room.
+        input.answered(6, at: first + .seconds(17))
+        input.answered(7, at: first + .seconds(17))
+        size += 1 / size
+        #expect(near(input.windowSize, size), "full pace, not an eighth")
+        #expect(input.answersTimed == 4)
+    }
+
     /// A request's deadline is set before its line is appended: two senders' lines may come out
     /// of the order of their deadlines, and a late one behind a fresh one is still dropped.
     @Test func aLateLineBehindAFreshOneIsDropped() async {
@@ -458,20 +494,56 @@ struct PluginInputTests {
 
 @Suite struct AnswerWindowTests {
     @Test func growsByOneAnswerWhileStartingThenByOneARoundTrip() {
-        var window = AnswerWindow(maximumSize: 1024)
+        var window = AnswerWindow(maximumSize: 1024, timeout: .milliseconds(100))
         #expect(window.size == 16)
-        window.answeredInTime(unanswered: 3)
+        window.answeredInTime(unanswered: 3, roundTrip: .milliseconds(1), pace: .milliseconds(1))
         #expect(window.size == 16, "the window was not full")
-        window.answeredInTime(unanswered: 16)
+        window.answeredInTime(unanswered: 16, roundTrip: .milliseconds(90), pace: .milliseconds(90))
         #expect(window.size == 17)
         window.answeredLate(written: 5, newestWritten: 20)
         #expect(window.size == 8.5)
-        window.answeredInTime(unanswered: 8)
+        window.answeredInTime(unanswered: 8, roundTrip: .milliseconds(1), pace: .milliseconds(1))
         #expect(window.size == 8.5 + 1 / 8.5)
     }
 
+    /// A plugin answering in turn slower than half its timeout cannot answer two queued requests
+    /// in time: within a halving of the size at which answers last came late, while an answer's
+    /// round trip and the plugin's pace leave no room for one more turn, the window grows an
+    /// eighth as fast. Further below that size (a stall's halvings, with no answer in time between
+    /// them, keep the first), or with room, it grows at full pace.
+    @Test func aSlowPluginAnsweringInTurnIsProbedAnEighthAsFast() {
+        func near(_ size: Double, _ expected: Double) -> Bool { abs(size - expected) < 1e-9 }
+        var window = AnswerWindow(maximumSize: 1024, timeout: .milliseconds(100))
+        for order: UInt64 in 16...17 { window.answeredLate(written: order, newestWritten: order) }
+        #expect(window.size == 4, "a stall: late at 16")
+        window.answeredInTime(unanswered: 4, roundTrip: .milliseconds(90), pace: .milliseconds(20))
+        #expect(window.size == 4.25, "more than a halving below 16: full pace, though 90 + 20 ms leave no room")
+        for order: UInt64 in 18...19 { window.answeredLate(written: order, newestWritten: order) }
+        #expect(window.size == 1.0625, "late at 4.25, then a stall")
+        window.answeredInTime(unanswered: 1, roundTrip: .milliseconds(60), pace: .milliseconds(60))
+        #expect(near(window.size, 1.0625 + 1 / 1.0625), "more than a halving below 4.25: full pace")
+        let lateAt = window.size
+        window.answeredLate(written: 20, newestWritten: 20)
+        var before = window.size
+        #expect(before == lateAt / 2)
+        window.answeredInTime(unanswered: 1, roundTrip: .milliseconds(60), pace: .milliseconds(60))
+        #expect(near(window.size, before + 0.125 / before), "no room for a second 60 ms turn: an eighth as fast")
+        before = window.size
+        window.answeredInTime(unanswered: 1, roundTrip: .milliseconds(50), pace: .milliseconds(50))
+        #expect(near(window.size, before + 1 / before), "room for a second 50 ms turn: full pace")
+        before = window.size
+        window.answeredInTime(unanswered: 2, roundTrip: .milliseconds(70), pace: .milliseconds(31))
+        #expect(near(window.size, before + 0.125 / before), "70 ms, answers 31 ms apart: no room")
+        before = window.size
+        window.answeredInTime(unanswered: 2, roundTrip: .milliseconds(70), pace: .milliseconds(30))
+        #expect(near(window.size, before + 1 / before), "70 ms, answers 30 ms apart: room")
+        before = window.size
+        window.answeredInTime(unanswered: 2, roundTrip: .milliseconds(40), pace: .seconds(5))
+        #expect(near(window.size, before + 1 / before), "40 ms after an idle while: room")
+    }
+
     @Test func halvesOncePerRoundOfLateAnswersDownToOne() {
-        var window = AnswerWindow(maximumSize: 1024)
+        var window = AnswerWindow(maximumSize: 1024, timeout: .milliseconds(100))
         window.answeredLate(written: 1, newestWritten: 16)
         window.answeredLate(written: 16, newestWritten: 20)
         #expect(window.size == 8, "16 was written before the first late answer")
@@ -484,9 +556,39 @@ struct PluginInputTests {
     }
 
     @Test func neverPastTheRequestsInFlight() {
-        var window = AnswerWindow(maximumSize: 18)
-        for _ in 0..<10 { window.answeredInTime(unanswered: Int(window.size)) }
+        var window = AnswerWindow(maximumSize: 18, timeout: .milliseconds(100))
+        for _ in 0..<10 {
+            window.answeredInTime(unanswered: Int(window.size), roundTrip: .milliseconds(1), pace: .milliseconds(1))
+        }
         #expect(window.size == 18)
-        #expect(AnswerWindow(maximumSize: 4).size == 4)
+        #expect(AnswerWindow(maximumSize: 4, timeout: .milliseconds(100)).size == 4)
+    }
+}
+
+@Suite struct AnswerPaceTests {
+    @Test func theMeanGapOverTheLastAnswers() {
+        let start = NIODeadline.now()
+        var pace = AnswerPace()
+        #expect(pace.meanGap(before: start, over: 4) == nil)
+        pace.record(start)
+        #expect(pace.meanGap(before: start + .milliseconds(30), over: 4) == .milliseconds(30), "fewer than asked: all")
+        // Groups of three answers every 60 ms: 20 ms each on average, though 60 go by before a group.
+        for group in 1...2 {
+            for _ in 0..<3 { pace.record(start + .milliseconds(Int64(60 * group))) }
+        }
+        #expect(pace.meanGap(before: start + .milliseconds(180), over: 3) == .milliseconds(20))
+        #expect(pace.meanGap(before: start + .milliseconds(180), over: 1) == .milliseconds(60))
+        #expect(pace.meanGap(before: start + .milliseconds(180), over: 0) == .milliseconds(60), "at least one")
+    }
+
+    @Test func aFullRingKeepsTheNewest() {
+        let start = NIODeadline.now()
+        var pace = AnswerPace()
+        for index in 0..<(AnswerPace.capacity + 10) { pace.record(start + .milliseconds(Int64(index))) }
+        #expect(pace.count == AnswerPace.capacity)
+        let last = start + .milliseconds(Int64(AnswerPace.capacity + 9))
+        #expect(pace.meanGap(before: last + .milliseconds(1), over: 1) == .milliseconds(1))
+        #expect(pace.meanGap(before: last + .milliseconds(1), over: 10) == .milliseconds(1))
+        #expect(pace.meanGap(before: last + .milliseconds(1), over: 1_000) == .milliseconds(1), "the capacity at most")
     }
 }
