@@ -124,8 +124,13 @@ extension RoomConformanceRun {
         let known =
             isCoin
             ? Set(room.coins.keys).union(room.collectedCoins) : Set(room.powerups.keys).union(room.collectedPowerups)
+        // Now and then a coin a living enemy will drop: its kill then brings it back uncollected.
+        let dropToCome = room.enemies.sorted { $0.key < $1.key }.map(\.value).filter { $0.isAlive && $0.coinReward > 0 }
+            .map { coinDrops(x: $0.x.truncated, y: $0.y.truncated, count: 1)[0].id }
         let itemID =
-            self.chance(70) ? self.pick(known.sorted()) ?? self.freshID("c") : self.freshID(isCoin ? "c" : "pu")
+            isCoin && self.chance(10) && !dropToCome.isEmpty
+            ? self.pick(dropToCome)!
+            : self.chance(70) ? self.pick(known.sorted()) ?? self.freshID("c") : self.freshID(isCoin ? "c" : "pu")
         let itemType = isCoin ? "coin" : "powerup"
         self.note("client \(client) collect_item \(itemType) \(itemID)")
         try await self.send(
@@ -204,7 +209,7 @@ extension RoomConformanceRun {
                 room, .message("enemy_killed", ["enemy_id": .string(enemyID), "killed_by": .string(player.id)]),
                 into: &expected)
             for drop in coinDrops(x: enemy.x.truncated, y: enemy.y.truncated, count: enemy.coinReward) {
-                room.collectedCoins.remove(drop.id)
+                if room.collectedCoins.remove(drop.id) != nil { self.count("dropped under a collected coin's id") }
                 room.coins[drop.id] = drop.coin
                 self.toRoom(room, .message("coin_spawned", ["coin": .value(drop.coin)]), into: &expected)
             }
@@ -263,24 +268,27 @@ extension RoomConformanceRun {
     func coinSpawn() async throws {
         guard let (client, room, player) = self.pickMember(host: self.chance(85) ? true : nil) else { return }
         let coinID = self.chance(20) ? self.pick(room.collectedCoins.sorted()) ?? self.freshID("c") : self.freshID("c")
-        let coin: JSONValue = [
-            "coin_id": .string(coinID), "x": Coordinate.random(using: &self.random).sent,
-            "y": Coordinate.random(using: &self.random).sent, "value": 1,
-        ]
-        self.note("client \(client) coin_spawn \(coin.text)")
-        try await self.send(["type": "coin_spawn", "coin": coin], from: client)
+        // Now and then without a position or a value, with a velocity, or with a key of its own.
+        var coin: [String: JSONValue] = ["coin_id": .string(coinID)]
+        for key in ["x", "y"] where self.chance(90) { coin[key] = Coordinate.random(using: &self.random).sent }
+        for key in ["velocity_x", "velocity_y"] where self.chance(20) {
+            coin[key] = Coordinate.random(using: &self.random).sent
+        }
+        if self.chance(70) { coin["value"] = .integer(Int64(Int.random(in: 1...5, using: &self.random))) }
+        if self.chance(15) { coin["sparkle"] = true }
+        self.note("client \(client) coin_spawn \(JSONValue.object(coin).text)")
+        try await self.send(["type": "coin_spawn", "coin": .object(coin)], from: client)
         let received = await self.receiveAll()
         var expected: [Int: [Expected]] = [:]
         if room.hostID != player.id {
             expected[client] = [.error("not_host")]
         } else {
-            // What README says a spawned coin is.
-            let spawned = JSONValue.object(
-                coin.objectValue!.merging([
-                    "is_collected": false, "collected_by": nil, "velocity_x": 0, "velocity_y": 0,
-                ]) {
-                    $1
-                })
+            // What README says a spawned coin is: these keys only.
+            let spawned = JSONValue.object([
+                "coin_id": .string(coinID), "x": coin["x"] ?? 0, "y": coin["y"] ?? 0, "value": coin["value"] ?? 1,
+                "velocity_x": coin["velocity_x"] ?? 0, "velocity_y": coin["velocity_y"] ?? 0, "is_collected": false,
+                "collected_by": nil,
+            ])
             room.collectedCoins.remove(coinID)
             room.coins[coinID] = spawned
             self.toRoom(room, .message("coin_spawned", ["coin": .value(spawned)]), into: &expected)
@@ -292,23 +300,24 @@ extension RoomConformanceRun {
         guard let (client, room, player) = self.pickMember(host: self.chance(85) ? true : nil) else { return }
         let powerupID =
             self.chance(20) ? self.pick(room.collectedPowerups.sorted()) ?? self.freshID("pu") : self.freshID("pu")
-        let powerup: JSONValue = [
-            "powerup_id": .string(powerupID), "type": "speed", "x": Coordinate.random(using: &self.random).sent,
-            "y": Coordinate.random(using: &self.random).sent,
-        ]
-        self.note("client \(client) powerup_spawn \(powerup.text)")
-        try await self.send(["type": "powerup_spawn", "powerup": powerup], from: client)
+        // Now and then without a type or a position, or with keys of its own (kept).
+        var powerup: [String: JSONValue] = ["powerup_id": .string(powerupID)]
+        if self.chance(80) { powerup["type"] = .string(self.pick(["speed", "shield", "health"])!) }
+        for key in ["x", "y"] where self.chance(90) { powerup[key] = Coordinate.random(using: &self.random).sent }
+        if self.chance(20) { powerup["duration"] = .integer(Int64(Int.random(in: 1...30, using: &self.random))) }
+        self.note("client \(client) powerup_spawn \(JSONValue.object(powerup).text)")
+        try await self.send(["type": "powerup_spawn", "powerup": .object(powerup)], from: client)
         let received = await self.receiveAll()
         var expected: [Int: [Expected]] = [:]
         if room.hostID != player.id {
             expected[client] = [.error("not_host")]
         } else {
+            // What README says a spawned power-up is: every key sent, with defaults.
+            let spawned = JSONValue.object(
+                powerup.merging(["type": "health", "x": 0, "y": 0]) { sent, _ in sent })
             room.collectedPowerups.remove(powerupID)
-            room.powerups[powerupID] = powerup
-            self.toRoom(
-                room,
-                .message("powerup_spawned", ["powerup": .value(powerup)]),
-                into: &expected)
+            room.powerups[powerupID] = spawned
+            self.toRoom(room, .message("powerup_spawned", ["powerup": .value(spawned)]), into: &expected)
         }
         try self.compare(received, expected)
     }

@@ -20,7 +20,7 @@ struct RoomConformanceTests {
     /// The model's rarer branches the runs must take.
     static let branches = [
         "dropped member made way", "own room re-entered", "dropped member let go at the start",
-        "token used last accepted", "connection replaced",
+        "token used last accepted", "connection replaced", "dropped under a collected coin's id",
     ]
 
     @Test func roomsFollowTheModel() async throws {
