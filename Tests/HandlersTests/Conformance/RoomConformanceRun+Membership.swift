@@ -222,20 +222,31 @@ extension RoomConformanceRun {
 
     /// `player_ready`, with `is_ready` or without (a toggle).
     func ready(_ client: Int, _ player: ModelPlayer, in room: ModelRoom, explicitly isReady: Bool?) async throws {
+        let message = Self.playerReady(isReady)
+        self.note("client \(client) \(message.text)")
+        try await self.send(message, from: client)
+        let received = await self.receiveAll()
+        var expected: [Int: [Expected]] = [:]
+        self.readied(isReady, by: client, into: &expected)
+        try self.compare(received, expected)
+    }
+
+    static func playerReady(_ isReady: Bool?) -> JSONValue {
         var message: [String: JSONValue] = ["type": "player_ready"]
         if let isReady { message["is_ready"] = .bool(isReady) }
-        self.note("client \(client) \(JSONValue.object(message).text)")
-        try await self.send(.object(message), from: client)
-        let received = await self.receiveAll()
+        return .object(message)
+    }
+
+    /// What the room does with client `client`'s `player_ready`.
+    func readied(_ isReady: Bool?, by client: Int, into expected: inout [Int: [Expected]]) {
+        guard let (room, player) = self.member(client) else { return }
         player.isReady = isReady ?? !player.isReady
-        var expected: [Int: [Expected]] = [:]
         self.toRoom(
             room,
             .message(
                 "player_ready_changed",
                 ["player_id": .string(player.id), "is_ready": .bool(player.isReady), "room_info": room.info]),
             into: &expected)
-        try self.compare(received, expected)
     }
 
     /// Every connected member of a lobby gets ready, most often followed by the host's start.
@@ -266,12 +277,20 @@ extension RoomConformanceRun {
         try await self.send(["type": "start_game"], from: client)
         let received = await self.receiveAll()
         var expected: [Int: [Expected]] = [:]
+        self.started(by: client, into: &expected)
+        try self.compare(received, expected)
+        try self.learnTheStart(of: room.code, from: received[client] ?? [])
+    }
+
+    /// What the room does with client `client`'s `start_game`.
+    func started(by client: Int, into expected: inout [Int: [Expected]]) {
+        guard let (room, player) = self.member(client) else { return }
         if room.hostID != player.id {
-            expected[client] = [.error("not_host")]
+            expected[client, default: []].append(.error("not_host"))
         } else if room.isStarted {
-            expected[client] = [.error("game_already_started")]
+            expected[client, default: []].append(.error("game_already_started"))
         } else if room.connected.count < 2 || !room.connected.allSatisfy(\.isReady) {
-            expected[client] = [.error("start_failed")]
+            expected[client, default: []].append(.error("start_failed"))
         } else {
             // Members dropped from the lobby leave at the start, the others' ready flags kept.
             for away in room.players where away.client == nil {
@@ -285,14 +304,18 @@ extension RoomConformanceRun {
                 room, .message("game_starting", ["sequence_id": .int(room.sequenceID), "game_state": state]),
                 into: &expected)
         }
-        try self.compare(received, expected)
-        guard room.isStarted, room.startTimestamp == nil else { return }
-        // PROTOCOL.md: the game starts 500 ms after the server's time of the start.
-        let gameState = received[client]?.last?["game_state"]
+    }
+
+    /// After a `game_starting` matched the model: the seed and the start's time it showed, the
+    /// latter 500 ms after the server's time of the start (PROTOCOL.md).
+    func learnTheStart(of code: String, from received: [JSONValue]) throws(Mismatch) {
+        guard let room = self.rooms[code], room.isStarted, room.startTimestamp == nil,
+            let gameState = received.last(where: { $0.type == "game_starting" })?["game_state"]
+        else { return }
         room.learn(from: gameState)
-        let serverTime = gameState?["server_timestamp"]?.doubleValue ?? 0
+        let serverTime = gameState["server_timestamp"]?.doubleValue ?? 0
         guard room.startTimestamp?.doubleValue == serverTime + 500 else {
-            throw self.mismatch("game_start_timestamp is not server_timestamp + 500", received[client] ?? [])
+            throw self.mismatch("game_start_timestamp is not server_timestamp + 500", received)
         }
     }
 
@@ -310,13 +333,18 @@ extension RoomConformanceRun {
         try await self.send(["type": "leave_room"], from: client)
         let received = await self.receiveAll()
         var expected: [Int: [Expected]] = [:]
+        self.left(client, into: &expected)
+        try self.compare(received, expected)
+    }
+
+    /// What the room does with client `client`'s `leave_room`.
+    func left(_ client: Int, into expected: inout [Int: [Expected]]) {
         if self.clients[client].membership != nil {
             self.leaveRoom(of: client, into: &expected)
             expected[client, default: []].append(.message("room_left"))
         } else {
             self.notInRoom(client, into: &expected)
         }
-        try self.compare(received, expected)
     }
 
     /// A member's socket closes without `leave_room`, as the server's socket handler reports it.

@@ -12,7 +12,7 @@ extension RoomConformanceRun {
             (3, false, self.coinSpawn), (3, false, self.powerupSpawn), (3, false, self.sync), (4, false, self.chat),
             (3, false, self.timeSync), (4, false, self.leave), (2, false, self.outsideARoom), (6, false, self.drop),
             (4, false, self.expire), (8, false, self.reconnect), (2, false, self.closeAnIdleClient),
-            (4, false, self.refused), (2, false, self.pingOrEmote),
+            (4, false, self.refused), (2, false, self.pingOrEmote), (6, false, self.race),
         ]
         var draw = Int.random(in: 0..<actions.map(\.weight).reduce(0, +), using: &self.random)
         let drawn = actions.first {
@@ -119,47 +119,62 @@ extension RoomConformanceRun {
 
     /// A `collect_item` of a coin or power-up: one the room has, one collected before, or a new id.
     func collect() async throws {
-        guard let (client, room, player) = self.pickMember() else { return }
+        guard let (client, room, _) = self.pickMember() else { return }
+        let item = self.itemToCollect(in: room)
+        self.note("client \(client) collect_item \(item.type) \(item.id)")
+        try await self.send(Self.collectItem(item), from: client)
+        let received = await self.receiveAll()
+        var expected: [Int: [Expected]] = [:]
+        self.collected(item, by: client, into: &expected)
+        try self.compare(received, expected)
+    }
+
+    /// A coin (most often) or power-up: one the room has or had, now and then a coin a living
+    /// enemy will drop (its kill then brings it back uncollected), else a new id.
+    func itemToCollect(in room: ModelRoom) -> (type: String, id: String) {
         let isCoin = self.chance(75)
         let known =
             isCoin
             ? Set(room.coins.keys).union(room.collectedCoins) : Set(room.powerups.keys).union(room.collectedPowerups)
-        // Now and then a coin a living enemy will drop: its kill then brings it back uncollected.
         let dropToCome = room.enemies.sorted { $0.key < $1.key }.map(\.value).filter { $0.isAlive && $0.coinReward > 0 }
             .map { coinDrops(x: $0.x.truncated, y: $0.y.truncated, count: 1)[0].id }
         let itemID =
-            isCoin && self.chance(10) && !dropToCome.isEmpty
+            isCoin && self.chance(25) && !dropToCome.isEmpty
             ? self.pick(dropToCome)!
             : self.chance(70) ? self.pick(known.sorted()) ?? self.freshID("c") : self.freshID(isCoin ? "c" : "pu")
-        let itemType = isCoin ? "coin" : "powerup"
-        self.note("client \(client) collect_item \(itemType) \(itemID)")
-        try await self.send(
-            ["type": "collect_item", "item_type": .string(itemType), "item_id": .string(itemID)], from: client)
-        let received = await self.receiveAll()
-        var expected: [Int: [Expected]] = [:]
+        return (isCoin ? "coin" : "powerup", itemID)
+    }
+
+    static func collectItem(_ item: (type: String, id: String)) -> JSONValue {
+        ["type": "collect_item", "item_type": .string(item.type), "item_id": .string(item.id)]
+    }
+
+    /// What the room does with client `client`'s `collect_item`: the first collector gets it.
+    func collected(_ item: (type: String, id: String), by client: Int, into expected: inout [Int: [Expected]]) {
+        guard let (room, player) = self.member(client) else { return }
+        let isCoin = item.type == "coin"
         let isNew =
-            isCoin ? room.collectedCoins.insert(itemID).inserted : room.collectedPowerups.insert(itemID).inserted
-        if !isNew {
-            expected[client] = [.message("item_already_collected", ["item_id": .string(itemID)])]
-            return try self.compare(received, expected)
+            isCoin ? room.collectedCoins.insert(item.id).inserted : room.collectedPowerups.insert(item.id).inserted
+        guard isNew else {
+            expected[client, default: []].append(.message("item_already_collected", ["item_id": .string(item.id)]))
+            return
         }
         if isCoin {
-            room.coins[itemID] = nil
+            room.coins[item.id] = nil
             player.coins += 1
             player.score += 10
         } else {
-            room.powerups[itemID] = nil
+            room.powerups[item.id] = nil
         }
         self.toRoom(
             room,
             .message(
                 "item_collected",
                 [
-                    "player_id": .string(player.id), "item_type": .string(itemType), "item_id": .string(itemID),
+                    "player_id": .string(player.id), "item_type": .string(item.type), "item_id": .string(item.id),
                     "player_coins": .int(player.coins), "player_score": .int(player.score),
                 ]),
             into: &expected)
-        try self.compare(received, expected)
     }
 
     func enemySpawn() async throws {
@@ -194,8 +209,8 @@ extension RoomConformanceRun {
 
     /// `enemy_killed` of a living enemy (its coins drop), a dead one or an unknown one.
     func enemyKilled() async throws {
-        guard let (client, room, player) = self.pickMember() else { return }
-        let enemyID = self.chance(85) ? self.pick(room.enemies.keys.sorted()) ?? self.freshID("e") : self.freshID("e")
+        guard let (client, room, _) = self.pickMember() else { return }
+        let enemyID = self.enemyToKill(in: room)
         self.note(
             "client \(client) enemy_killed \(enemyID) (\(room.enemies[enemyID].map { "at \($0.x.value), \($0.y.value), alive: \($0.isAlive)" } ?? "unknown"))"
         )
@@ -203,6 +218,20 @@ extension RoomConformanceRun {
         try await self.send(["type": "enemy_killed", "enemy_id": .string(enemyID)], from: client)
         let received = await self.receiveAll()
         var expected: [Int: [Expected]] = [:]
+        self.killed(enemyID, by: client, sentAt: sentAt, into: &expected)
+        try self.compare(received, expected)
+    }
+
+    func enemyToKill(in room: ModelRoom) -> String {
+        self.chance(85) ? self.pick(room.enemies.keys.sorted()) ?? self.freshID("e") : self.freshID("e")
+    }
+
+    /// What the room does with client `client`'s `enemy_killed`, sent at `sentAt`: the first kill
+    /// drops the enemy's coins; a later one gets where the dead enemy was.
+    func killed(
+        _ enemyID: String, by client: Int, sentAt: ContinuousClock.Instant, into expected: inout [Int: [Expected]]
+    ) {
+        guard let (room, player) = self.member(client) else { return }
         if let enemy = room.enemies[enemyID], enemy.isAlive {
             room.enemies[enemyID]?.kill(by: player.id, sentAt: sentAt)
             self.toRoom(
@@ -224,12 +253,11 @@ extension RoomConformanceRun {
                 known?.isSurelyKept ?? true
                 ? .value(withPosition)
                 : .satisfying("\(withPosition) or \(dead)") { $0 == dead || $0 == withPosition }
-            expected[client] = [
+            expected[client, default: []] += [
                 .message("enemy_already_dead", ["enemy_id": .string(enemyID)]),
                 .message("enemy_state_update", ["enemy_id": .string(enemyID), "state": state]),
             ]
         }
-        try self.compare(received, expected)
     }
 
     /// `enemy_state` from any member: relayed rounded; a known enemy moves, and dies if it says so.
@@ -387,16 +415,24 @@ extension RoomConformanceRun {
     }
 
     func chat() async throws {
-        guard let (client, room, player) = self.pickMember() else { return }
+        guard let (client, _, _) = self.pickMember() else { return }
         let text = "hello \(self.step) ünï"
         self.note("client \(client) chat \(text)")
         try await self.send(["type": "chat", "message": .string(text)], from: client)
         let received = await self.receiveAll()
-        // Kept for game_state while the game runs, as sent (its time is the server's).
-        if room.isStarted, let line = received[client]?.last {
+        var expected: [Int: [Expected]] = [:]
+        self.chatted(text, by: client, received: received, into: &expected)
+        try self.compare(received, expected)
+    }
+
+    /// What the room does with client `client`'s `chat` of `text`: the room gets it; while the
+    /// game runs, it is kept for `game_state` as the sender `received` it (its time is the server's).
+    func chatted(_ text: String, by client: Int, received: [Int: [JSONValue]], into expected: inout [Int: [Expected]]) {
+        guard let (room, player) = self.member(client) else { return }
+        let line = received[client]?.last { $0.type == "chat" && $0["message"]?.stringValue == text }
+        if room.isStarted, let line {
             room.chat.append(.object(line.objectValue!.filter { $0.key != "type" }))
         }
-        var expected: [Int: [Expected]] = [:]
         self.toRoom(
             room,
             .message(
@@ -409,7 +445,6 @@ extension RoomConformanceRun {
                     },
                 ]),
             into: &expected)
-        try self.compare(received, expected)
     }
 
     /// `time_sync`: a member's takes the room's next sequence id, anyone else's 0.

@@ -14,7 +14,8 @@ import Testing
 /// end when the run ends them (``GameRoom/expireNow(_:)``); what a rate may refuse (a sync, a
 /// spawn, a reconnect) is accepted either way, the model following the server's answer (so a
 /// seed replays exactly only as long as no such refusal differs); a dead enemy's position may or
-/// may not still be kept (for 10 s).
+/// may not still be kept (for 10 s); two members' messages sent at once (``race()``) may be
+/// handled in either order, the model following the one that gives what was received.
 ///
 /// With `asTheSocketReads`, clients and the rooms they create live on two event loops, and
 /// messages are sent as the server's socket handler reads them
@@ -170,12 +171,16 @@ final class RoomConformanceRun {
         return self.pick(members)
     }
 
-    func send(_ message: JSONValue, from client: Int) async throws {
-        // `type` first, as the game writes it (and as a raw handler needs it), then the rest sorted.
+    /// `message` as the game writes it: `type` first (as a raw handler needs it), then the rest sorted.
+    static func text(of message: JSONValue) -> String {
         var fields = message.objectValue ?? [:]
         let type = fields.removeValue(forKey: "type") ?? nil
         let rest = JSONValue.object(fields).text.dropFirst()
-        let text = "{\"type\":\(type.text)" + (rest == "}" ? "}" : "," + rest)
+        return "{\"type\":\(type.text)" + (rest == "}" ? "}" : "," + rest)
+    }
+
+    func send(_ message: JSONValue, from client: Int) async throws {
+        let text = Self.text(of: message)
         guard !self.loops.isEmpty else { return await self.clients[client].connection.send(text) }
         // Which way the server took it, so that a test can require each was taken.
         let room = self.clients[client].connection.session.membership?.room
@@ -260,6 +265,40 @@ final class RoomConformanceRun {
 
     func tell(_ event: String, about room: ModelRoom) {
         self.events[room.code, default: []].append(event)
+    }
+
+    // MARK: The model, saved
+
+    /// What the model knows, to try a race's other order from.
+    struct SavedModel {
+        let rooms: [String: ModelRoom]
+        let roomOrder: [String]
+        let clients: [Client]
+        let events: [String: [String]]
+        let departedTokens: [(code: String, playerID: String, token: String)]
+        let branches: [String: Int]
+    }
+
+    func saveModel() -> SavedModel {
+        SavedModel(
+            rooms: self.rooms.mapValues { $0.copy() }, roomOrder: self.roomOrder, clients: self.clients,
+            events: self.events, departedTokens: self.departedTokens, branches: self.branches)
+    }
+
+    /// Back to `saved` (a copy of it: it may be restored again). Rooms and players are new
+    /// objects then: look them up again by code and id.
+    func restoreModel(_ saved: SavedModel) {
+        self.rooms = saved.rooms.mapValues { $0.copy() }
+        (self.roomOrder, self.clients, self.events) = (saved.roomOrder, saved.clients, saved.events)
+        (self.departedTokens, self.branches) = (saved.departedTokens, saved.branches)
+    }
+
+    /// The room and player the model has client `index` speak for, if any.
+    func member(_ index: Int) -> (room: ModelRoom, player: ModelPlayer)? {
+        guard let membership = self.clients[index].membership, let room = self.rooms[membership.code],
+            let player = room.player(membership.playerID)
+        else { return nil }
+        return (room, player)
     }
 
     // MARK: The model's changes

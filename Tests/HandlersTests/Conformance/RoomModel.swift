@@ -35,6 +35,18 @@ final class ModelPlayer {
         self.y = 550
         self.skin = number == 1 ? "alienGreen" : "alienPink"
     }
+
+    /// Another player just like this one (for a model that tries two orders of a race).
+    func copy() -> ModelPlayer {
+        let copy = ModelPlayer(id: self.id, name: self.name, number: 1)
+        (copy.isReady, copy.client, copy.token, copy.usedToken) = (
+            self.isReady, self.client, self.token, self.usedToken
+        )
+        (copy.spentTokens, copy.score, copy.coins) = (self.spentTokens, self.score, self.coins)
+        (copy.x, copy.y, copy.velocityX, copy.isJumping) = (self.x, self.y, self.velocityX, self.isJumping)
+        (copy.skin, copy.looks) = (self.skin, self.looks)
+        return copy
+    }
 }
 
 /// An enemy as the room should know it: its fields, where it is and its drop (for `enemy_killed`),
@@ -118,6 +130,18 @@ final class ModelRoom {
         self.name = name
         self.maxPlayers = maxPlayers
         self.hostID = hostID
+    }
+
+    /// Another room just like this one, its players copied too.
+    func copy() -> ModelRoom {
+        let copy = ModelRoom(code: self.code, name: self.name, maxPlayers: self.maxPlayers, hostID: self.hostID)
+        (copy.players, copy.isStarted, copy.sequenceID) = (
+            self.players.map { $0.copy() }, self.isStarted, self.sequenceID
+        )
+        (copy.collectedCoins, copy.collectedPowerups) = (self.collectedCoins, self.collectedPowerups)
+        (copy.enemies, copy.coins, copy.powerups, copy.chat) = (self.enemies, self.coins, self.powerups, self.chat)
+        (copy.seed, copy.startTimestamp, copy.vacantSince) = (self.seed, self.startTimestamp, self.vacantSince)
+        return copy
     }
 
     func player(_ id: String) -> ModelPlayer? { self.players.first { $0.id == id } }
