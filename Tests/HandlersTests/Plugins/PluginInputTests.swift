@@ -524,22 +524,22 @@ struct PluginInputTests {
         #expect(near(window.size, 1.0625 + 1 / 1.0625), "more than a halving below 4.25: full pace")
         let lateAt = window.size
         window.answeredLate(written: 20, newestWritten: 20)
-        var before = window.size
-        #expect(before == lateAt / 2)
-        window.answeredInTime(unanswered: 1, roundTrip: .milliseconds(60), pace: .milliseconds(60))
-        #expect(near(window.size, before + 0.125 / before), "no room for a second 60 ms turn: an eighth as fast")
-        before = window.size
-        window.answeredInTime(unanswered: 1, roundTrip: .milliseconds(50), pace: .milliseconds(50))
-        #expect(near(window.size, before + 1 / before), "room for a second 50 ms turn: full pace")
-        before = window.size
-        window.answeredInTime(unanswered: 2, roundTrip: .milliseconds(70), pace: .milliseconds(31))
-        #expect(near(window.size, before + 0.125 / before), "70 ms, answers 31 ms apart: no room")
-        before = window.size
-        window.answeredInTime(unanswered: 2, roundTrip: .milliseconds(70), pace: .milliseconds(30))
-        #expect(near(window.size, before + 1 / before), "70 ms, answers 30 ms apart: room")
-        before = window.size
-        window.answeredInTime(unanswered: 2, roundTrip: .milliseconds(40), pace: .seconds(5))
-        #expect(near(window.size, before + 1 / before), "40 ms after an idle while: room")
+        #expect(window.size == lateAt / 2)
+        // Near 'lateAt': (answers owed, round trip ms, pace ms) and the growth expected, of 1 / size.
+        let answers: [(unanswered: Int, roundTrip: Int64, pace: Int64, growth: Double, why: String)] = [
+            (1, 60, 60, 0.125, "no room for a second 60 ms turn: an eighth as fast"),
+            (1, 50, 50, 1, "room for a second 50 ms turn: full pace"),
+            (2, 70, 31, 0.125, "70 ms, answers 31 ms apart: no room"),
+            (2, 70, 30, 1, "70 ms, answers 30 ms apart: room"),
+            (2, 40, 5_000, 1, "40 ms after an idle while: room"),
+        ]
+        for answer in answers {
+            let before = window.size
+            window.answeredInTime(
+                unanswered: answer.unanswered, roundTrip: .milliseconds(answer.roundTrip),
+                pace: .milliseconds(answer.pace))
+            #expect(near(window.size, before + answer.growth / before), "\(answer.why)")
+        }
     }
 
     @Test func halvesOncePerRoundOfLateAnswersDownToOne() {
