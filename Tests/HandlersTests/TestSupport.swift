@@ -150,8 +150,9 @@ final class TestClient: @unchecked Sendable {
     /// loop, else handed to the room's loop without waiting; any other goes through the
     /// dispatcher after those, by a reader that prefers the connection's loop
     /// (``MessageDispatcher/dispatchInPlace(_:session:)``, `RoomSocket`). Returns once the message
-    /// has been handled, wherever: one client's messages never race each other here (two clients'
-    /// may: `RoomConformanceRun+Races`; what more may race is left to the socket tests).
+    /// has been handled, wherever: one client's messages never race each other here (two members'
+    /// messages that their room handles whole may: `RoomConformanceRun+Races`; the state relays'
+    /// races, and drops and reconnects racing messages, are left to the socket tests).
     func sendAsTheSocketReads(_ text: String) async throws {
         guard let eventLoop = self.session.eventLoop else { return await self.send(text) }
         if self.session.membership != nil {

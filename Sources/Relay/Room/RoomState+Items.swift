@@ -75,12 +75,12 @@ extension RoomState {
         return .object(fields)
     }
 
-    /// Tracks a coin a kill dropped until it is collected, if the room's and the server's entity
-    /// bytes have room for it (a kill is never refused: past them, the coin goes out untracked).
+    /// Tracks a coin a kill dropped until it is collected (under a collected coin's id too: the
+    /// kill has forgotten that one), if the room's and the server's entity bytes have room for it
+    /// (a kill is never refused: past them, the coin goes out untracked).
     /// The room keeps at most its entity limit of coins, the newest: coins nobody collects (left
     /// behind in a long run) would otherwise fill it for good.
     mutating func track(droppedCoin fields: [String: JSONValue], id: String) {
-        guard !self.collectedCoins.contains(id) else { return }  // a collected coin never comes back
         let bytes = JSONValue.object(fields).writtenSizeBound()
         guard (try? self.chargeEntityBytes(self.bytesAdded(bytes, for: id, in: \.coins))) != nil else { return }
         self.put(TrackedItem(fields: fields, bytes: bytes), for: id, in: \.coins)

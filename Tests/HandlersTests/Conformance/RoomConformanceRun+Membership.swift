@@ -216,12 +216,12 @@ extension RoomConformanceRun {
     }
 
     func ready() async throws {
-        guard let (client, room, player) = self.pickMember() else { return try await self.create() }
-        try await self.ready(client, player, in: room, explicitly: self.chance(60) ? self.chance(80) : nil)
+        guard let (client, _, _) = self.pickMember() else { return try await self.create() }
+        try await self.ready(client, explicitly: self.chance(60) ? self.chance(80) : nil)
     }
 
     /// `player_ready`, with `is_ready` or without (a toggle).
-    func ready(_ client: Int, _ player: ModelPlayer, in room: ModelRoom, explicitly isReady: Bool?) async throws {
+    func ready(_ client: Int, explicitly isReady: Bool?) async throws {
         let message = Self.playerReady(isReady)
         self.note("client \(client) \(message.text)")
         try await self.send(message, from: client)
@@ -258,7 +258,7 @@ extension RoomConformanceRun {
             return try await self.join()
         }
         for player in room.connected where !(player.isReady && self.chance(70)) {
-            try await self.ready(player.client!, player, in: room, explicitly: self.chance(70) ? true : nil)
+            try await self.ready(player.client!, explicitly: self.chance(70) ? true : nil)
         }
         if self.chance(80), let host = room.player(room.hostID), let client = host.client {
             try await self.start(client, host, in: room)

@@ -117,7 +117,7 @@ extension RoomConformanceRun {
         try self.compare(received, expected)
     }
 
-    /// A `collect_item` of a coin or power-up: one the room has, one collected before, or a new id.
+    /// A `collect_item` of a coin or power-up (``itemToCollect(in:)``).
     func collect() async throws {
         guard let (client, room, _) = self.pickMember() else { return }
         let item = self.itemToCollect(in: room)

@@ -11,9 +11,11 @@ extension RoomConformanceRun {
         let outcome: (RoomConformanceRun, [Int: [JSONValue]], inout [Int: [Expected]]) -> Void
     }
 
-    /// Two connected members of one room send at once. The room handles one, then the other, in
-    /// either order: what every client received must be what the model gives for one of the two,
-    /// each tried from the same model.
+    /// Two connected members of one room send at once: both collect one item, kill one enemy,
+    /// leave or chat, or the host starts as the other sets its ready flag or leaves (messages the
+    /// room handles whole, each in one call). The room handles one, then the other, in either
+    /// order: what every client received, both room lists and the room's observer events must be
+    /// what the model gives for one of the two, each tried from the same saved model.
     func race() async throws {
         let rooms = self.roomOrder.compactMap { self.rooms[$0] }.filter { $0.connected.count >= 2 }
         guard let room = self.pick(rooms) else { return try await self.join() }
@@ -75,7 +77,8 @@ extension RoomConformanceRun {
         try self.followEitherOrder(pair, received: received, in: room.code)
     }
 
-    /// The model follows the order of `pair` that gives what was `received`, if one does.
+    /// The model follows the order of `pair` that gives what was `received` (and the room lists
+    /// and observer events as they are), if one does.
     private func followEitherOrder(
         _ pair: [RacingMessage], received: [Int: [JSONValue]], in code: String
     )
@@ -89,6 +92,8 @@ extension RoomConformanceRun {
             for racing in order { racing.outcome(self, received, &expected) }
             do throws(Mismatch) {
                 try self.compare(received, expected)
+                try self.checkRoomLists()
+                try self.checkEvents()
             } catch {
                 mismatches.append(error)
                 continue

@@ -12,10 +12,10 @@ import Testing
 /// receives, in order, both room lists, and what each room tells its observers (what plugins
 /// hear as room events). The clock decides no outcome the model cannot follow: reconnect windows
 /// end when the run ends them (``GameRoom/expireNow(_:)``); what a rate may refuse (a sync, a
-/// spawn, a reconnect) is accepted either way, the model following the server's answer (so a
-/// seed replays exactly only as long as no such refusal differs); a dead enemy's position may or
-/// may not still be kept (for 10 s); two members' messages sent at once (``race()``) may be
-/// handled in either order, the model following the one that gives what was received.
+/// spawn, a reconnect) is accepted either way, the model following the server's answer; a dead
+/// enemy's position may or may not still be kept (for 10 s). Two members' messages sent at once
+/// (``race()``) may be handled in either order, the model following the one that gives what was
+/// received. So a seed replays exactly only while no such refusal and no race's order differs.
 ///
 /// With `asTheSocketReads`, clients and the rooms they create live on two event loops, and
 /// messages are sent as the server's socket handler reads them
@@ -269,7 +269,9 @@ final class RoomConformanceRun {
 
     // MARK: The model, saved
 
-    /// What the model knows, to try a race's other order from.
+    /// What the model knows, to try a race's other order from: what a message's effect may change
+    /// (not the clock-free bookkeeping of vacancies, evictions and fresh ids, which no racing
+    /// message's effect touches).
     struct SavedModel {
         let rooms: [String: ModelRoom]
         let roomOrder: [String]

@@ -47,7 +47,7 @@ struct RoomConformanceTests {
 
     /// Runs one seed after another, each to its first mismatch; then the types and branches must
     /// have been reached by at least one of them (each seed's path may vary a little with the
-    /// clock: see ``RoomConformanceRun``).
+    /// clock and the threads' scheduling: see ``RoomConformanceRun``).
     static func run(
         seeds: [UInt64], steps: Int = 2_000, reaching more: [String] = [], branches moreBranches: [String] = [],
         _ makeRun: (UInt64) throws -> RoomConformanceRun
