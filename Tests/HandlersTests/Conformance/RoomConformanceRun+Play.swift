@@ -263,7 +263,34 @@ extension RoomConformanceRun {
     /// `enemy_state` from any member: relayed rounded; a known enemy moves, and dies if it says so.
     func enemyState() async throws {
         guard let (client, room, _) = self.pickMember() else { return }
-        let enemyID = self.chance(85) ? self.pick(room.enemies.keys.sorted()) ?? self.freshID("e") : self.freshID("e")
+        let update = self.enemyUpdate(of: self.enemyToUpdate(in: room))
+        self.note("client \(client) enemy_state \(update.enemyID) \(JSONValue.object(update.state).text)")
+        let sentAt = ContinuousClock.now
+        try await self.send(update.message, from: client)
+        let received = await self.receiveAll()
+        var expected: [Int: [Expected]] = [:]
+        self.updated(update, by: client, sentAt: sentAt, into: &expected)
+        try self.compare(received, expected)
+    }
+
+    /// An `enemy_state`: what it sends, and what the room relays of it.
+    struct EnemyUpdate {
+        let enemyID: String
+        let state: [String: JSONValue]
+        let relayed: [String: JSONValue]
+        let x: Coordinate
+        let y: Coordinate
+        var message: JSONValue {
+            ["type": "enemy_state", "enemy_id": .string(self.enemyID), "state": .object(self.state)]
+        }
+    }
+
+    func enemyToUpdate(in room: ModelRoom) -> String {
+        self.chance(85) ? self.pick(room.enemies.keys.sorted()) ?? self.freshID("e") : self.freshID("e")
+    }
+
+    /// A move, now and then with the fields a spawn and a kill own, now and then a death.
+    func enemyUpdate(of enemyID: String) -> EnemyUpdate {
         let x = Coordinate.random(using: &self.random)
         let y = Coordinate.random(using: &self.random)
         let velocity = Coordinate.random(using: &self.random)
@@ -274,22 +301,25 @@ extension RoomConformanceRun {
             state.merge(fixed) { $1 }
             relayed.merge(fixed) { $1 }
         }
-        let dies = self.chance(15)
-        if dies {
+        if self.chance(15) {
             state["is_alive"] = false
             relayed["is_alive"] = false
         }
-        self.note("client \(client) enemy_state \(enemyID) \(JSONValue.object(state).text)")
-        let sentAt = ContinuousClock.now
-        try await self.send(
-            ["type": "enemy_state", "enemy_id": .string(enemyID), "state": .object(state)], from: client)
-        let received = await self.receiveAll()
-        room.enemies[enemyID]?.update(with: state, x: x, y: y, sentAt: sentAt)
-        var expected: [Int: [Expected]] = [:]
+        return EnemyUpdate(enemyID: enemyID, state: state, relayed: relayed, x: x, y: y)
+    }
+
+    /// What the room does with client `client`'s `enemy_state`, sent at `sentAt`: a known enemy
+    /// takes it in, and the others are sent it.
+    func updated(
+        _ update: EnemyUpdate, by client: Int, sentAt: ContinuousClock.Instant, into expected: inout [Int: [Expected]]
+    ) {
+        guard let (room, _) = self.member(client) else { return }
+        room.enemies[update.enemyID]?.update(with: update.state, x: update.x, y: update.y, sentAt: sentAt)
         self.toRoom(
-            room, .message("enemy_state_update", ["enemy_id": .string(enemyID), "state": .value(.object(relayed))]),
+            room,
+            .message(
+                "enemy_state_update", ["enemy_id": .string(update.enemyID), "state": .value(.object(update.relayed))]),
             excluding: client, into: &expected)
-        try self.compare(received, expected)
     }
 
     /// `coin_spawn` from the host, now and then under a collected coin's id (which brings it back).

@@ -12,8 +12,9 @@ extension RoomConformanceRun {
     }
 
     /// Two connected members of one room send at once: both collect one item, kill one enemy,
-    /// leave or chat, or the host starts as the other sets its ready flag or leaves (messages the
-    /// room handles whole, each in one call). The room handles one, then the other, in either
+    /// leave or chat, the host starts as the other sets its ready flag or leaves, or one kills an
+    /// enemy the other moves or kills by `enemy_state` (messages the room handles whole, each in
+    /// one call on its loop). The room handles one, then the other, in either
     /// order: what every client received, both room lists and the room's observer events must be
     /// what the model gives for one of the two, each tried from the same saved model.
     func race() async throws {
@@ -23,7 +24,7 @@ extension RoomConformanceRun {
         let host = room.player(room.hostID)?.client ?? members[0]
         let other = members.first { $0 != host }!
         let pair: [RacingMessage]
-        switch Int.random(in: 0..<6, using: &self.random) {
+        switch Int.random(in: 0..<7, using: &self.random) {
         case 0:
             let item = self.itemToCollect(in: room)
             pair = members.prefix(2).map { client in
@@ -48,6 +49,20 @@ extension RoomConformanceRun {
                 },
             ]
         case 3: pair = [self.starting(by: host), self.leaving(other)]
+        case 6:
+            // A kill against a move or a death of the same enemy, which the state relays' raw path
+            // handles (in place, or handed to the room's loop, as the socket reads it).
+            let update = self.enemyUpdate(of: self.enemyToKill(in: room))
+            let sentAt = ContinuousClock.now
+            let (killer, mover) = (members[0], members[1])
+            pair = [
+                RacingMessage(client: killer, message: ["type": "enemy_killed", "enemy_id": .string(update.enemyID)]) {
+                    run, _, expected in run.killed(update.enemyID, by: killer, sentAt: sentAt, into: &expected)
+                },
+                RacingMessage(client: mover, message: update.message) { run, _, expected in
+                    run.updated(update, by: mover, sentAt: sentAt, into: &expected)
+                },
+            ]
         case 4: pair = members.prefix(2).map(self.leaving)
         default:
             pair = members.prefix(2).map { client in
