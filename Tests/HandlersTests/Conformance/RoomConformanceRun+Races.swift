@@ -14,9 +14,9 @@ extension RoomConformanceRun {
     /// Two connected members of one room send at once: both collect one item, kill one enemy,
     /// leave or chat, the host starts as the other sets its ready flag or leaves, or one kills an
     /// enemy the other moves or kills by `enemy_state` (messages the room handles whole, each in
-    /// one call on its loop). The room handles one, then the other, in either
-    /// order: what every client received, both room lists and the room's observer events must be
-    /// what the model gives for one of the two, each tried from the same saved model.
+    /// one call on its loop). The room handles one, then the other, in either order: what every
+    /// client received, both room lists and the room's observer events must be what the model
+    /// gives for one of the two, each tried from the same saved model.
     func race() async throws {
         let rooms = self.roomOrder.compactMap { self.rooms[$0] }.filter { $0.connected.count >= 2 }
         guard let room = self.pick(rooms) else { return try await self.join() }
@@ -49,7 +49,8 @@ extension RoomConformanceRun {
                 },
             ]
         case 3: pair = [self.starting(by: host), self.leaving(other)]
-        case 6:
+        case 4: pair = members.prefix(2).map(self.leaving)
+        case 5:
             // A kill against a move or a death of the same enemy, which the state relays' raw path
             // handles (in place, or handed to the room's loop, as the socket reads it).
             let update = self.enemyUpdate(of: self.enemyToKill(in: room))
@@ -63,8 +64,7 @@ extension RoomConformanceRun {
                     run.updated(update, by: mover, sentAt: sentAt, into: &expected)
                 },
             ]
-        case 4: pair = members.prefix(2).map(self.leaving)
-        default:
+        default:  // 6
             pair = members.prefix(2).map { client in
                 let text = "race \(self.step) from \(client)"
                 return RacingMessage(client: client, message: ["type": "chat", "message": .string(text)]) {
