@@ -210,7 +210,7 @@ extension RoomConformanceRun {
     /// `enemy_killed` of a living enemy (its coins drop), a dead one or an unknown one.
     func enemyKilled() async throws {
         guard let (client, room, _) = self.pickMember() else { return }
-        let enemyID = self.enemyToKill(in: room)
+        let enemyID = self.knownOrNewEnemy(in: room)
         self.note(
             "client \(client) enemy_killed \(enemyID) (\(room.enemies[enemyID].map { "at \($0.x.value), \($0.y.value), alive: \($0.isAlive)" } ?? "unknown"))"
         )
@@ -222,7 +222,8 @@ extension RoomConformanceRun {
         try self.compare(received, expected)
     }
 
-    func enemyToKill(in room: ModelRoom) -> String {
+    /// An enemy the room knows (living or dead), most often, else a new id.
+    func knownOrNewEnemy(in room: ModelRoom) -> String {
         self.chance(85) ? self.pick(room.enemies.keys.sorted()) ?? self.freshID("e") : self.freshID("e")
     }
 
@@ -263,7 +264,7 @@ extension RoomConformanceRun {
     /// `enemy_state` from any member: relayed rounded; a known enemy moves, and dies if it says so.
     func enemyState() async throws {
         guard let (client, room, _) = self.pickMember() else { return }
-        let update = self.enemyUpdate(of: self.enemyToUpdate(in: room))
+        let update = self.enemyUpdate(of: self.knownOrNewEnemy(in: room))
         self.note("client \(client) enemy_state \(update.enemyID) \(JSONValue.object(update.state).text)")
         let sentAt = ContinuousClock.now
         try await self.send(update.message, from: client)
@@ -283,10 +284,6 @@ extension RoomConformanceRun {
         var message: JSONValue {
             ["type": "enemy_state", "enemy_id": .string(self.enemyID), "state": .object(self.state)]
         }
-    }
-
-    func enemyToUpdate(in room: ModelRoom) -> String {
-        self.chance(85) ? self.pick(room.enemies.keys.sorted()) ?? self.freshID("e") : self.freshID("e")
     }
 
     /// A move, now and then with the fields a spawn and a kill own, now and then a death.

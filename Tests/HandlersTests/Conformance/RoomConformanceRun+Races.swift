@@ -33,7 +33,7 @@ extension RoomConformanceRun {
                 }
             }
         case 1:
-            let enemyID = self.enemyToKill(in: room)
+            let enemyID = self.knownOrNewEnemy(in: room)
             let sentAt = ContinuousClock.now
             pair = members.prefix(2).map { client in
                 RacingMessage(client: client, message: ["type": "enemy_killed", "enemy_id": .string(enemyID)]) {
@@ -53,7 +53,7 @@ extension RoomConformanceRun {
         case 5:
             // A kill against a move or a death of the same enemy, which the state relays' raw path
             // handles (in place, or handed to the room's loop, as the socket reads it).
-            let update = self.enemyUpdate(of: self.enemyToKill(in: room))
+            let update = self.enemyUpdate(of: self.knownOrNewEnemy(in: room))
             let sentAt = ContinuousClock.now
             let (killer, mover) = (members[0], members[1])
             pair = [
