@@ -151,8 +151,8 @@ final class TestClient: @unchecked Sendable {
     /// dispatcher after those, by a reader that prefers the connection's loop
     /// (``MessageDispatcher/dispatchInPlace(_:session:)``, `RoomSocket`). Returns once the message
     /// has been handled, wherever: one client's messages never race each other here (two members'
-    /// messages that their room handles whole may: `RoomConformanceRun+Races`; the state relays'
-    /// races, and drops and reconnects racing messages, are left to the socket tests).
+    /// messages may, and a member's message may race a drop or a reconnect:
+    /// `RoomConformanceRun+Races`).
     func sendAsTheSocketReads(_ text: String) async throws {
         guard let eventLoop = self.session.eventLoop else { return await self.send(text) }
         if self.session.membership != nil {
@@ -163,6 +163,20 @@ final class TestClient: @unchecked Sendable {
         }
         await withTaskExecutorPreference(self.session.registry.taskExecutor(for: eventLoop)) {
             await self.send(text)
+        }
+    }
+
+    /// The client's socket closes, and the server's socket handler reports it as it does: the
+    /// connection can take no seat any more, its waits on plugins end, then its room (if any) is
+    /// told of the drop, from a task that prefers the connection's loop (`RoomSocketHandler.stop()`,
+    /// then `RoomSocket.serve()`).
+    func socketCloses() async {
+        self.connection.socketHasClosed()
+        self.session.closing.close()
+        guard let membership = self.session.membership else { return }
+        let executor = self.session.eventLoop.map { self.session.registry.taskExecutor(for: $0) }
+        await withTaskExecutorPreference(executor) {
+            await membership.room.drop(playerID: membership.playerID, connection: self.connection)
         }
     }
 

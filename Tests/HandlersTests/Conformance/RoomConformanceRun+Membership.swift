@@ -359,23 +359,28 @@ extension RoomConformanceRun {
     }
 
     func drop(_ client: Int) async throws {
-        guard let membership = self.clients[client].membership, let room = self.rooms[membership.code],
-            let player = room.player(membership.playerID), let server = self.harness.registry.room(code: room.code)
-        else { throw self.mismatch("client \(client) is in no live room", []) }
+        guard let (room, player) = self.member(client), self.harness.registry.room(code: room.code) != nil else {
+            throw self.mismatch("client \(client) is in no live room", [])
+        }
         self.note("client \(client) drops (\(player.id) in \(room.code))")
-        let connection = self.clients[client].connection
-        await server.drop(playerID: player.id, connection: connection.connection)
-        connection.session.closing.close()
+        await self.clients[client].connection.socketCloses()
+        let received = await self.receiveAll()
+        var expected: [Int: [Expected]] = [:]
+        self.dropped(client, into: &expected)
+        try self.compare(received, expected)
+    }
+
+    /// What the room does when client `client`'s socket closes: its player is away (and may come
+    /// back), the others are told, a lobby's ready flags are cleared.
+    func dropped(_ client: Int, into expected: inout [Int: [Expected]]) {
         self.clients[client].isOpen = false
+        guard let (room, player) = self.member(client) else { return }
         self.clients[client].membership = nil
         player.client = nil
         if !room.isStarted { room.clearReadyFlags() }
         room.electHost()
         self.tell("dropped \(player.id)", about: room)
-        let received = await self.receiveAll()
-        var expected: [Int: [Expected]] = [:]
         self.toRoom(room, room.departure("player_disconnected", of: player, canReconnect: true), into: &expected)
-        try self.compare(received, expected)
     }
 
     /// A dropped member's window ends.
@@ -426,34 +431,57 @@ extension RoomConformanceRun {
             (code, playerID, token) = (room.code, player.id, player.token)
         }
         let client = self.maybeIdleClient() ?? self.newClient(url: code)
-        let message: JSONValue = [
-            "type": "reconnect", "room_id": .string(code), "player_id": .string(playerID),
-            "token": token.map(JSONValue.string) ?? nil,
-        ]
+        let message = Self.reconnectMessage(code, playerID, token: token)
         let label =
             kind == "lastUsed" && self.rooms[code]?.player(playerID)?.usedToken == nil ? "lastUsed, none yet" : kind
         self.note("client \(client) reconnect (\(label)) \(message.text)")
         try await self.send(message, from: client)
         let received = await self.receiveAll()
         var expected: [Int: [Expected]] = [:]
-        guard let room = self.rooms[code], let player = room.player(playerID), let token,
-            token == player.token || token == player.usedToken
-        else {
-            expected[client] = [.error("reconnect_failed")]
-            return try self.compare(received, expected)
+        if let old = self.reconnected(
+            client, as: playerID, of: code, token: token, received: received, into: &expected),
+            !self.clients[old].connection.closedWith.contains(RelayCloseCode.replaced)
+        {
+            throw self.mismatch("client \(old), replaced, was not closed with 4001", received[old] ?? [])
         }
-        if self.refusedByItsRate(received, client: client, "reconnect") {  // its game_state's entities
-            expected[client] = [.error("rate_limited")]
-            return try self.compare(received, expected)
+        try self.compare(received, expected)
+        self.rooms[code]?.learn(from: received[client]?.first?["game_state"])
+    }
+
+    static func reconnectMessage(_ code: String, _ playerID: String, token: String?) -> JSONValue {
+        [
+            "type": "reconnect", "room_id": .string(code), "player_id": .string(playerID),
+            "token": token.map(JSONValue.string) ?? nil,
+        ]
+    }
+
+    /// What the server does with client `client`'s `reconnect` as `playerID` of room `code`: with
+    /// the newest token or the one used last, the player is back on this client (their old
+    /// connection, if still open, replaced) with a new token; else `reconnect_failed`. A live
+    /// room may answer `rate_limited` first, as `received` shows (its entity budget, which the
+    /// `game_state` spends, is checked before the token). Returns the replaced connection's client.
+    func reconnected(
+        _ client: Int, as playerID: String, of code: String, token: String?, received: [Int: [JSONValue]],
+        into expected: inout [Int: [Expected]]
+    ) -> Int? {
+        guard let room = self.rooms[code] else {
+            expected[client, default: []].append(.error("reconnect_failed"))
+            return nil
+        }
+        if self.refusedByItsRate(received, client: client, "reconnect") {
+            expected[client, default: []].append(.error("rate_limited"))
+            return nil
+        }
+        guard let player = room.player(playerID), let token, token == player.token || token == player.usedToken else {
+            expected[client, default: []].append(.error("reconnect_failed"))
+            return nil
         }
         let earlierTokens = Set(player.spentTokens + [player.token, player.usedToken].compactMap(\.self))
-        if let old = player.client {
+        let replaced = player.client
+        if let old = replaced {
             self.count("connection replaced")
             self.clients[old].isOpen = false
             self.clients[old].membership = nil
-            if !self.clients[old].connection.closedWith.contains(RelayCloseCode.replaced) {
-                throw self.mismatch("client \(old), replaced, was not closed with 4001", received[old] ?? [])
-            }
         }
         // The token used stays good until a newer one is used; the one before it is spent.
         if token != player.token { self.count("token used last accepted") }
@@ -485,7 +513,6 @@ extension RoomConformanceRun {
                 "player_reconnected",
                 ["player_id": .string(playerID), "player_name": .string(player.name), "room_info": room.info]),
             into: &expected)
-        try self.compare(received, expected)
-        room.learn(from: received[client]?.first?["game_state"])
+        return replaced
     }
 }

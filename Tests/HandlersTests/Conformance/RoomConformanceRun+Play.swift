@@ -25,7 +25,32 @@ extension RoomConformanceRun {
     }
 
     func playerState() async throws {
-        guard let (client, room, player) = self.pickMember() else { return }
+        guard let (client, _, _) = self.pickMember() else { return }
+        let move = self.playerMove()
+        self.note("client \(client) player_state \(JSONValue.object(move.state).text)")
+        try await self.send(move.message, from: client)
+        let received = await self.receiveAll()
+        var expected: [Int: [Expected]] = [:]
+        self.moved(move, by: client, into: &expected)
+        try self.compare(received, expected)
+    }
+
+    /// A `player_state`: what it sends, what the room relays of it, and what the server's copy of
+    /// the player takes in (positions rounded).
+    struct PlayerMove {
+        let state: [String: JSONValue]
+        let relayed: [String: JSONValue]
+        let x: Double
+        let y: Double
+        let velocityX: Double
+        let skin: String?
+        /// The other keys README says a `player_state` updates, as relayed.
+        let looks: [String: JSONValue]
+        var message: JSONValue { ["type": "player_state", "state": .object(self.state)] }
+    }
+
+    /// A move, now and then with a spoofed identity, a score of its own, a skin or other looks.
+    func playerMove() -> PlayerMove {
         let x = Coordinate.random(using: &self.random)
         let y = Coordinate.random(using: &self.random)
         let velocity = Coordinate.random(using: &self.random)
@@ -42,11 +67,12 @@ extension RoomConformanceRun {
             state["score"] = 99_999
             relayed["score"] = 99_999
         }
+        var skin: String?
         if self.chance(15) {
-            let skin = self.pick(["alienBlue", "alienYellow", "alienBeige"])!
-            state["skin"] = .string(skin)
-            relayed["skin"] = .string(skin)
-            player.skin = skin
+            let newSkin = self.pick(["alienBlue", "alienYellow", "alienBeige"])!
+            state["skin"] = .string(newSkin)
+            relayed["skin"] = .string(newSkin)
+            skin = newSkin
         }
         // Now and then the other keys README says a player_state updates (integers, strings and
         // booleans relayed as sent).
@@ -60,61 +86,90 @@ extension RoomConformanceRun {
             "is_alive": Self.same(.bool(self.chance(80))), "facing_right": Self.same(.bool(self.chance(50))),
             "is_shooting": Self.same(.bool(self.chance(50))),
         ]
+        var updatedLooks: [String: JSONValue] = [:]
         for key in looks.keys.sorted() where self.chance(30) {
             state[key] = looks[key]!.sent
             relayed[key] = looks[key]!.relayed
-            player.looks[key] = looks[key]!.relayed
+            updatedLooks[key] = looks[key]!.relayed
         }
-        self.note("client \(client) player_state \(JSONValue.object(state).text)")
-        try await self.send(["type": "player_state", "state": .object(state)], from: client)
-        let received = await self.receiveAll()
-        (player.x, player.y) = (x.rounded.doubleValue!, y.rounded.doubleValue!)
-        player.velocityX = velocity.rounded.doubleValue!
-        player.isJumping = state["is_jumping"]?.boolValue ?? false
-        var expected: [Int: [Expected]] = [:]
-        self.toRoom(
-            room,
-            .message("player_state_update", ["player_id": .string(player.id), "state": .value(.object(relayed))]),
-            excluding: client, into: &expected)
-        try self.compare(received, expected)
+        return PlayerMove(
+            state: state, relayed: relayed, x: x.rounded.doubleValue!, y: y.rounded.doubleValue!,
+            velocityX: velocity.rounded.doubleValue!, skin: skin, looks: updatedLooks)
     }
 
     private static func same(_ value: JSONValue) -> (sent: JSONValue, relayed: JSONValue) { (value, value) }
 
+    /// What the room does with client `client`'s `player_state`: the others are sent it, and the
+    /// server's copy of the player moves.
+    func moved(_ move: PlayerMove, by client: Int, into expected: inout [Int: [Expected]]) {
+        guard let (room, player) = self.member(client) else { return }
+        (player.x, player.y, player.velocityX) = (move.x, move.y, move.velocityX)
+        player.isJumping = move.state["is_jumping"]?.boolValue ?? false
+        if let skin = move.skin { player.skin = skin }
+        player.looks.merge(move.looks) { $1 }
+        self.toRoom(
+            room,
+            .message("player_state_update", ["player_id": .string(player.id), "state": .value(.object(move.relayed))]),
+            excluding: client, into: &expected)
+    }
+
     /// A `game_action`: an `assist` (the host moves a player) or any other, relayed as sent.
     func gameAction() async throws {
         guard let (client, room, player) = self.pickMember() else { return }
+        let action = self.gameActionToSend(in: room)
+        self.note("client \(client) game_action \(action.message.text) (host \(room.hostID), sender \(player.id))")
+        try await self.send(action.message, from: client)
+        let received = await self.receiveAll()
         var expected: [Int: [Expected]] = [:]
+        self.acted(action, by: client, into: &expected)
+        try self.compare(received, expected)
+    }
+
+    /// A `game_action`, and where an `assist` moves its target to (x, y).
+    struct GameAction {
         let action: String
         let data: JSONValue
-        if self.chance(40) {
-            action = "assist"
-            let target = self.chance(85) ? self.pick(room.players)!.id : "nobody"
-            let x = Coordinate.random(using: &self.random)
-            let y = Coordinate.random(using: &self.random)
-            data = ["target_player_id": .string(target), "x": x.sent, "y": y.sent]
-            if player.id == room.hostID, let moved = room.player(target) {
-                (moved.x, moved.y) = (x.rounded.doubleValue!, y.rounded.doubleValue!)
-                self.toRoom(
-                    room,
-                    .message(
-                        "player_state_update",
-                        ["player_id": .string(target), "state": .value(["x": x.rounded, "y": y.rounded])]),
-                    into: &expected)
-            }
-        } else {
-            action = self.pick(["shoot", "jump", "hit"])!
-            data = ["k": Coordinate.random(using: &self.random).sent, "s": "shot"]
+        let assist: (target: String, x: Coordinate, y: Coordinate)?
+        var message: JSONValue { ["type": "game_action", "action": .string(self.action), "data": self.data] }
+    }
+
+    /// An `assist` of a member (of `target`, if given) or now and then of nobody, or another action.
+    func gameActionToSend(in room: ModelRoom, assisting target: String? = nil) -> GameAction {
+        guard target != nil || self.chance(40) else {
+            let action = self.pick(["shoot", "jump", "hit"])!
+            return GameAction(
+                action: action, data: ["k": Coordinate.random(using: &self.random).sent, "s": "shot"], assist: nil)
         }
-        self.note("client \(client) game_action \(action) \(data.text) (host \(room.hostID), sender \(player.id))")
-        try await self.send(["type": "game_action", "action": .string(action), "data": data], from: client)
-        let received = await self.receiveAll()
+        let target = target ?? (self.chance(85) ? self.pick(room.players)!.id : "nobody")
+        let x = Coordinate.random(using: &self.random)
+        let y = Coordinate.random(using: &self.random)
+        return GameAction(
+            action: "assist", data: ["target_player_id": .string(target), "x": x.sent, "y": y.sent],
+            assist: (target, x, y))
+    }
+
+    /// What the room does with client `client`'s `game_action`: an `assist` from the host moves
+    /// its target, which the room is told first; the others are sent the action.
+    func acted(_ action: GameAction, by client: Int, into expected: inout [Int: [Expected]]) {
+        guard let (room, player) = self.member(client) else { return }
+        if let assist = action.assist, player.id == room.hostID, let moved = room.player(assist.target) {
+            (moved.x, moved.y) = (assist.x.rounded.doubleValue!, assist.y.rounded.doubleValue!)
+            self.toRoom(
+                room,
+                .message(
+                    "player_state_update",
+                    [
+                        "player_id": .string(assist.target),
+                        "state": .value(["x": assist.x.rounded, "y": assist.y.rounded]),
+                    ]),
+                into: &expected)
+        }
         self.toRoom(
             room,
             .message(
-                "game_action", ["player_id": .string(player.id), "action": .string(action), "data": .value(data)]),
+                "game_action",
+                ["player_id": .string(player.id), "action": .string(action.action), "data": .value(action.data)]),
             excluding: client, into: &expected)
-        try self.compare(received, expected)
     }
 
     /// A `collect_item` of a coin or power-up (``itemToCollect(in:)``).
@@ -581,7 +636,7 @@ extension RoomConformanceRun {
     func closeAnIdleClient() async throws {
         guard let client = self.pick(self.openClients.filter { self.clients[$0].membership == nil }) else { return }
         self.note("client \(client) closes")
-        self.clients[client].connection.session.closing.close()
+        await self.clients[client].connection.socketCloses()
         self.clients[client].isOpen = false
     }
 }

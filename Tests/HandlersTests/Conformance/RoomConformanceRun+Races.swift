@@ -1,53 +1,46 @@
 @testable import Handlers
 @testable import Relay
 
-/// Two members of one room sending at the same instant.
+/// Two members of one room sending at the same instant, or one sending as another's connection
+/// closes or comes back.
 extension RoomConformanceRun {
-    /// One member's message in a race, and what the room's handling it does: to the model, and to
-    /// what its clients should receive (given what they did receive, for a chat line's time).
+    /// One member's message in a race (or their socket closing, with no message), and what the
+    /// room's handling it does: to the model, and to what its clients should receive (given what
+    /// they did receive, for a chat line's time or a new reconnect token).
     struct RacingMessage {
         let client: Int
-        let message: JSONValue
+        let message: JSONValue?
         let outcome: (RoomConformanceRun, [Int: [JSONValue]], inout [Int: [Expected]]) -> Void
     }
 
     /// Two connected members of one room send at once: both collect one item, kill one enemy,
-    /// leave or chat, the host starts as the other sets its ready flag or leaves, or one kills an
-    /// enemy the other moves or kills by `enemy_state` (messages the room handles whole, each in
-    /// one call on its loop). The room handles one, then the other, in either order: what every
+    /// leave or chat, the host starts as the other sets its ready flag or leaves, one kills an
+    /// enemy the other moves or kills by `enemy_state`, the host assists a member who moves; or
+    /// one member's socket closes, or a dropped member reconnects, as a connected member sends one
+    /// of eight messages (``anyMessage(from:in:)``). Each is handled in one call on the room's
+    /// loop (the state relays' raw paths in place, or handed to the room's loop); only a leave's
+    /// `room_left` and a refused reconnect's error come after it, to a client the room then
+    /// tells nothing more. The room handles one, then the other, in either order: what every
     /// client received, both room lists and the room's observer events must be what the model
     /// gives for one of the two, each tried from the same saved model.
     func race() async throws {
+        if self.chance(35), let (pair, code, reconnecting) = self.reconnectRacingAMessage() {
+            return try await self.race(pair, in: code, counting: ("reconnect", reconnecting))
+        }
         let rooms = self.roomOrder.compactMap { self.rooms[$0] }.filter { $0.connected.count >= 2 }
         guard let room = self.pick(rooms) else { return try await self.join() }
         let members = room.connected.shuffled(using: &self.random).map { $0.client! }
         let host = room.player(room.hostID)?.client ?? members[0]
         let other = members.first { $0 != host }!
         let pair: [RacingMessage]
-        switch Int.random(in: 0..<7, using: &self.random) {
+        switch Int.random(in: 0..<10, using: &self.random) {
         case 0:
             let item = self.itemToCollect(in: room)
-            pair = members.prefix(2).map { client in
-                RacingMessage(client: client, message: Self.collectItem(item)) { run, _, expected in
-                    run.collected(item, by: client, into: &expected)
-                }
-            }
+            pair = members.prefix(2).map { self.collecting(item, by: $0) }
         case 1:
             let enemyID = self.knownOrNewEnemy(in: room)
-            let sentAt = ContinuousClock.now
-            pair = members.prefix(2).map { client in
-                RacingMessage(client: client, message: ["type": "enemy_killed", "enemy_id": .string(enemyID)]) {
-                    run, _, expected in run.killed(enemyID, by: client, sentAt: sentAt, into: &expected)
-                }
-            }
-        case 2:
-            let isReady = self.chance(50) ? self.chance(50) : nil
-            pair = [
-                self.starting(by: host),
-                RacingMessage(client: other, message: Self.playerReady(isReady)) { run, _, expected in
-                    run.readied(isReady, by: other, into: &expected)
-                },
-            ]
+            pair = members.prefix(2).map { self.killing(enemyID, by: $0) }
+        case 2: pair = [self.starting(by: host), self.readying(other)]
         case 3: pair = [self.starting(by: host), self.leaving(other)]
         case 4: pair = members.prefix(2).map(self.leaving)
         case 5:
@@ -55,33 +48,69 @@ extension RoomConformanceRun {
             // handles (in place, or handed to the room's loop, as the socket reads it).
             let update = self.enemyUpdate(of: self.knownOrNewEnemy(in: room))
             let sentAt = ContinuousClock.now
-            let (killer, mover) = (members[0], members[1])
+            let mover = members[1]
             pair = [
-                RacingMessage(client: killer, message: ["type": "enemy_killed", "enemy_id": .string(update.enemyID)]) {
-                    run, _, expected in run.killed(update.enemyID, by: killer, sentAt: sentAt, into: &expected)
-                },
+                self.killing(update.enemyID, by: members[0]),
                 RacingMessage(client: mover, message: update.message) { run, _, expected in
                     run.updated(update, by: mover, sentAt: sentAt, into: &expected)
                 },
             ]
-        default:  // 6
-            pair = members.prefix(2).map { client in
-                let text = "race \(self.step) from \(client)"
-                return RacingMessage(client: client, message: ["type": "chat", "message": .string(text)]) {
-                    run, received, expected in run.chatted(text, by: client, received: received, into: &expected)
-                }
-            }
+        case 6: pair = members.prefix(2).map(self.chatting)
+        case 7:
+            // The host moves a member (an `assist`) as that member moves: the later one stays.
+            let otherID = self.clients[other].membership!.playerID
+            pair = [self.acting(by: host, in: room, assisting: otherID), self.moving(other)]
+        default:  // 8 and 9: twice as often, so that each order occurs in every test
+            pair = [self.dropping(members[0]), self.anyMessage(from: members[1], in: room)]
+            let drawn = self.chance(50) ? pair : pair.reversed()  // which starts first
+            return try await self.race(drawn, in: room.code, counting: ("drop", members[0]))
         }
-        self.note("clients \(pair[0].client) and \(pair[1].client) at once: \(pair.map(\.message.text))")
-        let sends = pair.map { (self.clients[$0.client].connection, Self.text(of: $0.message)) }
+        try await self.race(pair, in: room.code)
+    }
+
+    /// A dropped member reconnects (with the newest token, or now and then the one used last) on
+    /// a new or idle client, as a connected member of the room sends one of eight messages: in a
+    /// room where someone is away, if any. Returns the race, its room and the reconnecting client.
+    private func reconnectRacingAMessage() -> ([RacingMessage], String, Int)? {
+        let rooms = self.roomOrder.compactMap { self.rooms[$0] }.filter { room in
+            !room.connected.isEmpty && room.players.contains { $0.client == nil }
+        }
+        guard let room = self.pick(rooms), let away = self.pick(room.players.filter { $0.client == nil }),
+            let member = self.pick(room.connected)?.client
+        else { return nil }
+        let token = self.chance(20) ? away.usedToken ?? away.token : away.token
+        let client = self.maybeIdleClient() ?? self.newClient(url: room.code)
+        let (code, playerID) = (room.code, away.id)
+        let reconnecting = RacingMessage(
+            client: client, message: Self.reconnectMessage(code, playerID, token: token)
+        ) { run, received, expected in
+            _ = run.reconnected(client, as: playerID, of: code, token: token, received: received, into: &expected)
+        }
+        let pair = [reconnecting, self.anyMessage(from: member, in: room)]
+        return (self.chance(50) ? pair : pair.reversed(), code, client)  // either starts first
+    }
+
+    /// Sends both sides of `pair` at once, then has the model follow the order the room took;
+    /// for a drop or a reconnect (`counting`: which, and its client), counts whether that order
+    /// had it before or after the message (the order drawn, when both give the same), which a
+    /// test may require was each way.
+    private func race(
+        _ pair: [RacingMessage], in code: String, counting special: (kind: String, client: Int)? = nil
+    ) async throws {
+        self.note(
+            "clients \(pair[0].client) and \(pair[1].client) at once: \(pair.map { $0.message?.text ?? "drops" })")
         let asTheSocketReads = !self.loops.isEmpty
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for (connection, text) in sends {
+            for racing in pair {
+                let connection = self.clients[racing.client].connection
+                let text = racing.message.map(Self.text(of:))
                 group.addTask {
-                    if asTheSocketReads {
+                    if let text, asTheSocketReads {
                         try await connection.sendAsTheSocketReads(text)
-                    } else {
+                    } else if let text {
                         await connection.send(text)
+                    } else {
+                        await connection.socketCloses()
                     }
                 }
             }
@@ -89,15 +118,16 @@ extension RoomConformanceRun {
         }
         let received = await self.receiveAll()
         self.count("raced")
-        try self.followEitherOrder(pair, received: received, in: room.code)
+        let first = try self.followEitherOrder(pair, received: received, in: code)
+        if let special { self.count("\(special.kind) \(first == special.client ? "before" : "after") a message") }
     }
 
     /// The model follows the order of `pair` that gives what was `received` (and the room lists
-    /// and observer events as they are), if one does.
+    /// and observer events as they are), if one does. Returns the client whose side it took first.
     private func followEitherOrder(
         _ pair: [RacingMessage], received: [Int: [JSONValue]], in code: String
     )
-        throws(Mismatch)
+        throws(Mismatch) -> Int
     {
         let saved = self.saveModel()
         var mismatches: [Mismatch] = []
@@ -114,10 +144,51 @@ extension RoomConformanceRun {
                 continue
             }
             self.count(index == 0 ? "race handled as drawn" : "race handled the other way round")
-            for racing in pair { try self.learnTheStart(of: code, from: received[racing.client] ?? []) }
-            return
+            for racing in pair {
+                try self.learnTheStart(of: code, from: received[racing.client] ?? [])
+                let reconnected = received[racing.client]?.first { $0.type == "reconnected" }
+                self.rooms[code]?.learn(from: reconnected?["game_state"])
+            }
+            return order[0].client
         }
         throw Mismatch(description: "neither order: \(mismatches.map(\.description).joined(separator: "\n"))")
+    }
+
+    // MARK: The racing messages
+
+    /// One of eight messages a member may send: a collect, a kill, a ready flag, a start, a leave,
+    /// a chat line, a move or a game action.
+    private func anyMessage(from client: Int, in room: ModelRoom) -> RacingMessage {
+        switch Int.random(in: 0..<8, using: &self.random) {
+        case 0: self.collecting(self.itemToCollect(in: room), by: client)
+        case 1: self.killing(self.knownOrNewEnemy(in: room), by: client)
+        case 2: self.readying(client)
+        case 3: self.starting(by: client)
+        case 4: self.leaving(client)
+        case 5: self.chatting(client)
+        case 6: self.moving(client)
+        default: self.acting(by: client, in: room)
+        }
+    }
+
+    private func collecting(_ item: (type: String, id: String), by client: Int) -> RacingMessage {
+        RacingMessage(client: client, message: Self.collectItem(item)) { run, _, expected in
+            run.collected(item, by: client, into: &expected)
+        }
+    }
+
+    private func killing(_ enemyID: String, by client: Int) -> RacingMessage {
+        let sentAt = ContinuousClock.now
+        return RacingMessage(client: client, message: ["type": "enemy_killed", "enemy_id": .string(enemyID)]) {
+            run, _, expected in run.killed(enemyID, by: client, sentAt: sentAt, into: &expected)
+        }
+    }
+
+    private func readying(_ client: Int) -> RacingMessage {
+        let isReady = self.chance(50) ? self.chance(50) : nil
+        return RacingMessage(client: client, message: Self.playerReady(isReady)) { run, _, expected in
+            run.readied(isReady, by: client, into: &expected)
+        }
     }
 
     private func starting(by client: Int) -> RacingMessage {
@@ -130,5 +201,31 @@ extension RoomConformanceRun {
         RacingMessage(client: client, message: ["type": "leave_room"]) { run, _, expected in
             run.left(client, into: &expected)
         }
+    }
+
+    private func chatting(_ client: Int) -> RacingMessage {
+        let text = "race \(self.step) from \(client)"
+        return RacingMessage(client: client, message: ["type": "chat", "message": .string(text)]) {
+            run, received, expected in run.chatted(text, by: client, received: received, into: &expected)
+        }
+    }
+
+    private func moving(_ client: Int) -> RacingMessage {
+        let move = self.playerMove()
+        return RacingMessage(client: client, message: move.message) { run, _, expected in
+            run.moved(move, by: client, into: &expected)
+        }
+    }
+
+    private func acting(by client: Int, in room: ModelRoom, assisting target: String? = nil) -> RacingMessage {
+        let action = self.gameActionToSend(in: room, assisting: target)
+        return RacingMessage(client: client, message: action.message) { run, _, expected in
+            run.acted(action, by: client, into: &expected)
+        }
+    }
+
+    /// Client `client`'s socket closes, as the server's socket handler reports it.
+    private func dropping(_ client: Int) -> RacingMessage {
+        RacingMessage(client: client, message: nil) { run, _, expected in run.dropped(client, into: &expected) }
     }
 }

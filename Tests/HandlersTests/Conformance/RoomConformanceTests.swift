@@ -21,6 +21,7 @@ struct RoomConformanceTests {
     static let branches = [
         "dropped member made way", "own room re-entered", "dropped member let go at the start",
         "token used last accepted", "connection replaced", "dropped under a collected coin's id", "raced",
+        "drop before a message", "drop after a message", "reconnect before a message", "reconnect after a message",
     ]
 
     @Test func roomsFollowTheModel() async throws {
