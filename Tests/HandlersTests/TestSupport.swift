@@ -150,20 +150,48 @@ final class TestClient: @unchecked Sendable {
     /// loop, else handed to the room's loop without waiting; any other goes through the
     /// dispatcher after those, by a reader that prefers the connection's loop
     /// (``MessageDispatcher/dispatchInPlace(_:session:)``, `RoomSocket`). Returns once the message
-    /// has been handled, wherever: one client's messages never race each other here (two members'
-    /// messages may, and a member's message may race a drop or a reconnect:
-    /// `RoomConformanceRun+Races`).
+    /// has been handled, wherever.
     func sendAsTheSocketReads(_ text: String) async throws {
-        guard let eventLoop = self.session.eventLoop else { return await self.send(text) }
-        if self.session.membership != nil {
-            let handled = try await eventLoop.submit { self.dispatcher.dispatchInPlace(text, session: self.session) }
-                .get()
+        try await self.sendAsTheSocketReads([text])
+    }
+
+    /// Sends text frames back to back as the server's socket handler reads them (as the one-frame
+    /// form does), as if they came in one read: on the connection's loop, in one turn, the raw
+    /// handlers take them one after another (handing some to the room's loop without waiting)
+    /// until one is for the dispatcher; that one is handled after those handed on, then the rest
+    /// are read the same way. Returns, once all have been handled, the most that were on their
+    /// way to the room's loop at once.
+    @discardableResult
+    func sendAsTheSocketReads(_ texts: [String]) async throws -> Int {
+        guard let eventLoop = self.session.eventLoop else {
+            for text in texts { await self.send(text) }
+            return 0
+        }
+        var next = 0
+        var mostOnTheirWay = 0
+        while next < texts.count {
+            let first = next
+            let (taken, most) = try await eventLoop.submit { () -> (Int, Int) in
+                var (taken, most) = (0, 0)
+                while self.session.membership != nil, first + taken < texts.count,
+                    self.dispatcher.dispatchInPlace(texts[first + taken], session: self.session)
+                {
+                    taken += 1
+                    most = max(most, self.session.forwarded.inFlight)
+                }
+                return (taken, most)
+            }
+            .get()
+            (next, mostOnTheirWay) = (next + taken, max(mostOnTheirWay, most))
+            guard next < texts.count else { break }
             await self.session.settleForwarded()
-            if handled { return }
+            await withTaskExecutorPreference(self.session.registry.taskExecutor(for: eventLoop)) {
+                await self.send(texts[next])
+            }
+            next += 1
         }
-        await withTaskExecutorPreference(self.session.registry.taskExecutor(for: eventLoop)) {
-            await self.send(text)
-        }
+        await self.session.settleForwarded()
+        return mostOnTheirWay
     }
 
     /// The client's socket closes, and the server's socket handler reports it as it does: the

@@ -4,15 +4,6 @@
 /// Two members of one room sending at the same instant, or one sending as another's connection
 /// closes or comes back.
 extension RoomConformanceRun {
-    /// One member's message in a race (or their socket closing, with no message), and what the
-    /// room's handling it does: to the model, and to what its clients should receive (given what
-    /// they did receive, for a chat line's time or a new reconnect token).
-    struct RacingMessage {
-        let client: Int
-        let message: JSONValue?
-        let outcome: (RoomConformanceRun, [Int: [JSONValue]], inout [Int: [Expected]]) -> Void
-    }
-
     /// Two connected members of one room send at once: both collect one item, kill one enemy,
     /// leave or chat, the host starts as the other sets its ready flag or leaves, one kills an
     /// enemy the other moves or kills by `enemy_state`, the host assists a member who moves; or
@@ -32,7 +23,7 @@ extension RoomConformanceRun {
         let members = room.connected.shuffled(using: &self.random).map { $0.client! }
         let host = room.player(room.hostID)?.client ?? members[0]
         let other = members.first { $0 != host }!
-        let pair: [RacingMessage]
+        let pair: [ClientStep]
         switch Int.random(in: 0..<10, using: &self.random) {
         case 0:
             let item = self.itemToCollect(in: room)
@@ -47,14 +38,7 @@ extension RoomConformanceRun {
             // A kill against a move or a death of the same enemy, which the state relays' raw path
             // handles (in place, or handed to the room's loop, as the socket reads it).
             let update = self.enemyUpdate(of: self.knownOrNewEnemy(in: room))
-            let sentAt = ContinuousClock.now
-            let mover = members[1]
-            pair = [
-                self.killing(update.enemyID, by: members[0]),
-                RacingMessage(client: mover, message: update.message) { run, _, expected in
-                    run.updated(update, by: mover, sentAt: sentAt, into: &expected)
-                },
-            ]
+            pair = [self.killing(update.enemyID, by: members[0]), self.updating(update, by: members[1])]
         case 6: pair = members.prefix(2).map(self.chatting)
         case 7:
             // The host moves a member (an `assist`) as that member moves: the later one stays.
@@ -71,7 +55,7 @@ extension RoomConformanceRun {
     /// A dropped member reconnects (with the newest token, or now and then the one used last) on
     /// a new or idle client, as a connected member of the room sends one of eight messages: in a
     /// room where someone is away, if any. Returns the race, its room and the reconnecting client.
-    private func reconnectRacingAMessage() -> ([RacingMessage], String, Int)? {
+    private func reconnectRacingAMessage() -> ([ClientStep], String, Int)? {
         let rooms = self.roomOrder.compactMap { self.rooms[$0] }.filter { room in
             !room.connected.isEmpty && room.players.contains { $0.client == nil }
         }
@@ -81,7 +65,7 @@ extension RoomConformanceRun {
         let token = self.chance(20) ? away.usedToken ?? away.token : away.token
         let client = self.maybeIdleClient() ?? self.newClient(url: room.code)
         let (code, playerID) = (room.code, away.id)
-        let reconnecting = RacingMessage(
+        let reconnecting = ClientStep(
             client: client, message: Self.reconnectMessage(code, playerID, token: token)
         ) { run, received, expected in
             _ = run.reconnected(client, as: playerID, of: code, token: token, received: received, into: &expected)
@@ -95,7 +79,7 @@ extension RoomConformanceRun {
     /// had it before or after the message (the order drawn, when both give the same), which a
     /// test may require was each way.
     private func race(
-        _ pair: [RacingMessage], in code: String, counting special: (kind: String, client: Int)? = nil
+        _ pair: [ClientStep], in code: String, counting special: (kind: String, client: Int)? = nil
     ) async throws {
         self.note(
             "clients \(pair[0].client) and \(pair[1].client) at once: \(pair.map { $0.message?.text ?? "drops" })")
@@ -125,7 +109,7 @@ extension RoomConformanceRun {
     /// The model follows the order of `pair` that gives what was `received` (and the room lists
     /// and observer events as they are), if one does. Returns the client whose side it took first.
     private func followEitherOrder(
-        _ pair: [RacingMessage], received: [Int: [JSONValue]], in code: String
+        _ pair: [ClientStep], received: [Int: [JSONValue]], in code: String
     )
         throws(Mismatch) -> Int
     {
@@ -152,80 +136,5 @@ extension RoomConformanceRun {
             return order[0].client
         }
         throw Mismatch(description: "neither order: \(mismatches.map(\.description).joined(separator: "\n"))")
-    }
-
-    // MARK: The racing messages
-
-    /// One of eight messages a member may send: a collect, a kill, a ready flag, a start, a leave,
-    /// a chat line, a move or a game action.
-    private func anyMessage(from client: Int, in room: ModelRoom) -> RacingMessage {
-        switch Int.random(in: 0..<8, using: &self.random) {
-        case 0: self.collecting(self.itemToCollect(in: room), by: client)
-        case 1: self.killing(self.knownOrNewEnemy(in: room), by: client)
-        case 2: self.readying(client)
-        case 3: self.starting(by: client)
-        case 4: self.leaving(client)
-        case 5: self.chatting(client)
-        case 6: self.moving(client)
-        default: self.acting(by: client, in: room)
-        }
-    }
-
-    private func collecting(_ item: (type: String, id: String), by client: Int) -> RacingMessage {
-        RacingMessage(client: client, message: Self.collectItem(item)) { run, _, expected in
-            run.collected(item, by: client, into: &expected)
-        }
-    }
-
-    private func killing(_ enemyID: String, by client: Int) -> RacingMessage {
-        let sentAt = ContinuousClock.now
-        return RacingMessage(client: client, message: ["type": "enemy_killed", "enemy_id": .string(enemyID)]) {
-            run, _, expected in run.killed(enemyID, by: client, sentAt: sentAt, into: &expected)
-        }
-    }
-
-    private func readying(_ client: Int) -> RacingMessage {
-        let isReady = self.chance(50) ? self.chance(50) : nil
-        return RacingMessage(client: client, message: Self.playerReady(isReady)) { run, _, expected in
-            run.readied(isReady, by: client, into: &expected)
-        }
-    }
-
-    private func starting(by client: Int) -> RacingMessage {
-        RacingMessage(client: client, message: ["type": "start_game"]) { run, _, expected in
-            run.started(by: client, into: &expected)
-        }
-    }
-
-    private func leaving(_ client: Int) -> RacingMessage {
-        RacingMessage(client: client, message: ["type": "leave_room"]) { run, _, expected in
-            run.left(client, into: &expected)
-        }
-    }
-
-    private func chatting(_ client: Int) -> RacingMessage {
-        let text = "race \(self.step) from \(client)"
-        return RacingMessage(client: client, message: ["type": "chat", "message": .string(text)]) {
-            run, received, expected in run.chatted(text, by: client, received: received, into: &expected)
-        }
-    }
-
-    private func moving(_ client: Int) -> RacingMessage {
-        let move = self.playerMove()
-        return RacingMessage(client: client, message: move.message) { run, _, expected in
-            run.moved(move, by: client, into: &expected)
-        }
-    }
-
-    private func acting(by client: Int, in room: ModelRoom, assisting target: String? = nil) -> RacingMessage {
-        let action = self.gameActionToSend(in: room, assisting: target)
-        return RacingMessage(client: client, message: action.message) { run, _, expected in
-            run.acted(action, by: client, into: &expected)
-        }
-    }
-
-    /// Client `client`'s socket closes, as the server's socket handler reports it.
-    private func dropping(_ client: Int) -> RacingMessage {
-        RacingMessage(client: client, message: nil) { run, _, expected in run.dropped(client, into: &expected) }
     }
 }

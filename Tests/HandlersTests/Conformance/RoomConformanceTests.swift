@@ -37,12 +37,16 @@ struct RoomConformanceTests {
     }
 
     /// Messages as the socket handler reads them, clients and rooms on two event loops: the state
-    /// relays' raw paths (in place, or handed to the room's loop) follow the same model, and races
-    /// of two members' messages are handled in both orders (seldom so with one loop).
+    /// relays' raw paths (in place, or handed to the room's loop) follow the same model, also when
+    /// a member's moves sent back to back are on their way to the room's loop together ("burst
+    /// handed on"), and races of two members' messages are handled in both orders (seldom so with
+    /// one loop).
     @Test func messagesAsTheSocketReadsThemFollowTheModel() async throws {
         try await Self.run(
             seeds: [20_261_207, 13, 4_244],
-            branches: ["handled in place", "handed to the room's loop", "race handled the other way round"]
+            branches: [
+                "handled in place", "handed to the room's loop", "race handled the other way round", "burst handed on",
+            ]
         ) { try RoomConformanceRun(seed: $0, asTheSocketReads: true) }
     }
 
