@@ -12,6 +12,21 @@ extension RoomConformanceRun {
         let outcome: (RoomConformanceRun, [Int: [JSONValue]], inout [Int: [Expected]]) -> Void
     }
 
+    /// Sends a step's message (or closes its client's socket) on its own, noting `detail` for a
+    /// mismatch's context, and checks that every client received what its outcome gives.
+    func play(_ step: ClientStep, noting detail: String) async throws {
+        self.note("client \(step.client) \(detail)")
+        if let message = step.message {
+            try await self.send(message, from: step.client)
+        } else {
+            await self.clients[step.client].connection.socketCloses()
+        }
+        let received = await self.receiveAll()
+        var expected: [Int: [Expected]] = [:]
+        step.outcome(self, received, &expected)
+        try self.compare(received, expected)
+    }
+
     /// One of eight messages a member may send: a collect, a kill, a ready flag, a start, a leave,
     /// a chat line, a move or a game action.
     func anyMessage(from client: Int, in room: ModelRoom) -> ClientStep {
@@ -59,8 +74,8 @@ extension RoomConformanceRun {
         }
     }
 
-    func chatting(_ client: Int) -> ClientStep {
-        let text = "line \(self.step) from \(client)"
+    func chatting(_ client: Int, saying text: String? = nil) -> ClientStep {
+        let text = text ?? "line \(self.step) from \(client)"
         return ClientStep(client: client, message: ["type": "chat", "message": .string(text)]) {
             run, received, expected in run.chatted(text, by: client, received: received, into: &expected)
         }

@@ -329,12 +329,7 @@ extension RoomConformanceRun {
     }
 
     func leave(_ client: Int) async throws {
-        self.note("client \(client) leave_room")
-        try await self.send(["type": "leave_room"], from: client)
-        let received = await self.receiveAll()
-        var expected: [Int: [Expected]] = [:]
-        self.left(client, into: &expected)
-        try self.compare(received, expected)
+        try await self.play(self.leaving(client), noting: "leave_room")
     }
 
     /// What the room does with client `client`'s `leave_room`.
@@ -362,12 +357,7 @@ extension RoomConformanceRun {
         guard let (room, player) = self.member(client), self.harness.registry.room(code: room.code) != nil else {
             throw self.mismatch("client \(client) is in no live room", [])
         }
-        self.note("client \(client) drops (\(player.id) in \(room.code))")
-        await self.clients[client].connection.socketCloses()
-        let received = await self.receiveAll()
-        var expected: [Int: [Expected]] = [:]
-        self.dropped(client, into: &expected)
-        try self.compare(received, expected)
+        try await self.play(self.dropping(client), noting: "drops (\(player.id) in \(room.code))")
     }
 
     /// What the room does when client `client`'s socket closes: its player is away (and may come

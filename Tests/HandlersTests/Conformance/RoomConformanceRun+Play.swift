@@ -26,13 +26,8 @@ extension RoomConformanceRun {
 
     func playerState() async throws {
         guard let (client, _, _) = self.pickMember() else { return }
-        let move = self.playerMove()
-        self.note("client \(client) player_state \(JSONValue.object(move.state).text)")
-        try await self.send(move.message, from: client)
-        let received = await self.receiveAll()
-        var expected: [Int: [Expected]] = [:]
-        self.moved(move, by: client, into: &expected)
-        try self.compare(received, expected)
+        let move = self.moving(client)
+        try await self.play(move, noting: "player_state \(move.message?["state"]?.text ?? "")")
     }
 
     /// A `player_state`: what it sends, what the room relays of it, and what the server's copy of
@@ -116,13 +111,8 @@ extension RoomConformanceRun {
     /// A `game_action`: an `assist` (the host moves a player) or any other, relayed as sent.
     func gameAction() async throws {
         guard let (client, room, player) = self.pickMember() else { return }
-        let action = self.gameActionToSend(in: room)
-        self.note("client \(client) game_action \(action.message.text) (host \(room.hostID), sender \(player.id))")
-        try await self.send(action.message, from: client)
-        let received = await self.receiveAll()
-        var expected: [Int: [Expected]] = [:]
-        self.acted(action, by: client, into: &expected)
-        try self.compare(received, expected)
+        let action = self.acting(by: client, in: room)
+        try await self.play(action, noting: "\(action.message?.text ?? "") (host \(room.hostID), sender \(player.id))")
     }
 
     /// A `game_action`, and where an `assist` moves its target to (x, y).
@@ -176,12 +166,7 @@ extension RoomConformanceRun {
     func collect() async throws {
         guard let (client, room, _) = self.pickMember() else { return }
         let item = self.itemToCollect(in: room)
-        self.note("client \(client) collect_item \(item.type) \(item.id)")
-        try await self.send(Self.collectItem(item), from: client)
-        let received = await self.receiveAll()
-        var expected: [Int: [Expected]] = [:]
-        self.collected(item, by: client, into: &expected)
-        try self.compare(received, expected)
+        try await self.play(self.collecting(item, by: client), noting: "collect_item \(item.type) \(item.id)")
     }
 
     /// A coin (most often) or power-up: one the room has or had, now and then a coin a living
@@ -266,15 +251,9 @@ extension RoomConformanceRun {
     func enemyKilled() async throws {
         guard let (client, room, _) = self.pickMember() else { return }
         let enemyID = self.knownOrNewEnemy(in: room)
-        self.note(
-            "client \(client) enemy_killed \(enemyID) (\(room.enemies[enemyID].map { "at \($0.x.value), \($0.y.value), alive: \($0.isAlive)" } ?? "unknown"))"
-        )
-        let sentAt = ContinuousClock.now
-        try await self.send(["type": "enemy_killed", "enemy_id": .string(enemyID)], from: client)
-        let received = await self.receiveAll()
-        var expected: [Int: [Expected]] = [:]
-        self.killed(enemyID, by: client, sentAt: sentAt, into: &expected)
-        try self.compare(received, expected)
+        let known = room.enemies[enemyID].map { "at \($0.x.value), \($0.y.value), alive: \($0.isAlive)" }
+        try await self.play(
+            self.killing(enemyID, by: client), noting: "enemy_killed \(enemyID) (\(known ?? "unknown"))")
     }
 
     /// An enemy the room knows (living or dead), most often, else a new id.
@@ -320,13 +299,9 @@ extension RoomConformanceRun {
     func enemyState() async throws {
         guard let (client, room, _) = self.pickMember() else { return }
         let update = self.enemyUpdate(of: self.knownOrNewEnemy(in: room))
-        self.note("client \(client) enemy_state \(update.enemyID) \(JSONValue.object(update.state).text)")
-        let sentAt = ContinuousClock.now
-        try await self.send(update.message, from: client)
-        let received = await self.receiveAll()
-        var expected: [Int: [Expected]] = [:]
-        self.updated(update, by: client, sentAt: sentAt, into: &expected)
-        try self.compare(received, expected)
+        try await self.play(
+            self.updating(update, by: client),
+            noting: "enemy_state \(update.enemyID) \(JSONValue.object(update.state).text)")
     }
 
     /// An `enemy_state`: what it sends, and what the room relays of it.
@@ -499,12 +474,7 @@ extension RoomConformanceRun {
     func chat() async throws {
         guard let (client, _, _) = self.pickMember() else { return }
         let text = "hello \(self.step) ünï"
-        self.note("client \(client) chat \(text)")
-        try await self.send(["type": "chat", "message": .string(text)], from: client)
-        let received = await self.receiveAll()
-        var expected: [Int: [Expected]] = [:]
-        self.chatted(text, by: client, received: received, into: &expected)
-        try self.compare(received, expected)
+        try await self.play(self.chatting(client, saying: text), noting: "chat \(text)")
     }
 
     /// What the room does with client `client`'s `chat` of `text`: the room gets it; while the

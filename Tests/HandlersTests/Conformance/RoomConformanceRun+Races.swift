@@ -39,7 +39,7 @@ extension RoomConformanceRun {
             // handles (in place, or handed to the room's loop, as the socket reads it).
             let update = self.enemyUpdate(of: self.knownOrNewEnemy(in: room))
             pair = [self.killing(update.enemyID, by: members[0]), self.updating(update, by: members[1])]
-        case 6: pair = members.prefix(2).map(self.chatting)
+        case 6: pair = members.prefix(2).map { self.chatting($0) }
         case 7:
             // The host moves a member (an `assist`) as that member moves: the later one stays.
             let otherID = self.clients[other].membership!.playerID
