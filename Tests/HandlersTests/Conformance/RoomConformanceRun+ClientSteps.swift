@@ -102,6 +102,14 @@ extension RoomConformanceRun {
         }
     }
 
+    /// Client `client` reconnects as `playerID` of room `code` with `token`.
+    func reconnecting(on client: Int, as playerID: String, of code: String, token: String?) -> ClientStep {
+        ClientStep(client: client, message: Self.reconnectMessage(code, playerID, token: token)) {
+            run, received, expected in
+            _ = run.reconnected(client, as: playerID, of: code, token: token, received: received, into: &expected)
+        }
+    }
+
     /// Client `client`'s socket closes, as the server's socket handler reports it.
     func dropping(_ client: Int) -> ClientStep {
         ClientStep(client: client, message: nil) { run, _, expected in run.dropped(client, into: &expected) }

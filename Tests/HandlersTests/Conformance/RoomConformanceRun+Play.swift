@@ -12,7 +12,7 @@ extension RoomConformanceRun {
             (3, false, self.coinSpawn), (3, false, self.powerupSpawn), (3, false, self.sync), (4, false, self.chat),
             (3, false, self.timeSync), (4, false, self.leave), (2, false, self.outsideARoom), (6, false, self.drop),
             (4, false, self.expire), (8, false, self.reconnect), (2, false, self.closeAnIdleClient),
-            (4, false, self.refused), (2, false, self.pingOrEmote), (6, false, self.race), (4, false, self.burst),
+            (4, false, self.refused), (2, false, self.pingOrEmote), (8, false, self.race), (4, false, self.burst),
         ]
         var draw = Int.random(in: 0..<actions.map(\.weight).reduce(0, +), using: &self.random)
         let drawn = actions.first {

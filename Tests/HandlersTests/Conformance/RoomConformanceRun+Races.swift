@@ -7,16 +7,17 @@ extension RoomConformanceRun {
     /// Two connected members of one room send at once: both collect one item, kill one enemy,
     /// leave or chat, the host starts as the other sets its ready flag or leaves, one kills an
     /// enemy the other moves or kills by `enemy_state`, the host assists a member who moves; or
-    /// one member's socket closes, or a dropped member reconnects, as a connected member sends one
-    /// of eight messages (``anyMessage(from:in:)``). Each is handled in one call on the room's
+    /// one member's socket closes as another sends one of eight messages
+    /// (``anyMessage(from:in:)``); or a reconnect races a message, the player's old socket
+    /// closing, or the same reconnect on another socket (``reconnectRace()``). Each is handled in one call on the room's
     /// loop (the state relays' raw paths in place, or handed to the room's loop); only a leave's
     /// `room_left` and a refused reconnect's error come after it, to a client the room then
     /// tells nothing more. The room handles one, then the other, in either order: what every
     /// client received, both room lists and the room's observer events must be what the model
     /// gives for one of the two, each tried from the same saved model.
     func race() async throws {
-        if self.chance(35), let (pair, code, reconnecting) = self.reconnectRacingAMessage() {
-            return try await self.race(pair, in: code, counting: ("reconnect", reconnecting))
+        if self.chance(45), let (pair, code, reconnect) = self.reconnectRace() {
+            return try await self.race(pair, in: code, counting: reconnect)
         }
         let rooms = self.roomOrder.compactMap { self.rooms[$0] }.filter { $0.connected.count >= 2 }
         guard let room = self.pick(rooms) else { return try await self.join() }
@@ -45,39 +46,51 @@ extension RoomConformanceRun {
             let otherID = self.clients[other].membership!.playerID
             pair = [self.acting(by: host, in: room, assisting: otherID), self.moving(other)]
         default:  // 8 and 9: twice as often, so that each order occurs in every test
-            pair = [self.dropping(members[0]), self.anyMessage(from: members[1], in: room)]
-            let drawn = self.chance(50) ? pair : pair.reversed()  // which starts first
-            return try await self.race(drawn, in: room.code, counting: ("drop", members[0]))
+            pair = self.eitherFirst([self.dropping(members[0]), self.anyMessage(from: members[1], in: room)])
+            return try await self.race(pair, in: room.code, counting: ("drop", members[0]))
         }
         try await self.race(pair, in: room.code)
     }
 
-    /// A dropped member reconnects (with the newest token, or now and then the one used last) on
-    /// a new or idle client, as a connected member of the room sends one of eight messages: in a
-    /// room where someone is away, if any. Returns the race, its room and the reconnecting client.
-    private func reconnectRacingAMessage() -> ([ClientStep], String, Int)? {
-        let rooms = self.roomOrder.compactMap { self.rooms[$0] }.filter { room in
-            !room.connected.isEmpty && room.players.contains { $0.client == nil }
+    /// A reconnect racing something else in its room: a dropped member's, as a connected member
+    /// sends one of eight messages (most often); a dropped member's on two sockets at once (a
+    /// client retrying); or a connected member's on a new socket as their old one closes (a phone
+    /// that changed networks). Returns the race, its room, and the reconnect to count as handled
+    /// first or second (``race(_:in:counting:)``); nil if there is no such room.
+    private func reconnectRace() -> ([ClientStep], String, (kind: String, client: Int))? {
+        let rooms = self.roomOrder.compactMap { self.rooms[$0] }.filter { !$0.connected.isEmpty }
+        let withSomeoneAway = rooms.filter { $0.players.count > $0.connected.count }
+        let kind = Int.random(in: 0..<20, using: &self.random)
+        guard kind >= 5 else {
+            guard let room = self.pick(rooms), let player = self.pick(room.connected) else { return nil }
+            let client = self.maybeIdleClient() ?? self.newClient(url: room.code)
+            let pair = [
+                self.reconnecting(on: client, as: player.id, of: room.code, token: player.token),
+                self.dropping(player.client!),
+            ]
+            return (self.eitherFirst(pair), room.code, ("live reconnect", client))
         }
-        guard let room = self.pick(rooms), let away = self.pick(room.players.filter { $0.client == nil }),
-            let member = self.pick(room.connected)?.client
+        guard let room = self.pick(withSomeoneAway), let away = self.pick(room.players.filter { $0.client == nil })
         else { return nil }
+        let code = room.code
         let token = self.chance(20) ? away.usedToken ?? away.token : away.token
-        let client = self.maybeIdleClient() ?? self.newClient(url: room.code)
-        let (code, playerID) = (room.code, away.id)
-        let reconnecting = ClientStep(
-            client: client, message: Self.reconnectMessage(code, playerID, token: token)
-        ) { run, received, expected in
-            _ = run.reconnected(client, as: playerID, of: code, token: token, received: received, into: &expected)
+        let client = self.maybeIdleClient() ?? self.newClient(url: code)
+        let reconnecting = self.reconnecting(on: client, as: away.id, of: code, token: token)
+        if kind < 9 {
+            let retry = self.reconnecting(on: self.newClient(url: code), as: away.id, of: code, token: token)
+            return (self.eitherFirst([reconnecting, retry]), code, ("retried reconnect", client))
         }
-        let pair = [reconnecting, self.anyMessage(from: member, in: room)]
-        return (self.chance(50) ? pair : pair.reversed(), code, client)  // either starts first
+        let pair = [reconnecting, self.anyMessage(from: self.pick(room.connected)!.client!, in: room)]
+        return (self.eitherFirst(pair), code, ("reconnect", client))
     }
 
+    /// `pair` as drawn or the other way round, half the time each: which side starts first.
+    private func eitherFirst(_ pair: [ClientStep]) -> [ClientStep] { self.chance(50) ? pair : pair.reversed() }
+
     /// Sends both sides of `pair` at once, then has the model follow the order the room took;
-    /// for a drop or a reconnect (`counting`: which, and its client), counts whether that order
-    /// had it before or after the message (the order drawn, when both give the same), which a
-    /// test may require was each way.
+    /// for a drop or a reconnect (`counting`: its kind and client), counts whether that order
+    /// had it first or second (the order drawn, when both give the same), which a test may
+    /// require was each way.
     private func race(
         _ pair: [ClientStep], in code: String, counting special: (kind: String, client: Int)? = nil
     ) async throws {
@@ -103,7 +116,10 @@ extension RoomConformanceRun {
         let received = await self.receiveAll()
         self.count("raced")
         let first = try self.followEitherOrder(pair, received: received, in: code)
-        if let special { self.count("\(special.kind) \(first == special.client ? "before" : "after") a message") }
+        if let special {
+            self.count("\(special.kind) raced")
+            self.count("\(special.kind) handled \(first == special.client ? "first" : "second")")
+        }
     }
 
     /// The model follows the order of `pair` that gives what was `received` (and the room lists

@@ -21,7 +21,8 @@ struct RoomConformanceTests {
     static let branches = [
         "dropped member made way", "own room re-entered", "dropped member let go at the start",
         "token used last accepted", "connection replaced", "dropped under a collected coin's id", "raced",
-        "drop before a message", "drop after a message", "reconnect before a message", "reconnect after a message",
+        "drop handled first", "drop handled second", "reconnect handled first", "reconnect handled second",
+        "live reconnect handled first", "live reconnect handled second", "retried reconnect raced",
     ]
 
     @Test func roomsFollowTheModel() async throws {
@@ -69,6 +70,9 @@ struct RoomConformanceTests {
             seen.merge(run.seen, uniquingKeysWith: +)
             branches.merge(run.branches, uniquingKeysWith: +)
         }
+        print(
+            "BRANCHES",
+            branches.sorted { $0.key < $1.key }.filter { $0.key.contains("handled") || $0.key.contains("replaced") })
         for type in Self.reached + more {
             #expect(seen[type, default: 0] > 0, "seeds \(seeds): no \(type) in \(seen.sorted { $0.key < $1.key })")
         }
