@@ -7,12 +7,14 @@ extension RoomConformanceRun {
     func randomAction() async throws {
         let actions: [(weight: Int, entersARoom: Bool, action: () async throws -> Void)] = [
             (6, true, self.create), (12, true, self.join), (8, false, self.ready), (8, false, self.readyAll),
+            (2, false, self.dropFromALobbyThenStart),
             (4, false, self.start), (8, false, self.playerState), (6, false, self.gameAction), (8, false, self.collect),
             (6, false, self.enemySpawn), (6, false, self.enemyKilled), (6, false, self.enemyState),
             (3, false, self.coinSpawn), (3, false, self.powerupSpawn), (3, false, self.sync), (4, false, self.chat),
             (3, false, self.timeSync), (4, false, self.leave), (2, false, self.outsideARoom), (6, false, self.drop),
             (4, false, self.expire), (8, false, self.reconnect), (2, false, self.closeAnIdleClient),
-            (4, false, self.refused), (2, false, self.pingOrEmote), (8, false, self.race), (4, false, self.burst),
+            (4, false, self.refused), (2, false, self.pingOrEmote), (8, false, self.race),
+            (10, false, self.raceAReconnect), (4, false, self.burst),
         ]
         var draw = Int.random(in: 0..<actions.map(\.weight).reduce(0, +), using: &self.random)
         let drawn = actions.first {
@@ -179,7 +181,7 @@ extension RoomConformanceRun {
         let dropToCome = room.enemies.sorted { $0.key < $1.key }.map(\.value).filter { $0.isAlive && $0.coinReward > 0 }
             .map { coinDrops(x: $0.x.truncated, y: $0.y.truncated, count: 1)[0].id }
         let itemID =
-            isCoin && self.chance(25) && !dropToCome.isEmpty
+            isCoin && self.chance(40) && !dropToCome.isEmpty
             ? self.pick(dropToCome)!
             : self.chance(70) ? self.pick(known.sorted()) ?? self.freshID("c") : self.freshID(isCoin ? "c" : "pu")
         return (isCoin ? "coin" : "powerup", itemID)
@@ -250,7 +252,13 @@ extension RoomConformanceRun {
     /// `enemy_killed` of a living enemy (its coins drop), a dead one or an unknown one.
     func enemyKilled() async throws {
         guard let (client, room, _) = self.pickMember() else { return }
-        let enemyID = self.knownOrNewEnemy(in: room)
+        // Half the time, if there is one, an enemy whose first coin's id was collected already:
+        // its drop brings that coin back.
+        let undercut = room.enemies.keys.sorted().filter { id in
+            guard let enemy = room.enemies[id], enemy.isAlive, enemy.coinReward > 0 else { return false }
+            return room.collectedCoins.contains(coinDrops(x: enemy.x.truncated, y: enemy.y.truncated, count: 1)[0].id)
+        }
+        let enemyID = (self.chance(50) ? self.pick(undercut) : nil) ?? self.knownOrNewEnemy(in: room)
         let known = room.enemies[enemyID].map { "at \($0.x.value), \($0.y.value), alive: \($0.isAlive)" }
         try await self.play(
             self.killing(enemyID, by: client), noting: "enemy_killed \(enemyID) (\(known ?? "unknown"))")

@@ -8,23 +8,19 @@ extension RoomConformanceRun {
     /// leave or chat, the host starts as the other sets its ready flag or leaves, one kills an
     /// enemy the other moves or kills by `enemy_state`, the host assists a member who moves; or
     /// one member's socket closes as another sends one of eight messages
-    /// (``anyMessage(from:in:)``); or a reconnect races a message, the player's old socket
-    /// closing, or the same reconnect on another socket (``reconnectRace()``). Each is handled in one call on the room's
+    /// (``anyMessage(from:in:)``). (A reconnect's races: ``raceAReconnect()``.) Each is handled in one call on the room's
     /// loop (the state relays' raw paths in place, or handed to the room's loop); only a leave's
     /// `room_left` and a refused reconnect's error come after it, to a client the room then
     /// tells nothing more. The room handles one, then the other, in either order: what every
     /// client received, both room lists and the room's observer events must be what the model
     /// gives for one of the two, each tried from the same saved model.
     func race() async throws {
-        if self.chance(45), let (pair, code, reconnect) = self.reconnectRace() {
-            return try await self.race(pair, in: code, counting: reconnect)
-        }
         let rooms = self.roomOrder.compactMap { self.rooms[$0] }.filter { $0.connected.count >= 2 }
         guard let room = self.pick(rooms) else { return try await self.join() }
         let members = room.connected.shuffled(using: &self.random).map { $0.client! }
         let host = room.player(room.hostID)?.client ?? members[0]
         let other = members.first { $0 != host }!
-        let pair: [ClientStep]
+        let pair: [Step]
         switch Int.random(in: 0..<10, using: &self.random) {
         case 0:
             let item = self.itemToCollect(in: room)
@@ -52,17 +48,24 @@ extension RoomConformanceRun {
         try await self.race(pair, in: room.code)
     }
 
+    /// A reconnect racing something else (``reconnectRace()``), else another race.
+    func raceAReconnect() async throws {
+        guard let (pair, code, reconnect) = self.reconnectRace() else { return try await self.race() }
+        try await self.race(pair, in: code, counting: reconnect)
+    }
+
     /// A reconnect racing something else in its room: a dropped member's, as a connected member
-    /// sends one of eight messages (most often); a dropped member's on two sockets at once (a
+    /// sends one of eight messages (most often); a dropped member's as their window ends (which
+    /// the run ends, see ``RoomConformanceRun``); a dropped member's on two sockets at once (a
     /// client retrying); or a connected member's on a new socket as their old one closes (a phone
     /// that changed networks). Returns the race, its room, and the reconnect to count as handled
     /// first or second (``race(_:in:counting:)``); nil if there is no such room.
-    private func reconnectRace() -> ([ClientStep], String, (kind: String, client: Int))? {
-        let rooms = self.roomOrder.compactMap { self.rooms[$0] }.filter { !$0.connected.isEmpty }
-        let withSomeoneAway = rooms.filter { $0.players.count > $0.connected.count }
+    private func reconnectRace() -> ([Step], String, (kind: String, client: Int))? {
+        let rooms = self.roomOrder.compactMap { self.rooms[$0] }
         let kind = Int.random(in: 0..<20, using: &self.random)
         guard kind >= 5 else {
-            guard let room = self.pick(rooms), let player = self.pick(room.connected) else { return nil }
+            guard let room = self.pick(rooms.filter { !$0.connected.isEmpty }), let player = self.pick(room.connected)
+            else { return nil }
             let client = self.maybeIdleClient() ?? self.newClient(url: room.code)
             let pair = [
                 self.reconnecting(on: client, as: player.id, of: room.code, token: player.token),
@@ -70,44 +73,67 @@ extension RoomConformanceRun {
             ]
             return (self.eitherFirst(pair), room.code, ("live reconnect", client))
         }
-        guard let room = self.pick(withSomeoneAway), let away = self.pick(room.players.filter { $0.client == nil })
+        // The others need someone away; a message, someone connected too.
+        let candidates = rooms.filter { $0.players.count > $0.connected.count && (kind < 12 || !$0.connected.isEmpty) }
+        guard let room = self.pick(candidates), let away = self.pick(room.players.filter { $0.client == nil }),
+            let server = self.harness.registry.room(code: room.code)
         else { return nil }
         let code = room.code
         let token = self.chance(20) ? away.usedToken ?? away.token : away.token
         let client = self.maybeIdleClient() ?? self.newClient(url: code)
         let reconnecting = self.reconnecting(on: client, as: away.id, of: code, token: token)
-        if kind < 9 {
-            let retry = self.reconnecting(on: self.newClient(url: code), as: away.id, of: code, token: token)
-            return (self.eitherFirst([reconnecting, retry]), code, ("retried reconnect", client))
-        }
-        let pair = [reconnecting, self.anyMessage(from: self.pick(room.connected)!.client!, in: room)]
-        return (self.eitherFirst(pair), code, ("reconnect", client))
+        let (other, kindName) =
+            switch kind {
+            case ..<8:
+                (
+                    self.reconnecting(on: self.newClient(url: code), as: away.id, of: code, token: token),
+                    "retried reconnect"
+                )
+            case ..<12: (self.windowEnding(of: away.id, in: server), "last-moment reconnect")
+            default: (self.anyMessage(from: self.pick(room.connected)!.client!, in: room), "reconnect")
+            }
+        return (self.eitherFirst([reconnecting, other]), code, (kindName, client))
     }
 
     /// `pair` as drawn or the other way round, half the time each: which side starts first.
-    private func eitherFirst(_ pair: [ClientStep]) -> [ClientStep] { self.chance(50) ? pair : pair.reversed() }
+    private func eitherFirst(_ pair: [Step]) -> [Step] { self.chance(50) ? pair : pair.reversed() }
 
     /// Sends both sides of `pair` at once, then has the model follow the order the room took;
     /// for a drop or a reconnect (`counting`: its kind and client), counts whether that order
     /// had it first or second (the order drawn, when both give the same), which a test may
     /// require was each way.
     private func race(
-        _ pair: [ClientStep], in code: String, counting special: (kind: String, client: Int)? = nil
+        _ pair: [Step], in code: String, counting special: (kind: String, client: Int)? = nil
     ) async throws {
-        self.note(
-            "clients \(pair[0].client) and \(pair[1].client) at once: \(pair.map { $0.message?.text ?? "drops" })")
+        // The second side starts at once or a little later: a reconnect takes longer to reach its
+        // room than a message, a drop or a window's end, so that each may come first.
+        let headStart = Duration.microseconds(self.pick([0, 0, 250, 1_000, 2_000])!)
+        self.note("at once (the second \(headStart) later): \(pair.map(\.label).joined(separator: "; "))")
         let asTheSocketReads = !self.loops.isEmpty
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for racing in pair {
-                let connection = self.clients[racing.client].connection
-                let text = racing.message.map(Self.text(of:))
-                group.addTask {
-                    if let text, asTheSocketReads {
-                        try await connection.sendAsTheSocketReads(text)
-                    } else if let text {
-                        await connection.send(text)
-                    } else {
+            for (index, racing) in pair.enumerated() {
+                let pause = index == 0 ? .zero : headStart
+                switch racing.act {
+                case .message(let message, let client):
+                    let (connection, text) = (self.clients[client].connection, Self.text(of: message))
+                    group.addTask {
+                        if pause > .zero { try await Task.sleep(for: pause) }
+                        if asTheSocketReads {
+                            try await connection.sendAsTheSocketReads(text)
+                        } else {
+                            await connection.send(text)
+                        }
+                    }
+                case .socketCloses(let client):
+                    let connection = self.clients[client].connection
+                    group.addTask {
+                        if pause > .zero { try await Task.sleep(for: pause) }
                         await connection.socketCloses()
+                    }
+                case .windowEnds(let room, let playerID):
+                    group.addTask {
+                        if pause > .zero { try await Task.sleep(for: pause) }
+                        await room.expireNow(playerID)
                     }
                 }
             }
@@ -123,11 +149,12 @@ extension RoomConformanceRun {
     }
 
     /// The model follows the order of `pair` that gives what was `received` (and the room lists
-    /// and observer events as they are), if one does. Returns the client whose side it took first.
+    /// and observer events as they are), if one does. Returns the client whose side it took first
+    /// (nil for a window's end).
     private func followEitherOrder(
-        _ pair: [ClientStep], received: [Int: [JSONValue]], in code: String
+        _ pair: [Step], received: [Int: [JSONValue]], in code: String
     )
-        throws(Mismatch) -> Int
+        throws(Mismatch) -> Int?
     {
         let saved = self.saveModel()
         var mismatches: [Mismatch] = []
@@ -144,9 +171,9 @@ extension RoomConformanceRun {
                 continue
             }
             self.count(index == 0 ? "race handled as drawn" : "race handled the other way round")
-            for racing in pair {
-                try self.learnTheStart(of: code, from: received[racing.client] ?? [])
-                let reconnected = received[racing.client]?.first { $0.type == "reconnected" }
+            for client in pair.compactMap(\.client) {
+                try self.learnTheStart(of: code, from: received[client] ?? [])
+                let reconnected = received[client]?.first { $0.type == "reconnected" }
                 self.rooms[code]?.learn(from: reconnected?["game_state"])
             }
             return order[0].client

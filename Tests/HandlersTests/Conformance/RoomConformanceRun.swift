@@ -14,9 +14,10 @@ import Testing
 /// end when the run ends them (``GameRoom/expireNow(_:)``); what a rate may refuse (a sync, a
 /// spawn, a reconnect) is accepted either way, the model following the server's answer; a dead
 /// enemy's position may or may not still be kept (for 10 s). Two members' messages sent at once,
-/// or a member's message and another's drop or reconnect (``race()``), may be handled in either
-/// order, the model following the one that gives what was received. So a seed replays exactly
-/// only while no such refusal and no race's order differs.
+/// a member's message and another's drop (``race()``), or a reconnect and a message, the
+/// player's old socket closing, a retry or the window's end (``raceAReconnect()``), may be
+/// handled in either order, the model following the one that gives what was received. So a seed
+/// replays exactly only while no such refusal and no race's order differs.
 ///
 /// With `asTheSocketReads`, clients and the rooms they create live on two event loops, and
 /// messages are sent as the server's socket handler reads them
