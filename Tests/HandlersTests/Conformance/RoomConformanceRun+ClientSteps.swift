@@ -137,7 +137,7 @@ extension RoomConformanceRun {
     func reconnecting(on client: Int, as playerID: String, of code: String, token: String?) -> Step {
         Step(.message(Self.reconnectMessage(code, playerID, token: token), from: client)) {
             run, received, expected in
-            _ = run.reconnected(client, as: playerID, of: code, token: token, received: received, into: &expected)
+            run.reconnected(client, as: playerID, of: code, token: token, received: received, into: &expected)
         }
     }
 

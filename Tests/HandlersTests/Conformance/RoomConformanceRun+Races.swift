@@ -8,12 +8,12 @@ extension RoomConformanceRun {
     /// leave or chat, the host starts as the other sets its ready flag or leaves, one kills an
     /// enemy the other moves or kills by `enemy_state`, the host assists a member who moves; or
     /// one member's socket closes as another sends one of eight messages
-    /// (``anyMessage(from:in:)``). (A reconnect's races: ``raceAReconnect()``.) Each is handled in one call on the room's
-    /// loop (the state relays' raw paths in place, or handed to the room's loop); only a leave's
-    /// `room_left` and a refused reconnect's error come after it, to a client the room then
-    /// tells nothing more. The room handles one, then the other, in either order: what every
-    /// client received, both room lists and the room's observer events must be what the model
-    /// gives for one of the two, each tried from the same saved model.
+    /// (``anyMessage(from:in:)``); a reconnect's races are ``raceAReconnect()``'s. Each is
+    /// handled in one call on the room's loop (the state relays' raw paths in place, or handed to
+    /// the room's loop); only a leave's `room_left` and a refused reconnect's error come after
+    /// it, to a client the room then tells nothing more. The room handles one, then the other, in
+    /// either order: what every client received, both room lists and the room's observer events
+    /// must be what the model gives for one of the two, each tried from the same saved model.
     func race() async throws {
         let rooms = self.roomOrder.compactMap { self.rooms[$0] }.filter { $0.connected.count >= 2 }
         guard let room = self.pick(rooms) else { return try await self.join() }
@@ -98,16 +98,16 @@ extension RoomConformanceRun {
     /// `pair` as drawn or the other way round, half the time each: which side starts first.
     private func eitherFirst(_ pair: [Step]) -> [Step] { self.chance(50) ? pair : pair.reversed() }
 
-    /// Sends both sides of `pair` at once, then has the model follow the order the room took;
-    /// for a drop or a reconnect (`counting`: its kind and client), counts whether that order
-    /// had it first or second (the order drawn, when both give the same), which a test may
-    /// require was each way.
+    /// Sends both sides of `pair` at once, then has the model follow the order the room took.
+    /// For a drop or a reconnect (`counting`: its kind and client; its pair in either order,
+    /// ``eitherFirst(_:)``), the second side starts at once or up to 2 ms later, and the order
+    /// taken is counted: which a test may require was each way (the order drawn, when both give
+    /// the same). A reconnect's path to its room is longer than a message's, a drop's or a
+    /// window's end, so that without the head start it seldom came first.
     private func race(
         _ pair: [Step], in code: String, counting special: (kind: String, client: Int)? = nil
     ) async throws {
-        // The second side starts at once or a little later: a reconnect takes longer to reach its
-        // room than a message, a drop or a window's end, so that each may come first.
-        let headStart = Duration.microseconds(self.pick([0, 0, 250, 1_000, 2_000])!)
+        let headStart = special == nil ? .zero : Duration.microseconds(self.pick([0, 0, 250, 1_000, 2_000])!)
         self.note("at once (the second \(headStart) later): \(pair.map(\.label).joined(separator: "; "))")
         let asTheSocketReads = !self.loops.isEmpty
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -31,6 +31,8 @@ final class RoomConformanceRun {
         var membership: (code: String, playerID: String)?
         var toldNotInRoom = false
         var isOpen = true
+        /// Replaced by a reconnect of its player on another client: closed with 4001.
+        var wasReplaced = false
     }
 
     /// A difference between the server and the model.
@@ -231,6 +233,11 @@ final class RoomConformanceRun {
         for index in self.openClients where !self.clients[index].connection.closedWith.isEmpty {
             throw self.mismatch("client \(index) closed with \(self.clients[index].connection.closedWith)", [])
         }
+        for index in self.clients.indices where self.clients[index].wasReplaced {
+            guard self.clients[index].connection.closedWith.contains(RelayCloseCode.replaced) else {
+                throw self.mismatch("client \(index), replaced, was not closed with 4001", received[index] ?? [])
+            }
+        }
     }
 
     func mismatch(_ what: String, _ got: [JSONValue]) -> Mismatch {
@@ -387,6 +394,7 @@ final class RoomConformanceRun {
             }
         }
         while let room = self.roomOrder.first.flatMap({ self.rooms[$0] }), let player = room.players.first {
+            guard player.client == nil else { throw self.mismatch("\(player.id) still connected at the end", []) }
             try await self.expire(player, of: room)
         }
         try self.checkRoomLists()

@@ -17,8 +17,9 @@ struct RoomConformanceTests {
         "entities_sync", "emote", "pong", "error duplicate_player_id", "error join_failed", "error reconnect_failed",
         "error already_in_room", "error start_failed", "error too_long",
     ]
-    /// The model's rarer branches the runs must take, and a drop or a reconnect handled both
-    /// before and after what it raced (``RoomConformanceRun/raceAReconnect()``).
+    /// The model's rarer branches the runs must take, and a drop (``RoomConformanceRun/race()``)
+    /// or a reconnect (``RoomConformanceRun/raceAReconnect()``) handled both before and after
+    /// what it raced.
     static let branches =
         [
             "dropped member made way", "own room re-entered", "dropped member let go at the start",
