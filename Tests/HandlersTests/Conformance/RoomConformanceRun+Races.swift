@@ -113,28 +113,23 @@ extension RoomConformanceRun {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (index, racing) in pair.enumerated() {
                 let pause = index == 0 ? .zero : headStart
-                switch racing.act {
-                case .message(let message, let client):
-                    let (connection, text) = (self.clients[client].connection, Self.text(of: message))
-                    group.addTask {
-                        if pause > .zero { try await Task.sleep(for: pause) }
-                        if asTheSocketReads {
-                            try await connection.sendAsTheSocketReads(text)
-                        } else {
-                            await connection.send(text)
+                let arrive: @Sendable () async throws -> Void =
+                    switch racing.act {
+                    case .message(let message, let client):
+                        { [connection = self.clients[client].connection, text = Self.text(of: message)] in
+                            if asTheSocketReads {
+                                try await connection.sendAsTheSocketReads(text)
+                            } else {
+                                await connection.send(text)
+                            }
                         }
+                    case .socketCloses(let client):
+                        { [connection = self.clients[client].connection] in await connection.socketCloses() }
+                    case .windowEnds(let room, let playerID): { await room.expireNow(playerID) }
                     }
-                case .socketCloses(let client):
-                    let connection = self.clients[client].connection
-                    group.addTask {
-                        if pause > .zero { try await Task.sleep(for: pause) }
-                        await connection.socketCloses()
-                    }
-                case .windowEnds(let room, let playerID):
-                    group.addTask {
-                        if pause > .zero { try await Task.sleep(for: pause) }
-                        await room.expireNow(playerID)
-                    }
+                group.addTask {
+                    if pause > .zero { try await Task.sleep(for: pause) }
+                    try await arrive()
                 }
             }
             try await group.waitForAll()
