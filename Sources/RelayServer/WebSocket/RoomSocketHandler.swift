@@ -100,6 +100,8 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var closeFrameWritten = false
     /// The client answered the server's close frame before it was written.
     private var closeAnswered = false
+    /// The client's TCP input has ended (it closed its half, or the whole connection).
+    private var inputEnded = false
 
     init(
         dispatcher: MessageDispatcher, session: ConnectionSession, settings: Settings,
@@ -228,7 +230,17 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     self.handle(held, context: context)
                 }
             }
-            context.close(promise: nil)
+            self.inputEnded = true
+            // A close frame waiting behind a backlog (the answer to the client's close, or the
+            // server's own) goes out first, to a client that may still read: the drain hangs up
+            // on one that does not, and the socket closes once the frame is written.
+            guard self.closingDrain != nil else {
+                context.close(promise: nil)
+                return
+            }
+            self.pinger?.cancel()  // nothing can answer a ping now
+            self.pinger = nil
+            self.endReading()
             return
         }
         if event is ChannelShouldQuiesceEvent {
@@ -498,10 +510,8 @@ extension RoomSocketHandler {
             self.inputRefused = true
             self.bytesOnHold = nil
             // The player leaves the room now, not when the client hangs up (up to the grace period
-            // for one that never does): the reader ends once it has handled what came before.
-            self.session.connection.socketHasClosed()
-            self.session.closing.close()
-            self.readerQueue.finish()
+            // for one that never does).
+            self.endReading()
             let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
             written.futureResult.whenComplete { result in
                 // Closing with the client's bytes unread would have the kernel reset the connection,
@@ -535,7 +545,7 @@ extension RoomSocketHandler {
         self.closeFrameWritten = true
         self.stopClosingDrain()
         guard let channel = self.context?.channel else { return }
-        guard !self.closeAnswered else { return channel.close(promise: nil) }
+        guard !self.closeAnswered, !self.inputEnded else { return channel.close(promise: nil) }
         channel.eventLoop.scheduleTask(in: self.closeGrace) { channel.close(promise: nil) }
     }
 
@@ -607,16 +617,22 @@ extension RoomSocketHandler {
 
     /// The connection is over: no more pings, the reader ends once it has the rest, a waiting writer goes on.
     private func stop() {
-        // A plugin's answer the reader waits for would hold the player's departure, and a stop.
-        self.session.connection.socketHasClosed()
-        self.session.closing.close()
+        self.endReading()
         self.pinger?.cancel()
         self.pinger = nil
         self.stopClosingDrain()
         self.readPause?.cancel()
         self.charges.ended()
         self.bytesOnHold = nil
-        self.readerQueue.finish()
         self.resumeWriter()
+    }
+
+    /// Nothing more comes from the client: the reader ends once it has handled what came before,
+    /// and the player leaves the room. A plugin's answer the reader waits for would otherwise hold
+    /// the player's departure, and a stop.
+    private func endReading() {
+        self.session.connection.socketHasClosed()
+        self.session.closing.close()
+        self.readerQueue.finish()
     }
 }

@@ -1,0 +1,114 @@
+import Foundation
+import Relay
+import Testing
+
+@testable import RelayServer
+
+/// A close frame that waits behind a backlog the client is still reading: whoever asked for the
+/// close (the server, or the client itself), the client reads the backlog, then the close frame,
+/// even when it has ended its half of the TCP connection meanwhile.
+@Suite("Close frames behind a backlog")
+struct CloseBehindABacklogTests {
+    static let updates = 120
+
+    /// Limits that let a host's backlog grow to ``updates`` large updates, and let it read that
+    /// backlog as slowly as a loaded machine makes it.
+    static var limits: RelayLimits {
+        var limits = RelayLimits()
+        limits.closeGracePeriod = .seconds(1)
+        limits.closeDrainLimit = .seconds(60)
+        limits.outboundQueueBytes = 8 << 20
+        limits.stateMessagesPerSecond = 100_000
+        limits.stateMessageBurst = 100_000
+        limits.inboundBytesPerSecond = 1 << 30
+        limits.inboundByteBurst = 1 << 30
+        return limits
+    }
+
+    /// A room whose host, on a raw socket, has ``updates`` `player_state_update`s of 30 KB queued
+    /// (3.6 MB) and has read none of them: its small segments, as over the internet, keep the
+    /// server's kernel from taking much of it, so most waits in the server.
+    static func hostWithABacklog(
+        port: Int
+    ) async throws -> (host: StalledClient, created: [String: Any], guest: TestSocket) {
+        let host = try await StalledClient.connect(
+            port: port, path: "/ws/room/new",
+            early: [#"{"type":"create_room","room_name":"Backlog","player_name":"Host"}"#], maxSegmentSize: 1400)
+        var created: [String: Any] = [:]
+        while created["type"] as? String != "room_created" {
+            let frame = try #require(try await host.readFrame())
+            created = try #require(try JSONSerialization.jsonObject(with: Data(frame.payload)) as? [String: Any])
+        }
+        let code = try #require(created["room_id"] as? String)
+        let guest = TestSocket.connect(port: port, path: "/ws/room/\(code)")
+        guest.send(["type": "join_room", "player_name": "Guest"])
+        try await guest.skip(until: "room_joined")
+        // Encoded once: the suite shares the CPU.
+        let update = #"{"type":"player_state","state":{"x":1,"pad":"\#(String(repeating: "p", count: 30_000))"}}"#
+        for _ in 0..<Self.updates { guest.send(raw: update) }
+        guest.send(["type": "ping"])
+        try await guest.skip(until: "pong")  // every update is queued for the host by now
+        return (host, created, guest)
+    }
+
+    /// Replaces the host of `created` with a reconnect on a new socket: the server closes the old
+    /// one with 4001, behind its backlog.
+    static func replace(_ created: [String: Any], port: Int) async throws {
+        let code = try #require(created["room_id"] as? String)
+        let replacement = TestSocket.connect(port: port, path: "/ws/room/\(code)")
+        replacement.send([
+            "type": "reconnect", "room_id": code, "player_id": created["player_id"] ?? "",
+            "token": created["reconnect_token"] ?? "",
+        ])
+        try await replacement.expect("reconnected")
+    }
+
+    static func updatesRead(in frames: [StalledClient.Frame]) -> Int {
+        frames.filter { $0.opcode == 1 && String(decoding: $0.payload, as: UTF8.self).contains("player_state_update") }
+            .count
+    }
+
+    @Test("A client the server closes while it reads a backlog gets all of it, then the close frame")
+    func serverCloseWaitsForTheBacklog() async throws {
+        try await withRelayServer(limits: Self.limits) { port, _ in
+            let (host, created, _) = try await Self.hostWithABacklog(port: port)
+            // The old connection is closed (4001) behind its backlog, which it reads for three times
+            // the grace period at least (120 × 25 ms), but steadily: it is not hung up mid-way. It
+            // starts reading first, so that a late test task cannot look like a client that stopped.
+            let reading = host.startReadingSlowly(pausing: .milliseconds(25))
+            try await Self.replace(created, port: port)
+            let frames = await reading.frames()
+            #expect(Self.updatesRead(in: frames) == Self.updates)
+            #expect(frames.last?.closeCode == 4001, "the connection ended without its close frame")
+        }
+    }
+
+    @Test("A client that ends its TCP output while the server's close waits behind a backlog still gets both")
+    func serverCloseWaitsForAHalfClosedClient() async throws {
+        try await withRelayServer(limits: Self.limits) { port, _ in
+            let (host, created, _) = try await Self.hostWithABacklog(port: port)
+            let reading = host.startReadingSlowly(pausing: .milliseconds(25))
+            try await Self.replace(created, port: port)
+            host.shutdownWrite()  // it sends nothing more, but reads on
+            let frames = await reading.frames()
+            #expect(Self.updatesRead(in: frames) == Self.updates)
+            #expect(frames.last?.closeCode == 4001, "the connection ended without its close frame")
+        }
+    }
+
+    @Test("A client that closes, then ends its TCP output, gets the answer to its close behind its backlog")
+    func answerWaitsForAHalfClosedClient() async throws {
+        try await withRelayServer(limits: Self.limits) { port, _ in
+            let (host, _, guest) = try await Self.hostWithABacklog(port: port)
+            // As `nc -N` or a script's `shutdown(SHUT_WR)` after its close frame would.
+            try host.sendRaw(StalledClient.frame(fin: true, opcode: 8, [0x03, 0xE8]))  // 1000
+            host.shutdownWrite()
+            _ = try await guest.expect("player_disconnected")  // the player leaves at once
+            let frames = await host.startReadingSlowly(pausing: .milliseconds(25)).frames()
+            // What had left the queue for the socket comes first (the rest is dropped: no data
+            // frame follows a close frame), and the answer last.
+            #expect(Self.updatesRead(in: frames) > 0)
+            #expect(frames.last?.closeCode == 1000, "the connection ended without the answer to its close")
+        }
+    }
+}
