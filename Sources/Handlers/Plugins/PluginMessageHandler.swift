@@ -19,36 +19,34 @@ struct PluginMessageHandler: MessageHandler {
     }
 
     /// Sends what the plugin asked for, in its order. Room-wide sends happen inside the room,
-    /// and only while the sender is still a member of it.
+    /// and only while the sender is still a member of it; what is for the sender alone (its own
+    /// messages, errors) reaches it in a room or not, as when it sent the message outside one.
     private func perform(_ actions: [PluginAction], for session: ConnectionSession, in context: PluginContext?) async {
         let connection = session.connection
-        guard let context, actions.contains(where: \.needsRoom) else {
-            for action in actions {
-                switch action {
-                case .error(let error): connection.send(OutboundMessage.error(error))
-                case .send(.sender, let frame): connection.send(frame)
-                case .send: session.reply(.notInRoom)  // once, as for built-in types
+        if let context, actions.contains(where: \.needsRoom) {
+            let playerID = context.playerID
+            let wasMember = await context.room.enter { room -> Bool in
+                guard room.isCurrent(playerID, connection: connection) else { return false }
+                for action in actions {
+                    switch action {
+                    case .error(let error): connection.send(OutboundMessage.error(error))
+                    case .send(.sender, let frame): connection.send(frame)
+                    case .send(.room, let frame): room.broadcast(frame)
+                    case .send(.others, let frame): room.broadcast(frame, excluding: playerID)
+                    case .send(.player(let recipient), let frame): room.send(frame, to: recipient)
+                    }
                 }
+                return true
             }
-            return
+            if wasMember { return }
+            session.membership = nil  // removed while the plugin answered
         }
-        let playerID = context.playerID
-        let stillMember = await context.room.enter { room -> Bool in
-            guard room.isCurrent(playerID, connection: connection) else { return false }
-            for action in actions {
-                switch action {
-                case .error(let error): connection.send(OutboundMessage.error(error))
-                case .send(.sender, let frame): connection.send(frame)
-                case .send(.room, let frame): room.broadcast(frame)
-                case .send(.others, let frame): room.broadcast(frame, excluding: playerID)
-                case .send(.player(let recipient), let frame): room.send(frame, to: recipient)
-                }
+        for action in actions {
+            switch action {
+            case .error(let error): connection.send(OutboundMessage.error(error))
+            case .send(.sender, let frame): connection.send(frame)
+            case .send: session.reply(.notInRoom)  // once, as for built-in types
             }
-            return true
-        }
-        if !stillMember {
-            session.membership = nil
-            session.reply(.notInRoom)
         }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import Handlers
@@ -63,6 +64,27 @@ struct PluginRoutingTests {
             let first = await client.exchange(#"{"type":"probe","do":"room_and_others"}"#)
             #expect(first.map { $0["code"] } == ["not_in_room"], "\(first)")
             #expect(await client.exchange(#"{"type":"probe","do":"room_and_others"}"#).isEmpty)
+        }
+    }
+
+    @Test func aSenderRemovedWhileThePluginAnswersStillGetsWhatIsForThemAlone() async throws {
+        try await ProbePlugin.withHarness([ProbePlugin.executable()]) { harness in
+            let (host, guest, code) = try await harness.roomWithTwoPlayers()
+            let mark = ProbePlugin.pidFile()  // a fresh path
+            defer { ProbePlugin.removePidFile(mark) }
+            async let answered: Void = guest.send(#"{"type":"probe","do":"mixed_when_told","mark":"\#(mark)"}"#)
+            try await harness.eventually { FileManager.default.fileExists(atPath: mark) }
+            // A game's handler kicks the guest while the plugin holds its answer.
+            let room = try #require(harness.registry.room(code: code))
+            #expect(await room.removeMember("guest"))
+            try FileManager.default.removeItem(atPath: mark)
+            await answered
+            let toGuest = await guest.received()
+            #expect(toGuest.map(\.type) == ["room_left", "probe_reply", "error", "error", "probe_reply"], "\(toGuest)")
+            #expect(toGuest.compactMap { $0["code"]?.stringValue } == ["not_in_room", "probe_says_no"])
+            #expect(toGuest.dropFirst().first?["room_id"]?.stringValue == code, "asked while the guest was a member")
+            #expect(toGuest.last?["n"] == 2)
+            #expect(await host.received().map(\.type) == ["player_left"], "no room-wide send once the guest is out")
         }
     }
 

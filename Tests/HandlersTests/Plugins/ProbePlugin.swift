@@ -121,6 +121,15 @@ enum ProbePlugin {
                                      {"send": "sender", "message": dict(context, n=2)}]
             elif do == "drop":
                 answer["actions"] = []
+            elif do == "mixed_when_told":  # makes file `mark`, and answers once the test removes it
+                open(message["mark"], "w").close()
+                asked = time.time()
+                while os.path.exists(message["mark"]) and time.time() - asked < 30:
+                    time.sleep(0.01)
+                answer["actions"] = [{"send": "sender", "message": dict(context, n=1)},
+                                     {"send": "room", "message": context},
+                                     {"error": {"code": "probe_says_no", "message": "The probe refuses"}},
+                                     {"send": "sender", "message": dict(context, n=2)}]
             elif do == "slow":
                 time.sleep(message.get("seconds", 1))
                 answer["actions"] = [{"send": "sender", "message": context}]
