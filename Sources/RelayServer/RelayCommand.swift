@@ -61,7 +61,7 @@ struct RelayCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "Seconds a request (head and body) may take to arrive whole, counted from when the server waits for it (also the HTTP keep-alive idle time), and an answer may go without a byte taken by the client."
+            "Seconds a request's head may take to arrive, counted from when the server waits for it (also the HTTP keep-alive idle time), then its body as long again; and an answer may go without a byte taken by the client."
     )
     var httpIdleTimeoutSeconds: Int = 30
 

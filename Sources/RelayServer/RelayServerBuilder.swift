@@ -48,8 +48,9 @@ public struct RelayServerBuilder: Sendable {
         self.observers.append(observer)
     }
 
-    /// Parses `arguments` like `relay` does (`--help` lists them), runs the server until
-    /// SIGINT or SIGTERM, and exits; a bad flag or a failed start exits non-zero with a message.
+    /// Parses `arguments` like `relay` does (`--help` lists them), runs the server until SIGINT,
+    /// SIGTERM or SIGHUP (unless started ignoring it, as under `nohup`), and exits; a bad flag or a
+    /// failed start exits non-zero with a message (README lists the statuses).
     public func runFromCommandLine(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) async {
         do {
             let command = try RelayCommand.parse(arguments)

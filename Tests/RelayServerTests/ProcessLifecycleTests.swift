@@ -396,13 +396,13 @@ struct ProcessLifecycleTests {
         }
     }
 
-    @Test("A corrupt database file stops start-up with a clear message and a non-zero exit")
+    @Test("A corrupt database file stops start-up with a clear message and exit status 2")
     func corruptDatabase() async throws {
         try await withTemporaryDirectory { directory in
             let garbage = Data((0..<8192).map { UInt8(truncatingIfNeeded: $0 &* 37) })
             try garbage.write(to: URL(fileURLWithPath: ServerConfiguration.databasePath(in: directory)))
             let relay = try self.startRelay(dataDirectory: directory)
-            #expect(try await relay.exitStatus() != 0)
+            #expect(try await relay.exitStatus() == 2)  // the data directory's database (README)
             #expect(relay.printed.contains("not a valid SQLite database"))
         }
     }
@@ -420,7 +420,7 @@ struct ProcessLifecycleTests {
         }
     }
 
-    @Test("A port in use stops start-up with a clear message, and the store closes in order")
+    @Test("A port in use stops start-up with a clear message and exit status 1, and the store closes in order")
     func portInUse() async throws {
         try await withTemporaryDirectory { first in
             try await withTemporaryDirectory { second in
@@ -431,7 +431,7 @@ struct ProcessLifecycleTests {
                 let status = try await relay.exitStatus()
                 running.send(SIGTERM)
                 #expect(try await running.exitStatus() == 0)
-                #expect(status != 0)
+                #expect(status == 1)  // any other failure (README)
                 #expect(relay.printed.lowercased().contains("address already in use"), "\(relay.printed)")
                 #expect(relay.printed.contains("relay.failed"), "\(relay.printed)")
                 #expect(relay.printed.contains("persistence.closed"), "\(relay.printed)")
@@ -439,13 +439,13 @@ struct ProcessLifecycleTests {
         }
     }
 
-    @Test("An unusable data directory stops start-up with a clear message and a non-zero exit")
+    @Test("An unusable data directory stops start-up with a clear message and exit status 2")
     func unusableDataDirectory() async throws {
         try await withTemporaryDirectory { directory in
             let file = "\(directory)/not-a-directory"
             try Data("x".utf8).write(to: URL(fileURLWithPath: file))
             let relay = try self.startRelay(dataDirectory: "\(file)/data")
-            #expect(try await relay.exitStatus() != 0)
+            #expect(try await relay.exitStatus() == 2)
             #expect(relay.printed.contains("cannot use database"))
         }
     }
@@ -457,7 +457,7 @@ struct ProcessLifecycleTests {
                 let relay = try ChildRelay(
                     arguments: ["--data-dir", directory],
                     environment: ["API_KEY": testAPIKey, "PORT": "0"].merging([name: value]) { $1 })
-                #expect(try await relay.exitStatus() != 0, "\(name)=\(value)")
+                #expect(try await relay.exitStatus() == 64, "\(name)=\(value)")  // a value refused (README)
                 #expect(relay.printed.contains("\(name) must be"), "\(name)=\(value): \(relay.printed)")
                 #expect(!relay.printed.contains("listening on"))
             }
@@ -475,7 +475,7 @@ struct ProcessLifecycleTests {
         for (argument, message) in cases {
             try await withTemporaryDirectory { directory in
                 let relay = try self.startRelay(dataDirectory: directory, extraArguments: [argument])
-                #expect(try await relay.exitStatus() != 0, "\(argument)")
+                #expect(try await relay.exitStatus() == 64, "\(argument)")
                 #expect(relay.printed.contains(message), "\(argument): \(relay.printed)")
                 #expect(!relay.printed.contains("listening on"), "\(argument)")
             }
