@@ -104,6 +104,67 @@ struct MovedDatabaseTests {
         }
     }
 
+    /// A backup restored with `mv` while the server runs: the old file renamed away or deleted first.
+    static let restores = ["old file renamed away", "old file deleted"]
+
+    @Test(
+        "A backup restored under a running store is what the next start finds, and the old file gets its writes",
+        arguments: Self.restores)
+    func aBackupRestoredUnderTheStoreIsLeftAsRestored(_ restore: String) async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            try await Self.withBackupRestoredUnderAStore(at: path, restore) { store in await store.close() }
+            let restored = try RawDatabase(path: path)
+            #expect(try restored.strings("PRAGMA integrity_check") == ["ok"])
+            #expect(try restored.strings("SELECT player_name FROM scores ORDER BY id") == ["saved"])
+            if restore == Self.restores[0] {
+                let old = try RawDatabase(path: databasePath(in: directory, "old.db"))
+                #expect(try old.strings("SELECT player_name FROM scores ORDER BY id") == ["saved", "a", "b"])
+            }
+        }
+    }
+
+    @Test("A WAL that cannot be copied into the replaced database file is set aside, not left for the next start")
+    func aWALThatCannotBeCopiedIsSetAside() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            try await Self.withBackupRestoredUnderAStore(at: path, Self.restores[0]) { store in
+                await InjectedWriteErrors.failingWrites(in: directory, with: EIO) { await store.close() }
+            }
+            #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
+            let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+            #expect(files.contains { $0.hasPrefix("game.db-wal.orphaned-") }, "\(files)")
+            let restored = try RawDatabase(path: path)
+            #expect(try restored.strings("PRAGMA integrity_check") == ["ok"])
+            #expect(try restored.strings("SELECT player_name FROM scores ORDER BY id") == ["saved"])
+        }
+    }
+
+    /// A store at `path` with one score ("saved") in its file and two more ("a", "b") in its WAL,
+    /// whose file is replaced by a copy made before those two (`restore`: the old one renamed to
+    /// `old.db` or deleted first); then `close` closes the store.
+    private static func withBackupRestoredUnderAStore(
+        at path: String, _ restore: String, close: (SQLiteGameStore) async throws -> Void
+    ) async throws {
+        let backup = path + ".backup"
+        try await withStore(PersistenceConfiguration(databasePath: path)) { store in
+            _ = try await store.submit(submission("saved", 1))
+        }
+        try FileManager.default.copyItem(atPath: path, toPath: backup)
+        try await withStore(PersistenceConfiguration(databasePath: path)) { store in
+            for player in ["a", "b"] { _ = try await store.submit(submission(player, 2)) }
+            let walBytes = try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int
+            #expect((walBytes ?? 0) > 0, "the two writes wait in the WAL")
+            if restore == Self.restores[0] {
+                #expect(rename(path, URL(fileURLWithPath: path).deletingLastPathComponent().path + "/old.db") == 0)
+            } else {
+                try FileManager.default.removeItem(atPath: path)
+            }
+            #expect(rename(backup, path) == 0)
+            try await close(store)
+        }
+    }
+
     /// Deletes the file at `path`, or renames an empty file over it.
     private static func moveAway(_ path: String, _ how: String) throws {
         guard how != "deleted" else { return try FileManager.default.removeItem(atPath: path) }

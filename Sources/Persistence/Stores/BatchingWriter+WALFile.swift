@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 
 extension BatchingWriter {
@@ -53,5 +54,49 @@ extension BatchingWriter {
                 ])
             return false
         }
+    }
+
+    /// For a database file deleted or replaced while the store ran (a backup restored with `mv`),
+    /// before the connection closes. SQLite then leaves the WAL in place, and the next start would
+    /// lay the old file's pages over whatever stands at the path: nothing ties a WAL to its file.
+    /// So the WAL goes into the file the connection has open (the old one, wherever it was renamed
+    /// to) and is cut to nothing. Returns the WAL file, while it is still ours, if that failed.
+    func emptyWALIntoMovedDatabase() -> (path: String, identity: FileIdentity)? {
+        do {
+            try self.connection.checkpointCompletely()
+            self.logger.notice(
+                "persistence.database.moved.wal_emptied",
+                metadata: [
+                    "db.path": "\(self.connection.path)",
+                    "result": "the WAL's writes went into the replaced file, not the one at the path now",
+                ])
+            return nil
+        } catch {
+            let path = self.connection.walPath
+            guard case .inPlace(let identity) = self.walFile, FileIdentity(path: path) == identity else { return nil }
+            return (path, identity)
+        }
+    }
+
+    /// Renames a WAL that could not be emptied out of the way of the next start, once the
+    /// connection is closed.
+    func setAside(_ wal: (path: String, identity: FileIdentity)) {
+        let aside = "\(wal.path).orphaned-\(Int(Date().timeIntervalSince1970))"
+        guard FileIdentity(path: wal.path) == wal.identity, rename(wal.path, aside) == 0 else {
+            self.logger.critical(
+                "persistence.wal.not_set_aside",
+                metadata: [
+                    "db.wal": "\(wal.path)",
+                    "effect":
+                        "the next start applies the replaced file's writes to the file at the path: remove the WAL first",
+                ])
+            return
+        }
+        self.logger.critical(
+            "persistence.wal.set_aside",
+            metadata: [
+                "db.wal": "\(wal.path)", "moved_to": "\(aside)",
+                "effect": "writes committed since the last checkpoint are in that file only",
+            ])
     }
 }

@@ -124,9 +124,12 @@ actor BatchingWriter {
     var walPath: String { self.connection.walPath }
 
     /// Closes the connection, after ``close()`` and after the readers' connections: the last to
-    /// close copies the WAL into the database file and deletes it.
+    /// close copies the WAL into the database file and deletes it. SQLite does neither for a
+    /// database file deleted or replaced meanwhile (``emptyWALIntoMovedDatabase()``).
     func closeConnection() {
+        let walToSetAside = self.connection.fileHasMoved ? self.emptyWALIntoMovedDatabase() : nil
         self.connection.close()
+        if let walToSetAside { self.setAside(walToSetAside) }
     }
 
     private func scheduleFlush() {
