@@ -63,6 +63,20 @@ struct StoreOpeningTests {
         }
     }
 
+    /// A start writes only what it changes: a store killed while the disk was full can start again
+    /// (each commit would need room for a WAL frame), and serve its scores.
+    @Test func openingAnUpToDateDatabaseWritesNothing() async throws {
+        try await withTemporaryDirectory { directory in
+            let configuration = PersistenceConfiguration(databasePath: databasePath(in: directory))
+            try await withStore(configuration) { _ = try await $0.submit(submission("a", 1)) }
+            try await withStore(configuration) { store in
+                let wal = try FileManager.default.attributesOfItem(atPath: configuration.databasePath + "-wal")
+                #expect(wal[.size] as? Int == 0, "the start committed a transaction")
+                #expect(try await store.personalBest(playerName: "a")?.submission.score == 1)
+            }
+        }
+    }
+
     @Test func garbageFileIsNotAValidDatabase() async throws {
         try await withTemporaryDirectory { directory in
             let path = databasePath(in: directory)

@@ -89,7 +89,11 @@ extension SQLiteConnection {
                 case .trimStoredNames: outcome.nameTrimming = try self.trimStoredNames()
                 }
             }
-            try self.execute("PRAGMA user_version = \(migrations.count)")
+            // Only when it changes: a commit with nothing to write writes nothing, and a restart
+            // after a crash on a full disk needs no room for a WAL frame.
+            if outcome.versionBefore < migrations.count {
+                try self.execute("PRAGMA user_version = \(migrations.count)")
+            }
             outcome.addedScoreColumns = try self.addMissingScoreCounters()
             try self.checkSavedGamesAreUniquePerPlayer()
             try self.seedBossesIfEmpty()
