@@ -30,6 +30,12 @@ scenario=${2:?$usage}
 shift 2
 bench=$(realpath "$BUILD/relay-bench")
 
+# A server already on the port would answer the checks below for the one started here, which then
+# fails to bind and exits, and the bench would measure the other under this one's name.
+if (exec 3<> "/dev/tcp/127.0.0.1/$PORT") 2> /dev/null; then
+    echo "port $PORT is taken by another server: stop it, or set PORT" >&2
+    exit 1
+fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/reference-relay.XXXXXX")
 # shellcheck disable=SC2064  # expand now
 trap "rm -rf '$work'" EXIT

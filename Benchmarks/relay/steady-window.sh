@@ -23,7 +23,7 @@ for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && br
 # The server's user and kernel CPU time so far, in clock ticks (1/100 s).
 cpu_ticks() { awk '{print $14, $15}' "/proc/$server/stat"; }
 taskset -c 0 "$bench_dir/relay-bench" "ws://127.0.0.1:$port" --rooms "$rooms" --players 2 --hz "$hz" \
-    --duration "${seconds}s" --server-pid "$server" >"$out" 2>/dev/null &
+    --duration "${seconds}s" --server-pid "$server" --quiet >"$out" 2>/dev/null &
 bench=$!
 deadline=$((SECONDS + 120))
 while [ "$(ls "/proc/$server/fd" 2>/dev/null | wc -l)" -lt $((rooms * 2)) ]; do
