@@ -4,7 +4,8 @@
 # builds A B, B A), so that none always runs first or later in a drifting machine. Each run goes through
 # run-relay-bench.sh (server on CPU 1, bench on CPU 0, fresh data folder) under the exclusive
 # benchmark lock. Each line: latency, the bench's send lag (how late it wrote its own sends; part
-# of the latency), both sides' CPU, lost and repeated messages and rooms that failed to set up.
+# of the latency), both sides' CPU, lost and repeated messages, the server's errors and rooms that
+# failed to set up.
 #
 #   Benchmarks/relay/interleave.sh ROOMS PAIRS DIR_A DIR_B [DIR_C ...]
 #   (each DIR holds a `relay` and a `relay-bench` binary; extra relay-bench options in BENCH_ARGS)
@@ -41,10 +42,12 @@ for round in $(seq "$pairs"); do
         failed=$(echo "$out" | awk '/^setup/ {print $NF}')
         # Repeated or reordered deliveries ("N REPEATED or out of order"; a bench before session 44 counts none).
         repeated=$(echo "$out" | awk '/^messages/ {n = 0; if (match($0, /[0-9]+ REPEATED/)) n = substr($0, RSTART, RLENGTH - 9); print n}')
-        echo "$dir rooms=$rooms $latency lag $lag server ${server#(} bench ${bench#(} lost $lost repeated ${repeated:-?} failed ${failed:-?}"
+        # `error` messages the server sent after the joins (`rate_limited`, say): a cause of loss.
+        errors=$(echo "$out" | awk '/^messages/ {if (match($0, /server errors [0-9]+/)) print substr($0, RSTART + 14, RLENGTH - 14)}')
+        echo "$dir rooms=$rooms $latency lag $lag server ${server#(} bench ${bench#(} lost $lost repeated ${repeated:-?} errors ${errors:-?} failed ${failed:-?}"
         # The table's warnings (connections the server closed, sends short of the rate, deliveries
         # lost; reordered, misrouted, echoed or unreadable ones on the messages line) under the run's line: a room whose sockets
         # both closed sends nothing more, so it is not counted as lost.
-        echo "$out" | awk '/^WARNING/ {$1 = ""; print "    WARNING" $0} /^messages/ && /OUT OF ORDER|MORE than|ECHOED|UNREADABLE|OVER 60 s/ {print "    " $0}'
+        echo "$out" | awk '/^WARNING/ {$1 = ""; print "    WARNING" $0} /^messages/ && /OUT OF ORDER|MORE than|ECHOED|MISROUTED|UNREADABLE|OVER 60 s/ {print "    " $0}'
     done
 done

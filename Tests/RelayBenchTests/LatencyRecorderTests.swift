@@ -184,6 +184,37 @@ struct LatencyRecorderTests {
         #expect(Format.messages(snapshot).contains("1 ECHOED to their sender, 1 with UNREADABLE stamps"))
     }
 
+    @Test("A relay of a message sent in another room is counted apart, never as a delivery")
+    func misroutedRelays() {
+        let recorder = LatencyRecorder()
+        recorder.openWindow(at: 100)
+        recorder.recordSend(dueAt: 100, sentAt: 100, recipients: 1)
+        recorder.recordMisrouted(dueAt: 100)
+        recorder.recordMisrouted(dueAt: 99)  // an earlier window's
+        let snapshot = recorder.snapshot()
+        #expect(snapshot.delivered == 0)
+        #expect(snapshot.lost == 1, "a misrouted relay does not make up for the one its room-mate lost")
+        #expect(snapshot.misrouted == 1)
+        #expect(Format.messages(snapshot).contains("1 MISROUTED from another room"))
+    }
+
+    @Test("Stream ids carry their room, stay unique and under 2^53, and tell a relay's origin")
+    func streamIDs() {
+        let streams = (0..<100).map { _ in StreamID.next(inRoom: 7) }
+        #expect(Set(streams).count == 100)
+        #expect(streams.allSatisfy { StreamID.room(of: $0) == 7 })
+        let last = StreamID.next(inRoom: StreamID.maxRoom)
+        #expect(last < 1 << 53 && StreamID.room(of: last) == StreamID.maxRoom)
+        let mine = StreamID.next(inRoom: 3)
+        let mate = StreamID.next(inRoom: 3)
+        let stranger = StreamID.next(inRoom: 4)
+        #expect(StreamID.origin(of: mate, ownStream: mine, room: 3) == .roomMate)
+        #expect(StreamID.origin(of: mine, ownStream: mine, room: 3) == .ownSending)
+        #expect(StreamID.origin(of: stranger, ownStream: mine, room: 3) == .anotherRoom)
+        #expect(StreamID.origin(of: nil, ownStream: mine, room: 3) == .roomMate, "a server that dropped `k`")
+        #expect(StreamID.origin(of: stranger, ownStream: nil, room: nil) == .roomMate, "before it sent")
+    }
+
     @Test("A snapshot is a copy: what arrives after it does not change it")
     func snapshotIsACopy() {
         let recorder = LatencyRecorder()

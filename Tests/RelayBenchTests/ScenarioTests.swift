@@ -33,6 +33,7 @@ struct ScenarioTests {
             #expect(report.table().contains("send lag ms p99"))
             // Nothing came back to its sender, unread, or from a connection the server closed.
             #expect(window.latency.echoed == 0)
+            #expect(window.latency.misrouted == 0)
             #expect(window.latency.unreadable == 0)
             #expect(window.latency.closedWhileSending == 0)
             #expect(!report.table().contains("the server closed"), "\(report.table())")
@@ -72,7 +73,7 @@ struct ScenarioTests {
         }
     }
 
-    @Test("relay's table warns of a bench that fell behind and of rooms that failed, and only then")
+    @Test("relay's table warns of a lagging bench and failed rooms, and says why the server has no figures")
     func relayWarnings() {
         func report(sendLagP99: UInt64, roomsFailed: Int) -> RelayReport {
             // 10 rooms × 2 players @ 30 Hz for 1 s: the 600 sends the rate asks for.
@@ -91,6 +92,11 @@ struct ScenarioTests {
         #expect(!report(sendLagP99: 900, roomsFailed: 0).table().contains("WARNING"))
         #expect(report(sendLagP99: 4_000, roomsFailed: 0).table().contains("sends went out over 4.00 ms late"))
         #expect(report(sendLagP99: 0, roomsFailed: 3).table().contains("3 of 10 rooms failed to set up"))
+        // No figures for the server: not asked for, or its process was gone by the window's end.
+        var serverGone = report(sendLagP99: 0, roomsFailed: 0)
+        #expect(serverGone.table().contains("(pass --server-pid for its CPU and memory)"))
+        serverGone.serverPID = 4321
+        #expect(serverGone.table().contains("process 4321 could not be read at the window's end"))
     }
 
     @Test("relay's table warns when any delivery missed the drain, and when sends fell short of the rate")

@@ -22,9 +22,12 @@ final class BenchSocket: Sendable {
         try await self.joined.get()
     }
 
-    /// Starts sending the encoder's state message at `hertz`; each should reach `recipients` room-mates.
-    func startSending(hertz: Double, recipients: Int, encoder: StateMessageEncoder, grid: TimeAmount) {
-        self.onLoop { $0.startSending(hertz: hertz, recipients: recipients, encoder: encoder, grid: grid) }
+    /// Starts sending the encoder's state message at `hertz`; each should reach `recipients` room-mates
+    /// (in room `room` of the fleet).
+    func startSending(hertz: Double, recipients: Int, encoder: StateMessageEncoder, grid: TimeAmount, room: Int64) {
+        self.onLoop {
+            $0.startSending(hertz: hertz, recipients: recipients, encoder: encoder, grid: grid, room: room)
+        }
     }
 
     /// Stops sending; the future completes once the connection's loop has stopped, so no send is

@@ -1,6 +1,5 @@
 import NIOCore
 import NIOWebSocket
-import Synchronization
 import WebSocketWire
 
 /// The end of one bench connection's pipeline, after the WebSocket upgrade. Everything runs
@@ -17,12 +16,11 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
         var next: NIODeadline
         let recipients: Int
         let encoder: StateMessageEncoder
-        /// Unique in the process: the receivers tell this sending's messages from any other's.
-        let stream = BenchSocketHandler.nextStream.wrappingAdd(1, ordering: .relaxed).oldValue
+        /// Its ``StreamID``: the receivers tell this sending's messages from any other's.
+        let stream: Int64
         var sequence = 0
     }
 
-    private static let nextStream = Atomic<Int64>(1)
     private var streams = StreamSequences()
 
     private let greeting: Greeting
@@ -43,6 +41,9 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
     /// The stream of this connection's latest sending, kept after it stops: a relay of it coming
     /// back here is an echo, not a delivery.
     private var ownStream: Int64?
+    /// The number of this connection's room (``StreamID``), once it has started sending: a relay
+    /// of a stream sent in another room is misrouted.
+    private var room: Int64?
     /// Counts starts and stops of sending, so the schedule can tell a stale entry.
     private var sendingGeneration = 0
     /// This loop's schedule, made by the first connection on the loop that sends.
@@ -154,7 +155,11 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
                 guard let stamp = ServerMessage.stateStamp(in: bytes), stamp.dueAt <= now + 1_000_000 else {
                     return self.recorder.recordUnreadableStamp()
                 }
-                if let own = self.ownStream, stamp.stream == own { return self.recorder.recordEcho(dueAt: stamp.dueAt) }
+                switch StreamID.origin(of: stamp.stream, ownStream: self.ownStream, room: self.room) {
+                case .ownSending: return self.recorder.recordEcho(dueAt: stamp.dueAt)
+                case .anotherRoom: return self.recorder.recordMisrouted(dueAt: stamp.dueAt)
+                case .roomMate: break
+                }
                 self.recorder.recordDelivery(
                     dueAt: stamp.dueAt, receivedAt: now,
                     arrival: self.streams.arrival(sequence: stamp.sequence, stream: stamp.stream))
@@ -202,15 +207,19 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
     // MARK: Sending
 
     /// Sends `player_state` at `hertz` from a random phase within the first period, until stopped;
-    /// sends fall due on `grid` (zero: each at its own time).
-    func startSending(hertz: Double, recipients: Int, encoder: StateMessageEncoder, grid: TimeAmount) {
+    /// sends fall due on `grid` (zero: each at its own time). `room`: the number of the
+    /// connection's room in the fleet, the same for every member (``StreamID``).
+    func startSending(hertz: Double, recipients: Int, encoder: StateMessageEncoder, grid: TimeAmount, room: Int64) {
         guard let context, !self.isClosed else { return }
         self.stopSending()
         let period = TimeAmount.nanoseconds(Int64(1e9 / hertz))
         let phase = TimeAmount.nanoseconds(Int64.random(in: 0..<max(1, period.nanoseconds)))
-        let sending = Sending(period: period, next: .now() + phase, recipients: recipients, encoder: encoder)
+        let sending = Sending(
+            period: period, next: .now() + phase, recipients: recipients, encoder: encoder,
+            stream: StreamID.next(inRoom: room))
         self.sending = sending
         self.ownStream = sending.stream
+        self.room = room
         let schedule = self.schedule.value ?? SendSchedule(eventLoop: context.eventLoop, grid: grid)
         self.schedule.value = schedule
         schedule.add(self, due: sending.next, generation: self.sendingGeneration)

@@ -36,6 +36,7 @@ final class LatencyRecorder: Sendable {
         var outOfOrder = 0
         var beyondRange = 0
         var echoed = 0
+        var misrouted = 0
         var unreadable = 0
         var closedWhileSending = 0
         var firstCloseCode: UInt16?
@@ -94,6 +95,15 @@ final class LatencyRecorder: Sendable {
         }
     }
 
+    /// A relay of a message due at `dueAt` sent in another room: not a delivery (a server that sent
+    /// it there instead of to a room-mate would otherwise show no loss).
+    func recordMisrouted(dueAt: Int64) {
+        self.state.withLock { state in
+            guard dueAt >= state.windowStart else { return }
+            state.misrouted += 1
+        }
+    }
+
     /// A state relay whose stamp (`t`, an integer of microseconds in the past) could not be read:
     /// counted apart, not guessed at (a server that wrote the number another way, say `7.1E10`).
     func recordUnreadableStamp() {
@@ -134,6 +144,7 @@ final class LatencyRecorder: Sendable {
             rankingTheLost: !inFlight)
         snapshot.beyondRange = state.beyondRange
         snapshot.echoed = state.echoed
+        snapshot.misrouted = state.misrouted
         snapshot.unreadable = state.unreadable
         snapshot.closedWhileSending = state.closedWhileSending
         snapshot.firstCloseCode = state.firstCloseCode
@@ -159,6 +170,8 @@ struct LatencySnapshot: Sendable, Encodable, Equatable {
     var beyondRange = 0
     /// Relays that came back to their own sender (not counted as deliveries).
     var echoed = 0
+    /// Relays of messages sent in another room (not counted as deliveries).
+    var misrouted = 0
     /// State relays whose stamp could not be read (not counted as deliveries).
     var unreadable = 0
     /// Connections the server closed while they were sending in the window.
@@ -177,8 +190,9 @@ struct LatencySnapshot: Sendable, Encodable, Equatable {
     /// Expected deliveries that did not arrive (a repeat does not make up for one).
     var lost: Int { Swift.max(0, self.expected - (self.delivered - self.repeated)) }
 
-    /// Deliveries beyond those expected, repeats aside: messages sent to the wrong players (each
-    /// can hide a loss, since those are counted, not matched by recipient).
+    /// Deliveries beyond those expected, repeats aside: a room-mate's messages relayed more often
+    /// than to each other member once (each can hide a loss, since those are counted, not matched
+    /// by recipient; relays from another room are ``misrouted``, not deliveries).
     var unexpected: Int { Swift.max(0, self.delivered - self.repeated - self.expected) }
 
     init(
@@ -214,7 +228,8 @@ struct LatencySnapshot: Sendable, Encodable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case sent, expected, delivered, repeated, outOfOrder, lost, unexpected, beyondRange, echoed, unreadable,
+        case sent, expected, delivered, repeated, outOfOrder, lost, unexpected, beyondRange, echoed, misrouted,
+            unreadable,
             closedWhileSending, firstCloseCode, p50, p90, p99, p999, max, mean, sendLagP99, sendLagMax
     }
 
@@ -229,6 +244,7 @@ struct LatencySnapshot: Sendable, Encodable, Equatable {
         try container.encode(self.unexpected, forKey: .unexpected)
         try container.encode(self.beyondRange, forKey: .beyondRange)
         try container.encode(self.echoed, forKey: .echoed)
+        try container.encode(self.misrouted, forKey: .misrouted)
         try container.encode(self.unreadable, forKey: .unreadable)
         try container.encode(self.closedWhileSending, forKey: .closedWhileSending)
         try container.encodeIfPresent(self.firstCloseCode, forKey: .firstCloseCode)

@@ -42,11 +42,12 @@ extension RoomFleet {
     /// Every healthy player starts sending `message` at `hertz`.
     func startSending(hertz: Double, paddingBytes: Int, message: StateMessage = .playerState) {
         let encoder = StateMessageEncoder(paddingBytes: paddingBytes, message: message)
-        for room in self.allRooms {
+        for (index, room) in self.allRooms.enumerated() {
             let senders = room.healthyMembers
             for member in senders {
                 member.socket.startSending(
-                    hertz: hertz, recipients: senders.count - 1, encoder: encoder, grid: self.connector.sendGrid)
+                    hertz: hertz, recipients: senders.count - 1, encoder: encoder, grid: self.connector.sendGrid,
+                    room: Int64(index + 1))
             }
         }
     }

@@ -55,6 +55,7 @@ enum Format {
             + (latency.outOfOrder > 0 ? ", \(latency.outOfOrder) OUT OF ORDER" : "")
             + (latency.unexpected > 0 ? ", \(latency.unexpected) MORE than expected (misrouted)" : "")
             + (latency.echoed > 0 ? ", \(latency.echoed) ECHOED to their sender" : "")
+            + (latency.misrouted > 0 ? ", \(latency.misrouted) MISROUTED from another room" : "")
             + (latency.unreadable > 0 ? ", \(latency.unreadable) with UNREADABLE stamps" : "")
             + (latency.beyondRange > 0 ? ", \(latency.beyondRange) OVER 60 s (counted as 60 s)" : "")
     }

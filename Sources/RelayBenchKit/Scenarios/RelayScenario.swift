@@ -36,7 +36,8 @@ struct RelayScenario: Sendable {
             paddingBytes: self.paddingBytes, message: self.message, setup: setup, window: window,
             serverErrors: connector.events.serverErrors,
             firstServerError: connector.events.firstServerError,
-            roomsOverCapacity: connector.events.roomsOverCapacity.count, drainSeconds: self.drainSeconds)
+            roomsOverCapacity: connector.events.roomsOverCapacity.count, drainSeconds: self.drainSeconds,
+            serverPID: context.serverPID)
     }
 }
 
@@ -57,6 +58,8 @@ struct RelayReport: ScenarioReport, Equatable {
     var roomsOverCapacity: Int
     /// How long the bench waited after the window for messages still in flight.
     var drainSeconds = 1.0
+    /// The server process whose CPU and memory were asked for (`--server-pid`).
+    var serverPID: Int32?
 
     /// No room was set up, or nothing came back: there is no measurement, and the command fails.
     var measuredNothing: Bool { (self.window?.latency.delivered ?? 0) == 0 }
@@ -86,6 +89,8 @@ struct RelayReport: ScenarioReport, Equatable {
         lines.append("throughput  \(Format.fixed(window.deliveriesPerSecond, 0)) deliveries/s")
         if let server = window.server {
             lines.append("server      " + Format.usage(server, microsPerDelivery: window.serverMicrosPerDelivery))
+        } else if let pid = self.serverPID {
+            lines.append("server      (process \(pid) could not be read at the window's end: did it exit?)")
         } else {
             lines.append("server      (pass --server-pid for its CPU and memory)")
         }
