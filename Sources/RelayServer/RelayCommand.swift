@@ -218,6 +218,14 @@ struct RelayCommand: AsyncParsableCommand {
         if let warning = self.connectionCapWarning(openFileLimit: openFileLimit) {
             logger.warning("relay.connections.max_above_file_limit", metadata: warning)
         }
+        if configuration.clientAddresses.loopbackCountsOnlyThroughProxyHeaders {
+            logger.warning(
+                "relay.count_loopback.loopback_is_a_trusted_proxy",
+                metadata: [
+                    "effect": "a loopback client without X-Forwarded-For is not counted",
+                    "fix": "add --forwarded-allow-ips '' to count loopback clients by their own address",
+                ])
+        }
         // From here on a SIGINT, SIGTERM or SIGHUP (the terminal closed) stops the server in
         // order, also while it starts.
         let stopSignals = StopSignals(Self.stopSignalNumbers(), logger: logger)

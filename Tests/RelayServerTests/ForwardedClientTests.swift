@@ -143,6 +143,21 @@ struct ForwardedClientTests {
         #expect(error?.message.contains("'proxy.local' is not an IP address") == true, "\(String(describing: error))")
     }
 
+    @Test(
+        "--count-loopback while loopback is a trusted proxy counts only through X-Forwarded-For, and says so at start")
+    func countLoopbackBehindTrustedLoopback() throws {
+        func policy(_ arguments: [String]) throws -> ClientAddressPolicy {
+            try RelayCommand.parse(arguments).configuration(environment: [:]).clientAddresses
+        }
+        let trusted = try policy(["--count-loopback"])
+        #expect(trusted.loopbackCountsOnlyThroughProxyHeaders)
+        #expect(trusted.key(ofPeer: try Self.peer("127.0.0.1")) == nil, "what the start's warning says")
+        let counted = try policy(["--count-loopback", "--forwarded-allow-ips", ""])
+        #expect(!counted.loopbackCountsOnlyThroughProxyHeaders)
+        #expect(counted.key(ofPeer: try Self.peer("127.0.0.1")) != nil)
+        #expect(try !policy([]).loopbackCountsOnlyThroughProxyHeaders, "loopback not counted: nothing to warn of")
+    }
+
     @Sendable static func post(_ score: Int, forwardedFor: String, port: Int) async throws -> String {
         let body =
             #"{"player_name":"p","score":\#(score),"coins":0,"enemies_defeated":0,"distance":0,"level":1,"game_mode":"classic"}"#

@@ -396,6 +396,18 @@ struct ProcessLifecycleTests {
         }
     }
 
+    @Test("--count-loopback with loopback still a trusted proxy starts with a warning saying how to count it")
+    func countLoopbackWarning() async throws {
+        try await withTemporaryDirectory { directory in
+            let relay = try self.startRelay(dataDirectory: directory, extraArguments: ["--count-loopback"])
+            _ = try await relay.listeningPort()
+            relay.send(SIGTERM)
+            #expect(try await relay.exitStatus() == 0)
+            #expect(relay.printed.contains("relay.count_loopback.loopback_is_a_trusted_proxy"), "\(relay.printed)")
+            #expect(relay.printed.contains("--forwarded-allow-ips ''"))
+        }
+    }
+
     @Test("A corrupt database file stops start-up with a clear message and exit status 2")
     func corruptDatabase() async throws {
         try await withTemporaryDirectory { directory in

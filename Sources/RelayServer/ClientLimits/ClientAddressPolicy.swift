@@ -109,6 +109,12 @@ struct ClientAddressPolicy: Sendable {
     /// Whether loopback clients count too (tests).
     var countsLoopback = false
 
+    /// Whether loopback clients are to be counted, but a loopback peer is a trusted proxy, so that
+    /// one that sends no `X-Forwarded-For` (a load test on this machine) is not counted after all.
+    var loopbackCountsOnlyThroughProxyHeaders: Bool {
+        self.countsLoopback && self.trustedProxies.contains(ClientAddress(high: 0, low: 0xFFFF_7F00_0001))  // 127.0.0.1
+    }
+
     /// Whether `peer` is a proxy whose `X-Forwarded-For` is believed.
     func isTrustedProxy(_ peer: SocketAddress?) -> Bool {
         peer.flatMap(ClientAddress.init).map(self.trustedProxies.contains) ?? false
