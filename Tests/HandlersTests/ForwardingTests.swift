@@ -101,6 +101,41 @@ struct ForwardingTests {
         #expect(await guest.received().map(\.type) == ["player_joined", "room_joined"])
     }
 
+    @Test("A member's last forwarded states reach the room before its hang-up does")
+    func forwardedBeforeTheHangUp() async throws {
+        let harness = try self.harness()
+        let (host, guest, code) = try await harness.roomWithTwoPlayers()
+        let room = try #require(harness.registry.room(code: code))
+        // The room busy with a job: a call the actor is given meanwhile runs right after that job,
+        // ahead of the work handed to its loop before the call was made.
+        let (inRoom, gate) = (DispatchSemaphore(value: 0), DispatchSemaphore(value: 0))
+        let busy = Task {
+            await room.enter { _ in
+                inRoom.signal()
+                gate.wait()
+            }
+        }
+        await withCheckedContinuation { started in
+            DispatchQueue.global().async {
+                inRoom.wait()
+                started.resume()
+            }
+        }
+        #expect(try await self.arrive(#"{"type":"player_state","state":{"x":7}}"#, from: guest, harness))
+        let hangUp = Task { await guest.socketCloses() }  // as the socket's reader ends
+        try await Task.sleep(for: .milliseconds(100))  // for a drop that did not wait to reach the room
+        gate.signal()
+        await busy.value
+        await hangUp.value
+        var toHost: [JSONValue] = []
+        try await harness.eventually {
+            toHost += await host.received()
+            return toHost.count >= 2
+        }
+        #expect(toHost.map(\.type) == ["player_state_update", "player_disconnected"], "\(toHost)")
+        #expect(toHost.first?["state"]?["x"] == .integer(7))
+    }
+
     @Test("A member removed while its socket stays open is told not_in_room once, however many were on their way")
     func removedMemberIsToldOnce() async throws {
         let harness = try self.harness()

@@ -195,12 +195,13 @@ final class TestClient: @unchecked Sendable {
     }
 
     /// The client's socket closes, and the server's socket handler reports it as it does: the
-    /// connection can take no seat any more, its waits on plugins end, then its room (if any) is
-    /// told of the drop, from a task that prefers the connection's loop (`RoomSocketHandler.stop()`,
-    /// then `RoomSocket.serve()`).
+    /// connection can take no seat any more, its waits on plugins end, what it forwarded to its
+    /// room is handled there, then the room (if any) is told of the drop, from a task that prefers
+    /// the connection's loop (`RoomSocketHandler.stop()`, then `RoomSocket.serve()`).
     func socketCloses() async {
         self.connection.socketHasClosed()
         self.session.closing.close()
+        await self.session.settleForwarded()
         guard let membership = self.session.membership else { return }
         let executor = self.session.eventLoop.map { self.session.registry.taskExecutor(for: $0) }
         await withTaskExecutorPreference(executor) {

@@ -100,6 +100,9 @@ final class RoomSocket: Sendable {
         async let written: Void = Self.writeLoop(connection: connection, writer: self.writer)
         await self.readLoop(handler: handler)
         handler.readerEnded()
+        // The player's last states handed to the room's loop are the room's before their
+        // departure is: the drop does not rely on the runtime queueing it behind them.
+        await session.settleForwarded()
         if let membership = session.membership {
             await membership.room.drop(playerID: membership.playerID, connection: connection)
         }
