@@ -1,5 +1,8 @@
+import ArgumentParser
 import Foundation
 import Handlers
+import Logging
+import Persistence
 import Relay
 import Testing
 
@@ -28,13 +31,14 @@ struct CustomRelayTests {
     }
 
     /// `socket` joins room `code` as `playerID`: it and the `members` already there get
-    /// `player_joined`, then it gets `room_joined`.
+    /// `player_joined`, then it gets `room_joined`, which this returns.
+    @discardableResult
     private static func join(
         _ socket: TestSocket, room code: String, as playerID: String, seenBy members: [TestSocket]
-    ) async throws {
+    ) async throws -> [String: Any] {
         socket.send(["type": "join_room", "room_id": code, "player_name": playerID, "player_id": playerID])
         for member in members + [socket] { try await member.expect("player_joined") }
-        try await socket.expect("room_joined")
+        return try await socket.expect("room_joined")
     }
 
     @Test("Its whisper handler and blank-chat filter work beside the built-in types")
@@ -160,6 +164,44 @@ struct CustomRelayTests {
         }
     }
 
+    @Test("Its observers hear drops and reconnects: a drop lowers the votes needed, and one back is told the time left")
+    func dropsAndReconnects() async throws {
+        try await Self.withExample { port in
+            let sockets = (0..<5).map { _ in TestSocket.connect(port: port) }
+            let room = try await RelayFlowTests.openRoom(port, host: sockets[0], guest: sockets[1], maxPlayers: 5)
+            var p3Token = ""
+            for (index, socket) in sockets.enumerated().dropFirst(2) {
+                let welcome = try await Self.join(
+                    socket, room: room.code, as: "p\(index)", seenBy: Array(sockets[..<index]))
+                if index == 3 { p3Token = try #require(welcome["reconnect_token"] as? String) }
+            }
+            sockets[0].send(["type": "round_start", "seconds": 600])
+            for socket in sockets { try await socket.expect("round_started") }
+            // Against p4, with four others present: three votes needed, two cast.
+            for voter in [sockets[0], sockets[1]] {
+                voter.send(["type": "vote_kick", "target": "p4"])
+                for socket in sockets { try await socket.expect("kick_vote") }
+            }
+            // p3, who did not vote, drops: three present, two votes are enough.
+            sockets[3].close()
+            for socket in [sockets[0], sockets[1], sockets[2], sockets[4]] {
+                #expect(try await socket.expect("player_disconnected")["player_id"] as? String == "p3")
+            }
+            #expect(try await sockets[4].expect("room_left")["reason"] as? String == "voted out")
+            for socket in [sockets[0], sockets[1], sockets[2]] {
+                #expect(try await socket.expect("player_left")["player_id"] as? String == "p4")
+            }
+            // p3 comes back while the round runs, and is told the time left after its welcome.
+            let back = TestSocket.connect(port: port)
+            back.send(["type": "reconnect", "room_id": room.code, "player_id": "p3", "token": p3Token])
+            try await back.expect("reconnected")
+            try await back.expect("player_reconnected")
+            let left = try #require(try await back.expect("round_state")["seconds_left"] as? Int)
+            #expect((500...600).contains(left))
+            for socket in [sockets[0], sockets[1], sockets[2]] { try await socket.expect("player_reconnected") }
+        }
+    }
+
     /// An `emote` of a game's own, in place of the built-in one.
     struct OwnEmote: MessageHandler {
         let messageType = "emote"
@@ -191,15 +233,38 @@ struct CustomRelayTests {
         #expect(relay.printed.contains("--port"))
     }
 
-    @Test("Two in-process handlers of one type stop the start before the store opens")
+    @Test("Two in-process handlers of one type stop the start before the store opens, with status 3")
     func duplicateHandler() async throws {
         try await withTemporaryDirectory { directory in
             let command = try RelayCommand.parse(["--port", "0", "--data-dir", directory])
             let twice = try #require(BuiltInHandlers.all.first)
-            await #expect(throws: MessageDispatcher.RegistrationError.duplicateType(twice.messageType)) {
+            await #expect(throws: ExitCode(3)) {
                 try await command.run(handlers: BuiltInHandlers.all + [twice], filters: [])
             }
             #expect(!FileManager.default.fileExists(atPath: ServerConfiguration.databasePath(in: directory)))
+        }
+    }
+
+    @Test("An in-process filter for a type nothing answers stops the start with status 3, the store closed")
+    func filterForNoHandler() async throws {
+        struct Orphan: MessageFilter {
+            let messageType = "no_such_type"
+            func filter(
+                _ message: InboundMessage, session: ConnectionSession
+            ) async throws(RelayError)
+                -> InboundMessage?
+            { message }
+        }
+        try await withTemporaryDirectory { directory in
+            let command = try RelayCommand.parse(["--port", "0", "--data-dir", directory])
+            await #expect(throws: ExitCode(3)) {
+                try await command.run(handlers: BuiltInHandlers.all, filters: [Orphan()])
+            }
+            // Closed, so its lock is free: another store opens the folder's database.
+            let store = try await SQLiteGameStore.open(
+                PersistenceConfiguration(databasePath: ServerConfiguration.databasePath(in: directory)),
+                logger: Logger(label: "check"))
+            await store.close()
         }
     }
 }
