@@ -1,9 +1,9 @@
-/// Random identifiers the server hands out.
-enum Identifiers {
+/// Random identifiers the server hands out; public for handlers that admit members themselves.
+public enum Identifiers {
     /// 16 hex characters, as the old backend's `secrets.token_hex(8)`.
-    static func playerID() -> String { self.hex(bytes: 8) }
+    public static func playerID() -> String { self.hex(bytes: 8) }
     /// 32 hex characters of randomness proving a reconnect.
-    static func reconnectToken() -> String { self.hex(bytes: 16) }
+    public static func reconnectToken() -> String { self.hex(bytes: 16) }
 
     private static func hex(bytes count: Int) -> String {
         var generator = SystemRandomNumberGenerator()

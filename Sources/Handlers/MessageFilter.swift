@@ -3,8 +3,8 @@ public import Relay
 /// Sees every message of one `type` before its handler does, and may pass it on as is,
 /// pass on a rewritten message, drop it silently, or reject it with an error.
 ///
-/// Register filters with ``MessageDispatcher``; several filters of one type run in
-/// registration order.
+/// Register filters with `RelayServerBuilder.register(filter:)`; several filters of one type run
+/// in registration order.
 public protocol MessageFilter: Sendable {
     /// The `type` of the messages this filter sees.
     var messageType: String { get }

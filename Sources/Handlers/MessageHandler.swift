@@ -1,6 +1,7 @@
 public import Relay
 
-/// Answers one message `type`. Register an instance with ``MessageDispatcher``.
+/// Answers one message `type`. Register an instance with `RelayServerBuilder.register(_:)` (the
+/// server's own ``MessageDispatcher`` is made from what is registered there).
 ///
 /// Throwing a ``RelayError`` sends the sender an `error` message with its code; the
 /// connection stays open.

@@ -200,13 +200,19 @@ struct RelayCommand: AsyncParsableCommand {
     func run(
         handlers: [any MessageHandler], filters: [any MessageFilter], observers: [any RoomObserver] = []
     ) async throws {
-        // Two in-process handlers of one type stop the start before anything opens.
-        _ = try MessageDispatcher(handlers: handlers)
         EventLoopThreads.configure()
         let openFileLimit = OpenFileLimit.raiseSoftLimitToHard()
         let environment = ProcessInfo.processInfo.environment
         var logger = Logger(label: "relay")
         logger.logLevel = try Self.logLevel(environment: environment)
+        // Two in-process handlers of one type stop the start before anything opens (status 3, as
+        // for the plugins' claims).
+        do {
+            _ = try MessageDispatcher(handlers: handlers)
+        } catch {
+            logger.critical("relay.startup.failed", metadata: ["error": "\(error)"])
+            throw ExitCode(3)
+        }
 
         let configuration = try self.configuration(environment: environment, openFileLimit: openFileLimit)
         if configuration.apiKeyWasGenerated {
@@ -272,10 +278,12 @@ struct RelayCommand: AsyncParsableCommand {
             try await Self.abandon(store, because: "\(error)", logger: logger)
         } catch let error as PluginConflictError {
             try await Self.abandon(store, because: "\(error)", logger: logger)
+        } catch let error as MessageDispatcher.RegistrationError {
+            // An in-process filter for a type that neither a handler nor a plugin answers.
+            try await Self.abandon(store, because: "\(error)", logger: logger)
         } catch {
-            // The server could not start (a filter for a type nobody handles; a port in use, for
-            // which hummingbird has closed the store already) or failed: the store commits what it
-            // has and closes in order before the exit.
+            // The server could not start (a port in use, for which hummingbird has closed the store
+            // already) or failed: the store commits what it has and closes in order before the exit.
             logger.critical("relay.failed", metadata: ["error": "\(error)"])
             await store.close()
             throw error

@@ -72,6 +72,15 @@ struct HandlerToolsTests {
 
     // MARK: Values
 
+    @Test("Player ids and reconnect tokens, for handlers that admit members, are fresh lowercase hex")
+    func identifiers() {
+        let ids = (0..<50).map { _ in Identifiers.playerID() }
+        let tokens = (0..<50).map { _ in Identifiers.reconnectToken() }
+        #expect(ids.allSatisfy { $0.count == 16 } && tokens.allSatisfy { $0.count == 32 })
+        #expect((ids + tokens).allSatisfy { $0.allSatisfy { "0123456789abcdef".contains($0) } })
+        #expect(Set(ids).count == 50 && Set(tokens).count == 50)
+    }
+
     @Test func valuesReadTheirDefaultUntilSetAndKeysDoNotMix() {
         var values = CustomValues()
         #expect(values.isEmpty)
