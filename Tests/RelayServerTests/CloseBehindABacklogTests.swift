@@ -68,28 +68,19 @@ struct CloseBehindABacklogTests {
             .count
     }
 
-    @Test("A client the server closes while it reads a backlog gets all of it, then the close frame")
-    func serverCloseWaitsForTheBacklog() async throws {
-        try await withRelayServer(limits: Self.limits) { port, _ in
-            let (host, created, _) = try await Self.hostWithABacklog(port: port)
-            // The old connection is closed (4001) behind its backlog, which it reads for three times
-            // the grace period at least (120 × 25 ms), but steadily: it is not hung up mid-way. It
-            // starts reading first, so that a late test task cannot look like a client that stopped.
-            let reading = host.startReadingSlowly(pausing: .milliseconds(25))
-            try await Self.replace(created, port: port)
-            let frames = await reading.frames()
-            #expect(Self.updatesRead(in: frames) == Self.updates)
-            #expect(frames.last?.closeCode == 4001, "the connection ended without its close frame")
-        }
-    }
-
-    @Test("A client that ends its TCP output while the server's close waits behind a backlog still gets both")
-    func serverCloseWaitsForAHalfClosedClient() async throws {
+    /// The old connection is closed (4001) behind its backlog, which it reads for three times the
+    /// grace period at least (120 × 25 ms), but steadily: it is not hung up mid-way. It starts
+    /// reading first, so that a late test task cannot look like a client that stopped. With
+    /// `halfCloses`, it then ends its TCP output, sending nothing more, and reads on.
+    @Test(
+        "A client the server closes while it reads a backlog gets all of it, then the close frame, half-closed or not",
+        arguments: [false, true])
+    func serverCloseWaitsForTheBacklog(halfCloses: Bool) async throws {
         try await withRelayServer(limits: Self.limits) { port, _ in
             let (host, created, _) = try await Self.hostWithABacklog(port: port)
             let reading = host.startReadingSlowly(pausing: .milliseconds(25))
             try await Self.replace(created, port: port)
-            host.shutdownWrite()  // it sends nothing more, but reads on
+            if halfCloses { host.shutdownWrite() }
             let frames = await reading.frames()
             #expect(Self.updatesRead(in: frames) == Self.updates)
             #expect(frames.last?.closeCode == 4001, "the connection ended without its close frame")
