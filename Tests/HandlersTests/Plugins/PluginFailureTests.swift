@@ -200,10 +200,13 @@ struct PluginFailureTests {
                 }
             }
             let (seen, unanswered) = try await self.linesSeenOnceAnswering(harness)
-            // The sleeper, four big ones, and this probe, after the probes before it that timed out
-            // on a slow machine (written, then read).
+            // The sleeper, four big ones, and this probe, after the probes before it that went
+            // unanswered (each may have been written, then read); and up to two more a slow machine
+            // lets through in time (the big ones late to fill the pipe). Writing the small ones
+            // that timed out would add four.
             #expect(
-                seen - seenBefore <= 6 + unanswered, "read \(seen - seenBefore) lines, \(unanswered) probes unanswered")
+                seen - seenBefore <= 6 + unanswered + 2,
+                "read \(seen - seenBefore) lines, \(unanswered) probes unanswered")
         }
     }
 
