@@ -83,11 +83,13 @@ func buildRouter(
     router.add(middleware: SecurityHeadersMiddleware())
     router.add(middleware: CORSPolicyMiddleware(policy: configuration.cors))
     router.add(middleware: JSONErrorMiddleware())
-    router.add(middleware: EmptyPathSegmentGuard())
-    router.add(middleware: FetchMetadataGuard())
+    // Before the guards, which answer without going further: what they refuse is counted too.
+    // (CORS preflights, answered outside it, are not: a direct client's pacer counts those.)
     router.add(
         middleware: ProxiedRequestBudgetMiddleware(
             requests: requestBudget.requests, clients: configuration.clientAddresses))
+    router.add(middleware: EmptyPathSegmentGuard())
+    router.add(middleware: FetchMetadataGuard())
     // FastAPI redirects in its router, once its middleware has run.
     router.add(middleware: TrailingSlashRedirect(clients: configuration.clientAddresses))
 

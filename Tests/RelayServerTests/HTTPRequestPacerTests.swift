@@ -387,6 +387,15 @@ struct HTTPRequestPacerTests {
             #expect(answers.hasSuffix(#"{"detail":"Too many requests from this address, try again shortly"}"#))
             let other = try await rawExchange(port: port, get(for: "203.0.113.10", closing: true), from: "127.0.0.4")
             #expect(other.hasPrefix("HTTP/1.1 200"), "another client behind the proxy: \(other)")
+            // Requests the guards refuse are counted too, not answered for free past the budget.
+            let refusedByGuards = [
+                "GET //api/rooms HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.9\r\n\r\n",
+                "POST /api/scores HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.9\r\nSec-Fetch-Site: cross-site\r\n"
+                    + "Content-Length: 0\r\nConnection: close\r\n\r\n",
+            ]
+            let guarded = try await rawExchange(port: port, refusedByGuards.joined(), from: "127.0.0.4")
+            let guardedStatuses = guarded.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix(3) }
+            #expect(guardedStatuses == ["429", "429"], "\(guarded)")
         }
     }
 
