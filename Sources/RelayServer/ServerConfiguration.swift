@@ -149,14 +149,18 @@ extension CORSPolicy {
 
     /// Whether `entry` is an origin as a browser serializes it (`https://game.example:8443`), or
     /// `null` (a page from a file or a sandbox): a lower-case scheme and host, and a port only when
-    /// it is not the scheme's default, written as browsers write it (digits, no leading zero).
+    /// it is not the scheme's default, written as browsers write it (digits, no leading zero). No
+    /// page is served over `ws:` or `wss:`, and a browser writes a host in ASCII (an international
+    /// name as punycode, `xn--…`).
     static func isOrigin(_ entry: String) -> Bool {
         if entry == "null" { return true }
         guard let separator = entry.range(of: "://") else { return false }
         let scheme = entry[..<separator.lowerBound]
         let authority = entry[separator.upperBound...]
         let schemeCharacters = Set("abcdefghijklmnopqrstuvwxyz0123456789+-.")
-        guard scheme.first.map(\.isLowercase) == true, scheme.allSatisfy(schemeCharacters.contains) else {
+        guard scheme.first.map(\.isLowercase) == true, scheme.allSatisfy(schemeCharacters.contains),
+            scheme != "ws", scheme != "wss"
+        else {
             return false
         }
         // The port follows the last colon, but not one inside an IPv6 literal's brackets.
@@ -164,10 +168,12 @@ extension CORSPolicy {
             authority.lastIndex(of: "]").map { colon > $0 ? colon : nil } ?? colon
         }
         let host = portColon.map { authority[..<$0] } ?? authority
-        guard !host.isEmpty, !host.contains(where: { "/?#@* ".contains($0) || $0.isUppercase }) else { return false }
+        guard !host.isEmpty, host.allSatisfy(\.isASCII),
+            !host.contains(where: { "/?#@* ".contains($0) || $0.isUppercase })
+        else { return false }
         guard let portColon else { return true }
         let port = authority[authority.index(after: portColon)...]
-        let defaultPorts = ["http": 80, "ws": 80, "https": 443, "wss": 443]
+        let defaultPorts = ["http": 80, "https": 443]
         guard port.first != "0", port.allSatisfy({ $0.isASCII && $0.isNumber }), let number = Int(port),
             (1...65_535).contains(number)
         else {

@@ -428,7 +428,8 @@ struct ConfigurationTests {
             "https://game.example/", "game.example", "https://Game.example", "HTTPS://game.example",
             "https://game.example/play", "https://a.example, https://b.example/", "://x", "https://",
             "https://game.example:443", "http://game.example:80", "https://*.example.com", "https://x:0443",
-            "https://x:", "https://x:abc", "https://x:70000", "https://x:+80",
+            "https://x:", "https://x:abc", "https://x:70000", "https://x:+80", "ws://game.example",
+            "wss://game.example", "https://b\u{FC}cher.example",
         ] {
             #expect(throws: (any Error).self, "ALLOWED_ORIGINS=\(origins)") {
                 try RelayCommand.parse([]).configuration(environment: ["ALLOWED_ORIGINS": origins])
@@ -436,11 +437,13 @@ struct ConfigurationTests {
         }
         let listed = try RelayCommand.parse([]).configuration(environment: [
             "ALLOWED_ORIGINS":
-                "https://game.example:8443, http://[::1]:5173,null,http://game.example:443\n,http://[::1]"
+                "https://game.example:8443, http://[::1]:5173,null,http://game.example:443\n,http://[::1],"
+                + "https://xn--bcher-kva.example,capacitor://localhost"
         ]).cors
         #expect(
             listed.allowedOrigins == [
                 "https://game.example:8443", "http://[::1]:5173", "null", "http://game.example:443", "http://[::1]",
+                "https://xn--bcher-kva.example", "capacitor://localhost",
             ])
         #expect(!listed.allowAllOrigins)
         // `*` is any origin, as Starlette reads `allow_origins=["*"]` (here without credentials).
