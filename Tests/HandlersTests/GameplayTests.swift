@@ -427,6 +427,27 @@ struct EnemyKilledTests {
         #expect(next["coins"] == sync["coins"])
     }
 
+    @Test(
+        "A coin the host's sync lists as collected is forgotten, not listed; one listed again as not collected returns")
+    func syncForgetsCoinsTheHostListsAsCollected() async throws {
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.startedRoom()
+        await host.send(#"{"type":"coin_spawn","coin":{"coin_id":"c1","x":1,"y":2}}"#)
+        _ = await host.received()
+        _ = await guest.received()
+        await host.send(
+            #"{"type":"sync_entities","coins":[{"coin_id":"c1","is_collected":true},{"coin_id":"c2","is_collected":true},{"coin_id":"c3","is_collected":false}]}"#
+        )
+        let sync = try #require(await guest.received().first)
+        #expect(sync["coins"]?.arrayValue?.map { $0["coin_id"] } == ["c3"], "\(sync)")
+        let room = try #require(host.session.membership?.room)
+        #expect(await room.enter { $0.state.gameState(nowMilliseconds: 0)["coins"]?.arrayValue?.count } == 1)
+        // Not collected in the room: the host may list it again.
+        await host.send(#"{"type":"sync_entities","coins":[{"coin_id":"c1","is_collected":false}]}"#)
+        let again = try #require(await guest.received().first)
+        #expect(again["coins"]?.arrayValue?.map { $0["coin_id"] } == ["c3", "c1"])
+    }
+
     @Test func syncListsAreCapped() async throws {
         var limits = RelayLimits()
         limits.maxSyncListLength = 2

@@ -4,7 +4,8 @@ extension RoomState {
     /// Merges the host's view of enemies and coins, and returns the room's, as the original
     /// server did: every enemy alive or dead for under 10 s, every coin not collected, whether or
     /// not this sync listed it (a guest drops what a sync leaves out). The dead stay dead, a
-    /// collected coin stays gone. At most ``syncsPerSecond`` a second, and answers listing at most
+    /// collected coin stays gone, and one the host lists as collected (`is_collected: true`) is
+    /// forgotten, not listed. At most ``syncsPerSecond`` a second, and answers listing at most
     /// ``entityBudgetPerSecond`` entities a second on average: each answer may list a room's
     /// every entity, so a host could not otherwise buy that much work with an empty sync.
     public mutating func sync(
@@ -22,7 +23,7 @@ extension RoomState {
         self.retireDeadEnemies(now: now)
         // Staged, and applied only once every entity is known to fit: a refused sync changes nothing.
         let staged = try self.stage(enemies: enemies, now: now)
-        let stagedCoins = try self.stage(coins: coins)
+        let (stagedCoins, reportedCollected) = try self.stage(coins: coins)
         let coinsAfter = min(self.limits.maxEntitiesPerRoom, self.coins.count + stagedCoins.count)
         // Living enemies it adds pay for their drops as spawned ones do (``spawnEnemy(_:by:now:)``).
         var drops = self.currentDropBudget(now: now)
@@ -37,6 +38,7 @@ extension RoomState {
         for coin in stagedCoins where !self.collectedCoins.contains(coin.id) {  // a collected coin never comes back
             self.put(coin.item, for: coin.id, in: \.coins)
         }
+        for id in reportedCollected { self.forget(id, in: \.coins) }
         return (self.enemies.values.map { .object($0.fields) }, self.coins.values.map { .object($0.fields) })
     }
 
@@ -109,18 +111,27 @@ extension RoomState {
         return staged
     }
 
-    /// The coins a sync lists, each checked, not yet tracked.
-    private func stage(coins: [JSONValue]) throws(RelayError) -> [(id: String, item: TrackedItem)] {
+    /// The coins a sync lists, each checked, not yet tracked; apart, the ids of those the host lists
+    /// as collected, which the original server kept but left out of every list (as a coin collected
+    /// in the room is: a guest would otherwise show a coin the host has seen taken).
+    private func stage(
+        coins: [JSONValue]
+    ) throws(RelayError) -> (staged: [(id: String, item: TrackedItem)], collected: [String]) {
         var staged: [(id: String, item: TrackedItem)] = []
+        var collected: [String] = []
         for entry in coins {
             guard case .object(let reported) = entry else { throw .invalidField("coins", expected: "objects") }
             guard let given = reported["coin_id"] else { continue }  // nothing to keep it under
             guard let id = given.stringValue else { throw .invalidField("coins.coin_id", expected: "a string") }
             try Self.checkID(id, field: "coins.coin_id")
             let bytes = try self.checkSize(of: reported, kind: "coin")
-            staged.append((id, TrackedItem(fields: reported, bytes: bytes)))
+            if reported["is_collected"] == .bool(true) {
+                collected.append(id)
+            } else {
+                staged.append((id, TrackedItem(fields: reported, bytes: bytes)))
+            }
         }
-        return staged
+        return (staged, collected)
     }
 
     /// Entities a room may write out in bulk per second, on average: listed in `entities_sync`

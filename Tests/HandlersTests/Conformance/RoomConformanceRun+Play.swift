@@ -415,7 +415,8 @@ extension RoomConformanceRun {
         try self.compare(received, expected)
     }
 
-    /// `sync_entities` from the host: known enemies, perhaps a new one, a new coin, a collected one.
+    /// `sync_entities` from the host: known enemies, perhaps a new one, a new coin, a collected one,
+    /// one the host lists as collected (`is_collected: true`: forgotten).
     /// A room answers 10 a second: a `rate_limited` answer (the clock's call) changes nothing.
     func sync() async throws {
         guard let (client, room, player) = self.pickMember(host: self.chance(85) ? true : nil) else { return }
@@ -440,6 +441,9 @@ extension RoomConformanceRun {
         if self.chance(30), let collected = self.pick(room.collectedCoins.sorted()) {
             coins.append(["coin_id": .string(collected), "x": 0, "y": 0])
         }
+        if self.chance(20), let tracked = self.pick(room.coins.keys.sorted()) {
+            coins.append(["coin_id": .string(tracked), "is_collected": true])
+        }
         self.note("client \(client) sync_entities \(JSONValue.array(enemies).text) \(JSONValue.array(coins).text)")
         try await self.send(
             ["type": "sync_entities", "enemies": .array(enemies), "coins": .array(coins)], from: client)
@@ -459,6 +463,10 @@ extension RoomConformanceRun {
             }
             for coin in coins {
                 guard let id = coin["coin_id"]?.stringValue, !room.collectedCoins.contains(id) else { continue }
+                guard coin["is_collected"] != .bool(true) else {
+                    room.coins[id] = nil  // the host saw it taken: forgotten
+                    continue
+                }
                 room.coins[id] = coin  // kept as sent
             }
             room.sequenceID += 1
