@@ -60,7 +60,8 @@ extension BatchingWriter {
     /// before the connection closes. SQLite then leaves the WAL in place, and the next start would
     /// lay the old file's pages over whatever stands at the path: nothing ties a WAL to its file.
     /// So the WAL goes into the file the connection has open (the old one, wherever it was renamed
-    /// to) and is cut to nothing. Returns the WAL file, while it is still ours, if that failed.
+    /// to) and is cut to nothing. Returns the WAL file the connection commits to, if that failed
+    /// (``setAside(_:)`` checks it is still the one at its path).
     func emptyWALIntoMovedDatabase() -> (path: String, identity: FileIdentity)? {
         do {
             try self.connection.checkpointCompletely()
@@ -72,9 +73,8 @@ extension BatchingWriter {
                 ])
             return nil
         } catch {
-            let path = self.connection.walPath
-            guard case .inPlace(let identity) = self.walFile, FileIdentity(path: path) == identity else { return nil }
-            return (path, identity)
+            guard case .inPlace(let identity) = self.walFile else { return nil }
+            return (self.connection.walPath, identity)
         }
     }
 

@@ -112,7 +112,7 @@ struct ClientAddressPolicy: Sendable {
     /// Whether loopback clients are to be counted, but a loopback peer is a trusted proxy, so that
     /// one that sends no `X-Forwarded-For` (a load test on this machine) is not counted after all.
     var loopbackCountsOnlyThroughProxyHeaders: Bool {
-        self.countsLoopback && self.trustedProxies.contains(ClientAddress(high: 0, low: 0xFFFF_7F00_0001))  // 127.0.0.1
+        self.countsLoopback && ClientAddress(parsing: "127.0.0.1").map(self.trustedProxies.contains) == true
     }
 
     /// Whether `peer` is a proxy whose `X-Forwarded-For` is believed.
