@@ -83,11 +83,11 @@ func buildRouter(
     router.add(middleware: SecurityHeadersMiddleware())
     router.add(middleware: CORSPolicyMiddleware(policy: configuration.cors))
     router.add(middleware: JSONErrorMiddleware())
-    // Before the guards, which answer without going further: what they refuse is counted too.
-    // (CORS preflights, answered outside it, are not: a direct client's pacer counts those.)
+    // Before the guards and preflights, which answer without going further: they are counted too.
     router.add(
         middleware: ProxiedRequestBudgetMiddleware(
             requests: requestBudget.requests, clients: configuration.clientAddresses))
+    router.add(middleware: CORSPreflightMiddleware(policy: configuration.cors))
     router.add(middleware: EmptyPathSegmentGuard())
     router.add(middleware: FetchMetadataGuard())
     // FastAPI redirects in its router, once its middleware has run.

@@ -369,7 +369,9 @@ struct HTTPRequestPacerTests {
         }
     }
 
-    @Test("A client behind a trusted proxy is counted by the address the proxy names, and past its budget gets 429")
+    @Test(
+        "A client behind a trusted proxy is counted by the address the proxy names, preflights too, and past its budget gets 429"
+    )
     func proxiedClientsGet429() async throws {
         // Three requests at once (a burst of 3), then one each 1,000 s.
         try await Self.withPacedServer(perSecond: 0.001, burst: 3, trusting: "127.0.0.4") { port in
@@ -387,15 +389,26 @@ struct HTTPRequestPacerTests {
             #expect(answers.hasSuffix(#"{"detail":"Too many requests from this address, try again shortly"}"#))
             let other = try await rawExchange(port: port, get(for: "203.0.113.10", closing: true), from: "127.0.0.4")
             #expect(other.hasPrefix("HTTP/1.1 200"), "another client behind the proxy: \(other)")
-            // Requests the guards refuse are counted too, not answered for free past the budget.
+            // Requests the guards refuse, and preflights, are counted too, not answered for free past the budget.
             let refusedByGuards = [
                 "GET //api/rooms HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.9\r\n\r\n",
+                "OPTIONS /api/scores HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.9\r\n"
+                    + "Origin: http://localhost:5173\r\nAccess-Control-Request-Method: POST\r\n\r\n",
                 "POST /api/scores HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.9\r\nSec-Fetch-Site: cross-site\r\n"
                     + "Content-Length: 0\r\nConnection: close\r\n\r\n",
             ]
             let guarded = try await rawExchange(port: port, refusedByGuards.joined(), from: "127.0.0.4")
             let guardedStatuses = guarded.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix(3) }
-            #expect(guardedStatuses == ["429", "429"], "\(guarded)")
+            #expect(guardedStatuses == ["429", "429", "429"], "\(guarded)")
+            let refusedPreflight = guarded.components(separatedBy: "HTTP/1.1 ")[2].lowercased()
+            #expect(refusedPreflight.contains("\r\nvary: origin\r\n"), "\(refusedPreflight)")
+            #expect(!refusedPreflight.contains("access-control-allow-origin"), "\(refusedPreflight)")
+            let preflight =
+                "OPTIONS /api/scores HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.10\r\n"
+                + "Origin: http://localhost:5173\r\nAccess-Control-Request-Method: POST\r\nConnection: close\r\n\r\n"
+            let answered = try await rawExchange(port: port, preflight, from: "127.0.0.4")
+            #expect(answered.hasPrefix("HTTP/1.1 200"), "a preflight within its client's budget: \(answered)")
+            #expect(answered.lowercased().contains("access-control-allow-origin: http://localhost:5173"), "\(answered)")
         }
     }
 

@@ -21,9 +21,8 @@ struct CORSPolicy: Sendable, Equatable {
     func allows(origin: String) -> Bool { self.allowOriginValue(for: origin) != nil }
 }
 
-/// CORS as the old backend's Starlette middleware did it: preflights answered directly
-/// (the standard methods, the requested headers; another method or origin is a 400), simple
-/// requests get the allow-origin header.
+/// CORS as the old backend's Starlette middleware did it: every answer but a preflight's gets
+/// the allow-origin header (``CORSPreflightMiddleware``, lower down, answers preflights).
 ///
 /// Unlike Starlette, every answer says `Vary: Origin` when the allowed origins are a list, also
 /// one to a request without an `Origin` or from a refused one: its allow-origin header depends
@@ -37,54 +36,31 @@ struct CORSPolicyMiddleware<Context: RequestContext>: RouterMiddleware {
     ) async throws
         -> Response
     {
-        let origin = request.headers[.origin]
-        let allowOrigin = origin.flatMap(self.policy.allowOriginValue(for:))
-        if origin != nil, request.method == .options, request.headers[.accessControlRequestMethod] != nil {
-            return self.preflightResponse(allowOrigin: allowOrigin, request: request)
-        }
         var response = try await next(request, context)
-        if let allowOrigin {
-            self.addOriginHeaders(to: &response.headers, allowOrigin: allowOrigin)
+        if request.isCORSPreflight {
+            // Answered whole below, or refused on the way (429): a refusal lets no origin in.
+            self.policy.addVaryOrigin(to: &response.headers)
+        } else if let allowOrigin = request.headers[.origin].flatMap(self.policy.allowOriginValue(for:)) {
+            self.policy.addOriginHeaders(to: &response.headers, allowOrigin: allowOrigin)
         } else {
-            self.addVaryOrigin(to: &response.headers)
+            self.policy.addVaryOrigin(to: &response.headers)
         }
         return response
     }
+}
 
-    private func preflightResponse(allowOrigin: String?, request: Request) -> Response {
-        let method = request.headers[.accessControlRequestMethod] ?? ""
-        let refused = [
-            allowOrigin == nil ? "origin" : nil, CORSPolicy.allowedMethods.contains(method) ? nil : "method",
-        ].compactMap { $0 }
-        guard let allowOrigin, refused.isEmpty else {
-            let refusal = APIError.corsPreflightRefused(refused: refused)
-            var response = JSONResponse.make(refusal.body, status: refusal.status)
-            self.addVaryOrigin(to: &response.headers)
-            return response
-        }
-        var headers: HTTPFields = [
-            .accessControlAllowMethods: CORSPolicy.allowedMethods.joined(separator: ", "),
-            .accessControlMaxAge: "600",
-            .contentLength: "0",
-        ]
-        if let requested = request.headers[.accessControlRequestHeaders] {
-            headers[.accessControlAllowHeaders] = requested
-        }
-        self.addOriginHeaders(to: &headers, allowOrigin: allowOrigin)
-        return Response(status: .ok, headers: headers)
-    }
-
-    private func addOriginHeaders(to headers: inout HTTPFields, allowOrigin: String) {
+extension CORSPolicy {
+    func addOriginHeaders(to headers: inout HTTPFields, allowOrigin: String) {
         headers[.accessControlAllowOrigin] = allowOrigin
-        if !self.policy.allowAllOrigins {
+        if !self.allowAllOrigins {
             headers[.accessControlAllowCredentials] = "true"
         }
         self.addVaryOrigin(to: &headers)
     }
 
     /// Adds `Origin` to the answer's `Vary`, unless every origin gets the same `*`.
-    private func addVaryOrigin(to headers: inout HTTPFields) {
-        guard !self.policy.allowAllOrigins else { return }
+    func addVaryOrigin(to headers: inout HTTPFields) {
+        guard !self.allowAllOrigins else { return }
         guard let vary = headers[.vary] else {
             headers[.vary] = "Origin"
             return
