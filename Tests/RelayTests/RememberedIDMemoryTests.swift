@@ -104,6 +104,37 @@ struct RememberedIDMemoryTests {
         #expect(set.ids.elements.capacity <= max(64, 4 * set.count), "capacity \(set.ids.elements.capacity)")
     }
 
+    @Test("An id removed by a canonically equal spelling of other bytes gives back the bytes it held, no more")
+    func removalByAnotherSpelling() {
+        let composed = String(repeating: "\u{D55C}", count: 42)  // 한: 3 bytes
+        let decomposed = String(repeating: "\u{1112}\u{1161}\u{11AB}", count: 42)  // ᄒ ᅡ ᆫ: 9 bytes
+        #expect(composed == decomposed && composed.utf8.count == 126 && decomposed.utf8.count == 378)
+        for (kept, removedBy) in [(composed, decomposed), (decomposed, composed)] {
+            var set = RememberedIDs(countLimit: 100, byteLimit: 1 << 20)
+            _ = set.insert("other")
+            _ = set.insert(kept)
+            set.remove(removedBy)
+            #expect(set.count == 1)
+            #expect(set.bytes == 5, "kept \(kept.utf8.count) bytes, removed by \(removedBy.utf8.count)")
+        }
+    }
+
+    @Test("A host collecting a coin and spawning it back under another spelling, again and again, holds nothing")
+    func collectAndRespawnUnderAnotherSpelling() throws {
+        let memory = EntityMemory(limit: 1 << 20)
+        var room = try Self.room(memory: memory, floor: 0)
+        let composed = String(repeating: "\u{D55C}", count: 42)
+        let decomposed = String(repeating: "\u{1112}\u{1161}\u{11AB}", count: 42)
+        for _ in 0..<100 {
+            _ = try room.collect(itemType: "coin", itemID: composed, by: "p1")
+            _ = try room.spawnCoin(["coin_id": .string(decomposed)], by: "p1")
+        }
+        #expect(room.rememberedIDBytes == 0)
+        #expect(memory.heldBytes == room.entityBytes)
+        room.forgetEntities()
+        #expect(memory.heldBytes == 0)
+    }
+
     @Test("With no room at all, a room still remembers its newest collection: a coin is never collected twice in a row")
     func theNewestIsAlwaysRemembered() throws {
         let memory = EntityMemory(limit: 0)

@@ -41,8 +41,10 @@ struct RememberedIDs: Sendable {
     }
 
     mutating func remove(_ id: String) {
-        guard self.ids.remove(id) != nil else { return }
-        self.bytes -= id.utf8.count
+        // The bytes of the id kept, not of `id`: Swift's strings are equal when canonically
+        // equivalent, so "é" as one code point removes "e" and an accent (one byte more).
+        guard let removed = self.ids.remove(id) else { return }
+        self.bytes -= removed.utf8.count
         self.compactIfSparse()
     }
 
