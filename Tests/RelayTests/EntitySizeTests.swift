@@ -263,8 +263,12 @@ struct EntitySizeTests {
         _ = try room.spawnEnemy(["enemy_id": "a", "x": 1], by: "host", now: .now)
         let reported: [JSONValue] = [
             ["enemy_id": "b", "x": 1], ["enemy_id": "a", "x": 2], ["enemy_id": "b", "y": 5], ["enemy_id": "c"],
-            ["enemy_id": "d"],  // past the room's 3
         ]
+        let pastTheCap = reported + [["enemy_id": "d"]]  // past the room's 3: the whole sync is refused
+        #expect(
+            relayError { _ = try room.sync(enemies: pastTheCap, coins: [["coin_id": "c1"]], now: .now) }?.code
+                == "limit_exceeded")
+        #expect(Array(room.enemies.keys) == ["a"] && room.coins.isEmpty)
         let (enemies, _) = try room.sync(enemies: reported, coins: [["coin_id": "c1"]], now: .now)
         #expect(enemies.compactMap { $0["enemy_id"]?.stringValue } == ["a", "b", "c"])
         #expect(room.enemies["a"]?.fields["x"] == 2)

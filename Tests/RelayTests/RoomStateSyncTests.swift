@@ -71,6 +71,41 @@ struct RoomStateSyncTests {
         return room
     }
 
+    @Test("New enemies past the room's cap refuse the whole sync with limit_exceeded, as a spawn past it is refused")
+    func newEnemiesPastTheCapRefuseTheSync() throws {
+        let start = ContinuousClock.now
+        var limits = RelayLimits()
+        limits.maxEntitiesPerRoom = 10
+        var room = try makeRoom(players: 2, limits: limits)
+        for index in 0..<8 { _ = try room.spawnEnemy(["enemy_id": .string("e\(index)")], by: "p1", now: start) }
+        let threeNew: [JSONValue] = [
+            ["enemy_id": "n0"], ["enemy_id": "n1"], ["enemy_id": "e0", "x": 5], ["enemy_id": "n2"],
+        ]
+        #expect(relayError { _ = try room.sync(enemies: threeNew, coins: [], now: start) }?.code == "limit_exceeded")
+        #expect(room.enemies.count == 8)
+        #expect(room.enemies["n0"] == nil && room.enemies["e0"]?.fields["x"] == 0, "the refused sync changed nothing")
+        let twoNew = Array(threeNew.prefix(3))
+        #expect(try room.sync(enemies: twoNew, coins: [], now: start).enemies.count == 10)
+    }
+
+    @Test("A sync refused for its bytes spends none of the entity budget")
+    func aSyncRefusedForItsBytesSpendsNoEntityBudget() throws {
+        let start = ContinuousClock.now
+        var limits = RelayLimits()
+        limits.maxEntitiesPerRoom = 10  // 10 entities a second, a burst of 20
+        limits.maxEntityBytesPerRoom = 2_500
+        var room = try makeRoom(players: 2, limits: limits)
+        for index in 0..<10 { _ = try room.spawnCoin(["coin_id": .string("c\(index)")], by: "p1") }
+        // Under a coin's own 2 KiB, over what the room has left.
+        let big: [JSONValue] = [["coin_id": "big", "padding": .string(String(repeating: "x", count: 1_900))]]
+        #expect(room.entityBytes + 1_900 > 2_500)
+        for _ in 0..<3 {
+            #expect(relayError { _ = try room.sync(enemies: [], coins: big, now: start) }?.code == "limit_exceeded")
+        }
+        // Each refused sync would have listed 11: had they spent it, the burst of 20 would be gone.
+        #expect(try room.sync(enemies: [], coins: [], now: start).coins.count == 10)
+    }
+
     @Test func answersAreBudgetedByTheEntitiesTheyList() throws {
         let start = ContinuousClock.now
         var room = try self.filledRoom(now: start)

@@ -28,8 +28,9 @@ extension RoomState {
         // Living enemies it adds pay for their drops as spawned ones do (``spawnEnemy(_:by:now:)``).
         var drops = self.currentDropBudget(now: now)
         guard staged.addedRewards == 0 || drops.timeUntilOutOfDebt(now: now) == .zero else { throw .rateLimited }
-        try self.takeEntityBudget(listing: self.enemies.count + staged.added + coinsAfter, now: now)
+        let entityBudget = try self.entityBudget(taking: self.enemies.count + staged.added + coinsAfter, now: now)
         try self.chargeEntityBytes(self.bytesAdded(by: staged) + self.bytesAdded(by: stagedCoins))
+        self.entityBudget = entityBudget  // spent only by a sync that is answered
         if staged.addedRewards > 0 {
             drops.spend(Double(staged.addedRewards), now: now)
             self.dropBudget = drops
@@ -77,7 +78,7 @@ extension RoomState {
     }
 
     /// The enemies a sync lists, merged into those the room knows: the dead and the departed stay
-    /// as they are, and new ones are added while the room has space for them.
+    /// as they are, and new ones are added if the room has space for them all.
     private func stage(enemies: [JSONValue], now: ContinuousClock.Instant) throws(RelayError) -> StagedEnemies {
         var staged = StagedEnemies()
         for entry in enemies {
@@ -90,7 +91,12 @@ extension RoomState {
                 guard known.isAlive else { continue }  // the dead stay as they died
                 if staged.byID[id] == nil { staged.order.append(id) }
                 staged.byID[id] = try self.merged(known, with: reported, now: now)
-            } else if self.enemies.count + staged.added < self.limits.maxEntitiesPerRoom {
+            } else {
+                // Over the cap is an error, as a spawn's is: skipped, the host would never know
+                // that its guests, who drop what a sync leaves out, lost those enemies.
+                guard self.enemies.count + staged.added < self.limits.maxEntitiesPerRoom else {
+                    throw .limitExceeded("enemies in this room", limit: self.limits.maxEntitiesPerRoom)
+                }
                 var fields = reported
                 // Checked as a spawn's is: over the cap is an error (PROTOCOL.md §3), not a clamp.
                 let reward = try self.checkedReward(of: reported, field: "enemies.coin_reward")
@@ -141,12 +147,12 @@ extension RoomState {
     /// the room's event loop 2–5 µs, and other rooms on that loop wait meanwhile.
     public var entityBudgetPerSecond: Double { Double(self.limits.maxEntitiesPerRoom) }
 
-    /// Takes `count` entities from the entity budget (a full room's worth at most at once), or
-    /// refuses the sync before it changes anything.
-    private mutating func takeEntityBudget(listing count: Int, now: ContinuousClock.Instant) throws(RelayError) {
+    /// The entity budget once an answer listing `count` entities is taken from it (a full room's
+    /// worth at most at once), not yet kept; `rate_limited` when it has not that many.
+    private func entityBudget(taking count: Int, now: ContinuousClock.Instant) throws(RelayError) -> TokenBucket {
         var budget = self.currentEntityBudget(now: now)
-        defer { self.entityBudget = budget }
         guard budget.take(Double(count), now: now) else { throw .rateLimited }
+        return budget
     }
 
     /// Refuses a `game_state` answer (`reconnect`) while the entity budget is in debt, before
