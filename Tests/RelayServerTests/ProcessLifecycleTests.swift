@@ -128,14 +128,13 @@ struct ProcessLifecycleTests {
             let port = try await relay.listeningPort()
             let upload = try await stalledUpload(port: port)
             defer { close(upload) }
-            let start = ContinuousClock.now
             relay.send(SIGTERM)
             try await eventually { relay.printed.contains("relay.stop.requested") }
             relay.send(SIGTERM)  // at once: the same signal delivered twice, which changes nothing
             try await Task.sleep(for: .milliseconds(1_500))  // past the repeat window (1 s)
             relay.send(SIGTERM)
+            // Not 0, as the stop would end once the upload's 5 s were up: the exit was forced.
             #expect(try await relay.exitStatus() == 128 + SIGTERM)
-            #expect(ContinuousClock.now - start < .seconds(4), "the stop waits 5 s for the upload")
             #expect(relay.printed.contains("signal=\(SIGTERM) [Handlers] relay.stop.forced"), "\(relay.printed)")
         }
     }
@@ -167,13 +166,12 @@ struct ProcessLifecycleTests {
                         == path
                 } == true
             }
-            let start = ContinuousClock.now
             relay.send(SIGTERM)
             try await eventually { relay.printed.contains("relay.stop.requested") }
             try await Task.sleep(for: .milliseconds(1_500))  // past the repeat window (1 s)
             relay.send(SIGTERM)
+            // 128 + SIGTERM: the exit was forced, not the end of a start that waited out the lock.
             #expect(try await relay.exitStatus() == 128 + SIGTERM, "\(relay.printed)")
-            #expect(ContinuousClock.now - start < .seconds(4), "the lock is waited for 5 s")
             #expect(relay.printed.contains("relay.stop.forced"))
         }
     }
