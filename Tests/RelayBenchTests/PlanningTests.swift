@@ -88,6 +88,61 @@ struct PlanningTests {
         #expect(StepVerdict(window: window(expected: 10, delivered: 0, p99: 0), sloMicros: 50_000) == .nothingDelivered)
     }
 
+    @Test("A step within the SLO still fails on repeats, echoes, misroutes, closed connections and server errors")
+    func verdictsOfAMisbehavingServer() {
+        func window(_ change: (inout LatencySnapshot) -> Void) -> WindowResult {
+            var latency = LatencySnapshot(
+                histogram: .init(highestTrackableValue: 1_000), sendLag: .init(highestTrackableValue: 1_000), sent: 5,
+                expected: 10, delivered: 10)
+            latency.p99 = 5_000
+            change(&latency)
+            return WindowResult(seconds: 1, latency: latency, server: nil, bench: nil, serverPeakResidentBytes: nil)
+        }
+        func verdict(serverErrors: Int = 0, _ change: (inout LatencySnapshot) -> Void) -> StepVerdict {
+            StepVerdict(window: window(change), sloMicros: 50_000, serverErrors: serverErrors)
+        }
+        #expect(verdict { _ in } == .withinSLO)
+        #expect(verdict { $0.outOfOrder = 3 } == .withinSLO, "each is still delivered once")
+        #expect(
+            verdict {
+                $0.delivered = 12
+                $0.repeated = 2
+            } == .wrongDeliveries("2 repeated"))
+        #expect(verdict { $0.delivered = 11 } == .wrongDeliveries("1 more than expected"))
+        #expect(
+            verdict {
+                $0.echoed = 1
+                $0.misrouted = 2
+                $0.unreadable = 3
+            } == .wrongDeliveries("1 echoed to their sender, 2 misrouted from another room, 3 with unreadable stamps"))
+        #expect(
+            verdict {
+                $0.closedWhileSending = 2
+                $0.firstCloseCode = 4000
+            } == .connectionsClosed(2, firstCode: 4000))
+        #expect(
+            StepVerdict(window: window { _ in }, sloMicros: 50_000, serverCloses: (3, 4000))
+                == .connectionsClosed(3, firstCode: 4000), "closed between windows: no loss seen")
+        #expect(verdict(serverErrors: 4) { _ in } == .serverErrors(4))
+        #expect(verdict(serverErrors: 4) { $0.delivered = 9 } == .messagesLost(1), "loss comes first")
+        #expect(
+            StepVerdict.connectionsClosed(2, firstCode: nil).summary
+                == "the server closed 2 connections (first: no close code)")
+        #expect(StepVerdict.serverErrors(4).summary == "4 server errors")
+    }
+
+    @Test("A repeated relay is not throughput: deliveries per second and CPU per delivery count each message once")
+    func repeatsAreNotThroughput() {
+        var latency = LatencySnapshot(
+            histogram: .init(highestTrackableValue: 1_000), sendLag: .init(highestTrackableValue: 1_000), sent: 50,
+            expected: 100, delivered: 200)
+        latency.repeated = 100
+        let usage = ProcessUsage(cpuSeconds: 0.5, wallSeconds: 1, residentBytes: 0)
+        let window = WindowResult(seconds: 2, latency: latency, server: usage, bench: nil, serverPeakResidentBytes: nil)
+        #expect(window.deliveriesPerSecond == 50)
+        #expect(window.serverMicrosPerDelivery == 5_000)
+    }
+
     @Test("The knee is the last step that held")
     func knee() {
         let latency = LatencySnapshot(

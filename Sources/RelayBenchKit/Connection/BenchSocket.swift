@@ -22,6 +22,13 @@ final class BenchSocket: Sendable {
         try await self.joined.get()
     }
 
+    /// Waits for the server's confirmation that this connection joined room `code`.
+    func confirmation(joining code: String) async throws -> JoinConfirmation {
+        let confirmation = try await self.joined.get()
+        guard confirmation.roomCode == code else { throw JoinedAnotherRoom() }
+        return confirmation
+    }
+
     /// Starts sending the encoder's state message at `hertz`; each should reach `recipients` room-mates
     /// (in room `room` of the fleet).
     func startSending(hertz: Double, recipients: Int, encoder: StateMessageEncoder, grid: TimeAmount, room: Int64) {

@@ -33,6 +33,8 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
     private var masks: MaskingKeys
     /// The join's outcome is known: confirmed, refused, or the connection ended first.
     private var isJoinSettled = false
+    /// The server confirmed the join.
+    private var hasJoined = false
     private var isClosed = false
     private var sentClose = false
     private var benchStartedClose = false
@@ -169,6 +171,7 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
                     return
                 }
                 self.isJoinSettled = true
+                self.hasJoined = true
                 self.watchdog.cancel()
                 self.joinedPromise.succeed(
                     JoinConfirmation(
@@ -299,6 +302,9 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
         self.isClosed = true
         if self.sending != nil, !self.benchStartedClose {
             self.recorder.recordClosedWhileSending(code: self.serverCloseCode)
+        }
+        if self.hasJoined, !self.benchStartedClose {
+            self.events.recordServerClose(code: self.serverCloseCode)
         }
         self.stopSending()
         self.watchdog.cancel()

@@ -24,3 +24,9 @@ struct ServerRefusal: Error, Equatable, CustomStringConvertible {
 struct ClosedBeforeJoining: Error, CustomStringConvertible {
     var description: String { "connection closed before the room was joined" }
 }
+
+/// The server confirmed a join into another room than the code asked for: not a join, since
+/// the bench's messages would then go to players it does not count.
+struct JoinedAnotherRoom: Error, CustomStringConvertible {
+    var description: String { "joined another room than the code asked for" }
+}

@@ -1,7 +1,7 @@
 import Synchronization
 
-/// What the bench's connections saw besides latencies: server errors, room sizes the server
-/// announced, players it announced as disconnected. Shared by every connection of a run.
+/// What the bench's connections saw besides latencies: server errors and closes, room sizes the
+/// server announced, players it announced as disconnected. Shared by every connection of a run.
 final class SocketEvents: Sendable {
     /// Room sizes as the server reported them in `room_info`.
     struct RoomSize: Sendable, Equatable {
@@ -12,6 +12,8 @@ final class SocketEvents: Sendable {
     private struct State {
         var serverErrors = 0
         var firstServerError: String?
+        var serverCloses = 0
+        var firstServerCloseCode: UInt16?
         var roomSizes: [String: RoomSize] = [:]
         var disconnectAnnouncements: [String: Int64] = [:]
     }
@@ -23,6 +25,15 @@ final class SocketEvents: Sendable {
         self.state.withLock { state in
             state.serverErrors += 1
             if state.firstServerError == nil { state.firstServerError = text }
+        }
+    }
+
+    /// A joined connection that the server closed (`code`, if it sent one) without the bench
+    /// asking, in a window or between them.
+    func recordServerClose(code: UInt16?) {
+        self.state.withLock { state in
+            state.serverCloses += 1
+            if state.firstServerCloseCode == nil { state.firstServerCloseCode = code }
         }
     }
 
@@ -44,6 +55,10 @@ final class SocketEvents: Sendable {
     }
 
     var serverErrors: Int { self.state.withLock { $0.serverErrors } }
+    /// Joined connections the server closed so far, with the first one's close code.
+    var serverCloses: (count: Int, firstCode: UInt16?) {
+        self.state.withLock { ($0.serverCloses, $0.firstServerCloseCode) }
+    }
     var firstServerError: String? { self.state.withLock { $0.firstServerError } }
     /// Players announced as disconnected, with when the first announcement arrived (``BenchClock``).
     var disconnectAnnouncements: [String: Int64] { self.state.withLock { $0.disconnectAnnouncements } }

@@ -32,9 +32,11 @@ struct WindowResult: Sendable, Encodable, Equatable {
         self.bench = bench
         self.serverPeakResidentBytes = serverPeakResidentBytes
         self.stealSeconds = stealSeconds
-        self.deliveriesPerSecond = self.sendingSeconds > 0 ? Double(latency.delivered) / self.sendingSeconds : 0
-        self.serverMicrosPerDelivery = server?.cpuMicros(per: latency.delivered)
-        self.benchMicrosPerDelivery = bench?.cpuMicros(per: latency.delivered)
+        // A repeat is work the server did wrong, not throughput: each message counts once.
+        let deliveredOnce = latency.delivered - latency.repeated
+        self.deliveriesPerSecond = self.sendingSeconds > 0 ? Double(deliveredOnce) / self.sendingSeconds : 0
+        self.serverMicrosPerDelivery = server?.cpuMicros(per: deliveredOnce)
+        self.benchMicrosPerDelivery = bench?.cpuMicros(per: deliveredOnce)
     }
 }
 

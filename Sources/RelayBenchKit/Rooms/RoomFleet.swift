@@ -107,7 +107,7 @@ final class RoomFleet: Sendable {
                             if isSlow { socket.stopCounting() }
                             var member = BenchMember(socket: socket, isSlow: isSlow)
                             do {
-                                member.playerID = try await socket.confirmation().playerID
+                                member.playerID = try await socket.confirmation(joining: code).playerID
                                 return (member, nil)
                             } catch {
                                 return (member, error)
@@ -152,6 +152,7 @@ struct RoomSetupFailure: Error {
     init(_ error: any Error) {
         switch error {
         case let refusal as ServerRefusal: self.reason = refusal.description
+        case let error as JoinedAnotherRoom: self.reason = error.description
         case is ClosedBeforeJoining:
             self.reason = "connection closed before the room was joined (timeout or server hang-up)"
         case let error as BenchError: self.reason = error.description

@@ -60,6 +60,19 @@ enum Format {
             + (latency.beyondRange > 0 ? ", \(latency.beyondRange) OVER 60 s (counted as 60 s)" : "")
     }
 
+    /// The relays a correct server never sends, in words ("2 repeated, 1 echoed to their
+    /// sender"), or nil when there were none. Out of order ones are not among them: each is
+    /// still its one delivery, and how much order matters is the game's to say.
+    static func wrongDeliveries(_ latency: LatencySnapshot) -> String? {
+        let counts = [
+            (latency.repeated, "repeated"), (latency.unexpected, "more than expected"),
+            (latency.echoed, "echoed to their sender"), (latency.misrouted, "misrouted from another room"),
+            (latency.unreadable, "with unreadable stamps"),
+        ]
+        let named = counts.filter { $0.0 > 0 }.map { "\($0.0) \($0.1)" }
+        return named.isEmpty ? nil : named.joined(separator: ", ")
+    }
+
     /// Pretty, key-sorted JSON of a report.
     static func json(_ value: some Encodable) -> String {
         let encoder = JSONEncoder()

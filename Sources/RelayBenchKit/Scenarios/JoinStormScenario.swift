@@ -80,7 +80,11 @@ struct JoinStormScenario: Sendable {
         }
         tally.withLock { $0.sockets.append(socket) }
         do {
-            let confirmation = try await socket.confirmation()
+            let confirmation =
+                switch arrival {
+                case .create: try await socket.confirmation()
+                case .join(_, let code): try await socket.confirmation(joining: code)
+                }
             connector.recorder.recordDelivery(dueAt: dueMicros, receivedAt: confirmation.receivedAt)
             if case .create(let room) = arrival {
                 plan.withLock { $0.roomOpened(room, code: confirmation.roomCode) }

@@ -3,16 +3,37 @@ enum StepVerdict: Sendable, Equatable, Encodable {
     case withinSLO
     case p99OverSLO(p99Micros: UInt64)
     case messagesLost(Int)
+    /// Relays the server sent twice, to the wrong player or room, or unreadably (``Format/wrongDeliveries(_:)``).
+    case wrongDeliveries(String)
+    case connectionsClosed(Int, firstCode: UInt16?)
+    /// `error` messages the server sent during the window (e.g. `rate_limited`).
+    case serverErrors(Int)
     case nothingDelivered
     case setupFailed(String)
 
-    init(window: WindowResult, sloMicros: UInt64) {
-        if window.latency.delivered == 0 {
+    /// A step holds only if the server relayed every message once, to its room-mates alone,
+    /// closed nothing and refused nothing, within the SLO.
+    ///
+    /// `serverCloses`: joined connections the server closed since the step before's verdict (a
+    /// room whose members it all closed between windows would otherwise pass unseen, lost nothing).
+    init(
+        window: WindowResult, sloMicros: UInt64, serverErrors: Int = 0,
+        serverCloses: (count: Int, firstCode: UInt16?) = (0, nil)
+    ) {
+        let latency = window.latency
+        let closed = max(latency.closedWhileSending, serverCloses.count)
+        if latency.delivered == 0 {
             self = .nothingDelivered
-        } else if window.latency.lost > 0 {
-            self = .messagesLost(window.latency.lost)
-        } else if window.latency.p99 > sloMicros {
-            self = .p99OverSLO(p99Micros: window.latency.p99)
+        } else if latency.lost > 0 {
+            self = .messagesLost(latency.lost)
+        } else if closed > 0 {
+            self = .connectionsClosed(closed, firstCode: latency.firstCloseCode ?? serverCloses.firstCode)
+        } else if let wrong = Format.wrongDeliveries(latency) {
+            self = .wrongDeliveries(wrong)
+        } else if serverErrors > 0 {
+            self = .serverErrors(serverErrors)
+        } else if latency.p99 > sloMicros {
+            self = .p99OverSLO(p99Micros: latency.p99)
         } else {
             self = .withinSLO
         }
@@ -23,6 +44,10 @@ enum StepVerdict: Sendable, Equatable, Encodable {
         case .withinSLO: "ok"
         case .p99OverSLO(let p99): "p99 \(Format.latencyMs(p99)) ms over the SLO"
         case .messagesLost(let lost): "\(lost) messages lost"
+        case .wrongDeliveries(let wrong): wrong
+        case .connectionsClosed(let count, let code):
+            "the server closed \(count) connections (first: \(code.map { "code \($0)" } ?? "no close code"))"
+        case .serverErrors(let count): "\(count) server errors"
         case .nothingDelivered: "nothing delivered"
         case .setupFailed(let reason): "set-up failed: \(reason)"
         }

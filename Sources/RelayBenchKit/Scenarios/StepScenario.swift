@@ -31,6 +31,7 @@ struct StepScenario: Sendable {
         let connector = try context.makeConnector()
         let fleet = RoomFleet(connector: connector)
         var steps: [StepResult] = []
+        var closesBefore = 0  // the server's closes the steps before saw
         for rooms in self.plannedSteps {
             guard fileLimit.soft >= rooms * self.players + 256 else {
                 steps.append(
@@ -48,11 +49,16 @@ struct StepScenario: Sendable {
                     StepResult(rooms: rooms, players: self.players, window: nil, verdict: .setupFailed(reason)))
                 break
             }
+            let errorsBefore = connector.events.serverErrors
             let window = await fleet.measure(
                 seconds: self.stepSeconds, hertz: self.hertz, paddingBytes: self.paddingBytes,
                 serverPID: context.serverPID,
                 drainSeconds: self.drainSeconds)
-            let verdict = StepVerdict(window: window, sloMicros: self.sloMicros)
+            let closes = connector.events.serverCloses
+            let verdict = StepVerdict(
+                window: window, sloMicros: self.sloMicros, serverErrors: connector.events.serverErrors - errorsBefore,
+                serverCloses: (closes.count - closesBefore, closes.firstCode))
+            closesBefore = closes.count
             steps.append(StepResult(rooms: rooms, players: self.players, window: window, verdict: verdict))
             context.say(
                 "step \(rooms) rooms: p99 \(Format.latencyMs(window.latency.p99)) ms, lost \(window.latency.lost): \(verdict.summary)"

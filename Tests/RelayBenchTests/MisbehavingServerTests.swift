@@ -1,0 +1,80 @@
+import Testing
+
+@testable import RelayBenchKit
+
+/// The bench against servers that get the protocol wrong on purpose (``ScriptedRelay``): what
+/// they do wrong must show in its figures, never pass as a success.
+@Suite("The bench against a misbehaving server")
+struct MisbehavingServerTests {
+    /// A server that confirms every create with room AAAAAA and every join with `joinedRoom`.
+    static func confirming(joinsInto joinedRoom: String) -> @Sendable (String) -> [String] {
+        { text in
+            if text.contains(#""create_room""#) {
+                return [#"{"type":"room_created","room_id":"AAAAAA","player_id":"p1"}"#]
+            }
+            if text.contains(#""join_room""#) {
+                return [#"{"type":"room_joined","room_id":"\#(joinedRoom)","player_id":"p2"}"#]
+            }
+            return []
+        }
+    }
+
+    static func context(port: Int) throws -> BenchContext {
+        BenchContext(
+            target: try BenchTarget(url: "ws://127.0.0.1:\(port)"), threads: 1, serverPID: nil, joinTimeoutSeconds: 30)
+    }
+
+    @Test("A join the server confirms into another room than the code asked for fails the room's set-up")
+    func joinIntoAnotherRoom() async throws {
+        for (joinedRoom, fails) in [("AAAAAA", false), ("BBBBBB", true)] {
+            try await ScriptedRelay.with(answer: Self.confirming(joinsInto: joinedRoom)) { server in
+                let connector = try Self.context(port: server.port).makeConnector()
+                let fleet = RoomFleet(connector: connector)
+                let setup = await fleet.addRooms(1, players: 2, concurrency: 1)
+                await fleet.closeAll()
+                await connector.shutdown()
+                #expect(setup.roomsFailed == (fails ? 1 : 0), "\(joinedRoom): \(setup.failures)")
+                #expect(
+                    setup.failures == (fails ? ["joined another room than the code asked for": 1] : [:]),
+                    "\(joinedRoom)")
+            }
+        }
+    }
+
+    @Test("join-storm counts a join confirmed into another room as a failure, not a join")
+    func joinStormIntoAnotherRoom() async throws {
+        for (joinedRoom, fails) in [("AAAAAA", false), ("BBBBBB", true)] {
+            try await ScriptedRelay.with(answer: Self.confirming(joinsInto: joinedRoom)) { server in
+                let report = try await JoinStormScenario(rate: 30, seconds: 1, players: 3, holdSeconds: 0.1)
+                    .run(in: try Self.context(port: server.port))
+                #expect(report.arrivals == 30)
+                #expect(report.roomsCreated >= 10, "\(joinedRoom)")
+                #expect(report.joined == (fails ? 0 : 30 - report.roomsCreated), "\(joinedRoom): \(report.failures)")
+                #expect(report.failed == (fails ? 30 - report.roomsCreated : 0), "\(joinedRoom): \(report.failures)")
+            }
+        }
+    }
+
+    @Test("A joined connection the server closes is counted with its code; one the bench leaves is not")
+    func serverClosesAreCounted() async throws {
+        try await ScriptedRelay.with(answer: { text in
+            guard text.contains(#""create_room""#) else { return [] }
+            let code = text.contains("closed") ? "CLOSED" : "AAAAAA"
+            let created = #"{"type":"room_created","room_id":"\#(code)","player_id":"p1"}"#
+            return code == "CLOSED" ? [created, "close:4000"] : [created]
+        }) { server in
+            let connector = try Self.context(port: server.port).makeConnector()
+            let closed = try await connector.connect(.create(playerName: "closed", maxPlayers: 2))
+            #expect(try await closed.confirmation().roomCode == "CLOSED")
+            let outcome = try await closed.closed.get()
+            #expect(outcome == CloseOutcome(serverCloseCode: 4000, closedByBench: false))
+            let left = try await connector.connect(.create(playerName: "left", maxPlayers: 2))
+            _ = try await left.confirmation()
+            left.leave(grace: .milliseconds(200))
+            _ = try await left.closed.get()
+            let closes = connector.events.serverCloses
+            #expect(closes.count == 1 && closes.firstCode == 4000, "\(closes)")
+            await connector.shutdown()
+        }
+    }
+}
