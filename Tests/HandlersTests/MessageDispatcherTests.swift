@@ -79,6 +79,23 @@ struct MessageDispatcherTests {
         await client.expectError("unknown_type", after: #"{"type":"PING"}"#)
     }
 
+    /// Swift's `==` takes the Kelvin sign (U+212A) for a K; a plugin or handler told the type would
+    /// see a spelling it was never registered under.
+    @Test("A type spelled other than its handler's, though canonically equal, is unknown")
+    func anotherSpellingOfATypeIsUnknown() async throws {
+        struct Kick: MessageHandler {
+            let messageType = "Kick"
+            func handle(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) {
+                session.reply(OutboundMessage.make(type: "kicked", ["as": .string(message.type)]))
+            }
+        }
+        #expect("\u{212A}ick" == "Kick")
+        let client = try Harness(dispatcher: MessageDispatcher(handlers: BuiltInHandlers.all + [Kick()])).client()
+        await client.expectError("unknown_type", after: #"{"type":"\u212Aick"}"#)
+        await client.send(#"{"type":"Kick"}"#)
+        #expect(await client.received() == [["type": "kicked", "as": "Kick"]])
+    }
+
     @Test(arguments: [
         #"{"type":"chat","message":"\ud800"}"#, #"{"type":"ping","x":"\udc00"}"#, #"{"type":"ping","\ud83d":1}"#,
         #"{"type":"\ud83dx"}"#, #"{"type":"player_state","state":{"skin":["a\ud83d\u0041"]}}"#,
