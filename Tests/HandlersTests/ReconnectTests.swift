@@ -74,6 +74,26 @@ struct ReconnectTests {
         #expect(await room.state.players.map(\.id) == ["host"])
     }
 
+    @Test("A join or create read from a socket its client has closed leaves the sender's room as it was")
+    func roomChangeFromAClosedSocket() async throws {
+        for message in [
+            #"{"type":"join_room","room_id":"%@","player_name":"G"}"#, #"{"type":"create_room","player_name":"G"}"#,
+        ] {
+            let harness = try Harness()
+            let (host, guest, code) = try await harness.roomWithTwoPlayers()
+            let other = harness.client()
+            let otherCode = try await other.createRoom(playerID: "other", name: "Other")
+            _ = await host.received()
+            guest.connection.socketHasClosed()
+            await guest.expectError("join_failed", after: message.replacingOccurrences(of: "%@", with: otherCode))
+            #expect(await host.received().isEmpty, "no player_left: \(message)")
+            #expect(harness.registry.count == 2, "\(message)")
+            let room = try #require(harness.registry.room(code: code))
+            #expect(await room.state.players.map(\.id) == ["host", "guest"], "\(message)")
+            #expect(guest.session.membership?.room === room, "\(message)")
+        }
+    }
+
     @Test(arguments: [false, true])
     func droppedPlayerReconnectsWithItsToken(started: Bool) async throws {
         let harness = try Harness()

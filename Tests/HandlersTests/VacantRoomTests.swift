@@ -103,6 +103,34 @@ struct VacantRoomTests {
         #expect(harness.registry.room(code: oftenCode) == nil)
     }
 
+    @Test("At the cap, a host alone in a room who creates the next one leaves first: no vacant room is evicted")
+    func aHostAloneCreatingAgainEvictsNothing() async throws {
+        let harness = try self.harness(maxRooms: 2)
+        let away = harness.client()
+        let (vacantCode, token) = try await self.createRoom(away, as: "v")
+        try await self.drop(away, as: "v")
+        let host = harness.client()
+        let (oldCode, _) = try await self.createRoom(host, as: "h")
+        let (newCode, _) = try await self.createRoom(host, as: "h")  // quit to the menu, create again
+        #expect(harness.registry.room(code: oldCode) == nil, "the host's old room closed")
+        #expect(harness.registry.room(code: newCode) != nil)
+        #expect(harness.registry.room(code: vacantCode) != nil, "the vacant room keeps its players' window")
+        #expect(await self.reconnect(harness, to: vacantCode, as: "v", token: token).first?.type == "reconnected")
+    }
+
+    @Test("At the cap, a member with others connected still gets a vacant room evicted for the new one")
+    func aMemberWithOthersCreatingEvictsAVacantRoom() async throws {
+        let harness = try self.harness(maxRooms: 2)
+        let away = harness.client()
+        let (vacantCode, _) = try await self.createRoom(away, as: "v")
+        try await self.drop(away, as: "v")
+        let (host, guest, code) = try await harness.roomWithTwoPlayers()
+        let (newCode, _) = try await self.createRoom(guest, as: "g")
+        #expect(harness.registry.room(code: vacantCode) == nil)
+        #expect(harness.registry.room(code: newCode) != nil && harness.registry.room(code: code) != nil)
+        #expect(await host.received().map(\.type) == ["player_left"])
+    }
+
     @Test func aRoomWithSomeoneConnectedIsNeverEvicted() async throws {
         let harness = try self.harness(maxRooms: 2)
         let (host, guest, code) = try await harness.roomWithTwoPlayers()

@@ -26,6 +26,8 @@ public struct CreateRoomHandler: MessageHandler {
             maxPlayers = Int(requested)
         }
 
+        // Read from a socket its client has closed: as for `join_room`, nothing is taken or left.
+        guard session.connection.canTakeASeat else { throw .joinFailed }
         let room = try await Self.openRoom(
             named: roomName.flatMap { $0.isEmpty ? nil : $0 } ?? "\(playerName)'s room", maxPlayers: maxPlayers,
             session: session)
@@ -41,24 +43,32 @@ public struct CreateRoomHandler: MessageHandler {
         session.membership = .init(room: room, playerID: playerID)
     }
 
-    /// A new room, the sender out of theirs. At the server's room cap (`server_full`) the sender
-    /// keeps their room, unless nobody else connected is in it: then they leave it first, which
-    /// closes it or leaves it vacant (evicted for the new one), as a client alone in a room expects.
+    /// A new room, the sender out of theirs. At the server's room cap a sender nobody else
+    /// connected is with leaves first, which closes their room or leaves it vacant: a place for the
+    /// new one without evicting another room's dropped players. Otherwise the longest vacant room
+    /// is evicted for it, or `server_full` (the sender keeps their room).
     private static func openRoom(
         named name: String, maxPlayers: Int, session: ConnectionSession
     ) async throws(RelayError) -> GameRoom {
-        do {
-            let room = try session.registry.createRoom(name: name, maxPlayers: maxPlayers, eventLoop: session.eventLoop)
+        let registry = session.registry
+        let eventLoop = session.eventLoop
+        if let room = try? registry.createRoom(
+            name: name, maxPlayers: maxPlayers, eventLoop: eventLoop, evictingAVacantRoom: false)
+        {
             await session.leaveRoom()
             return room
-        } catch .serverFull {
-            guard let membership = session.membership else { throw .serverFull }
+        }
+        if let membership = session.membership {
             let alone = await membership.room.enter { room in
                 !room.state.players.contains { $0.isConnected && $0.id != membership.playerID }
             }
-            guard alone else { throw .serverFull }
-            await session.leaveRoom()
-            return try session.registry.createRoom(name: name, maxPlayers: maxPlayers, eventLoop: session.eventLoop)
+            if alone {
+                await session.leaveRoom()
+                return try registry.createRoom(name: name, maxPlayers: maxPlayers, eventLoop: eventLoop)
+            }
         }
+        let room = try registry.createRoom(name: name, maxPlayers: maxPlayers, eventLoop: eventLoop)
+        await session.leaveRoom()
+        return room
     }
 }

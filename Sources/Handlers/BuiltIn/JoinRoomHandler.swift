@@ -18,6 +18,9 @@ public struct JoinRoomHandler: MessageHandler {
         // nothing; past this, they leave theirs, and a room that fills meanwhile still refuses them
         // at `admit`.
         guard let room = session.registry.room(code: code) else { throw .joinFailed }
+        // Read from a socket its client has closed: its room stays as it was, and the player drops
+        // from it with a window, rather than leaving it for good for a seat it cannot take.
+        guard session.connection.canTakeASeat else { throw .joinFailed }
         await session.forgetMembershipIfStale()  // removed from a room, its socket open: not its member
         if let membership = session.membership, membership.room === room {
             return try await Self.rejoin(room, as: arrival, leaving: membership.playerID, session: session)

@@ -122,18 +122,19 @@ public final class RoomRegistry: Sendable {
     }
 
     /// Creates an empty room with a fresh code (the caller admits its first player). At the cap,
-    /// the room vacant longest is evicted for it; with none vacant, the server is full.
+    /// the room vacant longest is evicted for it (if `evictingAVacantRoom`); with none evicted,
+    /// the server is full.
     ///
     /// The room lives on `eventLoop` (its creator's, so the creator's messages need no thread
     /// hop), or on the next loop of the group.
     public func createRoom(
-        name: String, maxPlayers: Int, eventLoop: (any EventLoop)? = nil
+        name: String, maxPlayers: Int, eventLoop: (any EventLoop)? = nil, evictingAVacantRoom: Bool = true
     ) throws(RelayError)
         -> GameRoom
     {
         try self.rooms.withLock { rooms throws(RelayError) -> GameRoom in
             if rooms.entries.count >= self.limits.maxRooms {
-                guard let evicted = rooms.removeLongestVacant() else { throw .serverFull }
+                guard evictingAVacantRoom, let evicted = rooms.removeLongestVacant() else { throw .serverFull }
                 rooms.version &+= 1
                 evicted.executeOnLoop { $0.evict() }
             }

@@ -29,22 +29,21 @@ extension RoomConformanceRun {
 
         var expected: [Int: [Expected]] = [:]
         if let maxRooms = self.maxRooms, self.rooms.count >= maxRooms {
-            // At the cap a vacant room makes way; with none, the sender's own room if nobody else
-            // connected is in it; else `server_full`.
-            if let vacant = self.longestVacantRoom {
-                self.evict(vacant)
-            } else {
-                let membership = self.clients[client].membership
-                let others = membership.flatMap { self.rooms[$0.code] }?.connected.filter {
-                    $0.id != membership?.playerID
-                }
-                guard let others, others.isEmpty else {
+            // At the cap a sender nobody else connected is with leaves first (their room closes or
+            // is vacant); then, still at the cap, the room vacant longest makes way; with none,
+            // `server_full`.
+            let membership = self.clients[client].membership
+            let others = membership.flatMap { self.rooms[$0.code] }?.connected.filter { $0.id != membership?.playerID }
+            if others?.isEmpty == true {
+                self.leaveRoom(of: client, into: &expected)
+                self.noteVacancies()
+            }
+            if self.rooms.count >= maxRooms {
+                guard let vacant = self.longestVacantRoom else {
                     expected[client] = [.error("server_full")]
                     return try self.compare(received, expected)
                 }
-                self.leaveRoom(of: client, into: &expected)
-                self.noteVacancies()
-                if self.rooms.count >= maxRooms, let vacant = self.longestVacantRoom { self.evict(vacant) }
+                self.evict(vacant)
             }
         }
         self.leaveRoom(of: client, into: &expected)
