@@ -77,4 +77,22 @@ struct MisbehavingServerTests {
             await connector.shutdown()
         }
     }
+
+    @Test("idle counts only the connections still open when it read the memory, and warns of those the server closed")
+    func idleConnectionsTheServerCloses() async throws {
+        try await ScriptedRelay.with(answer: { text in
+            if text.contains(#""create_room""#) {
+                return [#"{"type":"room_created","room_id":"AAAAAA","player_id":"p1"}"#]
+            }
+            guard text.contains(#""join_room""#) else { return [] }
+            return [#"{"type":"room_joined","room_id":"AAAAAA","player_id":"p2"}"#, "close:4000"]
+        }) { server in
+            let report = try await IdleScenario(connections: 6, players: 2, holdSeconds: 0.2, settleSeconds: 0.5)
+                .run(in: try Self.context(port: server.port))
+            #expect(report.setup.players == 6 && report.setup.roomsFailed == 0)
+            #expect(report.closedByServer == 3 && report.firstCloseCode == 4000)
+            #expect(report.connectionsOpen == 3, "the creators alone")
+            #expect(report.table().contains("WARNING     the server closed 3 joined connections (first: code 4000)"))
+        }
+    }
 }

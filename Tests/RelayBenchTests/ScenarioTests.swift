@@ -194,6 +194,7 @@ struct ScenarioTests {
             let report = try await IdleScenario(connections: 300, players: 2, holdSeconds: 0.2, settleSeconds: 0.3)
                 .run(in: try relay.context)
             #expect(report.connectionsOpen == 300)
+            #expect(report.closedByServer == 0)
             #expect(report.setup.roomsFailed == 0)
             let perConnection = try #require(report.serverBytesPerConnection)
             #expect(perConnection > 0)

@@ -28,14 +28,18 @@ struct IdleScenario: Sendable {
         try? await Task.sleep(for: .milliseconds(Int64(self.settleSeconds * 1000)))
         let serverJoined = context.serverPID.flatMap(ProcessStats.read(pid:))
         let benchJoined = ProcessStats.current()
-        context.say("\(setup.players) connections open; holding for \(Format.fixed(self.holdSeconds, 0)) s")
+        // What the memory read was of: the joined connections the server has not closed since.
+        let openWhenRead = setup.players - connector.events.serverCloses.count
+        context.say("\(openWhenRead) connections open; holding for \(Format.fixed(self.holdSeconds, 0)) s")
         try? await Task.sleep(for: .milliseconds(Int64(self.holdSeconds * 1000)))
         let serverHeld = context.serverPID.flatMap(ProcessStats.read(pid:))
+        let closedByServer = connector.events.serverCloses
         await fleet.closeAll()
         await connector.shutdown()
 
         return IdleReport(
-            connectionsRequested: connections, connectionsOpen: setup.players, setup: setup,
+            connectionsRequested: connections, connectionsOpen: openWhenRead, setup: setup,
+            closedByServer: closedByServer.count, firstCloseCode: closedByServer.firstCode,
             serverBefore: serverBefore?.residentBytes, serverJoined: serverJoined?.residentBytes,
             serverHeld: serverHeld?.residentBytes,
             serverIdle: ProcessUsage(from: serverJoined, to: serverHeld),
@@ -49,8 +53,13 @@ struct IdleScenario: Sendable {
 /// The result of `idle`.
 struct IdleReport: ScenarioReport, Equatable {
     var scenario = "idle"
+    /// `connectionsOpen`: joined, and not closed by the server, when its memory was read.
     var connectionsRequested, connectionsOpen: Int
     var setup: SetupReport
+    /// Joined connections the server closed by the hold's end (an idle one it timed out, say),
+    /// with the first one's close code.
+    var closedByServer = 0
+    var firstCloseCode: UInt16?
     /// Server RSS in bytes before connecting, once all joined, and at the end of the hold.
     var serverBefore, serverJoined, serverHeld: Int?
     /// The server's CPU while every connection sat idle.
@@ -65,13 +74,16 @@ struct IdleReport: ScenarioReport, Equatable {
     var benchBytesPerConnection: Double?
 
     init(
-        connectionsRequested: Int, connectionsOpen: Int, setup: SetupReport, serverBefore: Int?, serverJoined: Int?,
+        connectionsRequested: Int, connectionsOpen: Int, setup: SetupReport, closedByServer: Int = 0,
+        firstCloseCode: UInt16? = nil, serverBefore: Int?, serverJoined: Int?,
         serverHeld: Int?, serverIdle: ProcessUsage?, benchBefore: Int?, benchJoined: Int?,
         openFilesLimit: SystemLimits.FileLimit, serverOpenFilesLimit: Int?, sourceAddresses: Int
     ) {
         self.connectionsRequested = connectionsRequested
         self.connectionsOpen = connectionsOpen
         self.setup = setup
+        self.closedByServer = closedByServer
+        self.firstCloseCode = firstCloseCode
         self.serverBefore = serverBefore
         self.serverJoined = serverJoined
         self.serverHeld = serverHeld
@@ -97,6 +109,12 @@ struct IdleReport: ScenarioReport, Equatable {
                 + "\(self.sourceAddresses) source address(es)",
         ]
         lines += Format.failureLines(self.setup.failures)
+        if self.closedByServer > 0 {
+            let code = self.firstCloseCode.map { "code \($0)" } ?? "no close code"
+            lines.append(
+                "WARNING     the server closed \(self.closedByServer) joined connections (first: \(code)): "
+                    + "the memory per connection is of those still open when it was read")
+        }
         if let before = self.serverBefore, let joined = self.serverJoined,
             let perConnection = self.serverBytesPerConnection
         {
