@@ -91,11 +91,14 @@ struct CloseBehindABacklogTests {
     func answerWaitsForAHalfClosedClient() async throws {
         try await withRelayServer(limits: Self.limits) { port, _ in
             let (host, _, guest) = try await Self.hostWithABacklog(port: port)
+            // Reading first, on a thread of its own: a test task that came late to read after the
+            // close (one did, under a loaded suite) looks like a client that stopped, hung up at 1 s.
+            let reading = host.startReadingSlowly(pausing: .milliseconds(25))
             // As `nc -N` or a script's `shutdown(SHUT_WR)` after its close frame would.
             try host.sendRaw(StalledClient.frame(fin: true, opcode: 8, [0x03, 0xE8]))  // 1000
             host.shutdownWrite()
             _ = try await guest.expect("player_disconnected")  // the player leaves at once
-            let frames = await host.startReadingSlowly(pausing: .milliseconds(25)).frames()
+            let frames = await reading.frames()
             // What had left the queue for the socket comes first (the rest is dropped: no data
             // frame follows a close frame), and the answer last.
             #expect(Self.updatesRead(in: frames) > 0)
