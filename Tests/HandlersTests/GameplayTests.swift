@@ -135,6 +135,31 @@ struct CollectItemTests {
         #expect(await guest.received().isEmpty)
     }
 
+    /// "\u{E9}" and "e\u{301}" are equal Swift strings, not equal to a client comparing code
+    /// points: the room's answers must name the coin or enemy as the room keeps it.
+    @Test("A coin collected, or an enemy killed, under another spelling of its id is named as the room keeps it")
+    func anotherSpellingIsAnsweredWithTheKeptOne() async throws {
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.startedRoom()
+        func scalars(_ value: JSONValue?) -> [Unicode.Scalar] {
+            Array(value?.stringValue?.unicodeScalars ?? "".unicodeScalars)
+        }
+        await host.send(#"{"type":"coin_spawn","coin":{"coin_id":"c\u00e9"}}"#)
+        await host.send(#"{"type":"enemy_spawn","enemy":{"enemy_id":"e\u00e9","coin_reward":0}}"#)
+        _ = await host.received()
+        _ = await guest.received()
+        await guest.send(#"{"type":"collect_item","item_type":"coin","item_id":"ce\u0301"}"#)
+        await guest.send(#"{"type":"enemy_killed","enemy_id":"ee\u0301"}"#)
+        let told = await host.received()
+        #expect(told.map(\.type) == ["item_collected", "enemy_killed"])
+        #expect(scalars(told.first?["item_id"]) == ["c", "\u{E9}"])
+        #expect(scalars(told.last?["enemy_id"]) == ["e", "\u{E9}"])
+        #expect(await guest.received() == told)
+        // Later ones under the second spelling are answered with the kept one too.
+        await host.send(#"{"type":"collect_item","item_type":"coin","item_id":"ce\u0301"}"#)
+        #expect(scalars(await host.received().first?["item_id"]) == ["c", "\u{E9}"])
+    }
+
     @Test func concurrentCollectorsGetExactlyOneWin() async throws {
         let harness = try Harness()
         let (host, guest, _) = try await harness.roomWithTwoPlayers()

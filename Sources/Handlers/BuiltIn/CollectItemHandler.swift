@@ -10,7 +10,7 @@ public struct CollectItemHandler: RoomMessageHandler {
     public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError)
     {
         let itemType = try message.string("item_type")
-        let itemID = try message.string("item_id")
+        let itemID = room.state.keptSpelling(ofItem: try message.string("item_id"), type: itemType)
         switch try room.state.collect(itemType: itemType, itemID: itemID, by: playerID) {
         case .collected(let coins, let score):
             var collected = OutboundMessage(type: "item_collected")

@@ -12,7 +12,7 @@ public struct EnemyKilledHandler: RoomMessageHandler {
 
     public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError)
     {
-        let enemyID = try message.string("enemy_id")
+        let enemyID = room.state.keptSpelling(ofEnemy: try message.string("enemy_id"))
         switch room.state.killEnemy(enemyID, by: playerID, now: .now) {
         case .killed(let drops):
             room.broadcast(

@@ -28,6 +28,9 @@ struct RememberedIDs: Sendable {
 
     func contains(_ id: String) -> Bool { self.ids.contains(id) }
 
+    /// The id remembered equal to `id`, as it was remembered (``RoomState/keptSpelling(ofEnemy:)``).
+    func keptSpelling(of id: String) -> String? { self.ids.firstIndex(of: id).map { self.ids[$0] } }
+
     /// Remembers `id`; false if it already was.
     mutating func insert(_ id: String) -> Bool {
         guard self.ids.append(id).inserted else { return false }
