@@ -68,11 +68,11 @@ public struct MessageDispatcher: Sendable {
         do throws(RelayError) {
             if let raw = self.rawHandler(for: text), await raw.handleRaw(text, session: session) { return 0 }
             var message = try Self.decode(text, valueCount: &valueCount)
-            // Swift's strings are equal when canonically equivalent ("\u{212A}ick" == "Kick"); the
-            // old server and plugins compare code points, so another spelling is another type.
-            guard let handler = self.handlers[message.type],
-                handler.messageType.unicodeScalars.elementsEqual(message.type.unicodeScalars)
-            else { throw .unknownType(message.type) }
+            // Another spelling of a type, though canonically equal, is another type, as the old
+            // server and plugins see it.
+            guard let handler = self.handlers[message.type], handler.messageType.isSpelled(as: message.type) else {
+                throw .unknownType(message.type)
+            }
             if !self.filters.isEmpty, let filters = self.filters[message.type] {
                 for filter in filters {
                     guard let passed = try await filter.filter(message, session: session) else { return valueCount }

@@ -81,6 +81,13 @@ struct MessageDispatcherTests {
 
     /// Swift's `==` takes the Kelvin sign (U+212A) for a K; a plugin or handler told the type would
     /// see a spelling it was never registered under.
+    @Test("Types and rewrites are compared code point for code point, not canonically")
+    func spellingsAreComparedByCodePoint() {
+        #expect("\u{212A}ick" == "Kick", "Swift's ==")
+        #expect(!"\u{212A}ick".isSpelled(as: "Kick"))
+        #expect("Kick".isSpelled(as: "Kick") && !"Kick".isSpelled(as: "Kic"))
+    }
+
     @Test("A type spelled other than its handler's, though canonically equal, is unknown")
     func anotherSpellingOfATypeIsUnknown() async throws {
         struct Kick: MessageHandler {

@@ -66,7 +66,7 @@ struct PluginMessageFilter: MessageFilter {
         case .answered(.verdict(.reject(let error))): throw error
         case .answered(.verdict(.rewrite(let fields))):
             // A rewrite of another type, or actions, are refused (and logged) as their line is read.
-            guard fields["type"]?.stringValue == self.messageType else {
+            guard fields["type"]?.stringValue?.isSpelled(as: self.messageType) == true else {
                 failure = .pluginError(self.messageType)
                 break
             }

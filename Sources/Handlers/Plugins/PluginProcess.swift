@@ -174,7 +174,8 @@ public final class PluginProcess: Sendable {
         case (.message, .verdict): return "a verdict answers a message request"
         case (.filter, .actions): return "actions answer a filter request"
         case (.filter, .verdict(.rewrite(let fields))):
-            return fields["type"]?.stringValue == request.messageType ? nil : "a rewrite changed the type"
+            return fields["type"]?.stringValue?.isSpelled(as: request.messageType) == true
+                ? nil : "a rewrite changed the type"
         }
     }
 
