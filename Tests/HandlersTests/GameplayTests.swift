@@ -158,6 +158,17 @@ struct CollectItemTests {
         // Later ones under the second spelling are answered with the kept one too.
         await host.send(#"{"type":"collect_item","item_type":"coin","item_id":"ce\u0301"}"#)
         #expect(scalars(await host.received().first?["item_id"]) == ["c", "\u{E9}"])
+        // A spawn, an enemy_state and a sync under the second spelling keep the room's.
+        await host.send(#"{"type":"coin_spawn","coin":{"coin_id":"ce\u0301"}}"#)  // back, uncollected
+        #expect(scalars(await guest.received().first?["coin"]?["coin_id"]) == ["c", "\u{E9}"])
+        await host.send(#"{"type":"enemy_state","enemy_id":"ee\u0301","state":{"x":1}}"#)
+        #expect(scalars(await guest.received().first?["enemy_id"]) == ["e", "\u{E9}"])
+        await host.send(#"{"type":"sync_entities","enemies":[],"coins":[{"coin_id":"ce\u0301","x":5}]}"#)
+        let coins = await guest.received().first?["coins"]?.arrayValue ?? []
+        #expect(coins.map { scalars($0["coin_id"]) } == [["c", "\u{E9}"]])
+        #expect(coins.first?["x"] == 5)
+        let room = try #require(host.session.membership?.room)
+        #expect(await room.state.coins.values.map { scalars($0.fields["coin_id"]) } == [["c", "\u{E9}"]])
     }
 
     @Test func concurrentCollectorsGetExactlyOneWin() async throws {

@@ -35,7 +35,8 @@ extension RoomState {
         var drops = self.currentDropBudget(now: now)
         guard drops.timeUntilOutOfDebt(now: now) == .zero else { throw .rateLimited }
         let rewardValue = try self.checkedReward(of: enemy, field: "enemy.coin_reward")
-        let id = try self.newEntityID(enemy["enemy_id"], prefix: "enemy", field: "enemy.enemy_id")
+        let id = self.keptSpelling(
+            ofEnemy: try self.newEntityID(enemy["enemy_id"], prefix: "enemy", field: "enemy.enemy_id"))
         let fields: [String: JSONValue] = [
             "enemy_id": .string(id),
             "enemy_type": enemy["enemy_type"] ?? "fly",

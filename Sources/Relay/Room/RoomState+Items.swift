@@ -41,7 +41,8 @@ extension RoomState {
     /// coins it is sent.
     public mutating func spawnCoin(_ coin: [String: JSONValue], by playerID: String) throws(RelayError) -> JSONValue {
         try self.requireHost(playerID)
-        let id = try self.newEntityID(coin["coin_id"], prefix: "coin", field: "coin.coin_id")
+        let id = self.keptSpelling(
+            ofItem: try self.newEntityID(coin["coin_id"], prefix: "coin", field: "coin.coin_id"), type: "coin")
         let fields: [String: JSONValue] = [
             "coin_id": .string(id), "x": coin["x"] ?? .integer(0), "y": coin["y"] ?? .integer(0),
             "is_collected": .bool(false), "collected_by": .null, "value": coin["value"] ?? .integer(1),
@@ -62,7 +63,9 @@ extension RoomState {
         -> JSONValue
     {
         try self.requireHost(playerID)
-        let id = try self.newEntityID(powerup["powerup_id"], prefix: "powerup", field: "powerup.powerup_id")
+        let id = self.keptSpelling(
+            ofItem: try self.newEntityID(powerup["powerup_id"], prefix: "powerup", field: "powerup.powerup_id"),
+            type: "powerup")
         var fields = powerup
         fields["powerup_id"] = .string(id)
         fields["type"] = powerup["type"] ?? "health"

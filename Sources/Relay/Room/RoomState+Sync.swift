@@ -128,13 +128,16 @@ extension RoomState {
         for entry in coins {
             guard case .object(let reported) = entry else { throw .invalidField("coins", expected: "objects") }
             guard let given = reported["coin_id"] else { continue }  // nothing to keep it under
-            guard let id = given.stringValue else { throw .invalidField("coins.coin_id", expected: "a string") }
-            try Self.checkID(id, field: "coins.coin_id")
-            let bytes = try self.checkSize(of: reported, kind: "coin")
+            guard let sent = given.stringValue else { throw .invalidField("coins.coin_id", expected: "a string") }
+            try Self.checkID(sent, field: "coins.coin_id")
+            let id = self.keptSpelling(ofItem: sent, type: "coin")
+            var fields = reported
+            fields["coin_id"] = .string(id)  // as the room keeps it, in the lists it sends
+            let bytes = try self.checkSize(of: fields, kind: "coin")
             if reported["is_collected"] == .bool(true) {
                 collected.append(id)
             } else {
-                staged.append((id, TrackedItem(fields: reported, bytes: bytes)))
+                staged.append((id, TrackedItem(fields: fields, bytes: bytes)))
             }
         }
         return (staged, collected)
