@@ -93,6 +93,7 @@ struct MisbehavingServerTests {
             #expect(report.closedByServer == 3 && report.firstCloseCode == 4000)
             #expect(report.connectionsOpen == 3, "the creators alone")
             #expect(report.table().contains("WARNING     the server closed 3 joined connections (first: code 4000)"))
+            #expect(report.table().contains("of the 3 still open when it was read"))
         }
     }
 }

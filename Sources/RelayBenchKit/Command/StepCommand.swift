@@ -5,11 +5,12 @@ struct StepCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "step",
         abstract:
-            "Climbs the room count at a fixed Hz until p99 exceeds the SLO or messages are lost; reports the knee.",
+            "Climbs the room count at a fixed Hz until a step fails (loss, wrong relays, closes, errors, p99 over the SLO); reports the knee.",
         discussion: """
             Steps go --start-rooms, then + --step (or doubling with --step 0), up to --max-rooms. \
             Rooms of earlier steps stay open. A step also fails when the server closed connections, \
-            relayed a message twice, to its sender or to another room, or sent an error. Each step \
+            relayed a message twice, to its sender, to another room or to more players than its \
+            room-mates, or sent an error. Each step \
             prints both processes' CPU; a bench near 100% of its cores means that step measured \
             the bench, not the server.
             """

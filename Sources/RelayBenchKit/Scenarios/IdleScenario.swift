@@ -29,7 +29,7 @@ struct IdleScenario: Sendable {
         let serverJoined = context.serverPID.flatMap(ProcessStats.read(pid:))
         let benchJoined = ProcessStats.current()
         // What the memory read was of: the joined connections the server has not closed since.
-        let openWhenRead = setup.players - connector.events.serverCloses.count
+        let openWhenRead = max(0, setup.players - connector.events.serverCloses.count)
         context.say("\(openWhenRead) connections open; holding for \(Format.fixed(self.holdSeconds, 0)) s")
         try? await Task.sleep(for: .milliseconds(Int64(self.holdSeconds * 1000)))
         let serverHeld = context.serverPID.flatMap(ProcessStats.read(pid:))
@@ -96,15 +96,15 @@ struct IdleReport: ScenarioReport, Equatable {
         if let serverBefore, let serverJoined, connectionsOpen > 0 {
             self.serverBytesPerConnection = Double(serverJoined - serverBefore) / Double(connectionsOpen)
         }
-        if let benchBefore, let benchJoined, connectionsOpen > 0 {
-            self.benchBytesPerConnection = Double(benchJoined - benchBefore) / Double(connectionsOpen)
+        if let benchBefore, let benchJoined, setup.players > 0 {  // the bench's: every connection it set up
+            self.benchBytesPerConnection = Double(benchJoined - benchBefore) / Double(setup.players)
         }
     }
 
     func table() -> String {
         var lines = [
             "relay-bench idle: \(self.connectionsRequested) connections in \(self.setup.roomsRequested) rooms, silent after joining",
-            "setup       \(self.connectionsOpen) open in \(Format.fixed(self.setup.seconds, 2)) s "
+            "setup       \(self.setup.players) open in \(Format.fixed(self.setup.seconds, 2)) s "
                 + "(\(Format.fixed(self.setup.joinsPerSecond, 0)) connect+join/s); rooms failed \(self.setup.roomsFailed); "
                 + "\(self.sourceAddresses) source address(es)",
         ]
@@ -113,7 +113,7 @@ struct IdleReport: ScenarioReport, Equatable {
             let code = self.firstCloseCode.map { "code \($0)" } ?? "no close code"
             lines.append(
                 "WARNING     the server closed \(self.closedByServer) joined connections (first: \(code)): "
-                    + "the memory per connection is of those still open when it was read")
+                    + "the memory per connection is of the \(self.connectionsOpen) still open when it was read")
         }
         if let before = self.serverBefore, let joined = self.serverJoined,
             let perConnection = self.serverBytesPerConnection

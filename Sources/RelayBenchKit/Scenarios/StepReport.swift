@@ -14,8 +14,8 @@ enum StepVerdict: Sendable, Equatable, Encodable {
     /// A step holds only if the server relayed every message once, to its room-mates alone,
     /// closed nothing and refused nothing, within the SLO.
     ///
-    /// `serverCloses`: joined connections the server closed since the step before's verdict (a
-    /// room whose members it all closed between windows would otherwise pass unseen, lost nothing).
+    /// `serverErrors` and `serverCloses`: since the step before's verdict (a room whose members
+    /// the server all closed between windows would otherwise pass unseen, having lost nothing).
     init(
         window: WindowResult, sloMicros: UInt64, serverErrors: Int = 0,
         serverCloses: (count: Int, firstCode: UInt16?) = (0, nil)

@@ -1,5 +1,6 @@
-/// `step`: climbs the room count at a fixed rate until p99 exceeds the SLO, messages are lost
-/// or the server refuses rooms; the knee is the last step that held. Rooms of earlier steps
+/// `step`: climbs the room count at a fixed rate until a step fails (``StepVerdict``: messages
+/// lost, relays wrong, connections closed, server errors, p99 over the SLO) or the server refuses
+/// rooms; the knee is the last step that held. Rooms of earlier steps
 /// stay open, so each step adds load to a server that is already carrying the previous one.
 struct StepScenario: Sendable {
     var startRooms: Int
@@ -31,7 +32,8 @@ struct StepScenario: Sendable {
         let connector = try context.makeConnector()
         let fleet = RoomFleet(connector: connector)
         var steps: [StepResult] = []
-        var closesBefore = 0  // the server's closes the steps before saw
+        // What the server did up to the step before's verdict: each step answers for what came since.
+        var (errorsBefore, closesBefore) = (0, 0)
         for rooms in self.plannedSteps {
             guard fileLimit.soft >= rooms * self.players + 256 else {
                 steps.append(
@@ -49,16 +51,15 @@ struct StepScenario: Sendable {
                     StepResult(rooms: rooms, players: self.players, window: nil, verdict: .setupFailed(reason)))
                 break
             }
-            let errorsBefore = connector.events.serverErrors
             let window = await fleet.measure(
                 seconds: self.stepSeconds, hertz: self.hertz, paddingBytes: self.paddingBytes,
                 serverPID: context.serverPID,
                 drainSeconds: self.drainSeconds)
-            let closes = connector.events.serverCloses
+            let (errors, closes) = (connector.events.serverErrors, connector.events.serverCloses)
             let verdict = StepVerdict(
-                window: window, sloMicros: self.sloMicros, serverErrors: connector.events.serverErrors - errorsBefore,
-                serverCloses: (closes.count - closesBefore, closes.firstCode))
-            closesBefore = closes.count
+                window: window, sloMicros: self.sloMicros, serverErrors: errors - errorsBefore,
+                serverCloses: (closes.count - closesBefore, closes.firstCode))  // the first is this step's: none before
+            (errorsBefore, closesBefore) = (errors, closes.count)
             steps.append(StepResult(rooms: rooms, players: self.players, window: window, verdict: verdict))
             context.say(
                 "step \(rooms) rooms: p99 \(Format.latencyMs(window.latency.p99)) ms, lost \(window.latency.lost): \(verdict.summary)"
