@@ -96,13 +96,14 @@ struct RoomStateSyncTests {
         limits.maxEntityBytesPerRoom = 2_500
         var room = try makeRoom(players: 2, limits: limits)
         for index in 0..<10 { _ = try room.spawnCoin(["coin_id": .string("c\(index)")], by: "p1") }
-        // Under a coin's own 2 KiB, over what the room has left.
+        // Under a coin's own 2 KiB, over what the room has left, even less the oldest it pushes out.
         let big: [JSONValue] = [["coin_id": "big", "padding": .string(String(repeating: "x", count: 1_900))]]
-        #expect(room.entityBytes + 1_900 > 2_500)
+        let oldest = try #require(room.coins.values.first)
+        #expect(room.entityBytes - oldest.bytes + 1_900 > 2_500)
         for _ in 0..<3 {
             #expect(relayError { _ = try room.sync(enemies: [], coins: big, now: start) }?.code == "limit_exceeded")
         }
-        // Each refused sync would have listed 11: had they spent it, the burst of 20 would be gone.
+        // Each refused sync would have listed 10 (a full list): had they spent it, the burst of 20 would be gone.
         #expect(try room.sync(enemies: [], coins: [], now: start).coins.count == 10)
     }
 

@@ -376,6 +376,9 @@ final class PluginInput: Sendable {
     /// How many answers the pace remembers (for tests).
     var answersTimed: Int { self.state.withLock { $0.pace.count } }
 
+    /// Whether the writer waits for lines (for tests).
+    var writerWaits: Bool { self.state.withLock { $0.waiter != nil } }
+
     /// How many requests written are still unanswered (for tests).
     var unansweredCount: Int { self.state.withLock { $0.unanswered.count } }
 }

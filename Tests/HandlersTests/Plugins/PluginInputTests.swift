@@ -31,16 +31,21 @@ struct PluginInputTests {
         ids.flatMap { Array("\($0)\n".utf8) }
     }
 
-    /// The writer's next lines, asked for now and taken once `ready` has run: nil if it still
-    /// waits 10 s after, when the input is closed to end its wait. A regression then fails the
-    /// test instead of hanging it (a waiting writer ignores cancellation).
+    /// The writer's next lines, asked for now and taken once `ready` has run, the writer waiting by
+    /// then if it waits at all: nil if it still waits 10 s after, when the input is closed to end
+    /// its wait. A regression then fails the test instead of hanging it (a waiting writer ignores
+    /// cancellation).
     private func nextLines(of input: PluginInput, after ready: () async -> Void) async -> [UInt8]? {
         let taken = Mutex<[UInt8]??>(nil)
         let writer = Task {
             let lines = await input.next()
             taken.withLock { $0 = .some(lines) }
         }
-        try? await Task.sleep(for: .milliseconds(50))  // the writer waits by now, most likely
+        // Until the writer waits, or has taken lines already (then `ready` comes after them).
+        let waiting = ContinuousClock.now + .seconds(10)
+        while !input.writerWaits, taken.withLock({ $0 }) == nil, ContinuousClock.now < waiting {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
         await ready()
         let deadline = ContinuousClock.now + .seconds(10)
         while taken.withLock({ $0 }) == nil, ContinuousClock.now < deadline {
@@ -123,22 +128,22 @@ struct PluginInputTests {
 
     /// Answers that come late halve the window, once for the requests that were in the plugin
     /// together; requests unanswered a timeout past their own count as late and give their places back.
+    /// Answers and sweeps are timed by the test, against 60 s timeouts: a stalled test process must
+    /// neither make an answer late nor a line too late to write.
     @Test func lateAndMissingAnswersShrinkTheWindow() async {
-        // Written with 200 ms to spare before half the timeout has gone; answered once it has all gone.
-        let input = self.input(timeout: .milliseconds(400))
-        let due = NIODeadline.now() + .milliseconds(400)
+        let input = self.input(timeout: .seconds(60))
+        let due = NIODeadline.now() + .seconds(60)
         self.append(1...16, to: input, until: due)
         #expect(await input.next() == self.lines(1...16))
-        try? await Task.sleep(for: .milliseconds(450))
-        for id: UInt64 in 1...8 { input.answered(id) }  // late, in the order written
+        for id: UInt64 in 1...8 { input.answered(id, at: due + .milliseconds(50)) }  // late, in the order written
         #expect(input.windowSize == 8)
-        self.append(17...30, to: input, until: NIODeadline.now() + .seconds(60))
+        self.append(17...30, to: input, until: due + .seconds(600))
         // 8 still owed: no room until the sweep finds them a timeout past their own, well before
-        // the silence that counts a plugin as hung (2 s here).
+        // the silence that counts a plugin as hung (5 minutes here).
         let more = await self.nextLines(of: input) {
-            #expect(input.dropLate(now: due + .milliseconds(350)) == [])
+            #expect(input.dropLate(now: due + .seconds(59)) == [])
             #expect(input.windowSize == 8 && input.unansweredCount == 8, "not yet a timeout past")
-            #expect(input.dropLate(now: due + .milliseconds(450)) == [], "no line was too late")
+            #expect(input.dropLate(now: due + .seconds(61)) == [], "no line was too late")
         }
         #expect(more == self.lines(23...30), "the 8 released, the window still 8, the newest first")
         #expect(input.windowSize == 8, "released together with the late answers: no second halving")
@@ -147,17 +152,18 @@ struct PluginInputTests {
     /// A late answer that comes after the answer to a request written later says only that its
     /// own request was slow (the plugin answers several at once): it does not shrink the window.
     @Test func aLateAnswerAfterALaterOnesDoesNotShrinkTheWindow() async {
-        let input = self.input(timeout: .milliseconds(400))
-        self.append(1...2, to: input, until: NIODeadline.now() + .milliseconds(400))
+        let input = self.input(timeout: .seconds(60))
+        let due = NIODeadline.now() + .seconds(60)
+        self.append(1...2, to: input, until: due)
         #expect(await input.next() == self.lines(1...2))
-        input.answered(2)  // in time
-        try? await Task.sleep(for: .milliseconds(450))
-        input.answered(1)  // late, after 2's answer
+        input.answered(2, at: due - .seconds(30))  // in time
+        input.answered(1, at: due + .milliseconds(50))  // late, after 2's answer
         #expect(input.windowSize == 16)
-        self.append(3...3, to: input, until: NIODeadline.now() + .milliseconds(400))
+        let laterDue = due + .seconds(1)
+        self.append(3...3, to: input, until: laterDue)
         #expect(await input.next() == self.lines(3...3))
-        try? await Task.sleep(for: .milliseconds(450))
-        input.answered(3)  // late, and the latest written: the plugin's queue made it so
+        // Late, and the latest written: the plugin's queue made it so.
+        input.answered(3, at: laterDue + .milliseconds(50))
         #expect(input.windowSize == 8)
     }
 
@@ -165,21 +171,21 @@ struct PluginInputTests {
     /// answers one request still gets the next (else its silence would have it killed as hung).
     @Test func aRequestGivenUpOnGivesItsPlaceBack() async {
         var settings = PluginSettings()
-        settings.requestTimeout = .milliseconds(400)
+        settings.requestTimeout = .seconds(60)
         settings.maxInFlight = 1  // a window of one
         let input = PluginInput(settings: settings)
         let start = NIODeadline.now()
-        self.append(1...1, to: input, until: start + .milliseconds(400))
+        self.append(1...1, to: input, until: start + .seconds(60))
         #expect(await input.next() == self.lines(1...1))
-        self.append(2...2, to: input, until: start + .seconds(60))
+        self.append(2...2, to: input, until: start + .seconds(600))
         let second = await self.nextLines(of: input) {
-            _ = input.dropLate(now: start + .milliseconds(750))
+            _ = input.dropLate(now: start + .seconds(119))
             #expect(input.unansweredCount == 1, "not yet a timeout past its own")
-            _ = input.dropLate(now: start + .milliseconds(850))  // 1 is given up on: 2 takes its place
+            _ = input.dropLate(now: start + .seconds(121))  // 1 is given up on: 2 takes its place
         }
         #expect(second == self.lines(2...2))
         #expect(input.unansweredCount == 1)
-        input.answered(1)  // its answer after all: nothing owed for it
+        input.answered(1, at: start + .seconds(122))  // its answer after all: nothing owed for it
         #expect(input.unansweredCount == 1 && input.windowSize == 1)
     }
 
