@@ -59,11 +59,17 @@ public struct CreateRoomHandler: MessageHandler {
             return room
         }
         if let membership = session.membership {
-            let alone = await membership.room.enter { room in
-                !room.state.players.contains { $0.isConnected && $0.id != membership.playerID }
+            // Checked and left in one turn of the room: nobody joins between.
+            let connection = session.connection
+            let leftAlone = await membership.room.enter { room in
+                guard !room.state.players.contains(where: { $0.isConnected && $0.id != membership.playerID }) else {
+                    return false
+                }
+                room.leave(playerID: membership.playerID, connection: connection)
+                return true
             }
-            if alone {
-                await session.leaveRoom()
+            if leftAlone {
+                session.membership = nil
                 return try registry.createRoom(name: name, maxPlayers: maxPlayers, eventLoop: eventLoop)
             }
         }
