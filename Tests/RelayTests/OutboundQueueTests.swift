@@ -34,6 +34,32 @@ struct OutboundQueueTests {
         #expect(queue.count == 0)
     }
 
+    @Test("A burst's storage is given back once drained, one by one or in batches; a small burst keeps its own")
+    func burstStorageIsGivenBack() async {
+        for batchLimit in [nil, 100] as [Int?] {
+            let queue = OutboundQueue(capacity: 10_000)
+            for index in 0..<5_000 { _ = queue.enqueue(frame("f\(index)")) }
+            #expect(queue.storageCapacity >= 5_000)
+            var batch = CircularBuffer<ByteBuffer>()
+            var drained = 0
+            while drained < 5_000 {
+                if let batchLimit {
+                    _ = await queue.nextBatch(upTo: batchLimit, into: &batch)
+                    drained += batch.count
+                    batch.removeAll()
+                } else {
+                    _ = await queue.next()
+                    drained += 1
+                }
+            }
+            #expect(queue.storageCapacity <= CircularBuffer<ByteBuffer>.keptCapacity, "\(batchLimit ?? 1) at a time")
+        }
+        let queue = OutboundQueue(capacity: 10_000)
+        for index in 0..<100 { _ = queue.enqueue(frame("f\(index)")) }
+        for _ in 0..<100 { _ = await queue.next() }
+        #expect(queue.storageCapacity >= 100, "a busy queue's bursts stop allocating")
+    }
+
     @Test func nextWaitsUntilAFrameArrives() async throws {
         let queue = OutboundQueue(capacity: 4)
         let consumer = Task { await queue.next().map(text) }

@@ -13,7 +13,8 @@ import Synchronization
 public final class OutboundQueue: Sendable {
     private struct State {
         /// Starts small: every idle connection holds one. It grows to the largest burst and keeps
-        /// that capacity (swapped with the writer's batch), so a busy queue stops allocating.
+        /// that capacity (swapped with the writer's batch), so a busy queue stops allocating; past
+        /// ``CircularBuffer/keptCapacity`` it is given back once drained.
         var frames = CircularBuffer<ByteBuffer>(initialCapacity: OutboundQueue.initialCapacity)
         /// The readable bytes of `frames`.
         var bytes = 0
@@ -80,6 +81,7 @@ public final class OutboundQueue: Sendable {
             let polled = self.state.withLock { state -> ByteBuffer?? in
                 if let frame = state.frames.popFirst() {
                     state.bytes -= frame.readableBytes
+                    state.frames.releaseBurstStorage(initialCapacity: Self.initialCapacity)
                     return .some(frame)
                 }
                 return state.isClosed ? .some(nil) : nil
@@ -116,6 +118,7 @@ public final class OutboundQueue: Sendable {
                         batch.append(frame)
                     }
                 }
+                state.frames.releaseBurstStorage(initialCapacity: Self.initialCapacity)
                 return true
             }
             if let outcome { return outcome }
@@ -136,6 +139,9 @@ public final class OutboundQueue: Sendable {
             if ready { continuation.resume() }
         }
     }
+
+    /// Elements the queue's storage has room for (for tests).
+    var storageCapacity: Int { self.state.withLock { $0.frames.capacity } }
 
     /// Stops accepting frames; the writer drains what is queued and then gets `nil`.
     public func close() {

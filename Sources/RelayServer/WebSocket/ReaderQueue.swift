@@ -15,7 +15,7 @@ enum ReaderMessage: Sendable {
 /// handled is held back by TCP, not buffered here without bound).
 final class ReaderQueue: Sendable {
     private struct State {
-        var messages = CircularBuffer<ReaderMessage>(initialCapacity: 2)
+        var messages = CircularBuffer<ReaderMessage>(initialCapacity: ReaderQueue.initialCapacity)
         var waiter: UnsafeContinuation<Void, Never>?
         var isFinished = false
 
@@ -27,6 +27,8 @@ final class ReaderQueue: Sendable {
 
     /// Messages waiting before the handler stops reading from the socket.
     static let highWater = 64
+    /// Messages a new queue has room for before it grows: every idle connection holds one.
+    static let initialCapacity = 2
 
     private let state = Mutex(State())
 
@@ -48,6 +50,9 @@ final class ReaderQueue: Sendable {
         waiter?.resume()
     }
 
+    /// Elements the queue's storage has room for (for tests).
+    var storageCapacity: Int { self.state.withLock { $0.messages.capacity } }
+
     /// Drops the messages waiting (the reader has stopped).
     func discardAll() {
         self.state.withLock { $0.messages.removeAll() }
@@ -60,7 +65,10 @@ final class ReaderQueue: Sendable {
     func next(onCancel: @escaping @Sendable () -> Void) async -> ReaderMessage? {
         while true {
             let polled = self.state.withLock { state -> ReaderMessage?? in
-                if let message = state.messages.popFirst() { return .some(message) }
+                if let message = state.messages.popFirst() {
+                    state.messages.releaseBurstStorage(initialCapacity: Self.initialCapacity)
+                    return .some(message)
+                }
                 return state.isFinished ? .some(nil) : nil
             }
             if let polled { return polled }

@@ -177,6 +177,7 @@ final class RoomSocket: Sendable {
             }
             await writer.write(batch)
             batch.removeAll(keepingCapacity: true)
+            batch.releaseBurstStorage(initialCapacity: OutboundQueue.initialCapacity)
         }
         if let code = connection.closeCode { writer.close(code: code) }
     }
