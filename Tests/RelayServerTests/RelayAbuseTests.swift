@@ -1,6 +1,8 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import Logging
+import RecordedLogs
 import Relay
 import Testing
 
@@ -249,6 +251,26 @@ struct RelayAbuseTests {
             let code = try await socket.closeCode()
             #expect(code == 1008)
         }
+    }
+
+    @Test("Connections closed for flooding are logged as a notice at most every 10 s, the others at debug")
+    func floodClosesAreLoggedSparingly() async throws {
+        var limits = RelayLimits()
+        limits.messagesPerSecond = 5
+        limits.messageBurst = 5
+        limits.floodCloseThreshold = 10
+        let records = RecordedLogs()
+        try await withRelayServer(limits: limits, logger: Logger(label: "test") { _ in records }) { port, _ in
+            for _ in 0..<2 {
+                let socket = TestSocket.connect(port: port)
+                for _ in 0..<40 { socket.send(["type": "ping"]) }
+                while (try? await socket.next()) != nil {}
+                let code = try await socket.closeCode()
+                #expect(code == 1008)
+            }
+        }
+        let flooding = records.entries.filter { $0.message == "relay.connection.flooding" }
+        #expect(flooding.map(\.level) == [.notice, .debug])
     }
 
     @Test(

@@ -1,8 +1,8 @@
 import Synchronization
 
-/// Whether a limit met again should be logged as a warning: at most once an interval, since a
-/// client that keeps meeting it (reconnecting, flooding) would otherwise write a line each time.
-/// The others go to debug.
+/// Whether a limit met again should be logged at its level (a warning, a notice): at most once
+/// an interval, since a client that keeps meeting it (reconnecting, flooding) would otherwise
+/// write a line each time. The others go to debug.
 final class WarningThrottle: Sendable {
     private let interval: Duration
     private let lastWarning = Mutex<ContinuousClock.Instant?>(nil)

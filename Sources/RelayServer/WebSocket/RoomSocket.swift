@@ -143,7 +143,9 @@ final class RoomSocket: Sendable {
                 case .warn where kind == .other: session.reply(.rateLimited)
                 case .warn, .quiet: break
                 case .close:
-                    self.logger.notice("relay.connection.flooding")
+                    self.logger.log(
+                        level: handler.settings.floodNotices.shouldWarn() ? .notice : .debug,
+                        "relay.connection.flooding")
                     // Through the queue, so the replies already queued go out before the close frame.
                     session.connection.close(code: RelayCloseCode.policyViolation)
                     return

@@ -32,6 +32,9 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         /// How often the server pings; a client that has not answered the last ping by the
         /// next one is closed with 1001.
         var pingInterval: TimeAmount
+        /// The server's, for its connections closed for flooding: one line each would let a
+        /// client write the log at the rate it can open connections.
+        var floodNotices = WarningThrottle()
     }
 
     let session: ConnectionSession
@@ -56,7 +59,7 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var readerStopped = false
 
     private let dispatcher: MessageDispatcher
-    private let settings: Settings
+    let settings: Settings
     private var context: ChannelHandlerContext?
     /// Cuts frames out of what the socket reads.
     private(set) var frames: InboundFrameReader
