@@ -21,6 +21,14 @@ struct VacantRoomTests {
         return (try #require(created["room_id"]?.stringValue), try #require(created["reconnect_token"]?.stringValue))
     }
 
+    /// A room whose only member, "v", dropped: its code and v's reconnect token.
+    private func vacantRoom(in harness: Harness) async throws -> (code: String, token: String) {
+        let away = harness.client()
+        let room = try await self.createRoom(away, as: "v")
+        try await self.drop(away, as: "v")
+        return room
+    }
+
     private func drop(_ client: TestClient, as playerID: String) async throws {
         let room = try #require(client.session.membership?.room)
         await room.drop(playerID: playerID, connection: client.connection)
@@ -106,9 +114,7 @@ struct VacantRoomTests {
     @Test("At the cap, a host alone in a room who creates the next one leaves first: no vacant room is evicted")
     func aHostAloneCreatingAgainEvictsNothing() async throws {
         let harness = try self.harness(maxRooms: 2)
-        let away = harness.client()
-        let (vacantCode, token) = try await self.createRoom(away, as: "v")
-        try await self.drop(away, as: "v")
+        let (vacantCode, token) = try await self.vacantRoom(in: harness)
         let host = harness.client()
         let (oldCode, _) = try await self.createRoom(host, as: "h")
         let (newCode, _) = try await self.createRoom(host, as: "h")  // quit to the menu, create again
@@ -121,9 +127,7 @@ struct VacantRoomTests {
     @Test("At the cap, a member with others connected still gets a vacant room evicted for the new one")
     func aMemberWithOthersCreatingEvictsAVacantRoom() async throws {
         let harness = try self.harness(maxRooms: 2)
-        let away = harness.client()
-        let (vacantCode, _) = try await self.createRoom(away, as: "v")
-        try await self.drop(away, as: "v")
+        let (vacantCode, _) = try await self.vacantRoom(in: harness)
         let (host, guest, code) = try await harness.roomWithTwoPlayers()
         let (newCode, _) = try await self.createRoom(guest, as: "g")
         #expect(harness.registry.room(code: vacantCode) == nil)

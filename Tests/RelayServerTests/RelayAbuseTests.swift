@@ -225,13 +225,18 @@ struct RelayAbuseTests {
         }
     }
 
-    @Test("A flood gets rate_limited, then a 1008 close")
-    func flood() async throws {
+    /// 5 messages a second, in bursts of 5; a connection closed once `closingAfter` more are limited.
+    static func floodLimits(closingAfter threshold: Int) -> RelayLimits {
         var limits = RelayLimits()
         limits.messagesPerSecond = 5
         limits.messageBurst = 5
-        limits.floodCloseThreshold = 40
-        try await withRelayServer(limits: limits) { port, _ in
+        limits.floodCloseThreshold = threshold
+        return limits
+    }
+
+    @Test("A flood gets rate_limited, then a 1008 close")
+    func flood() async throws {
+        try await withRelayServer(limits: Self.floodLimits(closingAfter: 40)) { port, _ in
             let socket = TestSocket.connect(port: port)
             let started = ContinuousClock.now
             for _ in 0..<100 { socket.send(["type": "ping"]) }
@@ -255,12 +260,9 @@ struct RelayAbuseTests {
 
     @Test("Connections closed for flooding are logged as a notice at most every 10 s, the others at debug")
     func floodClosesAreLoggedSparingly() async throws {
-        var limits = RelayLimits()
-        limits.messagesPerSecond = 5
-        limits.messageBurst = 5
-        limits.floodCloseThreshold = 10
         let records = RecordedLogs()
-        try await withRelayServer(limits: limits, logger: Logger(label: "test") { _ in records }) { port, _ in
+        let logger = Logger(label: "test") { _ in records }
+        try await withRelayServer(limits: Self.floodLimits(closingAfter: 10), logger: logger) { port, _ in
             for _ in 0..<2 {
                 let socket = TestSocket.connect(port: port)
                 for _ in 0..<40 { socket.send(["type": "ping"]) }
