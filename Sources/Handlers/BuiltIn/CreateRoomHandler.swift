@@ -44,9 +44,10 @@ public struct CreateRoomHandler: MessageHandler {
     }
 
     /// A new room, the sender out of theirs. At the server's room cap a sender nobody else
-    /// connected is with leaves first, which closes their room or leaves it vacant: a place for the
-    /// new one without evicting another room's dropped players. Otherwise the longest vacant room
-    /// is evicted for it, or `server_full` (the sender keeps their room).
+    /// connected is with leaves first: when that closes their room, the place it frees is the new
+    /// one's, and no other room's dropped players lose theirs. Otherwise (or if their room stays,
+    /// vacant) the longest vacant room is evicted for it, or `server_full`: a sender with others
+    /// connected keeps their room.
     private static func openRoom(
         named name: String, maxPlayers: Int, session: ConnectionSession
     ) async throws(RelayError) -> GameRoom {

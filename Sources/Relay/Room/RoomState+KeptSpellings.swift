@@ -1,10 +1,10 @@
 import OrderedCollections
 
 // Swift's strings are equal when canonically equivalent ("é" as one code point or as "e" and an
-// accent), and the room finds its entities so; its clients compare the code points. An answer
-// names an entity as the room keeps it, so that every client knows which one is meant: a guest
-// collecting a coin under another spelling would otherwise leave it drawn on every other screen,
-// collected for the server.
+// accent), and the room finds its entities so; its clients compare the code points. Answers, and
+// the fields a spawn or sync stores, name an entity as the room first kept it, so that every
+// client knows which one is meant: a guest collecting a coin under another spelling would
+// otherwise leave it drawn on every other screen, collected for the server.
 extension RoomState {
     /// `id` as the room keeps that coin or power-up (`itemType`), tracked or collected; as given
     /// when it keeps neither.
