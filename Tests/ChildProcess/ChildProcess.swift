@@ -113,6 +113,13 @@ public final class ChildProcess: Sendable {
         }
     }
 
+    /// Sends `signal` as soon as the child's output holds `text` (at once if it does already):
+    /// from the thread that reads the output, so that the signal follows the line within
+    /// microseconds however long a loaded test run holds the test's own tasks.
+    public func send(_ signal: Int32, oncePrinted text: String) {
+        self.output.whenPrinted(text) { [weak self] in self?.send(signal) }
+    }
+
     /// Blocks until the child has exited and its output has ended (or ``outputEndTimeout`` has
     /// passed since the exit), so that ``printed`` holds its last words.
     public func waitUntilExit() {
@@ -240,12 +247,39 @@ private final class CapturedOutput: Sendable {
         var bytes: [UInt8] = []
         /// The reader has seen the end of the output.
         var ended = false
+        /// What to do once the output holds a text, not yet done.
+        var watches: [(text: String, action: @Sendable () -> Void)] = []
     }
 
     let state = Mutex(State())
 
     func append(_ bytes: ArraySlice<UInt8>) {
-        self.state.withLock { $0.bytes += bytes }
+        let due = self.state.withLock { state in
+            state.bytes += bytes
+            return Self.takeDue(&state)
+        }
+        for action in due { action() }
+    }
+
+    /// Runs `action` on the reader's thread once the output holds `text` (at once if it does).
+    func whenPrinted(_ text: String, _ action: @escaping @Sendable () -> Void) {
+        let due = self.state.withLock { state in
+            state.watches.append((text, action))
+            return Self.takeDue(&state)
+        }
+        for action in due { action() }
+    }
+
+    private static func takeDue(_ state: inout State) -> [@Sendable () -> Void] {
+        guard !state.watches.isEmpty else { return [] }
+        let printed = String(decoding: state.bytes, as: UTF8.self)
+        var due: [@Sendable () -> Void] = []
+        state.watches.removeAll { watch in
+            guard printed.contains(watch.text) else { return false }
+            due.append(watch.action)
+            return true
+        }
+        return due
     }
 
     func finish() {

@@ -95,6 +95,11 @@ final class ChildRelay: Sendable {
     func send(_ signal: Int32) {
         self.process.send(signal)
     }
+
+    /// Sends `signal` within microseconds of the child printing `text` (``ChildProcess``).
+    func send(_ signal: Int32, oncePrinted text: String) {
+        self.process.send(signal, oncePrinted: text)
+    }
 }
 
 /// Runs `body` against a `relay` process (port 0, a temporary data directory, the test API key,

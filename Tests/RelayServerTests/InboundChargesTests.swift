@@ -40,8 +40,9 @@ struct InboundChargesTests {
     func addressDebt() throws {
         let limits = InboundBytesPerAddressTests.limits(addressRate: 1_000)
         let table = InboundBytesPerAddress(limits: limits)
-        let share = try #require(table.share(for: "10.0.0.1"))
-        var charges = InboundCharges(limits: limits, addressBudget: share, busyLoop: nil)
+        let time = ManualBudgetClock()  // a loaded run could stall past the debt's half
+        let share = try #require(table.share(for: "10.0.0.1", now: time.clock.now()))
+        var charges = InboundCharges(limits: limits, addressBudget: share, busyLoop: nil, clock: time.clock)
         #expect(!charges.isAddressInDebt)
         charges.chargeRead(1_024, frames: 4)  // the burst, and 4 frames of 256 bytes: ~1 s in debt
         #expect(charges.isAddressInDebt)
@@ -50,7 +51,7 @@ struct InboundChargesTests {
         let pauses = (1...20).map { _ in charges.readPause(includingOwnDebt: false, logger: Self.logger) }
         #expect(pauses.allSatisfy { $0 > .milliseconds(500) && $0 <= .milliseconds(1_536) }, "\(pauses)")
         #expect(table.addressCount == 1)
-        share.spend(100_000)  // 100 s more: still in debt however late the next line runs
+        share.spend(100_000, now: time.clock.now())  // 100 s more: still in debt
         charges.ended()
         #expect(!charges.isAddressInDebt, "it reads no more")
         charges.readerFinished()
