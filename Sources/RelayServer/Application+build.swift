@@ -33,8 +33,10 @@ func buildApplication(
         requestBudget: requestBudget)
     sockets.register(on: router)
     router.add(middleware: WrongMethodMiddleware(routes: router.routes))  // last: wraps only unrouted requests
+    let closeLogs = ClientCloseLogs(interval: configuration.repeatedCloseLogInterval)
     let settings = RoomSocketHandler.Settings(
-        maxMessageBytes: configuration.relay.maxFrameBytes, pingInterval: TimeAmount(configuration.relay.pingInterval))
+        maxMessageBytes: configuration.relay.maxFrameBytes, pingInterval: TimeAmount(configuration.relay.pingInterval),
+        floodNotices: closeLogs.flooding)
     let connectionsPerAddress = ConnectionsPerAddress(configuration.connectionsPerAddress)
     let inboundBytesPerAddress = InboundBytesPerAddress(limits: configuration.relay)
     let busyLoops = busyLoops ?? BusyLoops(limits: configuration.relay, logger: logger)
@@ -49,7 +51,7 @@ func buildApplication(
                         responder: responder, sockets: sockets, settings: settings, limits: configuration.limits,
                         connections: connectionsPerAddress, clients: configuration.clientAddresses,
                         inboundBytes: inboundBytesPerAddress, busyLoops: busyLoops,
-                        requestBudget: requestBudget)),
+                        requestBudget: requestBudget, closeLogs: closeLogs)),
                 connections: connectionsPerAddress, clients: configuration.clientAddresses)
         },
         configuration: .init(

@@ -41,6 +41,10 @@ struct ServerConfiguration: Sendable {
     var pluginsDirectoryWasNamed = false
     /// `--boss-images-dir` or `BOSS_IMAGES_DIR` was given.
     var bossImagesDirectoryWasNamed = false
+    /// How often each kind of close a client can cause at will is logged at its level, the others
+    /// at debug (``ClientCloseLogs``). Not a flag: tests lengthen it, so that a loaded run cannot
+    /// pass the interval.
+    var repeatedCloseLogInterval: Duration = .seconds(10)
     /// Plugin executables named one by one (`--plugin PATH`), started after those of the folder.
     var plugins: [PluginExecutable] = []
     /// Timeouts and bounds of plugin processes (`--plugin-timeout-ms`).

@@ -98,24 +98,30 @@ struct MalformedRequestTests {
         ])
     func bytesAfterTheParserStops(_ request: String) async throws {
         try await withRelayServer { port, _ in
-            let (sent, error) = try await onOwnThread { () throws -> (Int, Int32) in
-                let descriptor = try socketWithRequest(port: port, request)
-                defer { close(descriptor) }
-                var size: Int32 = 64 * 1024
-                setsockopt(descriptor, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-                var timeout = timeval(tv_sec: 10, tv_usec: 0)  // a server that stops reading ends the loop
-                setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-                let chunk = [UInt8](repeating: 0, count: 64 * 1024)
-                var sent = 0
-                while sent < 64 * 1024 * 1024 {
-                    let count = send(descriptor, chunk, chunk.count, Int32(MSG_NOSIGNAL))
-                    guard count > 0 else { return (sent, errno) }
-                    sent += count
-                }
-                return (sent, 0)
-            }
+            let (sent, error) = try await Self.sendPastTheParser(port: port, request)
             #expect(sent < 8 * 1024 * 1024, "\(sent) bytes taken")
             #expect(error == EPIPE || error == ECONNRESET, "errno \(error): the server closed")
+        }
+    }
+
+    /// Writes `request`, then zeros (up to 64 MiB) until the server stops taking them: how many
+    /// it took, and the error that stopped the writes (0 if none did).
+    static func sendPastTheParser(port: Int, _ request: String) async throws -> (sent: Int, error: Int32) {
+        try await onOwnThread { () throws -> (Int, Int32) in
+            let descriptor = try socketWithRequest(port: port, request)
+            defer { close(descriptor) }
+            var size: Int32 = 64 * 1024
+            setsockopt(descriptor, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+            var timeout = timeval(tv_sec: 10, tv_usec: 0)  // a server that stops reading ends the loop
+            setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            let chunk = [UInt8](repeating: 0, count: 64 * 1024)
+            var sent = 0
+            while sent < 64 * 1024 * 1024 {
+                let count = send(descriptor, chunk, chunk.count, Int32(MSG_NOSIGNAL))
+                guard count > 0 else { return (sent, errno) }
+                sent += count
+            }
+            return (sent, 0)
         }
     }
 }

@@ -37,6 +37,8 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
     private let requestTimeout: TimeAmount
     /// How an answer must keep moving.
     private let rules: AnswerTransfer.Rules
+    /// How often a cut-off is logged at info (the server's, shared by its connections).
+    private let cutOffLogs: WarningThrottle
     private let logger: Logger
     /// When the server began waiting for the request now due; nil while it answers one.
     private var waitingSince: NIODeadline?
@@ -80,9 +82,10 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
     /// a trickle after it no more than this many bytes of credit.
     static let kernelUnsentBytes = 128 * 1024
 
-    init(requestTimeout: TimeAmount, answers rules: AnswerTransfer.Rules, logger: Logger) {
+    init(requestTimeout: TimeAmount, answers rules: AnswerTransfer.Rules, cutOffLogs: WarningThrottle, logger: Logger) {
         self.requestTimeout = requestTimeout
         self.rules = rules
+        self.cutOffLogs = cutOffLogs
         self.logger = logger
     }
 
@@ -274,8 +277,8 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
     /// Closes with a reset: the bytes the kernel holds for a client that is not taking them are dropped.
     private func cutOff(context: ChannelHandlerContext, _ transfer: AnswerTransfer, reason: String) {
         let seconds = Double((NIODeadline.now() - transfer.start).nanoseconds) / 1e9
-        self.logger.info(
-            "http.answer.cut_off",
+        self.logger.log(
+            level: self.cutOffLogs.shouldWarn() ? .info : .debug, "http.answer.cut_off",
             metadata: [
                 "reason": "\(reason)", "answer.bytes_sent": "\(transfer.delivered)",
                 "answer.seconds": "\((seconds * 10).rounded() / 10)",

@@ -55,15 +55,18 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     private let busyLoops: BusyLoops
     /// Each client address's budget of HTTP requests.
     private let requestBudget: HTTPRequestBudget
+    /// How often the closes a client can repeat are logged at their level.
+    private let closeLogs: ClientCloseLogs
 
     init(
         responder: @escaping HTTPChannelHandler.Responder, sockets: RoomSocketRoutes,
         settings: RoomSocketHandler.Settings,
         limits: HTTPLimits, connections: ConnectionsPerAddress, clients: ClientAddressPolicy,
-        inboundBytes: InboundBytesPerAddress, busyLoops: BusyLoops, requestBudget: HTTPRequestBudget
+        inboundBytes: InboundBytesPerAddress, busyLoops: BusyLoops, requestBudget: HTTPRequestBudget,
+        closeLogs: ClientCloseLogs
     ) {
         (self.connections, self.clients, self.inboundBytes) = (connections, clients, inboundBytes)
-        (self.busyLoops, self.requestBudget) = (busyLoops, requestBudget)
+        (self.busyLoops, self.requestBudget, self.closeLogs) = (busyLoops, requestBudget, closeLogs)
         self.requestTimeout = TimeAmount(limits.idleTimeout)
         self.answerRules = AnswerTransfer.Rules(
             stallTimeout: TimeAmount(limits.idleTimeout), grace: TimeAmount(limits.slowAnswerGrace),
@@ -117,7 +120,7 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
             configuration.decoderConfiguration.maxHeaderFieldCount = self.http1.httpDecoder.maxHeaderFieldCount
             let connection = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(
                 configuration: configuration)
-            let undecodedBytes = UndecodedBytesLimit.handlers(logger: logger)
+            let undecodedBytes = UndecodedBytesLimit.handlers(logs: self.closeLogs.undecodedBytes, logger: logger)
             try channel.pipeline.syncOperations.addHandler(undecodedBytes.reads, position: .first)
             try channel.pipeline.syncOperations.addHandler(DrainBeforeClose(), position: .first)
             let upgradeHandler = try channel.pipeline.syncOperations.handler(
@@ -131,7 +134,9 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
                 [undecodedBytes.parts] + (pacer.map { [$0] } ?? [])
                     + [
                         RequestHeadRules(), FirstRequestGuard(), BodyPartCoalescer(),
-                        HTTPDeadlines(requestTimeout: self.requestTimeout, answers: self.answerRules, logger: logger),
+                        HTTPDeadlines(
+                            requestTimeout: self.requestTimeout, answers: self.answerRules,
+                            cutOffLogs: self.closeLogs.answerCutOff, logger: logger),
                         EarlyAnswerEndsConnection(),
                     ] as [any ChannelHandler],
                 position: .before(upgradeHandler))

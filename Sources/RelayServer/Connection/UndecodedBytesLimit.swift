@@ -18,9 +18,9 @@ enum UndecodedBytesLimit {
     static let limit = 1024 * 1024
 
     /// The handlers to put before and after the decoder.
-    static func handlers(logger: Logger) -> (reads: Reads, parts: Parts) {
+    static func handlers(logs: WarningThrottle, logger: Logger) -> (reads: Reads, parts: Parts) {
         let count = Count()
-        return (Reads(count: count, logger: logger), Parts(count: count))
+        return (Reads(count: count, logs: logs, logger: logger), Parts(count: count))
     }
 
     /// Takes both handlers out of `channel`'s pipeline (on the channel's event loop).
@@ -42,10 +42,13 @@ enum UndecodedBytesLimit {
         typealias InboundOut = ByteBuffer
 
         private let count: Count
+        /// How often a close is logged at info (the server's, shared by its connections).
+        private let logs: WarningThrottle
         private let logger: Logger
 
-        fileprivate init(count: Count, logger: Logger) {
+        fileprivate init(count: Count, logs: WarningThrottle, logger: Logger) {
             self.count = count
+            self.logs = logs
             self.logger = logger
         }
 
@@ -53,7 +56,9 @@ enum UndecodedBytesLimit {
             guard context.channel.isActive else { return }
             self.count.bytes += self.unwrapInboundIn(data).readableBytes
             guard self.count.bytes <= UndecodedBytesLimit.limit else {
-                self.logger.info("http.undecoded_bytes.closed", metadata: ["bytes": "\(self.count.bytes)"])
+                self.logger.log(
+                    level: self.logs.shouldWarn() ? .info : .debug, "http.undecoded_bytes.closed",
+                    metadata: ["bytes": "\(self.count.bytes)"])
                 return context.close(promise: nil)
             }
             context.fireChannelRead(data)
