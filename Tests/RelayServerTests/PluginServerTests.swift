@@ -246,6 +246,39 @@ struct PluginServerTests {
         }
     }
 
+    @Test("A plugin's stderr past 200 lines at once is dropped, each logged line counting the drops since the last")
+    func standardErrorFloodsAreCountedPerLine() async throws {
+        try await withTemporaryDirectory { directory in
+            let plugins = try Self.pluginsFolder(
+                in: directory, script: "loud.sh",
+                """
+                echo '{"kind":"hello","protocol":1,"name":"loud","handles":["loud"]}'
+                i=0
+                while [ $i -lt 1000 ]; do echo "flood $i" >&2; i=$((i+1)); done
+                j=0
+                while true; do echo "calm $j" >&2; j=$((j+1)); sleep 0.2; done
+                """)
+            let relay = try self.startRelay(dataDirectory: directory, pluginsDirectory: plugins)
+            _ = try await relay.listeningPort()
+            let logged = { relay.printed.split(separator: "\n").filter { $0.contains("plugin.stderr") } }
+            try await eventually { logged().count(where: { $0.contains("calm") }) >= 3 }
+            let lines = logged()
+            let dropped = lines.map { line in line.firstMatch(of: /dropped=(\d+)/).flatMap { Int($0.1) } ?? -1 }
+            // Each line written is logged or counted once, by the next line logged: so the lines
+            // logged and the drops they count, up to calm line J, are the 1,000 flood lines and
+            // J + 1 calm lines. (Counted since the start, the drops came to thousands more.)
+            var accounted = 0
+            for (line, drops) in zip(lines, dropped) {
+                accounted += 1 + drops
+                guard let calm = line.firstMatch(of: /calm (\d+)/), let number = Int(calm.1) else { continue }
+                #expect(accounted == 1_000 + number + 1, "\(line): \(dropped)")
+            }
+            #expect(dropped.contains { $0 > 0 }, "the flood was cut: \(dropped)")
+            relay.send(SIGTERM)
+            #expect(try await relay.exitStatus() == 0)
+        }
+    }
+
     @Test("A plugin that floods invalid answers gets a few log lines, not one per answer")
     func invalidAnswersAreLoggedSometimes() async throws {
         try await withTemporaryDirectory { directory in

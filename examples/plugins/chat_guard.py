@@ -9,12 +9,19 @@ import re
 import sys
 
 BLOCKED_WORDS = ("darn", "heck", "noob")  # a real game loads its own list
-WORD = re.compile(r"\b(" + "|".join(BLOCKED_WORDS) + r")\b", re.IGNORECASE)
+# Escaped: a listed "a.s" would mask "abs", and a "*bad" would stop the plugin before its hello.
+WORD = re.compile(r"\b(" + "|".join(map(re.escape, BLOCKED_WORDS)) + r")\b", re.IGNORECASE)
 LINK = re.compile(r"https?://|www\.", re.IGNORECASE)
 
 
+# The protocol is UTF-8 whatever locale the server was started in (a Latin-1 one garbled every
+# rewritten "Ça va" and emoji).
+sys.stdin.reconfigure(encoding="utf-8")
+sys.stdout.reconfigure(encoding="utf-8")
+
+
 def say(line):
-    sys.stdout.write(json.dumps(line, separators=(",", ":")) + "\n")
+    sys.stdout.write(json.dumps(line, separators=(",", ":"), allow_nan=False) + "\n")
     sys.stdout.flush()
 
 
@@ -31,12 +38,14 @@ def judge(message):
     return {"verdict": "rewrite", "message": dict(message, message=masked)}
 
 
-say({"kind": "hello", "protocol": 1, "name": "chat_guard", "filters": ["chat"]})
+# "reject" (the default): while the plugin restarts or runs late, chat gets plugin_unavailable or
+# plugin_timeout rather than passing unchecked; "pass" would keep chat flowing unchecked instead.
+say({"kind": "hello", "protocol": 1, "name": "chat_guard", "filters": ["chat"], "filter_failure": "reject"})
 for line in sys.stdin:
     try:
         request = json.loads(line)
     except ValueError:
-        print("chat_guard: skipped an unreadable request", file=sys.stderr)
+        print("chat_guard: skipped an unreadable request", file=sys.stderr, flush=True)
         continue
     answer = judge(request.get("message") or {})
     answer.update(kind="answer", id=request["id"])

@@ -126,7 +126,7 @@ extension PluginProcess {
     private func logStandardError(_ errors: SubprocessOutputSequence) async {
         var splitter = LineSplitter(maxLineBytes: 4096)
         var bucket = TokenBucket(rate: 50, burst: 200)
-        var dropped = 0
+        var dropped = 0  // since the last line logged, as the garbage log counts
         do {
             for try await buffer in errors {
                 buffer.withUnsafeBytes { bytes in
@@ -138,6 +138,7 @@ extension PluginProcess {
                         self.logger.info(
                             "plugin.stderr",
                             metadata: ["line": "\(String(loggable: line))", "dropped": "\(dropped)"])
+                        dropped = 0
                     } onOversized: {
                         dropped += 1
                     }

@@ -48,6 +48,19 @@ struct PluginFilterTests {
         }
     }
 
+    /// The plugin inherits the server's environment: under a Latin-1 locale Python read and wrote
+    /// the pipes as Latin-1, and a rewritten chat reached the room garbled.
+    @Test func theExampleChatGuardKeepsNonASCIIChatWholeWhateverTheLocale() async throws {
+        let underLatin1 = PluginExecutable(
+            path: "/usr/bin/env",
+            arguments: ["LC_ALL=C", "PYTHONIOENCODING=latin-1", "python3", examplePluginPath("chat_guard.py")])
+        try await ProbePlugin.withHarness([underLatin1]) { harness in
+            let (host, guest, _) = try await harness.roomWithTwoPlayers()
+            await host.send(#"{"type":"chat","message":"Ça va NOOB 😀"}"#)
+            #expect(try await guest.receive().first?["message"] == "Ça va **** 😀")
+        }
+    }
+
     @Test func aLateFilterRejectsByDefaultAndPassesWhenFailOpen() async throws {
         let settings = ProbePlugin.settings(requestTimeout: .milliseconds(200))
         try await ProbePlugin.withHarness([ProbePlugin.executable("filter")], settings: settings) { harness in
