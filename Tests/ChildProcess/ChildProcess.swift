@@ -113,11 +113,20 @@ public final class ChildProcess: Sendable {
         }
     }
 
-    /// Sends `signal` as soon as the child's output holds `text` (at once if it does already):
-    /// from the thread that reads the output, so that the signal follows the line within
-    /// microseconds however long a loaded test run holds the test's own tasks.
-    public func send(_ signal: Int32, oncePrinted text: String) {
-        self.output.whenPrinted(text) { [weak self] in self?.send(signal) }
+    /// Sends `signal` as soon as the child's output holds `text` (at once if it does already),
+    /// or `delay` after: from the thread that reads the output (or one of its own, for a delay),
+    /// so that the signal is timed from the line however long a loaded test run holds the test's
+    /// own tasks.
+    public func send(_ signal: Int32, oncePrinted text: String, after delay: Duration = .zero) {
+        self.output.whenPrinted(text) { [weak self] in
+            guard let self else { return }
+            guard delay > .zero else { return self.send(signal) }
+            Thread {
+                Thread.sleep(
+                    forTimeInterval: Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18)
+                self.send(signal)
+            }.start()
+        }
     }
 
     /// Blocks until the child has exited and its output has ended (or ``outputEndTimeout`` has

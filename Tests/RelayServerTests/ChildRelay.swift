@@ -96,9 +96,19 @@ final class ChildRelay: Sendable {
         self.process.send(signal)
     }
 
-    /// Sends `signal` within microseconds of the child printing `text` (``ChildProcess``).
-    func send(_ signal: Int32, oncePrinted text: String) {
-        self.process.send(signal, oncePrinted: text)
+    /// Sends `signal` within microseconds of the child printing `text`, or `delay` after
+    /// (``ChildProcess``).
+    func send(_ signal: Int32, oncePrinted text: String, after delay: Duration = .zero) {
+        self.process.send(signal, oncePrinted: text, after: delay)
+    }
+
+    /// Whether the child has the file at `path` open, from `/proc`.
+    func hasOpen(_ path: String) -> Bool {
+        let descriptors = "/proc/\(self.process.pid)/fd"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: descriptors)) ?? []
+        return names.contains {
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "\(descriptors)/\($0)")) == path
+        }
     }
 }
 

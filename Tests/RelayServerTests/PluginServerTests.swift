@@ -431,30 +431,27 @@ struct PluginServerTests {
     func signalDuringPluginStartup(signal: Int32) async throws {
         try await withTemporaryDirectory { directory in
             // The plugin starts a helper, then takes 30 s to say hello: the signal must come
-            // before, and this task may be seconds late to see the helper (the stop kills the
-            // plugin after its grace period, so the test is no longer for it).
+            // before, so it is sent from the thread reading the relay's output as the plugin says
+            // its helper runs (the stop kills the plugin after its grace period, so the test is
+            // no longer for it).
             let helperPIDFile = "\(directory)/helper.pid"
             let plugins = try Self.pluginsFolder(
                 in: directory, script: "slow_start.sh",
                 """
                 sleep 300 &
                 echo $! > \(helperPIDFile)
+                echo "helper started" >&2
                 sleep 30
                 echo '{"kind":"hello","protocol":1,"name":"slow","handles":["slow"]}'
                 cat >/dev/null
                 """)
             let relay = try self.startRelay(dataDirectory: directory, pluginsDirectory: plugins)
-            let deadline = ContinuousClock.now + .seconds(30)
-            var helper: Int32?
-            while helper == nil, ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(50))
-                helper = (try? String(contentsOfFile: helperPIDFile, encoding: .utf8))
-                    .flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-            }
-            let helperPID = try #require(helper)
-            relay.send(signal)
+            relay.send(signal, oncePrinted: "helper started")
             // It used to die of the signal at once (status 128 + signal), and the helper lived on.
-            #expect(try await relay.exitStatus() == 0, "\(relay.printed)")
+            #expect(try await relay.exitStatus(timeout: .seconds(60)) == 0, "\(relay.printed)")
+            let helperPID = try #require(
+                (try? String(contentsOfFile: helperPIDFile, encoding: .utf8))
+                    .flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
             #expect(relay.printed.contains("relay.startup.interrupted"))
             #expect(relay.printed.contains("signal=\(signal) [Handlers] relay.stop.requested"))
             let gone = ContinuousClock.now + .seconds(30)  // a bound on a hang, left once it is gone
@@ -489,9 +486,9 @@ struct PluginServerTests {
             // An upload stalled mid-body holds the stop for 5 s: the second signal comes within it.
             let upload = try await stalledUpload(port: port)
             defer { close(upload) }
-            relay.send(SIGTERM)
-            try await eventually { relay.printed.contains("relay.stop.requested") }  // the window's start
-            try await Task.sleep(for: .milliseconds(1_500))  // past the repeat window (1 s)
+            // Timed from the first stop line on a thread of its own, past the repeat window (1 s):
+            // a loaded run held this test's tasks past the upload's 5 s.
+            relay.send(SIGTERM, oncePrinted: "relay.stop.requested", after: .milliseconds(1_500))
             relay.send(SIGTERM)
             #expect(try await relay.exitStatus() == 128 + SIGTERM, "\(relay.printed)")
             try await eventually { !Self.isRunning(helperPID) }

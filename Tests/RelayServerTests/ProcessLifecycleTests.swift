@@ -128,10 +128,10 @@ struct ProcessLifecycleTests {
             let port = try await relay.listeningPort()
             let upload = try await stalledUpload(port: port)
             defer { close(upload) }
-            relay.send(SIGTERM)
-            try await eventually { relay.printed.contains("relay.stop.requested") }
-            relay.send(SIGTERM)  // at once: the same signal delivered twice, which changes nothing
-            try await Task.sleep(for: .milliseconds(1_500))  // past the repeat window (1 s)
+            // From the output's reader thread, timed from the first stop line: a loaded run held
+            // this test's tasks past the 5 s the upload holds the stop.
+            relay.send(SIGTERM, oncePrinted: "relay.stop.requested")  // at once: the same signal twice, no effect
+            relay.send(SIGTERM, oncePrinted: "relay.stop.requested", after: .milliseconds(1_500))  // past 1 s
             relay.send(SIGTERM)
             // Not 0, as the stop would end once the upload's 5 s were up: the exit was forced.
             #expect(try await relay.exitStatus() == 128 + SIGTERM)
@@ -157,19 +157,19 @@ struct ProcessLifecycleTests {
             defer { holder.send(SIGKILL) }
             try await eventually { holder.printed.contains("locked") }
             let relay = try self.startRelay(dataDirectory: directory)
-            // Signals are caught from before the store opens: its file open, the relay waits on the lock.
-            try await eventually {
-                let descriptors =
-                    (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(relay.process.pid)/fd"))
-                return descriptors?.contains {
-                    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(relay.process.pid)/fd/\($0)"))
-                        == path
-                } == true
+            // Signals are caught from before the store opens: its file open, the relay waits on the
+            // lock, 5 s. On a thread of its own: a loaded run held this test's tasks for seconds.
+            let sent = try await onOwnThread { () -> Bool in
+                let deadline = ContinuousClock.now + .seconds(60)
+                while !relay.hasOpen(path) {
+                    guard ContinuousClock.now < deadline else { return false }
+                    usleep(10_000)
+                }
+                relay.send(SIGTERM)
+                relay.send(SIGTERM, oncePrinted: "relay.stop.requested", after: .milliseconds(1_500))  // past 1 s
+                return true
             }
-            relay.send(SIGTERM)
-            try await eventually { relay.printed.contains("relay.stop.requested") }
-            try await Task.sleep(for: .milliseconds(1_500))  // past the repeat window (1 s)
-            relay.send(SIGTERM)
+            try #require(sent, "the relay never opened its database: \(relay.printed)")
             // 128 + SIGTERM: the exit was forced, not the end of a start that waited out the lock.
             #expect(try await relay.exitStatus() == 128 + SIGTERM, "\(relay.printed)")
             #expect(relay.printed.contains("relay.stop.forced"))
@@ -330,13 +330,25 @@ struct ProcessLifecycleTests {
             defer { close(client) }
             // The request read (its write waits for the batch window): a stop before that would
             // close the connection as one without a request.
-            try await eventually { peerHasReadEverything(client) }
+            // On a thread of its own, so that the signal follows the read within the batch window.
+            let (answer, afterSignal) = try await Self.signalAndRead(relay, client) { peerHasReadEverything(client) }
+            #expect(answer.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(answer)")
+            #expect(afterSignal > .seconds(5), "answered before the stop's limit: nothing tested")
+            #expect(try await relay.exitStatus() == 0)
+        }
+    }
+
+    /// On a thread of its own: waits (up to 60 s) until `ready`, sends SIGTERM, and reads
+    /// `client` until the server closes it; what was read, and how long after the signal.
+    private static func signalAndRead(
+        _ relay: ChildRelay, _ client: Int32, once ready: @escaping @Sendable () -> Bool
+    ) async throws -> (String, Duration) {
+        try await onOwnThread {
+            let deadline = ContinuousClock.now + .seconds(60)
+            while !ready(), ContinuousClock.now < deadline { usleep(5_000) }
             let signalled = ContinuousClock.now
             relay.send(SIGTERM)
-            let answer = try await onOwnThread { readTextUntilClosed(client).text }
-            #expect(answer.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(answer)")
-            #expect(ContinuousClock.now - signalled > .seconds(5), "answered before the stop's limit: nothing tested")
-            #expect(try await relay.exitStatus() == 0)
+            return (readTextUntilClosed(client).text, ContinuousClock.now - signalled)
         }
     }
 
@@ -351,12 +363,9 @@ struct ProcessLifecycleTests {
             let client = try socketWithRequest(port: port, head + body, seconds: 20)
             defer { close(client) }
             // The 100 comes as the route starts reading the body: the request is being answered.
-            try await eventually { hasBytesWaiting(client) }
-            let signalled = ContinuousClock.now
-            relay.send(SIGTERM)
-            let exchange = try await onOwnThread { readTextUntilClosed(client).text }
+            let (exchange, afterSignal) = try await Self.signalAndRead(relay, client) { hasBytesWaiting(client) }
             #expect(exchange.hasPrefix("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"), "\(exchange)")
-            #expect(ContinuousClock.now - signalled > .seconds(5), "answered before the stop's limit: nothing tested")
+            #expect(afterSignal > .seconds(5), "answered before the stop's limit: nothing tested")
             #expect(try await relay.exitStatus() == 0)
         }
     }

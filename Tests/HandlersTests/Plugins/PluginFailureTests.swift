@@ -283,15 +283,20 @@ struct PluginFailureTests {
         try await ProbePlugin.withHarness([ProbePlugin.executable()], settings: settings) { harness in
             let seenBefore = try #require(await harness.client().exchange(#"{"type":"probe"}"#).first?["seen"])
             let client = harness.client()
-            let start = ContinuousClock.now
-            async let replies = client.exchange(#"{"type":"probe","do":"slow","seconds":3}"#)
-            try await Task.sleep(for: .milliseconds(300))
+            // The plugin answers once told (it makes the file as it reads the request, and answers
+            // once the test removes it), not after a time a loaded run could outlast.
+            let mark = ProbePlugin.pidFile()
+            defer { ProbePlugin.removePidFile(mark) }
+            async let replies = client.exchange(#"{"type":"probe","do":"mixed_when_told","mark":"\#(mark)"}"#)
+            try await harness.eventually(timeout: .seconds(30)) { FileManager.default.fileExists(atPath: mark) }
+            let closed = ContinuousClock.now
             client.session.closing.close()
             #expect(await replies.isEmpty, "abandoned: nobody to tell")
-            #expect(ContinuousClock.now - start < .seconds(15))
+            #expect(ContinuousClock.now - closed < .seconds(15))
             // Past the grace, a request from the closed connection is not even written.
             try await Task.sleep(for: .milliseconds(600))
             #expect(await client.exchange(#"{"type":"probe","echo":"never read"}"#).isEmpty)
+            ProbePlugin.removePidFile(mark)
             try await harness.eventually(timeout: .seconds(30)) {
                 await harness.client().exchange(#"{"type":"probe"}"#).first?["seen"] != nil
             }

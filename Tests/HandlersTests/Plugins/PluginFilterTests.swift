@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import Handlers
@@ -75,18 +76,25 @@ struct PluginFilterTests {
     }
 
     @Test func aFailOpenFilterNeverPassesTheMessagesOfAClosedConnection() async throws {
-        // The filter takes 1 s; the sender closes at once, and its wait ends 200 ms later. Passed
-        // unjudged, as a failure of the filter, a client could get anything past it by hanging up.
+        // The filter holds its verdict until told; the sender closes meanwhile, and its wait ends
+        // 200 ms later. Passed unjudged, as a failure of the filter, a client could get anything
+        // past it by hanging up.
         var settings = ProbePlugin.settings(requestTimeout: .seconds(10))
         settings.closedConnectionGrace = .milliseconds(200)
+        let hold = ProbePlugin.pidFile()
+        #expect(FileManager.default.createFile(atPath: hold, contents: nil))
+        defer { ProbePlugin.removePidFile(hold) }
         try await ProbePlugin.withHarness([ProbePlugin.executable("filter_fail_open")], settings: settings) { harness in
             let (host, guest, _) = try await harness.roomWithTwoPlayers()
-            async let sent: Void = guest.send(#"{"type":"chat","message":"slow"}"#)
+            async let sent: Void = guest.send(#"{"type":"chat","message":"held","hold":"\#(hold)"}"#)
             try await Task.sleep(for: .milliseconds(50))
             guest.session.closing.close()
             await sent
             #expect(await guest.received().isEmpty)
-            try await Task.sleep(for: .seconds(2))  // the filter's own answer, passing it, comes and is discarded
+            ProbePlugin.removePidFile(hold)  // the filter passes it now, and its verdict is discarded
+            // Answered in order, so after that verdict.
+            #expect(await harness.client().exchange(#"{"type":"probe"}"#).first?.type == "probe_reply")
+            try await Task.sleep(for: .milliseconds(500))  // what a passed chat would need to reach the host
             #expect(await host.received().isEmpty)
         }
     }
