@@ -55,6 +55,78 @@ struct MisbehavingServerTests {
         }
     }
 
+    static let created = #"{"type":"room_created","room_id":"AAAAAA","player_id":"p1"}"#
+    static let joined = #"{"type":"room_joined","room_id":"AAAAAA","player_id":"p2"}"#
+    static let oops = #"{"type":"error","code":"oops","message":"Oops"}"#
+
+    @Test("join-storm ranks a refused arrival past every join, and warns of errors sent after joining")
+    func joinStormRefusalsAndErrors() async throws {
+        try await ScriptedRelay.with(answer: { text in
+            if text.contains(#""create_room""#) { return [Self.created, Self.oops] }
+            if text.contains(#""join_room""#) { return [#"{"type":"error","code":"server_full","message":"Full"}"#] }
+            return []
+        }) { server in
+            let report = try await JoinStormScenario(rate: 20, seconds: 1, players: 2, holdSeconds: 0.3)
+                .run(in: try Self.context(port: server.port))
+            #expect(report.roomsCreated > 0 && report.failed == report.arrivals - report.roomsCreated)
+            #expect(report.failed > 0, "\(report.failures)")
+            // Counted as later than every join: the percentiles among them read `lost`.
+            #expect(report.latency.lost == report.failed && report.latency.max == LatencySnapshot.pastTheDrain)
+            #expect(report.afterJoining.errors == report.roomsCreated)
+            #expect(report.table().contains("WARNING     the server sent \(report.roomsCreated) error messages"))
+        }
+    }
+
+    @Test("join-storm warns of joined connections the server closed before the bench left")
+    func joinStormServerCloses() async throws {
+        try await ScriptedRelay.with(answer: { text in
+            if text.contains(#""create_room""#) { return [Self.created] }
+            if text.contains(#""join_room""#) { return [Self.joined, "close:4001"] }
+            return []
+        }) { server in
+            let report = try await JoinStormScenario(rate: 20, seconds: 1, players: 2, holdSeconds: 0.3)
+                .run(in: try Self.context(port: server.port))
+            #expect(report.failed == 0 && report.joined > 0, "\(report.failures)")
+            #expect(report.afterJoining.closes == report.joined && report.afterJoining.firstCloseCode == 4001)
+            #expect(report.table().contains("WARNING     the server closed \(report.joined) joined connections"))
+        }
+    }
+
+    @Test("relay warns of connections the server closed outside the window's sends")
+    func relayServerClosesOutsideTheWindow() async throws {
+        try await ScriptedRelay.with(answer: { text in
+            if text.contains(#""create_room""#) { return [Self.created] }
+            if text.contains(#""join_room""#) { return [Self.joined, "close:4001"] }
+            return []
+        }) { server in
+            let report = try await RelayScenario(rooms: 2, players: 2, hertz: 10, seconds: 0.3, drainSeconds: 0.1)
+                .run(in: try Self.context(port: server.port))
+            #expect(report.serverCloses == 2 && report.firstServerCloseCode == 4001)
+            #expect(report.table().contains("closed by the server 2"), "\(report.table())")
+            // Closed as they joined, before the window: no close while sending warned of them.
+            #expect(report.window?.latency.closedWhileSending == 0)
+            #expect(report.table().contains("WARNING     the server closed 2 joined connections (first: code 4001)"))
+        }
+    }
+
+    @Test("slow-consumer shows healthy players the server closed and errors it sent")
+    func slowConsumerHealthyCloses() async throws {
+        // The creator (healthy) is closed after the create; the joiner (slow) is sent an error.
+        try await ScriptedRelay.with(answer: { text in
+            if text.contains(#""create_room""#) { return [Self.created, "close:4001"] }
+            if text.contains(#""join_room""#) { return [Self.joined, Self.oops] }
+            return []
+        }) { server in
+            var scenario = SlowConsumerScenario(rooms: 1, players: 2, slowPercent: 50, hertz: 10, seconds: 0.2)
+            (scenario.drainSeconds, scenario.dropWaitSeconds, scenario.collectSeconds) = (0.1, 0.1, 0.1)
+            let report = try await scenario.run(in: try Self.context(port: server.port))
+            #expect(report.slowPlayers == 1 && report.setup.roomsReady == 1, "\(report.setup.failures)")
+            #expect(report.healthyClosedByServer == 1 && report.firstHealthyCloseCode == 4001)
+            #expect(report.serverErrors == 1 && report.firstServerError?.contains("oops") == true)
+            #expect(report.table().contains("WARNING     the server closed 1 healthy players (first: code 4001)"))
+        }
+    }
+
     @Test("A joined connection the server closes is counted with its code; one the bench leaves is not")
     func serverClosesAreCounted() async throws {
         try await ScriptedRelay.with(answer: { text in

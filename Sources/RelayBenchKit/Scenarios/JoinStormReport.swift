@@ -9,12 +9,15 @@ struct JoinStormReport: ScenarioReport, Equatable {
     var achievedJoinsPerSecond: Double
     /// How long sending the arrivals took (longer than `seconds` if the bench fell behind).
     var stormSeconds: Double
-    /// Join latency (microseconds), from each arrival's scheduled time.
+    /// Join latency (microseconds), from each arrival's scheduled time; failed arrivals rank
+    /// past every join (`lost`).
     var latency: LatencySnapshot
     /// Most players the bench sent into one room (never above `players`).
     var largestRoomSent: Int
     /// Rooms whose `room_info` showed more players than `max_players`.
     var roomsOverCapacity: Int
+    /// Errors and closes the server sent the joined connections, until the bench left.
+    var afterJoining = ServerActions()
     var server: ProcessUsage?
     var bench: ProcessUsage?
 
@@ -29,12 +32,15 @@ struct JoinStormReport: ScenarioReport, Equatable {
         ]
         lines += Format.failureLines(self.failures)
         lines.append(
-            "latency ms  \(Format.percentiles(self.latency))  (scheduled arrival → room_created/room_joined)")
+            "latency ms  \(Format.percentiles(self.latency))  (scheduled arrival → room_created/room_joined; "
+                + "a failed arrival is later than every join: `lost`)")
+        lines.append("after join  \(self.afterJoining.summary)")
         lines.append(
             "capacity    largest room sent \(self.largestRoomSent) of max_players \(self.players); "
                 + "rooms the server reported over capacity: \(self.roomsOverCapacity)")
         if let server { lines.append("server      " + Format.usage(server, microsPerDelivery: nil)) }
         if let bench { lines.append("bench       " + Format.usage(bench, microsPerDelivery: nil)) }
+        lines += self.afterJoining.warnings()
         return lines.joined(separator: "\n")
     }
 }

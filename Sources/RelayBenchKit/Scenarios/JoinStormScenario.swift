@@ -1,6 +1,7 @@
 /// `join-storm`: connections arrive at a fixed rate (open loop: on schedule, whether or not
 /// earlier ones finished), each creating a room or joining one with a free place. Join
-/// latency runs from the arrival's scheduled time to the server's `room_created`/`room_joined`.
+/// latency runs from the arrival's scheduled time to the server's `room_created`/`room_joined`;
+/// an arrival that failed counts as later than every one that joined.
 struct JoinStormScenario: Sendable {
     /// Arrivals per second.
     var rate: Double
@@ -58,6 +59,7 @@ struct JoinStormScenario: Sendable {
             stormSeconds: stormSeconds, latency: connector.recorder.snapshot(),
             largestRoomSent: plan.withLock { $0.largestRoom },
             roomsOverCapacity: connector.events.roomsOverCapacity.count,
+            afterJoining: ServerActions(connector.events),
             server: ProcessUsage(from: serverBefore, to: serverAfter),
             bench: ProcessUsage(from: benchBefore, to: benchAfter))
     }
@@ -71,6 +73,8 @@ struct JoinStormScenario: Sendable {
             case .create(let room): .create(playerName: "s\(room)_0", maxPlayers: players)
             case .join(let room, let code): .join(code: code, playerName: "s\(room)_j")
             }
+        // Expected, so that a failed arrival counts as later than every join, not as none.
+        connector.recorder.recordSend(dueAt: dueMicros, sentAt: BenchClock.micros(), recipients: 1)
         let socket: BenchSocket
         do {
             socket = try await connector.connect(greeting)

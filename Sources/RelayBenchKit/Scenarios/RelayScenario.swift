@@ -36,7 +36,9 @@ struct RelayScenario: Sendable {
             paddingBytes: self.paddingBytes, message: self.message, setup: setup, window: window,
             serverErrors: connector.events.serverErrors,
             firstServerError: connector.events.firstServerError,
-            roomsOverCapacity: connector.events.roomsOverCapacity.count, drainSeconds: self.drainSeconds,
+            roomsOverCapacity: connector.events.roomsOverCapacity.count,
+            serverCloses: connector.events.serverCloses.count,
+            firstServerCloseCode: connector.events.serverCloses.firstCode, drainSeconds: self.drainSeconds,
             serverPID: context.serverPID)
     }
 }
@@ -56,6 +58,9 @@ struct RelayReport: ScenarioReport, Equatable {
     var firstServerError: String?
     /// Rooms whose `room_info` ever showed more players than `max_players`.
     var roomsOverCapacity: Int
+    /// Joined connections the server closed, in the window or out of it (warm-up, drain).
+    var serverCloses = 0
+    var firstServerCloseCode: UInt16?
     /// How long the bench waited after the window for messages still in flight.
     var drainSeconds = 1.0
     /// The server process whose CPU and memory were asked for (`--server-pid`).
@@ -82,7 +87,10 @@ struct RelayReport: ScenarioReport, Equatable {
             lines.append("no room could be set up: nothing measured")
             return lines.joined(separator: "\n")
         }
-        lines.append("messages    \(Format.messages(window.latency)), server errors \(self.serverErrors)")
+        let serverActions = ServerActions(
+            errors: self.serverErrors, firstError: self.firstServerError, closes: self.serverCloses,
+            firstCloseCode: self.firstServerCloseCode)
+        lines.append("messages    \(Format.messages(window.latency)), \(serverActions.summary)")
         if let firstServerError { lines.append("            first error: \(firstServerError.prefix(160))") }
         lines.append("latency ms  \(Format.percentiles(window.latency))")
         lines.append("send lag ms \(Format.sendLag(window.latency))")
@@ -107,6 +115,9 @@ struct RelayReport: ScenarioReport, Equatable {
         }
         lines += Self.warnings(
             window, drainSeconds: self.drainSeconds, senders: self.setup.roomsReady * self.players, hertz: self.hertz)
+        // The errors are named above; closes while sending were warned of.
+        lines += ServerActions(closes: self.serverCloses, firstCloseCode: self.firstServerCloseCode)
+            .warnings(closesAlreadyShown: window.latency.closedWhileSending)
         if self.setup.roomsFailed > 0 {
             lines.append(
                 "WARNING     \(self.setup.roomsFailed) of \(self.setup.roomsRequested) rooms failed to set up: "

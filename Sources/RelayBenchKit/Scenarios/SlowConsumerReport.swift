@@ -21,6 +21,12 @@ struct SlowConsumerReport: ScenarioReport, Equatable {
     var slowAnnouncedDisconnected: Int
     /// Healthy players announced as disconnected: should be 0.
     var healthyAnnouncedDisconnected: Int
+    /// Healthy players whose connection the server ended (should be 0), with the first's code.
+    var healthyClosedByServer = 0
+    var firstHealthyCloseCode: UInt16?
+    /// `error` messages the server sent any joined player (should be 0).
+    var serverErrors = 0
+    var firstServerError: String?
     /// Seconds from the stall to the first and the last slow player's `player_disconnected`.
     var firstDropSeconds, lastDropSeconds: Double?
     var serverStartResidentBytes: Int?
@@ -59,6 +65,12 @@ struct SlowConsumerReport: ScenarioReport, Equatable {
             announced += ", \(Format.fixed(first, 2))–\(Format.fixed(last, 2)) s after they stopped reading"
         }
         lines.append(announced)
+        lines.append(
+            "healthy     \(self.healthyClosedByServer) disconnected by the server; server errors \(self.serverErrors)")
+        lines += ServerActions(
+            errors: self.serverErrors, firstError: self.firstServerError, closes: self.healthyClosedByServer,
+            firstCloseCode: self.firstHealthyCloseCode
+        ).warnings(closed: "healthy players")
         if self.slowStillOpen > 0 {
             lines.append(
                 "note        \(self.slowStillOpen) slow players were never dropped: the server's kernel send buffer "

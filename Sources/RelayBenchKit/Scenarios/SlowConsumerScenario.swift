@@ -46,6 +46,7 @@ struct SlowConsumerScenario: Sendable {
             slowPlayers: { Self.slowPlayers(inRoom: $0, players: players, percent: percent) },
             slowReceiveBufferBytes: self.slowReceiveBufferBytes, concurrency: self.setupConcurrency)
         let slow = fleet.slowMembers
+        let healthyClosed = Self.closesByServer(of: fleet.allRooms.flatMap(\.healthyMembers))
         let serverStart = context.serverPID.flatMap(ProcessStats.read(pid:))
 
         context.say("baseline: everyone reads, \(Format.fixed(self.seconds, 0)) s")
@@ -81,6 +82,8 @@ struct SlowConsumerScenario: Sendable {
         let announced = connector.events.disconnectAnnouncements
         let dropSeconds = announced.filter { slowIDs.contains($0.key) }.values.map { Double($0 - stallStart) / 1e6 }
             .sorted()
+        let serverActions = ServerActions(connector.events)
+        let healthyClosedByServer = healthyClosed.value  // before the bench closes them
         await fleet.closeAll()
         await connector.shutdown()
 
@@ -93,9 +96,23 @@ struct SlowConsumerScenario: Sendable {
             slowStillOpen: outcomes.filter { $0 == nil }.count,
             slowAnnouncedDisconnected: dropSeconds.count,
             healthyAnnouncedDisconnected: announced.keys.filter { !slowIDs.contains($0) }.count,
+            healthyClosedByServer: healthyClosedByServer.count, firstHealthyCloseCode: healthyClosedByServer.firstCode,
+            serverErrors: serverActions.errors, firstServerError: serverActions.firstError,
             firstDropSeconds: dropSeconds.first, lastDropSeconds: dropSeconds.last,
             serverStartResidentBytes: serverStart?.residentBytes,
             serverAfterStallResidentBytes: serverAfterStall?.residentBytes)
+    }
+
+    /// A count of `members` whose connection the server ends, with the first one's close code.
+    private static func closesByServer(of members: [BenchMember]) -> Locked<(count: Int, firstCode: UInt16?)> {
+        let closed = Locked<(count: Int, firstCode: UInt16?)>((0, nil))
+        for member in members {
+            member.socket.closed.whenSuccess { outcome in
+                guard !outcome.closedByBench else { return }
+                closed.withLock { $0 = ($0.count + 1, $0.firstCode ?? outcome.serverCloseCode) }
+            }
+        }
+        return closed
     }
 
     /// Slow players the server announced as disconnected so far.
