@@ -386,6 +386,30 @@ struct RoomSocketHandlerTests {
         _ = try? channel.finish()
     }
 
+    @Test("While the server closes, a new data frame over the cap is dropped, not answered with 1009")
+    func oversizedFrameWhileClosing() throws {
+        let channel = EmbeddedChannel()
+        let handler = try Self.makeHandler()  // messages of 1,024 bytes
+        try channel.pipeline.syncOperations.addHandler(handler)
+        handler.readerEnded()  // the connection ends its own way (a flood: its replies drain, then 1008)
+        // The header of a masked text frame of 1,025 bytes.
+        try channel.writeInbound(ByteBuffer(bytes: [0x81, 0x80 | 126, 0x04, 0x01, 0, 0, 0, 0]))
+        #expect(try channel.readOutbound(as: WebSocketFrame.self) == nil)
+        _ = try? channel.finish()
+    }
+
+    @Test("A ping read after the client's answer to the server's close is not answered")
+    func noPongAfterTheCloseHandshake() throws {
+        let (channel, handler, held) = try Self.heldConnection()
+        handler.sendClose(.goingAway)
+        var bytes = Self.closeFrame(code: 1001)
+        var ping = ClientFrame.frame(ByteBuffer(string: "x"), opcode: .ping, maskKey: 0x0102_0304)
+        bytes.writeBuffer(&ping)
+        try channel.writeInbound(bytes)
+        #expect(held.frames.map(\.opcode) == [.connectionClose])
+        _ = try? channel.finish()
+    }
+
     @Test("A continuation longer than its message has left is refused at its header, before its payload comes")
     func continuationRefusedAtItsHeader() throws {
         let channel = EmbeddedChannel()

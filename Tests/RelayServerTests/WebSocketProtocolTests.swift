@@ -110,6 +110,29 @@ struct WebSocketProtocolTests {
         }
     }
 
+    @Test("A character split between fragments is read whole; a sequence broken across them is refused as UTF-8")
+    func utf8AcrossFragments() async throws {
+        try await withRelayServer { port, registry in
+            let client = try await StalledClient.connect(port: port, path: "/ws/room/new")
+            let message = Array(#"{"type":"create_room","room_name":"Pi\#u{E8}ces","player_name":"Host"}"#.utf8)
+            let split = try #require(message.firstIndex(of: 0xC3)) + 1  // between the two bytes of "è"
+            try client.sendRaw(StalledClient.frame(fin: false, opcode: Self.textOpcode, Array(message[..<split])))
+            try client.sendRaw(
+                StalledClient.frame(fin: true, opcode: Self.continuationOpcode, Array(message[split...])))
+            #expect(try await Self.nextMessageType(client) == "player_joined")
+            #expect(try await Self.nextMessageType(client) == "room_created")
+            let names = registry.roomInfos(joinableOnly: false).map { $0.objectValue?["room_name"]?.stringValue }
+            #expect(names == ["Pi\u{E8}ces"])
+            // "€" begins (0xE2) and the next fragment does not go on with it.
+            let start = Array(#"{"type":"chat","message":""#.utf8) + [0xE2]
+            try client.sendRaw(StalledClient.frame(fin: false, opcode: Self.textOpcode, start))
+            try client.sendRaw(StalledClient.frame(fin: true, opcode: Self.continuationOpcode, Array(#"("}"#.utf8)))
+            let frame = try #require(try await client.readFrame())
+            let error = try JSONSerialization.jsonObject(with: Data(frame.payload)) as? [String: Any]
+            #expect(error?["message"] as? String == "Text frames must be valid UTF-8")
+        }
+    }
+
     @Test("A text frame that is not valid UTF-8 gets an error and reaches nobody; the connection goes on")
     func invalidUTF8() async throws {
         try await withRelayServer { port, _ in

@@ -181,7 +181,17 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return !self.inputRefused
         }
         self.charges.chargeRead(bytes.readableBytes, frames: frameCount)
-        if let refusal { self.fail(refusal) }
+        if let refusal {
+            if refusal == .messageTooLarge, self.closeSent || self.readerStopped {
+                // A new data frame over the cap while closing: dropped as any data frame then is,
+                // but its payload cannot be cut out, so what follows goes unread. The close the
+                // server means to send stays (a 1009 took its place, and dropped the replies
+                // queued before it).
+                self.inputRefused = true
+            } else {
+                self.fail(refusal)
+            }
+        }
         self.pauseReadingIfInDebt(context: context)
     }
 
@@ -447,7 +457,10 @@ extension RoomSocketHandler {
     private func receivedClose(_ frame: InboundFrame) {
         guard !self.closeSent else {
             // The client's answer to the server's close frame: the connection ends, once that
-            // frame has left (closing before would drop it: 1006 for the client).
+            // frame has left (closing before would drop it: 1006 for the client). Nothing after
+            // it is read, nor a ping in the same read answered (RFC 6455 §5.5.2).
+            self.inputRefused = true
+            self.pongOwed = nil
             guard self.closeFrameWritten || self.hangsUpAfterClose else {
                 self.closeAnswered = true
                 return
