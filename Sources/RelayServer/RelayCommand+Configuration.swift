@@ -18,6 +18,16 @@ extension RelayCommand {
         return level
     }
 
+    /// `NIO_SINGLETON_GROUP_LOOP_COUNT`, which NIO reads itself, when set: NIO takes a value that
+    /// is not a number for none (one loop per CPU) and moves others into 1…1024, so a typo went
+    /// unnoticed. Refused here instead, as any other value that cannot be read.
+    static func checkLoopCount(environment: [String: String]) throws {
+        guard let text = environment["NIO_SINGLETON_GROUP_LOOP_COUNT"] else { return }
+        guard let count = Int(text), (1...1024).contains(count) else {
+            throw ValidationError("NIO_SINGLETON_GROUP_LOOP_COUNT must be a whole number from 1 to 1024, not '\(text)'")
+        }
+    }
+
     /// What to warn of when `--max-connections` leaves fewer descriptors below the open-file limit
     /// than ``ConnectionCap/reservedFileDescriptors``: at the cap, SQLite, plugin restarts and boss
     /// images would fail for want of one (EMFILE), with nothing saying why. Nil when it fits, or

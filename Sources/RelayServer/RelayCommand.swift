@@ -200,9 +200,10 @@ struct RelayCommand: AsyncParsableCommand {
     func run(
         handlers: [any MessageHandler], filters: [any MessageFilter], observers: [any RoomObserver] = []
     ) async throws {
+        let environment = ProcessInfo.processInfo.environment
+        try Self.checkLoopCount(environment: environment)
         EventLoopThreads.configure()
         let openFileLimit = OpenFileLimit.raiseSoftLimitToHard()
-        let environment = ProcessInfo.processInfo.environment
         var logger = Logger(label: "relay")
         logger.logLevel = try Self.logLevel(environment: environment)
         // Two in-process handlers of one type stop the start before anything opens (status 3, as

@@ -452,5 +452,12 @@ struct ConfigurationTests {
         #expect(throws: (any Error).self) { try RelayCommand.logLevel(environment: ["LOG_LEVEL": "verbose"]) }
         #expect(try RelayCommand.logLevel(environment: ["LOG_LEVEL": "DEBUG"]) == .debug)
         #expect(try RelayCommand.logLevel(environment: [:]) == .info)
+        for refused in ["two", "0", "1025", " 2", "-1", ""] {
+            #expect(throws: (any Error).self, "\(refused)") {
+                try RelayCommand.checkLoopCount(environment: ["NIO_SINGLETON_GROUP_LOOP_COUNT": refused])
+            }
+        }
+        try RelayCommand.checkLoopCount(environment: ["NIO_SINGLETON_GROUP_LOOP_COUNT": "2"])
+        try RelayCommand.checkLoopCount(environment: [:])
     }
 }
