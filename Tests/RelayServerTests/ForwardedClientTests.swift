@@ -118,8 +118,11 @@ struct ForwardedClientTests {
         // Anyone else's header is ignored: it is counted by its own address.
         #expect(policy.key(ofPeer: try Self.peer("198.51.100.1"), forwardedFor: ["203.0.113.7"]) == "198.51.100.1")
         #expect(!policy.isTrustedProxy(try Self.peer("198.51.100.1")))
-        // A client on the proxy's machine is loopback, not counted; made-up entries share one key.
-        #expect(policy.key(ofPeer: try Self.peer("10.0.0.5"), forwardedFor: ["127.0.0.1"]) == nil)
+        // A client on a remote proxy's machine is counted (it is not this machine's benchmark
+        // tool), under one key; through a proxy on this machine it is not. Made-up entries share one key.
+        #expect(policy.key(ofPeer: try Self.peer("10.0.0.5"), forwardedFor: ["127.0.0.1"]) == "127.0.0.1")
+        #expect(policy.key(ofPeer: try Self.peer("10.0.0.5"), forwardedFor: ["::1"]) != nil)
+        #expect(ClientAddressPolicy().key(ofPeer: try Self.peer("127.0.0.1"), forwardedFor: ["127.0.0.1"]) == nil)
         #expect(policy.key(ofPeer: try Self.peer("10.0.0.5"), forwardedFor: ["unknown"]) == "unparsable")
         #expect(policy.key(ofPeer: try Self.peer("10.0.0.5"), forwardedFor: ["_hidden"]) == "unparsable")
         // By default loopback is the trusted proxy (uvicorn's default too).

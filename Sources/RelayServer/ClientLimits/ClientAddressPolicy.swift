@@ -128,6 +128,10 @@ struct ClientAddressPolicy: Sendable {
         guard let address = peer.flatMap(ClientAddress.init) else { return nil }
         guard self.trustedProxies.contains(address) else { return self.key(of: address) }
         switch self.forwardedClient(in: values) {
+        // A loopback client is this machine's (the benchmark tool's) only through a proxy on this
+        // machine: a remote proxy's own (stunnel or an onion service in front of it) is counted,
+        // or every client it carries, and any client on its network writing 127.0.0.1, went free.
+        case .address(let client) where client.isLoopback && !address.isLoopback: return client.limitKey
         case .address(let client): return self.key(of: client)
         case .unparsable: return "unparsable"
         case nil: return nil
