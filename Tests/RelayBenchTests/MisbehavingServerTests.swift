@@ -61,15 +61,22 @@ struct MisbehavingServerTests {
 
     @Test("join-storm ranks a refused arrival past every join, and warns of errors sent after joining")
     func joinStormRefusalsAndErrors() async throws {
+        // The first create is confirmed (then told of an error); every other arrival is refused,
+        // create or join, so that the counts do not depend on how a loaded run mixes them.
+        let confirmedOne = Locked(false)
         try await ScriptedRelay.with(answer: { text in
-            if text.contains(#""create_room""#) { return [Self.created, Self.oops] }
-            if text.contains(#""join_room""#) { return [#"{"type":"error","code":"server_full","message":"Full"}"#] }
-            return []
+            guard text.contains(#""create_room""#) || text.contains(#""join_room""#) else { return [] }
+            let isFirst =
+                text.contains(#""create_room""#)
+                && confirmedOne.withLock { confirmed in
+                    defer { confirmed = true }
+                    return !confirmed
+                }
+            return isFirst ? [Self.created, Self.oops] : [#"{"type":"error","code":"server_full","message":"Full"}"#]
         }) { server in
             let report = try await JoinStormScenario(rate: 20, seconds: 1, players: 2, holdSeconds: 0.3)
                 .run(in: try Self.context(port: server.port))
-            #expect(report.roomsCreated > 0 && report.failed == report.arrivals - report.roomsCreated)
-            #expect(report.failed > 0, "\(report.failures)")
+            #expect(report.roomsCreated == 1 && report.failed == report.arrivals - 1, "\(report.failures)")
             // Counted as later than every join: the percentiles among them read `lost`.
             #expect(report.latency.lost == report.failed && report.latency.max == LatencySnapshot.pastTheDrain)
             #expect(report.afterJoining.errors == report.roomsCreated)
@@ -80,15 +87,16 @@ struct MisbehavingServerTests {
     @Test("join-storm warns of joined connections the server closed before the bench left")
     func joinStormServerCloses() async throws {
         try await ScriptedRelay.with(answer: { text in
-            if text.contains(#""create_room""#) { return [Self.created] }
+            if text.contains(#""create_room""#) { return [Self.created, "close:4001"] }
             if text.contains(#""join_room""#) { return [Self.joined, "close:4001"] }
             return []
         }) { server in
             let report = try await JoinStormScenario(rate: 20, seconds: 1, players: 2, holdSeconds: 0.3)
                 .run(in: try Self.context(port: server.port))
-            #expect(report.failed == 0 && report.joined > 0, "\(report.failures)")
-            #expect(report.afterJoining.closes == report.joined && report.afterJoining.firstCloseCode == 4001)
-            #expect(report.table().contains("WARNING     the server closed \(report.joined) joined connections"))
+            // Every arrival joined, then was closed, however a loaded run mixed creates and joins.
+            #expect(report.failed == 0, "\(report.failures)")
+            #expect(report.afterJoining.closes == 20 && report.afterJoining.firstCloseCode == 4001)
+            #expect(report.table().contains("WARNING     the server closed 20 joined connections"))
         }
     }
 

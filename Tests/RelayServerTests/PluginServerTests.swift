@@ -279,6 +279,34 @@ struct PluginServerTests {
         }
     }
 
+    /// swift-subprocess's default teardown sent the plugin's group SIGTERM as the server's stop
+    /// cancelled it, beside the kill: PLUGINS.md promises end of input, then SIGKILL, nothing else.
+    @Test("A plugin that outlives the stop's grace period is killed, never sent SIGTERM")
+    func pluginsAreNeverSentSIGTERM() async throws {
+        try await withTemporaryDirectory { directory in
+            let plugins = try Self.pluginsFolder(
+                in: directory, script: "deaf.sh",
+                """
+                exec python3 -c '
+                import signal, sys, time
+                signal.signal(signal.SIGTERM, lambda *_: open("\(directory)/got_sigterm", "w").close())
+                print("{\\"kind\\":\\"hello\\",\\"protocol\\":1,\\"name\\":\\"deaf\\",\\"handles\\":[\\"deaf\\"]}", flush=True)
+                sys.stdin.read()
+                print("input ended", file=sys.stderr, flush=True)
+                while True:
+                    time.sleep(0.01)
+                '
+                """)
+            let relay = try self.startRelay(dataDirectory: directory, pluginsDirectory: plugins)
+            _ = try await relay.listeningPort()
+            relay.send(SIGTERM)
+            #expect(try await relay.exitStatus() == 0, "\(relay.printed)")
+            #expect(relay.printed.contains("input ended") && relay.printed.contains("plugin.shutdown.kill"))
+            try await Task.sleep(for: .milliseconds(200))  // a handler that ran would have written by now
+            #expect(!FileManager.default.fileExists(atPath: "\(directory)/got_sigterm"))
+        }
+    }
+
     @Test("A plugin that floods invalid answers gets a few log lines, not one per answer")
     func invalidAnswersAreLoggedSometimes() async throws {
         try await withTemporaryDirectory { directory in

@@ -234,6 +234,8 @@ struct ProcessLifecycleTests {
             let listening = relay.openSockets
             let preconnected = try loopbackSocket(port: port)
             defer { close(preconnected) }
+            var patience = timeval(tv_sec: 60, tv_usec: 0)  // a bound on a relay that never closes it
+            setsockopt(preconnected, SOL_SOCKET, SO_RCVTIMEO, &patience, socklen_t(MemoryLayout<timeval>.size))
             try await relay.waitForOpenSockets(listening + 1)
             // Timed on a thread of its own: a loaded run holds this test's tasks for seconds.
             let closedAfter = try await onOwnThread { () -> Duration in
@@ -345,7 +347,10 @@ struct ProcessLifecycleTests {
     ) async throws -> (String, Duration) {
         try await onOwnThread {
             let deadline = ContinuousClock.now + .seconds(60)
-            while !ready(), ContinuousClock.now < deadline { usleep(5_000) }
+            while !ready() {
+                guard ContinuousClock.now < deadline else { throw StalledClientError.write }  // never sent whole
+                usleep(5_000)
+            }
             let signalled = ContinuousClock.now
             relay.send(SIGTERM)
             return (readTextUntilClosed(client).text, ContinuousClock.now - signalled)
@@ -476,7 +481,11 @@ struct ProcessLifecycleTests {
 
     @Test("An environment value that cannot be read stops start-up with a message naming it (README, Configuration)")
     func unreadableEnvironment() async throws {
-        for (name, value) in [("PORT", "abc"), ("LOG_LEVEL", "loud"), ("ALLOW_ALL_ORIGINS", "yes")] {
+        let unreadable = [
+            ("PORT", "abc"), ("LOG_LEVEL", "loud"), ("ALLOW_ALL_ORIGINS", "yes"),
+            ("NIO_SINGLETON_GROUP_LOOP_COUNT", "two"),
+        ]
+        for (name, value) in unreadable {
             try await withTemporaryDirectory { directory in
                 let relay = try ChildRelay(
                     arguments: ["--data-dir", directory],

@@ -342,7 +342,9 @@ public final class PluginProcess: Sendable {
         // Its own session: a Ctrl-C at the server's terminal reaches the server, which then
         // stops its plugins in order, instead of killing them all at once.
         options.createSession = true
-        options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .seconds(1))]
+        // Cancelled only once the plugin was told to stop by the end of its input, and given its
+        // grace period: no SIGTERM then (PLUGINS.md promises none), the group is killed.
+        options.teardownSequence = [.send(signal: .kill, toProcessGroup: true, allowedDurationToNextStep: .zero)]
         let firstTry = ContinuousClock.now
         while true {
             do {
