@@ -102,6 +102,19 @@ final class ChildRelay: Sendable {
         self.process.send(signal, oncePrinted: text, after: delay)
     }
 
+    /// How long after `start` the child exited, timed on a thread of its own (a loaded run holds
+    /// the test's tasks for seconds, which a wait there would add); nil if it still runs `limit`
+    /// after `start`.
+    func timeUntilExit(from start: ContinuousClock.Instant, limit: Duration = .seconds(60)) async throws -> Duration? {
+        try await onOwnThread {
+            while self.process.isRunning {
+                guard ContinuousClock.now - start < limit else { return nil }
+                usleep(5_000)
+            }
+            return ContinuousClock.now - start
+        }
+    }
+
     /// Whether the child has the file at `path` open, from `/proc`.
     func hasOpen(_ path: String) -> Bool {
         let descriptors = "/proc/\(self.process.pid)/fd"
