@@ -99,7 +99,7 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
                         ofPeer: channel.remoteAddress, forwardedFor: head.headers["X-Forwarded-For"])
                     return .webSocket(
                         try RoomSocket.open(
-                            on: channel, roomID: RoomSocketRoutes.roomID(inPath: head.uri) ?? "new",
+                            on: channel, roomID: RoomSocketRoutes.keptRoomID(inPath: head.uri),
                             dispatcher: self.sockets.dispatcher, registry: self.sockets.registry,
                             settings: self.settings, addressBudget: self.inboundBytes.share(for: client),
                             busyLoops: self.busyLoops, logger: logger))

@@ -66,4 +66,17 @@ extension RoomSocketRoutes {
     }
 
     static let pathPrefix = "/ws/room/"
+
+    /// The `{room_id}` a room socket keeps for its life (a `reconnect` without `room_id` looks
+    /// for that room): `new` for none, or for one longer than any room code could be, which
+    /// would find no room either; kept, a request head's worth (16 KiB) stayed with each socket.
+    static func keptRoomID(inPath target: String) -> String {
+        guard let roomID = Self.roomID(inPath: target), roomID.utf8.count <= Self.maxKeptRoomIDBytes else {
+            return "new"
+        }
+        return roomID
+    }
+
+    /// Far more than a room code's 6 characters.
+    static let maxKeptRoomIDBytes = 32
 }
