@@ -1,5 +1,6 @@
 import ChildProcess
 import Foundation
+import Synchronization
 import Testing
 
 /// The `relay` executable run as a real child process, its output captured.
@@ -102,17 +103,11 @@ final class ChildRelay: Sendable {
         self.process.send(signal, oncePrinted: text, after: delay)
     }
 
-    /// How long after `start` the child exited, timed on a thread of its own (a loaded run holds
-    /// the test's tasks for seconds, which a wait there would add); nil if it still runs `limit`
-    /// after `start`.
-    func timeUntilExit(from start: ContinuousClock.Instant, limit: Duration = .seconds(60)) async throws -> Duration? {
-        try await onOwnThread {
-            while self.process.isRunning {
-                guard ContinuousClock.now - start < limit else { return nil }
-                usleep(5_000)
-            }
-            return ContinuousClock.now - start
-        }
+    /// Times the child's exit from `start` on a thread of its own, started now (a loaded run
+    /// holds the test's tasks for seconds, which a wait there would add): send the signal, call
+    /// this at once, and await ``ExitTimer/duration()`` when the test is ready to.
+    func exitTimer(from start: ContinuousClock.Instant, limit: Duration = .seconds(60)) -> ExitTimer {
+        ExitTimer(self.process, from: start, limit: limit)
     }
 
     /// Whether the child has the file at `path` open, from `/proc`.
@@ -138,5 +133,27 @@ func withRelayProcess(arguments: [String], _ body: (_ port: Int) async throws ->
         try await body(try await relay.listeningPort())
         relay.send(SIGTERM)
         #expect(try await relay.exitStatus() == 0, "\(relay.printed)")
+    }
+}
+
+/// How long after an instant a child exited, found by a thread of its own (``ChildRelay/exitTimer(from:limit:)``).
+final class ExitTimer: Sendable {
+    /// nil until the thread has looked its last; then the time, or nil if the child outlived the limit.
+    private let result = Mutex<Duration??>(nil)
+
+    fileprivate init(_ process: ChildProcess, from start: ContinuousClock.Instant, limit: Duration) {
+        Thread { [self] in
+            while process.isRunning, ContinuousClock.now - start < limit { usleep(5_000) }
+            let took = process.isRunning ? nil : ContinuousClock.now - start
+            self.result.withLock { $0 = .some(took) }
+        }.start()
+    }
+
+    /// How long the child took to exit, once the thread knows; nil if it ran past the limit.
+    func duration() async throws -> Duration? {
+        while true {
+            if let result = self.result.withLock({ $0 }) { return result }
+            try await Task.sleep(for: .milliseconds(20))
+        }
     }
 }

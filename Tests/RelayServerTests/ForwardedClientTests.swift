@@ -123,6 +123,13 @@ struct ForwardedClientTests {
         #expect(policy.key(ofPeer: try Self.peer("10.0.0.5"), forwardedFor: ["127.0.0.1"]) == "127.0.0.1")
         #expect(policy.key(ofPeer: try Self.peer("10.0.0.5"), forwardedFor: ["::1"]) != nil)
         #expect(ClientAddressPolicy().key(ofPeer: try Self.peer("127.0.0.1"), forwardedFor: ["127.0.0.1"]) == nil)
+        // With loopback listed beside the remote proxy (the default list, one added), a loopback
+        // entry past it is still its machine's client, not a hop to skip for the entry the client
+        // wrote; through a proxy on this machine a loopback hop is skipped, as it was.
+        let both = ClientAddressPolicy(trustedProxies: try TrustedProxies(parsing: "127.0.0.0/8,::1,10.0.0.5"))
+        #expect(both.key(ofPeer: try Self.peer("10.0.0.5"), forwardedFor: ["1.2.3.4, 127.0.0.1"]) == "127.0.0.1")
+        #expect(both.key(ofPeer: try Self.peer("127.0.0.1"), forwardedFor: ["1.2.3.4, 127.0.0.1"]) == "1.2.3.4")
+        #expect(both.key(ofPeer: try Self.peer("127.0.0.1"), forwardedFor: ["127.0.0.1, 10.0.0.5"]) == "127.0.0.1")
         #expect(policy.key(ofPeer: try Self.peer("10.0.0.5"), forwardedFor: ["unknown"]) == "unparsable")
         #expect(policy.key(ofPeer: try Self.peer("10.0.0.5"), forwardedFor: ["_hidden"]) == "unparsable")
         // By default loopback is the trusted proxy (uvicorn's default too).

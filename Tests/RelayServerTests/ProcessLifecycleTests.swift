@@ -114,7 +114,7 @@ struct ProcessLifecycleTests {
             try await eventually { peerHasReadEverything(partial) && peerHasReadEverything(upload) }
             let start = ContinuousClock.now
             relay.send(SIGTERM)
-            let took = try await relay.timeUntilExit(from: start)
+            let took = try await relay.exitTimer(from: start).duration()
             #expect(try await relay.exitStatus() == 0)
             #expect(took.map { $0 < .seconds(15) } == true, "the request deadline is 30 s: \(String(describing: took))")
         }
@@ -267,25 +267,26 @@ struct ProcessLifecycleTests {
             for descriptor in [reading, stalled] {
                 _ = request.withCString { send(descriptor, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
             }
-            let (received, signalled) = try await onOwnThread { () -> (Int, ContinuousClock.Instant?) in
+            let (received, exit) = try await onOwnThread { () -> (Int, ExitTimer?) in
                 var timeout = timeval(tv_sec: 10, tv_usec: 0)
                 setsockopt(reading, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
                 var (buffer, total) = ([UInt8](repeating: 0, count: 65_536), 0)
-                var signalled: ContinuousClock.Instant?
+                var exit: ExitTimer?
                 while true {
                     let count = read(reading, &buffer, buffer.count)
-                    guard count > 0 else { return (total, signalled) }
+                    guard count > 0 else { return (total, exit) }
                     total += count
-                    if total > 256 * 1024, signalled == nil {
-                        signalled = ContinuousClock.now
+                    if total > 256 * 1024, exit == nil {
+                        let signalled = ContinuousClock.now
                         relay.send(SIGTERM)  // most of the image is still queued in the server
+                        exit = relay.exitTimer(from: signalled)
                     }
                     // Read at a few MB/s: on loopback the image would otherwise be gone before
                     // the stop reaches the connection, and the test would pass without the drain.
-                    if signalled != nil { Thread.sleep(forTimeInterval: 0.015) }
+                    if exit != nil { Thread.sleep(forTimeInterval: 0.015) }
                 }
             }
-            let took = try await relay.timeUntilExit(from: try #require(signalled))
+            let took = try await #require(exit).duration()
             #expect(try await relay.exitStatus() == 0)
             #expect(
                 took.map { $0 < .seconds(15) } == true,
@@ -313,7 +314,7 @@ struct ProcessLifecycleTests {
             try await eventually { hasBytesWaiting(stalled) }
             let start = ContinuousClock.now
             relay.send(SIGTERM)
-            let took = try await relay.timeUntilExit(from: start)
+            let took = try await relay.exitTimer(from: start).duration()
             #expect(try await relay.exitStatus() == 0)
             #expect(took.map { $0 < .seconds(15) } == true, "the HTTP timeout is 30 s: \(String(describing: took))")
         }
@@ -391,12 +392,13 @@ struct ProcessLifecycleTests {
             #expect(try await WebSocketProtocolTests.nextMessageType(player) == "player_joined")
             let stop = ContinuousClock.now
             relay.send(SIGTERM)
+            let exit = relay.exitTimer(from: stop)
             var frame = try await player.readFrame()
             while let message = frame, message.opcode != WebSocketProtocolTests.closeOpcode {
                 frame = try await player.readFrame()
             }
             #expect(frame?.closeCode == 1001)
-            let took = try await relay.timeUntilExit(from: stop)
+            let took = try await exit.duration()
             #expect(try await relay.exitStatus() == 0)
             // The silent client is given the close grace (1 s), within the stop's limit (5 s).
             #expect(took.map { $0 < .seconds(10) } == true, "the stop waited for the client's close")

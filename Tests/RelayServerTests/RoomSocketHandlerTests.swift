@@ -395,6 +395,9 @@ struct RoomSocketHandlerTests {
         // The header of a masked text frame of 1,025 bytes.
         try channel.writeInbound(ByteBuffer(bytes: [0x81, 0x80 | 126, 0x04, 0x01, 0, 0, 0, 0]))
         #expect(try channel.readOutbound(as: WebSocketFrame.self) == nil)
+        handler.sendClose(.policyViolation)  // the close the server meant to send still goes out
+        var code = try #require(try channel.readOutbound(as: WebSocketFrame.self)).data
+        #expect(code.readInteger(as: UInt16.self) == 1008)
         _ = try? channel.finish()
     }
 

@@ -127,11 +127,12 @@ struct ClientAddressPolicy: Sendable {
     func key(ofPeer peer: SocketAddress?, forwardedFor values: [String] = []) -> String? {
         guard let address = peer.flatMap(ClientAddress.init) else { return nil }
         guard self.trustedProxies.contains(address) else { return self.key(of: address) }
-        switch self.forwardedClient(in: values) {
-        // A loopback client is this machine's (the benchmark tool's) only through a proxy on this
-        // machine: a remote proxy's own (stunnel or an onion service in front of it) is counted,
-        // or every client it carries, and any client on its network writing 127.0.0.1, went free.
-        case .address(let client) where client.isLoopback && !address.isLoopback: return client.limitKey
+        let (client, onThisMachine) = self.walk(values, fromLoopbackPeer: address.isLoopback)
+        switch client {
+        // A loopback client is this machine's (the benchmark tool's) only if every hop to it was:
+        // a remote proxy's own (stunnel or an onion service in front of it) is counted, or every
+        // client it carries, and any client on its network writing 127.0.0.1, went free.
+        case .address(let client) where client.isLoopback && !onThisMachine: return client.limitKey
         case .address(let client): return self.key(of: client)
         case .unparsable: return "unparsable"
         case nil: return nil
@@ -163,7 +164,16 @@ struct ClientAddressPolicy: Sendable {
     /// It is read from the end, entry by entry: a client behind the proxy may send a head's
     /// worth of entries of its own, and splitting all of them cost hundreds of short walks.
     func forwardedClient(in values: [String]) -> ForwardedClient? {
+        self.walk(values, fromLoopbackPeer: true).client
+    }
+
+    /// ``forwardedClient(in:)``, and whether every hop to it (the peer's too) was on this machine.
+    /// Past a hop on another machine a loopback entry is that machine's own, so it is the client
+    /// even where loopback is a listed proxy (the default list, with a remote proxy added):
+    /// skipped, the entry left of it, which the client writes itself, was taken for the client.
+    private func walk(_ values: [String], fromLoopbackPeer: Bool) -> (client: ForwardedClient?, onThisMachine: Bool) {
         var first: ForwardedClient?
+        var onThisMachine = fromLoopbackPeer
         for value in values.reversed() {
             var rest = value[...]
             while !rest.isEmpty {
@@ -173,11 +183,14 @@ struct ClientAddressPolicy: Sendable {
                 rest = rest[..<(comma ?? rest.startIndex)]
                 guard !entry.isEmpty else { continue }
                 let client = ClientAddress(parsing: entry).map(ForwardedClient.address) ?? .unparsable(entry)
-                guard case .address(let address) = client, self.trustedProxies.lists(address) else { return client }
+                guard case .address(let address) = client, self.trustedProxies.lists(address),
+                    onThisMachine || !address.isLoopback
+                else { return (client, onThisMachine) }
+                onThisMachine = onThisMachine && address.isLoopback
                 first = client
             }
         }
-        return first  // every hop a trusted proxy: the first was the client
+        return (first, onThisMachine)  // every hop a trusted proxy: the first was the client
     }
 }
 
