@@ -28,7 +28,7 @@ struct EventLoopPlacementTests {
 
     @Test(
         "Many tasks sharing a loop's executor, woken from other threads at once, each run on the loop",
-        .timeLimit(.minutes(1)))
+        .timeLimit(.minutes(3)))
     func sharedExecutorRunsEveryWokenTask() async throws {
         let loop = testEventLoopGroup.next()
         let executor = EventLoopTaskExecutor(loop)

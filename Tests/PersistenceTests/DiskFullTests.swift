@@ -17,7 +17,7 @@ struct DiskFullTests {
     @Test(
         "After a WAL spike and a full disk, freeing 1 MiB brings writes back; nothing acknowledged is lost",
         .enabled(if: SmallFilesystem.canMount, "mounting a tmpfs needs root (CAP_SYS_ADMIN)"),
-        .timeLimit(.minutes(2)))  // alone well under a second; beside the whole suite, ~20 s
+        .timeLimit(.minutes(3)))  // alone well under a second; beside the whole suite, ~20 s
     func recoveryAfterWALSpike() async throws {
         try await SmallFilesystem.withMounted(mebibytes: 48) { folder in
             let path = folder + "/game.db"
@@ -48,7 +48,7 @@ struct DiskFullTests {
     @Test(
         "After a full disk, a write whose WAL frames need more than the space freed goes in, reusing the WAL",
         .enabled(if: SmallFilesystem.canMount, "mounting a tmpfs needs root (CAP_SYS_ADMIN)"),
-        .timeLimit(.minutes(2)))  // alone well under a second; beside the whole suite, ~20 s
+        .timeLimit(.minutes(3)))  // alone well under a second; beside the whole suite, ~20 s
     func recoveryOfALargeBatch() async throws {
         try await SmallFilesystem.withMounted(mebibytes: 24) { folder in
             let path = folder + "/game.db"

@@ -21,7 +21,7 @@ private func submitConcurrently(
 
 @Suite("Group commit")
 struct GroupCommitTests {
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(3)))
     func concurrentSubmitsShareTransactions() async throws {
         try await withTemporaryDirectory { directory in
             let path = databasePath(in: directory)
@@ -72,7 +72,7 @@ struct GroupCommitTests {
         }
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(3)))
     func batchSizeOneCommitsEachWriteAlone() async throws {
         try await withTemporaryDirectory { directory in
             let configuration = PersistenceConfiguration(
@@ -95,7 +95,7 @@ struct GroupCommitTests {
     /// ran must not cut the next batch short.
     @Test(
         "A write waits out its own batch's interval, not the timer of a batch that filled and went out",
-        .timeLimit(.minutes(1)))
+        .timeLimit(.minutes(3)))
     func aFilledBatchsTimerLeavesTheNextBatchAlone() async throws {
         try await withTemporaryDirectory { directory in
             // Long enough that the sleep below, oversleeping on a loaded machine, still ends before
@@ -134,7 +134,7 @@ struct GroupCommitTests {
         }
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(3)))
     func defaultConfigurationCommitsEveryConcurrentWrite() async throws {
         try await withTemporaryDirectory { directory in
             try await withStore(PersistenceConfiguration(databasePath: databasePath(in: directory))) { store in
@@ -148,7 +148,7 @@ struct GroupCommitTests {
         }
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(3)))
     func fullWriteQueueRefusesWithOverloaded() async throws {
         try await withTemporaryDirectory { directory in
             let path = databasePath(in: directory)

@@ -14,7 +14,7 @@ private func expectShuttingDown<T: Sendable>(
 
 @Suite("Closing and reopening")
 struct LifecycleTests {
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(3)))
     func closeCommitsPendingWritesThenRefusesEverything() async throws {
         try await withTemporaryDirectory { directory in
             let path = databasePath(in: directory)

@@ -11,7 +11,7 @@ struct LockedDatabaseTests {
 
     @Test(
         "A batch blocked by the lock fails as one, once, with `locked`; the next batch after the lock commits",
-        .timeLimit(.minutes(1)))
+        .timeLimit(.minutes(3)))
     func lockedBatchFailsOnce() async throws {
         try await withTemporaryDirectory { directory in
             var configuration = PersistenceConfiguration(
@@ -61,7 +61,7 @@ struct LockedDatabaseTests {
 
     @Test(
         "While a commit waits on the lock, writes beyond the queue's capacity are refused at once",
-        .timeLimit(.minutes(1)))
+        .timeLimit(.minutes(3)))
     func capacityHoldsDuringAStall() async throws {
         try await withTemporaryDirectory { directory in
             var configuration = PersistenceConfiguration(

@@ -64,7 +64,7 @@ struct StoreLeaderboardTests {
         }
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(3)))
     func submittedScoreIsListedOnceSubmitReturns() async throws {
         try await withTemporaryDirectory { directory in
             try await withStore(PersistenceConfiguration(databasePath: databasePath(in: directory))) { store in

@@ -27,7 +27,7 @@ struct PluginFilterTests {
         }
     }
 
-    @Test(.timeLimit(.minutes(1))) func aRewriteOfTheDeepestMessageAClientMaySendIsTaken() async throws {
+    @Test(.timeLimit(.minutes(3))) func aRewriteOfTheDeepestMessageAClientMaySendIsTaken() async throws {
         try await ProbePlugin.withHarness([ProbePlugin.executable("filter")]) { harness in
             let (host, guest, _) = try await harness.roomWithTwoPlayers()
             // As deep as a client message may nest; the request and its answer carry it one level deeper.

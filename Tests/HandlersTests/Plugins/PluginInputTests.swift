@@ -4,7 +4,7 @@ import Testing
 
 @testable import Handlers
 
-@Suite("Plugins: stdin queue", .timeLimit(.minutes(1)))
+@Suite("Plugins: stdin queue", .timeLimit(.minutes(3)))
 struct PluginInputTests {
     /// The ids an input reported dropped unwritten.
     private final class DroppedIDs: Sendable {

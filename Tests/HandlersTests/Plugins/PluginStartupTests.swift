@@ -46,7 +46,7 @@ struct PluginStartupTests {
         #expect(error.plugin == ProbePlugin.executable(mode))
     }
 
-    @Test(.timeLimit(.minutes(2))) func aHelloOfAnotherProtocolFailsAtOnceAndSaysWhy() async throws {
+    @Test(.timeLimit(.minutes(3))) func aHelloOfAnotherProtocolFailsAtOnceAndSaysWhy() async throws {
         var settings = ProbePlugin.settings()
         // It used to wait this out, then blame a missing hello. Ten minutes, so that only that
         // (failing the time limit) can pass it: a test process starved by a loaded machine took
@@ -172,7 +172,7 @@ struct PluginStartupTests {
 
     /// A plugin that said hello, and saves its state once the shutdown closes its stdin, has the
     /// whole grace period for it: the start-up's deadline for a hello does not kill it.
-    @Test(.timeLimit(.minutes(2))) func aPluginSavingAtShutdownIsNotKilledByTheHelloDeadline() async throws {
+    @Test(.timeLimit(.minutes(3))) func aPluginSavingAtShutdownIsNotKilledByTheHelloDeadline() async throws {
         let pidFile = ProbePlugin.pidFile()
         defer { ProbePlugin.removePidFile(pidFile) }
         var settings = ProbePlugin.settings()
