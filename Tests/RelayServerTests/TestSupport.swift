@@ -164,6 +164,9 @@ func withRelayServer(
         // Test clients answer pings from the shared task pool, which a loaded run has held for
         // longer than the default 30 s: tests of pings set their own interval.
         if limits.pingInterval == RelayLimits().pingInterval { configuration.relay.pingInterval = .seconds(600) }
+        // Far past a raw client's patience: a close within it is the server's doing, however long
+        // a loaded run held the server's tasks (tests of the timeout set their own).
+        configuration.limits.idleTimeout = .seconds(3 * rawClientPatienceSeconds)
         configure(&configuration)
         let logger =
             logger

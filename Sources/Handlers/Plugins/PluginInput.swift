@@ -59,6 +59,8 @@ final class PluginInput: Sendable {
         var unanswered: [UInt64: Written] = [:]
         /// Requests written so far: the last one's place in the order of writing.
         var written: UInt64 = 0
+        /// Requests queued so far, written or not (for tests).
+        var requestsQueued = 0
         /// The latest-written request answered so far (its place in the order of writing).
         var newestAnswered: UInt64 = 0
         /// When the last answers to requests written came, in time or late.
@@ -82,6 +84,7 @@ final class PluginInput: Sendable {
             line.gate = line.room.flatMap { self.events.gate(forRequestIn: $0) }
             self.pending.append(line)
             self.pendingBytes += line.bytes.count
+            self.requestsQueued += 1
         }
 
         /// Queues event `bytes` of `room`, behind the requests of its room queued since its last event.
@@ -381,4 +384,7 @@ final class PluginInput: Sendable {
 
     /// How many requests written are still unanswered (for tests).
     var unansweredCount: Int { self.state.withLock { $0.unanswered.count } }
+
+    /// How many requests were queued to be written, since the start (for tests).
+    var requestsQueued: Int { self.state.withLock { $0.requestsQueued } }
 }

@@ -268,6 +268,9 @@ public final class PluginProcess: Sendable {
     /// How many requests the plugin is taken to owe answers to, late (for tests).
     var overdueCount: Int { self.state.withLock { $0.overdue.count } }
 
+    /// How many requests the running incarnation was given to write, if one runs (for tests).
+    var requestsQueued: Int? { self.state.withLock { $0.input }?.requestsQueued }
+
     // MARK: Life cycle
 
     /// Runs the plugin until ``beginShutdown()``, restarting it with backoff when it stops.

@@ -177,35 +177,54 @@ struct PluginFailureTests {
     }
 
     @Test(.timeLimit(.minutes(3))) func requestsThatTimedOutBeforeTheirWriteAreNotWritten() async throws {
-        // The plugin sleeps 3 s; 30 KB requests fill its stdin pipe and block the writer, and the
-        // small ones sent after wait behind them past half their 1 s timeout. The plugin must not be
-        // handed those: it reads the one it slept on, the big ones, and then the next probe.
+        // The plugin holds one request until the test lets it go; 30 KB requests fill its stdin
+        // pipe and block the writer, and the small ones queued after them wait past half their 1 s
+        // timeout. The plugin must not be handed those: it reads the one it held, the big ones,
+        // and then the next probe. Each step waits for the last (the plugin holding, the big ones
+        // queued), so a stalled test task changes nothing.
         let settings = ProbePlugin.settings(requestTimeout: .seconds(1))
-        try await ProbePlugin.withHarness([ProbePlugin.executable()], settings: settings) { harness in
+        try await PluginHost.withPlugins(
+            [ProbePlugin.executable()], settings: settings, builtIns: BuiltInHandlers.all,
+            eventLoopGroup: testEventLoopGroup, logger: quietLogger
+        ) { plugins in
+            let processes = plugins.handlers.compactMap { ($0 as? PluginMessageHandler)?.plugin }
+            let process = try #require(processes.first)
+            let harness = Harness(
+                dispatcher: try MessageDispatcher(
+                    handlers: BuiltInHandlers.all + plugins.handlers, filters: plugins.filters))
             _ = try #require(try await harness.client().probePIDOnceAnswering(in: harness))
             let (seenBefore, _) = try await self.linesSeenOnceAnswering(harness)
+            let queuedBefore = try #require(process.requestsQueued)
+            let mark = ProbePlugin.pidFile()
+            defer { ProbePlugin.removePidFile(mark) }
             let big = String(repeating: "x", count: 30_000)
-            await withTaskGroup(of: Void.self) { group in
-                let sleeper = harness.client()
-                group.addTask { _ = await sleeper.exchange(#"{"type":"probe","do":"slow","seconds":3}"#) }
-                try? await Task.sleep(for: .milliseconds(100))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                let holder = harness.client()
+                group.addTask {
+                    _ = await holder.exchange(#"{"type":"probe","do":"mixed_when_told","mark":"\#(mark)"}"#)
+                }
+                try await harness.eventually(timeout: .seconds(30)) { FileManager.default.fileExists(atPath: mark) }
                 let bigOnes = Array(repeating: #"{"type":"probe","echo":"\#(big)"}"#, count: 4)
                 let smallOnes = Array(repeating: #"{"type":"probe"}"#, count: 4)
-                for wave in [bigOnes, smallOnes] {
+                for (wave, queued) in [(bigOnes, 5), (smallOnes, 9)] {
                     for text in wave {
                         let client = harness.client()
                         group.addTask { _ = await client.exchange(text) }
                     }
-                    try? await Task.sleep(for: .milliseconds(200))
+                    try await harness.eventually(timeout: .seconds(30)) {
+                        process.requestsQueued == queuedBefore + queued
+                    }
                 }
+                try await Task.sleep(for: .milliseconds(600))  // the small ones now late to write
+                ProbePlugin.removePidFile(mark)
+                try await group.waitForAll()
             }
             let (seen, unanswered) = try await self.linesSeenOnceAnswering(harness)
-            // The sleeper, four big ones, and this probe, after the probes before it that went
-            // unanswered (each may have been written, then read); and up to two more a slow machine
-            // lets through in time (the big ones late to fill the pipe). Writing the small ones
-            // that timed out would add four.
+            // The held one, four big ones, and this probe, after the probes before it that went
+            // unanswered (each may have been written, then read). Writing the small ones that
+            // timed out would add four.
             #expect(
-                seen - seenBefore <= 6 + unanswered + 2,
+                seen - seenBefore <= 6 + unanswered,
                 "read \(seen - seenBefore) lines, \(unanswered) probes unanswered")
         }
     }
@@ -366,13 +385,14 @@ struct PluginFailureTests {
             // the queue 256 KB; the rest is refused at once instead of waiting in memory for
             // the timeout (when it used to be dropped, and the plugin restarted).
             let payload = String(repeating: "x", count: 30_000)
-            let start = ContinuousClock.now
             let answers = await withTaskGroup(of: (JSONValue?, Duration).self) { group in
                 for _ in 0..<40 {
                     let client = harness.client()
                     group.addTask {
+                        // Timed from its own start: a loaded run may start the tasks seconds apart.
+                        let asked = ContinuousClock.now
                         let code = await client.exchange(#"{"type":"probe","echo":"\#(payload)"}"#).first?["code"]
-                        return (code, ContinuousClock.now - start)
+                        return (code, ContinuousClock.now - asked)
                     }
                 }
                 return await group.reduce(into: [(JSONValue?, Duration)]()) { $0.append($1) }
