@@ -102,6 +102,23 @@ struct PlayerStateTests {
         #expect(await room.state.player("host")?.state["x"]?.doubleValue == 400)
     }
 
+    /// The update names the player as the room keeps it: the host's other spelling of the id
+    /// (canonically equivalent, so the same to Swift) would name a player no client knows.
+    @Test func assistNamesTheTargetAsTheRoomSpellsIt() async throws {
+        let harness = try Harness()
+        let host = harness.client()
+        let code = try await host.createRoom(playerID: "host", name: "Hosty")
+        let guest = harness.client(url: code)
+        await guest.send(#"{"type":"join_room","player_name":"Guesty","player_id":"caf\u00e9"}"#)
+        try #require(await guest.received().map(\.type) == ["player_joined", "room_joined"])
+        _ = await host.received()
+        await host.send(
+            #"{"type":"game_action","action":"assist","data":{"target_player_id":"cafe\u0301","x":1,"y":2}}"#)
+        let moved = try #require(await guest.received().first)
+        #expect(moved["type"] == "player_state_update")
+        #expect(moved["player_id"]?.stringValue?.unicodeScalars.elementsEqual("caf\u{E9}".unicodeScalars) == true)
+    }
+
     @Test func enemyStateIsRoundedAndRelayed() async throws {
         let harness = try Harness()
         let (host, guest, _) = try await harness.roomWithTwoPlayers()

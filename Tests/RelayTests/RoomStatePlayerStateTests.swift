@@ -83,9 +83,9 @@ struct RoomStatePlayerStateTests {
 
     @Test func assistMovesOnlyFromTheHost() throws {
         var room = try makeRoom(players: 2)
-        #expect(room.assist(by: "p2", target: "p1", x: 1, y: 2) == false)
-        #expect(room.assist(by: "p1", target: "ghost", x: 1, y: 2) == false)
-        #expect(room.assist(by: "p1", target: "p2", x: 10.5, y: 20) == true)
+        #expect(room.assist(by: "p2", target: "p1", x: 1, y: 2) == nil)
+        #expect(room.assist(by: "p1", target: "ghost", x: 1, y: 2) == nil)
+        #expect(room.assist(by: "p1", target: "p2", x: 10.5, y: 20) == "p2")
         #expect(room.player("p2")?.state["x"] == .number(10.5))
         #expect(room.player("p2")?.state["y"] == .number(20))
     }

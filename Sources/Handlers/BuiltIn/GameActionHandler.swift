@@ -15,10 +15,10 @@ public struct GameActionHandler: RawRoomMessageHandler {
         let data = try message.optionalObject("data") ?? [:]
         if action == "assist", let target = data["target_player_id"]?.stringValue,
             let x = data["x"]?.doubleValue, let y = data["y"]?.doubleValue,
-            room.state.assist(by: playerID, target: target, x: x, y: y)
+            let movedID = room.state.assist(by: playerID, target: target, x: x, y: y)
         {
             var moved = OutboundMessage(type: "player_state_update")
-            moved.add("player_id", target)
+            moved.add("player_id", movedID)
             moved.add("state", ["x": .number(x), "y": .number(y)], roundingFloats: true)
             room.broadcast(moved.encoded())
         }

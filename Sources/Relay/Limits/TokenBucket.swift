@@ -28,6 +28,12 @@ public struct TokenBucket: Sendable {
         self.tokens -= count
     }
 
+    /// The tokens the bucket holds at `now`: below zero while it is in debt.
+    public mutating func tokens(now: ContinuousClock.Instant = .now) -> Double {
+        self.refill(now: now)
+        return self.tokens
+    }
+
     /// How long from `now` until the bucket is out of debt: zero when it is not in debt.
     public mutating func timeUntilOutOfDebt(now: ContinuousClock.Instant = .now) -> Duration {
         .seconds(self.secondsUntilOutOfDebt(now: now))

@@ -260,15 +260,17 @@ public struct RoomState: Sendable {
         update(&self.players[index].state)
     }
 
-    /// The host moves another player (the `assist` action). Returns whether it did: `false` when
-    /// `playerID` is not the host or `target` is not in the room.
-    public mutating func assist(by playerID: String, target: String, x: Double, y: Double) -> Bool {
+    /// The host moves another player (the `assist` action). Returns the id of the player it moved
+    /// as the room keeps it (`target` may spell it another canonically equivalent way, which
+    /// Swift's `==` takes for the same, while clients compare code points); `nil` when `playerID`
+    /// is not the host or `target` is not in the room.
+    public mutating func assist(by playerID: String, target: String, x: Double, y: Double) -> String? {
         guard playerID == self.hostID, let index = self.players.firstIndex(where: { $0.id == target }) else {
-            return false
+            return nil
         }
         self.players[index].state["x"] = .number(x)
         self.players[index].state["y"] = .number(y)
-        return true
+        return self.players[index].id
     }
 
     // MARK: Chat
