@@ -17,6 +17,10 @@ public final class ConnectionSession {
     public let logger: Logger
     /// The event loop of the connection's channel, if it has one: rooms it creates live there.
     public let eventLoop: (any EventLoop)?
+    /// The client, as the per-address limits count it, whose limit of rooms open
+    /// (``RelayLimits/maxRoomsPerAddress``) the rooms this connection creates count against;
+    /// `nil` for a client they do not count.
+    public let roomCreator: RoomCreator?
     /// The room and player this connection is bound to.
     public var membership: Membership? {
         didSet { if self.membership != nil { self.toldNotInRoom = false } }
@@ -47,13 +51,14 @@ public final class ConnectionSession {
 
     public init(
         connection: PlayerConnection, urlRoomID: String, registry: RoomRegistry, logger: Logger,
-        eventLoop: (any EventLoop)? = nil
+        eventLoop: (any EventLoop)? = nil, roomCreator: RoomCreator? = nil
     ) {
         self.connection = connection
         self.urlRoomID = urlRoomID
         self.registry = registry
         self.logger = logger
         self.eventLoop = eventLoop
+        self.roomCreator = roomCreator
     }
 
     /// Waits until the messages forwarded to the room have been handled there, so that what the

@@ -179,6 +179,7 @@ extension RelayCommand {
     private func applyRelayLimits(to relay: inout RelayLimits) {
         relay.maxPlayersPerRoom = self.maxPlayersPerRoom
         relay.maxRooms = self.maxRooms
+        relay.maxRoomsPerAddress = self.maxRoomsPerAddress > 0 ? self.maxRoomsPerAddress : .max
         relay.maxEntityBytesPerServer = self.maxEntityBytesPerServer
         relay.reconnectWindow = .seconds(self.reconnectWindowSeconds)
         relay.messagesPerSecond = Double(self.messagesPerSecond)

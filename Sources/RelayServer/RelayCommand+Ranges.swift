@@ -54,6 +54,7 @@ extension RelayCommand {
                 zeroIsOff: true),
             NumericRange("max-players-per-room", self.maxPlayersPerRoom, 2...1_000),
             NumericRange("max-rooms", self.maxRooms, 1...Self.maxCount),
+            NumericRange("max-rooms-per-address", self.maxRoomsPerAddress, 0...Self.maxCount),
             NumericRange("max-entity-bytes-per-server", self.maxEntityBytesPerServer, 65_536...(1 << 40)),
             NumericRange("reconnect-window-seconds", self.reconnectWindowSeconds, 0...Self.maxSeconds),
             NumericRange("messages-per-second", self.messagesPerSecond, 1...Self.maxCount),

@@ -125,6 +125,12 @@ struct RelayCommand: AsyncParsableCommand {
 
     @Option(
         help:
+            "Rooms one client address may have open that it created; create_room past it gets limit_exceeded. Loopback not counted; 0: no limit."
+    )
+    var maxRoomsPerAddress: Int = 64
+
+    @Option(
+        help:
             "Bytes of JSON every room's enemies, coins and power-ups may hold together; past it spawns get limit_exceeded."
     )
     var maxEntityBytesPerServer: Int = 1 << 30

@@ -38,6 +38,7 @@ struct ConfigurationTests {
             // README's flag table.
             #expect(limits.maxPlayersPerRoom == 8)
             #expect(limits.maxRooms == 10_000)
+            #expect(limits.maxRoomsPerAddress == 64)
             #expect(limits.maxEntityBytesPerServer == 1_073_741_824)
             #expect(limits.maxEntityBytesPerRoom == 1_048_576)
             #expect(limits.messagesPerSecond == 2_000)
@@ -126,6 +127,7 @@ struct ConfigurationTests {
             "http-requests-per-second-per-address": ("7.5", { $0.limits.requestsPerAddress.perSecond == 7.5 }),
             "max-players-per-room": ("5", { $0.relay.maxPlayersPerRoom == 5 }),
             "max-rooms": ("33", { $0.relay.maxRooms == 33 }),
+            "max-rooms-per-address": ("5", { $0.relay.maxRoomsPerAddress == 5 }),
             "max-entity-bytes-per-server": ("100000", { $0.relay.maxEntityBytesPerServer == 100_000 }),
             "reconnect-window-seconds": ("17", { $0.relay.reconnectWindow == .seconds(17) }),
             "messages-per-second": (
@@ -165,6 +167,12 @@ struct ConfigurationTests {
             #expect(set, "--\(option) \(value) is not applied")
             #expect(!byDefault, "--\(option)'s test value must differ from its default")
         }
+    }
+
+    @Test("--max-rooms-per-address 0 sets no limit")
+    func roomsPerAddressOff() throws {
+        let relay = try RelayCommand.parse(["--max-rooms-per-address", "0"]).configuration(environment: [:]).relay
+        #expect(relay.maxRoomsPerAddress == .max)
     }
 
     /// At the cap, SQLite, plugins and boss images would find no descriptor left, with nothing saying why.

@@ -209,6 +209,43 @@ struct RelayAbuseTests {
         }
     }
 
+    /// Rooms held open are not vacant, and never make way: a few addresses each holding as many
+    /// as they liked could hold every room the server allows.
+    @Test("An address has at most its limit of rooms open that it created; others still create theirs")
+    func roomsPerAddress() async throws {
+        var limits = RelayLimits()
+        limits.maxRoomsPerAddress = 2
+        try await withRelayServer(limits: limits) { port, registry in
+            // Clients named by the loopback proxy, which is trusted: counted by the address it names.
+            func client(_ address: String) -> TestSocket {
+                var headers = HTTPFields()
+                headers[HTTPField.Name("X-Forwarded-For")!] = address
+                return TestSocket.connect(port: port, headers: headers)
+            }
+            var held: [TestSocket] = []
+            for index in 0..<2 {
+                let socket = client("192.0.2.1")
+                socket.send(["type": "create_room", "player_name": "bot\(index)"])
+                _ = try await socket.skip(until: "room_created")
+                held.append(socket)
+            }
+            let third = client("192.0.2.1")
+            third.send(["type": "create_room", "player_name": "bot2"])
+            try await self.expectError(third, "limit_exceeded")
+            third.send(["type": "ping"])
+            try await third.expect("pong")
+            let other = client("192.0.2.2")
+            other.send(["type": "create_room", "player_name": "Alice"])
+            _ = try await other.skip(until: "room_created")
+            #expect(registry.roomsOpen(createdBy: "192.0.2.1") == 2)
+            // A room closed (its only player left) frees its place.
+            held[0].send(["type": "leave_room"])
+            try await eventually { registry.roomsOpen(createdBy: "192.0.2.1") == 1 }
+            third.send(["type": "create_room", "player_name": "bot2"])
+            _ = try await third.skip(until: "room_created")
+        }
+    }
+
     @Test("An oversized frame closes that connection with 1009; the room goes on")
     func oversizedFrame() async throws {
         var limits = RelayLimits()

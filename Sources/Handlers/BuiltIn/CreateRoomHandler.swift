@@ -47,18 +47,23 @@ public struct CreateRoomHandler: MessageHandler {
     /// connected is with leaves first: when that closes their room, the place it frees is the new
     /// one's, and no other room's dropped players lose theirs. Otherwise (or if their room stays,
     /// vacant) the longest vacant room is evicted for it, or `server_full`: a sender with others
-    /// connected keeps their room.
+    /// connected keeps their room. A sender whose address has its most rooms open gets
+    /// `limit_exceeded`, and stays where it is.
     private static func openRoom(
         named name: String, maxPlayers: Int, session: ConnectionSession
     ) async throws(RelayError) -> GameRoom {
         let registry = session.registry
         let eventLoop = session.eventLoop
-        if let room = try? registry.createRoom(
-            name: name, maxPlayers: maxPlayers, eventLoop: eventLoop, evictingAVacantRoom: false)
-        {
+        let creator = session.roomCreator
+        do throws(RelayError) {
+            let room = try registry.createRoom(
+                name: name, maxPlayers: maxPlayers, eventLoop: eventLoop, evictingAVacantRoom: false,
+                createdBy: creator)
             await session.leaveRoom()
             return room
-        }
+        } catch  where error != .serverFull {
+            throw error
+        } catch {}
         if let membership = session.membership {
             // Checked and left in one turn of the room: nobody joins between.
             let connection = session.connection
@@ -71,10 +76,11 @@ public struct CreateRoomHandler: MessageHandler {
             }
             if leftAlone {
                 session.membership = nil
-                return try registry.createRoom(name: name, maxPlayers: maxPlayers, eventLoop: eventLoop)
+                return try registry.createRoom(
+                    name: name, maxPlayers: maxPlayers, eventLoop: eventLoop, createdBy: creator)
             }
         }
-        let room = try registry.createRoom(name: name, maxPlayers: maxPlayers, eventLoop: eventLoop)
+        let room = try registry.createRoom(name: name, maxPlayers: maxPlayers, eventLoop: eventLoop, createdBy: creator)
         await session.leaveRoom()
         return room
     }

@@ -91,6 +91,11 @@ public struct RelayLimits: Sendable {
     public var maxPlayersPerRoom = 8
     /// Live rooms on this server (default 10,000).
     public var maxRooms = 10_000
+    /// Rooms one client address may have open that it created (default 64; an IPv6 client's
+    /// /48 may have ``RoomCreator/siteFactor`` times this): without it, a few addresses holding
+    /// rooms open could hold every room ``maxRooms`` allows, and everyone else's `create_room`
+    /// would get `server_full`.
+    public var maxRoomsPerAddress = 64
     /// Chat message length in Unicode code points (default 500).
     public var maxChatLength = 500
     /// `player_name` length in Unicode code points (default 32).

@@ -22,6 +22,8 @@ public final class RoomRegistry: Sendable {
         var vacantSince: ContinuousClock.Instant?
         /// Rooms are listed in the order they were made, as the old backend's dictionary kept them.
         let creation: UInt64
+        /// Whose limit of rooms (``RelayLimits/maxRoomsPerAddress``) it counts against, if anyone's.
+        let creator: RoomCreator?
 
         /// Sorted, so that a room's listing is the same bytes from run to run (a dictionary's
         /// order is not).
@@ -45,6 +47,15 @@ public final class RoomRegistry: Sendable {
         /// Vacancies in the order they began, and stale ones (rooms since occupied or gone),
         /// skipped when met: an eviction need not scan 10,000 rooms under the lock.
         var vacancies = CircularBuffer<(code: String, since: ContinuousClock.Instant)>()
+        /// The rooms open by who created them.
+        var byCreator = RoomsByCreator()
+
+        /// Forgets the room under `code`, and gives its creator's place back.
+        mutating func removeEntry(_ code: String) -> Entry? {
+            guard let entry = self.entries.removeValue(forKey: code) else { return nil }
+            if let creator = entry.creator { self.byCreator.closed(by: creator) }
+            return entry
+        }
 
         mutating func setVacant(_ code: String, _ vacant: Bool) {
             guard vacant else {
@@ -65,7 +76,7 @@ public final class RoomRegistry: Sendable {
         mutating func removeLongestVacant() -> GameRoom? {
             while let vacancy = self.vacancies.popFirst() {
                 guard self.entries[vacancy.code]?.vacantSince == vacancy.since else { continue }
-                return self.entries.removeValue(forKey: vacancy.code)?.room
+                return self.removeEntry(vacancy.code)?.room
             }
             return nil
         }
@@ -123,16 +134,22 @@ public final class RoomRegistry: Sendable {
 
     /// Creates an empty room with a fresh code (the caller admits its first player). At the cap,
     /// the room vacant longest is evicted for it (if `evictingAVacantRoom`); with none evicted,
-    /// the server is full.
+    /// the server is full. A `creator` with ``RelayLimits/maxRoomsPerAddress`` rooms open (or
+    /// its site with its share) gets `limit_exceeded`, and nothing is evicted.
     ///
     /// The room lives on `eventLoop` (its creator's, so the creator's messages need no thread
     /// hop), or on the next loop of the group.
     public func createRoom(
-        name: String, maxPlayers: Int, eventLoop: (any EventLoop)? = nil, evictingAVacantRoom: Bool = true
+        name: String, maxPlayers: Int, eventLoop: (any EventLoop)? = nil, evictingAVacantRoom: Bool = true,
+        createdBy creator: RoomCreator? = nil
     ) throws(RelayError)
         -> GameRoom
     {
         try self.rooms.withLock { rooms throws(RelayError) -> GameRoom in
+            let perAddress = self.limits.maxRoomsPerAddress
+            if let creator, !rooms.byCreator.allows(creator, limit: perAddress) {
+                throw .limitExceeded("rooms open that this address created", limit: perAddress)
+            }
             if rooms.entries.count >= self.limits.maxRooms {
                 guard evictingAVacantRoom, let evicted = rooms.removeLongestVacant() else { throw .serverFull }
                 rooms.version &+= 1
@@ -146,8 +163,9 @@ public final class RoomRegistry: Sendable {
             let room = GameRoom(
                 code: code, state: state, eventLoop: eventLoop ?? self.eventLoopGroup.next(), registry: self,
                 observers: self.observers, logger: self.logger)
-            rooms.entries[code] = Entry(room: room, creation: rooms.created)
+            rooms.entries[code] = Entry(room: room, creation: rooms.created, creator: creator)
             rooms.created += 1
+            if let creator { rooms.byCreator.opened(by: creator) }
             return room
         }
     }
@@ -155,6 +173,12 @@ public final class RoomRegistry: Sendable {
     /// The live room with this code (case-insensitive), if any.
     public func room(code: String) -> GameRoom? {
         self.rooms.withLock { $0.entries[code.uppercased()]?.room }
+    }
+
+    /// Rooms open that were created from `key`, an address's or an IPv6 site's
+    /// (``RoomCreator``).
+    public func roomsOpen(createdBy key: String) -> Int {
+        self.rooms.withLock { $0.byCreator.count(of: key) }
     }
 
     /// Live rooms.
@@ -231,7 +255,7 @@ public final class RoomRegistry: Sendable {
     func remove(_ room: GameRoom) {
         self.rooms.withLock { rooms in
             if rooms.entries[room.code]?.room === room {
-                rooms.entries[room.code] = nil
+                _ = rooms.removeEntry(room.code)
                 rooms.version &+= 1
             }
         }

@@ -1,4 +1,5 @@
 import NIOCore
+import Relay
 
 #if canImport(Glibc)
     import Glibc
@@ -107,6 +108,11 @@ struct ClientAddress: Hashable, Sendable {
 
     /// Whether `key` is a site's (``siteKey(ofLimitKey:)``), whose limits are ``RatePerAddress/siteFactor`` times.
     static func isSiteKey(_ key: String) -> Bool { key.hasSuffix("::/48") }
+
+    /// The client counted under `key` as the creator of rooms (``RelayLimits/maxRoomsPerAddress``).
+    static func roomCreator(ofLimitKey key: String) -> RoomCreator {
+        RoomCreator(address: key, site: self.siteKey(ofLimitKey: key))
+    }
 
     /// The keys whose limits a client counted under `key` meets: its own, and an IPv6 /64's site.
     static func keysLimiting(_ key: String) -> [String] {

@@ -102,7 +102,8 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
                             on: channel, roomID: RoomSocketRoutes.keptRoomID(inPath: head.uri),
                             dispatcher: self.sockets.dispatcher, registry: self.sockets.registry,
                             settings: self.settings, addressBudget: self.inboundBytes.share(for: client),
-                            busyLoops: self.busyLoops, logger: logger))
+                            busyLoops: self.busyLoops, roomCreator: client.map(ClientAddress.roomCreator(ofLimitKey:)),
+                            logger: logger))
                 }
             )
             let upgrade = NIOTypedHTTPServerUpgradeConfiguration(upgraders: [upgrader]) { channel in

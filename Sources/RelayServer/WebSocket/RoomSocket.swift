@@ -41,7 +41,7 @@ final class RoomSocket: Sendable {
     static func open(
         on channel: any Channel, roomID: String, dispatcher: MessageDispatcher, registry: RoomRegistry,
         settings: RoomSocketHandler.Settings, addressBudget: InboundBytesPerAddress.Share? = nil,
-        busyLoops: BusyLoops? = nil, logger: Logger
+        busyLoops: BusyLoops? = nil, roomCreator: RoomCreator? = nil, logger: Logger
     ) throws -> RoomSocket {
         let limits = registry.limits
         let connection = PlayerConnection(
@@ -58,7 +58,8 @@ final class RoomSocket: Sendable {
             }
         }
         let session = ConnectionSession(
-            connection: connection, urlRoomID: roomID, registry: registry, logger: logger, eventLoop: channel.eventLoop)
+            connection: connection, urlRoomID: roomID, registry: registry, logger: logger, eventLoop: channel.eventLoop,
+            roomCreator: roomCreator)
         let handler = RoomSocketHandler(
             dispatcher: dispatcher, session: session, settings: settings, addressBudget: addressBudget,
             busyLoop: busyLoops?.busyLoop(of: channel.eventLoop))
