@@ -75,6 +75,9 @@ final class InboundBytesPerAddress: Sendable {
 
     private struct Table {
         var entries: [String: Entry] = [:]
+        /// The keys of entries their last holder left in debt: all a sweep need look at (the table
+        /// may hold tens of thousands of live addresses, and every open and close takes its lock).
+        var leftInDebt: Set<String> = []
         /// When entries left in debt by their last connection were last looked at.
         var lastSweep: ContinuousClock.Instant?
     }
@@ -130,6 +133,7 @@ final class InboundBytesPerAddress: Sendable {
         entry.holders -= 1
         guard entry.holders == 0, share.ownDebt(now: now) == .zero else {
             table.entries[share.key] = entry
+            if entry.holders == 0 { table.leftInDebt.insert(share.key) }
             return
         }
         table.entries[share.key] = nil
@@ -137,12 +141,17 @@ final class InboundBytesPerAddress: Sendable {
     }
 
     /// Drops the entries left without holders whose debt is paid: addresses first, which may
-    /// leave their sites without one.
+    /// leave their sites without one (and, in debt, left to a later sweep).
     private func sweep(_ table: inout Table, now: ContinuousClock.Instant) {
         table.lastSweep = now
         for isSite in [false, true] {
-            for (key, entry) in table.entries where entry.holders == 0 && ClientAddress.isSiteKey(key) == isSite {
+            for key in table.leftInDebt where ClientAddress.isSiteKey(key) == isSite {
+                guard let entry = table.entries[key], entry.holders == 0 else {
+                    table.leftInDebt.remove(key)  // gone, or held again
+                    continue
+                }
                 guard entry.share.ownDebt(now: now) == .zero else { continue }
+                table.leftInDebt.remove(key)
                 table.entries[key] = nil
                 if let site = entry.share.site { self.dropHolder(of: site, from: &table, now: now) }
             }
@@ -160,4 +169,7 @@ final class InboundBytesPerAddress: Sendable {
 
     /// Addresses (and IPv6 sites) with a live connection or still in debt (tests).
     var addressCount: Int { self.table.withLock { $0.entries.count } }
+
+    /// Entries a sweep would look at: those their last holder left in debt (tests).
+    var sweepCandidates: Int { self.table.withLock { $0.leftInDebt.count } }
 }
