@@ -70,6 +70,9 @@ struct BusyLoopTests {
         #expect(cap.bytesPerSecond == nil)
         var off = BusyLoopCap(floor: 0, ceiling: 1_000_000)
         for _ in 0..<20 { #expect(off.record(lateness: .seconds(1), busyShare: 1, now: now) == nil, "a floor of 0") }
+        // A floor at or above the connections' own budget could slow no one.
+        var useless = BusyLoopCap(floor: 1_000_000, ceiling: 1_000_000)
+        for _ in 0..<20 { #expect(useless.record(lateness: .seconds(1), busyShare: 1, now: now) == nil) }
     }
 
     @Test("The cap grows after each quiet period and is lifted once it bounds no one; the next cap is a new one")

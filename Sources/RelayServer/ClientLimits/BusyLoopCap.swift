@@ -57,7 +57,8 @@ struct BusyLoopCap {
     private var lastChange: ContinuousClock.Instant?
 
     /// A cap going no lower than `floor` for connections whose own budget is `ceiling`; a floor of
-    /// 0 never caps.
+    /// 0 never caps, nor does one at or above the ceiling, which could slow no one (it would be
+    /// started, logged as slowing connections, and lifted, over and over).
     init(floor: Double, ceiling: Double) {
         self.floor = floor
         self.ceiling = ceiling
@@ -66,7 +67,7 @@ struct BusyLoopCap {
     /// Takes a sample read `lateness` after it was sent, while the loop's thread ran `busyShare`
     /// of the time.
     mutating func record(lateness: Duration, busyShare: Double, now: ContinuousClock.Instant) -> Change? {
-        guard self.floor > 0 else { return nil }
+        guard self.floor > 0, self.floor < self.ceiling else { return nil }
         guard lateness >= Self.lateness, busyShare >= Self.busyShare else {
             self.lateInARow = 0
             return self.growIfQuiet(now: now)
