@@ -502,6 +502,7 @@ struct RelayAbuseTests {
     func slowConsumer() async throws {
         var limits = RelayLimits()
         limits.outboundQueueFrames = 64
+        limits.outboundQueueBytes = .max  // the frames' limit alone
         try await self.slowConsumerIsDropped(limits: limits)
     }
 
@@ -511,6 +512,34 @@ struct RelayAbuseTests {
         limits.outboundQueueFrames = 100_000
         limits.outboundQueueBytes = 256 * 1024  // 63 of the 4 KB updates below
         try await self.slowConsumerIsDropped(limits: limits)
+    }
+
+    /// Its queue emptied, nothing is left to send a slow consumer but the close frame, behind
+    /// what the socket holds: the player kept its seat, and the host's role, until the client
+    /// answered the close or the drain gave up on it (a second without progress, by default).
+    @Test("A slow consumer leaves its room when its queue overflows, not when its socket closes")
+    func slowConsumerLeavesAtOnce() async throws {
+        var limits = RelayLimits()
+        limits.outboundQueueFrames = 16
+        // The drain checks for progress every grace period: here the socket would stay open for minutes.
+        limits.closeGracePeriod = .seconds(300)
+        limits.closeDrainLimit = .seconds(600)
+        limits.stateMessagesPerSecond = 1_000_000
+        limits.stateMessageBurst = 1_000_000
+        limits.inboundBytesPerSecond = 1 << 30
+        limits.inboundByteBurst = 1 << 30
+        try await withRelayServer(limits: limits) { port, _ in
+            let host = TestSocket.connect(port: port)
+            let code = try await host.createRoom(named: "Stalled")
+            let stalled = try await StalledClient.joining(port: port, code: code)
+            let stalledID = try #require(try await host.expect("player_joined")["player_id"] as? String)
+            // 12 MB it never reads: far more than its socket holds and 16 frames.
+            let padding = String(repeating: "p", count: 4000)
+            for index in 0..<3_000 { host.send(["type": "player_state", "state": ["x": index, "pad": padding]]) }
+            let gone = try await host.skip(until: "player_disconnected", timeout: .seconds(120))
+            #expect(gone["player_id"] as? String == stalledID)
+            stalled.hangUp()  // else the server's stop would wait for it
+        }
     }
 
     private func slowConsumerIsDropped(limits: RelayLimits) async throws {

@@ -317,14 +317,14 @@ struct RoomSocketHandlerTests {
 
     /// A connection whose writes wait in a ``HeldWrites`` (grace period 1 s), and its handler.
     static func heldConnection(
-        closeDrainLimit: Duration = RelayLimits().closeDrainLimit
+        closeDrainLimit: Duration = RelayLimits().closeDrainLimit, pingInterval: TimeAmount = .seconds(30)
     ) throws -> (EmbeddedChannel, RoomSocketHandler, HeldWrites) {
         var limits = RelayLimits()
         limits.closeGracePeriod = .seconds(1)
         limits.closeDrainLimit = closeDrainLimit
         let channel = EmbeddedChannel()
         let held = HeldWrites()
-        let handler = try Self.makeHandler(limits: limits)
+        let handler = try Self.makeHandler(limits: limits, pingInterval: pingInterval)
         try channel.pipeline.syncOperations.addHandlers([held, handler])
         try channel.connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return (channel, handler, held)
@@ -359,6 +359,50 @@ struct RoomSocketHandlerTests {
         // Written: the server's half ends (an EmbeddedChannel has no half-close, so it closes).
         #expect(!reading.isActive)
         _ = try? reading.finish()
+    }
+
+    /// The socket tests of slow consumers see a client dropped, not at which queue length.
+    @Test(
+        "A room socket's queue holds what --outbound-queue-frames and --outbound-queue-bytes say",
+        arguments: [(frames: 3, bytes: Int.max, fitting: 3), (frames: 1_000, bytes: 100, fitting: 1)])
+    func queueLimitsReachTheConnection(frames: Int, bytes: Int, fitting: Int) throws {
+        var limits = RelayLimits()
+        limits.outboundQueueFrames = frames
+        limits.outboundQueueBytes = bytes
+        let registry = RoomRegistry(
+            limits: limits, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        let channel = EmbeddedChannel()
+        let socket = try RoomSocket.open(
+            on: channel, roomID: "new", dispatcher: try MessageDispatcher(handlers: BuiltInHandlers.all),
+            registry: registry, settings: .init(maxMessageBytes: 1024, pingInterval: .seconds(30)),
+            logger: Logger(label: "test"))
+        let connection = socket.handler.value.session.connection
+        let message = ByteBuffer(repeating: UInt8(ascii: "x"), count: 60)  // no writer runs: all of it waits
+        for _ in 0..<fitting { #expect(connection.send(message)) }
+        #expect(connection.closeCode == nil)
+        #expect(!connection.send(message))
+        #expect(connection.closeCode == RelayCloseCode.slowConsumer)
+        _ = try? channel.finish()
+    }
+
+    /// The drain bounds the connection's life: a ping the client has not answered (it waits behind
+    /// the backlog the client is reading) used to fail it with 1001, replacing the close the
+    /// server was sending (4001, 1008) and dropping what was queued before it.
+    @Test("While the server's close drains a backlog, a missed pong does not fail the connection")
+    func noPingCheckWhileDraining() throws {
+        let (channel, handler, held) = try Self.heldConnection(
+            closeDrainLimit: .seconds(60), pingInterval: .seconds(1))
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(held.frames.last?.opcode == .ping)
+        handler.closeRequested()  // the server closes: its queue goes out first
+        for second in 1...4 {
+            channel.isWritable = true
+            channel.pipeline.fireChannelWritabilityChanged()  // the client still takes bytes
+            channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+            #expect(channel.isActive, "second \(second)")
+        }
+        #expect(!held.frames.contains { $0.opcode == .connectionClose }, "failed: \(held.frames.map(\.opcode))")
+        _ = try? channel.finish()
     }
 
     @Test("A client's close during the server's own closing drain does not start the drain's limit over")

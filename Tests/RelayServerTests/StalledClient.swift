@@ -142,6 +142,11 @@ final class StalledClient: @unchecked Sendable {
         shutdown(self.descriptor, Int32(SHUT_WR))
     }
 
+    /// Ends both directions: a reader of this client's then sees the end of the stream.
+    func hangUp() {
+        shutdown(self.descriptor, Int32(SHUT_RDWR))
+    }
+
     /// A frame the server sent.
     struct Frame: Equatable, Sendable {
         var fin = true

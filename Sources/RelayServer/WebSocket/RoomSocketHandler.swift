@@ -426,7 +426,10 @@ extension RoomSocketHandler {
 
 extension RoomSocketHandler {
     private func ping() {
-        guard let context = self.context, !self.closeSent else { return }
+        // Nor while the server's close drains what is queued: the drain bounds the connection's
+        // life itself, and the client's pong waits behind the backlog it reads (failing it then
+        // replaced the close being sent, 4001 or 1008, with 1001, and dropped the backlog).
+        guard let context = self.context, !self.closeSent, self.closingDrain == nil else { return }
         if self.pingPayload != nil {
             // While the server held reads (bytes in debt, a busy reader), the pong may be waiting
             // unread: the client has missed it only once reading has gone a whole interval unheld.
@@ -568,7 +571,13 @@ extension RoomSocketHandler {
     /// The server asked to close the connection (``PlayerConnection/close(code:)``): the writer
     /// sends what is queued, then the close frame, while the client keeps taking bytes
     /// (``ClosingDrain``). Call on the channel's event loop.
+    ///
+    /// A slow consumer (its queue overflowed, and was emptied) leaves its room now: nothing is
+    /// left to send it but the close frame, and behind what the socket still holds, a client
+    /// reading a trickle could keep its seat (and the host's role) up to the drain's limit.
     func closeRequested() {
+        // Whether or not the close frame has left already (written at once, the socket not full).
+        if self.session.connection.outbound.hasOverflowed { self.endReading() }
         guard let context = self.context, !self.hangsUpAfterClose, !self.closeFrameWritten,
             self.closingDrain == nil
         else { return }
