@@ -68,6 +68,33 @@ struct DiskFullTests {
         }
     }
 
+    /// What the two tests above rely on, where a tmpfs cannot be mounted: SQLite keeps a WAL at
+    /// its peak size unless `journal_size_limit` cuts it back when it starts over.
+    @Test("After a reader held the WAL past 12 MiB, the WAL is cut back to 4 MiB once it starts over")
+    func walShrinksAfterASpike() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            try await withStore(PersistenceConfiguration(databasePath: path, maxBatchSize: 1)) { store in
+                var writes = Writes(store: store)
+                do {
+                    let reader = try RawDatabase(path: path)
+                    try reader.execute("BEGIN")
+                    _ = try reader.integer("SELECT COUNT(*) FROM scores")
+                    while SmallFilesystem.size(of: path + "-wal") < 12 * Self.mebibyte { try await writes.next() }
+                    try reader.execute("COMMIT")
+                }
+                // The next commits checkpoint it all, and the one after starts the WAL over.
+                for _ in 0..<50 where SmallFilesystem.size(of: path + "-wal") > BatchingWriter.walSizeLimitBytes {
+                    try await writes.next()
+                }
+                let size = SmallFilesystem.size(of: path + "-wal")
+                #expect(size <= BatchingWriter.walSizeLimitBytes, "\(size) bytes of WAL")
+                #expect(
+                    try RawDatabase(path: path).integer("SELECT COUNT(*) FROM scores") == Int64(writes.acknowledged))
+            }
+        }
+    }
+
     /// Submits one score at a time and counts those acknowledged.
     struct Writes {
         let store: SQLiteGameStore

@@ -117,7 +117,8 @@ struct GameClientSessionTests {
             try await guest.expect("player_left")
             guest.send(["type": "join_room", "room_id": again, "player_name": "Bob"])
             try await guest.expect("player_joined")
-            #expect(try await guest.expect("room_joined")["player_id"] as? String != guestID)
+            let rejoinedAs = try #require(try await guest.expect("room_joined")["player_id"] as? String)
+            #expect(rejoinedAs != guestID)
             try await host.expect("player_joined")
             try await Self.settle(host, guest)
         }

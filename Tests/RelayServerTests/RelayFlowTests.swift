@@ -268,14 +268,15 @@ struct RelayFlowTests {
             let host = TestSocket.connect(port: port)
             let guest = TestSocket.connect(port: port)
             let room = try await Self.openRoom(port, host: host, guest: guest)
-            guest.close()
-            try await host.expect("player_disconnected")
-            let left = try await host.expect("player_left")
+            host.close()  // the player whose token the test holds
+            try await guest.expect("player_disconnected")
+            let left = try await guest.expect("player_left")
             #expect(left["can_reconnect"] as? Bool == false)
             #expect((left["room_info"] as? [String: Any])?["player_count"] as? Int == 1)
 
+            // With the token that was good until the window ended.
             let late = TestSocket.connect(port: port, path: "/ws/room/\(room.code)")
-            late.send(["type": "reconnect", "player_id": room.guestID, "token": "whatever"])
+            late.send(["type": "reconnect", "player_id": room.hostID, "token": room.hostToken])
             #expect(try await late.expect("error")["code"] as? String == "reconnect_failed")
         }
     }
