@@ -283,14 +283,16 @@ struct RoomStateEntityTests {
         var room = try makeRoom(players: 1)
         let start = ContinuousClock.now
         let enemies: [JSONValue] = (0..<30).map { .object(["enemy_id": .string("s\($0)"), "coin_reward": 100]) }
-        // 3,000 coins against a burst of 2,000: more than spawning them one by one could add (the
-        // 21st would go into debt, and the 22nd wait), so refused whole. It used to be taken, and
-        // so was one of 500 such enemies, 50,000 coins.
-        #expect(throws: RelayError.rateLimited) { _ = try room.sync(enemies: enemies, coins: [], now: start) }
+        // 3,000 coins: more than the budget ever holds (2,000), refused whole. It used to be taken,
+        // and so was one of 500 such enemies, 50,000 coins.
+        #expect(throws: RelayError.limitExceeded("coins the enemies one sync adds would drop", limit: 2_000)) {
+            _ = try room.sync(enemies: enemies, coins: [], now: start)
+        }
         #expect(room.enemies.isEmpty)
-        _ = try room.sync(enemies: Array(enemies.prefix(21)), coins: [], now: start)  // the 21st into debt
+        _ = try room.sync(enemies: Array(enemies.prefix(20)), coins: [], now: start)  // the whole burst
+        _ = try room.spawnEnemy(["enemy_id": "s20", "coin_reward": 100], by: "p1", now: start)  // into debt
         var coins = 0
-        for index in 0..<30 {
+        for index in 0..<21 {
             if case .killed(let drops) = room.killEnemy("s\(index)", by: "p1", now: start) { coins += drops.count }
         }
         #expect(coins == 2_100)  // a kill is never refused
@@ -303,7 +305,13 @@ struct RoomStateEntityTests {
             _ = try room.spawnEnemy(["enemy_id": "t1"], by: "p1", now: start + .milliseconds(50))
         }
         _ = try room.sync(enemies: [], coins: [], now: start + .milliseconds(60))  // adding nothing: not held back
-        _ = try room.sync(enemies: more, coins: [], now: start + .milliseconds(150))
+        // A sync within the burst that waits for the budget goes in once it holds all but the largest.
+        let twoHundred: [JSONValue] = (0..<2).map { .object(["enemy_id": .string("w\($0)"), "coin_reward": 100]) }
+        #expect(throws: RelayError.rateLimited) {
+            _ = try room.sync(enemies: twoHundred, coins: [], now: start + .milliseconds(150))
+        }
+        _ = try room.sync(enemies: twoHundred, coins: [], now: start + .milliseconds(200))
+        _ = try room.sync(enemies: more, coins: [], now: start + .milliseconds(400))
     }
 
     @Test func killingAnEnemyWithoutRewardDropsNothing() throws {

@@ -27,13 +27,19 @@ extension RoomState {
         let coinsAfter = min(self.limits.maxEntitiesPerRoom, self.coins.count + stagedCoins.count)
         // Living enemies it adds pay for their drops as spawned ones do (``spawnEnemy(_:by:now:)``):
         // each may take the budget into debt, none is added while it is. So all but the largest
-        // are paid from what the budget holds, or the sync is refused whole: a host adding 500
-        // 100-coin enemies in one sync had 50,000 coins to drop, against a burst of 2,000.
+        // are paid from what the budget holds, or the sync waits; and more than the budget ever
+        // holds is refused. A host adding 500 100-coin enemies in one sync had 50,000 coins to
+        // drop, against a burst of 2,000.
         var drops = self.currentDropBudget(now: now)
-        guard
-            staged.addedRewards == 0
-                || Double(staged.addedRewards - staged.largestAddedReward) <= drops.tokens(now: now)
-        else { throw .rateLimited }
+        if staged.addedRewards > 0 {
+            let most = Int(self.dropBurst)
+            guard staged.addedRewards <= most else {
+                throw .limitExceeded("coins the enemies one sync adds would drop", limit: most)
+            }
+            guard Double(staged.addedRewards - staged.largestAddedReward) <= drops.tokens(now: now) else {
+                throw .rateLimited
+            }
+        }
         let entityBudget = try self.entityBudget(taking: self.enemies.count + staged.added + coinsAfter, now: now)
         try self.chargeEntityBytes(self.bytesAdded(by: staged) + self.bytesAdded(by: stagedCoins))
         self.entityBudget = entityBudget  // spent only by a sync that is answered
@@ -191,9 +197,11 @@ extension RoomState {
     /// a host that spawns and kills in a loop gets ten 100-coin enemies a second, not a thousand
     /// (the message budget's pace), and one that spawns a thousand first is held back after twenty-one.
     func currentDropBudget(now: ContinuousClock.Instant) -> TokenBucket {
-        let rate = self.entityBudgetPerSecond
-        return self.dropBudget ?? TokenBucket(rate: rate, burst: 2 * rate, now: now)
+        self.dropBudget ?? TokenBucket(rate: self.entityBudgetPerSecond, burst: self.dropBurst, now: now)
     }
+
+    /// The most coins the drop budget holds: two seconds' worth.
+    var dropBurst: Double { 2 * self.entityBudgetPerSecond }
 
     private func currentEntityBudget(now: ContinuousClock.Instant) -> TokenBucket {
         let rate = self.entityBudgetPerSecond
