@@ -3,6 +3,9 @@
 # socket, creates a room, and hangs up. With FORWARDED_FOR set, each upgrade carries
 # `X-Forwarded-For: FORWARDED_FOR`, so a server that trusts loopback as its proxy (the default)
 # counts them as that client's. Prints connections served and refused, and the server's CPU.
+# Each room left behind stays open (vacant) for the reconnect window and counts against that
+# client's `--max-rooms-per-address`: past it `create_room` is refused (counted as refused); give
+# the server `--max-rooms-per-address 0` to measure the connections alone.
 #   python3 Benchmarks/relay/connection_churn.py PORT SERVER_PID SECONDS [FORWARDED_FOR]
 import os, sys, time
 sys.path.insert(0, os.path.dirname(__file__))
@@ -19,8 +22,9 @@ def one_connection():
         return False
     try:
         client.send_text('{"type":"create_room","player_name":"Churn"}')
-        while client.recv_json().get("type") != "room_created":
-            pass
+        while (kind := client.recv_json().get("type")) != "room_created":
+            if kind == "error":
+                return False
         return True
     except (EOFError, ConnectionResetError):
         return False

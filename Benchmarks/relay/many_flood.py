@@ -6,7 +6,8 @@
 # one core at most; run it niced beside the bench. The connections name one client, 10.9.9.9, in
 # X-Forwarded-For (a loopback peer is a proxy the server trusts by default), so the server counts
 # them as one remote address: loopback clients are not counted. With EACH_ITS_OWN_ADDRESS=1 each
-# names an address of its own (10.9.0.1, 10.9.0.2, …). Prints how many messages TCP took.
+# names an address of its own (10.9.0.1, 10.9.0.2, …). Prints how many messages TCP took. More than
+# 128 connections from one address need a server started with `--max-rooms-per-address 0`.
 #   python3 Benchmarks/relay/many_flood.py PORT SECONDS CONNECTIONS [state|pad]
 import os, selectors, sys, time
 sys.path.insert(0, os.path.dirname(__file__))
@@ -35,7 +36,11 @@ for _ in range(count):
     except (Refused, OSError) as error:
         print(f"many_flood: connection {len(clients) + 1} refused: {error}", file=sys.stderr)
         break
-    client.send_text('{"type":"create_room","player_name":"F"}'); client.recv_json(); client.recv_json()
+    client.send_text('{"type":"create_room","player_name":"F"}')
+    if (reply := client.recv_json()).get("type") == "error":
+        sys.exit(f"many_flood: connection {len(clients) + 1}'s create_room was refused: {reply.get('message')} "
+                 "(--max-rooms-per-address 0 lifts the limit)")
+    client.recv_json()
     client.s.setblocking(False)
     clients.append(client)
 

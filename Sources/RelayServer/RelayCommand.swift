@@ -127,7 +127,7 @@ struct RelayCommand: AsyncParsableCommand {
         help:
             "Rooms one client address may have open that it created; create_room past it gets limit_exceeded. Loopback not counted; 0: no limit."
     )
-    var maxRoomsPerAddress: Int = 64
+    var maxRoomsPerAddress: Int = 128
 
     @Option(
         help:

@@ -38,7 +38,7 @@ struct ConfigurationTests {
             // README's flag table.
             #expect(limits.maxPlayersPerRoom == 8)
             #expect(limits.maxRooms == 10_000)
-            #expect(limits.maxRoomsPerAddress == 64)
+            #expect(limits.maxRoomsPerAddress == 128)
             #expect(limits.maxEntityBytesPerServer == 1_073_741_824)
             #expect(limits.maxEntityBytesPerRoom == 1_048_576)
             #expect(limits.messagesPerSecond == 2_000)

@@ -215,7 +215,9 @@ struct RelayAbuseTests {
     func roomsPerAddress() async throws {
         var limits = RelayLimits()
         limits.maxRoomsPerAddress = 2
-        try await withRelayServer(limits: limits) { port, registry in
+        let records = RecordedLogs()
+        let logger = Logger(label: "test") { _ in records }
+        try await withRelayServer(limits: limits, logger: logger) { port, registry in
             // Clients named by the loopback proxy, which is trusted: counted by the address it names.
             func client(_ address: String) -> TestSocket {
                 var headers = HTTPFields()
@@ -234,6 +236,9 @@ struct RelayAbuseTests {
             try await self.expectError(third, "limit_exceeded")
             third.send(["type": "ping"])
             try await third.expect("pong")
+            let warning = records.entries.first { $0.message == "rooms.per_address_limit" }
+            #expect(warning?.level == .warning)
+            #expect(warning?.metadata["client.address"] == "192.0.2.1")
             let other = client("192.0.2.2")
             other.send(["type": "create_room", "player_name": "Alice"])
             _ = try await other.skip(until: "room_created")

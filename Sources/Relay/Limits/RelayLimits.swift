@@ -91,11 +91,14 @@ public struct RelayLimits: Sendable {
     public var maxPlayersPerRoom = 8
     /// Live rooms on this server (default 10,000).
     public var maxRooms = 10_000
-    /// Rooms one client address may have open that it created (default 64; an IPv6 client's
-    /// /48 may have ``RoomCreator/siteFactor`` times this): without it, a few addresses holding
-    /// rooms open could hold every room ``maxRooms`` allows, and everyone else's `create_room`
-    /// would get `server_full`.
-    public var maxRoomsPerAddress = 64
+    /// Rooms one client address may have open that it created (default 128: the 256 connections
+    /// an address may hold, in pairs; an IPv6 client's /48 may have ``siteFactor`` times this):
+    /// without it, a few addresses holding rooms open could hold every room ``maxRooms`` allows,
+    /// and everyone else's `create_room` would get `server_full`.
+    public var maxRoomsPerAddress = 128
+    /// How many times an address's limits an IPv6 client's site (its /48) has, for every
+    /// per-address limit: a provider may route one customer many /64s.
+    public static let siteFactor = 16
     /// Chat message length in Unicode code points (default 500).
     public var maxChatLength = 500
     /// `player_name` length in Unicode code points (default 32).

@@ -83,6 +83,8 @@ public final class RoomRegistry: Sendable {
     }
 
     private let rooms = Mutex(Rooms())
+    /// One warning of an address at its limit of rooms every 10 s.
+    private let roomLimitWarnings = Mutex(TokenBucket(rate: 0.1, burst: 1))
 
     /// A room list as last written, and the rooms' version it shows.
     private struct Listing {
@@ -135,7 +137,8 @@ public final class RoomRegistry: Sendable {
     /// Creates an empty room with a fresh code (the caller admits its first player). At the cap,
     /// the room vacant longest is evicted for it (if `evictingAVacantRoom`); with none evicted,
     /// the server is full. A `creator` with ``RelayLimits/maxRoomsPerAddress`` rooms open (or
-    /// its site with its share) gets `limit_exceeded`, and nothing is evicted.
+    /// its site with its share) gets `limit_exceeded`, and nothing is evicted; pass the client's
+    /// (``ConnectionSession/roomCreator``) for a room a client asked for, `nil` counts nobody's.
     ///
     /// The room lives on `eventLoop` (its creator's, so the creator's messages need no thread
     /// hop), or on the next loop of the group.
@@ -145,9 +148,12 @@ public final class RoomRegistry: Sendable {
     ) throws(RelayError)
         -> GameRoom
     {
-        try self.rooms.withLock { rooms throws(RelayError) -> GameRoom in
-            let perAddress = self.limits.maxRoomsPerAddress
+        let perAddress = self.limits.maxRoomsPerAddress
+        var refusedCreator = false
+        defer { if refusedCreator, let creator { self.logRoomsPerAddressLimit(creator) } }  // outside the lock
+        return try self.rooms.withLock { rooms throws(RelayError) -> GameRoom in
             if let creator, !rooms.byCreator.allows(creator, limit: perAddress) {
+                refusedCreator = true
                 throw .limitExceeded("rooms open that this address created", limit: perAddress)
             }
             if rooms.entries.count >= self.limits.maxRooms {
@@ -170,14 +176,28 @@ public final class RoomRegistry: Sendable {
         }
     }
 
+    /// An address met its limit of rooms: a warning at most every 10 s (the rest at debug), so that
+    /// an operator learns which address to allow more, or which proxy is not trusted (every client
+    /// behind it shares its address).
+    private func logRoomsPerAddressLimit(_ creator: RoomCreator) {
+        let warns = self.roomLimitWarnings.withLock { $0.take() }
+        self.logger.log(
+            level: warns ? .warning : .debug, "rooms.per_address_limit",
+            metadata: [
+                "client.address": "\(creator.address)",
+                "max_rooms_per_address": "\(self.limits.maxRoomsPerAddress)",
+                "effect": "create_room refused (--max-rooms-per-address)",
+            ])
+    }
+
     /// The live room with this code (case-insensitive), if any.
     public func room(code: String) -> GameRoom? {
         self.rooms.withLock { $0.entries[code.uppercased()]?.room }
     }
 
     /// Rooms open that were created from `key`, an address's or an IPv6 site's
-    /// (``RoomCreator``).
-    public func roomsOpen(createdBy key: String) -> Int {
+    /// (``RoomCreator``; for tests).
+    package func roomsOpen(createdBy key: String) -> Int {
         self.rooms.withLock { $0.byCreator.count(of: key) }
     }
 

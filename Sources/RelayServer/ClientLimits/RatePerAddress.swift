@@ -52,7 +52,7 @@ final class RatePerAddress: Sendable {
     }
 
     /// How many times an address's rate and burst an IPv6 site (a /48) has.
-    static let siteFactor = 16.0
+    static let siteFactor = Double(RelayLimits.siteFactor)
 
     private struct Table {
         var accounts: [String: Account] = [:]
