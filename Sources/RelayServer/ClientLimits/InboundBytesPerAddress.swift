@@ -145,16 +145,18 @@ final class InboundBytesPerAddress: Sendable {
     private func sweep(_ table: inout Table, now: ContinuousClock.Instant) {
         table.lastSweep = now
         for isSite in [false, true] {
+            var done: [String] = []
             for key in table.leftInDebt where ClientAddress.isSiteKey(key) == isSite {
                 guard let entry = table.entries[key], entry.holders == 0 else {
-                    table.leftInDebt.remove(key)  // gone, or held again
+                    done.append(key)  // gone, or held again
                     continue
                 }
                 guard entry.share.ownDebt(now: now) == .zero else { continue }
-                table.leftInDebt.remove(key)
+                done.append(key)
                 table.entries[key] = nil
                 if let site = entry.share.site { self.dropHolder(of: site, from: &table, now: now) }
             }
+            table.leftInDebt.subtract(done)
         }
     }
 
