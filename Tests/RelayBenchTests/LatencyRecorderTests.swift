@@ -151,16 +151,32 @@ struct LatencyRecorderTests {
     func beyondTheRange() {
         let recorder = LatencyRecorder()
         recorder.openWindow(at: 0)
-        recorder.recordSend(dueAt: 0, sentAt: 0, recipients: 2)
+        recorder.recordSend(dueAt: 0, sentAt: 0, recipients: 3)
         recorder.recordDelivery(dueAt: 0, receivedAt: 2_000)
         recorder.recordDelivery(dueAt: 0, receivedAt: 70_000_000)  // 70 s
+        // 65 s: within the histogram's last bucket (it takes values up to ~67.1 s), yet over a minute.
+        recorder.recordDelivery(dueAt: 0, receivedAt: 65_000_000)
         let snapshot = recorder.snapshot()
-        #expect(snapshot.delivered == 2)
-        #expect(snapshot.beyondRange == 1)
+        #expect(snapshot.delivered == 3)
+        #expect(snapshot.beyondRange == 2)
         let top = Double(LatencyRecorder.highestLatency)
         #expect(Double(snapshot.max) >= top * 0.999, "\(snapshot.max)")
+        #expect(Double(snapshot.max) <= top * 1.001, "kept as a minute: \(snapshot.max)")
         #expect(Double(snapshot.p99) >= top * 0.999)
-        #expect(Format.messages(snapshot).contains("1 OVER 60 s"))
+        #expect(Format.messages(snapshot).contains("2 OVER 60 s"))
+    }
+
+    @Test("Relays to unmeasured players in the window are counted apart: no latency, no delivery")
+    func unsampledRelays() {
+        let recorder = LatencyRecorder()
+        let start = recorder.openWindow()
+        recorder.recordSend(dueAt: start, sentAt: start, recipients: 1)
+        recorder.recordDelivery(dueAt: start, receivedAt: start + 10)
+        recorder.recordUnsampledRelay(dueAt: start)
+        recorder.recordUnsampledRelay(dueAt: start - 1)  // due before the window
+        let snapshot = recorder.snapshot()
+        #expect(snapshot.unsampled == 1)
+        #expect(snapshot.delivered == 1 && snapshot.lost == 0 && snapshot.unexpected == 0)
     }
 
     @Test("Echoes to their sender and unreadable stamps are counted apart, never as deliveries")

@@ -143,6 +143,22 @@ struct PlanningTests {
         #expect(window.serverMicrosPerDelivery == 5_000)
     }
 
+    /// slow-consumer's slow players read in its first window, unmeasured: the server's CPU went
+    /// into their relays too (a quarter of them slow in rooms of four: a third of the relays).
+    @Test("CPU per delivery counts the relays to unmeasured players; deliveries per second does not")
+    func unsampledRelaysShareTheCPU() {
+        var latency = LatencySnapshot(
+            histogram: .init(highestTrackableValue: 1_000), sendLag: .init(highestTrackableValue: 1_000), sent: 50,
+            expected: 100, delivered: 100)
+        latency.unsampled = 50
+        let usage = ProcessUsage(cpuSeconds: 1.5, wallSeconds: 1, residentBytes: 0)
+        let window = WindowResult(
+            seconds: 2, latency: latency, server: usage, bench: usage, serverPeakResidentBytes: nil)
+        #expect(window.deliveriesPerSecond == 50)
+        #expect(window.serverMicrosPerDelivery == 10_000)  // over 150 relays, not 100 deliveries
+        #expect(window.benchMicrosPerDelivery == 10_000)
+    }
+
     @Test("The knee is the last step that held")
     func knee() {
         let latency = LatencySnapshot(

@@ -151,7 +151,12 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
         buffer.withUnsafeReadableBytes { bytes in
             switch ServerMessage.kind(of: bytes) {
             case .stateUpdate:
-                guard self.countsDeliveries else { return }
+                guard self.countsDeliveries else {
+                    if let stamp = ServerMessage.stateStamp(in: bytes) {
+                        self.recorder.recordUnsampledRelay(dueAt: stamp.dueAt)
+                    }
+                    return
+                }
                 let now = BenchClock.micros()
                 // A stamp from the future (by more than the clock's jitter) was misread.
                 guard let stamp = ServerMessage.stateStamp(in: bytes), stamp.dueAt <= now + 1_000_000 else {

@@ -38,6 +38,7 @@ final class LatencyRecorder: Sendable {
         var echoed = 0
         var misrouted = 0
         var unreadable = 0
+        var unsampled = 0
         var closedWhileSending = 0
         var firstCloseCode: UInt16?
     }
@@ -45,6 +46,18 @@ final class LatencyRecorder: Sendable {
     private let state = Mutex(State())
 
     init() {}
+
+    /// Forgets everything and counts messages due from now on (``BenchClock/micros()``), read under
+    /// the lock: a send due after a start read before it, and recorded before the window opened,
+    /// would be forgotten while its delivery counted (senders run during a warm-up). Returns the start.
+    @discardableResult
+    func openWindow() -> Int64 {
+        self.state.withLock { state in
+            let start = BenchClock.micros()
+            state = State(windowStart: start)
+            return start
+        }
+    }
 
     /// Forgets everything and counts messages due from `start` on.
     func openWindow(at start: Int64) {
@@ -78,8 +91,10 @@ final class LatencyRecorder: Sendable {
             case .outOfOrder: state.outOfOrder += 1
             case .new: break
             }
-            if !state.histogram.record(latency) {
-                // Past the histogram's range: kept at its top, and counted, rather than left out.
+            // Past a minute: kept as a minute, and counted, rather than left out. Checked here: the
+            // histogram takes values up to the top of its last bucket (~67.1 s), not just its
+            // highest trackable value.
+            if latency > Self.highestLatency || !state.histogram.record(latency) {
                 state.beyondRange += 1
                 _ = state.histogram.record(Self.highestLatency)
             }
@@ -92,6 +107,16 @@ final class LatencyRecorder: Sendable {
         self.state.withLock { state in
             guard dueAt >= state.windowStart else { return }
             state.echoed += 1
+        }
+    }
+
+    /// A relay of a message due at `dueAt` to a player whose deliveries are not measured (one the
+    /// slow-consumer scenario will stall, while it still reads): no latency sample, but work the
+    /// server did, counted for its CPU per delivery.
+    func recordUnsampledRelay(dueAt: Int64) {
+        self.state.withLock { state in
+            guard dueAt >= state.windowStart else { return }
+            state.unsampled += 1
         }
     }
 
@@ -146,6 +171,7 @@ final class LatencyRecorder: Sendable {
         snapshot.echoed = state.echoed
         snapshot.misrouted = state.misrouted
         snapshot.unreadable = state.unreadable
+        snapshot.unsampled = state.unsampled
         snapshot.closedWhileSending = state.closedWhileSending
         snapshot.firstCloseCode = state.firstCloseCode
         return snapshot
@@ -174,6 +200,8 @@ struct LatencySnapshot: Sendable, Encodable, Equatable {
     var misrouted = 0
     /// State relays whose stamp could not be read (not counted as deliveries).
     var unreadable = 0
+    /// Relays to players whose deliveries are not measured (``LatencyRecorder/recordUnsampledRelay(dueAt:)``).
+    var unsampled = 0
     /// Connections the server closed while they were sending in the window.
     var closedWhileSending = 0
     /// The close code of the first of them, if it sent one.

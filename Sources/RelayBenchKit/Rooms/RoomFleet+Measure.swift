@@ -16,7 +16,7 @@ struct WindowResult: Sendable, Encodable, Equatable {
     /// Seconds the hypervisor took this machine's cores away meanwhile (all cores together).
     var stealSeconds: Double?
     var deliveriesPerSecond: Double
-    /// CPU microseconds per delivered message.
+    /// CPU microseconds per delivered message (relays to unmeasured players included).
     var serverMicrosPerDelivery: Double?
     var benchMicrosPerDelivery: Double?
 
@@ -35,8 +35,10 @@ struct WindowResult: Sendable, Encodable, Equatable {
         // A repeat is work the server did wrong, not throughput: each message counts once.
         let deliveredOnce = latency.delivered - latency.repeated
         self.deliveriesPerSecond = self.sendingSeconds > 0 ? Double(deliveredOnce) / self.sendingSeconds : 0
-        self.serverMicrosPerDelivery = server?.cpuMicros(per: deliveredOnce)
-        self.benchMicrosPerDelivery = bench?.cpuMicros(per: deliveredOnce)
+        // The CPU went into the relays to unmeasured players too (slow-consumer's, while they read).
+        let relays = deliveredOnce + latency.unsampled
+        self.serverMicrosPerDelivery = server?.cpuMicros(per: relays)
+        self.benchMicrosPerDelivery = bench?.cpuMicros(per: relays)
     }
 }
 
@@ -84,7 +86,7 @@ extension RoomFleet {
         let benchBefore = ProcessStats.current()
         let stealBefore = StealTime.read()
         // Only what falls due from here on counts (``LatencyRecorder``): not the warm-up's sends.
-        recorder.openWindow(at: BenchClock.micros())
+        recorder.openWindow()
         let sendingStarted = ContinuousClock.now
         if !warmsUp { self.startSending(hertz: hertz, paddingBytes: paddingBytes, message: message) }
 
