@@ -639,8 +639,8 @@ struct RegressionTests {
         await host.send(#"{"type":"sync_entities","enemies":[{"enemy_id":"e2","coin_reward":100}]}"#)
         _ = await host.received()
         _ = await guest.received()
-        // One stored all the same (a room kept from before the checks): the kill drops the most a
-        // kill may, rather than trapping.
+        // The kill's clamp is the last defence, should another way in come: with a huge reward
+        // stored directly, the kill drops the most a kill may, rather than trapping.
         await room.enter { $0.state.enemies["e1"]?.fields["coin_reward"] = .number(1e300) }
         for enemy in ["e1", "e2"] {
             await guest.send(.object(["type": "enemy_killed", "enemy_id": .string(enemy)]))

@@ -432,8 +432,9 @@ let rawClientPatienceSeconds = 30
 
 /// A connection that the server closed within this long of the connect was closed at once, not
 /// left to the in-process server's HTTP timeout (90 s in ``withRelayServer``), which ends whatever
-/// it leaves open. Long, as a loaded run has held the server's tasks for ~20 s; a socket left open
-/// shows as the client giving up (`serverClosed` false), after ``rawClientPatienceSeconds``.
+/// it leaves open. Long, as a loaded run has held the server's tasks for ~20 s. What tells a close
+/// from a socket left open is `serverClosed` (false: the client gave up after
+/// ``rawClientPatienceSeconds`` without a byte); this bound says the close was not that timeout's.
 let closedAtOnce: Duration = .seconds(2 * rawClientPatienceSeconds)
 
 /// Runs blocking socket code on a thread of its own, off the cooperative pool.

@@ -181,8 +181,10 @@ struct PluginFailureTests {
         // pipe and block the writer, and the small ones queued after them wait past half their 1 s
         // timeout. The plugin must not be handed those: it reads the one it held, the big ones,
         // and then the next probe. Each step waits for the last (the plugin holding, the big ones
-        // queued), so a stalled test task changes nothing.
-        let settings = ProbePlugin.settings(requestTimeout: .seconds(1))
+        // queued), so a stalled test task changes nothing. Nor is the plugin restarted for the
+        // silence while it holds (a new one's count of queued requests starts again at 0).
+        var settings = ProbePlugin.settings(requestTimeout: .seconds(1))
+        settings.timeoutsBeforeRestart = 1_000
         try await PluginHost.withPlugins(
             [ProbePlugin.executable()], settings: settings, builtIns: BuiltInHandlers.all,
             eventLoopGroup: testEventLoopGroup, logger: quietLogger
