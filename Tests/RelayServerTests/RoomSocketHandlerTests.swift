@@ -117,6 +117,22 @@ struct RoomSocketHandlerTests {
         _ = try channel.finish()
     }
 
+    @Test("Once its queue has overflowed, what a slow consumer sends is discarded, not handled")
+    func nothingHandledAfterAnOverflow() throws {
+        let channel = EmbeddedChannel()
+        let handler = try Self.makeHandler()  // a queue of 8 frames, nothing writing it out
+        try channel.pipeline.syncOperations.addHandler(handler)
+        try channel.writeInbound(Self.clientFrame(.text, #"{"type":"ping"}"#))
+        #expect(handler.messagesWithReader == 1, "handed to the reader")
+        let connection = handler.session.connection
+        for _ in 0..<9 { connection.send(ByteBuffer(string: "update")) }
+        #expect(connection.closeCode == RelayCloseCode.slowConsumer)
+        handler.closeRequested()  // as the connection's close asks, on the loop
+        try channel.writeInbound(Self.clientFrame(.text, #"{"type":"ping"}"#))
+        #expect(handler.messagesWithReader == 1, "a message after the overflow was handed on")
+        _ = try? channel.finish()
+    }
+
     @Test("Reading from the socket pauses once the client's bytes pass its budget, until the debt is repaid")
     func readingPausesForBytesInDebt() throws {
         let limits = Self.byteBudget(perSecond: 64)  // a debt of a few hundred bytes takes seconds to repay

@@ -577,7 +577,11 @@ extension RoomSocketHandler {
     /// reading a trickle could keep its seat (and the host's role) up to the drain's limit.
     func closeRequested() {
         // Whether or not the close frame has left already (written at once, the socket not full).
-        if self.session.connection.outbound.hasOverflowed { self.endReading() }
+        // What the client sends from now on is discarded, not relayed or handed to the reader.
+        if self.session.connection.outbound.hasOverflowed {
+            self.readerStopped = true
+            self.endReading()
+        }
         guard let context = self.context, !self.hangsUpAfterClose, !self.closeFrameWritten,
             self.closingDrain == nil
         else { return }
