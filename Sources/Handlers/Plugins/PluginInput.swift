@@ -387,4 +387,7 @@ final class PluginInput: Sendable {
 
     /// How many requests were queued to be written, since the start (for tests).
     var requestsQueued: Int { self.state.withLock { $0.requestsQueued } }
+
+    /// How many requests wait for the writer to take them (for tests).
+    var requestsWaiting: Int { self.state.withLock { $0.pending.count } }
 }

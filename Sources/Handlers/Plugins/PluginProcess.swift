@@ -268,8 +268,11 @@ public final class PluginProcess: Sendable {
     /// How many requests the plugin is taken to owe answers to, late (for tests).
     var overdueCount: Int { self.state.withLock { $0.overdue.count } }
 
-    /// How many requests the running incarnation was given to write, if one runs (for tests).
-    var requestsQueued: Int? { self.state.withLock { $0.input }?.requestsQueued }
+    /// How many requests the running incarnation was given to write, and how many of those its
+    /// writer has yet to take, if one runs (for tests).
+    var requestsQueued: (given: Int, waiting: Int)? {
+        self.state.withLock { $0.input }.map { ($0.requestsQueued, $0.requestsWaiting) }
+    }
 
     // MARK: Life cycle
 
