@@ -23,15 +23,8 @@ struct DiskFullTests {
             let path = folder + "/game.db"
             try await withStore(PersistenceConfiguration(databasePath: path, maxBatchSize: 1)) { store in
                 var writes = Writes(store: store)
-                // A reader holding its snapshot keeps checkpoints from finishing, so the WAL grows
-                // to 32 MiB; then the next commits copy it all back and start the WAL over.
-                do {
-                    let reader = try RawDatabase(path: path)
-                    try reader.execute("BEGIN")
-                    _ = try reader.integer("SELECT COUNT(*) FROM scores")
-                    while SmallFilesystem.size(of: path + "-wal") < 32 * Self.mebibyte { try await writes.next() }
-                    try reader.execute("COMMIT")
-                }
+                // The WAL grows to 32 MiB; then the next commits copy it all back and start it over.
+                try await writes.growWALWhileAReaderHolds(path: path, to: 32 * Self.mebibyte)
                 for _ in 0..<2 { try await writes.next() }
 
                 // Without a WAL size limit, commits would go on into the spike's space while every
@@ -76,13 +69,7 @@ struct DiskFullTests {
             let path = databasePath(in: directory)
             try await withStore(PersistenceConfiguration(databasePath: path, maxBatchSize: 1)) { store in
                 var writes = Writes(store: store)
-                do {
-                    let reader = try RawDatabase(path: path)
-                    try reader.execute("BEGIN")
-                    _ = try reader.integer("SELECT COUNT(*) FROM scores")
-                    while SmallFilesystem.size(of: path + "-wal") < 12 * Self.mebibyte { try await writes.next() }
-                    try reader.execute("COMMIT")
-                }
+                try await writes.growWALWhileAReaderHolds(path: path, to: 12 * Self.mebibyte)
                 // The next commits checkpoint it all, and the one after starts the WAL over.
                 for _ in 0..<50 where SmallFilesystem.size(of: path + "-wal") > BatchingWriter.walSizeLimitBytes {
                     try await writes.next()
@@ -103,6 +90,16 @@ struct DiskFullTests {
         mutating func next() async throws {
             _ = try await self.store.submit(submission(DiskFullTests.longName + "\(self.acknowledged)", 1))
             self.acknowledged += 1
+        }
+
+        /// Writes while a reader holds its snapshot, which keeps checkpoints from finishing, until
+        /// the WAL of the database at `path` has `bytes`; then lets the reader go.
+        mutating func growWALWhileAReaderHolds(path: String, to bytes: Int) async throws {
+            let reader = try RawDatabase(path: path)
+            try reader.execute("BEGIN")
+            _ = try reader.integer("SELECT COUNT(*) FROM scores")
+            while SmallFilesystem.size(of: path + "-wal") < bytes { try await self.next() }
+            try reader.execute("COMMIT")
         }
 
         /// Each write's outcome: "ok" or its error.

@@ -129,15 +129,8 @@ struct PluginFailureTests {
         // 10 s of silence: no kill here, however long the suite's load holds the answers up; what
         // is owed is checked instead.
         settings.timeoutsBeforeRestart = 100
-        try await PluginHost.withPlugins(
-            [ProbePlugin.executable(pidFile: pidFile)], settings: settings, builtIns: BuiltInHandlers.all,
-            eventLoopGroup: testEventLoopGroup, logger: quietLogger
-        ) { plugins in
-            let processes = plugins.handlers.compactMap { ($0 as? PluginMessageHandler)?.plugin }
-            let process = try #require(processes.first)
-            let harness = Harness(
-                dispatcher: try MessageDispatcher(
-                    handlers: BuiltInHandlers.all + plugins.handlers, filters: plugins.filters))
+        try await ProbePlugin.withProcess([ProbePlugin.executable(pidFile: pidFile)], settings: settings) {
+            process, harness in
             _ = try #require(try await harness.client().probePIDOnceAnswering(in: harness))
             // 40 requests of 50 ms each: 2 s of work. Behind them, 300 clients ask on for as long:
             // a few hundred of theirs fill the stdin pipe, and the rest, thousands, time out unwritten.
@@ -181,19 +174,12 @@ struct PluginFailureTests {
         // pipe and block the writer, and the small ones queued after them wait past half their 1 s
         // timeout. The plugin must not be handed those: it reads the one it held, the big ones,
         // and then the next probe. Each step waits for the last (the plugin holding, the big ones
-        // taken by the writer), so a stalled test task or writer changes nothing. Nor is the plugin restarted for the
-        // silence while it holds (a new one's count of queued requests starts again at 0).
+        // taken by the writer), so a stalled test task or writer changes nothing. Nor is the plugin
+        // restarted for the silence while it holds (a new one's count of queued requests starts
+        // again at 0).
         var settings = ProbePlugin.settings(requestTimeout: .seconds(1))
         settings.timeoutsBeforeRestart = 1_000
-        try await PluginHost.withPlugins(
-            [ProbePlugin.executable()], settings: settings, builtIns: BuiltInHandlers.all,
-            eventLoopGroup: testEventLoopGroup, logger: quietLogger
-        ) { plugins in
-            let processes = plugins.handlers.compactMap { ($0 as? PluginMessageHandler)?.plugin }
-            let process = try #require(processes.first)
-            let harness = Harness(
-                dispatcher: try MessageDispatcher(
-                    handlers: BuiltInHandlers.all + plugins.handlers, filters: plugins.filters))
+        try await ProbePlugin.withProcess([ProbePlugin.executable()], settings: settings) { process, harness in
             _ = try #require(try await harness.client().probePIDOnceAnswering(in: harness))
             let (seenBefore, _) = try await self.linesSeenOnceAnswering(harness)
             let queuedBefore = try #require(process.requestsQueued?.given)

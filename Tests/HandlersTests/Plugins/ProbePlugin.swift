@@ -1,9 +1,10 @@
 import Foundation
-import Handlers
 import Logging
 import NIOCore
 import Relay
 import Testing
+
+@testable import Handlers
 
 /// A test plugin in Python whose behaviour each message picks with its `do` field (and
 /// the whole process with its first argument), so the tests drive every path of the
@@ -256,6 +257,26 @@ enum ProbePlugin {
             let dispatcher = try MessageDispatcher(
                 handlers: BuiltInHandlers.all + plugins.handlers, filters: plugins.filters)
             try await body(Harness(dispatcher: dispatcher, observers: plugins.observers))
+        }
+    }
+}
+
+extension ProbePlugin {
+    /// ``withHarness(_:settings:logger:_:)``, with the first plugin's process, for tests that
+    /// look inside it.
+    static func withProcess(
+        _ executables: [PluginExecutable], settings: PluginSettings,
+        _ body: (PluginProcess, Harness) async throws -> Void
+    ) async throws {
+        try await PluginHost.withPlugins(
+            executables, settings: settings, builtIns: BuiltInHandlers.all, eventLoopGroup: testEventLoopGroup,
+            logger: quietLogger
+        ) { plugins in
+            let processes = plugins.handlers.compactMap { ($0 as? PluginMessageHandler)?.plugin }
+            let process = try #require(processes.first)
+            let dispatcher = try MessageDispatcher(
+                handlers: BuiltInHandlers.all + plugins.handlers, filters: plugins.filters)
+            try await body(process, Harness(dispatcher: dispatcher, observers: plugins.observers))
         }
     }
 }
