@@ -124,6 +124,57 @@ struct HTTPRequestPacerTests {
         _ = try harness.channel.finish()
     }
 
+    /// They arrived whole: dropped unanswered at a stop, a client could not tell whether a POST
+    /// held was stored.
+    @Test("At a stop, the requests held go on at once, in order, and then the stop")
+    func heldRequestsGoOnAtAStop() throws {
+        let harness = try Harness(burst: 1)
+        try harness.channel.writeInbound(
+            ByteBuffer(string: Self.get("/a") + Self.get("/b") + Self.get("/c") + Self.get("/d")))
+        // A burst of 1: one token, and one request into debt; the rest wait their turns.
+        #expect(harness.recorder.take() == ["head /a", "end", "head /b", "end"])
+        harness.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        #expect(harness.recorder.take() == ["head /c", "end", "head /d", "end", "event"])
+        harness.advance(seconds: 1)
+        #expect(harness.recorder.take().isEmpty, "nothing goes on twice")
+        _ = try harness.channel.finish()
+    }
+
+    /// The same in a `relay` process: the stop comes while the connection's third request waits
+    /// its turn (~100 s away), and it is answered before the connection closes.
+    @Test("A request held for the budget is answered when the server stops, not dropped")
+    func heldRequestAnsweredAtAStop() async throws {
+        try await withTemporaryDirectory { directory in
+            let relay = try ChildRelay(
+                arguments: [
+                    "--port", "0", "--data-dir", directory, "--count-loopback", "--forwarded-allow-ips", "",
+                    "--http-requests-per-second-per-address", "0.01",  // a token, one more into debt, then 100 s
+                ], environment: ["API_KEY": testAPIKey])
+            let port = try await relay.listeningPort()
+            let answers = try await onOwnThread { () -> String in
+                let request = String(repeating: "GET /api/rooms HTTP/1.1\r\nHost: x\r\n\r\n", count: 3)
+                let descriptor = try socketWithRequest(port: port, request)
+                defer { close(descriptor) }
+                var received: [UInt8] = []
+                var buffer = [UInt8](repeating: 0, count: 65_536)
+                var stopped = false
+                while true {
+                    let count = read(descriptor, &buffer, buffer.count)
+                    guard count > 0 else { break }
+                    received += buffer[..<count]
+                    let text = String(decoding: received, as: UTF8.self)
+                    if !stopped, text.components(separatedBy: "HTTP/1.1 200").count - 1 == 2 {
+                        stopped = true
+                        relay.send(SIGTERM)  // the third waits its turn
+                    }
+                }
+                return String(decoding: received, as: UTF8.self)
+            }
+            #expect(answers.components(separatedBy: "HTTP/1.1 200").count - 1 == 3, "\(answers)")
+            #expect(try await relay.exitStatus() == 0, "\(relay.printed)")
+        }
+    }
+
     @Test("An address's connections held together take turns, each request once, in the order they came")
     func connectionsTakeTurns() throws {
         let clock = ManualBudgetClock()

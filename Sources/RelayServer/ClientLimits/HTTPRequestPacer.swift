@@ -97,9 +97,12 @@ final class HTTPRequestPacer: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// A half-close waits behind the held requests (hummingbird ends the connection when it sees
-    /// one); other events, a stop among them, go on at once.
+    /// one). At a stop what is held goes on first, then the stop: requests that arrived whole are
+    /// answered before the connection closes, as they are on a connection not held (the stop
+    /// bounds how long that takes), rather than dropped unanswered. Other events go on at once.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         guard !self.isClosing else { return }
+        if event is ChannelShouldQuiesceEvent, !self.held.isEmpty { self.handOnEverythingHeld(context: context) }
         guard !self.held.isEmpty, let event = event as? ChannelEvent, event == .inputClosed else {
             return context.fireUserInboundEventTriggered(event)
         }
@@ -161,6 +164,27 @@ final class HTTPRequestPacer: ChannelDuplexHandler, RemovableChannelHandler {
         self.turn = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(min(seconds, 86_400) * 1e9))) {
             let (pacer, context) = bound.value
             pacer.handOnHeld(context: context)
+        }
+    }
+
+    /// Hands on everything held at once, without waiting for turns: the server is stopping.
+    private func handOnEverythingHeld(context: ChannelHandlerContext) {
+        self.turn?.cancel()
+        self.turn = nil
+        self.holdsReservedTurn = false  // handed on: its turn is used
+        let held = self.held
+        self.emptyHeld()
+        for next in held {
+            switch next {
+            case .part(let data): context.fireChannelRead(data)
+            case .error(let error): context.fireErrorCaught(error)
+            case .halfClosed(let event): context.fireUserInboundEventTriggered(event)
+            }
+        }
+        context.fireChannelReadComplete()
+        if self.isReadWanted {
+            self.isReadWanted = false
+            context.read()
         }
     }
 
