@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import Logging
 import NIOCore
+import RecordedLogs
 import Testing
 
 @testable import RelayServer
@@ -11,6 +13,52 @@ import Testing
 @Suite("Clients behind a trusted proxy")
 struct ForwardedClientTests {
     static func peer(_ ip: String) throws -> SocketAddress { try SocketAddress(ipAddress: ip, port: 50_000) }
+
+    /// A proxy not set to add the header leaves every client it carries uncounted.
+    @Test(
+        "A listed proxy's request or room socket naming no client is warned of; one naming a client is not",
+        arguments: [false, true])
+    func proxyNamingNoClient(upgrades: Bool) async throws {
+        let records = RecordedLogs()
+        let logger = Logger(label: "test") { _ in records }
+        let proxy = "127.0.0.2"
+        try await withRelayServer(
+            logger: logger,
+            configure: {
+                $0.clientAddresses = ClientAddressPolicy(
+                    trustedProxies: try! TrustedProxies(parsing: proxy), countsLoopback: true)
+            }
+        ) { port, _ in
+            func warnings() -> [RecordedLogs.Entry] { records.entries.filter { $0.message == "proxy.client_unnamed" } }
+            func ask(forwardedFor: String) async throws {
+                if upgrades {
+                    _ = try await StalledClient.connect(
+                        port: port, path: "/ws/room/new", extraHeaders: forwardedFor, from: proxy)
+                } else {
+                    let request = "GET /api/rooms HTTP/1.1\r\nHost: x\r\n\(forwardedFor)Connection: close\r\n\r\n"
+                    #expect(try await rawExchange(port: port, request, from: proxy).hasPrefix("HTTP/1.1 200"))
+                }
+            }
+            try await ask(forwardedFor: "X-Forwarded-For: 203.0.113.9\r\n")
+            #expect(warnings().isEmpty)
+            try await ask(forwardedFor: "")
+            #expect(warnings().count == 1)
+            #expect(warnings().first?.level == .warning)
+            #expect(warnings().first.map { "\($0.metadata["proxy.address"] ?? "")".contains(proxy) } == true)
+        }
+    }
+
+    @Test("With the default list, loopback, a client without X-Forwarded-For (the benchmark tool) is not warned of")
+    func loopbackNamingNoClient() async throws {
+        let records = RecordedLogs()
+        let logger = Logger(label: "test") { _ in records }
+        try await withRelayServer(logger: logger) { port, _ in
+            let request = "GET /api/rooms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            #expect(try await rawExchange(port: port, request).hasPrefix("HTTP/1.1 200"))
+            _ = try await StalledClient.connect(port: port, path: "/ws/room/new")
+            #expect(!records.entries.contains { $0.message == "proxy.client_unnamed" })
+        }
+    }
 
     @Test("Trusted proxies are addresses, networks or *, and a bad entry names itself")
     func parsing() throws {

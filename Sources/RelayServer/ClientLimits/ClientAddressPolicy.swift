@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 
 /// Which peers are reverse proxies whose `X-Forwarded-For` names the client: uvicorn's
@@ -108,11 +109,29 @@ struct ClientAddressPolicy: Sendable {
     var trustedProxies = TrustedProxies.loopback
     /// Whether loopback clients count too (tests).
     var countsLoopback = false
+    /// Warnings of a listed proxy whose request named no client (shared by the policy's copies).
+    private let unnamedClientWarnings = WarningThrottle()
 
     /// Whether loopback clients are to be counted, but a loopback peer is a trusted proxy, so that
     /// one that sends no `X-Forwarded-For` (a load test on this machine) is not counted after all.
     var loopbackCountsOnlyThroughProxyHeaders: Bool {
         self.countsLoopback && ClientAddress(parsing: "127.0.0.1").map(self.trustedProxies.contains) == true
+    }
+
+    /// Warns (at most every 10 s) that a request or upgrade from `peer` without `X-Forwarded-For`
+    /// came from a proxy the operator listed: its clients go uncounted by every per-address limit,
+    /// which a proxy not set to add the header would otherwise leave unnoticed. Not for the default
+    /// list, loopback, where a client without the header is this machine's (the benchmark tool).
+    func warnIfProxyNamedNoClient(peer: SocketAddress?, logger: Logger) {
+        guard self.trustedProxies != .loopback, self.isTrustedProxy(peer), self.unnamedClientWarnings.shouldWarn()
+        else { return }
+        logger.warning(
+            "proxy.client_unnamed",
+            metadata: [
+                "proxy.address": "\(peer.map { "\($0)" } ?? "none")",
+                "effect": "its clients are not counted by the per-address limits",
+                "fix": "have the proxy set X-Forwarded-For, or take it out of --forwarded-allow-ips",
+            ])
     }
 
     /// Whether `peer` is a proxy whose `X-Forwarded-For` is believed.

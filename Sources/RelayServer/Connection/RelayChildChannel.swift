@@ -170,7 +170,9 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     /// that client has the most allowed.
     private func admitForwardedClient(on channel: any Channel, _ head: HTTPRequestHead, logger: Logger) -> APIError? {
         guard self.clients.isTrustedProxy(channel.remoteAddress) else { return nil }
-        let key = self.clients.key(ofPeer: channel.remoteAddress, forwardedFor: head.headers["X-Forwarded-For"])
+        let forwardedFor = head.headers["X-Forwarded-For"]
+        if forwardedFor.isEmpty { self.clients.warnIfProxyNamedNoClient(peer: channel.remoteAddress, logger: logger) }
+        let key = self.clients.key(ofPeer: channel.remoteAddress, forwardedFor: forwardedFor)
         return self.connections.admit(channel, key: key, logger: logger) ? nil : .tooManyConnections
     }
 

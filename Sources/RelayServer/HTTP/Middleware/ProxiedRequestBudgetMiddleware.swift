@@ -3,7 +3,8 @@ import Hummingbird
 /// Takes each request that comes through a trusted proxy from the budget of the client the proxy
 /// names (``HTTPRequestBudget``); past it the answer is 429 with `Retry-After`. Clients that
 /// connect directly are paced on their connections instead (``HTTPRequestPacer``): a proxy's
-/// connection carries many clients' requests, so holding it would make them all wait.
+/// connection carries many clients' requests, so holding it would make them all wait. A listed
+/// proxy's request naming no client is warned of (``ClientAddressPolicy/warnIfProxyNamedNoClient(peer:logger:)``).
 struct ProxiedRequestBudgetMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware {
     let requests: RatePerAddress
     let clients: ClientAddressPolicy
@@ -14,8 +15,11 @@ struct ProxiedRequestBudgetMiddleware<Context: RemoteAddressRequestContext>: Rou
         -> Response
     {
         // A request naming no client first: every direct one, which costs a header lookup alone.
-        if self.requests.isLimiting, request.headers.contains(.xForwardedFor),
-            self.clients.isTrustedProxy(context.remoteAddress),
+        guard request.headers.contains(.xForwardedFor) else {
+            self.clients.warnIfProxyNamedNoClient(peer: context.remoteAddress, logger: context.logger)
+            return try await next(request, context)
+        }
+        if self.requests.isLimiting, self.clients.isTrustedProxy(context.remoteAddress),
             !self.requests.take(key: self.clients.key(of: request, context: context))
         {
             throw APIError.tooManyRequests(retryAfterSeconds: self.requests.retryAfterSeconds)
