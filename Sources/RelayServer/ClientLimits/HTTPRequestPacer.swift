@@ -174,13 +174,7 @@ final class HTTPRequestPacer: ChannelDuplexHandler, RemovableChannelHandler {
         self.holdsReservedTurn = false  // handed on: its turn is used
         let held = self.held
         self.emptyHeld()
-        for next in held {
-            switch next {
-            case .part(let data): context.fireChannelRead(data)
-            case .error(let error): context.fireErrorCaught(error)
-            case .halfClosed(let event): context.fireUserInboundEventTriggered(event)
-            }
-        }
+        for next in held { Self.fire(next, context: context) }
         context.fireChannelReadComplete()
         if self.isReadWanted {
             self.isReadWanted = false
@@ -221,11 +215,16 @@ final class HTTPRequestPacer: ChannelDuplexHandler, RemovableChannelHandler {
             }
             self.held.removeFirst()
             handedOn = true
-            switch next {
-            case .part(let data): context.fireChannelRead(data)
-            case .error(let error): context.fireErrorCaught(error)
-            case .halfClosed(let event): context.fireUserInboundEventTriggered(event)
-            }
+            Self.fire(next, context: context)
+        }
+    }
+
+    /// Hands on one thing held, as it came.
+    private static func fire(_ held: Held, context: ChannelHandlerContext) {
+        switch held {
+        case .part(let data): context.fireChannelRead(data)
+        case .error(let error): context.fireErrorCaught(error)
+        case .halfClosed(let event): context.fireUserInboundEventTriggered(event)
         }
     }
 }
