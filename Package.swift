@@ -292,6 +292,7 @@ if ProcessInfo.processInfo.environment["FUZZ"] != nil {
             ]
         ),
         ("FuzzHTTP", ["Relay", "RelayServer", .product(name: "NIOCore", package: "swift-nio")]),
+        ("FuzzForwarded", ["RelayServer", .product(name: "NIOCore", package: "swift-nio")]),
         (
             "FuzzRoom",
             [

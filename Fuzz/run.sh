@@ -1,7 +1,7 @@
 #!/bin/sh
 # Fuzzes one check of Tests/FuzzTests/Checks with libFuzzer and AddressSanitizer:
 #   Fuzz/run.sh NAME [SECONDS] [libFuzzer options...]
-# NAME is json, relays, plugin, frames, http or room; SECONDS defaults to 60 (0: until stopped).
+# NAME is json, relays, plugin, frames, http, forwarded or room; SECONDS defaults to 60 (0: until stopped).
 # Builds the driver (FUZZ=1 adds the Fuzz<Name> targets) into .build-fuzz, runs it over
 # .build-fuzz/corpus/NAME (new inputs it finds, not committed) and Fuzz/Seeds/NAME. An input that
 # breaks a check or crashes is saved as Fuzz/Findings/NAME-crash-<sha1> (git-ignored); replay it
@@ -9,7 +9,7 @@
 # seed tests keep it fixed.
 set -eu
 cd "$(dirname "$0")/.."
-name=${1:?usage: Fuzz/run.sh json|relays|plugin|frames|http|room [SECONDS] [libFuzzer options]}
+name=${1:?usage: Fuzz/run.sh json|relays|plugin|frames|http|forwarded|room [SECONDS] [libFuzzer options]}
 seconds=${2:-60}
 [ $# -ge 2 ] && shift 2 || shift $#
 case $name in
@@ -18,6 +18,7 @@ relays) product=FuzzRelays ;;
 plugin) product=FuzzPlugin ;;
 frames) product=FuzzFrames ;;
 http) product=FuzzHTTP ;;
+forwarded) product=FuzzForwarded ;;
 room) product=FuzzRoom ;;
 *) echo "unknown check: $name" >&2; exit 2 ;;
 esac

@@ -3,6 +3,7 @@ import Testing
 
 @testable import Handlers
 @testable import Relay
+@testable import RelayServer
 
 /// Each fuzz check flags what it exists to catch, shown through its seam: the part under test
 /// swapped for a broken one.
@@ -59,6 +60,18 @@ struct FuzzCheckFailureTests {
         #expect(Self.violation("\u{1} 1_000.0 ", HTTPCheck().run) == nil)
         let broken = HTTPCheck(laxInteger: { _ in .success(0) })
         #expect(Self.violation("\u{1} 1_000.0 ", broken.run)?.description.contains("not 1000") == true)
+    }
+
+    @Test("Forwarded: a client read from the wrong end of X-Forwarded-For")
+    func forwarded() {
+        // Byte 0 = 3: the list of remote proxies, the peer 127.0.0.1.
+        let header = "\u{3}198.51.100.1, 203.0.113.7, 10.0.0.2"
+        #expect(Self.violation(header, ForwardedCheck().run) == nil)
+        let broken = ForwardedCheck(key: { policy, peer, values in
+            policy.key(
+                ofPeer: peer, forwardedFor: values.map { $0.split(separator: ",").reversed().joined(separator: ",") })
+        })
+        #expect(Self.violation(header, broken.run)?.description.contains("key 198.51.100.1, not 203.0.113.7") == true)
     }
 
     /// Answers `fuzz_broken` with a frame that is not JSON.

@@ -8,7 +8,7 @@ struct FuzzSeedTests {
     static let seedsDirectory = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fuzz/Seeds")
-    static let names = ["json", "relays", "plugin", "frames", "http", "room"]
+    static let names = ["json", "relays", "plugin", "frames", "http", "forwarded", "room"]
 
     /// Every seed, named `<name>/<file>`.
     static func seeds() throws -> [(name: String, bytes: [UInt8])] {
@@ -27,7 +27,7 @@ struct FuzzSeedTests {
         #expect(!files.isEmpty)
     }
 
-    @Test("No seed breaks a synchronous check", arguments: ["json", "relays", "plugin", "frames", "http"])
+    @Test("No seed breaks a synchronous check", arguments: ["json", "relays", "plugin", "frames", "http", "forwarded"])
     func synchronousCheck(name: String) throws {
         let check: (UnsafeBufferPointer<UInt8>) throws -> Void =
             switch name {
@@ -35,7 +35,8 @@ struct FuzzSeedTests {
             case "relays": RelaysCheck().run
             case "plugin": PluginCheck().run
             case "frames": FramesCheck().run
-            default: HTTPCheck().run
+            case "http": HTTPCheck().run
+            default: ForwardedCheck().run
             }
         for seed in try Self.seeds() {
             do {

@@ -1,0 +1,1 @@
+../LibFuzzer.swift
