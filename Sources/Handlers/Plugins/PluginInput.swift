@@ -8,10 +8,11 @@ import Synchronization
 /// the plugin owe: its pipe would deliver the rest however old, and a plugin that fell behind
 /// would spend its time on requests nobody waits for, and never catch up. While the window holds
 /// lines back, the newest go first (of those no room event waits before): they have the most time
-/// left. A line whose request has less than half its timeout left before the writer takes it is
-/// dropped unwritten: the plugin would most likely answer it late. At most `limit` bytes wait, those the writer took and is still
-/// writing included (and, once the input closes, its last notices of missed events, some 700 KB at
-/// most): a plugin that reads slowly or not at all cannot grow the server.
+/// left. A line whose request has less than half its timeout left when the writer takes it is
+/// dropped unwritten: the plugin would most likely answer it late. At most `limit` bytes wait,
+/// those the writer took and is still writing included (and, once the input closes, its last
+/// notices of missed events, some 700 KB at most): a plugin that reads slowly or not at all
+/// cannot grow the server.
 ///
 /// Room event lines (PLUGINS.md, "Room events") need no answer and take no place in the window,
 /// but keep their place among their room's requests (``RoomEventGates``): an event is written
@@ -21,8 +22,15 @@ import Synchronization
 /// event that does not fit may be counted (``MissedRoomEvents``) for an `events_missed` notice,
 /// queued as an event of its room once there is room: until then no line of that room is queued.
 final class PluginInput: Sendable {
-    /// The waiting writer, and what it is to be resumed with.
-    private typealias Wake = (writer: CheckedContinuation<[UInt8]?, Never>, lines: [UInt8]?)
+    /// What the writer's wait ends with. A wake only tells it to look again: it takes its lines
+    /// itself once it runs, so that a writer held up (its task waiting for a thread) does not
+    /// write lines that became late meanwhile, taken by whoever woke it.
+    private enum Turn {
+        case write([UInt8])
+        case finish
+        case lookAgain
+    }
+    private typealias Writer = CheckedContinuation<Turn, Never>
 
     /// A request's line.
     private struct Line {
@@ -66,7 +74,11 @@ final class PluginInput: Sendable {
         /// When the last answers to requests written came, in time or late.
         var pace = AnswerPace()
         var window: AnswerWindow
-        var waiter: CheckedContinuation<[UInt8]?, Never>?
+        var waiter: Writer?
+        /// The requests dropped unwritten since the process's last sweep, which reports them
+        /// (``PluginInput/sweep(now:)``): no answer can come for them. Reported there, in the same
+        /// turn as the sweep times requests out, no dropped request is ever taken as owed.
+        var droppedUnreported: [UInt64] = []
         var isClosed = false
         /// The room events waiting, with what each waits for.
         var events = RoomEventGates()
@@ -124,23 +136,25 @@ final class PluginInput: Sendable {
             if let heldBy = line.heldBy, let room = line.room { self.events.requestLeft(heldBy: heldBy, room: room) }
         }
 
-        /// Forgets the lines too late to write by `now`; returns their ids. All are looked at: a
-        /// request's deadline is set before its line is appended, so two senders' lines may come
-        /// out of the order of their deadlines.
-        mutating func dropLate(now: NIODeadline) -> [UInt64] {
-            var late: [UInt64] = []
+        /// Forgets the lines too late to write by `now`, their ids kept for the sweep; whether
+        /// there were any. All are looked at: a request's deadline is set before its line is
+        /// appended, so two senders' lines may come out of the order of their deadlines.
+        @discardableResult
+        mutating func dropLate(now: NIODeadline) -> Bool {
             var lateBytes = 0
             var left: [Line] = []
             self.pending.removeAll { line in
                 guard line.writeBy <= now else { return false }
-                late.append(line.id)
                 lateBytes += line.bytes.count
                 left.append(line)
                 return true
             }
-            for line in left { self.left(line) }
+            for line in left {
+                self.left(line)
+                self.droppedUnreported.append(line.id)
+            }
             self.pendingBytes -= lateBytes
-            return late
+            return !left.isEmpty
         }
 
         /// Forgets request `id`'s line if it is still queued; whether it was.
@@ -152,13 +166,13 @@ final class PluginInput: Sendable {
             return true
         }
 
-        /// The lines for the writer, after dropping those too late (added to `dropped`): of the
-        /// requests no waiting event gates, as many as the window has room for (the newest, if it
-        /// holds some back; all once the input is closed: the plugin is asked to finish what it
-        /// was sent), then the events no request holds back any more, and in turn the requests
-        /// those events gated. Nil if there are none.
-        mutating func takeLines(now: NIODeadline, dropped: inout [UInt64]) -> [UInt8]? {
-            dropped += self.dropLate(now: now)
+        /// The lines for the writer, after dropping those too late: of the requests no waiting
+        /// event gates, as many as the window has room for (the newest, if it holds some back; all
+        /// once the input is closed: the plugin is asked to finish what it was sent), then the
+        /// events no request holds back any more, and in turn the requests those events gated.
+        /// Nil if there are none.
+        mutating func takeLines(now: NIODeadline) -> [UInt8]? {
+            self.dropLate(now: now)
             self.queueMissedNotices()
             var bytes: [UInt8] = []
             while true {
@@ -222,14 +236,23 @@ final class PluginInput: Sendable {
             self.window.answeredLate(written: request.order, newestWritten: self.written)
         }
 
-        /// What the waiting writer is to be resumed with now, if anything: lines, or the end once
-        /// the input is closed and drained.
-        mutating func wakeWriter(now: NIODeadline, dropped: inout [UInt64]) -> Wake? {
+        /// Whether ``takeLines(now:)`` would take lines, once the late ones are dropped and the
+        /// notices that fit queued: a request no event gates that the window has room for, or an
+        /// event no request holds back.
+        var hasLinesToTake: Bool {
+            let room = self.isClosed || self.window.room(unanswered: self.unanswered.count) > 0
+            return self.events.hasReady || (room && self.pending.contains { $0.gate == nil })
+        }
+
+        /// The waiting writer, to be told to look again, if there are lines for it now (or the end,
+        /// once the input is closed and drained).
+        mutating func wakeWriter(now: NIODeadline) -> Writer? {
             guard let waiter = self.waiter else { return nil }
-            let lines = self.takeLines(now: now, dropped: &dropped)
-            guard lines != nil || self.isDrained else { return nil }
+            self.dropLate(now: now)
+            self.queueMissedNotices()
+            guard self.hasLinesToTake || self.isDrained else { return nil }
             self.waiter = nil
-            return (waiter, lines)
+            return waiter
         }
     }
 
@@ -242,10 +265,8 @@ final class PluginInput: Sendable {
     /// written and their answers show the plugin working before the hang rule's silence ends
     /// (``PluginSettings/silenceBeforeRestart``, at least 5 timeouts from its send).
     private let unansweredFor: TimeAmount
-    /// Told the ids of the lines dropped unwritten: no answer can come for them.
-    private let droppedUnwritten: @Sendable ([UInt64]) -> Void
 
-    init(settings: PluginSettings, droppedUnwritten: @escaping @Sendable ([UInt64]) -> Void = { _ in }) {
+    init(settings: PluginSettings) {
         self.state = Mutex(
             State(
                 window: AnswerWindow(maximumSize: settings.maxInFlight, timeout: TimeAmount(settings.requestTimeout)),
@@ -255,7 +276,6 @@ final class PluginInput: Sendable {
         // it once the request has timed out): a place is given back before the plugin is killed.
         self.unansweredFor = TimeAmount(
             max(.zero, min(settings.requestTimeout, (settings.silenceBeforeRestart - settings.requestTimeout) / 2)))
-        self.droppedUnwritten = droppedUnwritten
     }
 
     /// Queues `line`, request `id`'s, to be written while at least half the time until
@@ -282,13 +302,12 @@ final class PluginInput: Sendable {
     private func enqueue(
         size: Int, room: String?, noteIfMissed: Bool = false, _ queue: (inout State) -> Void
     ) -> Bool {
-        var dropped: [UInt64] = []
-        defer { if !dropped.isEmpty { self.droppedUnwritten(dropped) } }
         let now = NIODeadline.now()
-        let (accepted, wake) = self.state.withLock { state -> (Bool, Wake?) in
+        let (accepted, writer) = self.state.withLock { state -> (Bool, Writer?) in
             guard !state.isClosed else { return (false, nil) }
+            var droppedAny = false
             if state.pendingBytes + state.bytesBeingWritten + size > state.limit || !state.missed.isEmpty {
-                dropped = state.dropLate(now: now)
+                droppedAny = state.dropLate(now: now)
             }
             let queuedNotices = state.queueMissedNotices()
             guard state.pendingBytes + state.bytesBeingWritten + size <= state.limit,
@@ -297,27 +316,27 @@ final class PluginInput: Sendable {
                 if noteIfMissed, let room { state.missed.add(room) }
                 // Notices just queued, or events late lines held back, may be ready for a writer
                 // that waits; else a refusal under overload costs no more than the checks above.
-                guard queuedNotices || !dropped.isEmpty else { return (false, nil) }
-                return (false, state.wakeWriter(now: now, dropped: &dropped))
+                guard queuedNotices || droppedAny else { return (false, nil) }
+                return (false, state.wakeWriter(now: now))
             }
             queue(&state)
-            return (true, state.wakeWriter(now: now, dropped: &dropped))
+            return (true, state.wakeWriter(now: now))
         }
-        if let wake { wake.writer.resume(returning: wake.lines) }
+        writer?.resume(returning: .lookAgain)
         return accepted
     }
 
     /// The plugin answered request `id` (or tried to): if it was written and not yet answered,
-    /// the window learns whether the answer came in time, and has room for another line.
-    /// (`now` is for tests.)
-    func answered(_ id: UInt64, at now: NIODeadline = .now()) {
-        var dropped: [UInt64] = []
-        defer { if !dropped.isEmpty { self.droppedUnwritten(dropped) } }
-        let wake = self.state.withLock { state -> Wake? in
-            guard state.answer(id, now: now) else { return nil }
-            return state.wakeWriter(now: now, dropped: &dropped)
+    /// the window learns whether the answer came in time, and has room for another line. Whether
+    /// it was. (`now` is for tests.)
+    @discardableResult
+    func answered(_ id: UInt64, at now: NIODeadline = .now()) -> Bool {
+        let (owed, writer) = self.state.withLock { state -> (Bool, Writer?) in
+            guard state.answer(id, now: now) else { return (false, nil) }
+            return (true, state.wakeWriter(now: now))
         }
-        if let wake { wake.writer.resume(returning: wake.lines) }
+        writer?.resume(returning: .lookAgain)
+        return owed
     }
 
     /// Drops request `id`'s line if it is still waiting to be written (its sender has gone);
@@ -327,50 +346,52 @@ final class PluginInput: Sendable {
         self.state.withLock { $0.forget(id) }
     }
 
-    /// For the process's sweep: drops the lines too late to write by `now` and returns their
-    /// ids (the sweep accounts for them itself: ``droppedUnwritten`` is not told), and takes the
-    /// requests unanswered a while past their own as answered late (``State/release(_:)``).
-    func dropLate(now: NIODeadline) -> [UInt64] {
-        let (dropped, wake) = self.state.withLock { state -> ([UInt64], Wake?) in
-            var dropped = state.dropLate(now: now)
+    /// For the process's sweep: drops the lines too late to write by `now`, takes the requests
+    /// unanswered a while past their own as answered late (``State/release(_:)``), and returns the
+    /// ids of every request dropped unwritten since its last call, by whatever path.
+    func sweep(now: NIODeadline) -> [UInt64] {
+        let (dropped, writer) = self.state.withLock { state -> ([UInt64], Writer?) in
+            state.dropLate(now: now)
             let overdue = state.unanswered.filter { $0.value.deadline + self.unansweredFor <= now }
             for (id, _) in overdue.sorted(by: { $0.value.order < $1.value.order }) { state.release(id) }
-            let wake = state.wakeWriter(now: now, dropped: &dropped)
-            return (dropped, wake)
+            let writer = state.wakeWriter(now: now)
+            defer { state.droppedUnreported = [] }
+            return (state.droppedUnreported, writer)
         }
-        if let wake { wake.writer.resume(returning: wake.lines) }
+        writer?.resume(returning: .lookAgain)
         return dropped
     }
 
     /// The pending lines still due that the window has room for, waiting until there are some;
     /// `nil` once closed and drained. The writer asks once it has written what it took before.
     func next() async -> [UInt8]? {
-        await withCheckedContinuation { continuation in
-            var dropped: [UInt64] = []
-            let ready = self.state.withLock { state -> [UInt8]?? in
-                state.bytesBeingWritten = 0
-                if let lines = state.takeLines(now: .now(), dropped: &dropped) { return .some(lines) }
-                if state.isDrained { return .some(nil) }
-                state.waiter = continuation
-                return nil
+        while true {
+            let turn = await withCheckedContinuation { (writer: Writer) in
+                let turn = self.state.withLock { state -> Turn? in
+                    state.bytesBeingWritten = 0
+                    if let lines = state.takeLines(now: .now()) { return .write(lines) }
+                    if state.isDrained { return .finish }
+                    state.waiter = writer
+                    return nil
+                }
+                if let turn { writer.resume(returning: turn) }
             }
-            // Told before the writer waits, which may be long: until then a dropped request would
-            // count as owed, and a plugin that answered all the rest be killed for its silence.
-            if !dropped.isEmpty { self.droppedUnwritten(dropped) }
-            if let ready { continuation.resume(returning: ready) }
+            switch turn {
+            case .write(let lines): return lines
+            case .finish: return nil
+            case .lookAgain: continue
+            }
         }
     }
 
     /// Stops accepting lines; the writer drains what is pending, then gets `nil`.
     func close() {
-        var dropped: [UInt64] = []
-        defer { if !dropped.isEmpty { self.droppedUnwritten(dropped) } }
-        let wake = self.state.withLock { state -> Wake? in
+        let writer = self.state.withLock { state -> Writer? in
             state.isClosed = true
             state.queueMissedNotices(ignoringLimit: true)  // the last lines it will be sent
-            return state.wakeWriter(now: .now(), dropped: &dropped)
+            return state.wakeWriter(now: .now())
         }
-        if let wake { wake.writer.resume(returning: wake.lines) }
+        writer?.resume(returning: .lookAgain)
     }
 
     /// How many requests the window lets the plugin owe now (for tests).
@@ -387,6 +408,9 @@ final class PluginInput: Sendable {
 
     /// How many requests were queued to be written, since the start (for tests).
     var requestsQueued: Int { self.state.withLock { $0.requestsQueued } }
+
+    /// How many requests the writer has taken to write, since the start (for tests).
+    var requestsTaken: Int { self.state.withLock { Int($0.written) } }
 
     /// How many requests wait for the writer to take them (for tests).
     var requestsWaiting: Int { self.state.withLock { $0.pending.count } }

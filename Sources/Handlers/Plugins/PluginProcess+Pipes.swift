@@ -13,7 +13,10 @@ extension PluginProcess {
         killRequests: AsyncStream<Void>, kill: AsyncStream<Void>.Continuation
     ) async {
         await withTaskGroup(of: PipeTask.self) { group in
-            group.addTask {
+            // On the plugin's event loop, not the shared task pool: woken for lines, a writer that
+            // waited there for a thread (a busy pool) would find requests the plugin could have
+            // answered in time too late to write.
+            group.addTask(executorPreference: EventLoopTaskExecutor(self.eventLoop)) {
                 let writer = execution.standardInputWriter
                 while let bytes = await input.next() {
                     do {
@@ -77,7 +80,13 @@ extension PluginProcess {
                                 violation = "an answer before its hello"
                                 return
                             }
-                            input.answered(id)
+                            guard !self.waitsUnwritten(id, owedByInput: input.answered(id)) else {
+                                invalidAnswers += 1
+                                badLineLog.log(
+                                    "plugin.answer.invalid", to: self.logger, count: invalidAnswers,
+                                    reason: "request \(id) was not sent to it yet", line: nil)
+                                return
+                            }
                             if let reason = self.complete(id, answer: answer) {
                                 invalidAnswers += 1
                                 badLineLog.log(
@@ -89,12 +98,12 @@ extension PluginProcess {
                                 violation = "an answer before its hello"
                                 return
                             }
-                            input.answered(id)
+                            let unsent = self.waitsUnwritten(id, owedByInput: input.answered(id))
                             invalidAnswers += 1
                             badLineLog.log(
                                 "plugin.answer.invalid", to: self.logger, count: invalidAnswers,
                                 reason: "\(reason) (request \(id))", line: nil)
-                            self.complete(id, with: .invalidAnswer(reason))
+                            if !unsent { self.complete(id, with: .invalidAnswer(reason)) }
                         case .badHello(let reason):
                             violation = "a bad hello: \(reason)"
                         case .garbage(let reason):

@@ -14,7 +14,7 @@ public final class PluginProcess: Sendable {
     public let executable: PluginExecutable
     let settings: PluginSettings
     let logger: Logger
-    private let eventLoop: any EventLoop
+    let eventLoop: any EventLoop
     private let state = Mutex(State())
     private let readiness = PluginReadiness()
 
@@ -33,6 +33,11 @@ public final class PluginProcess: Sendable {
     private struct State {
         /// The running incarnation's stdin, once it said hello; `nil` while down.
         var input: PluginInput?
+        /// Its stdin once the shutdown has closed it, until it has gone: still swept, so that what
+        /// it drops as late is not taken as owed, nor an abandoned request's line written.
+        var closingInput: PluginInput?
+        /// The stdin whose lines the sweep looks after.
+        var sweptInput: PluginInput? { self.input ?? self.closingInput }
         /// Stops the running incarnation.
         var kill: AsyncStream<Void>.Continuation?
         var nextID: UInt64 = 1
@@ -201,15 +206,10 @@ public final class PluginProcess: Sendable {
         self.state.withLock { state in state.pending[id]?.abandonAt = time }
     }
 
-    /// Forgets timed-out requests whose lines were never written: no answer can come for them.
-    /// One the sweep has not yet ended is marked, so that it does not count it as owed either.
-    func neverWritten(_ ids: [UInt64]) {
-        self.state.withLock { state in
-            for id in ids {
-                state.overdue.remove(id)
-                state.pending[id]?.neverWritten = true
-            }
-        }
+    /// Whether request `id` still waits for its answer, though its line has not been written
+    /// (or is being written, not yet read): an answer to it was not worked out from it.
+    func waitsUnwritten(_ id: UInt64, owedByInput: Bool) -> Bool {
+        !owedByInput && self.state.withLock { $0.pending[id] != nil }
     }
 
     /// Answers every overdue request with `timedOut` (`abandoned` once its sender has gone and
@@ -230,7 +230,8 @@ public final class PluginProcess: Sendable {
         let (overdue, hung, missedEvents) = self.state.withLock { state -> Sweep in
             let missedEvents = state.missedEventsToLog()
             var overdue: [(Pending, PluginOutcome)] = []
-            for id in state.input?.dropLate(now: now) ?? [] { state.pending[id]?.neverWritten = true }
+            // Every request dropped unwritten so far, by the writer too: none is taken as owed below.
+            for id in state.sweptInput?.sweep(now: now) ?? [] { state.pending[id]?.neverWritten = true }
             for (id, pending) in state.pending {
                 var unwritten = pending.neverWritten
                 if pending.deadline <= now {
@@ -238,7 +239,7 @@ public final class PluginProcess: Sendable {
                 } else if let abandonAt = pending.abandonAt, abandonAt <= now {
                     overdue.append((pending, .abandoned))
                     // Not to be acted on, if the plugin has not read it yet.
-                    unwritten = state.input?.forget(id) == true || unwritten
+                    unwritten = state.sweptInput?.forget(id) == true || unwritten
                 } else {
                     continue
                 }
@@ -268,10 +269,10 @@ public final class PluginProcess: Sendable {
     /// How many requests the plugin is taken to owe answers to, late (for tests).
     var overdueCount: Int { self.state.withLock { $0.overdue.count } }
 
-    /// How many requests the running incarnation was given to write, and how many of those its
-    /// writer has yet to take, if one runs (for tests).
-    var requestsQueued: (given: Int, waiting: Int)? {
-        self.state.withLock { $0.input }.map { ($0.requestsQueued, $0.requestsWaiting) }
+    /// How many requests the running incarnation was given to write, how many of those its writer
+    /// has yet to take, and how many it took, if one runs (for tests).
+    var requestsQueued: (given: Int, waiting: Int, taken: Int)? {
+        self.state.withLock { $0.input }.map { ($0.requestsQueued, $0.requestsWaiting, $0.requestsTaken) }
     }
 
     // MARK: Life cycle
@@ -298,6 +299,7 @@ public final class PluginProcess: Sendable {
     func beginShutdown() {
         let input = self.state.withLock { state in
             state.isShuttingDown = true
+            state.closingInput = state.input ?? state.closingInput
             defer { state.input = nil }
             return state.input
         }
@@ -311,7 +313,7 @@ public final class PluginProcess: Sendable {
 
     /// One incarnation: start, hello, answers, until the process is gone.
     private func runOnce() async {
-        let input = PluginInput(settings: self.settings) { [weak self] ids in self?.neverWritten(ids) }
+        let input = PluginInput(settings: self.settings)
         let (killRequests, kill) = AsyncStream.makeStream(of: Void.self)
         // Not once the shutdown has begun: it waits only for an incarnation that was running when
         // it looked, so a restart resumed after that (a busy machine) would run unwatched.
@@ -440,6 +442,7 @@ public final class PluginProcess: Sendable {
         let orphans = self.state.withLock { state -> [Pending] in
             guard state.input === input || state.input == nil else { return [] }
             state.input = nil
+            state.closingInput = nil
             state.silentSince = nil
             defer { state.pending.removeAll() }
             return Array(state.pending.values)

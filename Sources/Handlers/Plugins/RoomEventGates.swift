@@ -21,6 +21,9 @@ struct RoomEventGates {
 
     var isEmpty: Bool { self.rooms.isEmpty }
 
+    /// Whether some event waits for no request any more (``takeReady(into:)`` would take it).
+    var hasReady: Bool { self.rooms.values.contains { $0.first?.requestsBefore == 0 } }
+
     /// The event a request of `room` queued now must follow: its room's last one waiting, if any.
     func gate(forRequestIn room: String) -> UInt64? {
         self.rooms[room]?.last?.number

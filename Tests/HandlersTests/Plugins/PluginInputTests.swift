@@ -1,3 +1,4 @@
+import Dispatch
 import NIOCore
 import Synchronization
 import Testing
@@ -6,20 +7,12 @@ import Testing
 
 @Suite("Plugins: stdin queue", .timeLimit(.minutes(3)))
 struct PluginInputTests {
-    /// The ids an input reported dropped unwritten.
-    private final class DroppedIDs: Sendable {
-        private let ids = Mutex<[UInt64]>([])
-        func add(_ ids: [UInt64]) { self.ids.withLock { $0 += ids } }
-        var all: [UInt64] { self.ids.withLock { $0 } }
-    }
-
     /// An input of `limit` bytes for requests of `timeout`.
-    private func input(limit: Int = 1_000, timeout: Duration = .seconds(60), dropped: DroppedIDs? = nil) -> PluginInput
-    {
+    private func input(limit: Int = 1_000, timeout: Duration = .seconds(60)) -> PluginInput {
         var settings = PluginSettings()
         settings.maxQueuedInputBytes = limit
         settings.requestTimeout = timeout
-        return PluginInput(settings: settings) { ids in dropped?.add(ids) }
+        return PluginInput(settings: settings)
     }
 
     /// Appends the lines "1\n"… of `ids`, each due at `deadline`.
@@ -62,8 +55,7 @@ struct PluginInputTests {
     }
 
     @Test func linesThatExpiredOrWereForgottenAreNotWrittenAndTheExpiredAreReported() async {
-        let dropped = DroppedIDs()
-        let input = self.input(dropped: dropped)
+        let input = self.input()
         let now = NIODeadline.now()
         #expect(input.append(Array("1\n".utf8), id: 1, until: now - .seconds(1)))
         #expect(input.append(Array("2\n".utf8), id: 2, until: now - .milliseconds(1)))
@@ -71,29 +63,28 @@ struct PluginInputTests {
         #expect(input.append(Array("4\n".utf8), id: 4, until: now + .seconds(60)))
         input.forget(3)  // its sender has gone
         #expect(await input.next() == Array("4\n".utf8))
-        // Timed out unwritten: no answer can come for them, which the process is told.
-        #expect(dropped.all == [1, 2])
+        // Timed out unwritten: no answer can come for them, which the process's sweep is told, once.
+        #expect(input.sweep(now: now) == [1, 2])
+        #expect(input.sweep(now: now) == [])
     }
 
     /// A line with less than half its timeout left would most likely be answered late.
     @Test func linesWithLessThanHalfTheirTimeoutLeftAreNotWritten() async {
-        let dropped = DroppedIDs()
-        let input = self.input(timeout: .seconds(10), dropped: dropped)
+        let input = self.input(timeout: .seconds(10))
         let now = NIODeadline.now()
         #expect(input.append(Array("1\n".utf8), id: 1, until: now + .seconds(4)))
         #expect(input.append(Array("2\n".utf8), id: 2, until: now + .seconds(6)))
         #expect(await input.next() == Array("2\n".utf8))
-        #expect(dropped.all == [1])
+        #expect(input.sweep(now: now) == [1])
     }
 
     @Test func expiredLinesMakeRoomUnderTheLimit() {
-        let dropped = DroppedIDs()
-        let input = self.input(limit: 10, dropped: dropped)
+        let input = self.input(limit: 10)
         let now = NIODeadline.now()
         #expect(input.append(Array("12345678\n".utf8), id: 1, until: now - .seconds(1)))
         #expect(input.append(Array("12345678\n".utf8), id: 2, until: now + .seconds(60)))
-        #expect(dropped.all == [1])
         #expect(!input.append(Array("x\n".utf8), id: 3, until: now + .seconds(60)), "over the limit with 2 due")
+        #expect(input.sweep(now: now) == [1])
     }
 
     /// What the writer took counts until it asks for more (its write is done): a plugin that
@@ -141,9 +132,9 @@ struct PluginInputTests {
         // 8 still owed: no room until the sweep finds them a timeout past their own, well before
         // the silence that counts a plugin as hung (5 minutes here).
         let more = await self.nextLines(of: input) {
-            #expect(input.dropLate(now: due + .seconds(59)) == [])
+            #expect(input.sweep(now: due + .seconds(59)) == [])
             #expect(input.windowSize == 8 && input.unansweredCount == 8, "not yet a timeout past")
-            #expect(input.dropLate(now: due + .seconds(61)) == [], "no line was too late")
+            #expect(input.sweep(now: due + .seconds(61)) == [], "no line was too late")
         }
         #expect(more == self.lines(23...30), "the 8 released, the window still 8, the newest first")
         #expect(input.windowSize == 8, "released together with the late answers: no second halving")
@@ -179,9 +170,9 @@ struct PluginInputTests {
         #expect(await input.next() == self.lines(1...1))
         self.append(2...2, to: input, until: start + .seconds(600))
         let second = await self.nextLines(of: input) {
-            _ = input.dropLate(now: start + .seconds(119))
+            _ = input.sweep(now: start + .seconds(119))
             #expect(input.unansweredCount == 1, "not yet a timeout past its own")
-            _ = input.dropLate(now: start + .seconds(121))  // 1 is given up on: 2 takes its place
+            _ = input.sweep(now: start + .seconds(121))  // 1 is given up on: 2 takes its place
         }
         #expect(second == self.lines(2...2))
         #expect(input.unansweredCount == 1)
@@ -201,7 +192,7 @@ struct PluginInputTests {
         let start = NIODeadline.now()
         self.append(1...3, to: input, until: start + .seconds(60))
         #expect(await input.next() == self.lines(1...3))
-        _ = input.dropLate(now: start + .seconds(121))  // given up on, a timeout past their own
+        _ = input.sweep(now: start + .seconds(121))  // given up on, a timeout past their own
         #expect(input.windowSize == 1.5, "late at 3")
         self.append(4...4, to: input, until: NIODeadline.now() + .seconds(60))
         #expect(await input.next() == self.lines(4...4))
@@ -225,16 +216,32 @@ struct PluginInputTests {
         #expect(input.answersTimed == 4)
     }
 
+    /// The writer takes its lines itself once it runs. Held up after a wake (its task waiting for
+    /// a thread), it used to write the lines taken for it when it was woken, however late by then.
+    @Test func aWriterHeldUpAfterItsWakeDoesNotWriteWhatBecameLateMeanwhile() async {
+        let input = self.input(timeout: .milliseconds(200))  // written within 100 ms, or not at all
+        let executor = HeldExecutor()
+        let writer = Task(executorPreference: executor) { await input.next() }
+        while !input.writerWaits { try? await Task.sleep(for: .milliseconds(5)) }
+        let release = DispatchSemaphore(value: 0)
+        executor.queue.async { release.wait() }  // the writer's thread is busy
+        #expect(input.append(Array("1\n".utf8), id: 1, until: .now() + .milliseconds(200)))  // wakes it
+        try? await Task.sleep(for: .milliseconds(150))  // 1 is too late to write now
+        #expect(input.append(Array("2\n".utf8), id: 2, until: .now() + .seconds(60)))
+        release.signal()
+        #expect(await writer.value == Array("2\n".utf8))
+        #expect(input.sweep(now: .now()) == [1], "dropped unwritten, not taken as written")
+    }
+
     /// A request's deadline is set before its line is appended: two senders' lines may come out
     /// of the order of their deadlines, and a late one behind a fresh one is still dropped.
     @Test func aLateLineBehindAFreshOneIsDropped() async {
-        let dropped = DroppedIDs()
-        let input = self.input(timeout: .seconds(10), dropped: dropped)
+        let input = self.input(timeout: .seconds(10))
         let now = NIODeadline.now()
         #expect(input.append(Array("1\n".utf8), id: 1, until: now + .seconds(9)))
         #expect(input.append(Array("2\n".utf8), id: 2, until: now + .seconds(4)))  // past half its timeout
         #expect(await input.next() == Array("1\n".utf8))
-        #expect(dropped.all == [2])
+        #expect(input.sweep(now: now) == [2])
     }
 
     /// At a shutdown the plugin is asked to finish what it was sent: the window no longer holds lines back.
@@ -251,13 +258,13 @@ struct PluginInputTests {
 
     /// An input whose window lets the plugin owe one answer.
     private func inputOwingOne(
-        limit: Int = PluginSettings().maxQueuedInputBytes, timeout: Duration = .seconds(60), dropped: DroppedIDs? = nil
+        limit: Int = PluginSettings().maxQueuedInputBytes, timeout: Duration = .seconds(60)
     ) -> PluginInput {
         var settings = PluginSettings()
         settings.maxInFlight = 1
         settings.maxQueuedInputBytes = limit
         settings.requestTimeout = timeout
-        return PluginInput(settings: settings) { ids in dropped?.add(ids) }
+        return PluginInput(settings: settings)
     }
 
     // The writer's lines are taken through `nextLines`, bounded: an event that never goes would
@@ -340,8 +347,7 @@ struct PluginInputTests {
     /// A request dropped as too late to write, or forgotten (its sender gone), holds no event
     /// back; an event is never late.
     @Test func anEventGoesOnceItsRoomsRequestsBeforeItAreTooLateOrForgotten() async {
-        let dropped = DroppedIDs()
-        let input = self.inputOwingOne(dropped: dropped)
+        let input = self.inputOwingOne()
         let now = NIODeadline.now()
         self.append(1, of: "A", to: input, until: now + .seconds(60))
         #expect(await self.nextLines(of: input) {} == self.lines(1...1))  // the window is full
@@ -349,9 +355,9 @@ struct PluginInputTests {
         self.append(3, of: "A", to: input, until: now + .seconds(60))
         #expect(input.appendEvent(self.event("eA"), room: "A"))
         #expect(input.forget(3))
-        let event = await self.nextLines(of: input) { #expect(input.dropLate(now: now + .seconds(11)) == [2]) }
+        let event = await self.nextLines(of: input) { #expect(input.sweep(now: now + .seconds(11)) == [2]) }
         #expect(event == self.event("eA"))
-        #expect(dropped.all.isEmpty, "the sweep accounts for what it drops itself")
+        #expect(input.sweep(now: now + .seconds(11)) == [], "each dropped request is reported once")
     }
 
     /// Events share the byte limit, and a closed input takes none; closing writes what waits,
@@ -415,8 +421,7 @@ struct PluginInputTests {
     /// A notice that waits for room when the input closes is still written: the close queues every
     /// notice, whatever the limit, and the input is not drained before they are written.
     @Test func closingWritesTheNoticesStillWaiting() async {
-        let dropped = DroppedIDs()
-        let input = self.input(limit: 100, timeout: .seconds(2), dropped: dropped)
+        let input = self.input(limit: 100, timeout: .seconds(2))
         let now = NIODeadline.now()
         #expect(input.append(Array("1\n".utf8), id: 1, until: now + .seconds(60)))
         #expect(await self.nextLines(of: input) {} == self.lines(1...1))  // 2 bytes being written
@@ -427,7 +432,7 @@ struct PluginInputTests {
         input.close()
         #expect(await self.nextLines(of: input) {} == self.missed("A", 1))
         #expect(await self.nextLines(of: input) {} == nil)
-        #expect(dropped.all == [2])
+        #expect(input.sweep(now: now) == [2])
     }
 
     /// The close queues the notices waiting whatever the limit, so they go in the same write as the
@@ -596,5 +601,15 @@ struct PluginInputTests {
         #expect(pace.meanGap(before: last + .milliseconds(1), over: 1) == .milliseconds(1))
         #expect(pace.meanGap(before: last + .milliseconds(1), over: 10) == .milliseconds(1))
         #expect(pace.meanGap(before: last + .milliseconds(1), over: 1_000) == .milliseconds(1), "the capacity at most")
+    }
+}
+
+/// Runs its jobs on one dispatch queue, which a test can hold up.
+private final class HeldExecutor: TaskExecutor {
+    let queue = DispatchQueue(label: "held-executor")
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        self.queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }

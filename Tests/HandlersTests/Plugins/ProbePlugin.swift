@@ -135,6 +135,15 @@ enum ProbePlugin {
                                      {"send": "room", "message": context},
                                      {"error": {"code": "probe_says_no", "message": "The probe refuses"}},
                                      {"send": "sender", "message": dict(context, n=2)}]
+            elif do == "forges_when_told":  # once told, answers request id + `ahead` before it was sent
+                open(message["mark"], "w").close()
+                asked = time.time()
+                while os.path.exists(message["mark"]) and time.time() - asked < 30:
+                    time.sleep(0.01)
+                say({"kind": "answer", "id": request["id"] + message["ahead"],
+                     "actions": [{"send": "sender", "message": {"type": "probe_forged"}}]})
+                time.sleep(2)  # reading nothing meanwhile: the request it named stays unsent
+                answer["actions"] = [{"send": "sender", "message": context}]
             elif do == "slow":
                 time.sleep(message.get("seconds", 1))
                 answer["actions"] = [{"send": "sender", "message": context}]
