@@ -94,6 +94,30 @@ struct StoreOpeningTests {
         }
     }
 
+    /// A database with a damaged page is said to be one, in SQLite's words: "not a valid SQLite
+    /// database" sent its operator looking for the wrong file, when its rows can often be saved.
+    @Test func aDamagedPageIsReportedAsDamage() async throws {
+        try await withTemporaryDirectory { directory in
+            let configuration = PersistenceConfiguration(databasePath: databasePath(in: directory))
+            try await withStore(configuration) { store in
+                for number in 0..<400 { _ = try await store.submit(submission("player \(number)", Int64(number))) }
+            }
+            let raw = try RawDatabase(path: configuration.databasePath)
+            let root = try raw.integer("SELECT rootpage FROM sqlite_master WHERE name = 'scores'")
+            let pageSize = try raw.integer("PRAGMA page_size")
+            let file = try FileHandle(forWritingTo: URL(fileURLWithPath: configuration.databasePath))
+            try file.seek(toOffset: UInt64((root - 1) * pageSize))
+            try file.write(contentsOf: Data(repeating: 0xA5, count: Int(pageSize)))
+            try file.close()
+
+            let error = await #expect(throws: StoreOpeningError.self) {
+                _ = try await SQLiteGameStore.open(configuration, logger: quietLogger)
+            }
+            #expect(error?.reason.hasPrefix("the database is damaged (") == true, "\(String(describing: error))")
+            #expect(error?.reason.contains(".recover") == true)
+        }
+    }
+
     @Test func directoryUnderARegularFileCannotBeCreated() async throws {
         try await withTemporaryDirectory { directory in
             let blocker = directory.appendingPathComponent("afile")

@@ -61,8 +61,17 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     /// memory: an unknown table or column (`SQLITE_ERROR`), a rule or a trigger's `RAISE`
     /// (`SQLITE_CONSTRAINT`), a column's type (`SQLITE_MISMATCH`).
     var isAboutTheTables: Bool { [SQLITE_ERROR, SQLITE_CONSTRAINT, SQLITE_MISMATCH].contains(self.code & 0xFF) }
-    /// Whether the file exists but is not a usable SQLite database.
-    public var isCorrupt: Bool { [SQLITE_NOTADB, SQLITE_CORRUPT].contains(self.code & 0xFF) }
+    /// What an operator is told of this error when the store cannot open: a file that is no
+    /// database, one with a damaged page (SQLite's words, and what often saves its rows), or
+    /// SQLite's message.
+    var reasonAtStart: String {
+        switch self.code & 0xFF {
+        case SQLITE_NOTADB: "not a valid SQLite database"
+        case SQLITE_CORRUPT:
+            "the database is damaged (\(self.message)); `sqlite3 FILE .recover` can often save its rows"
+        default: self.message
+        }
+    }
 
     public var description: String {
         let system = self.systemErrno == 0 ? "" : " (errno \(self.systemErrno))"

@@ -76,7 +76,7 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
             )
         } catch {
             try? await threads.shutdownGracefully()
-            throw StoreOpeningError(path: path, reason: error.isCorrupt ? "not a valid SQLite database" : error.message)
+            throw StoreOpeningError(path: path, reason: error.reasonAtStart)
         }
     }
 
