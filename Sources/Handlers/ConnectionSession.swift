@@ -104,6 +104,19 @@ public final class ConnectionSession {
         await membership.room.leave(playerID: membership.playerID, connection: self.connection)
     }
 
+    /// Leaves the room this connection is in, if any, for another it is entering, unless its
+    /// socket has closed meanwhile (a join waits for the other room first): then it stays, to
+    /// drop from the room with a reconnect window once its reader ends, and this is `false`.
+    public func leaveRoomForAnother() async -> Bool {
+        guard let membership = self.membership else { return self.connection.canTakeASeat }
+        let connection = self.connection
+        let left = await membership.room.enter { room in
+            room.leave(playerID: membership.playerID, connection: connection, unlessItsSocketClosed: true)
+        }
+        if left { self.membership = nil }
+        return left
+    }
+
     /// Queues a message for this connection only.
     public func reply(_ frame: ByteBuffer) {
         self.connection.send(frame)

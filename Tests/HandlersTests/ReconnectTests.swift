@@ -1,3 +1,5 @@
+import Dispatch
+import Synchronization
 import Testing
 
 @testable import Handlers
@@ -72,6 +74,56 @@ struct ReconnectTests {
         #expect(await host.received().isEmpty)
         let room = try #require(harness.registry.room(code: code))
         #expect(await room.state.players.map(\.id) == ["host"])
+    }
+
+    /// The socket closes while the join waits for the room it joins: the sender stays in its room,
+    /// to drop from it with a window, instead of leaving it for good for a seat it cannot take.
+    @Test func aSocketClosedWhileItsJoinWaitsLeavesItsRoomAsItWas() async throws {
+        let harness = try Harness()
+        let (host, guest, code) = try await harness.roomWithTwoPlayers()
+        let otherCode = try await harness.client().createRoom(playerID: "other", name: "Other")
+        _ = await host.received()
+        let target = try #require(harness.registry.room(code: otherCode))
+        let gate = DispatchSemaphore(value: 0)
+        let entered = Atomic(false)
+        let blocker = Task {
+            await target.enter { _ in
+                entered.store(true, ordering: .relaxed)
+                gate.wait()
+            }
+        }
+        while !entered.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(5)) }
+        let join = Task {
+            await guest.expectError(
+                "join_failed", after: #"{"type":"join_room","room_id":"\#(otherCode)","player_name":"G"}"#)
+        }
+        // By then the join waits for the room it joins (were it later, it would read from a closed
+        // socket, and be refused the same).
+        try await Task.sleep(for: .milliseconds(300))
+        guest.connection.socketHasClosed()
+        gate.signal()
+        await join.value
+        await blocker.value
+        #expect(await host.received().isEmpty, "no player_left")
+        let room = try #require(harness.registry.room(code: code))
+        #expect(await room.state.players.map(\.id) == ["host", "guest"])
+        #expect(guest.session.membership?.room === room)
+    }
+
+    /// A member who joins the room they are in, the others away, leaves and joins again in one
+    /// turn of the room, which never shows itself vacant meanwhile: a create at the server's cap
+    /// could have evicted it in between, and the member lost it.
+    @Test func aRejoinNeverShowsItsRoomVacant() async throws {
+        let harness = try Harness()
+        let (host, guest, code) = try await harness.roomWithTwoPlayers()
+        try await self.drop(guest, as: "guest")
+        _ = await host.received()
+        let vacanciesBefore = harness.registry.vacanciesBegun
+        await host.send(#"{"type":"join_room","room_id":"\#(code)","player_name":"Hosty","player_id":"host"}"#)
+        #expect(await host.received().map(\.type).contains("room_joined"))
+        #expect(harness.registry.vacanciesBegun == vacanciesBefore, "shown vacant between the leave and the join")
+        let room = try #require(harness.registry.room(code: code))
+        #expect(await room.state.players.map(\.id).sorted() == ["guest", "host"])
     }
 
     @Test("A join or create read from a socket its client has closed leaves the sender's room as it was")

@@ -26,7 +26,7 @@ public struct JoinRoomHandler: MessageHandler {
             return try await Self.rejoin(room, as: arrival, leaving: membership.playerID, session: session)
         }
         try await room.enter { room throws(RelayError) in try room.checkAdmission(playerID: playerID) }
-        await session.leaveRoom()
+        guard await session.leaveRoomForAnother() else { throw .joinFailed }  // its socket closed meanwhile
         try await room.enter { room throws(RelayError) in try arrival.enter(room) }
         session.membership = .init(room: room, playerID: playerID)
     }
@@ -38,12 +38,14 @@ public struct JoinRoomHandler: MessageHandler {
     ) async throws(RelayError) {
         let failure = try await room.enter { room throws(RelayError) -> RelayError? in
             try room.checkRejoin(by: memberID, as: arrival.playerID)  // refused: nothing changed
-            room.leave(playerID: memberID, connection: arrival.connection)
-            do throws(RelayError) {
-                try arrival.enter(room)
-                return nil
-            } catch {
-                return error
+            return room.holdingPublication { room in
+                room.leave(playerID: memberID, connection: arrival.connection)
+                do throws(RelayError) {
+                    try arrival.enter(room)
+                    return nil
+                } catch {
+                    return error
+                }
             }
         }
         session.membership = nil

@@ -30,6 +30,8 @@ public actor GameRoom {
     private var drops: UInt64 = 0
     /// Set once the last member is gone; a closed room admits nobody.
     private var isClosed = false
+    /// Held while a member leaves and joins again in one turn (``holdingPublication(_:)``).
+    private var publicationHeld = false
     /// Messages a raw handler took as their frames arrived (``isOnCurrentLoop``), for
     /// tests: how much of the room's traffic takes the fastest path.
     public package(set) var messagesHandledInPlace = 0
@@ -206,9 +208,19 @@ public actor GameRoom {
 
     /// A member leaves for good: the others get `player_left`.
     public func leave(playerID: String, connection: PlayerConnection) {
-        guard self.isCurrent(playerID, connection: connection) else { return }
+        self.leave(playerID: playerID, connection: connection, unlessItsSocketClosed: false)
+    }
+
+    /// ``leave(playerID:connection:)``, but with `unlessItsSocketClosed` not for a connection that
+    /// can take no seat any more (checked in this turn): it stays, to drop with a window. Whether
+    /// the connection is now out of the room.
+    @discardableResult
+    public func leave(playerID: String, connection: PlayerConnection, unlessItsSocketClosed: Bool) -> Bool {
+        guard self.isCurrent(playerID, connection: connection) else { return true }
+        guard !unlessItsSocketClosed || connection.canTakeASeat else { return false }
         self.connections[playerID] = nil
         self.remove(playerID)
+        return true
     }
 
     /// A member's socket closed without `leave_room`: they may come back within the window.
@@ -423,10 +435,25 @@ public actor GameRoom {
     /// Tells the registry how the room looks now (for `/api/rooms`), and whether it is vacant:
     /// members left to come back, none connected.
     public func publish() {
-        guard !self.isClosed else { return }  // a closing room's entry is on its way out
+        // A closing room's entry is on its way out; a held room is published once it is done.
+        guard !self.isClosed, !self.publicationHeld else { return }
         let joinable = self.state.acceptsJoiner
         let vacant = self.connections.isEmpty && !self.state.players.isEmpty
         self.registry?.publish(self, info: self.state.roomInfo, joinable: joinable, vacant: vacant)
+    }
+
+    /// Runs `body` with the registry told how the room looks only once it is done: a member who
+    /// leaves and joins again within it (a `join_room` into their own room) must not show the room
+    /// vacant meanwhile, when a `create_room` at the server's cap could evict it.
+    public func holdingPublication<Result, Failure: Error>(
+        _ body: (isolated GameRoom) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        self.publicationHeld = true
+        defer {
+            self.publicationHeld = false
+            self.publish()
+        }
+        return try body(self)
     }
 
     private func departure(_ type: String, player: RoomPlayer, canReconnect: Bool) -> ByteBuffer {

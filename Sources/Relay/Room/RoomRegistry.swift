@@ -49,6 +49,8 @@ public final class RoomRegistry: Sendable {
         var vacancies = CircularBuffer<(code: String, since: ContinuousClock.Instant)>()
         /// The rooms open by who created them.
         var byCreator = RoomsByCreator()
+        /// Times a room became vacant, since the start (for tests).
+        var vacanciesBegun = 0
 
         /// Forgets the room under `code`, and gives its creator's place back.
         mutating func removeEntry(_ code: String) -> Entry? {
@@ -66,6 +68,7 @@ public final class RoomRegistry: Sendable {
             let now = ContinuousClock.now
             self.entries[code]?.vacantSince = now
             self.vacancies.append((code, now))
+            self.vacanciesBegun += 1
             if self.vacancies.count > 2 * self.entries.count + 64 {  // rooms that come back often
                 let entries = self.entries
                 self.vacancies.removeAll { entries[$0.code]?.vacantSince != $0.since }
@@ -262,6 +265,9 @@ public final class RoomRegistry: Sendable {
 
     /// Marks vacant `room` occupied before a player comes in; false if it was evicted (and so
     /// can no longer be entered). Under the lock, so a room is never evicted as someone enters.
+    /// Times a room became vacant, since the start (for tests).
+    package var vacanciesBegun: Int { self.rooms.withLock { $0.vacanciesBegun } }
+
     func reoccupy(_ room: GameRoom) -> Bool {
         self.rooms.withLock { rooms in
             guard rooms.entries[room.code]?.room === room else { return false }
