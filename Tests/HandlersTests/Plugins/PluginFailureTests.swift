@@ -84,11 +84,12 @@ struct PluginFailureTests {
         // Long enough that a busy machine answers the healthy requests in time.
         var settings = ProbePlugin.settings(requestTimeout: .seconds(2))
         settings.timeoutsBeforeRestart = 3
-        try await ProbePlugin.withHarness([ProbePlugin.executable()], settings: settings) { harness in
+        try await ProbePlugin.withProcess([ProbePlugin.executable()], settings: settings) { process, harness in
             let client = harness.client()
             // Asked until it answers: on a loaded machine a first answer can miss the timeout.
             let before = try #require(try await client.probePIDOnceAnswering(in: harness))
-            await client.expectError("plugin_timeout", after: #"{"type":"probe","do":"hang"}"#)
+            let hung = await client.exchangeWritten(#"{"type":"probe","do":"hang"}"#, to: process)
+            #expect(hung.first?["code"] == "plugin_timeout")
             // It reads no more: these time out until the third in a row gets it killed.
             for _ in 0..<2 {
                 let replies = await client.exchange(#"{"type":"probe"}"#)

@@ -297,6 +297,18 @@ extension TestClient {
         return await self.received()
     }
 
+    /// Sends `text` until `process`'s writer takes it for the plugin (a writer held up past half
+    /// the request's timeout, on a loaded machine, drops it unwritten instead), and returns what
+    /// came back for the one taken; nothing after ten tries. For a client alone in asking.
+    func exchangeWritten(_ text: String, to process: PluginProcess) async -> [JSONValue] {
+        for _ in 0..<10 {
+            let taken = process.requestsQueued?.taken
+            let replies = await self.exchange(text)
+            if let taken, let now = process.requestsQueued?.taken, now > taken { return replies }
+        }
+        return []
+    }
+
     /// The pid of the probe process that answers a plain `probe`, if one answers.
     func probePID() async -> JSONValue? {
         await self.exchange(#"{"type":"probe"}"#).first?["pid"]
