@@ -346,12 +346,14 @@ final class PluginInput: Sendable {
         self.state.withLock { $0.forget(id) }
     }
 
-    /// For the process's sweep: drops the lines too late to write by `now`, takes the requests
-    /// unanswered a while past their own as answered late (``State/release(_:)``), and returns the
-    /// ids of every request dropped unwritten since its last call, by whatever path.
-    func sweep(now: NIODeadline) -> [UInt64] {
+    /// For the process's sweep: drops the lines too late to write by `now`, and those of the
+    /// requests `forgetting` (their senders gone), takes the requests unanswered a while past their
+    /// own as answered late (``State/release(_:)``), and returns the ids of every request dropped
+    /// unwritten since its last call, by whatever path, and of those forgotten now.
+    func sweep(now: NIODeadline, forgetting: [UInt64] = []) -> [UInt64] {
         let (dropped, writer) = self.state.withLock { state -> ([UInt64], Writer?) in
             state.dropLate(now: now)
+            for id in forgetting where state.forget(id) { state.droppedUnreported.append(id) }
             let overdue = state.unanswered.filter { $0.value.deadline + self.unansweredFor <= now }
             for (id, _) in overdue.sorted(by: { $0.value.order < $1.value.order }) { state.release(id) }
             let writer = state.wakeWriter(now: now)

@@ -206,8 +206,9 @@ public final class PluginProcess: Sendable {
         self.state.withLock { state in state.pending[id]?.abandonAt = time }
     }
 
-    /// Whether request `id` still waits for its answer, though its line has not been written
-    /// (or is being written, not yet read): an answer to it was not worked out from it.
+    /// Whether request `id` still waits for its answer, though the writer has not taken its line
+    /// yet: an answer to it was not worked out from it. (One taken but still in a full pipe is
+    /// owed already: its answer is taken.)
     func waitsUnwritten(_ id: UInt64, owedByInput: Bool) -> Bool {
         !owedByInput && self.state.withLock { $0.pending[id] != nil }
     }
@@ -230,21 +231,25 @@ public final class PluginProcess: Sendable {
         let (overdue, hung, missedEvents) = self.state.withLock { state -> Sweep in
             let missedEvents = state.missedEventsToLog()
             var overdue: [(Pending, PluginOutcome)] = []
-            // Every request dropped unwritten so far, by the writer too: none is taken as owed below.
-            for id in state.sweptInput?.sweep(now: now) ?? [] { state.pending[id]?.neverWritten = true }
+            // Every request dropped unwritten so far (by the writer too), and the lines of those
+            // abandoned now, not to be acted on if the plugin has not read them yet: all in one turn
+            // of the input, so that none of them is taken as owed below.
+            let abandoned = state.pending.compactMap { id, pending in
+                pending.deadline > now && pending.abandonAt.map { $0 <= now } == true ? id : nil
+            }
+            for id in state.sweptInput?.sweep(now: now, forgetting: abandoned) ?? [] {
+                state.pending[id]?.neverWritten = true
+            }
             for (id, pending) in state.pending {
-                var unwritten = pending.neverWritten
                 if pending.deadline <= now {
                     overdue.append((pending, .timedOut))
                 } else if let abandonAt = pending.abandonAt, abandonAt <= now {
                     overdue.append((pending, .abandoned))
-                    // Not to be acted on, if the plugin has not read it yet.
-                    unwritten = state.sweptInput?.forget(id) == true || unwritten
                 } else {
                     continue
                 }
                 state.pending[id] = nil
-                guard !unwritten else { continue }
+                guard !pending.neverWritten else { continue }
                 state.overdue.insert(id)
                 let sent = pending.deadline - timeout
                 if state.silentSince.map({ sent < $0 }) ?? true { state.silentSince = sent }

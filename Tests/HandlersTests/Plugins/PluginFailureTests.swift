@@ -285,6 +285,24 @@ struct PluginFailureTests {
     /// machine one may miss its 1 s timeout.
     /// The lines the probe had read when it answered a probe, and how many probes before that one
     /// went unanswered (timed out: a busy plugin).
+    /// Sends three 30 KB requests to a plugin that holds one, each once the writer took the one
+    /// before (the writer had taken `takenBefore`): two fill its stdin pipe, the third blocks the
+    /// writer. Their replies, to come once the plugin reads on.
+    private func blockTheWriter(
+        of process: PluginProcess, in harness: Harness, takenBefore: Int
+    ) async throws -> [Task<[JSONValue], Never>] {
+        let big = #"{"type":"probe","echo":"\#(String(repeating: "x", count: 30_000))"}"#
+        var replies: [Task<[JSONValue], Never>] = []
+        for number in 1...3 {
+            let client = harness.client()
+            replies.append(Task { await client.exchange(big) })
+            try await harness.eventually(timeout: .seconds(30)) {
+                process.requestsQueued?.taken == takenBefore + number
+            }
+        }
+        return replies
+    }
+
     private func linesSeenOnceAnswering(_ harness: Harness) async throws -> (seen: Double, unanswered: Double) {
         var seen: Double?
         var attempts = 0.0
@@ -496,15 +514,7 @@ struct PluginFailureTests {
             async let forgerReplies = forger.exchange(
                 #"{"type":"probe","do":"forges_when_told","mark":"\#(mark)","ahead":4}"#)
             try await harness.eventually(timeout: .seconds(30)) { FileManager.default.fileExists(atPath: mark) }
-            let big = #"{"type":"probe","echo":"\#(String(repeating: "x", count: 30_000))"}"#
-            var bigReplies: [Task<[JSONValue], Never>] = []
-            for number in 1...3 {  // each taken by the writer: two fill the pipe, the third blocks it
-                let client = harness.client()
-                bigReplies.append(Task { await client.exchange(big) })
-                try await harness.eventually(timeout: .seconds(30)) {
-                    process.requestsQueued?.taken == before.taken + 1 + number
-                }
-            }
+            let bigReplies = try await self.blockTheWriter(of: process, in: harness, takenBefore: before.taken + 1)
             let probe = harness.client()
             async let probeReplies = probe.exchange(#"{"type":"probe"}"#)
             try await harness.eventually(timeout: .seconds(30)) { process.requestsQueued?.given == before.given + 5 }
@@ -531,15 +541,7 @@ struct PluginFailureTests {
             let holder = harness.client()
             let held = Task { await holder.exchange(#"{"type":"probe","do":"mixed_when_told","mark":"\#(mark)"}"#) }
             try await harness.eventually(timeout: .seconds(30)) { FileManager.default.fileExists(atPath: mark) }
-            let big = #"{"type":"probe","echo":"\#(String(repeating: "x", count: 30_000))"}"#
-            var bigReplies: [Task<[JSONValue], Never>] = []
-            for number in 1...3 {  // each taken by the writer: two fill the pipe, the third blocks it
-                let client = harness.client()
-                bigReplies.append(Task { await client.exchange(big) })
-                try await harness.eventually(timeout: .seconds(30)) {
-                    process.requestsQueued?.taken == before.taken + 1 + number
-                }
-            }
+            let bigReplies = try await self.blockTheWriter(of: process, in: harness, takenBefore: before.taken + 1)
             // Read, it would make its file (and hold the plugin until the shutdown's kill).
             let leaver = harness.client()
             let abandoned = Task {

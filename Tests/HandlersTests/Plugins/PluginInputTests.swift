@@ -233,6 +233,21 @@ struct PluginInputTests {
         #expect(input.sweep(now: .now()) == [1], "dropped unwritten, not taken as written")
     }
 
+    /// The sweep forgets an abandoned request's line in the same turn as it reports the drops, so
+    /// that the process never takes it as owed: once each, whether the sweep forgot it or it was
+    /// dropped as late before; nothing for a line written already.
+    @Test func theSweepForgetsAbandonedLinesAndReportsEachDropOnce() async {
+        let input = self.input(timeout: .seconds(10))
+        let now = NIODeadline.now()
+        #expect(input.append(Array("1\n".utf8), id: 1, until: now + .seconds(10)))
+        #expect(await input.next() == Array("1\n".utf8))
+        #expect(input.append(Array("2\n".utf8), id: 2, until: now + .seconds(10)))
+        #expect(input.append(Array("3\n".utf8), id: 3, until: now + .seconds(4)))  // late by the sweep
+        #expect(input.sweep(now: now + .seconds(1), forgetting: [1, 2, 3]).sorted() == [2, 3])
+        #expect(input.sweep(now: now + .seconds(1), forgetting: [2, 3]) == [])
+        #expect(input.requestsWaiting == 0)
+    }
+
     /// A request's deadline is set before its line is appended: two senders' lines may come out
     /// of the order of their deadlines, and a late one behind a fresh one is still dropped.
     @Test func aLateLineBehindAFreshOneIsDropped() async {
