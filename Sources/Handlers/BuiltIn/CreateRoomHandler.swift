@@ -59,7 +59,9 @@ public struct CreateRoomHandler: MessageHandler {
             let room = try registry.createRoom(
                 name: name, maxPlayers: maxPlayers, eventLoop: eventLoop, evictingAVacantRoom: false,
                 createdBy: creator)
-            await session.leaveRoom()
+            // Not if its socket closed meanwhile: then it keeps its seat, and the new room, which it
+            // cannot take, closes as its admission is refused.
+            _ = await session.leaveRoomForAnother()
             return room
         } catch  where error != .serverFull {
             throw error
@@ -67,10 +69,12 @@ public struct CreateRoomHandler: MessageHandler {
         if let membership = session.membership {
             // Checked and left in one turn of the room: nobody joins between.
             let connection = session.connection
-            let leftAlone = await membership.room.enter { room in
+            let leftAlone = try await membership.room.enter { room throws(RelayError) in
                 guard !room.state.players.contains(where: { $0.isConnected && $0.id != membership.playerID }) else {
                     return false
                 }
+                // Its socket closed while this waited: it keeps its seat, to drop with a window.
+                guard connection.canTakeASeat else { throw .joinFailed }
                 room.leave(playerID: membership.playerID, connection: connection)
                 return true
             }
@@ -81,7 +85,7 @@ public struct CreateRoomHandler: MessageHandler {
             }
         }
         let room = try registry.createRoom(name: name, maxPlayers: maxPlayers, eventLoop: eventLoop, createdBy: creator)
-        await session.leaveRoom()
+        _ = await session.leaveRoomForAnother()
         return room
     }
 }

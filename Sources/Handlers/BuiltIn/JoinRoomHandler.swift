@@ -38,6 +38,8 @@ public struct JoinRoomHandler: MessageHandler {
     ) async throws(RelayError) {
         let failure = try await room.enter { room throws(RelayError) -> RelayError? in
             try room.checkRejoin(by: memberID, as: arrival.playerID)  // refused: nothing changed
+            // Its socket closed while this waited: it keeps its seat, to drop with a window.
+            guard arrival.connection.canTakeASeat else { throw .joinFailed }
             return room.holdingPublication { room in
                 room.leave(playerID: memberID, connection: arrival.connection)
                 do throws(RelayError) {

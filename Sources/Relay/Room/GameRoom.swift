@@ -30,8 +30,8 @@ public actor GameRoom {
     private var drops: UInt64 = 0
     /// Set once the last member is gone; a closed room admits nobody.
     private var isClosed = false
-    /// Held while a member leaves and joins again in one turn (``holdingPublication(_:)``).
-    private var publicationHeld = false
+    /// How deep in ``holdingPublication(_:)`` the turn is: a member leaving and joining again.
+    private var publicationHolds = 0
     /// Messages a raw handler took as their frames arrived (``isOnCurrentLoop``), for
     /// tests: how much of the room's traffic takes the fastest path.
     public package(set) var messagesHandledInPlace = 0
@@ -436,7 +436,7 @@ public actor GameRoom {
     /// members left to come back, none connected.
     public func publish() {
         // A closing room's entry is on its way out; a held room is published once it is done.
-        guard !self.isClosed, !self.publicationHeld else { return }
+        guard !self.isClosed, self.publicationHolds == 0 else { return }
         let joinable = self.state.acceptsJoiner
         let vacant = self.connections.isEmpty && !self.state.players.isEmpty
         self.registry?.publish(self, info: self.state.roomInfo, joinable: joinable, vacant: vacant)
@@ -448,9 +448,9 @@ public actor GameRoom {
     public func holdingPublication<Result, Failure: Error>(
         _ body: (isolated GameRoom) throws(Failure) -> Result
     ) throws(Failure) -> Result {
-        self.publicationHeld = true
+        self.publicationHolds += 1
         defer {
-            self.publicationHeld = false
+            self.publicationHolds -= 1
             self.publish()
         }
         return try body(self)

@@ -263,11 +263,11 @@ public final class RoomRegistry: Sendable {
         }
     }
 
-    /// Marks vacant `room` occupied before a player comes in; false if it was evicted (and so
-    /// can no longer be entered). Under the lock, so a room is never evicted as someone enters.
     /// Times a room became vacant, since the start (for tests).
     package var vacanciesBegun: Int { self.rooms.withLock { $0.vacanciesBegun } }
 
+    /// Marks vacant `room` occupied before a player comes in; false if it was evicted (and so
+    /// can no longer be entered). Under the lock, so a room is never evicted as someone enters.
     func reoccupy(_ room: GameRoom) -> Bool {
         self.rooms.withLock { rooms in
             guard rooms.entries[room.code]?.room === room else { return false }
