@@ -191,8 +191,12 @@ struct PluginFailureTests {
             let mark = ProbePlugin.pidFile()
             defer { ProbePlugin.removePidFile(mark) }
             let big = #"{"type":"probe","echo":"\#(String(repeating: "x", count: 30_000))"}"#
+            // Held (its sender gives up after 1 s; the plugin holds it on), and written, or asked again.
+            _ = await harness.client().exchangeWritten(
+                #"{"type":"probe","do":"mixed_when_told","mark":"\#(mark)"}"#, to: process)
+            try await harness.eventually(timeout: .seconds(30)) { FileManager.default.fileExists(atPath: mark) }
             let takenAtRelease = try await withThrowingTaskGroup(of: Void.self) { group in
-                var queued = before.given
+                var queued = try #require(process.requestsQueued?.given)
                 func send(_ text: String, count: Int) async throws {
                     for _ in 0..<count {
                         let client = harness.client()
@@ -201,8 +205,6 @@ struct PluginFailureTests {
                     queued += count
                     try await harness.eventually(timeout: .seconds(30)) { process.requestsQueued?.given == queued }
                 }
-                try await send(#"{"type":"probe","do":"mixed_when_told","mark":"\#(mark)"}"#, count: 1)
-                try await harness.eventually(timeout: .seconds(30)) { FileManager.default.fileExists(atPath: mark) }
                 // Three big ones taken since the held one: two fill the pipe, the third blocks the writer.
                 func writerBlocked() -> Bool { (process.requestsQueued?.taken ?? 0) - before.taken >= 4 }
                 for _ in 0..<5 where !writerBlocked() {
@@ -346,7 +348,8 @@ struct PluginFailureTests {
 
     @Test(.timeLimit(.minutes(3))) func aHungPluginWhoseSendersLeaveIsStillKilled() async throws {
         // Every sender closes before the timeout: their abandoned requests still show the silence.
-        var settings = ProbePlugin.settings(requestTimeout: .seconds(2))
+        // (6 s: the request must be taken within 3 s, however loaded the run; killed 6 s after it.)
+        var settings = ProbePlugin.settings(requestTimeout: .seconds(6))
         settings.timeoutsBeforeRestart = 1
         settings.closedConnectionGrace = .milliseconds(200)
         let pidFile = ProbePlugin.pidFile()
