@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Synchronization
 
 /// What each stop signal does (``StopSignals``). The first stops the server in order, also while it
@@ -28,11 +29,21 @@ final class StopEscalation: Sendable {
         }
     }
 
+    /// How long a forced exit waits for its log line and the logs' flush: a log whose reader
+    /// stopped reading (a frozen log shipper) blocks them for good.
+    static let logGrace: Duration = .seconds(1)
+
     /// Ends the process now, from a signal's handler with other threads running: the plugins'
-    /// process groups are killed (their orderly stop is skipped), what the logs hold is flushed,
-    /// and exit-time cleanup, which could meet the other threads half-way, is skipped.
-    static func exitNow(_ signal: Int32) -> Never {
+    /// process groups are killed (their orderly stop is skipped), `relay.stop.forced` is logged and
+    /// what the logs hold is flushed (within ``logGrace``), and exit-time cleanup, which could meet
+    /// the other threads half-way, is skipped.
+    static func exitNow(_ signal: Int32, logger: Logger?) -> Never {
         LivePluginGroups.killAll()
+        Thread.detachNewThread {
+            Thread.sleep(forTimeInterval: Double(logGrace.components.seconds))
+            _exit(128 + signal)
+        }
+        logger?.critical("relay.stop.forced", metadata: ["signal": "\(signal)"])
         fflush(nil)  // every output stream
         _exit(128 + signal)
     }

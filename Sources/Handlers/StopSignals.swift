@@ -29,6 +29,13 @@ public final class StopSignals: Sendable {
         let state = SharedState()
         let escalation = StopEscalation()
         var sources: [any DispatchSourceSignal] = []
+        // Serial queues of their own (each on a thread Dispatch adds when none is free), not the
+        // global pool: the pool's few threads can all be held up, for good by a log whose reader
+        // stopped reading (a frozen log shipper), and the signal to force the exit must still run.
+        // What the signals do, logging first, is on a second queue: a source handles its next
+        // signal only once its handler has returned.
+        let signalQueue = DispatchQueue(label: "relay.stop-signals")
+        let stopQueue = DispatchQueue(label: "relay.stop-requests")
         // Dispatch arms a source on its manager thread after `resume()` returns (on Linux it then
         // installs its handler and the signalfd); a signal before that had its default action,
         // which for SIGINT and SIGTERM ends the process. Measured: a signal sent right after
@@ -38,21 +45,21 @@ public final class StopSignals: Sendable {
             #if canImport(Darwin)
                 signal(number, SIG_IGN)  // kqueue reports it to the source only if ignored (as ServiceLifecycle)
             #endif
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            let source = DispatchSource.makeSignalSource(signal: number, queue: signalQueue)
             source.setEventHandler {
-                switch escalation.verdict() {
-                case .stopInOrder:
-                    logger?.notice("relay.stop.requested", metadata: ["signal": "\(number)"])
-                    state.deliver(number)
-                case .repeated:
-                    logger?.notice(
-                        "relay.stop.repeated",
-                        metadata: [
-                            "signal": "\(number)", "effect": "none: within a second of the first; again to force",
-                        ])
-                case .force:
-                    logger?.critical("relay.stop.forced", metadata: ["signal": "\(number)"])
-                    StopEscalation.exitNow(number)
+                let verdict = escalation.verdict()
+                if verdict == .force { StopEscalation.exitNow(number, logger: logger) }
+                stopQueue.async {
+                    if verdict == .stopInOrder {
+                        logger?.notice("relay.stop.requested", metadata: ["signal": "\(number)"])
+                        state.deliver(number)
+                    } else {
+                        logger?.notice(
+                            "relay.stop.repeated",
+                            metadata: [
+                                "signal": "\(number)", "effect": "none: within a second of the first; again to force",
+                            ])
+                    }
                 }
             }
             source.setRegistrationHandler { armed.signal() }

@@ -14,10 +14,12 @@ final class ChildRelay: Sendable {
     }
 
     /// Starts `executable` (`relay`, or another server of this package) with `arguments` and
-    /// extra `environment` (port 0: the OS picks one), under `openFileLimit` (soft, hard) if given.
+    /// extra `environment` (port 0: the OS picks one), under `openFileLimit` (soft, hard) if given,
+    /// printing to `logPath` if given (``printed`` then holds nothing of it).
     init(
         executable: String = "relay", arguments: [String], environment: [String: String],
-        openFileLimit: (soft: Int, hard: Int)? = nil, ignoringHangUp: Bool = false, asProcessOne: Bool = false
+        openFileLimit: (soft: Int, hard: Int)? = nil, ignoringHangUp: Bool = false, asProcessOne: Bool = false,
+        loggingTo logPath: String? = nil
     ) throws {
         let path = Self.executablePath(executable)
         try #require(FileManager.default.isExecutableFile(atPath: path), "build the relay product first: \(path)")
@@ -32,6 +34,11 @@ final class ChildRelay: Sendable {
             // As `nohup` starts it: SIGHUP ignored, which exec keeps.
             self.process = try ChildProcess(
                 path: "/bin/sh", arguments: ["-c", #"trap "" HUP; exec "$0" "$@""#, path] + arguments,
+                environment: environment)
+        } else if let logPath {
+            // Its stdout and stderr to `logPath` (a FIFO the test reads, or stops reading), not ours.
+            self.process = try ChildProcess(
+                path: "/bin/sh", arguments: ["-c", #"exec "$@" >"$0" 2>&1"#, logPath, path] + arguments,
                 environment: environment)
         } else if let openFileLimit {
             // util-linux's `prlimit COMMAND` sets the limit on itself, then execs the command.
