@@ -121,15 +121,18 @@ final class EarlyAnswerEndsConnection: ChannelDuplexHandler, RemovableChannelHan
 
     /// Where the body `head` declares stands as the head is read: waiting for `100 Continue` if
     /// the head asks for one (``RequestHeadRules`` has dropped the expectation from an HTTP/1.0
-    /// head), else coming, unless there is none.
+    /// head), else coming, unless there is none. A length is read as `UInt64`, as HTTP's parser
+    /// takes it: one past `Int.max` is a body too.
     static func body(of head: HTTPRequestHead) -> Body {
         let declaresBody =
             head.headers.contains(name: "transfer-encoding")
-            || head.headers["content-length"].contains { Int($0).map { $0 > 0 } ?? false }
+            || head.headers["content-length"].contains { UInt64($0).map { $0 > 0 } ?? true }
         guard declaresBody else { return .settled }
         let drainable =
             !head.headers.contains(name: "transfer-encoding")
-            && head.headers["content-length"].allSatisfy { Int($0).map { $0 <= Self.longestBodyDrained } ?? false }
+            && head.headers["content-length"].allSatisfy {
+                UInt64($0).map { $0 <= Self.longestBodyDrained } ?? false
+            }
         return ExpectContinue.asksToContinue(head.headers["expect"])
             ? .inDoubt(drainable: drainable) : .coming(drainable: drainable)
     }

@@ -14,7 +14,8 @@ struct RequestBodyFields {
     /// Collects the request body (413 past `limit` bytes) and parses it as a JSON object (else 422).
     static func read(_ request: Request, limit: Int) async throws(APIError) -> RequestBodyFields {
         var request = request
-        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit {
+        // As `UInt64`, as HTTP's parser takes it: a length past `Int.max` is too large too.
+        if let declared = request.headers[.contentLength].flatMap({ UInt64($0) }), declared > limit {
             throw .bodyTooLarge(limit: limit)  // before reading: a client expecting 100 Continue need not send it
         }
         let buffer: ByteBuffer
