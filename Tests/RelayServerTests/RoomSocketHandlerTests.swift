@@ -307,6 +307,45 @@ struct RoomSocketHandlerTests {
         _ = try? channel.finish()
     }
 
+    /// Answering the pings, a client kept the fragments of a message it never finished for as
+    /// long as it liked: up to a message's worth of memory (64 KiB by default) per connection.
+    @Test(
+        "A message left unfinished from one ping to the next closes the connection (1008); one finished in between does not",
+        arguments: [false, true])
+    func unfinishedMessageIsClosed(finishes: Bool) throws {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(try Self.makeHandler(pingInterval: .seconds(1)))
+        var closes: [WebSocketFrame] = []
+        /// Answers every ping, as a live client does.
+        func answerPings() throws {
+            while let frame = try channel.readOutbound(as: WebSocketFrame.self) {
+                if frame.opcode == .connectionClose { closes.append(frame) }
+                guard frame.opcode == .ping else { continue }
+                var pong = ClientFrame.payloadBuffer(ByteBufferAllocator(), capacity: frame.data.readableBytes)
+                pong.writeImmutableBuffer(frame.data)
+                try channel.writeInbound(ClientFrame.frame(pong, opcode: .pong, maskKey: 0x12A5_00FF))
+            }
+        }
+        /// The start of a message, FIN clear: more to come.
+        func unfinished() -> ByteBuffer {
+            var frame = Self.clientFrame(.text, #"{"type":"ping","#)
+            frame.setInteger(frame.getInteger(at: frame.readerIndex, as: UInt8.self)! & 0x7F, at: frame.readerIndex)
+            return frame
+        }
+        try channel.writeInbound(unfinished())
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(1_500))  // a ping
+        try answerPings()
+        if finishes {
+            try channel.writeInbound(Self.clientFrame(.continuation, #""timestamp":1}"#))
+            try channel.writeInbound(unfinished())  // another: it has seen no ping yet
+        }
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))  // the next
+        try answerPings()
+        let codes = closes.map { $0.data.getInteger(at: $0.data.readerIndex, as: UInt16.self) }
+        #expect(codes == (finishes ? [] : [1008]), "\(codes)")
+        _ = try? channel.finish()
+    }
+
     /// Holds the frames written, as a socket whose buffer is full does, until released.
     final class HeldWrites: ChannelOutboundHandler {
         typealias OutboundIn = WebSocketFrame

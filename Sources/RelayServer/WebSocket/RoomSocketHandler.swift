@@ -72,8 +72,11 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// (the kernel then resets the connection): enough for the rest of a message over the cap a
     /// client was sending, not a flood.
     static let discardedBytesLimit = 1 << 20
-    /// The fragments so far of a message sent in several frames.
-    private var fragments: (bytes: ByteBuffer, isText: Bool, frames: Int)?
+    /// The fragments so far of a message sent in several frames; `pinged`: a ping went out since
+    /// it began. One still unfinished at the next ping closes the connection (1008): answering
+    /// the pings, a client could otherwise keep up to a message's worth of the server's memory
+    /// for as long as it liked (64 KiB by default, several times an idle connection's cost).
+    private var fragments: (bytes: ByteBuffer, isText: Bool, frames: Int, pinged: Bool)?
     /// Most frames one message may come in; more close the connection as a too-large message
     /// does (1009). The message budgets count whole messages, and an empty continuation frame is
     /// 6 bytes of the byte budget: without this, one client could keep its loop parsing ~350,000
@@ -306,7 +309,7 @@ extension RoomSocketHandler {
         }
         guard self.fragments == nil else { return self.fail(.protocolError) }  // a message inside a message
         guard frame.fin else {
-            self.fragments = (frame.unmaskedData, frame.opcode == .text, 1)
+            self.fragments = (frame.unmaskedData, frame.opcode == .text, 1, false)
             return
         }
         if frame.opcode == .text, self.messagesWithReader == 0, self.session.membership != nil,
@@ -430,6 +433,11 @@ extension RoomSocketHandler {
         // life itself, and the client's pong waits behind the backlog it reads (failing it then
         // replaced the close being sent, 4001 or 1008, with 1001, and dropped the backlog).
         guard let context = self.context, !self.closeSent, self.closingDrain == nil else { return }
+        if let pinged = self.fragments?.pinged {
+            // Unless reading was held meanwhile: its last fragment may be waiting unread.
+            guard !pinged || self.readsHeldSincePing else { return self.fail(.policyViolation) }
+            self.fragments?.pinged = true
+        }
         if self.pingPayload != nil {
             // While the server held reads (bytes in debt, a busy reader), the pong may be waiting
             // unread: the client has missed it only once reading has gone a whole interval unheld.
