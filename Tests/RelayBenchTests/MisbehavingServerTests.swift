@@ -1,3 +1,4 @@
+import ArgumentParser
 import Testing
 
 @testable import RelayBenchKit
@@ -22,6 +23,27 @@ struct MisbehavingServerTests {
     static func context(port: Int) throws -> BenchContext {
         BenchContext(
             target: try BenchTarget(url: "ws://127.0.0.1:\(port)"), threads: 1, serverPID: nil, joinTimeoutSeconds: 30)
+    }
+
+    /// A script reading the exit status must not take a table of zeros for a result.
+    @Test(
+        "Every scenario whose rooms the server all refuses exits non-zero",
+        arguments: [
+            ["relay", "--rooms", "1", "--duration", "1s"], ["fanout", "--rooms", "1", "--duration", "1s"],
+            ["step", "--start-rooms", "1", "--max-rooms", "1", "--step-duration", "1s"],
+            ["slow-consumer", "--rooms", "1", "--duration", "1s"], ["join-storm", "--rate", "5", "--duration", "1s"],
+            ["idle", "--connections", "2", "--hold", "0.1s"],
+        ])
+    func refusedEverywhereFails(_ arguments: [String]) async throws {
+        let refusal = #"{"type":"error","code":"server_full","message":"The server is full"}"#
+        try await ScriptedRelay.with(answer: { _ in [refusal] }) { server in
+            let command = try RelayBenchCommand.parseAsRoot(
+                [arguments[0], "ws://127.0.0.1:\(server.port)", "--quiet"] + arguments.dropFirst())
+            await #expect(throws: ExitCode.failure, "\(arguments[0])") {
+                var command = try #require(command as? any AsyncParsableCommand)
+                try await command.run()
+            }
+        }
     }
 
     @Test("A join the server confirms into another room than the code asked for fails the room's set-up")

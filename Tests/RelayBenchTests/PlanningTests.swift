@@ -137,6 +137,7 @@ struct PlanningTests {
             histogram: .init(highestTrackableValue: 1_000), sendLag: .init(highestTrackableValue: 1_000), sent: 50,
             expected: 100, delivered: 200)
         latency.repeated = 100
+        latency.relaysReceived = 100  // as the recorder counts them: repeats aside
         let usage = ProcessUsage(cpuSeconds: 0.5, wallSeconds: 1, residentBytes: 0)
         let window = WindowResult(seconds: 2, latency: latency, server: usage, bench: nil, serverPeakResidentBytes: nil)
         #expect(window.deliveriesPerSecond == 50)
@@ -151,6 +152,7 @@ struct PlanningTests {
             histogram: .init(highestTrackableValue: 1_000), sendLag: .init(highestTrackableValue: 1_000), sent: 50,
             expected: 100, delivered: 100)
         latency.unsampled = 50
+        latency.relaysReceived = 150  // as the recorder counts them
         let usage = ProcessUsage(cpuSeconds: 1.5, wallSeconds: 1, residentBytes: 0)
         let window = WindowResult(
             seconds: 2, latency: latency, server: usage, bench: usage, serverPeakResidentBytes: nil)

@@ -134,15 +134,40 @@ struct WireTests {
         #expect(arrival(#"{"type":"player_state_update","state":{"t":1,"s":1}}"#) == .new, "no stream: not judged")
         // Keys a server put in another order are found all the same.
         #expect(arrival(#"{"type":"player_state_update","state":{"k":8,"s":1,"t":1}}"#) == .repeated)
-        // 64 behind the latest and more, a repeat can no longer be told from a late first arrival.
+        // 64 behind the latest and more, a repeat is still told from a late first arrival.
         #expect(arrival(#"{"type":"player_state_update","state":{"t":1,"s":100,"k":8}}"#) == .new)
-        #expect(arrival(#"{"type":"player_state_update","state":{"t":1,"s":1,"k":8}}"#) == .outOfOrder)
+        #expect(arrival(#"{"type":"player_state_update","state":{"t":1,"s":1,"k":8}}"#) == .repeated)
+        #expect(arrival(#"{"type":"player_state_update","state":{"t":1,"s":2,"k":8}}"#) == .outOfOrder)
+        #expect(arrival(#"{"type":"player_state_update","state":{"t":1,"s":2,"k":8}}"#) == .repeated)
         #expect(arrival(#"{"type":"player_state_update","state":{"t":1,"s":37,"k":8}}"#) == .outOfOrder)
         #expect(arrival(#"{"type":"player_state_update","state":{"t":1,"s":37,"k":8}}"#) == .repeated)
         let stamp = Array(#"{"state":{"x":1.5,"t":77,"y":2,"s":9,"pad":"p","k":4}}"#.utf8).withUnsafeBytes {
             ServerMessage.stateStamp(in: $0)
         }
         #expect(stamp?.dueAt == 77 && stamp?.sequence == 9 && stamp?.stream == 4)
+    }
+
+    /// A server replaying a backlog: one old repeat must not cancel one real loss.
+    @Test("Far behind the latest, a message that came is a repeat, and one that never came is a late first arrival")
+    func repeatsFarBehind() {
+        var streams = StreamSequences()
+        var arrivals: [StreamSequences.Arrival] = []
+        for sequence: Int64 in 1...300 where sequence != 50 && sequence != 120 && !(200...260).contains(sequence) {
+            arrivals.append(streams.arrival(sequence: sequence, stream: 3))
+        }
+        #expect(arrivals.allSatisfy { $0 == .new })
+        for (sequence, arrival) in [
+            (1, .repeated), (49, .repeated), (50, .outOfOrder), (50, .repeated), (51, .repeated),
+            (120, .outOfOrder), (120, .repeated), (199, .repeated), (200, .outOfOrder), (230, .outOfOrder),
+            (260, .outOfOrder), (230, .repeated), (236, .outOfOrder), (261, .repeated), (0, .repeated),
+        ] as [(Int64, StreamSequences.Arrival)] {
+            #expect(streams.arrival(sequence: sequence, stream: 3) == arrival, "s \(sequence)")
+        }
+        // A stream first heard of far into its sequence: what came before never came.
+        #expect(streams.arrival(sequence: 1_000, stream: 4) == .new)
+        #expect(streams.arrival(sequence: 5, stream: 4) == .outOfOrder)
+        #expect(streams.arrival(sequence: 5, stream: 4) == .repeated)
+        #expect(streams.arrival(sequence: 999, stream: 4) == .outOfOrder)
     }
 
     @Test("Decimal writing covers zero, negatives and the extremes")

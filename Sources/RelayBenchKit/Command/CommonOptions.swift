@@ -56,8 +56,10 @@ struct CommonOptions: ParsableArguments {
     }
 
     /// Prints the report: its table, or JSON with `--json`.
-    func emit(_ report: some ScenarioReport) {
+    /// Prints `report`; throws `ExitCode.failure` after it if it measured nothing.
+    func emit(_ report: some ScenarioReport) throws {
         print(self.json ? report.jsonText() : report.table())
+        if report.measuredNothing { throw ExitCode.failure }
     }
 }
 

@@ -39,6 +39,6 @@ struct IdleCommand: AsyncParsableCommand {
             connections: self.connections, players: self.players,
             holdSeconds: try DurationOption.validated(self.hold, name: "hold", within: 0...600),
             setupConcurrency: self.setupConcurrency)
-        self.common.emit(try await scenario.run(in: try self.common.context()))
+        try self.common.emit(try await scenario.run(in: try self.common.context()))
     }
 }

@@ -36,6 +36,6 @@ struct JoinStormCommand: AsyncParsableCommand {
         let scenario = JoinStormScenario(
             rate: self.rate, seconds: try DurationOption.validated(self.duration, name: "duration"),
             players: self.players)
-        self.common.emit(try await scenario.run(in: try self.common.context()))
+        try self.common.emit(try await scenario.run(in: try self.common.context()))
     }
 }

@@ -35,7 +35,7 @@ struct SlowConsumerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        self.common.emit(try await self.scenario().run(in: try self.common.context()))
+        try self.common.emit(try await self.scenario().run(in: try self.common.context()))
     }
 
     func scenario() throws -> SlowConsumerScenario {

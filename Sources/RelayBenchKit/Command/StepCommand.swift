@@ -60,6 +60,6 @@ struct StepCommand: AsyncParsableCommand {
             startRooms: self.startRooms, stepRooms: self.step, maxRooms: self.maxRooms, players: self.players,
             hertz: self.hz, stepSeconds: try DurationOption.validated(self.stepDuration, name: "step-duration"),
             sloMicros: UInt64(self.sloMs * 1000), paddingBytes: self.payloadBytes)
-        self.common.emit(try await scenario.run(in: try self.common.context()))
+        try self.common.emit(try await scenario.run(in: try self.common.context()))
     }
 }

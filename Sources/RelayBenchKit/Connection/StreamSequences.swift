@@ -1,37 +1,100 @@
 /// What one receiver got of each sender's stream (`k` and `s` in a state message,
-/// ``StateMessageEncoder``): the highest sequence number and which of the 64 before it came, so a
-/// message it already had is told from one that only came late.
+/// ``StateMessageEncoder``): the highest sequence number, which of the 64 before it came, and the
+/// older ones that have not come, so that a message it already had is told from one that only
+/// came late, however late.
+///
+/// A window alone (64 behind the latest) took an old repeat for a late first arrival: a server
+/// that replayed a backlog could have one repeat cancel one real loss, and show none.
 struct StreamSequences {
     /// How a delivery stands against what its receiver had of its stream.
     enum Arrival: Equatable {
         /// Its first arrival, in order.
         case new
-        /// Its first arrival, after a later message of its sender's (or more than 64 behind the
-        /// latest, where repeats are no longer told apart).
+        /// Its first arrival, after a later message of its sender's.
         case outOfOrder
-        /// It had come before.
+        /// It had come before (or is no sequence the sender sent, at or below 0).
         case repeated
     }
 
-    private var streams: [Int64: (highest: Int64, seen: UInt64)] = [:]
+    private struct Stream {
+        var highest: Int64
+        /// Bit `i`: message `highest - i` came.
+        var seen: UInt64 = 1
+        /// The messages from 1 to 64 behind `highest` that have not come, as ranges in order
+        /// (usually none: one per gap, not one per message).
+        var missing: [ClosedRange<Int64>]
+
+        /// A sender's first message is 1: those before `sequence` and out of the window have not come.
+        init(first sequence: Int64) {
+            self.highest = sequence
+            self.missing = sequence > 64 ? [1...(sequence - 64)] : []
+        }
+
+        mutating func arrival(_ sequence: Int64) -> Arrival {
+            if sequence > self.highest {
+                self.advance(to: sequence)
+                return .new
+            }
+            let behind = self.highest - sequence
+            if behind < 64 {
+                let bit = UInt64(1) << UInt64(behind)
+                if self.seen & bit != 0 { return .repeated }
+                self.seen |= bit
+                return .outOfOrder
+            }
+            return self.takeMissing(sequence) ? .outOfOrder : .repeated
+        }
+
+        /// Moves the window up to `sequence`: what leaves it without having come is missing.
+        private mutating func advance(to sequence: Int64) {
+            let shift = sequence - self.highest
+            for position in stride(from: 63, through: max(0, 64 - shift), by: -1)
+            where self.seen & (UInt64(1) << UInt64(position)) == 0 {
+                self.noteMissing(self.highest - position...self.highest - position)
+            }
+            if shift > 64 { self.noteMissing(self.highest + 1...sequence - 64) }  // never in the window
+            self.seen = shift >= 64 ? 1 : self.seen << UInt64(shift) | 1
+            self.highest = sequence
+        }
+
+        /// Adds `range` (above every range so far), joined to the last one if they touch.
+        private mutating func noteMissing(_ range: ClosedRange<Int64>) {
+            guard range.upperBound >= 1 else { return }  // no message a sender sent
+            let range = max(1, range.lowerBound)...range.upperBound
+            if let last = self.missing.last, last.upperBound &+ 1 >= range.lowerBound {
+                self.missing[self.missing.count - 1] = last.lowerBound...max(last.upperBound, range.upperBound)
+            } else {
+                self.missing.append(range)
+            }
+        }
+
+        /// Whether `sequence` was missing; if so, it is no longer.
+        private mutating func takeMissing(_ sequence: Int64) -> Bool {
+            var low = 0
+            var high = self.missing.count
+            while low < high {
+                let middle = (low + high) / 2
+                if self.missing[middle].upperBound < sequence { low = middle + 1 } else { high = middle }
+            }
+            guard low < self.missing.count, self.missing[low].contains(sequence) else { return false }
+            let range = self.missing[low]
+            var parts: [ClosedRange<Int64>] = []
+            if range.lowerBound < sequence { parts.append(range.lowerBound...sequence - 1) }
+            if sequence < range.upperBound { parts.append(sequence + 1...range.upperBound) }
+            self.missing.replaceSubrange(low...low, with: parts)
+            return true
+        }
+    }
+
+    private var streams: [Int64: Stream] = [:]
 
     /// Notes message `sequence` of `stream`; one without a stream or a sequence counts as new.
     mutating func arrival(sequence: Int64?, stream: Int64?) -> Arrival {
         guard let stream, let sequence else { return .new }
-        guard let (highest, seen) = self.streams[stream] else {
-            self.streams[stream] = (sequence, 1)
+        guard self.streams[stream] != nil else {
+            self.streams[stream] = Stream(first: sequence)
             return .new
         }
-        if sequence > highest {
-            let shift = sequence - highest
-            self.streams[stream] = (sequence, shift >= 64 ? 1 : seen << UInt64(shift) | 1)
-            return .new
-        }
-        let behind = highest - sequence
-        guard behind < 64 else { return .outOfOrder }
-        let bit = UInt64(1) << UInt64(behind)
-        if seen & bit != 0 { return .repeated }
-        self.streams[stream] = (highest, seen | bit)
-        return .outOfOrder
+        return self.streams[stream]!.arrival(sequence)
     }
 }

@@ -39,6 +39,7 @@ final class LatencyRecorder: Sendable {
         var misrouted = 0
         var unreadable = 0
         var unsampled = 0
+        var relaysReceived = 0
         var closedWhileSending = 0
         var firstCloseCode: UInt16?
     }
@@ -82,6 +83,7 @@ final class LatencyRecorder: Sendable {
     func recordDelivery(dueAt: Int64, receivedAt: Int64, arrival: StreamSequences.Arrival = .new) {
         let latency = UInt64(max(1, receivedAt - dueAt))
         self.state.withLock { state in
+            if arrival != .repeated { state.relaysReceived += 1 }
             guard dueAt >= state.windowStart else { return }
             state.delivered += 1
             switch arrival {
@@ -115,6 +117,7 @@ final class LatencyRecorder: Sendable {
     /// server did, counted for its CPU per delivery.
     func recordUnsampledRelay(dueAt: Int64) {
         self.state.withLock { state in
+            state.relaysReceived += 1
             guard dueAt >= state.windowStart else { return }
             state.unsampled += 1
         }
@@ -172,6 +175,7 @@ final class LatencyRecorder: Sendable {
         snapshot.misrouted = state.misrouted
         snapshot.unreadable = state.unreadable
         snapshot.unsampled = state.unsampled
+        snapshot.relaysReceived = state.relaysReceived
         snapshot.closedWhileSending = state.closedWhileSending
         snapshot.firstCloseCode = state.firstCloseCode
         return snapshot
@@ -202,6 +206,9 @@ struct LatencySnapshot: Sendable, Encodable, Equatable {
     var unreadable = 0
     /// Relays to players whose deliveries are not measured (``LatencyRecorder/recordUnsampledRelay(dueAt:)``).
     var unsampled = 0
+    /// Relays received since the window opened, repeats aside, whenever their messages fell due:
+    /// also a warm-up's backlog, which the server works off on the window's CPU.
+    var relaysReceived = 0
     /// Connections the server closed while they were sending in the window.
     var closedWhileSending = 0
     /// The close code of the first of them, if it sent one.
@@ -257,7 +264,7 @@ struct LatencySnapshot: Sendable, Encodable, Equatable {
 
     private enum CodingKeys: String, CodingKey {
         case sent, expected, delivered, repeated, outOfOrder, lost, unexpected, beyondRange, echoed, misrouted,
-            unreadable,
+            unreadable, unsampled, relaysReceived,
             closedWhileSending, firstCloseCode, p50, p90, p99, p999, max, mean, sendLagP99, sendLagMax
     }
 
@@ -274,6 +281,8 @@ struct LatencySnapshot: Sendable, Encodable, Equatable {
         try container.encode(self.echoed, forKey: .echoed)
         try container.encode(self.misrouted, forKey: .misrouted)
         try container.encode(self.unreadable, forKey: .unreadable)
+        try container.encode(self.unsampled, forKey: .unsampled)
+        try container.encode(self.relaysReceived, forKey: .relaysReceived)
         try container.encode(self.closedWhileSending, forKey: .closedWhileSending)
         try container.encodeIfPresent(self.firstCloseCode, forKey: .firstCloseCode)
         for (value, key) in [

@@ -35,8 +35,10 @@ struct WindowResult: Sendable, Encodable, Equatable {
         // A repeat is work the server did wrong, not throughput: each message counts once.
         let deliveredOnce = latency.delivered - latency.repeated
         self.deliveriesPerSecond = self.sendingSeconds > 0 ? Double(deliveredOnce) / self.sendingSeconds : 0
-        // The CPU went into the relays to unmeasured players too (slow-consumer's, while they read).
-        let relays = deliveredOnce + latency.unsampled
+        // The CPU went into every relay received meanwhile: to unmeasured players too (slow-consumer's,
+        // while they read), and of messages due before the window (a warm-up's backlog), which a
+        // count of the window's deliveries alone left out.
+        let relays = latency.relaysReceived
         self.serverMicrosPerDelivery = server?.cpuMicros(per: relays)
         self.benchMicrosPerDelivery = bench?.cpuMicros(per: relays)
     }

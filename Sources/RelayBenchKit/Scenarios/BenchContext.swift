@@ -46,6 +46,9 @@ extension BenchContext {
 protocol ScenarioReport: Encodable, Sendable {
     /// The readable summary printed at the end of a run.
     func table() -> String
+    /// The run measured nothing (every room's set-up failed, say): its command exits non-zero,
+    /// so that a script does not read a table of zeros as a result.
+    var measuredNothing: Bool { get }
 }
 
 extension ScenarioReport {

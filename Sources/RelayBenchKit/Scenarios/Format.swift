@@ -53,7 +53,7 @@ enum Format {
             + String(format: "(%.3f%%)", lossPercent)
             + (latency.repeated > 0 ? ", \(latency.repeated) REPEATED" : "")
             + (latency.outOfOrder > 0 ? ", \(latency.outOfOrder) OUT OF ORDER" : "")
-            + (latency.unexpected > 0 ? ", \(latency.unexpected) MORE than expected (misrouted)" : "")
+            + (latency.unexpected > 0 ? ", \(latency.unexpected) MORE than expected" : "")
             + (latency.echoed > 0 ? ", \(latency.echoed) ECHOED to their sender" : "")
             + (latency.misrouted > 0 ? ", \(latency.misrouted) MISROUTED from another room" : "")
             + (latency.unreadable > 0 ? ", \(latency.unreadable) with UNREADABLE stamps" : "")

@@ -55,6 +55,8 @@ struct IdleReport: ScenarioReport, Equatable {
     var scenario = "idle"
     /// `connectionsOpen`: joined, and not closed by the server, when its memory was read.
     var connectionsRequested, connectionsOpen: Int
+    /// No connection was open when the server's memory was read.
+    var measuredNothing: Bool { self.connectionsOpen == 0 }
     var setup: SetupReport
     /// Joined connections the server closed by the hold's end (an idle one it timed out, say),
     /// with the first one's close code.

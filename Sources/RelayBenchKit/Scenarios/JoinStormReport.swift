@@ -22,6 +22,8 @@ struct JoinStormReport: ScenarioReport, Equatable {
     var bench: ProcessUsage?
 
     var failed: Int { self.failures.values.reduce(0, +) }
+    /// No arrival created or joined a room.
+    var measuredNothing: Bool { self.roomsCreated + self.joined == 0 }
 
     func table() -> String {
         var lines = [

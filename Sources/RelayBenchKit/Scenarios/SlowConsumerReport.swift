@@ -8,6 +8,8 @@ struct SlowConsumerReport: ScenarioReport, Equatable {
     var slowPlayers: Int
     /// Everyone reading.
     var baseline: WindowResult
+    /// Nothing was delivered before the slow players stopped reading: no baseline to compare with.
+    var measuredNothing: Bool { self.baseline.latency.delivered == 0 }
     /// The slow players not reading; latencies are the others'.
     var stalled: WindowResult
     /// Slow players whose connection the server ended (seen once they read again).

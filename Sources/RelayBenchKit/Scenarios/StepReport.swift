@@ -74,6 +74,8 @@ struct StepReport: ScenarioReport, Equatable {
     var sloMicros: UInt64
     var maxRooms: Int
     var steps: [StepResult]
+    /// No step delivered anything.
+    var measuredNothing: Bool { !self.steps.contains { ($0.window?.latency.delivered ?? 0) > 0 } }
     /// The most rooms that held the SLO without loss (nil: not even the first step).
     var kneeRooms: Int?
     /// Why the climb stopped.
