@@ -43,11 +43,15 @@ struct Harness {
         self.dispatcher = dispatcher
     }
 
-    /// A new client connected to `/ws/room/{url}`; a room it creates lives on `eventLoop`, if given.
-    func client(url: String = "new", queueCapacity: Int = 256, eventLoop: (any EventLoop)? = nil) -> TestClient {
+    /// A new client connected to `/ws/room/{url}`; a room it creates lives on `eventLoop`, if given,
+    /// and counts against `roomCreator`'s limit (``RelayLimits/maxRoomsPerAddress``), if given.
+    func client(
+        url: String = "new", queueCapacity: Int = 256, eventLoop: (any EventLoop)? = nil,
+        roomCreator: RoomCreator? = nil
+    ) -> TestClient {
         TestClient(
             registry: self.registry, dispatcher: self.dispatcher, url: url, queueCapacity: queueCapacity,
-            eventLoop: eventLoop)
+            eventLoop: eventLoop, roomCreator: roomCreator)
     }
 
     /// A host in a fresh room and a guest who joined it; their welcome messages are consumed.
@@ -127,13 +131,14 @@ final class TestClient: @unchecked Sendable {
 
     init(
         registry: RoomRegistry, dispatcher: MessageDispatcher, url: String, queueCapacity: Int,
-        eventLoop: (any EventLoop)? = nil
+        eventLoop: (any EventLoop)? = nil, roomCreator: RoomCreator? = nil
     ) {
         let recorder = CloseCodes()
         self.connection = PlayerConnection(queueCapacity: queueCapacity) { code in recorder.record(code) }
         self.recorder = recorder
         self.session = ConnectionSession(
-            connection: self.connection, urlRoomID: url, registry: registry, logger: quietLogger, eventLoop: eventLoop)
+            connection: self.connection, urlRoomID: url, registry: registry, logger: quietLogger, eventLoop: eventLoop,
+            roomCreator: roomCreator)
         self.dispatcher = dispatcher
     }
 

@@ -47,14 +47,17 @@ public struct CreateRoomHandler: MessageHandler {
     /// connected is with leaves first: when that closes their room, the place it frees is the new
     /// one's, and no other room's dropped players lose theirs. Otherwise (or if their room stays,
     /// vacant) the longest vacant room is evicted for it, or `server_full`: a sender with others
-    /// connected keeps their room. A sender whose address has its most rooms open gets
-    /// `limit_exceeded`, and stays where it is.
+    /// connected keeps their room. A sender whose address has its most rooms open leaves first a
+    /// room it holds alone (nobody else in it, dropped or not) that its address created, as a
+    /// player who quit to the menu and starts the next game on the same socket does: that room
+    /// closes and gives its place to the new one. Otherwise `limit_exceeded`, and it stays where it is.
     private static func openRoom(
         named name: String, maxPlayers: Int, session: ConnectionSession
     ) async throws(RelayError) -> GameRoom {
         let registry = session.registry
         let eventLoop = session.eventLoop
         let creator = session.roomCreator
+        let refusal: RelayError
         do throws(RelayError) {
             let room = try registry.createRoom(
                 name: name, maxPlayers: maxPlayers, eventLoop: eventLoop, evictingAVacantRoom: false,
@@ -63,16 +66,21 @@ public struct CreateRoomHandler: MessageHandler {
             // cannot take, closes as its admission is refused.
             _ = await session.leaveRoomForAnother()
             return room
-        } catch  where error != .serverFull {
-            throw error
-        } catch {}
-        if let membership = session.membership {
+        } catch {
+            // `limit_exceeded`: the only limit `createRoom` has is the address's.
+            guard error == .serverFull || error.code == "limit_exceeded" else { throw error }
+            refusal = error
+        }
+        // At its address's limit, only leaving a room that gives a place back helps.
+        let atAddressLimit = refusal != .serverFull
+        if let membership = session.membership,
+            !atAddressLimit || creator.map({ registry.counts(membership.room, against: $0) }) == true
+        {
             // Checked and left in one turn of the room: nobody joins between.
             let connection = session.connection
             let leftAlone = try await membership.room.enter { room throws(RelayError) in
-                guard !room.state.players.contains(where: { $0.isConnected && $0.id != membership.playerID }) else {
-                    return false
-                }
+                let others = room.state.players.filter { $0.id != membership.playerID }
+                guard atAddressLimit ? others.isEmpty : !others.contains(where: \.isConnected) else { return false }
                 // Its socket closed while this waited: it keeps its seat, to drop with a window.
                 guard connection.canTakeASeat else { throw .joinFailed }
                 room.leave(playerID: membership.playerID, connection: connection)
@@ -84,6 +92,7 @@ public struct CreateRoomHandler: MessageHandler {
                     name: name, maxPlayers: maxPlayers, eventLoop: eventLoop, createdBy: creator)
             }
         }
+        if atAddressLimit { throw refusal }
         let room = try registry.createRoom(name: name, maxPlayers: maxPlayers, eventLoop: eventLoop, createdBy: creator)
         _ = await session.leaveRoomForAnother()
         return room

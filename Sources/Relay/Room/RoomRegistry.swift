@@ -193,6 +193,15 @@ public final class RoomRegistry: Sendable {
             ])
     }
 
+    /// Whether `room` is open and counts against `creator`'s limit of rooms: leaving it empty gives
+    /// that place back.
+    public func counts(_ room: GameRoom, against creator: RoomCreator) -> Bool {
+        self.rooms.withLock { rooms in
+            guard let entry = rooms.entries[room.code], entry.room === room else { return false }
+            return entry.creator == creator
+        }
+    }
+
     /// The live room with this code (case-insensitive), if any.
     public func room(code: String) -> GameRoom? {
         self.rooms.withLock { $0.entries[code.uppercased()]?.room }
