@@ -9,13 +9,19 @@ import NIOCore
 /// all messages from one thread to the other.
 enum EventLoopThreads {
     /// Sizes the shared group before anything starts it; `NIO_SINGLETON_GROUP_LOOP_COUNT`, when
-    /// set, wins. Call once, first thing.
+    /// set, wins. Called first thing by the command line's entry points, not by the server's run
+    /// (which tests call in a process whose shared group is in use): NIO stops a process that
+    /// sizes the group twice, or once it has started.
     static func configure() {
+        _ = Self.configured
+    }
+
+    private static let configured: Void = {
         guard ProcessInfo.processInfo.environment["NIO_SINGLETON_GROUP_LOOP_COUNT"] == nil,
             let allowed = Self.cpusInAffinityMask(), allowed < System.coreCount
         else { return }
         NIOSingletons.groupLoopCountSuggestion = max(1, allowed)
-    }
+    }()
 
     /// CPUs this process may run on (`Cpus_allowed` of /proc/self/status), where the system says.
     static func cpusInAffinityMask() -> Int? {

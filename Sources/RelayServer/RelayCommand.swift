@@ -199,6 +199,7 @@ struct RelayCommand: AsyncParsableCommand {
     var pluginStartupTimeoutSeconds: Int = 5
 
     func run() async throws {
+        EventLoopThreads.configure()
         try await self.run(handlers: BuiltInHandlers.all, filters: [])
     }
 
@@ -208,7 +209,6 @@ struct RelayCommand: AsyncParsableCommand {
     ) async throws {
         let environment = ProcessInfo.processInfo.environment
         try Self.checkLoopCount(environment: environment)
-        EventLoopThreads.configure()
         let openFileLimit = OpenFileLimit.raiseSoftLimitToHard()
         var logger = Logger(label: "relay")
         logger.logLevel = try Self.logLevel(environment: environment)
@@ -222,12 +222,6 @@ struct RelayCommand: AsyncParsableCommand {
         }
 
         let configuration = try self.configuration(environment: environment, openFileLimit: openFileLimit)
-        if configuration.apiKeyWasGenerated {
-            // Written at once: through `print`, a piped or redirected stdout (a container, systemd)
-            // would hold the key in its buffer until the server exits, and lose it to a SIGKILL.
-            FileHandle.standardOutput.write(
-                Data("API_KEY is not set; this run's generated key is: \(configuration.apiKey)\n".utf8))
-        }
         if let warning = self.connectionCapWarning(openFileLimit: openFileLimit) {
             logger.warning("relay.connections.max_above_file_limit", metadata: warning)
         }
@@ -249,6 +243,14 @@ struct RelayCommand: AsyncParsableCommand {
         } catch {
             logger.critical("relay.startup.failed", metadata: ["error": "\(error)"])
             throw ExitCode(2)
+        }
+        if configuration.apiKeyWasGenerated {
+            // Once the store is open: a relay that cannot start (another one uses the data
+            // directory) printed a key that worked nowhere. Written at once: through `print`, a
+            // piped or redirected stdout (a container, systemd) would hold the key in its buffer
+            // until the server exits, and lose it to a SIGKILL.
+            FileHandle.standardOutput.write(
+                Data("API_KEY is not set; this run's generated key is: \(configuration.apiKey)\n".utf8))
         }
         do {
             try await PluginHost.withPlugins(

@@ -52,6 +52,7 @@ public struct RelayServerBuilder: Sendable {
     /// SIGTERM or SIGHUP (unless started ignoring it, as under `nohup`), and exits; a bad flag or a
     /// failed start exits non-zero with a message (README lists the statuses).
     public func runFromCommandLine(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) async {
+        EventLoopThreads.configure()
         do {
             let command = try RelayCommand.parse(arguments)
             try await command.run(handlers: self.handlers, filters: self.filters, observers: self.observers)

@@ -123,7 +123,24 @@ struct ServerConfiguration: Sendable {
                     "hint": "not started: chmod +x a file to start it as a plugin",
                 ])
         }
-        return folder.executables + self.plugins
+        // One program named twice (the folder's, again with `--plugin`) starts once: twice, a filter
+        // or an event listener would see everything twice, and a handler conflict with itself.
+        var started = Set<PluginExecutable>()
+        var namedTwice: [String] = []
+        let executables = (folder.executables + self.plugins).filter { executable in
+            let resolved = PluginExecutable(
+                path: URL(fileURLWithPath: executable.path).resolvingSymlinksInPath().path,
+                arguments: executable.arguments)
+            if started.insert(resolved).inserted { return true }
+            namedTwice.append(executable.path)
+            return false
+        }
+        if !namedTwice.isEmpty {
+            logger.notice(
+                "relay.plugins.named_twice",
+                metadata: ["plugins": "\(namedTwice.joined(separator: ", "))", "effect": "started once"])
+        }
+        return executables
     }
 }
 

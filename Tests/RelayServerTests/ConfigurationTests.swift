@@ -276,6 +276,14 @@ struct ConfigurationTests {
         #expect(skipped.message == "relay.plugins.not_executable")
         #expect(skipped.metadata["files"] == "README.md, hello.sh", "hidden files are nobody's plugins")
         #expect(records.entries.count == 2)
+
+        // The folder's plugin named again, by another spelling of its path: started once.
+        let again = try RelayCommand.parse([
+            "--plugins-dir", folder.path, "--plugin", folder.appendingPathComponent("dice.sh").path, "--plugin",
+            folder.path + "/./dice.sh",
+        ]).configuration(environment: [:])
+        #expect(again.pluginExecutables(logger: logger).map(\.description) == ["dice.sh"])
+        #expect(records.entries.last?.message == "relay.plugins.named_twice")
     }
 
     @Test("A boss images folder with no boss_NN.png to read is logged at start, a warning when named")

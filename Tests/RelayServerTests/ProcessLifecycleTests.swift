@@ -444,14 +444,18 @@ struct ProcessLifecycleTests {
         }
     }
 
-    @Test("A second relay on the same data directory exits 2, saying another relay uses it")
+    /// Without `API_KEY` the second prints no key of its own: one a script or a newcomer took
+    /// from it would work nowhere (the running relay has its own).
+    @Test("A second relay on the same data directory exits 2, saying another relay uses it, and prints no API key")
     func sameDataDirectory() async throws {
         try await withTemporaryDirectory { directory in
             let running = try self.startRelay(dataDirectory: directory)
             _ = try await running.listeningPort()
-            let second = try self.startRelay(dataDirectory: directory)
+            let second = try ChildRelay(
+                arguments: ["--port", "0", "--data-dir", directory], environment: ["API_KEY": ""])
             #expect(try await second.exitStatus() == 2)
             #expect(second.printed.contains("another relay is using it"), "\(second.printed)")
+            #expect(!second.printed.contains("generated key"), "\(second.printed)")
             running.send(SIGTERM)
             #expect(try await running.exitStatus() == 0)
         }
