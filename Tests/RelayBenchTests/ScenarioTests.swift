@@ -232,6 +232,19 @@ struct ScenarioTests {
             #expect(report.stalled.latency.delivered > 0)
             #expect(report.stalled.latency.lost == 0)
             #expect((report.stalled.serverPeakResidentBytes ?? 0) > 0)
+
+            // Measured: the command exits 0. With every room's readers slow (two players, half of
+            // them slow), nothing is due to a measured player: still the drops were measured.
+            #expect(!report.measuredNothing)
+            var nothingDue = report
+            (nothingDue.baseline.latency.expected, nothingDue.baseline.latency.delivered) = (0, 0)
+            #expect(!nothingDue.measuredNothing)
+            var noneCame = nothingDue
+            noneCame.baseline.latency.expected = 10
+            #expect(noneCame.measuredNothing)
+            var noRooms = report
+            noRooms.setup.roomsReady = 0
+            #expect(noRooms.measuredNothing)
         }
     }
 

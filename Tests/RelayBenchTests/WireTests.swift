@@ -163,11 +163,26 @@ struct WireTests {
         ] as [(Int64, StreamSequences.Arrival)] {
             #expect(streams.arrival(sequence: sequence, stream: 3) == arrival, "s \(sequence)")
         }
+        // No message a sender sends: a repeat, never a delivery that could make up for a loss.
+        #expect(streams.arrival(sequence: 0, stream: 9) == .repeated)
+        #expect(streams.arrival(sequence: 5, stream: 9) == .new)
+        #expect(streams.arrival(sequence: 0, stream: 9) == .repeated)
+        #expect(streams.arrival(sequence: -1, stream: 9) == .repeated)
         // A stream first heard of far into its sequence: what came before never came.
         #expect(streams.arrival(sequence: 1_000, stream: 4) == .new)
         #expect(streams.arrival(sequence: 5, stream: 4) == .outOfOrder)
         #expect(streams.arrival(sequence: 5, stream: 4) == .repeated)
         #expect(streams.arrival(sequence: 999, stream: 4) == .outOfOrder)
+
+        // A server that lost every other message: the oldest gaps are forgotten past 4,096, and
+        // their late arrivals counted as first ones, as they cannot be told apart any more.
+        for sequence: Int64 in stride(from: 1, through: 20_001, by: 2) {
+            _ = streams.arrival(sequence: sequence, stream: 5)
+        }
+        #expect(streams.arrival(sequence: 19_000, stream: 5) == .outOfOrder)
+        #expect(streams.arrival(sequence: 19_000, stream: 5) == .repeated, "a kept gap, taken")
+        #expect(streams.arrival(sequence: 2, stream: 5) == .outOfOrder, "forgotten: not told apart")
+        #expect(streams.arrival(sequence: 2, stream: 5) == .outOfOrder)
     }
 
     @Test("Decimal writing covers zero, negatives and the extremes")

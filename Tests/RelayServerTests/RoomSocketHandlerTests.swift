@@ -346,6 +346,35 @@ struct RoomSocketHandlerTests {
         _ = try? channel.finish()
     }
 
+    /// Its last fragment may wait unread while the server holds back reading (here for the
+    /// connection's byte budget): that is not the client's doing.
+    @Test("A message unfinished while the server held back reading is not closed for it")
+    func unfinishedWhileReadsAreHeld() throws {
+        let channel = EmbeddedChannel()
+        let counter = ReadCounter()
+        try channel.pipeline.syncOperations.addHandler(counter)
+        let limits = Self.byteBudget(perSecond: 64)  // ~300 bytes of debt: ~5 s without reading
+        try channel.pipeline.syncOperations.addHandler(try Self.makeHandler(limits: limits, pingInterval: .seconds(1)))
+        channel.read()
+        var first = Self.clientFrame(.text, #"{"type":"ping","#)
+        first.setInteger(first.getInteger(at: first.readerIndex, as: UInt8.self)! & 0x7F, at: first.readerIndex)
+        var stream = first
+        var pings = Self.pings(60)
+        stream.writeBuffer(&pings)
+        try channel.writeInbound(stream)  // the message's start, then 1,320 bytes: in debt
+        channel.read()
+        #expect(counter.reads == 1, "in debt, the read is held")
+        var closes: [WebSocketFrame] = []
+        for _ in 0..<3 {  // three pings: the message was open at two of them
+            channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+            while let frame = try channel.readOutbound(as: WebSocketFrame.self) {
+                if frame.opcode == .connectionClose { closes.append(frame) }
+            }
+        }
+        #expect(closes.isEmpty, "closed while the server was not reading: \(closes)")
+        _ = try? channel.finish()
+    }
+
     /// Holds the frames written, as a socket whose buffer is full does, until released.
     final class HeldWrites: ChannelOutboundHandler {
         typealias OutboundIn = WebSocketFrame

@@ -10,9 +10,10 @@ struct StreamSequences {
     enum Arrival: Equatable {
         /// Its first arrival, in order.
         case new
-        /// Its first arrival, after a later message of its sender's.
+        /// Its first arrival, after a later message of its sender's (or one too old to tell:
+        /// ``Stream/mostGaps``).
         case outOfOrder
-        /// It had come before (or is no sequence the sender sent, at or below 0).
+        /// It had come before (or is no message a sender sends, at or below 0).
         case repeated
     }
 
@@ -23,6 +24,12 @@ struct StreamSequences {
         /// The messages from 1 to 64 behind `highest` that have not come, as ranges in order
         /// (usually none: one per gap, not one per message).
         var missing: [ClosedRange<Int64>]
+        /// Messages up to this one are no longer told apart (the oldest gaps were forgotten).
+        var forgottenThrough: Int64 = 0
+
+        /// Most gaps kept: a server that lost every other message would otherwise have each late
+        /// arrival move thousands of them (the oldest quarter is forgotten past it).
+        static let mostGaps = 4_096
 
         /// A sender's first message is 1: those before `sequence` and out of the window have not come.
         init(first sequence: Int64) {
@@ -42,7 +49,8 @@ struct StreamSequences {
                 self.seen |= bit
                 return .outOfOrder
             }
-            return self.takeMissing(sequence) ? .outOfOrder : .repeated
+            if self.takeMissing(sequence) { return .outOfOrder }
+            return sequence <= self.forgottenThrough ? .outOfOrder : .repeated
         }
 
         /// Moves the window up to `sequence`: what leaves it without having come is missing.
@@ -66,6 +74,11 @@ struct StreamSequences {
             } else {
                 self.missing.append(range)
             }
+            if self.missing.count > Self.mostGaps {
+                let forgotten = Self.mostGaps / 4
+                self.forgottenThrough = self.missing[forgotten - 1].upperBound
+                self.missing.removeFirst(forgotten)
+            }
         }
 
         /// Whether `sequence` was missing; if so, it is no longer.
@@ -88,9 +101,11 @@ struct StreamSequences {
 
     private var streams: [Int64: Stream] = [:]
 
-    /// Notes message `sequence` of `stream`; one without a stream or a sequence counts as new.
+    /// Notes message `sequence` of `stream`; one without a stream or a sequence counts as new, one
+    /// at or below 0 (no message a sender sends: they count from 1) as a repeat.
     mutating func arrival(sequence: Int64?, stream: Int64?) -> Arrival {
         guard let stream, let sequence else { return .new }
+        guard sequence >= 1 else { return .repeated }
         guard self.streams[stream] != nil else {
             self.streams[stream] = Stream(first: sequence)
             return .new

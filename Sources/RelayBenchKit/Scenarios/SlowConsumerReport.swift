@@ -8,8 +8,12 @@ struct SlowConsumerReport: ScenarioReport, Equatable {
     var slowPlayers: Int
     /// Everyone reading.
     var baseline: WindowResult
-    /// Nothing was delivered before the slow players stopped reading: no baseline to compare with.
-    var measuredNothing: Bool { self.baseline.latency.delivered == 0 }
+    /// No room was set up, or the healthy players got none of what was due to them while everyone
+    /// read. (With every room's readers slow, two players and half of them slow say, nothing is due
+    /// to a measured player: what is measured then is the drops, not a baseline.)
+    var measuredNothing: Bool {
+        self.setup.roomsReady == 0 || (self.baseline.latency.expected > 0 && self.baseline.latency.delivered == 0)
+    }
     /// The slow players not reading; latencies are the others'.
     var stalled: WindowResult
     /// Slow players whose connection the server ended (seen once they read again).

@@ -230,7 +230,7 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
         try pipeline.addHandler(HTTPConnectionStateHandler(logger: logger))
         // Reading stops at 3 request parts waiting (NIO's default: 10), and a body's parts are of
         // 16 KiB or one socket read (``BodyPartCoalescer``): a client streaming a body behind an
-        // answer it did not read had the server hold 2.2 MiB of it per connection, now 0.2 MiB. A
+        // answer it did not read had the server hold 1.5–2.6 MiB of it per connection, now 0.1–0.2 MiB. A
         // request that is only a head and an end never waits for a read.
         return try NIOAsyncChannel(
             wrappingChannelSynchronously: channel,
