@@ -16,20 +16,16 @@ struct HeldRequestBytesTests {
     /// back at least once.
     @Test("A body streamed behind an answer its client does not read is held to a few hundred KiB")
     func bodyBehindAnUnreadAnswerWaitsInTCP() async throws {
-        try await withTemporaryDirectory { images in
-            _ = try SlowAnswerTests.image(1, bytes: 8_000_000, in: images)
-            // No cut-off for the answer that stalls: the client stops reading it on purpose.
-            let arguments = SlowAnswerTests.arguments(images: images, timeout: .seconds(60), minimumRate: 0)
-            try await withRelayProcess(arguments: arguments) { port in
-                var heldBack: [Int] = []
-                for _ in 0..<8 where heldBack.isEmpty {
-                    if let held = try await onOwnThread({ try Self.bytesReadBehindAStalledAnswer(port: port) }) {
-                        heldBack.append(held)
-                    }
+        // No cut-off for the answer that stalls: the client stops reading it on purpose.
+        try await SlowAnswerTests.withImage(1, bytes: 8_000_000, timeout: .seconds(60), minimumRate: 0) { port, _ in
+            var heldBack: [Int] = []
+            for _ in 0..<8 where heldBack.isEmpty {
+                if let held = try await onOwnThread({ try Self.bytesReadBehindAStalledAnswer(port: port) }) {
+                    heldBack.append(held)
                 }
-                try #require(!heldBack.isEmpty, "the server answered every post")
-                #expect(heldBack.allSatisfy { $0 < 512 * 1024 }, "bytes of the body the server read: \(heldBack)")
             }
+            try #require(!heldBack.isEmpty, "the server answered every post")
+            #expect(heldBack.allSatisfy { $0 < 512 * 1024 }, "bytes of the body the server read: \(heldBack)")
         }
     }
 

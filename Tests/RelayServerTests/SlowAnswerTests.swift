@@ -26,6 +26,20 @@ struct SlowAnswerTests {
         return bytes
     }
 
+    /// Runs `body` against a `relay` process (``withRelayProcess(arguments:_:)``) serving one image
+    /// of `bytes` as boss `index` (its bytes handed to `body`), with ``arguments(images:timeout:graceSeconds:minimumRate:)``.
+    static func withImage(
+        _ index: Int, bytes: Int, timeout: Duration, graceSeconds: Int = 1, minimumRate: Int = 256 * 1024,
+        _ body: (_ port: Int, _ image: [UInt8]) async throws -> Void
+    ) async throws {
+        try await withTemporaryDirectory { images in
+            let image = try Self.image(index, bytes: bytes, in: images)
+            let arguments = Self.arguments(
+                images: images, timeout: timeout, graceSeconds: graceSeconds, minimumRate: minimumRate)
+            try await withRelayProcess(arguments: arguments) { port in try await body(port, image) }
+        }
+    }
+
     static func request(_ index: Int) -> String {
         "GET /api/bosses/images/\(index) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
     }
@@ -34,20 +48,17 @@ struct SlowAnswerTests {
         "A client reading a trickle, each read well within the HTTP timeout, is cut off long before the image would end"
     )
     func trickleReaderIsCutOff() async throws {
-        try await withTemporaryDirectory { images in
-            let image = try Self.image(1, bytes: 8_000_000, in: images)
-            try await withRelayProcess(arguments: Self.arguments(images: images, timeout: .seconds(5))) { port in
-                // 64 KB a second, 16 KB every 250 ms: fast enough that bytes leave the server's
-                // buffer well within each timeout, slow enough that 8 MB would take two minutes.
-                let read = try await readAnswer(
-                    port: port, Self.request(1), chunk: 16 * 1024, every: .milliseconds(250), giveUpAfter: .seconds(60))
-                // Without the minimum rate it would read on until it gave up: it never stalls.
-                #expect(read.ending == .closedByServer)
-                // What the kernels held plus what was read: far from the image, whatever their sizes.
-                #expect(read.received.count < image.count / 2, "\(read.received.count) bytes")
-                // Cut off once its average fell below 256 KiB/s: a second or two after the grace period.
-                #expect(read.elapsed < .seconds(20), "\(read.elapsed)")
-            }
+        try await Self.withImage(1, bytes: 8_000_000, timeout: .seconds(5)) { port, image in
+            // 64 KB a second, 16 KB every 250 ms: fast enough that bytes leave the server's
+            // buffer well within each timeout, slow enough that 8 MB would take two minutes.
+            let read = try await readAnswer(
+                port: port, Self.request(1), chunk: 16 * 1024, every: .milliseconds(250), giveUpAfter: .seconds(60))
+            // Without the minimum rate it would read on until it gave up: it never stalls.
+            #expect(read.ending == .closedByServer)
+            // What the kernels held plus what was read: far from the image, whatever their sizes.
+            #expect(read.received.count < image.count / 2, "\(read.received.count) bytes")
+            // Cut off once its average fell below 256 KiB/s: a second or two after the grace period.
+            #expect(read.elapsed < .seconds(20), "\(read.elapsed)")
         }
     }
 
@@ -80,29 +91,25 @@ struct SlowAnswerTests {
     /// A close would leave the kernel sending what it holds, to a client taking it when it likes.
     @Test("A client that stopped reading its answer is cut off with a reset")
     func stalledReaderIsReset() async throws {
-        try await withTemporaryDirectory { images in
-            _ = try Self.image(2, bytes: 2_000_000, in: images)
-            let arguments = Self.arguments(images: images, timeout: .seconds(1), minimumRate: 0)
-            try await withRelayProcess(arguments: arguments) { port in
-                let error = try await onOwnThread { () throws -> Int32 in
-                    let descriptor = try loopbackSocket(port: port, receiveBuffer: 4096)
-                    defer { close(descriptor) }
-                    let request = Array(Self.request(2).utf8)
-                    guard send(descriptor, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else {
-                        throw StalledClientError.write
-                    }
-                    // Nothing read for five stall timeouts (a loaded machine's loop runs late).
-                    Thread.sleep(forTimeInterval: 5)
-                    var timeout = timeval(tv_sec: 10, tv_usec: 0)
-                    setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-                    var buffer = [UInt8](repeating: 0, count: 65_536)
-                    while true {
-                        errno = 0
-                        guard read(descriptor, &buffer, buffer.count) > 0 else { return errno }
-                    }
+        try await Self.withImage(2, bytes: 2_000_000, timeout: .seconds(1), minimumRate: 0) { port, _ in
+            let error = try await onOwnThread { () throws -> Int32 in
+                let descriptor = try loopbackSocket(port: port, receiveBuffer: 4096)
+                defer { close(descriptor) }
+                let request = Array(Self.request(2).utf8)
+                guard send(descriptor, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else {
+                    throw StalledClientError.write
                 }
-                #expect(error == ECONNRESET, "errno \(error)")
+                // Nothing read for five stall timeouts (a loaded machine's loop runs late).
+                Thread.sleep(forTimeInterval: 5)
+                var timeout = timeval(tv_sec: 10, tv_usec: 0)
+                setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                var buffer = [UInt8](repeating: 0, count: 65_536)
+                while true {
+                    errno = 0
+                    guard read(descriptor, &buffer, buffer.count) > 0 else { return errno }
+                }
             }
+            #expect(error == ECONNRESET, "errno \(error)")
         }
     }
 
