@@ -139,6 +139,33 @@ struct MisbehavingServerTests {
         }
     }
 
+    /// Each sender's own message back, as a room-mate's (no stream) stamped `ahead` µs later.
+    static func relayingStamps(ahead: Int64) -> @Sendable (String) -> [String] {
+        { text in
+            if text.contains(#""create_room""#) { return [Self.created] }
+            if text.contains(#""join_room""#) { return [Self.joined] }
+            guard let due = text.firstMatch(of: /"t":(\d+)/).flatMap({ Int64($0.1) }) else { return [] }
+            return [#"{"type":"player_state_update","player_id":"p2","state":{"t":\#(due + ahead)}}"#]
+        }
+    }
+
+    @Test("A relay stamped later than it arrived is an unreadable stamp, not a latency of 1 µs")
+    func stampFromTheFuture() async throws {
+        for ahead: Int64 in [0, 200_000] {
+            try await ScriptedRelay.with(answer: Self.relayingStamps(ahead: ahead)) { server in
+                let report = try await RelayScenario(rooms: 1, players: 2, hertz: 20, seconds: 0.5, drainSeconds: 0.1)
+                    .run(in: try Self.context(port: server.port))
+                let latency = try #require(report.window?.latency)
+                #expect(latency.sent > 0, "ahead \(ahead)")
+                if ahead == 0 {
+                    #expect(latency.delivered > 0 && latency.unreadable == 0, "\(latency)")
+                } else {
+                    #expect(latency.delivered == 0 && latency.unreadable > 0, "\(latency)")
+                }
+            }
+        }
+    }
+
     @Test("slow-consumer shows healthy players the server closed and errors it sent")
     func slowConsumerHealthyCloses() async throws {
         // The creator (healthy) is closed after the create; the joiner (slow) is sent an error.
