@@ -27,16 +27,19 @@ public struct InboundFrame {
         case incomplete
         /// A frame the connection is failed for, with this close code: longer than the reader
         /// takes (1009), or a control frame that is fragmented or over 125 bytes, or a 64-bit
-        /// length with its top bit set (1002).
+        /// length with its top bit set (1002), or one the caller's header check refuses.
         case refused(WebSocketErrorCode)
     }
 
     /// Takes the first frame off `buffer`; while it is incomplete, leaves `buffer` as it is. A
     /// frame is refused as soon as its header shows it too long, before its payload is buffered:
     /// longer than `maxPayloadBytes`, or, for a continuation frame, than `maxContinuationBytes`
-    /// (what the message it continues has left).
+    /// (what the message it continues has left). `headerRefusal` sees the first two bytes before
+    /// the length is judged, so a frame that is malformed (its close code) and too long is
+    /// refused for what is wrong with it.
     public static func read(
-        from buffer: inout ByteBuffer, maxPayloadBytes: Int, maxContinuationBytes: Int? = nil
+        from buffer: inout ByteBuffer, maxPayloadBytes: Int, maxContinuationBytes: Int? = nil,
+        headerRefusal: (_ firstByte: UInt8, _ secondByte: UInt8) -> WebSocketErrorCode? = { _, _ in nil }
     ) -> Parsed {
         let start = buffer.readerIndex
         guard let first = buffer.getInteger(at: start, as: UInt8.self),
@@ -45,6 +48,7 @@ public struct InboundFrame {
         // A control frame must be whole and at most 125 bytes, which its 7-bit length tells
         // (126 and 127 announce longer ones): malformed (1002), whatever the reader's limit.
         if first & 0x08 != 0, first & 0x80 == 0 || second & 0x7F > 125 { return .refused(.protocolError) }
+        if let code = headerRefusal(first, second) { return .refused(code) }
         let maxPayloadBytes =
             first & 0x0F == 0 ? max(0, min(maxPayloadBytes, maxContinuationBytes ?? .max)) : maxPayloadBytes
         var headerBytes = 2

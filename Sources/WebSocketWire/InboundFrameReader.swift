@@ -16,8 +16,12 @@ public struct InboundFrameReader {
     /// true, and keeps a partial frame for the next read. Returns the close code of a refused
     /// frame; nothing after it is read. `continuationRoom` says, before each frame, how long a
     /// continuation frame may be: what its message has left (nil: ``maxPayloadBytes``).
+    /// `headerRefusal` judges each frame's first two bytes before its length (see
+    /// ``InboundFrame/read(from:maxPayloadBytes:maxContinuationBytes:headerRefusal:)``).
     public mutating func read(
-        _ bytes: ByteBuffer, continuationRoom: () -> Int? = { nil }, frame handle: (InboundFrame) -> Bool
+        _ bytes: ByteBuffer, continuationRoom: () -> Int? = { nil },
+        headerRefusal: (_ firstByte: UInt8, _ secondByte: UInt8) -> WebSocketErrorCode? = { _, _ in nil },
+        frame handle: (InboundFrame) -> Bool
     ) -> WebSocketErrorCode? {
         var bytes = bytes
         if var earlier = self.unparsed {
@@ -27,7 +31,10 @@ public struct InboundFrameReader {
         }
         while true {
             let room = continuationRoom()
-            switch InboundFrame.read(from: &bytes, maxPayloadBytes: self.maxPayloadBytes, maxContinuationBytes: room) {
+            switch InboundFrame.read(
+                from: &bytes, maxPayloadBytes: self.maxPayloadBytes, maxContinuationBytes: room,
+                headerRefusal: headerRefusal)
+            {
             case .frame(let frame):
                 guard handle(frame) else { return nil }
             case .incomplete:

@@ -197,6 +197,37 @@ struct WebSocketProtocolTests {
         }
     }
 
+    /// The header of a masked frame announcing `length` payload bytes (none of them sent).
+    static func header(firstByte: UInt8, length: UInt64, masked: Bool = true) -> [UInt8] {
+        [firstByte, (masked ? 0x80 : 0) | 127] + withUnsafeBytes(of: length.bigEndian) { Array($0) }
+            + (masked ? [1, 2, 3, 4] : [])
+    }
+
+    @Test(
+        "A broken frame over the size cap closes with 1002 for the break, not 1009",
+        arguments: [
+            ("a continuation with nothing to continue", Self.header(firstByte: 0x80, length: 100_000)),
+            ("a reserved bit", Self.header(firstByte: 0xC1, length: 100_000)),
+            ("a reserved opcode", Self.header(firstByte: 0x83, length: 100_000)),
+            ("an unmasked frame", Self.header(firstByte: 0x81, length: 100_000, masked: false)),
+            (
+                "a new message inside a fragmented one",
+                StalledClient.frame(fin: false, opcode: 1, Array("{".utf8)) + Self.header(firstByte: 0x81, length: 100_000)
+            ),
+        ])
+    func brokenFramesOverTheCap(_ name: String, bytes: [UInt8]) async throws {
+        try await withRelayServer { port, _ in
+            let client = try await StalledClient.connect(port: port, path: "/ws/room/new")
+            try client.sendRaw(bytes)
+            #expect(try await client.readFrame()?.closeCode == 1002, "\(name)")
+            #expect(try await client.readFrame() == nil, "\(name)")
+            // The same header, whole and within the cap, is the control: a frame over it is 1009.
+            let overTheCap = try await StalledClient.connect(port: port, path: "/ws/room/new")
+            try overTheCap.sendRaw(Self.header(firstByte: 0x81, length: 100_000))
+            #expect(try await overTheCap.readFrame()?.closeCode == 1009)
+        }
+    }
+
     @Test("A message whose fragments outgrow the size cap closes with 1009")
     func fragmentsOverTheCap() async throws {
         var limits = RelayLimits()

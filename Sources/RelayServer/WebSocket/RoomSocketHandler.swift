@@ -177,7 +177,8 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 // Once closing, data frames are discarded whatever their length.
                 self.closeSent || self.readerStopped
                     ? nil : self.fragments.map { maxMessageBytes - $0.bytes.readableBytes }
-            }
+            },
+            headerRefusal: { self.headerRefusal(firstByte: $0, secondByte: $1) }
         ) { frame in
             frameCount += 1
             self.received(frame)
@@ -198,10 +199,26 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.pauseReadingIfInDebt(context: context)
     }
 
+    /// A frame broken by its header alone (1002), judged before its length: one that is broken
+    /// and over the cap too is named for the break, as README says.
+    private func headerRefusal(firstByte: UInt8, secondByte: UInt8) -> WebSocketErrorCode? {
+        guard firstByte & 0x70 == 0 else { return .protocolError }  // a reserved bit: no extensions
+        guard secondByte & 0x80 != 0 else { return .protocolError }  // a client masks every frame (RFC 6455 §5.1)
+        // Once closing, data frames are discarded whatever they continue.
+        let isClosing = self.closeSent || self.readerStopped
+        switch firstByte & 0x0F {
+        case 0x0:  // a continuation, with nothing to continue
+            return isClosing || self.fragments != nil ? nil : .protocolError
+        case 0x1, 0x2:  // a new message inside a fragmented one
+            return isClosing || self.fragments == nil ? nil : .protocolError
+        case 0x8, 0x9, 0xA:
+            return nil
+        default:
+            return .protocolError  // a reserved opcode
+        }
+    }
+
     private func received(_ frame: InboundFrame) {
-        guard !frame.hasReservedBits else { return self.fail(.protocolError) }  // no extensions
-        // A client masks every frame (RFC 6455 §5.1).
-        guard frame.maskKey != nil else { return self.fail(.protocolError) }
         switch frame.opcode {
         case .text, .binary, .continuation:
             self.received(dataFrame: frame)
@@ -221,7 +238,7 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .connectionClose:
             self.receivedClose(frame)
         default:
-            self.fail(.protocolError)  // a reserved opcode
+            self.fail(.protocolError)  // a reserved opcode: refused at its header already
         }
     }
 
@@ -292,7 +309,7 @@ extension RoomSocketHandler {
     private func received(dataFrame frame: InboundFrame) {
         guard !self.closeSent, !self.readerStopped else { return }  // closing: the rest is discarded
         if frame.opcode == .continuation {
-            guard var message = self.fragments else { return self.fail(.protocolError) }
+            guard var message = self.fragments else { return self.fail(.protocolError) }  // see headerRefusal
             self.fragments = nil  // keeps `message.bytes` uniquely referenced while it grows
             message.frames += 1
             guard message.bytes.readableBytes + frame.data.readableBytes <= self.settings.maxMessageBytes,
