@@ -212,7 +212,8 @@ struct WebSocketProtocolTests {
             ("an unmasked frame", Self.header(firstByte: 0x81, length: 100_000, masked: false)),
             (
                 "a new message inside a fragmented one",
-                StalledClient.frame(fin: false, opcode: 1, Array("{".utf8)) + Self.header(firstByte: 0x81, length: 100_000)
+                StalledClient.frame(fin: false, opcode: 1, Array("{".utf8))
+                    + Self.header(firstByte: 0x81, length: 100_000)
             ),
         ])
     func brokenFramesOverTheCap(_ name: String, bytes: [UInt8]) async throws {
