@@ -25,4 +25,23 @@ struct ScoreGroupingByModeTests {
         #expect(grouping.groups == expected)
         #expect(grouping.groups.count == modes.count)
     }
+
+    /// Two invalid byte strings decode to the same `String`: each keeps its one entry however
+    /// their rows alternate (once past the linear search), and their rows group together.
+    @Test func invalidModesThatDecodeAlikeKeepOneEntryEach() {
+        var grouping = ScoreGroupingByMode()
+        for id in 1...9 {
+            var mode = "mode\(id)"
+            mode.withUTF8 { grouping.append(LeaderboardPosition(score: 1, id: Int64(id)), modeBytes: $0) }
+        }
+        for id in 10..<2_010 {
+            let bytes: [UInt8] = id.isMultiple(of: 2) ? [0xFF] : [0xFE]
+            bytes.withUnsafeBufferPointer { grouping.append(LeaderboardPosition(score: 2, id: Int64(id)), modeBytes: $0) }
+        }
+        #expect(grouping.distinctModes == 11)
+        let groups = grouping.groups
+        #expect(groups.count == 10)
+        #expect(groups[GameModeKey("\u{FFFD}")]?.count == 2_000)
+        #expect(groups[GameModeKey("mode3")] == [LeaderboardPosition(score: 1, id: 3)])
+    }
 }

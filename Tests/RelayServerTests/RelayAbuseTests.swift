@@ -125,6 +125,32 @@ struct RelayAbuseTests {
         }
     }
 
+    @Test("An enemy id over 128 characters is refused in enemy_state and enemy_killed, not relayed or echoed")
+    func longEnemyIDs() async throws {
+        try await withRelayServer { port, _ in
+            let host = TestSocket.connect(port: port)
+            let guest = TestSocket.connect(port: port)
+            _ = try await RelayFlowTests.openRoom(port, host: host, guest: guest)
+            // ASCII, as the relay straight from the bytes takes only that; the longest is 256 bytes.
+            let tooLong = String(repeating: "e", count: RoomState.maxEntityIDLength + 1)
+            let longest = String(repeating: "\u{E9}", count: RoomState.maxEntityIDLength)
+            // Straight from its bytes, then decoded (`state` before `enemy_id` takes the general path).
+            for tooLongState in [
+                #"{"type":"enemy_state","enemy_id":"\#(tooLong)","state":{"x":1}}"#,
+                #"{"type":"enemy_state","state":{"x":1},"enemy_id":"\#(tooLong)"}"#,
+            ] {
+                guest.send(raw: tooLongState)
+                try await self.expectError(guest, "too_long")
+            }
+            guest.send(["type": "enemy_killed", "enemy_id": tooLong])
+            try await self.expectError(guest, "too_long")
+            guest.send(["type": "enemy_state", "enemy_id": longest, "state": ["x": 1]])
+            #expect(try await host.expect("enemy_state_update")["enemy_id"] as? String == longest)
+            guest.send(["type": "enemy_killed", "enemy_id": longest])
+            try await guest.expect("enemy_already_dead")
+        }
+    }
+
     @Test("A full room's entities_sync answers are budgeted: the next comes back rate_limited, and the room goes on")
     func syncAnswersAreBudgeted() async throws {
         var limits = RelayLimits()

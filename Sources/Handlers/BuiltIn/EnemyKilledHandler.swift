@@ -13,6 +13,7 @@ public struct EnemyKilledHandler: RoomMessageHandler {
     public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError)
     {
         let enemyID = room.state.keptSpelling(ofEnemy: try message.string("enemy_id"))
+        try RoomState.checkID(enemyID, field: "enemy_id")  // echoed back, if not kept
         switch room.state.killEnemy(enemyID, by: playerID, now: .now) {
         case .killed(let drops):
             room.broadcast(

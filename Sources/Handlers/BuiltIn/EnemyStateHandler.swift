@@ -12,6 +12,7 @@ public struct EnemyStateHandler: RawRoomMessageHandler {
     public func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError)
     {
         let enemyID = room.state.keptSpelling(ofEnemy: try message.string("enemy_id"))
+        try RoomState.checkID(enemyID, field: "enemy_id")  // relayed, if not kept
         let state = try message.object("state")
         try room.state.updateEnemy(enemyID, state: state, now: .now)
         var update = OutboundMessage(type: "enemy_state_update")

@@ -84,6 +84,7 @@ struct EnemyStateRelay {
     /// the merge drops most of its values (under `enemy_id`, `coin_reward`, `coinReward` or `killed_by`, or under
     /// a repeated key), which no game client sends.
     func apply(in room: isolated GameRoom, from playerID: String) throws(RelayError) -> Bool {
+        try RoomState.checkID(self.enemyID, field: "enemy_id")
         if room.state.tracksEnemy(self.enemyID) {
             let limit = room.state.limits.maxEntityBytes
             guard self.stateValueCount <= limit / 2 else { throw .limitExceeded("bytes in one enemy", limit: limit) }

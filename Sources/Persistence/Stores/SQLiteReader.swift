@@ -109,9 +109,11 @@ actor SQLiteReader {
             var grouping = ScoreGroupingByMode()
             var nonIntegerScores: [LeaderboardPosition] = []
             while try row.step() {
+                // The type first: SQLite leaves it undefined once a value was read as another.
+                let isInteger = row.isInteger(at: 2)
                 let position = LeaderboardPosition(score: row.int64(at: 2), id: row.int64(at: 0))
                 row.withTextBytes(at: 1) { grouping.append(position, modeBytes: $0) }
-                if !row.isInteger(at: 2) { nonIntegerScores.append(position) }
+                if !isInteger { nonIntegerScores.append(position) }
             }
             return ScoreScan(positionsByMode: grouping.groups, nonIntegerScores: nonIntegerScores)
         }

@@ -5,8 +5,13 @@
 /// time at 1M rows). Beyond a handful of modes it falls back to a dictionary.
 struct ScoreGroupingByMode {
     private var modes: [(bytes: [UInt8], positions: [LeaderboardPosition])] = []
-    private var indexByMode: [GameModeKey: Int] = [:]
+    /// Keyed by the bytes, not their `String`: two invalid byte strings decode alike, and one
+    /// would keep taking the other's place, adding an entry per row (minutes at start-up).
+    private var indexByMode: [[UInt8]: Int] = [:]
     private static let linearSearchLimit = 8
+
+    /// The distinct byte strings met so far.
+    var distinctModes: Int { self.modes.count }
 
     mutating func append(_ position: LeaderboardPosition, modeBytes: UnsafeBufferPointer<UInt8>) {
         let index = self.index(of: modeBytes)
@@ -15,19 +20,20 @@ struct ScoreGroupingByMode {
 
     /// The positions of each mode, by mode.
     var groups: [GameModeKey: [LeaderboardPosition]] {
-        // Keys clash only for invalid UTF-8 (decoded to replacement characters): merged, as a String key would.
-        Dictionary(
-            self.modes.map { (GameModeKey(String(decoding: $0.bytes, as: UTF8.self)), $0.positions) },
-            uniquingKeysWith: +
-        )
+        // Keys clash only for invalid UTF-8 (decoded to replacement characters): merged, as a
+        // String key would, in place (`+` would copy the merged array at each clash).
+        var groups: [GameModeKey: [LeaderboardPosition]] = [:]
+        for mode in self.modes {
+            groups[GameModeKey(String(decoding: mode.bytes, as: UTF8.self)), default: []]
+                .append(contentsOf: mode.positions)
+        }
+        return groups
     }
 
     private mutating func index(of bytes: UnsafeBufferPointer<UInt8>) -> Int {
         if self.modes.count <= Self.linearSearchLimit {
             for (index, mode) in self.modes.enumerated() where Self.equal(mode.bytes, bytes) { return index }
-        } else if let index = self.indexByMode[GameModeKey(String(decoding: bytes, as: UTF8.self))],
-            Self.equal(self.modes[index].bytes, bytes)
-        {
+        } else if let index = self.indexByMode[Array(bytes)] {
             return index
         }
         return self.add(bytes)
@@ -35,7 +41,7 @@ struct ScoreGroupingByMode {
 
     private mutating func add(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
         self.modes.append((Array(bytes), []))
-        self.indexByMode[GameModeKey(String(decoding: bytes, as: UTF8.self))] = self.modes.count - 1
+        self.indexByMode[Array(bytes)] = self.modes.count - 1
         return self.modes.count - 1
     }
 

@@ -9,9 +9,12 @@ extension RoomState {
         return size
     }
 
-    /// Refuses an entity or item id longer than ``maxEntityIDLength`` code points.
-    static func checkID(_ id: String, field: String) throws(RelayError) {
-        guard id.unicodeScalars.count <= Self.maxEntityIDLength else {
+    /// Refuses an entity or item id longer than ``maxEntityIDLength`` code points: every id a
+    /// client names, kept by the room or only relayed and echoed.
+    public static func checkID(_ id: String, field: String) throws(RelayError) {
+        // No more bytes than the limit means no more code points either: the usual case, and
+        // counted at once (the relays of `enemy_state` check every one).
+        guard id.utf8.count <= Self.maxEntityIDLength || id.unicodeScalars.count <= Self.maxEntityIDLength else {
             throw .tooLong(field, limit: Self.maxEntityIDLength)
         }
     }
