@@ -63,6 +63,13 @@ final class PluginInput: Sendable {
         var pendingBytes = 0
         /// What the writer took last: being written until it asks for more.
         var bytesBeingWritten = 0
+        /// While the writer writes: when it took the lines it is writing (it takes at most
+        /// ``PluginInput/eventBytesPerWrite`` of events at once, so a plugin that reads at all
+        /// soon has it back). Nil while it waits for lines.
+        var writingSince: NIODeadline?
+        /// When the last request was queued, and when the last answer to one written came.
+        var lastRequestQueued: NIODeadline?
+        var lastAnswer: NIODeadline?
         /// The requests written whose answers have not come, by id.
         var unanswered: [UInt64: Written] = [:]
         /// Requests written so far: the last one's place in the order of writing.
@@ -91,7 +98,8 @@ final class PluginInput: Sendable {
         var isDrained: Bool { self.isClosed && self.pending.isEmpty && self.events.isEmpty && self.missed.isEmpty }
 
         /// Queues a request's line, gated by the last event of its room waiting, if any.
-        mutating func queue(_ line: Line) {
+        mutating func queue(_ line: Line, now: NIODeadline) {
+            self.lastRequestQueued = now
             var line = line
             line.gate = line.room.flatMap { self.events.gate(forRequestIn: $0) }
             self.pending.append(line)
@@ -169,8 +177,8 @@ final class PluginInput: Sendable {
         /// The lines for the writer, after dropping those too late: of the requests no waiting
         /// event gates, as many as the window has room for (the newest, if it holds some back; all
         /// once the input is closed: the plugin is asked to finish what it was sent), then the
-        /// events no request holds back any more, and in turn the requests those events gated.
-        /// Nil if there are none.
+        /// events no request holds back any more, and in turn the requests those events gated,
+        /// until ``PluginInput/eventBytesPerWrite`` are taken. Nil if there are none.
         mutating func takeLines(now: NIODeadline) -> [UInt8]? {
             self.dropLate(now: now)
             self.queueMissedNotices()
@@ -190,7 +198,10 @@ final class PluginInput: Sendable {
                     let takenSet = Set(taken)
                     self.pending = self.pending.indices.compactMap { takenSet.contains($0) ? nil : self.pending[$0] }
                 }
-                let released = self.events.takeReady(into: &bytes)
+                // Events up to a pipe's worth: a request they release waits for the next write
+                // rather than be taken (and owed) behind megabytes the plugin has yet to read.
+                guard bytes.count < PluginInput.eventBytesPerWrite else { break }
+                let released = self.events.takeReady(into: &bytes, upTo: PluginInput.eventBytesPerWrite)
                 guard !released.isEmpty else { break }
                 for index in self.pending.indices {
                     if let gate = self.pending[index].gate, released.contains(gate) { self.pending[index].gate = nil }
@@ -206,6 +217,7 @@ final class PluginInput: Sendable {
         /// Whether it was written and not yet answered.
         mutating func answer(_ id: UInt64, now: NIODeadline) -> Bool {
             guard let request = self.unanswered.removeValue(forKey: id) else { return false }
+            self.lastAnswer = now
             let roundTrip = now - request.takenAt
             if now <= request.deadline {
                 let pace = self.pace.meanGap(before: now, over: Int(self.window.size)) ?? roundTrip
@@ -257,6 +269,8 @@ final class PluginInput: Sendable {
     }
 
     private let state: Mutex<State>
+    /// The most bytes of room events the writer takes at once: a Linux pipe's default buffer.
+    static let eventBytesPerWrite = 64 * 1024
     /// How much of its timeout a request must have left to be written.
     private let leftToWrite: TimeAmount
     /// How long past its timeout a written request may stay unanswered before it is taken as
@@ -285,7 +299,7 @@ final class PluginInput: Sendable {
     func append(_ line: [UInt8], id: UInt64, until deadline: NIODeadline, room: String? = nil) -> Bool {
         let line = Line(
             bytes: line, id: id, deadline: deadline, writeBy: deadline - self.leftToWrite, room: room)
-        return self.enqueue(size: line.bytes.count, room: room) { $0.queue(line) }
+        return self.enqueue(size: line.bytes.count, room: room) { $0.queue(line, now: $1) }
     }
 
     /// Queues event `line` of `room`, to be written once the room's requests queued before it are
@@ -294,13 +308,15 @@ final class PluginInput: Sendable {
     /// grow the server. With `noteIfMissed`, one that did not fit is counted for an `events_missed`
     /// notice of its room, queued once there is room for it, before any later line of the room.
     func appendEvent(_ line: [UInt8], room: String, noteIfMissed: Bool = false) -> Bool {
-        self.enqueue(size: line.count, room: room, noteIfMissed: noteIfMissed) { $0.queueEvent(line, room: room) }
+        self.enqueue(size: line.count, room: room, noteIfMissed: noteIfMissed) { state, _ in
+            state.queueEvent(line, room: room)
+        }
     }
 
     /// Queues `size` bytes of a line of `room` with `queue` if the limit allows, and no notice of
     /// missed events of the room still waits for room to be queued.
     private func enqueue(
-        size: Int, room: String?, noteIfMissed: Bool = false, _ queue: (inout State) -> Void
+        size: Int, room: String?, noteIfMissed: Bool = false, _ queue: (inout State, NIODeadline) -> Void
     ) -> Bool {
         let now = NIODeadline.now()
         let (accepted, writer) = self.state.withLock { state -> (Bool, Writer?) in
@@ -319,7 +335,7 @@ final class PluginInput: Sendable {
                 guard queuedNotices || droppedAny else { return (false, nil) }
                 return (false, state.wakeWriter(now: now))
             }
-            queue(&state)
+            queue(&state, now)
             return (true, state.wakeWriter(now: now))
         }
         writer?.resume(returning: .lookAgain)
@@ -371,7 +387,12 @@ final class PluginInput: Sendable {
             let turn = await withCheckedContinuation { (writer: Writer) in
                 let turn = self.state.withLock { state -> Turn? in
                     state.bytesBeingWritten = 0
-                    if let lines = state.takeLines(now: .now()) { return .write(lines) }
+                    state.writingSince = nil
+                    let now = NIODeadline.now()
+                    if let lines = state.takeLines(now: now) {
+                        state.writingSince = now
+                        return .write(lines)
+                    }
                     if state.isDrained { return .finish }
                     state.waiter = writer
                     return nil
@@ -383,6 +404,20 @@ final class PluginInput: Sendable {
             case .finish: return nil
             case .lookAgain: continue
             }
+        }
+    }
+
+    /// Whether the plugin has taken nothing of its stdin for `silence` while a request was
+    /// queued for it, and answered nothing meanwhile: it has stopped reading (hung, most likely,
+    /// with the pipe full of room events), so nothing can be sent to it and every request times
+    /// out unwritten, never owed: the hang rule's answers-owed silence would never start. One
+    /// that only listens is never asked anything, so never stalled.
+    func isStalled(now: NIODeadline, silence: TimeAmount) -> Bool {
+        self.state.withLock { state in
+            guard !state.isClosed, let progress = state.writingSince, now - progress >= silence,
+                state.lastAnswer.map({ $0 < progress }) ?? true
+            else { return false }
+            return !state.pending.isEmpty || state.lastRequestQueued.map { $0 >= progress } ?? false
         }
     }
 

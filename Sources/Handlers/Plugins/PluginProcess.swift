@@ -226,7 +226,8 @@ public final class PluginProcess: Sendable {
         let now = NIODeadline.now()
         let timeout = TimeAmount(self.settings.requestTimeout)
         typealias Sweep = (
-            overdue: [(Pending, PluginOutcome)], hung: AsyncStream<Void>.Continuation?, missedEvents: Int?
+            overdue: [(Pending, PluginOutcome)], hung: (AsyncStream<Void>.Continuation?, reason: String)?,
+            missedEvents: Int?
         )
         let (overdue, hung, missedEvents) = self.state.withLock { state -> Sweep in
             let missedEvents = state.missedEventsToLog()
@@ -254,17 +255,22 @@ public final class PluginProcess: Sendable {
                 let sent = pending.deadline - timeout
                 if state.silentSince.map({ sent < $0 }) ?? true { state.silentSince = sent }
             }
-            guard let silentSince = state.silentSince,
-                now - silentSince >= TimeAmount(self.settings.silenceBeforeRestart)
+            let silence = TimeAmount(self.settings.silenceBeforeRestart)
+            if state.input?.isStalled(now: now, silence: silence) == true {
+                state.silentSince = nil
+                return (overdue, (state.kill, "stdin_stalled"), missedEvents)
+            }
+            guard let silentSince = state.silentSince, now - silentSince >= silence
             else { return (overdue, nil, missedEvents) }
             state.silentSince = nil
-            return (overdue, state.kill, missedEvents)
+            return (overdue, (state.kill, "answers_owed"), missedEvents)
         }
         self.logMissedEvents(missedEvents)
         for (pending, outcome) in overdue { pending.slot.fill(outcome) }
-        if let hung {
-            self.logger.error("plugin.hung", metadata: ["silent_for": "\(self.settings.silenceBeforeRestart)"])
-            hung.yield()
+        if let (kill, reason) = hung, let kill {
+            self.logger.error(
+                "plugin.hung", metadata: ["silent_for": "\(self.settings.silenceBeforeRestart)", "reason": "\(reason)"])
+            kill.yield()
         }
     }
 

@@ -45,17 +45,21 @@ struct RoomEventGates {
     }
 
     /// Appends to `bytes` the events that no request holds back any more (each room's first, then
-    /// its next, …) and returns their numbers: the requests they gated may go.
-    mutating func takeReady(into bytes: inout [UInt8]) -> Set<UInt64> {
+    /// its next, …) while `bytes` is shorter than `limit`, and returns their numbers: the requests
+    /// they gated may go.
+    mutating func takeReady(into bytes: inout [UInt8], upTo limit: Int = .max) -> Set<UInt64> {
         var released: Set<UInt64> = []
         for (room, events) in self.rooms {
-            let ready = events.prefix { $0.requestsBefore == 0 }
-            guard !ready.isEmpty else { continue }
-            for event in ready {
+            guard bytes.count < limit else { break }
+            var taken = 0
+            for event in events {
+                guard event.requestsBefore == 0, bytes.count < limit else { break }
                 bytes += event.bytes
                 released.insert(event.number)
+                taken += 1
             }
-            self.rooms[room] = ready.count == events.count ? nil : Array(events.dropFirst(ready.count))
+            guard taken > 0 else { continue }
+            self.rooms[room] = taken == events.count ? nil : Array(events.dropFirst(taken))
         }
         return released
     }

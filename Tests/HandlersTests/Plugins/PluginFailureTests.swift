@@ -406,6 +406,71 @@ struct PluginFailureTests {
         }
     }
 
+    @Test(.timeLimit(.minutes(3))) func aPluginWhoseStdinIsFullOfEventsIsKilledWhenAsked() async throws {
+        let pidFile = ProbePlugin.pidFile()
+        defer { ProbePlugin.removePidFile(pidFile) }
+        let settings = ProbePlugin.settings(requestTimeout: .milliseconds(200))  // silence: 1 s
+        try await ProbePlugin.withProcess(
+            [ProbePlugin.executable("listens_noread", pidFile: pidFile)], settings: settings
+        ) { process, harness in
+            try await harness.eventually(timeout: .seconds(30)) { process.requestsQueued != nil }
+            let client = harness.client()
+            let code = try await client.createRoom(playerID: "asker", name: "Asker")
+            // It owes nothing, and reads nothing: 300 KB of events of the asker's room fill its
+            // stdin pipe, and every request after them (each written after its room's events)
+            // times out unwritten, so it owes none of them.
+            let padding = String(repeating: "p", count: 1_000)
+            for _ in 0..<300 {
+                process.tell(event: Array(#"{"kind":"event","pad":"\#(padding)"}\#n"#.utf8), room: code)
+            }
+            try await harness.eventually(timeout: .seconds(30)) {
+                let replies = await client.exchange(#"{"type":"probe"}"#)
+                #expect(replies.first?["code"] == "plugin_timeout" || replies.first?["code"] == "plugin_unavailable")
+                return ProbePlugin.pids(in: pidFile).count > 1
+            }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(3))) func aPluginReadingItsEventsSlowlyIsNotKilled() async throws {
+        let pidFile = ProbePlugin.pidFile()
+        defer { ProbePlugin.removePidFile(pidFile) }
+        let settings = ProbePlugin.settings(requestTimeout: .milliseconds(200))  // silence: 1 s
+        try await ProbePlugin.withProcess(
+            [ProbePlugin.executable("reads_slowly", pidFile: pidFile)], settings: settings
+        ) { process, harness in
+            try await harness.eventually(timeout: .seconds(30)) { process.requestsQueued != nil }
+            let client = harness.client()
+            let code = try await client.createRoom(playerID: "asker", name: "Asker")
+            // 600 KB of events it takes some 3 s to read: its stdin is full all along, but moves
+            // (the server writes it in chunks, each noted), so the requests behind are no hang.
+            let padding = String(repeating: "p", count: 1_000)
+            for _ in 0..<600 {
+                process.tell(event: Array(#"{"kind":"event","pad":"\#(padding)"}\#n"#.utf8), room: code)
+            }
+            let end = ContinuousClock.now + .seconds(2)
+            while ContinuousClock.now < end { _ = await client.exchange(#"{"type":"probe"}"#) }
+            #expect(ProbePlugin.pids(in: pidFile).count == 1, "killed while it read")
+        }
+    }
+
+    @Test(.timeLimit(.minutes(3))) func aPluginNobodyAsksIsNotKilledForAFullStdin() async throws {
+        let pidFile = ProbePlugin.pidFile()
+        defer { ProbePlugin.removePidFile(pidFile) }
+        let settings = ProbePlugin.settings(requestTimeout: .milliseconds(200))  // silence: 1 s
+        try await ProbePlugin.withProcess(
+            [ProbePlugin.executable("listens_noread", pidFile: pidFile)], settings: settings
+        ) { process, harness in
+            try await harness.eventually(timeout: .seconds(30)) { process.requestsQueued != nil }
+            let padding = String(repeating: "p", count: 1_000)
+            for index in 0..<300 {
+                process.tell(event: Array(#"{"kind":"event","pad":"\#(padding)"}\#n"#.utf8), room: "R\(index)")
+            }
+            // Nobody asks it anything: its stdin stays full for 3 s of silence, and it runs on.
+            try await Task.sleep(for: .seconds(3))
+            #expect(ProbePlugin.pids(in: pidFile).count == 1)
+        }
+    }
+
     @Test(.timeLimit(.minutes(3))) func requestsAPluginDoesNotReadAreBoundedInBytes() async throws {
         let timeout: Duration = .seconds(10)
         var settings = ProbePlugin.settings(requestTimeout: timeout)

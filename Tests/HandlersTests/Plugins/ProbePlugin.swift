@@ -54,6 +54,8 @@ enum ProbePlugin {
             hello["filters"] = ["chat"]
         if mode == "filter_fail_open":
             hello["filter_failure"] = "pass"
+        if mode in ("listens_noread", "reads_slowly"):  # handles a type and hears room events
+            hello["events"] = ["member_joined"]
         if mode == "second_probe":
             hello["handles"] = ["probe_two"]
         if mode == "changes_on_restart" and len(open(pid_file).read().split()) > 1:
@@ -65,8 +67,15 @@ enum ProbePlugin {
                 hello["handles"].reverse()
                 hello["filters"].reverse()
         say(hello)
-        if mode == "noread":
+        if mode in ("noread", "listens_noread"):
             time.sleep(60)
+        if mode == "reads_slowly":  # a line each 5 ms (some 200 KB/s of 1 KB lines), answering requests
+            for line in sys.stdin:
+                time.sleep(0.005)
+                request = json.loads(line)
+                if request["kind"] == "message":
+                    say({"kind": "answer", "id": request["id"], "actions": []})
+            sys.exit(0)
         if mode == "noread_chatter":
             while True:
                 say({"kind": "answer", "id": 10 ** 12, "actions": []})
