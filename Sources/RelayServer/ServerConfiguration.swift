@@ -123,6 +123,14 @@ struct ServerConfiguration: Sendable {
                     "hint": "not started: chmod +x a file to start it as a plugin",
                 ])
         }
+        if !folder.notUTF8.isEmpty {
+            logger.warning(
+                "relay.plugins.name_not_utf8",
+                metadata: [
+                    "folder": "\(self.pluginsDirectory)", "files": "\(folder.notUTF8.joined(separator: ", "))",
+                    "hint": "not started: rename it with a UTF-8 name",
+                ])
+        }
         // One program named twice (the folder's, again with `--plugin`) starts once: twice, a filter
         // or an event listener would see everything twice, and a handler conflict with itself.
         var started = Set<PluginExecutable>()

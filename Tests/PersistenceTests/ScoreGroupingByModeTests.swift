@@ -36,7 +36,9 @@ struct ScoreGroupingByModeTests {
         }
         for id in 10..<2_010 {
             let bytes: [UInt8] = id.isMultiple(of: 2) ? [0xFF] : [0xFE]
-            bytes.withUnsafeBufferPointer { grouping.append(LeaderboardPosition(score: 2, id: Int64(id)), modeBytes: $0) }
+            bytes.withUnsafeBufferPointer {
+                grouping.append(LeaderboardPosition(score: 2, id: Int64(id)), modeBytes: $0)
+            }
         }
         #expect(grouping.distinctModes == 11)
         let groups = grouping.groups

@@ -241,6 +241,25 @@ struct ConfigurationTests {
         #expect(executables.map(\.path) == ["/bin/a", "/bin/b"], "a missing folder adds none")
     }
 
+    @Test("A plugin file whose name is not UTF-8 is not started, and named in a warning")
+    func aPluginFileNamedInAnotherEncodingIsLogged() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "plugins-\(UInt64.random(in: 0 ... .max))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // Latin-1's "dés.sh".
+        let latin1 = Array(folder.path.utf8) + Array("/d".utf8) + [0xE9] + Array("s.sh".utf8) + [0]
+        let descriptor = open(latin1.map { CChar(bitPattern: $0) }, O_CREAT | O_WRONLY, 0o755)
+        try #require(descriptor >= 0)
+        close(descriptor)
+        let records = RecordedLogs()
+        let configuration = try RelayCommand.parse(["--plugins-dir", folder.path]).configuration(environment: [:])
+        #expect(configuration.pluginExecutables(logger: Logger(label: "test") { _ in records }).isEmpty)
+        let warning = try #require(records.entries.first)
+        #expect(warning.message == "relay.plugins.name_not_utf8" && warning.level == .warning)
+        #expect(warning.metadata["files"] == "d\u{FFFD}s.sh")
+    }
+
     @Test("What keeps a plugins folder's files from starting is logged: a named folder missing, no execute permission")
     func pluginFolderProblemsAreLogged() throws {
         let records = RecordedLogs()

@@ -57,6 +57,20 @@ struct RoomStateSyncTests {
         _ = try room.sync(enemies: [], coins: [], now: start + .seconds(1))
     }
 
+    @Test func refusedSyncsCountTowardTheBudget() throws {
+        var limits = RelayLimits()
+        limits.maxSyncListLength = 2
+        var room = try makeRoom(players: 2, limits: limits)
+        let start = ContinuousClock.now
+        let tooLong: [JSONValue] = [["enemy_id": "a"], ["enemy_id": "b"], ["enemy_id": "c"]]
+        for index in 0..<Int(RoomState.syncsPerSecond) {
+            let (enemies, code): ([JSONValue], String) =
+                index.isMultiple(of: 2) ? (tooLong, "limit_exceeded") : ([1], "invalid_field")
+            #expect(relayError { _ = try room.sync(enemies: enemies, coins: [], now: start) }?.code == code)
+        }
+        #expect(relayError { _ = try room.sync(enemies: [], coins: [], now: start) }?.code == "rate_limited")
+    }
+
     /// A two-player room whose caps are 10 entities of each kind, filled with 10 enemies and 10
     /// coins (and 10 power-ups).
     private func filledRoom(powerups: Bool = false, now: ContinuousClock.Instant) throws -> RoomState {

@@ -12,9 +12,6 @@ public struct SyncEntitiesHandler: RoomMessageHandler {
         try room.state.requireHost(playerID)
         let enemies = try message.optionalArray("enemies") ?? []
         let coins = try message.optionalArray("coins") ?? []
-        for case let entry in enemies + coins where entry.objectValue == nil {
-            throw .invalidField("enemies/coins", expected: "arrays of objects")
-        }
         let visible = try room.state.sync(enemies: enemies, coins: coins, now: .now)
         var sync = OutboundMessage(type: "entities_sync", capacity: 1024)
         sync.add("enemies", .array(visible.enemies), roundingFloats: true)

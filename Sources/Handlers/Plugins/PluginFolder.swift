@@ -18,22 +18,33 @@ public struct PluginFolder: Sendable {
     /// The names of the regular files (hidden ones aside) that may not be executed: a README
     /// beside the plugins, or a plugin missing its execute permission.
     public let notExecutable: [String]
+    /// The regular files (hidden ones aside) whose names are not UTF-8, which cannot be started:
+    /// each with its invalid bytes as replacement characters, for the log.
+    public let notUTF8: [String]
 
     /// Reads `directory`; a missing folder has no plugins.
     public init(reading directory: String) {
         guard let handle = opendir(directory) else {
-            (self.openError, self.executables, self.notExecutable) = (errno, [], [])
+            (self.openError, self.executables, self.notExecutable, self.notUTF8) = (errno, [], [], [])
             return
         }
         defer { closedir(handle) }
         let folder = directory.hasSuffix("/") ? directory : directory + "/"
         var executables: [String] = []
         var notExecutable: [String] = []
+        var notUTF8: [String] = []
         while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix(while: { $0 != 0 })) }
+            guard bytes.first != UInt8(ascii: ".") else { continue }
+            guard let name = String(validating: bytes, as: UTF8.self) else {
+                // Its path as a String would name another file (or none): told, not started.
+                var info = stat()
+                let isRegular =
+                    fstatat(dirfd(handle), bytes.map { CChar(bitPattern: $0) } + [0], &info, 0) == 0
+                    && (info.st_mode & S_IFMT) == S_IFREG
+                if isRegular { notUTF8.append(String(decoding: bytes, as: UTF8.self)) }
+                continue
             }
-            guard !name.hasPrefix(".") else { continue }
             let path = folder + name
             var info = stat()
             guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
@@ -46,5 +57,6 @@ public struct PluginFolder: Sendable {
         self.openError = nil
         self.executables = executables.sorted().map { PluginExecutable(path: folder + $0) }
         self.notExecutable = notExecutable.sorted()
+        self.notUTF8 = notUTF8.sorted()
     }
 }

@@ -5,7 +5,7 @@ import Subprocess
 /// The pipes of one running plugin process: requests out on stdin, answers in on stdout,
 /// stderr into the log.
 extension PluginProcess {
-    enum PipeTask { case stdin, stderr, killer, deadline }
+    enum PipeTask { case stdin, stdout, stderr, killer, deadline }
 
     /// Serves the pipes of a running process until it has gone.
     func serve(
@@ -42,16 +42,33 @@ extension PluginProcess {
                 }
                 return .killer
             }
-            await self.readAnswers(execution.standardOutput, input: input, kill: kill)
-            // Stdout is closed: the plugin has exited, or is of no more use and is stopped.
-            self.endIncarnation(input)
-            if !self.isShuttingDown { kill.yield() }
-            // Stderr ends when the process does; keep its last words (a traceback) if they come soon.
             group.addTask {
-                try? await Task.sleep(for: .seconds(1))
-                return .deadline
+                await self.readAnswers(execution.standardOutput, input: input, kill: kill)
+                return .stdout
             }
-            while let ended = await group.next(), ended != .stderr, ended != .deadline {}
+            var stdoutEnded = false
+            waiting: while let ended = await group.next() {
+                switch ended {
+                case .stdout:
+                    stdoutEnded = true
+                    // Stdout is closed: the plugin has exited, or is of no more use and is stopped.
+                    self.endIncarnation(input)
+                    if !self.isShuttingDown { kill.yield() }
+                    // Stderr ends when the process does: its last words (a traceback) are kept if
+                    // they come soon. Stderr closed before stdout says nothing of an exit, so a
+                    // plugin stopping (saving its state) has the second in full.
+                    group.addTask {
+                        try? await Task.sleep(for: .seconds(1))
+                        return .deadline
+                    }
+                case .stderr:
+                    if stdoutEnded { break waiting }
+                case .deadline:
+                    break waiting
+                case .stdin, .killer:
+                    continue
+                }
+            }
             group.cancelAll()
         }
     }

@@ -13,13 +13,14 @@ extension RoomState {
     ) throws(RelayError)
         -> (enemies: [JSONValue], coins: [JSONValue])
     {
+        // First: every sync counts, refused or not (README).
+        var budget = self.syncBudget ?? TokenBucket(rate: Self.syncsPerSecond, burst: Self.syncsPerSecond, now: now)
+        defer { self.syncBudget = budget }
+        guard budget.take(now: now) else { throw .rateLimited }
         let limit = self.limits.maxSyncListLength
         guard enemies.count <= limit, coins.count <= limit else {
             throw .limitExceeded("entities in one sync", limit: limit)
         }
-        var budget = self.syncBudget ?? TokenBucket(rate: Self.syncsPerSecond, burst: Self.syncsPerSecond, now: now)
-        defer { self.syncBudget = budget }
-        guard budget.take(now: now) else { throw .rateLimited }
         self.retireDeadEnemies(now: now)
         // Staged, and applied only once every entity is known to fit: a refused sync changes nothing.
         let staged = try self.stage(enemies: enemies, now: now)

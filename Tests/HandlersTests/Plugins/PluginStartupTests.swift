@@ -193,6 +193,28 @@ struct PluginStartupTests {
         await supervisor.value
     }
 
+    /// One whose stderr closed long before (a wrapper's `2>/dev/null`) has its second too: the
+    /// end of its stderr says nothing of an exit then.
+    @Test(.timeLimit(.minutes(3))) func aPluginClosingStdoutAtShutdownHasASecondToSave() async throws {
+        let pidFile = ProbePlugin.pidFile()
+        defer { ProbePlugin.removePidFile(pidFile) }
+        let process = PluginProcess(
+            executable: ProbePlugin.executable("closes_stdout_then_saves", pidFile: pidFile),
+            settings: ProbePlugin.settings(), eventLoop: testEventLoopGroup.next(), logger: quietLogger)
+        let supervisor = Task { await process.supervise() }
+        _ = try await process.waitUntilReady()
+        try await Task.sleep(for: .milliseconds(200))  // its stderr closed by now
+        process.beginShutdown()
+        let deadline = ContinuousClock.now + .seconds(60)  // a bound on a hang
+        while process.isRunning, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let written = (try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? ""
+        #expect(written.contains("saved"), "killed before it saved: \(written)")
+        process.kill()
+        await supervisor.value
+    }
+
     @Test func aRestartThatAnnouncesOtherTypesIsRefused() async throws {
         let pidFile = ProbePlugin.pidFile()
         defer { ProbePlugin.removePidFile(pidFile) }

@@ -363,8 +363,14 @@ struct PluginDiscoveryTests {
         }
         try FileManager.default.createDirectory(
             at: directory.appendingPathComponent("folder"), withIntermediateDirectories: true)
+        // A name that is not UTF-8 (Latin-1's é): neither started nor passed over in silence.
+        let latin1 = Array(directory.path.utf8) + Array("/caf".utf8) + [0xE9, 0]
+        let descriptor = open(latin1.map { CChar(bitPattern: $0) }, O_CREAT | O_WRONLY, 0o755)
+        try #require(descriptor >= 0)
+        close(descriptor)
         let found = PluginFolder(reading: directory.path).executables
         #expect(found.map(\.description) == ["a_plugin.py", "b_plugin"])
+        #expect(PluginFolder(reading: directory.path).notUTF8 == ["caf\u{FFFD}"])
         #expect(PluginFolder(reading: "/nonexistent/plugins").executables.isEmpty)
         let folder = PluginFolder(reading: directory.path)
         #expect(folder.exists)

@@ -67,6 +67,8 @@ enum ProbePlugin {
                 hello["handles"].reverse()
                 hello["filters"].reverse()
         say(hello)
+        if mode == "closes_stdout_then_saves":
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
         if mode in ("noread", "listens_noread"):
             time.sleep(60)
         if mode == "reads_slowly":  # a line each 5 ms (some 200 KB/s of 1 KB lines), answering requests
@@ -203,6 +205,11 @@ enum ProbePlugin {
 
         if mode == "ignore_eof":
             time.sleep(60)
+        if mode == "closes_stdout_then_saves":  # its stderr closed from the start (a wrapper's 2>/dev/null)
+            os.close(1)
+            time.sleep(0.3)
+            with open(pid_file, "a") as f:
+                f.write("saved\n")
         if mode == "saves_at_eof":  # its state, saved until 11 s from its start, then it exits
             time.sleep(max(0, started + 11 - time.time()))
             with open(pid_file, "a") as f:
