@@ -25,6 +25,7 @@ struct RelayCommand: AsyncParsableCommand {
               PLUGINS_DIR        folder of plugin executables (./plugins)
               LOG_LEVEL          trace, debug, info (default), notice, warning, error, critical
               FORWARDED_ALLOW_IPS  proxies trusted to name the client (127.0.0.0/8,::1)
+              NIO_SINGLETON_GROUP_LOOP_COUNT  event loops, 1–1024 (one per CPU the process may use)
             A number outside its option's range stops the server at start, naming the range.
             """
     )

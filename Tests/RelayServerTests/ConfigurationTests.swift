@@ -241,6 +241,24 @@ struct ConfigurationTests {
         #expect(executables.map(\.path) == ["/bin/a", "/bin/b"], "a missing folder adds none")
     }
 
+    @Test("--help names every flag and environment variable of README's configuration table")
+    func helpNamesWhatTheReadmeLists() throws {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("README.md")
+        let rows = try String(contentsOf: readme, encoding: .utf8).split(separator: "\n")
+            .drop { !$0.hasPrefix("| flag | environment") }.prefix { $0.hasPrefix("|") }.dropFirst(2)
+        let help = RelayCommand.helpMessage(columns: 1_000)
+        var names: [String] = []
+        for row in rows {
+            let cells = row.split(separator: "|", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "`"))
+            }
+            names += cells[1...2].filter { !$0.isEmpty }.flatMap { $0.components(separatedBy: "`, `") }
+        }
+        #expect(names.count > 40, "the table was found: \(names)")
+        for name in names { #expect(help.contains(name), "\(name) is not in --help") }
+    }
+
     @Test("A plugin file whose name is not UTF-8 is not started, and named in a warning")
     func aPluginFileNamedInAnotherEncodingIsLogged() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
