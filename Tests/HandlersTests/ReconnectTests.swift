@@ -120,6 +120,42 @@ struct ReconnectTests {
         #expect(harness.registry.count == 2, "no room left open for it")
     }
 
+    /// At the server's room cap, a `create_room` from a member with a connected room-mate falls
+    /// back to evicting a vacant room: not for a sender whose socket closed while it waited, who
+    /// can take no seat in the new room (the vacant room's dropped players keep theirs).
+    @Test func aSocketClosedWhileACreateWaitsEvictsNoVacantRoom() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { group.shutdownGracefully { _ in } }
+        var limits = RelayLimits()
+        limits.maxRooms = 2
+        let harness = try Harness(limits: limits, rooms: group)
+        let (_, guest, code) = try await harness.roomWithTwoPlayers()
+        let away = harness.client()
+        let vacantCode = try await away.createRoom(playerID: "away", name: "Away")
+        try await self.drop(away, as: "away")
+        let room = try #require(harness.registry.room(code: code))
+        let gate = DispatchSemaphore(value: 0)
+        let held = Atomic(false)
+        let holder = Task {
+            await room.enter { _ in
+                held.store(true, ordering: .relaxed)
+                gate.wait()
+            }
+        }
+        while !held.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(5)) }
+        let create = Task {
+            await guest.expectError("join_failed", after: #"{"type":"create_room","player_name":"G"}"#)
+        }
+        try await Task.sleep(for: .milliseconds(300))  // it waits for its room's turn by then
+        guest.connection.socketHasClosed()
+        gate.signal()
+        await create.value
+        await holder.value
+        let vacant = try #require(harness.registry.room(code: vacantCode), "evicted for a create that could not be")
+        #expect(await vacant.state.players.map(\.id) == ["away"])
+        #expect(harness.registry.count == 2)
+    }
+
     /// A member who joins the room they are in, the others away, leaves and joins again in one
     /// turn of the room, which never shows itself vacant meanwhile: a create at the server's cap
     /// could have evicted it in between, and the member lost it.

@@ -88,11 +88,15 @@ public struct CreateRoomHandler: MessageHandler {
             }
             if leftAlone {
                 session.membership = nil
+                // Nor below: a room it cannot take must not evict a vacant one.
+                guard session.connection.canTakeASeat else { throw .joinFailed }
                 return try registry.createRoom(
                     name: name, maxPlayers: maxPlayers, eventLoop: eventLoop, createdBy: creator)
             }
         }
         if atAddressLimit { throw refusal }
+        // Its socket closed while it waited: the eviction would be for a room it cannot take.
+        guard session.connection.canTakeASeat else { throw .joinFailed }
         let room = try registry.createRoom(name: name, maxPlayers: maxPlayers, eventLoop: eventLoop, createdBy: creator)
         _ = await session.leaveRoomForAnother()
         return room
