@@ -406,25 +406,33 @@ struct PluginFailureTests {
         }
     }
 
-    @Test(.timeLimit(.minutes(3))) func aPluginWhoseStdinIsFullOfEventsIsKilledWhenAsked() async throws {
+    /// Runs `body` with a probe in `mode` (a 200 ms request timeout: the hang rule's silence is
+    /// 1 s) that was told `kilobytes` room events of 1 KB, all of the room of `body`'s client: each
+    /// request of that client is written only after them.
+    private func withEventsQueued(
+        mode: String, kilobytes: Int,
+        _ body: (_ asker: TestClient, _ harness: Harness, _ pidFile: String) async throws -> Void
+    ) async throws {
         let pidFile = ProbePlugin.pidFile()
         defer { ProbePlugin.removePidFile(pidFile) }
-        let settings = ProbePlugin.settings(requestTimeout: .milliseconds(200))  // silence: 1 s
-        try await ProbePlugin.withProcess(
-            [ProbePlugin.executable("listens_noread", pidFile: pidFile)], settings: settings
-        ) { process, harness in
+        let settings = ProbePlugin.settings(requestTimeout: .milliseconds(200))
+        try await ProbePlugin.withProcess([ProbePlugin.executable(mode, pidFile: pidFile)], settings: settings) {
+            process, harness in
             try await harness.eventually(timeout: .seconds(30)) { process.requestsQueued != nil }
-            let client = harness.client()
-            let code = try await client.createRoom(playerID: "asker", name: "Asker")
-            // It owes nothing, and reads nothing: 300 KB of events of the asker's room fill its
-            // stdin pipe, and every request after them (each written after its room's events)
-            // times out unwritten, so it owes none of them.
-            let padding = String(repeating: "p", count: 1_000)
-            for _ in 0..<300 {
-                process.tell(event: Array(#"{"kind":"event","pad":"\#(padding)"}\#n"#.utf8), room: code)
-            }
+            let asker = harness.client()
+            let code = try await asker.createRoom(playerID: "asker", name: "Asker")
+            let line = Array(#"{"kind":"event","pad":"\#(String(repeating: "p", count: 1_000))"}\#n"#.utf8)
+            for _ in 0..<kilobytes { process.tell(event: line, room: code) }
+            try await body(asker, harness, pidFile)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(3))) func aPluginWhoseStdinIsFullOfEventsIsKilledWhenAsked() async throws {
+        // It owes nothing, and reads nothing: 300 KB of events fill its stdin pipe, and every
+        // request after them times out unwritten, so it owes none of them.
+        try await self.withEventsQueued(mode: "listens_noread", kilobytes: 300) { asker, harness, pidFile in
             try await harness.eventually(timeout: .seconds(30)) {
-                let replies = await client.exchange(#"{"type":"probe"}"#)
+                let replies = await asker.exchange(#"{"type":"probe"}"#)
                 #expect(replies.first?["code"] == "plugin_timeout" || replies.first?["code"] == "plugin_unavailable")
                 return ProbePlugin.pids(in: pidFile).count > 1
             }
@@ -432,40 +440,18 @@ struct PluginFailureTests {
     }
 
     @Test(.timeLimit(.minutes(3))) func aPluginReadingItsEventsSlowlyIsNotKilled() async throws {
-        let pidFile = ProbePlugin.pidFile()
-        defer { ProbePlugin.removePidFile(pidFile) }
-        let settings = ProbePlugin.settings(requestTimeout: .milliseconds(200))  // silence: 1 s
-        try await ProbePlugin.withProcess(
-            [ProbePlugin.executable("reads_slowly", pidFile: pidFile)], settings: settings
-        ) { process, harness in
-            try await harness.eventually(timeout: .seconds(30)) { process.requestsQueued != nil }
-            let client = harness.client()
-            let code = try await client.createRoom(playerID: "asker", name: "Asker")
-            // 600 KB of events it takes some 3 s to read: its stdin is full all along, but moves
-            // (the server writes it in chunks, each noted), so the requests behind are no hang.
-            let padding = String(repeating: "p", count: 1_000)
-            for _ in 0..<600 {
-                process.tell(event: Array(#"{"kind":"event","pad":"\#(padding)"}\#n"#.utf8), room: code)
-            }
+        // 600 KB of events it takes some 3 s to read: its stdin is full all along, but moves (the
+        // server writes at most 64 KiB of events at a time), so the requests behind are no hang.
+        try await self.withEventsQueued(mode: "reads_slowly", kilobytes: 600) { asker, _, pidFile in
             let end = ContinuousClock.now + .seconds(2)
-            while ContinuousClock.now < end { _ = await client.exchange(#"{"type":"probe"}"#) }
+            while ContinuousClock.now < end { _ = await asker.exchange(#"{"type":"probe"}"#) }
             #expect(ProbePlugin.pids(in: pidFile).count == 1, "killed while it read")
         }
     }
 
     @Test(.timeLimit(.minutes(3))) func aPluginNobodyAsksIsNotKilledForAFullStdin() async throws {
-        let pidFile = ProbePlugin.pidFile()
-        defer { ProbePlugin.removePidFile(pidFile) }
-        let settings = ProbePlugin.settings(requestTimeout: .milliseconds(200))  // silence: 1 s
-        try await ProbePlugin.withProcess(
-            [ProbePlugin.executable("listens_noread", pidFile: pidFile)], settings: settings
-        ) { process, harness in
-            try await harness.eventually(timeout: .seconds(30)) { process.requestsQueued != nil }
-            let padding = String(repeating: "p", count: 1_000)
-            for index in 0..<300 {
-                process.tell(event: Array(#"{"kind":"event","pad":"\#(padding)"}\#n"#.utf8), room: "R\(index)")
-            }
-            // Nobody asks it anything: its stdin stays full for 3 s of silence, and it runs on.
+        // Nobody asks it anything: its stdin stays full for 3 s of silence, and it runs on.
+        try await self.withEventsQueued(mode: "listens_noread", kilobytes: 300) { _, _, pidFile in
             try await Task.sleep(for: .seconds(3))
             #expect(ProbePlugin.pids(in: pidFile).count == 1)
         }

@@ -170,49 +170,44 @@ struct PluginStartupTests {
         await supervisor.value
     }
 
-    /// A plugin that said hello, and saves its state once the shutdown closes its stdin, has the
-    /// whole grace period for it: the start-up's deadline for a hello does not kill it.
-    @Test(.timeLimit(.minutes(3))) func aPluginSavingAtShutdownIsNotKilledByTheHelloDeadline() async throws {
+    /// Starts a probe in `mode`, waits `before` once it said hello, stops it, and returns what
+    /// its pid file holds once it is gone: "saved" if it saved its state in time.
+    private func shutDown(
+        _ mode: String, settings: PluginSettings = ProbePlugin.settings(), waitingFirst before: Duration = .zero
+    ) async throws -> String {
         let pidFile = ProbePlugin.pidFile()
         defer { ProbePlugin.removePidFile(pidFile) }
-        var settings = ProbePlugin.settings()
-        settings.startupTimeout = .seconds(10)  // the plugin saves until 11 s from its start
         let process = PluginProcess(
-            executable: ProbePlugin.executable("saves_at_eof", pidFile: pidFile), settings: settings,
+            executable: ProbePlugin.executable(mode, pidFile: pidFile), settings: settings,
             eventLoop: testEventLoopGroup.next(), logger: quietLogger)
         let supervisor = Task { await process.supervise() }
         _ = try await process.waitUntilReady()
+        try await Task.sleep(for: before)
         process.beginShutdown()
         let deadline = ContinuousClock.now + .seconds(60)  // a bound on a hang, the grace's part
         while process.isRunning, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }
-        let written = (try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? ""
-        #expect(written.contains("saved"), "killed before it saved: \(written)")
         process.kill()
         await supervisor.value
+        return (try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? ""
+    }
+
+    /// A plugin that said hello, and saves its state once the shutdown closes its stdin, has the
+    /// whole grace period for it: the start-up's deadline for a hello does not kill it.
+    @Test(.timeLimit(.minutes(3))) func aPluginSavingAtShutdownIsNotKilledByTheHelloDeadline() async throws {
+        var settings = ProbePlugin.settings()
+        settings.startupTimeout = .seconds(10)  // the plugin saves until 11 s from its start
+        let written = try await self.shutDown("saves_at_eof", settings: settings)
+        #expect(written.contains("saved"), "killed before it saved: \(written)")
     }
 
     /// One whose stderr closed long before (a wrapper's `2>/dev/null`) has its second too: the
     /// end of its stderr says nothing of an exit then.
     @Test(.timeLimit(.minutes(3))) func aPluginClosingStdoutAtShutdownHasASecondToSave() async throws {
-        let pidFile = ProbePlugin.pidFile()
-        defer { ProbePlugin.removePidFile(pidFile) }
-        let process = PluginProcess(
-            executable: ProbePlugin.executable("closes_stdout_then_saves", pidFile: pidFile),
-            settings: ProbePlugin.settings(), eventLoop: testEventLoopGroup.next(), logger: quietLogger)
-        let supervisor = Task { await process.supervise() }
-        _ = try await process.waitUntilReady()
-        try await Task.sleep(for: .milliseconds(200))  // its stderr closed by now
-        process.beginShutdown()
-        let deadline = ContinuousClock.now + .seconds(60)  // a bound on a hang
-        while process.isRunning, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        let written = (try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? ""
+        // Its stderr is closed by then.
+        let written = try await self.shutDown("closes_stdout_then_saves", waitingFirst: .milliseconds(200))
         #expect(written.contains("saved"), "killed before it saved: \(written)")
-        process.kill()
-        await supervisor.value
     }
 
     @Test func aRestartThatAnnouncesOtherTypesIsRefused() async throws {
