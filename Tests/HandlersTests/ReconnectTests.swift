@@ -13,6 +13,29 @@ struct ReconnectTests {
         await room.drop(playerID: playerID, connection: client.connection)
     }
 
+    /// Sends `text` from `client` while `room`'s loop (the harness's only room loop) is held in a
+    /// turn of it, closes the client's socket while the message waits for a room, then lets the
+    /// loop go: the answer must be `join_failed`.
+    private func closeWhileWaiting(_ client: TestClient, sends text: String, holding room: GameRoom) async throws {
+        let gate = DispatchSemaphore(value: 0)
+        let held = Atomic(false)
+        let holder = Task {
+            await room.enter { _ in
+                held.store(true, ordering: .relaxed)
+                gate.wait()
+            }
+        }
+        while !held.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(5)) }
+        let change = Task { await client.expectError("join_failed", after: text) }
+        // By then it waits for a room (were it later, it would read from a closed socket, and be
+        // refused the same).
+        try await Task.sleep(for: .milliseconds(300))
+        client.connection.socketHasClosed()
+        gate.signal()
+        await change.value
+        await holder.value
+    }
+
     @Test("A reconnect is refused (rate_limited) while the room's entity budget is in debt; the player stays dropped")
     func reconnectWaitsForTheEntityBudget() async throws {
         var limits = RelayLimits()
@@ -94,25 +117,9 @@ struct ReconnectTests {
         let otherCode = try await harness.client().createRoom(playerID: "other", name: "Other")
         _ = await host.received()
         let other = try #require(harness.registry.room(code: otherCode))
-        let gate = DispatchSemaphore(value: 0)
-        let held = Atomic(false)
-        let holder = Task {
-            await other.enter { _ in
-                held.store(true, ordering: .relaxed)
-                gate.wait()
-            }
-        }
-        while !held.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(5)) }
         let text = message.replacingOccurrences(of: "%other", with: otherCode).replacingOccurrences(
             of: "%own", with: code)
-        let change = Task { await guest.expectError("join_failed", after: text) }
-        // By then it waits for a room (were it later, it would read from a closed socket, and be
-        // refused the same).
-        try await Task.sleep(for: .milliseconds(300))
-        guest.connection.socketHasClosed()
-        gate.signal()
-        await change.value
-        await holder.value
+        try await self.closeWhileWaiting(guest, sends: text, holding: other)
         #expect(await host.received().isEmpty, "no player_left")
         let room = try #require(harness.registry.room(code: code))
         #expect(await room.state.players.map(\.id) == ["host", "guest"])
@@ -134,23 +141,7 @@ struct ReconnectTests {
         let vacantCode = try await away.createRoom(playerID: "away", name: "Away")
         try await self.drop(away, as: "away")
         let room = try #require(harness.registry.room(code: code))
-        let gate = DispatchSemaphore(value: 0)
-        let held = Atomic(false)
-        let holder = Task {
-            await room.enter { _ in
-                held.store(true, ordering: .relaxed)
-                gate.wait()
-            }
-        }
-        while !held.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(5)) }
-        let create = Task {
-            await guest.expectError("join_failed", after: #"{"type":"create_room","player_name":"G"}"#)
-        }
-        try await Task.sleep(for: .milliseconds(300))  // it waits for its room's turn by then
-        guest.connection.socketHasClosed()
-        gate.signal()
-        await create.value
-        await holder.value
+        try await self.closeWhileWaiting(guest, sends: #"{"type":"create_room","player_name":"G"}"#, holding: room)
         let vacant = try #require(harness.registry.room(code: vacantCode), "evicted for a create that could not be")
         #expect(await vacant.state.players.map(\.id) == ["away"])
         #expect(harness.registry.count == 2)
