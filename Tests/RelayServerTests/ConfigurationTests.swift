@@ -268,7 +268,11 @@ struct ConfigurationTests {
         // Latin-1's "dés.sh".
         let latin1 = Array(folder.path.utf8) + Array("/d".utf8) + [0xE9] + Array("s.sh".utf8) + [0]
         let descriptor = open(latin1.map { CChar(bitPattern: $0) }, O_CREAT | O_WRONLY, 0o755)
-        try #require(descriptor >= 0)
+        // A file system that takes only UTF-8 names (macOS's APFS) refuses it: nothing to check.
+        guard descriptor >= 0 else {
+            #expect(errno == EILSEQ)
+            return
+        }
         close(descriptor)
         let records = RecordedLogs()
         let configuration = try RelayCommand.parse(["--plugins-dir", folder.path]).configuration(environment: [:])

@@ -231,6 +231,34 @@ struct RelayFlowTests {
         }
     }
 
+    @Test("A reconnect whose game_state is larger than the outbound queue's bytes still gets back in")
+    func reconnectIntoALargeRoom() async throws {
+        var limits = RelayLimits()
+        limits.outboundQueueBytes = 4_096
+        try await withRelayServer(limits: limits) { port, _ in
+            let host = TestSocket.connect(port: port)
+            let guest = TestSocket.connect(port: port)
+            let room = try await Self.openRoom(port, host: host, guest: guest)
+            // Three enemies of 1.5 KB: the room's state alone is past the 4 KiB the queue takes.
+            let padding = String(repeating: "p", count: 1_500)
+            for index in 0..<3 {
+                guest.send(["type": "ping"])  // the guest is not to fall behind on spawns it never reads
+                host.send(["type": "enemy_spawn", "enemy": ["enemy_id": "e\(index)", "pad": padding]])
+                try await host.expect("enemy_spawned")
+            }
+            host.close()
+            try await guest.skip(until: "player_disconnected")
+            let back = TestSocket.connect(port: port, path: "/ws/room/\(room.code)")
+            back.send(["type": "reconnect", "room_id": room.code, "player_id": room.hostID, "token": room.hostToken])
+            let reconnected = try await back.expect("reconnected")
+            let enemies = (reconnected["game_state"] as? [String: Any])?["enemies"] as? [Any]
+            #expect(enemies?.count == 3)
+            try await back.expect("player_reconnected")
+            back.send(["type": "ping"])
+            try await back.expect("pong")
+        }
+    }
+
     @Test("A reconnect naming the player in another Unicode form speaks under the member's own id")
     func reconnectBindsTheMembersOwnID() async throws {
         try await withRelayServer { port, _ in

@@ -63,13 +63,15 @@ final class PluginInput: Sendable {
         var pendingBytes = 0
         /// What the writer took last: being written until it asks for more.
         var bytesBeingWritten = 0
-        /// While the writer writes: when it took the lines it is writing (it takes at most
-        /// ``PluginInput/eventBytesPerWrite`` of events at once, so a plugin that reads at all
-        /// soon has it back). Nil while it waits for lines.
-        var writingSince: NIODeadline?
-        /// When the last request was queued, and when the last answer to one written came.
-        var lastRequestQueued: NIODeadline?
-        var lastAnswer: NIODeadline?
+        /// While the writer writes: when it last got bytes into the pipe (took its lines, or
+        /// wrote a piece of them, ``PluginInput/writePieceBytes``). Nil while it waits for lines.
+        var lastWriteProgress: NIODeadline?
+        /// When a request last came, queued or refused (its queue full, say).
+        var lastRequestAsked: NIODeadline?
+        /// Whether a stall was reported (``PluginInput/reportStall(now:silence:lastAnswer:)``): once.
+        var stallReported = false
+        /// Where the next write's room events start: the room the last write's budget ran out in.
+        var nextEventRoom: String?
         /// The requests written whose answers have not come, by id.
         var unanswered: [UInt64: Written] = [:]
         /// Requests written so far: the last one's place in the order of writing.
@@ -98,8 +100,7 @@ final class PluginInput: Sendable {
         var isDrained: Bool { self.isClosed && self.pending.isEmpty && self.events.isEmpty && self.missed.isEmpty }
 
         /// Queues a request's line, gated by the last event of its room waiting, if any.
-        mutating func queue(_ line: Line, now: NIODeadline) {
-            self.lastRequestQueued = now
+        mutating func queue(_ line: Line) {
             var line = line
             line.gate = line.room.flatMap { self.events.gate(forRequestIn: $0) }
             self.pending.append(line)
@@ -178,11 +179,12 @@ final class PluginInput: Sendable {
         /// event gates, as many as the window has room for (the newest, if it holds some back; all
         /// once the input is closed: the plugin is asked to finish what it was sent), then the
         /// events no request holds back any more, and in turn the requests those events gated,
-        /// until ``PluginInput/eventBytesPerWrite`` are taken. Nil if there are none.
+        /// up to ``PluginInput/eventBytesPerWrite`` of events. Nil if there are none.
         mutating func takeLines(now: NIODeadline) -> [UInt8]? {
             self.dropLate(now: now)
             self.queueMissedNotices()
             var bytes: [UInt8] = []
+            var eventBytes = 0
             while true {
                 let free = self.pending.indices.filter { self.pending[$0].gate == nil }
                 let room = self.isClosed ? free.count : self.window.room(unanswered: self.unanswered.count)
@@ -198,10 +200,14 @@ final class PluginInput: Sendable {
                     let takenSet = Set(taken)
                     self.pending = self.pending.indices.compactMap { takenSet.contains($0) ? nil : self.pending[$0] }
                 }
-                // Events up to a pipe's worth: a request they release waits for the next write
-                // rather than be taken (and owed) behind megabytes the plugin has yet to read.
-                guard bytes.count < PluginInput.eventBytesPerWrite else { break }
-                let released = self.events.takeReady(into: &bytes, upTo: PluginInput.eventBytesPerWrite)
+                // Events up to a pipe's worth, whatever the requests took: requests they release
+                // go behind at most that, and the rest wait for the next write rather than be taken
+                // (and owed) behind megabytes the plugin has yet to read.
+                guard eventBytes < PluginInput.eventBytesPerWrite else { break }
+                let before = bytes.count
+                let released = self.events.takeReady(
+                    into: &bytes, budget: PluginInput.eventBytesPerWrite - eventBytes, from: &self.nextEventRoom)
+                eventBytes += bytes.count - before
                 guard !released.isEmpty else { break }
                 for index in self.pending.indices {
                     if let gate = self.pending[index].gate, released.contains(gate) { self.pending[index].gate = nil }
@@ -217,7 +223,6 @@ final class PluginInput: Sendable {
         /// Whether it was written and not yet answered.
         mutating func answer(_ id: UInt64, now: NIODeadline) -> Bool {
             guard let request = self.unanswered.removeValue(forKey: id) else { return false }
-            self.lastAnswer = now
             let roundTrip = now - request.takenAt
             if now <= request.deadline {
                 let pace = self.pace.meanGap(before: now, over: Int(self.window.size)) ?? roundTrip
@@ -271,6 +276,9 @@ final class PluginInput: Sendable {
     private let state: Mutex<State>
     /// The most bytes of room events the writer takes at once: a Linux pipe's default buffer.
     static let eventBytesPerWrite = 64 * 1024
+    /// The writer writes what it took in pieces of at most this, each noted
+    /// (``wrotePiece()``): a plugin that reads at all is told from one that has stopped.
+    static let writePieceBytes = 4 * 1024
     /// How much of its timeout a request must have left to be written.
     private let leftToWrite: TimeAmount
     /// How long past its timeout a written request may stay unanswered before it is taken as
@@ -299,7 +307,7 @@ final class PluginInput: Sendable {
     func append(_ line: [UInt8], id: UInt64, until deadline: NIODeadline, room: String? = nil) -> Bool {
         let line = Line(
             bytes: line, id: id, deadline: deadline, writeBy: deadline - self.leftToWrite, room: room)
-        return self.enqueue(size: line.bytes.count, room: room) { $0.queue(line, now: $1) }
+        return self.enqueue(size: line.bytes.count, room: room, isRequest: true) { state, _ in state.queue(line) }
     }
 
     /// Queues event `line` of `room`, to be written once the room's requests queued before it are
@@ -316,11 +324,13 @@ final class PluginInput: Sendable {
     /// Queues `size` bytes of a line of `room` with `queue` if the limit allows, and no notice of
     /// missed events of the room still waits for room to be queued.
     private func enqueue(
-        size: Int, room: String?, noteIfMissed: Bool = false, _ queue: (inout State, NIODeadline) -> Void
+        size: Int, room: String?, noteIfMissed: Bool = false, isRequest: Bool = false,
+        _ queue: (inout State, NIODeadline) -> Void
     ) -> Bool {
         let now = NIODeadline.now()
         let (accepted, writer) = self.state.withLock { state -> (Bool, Writer?) in
             guard !state.isClosed else { return (false, nil) }
+            if isRequest { state.lastRequestAsked = now }
             var droppedAny = false
             if state.pendingBytes + state.bytesBeingWritten + size > state.limit || !state.missed.isEmpty {
                 droppedAny = state.dropLate(now: now)
@@ -387,10 +397,10 @@ final class PluginInput: Sendable {
             let turn = await withCheckedContinuation { (writer: Writer) in
                 let turn = self.state.withLock { state -> Turn? in
                     state.bytesBeingWritten = 0
-                    state.writingSince = nil
+                    state.lastWriteProgress = nil
                     let now = NIODeadline.now()
                     if let lines = state.takeLines(now: now) {
-                        state.writingSince = now
+                        state.lastWriteProgress = now
                         return .write(lines)
                     }
                     if state.isDrained { return .finish }
@@ -407,17 +417,26 @@ final class PluginInput: Sendable {
         }
     }
 
-    /// Whether the plugin has taken nothing of its stdin for `silence` while a request was
-    /// queued for it, and answered nothing meanwhile: it has stopped reading (hung, most likely,
-    /// with the pipe full of room events), so nothing can be sent to it and every request times
-    /// out unwritten, never owed: the hang rule's answers-owed silence would never start. One
-    /// that only listens is never asked anything, so never stalled.
-    func isStalled(now: NIODeadline, silence: TimeAmount) -> Bool {
+    /// The writer got another piece of what it took into the pipe.
+    func wrotePiece() {
         self.state.withLock { state in
-            guard !state.isClosed, let progress = state.writingSince, now - progress >= silence,
-                state.lastAnswer.map({ $0 < progress }) ?? true
+            if state.lastWriteProgress != nil { state.lastWriteProgress = .now() }
+        }
+    }
+
+    /// Whether the plugin has taken nothing of its stdin for `silence` while a request came for
+    /// it, and answered nothing (`lastAnswer`) meanwhile: it has stopped reading (hung, most
+    /// likely, with the pipe full of room events), so nothing can be sent to it and every request
+    /// times out unwritten or is refused, never owed: the hang rule's answers-owed silence would
+    /// never start. One that only listens is never asked anything, so never stalled. True once.
+    func reportStall(now: NIODeadline, silence: TimeAmount, lastAnswer: NIODeadline?) -> Bool {
+        self.state.withLock { state in
+            guard !state.isClosed, !state.stallReported, let progress = state.lastWriteProgress,
+                now - progress >= silence, lastAnswer.map({ $0 < progress }) ?? true,
+                !state.pending.isEmpty || state.lastRequestAsked.map({ $0 >= progress }) == true
             else { return false }
-            return !state.pending.isEmpty || state.lastRequestQueued.map { $0 >= progress } ?? false
+            state.stallReported = true
+            return true
         }
     }
 

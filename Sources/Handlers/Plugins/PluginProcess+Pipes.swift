@@ -20,7 +20,12 @@ extension PluginProcess {
                 let writer = execution.standardInputWriter
                 while let bytes = await input.next() {
                     do {
-                        _ = try await writer.write(bytes)
+                        // In pieces, each noted: a plugin that reads at all is told from one stalled.
+                        for start in stride(from: 0, to: bytes.count, by: PluginInput.writePieceBytes) {
+                            let end = min(start + PluginInput.writePieceBytes, bytes.count)
+                            _ = try await writer.write(end - start == bytes.count ? bytes : Array(bytes[start..<end]))
+                            input.wrotePiece()
+                        }
                     } catch {
                         // Its stdin is closed: it has exited, or closed it and runs on deaf. What it
                         // is sent would only time out, so it is stopped now, and restarted.
@@ -46,14 +51,16 @@ extension PluginProcess {
                 await self.readAnswers(execution.standardOutput, input: input, kill: kill)
                 return .stdout
             }
-            var stdoutEnded = false
+            var (stdoutEnded, stderrEnded) = (false, false)
             waiting: while let ended = await group.next() {
                 switch ended {
                 case .stdout:
                     stdoutEnded = true
                     // Stdout is closed: the plugin has exited, or is of no more use and is stopped.
                     self.endIncarnation(input)
+                    // Killed now, with no last words to wait for (its stderr is closed).
                     if !self.isShuttingDown { kill.yield() }
+                    if stderrEnded, !self.isShuttingDown { break waiting }
                     // Stderr ends when the process does: its last words (a traceback) are kept if
                     // they come soon. Stderr closed before stdout says nothing of an exit, so a
                     // plugin stopping (saving its state) has the second in full.
@@ -62,6 +69,7 @@ extension PluginProcess {
                         return .deadline
                     }
                 case .stderr:
+                    stderrEnded = true
                     if stdoutEnded { break waiting }
                 case .deadline:
                     break waiting

@@ -46,6 +46,8 @@ public final class PluginProcess: Sendable {
         var overdue = OverdueRequestIDs(capacity: PluginProcess.overdueIDsRemembered)
         /// When the oldest request it owes an answer was sent, if it has answered nothing since.
         var silentSince: NIODeadline?
+        /// When the last answer to a request it was sent came, late or not.
+        var lastAnswer: NIODeadline?
         /// The first hello; every restart must announce the same.
         var hello: PluginHello?
         var isShuttingDown = false
@@ -191,7 +193,10 @@ public final class PluginProcess: Sendable {
             // Any answer to a request it was asked, late or not, shows the plugin working: one
             // that is behind catches up once it is spared the requests that expired unsent. Answers
             // to ids nobody asked, or repeated, show nothing.
-            if outcome != .unavailable, pending != nil || state.overdue.remove(id) { state.silentSince = nil }
+            if outcome != .unavailable, pending != nil || state.overdue.remove(id) {
+                state.silentSince = nil
+                state.lastAnswer = .now()
+            }
             return pending
         }
         guard let pending else {
@@ -256,7 +261,7 @@ public final class PluginProcess: Sendable {
                 if state.silentSince.map({ sent < $0 }) ?? true { state.silentSince = sent }
             }
             let silence = TimeAmount(self.settings.silenceBeforeRestart)
-            if state.input?.isStalled(now: now, silence: silence) == true {
+            if state.input?.reportStall(now: now, silence: silence, lastAnswer: state.lastAnswer) == true {
                 state.silentSince = nil
                 return (overdue, (state.kill, "stdin_stalled"), missedEvents)
             }

@@ -21,7 +21,7 @@ struct RoomEventGates {
 
     var isEmpty: Bool { self.rooms.isEmpty }
 
-    /// Whether some event waits for no request any more (``takeReady(into:)`` would take it).
+    /// Whether some event waits for no request any more (``takeReady(into:budget:from:)`` would take it).
     var hasReady: Bool { self.rooms.values.contains { $0.first?.requestsBefore == 0 } }
 
     /// The event a request of `room` queued now must follow: its room's last one waiting, if any.
@@ -45,21 +45,36 @@ struct RoomEventGates {
     }
 
     /// Appends to `bytes` the events that no request holds back any more (each room's first, then
-    /// its next, …) while `bytes` is shorter than `limit`, and returns their numbers: the requests
-    /// they gated may go.
-    mutating func takeReady(into bytes: inout [UInt8], upTo limit: Int = .max) -> Set<UInt64> {
+    /// its next, …), until `budget` bytes are appended, and returns their numbers: the requests
+    /// they gated may go. Rooms are taken from `start` on, round the rooms; `start` is left at the
+    /// room after the one the budget ran out in, so that a busy room does not keep the others
+    /// waiting.
+    mutating func takeReady(into bytes: inout [UInt8], budget: Int = .max, from start: inout String?) -> Set<UInt64> {
         var released: Set<UInt64> = []
-        for (room, events) in self.rooms {
-            guard bytes.count < limit else { break }
+        let rooms = self.rooms
+        let first = start.flatMap { rooms.index(forKey: $0) } ?? rooms.startIndex
+        let order = Array(rooms.indices[first...]) + rooms.indices[..<first]
+        start = nil
+        var appended = 0
+        for (position, index) in order.enumerated() {
+            let (room, events) = rooms[index]
+            guard appended < budget else {
+                start = room
+                break
+            }
             var taken = 0
             for event in events {
-                guard event.requestsBefore == 0, bytes.count < limit else { break }
+                guard event.requestsBefore == 0, appended < budget else { break }
                 bytes += event.bytes
+                appended += event.bytes.count
                 released.insert(event.number)
                 taken += 1
             }
-            guard taken > 0 else { continue }
-            self.rooms[room] = taken == events.count ? nil : Array(events.dropFirst(taken))
+            if taken > 0 { self.rooms[room] = taken == events.count ? nil : Array(events.dropFirst(taken)) }
+            if taken < events.count, events[taken].requestsBefore == 0 {  // the budget ran out in it
+                start = rooms[order[(position + 1) % order.count]].key
+                break
+            }
         }
         return released
     }

@@ -5,9 +5,10 @@
 /// time at 1M rows). Beyond a handful of modes it falls back to a dictionary.
 struct ScoreGroupingByMode {
     private var modes: [(bytes: [UInt8], positions: [LeaderboardPosition])] = []
-    /// Keyed by the bytes, not their `String`: two invalid byte strings decode alike, and one
-    /// would keep taking the other's place, adding an entry per row (minutes at start-up).
-    private var indexByMode: [[UInt8]: Int] = [:]
+    /// The modes whose bytes decode to each key: more than one only for invalid UTF-8 (decoded
+    /// to replacement characters), each still found by its own bytes. (With one index a key, two
+    /// such modes took each other's place in turn, adding an entry a row: minutes at start-up.)
+    private var indicesByMode: [GameModeKey: [Int]] = [:]
     private static let linearSearchLimit = 8
 
     /// The distinct byte strings met so far.
@@ -33,7 +34,9 @@ struct ScoreGroupingByMode {
     private mutating func index(of bytes: UnsafeBufferPointer<UInt8>) -> Int {
         if self.modes.count <= Self.linearSearchLimit {
             for (index, mode) in self.modes.enumerated() where Self.equal(mode.bytes, bytes) { return index }
-        } else if let index = self.indexByMode[Array(bytes)] {
+        } else if let indices = self.indicesByMode[GameModeKey(String(decoding: bytes, as: UTF8.self))],
+            let index = indices.first(where: { Self.equal(self.modes[$0].bytes, bytes) })
+        {
             return index
         }
         return self.add(bytes)
@@ -41,7 +44,8 @@ struct ScoreGroupingByMode {
 
     private mutating func add(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
         self.modes.append((Array(bytes), []))
-        self.indexByMode[Array(bytes)] = self.modes.count - 1
+        self.indicesByMode[GameModeKey(String(decoding: bytes, as: UTF8.self)), default: []].append(
+            self.modes.count - 1)
         return self.modes.count - 1
     }
 

@@ -440,9 +440,10 @@ struct PluginFailureTests {
     }
 
     @Test(.timeLimit(.minutes(3))) func aPluginReadingItsEventsSlowlyIsNotKilled() async throws {
-        // 600 KB of events it takes some 3 s to read: its stdin is full all along, but moves (the
-        // server writes at most 64 KiB of events at a time), so the requests behind are no hang.
-        try await self.withEventsQueued(mode: "reads_slowly", kilobytes: 600) { asker, _, pidFile in
+        // 2 MB of events it takes 2 s or more to read: its stdin is full all along, but moves (the
+        // server writes 4 KiB pieces, and at most 64 KiB of events at a time), so the requests
+        // behind are no hang: a piece goes every few milliseconds, against a second of silence.
+        try await self.withEventsQueued(mode: "reads_slowly", kilobytes: 2_000) { asker, _, pidFile in
             let end = ContinuousClock.now + .seconds(2)
             while ContinuousClock.now < end { _ = await asker.exchange(#"{"type":"probe"}"#) }
             #expect(ProbePlugin.pids(in: pidFile).count == 1, "killed while it read")

@@ -516,6 +516,61 @@ struct PluginInputTests {
             MissedRoomEvents.noticeSize(roomID: room, count: count)
                 == PluginEvent.missedLine(roomID: room, count: count).count)
     }
+
+    // MARK: A full pipe
+
+    /// An event line of about 1 KB of `room`, numbered `index`.
+    private func bigEvent(_ room: String, _ index: Int) -> [UInt8] {
+        Array("\(room)\(index) \(String(repeating: "p", count: 1_000))\n".utf8)
+    }
+
+    /// Room events go at most a pipe's worth a write, whatever the requests with them took, and
+    /// each write starts in the room after the one the last write's budget ran out in: a busy room
+    /// does not keep the others waiting.
+    @Test func eventsGoAPipesWorthAWriteRoundTheRooms() async {
+        let input = self.input(limit: 4 << 20)
+        for index in 0..<100 {
+            #expect(input.appendEvent(self.bigEvent("A", index), room: "A"))
+            #expect(input.appendEvent(self.bigEvent("B", index), room: "B"))
+        }
+        #expect(
+            input.append(Array(String(repeating: "r", count: 70_000).utf8) + [10], id: 1, until: .now() + .seconds(60)))
+        let first = await self.nextLines(of: input) {} ?? []
+        let eventBytes = first.count - 70_001
+        #expect(eventBytes >= PluginInput.eventBytesPerWrite && eventBytes < PluginInput.eventBytesPerWrite + 1_100)
+        let events = String(decoding: first.dropFirst(70_001), as: UTF8.self)
+        let (busy, other) = events.hasPrefix("A") ? ("A", "B") : ("B", "A")
+        #expect(!events.contains("\(other)0 "), "the budget ran out in the first room")
+        for index in 100..<200 { #expect(input.appendEvent(self.bigEvent(busy, index), room: busy)) }
+        let second = String(decoding: await self.nextLines(of: input) {} ?? [], as: UTF8.self)
+        #expect(second.hasPrefix("\(other)0 "), "the other room's turn: \(second.prefix(4))")
+        let third = String(decoding: await self.nextLines(of: input) {} ?? [], as: UTF8.self)
+        #expect(third.hasPrefix(busy), "then the busy room's again: \(third.prefix(4))")
+        input.close()
+    }
+
+    /// A stall is reported once the writer has got nothing into the pipe for the silence while a
+    /// request came (queued, or refused: here the queue is full), and no answer came since; not
+    /// for events alone, nor while pieces go; once per input.
+    @Test func aStallIsReportedOnceAndOnlyWithARequestAsked() async throws {
+        let input = self.input(limit: 64)
+        #expect(input.appendEvent(self.event("e"), room: "A"))
+        let beforeTake = NIODeadline.now()
+        let taken = await self.nextLines(of: input) {}
+        #expect(taken == self.event("e"), "the writer took it, and writes it for ever")
+        let silence = TimeAmount.seconds(1)
+        #expect(!input.reportStall(now: beforeTake + .seconds(5), silence: silence, lastAnswer: nil), "events alone")
+        // A piece written 0.6 s on: silent for 0.7 s only, 1.3 s after the take, though asked.
+        try await Task.sleep(for: .milliseconds(600))
+        input.wrotePiece()
+        #expect(!input.append(Array(String(repeating: "1", count: 100).utf8), id: 1, until: .now() + .seconds(60)))
+        #expect(!input.reportStall(now: beforeTake + .milliseconds(1_300), silence: silence, lastAnswer: nil))
+        let later = NIODeadline.now() + .seconds(2)
+        #expect(!input.reportStall(now: later, silence: silence, lastAnswer: .now()), "it answered since")
+        #expect(input.reportStall(now: later, silence: silence, lastAnswer: nil))
+        #expect(!input.reportStall(now: later + .seconds(1), silence: silence, lastAnswer: nil), "once")
+        input.close()
+    }
 }
 
 @Suite struct AnswerWindowTests {

@@ -363,19 +363,24 @@ struct PluginDiscoveryTests {
         }
         try FileManager.default.createDirectory(
             at: directory.appendingPathComponent("folder"), withIntermediateDirectories: true)
-        // A name that is not UTF-8 (Latin-1's é): neither started nor passed over in silence.
-        let latin1 = Array(directory.path.utf8) + Array("/caf".utf8) + [0xE9, 0]
-        let descriptor = open(latin1.map { CChar(bitPattern: $0) }, O_CREAT | O_WRONLY, 0o755)
-        try #require(descriptor >= 0)
-        close(descriptor)
         let found = PluginFolder(reading: directory.path).executables
         #expect(found.map(\.description) == ["a_plugin.py", "b_plugin"])
-        #expect(PluginFolder(reading: directory.path).notUTF8 == ["caf\u{FFFD}"])
         #expect(PluginFolder(reading: "/nonexistent/plugins").executables.isEmpty)
         let folder = PluginFolder(reading: directory.path)
         #expect(folder.exists)
         #expect(folder.notExecutable == ["README.md"], "what the start names as not executable")
         #expect(!PluginFolder(reading: "/nonexistent/plugins").exists)
+        // A name that is not UTF-8 (Latin-1's é): neither started nor passed over in silence.
+        let latin1 = Array(directory.path.utf8) + Array("/caf".utf8) + [0xE9, 0]
+        let descriptor = open(latin1.map { CChar(bitPattern: $0) }, O_CREAT | O_WRONLY, 0o755)
+        // A file system that takes only UTF-8 names (macOS's APFS) refuses it: nothing to check.
+        guard descriptor >= 0 else {
+            #expect(errno == EILSEQ)
+            return
+        }
+        close(descriptor)
+        #expect(PluginFolder(reading: directory.path).notUTF8 == ["caf\u{FFFD}"])
+        #expect(PluginFolder(reading: directory.path).executables.count == 2)
     }
 }
 
