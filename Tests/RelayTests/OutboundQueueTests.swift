@@ -108,14 +108,24 @@ struct OutboundQueueTests {
         #expect(queue.enqueue(frame("twelve bytes")) == .queued)
     }
 
-    @Test("A frame larger than the byte cap still goes to an empty queue, never behind another")
-    func oversizedFrameOnlyAlone() {
+    @Test("One frame larger than the byte cap may wait besides the cap's worth of others, one at a time")
+    func oneOversizedFrameAtATimeBesidesTheCap() async {
+        // The larger frame first (a `reconnected` with a large game): the cap's bytes still fit after it.
         let queue = OutboundQueue(capacity: 100, maxBytes: 4)
         #expect(queue.enqueue(frame("larger than four")) == .queued)
-        #expect(queue.enqueue(frame("a")) == .overflowed)
+        #expect(queue.enqueue(frame("a")) == .queued)
+        #expect(queue.enqueue(frame("bcd")) == .queued)
+        #expect(queue.byteCount == 20)
+        #expect(queue.enqueue(frame("e")) == .overflowed, "past the cap besides the larger frame")
+        // Or after others; but only one at a time.
         let second = OutboundQueue(capacity: 100, maxBytes: 4)
         #expect(second.enqueue(frame("a")) == .queued)
-        #expect(second.enqueue(frame("larger than four")) == .overflowed)
+        #expect(second.enqueue(frame("larger than four")) == .queued)
+        #expect(second.enqueue(frame("bcd")) == .queued)
+        #expect(await second.next().map(text) == "a")
+        #expect(await second.next().map(text) == "larger than four")
+        #expect(second.enqueue(frame("another larger one")) == .queued, "once the first is taken")
+        #expect(second.enqueue(frame("and one more larger")) == .overflowed)
     }
 
     @Test func capacityBelowOneIsTreatedAsOne() {

@@ -18,6 +18,10 @@ public final class OutboundQueue: Sendable {
         var frames = CircularBuffer<ByteBuffer>(initialCapacity: OutboundQueue.initialCapacity)
         /// The readable bytes of `frames`.
         var bytes = 0
+        /// Those of the one frame larger than the cap waiting, if one does: not held against the
+        /// cap, so that the messages after it still fit (a `reconnected` carrying a large game,
+        /// then the room's `player_reconnected`, in one turn of the room).
+        var oversizedBytes = 0
         /// The writer, suspended until a frame arrives or the queue closes.
         var waiter: UnsafeContinuation<Void, Never>?
         var isClosed = false
@@ -47,8 +51,8 @@ public final class OutboundQueue: Sendable {
 
     /// - Parameters:
     ///   - capacity: frames that may wait.
-    ///   - maxBytes: bytes that may wait; a single frame larger than this is still taken into an
-    ///     empty queue, so that no message is too large for every client.
+    ///   - maxBytes: bytes that may wait; one frame larger than this may wait besides, so that no
+    ///     message is too large for every client.
     public init(capacity: Int, maxBytes: Int = .max) {
         self.capacity = max(1, capacity)
         self.maxBytes = max(1, maxBytes)
@@ -59,15 +63,18 @@ public final class OutboundQueue: Sendable {
         let (result, waiter) = self.state.withLock { state -> (EnqueueResult, UnsafeContinuation<Void, Never>?) in
             if state.isClosed { return (.closed, nil) }
             let bytes = frame.readableBytes
-            let fitsBytes = state.frames.isEmpty || bytes <= self.maxBytes - state.bytes
+            let isOversized = bytes > self.maxBytes
+            let fitsBytes =
+                isOversized ? state.oversizedBytes == 0 : bytes <= self.maxBytes - (state.bytes - state.oversizedBytes)
             guard state.frames.count < self.capacity, fitsBytes else {
                 (state.isClosed, state.hasOverflowed) = (true, true)
                 state.frames.removeAll()
-                state.bytes = 0
+                (state.bytes, state.oversizedBytes) = (0, 0)
                 return (.overflowed, state.takeWaiter())
             }
             state.frames.append(frame)
             state.bytes += bytes
+            if isOversized { state.oversizedBytes = bytes }
             return (.queued, state.takeWaiter())
         }
         waiter?.resume()
@@ -80,7 +87,7 @@ public final class OutboundQueue: Sendable {
         while true {
             let polled = self.state.withLock { state -> ByteBuffer?? in
                 if let frame = state.frames.popFirst() {
-                    state.bytes -= frame.readableBytes
+                    self.took(frame, from: &state)
                     state.frames.releaseBurstStorage(initialCapacity: Self.initialCapacity)
                     return .some(frame)
                 }
@@ -106,14 +113,14 @@ public final class OutboundQueue: Sendable {
                 if state.frames.isEmpty { return state.isClosed ? false : nil }
                 if batch.isEmpty, state.frames.count <= limit, state.bytes <= byteLimit {
                     swap(&batch, &state.frames)
-                    state.bytes = 0
+                    (state.bytes, state.oversizedBytes) = (0, 0)
                 } else {
                     var (taken, takenBytes) = (0, 0)
                     while taken < limit, let frame = state.frames.first,
                         taken == 0 || frame.readableBytes <= byteLimit - takenBytes
                     {
                         state.frames.removeFirst()
-                        state.bytes -= frame.readableBytes
+                        self.took(frame, from: &state)
                         (taken, takenBytes) = (taken + 1, takenBytes + frame.readableBytes)
                         batch.append(frame)
                     }
@@ -124,6 +131,12 @@ public final class OutboundQueue: Sendable {
             if let outcome { return outcome }
             await self.waitForFrames()
         }
+    }
+
+    /// Counts `frame` out of the bytes waiting.
+    private func took(_ frame: ByteBuffer, from state: inout State) {
+        state.bytes -= frame.readableBytes
+        if frame.readableBytes > self.maxBytes { state.oversizedBytes = 0 }
     }
 
     /// Suspends until the queue holds a frame or is closed.
