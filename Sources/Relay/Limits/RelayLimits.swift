@@ -82,8 +82,8 @@ public struct RelayLimits: Sendable {
     /// tracks: ~3,000 a second with 150 enemies, so this is over a second's worth.
     public var outboundQueueFrames = 4_096
     /// Outbound bytes waiting for a slow client before it is disconnected (default 1 MiB): what a
-    /// stalled client can pin, whatever the size of its frames. A single larger frame is still
-    /// queued when nothing else waits.
+    /// stalled client can pin, whatever the size of its frames, besides one larger frame at a
+    /// time (so that no message is too large for every client).
     public var outboundQueueBytes = 1 << 20
     /// Players per room when `create_room` does not ask (default 2).
     public var defaultPlayersPerRoom = 2
