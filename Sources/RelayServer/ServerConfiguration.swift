@@ -115,20 +115,18 @@ struct ServerConfiguration: Sendable {
                 "relay.plugins.folder_unreadable",
                 metadata: ["folder": "\(self.pluginsDirectory)", "error": "\(String(cString: strerror(error)))"])
         }
-        if !folder.notExecutable.isEmpty {
-            logger.notice(
-                "relay.plugins.not_executable",
+        for (files, level, event, hint) in [
+            (
+                folder.notExecutable, Logger.Level.notice, "relay.plugins.not_executable",
+                "chmod +x a file to start it as a plugin"
+            ),
+            (folder.notUTF8, .warning, "relay.plugins.name_not_utf8", "rename it with a UTF-8 name"),
+        ] where !files.isEmpty {
+            logger.log(
+                level: level, "\(event)",
                 metadata: [
-                    "folder": "\(self.pluginsDirectory)", "files": "\(folder.notExecutable.joined(separator: ", "))",
-                    "hint": "not started: chmod +x a file to start it as a plugin",
-                ])
-        }
-        if !folder.notUTF8.isEmpty {
-            logger.warning(
-                "relay.plugins.name_not_utf8",
-                metadata: [
-                    "folder": "\(self.pluginsDirectory)", "files": "\(folder.notUTF8.joined(separator: ", "))",
-                    "hint": "not started: rename it with a UTF-8 name",
+                    "folder": "\(self.pluginsDirectory)", "files": "\(files.joined(separator: ", "))",
+                    "hint": "not started: \(hint)",
                 ])
         }
         // One program named twice (the folder's, again with `--plugin`) starts once: twice, a filter
