@@ -70,7 +70,8 @@ final class PluginInput: Sendable {
         var lastRequestAsked: NIODeadline?
         /// Whether a stall was reported (``PluginInput/reportStall(now:silence:lastAnswer:)``): once.
         var stallReported = false
-        /// Where the next write's room events start: the room the last write's budget ran out in.
+        /// Where the next write's room events start: the room after the one the last write's
+        /// budget ran out in (``RoomEventGates/takeReady(into:budget:from:)``).
         var nextEventRoom: String?
         /// The requests written whose answers have not come, by id.
         var unanswered: [UInt64: Written] = [:]
@@ -307,7 +308,7 @@ final class PluginInput: Sendable {
     func append(_ line: [UInt8], id: UInt64, until deadline: NIODeadline, room: String? = nil) -> Bool {
         let line = Line(
             bytes: line, id: id, deadline: deadline, writeBy: deadline - self.leftToWrite, room: room)
-        return self.enqueue(size: line.bytes.count, room: room, isRequest: true) { state, _ in state.queue(line) }
+        return self.enqueue(size: line.bytes.count, room: room, isRequest: true) { $0.queue(line) }
     }
 
     /// Queues event `line` of `room`, to be written once the room's requests queued before it are
@@ -316,16 +317,14 @@ final class PluginInput: Sendable {
     /// grow the server. With `noteIfMissed`, one that did not fit is counted for an `events_missed`
     /// notice of its room, queued once there is room for it, before any later line of the room.
     func appendEvent(_ line: [UInt8], room: String, noteIfMissed: Bool = false) -> Bool {
-        self.enqueue(size: line.count, room: room, noteIfMissed: noteIfMissed) { state, _ in
-            state.queueEvent(line, room: room)
-        }
+        self.enqueue(size: line.count, room: room, noteIfMissed: noteIfMissed) { $0.queueEvent(line, room: room) }
     }
 
     /// Queues `size` bytes of a line of `room` with `queue` if the limit allows, and no notice of
-    /// missed events of the room still waits for room to be queued.
+    /// missed events of the room still waits for room to be queued. A request (`isRequest`) is
+    /// noted as asked either way, for the stall rule (``reportStall(now:silence:lastAnswer:)``).
     private func enqueue(
-        size: Int, room: String?, noteIfMissed: Bool = false, isRequest: Bool = false,
-        _ queue: (inout State, NIODeadline) -> Void
+        size: Int, room: String?, noteIfMissed: Bool = false, isRequest: Bool = false, _ queue: (inout State) -> Void
     ) -> Bool {
         let now = NIODeadline.now()
         let (accepted, writer) = self.state.withLock { state -> (Bool, Writer?) in
@@ -345,7 +344,7 @@ final class PluginInput: Sendable {
                 guard queuedNotices || droppedAny else { return (false, nil) }
                 return (false, state.wakeWriter(now: now))
             }
-            queue(&state, now)
+            queue(&state)
             return (true, state.wakeWriter(now: now))
         }
         writer?.resume(returning: .lookAgain)

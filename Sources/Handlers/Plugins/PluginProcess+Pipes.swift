@@ -58,8 +58,8 @@ extension PluginProcess {
                     stdoutEnded = true
                     // Stdout is closed: the plugin has exited, or is of no more use and is stopped.
                     self.endIncarnation(input)
-                    // Killed now, with no last words to wait for (its stderr is closed).
                     if !self.isShuttingDown { kill.yield() }
+                    // Killed, its stderr closed: no last words to wait for.
                     if stderrEnded, !self.isShuttingDown { break waiting }
                     // Stderr ends when the process does: its last words (a traceback) are kept if
                     // they come soon. Stderr closed before stdout says nothing of an exit, so a
