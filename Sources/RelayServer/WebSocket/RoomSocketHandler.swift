@@ -231,9 +231,10 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
             guard self.budget.take(.other) else { return }
             self.pongOwed = frame.unmaskedData
         case .pong:
-            var payload = frame.unmaskedData
-            if let expected = self.pingPayload, payload.readInteger(as: UInt64.self) == expected {
-                self.pingPayload = nil
+            // Read in place: a client may send pongs unasked (RFC 6455 §5.5.3), at no cost.
+            guard let expected = self.pingPayload else { return }
+            let answersThePing = frame.withUnmaskedPayload { payload in
+                payload.count >= 8 && payload.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) } == expected
             }
         case .connectionClose:
             self.receivedClose(frame)
