@@ -195,6 +195,7 @@ extension RelayCommand {
         relay.maxFrameBytes = self.maxFrameBytes
         relay.outboundQueueFrames = self.outboundQueueFrames
         relay.outboundQueueBytes = self.outboundQueueBytes
+        relay.maxOutboundBytesPerServer = self.maxOutboundBytesPerServer
         relay.maxChatLength = self.maxChatLength
         relay.pingInterval = .seconds(self.pingIntervalSeconds)
     }

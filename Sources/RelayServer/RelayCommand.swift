@@ -180,6 +180,12 @@ struct RelayCommand: AsyncParsableCommand {
 
     @Option(
         help:
+            "Outbound bytes all slow clients' queues may hold together past 64 KiB each; past it, one that would grow beyond that is disconnected (close 4000)."
+    )
+    var maxOutboundBytesPerServer: Int = 1 << 30
+
+    @Option(
+        help:
             "Seconds between the server's WebSocket pings; a client that has not answered one by the next is closed with 1001."
     )
     var pingIntervalSeconds: Int = 30

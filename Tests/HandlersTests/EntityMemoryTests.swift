@@ -3,7 +3,7 @@ import Testing
 @testable import Handlers
 @testable import Relay
 
-/// The server-wide cap on what rooms' enemies, coins and power-ups hold (``EntityMemory``),
+/// The server-wide cap on what rooms' enemies, coins and power-ups hold (``MemoryBudget``),
 /// through the messages that fill it and the room that gives it back as it closes.
 @Suite("Entity bytes across rooms")
 struct EntityMemoryTests {

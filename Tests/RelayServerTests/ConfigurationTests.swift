@@ -52,6 +52,8 @@ struct ConfigurationTests {
             #expect(limits.busyLoopInboundBytesPerSecond == 65_536)
             #expect(limits.outboundQueueFrames == 4_096)
             #expect(limits.outboundQueueBytes == 1_048_576)
+            #expect(limits.maxOutboundBytesPerServer == 1_073_741_824)
+            #expect(limits.outboundBytesEveryConnectionMayHold == 65_536)
             #expect(limits.pingInterval == .seconds(30))
         }
     }
@@ -152,6 +154,7 @@ struct ConfigurationTests {
             "max-frame-bytes": ("2048", { $0.relay.maxFrameBytes == 2_048 }),
             "outbound-queue-frames": ("64", { $0.relay.outboundQueueFrames == 64 }),
             "outbound-queue-bytes": ("70000", { $0.relay.outboundQueueBytes == 70_000 }),
+            "max-outbound-bytes-per-server": ("100000", { $0.relay.maxOutboundBytesPerServer == 100_000 }),
             "ping-interval-seconds": ("5", { $0.relay.pingInterval == .seconds(5) }),
             "max-chat-length": ("42", { $0.relay.maxChatLength == 42 }),
             "plugin-timeout-ms": ("250", { $0.pluginSettings.requestTimeout == .milliseconds(250) }),

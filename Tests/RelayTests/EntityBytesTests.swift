@@ -4,7 +4,7 @@ import Testing
 @testable import Relay
 
 /// What a room's enemies, coins and power-ups hold as JSON, against the room's cap and, shared
-/// with the server's other rooms, the server's (``EntityMemory``).
+/// with the server's other rooms, the server's (``MemoryBudget``).
 @Suite("RoomState — entity bytes")
 struct EntityBytesTests {
     private static func limits(room: Int = 1 << 20, entities: Int = 1_000, floor: Int = 0) -> RelayLimits {
@@ -16,7 +16,7 @@ struct EntityBytesTests {
     }
 
     /// A started two-player room (host p1) sharing `memory`.
-    private static func room(_ limits: RelayLimits, memory: EntityMemory?) throws -> RoomState {
+    private static func room(_ limits: RelayLimits, memory: MemoryBudget?) throws -> RoomState {
         try makeRoom(players: 2, limits: limits, entityMemory: memory)
     }
 
@@ -33,7 +33,7 @@ struct EntityBytesTests {
 
     @Test("After any mix of spawns, updates, deaths, collections, syncs and retirements the count is exact")
     func accountingStaysExact() throws {
-        let memory = EntityMemory(limit: 1 << 30)
+        let memory = MemoryBudget(limit: 1 << 30)
         var room = try Self.room(Self.limits(entities: 40), memory: memory)
         var generator = SplitMix64(seed: 11)
         func pick(_ count: Int) -> Int { Int.random(in: 0..<count, using: &generator) }
@@ -106,7 +106,7 @@ struct EntityBytesTests {
 
     @Test("Rooms share the server's cap: one room's entities can refuse another's until it closes")
     func serverCap() throws {
-        let memory = EntityMemory(limit: 20_000)
+        let memory = MemoryBudget(limit: 20_000)
         var first = try Self.room(Self.limits(), memory: memory)
         var second = try Self.room(Self.limits(), memory: memory)
         var index = 0
@@ -122,7 +122,7 @@ struct EntityBytesTests {
 
     @Test("A room under what every room may hold keeps spawning, and its enemies keep growing, with the server full")
     func everyRoomsShare() throws {
-        let memory = EntityMemory(limit: 10_000)
+        let memory = MemoryBudget(limit: 10_000)
         let limits = Self.limits(floor: 4_000)
         var filler = try Self.room(limits, memory: memory)
         var index = 0
@@ -166,7 +166,7 @@ struct EntityBytesTests {
 
     @Test("At the cap a kill is still taken, its death written; its dropped coins go out untracked")
     func killsAtTheCap() throws {
-        let memory = EntityMemory(limit: 1 << 30)
+        let memory = MemoryBudget(limit: 1 << 30)
         var room = try Self.room(Self.limits(), memory: memory)
         _ = try room.spawnEnemy(["enemy_id": "e1", "coin_reward": 3], by: "p1", now: .now)
         var limits = Self.limits(room: room.entityBytes)

@@ -108,6 +108,49 @@ struct OutboundQueueTests {
         #expect(queue.enqueue(frame("twelve bytes")) == .queued)
     }
 
+    @Test("Past its floor a queue's bytes count toward the server's total; one that would grow past a full total overflows")
+    func bytesPastTheFloorCountTowardTheServer() async {
+        let server = MemoryBudget(limit: 10)
+        let first = OutboundQueue(capacity: 100, maxBytes: 100, serverBudget: server, floor: 4)
+        let second = OutboundQueue(capacity: 100, maxBytes: 100, serverBudget: server, floor: 4)
+        #expect(first.enqueue(frame("aaaa")) == .queued)
+        #expect(server.heldBytes == 0, "within its floor a queue takes nothing")
+        #expect(first.enqueue(frame("bbbbbb")) == .queued)
+        #expect((server.heldBytes, first.chargedBytes) == (6, 6))
+        #expect(second.enqueue(frame("cccc")) == .queued, "the floor is every queue's, whatever the total")
+        #expect(second.enqueue(frame("dddd")) == .queued)  // 4 more: the total's 10
+        #expect(server.heldBytes == 10)
+        #expect(second.enqueue(frame("e")) == .overflowed)
+        #expect(second.overflowedServerBudget && second.hasOverflowed)
+        #expect(server.heldBytes == 6, "the overflowed queue's charge is given back with its frames")
+        #expect(await first.next().map(text) == "aaaa")  // 6 left, 2 past the floor
+        #expect((server.heldBytes, first.chargedBytes) == (2, 2))
+        var batch = CircularBuffer<ByteBuffer>()
+        #expect(await first.nextBatch(into: &batch))
+        #expect((server.heldBytes, first.chargedBytes) == (0, 0))
+        #expect(!first.overflowedServerBudget)
+    }
+
+    @Test("A queue's own cap is not the server's: an overflow within the total is not named for it")
+    func ownCapOverflowIsNotTheServers() {
+        let server = MemoryBudget(limit: 1_000)
+        let queue = OutboundQueue(capacity: 100, maxBytes: 8, serverBudget: server, floor: 2)
+        #expect(queue.enqueue(frame("aaaaaaaa")) == .queued)
+        #expect(queue.enqueue(frame("b")) == .overflowed)
+        #expect(queue.hasOverflowed && !queue.overflowedServerBudget)
+        #expect(server.heldBytes == 0)
+    }
+
+    @Test("A queue dropped with bytes past its floor gives them back")
+    func droppedQueueGivesItsChargeBack() {
+        let server = MemoryBudget(limit: 100)
+        var queue: OutboundQueue? = OutboundQueue(capacity: 100, maxBytes: 100, serverBudget: server, floor: 2)
+        #expect(queue?.enqueue(frame("aaaaaaaaaa")) == .queued)
+        #expect(server.heldBytes == 8)
+        queue = nil
+        #expect(server.heldBytes == 0)
+    }
+
     @Test("One frame larger than the byte cap may wait besides the cap's worth of others, one at a time")
     func oneOversizedFrameAtATimeBesidesTheCap() async {
         // The larger frame first (a `reconnected` with a large game): the cap's bytes still fit after it.

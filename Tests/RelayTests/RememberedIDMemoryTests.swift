@@ -3,12 +3,12 @@ import Testing
 @testable import Relay
 
 /// The ids rooms remember (collected coins and power-ups, departed enemies) count toward the
-/// server's total (``EntityMemory``) past what every room may hold; a room that finds the total
+/// server's total (``MemoryBudget``) past what every room may hold; a room that finds the total
 /// full forgets its oldest instead of refusing a collection.
 @Suite("RoomState — remembered ids across rooms")
 struct RememberedIDMemoryTests {
     /// A started two-player room (host p1) sharing `memory`, which may remember `floor` bytes whatever the total.
-    private static func room(memory: EntityMemory, floor: Int) throws -> RoomState {
+    private static func room(memory: MemoryBudget, floor: Int) throws -> RoomState {
         var limits = RelayLimits()
         limits.rememberedIDBytesEveryRoomMayHold = floor
         return try makeRoom(players: 2, limits: limits, entityMemory: memory)
@@ -35,7 +35,7 @@ struct RememberedIDMemoryTests {
     @Test("Past its share a room remembers only what the total has room for, forgetting its oldest; never refusing")
     func aFullTotalMakesARoomForgetItsOldest() throws {
         let each = Self.held(length: 9)
-        let memory = EntityMemory(limit: 100 * each)
+        let memory = MemoryBudget(limit: 100 * each)
         var room = try Self.room(memory: memory, floor: 20 * each)
         try Self.collect(500, in: &room)
         #expect(memory.heldBytes <= 100 * each, "\(memory.heldBytes)")
@@ -49,7 +49,7 @@ struct RememberedIDMemoryTests {
     @Test("With the total full, another room still remembers its share, then forgets its own oldest")
     func everyRoomKeepsItsShare() throws {
         let each = Self.held(length: 9)
-        let memory = EntityMemory(limit: 100 * each)
+        let memory = MemoryBudget(limit: 100 * each)
         var filler = try Self.room(memory: memory, floor: 20 * each)
         try Self.collect(500, in: &filler)
         let fillerRemembers = filler.collectedCoins.count
@@ -72,7 +72,7 @@ struct RememberedIDMemoryTests {
 
     @Test("Departed enemies and collected power-ups count as collected coins do")
     func everySetCounts() throws {
-        let memory = EntityMemory(limit: 1 << 30)
+        let memory = MemoryBudget(limit: 1 << 30)
         var room = try Self.room(memory: memory, floor: 0)
         var now = ContinuousClock.now
         _ = try room.spawnEnemy(["enemy_id": "e1"], by: "p1", now: now)
@@ -121,7 +121,7 @@ struct RememberedIDMemoryTests {
 
     @Test("A host collecting a coin and spawning it back under another spelling, again and again, holds nothing")
     func collectAndRespawnUnderAnotherSpelling() throws {
-        let memory = EntityMemory(limit: 1 << 20)
+        let memory = MemoryBudget(limit: 1 << 20)
         var room = try Self.room(memory: memory, floor: 0)
         let composed = String(repeating: "\u{D55C}", count: 42)
         let decomposed = String(repeating: "\u{1112}\u{1161}\u{11AB}", count: 42)
@@ -137,7 +137,7 @@ struct RememberedIDMemoryTests {
 
     @Test("With no room at all, a room still remembers its newest collection: a coin is never collected twice in a row")
     func theNewestIsAlwaysRemembered() throws {
-        let memory = EntityMemory(limit: 0)
+        let memory = MemoryBudget(limit: 0)
         var room = try Self.room(memory: memory, floor: 0)
         for index in 0..<50 {
             try Self.collect(1, from: index, in: &room)

@@ -6,7 +6,7 @@ import Testing
 /// `entityMemory` with other rooms if given.
 func makeRoom(
     maxPlayers: Int = 2, players count: Int = 0, limits: RelayLimits = RelayLimits(),
-    entityMemory: EntityMemory? = nil
+    entityMemory: MemoryBudget? = nil
 ) throws -> RoomState {
     var room = RoomState(
         roomID: "ABC234", roomName: "Test room", hostID: "", maxPlayers: maxPlayers, limits: limits, seed: 4242,

@@ -7,6 +7,9 @@ import Synchronization
 /// `enqueue` never blocks: when the queue is full, in frames or in bytes, it refuses, and the
 /// caller treats the client as too slow. The byte cap bounds what a stalled client can pin
 /// (frames may be as large as the largest message); the frame cap bounds the bookkeeping.
+/// Past a floor, its bytes also count toward the server's total (``MemoryBudget``), so that many
+/// stalled clients together cannot pin more than that either: a queue that would grow past its
+/// floor while the total is full refuses too.
 /// The same `ByteBuffer` can sit in many queues at once (a broadcast is encoded once). The
 /// writer may take every waiting frame at once (``nextBatch(upTo:bytes:into:)``) and write them
 /// with one flush.
@@ -22,10 +25,13 @@ public final class OutboundQueue: Sendable {
         /// cap, so that the messages after it still fit (a `reconnected` carrying a large game,
         /// then the room's `player_reconnected`, in one turn of the room).
         var oversizedBytes = 0
+        /// The part of `bytes` past the floor, taken from the server's budget.
+        var charged = 0
         /// The writer, suspended until a frame arrives or the queue closes.
         var waiter: UnsafeContinuation<Void, Never>?
         var isClosed = false
         var hasOverflowed = false
+        var overflowedServerBudget = false
 
         mutating func takeWaiter() -> UnsafeContinuation<Void, Never>? {
             defer { self.waiter = nil }
@@ -47,15 +53,26 @@ public final class OutboundQueue: Sendable {
 
     private let capacity: Int
     private let maxBytes: Int
+    private let serverBudget: MemoryBudget?
+    private let floor: Int
     private let state = Mutex(State())
 
     /// - Parameters:
     ///   - capacity: frames that may wait.
     ///   - maxBytes: bytes that may wait; one frame larger than this may wait besides, so that no
     ///     message is too large for every client.
-    public init(capacity: Int, maxBytes: Int = .max) {
+    ///   - serverBudget: the total all queues' bytes past their `floor` count toward. A queue
+    ///     within its floor never touches it (a client that keeps up costs no shared atomic).
+    public init(capacity: Int, maxBytes: Int = .max, serverBudget: MemoryBudget? = nil, floor: Int = 0) {
         self.capacity = max(1, capacity)
         self.maxBytes = max(1, maxBytes)
+        self.serverBudget = serverBudget
+        self.floor = max(0, floor)
+    }
+
+    deinit {
+        let charged = self.state.withLock { $0.charged }
+        self.serverBudget?.release(charged)
     }
 
     /// Offers a frame without waiting.
@@ -66,10 +83,13 @@ public final class OutboundQueue: Sendable {
             let isOversized = bytes > self.maxBytes
             let fitsBytes =
                 isOversized ? state.oversizedBytes == 0 : bytes <= self.maxBytes - (state.bytes - state.oversizedBytes)
-            guard state.frames.count < self.capacity, fitsBytes else {
+            let fitsServerBudget = fitsBytes && self.chargeGrowth(to: state.bytes + bytes, in: &state)
+            guard state.frames.count < self.capacity, fitsServerBudget else {
                 (state.isClosed, state.hasOverflowed) = (true, true)
+                state.overflowedServerBudget = fitsBytes && !fitsServerBudget
                 state.frames.removeAll()
                 (state.bytes, state.oversizedBytes) = (0, 0)
+                self.releaseCharge(downTo: 0, in: &state)
                 return (.overflowed, state.takeWaiter())
             }
             state.frames.append(frame)
@@ -114,6 +134,7 @@ public final class OutboundQueue: Sendable {
                 if batch.isEmpty, state.frames.count <= limit, state.bytes <= byteLimit {
                     swap(&batch, &state.frames)
                     (state.bytes, state.oversizedBytes) = (0, 0)
+                    self.releaseCharge(downTo: 0, in: &state)
                 } else {
                     var (taken, takenBytes) = (0, 0)
                     while taken < limit, let frame = state.frames.first,
@@ -137,6 +158,25 @@ public final class OutboundQueue: Sendable {
     private func took(_ frame: ByteBuffer, from state: inout State) {
         state.bytes -= frame.readableBytes
         if frame.readableBytes > self.maxBytes { state.oversizedBytes = 0 }
+        self.releaseCharge(downTo: state.bytes - self.floor, in: &state)
+    }
+
+    /// Takes from the server's budget what the queue growing to `bytes` adds past its floor;
+    /// `false`, taking nothing, if that does not fit.
+    private func chargeGrowth(to bytes: Int, in state: inout State) -> Bool {
+        let growth = bytes - self.floor - state.charged
+        guard growth > 0, let serverBudget = self.serverBudget else { return true }
+        guard serverBudget.reserve(growth) else { return false }
+        state.charged += growth
+        return true
+    }
+
+    /// Gives back to the server's budget what the queue holds past `charge` (at least 0).
+    private func releaseCharge(downTo charge: Int, in state: inout State) {
+        let excess = state.charged - max(0, charge)
+        guard excess > 0 else { return }
+        self.serverBudget?.release(excess)
+        state.charged -= excess
     }
 
     /// Suspends until the queue holds a frame or is closed.
@@ -168,6 +208,12 @@ public final class OutboundQueue: Sendable {
     /// Whether the queue was closed by a frame it had no room for. Set with the close, so a writer
     /// that finds the queue closed knows why without waiting for the caller to say.
     public var hasOverflowed: Bool { self.state.withLock { $0.hasOverflowed } }
+
+    /// Whether the queue overflowed because the server's total was full, rather than its own cap.
+    public var overflowedServerBudget: Bool { self.state.withLock { $0.overflowedServerBudget } }
+
+    /// Bytes this queue holds against the server's budget (for tests).
+    var chargedBytes: Int { self.state.withLock { $0.charged } }
 
     /// Frames waiting to be written.
     public var count: Int { self.state.withLock { $0.frames.count } }

@@ -17,10 +17,16 @@ public final class PlayerConnection: Sendable {
     /// - Parameters:
     ///   - queueCapacity: frames allowed to wait before the client counts as too slow.
     ///   - queueBytes: bytes allowed to wait before the client counts as too slow.
+    ///   - serverBudget: what all connections' queues may hold together past `floor` each
+    ///     (``OutboundQueue/init(capacity:maxBytes:serverBudget:floor:)``).
     ///   - close: hangs up the socket with a close code; called at most once.
-    public init(queueCapacity: Int, queueBytes: Int = .max, close: @escaping @Sendable (UInt16) -> Void) {
+    public init(
+        queueCapacity: Int, queueBytes: Int = .max, serverBudget: MemoryBudget? = nil, floor: Int = 0,
+        close: @escaping @Sendable (UInt16) -> Void
+    ) {
         self.id = Self.nextID.wrappingAdd(1, ordering: .relaxed).oldValue
-        self.outbound = OutboundQueue(capacity: queueCapacity, maxBytes: queueBytes)
+        self.outbound = OutboundQueue(
+            capacity: queueCapacity, maxBytes: queueBytes, serverBudget: serverBudget, floor: floor)
         self.closer = Mutex(close)
     }
 

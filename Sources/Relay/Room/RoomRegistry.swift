@@ -114,7 +114,10 @@ public final class RoomRegistry: Sendable {
     /// The limits every room of this server applies.
     public let limits: RelayLimits
     /// The bytes its rooms' enemies, coins and power-ups hold together.
-    public let entityMemory: EntityMemory
+    public let entityMemory: MemoryBudget
+    /// The bytes its connections' outbound queues hold together past what each may hold alone
+    /// (``RelayLimits/outboundBytesEveryConnectionMayHold``).
+    public let outboundMemory: MemoryBudget
     /// Told what happens to the members of every room (``RoomObserver``).
     public let observers: [any RoomObserver]
 
@@ -123,7 +126,8 @@ public final class RoomRegistry: Sendable {
     ) {
         self.limits = limits
         self.observers = observers
-        self.entityMemory = EntityMemory(limit: limits.maxEntityBytesPerServer)
+        self.entityMemory = MemoryBudget(limit: limits.maxEntityBytesPerServer)
+        self.outboundMemory = MemoryBudget(limit: limits.maxOutboundBytesPerServer)
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
         self.taskExecutors = Dictionary(

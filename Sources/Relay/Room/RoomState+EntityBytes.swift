@@ -9,7 +9,7 @@ struct TrackedItem: Sendable {
 
 // What the room's enemies, coins and power-ups hold, as JSON: at most
 // ``RelayLimits/maxEntityBytesPerRoom``, and past ``RelayLimits/entityBytesEveryRoomMayHold``,
-// with every other room's, at most the server's (``EntityMemory``). A change is charged before
+// with every other room's, at most the server's (``MemoryBudget``). A change is charged before
 // it is made, so a refused one changes nothing.
 extension RoomState {
     /// Charges `delta` more bytes (refused past the room's cap, or past the server's for the

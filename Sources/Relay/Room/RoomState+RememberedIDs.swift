@@ -1,5 +1,5 @@
 // The ids a room remembers so that nothing comes back (``RememberedIDs``: collected coins and
-// power-ups, departed enemies) count toward the server's total (``EntityMemory``) as its
+// power-ups, departed enemies) count toward the server's total (``MemoryBudget``) as its
 // entities do, at what they hold in memory (``RememberedIDs/bytesHeld``). Each set is bounded,
 // but a lone client collecting made-up ids made its room hold ~2 MB of them, past the machine's
 // memory in 10,000 rooms. The first ``RelayLimits/rememberedIDBytesEveryRoomMayHold`` of every

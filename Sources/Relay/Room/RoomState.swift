@@ -33,7 +33,7 @@ public struct RoomState: Sendable {
     /// entities' bytes are (``remember(_:in:)``).
     public internal(set) var rememberedIDBytes = 0
     /// The server's total of those bytes, shared with its other rooms; nil: no server-wide cap.
-    let entityMemory: EntityMemory?
+    let entityMemory: MemoryBudget?
     /// Collected ids, oldest first, so that a coin is never collected or shown twice.
     var collectedCoins: RememberedIDs
     var collectedPowerups: RememberedIDs
@@ -58,7 +58,7 @@ public struct RoomState: Sendable {
 
     public init(
         roomID: String, roomName: String, hostID: String, maxPlayers: Int, limits: RelayLimits, seed: Int,
-        entityMemory: EntityMemory? = nil
+        entityMemory: MemoryBudget? = nil
     ) {
         self.entityMemory = entityMemory
         self.roomID = roomID

@@ -45,7 +45,8 @@ final class RoomSocket: Sendable {
     ) throws -> RoomSocket {
         let limits = registry.limits
         let connection = PlayerConnection(
-            queueCapacity: limits.outboundQueueFrames, queueBytes: limits.outboundQueueBytes
+            queueCapacity: limits.outboundQueueFrames, queueBytes: limits.outboundQueueBytes,
+            serverBudget: registry.outboundMemory, floor: limits.outboundBytesEveryConnectionMayHold
         ) { _ in
             // The writer sends what is queued, then the close frame, if the client still reads;
             // the handler hangs up on one that stops (a slow consumer).

@@ -35,6 +35,9 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         /// The server's, for its connections closed for flooding: one line each would let a
         /// client write the log at the rate it can open connections.
         var floodNotices = WarningThrottle()
+        /// The server's, for its connections closed because all slow clients' queues together
+        /// were full (``RelayLimits/maxOutboundBytesPerServer``).
+        var outboundBudgetWarnings = WarningThrottle()
     }
 
     let session: ConnectionSession
@@ -84,6 +87,8 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     static let maxFramesPerMessage = 128
     /// The payload of the last ping, while its pong has not come.
     private var pingPayload: UInt64?
+    /// Whether this connection's overflow of the server's outbound total is logged.
+    private var serverBudgetOverflowLogged = false
     /// The payload of the latest ping not yet answered: pongs go out when a read is done and
     /// the channel takes writes, and only for the latest ping (RFC 6455 5.5.3), so a client
     /// cannot queue up pongs, nor buy a write with each ping.
@@ -236,6 +241,7 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
             let answersThePing = frame.withUnmaskedPayload { payload in
                 payload.count >= 8 && payload.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) } == expected
             }
+            if answersThePing { self.pingPayload = nil }
         case .connectionClose:
             self.receivedClose(frame)
         default:
@@ -604,9 +610,17 @@ extension RoomSocketHandler {
     func closeRequested() {
         // Whether or not the close frame has left already (written at once, the socket not full).
         // What the client sends from now on is discarded, not relayed or handed to the reader.
-        if self.session.connection.outbound.hasOverflowed {
+        let outbound = self.session.connection.outbound
+        if outbound.hasOverflowed {
             self.readerStopped = true
             self.endReading()
+        }
+        if outbound.overflowedServerBudget, !self.serverBudgetOverflowLogged {
+            self.serverBudgetOverflowLogged = true  // asked by the writer and the room, either first
+            self.session.logger.log(
+                level: self.settings.outboundBudgetWarnings.shouldWarn() ? .warning : .debug,
+                "relay.outbound.server_budget_full",
+                metadata: ["held": "\(self.session.registry.outboundMemory.heldBytes)"])
         }
         guard let context = self.context, !self.hangsUpAfterClose, !self.closeFrameWritten,
             self.closingDrain == nil

@@ -1,13 +1,14 @@
 import Synchronization
 
-/// The bytes of JSON that every room's tracked enemies, coins and power-ups hold together, and
-/// what the ids rooms remember hold (``RoomState/rememberedIDBytes``), against
-/// ``RelayLimits/maxEntityBytesPerServer``.
+/// Bytes that many holders on any event loop take from one server-wide total, against a limit.
 ///
-/// Each room caps its own (``RelayLimits/maxEntityBytesPerRoom``), but a client may create
-/// room after room: without a total, some thousands of rooms filled by their hosts alone held
-/// more than the machine's memory. Shared by the rooms of one registry, on any event loop.
-public final class EntityMemory: Sendable {
+/// Two per server (``RoomRegistry``): what every room's tracked enemies, coins and power-ups
+/// hold, with the ids rooms remember (``RelayLimits/maxEntityBytesPerServer``), and what slow
+/// clients' outbound queues hold past what each may hold whatever the total
+/// (``RelayLimits/maxOutboundBytesPerServer``). Each holder caps its own, but a client may
+/// create room after room, or open connection after connection and stop reading: without a
+/// total, some thousands of rooms filled by their hosts alone held more than the machine's memory.
+public final class MemoryBudget: Sendable {
     public let limit: Int
     private let held = Atomic<Int>(0)
 
