@@ -139,13 +139,29 @@ struct MisbehavingServerTests {
         }
     }
 
-    /// Each sender's own message back, as a room-mate's (no stream) stamped `ahead` µs later.
-    static func relayingStamps(ahead: Int64) -> @Sendable (String) -> [String] {
+    /// Each sender's own message back, as a room-mate's (another stream of its room) stamped
+    /// `ahead` µs later; without its sequence and stream if `stripped`.
+    static func relayingStamps(ahead: Int64, stripped: Bool = false) -> @Sendable (String) -> [String] {
         { text in
             if text.contains(#""create_room""#) { return [Self.created] }
             if text.contains(#""join_room""#) { return [Self.joined] }
-            guard let due = text.firstMatch(of: /"t":(\d+)/).flatMap({ Int64($0.1) }) else { return [] }
-            return [#"{"type":"player_state_update","player_id":"p2","state":{"t":\#(due + ahead)}}"#]
+            guard let match = text.firstMatch(of: /"t":(\d+),"s":(\d+),"k":(\d+)/),
+                let (due, sequence, stream) = Int64(match.1).flatMap({ due in
+                    Int64(match.2).flatMap { sequence in Int64(match.3).map { (due, sequence, $0) } }
+                })
+            else { return [] }
+            let stamp = stripped ? "\(due + ahead)" : "\(due + ahead),\"s\":\(sequence),\"k\":\(stream ^ 1)"
+            return [#"{"type":"player_state_update","player_id":"p2","state":{"t":\#(stamp)}}"#]
+        }
+    }
+
+    @Test("A relay without the sequence and stream the bench stamped is unreadable, not a delivery")
+    func relayWithoutSequenceAndStream() async throws {
+        try await ScriptedRelay.with(answer: Self.relayingStamps(ahead: 0, stripped: true)) { server in
+            let report = try await RelayScenario(rooms: 1, players: 2, hertz: 20, seconds: 0.5, drainSeconds: 0.1)
+                .run(in: try Self.context(port: server.port))
+            let latency = try #require(report.window?.latency)
+            #expect(latency.sent > 0 && latency.delivered == 0 && latency.unreadable > 0, "\(latency)")
         }
     }
 

@@ -88,7 +88,7 @@ struct PlanningTests {
         #expect(StepVerdict(window: window(expected: 10, delivered: 0, p99: 0), sloMicros: 50_000) == .nothingDelivered)
     }
 
-    @Test("A step within the SLO still fails on repeats, echoes, misroutes, closed connections and server errors")
+    @Test("A step within the SLO still fails on repeats, echoes, misroutes, reordering, closed connections and server errors")
     func verdictsOfAMisbehavingServer() {
         func window(_ change: (inout LatencySnapshot) -> Void) -> WindowResult {
             var latency = LatencySnapshot(
@@ -102,7 +102,9 @@ struct PlanningTests {
             StepVerdict(window: window(change), sloMicros: 50_000, serverErrors: serverErrors)
         }
         #expect(verdict { _ in } == .withinSLO)
-        #expect(verdict { $0.outOfOrder = 3 } == .withinSLO, "each is still delivered once")
+        #expect(verdict { $0.outOfOrder = 3 } == .outOfOrder(3), "an older state shown after a newer one")
+        #expect(StepVerdict.outOfOrder(3).summary == "3 out of order")
+        #expect(verdict(serverErrors: 4) { $0.outOfOrder = 3 } == .outOfOrder(3))
         #expect(
             verdict {
                 $0.delivered = 12

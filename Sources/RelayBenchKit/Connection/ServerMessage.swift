@@ -40,14 +40,17 @@ enum ServerMessage {
     /// (`t`), and its sequence number (`s`) in its sender's stream (`k`). Each key is looked for
     /// from where the value before it ended, as the bench writes them in that order (a server
     /// that reordered them has them looked for in the whole message): one pass over the message.
-    static func stateStamp(in bytes: UnsafeRawBufferPointer) -> (dueAt: Int64, sequence: Int64?, stream: Int64?)? {
-        guard let (dueAt, afterDue) = self.integerAndEnd(forKey: "t", in: bytes) else { return nil }
-        let sequence =
-            self.integerAndEnd(forKey: "s", in: bytes, from: afterDue) ?? self.integerAndEnd(forKey: "s", in: bytes)
-        let stream =
-            self.integerAndEnd(forKey: "k", in: bytes, from: sequence?.end ?? afterDue)
-            ?? self.integerAndEnd(forKey: "k", in: bytes)
-        return (dueAt, sequence?.value, stream?.value)
+    /// nil unless all three are there: the bench stamps every message with them, and without `s`
+    /// and `k` a relay could be neither told from an echo or a repeat nor counted against a loss.
+    static func stateStamp(in bytes: UnsafeRawBufferPointer) -> (dueAt: Int64, sequence: Int64, stream: Int64)? {
+        guard let (dueAt, afterDue) = self.integerAndEnd(forKey: "t", in: bytes),
+            let (sequence, afterSequence) =
+                self.integerAndEnd(forKey: "s", in: bytes, from: afterDue) ?? self.integerAndEnd(forKey: "s", in: bytes),
+            let (stream, _) =
+                self.integerAndEnd(forKey: "k", in: bytes, from: afterSequence)
+                ?? self.integerAndEnd(forKey: "k", in: bytes)
+        else { return nil }
+        return (dueAt, sequence, stream)
     }
 
     /// The integer value of the first `key` from `start` on, and the index just past it.
@@ -66,6 +69,12 @@ enum ServerMessage {
             value = value * 10 + Int64(bytes[index] - UInt8(ascii: "0"))
             index += 1
             digits += 1
+        }
+        // A whole number written as a float (`71280000000.0`, as a server that rounds every
+        // number writes it) is the same number; exact, since the bench's are under 2^53.
+        if digits > 0, index + 1 < bytes.count, bytes[index] == UInt8(ascii: "."), bytes[index + 1] == UInt8(ascii: "0") {
+            index += 1
+            while index < bytes.count, bytes[index] == UInt8(ascii: "0") { index += 1 }
         }
         // Whole: a 19th digit, a fraction or an exponent (`7.1E10`) would be misread as its start.
         guard digits > 0, index == bytes.count || Self.endsANumber(bytes[index]) else { return nil }

@@ -21,9 +21,8 @@ enum StreamID {
     static func room(of stream: Int64) -> Int64 { stream >> Self.serialBits }
 
     /// Where a relay of `stream` comes from, for a receiver sending `ownStream` in room `room`
-    /// (each nil until it has sent). A relay without a stream passes for a room-mate's.
-    static func origin(of stream: Int64?, ownStream: Int64?, room: Int64?) -> Origin {
-        guard let stream else { return .roomMate }
+    /// (each nil until it has sent).
+    static func origin(of stream: Int64, ownStream: Int64?, room: Int64?) -> Origin {
         if stream == ownStream { return .ownSending }
         if let room, Self.room(of: stream) != room { return .anotherRoom }
         return .roomMate

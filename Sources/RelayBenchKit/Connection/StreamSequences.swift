@@ -101,10 +101,9 @@ struct StreamSequences {
 
     private var streams: [Int64: Stream] = [:]
 
-    /// Notes message `sequence` of `stream`; one without a stream or a sequence counts as new, one
-    /// at or below 0 (no message a sender sends: they count from 1) as a repeat.
-    mutating func arrival(sequence: Int64?, stream: Int64?) -> Arrival {
-        guard let stream, let sequence else { return .new }
+    /// Notes message `sequence` of `stream`; one at or below 0 (no message a sender sends: they
+    /// count from 1) counts as a repeat.
+    mutating func arrival(sequence: Int64, stream: Int64) -> Arrival {
         guard sequence >= 1 else { return .repeated }
         guard self.streams[stream] != nil else {
             self.streams[stream] = Stream(first: sequence)

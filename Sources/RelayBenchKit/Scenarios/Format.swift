@@ -62,7 +62,7 @@ enum Format {
 
     /// The relays a correct server never sends, in words ("2 repeated, 1 echoed to their
     /// sender"), or nil when there were none. Out of order ones are not among them: each is
-    /// still its one delivery, and how much order matters is the game's to say.
+    /// still its one delivery, with its latency (a `step` fails on them all the same).
     static func wrongDeliveries(_ latency: LatencySnapshot) -> String? {
         let counts = [
             (latency.repeated, "repeated"), (latency.unexpected, "more than expected"),

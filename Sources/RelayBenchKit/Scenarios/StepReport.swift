@@ -5,14 +5,17 @@ enum StepVerdict: Sendable, Equatable, Encodable {
     case messagesLost(Int)
     /// Relays the server sent twice, to the wrong player or room, or unreadably (``Format/wrongDeliveries(_:)``).
     case wrongDeliveries(String)
+    /// Relays that came after a later message of their sender's: a game shows the older state
+    /// over the newer one.
+    case outOfOrder(Int)
     case connectionsClosed(Int, firstCode: UInt16?)
     /// `error` messages the server sent during the window (e.g. `rate_limited`).
     case serverErrors(Int)
     case nothingDelivered
     case setupFailed(String)
 
-    /// A step holds only if the server relayed every message once, to its room-mates alone,
-    /// closed nothing and refused nothing, within the SLO.
+    /// A step holds only if the server relayed every message once, to its room-mates alone and in
+    /// order, closed nothing and refused nothing, within the SLO.
     ///
     /// `serverErrors` and `serverCloses`: since the step before's verdict (a room whose members
     /// the server all closed between windows would otherwise pass unseen, having lost nothing).
@@ -30,6 +33,8 @@ enum StepVerdict: Sendable, Equatable, Encodable {
             self = .connectionsClosed(closed, firstCode: latency.firstCloseCode ?? serverCloses.firstCode)
         } else if let wrong = Format.wrongDeliveries(latency) {
             self = .wrongDeliveries(wrong)
+        } else if latency.outOfOrder > 0 {
+            self = .outOfOrder(latency.outOfOrder)
         } else if serverErrors > 0 {
             self = .serverErrors(serverErrors)
         } else if latency.p99 > sloMicros {
@@ -45,6 +50,7 @@ enum StepVerdict: Sendable, Equatable, Encodable {
         case .p99OverSLO(let p99): "p99 \(Format.latencyMs(p99)) ms over the SLO"
         case .messagesLost(let lost): "\(lost) messages lost"
         case .wrongDeliveries(let wrong): wrong
+        case .outOfOrder(let count): "\(count) out of order"
         case .connectionsClosed(let count, let code):
             "the server closed \(count) connections (first: \(code.map { "code \($0)" } ?? "no close code"))"
         case .serverErrors(let count): "\(count) server errors"
