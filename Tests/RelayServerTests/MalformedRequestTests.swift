@@ -29,6 +29,14 @@ struct MalformedRequestTests {
             #expect(serverClosed, "\(elapsed)")
             #expect(answer.hasPrefix("HTTP/1.1 400 Bad Request\r\n"), "\(answer)")
             #expect(answer.hasSuffix("\r\n\r\n{\"detail\":\"Invalid HTTP request\"}"), "\(answer)")
+            // The headers every answer carries (PROTOCOL.md §1), though no route ran.
+            let head = answer.lowercased()
+            for header in [
+                "strict-transport-security: max-age=31536000", "x-content-type-options: nosniff", "permissions-policy: ",
+                "cache-control: no-cache, no-store",
+            ] {
+                #expect(head.contains("\r\n" + header), "\(header) is missing: \(answer)")
+            }
         }
     }
 

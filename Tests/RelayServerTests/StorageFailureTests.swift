@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import Persistence
@@ -39,6 +40,11 @@ struct StorageFailureTests {
             (PersistenceError.diskFullAfterWriting, 503, "Storage full, this write may or may not have been saved"),
             (PersistenceError.storageFailure, 500, "Internal server error"),
             (LeakyStoreError(), 500, "Internal server error"),
+            // Hummingbird's own errors, as its helpers would throw them from a route: a 404 is the
+            // router's "no route", a 400 bad input, and any other a fault of ours, never a 404.
+            (HTTPError(.notFound), 404, "Not Found"),
+            (HTTPError(.badRequest), 400, "Invalid HTTP request"),
+            (HTTPError(.conflict), 500, "Internal server error"),
         ] as [(any Error & Sendable, Int, String)])
     func storageErrors(error: any Error & Sendable, status: Int, detail: String) async throws {
         let store = FailingStore(error: error)

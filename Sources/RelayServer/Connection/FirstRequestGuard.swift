@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import NIOCore
 import NIOHTTP1
 
@@ -58,9 +59,10 @@ final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
         default: return context.fireErrorCaught(error)
         }
         let body = JSONResponse.encode(answer)
-        let headers: HTTPHeaders = [
-            "content-type": "application/json", "content-length": "\(body.readableBytes)", "connection": "close",
-        ]
+        var fields = JSONResponse.headers(length: body.readableBytes)
+        fields[.connection] = "close"
+        SecurityHeaders.add(to: &fields, path: "/")  // every answer's (PROTOCOL.md §1); its path is unknown
+        let headers = HTTPHeaders(fields.map { ($0.name.rawName, $0.value) })
         let head = HTTPResponseHead(version: .http1_1, status: .badRequest, headers: headers)
         context.write(self.wrapOutboundOut(.head(head)), promise: nil)
         context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)

@@ -32,11 +32,14 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             case .storageFailure: return .internalError
             }
         case let error as HTTPError:
+            // The router's own (no route), and what hummingbird's helpers throw for bad input
+            // (`request.decode`, `parameters.require`), should a route use them.
             switch error.status {
             case .notFound: return .notFound
+            case .badRequest: return .unreadableBody
             default:
-                logger.debug("http.error", metadata: ["error": "\(error)"])
-                return .notFound
+                logger.error("http.unexpected_error", metadata: ["error": "\(error)"])
+                return .internalError
             }
         default:
             logger.error("http.unexpected_error", metadata: ["error": "\(error)"])
