@@ -178,6 +178,23 @@ struct SavedGameAndBossRoutesTests {
         }
     }
 
+    @Test("A boss image read without a file descriptor left is a 503 to retry, not a 500", arguments: [true, false])
+    func bossImageWithoutADescriptor(processWide: Bool) async throws {
+        try await withTemporaryDirectory { images in
+            #expect(FileManager.default.createFile(atPath: "\(images)/boss_04.png", contents: Data([1, 2, 3])))
+            let errno: Errno = processWide ? .tooManyOpenFiles : .tooManyOpenFilesInSystem
+            let bossImages = BossImages(directory: images) { _ in
+                throw FileSystemError(
+                    code: .unavailable, message: "no descriptor",
+                    cause: FileSystemError.SystemCallError(systemCall: "open", errno: errno),
+                    location: .init(function: #function, file: #fileID, line: #line))
+            }
+            await #expect(throws: APIError.storageBusy) {
+                try await bossImages.image(forBossIndex: 4, logger: Logger(label: "test"))
+            }
+        }
+    }
+
     /// `cp` over an image truncates the file, then writes it: a request meanwhile reads part of it.
     @Test("A boss image that changes while it is read is read again; still changing, a 503, and nothing kept")
     func bossImageChangingWhileRead() async throws {

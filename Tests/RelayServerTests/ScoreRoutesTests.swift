@@ -228,6 +228,7 @@ struct QueryAndPathReadingTests {
             #expect(try await modes("game%5Fmode=levels") == ["levels"])
             #expect(try await modes("game_mode=levels&game_mode=end+less") == ["end less"])
             #expect(try await modes("game_mode=+levels+") == ["levels"], "trimmed like the stored modes")
+            #expect(try await modes("game_mode=%20").isEmpty, "a blank mode is the mode \"\", which no score has")
             #expect(try await modes("limit=1&limit=2").count == 2)
             #expect(
                 try await modes("game_mode=").count == 3,

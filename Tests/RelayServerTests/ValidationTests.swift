@@ -105,6 +105,39 @@ struct ValidationTests {
             let response = try await self.post(client, "/api/scores", ByteBuffer(string: json))
             #expect(response.status == .unprocessableContent, "\(json)")
             #expect(try response.issues().map(\.loc) == ["body.\(field)"])
+            if ["9223372036854775808", "1e30"].contains(value) {
+                #expect(try response.issues().map(\.type) == ["int_out_of_range"])
+            }
+        }
+    }
+
+    @Test("An integer past 64 bits is refused in the model's words, its input echoed as the nearest double")
+    func integerPast64BitsBody() async throws {
+        try await withLiveApp { client in
+            let json =
+                #"{"player_name":"ok","score":9223372036854775808,"coins":1,"enemies_defeated":1,"distance":1,"#
+                + #""level":1,"game_mode":"endless"}"#
+            let response = try await self.post(client, "/api/scores", ByteBuffer(string: json))
+            #expect(response.status == .unprocessableContent)
+            #expect(
+                String(buffer: response.body)
+                    == #"{"detail":[{"type":"int_out_of_range","loc":["body","score"],"#
+                    + #""msg":"Input should be an integer between -9223372036854775808 and 9223372036854775807","#
+                    + #""input":9.223372036854776e+18}]}"#)
+        }
+    }
+
+    @Test("A lone surrogate escape in a body is invalid JSON, and nothing is stored")
+    func loneSurrogateInABody() async throws {
+        try await withLiveApp { client in
+            let json =
+                #"{"player_name":"\ud800","score":1,"coins":1,"enemies_defeated":1,"distance":1,"level":1,"#
+                + #""game_mode":"endless"}"#
+            let response = try await self.post(client, "/api/scores", ByteBuffer(string: json))
+            #expect(response.status == .unprocessableContent)
+            #expect(try response.issues().map(\.type) == ["json_invalid"])
+            let board = try await client.execute(uri: "/api/scores/leaderboard", method: .get, headers: keyed)
+            #expect(String(buffer: board.body) == "[]")
         }
     }
 
