@@ -70,6 +70,38 @@ struct ProcessStatsTests {
         #expect(Format.usage(usage, microsPerDelivery: nil).contains("ms for a core"))
     }
 
+    @Test("A server's CPU and memory include the processes it started: a wrapper's child, a forked worker")
+    func childProcessesCount() async throws {
+        // A shell that waits for a grandchild spinning a core. Killed, not terminated: the test
+        // process ignores SIGTERM (the relay's stop signals), and its children inherit that.
+        let wrapper = Process()
+        wrapper.executableURL = URL(fileURLWithPath: "/bin/sh")
+        wrapper.arguments = ["-c", #"timeout -s KILL 60 sh -c 'while :; do :; done' & wait"#]
+        try wrapper.run()
+        let pid = wrapper.processIdentifier
+        defer {
+            for process in ProcessStats.processTree(of: pid).reversed() { kill(process, SIGKILL) }
+            wrapper.waitUntilExit()
+        }
+        // Until the grandchild runs, and has had some CPU: the machine may be busy with other tests.
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ProcessStats.processTree(of: pid).count < 3, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let tree = ProcessStats.processTree(of: pid)
+        #expect(tree.count == 3 && tree.first == pid, "sh, timeout and the spinning sh: \(tree)")
+        let before = try #require(ProcessStats.read(pid: pid))
+        var after = before
+        while after.cpuSeconds - before.cpuSeconds < 0.05, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+            after = try #require(ProcessStats.read(pid: pid))
+        }
+        // The waiting shell itself uses next to nothing: what shows is its descendants'.
+        #expect(after.cpuSeconds - before.cpuSeconds >= 0.05, "\(after.cpuSeconds - before.cpuSeconds) s")
+        let ownResident = try #require(ProcessStats.read(pid: tree.last!)).residentBytes
+        #expect(after.residentBytes > ownResident, "three processes' memory, more than the last one's")
+    }
+
     @Test("The steal counter reads on this machine and does not go backwards")
     func stealReads() throws {
         let first = try #require(StealTime.read())

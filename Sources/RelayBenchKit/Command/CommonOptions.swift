@@ -6,7 +6,11 @@ struct CommonOptions: ParsableArguments {
     @Argument(help: "Server base URL, e.g. ws://127.0.0.1:8000 (loopback addresses only).")
     var url: String
 
-    @Option(name: .customLong("server-pid"), help: "Server process id, to report its CPU and memory from /proc.")
+    @Option(
+        name: .customLong("server-pid"),
+        help:
+            "Server process id, to report its CPU and memory from /proc, with its child processes' (workers, a wrapper's child)."
+    )
     var serverPID: Int32?
 
     @Option(help: "Event-loop threads of the bench (default: the CPUs it may run on, as narrowed by taskset).")

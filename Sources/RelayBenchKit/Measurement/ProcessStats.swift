@@ -1,10 +1,14 @@
 import Foundation
 
-/// CPU time and resident memory of a process, read from /proc (Linux).
+/// CPU time and resident memory of a process and the processes it started, read from /proc
+/// (Linux): a server may serve from workers it forked (uvicorn's `--workers`, Node's `cluster`) or
+/// from the child of a wrapper (`npm start`, `sh -c` without `exec`).
 struct ProcessStats: Sendable {
-    /// User + system CPU seconds used so far.
+    /// User + system CPU seconds used so far, by the process, its descendants running now, and
+    /// those that ended and were waited for.
     let cpuSeconds: Double
-    /// Resident set size in bytes.
+    /// Resident set size in bytes, of the process and its descendants together (pages they share,
+    /// as forked workers do, are counted in each).
     let residentBytes: Int
     /// Nanoseconds each thread has been ready to run but waited for a core so far, by thread id
     /// (nil: unknown): the time other work on its cores took from it.
@@ -15,22 +19,60 @@ struct ProcessStats: Sendable {
     /// Clock ticks per second: the unit of the CPU times in /proc.
     static let clockTicksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
 
-    /// Reads `/proc/<pid>/stat`, `/proc/<pid>/status` and its threads' `schedstat`; nil when unavailable.
+    /// Reads `/proc/<pid>/stat`, `/proc/<pid>/status` and the threads' `schedstat` of `pid` and
+    /// its descendants; nil when `pid`'s are unavailable.
     static func read(pid: Int32) -> ProcessStats? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let residentBytes = self.residentBytes(pid: pid),
-            let afterName = stat.range(of: ")", options: .backwards)
-        else { return nil }
-        // Fields after the command name: state is field 3, utime 14, stime 15.
-        let fields = stat[afterName.upperBound...].split(separator: " ")
-        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        guard let cpuTicks = self.cpuTicks(pid: pid), self.ownResidentBytes(pid: pid) != nil else { return nil }
+        var (ticks, residentBytes, waits) = (0.0, 0, [Int32: UInt64]())
+        for process in self.processTree(of: pid) {
+            // One that ended since the tree was listed: its time is in its parent's, once waited for.
+            guard let processTicks = process == pid ? cpuTicks : self.cpuTicks(pid: process) else { continue }
+            ticks += processTicks
+            residentBytes += self.ownResidentBytes(pid: process) ?? 0
+            waits.merge(self.runQueueWaits(pid: process) ?? [:]) { first, _ in first }
+        }
         return ProcessStats(
-            cpuSeconds: (user + system) / self.clockTicksPerSecond, residentBytes: residentBytes,
-            runQueueWaits: self.runQueueWaits(pid: pid), readAt: .now)
+            cpuSeconds: ticks / self.clockTicksPerSecond, residentBytes: residentBytes,
+            runQueueWaits: waits.isEmpty ? nil : waits, readAt: .now)
     }
 
-    /// The resident set size of `pid` (`VmRSS` in `/proc/<pid>/status`), alone: for sampling it often.
+    /// The CPU clock ticks of `pid` and of its children that ended and were waited for: utime,
+    /// stime, cutime and cstime (fields 14 to 17 of `/proc/<pid>/stat`).
+    private static func cpuTicks(pid: Int32) -> Double? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let afterName = stat.range(of: ")", options: .backwards)
+        else { return nil }
+        // Fields after the command name: state is field 3, so utime (14) is the 12th.
+        let fields = stat[afterName.upperBound...].split(separator: " ")
+        guard fields.count > 15 else { return nil }
+        let times = fields[11...14].compactMap { Double($0) }
+        return times.count == 4 ? times.reduce(0, +) : nil
+    }
+
+    /// `pid` and every process descended from it that runs now, parents first (each thread's
+    /// `children` in /proc; at most 4,096).
+    static func processTree(of pid: Int32) -> [Int32] {
+        var tree = [pid]
+        var next = 0
+        while next < tree.count, tree.count < 4_096 {
+            let parent = tree[next]
+            next += 1
+            for thread in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(parent)/task")) ?? [] {
+                let children = try? String(contentsOfFile: "/proc/\(parent)/task/\(thread)/children", encoding: .utf8)
+                tree += (children ?? "").split(separator: " ").compactMap { Int32($0) }
+            }
+        }
+        return tree
+    }
+
+    /// The resident set size of `pid` and its descendants: for sampling the peak.
     static func residentBytes(pid: Int32) -> Int? {
+        guard self.ownResidentBytes(pid: pid) != nil else { return nil }
+        return self.processTree(of: pid).reduce(0) { $0 + (self.ownResidentBytes(pid: $1) ?? 0) }
+    }
+
+    /// The resident set size of `pid` alone (`VmRSS` in `/proc/<pid>/status`).
+    private static func ownResidentBytes(pid: Int32) -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
         let rssLine = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
         let rssKilobytes = rssLine.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
