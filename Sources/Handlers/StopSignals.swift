@@ -66,8 +66,9 @@ public final class StopSignals: Sendable {
             source.resume()
             sources.append(source)
         }
-        // A wait of microseconds, on the manager thread and a global queue (not Swift's pool);
-        // bounded, so that a source Dispatch never arms costs a second, not the start.
+        // Blocks the calling thread (one of Swift's pool, once at start) for the microseconds the
+        // registration handlers take on Dispatch's queue; bounded, so that a source Dispatch
+        // never arms costs a second, not the start.
         let deadline = DispatchTime.now() + .seconds(1)
         for _ in sources where armed.wait(timeout: deadline) == .timedOut { break }
         self.shared = state

@@ -88,7 +88,9 @@ struct PlanningTests {
         #expect(StepVerdict(window: window(expected: 10, delivered: 0, p99: 0), sloMicros: 50_000) == .nothingDelivered)
     }
 
-    @Test("A step within the SLO still fails on repeats, echoes, misroutes, reordering, closed connections and server errors")
+    @Test(
+        "A step within the SLO still fails on repeats, echoes, misroutes, reordering, closed connections and server errors"
+    )
     func verdictsOfAMisbehavingServer() {
         func window(_ change: (inout LatencySnapshot) -> Void) -> WindowResult {
             var latency = LatencySnapshot(

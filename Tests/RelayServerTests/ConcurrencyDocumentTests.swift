@@ -31,7 +31,8 @@ struct ConcurrencyDocumentTests {
         let names = Self.namedTests(in: document)
         #expect(names.count > 30, "the names were found: \(names)")
         var sources = ""
-        let files = FileManager.default.enumerator(at: Self.root.appendingPathComponent("Tests"), includingPropertiesForKeys: nil)
+        let files = FileManager.default.enumerator(
+            at: Self.root.appendingPathComponent("Tests"), includingPropertiesForKeys: nil)
         while let file = files?.nextObject() as? URL {
             guard file.pathExtension == "swift" else { continue }
             sources += try String(contentsOf: file, encoding: .utf8)

@@ -32,7 +32,8 @@ struct MalformedRequestTests {
             // The headers every answer carries (PROTOCOL.md §1), though no route ran.
             let head = answer.lowercased()
             for header in [
-                "strict-transport-security: max-age=31536000", "x-content-type-options: nosniff", "permissions-policy: ",
+                "strict-transport-security: max-age=31536000", "x-content-type-options: nosniff",
+                "permissions-policy: ",
                 "cache-control: no-cache, no-store",
             ] {
                 #expect(head.contains("\r\n" + header), "\(header) is missing: \(answer)")

@@ -108,7 +108,9 @@ struct OutboundQueueTests {
         #expect(queue.enqueue(frame("twelve bytes")) == .queued)
     }
 
-    @Test("Past its floor a queue's bytes count toward the server's total; one that would grow past a full total overflows")
+    @Test(
+        "Past its floor a queue's bytes count toward the server's total; one that would grow past a full total overflows"
+    )
     func bytesPastTheFloorCountTowardTheServer() async {
         let server = MemoryBudget(limit: 10)
         let first = OutboundQueue(capacity: 100, maxBytes: 100, serverBudget: server, floor: 4)

@@ -45,7 +45,8 @@ enum ServerMessage {
     static func stateStamp(in bytes: UnsafeRawBufferPointer) -> (dueAt: Int64, sequence: Int64, stream: Int64)? {
         guard let (dueAt, afterDue) = self.integerAndEnd(forKey: "t", in: bytes),
             let (sequence, afterSequence) =
-                self.integerAndEnd(forKey: "s", in: bytes, from: afterDue) ?? self.integerAndEnd(forKey: "s", in: bytes),
+                self.integerAndEnd(forKey: "s", in: bytes, from: afterDue)
+                ?? self.integerAndEnd(forKey: "s", in: bytes),
             let (stream, _) =
                 self.integerAndEnd(forKey: "k", in: bytes, from: afterSequence)
                 ?? self.integerAndEnd(forKey: "k", in: bytes)
@@ -72,7 +73,8 @@ enum ServerMessage {
         }
         // A whole number written as a float (`71280000000.0`, as a server that rounds every
         // number writes it) is the same number; exact, since the bench's are under 2^53.
-        if digits > 0, index + 1 < bytes.count, bytes[index] == UInt8(ascii: "."), bytes[index + 1] == UInt8(ascii: "0") {
+        if digits > 0, index + 1 < bytes.count, bytes[index] == UInt8(ascii: "."), bytes[index + 1] == UInt8(ascii: "0")
+        {
             index += 1
             while index < bytes.count, bytes[index] == UInt8(ascii: "0") { index += 1 }
         }
