@@ -180,7 +180,7 @@ struct RelayCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "Outbound bytes all slow clients' queues may hold together past 64 KiB each; past it, one that would grow beyond that is disconnected (close 4000)."
+            "Outbound bytes all slow clients' queues may hold together past 128 KiB each; past it, one past its 128 KiB that would grow is disconnected (close 4000)."
     )
     var maxOutboundBytesPerServer: Int = 1 << 30
 

@@ -53,7 +53,7 @@ struct ConfigurationTests {
             #expect(limits.outboundQueueFrames == 4_096)
             #expect(limits.outboundQueueBytes == 1_048_576)
             #expect(limits.maxOutboundBytesPerServer == 1_073_741_824)
-            #expect(limits.outboundBytesEveryConnectionMayHold == 65_536)
+            #expect(limits.outboundBytesEveryConnectionMayHold == 131_072)
             #expect(limits.pingInterval == .seconds(30))
         }
     }

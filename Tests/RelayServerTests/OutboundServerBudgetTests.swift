@@ -17,7 +17,6 @@ struct OutboundServerBudgetTests {
         limits.outboundQueueFrames = 100_000
         limits.outboundQueueBytes = 8 << 20  // far more than the test sends: only the total can drop it
         limits.maxOutboundBytesPerServer = 256 * 1024
-        limits.outboundBytesEveryConnectionMayHold = 16 * 1024
         limits.messagesPerSecond = 1_000_000
         limits.messageBurst = 1_000_000
         limits.stateMessagesPerSecond = 1_000_000
@@ -37,11 +36,12 @@ struct OutboundServerBudgetTests {
             let stalledID = try #require(try await host.expect("player_joined")["player_id"] as? String)
             try await reader.expect("player_joined")
 
-            // 2.4 MB the stalled client never reads: past the total with what its socket holds,
-            // well within its own cap. Sent in batches the reader keeps up with, so that only the
-            // stalled client can fall behind, however loaded the machine.
+            // 2.4 MB the stalled client never reads: past its 64 KiB and the total with what its
+            // socket holds, well within its own cap. Sent in batches the reader has read before
+            // the next, so that its queue stays within its 64 KiB however loaded the machine: only
+            // the stalled client falls behind.
             let padding = String(repeating: "p", count: 4000)
-            let (count, batch) = (600, 50)
+            let (count, batch) = (600, 10)
             var (received, sawDrop) = (0, false)
             for start in stride(from: 0, to: count, by: batch) {
                 for index in start..<(start + batch) {

@@ -133,6 +133,36 @@ struct OutboundQueueTests {
         #expect(!first.overflowedServerBudget)
     }
 
+    @Test("A queue within its floor takes its next frame whatever the total; past its floor it is refused")
+    func withinTheFloorTheNextFrameIsTaken() {
+        let server = MemoryBudget(limit: 10)
+        let hog = OutboundQueue(capacity: 100, maxBytes: 100, serverBudget: server, floor: 2)
+        #expect(hog.enqueue(frame("aaaaaaaaaaaa")) == .queued)  // 12: 10 past its floor, the total
+        #expect(server.heldBytes == 10)
+        // A client keeping up, sent one large message (a `reconnected`): taken, the total full.
+        let keepingUp = OutboundQueue(capacity: 100, maxBytes: 4, serverBudget: server, floor: 2)
+        #expect(keepingUp.enqueue(frame("a large message")) == .queued)
+        #expect(server.heldBytes == 23 && keepingUp.chargedBytes == 13)
+        #expect(keepingUp.enqueue(frame("b")) == .overflowed, "past its floor, with the total full")
+        #expect(keepingUp.overflowedServerBudget)
+        #expect(server.heldBytes == 10)
+    }
+
+    @Test("A queue full in frames is refused for its own cap, taking nothing from the total")
+    func frameCapBeforeTheTotal() {
+        let server = MemoryBudget(limit: 100)
+        let queue = OutboundQueue(capacity: 1, maxBytes: 100, serverBudget: server, floor: 0)
+        #expect(queue.enqueue(frame("aaaa")) == .queued)
+        #expect(server.heldBytes == 4)
+        let full = MemoryBudget(limit: 4)
+        let other = OutboundQueue(capacity: 1, maxBytes: 100, serverBudget: full, floor: 0)
+        #expect(other.enqueue(frame("aaaa")) == .queued)
+        #expect(other.enqueue(frame("b")) == .overflowed)
+        #expect(!other.overflowedServerBudget, "its own frame cap, though the total is full too")
+        #expect(queue.enqueue(frame("b")) == .overflowed && !queue.overflowedServerBudget)
+        #expect(server.heldBytes == 0)
+    }
+
     @Test("A queue's own cap is not the server's: an overflow within the total is not named for it")
     func ownCapOverflowIsNotTheServers() {
         let server = MemoryBudget(limit: 1_000)

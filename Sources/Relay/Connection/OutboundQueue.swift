@@ -81,12 +81,14 @@ public final class OutboundQueue: Sendable {
             if state.isClosed { return (.closed, nil) }
             let bytes = frame.readableBytes
             let isOversized = bytes > self.maxBytes
-            let fitsBytes =
-                isOversized ? state.oversizedBytes == 0 : bytes <= self.maxBytes - (state.bytes - state.oversizedBytes)
-            let fitsServerBudget = fitsBytes && self.chargeGrowth(to: state.bytes + bytes, in: &state)
-            guard state.frames.count < self.capacity, fitsServerBudget else {
+            let fitsOwnCaps =
+                state.frames.count < self.capacity
+                && (isOversized
+                    ? state.oversizedBytes == 0 : bytes <= self.maxBytes - (state.bytes - state.oversizedBytes))
+            let fitsServerBudget = fitsOwnCaps && self.chargeGrowth(to: state.bytes + bytes, in: &state)
+            guard fitsServerBudget else {
                 (state.isClosed, state.hasOverflowed) = (true, true)
-                state.overflowedServerBudget = fitsBytes && !fitsServerBudget
+                state.overflowedServerBudget = fitsOwnCaps
                 state.frames.removeAll()
                 (state.bytes, state.oversizedBytes) = (0, 0)
                 self.releaseCharge(downTo: 0, in: &state)
@@ -162,11 +164,17 @@ public final class OutboundQueue: Sendable {
     }
 
     /// Takes from the server's budget what the queue growing to `bytes` adds past its floor;
-    /// `false`, taking nothing, if that does not fit.
+    /// `false`, taking nothing, if that does not fit. A queue within its floor takes its next
+    /// frame whatever the total: a client that keeps up is never refused for others' backlogs,
+    /// nor a message larger than the floor (a `reconnected` carrying a large game) refused to all.
     private func chargeGrowth(to bytes: Int, in state: inout State) -> Bool {
         let growth = bytes - self.floor - state.charged
         guard growth > 0, let serverBudget = self.serverBudget else { return true }
-        guard serverBudget.reserve(growth) else { return false }
+        if state.charged == 0 {
+            serverBudget.force(growth)
+        } else {
+            guard serverBudget.reserve(growth) else { return false }
+        }
         state.charged += growth
         return true
     }

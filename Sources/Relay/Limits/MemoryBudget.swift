@@ -42,7 +42,8 @@ public final class MemoryBudget: Sendable {
         return true
     }
 
-    /// Takes `bytes` whether they fit or not: for what a room never refuses (a death).
+    /// Takes `bytes` whether they fit or not: for what is never refused (a death in a room, the
+    /// next frame of a queue within its floor).
     func force(_ bytes: Int) {
         self.held.add(bytes, ordering: .relaxed)
     }

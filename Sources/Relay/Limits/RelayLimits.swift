@@ -86,16 +86,17 @@ public struct RelayLimits: Sendable {
     /// time (so that no message is too large for every client).
     public var outboundQueueBytes = 1 << 20
     /// Outbound bytes all slow clients' queues may hold together past
-    /// ``outboundBytesEveryConnectionMayHold`` each (default 1 GiB); past it, a queue that would
-    /// grow beyond that is refused as one past its own cap (the client is disconnected, 4000).
+    /// ``outboundBytesEveryConnectionMayHold`` each (default 1 GiB); past it, a queue already
+    /// beyond that which would grow is refused as one past its own cap (disconnected, 4000).
     /// Each queue caps its own, but a client may open connection after connection and stop
     /// reading them: without a total, 4,096 connections of one IPv6 /48 could pin 4 GiB.
     public var maxOutboundBytesPerServer = 1 << 30
-    /// What every connection's queue may hold whatever the server's total (default 64 KiB: some
-    /// seconds of a player's states, ~12 KB a second), so that clients filling the total cannot
-    /// disconnect those that keep up; only the bytes above it count toward
-    /// ``maxOutboundBytesPerServer``.
-    public var outboundBytesEveryConnectionMayHold = 64 * 1024
+    /// What every connection's queue may hold whatever the server's total, and the next frame
+    /// past it (default 128 KiB: two of a host's reads relayed at once, as a room on the guest's
+    /// own loop relays a read before the guest's writer runs; some seconds of a player's states),
+    /// so that clients filling the total cannot disconnect those that keep up; only the bytes
+    /// above it count toward ``maxOutboundBytesPerServer``.
+    public var outboundBytesEveryConnectionMayHold = 128 * 1024
     /// Players per room when `create_room` does not ask (default 2).
     public var defaultPlayersPerRoom = 2
     /// The most `max_players` a room may ask for (default 8).
