@@ -28,6 +28,7 @@ for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && br
 cpu_ticks() { awk '{print $14, $15}' "/proc/$server/stat"; }
 # Its open descriptors before any client: the rooms are set up once there are rooms × 2 more.
 open_descriptors() { ls "/proc/$server/fd" 2>/dev/null | wc -l; }
+sleep 1  # the port probe's connection closed on the server's side too
 baseline=$(open_descriptors)
 taskset -c 0 "$bench_dir/relay-bench" "ws://127.0.0.1:$port" --rooms "$rooms" --players 2 --hz "$hz" \
     --duration "${seconds}s" --server-pid "$server" --quiet >"$out" 2>/dev/null &

@@ -51,6 +51,18 @@ struct PlanningTests {
         #expect(SystemLimits.raiseOpenFiles(toFit: 10).isEnough)
     }
 
+    @Test("A run of more connections than one address has ports spreads them over more source addresses")
+    func sourceAddressesFollowTheConnections() throws {
+        let context = BenchContext(target: try BenchTarget(url: "ws://127.0.0.1:9"), threads: 1)
+        #expect(context.withSourceAddresses(for: 100).sourceAddresses == 1)
+        let ports = SystemLimits.ephemeralPortCount()
+        let many = context.withSourceAddresses(for: 2 * ports)
+        #expect(many.sourceAddresses == SystemLimits.sourceAddressesNeeded(for: 2 * ports) && many.sourceAddresses >= 3)
+        var asked = context
+        asked.sourceAddresses = 8
+        #expect(asked.withSourceAddresses(for: 100).sourceAddresses == 8, "never fewer than asked for")
+    }
+
     @Test("Slow players are spread over the rooms, never the creator")
     func slowPlayers() {
         let perRoom = (0..<10).map { SlowConsumerScenario.slowPlayers(inRoom: $0, players: 4, percent: 25) }

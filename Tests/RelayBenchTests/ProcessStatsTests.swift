@@ -76,15 +76,16 @@ struct ProcessStatsTests {
         // process ignores SIGTERM (the relay's stop signals), and its children inherit that.
         let wrapper = Process()
         wrapper.executableURL = URL(fileURLWithPath: "/bin/sh")
-        wrapper.arguments = ["-c", #"timeout -s KILL 60 sh -c 'while :; do :; done' & wait"#]
+        wrapper.arguments = ["-c", #"timeout -s KILL 120 sh -c 'while :; do :; done' & wait"#]
         try wrapper.run()
         let pid = wrapper.processIdentifier
         defer {
             for process in ProcessStats.processTree(of: pid).reversed() { kill(process, SIGKILL) }
             wrapper.waitUntilExit()
         }
-        // Until the grandchild runs, and has had some CPU: the machine may be busy with other tests.
-        let deadline = ContinuousClock.now + .seconds(30)
+        // Until the grandchild runs, and has had some CPU: the machine may be busy with other
+        // tests (starting the processes took 30 s once, in a loaded run of the suite).
+        let deadline = ContinuousClock.now + .seconds(60)
         while ProcessStats.processTree(of: pid).count < 3, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
         }
@@ -92,7 +93,8 @@ struct ProcessStatsTests {
         #expect(tree.count == 3 && tree.first == pid, "sh, timeout and the spinning sh: \(tree)")
         let before = try #require(ProcessStats.read(pid: pid))
         var after = before
-        while after.cpuSeconds - before.cpuSeconds < 0.05, ContinuousClock.now < deadline {
+        let spinning = ContinuousClock.now + .seconds(30)
+        while after.cpuSeconds - before.cpuSeconds < 0.05, ContinuousClock.now < spinning {
             try await Task.sleep(for: .milliseconds(20))
             after = try #require(ProcessStats.read(pid: pid))
         }

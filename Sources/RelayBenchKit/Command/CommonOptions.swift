@@ -18,7 +18,7 @@ struct CommonOptions: ParsableArguments {
 
     @Option(
         help:
-            "Spread connections over 127.0.0.1…127.0.0.N (idle and join-storm add more when one address runs out of ports)."
+            "Spread connections over 127.0.0.1…127.0.0.N (every scenario adds more when one address would run out of ports)."
     )
     var sourceAddresses = 1
 

@@ -22,18 +22,30 @@ struct ProcessStats: Sendable {
     /// Reads `/proc/<pid>/stat`, `/proc/<pid>/status` and the threads' `schedstat` of `pid` and
     /// its descendants; nil when `pid`'s are unavailable.
     static func read(pid: Int32) -> ProcessStats? {
-        guard let cpuTicks = self.cpuTicks(pid: pid), self.ownResidentBytes(pid: pid) != nil else { return nil }
-        var (ticks, residentBytes, waits) = (0.0, 0, [Int32: UInt64]())
-        for process in self.processTree(of: pid) {
-            // One that ended since the tree was listed: its time is in its parent's, once waited for.
-            guard let processTicks = process == pid ? cpuTicks : self.cpuTicks(pid: process) else { continue }
-            ticks += processTicks
-            residentBytes += self.ownResidentBytes(pid: process) ?? 0
-            waits.merge(self.runQueueWaits(pid: process) ?? [:]) { first, _ in first }
+        guard self.ownResidentBytes(pid: pid) != nil else { return nil }
+        // A child that ends and is waited for between the readings moves its time from its own
+        // figures to its parent's: the descendants are read first and the process last, and the
+        // whole read again if the tree changed meanwhile, so that its time is counted once.
+        var attempt = 0
+        while true {
+            let tree = self.processTree(of: pid)
+            var (ticks, residentBytes, waits) = (0.0, 0, [Int32: UInt64]())
+            for process in tree.dropFirst() {
+                guard let processTicks = self.cpuTicks(pid: process) else { continue }  // ended since
+                ticks += processTicks
+                residentBytes += self.ownResidentBytes(pid: process) ?? 0
+                waits.merge(self.runQueueWaits(pid: process) ?? [:]) { first, _ in first }
+            }
+            guard let ownTicks = self.cpuTicks(pid: pid), let ownResident = self.ownResidentBytes(pid: pid) else {
+                return nil
+            }
+            attempt += 1
+            guard attempt == 3 || self.processTree(of: pid) == tree else { continue }
+            waits.merge(self.runQueueWaits(pid: pid) ?? [:]) { first, _ in first }
+            return ProcessStats(
+                cpuSeconds: (ticks + ownTicks) / self.clockTicksPerSecond, residentBytes: residentBytes + ownResident,
+                runQueueWaits: waits.isEmpty ? nil : waits, readAt: .now)
         }
-        return ProcessStats(
-            cpuSeconds: ticks / self.clockTicksPerSecond, residentBytes: residentBytes,
-            runQueueWaits: waits.isEmpty ? nil : waits, readAt: .now)
     }
 
     /// The CPU clock ticks of `pid` and of its children that ended and were waited for: utime,
@@ -152,7 +164,8 @@ struct ProcessUsage: Sendable, Codable, Equatable {
     init?(from before: ProcessStats?, to after: ProcessStats?) {
         guard let before, let after else { return nil }
         self.init(
-            cpuSeconds: after.cpuSeconds - before.cpuSeconds, wallSeconds: (after.readAt - before.readAt).seconds,
+            cpuSeconds: max(0, after.cpuSeconds - before.cpuSeconds),
+            wallSeconds: (after.readAt - before.readAt).seconds,
             residentBytes: after.residentBytes,
             runQueueWaitSeconds: after.runQueueWaits.flatMap { end in
                 before.runQueueWaits.map { ProcessStats.runQueueWaitSeconds(from: $0, to: end) }

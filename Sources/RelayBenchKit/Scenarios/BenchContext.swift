@@ -21,6 +21,14 @@ struct BenchContext: Sendable {
         self.progress?(line)
     }
 
+    /// This context with enough loopback source addresses for `connections` to one server: one
+    /// address has ~28,000 ports, and running out of them would read as the server's failure.
+    func withSourceAddresses(for connections: Int) -> BenchContext {
+        var context = self
+        context.sourceAddresses = max(self.sourceAddresses, SystemLimits.sourceAddressesNeeded(for: connections))
+        return context
+    }
+
     /// A connector with a fresh latency recorder.
     func makeConnector() throws -> BenchConnector {
         try BenchConnector(

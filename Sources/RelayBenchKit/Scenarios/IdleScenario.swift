@@ -14,8 +14,7 @@ struct IdleScenario: Sendable {
     func run(in context: BenchContext) async throws -> IdleReport {
         let connections = self.rooms * self.players
         let fileLimit = try context.ensureOpenFiles(for: connections)
-        var context = context
-        context.sourceAddresses = max(context.sourceAddresses, SystemLimits.sourceAddressesNeeded(for: connections))
+        let context = context.withSourceAddresses(for: connections)
         let connector = try context.makeConnector()
         let fleet = RoomFleet(connector: connector)
         let serverBefore = context.serverPID.flatMap(ProcessStats.read(pid:))

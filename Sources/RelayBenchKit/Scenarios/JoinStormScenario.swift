@@ -15,8 +15,7 @@ struct JoinStormScenario: Sendable {
 
     func run(in context: BenchContext) async throws -> JoinStormReport {
         try context.ensureOpenFiles(for: self.arrivals)
-        var context = context
-        context.sourceAddresses = max(context.sourceAddresses, SystemLimits.sourceAddressesNeeded(for: self.arrivals))
+        let context = context.withSourceAddresses(for: self.arrivals)
         let connector = try context.makeConnector()
         let tally = Locked(JoinTally())
         let plan = Locked(JoinStormPlan(playersPerRoom: self.players))

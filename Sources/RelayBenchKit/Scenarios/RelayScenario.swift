@@ -17,6 +17,7 @@ struct RelayScenario: Sendable {
 
     func run(in context: BenchContext) async throws -> RelayReport {
         try context.ensureOpenFiles(for: self.rooms * self.players)
+        let context = context.withSourceAddresses(for: self.rooms * self.players)
         let connector = try context.makeConnector()
         let fleet = RoomFleet(connector: connector)
         context.say("setting up \(self.rooms) rooms of \(self.players) players")

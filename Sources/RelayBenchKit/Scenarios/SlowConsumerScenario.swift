@@ -37,6 +37,7 @@ struct SlowConsumerScenario: Sendable {
 
     func run(in context: BenchContext) async throws -> SlowConsumerReport {
         try context.ensureOpenFiles(for: self.rooms * self.players)
+        let context = context.withSourceAddresses(for: self.rooms * self.players)
         let connector = try context.makeConnector()
         let fleet = RoomFleet(connector: connector)
         let (players, percent) = (self.players, self.slowPercent)

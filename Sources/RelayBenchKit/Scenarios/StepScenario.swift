@@ -29,6 +29,7 @@ struct StepScenario: Sendable {
 
     func run(in context: BenchContext) async throws -> StepReport {
         let fileLimit = SystemLimits.raiseOpenFiles(toFit: self.maxRooms * self.players)
+        let context = context.withSourceAddresses(for: (self.plannedSteps.last ?? 1) * self.players)
         let connector = try context.makeConnector()
         let fleet = RoomFleet(connector: connector)
         var steps: [StepResult] = []
