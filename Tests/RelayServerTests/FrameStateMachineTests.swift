@@ -119,7 +119,8 @@ struct FrameStateMachineTests {
             frame = Frame(opcode: 0x1, payload: payload(0...8))
             frame.masked = false
         default:
-            let code = [1000, 1001, 1005, 1006, 999, 2999, 3000, 4000, 5000].randomElement(using: &random)!
+            let code = [1000, 1001, 1004, 1005, 1006, 1012, 1014, 1015, 999, 2999, 3000, 4000, 5000]
+                .randomElement(using: &random)!
             var closing = [UInt8(code >> 8), UInt8(code & 0xFF)] + payload(0...4)
             if Int.random(in: 0..<6, using: &random) == 0 {
                 closing = Array(closing.prefix(Int.random(in: 0...1, using: &random)))
@@ -158,6 +159,7 @@ struct FrameStateMachineTests {
 
             var closes: [UInt16] = []
             var afterClose: [WebSocketOpcode] = []
+            var pongs: [String] = []
             while let written = try channel.readOutbound(as: WebSocketFrame.self) {
                 if written.opcode == .connectionClose {
                     var data = written.unmaskedData
@@ -165,11 +167,16 @@ struct FrameStateMachineTests {
                 } else if !closes.isEmpty {
                     afterClose.append(written.opcode)
                 }
+                if written.opcode == .pong { pongs.append(String(buffer: written.unmaskedData)) }
             }
             let context = "batch \(batch) script \(script): \(frames)"
             switch expected {
-            case .goOn: #expect(closes.isEmpty, "\(context)")
-            case .close(let code): #expect(closes == [code], "\(context)")
+            case .goOn:
+                #expect(closes.isEmpty, "\(context)")
+                #expect(pongs.last == "after", "the last ping is answered: \(context)")
+            case .close(let code):
+                #expect(closes == [code], "\(context)")
+                #expect(!pongs.contains("after"), "nothing after the fault is acted on: \(context)")
             }
             #expect(afterClose.allSatisfy { $0 == .pong }, "only a pong may follow the close: \(context)")
         }
