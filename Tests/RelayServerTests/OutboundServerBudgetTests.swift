@@ -36,30 +36,11 @@ struct OutboundServerBudgetTests {
             let stalledID = try #require(try await host.expect("player_joined")["player_id"] as? String)
             try await reader.expect("player_joined")
 
-            // 2.4 MB the stalled client never reads: past its 64 KiB and the total with what its
-            // socket holds, well within its own cap. Sent in batches the reader has read before
-            // the next, so that its queue stays within its 64 KiB however loaded the machine: only
-            // the stalled client falls behind.
-            let padding = String(repeating: "p", count: 4000)
-            let (count, batch) = (600, 10)
-            var (received, sawDrop) = (0, false)
-            for start in stride(from: 0, to: count, by: batch) {
-                for index in start..<(start + batch) {
-                    host.send(["type": "player_state", "state": ["x": index, "pad": padding]])
-                }
-                while received < start + batch {
-                    let message = try await reader.next()
-                    switch message["type"] as? String {
-                    case "player_state_update":
-                        #expect((message["state"] as? [String: Any])?["x"] as? Int == received)
-                        received += 1
-                    case "player_disconnected":
-                        #expect(message["player_id"] as? String == stalledID)
-                        sawDrop = true
-                    default: Issue.record("unexpected \(message)")
-                    }
-                }
-            }
+            // 2.4 MB the stalled client never reads: past its 128 KiB and the total with what its
+            // socket holds, well within its own cap. In batches of 40 KB, so that the reader's
+            // queue stays within its 128 KiB however loaded the machine.
+            let sawDrop = try await RelayAbuseTests.relayInBatches(
+                host: host, reader: reader, stalledID: stalledID, count: 600, batch: 10)
             if !sawDrop {
                 let gone = try await reader.skip(until: "player_disconnected", timeout: .seconds(20))
                 #expect(gone["player_id"] as? String == stalledID)

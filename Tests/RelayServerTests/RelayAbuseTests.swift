@@ -573,6 +573,34 @@ struct RelayAbuseTests {
         }
     }
 
+    /// Has `host` send `count` updates of ~4 KB in batches that `reader` reads whole before the
+    /// next, so that only a client that stopped reading falls behind, however loaded the machine,
+    /// and checks their order. Whether `reader` heard of `stalledID`'s drop meanwhile.
+    static func relayInBatches(
+        host: TestSocket, reader: TestSocket, stalledID: String, count: Int, batch: Int
+    ) async throws -> Bool {
+        let padding = String(repeating: "p", count: 4000)
+        var (received, sawDrop) = (0, false)
+        for start in stride(from: 0, to: count, by: batch) {
+            for index in start..<(start + batch) {
+                host.send(["type": "player_state", "state": ["x": index, "pad": padding]])
+            }
+            while received < start + batch {
+                let message = try await reader.next()
+                switch message["type"] as? String {
+                case "player_state_update":
+                    #expect((message["state"] as? [String: Any])?["x"] as? Int == received)
+                    received += 1
+                case "player_disconnected":
+                    #expect(message["player_id"] as? String == stalledID)
+                    sawDrop = true
+                default: Issue.record("unexpected \(message)")
+                }
+            }
+        }
+        return sawDrop
+    }
+
     private func slowConsumerIsDropped(limits: RelayLimits) async throws {
         var limits = limits
         limits.messagesPerSecond = 1_000_000
@@ -590,30 +618,9 @@ struct RelayAbuseTests {
             let stalledID = try #require(try await host.expect("player_joined")["player_id"] as? String)
             try await reader.expect("player_joined")
 
-            let padding = String(repeating: "p", count: 4000)
-            let count = 3000
-            // The host sends in batches the reader keeps up with (well within its queue),
-            // so only the client that stopped reading can fall behind, however loaded the machine.
-            let batch = 50
-            var received = 0
-            var sawDrop = false
-            for start in stride(from: 0, to: count, by: batch) {
-                for index in start..<(start + batch) {
-                    host.send(["type": "player_state", "state": ["x": index, "pad": padding]])
-                }
-                while received < start + batch {
-                    let message = try await reader.next()
-                    switch message["type"] as? String {
-                    case "player_state_update":
-                        #expect((message["state"] as? [String: Any])?["x"] as? Int == received)
-                        received += 1
-                    case "player_disconnected":
-                        #expect(message["player_id"] as? String == stalledID)
-                        sawDrop = true
-                    default: Issue.record("unexpected \(message)")
-                    }
-                }
-            }
+            // 12 MB, in batches well within the reader's queue.
+            let sawDrop = try await Self.relayInBatches(
+                host: host, reader: reader, stalledID: stalledID, count: 3000, batch: 50)
             if !sawDrop {
                 #expect(try await reader.expect("player_disconnected")["player_id"] as? String == stalledID)
             }
