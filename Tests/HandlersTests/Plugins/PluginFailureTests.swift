@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import RecordedLogs
 import Synchronization
 import Testing
 
@@ -410,14 +412,15 @@ struct PluginFailureTests {
     /// 1 s) that was told `kilobytes` room events of 1 KB, all of the room of `body`'s client: each
     /// request of that client is written only after them.
     private func withEventsQueued(
-        mode: String, kilobytes: Int,
+        mode: String, kilobytes: Int, logger: Logger = quietLogger,
         _ body: (_ asker: TestClient, _ harness: Harness, _ pidFile: String) async throws -> Void
     ) async throws {
         let pidFile = ProbePlugin.pidFile()
         defer { ProbePlugin.removePidFile(pidFile) }
         let settings = ProbePlugin.settings(requestTimeout: .milliseconds(200))
-        try await ProbePlugin.withProcess([ProbePlugin.executable(mode, pidFile: pidFile)], settings: settings) {
-            process, harness in
+        try await ProbePlugin.withProcess(
+            [ProbePlugin.executable(mode, pidFile: pidFile)], settings: settings, logger: logger
+        ) { process, harness in
             try await harness.eventually(timeout: .seconds(30)) { process.requestsQueued != nil }
             let asker = harness.client()
             let code = try await asker.createRoom(playerID: "asker", name: "Asker")
@@ -430,13 +433,21 @@ struct PluginFailureTests {
     @Test(.timeLimit(.minutes(3))) func aPluginWhoseStdinIsFullOfEventsIsKilledWhenAsked() async throws {
         // It owes nothing, and reads nothing: 300 KB of events fill its stdin pipe, and every
         // request after them times out unwritten, so it owes none of them.
-        try await self.withEventsQueued(mode: "listens_noread", kilobytes: 300) { asker, harness, pidFile in
+        let records = RecordedLogs()
+        let logger = Logger(label: "test") { _ in records }
+        try await self.withEventsQueued(mode: "listens_noread", kilobytes: 300, logger: logger) {
+            asker, harness, pidFile in
             try await harness.eventually(timeout: .seconds(30)) {
                 let replies = await asker.exchange(#"{"type":"probe"}"#)
                 #expect(replies.first?["code"] == "plugin_timeout" || replies.first?["code"] == "plugin_unavailable")
                 return ProbePlugin.pids(in: pidFile).count > 1
             }
         }
+        // Killed by the stall rule, and said so: it owed nothing, so not for answers owed. (The
+        // next incarnation reads nothing either: the probes written to it are owed, and it may
+        // be killed for those.)
+        let hung = records.entries.filter { $0.message == "plugin.hung" }
+        #expect(hung.first?.metadata["reason"] == "stdin_stalled", "\(hung)")
     }
 
     @Test(.timeLimit(.minutes(3))) func aPluginReadingItsEventsSlowlyIsNotKilled() async throws {

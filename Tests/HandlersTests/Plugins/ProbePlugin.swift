@@ -290,12 +290,12 @@ extension ProbePlugin {
     /// ``withHarness(_:settings:logger:_:)``, with the first plugin's process, for tests that
     /// look inside it.
     static func withProcess(
-        _ executables: [PluginExecutable], settings: PluginSettings,
+        _ executables: [PluginExecutable], settings: PluginSettings, logger: Logger = quietLogger,
         _ body: (PluginProcess, Harness) async throws -> Void
     ) async throws {
         try await PluginHost.withPlugins(
             executables, settings: settings, builtIns: BuiltInHandlers.all, eventLoopGroup: testEventLoopGroup,
-            logger: quietLogger
+            logger: logger
         ) { plugins in
             let processes = plugins.handlers.compactMap { ($0 as? PluginMessageHandler)?.plugin }
             let process = try #require(processes.first)
