@@ -117,9 +117,9 @@ struct PluginStartupTests {
             eventLoop: testEventLoopGroup.next(), logger: quietLogger)
         let supervisor = Task { await process.supervise() }
         // An incarnation has exited: the supervisor is waiting out a restart delay. (A bound on a
-        // hang: a fresh Python process beside CPU hogs has taken over 10 s.) Noticed late, this is
-        // a later incarnation's delay, which serves as well: the count is taken at the shutdown.
-        let deadline = ContinuousClock.now + .seconds(30)
+        // hang: see `startBound`.) Noticed late, this is a later incarnation's delay, which
+        // serves as well: the count is taken at the shutdown.
+        let deadline = ContinuousClock.now + ProbePlugin.startBound
         while ProbePlugin.pids(in: pidFile).count < 1 || process.isRunning, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
         }
@@ -147,13 +147,13 @@ struct PluginStartupTests {
         }
         var settings = ProbePlugin.settings()
         // Its kill at a missing hello's deadline is not the exit looked for: past both waits below.
-        settings.startupTimeout = .seconds(60)
+        settings.startupTimeout = ProbePlugin.startBound * 3
         let process = PluginProcess(
             executable: ProbePlugin.executable("hello_when_told", pidFile: pidFile), settings: settings,
             eventLoop: testEventLoopGroup.next(), logger: quietLogger)
         let supervisor = Task { await process.supervise() }
         // Started, and holding its hello until told. (A bound on a hang, as above.)
-        var deadline = ContinuousClock.now + .seconds(30)
+        var deadline = ContinuousClock.now + ProbePlugin.startBound
         while ProbePlugin.pids(in: pidFile).isEmpty, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
         }
@@ -161,11 +161,11 @@ struct PluginStartupTests {
         process.beginShutdown()
         // Its hello comes after the shutdown began, however late this test noticed the start.
         try #require(FileManager.default.createFile(atPath: goFile, contents: nil))
-        deadline = ContinuousClock.now + .seconds(20)  // beside CPU hogs, over 8 s once
+        deadline = ContinuousClock.now + ProbePlugin.startBound  // beside CPU hogs, over 8 s once
         while process.isRunning, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
         }
-        #expect(!process.isRunning, "still running 20 s after the shutdown began")
+        #expect(!process.isRunning, "still running \(ProbePlugin.startBound) after the shutdown began")
         process.kill()
         await supervisor.value
     }

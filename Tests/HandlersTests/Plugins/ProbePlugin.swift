@@ -253,16 +253,22 @@ enum ProbePlugin {
         ((try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int32($0) }
     }
 
+    /// How long a test waits for a probe to start (or say hello) before calling it a hang. It
+    /// only bounds a hang, so it is generous: as the suite starts, every test's task queues at
+    /// once, and one that spawns a probe has waited 32 s for a thread (CI, 1,194 tests), past
+    /// the 30 s this was.
+    static let startBound: Duration = .seconds(120)
+
     /// Fast settings for tests: short shutdown and restarts, and generous start-up and request
     /// timeouts, which here only bound a hang (so that a busy CI machine does not time out the
     /// hellos and answers that should arrive: the task pool these tests share with every other
-    /// suite has been seen 2.35 s late, a task ~20 s late as the suite starts, 2 s timed out a
+    /// suite has been seen 2.35 s late, a task 32 s late as the suite starts, 2 s timed out a
     /// plugin's answer behind 2 MB of garbage, and a fresh Python process beside CPU hogs took
     /// over 10 s to answer). Tests of timeouts set their own.
     static func settings(requestTimeout: Duration = .seconds(30)) -> PluginSettings {
         var settings = PluginSettings()
         settings.requestTimeout = requestTimeout
-        settings.startupTimeout = .seconds(30)
+        settings.startupTimeout = startBound
         settings.shutdownGracePeriod = .seconds(1)
         settings.minRestartDelay = .milliseconds(20)
         settings.maxRestartDelay = .milliseconds(200)
