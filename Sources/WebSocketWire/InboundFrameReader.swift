@@ -5,7 +5,8 @@ public import NIOWebSocket
 public struct InboundFrameReader {
     /// The longest payload taken; a longer frame is refused from its header (1009).
     public let maxPayloadBytes: Int
-    /// Bytes read that do not make a whole frame yet (and nothing before them).
+    /// Bytes read and not cut into frames yet (and nothing before them): a partial frame, or
+    /// whole frames left for later (`mayCut`).
     public private(set) var unparsed: ByteBuffer?
 
     public init(maxPayloadBytes: Int) {
@@ -14,12 +15,14 @@ public struct InboundFrameReader {
 
     /// Hands each whole frame of what was kept and `bytes` to `handle`, in order, while it returns
     /// true, and keeps a partial frame for the next read. Returns the close code of a refused
-    /// frame; nothing after it is read. `continuationRoom` says, before each frame, how long a
-    /// continuation frame may be: what its message has left (nil: ``maxPayloadBytes``).
+    /// frame; nothing after it is read. `mayCut` is asked before each frame: false keeps the
+    /// rest, uncut, for a later call (one with no bytes cuts it). `continuationRoom` says,
+    /// before each frame, how long a continuation frame may be: what its message has left (nil:
+    /// ``maxPayloadBytes``).
     /// `headerRefusal` judges each frame's first two bytes before its length (see
     /// ``InboundFrame/read(from:maxPayloadBytes:maxContinuationBytes:headerRefusal:)``).
     public mutating func read(
-        _ bytes: ByteBuffer, continuationRoom: () -> Int? = { nil },
+        _ bytes: ByteBuffer, mayCut: () -> Bool = { true }, continuationRoom: () -> Int? = { nil },
         headerRefusal: (_ firstByte: UInt8, _ secondByte: UInt8) -> WebSocketErrorCode? = { _, _ in nil },
         frame handle: (InboundFrame) -> Bool
     ) -> WebSocketErrorCode? {
@@ -30,6 +33,10 @@ public struct InboundFrameReader {
             bytes = earlier
         }
         while true {
+            guard mayCut() else {
+                self.keep(&bytes)
+                return nil
+            }
             let room = continuationRoom()
             switch InboundFrame.read(
                 from: &bytes, maxPayloadBytes: self.maxPayloadBytes, maxContinuationBytes: room,
@@ -38,15 +45,24 @@ public struct InboundFrameReader {
             case .frame(let frame):
                 guard handle(frame) else { return nil }
             case .incomplete:
-                guard bytes.readableBytes > 0 else { return nil }
-                // Only the partial frame is kept: a buffer grown by appending keeps its consumed
-                // front, which would grow with every read that ends inside a frame.
-                bytes.discardReadBytes()
-                self.unparsed = bytes
+                self.keep(&bytes)
                 return nil
             case .refused(let code):
                 return code
             }
         }
+    }
+
+    /// Drops what is kept: the connection reads no more.
+    public mutating func discardUnparsed() {
+        self.unparsed = nil
+    }
+
+    private mutating func keep(_ bytes: inout ByteBuffer) {
+        guard bytes.readableBytes > 0 else { return }
+        // Only what is left is kept: a buffer grown by appending keeps its consumed front, which
+        // would grow with every read that ends inside a frame.
+        bytes.discardReadBytes()
+        self.unparsed = bytes
     }
 }

@@ -50,6 +50,17 @@ final class ReaderQueue: Sendable {
         waiter?.resume()
     }
 
+    /// The next message if one waits; `.some(nil)` when finished and drained; nil otherwise.
+    func poll() -> ReaderMessage?? {
+        self.state.withLock { state -> ReaderMessage?? in
+            if let message = state.messages.popFirst() {
+                state.messages.releaseBurstStorage(initialCapacity: Self.initialCapacity)
+                return .some(message)
+            }
+            return state.isFinished ? .some(nil) : nil
+        }
+    }
+
     /// Elements the queue's storage has room for (for tests).
     var storageCapacity: Int { self.state.withLock { $0.messages.capacity } }
 
@@ -64,14 +75,7 @@ final class ReaderQueue: Sendable {
     /// a connection holds it only while idle, in the frame it is idle in anyway.
     func next(onCancel: @escaping @Sendable () -> Void) async -> ReaderMessage? {
         while true {
-            let polled = self.state.withLock { state -> ReaderMessage?? in
-                if let message = state.messages.popFirst() {
-                    state.messages.releaseBurstStorage(initialCapacity: Self.initialCapacity)
-                    return .some(message)
-                }
-                return state.isFinished ? .some(nil) : nil
-            }
-            if let polled { return polled }
+            if let polled = self.poll() { return polled }
             // Unsafe rather than checked (which allocates per wait): resumed exactly once, by
             // `append` or `finish` (which take it under the lock) or right here.
             await withTaskCancellationHandler {

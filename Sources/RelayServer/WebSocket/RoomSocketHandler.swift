@@ -56,6 +56,10 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var readPause: Scheduled<Void>?
     /// Messages handed to the reader that it has not finished.
     private(set) var messagesWithReader = 0
+    /// Whole frames were left uncut in ``frames`` because the reader had
+    /// ``ReaderQueue/highWater`` messages: one read of tiny frames would otherwise queue
+    /// thousands (64 KiB of empty ones, ~10,900, ~1 MB). Cut as the reader catches up.
+    private var framesWaitForReader = false
     /// A close frame has gone out: no data frame may follow it.
     private(set) var closeSent = false
     /// The reader has stopped (the connection is ending): what the client sends now is discarded.
@@ -165,8 +169,14 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// no pause would wait, and take every later read with them, for as long as the connection lives.
     @discardableResult
     private func handleHeldBytesUnlessPaused(context: ChannelHandlerContext) -> Bool {
-        guard self.readPause == nil, let held = self.bytesOnHold.take(), !self.inputRefused else { return false }
-        self.handle(held, context: context)
+        guard self.readPause == nil, !self.inputRefused else { return false }
+        if let held = self.bytesOnHold.take() {
+            self.handle(held, context: context)
+            return true
+        }
+        guard self.framesWaitForReader, !self.readerIsFull else { return false }
+        self.framesWaitForReader = false
+        self.handle(ByteBuffer(), context: context)  // cuts what ``frames`` kept
         return true
     }
 
@@ -178,6 +188,13 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let maxMessageBytes = self.settings.maxMessageBytes
         let refusal = self.frames.read(
             bytes,
+            mayCut: {
+                // Once the input has ended, no read is held back to make room: what came is cut.
+                guard self.readerIsFull, !self.inputEnded else { return true }
+                self.framesWaitForReader = true
+                self.readsHeldSincePing = true  // a pong may wait uncut
+                return false
+            },
             continuationRoom: {
                 // Once closing, data frames are discarded whatever their length.
                 self.closeSent || self.readerStopped
@@ -261,16 +278,8 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
             // unless the connection was past its own share, or held more than a few messages while
             // its address was in debt: handled at once, those would let a client dodge its budgets
             // by hanging up (32 flooders hanging up together held every other room 0.15 s).
-            if let held = self.bytesOnHold.take(), !self.inputRefused {
-                let isMoreThanAFew = held.readableBytes > Self.bytesHandledAtHangUpInDebt
-                if self.charges.isPastOwnShare() || (isMoreThanAFew && self.charges.isAddressInDebt) {
-                    self.session.logger.debug(
-                        "relay.input.dropped_at_hang_up", metadata: ["bytes": "\(held.readableBytes)"])
-                } else {
-                    self.handle(held, context: context)
-                }
-            }
             self.inputEnded = true
+            self.handleWhatWasHeldAtHangUp(context: context)
             // A close frame waiting behind a backlog (the answer to the client's close, or the
             // server's own) goes out first, to a client that may still read: the drain hangs up
             // on one that does not, and the socket closes once the frame is written.
@@ -289,6 +298,24 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// The bytes held back and the frames left for the reader, at the client's hang-up: handled
+    /// (all of them: no read is held to make room now) unless the connection was past its own
+    /// share, or held more than a few messages while its address was in debt.
+    private func handleWhatWasHeldAtHangUp(context: ChannelHandlerContext) {
+        let held = self.bytesOnHold.take()
+        let framesWaited = self.framesWaitForReader
+        self.framesWaitForReader = false
+        guard held != nil || framesWaited, !self.inputRefused else { return }
+        let count = (held?.readableBytes ?? 0) + (framesWaited ? self.frames.unparsed?.readableBytes ?? 0 : 0)
+        let isMoreThanAFew = count > Self.bytesHandledAtHangUpInDebt
+        if self.charges.isPastOwnShare() || (isMoreThanAFew && self.charges.isAddressInDebt) {
+            self.frames.discardUnparsed()
+            self.session.logger.debug("relay.input.dropped_at_hang_up", metadata: ["bytes": "\(count)"])
+        } else {
+            self.handle(held ?? ByteBuffer(), context: context)
+        }
     }
 
     func read(context: ChannelHandlerContext) {
@@ -390,14 +417,21 @@ extension RoomSocketHandler {
     /// reading from the socket once it has fewer than ``ReaderQueue/highWater``.
     func readerFinishedMessage() {
         self.messagesWithReader -= 1
+        if self.framesWaitForReader, let context = self.context, self.handleHeldBytesUnlessPaused(context: context) {
+            self.payPong()  // as a read's end would
+        }
         self.releaseHeldRead()
     }
 
-    /// Reading from the socket pauses while the client's bytes are in debt, or while the (still
-    /// running) reader has ``ReaderQueue/highWater`` messages.
+    /// The (still running) reader has ``ReaderQueue/highWater`` messages.
+    private var readerIsFull: Bool {
+        self.messagesWithReader >= ReaderQueue.highWater && !self.readerStopped
+    }
+
+    /// Reading from the socket pauses while the client's bytes are in debt, or while the reader is full.
     private var mustHoldReads: Bool {
         guard !self.inputRefused else { return false }  // read to the client's hang-up, to discard
-        return self.readPause != nil || (self.messagesWithReader >= ReaderQueue.highWater && !self.readerStopped)
+        return self.readPause != nil || self.readerIsFull
     }
 
     /// Whether a message of `bytes` takes turns with the other large ones on the connection's loop

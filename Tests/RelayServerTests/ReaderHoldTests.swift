@@ -1,0 +1,79 @@
+import NIOCore
+import NIOEmbedded
+import NIOWebSocket
+import Testing
+
+@testable import RelayServer
+
+/// The reader's 64 messages hold within a read too: what one read brings past them waits uncut.
+@Suite("RoomSocketHandler: frames wait for a full reader")
+struct ReaderHoldTests {
+    typealias Socket = RoomSocketHandlerTests
+
+    /// `count` text messages numbered from `first`, masked, as one read.
+    static func numberedMessages(_ count: Int, from first: Int = 0) -> ByteBuffer {
+        var stream = ByteBuffer()
+        for number in first..<first + count {
+            var frame = Socket.clientFrame(.text, #"{"type":"ping","n":\#(number)}"#)
+            stream.writeBuffer(&frame)
+        }
+        return stream
+    }
+
+    /// The number of each message the reader has, in order, each finished as it is taken.
+    static func drain(_ handler: RoomSocketHandler, most: inout Int) -> [Int] {
+        var numbers: [Int] = []
+        while case .some(.some(.text(let bytes))) = handler.readerQueue.poll() {
+            let text = String(buffer: bytes)
+            numbers.append(Int(text.split(separator: ":").last!.dropLast()) ?? -1)
+            handler.readerFinishedMessage()
+            most = max(most, handler.messagesWithReader)
+        }
+        return numbers
+    }
+
+    @Test("One read of 1,000 messages gives the reader 64; the rest follow, in order, as it catches up")
+    func aReadOfManyMessagesWaitsForTheReader() throws {
+        let channel = EmbeddedChannel()
+        let handler = try Socket.makeHandler()
+        try channel.pipeline.syncOperations.addHandler(handler)
+        try channel.writeInbound(Self.numberedMessages(1_000))
+        #expect(handler.messagesWithReader == ReaderQueue.highWater)
+        var most = handler.messagesWithReader
+        #expect(Self.drain(handler, most: &most) == Array(0..<1_000))
+        #expect(most <= ReaderQueue.highWater)
+        #expect(handler.frames.unparsed == nil, "nothing left uncut")
+        _ = try? channel.finish()
+    }
+
+    @Test("A ping behind a full reader is answered once it is cut, not before")
+    func aPingBehindAFullReaderIsAnsweredWhenCut() throws {
+        let channel = EmbeddedChannel()
+        let handler = try Socket.makeHandler()
+        try channel.pipeline.syncOperations.addHandler(handler)
+        var read = Self.numberedMessages(ReaderQueue.highWater)
+        var ping = Socket.clientFrame(.ping, "late")
+        read.writeBuffer(&ping)
+        try channel.writeInbound(read)
+        #expect(try channel.readOutbound(as: WebSocketFrame.self) == nil, "not cut yet")
+        _ = handler.readerQueue.poll()
+        handler.readerFinishedMessage()
+        let pong = try #require(try channel.readOutbound(as: WebSocketFrame.self))
+        #expect(pong.opcode == .pong && String(buffer: pong.data) == "late")
+        _ = try? channel.finish()
+    }
+
+    @Test("At the client's hang-up, the messages a full reader left uncut are handed to it, in order")
+    func messagesLeftUncutAreHandledAtHangUp() throws {
+        let channel = EmbeddedChannel()
+        let handler = try Socket.makeHandler()
+        try channel.pipeline.syncOperations.addHandler(handler)
+        try channel.writeInbound(Self.numberedMessages(200))
+        #expect(handler.messagesWithReader == ReaderQueue.highWater)
+        channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(handler.messagesWithReader == 200, "no more reads come to make room")
+        var most = 0
+        #expect(Self.drain(handler, most: &most) == Array(0..<200))
+        _ = try? channel.finish()
+    }
+}
