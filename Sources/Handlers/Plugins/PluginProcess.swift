@@ -44,7 +44,7 @@ public final class PluginProcess: Sendable {
         var pending: [UInt64: Pending] = [:]
         /// Requests that timed out unanswered: a late answer to one still shows the plugin working.
         var overdue = OverdueRequestIDs(capacity: PluginProcess.overdueIDsRemembered)
-        /// When the oldest request it owes an answer was sent, if it has answered nothing since.
+        /// When the oldest request it owes an answer was queued for it, if it has answered nothing since.
         var silentSince: NIODeadline?
         /// When the last answer to a request it was sent came, late or not.
         var lastAnswer: NIODeadline?
@@ -160,7 +160,7 @@ public final class PluginProcess: Sendable {
         guard let count else { return }
         self.logger.warning(
             "plugin.events.missed",
-            metadata: ["count": "\(count)", "reason": "its input is full (it has stopped reading) or closing"])
+            metadata: ["count": "\(count)", "reason": "its input is full (it has stopped reading)"])
     }
 
     /// Ends request `id` with the plugin's `answer`, unless it does not fit the request: a verdict
@@ -257,8 +257,8 @@ public final class PluginProcess: Sendable {
                 state.pending[id] = nil
                 guard !pending.neverWritten else { continue }
                 state.overdue.insert(id)
-                let sent = pending.deadline - timeout
-                if state.silentSince.map({ sent < $0 }) ?? true { state.silentSince = sent }
+                let queued = pending.deadline - timeout
+                if state.silentSince.map({ queued < $0 }) ?? true { state.silentSince = queued }
             }
             let silence = TimeAmount(self.settings.silenceBeforeRestart)
             if state.input?.reportStall(now: now, silence: silence, lastAnswer: state.lastAnswer) == true {
