@@ -18,8 +18,21 @@ enum InjectedWriteErrors {
 
     /// Runs `body` while every write SQLite makes to a file in `folder` fails with `code`.
     static func failingWrites<T>(in folder: URL, with code: Int32, _ body: () async throws -> T) async rethrows -> T {
+        try await Self.failingWrites(toPathsStartingWith: folder.resolvingSymlinksInPath().path + "/", with: code, body)
+    }
+
+    /// Runs `body` while every write SQLite makes to the file at `path` (with its symbolic links
+    /// resolved: the path `/proc` gives) fails with `code`.
+    static func failingWrites<T>(
+        toFile path: String, with code: Int32, _ body: () async throws -> T
+    ) async rethrows -> T {
+        try await Self.failingWrites(toPathsStartingWith: path, with: code, body)
+    }
+
+    private static func failingWrites<T>(
+        toPathsStartingWith prefix: String, with code: Int32, _ body: () async throws -> T
+    ) async rethrows -> T {
         _ = Self.installed
-        let prefix = folder.resolvingSymlinksInPath().path + "/"
         // The flag is set under the lock, with the folders: tests beside this one add and remove
         // theirs at the same time.
         Self.failing.withLock { failing in

@@ -8,6 +8,8 @@ final class SQLiteConnection {
     private let handle: OpaquePointer
     private var statements: [String: SQLiteStatement] = [:]
     let path: String
+    /// How long a statement waits out another connection's lock before failing with `SQLITE_BUSY`.
+    let busyTimeoutMilliseconds: Int32
 
     /// Opens (and for a writer, creates) the database at `path`.
     init(path: String, readOnly: Bool, busyTimeoutMilliseconds: Int32 = 5_000) throws(SQLiteError) {
@@ -23,6 +25,7 @@ final class SQLiteConnection {
         }
         self.handle = db
         self.path = path
+        self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
         sqlite3_extended_result_codes(db, 1)
         sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
     }

@@ -37,13 +37,17 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     /// Whether another connection held a lock past the busy timeout.
     public var isLocked: Bool { [SQLITE_BUSY, SQLITE_LOCKED].contains(self.code & 0xFF) }
     /// Whether every other write would meet it too: a lock, a full disk, or the file failing (an
-    /// I/O error, a file read-only, not a database or gone). Only a write's own failures (a rule
-    /// it breaks, a value too large, a corrupt page or index entry it touches) are worth retrying
-    /// its neighbours without it.
+    /// I/O error writing or syncing, a file read-only, not a database or gone). Only a write's own
+    /// failures (a rule it breaks, a value too large, a corrupt or unreadable page it touches, or
+    /// memory running short) are worth retrying its neighbours without it.
     var failsEveryWrite: Bool {
-        self.isLocked || self.isDiskFull
+        guard !Self.pageReadFailures.contains(self.code) else { return false }
+        return self.isLocked || self.isDiskFull
             || [SQLITE_IOERR, SQLITE_READONLY, SQLITE_NOTADB, SQLITE_CANTOPEN].contains(self.code & 0xFF)
     }
+    /// I/O errors one page can cause (a bad sector under it), or memory running short, which fail
+    /// fast: `SQLITE_IOERR_READ`, `_SHORT_READ` and `_NOMEM` (macros Swift does not import).
+    static let pageReadFailures: Set<Int32> = [SQLITE_IOERR | 1 << 8, SQLITE_IOERR | 2 << 8, SQLITE_IOERR | 12 << 8]
     /// Whether a UNIQUE or PRIMARY KEY rule refused a row for repeating one the table holds.
     /// (`SQLITE_CONSTRAINT_PRIMARYKEY` and `_UNIQUE` are macros Swift does not import.)
     var isUniquenessViolation: Bool { [SQLITE_CONSTRAINT | 6 << 8, SQLITE_CONSTRAINT | 8 << 8].contains(self.code) }

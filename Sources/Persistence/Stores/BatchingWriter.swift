@@ -183,7 +183,8 @@ actor BatchingWriter {
                 // failing disk, each.
                 let failure = Self.persistenceError(for: error)
                 for write in batch { write.continuation.resume(throwing: failure) }
-                self.diskWasFull = error.isDiskFull
+                // A lock says nothing of the disk: a full one may still be full.
+                if !error.isLocked { self.diskWasFull = error.isDiskFull }
                 return
             }
             let stopped = Self.retryOneByOne(
@@ -194,9 +195,10 @@ actor BatchingWriter {
                 },
                 fail: { write, error in write.continuation.resume(throwing: Self.persistenceError(for: error)) })
             if let stopped {
-                self.diskWasFull = stopped.isDiskFull
+                if !stopped.isLocked { self.diskWasFull = stopped.isDiskFull }
                 return  // what stopped the batch (a lock, a full disk) would stop a build as well
             }
+            self.diskWasFull = false  // no write met a full disk
         }
         // A loop job of its own, queued after the batch's writers (their tasks go first): a build
         // reads the whole table.

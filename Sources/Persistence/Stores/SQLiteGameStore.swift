@@ -58,7 +58,8 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
                 rankIndex: rankIndex, leaderboards: leaderboards, configuration: configuration, logger: logger
             )
             let migratedFrom = try await writer.prepareDatabase()
-            let readers = try await self.openReaders(of: path, on: loops.dropFirst())
+            let readers = try await self.openReaders(
+                of: path, busyTimeoutMilliseconds: configuration.lockTimeoutMilliseconds, on: loops.dropFirst())
             let gameModes = try await self.loadMemory(
                 from: readers[0], writer: writer, modes: modes, rankIndex: rankIndex, leaderboards: leaderboards,
                 logger: logger)
@@ -99,11 +100,13 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
 
     /// One read-only connection per loop, its queries prepared (a table the file lacks fails here).
     private static func openReaders(
-        of path: String, on loops: ArraySlice<any EventLoop>
+        of path: String, busyTimeoutMilliseconds: Int32, on loops: ArraySlice<any EventLoop>
     ) async throws(SQLiteError) -> [SQLiteReader] {
         var readers: [SQLiteReader] = []
         for loop in loops {
-            let reader = SQLiteReader(connection: try SQLiteConnection(path: path, readOnly: true), eventLoop: loop)
+            let connection = try SQLiteConnection(
+                path: path, readOnly: true, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+            let reader = SQLiteReader(connection: connection, eventLoop: loop)
             try await reader.prepareQueries()
             readers.append(reader)
         }
@@ -136,7 +139,7 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
                     "hint": "raise --game-modes-in-memory",
                 ])
         } else {
-            try await writer.dropModeIndex()
+            await writer.dropModeIndex()
         }
         rankIndex.load(scoresByMode.mapValues { $0.map(\.score) })
         let leaderboardRowIDs = LeaderboardIndex.rowIDsToLoad(
@@ -183,6 +186,8 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
     public var unansweredWrites: Int { self.writer.unansweredWrites }
     /// Checkpoints tried before a batch because the one before it met a full disk (tests).
     var checkpointsAfterDiskFull: Int { self.writer.checkpointsAfterDiskFull }
+    /// How long each reader waits out another process's lock (for tests).
+    var readersBusyTimeoutMilliseconds: [Int32] { self.readers.map(\.busyTimeoutMilliseconds) }
 
     // MARK: ScoreStore
 

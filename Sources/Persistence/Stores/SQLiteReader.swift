@@ -5,6 +5,7 @@ import NIOCore
 actor SQLiteReader {
     private let connection: SQLiteConnection
     private let eventLoop: any EventLoop
+    nonisolated let busyTimeoutMilliseconds: Int32
 
     nonisolated var unownedExecutor: UnownedSerialExecutor {
         self.eventLoop.executor.asUnownedSerialExecutor()
@@ -13,6 +14,7 @@ actor SQLiteReader {
     init(connection: SQLiteConnection, eventLoop: any EventLoop) {
         self.connection = connection
         self.eventLoop = eventLoop
+        self.busyTimeoutMilliseconds = connection.busyTimeoutMilliseconds
     }
 
     /// Closes the connection, once no call is running (``SQLiteGameStore/close()``).
