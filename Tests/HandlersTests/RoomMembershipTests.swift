@@ -381,14 +381,18 @@ struct RoomMembershipTests {
         #expect(left.type == "player_left")
         #expect(left["player_id"] == "host")
         #expect(left["room_info"]?["host_id"] == "guest")
-        #expect(left["room_info"]?["players"]?.arrayValue?.first?["player_number"] == 1)
+        #expect(left["room_info"]?["players"]?.arrayValue?.first?["player_number"] == 2, "a member keeps their number")
         // the new host can do host things
         await guest.send(#"{"type":"coin_spawn","coin":{"coin_id":"c1"}}"#)
         #expect(await guest.received().map(\.type) == ["coin_spawned"])
-        // and a newcomer can take the free seat
+        // and a newcomer can take the free seat, and the number nobody has
         let newcomer = harness.client(url: code)
         await newcomer.send(#"{"type":"join_room","player_name":"New"}"#)
-        #expect(await newcomer.received().last?["player_number"] == 2)
+        let joined = try #require(await newcomer.received().last)
+        #expect(joined["player_number"] == 1)
+        let players = joined["room_info"]?["players"]?.arrayValue ?? []
+        #expect(players.map { $0["player_number"] } == [2, 1])
+        #expect(players.map { $0["skin"] } == ["alienPink", "alienGreen"])
     }
 
     @Test func leavingTheLobbyClearsReadyFlags() async throws {

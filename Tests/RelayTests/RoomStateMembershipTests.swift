@@ -59,11 +59,27 @@ struct RoomStateMembershipTests {
         #expect(room.hostID == "p1")
         #expect(room.removePlayer("p1") == true)
         #expect(room.hostID == "p2")
-        #expect(room.number(of: "p3") == 2)
+        #expect(room.number(of: "p3") == 3, "a number stays with its member")
         #expect(room.removePlayer("p3") == false)  // not the host: no change
         #expect(room.hostID == "p2")
         room.removePlayer("p2")
         #expect(room.isAbandoned)
+    }
+
+    /// The game's client keeps the number it joined with: a number never moves under a member,
+    /// and two members never share one.
+    @Test func aJoinerTakesTheLowestNumberNoMemberHas() throws {
+        var room = try makeRoom(maxPlayers: 3, players: 3)
+        room.removePlayer("p1")
+        room.removePlayer("p3")
+        #expect(room.number(of: "p2") == 2)
+        let first = try room.addPlayer(id: "p4", name: "Four", reconnectToken: "x")
+        #expect(first.number == 1 && room.number(of: "p4") == 1)
+        #expect(first.state["x"] == .number(400) && first.skin == "alienGreen", "player 1's start")
+        let third = try room.addPlayer(id: "p5", name: "Five", reconnectToken: "y")
+        #expect(third.number == 3 && third.skin == "alienPink")
+        #expect(room.players.map(\.number) == [2, 1, 3], "in join order, numbers kept")
+        #expect(room.number(of: "nobody") == 0)
     }
 
     @Test func hostHandOverSkipsDisconnectedPlayers() throws {

@@ -13,7 +13,7 @@ public struct PlayerState: Sendable, Equatable {
 
     private var values: ContiguousArray<JSONValue>
 
-    /// A player's state before their first `player_state`; `number` is their join position.
+    /// A player's state before their first `player_state`; `number` is their player number.
     init(number: Int) {
         let start: [String: JSONValue] = [
             "x": .number(number == 1 ? 400 : 500), "y": .number(550), "velocity_x": .number(0),

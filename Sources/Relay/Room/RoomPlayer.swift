@@ -2,6 +2,10 @@
 public struct RoomPlayer: Sendable {
     public let id: String
     public let name: String
+    /// The player's number (`player_number`), from 1: the lowest no other member had when they
+    /// came, theirs until they go. The game's client keeps the one it was told at its join, so a
+    /// number never changes under a member, and two members never share one.
+    public let number: Int
     public var isReady = false
     public var isConnected = true
     /// Proves a later `reconnect` is this player; a new one is issued on each reconnect.
@@ -45,10 +49,11 @@ public struct RoomPlayer: Sendable {
         }
     }
 
-    /// A new player; `number` is their 1-based join position, which picks their start.
+    /// A new player; `number` (from 1) is theirs while they are a member, and picks their start.
     public init(id: String, name: String, number: Int, reconnectToken: String) {
         self.id = id
         self.name = name
+        self.number = number
         self.reconnectToken = reconnectToken
         self.state = PlayerState(number: number)
     }

@@ -77,9 +77,18 @@ public struct RoomState: Sendable {
     // `removeMember`, `startGame`), which keeps the members' connections and announcements in
     // step: so the changes below are not public.
 
-    /// The player's 1-based number: their position in join order.
+    /// The member's number (``RoomPlayer/number``); 0 for someone who is not a member.
     public func number(of playerID: String) -> Int {
-        (self.players.firstIndex { $0.id == playerID } ?? -1) + 1
+        self.player(playerID)?.number ?? 0
+    }
+
+    /// The number a joiner gets: the lowest no member has. Numbers followed the members' places
+    /// once, and a member who left before others renumbered them: a game client still playing
+    /// as the number it joined with then shared it with a newcomer.
+    private var lowestFreeNumber: Int {
+        var number = 1
+        while self.players.contains(where: { $0.number == number }) { number += 1 }
+        return number
     }
 
     public func player(_ playerID: String) -> RoomPlayer? {
@@ -120,7 +129,7 @@ public struct RoomState: Sendable {
     package mutating func addPlayer(id: String, name: String, reconnectToken: String) throws(RelayError) -> RoomPlayer {
         guard !self.players.contains(where: { $0.id == id }) else { throw .duplicatePlayerID }
         guard !self.gameStarted, self.players.count < self.maxPlayers else { throw .joinFailed }
-        let player = RoomPlayer(id: id, name: name, number: self.players.count + 1, reconnectToken: reconnectToken)
+        let player = RoomPlayer(id: id, name: name, number: self.lowestFreeNumber, reconnectToken: reconnectToken)
         self.players.append(player)
         // The first member, or a joiner finding every other member dropped: a room whose host
         // is away must not wait out their window before anyone can start it.

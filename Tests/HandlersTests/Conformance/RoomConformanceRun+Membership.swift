@@ -186,7 +186,7 @@ extension RoomConformanceRun {
             self.remove(away, from: target, clearingReadyFlags: false, into: &expected)
         }
         let id = playerID ?? received[client]?.last?["player_id"]?.stringValue ?? "?"
-        let player = ModelPlayer(id: id, name: name, number: target.players.count + 1)
+        let player = ModelPlayer(id: id, name: name, number: target.lowestFreeNumber)
         player.client = client
         player.token = received[client]?.last?["reconnect_token"]?.stringValue
         target.players.append(player)

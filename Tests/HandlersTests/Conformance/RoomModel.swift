@@ -7,6 +7,7 @@
 final class ModelPlayer {
     let id: String
     let name: String
+    let number: Int
     var isReady = false
     /// The client speaking for this player; nil while dropped.
     var client: Int?
@@ -31,6 +32,7 @@ final class ModelPlayer {
     init(id: String, name: String, number: Int) {
         self.id = id
         self.name = name
+        self.number = number
         self.x = number == 1 ? 400 : 500
         self.y = 550
         self.skin = number == 1 ? "alienGreen" : "alienPink"
@@ -38,7 +40,7 @@ final class ModelPlayer {
 
     /// Another player just like this one (for a model that tries two orders of a race).
     func copy() -> ModelPlayer {
-        let copy = ModelPlayer(id: self.id, name: self.name, number: 1)
+        let copy = ModelPlayer(id: self.id, name: self.name, number: self.number)
         (copy.isReady, copy.client, copy.token, copy.usedToken) = (
             self.isReady, self.client, self.token, self.usedToken
         )
@@ -145,7 +147,9 @@ final class ModelRoom {
     }
 
     func player(_ id: String) -> ModelPlayer? { self.players.first { $0.id == id } }
-    func number(of id: String) -> Int { (self.players.firstIndex { $0.id == id } ?? -1) + 1 }
+    func number(of id: String) -> Int { self.player(id)?.number ?? 0 }
+    /// A joiner's number: the lowest no member has (README, "Rooms").
+    var lowestFreeNumber: Int { (1...).first { number in !self.players.contains { $0.number == number } }! }
     var connected: [ModelPlayer] { self.players.filter { $0.client != nil } }
     var isVacant: Bool { !self.players.isEmpty && self.connected.isEmpty }
 
