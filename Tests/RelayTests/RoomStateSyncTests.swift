@@ -57,6 +57,17 @@ struct RoomStateSyncTests {
         _ = try room.sync(enemies: [], coins: [], now: start + .seconds(1))
     }
 
+    /// The host may list every enemy the room may hold: with a shorter list cap, a host that had
+    /// spawned 600 enemies one by one had its every sync refused.
+    @Test func aSyncMayListEveryEnemyTheRoomMayHold() throws {
+        var room = try makeRoom(players: 2)
+        let everyEnemy: [JSONValue] = (0..<RelayLimits().maxEntitiesPerRoom).map {
+            ["enemy_id": .string("e\($0)"), "coin_reward": 0]
+        }
+        let answer = try room.sync(enemies: everyEnemy, coins: [], now: .now)
+        #expect(answer.enemies.count == everyEnemy.count)
+    }
+
     @Test func refusedSyncsCountTowardTheBudget() throws {
         var limits = RelayLimits()
         limits.maxSyncListLength = 2

@@ -143,8 +143,9 @@ public struct RelayLimits: Sendable {
     /// of the game's ids). Past it they count toward ``maxEntityBytesPerServer``, and a room that
     /// finds the total full forgets its oldest rather than refuse a collection.
     public var rememberedIDBytesEveryRoomMayHold = 128 * 1024
-    /// Entries in each list of one `sync_entities` (default 500).
-    public var maxSyncListLength = 500
+    /// Entries in each list of one `sync_entities` (default 1,000: a room's every enemy, or every
+    /// coin, ``maxEntitiesPerRoom``; at 500 a host that had spawned 600 enemies had its sync refused).
+    public var maxSyncListLength = 1_000
     /// How long a dropped player may reconnect (default 60 s).
     public var reconnectWindow: Duration = .seconds(60)
     /// How long a client the server is closing may take to answer the close frame, once it has
