@@ -63,17 +63,47 @@ struct ReaderHoldTests {
         _ = try? channel.finish()
     }
 
-    @Test("At the client's hang-up, the messages a full reader left uncut are handed to it, in order")
-    func messagesLeftUncutAreHandledAtHangUp() throws {
+    @Test("At the client's hang-up, a few messages a full reader left uncut are handed to it, in order")
+    func aFewMessagesLeftUncutAreHandledAtHangUp() throws {
         let channel = EmbeddedChannel()
         let handler = try Socket.makeHandler()
         try channel.pipeline.syncOperations.addHandler(handler)
-        try channel.writeInbound(Self.numberedMessages(200))
+        try channel.writeInbound(Self.numberedMessages(100))  // 36 waiting, ~1 KB
         #expect(handler.messagesWithReader == ReaderQueue.highWater)
         channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
-        #expect(handler.messagesWithReader == 200, "no more reads come to make room")
+        #expect(handler.messagesWithReader == 100, "no more reads come to make room")
         var most = 0
-        #expect(Self.drain(handler, most: &most) == Array(0..<200))
+        #expect(Self.drain(handler, most: &most) == Array(0..<100))
+        _ = try? channel.finish()
+    }
+
+    @Test("At the client's hang-up, more than a few messages left uncut (a client that outran its reader) are dropped")
+    func manyMessagesLeftUncutAreDroppedAtHangUp() throws {
+        let channel = EmbeddedChannel()
+        let handler = try Socket.makeHandler()
+        try channel.pipeline.syncOperations.addHandler(handler)
+        try channel.writeInbound(Self.numberedMessages(1_000))  // 936 waiting, ~30 KB
+        channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(handler.messagesWithReader == ReaderQueue.highWater, "not thousands at once")
+        var most = 0
+        #expect(Self.drain(handler, most: &most) == Array(0..<ReaderQueue.highWater))
+        _ = try? channel.finish()
+    }
+
+    @Test("Once the reader has ended (a flood), what waited uncut is read: data discarded, the client's close answered")
+    func aCloseBehindAFullReaderIsReadOnceItEnds() throws {
+        let channel = EmbeddedChannel()
+        let handler = try Socket.makeHandler()
+        try channel.pipeline.syncOperations.addHandler(handler)
+        var read = Self.numberedMessages(100)
+        var close = Socket.clientFrame(.connectionClose, "")
+        read.writeBuffer(&close)
+        try channel.writeInbound(read)
+        #expect(try channel.readOutbound(as: WebSocketFrame.self) == nil, "not cut yet")
+        handler.readerEnded()
+        let answer = try #require(try channel.readOutbound(as: WebSocketFrame.self))
+        #expect(answer.opcode == .connectionClose)
+        #expect(handler.messagesWithReader == ReaderQueue.highWater, "the data behind was discarded, not handed on")
         _ = try? channel.finish()
     }
 }

@@ -189,8 +189,10 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let refusal = self.frames.read(
             bytes,
             mayCut: {
-                // Once the input has ended, no read is held back to make room: what came is cut.
-                guard self.readerIsFull, !self.inputEnded else { return true }
+                // Once the input has ended, no read is held back to make room: what came is cut
+                // (a few messages' worth, ``handleWhatWasHeldAtHangUp(context:)``); once closing,
+                // data frames are discarded as they are cut, and the client's close answered.
+                guard self.readerIsFull, !self.inputEnded, !self.closeSent else { return true }
                 self.framesWaitForReader = true
                 self.readsHeldSincePing = true  // a pong may wait uncut
                 return false
@@ -302,7 +304,9 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The bytes held back and the frames left for the reader, at the client's hang-up: handled
     /// (all of them: no read is held to make room now) unless the connection was past its own
-    /// share, or held more than a few messages while its address was in debt.
+    /// share, or held more than a few messages while its address was in debt or its reader was
+    /// full (a client that outran its reader: handed on whole, a read of tiny frames would queue
+    /// thousands of messages).
     private func handleWhatWasHeldAtHangUp(context: ChannelHandlerContext) {
         let held = self.bytesOnHold.take()
         let framesWaited = self.framesWaitForReader
@@ -310,7 +314,7 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard held != nil || framesWaited, !self.inputRefused else { return }
         let count = (held?.readableBytes ?? 0) + (framesWaited ? self.frames.unparsed?.readableBytes ?? 0 : 0)
         let isMoreThanAFew = count > Self.bytesHandledAtHangUpInDebt
-        if self.charges.isPastOwnShare() || (isMoreThanAFew && self.charges.isAddressInDebt) {
+        if self.charges.isPastOwnShare() || (isMoreThanAFew && (self.charges.isAddressInDebt || framesWaited)) {
             self.frames.discardUnparsed()
             self.session.logger.debug("relay.input.dropped_at_hang_up", metadata: ["bytes": "\(count)"])
         } else {
@@ -398,6 +402,10 @@ extension RoomSocketHandler {
         self.charges.readerFinished()
         self.readerStopped = true
         self.readerQueue.discardAll()
+        // Frames left for it are cut now (its data discarded), so that the client's close and pings are read.
+        if self.framesWaitForReader, let context = self.context, self.handleHeldBytesUnlessPaused(context: context) {
+            self.payPong()
+        }
         self.releaseHeldRead()
     }
 
@@ -720,6 +728,7 @@ extension RoomSocketHandler {
 
     /// The connection is over: no more pings, the reader ends once it has the rest, a waiting writer goes on.
     private func stop() {
+        self.framesWaitForReader = false  // nothing is cut for a reader that gets no more
         self.endReading()
         self.pinger?.cancel()
         self.pinger = nil
