@@ -49,16 +49,20 @@ extension BatchingWriter {
     /// Drops the mode index an earlier run made, at a start-up where memory holds every mode (the
     /// cap was raised): it would only cost every insert.
     /// A drop that fails (a full disk: it needs WAL frames) keeps the index, with a warning: it
-    /// costs inserts only, and a start on a full disk otherwise needs no room to write.
+    /// costs inserts only, and a start on a full disk otherwise needs no room to write. Whether
+    /// it is there is then unknown: should a mode overflow, the build (`IF NOT EXISTS`) is due at once.
     func dropModeIndex() {
         do {
             try self.connection.execute("DROP INDEX IF EXISTS idx_scores_mode_score")
             self.modeIndex = .absent
         } catch {
-            self.modeIndex = .present
+            self.modeIndex = .failed(retryAt: .now, nextDelay: self.configuration.modeIndexRetryDelay)
             self.logger.warning(
                 "persistence.mode_index.not_dropped",
-                metadata: ["error": "\(error)", "effect": "every insert updates it until a later start drops it"])
+                metadata: [
+                    "error": "\(error)",
+                    "effect": "if it is there, every insert updates it until a later start drops it",
+                ])
         }
     }
 }
