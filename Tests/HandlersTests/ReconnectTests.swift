@@ -290,6 +290,25 @@ struct ReconnectTests {
         #expect(await guest.received().map(\.type) == ["coin_spawned"])
     }
 
+    /// The role passed on at the drop stays passed: the old host comes back as a guest.
+    @Test func aHostBackAfterTheHandOverIsAGuest() async throws {
+        let harness = try Harness()
+        let (host, guest, code, _) = try await harness.roomWithGuestToken(started: true)
+        let room = try #require(harness.registry.room(code: code))
+        let token = try #require(await room.enter { $0.state.player("host")?.reconnectToken })
+        try await self.drop(host, as: "host")
+        #expect(await guest.received().first?["room_info"]?["host_id"] == "guest")
+        let back = harness.client(url: code)
+        await back.send(#"{"type":"reconnect","player_id":"host","token":"\#(token)"}"#)
+        let welcome = try #require(await back.received().first)
+        #expect(welcome.type == "reconnected")
+        #expect(welcome["player_number"] == 1, "its number kept")
+        #expect(await guest.received().first?["room_info"]?["host_id"] == "guest")
+        await back.expectError("not_host", after: #"{"type":"coin_spawn","coin":{"coin_id":"c"}}"#)
+        await guest.send(#"{"type":"coin_spawn","coin":{"coin_id":"c"}}"#)
+        #expect(await guest.received().map(\.type) == ["coin_spawned"])
+    }
+
     @Test func aJoinerFindingTheHostDroppedIsHostAndCanStart() async throws {
         let harness = try Harness()
         let host = harness.client()

@@ -110,6 +110,24 @@ struct WebSocketProtocolTests {
         }
     }
 
+    /// The game's `leaveRoom()` sends `leave_room` and closes at once: both may come in one read.
+    @Test("A leave_room with a close frame behind it in the same read: the room-mate hears player_left, not a drop")
+    func leaveAndCloseInOneRead() async throws {
+        try await withRelayServer { port, _ in
+            let (host, guest) = try await Self.roomWithRawGuest(port: port)
+            try guest.sendRaw(
+                StalledClient.frame(#"{"type":"leave_room"}"#)
+                    + StalledClient.frame(fin: true, opcode: Self.closeOpcode, [0x03, 0xE8]))
+            // Its close is answered (the answers it closed on may go unsent: it reads no more).
+            var frame = try await guest.readFrame()
+            while let text = frame, text.opcode == Self.textOpcode { frame = try await guest.readFrame() }
+            #expect(frame?.closeCode == 1000)
+            let left = try await host.expect("player_left")
+            #expect(left["player_id"] as? String != nil)
+            #expect((left["room_info"] as? [String: Any])?["player_count"] as? Int == 1)
+        }
+    }
+
     @Test("A character split between fragments is read whole; a sequence broken across them is refused as UTF-8")
     func utf8AcrossFragments() async throws {
         try await withRelayServer { port, registry in
