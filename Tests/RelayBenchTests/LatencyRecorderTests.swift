@@ -247,6 +247,19 @@ struct LatencyRecorderTests {
         #expect(Format.messages(snapshot).contains("1 MISROUTED from another room"))
     }
 
+    @Test("A room-mate's relay labelled with the receiver's own player_id is counted apart, never as a delivery")
+    func mislabelledRelays() {
+        let recorder = LatencyRecorder()
+        recorder.openWindow(at: 100)
+        recorder.recordSend(dueAt: 100, sentAt: 100, recipients: 1)
+        recorder.recordMislabelled(dueAt: 100)
+        recorder.recordMislabelled(dueAt: 99)  // an earlier window's
+        let snapshot = recorder.snapshot()
+        #expect(snapshot.delivered == 0 && snapshot.lost == 1)
+        #expect(snapshot.mislabelled == 1)
+        #expect(Format.messages(snapshot).contains("1 LABELLED with their receiver's own player_id"))
+    }
+
     @Test("Stream ids carry their room, stay unique and under 2^53, and tell a relay's origin")
     func streamIDs() {
         let streams = (0..<100).map { _ in StreamID.next(inRoom: 7) }

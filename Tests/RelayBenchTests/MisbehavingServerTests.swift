@@ -140,8 +140,10 @@ struct MisbehavingServerTests {
     }
 
     /// Each sender's own message back, as a room-mate's (another stream of its room) stamped
-    /// `ahead` µs later; without its sequence and stream if `stripped`.
-    static func relayingStamps(ahead: Int64, stripped: Bool = false) -> @Sendable (String) -> [String] {
+    /// `ahead` µs later, labelled with `playerID`; without its sequence and stream if `stripped`.
+    static func relayingStamps(
+        ahead: Int64, stripped: Bool = false, labelledAs playerID: String = "mate"
+    ) -> @Sendable (String) -> [String] {
         { text in
             if text.contains(#""create_room""#) { return [Self.created] }
             if text.contains(#""join_room""#) { return [Self.joined] }
@@ -151,7 +153,9 @@ struct MisbehavingServerTests {
                 })
             else { return [] }
             let stamp = stripped ? "\(due + ahead)" : "\(due + ahead),\"s\":\(sequence),\"k\":\(stream ^ 1)"
-            return [#"{"type":"player_state_update","player_id":"p2","state":{"t":\#(stamp)}}"#]
+            return [
+                #"{"type":"player_state_update","room_info":{"players":[{"player_id":"p1"}]},"player_id":"\#(playerID)","state":{"t":\#(stamp)}}"#
+            ]
         }
     }
 
@@ -162,6 +166,18 @@ struct MisbehavingServerTests {
                 .run(in: try Self.context(port: server.port))
             let latency = try #require(report.window?.latency)
             #expect(latency.sent > 0 && latency.delivered == 0 && latency.unreadable > 0, "\(latency)")
+        }
+    }
+
+    @Test("A room-mate's relay labelled with its receiver's own player_id is counted apart, not a delivery")
+    func relayLabelledWithTheReceiversOwnID() async throws {
+        // Labelled p2: wrong for the joiner (p2), right for the creator (p1).
+        try await ScriptedRelay.with(answer: Self.relayingStamps(ahead: 0, labelledAs: "p2")) { server in
+            let report = try await RelayScenario(rooms: 1, players: 2, hertz: 20, seconds: 0.5, drainSeconds: 0.1)
+                .run(in: try Self.context(port: server.port))
+            let latency = try #require(report.window?.latency)
+            #expect(latency.mislabelled > 0 && latency.delivered > 0, "\(latency)")
+            #expect(Format.wrongDeliveries(latency)?.contains("labelled with their receiver's own player_id") == true)
         }
     }
 

@@ -95,10 +95,16 @@ struct WireTests {
             #expect(ServerMessage.topLevelString(forKey: "player_id", in: bytes) == "guest-2")
             #expect(ServerMessage.topLevelString(forKey: "host_id", in: bytes) == nil, "nested only")
             #expect(ServerMessage.topLevelString(forKey: "type", in: bytes) == "player_disconnected")
+            // Compared in place, as a relay's on the receive path.
+            #expect(ServerMessage.topLevelString(forKey: "player_id", in: bytes, equals: Array("guest-2".utf8)))
+            #expect(!ServerMessage.topLevelString(forKey: "player_id", in: bytes, equals: Array("guest".utf8)))
+            #expect(!ServerMessage.topLevelString(forKey: "player_id", in: bytes, equals: Array("host".utf8)))
+            #expect(!ServerMessage.topLevelString(forKey: "player_id", in: bytes, equals: Array("guest-22".utf8)))
         }
         self.withBytes(#"{"room_id":"player_id","player_id":7,"x":"player_id"}"#) { bytes in
             #expect(ServerMessage.topLevelString(forKey: "room_id", in: bytes) == "player_id")
             #expect(ServerMessage.topLevelString(forKey: "player_id", in: bytes) == nil, "not a string")
+            #expect(!ServerMessage.topLevelString(forKey: "player_id", in: bytes, equals: Array("7".utf8)))
         }
     }
 

@@ -46,6 +46,9 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
     /// The number of this connection's room (``StreamID``), once it has started sending: a relay
     /// of a stream sent in another room is misrouted.
     private var room: Int64?
+    /// The `player_id` the server confirmed this connection's join with: a room-mate's relay
+    /// labelled with it would move this player in the game.
+    private var ownPlayerID: [UInt8]?
     /// Counts starts and stops of sending, so the schedule can tell a stale entry.
     private var sendingGeneration = 0
     /// This loop's schedule, made by the first connection on the loop that sends.
@@ -168,6 +171,10 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
                 case .anotherRoom: return self.recorder.recordMisrouted(dueAt: stamp.dueAt)
                 case .roomMate: break
                 }
+                if let own = self.ownPlayerID, ServerMessage.topLevelString(forKey: "player_id", in: bytes, equals: own)
+                {
+                    return self.recorder.recordMislabelled(dueAt: stamp.dueAt)
+                }
                 self.recorder.recordDelivery(
                     dueAt: stamp.dueAt, receivedAt: now,
                     arrival: self.streams.arrival(sequence: stamp.sequence, stream: stamp.stream))
@@ -179,10 +186,10 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
                 self.isJoinSettled = true
                 self.hasJoined = true
                 self.watchdog.cancel()
+                let playerID = ServerMessage.topLevelString(forKey: "player_id", in: bytes)
+                self.ownPlayerID = playerID.map { Array($0.utf8) }
                 self.joinedPromise.succeed(
-                    JoinConfirmation(
-                        roomCode: code, playerID: ServerMessage.topLevelString(forKey: "player_id", in: bytes) ?? "",
-                        receivedAt: BenchClock.micros()))
+                    JoinConfirmation(roomCode: code, playerID: playerID ?? "", receivedAt: BenchClock.micros()))
             case .playerJoined:
                 self.recordRoomInfo(bytes)
             case .playerDisconnected, .playerLeft:

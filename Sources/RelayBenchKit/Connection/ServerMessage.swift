@@ -92,6 +92,25 @@ enum ServerMessage {
     /// may write `room_info`, whose players have ids of their own, before the message's own
     /// `player_id` (JSON leaves key order free). For the few messages that are not relays.
     static func topLevelString(forKey key: StaticString, in bytes: UnsafeRawBufferPointer) -> String? {
+        self.topLevelValueStart(forKey: key, in: bytes).flatMap { Self.string(at: $0, in: bytes) }
+    }
+
+    /// Whether the string value of `key` in the message's outermost object is `expected`'s bytes,
+    /// read in place (a relay's `player_id`, on the receive path of every delivery).
+    static func topLevelString(
+        forKey key: StaticString, in bytes: UnsafeRawBufferPointer, equals expected: [UInt8]
+    ) -> Bool {
+        guard var start = self.topLevelValueStart(forKey: key, in: bytes) else { return false }
+        while start < bytes.count, Self.isWhitespace(bytes[start]) { start += 1 }
+        let end = start + 1 + expected.count
+        guard end < bytes.count, bytes[start] == UInt8(ascii: "\""), bytes[end] == UInt8(ascii: "\"") else {
+            return false
+        }
+        return expected.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: bytes[(start + 1)..<end]).elementsEqual($0) }
+    }
+
+    /// Where the value of `key` in the message's outermost object starts (past its `:`).
+    private static func topLevelValueStart(forKey key: StaticString, in bytes: UnsafeRawBufferPointer) -> Int? {
         let keyBytes = Self.bytes(key)
         var (index, depth) = (0, 0)
         while index < bytes.count {
@@ -110,7 +129,7 @@ enum ServerMessage {
                 var cursor = index + 1
                 while cursor < bytes.count, Self.isWhitespace(bytes[cursor]) { cursor += 1 }
                 guard cursor < bytes.count, bytes[cursor] == UInt8(ascii: ":") else { break }
-                return Self.string(at: cursor + 1, in: bytes)
+                return cursor + 1
             default: break
             }
             index += 1

@@ -37,6 +37,7 @@ final class LatencyRecorder: Sendable {
         var beyondRange = 0
         var echoed = 0
         var misrouted = 0
+        var mislabelled = 0
         var unreadable = 0
         var unsampled = 0
         var relaysReceived = 0
@@ -132,6 +133,15 @@ final class LatencyRecorder: Sendable {
         }
     }
 
+    /// A room-mate's relay of a message due at `dueAt` labelled with the receiver's own
+    /// `player_id`: not a delivery (the game would move its own player, not the room-mate).
+    func recordMislabelled(dueAt: Int64) {
+        self.state.withLock { state in
+            guard dueAt >= state.windowStart else { return }
+            state.mislabelled += 1
+        }
+    }
+
     /// A state relay whose stamp (`t`, an integer of microseconds in the past) could not be read:
     /// counted apart, not guessed at (a server that wrote the number another way, say `7.1E10`).
     func recordUnreadableStamp() {
@@ -173,6 +183,7 @@ final class LatencyRecorder: Sendable {
         snapshot.beyondRange = state.beyondRange
         snapshot.echoed = state.echoed
         snapshot.misrouted = state.misrouted
+        snapshot.mislabelled = state.mislabelled
         snapshot.unreadable = state.unreadable
         snapshot.unsampled = state.unsampled
         snapshot.relaysReceived = state.relaysReceived
@@ -202,6 +213,8 @@ struct LatencySnapshot: Sendable, Encodable, Equatable {
     var echoed = 0
     /// Relays of messages sent in another room (not counted as deliveries).
     var misrouted = 0
+    /// Room-mates' relays labelled with the receiver's own `player_id` (not counted as deliveries).
+    var mislabelled = 0
     /// State relays whose stamp could not be read (not counted as deliveries).
     var unreadable = 0
     /// Relays to players whose deliveries are not measured (``LatencyRecorder/recordUnsampledRelay(dueAt:)``).
@@ -264,7 +277,7 @@ struct LatencySnapshot: Sendable, Encodable, Equatable {
 
     private enum CodingKeys: String, CodingKey {
         case sent, expected, delivered, repeated, outOfOrder, lost, unexpected, beyondRange, echoed, misrouted,
-            unreadable, unsampled, relaysReceived,
+            mislabelled, unreadable, unsampled, relaysReceived,
             closedWhileSending, firstCloseCode, p50, p90, p99, p999, max, mean, sendLagP99, sendLagMax
     }
 
@@ -280,6 +293,7 @@ struct LatencySnapshot: Sendable, Encodable, Equatable {
         try container.encode(self.beyondRange, forKey: .beyondRange)
         try container.encode(self.echoed, forKey: .echoed)
         try container.encode(self.misrouted, forKey: .misrouted)
+        try container.encode(self.mislabelled, forKey: .mislabelled)
         try container.encode(self.unreadable, forKey: .unreadable)
         try container.encode(self.unsampled, forKey: .unsampled)
         try container.encode(self.relaysReceived, forKey: .relaysReceived)

@@ -56,6 +56,7 @@ enum Format {
             + (latency.unexpected > 0 ? ", \(latency.unexpected) MORE than expected" : "")
             + (latency.echoed > 0 ? ", \(latency.echoed) ECHOED to their sender" : "")
             + (latency.misrouted > 0 ? ", \(latency.misrouted) MISROUTED from another room" : "")
+            + (latency.mislabelled > 0 ? ", \(latency.mislabelled) LABELLED with their receiver's own player_id" : "")
             + (latency.unreadable > 0 ? ", \(latency.unreadable) with UNREADABLE stamps" : "")
             + (latency.beyondRange > 0 ? ", \(latency.beyondRange) OVER 60 s (counted as 60 s)" : "")
     }
@@ -67,6 +68,7 @@ enum Format {
         let counts = [
             (latency.repeated, "repeated"), (latency.unexpected, "more than expected"),
             (latency.echoed, "echoed to their sender"), (latency.misrouted, "misrouted from another room"),
+            (latency.mislabelled, "labelled with their receiver's own player_id"),
             (latency.unreadable, "with unreadable stamps"),
         ]
         let named = counts.filter { $0.0 > 0 }.map { "\($0.0) \($0.1)" }
