@@ -14,11 +14,12 @@ import Testing
 struct ForwardedClientTests {
     static func peer(_ ip: String) throws -> SocketAddress { try SocketAddress(ipAddress: ip, port: 50_000) }
 
-    /// A proxy not set to add the header leaves every client it carries uncounted.
+    /// A proxy not set to add the header, or passing on an empty one, leaves every client it
+    /// carries uncounted.
     @Test(
-        "A listed proxy's request or room socket naming no client is warned of; one naming a client is not",
-        arguments: [false, true])
-    func proxyNamingNoClient(upgrades: Bool) async throws {
+        "A listed proxy's request or room socket naming no client (no header, or only empty entries) is warned of; one naming a client is not",
+        arguments: [false, true], ["", "X-Forwarded-For:  , \r\n"])
+    func proxyNamingNoClient(upgrades: Bool, namingNoClient: String) async throws {
         let records = RecordedLogs()
         let logger = Logger(label: "test") { _ in records }
         let proxy = "127.0.0.2"
@@ -41,7 +42,7 @@ struct ForwardedClientTests {
             }
             try await ask(forwardedFor: "X-Forwarded-For: 203.0.113.9\r\n")
             #expect(warnings().isEmpty)
-            try await ask(forwardedFor: "")
+            try await ask(forwardedFor: namingNoClient)
             #expect(warnings().count == 1)
             #expect(warnings().first?.level == .warning)
             #expect(warnings().first.map { "\($0.metadata["proxy.address"] ?? "")".contains(proxy) } == true)
@@ -214,6 +215,9 @@ struct ForwardedClientTests {
         #expect(!counted.loopbackCountsOnlyThroughProxyHeaders)
         #expect(counted.key(ofPeer: try Self.peer("127.0.0.1")) != nil)
         #expect(try !policy([]).loopbackCountsOnlyThroughProxyHeaders, "loopback not counted: nothing to warn of")
+        let ipv6Only = try policy(["--count-loopback", "--forwarded-allow-ips", "::1"])
+        #expect(ipv6Only.loopbackCountsOnlyThroughProxyHeaders, "::1 is loopback too")
+        #expect(ipv6Only.key(ofPeer: try Self.peer("::1")) == nil)
     }
 
     @Sendable static func post(_ score: Int, forwardedFor: String, port: Int) async throws -> String {

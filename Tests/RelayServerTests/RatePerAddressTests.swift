@@ -44,11 +44,16 @@ struct RatePerAddressTests {
         #expect(writes.limitedKey("2001:db8:aa:99::/64", now: start) == "2001:db8:aa::/48")
         #expect(writes.take(key: "2001:db8:ab:0::/64", now: start), "another site")
         #expect(writes.take(key: "2001:db8:aa:99::/64", now: start + .seconds(0.1)), "the site's rate: 16 a second")
+        // Refused, a new /64 of a spent site adds no row: a /48 could otherwise fill the table.
+        let rows = writes.addressCount
+        for subnet in 100..<200 { #expect(!writes.take(key: "2001:db8:aa:\(subnet)::/64", now: start + .seconds(0.1))) }
+        #expect(writes.addressCount == rows)
 
         // Bytes of room lists: a site in debt refuses each of its /64s until paid.
         let lists = RatePerAddress(.roomLists(bytesPerSecond: 1_000))  // 1,000 at once, 16,000 per site
         #expect(lists.spendUnlessInDebt(17_000, key: "2001:db8:cc:1::/64", now: start) == nil)
         #expect(lists.spendUnlessInDebt(1, key: "2001:db8:cc:2::/64", now: start) == 1, "its site is in debt")
+        #expect(lists.addressCount == 2, "the /64 and its site that spent; not the one refused")
     }
 
     @Test("The table keeps only addresses that wrote lately")

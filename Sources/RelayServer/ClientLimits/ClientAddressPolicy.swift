@@ -115,15 +115,18 @@ struct ClientAddressPolicy: Sendable {
     /// Whether loopback clients are to be counted, but a loopback peer is a trusted proxy, so that
     /// one that sends no `X-Forwarded-For` (a load test on this machine) is not counted after all.
     var loopbackCountsOnlyThroughProxyHeaders: Bool {
-        self.countsLoopback && ClientAddress(parsing: "127.0.0.1").map(self.trustedProxies.contains) == true
+        self.countsLoopback
+            && ["127.0.0.1", "::1"].contains { ClientAddress(parsing: $0).map(self.trustedProxies.contains) == true }
     }
 
-    /// Warns (at most every 10 s) that a request or upgrade from `peer` without `X-Forwarded-For`
-    /// came from a proxy the operator listed: its clients go uncounted by every per-address limit,
-    /// which a proxy not set to add the header would otherwise leave unnoticed. Not for the default
-    /// list, loopback, where a client without the header is this machine's (the benchmark tool).
-    func warnIfProxyNamedNoClient(peer: SocketAddress?, logger: Logger) {
-        guard self.trustedProxies != .loopback, self.isTrustedProxy(peer), self.unnamedClientWarnings.shouldWarn()
+    /// Warns (at most every 10 s) that a request or upgrade from `peer` whose `X-Forwarded-For`
+    /// `values` name no client (no header, or only empty entries) came from a proxy the operator
+    /// listed: its clients go uncounted by every per-address limit, which a proxy not set to add
+    /// the header would otherwise leave unnoticed. Not for the default list, loopback, where a
+    /// client without the header is this machine's (the benchmark tool).
+    func warnIfProxyNamedNoClient(peer: SocketAddress?, forwardedFor values: [String] = [], logger: Logger) {
+        guard self.trustedProxies != .loopback, self.isTrustedProxy(peer),
+            values.isEmpty || self.forwardedClient(in: values) == nil, self.unnamedClientWarnings.shouldWarn()
         else { return }
         logger.warning(
             "proxy.client_unnamed",

@@ -83,9 +83,9 @@ final class RatePerAddress: Sendable {
         return self.withBuckets(of: key, now: now) { buckets in
             // Copies first: a token is taken from both, or from neither.
             var taken = buckets
-            guard taken.indices.allSatisfy({ taken[$0].take(now: now) }) else { return false }
+            guard taken.indices.allSatisfy({ taken[$0].take(now: now) }) else { return (false, spent: false) }
             buckets = taken
-            return true
+            return (true, spent: true)
         }
     }
 
@@ -95,11 +95,11 @@ final class RatePerAddress: Sendable {
     /// most): a `Retry-After` that is not too soon.
     func spendUnlessInDebt(_ count: Double, key: String?, now: ContinuousClock.Instant = .now) -> Int? {
         guard self.isLimiting, let key else { return nil }
-        return self.withBuckets(of: key, now: now) { buckets -> Int? in
+        return self.withBuckets(of: key, now: now) { buckets -> (Int?, spent: Bool) in
             let wait = buckets.indices.map { buckets[$0].secondsUntilOutOfDebt(now: now) }.max() ?? 0
-            guard wait == 0 else { return Int(min(86_400, max(1, wait.rounded(.up)))) }
+            guard wait == 0 else { return (Int(min(86_400, max(1, wait.rounded(.up)))), spent: false) }
             for index in buckets.indices { buckets[index].spend(count, now: now) }
-            return nil
+            return (nil, spent: true)
         }
     }
 
@@ -109,10 +109,10 @@ final class RatePerAddress: Sendable {
     /// it was reserved, without asking again.
     func reserve(_ count: Double, key: String?, now: ContinuousClock.Instant = .now) -> Double {
         guard self.isLimiting, let key else { return 0 }
-        return self.withBuckets(of: key, now: now) { buckets -> Double in
+        return self.withBuckets(of: key, now: now) { buckets -> (Double, spent: Bool) in
             let wait = buckets.indices.map { buckets[$0].secondsUntilOutOfDebt(now: now) }.max() ?? 0
             for index in buckets.indices { buckets[index].spend(count, now: now) }
-            return wait
+            return (wait, spent: true)
         }
     }
 
@@ -121,13 +121,16 @@ final class RatePerAddress: Sendable {
         guard self.isLimiting, let key else { return }
         self.withBuckets(of: key, now: now) { buckets in
             for index in buckets.indices { buckets[index].giveBack(count) }
+            return ((), spent: true)
         }
     }
 
     /// Runs `body` on the buckets of `key` and of its site, if it is an IPv6 /64 (full ones for
-    /// keys not in the table), under the lock.
+    /// keys not in the table), under the lock, and keeps them if it says it spent from them. A
+    /// refusal keeps nothing: else each refused request from a new /64 of a site in debt added a
+    /// row (up to 65,536 a /48), and the table's sweeps under this lock with them.
     private func withBuckets<Result>(
-        of key: String, now: ContinuousClock.Instant, _ body: (inout [TokenBucket]) -> Result
+        of key: String, now: ContinuousClock.Instant, _ body: (inout [TokenBucket]) -> (Result, spent: Bool)
     ) -> Result {
         let keys = ClientAddress.keysLimiting(key)
         return self.table.withLock { table in
@@ -137,7 +140,8 @@ final class RatePerAddress: Sendable {
                 self.sweep(&table, now: now)
             }
             var buckets = keys.map { key in table.accounts[key]?.bucket ?? self.fullBucket(of: key, now: now) }
-            let result = body(&buckets)
+            let (result, spent) = body(&buckets)
+            guard spent else { return result }
             for (key, bucket) in zip(keys, buckets) { table.accounts[key] = Account(bucket: bucket, lastTaken: now) }
             return result
         }

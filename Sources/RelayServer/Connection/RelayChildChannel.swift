@@ -171,7 +171,7 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     private func admitForwardedClient(on channel: any Channel, _ head: HTTPRequestHead, logger: Logger) -> APIError? {
         guard self.clients.isTrustedProxy(channel.remoteAddress) else { return nil }
         let forwardedFor = head.headers["X-Forwarded-For"]
-        if forwardedFor.isEmpty { self.clients.warnIfProxyNamedNoClient(peer: channel.remoteAddress, logger: logger) }
+        self.clients.warnIfProxyNamedNoClient(peer: channel.remoteAddress, forwardedFor: forwardedFor, logger: logger)
         let key = self.clients.key(ofPeer: channel.remoteAddress, forwardedFor: forwardedFor)
         return self.connections.admit(channel, key: key, logger: logger) ? nil : .tooManyConnections
     }
