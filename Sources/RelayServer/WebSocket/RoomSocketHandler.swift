@@ -83,7 +83,9 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// it began. One still unfinished at the next ping closes the connection (1008): answering
     /// the pings, a client could otherwise keep up to a message's worth of the server's memory
     /// for as long as it liked (64 KiB by default, several times an idle connection's cost).
-    private var fragments: (bytes: ByteBuffer, isText: Bool, frames: Int, pinged: Bool)?
+    /// `length`: the payload's so far; `bytes` holds it for a text message only (a binary one is
+    /// refused whole, so nothing of it is kept).
+    private var fragments: (bytes: ByteBuffer, length: Int, isText: Bool, frames: Int, pinged: Bool)?
     /// Most frames one message may come in; more close the connection as a too-large message
     /// does (1009). The message budgets count whole messages, and an empty continuation frame is
     /// 6 bytes of the byte budget: without this, one client could keep its loop parsing ~350,000
@@ -200,7 +202,7 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
             continuationRoom: {
                 // Once closing, data frames are discarded whatever their length.
                 self.closeSent || self.readerStopped
-                    ? nil : self.fragments.map { maxMessageBytes - $0.bytes.readableBytes }
+                    ? nil : self.fragments.map { maxMessageBytes - $0.length }
             },
             headerRefusal: { self.headerRefusal(firstByte: $0, secondByte: $1) }
         ) { frame in
@@ -350,11 +352,13 @@ extension RoomSocketHandler {
             guard var message = self.fragments else { return self.fail(.protocolError) }  // see headerRefusal
             self.fragments = nil  // keeps `message.bytes` uniquely referenced while it grows
             message.frames += 1
-            guard message.bytes.readableBytes + frame.data.readableBytes <= self.settings.maxMessageBytes,
-                message.frames <= Self.maxFramesPerMessage
+            message.length += frame.data.readableBytes
+            guard message.length <= self.settings.maxMessageBytes, message.frames <= Self.maxFramesPerMessage
             else { return self.fail(.messageTooLarge) }
-            var payload = frame.unmaskedData
-            message.bytes.writeBuffer(&payload)
+            if message.isText {
+                var payload = frame.unmaskedData
+                message.bytes.writeBuffer(&payload)
+            }
             if frame.fin {
                 self.handToReader(message.isText ? .text(message.bytes) : .binary)
             } else {
@@ -364,7 +368,8 @@ extension RoomSocketHandler {
         }
         guard self.fragments == nil else { return self.fail(.protocolError) }  // a message inside a message
         guard frame.fin else {
-            self.fragments = (frame.unmaskedData, frame.opcode == .text, 1, false)
+            let isText = frame.opcode == .text
+            self.fragments = (isText ? frame.unmaskedData : ByteBuffer(), frame.data.readableBytes, isText, 1, false)
             return
         }
         if frame.opcode == .text, self.messagesWithReader == 0, self.session.membership != nil,
