@@ -39,29 +39,15 @@ final class TestSocket: Sendable {
         // A test-only bridge: the client API is callback-shaped, the tests are sequential.
         let closed = Task {
             defer { inbox.finish() }
-            return try await WebSocketClient.connect(
-                url: "ws://localhost:\(port)\(path)",
-                configuration: .init(maxFrameSize: 1 << 20, additionalHeaders: headers),
-                eventLoopGroup: testClientEventLoopGroup,
-                logger: logger
-            ) { inbound, outbound, _ in
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        for try await message in inbound.messages(maxSize: 1 << 22) {
-                            if case .text(let text) = message { inbox.append(text) }
-                        }
-                    }
-                    group.addTask {
-                        for await frame in outgoing {
-                            switch frame {
-                            case .text(let text): try await outbound.write(.text(text))
-                            case .binary(let bytes): try await outbound.write(.binary(bytes))
-                            case .close: return
-                            }
-                        }
-                    }
-                    _ = try await group.next()
-                    group.cancelAll()
+            // Tried again on NIO's 10 s connect timeout, which a loopback connect has met while
+            // the whole suite loaded the machine (the handler has not run then: nothing is lost).
+            var attempts = 1
+            while true {
+                do {
+                    return try await Self.connect(
+                        port: port, path: path, headers: headers, inbox: inbox, outgoing: outgoing, logger: logger)
+                } catch ChannelError.connectTimeout where attempts < 3 {
+                    attempts += 1
                 }
             }
         }
@@ -69,6 +55,37 @@ final class TestSocket: Sendable {
         socket.inbox.forward(to: inbox)
         return socket
     }
+
+    private static func connect(
+        port: Int, path: String, headers: HTTPFields, inbox: Inbox, outgoing: AsyncStream<Outgoing>, logger: Logger
+    ) async throws -> WebSocketCloseFrame? {
+        try await WebSocketClient.connect(
+            url: "ws://localhost:\(port)\(path)",
+            configuration: .init(maxFrameSize: 1 << 20, additionalHeaders: headers),
+            eventLoopGroup: testClientEventLoopGroup,
+            logger: logger
+        ) { inbound, outbound, _ in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for try await message in inbound.messages(maxSize: 1 << 22) {
+                        if case .text(let text) = message { inbox.append(text) }
+                    }
+                }
+                group.addTask {
+                    for await frame in outgoing {
+                        switch frame {
+                        case .text(let text): try await outbound.write(.text(text))
+                        case .binary(let bytes): try await outbound.write(.binary(bytes))
+                        case .close: return
+                        }
+                    }
+                }
+                _ = try await group.next()
+                group.cancelAll()
+            }
+        }
+    }
+
     func send(_ object: [String: Any]) {
         self.send(raw: String(decoding: try! JSONSerialization.data(withJSONObject: object), as: UTF8.self))
     }
