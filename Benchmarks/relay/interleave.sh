@@ -46,8 +46,8 @@ for round in $(seq "$pairs"); do
         errors=$(echo "$out" | awk '/^messages/ {if (match($0, /server errors [0-9]+/)) print substr($0, RSTART + 14, RLENGTH - 14)}')
         echo "$dir rooms=$rooms $latency lag $lag server ${server#(} bench ${bench#(} lost $lost repeated ${repeated:-?} errors ${errors:-?} failed ${failed:-?}"
         # The table's warnings (connections the server closed, sends short of the rate, deliveries
-        # lost; reordered, misrouted, echoed or unreadable ones on the messages line) under the run's line: a room whose sockets
+        # lost; reordered, misrouted, echoed, mislabelled or unreadable ones on the messages line) under the run's line: a room whose sockets
         # both closed sends nothing more, so it is not counted as lost.
-        echo "$out" | awk '/^WARNING/ {$1 = ""; print "    WARNING" $0} /^messages/ && /OUT OF ORDER|MORE than|ECHOED|MISROUTED|UNREADABLE|OVER 60 s/ {print "    " $0}'
+        echo "$out" | awk '/^WARNING/ {$1 = ""; print "    WARNING" $0} /^messages/ && /OUT OF ORDER|MORE than|ECHOED|MISROUTED|LABELLED|UNREADABLE|OVER 60 s/ {print "    " $0}'
     done
 done

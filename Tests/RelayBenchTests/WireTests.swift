@@ -14,9 +14,9 @@ struct WireTests {
     @Test("Message types are recognised with and without spaces, and only whole names match")
     func kinds() {
         let cases: [(String, ServerMessage.Kind)] = [
-            (#"{"type":"player_state_update","player_id":"a","state":{"t":5}}"#, .stateUpdate),
-            (#"{"type": "player_state_update", "state": {"t": 5}}"#, .stateUpdate),
-            (#"{"type":"enemy_state_update","enemy_id":"e","state":{"t":5}}"#, .stateUpdate),
+            (#"{"type":"player_state_update","player_id":"a","state":{"t":5}}"#, .playerStateUpdate),
+            (#"{"type": "player_state_update", "state": {"t": 5}}"#, .playerStateUpdate),
+            (#"{"type":"enemy_state_update","enemy_id":"e","state":{"t":5}}"#, .enemyStateUpdate),
             (#"{"type":"room_created","room_id":"ABCDEF"}"#, .roomCreated),
             (#"{"type":"room_joined","room_id":"ABCDEF"}"#, .roomJoined),
             (#"{"type":"player_joined","room_info":{}}"#, .playerJoined),

@@ -152,8 +152,9 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
 
     private func receive(_ buffer: ByteBuffer) {
         buffer.withUnsafeReadableBytes { bytes in
-            switch ServerMessage.kind(of: bytes) {
-            case .stateUpdate:
+            let kind = ServerMessage.kind(of: bytes)
+            switch kind {
+            case .playerStateUpdate, .enemyStateUpdate:
                 guard self.countsDeliveries else {
                     if let stamp = ServerMessage.stateStamp(in: bytes) {
                         self.recorder.recordUnsampledRelay(dueAt: stamp.dueAt)
@@ -171,7 +172,9 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
                 case .anotherRoom: return self.recorder.recordMisrouted(dueAt: stamp.dueAt)
                 case .roomMate: break
                 }
-                if let own = self.ownPlayerID, ServerMessage.topLevelString(forKey: "player_id", in: bytes, equals: own)
+                // An enemy's relay names no player: not looked through for one.
+                if kind == .playerStateUpdate, let own = self.ownPlayerID,
+                    ServerMessage.topLevelString(forKey: "player_id", in: bytes, equals: own)
                 {
                     return self.recorder.recordMislabelled(dueAt: stamp.dueAt)
                 }

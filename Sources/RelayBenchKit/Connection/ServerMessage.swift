@@ -6,8 +6,10 @@
 enum ServerMessage {
     /// The message types the bench reacts to.
     enum Kind: Equatable {
-        /// `player_state_update` or `enemy_state_update`: a relayed bench message.
-        case stateUpdate
+        /// `player_state_update`: a relayed bench message, labelled with its sender's `player_id`.
+        case playerStateUpdate
+        /// `enemy_state_update`: a relayed bench message (``RelayScenario`` `--message enemy-state`).
+        case enemyStateUpdate
         case roomCreated
         case roomJoined
         case playerJoined
@@ -173,8 +175,8 @@ enum ServerMessage {
 
     /// Type names with a closing quote, so `player_joined` never matches `player_joined_x`.
     private static let kinds: [(StaticString, Kind)] = [
-        ("player_state_update\"", .stateUpdate),
-        ("enemy_state_update\"", .stateUpdate),
+        ("player_state_update\"", .playerStateUpdate),
+        ("enemy_state_update\"", .enemyStateUpdate),
         ("room_created\"", .roomCreated),
         ("room_joined\"", .roomJoined),
         ("player_joined\"", .playerJoined),

@@ -337,10 +337,12 @@ extension TestClient {
     }
 
     /// Waits (bounded) until the probe answers again, e.g. after a restart, and returns its pid.
-    /// Generous: beside CPU hogs a fresh Python process took over 10 s to answer.
+    /// Generous (``ProbePlugin/startBound``): beside CPU hogs a fresh Python process took over
+    /// 10 s to answer, and as the suite starts a test with a 100 ms request timeout had none of
+    /// its asks answered in time for 30 s.
     func probePIDOnceAnswering(in harness: Harness) async throws -> JSONValue? {
         var pid: JSONValue?
-        try await harness.eventually(timeout: .seconds(30)) {
+        try await harness.eventually(timeout: ProbePlugin.startBound) {
             pid = await self.probePID()
             return pid != nil
         }
