@@ -280,8 +280,9 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
             // TCP input ended without a close frame (1006): the player drops now, not at the next
             // ping. What was held back is handled first (a player's last messages, a `leave_room`)
             // unless the connection was past its own share, or held more than a few messages while
-            // its address was in debt: handled at once, those would let a client dodge its budgets
-            // by hanging up (32 flooders hanging up together held every other room 0.15 s).
+            // its address was in debt or its reader was full: handled at once, those would let a
+            // client dodge its budgets by hanging up (32 flooders hanging up together held every
+            // other room 0.15 s), or queue thousands of messages with one read.
             self.inputEnded = true
             self.handleWhatWasHeldAtHangUp(context: context)
             // A close frame waiting behind a backlog (the answer to the client's close, or the
