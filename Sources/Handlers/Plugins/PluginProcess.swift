@@ -285,6 +285,9 @@ public final class PluginProcess: Sendable {
     /// How many requests the plugin is taken to owe answers to, late (for tests).
     var overdueCount: Int { self.state.withLock { $0.overdue.count } }
 
+    /// How many requests wait for their answers, against ``PluginSettings/maxInFlight`` (for tests).
+    var requestsPending: Int { self.state.withLock { $0.pending.count } }
+
     /// How many requests the running incarnation was given to write, how many of those its writer
     /// has yet to take, and how many it took, if one runs (for tests).
     var requestsQueued: (given: Int, waiting: Int, taken: Int)? {
@@ -299,15 +302,14 @@ public final class PluginProcess: Sendable {
             [self] _ in self.expireOverdue()
         }
         defer { sweeper.cancel() }
-        var delay = self.settings.minRestartDelay
+        var backoff = RestartBackoff(self.settings)
         while true {
             let started = ContinuousClock.now
             await self.runOnce()
             guard !self.isShuttingDown, !Task.isCancelled else { return }
-            if ContinuousClock.now - started >= self.settings.healthyRunTime { delay = self.settings.minRestartDelay }
+            let delay = backoff.delay(afterRunningFor: ContinuousClock.now - started)
             self.logger.warning("plugin.restarting", metadata: ["delay": "\(delay)"])
             do { try await Task.sleep(for: delay) } catch { return }
-            delay = min(delay * 2, self.settings.maxRestartDelay)
         }
     }
 

@@ -86,7 +86,10 @@ struct PluginFailureTests {
         // Long enough that a busy machine answers the healthy requests in time.
         var settings = ProbePlugin.settings(requestTimeout: .seconds(2))
         settings.timeoutsBeforeRestart = 3
-        try await ProbePlugin.withProcess([ProbePlugin.executable()], settings: settings) { process, harness in
+        let records = RecordedLogs()
+        let logger = Logger(label: "test") { _ in records }
+        try await ProbePlugin.withProcess([ProbePlugin.executable()], settings: settings, logger: logger) {
+            process, harness in
             let client = harness.client()
             // Asked until it answers: on a loaded machine a first answer can miss the timeout.
             let before = try #require(try await client.probePIDOnceAnswering(in: harness))
@@ -99,6 +102,9 @@ struct PluginFailureTests {
             }
             #expect(try await client.probePIDOnceAnswering(in: harness) != before)
         }
+        // Its stdin took every request: killed for the answers it owes, and the log says so.
+        let hung = records.entries.filter { $0.message == "plugin.hung" }
+        #expect(hung.first?.metadata["reason"] == "answers_owed", "\(hung)")
     }
 
     @Test(.timeLimit(.minutes(3))) func aBurstThatTimesOutManyAtOnceDoesNotKillAPluginThatAnswers() async throws {
@@ -568,7 +574,8 @@ struct PluginFailureTests {
     /// not come from that request: it is refused, and the request's own answer taken once it is
     /// read. Taken, it cleared the plugin's silence, and the sender got what the plugin made up.
     @Test(.timeLimit(.minutes(3))) func anAnswerToARequestNotYetSentIsRefused() async throws {
-        var settings = ProbePlugin.settings(requestTimeout: .seconds(20))
+        // A bound on a hang: as the suite started, a 20 s timeout ran out (the test took 74 s).
+        var settings = ProbePlugin.settings(requestTimeout: .seconds(60))
         settings.timeoutsBeforeRestart = 1_000
         try await ProbePlugin.withProcess([ProbePlugin.executable()], settings: settings) { process, harness in
             _ = try #require(try await harness.client().probePIDOnceAnswering(in: harness))

@@ -75,6 +75,41 @@ struct PluginFilterTests {
         }
     }
 
+    /// "act" gets actions where a verdict is due (`plugin_error`); "crash" gets the probe's exit
+    /// (`plugin_unavailable`).
+    @Test(arguments: [("act", "plugin_error"), ("crash", "plugin_unavailable")])
+    func aFailingFilterRejectsByDefaultAndPassesWhenFailOpen(text: String, code: String) async throws {
+        let chat = #"{"type":"chat","message":"\#(text)"}"#
+        try await ProbePlugin.withHarness([ProbePlugin.executable("filter")]) { harness in
+            let (host, guest, _) = try await harness.roomWithTwoPlayers()
+            await host.expectError(code, after: chat)
+            #expect(await guest.received().isEmpty)
+        }
+        try await ProbePlugin.withHarness([ProbePlugin.executable("filter_fail_open")]) { harness in
+            let (host, guest, _) = try await harness.roomWithTwoPlayers()
+            await host.send(chat)
+            #expect(try await guest.receive().first?["message"] == .string(text))
+        }
+    }
+
+    /// "filter" capitalises "rewrite …" and "filter_no_shouting" refuses capitals, so which runs
+    /// first decides what the room gets.
+    @Test func filtersOfOneTypeRunInTheOrderThePluginsAreNamed() async throws {
+        let chat = #"{"type":"chat","message":"rewrite me"}"#
+        let capitalising = ProbePlugin.executable("filter")
+        let refusingCapitals = ProbePlugin.executable("filter_no_shouting")
+        try await ProbePlugin.withHarness([capitalising, refusingCapitals]) { harness in
+            let (host, guest, _) = try await harness.roomWithTwoPlayers()
+            await host.expectError("no_shouting", after: chat)
+            #expect(await guest.received().isEmpty)
+        }
+        try await ProbePlugin.withHarness([refusingCapitals, capitalising]) { harness in
+            let (host, guest, _) = try await harness.roomWithTwoPlayers()
+            await host.send(chat)
+            #expect(try await guest.receive().first?["message"] == "REWRITE ME")
+        }
+    }
+
     @Test func aFailOpenFilterNeverPassesTheMessagesOfAClosedConnection() async throws {
         // The filter holds its verdict until told; the sender closes meanwhile, and its wait ends
         // 200 ms later. Passed unjudged, as a failure of the filter, a client could get anything

@@ -28,6 +28,11 @@ enum ProbePlugin {
             sys.stdout.write(json.dumps(line) + "\n")
             sys.stdout.flush()
 
+        def wait_while_exists(path):  # until the test removes the file, or 30 s
+            asked = time.time()
+            while os.path.exists(path) and time.time() - asked < 30:
+                time.sleep(0.01)
+
         if mode == "exit_at_once":
             sys.exit(1)
         if mode == "no_hello":
@@ -54,6 +59,9 @@ enum ProbePlugin {
             hello["filters"] = ["chat"]
         if mode == "filter_fail_open":
             hello["filter_failure"] = "pass"
+        if mode == "filter_no_shouting":  # a filter alone, refusing chat in capitals
+            hello["handles"] = []
+            hello["filters"] = ["chat"]
         if mode in ("listens_noread", "reads_slowly"):  # handles a type and hears room events
             hello["events"] = ["member_joined"]
         if mode == "second_probe":
@@ -67,6 +75,8 @@ enum ProbePlugin {
                 hello["handles"].reverse()
                 hello["filters"].reverse()
         say(hello)
+        if mode == "exits_after_hello":  # every incarnation, so that each restart is soon due again
+            sys.exit(0)
         if mode == "closes_stdout_then_saves":
             os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
         if mode in ("noread", "listens_noread"):
@@ -98,10 +108,10 @@ enum ProbePlugin {
                 text = message.get("message", "")
                 if text == "slow":
                     time.sleep(1)
+                if text == "crash":
+                    os._exit(3)
                 if message.get("hold"):  # a file: judged once the test removes it
-                    asked = time.time()
-                    while os.path.exists(message["hold"]) and time.time() - asked < 30:
-                        time.sleep(0.01)
+                    wait_while_exists(message["hold"])
                 if text.startswith("rewrite"):
                     answer.update(verdict="rewrite", message=dict(message, message=text.upper()))
                 elif text == "retype":
@@ -112,10 +122,14 @@ enum ProbePlugin {
                     answer.update(verdict="drop")
                 elif text == "reject":
                     answer.update(verdict="reject", error={"code": "no_thanks", "message": "Rejected by the probe"})
+                elif mode == "filter_no_shouting" and text.isupper():
+                    answer.update(verdict="reject", error={"code": "no_shouting", "message": "Not in capitals"})
                 else:
                     answer.update(verdict="pass")
                 say(answer)
                 continue
+            if message.get("hold"):  # a file: answered once the test removes it
+                wait_while_exists(message["hold"])
             do = message.get("do", "")
             room = request["room"]
             context = {"type": "probe_reply", "player_id": request["player_id"], "seen": seen, "pid": os.getpid(),
@@ -139,18 +153,14 @@ enum ProbePlugin {
                 answer["actions"] = []
             elif do == "mixed_when_told":  # makes file `mark`, and answers once the test removes it
                 open(message["mark"], "w").close()
-                asked = time.time()
-                while os.path.exists(message["mark"]) and time.time() - asked < 30:
-                    time.sleep(0.01)
+                wait_while_exists(message["mark"])
                 answer["actions"] = [{"send": "sender", "message": dict(context, n=1)},
                                      {"send": "room", "message": context},
                                      {"error": {"code": "probe_says_no", "message": "The probe refuses"}},
                                      {"send": "sender", "message": dict(context, n=2)}]
             elif do == "forges_when_told":  # once told, answers request id + `ahead` before it was sent
                 open(message["mark"], "w").close()
-                asked = time.time()
-                while os.path.exists(message["mark"]) and time.time() - asked < 30:
-                    time.sleep(0.01)
+                wait_while_exists(message["mark"])
                 say({"kind": "answer", "id": request["id"] + message["ahead"],
                      "actions": [{"send": "sender", "message": {"type": "probe_forged"}}]})
                 time.sleep(2)  # reading nothing meanwhile: the request it named stays unsent
@@ -160,6 +170,9 @@ enum ProbePlugin {
                 answer["actions"] = [{"send": "sender", "message": context}]
             elif do == "crash":
                 os._exit(3)
+            elif do == "hello_again":  # which breaks the protocol: this request is never answered
+                say(hello)
+                continue
             elif do == "crash_after":
                 time.sleep(message.get("seconds", 0.3))
                 os._exit(3)
