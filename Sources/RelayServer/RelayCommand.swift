@@ -317,6 +317,7 @@ struct RelayCommand: AsyncParsableCommand {
         #else
             let handler = hangUp.__sigaction_u.__sa_handler
         #endif
+        // Compares the two function pointers' addresses, which is all C's `==` would do.
         let ignored = unsafeBitCast(handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self)
         return ignored ? [SIGINT, SIGTERM] : [SIGINT, SIGTERM, SIGHUP]
     }

@@ -1,6 +1,7 @@
 import CSystemSQLite
 
-/// SQLite's "transient" destructor: makes it copy bound text before `bind` returns.
+/// SQLite's "transient" destructor: makes it copy bound text before `bind` returns. SQLite's own
+/// `SQLITE_TRANSIENT` is this cast in C (`(sqlite3_destructor_type)-1`), a marker never called.
 private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
 /// A prepared statement owned by a ``SQLiteConnection``; bind, step, read columns.
