@@ -196,6 +196,30 @@ struct BusyLoopTests {
         _ = try? heavy.finish()
     }
 
+    @Test(
+        "A loop with sockets is measured only when its cap can start: not at a floor of 0, nor at or above the connections' own budget",
+        arguments: [(0, false), (16_384, true), (2_097_152, false), (4_000_000, false)])
+    func probedOnlyWhenTheCapCanStart(floor: Int, probed: Bool) async throws {
+        var limits = RelayLimits()
+        limits.inboundBytesPerSecond = 2_097_152
+        limits.busyLoopInboundBytesPerSecond = floor
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { group.shutdownGracefully { _ in } }
+        let loop = group.next()
+        let loops = BusyLoops(limits: limits, logger: Logger(label: "test"))
+        let probing = try await loop.submit {
+            let busyLoop = loops.busyLoop(of: loop)
+            busyLoop.socketOpened()
+            defer { busyLoop.socketClosed() }
+            return busyLoop.isProbing
+        }.get()
+        #expect(probing == probed)
+        // Its last socket gone, a probe that started stops (its thread with it) by itself.
+        try await eventually(timeout: .seconds(30)) {
+            try await loop.submit { !loops.busyLoop(of: loop).isProbing }.get()
+        }
+    }
+
     @Test("A probe closed by something else stops its sender, lifts the cap, and starts again while sockets remain")
     func probeClosedElsewhere() async throws {
         var limits = RelayLimits()

@@ -62,6 +62,14 @@ final class BusyLoop {
         self.cap.bytesPerSecond.map { ($0, self.cap.epoch) }
     }
 
+    /// Whether the probe is starting or running (for tests).
+    var isProbing: Bool {
+        switch self.probe {
+        case .starting, .running: true
+        case .none, .unsupported, .failed: false
+        }
+    }
+
     /// The probe's channels while it runs.
     var probeChannels: (receiver: any Channel, sender: any Channel)? {
         guard case .running(let receiver, let sender) = self.probe else { return nil }
@@ -75,8 +83,10 @@ final class BusyLoop {
         self.startProbeIfNeeded()
     }
 
+    /// Starts the probe for a loop with sockets, unless the cap could never start: measuring
+    /// then would bind two sockets and read ~100 datagrams a second for nothing.
     private func startProbeIfNeeded() {
-        guard self.cap.floor > 0, self.sockets > 0 else { return }
+        guard self.cap.canStart, self.sockets > 0 else { return }
         switch self.probe {
         case .none: break
         case .failed(let retryAt) where NIODeadline.now() >= retryAt: break

@@ -64,10 +64,13 @@ struct BusyLoopCap {
         self.ceiling = ceiling
     }
 
+    /// Whether the cap can ever start: not with a floor of 0, nor at or above the ceiling.
+    var canStart: Bool { self.floor > 0 && self.floor < self.ceiling }
+
     /// Takes a sample read `lateness` after it was sent, while the loop's thread ran `busyShare`
     /// of the time.
     mutating func record(lateness: Duration, busyShare: Double, now: ContinuousClock.Instant) -> Change? {
-        guard self.floor > 0, self.floor < self.ceiling else { return nil }
+        guard self.canStart else { return nil }
         guard lateness >= Self.lateness, busyShare >= Self.busyShare else {
             self.lateInARow = 0
             return self.growIfQuiet(now: now)
