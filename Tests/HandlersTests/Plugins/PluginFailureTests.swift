@@ -573,19 +573,26 @@ struct PluginFailureTests {
     /// An answer to a request the plugin was not sent yet (its writer blocked by a full pipe) did
     /// not come from that request: it is refused, and the request's own answer taken once it is
     /// read. Taken, it cleared the plugin's silence, and the sender got what the plugin made up.
+    ///
+    /// The plugin reads on only once the server has refused the forged answer: the server judges
+    /// an answer as it reads it, and the suite's load has held that read up past the request's
+    /// write (the plugin read on after a fixed 2 s), when the answer is the request's to take.
     @Test(.timeLimit(.minutes(3))) func anAnswerToARequestNotYetSentIsRefused() async throws {
-        // A bound on a hang: as the suite started, a 20 s timeout ran out (the test took 74 s).
-        var settings = ProbePlugin.settings(requestTimeout: .seconds(60))
+        var settings = ProbePlugin.settings(requestTimeout: .seconds(60))  // a bound on a hang
         settings.timeoutsBeforeRestart = 1_000
-        try await ProbePlugin.withProcess([ProbePlugin.executable()], settings: settings) { process, harness in
+        let records = RecordedLogs()
+        let logger = Logger(label: "test") { _ in records }
+        try await ProbePlugin.withProcess([ProbePlugin.executable()], settings: settings, logger: logger) {
+            process, harness in
             _ = try #require(try await harness.client().probePIDOnceAnswering(in: harness))
             let before = try #require(process.requestsQueued)
-            let mark = ProbePlugin.pidFile()
-            defer { ProbePlugin.removePidFile(mark) }
+            let (mark, resume) = (ProbePlugin.pidFile(), ProbePlugin.pidFile())
+            #expect(FileManager.default.createFile(atPath: resume, contents: nil))
+            defer { for file in [mark, resume] { ProbePlugin.removePidFile(file) } }
             let forger = harness.client()
             // Ids go in turn: the forger's, three big ones', then the probe's, four on.
             async let forgerReplies = forger.exchange(
-                #"{"type":"probe","do":"forges_when_told","mark":"\#(mark)","ahead":4}"#)
+                #"{"type":"probe","do":"forges_when_told","mark":"\#(mark)","resume":"\#(resume)","ahead":4}"#)
             try await harness.eventually(timeout: .seconds(30)) { FileManager.default.fileExists(atPath: mark) }
             let bigReplies = try await self.blockTheWriter(of: process, in: harness, takenBefore: before.taken + 1)
             let probe = harness.client()
@@ -593,8 +600,16 @@ struct PluginFailureTests {
             try await harness.eventually(timeout: .seconds(30)) { process.requestsQueued?.given == before.given + 5 }
             #expect(process.requestsQueued?.waiting == 1, "the probe waits behind the blocked writer")
             ProbePlugin.removePidFile(mark)
-            #expect(await forgerReplies.map(\.type) == ["probe_reply"])
-            #expect(await probeReplies.map(\.type) == ["probe_reply"], "its own answer, not the one made up")
+            try await harness.eventually(timeout: ProbePlugin.startBound) {
+                records.entries.contains {
+                    $0.message == "plugin.answer.invalid"
+                        && "\($0.metadata["reason"] ?? "")".contains("not sent to it yet")
+                }
+            }
+            ProbePlugin.removePidFile(resume)
+            let (forgerGot, probeGot) = await (forgerReplies, probeReplies)
+            #expect(forgerGot.map(\.type) == ["probe_reply"], "\(forgerGot)")
+            #expect(probeGot.map(\.type) == ["probe_reply"], "its own answer, not the one made up: \(probeGot)")
             for replies in bigReplies { #expect(await replies.value.map(\.type) == ["probe_reply"]) }
         }
     }

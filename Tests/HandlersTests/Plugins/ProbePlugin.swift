@@ -28,9 +28,9 @@ enum ProbePlugin {
             sys.stdout.write(json.dumps(line) + "\n")
             sys.stdout.flush()
 
-        def wait_while_exists(path):  # until the test removes the file, or 30 s
+        def wait_while_exists(path):  # until the test removes the file, or 120 s (a failed test's)
             asked = time.time()
-            while os.path.exists(path) and time.time() - asked < 30:
+            while os.path.exists(path) and time.time() - asked < 120:
                 time.sleep(0.01)
 
         if mode == "exit_at_once":
@@ -163,7 +163,8 @@ enum ProbePlugin {
                 wait_while_exists(message["mark"])
                 say({"kind": "answer", "id": request["id"] + message["ahead"],
                      "actions": [{"send": "sender", "message": {"type": "probe_forged"}}]})
-                time.sleep(2)  # reading nothing meanwhile: the request it named stays unsent
+                # Reading nothing until told again: the request it named stays unsent.
+                wait_while_exists(message["resume"])
                 answer["actions"] = [{"send": "sender", "message": context}]
             elif do == "slow":
                 time.sleep(message.get("seconds", 1))
