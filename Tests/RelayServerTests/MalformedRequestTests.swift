@@ -22,6 +22,13 @@ struct MalformedRequestTests {
             "POST /api/scores HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
             "POST /api/scores HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
                 + "0\r\n\r\n",
+            // Framing a proxy might read otherwise: two lengths, a folded line, a bare LF, a NUL.
+            "POST /api/scores HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}",
+            "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n folded\r\n\r\n",
+            "GET / HTTP/1.1\nHost: x\n\n",
+            "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\u{0}b\r\n\r\n",
+            "GET / HTTP/2.0\r\nHost: x\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: x\r\n" + (0..<1_001).map { "X-\($0): v\r\n" }.joined() + "\r\n",
         ])
     func unparsableFirstRequests(_ request: String) async throws {
         try await withRelayProcess(arguments: Self.idleTimeoutArguments) { port in
@@ -85,12 +92,48 @@ struct MalformedRequestTests {
             #expect(serverClosed, "\(elapsed)")
             #expect(answer.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(answer)")
             #expect(answer.hasSuffix("\r\n\r\n[]"), "\(answer)")
+            #expect(!answer.lowercased().contains("keep-alive"), "\(answer)")
 
-            // Kept alive, the connection serves the next request, which closes it.
+            // Kept alive, the connection serves the next request, which closes it. The answer
+            // says it is kept (HTTP/1.0 keeps a connection only when both sides say so).
             let twice = try await rawExchangeUntilClosed(
                 port: port, "GET /api/rooms HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /api/rooms HTTP/1.0\r\n\r\n")
             #expect(twice.serverClosed, "\(twice.elapsed)")
-            #expect(twice.answer.components(separatedBy: "HTTP/1.1 200 OK\r\n").count == 3, "\(twice.answer)")
+            let answers = twice.answer.components(separatedBy: "HTTP/1.1 200 OK\r\n").dropFirst()
+            #expect(answers.count == 2, "\(twice.answer)")
+            #expect(answers.map { $0.lowercased().contains("\r\nconnection: keep-alive\r\n") } == [true, false])
+        }
+    }
+
+    @Test("An HTTP/1.1 answer says nothing of keep-alive, which HTTP/1.1 assumes")
+    func http11AnswersDoNotSayKeepAlive() async throws {
+        try await withRelayServer { port, _ in
+            let answer = try await rawExchange(
+                port: port,
+                "GET /api/rooms HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n"
+                    + "GET /api/rooms HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            #expect(answer.components(separatedBy: "HTTP/1.1 200 OK\r\n").count == 3, "\(answer)")
+            #expect(!answer.lowercased().contains("keep-alive"), "\(answer)")
+        }
+    }
+
+    /// A later request refused for its head went on being read, its body dropped as fast as it
+    /// came, for as long as the answer before it took (here: an image its client does not read).
+    @Test("A later request refused for its head, behind an answer that waits, stops the connection's reading")
+    func refusedLaterRequestStopsTheReading() async throws {
+        try await withTemporaryDirectory { images in
+            _ = try SlowAnswerTests.image(3, bytes: Int(BossImages.maxImageBytes), in: images)
+            let configure = { (configuration: inout ServerConfiguration) in
+                configuration.bossImagesDirectory = images
+                configuration.limits.idleTimeout = .seconds(3)  // and the stalled answer is cut off
+                configuration.limits.slowAnswerGrace = .seconds(3)
+            }
+            try await withRelayServer(configure: configure) { port, _ in
+                let refused = "POST /api/scores HTTP/1.1\r\nContent-Length: 999999999999\r\n\r\n"  // no Host
+                let (sent, _) = try await Self.sendPastTheParser(
+                    port: port, SlowAnswerTests.request(3) + refused, receiveBuffer: 4096)
+                #expect(sent < 8 * 1024 * 1024, "\(sent) bytes taken")
+            }
         }
     }
     /// NIO's parser reads nothing after a request it takes for an upgrade, which the server answers
@@ -115,9 +158,11 @@ struct MalformedRequestTests {
 
     /// Writes `request`, then zeros (up to 64 MiB) until the server stops taking them: how many
     /// it took, and the error that stopped the writes (0 if none did).
-    static func sendPastTheParser(port: Int, _ request: String) async throws -> (sent: Int, error: Int32) {
+    static func sendPastTheParser(
+        port: Int, _ request: String, receiveBuffer: Int32? = nil
+    ) async throws -> (sent: Int, error: Int32) {
         try await onOwnThread { () throws -> (Int, Int32) in
-            let descriptor = try socketWithRequest(port: port, request)
+            let descriptor = try socketWithRequest(port: port, request, receiveBuffer: receiveBuffer)
             defer { close(descriptor) }
             var size: Int32 = 64 * 1024
             setsockopt(descriptor, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))

@@ -13,7 +13,7 @@ import NIOHTTP1
 /// 9110 §10.1.1 lets it; the server cannot tell the next bytes apart. Kept open, a client of the
 /// second kind had its next request read as the unsent body. So the answer says
 /// `Connection: close`, as §10.1.1 asks a server to say which it will do; the connection's output
-/// closes after it, and the whole connection ``linger`` later (Go's `net/http` does the same).
+/// closes after it, and the whole connection a moment later (``ChannelHandlerContext/closeOutputThenLinger()``).
 /// Nothing read after the answer is acted on. A client that sent its body without waiting, or
 /// was sent the `100`, keeps its connection.
 ///
@@ -101,23 +101,12 @@ final class EarlyAnswerEndsConnection: ChannelDuplexHandler, RemovableChannelHan
         case .end:
             guard self.closesAfterAnswer else { break }
             context.write(data, promise: promise)
-            // ``DrainBeforeClose`` lets the answer go first. The input stays open a moment for what
-            // the client already sent (closed at once, the kernel would answer it with a reset
-            // that could destroy the answer at the client), then the connection closes: nothing
-            // read now is answered, so no deadline would end it (Go's `net/http` lingers 500 ms).
-            let closed = context.eventLoop.makePromise(of: Void.self)
-            context.close(mode: .output, promise: closed)
-            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            closed.futureResult.whenComplete { _ in
-                bound.value.eventLoop.scheduleTask(in: Self.linger) { bound.value.close(promise: nil) }
-            }
-            return
+            // ``DrainBeforeClose`` lets the answer go first; the input stays open a moment for what
+            // the client already sent.
+            return context.closeOutputThenLinger()
         }
         context.write(data, promise: promise)
     }
-
-    /// How long the input stays open after the answer has gone.
-    static let linger: TimeAmount = .milliseconds(500)
 
     /// Where the body `head` declares stands as the head is read: waiting for `100 Continue` if
     /// the head asks for one (``RequestHeadRules`` has dropped the expectation from an HTTP/1.0

@@ -23,7 +23,11 @@ final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundOut = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
+    /// A first request was refused with 400: nothing read after it is acted on.
+    private var hasRefused = false
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !self.hasRefused else { return }
         guard case .head(var head) = self.unwrapInboundIn(data) else {
             return context.fireChannelRead(data)
         }
@@ -50,8 +54,11 @@ final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     /// target, `Content-Length` with `Transfer-Encoding`), or whose head ``RequestHeadRules``
     /// refused, before any head got through: nothing downstream would answer it, and the
     /// connection would wait for its deadline. It gets 400 and is closed, as hummingbird treats the
-    /// same error in a later request.
+    /// same error in a later request. Its output closes after the 400, and the whole connection a
+    /// moment later (``ChannelHandlerContext/closeOutputThenLinger()``): the first read takes only
+    /// 512 bytes (``SmallReadBufferChannel``), so a client still sending its body had the 400 reset.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard !self.hasRefused else { return }  // the decoder's, about bytes after the refusal
         let answer: ErrorBody
         switch error {
         case is HTTPParserError: answer = APIError.unreadableBody.body
@@ -64,12 +71,11 @@ final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
         SecurityHeaders.add(to: &fields, path: "/")  // every answer's (PROTOCOL.md §1); its path is unknown
         let headers = HTTPHeaders(fields.map { ($0.name.rawName, $0.value) })
         let head = HTTPResponseHead(version: .http1_1, status: .badRequest, headers: headers)
+        self.hasRefused = true
         context.write(self.wrapOutboundOut(.head(head)), promise: nil)
         context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
-        context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in
-            boundContext.value.close(promise: nil)
-        }
+        context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+        context.closeOutputThenLinger()
     }
 
     /// A request NIO's upgrader may answer with 101 (RFC 6455 §4.2.1): a GET of HTTP/1.1 or later

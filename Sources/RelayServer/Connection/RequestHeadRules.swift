@@ -22,13 +22,17 @@ import Relay
 /// A refused request goes no further, nor does anything after it on the connection: it is
 /// answered, then the connection closes. A first request raises ``Refusal``, which
 /// ``FirstRequestGuard`` answers saying why; a later one raises the parse error NIO's decoder
-/// would, which hummingbird answers with an empty 400 once the answers before it have gone.
+/// would, which hummingbird answers with an empty 400 once the answers before it have gone, and
+/// the connection reads nothing more: NIO's decoder, in no error, went on with the refused
+/// request's body, read as fast as it came (and dropped) for as long as an earlier answer took.
 ///
 /// It leaves the pipeline at a room socket's upgrade, as the other HTTP handlers do (their
 /// order: ``RelayChildChannel``).
-final class RequestHeadRules: ChannelInboundHandler, RemovableChannelHandler {
+final class RequestHeadRules: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
 
     /// Why a first request is refused: the `detail` of ``FirstRequestGuard``'s 400.
     struct Refusal: Error, Equatable {
@@ -44,6 +48,9 @@ final class RequestHeadRules: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private var hasRefused = false
+    /// A later request was refused: the connection reads nothing more. (After a first one,
+    /// ``FirstRequestGuard`` reads on a moment, for what the client already sent.)
+    private var stopsReading = false
     private var isFirstHead = true
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -52,6 +59,7 @@ final class RequestHeadRules: ChannelInboundHandler, RemovableChannelHandler {
         defer { self.isFirstHead = false }
         if let refusal = Self.refusal(of: head) {
             self.hasRefused = true
+            self.stopsReading = !self.isFirstHead
             return context.fireErrorCaught(self.isFirstHead ? refusal : HTTPParserError.invalidHeaderToken)
         }
         if Self.normalize(&head) {
@@ -62,6 +70,11 @@ final class RequestHeadRules: ChannelInboundHandler, RemovableChannelHandler {
         if self.isFirstHead, head.asksToUpgrade {
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        guard !self.stopsReading else { return }
+        context.read()
     }
 
     /// The decoder's own errors after a refusal are about bytes the connection will never act on.
