@@ -98,6 +98,15 @@ struct CommandLineTests {
         let scenario = try relay.load.scenario(name: "relay", defaultRooms: 1, defaultPlayers: 2)
         #expect(scenario.drainSeconds == 30)
         #expect(scenario.warmupSeconds == 5)
+        // step's drain is at least its SLO: a relay late by less is late, not lost.
+        let step = try #require(
+            try RelayBenchCommand.parseAsRoot(["step", "ws://127.0.0.1:8000", "--drain", "3s", "--warmup", "2s"])
+                as? StepCommand)
+        #expect(try step.scenario().drainSeconds == 3 && step.scenario().warmupSeconds == 2)
+        #expect(try step.scenario().drainWaited == 3)
+        let slowSLO = try #require(
+            try RelayBenchCommand.parseAsRoot(["step", "ws://127.0.0.1:8000", "--slo-ms", "5000"]) as? StepCommand)
+        #expect(try slowSLO.scenario().drainWaited == 5)
     }
 
     @Test("Durations read as seconds, milliseconds or minutes")

@@ -160,6 +160,22 @@ struct PlanningTests {
         #expect(window.serverMicrosPerDelivery == 5_000)
     }
 
+    /// A window whose drain waits for a lost message: the drain would halve the share of a core
+    /// the window kept busy.
+    @Test("A process's share of a core is over the sending; its CPU seconds run to the end of the drain")
+    func shareOfACoreWhileSending() {
+        let start = ContinuousClock.now
+        func reading(cpu: Double, at seconds: Int) -> ProcessStats {
+            ProcessStats(cpuSeconds: cpu, residentBytes: 0, runQueueWaits: nil, readAt: start + .seconds(seconds))
+        }
+        let usage = ProcessUsage(
+            from: reading(cpu: 10, at: 0), sendingEnded: reading(cpu: 12, at: 2), to: reading(cpu: 12, at: 4))
+        #expect(usage?.cpuSeconds == 2 && usage?.cpuPercent == 50)
+        #expect(usage?.reportedCPUPercent == 100)
+        #expect(Format.usage(usage!, microsPerDelivery: nil).hasPrefix("CPU 2.00 s (100% of one core)"))
+        #expect(ProcessUsage(cpuSeconds: 1, wallSeconds: 4, residentBytes: 0).reportedCPUPercent == 25)
+    }
+
     /// slow-consumer's slow players read in its first window, unmeasured: the server's CPU went
     /// into their relays too (a quarter of them slow in rooms of four: a third of the relays).
     @Test("CPU per delivery counts the relays to unmeasured players; deliveries per second does not")

@@ -42,6 +42,15 @@ struct StepCommand: AsyncParsableCommand {
     @Option(help: "Extra bytes of padding in each player_state.")
     var payloadBytes = 0
 
+    @Option(
+        help:
+            "How long each step waits after its window for relays still in flight, e.g. 5s (at least the SLO); those still missing then count as lost."
+    )
+    var drain = "1s"
+
+    @Option(help: "How long the players send before each step's window opens, unmeasured, e.g. 2s (default: none).")
+    var warmup = "0s"
+
     func validate() throws {
         try OptionBounds.check(
             rooms: self.maxRooms, roomsOption: "--max-rooms", players: self.players, hertz: self.hz,
@@ -53,13 +62,20 @@ struct StepCommand: AsyncParsableCommand {
         }
         guard self.sloMs > 0 else { throw ValidationError("--slo-ms must be positive") }
         _ = try DurationOption.validated(self.stepDuration, name: "step-duration")
+        _ = try DurationOption.validated(self.drain, name: "drain")
+        _ = try DurationOption.validated(self.warmup, name: "warmup", within: 0...600)
+    }
+
+    func scenario() throws -> StepScenario {
+        StepScenario(
+            startRooms: self.startRooms, stepRooms: self.step, maxRooms: self.maxRooms, players: self.players,
+            hertz: self.hz, stepSeconds: try DurationOption.validated(self.stepDuration, name: "step-duration"),
+            sloMicros: UInt64(self.sloMs * 1000), paddingBytes: self.payloadBytes,
+            drainSeconds: try DurationOption.validated(self.drain, name: "drain"),
+            warmupSeconds: try DurationOption.validated(self.warmup, name: "warmup", within: 0...600))
     }
 
     func run() async throws {
-        let scenario = StepScenario(
-            startRooms: self.startRooms, stepRooms: self.step, maxRooms: self.maxRooms, players: self.players,
-            hertz: self.hz, stepSeconds: try DurationOption.validated(self.stepDuration, name: "step-duration"),
-            sloMicros: UInt64(self.sloMs * 1000), paddingBytes: self.payloadBytes)
-        try self.common.emit(try await scenario.run(in: try self.common.context()))
+        try self.common.emit(try await self.scenario().run(in: try self.common.context()))
     }
 }

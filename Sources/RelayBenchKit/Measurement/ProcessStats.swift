@@ -150,8 +150,14 @@ struct ProcessUsage: Sendable, Codable, Equatable {
     /// a thread that ended meanwhile is not counted).
     var runQueueWaitSeconds: Double?
 
-    /// Percent of one core.
+    /// Percent of one core over the interval.
     var cpuPercent: Double { self.wallSeconds > 0 ? 100 * self.cpuSeconds / self.wallSeconds : 0 }
+    /// Percent of one core while the bench sent, when read apart from the interval: a window's
+    /// drain is mostly a wait (all of its length once a message is lost), which would dilute the
+    /// share of a process the window kept busy.
+    var cpuPercentWhileSending: Double?
+    /// The share reported: while sending, when read.
+    var reportedCPUPercent: Double { self.cpuPercentWhileSending ?? self.cpuPercent }
 
     init(cpuSeconds: Double, wallSeconds: Double, residentBytes: Int, runQueueWaitSeconds: Double? = nil) {
         self.cpuSeconds = cpuSeconds
@@ -170,6 +176,13 @@ struct ProcessUsage: Sendable, Codable, Equatable {
             runQueueWaitSeconds: after.runQueueWaits.flatMap { end in
                 before.runQueueWaits.map { ProcessStats.runQueueWaitSeconds(from: $0, to: end) }
             })
+    }
+
+    /// The usage between `before` and `after`, with the share of a core between `before` and
+    /// `sendingEnded` (``cpuPercentWhileSending``).
+    init?(from before: ProcessStats?, sendingEnded: ProcessStats?, to after: ProcessStats?) {
+        self.init(from: before, to: after)
+        self.cpuPercentWhileSending = ProcessUsage(from: before, to: sendingEnded)?.cpuPercent
     }
 
     /// CPU microseconds per `count` events (nil when there were none).

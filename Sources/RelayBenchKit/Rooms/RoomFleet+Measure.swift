@@ -8,7 +8,7 @@ struct WindowResult: Sendable, Encodable, Equatable {
     /// Sending time it took: longer when the bench's own task woke late.
     var sendingSeconds: Double
     var latency: LatencySnapshot
-    /// From the window's start to the end of the drain.
+    /// From the window's start to the end of the drain (its share of a core: while sending).
     var server: ProcessUsage?
     var bench: ProcessUsage?
     /// Largest server RSS sampled during the window (every 250 ms), when asked for.
@@ -109,6 +109,7 @@ extension RoomFleet {
         let stopping = self.requestStopSending()
         let sendingSeconds = (ContinuousClock.now - sendingStarted).seconds
         for stopped in stopping { try? await stopped.get() }
+        let (serverSent, benchSent) = (serverPID.flatMap(ProcessStats.read(pid:)), ProcessStats.current())
         let drainEnd = ContinuousClock.now + .milliseconds(Int64(drainSeconds * 1000))
         while ContinuousClock.now < drainEnd {
             let counts = recorder.counts()
@@ -118,8 +119,9 @@ extension RoomFleet {
         let latency = recorder.snapshot()
         return WindowResult(
             seconds: seconds, sendingSeconds: sendingSeconds, latency: latency,
-            server: ProcessUsage(from: serverBefore, to: serverPID.flatMap(ProcessStats.read(pid:))),
-            bench: ProcessUsage(from: benchBefore, to: ProcessStats.current()),
+            server: ProcessUsage(
+                from: serverBefore, sendingEnded: serverSent, to: serverPID.flatMap(ProcessStats.read(pid:))),
+            bench: ProcessUsage(from: benchBefore, sendingEnded: benchSent, to: ProcessStats.current()),
             serverPeakResidentBytes: peakServerMemory,
             stealSeconds: StealTime.read().flatMap { end in stealBefore.map { end - $0 } })
     }

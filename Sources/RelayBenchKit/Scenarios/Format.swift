@@ -33,7 +33,7 @@ enum Format {
 
     /// "CPU 1.23 s (45% of one core), 12.3 µs per delivery, RSS 40.0 MB, waited 12 ms for a core".
     static func usage(_ usage: ProcessUsage, microsPerDelivery: Double?) -> String {
-        var text = String(format: "CPU %.2f s (%.0f%% of one core)", usage.cpuSeconds, usage.cpuPercent)
+        var text = String(format: "CPU %.2f s (%.0f%% of one core)", usage.cpuSeconds, usage.reportedCPUPercent)
         if let microsPerDelivery { text += String(format: ", %.2f µs per delivery", microsPerDelivery) }
         text += ", RSS " + megabytes(usage.residentBytes)
         if let wait = usage.runQueueWaitSeconds { text += String(format: ", waited %.0f ms for a core", wait * 1000) }

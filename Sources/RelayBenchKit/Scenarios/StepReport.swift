@@ -120,9 +120,9 @@ struct StepReport: ScenarioReport, Equatable {
                 Format.right(Format.latencyMs(window.latency.p99), 9),
                 Format.right(Format.ms(window.latency.sendLagP99), 12),
                 Format.right("\(window.latency.lost)", 8),
-                Format.right(Format.fixed(window.server?.cpuPercent ?? 0, 0) + "%", 12),
+                Format.right(Format.fixed(window.server?.reportedCPUPercent ?? 0, 0) + "%", 12),
                 Format.right(Format.fixed(window.serverMicrosPerDelivery ?? 0), 15),
-                Format.right(Format.fixed(window.bench?.cpuPercent ?? 0, 0) + "%", 11),
+                Format.right(Format.fixed(window.bench?.reportedCPUPercent ?? 0, 0) + "%", 11),
                 Format.right(Format.fixed(window.benchMicrosPerDelivery ?? 0), 14),
             ]
             lines.append(head + columns.joined() + "  " + step.verdict.summary)

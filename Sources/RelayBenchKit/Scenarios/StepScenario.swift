@@ -12,9 +12,15 @@ struct StepScenario: Sendable {
     var stepSeconds: Double
     var sloMicros: UInt64
     var paddingBytes = 0
-    var setupConcurrency = 50
-    /// How long after the window the bench waits for messages still in flight (then they count as lost).
+    /// How long after the window the bench waits for messages still in flight (then they count as
+    /// lost), at least the SLO: a relay within it is late by the objective, never lost.
     var drainSeconds = 1.0
+    /// How long the players send before each step's window, unmeasured.
+    var warmupSeconds = 0.0
+    var setupConcurrency = 50
+
+    /// The drain waited: ``drainSeconds``, at least the SLO.
+    var drainWaited: Double { max(self.drainSeconds, Double(self.sloMicros) / 1e6) }
 
     /// The room counts to try, in order, up to `maxRooms`.
     var plannedSteps: [Int] {
@@ -54,8 +60,7 @@ struct StepScenario: Sendable {
             }
             let window = await fleet.measure(
                 seconds: self.stepSeconds, hertz: self.hertz, paddingBytes: self.paddingBytes,
-                serverPID: context.serverPID,
-                drainSeconds: self.drainSeconds)
+                serverPID: context.serverPID, drainSeconds: self.drainWaited, warmupSeconds: self.warmupSeconds)
             let (errors, closes) = (connector.events.serverErrors, connector.events.serverCloses)
             let verdict = StepVerdict(
                 window: window, sloMicros: self.sloMicros, serverErrors: errors - errorsBefore,
