@@ -188,6 +188,25 @@ struct CollectItemTests {
         #expect(await room.state.coins.values.map { scalars($0.fields["coin_id"]) } == [["c", "\u{E9}"]])
     }
 
+    /// A plain ASCII `enemy_state` takes the fast path, which relayed the id as sent: U+212A, the
+    /// Kelvin sign, is canonically a K, so "K1" found the room's "\u{212A}1" and went out as "K1".
+    @Test(
+        "An enemy_state in plain ASCII for an enemy the room keeps under another spelling names it as kept",
+        arguments: [false, true])
+    func plainEnemyStateUnderAnotherSpelling(afterItsDeath: Bool) async throws {
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.startedRoom()
+        await host.send(#"{"type":"enemy_spawn","enemy":{"enemy_id":"\u212A1","coin_reward":0}}"#)
+        if afterItsDeath { await host.send(#"{"type":"enemy_killed","enemy_id":"\u212A1"}"#) }
+        _ = await host.received()
+        _ = await guest.received()
+        await host.send(#"{"type":"enemy_state","enemy_id":"K1","state":{"x":1.234}}"#)
+        let update = try #require(await guest.received().first)
+        #expect(update.type == "enemy_state_update")
+        #expect(Array(update["enemy_id"]?.stringValue?.unicodeScalars ?? "".unicodeScalars) == ["\u{212A}", "1"])
+        #expect(update["state"]?["x"] == 1.23)
+    }
+
     @Test func concurrentCollectorsGetExactlyOneWin() async throws {
         let harness = try Harness()
         let (host, guest, _) = try await harness.roomWithTwoPlayers()

@@ -83,8 +83,14 @@ struct EnemyStateRelay {
     /// the loop ~5 ms each to decode only to be refused. The general path merges such a state when
     /// the merge drops most of its values (under `enemy_id`, `coin_reward`, `coinReward` or `killed_by`, or under
     /// a repeated key), which no game client sends.
+    ///
+    /// An enemy the room keeps under another spelling of the id (U+212A, the Kelvin sign, where
+    /// the sender wrote K: equal Swift strings) goes to the general path, which names it so.
     func apply(in room: isolated GameRoom, from playerID: String) throws(RelayError) -> Bool {
         try RoomState.checkID(self.enemyID, field: "enemy_id")
+        guard room.state.keptSpelling(ofEnemy: self.enemyID).utf8.elementsEqual(self.enemyID.utf8) else {
+            return false
+        }
         if room.state.tracksEnemy(self.enemyID) {
             let limit = room.state.limits.maxEntityBytes
             guard self.stateValueCount <= limit / 2 else { throw .limitExceeded("bytes in one enemy", limit: limit) }
