@@ -255,9 +255,20 @@ struct RelayCommand: AsyncParsableCommand {
             // Once the store is open: a relay that cannot start (another one uses the data
             // directory) printed a key that worked nowhere. Written at once: through `print`, a
             // piped or redirected stdout (a container, systemd) would hold the key in its buffer
-            // until the server exits, and lose it to a SIGKILL.
-            FileHandle.standardOutput.write(
-                Data("API_KEY is not set; this run's generated key is: \(configuration.apiKey)\n".utf8))
+            // until the server exits, and lose it to a SIGKILL. A key nobody could read would
+            // leave a server that takes no writes: it does not start (`write(_:)` trapped on the
+            // error, and SIGPIPE, not yet ignored by NIO, killed it silently on a closed pipe).
+            signal(SIGPIPE, SIG_IGN)
+            do {
+                try FileHandle.standardOutput.write(
+                    contentsOf: Data("API_KEY is not set; this run's generated key is: \(configuration.apiKey)\n".utf8))
+            } catch {
+                logger.critical(
+                    "relay.startup.failed",
+                    metadata: ["error": "the generated API key cannot be printed (\(error)); set API_KEY"])
+                await store.close()
+                throw ExitCode(1)
+            }
         }
         do {
             try await PluginHost.withPlugins(

@@ -488,6 +488,31 @@ struct ProcessLifecycleTests {
             let relay = try self.startRelay(dataDirectory: "\(file)/data")
             #expect(try await relay.exitStatus() == 2)
             #expect(relay.printed.contains("cannot use database"))
+            #expect(relay.printed.contains("cannot create directory \(file)/data: Not a directory"), "\(relay.printed)")
+        }
+    }
+
+    /// `FileHandle.write(_:)` trapped on the error; on a closed pipe SIGPIPE ended the process
+    /// silently. Either way the store had opened.
+    @Test("A generated API key that cannot be printed (stdout full) stops the start with a message, status 1")
+    func unprintableKey() async throws {
+        try await withTemporaryDirectory { directory in
+            let relay = try ChildProcess(
+                path: "/bin/sh",
+                arguments: [
+                    "-c", #"exec "$@" >/dev/full"#, "sh", ChildRelay.executablePath(), "--data-dir", directory,
+                    "--port", "0",
+                ],
+                environment: ["API_KEY": ""])
+            guard try await relay.exited(within: .seconds(60)) else {
+                relay.send(SIGKILL)
+                Issue.record("relay did not exit in time; output:\n\(relay.printed)")
+                return
+            }
+            relay.waitUntilExit()  // and its output's end
+            #expect(relay.terminationStatus == 1)
+            #expect(relay.printed.contains("the generated API key cannot be printed"), "\(relay.printed)")
+            #expect(!relay.printed.contains("listening on"))
         }
     }
 

@@ -87,14 +87,35 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
         path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
     }
 
+    /// `mkdir -p`: nil once `path` is a directory, else the `errno` of the step that failed, so
+    /// that the message can say why ("Permission denied"; Foundation's own error said "The
+    /// operation could not be completed").
+    private static func makeDirectories(_ path: String) -> Int32? {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            return isDirectory.boolValue ? nil : ENOTDIR
+        }
+        if mkdir(path, 0o755) == 0 { return nil }
+        var failure = errno
+        if failure == ENOENT {
+            let parent = (path as NSString).deletingLastPathComponent
+            guard !parent.isEmpty, parent != path else { return failure }
+            if let parentFailure = self.makeDirectories(parent) { return parentFailure }
+            if mkdir(path, 0o755) == 0 { return nil }
+            failure = errno
+        }
+        // Made meanwhile by another process: a directory all the same.
+        return failure == EEXIST && FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+            && isDirectory.boolValue ? nil : failure
+    }
+
     /// Creates the folder the database file goes in, if it has one.
     private static func createDirectory(of path: String) throws(StoreOpeningError) {
         let directory = (path as NSString).deletingLastPathComponent
         guard !directory.isEmpty else { return }
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw StoreOpeningError(path: path, reason: "cannot create directory \(directory)")
+        if let failure = Self.makeDirectories(directory) {
+            let reason = String(cString: strerror(failure))
+            throw StoreOpeningError(path: path, reason: "cannot create directory \(directory): \(reason)")
         }
     }
 
