@@ -83,7 +83,7 @@ public final class StopSignals: Sendable {
     }
 
     /// The signal that came while no action was set, until an action takes it.
-    var waitingSignal: Int32? { self.shared.waiting }
+    public var waitingSignal: Int32? { self.shared.waiting }
 
     /// Stops catching (the run is over).
     public func cancel() {

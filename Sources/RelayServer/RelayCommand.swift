@@ -251,6 +251,13 @@ struct RelayCommand: AsyncParsableCommand {
             logger.critical("relay.startup.failed", metadata: ["error": "\(error)"])
             throw ExitCode(2)
         }
+        // A signal that came while the store opened (a migration, a lock) waited for it: the start
+        // ends here, before a key is printed or a plugin started, nothing written.
+        if let signal = stopSignals.waitingSignal {
+            logger.notice("relay.startup.interrupted", metadata: ["signal": "\(signal)"])
+            await store.close()
+            return
+        }
         if configuration.apiKeyWasGenerated {
             // Once the store is open: a relay that cannot start (another one uses the data
             // directory) printed a key that worked nowhere. Written at once: through `print`, a

@@ -177,6 +177,61 @@ struct ProcessLifecycleTests {
         }
     }
 
+    /// The signal waited for the store; the start then went on to print a key and start every
+    /// plugin before the signal was acted on.
+    @Test("A SIGTERM while the store opens ends the start once it has: no key printed, no plugin started, status 0")
+    func signalWhileTheStoreOpens() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = ServerConfiguration.databasePath(in: directory)
+            let plugins = "\(directory)/plugins"
+            try FileManager.default.createDirectory(atPath: plugins, withIntermediateDirectories: true)
+            let marker = "\(directory)/plugin-started"
+            let plugin = "\(plugins)/marks"
+            try Data(
+                ("#!/bin/sh\ntouch '\(marker)'\n"
+                    + #"echo '{"kind":"hello","protocol":1,"name":"marks","handles":["mark"]}'"#
+                    + "\nexec cat >/dev/null\n")
+                    .utf8
+            ).write(to: URL(fileURLWithPath: plugin))
+            chmod(plugin, 0o755)
+            // Holds the lock (the relay waits up to 5 s for it) until the relay has heard the signal.
+            let release = "\(directory)/release"
+            let holder = try ChildProcess(
+                path: "/usr/bin/env",
+                arguments: [
+                    "python3", "-c",
+                    "import os, sqlite3, sys, time\n"
+                        + "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+                        + "db.execute('BEGIN EXCLUSIVE')\nprint('locked', flush=True)\n"
+                        + "while not os.path.exists(sys.argv[2]): time.sleep(0.01)\n"
+                        + "db.execute('COMMIT')",
+                    path, release,
+                ])
+            defer { holder.send(SIGKILL) }
+            try await eventually { holder.printed.contains("locked") }
+            let relay = try ChildRelay(
+                arguments: ["--port", "0", "--data-dir", directory, "--plugins-dir", plugins],
+                environment: ["API_KEY": "", "BOSS_IMAGES_DIR": directory])
+            let sent = try await onOwnThread { () -> Bool in
+                let deadline = ContinuousClock.now + .seconds(60)
+                while !relay.hasOpen(path) {
+                    guard ContinuousClock.now < deadline else { return false }
+                    usleep(10_000)
+                }
+                relay.send(SIGTERM)
+                while !relay.printed.contains("relay.stop.requested"), ContinuousClock.now < deadline {
+                    usleep(10_000)
+                }
+                return FileManager.default.createFile(atPath: release, contents: nil)
+            }
+            try #require(sent, "the relay never opened its database: \(relay.printed)")
+            #expect(try await relay.exitStatus() == 0, "\(relay.printed)")
+            #expect(relay.printed.contains("relay.startup.interrupted"))
+            #expect(!relay.printed.contains("generated key"))
+            #expect(!FileManager.default.fileExists(atPath: marker), "a plugin started")
+        }
+    }
+
     /// Runners such as npm forward a Ctrl-C to a process group that got it already.
     @Test("Two SIGTERMs within a second stop the server in order: the second is the first delivered twice")
     func aRepeatedSignalStopsInOrder() async throws {
