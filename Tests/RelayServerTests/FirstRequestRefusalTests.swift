@@ -5,8 +5,8 @@ import Testing
 
 @testable import RelayServer
 
-/// How a refused first request ends its connection, seen handler by handler.
-@Suite("A refused first request's connection")
+/// How a refused request ends its connection, seen handler by handler.
+@Suite("A refused request's connection")
 struct FirstRequestRefusalTests {
     /// The first read takes 512 bytes (``SmallReadBufferChannel``). Closed at once, the connection
     /// met the rest of a body still coming with a reset, and a client sending it failed a send
@@ -40,6 +40,38 @@ struct FirstRequestRefusalTests {
         #expect(closes.modes == [.output, .all] && !channel.isActive)
     }
 
+    /// A later request refused for its head: nothing more is read until hummingbird's 400 has
+    /// gone (its body, read as fast as it came, could be gigabytes); then the connection reads on
+    /// a moment and closes, where it waited for the client's close until the idle timeout.
+    @Test("A later request's refusal stops the reads until its answer closes the output, then it closes after a linger")
+    func laterRefusalReadsOnlyToLinger() throws {
+        let loop = EmbeddedEventLoop()
+        let closes = CloseRecorder()
+        let channel = EmbeddedChannel(loop: loop)
+        try channel.pipeline.syncOperations.addHandlers([closes, RequestHeadRules()])
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        var served = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/api/rooms")
+        served.headers.add(name: "host", value: "a")
+        try channel.writeInbound(HTTPServerRequestPart.head(served))
+        try channel.writeInbound(HTTPServerRequestPart.end(nil))
+        channel.read()
+        #expect(closes.reads == 1)
+
+        let refused = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/api/scores")  // no Host
+        #expect(throws: HTTPParserError.self) { try channel.writeInbound(HTTPServerRequestPart.head(refused)) }
+        channel.read()
+        #expect(closes.reads == 1, "reads stop")
+        try channel.writeInbound(HTTPServerRequestPart.body(ByteBuffer(string: "its body")))
+        #expect(try channel.readInbound(as: HTTPServerRequestPart.self)?.isHead == true)  // the first's
+        #expect(try channel.readInbound(as: HTTPServerRequestPart.self)?.isHead == false)  // its end
+        #expect(try channel.readInbound(as: HTTPServerRequestPart.self) == nil, "nothing of the refused one")
+
+        channel.close(mode: .output, promise: nil)  // as hummingbird does after its 400
+        #expect(closes.modes == [.output] && closes.reads == 2, "reads on")
+        loop.advanceTime(by: .milliseconds(500))
+        #expect(closes.modes == [.output, .all] && !channel.isActive)
+    }
+
     private static func written(on channel: EmbeddedChannel) throws -> [HTTPServerResponsePart] {
         var parts: [HTTPServerResponsePart] = []
         while let part = try channel.readOutbound(as: HTTPServerResponsePart.self) { parts.append(part) }
@@ -47,11 +79,23 @@ struct FirstRequestRefusalTests {
     }
 }
 
+extension HTTPServerRequestPart {
+    fileprivate var isHead: Bool {
+        if case .head = self { true } else { false }
+    }
+}
+
 /// Records each close asked for, and closes only for a whole close (an `EmbeddedChannel` closes
-/// whole for any).
+/// whole for any); counts the reads asked for.
 private final class CloseRecorder: ChannelOutboundHandler {
     typealias OutboundIn = Never
     private(set) var modes: [CloseMode] = []
+    private(set) var reads = 0
+
+    func read(context: ChannelHandlerContext) {
+        self.reads += 1
+        context.read()
+    }
 
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
         self.modes.append(mode)

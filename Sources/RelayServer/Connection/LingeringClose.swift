@@ -10,8 +10,10 @@ extension ChannelHandlerContext {
     /// kernel would answer them with a reset, which can destroy the answer at the client (a client
     /// still sending a body meets it as a failed send, and gives up unread). Nothing read meanwhile
     /// is answered, so no deadline would end it. Go's `net/http` lingers 500 ms too.
-    func closeOutputThenLinger() {
+    /// `promise`: the output's close.
+    func closeOutputThenLinger(promise: EventLoopPromise<Void>? = nil) {
         let closed = self.eventLoop.makePromise(of: Void.self)
+        closed.futureResult.cascade(to: promise)
         self.close(mode: .output, promise: closed)
         let bound = NIOLoopBound(self, eventLoop: self.eventLoop)
         closed.futureResult.whenComplete { _ in

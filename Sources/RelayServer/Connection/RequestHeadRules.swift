@@ -23,8 +23,9 @@ import Relay
 /// answered, then the connection closes. A first request raises ``Refusal``, which
 /// ``FirstRequestGuard`` answers saying why; a later one raises the parse error NIO's decoder
 /// would, which hummingbird answers with an empty 400 once the answers before it have gone, and
-/// the connection reads nothing more: NIO's decoder, in no error, went on with the refused
-/// request's body, read as fast as it came (and dropped) for as long as an earlier answer took.
+/// the connection reads nothing more until then: NIO's decoder, in no error, went on with the
+/// refused request's body, read as fast as it came (and dropped) for as long as an earlier answer
+/// took. After the 400 it reads on a moment, and closes.
 ///
 /// It leaves the pipeline at a room socket's upgrade, as the other HTTP handlers do (their
 /// order: ``RelayChildChannel``).
@@ -77,6 +78,17 @@ final class RequestHeadRules: ChannelDuplexHandler, RemovableChannelHandler {
         context.read()
     }
 
+    /// hummingbird has answered a refused later request and closes the output: the connection
+    /// reads on a moment, dropping what comes (the refused request's body, still coming, which
+    /// would otherwise reset the answer away), then closes whole, as after a refused first one.
+    /// Left to the client's close, it lasted until the idle timeout.
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        guard self.stopsReading, mode == .output else { return context.close(mode: mode, promise: promise) }
+        self.stopsReading = false
+        context.closeOutputThenLinger(promise: promise)
+        context.read()
+    }
+
     /// The decoder's own errors after a refusal are about bytes the connection will never act on.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard !self.hasRefused else { return }
@@ -87,8 +99,10 @@ final class RequestHeadRules: ChannelDuplexHandler, RemovableChannelHandler {
     /// - Returns: whether it changed the head.
     static func normalize(_ head: inout HTTPRequestHead) -> Bool {
         var changed = false
+        // `close` in a list is read as it (HTTP/1.0 with `keep-alive, close` is kept alive to llhttp).
         let endsConnection =
             !head.isKeepAlive || head.method == .CONNECT
+            || head.headers["connection"].contains { $0.listsASCII(caseInsensitively: "close") }
             || (head.version == .http1_0 && head.headers.contains(name: "transfer-encoding"))
         if endsConnection, head.headers["connection"] != ["close"] {
             head.headers.replaceOrAdd(name: "connection", value: "close")
