@@ -112,7 +112,12 @@ enum ProbePlugin {
                     os._exit(3)
                 if message.get("hold"):  # a file: judged once the test removes it
                     wait_while_exists(message["hold"])
-                if text.startswith("rewrite"):
+                if mode == "filter_no_shouting":  # refuses capitals, passes the rest as it is
+                    if text.isupper():
+                        answer.update(verdict="reject", error={"code": "no_shouting", "message": "Not in capitals"})
+                    else:
+                        answer.update(verdict="pass")
+                elif text.startswith("rewrite"):
                     answer.update(verdict="rewrite", message=dict(message, message=text.upper()))
                 elif text == "retype":
                     answer.update(verdict="rewrite", message=dict(message, type="emote"))
@@ -122,8 +127,6 @@ enum ProbePlugin {
                     answer.update(verdict="drop")
                 elif text == "reject":
                     answer.update(verdict="reject", error={"code": "no_thanks", "message": "Rejected by the probe"})
-                elif mode == "filter_no_shouting" and text.isupper():
-                    answer.update(verdict="reject", error={"code": "no_shouting", "message": "Not in capitals"})
                 else:
                     answer.update(verdict="pass")
                 say(answer)
