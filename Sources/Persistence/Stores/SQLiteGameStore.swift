@@ -89,19 +89,20 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
 
     /// `mkdir -p`: nil once `path` is a directory, else the `errno` of the step that failed, so
     /// that the message can say why ("Permission denied"; Foundation's own error said "The
-    /// operation could not be completed").
+    /// operation could not be completed"). Each directory gets what the umask leaves of 0777, as
+    /// with Foundation.
     private static func makeDirectories(_ path: String) -> Int32? {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
             return isDirectory.boolValue ? nil : ENOTDIR
         }
-        if mkdir(path, 0o755) == 0 { return nil }
+        if mkdir(path, 0o777) == 0 { return nil }
         var failure = errno
         if failure == ENOENT {
             let parent = (path as NSString).deletingLastPathComponent
             guard !parent.isEmpty, parent != path else { return failure }
             if let parentFailure = self.makeDirectories(parent) { return parentFailure }
-            if mkdir(path, 0o755) == 0 { return nil }
+            if mkdir(path, 0o777) == 0 { return nil }
             failure = errno
         }
         // Made meanwhile by another process: a directory all the same.
