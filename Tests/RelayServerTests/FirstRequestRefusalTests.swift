@@ -29,6 +29,7 @@ struct FirstRequestRefusalTests {
         }
         #expect(head.status == .badRequest)
         #expect(closes.modes == [.output])
+        closes.finishOutputClose()  // the answer has gone: the linger starts
         try channel.writeInbound(HTTPServerRequestPart.body(ByteBuffer(string: "the body, still coming")))
         #expect(try channel.readInbound(as: HTTPServerRequestPart.self) == nil)
         channel.pipeline.fireErrorCaught(HTTPParserError.invalidHeaderToken)  // the decoder's, about those bytes
@@ -48,7 +49,7 @@ struct FirstRequestRefusalTests {
         let loop = EmbeddedEventLoop()
         let closes = CloseRecorder()
         let channel = EmbeddedChannel(loop: loop)
-        try channel.pipeline.syncOperations.addHandlers([closes, RequestHeadRules()])
+        try channel.pipeline.syncOperations.addHandlers([closes, RequestHeadRules(), EndedReader()])
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         var served = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/api/rooms")
         served.headers.add(name: "host", value: "a")
@@ -57,8 +58,10 @@ struct FirstRequestRefusalTests {
         channel.read()
         #expect(closes.reads == 1)
 
+        let reader = try channel.pipeline.syncOperations.handler(type: EndedReader.self)
         let refused = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/api/scores")  // no Host
         #expect(throws: HTTPParserError.self) { try channel.writeInbound(HTTPServerRequestPart.head(refused)) }
+        reader.hasEnded = true  // as hummingbird's, once it has taken the error
         channel.read()
         #expect(closes.reads == 1, "reads stop")
         try channel.writeInbound(HTTPServerRequestPart.body(ByteBuffer(string: "its body")))
@@ -67,7 +70,14 @@ struct FirstRequestRefusalTests {
         #expect(try channel.readInbound(as: HTTPServerRequestPart.self) == nil, "nothing of the refused one")
 
         channel.close(mode: .output, promise: nil)  // as hummingbird does after its 400
-        #expect(closes.modes == [.output] && closes.reads == 2, "reads on")
+        #expect(closes.modes == [.output] && closes.reads == 1, "no read before the answer has gone")
+        closes.finishOutputClose()
+        #expect(closes.reads == 2, "reads on")
+        // hummingbird's reader has ended and asks for no read: each read done asks for the next.
+        channel.read()
+        #expect(closes.reads == 2)
+        channel.pipeline.fireChannelReadComplete()
+        #expect(closes.reads == 3)
         loop.advanceTime(by: .milliseconds(500))
         #expect(closes.modes == [.output, .all] && !channel.isActive)
     }
@@ -97,9 +107,32 @@ private final class CloseRecorder: ChannelOutboundHandler {
         context.read()
     }
 
+    /// An output close waits for ``finishOutputClose()``, as ``DrainBeforeClose`` holds one until
+    /// the answers before it have gone.
+    private var outputClose: EventLoopPromise<Void>?
+
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
         self.modes.append(mode)
-        guard mode == .all else { return promise?.succeed(()) ?? () }
-        context.close(mode: mode, promise: promise)
+        switch mode {
+        case .all: context.close(mode: mode, promise: promise)
+        default: self.outputClose = promise ?? context.eventLoop.makePromise()
+        }
+    }
+
+    func finishOutputClose() {
+        self.outputClose?.succeed(())
+        self.outputClose = nil
+    }
+}
+
+/// The pipeline's last handler as hummingbird's is once its request stream has ended: it asks
+/// for no more reads.
+private final class EndedReader: ChannelDuplexHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = Never
+    var hasEnded = false
+
+    func read(context: ChannelHandlerContext) {
+        if !self.hasEnded { context.read() }
     }
 }

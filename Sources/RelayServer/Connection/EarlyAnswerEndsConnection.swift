@@ -101,8 +101,7 @@ final class EarlyAnswerEndsConnection: ChannelDuplexHandler, RemovableChannelHan
         case .end:
             guard self.closesAfterAnswer else { break }
             context.write(data, promise: promise)
-            // ``DrainBeforeClose`` lets the answer go first; the input stays open a moment for what
-            // the client already sent.
+            // The input stays open a moment for what the client already sent, dropped above.
             return context.closeOutputThenLinger()
         }
         context.write(data, promise: promise)

@@ -78,15 +78,15 @@ final class RequestHeadRules: ChannelDuplexHandler, RemovableChannelHandler {
         context.read()
     }
 
-    /// hummingbird has answered a refused later request and closes the output: the connection
-    /// reads on a moment, dropping what comes (the refused request's body, still coming, which
-    /// would otherwise reset the answer away), then closes whole, as after a refused first one.
-    /// Left to the client's close, it lasted until the idle timeout.
+    /// hummingbird has answered a refused later request and closes the output: once the answer
+    /// has gone (``DrainBeforeClose`` holds the close until then, and an earlier answer may be a
+    /// long download), the connection reads on a moment, dropping what comes (the refused
+    /// request's body, still coming, which would otherwise reset the answer away), then closes
+    /// whole, as after a refused first one. Left to the client's close, it lasted until the idle
+    /// timeout.
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
         guard self.stopsReading, mode == .output else { return context.close(mode: mode, promise: promise) }
-        self.stopsReading = false
-        context.closeOutputThenLinger(promise: promise)
-        context.read()
+        context.closeOutputThenLinger(promise: promise)  // its reads come from before this handler
     }
 
     /// The decoder's own errors after a refusal are about bytes the connection will never act on.
