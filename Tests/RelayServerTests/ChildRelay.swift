@@ -117,6 +117,17 @@ final class ChildRelay: Sendable {
         ExitTimer(self.process, from: start, limit: limit)
     }
 
+    /// Blocks until the child has `path` open, at most `limit`; whether it has. For a thread of
+    /// the test's own: a loaded run held the tests' tasks for seconds.
+    func blockUntilOpen(_ path: String, within limit: Duration = .seconds(60)) -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while !self.hasOpen(path) {
+            guard ContinuousClock.now < deadline else { return false }
+            usleep(10_000)
+        }
+        return true
+    }
+
     /// Whether the child has the file at `path` open, from `/proc`.
     func hasOpen(_ path: String) -> Bool {
         let descriptors = "/proc/\(self.process.pid)/fd"

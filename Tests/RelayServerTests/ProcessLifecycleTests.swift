@@ -161,11 +161,7 @@ struct ProcessLifecycleTests {
             // Signals are caught from before the store opens: its file open, the relay waits on the
             // lock, 5 s. On a thread of its own: a loaded run held this test's tasks for seconds.
             let sent = try await onOwnThread { () -> Bool in
-                let deadline = ContinuousClock.now + .seconds(60)
-                while !relay.hasOpen(path) {
-                    guard ContinuousClock.now < deadline else { return false }
-                    usleep(10_000)
-                }
+                guard relay.blockUntilOpen(path) else { return false }
                 relay.send(SIGTERM)
                 relay.send(SIGTERM, oncePrinted: "relay.stop.requested", after: .milliseconds(1_500))  // past 1 s
                 return true
@@ -213,12 +209,9 @@ struct ProcessLifecycleTests {
                 arguments: ["--port", "0", "--data-dir", directory, "--plugins-dir", plugins],
                 environment: ["API_KEY": "", "BOSS_IMAGES_DIR": directory])
             let sent = try await onOwnThread { () -> Bool in
-                let deadline = ContinuousClock.now + .seconds(60)
-                while !relay.hasOpen(path) {
-                    guard ContinuousClock.now < deadline else { return false }
-                    usleep(10_000)
-                }
+                guard relay.blockUntilOpen(path) else { return false }
                 relay.send(SIGTERM)
+                let deadline = ContinuousClock.now + .seconds(60)
                 while !relay.printed.contains("relay.stop.requested"), ContinuousClock.now < deadline {
                     usleep(10_000)
                 }
