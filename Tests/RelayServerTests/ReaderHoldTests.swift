@@ -20,6 +20,14 @@ struct ReaderHoldTests {
         return stream
     }
 
+    /// A room socket's handler with default limits, in an `EmbeddedChannel` of its own.
+    static func handlerOnChannel() throws -> (EmbeddedChannel, RoomSocketHandler) {
+        let channel = EmbeddedChannel()
+        let handler = try Socket.makeHandler()
+        try channel.pipeline.syncOperations.addHandler(handler)
+        return (channel, handler)
+    }
+
     /// The number of each message the reader has, in order, each finished as it is taken.
     static func drain(_ handler: RoomSocketHandler, most: inout Int) -> [Int] {
         var numbers: [Int] = []
@@ -34,9 +42,7 @@ struct ReaderHoldTests {
 
     @Test("One read of 1,000 messages gives the reader 64; the rest follow, in order, as it catches up")
     func aReadOfManyMessagesWaitsForTheReader() throws {
-        let channel = EmbeddedChannel()
-        let handler = try Socket.makeHandler()
-        try channel.pipeline.syncOperations.addHandler(handler)
+        let (channel, handler) = try Self.handlerOnChannel()
         try channel.writeInbound(Self.numberedMessages(1_000))
         #expect(handler.messagesWithReader == ReaderQueue.highWater)
         var most = handler.messagesWithReader
@@ -48,9 +54,7 @@ struct ReaderHoldTests {
 
     @Test("A ping behind a full reader is answered once it is cut, not before")
     func aPingBehindAFullReaderIsAnsweredWhenCut() throws {
-        let channel = EmbeddedChannel()
-        let handler = try Socket.makeHandler()
-        try channel.pipeline.syncOperations.addHandler(handler)
+        let (channel, handler) = try Self.handlerOnChannel()
         var read = Self.numberedMessages(ReaderQueue.highWater)
         var ping = Socket.clientFrame(.ping, "late")
         read.writeBuffer(&ping)
@@ -65,9 +69,7 @@ struct ReaderHoldTests {
 
     @Test("At the client's hang-up, a few messages a full reader left uncut are handed to it, in order")
     func aFewMessagesLeftUncutAreHandledAtHangUp() throws {
-        let channel = EmbeddedChannel()
-        let handler = try Socket.makeHandler()
-        try channel.pipeline.syncOperations.addHandler(handler)
+        let (channel, handler) = try Self.handlerOnChannel()
         try channel.writeInbound(Self.numberedMessages(100))  // 36 waiting, ~1 KB
         #expect(handler.messagesWithReader == ReaderQueue.highWater)
         channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
@@ -79,9 +81,7 @@ struct ReaderHoldTests {
 
     @Test("At the client's hang-up, more than a few messages left uncut (a client that outran its reader) are dropped")
     func manyMessagesLeftUncutAreDroppedAtHangUp() throws {
-        let channel = EmbeddedChannel()
-        let handler = try Socket.makeHandler()
-        try channel.pipeline.syncOperations.addHandler(handler)
+        let (channel, handler) = try Self.handlerOnChannel()
         try channel.writeInbound(Self.numberedMessages(1_000))  // 936 waiting, ~30 KB
         channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
         #expect(handler.messagesWithReader == ReaderQueue.highWater, "not thousands at once")
@@ -92,9 +92,7 @@ struct ReaderHoldTests {
 
     @Test("Once the reader has ended (a flood), what waited uncut is read: data discarded, the client's close answered")
     func aCloseBehindAFullReaderIsReadOnceItEnds() throws {
-        let channel = EmbeddedChannel()
-        let handler = try Socket.makeHandler()
-        try channel.pipeline.syncOperations.addHandler(handler)
+        let (channel, handler) = try Self.handlerOnChannel()
         var read = Self.numberedMessages(100)
         var close = Socket.clientFrame(.connectionClose, "")
         read.writeBuffer(&close)
