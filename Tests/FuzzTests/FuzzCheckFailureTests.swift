@@ -98,4 +98,41 @@ struct FuzzCheckFailureTests {
         #expect(violation?.description.contains("no JSON object") == true)
         try await check.shutdown()
     }
+
+    /// Relays `fuzz_divergent` to the room, saying which path took it.
+    struct DivergentHandler: RawRoomMessageHandler {
+        let messageType = "fuzz_divergent"
+
+        func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
+            room.broadcast(ByteBuffer(string: #"{"type":"fuzz_divergent","path":"usual"}"#))
+        }
+
+        func handleRaw(
+            _ bytes: UnsafeBufferPointer<UInt8>, from playerID: String, in room: isolated GameRoom
+        )
+            throws(RelayError) -> Bool
+        {
+            room.broadcast(ByteBuffer(string: #"{"type":"fuzz_divergent","path":"raw"}"#))
+            return true
+        }
+    }
+
+    @Test("Room: a raw path that sends what the usual path does not", arguments: [0, 2, 6, 1])
+    func roomRawPath(sentBy firstByte: UInt8) async throws {
+        // Byte 0: bit 0 the guest sends it, bit 1 in place, bit 2 on the room's loop; without bit 1,
+        // the usual dispatch tries the raw path first.
+        let check = try RoomCheck(handlers: BuiltInHandlers.all + [DivergentHandler()])
+        let state = [firstByte] + Array(#"{"type":"player_state","state":{"x":1.234,"y":-2}}"#.utf8)
+        await #expect(throws: Never.self) { try await check.run(state) }
+        var violation: FuzzViolation?
+        do throws(FuzzViolation) {
+            try await check.run([firstByte] + Array(#"{"type":"fuzz_divergent"}"#.utf8))
+        } catch {
+            violation = error
+        }
+        #expect(
+            violation?.description.contains(#"with the raw paths, "{\"type\":\"fuzz_divergent\",\"path\":\"usual"#)
+                == true, "\(String(describing: violation))")
+        try await check.shutdown()
+    }
 }

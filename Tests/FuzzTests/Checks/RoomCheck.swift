@@ -6,22 +6,27 @@ import NIOPosix
 @testable import Relay
 
 /// Whole text frames through MessageDispatcher (decode, route, the handlers, the in-place
-/// relays) in a real room, without sockets.
+/// relays) in real rooms, without sockets; and the raw paths against the usual one.
 ///
-/// Per input: a fresh registry and a room with a host and a guest, then the input's messages
-/// (split at 0xFF bytes, at most 64). A message's first byte says how it is sent: bit 0 by the
-/// host or the guest, bit 1 through the in-place path (`dispatchInPlace`, raw bytes) before the
-/// usual dispatch, bit 2 that call made on the room's event loop. Every frame a client is sent
-/// must be a JSON object with a string `type`, an `error` with a string `code`, never
-/// `internal_error`.
+/// Per input: two fresh registries, each with a room of a host and a guest, and the input's
+/// messages (split at 0xFF bytes, at most 64) sent to both. A message's first byte says how: bit 0
+/// by the host or the guest, bit 1 through the in-place path (`dispatchInPlace`, raw bytes) before
+/// the usual dispatch, bit 2 that call made on the room's event loop. The first room's dispatcher
+/// has the handlers as given (its usual dispatch tries their raw paths too); the second's has
+/// their raw paths hidden, so it decodes every message. Every frame a client is sent must be a
+/// JSON object with a string `type`, an `error` with a string `code`, never `internal_error`; and
+/// both rooms must send each client the same frames, but for what two rooms differ in anyway
+/// (``RoomComparison``).
 final class RoomCheck: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let dispatcher: MessageDispatcher
+    private let usualDispatcher: MessageDispatcher
     private static let quiet = Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() })
 
-    /// A room served by `handlers` (a seam: the tests add a broken one).
+    /// Rooms served by `handlers` (a seam: the tests add a broken one).
     init(handlers: [any MessageHandler] = BuiltInHandlers.all) throws {
         self.dispatcher = try MessageDispatcher(handlers: handlers)
+        self.usualDispatcher = try MessageDispatcher(handlers: handlers.map(UsualPathOnly.hidingRawPath))
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     }
 
@@ -49,29 +54,38 @@ final class RoomCheck: Sendable {
         }
     }
 
-    func run(_ input: [UInt8]) async throws(FuzzViolation) {
-        let messages = input.split(separator: 0xFF).prefix(64).map(Array.init)
-        let registry = RoomRegistry(limits: RelayLimits(), eventLoopGroup: self.group, logger: Self.quiet)
-        let host = Client(registry, url: "new")
-        let create = #"{"type":"create_room","room_name":"r","player_name":"H","player_id":"host","max_players":3}"#
-        _ = await self.dispatcher.dispatch(create, session: host.session)
-        var code = "new"
-        for frame in await host.drain() {
-            if case .object(let fields)? = try? JSONParser.parse(Array(frame.readableBytesView)),
-                fields["type"]?.stringValue == "room_created"
-            {
-                code = fields["room_id"]?.stringValue ?? code
+    /// A registry with one room, its host and its guest, served by one dispatcher.
+    private struct Table: Sendable {
+        let dispatcher: MessageDispatcher
+        let clients: [Client]
+        let code: String
+
+        init(_ dispatcher: MessageDispatcher, group: any EventLoopGroup) async {
+            let registry = RoomRegistry(limits: RelayLimits(), eventLoopGroup: group, logger: RoomCheck.quiet)
+            let host = Client(registry, url: "new")
+            let create =
+                #"{"type":"create_room","room_name":"r","player_name":"H","player_id":"host","max_players":3}"#
+            _ = await dispatcher.dispatch(create, session: host.session)
+            var code = "new"
+            for frame in await host.drain() {
+                if case .object(let fields)? = try? JSONParser.parse(Array(frame.readableBytesView)),
+                    fields["type"]?.stringValue == "room_created"
+                {
+                    code = fields["room_id"]?.stringValue ?? code
+                }
             }
+            let guest = Client(registry, url: code)
+            let join = #"{"type":"join_room","player_name":"G","player_id":"guest"}"#
+            _ = await dispatcher.dispatch(join, session: guest.session)
+            _ = await host.drain()
+            _ = await guest.drain()
+            (self.dispatcher, self.clients, self.code) = (dispatcher, [host, guest], code)
         }
-        let guest = Client(registry, url: code)
-        let join = #"{"type":"join_room","player_name":"G","player_id":"guest"}"#
-        _ = await self.dispatcher.dispatch(join, session: guest.session)
-        _ = await host.drain()
-        _ = await guest.drain()
-        let clients = [host, guest]
-        var violation: FuzzViolation?
-        for message in messages where violation == nil {
-            let sender = clients[Int(message[0] & 1)]
+
+        /// Sends `message` (its first byte says how, as ``RoomCheck`` describes), and returns what
+        /// each client was sent.
+        func send(_ message: [UInt8], group: any EventLoopGroup) async -> [[ByteBuffer]] {
+            let sender = self.clients[Int(message[0] & 1)]
             let body = Array(message.dropFirst())
             var handled = false
             if message[0] & 2 != 0 {
@@ -82,34 +96,57 @@ final class RoomCheck: Sendable {
                     return handled ?? false
                 }
                 // Bit 2: on the room's own event loop (handled there at once), else forwarded to it.
-                handled =
-                    message[0] & 4 != 0 ? (try? await self.group.next().submit(inPlace).get()) ?? false : inPlace()
+                handled = message[0] & 4 != 0 ? (try? await group.next().submit(inPlace).get()) ?? false : inPlace()
                 if handled { await sender.session.settleForwarded() }
             }
             // A text frame is UTF-8 (the server refuses others before dispatch).
             if !handled, let text = String(validating: body, as: UTF8.self) {
                 _ = await self.dispatcher.dispatch(text, session: sender.session)
             }
-            for client in clients {
-                for frame in await client.drain() where violation == nil {
-                    violation = Self.inspect(frame, after: body)
+            var sent: [[ByteBuffer]] = []
+            for client in self.clients { sent.append(await client.drain()) }
+            return sent
+        }
+
+        /// Both drop, then their rooms end their reconnect windows at once, as an eviction does: a
+        /// room left waiting for them would outlive the run, and libFuzzer then runs LeakSanitizer
+        /// after every input (7 times slower).
+        func close() async {
+            let memberships = self.clients.map(\.session.membership)
+            for case (let client, let membership?) in zip(self.clients, memberships) {
+                await membership.room.drop(playerID: membership.playerID, connection: client.connection)
+            }
+            for case let membership? in memberships { await membership.room.enter { $0.evict() } }
+            for client in self.clients { _ = await client.drain() }
+        }
+    }
+
+    func run(_ input: [UInt8]) async throws(FuzzViolation) {
+        let messages = input.split(separator: 0xFF).prefix(64).map(Array.init)
+        let table = await Table(self.dispatcher, group: self.group)
+        let usualTable = await Table(self.usualDispatcher, group: self.group)
+        var comparison = RoomComparison(code: table.code, usualCode: usualTable.code)
+        var violation: FuzzViolation?
+        for message in messages where violation == nil {
+            let sent = await table.send(message, group: self.group)
+            let sentTheUsualWay = await usualTable.send(message, group: self.group)
+            for frame in sent.joined() where violation == nil {
+                violation = Self.inspect(frame, after: message.dropFirst())
+            }
+            for (client, (frames, usualFrames)) in zip(["host", "guest"], zip(sent, sentTheUsualWay))
+            where violation == nil {
+                if let difference = comparison.difference(frames, usualFrames) {
+                    violation = FuzzViolation("\(client) \(difference), after \(shown(message))")
                 }
             }
         }
-        // Both drop, then their rooms end their reconnect windows at once, as an eviction does: a
-        // room left waiting for them would outlive the run, and libFuzzer then runs LeakSanitizer
-        // after every input (7 times slower).
-        let memberships = clients.map(\.session.membership)
-        for case (let client, let membership?) in zip(clients, memberships) {
-            await membership.room.drop(playerID: membership.playerID, connection: client.connection)
-        }
-        for case let membership? in memberships { await membership.room.enter { $0.evict() } }
-        for client in clients { _ = await client.drain() }
+        await table.close()
+        await usualTable.close()
         if let violation { throw violation }
     }
 
     /// What is wrong with a frame a client was sent, if anything.
-    private static func inspect(_ frame: ByteBuffer, after message: [UInt8]) -> FuzzViolation? {
+    private static func inspect(_ frame: ByteBuffer, after message: ArraySlice<UInt8>) -> FuzzViolation? {
         let bytes = Array(frame.readableBytesView)
         guard case .object(let fields)? = try? JSONParser.parse(bytes, maxDepth: 200),
             let type = fields["type"]?.stringValue
