@@ -25,9 +25,12 @@ struct EnemyStateFastPathTests {
         #"{"type":"enemy_state","enemy_id":"nobody","state":{"pad":""# + String(repeating: "p", count: 3_000) + #""}}"#,
         // More values than the cap could hold: refused undecoded for a tracked enemy, relayed for another.
         #"{"type":"enemy_state","enemy_id":"e1","state":{"k":["# + zeros(1_023) + "]}}",
-        #"{"type":"enemy_state","enemy_id":"e1","state":{"k":["# + zeros(1_022) + "]}}",
         #"{"type":"enemy_state","enemy_id":"nobody","state":{"k":["# + zeros(1_023) + "]}}",
     ]
+
+    /// Plain, but with as many values as the entity cap holds for a tracked enemy: more than its
+    /// bytes pay for, so the fast path declines it and the general path decodes it.
+    static let valuesAtTheCap = #"{"type":"enemy_state","enemy_id":"e1","state":{"k":["# + zeros(1_022) + "]}}"
 
     /// `count` zeros, comma-separated.
     static func zeros(_ count: Int) -> String { Array(repeating: "0", count: count).joined(separator: ",") }
@@ -65,9 +68,10 @@ struct EnemyStateFastPathTests {
         #expect(text.withUTF8 { EnemyStateRelay($0) == nil })
     }
 
-    @Test(arguments: plainMessages + declinedMessages)
+    @Test(arguments: plainMessages + declinedMessages + [valuesAtTheCap])
     func bothPathsAnswerAlike(_ text: String) async throws {
-        let fast = try await Self.outcome(of: text, generalPathOnly: false)
+        let fast = try await Self.outcome(
+            of: text, generalPathOnly: false, fastPathTakes: Self.plainMessages.contains(text))
         let general = try await Self.outcome(of: text, generalPathOnly: true)
         #expect(fast == general, "\(text)")
     }
@@ -80,7 +84,7 @@ struct EnemyStateFastPathTests {
             let text = #"{"type":"enemy_state","enemy_id":""# + enemy + #"","state":"# + state + "}"
             var bytes = text
             #expect(bytes.withUTF8 { EnemyStateRelay($0) != nil }, "\(text)")
-            let fast = try await Self.outcome(of: text, generalPathOnly: false)
+            let fast = try await Self.outcome(of: text, generalPathOnly: false, fastPathTakes: true)
             let general = try await Self.outcome(of: text, generalPathOnly: true)
             #expect(fast == general, "\(text)")
         }
@@ -150,9 +154,12 @@ struct EnemyStateFastPathTests {
     }
 
     /// `text` sent by the host of a room that tracks the enemy `e1`, on either path.
-    static func outcome(of text: String, generalPathOnly: Bool) async throws -> Outcome {
+    /// On the fast path, the message must be taken there just when `fastPathTakes`.
+    static func outcome(of text: String, generalPathOnly: Bool, fastPathTakes: Bool = false) async throws -> Outcome {
         let passing = PassingFilter(messageType: "enemy_state")
-        let dispatcher = try MessageDispatcher(handlers: BuiltInHandlers.all, filters: generalPathOnly ? [passing] : [])
+        let counter = try RawPathCounter(messageType: "enemy_state")
+        let dispatcher = try MessageDispatcher(
+            handlers: counter.withTheBuiltIns, filters: generalPathOnly ? [passing] : [])
         let harness = Harness(dispatcher: dispatcher)
         let (host, guest, code) = try await harness.roomWithTwoPlayers()
         await host.send(
@@ -166,6 +173,7 @@ struct EnemyStateFastPathTests {
             let isEnemyState = (try? MessageDispatcher.decode(text))?.type == "enemy_state"
             #expect(passing.seen == (isEnemyState ? 1 : 0), "\(text)")
         }
+        #expect(counter.taken == (fastPathTakes && !generalPathOnly ? 1 : 0), "\(text)")
         let room = try #require(harness.registry.room(code: code))
         var sender = await host.received()
         sender = sender.map { $0.type == "error" ? ["type": "error", "code": $0["code"] ?? .null] : $0 }

@@ -62,7 +62,8 @@ struct GameActionFastPathTests {
     @Test(arguments: plainMessages + declinedMessages)
     func bothPathsAnswerAlike(_ text: String) async throws {
         for sender in [Sender.host, .guest] {
-            let fast = try await Self.outcome(of: text, from: sender, generalPathOnly: false)
+            let fast = try await Self.outcome(
+                of: text, from: sender, generalPathOnly: false, fastPathTakes: Self.plainMessages.contains(text))
             let general = try await Self.outcome(of: text, from: sender, generalPathOnly: true)
             #expect(fast == general, "\(sender): \(text)")
         }
@@ -82,7 +83,7 @@ struct GameActionFastPathTests {
             let text = #"{"type":"game_action","# + members.joined(separator: ",") + "}"
             var bytes = text
             #expect(bytes.withUTF8 { GameActionRelay($0, from: "guest") != nil }, "\(text)")
-            let fast = try await Self.outcome(of: text, from: .guest, generalPathOnly: false)
+            let fast = try await Self.outcome(of: text, from: .guest, generalPathOnly: false, fastPathTakes: true)
             let general = try await Self.outcome(of: text, from: .guest, generalPathOnly: true)
             #expect(fast == general, "\(text)")
         }
@@ -113,9 +114,16 @@ struct GameActionFastPathTests {
     }
 
     /// `text` sent by the host or the guest of a two-player room, on either path.
-    static func outcome(of text: String, from sender: Sender, generalPathOnly: Bool) async throws -> Outcome {
+    /// On the fast path, the message must be taken there just when `fastPathTakes`.
+    static func outcome(
+        of text: String, from sender: Sender, generalPathOnly: Bool, fastPathTakes: Bool = false
+    )
+        async throws -> Outcome
+    {
         let passing = PassingFilter(messageType: "game_action")
-        let dispatcher = try MessageDispatcher(handlers: BuiltInHandlers.all, filters: generalPathOnly ? [passing] : [])
+        let counter = try RawPathCounter(messageType: "game_action")
+        let dispatcher = try MessageDispatcher(
+            handlers: counter.withTheBuiltIns, filters: generalPathOnly ? [passing] : [])
         let harness = Harness(dispatcher: dispatcher)
         let (host, guest, _) = try await harness.roomWithTwoPlayers()
         let (from, to) = sender == .host ? (host, guest) : (guest, host)
@@ -125,6 +133,7 @@ struct GameActionFastPathTests {
             let isGameAction = (try? MessageDispatcher.decode(text))?.type == "game_action"
             #expect(passing.seen == (isGameAction ? 1 : 0), "\(text)")
         }
+        #expect(counter.taken == (fastPathTakes && !generalPathOnly ? 1 : 0), "\(text)")
         var sent = await from.received()
         sent = sent.map { $0.type == "error" ? ["type": "error", "code": $0["code"] ?? .null] : $0 }
         return Outcome(roomMate: await to.received(), sender: sent)

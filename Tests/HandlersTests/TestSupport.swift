@@ -289,6 +289,49 @@ final class CloseCodes: Sendable {
     func record(_ code: UInt16) { self.codes.withLock { $0.append(code) } }
 }
 
+/// A built-in raw handler that counts the messages its raw path takes (relays, or refuses with an
+/// error), so that a test comparing it with the general path knows it ran: the dispatcher may
+/// route a message elsewhere, and a relay may decline after reading it.
+struct RawPathCounter: RawRoomMessageHandler {
+    private final class Count: Sendable {
+        let value = Mutex(0)
+    }
+    private let count = Count()
+    let handler: any RawRoomMessageHandler
+    var messageType: String { self.handler.messageType }
+    var taken: Int { self.count.value.withLock { $0 } }
+
+    /// The built-in handler for `messageType`, which must have a raw path.
+    init(messageType: String) throws {
+        let builtIn = BuiltInHandlers.all.first { $0.messageType == messageType }
+        self.handler = try #require(builtIn as? any RawRoomMessageHandler)
+    }
+
+    /// The built-in handlers, with this one in its type's place.
+    var withTheBuiltIns: [any MessageHandler] {
+        BuiltInHandlers.all.map { $0.messageType == self.messageType ? self : $0 }
+    }
+
+    func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
+        try self.handler.handle(message, from: playerID, in: room)
+    }
+
+    func handleRaw(
+        _ bytes: UnsafeBufferPointer<UInt8>, from playerID: String, in room: isolated GameRoom
+    )
+        throws(RelayError) -> Bool
+    {
+        do {
+            let took = try self.handler.handleRaw(bytes, from: playerID, in: room)
+            if took { self.count.value.withLock { $0 += 1 } }
+            return took
+        } catch {
+            self.count.value.withLock { $0 += 1 }
+            throw error
+        }
+    }
+}
+
 /// A filter that passes every message of its type: its presence keeps a type with a fast path
 /// (`player_state`, `enemy_state`) on the general one. Each instance counts the messages it saw
 /// (tests run in parallel; a shared count proves nothing).
