@@ -152,7 +152,10 @@ struct HandlerToolsTests {
         let third = harness.client(url: code)
         await third.send(#"{"type":"join_room","player_name":"Third","player_id":"third"}"#)
         await third.send(#"{"type":"player_ready","is_ready":true}"#)
-        _ = await (host.received(), guest.received(), third.received())
+        await guest.send(#"{"type":"player_ready","is_ready":true}"#)
+        let readies = await host.received().filter { $0.type == "player_ready_changed" }
+        #expect(readies.map { $0["is_ready"] } == [true, true], "both were ready before the kick")
+        _ = await (guest.received(), third.received())
 
         await host.send(#"{"type":"kick","target":"guest"}"#)
         let told = await guest.received()

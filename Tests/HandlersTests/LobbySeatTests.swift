@@ -163,7 +163,12 @@ struct LobbySeatTests {
         let players = left["room_info"]?["players"]?.arrayValue ?? []
         #expect(players.map { $0["is_ready"] } == [true, true], "\(seen)")
         await host.send(#"{"type":"start_game"}"#)
-        #expect(await host.received().contains { $0.type == (makingWay ? "error" : "game_starting") })
+        let answer = await host.received()
+        if makingWay {
+            #expect(answer.map { $0["code"] } == ["start_failed"], "the newcomer is not ready: \(answer)")
+        } else {
+            #expect(answer.map(\.type) == ["game_starting"], "\(answer)")
+        }
     }
 
     @Test("A start still needs two connected players, all of them ready")

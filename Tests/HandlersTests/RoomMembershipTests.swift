@@ -402,7 +402,8 @@ struct RoomMembershipTests {
         await third.send(#"{"type":"join_room","player_name":"Third"}"#)
         await host.send(#"{"type":"player_ready","is_ready":true}"#)
         await guest.send(#"{"type":"player_ready","is_ready":true}"#)
-        _ = await host.received()
+        let readies = await host.received().filter { $0.type == "player_ready_changed" }
+        #expect(readies.map { $0["is_ready"] } == [true, true], "both were ready before the leave")
         _ = await guest.received()
         await third.send(#"{"type":"leave_room"}"#)
         let left = try #require(await host.received().last)

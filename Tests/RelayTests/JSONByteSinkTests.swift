@@ -20,15 +20,22 @@ struct JSONByteSinkTests {
         #expect(text == String(integer))
     }
 
-    @Test(arguments: ["", "plain", #"q"u\o"#, "tab\there\nnew\r\u{00}\u{01}\u{1F}", "é ☃ \u{7F}"])
-    func stringsAsTheWriterWritesThem(_ string: String) throws {
+    /// Strings and their JSON text as Python's `json.dumps(s, ensure_ascii=False)` writes it, but
+    /// for backspace and form feed, written `\u0008` and `\u000c` (Python: `\b`, `\f`), which
+    /// JSON reads alike.
+    static let escapedStrings: [(String, String)] = [
+        ("", #""""#), ("plain", #""plain""#), (#"q"u\o"#, #""q\"u\\o""#),
+        ("tab\there\nnew\r\u{00}\u{01}\u{08}\u{0C}\u{1F}", #""tab\there\nnew\r\u0000\u0001\u0008\u000c\u001f""#),
+        ("é ☃ \u{7F}", "\"é ☃ \u{7F}\""),
+    ]
+
+    @Test(arguments: escapedStrings)
+    func stringsEscapedAsJSONRequires(_ string: String, _ expected: String) throws {
         let text = Self.withSink(capacity: 128) { sink in
             sink.writeString(string)
             return String(decoding: sink.written, as: UTF8.self)
         }
-        var writer = JSONWriter()
-        writer.writeString(string)
-        #expect(text == String(buffer: writer.buffer))
+        #expect(text == expected)
         #expect(try JSONParser.parse(text) == .string(string), "and JSON reads it back")
     }
 
@@ -67,15 +74,19 @@ struct JSONByteSinkTests {
         }
     }
 
-    @Test func roundedValuesAsTheWriterWritesThem() {
-        for value: JSONValue in [.number(12345678901234567.0), .number(0.125), .integer(-3), ["a": .number(1.005)]] {
-            var writer = JSONWriter()
-            writer.write(value, roundingFloats: true)
+    /// Rounded to 2 decimals as Python's `round(v, 2)`, written as its `json.dumps` writes them.
+    @Test func roundedValuesAsPythonWritesThem() {
+        let cases: [(JSONValue, String)] = [
+            (.number(12345678901234567.0), "1.2345678901234568e+16"), (.number(0.125), "0.12"),
+            (.number(-2.675), "-2.67"), (.number(1e-7), "0.0"), (.integer(-3), "-3"),
+            (["a": .number(1.005)], #"{"a":1.0}"#),
+        ]
+        for (value, expected) in cases {
             let sunk = Self.withSink(capacity: 64) { sink in
                 sink.write(value, roundingFloats: true)
                 return String(decoding: sink.written, as: UTF8.self)
             }
-            #expect(sunk == String(buffer: writer.buffer))
+            #expect(sunk == expected)
         }
     }
 }
