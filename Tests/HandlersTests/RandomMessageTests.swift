@@ -68,8 +68,8 @@ struct RandomMessageTests {
             let sender = clients[generator.index(clients.count)]
             await deliver(
                 generator.message(inRoom: sender.session.membership != nil), from: sender, to: clients, step: step)
+            await Self.checkRules(of: generator.roomCodes, in: harness, "seed \(seed), step \(step)")
         }
-        try await Self.checkRules(of: generator.roomCodes, in: harness)
         // Guards against a generator that only ever gets refused.
         for type in [
             "room_joined", "player_state_update", "game_action", "chat", "item_collected", "reconnected",
@@ -108,15 +108,17 @@ struct RandomMessageTests {
         #expect(reply["message"]?.stringValue?.isEmpty == false, context)
     }
 
-    /// Every room still alive has a host among its players and no more players than it allows.
-    static func checkRules(of codes: [String], in harness: Harness) async throws {
+    /// Every room still alive has a host among its players, no more players than it allows, and
+    /// each player once. Checked after every message: a rule broken for a while shows.
+    static func checkRules(of codes: [String], in harness: Harness, _ when: String) async {
         for code in codes {
             guard let room = harness.registry.room(code: code) else { continue }
             let state = await room.state
-            #expect(state.players.count <= state.maxPlayers, "room \(code)")
-            #expect(state.maxPlayers <= harness.registry.limits.maxPlayersPerRoom, "room \(code)")
-            #expect(state.players.isEmpty || state.players.contains { $0.id == state.hostID }, "room \(code)")
-            #expect(Set(state.players.map(\.id)).count == state.players.count, "room \(code): a player_id twice")
+            let context: Comment = "\(when), room \(code): \(state.players.map(\.id)), host \(state.hostID)"
+            #expect(state.players.count <= state.maxPlayers, context)
+            #expect(state.maxPlayers <= harness.registry.limits.maxPlayersPerRoom, context)
+            #expect(state.players.isEmpty || state.players.contains { $0.id == state.hostID }, context)
+            #expect(Set(state.players.map(\.id)).count == state.players.count, context)
         }
     }
 }

@@ -38,25 +38,35 @@ struct EntityBytesTests {
         var generator = SplitMix64(seed: 11)
         func pick(_ count: Int) -> Int { Int.random(in: 0..<count, using: &generator) }
         var now = ContinuousClock.now
+        // Operations that changed the room, by kind: the count must be exact after each kind.
+        var changes: [String: Int] = [:]
+        func count(_ kind: String, if changed: Bool) { if changed { changes[kind, default: 0] += 1 } }
         for step in 0..<2_000 {
             let id = "e\(pick(20))"
             let padding = String(repeating: "p", count: pick(300))
             let operation = pick(9)
             switch operation {
             case 0:
-                _ = try? room.spawnEnemy(["enemy_id": .string(id), "pad": .string(padding)], by: "p1", now: now)
+                let spawned = try? room.spawnEnemy(
+                    ["enemy_id": .string(id), "pad": .string(padding)], by: "p1", now: now)
+                count("spawn enemy", if: spawned != nil)
             case 1:
-                try? room.updateEnemy(
+                let updated: Void? = try? room.updateEnemy(
                     id, state: ["x": .integer(Int64(pick(1_000))), "pad": .string(padding)], now: now)
+                count("update enemy", if: updated != nil)
             case 2:
-                _ = room.killEnemy(id, by: "p2", now: now)
+                count("kill enemy", if: room.killEnemy(id, by: "p2", now: now) != .alreadyDead)
             case 3:
-                _ = try? room.spawnCoin(["coin_id": .string("c\(pick(60))"), "value": .string(padding)], by: "p1")
+                let coin = try? room.spawnCoin(
+                    ["coin_id": .string("c\(pick(60))"), "value": .string(padding)], by: "p1")
+                count("spawn coin", if: coin != nil)
             case 4:
-                _ = try? room.spawnPowerup(Self.powerup("u\(pick(60))", padding: padding.count), by: "p1")
+                let powerup = try? room.spawnPowerup(Self.powerup("u\(pick(60))", padding: padding.count), by: "p1")
+                count("spawn powerup", if: powerup != nil)
             case 5:
-                _ = try? room.collect(
+                let collected = try? room.collect(
                     itemType: pick(2) == 0 ? "coin" : "powerup", itemID: "\(["c", "u"][pick(2)])\(pick(60))", by: "p2")
+                count("collect", if: collected != nil && collected != .alreadyCollected)
             case 6:
                 let enemies: [JSONValue] = (0..<pick(5)).map { _ in
                     .object(["enemy_id": .string("e\(pick(30))"), "pad": .string(padding)])
@@ -64,10 +74,13 @@ struct EntityBytesTests {
                 let coins: [JSONValue] = (0..<pick(5)).map { _ in
                     .object(["coin_id": .string("c\(pick(60))"), "pad": .string(padding)])
                 }
-                _ = try? room.sync(enemies: enemies, coins: coins, now: now)
+                let synced = try? room.sync(enemies: enemies, coins: coins, now: now)
+                count("sync", if: synced != nil && !(enemies.isEmpty && coins.isEmpty))
             case 7:
                 now += .seconds(pick(12))
+                let before = room.entityBytes
                 room.retireDeadEnemies(now: now)
+                count("retire", if: room.entityBytes < before)
             default:
                 now += .milliseconds(pick(500))
             }
@@ -80,6 +93,10 @@ struct EntityBytesTests {
                 memory.heldBytes == room.entityBytes + room.rememberedIDBytes, "step \(step), operation \(operation)")
         }
         #expect(room.entityBytes > 0 && room.rememberedIDBytes > 0)
+        let kinds = [
+            "spawn enemy", "update enemy", "kill enemy", "spawn coin", "spawn powerup", "collect", "sync", "retire",
+        ]
+        for kind in kinds { #expect(changes[kind, default: 0] >= 25, "\(changes)") }
         room.forgetEntities()
         #expect(room.entityBytes == 0 && room.rememberedIDBytes == 0 && memory.heldBytes == 0)
     }
