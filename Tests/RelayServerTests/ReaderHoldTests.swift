@@ -10,34 +10,42 @@ import Testing
 struct ReaderHoldTests {
     typealias Socket = RoomSocketHandlerTests
 
-    /// `count` text messages numbered from `first`, masked, as one read.
-    static func numberedMessages(_ count: Int, from first: Int = 0) -> ByteBuffer {
+    /// `count` text messages numbered from `first`, each padded with `padding` bytes, masked, as one read.
+    static func numberedMessages(_ count: Int, from first: Int = 0, padding: Int = 0) -> ByteBuffer {
         var stream = ByteBuffer()
+        let pad = padding > 0 ? #""pad":""# + String(repeating: "p", count: padding) + #"","# : ""
         for number in first..<first + count {
-            var frame = Socket.clientFrame(.text, #"{"type":"ping","n":\#(number)}"#)
+            var frame = Socket.clientFrame(.text, #"{"type":"ping",\#(pad)"n":\#(number)}"#)
             stream.writeBuffer(&frame)
         }
         return stream
     }
 
-    /// A room socket's handler with default limits, in an `EmbeddedChannel` of its own.
-    static func handlerOnChannel() throws -> (EmbeddedChannel, RoomSocketHandler) {
+    /// A room socket's handler with default limits (but `maxMessageBytes`), in an `EmbeddedChannel` of its own.
+    static func handlerOnChannel(maxMessageBytes: Int = 1_024) throws -> (EmbeddedChannel, RoomSocketHandler) {
         let channel = EmbeddedChannel()
-        let handler = try Socket.makeHandler()
+        let handler = try Socket.makeHandler(maxMessageBytes: maxMessageBytes)
         try channel.pipeline.syncOperations.addHandler(handler)
         return (channel, handler)
     }
 
-    /// The number of each message the reader has, in order, each finished as it is taken.
-    static func drain(_ handler: RoomSocketHandler, most: inout Int) -> [Int] {
+    /// The number of each message the reader has, in order, each finished as it is taken; `most`
+    /// and `mostBytes` grow to the most messages, and bytes, the reader held meanwhile.
+    static func drain(_ handler: RoomSocketHandler, most: inout Int, mostBytes: inout Int) -> [Int] {
         var numbers: [Int] = []
-        while case .some(.some(.text(let bytes))) = handler.readerQueue.poll() {
+        while case .some(.some(let message)) = handler.readerQueue.poll(), case .text(let bytes) = message {
             let text = String(buffer: bytes)
             numbers.append(Int(text.split(separator: ":").last!.dropLast()) ?? -1)
-            handler.readerFinishedMessage()
+            handler.readerFinished(message)
             most = max(most, handler.messagesWithReader)
+            mostBytes = max(mostBytes, handler.bytesWithReader)
         }
         return numbers
+    }
+
+    static func drain(_ handler: RoomSocketHandler, most: inout Int) -> [Int] {
+        var mostBytes = 0
+        return Self.drain(handler, most: &most, mostBytes: &mostBytes)
     }
 
     @Test("One read of 1,000 messages gives the reader 64; the rest follow, in order, as it catches up")
@@ -52,6 +60,20 @@ struct ReaderHoldTests {
         _ = try? channel.finish()
     }
 
+    @Test("One read of 40 messages of 4 KiB gives the reader 64 KiB of them; the rest follow as it catches up")
+    func aReadOfLargeMessagesWaitsForTheReader() throws {
+        let (channel, handler) = try Self.handlerOnChannel(maxMessageBytes: 64 * 1024)
+        try channel.writeInbound(Self.numberedMessages(40, padding: 4 * 1024))
+        #expect(handler.messagesWithReader == 16, "the 16th brings it to 64 KiB")
+        #expect(handler.bytesWithReader >= ReaderQueue.highWaterBytes)
+        var (most, mostBytes) = (handler.messagesWithReader, handler.bytesWithReader)
+        #expect(Self.drain(handler, most: &most, mostBytes: &mostBytes) == Array(0..<40))
+        #expect(mostBytes < ReaderQueue.highWaterBytes + 4 * 1024 + 100, "never more than one message past the mark")
+        #expect(handler.frames.unparsed == nil, "nothing left uncut")
+        #expect(handler.bytesWithReader == 0)
+        _ = try? channel.finish()
+    }
+
     @Test("A ping behind a full reader is answered once it is cut, not before")
     func aPingBehindAFullReaderIsAnsweredWhenCut() throws {
         let (channel, handler) = try Self.handlerOnChannel()
@@ -60,8 +82,7 @@ struct ReaderHoldTests {
         read.writeBuffer(&ping)
         try channel.writeInbound(read)
         #expect(try channel.readOutbound(as: WebSocketFrame.self) == nil, "not cut yet")
-        _ = handler.readerQueue.poll()
-        handler.readerFinishedMessage()
+        handler.readerFinished(try #require(handler.readerQueue.poll() ?? nil))
         let pong = try #require(try channel.readOutbound(as: WebSocketFrame.self))
         #expect(pong.opcode == .pong && String(buffer: pong.data) == "late")
         _ = try? channel.finish()

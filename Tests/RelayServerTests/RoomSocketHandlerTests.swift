@@ -25,7 +25,7 @@ struct RoomSocketHandlerTests {
     }
 
     static func makeHandler(
-        limits: RelayLimits = RelayLimits(), pingInterval: TimeAmount = .seconds(30),
+        limits: RelayLimits = RelayLimits(), maxMessageBytes: Int = 1_024, pingInterval: TimeAmount = .seconds(30),
         addressBudget: InboundBytesPerAddress.Share? = nil, busyLoop: BusyLoop? = nil,
         budgetClock: BudgetClock = .system, logger: Logger = Logger(label: "test")
     ) throws
@@ -38,7 +38,7 @@ struct RoomSocketHandlerTests {
             logger: logger)
         return RoomSocketHandler(
             dispatcher: try MessageDispatcher(handlers: BuiltInHandlers.all), session: session,
-            settings: .init(maxMessageBytes: 1024, pingInterval: pingInterval), addressBudget: addressBudget,
+            settings: .init(maxMessageBytes: maxMessageBytes, pingInterval: pingInterval), addressBudget: addressBudget,
             busyLoop: busyLoop, budgetClock: budgetClock)
     }
 
@@ -112,8 +112,31 @@ struct RoomSocketHandlerTests {
         try channel.writeInbound(Self.clientFrame(.text, #"{"type":"ping"}"#))
         channel.read()
         #expect(counter.reads == 2, "at the mark, the read is held")
-        handler.readerFinishedMessage()
+        handler.readerFinished(try #require(handler.readerQueue.poll() ?? nil))
         #expect(counter.reads == 3, "the held read goes out once the reader is below the mark")
+        _ = try channel.finish()
+    }
+
+    @Test("Reading from the socket pauses while the reader's messages hold 64 KiB, however few they are")
+    func readingPausesForAReaderHoldingManyBytes() throws {
+        let channel = EmbeddedChannel()
+        let counter = ReadCounter()
+        let handler = try Self.makeHandler(maxMessageBytes: 64 * 1024)
+        try channel.pipeline.syncOperations.addHandler(counter)
+        try channel.pipeline.syncOperations.addHandler(handler)
+        let large = #"{"type":"chat","message":""# + String(repeating: "m", count: 40 * 1024) + #""}"#
+
+        channel.read()
+        try channel.writeInbound(Self.clientFrame(.text, large))
+        channel.read()
+        #expect(counter.reads == 2, "40 KiB with the reader: reading goes on")
+        try channel.writeInbound(Self.clientFrame(.text, large))
+        channel.read()
+        #expect(counter.reads == 2, "80 KiB in two messages: the read is held")
+        #expect(handler.bytesWithReader == 2 * large.utf8.count)
+        handler.readerFinished(try #require(handler.readerQueue.poll() ?? nil))
+        #expect(counter.reads == 3, "the held read goes out once the reader holds less")
+        #expect(handler.bytesWithReader == large.utf8.count)
         _ = try channel.finish()
     }
 

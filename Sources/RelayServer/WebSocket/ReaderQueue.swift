@@ -7,12 +7,20 @@ enum ReaderMessage: Sendable {
     case text(ByteBuffer)
     /// A complete binary message (the relay speaks text only: the reader answers with an error).
     case binary
+
+    /// The bytes it holds while it waits (a binary message is kept as its kind only).
+    var heldBytes: Int {
+        switch self {
+        case .text(let bytes): bytes.readableBytes
+        case .binary: 0
+        }
+    }
 }
 
 /// The messages waiting for a connection's reader, oldest first. Filled on the event loop by
 /// ``RoomSocketHandler``, drained by the reader; the handler stops reading from the socket while
-/// the reader has ``highWater`` messages (so a client that sends faster than its messages are
-/// handled is held back by TCP, not buffered here without bound).
+/// the reader has ``highWater`` messages or ``highWaterBytes`` (so a client that sends faster than
+/// its messages are handled is held back by TCP, not buffered here without bound).
 final class ReaderQueue: Sendable {
     private struct State {
         var messages = CircularBuffer<ReaderMessage>(initialCapacity: ReaderQueue.initialCapacity)
@@ -27,6 +35,11 @@ final class ReaderQueue: Sendable {
 
     /// Messages waiting before the handler stops reading from the socket.
     static let highWater = 64
+    /// Bytes of messages waiting before the handler stops reading from the socket: 64 of the
+    /// game's messages (~200 bytes) fit, but a few large ones fill it, where 64 messages of the
+    /// frame cap would hold 4 MiB of one connection's (more with a larger cap) for a reader kept
+    /// waiting (large messages take turns on the loop; a plugin's answer may take seconds).
+    static let highWaterBytes = 64 * 1024
     /// Messages a new queue has room for before it grows: every idle connection holds one.
     static let initialCapacity = 2
 

@@ -122,7 +122,7 @@ final class RoomSocket: Sendable {
         // If the connection's task is cancelled (not the server's usual way of stopping: see ``run()``).
         let hangUp: @Sendable () -> Void = { channel.close(promise: nil) }
         while let message = await handler.readerQueue.next(onCancel: hangUp) {
-            defer { handler.readerFinishedMessage() }
+            defer { handler.readerFinished(message) }
             // Messages forwarded to the room's loop go first, replies and all.
             await session.settleForwarded()
             // Messages already read arrive without a suspension; let the loop's writers (and

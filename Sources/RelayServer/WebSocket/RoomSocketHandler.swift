@@ -56,9 +56,11 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var readPause: Scheduled<Void>?
     /// Messages handed to the reader that it has not finished.
     private(set) var messagesWithReader = 0
-    /// Whole frames were left uncut in ``frames`` because the reader had
-    /// ``ReaderQueue/highWater`` messages: one read of tiny frames would otherwise queue
-    /// thousands (64 KiB of empty ones, ~10,900, ~1 MB). Cut as the reader catches up.
+    /// The bytes of those messages (``ReaderMessage/heldBytes``).
+    private(set) var bytesWithReader = 0
+    /// Whole frames were left uncut in ``frames`` because the reader was full (``readerIsFull``):
+    /// one read of tiny frames would otherwise queue thousands (64 KiB of empty ones, ~10,900,
+    /// ~1 MB). Cut as the reader catches up.
     private var framesWaitForReader = false
     /// A close frame has gone out: no data frame may follow it.
     private(set) var closeSent = false
@@ -393,6 +395,7 @@ extension RoomSocketHandler {
 
     private func handToReader(_ message: ReaderMessage) {
         self.messagesWithReader += 1
+        self.bytesWithReader += message.heldBytes
         self.readerQueue.append(message)
     }
 
@@ -427,19 +430,22 @@ extension RoomSocketHandler {
         self.pauseReadingIfInDebt(context: context)
     }
 
-    /// The reader is done with a message: handling in place may resume once it has none, and
-    /// reading from the socket once it has fewer than ``ReaderQueue/highWater``.
-    func readerFinishedMessage() {
+    /// The reader is done with `message`: handling in place may resume once it has none, and
+    /// reading from the socket once it is no longer full (``readerIsFull``).
+    func readerFinished(_ message: ReaderMessage) {
         self.messagesWithReader -= 1
+        self.bytesWithReader -= message.heldBytes
         if self.framesWaitForReader, let context = self.context, self.handleHeldBytesUnlessPaused(context: context) {
             self.payPong()  // as a read's end would
         }
         self.releaseHeldRead()
     }
 
-    /// The (still running) reader has ``ReaderQueue/highWater`` messages.
+    /// The (still running) reader has ``ReaderQueue/highWater`` messages, or
+    /// ``ReaderQueue/highWaterBytes`` in them.
     private var readerIsFull: Bool {
-        self.messagesWithReader >= ReaderQueue.highWater && !self.readerStopped
+        (self.messagesWithReader >= ReaderQueue.highWater || self.bytesWithReader >= ReaderQueue.highWaterBytes)
+            && !self.readerStopped
     }
 
     /// Reading from the socket pauses while the client's bytes are in debt, or while the reader is full.
