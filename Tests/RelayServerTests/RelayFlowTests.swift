@@ -2,9 +2,9 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import NIOPosix
-import Relay
 import Testing
 
+@testable import Relay
 @testable import RelayServer
 
 /// Two (or three) real WebSocket clients playing through the relay.
@@ -252,6 +252,42 @@ struct RelayFlowTests {
             }
             host.close()
             try await guest.skip(until: "player_disconnected")
+            let back = TestSocket.connect(port: port, path: "/ws/room/\(room.code)")
+            back.send(["type": "reconnect", "room_id": room.code, "player_id": room.hostID, "token": room.hostToken])
+            let reconnected = try await back.expect("reconnected")
+            let enemies = (reconnected["game_state"] as? [String: Any])?["enemies"] as? [Any]
+            #expect(enemies?.count == 3)
+            try await back.expect("player_reconnected")
+            back.send(["type": "ping"])
+            try await back.expect("pong")
+        }
+    }
+
+    @Test(
+        "A reconnect whose game_state is past the queue's floor gets back in while slow clients fill the server's total"
+    )
+    func reconnectIntoALargeRoomWithTheServersTotalFull() async throws {
+        var limits = RelayLimits()
+        limits.outboundBytesEveryConnectionMayHold = 2_048
+        // One loop: the room's turn queues both the welcome and the announcement before the
+        // reconnected socket's writer (on the same loop) can take the first.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { group.shutdownGracefully { _ in } }
+        try await withRelayServer(limits: limits, eventLoopGroup: group) { port, registry in
+            let host = TestSocket.connect(port: port)
+            let guest = TestSocket.connect(port: port)
+            let room = try await Self.openRoom(port, host: host, guest: guest)
+            // Three enemies of 1.5 KB: the room's state alone is past the queue's 2 KiB floor.
+            let padding = String(repeating: "p", count: 1_500)
+            for index in 0..<3 {
+                host.send(["type": "enemy_spawn", "enemy": ["enemy_id": "e\(index)", "enemy_type": padding]])
+                try await host.expect("enemy_spawned")
+            }
+            host.close()
+            try await guest.skip(until: "player_disconnected")
+            // As stalled clients' backlogs would: the total is full.
+            registry.outboundMemory.force(registry.outboundMemory.limit)
+            defer { registry.outboundMemory.release(registry.outboundMemory.limit) }
             let back = TestSocket.connect(port: port, path: "/ws/room/\(room.code)")
             back.send(["type": "reconnect", "room_id": room.code, "player_id": room.hostID, "token": room.hostToken])
             let reconnected = try await back.expect("reconnected")

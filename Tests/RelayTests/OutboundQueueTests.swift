@@ -143,9 +143,44 @@ struct OutboundQueueTests {
         let keepingUp = OutboundQueue(capacity: 100, maxBytes: 4, serverBudget: server, floor: 2)
         #expect(keepingUp.enqueue(frame("a large message")) == .queued)
         #expect(server.heldBytes == 23 && keepingUp.chargedBytes == 13)
-        #expect(keepingUp.enqueue(frame("b")) == .overflowed, "past its floor, with the total full")
+        // The room's next message in the same turn (a `player_reconnected`): the large one aside,
+        // the queue is within its floor.
+        #expect(keepingUp.enqueue(frame("b")) == .queued)
+        #expect(keepingUp.enqueue(frame("c")) == .queued)
+        #expect(server.heldBytes == 25 && keepingUp.chargedBytes == 15)
+        #expect(
+            keepingUp.enqueue(frame("d")) == .overflowed, "past its floor, the large one aside, with the total full")
         #expect(keepingUp.overflowedServerBudget)
         #expect(server.heldBytes == 10)
+    }
+
+    @Test("Behind the frame that took it past its floor, a queue takes what fits in its floor whatever the total")
+    func behindTheCrossingFrameTheFloorStillHolds() {
+        let server = MemoryBudget(limit: 10)
+        server.force(10)  // the total full, as stalled clients would fill it
+        // A `reconnected` of 6 bytes past a floor of 2, then the room's messages in the same turn.
+        let queue = OutboundQueue(capacity: 100, maxBytes: 100, serverBudget: server, floor: 2)
+        #expect(queue.enqueue(frame("aaaaaa")) == .queued)
+        #expect(queue.enqueue(frame("b")) == .queued)
+        #expect(queue.enqueue(frame("c")) == .queued, "2 bytes besides the large one: within the floor")
+        #expect(server.heldBytes == 16 && queue.chargedBytes == 6)
+        #expect(queue.enqueue(frame("d")) == .overflowed, "3 besides it: past the floor, with the total full")
+        #expect(queue.overflowedServerBudget)
+        #expect(server.heldBytes == 10)
+    }
+
+    @Test("Once the frame that took a queue past its floor is written, what is past the floor is charged as usual")
+    func theCrossingFrameCountsOnlyWhileItWaits() async {
+        let server = MemoryBudget(limit: 10)
+        let queue = OutboundQueue(capacity: 100, maxBytes: 100, serverBudget: server, floor: 2)
+        #expect(queue.enqueue(frame("aaaaaa")) == .queued)  // past the floor: 4 taken whatever the total
+        #expect(queue.enqueue(frame("bbbb")) == .queued)  // 4 besides it, past the floor: 4 reserved
+        #expect(server.heldBytes == 8)
+        #expect(await queue.next().map(text) == "aaaaaa")
+        #expect(server.heldBytes == 2 && queue.chargedBytes == 2, "bbbb: 2 past the floor")
+        server.force(8)  // the total full
+        #expect(queue.enqueue(frame("c")) == .overflowed, "past the floor on its own, with the total full")
+        #expect(queue.overflowedServerBudget)
     }
 
     @Test("A queue full in frames is refused for its own cap, taking nothing from the total")

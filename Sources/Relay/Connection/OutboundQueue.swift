@@ -27,6 +27,10 @@ public final class OutboundQueue: Sendable {
         var oversizedBytes = 0
         /// The part of `bytes` past the floor, taken from the server's budget.
         var charged = 0
+        /// The frame that took the queue past its floor, taken whatever the total, while it waits:
+        /// its bytes, and how many frames are ahead of it. The frames after it are taken so too
+        /// while the rest is within the floor (``chargeGrowth(to:adding:in:)``).
+        var crossing: (bytes: Int, framesAhead: Int)?
         /// The writer, suspended until a frame arrives or the queue closes.
         var waiter: UnsafeContinuation<Void, Never>?
         var isClosed = false
@@ -85,12 +89,12 @@ public final class OutboundQueue: Sendable {
                 state.frames.count < self.capacity
                 && (isOversized
                     ? state.oversizedBytes == 0 : bytes <= self.maxBytes - (state.bytes - state.oversizedBytes))
-            let fitsServerBudget = fitsOwnCaps && self.chargeGrowth(to: state.bytes + bytes, in: &state)
+            let fitsServerBudget = fitsOwnCaps && self.chargeGrowth(to: state.bytes + bytes, adding: bytes, in: &state)
             guard fitsServerBudget else {
                 (state.isClosed, state.hasOverflowed) = (true, true)
                 state.overflowedServerBudget = fitsOwnCaps
                 state.frames.removeAll()
-                (state.bytes, state.oversizedBytes) = (0, 0)
+                (state.bytes, state.oversizedBytes, state.crossing) = (0, 0, nil)
                 self.releaseCharge(downTo: 0, in: &state)
                 return (.overflowed, state.takeWaiter())
             }
@@ -135,7 +139,7 @@ public final class OutboundQueue: Sendable {
                 if state.frames.isEmpty { return state.isClosed ? false : nil }
                 if batch.isEmpty, state.frames.count <= limit, state.bytes <= byteLimit {
                     swap(&batch, &state.frames)
-                    (state.bytes, state.oversizedBytes) = (0, 0)
+                    (state.bytes, state.oversizedBytes, state.crossing) = (0, 0, nil)
                     self.releaseCharge(downTo: 0, in: &state)
                 } else {
                     var (taken, takenBytes) = (0, 0)
@@ -160,17 +164,25 @@ public final class OutboundQueue: Sendable {
     private func took(_ frame: ByteBuffer, from state: inout State) {
         state.bytes -= frame.readableBytes
         if frame.readableBytes > self.maxBytes { state.oversizedBytes = 0 }
+        if let crossing = state.crossing {
+            state.crossing = crossing.framesAhead == 0 ? nil : (crossing.bytes, crossing.framesAhead - 1)
+        }
         self.releaseCharge(downTo: state.bytes - self.floor, in: &state)
     }
 
-    /// Takes from the server's budget what the queue growing to `bytes` adds past its floor;
-    /// `false`, taking nothing, if that does not fit. A queue within its floor takes its next
-    /// frame whatever the total: a client that keeps up is never refused for others' backlogs,
-    /// nor a message larger than the floor (a `reconnected` carrying a large game) refused to all.
-    private func chargeGrowth(to bytes: Int, in state: inout State) -> Bool {
+    /// Takes from the server's budget what the queue growing to `bytes` with a frame of
+    /// `frameBytes` adds past its floor; `false`, taking nothing, if that does not fit. A queue
+    /// within its floor takes its next frame whatever the total: a client that keeps up is never
+    /// refused for others' backlogs, nor a message larger than the floor (a `reconnected` carrying
+    /// a large game) refused to all. Nor are the frames after that one while the rest, that one
+    /// aside, is within the floor: the room's `player_reconnected` follows in the same turn.
+    private func chargeGrowth(to bytes: Int, adding frameBytes: Int, in state: inout State) -> Bool {
         let growth = bytes - self.floor - state.charged
         guard growth > 0, let serverBudget = self.serverBudget else { return true }
         if state.charged == 0 {
+            serverBudget.force(growth)
+            state.crossing = (frameBytes, state.frames.count)
+        } else if let crossing = state.crossing, bytes - crossing.bytes <= self.floor {
             serverBudget.force(growth)
         } else {
             guard serverBudget.reserve(growth) else { return false }

@@ -92,10 +92,11 @@ public struct RelayLimits: Sendable {
     /// reading them: without a total, 4,096 connections of one IPv6 /48 could pin 4 GiB.
     public var maxOutboundBytesPerServer = 1 << 30
     /// What every connection's queue may hold whatever the server's total, and the next frame
-    /// past it (default 128 KiB: two of a host's reads relayed at once, as a room on the guest's
-    /// own loop relays a read before the guest's writer runs; some seconds of a player's states),
-    /// so that clients filling the total cannot disconnect those that keep up; only the bytes
-    /// above it count toward ``maxOutboundBytesPerServer``.
+    /// past it, with as much again behind that frame while it waits (default 128 KiB: two of a
+    /// host's reads relayed at once, as a room on the guest's own loop relays a read before the
+    /// guest's writer runs; some seconds of a player's states), so that clients filling the
+    /// total cannot disconnect those that keep up; only the bytes above it count toward
+    /// ``maxOutboundBytesPerServer``.
     public var outboundBytesEveryConnectionMayHold = 128 * 1024
     /// Players per room when `create_room` does not ask (default 2).
     public var defaultPlayersPerRoom = 2
