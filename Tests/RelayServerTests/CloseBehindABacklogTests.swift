@@ -87,6 +87,26 @@ struct CloseBehindABacklogTests {
         }
     }
 
+    /// A frame the server refuses (1002 for a reserved bit, 1009 for its length) sent while the
+    /// server's 4001 waits behind the backlog: it ends the reading, not the backlog or the 4001.
+    @Test(
+        "A client that sends a refused frame while the server's close waits still gets its backlog, then that close",
+        arguments: [
+            [0xC1, 0x80, 0, 0, 0, 0],  // a reserved bit
+            [0x81, 0x80 | 127, 0, 0, 0, 0, 0, 0x10, 0, 0, 0, 0, 0, 0],  // 1 MiB, past the frame cap
+        ] as [[UInt8]])
+    func aRefusedFrameLeavesTheServersCloseAsItWas(_ refused: [UInt8]) async throws {
+        try await withRelayServer(limits: Self.limits) { port, _ in
+            let (host, created, _) = try await Self.hostWithABacklog(port: port)
+            let reading = host.startReadingSlowly(pausing: .milliseconds(25))
+            try await Self.replace(created, port: port)
+            try host.sendRaw(refused)
+            let frames = await reading.frames()
+            #expect(Self.updatesRead(in: frames) == Self.updates)
+            #expect(frames.last?.closeCode == 4001)
+        }
+    }
+
     @Test("A client that closes, then ends its TCP output, gets the answer to its close behind its backlog")
     func answerWaitsForAHalfClosedClient() async throws {
         try await withRelayServer(limits: Self.limits) { port, _ in

@@ -214,11 +214,12 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         self.charges.chargeRead(bytes.readableBytes, frames: frameCount)
         if let refusal {
-            if refusal == .messageTooLarge, self.closeSent || self.readerStopped {
-                // A new data frame over the cap while closing: dropped as any data frame then is,
-                // but its payload cannot be cut out, so what follows goes unread. The close the
-                // server means to send stays (a 1009 took its place, and dropped the replies
-                // queued before it).
+            if self.closeSent || self.readerStopped || self.closingDrain != nil {
+                // A frame refused while closing (a close the server asked for still waits behind
+                // the backlog too): dropped as any data frame then is, but what follows it cannot
+                // be read, so nothing more is. The close the server means to send stays, 4001 or
+                // 4000 or 1008 (a 1009 or 1002 took its place, and dropped the replies queued
+                // before it).
                 self.inputRefused = true
             } else {
                 self.fail(refusal)
