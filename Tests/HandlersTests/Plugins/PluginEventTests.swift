@@ -16,7 +16,8 @@ private let recorderDirectory = FileManager.default.temporaryDirectory.appending
 struct PluginEventTests {
     /// A plugin that logs every event, `events_touch` request and `chat` it filters (passing it),
     /// one line each: `event ROOM PLAYER [CONNECTED MEMBERS]` (`-` and `None` for a sender in no
-    /// room; ` room:null` after an event that carries an empty `room`). `events_log` answers the log so far and clears it; `events_hold` is answered `seconds` later, not logged.
+    /// room; ` room:null` after an event that carries an empty `room`). `events_log` answers the log so far and clears it; `events_hold` is answered once the file
+    /// `until` names exists (2 minutes at most), not logged.
     /// Its first argument lists the events it asks for (all when absent); with a second, a file,
     /// it handles nothing and appends its log to the file instead; with a third, another file, it
     /// reads nothing until that file exists. `events_missed` is logged `events_missed ROOM COUNT []`.
@@ -61,8 +62,14 @@ struct PluginEventTests {
                 answer = {"kind": "answer", "id": request["id"], "verdict": "pass"}
             elif request["type"] == "events_touch":
                 log.append(f'touch {room["room_id"] if room else "-"} {request["player_id"]} [{members}]')
-            elif request["type"] == "events_hold":  # answered later, not logged
-                threading.Timer(request["message"]["seconds"], say, [answer]).start()
+            elif request["type"] == "events_hold":  # answered once the file it names exists, not logged
+                def release(path=request["message"]["until"], answer=answer):
+                    waited = 0
+                    while not os.path.exists(path) and waited < 12000:
+                        time.sleep(0.01)
+                        waited += 1
+                    say(answer)
+                threading.Thread(target=release).start()
                 continue
             else:
                 answer["actions"] = [{"send": "sender", "message": {"type": "events_log", "log": log}}]
@@ -161,31 +168,33 @@ struct PluginEventTests {
     /// the plugin must not hear a joiner before a request whose `room` predates them.
     @Test("An event waits for its room's request that the answer window holds back")
     func anEventWaitsForAHeldBackRequest() async throws {
-        try await ProbePlugin.withHarness([Self.recorder()]) { harness in
+        let release = FileManager.default.temporaryDirectory.appendingPathComponent("release-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: release) }
+        try await ProbePlugin.withProcess([Self.recorder()], settings: ProbePlugin.settings()) { process, harness in
             let host = harness.client()
             let code = try await host.createRoom(playerID: "host", name: "Hosty")
             _ = try await self.log(in: harness, code: code) { $0.contains("member_joined R host [host]") }
-            await withTaskGroup(of: Void.self) { group in
-                // 16 requests from outside the room, answered only after 2 s: the window (16) is full.
-                for _ in 0..<Int(AnswerWindow.initialSize) {
+            let before = try #require(process.requestsQueued)
+            let window = Int(AnswerWindow.initialSize)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                // Requests from outside the room, answered once `release` exists: the window is full.
+                for _ in 0..<window {
                     let holder = harness.client()
-                    group.addTask { _ = await holder.exchange(#"{"type":"events_hold","seconds":2}"#) }
+                    group.addTask { _ = await holder.exchange(#"{"type":"events_hold","until":"\#(release)"}"#) }
                 }
-                group.addTask {
-                    try? await Task.sleep(for: .milliseconds(300))
-                    await host.send(#"{"type":"events_touch"}"#)  // held back by the window
-                }
-                group.addTask {
-                    try? await Task.sleep(for: .milliseconds(600))
-                    let guest = harness.client(url: code)
-                    await guest.send(#"{"type":"join_room","player_name":"G","player_id":"guest"}"#)
-                }
+                try await harness.eventually { (process.requestsQueued?.taken ?? 0) - before.taken >= window }
+                group.addTask { await host.send(#"{"type":"events_touch"}"#) }
+                try await harness.eventually { process.requestsQueued?.waiting == 1 }  // held back by the window
+                let guest = harness.client(url: code)
+                await guest.send(#"{"type":"join_room","player_name":"G","player_id":"guest"}"#)
+                #expect(process.requestsQueued?.waiting ?? 0 >= 1, "the touch was still held back at the join")
+                #expect(FileManager.default.createFile(atPath: release, contents: nil))
+                try await group.waitForAll()
             }
             let log = try await self.log(in: harness, code: code) { log in
                 log.contains { $0.hasPrefix("member_joined R guest") }
             }
-            #expect(log.count == 2, "\(log)")
-            self.expectRequestsAgreeWithEvents(log, connectedBefore: ["host"])
+            #expect(log == ["touch R host [host]", "member_joined R guest [guest,host]"])
         }
     }
 
