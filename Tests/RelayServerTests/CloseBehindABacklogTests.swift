@@ -87,13 +87,17 @@ struct CloseBehindABacklogTests {
         }
     }
 
-    /// A frame the server refuses (1002 for a reserved bit, 1009 for its length) sent while the
-    /// server's 4001 waits behind the backlog: it ends the reading, not the backlog or the 4001.
+    /// A frame the server refuses (1002 for a reserved bit or a stray continuation, 1009 for its
+    /// length or a message's 129th frame) sent while the server's 4001 waits behind the backlog: it
+    /// ends the reading, not the backlog or the 4001.
     @Test(
         "A client that sends a refused frame while the server's close waits still gets its backlog, then that close",
         arguments: [
             [0xC1, 0x80, 0, 0, 0, 0],  // a reserved bit
             [0x81, 0x80 | 127, 0, 0, 0, 0, 0, 0x10, 0, 0, 0, 0, 0, 0],  // 1 MiB, past the frame cap
+            [0x00, 0x80, 0, 0, 0, 0],  // a continuation of nothing
+            StalledClient.frame(fin: false, opcode: 1, Array("{".utf8))
+                + Array(repeating: StalledClient.frame(fin: false, opcode: 0, []), count: 128).joined(),
         ] as [[UInt8]])
     func aRefusedFrameLeavesTheServersCloseAsItWas(_ refused: [UInt8]) async throws {
         try await withRelayServer(limits: Self.limits) { port, _ in

@@ -213,18 +213,7 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return !self.inputRefused
         }
         self.charges.chargeRead(bytes.readableBytes, frames: frameCount)
-        if let refusal {
-            if self.closeSent || self.readerStopped || self.closingDrain != nil {
-                // A frame refused while closing (a close the server asked for still waits behind
-                // the backlog too): dropped as any data frame then is, but what follows it cannot
-                // be read, so nothing more is. The close the server means to send stays, 4001 or
-                // 4000 or 1008 (a 1009 or 1002 took its place, and dropped the replies queued
-                // before it).
-                self.inputRefused = true
-            } else {
-                self.fail(refusal)
-            }
-        }
+        if let refusal { self.refuse(refusal) }
         self.pauseReadingIfInDebt(context: context)
     }
 
@@ -353,12 +342,12 @@ extension RoomSocketHandler {
     private func received(dataFrame frame: InboundFrame) {
         guard !self.closeSent, !self.readerStopped else { return }  // closing: the rest is discarded
         if frame.opcode == .continuation {
-            guard var message = self.fragments else { return self.fail(.protocolError) }  // see headerRefusal
+            guard var message = self.fragments else { return self.refuse(.protocolError) }  // see headerRefusal
             self.fragments = nil  // keeps `message.bytes` uniquely referenced while it grows
             message.frames += 1
             message.length += frame.data.readableBytes
             guard message.length <= self.settings.maxMessageBytes, message.frames <= Self.maxFramesPerMessage
-            else { return self.fail(.messageTooLarge) }
+            else { return self.refuse(.messageTooLarge) }
             if message.isText {
                 var payload = frame.unmaskedData
                 message.bytes.writeBuffer(&payload)
@@ -370,7 +359,7 @@ extension RoomSocketHandler {
             }
             return
         }
-        guard self.fragments == nil else { return self.fail(.protocolError) }  // a message inside a message
+        guard self.fragments == nil else { return self.refuse(.protocolError) }  // a message inside a message
         guard frame.fin else {
             let isText = frame.opcode == .text
             self.fragments = (isText ? frame.unmaskedData : ByteBuffer(), frame.data.readableBytes, isText, 1, false)
@@ -412,6 +401,7 @@ extension RoomSocketHandler {
         self.charges.readerFinished()
         self.readerStopped = true
         self.readerQueue.discardAll()
+        (self.messagesWithReader, self.bytesWithReader) = (0, 0)
         // Frames left for it are cut now (its data discarded), so that the client's close and pings are read.
         if self.framesWaitForReader, let context = self.context, self.handleHeldBytesUnlessPaused(context: context) {
             self.payPong()
@@ -574,6 +564,20 @@ extension RoomSocketHandler {
             default: .normalClosure
             }
         self.sendClose(answer, thenHangUp: true)
+    }
+
+    /// Refuses what the client sends with `code` (``fail(_:)``), unless a close of the server's own
+    /// is on its way: sent, or asked for (4001, 4000, 1008, 1001) and waiting behind the backlog.
+    /// Then the refused frame only ends the reading (what follows it cannot be read), and that
+    /// close stays, with what is queued before it: a 1009 or 1002 would take its place, and drop
+    /// the replies.
+    private func refuse(_ code: WebSocketErrorCode) {
+        let serverIsClosing =
+            self.closeSent || self.readerStopped || self.closingDrain != nil
+            || self.session.connection.closeCode != nil  // asked for on another loop, not yet heard here
+        guard serverIsClosing else { return self.fail(code) }
+        self.inputRefused = true
+        self.fragments = nil
     }
 
     /// Fails the connection: a close frame with `code`, then the socket closes.
