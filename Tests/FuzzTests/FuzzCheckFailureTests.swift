@@ -117,6 +117,34 @@ struct FuzzCheckFailureTests {
         }
     }
 
+    /// Refuses `fuzz_rate` as past its rate on its raw path, relays it on the usual one: as two
+    /// rooms reading a clock-refilled budget microseconds apart may.
+    struct RateLimitedRawHandler: RawRoomMessageHandler {
+        let messageType = "fuzz_rate"
+
+        func handle(_ message: InboundMessage, from playerID: String, in room: isolated GameRoom) throws(RelayError) {
+            room.broadcast(ByteBuffer(string: #"{"type":"fuzz_rate"}"#))
+        }
+
+        func handleRaw(
+            _ bytes: UnsafeBufferPointer<UInt8>, from playerID: String, in room: isolated GameRoom
+        )
+            throws(RelayError) -> Bool
+        {
+            throw .rateLimited
+        }
+    }
+
+    @Test("Room: rooms parted by a rate limit are compared no further")
+    func roomRateLimit() async throws {
+        let check = try RoomCheck(handlers: BuiltInHandlers.all + [DivergentHandler(), RateLimitedRawHandler()])
+        let rate = [0] + Array(#"{"type":"fuzz_rate"}"#.utf8)
+        let divergent = [0] + Array(#"{"type":"fuzz_divergent"}"#.utf8)
+        await #expect(throws: Never.self) { try await check.run(rate + [0xFF] + divergent) }
+        await #expect(throws: FuzzViolation.self) { try await check.run(divergent + [0xFF] + rate) }
+        try await check.shutdown()
+    }
+
     @Test("Room: a raw path that sends what the usual path does not", arguments: [0, 2, 6, 1])
     func roomRawPath(sentBy firstByte: UInt8) async throws {
         // Byte 0: bit 0 the guest sends it, bit 1 in place, bit 2 on the room's loop; without bit 1,

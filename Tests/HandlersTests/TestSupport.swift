@@ -330,6 +330,15 @@ struct RawPathCounter: RawRoomMessageHandler {
             throw error
         }
     }
+
+    func prepareForwarding(_ bytes: UnsafeBufferPointer<UInt8>, from playerID: String) -> ForwardedRoomMessage? {
+        guard let forwarded = self.handler.prepareForwarding(bytes, from: playerID) else { return nil }
+        let count = self.count
+        return { room throws(RelayError) in
+            count.value.withLock { $0 += 1 }
+            try forwarded(room)
+        }
+    }
 }
 
 /// A filter that passes every message of its type: its presence keeps a type with a fast path

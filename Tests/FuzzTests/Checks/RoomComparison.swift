@@ -3,19 +3,32 @@ import NIOCore
 @testable import Handlers
 @testable import Relay
 
-/// Compares what a room with the raw paths sent a client with what a room without them sent it,
-/// message by message, for ``RoomCheck``.
+/// Compares what a room with the raw paths sent its clients with what a room without them sent
+/// them, message by message, for ``RoomCheck``.
 ///
 /// Frames must be the same JSON values (``same(_:_:)``), but for what two rooms differ in
-/// whatever their messages: the room code (its value, and where a text names it), reconnect
-/// tokens, the seed and wall-clock times. Not byte for byte: the usual path writes an object it
-/// decoded (a relayed `state`, say) in its dictionary's order, where a raw path keeps the order
-/// as sent.
+/// whatever their messages: the room codes (renamed, where any text names them, to the other
+/// room's, learned as rooms are made), reconnect tokens, the seed and wall-clock readings, each
+/// left out where the protocol puts it (``varyingKeys``). Not byte for byte: the usual path writes
+/// an object it decoded (a relayed `state`, say) in its dictionary's order, where a raw path
+/// keeps the order as sent.
 struct RoomComparison {
-    /// Keys whose values are random or read from the clock.
-    static let varyingKeys: Set<String> = [
-        "room_id", "reconnect_token", "seed", "timestamp", "server_time", "server_timestamp", "game_start_timestamp",
+    /// Where a value is random or read from the clock: keys of the top level, and of objects
+    /// under a key (arrays looked through).
+    static let varyingKeys: [[String]: Set<String>] = [
+        []: ["reconnect_token", "server_time", "timestamp"],
+        ["game_state"]: ["seed", "server_timestamp", "game_start_timestamp"],
+        ["game_state", "chat_history"]: ["timestamp"],
     ]
+
+    /// What comparing one message's frames found.
+    enum Verdict: Equatable {
+        case same
+        case different(String)
+        /// Different, but one room refused with `rate_limited`: budgets the clock refills decide
+        /// (the rooms read it microseconds apart), so the rooms may part ways from here.
+        case inconclusive
+    }
 
     /// The room codes of the room with raw paths, each mapped to the other room's.
     private var codes: [String: String]
@@ -24,8 +37,23 @@ struct RoomComparison {
         self.codes = [code: usualCode]
     }
 
+    /// How the frames each client was sent with the raw paths (`sent`, by client, named in
+    /// `clients`) differ from those sent without (`usualSent`), if they do.
+    mutating func compare(_ sent: [[ByteBuffer]], _ usualSent: [[ByteBuffer]], clients: [String]) -> Verdict {
+        let rateLimited = (sent + usualSent).joined().contains { frame in
+            let parsed = try? JSONParser.parse(Array(frame.readableBytesView), maxDepth: 200)
+            return parsed?.objectValue?["code"]?.stringValue == "rate_limited"
+        }
+        for (client, (frames, usualFrames)) in zip(clients, zip(sent, usualSent)) {
+            if let difference = self.difference(frames, usualFrames) {
+                return rateLimited ? .inconclusive : .different("\(client) \(difference)")
+            }
+        }
+        return .same
+    }
+
     /// How `frames` (sent with the raw paths) differ from `usualFrames`, if they do.
-    mutating func difference(_ frames: [ByteBuffer], _ usualFrames: [ByteBuffer]) -> String? {
+    private mutating func difference(_ frames: [ByteBuffer], _ usualFrames: [ByteBuffer]) -> String? {
         guard frames.count == usualFrames.count else {
             return "was sent \(Self.listed(frames)) with the raw paths, \(Self.listed(usualFrames)) without"
         }
@@ -44,27 +72,38 @@ struct RoomComparison {
         return nil
     }
 
-    /// A room made later (a `create_room` after a `leave_room`) has a code of its own in each.
+    /// A room made later (a `create_room` after a `leave_room`) has a code of its own in each,
+    /// first seen in the creator's `player_joined`, then its `room_created`: messages no raw path
+    /// sends.
     private mutating func learnCodes(_ value: JSONValue, _ usualValue: JSONValue) {
-        if let code = value.objectValue?["room_id"]?.stringValue,
-            let usualCode = usualValue.objectValue?["room_id"]?.stringValue
-        {
-            self.codes[code] = usualCode
+        guard let type = value.objectValue?["type"], type == usualValue.objectValue?["type"],
+            type == "player_joined" || type == "room_created"
+        else { return }
+        for path in [["room_id"], ["room_info", "room_id"]] {
+            if let code = Self.string(at: path, in: value), let usualCode = Self.string(at: path, in: usualValue) {
+                self.codes[code] = usualCode
+            }
         }
     }
 
-    /// `value` with the varying keys' values null, and (unless `renaming` is false) the room codes
-    /// in its texts renamed to the other room's.
-    private func withoutVarying(_ value: JSONValue, renaming: Bool = true) -> JSONValue {
+    private static func string(at path: [String], in value: JSONValue) -> String? {
+        path.reduce(Optional(value)) { $0?.objectValue?[$1] }?.stringValue
+    }
+
+    /// `value` with the varying keys' values null (``varyingKeys``; `path` is where `value` is),
+    /// and (unless `renaming` is false) the room codes in its texts renamed to the other room's.
+    private func withoutVarying(_ value: JSONValue, at path: [String] = [], renaming: Bool = true) -> JSONValue {
         switch value {
         case .object(let fields):
+            let varying = Self.varyingKeys[path] ?? []
             var kept: [String: JSONValue] = [:]
             for (key, field) in fields {
-                kept[key] = Self.varyingKeys.contains(key) ? .null : self.withoutVarying(field, renaming: renaming)
+                kept[key] =
+                    varying.contains(key) ? .null : self.withoutVarying(field, at: path + [key], renaming: renaming)
             }
             return .object(kept)
         case .array(let elements):
-            return .array(elements.map { self.withoutVarying($0, renaming: renaming) })
+            return .array(elements.map { self.withoutVarying($0, at: path, renaming: renaming) })
         case .string(var text) where renaming:
             for (code, usualCode) in self.codes { text = text.replacing(code, with: usualCode) }
             return .string(text)

@@ -76,10 +76,11 @@ struct RoomConformanceTests {
             branches.merge(run.branches, uniquingKeysWith: +)
         }
         // The model follows a `rate_limited` answer (the clock refills those budgets), but the runs
-        // send far less than the default rates: one refusal a seed at most (none in 3 × 3 runs
-        // here), never a server that throttles what it should take.
+        // send far less than the default rates: a few refusals at most (none in 3 × 3 runs here;
+        // a server refusing one enemy_spawn in ten, 18 to 25), never a server that throttles
+        // what it should take.
         let refusedByRate = branches.filter { $0.key.hasSuffix("refused by its rate") }.values.reduce(0, +)
-        #expect(refusedByRate <= seeds.count, "seeds \(seeds): \(branches)")
+        #expect(refusedByRate <= 2 * seeds.count, "seeds \(seeds): \(branches)")
         for type in Self.reached + more {
             #expect(seen[type, default: 0] > 0, "seeds \(seeds): no \(type) in \(seen.sorted { $0.key < $1.key })")
         }
