@@ -9,7 +9,8 @@ import Synchronization
 /// (frames may be as large as the largest message); the frame cap bounds the bookkeeping.
 /// Past a floor, its bytes also count toward the server's total (``MemoryBudget``), so that many
 /// stalled clients together cannot pin more than that either: a queue already past its floor
-/// that would grow while the total is full refuses too.
+/// (but for the frame that took it past, while that waits) that would grow while the total is
+/// full refuses too.
 /// The same `ByteBuffer` can sit in many queues at once (a broadcast is encoded once). The
 /// writer may take every waiting frame at once (``nextBatch(upTo:bytes:into:)``) and write them
 /// with one flush.

@@ -92,7 +92,7 @@ public struct RelayLimits: Sendable {
     /// reading them: without a total, 4,096 connections of one IPv6 /48 could pin 4 GiB.
     public var maxOutboundBytesPerServer = 1 << 30
     /// What every connection's queue may hold whatever the server's total, and the next frame
-    /// past it, with as much again behind that frame while it waits (default 128 KiB: two of a
+    /// past it, and while that frame waits what else fits in this beside it (default 128 KiB: two of a
     /// host's reads relayed at once, as a room on the guest's own loop relays a read before the
     /// guest's writer runs; some seconds of a player's states), so that clients filling the
     /// total cannot disconnect those that keep up; only the bytes above it count toward
