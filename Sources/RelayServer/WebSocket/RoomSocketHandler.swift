@@ -72,14 +72,15 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var context: ChannelHandlerContext?
     /// Cuts frames out of what the socket reads.
     private(set) var frames: InboundFrameReader
-    /// The connection is ending without another word from the client (``fail(_:)``, or the client's
-    /// own close frame answered): what it sends now is read only to be discarded.
+    /// The connection is ending without another word from the client (``fail(_:)``, the client's
+    /// own close frame answered, or a frame refused while a close of the server's own waits,
+    /// ``refuse(_:)``): what it sends now is read only to be discarded.
     private var inputRefused = false
     /// Bytes read and discarded since then (``discardedBytesLimit``).
     private var discardedBytes = 0
-    /// Most bytes read and discarded after a close frame before the server hangs up regardless
-    /// (the kernel then resets the connection): enough for the rest of a message over the cap a
-    /// client was sending, not a flood.
+    /// Most bytes read and discarded once input is refused before the server hangs up regardless
+    /// (the kernel then resets the connection, and a backlog still queued is lost): enough for
+    /// the rest of a message over the cap a client was sending, not a flood.
     static let discardedBytesLimit = 1 << 20
     /// The fragments so far of a message sent in several frames; `pinged`: a ping went out since
     /// it began. One still unfinished at the next ping closes the connection (1008): answering
@@ -501,7 +502,7 @@ extension RoomSocketHandler {
         // Nor while the server's close drains what is queued: the drain bounds the connection's
         // life itself, and the client's pong waits behind the backlog it reads (failing it then
         // replaced the close being sent, 4001 or 1008, with 1001, and dropped the backlog).
-        guard let context = self.context, !self.closeSent, self.closingDrain == nil else { return }
+        guard let context = self.context, !self.serverIsClosing else { return }
         if let pinged = self.fragments?.pinged {
             // Unless reading was held meanwhile: its last fragment may be waiting unread.
             guard !pinged || self.readsHeldSincePing else { return self.fail(.policyViolation) }
@@ -572,12 +573,16 @@ extension RoomSocketHandler {
     /// close stays, with what is queued before it: a 1009 or 1002 would take its place, and drop
     /// the replies.
     private func refuse(_ code: WebSocketErrorCode) {
-        let serverIsClosing =
-            self.closeSent || self.readerStopped || self.closingDrain != nil
-            || self.session.connection.closeCode != nil  // asked for on another loop, not yet heard here
-        guard serverIsClosing else { return self.fail(code) }
+        guard self.serverIsClosing else { return self.fail(code) }
         self.inputRefused = true
         self.fragments = nil
+    }
+
+    /// The server has sent its close frame, or asked for one: heard here (draining the backlog),
+    /// or on another loop and not yet heard (the connection's close code is set at once); or the
+    /// reader has stopped (a flood, an overflow: a close follows).
+    private var serverIsClosing: Bool {
+        self.closeSent || self.readerStopped || self.closingDrain != nil || self.session.connection.closeCode != nil
     }
 
     /// Fails the connection: a close frame with `code`, then the socket closes.
