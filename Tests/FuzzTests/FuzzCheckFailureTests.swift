@@ -135,6 +135,32 @@ struct FuzzCheckFailureTests {
         }
     }
 
+    /// Messages, each led by its sending byte (0 the host, 1 the guest, 2 the host in place), split
+    /// as the room check splits them.
+    static func messages(_ messages: [(UInt8, String)]) -> [UInt8] {
+        Array(messages.map { [$0.0] + Array($0.1.utf8) }.joined(separator: [0xFF]))
+    }
+
+    @Test("Room: what the server makes up in each room (codes, ids of players who gave none) is no difference")
+    func roomMadeUpNames() async throws {
+        let check = try RoomCheck()
+        let rejoin: [(UInt8, String)] = [
+            (0, #"{"type":"leave_room"}"#), (0, #"{"type":"create_room","player_name":"H2"}"#),
+            (0, #"{"type":"chat","message":"again"}"#), (2, #"{"type":"player_state","state":{"x":1.234}}"#),
+            (0, #"{"type":"enemy_spawn","enemy":{"enemy_id":"e1","x":1,"y":2}}"#),
+            (2, #"{"type":"enemy_state","enemy_id":"e1","state":{"x":5}}"#),
+        ]
+        let guestAnew: [(UInt8, String)] = [
+            (1, #"{"type":"leave_room"}"#), (0, #"{"type":"player_ready","is_ready":true}"#),
+            (0, #"{"type":"leave_room"}"#), (0, #"{"type":"create_room","player_name":"H2","player_id":"h2"}"#),
+            (2, #"{"type":"player_state","state":{"x":2}}"#),
+        ]
+        for input in [rejoin, guestAnew] {
+            await #expect(throws: Never.self) { try await check.run(Self.messages(input)) }
+        }
+        try await check.shutdown()
+    }
+
     @Test("Room: rooms parted by a rate limit are compared no further")
     func roomRateLimit() async throws {
         let check = try RoomCheck(handlers: BuiltInHandlers.all + [DivergentHandler(), RateLimitedRawHandler()])

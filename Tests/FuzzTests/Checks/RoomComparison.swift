@@ -7,9 +7,10 @@ import NIOCore
 /// them, message by message, for ``RoomCheck``.
 ///
 /// Frames must be the same JSON values (``same(_:_:)``), but for what two rooms differ in
-/// whatever their messages: the room codes (renamed, where any text names them, to the other
-/// room's, learned as rooms are made), reconnect tokens, the seed and wall-clock readings, each
-/// left out where the protocol puts it (``varyingKeys``). Not byte for byte: the usual path writes
+/// whatever their messages: what the server made up, room codes and the ids of players who gave
+/// none (renamed, in texts and keys, to the other room's, learned as they are made); reconnect
+/// tokens, the seed and wall-clock readings, each left out where the protocol puts it
+/// (``varyingKeys``). Not byte for byte: the usual path writes
 /// an object it decoded (a relayed `state`, say) in its dictionary's order, where a raw path
 /// keeps the order as sent.
 struct RoomComparison {
@@ -25,31 +26,39 @@ struct RoomComparison {
     enum Verdict: Equatable {
         case same
         case different(String)
-        /// Different, but one room refused with `rate_limited`: budgets the clock refills decide
-        /// (the rooms read it microseconds apart), so the rooms may part ways from here.
+        /// Different, and the rooms refused a client with `rate_limited` a different number of
+        /// times: budgets the clock refills decide (the rooms read it microseconds apart), so the
+        /// rooms may part ways from here. (A raw path that refuses wrongly so goes unseen.)
         case inconclusive
     }
 
-    /// The room codes of the room with raw paths, each mapped to the other room's.
-    private var codes: [String: String]
+    /// What the server made up in the room with raw paths (room codes, the ids of players who
+    /// gave none), each mapped to the other room's.
+    private var madeUp: [String: String]
 
     init(code: String, usualCode: String) {
-        self.codes = [code: usualCode]
+        self.madeUp = [code: usualCode]
     }
 
     /// How the frames each client was sent with the raw paths (`sent`, by client, named in
     /// `clients`) differ from those sent without (`usualSent`), if they do.
     mutating func compare(_ sent: [[ByteBuffer]], _ usualSent: [[ByteBuffer]], clients: [String]) -> Verdict {
-        let rateLimited = (sent + usualSent).joined().contains { frame in
-            let parsed = try? JSONParser.parse(Array(frame.readableBytesView), maxDepth: 200)
-            return parsed?.objectValue?["code"]?.stringValue == "rate_limited"
-        }
         for (client, (frames, usualFrames)) in zip(clients, zip(sent, usualSent)) {
             if let difference = self.difference(frames, usualFrames) {
-                return rateLimited ? .inconclusive : .different("\(client) \(difference)")
+                let refusedApart = zip(sent, usualSent).contains { Self.rateRefusals($0) != Self.rateRefusals($1) }
+                return refusedApart ? .inconclusive : .different("\(client) \(difference)")
             }
         }
         return .same
+    }
+
+    /// How many of `frames` are `rate_limited` errors.
+    private static func rateRefusals(_ frames: [ByteBuffer]) -> Int {
+        frames.count { frame in
+            guard case .object(let fields)? = try? JSONParser.parse(Array(frame.readableBytesView), maxDepth: 200)
+            else { return false }
+            return fields["type"] == "error" && fields["code"] == "rate_limited"
+        }
     }
 
     /// How `frames` (sent with the raw paths) differ from `usualFrames`, if they do.
@@ -64,7 +73,7 @@ struct RoomComparison {
             guard let value = try? JSONParser.parse(bytes, maxDepth: 200),
                 let usualValue = try? JSONParser.parse(usualBytes, maxDepth: 200)
             else { return "was sent \(shown(bytes)) with the raw paths, \(shown(usualBytes)) without" }
-            self.learnCodes(value, usualValue)
+            self.learnMadeUpNames(value, usualValue)
             guard Self.same(self.withoutVarying(value), self.withoutVarying(usualValue, renaming: false)) else {
                 return "was sent \(shown(bytes)) with the raw paths, \(shown(usualBytes)) without"
             }
@@ -72,16 +81,18 @@ struct RoomComparison {
         return nil
     }
 
-    /// A room made later (a `create_room` after a `leave_room`) has a code of its own in each,
-    /// first seen in the creator's `player_joined`, then its `room_created`: messages no raw path
-    /// sends.
-    private mutating func learnCodes(_ value: JSONValue, _ usualValue: JSONValue) {
+    /// A room made later (a `create_room` after a `leave_room`) has a code of its own in each, and
+    /// a player who joins without a `player_id` an id of its own: first seen in `player_joined`,
+    /// then `room_created` or `room_joined`, messages no raw path sends.
+    private mutating func learnMadeUpNames(_ value: JSONValue, _ usualValue: JSONValue) {
         guard let type = value.objectValue?["type"], type == usualValue.objectValue?["type"],
-            type == "player_joined" || type == "room_created"
+            type == "player_joined" || type == "room_created" || type == "room_joined"
         else { return }
-        for path in [["room_id"], ["room_info", "room_id"]] {
-            if let code = Self.string(at: path, in: value), let usualCode = Self.string(at: path, in: usualValue) {
-                self.codes[code] = usualCode
+        for path in [["room_id"], ["room_info", "room_id"], ["player_id"]] {
+            if let name = Self.string(at: path, in: value), let usualName = Self.string(at: path, in: usualValue),
+                name != usualName
+            {
+                self.madeUp[name] = usualName
             }
         }
     }
@@ -91,25 +102,34 @@ struct RoomComparison {
     }
 
     /// `value` with the varying keys' values null (``varyingKeys``; `path` is where `value` is),
-    /// and (unless `renaming` is false) the room codes in its texts renamed to the other room's.
+    /// and (unless `renaming` is false) the made-up names in its texts and keys renamed to the
+    /// other room's.
     private func withoutVarying(_ value: JSONValue, at path: [String] = [], renaming: Bool = true) -> JSONValue {
         switch value {
         case .object(let fields):
             let varying = Self.varyingKeys[path] ?? []
             var kept: [String: JSONValue] = [:]
             for (key, field) in fields {
-                kept[key] =
+                let name = renaming ? self.renamed(key) : key
+                kept[name] =
                     varying.contains(key) ? .null : self.withoutVarying(field, at: path + [key], renaming: renaming)
             }
             return .object(kept)
         case .array(let elements):
             return .array(elements.map { self.withoutVarying($0, at: path, renaming: renaming) })
-        case .string(var text) where renaming:
-            for (code, usualCode) in self.codes { text = text.replacing(code, with: usualCode) }
-            return .string(text)
+        case .string(let text) where renaming:
+            return .string(self.renamed(text))
         default:
             return value
         }
+    }
+
+    private func renamed(_ text: String) -> String {
+        var text = text
+        for (name, usualName) in self.madeUp where text.contains(name) {
+            text = text.replacing(name, with: usualName)
+        }
+        return text
     }
 
     /// Whether two values are the same to a client comparing code points: not as `==` compares them,
