@@ -8,9 +8,9 @@ import Synchronization
 /// caller treats the client as too slow. The byte cap bounds what a stalled client can pin
 /// (frames may be as large as the largest message); the frame cap bounds the bookkeeping.
 /// Past a floor, its bytes also count toward the server's total (``MemoryBudget``), so that many
-/// stalled clients together cannot pin more than that either: a queue already past its floor
-/// (but for the frame that took it past, while that waits) that would grow while the total is
-/// full refuses too.
+/// stalled clients together cannot pin more than that either: while the total is full, a queue
+/// that would hold more than its floor besides the frame that first took it past (while that
+/// waits) refuses too.
 /// The same `ByteBuffer` can sit in many queues at once (a broadcast is encoded once). The
 /// writer may take every waiting frame at once (``nextBatch(upTo:bytes:into:)``) and write them
 /// with one flush.
