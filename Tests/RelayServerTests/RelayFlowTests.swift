@@ -235,32 +235,8 @@ struct RelayFlowTests {
     @Test("A reconnect whose game_state is larger than the outbound queue's bytes still gets back in")
     func reconnectIntoALargeRoom() async throws {
         var limits = RelayLimits()
-        limits.outboundQueueBytes = 4_096
-        // One loop: the room's turn queues both the welcome and the announcement before the
-        // reconnected socket's writer (on the same loop) can take the first.
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        defer { group.shutdownGracefully { _ in } }
-        try await withRelayServer(limits: limits, eventLoopGroup: group) { port, _ in
-            let host = TestSocket.connect(port: port)
-            let guest = TestSocket.connect(port: port)
-            let room = try await Self.openRoom(port, host: host, guest: guest)
-            // Three enemies of 1.5 KB: the room's state alone is past the 4 KiB the queue takes.
-            let padding = String(repeating: "p", count: 1_500)
-            for index in 0..<3 {
-                host.send(["type": "enemy_spawn", "enemy": ["enemy_id": "e\(index)", "enemy_type": padding]])
-                try await host.expect("enemy_spawned")
-            }
-            host.close()
-            try await guest.skip(until: "player_disconnected")
-            let back = TestSocket.connect(port: port, path: "/ws/room/\(room.code)")
-            back.send(["type": "reconnect", "room_id": room.code, "player_id": room.hostID, "token": room.hostToken])
-            let reconnected = try await back.expect("reconnected")
-            let enemies = (reconnected["game_state"] as? [String: Any])?["enemies"] as? [Any]
-            #expect(enemies?.count == 3)
-            try await back.expect("player_reconnected")
-            back.send(["type": "ping"])
-            try await back.expect("pong")
-        }
+        limits.outboundQueueBytes = 4_096  // the room's state alone is past it
+        try await Self.reconnectIntoALargeRoom(limits: limits)
     }
 
     @Test(
@@ -268,7 +244,19 @@ struct RelayFlowTests {
     )
     func reconnectIntoALargeRoomWithTheServersTotalFull() async throws {
         var limits = RelayLimits()
-        limits.outboundBytesEveryConnectionMayHold = 2_048
+        limits.outboundBytesEveryConnectionMayHold = 2_048  // the room's state alone is past it
+        try await Self.reconnectIntoALargeRoom(limits: limits) { registry in
+            // As stalled clients' backlogs would: the total is full.
+            registry.outboundMemory.force(registry.outboundMemory.limit)
+        }
+    }
+
+    /// A host drops from a room holding three enemies of 1.5 KB, `whileDropped` runs, and the host
+    /// reconnects on a new socket: it gets its `reconnected` with the enemies, the room's
+    /// `player_reconnected`, and answers after them.
+    static func reconnectIntoALargeRoom(
+        limits: RelayLimits, whileDropped: @escaping @Sendable (RoomRegistry) -> Void = { _ in }
+    ) async throws {
         // One loop: the room's turn queues both the welcome and the announcement before the
         // reconnected socket's writer (on the same loop) can take the first.
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -277,7 +265,6 @@ struct RelayFlowTests {
             let host = TestSocket.connect(port: port)
             let guest = TestSocket.connect(port: port)
             let room = try await Self.openRoom(port, host: host, guest: guest)
-            // Three enemies of 1.5 KB: the room's state alone is past the queue's 2 KiB floor.
             let padding = String(repeating: "p", count: 1_500)
             for index in 0..<3 {
                 host.send(["type": "enemy_spawn", "enemy": ["enemy_id": "e\(index)", "enemy_type": padding]])
@@ -285,9 +272,7 @@ struct RelayFlowTests {
             }
             host.close()
             try await guest.skip(until: "player_disconnected")
-            // As stalled clients' backlogs would: the total is full.
-            registry.outboundMemory.force(registry.outboundMemory.limit)
-            defer { registry.outboundMemory.release(registry.outboundMemory.limit) }
+            whileDropped(registry)
             let back = TestSocket.connect(port: port, path: "/ws/room/\(room.code)")
             back.send(["type": "reconnect", "room_id": room.code, "player_id": room.hostID, "token": room.hostToken])
             let reconnected = try await back.expect("reconnected")
