@@ -5,7 +5,7 @@ import Testing
 
 @testable import RelayServer
 
-/// The reader's 64 messages hold within a read too: what one read brings past them waits uncut.
+/// The reader's 64 messages, or 64 KiB, hold within a read too: what one read brings past them waits uncut.
 @Suite("RoomSocketHandler: frames wait for a full reader")
 struct ReaderHoldTests {
     typealias Socket = RoomSocketHandlerTests
