@@ -16,6 +16,7 @@ struct MessageBudgetTests {
         #expect(kind(#"{"type":"enemy_state","enemy_id":"e1","state":{"x":1}}"#) == .state)
         #expect(kind(#"{"enemy_id":"e1","state":{"x":1,"tags":["a",null,true]},"type":"enemy_state"}"#) == .state)
         #expect(kind(#" { "state" : { "x" : -3 } , "type" : "player_state" } "#) == .state)
+        #expect(kind("{\"type\":\"player_state\",\"state\":{}}\r\n\t ") == .state)
     }
 
     @Test("Everything else, and anything the plain scanner does not read, counts against the other budget")
@@ -30,6 +31,8 @@ struct MessageBudgetTests {
             #"{}"#,
             #"["player_state"]"#,
             #"{"type":"player_state""#,
+            #"{"type":"player_state","state":{"x":1}}xyz"#,  // not JSON: refused by the parser
+            #"{"type":"player_state","state":{"x":1}} {}"#,
             "not json",
         ] {
             #expect(kind(text) == .other, "\(text)")

@@ -21,9 +21,9 @@ struct MessageBudget {
         self.other = TokenBucket(rate: limits.messagesPerSecond, burst: limits.messageBurst)
     }
 
-    /// `state` for a JSON object in the plain subset (``PlainJSONScanner``) whose `type` names
-    /// `player_state` or `enemy_state`, wherever the member stands: clients in other languages
-    /// may not write it first. A repeated `type` counts as `state` only if every one does (the
+    /// `state` for a JSON object in the plain subset (``PlainJSONScanner``), with nothing but
+    /// whitespace after it, whose `type` names `player_state` or `enemy_state`, wherever the
+    /// member stands: clients in other languages may not write it first. A repeated `type` counts as `state` only if every one does (the
     /// full parser keeps the last, the in-place path reads the first). Anything else counts as
     /// `other`, which only makes it stricter. Game clients write `type` first; the rest of the
     /// message is walked all the same, without copying.
@@ -40,7 +40,9 @@ struct MessageBudget {
                 return .other
             }
         } while scanner.take(UInt8(ascii: ","))
-        return namesState && scanner.take(UInt8(ascii: "}")) ? .state : .other
+        guard namesState, scanner.take(UInt8(ascii: "}")) else { return .other }
+        scanner.skipWhitespace()
+        return scanner.isAtEnd ? .state : .other  // bytes after it: not JSON, refused by the parser
     }
 
     private static func isStateType(_ name: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
