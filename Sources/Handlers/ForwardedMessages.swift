@@ -62,6 +62,9 @@ public final class ForwardedMessages: Sendable {
         waiter?.resume()
     }
 
+    /// Whether the reader waits in ``settle()`` for messages on their way (for tests).
+    var hasWaiter: Bool { self.state.withLock { $0.waiter != nil } }
+
     /// Waits until no message is on its way; returns whether one found the connection stale
     /// since the last call. One caller at a time (the connection's reader).
     func settle() async -> Bool {

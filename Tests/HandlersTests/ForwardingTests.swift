@@ -67,16 +67,13 @@ struct ForwardingTests {
         #expect(try await self.arrive(#"{"type":"player_state","state":{"x":"left"}}"#, from: guest, harness))
         // The reader's turn: an unknown type is answered without the room, so only waiting for
         // the forwarded message keeps the answers in order.
-        let (started, starting) = AsyncStream.makeStream(of: Void.self)
         let reply = Task {
-            starting.yield()
             await guest.session.settleForwarded()
             await guest.send(#"{"type":"no_such_type"}"#)
         }
-        for await _ in started { break }
-        // The room's loop is held while the reader's turn is under way: a settle that did not
-        // wait would let the reader's answer out first meanwhile.
-        try await Task.sleep(for: .milliseconds(100))
+        // The room's loop is held until the reader waits for the forwarded message: a settle that
+        // did not wait would never get there (and would let the reader's answer out first).
+        try await harness.eventually { guest.session.forwarded.hasWaiter }
         gate.signal()
         await reply.value
         let answers = try await guest.receive()
@@ -123,7 +120,9 @@ struct ForwardingTests {
         }
         #expect(try await self.arrive(#"{"type":"player_state","state":{"x":7}}"#, from: guest, harness))
         let hangUp = Task { await guest.socketCloses() }  // as the socket's reader ends
-        try await Task.sleep(for: .milliseconds(100))  // for a drop that did not wait to reach the room
+        // The room is held until the hang-up waits for the forwarded state (a drop that did not
+        // wait would never get there, and would reach the room first).
+        try await harness.eventually { guest.session.forwarded.hasWaiter }
         gate.signal()
         await busy.value
         await hangUp.value
