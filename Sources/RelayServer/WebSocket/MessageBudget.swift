@@ -29,20 +29,14 @@ struct MessageBudget {
     /// message is walked all the same, without copying.
     static func kind(of bytes: UnsafeBufferPointer<UInt8>) -> Kind {
         var scanner = PlainJSONScanner(bytes)
-        guard scanner.take(UInt8(ascii: "{")) else { return .other }
         var namesState = false
-        repeat {
-            guard let key = scanner.string(), scanner.take(UInt8(ascii: ":")) else { return .other }
-            if bytes[key].elementsEqual("type".utf8) {
-                guard let type = scanner.string(), Self.isStateType(bytes[type]) else { return .other }
-                namesState = true
-            } else if !scanner.skipValue() {
-                return .other
-            }
-        } while scanner.take(UInt8(ascii: ","))
-        guard namesState, scanner.take(UInt8(ascii: "}")) else { return .other }
-        scanner.skipWhitespace()
-        return scanner.isAtEnd ? .state : .other  // bytes after it: not JSON, refused by the parser
+        let isPlain = scanner.readMessage { scanner, key in
+            guard bytes[key].elementsEqual("type".utf8) else { return scanner.skipValue() }
+            guard let type = scanner.string(), Self.isStateType(bytes[type]) else { return false }
+            namesState = true
+            return true
+        }
+        return isPlain && namesState ? .state : .other
     }
 
     private static func isStateType(_ name: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
