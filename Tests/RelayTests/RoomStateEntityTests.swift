@@ -97,6 +97,37 @@ struct RoomStateEntityTests {
         #expect(try room.spawnCoin(["coin_id": ""], by: "p1")["coin_id"] == "coin_0")
     }
 
+    /// An id the server makes up never names an entity the room keeps: a host naming `coin_0`
+    /// itself would otherwise have a later unnamed coin bring it back once collected, to be paid again.
+    @Test func madeUpIDsPassOverTheIDsTheRoomKeeps() throws {
+        var room = try makeRoom(players: 2)
+        let start = ContinuousClock.now
+        _ = try room.spawnCoin(["coin_id": "coin_0"], by: "p1")
+        _ = try room.spawnCoin(["coin_id": "coin_1"], by: "p1")
+        #expect(try room.collect(itemType: "coin", itemID: "coin_0", by: "p2") == .collected(coins: 1, score: 10))
+        #expect(try room.spawnCoin([:], by: "p1")["coin_id"] == "coin_2")  // collected, then tracked
+        #expect(try room.collect(itemType: "coin", itemID: "coin_0", by: "p2") == .alreadyCollected)
+        #expect(room.coins["coin_1"] != nil && room.coins.count == 2)
+        _ = try room.spawnPowerup(["powerup_id": "powerup_3"], by: "p1")
+        _ = try room.collect(itemType: "powerup", itemID: "powerup_4", by: "p1")
+        #expect(try room.spawnPowerup([:], by: "p1")["powerup_id"] == "powerup_5")
+        #expect(room.collectedPowerups.contains("powerup_4"))
+        _ = try room.spawnEnemy(["enemy_id": "enemy_6", "x": 9], by: "p1", now: start)
+        #expect(try room.spawnEnemy([:], by: "p1", now: start)["enemy_id"] == "enemy_7")
+        #expect(room.enemies["enemy_6"]?.fields["x"] == 9)
+        // Departed (dead and kept only as an id), an enemy's id is passed over too.
+        _ = room.killEnemy("enemy_7", by: "p1", now: start)
+        _ = room.killEnemy("enemy_6", by: "p1", now: start)
+        _ = try room.sync(enemies: [], coins: [], now: start + .seconds(11))
+        #expect(room.departedEnemies.ids == ["enemy_6", "enemy_7"])
+        _ = try room.spawnEnemy(["enemy_id": "enemy_8"], by: "p1", now: start + .seconds(11))
+        _ = room.killEnemy("enemy_8", by: "p1", now: start + .seconds(11))
+        _ = try room.sync(enemies: [], coins: [], now: start + .seconds(22))
+        #expect(room.departedEnemies.contains("enemy_8"))
+        #expect(try room.spawnEnemy([:], by: "p1", now: start + .seconds(22))["enemy_id"] == "enemy_9")
+        #expect(room.departedEnemies.contains("enemy_8"), "not revived")
+    }
+
     @Test func livingEnemiesAreCappedTheDeadMakeWay() throws {
         var limits = RelayLimits()
         limits.maxEntitiesPerRoom = 2

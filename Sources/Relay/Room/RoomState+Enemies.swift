@@ -36,7 +36,8 @@ extension RoomState {
         guard drops.timeUntilOutOfDebt(now: now) == .zero else { throw .rateLimited }
         let rewardValue = try self.checkedReward(of: enemy, field: "enemy.coin_reward")
         let id = self.keptSpelling(
-            ofEnemy: try self.newEntityID(enemy["enemy_id"], prefix: "enemy", field: "enemy.enemy_id"))
+            ofEnemy: try self.newEntityID(
+                enemy["enemy_id"], prefix: "enemy", field: "enemy.enemy_id", notIn: \.enemies, or: \.departedEnemies))
         let fields: [String: JSONValue] = [
             "enemy_id": .string(id),
             "enemy_type": enemy["enemy_type"] ?? "fly",

@@ -1,3 +1,5 @@
+import OrderedCollections
+
 // The rules every enemy, coin and power-up the room keeps must pass (its id, its size), and new ids.
 extension RoomState {
     /// Refuses an entity larger than ``RelayLimits/maxEntityBytes`` as JSON: the room keeps it
@@ -22,15 +24,26 @@ extension RoomState {
     /// The longest id of an enemy, coin or power-up, in Unicode code points.
     public static let maxEntityIDLength = 128
 
-    /// The id `given` for a spawned entity, or a new one from the room's counter when it has none.
-    mutating func newEntityID(_ given: JSONValue?, prefix: String, field: String) throws(RelayError) -> String {
+    /// The id `given` for a spawned entity or, when it has none, the next from the room's counter
+    /// that names none of the kind the room keeps (`tracked`, or `remembered` as collected or
+    /// departed): a host naming its own `coin_0` would otherwise have a later unnamed coin replace
+    /// it, or bring it back once collected, to be collected and paid again.
+    mutating func newEntityID<Value>(
+        _ given: JSONValue?, prefix: String, field: String,
+        notIn tracked: KeyPath<RoomState, OrderedDictionary<String, Value>>,
+        or remembered: KeyPath<RoomState, RememberedIDs>
+    ) throws(RelayError) -> String {
         switch given {
         case .string(let id) where !id.isEmpty:
             try Self.checkID(id, field: field)
             return id
         case nil, .null, .string:
-            defer { self.spawnCounter += 1 }
-            return "\(prefix)_\(self.spawnCounter)"
+            // Each id passed over is one a client named: O(1) a spawn on average.
+            while true {
+                let id = "\(prefix)_\(self.spawnCounter)"
+                self.spawnCounter += 1
+                if self[keyPath: tracked][id] == nil, !self[keyPath: remembered].contains(id) { return id }
+            }
         default:
             throw .invalidField(field, expected: "a string")
         }

@@ -42,7 +42,9 @@ extension RoomState {
     public mutating func spawnCoin(_ coin: [String: JSONValue], by playerID: String) throws(RelayError) -> JSONValue {
         try self.requireHost(playerID)
         let id = self.keptSpelling(
-            ofItem: try self.newEntityID(coin["coin_id"], prefix: "coin", field: "coin.coin_id"), type: "coin")
+            ofItem: try self.newEntityID(
+                coin["coin_id"], prefix: "coin", field: "coin.coin_id", notIn: \.coins, or: \.collectedCoins),
+            type: "coin")
         let fields: [String: JSONValue] = [
             "coin_id": .string(id), "x": coin["x"] ?? .integer(0), "y": coin["y"] ?? .integer(0),
             "is_collected": .bool(false), "collected_by": .null, "value": coin["value"] ?? .integer(1),
@@ -64,7 +66,9 @@ extension RoomState {
     {
         try self.requireHost(playerID)
         let id = self.keptSpelling(
-            ofItem: try self.newEntityID(powerup["powerup_id"], prefix: "powerup", field: "powerup.powerup_id"),
+            ofItem: try self.newEntityID(
+                powerup["powerup_id"], prefix: "powerup", field: "powerup.powerup_id", notIn: \.powerups,
+                or: \.collectedPowerups),
             type: "powerup")
         var fields = powerup
         fields["powerup_id"] = .string(id)
