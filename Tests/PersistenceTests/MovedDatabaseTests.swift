@@ -124,6 +124,37 @@ struct MovedDatabaseTests {
         }
     }
 
+    /// Both files of a backup restored with `mv` while the store runs. Closing the last connection,
+    /// SQLite deletes the WAL and shared-memory files by name, which then name the restored ones;
+    /// it does not for a database file that has moved, nor may anything the store does at close.
+    @Test("A backup restored with its WAL under a running store keeps the writes in that WAL")
+    func aBackupRestoredWithItsWALKeepsItsWrites() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            let (backup, restore) = (
+                databasePath(in: directory, "backup.db"), databasePath(in: directory, "restore.db")
+            )
+            try await withStore(PersistenceConfiguration(databasePath: path)) { store in
+                _ = try await store.submit(submission("running", 1))
+                // The backup, copied while its own store is open: its last write waits in its WAL.
+                try await withStore(PersistenceConfiguration(databasePath: backup)) { other in
+                    _ = try await other.submit(submission("in the WAL", 5))
+                    let walBytes = try FileManager.default.attributesOfItem(atPath: backup + "-wal")[.size] as? Int
+                    #expect((walBytes ?? 0) > 0, "the write waits in the WAL")
+                    for suffix in ["", "-wal"] {
+                        try FileManager.default.copyItem(atPath: backup + suffix, toPath: restore + suffix)
+                    }
+                }
+                #expect(rename(path, databasePath(in: directory, "old.db")) == 0)
+                for suffix in ["", "-wal"] { #expect(rename(restore + suffix, path + suffix) == 0) }
+                await store.close()
+            }
+            let restored = try RawDatabase(path: path)
+            #expect(try restored.strings("PRAGMA integrity_check") == ["ok"])
+            #expect(try restored.strings("SELECT player_name FROM scores ORDER BY id") == ["in the WAL"])
+        }
+    }
+
     @Test("A WAL that cannot be copied into the replaced database file is set aside, not left for the next start")
     func aWALThatCannotBeCopiedIsSetAside() async throws {
         try await withTemporaryDirectory { directory in

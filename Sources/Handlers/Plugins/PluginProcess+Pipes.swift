@@ -91,6 +91,7 @@ extension PluginProcess {
         var garbageLines = 0
         var invalidAnswers = 0
         var badLineLog = SometimesLog()
+        var turn = PoolTurn()
         do {
             for try await buffer in output {
                 buffer.withUnsafeBytes { bytes in
@@ -151,6 +152,7 @@ extension PluginProcess {
                     kill.yield()
                     return
                 }
+                await turn.yieldIfOver()
             }
         } catch {
             self.logger.debug("plugin.stdout.ended", metadata: ["error": "\(error)"])
@@ -161,6 +163,7 @@ extension PluginProcess {
         var splitter = LineSplitter(maxLineBytes: 4096)
         var bucket = TokenBucket(rate: 50, burst: 200)
         var dropped = 0  // since the last line logged, as the garbage log counts
+        var turn = PoolTurn()
         do {
             for try await buffer in errors {
                 buffer.withUnsafeBytes { bytes in
@@ -177,6 +180,7 @@ extension PluginProcess {
                         dropped += 1
                     }
                 }
+                await turn.yieldIfOver()
             }
         } catch {
             self.logger.debug("plugin.stderr.ended", metadata: ["error": "\(error)"])
