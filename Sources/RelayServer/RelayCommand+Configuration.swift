@@ -29,18 +29,20 @@ extension RelayCommand {
     }
 
     /// What to warn of when `--max-connections` leaves fewer descriptors below the open-file limit
-    /// than ``ConnectionCap/reservedFileDescriptors``: at the cap, SQLite, plugin restarts and boss
-    /// images would fail for want of one (EMFILE), with nothing saying why. Nil when it fits, or
-    /// when the cap is the default (a quarter of a tiny limit is not the operator's to change).
-    func connectionCapWarning(openFileLimit: Int?) -> Logger.Metadata? {
-        guard let maxConnections = self.maxConnections, let openFileLimit,
-            maxConnections > openFileLimit - ConnectionCap.reservedFileDescriptors
+    /// than ``ConnectionCap/reserve(plugins:)`` with `plugins` plugins: at the cap, SQLite, plugin
+    /// restarts and boss images would fail for want of one (EMFILE), with nothing saying why. Nil
+    /// when it fits, or when the cap is the default (a quarter of a tiny limit is not the
+    /// operator's to change).
+    func connectionCapWarning(openFileLimit: Int?, plugins: Int = 0) -> Logger.Metadata? {
+        let reserve = ConnectionCap.reserve(plugins: plugins)
+        guard let maxConnections = self.maxConnections, let openFileLimit, maxConnections > openFileLimit - reserve
         else { return nil }
         return [
             "connections.max": "\(maxConnections)", "files.limit": "\(openFileLimit)",
             "hint": .string(
-                "keep --max-connections \(ConnectionCap.reservedFileDescriptors) below the open-file limit "
-                    + "(ulimit -n), or raise that limit"),
+                "keep --max-connections \(reserve) below the open-file limit "
+                    + "(\(ConnectionCap.reservedFileDescriptors), and \(ConnectionCap.reservedPerPlugin) a plugin; "
+                    + "ulimit -n), or raise that limit"),
         ]
     }
 
@@ -138,8 +140,9 @@ extension RelayCommand {
     private func applyHTTPLimits(
         to configuration: inout ServerConfiguration, environment: [String: String], openFileLimit: Int?
     ) throws {
+        // The default for no plugins: `run` lowers it by the reserve of those it finds.
         configuration.maxConnections =
-            self.maxConnections ?? openFileLimit.map(ConnectionCap.defaultMaximum(openFileLimit:))
+            self.maxConnections ?? openFileLimit.map { ConnectionCap.defaultMaximum(openFileLimit: $0) }
         configuration.connectionsPerAddress.maximum =
             self.maxConnectionsPerAddress > 0 ? self.maxConnectionsPerAddress : .max
         configuration.connectionsPerAddress.openings = .connections(perSecond: self.newConnectionsPerSecondPerAddress)

@@ -228,8 +228,14 @@ struct RelayCommand: AsyncParsableCommand {
             throw ExitCode(3)
         }
 
-        let configuration = try self.configuration(environment: environment, openFileLimit: openFileLimit)
-        if let warning = self.connectionCapWarning(openFileLimit: openFileLimit) {
+        var configuration = try self.configuration(environment: environment, openFileLimit: openFileLimit)
+        // Found now, as the default connection cap keeps descriptors for each plugin; started later.
+        let pluginExecutables = configuration.pluginExecutables(logger: logger)
+        if self.maxConnections == nil, let openFileLimit {
+            configuration.maxConnections = ConnectionCap.defaultMaximum(
+                openFileLimit: openFileLimit, plugins: pluginExecutables.count)
+        }
+        if let warning = self.connectionCapWarning(openFileLimit: openFileLimit, plugins: pluginExecutables.count) {
             logger.warning("relay.connections.max_above_file_limit", metadata: warning)
         }
         if configuration.clientAddresses.loopbackCountsOnlyThroughProxyHeaders {
@@ -279,7 +285,7 @@ struct RelayCommand: AsyncParsableCommand {
         }
         do {
             try await PluginHost.withPlugins(
-                configuration.pluginExecutables(logger: logger), settings: configuration.pluginSettings,
+                pluginExecutables, settings: configuration.pluginSettings,
                 builtIns: handlers,
                 eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger, stopSignals: stopSignals
             ) { plugins in

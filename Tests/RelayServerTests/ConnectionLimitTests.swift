@@ -32,11 +32,28 @@ struct ConnectionLimitTests {
         #expect(ConnectionCap.defaultMaximum(openFileLimit: 1024) == 896)
         #expect(ConnectionCap.defaultMaximum(openFileLimit: 20_000) == 19_872)
         #expect(ConnectionCap.defaultMaximum(openFileLimit: 64) == 16)
+        #expect(ConnectionCap.defaultMaximum(openFileLimit: 1024, plugins: 3) == 872, "8 more a plugin")
+        #expect(ConnectionCap.defaultMaximum(openFileLimit: 256, plugins: 100) == 64)
         #expect(try RelayCommand.parse([]).configuration(environment: [:], openFileLimit: 1024).maxConnections == 896)
         #expect(
             try RelayCommand.parse(["--max-connections", "50"]).configuration(environment: [:], openFileLimit: 1024)
                 .maxConnections == 50)
         #expect(try RelayCommand.parse([]).configuration(environment: [:]).maxConnections == nil)
+    }
+
+    @Test("The default cap keeps 8 descriptors more for each plugin")
+    func defaultCapWithPlugins() async throws {
+        try await withTemporaryDirectory { directory in
+            let relay = try ChildRelay(
+                arguments: [
+                    "--port", "0", "--data-dir", directory, "--plugins-dir", PluginServerTests.examplesDirectory,
+                ],
+                environment: ["API_KEY": testAPIKey], openFileLimit: (soft: 1024, hard: 1024))
+            _ = try await relay.listeningPort()
+            #expect(relay.printed.contains("connections.max=872 files.limit=1024"), "\(relay.printed)")
+            relay.send(SIGTERM)
+            #expect(try await relay.exitStatus() == 0)
+        }
     }
 
     /// 64 descriptors, so the cap is 16 connections; the flood is far more than both.

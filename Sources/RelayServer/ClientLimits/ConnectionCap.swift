@@ -9,13 +9,25 @@ import Logging
 /// for lack of one. The cap keeps a reserve below the open-file limit for them.
 struct ConnectionCap: AvailableConnectionsDelegate {
     /// File descriptors kept for the process's own use below the open-file limit: the store's
-    /// files, the event loops' descriptors (~35 in all at start), plugins' pipes, image reads.
+    /// files, the event loops' descriptors (~35 in all at start), image reads; and
+    /// ``reservedPerPlugin`` more for each plugin.
     static let reservedFileDescriptors = 128
 
-    /// The default cap for a process allowed `openFileLimit` descriptors: the limit less the
-    /// reserve, but at least a quarter of it (a tiny limit still gets some connections).
-    static func defaultMaximum(openFileLimit: Int) -> Int {
-        max(openFileLimit / 4, openFileLimit - Self.reservedFileDescriptors)
+    /// What a plugin holds in the server: 4 descriptors running (three pipe ends and a process
+    /// descriptor), up to 9 while it starts. The flat reserve alone ran out at ~20 plugins, and a
+    /// restart at the cap then failed for want of one.
+    static let reservedPerPlugin = 8
+
+    /// The descriptors kept below the open-file limit with `plugins` plugins.
+    static func reserve(plugins: Int) -> Int {
+        Self.reservedFileDescriptors + Self.reservedPerPlugin * plugins
+    }
+
+    /// The default cap for a process allowed `openFileLimit` descriptors, with `plugins` plugins:
+    /// the limit less the reserve, but at least a quarter of it (a tiny limit still gets some
+    /// connections).
+    static func defaultMaximum(openFileLimit: Int, plugins: Int = 0) -> Int {
+        max(openFileLimit / 4, openFileLimit - Self.reserve(plugins: plugins))
     }
 
     let maximum: Int
