@@ -32,6 +32,25 @@ struct StoreQueryTests {
         }
     }
 
+    /// A row's `created_at` is when it was asked for, not when its batch committed: with a
+    /// window of 3 s, the first write of a batch waits 3 s for it.
+    @Test func createdAtIsWhenTheWriteWasAsked() async throws {
+        try await withTemporaryDirectory { directory in
+            let configuration = PersistenceConfiguration(
+                databasePath: databasePath(in: directory), flushInterval: .seconds(3))
+            try await withStore(configuration) { store in
+                let asked = time(nil)
+                let start = ContinuousClock.now
+                let stored = try await store.submit(submission("ada", 1))
+                #expect(ContinuousClock.now - start >= .seconds(3), "it waited for the window")
+                #expect(
+                    [asked, asked + 1].map(UTCTimestamp.string(from:)).contains(stored.createdAt),
+                    "\(stored.createdAt), asked at \(UTCTimestamp.string(from: asked))")
+                #expect(try await store.leaderboard(limit: 1, gameMode: nil).first?.createdAt == stored.createdAt)
+            }
+        }
+    }
+
     @Test func leaderboardIsHighestFirstWithEarlierIdWinningTies() async throws {
         try await withTemporaryDirectory { directory in
             try await withStore(PersistenceConfiguration(databasePath: databasePath(in: directory))) { store in

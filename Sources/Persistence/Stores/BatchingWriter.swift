@@ -1,4 +1,5 @@
 import CSystemSQLite
+import Foundation
 import Logging
 import NIOCore
 import Synchronization
@@ -17,6 +18,9 @@ import Synchronization
 actor BatchingWriter {
     private struct PendingWrite {
         let operation: WriteOperation
+        /// When it was asked for: its row's `created_at`, however long it waits for its batch
+        /// (`--batch-window-ms` up to a minute, a lock held by another process).
+        let askedAt: time_t
         let continuation: CheckedContinuation<WriteOutcome, any Error>
     }
 
@@ -103,7 +107,7 @@ actor BatchingWriter {
     private func enqueue(_ operation: WriteOperation) async throws -> WriteOutcome {
         guard !self.isClosed else { throw PersistenceError.shuttingDown }
         return try await withCheckedThrowingContinuation { continuation in
-            self.pending.append(PendingWrite(operation: operation, continuation: continuation))
+            self.pending.append(PendingWrite(operation: operation, askedAt: time(nil), continuation: continuation))
             if self.pending.count >= self.configuration.maxBatchSize {
                 self.flush()
             } else if !self.flushIsScheduled {
@@ -168,9 +172,8 @@ actor BatchingWriter {
         }
 
         if self.diskWasFull { self.checkpointAfterDiskFull() }
-        let createdAt = UTCTimestamp.now()
         do {
-            let outcomes = try self.commit(batch.map(\.operation), createdAt: createdAt)
+            let outcomes = try self.commit(batch)
             self.diskWasFull = false
             for (write, outcome) in zip(batch, outcomes) { write.continuation.resume(returning: outcome) }
         } catch {
@@ -190,7 +193,7 @@ actor BatchingWriter {
             let stopped = Self.retryOneByOne(
                 batch,
                 commit: { write throws(SQLiteError) in
-                    let outcome = try self.commit([write.operation], createdAt: createdAt)[0]
+                    let outcome = try self.commit([write])[0]
                     write.continuation.resume(returning: outcome)
                 },
                 fail: { write, error in write.continuation.resume(throwing: Self.persistenceError(for: error)) })
@@ -235,15 +238,19 @@ actor BatchingWriter {
         for write in batch { write.continuation.resume(throwing: PersistenceError.storageFailure) }
     }
 
-    /// Runs `operations` in one transaction; rolls back and rethrows on any failure.
-    private func commit(_ operations: [WriteOperation], createdAt: String) throws(SQLiteError) -> [WriteOutcome] {
+    /// Runs `writes` in one transaction; rolls back and rethrows on any failure.
+    private func commit(_ writes: [PendingWrite]) throws(SQLiteError) -> [WriteOutcome] {
         let outcomes: [WriteOutcome]
         do {
             outcomes = try self.connection.inTransaction { () throws(SQLiteError) in
                 var outcomes: [WriteOutcome] = []
-                outcomes.reserveCapacity(operations.count)
-                for operation in operations {
-                    outcomes.append(try self.connection.apply(operation, createdAt: createdAt))
+                outcomes.reserveCapacity(writes.count)
+                var timestamp = (seconds: time_t(-1), text: "")  // one formatting a second
+                for write in writes {
+                    if write.askedAt != timestamp.seconds {
+                        timestamp = (write.askedAt, UTCTimestamp.string(from: write.askedAt))
+                    }
+                    outcomes.append(try self.connection.apply(write.operation, createdAt: timestamp.text))
                 }
                 return outcomes
             }
@@ -256,7 +263,7 @@ actor BatchingWriter {
         let scores = outcomes.compactMap { if case .score(let stored) = $0 { stored } else { nil } }
         self.rankIndex.add(scores.lazy.map(\.submission))
         self.leaderboards.add(scores)
-        self.logger.trace("persistence.batch.committed", metadata: ["db.batch.size": "\(operations.count)"])
+        self.logger.trace("persistence.batch.committed", metadata: ["db.batch.size": "\(writes.count)"])
         return outcomes
     }
 
