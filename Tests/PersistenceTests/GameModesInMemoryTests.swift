@@ -178,6 +178,34 @@ struct GameModesInMemoryTests {
         }
     }
 
+    /// While the index is missing, a leaderboard of a mode not held is a scan of the table, which
+    /// holds up every read queued on that reader: one of a mode no row has (any client can name
+    /// one, a new one each request) is answered from memory, which counts every row's score.
+    @Test func aModeWithoutRowsIsAnsweredWithoutSQLite() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            let configuration = PersistenceConfiguration(databasePath: path, gameModesInMemory: 1)
+            try await withStore(configuration) { store in
+                _ = try await store.submit(submission("a", 1, mode: "classic"))
+            }
+            try RawDatabase(path: path).execute("CREATE TABLE idx_scores_mode_score (x)")
+            try await withStore(configuration) { store in
+                try await submitConcurrently(randomScores(count: 100, seed: 8), to: store)
+                let reads = store.readsStarted
+                for mode in ["never-seen", "classic\u{301}", ""] {
+                    #expect(try await store.leaderboard(limit: 10, gameMode: mode) == [])
+                }
+                #expect(store.readsStarted == reads, "no SQL for a mode without rows")
+                _ = try await store.submit(submission("b", 2, mode: "never-seen"))
+                #expect(
+                    try await store.leaderboard(limit: 10, gameMode: "never-seen").map(\.submission.playerName) == ["b"]
+                )
+                #expect(store.readsStarted == reads + 1)
+                try await expectStoreMatchesSQL(store, path: path, "index never made")
+            }
+        }
+    }
+
     /// A build that failed (here on a table holding the index's name, as a full disk or a lock
     /// would fail it) is tried again after a commit once the retry delay has passed: it used to
     /// wait for the next start, and every leaderboard of a mode beyond memory scanned the table.

@@ -92,6 +92,9 @@ struct RankIndexTests {
         let rows = Self.rows + madeUp
         let modes = [nil, "classic", "hardcore", "speedrun", "mode0", "mode7", "mode299", "never-seen"] as [String?]
         func expectRanksMatch(_ index: RankIndex, _ comment: Comment) {
+            for mode in modes.compactMap({ $0 }) {
+                #expect(index.hasScores(inMode: mode) == rows.contains { $0.mode == mode }, "\(comment): \(mode)")
+            }
             for mode in modes {
                 for probe in Self.probes + [-51, -50, -1, 1, 49, 50] {
                     #expect(
@@ -109,5 +112,18 @@ struct RankIndexTests {
         loaded.load(rows)
         #expect(loaded.modeCount == 1)
         expectRanksMatch(loaded, "loaded")
+    }
+
+    /// A mode's scores are a run of the shared counter, counted from the key before it: the first
+    /// key (0) and the last included.
+    @Test func scoresUnderEachModeKeyAreCounted() {
+        var counter = SortedCounter<ModeScore>()
+        for (key, score) in [(0, Int64.min), (0, 5), (1, .min), (UInt64.max, 3), (UInt64.max, .max), (7, 0)]
+            as [(UInt64, Int64)]
+        {
+            counter.insert(ModeScore(modeKey: key, score: score))
+        }
+        #expect(
+            [0, 1, 2, 6, 7, 8, UInt64.max - 1, UInt64.max].map(counter.count(withKey:)) == [2, 1, 0, 0, 1, 0, 0, 2])
     }
 }

@@ -31,4 +31,17 @@ extension SortedCounter<ModeScore> {
         return self.countGreater(than: ModeScore(modeKey: key, score: score))
             - self.countGreater(than: ModeScore(modeKey: key, score: .max))
     }
+
+    /// The number of `mode`'s scores.
+    func count(in mode: GameModeKey) -> Int {
+        self.count(withKey: ModeScore(mode, score: .max).modeKey)
+    }
+
+    /// The number of scores under mode key `key`: those above the last of the key before it, less
+    /// those above its own last.
+    func count(withKey key: UInt64) -> Int {
+        let above = self.countGreater(than: ModeScore(modeKey: key, score: .max))
+        guard key > 0 else { return self.count - above }
+        return self.countGreater(than: ModeScore(modeKey: key - 1, score: .max)) - above
+    }
 }

@@ -65,6 +65,15 @@ final class RankIndex: Sendable {
     /// Modes with a counter of their own (tests).
     var modeCount: Int { self.counters.withLock { $0.byMode.count } }
 
+    /// Whether `gameMode` has scores: every row's score is counted here, so a mode without is one
+    /// with no rows. (A mode sharing another's 64-bit key, ``ModeScore``, may be said to have some.)
+    func hasScores(inMode gameMode: String) -> Bool {
+        self.counters.withLock { counters in
+            let mode = GameModeKey(gameMode)
+            return counters.byMode[mode] != nil || counters.otherModes.count(in: mode) > 0
+        }
+    }
+
     /// 1 + the number of scores strictly greater than `score` (within `gameMode` if given).
     func rank(of score: Int64, gameMode: String?) -> Int {
         self.counters.withLock { counters in

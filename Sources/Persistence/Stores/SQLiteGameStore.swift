@@ -200,6 +200,9 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
         self.lifecycle.finishClosing()
     }
 
+    /// Reads sent to the reader connections since opening (tests).
+    var readsStarted: Int { self.nextReader.load(ordering: .relaxed) }
+
     /// Transactions the writer has committed since opening.
     public var committedTransactions: Int { self.writer.committedTransactions }
     /// Transactions the writer has rolled back since opening, retries of single writes included.
@@ -225,6 +228,10 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
             try self.lifecycle.enter()
             defer { self.lifecycle.leave() }
             if let rows = self.leaderboards.leaderboard(limit: limit, gameMode: gameMode) { return rows }
+            // A mode no row has (any client can name one) is answered here: while the index is
+            // missing (its build failed on a full disk or a lock), SQLite would scan the whole
+            // table for it, holding up every read queued on that reader.
+            if let gameMode, !self.rankIndex.hasScores(inMode: gameMode) { return [] }
         }
         // Longer than memory keeps: SQLite scans the whole table. A mode memory does not hold (only
         // after an overflow) is read through `idx_scores_mode_score`, made at that overflow.
