@@ -246,6 +246,49 @@ struct PluginServerTests {
         }
     }
 
+    /// PLUGINS.md: no open file but its three pipes, every signal at its default action and none
+    /// blocked (SIGPIPE too, which the server ignores), no controlling terminal, the server's
+    /// working folder, no arguments. The report is written by programs the script starts, which
+    /// get what it got: `ls` lists its own descriptors (3 is its listing of them).
+    @Test("A plugin starts with its three pipes alone, default signals, no terminal, no arguments")
+    func pluginsStartClean() async throws {
+        try await withTemporaryDirectory { directory in
+            let report = "\(directory)/report"
+            let plugins = try Self.pluginsFolder(
+                in: directory, script: "clean.sh",
+                """
+                {
+                    grep -E '^Sig(Ign|Blk):' /proc/self/status
+                    echo "fds $(ls /proc/self/fd | sort -n | tr '\\n' ' ')"
+                    echo "cwd $(pwd)"
+                    echo "args $#"
+                    if (: </dev/tty) 2>/dev/null; then echo "tty yes"; else echo "tty no"; fi
+                } > '\(report).tmp'
+                mv '\(report).tmp' '\(report)'
+                echo '{"kind":"hello","protocol":1,"name":"clean","handles":["clean"]}'
+                cat >/dev/null
+                """)
+            let relay = try self.startRelay(dataDirectory: directory, pluginsDirectory: plugins)
+            _ = try await relay.listeningPort()
+            try await eventually { FileManager.default.fileExists(atPath: report) }
+            let lines = try String(contentsOfFile: report, encoding: .utf8).split(separator: "\n").map {
+                $0.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+            }
+            let serverFolder = try FileManager.default.destinationOfSymbolicLink(
+                atPath: "/proc/\(relay.process.pid)/cwd")
+            #expect(
+                lines.dropFirst(2) == ["fds 0 1 2 3", "cwd \(serverFolder)", "args 0", "tty no"], "\(lines)")
+            #expect(lines.first == "SigBlk: 0000000000000000")
+            // Signals 32 and 33 are glibc's own (SIGRTMIN is 34 to programs): its posix_spawn
+            // leaves them ignored. Every other, SIGPIPE and the SIGQUIT the server ignores included,
+            // at its default.
+            let ignored = lines.dropFirst().first.flatMap { UInt64($0.dropFirst("SigIgn: ".count), radix: 16) }
+            #expect(ignored.map { $0 & ~0x1_8000_0000 } == 0, "\(lines)")
+            relay.send(SIGTERM)
+            #expect(try await relay.exitStatus() == 0)
+        }
+    }
+
     @Test("A plugin's stderr past 200 lines at once is dropped, each logged line counting the drops since the last")
     func standardErrorFloodsAreCountedPerLine() async throws {
         try await withTemporaryDirectory { directory in
