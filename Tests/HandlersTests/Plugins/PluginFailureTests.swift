@@ -583,7 +583,9 @@ struct PluginFailureTests {
     }
 
     @Test func garbageAndHugeLinesAreSkippedAndTheAnswerStillArrives() async throws {
-        try await ProbePlugin.withHarness([ProbePlugin.executable()]) { harness in
+        let records = RecordedLogs()
+        let logger = Logger(label: "test") { _ in records }
+        try await ProbePlugin.withHarness([ProbePlugin.executable()], logger: logger) { harness in
             let client = harness.client()
             let pid = try #require(await client.probePID())
             let replies = await client.exchange(#"{"type":"probe","do":"garbage","echo":"after"}"#)
@@ -591,6 +593,15 @@ struct PluginFailureTests {
             #expect(replies.first?["echo"] == "after")
             #expect(replies.first?["pid"] == pid, "garbage does not cost the plugin its life")
         }
+        // Each logged (the first ten of an incarnation are), counted in one tally.
+        let logged = records.entries.filter { $0.message.description.hasPrefix("plugin.line.") }.map {
+            "\($0.message) \($0.metadata["count"] ?? "-") \($0.metadata["line"] ?? "-")"
+        }
+        #expect(
+            logged == [
+                "plugin.line.garbage 1 this is not json", "plugin.line.garbage 2 [1,2,3]",
+                #"plugin.line.garbage 3 {"kind":"weird"}"#, "plugin.line.too_long 4 ",
+            ], "\(logged)")
     }
 
     @Test(arguments: [
