@@ -289,6 +289,49 @@ struct PluginServerTests {
         }
     }
 
+    /// Plugins writing output faster than the server reads it hold none of the task pool's threads
+    /// for good: with four flooding plugins a core, another plugin's answer is still read in time.
+    /// A reader whose pipe was never empty kept its thread, and with one such plugin a thread, the
+    /// relay handled nothing else until the floods ended (Dispatch sometimes adds a thread, so
+    /// that was caught in most runs, not all). In a relay of its own: the floods would hold up the
+    /// test process's pool, which every suite shares.
+    @Test(
+        "Plugins flooding their stdout or stderr hold up no other plugin's answers",
+        arguments: ["stdout", "stderr"])
+    func floodingPluginsHoldUpNoOtherPlugin(stream: String) async throws {
+        try await withTemporaryDirectory { directory in
+            let go = "\(directory)/go"
+            var plugins = ""
+            for index in 0..<(4 * Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) {
+                // `yes` writes far faster than lines are read. Bounded: 20 s, past the test's end.
+                // Not exec'd: the shell keeps stdout open (closed, it counts as a crash). In the
+                // plugin's process group (`--foreground`), which its stop kills.
+                plugins = try Self.pluginsFolder(
+                    in: directory, script: "flood\(index).sh",
+                    """
+                    echo '{"kind":"hello","protocol":1,"name":"flood","handles":["flood\(index)"]}'
+                    while [ ! -e '\(go)' ]; do sleep 0.05; done
+                    timeout --foreground 20 yes x >&\(stream == "stdout" ? 1 : 2)
+                    cat >/dev/null
+                    """)
+            }
+            try FileManager.default.copyItem(atPath: "\(Self.examplesDirectory)/dice.sh", toPath: "\(plugins)/dice.sh")
+            // Generous: only an answer left unread for seconds misses it.
+            let relay = try self.startRelay(dataDirectory: directory, pluginsDirectory: plugins, timeoutMs: 10_000)
+            let port = try await relay.listeningPort()
+            let player = TestSocket.connect(port: port)
+            _ = FileManager.default.createFile(atPath: go, contents: nil)
+            try await Task.sleep(for: .milliseconds(200))  // the floods under way
+            player.send(["type": "roll_dice", "sides": 6])
+            // Within 10 s, while the floods last (20 s): with its threads held, the relay neither
+            // read the answer nor timed the request out, nor even handled the message, until they ended.
+            let answer = try await player.next(timeout: .seconds(10))
+            #expect(answer["type"] as? String == "dice_rolled", "\(answer)")
+            relay.send(SIGTERM)
+            #expect(try await relay.exitStatus() == 0)
+        }
+    }
+
     @Test("A plugin's stderr past 200 lines at once is dropped, each logged line counting the drops since the last")
     func standardErrorFloodsAreCountedPerLine() async throws {
         try await withTemporaryDirectory { directory in

@@ -94,6 +94,7 @@ extension PluginProcess {
         var turn = PoolTurn()
         do {
             for try await buffer in output {
+                turn.readReturned()
                 buffer.withUnsafeBytes { bytes in
                     splitter.feed(bytes) { line in
                         guard violation == nil else { return }
@@ -152,7 +153,7 @@ extension PluginProcess {
                     kill.yield()
                     return
                 }
-                await turn.yieldIfOver()
+                if turn.handled() { await Task.yield() }
             }
         } catch {
             self.logger.debug("plugin.stdout.ended", metadata: ["error": "\(error)"])
@@ -166,6 +167,7 @@ extension PluginProcess {
         var turn = PoolTurn()
         do {
             for try await buffer in errors {
+                turn.readReturned()
                 buffer.withUnsafeBytes { bytes in
                     splitter.feed(bytes) { line in
                         guard bucket.take() else {
@@ -180,7 +182,7 @@ extension PluginProcess {
                         dropped += 1
                     }
                 }
-                await turn.yieldIfOver()
+                if turn.handled() { await Task.yield() }
             }
         } catch {
             self.logger.debug("plugin.stderr.ended", metadata: ["error": "\(error)"])

@@ -107,41 +107,6 @@ struct PluginFailureTests {
         #expect(hung.first?.metadata["reason"] == "answers_owed", "\(hung)")
     }
 
-    /// Plugins writing output faster than it is read hold none of the shared task pool's threads
-    /// for good: with one flooding its stdout (or stderr) for each thread, another plugin's answer is still
-    /// read in time. A reader whose pipe was never empty kept its thread, and the other answers
-    /// waited unread until the sweep (on an event loop) timed them out.
-    @Test(.timeLimit(.minutes(3)), .serialized, arguments: ["floods_stdout", "floods_stderr"])
-    func pluginsFloodingTheirOutputHoldUpNoOtherPlugin(mode: String) async throws {
-        let (pidFile, floodFile) = (ProbePlugin.pidFile(), ProbePlugin.pidFile())
-        defer {
-            for file in [pidFile, floodFile, floodFile + ".go", floodFile + ".stop"] { ProbePlugin.removePidFile(file) }
-        }
-        let flooders = (0..<ProcessInfo.processInfo.activeProcessorCount).map { _ in
-            ProbePlugin.executable(mode, pidFile: floodFile)
-        }
-        // Generous, as the suite's load can hold any task up for seconds; the floods last longer
-        // (40 s) unless the answer ends them.
-        let settings = ProbePlugin.settings(requestTimeout: .seconds(20))
-        try await ProbePlugin.withProcess([ProbePlugin.executable(pidFile: pidFile)] + flooders, settings: settings) {
-            process, harness in
-            let client = harness.client()
-            _ = try #require(try await client.probePIDOnceAnswering(in: harness))
-            let taken = try #require(process.requestsQueued?.taken)
-            async let replies = client.exchange(#"{"type":"probe","do":"slow","seconds":1}"#)
-            // Written to the plugin before the floods start: a test task held up by them could
-            // not ask; only the reader of its answer is.
-            try await harness.eventually(timeout: ProbePlugin.startBound) {
-                (process.requestsQueued?.taken ?? taken) > taken
-            }
-            _ = FileManager.default.createFile(atPath: floodFile + ".go", contents: nil)
-            let answer = await replies.first
-            _ = FileManager.default.createFile(atPath: floodFile + ".stop", contents: nil)
-            #expect(answer?.type == "probe_reply", "\(String(describing: answer))")
-        }
-        #expect(ProbePlugin.pids(in: pidFile).count == 1)
-    }
-
     @Test(.timeLimit(.minutes(3))) func aBurstThatTimesOutManyAtOnceDoesNotKillAPluginThatAnswers() async throws {
         // Twelve requests at once to a plugin that answers one every 250 ms: most time out, many
         // in the same sweep. It used to be killed as hung (five timeouts), losing its work.

@@ -70,8 +70,6 @@ enum ProbePlugin {
             hello["events"] = ["member_joined"]
         if mode == "second_probe":
             hello["handles"] = ["probe_two"]
-        if mode in ("floods_stdout", "floods_stderr"):
-            hello["handles"] = [f"flood_{os.getpid()}"]
         if mode == "changes_on_restart" and len(open(pid_file).read().split()) > 1:
             hello["handles"] = ["something_else"]
         if mode == "reorders_on_restart":  # as a Python set of types may list them, run to run
@@ -86,17 +84,6 @@ enum ProbePlugin {
         if mode == "closes_stdout_then_saves":
             os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
         if mode in ("noread", "listens_noread"):
-            time.sleep(60)
-        if mode in ("floods_stdout", "floods_stderr"):  # once the pid file plus ".go" exists, lines
-            # of garbage as fast as it can, until the pid file plus ".stop" exists or for 40 s
-            told_by = time.time() + 120
-            while not os.path.exists(pid_file + ".go") and time.time() < told_by:
-                time.sleep(0.01)
-            stream = sys.stdout if mode == "floods_stdout" else sys.stderr
-            blob, end = b"x\n" * 32768, time.time() + 40
-            while not os.path.exists(pid_file + ".stop") and time.time() < end:
-                stream.buffer.write(blob)
-                stream.flush()
             time.sleep(60)
         if mode == "reads_slowly":  # a line each ms (some 1 MB/s of 1 KB lines), answering requests
             for line in sys.stdin:
