@@ -45,8 +45,10 @@ struct ConnectionLimitTests {
     func defaultCapWithPlugins() async throws {
         try await withTemporaryDirectory { directory in
             let relay = try ChildRelay(
+                // A generous start-up timeout: at the suite's start a Python plugin took over 5 s.
                 arguments: [
                     "--port", "0", "--data-dir", directory, "--plugins-dir", PluginServerTests.examplesDirectory,
+                    "--plugin-startup-timeout-seconds", "60",
                 ],
                 environment: ["API_KEY": testAPIKey], openFileLimit: (soft: 1024, hard: 1024))
             _ = try await relay.listeningPort()
