@@ -13,6 +13,17 @@ struct ProcessStatsTests {
         #expect(ProcessStats.runQueueWaitNanoseconds(schedstat: "") == nil)
     }
 
+    /// The kernel pads the figure to 8 columns after a tab: 8 digits leave no space (a 9.5 GiB
+    /// server read as 0).
+    @Test("VmRSS is read at any width")
+    func residentSetAtAnyWidth() {
+        #expect(ProcessStats.residentKilobytes(inStatus: "Name:\trelay\nVmRSS:\t   42324 kB\nThreads:\t9\n") == 42_324)
+        #expect(ProcessStats.residentKilobytes(inStatus: "VmRSS:\t12345678 kB\n") == 12_345_678)
+        #expect(ProcessStats.residentKilobytes(inStatus: "Name:\tzombie\n") == nil)
+        let own = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        #expect((own.flatMap(ProcessStats.residentKilobytes(inStatus:)) ?? 0) > 1_000, "this process, over 1 MB")
+    }
+
     @Test("A window's wait is each thread's growth: new threads count whole, ended ones drop out, never negative")
     func waitBetweenReadings() {
         let before: [Int32: UInt64] = [1: 1_000_000, 2: 5_000_000_000, 3: 7_000_000]

@@ -86,9 +86,14 @@ struct ProcessStats: Sendable {
     /// The resident set size of `pid` alone (`VmRSS` in `/proc/<pid>/status`).
     private static func ownResidentBytes(pid: Int32) -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-        let rssLine = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
-        let rssKilobytes = rssLine.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
-        return rssKilobytes * 1024
+        return (self.residentKilobytes(inStatus: status) ?? 0) * 1024
+    }
+
+    /// `VmRSS` of a `/proc/<pid>/status` text, in kB. The kernel writes `VmRSS:\t%8lu kB`: from
+    /// 10,000,000 kB (~9.5 GiB) on, no space follows the tab.
+    static func residentKilobytes(inStatus status: String) -> Int? {
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+        return line.flatMap { Int($0.split(whereSeparator: \.isWhitespace).dropFirst().first ?? "") }
     }
 
     /// The run-queue wait of every thread of `pid` that is there now: the second field of
