@@ -17,9 +17,9 @@ struct PoolTurnTests {
         #expect(over == [4, 8], "12 ms, then 12 ms more")
     }
 
-    /// A read that waited for data gave the thread up: a new turn starts with it, so a burst after
-    /// a quiet spell (a large answer) is not made to yield at once.
-    @Test func aReadThatWaitedStartsANewTurn() {
+    /// Time waiting for data is not running time: a burst after a quiet spell (a large answer) is
+    /// not made to yield at once.
+    @Test func timeWaitingForDataIsNotRunningTime() {
         let start = ContinuousClock.now
         var turn = PoolTurn(now: start)
         var over: [Bool] = []
@@ -29,6 +29,20 @@ struct PoolTurnTests {
         over.append(turn.handled(now: start + .milliseconds(58)))
         turn.readReturned(now: start + .milliseconds(58) + .microseconds(10))
         over.append(turn.handled(now: start + .milliseconds(61)))
-        #expect(over == [false, false, true], "over 10 ms after the read that waited")
+        #expect(over == [false, false, true], "over after 10 ms of handling")
+    }
+
+    /// Time off its core between reads (a loaded machine) is not running time, and does not
+    /// start a new turn either: the time spent handling what it read still adds up.
+    @Test func handlingAddsUpAcrossReadsThatLookAsIfTheyWaited() {
+        let start = ContinuousClock.now
+        var turn = PoolTurn(now: start)
+        var over: [Int] = []
+        for read in 1...8 {
+            let now = start + .milliseconds(5 * read)
+            turn.readReturned(now: now - .milliseconds(3))  // 2 ms since the last: "waited"
+            if turn.handled(now: now) { over.append(read) }  // 3 ms handling
+        }
+        #expect(over == [4, 8], "12 ms of handling each")
     }
 }
