@@ -249,7 +249,8 @@ struct PluginServerTests {
     /// PLUGINS.md: no open file but its three pipes, every signal at its default action and none
     /// blocked (SIGPIPE too, which the server ignores), no controlling terminal, the server's
     /// working folder, no arguments. The report is written by programs the script starts, which
-    /// get what it got: `ls` lists its own descriptors (3 is its listing of them).
+    /// get what it got: `ls` lists its own descriptors (3 is its listing of them), and the shell's
+    /// own three are read from /proc. `tty_nr` 0 is no controlling terminal, whatever the test's.
     @Test("A plugin starts with its three pipes alone, default signals, no terminal, no arguments")
     func pluginsStartClean() async throws {
         try await withTemporaryDirectory { directory in
@@ -257,12 +258,14 @@ struct PluginServerTests {
             let plugins = try Self.pluginsFolder(
                 in: directory, script: "clean.sh",
                 """
+                pipes=$(for fd in 0 1 2; do readlink /proc/$$/fd/$fd | cut -d: -f1; done | tr '\\n' ' ')
                 {
                     grep -E '^Sig(Ign|Blk):' /proc/self/status
                     echo "fds $(ls /proc/self/fd | sort -n | tr '\\n' ' ')"
-                    echo "cwd $(pwd)"
+                    echo "pipes $pipes"
+                    echo "cwd $(pwd -P)"
                     echo "args $#"
-                    if (: </dev/tty) 2>/dev/null; then echo "tty yes"; else echo "tty no"; fi
+                    echo "tty $(cut -d' ' -f7 /proc/$$/stat)"
                 } > '\(report).tmp'
                 mv '\(report).tmp' '\(report)'
                 echo '{"kind":"hello","protocol":1,"name":"clean","handles":["clean"]}'
@@ -277,7 +280,10 @@ struct PluginServerTests {
             let serverFolder = try FileManager.default.destinationOfSymbolicLink(
                 atPath: "/proc/\(relay.process.pid)/cwd")
             #expect(
-                lines.dropFirst(2) == ["fds 0 1 2 3", "cwd \(serverFolder)", "args 0", "tty no"], "\(lines)")
+                lines.dropFirst(2) == [
+                    "fds 0 1 2 3", "pipes pipe pipe pipe", "cwd \(serverFolder)", "args 0", "tty 0",
+                ],
+                "\(lines)")
             #expect(lines.first == "SigBlk: 0000000000000000")
             // Signals 32 and 33 are glibc's own (SIGRTMIN is 34 to programs): its posix_spawn
             // leaves them ignored. Every other, SIGPIPE and the SIGQUIT the server ignores included,
@@ -290,42 +296,48 @@ struct PluginServerTests {
     }
 
     /// Plugins writing output faster than the server reads it hold none of the task pool's threads
-    /// for good: with four flooding plugins a core, another plugin's answer is still read in time.
-    /// A reader whose pipe was never empty kept its thread, and with one such plugin a thread, the
-    /// relay handled nothing else until the floods ended (Dispatch sometimes adds a thread, so
-    /// that was caught in most runs, not all). In a relay of its own: the floods would hold up the
-    /// test process's pool, which every suite shares.
+    /// for good: with four flooding plugins a core, another plugin's answer is still read while
+    /// they flood. A reader whose pipe was never empty kept its thread, and with one such plugin a
+    /// thread the relay handled nothing else until the floods ended (Dispatch sometimes adds a
+    /// thread, so that was caught in most runs, not all). In a relay of its own: the floods would
+    /// hold up the test process's pool, which every suite shares.
     @Test(
         "Plugins flooding their stdout or stderr hold up no other plugin's answers",
         arguments: ["stdout", "stderr"])
     func floodingPluginsHoldUpNoOtherPlugin(stream: String) async throws {
         try await withTemporaryDirectory { directory in
             let go = "\(directory)/go"
+            let floods = min(32, 4 * Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
             var plugins = ""
-            for index in 0..<(4 * Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) {
-                // `yes` writes far faster than lines are read. Bounded: 20 s, past the test's end.
-                // Not exec'd: the shell keeps stdout open (closed, it counts as a crash). In the
-                // plugin's process group (`--foreground`), which its stop kills.
+            for index in 0..<floods {
+                // `yes` writes far faster than lines are read, from `go` until its stdin closes (the
+                // relay's stop), in the plugin's process group; each wait bounded, for a failed test.
                 plugins = try Self.pluginsFolder(
                     in: directory, script: "flood\(index).sh",
                     """
                     echo '{"kind":"hello","protocol":1,"name":"flood","handles":["flood\(index)"]}'
-                    while [ ! -e '\(go)' ]; do sleep 0.05; done
-                    timeout --foreground 20 yes x >&\(stream == "stdout" ? 1 : 2)
+                    n=0
+                    while [ ! -e '\(go)' ] && [ $n -lt 2400 ]; do sleep 0.05; n=$((n+1)); done
+                    timeout --foreground 120 yes x >&\(stream == "stdout" ? 1 : 2) &
                     cat >/dev/null
+                    kill $! 2>/dev/null
                     """)
             }
             try FileManager.default.copyItem(atPath: "\(Self.examplesDirectory)/dice.sh", toPath: "\(plugins)/dice.sh")
-            // Generous: only an answer left unread for seconds misses it.
-            let relay = try self.startRelay(dataDirectory: directory, pluginsDirectory: plugins, timeoutMs: 10_000)
+            let relay = try self.startRelay(dataDirectory: directory, pluginsDirectory: plugins)
             let port = try await relay.listeningPort()
             let player = TestSocket.connect(port: port)
             _ = FileManager.default.createFile(atPath: go, contents: nil)
-            try await Task.sleep(for: .milliseconds(200))  // the floods under way
+            // Every flood under way: the relay has logged some of each one's lines.
+            let event = stream == "stdout" ? "plugin.line.garbage" : "plugin.stderr"
+            try await eventually(timeout: .seconds(60)) {
+                let lines = relay.printed.split(separator: "\n").filter { $0.contains(event) }
+                return (0..<floods).allSatisfy { index in lines.contains { $0.contains(" plugin=flood\(index).sh ") } }
+            }
             player.send(["type": "roll_dice", "sides": 6])
-            // Within 10 s, while the floods last (20 s): with its threads held, the relay neither
-            // read the answer nor timed the request out, nor even handled the message, until they ended.
-            let answer = try await player.next(timeout: .seconds(10))
+            // The floods last until the relay stops: without the yield it neither read the answer
+            // nor timed the request out, nor even handled the message, until they ended.
+            let answer = try await player.next(timeout: .seconds(60))
             #expect(answer["type"] as? String == "dice_rolled", "\(answer)")
             relay.send(SIGTERM)
             #expect(try await relay.exitStatus() == 0)
