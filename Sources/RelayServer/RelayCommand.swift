@@ -229,15 +229,6 @@ struct RelayCommand: AsyncParsableCommand {
         }
 
         var configuration = try self.configuration(environment: environment, openFileLimit: openFileLimit)
-        // Found now, as the default connection cap keeps descriptors for each plugin; started later.
-        let pluginExecutables = configuration.pluginExecutables(logger: logger)
-        if self.maxConnections == nil, let openFileLimit {
-            configuration.maxConnections = ConnectionCap.defaultMaximum(
-                openFileLimit: openFileLimit, plugins: pluginExecutables.count)
-        }
-        if let warning = self.connectionCapWarning(openFileLimit: openFileLimit, plugins: pluginExecutables.count) {
-            logger.warning("relay.connections.max_above_file_limit", metadata: warning)
-        }
         if configuration.clientAddresses.loopbackCountsOnlyThroughProxyHeaders {
             logger.warning(
                 "relay.count_loopback.loopback_is_a_trusted_proxy",
@@ -250,6 +241,16 @@ struct RelayCommand: AsyncParsableCommand {
         // order, also while it starts.
         let stopSignals = StopSignals(Self.stopSignalNumbers(), logger: logger)
         defer { stopSignals.cancel() }
+        // Found now, as the default connection cap keeps descriptors for each plugin; started
+        // later. (After the signals: a folder on a slow mount must not leave a stop uncaught.)
+        let pluginExecutables = configuration.pluginExecutables(logger: logger)
+        if self.maxConnections == nil, let openFileLimit {
+            configuration.maxConnections = ConnectionCap.defaultMaximum(
+                openFileLimit: openFileLimit, plugins: pluginExecutables.count)
+        }
+        if let warning = self.connectionCapWarning(openFileLimit: openFileLimit, plugins: pluginExecutables.count) {
+            logger.warning("relay.connections.max_above_file_limit", metadata: warning)
+        }
         let store: SQLiteGameStore
         do {
             store = try await SQLiteGameStore.open(configuration.persistence, logger: logger)
