@@ -25,6 +25,19 @@ private func submitConcurrently(_ scores: [ScoreSubmission], to store: SQLiteGam
     }
 }
 
+/// A database in `directory` with one score, whose mode index can never be made (a table holds
+/// its name, failing `CREATE INDEX` every time, as a full disk would), and a configuration that
+/// holds one mode in memory: its path and that configuration.
+private func prepareStoreWithoutModeIndex(in directory: URL) async throws -> (String, PersistenceConfiguration) {
+    let path = databasePath(in: directory)
+    let configuration = PersistenceConfiguration(databasePath: path, gameModesInMemory: 1)
+    try await withStore(configuration) { store in
+        _ = try await store.submit(submission("a", 1, mode: "classic"))
+    }
+    try RawDatabase(path: path).execute("CREATE TABLE idx_scores_mode_score (x)")
+    return (path, configuration)
+}
+
 /// Every mode's leaderboards and ranks, held in memory or not, as the SQL answers them.
 private func expectStoreMatchesSQL(_ store: SQLiteGameStore, path: String, _ comment: Comment) async throws {
     let raw = try RawDatabase(path: path)
@@ -162,12 +175,7 @@ struct GameModesInMemoryTests {
     /// would: the store still opens, takes scores and answers right, by table scans.
     @Test func withoutItsIndexTheStoreStillAnswersRight() async throws {
         try await withTemporaryDirectory { directory in
-            let path = databasePath(in: directory)
-            let configuration = PersistenceConfiguration(databasePath: path, gameModesInMemory: 1)
-            try await withStore(configuration) { store in
-                _ = try await store.submit(submission("a", 1, mode: "classic"))
-            }
-            try RawDatabase(path: path).execute("CREATE TABLE idx_scores_mode_score (x)")
+            let (path, configuration) = try await prepareStoreWithoutModeIndex(in: directory)
             try await withStore(configuration) { store in
                 try await submitConcurrently(randomScores(count: 300, seed: 6), to: store)
                 try await expectStoreMatchesSQL(store, path: path, "index never made")
@@ -183,12 +191,7 @@ struct GameModesInMemoryTests {
     /// one, a new one each request) is answered from memory, which counts every row's score.
     @Test func aModeWithoutRowsIsAnsweredWithoutSQLite() async throws {
         try await withTemporaryDirectory { directory in
-            let path = databasePath(in: directory)
-            let configuration = PersistenceConfiguration(databasePath: path, gameModesInMemory: 1)
-            try await withStore(configuration) { store in
-                _ = try await store.submit(submission("a", 1, mode: "classic"))
-            }
-            try RawDatabase(path: path).execute("CREATE TABLE idx_scores_mode_score (x)")
+            let (path, configuration) = try await prepareStoreWithoutModeIndex(in: directory)
             try await withStore(configuration) { store in
                 try await submitConcurrently(randomScores(count: 100, seed: 8), to: store)
                 let reads = store.readsStarted
