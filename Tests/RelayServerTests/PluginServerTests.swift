@@ -286,7 +286,7 @@ struct PluginServerTests {
                 "\(lines)")
             #expect(lines.first == "SigBlk: 0000000000000000")
             // Signals 32 and 33 are glibc's own (SIGRTMIN is 34 to programs): its posix_spawn
-            // leaves them ignored. Every other, SIGPIPE and the SIGQUIT the server ignores included,
+            // sets them to ignored in the child. Every other, SIGPIPE and the SIGQUIT the server ignores included,
             // at its default.
             let ignored = lines.dropFirst().first.flatMap { UInt64($0.dropFirst("SigIgn: ".count), radix: 16) }
             #expect(ignored.map { $0 & ~0x1_8000_0000 } == 0, "\(lines)")
