@@ -63,9 +63,10 @@ extension PluginProcess {
                     if stderrEnded, !self.isShuttingDown { break waiting }
                     // Stderr ends when the process does: its last words (a traceback) are kept if
                     // they come soon. Stderr closed before stdout says nothing of an exit, so a
-                    // plugin stopping (saving its state) has the second in full.
+                    // plugin stopping (saving its state) has the grace in full, unless it exits.
                     group.addTask {
-                        try? await Task.sleep(for: .seconds(1))
+                        await ProcessExit.wait(
+                            for: execution.processIdentifier.value, atMost: self.settings.closedOutputGrace)
                         return .deadline
                     }
                 case .stderr:

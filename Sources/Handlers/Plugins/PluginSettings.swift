@@ -9,6 +9,9 @@ public struct PluginSettings: Sendable {
     public var startupTimeout: Duration = .seconds(5)
     /// How long a plugin may take to exit after its stdin closes at shutdown, before it is killed.
     public var shutdownGracePeriod: Duration = .seconds(2)
+    /// How long a plugin may run on once its stdout has closed (its last words on stderr, or
+    /// state it saves at shutdown) before its group is killed; its exit ends the wait sooner.
+    public var closedOutputGrace: Duration = .seconds(1)
     /// Requests waiting for one plugin's answers; beyond this, senders get `plugin_unavailable`.
     public var maxInFlight = 1024
     /// Request bytes waiting for a plugin to read its stdin; beyond this, senders get

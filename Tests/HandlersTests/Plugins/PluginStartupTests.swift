@@ -171,10 +171,11 @@ struct PluginStartupTests {
     }
 
     /// Starts a probe in `mode`, waits `before` once it said hello, stops it, and returns what
-    /// its pid file holds once it is gone: "saved" if it saved its state in time.
+    /// its pid file holds once it is gone ("saved" if it saved its state in time), and how long
+    /// after its stdin closed the server saw it gone.
     private func shutDown(
         _ mode: String, settings: PluginSettings = ProbePlugin.settings(), waitingFirst before: Duration = .zero
-    ) async throws -> String {
+    ) async throws -> (written: String, goneAfter: Duration) {
         let pidFile = ProbePlugin.pidFile()
         defer { ProbePlugin.removePidFile(pidFile) }
         let process = PluginProcess(
@@ -184,13 +185,15 @@ struct PluginStartupTests {
         _ = try await process.waitUntilReady()
         try await Task.sleep(for: before)
         process.beginShutdown()
-        let deadline = ContinuousClock.now + .seconds(60)  // a bound on a hang, the grace's part
+        let shutdownBegan = ContinuousClock.now
+        let deadline = shutdownBegan + .seconds(60)  // a bound on a hang, the grace's part
         while process.isRunning, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }
+        let goneAfter = ContinuousClock.now - shutdownBegan
         process.kill()
         await supervisor.value
-        return (try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? ""
+        return ((try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? "", goneAfter)
     }
 
     /// A plugin that said hello, and saves its state once the shutdown closes its stdin, has the
@@ -198,7 +201,7 @@ struct PluginStartupTests {
     @Test(.timeLimit(.minutes(3))) func aPluginSavingAtShutdownIsNotKilledByTheHelloDeadline() async throws {
         var settings = ProbePlugin.settings()
         settings.startupTimeout = .seconds(10)  // the plugin saves until 11 s from its start
-        let written = try await self.shutDown("saves_at_eof", settings: settings)
+        let written = try await self.shutDown("saves_at_eof", settings: settings).written
         #expect(written.contains("saved"), "killed before it saved: \(written)")
     }
 
@@ -206,8 +209,21 @@ struct PluginStartupTests {
     /// end of its stderr says nothing of an exit then.
     @Test(.timeLimit(.minutes(3))) func aPluginClosingStdoutAtShutdownHasASecondToSave() async throws {
         // Its stderr is closed by then.
-        let written = try await self.shutDown("closes_stdout_then_saves", waitingFirst: .milliseconds(200))
+        let written = try await self.shutDown("closes_stdout_then_saves", waitingFirst: .milliseconds(200)).written
         #expect(written.contains("saved"), "killed before it saved: \(written)")
+    }
+
+    /// But once such a plugin has exited, the server does not wait out the rest of that grace
+    /// (before, a plugin that exited at once held the stop that long whenever the end of its
+    /// stderr was seen before the end of its stdout).
+    @Test(.timeLimit(.minutes(3))) func aPluginWhoseStderrClosedFirstIsNotWaitedForOnceItExits() async throws {
+        var settings = ProbePlugin.settings()
+        // Longer than the helper's 60 s bound: waited out, the stop would take all of that.
+        settings.closedOutputGrace = .seconds(120)
+        settings.shutdownGracePeriod = .seconds(120)
+        let goneAfter = try await self.shutDown("closes_stderr", settings: settings, waitingFirst: .milliseconds(200))
+            .goneAfter
+        #expect(goneAfter < .seconds(30), "it exited at the end of its input, and was seen gone \(goneAfter) later")
     }
 
     @Test func aRestartThatAnnouncesOtherTypesIsRefused() async throws {

@@ -81,7 +81,7 @@ enum ProbePlugin {
         say(hello)
         if mode == "exits_after_hello":  # every incarnation, so that each restart is soon due again
             sys.exit(0)
-        if mode == "closes_stdout_then_saves":
+        if mode in ("closes_stdout_then_saves", "closes_stderr"):  # the second exits at end-of-file
             os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
         if mode in ("noread", "listens_noread"):
             time.sleep(60)
