@@ -36,8 +36,11 @@ struct ReconnectTests {
         await holder.value
     }
 
-    @Test("A reconnect is refused (rate_limited) while the room's entity budget is in debt; the player stays dropped")
-    func reconnectWaitsForTheEntityBudget() async throws {
+    /// A started game whose guest has dropped, the room's entity budget some 98 s in debt (game
+    /// states listing its one enemy 100 times, at 1 entity a second); with the guest's token.
+    private func gameWithGuestDroppedInEntityDebt() async throws -> (
+        harness: Harness, host: TestClient, room: GameRoom, code: String, token: String
+    ) {
         var limits = RelayLimits()
         limits.maxEntitiesPerRoom = 1  // answers list 1 entity a second
         let harness = try Harness(limits: limits)
@@ -46,17 +49,38 @@ struct ReconnectTests {
         _ = await host.received()
         _ = await guest.received()
         let room = try #require(harness.registry.room(code: code))
-        // Game states listing that enemy 100 times: ~98 s of debt.
         await room.enter { room in
             for _ in 0..<100 { room.state.spendEntityBudget(onGameStateAt: .now) }
         }
         try await self.drop(guest, as: "guest")
         _ = await host.received()
+        return (harness, host, room, code, token)
+    }
+
+    @Test("A reconnect is refused (rate_limited) while the room's entity budget is in debt; the player stays dropped")
+    func reconnectWaitsForTheEntityBudget() async throws {
+        let (harness, host, room, code, token) = try await self.gameWithGuestDroppedInEntityDebt()
         let comeback = harness.client(url: "new")
         await comeback.expectError(
             "rate_limited", after: #"{"type":"reconnect","room_id":"\#(code)","player_id":"guest","token":"\#(token)"}"#
         )
         #expect(await host.received().isEmpty)  // no player_reconnected
+        #expect(await room.state.connectedPlayers.map(\.id) == ["host"])
+    }
+
+    /// A token that can never work is told so while the budget is in debt: `rate_limited` would
+    /// have its client retry it.
+    @Test("While the entity budget is in debt, a wrong token, or a player who left, still gets reconnect_failed")
+    func aBadReconnectIsRefusedAsSuchWhileTheBudgetIsInDebt() async throws {
+        let (harness, _, room, code, token) = try await self.gameWithGuestDroppedInEntityDebt()
+        func reconnect(_ playerID: String, _ token: String) -> String {
+            #"{"type":"reconnect","room_id":"\#(code)","player_id":"\#(playerID)","token":"\#(token)"}"#
+        }
+        for (playerID, tried) in [("guest", "wrong"), ("guest", token + "0"), ("gone", token)] {
+            await harness.client(url: "new").expectError("reconnect_failed", after: reconnect(playerID, tried))
+        }
+        // The good token is only held back.
+        await harness.client(url: "new").expectError("rate_limited", after: reconnect("guest", token))
         #expect(await room.state.connectedPlayers.map(\.id) == ["host"])
     }
 

@@ -2,7 +2,8 @@ public import Relay
 
 /// `reconnect` {room_id, player_id, token}: takes a dropped player's place back within the
 /// window. Sender: `reconnected` {…, game_state, reconnect_token}; room: `player_reconnected`.
-/// `rate_limited` (the player stays dropped) while the room's entity budget is in debt.
+/// `rate_limited` (the player stays dropped) while the room's entity budget is in debt, once the
+/// token is found good: a wrong or spent one gets `reconnect_failed` whatever the budget.
 public struct ReconnectHandler: MessageHandler {
     public let messageType = "reconnect"
 
@@ -19,6 +20,8 @@ public struct ReconnectHandler: MessageHandler {
         let newToken = Identifiers.reconnectToken()
         let connection = session.connection
         let boundID = try await room.enter { room throws(RelayError) -> String in
+            // A token that can never work says so, not "try later".
+            try room.state.checkReconnectToken(playerID, token: token)
             // The answer lists the room's every entity: budgeted with the room's sync answers.
             let now = ContinuousClock.now
             try room.state.checkEntityBudget(now: now)

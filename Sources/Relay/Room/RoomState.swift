@@ -154,18 +154,29 @@ public struct RoomState: Sendable {
         return self.electHostIfNeeded()
     }
 
-    /// Restores a dropped (or replaced) player with a fresh token, if `token` is theirs: the newest
-    /// one issued, or the one they last reconnected with (their client may never have received the
-    /// newer one). Using a token spends every older one.
-    package mutating func reconnect(
-        _ playerID: String, token: String, newToken: String
-    ) throws(RelayError) -> RoomPlayer {
+    /// Throws `reconnectFailed` unless `token` is member `playerID`'s newest or last-used
+    /// reconnect token: what a `reconnect` checks before anything else refuses it.
+    package func checkReconnectToken(_ playerID: String, token: String) throws(RelayError) {
+        _ = try self.memberIndex(playerID, token: token)
+    }
+
+    private func memberIndex(_ playerID: String, token: String) throws(RelayError) -> Int {
         guard let index = self.players.firstIndex(where: { $0.id == playerID }) else {
             throw .reconnectFailed
         }
         let isNewest = constantTimeEquals(self.players[index].reconnectToken, token)
         let isLastUsed = self.players[index].lastUsedToken.map { constantTimeEquals($0, token) } ?? false
         guard isNewest || isLastUsed else { throw .reconnectFailed }
+        return index
+    }
+
+    /// Restores a dropped (or replaced) player with a fresh token, if `token` is theirs: the newest
+    /// one issued, or the one they last reconnected with (their client may never have received the
+    /// newer one). Using a token spends every older one.
+    package mutating func reconnect(
+        _ playerID: String, token: String, newToken: String
+    ) throws(RelayError) -> RoomPlayer {
+        let index = try self.memberIndex(playerID, token: token)
         self.players[index].isConnected = true
         self.players[index].lastUsedToken = token
         self.players[index].reconnectToken = newToken
