@@ -140,10 +140,16 @@ struct LobbySeatTests {
         await self.expectSeatGone(of: "third", token: token, in: code, harness)
     }
 
+    /// How a dropped member finally goes.
+    enum FinalDeparture: CaseIterable, Sendable { case windowEnd, makingWay, removedByAHandler }
+
     /// The drop cleared everyone's ready flag (PROTOCOL.md: a player leaving a lobby does); the
-    /// flags set since are kept when the member goes at last, at their window's end or making way.
-    @Test("A dropped member's final departure keeps the ready flags set since the drop", arguments: [false, true])
-    func finalDepartureKeepsReadyFlags(makingWay: Bool) async throws {
+    /// flags set since are kept when the member goes at last: at their window's end, making way,
+    /// or removed by a handler (`removeMember`, a vote-kick of someone away).
+    @Test(
+        "A dropped member's final departure keeps the ready flags set since the drop",
+        arguments: FinalDeparture.allCases)
+    func finalDepartureKeepsReadyFlags(_ departure: FinalDeparture) async throws {
         let harness = try Harness()
         let (host, guest, code) = try await harness.roomWithTwoPlayers(maxPlayers: 3)
         let third = harness.client(url: code)
@@ -152,10 +158,13 @@ struct LobbySeatTests {
         let room = try await self.drop(third)  // the room's first drop
         await host.send(#"{"type":"player_ready","is_ready":true}"#)
         await guest.send(#"{"type":"player_ready","is_ready":true}"#)
-        if makingWay {
+        switch departure {
+        case .makingWay:
             await harness.client(url: code).send(#"{"type":"join_room","player_name":"New","player_id":"new"}"#)
-        } else {
+        case .windowEnd:
             await room.expire("third", drop: 1)  // the window's end, as its timer would
+        case .removedByAHandler:
+            #expect(await room.removeMember("third", reason: "kicked"))
         }
         let seen = await host.received()
         let left = try #require(seen.first { $0.type == "player_left" }, "\(seen)")
@@ -164,7 +173,7 @@ struct LobbySeatTests {
         #expect(players.map { $0["is_ready"] } == [true, true], "\(seen)")
         await host.send(#"{"type":"start_game"}"#)
         let answer = await host.received()
-        if makingWay {
+        if departure == .makingWay {
             #expect(answer.map { $0["code"] } == ["start_failed"], "the newcomer is not ready: \(answer)")
         } else {
             #expect(answer.map(\.type) == ["game_starting"], "\(answer)")

@@ -312,13 +312,15 @@ public actor GameRoom {
     /// id or another: refusing one is a filter's job. Returns false when there is no such member.
     @discardableResult
     public func removeMember(_ playerID: String, reason: String? = nil) -> Bool {
-        guard self.state.player(playerID) != nil else { return false }
+        guard let player = self.state.player(playerID) else { return false }
         if let connection = self.connections.removeValue(forKey: playerID) {
             var notice = OutboundMessage(type: "room_left")
             if let reason { notice.add("reason", reason) }
             connection.send(notice.encoded())
         }
-        self.remove(playerID)
+        // A dropped member's drop cleared the flags already; those set since stay, as when their
+        // window ends.
+        self.remove(playerID, clearingReadyFlags: player.isConnected)
         return true
     }
 
