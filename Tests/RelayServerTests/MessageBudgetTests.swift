@@ -68,4 +68,24 @@ struct MessageBudgetTests {
         #expect(watch.record(now: start + .seconds(11)) == .warn)
         #expect(watch.record(now: start + .seconds(11)) == .quiet)
     }
+
+    /// Counted over the last ten seconds, not in windows that start afresh: twice the threshold,
+    /// half each side of where such a window would start, is a flood.
+    @Test("A flood is counted over the last 10 s, however the refusals fall about any window's start")
+    func floodWatchLooksBackTenSeconds() {
+        var watch = FloodWatch(threshold: 10)
+        let start = ContinuousClock.now
+        _ = watch.record(now: start)
+        let late = (0..<9).map { watch.record(now: start + .milliseconds(9_500 + $0)) }
+        #expect(!late.contains(.close), "10 within 10 s")
+        let early = (0..<10).map { watch.record(now: start + .milliseconds(10_100 + $0)) }
+        #expect(early.firstIndex(of: .close) == 1, "with the 9 from 9.5 s, the second of these is the 11th within 10 s")
+        // Those of a second ten seconds back no longer count; none do after ten quiet seconds.
+        var later = FloodWatch(threshold: 10)
+        for step in 0..<10 { _ = later.record(now: start + .milliseconds(100 * step)) }
+        #expect(later.record(now: start + .milliseconds(10_050)) == .warn, "second 0 is out of the last ten")
+        #expect((0..<9).map { _ in later.record(now: start + .seconds(25)) }.allSatisfy { $0 != .close })
+        #expect(later.record(now: start + .seconds(25)) != .close, "10 within 10 s")
+        #expect(later.record(now: start + .seconds(25)) == .close)
+    }
 }

@@ -188,24 +188,37 @@ final class RoomSocket: Sendable {
 }
 
 /// Counts rate-limited messages: warns at most once a second, and asks to close the
-/// connection when too many arrive within ten seconds.
+/// connection when more than `threshold` arrive within ten seconds (counted by whole seconds: the
+/// last ten, the current one included). A window that started afresh every ten seconds let twice
+/// the threshold through, half each side of its start.
 struct FloodWatch {
     enum Verdict { case warn, quiet, close }
 
     let threshold: Int
-    private var windowStart: ContinuousClock.Instant?
+    /// Refusals in each of the last ten seconds, at the second's number modulo ten.
+    private var perSecond = InlineArray<10, Int>(repeating: 0)
     private var countInWindow = 0
+    /// The number of the latest second counted, from the first refusal's.
+    private var latestSecond: Int64 = 0
+    private var origin: ContinuousClock.Instant?
     private var lastWarning: ContinuousClock.Instant?
 
     init(threshold: Int) { self.threshold = threshold }
 
     mutating func record(now: ContinuousClock.Instant) -> Verdict {
-        if let start = self.windowStart, now - start < .seconds(10) {
-            self.countInWindow += 1
-        } else {
-            self.windowStart = now
-            self.countInWindow = 1
+        let origin = self.origin ?? now
+        self.origin = origin
+        let second = (now - origin).components.seconds
+        if second > self.latestSecond {
+            // The seconds begun since the latest one counted start at zero (all ten, at most).
+            for begun in (self.latestSecond + 1)...min(second, self.latestSecond + 10) {
+                self.countInWindow -= self.perSecond[Int(begun % 10)]
+                self.perSecond[Int(begun % 10)] = 0
+            }
+            self.latestSecond = second
         }
+        self.perSecond[Int(self.latestSecond % 10)] += 1
+        self.countInWindow += 1
         if self.countInWindow > self.threshold { return .close }
         if let last = self.lastWarning, now - last < .seconds(1) { return .quiet }
         self.lastWarning = now
