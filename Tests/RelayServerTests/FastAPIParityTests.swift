@@ -174,6 +174,30 @@ struct FastAPIParityTests {
         }
     }
 
+    /// Starlette reads the first of repeated `Content-Type` lines; joined, as HTTP's field list
+    /// reads them, `application/json, application/json` was no media type, and a good body got 422.
+    @Test("Of two Content-Type lines the first decides, as in Starlette")
+    func repeatedContentType() async throws {
+        try await withLiveApp { client in
+            for (first, second, expected) in [
+                ("application/json", "application/json", HTTPResponse.Status.ok),
+                ("application/json", "text/plain", .ok),
+                ("text/plain", "application/json", .unprocessableContent),
+            ] {
+                var headers: HTTPFields = [apiKeyHeader: testAPIKey]
+                headers.append(HTTPField(name: .contentType, value: first))
+                headers.append(HTTPField(name: .contentType, value: second))
+                let response = try await client.execute(
+                    uri: "/api/scores", method: .post, headers: headers, body: scoreBody(name: "twice"))
+                #expect(response.status == expected, "\(first), \(second)")
+            }
+            // One line listing two is refused, as FastAPI refuses it.
+            let listed = try await self.post(
+                client, String(buffer: scoreBody(name: "listed")), contentType: "application/json, application/json")
+            #expect(listed.status == .unprocessableContent)
+        }
+    }
+
     @Test("A JSON null body is a missing body, as FastAPI answers an empty one; as text it is not an object")
     func nullBody() async throws {
         try await withLiveApp { client in

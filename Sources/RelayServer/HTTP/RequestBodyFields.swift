@@ -27,7 +27,9 @@ struct RequestBodyFields {
             throw .unreadableBody  // answered with 400, as NIO's decoder failing at a head is
         }
         guard buffer.readableBytes > 0 else { throw .validation([Self.missingBody]) }
-        guard Self.declaresJSON(request.headers[.contentType]) else {
+        // The first `Content-Type` line, as Starlette reads it: the subscript joins repeated lines
+        // with commas, which no media type parses from.
+        guard Self.declaresJSON(request.headers[values: .contentType].first) else {
             // FastAPI reads such a body as text, which no model takes: a form or `text/plain`
             // post (one a page can send cross-site without asking) is never taken for JSON.
             throw .validation([Self.notAnObject(.string(String(buffer: buffer)))])
