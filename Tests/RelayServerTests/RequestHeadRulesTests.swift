@@ -132,7 +132,7 @@ struct RequestHeadRulesTests {
     }
 
     @Test(
-        "Connection: close in any case or list, and HTTP/1.0 without keep-alive or with a coding, end after the answer",
+        "Connection: close in any case or list, and HTTP/1.0 without keep-alive or with a coding, end after the answer, which says so",
         arguments: [
             "GET /api/rooms HTTP/1.1\r\nHost: x\r\nConnection: Close\r\n\r\n",
             "GET /api/rooms HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, CLOSE\r\n\r\n",
@@ -147,9 +147,10 @@ struct RequestHeadRulesTests {
         try await withRelayServer { port, _ in
             let exchange = try await rawExchangeUntilClosed(port: port, requests)
             #expect(exchange.serverClosed && exchange.elapsed < closedAtOnce, "left open: \(exchange.answer)")
-            // The last answer does not say the connection is kept.
+            // The last answer says the connection ends (RFC 9112 §9.6, as uvicorn did), not that it is kept.
             let last = exchange.answer.components(separatedBy: "HTTP/1.1 200 OK\r\n").last ?? ""
             #expect(!last.lowercased().contains("connection: keep-alive"), "\(exchange.answer)")
+            #expect(last.lowercased().contains("connection: close\r\n"), "\(exchange.answer)")
             let answered = exchange.answer.components(separatedBy: "HTTP/1.1 200 OK\r\n").count - 1
             #expect(answered == requests.components(separatedBy: "GET ").count - 1, "\(exchange.answer)")
         }

@@ -129,12 +129,12 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
             let pacer = self.requestBudget.pacer(forPeer: channel.remoteAddress, logger: logger)
             // The pipeline, socket side first: DrainBeforeClose, UndecodedBytesLimit.reads, NIO's
             // HTTP decoder and encoder, then UndecodedBytesLimit.parts, HTTPRequestPacer (clients
-            // that are counted), RequestHeadRules, HTTP10KeepAlive, FirstRequestGuard,
+            // that are counted), RequestHeadRules, AnswerConnectionHeader, FirstRequestGuard,
             // BodyPartCoalescer, HTTPDeadlines, EarlyAnswerEndsConnection, and NIO's upgrade handler.
             try channel.pipeline.syncOperations.addHandlers(
                 [undecodedBytes.parts] + (pacer.map { [$0] } ?? [])
                     + [
-                        RequestHeadRules(), HTTP10KeepAlive(), FirstRequestGuard(), BodyPartCoalescer(),
+                        RequestHeadRules(), AnswerConnectionHeader(), FirstRequestGuard(), BodyPartCoalescer(),
                         HTTPDeadlines(
                             requestTimeout: self.requestTimeout, answers: self.answerRules,
                             cutOffLogs: self.closeLogs.answerCutOff, logger: logger),

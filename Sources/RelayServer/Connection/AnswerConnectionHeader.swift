@@ -1,0 +1,49 @@
+import NIOCore
+import NIOHTTP1
+
+/// Says in each answer's `Connection` what its request made of the connection, unless the answer
+/// closes it anyway:
+/// - `keep-alive` to an HTTP/1.0 request that asked to keep it. An HTTP/1.0 connection stays open
+///   only when both sides say so: the server kept it open, silently, and a client that asked
+///   (`ab -k`) took the answer for one that ends at the close, and waited for it until the idle
+///   timeout.
+/// - `close` to a request that ends it (RFC 9112 §9.6, as uvicorn answered): NIO closes the
+///   connection after the answer without saying so in it.
+///
+/// It sits after ``RequestHeadRules``, which has put every request head's `Connection` that ends
+/// the connection in the form `close`, HTTP/1.0 heads without `keep-alive` included, and leaves the
+/// pipeline at a room socket's upgrade, as the other HTTP handlers do (the order: ``RelayChildChannel``).
+final class AnswerConnectionHeader: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    /// For each request read and not yet answered, in order: what its answer's `Connection` says
+    /// (nil: nothing, an HTTP/1.1 connection kept).
+    private var answerSays = CircularBuffer<String?>(initialCapacity: 2)
+    private var isFirstHead = true
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .head(let head) = self.unwrapInboundIn(data) {
+            defer { self.isFirstHead = false }
+            if self.isFirstHead, head.asksToUpgrade {
+                context.fireChannelRead(data)
+                return context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+            }
+            let endsConnection = head.headers["connection"] == ["close"]
+            self.answerSays.append(endsConnection ? "close" : head.version == .http1_0 ? "keep-alive" : nil)
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        // An answer's head, not a `100 Continue`: its request's.
+        guard case .head(var head) = self.unwrapOutboundIn(data), head.status.code >= 200,
+            let word = self.answerSays.popFirst() ?? nil,
+            !head.headers["connection"].contains(where: { $0.listsASCII(caseInsensitively: "close") })
+        else { return context.write(data, promise: promise) }
+        head.headers.replaceOrAdd(name: "connection", value: word)
+        context.write(self.wrapOutboundOut(.head(head)), promise: promise)
+    }
+}
