@@ -119,7 +119,8 @@ struct SavedGameAndBossRoutesTests {
         }
     }
 
-    @Test("A boss image read once is served from memory until the file changes, then read again")
+    /// (That the kept bytes are served while the file is unchanged: `imageCache()`, below.)
+    @Test("A boss image is read again once its file changes, even to the same size and modification time")
     func bossImagesAreKeptUntilTheyChange() async throws {
         try await withTemporaryDirectory { images in
             let path = "\(images)/boss_04.png"
@@ -127,14 +128,14 @@ struct SavedGameAndBossRoutesTests {
             try await withLiveApp(configure: { $0.bossImagesDirectory = images }) { client in
                 let first = try await client.execute(uri: "/api/bosses/images/4", method: .get)
                 #expect(Data(buffer: first.body) == Data(repeating: 1, count: 1_000))
-                // Other bytes of the same size under the same modification time: the file looks
-                // unchanged, so the kept bytes are served, not read again.
+                // Other bytes of the same size under the same modification time (`cp -p`): the
+                // status change time tells them apart, and they are read.
                 var before = stat()
                 #expect(stat(path, &before) == 0)
                 try Data(repeating: 3, count: 1_000).write(to: URL(fileURLWithPath: path))
                 #expect(utimensat(AT_FDCWD, path, [before.st_atim, before.st_mtim], 0) == 0)
-                let kept = try await client.execute(uri: "/api/bosses/images/4", method: .get)
-                #expect(Data(buffer: kept.body) == Data(repeating: 1, count: 1_000), "read again, not kept")
+                let rewritten = try await client.execute(uri: "/api/bosses/images/4", method: .get)
+                #expect(Data(buffer: rewritten.body) == Data(repeating: 3, count: 1_000), "the old bytes kept")
                 // The same size, a later modification time: read again, not the kept bytes.
                 try Data(repeating: 2, count: 1_000).write(to: URL(fileURLWithPath: path))
                 let later = timespec(tv_sec: time(nil) + 10, tv_nsec: 0)
@@ -245,6 +246,9 @@ struct SavedGameAndBossRoutesTests {
         cache.keep(ByteBuffer(bytes: [1, 2, 3]), of: "/a", version)
         #expect(cache.bytes(of: "/a", version) == ByteBuffer(bytes: [1, 2, 3]))
         #expect(cache.bytes(of: "/a", newer) == nil)
+        let rewritten = ImageCache.Version(
+            size: 3, modified: .init(seconds: 1, nanoseconds: 2), changed: .init(seconds: 4, nanoseconds: 0))
+        #expect(cache.bytes(of: "/a", rewritten) == nil, "other bytes under the same size and modification time")
         #expect(cache.bytes(of: "/b", version) == nil)
         for index in 0..<(ImageCache.capacity + 10) {
             cache.keep(ByteBuffer(bytes: [1]), of: FilePath("/many/\(index)"), version)

@@ -2,7 +2,7 @@ import NIOCore
 import Synchronization
 import _NIOFileSystem
 
-/// The images read so far, by path, each with the size and modification time it was read at.
+/// The images read so far, by path, each with the size and times it was read at.
 /// At most ``capacity`` of them (the folder is the operator's; a full cache forgets one). A read
 /// under way is shared too: the first requests for an image, arriving together, each read their
 /// own copy before (up to 8 MiB each).
@@ -10,6 +10,9 @@ final class ImageCache: Sendable {
     struct Version: Equatable, Sendable {
         let size: Int64
         let modified: FileInfo.Timespec
+        /// The status change time too, which nobody can set: other bytes of the same size under
+        /// the same modification time (`cp -p`, an archive's fixed dates) are another version.
+        var changed = FileInfo.Timespec(seconds: 0, nanoseconds: 0)
     }
 
     static let capacity = 64
@@ -65,6 +68,6 @@ final class ImageCache: Sendable {
 
 extension ImageCache.Version {
     init(_ info: FileInfo) {
-        self.init(size: info.size, modified: info.lastDataModificationTime)
+        self.init(size: info.size, modified: info.lastDataModificationTime, changed: info.lastStatusChangeTime)
     }
 }
