@@ -328,9 +328,14 @@ struct SavedGameAndBossRoutesTests {
             let oversized = Data(count: Int(BossImages.maxImageBytes) + 1)
             try oversized.write(to: URL(fileURLWithPath: "\(images)/boss_07.png"))
             try Data().write(to: URL(fileURLWithPath: "\(images)/boss_08.png"))
+            // A link to itself: no stat can follow it (ELOOP), which was a 404 with nothing logged.
+            #expect(symlink("\(images)/boss_09.png", "\(images)/boss_09.png") == 0)
 
             try await withLiveApp(configure: { $0.bossImagesDirectory = images }) { client in
-                for (index, status) in [(5, HTTPResponse.Status.notFound), (6, .notFound), (7, .internalServerError)] {
+                for (index, status) in [
+                    (5, HTTPResponse.Status.notFound), (6, .notFound), (7, .internalServerError),
+                    (9, .internalServerError),
+                ] {
                     let answer = try await client.execute(uri: "/api/bosses/images/\(index)", method: .get)
                     #expect(answer.status == status, "boss \(index)")
                     #expect(answer.headers[.contentType] == "application/json", "boss \(index)")
@@ -340,6 +345,11 @@ struct SavedGameAndBossRoutesTests {
                 let empty = try await client.execute(uri: "/api/bosses/images/8", method: .get)
                 #expect(empty.status == .ok)
                 #expect(empty.body.readableBytes == 0)
+            }
+            // A folder setting that names a file (ENOTDIR): no image in it, 404.
+            try await withLiveApp(configure: { $0.bossImagesDirectory = "\(images)/boss_08.png" }) { client in
+                let answer = try await client.execute(uri: "/api/bosses/images/3", method: .get)
+                #expect(answer.status == .notFound)
             }
         }
     }

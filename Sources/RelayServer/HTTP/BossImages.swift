@@ -85,9 +85,17 @@ struct BossImages: Sendable {
 
     /// The image at `path`, or nil when the file changed while being read.
     private func image(at path: FilePath, index: Int64, logger: Logger) async throws -> Image? {
-        guard let info = try? await FileSystem.shared.info(forFileAt: path), info.type == .regular else {
-            throw APIError.bossImageNotFound(index: index)
+        let found: FileInfo?
+        do {
+            found = try await FileSystem.shared.info(forFileAt: path)
+        } catch let error as FileSystemError where Self.failed(error, with: .notDirectory) {
+            found = nil  // the folder named is a file: no image in it
+        } catch {
+            // The folder lost its search permission, a link loops: the operator's to mend, not a 404.
+            logger.error("boss_image.unreadable", metadata: ["path": "\(path)", "error": "\(error)"])
+            throw APIError.internalError
         }
+        guard let info = found, info.type == .regular else { throw APIError.bossImageNotFound(index: index) }
         guard info.size <= Self.maxImageBytes else {
             logger.error("boss_image.too_large", metadata: ["path": "\(path)", "bytes": "\(info.size)"])
             throw APIError.internalError
@@ -117,8 +125,13 @@ struct BossImages: Sendable {
 
     /// EMFILE or ENFILE: the process or the system has no file descriptor left, for now.
     static func isOutOfFileDescriptors(_ error: any Error) -> Bool {
-        guard let cause = (error as? FileSystemError)?.cause as? FileSystemError.SystemCallError else { return false }
-        return cause.errno == .tooManyOpenFiles || cause.errno == .tooManyOpenFilesInSystem
+        guard let error = error as? FileSystemError else { return false }
+        return Self.failed(error, with: .tooManyOpenFiles) || Self.failed(error, with: .tooManyOpenFilesInSystem)
+    }
+
+    /// Whether `error` is a system call's that failed with `errno`.
+    private static func failed(_ error: FileSystemError, with errno: Errno) -> Bool {
+        (error.cause as? FileSystemError.SystemCallError)?.errno == errno
     }
 }
 
