@@ -277,6 +277,55 @@ extension HeavyMessagePacerTests {
         return (sockets[0], sockets[1])
     }
 
+    /// Over real sockets, on a loop of the test's own: a client that stopped reading has a large
+    /// message waiting for its turn (held for an hour) and two behind it when its outbound
+    /// queue overflows. The reader let none go, so the player left the room only once the turn
+    /// came; now the wait is given up, those behind are dropped unseen, and the room hears of the
+    /// drop at once.
+    @Test("A slow consumer whose large messages wait for their turns still leaves its room at once")
+    func aClosingConnectionGivesUpItsTurn() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        defer { group.shutdownGracefully { _ in } }
+        var limits = RelayLimits()
+        limits.outboundQueueFrames = 16
+        limits.closeGracePeriod = .seconds(300)  // the socket stays open: the drop must not wait for it
+        limits.closeDrainLimit = .seconds(600)
+        limits.stateMessagesPerSecond = 1_000_000
+        limits.stateMessageBurst = 1_000_000
+        limits.inboundBytesPerSecond = 1 << 30
+        limits.inboundByteBurst = 1 << 30
+        let loops = BusyLoops(limits: limits, logger: Logger(label: "test"))
+        try await withRelayServer(limits: limits, capBusyLoops: true, eventLoopGroup: group, busyLoops: loops) {
+            port, _ in
+            @Sendable func turns() throws -> HeavyMessageTurns {
+                try #require(loops.busyLoop(of: loop).heavyMessageTurns)
+            }
+            let host = TestSocket.connect(port: port)
+            let code = try await host.createRoom(named: "Host")
+            let stalled = try await StalledClient.joining(port: port, code: code)
+            defer { stalled.hangUp() }  // else the server's stop would wait for it
+            let stalledID = try #require(try await host.expect("player_joined")["player_id"] as? String)
+            try await loop.submit { try turns().hold(until: .now() + .seconds(3_600)) }.get()
+            let large = #"{"type":"time_sync","pad":"\#(String(repeating: "x", count: HeavyMessagePacer.heavyBytes))"}"#
+            for _ in 0..<3 { try stalled.send(large) }  // the first waits for a turn, the others behind it
+            try await eventually { try await loop.submit { try turns().waitingCount == 1 }.get() }
+            // 12 MB it never reads: far more than its socket holds and 16 frames.
+            let padding = String(repeating: "p", count: 4000)
+            for index in 0..<3_000 { host.send(["type": "player_state", "state": ["x": index, "pad": padding]]) }
+            let gone: [String: Any]
+            do {
+                gone = try await host.skip(until: "player_disconnected", timeout: .seconds(60))
+            } catch {
+                // Failed: the held turns go, so that the server can stop.
+                try await loop.submit { try turns().hold(until: .now()) }.get()
+                throw error
+            }
+            #expect(gone["player_id"] as? String == stalledID)
+            #expect(try await loop.submit { try turns().waitingCount }.get() == 0, "the one behind never asked")
+        }
+    }
+
     /// Two sockets connected one after the other, the second answering within `within` of the
     /// first starting to connect: their connections' ranks (when each opened) are at most that far
     /// apart. On a loaded machine the two connect again, 20 times at most (as the whole suite

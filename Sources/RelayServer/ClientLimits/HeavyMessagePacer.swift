@@ -93,6 +93,13 @@ struct HeavyMessagePacer {
         return (ticket, self.give(now: now))
     }
 
+    /// Stops waiting message `ticket` waiting (its connection is closing); false if it does not wait.
+    mutating func removeWaiting(_ ticket: Int) -> Bool {
+        guard let index = self.waiting.firstIndex(where: { $0.ticket == ticket }) else { return false }
+        self.waiting.remove(at: index)
+        return true
+    }
+
     /// Every waiting message's ticket, given up on (the loop is shutting down).
     mutating func removeAllWaiting() -> [Int] {
         defer { self.waiting.removeAll() }

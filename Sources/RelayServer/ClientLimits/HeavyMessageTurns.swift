@@ -15,17 +15,28 @@ final class HeavyMessageTurns {
     }
 
     /// Waits for the turn of a large message of `bytes`, for a connection ranked `rank` (from when
-    /// it opened, then as ``handled(_:)`` returned). Report its handling with ``handled(_:)``.
-    func turn(rank: NIODeadline, bytes: Int) async -> HeavyMessagePacer.Turn {
+    /// it opened, then as ``handled(_:)`` returned), telling `waits` its ticket if it waits (for
+    /// ``giveUp(_:)``). Report its handling with ``handled(_:)``.
+    func turn(rank: NIODeadline, bytes: Int, waits: (Int) -> Void = { _ in }) async -> HeavyMessagePacer.Turn {
         switch self.pacer.ask(rank: rank, bytes: bytes, now: .now()) {
         case .go(let turn):
             return turn
         case .wait(let ticket):
+            waits(ticket)
             return await withCheckedContinuation { continuation in
                 self.waiting[ticket] = continuation
                 self.scheduleNextTurn()
             }
         }
+    }
+
+    /// Lets the message waiting as `ticket` go now, with a turn that holds nothing up: its
+    /// connection is closing, and will not handle it. (Numbered -1, which no turn given has, so
+    /// that its handling does not end the time the loop's latest turn gave the others.)
+    func giveUp(_ ticket: Int) {
+        guard self.pacer.removeWaiting(ticket) else { return }
+        self.waiting.removeValue(forKey: ticket)?.resume(returning: .init(number: -1, started: .now()))
+        self.scheduleNextTurn()
     }
 
     /// `turn`'s message has been handled: the next turn comes once the others had as long.

@@ -123,6 +123,9 @@ final class RoomSocket: Sendable {
         let hangUp: @Sendable () -> Void = { channel.close(promise: nil) }
         while let message = await handler.readerQueue.next(onCancel: hangUp) {
             defer { handler.readerFinished(message) }
+            // A connection the server is closing speaks for nobody (``MessageDispatcher/dispatch``):
+            // what it sent before is dropped here, without waiting for large messages' turns.
+            guard !session.connection.isClosing else { continue }
             // Messages forwarded to the room's loop go first, replies and all.
             await session.settleForwarded()
             // Messages already read arrive without a suspension; let the loop's writers (and

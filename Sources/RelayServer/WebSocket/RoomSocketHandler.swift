@@ -54,6 +54,8 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Set while reading pauses for a debt (``charges``: its own, its address's, the loop's cap):
     /// ends when it is repaid.
     private var readPause: Scheduled<Void>?
+    /// The ticket of the reader's large message while it waits for its turn (``HeavyMessageTurns``).
+    private var waitingTurnTicket: Int?
     /// Messages handed to the reader that it has not finished.
     private(set) var messagesWithReader = 0
     /// The bytes of those messages (``ReaderMessage/heldBytes``).
@@ -455,7 +457,8 @@ extension RoomSocketHandler {
     /// paced there.
     func heavyMessageTurn(bytes: Int) async -> HeavyMessagePacer.Turn? {
         guard let (turns, rank) = self.charges.heavyMessageTurns else { return nil }
-        return await turns.turn(rank: rank, bytes: bytes)
+        defer { self.waitingTurnTicket = nil }
+        return await turns.turn(rank: rank, bytes: bytes) { self.waitingTurnTicket = $0 }
     }
 
     /// The reader handled the large message of `turn`.
@@ -672,6 +675,9 @@ extension RoomSocketHandler {
     /// left to send it but the close frame, and behind what the socket still holds, a client
     /// reading a trickle could keep its seat (and the host's role) up to the drain's limit.
     func closeRequested() {
+        // The message the reader holds will not be handled (``MessageDispatcher/dispatch``): its
+        // wait for a turn would hold up the reader's end, and with it the player's departure.
+        if let ticket = self.waitingTurnTicket { self.charges.heavyMessageTurns?.turns.giveUp(ticket) }
         // Whether or not the close frame has left already (written at once, the socket not full).
         // What the client sends from now on is discarded, not relayed or handed to the reader.
         let outbound = self.session.connection.outbound
