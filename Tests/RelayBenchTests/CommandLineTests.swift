@@ -55,6 +55,33 @@ struct CommandLineTests {
         #expect(throws: (any Error).self) { try RelayBenchCommand.parseAsRoot(["idle", url]) }
     }
 
+    /// 127.0.0.n sources cannot reach ::1: every connection failed, and read as the server's failure.
+    @Test("Source addresses are 127.0.0.n, for an IPv4 target only; an IPv6 one keeps the kernel's")
+    func sourceAddressesNeedAnIPv4Target() async throws {
+        #expect(throws: (any Error).self) {
+            try RelayBenchCommand.parseAsRoot(["relay", "ws://[::1]:8000", "--source-addresses", "4"])
+        }
+        let ipv4 = try #require(
+            try RelayBenchCommand.parseAsRoot(["relay", "ws://127.0.0.1:8000", "--source-addresses", "4"])
+                as? RelayScenarioCommand)
+        #expect(try ipv4.common.context().sourceAddresses == 4)
+        let connections = 100_000  // more than one address's ports
+        for (url, spreads) in [
+            ("ws://127.0.0.1:8000", true), ("ws://localhost:8000", true), ("ws://[::1]:8000", false),
+        ] {
+            var context = try #require(
+                try RelayBenchCommand.parseAsRoot(["relay", url, "--quiet"]) as? RelayScenarioCommand
+            ).common.context()
+            context = context.withSourceAddresses(for: connections)
+            #expect((context.sourceAddresses > 1) == spreads, "\(url)")
+            // However many it is asked for, a connector to ::1 binds none.
+            context.sourceAddresses = 4
+            let connector = try context.makeConnector()
+            #expect(connector.sourceAddresses.count == (spreads ? 4 : 0), "\(url)")
+            await connector.shutdown()
+        }
+    }
+
     @Test("Nonsense sizes and durations are refused")
     func bounds() {
         for arguments in [

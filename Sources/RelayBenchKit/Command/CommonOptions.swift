@@ -44,6 +44,10 @@ struct CommonOptions: ParsableArguments {
         guard (1...254).contains(self.sourceAddresses) else {
             throw ValidationError("--source-addresses must be 1…254")
         }
+        if self.sourceAddresses > 1, let target = try? BenchTarget(url: self.url), !target.takesLoopbackSources {
+            throw ValidationError(
+                "--source-addresses needs an IPv4 target (127.0.0.0/8): ::1 is the only IPv6 loopback")
+        }
         if let threads, !(1...64).contains(threads) { throw ValidationError("--threads must be 1…64") }
         guard (0...100_000).contains(self.sendGridUs) else { throw ValidationError("--send-grid-us must be 0…100000") }
     }

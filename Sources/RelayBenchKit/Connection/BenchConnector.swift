@@ -16,7 +16,8 @@ final class BenchConnector: Sendable {
     /// Sends fall due on this grid (0: each connection at its own time).
     let sendGrid: TimeAmount
     private let address: SocketAddress
-    private let sourceAddresses: [SocketAddress]
+    /// Where connections come from, in turn; empty: the kernel picks.
+    let sourceAddresses: [SocketAddress]
     /// Each event loop's send schedule (made on the loop when its first connection sends).
     private let schedules: [ObjectIdentifier: NIOLoopBoundBox<SendSchedule?>]
     private let nextSource = Atomic<Int>(0)
@@ -24,7 +25,7 @@ final class BenchConnector: Sendable {
     /// - Parameters:
     ///   - threads: event loops (each a thread); the bench's share of the machine.
     ///   - sourceAddressCount: spread connections over 127.0.0.1…127.0.0.n (1: let the kernel pick),
-    ///     past one address's ephemeral ports.
+    ///     past one address's ephemeral ports; ignored for an IPv6 target, which they cannot reach.
     init(
         target: BenchTarget, threads: Int, sourceAddressCount: Int = 1, recorder: LatencyRecorder,
         events: SocketEvents = SocketEvents(), joinTimeout: TimeAmount = .seconds(10), sendGrid: TimeAmount = .zero
@@ -41,7 +42,7 @@ final class BenchConnector: Sendable {
                 (ObjectIdentifier(loop), NIOLoopBoundBox.makeEmptyBox(valueType: SendSchedule.self, eventLoop: loop))
             })
         self.sourceAddresses =
-            sourceAddressCount > 1
+            sourceAddressCount > 1 && target.takesLoopbackSources
             ? try (1...min(sourceAddressCount, 254)).map { try SocketAddress(ipAddress: "127.0.0.\($0)", port: 0) } : []
     }
 

@@ -33,6 +33,14 @@ struct BenchTarget: Sendable, Equatable {
         return try SocketAddress(ipAddress: ip, port: self.port)
     }
 
+    /// Whether the server is at an IPv4 address (127.0.0.0/8, or `localhost`): only then can the
+    /// bench spread its connections over other source addresses (127.0.0.1…127.0.0.n). An IPv6
+    /// loopback has one address, which 127.0.0.n sources cannot reach.
+    var takesLoopbackSources: Bool {
+        guard case .v4? = try? self.socketAddress() else { return false }
+        return true
+    }
+
     /// The `Host` header.
     var hostHeader: String {
         self.host.contains(":") && !self.host.hasPrefix("[")

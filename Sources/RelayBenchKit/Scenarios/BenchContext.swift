@@ -23,9 +23,17 @@ struct BenchContext: Sendable {
 
     /// This context with enough loopback source addresses for `connections` to one server: one
     /// address has ~28,000 ports, and running out of them would read as the server's failure.
+    /// An IPv6 target keeps its one (``BenchTarget/takesLoopbackSources``), and says so if it falls short.
     func withSourceAddresses(for connections: Int) -> BenchContext {
         var context = self
-        context.sourceAddresses = max(self.sourceAddresses, SystemLimits.sourceAddressesNeeded(for: connections))
+        let needed = SystemLimits.sourceAddressesNeeded(for: connections)
+        guard self.target.takesLoopbackSources else {
+            if needed > 1 {
+                self.say("an IPv6 target has one source address: \(connections) connections may run out of ports")
+            }
+            return context
+        }
+        context.sourceAddresses = max(self.sourceAddresses, needed)
         return context
     }
 
