@@ -28,6 +28,22 @@ struct FuzzCheckFailureTests {
         #expect(Self.violation(#"{"a":1}"#, broken.run)?.description.contains("reads differently") == true)
     }
 
+    @Test("JSON: a growing sink that goes past its limit, or never overflows")
+    func jsonGrowingSink() {
+        let pastItsLimit = JSONCheck(writeToGrowingSink: { value, _ in
+            JSONByteSink.withGrowingMemory(initialCapacity: 1, limit: 1 << 20) { sink in
+                sink.write(value, roundingFloats: true)
+                return (sink.overflowed, Array(sink.written))
+            }
+        })
+        #expect(Self.violation(#"{"a":1}"#, pastItsLimit.run)?.description.contains("took") == true)
+        let cutShort = JSONCheck(writeToGrowingSink: { value, limit in
+            let (overflowed, written) = JSONCheck().writeToGrowingSink(value, limit)
+            return (overflowed, Array(written.dropLast()))
+        })
+        #expect(Self.violation(#"{"a":1}"#, cutShort.run)?.description.contains("differs") == true)
+    }
+
     @Test("Relays: an in-place relay the general decode reads as another type")
     func relays() {
         // Byte 0: a player id of 2 bytes, "p1".

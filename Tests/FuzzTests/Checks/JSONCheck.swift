@@ -6,8 +6,8 @@ import NIOCore
 /// JSONParser, JSONWriter, JSONByteSink and PlainJSONScanner on any bytes.
 ///
 /// Whatever the parser accepts is written back and must parse to the same value, within
-/// `writtenSizeBound`, also sorted and with floats rounded; a sink lent too little memory must
-/// say it overflowed and never write past it. What the plain-subset scanner accepts the parser
+/// `writtenSizeBound`, also sorted and with floats rounded; a sink lent too little memory, or
+/// growing up to too small a limit, must say it overflowed and never write past it. What the plain-subset scanner accepts the parser
 /// must accept too, with the same value count and the same value once copied. Whatever the
 /// parser accepts Foundation's JSONSerialization must accept. (Not the other way round:
 /// Foundation on Linux reads input with NUL bytes as UTF-16 or UTF-32 and accepts a trailing
@@ -18,6 +18,16 @@ struct JSONCheck {
         var writer = JSONWriter(capacity: 16)
         writer.write(value, roundingFloats: rounding)
         return Array(writer.buffer.readableBytesView)
+    }
+
+    /// Writes a value, floats rounded, into a growing sink limited to `limit` bytes: whether it
+    /// overflowed, and what it holds; a seam for showing the check fails on a broken sink.
+    var writeToGrowingSink: (_ value: JSONValue, _ limit: Int) -> (overflowed: Bool, written: [UInt8]) = {
+        value, limit in
+        JSONByteSink.withGrowingMemory(initialCapacity: 1, limit: limit) { sink in
+            sink.write(value, roundingFloats: true)
+            return (sink.overflowed, Array(sink.written))
+        }
     }
 
     func run(_ input: UnsafeBufferPointer<UInt8>) throws(FuzzViolation) {
@@ -65,9 +75,15 @@ struct JSONCheck {
                 try require(!sink.overflowed && Array(sink.written) == plain, "a sink of \(room) bytes differs")
             }
         }
-        _ = JSONByteSink.withGrowingMemory(initialCapacity: 1, limit: max(1, plain.count / 2)) { sink in
-            sink.write(parsed, roundingFloats: true)
-            return sink.overflowed
+        // Memory of its own, grown up to a limit: past it the sink overflows, within it it holds
+        // what the writer writes.
+        for limit in [max(1, rounded.count / 2), max(1, rounded.count - 1), rounded.count] {
+            let (overflowed, written) = self.writeToGrowingSink(parsed, limit)
+            if rounded.count > limit {
+                try require(overflowed, "a growing sink limited to \(limit) bytes took \(rounded.count)")
+            } else {
+                try require(!overflowed && written == rounded, "a growing sink limited to \(limit) bytes differs")
+            }
         }
     }
 
