@@ -62,6 +62,12 @@ struct CustomRelayTests {
 
             host.send(["type": "ping", "timestamp": 1])
             try await host.expect("pong")
+
+            // Dropped, the guest keeps a seat but hears nothing: the whisper is refused, not lost.
+            guest.close()
+            try await host.expect("player_disconnected")
+            host.send(["type": "whisper", "to": room.guestID, "message": "still there?"])
+            #expect(try await host.expect("error")["code"] as? String == "invalid_field")
         }
     }
 

@@ -10,7 +10,8 @@ import RelayServer
 //
 // In your own package, depend on this one and list the products RelayServer, Handlers and Relay.
 
-/// `whisper` {to, message}: only player `to` of the sender's room gets `whisper` {from, message}.
+/// `whisper` {to, message}: only player `to` of the sender's room gets `whisper` {from, message};
+/// `invalid_field` if `to` is not connected there.
 struct WhisperHandler: RoomMessageHandler {
     let messageType = "whisper"
 
@@ -20,8 +21,9 @@ struct WhisperHandler: RoomMessageHandler {
         guard text.unicodeScalars.count <= room.state.limits.maxChatLength else {  // code points, as chat counts
             throw .tooLong("message", limit: room.state.limits.maxChatLength)
         }
-        guard room.state.player(recipient) != nil, recipient != playerID else {
-            throw .invalidField("to", expected: "another player of this room")
+        // Not one who dropped: `send` would drop the whisper unsaid.
+        guard room.state.player(recipient)?.isConnected == true, recipient != playerID else {
+            throw .invalidField("to", expected: "another connected player of this room")
         }
         room.send(
             OutboundMessage.make(type: "whisper", ["from": .string(playerID), "message": .string(text)]), to: recipient)
