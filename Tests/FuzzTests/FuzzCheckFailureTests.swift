@@ -78,6 +78,15 @@ struct FuzzCheckFailureTests {
         #expect(Self.violation("\u{1} 1_000.0 ", broken.run)?.description.contains("not 1000") == true)
     }
 
+    @Test("HTTP: a Content-Type reading that takes a form post for JSON")
+    func httpContentType() {
+        // Byte 0: 2 picks the Content-Type check.
+        #expect(Self.violation("\u{2}text/plain", HTTPCheck().run) == nil)
+        #expect(Self.violation("\u{2}Application/JSON; charset=utf-8", HTTPCheck().run) == nil)
+        let broken = HTTPCheck(declaresJSON: { _ in true })
+        #expect(Self.violation("\u{2}text/plain", broken.run)?.description.contains("FastAPI's rule") == true)
+    }
+
     @Test("Forwarded: a client read from the wrong end of X-Forwarded-For")
     func forwarded() {
         // Byte 0 = 3: the list of remote proxies, the peer 127.0.0.1.

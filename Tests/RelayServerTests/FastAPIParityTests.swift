@@ -158,10 +158,11 @@ struct FastAPIParityTests {
                 let response = try await self.post(client, body, contentType: type)
                 #expect(response.status == .ok, "\(type ?? "none")")
             }
-            // `application/geojson`: a subtype ending in `json` but not `+json` is not JSON to FastAPI.
+            // `application/geojson`: a subtype ending in `json` but not `+json` is not JSON to FastAPI;
+            // nor is a type with two `/` (`email.message` reads it as `text/plain`).
             let notJSON = [
                 "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "json",
-                "application/geojson",
+                "application/geojson", "application/x/+json",
             ]
             for type in notJSON {
                 let response = try await self.post(client, #"{"coins":0}"#, contentType: type)

@@ -52,7 +52,8 @@ struct RequestBodyFields {
         guard let contentType, !contentType.isEmpty else { return true }
         if contentType == "application/json" { return true }  // what clients send, read without allocating
         let mediaType = contentType.prefix { $0 != ";" }.trimmingCharacters(in: .whitespaces).lowercased()
-        let parts = mediaType.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        // Another number of `/` is no media type: `email.message` reads it as `text/plain`.
+        let parts = mediaType.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, parts[0] == "application" else { return false }
         return parts[1] == "json" || parts[1].hasSuffix("+json")
     }

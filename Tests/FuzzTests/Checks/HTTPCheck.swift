@@ -9,11 +9,14 @@ import Relay
 ///
 /// Input: byte 0 picks which (mod 4), the rest is the text. A body reads the same after a UTF-8
 /// byte-order mark (one), and a JSON error points at a character inside it. LaxInteger agrees with a
-/// plain reference written from pydantic's rules. declaresJSON ignores ASCII case. A message
+/// plain reference written from pydantic's rules. declaresJSON agrees with FastAPI's rule, written
+/// out apart, and ignores ASCII case. A message
 /// budgeted as a state message that parses is an object whose `type` is a state type.
 struct HTTPCheck {
     /// LaxInteger.parse; a seam for showing the check fails on a wrong reading.
     var laxInteger: (String) -> Result<Int64, LaxInteger.Failure> = { LaxInteger.parse($0) }
+    /// RequestBodyFields.declaresJSON; a seam for showing the check fails on a wrong reading.
+    var declaresJSON: (String?) -> Bool = { RequestBodyFields.declaresJSON($0) }
 
     func run(_ input: UnsafeBufferPointer<UInt8>) throws(FuzzViolation) {
         guard let mode = input.first else { return }
@@ -21,7 +24,7 @@ struct HTTPCheck {
         switch mode % 4 {
         case 0: try Self.body(UnsafeRawBufferPointer(rest))
         case 1: try self.integer(String(decoding: rest, as: UTF8.self))
-        case 2: try Self.contentType(String(decoding: rest, as: UTF8.self))
+        case 2: try self.contentType(String(decoding: rest, as: UTF8.self))
         default: try withExactCopy(of: rest) { bytes throws(FuzzViolation) in try Self.budget(bytes) }
         }
     }
@@ -93,11 +96,28 @@ struct HTTPCheck {
         return .integer(value)
     }
 
-    private static func contentType(_ text: String) throws(FuzzViolation) {
+    private func contentType(_ text: String) throws(FuzzViolation) {
+        let declared = self.declaresJSON(text)
+        try require(
+            declared == Self.fastAPIReadsAsJSON(text),
+            "declaresJSON says \(declared) of \(text.debugDescription), FastAPI's rule the opposite")
         let upper = String(text.map { $0.isASCII ? Character($0.uppercased()) : $0 })
         try require(
-            RequestBodyFields.declaresJSON(text) == RequestBodyFields.declaresJSON(upper),
+            declared == self.declaresJSON(upper),
             "declaresJSON differs between \(text.debugDescription) and \(upper.debugDescription)")
+    }
+
+    /// FastAPI's rule, written out apart from the server's: no type, or an empty one, is JSON;
+    /// else what comes before the first `;`, trimmed and lowercased, must be `application/json` or
+    /// `application/…+json`, and `email.message` takes a type with other than one `/` for
+    /// `text/plain`. (Header values hold no control characters but tab: NIO's parser refuses them.)
+    static func fastAPIReadsAsJSON(_ value: String?) -> Bool {
+        guard let value, !value.isEmpty else { return true }
+        let beforeParameters = value.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)[0]
+        let mediaType = beforeParameters.trimmingCharacters(in: .whitespaces).lowercased()
+        let parts = mediaType.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0] == "application" else { return false }
+        return parts[1] == "json" || parts[1].hasSuffix("+json")
     }
 
     private static func budget(_ bytes: UnsafeBufferPointer<UInt8>) throws(FuzzViolation) {
