@@ -60,6 +60,14 @@ struct FuzzCheckFailureTests {
         #expect(Self.violation(stdout, PluginCheck().run) == nil)
         let broken = PluginCheck(lenientID: { _ in 8 })
         #expect(Self.violation(stdout, broken.run)?.description.contains("answer 7 read leniently as 8") == true)
+        // One that loses its way in an escaped quote, or at a NaN.
+        let escaped =
+            "\u{7F}\u{5}" + #"{"kind":"answer","id":7,"verdict":"reject","error":{"code":"x","message":"a\"b"}}"# + "\n"
+        #expect(Self.violation(escaped, PluginCheck().run) == nil)
+        let lostInEscapes = PluginCheck(lenientID: { $0.contains(0x5C) ? nil : UnparsableAnswer.id($0) })
+        #expect(Self.violation(escaped, lostInEscapes.run)?.description.contains("read leniently as nil") == true)
+        let lostAtNaN = PluginCheck(lenientID: { $0.contains(UInt8(ascii: "N")) ? nil : UnparsableAnswer.id($0) })
+        #expect(Self.violation(stdout, lostAtNaN.run)?.description.contains("with a NaN read as nil") == true)
     }
 
     @Test("Frames: a mask that copies")
