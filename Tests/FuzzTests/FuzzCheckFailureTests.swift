@@ -132,6 +132,30 @@ struct FuzzCheckFailureTests {
         try await check.shutdown()
     }
 
+    /// Answers `fuzz_odd_error` with an error whose code is none of the protocol's.
+    struct OddErrorHandler: MessageHandler {
+        let messageType = "fuzz_odd_error"
+
+        func handle(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) {
+            throw RelayError(code: "oops", message: "Something odd")
+        }
+    }
+
+    @Test("Room: a handler that answers an error of no code the protocol has")
+    func roomErrorCodes() async throws {
+        let check = try RoomCheck(handlers: BuiltInHandlers.all + [OddErrorHandler()])
+        // Byte 0 = 0: sent by the host, the usual way; an unknown type's error is the protocol's.
+        await #expect(throws: Never.self) { try await check.run(Array("\u{0}{\"type\":\"nope\"}".utf8)) }
+        var violation: FuzzViolation?
+        do throws(FuzzViolation) {
+            try await check.run(Array(("\u{0}" + #"{"type":"fuzz_odd_error"}"#).utf8))
+        } catch {
+            violation = error
+        }
+        #expect(violation?.description.contains("not an error of the protocol's") == true)
+        try await check.shutdown()
+    }
+
     /// Relays `fuzz_divergent` to the room, saying which path took it.
     struct DivergentHandler: RawRoomMessageHandler {
         let messageType = "fuzz_divergent"

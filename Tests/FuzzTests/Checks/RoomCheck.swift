@@ -14,7 +14,7 @@ import NIOPosix
 /// the usual dispatch, bit 2 that call made on the room's event loop. The first room's dispatcher
 /// has the handlers as given (its usual dispatch tries their raw paths too); the second's has
 /// their raw paths hidden, so it decodes every message. Every frame a client is sent must be a
-/// JSON object with a string `type`, an `error` with a string `code`, never `internal_error`; and
+/// JSON object with a string `type`, an `error` with a code of the protocol's and a message; and
 /// both rooms must send each client the same frames, but for what two rooms differ in anyway
 /// (``RoomComparison``), until a rate limit may have parted them.
 final class RoomCheck: Sendable {
@@ -130,7 +130,7 @@ final class RoomCheck: Sendable {
         for message in messages where violation == nil {
             let sent = await table.send(message, group: self.group)
             let sentTheUsualWay = await usualTable.send(message, group: self.group)
-            for frame in sent.joined() where violation == nil {
+            for frame in (sent + sentTheUsualWay).joined() where violation == nil {
                 violation = Self.inspect(frame, after: message.dropFirst())
             }
             switch comparison?.compare(sent, sentTheUsualWay, clients: ["host", "guest"]) {
@@ -151,9 +151,16 @@ final class RoomCheck: Sendable {
             let type = fields["type"]?.stringValue
         else { return FuzzViolation("sent \(shown(bytes)), no JSON object with a type, after \(shown(message))") }
         guard type == "error" else { return nil }
-        guard let code = fields["code"]?.stringValue, code != "internal_error" else {
-            return FuzzViolation("sent \(shown(bytes)) after \(shown(message))")
-        }
+        guard let code = fields["code"]?.stringValue, Self.roomErrorCodes.contains(code),
+            fields["message"]?.stringValue?.isEmpty == false
+        else { return FuzzViolation("sent \(shown(bytes)), not an error of the protocol's, after \(shown(message))") }
         return nil
     }
+
+    /// The codes of `RelayError` a room's built-in handlers may answer with (the plugins' aside).
+    static let roomErrorCodes: Set<String> = [
+        "already_in_room", "duplicate_player_id", "game_already_started", "invalid_field", "invalid_json",
+        "invalid_message", "join_failed", "limit_exceeded", "missing_type", "not_host", "not_in_room",
+        "rate_limited", "reconnect_failed", "server_full", "start_failed", "too_long", "unknown_type",
+    ]
 }
