@@ -107,6 +107,16 @@ struct FuzzCheckFailureTests {
         #expect(Self.violation(header, broken.run)?.description.contains("key 198.51.100.1, not 203.0.113.7") == true)
     }
 
+    /// What a room check finds wrong with `input` (its first byte says how it is sent), if anything.
+    static func violation(_ input: String, _ check: RoomCheck) async -> FuzzViolation? {
+        do throws(FuzzViolation) {
+            try await check.run(Array(input.utf8))
+            return nil
+        } catch {
+            return error
+        }
+    }
+
     /// Answers `fuzz_broken` with a frame that is not JSON.
     struct BrokenHandler: MessageHandler {
         let messageType = "fuzz_broken"
@@ -122,12 +132,7 @@ struct FuzzCheckFailureTests {
         let check = try RoomCheck(handlers: BuiltInHandlers.all + [BrokenHandler()])
         let chat = Array(("\u{0}" + #"{"type":"chat","message":"hi"}"#).utf8)
         await #expect(throws: Never.self) { try await check.run(chat) }
-        var violation: FuzzViolation?
-        do throws(FuzzViolation) {
-            try await check.run(Array(("\u{0}" + #"{"type":"fuzz_broken"}"#).utf8))
-        } catch {
-            violation = error
-        }
+        let violation = await Self.violation("\u{0}" + #"{"type":"fuzz_broken"}"#, check)
         #expect(violation?.description.contains("no JSON object") == true)
         try await check.shutdown()
     }
@@ -146,12 +151,7 @@ struct FuzzCheckFailureTests {
         let check = try RoomCheck(handlers: BuiltInHandlers.all + [OddErrorHandler()])
         // Byte 0 = 0: sent by the host, the usual way; an unknown type's error is the protocol's.
         await #expect(throws: Never.self) { try await check.run(Array("\u{0}{\"type\":\"nope\"}".utf8)) }
-        var violation: FuzzViolation?
-        do throws(FuzzViolation) {
-            try await check.run(Array(("\u{0}" + #"{"type":"fuzz_odd_error"}"#).utf8))
-        } catch {
-            violation = error
-        }
+        let violation = await Self.violation("\u{0}" + #"{"type":"fuzz_odd_error"}"#, check)
         #expect(violation?.description.contains("not an error of the protocol's") == true)
         try await check.shutdown()
     }
