@@ -69,8 +69,9 @@ struct MessageBudgetTests {
         #expect(watch.record(now: start + .seconds(11)) == .quiet)
     }
 
-    /// Counted over the last ten seconds, not in windows that start afresh: twice the threshold,
-    /// half each side of where such a window would start, is a flood.
+    /// Counted over the last ten seconds (by whole seconds, so reaching back up to eleven), not in
+    /// windows that start afresh: twice the threshold, half each side of where such a window would
+    /// start, is a flood.
     @Test("A flood is counted over the last 10 s, however the refusals fall about any window's start")
     func floodWatchLooksBackTenSeconds() {
         var watch = FloodWatch(threshold: 10)
@@ -79,11 +80,17 @@ struct MessageBudgetTests {
         let late = (0..<9).map { watch.record(now: start + .milliseconds(9_500 + $0)) }
         #expect(!late.contains(.close), "10 within 10 s")
         let early = (0..<10).map { watch.record(now: start + .milliseconds(10_100 + $0)) }
-        #expect(early.firstIndex(of: .close) == 1, "with the 9 from 9.5 s, the second of these is the 11th within 10 s")
-        // Those of a second ten seconds back no longer count; none do after ten quiet seconds.
+        #expect(early.first == .close, "with the 10 from 0 s to 9.5 s, the first of these is the 11th within 10.1 s")
+        // The threshold late in one second and again ten seconds on: within 10 s of each other.
+        var edges = FloodWatch(threshold: 10)
+        _ = edges.record(now: start)
+        for _ in 0..<9 { _ = edges.record(now: start + .milliseconds(999)) }
+        let tenOn = (0..<10).map { _ in edges.record(now: start + .seconds(10)) }
+        #expect(tenOn.contains(.close), "9 at 0.999 s and 10 at 10 s: 19 within 9.001 s")
+        // Those of a second eleven seconds back no longer count; none do after eleven quiet seconds.
         var later = FloodWatch(threshold: 10)
         for step in 0..<10 { _ = later.record(now: start + .milliseconds(100 * step)) }
-        #expect(later.record(now: start + .milliseconds(10_050)) == .warn, "second 0 is out of the last ten")
+        #expect(later.record(now: start + .milliseconds(11_050)) == .warn, "second 0 is out of the last eleven")
         #expect((0..<9).map { _ in later.record(now: start + .seconds(25)) }.allSatisfy { $0 != .close })
         #expect(later.record(now: start + .seconds(25)) != .close, "10 within 10 s")
         #expect(later.record(now: start + .seconds(25)) == .close)

@@ -7,8 +7,8 @@ public struct RelayLimits: Sendable {
     public var messagesPerSecond = 2_000.0
     /// Burst allowance above the sustained rate (default 4,000 messages: two seconds' worth).
     public var messageBurst = 4_000.0
-    /// Rate-limited messages within the last 10 s (counted by whole seconds) that close the
-    /// connection with 1008 (default 20,000: a client sending twice the sustained rate for 10 s).
+    /// Rate-limited messages within the last 10 s (counted by whole seconds, so up to 11 s back)
+    /// that close the connection with 1008 (default 20,000: twice the sustained rate for 10 s).
     public var floodCloseThreshold = 20_000
     /// Sustained `player_state` and `enemy_state` messages per second per connection, a budget of
     /// their own (default 10,000); past it they are shed without an error. The game's host sends
@@ -17,8 +17,8 @@ public struct RelayLimits: Sendable {
     public var stateMessagesPerSecond = 10_000.0
     /// Burst allowance for state relays (default 20,000).
     public var stateMessageBurst = 20_000.0
-    /// Shed state relays within the last 10 s (counted by whole seconds) that close the
-    /// connection with 1008 (default 100,000: twice the sustained rate for 10 s).
+    /// Shed state relays within the last 10 s (counted by whole seconds, so up to 11 s back) that
+    /// close the connection with 1008 (default 100,000: twice the sustained rate for 10 s).
     public var stateFloodCloseThreshold = 100_000
     /// Sustained bytes per second read from a connection, frames of every kind together (default
     /// 2 MiB: 10,000 of the game's ~200-byte state relays). The message budgets count messages,

@@ -191,15 +191,16 @@ final class RoomSocket: Sendable {
 }
 
 /// Counts rate-limited messages: warns at most once a second, and asks to close the
-/// connection when more than `threshold` arrive within ten seconds (counted by whole seconds: the
-/// last ten, the current one included). A window that started afresh every ten seconds let twice
-/// the threshold through, half each side of its start.
+/// connection when more than `threshold` arrive within ten seconds. Counted by whole seconds: the
+/// current one and the ten before it, so that no ten seconds escape (by ten alone, the threshold
+/// late in one second and again ten seconds later fell in no window together). A window that
+/// started afresh every ten seconds let twice the threshold through, half each side of its start.
 struct FloodWatch {
     enum Verdict { case warn, quiet, close }
 
     let threshold: Int
-    /// Refusals in each of the last ten seconds, at the second's number modulo ten.
-    private var perSecond = InlineArray<10, Int>(repeating: 0)
+    /// Refusals in each of the last eleven seconds, at the second's number modulo eleven.
+    private var perSecond = InlineArray<11, Int>(repeating: 0)
     private var countInWindow = 0
     /// The number of the latest second counted, from the first refusal's.
     private var latestSecond: Int64 = 0
@@ -213,14 +214,14 @@ struct FloodWatch {
         self.origin = origin
         let second = (now - origin).components.seconds
         if second > self.latestSecond {
-            // The seconds begun since the latest one counted start at zero (all ten, at most).
-            for begun in (self.latestSecond + 1)...min(second, self.latestSecond + 10) {
-                self.countInWindow -= self.perSecond[Int(begun % 10)]
-                self.perSecond[Int(begun % 10)] = 0
+            // The seconds begun since the latest one counted start at zero (all eleven, at most).
+            for begun in (self.latestSecond + 1)...min(second, self.latestSecond + 11) {
+                self.countInWindow -= self.perSecond[Int(begun % 11)]
+                self.perSecond[Int(begun % 11)] = 0
             }
             self.latestSecond = second
         }
-        self.perSecond[Int(self.latestSecond % 10)] += 1
+        self.perSecond[Int(self.latestSecond % 11)] += 1
         self.countInWindow += 1
         if self.countInWindow > self.threshold { return .close }
         if let last = self.lastWarning, now - last < .seconds(1) { return .quiet }
