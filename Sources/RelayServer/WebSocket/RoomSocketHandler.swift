@@ -454,9 +454,13 @@ extension RoomSocketHandler {
     func isPaced(_ bytes: Int) -> Bool { self.charges.isPaced(bytes) }
 
     /// Waits for the turn of a large message of `bytes` on the connection's loop; nil if nothing is
-    /// paced there.
+    /// paced there, or the server is closing the connection.
     func heavyMessageTurn(bytes: Int) async -> HeavyMessagePacer.Turn? {
-        guard let (turns, rank) = self.charges.heavyMessageTurns else { return nil }
+        // Closed while the reader was suspended since it last looked (settling forwarded
+        // messages): its message will not be handled, so it does not wait for a turn.
+        guard let (turns, rank) = self.charges.heavyMessageTurns, !self.session.connection.isClosing else {
+            return nil
+        }
         defer { self.waitingTurnTicket = nil }
         return await turns.turn(rank: rank, bytes: bytes) { self.waitingTurnTicket = $0 }
     }
