@@ -37,6 +37,12 @@ struct FuzzCheckFailureTests {
             }
         })
         #expect(Self.violation(#"{"a":1}"#, pastItsLimit.run)?.description.contains("took") == true)
+        // One that says it overflowed, but only after writing past its limit.
+        let overflowedLate = JSONCheck(writeToGrowingSink: { value, limit in
+            let (_, written) = JSONCheck().writeToGrowingSink(value, 2 * limit)
+            return (true, written)
+        })
+        #expect(Self.violation(#"{"a":1}"#, overflowedLate.run)?.description.contains("took") == true)
         let cutShort = JSONCheck(writeToGrowingSink: { value, limit in
             let (overflowed, written) = JSONCheck().writeToGrowingSink(value, limit)
             return (overflowed, Array(written.dropLast()))

@@ -80,7 +80,9 @@ struct JSONCheck {
         for limit in [max(1, rounded.count / 2), max(1, rounded.count - 1), rounded.count] {
             let (overflowed, written) = self.writeToGrowingSink(parsed, limit)
             if rounded.count > limit {
-                try require(overflowed, "a growing sink limited to \(limit) bytes took \(rounded.count)")
+                try require(
+                    overflowed && written.count <= limit,
+                    "a growing sink limited to \(limit) bytes took \(rounded.count)")
             } else {
                 try require(!overflowed && written == rounded, "a growing sink limited to \(limit) bytes differs")
             }
