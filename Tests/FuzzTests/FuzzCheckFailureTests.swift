@@ -70,6 +70,9 @@ struct FuzzCheckFailureTests {
         let escaped =
             "\u{7F}\u{5}" + #"{"kind":"answer","id":7,"verdict":"reject","error":{"code":"x","message":"a\"b"}}"# + "\n"
         #expect(Self.violation(escaped, PluginCheck().run) == nil)
+        // `-0` is 0 to both readers.
+        let minusZero = "\u{7F}\u{5}" + #"{"kind":"answer","id":-0,"verdict":"pass"}"# + "\n"
+        #expect(Self.violation(minusZero, PluginCheck().run) == nil)
         let lostInEscapes = PluginCheck(lenientID: { $0.contains(0x5C) ? nil : UnparsableAnswer.id($0) })
         #expect(Self.violation(escaped, lostInEscapes.run)?.description.contains("read leniently as nil") == true)
         let lostAtNaN = PluginCheck(lenientID: { $0.contains(UInt8(ascii: "N")) ? nil : UnparsableAnswer.id($0) })

@@ -75,6 +75,8 @@ private struct TopLevelScanner {
     /// A non-negative integer that the next value is in full (not `3.5`, not `3e2`).
     private mutating func integer() -> UInt64? {
         var scanner = self
+        // `-0` is 0 to the strict decode too; any other negative is no request's id.
+        let negative = scanner.take(UInt8(ascii: "-"))
         var value: UInt64 = 0
         var digits = 0
         while let byte = scanner.current, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) {
@@ -86,9 +88,9 @@ private struct TopLevelScanner {
             scanner.position += 1
         }
         scanner.skipWhitespace()
-        guard digits > 0, scanner.current == UInt8(ascii: ",") || scanner.current == UInt8(ascii: "}") else {
-            return nil
-        }
+        guard digits > 0, !negative || value == 0,
+            scanner.current == UInt8(ascii: ",") || scanner.current == UInt8(ascii: "}")
+        else { return nil }
         return value
     }
 
