@@ -3,6 +3,7 @@ import HTTPTypes
 import HummingbirdTesting
 import Logging
 import NIOCore
+import RecordedLogs
 import Synchronization
 import Testing
 import _NIOFileSystem
@@ -316,6 +317,25 @@ struct SavedGameAndBossRoutesTests {
         #expect(reads.count.withLock { $0 } == 2)
         #expect(cache.bytes(of: "/a", version) == ByteBuffer(bytes: [1, 2, 3]))
         #expect(cache.waitingRequests == 0)
+    }
+
+    /// Any client may ask for the images of a broken folder as fast as it likes: the log gets a
+    /// line at its level once an interval (an hour here, so a loaded run cannot pass it).
+    @Test("A broken image folder's problem is logged at error once an interval, the repeats at debug")
+    func imageProblemsAreLoggedOnceAnInterval() async throws {
+        try await withTemporaryDirectory { images in
+            #expect(symlink("\(images)/boss_09.png", "\(images)/boss_09.png") == 0)  // a link to itself
+            let bossImages = BossImages(directory: images, problemLogInterval: .seconds(3_600))
+            let records = RecordedLogs()
+            let logger = Logger(label: "test") { _ in records }
+            for _ in 0..<3 {
+                await #expect(throws: APIError.internalError) {
+                    _ = try await bossImages.image(forBossIndex: 9, logger: logger)
+                }
+            }
+            let levels = records.entries.filter { $0.message == "boss_image.unreadable" }.map(\.level)
+            #expect(levels == [.error, .debug, .debug])
+        }
     }
 
     @Test("A boss image that cannot be served whole gets a JSON error, never a 200 cut short")

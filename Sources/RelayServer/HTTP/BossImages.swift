@@ -23,6 +23,9 @@ struct BossImages: Sendable {
     private let cache = ImageCache()
     /// Reads a whole file: ``readWholeFile(_:)``, or in tests one that changes the file under the read.
     private let readFile: @Sendable (FilePath) async throws -> ByteBuffer
+    /// A broken image folder fails every request for an image, and any client may send them:
+    /// its problems are logged at their level once an interval, the rest at debug.
+    private let problemLogs: WarningThrottle
     /// Larger files are refused (500) rather than held in memory.
     static let maxImageBytes: Int64 = 8 * 1024 * 1024
     /// Reads of a file that changes under each of them, before the answer is a 503.
@@ -37,11 +40,19 @@ struct BossImages: Sendable {
     }
 
     init(
-        directory: String,
+        directory: String, problemLogInterval: Duration = .seconds(10),
         readFile: @escaping @Sendable (FilePath) async throws -> ByteBuffer = BossImages.readWholeFile
     ) {
         self.directory = directory
         self.readFile = readFile
+        self.problemLogs = WarningThrottle(interval: problemLogInterval)
+    }
+
+    /// Logs a problem of the image folder's at `level`, or at debug if one was logged lately.
+    private func logProblem(
+        _ message: Logger.Message, level: Logger.Level, _ metadata: Logger.Metadata, to logger: Logger
+    ) {
+        logger.log(level: self.problemLogs.shouldWarn() ? level : .debug, message, metadata: metadata)
     }
 
     @Sendable static func readWholeFile(_ path: FilePath) async throws -> ByteBuffer {
@@ -79,7 +90,8 @@ struct BossImages: Sendable {
         for _ in 0..<Self.readAttempts {
             if let image = try await self.image(at: path, index: index, logger: logger) { return image }
         }
-        logger.warning("boss_image.changing", metadata: ["path": "\(path)", "reads": "\(Self.readAttempts)"])
+        self.logProblem(
+            "boss_image.changing", level: .warning, ["path": "\(path)", "reads": "\(Self.readAttempts)"], to: logger)
         throw APIError.storageBusy
     }
 
@@ -92,12 +104,14 @@ struct BossImages: Sendable {
             found = nil  // the folder named is a file: no image in it
         } catch {
             // The folder lost its search permission, a link loops: the operator's to mend, not a 404.
-            logger.error("boss_image.unreadable", metadata: ["path": "\(path)", "error": "\(error)"])
+            self.logProblem(
+                "boss_image.unreadable", level: .error, ["path": "\(path)", "error": "\(error)"], to: logger)
             throw APIError.internalError
         }
         guard let info = found, info.type == .regular else { throw APIError.bossImageNotFound(index: index) }
         guard info.size <= Self.maxImageBytes else {
-            logger.error("boss_image.too_large", metadata: ["path": "\(path)", "bytes": "\(info.size)"])
+            self.logProblem(
+                "boss_image.too_large", level: .error, ["path": "\(path)", "bytes": "\(info.size)"], to: logger)
             throw APIError.internalError
         }
         let version = ImageCache.Version(info)
@@ -109,7 +123,8 @@ struct BossImages: Sendable {
         } catch let error as FileSystemError where error.code == .notFound {
             throw APIError.bossImageNotFound(index: index)  // removed since it was looked up
         } catch {
-            logger.error("boss_image.unreadable", metadata: ["path": "\(path)", "error": "\(error)"])
+            self.logProblem(
+                "boss_image.unreadable", level: .error, ["path": "\(path)", "error": "\(error)"], to: logger)
             throw Self.isOutOfFileDescriptors(error) ? APIError.storageBusy : APIError.internalError
         }
     }
