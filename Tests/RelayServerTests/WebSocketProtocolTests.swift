@@ -493,6 +493,7 @@ struct WebSocketProtocolTests {
             #expect(answer.hasPrefix("HTTP/1.1 \(status)\r\n"), "\(answer)")
             #expect(answer.contains("X-Content-Type-Options: nosniff"), "\(answer)")
             if let header { #expect(answer.contains(header + "\r\n"), "\(answer)") }
+            #expect(answer.lowercased().contains("connection: close\r\n"), "it says the connection ends: \(answer)")
             #expect(
                 answer.hasSuffix(
                     path == "/api/rooms" ? "[]" : #"{"detail":"This path takes WebSocket connections only"}"#),
@@ -646,7 +647,9 @@ struct WebSocketProtocolTests {
                 "GET /api/rooms HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n"
                 + "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"
             let exchange = try await rawExchangeUntilClosed(port: port, plain + h2c + plain)
-            #expect(exchange.answer.components(separatedBy: "HTTP/1.1 200 OK").count - 1 == 2, "\(exchange)")
+            let answers = exchange.answer.components(separatedBy: "HTTP/1.1 200 OK").dropFirst()
+            #expect(answers.count == 2, "\(exchange)")
+            #expect(answers.last?.lowercased().contains("connection: close\r\n") == true, "\(exchange)")
             #expect(exchange.serverClosed && exchange.elapsed < closedAtOnce, "left open: \(exchange)")
         }
     }
@@ -662,6 +665,7 @@ struct WebSocketProtocolTests {
             let exchange = try await rawExchangeUntilClosed(port: port, h2c)
             #expect(exchange.answer.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(exchange)")
             #expect(exchange.answer.hasSuffix("\r\n\r\n[]"), "\(exchange)")
+            #expect(exchange.answer.lowercased().contains("connection: close\r\n"), "\(exchange)")
             #expect(exchange.serverClosed && exchange.elapsed < closedAtOnce, "left open: \(exchange)")
         }
     }

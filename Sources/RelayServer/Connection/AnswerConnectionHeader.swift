@@ -12,7 +12,8 @@ import NIOHTTP1
 ///
 /// It sits after ``RequestHeadRules``, which has put every request head's `Connection` that ends
 /// the connection in the form `close`, HTTP/1.0 heads without `keep-alive` included, and leaves the
-/// pipeline at a room socket's upgrade, as the other HTTP handlers do (the order: ``RelayChildChannel``).
+/// pipeline at an upgrade the server makes (``FirstRequestGuard/takesUpgrade(_:)``: the order is
+/// ``RelayChildChannel``'s).
 final class AnswerConnectionHeader: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -27,11 +28,18 @@ final class AnswerConnectionHeader: ChannelDuplexHandler, RemovableChannelHandle
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if case .head(let head) = self.unwrapInboundIn(data) {
             defer { self.isFirstHead = false }
-            if self.isFirstHead, head.asksToUpgrade {
+            if self.isFirstHead, FirstRequestGuard.takesUpgrade(head) {
                 context.fireChannelRead(data)
                 return context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
             }
-            let endsConnection = head.headers["connection"] == ["close"]
+            // NIO's decoder reads no request after one that asks to upgrade (a later one: `Upgrade`
+            // named in `Connection` too, as llhttp reads it); one the server does not make (h2c,
+            // another path's) is answered as a plain request, and ends its connection.
+            let endsConnection =
+                head.headers["connection"] == ["close"]
+                || (head.asksToUpgrade
+                    && (self.isFirstHead
+                        || head.headers["connection"].contains { $0.listsASCII(caseInsensitively: "upgrade") }))
             self.answerSays.append(endsConnection ? "close" : head.version == .http1_0 ? "keep-alive" : nil)
         }
         context.fireChannelRead(data)

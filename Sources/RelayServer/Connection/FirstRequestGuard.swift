@@ -31,7 +31,7 @@ final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
         guard case .head(var head) = self.unwrapInboundIn(data) else {
             return context.fireChannelRead(data)
         }
-        if head.asksToUpgrade, !Self.isWebSocketUpgrade(head) || RoomSocketRoutes.roomID(inPath: head.uri) == nil {
+        if head.asksToUpgrade, !Self.takesUpgrade(head) {
             head.headers.remove(name: "upgrade")
             // NIO's decoder took the request for an upgrade and reads no further request on this
             // connection: it ends after the answer.
@@ -39,6 +39,12 @@ final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
         }
         context.fireChannelRead(self.wrapInboundOut(.head(head)))
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+
+    /// Whether a first head asks for an upgrade the server makes: a WebSocket handshake on a room
+    /// socket's path. Any other with `Upgrade` is answered as a plain request, then the connection closes.
+    static func takesUpgrade(_ head: HTTPRequestHead) -> Bool {
+        head.asksToUpgrade && Self.isWebSocketUpgrade(head) && RoomSocketRoutes.roomID(inPath: head.uri) != nil
     }
 
     /// The server is stopping and this connection has not sent a whole first head: nothing is in
