@@ -321,7 +321,7 @@ struct SavedGameAndBossRoutesTests {
 
     /// Any client may ask for the images of a broken folder as fast as it likes: the log gets a
     /// line at its level once an interval (an hour here, so a loaded run cannot pass it).
-    @Test("A broken image folder's problem is logged at error once an interval, the repeats at debug")
+    @Test("A broken image folder's problems are logged at their level once an interval each, the repeats at debug")
     func imageProblemsAreLoggedOnceAnInterval() async throws {
         try await withTemporaryDirectory { images in
             #expect(symlink("\(images)/boss_09.png", "\(images)/boss_09.png") == 0)  // a link to itself
@@ -335,6 +335,12 @@ struct SavedGameAndBossRoutesTests {
             }
             let levels = records.entries.filter { $0.message == "boss_image.unreadable" }.map(\.level)
             #expect(levels == [.error, .debug, .debug])
+            // Another kind of problem has its own interval: logged at its level meanwhile.
+            try Data(count: Int(BossImages.maxImageBytes) + 1).write(to: URL(fileURLWithPath: "\(images)/boss_07.png"))
+            await #expect(throws: APIError.internalError) {
+                _ = try await bossImages.image(forBossIndex: 7, logger: logger)
+            }
+            #expect(records.entries.filter { $0.message == "boss_image.too_large" }.map(\.level) == [.error])
         }
     }
 

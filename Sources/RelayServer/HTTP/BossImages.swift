@@ -24,8 +24,8 @@ struct BossImages: Sendable {
     /// Reads a whole file: ``readWholeFile(_:)``, or in tests one that changes the file under the read.
     private let readFile: @Sendable (FilePath) async throws -> ByteBuffer
     /// A broken image folder fails every request for an image, and any client may send them:
-    /// its problems are logged at their level once an interval, the rest at debug.
-    private let problemLogs: WarningThrottle
+    /// each kind of problem is logged at its level once an interval, its repeats at debug.
+    private let problemLogs: [String: WarningThrottle]
     /// Larger files are refused (500) rather than held in memory.
     static let maxImageBytes: Int64 = 8 * 1024 * 1024
     /// Reads of a file that changes under each of them, before the answer is a 503.
@@ -45,14 +45,19 @@ struct BossImages: Sendable {
     ) {
         self.directory = directory
         self.readFile = readFile
-        self.problemLogs = WarningThrottle(interval: problemLogInterval)
+        self.problemLogs = Dictionary(
+            uniqueKeysWithValues: Self.problems.map { ($0, WarningThrottle(interval: problemLogInterval)) })
     }
 
-    /// Logs a problem of the image folder's at `level`, or at debug if one was logged lately.
+    /// The problems an image request can log.
+    static let problems = ["boss_image.unreadable", "boss_image.too_large", "boss_image.changing"]
+
+    /// Logs a problem of the image folder's at `level`, or at debug if the same kind was logged lately.
     private func logProblem(
         _ message: Logger.Message, level: Logger.Level, _ metadata: Logger.Metadata, to logger: Logger
     ) {
-        logger.log(level: self.problemLogs.shouldWarn() ? level : .debug, message, metadata: metadata)
+        let throttled = self.problemLogs[message.description]?.shouldWarn() == false
+        logger.log(level: throttled ? .debug : level, message, metadata: metadata)
     }
 
     @Sendable static func readWholeFile(_ path: FilePath) async throws -> ByteBuffer {
