@@ -246,11 +246,20 @@ struct PluginWireTests {
         "NaN", #"{"kind":"answer","id":3.5,"v":NaN}"#, #"{"kind":"answer","id":3e0,"v":NaN}"#,
         #"{"kind":"answered","id":3,"v":NaN}"#, #"{"kind":"answer","id":"3","v":NaN}"#,
         #"{"v":{"kind":"answer","id":3},"w":NaN}"#, #"{"kind":"answer","id":18446744073709551616,"v":NaN}"#,
-        #"{"kind":"answer" "id":3,"v":NaN}"#,
+        #"{"kind":"answer" "id":3,"v":NaN}"#, #"{"kind":"answer","id":-1,"v":NaN}"#,
+        #"{"kind":"answer","id":- 0,"v":NaN}"#,
     ])
     func garbage(_ line: String) {
         guard case .garbage = decode(line) else {
             Issue.record("\(line) → \(decode(line))")
+            return
+        }
+    }
+
+    /// `-0` is 0 to the strict decode, and so to the lenient reader of an unparsable line.
+    @Test func anUnparsableAnswerToMinusZeroIsRequestZeros() {
+        guard case .invalidAnswer(id: 0, _) = decode(#"{"kind":"answer","id":-0,"v":NaN}"#) else {
+            Issue.record("\(decode(#"{"kind":"answer","id":-0,"v":NaN}"#))")
             return
         }
     }
