@@ -28,6 +28,8 @@ struct FirstRequestRefusalTests {
             return
         }
         #expect(head.status == .badRequest)
+        #expect(head.headers["connection"] == ["close"])
+        #expect(head.headers["date"].first.map(HTTPDateTests.isRecent) == true, "\(head.headers)")
         #expect(closes.modes == [.output])
         closes.finishOutputClose()  // the answer has gone: the linger starts
         try channel.writeInbound(HTTPServerRequestPart.body(ByteBuffer(string: "the body, still coming")))

@@ -499,6 +499,8 @@ struct RelayAbuseTests {
                     port: port, path: "/ws/room/new", extraHeaders: "Origin: \(origin)\r\n")
                 #expect(refusal?.status == 403, "\(origin)")
                 #expect(refusal?.header("Strict-Transport-Security") != nil, "\(origin)")
+                #expect(refusal?.header("Connection") == "close", "\(origin)")  // the server ends it
+                #expect(refusal?.header("Date").map(HTTPDateTests.isRecent) == true, "\(origin)")
                 #expect(refusal?.body == #"{"detail":"WebSocket origin not allowed"}"#, "\(origin)")
             }
             _ = try await StalledClient.connect(

@@ -72,9 +72,8 @@ final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
         default: return context.fireErrorCaught(error)
         }
         let body = JSONResponse.encode(answer)
-        var fields = JSONResponse.headers(length: body.readableBytes)
-        fields[.connection] = "close"
-        SecurityHeaders.add(to: &fields, path: "/")  // every answer's (PROTOCOL.md §1); its path is unknown
+        // The security headers are every answer's (PROTOCOL.md §1); this one's path is unknown.
+        let fields = JSONResponse.closingRefusalHeaders(length: body.readableBytes, path: "/")
         let headers = HTTPHeaders(fields.map { ($0.name.rawName, $0.value) })
         let head = HTTPResponseHead(version: .http1_1, status: .badRequest, headers: headers)
         self.hasRefused = true

@@ -249,9 +249,8 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     ) async {
         do {
             let body = JSONResponse.encode(refusal.body)
-            var headers = JSONResponse.headers(length: body.readableBytes)
-            headers[.connection] = "close"
-            SecurityHeaders.add(to: &headers, path: RoomSocketRoutes.pathPrefix)  // only room-socket paths get here
+            let headers = JSONResponse.closingRefusalHeaders(
+                length: body.readableBytes, path: RoomSocketRoutes.pathPrefix)  // only room-socket paths get here
             try await http.executeThenClose { _, outbound in
                 try await outbound.write(contentsOf: [
                     .head(HTTPResponse(status: refusal.status, headerFields: headers)), .body(body), .end(nil),

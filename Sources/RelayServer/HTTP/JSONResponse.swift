@@ -50,6 +50,17 @@ enum JSONResponse {
         [.contentType: "application/json", .contentLength: "\(length)"]
     }
 
+    /// The headers of a refusal of `length` bytes written outside the router, after which the
+    /// server closes the connection: hummingbird adds neither the date nor the security headers
+    /// (PROTOCOL.md §1) to those.
+    static func closingRefusalHeaders(length: Int, path: some StringProtocol) -> HTTPFields {
+        var headers = self.headers(length: length)
+        headers[.connection] = "close"
+        headers[.date] = HTTPDate.header()
+        SecurityHeaders.add(to: &headers, path: path)
+        return headers
+    }
+
     /// A literal JSON document such as `null`.
     static func raw(_ json: ByteBuffer, status: HTTPResponse.Status = .ok) -> Response {
         Response(
