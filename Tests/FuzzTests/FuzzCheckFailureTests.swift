@@ -57,6 +57,16 @@ struct FuzzCheckFailureTests {
         #expect(Self.violation(message, RelaysCheck().run) == nil)
         let broken = RelaysCheck(decode: { try MessageDispatcher.decode($0.replacing("game_action", with: "chat")) })
         #expect(Self.violation(message, broken.run)?.description.contains("decoded otherwise") == true)
+        // The in-place player_state and enemy_state relays against the general path's update,
+        // refusal and kept values: a general decode that reads other numbers or kinds differs.
+        let state = "\u{2}p1" + #"{"type":"player_state","state":{"x":1.234,"skin":"a"}}"#
+        let enemy = "\u{2}p1" + #"{"type":"enemy_state","enemy_id":"e1","state":{"x":1.234}}"#
+        for good in [state, enemy] { #expect(Self.violation(good, RelaysCheck().run) == nil) }
+        let otherNumber = RelaysCheck(decode: { try MessageDispatcher.decode($0.replacing("1.234", with: "1.5")) })
+        #expect(Self.violation(state, otherNumber.run)?.description.contains("generally") == true)
+        #expect(Self.violation(enemy, otherNumber.run)?.description.contains("enemy_state relayed as") == true)
+        let otherKind = RelaysCheck(decode: { try MessageDispatcher.decode($0.replacing(#""a""#, with: "1")) })
+        #expect(Self.violation(state, otherKind.run)?.description.contains("general path") == true)
     }
 
     @Test("Plugin: a lenient reader naming another request")

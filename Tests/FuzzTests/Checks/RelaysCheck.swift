@@ -34,7 +34,7 @@ struct RelaysCheck {
             let out = try Self.object(relay.update, "player_state_update")
             try require(
                 out["player_id"]?.stringValue == playerID, "player_state_update is \(String(describing: out))")
-            _ = relay.prepared()
+            if let decoded { try Self.compare(relay.prepared(), out, withGeneralPathOf: decoded, from: playerID) }
         }
         if let relay = GameActionRelay(bytes, from: playerID) {
             try require(isJSON, "game_action relayed from invalid JSON \(shown(bytes))")
@@ -57,6 +57,16 @@ struct RelaysCheck {
             try require(
                 decoded?.fields["enemy_id"]?.stringValue == relay.enemyID,
                 "enemy_state relayed as \(relay.enemyID), decoded otherwise: \(shown(bytes))")
+            // The general path relays the state rounded, as sent.
+            if case .object(let state)? = decoded?.fields["state"] {
+                var update = OutboundMessage(type: "enemy_state_update")
+                update.add("enemy_id", relay.enemyID)
+                update.add("state", .object(state), roundingFloats: true)
+                let general = try Self.object(update.encoded(), "general enemy_state_update")
+                try require(out == general, "enemy_state relayed as \(String(describing: out)), not \(general)")
+            } else {
+                throw FuzzViolation("enemy_state relayed without a state object: \(shown(bytes))")
+            }
         }
         if let decoded {
             // The typed accessors handlers use, on whatever the message holds.
@@ -67,6 +77,46 @@ struct RelaysCheck {
                 _ = try? decoded.optionalArray(key)
                 _ = try? decoded.name(key, maxLength: 20)
             }
+        }
+    }
+
+    /// The in-place `player_state` relay against ``RoomState/applyPlayerState(_:_:)`` and the
+    /// general handler's update, in a room of the sender alone: both refuse, with the same code
+    /// (of two wrong keys the relay names the first sent, the general path either), or both relay
+    /// the same update and keep the same values.
+    private static func compare(
+        _ prepared: PreparedPlayerState, _ relayed: [String: JSONValue], withGeneralPathOf message: InboundMessage,
+        from playerID: String
+    ) throws(FuzzViolation) {
+        var room = RoomState(
+            roomID: "ABC234", roomName: "Fuzz", hostID: "", maxPlayers: 2, limits: RelayLimits(), seed: 1)
+        guard (try? room.addPlayer(id: playerID, name: "Fuzz", reconnectToken: "token")) != nil else { return }
+        let before = room.players[0].state
+        let general: Result<[String: JSONValue], RelayError>
+        do throws(RelayError) {
+            general = .success(try room.applyPlayerState(playerID, try message.object("state")))
+        } catch {
+            general = .failure(error)
+        }
+        switch (prepared.kindError, general) {
+        case (let relayError?, .failure(let generalError)):
+            try require(
+                relayError.code == generalError.code, "player_state refused as \(relayError), generally \(generalError)"
+            )
+        case (nil, .success(let state)):
+            var update = PlayerStateRelay.newUpdate(from: playerID)
+            update.add("state", .object(state), roundingFloats: true)
+            let general = try Self.object(update.encoded(), "general player_state_update")
+            try require(relayed == general, "player_state relayed as \(relayed), generally \(general)")
+            for slot in PlayerState.keys.indices {
+                let kept = room.players[0].state[slot: slot]
+                try require(
+                    (prepared.values[slot] ?? before[slot: slot]) == kept,
+                    "player_state keeps \(PlayerState.keys[slot]) = \(String(describing: prepared.values[slot])), "
+                        + "generally \(kept)")
+            }
+        case (let relayError, let general):
+            throw FuzzViolation("player_state: relay error \(String(describing: relayError)), general path \(general)")
         }
     }
 
