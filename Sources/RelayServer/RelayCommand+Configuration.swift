@@ -29,19 +29,20 @@ extension RelayCommand {
     }
 
     /// What to warn of when `--max-connections` leaves fewer descriptors below the open-file limit
-    /// than ``ConnectionCap/reserve(plugins:)`` with `plugins` plugins: at the cap, SQLite, plugin
+    /// than ``ConnectionCap/reserve(plugins:eventLoops:)``: at the cap, SQLite, plugin
     /// restarts and boss images would fail for want of one (EMFILE), with nothing saying why. Nil
     /// when it fits, or when the cap is the default (a quarter of a tiny limit is not the
     /// operator's to change).
-    func connectionCapWarning(openFileLimit: Int?, plugins: Int = 0) -> Logger.Metadata? {
-        let reserve = ConnectionCap.reserve(plugins: plugins)
+    func connectionCapWarning(openFileLimit: Int?, plugins: Int = 0, eventLoops: Int) -> Logger.Metadata? {
+        let reserve = ConnectionCap.reserve(plugins: plugins, eventLoops: eventLoops)
         guard let maxConnections = self.maxConnections, let openFileLimit, maxConnections > openFileLimit - reserve
         else { return nil }
         return [
             "connections.max": "\(maxConnections)", "files.limit": "\(openFileLimit)",
             "hint": .string(
                 "keep --max-connections \(reserve) below the open-file limit "
-                    + "(\(ConnectionCap.reservedFileDescriptors), and \(ConnectionCap.reservedPerPlugin) a plugin; "
+                    + "(\(ConnectionCap.reservedFileDescriptors), \(ConnectionCap.reservedPerEventLoop) an event loop "
+                    + "and \(ConnectionCap.reservedPerPlugin) a plugin; "
                     + "ulimit -n), or raise that limit"),
         ]
     }
@@ -140,9 +141,10 @@ extension RelayCommand {
     private func applyHTTPLimits(
         to configuration: inout ServerConfiguration, environment: [String: String], openFileLimit: Int?
     ) throws {
-        // The default for no plugins: `run` lowers it by the reserve of those it finds.
+        // The default for no plugins and one event loop: `run` lowers it by the reserve of the
+        // plugins it finds and the loops it runs.
         configuration.maxConnections =
-            self.maxConnections ?? openFileLimit.map { ConnectionCap.defaultMaximum(openFileLimit: $0) }
+            self.maxConnections ?? openFileLimit.map { ConnectionCap.defaultMaximum(openFileLimit: $0, eventLoops: 1) }
         configuration.connectionsPerAddress.maximum =
             self.maxConnectionsPerAddress > 0 ? self.maxConnectionsPerAddress : .max
         configuration.connectionsPerAddress.openings = .connections(perSecond: self.newConnectionsPerSecondPerAddress)

@@ -3,6 +3,7 @@ import Foundation
 import Handlers
 import Hummingbird
 import Logging
+import NIOCore
 import NIOPosix
 import Persistence
 import Relay
@@ -78,7 +79,7 @@ struct RelayCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "Most open connections, HTTP and WebSocket; more wait to be accepted. Default: the open-file limit less 128, at least a quarter of it."
+            "Most open connections, HTTP and WebSocket; more wait to be accepted. Default: the open-file limit less 128, 5 an event loop and 8 a plugin, at least a quarter of it."
     )
     var maxConnections: Int?
 
@@ -244,11 +245,15 @@ struct RelayCommand: AsyncParsableCommand {
         // Found now, as the default connection cap keeps descriptors for each plugin; started
         // later. (After the signals: a folder on a slow mount must not leave a stop uncaught.)
         let pluginExecutables = configuration.pluginExecutables(logger: logger)
+        // Read once the entry point has sized the group (`EventLoopThreads`): reading fixes it.
+        let eventLoops = NIOSingletons.groupLoopCountSuggestion
         if self.maxConnections == nil, let openFileLimit {
             configuration.maxConnections = ConnectionCap.defaultMaximum(
-                openFileLimit: openFileLimit, plugins: pluginExecutables.count)
+                openFileLimit: openFileLimit, plugins: pluginExecutables.count, eventLoops: eventLoops)
         }
-        if let warning = self.connectionCapWarning(openFileLimit: openFileLimit, plugins: pluginExecutables.count) {
+        if let warning = self.connectionCapWarning(
+            openFileLimit: openFileLimit, plugins: pluginExecutables.count, eventLoops: eventLoops)
+        {
             logger.warning("relay.connections.max_above_file_limit", metadata: warning)
         }
         let store: SQLiteGameStore

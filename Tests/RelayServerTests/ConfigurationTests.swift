@@ -179,16 +179,21 @@ struct ConfigurationTests {
     }
 
     /// At the cap, SQLite, plugins and boss images would find no descriptor left, with nothing saying why.
-    @Test("A connection cap that leaves under 128 descriptors below the open-file limit is warned of")
+    @Test("A connection cap leaving under 128 descriptors below the file limit, 5 a loop, 8 a plugin, is warned of")
     func connectionCapAboveTheFileLimit() throws {
-        func warning(_ arguments: [String], openFileLimit: Int?, plugins: Int = 0) throws -> Logger.Metadata? {
-            try RelayCommand.parse(arguments).connectionCapWarning(openFileLimit: openFileLimit, plugins: plugins)
+        func warning(
+            _ arguments: [String], openFileLimit: Int?, plugins: Int = 0, eventLoops: Int = 0
+        ) throws -> Logger.Metadata? {
+            try RelayCommand.parse(arguments).connectionCapWarning(
+                openFileLimit: openFileLimit, plugins: plugins, eventLoops: eventLoops)
         }
         #expect(try warning(["--max-connections", "5000"], openFileLimit: 1_024) != nil)
         #expect(try warning(["--max-connections", "897"], openFileLimit: 1_024) != nil)
         #expect(try warning(["--max-connections", "896"], openFileLimit: 1_024) == nil)
         #expect(try warning(["--max-connections", "896"], openFileLimit: 1_024, plugins: 2) != nil, "8 a plugin")
         #expect(try warning(["--max-connections", "880"], openFileLimit: 1_024, plugins: 2) == nil)
+        #expect(try warning(["--max-connections", "880"], openFileLimit: 1_024, eventLoops: 4) != nil, "5 a loop")
+        #expect(try warning(["--max-connections", "876"], openFileLimit: 1_024, eventLoops: 4) == nil)
         #expect(try warning(["--max-connections", "5000"], openFileLimit: nil) == nil)
         // Only a cap the operator set: the default for a tiny limit (a quarter of it) is not theirs to change.
         #expect(try warning([], openFileLimit: 100) == nil)

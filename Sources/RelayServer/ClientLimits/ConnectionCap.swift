@@ -8,26 +8,32 @@ import Logging
 /// sockets already in rooms keep working, but SQLite, plugin restarts and boss images then fail
 /// for lack of one. The cap keeps a reserve below the open-file limit for them.
 struct ConnectionCap: AvailableConnectionsDelegate {
-    /// File descriptors kept for the process's own use below the open-file limit: the store's
-    /// files, the event loops' descriptors (~35 in all at start), image reads; and
-    /// ``reservedPerPlugin`` more for each plugin.
+    /// File descriptors kept for the process's own use below the open-file limit: stdio, the
+    /// listening socket, the store's files and threads (~25 in all at start), SQLite's temporary
+    /// files, image reads; and ``reservedPerEventLoop`` more for each event loop,
+    /// ``reservedPerPlugin`` for each plugin.
     static let reservedFileDescriptors = 128
+
+    /// What an event loop holds: NIO's selector (epoll, eventfd, timerfd) and, once it has room
+    /// sockets, the busy-loop probe's two datagram sockets. A flat reserve ran out at ~20 loops
+    /// (`NIO_SINGLETON_GROUP_LOOP_COUNT` allows 1,024), and accepts then failed with EMFILE.
+    static let reservedPerEventLoop = 5
 
     /// What a plugin holds in the server: 4 descriptors running (three pipe ends and a process
     /// descriptor), up to 9 while it starts. The flat reserve alone ran out at ~20 plugins, and a
     /// restart at the cap then failed for want of one.
     static let reservedPerPlugin = 8
 
-    /// The descriptors kept below the open-file limit with `plugins` plugins.
-    static func reserve(plugins: Int) -> Int {
-        Self.reservedFileDescriptors + Self.reservedPerPlugin * plugins
+    /// The descriptors kept below the open-file limit with `plugins` plugins and `eventLoops` loops.
+    static func reserve(plugins: Int, eventLoops: Int) -> Int {
+        Self.reservedFileDescriptors + Self.reservedPerPlugin * plugins + Self.reservedPerEventLoop * eventLoops
     }
 
-    /// The default cap for a process allowed `openFileLimit` descriptors, with `plugins` plugins:
-    /// the limit less the reserve, but at least a quarter of it (a tiny limit still gets some
-    /// connections).
-    static func defaultMaximum(openFileLimit: Int, plugins: Int = 0) -> Int {
-        max(openFileLimit / 4, openFileLimit - Self.reserve(plugins: plugins))
+    /// The default cap for a process allowed `openFileLimit` descriptors, with `plugins` plugins
+    /// and `eventLoops` loops: the limit less the reserve, but at least a quarter of it (a tiny
+    /// limit still gets some connections).
+    static func defaultMaximum(openFileLimit: Int, plugins: Int = 0, eventLoops: Int) -> Int {
+        max(openFileLimit / 4, openFileLimit - Self.reserve(plugins: plugins, eventLoops: eventLoops))
     }
 
     let maximum: Int
