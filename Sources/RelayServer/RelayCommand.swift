@@ -215,6 +215,10 @@ struct RelayCommand: AsyncParsableCommand {
     func run(
         handlers: [any MessageHandler], filters: [any MessageFilter], observers: [any RoomObserver] = []
     ) async throws {
+        // Before the first line is logged: a log on a pipe whose reader has gone (`relay | tee`,
+        // the tee stopped) must cost lost lines, not the process. NIO ignores SIGPIPE only once
+        // it opens its first socket (on Linux; never on Darwin), and the start logs before that.
+        signal(SIGPIPE, SIG_IGN)
         let environment = ProcessInfo.processInfo.environment
         try Self.checkLoopCount(environment: environment)
         let openFileLimit = OpenFileLimit.raiseSoftLimitToHard()
@@ -276,8 +280,7 @@ struct RelayCommand: AsyncParsableCommand {
             // piped or redirected stdout (a container, systemd) would hold the key in its buffer
             // until the server exits, and lose it to a SIGKILL. A key nobody could read would
             // leave a server that takes no writes: it does not start (`write(_:)` trapped on the
-            // error, and SIGPIPE, not yet ignored by NIO, killed it silently on a closed pipe).
-            signal(SIGPIPE, SIG_IGN)
+            // error; SIGPIPE, ignored above, killed it silently on a closed pipe).
             do {
                 try FileHandle.standardOutput.write(
                     contentsOf: Data("API_KEY is not set; this run's generated key is: \(configuration.apiKey)\n".utf8))

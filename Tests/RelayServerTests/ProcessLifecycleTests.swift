@@ -564,6 +564,55 @@ struct ProcessLifecycleTests {
         }
     }
 
+    /// `relay 2>&1 | tee log`, the tee ended: SIGPIPE's default action ended the relay at its
+    /// first line, silently (NIO ignores it only once it opens a socket, after the start has
+    /// logged). With `API_KEY` set and no plugins nothing else ignored it.
+    @Test("A relay whose log's reader has gone before it starts serves, and stops in order")
+    func logOnAPipeWithoutReader() async throws {
+        try await withTemporaryDirectory { directory in
+            let port = try Self.unusedLoopbackPort()
+            // bash gives the relay the write end of a pipe whose only reader (`true`) has exited.
+            let relay = try ChildProcess(
+                path: "/bin/bash",
+                arguments: [
+                    "-c", #"exec 3> >(exec true); wait $!; exec "$@" >&3 2>&3 3>&-"#, "bash",
+                    ChildRelay.executablePath(), "--data-dir", directory, "--port", "\(port)",
+                ],
+                environment: ["API_KEY": testAPIKey, "LOG_LEVEL": "debug"])
+            defer { relay.send(SIGKILL) }
+            let deadline = ContinuousClock.now + .seconds(60)
+            var answer = ""
+            while relay.isRunning, ContinuousClock.now < deadline, !answer.hasPrefix("HTTP/1.1 200") {
+                answer =
+                    (try? await rawExchange(
+                        port: port, "GET /api/rooms HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")) ?? ""
+                if !answer.hasPrefix("HTTP/1.1 200") { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(answer.hasPrefix("HTTP/1.1 200"), "status \(String(describing: relay.terminationStatus))")
+            relay.send(SIGTERM)
+            #expect(try await relay.exited(within: .seconds(30)))
+            #expect(relay.terminationStatus == 0)
+        }
+    }
+
+    /// A loopback port nothing listens on now (the kernel's pick for a socket bound and closed).
+    private static func unusedLoopbackPort() throws -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(descriptor >= 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
+            }
+        }
+        try #require(bound, "errno \(errno)")
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
     @Test("An environment value that cannot be read stops start-up with a message naming it (README, Configuration)")
     func unreadableEnvironment() async throws {
         let unreadable = [
