@@ -82,7 +82,10 @@ struct BatchingWriterTests {
                 tried.append(write)
                 if let code = verdicts[write] { throw SQLiteError(code: code, message: "test") }
             },
-            fail: { write, error in failed[write] = error.code })
+            fail: { write, error, wasTried in
+                failed[write] = error.code
+                #expect(wasTried == (write <= 2), "\(write)")
+            })
         #expect(tried == [0, 1, 2], "3 and 4 would each have met it again")
         #expect(failed == [0: SQLITE_CONSTRAINT, 2: stopping, 3: stopping, 4: stopping])
         #expect(stopped?.code == stopping)
@@ -95,9 +98,21 @@ struct BatchingWriterTests {
                 tried.append(write)
                 if write == 1 { throw SQLiteError(code: SQLITE_CONSTRAINT, message: "test") }
             },
-            fail: { write, error in failed[write] = error.code })
+            fail: { write, error, _ in failed[write] = error.code })
         #expect(tried == [0, 1, 2], "a write's own failure leaves the others theirs")
         #expect(failed == [1: SQLITE_CONSTRAINT])
         #expect(none == nil)
+    }
+
+    /// A sync that failed for a full disk left its commit in the WAL: that commit's writes may
+    /// last. The writes after it in a batch retried one by one were in no commit.
+    @Test("Only a write whose own commit's sync failed on a full disk is told it may have been saved")
+    func failedSyncAnswers() {
+        let failedSync = SQLiteError(code: SQLITE_IOERR | 4 << 8, message: "test", systemErrno: ENOSPC)  // IOERR_FSYNC
+        #expect(BatchingWriter.persistenceError(for: failedSync, wasTried: true) == .diskFullAfterWriting)
+        #expect(BatchingWriter.persistenceError(for: failedSync, wasTried: false) == .diskFull)
+        let full = SQLiteError(code: SQLITE_FULL, message: "test")
+        #expect(BatchingWriter.persistenceError(for: full, wasTried: true) == .diskFull)
+        #expect(BatchingWriter.persistenceError(for: full, wasTried: false) == .diskFull)
     }
 }

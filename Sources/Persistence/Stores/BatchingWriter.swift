@@ -196,7 +196,9 @@ actor BatchingWriter {
                     let outcome = try self.commit([write])[0]
                     write.continuation.resume(returning: outcome)
                 },
-                fail: { write, error in write.continuation.resume(throwing: Self.persistenceError(for: error)) })
+                fail: { write, error, wasTried in
+                    write.continuation.resume(throwing: Self.persistenceError(for: error, wasTried: wasTried))
+                })
             if let stopped {
                 if !stopped.isLocked { self.diskWasFull = stopped.isDiskFull }
                 return  // what stopped the batch (a lock, a full disk) would stop a build as well
@@ -213,18 +215,19 @@ actor BatchingWriter {
     /// Retries each write of a failed batch on its own, so that one bad write does not fail its
     /// neighbours, until one meets what every write would (``SQLiteError/failsEveryWrite``: a lock,
     /// a full disk, a failing file): every write after it would meet that too (a lock after waiting
-    /// out the lock timeout, each: minutes for a batch), so they fail with it at once. Returns that
-    /// error, if one did.
+    /// out the lock timeout, each: minutes for a batch), so they fail with it at once, untried
+    /// (`fail`'s third argument false). Returns that error, if one did.
     static func retryOneByOne<Write>(
-        _ batch: [Write], commit: (Write) throws(SQLiteError) -> Void, fail: (Write, SQLiteError) -> Void
+        _ batch: [Write], commit: (Write) throws(SQLiteError) -> Void,
+        fail: (Write, SQLiteError, _ wasTried: Bool) -> Void
     ) -> SQLiteError? {
         for (index, write) in batch.enumerated() {
             do throws(SQLiteError) {
                 try commit(write)
             } catch {
-                fail(write, error)
+                fail(write, error, true)
                 guard error.failsEveryWrite else { continue }
-                for rest in batch[(index + 1)...] { fail(rest, error) }
+                for rest in batch[(index + 1)...] { fail(rest, error, false) }
                 return error
             }
         }
@@ -284,8 +287,10 @@ actor BatchingWriter {
         }
     }
 
-    private static func persistenceError(for sqlite: SQLiteError) -> PersistenceError {
-        if sqlite.isDiskFull { return sqlite.isFailedSync ? .diskFullAfterWriting : .diskFull }
+    /// What a write that met `sqlite` is told. One that was not tried (failed with the write that
+    /// met it, ``retryOneByOne(_:commit:fail:)``) was in no commit: a failed sync saved nothing of it.
+    static func persistenceError(for sqlite: SQLiteError, wasTried: Bool = true) -> PersistenceError {
+        if sqlite.isDiskFull { return sqlite.isFailedSync && wasTried ? .diskFullAfterWriting : .diskFull }
         if sqlite.isLocked { return .locked }
         return .storageFailure
     }
