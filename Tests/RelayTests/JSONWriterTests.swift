@@ -130,8 +130,28 @@ struct JSONWriterTests {
         #expect(parsed == expected)
     }
 
+    /// `repr(round(x, 2))` from CPython 3 from 10^13, where `x × 100` is inexact (every double is a
+    /// whole number from 2^52).
+    static let pythonRoundingOfLargeValues: [(Double, String)] = [
+        (10000000000000.123, "10000000000000.12"), (-10000000000000.127, "-10000000000000.13"),
+        (123456789012345.67, "123456789012345.67"), (4503599627370495.5, "4503599627370495.5"),
+        (-35184372088831.875, "-35184372088831.88"), (12345678901234.565, "12345678901234.56"),
+        (99999999999999.995, "100000000000000.0"), (1e13 + 0.005, "10000000000000.01"),
+        (9999999999999.995, "9999999999999.99"), (1e15 + 0.375, "1000000000000000.4"),
+    ]
+
+    @Test("Floats from 10^13 are rounded as Python's round(x, 2) too")
+    func roundingOfLargeValuesMatchesPython() {
+        for (number, python) in Self.pythonRoundingOfLargeValues {
+            #expect(JSONWriter.roundedToHundredths(number) == Double(python), "\(number)")
+            #expect(written(.number(number), roundingFloats: true) == python, "\(number)")
+        }
+    }
+
     @Test func roundedToHundredthsLeavesHugeAndNonFiniteValues() {
         #expect(JSONWriter.roundedToHundredths(1e14 + 0.5) == 1e14 + 0.5)
+        #expect(JSONWriter.roundedToHundredths(0x1p52 + 1) == 0x1p52 + 1)
+        #expect(JSONWriter.roundedToHundredths(-0x1p60) == -0x1p60)
         #expect(JSONWriter.roundedToHundredths(.infinity) == .infinity)
         #expect(JSONWriter.roundedToHundredths(.nan).isNaN)
         #expect(JSONWriter.roundedToHundredths(12.345678) == 12.35)

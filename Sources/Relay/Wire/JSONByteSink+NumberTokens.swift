@@ -2,7 +2,7 @@ extension JSONByteSink {
     /// Writes a number token (JSON's grammar, no exponent) as ``JSONWriter`` with `roundingFloats`
     /// writes its value, but straight from the digits: no `String`, no `strtod`, no float printing.
     /// Returns false, having written nothing, for tokens it leaves to the general path (more than
-    /// 15 significant digits, or 10^13 and above, where rounding is skipped).
+    /// 15 significant digits, or 10^13 and above, where rounding takes another way).
     ///
     /// Why the output is the same: ``DecimalDigits/exactValue`` is the value `Double(String)`
     /// reads, and rounding then runs the same float operations as ``JSONWriter/roundedToHundredths(_:)``.

@@ -118,11 +118,28 @@ public struct JSONWriter {
         self.buffer.writeStaticString(fragment)
     }
 
-    /// `x` rounded to two decimals as the old backend's `round(x, 2)` rounds it (below 10^13;
-    /// larger values are left as they are).
+    /// `x` rounded to two decimals as the old backend's `round(x, 2)` rounds it: to the double
+    /// nearest the two-decimal value nearest the double's exact value. From 2^52 every double is
+    /// a whole number, which rounding leaves as it is.
     public static func roundedToHundredths(_ number: Double) -> Double {
-        guard number.isFinite, abs(number) < 1e13 else { return number }
-        return Self.hundredths(of: number) / 100
+        guard number.isFinite else { return number }
+        // `n / 100`, an exact `n` divided once, is the double nearest the decimal.
+        guard abs(number) >= 1e13 else { return Self.hundredths(of: number) / 100 }
+        return Self.largeRoundedToHundredths(number)
+    }
+
+    /// ``roundedToHundredths(_:)`` from 10^13, where `x × 100` is no longer exact enough for
+    /// ``hundredths(of:)``: the fraction is rounded alone (taking it off is exact, and the tie's
+    /// even digit is the fraction's), and the decimal read back by `Double(String)`, which rounds
+    /// correctly where `whole + n / 100` would round twice. Rare: no game position is that large.
+    static func largeRoundedToHundredths(_ number: Double) -> Double {
+        let magnitude = number.magnitude
+        guard magnitude < 0x1p52 else { return number }
+        var whole = magnitude.rounded(.down)
+        var cents = Int(Self.hundredths(of: magnitude - whole))
+        if cents == 100 { (whole, cents) = (whole + 1, 0) }
+        guard let decimal = Double("\(Int64(whole)).\(cents < 10 ? "0" : "")\(cents)") else { return number }
+        return Double(signOf: number, magnitudeOf: decimal)
     }
 
     /// `x × 100` rounded to an integer as Python's `round(x, 2)` rounds: the exact value of the
