@@ -635,6 +635,7 @@ struct ChatTests {
         #expect(history.count == 20)
         #expect(history.first?["message"] == "m2")
         #expect(history.last?["player_id"] == "guest")
+        #expect(history.allSatisfy { $0["type"] == "chat" }, "each kept as the room got it")
     }
 }
 

@@ -1,7 +1,8 @@
 public import Relay
 
 /// `chat` {message}: room gets `chat` {player_id, player_name, message, timestamp}; kept in
-/// the history while the game runs.
+/// the history while the game runs, as the room got it (`type` too: a client may hand the
+/// history's entries to the handler of the messages).
 public struct ChatHandler: RoomMessageHandler {
     public let messageType = "chat"
 
@@ -18,7 +19,9 @@ public struct ChatHandler: RoomMessageHandler {
             "player_id": .string(playerID), "player_name": .string(room.state.player(playerID)?.name ?? ""),
             "message": .string(text), "timestamp": .string(WallClock.iso8601()),
         ]
-        room.state.recordChat(.object(Dictionary(uniqueKeysWithValues: fields.map { ($0.key, $0.value) })))
+        var kept = Dictionary(uniqueKeysWithValues: fields.map { ($0.key, $0.value) })
+        kept["type"] = "chat"
+        room.state.recordChat(.object(kept))
         var chat = OutboundMessage(type: "chat")
         for (key, value) in fields { chat.add(key, value) }
         room.broadcast(chat.encoded())

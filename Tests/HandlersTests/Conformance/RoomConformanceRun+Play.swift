@@ -499,7 +499,7 @@ extension RoomConformanceRun {
         guard let (room, player) = self.member(client) else { return }
         let line = received[client]?.last { $0.type == "chat" && $0["message"]?.stringValue == text }
         if room.isStarted, let line {
-            room.chat.append(.object(line.objectValue!.filter { $0.key != "type" }))
+            room.chat.append(line)
         }
         self.toRoom(
             room,
