@@ -51,6 +51,10 @@ public struct RelayServerBuilder: Sendable {
     /// Parses `arguments` like `relay` does (`--help` lists them), runs the server until SIGINT,
     /// SIGTERM or SIGHUP (unless started ignoring it, as under `nohup`), and exits; a bad flag or a
     /// failed start exits non-zero with a message (README lists the statuses).
+    ///
+    /// Call it before anything uses NIO's shared event loops (`MultiThreadedEventLoopGroup.singleton`,
+    /// an HTTP client made for a handler): it sizes them to the CPUs the process may use, and NIO
+    /// stops a process that sizes them once they are in use.
     public func runFromCommandLine(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) async {
         EventLoopThreads.configure()
         do {

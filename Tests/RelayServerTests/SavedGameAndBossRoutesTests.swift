@@ -41,6 +41,16 @@ struct SavedGameAndBossRoutesTests {
             }
             let gone = try await client.execute(uri: "/api/load_game/alice", method: .get, headers: keyed)
             #expect(String(buffer: gone.body) == "null")
+
+            // The weapon is trimmed as names are (README), so a blank one is too short.
+            _ = try await client.execute(
+                uri: "/api/save_game", method: .post, headers: keyed, body: saveBody(weapon: " laser\t"))
+            let trimmed = try await client.execute(uri: "/api/load_game/alice", method: .get, headers: keyed).object()
+            #expect(trimmed["weapon"] as? String == "laser")
+            let blank = try await client.execute(
+                uri: "/api/save_game", method: .post, headers: keyed, body: saveBody(weapon: "  "))
+            #expect(blank.status == .unprocessableContent)
+            #expect(String(buffer: blank.body).contains("string_too_short"))
         }
     }
 
