@@ -112,6 +112,13 @@ struct MessageDispatcherTests {
         await client.expectError("invalid_field", after: text)
     }
 
+    /// Not JSON at all: Python's `json.loads` refuses the syntax, whatever the strings hold.
+    @Test(arguments: [#"{"type":"chat","message":"\ud800"#, #"{"type":"chat","message":"\ud800\x"}"#])
+    func aMalformedMessageWithALoneSurrogateIsInvalidJSON(_ text: String) async throws {
+        let client = try Harness().client()
+        await client.expectError("invalid_json", after: text)
+    }
+
     @Test func aLoneSurrogateErrorSaysWhere() async throws {
         let client = try Harness().client()
         await client.send(#"{"type":"chat","message":"\ud800"}"#)

@@ -145,6 +145,30 @@ struct JSONParserTests {
         #expect(failure.textProblem == nil)
     }
 
+    /// A text problem is a refusal of well-formed JSON: in a document that is not JSON (cut off,
+    /// a bad escape or literal after it) the syntax is what is refused, as Python refuses it.
+    @Test(arguments: [
+        #"["\ud800"#, #"["\ud800\x"]"#, #"["\udc00", tru]"#, #"{"a\ud83d\u0041":}"#,
+        "[\"a" + String(repeating: "\u{0301}", count: 31) + "\", nul]",
+        "{\"a" + String(repeating: "\u{0301}", count: 31) + "\":1} x",
+    ])
+    func malformedDocumentsAreRefusedAsSuchWhateverTheirStrings(_ document: String) throws {
+        let failure = try #require(throws: JSONParser.Failure.self) { try JSONParser.parse(document) }
+        #expect(failure.textProblem == nil, "\(failure)")
+    }
+
+    @Test func theFirstTextProblemIsTheOneReported() throws {
+        let run = "\"a" + String(repeating: "\u{0301}", count: 31) + "\""
+        let surrogateFirst = try #require(throws: JSONParser.Failure.self) {
+            try JSONParser.parse(#"["\ud800", "# + run + "]")
+        }
+        #expect(surrogateFirst.textProblem == .loneSurrogate && surrogateFirst.offset == 8)
+        let runFirst = try #require(throws: JSONParser.Failure.self) {
+            try JSONParser.parse("[" + run + #", "\ud800"]"#)
+        }
+        #expect(runFirst.textProblem == .longCombiningRun)
+    }
+
     /// Swift sorts a run of combining marks with an insertion sort to hash or compare the
     /// string: quadratic in the run (``CombiningMarkRuns``).
     @Test(arguments: [

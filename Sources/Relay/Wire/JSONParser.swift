@@ -65,6 +65,7 @@ public struct JSONParser {
         let value = try parser.parseValue(depth: 0)
         parser.skipWhitespace()
         guard parser.position == buffer.count else { throw parser.failure("trailing characters") }
+        if let textProblem = parser.textProblem { throw textProblem }
         return value
     }
 
@@ -73,6 +74,9 @@ public struct JSONParser {
     private var position = 0
     /// Values parsed so far.
     private var valueCount = 0
+    /// The first string the relay does not take, thrown once the document has parsed whole: a
+    /// document that is not JSON at all is refused as such (`invalid_json`), as Python would.
+    private var textProblem: Failure?
 
     private init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
         self.bytes = bytes
@@ -81,16 +85,27 @@ public struct JSONParser {
 
     private func failure(_ reason: String) -> Failure { Failure(reason: reason, offset: self.position) }
 
-    private func loneSurrogate() -> Failure {
-        Failure(reason: "lone surrogate escape", offset: self.position, textProblem: .loneSurrogate)
+    /// Notes a lone surrogate escape (the first text problem is the one thrown) and writes U+FFFD
+    /// in its place, so that parsing goes on.
+    private mutating func noteLoneSurrogate(in output: inout [UInt8]) {
+        if self.textProblem == nil {
+            self.textProblem = Failure(
+                reason: "lone surrogate escape", offset: self.position, textProblem: .loneSurrogate)
+        }
+        output.append(contentsOf: [0xEF, 0xBF, 0xBD])
     }
 
-    /// `string`, not ASCII, once its runs of combining marks are known to be short.
-    private func bounded(_ string: String) throws(Failure) -> String {
+    /// `string`, not ASCII, once its runs of combining marks are known to be short; else an empty
+    /// string in its place (hashing the run as a key would cost the quadratic time the limit
+    /// prevents), the problem noted.
+    private mutating func bounded(_ string: String) -> String {
         guard CombiningMarkRuns.areBounded(string) else {
-            throw Failure(
-                reason: "more than \(CombiningMarkRuns.limit) combining marks in a row", offset: self.position,
-                textProblem: .longCombiningRun)
+            if self.textProblem == nil {
+                self.textProblem = Failure(
+                    reason: "more than \(CombiningMarkRuns.limit) combining marks in a row", offset: self.position,
+                    textProblem: .longCombiningRun)
+            }
+            return ""
         }
         return string
     }
@@ -256,7 +271,7 @@ public struct JSONParser {
             // `String(validating:)`, which is not specialized for UTF-8 (a metadata lookup a string).
             if allBytes < 0x80 { return String(decoding: slice, as: UTF8.self) }
             guard let string = String(validating: slice, as: UTF8.self) else { throw self.failure("invalid UTF-8") }
-            return try self.bounded(string)
+            return self.bounded(string)
         }
         var scalars = Array(UnsafeBufferPointer(rebasing: self.bytes[start..<self.position]))
         while true {
@@ -267,7 +282,7 @@ public struct JSONParser {
                 guard let string = String(validating: scalars, as: UTF8.self) else {
                     throw self.failure("invalid UTF-8")
                 }
-                return try self.bounded(string)
+                return self.bounded(string)
             case UInt8(ascii: "\\"):
                 self.position += 1
                 try self.appendEscape(to: &scalars)
@@ -296,13 +311,14 @@ public struct JSONParser {
                 // A high surrogate must be followed by an escaped low surrogate.
                 guard self.current == UInt8(ascii: "\\"), self.position + 1 < self.bytes.count,
                     self.bytes[self.position + 1] == UInt8(ascii: "u")
-                else { throw self.loneSurrogate() }
+                else { return self.noteLoneSurrogate(in: &output) }
                 self.position += 2
                 let low = UInt32(try self.parseHex4())
-                guard (0xDC00...0xDFFF).contains(low) else { throw self.loneSurrogate() }
+                // (What the second escape was does not matter then: the document is refused.)
+                guard (0xDC00...0xDFFF).contains(low) else { return self.noteLoneSurrogate(in: &output) }
                 scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
             } else if (0xDC00...0xDFFF).contains(scalar) {
-                throw self.loneSurrogate()
+                return self.noteLoneSurrogate(in: &output)
             }
             guard let unicode = Unicode.Scalar(scalar) else { throw self.failure("invalid escape") }
             output.append(contentsOf: UTF8.encode(unicode)!)
