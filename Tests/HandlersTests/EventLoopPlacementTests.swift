@@ -83,7 +83,7 @@ struct EventLoopPlacementTests {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let loops = Array(group.makeIterator())
         let registry = RoomRegistry(limits: RelayLimits(), eventLoopGroup: group, logger: quietLogger)
-        for loop in loops {
+        for loop in loops.reversed() {  // not the order the group hands its loops out in
             let room = try registry.createRoom(name: "r", maxPlayers: 2, eventLoop: loop)
             #expect(await room.enter { _ in loop.inEventLoop })
         }

@@ -185,10 +185,17 @@ struct LobbySeatTests {
         let harness = try Harness()
         let (host, guest, _) = try await harness.roomWithTwoPlayers()
         await host.send(#"{"type":"player_ready","is_ready":true}"#)
-        _ = try await self.drop(guest)
+        await guest.send(#"{"type":"player_ready","is_ready":true}"#)
+        let room = try await self.drop(guest)
         _ = await host.received()
+        // The drop cleared the flags (a lobby's do): the host readies again, and is the one
+        // connected player, every one of them ready.
+        await host.send(#"{"type":"player_ready","is_ready":true}"#)
+        _ = await host.received()
+        #expect(await room.state.player("host")?.isReady == true)
         await host.expectError("start_failed", after: #"{"type":"start_game"}"#)
         #expect(await host.received().isEmpty, "the dropped guest keeps their seat")
+        #expect(await room.state.player("guest") != nil)
     }
 
     /// A later `reconnect` as `playerID` with their `token` fails: they have left for good.

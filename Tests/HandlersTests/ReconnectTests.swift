@@ -405,9 +405,11 @@ struct ReconnectTests {
         let harness = try Harness()
         let (host, guest, _, _) = try await harness.roomWithGuestToken(started: false)
         let room = try #require(guest.session.membership?.room)
-        await room.drop(playerID: "guest", connection: guest.connection)
-        await room.drop(playerID: "guest", connection: guest.connection)
         await room.drop(playerID: "guest", connection: host.connection)  // not the guest's connection
+        #expect(await host.received().isEmpty)
+        #expect(await room.isCurrent("guest", connection: guest.connection))
+        await room.drop(playerID: "guest", connection: guest.connection)
+        await room.drop(playerID: "guest", connection: guest.connection)
         #expect(await host.received().map(\.type) == ["player_disconnected"])
     }
 
@@ -506,16 +508,25 @@ struct ReconnectTests {
         }
         _ = await host.received()
         _ = await guest.received()
-        // Three reconnects, each listing 8 coins: 24 against a burst of 20.
+        let room = try #require(harness.registry.room(code: code))
+        // Three reconnects, each listing 8 coins, and spending them (a reconnect loop gets a
+        // game_state every few seconds at most): read without the refill since (timing-free), the
+        // budget holds at most its burst of 20 less 8 after each.
         for _ in 0..<3 {
             let comeback = harness.client(url: "new")
             await comeback.send(#"{"type":"reconnect","room_id":"\#(code)","player_id":"guest","token":"\#(token)"}"#)
             let answer = try #require(await comeback.received().first)
             #expect(answer.type == "reconnected", "\(answer)")
             token = try #require(answer["reconnect_token"]?.stringValue)
+            var budget = try #require(await room.state.entityBudget, "the reconnect spent nothing")
+            #expect(budget.tokens(now: .now - .seconds(3_600)) <= 12)
         }
         _ = await host.received()
-        // The entity budget is in debt (24 listed against 20); the host's spawn goes through.
+        // In debt however long those took, the host's spawn still goes through.
+        await room.enter { room in
+            for _ in 0..<10 { room.state.spendEntityBudget(onGameStateAt: .now) }
+            #expect((try? room.state.checkEntityBudget(now: .now)) == nil, "in debt")
+        }
         await host.send(#"{"type":"enemy_spawn","enemy":{"enemy_id":"e1","enemy_type":"slime","coin_reward":1}}"#)
         #expect(await host.received().map(\.type) == ["enemy_spawned"])
     }

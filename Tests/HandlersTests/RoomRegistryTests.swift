@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 
 @testable import Handlers
@@ -109,6 +110,25 @@ struct RoomRegistryTests {
         registry.remove(first)  // a stale room going away again
         #expect(registry.count == 1)
         #expect(registry.room(code: second.code) === second)
+        // One that had the newer room's very code (random codes practically never meet again).
+        let stale = GameRoom(
+            code: second.code,
+            state: RoomState(
+                roomID: second.code, roomName: "r", hostID: "", maxPlayers: 2, limits: RelayLimits(), seed: 1),
+            eventLoop: testEventLoopGroup.next(), registry: registry, logger: quietLogger)
+        registry.remove(stale)
+        #expect(registry.room(code: second.code) === second)
+    }
+
+    @Test func aCodeInUseIsDrawnAgain() throws {
+        let draws = Mutex(["AAAAAA", "AAAAAA", "AAAAAA", "BBBBBB"])
+        let registry = RoomRegistry(
+            limits: RelayLimits(), eventLoopGroup: testEventLoopGroup, logger: quietLogger, observers: [],
+            codes: { draws.withLock { $0.removeFirst() } })
+        let first = try registry.createRoom(name: "r", maxPlayers: 2)
+        let second = try registry.createRoom(name: "r", maxPlayers: 2)
+        #expect(first.code == "AAAAAA" && second.code == "BBBBBB")
+        #expect(registry.room(code: "AAAAAA") === first && registry.count == 2)
     }
 
     @Test func lookupIsCaseInsensitive() throws {

@@ -83,8 +83,8 @@ struct Harness {
             await host.send(#"{"type":"player_ready","is_ready":true}"#)
             await guest.send(#"{"type":"player_ready","is_ready":true}"#)
             await host.send(#"{"type":"start_game"}"#)
-            _ = await host.received()
-            _ = await guest.received()
+            try #require(await host.received().last?.type == "game_starting")
+            try #require(await guest.received().last?.type == "game_starting")
         }
         return (host, guest, code, token)
     }

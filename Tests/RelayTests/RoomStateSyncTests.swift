@@ -50,6 +50,7 @@ struct RoomStateSyncTests {
     }
 
     @Test func syncsAreBudgetedPerRoom() throws {
+        #expect(RoomState.syncsPerSecond == 10)  // README: at most 10 a second, the game's ~1
         var room = try makeRoom(players: 2)
         let start = ContinuousClock.now
         for _ in 0..<Int(RoomState.syncsPerSecond) { _ = try room.sync(enemies: [], coins: [], now: start) }

@@ -120,10 +120,22 @@ public final class RoomRegistry: Sendable {
     public let outboundMemory: MemoryBudget
     /// Told what happens to the members of every room (``RoomObserver``).
     public let observers: [any RoomObserver]
+    /// Where new rooms' codes come from (``randomCode()``; tests make them collide).
+    private let newCode: @Sendable () -> String
 
-    public init(
+    public convenience init(
         limits: RelayLimits, eventLoopGroup: any EventLoopGroup, logger: Logger, observers: [any RoomObserver] = []
     ) {
+        self.init(
+            limits: limits, eventLoopGroup: eventLoopGroup, logger: logger, observers: observers,
+            codes: Self.randomCode)
+    }
+
+    init(
+        limits: RelayLimits, eventLoopGroup: any EventLoopGroup, logger: Logger, observers: [any RoomObserver],
+        codes: @escaping @Sendable () -> String
+    ) {
+        self.newCode = codes
         self.limits = limits
         self.observers = observers
         self.entityMemory = MemoryBudget(limit: limits.maxEntityBytesPerServer)
@@ -168,8 +180,8 @@ public final class RoomRegistry: Sendable {
                 rooms.version &+= 1
                 evicted.executeOnLoop { $0.evict() }
             }
-            var code = Self.randomCode()
-            while rooms.entries[code] != nil { code = Self.randomCode() }
+            var code = self.newCode()
+            while rooms.entries[code] != nil { code = self.newCode() }
             let state = RoomState(
                 roomID: code, roomName: name, hostID: "", maxPlayers: maxPlayers, limits: self.limits,
                 seed: Int.random(in: 1...999_999), entityMemory: self.entityMemory)

@@ -458,10 +458,10 @@ extension RoomConformanceRun {
 
     /// What the server does with client `client`'s `reconnect` as `playerID` of room `code`: with
     /// the newest token or the one used last, the player is back on this client (their old
-    /// connection, if still open, replaced) with a new token; else `reconnect_failed`. A live
-    /// room may answer `rate_limited` first, as `received` shows (its entity budget, which the
-    /// `game_state` spends, is checked before the token). A replaced client must have been closed
-    /// with 4001 (``compare(_:_:)``).
+    /// connection, if still open, replaced) with a new token; else `reconnect_failed`. A good
+    /// token may be answered `rate_limited`, as `received` shows (the room's entity budget, which
+    /// the `game_state` spends, is checked after the token: a bad one is refused as such). A
+    /// replaced client must have been closed with 4001 (``compare(_:_:)``).
     func reconnected(
         _ client: Int, as playerID: String, of code: String, token: String?, received: [Int: [JSONValue]],
         into expected: inout [Int: [Expected]]
@@ -470,12 +470,12 @@ extension RoomConformanceRun {
             expected[client, default: []].append(.error("reconnect_failed"))
             return
         }
-        if self.refusedByItsRate(received, client: client, "reconnect") {
-            expected[client, default: []].append(.error("rate_limited"))
-            return
-        }
         guard let player = room.player(playerID), let token, token == player.token || token == player.usedToken else {
             expected[client, default: []].append(.error("reconnect_failed"))
+            return
+        }
+        if self.refusedByItsRate(received, client: client, "reconnect") {
+            expected[client, default: []].append(.error("rate_limited"))
             return
         }
         let earlierTokens = Set(player.spentTokens + [player.token, player.usedToken].compactMap(\.self))
