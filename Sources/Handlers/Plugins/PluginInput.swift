@@ -423,15 +423,17 @@ final class PluginInput: Sendable {
         }
     }
 
-    /// Whether the plugin has taken nothing of its stdin for `silence` while a request came for
-    /// it, and answered nothing (`lastAnswer`) meanwhile: it has stopped reading (hung, most
-    /// likely, with the pipe full of room events), so nothing can be sent to it and every request
-    /// times out unwritten or is refused, never owed: the hang rule's answers-owed silence would
-    /// never start. One that only listens is never asked anything, so never stalled. True once.
+    /// Whether the plugin has taken nothing of its stdin, and answered nothing (`lastAnswer`), for
+    /// `silence`, while a request came for it: it has stopped reading (hung, most likely, with the
+    /// pipe full of room events), so nothing can be sent to it and every request times out
+    /// unwritten or is refused, never owed: the hang rule's answers-owed silence would never
+    /// start. Measured from the later of the two: a last answer after the stdin's last progress
+    /// (a request answered late, then no more read) must not put the stall off for ever. One that
+    /// only listens is never asked anything, so never stalled. True once.
     func reportStall(now: NIODeadline, silence: TimeAmount, lastAnswer: NIODeadline?) -> Bool {
         self.state.withLock { state in
             guard !state.isClosed, !state.stallReported, let progress = state.lastWriteProgress,
-                now - progress >= silence, lastAnswer.map({ $0 < progress }) ?? true,
+                now - max(progress, lastAnswer ?? progress) >= silence,
                 !state.pending.isEmpty || state.lastRequestAsked.map({ $0 >= progress }) == true
             else { return false }
             state.stallReported = true

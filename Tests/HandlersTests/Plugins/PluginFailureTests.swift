@@ -456,22 +456,66 @@ struct PluginFailureTests {
         #expect(hung.first?.metadata["reason"] == "stdin_stalled", "\(hung)")
     }
 
+    /// Its answer came after the last of its stdin went in: the stall was measured from that
+    /// answer, and once the answer was later than the stdin's last progress it never fired again,
+    /// and nothing else was ever owed (a helper review's find).
+    @Test(.timeLimit(.minutes(3))) func aPluginThatAnswersLateThenStopsReadingIsKilled() async throws {
+        let records = RecordedLogs()
+        let logger = Logger(label: "test") { _ in records }
+        let pidFile = ProbePlugin.pidFile()
+        defer { for file in [pidFile, pidFile + ".read", pidFile + ".go"] { ProbePlugin.removePidFile(file) } }
+        // A 5 s timeout, which its answer meets however loaded the machine (the answers-owed rule
+        // must not be the one that fires), and a stall after 5 s.
+        var settings = ProbePlugin.settings(requestTimeout: .seconds(5))
+        settings.timeoutsBeforeRestart = 1
+        try await ProbePlugin.withProcess(
+            [ProbePlugin.executable("answers_late_then_stops", pidFile: pidFile)], settings: settings, logger: logger
+        ) { process, harness in
+            try await harness.eventually(timeout: .seconds(30)) { process.requestsQueued != nil }
+            let asker = harness.client()
+            let code = try await asker.createRoom(playerID: "asker", name: "Asker")
+            // Its first request, answered once it has been read and room events have filled its
+            // stdin: the answer comes after the last of its stdin went in. (Told before the
+            // request was written, the events went first and the pipe stayed empty behind it.)
+            async let first = asker.exchange(#"{"type":"probe"}"#)
+            try await harness.eventually { FileManager.default.fileExists(atPath: pidFile + ".read") }
+            let line = Array(#"{"kind":"event","pad":"\#(String(repeating: "p", count: 1_000))"}\#n"#.utf8)
+            for _ in 0..<300 { process.tell(event: line, room: code) }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(FileManager.default.createFile(atPath: pidFile + ".go", contents: nil))
+            _ = await first
+            try await harness.eventually(timeout: .seconds(40)) {
+                _ = await asker.exchange(#"{"type":"probe"}"#)
+                return ProbePlugin.pids(in: pidFile).count > 1
+            }
+        }
+        let hung = records.entries.filter { $0.message == "plugin.hung" }
+        #expect(hung.first?.metadata["reason"] == "stdin_stalled", "\(hung)")
+    }
+
     @Test(.timeLimit(.minutes(3))) func aPluginReadingItsEventsSlowlyIsNotKilled() async throws {
         // 2 MB of events it takes 2 s or more to read: its stdin is full all along, but moves (the
         // server writes 4 KiB pieces, and at most 64 KiB of events at a time), so the requests
         // behind are no hang: a piece goes every few milliseconds, against a second of silence.
-        try await self.withEventsQueued(mode: "reads_slowly", kilobytes: 2_000) { asker, _, pidFile in
+        // A kill is told by its log line at once; a new pid only once the restart has run.
+        let records = RecordedLogs()
+        let logger = Logger(label: "test") { _ in records }
+        try await self.withEventsQueued(mode: "reads_slowly", kilobytes: 2_000, logger: logger) { asker, _, pidFile in
             let end = ContinuousClock.now + .seconds(2)
             while ContinuousClock.now < end { _ = await asker.exchange(#"{"type":"probe"}"#) }
             #expect(ProbePlugin.pids(in: pidFile).count == 1, "killed while it read")
+            #expect(records.entries.filter { $0.message == "plugin.hung" }.isEmpty, "taken for hung while it read")
         }
     }
 
     @Test(.timeLimit(.minutes(3))) func aPluginNobodyAsksIsNotKilledForAFullStdin() async throws {
         // Nobody asks it anything: its stdin stays full for 3 s of silence, and it runs on.
-        try await self.withEventsQueued(mode: "listens_noread", kilobytes: 300) { _, _, pidFile in
+        let records = RecordedLogs()
+        let logger = Logger(label: "test") { _ in records }
+        try await self.withEventsQueued(mode: "listens_noread", kilobytes: 300, logger: logger) { _, _, pidFile in
             try await Task.sleep(for: .seconds(3))
             #expect(ProbePlugin.pids(in: pidFile).count == 1)
+            #expect(records.entries.filter { $0.message == "plugin.hung" }.isEmpty)
         }
     }
 
@@ -554,7 +598,9 @@ struct PluginFailureTests {
             let client = harness.client()
             let pid = try #require(await client.probePID())
             let replies = await client.exchange(#"{"type":"probe","do":"garbage","echo":"after"}"#)
-            #expect(replies.map(\.type) == ["probe_reply"])
+            // (What the plugin's log said, should it fail: a run under the full suite once got an error.)
+            let pluginLog = records.entries.map(\.message.description).filter { !$0.hasPrefix("plugin.line.") }
+            #expect(replies.map(\.type) == ["probe_reply"], "\(replies); \(pluginLog)")
             #expect(replies.first?["echo"] == "after")
             #expect(replies.first?["pid"] == pid, "garbage does not cost the plugin its life")
         }

@@ -549,9 +549,9 @@ struct PluginInputTests {
         input.close()
     }
 
-    /// A stall is reported once the writer has got nothing into the pipe for the silence while a
-    /// request came (queued, or refused: here the queue is full), and no answer came since; not
-    /// for events alone, nor while pieces go; once per input.
+    /// A stall is reported once the writer has got nothing into the pipe, and no answer came, for
+    /// the silence while a request came (queued, or refused: here the queue is full); not for
+    /// events alone, nor while pieces go or answers come; once per input.
     @Test func aStallIsReportedOnceAndOnlyWithARequestAsked() async throws {
         let input = self.input(limit: 64)
         #expect(input.appendEvent(self.event("e"), room: "A"))
@@ -565,9 +565,13 @@ struct PluginInputTests {
         input.wrotePiece()
         #expect(!input.append(Array(String(repeating: "1", count: 100).utf8), id: 1, until: .now() + .seconds(60)))
         #expect(!input.reportStall(now: beforeTake + .milliseconds(1_300), silence: silence, lastAnswer: nil))
-        let later = NIODeadline.now() + .seconds(2)
-        #expect(!input.reportStall(now: later, silence: silence, lastAnswer: .now()), "it answered since")
-        #expect(input.reportStall(now: later, silence: silence, lastAnswer: nil))
+        let lastPiece = NIODeadline.now()
+        let later = lastPiece + .seconds(2)
+        #expect(
+            !input.reportStall(now: later, silence: silence, lastAnswer: later - .milliseconds(500)),
+            "it answered within the silence")
+        // An answer after the last piece, but a silence ago: it answered late, then read no more.
+        #expect(input.reportStall(now: later, silence: silence, lastAnswer: lastPiece + .milliseconds(500)))
         #expect(!input.reportStall(now: later + .seconds(1), silence: silence, lastAnswer: nil), "once")
         input.close()
     }

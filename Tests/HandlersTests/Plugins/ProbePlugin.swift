@@ -66,7 +66,7 @@ enum ProbePlugin {
         if mode == "filter_no_shouting":  # a filter alone, refusing chat in capitals
             hello["handles"] = []
             hello["filters"] = ["chat"]
-        if mode in ("listens_noread", "reads_slowly"):  # handles a type and hears room events
+        if mode in ("listens_noread", "reads_slowly", "answers_late_then_stops"):  # a type, and room events
             hello["events"] = ["member_joined"]
         if mode == "second_probe":
             hello["handles"] = ["probe_two"]
@@ -92,6 +92,17 @@ enum ProbePlugin {
                 if request["kind"] == "message":
                     say({"kind": "answer", "id": request["id"], "actions": []})
             sys.exit(0)
+        if mode == "answers_late_then_stops":  # reads to its first request, answers when told, reads no more
+            for line in sys.stdin:
+                request = json.loads(line)
+                if request["kind"] == "message":
+                    open(pid_file + ".read", "w").close()
+                    told_by = time.time() + 120  # the test creates pid file + ".go"
+                    while not os.path.exists(pid_file + ".go") and time.time() < told_by:
+                        time.sleep(0.01)
+                    say({"kind": "answer", "id": request["id"], "actions": []})
+                    break
+            time.sleep(60)
         if mode == "noread_chatter":
             while True:
                 say({"kind": "answer", "id": 10 ** 12, "actions": []})
