@@ -377,6 +377,44 @@ struct PluginServerTests {
         }
     }
 
+    /// Each process had a bucket of its own: a plugin that fails at every start got a fresh burst
+    /// of 200 lines each time (a helper review's find).
+    @Test("A plugin crashing in a loop gets one stderr budget, not a burst of 200 lines at each restart")
+    func standardErrorBudgetOutlivesRestarts() async throws {
+        try await withTemporaryDirectory { directory in
+            let plugins = try Self.pluginsFolder(
+                in: directory, script: "crashes.sh",
+                """
+                echo '{"kind":"hello","protocol":1,"name":"crashes","handles":["crashes"]}'
+                i=0
+                while [ $i -lt 300 ]; do echo "traceback $i" >&2; i=$((i+1)); done
+                exit 1
+                """)
+            let start = ContinuousClock.now
+            let relay = try self.startRelay(dataDirectory: directory, pluginsDirectory: plugins)
+            _ = try await relay.listeningPort()
+            let lines = { relay.printed.split(separator: "\n") }
+            try await eventually { lines().count { $0.contains("plugin.restarting") } >= 5 }  // 1,500 lines written
+            let seconds = (ContinuousClock.now - start) / .seconds(1)
+            // The first process spent the burst; what followed its restart is the refill only
+            // (a burst a process logged ~200 lines a restart, within 0.1–1.6 s of each other).
+            let afterRestart = lines().drop { !$0.contains("plugin.restarting") }
+            let logged = afterRestart.filter { $0.contains("plugin.stderr") }
+            #expect(logged.count <= Int(50 * seconds) + 5, "\(logged.count) lines logged in \(seconds) s")
+            // What was not logged is counted, by whichever process logs next: the lines logged and
+            // their drops add up to every line of the processes before the last two (whose lines
+            // the next one's first logged line may not have counted yet), and no more than written.
+            let snapshot = lines()
+            let restarts = snapshot.count { $0.contains("plugin.restarting") }
+            let accounted = snapshot.filter { $0.contains("plugin.stderr") }.reduce(0) { total, line in
+                total + 1 + (line.firstMatch(of: /dropped=(\d+)/).flatMap { Int($0.1) } ?? 0)
+            }
+            #expect((300 * (restarts - 1)...300 * (restarts + 1)).contains(accounted), "\(accounted), \(restarts)")
+            relay.send(SIGTERM)
+            #expect(try await relay.exitStatus() == 0)
+        }
+    }
+
     /// swift-subprocess's default teardown sent the plugin's group SIGTERM as the server's stop
     /// cancelled it, beside the kill: PLUGINS.md promises end of input, then SIGKILL, nothing else.
     @Test("A plugin that outlives the stop's grace period is killed, never sent SIGTERM")

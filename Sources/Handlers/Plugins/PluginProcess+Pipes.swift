@@ -163,24 +163,18 @@ extension PluginProcess {
 
     private func logStandardError(_ errors: SubprocessOutputSequence) async {
         var splitter = LineSplitter(maxLineBytes: 4096)
-        var bucket = TokenBucket(rate: 50, burst: 200)
-        var dropped = 0  // since the last line logged, as the garbage log counts
         var turn = PoolTurn()
         do {
             for try await buffer in errors {
                 turn.readReturned()
                 buffer.withUnsafeBytes { bytes in
                     splitter.feed(bytes) { line in
-                        guard bucket.take() else {
-                            dropped += 1
-                            return
-                        }
+                        guard let dropped = self.standardErrorLog.withLock({ $0.take() }) else { return }
                         self.logger.info(
                             "plugin.stderr",
                             metadata: ["line": "\(String(loggable: line))", "dropped": "\(dropped)"])
-                        dropped = 0
                     } onOversized: {
-                        dropped += 1
+                        self.standardErrorLog.withLock { $0.dropped += 1 }
                     }
                 }
                 if turn.handled() { await Task.yield() }

@@ -17,6 +17,9 @@ public final class PluginProcess: Sendable {
     let eventLoop: any EventLoop
     private let state = Mutex(State())
     private let readiness = PluginReadiness()
+    /// The stderr lines logged, over every process started (PLUGINS.md §5): a bucket of each
+    /// process's own gave a crash loop a fresh burst at each restart, ~1,000 lines in 1.6 s.
+    let standardErrorLog = Mutex(StandardErrorBudget())
 
     private struct Pending {
         let slot: PluginAnswerSlot
@@ -475,4 +478,23 @@ struct PluginTicket: Sendable {
     let slot: PluginAnswerSlot
     /// The sender's connection, whose close ends the wait early.
     let connection: ConnectionClosing?
+}
+
+/// The stderr lines a plugin may have logged (50 a second, in bursts of 200), and those it
+/// could not since the last one logged, whichever of its processes wrote them.
+struct StandardErrorBudget {
+    private var bucket = TokenBucket(rate: 50, burst: 200)
+    /// Lines not logged (over the budget, or over 4 KiB) since the last one logged.
+    var dropped = 0
+
+    /// The lines dropped before this one, which may be logged (the count starts again); nil if
+    /// it may not, and is counted as dropped.
+    mutating func take() -> Int? {
+        guard self.bucket.take() else {
+            self.dropped += 1
+            return nil
+        }
+        defer { self.dropped = 0 }
+        return self.dropped
+    }
 }
