@@ -62,6 +62,22 @@ struct WireTests {
         #expect(self.withBytes(#"{"state":{"t":-2.0}}"#) { ServerMessage.integer(forKey: "t", in: $0) } == -2)
     }
 
+    @Test("The stamp is read from the state: a server's own `t` before it is not the due time")
+    func stampInsideTheState() {
+        let text =
+            #"{"type":"player_state_update","t":1733000000000,"player_id":"a","state":{"t":5000,"s":1,"k":16777217}}"#
+        let stamp = self.withBytes(text) { ServerMessage.stateStamp(in: $0) }
+        #expect(stamp?.dueAt == 5_000 && stamp?.sequence == 1 && stamp?.stream == 16_777_217)
+        let float = #"{"type":"player_state_update","t":1733000000.5,"state":{"t":5000,"s":1,"k":2}}"#
+        #expect(self.withBytes(float) { ServerMessage.stateStamp(in: $0)?.dueAt } == 5_000)
+        // The state's own unreadable: no stamp, not the server's `t` before it.
+        let unreadable = #"{"t":1733000000000,"state":{"t":7.128E10,"s":1,"k":2}}"#
+        #expect(self.withBytes(unreadable) { ServerMessage.stateStamp(in: $0) } == nil)
+        let reordered = #"{"s":9,"k":9,"state":{"k":2,"t":5000,"s":1}}"#  // s and k looked for in the state
+        let fromTheState = self.withBytes(reordered) { ServerMessage.stateStamp(in: $0) }
+        #expect(fromTheState?.sequence == 1 && fromTheState?.stream == 2)
+    }
+
     @Test("A relay without its sequence or stream has no stamp: it could not be told from an echo or a repeat")
     func stampNeedsSequenceAndStream() {
         let read = { (text: String) in self.withBytes(text) { ServerMessage.stateStamp(in: $0)?.dueAt } }

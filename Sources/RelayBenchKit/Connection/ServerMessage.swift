@@ -39,19 +39,24 @@ enum ServerMessage {
     }
 
     /// What the bench stamped a state message with (``StateMessageEncoder``): when it was due
-    /// (`t`), and its sequence number (`s`) in its sender's stream (`k`). Each key is looked for
-    /// from where the value before it ended, as the bench writes them in that order (a server
-    /// that reordered them has them looked for in the whole message): one pass over the message.
-    /// nil unless all three are there: the bench stamps every message with them, and without `s`
-    /// and `k` a relay could be neither told from an echo or a repeat nor counted against a loss.
+    /// (`t`), and its sequence number (`s`) in its sender's stream (`k`), inside its `state`
+    /// (a server may add members of its own before it, a `"t"` time of its own, say). Each key is
+    /// looked for from where the value before it ended, as the bench writes them in that order
+    /// (a server that reordered them has them looked for in the whole state): one pass over the
+    /// message. Never before the state, if there is one (a `t` of the server's own there is no
+    /// due time, even when the state's is unreadable). nil unless all three are there: the bench
+    /// stamps every message with them, and without `s` and `k` a relay could be neither told
+    /// from an echo or a repeat nor counted against a loss.
     static func stateStamp(in bytes: UnsafeRawBufferPointer) -> (dueAt: Int64, sequence: Int64, stream: Int64)? {
-        guard let (dueAt, afterDue) = self.integerAndEnd(forKey: "t", in: bytes),
+        let state = self.valueStart(ofKey: "state", in: bytes) ?? 0
+        guard
+            let (dueAt, afterDue) = self.integerAndEnd(forKey: "t", in: bytes, from: state),
             let (sequence, afterSequence) =
                 self.integerAndEnd(forKey: "s", in: bytes, from: afterDue)
-                ?? self.integerAndEnd(forKey: "s", in: bytes),
+                ?? self.integerAndEnd(forKey: "s", in: bytes, from: state),
             let (stream, _) =
                 self.integerAndEnd(forKey: "k", in: bytes, from: afterSequence)
-                ?? self.integerAndEnd(forKey: "k", in: bytes)
+                ?? self.integerAndEnd(forKey: "k", in: bytes, from: state)
         else { return nil }
         return (dueAt, sequence, stream)
     }
