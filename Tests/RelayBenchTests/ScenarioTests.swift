@@ -99,6 +99,25 @@ struct ScenarioTests {
         #expect(serverGone.table().contains("process 4321 could not be read at the window's end"))
     }
 
+    @Test("join-storm's table shows the bench's start lag, and warns when it is a visible part of the latency")
+    func joinStormLag() {
+        func report(sendLagP99: UInt64) -> JoinStormReport {
+            var latency = LatencySnapshot(
+                histogram: .init(highestTrackableValue: 1_000), sendLag: .init(highestTrackableValue: 1_000), sent: 20,
+                expected: 20, delivered: 20)
+            latency.sendLagP99 = sendLagP99
+            return JoinStormReport(
+                offeredRate: 20, seconds: 1, players: 2, arrivals: 20, roomsCreated: 10, joined: 10, failures: [:],
+                achievedJoinsPerSecond: 19.5, stormSeconds: 0.95, latency: latency, largestRoomSent: 2,
+                roomsOverCapacity: 0)
+        }
+        let quiet = report(sendLagP99: 900).table()
+        #expect(quiet.contains("start lag ms p99 0.90") && !quiet.contains("WARNING"), "\(quiet)")
+        #expect(
+            quiet.contains("achieved 20 joins/s of 20 offered") || quiet.contains("achieved 19 joins/s of 20 offered"))
+        #expect(report(sendLagP99: 20_000).table().contains("arrivals started over 20.00 ms late"))
+    }
+
     @Test("relay's table warns when any delivery missed the drain, and when sends fell short of the rate")
     func lateAndShortWarnings() {
         func warnings(sent: Int, delivered: Int) -> [String] {

@@ -30,18 +30,26 @@ struct JoinStormReport: ScenarioReport, Equatable {
             "relay-bench join-storm: \(Format.fixed(self.offeredRate, 0)) arrivals/s for \(Format.fixed(self.seconds, 0)) s "
                 + "(\(self.arrivals) connections), rooms of \(self.players)",
             "joins       \(self.roomsCreated) rooms created + \(self.joined) joined, failed \(self.failed); "
-                + "achieved \(Format.fixed(self.achievedJoinsPerSecond, 0)) joins/s (arrivals sent over \(Format.fixed(self.stormSeconds, 2)) s)",
+                + "achieved \(Format.fixed(self.achievedJoinsPerSecond, 0)) joins/s of \(Format.fixed(self.offeredRate, 0)) offered "
+                + "(first arrival to last confirmation, so a little under; arrivals sent over \(Format.fixed(self.stormSeconds, 2)) s)",
         ]
         lines += Format.failureLines(self.failures)
         lines.append(
             "latency ms  \(Format.percentiles(self.latency))  (scheduled arrival → room_created/room_joined; "
                 + "a failed arrival is later than every join: `lost`)")
+        // From each arrival's scheduled time to its connect's start.
+        lines.append("start lag ms \(Format.sendLag(self.latency))")
         lines.append("after join  \(self.afterJoining.summary)")
         lines.append(
             "capacity    largest room sent \(self.largestRoomSent) of max_players \(self.players); "
                 + "rooms the server reported over capacity: \(self.roomsOverCapacity)")
         if let server { lines.append("server      " + Format.usage(server, microsPerDelivery: nil)) }
         if let bench { lines.append("bench       " + Format.usage(bench, microsPerDelivery: nil)) }
+        if self.latency.sendLagP99 > RelayReport.laggingSendMicros {
+            lines.append(
+                "WARNING     1 % of the arrivals started over \(Format.ms(self.latency.sendLagP99)) ms late: the bench "
+                    + "fell behind (its core is busy), and that delay is part of the join latency")
+        }
         lines += self.afterJoining.warnings()
         return lines.joined(separator: "\n")
     }
