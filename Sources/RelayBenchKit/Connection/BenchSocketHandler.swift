@@ -49,6 +49,8 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
     /// The `player_id` the server confirmed this connection's join with: a room-mate's relay
     /// labelled with it would move this player in the game.
     private var ownPlayerID: [UInt8]?
+    /// The code of the room the server confirmed: the players it announces are of that room.
+    private var joinedRoomCode: String?
     /// Counts starts and stops of sending, so the schedule can tell a stale entry.
     private var sendingGeneration = 0
     /// This loop's schedule, made by the first connection on the loop that sends.
@@ -191,14 +193,17 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
                 self.watchdog.cancel()
                 let playerID = ServerMessage.topLevelString(forKey: "player_id", in: bytes)
                 self.ownPlayerID = playerID.map { Array($0.utf8) }
+                self.joinedRoomCode = code
                 self.joinedPromise.succeed(
                     JoinConfirmation(roomCode: code, playerID: playerID ?? "", receivedAt: BenchClock.micros()))
             case .playerJoined:
                 self.recordRoomInfo(bytes)
             case .playerDisconnected, .playerLeft:
-                guard self.countsDeliveries, let playerID = ServerMessage.topLevelString(forKey: "player_id", in: bytes)
+                guard self.countsDeliveries, let room = self.joinedRoomCode,
+                    let playerID = ServerMessage.topLevelString(forKey: "player_id", in: bytes)
                 else { return }
-                self.events.recordDisconnectAnnouncement(playerID: playerID, at: BenchClock.micros())
+                self.events.recordDisconnectAnnouncement(
+                    of: .init(room: room, player: playerID), at: BenchClock.micros())
             case .error:
                 let text = String(decoding: bytes, as: UTF8.self)
                 if self.isJoinSettled {

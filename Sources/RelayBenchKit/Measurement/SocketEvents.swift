@@ -9,13 +9,20 @@ final class SocketEvents: Sendable {
         var maxPlayers = 0
     }
 
+    /// A player as the server named them: ids need only be unique in their room (PROTOCOL.md), and
+    /// a server may number every room's players alike.
+    struct PlayerInRoom: Hashable, Sendable {
+        var room: String
+        var player: String
+    }
+
     private struct State {
         var serverErrors = 0
         var firstServerError: String?
         var serverCloses = 0
         var firstServerCloseCode: UInt16?
         var roomSizes: [String: RoomSize] = [:]
-        var disconnectAnnouncements: [String: Int64] = [:]
+        var disconnectAnnouncements: [PlayerInRoom: Int64] = [:]
     }
 
     private let state = Mutex(State())
@@ -48,9 +55,9 @@ final class SocketEvents: Sendable {
     }
 
     /// A `player_disconnected` about `playerID`, seen by a room-mate at `micros`.
-    func recordDisconnectAnnouncement(playerID: String, at micros: Int64) {
+    func recordDisconnectAnnouncement(of player: PlayerInRoom, at micros: Int64) {
         self.state.withLock { state in
-            if state.disconnectAnnouncements[playerID] == nil { state.disconnectAnnouncements[playerID] = micros }
+            if state.disconnectAnnouncements[player] == nil { state.disconnectAnnouncements[player] = micros }
         }
     }
 
@@ -61,7 +68,7 @@ final class SocketEvents: Sendable {
     }
     var firstServerError: String? { self.state.withLock { $0.firstServerError } }
     /// Players announced as disconnected, with when the first announcement arrived (``BenchClock``).
-    var disconnectAnnouncements: [String: Int64] { self.state.withLock { $0.disconnectAnnouncements } }
+    var disconnectAnnouncements: [PlayerInRoom: Int64] { self.state.withLock { $0.disconnectAnnouncements } }
 
     /// Rooms whose announced player count ever exceeded their `max_players`.
     var roomsOverCapacity: [String: RoomSize] {

@@ -66,7 +66,7 @@ struct SlowConsumerScenario: Sendable {
             sampleServerMemory: true, drainSeconds: self.drainSeconds, progress: context.progress)
         let serverAfterStall = context.serverPID.flatMap(ProcessStats.read(pid:))
 
-        let slowIDs = Set(slow.map(\.playerID))
+        let slowIDs = Self.slowPlayers(in: fleet.allRooms)
         // The load goes on (unmeasured) until the server has dropped every slow player, or the wait ends.
         let dropDeadline = ContinuousClock.now + .milliseconds(Int64(self.dropWaitSeconds * 1000))
         fleet.startSending(hertz: self.hertz, paddingBytes: self.paddingBytes, message: self.message)
@@ -117,8 +117,13 @@ struct SlowConsumerScenario: Sendable {
     }
 
     /// Slow players the server announced as disconnected so far.
-    private static func dropped(_ slowIDs: Set<String>, _ events: SocketEvents) -> Int {
+    private static func dropped(_ slowIDs: Set<SocketEvents.PlayerInRoom>, _ events: SocketEvents) -> Int {
         events.disconnectAnnouncements.keys.filter { slowIDs.contains($0) }.count
+    }
+
+    /// The slow players of `rooms`, each named with their room.
+    static func slowPlayers(in rooms: [BenchRoom]) -> Set<SocketEvents.PlayerInRoom> {
+        Set(rooms.flatMap { room in room.members.filter(\.isSlow).map { .init(room: room.code, player: $0.playerID) } })
     }
 
     /// How each socket ended, or nil for one still open: waits (bounded) until `expectedToEnd` have.
