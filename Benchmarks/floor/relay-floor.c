@@ -2,7 +2,8 @@
 // cost on loopback TCP, with nothing else done. `relay` pairs up the connections it accepts and
 // copies whatever one of a pair sends to the other (one read(2), one write(2)); `drive` opens the
 // pairs and sends fixed-size messages on every connection at a given rate, like relay-bench's
-// `relay` scenario with two-player rooms: every connection at its own rate and phase (or, given
+// `relay` scenario with two-player rooms: every connection at its own phase, evenly spaced where
+// relay-bench draws them at random (or, given
 // a grid, woken only on grid points, like relay-bench's --send-grid-us). The relay prints its CPU
 // per delivered message, read from getrusage over the time messages flowed.
 //
@@ -142,7 +143,7 @@ static int drive(int port, int pairs, int hz, int seconds, int size, long gridMi
     long capacity = 1 << 20, latencies = 0, lagCapacity = 1 << 20, lags = 0;
     long long *latency = malloc(capacity * sizeof(long long)), *lag = malloc(lagCapacity * sizeof(long long));
     // Connection i sends at (round + i / connections) / hz seconds: every connection at its own
-    // rate and phase, as relay-bench does. With a grid, the driver wakes only on grid points and
+    // phase, evenly spaced (relay-bench draws its phases at random; BENCHMARKS.md). With a grid, the driver wakes only on grid points and
     // sends everything due by then (relay-bench's --send-grid-us). After the sends, it waits up
     // to a second for what is still in flight (relay-bench's --drain); what has not come is lost.
     double period = 1.0 / hz, start = now_seconds(), end = start + seconds, cpuAtStart = cpu_seconds();
