@@ -15,10 +15,15 @@ public struct EnemyStateHandler: RawRoomMessageHandler {
         try RoomState.checkID(enemyID, field: "enemy_id")  // relayed, if not kept
         let state = try message.object("state")
         try room.state.updateEnemy(enemyID, state: state, now: .now)
+        room.broadcast(Self.update(of: enemyID, relaying: state).encoded(), excluding: playerID)
+    }
+
+    /// The general path's `enemy_state_update`.
+    static func update(of enemyID: String, relaying state: [String: JSONValue]) -> OutboundMessage {
         var update = OutboundMessage(type: "enemy_state_update")
         update.add("enemy_id", enemyID)
         update.add("state", .object(state), roundingFloats: true)
-        room.broadcast(update.encoded(), excluding: playerID)
+        return update
     }
 
     public func handleRaw(

@@ -12,10 +12,15 @@ public struct PlayerStateHandler: RawRoomMessageHandler {
     {
         let skin = room.state.player(playerID)?.skin
         let relayed = try room.state.applyPlayerState(playerID, try message.object("state"))
-        var update = PlayerStateRelay.newUpdate(from: playerID)
-        update.add("state", .object(relayed), roundingFloats: true)
-        room.broadcast(update.encoded(), excluding: playerID)
+        room.broadcast(Self.update(from: playerID, relaying: relayed).encoded(), excluding: playerID)
         if room.state.player(playerID)?.skin != skin { room.publish() }  // the room lists show it
+    }
+
+    /// The general path's `player_state_update` of `state` (the sent one less identity keys).
+    static func update(from playerID: String, relaying state: [String: JSONValue]) -> OutboundMessage {
+        var update = PlayerStateRelay.newUpdate(from: playerID)
+        update.add("state", .object(state), roundingFloats: true)
+        return update
     }
 
     public func handleRaw(

@@ -57,11 +57,9 @@ struct RelaysCheck {
             try require(
                 decoded?.fields["enemy_id"]?.stringValue == relay.enemyID,
                 "enemy_state relayed as \(relay.enemyID), decoded otherwise: \(shown(bytes))")
-            // The general path relays the state rounded, as sent.
+            // The general path's update (its handler's own), of the state as sent.
             if case .object(let state)? = decoded?.fields["state"] {
-                var update = OutboundMessage(type: "enemy_state_update")
-                update.add("enemy_id", relay.enemyID)
-                update.add("state", .object(state), roundingFloats: true)
+                let update = EnemyStateHandler.update(of: relay.enemyID, relaying: state)
                 let general = try Self.object(update.encoded(), "general enemy_state_update")
                 try require(out == general, "enemy_state relayed as \(String(describing: out)), not \(general)")
             } else {
@@ -104,8 +102,7 @@ struct RelaysCheck {
                 relayError.code == generalError.code, "player_state refused as \(relayError), generally \(generalError)"
             )
         case (nil, .success(let state)):
-            var update = PlayerStateRelay.newUpdate(from: playerID)
-            update.add("state", .object(state), roundingFloats: true)
+            let update = PlayerStateHandler.update(from: playerID, relaying: state)
             let general = try Self.object(update.encoded(), "general player_state_update")
             try require(relayed == general, "player_state relayed as \(relayed), generally \(general)")
             for slot in PlayerState.keys.indices {
