@@ -279,8 +279,9 @@ struct RelayCommand: AsyncParsableCommand {
             // directory) printed a key that worked nowhere. Written at once: through `print`, a
             // piped or redirected stdout (a container, systemd) would hold the key in its buffer
             // until the server exits, and lose it to a SIGKILL. A key nobody could read would
-            // leave a server that takes no writes: it does not start (`write(_:)` trapped on the
-            // error; SIGPIPE, ignored above, killed it silently on a closed pipe).
+            // leave a server that takes no writes: it does not start. (`write(_:)` trapped on the
+            // error, and a closed pipe's SIGPIPE killed it silently before it was ignored at the
+            // top of `run`; now the write fails, and the start ends below with status 1.)
             do {
                 try FileHandle.standardOutput.write(
                     contentsOf: Data("API_KEY is not set; this run's generated key is: \(configuration.apiKey)\n".utf8))

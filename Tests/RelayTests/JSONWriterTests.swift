@@ -1,3 +1,5 @@
+import Foundation
+import SeededRandom
 import Testing
 
 @testable import Relay
@@ -145,6 +147,21 @@ struct JSONWriterTests {
         for (number, python) in Self.pythonRoundingOfLargeValues {
             #expect(JSONWriter.roundedToHundredths(number) == Double(python), "\(number)")
             #expect(written(.number(number), roundingFloats: true) == python, "\(number)")
+        }
+    }
+
+    /// glibc's `%.2f` rounds the double's exact value to two decimals, ties to even, as CPython's
+    /// `round` does: a reference written apart, over values of every size from 10^13 to 2^52 and
+    /// ties (a fraction of a whole number of eighths).
+    @Test("Floats from 10^13 round as glibc's %.2f reads them, 20,000 seeded values")
+    func roundingOfLargeValuesMatchesPrintf() {
+        var random = SplitMix64(seed: 71)
+        for index in 0..<20_000 {
+            let magnitude = Double.random(in: 1e13..<0x1p52, using: &random)
+            let number = index % 4 == 0 ? (magnitude * 8).rounded() / 8 : magnitude  // ties too
+            let signed = index % 2 == 0 ? number : -number
+            let reference = Double(String(format: "%.2f", signed))!
+            #expect(JSONWriter.roundedToHundredths(signed) == reference, "\(signed)")
         }
     }
 
