@@ -24,8 +24,12 @@ struct RoomDriverTests {
         try #require(compiled == 0, "cc failed:\n\(compiler.printed)")
 
         try await LiveRelay.with { relay in
-            // 4 rooms × 2 players @ 30 Hz for 2 s: 60 sends per player.
-            let run = try ChildProcess(path: driver, arguments: ["\(relay.port)", "4", "30", "2", "\(relay.pid)"])
+            // 4 rooms × 2 players @ 30 Hz for 2 s: 60 sends per player. Up to 20 s for the last
+            // to come back (a loaded full run held them 1.7 s, past the default second), ending
+            // as soon as all have.
+            let run = try ChildProcess(
+                path: driver, arguments: ["\(relay.port)", "4", "30", "2", "\(relay.pid)"],
+                environment: ["ROOM_DRIVER_DRAIN_SECONDS": "20"])
             let status = try await Self.exitStatus(of: run, within: .seconds(30))
             let printed = run.printed
             #expect(status == 0, "room-driver failed:\n\(printed)")

@@ -464,9 +464,10 @@ struct PluginFailureTests {
         let logger = Logger(label: "test") { _ in records }
         let pidFile = ProbePlugin.pidFile()
         defer { for file in [pidFile, pidFile + ".read", pidFile + ".go"] { ProbePlugin.removePidFile(file) } }
-        // A 5 s timeout, which its answer meets however loaded the machine (the answers-owed rule
-        // must not be the one that fires), and a stall after 5 s.
-        var settings = ProbePlugin.settings(requestTimeout: .seconds(5))
+        // A 30 s timeout, which its answer meets however loaded the machine (the answers-owed rule
+        // must not be the one that fires; the test's own steps before the answer count against
+        // it: a 5 s one did not, twice, in loaded full runs), and a stall after 30 s.
+        var settings = ProbePlugin.settings(requestTimeout: .seconds(30))
         settings.timeoutsBeforeRestart = 1
         try await ProbePlugin.withProcess(
             [ProbePlugin.executable("answers_late_then_stops", pidFile: pidFile)], settings: settings, logger: logger
@@ -483,8 +484,8 @@ struct PluginFailureTests {
             for _ in 0..<300 { process.tell(event: line, room: code) }
             try await Task.sleep(for: .milliseconds(300))
             #expect(FileManager.default.createFile(atPath: pidFile + ".go", contents: nil))
-            _ = await first
-            try await harness.eventually(timeout: .seconds(40)) {
+            #expect(await first.isEmpty, "answered in time, with no action")
+            try await harness.eventually(timeout: .seconds(120)) {
                 _ = await asker.exchange(#"{"type":"probe"}"#)
                 return ProbePlugin.pids(in: pidFile).count > 1
             }
