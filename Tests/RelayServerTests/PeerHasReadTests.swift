@@ -10,19 +10,9 @@ import Testing
 struct PeerHasReadTests {
     @Test("False while the listener has not read the bytes sent (or accepted), true once it has")
     func peerRead() async throws {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (listener, port) = try boundLoopbackSocket(listening: 4)
         defer { close(listener) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(listener, $0, length) == 0 && listen(listener, 4) == 0 && getsockname(listener, $0, &length) == 0
-            }
-        }
-        try #require(bound)
-        let client = try socketWithRequest(port: Int(UInt16(bigEndian: address.sin_port)), "hello", seconds: 1)
+        let client = try socketWithRequest(port: port, "hello", seconds: 1)
         defer { close(client) }
         try await Task.sleep(for: .milliseconds(50))
         #expect(!peerHasReadEverything(client), "sent, not accepted")

@@ -597,20 +597,9 @@ struct ProcessLifecycleTests {
 
     /// A loopback port nothing listens on now (the kernel's pick for a socket bound and closed).
     private static func unusedLoopbackPort() throws -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        try #require(descriptor >= 0)
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
-            }
-        }
-        try #require(bound, "errno \(errno)")
-        return Int(UInt16(bigEndian: address.sin_port))
+        let (descriptor, port) = try boundLoopbackSocket()
+        close(descriptor)
+        return port
     }
 
     @Test("An environment value that cannot be read stops start-up with a message naming it (README, Configuration)")
