@@ -274,10 +274,10 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if let event = event as? ChannelEvent, event == .inputClosed {
             // TCP input ended without a close frame (1006): the player drops now, not at the next
             // ping. What was held back is handled first (a player's last messages, a `leave_room`)
-            // unless the connection was past its own share, or held more than a few messages while
-            // its address was in debt or its reader was full: handled at once, those would let a
-            // client dodge its budgets by hanging up (32 flooders hanging up together held every
-            // other room 0.15 s), or queue thousands of messages with one read.
+            // unless the connection was past its own share, or more than a few messages were held:
+            // handled at once, those would let a client dodge its budgets by hanging up (32
+            // flooders hanging up together held every other room 0.15 s), or queue thousands of
+            // messages with one read.
             self.inputEnded = true
             self.handleWhatWasHeldAtHangUp(context: context)
             // A close frame waiting behind a backlog (the answer to the client's close, or the
@@ -302,17 +302,16 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The bytes held back and the frames left for the reader, at the client's hang-up: handled
     /// (all of them: no read is held to make room now) unless the connection was past its own
-    /// share, or held more than a few messages while its address was in debt or its reader was
-    /// full (a client that outran its reader: handed on whole, a read of tiny frames would queue
-    /// thousands of messages).
+    /// share, or more than a few messages were held (for a debt, or a full reader: handed on
+    /// whole, a read of tiny frames would queue thousands of messages). Held bytes are judged
+    /// by their size, not by the debt now: a pause outlasts the debt it was timed for.
     private func handleWhatWasHeldAtHangUp(context: ChannelHandlerContext) {
         let held = self.bytesOnHold.take()
         let framesWaited = self.framesWaitForReader
         self.framesWaitForReader = false
         guard held != nil || framesWaited, !self.inputRefused else { return }
         let count = (held?.readableBytes ?? 0) + (framesWaited ? self.frames.unparsed?.readableBytes ?? 0 : 0)
-        let isMoreThanAFew = count > Self.bytesHandledAtHangUpInDebt
-        if self.charges.isPastOwnShare() || (isMoreThanAFew && (self.charges.isAddressInDebt || framesWaited)) {
+        if self.charges.isPastOwnShare() || count > Self.bytesHandledAtHangUp {
             self.frames.discardUnparsed()
             self.session.logger.debug("relay.input.dropped_at_hang_up", metadata: ["bytes": "\(count)"])
         } else {
@@ -392,10 +391,10 @@ extension RoomSocketHandler {
         self.readerQueue.append(message)
     }
 
-    /// What a client hanging up while its address is in debt still has handled, if no more than
-    /// this is held: its last few messages (the game's are ~200 bytes), not a flood's worth. More
-    /// is dropped whole (a player streaming its state while held for a second or more, too).
-    static let bytesHandledAtHangUpInDebt = 4 * 1024
+    /// What a client hanging up while its reads are held still has handled, if no more than this
+    /// is held: its last few messages (the game's are ~200 bytes), not a flood's worth. More is
+    /// dropped whole (a player streaming its state while held for a second or more, too).
+    static let bytesHandledAtHangUp = 4 * 1024
 
     /// The reader reads no more (the client flooded; the connection is ending): what waits for it
     /// is dropped, and reading resumes so the client's answer to the close frame gets in. The
