@@ -16,7 +16,7 @@ struct InboundChargesTests {
         var charges = InboundCharges(
             limits: RoomSocketHandlerTests.byteBudget(perSecond: 1_024), addressBudget: nil, busyLoop: nil,
             clock: time.clock)
-        charges.chargeRead(1_024, frames: 1)
+        charges.chargeRead(1_024, frames: 1, framesBesideMessages: 0)
         var pastOwnShare = charges.isPastOwnShare()
         #expect(!pastOwnShare, "within the burst")
         var pause = charges.readPause(includingOwnDebt: true, logger: Self.logger)
@@ -44,7 +44,8 @@ struct InboundChargesTests {
         let share = try #require(table.share(for: "10.0.0.1", now: time.clock.now()))
         var charges = InboundCharges(limits: limits, addressBudget: share, busyLoop: nil, clock: time.clock)
         #expect(!charges.isAddressInDebt)
-        charges.chargeRead(1_024, frames: 4)  // the burst, and 4 frames of 256 bytes: ~1 s in debt
+        // The burst, and 4 frames of 256 bytes: ~1 s in debt.
+        charges.chargeRead(1_024, frames: 4, framesBesideMessages: 0)
         #expect(charges.isAddressInDebt)
         let pastOwnShare = charges.isPastOwnShare()
         #expect(!pastOwnShare, "its own budget is far larger")

@@ -72,17 +72,28 @@ struct RoomSocketHandlerTests {
         let channel = EmbeddedChannel()
         let handler = try Self.makeHandler(limits: Self.byteBudget(perSecond: 64))
         try channel.pipeline.syncOperations.addHandler(handler)
-        try channel.writeInbound(Self.pings(60))  // 1,320 bytes of its 1,024
+        try channel.writeInbound(Self.debtOfAbout300Bytes())  // 1,320 bytes of its 1,024
         try channel.writeInbound(Self.clientFrame(.text, #"{"type":"ping"}"#))
         return (channel, handler)
     }
 
     /// `count` pings of 16 bytes, in 22-byte frames, as one read.
     static func pings(_ count: Int) -> ByteBuffer {
+        Self.frames(count, .ping)
+    }
+
+    /// 1,320 bytes of the connection's own byte budget in one read, ~300 past the burst of
+    /// ``byteBudget(perSecond:)``: 4 pings of 74-byte frames, each charged 256 bytes more.
+    static func debtOfAbout300Bytes() -> ByteBuffer {
+        Self.frames(4, .ping, payloadBytes: 68)
+    }
+
+    /// `count` masked frames of `opcode` with `payloadBytes`-byte payloads (6 bytes more a frame).
+    static func frames(_ count: Int, _ opcode: WebSocketOpcode, payloadBytes: Int = 16) -> ByteBuffer {
         var stream = ByteBuffer()
         for _ in 0..<count {
-            var ping = Self.clientFrame(.ping, String(repeating: "p", count: 16))
-            stream.writeBuffer(&ping)
+            var frame = Self.clientFrame(opcode, String(repeating: "p", count: payloadBytes))
+            stream.writeBuffer(&frame)
         }
         return stream
     }
@@ -164,10 +175,10 @@ struct RoomSocketHandlerTests {
         try channel.pipeline.syncOperations.addHandler(counter)
         try channel.pipeline.syncOperations.addHandler(try Self.makeHandler(limits: limits))
         channel.read()
-        try channel.writeInbound(Self.pings(40))  // 880 of the 1,024 bytes
+        try channel.writeInbound(Self.frames(40, .text))  // 880 of the 1,024 bytes
         channel.read()
         #expect(counter.reads == 2, "within the budget, reading goes on")
-        try channel.writeInbound(Self.pings(20))  // 440 more: ~300 bytes in debt, ~5 s at 64 a second
+        try channel.writeInbound(Self.frames(20, .text))  // 440 more: ~300 bytes in debt, ~5 s at 64 a second
         channel.read()
         #expect(counter.reads == 2, "in debt, the read is held")
         channel.embeddedEventLoop.advanceTime(by: .seconds(1))
@@ -179,13 +190,33 @@ struct RoomSocketHandlerTests {
         _ = try? channel.finish()
     }
 
+    /// No message budget pays for a control frame: unsolicited pongs, charged their bytes alone,
+    /// were ~350,000 frames a second (6 bytes each) for the loop to read within the byte budget.
+    @Test("Control frames cost the connection's own byte budget 256 bytes a frame more than their bytes")
+    func controlFramesCostAFrameCharge() throws {
+        for opcode in [WebSocketOpcode.pong, .ping] {
+            let channel = EmbeddedChannel()
+            let counter = ReadCounter()
+            try channel.pipeline.syncOperations.addHandler(counter)
+            try channel.pipeline.syncOperations.addHandler(try Self.makeHandler(limits: Self.byteBudget(perSecond: 64)))
+            channel.read()
+            try channel.writeInbound(Self.frames(3, opcode))  // 3 × (22 + 256): 834 of the 1,024 bytes
+            channel.read()
+            #expect(counter.reads == 2, "\(opcode): within the budget, reading goes on")
+            try channel.writeInbound(Self.frames(1, opcode))  // 278 more: in debt, though 88 bytes were read
+            channel.read()
+            #expect(counter.reads == 2, "\(opcode): in debt, the read is held")
+            _ = try? channel.finish()
+        }
+    }
+
     @Test("Values the reader decodes while reading pauses add to the pause: reading resumes once they are paid for")
     func decodedValuesDuringAPauseExtendIt() throws {
         let limits = Self.byteBudget(perSecond: 1_024)
         let time = ManualBudgetClock()
         let (channel, counter) = try Self.countedConnection(limits: limits, budgetClock: time.clock)
         let handler = try channel.pipeline.syncOperations.handler(type: RoomSocketHandler.self)
-        try channel.writeInbound(Self.pings(60))  // 1,320 bytes: ~300 in debt, ~0.29 s
+        try channel.writeInbound(Self.debtOfAbout300Bytes())  // ~300 in debt, ~0.29 s
         channel.read()
         #expect(counter.reads == 0, "in debt, the read is held")
         // The reader decodes a message read before: 48 values, 16 past what its bytes paid for,
@@ -228,7 +259,7 @@ struct RoomSocketHandlerTests {
         try channel.pipeline.syncOperations.addHandler(counter)
         try channel.pipeline.syncOperations.addHandler(try Self.makeHandler(limits: limits, pingInterval: .seconds(1)))
         channel.read()
-        try channel.writeInbound(Self.pings(60))  // 1,320 bytes: in debt
+        try channel.writeInbound(Self.debtOfAbout300Bytes())  // in debt
         channel.read()
         #expect(counter.reads == 1, "in debt, the read is held")
         var pingPayload: ByteBuffer?
@@ -267,7 +298,7 @@ struct RoomSocketHandlerTests {
         let counter = ReadCounter()
         try channel.pipeline.syncOperations.addHandler(counter)
         try channel.pipeline.syncOperations.addHandler(try Self.makeHandler(limits: limits))
-        try channel.writeInbound(Self.pings(60))  // 1,320 bytes: ~300 in debt
+        try channel.writeInbound(Self.debtOfAbout300Bytes())  // ~300 in debt
         channel.read()
         #expect(counter.reads == 0, "in debt, the read is held")
         channel.embeddedEventLoop.advanceTime(by: .seconds(250))
@@ -376,15 +407,15 @@ struct RoomSocketHandlerTests {
         let channel = EmbeddedChannel()
         let counter = ReadCounter()
         try channel.pipeline.syncOperations.addHandler(counter)
-        let limits = Self.byteBudget(perSecond: 64)  // ~300 bytes of debt: ~5 s without reading
+        let limits = Self.byteBudget(perSecond: 64)  // ~600 bytes of debt: ~9 s without reading
         try channel.pipeline.syncOperations.addHandler(try Self.makeHandler(limits: limits, pingInterval: .seconds(1)))
         channel.read()
         var first = Self.clientFrame(.text, #"{"type":"ping","#)
         first.setInteger(first.getInteger(at: first.readerIndex, as: UInt8.self)! & 0x7F, at: first.readerIndex)
         var stream = first
-        var pings = Self.pings(60)
+        var pings = Self.debtOfAbout300Bytes()
         stream.writeBuffer(&pings)
-        try channel.writeInbound(stream)  // the message's start, then 1,320 bytes: in debt
+        try channel.writeInbound(stream)  // the message's start (a fragment: 277 bytes), then 1,320: in debt
         channel.read()
         #expect(counter.reads == 1, "in debt, the read is held")
         var closes: [WebSocketFrame] = []

@@ -190,6 +190,7 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Cuts what was read into frames and handles them, and charges it to the budgets.
     private func handle(_ bytes: ByteBuffer, context: ChannelHandlerContext) {
         var frameCount = 0
+        var framesBesideMessages = 0  // control frames and fragments: no message's budget pays for them
         // A continuation past what its message has left is refused at its header (1009), before
         // its payload is read: else a frame of the cap's size was buffered first.
         let maxMessageBytes = self.settings.maxMessageBytes
@@ -212,10 +213,11 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
             headerRefusal: { self.headerRefusal(firstByte: $0, secondByte: $1) }
         ) { frame in
             frameCount += 1
+            if !frame.fin || frame.opcode.isControlOpcode { framesBesideMessages += 1 }
             self.received(frame)
             return !self.inputRefused
         }
-        self.charges.chargeRead(bytes.readableBytes, frames: frameCount)
+        self.charges.chargeRead(bytes.readableBytes, frames: frameCount, framesBesideMessages: framesBesideMessages)
         if let refusal { self.refuse(refusal) }
         self.pauseReadingIfInDebt(context: context)
     }
@@ -601,7 +603,7 @@ extension RoomSocketHandler {
     /// address and its loop's cap as any read is (a failed connection is no way around them);
     /// past ``discardedBytesLimit``, hangs up.
     private func discard(_ count: Int, context: ChannelHandlerContext) {
-        self.charges.chargeRead(count, frames: 0)
+        self.charges.chargeRead(count, frames: 0, framesBesideMessages: 0)
         self.discardedBytes += count
         if self.discardedBytes > Self.discardedBytesLimit { context.close(promise: nil) }
     }
