@@ -16,7 +16,10 @@ public struct InboundFrame {
 
     public var fin: Bool { self.firstByte & 0x80 != 0 }
     /// RSV1–3: no extension is negotiated, so a frame with one set is a protocol error.
-    public var hasReservedBits: Bool { self.firstByte & 0x70 != 0 }
+    public var hasReservedBits: Bool { Self.hasReservedBits(firstByte: self.firstByte) }
+    /// Whether a frame whose first byte is `firstByte` sets RSV1–3: for a header judged before its
+    /// frame is read (the server's refusal at the header).
+    public static func hasReservedBits(firstByte: UInt8) -> Bool { firstByte & 0x70 != 0 }
     /// Always a value: any 4-bit opcode is one (reserved ones included).
     public var opcode: WebSocketOpcode { WebSocketOpcode(encodedWebSocketOpcode: self.firstByte & 0x0F)! }
 

@@ -225,7 +225,7 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// A frame broken by its header alone (1002), judged before its length: one that is broken
     /// and over the cap too is named for the break, as README says.
     private func headerRefusal(firstByte: UInt8, secondByte: UInt8) -> WebSocketErrorCode? {
-        guard firstByte & 0x70 == 0 else { return .protocolError }  // a reserved bit: no extensions
+        guard !InboundFrame.hasReservedBits(firstByte: firstByte) else { return .protocolError }  // no extensions
         guard secondByte & 0x80 != 0 else { return .protocolError }  // a client masks every frame (RFC 6455 §5.1)
         // Once closing, data frames are discarded whatever they continue.
         let isClosing = self.closeSent || self.readerStopped
