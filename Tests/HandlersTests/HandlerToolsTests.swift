@@ -143,6 +143,21 @@ struct HandlerToolsTests {
         #expect(await room.enter { $0.state.custom.isEmpty })
     }
 
+    /// A membership a connection still holds keeps a closed room, and all it held, alive.
+    @Test("A started room's chat history is dropped when it closes")
+    func chatHistoryGoesWithTheRoom() async throws {
+        let harness = try self.harness()
+        let (host, guest, code) = try await harness.startedRoom()
+        let room = try #require(harness.registry.room(code: code))
+        await host.send(#"{"type":"chat","message":"gg"}"#)
+        #expect(await guest.received().last?.type == "chat")
+        #expect(await room.enter { $0.state.chatHistory.count } == 1)
+        await host.send(#"{"type":"leave_room"}"#)
+        await guest.send(#"{"type":"leave_room"}"#)
+        #expect(harness.registry.count == 0)
+        #expect(await room.enter { $0.state.chatHistory.isEmpty })
+    }
+
     // MARK: Removing a member
 
     @Test("A removed member gets room_left with the reason, the others player_left; lobby flags clear")

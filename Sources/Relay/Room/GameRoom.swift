@@ -332,7 +332,8 @@ public actor GameRoom {
 
     /// Forgets the room: it admits nobody from now on; once its observers have heard of it (later
     /// in this turn, if one of them closed it), it cancels its timers, gives back its entities'
-    /// bytes, drops the handlers' values and leaves the registry (``finishClosing()``).
+    /// bytes, drops its chat history and the handlers' values and leaves the registry
+    /// (``finishClosing()``).
     private func close() {
         // Once: an observer told of the last departure may have closed it already.
         guard !self.isClosed else { return }
@@ -347,6 +348,7 @@ public actor GameRoom {
         for timer in self.handlerTimers.values { timer.cancel() }
         self.handlerTimers.removeAll()
         self.state.forgetEntities()
+        self.state.forgetChat()
         self.state.custom = CustomValues()
         self.registry?.remove(self)
         self.logger.debug("room.closed")

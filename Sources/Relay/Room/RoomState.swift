@@ -301,4 +301,9 @@ public struct RoomState: Sendable {
         self.chatHistory.append(line)
         if self.chatHistory.count > Self.chatHistoryLength { self.chatHistory.removeFirst() }
     }
+
+    /// Drops the chat history: for a room that closes.
+    mutating func forgetChat() {
+        self.chatHistory.removeAll()
+    }
 }
