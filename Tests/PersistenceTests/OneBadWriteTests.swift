@@ -75,8 +75,16 @@ struct OneBadWriteTests {
                 await self.submitTogether(["c", "d"], to: store)
             }
             #expect(full == [.diskFull, .diskFull])
+            // The batch's COMMIT failed: memory, fed only after a commit, lists and counts neither c nor d.
+            let board = try await store.leaderboard(limit: 10, gameMode: nil)
+            #expect(board.map(\.submission.playerName).sorted() == ["a", "b"])
+            #expect(try await store.rank(of: 0, gameMode: nil) == 3)
             #expect(await self.submitTogether(["Cheater", "e"], to: store) == [.storageFailure, nil])
             #expect(store.checkpointsAfterDiskFull == 1, "one before the batch after the full disk")
+            // e once: not from the batch the Cheater rolled back as well as from its retry alone.
+            let after = try await store.leaderboard(limit: 10, gameMode: nil)
+            #expect(after.map(\.submission.playerName).sorted() == ["a", "b", "e"])
+            #expect(try await store.rank(of: 0, gameMode: nil) == 4)
             #expect(await self.submitTogether(["f", "g"], to: store) == [nil, nil])
             #expect(store.checkpointsAfterDiskFull == 1, "none once a batch's writes met no full disk")
         }

@@ -32,6 +32,13 @@ struct RefusedWriteTests {
                 #expect(outcomes.allSatisfy { ($0 as? PersistenceError) == expected }, "errno \(code): \(outcomes)")
                 #expect(store.failedTransactions == failedBefore + 1, "each write retried alone would fail again")
                 #expect(store.checkpointsAfterDiskFull == 0)
+                // Memory takes rows only once their COMMIT succeeded: had it taken them inside the
+                // transaction, the refused batch would be listed and counted though never stored.
+                for mode in [nil, "classic"] as [String?] {
+                    let names = try await store.leaderboard(limit: 100, gameMode: mode).map(\.submission.playerName)
+                    #expect(names.sorted() == (0..<Self.batchSize).map { "before\($0)" }, "\(mode ?? "all")")
+                    #expect(try await store.rank(of: 99, gameMode: mode) == Self.batchSize + 1, "\(mode ?? "all")")
+                }
                 #expect(await Self.submitBatch(to: store, named: "after").allSatisfy { $0 == nil })
                 // After a full disk the next batch checkpoints first, so that the WAL can start over.
                 #expect(store.checkpointsAfterDiskFull == (expected == .diskFull ? 1 : 0))

@@ -251,6 +251,27 @@ struct ExpectContinueTests {
         }
     }
 
+    /// A chunked body declares no length: only counting its bytes as they come (`collectBody(upTo:)`)
+    /// holds it to the 16 KiB cap. The test above sends 64 KiB; a cap loosened to twice its size
+    /// would still refuse that, and take this one.
+    @Test("A chunked score a little over 16 KiB (valid JSON, padded) gets 413, and nothing is stored")
+    func chunkedJustOverTheCap() async throws {
+        try await withRelayServer { port, _ in
+            let body = String(buffer: scoreBody(name: "chunky")) + String(repeating: " ", count: 20_000)
+            let request =
+                "POST /api/scores HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\n"
+                + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                + "\(String(body.utf8.count, radix: 16))\r\n\(body)\r\n0\r\n\r\n"
+            let answer = try await rawExchange(port: port, request)
+            #expect(answer.hasPrefix("HTTP/1.1 413 Payload Too Large\r\n"), "\(answer.prefix(300))")
+            let best = try await rawExchange(
+                port: port,
+                "GET /api/scores/player/chunky HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\n"
+                    + "Connection: close\r\n\r\n")
+            #expect(best.hasPrefix("HTTP/1.1 404 Not Found\r\n"), "\(best)")
+        }
+    }
+
     @Test(
         "Other answers before the body has come, and a 413 for one of at most 1 MiB, keep the connection: the body follows, then the next request",
         arguments: [("wrong", 0), (testAPIKey, 20_000)])

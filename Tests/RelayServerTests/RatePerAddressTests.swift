@@ -139,6 +139,36 @@ struct RatePerAddressTests {
             #expect(other.hasPrefix("HTTP/1.1 200"), "\(other)")
         }
     }
+
+    /// Only GET, HEAD and OPTIONS are free: a DELETE removes a row as surely as a POST adds one,
+    /// and an address past its budget must not go on wiping saved games.
+    @Test("Past its budget an address's DELETE gets 429 with Retry-After, and the saved game stays")
+    func deleteIsAWrite() async throws {
+        @Sendable func ask(_ head: String, body: String = "", port: Int) async throws -> String {
+            try await rawExchange(
+                port: port,
+                "\(head) HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)",
+                from: "127.0.0.2")
+        }
+        try await withRelayServer(configure: {
+            $0.limits.writesPerAddress = .writes(perSecond: 0.001)  // no refill on a slow machine
+            $0.limits.writesPerAddress.burst = 3
+            $0.clientAddresses = ClientAddressPolicy(trustedProxies: .none, countsLoopback: true)
+        }) { port, _ in
+            for level in 1...3 {
+                let saved = try await ask(
+                    "POST /api/save_game", body: String(buffer: saveBody(name: "keeper", level: level)), port: port)
+                #expect(saved.hasPrefix("HTTP/1.1 200"), "\(saved)")
+            }
+            let refused = try await ask("DELETE /api/save_game/keeper", port: port)
+            #expect(refused.hasPrefix("HTTP/1.1 429"), "\(refused)")
+            #expect(refused.lowercased().contains("\r\nretry-after: 1000\r\n"), "\(refused)")
+            let loaded = try await ask("GET /api/load_game/keeper", port: port)
+            #expect(loaded.hasPrefix("HTTP/1.1 200"), "\(loaded)")
+            #expect(loaded.contains("keeper") && loaded.contains("\"level\":3"), "still saved: \(loaded)")
+        }
+    }
 }
 
 @Suite("Room lists per address")

@@ -3,6 +3,7 @@ import HTTPTypes
 import HummingbirdTesting
 import Logging
 import NIOCore
+import Persistence
 import RecordedLogs
 import Synchronization
 import Testing
@@ -93,10 +94,47 @@ struct SavedGameAndBossRoutesTests {
                 "\(boss["boss_name"] as? String ?? "?") — \(boss["notorious_title"] as? String ?? "?")"
             }
             #expect(pairs == Self.protocolBosses)
-            #expect(bosses[5]["image_url"] as? String == "/api/bosses/images/05")
-            #expect(bosses[21]["image_url"] as? String == "/api/bosses/images/21")
+            // Python's `{:02d}` of each index: 00…09 padded, 10 and up as they are.
+            #expect(
+                bosses.map { $0["image_url"] as? String }
+                    == (0..<22).map { String(format: "/api/bosses/images/%02d", $0) })
             #expect(bosses.allSatisfy { $0["frame_x"] as? Int == 0 && $0["frame_y"] as? Int == 0 })
             #expect(Set(bosses.compactMap { $0["id"] as? Int }).count == 22)
+        }
+    }
+
+    /// The seeded catalogue's frames are all 0 and its ids in index order, so `bosses()` above
+    /// cannot tell a swapped frame or an id made up from the index: rows unlike that can.
+    @Test("/api/bosses answers the ids and frames the store holds")
+    func bossFieldsAreTheStores() async throws {
+        let store = LegacyBosses()
+        try await withLiveApp(scores: store, savedGames: store, bosses: store) { client in
+            let bosses = try await client.execute(uri: "/api/bosses", method: .get, headers: keyed).objects()
+            #expect(bosses.map { $0["id"] as? Int } == [7, 3])
+            #expect(bosses.map { $0["boss_index"] as? Int } == [0, 1])
+            #expect(bosses.map { $0["frame_x"] as? Int } == [10, 30])
+            #expect(bosses.map { $0["frame_y"] as? Int } == [20, 40])
+            #expect(bosses.map { $0["boss_name"] as? String } == ["Legacy One", "Legacy Two"])
+            #expect(bosses.map { $0["image_url"] as? String } == ["/api/bosses/images/00", "/api/bosses/images/01"])
+        }
+    }
+
+    /// 0 and 10 are the edges of the file name's padding (`boss_00.png`, `boss_10.png`; not
+    /// `boss_0.png` nor `boss_010.png`) and 0 that of the check against negative indexes.
+    @Test("Boss images 0 and 10 are served from boss_00.png and boss_10.png")
+    func bossImageNumberEdges() async throws {
+        try await withTemporaryDirectory { images in
+            let first = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + Array(repeating: 0, count: 100))
+            let tenth = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + Array(repeating: 10, count: 200))
+            try writeSettledImage(first, to: "\(images)/boss_00.png")
+            try writeSettledImage(tenth, to: "\(images)/boss_10.png")
+            try await withLiveApp(configure: { $0.bossImagesDirectory = images }) { client in
+                for (index, png) in [(0, first), (10, tenth)] {
+                    let image = try await client.execute(uri: "/api/bosses/images/\(index)", method: .get)
+                    #expect(image.status == .ok, "boss \(index)")
+                    #expect(Data(buffer: image.body) == png, "boss \(index)")
+                }
+            }
         }
     }
 
@@ -389,6 +427,25 @@ struct SavedGameAndBossRoutesTests {
             }
         }
     }
+}
+
+/// A store whose bosses are a legacy table's (as PersistenceTests' `legacyBossesAreKeptNotDuplicated`
+/// keeps them): ids unlike their indexes, frames unlike each other. Only the bosses are asked for.
+private struct LegacyBosses: ScoreStore, SavedGameStore, BossCatalog {
+    func bosses() async throws -> [Boss] {
+        [
+            Boss(id: 7, bossIndex: 0, bossName: "Legacy One", notoriousTitle: "First", frameX: 10, frameY: 20),
+            Boss(id: 3, bossIndex: 1, bossName: "Legacy Two", notoriousTitle: "Second", frameX: 30, frameY: 40),
+        ]
+    }
+
+    func submit(_ score: ScoreSubmission) async throws -> StoredScore { throw PersistenceError.storageFailure }
+    func leaderboard(limit: Int, gameMode: String?) async throws -> [StoredScore] { [] }
+    func personalBest(playerName: String) async throws -> StoredScore? { nil }
+    func rank(of score: Int64, gameMode: String?) async throws -> Int { 1 }
+    func save(_ game: SavedGame) async throws { throw PersistenceError.storageFailure }
+    func load(playerName: String) async throws -> SavedGame? { nil }
+    func delete(playerName: String) async throws {}
 }
 
 /// A file read as a whole, then rewritten with other bytes and another size after each of the

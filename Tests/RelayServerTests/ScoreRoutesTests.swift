@@ -69,6 +69,12 @@ struct ScoreRoutesTests {
                 uri: "/api/scores/leaderboard?game_mode=levels&limit=1", method: .get, headers: keyed
             ).objects()
             #expect(levels.map { $0["player_name"] as? String } == ["c"])
+            // A mode whose best is not the best of all: a board that ignored game_mode would start with c.
+            let endless = try await client.execute(
+                uri: "/api/scores/leaderboard?game_mode=endless", method: .get, headers: keyed
+            ).objects()
+            #expect(endless.map { $0["player_name"] as? String } == ["b", "a"])
+            #expect(endless.map { $0["rank"] as? Int } == [1, 2])
         }
     }
 

@@ -214,6 +214,22 @@ struct ValidationTests {
         }
     }
 
+    /// The cap is on bodies over 16 KiB, not of 16 KiB: a declared length equal to it is read,
+    /// and the score in it stored, as a client padding to the cap expects.
+    @Test("A body of exactly the limit (16 KiB) is accepted; one byte more gets 413")
+    func bodyOfExactlyTheLimit() async throws {
+        try await withLiveApp { client in
+            let limit = 16 * 1024
+            let score = String(buffer: scoreBody(name: "exact"))
+            let exact = score + String(repeating: " ", count: limit - score.utf8.count)
+            let response = try await self.post(client, "/api/scores", ByteBuffer(string: exact))
+            #expect(response.status == .ok)
+            #expect(try response.object()["player_name"] as? String == "exact")
+            let over = try await self.post(client, "/api/scores", ByteBuffer(string: exact + " "))
+            #expect(over.status == .contentTooLarge)
+        }
+    }
+
     @Test("Unknown routes answer a JSON 404")
     func unknownRoute() async throws {
         try await withLiveApp { client in
