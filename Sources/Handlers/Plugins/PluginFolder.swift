@@ -34,7 +34,7 @@ public struct PluginFolder: Sendable {
         var notExecutable: [String] = []
         var notUTF8: [String] = []
         while let entry = readdir(handle) {
-            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix(while: { $0 != 0 })) }
+            let bytes = Self.name(of: entry)
             guard bytes.first != UInt8(ascii: ".") else { continue }
             guard let name = String(validating: bytes, as: UTF8.self) else {
                 // Its path as a String would name another file (or none): told, not started.
@@ -58,5 +58,14 @@ public struct PluginFolder: Sendable {
         self.executables = executables.sorted().map { PluginExecutable(path: folder + $0) }
         self.notExecutable = notExecutable.sorted()
         self.notUTF8 = notUTF8.sorted()
+    }
+
+    /// The bytes of `entry`'s name, read in place up to its NUL. A `dirent` is as long as its
+    /// name (`d_reclen`), not the 256 bytes `d_name` is declared with: copying the field, as
+    /// `withUnsafeBytes(of: entry.pointee.d_name)` does, read past the end of a short entry.
+    private static func name(of entry: UnsafeMutablePointer<dirent>) -> [UInt8] {
+        let offset = MemoryLayout<dirent>.offset(of: \.d_name)!
+        let name = UnsafeRawPointer(entry).advanced(by: offset).assumingMemoryBound(to: CChar.self)
+        return Array(UnsafeRawBufferPointer(start: name, count: strlen(name)))
     }
 }

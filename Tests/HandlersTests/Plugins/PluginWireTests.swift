@@ -391,6 +391,23 @@ struct PluginDiscoveryTests {
         #expect(PluginFolder(reading: directory.path).notUTF8 == ["caf\u{FFFD}"])
         #expect(PluginFolder(reading: directory.path).executables.count == 2)
     }
+
+    /// Names are read in place up to their NUL (a `dirent` is only as long as its name): every
+    /// length a file system takes, 1 to 255 bytes, comes back whole.
+    @Test func namesOfEveryLength() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "plugins-\(UInt64.random(in: 0 ... .max))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let names = (1...255).map { String(repeating: "p", count: $0 - 1) + "\($0 % 10)" }
+        for name in names {
+            let path = directory.appendingPathComponent(name).path
+            #expect(FileManager.default.createFile(atPath: path, contents: Data("#!/bin/sh\n".utf8)), "\(name.count)")
+            chmod(path, 0o755)
+        }
+        let found = PluginFolder(reading: directory.path).executables.map(\.description)
+        #expect(found == names.sorted())
+    }
 }
 
 @Suite("Plugins: text in the log")
