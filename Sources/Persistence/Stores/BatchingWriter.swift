@@ -209,6 +209,7 @@ actor BatchingWriter {
         // reads the whole table.
         guard self.modes.hasOverflowed else { return }
         if case .present = self.modeIndex { return }
+        // The loop is this actor's executor, so its job is isolated to it (checked at run time).
         self.eventLoop.execute { self.assumeIsolated { $0.createModeIndexIfOverflowed() } }
     }
 

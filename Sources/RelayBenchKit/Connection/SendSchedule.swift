@@ -99,6 +99,7 @@ final class SendSchedule {
         if let timerDue = self.timerDue, timerDue <= due { return }
         self.timer?.cancel()
         self.timerDue = due
+        // Every caller (``BenchSocketHandler``) runs on this loop; checked at run time.
         self.timer = self.eventLoop.assumeIsolated().scheduleTask(deadline: due) { self.fire() }
     }
 }

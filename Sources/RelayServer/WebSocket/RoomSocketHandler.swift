@@ -743,7 +743,8 @@ extension RoomSocketHandler {
         }
     }
 
-    /// Suspends the writer until the channel takes more writes (or closes).
+    /// Suspends the writer until the channel takes more writes (or closes). Its one waiter is
+    /// resumed exactly once: by ``resumeWriter()``, from a writability change or ``stop()``.
     func waitUntilWritable() async {
         await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
             guard let channel = self.context?.channel, channel.isActive, !channel.isWritable else {
