@@ -85,7 +85,9 @@ struct FrameStateMachineTests {
                     let valid =
                         [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011].contains(code)
                         || (1012...1014).contains(code) || (3000...4999).contains(code)
-                    return .close(valid ? 1000 : 1002)
+                    guard valid else { return .close(1002) }
+                    let reason = frame.payload.dropFirst(2)
+                    return .close(String(validating: reason, as: UTF8.self) == nil ? 1007 : 1000)
                 }
             default:
                 return .close(1002)
@@ -121,7 +123,13 @@ struct FrameStateMachineTests {
         default:
             let code = [1000, 1001, 1004, 1005, 1006, 1012, 1014, 1015, 999, 2999, 3000, 4000, 5000]
                 .randomElement(using: &random)!
-            var closing = [UInt8(code >> 8), UInt8(code & 0xFF)] + payload(0...4)
+            // A reason of printable ASCII, now and then with UTF-8 that is valid (é, U+1F600) or
+            // not (a lone lead byte, 0xFF, an encoded surrogate, an overlong '/').
+            let reasonEnds: [[UInt8]] = [
+                [], [], [], [0xC3, 0xA9], [0xF0, 0x9F, 0x98, 0x80], [0xC3], [0xFF], [0xED, 0xA0, 0x80], [0xC0, 0xAF],
+            ]
+            var closing =
+                [UInt8(code >> 8), UInt8(code & 0xFF)] + payload(0...4) + reasonEnds.randomElement(using: &random)!
             if Int.random(in: 0..<6, using: &random) == 0 {
                 closing = Array(closing.prefix(Int.random(in: 0...1, using: &random)))
             }
