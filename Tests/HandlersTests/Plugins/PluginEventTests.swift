@@ -296,6 +296,64 @@ struct PluginEventTests {
         }
     }
 
+    /// `events_missed` came after room events (PLUGINS.md, "Versioning"): a plugin that did not
+    /// list it, one written before it, must never be sent the event, only have its misses logged.
+    @Test("A plugin that did not ask for events_missed misses events untold; the log still counts them")
+    func missedEventsAreNotToldUnasked() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("unasked-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let (logFile, startFile) = (folder + "/log", folder + "/start")
+        var settings = ProbePlugin.settings()
+        settings.maxQueuedInputBytes = 4_096
+        let recorder = Self.recorder(
+            events: "member_joined,member_left,room_closed", logFile: logFile, startFile: startFile)
+        let records = RecordedLogs()
+        let logger = Logger(label: "missed-events") { _ in records }
+        // The counts of the `plugin.events.missed` warnings logged.
+        var warned: Int {
+            records.entries.filter { $0.message == "plugin.events.missed" }
+                .compactMap { entry in entry.metadata["count"].flatMap { Int("\($0)") } }.reduce(0, +)
+        }
+        try await ProbePlugin.withHarness([recorder], settings: settings, logger: logger) { harness in
+            // As in `missedEventsAreCounted`: three events a room, far more than the pipe and the input hold.
+            let rooms = 600
+            for index in 0..<rooms {
+                let host = harness.client()
+                _ = try await host.createRoom(playerID: "p\(index)", name: "P")
+                await host.send(#"{"type":"leave_room"}"#)
+            }
+            #expect(FileManager.default.createFile(atPath: startFile, contents: nil))
+            // Every event heard or warned of: the plugin has read all its input.
+            var heard: [String] = []
+            try await harness.eventually {
+                let content = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
+                heard = content.split(separator: "\n").map(String.init)
+                return heard.count + warned >= 3 * rooms && content.hasSuffix("\n")
+            }
+            #expect(warned > 0, "nothing was missed")
+            #expect(heard.count + warned == 3 * rooms)
+            // A room after them all: its events fit, behind any notice queued meanwhile (a notice
+            // waits for room in the input, so it may come after every event the plugin heard).
+            let last = harness.client()
+            let code = try await last.createRoom(playerID: "last", name: "L")
+            await last.send(#"{"type":"leave_room"}"#)
+            var after: [String] = []
+            try await harness.eventually {
+                let content = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
+                after = content.split(separator: "\n").dropFirst(heard.count).map(String.init)
+                return content.hasSuffix("\n")
+                    && after.contains { $0 == "room_closed \(code) - []" || $0.hasPrefix("events_missed") }
+            }
+            #expect(
+                after == [
+                    "member_joined \(code) last [last]", "member_left \(code) last []", "room_closed \(code) - []",
+                ], "\(after)")
+            let notices = (heard + after).filter { $0.hasPrefix("events_missed") }
+            #expect(notices.isEmpty, "told of missed events it did not ask for: \(notices)")
+        }
+    }
+
     /// Members come and go while another sends requests: each request's `room` must list the
     /// members the plugin's events say are connected at that point of what it has read. (A request
     /// queued after leaving its room could be read after an event its `room` predates.)

@@ -415,15 +415,18 @@ struct PluginFailureTests {
     }
 
     /// Runs `body` with a probe in `mode` (a 200 ms request timeout: the hang rule's silence is
-    /// 1 s) that was told `kilobytes` room events of 1 KB, all of the room of `body`'s client: each
-    /// request of that client is written only after them.
+    /// 1 s; at most `maxQueuedInputBytes` waiting for its stdin) that was told `kilobytes` room
+    /// events of 1 KB, all of the room of `body`'s client: each request of that client is written
+    /// only after them.
     private func withEventsQueued(
-        mode: String, kilobytes: Int, logger: Logger = quietLogger,
+        mode: String, kilobytes: Int, maxQueuedInputBytes: Int = PluginSettings().maxQueuedInputBytes,
+        logger: Logger = quietLogger,
         _ body: (_ asker: TestClient, _ harness: Harness, _ pidFile: String) async throws -> Void
     ) async throws {
         let pidFile = ProbePlugin.pidFile()
         defer { ProbePlugin.removePidFile(pidFile) }
-        let settings = ProbePlugin.settings(requestTimeout: .milliseconds(200))
+        var settings = ProbePlugin.settings(requestTimeout: .milliseconds(200))
+        settings.maxQueuedInputBytes = maxQueuedInputBytes
         try await ProbePlugin.withProcess(
             [ProbePlugin.executable(mode, pidFile: pidFile)], settings: settings, logger: logger
         ) { process, harness in
@@ -452,6 +455,31 @@ struct PluginFailureTests {
         // Killed by the stall rule, and said so: it owed nothing, so not for answers owed. (The
         // next incarnation reads nothing either: the probes written to it are owed, and it may
         // be killed for those.)
+        let hung = records.entries.filter { $0.message == "plugin.hung" }
+        #expect(hung.first?.metadata["reason"] == "stdin_stalled", "\(hung)")
+    }
+
+    /// A refusal is no answer: a plugin whose full input refuses every request at once
+    /// (`plugin_unavailable`) has still stopped reading, and is killed as stalled. Counted as
+    /// answers, the refusals put the stall off at each request, and it was never killed.
+    @Test(.timeLimit(.minutes(3))) func aPluginWhoseFullStdinRefusesRequestsIsKilledWhenAsked() async throws {
+        let records = RecordedLogs()
+        let logger = Logger(label: "test") { _ in records }
+        // 300 KB of events for a 64 KiB pipe and 128 KiB of input: the writer is blocked, and the
+        // input stays full to within a pipe's worth (64 KiB) and an event. A request of 100 KB
+        // (a raised `--max-frame-bytes`) never fits beside them: each is refused, none written.
+        let big = #"{"type":"probe","echo":"\#(String(repeating: "x", count: 100_000))"}"#
+        try await self.withEventsQueued(
+            mode: "listens_noread", kilobytes: 300, maxQueuedInputBytes: 128 * 1024, logger: logger
+        ) { asker, harness, pidFile in
+            try await harness.eventually(timeout: .seconds(30)) {
+                let code = await asker.exchange(big).first?["code"]
+                // A restart, once running, times out what it does not read.
+                let restarted = ProbePlugin.pids(in: pidFile).count > 1
+                #expect(restarted || code == "plugin_unavailable", "\(String(describing: code))")
+                return restarted
+            }
+        }
         let hung = records.entries.filter { $0.message == "plugin.hung" }
         #expect(hung.first?.metadata["reason"] == "stdin_stalled", "\(hung)")
     }

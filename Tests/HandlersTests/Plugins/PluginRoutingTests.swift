@@ -55,6 +55,34 @@ struct PluginRoutingTests {
         }
     }
 
+    /// A member's answer is carried out inside the room, where what is for the sender alone
+    /// (their own messages, an error) must still come, in its place among the room-wide sends:
+    /// only the path outside a room had an answer of several actions, so an error dropped inside
+    /// went unseen.
+    @Test func aMemberGetsEveryActionOfOneAnswerInOrder() async throws {
+        try await ProbePlugin.withHarness([ProbePlugin.executable()]) { harness in
+            let (host, guest, code) = try await harness.roomWithTwoPlayers()
+            let mark = ProbePlugin.pidFile()  // a fresh path
+            defer { ProbePlugin.removePidFile(mark) }
+            // To the sender (n 1), to the room, an error, to the sender (n 2).
+            async let answered: Void = guest.send(#"{"type":"probe","do":"mixed_when_told","mark":"\#(mark)"}"#)
+            try await harness.eventually { FileManager.default.fileExists(atPath: mark) }
+            try FileManager.default.removeItem(atPath: mark)
+            await answered
+            let toGuest = await guest.received()
+            #expect(toGuest.map(\.type) == ["probe_reply", "probe_reply", "error", "probe_reply"], "\(toGuest)")
+            #expect(toGuest.first?["n"] == 1)
+            #expect(toGuest.dropFirst().first?["n"] == nil, "the room's, without `n`")
+            #expect(toGuest.compactMap { $0["code"]?.stringValue } == ["probe_says_no"])
+            #expect(toGuest.last?["n"] == 2)
+            let toHost = await host.received()
+            #expect(toHost.map(\.type) == ["probe_reply"], "the room's send alone: \(toHost)")
+            #expect(toHost.first?["n"] == nil)
+            #expect(toHost.first?["player_id"] == "guest")
+            #expect(toHost.first?["room_id"]?.stringValue == code)
+        }
+    }
+
     @Test func roomActionsOutsideARoomAnswerNotInRoom() async throws {
         try await ProbePlugin.withHarness([ProbePlugin.executable()]) { harness in
             await harness.client().expectError("not_in_room", after: #"{"type":"probe","do":"room"}"#)

@@ -54,6 +54,34 @@ struct PluginWireTests {
         #expect(!first.announcesTheSame(as: try hello(#""room_closed","member_left","member_joined""#)))
     }
 
+    /// A restart must announce what the first hello did in every field (PLUGINS.md §1): one that
+    /// changed its name, failure rule, or handled or filtered types would be routed, and fail, as
+    /// the first one said. One case a field, changed alone: refused; the same, reordered: taken.
+    @Test(arguments: [
+        ("name", #""X""#), ("handles", #"["a"]"#), ("filters", #"["chat"]"#), ("filter_failure", #""reject""#),
+        ("events", #"["member_left"]"#),
+    ])
+    func aRestartsHelloMustMatchTheFirstInEachField(_ field: String, changedTo value: String) throws {
+        func hello(_ fields: [(String, String)]) throws -> PluginHello {
+            let pairs = fields.map { #""\#($0.0)":\#($0.1)"# }.joined(separator: ",")
+            let line = decode(#"{"kind":"hello","protocol":1,"# + pairs + "}")
+            guard case .hello(let hello) = line else { throw PluginProtocolError("\(line)") }
+            return hello
+        }
+        let fields = [
+            ("name", #""x""#), ("handles", #"["a","b"]"#), ("filters", #"["chat","emote"]"#),
+            ("filter_failure", #""pass""#), ("events", #"["member_left","room_closed"]"#),
+        ]
+        let first = try hello(fields)
+        let reordered = try hello([
+            ("events", #"["room_closed","member_left"]"#), ("filter_failure", #""pass""#),
+            ("filters", #"["emote","chat"]"#), ("handles", #"["b","a"]"#), ("name", #""x""#),
+        ])
+        #expect(first.announcesTheSame(as: reordered))
+        let changed = try hello(fields.map { $0.0 == field ? (field, value) : $0 })
+        #expect(!first.announcesTheSame(as: changed), "\(field) changed to \(value)")
+    }
+
     @Test func eventLinesNameTheRoomAndForAMemberTheirRoom() {
         let closed = PluginEvent.roomClosed.line(roomID: "ABC123", playerID: nil, room: nil)
         #expect(
@@ -136,6 +164,36 @@ struct PluginWireTests {
         }
         #expect(hello.handles == types)
         #expect(hello.name == "dés ✓")
+    }
+
+    /// A hello's name, a type it lists and an answer's error code are 1–64 bytes (PLUGINS.md §1,
+    /// §3): the 64th is taken, the 65th refused. A name counts bytes, not characters.
+    @Test func namesTypesAndErrorCodesMayHave64BytesNotMore() {
+        func hello(name: String = "x", handles type: String = "a") -> PluginLine {
+            decode(#"{"kind":"hello","protocol":1,"name":"\#(name)","handles":["\#(type)"]}"#)
+        }
+        func error(code: String) -> PluginLine {
+            decode(#"{"kind":"answer","id":3,"actions":[{"error":{"code":"\#(code)","message":"No."}}]}"#)
+        }
+        let (longest, tooLong) = (String(repeating: "n", count: 64), String(repeating: "n", count: 65))
+        guard case .hello(let named) = hello(name: longest), case .hello(let typed) = hello(handles: longest) else {
+            Issue.record("64 bytes refused: \(hello(name: longest)), \(hello(handles: longest))")
+            return
+        }
+        #expect(named.name == longest)
+        #expect(typed.handles == [longest])
+        #expect(error(code: longest) == .answer(id: 3, .actions([.error(RelayError(code: longest, message: "No."))])))
+        // 33 characters of 2 bytes: 66 bytes.
+        for line in [hello(name: tooLong), hello(name: String(repeating: "é", count: 33)), hello(handles: tooLong)] {
+            guard case .badHello = line else {
+                Issue.record("65 bytes or more accepted: \(line)")
+                continue
+            }
+        }
+        guard case .invalidAnswer(id: 3, _) = error(code: tooLong) else {
+            Issue.record("a code of 65 bytes: \(error(code: tooLong))")
+            return
+        }
     }
 
     @Test func answersWithEveryAction() throws {
