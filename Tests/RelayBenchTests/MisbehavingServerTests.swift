@@ -139,10 +139,42 @@ struct MisbehavingServerTests {
         }
     }
 
+    /// A confirmation whose `room_info` shows 3 players in a room of at most 2.
+    static let overCapacity = #""room_info":{"room_id":"AAAAAA","player_count":3,"max_players":2}"#
+
+    /// Against the real relay the count of rooms over capacity is only ever 0: a server that lets a
+    /// room grow past its `max_players` must show in both reports, not pass unnoticed.
+    @Test("A room the server announces over its max_players is counted by join-storm and warned of by relay")
+    func roomOverMaxPlayers() async throws {
+        // Creates and joins alike: the counts do not depend on how a loaded run mixes them.
+        try await ScriptedRelay.with(answer: { text in
+            if text.contains(#""create_room""#) {
+                return [#"{"type":"room_created","room_id":"AAAAAA","player_id":"p1",\#(Self.overCapacity)}"#]
+            }
+            if text.contains(#""join_room""#) {
+                return [#"{"type":"room_joined","room_id":"AAAAAA","player_id":"p2",\#(Self.overCapacity)}"#]
+            }
+            return []
+        }) { server in
+            let storm = try await JoinStormScenario(rate: 20, seconds: 1, players: 2, holdSeconds: 0.1)
+                .run(in: try Self.context(port: server.port))
+            #expect(storm.failed == 0, "\(storm.failures)")
+            #expect(storm.roomsOverCapacity == 1)
+            #expect(storm.table().contains("rooms the server reported over capacity: 1"), "\(storm.table())")
+            let relay = try await RelayScenario(rooms: 1, players: 2, hertz: 10, seconds: 0.2, drainSeconds: 0.1)
+                .run(in: try Self.context(port: server.port))
+            #expect(relay.setup.roomsReady == 1, "\(relay.setup.failures)")
+            #expect(relay.roomsOverCapacity == 1)
+            #expect(relay.table().contains("WARNING     1 rooms reported more players than their max_players"))
+        }
+    }
+
     /// Each sender's own message back, as a room-mate's (another stream of its room) stamped
     /// `ahead` µs later, labelled with `playerID`; without its sequence and stream if `stripped`.
+    /// `relayedStream` names the stream it is relayed as, from the sender's own.
     static func relayingStamps(
-        ahead: Int64, stripped: Bool = false, labelledAs playerID: String = "mate"
+        ahead: Int64, stripped: Bool = false, labelledAs playerID: String = "mate",
+        asStream relayedStream: @escaping @Sendable (Int64) -> Int64 = { $0 ^ 1 }
     ) -> @Sendable (String) -> [String] {
         { text in
             if text.contains(#""create_room""#) { return [Self.created] }
@@ -152,7 +184,7 @@ struct MisbehavingServerTests {
                     Int64(match.2).flatMap { sequence in Int64(match.3).map { (due, sequence, $0) } }
                 })
             else { return [] }
-            let stamp = stripped ? "\(due + ahead)" : "\(due + ahead),\"s\":\(sequence),\"k\":\(stream ^ 1)"
+            let stamp = stripped ? "\(due + ahead)" : "\(due + ahead),\"s\":\(sequence),\"k\":\(relayedStream(stream))"
             return [
                 #"{"type":"player_state_update","room_info":{"players":[{"player_id":"p1"}]},"player_id":"\#(playerID)","state":{"t":\#(stamp)}}"#
             ]
@@ -178,6 +210,34 @@ struct MisbehavingServerTests {
             let latency = try #require(report.window?.latency)
             #expect(latency.mislabelled > 0 && latency.delivered > 0, "\(latency)")
             #expect(Format.wrongDeliveries(latency)?.contains("labelled with their receiver's own player_id") == true)
+        }
+    }
+
+    /// A server that sends each message back to its sender instead of to the room-mates: every
+    /// room-mate lost it, and a delivery counted for the echo would hide that loss.
+    @Test("A relay of the receiver's own stream is an echo and a loss, not a delivery")
+    func echoIsNoDelivery() async throws {
+        try await ScriptedRelay.with(answer: Self.relayingStamps(ahead: 0, asStream: { $0 })) { server in
+            let report = try await RelayScenario(rooms: 1, players: 2, hertz: 20, seconds: 0.5, drainSeconds: 0.1)
+                .run(in: try Self.context(port: server.port))
+            let latency = try #require(report.window?.latency)
+            #expect(latency.sent > 0 && latency.echoed > 0, "\(latency)")
+            #expect(latency.delivered == 0 && latency.lost > 0, "\(latency)")
+        }
+    }
+
+    /// A server that sends a room's messages to another room: the receiver must tell it by the
+    /// room number in the stream id (``StreamID``), which it learns when it starts sending.
+    @Test("A relay of a stream sent in another room is misrouted and a loss, not a delivery")
+    func misroutedIsNoDelivery() async throws {
+        // The room-mate's stream, renumbered into the next room (the room sits above the serial bits).
+        let nextRoom: @Sendable (Int64) -> Int64 = { ($0 ^ 1) + (1 << StreamID.serialBits) }
+        try await ScriptedRelay.with(answer: Self.relayingStamps(ahead: 0, asStream: nextRoom)) { server in
+            let report = try await RelayScenario(rooms: 1, players: 2, hertz: 20, seconds: 0.5, drainSeconds: 0.1)
+                .run(in: try Self.context(port: server.port))
+            let latency = try #require(report.window?.latency)
+            #expect(latency.sent > 0 && latency.misrouted > 0, "\(latency)")
+            #expect(latency.delivered == 0 && latency.lost > 0, "\(latency)")
         }
     }
 

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOEmbedded
 import NIOPosix
+import Synchronization
 import Testing
 
 @testable import RelayBenchKit
@@ -196,5 +197,55 @@ struct SendScheduleTests {
                 == (0..<scheduledAt.count).map {
                     start + .milliseconds(10) + .nanoseconds(Self.period.nanoseconds * Int64($0))
                 })
+    }
+
+    /// The whole bench, not a fake sender: each message must carry when it was due, so that a bench
+    /// held up shows the wait in its send lag and in every latency it is part of. Stamped with the
+    /// time it went out instead, the lag read ~0 and the bench's own delay passed for the server's.
+    @Test func aHeldUpBenchShowsTheWaitInItsSendLagAndLatency() async throws {
+        let holdUp = HoldUp()
+        let relay = MisbehavingServerTests.relayingStamps(ahead: 0)
+        try await ScriptedRelay.with(answer: { text in
+            holdUp.relayed(text)
+            return relay(text)
+        }) { server in
+            let connector = try MisbehavingServerTests.context(port: server.port).makeConnector()
+            let fleet = RoomFleet(connector: connector)
+            let setup = await fleet.addRooms(1, players: 2, concurrency: 1)
+            holdUp.arm(connector.group)
+            let window = await fleet.measure(seconds: 1, hertz: 50, paddingBytes: 0, serverPID: nil, drainSeconds: 1)
+            await fleet.closeAll()
+            await connector.shutdown()
+            #expect(setup.roomsReady == 1, "\(setup.failures)")
+            #expect(holdUp.hasHeld, "the window's 10th state never reached the relay")
+            // At 50 Hz each sender had a send due in the hold-up's first 20 ms: over 180 ms late (µs).
+            #expect(window.latency.sent > 0 && window.latency.sendLagMax >= 150_000, "\(window.latency)")
+            #expect(window.latency.max >= 150_000, "\(window.latency)")
+        }
+    }
+}
+
+/// Holds up every loop of the bench for 200 ms, once, when the 10th `player_state` reaches the
+/// relay: inside the measured window (states are sent only in it), however late the test's task runs.
+private final class HoldUp: Sendable {
+    private let state = Mutex<(group: (any EventLoopGroup)?, states: Int, held: Bool)>((nil, 0, false))
+
+    var hasHeld: Bool { self.state.withLock { $0.held } }
+
+    func arm(_ group: any EventLoopGroup) {
+        self.state.withLock { $0.group = group }
+    }
+
+    func relayed(_ text: String) {
+        guard text.contains(#""player_state""#) else { return }
+        let group: (any EventLoopGroup)? = self.state.withLock { state in
+            state.states += 1
+            guard state.states == 10, let group = state.group else { return nil }
+            state.held = true
+            return group
+        }
+        for loop in group?.makeIterator() ?? EventLoopIterator([]) {
+            loop.execute { usleep(200_000) }
+        }
     }
 }
