@@ -203,8 +203,12 @@ struct InboundBytesPerAddressTests {
         }
         #expect(handler.messagesWithReader == 0, "held while the address is in debt")
         if debtRepaidFirst { time.advance(by: .seconds(12)) }  // the pause's timer has not run
+        let debtBefore = try #require(share).timeUntilOutOfDebt(now: time.clock.now())
         channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
         #expect(handler.messagesWithReader == handled)
+        // Dropped or handled, what was held is charged to the address: ~5 KB at 1,000 bytes a second.
+        let debtAfter = try #require(share).timeUntilOutOfDebt(now: time.clock.now())
+        #expect(messages == 1 || debtAfter - debtBefore >= .seconds(3.5), "\(debtBefore) → \(debtAfter)")
         #expect(!channel.isActive, "the connection is over")
         _ = try? channel.finish()
     }

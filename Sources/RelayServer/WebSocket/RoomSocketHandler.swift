@@ -92,9 +92,9 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// refused whole, so nothing of it is kept).
     private var fragments: (bytes: ByteBuffer, length: Int, isText: Bool, frames: Int, pinged: Bool)?
     /// Most frames one message may come in; more close the connection as a too-large message
-    /// does (1009). The message budgets count whole messages, and an empty continuation frame is
-    /// 6 bytes of the byte budget: without this, one client could keep its loop parsing ~350,000
-    /// of them a second (~230 ns each). Browsers send every message in one frame.
+    /// does (1009). The message budgets count whole messages: an empty continuation frame costs
+    /// its 6 bytes and 256 more of the byte budget (``InboundCharges/chargeRead(_:frames:framesBesideMessages:)``),
+    /// and a message needs no more frames than this. Browsers send every message in one frame.
     static let maxFramesPerMessage = 128
     /// The payload of the last ping, while its pong has not come.
     private var pingPayload: UInt64?
@@ -254,7 +254,8 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
             guard self.budget.take(.other) else { return }
             self.pongOwed = frame.unmaskedData
         case .pong:
-            // Read in place: a client may send pongs unasked (RFC 6455 §5.5.3), at no cost.
+            // Read in place: a client may send pongs unasked (RFC 6455 §5.5.3), at no message's
+            // cost (its bytes, and 256 more, are charged to the byte budget with the read's).
             guard let expected = self.pingPayload else { return }
             let answersThePing = frame.withUnmaskedPayload { payload in
                 payload.count >= 8 && payload.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) } == expected
@@ -314,6 +315,9 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard held != nil || framesWaited, !self.inputRefused else { return }
         let count = (held?.readableBytes ?? 0) + (framesWaited ? self.frames.unparsed?.readableBytes ?? 0 : 0)
         if self.charges.isPastOwnShare() || count > Self.bytesHandledAtHangUp {
+            // Read all the same: charged as a discarded read is, so hanging up buys no reading.
+            // (What waited uncut for the reader was charged with its read.)
+            self.charges.chargeRead(held?.readableBytes ?? 0, frames: 0, framesBesideMessages: 0)
             self.frames.discardUnparsed()
             self.session.logger.debug("relay.input.dropped_at_hang_up", metadata: ["bytes": "\(count)"])
         } else {
