@@ -56,7 +56,8 @@ public struct RelayLimits: Sendable {
     /// are slowed. A player sends ~25 KB a second by this count, a host ~150 KB as a game starts.
     public var busyLoopInboundBytesPerSecond = 64 << 10
     /// What each frame costs the byte budgets of the address and of a busy loop beyond its
-    /// bytes: the loop's fixed work for a message (read, dispatch, the room's step), ~1.8 µs for
+    /// bytes, and the connection's own for a frame no message budget pays for (a control frame,
+    /// a fragment but a message's last): the loop's fixed work for a message (read, dispatch, the room's step), ~1.8 µs for
     /// the game's 130-byte `player_state`, is what ~256 bytes of small JSON values cost
     /// (``inboundBytesPerDecodedValue``), so a flood of small messages buys no more of the loop
     /// than one of large ones.

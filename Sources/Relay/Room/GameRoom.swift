@@ -113,8 +113,8 @@ public actor GameRoom {
     package nonisolated func executeOnLoop(_ body: @escaping @Sendable (isolated GameRoom) -> Void) {
         self.eventLoop.execute { [self] in
             // On the loop, which is the actor's executor: the cast `assumeIsolated` makes after
-            // its own check (see ``enterFromAnywhere(with:_:)``), checked in debug builds.
-            assert(self.eventLoop.inEventLoop)
+            // its own check (see ``enterFromAnywhere(with:_:)``); debug builds ask the executor.
+            self.assertIsolated()
             typealias Plain = @Sendable (GameRoom) -> Void
             unsafeBitCast(body, to: Plain.self)(self)
         }
