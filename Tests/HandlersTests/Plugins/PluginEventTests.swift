@@ -232,23 +232,24 @@ struct PluginEventTests {
         }
     }
 
-    /// A plugin that stops reading misses events once its input is full (its stdin pipe too, or
-    /// while the writer is behind), and is told in each room's place how many: every room's events
-    /// are accounted for, each heard or counted where it happened.
-    @Test("A plugin that stopped reading is told, in each room's place, how many of its events it missed")
-    func missedEventsAreCounted() async throws {
+    /// Runs `body` with a recorder plugin listening for `events` (its input held to 4 KiB) that was
+    /// told of 600 rooms, each created and left (three events), while it did not read, and has just
+    /// been let read: with its log file, the number of rooms and the count of events the
+    /// `plugin.events.missed` warnings have logged so far.
+    private func withEventsMissed(
+        listening events: String,
+        _ body: (_ harness: Harness, _ logFile: String, _ rooms: Int, _ warned: () -> Int) async throws -> Void
+    ) async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("missed-\(UUID())").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let (logFile, startFile) = (folder + "/log", folder + "/start")
         var settings = ProbePlugin.settings()
         settings.maxQueuedInputBytes = 4_096
-        let recorder = Self.recorder(
-            events: "member_joined,member_left,room_closed,events_missed", logFile: logFile, startFile: startFile)
+        let recorder = Self.recorder(events: events, logFile: logFile, startFile: startFile)
         let records = RecordedLogs()
         let logger = Logger(label: "missed-events") { _ in records }
-        // The counts of the `plugin.events.missed` warnings logged.
-        var warned: Int {
+        func warned() -> Int {
             records.entries.filter { $0.message == "plugin.events.missed" }
                 .compactMap { entry in entry.metadata["count"].flatMap { Int("\($0)") } }.reduce(0, +)
         }
@@ -261,6 +262,17 @@ struct PluginEventTests {
                 await host.send(#"{"type":"leave_room"}"#)
             }
             #expect(FileManager.default.createFile(atPath: startFile, contents: nil))
+            try await body(harness, logFile, rooms, warned)
+        }
+    }
+
+    /// A plugin that stops reading misses events once its input is full (its stdin pipe too, or
+    /// while the writer is behind), and is told in each room's place how many: every room's events
+    /// are accounted for, each heard or counted where it happened.
+    @Test("A plugin that stopped reading is told, in each room's place, how many of its events it missed")
+    func missedEventsAreCounted() async throws {
+        let events = "member_joined,member_left,room_closed,events_missed"
+        try await self.withEventsMissed(listening: events) { harness, logFile, rooms, warned in
             var byRoom: [String: [String]] = [:]
             var missed = 0
             try await harness.eventually {
@@ -278,8 +290,8 @@ struct PluginEventTests {
                 return accounted >= 3 * rooms && content.hasSuffix("\n")
             }
             // The log's warnings, at most one a second, count them all, the last burst's included.
-            try await harness.eventually { warned >= missed }
-            #expect(warned == missed)
+            try await harness.eventually { warned() >= missed }
+            #expect(warned() == missed)
             #expect(byRoom.count == rooms)
             // Each room's events in their order, a notice standing for as many as it counts.
             let happened = ["member_joined", "member_left", "room_closed"]
@@ -300,39 +312,17 @@ struct PluginEventTests {
     /// list it, one written before it, must never be sent the event, only have its misses logged.
     @Test("A plugin that did not ask for events_missed misses events untold; the log still counts them")
     func missedEventsAreNotToldUnasked() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("unasked-\(UUID())").path
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        let (logFile, startFile) = (folder + "/log", folder + "/start")
-        var settings = ProbePlugin.settings()
-        settings.maxQueuedInputBytes = 4_096
-        let recorder = Self.recorder(
-            events: "member_joined,member_left,room_closed", logFile: logFile, startFile: startFile)
-        let records = RecordedLogs()
-        let logger = Logger(label: "missed-events") { _ in records }
-        // The counts of the `plugin.events.missed` warnings logged.
-        var warned: Int {
-            records.entries.filter { $0.message == "plugin.events.missed" }
-                .compactMap { entry in entry.metadata["count"].flatMap { Int("\($0)") } }.reduce(0, +)
-        }
-        try await ProbePlugin.withHarness([recorder], settings: settings, logger: logger) { harness in
-            // As in `missedEventsAreCounted`: three events a room, far more than the pipe and the input hold.
-            let rooms = 600
-            for index in 0..<rooms {
-                let host = harness.client()
-                _ = try await host.createRoom(playerID: "p\(index)", name: "P")
-                await host.send(#"{"type":"leave_room"}"#)
-            }
-            #expect(FileManager.default.createFile(atPath: startFile, contents: nil))
+        try await self.withEventsMissed(listening: "member_joined,member_left,room_closed") {
+            harness, logFile, rooms, warned in
             // Every event heard or warned of: the plugin has read all its input.
             var heard: [String] = []
             try await harness.eventually {
                 let content = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
                 heard = content.split(separator: "\n").map(String.init)
-                return heard.count + warned >= 3 * rooms && content.hasSuffix("\n")
+                return heard.count + warned() >= 3 * rooms && content.hasSuffix("\n")
             }
-            #expect(warned > 0, "nothing was missed")
-            #expect(heard.count + warned == 3 * rooms)
+            #expect(warned() > 0, "nothing was missed")
+            #expect(heard.count + warned() == 3 * rooms)
             // A room after them all: its events fit, behind any notice queued meanwhile (a notice
             // waits for room in the input, so it may come after every event the plugin heard).
             let last = harness.client()
