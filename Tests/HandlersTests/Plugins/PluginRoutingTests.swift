@@ -62,13 +62,8 @@ struct PluginRoutingTests {
     @Test func aMemberGetsEveryActionOfOneAnswerInOrder() async throws {
         try await ProbePlugin.withHarness([ProbePlugin.executable()]) { harness in
             let (host, guest, code) = try await harness.roomWithTwoPlayers()
-            let mark = ProbePlugin.pidFile()  // a fresh path
-            defer { ProbePlugin.removePidFile(mark) }
             // To the sender (n 1), to the room, an error, to the sender (n 2).
-            async let answered: Void = guest.send(#"{"type":"probe","do":"mixed_when_told","mark":"\#(mark)"}"#)
-            try await harness.eventually { FileManager.default.fileExists(atPath: mark) }
-            try FileManager.default.removeItem(atPath: mark)
-            await answered
+            try await Self.mixedAnswer(to: guest, in: harness) {}
             let toGuest = await guest.received()
             #expect(toGuest.map(\.type) == ["probe_reply", "probe_reply", "error", "probe_reply"], "\(toGuest)")
             #expect(toGuest.first?["n"] == 1)
@@ -98,15 +93,11 @@ struct PluginRoutingTests {
     @Test func aSenderRemovedWhileThePluginAnswersStillGetsWhatIsForThemAlone() async throws {
         try await ProbePlugin.withHarness([ProbePlugin.executable()]) { harness in
             let (host, guest, code) = try await harness.roomWithTwoPlayers()
-            let mark = ProbePlugin.pidFile()  // a fresh path
-            defer { ProbePlugin.removePidFile(mark) }
-            async let answered: Void = guest.send(#"{"type":"probe","do":"mixed_when_told","mark":"\#(mark)"}"#)
-            try await harness.eventually { FileManager.default.fileExists(atPath: mark) }
-            // A game's handler kicks the guest while the plugin holds its answer.
-            let room = try #require(harness.registry.room(code: code))
-            #expect(await room.removeMember("guest"))
-            try FileManager.default.removeItem(atPath: mark)
-            await answered
+            try await Self.mixedAnswer(to: guest, in: harness) {
+                // A game's handler kicks the guest while the plugin holds its answer.
+                let room = try #require(harness.registry.room(code: code))
+                #expect(await room.removeMember("guest"))
+            }
             let toGuest = await guest.received()
             #expect(toGuest.map(\.type) == ["room_left", "probe_reply", "error", "error", "probe_reply"], "\(toGuest)")
             #expect(toGuest.compactMap { $0["code"]?.stringValue } == ["not_in_room", "probe_says_no"])
@@ -114,6 +105,21 @@ struct PluginRoutingTests {
             #expect(toGuest.last?["n"] == 2)
             #expect(await host.received().map(\.type) == ["player_left"], "no room-wide send once the guest is out")
         }
+    }
+
+    /// Has `client` ask the probe for its answer of several actions (to the sender, to the room,
+    /// an error, to the sender again), runs `meanwhile` while the probe holds it, then lets it go
+    /// and waits until it is carried out.
+    private static func mixedAnswer(
+        to client: TestClient, in harness: Harness, meanwhile: () async throws -> Void
+    ) async throws {
+        let mark = ProbePlugin.pidFile()  // a fresh path
+        defer { ProbePlugin.removePidFile(mark) }
+        async let answered: Void = client.send(#"{"type":"probe","do":"mixed_when_told","mark":"\#(mark)"}"#)
+        try await harness.eventually { FileManager.default.fileExists(atPath: mark) }
+        try await meanwhile()
+        try FileManager.default.removeItem(atPath: mark)
+        await answered
     }
 
     @Test func answersComeBackToTheirOwnRequestsUnderConcurrency() async throws {
