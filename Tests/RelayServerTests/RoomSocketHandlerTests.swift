@@ -72,7 +72,7 @@ struct RoomSocketHandlerTests {
         let channel = EmbeddedChannel()
         let handler = try Self.makeHandler(limits: Self.byteBudget(perSecond: 64))
         try channel.pipeline.syncOperations.addHandler(handler)
-        try channel.writeInbound(Self.debtOfAbout300Bytes())  // 1,320 bytes of its 1,024
+        try channel.writeInbound(Self.pingsCosting1320Bytes())  // 1,320 bytes of its 1,024
         try channel.writeInbound(Self.clientFrame(.text, #"{"type":"ping"}"#))
         return (channel, handler)
     }
@@ -84,15 +84,20 @@ struct RoomSocketHandlerTests {
 
     /// 1,320 bytes of the connection's own byte budget in one read, ~300 past the burst of
     /// ``byteBudget(perSecond:)``: 4 pings of 74-byte frames, each charged 256 bytes more.
-    static func debtOfAbout300Bytes() -> ByteBuffer {
+    static func pingsCosting1320Bytes() -> ByteBuffer {
         Self.frames(4, .ping, payloadBytes: 68)
     }
 
-    /// `count` masked frames of `opcode` with `payloadBytes`-byte payloads (6 bytes more a frame).
-    static func frames(_ count: Int, _ opcode: WebSocketOpcode, payloadBytes: Int = 16) -> ByteBuffer {
+    /// `count` masked frames of `opcode` with `payloadBytes`-byte payloads (6 bytes more a frame),
+    /// each final unless `fin` is false.
+    static func frames(_ count: Int, _ opcode: WebSocketOpcode, payloadBytes: Int = 16, fin: Bool = true) -> ByteBuffer
+    {
         var stream = ByteBuffer()
         for _ in 0..<count {
             var frame = Self.clientFrame(opcode, String(repeating: "p", count: payloadBytes))
+            if !fin {
+                frame.setInteger(frame.getInteger(at: frame.readerIndex, as: UInt8.self)! & 0x7F, at: frame.readerIndex)
+            }
             stream.writeBuffer(&frame)
         }
         return stream
@@ -190,24 +195,36 @@ struct RoomSocketHandlerTests {
         _ = try? channel.finish()
     }
 
-    /// No message budget pays for a control frame: unsolicited pongs, charged their bytes alone,
-    /// were ~350,000 frames a second (6 bytes each) for the loop to read within the byte budget.
-    @Test("Control frames cost the connection's own byte budget 256 bytes a frame more than their bytes")
-    func controlFramesCostAFrameCharge() throws {
-        for opcode in [WebSocketOpcode.pong, .ping] {
-            let channel = EmbeddedChannel()
-            let counter = ReadCounter()
-            try channel.pipeline.syncOperations.addHandler(counter)
-            try channel.pipeline.syncOperations.addHandler(try Self.makeHandler(limits: Self.byteBudget(perSecond: 64)))
-            channel.read()
-            try channel.writeInbound(Self.frames(3, opcode))  // 3 × (22 + 256): 834 of the 1,024 bytes
-            channel.read()
-            #expect(counter.reads == 2, "\(opcode): within the budget, reading goes on")
-            try channel.writeInbound(Self.frames(1, opcode))  // 278 more: in debt, though 88 bytes were read
-            channel.read()
-            #expect(counter.reads == 2, "\(opcode): in debt, the read is held")
-            _ = try? channel.finish()
+    /// No message budget pays for a control frame or a fragment before a message's last:
+    /// unsolicited pongs, charged their bytes alone, were ~350,000 frames a second (6 bytes each)
+    /// for the loop to read within the byte budget.
+    @Test(
+        "Control frames and fragments cost the connection's own byte budget 256 bytes a frame more than their bytes",
+        arguments: ["pong", "ping", "fragment"])
+    func framesBesideMessagesCostAFrameCharge(kind: String) throws {
+        func frames(_ count: Int, first: Bool) -> ByteBuffer {
+            switch kind {
+            case "pong": return Self.frames(count, .pong)
+            case "ping": return Self.frames(count, .ping)
+            default:  // a text message's first fragment, then continuations: none its last
+                var stream = first ? Self.frames(1, .text, fin: false) : ByteBuffer()
+                var rest = Self.frames(first ? count - 1 : count, .continuation, fin: false)
+                stream.writeBuffer(&rest)
+                return stream
+            }
         }
+        let channel = EmbeddedChannel()
+        let counter = ReadCounter()
+        try channel.pipeline.syncOperations.addHandler(counter)
+        try channel.pipeline.syncOperations.addHandler(try Self.makeHandler(limits: Self.byteBudget(perSecond: 64)))
+        channel.read()
+        try channel.writeInbound(frames(3, first: true))  // 3 × (22 + 256): 834 of the 1,024 bytes
+        channel.read()
+        #expect(counter.reads == 2, "within the budget, reading goes on")
+        try channel.writeInbound(frames(1, first: false))  // 278 more: in debt, though 88 bytes were read
+        channel.read()
+        #expect(counter.reads == 2, "in debt, the read is held")
+        _ = try? channel.finish()
     }
 
     @Test("Values the reader decodes while reading pauses add to the pause: reading resumes once they are paid for")
@@ -216,7 +233,7 @@ struct RoomSocketHandlerTests {
         let time = ManualBudgetClock()
         let (channel, counter) = try Self.countedConnection(limits: limits, budgetClock: time.clock)
         let handler = try channel.pipeline.syncOperations.handler(type: RoomSocketHandler.self)
-        try channel.writeInbound(Self.debtOfAbout300Bytes())  // ~300 in debt, ~0.29 s
+        try channel.writeInbound(Self.pingsCosting1320Bytes())  // ~300 in debt, ~0.29 s
         channel.read()
         #expect(counter.reads == 0, "in debt, the read is held")
         // The reader decodes a message read before: 48 values, 16 past what its bytes paid for,
@@ -259,7 +276,7 @@ struct RoomSocketHandlerTests {
         try channel.pipeline.syncOperations.addHandler(counter)
         try channel.pipeline.syncOperations.addHandler(try Self.makeHandler(limits: limits, pingInterval: .seconds(1)))
         channel.read()
-        try channel.writeInbound(Self.debtOfAbout300Bytes())  // in debt
+        try channel.writeInbound(Self.pingsCosting1320Bytes())  // in debt
         channel.read()
         #expect(counter.reads == 1, "in debt, the read is held")
         var pingPayload: ByteBuffer?
@@ -298,7 +315,7 @@ struct RoomSocketHandlerTests {
         let counter = ReadCounter()
         try channel.pipeline.syncOperations.addHandler(counter)
         try channel.pipeline.syncOperations.addHandler(try Self.makeHandler(limits: limits))
-        try channel.writeInbound(Self.debtOfAbout300Bytes())  // ~300 in debt
+        try channel.writeInbound(Self.pingsCosting1320Bytes())  // ~300 in debt
         channel.read()
         #expect(counter.reads == 0, "in debt, the read is held")
         channel.embeddedEventLoop.advanceTime(by: .seconds(250))
@@ -413,7 +430,7 @@ struct RoomSocketHandlerTests {
         var first = Self.clientFrame(.text, #"{"type":"ping","#)
         first.setInteger(first.getInteger(at: first.readerIndex, as: UInt8.self)! & 0x7F, at: first.readerIndex)
         var stream = first
-        var pings = Self.debtOfAbout300Bytes()
+        var pings = Self.pingsCosting1320Bytes()
         stream.writeBuffer(&pings)
         try channel.writeInbound(stream)  // the message's start (a fragment: 277 bytes), then 1,320: in debt
         channel.read()

@@ -56,11 +56,11 @@ public struct RelayLimits: Sendable {
     /// are slowed. A player sends ~25 KB a second by this count, a host ~150 KB as a game starts.
     public var busyLoopInboundBytesPerSecond = 64 << 10
     /// What each frame costs the byte budgets of the address and of a busy loop beyond its
-    /// bytes, and the connection's own for a frame no message budget pays for (a control frame,
-    /// a fragment but a message's last): the loop's fixed work for a message (read, dispatch, the room's step), ~1.8 µs for
+    /// bytes: the loop's fixed work for a message (read, dispatch, the room's step), ~1.8 µs for
     /// the game's 130-byte `player_state`, is what ~256 bytes of small JSON values cost
     /// (``inboundBytesPerDecodedValue``), so a flood of small messages buys no more of the loop
-    /// than one of large ones.
+    /// than one of large ones. A frame no message budget pays for (a control frame, a fragment
+    /// but a message's last) costs the connection's own byte budget as much again.
     public static let bytesChargedPerFrame = 256
     /// Values of one message its bytes pay for (``inboundBytesPerDecodedValue``): more than a game
     /// message has (an `enemy_state` ~10, a `player_state` ~15), so play is never charged for them.

@@ -309,20 +309,25 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// whole, a read of tiny frames would queue thousands of messages). Held bytes are judged
     /// by their size, not by the debt now: a pause outlasts the debt it was timed for.
     private func handleWhatWasHeldAtHangUp(context: ChannelHandlerContext) {
-        let held = self.bytesOnHold.take()
         let framesWaited = self.framesWaitForReader
         self.framesWaitForReader = false
-        guard held != nil || framesWaited, !self.inputRefused else { return }
-        let count = (held?.readableBytes ?? 0) + (framesWaited ? self.frames.unparsed?.readableBytes ?? 0 : 0)
+        guard self.bytesOnHold != nil || framesWaited, !self.inputRefused else { return }
+        let held = self.bytesOnHold?.readableBytes ?? 0
+        let count = held + (framesWaited ? self.frames.unparsed?.readableBytes ?? 0 : 0)
         if self.charges.isPastOwnShare() || count > Self.bytesHandledAtHangUp {
-            // Read all the same: charged as a discarded read is, so hanging up buys no reading.
-            // (What waited uncut for the reader was charged with its read.)
-            self.charges.chargeRead(held?.readableBytes ?? 0, frames: 0, framesBesideMessages: 0)
+            self.dropHeldBytes()  // what waited uncut for the reader was charged with its read
             self.frames.discardUnparsed()
             self.session.logger.debug("relay.input.dropped_at_hang_up", metadata: ["bytes": "\(count)"])
         } else {
-            self.handle(held ?? ByteBuffer(), context: context)
+            self.handle(self.bytesOnHold.take() ?? ByteBuffer(), context: context)
         }
+    }
+
+    /// Drops the bytes on hold, charged as a discarded read is: whoever ends the connection, a
+    /// client that filled them buys no reading it did not pay for.
+    private func dropHeldBytes() {
+        guard let held = self.bytesOnHold.take() else { return }
+        self.charges.chargeRead(held.readableBytes, frames: 0, framesBesideMessages: 0)
     }
 
     func read(context: ChannelHandlerContext) {
@@ -635,7 +640,7 @@ extension RoomSocketHandler {
         if thenHangUp {
             self.hangsUpAfterClose = true
             self.inputRefused = true
-            self.bytesOnHold = nil
+            self.dropHeldBytes()
             // The player leaves the room now, not when the client hangs up (up to the grace period
             // for one that never does).
             self.endReading()
@@ -772,8 +777,8 @@ extension RoomSocketHandler {
         self.pinger = nil
         self.stopClosingDrain()
         self.readPause?.cancel()
+        self.dropHeldBytes()  // charged to the address before it is given back
         self.charges.ended()
-        self.bytesOnHold = nil
         self.resumeWriter()
     }
 
