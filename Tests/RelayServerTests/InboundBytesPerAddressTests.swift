@@ -354,7 +354,7 @@ struct InboundBytesPerAddressTests {
             #expect(closeCode == 1002)
             // The close frame may leave after the first read, before the rest is read and charged
             // (a loaded run's mate was answered at 0.13 s): 1 s for the loop to read it all. The
-            // 64 KiB keep the address in debt until ~3.9 s; uncharged, the mate is answered at ~1 s.
+            // 64 KiB keep the address in debt until ~3.8 s; uncharged, the mate is answered at ~1 s.
             try await Task.sleep(for: .seconds(1))
             let mate = TestSocket.connect(port: port, headers: [HTTPField.Name("X-Forwarded-For")!: "10.1.1.3"])
             mate.send(["type": "ping"])
