@@ -56,17 +56,21 @@ struct RatePerAddressTests {
         #expect(lists.addressCount == 2, "the /64 and its site that spent; not the one refused")
     }
 
-    @Test("The table keeps only addresses that wrote lately")
+    /// A bucket that gave one write is full again 0.1 s later, not after the burst's 6 s: kept that
+    /// long, every write of a /48 from a new /64 held a row, and the sweeps passed over them all.
+    @Test("The table keeps only addresses whose budgets are still refilling")
     func sweep() throws {
         func address(_ ip: String) throws -> String? { try ConnectionsPerAddressTests.key(ip) }
-        let writes = RatePerAddress(.writes(perSecond: 10))  // a bucket refills in 6 s
+        let writes = RatePerAddress(.writes(perSecond: 10))  // a token a 0.1 s, bursts of 60
         let start = ContinuousClock.now
         for index in 0..<10_000 { _ = writes.take(key: try address("10.0.\(index / 256).\(index % 256)"), now: start) }
         #expect(writes.addressCount == 10_000)
-        _ = writes.take(key: try address("203.0.113.7"), now: start + .seconds(3))  // the others are still refilling
+        _ = writes.take(key: try address("203.0.113.7"), now: start + .milliseconds(50))  // half a token short
+        #expect(writes.sweepCount == 1)
         #expect(writes.addressCount == 10_001)
-        _ = writes.take(key: try address("203.0.113.8"), now: start + .seconds(7))
-        #expect(writes.addressCount == 2)
+        _ = writes.take(key: try address("203.0.113.8"), now: start + .seconds(1.2))  // all full again
+        #expect(writes.sweepCount == 2)
+        #expect(writes.addressCount == 1)
     }
 
     /// 10,000 addresses that all wrote within the last refill, then a new address per write (a

@@ -46,16 +46,12 @@ final class RatePerAddress: Sendable {
         static func requests(perSecond: Double) -> Settings { Settings(perSecond: perSecond, burstSeconds: 60) }
     }
 
-    private struct Account {
-        var bucket: TokenBucket
-        var lastTaken: ContinuousClock.Instant
-    }
-
     /// How many times an address's rate and burst an IPv6 site (a /48) has.
     static let siteFactor = Double(RelayLimits.siteFactor)
 
     private struct Table {
-        var accounts: [String: Account] = [:]
+        /// Each address's bucket, and each IPv6 site's.
+        var buckets: [String: TokenBucket] = [:]
         var lastSweep: ContinuousClock.Instant?
         var sweeps = 0
     }
@@ -134,15 +130,15 @@ final class RatePerAddress: Sendable {
     ) -> Result {
         let keys = ClientAddress.keysLimiting(key)
         return self.table.withLock { table in
-            if table.accounts[key] == nil, table.accounts.count >= Self.sweepThreshold,
+            if table.buckets[key] == nil, table.buckets.count >= Self.sweepThreshold,
                 table.lastSweep.map({ now - $0 >= Self.sweepInterval }) ?? true
             {
                 self.sweep(&table, now: now)
             }
-            var buckets = keys.map { key in table.accounts[key]?.bucket ?? self.fullBucket(of: key, now: now) }
+            var buckets = keys.map { key in table.buckets[key] ?? self.fullBucket(of: key, now: now) }
             let (result, spent) = body(&buckets)
             guard spent else { return result }
-            for (key, bucket) in zip(keys, buckets) { table.accounts[key] = Account(bucket: bucket, lastTaken: now) }
+            for (key, bucket) in zip(keys, buckets) { table.buckets[key] = bucket }
             return result
         }
     }
@@ -159,7 +155,7 @@ final class RatePerAddress: Sendable {
         let keys = ClientAddress.keysLimiting(key)
         return self.table.withLock { table in
             keys.first { key in
-                guard var bucket = table.accounts[key]?.bucket else { return false }  // new: a full burst
+                guard var bucket = table.buckets[key] else { return false }  // new: a full burst
                 return !bucket.take(now: now)  // a copy
             }
         }
@@ -176,20 +172,19 @@ final class RatePerAddress: Sendable {
     }
 
     /// Addresses with a budget in the table (tests).
-    var addressCount: Int { self.table.withLock { $0.accounts.count } }
+    var addressCount: Int { self.table.withLock { $0.buckets.count } }
 
     /// Sweeps so far (tests).
     var sweepCount: Int { self.table.withLock { $0.sweeps } }
 
-    /// Drops the accounts whose buckets have refilled since they were last taken from: a new one is the same.
+    /// Drops the buckets that are full again: a new one is the same. (One that took a token is
+    /// full again a token's time later: kept for the whole burst's refill, 60 s for requests, a
+    /// /48 sending each request from a new /64 held a row per request for a minute.)
     private func sweep(_ table: inout Table, now: ContinuousClock.Instant) {
-        // The same for a site, whose rate and burst are both `siteFactor` times.
-        let refill = Duration.seconds(self.settings.burst / self.settings.perSecond)
-        // A bucket spent into debt (``spendUnlessInDebt(_:key:now:)``) takes longer than `refill` to be full.
-        table.accounts = table.accounts.filter { key, account in
+        table.buckets = table.buckets.filter { key, bucket in
             let burst = self.settings.burst * (ClientAddress.isSiteKey(key) ? Self.siteFactor : 1)
-            var bucket = account.bucket  // a copy: taking the whole burst only asks whether it is full
-            return now - account.lastTaken < refill || !bucket.take(burst, now: now)
+            var bucket = bucket  // a copy: taking the whole burst only asks whether it is full
+            return !bucket.take(burst, now: now)  // in debt or refilling: kept
         }
         table.lastSweep = now
         table.sweeps += 1
