@@ -49,6 +49,36 @@ struct ForwardedClientTests {
         }
     }
 
+    /// `FORWARDED_ALLOW_IPS=` left empty behind nginx on the same machine: its peer, loopback, is
+    /// then an uncounted client, and so is every player it carries, with nothing said.
+    @Test(
+        "A request or room socket with X-Forwarded-For from an unlisted loopback proxy is warned of, while loopback is uncounted",
+        arguments: [false, true])
+    func unlistedLoopbackProxy(upgrades: Bool) async throws {
+        let records = RecordedLogs()
+        let logger = Logger(label: "test") { _ in records }
+        try await withRelayServer(
+            logger: logger, configure: { $0.clientAddresses = ClientAddressPolicy(trustedProxies: .none) }
+        ) { port, _ in
+            func warnings() -> [RecordedLogs.Entry] {
+                records.entries.filter { $0.message == "proxy.loopback_not_listed" }
+            }
+            func ask(forwardedFor: String) async throws {
+                if upgrades {
+                    _ = try await StalledClient.connect(port: port, path: "/ws/room/new", extraHeaders: forwardedFor)
+                } else {
+                    let request = "GET /api/rooms HTTP/1.1\r\nHost: x\r\n\(forwardedFor)Connection: close\r\n\r\n"
+                    #expect(try await rawExchange(port: port, request).hasPrefix("HTTP/1.1 200"))
+                }
+            }
+            try await ask(forwardedFor: "")  // this machine's own client (the benchmark tool)
+            #expect(warnings().isEmpty)
+            try await ask(forwardedFor: "X-Forwarded-For: 203.0.113.9\r\n")
+            #expect(warnings().count == 1)
+            #expect(warnings().first?.level == .warning)
+        }
+    }
+
     @Test("With the default list, loopback, a client without X-Forwarded-For (the benchmark tool) is not warned of")
     func loopbackNamingNoClient() async throws {
         let records = RecordedLogs()

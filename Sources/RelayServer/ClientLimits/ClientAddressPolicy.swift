@@ -111,6 +111,8 @@ struct ClientAddressPolicy: Sendable {
     var countsLoopback = false
     /// Warnings of a listed proxy whose request named no client (shared by the policy's copies).
     private let unnamedClientWarnings = WarningThrottle()
+    /// Warnings of a proxy on this machine that is not listed (shared by the policy's copies).
+    private let untrustedLoopbackProxyWarnings = WarningThrottle()
 
     /// Whether loopback clients are to be counted, but a loopback peer is a trusted proxy, so that
     /// one that sends no `X-Forwarded-For` (a load test on this machine) is not counted after all.
@@ -134,6 +136,23 @@ struct ClientAddressPolicy: Sendable {
                 "proxy.address": "\(peer.map { "\($0)" } ?? "none")",
                 "effect": "its clients are not counted by the per-address limits",
                 "fix": "have the proxy set X-Forwarded-For, or take it out of --forwarded-allow-ips",
+            ])
+    }
+
+    /// Warns (at most every 10 s) that a request or upgrade with `X-Forwarded-For` came from a
+    /// loopback peer that is not a listed proxy while loopback clients are not counted: a proxy on
+    /// this machine left out of `--forwarded-allow-ips` (`FORWARDED_ALLOW_IPS=` left empty) had
+    /// every client it carries go free of every per-address limit, with nothing said.
+    func warnIfLoopbackProxyUnlisted(peer: SocketAddress?, logger: Logger) {
+        guard !self.countsLoopback, let address = peer.flatMap(ClientAddress.init), address.isLoopback,
+            !self.trustedProxies.contains(address), self.untrustedLoopbackProxyWarnings.shouldWarn()
+        else { return }
+        logger.warning(
+            "proxy.loopback_not_listed",
+            metadata: [
+                "proxy.address": "\(peer.map { "\($0)" } ?? "none")",
+                "effect": "the clients it forwards are not counted by the per-address limits",
+                "fix": "list it in --forwarded-allow-ips (loopback is listed by default)",
             ])
     }
 

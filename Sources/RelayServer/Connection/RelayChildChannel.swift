@@ -169,7 +169,12 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     /// names (the proxy's own connection was not counted as it was accepted); the refusal when
     /// that client has the most allowed.
     private func admitForwardedClient(on channel: any Channel, _ head: HTTPRequestHead, logger: Logger) -> APIError? {
-        guard self.clients.isTrustedProxy(channel.remoteAddress) else { return nil }
+        guard self.clients.isTrustedProxy(channel.remoteAddress) else {
+            if head.headers.contains(name: "X-Forwarded-For") {
+                self.clients.warnIfLoopbackProxyUnlisted(peer: channel.remoteAddress, logger: logger)
+            }
+            return nil
+        }
         let forwardedFor = head.headers["X-Forwarded-For"]
         self.clients.warnIfProxyNamedNoClient(peer: channel.remoteAddress, forwardedFor: forwardedFor, logger: logger)
         let key = self.clients.key(ofPeer: channel.remoteAddress, forwardedFor: forwardedFor)

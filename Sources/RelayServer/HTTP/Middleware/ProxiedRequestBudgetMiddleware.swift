@@ -4,7 +4,8 @@ import Hummingbird
 /// names (``HTTPRequestBudget``); past it the answer is 429 with `Retry-After`. Clients that
 /// connect directly are paced on their connections instead (``HTTPRequestPacer``): a proxy's
 /// connection carries many clients' requests, so holding it would make them all wait. A listed
-/// proxy's request naming no client is warned of (``ClientAddressPolicy/warnIfProxyNamedNoClient(peer:forwardedFor:logger:)``).
+/// proxy's request naming no client is warned of (``ClientAddressPolicy/warnIfProxyNamedNoClient(peer:forwardedFor:logger:)``),
+/// and so is a proxy on this machine that is not listed (``ClientAddressPolicy/warnIfLoopbackProxyUnlisted(peer:logger:)``).
 struct ProxiedRequestBudgetMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware {
     let requests: RatePerAddress
     let clients: ClientAddressPolicy
@@ -19,7 +20,10 @@ struct ProxiedRequestBudgetMiddleware<Context: RemoteAddressRequestContext>: Rou
             self.clients.warnIfProxyNamedNoClient(peer: context.remoteAddress, logger: context.logger)
             return try await next(request, context)
         }
-        guard self.clients.isTrustedProxy(context.remoteAddress) else { return try await next(request, context) }
+        guard self.clients.isTrustedProxy(context.remoteAddress) else {
+            self.clients.warnIfLoopbackProxyUnlisted(peer: context.remoteAddress, logger: context.logger)
+            return try await next(request, context)
+        }
         let forwardedFor = request.headers[values: .xForwardedFor]
         self.clients.warnIfProxyNamedNoClient(
             peer: context.remoteAddress, forwardedFor: forwardedFor, logger: context.logger)
