@@ -16,7 +16,7 @@ struct InboundChargesTests {
         var charges = InboundCharges(
             limits: RoomSocketHandlerTests.byteBudget(perSecond: 1_024), addressBudget: nil, busyLoop: nil,
             clock: time.clock)
-        charges.chargeRead(1_024, frames: 1, framesBesideMessages: 0)
+        charges.chargeRead(1_024, frames: 1)
         var pastOwnShare = charges.isPastOwnShare()
         #expect(!pastOwnShare, "within the burst")
         var pause = charges.readPause(includingOwnDebt: true, logger: Self.logger)
@@ -45,7 +45,7 @@ struct InboundChargesTests {
         var charges = InboundCharges(limits: limits, addressBudget: share, busyLoop: nil, clock: time.clock)
         #expect(!charges.isAddressInDebt)
         // The burst, and 4 frames of 256 bytes: ~1 s in debt.
-        charges.chargeRead(1_024, frames: 4, framesBesideMessages: 0)
+        charges.chargeRead(1_024, frames: 4)
         #expect(charges.isAddressInDebt)
         let pastOwnShare = charges.isPastOwnShare()
         #expect(!pastOwnShare, "its own budget is far larger")

@@ -84,7 +84,7 @@ struct InboundCharges {
     /// charged that much more for each of `framesBesideMessages` (control frames, fragments but
     /// a message's last): no message budget pays for them, and a read of 6-byte pongs was
     /// ~350,000 frames a second for bytes alone, ~80 ms of the loop's second.
-    mutating func chargeRead(_ bytes: Int, frames: Int, framesBesideMessages: Int) {
+    mutating func chargeRead(_ bytes: Int, frames: Int = 0, framesBesideMessages: Int = 0) {
         let now = self.clock.now()
         self.ownBytes.spend(Double(bytes + framesBesideMessages * RelayLimits.bytesChargedPerFrame), now: now)
         self.chargeShared(Double(bytes + frames * RelayLimits.bytesChargedPerFrame), now: now)

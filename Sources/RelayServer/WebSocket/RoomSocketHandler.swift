@@ -327,7 +327,7 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// client that filled them buys no reading it did not pay for.
     private func dropHeldBytes() {
         guard let held = self.bytesOnHold.take() else { return }
-        self.charges.chargeRead(held.readableBytes, frames: 0, framesBesideMessages: 0)
+        self.charges.chargeRead(held.readableBytes)
     }
 
     func read(context: ChannelHandlerContext) {
@@ -612,7 +612,7 @@ extension RoomSocketHandler {
     /// address and its loop's cap as any read is (a failed connection is no way around them);
     /// past ``discardedBytesLimit``, hangs up.
     private func discard(_ count: Int, context: ChannelHandlerContext) {
-        self.charges.chargeRead(count, frames: 0, framesBesideMessages: 0)
+        self.charges.chargeRead(count)
         self.discardedBytes += count
         if self.discardedBytes > Self.discardedBytesLimit { context.close(promise: nil) }
     }
