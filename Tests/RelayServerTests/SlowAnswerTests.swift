@@ -66,10 +66,12 @@ struct SlowAnswerTests {
     func steadyReadersGetTheWholeImage() async throws {
         try await withTemporaryDirectory { images in
             let large = try Self.image(1, bytes: 8_000_000, in: images)
-            let medium = try Self.image(2, bytes: 2_000_000, in: images)
+            let medium = try Self.image(2, bytes: 4_000_000, in: images)
             // A minimum of 64 KiB/s: a reader starved of CPU (a loaded run read at 170 KB/s) stays
-            // above it, and the test is about answers outlasting the timeout.
-            let arguments = Self.arguments(images: images, timeout: .seconds(2), minimumRate: 64 * 1024)
+            // above it, and the test is about answers outlasting the timeout. A timeout of 5 s: at
+            // 2 s a loaded CI run cut the fast reader off 7 MB in, its average far above the
+            // minimum: its thread was held while the answer waited unread for the timeout.
+            let arguments = Self.arguments(images: images, timeout: .seconds(5), minimumRate: 64 * 1024)
             try await withRelayProcess(arguments: arguments) { port in
                 let fast = try await readAnswer(
                     port: port, Self.request(1), receiveBuffer: nil, maxSegmentSize: nil, chunk: 1 << 20, every: .zero,
@@ -77,7 +79,7 @@ struct SlowAnswerTests {
                 #expect(fast.ending == .answerComplete)
                 let fastIsWhole = fast.body.elementsEqual(large)  // (not in #expect: it would print 8 MB)
                 #expect(fastIsWhole, "\(fast.received.count) bytes")
-                // ~640 KB/s, ten times the minimum: ~3 s for 2 MB, longer than the 2 s
+                // ~640 KB/s, ten times the minimum: ~6 s for 4 MB, longer than the 5 s
                 // timeout (before, the answer was cut off once it had been unwritable for that long).
                 let steady = try await readAnswer(
                     port: port, Self.request(2), chunk: 32 * 1024, every: .milliseconds(50), giveUpAfter: .seconds(60))
