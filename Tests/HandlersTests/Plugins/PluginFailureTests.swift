@@ -628,7 +628,10 @@ struct PluginFailureTests {
     @Test func garbageAndHugeLinesAreSkippedAndTheAnswerStillArrives() async throws {
         let records = RecordedLogs()
         let logger = Logger(label: "test") { _ in records }
-        try await ProbePlugin.withHarness([ProbePlugin.executable()], logger: logger) { harness in
+        // The answer comes behind 2 MB of garbage: 0.23 s alone, but past the 30 s timeout in two
+        // loaded full runs of 1,294 tests (once answering late). The timeout only bounds a hang.
+        let settings = ProbePlugin.settings(requestTimeout: .seconds(120))
+        try await ProbePlugin.withHarness([ProbePlugin.executable()], settings: settings, logger: logger) { harness in
             let client = harness.client()
             let pid = try #require(await client.probePID())
             let replies = await client.exchange(#"{"type":"probe","do":"garbage","echo":"after"}"#)
