@@ -175,6 +175,22 @@ struct FuzzCheckFailureTests {
         try await check.shutdown()
     }
 
+    /// Takes `create_room` and does nothing: no room is made.
+    struct NoRoomHandler: MessageHandler {
+        let messageType = "create_room"
+
+        func handle(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) {}
+    }
+
+    @Test("Room: rooms that were never made (every message then answered alike, not_in_room)")
+    func roomNeverMade() async throws {
+        let handlers = BuiltInHandlers.all.filter { $0.messageType != "create_room" } + [NoRoomHandler()]
+        let check = try RoomCheck(handlers: handlers)
+        let violation = await Self.violation("\u{0}" + #"{"type":"chat","message":"hi"}"#, check)
+        #expect(violation?.description.contains("no room of a host and a guest") == true)
+        try await check.shutdown()
+    }
+
     /// Relays `fuzz_divergent` to the room, saying which path took it.
     struct DivergentHandler: RawRoomMessageHandler {
         let messageType = "fuzz_divergent"

@@ -60,7 +60,9 @@ final class RoomCheck: Sendable {
         let clients: [Client]
         let code: String
 
-        init(_ dispatcher: MessageDispatcher, group: any EventLoopGroup) async {
+        /// Throws if the room was not made: without one, every message would be answered
+        /// `not_in_room` in both registries alike, and any input would pass.
+        init(_ dispatcher: MessageDispatcher, group: any EventLoopGroup) async throws(FuzzViolation) {
             let registry = RoomRegistry(limits: RelayLimits(), eventLoopGroup: group, logger: RoomCheck.quiet)
             let host = Client(registry, url: "new")
             let create =
@@ -79,6 +81,9 @@ final class RoomCheck: Sendable {
             _ = await dispatcher.dispatch(join, session: guest.session)
             _ = await host.drain()
             _ = await guest.drain()
+            try require(
+                host.session.membership != nil && guest.session.membership != nil,
+                "no room of a host and a guest to send to (room \(code))")
             (self.dispatcher, self.clients, self.code) = (dispatcher, [host, guest], code)
         }
 
@@ -123,8 +128,8 @@ final class RoomCheck: Sendable {
 
     func run(_ input: [UInt8]) async throws(FuzzViolation) {
         let messages = input.split(separator: 0xFF).prefix(64).map(Array.init)
-        let table = await Table(self.dispatcher, group: self.group)
-        let usualTable = await Table(self.usualDispatcher, group: self.group)
+        let table = try await Table(self.dispatcher, group: self.group)
+        let usualTable = try await Table(self.usualDispatcher, group: self.group)
         var comparison: RoomComparison? = RoomComparison(code: table.code, usualCode: usualTable.code)
         var violation: FuzzViolation?
         for message in messages where violation == nil {
