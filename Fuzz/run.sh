@@ -11,6 +11,7 @@ set -eu
 cd "$(dirname "$0")/.."
 name=${1:?usage: Fuzz/run.sh json|relays|plugin|frames|http|forwarded|room [SECONDS] [libFuzzer options]}
 seconds=${2:-60}
+case $seconds in '' | *[!0-9]*) echo "SECONDS must be a whole number, not $seconds" >&2; exit 2 ;; esac
 [ $# -ge 2 ] && shift 2 || shift $#
 case $name in
 json) product=FuzzJSON ;;
@@ -22,6 +23,9 @@ forwarded) product=FuzzForwarded ;;
 room) product=FuzzRoom ;;
 *) echo "unknown check: $name" >&2; exit 2 ;;
 esac
+# Inputs up to 4 KiB, but for http: LaxInteger's limit (4,300 bytes) must be reachable.
+max_len=4096
+[ "$name" = http ] && max_len=8192
 
 # -enable-testing: the checks use @testable imports, which a release build allows only with it.
 # lld: gold stops with "internal error in format_file_lineno" on these sanitized, -g objects.
@@ -33,5 +37,5 @@ mkdir -p ".build-fuzz/corpus/$name" Fuzz/Findings
 export SWIFT_BACKTRACE=enable=no
 # The JSON dictionary helps every check: all of them read JSON somewhere.
 exec ".build-fuzz/release/$product" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 \
-    -max_len=4096 -print_final_stats=1 -dict=Fuzz/json.dict -artifact_prefix="Fuzz/Findings/$name-" \
+    -max_len="$max_len" -print_final_stats=1 -dict=Fuzz/json.dict -artifact_prefix="Fuzz/Findings/$name-" \
     "$@" ".build-fuzz/corpus/$name" "Fuzz/Seeds/$name"

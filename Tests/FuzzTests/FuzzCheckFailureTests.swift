@@ -103,6 +103,25 @@ struct FuzzCheckFailureTests {
         #expect(Self.violation("\u{1} 1_000.0 ", HTTPCheck().run) == nil)
         let broken = HTTPCheck(laxInteger: { _ in .success(0) })
         #expect(Self.violation("\u{1} 1_000.0 ", broken.run)?.description.contains("not 1000") == true)
+        // Too long is pydantic's own error: not for a short text, and not "not an integer".
+        let tooLong = "\u{1}" + String(repeating: "1", count: 4301)
+        #expect(Self.violation(tooLong, HTTPCheck().run) == nil)
+        let alwaysTooLong = HTTPCheck(laxInteger: { _ in .failure(.tooLong) })
+        #expect(Self.violation("\u{1}abc", alwaysTooLong.run)?.description.contains("as notAnInteger") == true)
+        let neverTooLong = HTTPCheck(laxInteger: { _ in .failure(.notAnInteger) })
+        #expect(Self.violation(tooLong, neverTooLong.run)?.description.contains("as tooLong") == true)
+    }
+
+    @Test("HTTP: a message budget that takes a state message for another, or another for one")
+    func httpBudget() {
+        // Byte 0 = 3: the budget's kind.
+        let state = "\u{3}" + #"{"state":{"x":1.5},"type":"player_state"}"#
+        let chat = "\u{3}" + #"{"type":"chat","message":"player_state"}"#
+        for message in [state, chat] { #expect(Self.violation(message, HTTPCheck().run) == nil) }
+        let neverState = HTTPCheck(budgetKind: { _ in .other })
+        #expect(Self.violation(state, neverState.run)?.description.contains("budgeted as another") == true)
+        let alwaysState = HTTPCheck(budgetKind: { _ in .state })
+        #expect(Self.violation(chat, alwaysState.run)?.description.contains("budgeted as a state") == true)
     }
 
     @Test("HTTP: a Content-Type reading that takes a form post for JSON")

@@ -10,13 +10,16 @@ import Relay
 /// Input: byte 0 picks which (mod 4), the rest is the text. A body reads the same after a UTF-8
 /// byte-order mark (one), and a JSON error points at a character inside it. LaxInteger agrees with a
 /// plain reference written from pydantic's rules. declaresJSON agrees with FastAPI's rule, written
-/// out apart, and ignores ASCII case. A message
-/// budgeted as a state message that parses is an object whose `type` is a state type.
+/// out apart, and ignores ASCII case. A message budgeted as a state message that parses is an
+/// object whose `type` is a state type; and one that is, in the plain subset without doubt (see
+/// ``surelyPlain(_:)``), is budgeted as a state message.
 struct HTTPCheck {
     /// LaxInteger.parse; a seam for showing the check fails on a wrong reading.
     var laxInteger: (String) -> Result<Int64, LaxInteger.Failure> = { LaxInteger.parse($0) }
     /// RequestBodyFields.declaresJSON; a seam for showing the check fails on a wrong reading.
     var declaresJSON: (String?) -> Bool = { RequestBodyFields.declaresJSON($0) }
+    /// MessageBudget.kind; a seam for showing the check fails on a wrong budget.
+    var budgetKind: (UnsafeBufferPointer<UInt8>) -> MessageBudget.Kind = { MessageBudget.kind(of: $0) }
 
     func run(_ input: UnsafeBufferPointer<UInt8>) throws(FuzzViolation) {
         guard let mode = input.first else { return }
@@ -25,7 +28,7 @@ struct HTTPCheck {
         case 0: try Self.body(UnsafeRawBufferPointer(rest))
         case 1: try self.integer(String(decoding: rest, as: UTF8.self))
         case 2: try self.contentType(String(decoding: rest, as: UTF8.self))
-        default: try withExactCopy(of: rest) { bytes throws(FuzzViolation) in try Self.budget(bytes) }
+        default: try withExactCopy(of: rest) { bytes throws(FuzzViolation) in try self.budget(bytes) }
         }
     }
 
@@ -59,7 +62,7 @@ struct HTTPCheck {
         case (.success(let value), .integer(let expected)):
             try require(value == expected, "LaxInteger reads \(text.debugDescription) as \(value), not \(expected)")
         case (.failure(.outOfRange), .outOfRange): break
-        case (.failure(.notAnInteger), .notAnInteger), (.failure(.tooLong), .notAnInteger): break
+        case (.failure(.notAnInteger), .notAnInteger), (.failure(.tooLong), .tooLong): break
         case (_, let expected):
             throw FuzzViolation("LaxInteger reads \(text.debugDescription) as \(result), the reference as \(expected)")
         }
@@ -67,7 +70,7 @@ struct HTTPCheck {
 
     private enum Reference {
         case integer(Int64)
-        case outOfRange, notAnInteger
+        case outOfRange, notAnInteger, tooLong
     }
 
     /// pydantic's lax integer: surrounding whitespace, a sign, ASCII digits with single `_`
@@ -78,7 +81,7 @@ struct HTTPCheck {
             let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })
         else { return .notAnInteger }
         var core = String(String.UnicodeScalarView(scalars[start...last]))
-        guard core.utf8.count <= 4300 else { return .notAnInteger }
+        guard core.utf8.count <= 4300 else { return .tooLong }
         if let dot = core.firstIndex(of: ".") {
             let fraction = core[core.index(after: dot)...]
             guard !fraction.isEmpty, fraction.allSatisfy({ $0 == "0" }) else { return .notAnInteger }
@@ -120,12 +123,41 @@ struct HTTPCheck {
         return parts[1] == "json" || parts[1].hasSuffix("+json")
     }
 
-    private static func budget(_ bytes: UnsafeBufferPointer<UInt8>) throws(FuzzViolation) {
-        let kind = MessageBudget.kind(of: bytes)
-        try require(MessageBudget.kind(of: ByteBuffer(bytes: bytes)) == kind, "budget kind differs in a ByteBuffer")
-        guard kind == .state, let parsed = try? JSONParser.parse(bytes) else { return }
-        let type = parsed.objectValue?["type"]?.stringValue
+    private func budget(_ bytes: UnsafeBufferPointer<UInt8>) throws(FuzzViolation) {
+        let kind = self.budgetKind(bytes)
         try require(
-            type == "player_state" || type == "enemy_state", "budgeted as a state message: \(shown(bytes))")
+            MessageBudget.kind(of: ByteBuffer(bytes: bytes)) == MessageBudget.kind(of: bytes),
+            "budget kind differs in a ByteBuffer")
+        guard let parsed = try? JSONParser.parse(bytes) else { return }
+        let type = parsed.objectValue?["type"]?.stringValue
+        let namesState = type == "player_state" || type == "enemy_state"
+        if kind == .state { try require(namesState, "budgeted as a state message: \(shown(bytes))") }
+        if namesState, Self.surelyPlain(bytes) {
+            try require(kind == .state, "a state message budgeted as another: \(shown(bytes))")
+        }
+    }
+
+    /// Whether JSON that parses is surely in the plain subset game clients send (printable ASCII
+    /// without escapes, no exponent, nested at most ``PlainJSONScanner/maxDepth`` deep) with one
+    /// `type`, judged from its bytes alone, erring towards no: a `1e` or a bracket inside a
+    /// string, or `"type"` as a value, makes it unsure.
+    static func surelyPlain(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        let whitespace: Set<UInt8> = [0x20, 0x09, 0x0A, 0x0D]
+        var depth = 0
+        var previous: UInt8 = 0
+        for byte in bytes {
+            guard (0x20...0x7E).contains(byte) || whitespace.contains(byte), byte != UInt8(ascii: "\\") else {
+                return false
+            }
+            let isExponent = byte | 0x20 == UInt8(ascii: "e")
+            if isExponent, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(previous) || previous == UInt8(ascii: ".") {
+                return false
+            }
+            if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") { depth += 1 }
+            if byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]") { depth -= 1 }
+            if depth > PlainJSONScanner.maxDepth { return false }
+            previous = byte
+        }
+        return bytes.ranges(of: Array(#""type""#.utf8)).count == 1
     }
 }

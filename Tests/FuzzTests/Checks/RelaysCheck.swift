@@ -42,11 +42,14 @@ struct RelaysCheck {
             let out = try Self.object(relay.relayed, "game_action")
             try require(out["player_id"]?.stringValue == playerID, "game_action names \(String(describing: out))")
             if let decoded {
-                // The general path relays `data` unrounded, `{}` when absent or null.
+                // The general path relays `data` unrounded, `{}` when absent or null, and nothing more.
                 var data = decoded.fields["data"] ?? .object([:])
                 if data == .null { data = .object([:]) }
                 try require(out["data"] == data, "game_action relays data \(String(describing: out)), not \(data)")
                 try require(out["action"] == decoded.fields["action"], "game_action relays \(String(describing: out))")
+                try require(
+                    Set(out.keys) == ["type", "player_id", "action", "data"],
+                    "game_action relays members \(out.keys.sorted())")
             }
         }
         if let relay = EnemyStateRelay(bytes) {
@@ -88,7 +91,11 @@ struct RelaysCheck {
     ) throws(FuzzViolation) {
         var room = RoomState(
             roomID: "ABC234", roomName: "Fuzz", hostID: "", maxPlayers: 2, limits: RelayLimits(), seed: 1)
-        guard (try? room.addPlayer(id: playerID, name: "Fuzz", reconnectToken: "token")) != nil else { return }
+        do throws(RelayError) {
+            _ = try room.addPlayer(id: playerID, name: "Fuzz", reconnectToken: "token")
+        } catch {
+            throw FuzzViolation("an empty room refused its first player \(playerID.debugDescription): \(error)")
+        }
         let before = room.players[0].state
         let general: Result<[String: JSONValue], RelayError>
         do throws(RelayError) {
