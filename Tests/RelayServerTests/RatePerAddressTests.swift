@@ -230,7 +230,7 @@ struct RoomListsPerAddressTests {
         }
     }
 
-    @Test("A room-list 429 carries the CORS and security headers every other answer has")
+    @Test("A room-list 429 carries the CORS and security headers every other answer has, and shows its Retry-After")
     func refusalHasTheHeaders() async throws {
         let request =
             "GET /api/rooms HTTP/1.1\r\nHost: x\r\nOrigin: http://localhost:3000\r\nConnection: close\r\n\r\n"
@@ -243,6 +243,12 @@ struct RoomListsPerAddressTests {
             #expect(refused.hasPrefix("http/1.1 429"), "\(refused)")
             #expect(refused.contains("\r\naccess-control-allow-origin: http://localhost:3000\r\n"), "\(refused)")
             #expect(refused.contains("\r\nx-content-type-options: nosniff\r\n"), "\(refused)")
+            // Not a header a page may read unless told: without this the game cannot back off.
+            #expect(refused.contains("\r\naccess-control-expose-headers: retry-after\r\n"), "\(refused)")
+            // An answer without Retry-After exposes nothing.
+            let fine = try await rawExchange(port: port, request, from: "127.0.0.3").lowercased()
+            #expect(fine.hasPrefix("http/1.1 200"), "\(fine)")
+            #expect(!fine.contains("access-control-expose-headers"), "\(fine)")
         }
     }
 }

@@ -59,6 +59,9 @@ struct StorageFailureTests {
                 let response = try await client.execute(uri: uri, method: method, headers: keyed, body: body)
                 #expect(response.status.code == status, "\(uri)")
                 #expect(try response.detailMessage() == detail, "\(uri)")
+                // Busy is for a moment; a full disk or a fault has no time to try again at.
+                let busy = detail == "Server busy, try again shortly"
+                #expect(response.headers[.retryAfter] == (busy ? "1" : nil), "\(uri)")
             }
         }
     }

@@ -87,7 +87,8 @@ enum APIError: Error, Equatable {
     }
 
     /// Headers the answer needs besides the body's: `Allow` on a 405 (RFC 9110 §15.5.6), the
-    /// WebSocket version spoken on a 426 (RFC 6455 §4.4).
+    /// WebSocket version spoken on a 426 (RFC 6455 §4.4), when to try again after a 429 or a
+    /// busy 503 (RFC 9110 §10.2.3; a full disk's has no such time).
     var headers: HTTPFields {
         switch self {
         case .methodNotAllowed(let allowed) where !allowed.isEmpty:
@@ -96,6 +97,7 @@ enum APIError: Error, Equatable {
         case .tooManyWrites(let seconds): [.retryAfter: "\(seconds)"]
         case .tooManyRoomLists(let seconds): [.retryAfter: "\(seconds)"]
         case .tooManyRequests(let seconds): [.retryAfter: "\(seconds)"]
+        case .storageBusy: [.retryAfter: "1"]
         default: [:]
         }
     }

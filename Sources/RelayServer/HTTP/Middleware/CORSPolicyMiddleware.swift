@@ -24,6 +24,10 @@ struct CORSPolicy: Sendable, Equatable {
 /// CORS as the old backend's Starlette middleware did it: every answer but a preflight's gets
 /// the allow-origin header (``CORSPreflightMiddleware``, lower down, answers preflights).
 ///
+/// Unlike Starlette, an answer with `Retry-After` (a 429, a busy 503) lets the page read it
+/// (`Access-Control-Expose-Headers`): it is not one of the headers a browser shows a script
+/// unasked, and without it a game cannot back off as told.
+///
 /// Unlike Starlette, every answer says `Vary: Origin` when the allowed origins are a list, also
 /// one to a request without an `Origin` or from a refused one: its allow-origin header depends
 /// on the `Origin`, and a cache (the browser's own, for a boss image cached for a year) must not
@@ -54,6 +58,9 @@ extension CORSPolicy {
         headers[.accessControlAllowOrigin] = allowOrigin
         if !self.allowAllOrigins {
             headers[.accessControlAllowCredentials] = "true"
+        }
+        if headers[.retryAfter] != nil {
+            headers[.accessControlExposeHeaders] = "Retry-After"
         }
         self.addVaryOrigin(to: &headers)
     }
