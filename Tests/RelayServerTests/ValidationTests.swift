@@ -159,6 +159,26 @@ struct ValidationTests {
         }
     }
 
+    @Test("A game cannot be saved under a name a browser cannot put in a path (. and ..); ... can")
+    func dotSegmentNames() async throws {
+        try await withLiveApp { client in
+            for name in [".", "..", " .. "] {
+                let refused = try await self.post(client, "/api/save_game", saveBody(name: name))
+                #expect(refused.status == .unprocessableContent, "\(name)")
+                #expect(try refused.issues().map(\.loc) == ["body.player_name"], "\(name)")
+                #expect(try refused.issues().map(\.type) == ["value_error"], "\(name)")
+            }
+            let stored = try await client.execute(uri: "/api/load_game/%2E%2E", method: .get, headers: keyed)
+            #expect(String(buffer: stored.body) == "null", "nothing was saved")
+            // Not a dot segment: saved, loaded and deleted as any other name.
+            #expect(try await self.post(client, "/api/save_game", saveBody(name: "...")).status == .ok)
+            let loaded = try await client.execute(uri: "/api/load_game/...", method: .get, headers: keyed)
+            #expect(String(buffer: loaded.body).contains(#""player_name":"...""#))
+            let deleted = try await client.execute(uri: "/api/save_game/...", method: .delete, headers: keyed)
+            #expect(deleted.status == .ok)
+        }
+    }
+
     @Test("Lengths count code points, as pydantic does: one letter with 40 combining accents is over 32")
     func lengthsCountCodePoints() async throws {
         try await withLiveApp { client in

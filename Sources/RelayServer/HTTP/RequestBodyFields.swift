@@ -151,6 +151,16 @@ struct RequestBodyFields {
         return number
     }
 
+    /// Refuses a name that is a path's dot segment (`.`, `..`): a browser's URL parser removes
+    /// those from a path, written as they are or as `%2E`, so a game saved under one could be
+    /// neither loaded nor deleted from the game. (The old backend saved it, stranded.)
+    mutating func refuseDotSegment(_ key: String, _ name: String) {
+        guard name == "." || name == ".." else { return }
+        self.issue(
+            key, "Value error, a player name cannot be \"\(name)\": a browser cannot ask for it in a path",
+            type: "value_error", input: self.object[key] ?? .null, ctx: ["error": .object([:])])
+    }
+
     /// Throws the collected issues, if any.
     func validate() throws(APIError) {
         if !self.issues.isEmpty { throw .validation(self.issues) }

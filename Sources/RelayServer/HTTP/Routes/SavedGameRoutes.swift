@@ -28,6 +28,7 @@ struct SavedGameRoutes<Context: RequestContext> {
             coins: fields.integer("coins"),
             weapon: fields.string("weapon", length: self.limits.weaponLength)
         )
+        fields.refuseDotSegment("player_name", game.playerName)
         try fields.validate()
         try await self.store.save(game)
         return try JSONResponse.message("Game saved successfully")
