@@ -283,7 +283,7 @@ if ProcessInfo.processInfo.environment["FUZZ"] != nil {
     let drivers: [(name: String, dependencies: [Target.Dependency])] = [
         ("FuzzJSON", ["Relay", .product(name: "NIOCore", package: "swift-nio")]),
         ("FuzzRelays", ["Relay", "Handlers", .product(name: "NIOCore", package: "swift-nio")]),
-        ("FuzzPlugin", ["Handlers"]),
+        ("FuzzPlugin", ["Handlers", "Relay"]),
         (
             "FuzzFrames",
             [

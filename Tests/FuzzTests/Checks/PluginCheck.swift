@@ -1,3 +1,5 @@
+import Relay
+
 @testable import Handlers
 
 /// A plugin's stdout: LineSplitter over reads cut anywhere, then PluginLine.decode and
@@ -7,7 +9,7 @@
 /// stream. The lines must be those of a plain split at `\n` (less a trailing `\r`), with a line
 /// over the limit reported once instead. The lenient id reader must name the request the strict
 /// decode finds a line answering (unless a `\u` escape spells its keys), and the same one once a
-/// member the strict decode refuses is added.
+/// member the strict decode refuses is added; and none for a JSON object of another `kind`.
 struct PluginCheck {
     /// The lenient reader of an answer's id; a seam for showing the check fails.
     var lenientID: ([UInt8]) -> UInt64? = { UnparsableAnswer.id($0) }
@@ -38,6 +40,11 @@ struct PluginCheck {
         try require(oversized == expectedOversized, "\(oversized) lines oversized, not \(expectedOversized)")
 
         for line in lines + [Array(stream)] {
+            if Self.isOtherKind(line) {
+                let lenient = self.lenientID(line)
+                try require(
+                    lenient == nil, "a line of another kind read leniently as answer \(lenient!): \(shown(line))")
+            }
             // A `\u` escape may spell a key or `answer` (`\u0069d`), which only the strict decode reads.
             guard case .answer(let id, _) = PluginLine.decode(line), !Self.hasUnicodeEscape(line) else { continue }
             let lenient = self.lenientID(line)
@@ -52,6 +59,15 @@ struct PluginCheck {
                 spoiledID == id,
                 "answer \(id) with a NaN read as \(spoiledID.map(String.init) ?? "nil"): \(shown(spoiled))")
         }
+    }
+
+    /// Whether `line` is a JSON object whose one `kind` is not `"answer"` (or is missing), written
+    /// without `\u` escapes: no answer, however read.
+    private static func isOtherKind(_ line: [UInt8]) -> Bool {
+        guard !Self.hasUnicodeEscape(line), line.ranges(of: Array(#""kind""#.utf8)).count <= 1,
+            case .object(let fields)? = try? JSONParser.parse(line)
+        else { return false }
+        return fields["kind"]?.stringValue != "answer"
     }
 
     private static func hasUnicodeEscape(_ line: [UInt8]) -> Bool {
