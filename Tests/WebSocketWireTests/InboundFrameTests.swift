@@ -107,6 +107,57 @@ struct InboundFrameTests {
         }
     }
 
+    @Test("A continuation frame is held to what its message has left; text, binary and control frames are not")
+    func continuationFramesAreHeldToTheirMessagesRoom() {
+        func parsed(_ opcode: UInt8, _ length: Int, room: Int?) -> String {
+            var bytes = Self.frameBytes(opcode: opcode, fin: opcode != 0x1, payload: Self.text(length))
+            switch InboundFrame.read(from: &bytes, maxPayloadBytes: 1024, maxContinuationBytes: room) {
+            case .frame(let frame): return "frame \(frame.data.readableBytes)"
+            case .refused(let code): return "refused \(code)"
+            case .incomplete: return "incomplete"
+            }
+        }
+        #expect(parsed(0x0, 6, room: 6) == "frame 6")
+        #expect(parsed(0x0, 6, room: 5) == "refused \(WebSocketErrorCode.messageTooLarge)")
+        #expect(parsed(0x0, 1, room: 0) == "refused \(WebSocketErrorCode.messageTooLarge)")
+        #expect(parsed(0x0, 0, room: -3) == "frame 0", "a room below nothing is nothing")
+        // The reader's own limit still holds where the message has more left.
+        #expect(parsed(0x0, 1025, room: 5_000) == "refused \(WebSocketErrorCode.messageTooLarge)")
+        for opcode: UInt8 in [0x1, 0x2, 0x9, 0xA] {
+            #expect(parsed(opcode, 6, room: 5) == "frame 6", "opcode \(opcode)")
+        }
+    }
+
+    @Test("The caller's header check sees a frame's first two bytes, before its length is judged")
+    func theHeaderCheckComesBeforeTheLength() {
+        var seen: [(UInt8, UInt8)] = []
+        // RSV1 on a text frame announcing 70,000 bytes: refused for the bit, not for the length.
+        var reserved = ByteBuffer(bytes: [0xC1, 0xFF])
+        reserved.writeInteger(UInt64(70_000))
+        let parsed = InboundFrame.read(from: &reserved, maxPayloadBytes: 1024) { first, second in
+            seen.append((first, second))
+            return InboundFrame.hasReservedBits(firstByte: first) ? .protocolError : nil
+        }
+        guard case .refused(.protocolError) = parsed else {
+            Issue.record("refused as \(parsed), not for its reserved bit")
+            return
+        }
+        #expect(seen.map { [$0.0, $0.1] } == [[0xC1, 0xFF]])
+        // Its refusal is any code it likes; nil lets the frame be read as usual.
+        var text = Self.frameBytes(opcode: 0x1, payload: Self.text(3))
+        guard
+            case .refused(.unacceptableData) = InboundFrame.read(
+                from: &text, maxPayloadBytes: 1024, headerRefusal: { _, _ in .unacceptableData })
+        else {
+            Issue.record("the header check's own code not given")
+            return
+        }
+        guard case .frame = InboundFrame.read(from: &text, maxPayloadBytes: 1024, headerRefusal: { _, _ in nil }) else {
+            Issue.record("a frame the header check lets through not read")
+            return
+        }
+    }
+
     @Test("A 64-bit length with its most significant bit set is malformed (RFC 6455 §5.2), not too large")
     func aLengthWithItsTopBitSetIsMalformed() {
         for length: UInt64 in [.max, 1 << 63 | 2] {
