@@ -210,6 +210,36 @@ struct FuzzCheckFailureTests {
         try await check.shutdown()
     }
 
+    /// Reconnects as the built-in handler does, then sends what is not JSON: wrong only once a
+    /// reconnect succeeds.
+    struct BrokenReconnectHandler: MessageHandler {
+        let messageType = "reconnect"
+
+        func handle(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) {
+            try await ReconnectHandler().handle(message, session: session)
+            _ = session.connection.send(ByteBuffer(string: "not JSON"))
+        }
+    }
+
+    @Test("Room: a reconnect that goes wrong only when it succeeds (a dropped client back with its token)")
+    func roomReconnect() async throws {
+        let handlers = BuiltInHandlers.all.filter { $0.messageType != "reconnect" } + [BrokenReconnectHandler()]
+        let check = try RoomCheck(handlers: handlers)
+        let reconnect = #"{"type":"reconnect","room_id":"$CODE","player_id":"guest","token":"$TOKEN"}"#
+        // Byte 0: bit 0 the guest, bit 3 dropping first. A wrong token, or no drop, fails alike.
+        let wrongToken = #"{"type":"reconnect","room_id":"$CODE","player_id":"guest","token":"nope"}"#
+        #expect(await Self.violation("\u{9}" + wrongToken, check) == nil)
+        #expect(await Self.violation("\u{1}" + reconnect, check) == nil)
+        let violation = await Self.violation("\u{9}" + reconnect, check)
+        #expect(violation?.description.contains("no JSON object") == true, "\(String(describing: violation))")
+        // The built-in handler, back in the same way, sends both rooms' clients the same.
+        let builtIn = try RoomCheck()
+        let back = Self.messages([(9, reconnect), (1, #"{"type":"chat","message":"back"}"#)])
+        await #expect(throws: Never.self) { try await builtIn.run(back) }
+        try await check.shutdown()
+        try await builtIn.shutdown()
+    }
+
     /// Relays `fuzz_divergent` to the room, saying which path took it.
     struct DivergentHandler: RawRoomMessageHandler {
         let messageType = "fuzz_divergent"

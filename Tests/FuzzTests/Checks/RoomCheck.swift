@@ -11,7 +11,10 @@ import NIOPosix
 /// Per input: two fresh registries, each with a room of a host and a guest, and the input's
 /// messages (split at 0xFF bytes, at most 64) sent to both. A message's first byte says how: bit 0
 /// by the host or the guest, bit 1 through the in-place path (`dispatchInPlace`, raw bytes) before
-/// the usual dispatch, bit 2 that call made on the room's event loop. The first room's dispatcher
+/// the usual dispatch, bit 2 that call made on the room's event loop, bit 3 the sender dropping
+/// first (its socket gone) and sending on a new connection. In a message, `$CODE` is the room's
+/// code and `$TOKEN` the sender's latest reconnect token, so that a reconnect can succeed. The
+/// first room's dispatcher
 /// has the handlers as given (its usual dispatch tries their raw paths too); the second's has
 /// their raw paths hidden, so it decodes every message. Every frame a client is sent must be a
 /// JSON object with a string `type`, an `error` with a code of the protocol's and a message; and
@@ -57,7 +60,10 @@ final class RoomCheck: Sendable {
     /// A registry with one room, its host and its guest, served by one dispatcher.
     private struct Table: Sendable {
         let dispatcher: MessageDispatcher
-        let clients: [Client]
+        let registry: RoomRegistry
+        private(set) var clients: [Client]
+        /// Each client's latest reconnect token, from what it was sent.
+        private var tokens: [String?] = [nil, nil]
         let code: String
 
         /// Throws if the room was not made: without one, every message would be answered
@@ -68,30 +74,62 @@ final class RoomCheck: Sendable {
             let create =
                 #"{"type":"create_room","room_name":"r","player_name":"H","player_id":"host","max_players":3}"#
             _ = await dispatcher.dispatch(create, session: host.session)
-            var code = "new"
-            for frame in await host.drain() {
-                if case .object(let fields)? = try? JSONParser.parse(Array(frame.readableBytesView)),
-                    fields["type"]?.stringValue == "room_created"
-                {
-                    code = fields["room_id"]?.stringValue ?? code
-                }
-            }
+            let created = await host.drain()
+            let code = created.lazy.compactMap { Self.field("room_id", of: $0, typed: "room_created") }.first ?? "new"
             let guest = Client(registry, url: code)
             let join = #"{"type":"join_room","player_name":"G","player_id":"guest"}"#
             _ = await dispatcher.dispatch(join, session: guest.session)
-            _ = await host.drain()
-            _ = await guest.drain()
+            let sent = [created + (await host.drain()), await guest.drain()]
             try require(
                 host.session.membership != nil && guest.session.membership != nil,
                 "no room of a host and a guest to send to (room \(code))")
-            (self.dispatcher, self.clients, self.code) = (dispatcher, [host, guest], code)
+            (self.dispatcher, self.registry, self.clients, self.code) = (dispatcher, registry, [host, guest], code)
+            self.learnTokens(from: sent)
+        }
+
+        /// The string `key` of `frame`, a JSON object (of `type`, if given).
+        private static func field(_ key: String, of frame: ByteBuffer, typed type: String? = nil) -> String? {
+            guard case .object(let fields)? = try? JSONParser.parse(Array(frame.readableBytesView), maxDepth: 200),
+                type == nil || fields["type"]?.stringValue == type
+            else { return nil }
+            return fields[key]?.stringValue
+        }
+
+        private mutating func learnTokens(from sent: [[ByteBuffer]]) {
+            for (index, frames) in sent.enumerated() {
+                for frame in frames {
+                    if let token = Self.field("reconnect_token", of: frame) { self.tokens[index] = token }
+                }
+            }
+        }
+
+        /// The client at `index` drops, as its socket closing does, and comes back on a new
+        /// connection that is in no room yet.
+        private mutating func dropAndComeBack(_ index: Int) async {
+            let client = self.clients[index]
+            if let membership = client.session.membership {
+                await membership.room.drop(playerID: membership.playerID, connection: client.connection)
+            }
+            self.clients[index] = Client(self.registry, url: self.code)
+        }
+
+        /// `body` with `$CODE` and `$TOKEN` replaced by this room's code and the client's token.
+        private func substituting(_ body: [UInt8], for index: Int) -> [UInt8] {
+            let values = [("$CODE", self.code), ("$TOKEN", self.tokens[index] ?? "")]
+            return values.reduce(body) { body, pair in
+                Array(
+                    body.split(separator: Array(pair.0.utf8), omittingEmptySubsequences: false).joined(
+                        separator: Array(pair.1.utf8)))
+            }
         }
 
         /// Sends `message` (its first byte says how, as ``RoomCheck`` describes), and returns what
         /// each client was sent.
-        func send(_ message: [UInt8], group: any EventLoopGroup) async -> [[ByteBuffer]] {
-            let sender = self.clients[Int(message[0] & 1)]
-            let body = Array(message.dropFirst())
+        mutating func send(_ message: [UInt8], group: any EventLoopGroup) async -> [[ByteBuffer]] {
+            let index = Int(message[0] & 1)
+            if message[0] & 8 != 0 { await self.dropAndComeBack(index) }
+            let sender = self.clients[index]
+            let body = self.substituting(Array(message.dropFirst()), for: index)
             var handled = false
             if message[0] & 2 != 0 {
                 let inPlace: @Sendable () -> Bool = { [dispatcher] in
@@ -110,6 +148,7 @@ final class RoomCheck: Sendable {
             }
             var sent: [[ByteBuffer]] = []
             for client in self.clients { sent.append(await client.drain()) }
+            self.learnTokens(from: sent)
             return sent
         }
 
@@ -128,8 +167,8 @@ final class RoomCheck: Sendable {
 
     func run(_ input: [UInt8]) async throws(FuzzViolation) {
         let messages = input.split(separator: 0xFF).prefix(64).map(Array.init)
-        let table = try await Table(self.dispatcher, group: self.group)
-        let usualTable = try await Table(self.usualDispatcher, group: self.group)
+        var table = try await Table(self.dispatcher, group: self.group)
+        var usualTable = try await Table(self.usualDispatcher, group: self.group)
         var comparison: RoomComparison? = RoomComparison(code: table.code, usualCode: usualTable.code)
         var violation: FuzzViolation?
         for message in messages where violation == nil {
