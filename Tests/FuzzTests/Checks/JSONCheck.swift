@@ -9,7 +9,9 @@ import NIOCore
 /// `writtenSizeBound`, also sorted and with floats rounded; a sink lent too little memory, or
 /// growing up to too small a limit, must say it overflowed and never write past it. What the plain-subset scanner accepts the parser
 /// must accept too, with the same value count and the same value once copied. Whatever the
-/// parser accepts Foundation's JSONSerialization must accept. (Not the other way round:
+/// parser accepts Foundation's JSONSerialization must accept, and read as the same value
+/// (``sameAsFoundation(_:_:)``): an oracle apart from the parser, which the round trips above
+/// reuse. (Not the other way round:
 /// Foundation on Linux reads input with NUL bytes as UTF-16 or UTF-32 and accepts a trailing
 /// comma or a byte-order mark, none of which the server has to take.)
 struct JSONCheck {
@@ -45,9 +47,12 @@ struct JSONCheck {
         for rounding in [false, true] {
             try self.scan(input, rounding: rounding, parsed: parsed, valueCount: valueCount, failure: failure)
         }
-        if parsed != nil {
+        if let parsed {
             let foundation = try? JSONSerialization.jsonObject(with: Data(input), options: [.fragmentsAllowed])
-            try require(foundation != nil, "accepted, but Foundation rejects it")
+            guard let foundation else { throw FuzzViolation("accepted, but Foundation rejects it") }
+            try require(
+                Self.sameAsFoundation(parsed, foundation),
+                "read as \(parsed), Foundation reads \(foundation): \(shown(Array(input)))")
         }
     }
 
@@ -123,6 +128,59 @@ struct JSONCheck {
         try require(keysInside, "readMessage handed out a key outside the input")
         try require(
             !read || parsed != nil, "readMessage accepts what the parser rejects: \(String(describing: failure))")
+    }
+
+    /// Whether the parser's `value` is what Foundation read: strings by code point (not
+    /// canonical equivalence), numbers by bit pattern (an integer as Foundation's integer, a
+    /// double as its double, `-0` and `-0.0` apart); a number Foundation keeps as a decimal (past
+    /// 64 bits, or more digits than a double holds) within 1e-14 of it, as its conversion of a
+    /// decimal to a double is not exact (-9223372080999999.9 came back 3 ulps off).
+    static func sameAsFoundation(_ value: JSONValue, _ object: Any) -> Bool {
+        switch value {
+        case .null: return object is NSNull
+        case .bool(let bool):
+            guard let number = object as? NSNumber, Self.isBoolean(number) else { return false }
+            return number.boolValue == bool
+        case .integer(let integer):
+            guard let number = object as? NSNumber, !Self.isBoolean(number) else { return false }
+            if number is NSDecimalNumber { return number.description == String(integer) }
+            return "ilqsc".contains(Character(UnicodeScalar(UInt8(number.objCType.pointee))))
+                && number.int64Value == integer
+        case .number(let double):
+            guard let number = object as? NSNumber, !Self.isBoolean(number) else { return false }
+            if number is NSDecimalNumber { return abs(number.doubleValue - double) <= abs(double) * 1e-14 }
+            switch Character(UnicodeScalar(UInt8(number.objCType.pointee))) {
+            case "d", "f": return number.doubleValue.bitPattern == double.bitPattern
+            case "Q": return Double(number.uint64Value) == double
+            default: return false
+            }
+        case .string(let string):
+            guard let other = object as? String else { return false }
+            return Self.sameScalars(string, other)
+        case .array(let elements):
+            guard let others = object as? [Any], others.count == elements.count else { return false }
+            return zip(elements, others).allSatisfy { Self.sameAsFoundation($0, $1) }
+        case .object(let members):
+            guard let others = object as? [String: Any] else { return false }
+            // Keys that differ by a U+FEFF Foundation drops are one key to it: not comparable.
+            if members.keys.contains(where: { $0.unicodeScalars.contains("\u{FEFF}") }) { return true }
+            guard others.count == members.count else { return false }
+            return members.allSatisfy { key, member in
+                others.contains { Self.sameScalars(key, $0.key) && Self.sameAsFoundation(member, $0.value) }
+            }
+        }
+    }
+
+    /// The same code points, but for U+FEFF: Foundation drops a raw one at the start of a string
+    /// and after an escape (as if each were a byte-order mark: `"\u{FEFF}a"` reads as `a`), which
+    /// the parser keeps, as JSON says.
+    private static func sameScalars(_ string: String, _ foundation: String) -> Bool {
+        let (scalars, theirs) = (Array(string.unicodeScalars), Array(foundation.unicodeScalars))
+        return scalars == theirs || scalars.filter { $0 != "\u{FEFF}" } == theirs.filter { $0 != "\u{FEFF}" }
+    }
+
+    private static func isBoolean(_ number: NSNumber) -> Bool {
+        String(describing: type(of: number)) == "__NSCFBoolean"
     }
 
     private static func reparse(_ bytes: [UInt8]) -> JSONValue? {
