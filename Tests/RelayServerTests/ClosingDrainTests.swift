@@ -22,6 +22,10 @@ struct ClosingDrainTests {
         let waitsAsTheBufferShrinks = drain.keepsWaiting(
             now: self.start + .seconds(3), writerHasWork: false, bufferedBytes: 90_000)
         #expect(waitsAsTheBufferShrinks, "read below the low-water mark's flip: a slow reader")
+        // Fewer than at the check before, not than at the start: 90,000 again is no progress.
+        let waitsAtTheSameCount = drain.keepsWaiting(
+            now: self.start + .seconds(4), writerHasWork: false, bufferedBytes: 90_000)
+        #expect(!waitsAtTheSameCount, "the client read once, then stopped")
     }
 
     @Test("A client that took nothing for a whole check is hung up")
