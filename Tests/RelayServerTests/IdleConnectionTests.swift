@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import RelayServer
@@ -18,13 +19,22 @@ struct IdleConnectionTests {
     /// Without the timeout each of these would wait out `rawExchange`'s own 30 s.
     static let closedWithin: Duration = .seconds(5)
 
-    /// Runs `body` against a `relay` process whose HTTP timeout is `idleTimeout`.
+    /// How much later than a room socket's first ping (``FirstPing``), due as soon, an HTTP connection
+    /// may be closed. Not an absolute bound: a loaded machine made a close 4 s late, and makes the
+    /// ping, a timer of the same process due at the same time, late as well. A deadline of four
+    /// timeouts would be 3 s late.
+    static let lateBeyondThePing: Duration = Self.idleTimeout * 2
+
+    /// Runs `body` against a `relay` process whose HTTP timeout is `idleTimeout`, and whose room
+    /// sockets are pinged every `pingInterval` if given.
     private func withChildRelay(
-        idleTimeout: Duration = Self.idleTimeout, bossImages: String? = nil, _ body: (_ port: Int) async throws -> Void
+        idleTimeout: Duration = Self.idleTimeout, pingInterval: Duration? = nil, bossImages: String? = nil,
+        _ body: (_ port: Int) async throws -> Void
     ) async throws {
         let images = bossImages.map { ["--boss-images-dir", $0] } ?? []
+        let pings = pingInterval.map { ["--ping-interval-seconds", "\($0.components.seconds)"] } ?? []
         try await withRelayProcess(
-            arguments: ["--http-idle-timeout-seconds", "\(idleTimeout.components.seconds)"] + images, body)
+            arguments: ["--http-idle-timeout-seconds", "\(idleTimeout.components.seconds)"] + pings + images, body)
     }
 
     @Test(
@@ -35,7 +45,8 @@ struct IdleConnectionTests {
             ("a whole request, then nothing", "GET /api/rooms HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
         ])
     func idleConnectionsAreClosed(_ what: String, request: String) async throws {
-        try await self.withChildRelay { port in
+        try await self.withChildRelay(pingInterval: Self.idleTimeout) { port in
+            let ping = FirstPing(port: port)  // the control, connected with the connection it is compared with
             let exchange = try await rawExchangeUntilClosed(port: port, request)
             // Closed by the server, not by the client's own 30 s without a byte: how long after the
             // timeout depends on the machine's load (a loaded CI run took 5.2 s), how long before
@@ -44,6 +55,11 @@ struct IdleConnectionTests {
             #expect(exchange.elapsed >= Self.idleTimeout, "\(what): \(exchange.elapsed)")
             let answer = exchange.answer
             #expect(answer.hasSuffix("\r\n\r\n[]") == request.hasSuffix("\r\n\r\n"), "\(what): \(answer)")
+            // How long after is bounded against the ping, as late as the load makes the relay's timers.
+            let pinged = try #require(try await ping.delay(), "\(what): no ping came")
+            #expect(
+                exchange.elapsed < pinged + Self.lateBeyondThePing,
+                "\(what): closed after \(exchange.elapsed), pinged after \(pinged)")
         }
     }
 
@@ -94,31 +110,43 @@ struct IdleConnectionTests {
     func tricklingRequestsAreCutOff(_ what: String, whole: String, trickled: String) async throws {
         // One byte every 50 ms: a twentieth of the timeout, so an idle timer alone never fires. The
         // trickle would take 15 s: cut off at 1 s, with room for a loaded machine to be late (a
-        // loaded CI run closed an idle connection 5.2 s after its 1 s timeout).
-        try await self.withChildRelay { port in
+        // loaded CI run closed an idle connection 5.2 s after its 1 s timeout), as late as a room
+        // socket's first ping due at the same time is, and not much later.
+        try await self.withChildRelay(pingInterval: Self.idleTimeout) { port in
+            let ping = FirstPing(port: port)
             let exchange = try await trickleExchange(
                 port: port, whole: whole, trickled: trickled, every: .milliseconds(50))
             #expect(exchange.closedBy == .server, "\(what)")
             #expect(exchange.sentBytes < trickled.utf8.count, "\(what): \(exchange.elapsed)")
+            let pinged = try #require(try await ping.delay(), "\(what): no ping came")
+            #expect(
+                exchange.elapsed < pinged + Self.lateBeyondThePing,
+                "\(what): cut off after \(exchange.elapsed) (\(exchange.sentBytes) bytes), pinged after \(pinged)")
         }
     }
 
     @Test("A request answered before its body ended still starts the wait for the next one")
     func earlyAnswersKeepTheDeadline() async throws {
-        try await self.withChildRelay { port in
+        try await self.withChildRelay(pingInterval: Self.idleTimeout) { port in
             // POST / is answered (405) at its head, before its one body byte. Then a score's body
             // trickles a byte every 50 ms: 300 bytes, 15 s, were it not cut off (it was not, once:
             // the early answer left the server waiting for an answer to that request, with nothing
-            // timed). Cut off at 1 s, with room for a loaded machine to be late.
+            // timed). Cut off at 1 s (from the score's head, 0.1 s in), with room for a loaded
+            // machine to be late, as late as a room socket's first ping due at the same time is.
             let head =
                 "POST /api/scores HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: \(testAPIKey)\r\nContent-Length: 300\r\n\r\n"
             let chunks = ["x", head] + Array(repeating: " ", count: 300)
+            let ping = FirstPing(port: port)
             let exchange = try await trickleExchange(
                 port: port, whole: "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\n\r\n",
                 chunks: chunks, every: .milliseconds(50))
             #expect(exchange.received.hasPrefix("HTTP/1.1 405"), "\(exchange.received.prefix(40))")
             #expect(exchange.closedBy == .server)
             #expect(exchange.sentBytes < chunks.joined().utf8.count, "\(exchange.elapsed)")
+            let pinged = try #require(try await ping.delay(), "no ping came")
+            #expect(
+                exchange.elapsed < pinged + Self.lateBeyondThePing,
+                "cut off after \(exchange.elapsed) (\(exchange.sentBytes) bytes), pinged after \(pinged)")
         }
     }
 
@@ -199,6 +227,50 @@ struct IdleConnectionTests {
             try await Task.sleep(for: idleTimeout * 2)  // waiting past the timeout is the point
             socket.send(["type": "ping"])
             try await socket.expect("pong")
+        }
+    }
+}
+
+/// A room socket's first ping, timed from before its connect on a thread of its own, started at once
+/// (not when a task of the shared pool gets to it): a timer of the relay's, due a ping interval
+/// after the upgrade, that the HTTP timeout does not set. A loaded machine makes it late as it makes
+/// an HTTP deadline due at the same time late, in the relay (the same loops) and in the test (a
+/// thread that reads a byte once it comes), so an HTTP close is bounded against it rather than
+/// against the clock.
+private final class FirstPing: Sendable {
+    /// nil until the thread is done; then the time, or nil if no ping came.
+    private let result = Mutex<Duration??>(nil)
+
+    init(port: Int) {
+        Thread { [self] in
+            let took = Self.timeFirstPing(port: port)
+            self.result.withLock { $0 = .some(took) }
+        }.start()
+    }
+
+    /// The handshake's answer, then the first byte of the first frame, a ping's (FIN, opcode 9); nil
+    /// for anything else, or nothing within ``rawClientPatienceSeconds``.
+    private static func timeFirstPing(port: Int) -> Duration? {
+        let start = ContinuousClock.now
+        guard let descriptor = try? socketWithRequest(port: port, rawUpgradeRequest()) else { return nil }
+        defer { close(descriptor) }
+        var head: [UInt8] = []
+        var byte: UInt8 = 0
+        while !head.suffix(4).elementsEqual([13, 10, 13, 10]) {
+            guard read(descriptor, &byte, 1) == 1 else { return nil }
+            head.append(byte)
+        }
+        guard String(decoding: head, as: UTF8.self).hasPrefix("HTTP/1.1 101"), read(descriptor, &byte, 1) == 1,
+            byte == 0x89
+        else { return nil }
+        return ContinuousClock.now - start
+    }
+
+    /// How long after its connect the ping came, once the thread knows; nil if none came.
+    func delay() async throws -> Duration? {
+        while true {
+            if let result = self.result.withLock({ $0 }) { return result }
+            try await Task.sleep(for: .milliseconds(20))
         }
     }
 }
