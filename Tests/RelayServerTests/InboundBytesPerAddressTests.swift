@@ -299,54 +299,79 @@ struct InboundBytesPerAddressTests {
         #expect(table.addressCount == 0)
     }
 
-    /// Over real sockets, through the loopback proxy the server trusts by default: two
-    /// connections of the client it names share a budget, so the second waits for what the
-    /// first sent. Without the shared budget it is answered at once.
-    @Test("A client's second connection waits for what its first sent to be paid for")
+    /// Over real sockets, through the loopback proxy the server trusts by default: two connections
+    /// of the client it names share a budget, so together they are read no faster than one
+    /// connection of another client (the control) is alone. Each of the three sends the same
+    /// padded messages at once; when each was handled is read from the server's clock
+    /// (`time_sync`'s `server_time`): the test's own tasks wait for the suite's busy threads.
+    ///
+    /// A connection's reads start at 512 bytes and double (``SmallReadBufferChannel``): its 15
+    /// messages come in 5 reads, the last of ~9.3 KB with its frames' price, and the control's
+    /// last is handled once the four before it are paid for, ~2.1 s after its first (up to half
+    /// as long again: the pauses' jitter). Sharing, the pair's last waits for all but one read of
+    /// both: ≥ 6.6 s. With a budget per connection the pair goes as fast as the control.
+    @Test("A client's two connections are read together no faster than another client's one")
     func liveSharedBudget() async throws {
         let limits = Self.limits(addressRate: 4_096)  // burst 1,024: one largest message
-        let client: HTTPFields = [HTTPField.Name("X-Forwarded-For")!: "10.1.1.1"]
-        let pad = String(repeating: "x", count: 960)
-        let padded = #"{"type":"ping","pad":"\#(pad)"}"#
-        let paddedFrame = padded.utf8.count + 8  // masked, with a 16-bit length
-        let pingFrame = #"{"type":"ping"}"#.utf8.count + 6
-        let perFrame = RelayLimits.bytesChargedPerFrame
-        // Everything read before the mate's second ping is paid for before that ping is read.
-        let owed = 10 * (paddedFrame + perFrame) + (pingFrame + perFrame) - 1_024
-        let earliest = Double(owed) / Double(limits.inboundBytesPerSecondPerAddress)
+        let padded = #"{"type":"time_sync","pad":"\#(String(repeating: "x", count: 960))"}"#
+        let messages = 15
+        let sent = Array(repeating: StalledClient.frame(padded), count: messages).flatMap { $0 }
+        let rate = Double(limits.inboundBytesPerSecondPerAddress)
+        // One connection's messages past the burst, ~4.3 s: however the reads fall, the pair's last
+        // waits at least that long after its first (no read holds over half of what a connection sent).
+        let oneConnection = Double(sent.count + messages * RelayLimits.bytesChargedPerFrame - 1_024) / rate
         try await withRelayServer(limits: limits) { port, _ in
-            let first = TestSocket.connect(port: port, headers: client)
-            let mate = TestSocket.connect(port: port, headers: client)
-            // Before anything is charged (an idle budget holds no more than its burst), and after
-            // the set-up, whose time on a loaded machine would count for the budget it measures.
-            let start = ContinuousClock.now
-            for _ in 0..<10 { first.send(raw: padded) }
-            for _ in 0..<10 { _ = try await first.expect("pong", timeout: .seconds(30)) }
-            for _ in 0..<2 {
-                mate.send(["type": "ping"])
-                _ = try await mate.expect("pong", timeout: .seconds(30))
+            func connect(from client: String) async throws -> StalledClient {
+                try await StalledClient.connect(
+                    port: port, path: "/ws/room/new", extraHeaders: "X-Forwarded-For: \(client)\r\n")
             }
-            let elapsed = ContinuousClock.now - start
-            #expect(elapsed >= .seconds(earliest * 0.9), "answered after \(elapsed), \(earliest) s at the earliest")
+            let first = try await connect(from: "10.1.1.1")
+            let mate = try await connect(from: "10.1.1.1")
+            let control = try await connect(from: "10.1.1.2")
+            // Raw sockets, written at once from the test's thread, after the set-up.
+            for client in [first, mate, control] { try client.sendRaw(sent) }
+            let pair =
+                try await BusyLoopTests.timeSyncsHandled(messages, by: first)
+                + BusyLoopTests.timeSyncsHandled(messages, by: mate)
+            let alone = try await BusyLoopTests.timeSyncsHandled(messages, by: control)
+            try #require(pair.count == 2 * messages && alone.count == messages)
+            /// Seconds from the first to the last of `handled` (the server's ms).
+            func span(_ handled: [Double]) -> Double { ((handled.max() ?? 0) - (handled.min() ?? 0)) / 1_000 }
+            let (pairSeconds, controlSeconds) = (span(pair), span(alone))
+            #expect(
+                pairSeconds >= oneConnection * 0.9, "the pair in \(pairSeconds) s, \(oneConnection) s at the earliest")
+            // Markedly slower than the control, measured alike: by half a connection's worth, over twice
+            // what the pauses' jitter makes of a connection's own.
+            #expect(
+                pairSeconds >= controlSeconds + oneConnection / 2,
+                "the pair in \(pairSeconds) s, the control in \(controlSeconds) s")
         }
     }
 
     /// What a failed connection sends before it hangs up is read only to be discarded, but it is
     /// charged to the address all the same: else failing a connection on purpose would read at
     /// full speed past the address's budget and the loop's cap. Without the charge the mate is
-    /// answered at once.
+    /// answered as soon as a connection of another address (the control) sent with it.
     @Test("Bytes a failed connection sends before hanging up are charged to its address")
     func discardedBytesCharged() async throws {
         var limits = Self.limits(addressRate: 16_384)  // burst 4,096
         // The hang-up comes a grace period after the close frame: long enough for a loaded loop to
         // read all that was sent (at 1 s, a suite run once closed it with half unread and uncharged).
         limits.closeGracePeriod = .seconds(10)
+        // 100 KiB the server discards: 6 s of the address's budget past its burst.
+        let discarded = 100 * 1_024
+        let debt = Double(discarded - 4_096) / Double(limits.inboundBytesPerSecondPerAddress)
         try await withRelayServer(limits: limits) { port, _ in
-            let failed = try await StalledClient.connect(
-                port: port, path: "/ws/room/new", extraHeaders: "X-Forwarded-For: 10.1.1.3\r\n")
+            func connect(from client: String) async throws -> StalledClient {
+                try await StalledClient.connect(
+                    port: port, path: "/ws/room/new", extraHeaders: "X-Forwarded-For: \(client)\r\n")
+            }
+            let failed = try await connect(from: "10.1.1.3")
+            let mate = try await connect(from: "10.1.1.3")
+            let control = try await connect(from: "10.1.1.4")
             let start = ContinuousClock.now  // after the set-up, which would count for the charge it measures
-            // An unmasked frame (1002), then 64 KiB the server discards: 4 s of the address's budget.
-            try failed.sendRaw([0x81, 0x02] + Array("{}".utf8) + [UInt8](repeating: 0x20, count: 65_536))
+            // An unmasked frame (1002), then what the server discards.
+            try failed.sendRaw([0x81, 0x02] + Array("{}".utf8) + [UInt8](repeating: 0x20, count: discarded))
             var closeCode: Int?
             while closeCode == nil, let frame = try await failed.readFrame() {
                 if frame.opcode == 8 { closeCode = frame.closeCode }
@@ -354,13 +379,19 @@ struct InboundBytesPerAddressTests {
             #expect(closeCode == 1002)
             // The close frame may leave after the first read, before the rest is read and charged
             // (a loaded run's mate was answered at 0.13 s): 1 s for the loop to read it all. The
-            // 64 KiB keep the address in debt until ~3.8 s; uncharged, the mate is answered at ~1 s.
+            // address is then in debt until ~6 s, and the mate, read within that, waits it out.
             try await Task.sleep(for: .seconds(1))
-            let mate = TestSocket.connect(port: port, headers: [HTTPField.Name("X-Forwarded-For")!: "10.1.1.3"])
-            mate.send(["type": "ping"])
-            _ = try await mate.expect("pong", timeout: .seconds(30))
+            // Sent together, and timed on the server's clock: the control is handled at once, and
+            // what holds the mate longer is its address's debt, not the server's load.
+            try mate.send(#"{"type":"time_sync"}"#)
+            try control.send(#"{"type":"time_sync"}"#)
+            let mateHandled = try #require(try await BusyLoopTests.timeSyncsHandled(1, by: mate).first)
             let elapsed = ContinuousClock.now - start
+            let controlHandled = try #require(try await BusyLoopTests.timeSyncsHandled(1, by: control).first)
             #expect(elapsed >= .seconds(2), "answered after \(elapsed)")
+            // ~5 s of the debt is left once the test has slept; a quarter leaves room for a loaded run.
+            let heldSeconds = (mateHandled - controlHandled) / 1_000
+            #expect(heldSeconds >= debt / 4, "the mate was handled \(heldSeconds) s after the control")
         }
     }
 }
