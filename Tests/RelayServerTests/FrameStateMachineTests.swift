@@ -142,10 +142,12 @@ struct FrameStateMachineTests {
     func firstFaultClosesOnce(batch: UInt64) throws {
         var random = SplitMix64(seed: 0xF4A3_E000 + batch)
         for script in 0..<60 {
-            let channel = EmbeddedChannel()
+            // The server's writes held, as a full socket holds them: its close frame stays unwritten,
+            // so it does not end its half of the connection, which an EmbeddedChannel takes for a
+            // close of the whole channel (and then reads nothing more). Open, the channel is fed all
+            // that comes after a fault, as a socket's reads go on until the client hangs up.
+            let (channel, _, held) = try RoomSocketHandlerTests.heldConnection()
             defer { _ = try? channel.finish() }
-            try channel.pipeline.syncOperations.addHandler(try RoomSocketHandlerTests.makeHandler())
-            try channel.connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
 
             var model = Model()
             var frames: [Frame] = []
@@ -155,20 +157,25 @@ struct FrameStateMachineTests {
                 frames.append(frame)
                 expected = model.verdict(for: frame)
             }
-            // The stream, cut anywhere into reads, and a little more the server must not act on.
+            let context = "batch \(batch) script \(script): \(frames)"
+            // The stream, cut anywhere into reads, and a little more the server must not act on: a
+            // ping cut with it, then one in a read of its own, which starts on a frame's first byte
+            // (a server that parsed reads after a fault would take it for the ping it is).
             var stream = frames.flatMap(\.bytes)
             stream += Frame(opcode: 0x9, payload: Array("after".utf8)).bytes
             var start = 0
-            while start < stream.count, channel.isActive {
+            while start < stream.count {
                 let length = min(stream.count - start, Int.random(in: 1...300, using: &random))
                 _ = try? channel.writeInbound(ByteBuffer(bytes: stream[start..<(start + length)]))
                 start += length
             }
+            _ = try? channel.writeInbound(ByteBuffer(bytes: Frame(opcode: 0x9, payload: Array("later".utf8)).bytes))
+            #expect(channel.isActive, "the held close frame keeps the channel open to the last read: \(context)")
 
             var closes: [UInt16] = []
             var afterClose: [WebSocketOpcode] = []
             var pongs: [String] = []
-            while let written = try channel.readOutbound(as: WebSocketFrame.self) {
+            for written in held.frames {
                 if written.opcode == .connectionClose {
                     var data = written.unmaskedData
                     closes.append(data.readInteger(as: UInt16.self) ?? 0)
@@ -177,16 +184,19 @@ struct FrameStateMachineTests {
                 }
                 if written.opcode == .pong { pongs.append(String(buffer: written.unmaskedData)) }
             }
-            let context = "batch \(batch) script \(script): \(frames)"
             switch expected {
             case .goOn:
                 #expect(closes.isEmpty, "\(context)")
-                #expect(pongs.last == "after", "the last ping is answered: \(context)")
+                #expect(Array(pongs.suffix(2)) == ["after", "later"], "the last pings are answered: \(context)")
             case .close(let code):
                 #expect(closes == [code], "\(context)")
-                #expect(!pongs.contains("after"), "nothing after the fault is acted on: \(context)")
+                #expect(
+                    !pongs.contains("after") && !pongs.contains("later"),
+                    "nothing after the fault is acted on: \(pongs) \(context)")
             }
-            #expect(afterClose.allSatisfy { $0 == .pong }, "only a pong may follow the close: \(context)")
+            // A ping read before the fault is answered before the close frame (RFC 6455 §5.5.2);
+            // nothing the client sends after it is, and no message is sent after a close.
+            #expect(afterClose.isEmpty, "nothing follows the close: \(afterClose) \(context)")
         }
     }
 }
