@@ -299,6 +299,12 @@ struct InboundBytesPerAddressTests {
         #expect(table.addressCount == 0)
     }
 
+    /// A raw room socket to the server on `port` for `client`, named by the loopback proxy it trusts.
+    static func connect(port: Int, from client: String) async throws -> StalledClient {
+        try await StalledClient.connect(
+            port: port, path: "/ws/room/new", extraHeaders: "X-Forwarded-For: \(client)\r\n")
+    }
+
     /// Over real sockets, through the loopback proxy the server trusts by default: two connections
     /// of the client it names share a budget, so together they are read no faster than one
     /// connection of another client (the control) is alone. Each of the three sends the same
@@ -321,13 +327,9 @@ struct InboundBytesPerAddressTests {
         // waits at least that long after its first (no read holds over half of what a connection sent).
         let oneConnection = Double(sent.count + messages * RelayLimits.bytesChargedPerFrame - 1_024) / rate
         try await withRelayServer(limits: limits) { port, _ in
-            func connect(from client: String) async throws -> StalledClient {
-                try await StalledClient.connect(
-                    port: port, path: "/ws/room/new", extraHeaders: "X-Forwarded-For: \(client)\r\n")
-            }
-            let first = try await connect(from: "10.1.1.1")
-            let mate = try await connect(from: "10.1.1.1")
-            let control = try await connect(from: "10.1.1.2")
+            let first = try await Self.connect(port: port, from: "10.1.1.1")
+            let mate = try await Self.connect(port: port, from: "10.1.1.1")
+            let control = try await Self.connect(port: port, from: "10.1.1.2")
             // Raw sockets, written at once from the test's thread, after the set-up.
             for client in [first, mate, control] { try client.sendRaw(sent) }
             let pair =
@@ -362,13 +364,9 @@ struct InboundBytesPerAddressTests {
         let discarded = 100 * 1_024
         let debt = Double(discarded - 4_096) / Double(limits.inboundBytesPerSecondPerAddress)
         try await withRelayServer(limits: limits) { port, _ in
-            func connect(from client: String) async throws -> StalledClient {
-                try await StalledClient.connect(
-                    port: port, path: "/ws/room/new", extraHeaders: "X-Forwarded-For: \(client)\r\n")
-            }
-            let failed = try await connect(from: "10.1.1.3")
-            let mate = try await connect(from: "10.1.1.3")
-            let control = try await connect(from: "10.1.1.4")
+            let failed = try await Self.connect(port: port, from: "10.1.1.3")
+            let mate = try await Self.connect(port: port, from: "10.1.1.3")
+            let control = try await Self.connect(port: port, from: "10.1.1.4")
             let start = ContinuousClock.now  // after the set-up, which would count for the charge it measures
             // An unmasked frame (1002), then what the server discards.
             try failed.sendRaw([0x81, 0x02] + Array("{}".utf8) + [UInt8](repeating: 0x20, count: discarded))
