@@ -5,9 +5,12 @@ import WebSocketWire
 /// WebSocket frames: InboundFrame.read and InboundFrameReader on a byte stream cut anywhere,
 /// WebSocketMask both ways at any alignment, and ClientFrame round trips.
 ///
-/// Input: byte 0 seeds where the stream is cut (and the mask key), byte 1 picks the payload limit,
-/// the rest is the stream. Cut or whole, a reader must see the same frames and the same refusal;
-/// a frame's payload is within the limit and the same unmasked either way; an incomplete read
+/// Input: byte 0 seeds where the stream is cut (and the mask key, and the rooms and header check
+/// below), byte 1 picks the payload limit, the rest is the stream. Read as the server reads it,
+/// with a continuation frame's room (what its message has left) that changes from frame to frame,
+/// and a header check that refuses some first two bytes: cut or whole, a reader must see the same
+/// frames and the same refusal; a frame's payload is within the limit (a continuation frame's,
+/// within its room) and the same unmasked either way; an incomplete read
 /// leaves the buffer as it was; masking is byte by byte the key's, and twice is the identity; a
 /// frame ClientFrame writes reads back as its payload.
 struct FramesCheck {
@@ -29,7 +32,8 @@ struct FramesCheck {
         let maxPayload = Self.limits[Int(input[1]) % Self.limits.count]
         let stream = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: input[2...]))
 
-        let whole = try Self.readAll([ByteBuffer(bytes: stream)], max: maxPayload)
+        let rules = Rules(seed: input[0])
+        let whole = try Self.readAll([ByteBuffer(bytes: stream)], max: maxPayload, rules: rules)
         var reads: [ByteBuffer] = []
         var start = 0
         while start < stream.count {
@@ -40,7 +44,7 @@ struct FramesCheck {
             reads.append(ByteBuffer(bytes: stream[start..<(start + length)]))
             start += length
         }
-        let cut = try Self.readAll(reads, max: maxPayload)
+        let cut = try Self.readAll(reads, max: maxPayload, rules: rules)
         try require(whole.frames == cut.frames, "\(whole.frames.count) frames whole, \(cut.frames.count) cut")
         try require(whole.refused == cut.refused, "refused \(String(describing: whole.refused)) whole, else cut")
 
@@ -95,19 +99,45 @@ struct FramesCheck {
         }
     }
 
+    /// What the server's reader is told, as pure functions of the frame: the room a continuation
+    /// frame has (by how many frames came before it; nil, none asked), and which headers it refuses.
+    struct Rules {
+        let seed: UInt8
+
+        func continuationRoom(afterFrames count: Int) -> Int? {
+            let pick = (Int(self.seed) &+ count &* 7) % 5
+            return pick == 0 ? nil : [0, 1, 125, 4_000][pick - 1]
+        }
+
+        /// Refuses one opcode (by the first byte alone, so that a frame read can be checked against it).
+        func headerRefusal(_ first: UInt8, _ second: UInt8) -> WebSocketErrorCode? {
+            self.seed & 0x20 != 0 && first & 0x0F == self.seed & 0x0F ? .protocolError : nil
+        }
+    }
+
     private static func readAll(
-        _ reads: [ByteBuffer], max: Int
+        _ reads: [ByteBuffer], max: Int, rules: Rules? = nil
     ) throws(FuzzViolation) -> (frames: [Seen], refused: WebSocketErrorCode?) {
         var reader = InboundFrameReader(maxPayloadBytes: max)
         var seen: [Seen] = []
         var violation: FuzzViolation?
         for read in reads {
-            let refused = reader.read(read) { frame in
+            let refused = reader.read(
+                read, continuationRoom: { rules?.continuationRoom(afterFrames: seen.count) },
+                headerRefusal: { rules?.headerRefusal($0, $1) }
+            ) { frame in
                 let unmasked = Array(frame.unmaskedData.readableBytesView)
                 if unmasked != frame.withUnmaskedPayload({ Array($0) }) {
                     violation = FuzzViolation("unmaskedData and withUnmaskedPayload differ")
                 } else if unmasked.count > max {
                     violation = FuzzViolation("a payload of \(unmasked.count) bytes, over the limit \(max)")
+                } else if frame.firstByte & 0x0F == 0, let room = rules?.continuationRoom(afterFrames: seen.count),
+                    unmasked.count > Swift.max(0, room)
+                {
+                    violation = FuzzViolation("a continuation frame of \(unmasked.count) bytes, over its room \(room)")
+                } else if rules?.headerRefusal(frame.firstByte, 0) != nil {
+                    violation = FuzzViolation(
+                        "a frame of opcode \(frame.firstByte & 0x0F) read, which the header check refuses")
                 }
                 _ = (frame.opcode, frame.fin, frame.hasReservedBits)
                 seen.append(Seen(first: frame.firstByte, payload: unmasked))
