@@ -1,6 +1,6 @@
 import NIOCore
-import Relay
 
+@testable import Relay
 @testable import RelayServer
 
 /// What the HTTP side reads from text: request bodies (RequestBodyFields.parse), integers the way
@@ -138,25 +138,26 @@ struct HTTPCheck {
     }
 
     /// Whether JSON that parses is surely in the plain subset game clients send (printable ASCII
-    /// without escapes, no exponent, nested at most ``PlainJSONScanner/maxDepth`` deep) with one
-    /// `type`, judged from its bytes alone, erring towards no: a `1e` or a bracket inside a
-    /// string, or `"type"` as a value, makes it unsure.
+    /// without escapes; numbers without exponents, of at most ``PlainJSONScanner/maxNumberLength``
+    /// bytes; nested at most ``PlainJSONScanner/maxDepth`` deep) with one `type`, judged from its
+    /// bytes alone, erring towards no: `"type"` as a value makes it unsure.
     static func surelyPlain(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         let whitespace: Set<UInt8> = [0x20, 0x09, 0x0A, 0x0D]
-        var depth = 0
-        var previous: UInt8 = 0
+        let numberBytes = Set(Array("0123456789.-+".utf8))
+        var (depth, numberLength, inString) = (0, 0, false)
         for byte in bytes {
             guard (0x20...0x7E).contains(byte) || whitespace.contains(byte), byte != UInt8(ascii: "\\") else {
                 return false
             }
-            let isExponent = byte | 0x20 == UInt8(ascii: "e")
-            if isExponent, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(previous) || previous == UInt8(ascii: ".") {
-                return false
-            }
+            // Without escapes, every quote opens or closes a string; nothing inside one counts.
+            if byte == UInt8(ascii: "\"") { inString.toggle() }
+            guard !inString, byte != UInt8(ascii: "\"") else { continue }
+            if byte | 0x20 == UInt8(ascii: "e"), numberLength > 0 { return false }  // an exponent
+            numberLength = numberBytes.contains(byte) ? numberLength + 1 : 0
+            if numberLength > PlainJSONScanner.maxNumberLength { return false }
             if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") { depth += 1 }
             if byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]") { depth -= 1 }
             if depth > PlainJSONScanner.maxDepth { return false }
-            previous = byte
         }
         return bytes.ranges(of: Array(#""type""#.utf8)).count == 1
     }
