@@ -168,6 +168,15 @@ struct ValidationTests {
                 #expect(try refused.issues().map(\.loc) == ["body.player_name"], "\(name)")
                 #expect(try refused.issues().map(\.type) == ["value_error"], "\(name)")
             }
+            // Listed in the field's place, before a later field's issue, as pydantic lists it.
+            var fields: [String: Any] = [
+                "player_name": ".", "level": "x", "score": 0, "lives": 0, "health": 0, "coins": 0, "weapon": "laser",
+            ]
+            let both = try await self.post(client, "/api/save_game", jsonBody(fields))
+            #expect(try both.issues().map(\.loc) == ["body.player_name", "body.level"])
+            fields["player_name"] = "a"
+            #expect(
+                try await self.post(client, "/api/save_game", jsonBody(fields)).issues().map(\.loc) == ["body.level"])
             let stored = try await client.execute(uri: "/api/load_game/%2E%2E", method: .get, headers: keyed)
             #expect(String(buffer: stored.body) == "null", "nothing was saved")
             // Not a dot segment: saved, loaded and deleted as any other name.

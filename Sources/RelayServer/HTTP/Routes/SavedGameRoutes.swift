@@ -19,8 +19,11 @@ struct SavedGameRoutes<Context: RequestContext> {
 
     private func save(_ request: Request) async throws -> Response {
         var fields = try await RequestBodyFields.read(request, limit: self.limits.maxBodyBytes)
+        // Its issues first, as pydantic lists a field validator's in the field's place.
+        let playerName = fields.string("player_name", length: self.limits.nameLength)
+        fields.refuseDotSegment("player_name", playerName)
         let game = SavedGame(
-            playerName: fields.string("player_name", length: self.limits.nameLength),
+            playerName: playerName,
             level: fields.integer("level"),
             score: fields.integer("score"),
             lives: fields.integer("lives"),
@@ -28,7 +31,6 @@ struct SavedGameRoutes<Context: RequestContext> {
             coins: fields.integer("coins"),
             weapon: fields.string("weapon", length: self.limits.weaponLength)
         )
-        fields.refuseDotSegment("player_name", game.playerName)
         try fields.validate()
         try await self.store.save(game)
         return try JSONResponse.message("Game saved successfully")
