@@ -144,10 +144,13 @@ final class ChildRelay: Sendable {
 /// For tests that time the server: one in this process shares its task pool with every suite
 /// Swift Testing runs at once, and their work has held that pool for seconds, so that such a
 /// server accepted connections and answered requests seconds late.
-func withRelayProcess(arguments: [String], _ body: (_ port: Int) async throws -> Void) async throws {
+func withRelayProcess(
+    arguments: [String], environment: [String: String] = [:], _ body: (_ port: Int) async throws -> Void
+) async throws {
     try await withTemporaryDirectory { directory in
         let relay = try ChildRelay(
-            arguments: ["--port", "0", "--data-dir", directory] + arguments, environment: ["API_KEY": testAPIKey])
+            arguments: ["--port", "0", "--data-dir", directory] + arguments,
+            environment: environment.merging(["API_KEY": testAPIKey]) { _, key in key })
         try await body(try await relay.listeningPort())
         relay.send(SIGTERM)
         #expect(try await relay.exitStatus() == 0, "\(relay.printed)")

@@ -21,20 +21,23 @@ struct IdleConnectionTests {
 
     /// How much later than a room socket's first ping (``FirstPing``), due as soon, an HTTP connection
     /// may be closed. Not an absolute bound: a loaded machine made a close 4 s late, and makes the
-    /// ping, a timer of the same process due at the same time, late as well. A deadline of four
-    /// timeouts would be 3 s late.
+    /// ping, a timer of the same event loop (the relay is given one) due at the same time, late as
+    /// well. A deadline of four timeouts would be 3 s late.
     static let lateBeyondThePing: Duration = Self.idleTimeout * 2
 
-    /// Runs `body` against a `relay` process whose HTTP timeout is `idleTimeout`, and whose room
-    /// sockets are pinged every `pingInterval` if given.
+    /// Runs `body` against a `relay` process whose HTTP timeout is `idleTimeout`, and, if
+    /// `pingInterval` is given, whose room sockets are pinged that often and which runs one event
+    /// loop: the ping's timer and the HTTP deadline compared with it are then late alike.
     private func withChildRelay(
         idleTimeout: Duration = Self.idleTimeout, pingInterval: Duration? = nil, bossImages: String? = nil,
         _ body: (_ port: Int) async throws -> Void
     ) async throws {
         let images = bossImages.map { ["--boss-images-dir", $0] } ?? []
         let pings = pingInterval.map { ["--ping-interval-seconds", "\($0.components.seconds)"] } ?? []
+        let oneLoop = pingInterval.map { _ in ["NIO_SINGLETON_GROUP_LOOP_COUNT": "1"] } ?? [:]
         try await withRelayProcess(
-            arguments: ["--http-idle-timeout-seconds", "\(idleTimeout.components.seconds)"] + pings + images, body)
+            arguments: ["--http-idle-timeout-seconds", "\(idleTimeout.components.seconds)"] + pings + images,
+            environment: oneLoop, body)
     }
 
     @Test(
@@ -234,7 +237,7 @@ struct IdleConnectionTests {
 /// A room socket's first ping, timed from before its connect on a thread of its own, started at once
 /// (not when a task of the shared pool gets to it): a timer of the relay's, due a ping interval
 /// after the upgrade, that the HTTP timeout does not set. A loaded machine makes it late as it makes
-/// an HTTP deadline due at the same time late, in the relay (the same loops) and in the test (a
+/// an HTTP deadline due at the same time late, in the relay (the same loop) and in the test (a
 /// thread that reads a byte once it comes), so an HTTP close is bounded against it rather than
 /// against the clock.
 private final class FirstPing: Sendable {
