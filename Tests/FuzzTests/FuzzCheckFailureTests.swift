@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import Testing
 
@@ -26,6 +27,25 @@ struct FuzzCheckFailureTests {
         #expect(Self.violation(#"{"a":1}"#, JSONCheck().run) == nil)
         let broken = JSONCheck(write: { _, _ in Array("{}".utf8) })
         #expect(Self.violation(#"{"a":1}"#, broken.run)?.description.contains("reads differently") == true)
+    }
+
+    @Test("JSON: a value unlike Foundation's (kind, number, bit pattern, code point, member)")
+    func jsonAgainstFoundation() {
+        let same: [(JSONValue, Any)] = [
+            (.null, NSNull()), (.bool(true), NSNumber(value: true)), (.integer(-7), NSNumber(value: -7)),
+            (.number(0.1), NSNumber(value: 0.1)), (.string("a\n"), "a\n"),
+            (.object(["k": .array([.integer(1)])]), ["k": [NSNumber(value: 1)]]),
+        ]
+        for (value, foundation) in same { #expect(JSONCheck.sameAsFoundation(value, foundation), "\(value)") }
+        let different: [(JSONValue, Any)] = [
+            (.null, NSNumber(value: 0)), (.bool(true), NSNumber(value: 1)), (.integer(1), NSNumber(value: 2)),
+            (.integer(1), NSNumber(value: 1.0)), (.number(-0.0), NSNumber(value: 0.0)),
+            (.number(0.1), NSNumber(value: 0.1 + 1e-17)), (.string("a\r"), "a\n"),
+            (.string("\u{E9}"), "e\u{301}"),  // canonically equivalent, other code points
+            (.array([.integer(1)]), [NSNumber(value: 1), NSNumber(value: 2)]),
+            (.object(["k": .integer(1)]), ["j": NSNumber(value: 1)]),
+        ]
+        for (value, foundation) in different { #expect(!JSONCheck.sameAsFoundation(value, foundation), "\(value)") }
     }
 
     @Test("JSON: a growing sink that goes past its limit, or never overflows")
