@@ -33,7 +33,7 @@ struct FuzzCheckFailureTests {
     func jsonAgainstFoundation() {
         let same: [(JSONValue, Any)] = [
             (.null, NSNull()), (.bool(true), NSNumber(value: true)), (.integer(-7), NSNumber(value: -7)),
-            (.number(0.1), NSNumber(value: 0.1)), (.string("a\n"), "a\n"),
+            (.number(0.1), NSNumber(value: 0.1)), (.string("a\n"), "a\n"), (.string("\u{FEFF}a"), "a"),
             (.object(["k": .array([.integer(1)])]), ["k": [NSNumber(value: 1)]]),
         ]
         for (value, foundation) in same { #expect(JSONCheck.sameAsFoundation(value, foundation), "\(value)") }
@@ -42,6 +42,8 @@ struct FuzzCheckFailureTests {
             (.integer(1), NSNumber(value: 1.0)), (.number(-0.0), NSNumber(value: 0.0)),
             (.number(0.1), NSNumber(value: 0.1 + 1e-17)), (.string("a\r"), "a\n"),
             (.string("\u{E9}"), "e\u{301}"),  // canonically equivalent, other code points
+            (.string("a"), "\u{FEFF}a"),  // Foundation may lack a U+FEFF, never have one more
+            (.string("a\u{FEFF}b"), "ab\u{FEFF}"),
             (.array([.integer(1)]), [NSNumber(value: 1), NSNumber(value: 2)]),
             (.object(["k": .integer(1)]), ["j": NSNumber(value: 1)]),
         ]
