@@ -191,39 +191,36 @@ struct MisbehavingServerTests {
         }
     }
 
-    @Test("A relay without the sequence and stream the bench stamped is unreadable, not a delivery")
-    func relayWithoutSequenceAndStream() async throws {
-        try await ScriptedRelay.with(answer: Self.relayingStamps(ahead: 0, stripped: true)) { server in
+    /// What one short room (2 players, 20 Hz, 0.5 s) measures against a relay answering with `answer`.
+    static func latency(against answer: @escaping @Sendable (String) -> [String]) async throws -> LatencySnapshot {
+        try await ScriptedRelay.with(answer: answer) { server in
             let report = try await RelayScenario(rooms: 1, players: 2, hertz: 20, seconds: 0.5, drainSeconds: 0.1)
                 .run(in: try Self.context(port: server.port))
-            let latency = try #require(report.window?.latency)
-            #expect(latency.sent > 0 && latency.delivered == 0 && latency.unreadable > 0, "\(latency)")
+            return try #require(report.window?.latency)
         }
+    }
+
+    @Test("A relay without the sequence and stream the bench stamped is unreadable, not a delivery")
+    func relayWithoutSequenceAndStream() async throws {
+        let latency = try await Self.latency(against: Self.relayingStamps(ahead: 0, stripped: true))
+        #expect(latency.sent > 0 && latency.delivered == 0 && latency.unreadable > 0, "\(latency)")
     }
 
     @Test("A room-mate's relay labelled with its receiver's own player_id is counted apart, not a delivery")
     func relayLabelledWithTheReceiversOwnID() async throws {
         // Labelled p2: wrong for the joiner (p2), right for the creator (p1).
-        try await ScriptedRelay.with(answer: Self.relayingStamps(ahead: 0, labelledAs: "p2")) { server in
-            let report = try await RelayScenario(rooms: 1, players: 2, hertz: 20, seconds: 0.5, drainSeconds: 0.1)
-                .run(in: try Self.context(port: server.port))
-            let latency = try #require(report.window?.latency)
-            #expect(latency.mislabelled > 0 && latency.delivered > 0, "\(latency)")
-            #expect(Format.wrongDeliveries(latency)?.contains("labelled with their receiver's own player_id") == true)
-        }
+        let latency = try await Self.latency(against: Self.relayingStamps(ahead: 0, labelledAs: "p2"))
+        #expect(latency.mislabelled > 0 && latency.delivered > 0, "\(latency)")
+        #expect(Format.wrongDeliveries(latency)?.contains("labelled with their receiver's own player_id") == true)
     }
 
     /// A server that sends each message back to its sender instead of to the room-mates: every
     /// room-mate lost it, and a delivery counted for the echo would hide that loss.
     @Test("A relay of the receiver's own stream is an echo and a loss, not a delivery")
     func echoIsNoDelivery() async throws {
-        try await ScriptedRelay.with(answer: Self.relayingStamps(ahead: 0, asStream: { $0 })) { server in
-            let report = try await RelayScenario(rooms: 1, players: 2, hertz: 20, seconds: 0.5, drainSeconds: 0.1)
-                .run(in: try Self.context(port: server.port))
-            let latency = try #require(report.window?.latency)
-            #expect(latency.sent > 0 && latency.echoed > 0, "\(latency)")
-            #expect(latency.delivered == 0 && latency.lost > 0, "\(latency)")
-        }
+        let latency = try await Self.latency(against: Self.relayingStamps(ahead: 0, asStream: { $0 }))
+        #expect(latency.sent > 0 && latency.echoed > 0, "\(latency)")
+        #expect(latency.delivered == 0 && latency.lost > 0, "\(latency)")
     }
 
     /// A server that sends a room's messages to another room: the receiver must tell it by the
@@ -232,30 +229,22 @@ struct MisbehavingServerTests {
     func misroutedIsNoDelivery() async throws {
         // The room-mate's stream, renumbered into the next room (the room sits above the serial bits).
         let nextRoom: @Sendable (Int64) -> Int64 = { ($0 ^ 1) + (1 << StreamID.serialBits) }
-        try await ScriptedRelay.with(answer: Self.relayingStamps(ahead: 0, asStream: nextRoom)) { server in
-            let report = try await RelayScenario(rooms: 1, players: 2, hertz: 20, seconds: 0.5, drainSeconds: 0.1)
-                .run(in: try Self.context(port: server.port))
-            let latency = try #require(report.window?.latency)
-            #expect(latency.sent > 0 && latency.misrouted > 0, "\(latency)")
-            #expect(latency.delivered == 0 && latency.lost > 0, "\(latency)")
-        }
+        let latency = try await Self.latency(against: Self.relayingStamps(ahead: 0, asStream: nextRoom))
+        #expect(latency.sent > 0 && latency.misrouted > 0, "\(latency)")
+        #expect(latency.delivered == 0 && latency.lost > 0, "\(latency)")
     }
 
     @Test("A relay stamped later than it arrived is an unreadable stamp, not a latency of 1 µs")
     func stampFromTheFuture() async throws {
         // Half a second ahead: the old check let a stamp up to a second ahead pass.
         for ahead: Int64 in [0, 500_000] {
-            try await ScriptedRelay.with(answer: Self.relayingStamps(ahead: ahead)) { server in
-                let report = try await RelayScenario(rooms: 1, players: 2, hertz: 20, seconds: 0.5, drainSeconds: 0.1)
-                    .run(in: try Self.context(port: server.port))
-                let latency = try #require(report.window?.latency)
-                #expect(latency.sent > 0, "ahead \(ahead)")
-                if ahead == 0 {
-                    #expect(latency.delivered > 0 && latency.unreadable == 0, "\(latency)")
-                } else {
-                    // Each is unreadable, unless a loaded machine took half a second to carry it.
-                    #expect(latency.unreadable > 0 && latency.unreadable >= latency.delivered, "\(latency)")
-                }
+            let latency = try await Self.latency(against: Self.relayingStamps(ahead: ahead))
+            #expect(latency.sent > 0, "ahead \(ahead)")
+            if ahead == 0 {
+                #expect(latency.delivered > 0 && latency.unreadable == 0, "\(latency)")
+            } else {
+                // Each is unreadable, unless a loaded machine took half a second to carry it.
+                #expect(latency.unreadable > 0 && latency.unreadable >= latency.delivered, "\(latency)")
             }
         }
     }
