@@ -103,6 +103,43 @@ struct LockedDatabaseTests {
             }
         }
     }
+
+    /// A write asked for while an earlier batch waits on the lock is stamped when it was asked,
+    /// not when the writer's thread comes back to it.
+    @Test("A write queued behind a batch blocked by the lock keeps the time it was asked for", .timeLimit(.minutes(3)))
+    func createdAtIsWhenAskedWhileTheWriterWaitsOnTheLock() async throws {
+        try await withTemporaryDirectory { directory in
+            var configuration = PersistenceConfiguration(
+                databasePath: databasePath(in: directory), maxBatchSize: 1, flushInterval: .seconds(30))
+            configuration.lockTimeout = .seconds(120)
+            try await withStore(configuration) { store in
+                let lockHolder = try RawDatabase(path: configuration.databasePath)
+                try lockHolder.execute("BEGIN IMMEDIATE")
+                try await withThrowingTaskGroup(of: StoredScore.self) { group in
+                    group.addTask { try await store.submit(submission("first", 1)) }  // a batch of one, blocked
+                    try await Self.waitUntil { store.unansweredWrites == 1 }
+                    try await Task.sleep(for: .milliseconds(300))  // its commit has started
+                    group.addTask { try await store.submit(submission("second", 2)) }
+                    try await Self.waitUntil { store.unansweredWrites == 2 }
+                    let asked = time(nil)  // no earlier than the second write's stamp
+                    try await Task.sleep(for: .seconds(3))
+                    try lockHolder.execute("ROLLBACK")
+                    let stored = try await group.reduce(into: []) { $0.append($1) }
+                    let second = try #require(stored.first { $0.submission.playerName == "second" })
+                    // Stamped once the lock went, it would be 3 s later.
+                    #expect(second.createdAt <= UTCTimestamp.string(from: asked), "asked by \(asked)")
+                }
+            }
+        }
+    }
+
+    /// Waits up to 30 s (not a fixed sleep: as the whole suite starts, tasks may wait seconds for a thread).
+    private static func waitUntil(_ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !condition() && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
 }
 
 /// Events in the order they happened, from any task.

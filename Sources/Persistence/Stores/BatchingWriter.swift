@@ -96,18 +96,21 @@ actor BatchingWriter {
     /// Throws ``PersistenceError/overloaded`` at once when `writeQueueCapacity` writes are already
     /// waiting for their answers, even while the writer is busy committing.
     nonisolated func perform(_ operation: WriteOperation) async throws -> WriteOutcome {
+        // Stamped here, not in the actor: while a commit blocks the actor's thread (a lock held by
+        // another process), `enqueue` runs only when it comes back.
+        let askedAt = time(nil)
         guard self.unanswered.add(1, ordering: .relaxed).newValue <= self.configuration.writeQueueCapacity else {
             self.unanswered.subtract(1, ordering: .relaxed)
             throw PersistenceError.overloaded
         }
         defer { self.unanswered.subtract(1, ordering: .relaxed) }
-        return try await self.enqueue(operation)
+        return try await self.enqueue(operation, askedAt: askedAt)
     }
 
-    private func enqueue(_ operation: WriteOperation) async throws -> WriteOutcome {
+    private func enqueue(_ operation: WriteOperation, askedAt: time_t) async throws -> WriteOutcome {
         guard !self.isClosed else { throw PersistenceError.shuttingDown }
         return try await withCheckedThrowingContinuation { continuation in
-            self.pending.append(PendingWrite(operation: operation, askedAt: time(nil), continuation: continuation))
+            self.pending.append(PendingWrite(operation: operation, askedAt: askedAt, continuation: continuation))
             if self.pending.count >= self.configuration.maxBatchSize {
                 self.flush()
             } else if !self.flushIsScheduled {
