@@ -40,8 +40,14 @@ struct MovedDatabaseTests {
                 await #expect(throws: PersistenceError.storageFailure) {
                     try await store.submit(submission("after", 9))
                 }
+                // Already in the database file alone, as a crash now would leave it: the store
+                // copied them itself (SQLite's own checkpoint at close would do it only later).
+                let copy = databasePath(in: directory, "copy.db")
+                try FileManager.default.copyItem(atPath: path, toPath: copy)
+                let copied = try RawDatabase(path: copy).strings("SELECT player_name FROM scores ORDER BY id")
+                #expect(copied == ["a", "b", "c"])
                 await #expect(throws: PersistenceError.storageFailure) { try await store.save(Self.savedGame("b")) }
-                for _ in 0..<2 {  // each reader, the one that opens the WAL only now included
+                for _ in 0..<2 {  // each reader
                     #expect(try await store.personalBest(playerName: "c")?.submission.score == 2)
                 }
             }
@@ -75,12 +81,17 @@ struct MovedDatabaseTests {
             let path = databasePath(in: directory)
             try await withStore(PersistenceConfiguration(databasePath: path)) { store in
                 _ = try await store.submit(submission("a", 1))
+                // Another connection (an operator's session) open across the close: SQLite's own
+                // checkpoint at the last connection's close cannot run, only the store's copy.
+                let other = try RawDatabase(path: path)
+                #expect(try other.strings("SELECT player_name FROM scores") == ["a"])
                 try FileManager.default.removeItem(atPath: path + "-wal")
                 await store.close()
                 // What is left once the process exits, the WAL file it still has open gone with it.
                 let copy = databasePath(in: directory, "copy.db")
                 try FileManager.default.copyItem(atPath: path, toPath: copy)
                 #expect(try RawDatabase(path: copy).strings("SELECT player_name FROM scores") == ["a"])
+                withExtendedLifetime(other) {}
             }
         }
     }

@@ -8,8 +8,11 @@ final class SQLiteConnection {
     private let handle: OpaquePointer
     private var statements: [String: SQLiteStatement] = [:]
     let path: String
-    /// How long a statement waits out another connection's lock before failing with `SQLITE_BUSY`.
-    let busyTimeoutMilliseconds: Int32
+    /// How long a statement waits out another connection's lock before failing with `SQLITE_BUSY`,
+    /// as SQLite itself reports it (-1 if it cannot be read).
+    var busyTimeoutMilliseconds: Int32 {
+        (try? self.scalarInteger("PRAGMA busy_timeout")).flatMap { Int32(exactly: $0) } ?? -1
+    }
 
     /// Opens (and for a writer, creates) the database at `path`.
     init(path: String, readOnly: Bool, busyTimeoutMilliseconds: Int32 = 5_000) throws(SQLiteError) {
@@ -25,7 +28,6 @@ final class SQLiteConnection {
         }
         self.handle = db
         self.path = path
-        self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
         sqlite3_extended_result_codes(db, 1)
         sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
     }

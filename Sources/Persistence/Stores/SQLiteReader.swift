@@ -5,6 +5,7 @@ import NIOCore
 actor SQLiteReader {
     private let connection: SQLiteConnection
     private let eventLoop: any EventLoop
+    /// The lock timeout SQLite reports for the connection, read as the reader starts (tests).
     nonisolated let busyTimeoutMilliseconds: Int32
 
     nonisolated var unownedExecutor: UnownedSerialExecutor {
