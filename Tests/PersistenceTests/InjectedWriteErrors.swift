@@ -65,15 +65,15 @@ enum InjectedWriteErrors {
             let set = vfs.pointee.xSetSystemCall
         else { fatalError("SQLite has no unix VFS with a table of system calls") }
         if let original = get(vfs, "pwrite64") {
-            originalPWrite64 = unsafeBitCast(original, to: PositionedWrite.self)
+            originalPWrite64.store(unsafeBitCast(original, to: UInt.self), ordering: .releasing)
             _ = set(vfs, "pwrite64", unsafeBitCast(failingPWrite64, to: sqlite3_syscall_ptr.self))
         }
         if let original = get(vfs, "pwrite") {
-            originalPWrite = unsafeBitCast(original, to: PositionedWrite.self)
+            originalPWrite.store(unsafeBitCast(original, to: UInt.self), ordering: .releasing)
             _ = set(vfs, "pwrite", unsafeBitCast(failingPWrite, to: sqlite3_syscall_ptr.self))
         }
         if let original = get(vfs, "write") {
-            originalWrite = unsafeBitCast(original, to: PlainWrite.self)
+            originalWrite.store(unsafeBitCast(original, to: UInt.self), ordering: .releasing)
             _ = set(vfs, "write", unsafeBitCast(failingWrite, to: sqlite3_syscall_ptr.self))
         }
     }()
@@ -83,16 +83,26 @@ private typealias PositionedWrite = @convention(c) (Int32, UnsafeRawPointer?, In
 private typealias PlainWrite = @convention(c) (Int32, UnsafeRawPointer?, Int) -> Int
 
 // Set once, before the replacements that call them are installed (``InjectedWriteErrors/installed``).
-nonisolated(unsafe) private var originalPWrite64: PositionedWrite?
-nonisolated(unsafe) private var originalPWrite: PositionedWrite?
-nonisolated(unsafe) private var originalWrite: PlainWrite?
+// Atomic: tests beside the one that installs them may be writing through SQLite already, on
+// threads that see the replacement as soon as SQLite's table holds it (ThreadSanitizer found the
+// race with plain variables).
+private let originalPWrite64 = Atomic<UInt>(0)
+private let originalPWrite = Atomic<UInt>(0)
+private let originalWrite = Atomic<UInt>(0)
+
+/// The original call stored in `slot`, or nil while none is.
+private func original<Call>(_ slot: borrowing Atomic<UInt>, as _: Call.Type) -> Call? {
+    let address = slot.load(ordering: .acquiring)
+    return address == 0 ? nil : unsafeBitCast(address, to: Call.self)
+}
 
 private let failingPWrite64: PositionedWrite = { descriptor, bytes, count, offset in
     if let code = InjectedWriteErrors.injectedError(for: descriptor) {
         errno = code
         return -1
     }
-    return (originalPWrite64 ?? pwrite)(descriptor, bytes, count, offset)  // the same call with a 64-bit off_t
+    // pwrite is the same call with a 64-bit off_t.
+    return (original(originalPWrite64, as: PositionedWrite.self) ?? pwrite)(descriptor, bytes, count, offset)
 }
 
 private let failingPWrite: PositionedWrite = { descriptor, bytes, count, offset in
@@ -100,7 +110,7 @@ private let failingPWrite: PositionedWrite = { descriptor, bytes, count, offset 
         errno = code
         return -1
     }
-    return (originalPWrite ?? pwrite)(descriptor, bytes, count, offset)
+    return (original(originalPWrite, as: PositionedWrite.self) ?? pwrite)(descriptor, bytes, count, offset)
 }
 
 private let failingWrite: PlainWrite = { descriptor, bytes, count in
@@ -108,5 +118,5 @@ private let failingWrite: PlainWrite = { descriptor, bytes, count in
         errno = code
         return -1
     }
-    return (originalWrite ?? write)(descriptor, bytes, count)
+    return (original(originalWrite, as: PlainWrite.self) ?? write)(descriptor, bytes, count)
 }
