@@ -71,7 +71,11 @@ extension PluginProcess {
                     }
                 case .stderr:
                     stderrEnded = true
-                    if stdoutEnded { break waiting }
+                    // Its last words are in. But a plugin stopping may close both outputs and then save
+                    // its state (PLUGINS.md §5): it keeps the grace (the deadline) unless it has exited.
+                    if stdoutEnded, !self.isShuttingDown || ProcessExit.hasExited(execution.processIdentifier.value) {
+                        break waiting
+                    }
                 case .deadline:
                     break waiting
                 case .stdin, .killer:

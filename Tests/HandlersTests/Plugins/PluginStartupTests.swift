@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import Handlers
@@ -213,6 +214,13 @@ struct PluginStartupTests {
         #expect(written.contains("saved"), "killed before it saved: \(written)")
     }
 
+    /// And one that closes its stderr after its stdout, then saves: the end of its stderr is no exit
+    /// either (it used to be taken for one, and the plugin was killed at once).
+    @Test(.timeLimit(.minutes(3))) func aPluginClosingBothOutputsAtShutdownHasASecondToSave() async throws {
+        let written = try await self.shutDown("closes_outputs_then_saves").written
+        #expect(written.contains("saved"), "killed before it saved: \(written)")
+    }
+
     /// But once such a plugin has exited, the server does not wait out the rest of that grace
     /// (before, a plugin that exited at once held the stop that long whenever the end of its
     /// stderr was seen before the end of its stdout).
@@ -224,6 +232,48 @@ struct PluginStartupTests {
         let goneAfter = try await self.shutDown("closes_stderr", settings: settings, waitingFirst: .milliseconds(200))
             .goneAfter
         #expect(goneAfter < .seconds(30), "it exited at the end of its input, and was seen gone \(goneAfter) later")
+    }
+
+    /// A plugin whose task is cancelled while it runs is killed, never sent SIGTERM (PLUGINS.md §5):
+    /// swift-subprocess's teardown, which a cancel runs, sent one by default. The server's stop kills
+    /// its plugins before it cancels their tasks, so its tests cannot see that SIGTERM; a cancel alone can.
+    @Test(.timeLimit(.minutes(3))) func aCancelledPluginIsKilledNeverSentSIGTERM() async throws {
+        let pidFile = ProbePlugin.pidFile()
+        let termFile = pidFile + ".term"
+        defer {
+            ProbePlugin.removePidFile(pidFile)
+            ProbePlugin.removePidFile(termFile)
+        }
+        let process = PluginProcess(
+            executable: ProbePlugin.executable("floods_stderr", pidFile: pidFile), settings: ProbePlugin.settings(),
+            eventLoop: testEventLoopGroup.next(), logger: quietLogger)
+        let supervisor = Task { await process.supervise() }
+        do {
+            _ = try await process.waitUntilReady()
+        } catch {
+            supervisor.cancel()
+            throw error
+        }
+        // The flood on its stderr is what lets a SIGTERM show. A cancel also ends serve(), once its
+        // readers find their pipes empty, and the server's own kill follows at once: a SIGTERM would
+        // race that kill, and could lose it unseen (Python runs a handler on its main thread, between
+        // bytecodes). With its stderr pipe kept full, the kill waits until the server has drained it,
+        // and meanwhile a SIGTERM cuts the main thread's blocked write short and runs the handler.
+        // Under way once lines are dropped over the log's budget. (A bound on a hang: see `startBound`.)
+        let deadline = ContinuousClock.now + ProbePlugin.startBound
+        var flooding = false
+        while !flooding, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+            flooding = process.standardErrorLog.withLock { $0.dropped } > 0
+        }
+        supervisor.cancel()  // the only stop it gets: its stdin stays open, and its output never ends
+        await supervisor.value
+        try await Task.sleep(for: .milliseconds(300))  // a handler that ran would have written by now
+        #expect(flooding, "its flood never began")
+        #expect(!FileManager.default.fileExists(atPath: termFile), "it was sent SIGTERM")
+        let pids = ProbePlugin.pids(in: pidFile)
+        #expect(pids.count == 1)
+        for pid in pids { #expect(kill(pid, 0) != 0, "process \(pid) is gone") }
     }
 
     @Test func aRestartThatAnnouncesOtherTypesIsRefused() async throws {

@@ -15,7 +15,7 @@ private let probeDirectory = FileManager.default.temporaryDirectory.appendingPat
 
 enum ProbePlugin {
     static let source = #"""
-        import json, os, sys, time
+        import fcntl, json, os, signal, sys, time
 
         started = time.time()
         mode = sys.argv[1] if len(sys.argv) > 1 else "normal"
@@ -35,6 +35,8 @@ enum ProbePlugin {
 
         if mode == "exit_at_once":
             sys.exit(1)
+        if mode == "floods_stderr":  # a SIGTERM (the server sends none) makes the pid file plus ".term"
+            signal.signal(signal.SIGTERM, lambda *_: open(pid_file + ".term", "w").close())
         if mode == "no_hello":
             time.sleep(60)
         if mode == "slow_hello":
@@ -85,6 +87,14 @@ enum ProbePlugin {
             os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
         if mode in ("noread", "listens_noread"):
             time.sleep(60)
+        if mode == "floods_stderr":  # without end, from the main thread (where Python runs signal handlers)
+            try:  # a pipe of 1 MiB (an unprivileged process's most), not 64 KiB, for the server to drain
+                fcntl.fcntl(2, fcntl.F_SETPIPE_SZ, 1 << 20)  # Linux, Python 3.10 on
+            except (AttributeError, OSError):
+                pass
+            lines = (b"x" * 99 + b"\n") * 640
+            while True:
+                os.write(2, lines)
         if mode == "reads_slowly":  # a line each ms (some 1 MB/s of 1 KB lines), answering requests
             for line in sys.stdin:
                 time.sleep(0.001)
@@ -239,6 +249,13 @@ enum ProbePlugin {
             time.sleep(60)
         if mode == "closes_stdout_then_saves":  # its stderr closed from the start (a wrapper's 2>/dev/null)
             os.close(1)
+            time.sleep(0.3)
+            with open(pid_file, "a") as f:
+                f.write("saved\n")
+        if mode == "closes_outputs_then_saves":  # stdout, then stderr, then it saves
+            os.close(1)
+            time.sleep(0.2)
+            os.close(2)
             time.sleep(0.3)
             with open(pid_file, "a") as f:
                 f.write("saved\n")
