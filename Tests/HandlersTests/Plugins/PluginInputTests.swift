@@ -25,10 +25,13 @@ struct PluginInputTests {
     }
 
     /// The writer's next lines, asked for now and taken once `ready` has run, the writer waiting by
-    /// then if it waits at all: nil if it still waits 10 s after, when the input is closed to end
-    /// its wait. A regression then fails the test instead of hanging it (a waiting writer ignores
-    /// cancellation).
-    private func nextLines(of input: PluginInput, after ready: () async -> Void) async -> [UInt8]? {
+    /// then if it waits at all; nil once the input is closed and drained. A writer still waiting 10 s
+    /// after is an issue, and the input is closed to end its wait: a regression then fails the test
+    /// instead of hanging it (a waiting writer ignores cancellation), and its nil is not taken for
+    /// the end of a closed input.
+    private func nextLines(
+        of input: PluginInput, sourceLocation: SourceLocation = #_sourceLocation, after ready: () async -> Void
+    ) async -> [UInt8]? {
         let taken = Mutex<[UInt8]??>(nil)
         let writer = Task {
             let lines = await input.next()
@@ -45,6 +48,7 @@ struct PluginInputTests {
             try? await Task.sleep(for: .milliseconds(10))
         }
         guard let lines = taken.withLock({ $0 }) else {
+            Issue.record("the writer still waits after 10 s", sourceLocation: sourceLocation)
             // The close ends the writer's wait, unless the input cannot drain (a regression in its
             // events' bookkeeping): then the writer is left waiting rather than the test.
             input.close()
