@@ -81,6 +81,13 @@ static int compare_longs(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* The latency of nearest rank ceil(q * n) among n sorted ones, in ms: as relay-bench's histogram
+   reads a percentile (p99 of 480 is the 476th, not the 475th). */
+static double latency_at(const long long *sorted, long n, double q) {
+    long rank = (long)ceil(q * (double)n - 1e-9);
+    return sorted[rank < 1 ? 0 : rank - 1] / 1e3;
+}
+
 static void write_all(int fd, const void *bytes, size_t count) {
     const char *cursor = bytes;
     while (count > 0) {
@@ -345,9 +352,10 @@ int main(int argc, char **argv) {
         seconds, sent, delivered, lost, sent ? 100.0 * lost / sent : 0);
     if (delivered > 0) {
         qsort(tally.latency, (size_t)delivered, sizeof(long long), compare_longs);
-        #define AT(q) (tally.latency[(long)((q) * (delivered - 1))] / 1e3)
-        printf("latency ms  p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n", AT(0.5), AT(0.9), AT(0.99),
-            AT(0.999), tally.latency[delivered - 1] / 1e3);
+        const long long *sorted = tally.latency;
+        printf("latency ms  p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n", latency_at(sorted, delivered, 0.5),
+            latency_at(sorted, delivered, 0.9), latency_at(sorted, delivered, 0.99),
+            latency_at(sorted, delivered, 0.999), sorted[delivered - 1] / 1e3);
         printf("driver      CPU %.2f s, %.2f µs per delivery\n", ownCPU, 1e6 * ownCPU / delivered);
         if (serverCPU >= 0)
             printf("server      CPU %.2f s, %.2f µs per delivery\n", serverCPU, 1e6 * serverCPU / delivered);

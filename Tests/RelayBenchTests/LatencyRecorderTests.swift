@@ -24,6 +24,23 @@ struct LatencyRecorderTests {
         #expect(snapshot.max == 100)
     }
 
+    /// Below 2,048 µs the histogram (3 significant digits) holds each value exactly, so these are the
+    /// recorded values of nearest rank among 150: p99 the 149th (⌈148.5⌉), p99.9 the 150th (⌈149.85⌉).
+    @Test("p99 and p99.9 are the deliveries of nearest rank")
+    func nearestRankPercentiles() {
+        let recorder = LatencyRecorder()
+        recorder.openWindow(at: 1_000)
+        for latency in 1...150 {
+            recorder.recordSend(dueAt: 1_000, sentAt: 1_000, recipients: 1)
+            recorder.recordDelivery(dueAt: 1_000, receivedAt: 1_000 + Int64(latency))
+        }
+        let snapshot = recorder.snapshot()
+        #expect(snapshot.delivered == 150 && snapshot.lost == 0)
+        #expect(snapshot.p99 == 149, "\(snapshot.p99)")
+        #expect(snapshot.p999 == 150, "\(snapshot.p999)")
+        #expect(snapshot.max == 150)
+    }
+
     /// A message lost had not come by the drain's end: it counts as later than every delivery,
     /// so losses cannot make the percentiles look better than the deliveries alone.
     @Test("Lost messages count as the latest: a percentile among them reads `lost`, JSON null")

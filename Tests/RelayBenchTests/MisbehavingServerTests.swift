@@ -20,9 +20,10 @@ struct MisbehavingServerTests {
         }
     }
 
-    static func context(port: Int) throws -> BenchContext {
+    static func context(port: Int, joinTimeoutSeconds: Int64 = 30) throws -> BenchContext {
         BenchContext(
-            target: try BenchTarget(url: "ws://127.0.0.1:\(port)"), threads: 1, serverPID: nil, joinTimeoutSeconds: 30)
+            target: try BenchTarget(url: "ws://127.0.0.1:\(port)"), threads: 1, serverPID: nil,
+            joinTimeoutSeconds: joinTimeoutSeconds)
     }
 
     /// A script reading the exit status must not take a table of zeros for a result.
@@ -103,6 +104,58 @@ struct MisbehavingServerTests {
             #expect(report.latency.lost == report.failed && report.latency.max == LatencySnapshot.pastTheDrain)
             #expect(report.afterJoining.errors == report.roomsCreated)
             #expect(report.table().contains("WARNING     the server sent \(report.roomsCreated) error messages"))
+        }
+    }
+
+    static let full = #"{"type":"error","code":"server_full","message":"Full"}"#
+    static let notInRoom = #"{"type":"error","code":"not_in_room","message":"Not in a room"}"#
+
+    /// The relay answers a `leave_room` from a connection in no room with `not_in_room`: a refused
+    /// arrival, left at the end, must neither ask nor count that answer as an error after joining.
+    @Test("join-storm neither sends leave_room from refused arrivals nor counts an error to one as after joining")
+    func joinStormRefusedArrivalsLeave() async throws {
+        let leaveRooms = Locked(0)
+        try await ScriptedRelay.with(answer: { text in
+            guard text.contains("leave_room") else { return [Self.full] }
+            leaveRooms.withLock { $0 += 1 }
+            return [Self.notInRoom]
+        }) { server in
+            let report = try await JoinStormScenario(rate: 10, seconds: 1, players: 2, holdSeconds: 0.1)
+                .run(in: try Self.context(port: server.port))
+            #expect(report.arrivals == 10 && report.failed == report.arrivals, "\(report.failures)")
+            #expect(report.afterJoining.errors == 0, "\(report.afterJoining)")
+            #expect(!report.table().contains("error messages"), "\(report.table())")
+            #expect(leaveRooms.value == 0)
+        }
+    }
+
+    @Test("An error the server sends after refusing the join is not counted as one to a joined connection")
+    func errorAfterRefusal() async throws {
+        try await ScriptedRelay.with(answer: { _ in [Self.full, Self.notInRoom] }) { server in
+            let connector = try Self.context(port: server.port).makeConnector()
+            let socket = try await connector.connect(.create(playerName: "refused", maxPlayers: 2))
+            await #expect(throws: ServerRefusal.self) { try await socket.confirmation() }
+            // The server closes when it reads the close frame, after both errors were written.
+            socket.leave()
+            _ = try await socket.closed.get()
+            #expect(connector.events.serverErrors == 0, "\(connector.events.firstServerError ?? "")")
+            await connector.shutdown()
+        }
+    }
+
+    /// A silent server keeps every attempt waiting up to the join timeout: that wait is no part of
+    /// how long the bench took to send the arrivals.
+    @Test("join-storm times the sending of the arrivals, not the wait for their answers")
+    func joinStormSecondsAgainstASilentServer() async throws {
+        try await ScriptedRelay.with(answer: { _ in [] }) { server in
+            let started = ContinuousClock.now
+            let report = try await JoinStormScenario(rate: 10, seconds: 0.5, players: 2, holdSeconds: 0)
+                .run(in: try Self.context(port: server.port, joinTimeoutSeconds: 2))
+            let runSeconds = (ContinuousClock.now - started).seconds
+            #expect(report.arrivals == 5 && report.failed == report.arrivals, "\(report.failures)")
+            // The last arrival, sent as the sending ends, waits out its 2 s after: not a bound on the
+            // sending's own time, which a busy machine (the whole suite) stretches to seconds.
+            #expect(runSeconds - report.stormSeconds >= 1.5, "sent over \(report.stormSeconds) s of \(runSeconds) s")
         }
     }
 
@@ -242,10 +295,49 @@ struct MisbehavingServerTests {
             #expect(latency.sent > 0, "ahead \(ahead)")
             if ahead == 0 {
                 #expect(latency.delivered > 0 && latency.unreadable == 0, "\(latency)")
+                // Labelled "mate", after room_info's nested "p1" (the creator's id): not mislabelled.
+                #expect(latency.mislabelled == 0, "\(latency)")
             } else {
                 // Each is unreadable, unless a loaded machine took half a second to carry it.
                 #expect(latency.unreadable > 0 && latency.unreadable >= latency.delivered, "\(latency)")
             }
+        }
+    }
+
+    @Test("A confirmation's player_id is its own, not one of its room_info's players written before it")
+    func confirmationPlayerIDIsTopLevel() async throws {
+        try await ScriptedRelay.with(answer: { text in
+            guard text.contains(#""join_room""#) else { return [] }
+            return [
+                #"{"type":"room_joined","room_info":{"room_id":"AAAAAA","players":[{"player_id":"p1"}]},"#
+                    + #""room_id":"AAAAAA","player_id":"p2"}"#
+            ]
+        }) { server in
+            let connector = try Self.context(port: server.port).makeConnector()
+            let socket = try await connector.connect(.join(code: "AAAAAA", playerName: "joiner"))
+            #expect(try await socket.confirmation(joining: "AAAAAA").playerID == "p2")
+            socket.leave(grace: .milliseconds(200))
+            _ = try await socket.closed.get()
+            await connector.shutdown()
+        }
+    }
+
+    @Test("A frame over the bench's 1 MB limit is the server's error, and a close the bench started")
+    func frameTheBenchRefuses() async throws {
+        let oversized = String(repeating: "x", count: (1 << 20) + 1)
+        try await ScriptedRelay.with(answer: { text in
+            text.contains(#""create_room""#) ? [Self.created, oversized] : []
+        }) { server in
+            let connector = try Self.context(port: server.port).makeConnector()
+            let socket = try await connector.connect(.create(playerName: "refuses", maxPlayers: 2))
+            _ = try await socket.confirmation()
+            let outcome = try await socket.closed.get()
+            #expect(outcome.closedByBench, "\(outcome)")
+            // Not the server's close: the bench hung up on it.
+            #expect(connector.events.serverCloses.count == 0, "\(connector.events.serverCloses)")
+            #expect(connector.events.serverErrors == 1)
+            #expect(connector.events.firstServerError?.contains("close 1009") == true)
+            await connector.shutdown()
         }
     }
 

@@ -38,6 +38,8 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
     private var isClosed = false
     private var sentClose = false
     private var benchStartedClose = false
+    /// The bench refused one of the server's frames: what follows it cannot be read.
+    private var refusedFrame = false
     private var serverCloseCode: UInt16?
     private var sending: Sending?
     /// The stream of this connection's latest sending, kept after it stops: a relay of it coming
@@ -97,12 +99,30 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !self.refusedFrame else { return }
         let refusal = self.frames.read(self.unwrapInboundIn(data)) { frame in
             self.received(frame, context: context)
             return true
         }
         // A frame over 1 MB, or a malformed control frame: the server is broken; hang up.
-        if refusal != nil { context.close(promise: nil) }
+        if let refusal { self.refuse(refusal, context: context) }
+    }
+
+    /// Fails the connection for a frame the server should not have sent: the bench's close, so not
+    /// counted as the server's (nor as a close while sending), but as the server's error.
+    private func refuse(_ code: WebSocketErrorCode, context: ChannelHandlerContext) {
+        self.refusedFrame = true
+        self.benchStartedClose = true
+        let number = UInt16(webSocketErrorCode: code)
+        if !self.sentClose {
+            self.sentClose = true
+            var close = context.channel.allocator.buffer(capacity: 2)
+            close.writeInteger(number)
+            self.writeFrame(.connectionClose, close, context: context)
+            context.flush()
+        }
+        self.events.recordServerError("the server sent a frame the bench refuses (close \(number))")
+        context.close(promise: nil)
     }
 
     private func received(_ frame: InboundFrame, context: ChannelHandlerContext) {
@@ -206,9 +226,11 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
                     of: .init(room: room, player: playerID), at: BenchClock.micros())
             case .error:
                 let text = String(decoding: bytes, as: UTF8.self)
-                if self.isJoinSettled {
+                // An error to a joined connection, or the join's refusal; one after a refusal (the
+                // answer to a `leave_room`, say) is neither.
+                if self.hasJoined {
                     self.events.recordServerError(text)
-                } else {
+                } else if !self.isJoinSettled {
                     self.isJoinSettled = true  // refused: nothing more to wait for
                     self.watchdog.cancel()
                     self.joinedPromise.fail(
@@ -297,9 +319,12 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
         if !self.sentClose {
             self.sentClose = true
             self.benchStartedClose = true
-            var leave = context.channel.allocator.buffer(capacity: 32)
-            leave.writeString(StateMessageEncoder.leaveRoom)
-            self.writeFrame(.text, leave, context: context)
+            // Only from a room: the relay answers a refused connection's `leave_room` with an error.
+            if self.hasJoined {
+                var leave = context.channel.allocator.buffer(capacity: 32)
+                leave.writeString(StateMessageEncoder.leaveRoom)
+                self.writeFrame(.text, leave, context: context)
+            }
             var close = context.channel.allocator.buffer(capacity: 2)
             close.writeInteger(UInt16(1000))
             self.writeFrame(.connectionClose, close, context: context)
