@@ -20,6 +20,7 @@ struct GameActionFastPathTests {
         #"{"type":"game_action","action":"a","data":{},"action":"b"}"#,  // the last one counts
         #"{"type":"game_action","action":"Assist","data":{"target_player_id":"guest","x":1,"y":1}}"#,
         #"{"type":"game_action","action":"x","data":{"f":1234567890.123456,"g":999999999999999.9,"h":0.1000}}"#,
+        #"{"type":"game_action","player_id":"spoof","action":"shoot","data":{"x":1}}"#,  // relayed under the sender's
     ]
 
     /// Messages the fast path declines: the general path decides (and may refuse them).
@@ -45,6 +46,7 @@ struct GameActionFastPathTests {
         #"{"type":"game_action","action":"x","data":{"x":01}}"#,  // leading zero
         #"{"type":"game_action","action":"x","data":{"a":[[[[[[[[[[1]]]]]]]]]]}}"#,  // deeper than the fast path goes
         #"{"type":"game_actionx","action":"x"}"#,
+        #"{"type":"game_action","player_id":"spoof","action":"x","data":{"name":"café"}}"#,  // decoded
     ]
 
     @Test(arguments: plainMessages)
@@ -66,6 +68,10 @@ struct GameActionFastPathTests {
                 of: text, from: sender, generalPathOnly: false, fastPathTakes: Self.plainMessages.contains(text))
             let general = try await Self.outcome(of: text, from: sender, generalPathOnly: true)
             #expect(fast == general, "\(sender): \(text)")
+            // Alike is not enough: both could take a `player_id` the message carries for the sender's.
+            let senderID: JSONValue = sender == .host ? "host" : "guest"
+            let relayed = general.roomMate.filter { $0.type == "game_action" }
+            #expect(relayed.allSatisfy { $0["player_id"] == senderID }, "\(sender): \(text) → \(relayed)")
         }
     }
 

@@ -276,10 +276,16 @@ struct CollectItemTests {
 
 @Suite("host-only messages and start_game")
 struct HostOnlyTests {
+    /// The host's `player_id` in the message changes nothing: the role is the session's player's.
     @Test(arguments: [
         #"{"type":"enemy_spawn","enemy":{"enemy_type":"fly"}}"#, #"{"type":"coin_spawn","coin":{"x":1}}"#,
         #"{"type":"powerup_spawn","powerup":{"type":"health"}}"#, #"{"type":"sync_entities","enemies":[],"coins":[]}"#,
         #"{"type":"start_game"}"#,
+        #"{"type":"enemy_spawn","player_id":"host","enemy":{"enemy_type":"fly"}}"#,
+        #"{"type":"coin_spawn","player_id":"host","coin":{"x":1}}"#,
+        #"{"type":"powerup_spawn","player_id":"host","powerup":{"type":"health"}}"#,
+        #"{"type":"sync_entities","player_id":"host","enemies":[],"coins":[]}"#,
+        #"{"type":"start_game","player_id":"host"}"#,
     ])
     func nonHostIsRefused(_ text: String) async throws {
         let harness = try Harness()

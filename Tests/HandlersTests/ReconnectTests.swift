@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import NIOPosix
 import Synchronization
 import Testing
@@ -238,8 +239,10 @@ struct ReconnectTests {
             "invalid_field", after: #"{"type":"reconnect","room_id":"\#(code)","player_id":"guest"}"#)
         #expect(await host.received().isEmpty)
 
+        let before = Date().timeIntervalSince1970 * 1000
         await comeback.send(
             #"{"type":"reconnect","room_id":"\#(code.lowercased())","player_id":"guest","token":"\#(token)"}"#)
+        let after = Date().timeIntervalSince1970 * 1000
         let messages = await comeback.received()
         #expect(messages.map(\.type) == ["reconnected", "player_reconnected"])
         let welcome = try #require(messages.first)
@@ -253,6 +256,9 @@ struct ReconnectTests {
         #expect(state["players"]?["guest"]?["player_name"] == "Guesty")
         #expect(state["players"]?["host"]?["player_number"] == 1)
         #expect(started ? state["game_start_timestamp"]?.doubleValue != nil : state["game_start_timestamp"] == .null)
+        // The wall clock at the reconnect, as at the start: the client times the world from it.
+        let serverTime = try #require(state["server_timestamp"]?.doubleValue)
+        #expect(serverTime >= before - 1 && serverTime <= after + 1, "\(before) ≤ \(serverTime) ≤ \(after)")
 
         let announcement = try #require(await host.received().first)
         #expect(announcement == messages.last)
@@ -281,6 +287,30 @@ struct ReconnectTests {
         let fourth = harness.client(url: code)
         await fourth.expectError(
             "reconnect_failed", after: #"{"type":"reconnect","player_id":"guest","token":"\#(token)"}"#)
+    }
+
+    /// The session is bound to the id as the room keeps it, not as the reconnect spelled it: Swift
+    /// finds "caf\u{E9}" under "cafe\u{301}" (canonically equivalent), but the others' clients,
+    /// comparing code points, would not know the player the room relayed its messages under.
+    @Test func aReconnectUnderAnotherSpellingSpeaksAsTheRoomSpellsIt() async throws {
+        let harness = try Harness()
+        let host = harness.client()
+        let code = try await host.createRoom(playerID: "host", name: "Hosty")
+        let guest = harness.client(url: code)
+        await guest.send(#"{"type":"join_room","player_name":"Guesty","player_id":"caf\u00e9"}"#)
+        let token = try #require(await guest.received().last?["reconnect_token"]?.stringValue)
+        _ = await host.received()
+        try await self.drop(guest, as: "caf\u{E9}")
+        #expect(await host.received().map(\.type) == ["player_disconnected"])
+
+        let comeback = harness.client(url: code)
+        await comeback.send(#"{"type":"reconnect","player_id":"cafe\u0301","token":"\#(token)"}"#)
+        try #require(await comeback.received().first?.type == "reconnected")
+        #expect(await host.received().map(\.type) == ["player_reconnected"])
+        await comeback.send(#"{"type":"chat","message":"back"}"#)
+        let chat = try #require(await host.received().first)
+        #expect(chat.type == "chat")
+        #expect(chat["player_id"]?.stringValue?.unicodeScalars.elementsEqual("caf\u{E9}".unicodeScalars) == true)
     }
 
     @Test("A reconnect whose answer was lost with its connection can be made again with the same token")
@@ -477,6 +507,11 @@ struct ReconnectTests {
         #expect(welcome.type == "reconnected", "\(welcome)")
         #expect(welcome["game_state"]?["players"]?["host"] == nil)
         #expect(await room.state.connectedPlayers.map(\.id) == ["guest"])
+    }
+
+    /// PROTOCOL.md §2: a dropped player may come back for 60 s.
+    @Test func theDefaultWindowIsSixtySeconds() {
+        #expect(RelayLimits().reconnectWindow == .seconds(60))
     }
 
     @Test func reconnectingInTimeCancelsTheExpiry() async throws {

@@ -101,6 +101,43 @@ struct RoomMembershipTests {
         #expect(await host.received().last?["room_info"]?["max_players"] == 3)
     }
 
+    /// The cap is inclusive: a room may ask for exactly the server's most (8 by default, or as set).
+    @Test func createRoomMayAskForTheCapButNoMore() async throws {
+        let harness = try Harness()
+        let host = harness.client()
+        await host.send(#"{"type":"create_room","player_name":"a","max_players":8}"#)
+        let created = await host.received()
+        #expect(created.map(\.type) == ["player_joined", "room_created"], "\(created)")
+        #expect(created.last?["room_info"]?["max_players"] == 8)
+
+        var limits = RelayLimits()
+        limits.maxPlayersPerRoom = 3
+        let capped = try Harness(limits: limits)
+        let client = capped.client()
+        await client.expectError("invalid_field", after: #"{"type":"create_room","player_name":"a","max_players":4}"#)
+        #expect(capped.registry.count == 0)
+        await client.send(#"{"type":"create_room","player_name":"a","max_players":3}"#)
+        let cappedCreated = await client.received()
+        #expect(cappedCreated.map(\.type) == ["player_joined", "room_created"], "\(cappedCreated)")
+        #expect(cappedCreated.last?["room_info"]?["max_players"] == 3)
+    }
+
+    /// Ids are strings (PROTOCOL.md §3): one of another type is refused, not taken for absent,
+    /// which would seat the sender under a generated id, or in the URL's room.
+    @Test func idsOfTheWrongTypeAreInvalidFields() async throws {
+        let harness = try Harness()
+        let host = harness.client()
+        let code = try await host.createRoom(playerID: "host", name: "Hosty")
+        await harness.client().expectError(
+            "invalid_field", after: #"{"type":"create_room","player_name":"a","player_id":5}"#)
+        let guest = harness.client(url: code)  // the URL names a room with a free seat
+        await guest.expectError("invalid_field", after: #"{"type":"join_room","player_name":"b","player_id":5}"#)
+        await guest.expectError("invalid_field", after: #"{"type":"join_room","player_name":"b","room_id":5}"#)
+        #expect(guest.session.membership == nil)
+        #expect(await host.received().isEmpty)
+        #expect(harness.registry.count == 1)
+    }
+
     @Test func joinRoomTellsTheRoomThenWelcomesTheJoiner() async throws {
         let harness = try Harness()
         let host = harness.client()
