@@ -25,20 +25,29 @@ struct LatencyRecorderTests {
     }
 
     /// Below 2,048 µs the histogram (3 significant digits) holds each value exactly, so these are the
-    /// recorded values of nearest rank among 150: p99 the 149th (⌈148.5⌉), p99.9 the 150th (⌈149.85⌉).
-    @Test("p99 and p99.9 are the deliveries of nearest rank")
-    func nearestRankPercentiles() {
+    /// recorded values of nearest rank ⌈q·n⌉. With 160 delivered: p99 the 159th (⌈158.4⌉; rounding
+    /// would read the 158th), p99.9 the 160th. With one more expected and lost (ranked past every
+    /// delivery, by the recorder's own rank, not the histogram's): p99 the 160th (⌈159.39⌉; rounding
+    /// 159th), p99.9 the 161st, the lost one.
+    @Test("p99 and p99.9 are the deliveries of nearest rank, with and without a loss", arguments: [0, 1])
+    func nearestRankPercentiles(lost: Int) {
         let recorder = LatencyRecorder()
         recorder.openWindow(at: 1_000)
-        for latency in 1...150 {
+        for latency in 1...160 {
             recorder.recordSend(dueAt: 1_000, sentAt: 1_000, recipients: 1)
             recorder.recordDelivery(dueAt: 1_000, receivedAt: 1_000 + Int64(latency))
         }
+        for _ in 0..<lost { recorder.recordSend(dueAt: 1_000, sentAt: 1_000, recipients: 1) }
         let snapshot = recorder.snapshot()
-        #expect(snapshot.delivered == 150 && snapshot.lost == 0)
-        #expect(snapshot.p99 == 149, "\(snapshot.p99)")
-        #expect(snapshot.p999 == 150, "\(snapshot.p999)")
-        #expect(snapshot.max == 150)
+        #expect(snapshot.delivered == 160 && snapshot.lost == lost)
+        if lost == 0 {
+            #expect(snapshot.p99 == 159, "\(snapshot.p99)")
+            #expect(snapshot.p999 == 160, "\(snapshot.p999)")
+            #expect(snapshot.max == 160)
+        } else {
+            #expect(snapshot.p99 == 160, "\(snapshot.p99)")
+            #expect(snapshot.p999 == LatencySnapshot.pastTheDrain, "\(snapshot.p999)")
+        }
     }
 
     /// A message lost had not come by the drain's end: it counts as later than every delivery,

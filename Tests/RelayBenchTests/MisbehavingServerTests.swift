@@ -341,6 +341,43 @@ struct MisbehavingServerTests {
         }
     }
 
+    @Test("A frame the bench refuses before the join is the join's refusal, not an error after joining")
+    func frameTheBenchRefusesBeforeJoining() async throws {
+        let oversized = String(repeating: "x", count: (1 << 20) + 1)
+        try await ScriptedRelay.with(answer: { text in text.contains(#""create_room""#) ? [oversized] : [] }) {
+            server in
+            let connector = try Self.context(port: server.port).makeConnector()
+            let socket = try await connector.connect(.create(playerName: "refuses", maxPlayers: 2))
+            await #expect {
+                try await socket.confirmation()
+            } throws: { error in
+                (error as? ServerRefusal)?.message.contains("close 1009") == true
+            }
+            _ = try await socket.closed.get()
+            #expect(connector.events.serverErrors == 0, "\(connector.events.firstServerError ?? "")")
+            await connector.shutdown()
+        }
+    }
+
+    /// What follows the server's close frame is not read: a frame after it, which the bench would
+    /// refuse, must not turn the server's close into the bench's.
+    @Test("Nothing after the server's close frame is read")
+    func nothingAfterTheServersCloseIsRead() async throws {
+        let oversized = String(repeating: "x", count: (1 << 20) + 1)
+        try await ScriptedRelay.with(answer: { text in
+            text.contains(#""create_room""#) ? [Self.created, "close+:4000", oversized] : []
+        }) { server in
+            let connector = try Self.context(port: server.port).makeConnector()
+            let socket = try await connector.connect(.create(playerName: "closed", maxPlayers: 2))
+            _ = try await socket.confirmation()
+            let outcome = try await socket.closed.get()
+            #expect(outcome.serverCloseCode == 4000 && !outcome.closedByBench, "\(outcome)")
+            #expect(connector.events.serverCloses.count == 1)
+            #expect(connector.events.serverErrors == 0, "\(connector.events.firstServerError ?? "")")
+            await connector.shutdown()
+        }
+    }
+
     @Test("slow-consumer shows healthy players the server closed and errors it sent")
     func slowConsumerHealthyCloses() async throws {
         // The creator (healthy) is closed after the create; the joiner (slow) is sent an error.

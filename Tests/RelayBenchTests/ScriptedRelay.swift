@@ -4,8 +4,9 @@ import NIOPosix
 import NIOWebSocket
 
 /// A loopback WebSocket server that answers each text message a client sends with the text
-/// frames `answer` returns (`close:CODE` closes the connection with that code instead): a server
-/// that gets the protocol wrong in a chosen way, for tests of how the bench takes one.
+/// frames `answer` returns (`close:CODE` closes the connection with that code instead; `close+:CODE`
+/// sends that close frame and goes on writing): a server that gets the protocol wrong in a chosen
+/// way, for tests of how the bench takes one.
 final class ScriptedRelay: Sendable {
     let port: Int
     private let channel: any Channel
@@ -68,6 +69,14 @@ private final class ScriptedAnswers: ChannelInboundHandler {
                     let channel = context.channel
                     context.writeAndFlush(Self.wrapOutboundOut(close)).whenComplete { _ in channel.close(promise: nil) }
                     return
+                }
+                if let code = reply.wholeMatch(of: /close\+:(\d+)/).flatMap({ UInt16($0.1) }) {
+                    var data = context.channel.allocator.buffer(capacity: 2)
+                    data.writeInteger(code)
+                    context.write(
+                        Self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)),
+                        promise: nil)
+                    continue
                 }
                 let frame = WebSocketFrame(
                     fin: true, opcode: .text, data: context.channel.allocator.buffer(string: reply))

@@ -52,7 +52,8 @@ final class BenchSocket: Sendable {
 
     func resumeReading() { self.onLoop { $0.resumeReading() } }
 
-    /// Sends `leave_room` and a close frame; the socket is closed within `grace` either way.
+    /// Sends `leave_room` (unless the join was refused) and a close frame; the socket is closed
+    /// within `grace` either way.
     func leave(grace: TimeAmount = .seconds(2)) { self.onLoop { $0.leave(grace: grace) } }
 
     private func onLoop(_ body: @escaping @Sendable (BenchSocketHandler) -> Void) {

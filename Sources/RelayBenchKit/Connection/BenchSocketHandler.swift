@@ -38,8 +38,8 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
     private var isClosed = false
     private var sentClose = false
     private var benchStartedClose = false
-    /// The bench refused one of the server's frames: what follows it cannot be read.
-    private var refusedFrame = false
+    /// The server's close frame came, or the bench refused one of its frames: nothing after it is read.
+    private var stoppedReading = false
     private var serverCloseCode: UInt16?
     private var sending: Sending?
     /// The stream of this connection's latest sending, kept after it stops: a relay of it coming
@@ -99,19 +99,20 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !self.refusedFrame else { return }
+        guard !self.stoppedReading else { return }
         let refusal = self.frames.read(self.unwrapInboundIn(data)) { frame in
             self.received(frame, context: context)
-            return true
+            return !self.stoppedReading
         }
         // A frame over 1 MB, or a malformed control frame: the server is broken; hang up.
         if let refusal { self.refuse(refusal, context: context) }
     }
 
     /// Fails the connection for a frame the server should not have sent: the bench's close, so not
-    /// counted as the server's (nor as a close while sending), but as the server's error.
+    /// counted as the server's (nor as a close while sending), but as the server's error to a joined
+    /// connection, or as the join's refusal.
     private func refuse(_ code: WebSocketErrorCode, context: ChannelHandlerContext) {
-        self.refusedFrame = true
+        self.stoppedReading = true
         self.benchStartedClose = true
         let number = UInt16(webSocketErrorCode: code)
         if !self.sentClose {
@@ -121,7 +122,14 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
             self.writeFrame(.connectionClose, close, context: context)
             context.flush()
         }
-        self.events.recordServerError("the server sent a frame the bench refuses (close \(number))")
+        let refusal = "the server sent a frame the bench refuses (close \(number))"
+        if self.hasJoined {
+            self.events.recordServerError(refusal)
+        } else if !self.isJoinSettled {
+            self.isJoinSettled = true
+            self.watchdog.cancel()
+            self.joinedPromise.fail(ServerRefusal(message: refusal))
+        }
         context.close(promise: nil)
     }
 
@@ -141,6 +149,7 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
             self.writeFrame(.pong, frame.unmaskedData, context: context)
             context.flush()
         case .connectionClose:
+            self.stoppedReading = true
             var data = frame.unmaskedData
             self.serverCloseCode = data.readInteger(as: UInt16.self)
             if !self.sentClose {
@@ -319,8 +328,9 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
         if !self.sentClose {
             self.sentClose = true
             self.benchStartedClose = true
-            // Only from a room: the relay answers a refused connection's `leave_room` with an error.
-            if self.hasJoined {
+            // Not from a refused connection: the relay answers its `leave_room` with an error. A join
+            // still pending may yet be confirmed: leaving frees its seat at once.
+            if self.hasJoined || !self.isJoinSettled {
                 var leave = context.channel.allocator.buffer(capacity: 32)
                 leave.writeString(StateMessageEncoder.leaveRoom)
                 self.writeFrame(.text, leave, context: context)
