@@ -15,7 +15,7 @@ private let probeDirectory = FileManager.default.temporaryDirectory.appendingPat
 
 enum ProbePlugin {
     static let source = #"""
-        import fcntl, json, os, signal, sys, time
+        import json, os, signal, sys, time
 
         started = time.time()
         mode = sys.argv[1] if len(sys.argv) > 1 else "normal"
@@ -35,7 +35,7 @@ enum ProbePlugin {
 
         if mode == "exit_at_once":
             sys.exit(1)
-        if mode == "floods_stderr":  # a SIGTERM (the server sends none) makes the pid file plus ".term"
+        if mode == "notes_sigterm":  # a SIGTERM (the server sends none) makes the pid file plus ".term"
             signal.signal(signal.SIGTERM, lambda *_: open(pid_file + ".term", "w").close())
         if mode == "no_hello":
             time.sleep(60)
@@ -87,14 +87,8 @@ enum ProbePlugin {
             os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
         if mode in ("noread", "listens_noread"):
             time.sleep(60)
-        if mode == "floods_stderr":  # without end, from the main thread (where Python runs signal handlers)
-            try:  # a pipe of 1 MiB (an unprivileged process's most), not 64 KiB, for the server to drain
-                fcntl.fcntl(2, fcntl.F_SETPIPE_SZ, 1 << 20)  # Linux, Python 3.10 on
-            except (AttributeError, OSError):
-                pass
-            lines = (b"x" * 99 + b"\n") * 640
-            while True:
-                os.write(2, lines)
+        if mode == "notes_sigterm":  # asleep on its main thread, where Python runs a signal's handler at once
+            time.sleep(60)
         if mode == "reads_slowly":  # a line each ms (some 1 MB/s of 1 KB lines), answering requests
             for line in sys.stdin:
                 time.sleep(0.001)
