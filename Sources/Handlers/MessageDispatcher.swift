@@ -135,6 +135,9 @@ public struct MessageDispatcher: Sendable {
         let playerID = membership.playerID
         let connection = session.connection
         membership.room.executeOnLoop { room in
+            // Closed by the server since it was read (a flood, a slow consumer, a stop): dropped,
+            // as ``dispatch(_:session:)`` drops what such a connection sends.
+            guard !connection.isClosing else { return forwarded.end() }
             // As ``RoomMessageHandler/handle(_:session:)``: a sender no longer a current member
             // (before this message, or by it) is told `not_in_room`, once; the reader then forgets
             // the membership (``ConnectionSession/settleForwarded()``).

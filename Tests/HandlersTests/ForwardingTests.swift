@@ -236,6 +236,24 @@ struct ForwardingTests {
         }
     }
 
+    /// A connection the server closes (here for a flood) has nothing it sent handled any more: not
+    /// even what was already on its way to the room's loop.
+    @Test("A forwarded message whose sender the server closed meanwhile is dropped")
+    func aForwardedMessageFromAClosedConnectionIsDropped() async throws {
+        let harness = try self.harness()
+        let (host, guest, code) = try await harness.roomWithTwoPlayers()
+        let room = try #require(harness.registry.room(code: code))
+        let stateBefore = await room.enter { $0.state.player("guest")?.state }
+        let gate = self.holdRoomLoop()
+        #expect(try await self.arrive(#"{"type":"player_state","state":{"x":1.5}}"#, from: guest, harness))
+        guest.connection.close(code: RelayCloseCode.policyViolation)
+        gate.signal()
+        await guest.session.settleForwarded()
+        #expect(await room.messagesForwarded == 0)
+        #expect(await host.received().isEmpty)
+        #expect(await room.enter { $0.state.player("guest")?.state } == stateBefore)
+    }
+
     @Test func settlingWithNothingOnItsWayReturnsAtOnce() async {
         let forwarded = ForwardedMessages()
         #expect(await forwarded.settle() == false)
