@@ -245,10 +245,16 @@ struct ForwardingTests {
         let room = try #require(harness.registry.room(code: code))
         let stateBefore = await room.enter { $0.state.player("guest")?.state }
         let gate = self.holdRoomLoop()
+        var released = false
+        defer { if !released { gate.signal() } }
         #expect(try await self.arrive(#"{"type":"player_state","state":{"x":1.5}}"#, from: guest, harness))
         guest.connection.close(code: RelayCloseCode.policyViolation)
         gate.signal()
+        released = true
         await guest.session.settleForwarded()
+        // Still a member until its reader drops it from the room: the membership is not forgotten,
+        // or the reader would skip the drop and leave the player seated.
+        #expect(guest.session.membership?.room === room)
         #expect(await room.messagesForwarded == 0)
         #expect(await host.received().isEmpty)
         #expect(await room.enter { $0.state.player("guest")?.state } == stateBefore)

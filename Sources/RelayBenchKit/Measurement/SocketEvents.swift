@@ -27,7 +27,8 @@ final class SocketEvents: Sendable {
 
     private let state = Mutex(State())
 
-    /// An `error` message after the connection had joined (e.g. `rate_limited`).
+    /// An `error` message after the connection had joined (e.g. `rate_limited`), or a frame the
+    /// bench refused from a joined connection (over 1 MiB, a malformed control frame).
     func recordServerError(_ text: String) {
         self.state.withLock { state in
             state.serverErrors += 1

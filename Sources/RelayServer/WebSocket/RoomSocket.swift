@@ -103,7 +103,8 @@ final class RoomSocket: Sendable {
         await self.readLoop(handler: handler)
         handler.readerEnded()
         // The player's last states handed to the room's loop are the room's before their
-        // departure is: the drop does not rely on the runtime queueing it behind them.
+        // departure is (unless the server closed the connection: then the room drops them): the
+        // drop does not rely on the runtime queueing it behind them.
         await session.settleForwarded()
         if let membership = session.membership {
             await membership.room.drop(playerID: membership.playerID, connection: connection)

@@ -25,7 +25,7 @@ struct PluginInputTests {
     }
 
     /// The writer's next lines, asked for now and taken once `ready` has run, the writer waiting by
-    /// then if it waits at all; nil once the input is closed and drained. A writer still waiting 10 s
+    /// then if it waits at all; nil once the input is closed and drained. A writer still waiting 30 s
     /// after is an issue, and the input is closed to end its wait: a regression then fails the test
     /// instead of hanging it (a waiting writer ignores cancellation), and its nil is not taken for
     /// the end of a closed input.
@@ -43,12 +43,13 @@ struct PluginInputTests {
             try? await Task.sleep(for: .milliseconds(5))
         }
         await ready()
-        let deadline = ContinuousClock.now + .seconds(10)
+        // Long enough for a task started just now to get a thread while the whole suite runs.
+        let deadline = ContinuousClock.now + .seconds(30)
         while taken.withLock({ $0 }) == nil, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
         }
         guard let lines = taken.withLock({ $0 }) else {
-            Issue.record("the writer still waits after 10 s", sourceLocation: sourceLocation)
+            Issue.record("the writer still waits after 30 s", sourceLocation: sourceLocation)
             // The close ends the writer's wait, unless the input cannot drain (a regression in its
             // events' bookkeeping): then the writer is left waiting rather than the test.
             input.close()
