@@ -126,11 +126,16 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
         if self.hasJoined {
             self.events.recordServerError(refusal)
         } else if !self.isJoinSettled {
-            self.isJoinSettled = true
-            self.watchdog.cancel()
-            self.joinedPromise.fail(ServerRefusal(message: refusal))
+            self.refuseJoin(ServerRefusal(message: refusal))
         }
         context.close(promise: nil)
+    }
+
+    /// The join's outcome: refused, with nothing more to wait for.
+    private func refuseJoin(_ refusal: ServerRefusal) {
+        self.isJoinSettled = true
+        self.watchdog.cancel()
+        self.joinedPromise.fail(refusal)
     }
 
     private func received(_ frame: InboundFrame, context: ChannelHandlerContext) {
@@ -240,10 +245,7 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
                 if self.hasJoined {
                     self.events.recordServerError(text)
                 } else if !self.isJoinSettled {
-                    self.isJoinSettled = true  // refused: nothing more to wait for
-                    self.watchdog.cancel()
-                    self.joinedPromise.fail(
-                        ServerRefusal(message: ServerMessage.string(forKey: "message", in: bytes) ?? text))
+                    self.refuseJoin(ServerRefusal(message: ServerMessage.string(forKey: "message", in: bytes) ?? text))
                 }
             case .other:
                 break
