@@ -13,7 +13,8 @@ public struct MessageDispatcher: Sendable {
 
     /// A registration that cannot work, found at start-up.
     public enum RegistrationError: Error, Equatable, CustomStringConvertible {
-        /// Two handlers claim one type.
+        /// Two handlers claim one type (or two canonically equivalent spellings of it, which the
+        /// table cannot keep apart).
         case duplicateType(String)
         /// A filter for a type no handler answers (most likely a typo).
         case filterWithoutHandler(String)
@@ -37,7 +38,11 @@ public struct MessageDispatcher: Sendable {
         }
         var filterTable: [String: [any MessageFilter]] = [:]
         for filter in filters {
-            guard table[filter.messageType] != nil else { throw .filterWithoutHandler(filter.messageType) }
+            // Spelled as its handler's type, as dispatch compares: a filter for another spelling
+            // would run on the handler's messages, never on its own.
+            guard let handler = table[filter.messageType], handler.messageType.isSpelled(as: filter.messageType) else {
+                throw .filterWithoutHandler(filter.messageType)
+            }
             filterTable[filter.messageType, default: []].append(filter)
         }
         self.handlers = table

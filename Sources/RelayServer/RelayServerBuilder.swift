@@ -34,7 +34,8 @@ public struct RelayServerBuilder: Sendable {
     @discardableResult
     public mutating func removeHandler(for messageType: String) -> Bool {
         let count = self.handlers.count
-        self.handlers.removeAll { $0.messageType == messageType }
+        // Spelled alike, code point for code point, as dispatch compares types.
+        self.handlers.removeAll { $0.messageType.unicodeScalars.elementsEqual(messageType.unicodeScalars) }
         return self.handlers.count != count
     }
 

@@ -103,6 +103,25 @@ struct MessageDispatcherTests {
         #expect(await client.received() == [["type": "kicked", "as": "Kick"]])
     }
 
+    /// A filter names its type as dispatch reads it: one for another spelling of a handler's type
+    /// would run on that handler's messages (the table takes the spellings as one key), never on
+    /// its own, so it is refused as a filter without a handler.
+    @Test func aFilterForAnotherSpellingOfATypeHasNoHandler() throws {
+        struct Kick: MessageHandler {
+            let messageType = "Kick"
+            func handle(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) {}
+        }
+        do {
+            _ = try MessageDispatcher(handlers: [Kick()], filters: [PassingFilter(messageType: "\u{212A}ick")])
+            Issue.record("registered")
+        } catch .filterWithoutHandler(let type) {
+            #expect(type.unicodeScalars.first == "\u{212A}")
+        } catch {
+            Issue.record("\(error)")
+        }
+        _ = try MessageDispatcher(handlers: [Kick()], filters: [PassingFilter(messageType: "Kick")])
+    }
+
     @Test(arguments: [
         #"{"type":"chat","message":"\ud800"}"#, #"{"type":"ping","x":"\udc00"}"#, #"{"type":"ping","\ud83d":1}"#,
         #"{"type":"\ud83dx"}"#, #"{"type":"player_state","state":{"skin":["a\ud83d\u0041"]}}"#,

@@ -231,6 +231,20 @@ struct CustomRelayTests {
         #expect(server.handlers.count == BuiltInHandlers.all.count)
     }
 
+    /// Another spelling of a type, though canonically equal ("\u{212A}ick", with a Kelvin sign,
+    /// == "Kick" to Swift), is another type, as dispatch reads types: it takes nothing away.
+    @Test func removingAnotherSpellingOfATypeRemovesNothing() {
+        struct Kick: MessageHandler {
+            let messageType = "Kick"
+            func handle(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) {}
+        }
+        var server = RelayServerBuilder()
+        server.register(Kick())
+        let removedOtherSpelling = server.removeHandler(for: "\u{212A}ick")
+        let removed = server.removeHandler(for: "Kick")
+        #expect(!removedOtherSpelling && removed)
+    }
+
     @Test("A bad flag exits non-zero with a message, like relay")
     func badFlag() async throws {
         let relay = try ChildRelay(
