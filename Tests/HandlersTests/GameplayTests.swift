@@ -106,12 +106,7 @@ struct PlayerStateTests {
     /// (canonically equivalent, so the same to Swift) would name a player no client knows.
     @Test func assistNamesTheTargetAsTheRoomSpellsIt() async throws {
         let harness = try Harness()
-        let host = harness.client()
-        let code = try await host.createRoom(playerID: "host", name: "Hosty")
-        let guest = harness.client(url: code)
-        await guest.send(#"{"type":"join_room","player_name":"Guesty","player_id":"caf\u00e9"}"#)
-        try #require(await guest.received().map(\.type) == ["player_joined", "room_joined"])
-        _ = await host.received()
+        let (host, guest, _, _) = try await harness.roomWithGuestToken(guestID: "caf\u{E9}")
         await host.send(
             #"{"type":"game_action","action":"assist","data":{"target_player_id":"cafe\u0301","x":1,"y":2}}"#)
         let moved = try #require(await guest.received().first)

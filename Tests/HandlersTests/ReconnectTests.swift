@@ -294,12 +294,7 @@ struct ReconnectTests {
     /// comparing code points, would not know the player the room relayed its messages under.
     @Test func aReconnectUnderAnotherSpellingSpeaksAsTheRoomSpellsIt() async throws {
         let harness = try Harness()
-        let host = harness.client()
-        let code = try await host.createRoom(playerID: "host", name: "Hosty")
-        let guest = harness.client(url: code)
-        await guest.send(#"{"type":"join_room","player_name":"Guesty","player_id":"caf\u00e9"}"#)
-        let token = try #require(await guest.received().last?["reconnect_token"]?.stringValue)
-        _ = await host.received()
+        let (host, guest, code, token) = try await harness.roomWithGuestToken(guestID: "caf\u{E9}")
         try await self.drop(guest, as: "caf\u{E9}")
         #expect(await host.received().map(\.type) == ["player_disconnected"])
 

@@ -68,15 +68,15 @@ struct Harness {
         return (host, guest, code)
     }
 
-    /// A host and a guest in a fresh two-player room, with the guest's reconnect token; the
-    /// game started if `started` (what they were sent is consumed).
+    /// A host and a guest (`guestID`) in a fresh two-player room, with the guest's reconnect token;
+    /// the game started if `started` (what they were sent is consumed).
     func roomWithGuestToken(
-        started: Bool = false
+        guestID: String = "guest", started: Bool = false
     ) async throws -> (host: TestClient, guest: TestClient, code: String, token: String) {
         let host = self.client()
         let code = try await host.createRoom(playerID: "host", name: "Hosty")
         let guest = self.client(url: code)
-        await guest.send(#"{"type":"join_room","player_name":"Guesty","player_id":"guest"}"#)
+        await guest.send(["type": "join_room", "player_name": "Guesty", "player_id": .string(guestID)])
         let token = try #require(await guest.received().last?["reconnect_token"]?.stringValue)
         _ = await host.received()
         if started {
