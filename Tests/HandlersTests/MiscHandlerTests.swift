@@ -55,7 +55,10 @@ struct MiscHandlerTests {
             Issue.record("server_time is not a float: \(String(describing: response["server_time"]))")
             return
         }
+        // As the old server answered: 0 for none, and a `null` sent back as it came.
         await client.send(#"{"type":"time_sync"}"#)
+        #expect(await client.received().first?["client_time"] == 0)
+        await client.send(#"{"type":"time_sync","client_time":null}"#)
         #expect(await client.received().first?["client_time"] == .null)
         await client.send(#"{"type":"time_sync","client_time":42}"#)
         #expect(await client.received().first?["client_time"] == 42)

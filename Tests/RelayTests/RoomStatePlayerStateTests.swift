@@ -85,8 +85,20 @@ struct RoomStatePlayerStateTests {
         var room = try makeRoom(players: 2)
         #expect(room.assist(by: "p2", target: "p1", x: 1, y: 2) == nil)
         #expect(room.assist(by: "p1", target: "ghost", x: 1, y: 2) == nil)
-        #expect(room.assist(by: "p1", target: "p2", x: 10.5, y: 20) == "p2")
+        #expect(room.assist(by: "p1", target: "p2", x: 10.5, y: 20)?.id == "p2")
         #expect(room.player("p2")?.state["x"] == .number(10.5))
         #expect(room.player("p2")?.state["y"] == .number(20))
+    }
+
+    /// As the old server did: each axis given as a number moves, the other stays where it was.
+    @Test func assistMovesAlongTheAxesGiven() throws {
+        var room = try makeRoom(players: 2)
+        let assisted = room.assist(by: "p1", target: "p2", x: nil, y: 7)
+        let moved = try #require(assisted)
+        #expect(moved.x == room.player("p2")?.state["x"] && moved.x.doubleValue == 500)
+        #expect(moved.y == .number(7) && room.player("p2")?.state["y"] == .number(7))
+        let assistedAgain = room.assist(by: "p1", target: "p2", x: nil, y: nil)
+        let unmoved = try #require(assistedAgain)
+        #expect(unmoved.x.doubleValue == 500 && unmoved.y == .number(7))
     }
 }

@@ -8,7 +8,8 @@ public struct TimeSyncHandler: MessageHandler {
     public init() {}
 
     public func handle(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) {
-        let clientTime = message.fields["client_time"] ?? .null
+        // Absent, 0, as the old server's `data.get("client_time", 0)`; a `null` sent is echoed.
+        let clientTime = message.fields["client_time"] ?? .integer(0)
         guard clientTime == .null || clientTime.isNumber else {
             throw .invalidField("client_time", expected: "a number")
         }

@@ -194,9 +194,11 @@ extension RoomState {
     }
 
     /// The `coin_reward` (or `coinReward`) a host gave a new enemy: a non-negative number (0 when
-    /// there is none), at most ``RelayLimits/maxCoinReward``.
+    /// there is none; `null` is none, as the old server's drops read it), at most
+    /// ``RelayLimits/maxCoinReward``.
     func checkedReward(of enemy: [String: JSONValue], field: String) throws(RelayError) -> Double {
-        let reward = enemy["coin_reward"] ?? enemy["coinReward"] ?? .integer(0)
+        let given = [enemy["coin_reward"], enemy["coinReward"]].lazy.compactMap { $0 }.first { $0 != .null }
+        let reward = given ?? .integer(0)
         guard let value = reward.doubleValue, value >= 0 else {
             throw .invalidField(field, expected: "a non-negative number")
         }

@@ -98,7 +98,7 @@ extension RoomState {
         var staged = StagedEnemies()
         for entry in enemies {
             guard case .object(let reported) = entry else { throw .invalidField("enemies", expected: "objects") }
-            guard let given = reported["enemy_id"] else { continue }  // nothing to keep it under
+            guard let given = Self.syncedID(reported["enemy_id"]) else { continue }  // nothing to keep it under
             guard let id = given.stringValue else { throw .invalidField("enemies.enemy_id", expected: "a string") }
             guard !self.departedEnemies.contains(id) else { continue }
             try Self.checkID(id, field: "enemies.enemy_id")
@@ -133,6 +133,15 @@ extension RoomState {
         return staged
     }
 
+    /// The id a sync's entry gives, or nil for one it does not: absent, `null` or `""`, which the old
+    /// server passed over as it did a missing one (a spawn gives such an entity an id of its own).
+    private static func syncedID(_ given: JSONValue?) -> JSONValue? {
+        switch given {
+        case nil, .null, .string(""): nil
+        default: given
+        }
+    }
+
     /// The coins a sync lists, each checked, not yet tracked; apart, the ids of those the host lists
     /// as collected, which the original server kept but left out of every list (as a coin collected
     /// in the room is: a guest would otherwise show a coin the host has seen taken).
@@ -143,7 +152,7 @@ extension RoomState {
         var collected: [String] = []
         for entry in coins {
             guard case .object(let reported) = entry else { throw .invalidField("coins", expected: "objects") }
-            guard let given = reported["coin_id"] else { continue }  // nothing to keep it under
+            guard let given = Self.syncedID(reported["coin_id"]) else { continue }  // nothing to keep it under
             guard let sent = given.stringValue else { throw .invalidField("coins.coin_id", expected: "a string") }
             try Self.checkID(sent, field: "coins.coin_id")
             let id = self.keptSpelling(ofItem: sent, type: "coin")

@@ -280,17 +280,21 @@ public struct RoomState: Sendable {
         update(&self.players[index].state)
     }
 
-    /// The host moves another player (the `assist` action). Returns the id of the player it moved
-    /// as the room keeps it (`target` may spell it another canonically equivalent way, which
-    /// Swift's `==` takes for the same, while clients compare code points); `nil` when `playerID`
-    /// is not the host or `target` is not in the room.
-    public mutating func assist(by playerID: String, target: String, x: Double, y: Double) -> String? {
+    /// The host moves another player (the `assist` action) along each axis it gives (one not given
+    /// stays, as the old server's did). Returns the id of that player as the room keeps it
+    /// (`target` may spell it another canonically equivalent way, which Swift's `==` takes for the
+    /// same, while clients compare code points) and where it now is; `nil` when `playerID` is not
+    /// the host or `target` is not in the room.
+    public mutating func assist(
+        by playerID: String, target: String, x: Double?, y: Double?
+    ) -> (id: String, x: JSONValue, y: JSONValue)? {
         guard playerID == self.hostID, let index = self.players.firstIndex(where: { $0.id == target }) else {
             return nil
         }
-        self.players[index].state["x"] = .number(x)
-        self.players[index].state["y"] = .number(y)
-        return self.players[index].id
+        if let x { self.players[index].state["x"] = .number(x) }
+        if let y { self.players[index].state["y"] = .number(y) }
+        let state = self.players[index].state
+        return (self.players[index].id, state["x"] ?? .integer(0), state["y"] ?? .integer(0))
     }
 
     // MARK: Chat
