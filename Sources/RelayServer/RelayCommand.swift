@@ -317,7 +317,11 @@ struct RelayCommand: AsyncParsableCommand {
                     configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
                 // A task bridges the signal's callback to the group's async trigger. (A later
                 // signal ends the process at once: ``StopEscalation``.)
-                stopSignals.onSignal { _ in Task { await server.triggerGracefulShutdown() } }
+                stopSignals.onSignal { _ in
+                    // The server waits for the answers of writes waiting out `--batch-window-ms`.
+                    Task { await store.stopBatching() }
+                    Task { await server.triggerGracefulShutdown() }
+                }
                 try await server.run()
             }
         } catch let error as PluginStartupInterrupted {

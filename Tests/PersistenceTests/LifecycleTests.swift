@@ -14,6 +14,37 @@ private func expectShuttingDown<T: Sendable>(
 
 @Suite("Closing and reopening")
 struct LifecycleTests {
+    /// A stop that waits for the answers before it closes the store (the HTTP server's) does not
+    /// wait out the batch window: what waits for it commits at once, and so does each later write.
+    @Test(.timeLimit(.minutes(3)))
+    func stopBatchingCommitsWithoutWaitingForTheWindow() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            // Nothing would flush for ten minutes, nor fill a batch.
+            let configuration = PersistenceConfiguration(
+                databasePath: path, maxBatchSize: 1_000, flushInterval: .seconds(600), writeQueueCapacity: 1)
+            let store = try await SQLiteGameStore.open(configuration, logger: quietLogger)
+            let waiting = Task { try await store.submit(submission("waiting", 1)) }
+            // A second write is refused once the first is under way (the queue holds one).
+            try await withDeadline {
+                while true {
+                    do { _ = try await store.submit(submission("probe", 2)) } catch PersistenceError.overloaded {
+                        break
+                    }
+                    Issue.record("a probe was taken: the queue's capacity is 1")
+                }
+            }
+            try await Task.sleep(for: .milliseconds(100))  // its hop into the writer: microseconds
+            await store.stopBatching()
+            let first = try await withDeadline { try await waiting.value }
+            let later = try await withDeadline { try await store.submit(submission("later", 3)) }
+            #expect(first.submission.playerName == "waiting" && later.submission.playerName == "later")
+            await store.close()
+            let raw = try RawDatabase(path: path)
+            #expect(try raw.integer("SELECT COUNT(*) FROM scores") == 2)
+        }
+    }
+
     @Test(.timeLimit(.minutes(3)))
     func closeCommitsPendingWritesThenRefusesEverything() async throws {
         try await withTemporaryDirectory { directory in

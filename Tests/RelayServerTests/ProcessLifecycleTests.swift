@@ -3,9 +3,9 @@ import Foundation
 import HummingbirdTesting
 import Logging
 import NIOCore
-import Persistence
 import Testing
 
+@testable import Persistence
 @testable import RelayServer
 
 /// Runs `relay` as a child process: durability across SIGKILL, graceful SIGTERM, start-up errors.
@@ -83,6 +83,32 @@ struct ProcessLifecycleTests {
             #expect(relay.printed.contains("signal=\(signal) [Handlers] relay.stop.requested"), "\(relay.printed)")
             #expect(relay.printed.contains("persistence.closed"))
             #expect(try await self.storedIDs(dataDirectory: directory).contains(id))
+        }
+    }
+
+    /// The HTTP server's stop waits for the answers of writes waiting out `--batch-window-ms`:
+    /// they commit at once when the stop begins, instead of a minute later.
+    @Test("SIGTERM commits a score waiting for its batch window at once, and answers it")
+    func stopDoesNotWaitOutTheBatchWindow() async throws {
+        try await withTemporaryDirectory { directory in
+            let relay = try self.startRelay(dataDirectory: directory, extraArguments: ["--batch-window-ms", "60000"])
+            let port = try await relay.listeningPort()
+            let answer = Task {
+                try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .patient) { client in
+                    let response = try await client.post(
+                        "/api/scores", headers: keyed, body: scoreBody(), host: "127.0.0.1")
+                    let row = try JSONSerialization.jsonObject(with: Data(buffer: response.body!)) as? [String: Any]
+                    return (response.status, row?["id"] as? Int)
+                }
+            }
+            try await Task.sleep(for: .seconds(1))  // the score waits in its batch by now
+            relay.send(SIGTERM)
+            // Well within the window: the stop waited it out before.
+            #expect(try await relay.exitStatus(timeout: .seconds(30)) == 0, "\(relay.printed)")
+            let (status, id) = try await answer.value
+            #expect(status == .ok)
+            let stored = try await self.storedIDs(dataDirectory: directory)
+            #expect(try stored.contains(Int64(#require(id))))
         }
     }
 
@@ -374,24 +400,60 @@ struct ProcessLifecycleTests {
     @Test("SIGTERM lets a request being answered past the 5 s limit get its answer")
     func shutdownWaitsForAnAnswerBeingWorkedOut() async throws {
         try await withTemporaryDirectory { directory in
-            // The batch window holds the write past the stop's 5 s, as a lock held by an operator's
-            // `sqlite3` or a slow disk would.
-            let relay = try self.startRelay(dataDirectory: directory, extraArguments: ["--batch-window-ms", "7500"])
+            let relay = try self.startRelay(dataDirectory: directory)
             let port = try await relay.listeningPort()
             let body = String(buffer: scoreBody())
             let request =
                 "POST /api/scores HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\nContent-Type: application/json\r\n"
                 + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+            try await Self.holdTheWriterPastTheStopLimit(port: port, directory: directory)
             let client = try socketWithRequest(port: port, request, seconds: 20)
             defer { close(client) }
-            // The request read (its write waits for the batch window): a stop before that would
-            // close the connection as one without a request.
-            // On a thread of its own, so that the signal follows the read within the batch window.
+            // The request read (its write waits for the writer): a stop before that would close
+            // the connection as one without a request.
+            // On a thread of its own, so that the signal follows the read while the write waits.
             let (answer, afterSignal) = try await Self.signalAndRead(relay, client) { peerHasReadEverything(client) }
             #expect(answer.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(answer)")
             #expect(afterSignal > .seconds(5), "answered before the stop's limit: nothing tested")
             #expect(try await relay.exitStatus() == 0)
         }
+    }
+
+    /// Holds the relay's writer past the stop's 5 s, as an operator's `sqlite3` holding the write
+    /// lock does: the lock is held for 7.5 s, and a first write (sent now) waits out the 5 s lock
+    /// timeout and fails; a write sent after this returns waits behind it, then for the lock, and
+    /// commits once it goes, 7.5 s from now. (The batch window no longer holds a write: a stop
+    /// commits what waits for it at once.)
+    private static func holdTheWriterPastTheStopLimit(port: Int, directory: String) async throws {
+        let path = ServerConfiguration.databasePath(in: directory)
+        // On a thread of its own, which holds the lock, then lets it go.
+        try await withCheckedThrowingContinuation { (taken: CheckedContinuation<Void, any Error>) in
+            Thread {
+                do {
+                    let holder = try SQLiteConnection(path: path, readOnly: false)
+                    try holder.execute("BEGIN IMMEDIATE")
+                    taken.resume()
+                    Thread.sleep(forTimeInterval: 7.5)
+                    try? holder.execute("ROLLBACK")
+                    holder.close()
+                } catch {
+                    taken.resume(throwing: error)
+                }
+            }.start()
+        }
+        let body = String(buffer: scoreBody(name: "first"))
+        let first = try socketWithRequest(
+            port: port,
+            "POST /api/scores HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\nContent-Type: application/json\r\n"
+                + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)",
+            seconds: 20)
+        // Left open: its 503 comes as the stop goes on (closed at the process's exit).
+        _ = first
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !peerHasReadEverything(first), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        try await Task.sleep(for: .milliseconds(300))  // into the writer, where it waits for the lock
     }
 
     /// On a thread of its own: waits (up to 60 s) until `ready`, sends SIGTERM, and reads
@@ -415,10 +477,11 @@ struct ProcessLifecycleTests {
     @Test("SIGTERM lets a request that was sent 100 Continue get its answer past the 5 s limit")
     func shutdownWaitsForAnAnswerAfterContinue() async throws {
         try await withTemporaryDirectory { directory in
-            let relay = try self.startRelay(dataDirectory: directory, extraArguments: ["--batch-window-ms", "7500"])
+            let relay = try self.startRelay(dataDirectory: directory)
             let port = try await relay.listeningPort()
             let body = String(buffer: scoreBody())
             let head = ExpectContinueTests.post("/api/scores", length: body.utf8.count) + "Connection: close\r\n\r\n"
+            try await Self.holdTheWriterPastTheStopLimit(port: port, directory: directory)
             let client = try socketWithRequest(port: port, head + body, seconds: 20)
             defer { close(client) }
             // The 100 comes as the route starts reading the body: the request is being answered.

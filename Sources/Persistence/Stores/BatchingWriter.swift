@@ -46,6 +46,8 @@ actor BatchingWriter {
     /// Bumped by every flush, so a timer set for an earlier batch does not cut a later one short.
     private var flushGeneration = 0
     private(set) var isClosed = false
+    /// A stop has begun (``stopWaitingForBatches()``): batches no longer wait out the window.
+    private var commitsAtOnce = false
     /// The last batch failed for a full disk: checkpoint before the next one (`checkpointAfterDiskFull`).
     private var diskWasFull = false
     /// The WAL file the connection commits to (see ``walFileHasMoved()``).
@@ -119,6 +121,14 @@ actor BatchingWriter {
         }
     }
 
+    /// A stop has begun: what waits for the batch window commits now, and each later write as
+    /// soon as the writer is free. The server waits for their answers before it closes the store,
+    /// so a stop otherwise waited out the window (up to a minute).
+    func stopWaitingForBatches() {
+        self.commitsAtOnce = true
+        self.flush()
+    }
+
     /// Commits what is queued and refuses further writes (graceful shutdown).
     func close() {
         self.flush()
@@ -149,7 +159,7 @@ actor BatchingWriter {
                 if writer.flushGeneration == generation { writer.flush() }
             }
         }
-        let interval = self.configuration.flushInterval
+        let interval = self.commitsAtOnce ? .zero : self.configuration.flushInterval
         if interval <= .zero {
             // Runs after every write already queued for this actor has joined the batch.
             self.eventLoop.execute(flushNow)

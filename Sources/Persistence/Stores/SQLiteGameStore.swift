@@ -178,6 +178,13 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
         await self.close()
     }
 
+    /// For a stop that has begun and waits for answers before ``close()`` (an HTTP server's):
+    /// writes waiting for the batch window (``PersistenceConfiguration/flushInterval``) commit
+    /// now, and later ones as soon as the writer is free, so the stop does not wait out the window.
+    public func stopBatching() async {
+        await self.writer.stopWaitingForBatches()
+    }
+
     /// Commits what is pending, lets calls already under way finish, and refuses
     /// everything after. Every caller returns only once the store is fully closed.
     public func close() async {
