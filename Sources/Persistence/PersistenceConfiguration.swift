@@ -34,7 +34,9 @@ public struct PersistenceConfiguration: Sendable {
     /// ``lockTimeout`` as SQLite's busy timeout takes it.
     var lockTimeoutMilliseconds: Int32 {
         let (seconds, attoseconds) = self.lockTimeout.components
-        return Int32(clamping: max(0, seconds) * 1_000 + max(0, attoseconds) / 1_000_000_000_000_000)
+        // Clamped before it is multiplied: `.seconds(Int64.max)`, "wait forever", overflowed.
+        return Int32(
+            clamping: min(max(0, seconds), Int64(Int32.max)) * 1_000 + max(0, attoseconds) / 1_000_000_000_000_000)
     }
 
     /// SQLite's `PRAGMA synchronous` levels that are safe in WAL mode.

@@ -211,7 +211,12 @@ extension RelayCommand {
             configuration.pluginsDirectory = named
             configuration.pluginsDirectoryWasNamed = true
         }
-        configuration.plugins = self.plugin.map { PluginExecutable(path: $0) }
+        // Checked as the folder is: a mistake stops the start at once, not after the store opens.
+        configuration.plugins = try self.plugin.map { path in
+            guard !path.isEmpty else { throw ValidationError("--plugin must not be empty") }
+            try Self.checkEnds(of: path, named: "--plugin")
+            return PluginExecutable(path: path)
+        }
         configuration.pluginSettings.requestTimeout = .milliseconds(self.pluginTimeoutMs)
         configuration.pluginSettings.startupTimeout = .seconds(self.pluginStartupTimeoutSeconds)
     }

@@ -143,4 +143,14 @@ struct StartUpFileTests {
             }
         }
     }
+
+    /// "Wait forever", as an embedder may write it, is SQLite's longest wait: it overflowed (a trap).
+    @Test(arguments: [Duration.seconds(Int64.max), .seconds(Int64(Int32.max)), .seconds(3_000_000)])
+    func aLockTimeoutPastSQLitesLongestIsItsLongest(timeout: Duration) {
+        var configuration = PersistenceConfiguration(databasePath: "unused.db")
+        configuration.lockTimeout = timeout
+        #expect(configuration.lockTimeoutMilliseconds == Int32.max)
+        configuration.lockTimeout = .milliseconds(1_500)
+        #expect(configuration.lockTimeoutMilliseconds == 1_500)
+    }
 }

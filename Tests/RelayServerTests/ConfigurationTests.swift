@@ -467,6 +467,14 @@ struct ConfigurationTests {
                 }
             }
         }
+        // Nor is an executable named one by one (`--plugin`): a mistake in it surfaced only after
+        // the store had opened, the key been printed and the other plugins started (status 3).
+        for named in ["", " ", "x ", " /x", "/x\n", "\u{FEFF}/x", "~", "~/dice.py"] {
+            let error = #expect(throws: ValidationError.self, "--plugin '\(named)'") {
+                try RelayCommand.parse(["--plugin", "/bin/a", "--plugin", named]).configuration(environment: [:])
+            }
+            #expect(error.map { "\($0)".hasPrefix("--plugin") } == true, "\(String(describing: error))")
+        }
         // An API_KEY no client can send (header values lose their end spaces; a browser sends
         // other characters as Latin-1) refused every request without a word: refused at start,
         // without showing the key.
