@@ -260,6 +260,12 @@ struct RelayCommand: AsyncParsableCommand {
         {
             logger.warning("relay.connections.max_above_file_limit", metadata: warning)
         }
+        do {
+            try await ListeningProbe.check(host: configuration.host, port: configuration.port)
+        } catch {
+            logger.critical("relay.failed", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
         let store: SQLiteGameStore
         do {
             store = try await SQLiteGameStore.open(configuration.persistence, logger: logger)
