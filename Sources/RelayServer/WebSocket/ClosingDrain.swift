@@ -39,3 +39,31 @@ struct ClosingDrain {
         return bufferedBytes < last
     }
 }
+
+/// How long a connection the server closes may stay open once its close frame has been written to
+/// the socket, for the client to read it and answer.
+///
+/// Written is not sent: the kernel may hold the frame behind megabytes of the backlog
+/// (``KernelSendQueue``). Closed while the client still reads, the socket would answer the next
+/// bytes the client sends (the game sends 60 a second) with a reset, which discards what the
+/// server's kernel still holds: 1006 for the client, not the close code. (What the client's own
+/// kernel took it still reads.) So the socket stays open while the kernel delivers to the client
+/// (it acknowledged more since the last check, once per grace period), up to the drain's limit from
+/// the close's start and a grace period more. One that takes nothing for a whole grace period is
+/// hung up, as before the close frame; one that has it all has had its grace to answer. Where the
+/// kernel cannot say (not Linux), a grace period.
+struct CloseFrameDelivery {
+    private let deadline: NIODeadline
+    private var lastAcknowledged: UInt64
+
+    init(deadline: NIODeadline, queue: KernelSendQueue) {
+        (self.deadline, self.lastAcknowledged) = (deadline, queue.bytesAcknowledged)
+    }
+
+    /// Whether to wait another grace period, at a check at `now` that found `queue`.
+    mutating func keepsWaiting(now: NIODeadline, queue: KernelSendQueue?) -> Bool {
+        guard now < self.deadline, let queue, !queue.isEmpty else { return false }
+        defer { self.lastAcknowledged = queue.bytesAcknowledged }
+        return queue.bytesAcknowledged > self.lastAcknowledged
+    }
+}

@@ -124,6 +124,10 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var closeAnswered = false
     /// The client's TCP input has ended (it closed its half, or the whole connection).
     private var inputEnded = false
+    /// When the server first set out to close the connection: its drain's limit counts from then.
+    private var closeStartedAt: NIODeadline?
+    /// The close frame has been written; the kernel may still hold it (``CloseFrameDelivery``).
+    private var closeFrameDelivery: CloseFrameDelivery?
 
     init(
         dispatcher: MessageDispatcher, session: ConnectionSession, settings: Settings,
@@ -625,6 +629,7 @@ extension RoomSocketHandler {
     func sendClose(_ code: WebSocketErrorCode, thenHangUp: Bool = false) {
         guard let context = self.context, !self.closeSent else { return }
         self.closeSent = true
+        if self.closeStartedAt == nil { self.closeStartedAt = .now() }
         self.fragments = nil
         if let pong = self.pongOwed {
             // A ping read before the close, in the same read, is answered first (RFC 6455 §5.5.2).
@@ -672,13 +677,41 @@ extension RoomSocketHandler {
     private var closeGrace: TimeAmount { TimeAmount(self.session.limits.closeGracePeriod) }
 
     /// The close frame has left for the socket: the client has the grace period to answer it or
-    /// hang up, none if it has answered already.
+    /// hang up, none if it has answered already, and longer while the kernel still delivers to it
+    /// (``CloseFrameDelivery``).
     private func closeFrameHasBeenWritten() {
         self.closeFrameWritten = true
         self.stopClosingDrain()
         guard let channel = self.context?.channel else { return }
         guard !self.closeAnswered, !self.inputEnded else { return channel.close(promise: nil) }
-        channel.eventLoop.scheduleTask(in: self.closeGrace) { channel.close(promise: nil) }
+        let deadline =
+            (self.closeStartedAt ?? .now()) + TimeAmount(self.session.limits.closeDrainLimit) + self.closeGrace
+        let handler = NIOLoopBound(self, eventLoop: channel.eventLoop)
+        KernelSendQueue.of(channel).whenSuccess { queue in
+            handler.value.closeFrameDelivery = queue.map { CloseFrameDelivery(deadline: deadline, queue: $0) }
+            handler.value.scheduleDeliveryCheck(channel)
+        }
+    }
+
+    private func scheduleDeliveryCheck(_ channel: any Channel) {
+        let handler = NIOLoopBound(self, eventLoop: channel.eventLoop)
+        self.closingCheck = channel.eventLoop.scheduleTask(in: self.closeGrace) {
+            handler.value.checkDelivery(channel)
+        }
+    }
+
+    /// A grace period after the close frame was written, or after the last check: the socket
+    /// closes unless the kernel still delivers to a client that takes it.
+    private func checkDelivery(_ channel: any Channel) {
+        self.closingCheck = nil
+        guard self.closeFrameDelivery != nil else { return channel.close(promise: nil) }
+        let handler = NIOLoopBound(self, eventLoop: channel.eventLoop)
+        KernelSendQueue.of(channel).whenSuccess { queue in
+            guard handler.value.closeFrameDelivery?.keepsWaiting(now: .now(), queue: queue) == true else {
+                return channel.close(promise: nil)
+            }
+            handler.value.scheduleDeliveryCheck(channel)
+        }
     }
 
     /// The server asked to close the connection (``PlayerConnection/close(code:)``): the writer
@@ -689,6 +722,7 @@ extension RoomSocketHandler {
     /// left to send it but the close frame, and behind what the socket still holds, a client
     /// reading a trickle could keep its seat (and the host's role) up to the drain's limit.
     func closeRequested() {
+        if self.closeStartedAt == nil { self.closeStartedAt = .now() }
         // The message the reader holds will not be handled (``MessageDispatcher/dispatch``): its
         // wait for a turn would hold up the reader's end, and with it the player's departure.
         if let ticket = self.waitingTurnTicket { self.charges.heavyMessageTurns?.turns.giveUp(ticket) }
