@@ -11,7 +11,7 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "jumpjumpjump-relay",
-    platforms: [.macOS(.v15)],
+    platforms: [.macOS(.v26)],  // `InlineArray`
     products: [
         .executable(name: "relay", targets: ["RelayMain"]),
         .executable(name: "custom-relay-example", targets: ["CustomRelayExample"]),
