@@ -151,8 +151,9 @@ public struct RelayLimits: Sendable {
     /// How long a dropped player may reconnect (default 60 s).
     public var reconnectWindow: Duration = .seconds(60)
     /// How long a client the server is closing may take to answer the close frame, once it has
-    /// been written to the socket, before the server hangs up; also how long a client the server is
-    /// closing may go without taking any of what was queued before the close frame (default 1 s).
+    /// been written to the socket (on Linux, once the kernel has delivered it), before the server
+    /// hangs up; also how long a client the server is closing may go without taking any of what was
+    /// queued before the close frame (default 1 s).
     public var closeGracePeriod: Duration = .seconds(1)
     /// How long a client the server is closing may take to read what was queued before the close
     /// frame, and the close frame, however steadily it reads (default 5 s, as an HTTP connection

@@ -46,24 +46,35 @@ struct ClosingDrain {
 /// Written is not sent: the kernel may hold the frame behind megabytes of the backlog
 /// (``KernelSendQueue``). Closed while the client still reads, the socket would answer the next
 /// bytes the client sends (the game sends 60 a second) with a reset, which discards what the
-/// server's kernel still holds: 1006 for the client, not the close code. (What the client's own
-/// kernel took it still reads.) So the socket stays open while the kernel delivers to the client
-/// (it acknowledged more since the last check, once per grace period), up to the drain's limit from
-/// the close's start and a grace period more. One that takes nothing for a whole grace period is
-/// hung up, as before the close frame; one that has it all has had its grace to answer. Where the
-/// kernel cannot say (not Linux), a grace period.
+/// server's kernel still holds (1006 for the client, not the close code), and on some systems what
+/// the client's kernel holds unread too. So the socket stays open while the kernel delivers to the
+/// client (it acknowledged more since the last check), then a grace period for the client to read
+/// and answer, and longer while its application still reads (its receive window grew); all within
+/// the drain's limit from the close's start and a grace period more (``deadline``). One that takes
+/// nothing for a whole grace period is hung up, as before the close frame. Where the kernel cannot
+/// say (not Linux), a grace period.
 struct CloseFrameDelivery {
-    private let deadline: NIODeadline
-    private var lastAcknowledged: UInt64
+    /// When the socket closes whatever the client does.
+    let deadline: NIODeadline
+    private var last: KernelSendQueue
+    /// A check found the kernel holding nothing: the client had its grace from then.
+    private var deliveredAll = false
 
     init(deadline: NIODeadline, queue: KernelSendQueue) {
-        (self.deadline, self.lastAcknowledged) = (deadline, queue.bytesAcknowledged)
+        (self.deadline, self.last) = (deadline, queue)
     }
 
-    /// Whether to wait another grace period, at a check at `now` that found `queue`.
+    /// Whether to wait on, at a check at `now` that found `queue`.
     mutating func keepsWaiting(now: NIODeadline, queue: KernelSendQueue?) -> Bool {
-        guard now < self.deadline, let queue, !queue.isEmpty else { return false }
-        defer { self.lastAcknowledged = queue.bytesAcknowledged }
-        return queue.bytesAcknowledged > self.lastAcknowledged
+        guard now < self.deadline, let queue else { return false }
+        defer { self.last = queue }
+        guard queue.isEmpty else { return queue.bytesAcknowledged > self.last.bytesAcknowledged }
+        defer { self.deliveredAll = true }
+        return !self.deliveredAll || queue.clientWindow > self.last.clientWindow
+    }
+
+    /// When to look next, a grace period from `now` at most: the deadline is kept to.
+    func nextCheck(after now: NIODeadline, grace: TimeAmount) -> TimeAmount {
+        min(grace, self.deadline - now)
     }
 }

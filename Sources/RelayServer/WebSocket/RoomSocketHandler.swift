@@ -695,7 +695,8 @@ extension RoomSocketHandler {
 
     private func scheduleDeliveryCheck(_ channel: any Channel) {
         let handler = NIOLoopBound(self, eventLoop: channel.eventLoop)
-        self.closingCheck = channel.eventLoop.scheduleTask(in: self.closeGrace) {
+        let delay = self.closeFrameDelivery?.nextCheck(after: .now(), grace: self.closeGrace) ?? self.closeGrace
+        self.closingCheck = channel.eventLoop.scheduleTask(in: delay) {
             handler.value.checkDelivery(channel)
         }
     }
