@@ -1,18 +1,33 @@
 import NIOCore
-import NIOPosix
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Whether the server's address can be listened on, tried before the start opens the store, prints
 /// a generated key or starts a plugin: a port in use (or a `HOST` that names no address here) was
 /// found only as the server ran, after all three, and a relay restarted in a loop started and
-/// stopped every plugin each time. The port is let go at once and bound again moments later; one
-/// that another process takes meanwhile still fails there.
+/// stopped every plugin each time. A socket is bound as the server's is and closed, never listening
+/// (a client connecting meanwhile would have been taken in and left waiting); one that another
+/// process takes in between still fails at the server's own bind.
 enum ListeningProbe {
-    /// Binds `host`:`port` as the server does (reusing an address in `TIME_WAIT`) and closes it.
-    static func check(host: String, port: Int) async throws {
+    /// Binds `host`:`port` (the first address it resolves to, as NIO's bind does; reusing an
+    /// address in `TIME_WAIT`, as hummingbird does), then closes the socket.
+    static func check(host: String, port: Int) throws {
         guard port != 0 else { return }  // any free port: nothing to check
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: host, port: port).get()
-        try? await channel.close()
+        let address = try SocketAddress.makeAddressResolvingHost(host, port: port)
+        #if canImport(Glibc)
+            let descriptor = socket(address.protocol.rawValue, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+            let descriptor = socket(address.protocol.rawValue, SOCK_STREAM, 0)
+        #endif
+        guard descriptor >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
+        defer { close(descriptor) }
+        var reuse: Int32 = 1
+        setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
+        let bound = address.withSockAddr { bind(descriptor, $0, socklen_t($1)) }
+        guard bound == 0 else { throw IOError(errnoCode: errno, reason: "bind(\(host):\(port))") }
     }
 }

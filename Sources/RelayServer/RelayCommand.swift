@@ -261,7 +261,7 @@ struct RelayCommand: AsyncParsableCommand {
             logger.warning("relay.connections.max_above_file_limit", metadata: warning)
         }
         do {
-            try await ListeningProbe.check(host: configuration.host, port: configuration.port)
+            try ListeningProbe.check(host: configuration.host, port: configuration.port)
         } catch {
             logger.critical("relay.failed", metadata: ["error": "\(error)"])
             throw ExitCode(1)
