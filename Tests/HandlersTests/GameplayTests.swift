@@ -590,39 +590,40 @@ struct EnemyKilledTests {
         await host.send(#"{"type":"sync_entities","enemies":[{"enemy_id":"a","coin_reward":100},{"x":1}],"coins":[]}"#)
         #expect(await guest.received().map(\.type) == ["entities_sync"])
     }
-}
 
-/// As the old server did (`if eid:`): an entry whose id is `null` or empty is passed over, as
-/// one without an id is, and the rest of the sync is taken.
-@Test func syncPassesOverEntriesWithANullOrEmptyID() async throws {
-    let harness = try Harness()
-    let (host, guest, _) = try await harness.roomWithTwoPlayers()
-    await host.send(
-        #"{"type":"sync_entities","enemies":[{"enemy_id":null,"x":1},{"enemy_id":""},{"enemy_id":"a"}],"coins":[{"coin_id":null},{"coin_id":""},{"coin_id":"c"}]}"#
-    )
-    let sync = try #require(await guest.received().first)
-    #expect(sync["type"] == "entities_sync")
-    #expect(sync["enemies"]?.arrayValue?.map { $0["enemy_id"] } == ["a"])
-    #expect(sync["coins"]?.arrayValue?.map { $0["coin_id"] } == ["c"])
-    let room = try #require(host.session.membership?.room)
-    #expect(await room.enter { room in room.state.enemies.keys.elementsEqual(["a"]) })
-    #expect(await room.enter { room in room.state.coins.keys.elementsEqual(["c"]) })
-}
+    /// As the old server did (`if eid:`): an entry whose id is `null` or empty is passed over, as
+    /// one without an id is, and the rest of the sync is taken.
+    @Test func syncPassesOverEntriesWithANullOrEmptyID() async throws {
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.roomWithTwoPlayers()
+        await host.send(
+            #"{"type":"sync_entities","enemies":[{"enemy_id":null,"x":1},{"enemy_id":""},{"enemy_id":"a"}],"coins":[{"coin_id":null},{"coin_id":""},{"coin_id":"c"}]}"#
+        )
+        let sync = try #require(await guest.received().first)
+        #expect(sync["type"] == "entities_sync")
+        #expect(sync["enemies"]?.arrayValue?.map { $0["enemy_id"] } == ["a"])
+        #expect(sync["coins"]?.arrayValue?.map { $0["coin_id"] } == ["c"])
+        let room = try #require(host.session.membership?.room)
+        #expect(await room.enter { room in room.state.enemies.keys.elementsEqual(["a"]) })
+        #expect(await room.enter { room in room.state.coins.keys.elementsEqual(["c"]) })
+    }
 
-/// A `null` reward is none, as the old server's drops read it (`int(reward or 0)`): the spawn is
-/// taken, and a `coinReward` beside it is read, as one in its place would be.
-@Test(arguments: [
-    (#"{"type":"enemy_spawn","enemy":{"enemy_id":"e1","coin_reward":null}}"#, 0),
-    (#"{"type":"enemy_spawn","enemy":{"enemy_id":"e1","coin_reward":null,"coinReward":2}}"#, 2),
-    (#"{"type":"sync_entities","enemies":[{"enemy_id":"e1","coinReward":null}],"coins":[]}"#, 0),
-])
-func aNullRewardIsNone(message: String, reward: Int) async throws {
-    let harness = try Harness()
-    let (host, guest, _) = try await harness.roomWithTwoPlayers()
-    await host.send(message)
-    #expect(await guest.received().count == 1)
-    let room = try #require(host.session.membership?.room)
-    #expect(await room.enter { room in room.state.enemies["e1"]?.fields["coin_reward"] } == .integer(Int64(reward)))
+    /// A `null` reward is none, as the old server's drops read it (`int(reward or 0)`): the spawn is
+    /// taken. As there, a `coin_reward` given, even `null`, is the one read, not a `coinReward` beside it.
+    @Test(arguments: [
+        (#"{"type":"enemy_spawn","enemy":{"enemy_id":"e1","coin_reward":null}}"#, 0),
+        (#"{"type":"enemy_spawn","enemy":{"enemy_id":"e1","coin_reward":null,"coinReward":2}}"#, 0),
+        (#"{"type":"enemy_spawn","enemy":{"enemy_id":"e1","coinReward":2}}"#, 2),
+        (#"{"type":"sync_entities","enemies":[{"enemy_id":"e1","coinReward":null}],"coins":[]}"#, 0),
+    ])
+    func aNullRewardIsNone(message: String, reward: Int) async throws {
+        let harness = try Harness()
+        let (host, guest, _) = try await harness.roomWithTwoPlayers()
+        await host.send(message)
+        #expect(await guest.received().count == 1)
+        let room = try #require(host.session.membership?.room)
+        #expect(await room.enter { room in room.state.enemies["e1"]?.fields["coin_reward"] } == .integer(Int64(reward)))
+    }
 }
 
 @Suite("chat")

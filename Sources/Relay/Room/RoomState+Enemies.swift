@@ -193,12 +193,12 @@ extension RoomState {
         return .killed(coinDrops: drops)
     }
 
-    /// The `coin_reward` (or `coinReward`) a host gave a new enemy: a non-negative number (0 when
-    /// there is none; `null` is none, as the old server's drops read it), at most
-    /// ``RelayLimits/maxCoinReward``.
+    /// The `coin_reward` (or, without one, `coinReward`) a host gave a new enemy: a non-negative
+    /// number (0 when there is none, or it is `null`, as the old server's drops read it:
+    /// `int(reward or 0)`), at most ``RelayLimits/maxCoinReward``.
     func checkedReward(of enemy: [String: JSONValue], field: String) throws(RelayError) -> Double {
-        let given = [enemy["coin_reward"], enemy["coinReward"]].lazy.compactMap { $0 }.first { $0 != .null }
-        let reward = given ?? .integer(0)
+        var reward = enemy["coin_reward"] ?? enemy["coinReward"] ?? .integer(0)
+        if reward == .null { reward = .integer(0) }
         guard let value = reward.doubleValue, value >= 0 else {
             throw .invalidField(field, expected: "a non-negative number")
         }
