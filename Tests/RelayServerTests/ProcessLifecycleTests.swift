@@ -93,23 +93,25 @@ struct ProcessLifecycleTests {
         try await withTemporaryDirectory { directory in
             let relay = try self.startRelay(dataDirectory: directory, extraArguments: ["--batch-window-ms", "60000"])
             let port = try await relay.listeningPort()
-            let answer = Task {
-                try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .patient) { client in
-                    let response = try await client.post(
-                        "/api/scores", headers: keyed, body: scoreBody(), host: "127.0.0.1")
-                    let row = try JSONSerialization.jsonObject(with: Data(buffer: response.body!)) as? [String: Any]
-                    return (response.status, row?["id"] as? Int)
-                }
-            }
-            try await Task.sleep(for: .seconds(1))  // the score waits in its batch by now
-            relay.send(SIGTERM)
+            let client = try socketWithRequest(port: port, Self.scoreRequest(name: "waiting"), seconds: 20)
+            defer { close(client) }
+            // Signalled once the request is read: its write waits in its batch, or is about to.
+            let (answer, _) = try await Self.signalAndRead(relay, client) { peerHasReadEverything(client) }
             // Well within the window: the stop waited it out before.
             #expect(try await relay.exitStatus(timeout: .seconds(30)) == 0, "\(relay.printed)")
-            let (status, id) = try await answer.value
-            #expect(status == .ok)
-            let stored = try await self.storedIDs(dataDirectory: directory)
-            #expect(try stored.contains(Int64(#require(id))))
+            #expect(answer.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(answer)")
+            let body = try #require(answer.range(of: "\r\n\r\n").map { answer[$0.upperBound...] })
+            let row = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
+            let id = try #require(row?["id"] as? Int)
+            #expect(try await self.storedIDs(dataDirectory: directory).contains(Int64(id)))
         }
+    }
+
+    /// A `POST /api/scores` of one score under `name`, on a connection closed after its answer.
+    private static func scoreRequest(name: String = "Tester") -> String {
+        let body = String(buffer: scoreBody(name: name))
+        return "POST /api/scores HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\nContent-Type: application/json\r\n"
+            + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
     }
 
     /// A browser opens connections ahead of need. Such a connection has no handler that hears of
@@ -400,14 +402,12 @@ struct ProcessLifecycleTests {
     @Test("SIGTERM lets a request being answered past the 5 s limit get its answer")
     func shutdownWaitsForAnAnswerBeingWorkedOut() async throws {
         try await withTemporaryDirectory { directory in
-            let relay = try self.startRelay(dataDirectory: directory)
+            // One write a batch: the write tested never shares the first one's.
+            let relay = try self.startRelay(dataDirectory: directory, extraArguments: ["--batch-size", "1"])
             let port = try await relay.listeningPort()
-            let body = String(buffer: scoreBody())
-            let request =
-                "POST /api/scores HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\nContent-Type: application/json\r\n"
-                + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
-            try await Self.holdTheWriterPastTheStopLimit(port: port, directory: directory)
-            let client = try socketWithRequest(port: port, request, seconds: 20)
+            let first = try await Self.holdTheWriterPastTheStopLimit(port: port, directory: directory)
+            defer { close(first) }
+            let client = try socketWithRequest(port: port, Self.scoreRequest(), seconds: 20)
             defer { close(client) }
             // The request read (its write waits for the writer): a stop before that would close
             // the connection as one without a request.
@@ -421,10 +421,11 @@ struct ProcessLifecycleTests {
 
     /// Holds the relay's writer past the stop's 5 s, as an operator's `sqlite3` holding the write
     /// lock does: the lock is held for 7.5 s, and a first write (sent now) waits out the 5 s lock
-    /// timeout and fails; a write sent after this returns waits behind it, then for the lock, and
-    /// commits once it goes, 7.5 s from now. (The batch window no longer holds a write: a stop
-    /// commits what waits for it at once.)
-    private static func holdTheWriterPastTheStopLimit(port: Int, directory: String) async throws {
+    /// timeout and fails; a write sent after this returns waits behind it (in a batch of its own,
+    /// with `--batch-size 1`), then for the lock, and commits once it goes, 7.5 s from now. (The
+    /// batch window no longer holds a write: a stop commits what waits for it at once.) Returns the
+    /// first write's socket, for the caller to close.
+    private static func holdTheWriterPastTheStopLimit(port: Int, directory: String) async throws -> Int32 {
         let path = ServerConfiguration.databasePath(in: directory)
         // On a thread of its own, which holds the lock, then lets it go.
         try await withCheckedThrowingContinuation { (taken: CheckedContinuation<Void, any Error>) in
@@ -441,19 +442,13 @@ struct ProcessLifecycleTests {
                 }
             }.start()
         }
-        let body = String(buffer: scoreBody(name: "first"))
-        let first = try socketWithRequest(
-            port: port,
-            "POST /api/scores HTTP/1.1\r\nHost: x\r\nX-API-Key: \(testAPIKey)\r\nContent-Type: application/json\r\n"
-                + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)",
-            seconds: 20)
-        // Left open: its 503 comes as the stop goes on (closed at the process's exit).
-        _ = first
+        let first = try socketWithRequest(port: port, Self.scoreRequest(name: "first"), seconds: 20)
         let deadline = ContinuousClock.now + .seconds(30)
         while !peerHasReadEverything(first), ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(5))
         }
         try await Task.sleep(for: .milliseconds(300))  // into the writer, where it waits for the lock
+        return first
     }
 
     /// On a thread of its own: waits (up to 60 s) until `ready`, sends SIGTERM, and reads
@@ -477,11 +472,12 @@ struct ProcessLifecycleTests {
     @Test("SIGTERM lets a request that was sent 100 Continue get its answer past the 5 s limit")
     func shutdownWaitsForAnAnswerAfterContinue() async throws {
         try await withTemporaryDirectory { directory in
-            let relay = try self.startRelay(dataDirectory: directory)
+            let relay = try self.startRelay(dataDirectory: directory, extraArguments: ["--batch-size", "1"])
             let port = try await relay.listeningPort()
             let body = String(buffer: scoreBody())
             let head = ExpectContinueTests.post("/api/scores", length: body.utf8.count) + "Connection: close\r\n\r\n"
-            try await Self.holdTheWriterPastTheStopLimit(port: port, directory: directory)
+            let first = try await Self.holdTheWriterPastTheStopLimit(port: port, directory: directory)
+            defer { close(first) }
             let client = try socketWithRequest(port: port, head + body, seconds: 20)
             defer { close(client) }
             // The 100 comes as the route starts reading the body: the request is being answered.

@@ -182,6 +182,9 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
     /// writes waiting for the batch window (``PersistenceConfiguration/flushInterval``) commit
     /// now, and later ones as soon as the writer is free, so the stop does not wait out the window.
     public func stopBatching() async {
+        // Admitted as a call, so that it never reaches a writer the close has let go.
+        guard (try? self.lifecycle.enter()) != nil else { return }  // closing: `close()` commits it all
+        defer { self.lifecycle.leave() }
         await self.writer.stopWaitingForBatches()
     }
 
