@@ -66,15 +66,31 @@ struct ConnectionLimitTests {
     /// 64 descriptors, so the cap is 16 connections; the flood is far more than both.
     static let tinyLimit = (soft: 64, hard: 64)
     static let floodSize = 80
+    /// The flood's first sockets that bring the relay to its cap: with the host's, the guest's and
+    /// `keptAlive`'s connections, 16.
+    static let toTheCap = 13
 
-    @Test("Flooded with connections, the relay keeps its rooms and files working, then serves the waiting ones")
+    /// The cap is pinned at its value, not only somewhere below the descriptors: the relay takes
+    /// its 16th connection and not a 17th (`open <= maximum` took it). NIO accepts up to 4
+    /// connections a wake-up and asks the cap only between them, so the sockets that reach it
+    /// connect one at a time, each once the last is accepted (the relay's side of it has a
+    /// descriptor). With one event loop, an answer on `keptAlive` then shows that loop has finished
+    /// those accepts, and asked the cap for more, before the waiting request connects.
+    @Test("At its cap the relay takes no more connections, keeps rooms and files working, then serves the one waiting")
     func floodAtTheCap() async throws {
         try await withTemporaryDirectory { directory in
             let png = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + Array(repeating: 1, count: 100))
             try png.write(to: URL(fileURLWithPath: "\(directory)/boss_01.png"))
             let relay = try ChildRelay(
-                arguments: ["--port", "0", "--data-dir", directory, "--boss-images-dir", directory],
-                environment: ["API_KEY": testAPIKey], openFileLimit: Self.tinyLimit)
+                // An HTTP timeout and pings far past the test's length: no connection held at the
+                // cap is closed by them (a loaded run held the test clients' pongs past 30 s),
+                // which would let the waiting one in.
+                arguments: [
+                    "--port", "0", "--data-dir", directory, "--boss-images-dir", directory,
+                    "--http-idle-timeout-seconds", "600", "--ping-interval-seconds", "600",
+                ],
+                environment: ["API_KEY": testAPIKey, "NIO_SINGLETON_GROUP_LOOP_COUNT": "1"],
+                openFileLimit: Self.tinyLimit)
             let port = try await relay.listeningPort()
             #expect(relay.printed.contains("connections.max=16 files.limit=64"), "\(relay.printed)")
 
@@ -84,12 +100,20 @@ struct ConnectionLimitTests {
             try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .patient) { keptAlive in
                 #expect(try await keptAlive.get("/api/bosses/images/1", host: "127.0.0.1").status == .ok)
 
-                // Connected by the kernel (the backlog), accepted by the relay only up to its cap.
-                var flood: [Int32] = []
-                defer { for socket in flood { close(socket) } }
-                for _ in 0..<Self.floodSize { flood.append(try loopbackSocket(port: port)) }
+                var accepted: [Int32] = []
+                var queued: [Int32] = []
+                defer { for socket in accepted + queued { close(socket) } }
+                for _ in 0..<Self.toTheCap {
+                    let socket = try loopbackSocket(port: port)
+                    accepted.append(socket)
+                    try await eventually { peerHoldsSocket(socket) }
+                }
                 try await Self.waitFor("connections.limit_reached", in: relay)
+                #expect(try await keptAlive.get("/api/rooms", host: "127.0.0.1").status == .ok)
+
+                // Connected by the kernel (the backlog), first in line; the rest of the flood behind it.
                 let waiting = try WaitingRequest(port: port)
+                for _ in Self.toTheCap..<Self.floodSize { queued.append(try loopbackSocket(port: port)) }
 
                 // Without the cap the flood took every descriptor: a boss image got 503.
                 host.send(["type": "player_state", "state": ["x": 1.5]])
@@ -99,12 +123,14 @@ struct ConnectionLimitTests {
                 #expect(image.status == .ok)
                 #expect(image.body.map { Data(buffer: $0) } == png)
                 try await Task.sleep(for: .milliseconds(500))  // the point: not answered while at the cap
-                #expect(!waiting.isAnswered)
+                #expect(!waiting.isAnswered, "a 17th connection was taken")
 
-                for socket in flood { close(socket) }
-                flood = []
+                // One connection fewer, the relay takes the next in its backlog: the waiting request.
+                close(accepted.removeLast())
                 let answer = try await waiting.task.value
                 #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
+                for socket in accepted + queued { close(socket) }
+                (accepted, queued) = ([], [])
                 try await Self.waitFor("connections.below_limit", in: relay)
             }
             relay.send(SIGTERM)
@@ -133,19 +159,25 @@ private struct WaitingRequest {
 
     /// Connects and writes the request before returning (the kernel's backlog takes the connection
     /// while the relay is at its cap), so that "not answered yet" means the relay holds it unread.
+    /// It waits for its answer far longer than a raw client does: it waits at the cap while the
+    /// test checks the rooms and files, which a loaded run has held up for seconds.
     init(port: Int) throws {
         let request = "GET /api/rooms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        let descriptor = try socketWithRequest(port: port, request)
+        let descriptor = try socketWithRequest(port: port, request, seconds: 4 * rawClientPatienceSeconds)
         let answered = self.answered
         self.task = Task {
             try await onOwnThread {
                 defer { close(descriptor) }
-                let answer = readTextUntilClosed(descriptor).text
-                answered.raised.withLock { $0 = true }
-                return answer
+                var answer: [UInt8] = []
+                readUntilClosed(descriptor) { bytes in
+                    answer += bytes
+                    answered.raised.withLock { $0 = true }
+                }
+                return String(decoding: answer, as: UTF8.self)
             }
         }
     }
 
+    /// Whether a byte of an answer has come (not the reader giving up).
     var isAnswered: Bool { self.answered.raised.withLock { $0 } }
 }

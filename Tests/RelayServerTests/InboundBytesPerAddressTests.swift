@@ -305,6 +305,27 @@ struct InboundBytesPerAddressTests {
             port: port, path: "/ws/room/new", extraHeaders: "X-Forwarded-For: \(client)\r\n")
     }
 
+    /// Whether the server has read all that was sent on the one connection from loopback address
+    /// `source` to `port`, as ``peerHasReadEverything(_:)`` tells it from `/proc/net/tcp` for a socket
+    /// at hand: nothing waits unacknowledged in the client's send queue, or unread in the server's
+    /// socket. A side no longer listed holds nothing (a server that closes with bytes unread resets
+    /// the connection, and those bytes were never charged: the test's checks then fail).
+    static func serverHasReadEverything(sentFrom source: String, port: Int) -> Bool {
+        guard let table = procFile("/proc/net/tcp") else { return false }
+        // As the table writes them: the address's four bytes read as a number of this machine's
+        // byte order, and the port.
+        let client = String(format: "%08X", inet_addr(source))
+        let server = String(format: ":%04X", port)
+        return table.split(separator: "\n").dropFirst().allSatisfy { line in
+            let fields = line.split(separator: " ")  // "sl local remote state tx_queue:rx_queue …"
+            guard fields.count > 4 else { return true }
+            let queues = fields[4].split(separator: ":").compactMap { Int($0, radix: 16) }
+            if fields[1].hasPrefix(client), fields[2].hasSuffix(server) { return queues.first == 0 }
+            if fields[1].hasSuffix(server), fields[2].hasPrefix(client) { return queues.last == 0 }
+            return true
+        }
+    }
+
     /// Over real sockets, through the loopback proxy the server trusts by default: two connections
     /// of the client it names share a budget, so together they are read no faster than one
     /// connection of another client (the control) is alone. Each of the three sends the same
@@ -367,7 +388,9 @@ struct InboundBytesPerAddressTests {
         let discarded = 100 * 1_024
         let debt = Double(discarded - 4_096) / Double(limits.inboundBytesPerSecondPerAddress)
         try await withRelayServer(limits: limits) { port, _ in
-            let failed = try await Self.connect(port: port, from: "10.1.1.3")
+            // From a loopback address of its own, so that its connection can be told apart in `/proc/net/tcp`.
+            let failed = try await StalledClient.connect(
+                port: port, path: "/ws/room/new", extraHeaders: "X-Forwarded-For: 10.1.1.3\r\n", from: "127.0.0.5")
             let mate = try await Self.connect(port: port, from: "10.1.1.3")
             let control = try await Self.connect(port: port, from: "10.1.1.4")
             let start = ContinuousClock.now  // after the set-up, which would count for the charge it measures
@@ -380,9 +403,12 @@ struct InboundBytesPerAddressTests {
             }
             #expect(closeCode == 1002)
             // The close frame may leave after the first read, before the rest is read and charged
-            // (a loaded run's mate was answered at 0.13 s): 1 s for the loop to read it all. The
-            // address is then in debt until ~6 s, and the mate, read within that, waits it out.
-            try await Task.sleep(for: .seconds(1))
+            // (a loaded run's mate was answered at 0.13 s): the mate is sent once the server has
+            // read it all, each read charged as it is read. The address is then in debt until
+            // ~6 s from the start, and the mate, read within that, waits it out.
+            try await eventually(timeout: .seconds(60)) {
+                Self.serverHasReadEverything(sentFrom: "127.0.0.5", port: port)
+            }
             // Sent together, and timed on the server's clock: the control is handled at once, and
             // what holds the mate longer is its address's debt, not the server's load.
             try mate.send(#"{"type":"time_sync"}"#)
