@@ -4,70 +4,109 @@ import Testing
 @testable import RelayServer
 
 /// When a connection the server is closing is hung up once its close frame has been written to the
-/// socket, from what the kernel says it still holds (``KernelSendQueue``).
+/// socket, from what the kernel says it still holds (``KernelSendQueue``). Times are from the write.
 @Suite("Close frame delivery")
 struct CloseFrameDeliveryTests {
-    let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
-    var deadline: NIODeadline { self.start + .seconds(6) }
+    let written = NIODeadline.uptimeNanoseconds(1_000_000_000)
+    var deadline: NIODeadline { self.written + .seconds(6) }
 
     /// The kernel holding bytes or not, with the client's acknowledged total and window.
-    func queue(holding: Bool, acknowledged: UInt64, window: UInt32 = 0) -> KernelSendQueue {
+    func queue(holding: Bool, acknowledged: UInt64 = 100, window: UInt32 = 0) -> KernelSendQueue {
         KernelSendQueue(isEmpty: !holding, bytesAcknowledged: acknowledged, clientWindow: window)
     }
 
-    /// Whether `delivery` waits on at `seconds` after the start, finding `queue`.
+    func delivery(finding queue: KernelSendQueue) -> CloseFrameDelivery {
+        CloseFrameDelivery(writtenAt: self.written, deadline: self.deadline, grace: .seconds(1), queue: queue)
+    }
+
+    /// Whether `delivery` waits on, looking `milliseconds` after the write and finding `queue`.
     func looks(
-        _ delivery: inout CloseFrameDelivery, at seconds: Int64, finding queue: KernelSendQueue?
+        _ delivery: inout CloseFrameDelivery, at milliseconds: Int64, finding queue: KernelSendQueue?
     ) -> Bool {
-        delivery.keepsWaiting(now: self.start + .seconds(seconds), queue: queue)
+        delivery.keepsWaiting(now: self.written + .milliseconds(milliseconds), queue: queue)
     }
 
-    @Test("While the kernel holds bytes, a client that acknowledges more is waited for; one that takes none is not")
-    func deliveryKeepsWaiting() {
-        var delivery = CloseFrameDelivery(deadline: self.deadline, queue: self.queue(holding: true, acknowledged: 100))
-        let tookSome = self.looks(&delivery, at: 1, finding: self.queue(holding: true, acknowledged: 200))
-        let tookMore = self.looks(&delivery, at: 2, finding: self.queue(holding: true, acknowledged: 300))
-        let tookNone = self.looks(&delivery, at: 3, finding: self.queue(holding: true, acknowledged: 300))
-        #expect(tookSome && tookMore && !tookNone)
+    @Test("While the kernel holds bytes, the client may take nothing for up to a grace period")
+    func deliveryKeepsWaitingWhileTheClientTakesBytes() {
+        var delivery = self.delivery(finding: self.queue(holding: true))
+        let tookSome = self.looks(&delivery, at: 250, finding: self.queue(holding: true, acknowledged: 200))
+        let stillWithinItsGrace = self.looks(
+            &delivery, at: 1_000, finding: self.queue(holding: true, acknowledged: 200))
+        let tookNoneForAGrace = self.looks(&delivery, at: 1_250, finding: self.queue(holding: true, acknowledged: 200))
+        #expect(tookSome && stillWithinItsGrace && !tookNoneForAGrace)
     }
 
-    @Test("Once the kernel holds nothing, the client has a grace period, and longer while its window grows")
-    func deliveredGetsAGraceThenWhileReading() {
-        var delivery = CloseFrameDelivery(deadline: self.deadline, queue: self.queue(holding: true, acknowledged: 100))
-        // Delivered: one grace period to read and answer, whatever the window.
-        let delivered = self.looks(&delivery, at: 1, finding: self.queue(holding: false, acknowledged: 500))
-        // Its application reads what its kernel took: the window it advertises grows.
-        let reading = self.looks(
-            &delivery, at: 2, finding: self.queue(holding: false, acknowledged: 500, window: 9_000))
-        let readingOn = self.looks(
-            &delivery, at: 3, finding: self.queue(holding: false, acknowledged: 500, window: 20_000))
-        // Read (or stopped): hung up.
-        let done = self.looks(&delivery, at: 4, finding: self.queue(holding: false, acknowledged: 500, window: 20_000))
-        #expect(delivered && reading && readingOn && !done)
+    @Test("A frame the kernel had delivered at the write gets one grace period from the write, not two")
+    func deliveredAtTheWrite() {
+        var delivery = self.delivery(finding: self.queue(holding: false))
+        let before = self.looks(&delivery, at: 750, finding: self.queue(holding: false))
+        let atTheGrace = self.looks(&delivery, at: 1_000, finding: self.queue(holding: false))
+        #expect(before && !atTheGrace)
     }
 
-    @Test("A client that had everything at the first look gets one grace period, not a second")
-    func deliveredAtOnceGetsOneGrace() {
-        var delivery = CloseFrameDelivery(deadline: self.deadline, queue: self.queue(holding: true, acknowledged: 100))
-        let first = self.looks(&delivery, at: 1, finding: self.queue(holding: false, acknowledged: 100))
-        let second = self.looks(&delivery, at: 2, finding: self.queue(holding: false, acknowledged: 100))
-        #expect(first && !second)
+    @Test("A frame delivered later gets a grace period from when the kernel was found holding nothing")
+    func deliveredLater() {
+        var delivery = self.delivery(finding: self.queue(holding: true))
+        let delivered = self.looks(&delivery, at: 500, finding: self.queue(holding: false, acknowledged: 900))
+        let within = self.looks(&delivery, at: 1_250, finding: self.queue(holding: false, acknowledged: 900))
+        let after = self.looks(&delivery, at: 1_500, finding: self.queue(holding: false, acknowledged: 900))
+        #expect(delivered && within && !after)
+    }
+
+    /// A kernel before 4.1 says nothing of acknowledged bytes (0): the delivery alone starts the grace.
+    @Test("With no count of acknowledged bytes, the grace runs from the delivery")
+    func deliveredWithoutAcknowledgedCounts() {
+        var delivery = self.delivery(finding: self.queue(holding: true, acknowledged: 0))
+        let holding = self.looks(&delivery, at: 750, finding: self.queue(holding: true, acknowledged: 0))
+        let delivered = self.looks(&delivery, at: 900, finding: self.queue(holding: false, acknowledged: 0))
+        let within = self.looks(&delivery, at: 1_750, finding: self.queue(holding: false, acknowledged: 0))
+        let after = self.looks(&delivery, at: 1_900, finding: self.queue(holding: false, acknowledged: 0))
+        #expect(holding && delivered && within && !after)
+    }
+
+    @Test("Once delivered, a window growing past its widest keeps the socket open; one going up and down does not")
+    func aGrowingWindowIsAReadingClient() {
+        var reading = self.delivery(finding: self.queue(holding: false, window: 1_000))
+        let grew = self.looks(&reading, at: 750, finding: self.queue(holding: false, window: 5_000))
+        let stillWithin = self.looks(&reading, at: 1_500, finding: self.queue(holding: false, window: 5_000))
+        let stopped = self.looks(&reading, at: 1_750, finding: self.queue(holding: false, window: 5_000))
+        #expect(grew && stillWithin && !stopped)
+        var fluctuating = self.delivery(finding: self.queue(holding: false, window: 5_000))
+        _ = self.looks(&fluctuating, at: 250, finding: self.queue(holding: false, window: 4_000))
+        _ = self.looks(&fluctuating, at: 500, finding: self.queue(holding: false, window: 5_000))
+        let back = self.looks(&fluctuating, at: 1_000, finding: self.queue(holding: false, window: 5_000))
+        #expect(!back)
+    }
+
+    @Test("Once delivered, pongs acknowledged after it do not count as the client taking bytes")
+    func pongsAfterDeliveryDoNotStretchIt() {
+        var delivery = self.delivery(finding: self.queue(holding: false, acknowledged: 100))
+        let pongInFlight = self.looks(&delivery, at: 500, finding: self.queue(holding: true, acknowledged: 106))
+        let atTheGrace = self.looks(&delivery, at: 1_000, finding: self.queue(holding: true, acknowledged: 112))
+        #expect(pongInFlight && !atTheGrace)
     }
 
     @Test("At the deadline, or where the kernel cannot say, the socket closes")
     func deadlineAndNoInfoClose() {
-        var unknown = CloseFrameDelivery(deadline: self.deadline, queue: self.queue(holding: true, acknowledged: 100))
-        let withoutInfo = self.looks(&unknown, at: 1, finding: nil)
-        var late = CloseFrameDelivery(deadline: self.deadline, queue: self.queue(holding: true, acknowledged: 100))
-        let atTheDeadline = self.looks(&late, at: 6, finding: self.queue(holding: true, acknowledged: 900))
-        #expect(!withoutInfo && !atTheDeadline)
+        var unknown = self.delivery(finding: self.queue(holding: true))
+        let withoutInfo = self.looks(&unknown, at: 250, finding: nil)
+        var late = self.delivery(finding: self.queue(holding: true))
+        var taking = true
+        for milliseconds in stride(from: 250, to: 6_000, by: 250) {
+            taking =
+                taking
+                && self.looks(
+                    &late, at: Int64(milliseconds),
+                    finding: self.queue(holding: true, acknowledged: UInt64(milliseconds)))
+        }
+        let atTheDeadline = self.looks(&late, at: 6_000, finding: self.queue(holding: true, acknowledged: 9_000))
+        #expect(!withoutInfo && taking && !atTheDeadline)
     }
 
-    @Test("The next look comes a grace period later, or at the deadline if that is sooner")
+    @Test("The next look comes an interval later, or at the deadline if that is sooner")
     func nextCheckKeepsToTheDeadline() {
-        let delivery = CloseFrameDelivery(deadline: self.deadline, queue: self.queue(holding: true, acknowledged: 0))
-        #expect(delivery.nextCheck(after: self.start + .seconds(1), grace: .seconds(1)) == .seconds(1))
-        #expect(
-            delivery.nextCheck(after: self.deadline - .milliseconds(300), grace: .seconds(1)) == .milliseconds(300))
+        let delivery = self.delivery(finding: self.queue(holding: true))
+        #expect(delivery.nextCheck(after: self.written + .seconds(1)) == CloseFrameDelivery.interval)
+        #expect(delivery.nextCheck(after: self.deadline - .milliseconds(100)) == .milliseconds(100))
     }
 }

@@ -27,7 +27,8 @@ struct RoomSocketHandlerTests {
     static func makeHandler(
         limits: RelayLimits = RelayLimits(), maxMessageBytes: Int = 1_024, pingInterval: TimeAmount = .seconds(30),
         addressBudget: InboundBytesPerAddress.Share? = nil, busyLoop: BusyLoop? = nil,
-        budgetClock: BudgetClock = .system, logger: Logger = Logger(label: "test")
+        budgetClock: BudgetClock = .system, logger: Logger = Logger(label: "test"),
+        kernelSendQueue: (@Sendable (any Channel) -> EventLoopFuture<KernelSendQueue?>)? = nil
     ) throws
         -> RoomSocketHandler
     {
@@ -36,10 +37,11 @@ struct RoomSocketHandlerTests {
         let session = ConnectionSession(
             connection: PlayerConnection(queueCapacity: 8) { _ in }, urlRoomID: "new", registry: registry,
             logger: logger)
+        var settings = RoomSocketHandler.Settings(maxMessageBytes: maxMessageBytes, pingInterval: pingInterval)
+        if let kernelSendQueue { settings.kernelSendQueue = kernelSendQueue }
         return RoomSocketHandler(
-            dispatcher: try MessageDispatcher(handlers: BuiltInHandlers.all), session: session,
-            settings: .init(maxMessageBytes: maxMessageBytes, pingInterval: pingInterval), addressBudget: addressBudget,
-            busyLoop: busyLoop, budgetClock: budgetClock)
+            dispatcher: try MessageDispatcher(handlers: BuiltInHandlers.all), session: session, settings: settings,
+            addressBudget: addressBudget, busyLoop: busyLoop, budgetClock: budgetClock)
     }
 
     /// A room socket's handler (with `addressBudget`, `busyLoop` and `budgetClock`) in an

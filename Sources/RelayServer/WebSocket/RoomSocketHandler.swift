@@ -38,6 +38,8 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         /// The server's, for its connections closed because all slow clients' queues together
         /// were full (``RelayLimits/maxOutboundBytesPerServer``).
         var outboundBudgetWarnings = WarningThrottle()
+        /// What the kernel still holds of a connection's output (a test scripts it).
+        var kernelSendQueue: @Sendable (any Channel) -> EventLoopFuture<KernelSendQueue?> = KernelSendQueue.of
     }
 
     let session: ConnectionSession
@@ -629,7 +631,7 @@ extension RoomSocketHandler {
     func sendClose(_ code: WebSocketErrorCode, thenHangUp: Bool = false) {
         guard let context = self.context, !self.closeSent else { return }
         self.closeSent = true
-        if self.closeStartedAt == nil { self.closeStartedAt = .now() }
+        if self.closeStartedAt == nil { self.closeStartedAt = context.eventLoop.now }
         self.fragments = nil
         if let pong = self.pongOwed {
             // A ping read before the close, in the same read, is answered first (RFC 6455 §5.5.2).
@@ -677,38 +679,47 @@ extension RoomSocketHandler {
     private var closeGrace: TimeAmount { TimeAmount(self.session.limits.closeGracePeriod) }
 
     /// The close frame has left for the socket: the client has the grace period to answer it or
-    /// hang up, none if it has answered already, and longer while the kernel still delivers to it
-    /// (``CloseFrameDelivery``).
+    /// hang up, none if it has answered already; on Linux the grace runs from when the kernel has
+    /// delivered it, and the socket stays open while the kernel delivers (``CloseFrameDelivery``).
     private func closeFrameHasBeenWritten() {
         self.closeFrameWritten = true
         self.stopClosingDrain()
         guard let channel = self.context?.channel else { return }
         guard !self.closeAnswered, !self.inputEnded else { return channel.close(promise: nil) }
+        let writtenAt = channel.eventLoop.now
         let deadline =
-            (self.closeStartedAt ?? .now()) + TimeAmount(self.session.limits.closeDrainLimit) + self.closeGrace
+            (self.closeStartedAt ?? writtenAt) + TimeAmount(self.session.limits.closeDrainLimit)
+            + self.closeGrace
+        let grace = self.closeGrace
         let handler = NIOLoopBound(self, eventLoop: channel.eventLoop)
-        KernelSendQueue.of(channel).whenSuccess { queue in
-            handler.value.closeFrameDelivery = queue.map { CloseFrameDelivery(deadline: deadline, queue: $0) }
+        self.settings.kernelSendQueue(channel).whenSuccess { queue in
+            guard let queue else {
+                // The kernel cannot say: a grace period from the write.
+                handler.value.closingCheck = channel.eventLoop.scheduleTask(in: grace) { channel.close(promise: nil) }
+                return
+            }
+            handler.value.closeFrameDelivery = CloseFrameDelivery(
+                writtenAt: writtenAt, deadline: deadline, grace: grace, queue: queue)
             handler.value.scheduleDeliveryCheck(channel)
         }
     }
 
     private func scheduleDeliveryCheck(_ channel: any Channel) {
+        guard let delivery = self.closeFrameDelivery else { return }
         let handler = NIOLoopBound(self, eventLoop: channel.eventLoop)
-        let delay = self.closeFrameDelivery?.nextCheck(after: .now(), grace: self.closeGrace) ?? self.closeGrace
-        self.closingCheck = channel.eventLoop.scheduleTask(in: delay) {
+        self.closingCheck = channel.eventLoop.scheduleTask(in: delivery.nextCheck(after: channel.eventLoop.now)) {
             handler.value.checkDelivery(channel)
         }
     }
 
-    /// A grace period after the close frame was written, or after the last check: the socket
-    /// closes unless the kernel still delivers to a client that takes it.
+    /// A look at what the kernel still holds for the client: the socket closes unless
+    /// ``CloseFrameDelivery`` waits on.
     private func checkDelivery(_ channel: any Channel) {
         self.closingCheck = nil
-        guard self.closeFrameDelivery != nil else { return channel.close(promise: nil) }
         let handler = NIOLoopBound(self, eventLoop: channel.eventLoop)
-        KernelSendQueue.of(channel).whenSuccess { queue in
-            guard handler.value.closeFrameDelivery?.keepsWaiting(now: .now(), queue: queue) == true else {
+        self.settings.kernelSendQueue(channel).whenSuccess { queue in
+            guard handler.value.closeFrameDelivery?.keepsWaiting(now: channel.eventLoop.now, queue: queue) == true
+            else {
                 return channel.close(promise: nil)
             }
             handler.value.scheduleDeliveryCheck(channel)
@@ -723,7 +734,7 @@ extension RoomSocketHandler {
     /// left to send it but the close frame, and behind what the socket still holds, a client
     /// reading a trickle could keep its seat (and the host's role) up to the drain's limit.
     func closeRequested() {
-        if self.closeStartedAt == nil { self.closeStartedAt = .now() }
+        if self.closeStartedAt == nil { self.closeStartedAt = self.context?.eventLoop.now ?? .now() }
         // The message the reader holds will not be handled (``MessageDispatcher/dispatch``): its
         // wait for a turn would hold up the reader's end, and with it the player's departure.
         if let ticket = self.waitingTurnTicket { self.charges.heavyMessageTurns?.turns.giveUp(ticket) }
