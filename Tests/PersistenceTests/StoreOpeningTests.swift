@@ -159,6 +159,22 @@ struct StoreOpeningTests {
             #expect(scores.count == 1)
         }
     }
+    /// A process started meanwhile holds a copy of the lock's descriptor from its `fork` to its
+    /// `exec`: the lock goes with the release all the same, not with the last copy (a store reopened
+    /// as a test's child relay started found it held: "another relay is using it").
+    @Test func aReleasedLockIsFreeWhileACopyOfItsDescriptorLivesOn() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            let lock = try DatabaseLock(databasePath: path)
+            let copy = dup(lock.descriptor)  // as a child's, between its fork and its exec
+            defer { close(copy) }
+            #expect(copy >= 0)
+            lock.release()
+            let next = try DatabaseLock(databasePath: path)
+            next.release()
+        }
+    }
+
     /// SQLite keeps its files beside a link's target: two data folders linking one file are one database.
     @Test func aStoreThroughAnotherLinkToTheSameFileIsRefused() async throws {
         try await withTemporaryDirectory { directory in

@@ -17,7 +17,9 @@ import Synchronization
 /// place. Other programs (the `sqlite3` shell) do not take it, and may still edit the file with the
 /// server stopped.
 final class DatabaseLock: Sendable {
-    private let descriptor: Int32
+    /// The lock file, open (internal for a test that copies it, as a child between `fork` and
+    /// `exec` holds a copy).
+    let descriptor: Int32
     private let isHeld = Atomic(true)
 
     /// Takes the lock for the database at `databasePath`, or says why it cannot.
@@ -81,7 +83,11 @@ final class DatabaseLock: Sendable {
     /// Lets another server open the database (once this one's connections are closed).
     func release() {
         guard self.isHeld.exchange(false, ordering: .acquiringAndReleasing) else { return }
-        close(self.descriptor)  // which drops the lock
+        // Unlocked first: a close drops the lock only with the last copy of the descriptor, and a
+        // process this one starts (a plugin, a test's child relay) holds copies from its `fork`
+        // to its `exec`, long enough under load for a store reopened meanwhile to find it locked.
+        flock(self.descriptor, LOCK_UN)
+        close(self.descriptor)
     }
 
     private static func errorText(_ code: Int32 = errno) -> String {
