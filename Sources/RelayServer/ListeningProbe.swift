@@ -26,8 +26,10 @@ enum ListeningProbe {
         guard descriptor >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
         defer { close(descriptor) }
         var reuse: Int32 = 1
-        setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
+        guard setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
+            throw IOError(errnoCode: errno, reason: "setsockopt(SO_REUSEADDR)")
+        }
         let bound = address.withSockAddr { bind(descriptor, $0, socklen_t($1)) }
-        guard bound == 0 else { throw IOError(errnoCode: errno, reason: "bind(\(host):\(port))") }
+        guard bound == 0 else { throw IOError(errnoCode: errno, reason: "bind(\(address))") }
     }
 }

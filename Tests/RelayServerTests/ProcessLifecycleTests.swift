@@ -420,9 +420,10 @@ struct ProcessLifecycleTests {
     }
 
     /// Holds the relay's writer past the stop's 5 s, as an operator's `sqlite3` holding the write
-    /// lock does: the lock is held for 7.5 s, and a first write (sent now) waits out the 5 s lock
+    /// lock does: the lock is held for 8.5 s, and a first write (sent now) waits out the 5 s lock
     /// timeout and fails; a write sent after this returns waits behind it (in a batch of its own,
-    /// with `--batch-size 1`), then for the lock, and commits once it goes, 7.5 s from now. (The
+    /// with `--batch-size 1`), then for the lock (2.5–3.5 s), and commits once it goes, 8.5 s from now
+    /// (7.5 s after the signal that follows). The first write has a second to reach the writer. (The
     /// batch window no longer holds a write: a stop commits what waits for it at once.) Returns the
     /// first write's socket, for the caller to close.
     private static func holdTheWriterPastTheStopLimit(port: Int, directory: String) async throws -> Int32 {
@@ -434,7 +435,7 @@ struct ProcessLifecycleTests {
                     let holder = try SQLiteConnection(path: path, readOnly: false)
                     try holder.execute("BEGIN IMMEDIATE")
                     taken.resume()
-                    Thread.sleep(forTimeInterval: 7.5)
+                    Thread.sleep(forTimeInterval: 8.5)
                     try? holder.execute("ROLLBACK")
                     holder.close()
                 } catch {
@@ -447,7 +448,7 @@ struct ProcessLifecycleTests {
         while !peerHasReadEverything(first), ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(5))
         }
-        try await Task.sleep(for: .milliseconds(300))  // into the writer, where it waits for the lock
+        try await Task.sleep(for: .seconds(1))  // into the writer, where it waits for the lock
         return first
     }
 
@@ -507,7 +508,8 @@ struct ProcessLifecycleTests {
             #expect(frame?.closeCode == 1001)
             let took = try await exit.duration()
             #expect(try await relay.exitStatus() == 0)
-            // The silent client is given the close grace (1 s), within the stop's limit (5 s).
+            // The silent client is given the close grace (1 s from the frame's delivery), within the
+            // stop's limit (5 s).
             #expect(took.map { $0 < .seconds(10) } == true, "the stop waited for the client's close")
         }
     }
