@@ -30,6 +30,9 @@ enum ListeningProbe {
             throw IOError(errnoCode: errno, reason: "setsockopt(SO_REUSEADDR)")
         }
         let bound = address.withSockAddr { bind(descriptor, $0, socklen_t($1)) }
-        guard bound == 0 else { throw IOError(errnoCode: errno, reason: "bind(\(address))") }
+        guard bound == 0 else {
+            let named = address.protocol == .inet6 ? "[\(address.ipAddress ?? host)]" : address.ipAddress ?? host
+            throw IOError(errnoCode: errno, reason: "bind(\(named):\(port))")
+        }
     }
 }

@@ -166,7 +166,8 @@ struct StoreOpeningTests {
         try await withTemporaryDirectory { directory in
             let path = databasePath(in: directory)
             let lock = try DatabaseLock(databasePath: path)
-            let copy = dup(lock.descriptor)  // as a child's, between its fork and its exec
+            // As a child's, between its fork and its exec (closed at another child's exec).
+            let copy = fcntl(lock.descriptor, F_DUPFD_CLOEXEC, 0)
             defer { close(copy) }
             #expect(copy >= 0)
             lock.release()

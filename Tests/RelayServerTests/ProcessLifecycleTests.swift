@@ -420,10 +420,11 @@ struct ProcessLifecycleTests {
     }
 
     /// Holds the relay's writer past the stop's 5 s, as an operator's `sqlite3` holding the write
-    /// lock does: the lock is held for 8.5 s, and a first write (sent now) waits out the 5 s lock
+    /// lock does: the lock is held for 9 s, and a first write (sent now) waits out the 5 s lock
     /// timeout and fails; a write sent after this returns waits behind it (in a batch of its own,
-    /// with `--batch-size 1`), then for the lock (2.5–3.5 s), and commits once it goes, 8.5 s from now
-    /// (7.5 s after the signal that follows). The first write has a second to reach the writer. (The
+    /// with `--batch-size 1`), then for the lock (3–4 s of its 5 s), and commits once it goes, 9 s
+    /// from now. The first write has a second to reach the writer (or the tested one gets a 503); the
+    /// signal must follow within 3 s of that second for the answer to come past the stop's 5 s. (The
     /// batch window no longer holds a write: a stop commits what waits for it at once.) Returns the
     /// first write's socket, for the caller to close.
     private static func holdTheWriterPastTheStopLimit(port: Int, directory: String) async throws -> Int32 {
@@ -435,7 +436,7 @@ struct ProcessLifecycleTests {
                     let holder = try SQLiteConnection(path: path, readOnly: false)
                     try holder.execute("BEGIN IMMEDIATE")
                     taken.resume()
-                    Thread.sleep(forTimeInterval: 8.5)
+                    Thread.sleep(forTimeInterval: 9)
                     try? holder.execute("ROLLBACK")
                     holder.close()
                 } catch {

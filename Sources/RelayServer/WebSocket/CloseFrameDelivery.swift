@@ -11,10 +11,15 @@ import NIOCore
 /// - until the kernel has delivered everything, the socket stays open while the client acknowledges
 ///   more, and closes once it has taken nothing for a grace period;
 /// - once it has, the client has a grace period from then to read and answer (as it had from the
-///   write before the kernel was asked), and longer while the window it advertises grows past its
-///   widest since (its application still reads what its kernel took: a best guess, as a kernel
-///   advertises growth in steps; pongs and their reading cannot stretch it);
+///   write before the kernel was asked; from the first look that finds it, so up to an ``interval``
+///   more), and longer while the window it advertises grows past its widest since (its application
+///   still reads what its kernel took: a best guess, as a kernel advertises growth in steps; pongs
+///   acknowledged after the delivery do not count);
 /// - all within the drain's limit from the close's start and a grace period more (``deadline``).
+///
+/// A client that pings once a round trip after the close frame keeps a pong in flight at every
+/// look, so the kernel never looks empty and the pongs acknowledged count as bytes taken: it keeps
+/// the socket to the deadline (6 s at the defaults), not past it.
 ///
 /// Where the kernel cannot say (not Linux), the handler closes a grace period after the write.
 struct CloseFrameDelivery {

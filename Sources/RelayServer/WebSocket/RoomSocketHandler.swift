@@ -626,8 +626,9 @@ extension RoomSocketHandler {
     /// Sends a close frame once. With `thenHangUp`, the reader ends at once (the player leaves),
     /// the server's half of the connection ends once the frame is written, and the socket closes
     /// when the client's does, or after the grace period. Without, the client is expected to answer it
-    /// within the grace period from when the frame is written; until then the drain
-    /// (``ClosingDrain``) watches that the client still takes bytes.
+    /// within the grace period from when the frame is written (on Linux, delivered:
+    /// ``CloseFrameDelivery``); until then the drain (``ClosingDrain``) watches that the client
+    /// still takes bytes.
     func sendClose(_ code: WebSocketErrorCode, thenHangUp: Bool = false) {
         guard let context = self.context, !self.closeSent else { return }
         self.closeSent = true
@@ -694,8 +695,10 @@ extension RoomSocketHandler {
         let handler = NIOLoopBound(self, eventLoop: channel.eventLoop)
         self.settings.kernelSendQueue(channel).whenSuccess { queue in
             guard let queue else {
-                // The kernel cannot say: a grace period from the write.
-                handler.value.closingCheck = channel.eventLoop.scheduleTask(in: grace) { channel.close(promise: nil) }
+                // The kernel cannot say: a grace period from the write, within the deadline.
+                handler.value.closingCheck = channel.eventLoop.scheduleTask(in: min(grace, deadline - writtenAt)) {
+                    channel.close(promise: nil)
+                }
                 return
             }
             handler.value.closeFrameDelivery = CloseFrameDelivery(
@@ -734,7 +737,7 @@ extension RoomSocketHandler {
     /// left to send it but the close frame, and behind what the socket still holds, a client
     /// reading a trickle could keep its seat (and the host's role) up to the drain's limit.
     func closeRequested() {
-        if self.closeStartedAt == nil { self.closeStartedAt = self.context?.eventLoop.now ?? .now() }
+        if self.closeStartedAt == nil, let context = self.context { self.closeStartedAt = context.eventLoop.now }
         // The message the reader holds will not be handled (``MessageDispatcher/dispatch``): its
         // wait for a turn would hold up the reader's end, and with it the player's departure.
         if let ticket = self.waitingTurnTicket { self.charges.heavyMessageTurns?.turns.giveUp(ticket) }
@@ -760,7 +763,7 @@ extension RoomSocketHandler {
 
     private func startClosingDrain(_ context: ChannelHandlerContext) {
         self.closingDrain = ClosingDrain(
-            startedAt: .now(), limit: TimeAmount(self.session.limits.closeDrainLimit),
+            startedAt: context.eventLoop.now, limit: TimeAmount(self.session.limits.closeDrainLimit),
             bufferedBytes: Self.bufferedBytes(of: context.channel))
         self.scheduleClosingCheck(context)
     }
@@ -788,7 +791,7 @@ extension RoomSocketHandler {
         guard let context = self.context, self.closingDrain != nil else { return }
         let channel = context.channel
         let keepsWaiting = self.closingDrain?.keepsWaiting(
-            now: .now(), writerHasWork: channel.isWritable && !self.closeSent,
+            now: channel.eventLoop.now, writerHasWork: channel.isWritable && !self.closeSent,
             bufferedBytes: Self.bufferedBytes(of: channel))
         if keepsWaiting == true {
             self.scheduleClosingCheck(context)
