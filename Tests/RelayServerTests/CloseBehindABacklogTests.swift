@@ -39,16 +39,24 @@ struct CloseBehindABacklogTests {
             let frame = try #require(try await host.readFrame())
             created = try #require(try JSONSerialization.jsonObject(with: Data(frame.payload)) as? [String: Any])
         }
+        return (host, created, try await Self.guestQueueing(Self.updates, updatesFor: created, port: port))
+    }
+
+    /// A guest that joins the room `created` names and sends `count` `player_state`s of 30 KB, each
+    /// relayed to the host: all queued for it once this returns.
+    static func guestQueueing(
+        _ count: Int, updatesFor created: [String: Any], port: Int
+    ) async throws -> TestSocket {
         let code = try #require(created["room_id"] as? String)
         let guest = TestSocket.connect(port: port, path: "/ws/room/\(code)")
         guest.send(["type": "join_room", "player_name": "Guest"])
         try await guest.skip(until: "room_joined")
         // Encoded once: the suite shares the CPU.
         let update = #"{"type":"player_state","state":{"x":1,"pad":"\#(String(repeating: "p", count: 30_000))"}}"#
-        for _ in 0..<Self.updates { guest.send(raw: update) }
+        for _ in 0..<count { guest.send(raw: update) }
         guest.send(["type": "ping"])
         try await guest.skip(until: "pong")  // every update is queued for the host by now
-        return (host, created, guest)
+        return guest
     }
 
     /// Replaces the host of `created` with a reconnect on a new socket: the server closes the old

@@ -98,15 +98,7 @@ struct CloseBehindAKernelBacklogTests {
             }
             created = try #require(try JSONSerialization.jsonObject(with: Data(frame.payload)) as? [String: Any])
         }
-        let code = try #require(created["room_id"] as? String)
-        let guest = TestSocket.connect(port: port, path: "/ws/room/\(code)")
-        guest.send(["type": "join_room", "player_name": "Guest"])
-        try await guest.skip(until: "room_joined")
-        // Encoded once: the suite shares the CPU.
-        let update = #"{"type":"player_state","state":{"x":1,"pad":"\#(String(repeating: "p", count: 30_000))"}}"#
-        for _ in 0..<Self.updates { guest.send(raw: update) }
-        guest.send(["type": "ping"])
-        try await guest.skip(until: "pong")  // every update is queued for the host by now
+        let guest = try await CloseBehindABacklogTests.guestQueueing(Self.updates, updatesFor: created, port: port)
         return (host, created, guest)
     }
 
@@ -161,12 +153,7 @@ struct CloseBehindAKernelBacklogTests {
             self.setReadPatience(seconds: rawClientPatienceSeconds)
             let request = Array(rawUpgradeRequest(path: path, host: "127.0.0.1:\(port)").utf8)
             guard self.sendAll(request + StalledClient.frame(early)) else { throw StalledClientError.write }
-            var response: [UInt8] = []
-            var byte: UInt8 = 0
-            while !response.suffix(4).elementsEqual([13, 10, 13, 10]) {
-                guard read(self.descriptor, &byte, 1) == 1 else { throw StalledClientError.handshake }
-                response.append(byte)
-            }
+            let response = try readAnswerHead(self.descriptor)
             guard String(decoding: response, as: UTF8.self).hasPrefix("HTTP/1.1 101") else {
                 throw StalledClientError.handshake
             }

@@ -42,12 +42,7 @@ final class StalledClient: @unchecked Sendable {
         try self.write(
             Array(rawUpgradeRequest(path: path, host: "127.0.0.1:\(port)", extraHeaders: extraHeaders).utf8) + early)
         // Read the handshake answer only; frames are read when asked (`readFrame`).
-        var response: [UInt8] = []
-        var byte: UInt8 = 0
-        while !response.suffix(4).elementsEqual([13, 10, 13, 10]) {
-            guard read(self.descriptor, &byte, 1) == 1 else { throw StalledClientError.handshake }
-            response.append(byte)
-        }
+        let response = try readAnswerHead(self.descriptor)
         guard String(decoding: response, as: UTF8.self).hasPrefix("HTTP/1.1 101") else {
             // A refusal: its body too, as long as its Content-Length says.
             let head = Refusal(text: String(decoding: response, as: UTF8.self))
@@ -391,6 +386,19 @@ func boundLoopbackSocket(listening backlog: Int32? = nil) throws -> (descriptor:
         throw StalledClientError.connect
     }
     return (descriptor, Int(UInt16(bigEndian: address.sin_port)))
+}
+
+/// An answer's head, read a byte at a time from blocking `descriptor` up to its blank line, so that
+/// nothing after it (the frames that follow a 101) is taken; throws ``StalledClientError/handshake``
+/// if the connection ends first.
+func readAnswerHead(_ descriptor: Int32) throws -> [UInt8] {
+    var head: [UInt8] = []
+    var byte: UInt8 = 0
+    while !head.suffix(4).elementsEqual([13, 10, 13, 10]) {
+        guard read(descriptor, &byte, 1) == 1 else { throw StalledClientError.handshake }
+        head.append(byte)
+    }
+    return head
 }
 
 /// A blocking TCP socket connected to `port` on 127.0.0.1, optionally with a receive buffer size, a
