@@ -17,9 +17,9 @@ import NIOCore
 ///   acknowledged after the delivery do not count);
 /// - all within the drain's limit from the close's start and a grace period more (``deadline``).
 ///
-/// A client that pings once a round trip after the close frame keeps a pong in flight at every
-/// look, so the kernel never looks empty and the pongs acknowledged count as bytes taken: it keeps
-/// the socket to the deadline (6 s at the defaults), not past it.
+/// Pongs owed meanwhile wait for the delivery (``hasDelivered``): a client pinging once a round
+/// trip would otherwise keep one in flight at every look, so the kernel would never look empty,
+/// and the pongs acknowledged would count as bytes taken, holding the socket to the deadline.
 ///
 /// Where the kernel cannot say (not Linux), the handler closes a grace period after the write.
 struct CloseFrameDelivery {
@@ -43,6 +43,9 @@ struct CloseFrameDelivery {
         self.deliveredAt = queue.isEmpty ? writtenAt : nil
         self.widestWindow = queue.clientWindow
     }
+
+    /// Whether a look has found the kernel holding nothing for the client.
+    var hasDelivered: Bool { self.deliveredAt != nil }
 
     /// Whether to wait on, at a look at `now` that found `queue`.
     mutating func keepsWaiting(now: NIODeadline, queue: KernelSendQueue?) -> Bool {
