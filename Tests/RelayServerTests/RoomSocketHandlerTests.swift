@@ -68,12 +68,14 @@ struct RoomSocketHandlerTests {
         return limits
     }
 
-    /// A connection whose reading pauses for its byte budget (64 bytes a second, ~300 bytes in debt:
-    /// ~5 s), which then reads a message all the same, as NIO does when the client hangs up.
+    /// A connected connection whose reading pauses for its byte budget (64 bytes a second, ~300
+    /// bytes in debt: ~5 s), which then reads a message all the same, as NIO does when the client
+    /// hangs up.
     static func pausedWithAMessageRead() throws -> (EmbeddedChannel, RoomSocketHandler) {
         let channel = EmbeddedChannel()
         let handler = try Self.makeHandler(limits: Self.byteBudget(perSecond: 64))
         try channel.pipeline.syncOperations.addHandler(handler)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         try channel.writeInbound(Self.pingsCosting1320Bytes())  // 1,320 bytes of its 1,024
         try channel.writeInbound(Self.clientFrame(.text, #"{"type":"ping"}"#))
         return (channel, handler)
