@@ -70,15 +70,16 @@ struct RoomSocketHandlerTests {
 
     /// A connected connection whose reading pauses for its byte budget (64 bytes a second, ~300
     /// bytes in debt: ~5 s), which then reads a message all the same, as NIO does when the client
-    /// hangs up.
-    static func pausedWithAMessageRead() throws -> (EmbeddedChannel, RoomSocketHandler) {
+    /// hangs up. Its budget's clock moves only when the test moves it, as the channel's loop does.
+    static func pausedWithAMessageRead() throws -> (EmbeddedChannel, RoomSocketHandler, ManualBudgetClock) {
         let channel = EmbeddedChannel()
-        let handler = try Self.makeHandler(limits: Self.byteBudget(perSecond: 64))
+        let time = ManualBudgetClock()
+        let handler = try Self.makeHandler(limits: Self.byteBudget(perSecond: 64), budgetClock: time.clock)
         try channel.pipeline.syncOperations.addHandler(handler)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         try channel.writeInbound(Self.pingsCosting1320Bytes())  // 1,320 bytes of its 1,024
         try channel.writeInbound(Self.clientFrame(.text, #"{"type":"ping"}"#))
-        return (channel, handler)
+        return (channel, handler, time)
     }
 
     /// `count` pings of 16 bytes, in 22-byte frames, as one read.
@@ -179,10 +180,8 @@ struct RoomSocketHandlerTests {
     @Test("Reading from the socket pauses once the client's bytes pass its budget, until the debt is repaid")
     func readingPausesForBytesInDebt() throws {
         let limits = Self.byteBudget(perSecond: 64)  // a debt of a few hundred bytes takes seconds to repay
-        let channel = EmbeddedChannel()
-        let counter = ReadCounter()
-        try channel.pipeline.syncOperations.addHandler(counter)
-        try channel.pipeline.syncOperations.addHandler(try Self.makeHandler(limits: limits))
+        let time = ManualBudgetClock()
+        let (channel, counter) = try Self.countedConnection(limits: limits, budgetClock: time.clock)
         channel.read()
         try channel.writeInbound(Self.frames(40, .text))  // 880 of the 1,024 bytes
         channel.read()
@@ -190,8 +189,10 @@ struct RoomSocketHandlerTests {
         try channel.writeInbound(Self.frames(20, .text))  // 440 more: ~300 bytes in debt, ~5 s at 64 a second
         channel.read()
         #expect(counter.reads == 2, "in debt, the read is held")
+        time.advance(by: .seconds(1))
         channel.embeddedEventLoop.advanceTime(by: .seconds(1))
         #expect(counter.reads == 2, "still in debt")
+        time.advance(by: .seconds(10))
         channel.embeddedEventLoop.advanceTime(by: .seconds(10))
         #expect(counter.reads == 3, "the held read goes out once the debt is repaid")
         channel.read()
@@ -217,10 +218,9 @@ struct RoomSocketHandlerTests {
                 return stream
             }
         }
-        let channel = EmbeddedChannel()
-        let counter = ReadCounter()
-        try channel.pipeline.syncOperations.addHandler(counter)
-        try channel.pipeline.syncOperations.addHandler(try Self.makeHandler(limits: Self.byteBudget(perSecond: 64)))
+        // The budget's clock stands still: the debt cannot be repaid between the two reads.
+        let (channel, counter) = try Self.countedConnection(
+            limits: Self.byteBudget(perSecond: 64), budgetClock: ManualBudgetClock().clock)
         channel.read()
         try channel.writeInbound(frames(3, first: true))  // 3 × (22 + 256): 834 of the 1,024 bytes
         channel.read()
@@ -254,8 +254,9 @@ struct RoomSocketHandlerTests {
 
     @Test("What arrives while reading pauses for the byte budget (NIO reads at hang-up) waits for the pause's end")
     func bytesReadDuringAPauseWait() throws {
-        let (channel, handler) = try Self.pausedWithAMessageRead()
+        let (channel, handler, time) = try Self.pausedWithAMessageRead()
         #expect(handler.messagesWithReader == 0, "held while reading pauses")
+        time.advance(by: .seconds(10))
         channel.embeddedEventLoop.advanceTime(by: .seconds(10))
         #expect(handler.messagesWithReader == 1, "handled as the pause ends")
         _ = try? channel.finish()
@@ -263,10 +264,11 @@ struct RoomSocketHandlerTests {
 
     @Test("A client that hangs up past its own byte budget has what came during the pause dropped, not handled")
     func pastItsBudgetAtHangUp() throws {
-        let (channel, handler) = try Self.pausedWithAMessageRead()
+        let (channel, handler, time) = try Self.pausedWithAMessageRead()
         channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
         #expect(handler.messagesWithReader == 0, "dropped: it would be handled at once, past the budget")
         #expect(!channel.isActive, "the connection is over")
+        time.advance(by: .seconds(10))
         channel.embeddedEventLoop.advanceTime(by: .seconds(10))
         #expect(handler.messagesWithReader == 0)
         _ = try? channel.finish()
@@ -566,12 +568,11 @@ struct RoomSocketHandlerTests {
 
     @Test("A client's close during the server's own closing drain does not start the drain's limit over")
     func clientCloseKeepsTheDrainLimit() throws {
-        let (channel, handler, _) = try Self.heldConnection(closeDrainLimit: .milliseconds(300))
+        let (channel, handler, _) = try Self.heldConnection(closeDrainLimit: .milliseconds(800))
         handler.closeRequested()  // the server closes: its queue goes out first, the drain starts now
-        // The drain's first check is due 1 s on (a grace period); the client's close comes half way,
-        // so a drain it started over would check only at 1.5 s, and not be the one checked at 1 s.
+        // The drain's first check is due 1 s on (a grace period), past its limit; the client's close
+        // comes half way, so a drain it started over would be 0.5 s old then, within the limit.
         channel.embeddedEventLoop.advanceTime(by: .milliseconds(500))
-        usleep(400_000)  // past the drain's limit (it reads the real clock)
         try channel.writeInbound(Self.closeFrame(code: 1000))  // the client's own close, behind the backlog
         channel.isWritable = true
         channel.pipeline.fireChannelWritabilityChanged()  // the client still reads
