@@ -14,6 +14,9 @@
 #   post-batch64   POST /api/scores, --batch-size 64
 #   post-batch1024 POST /api/scores, --batch-size 1024
 #   post-c256      POST /api/scores, default batching, 256 connections
+#   post-sync-full / post-sync-normal      POST /api/scores, --sync full (the default since
+#                  session 76) / --sync normal, named so that an older build runs the same
+#   post-c1-sync-full / post-c1-sync-normal  the same with one connection: one write at a time
 #   post-1m        POST /api/scores, default batching, into a copy of the 1M-row database (see below)
 #   get-leaderboard GET /api/scores/leaderboard?limit=10[&game_mode=…] on a copy of the 1M-row database
 #   flood-unpaced  get-leaderboard from 127.0.0.1, counted as a client (--count-loopback), while
@@ -138,6 +141,10 @@ for name in $RUNS; do
         post-batch64) run "$name" "$CONNECTIONS" Benchmarks/wrk/post_score.lua /api/scores --batch-size 64 ;;
         post-batch1024) run "$name" "$CONNECTIONS" Benchmarks/wrk/post_score.lua /api/scores --batch-size 1024 ;;
         post-c256) run "$name" 256 Benchmarks/wrk/post_score.lua /api/scores ;;
+        post-sync-full) run "$name" "$CONNECTIONS" Benchmarks/wrk/post_score.lua /api/scores --sync full ;;
+        post-sync-normal) run "$name" "$CONNECTIONS" Benchmarks/wrk/post_score.lua /api/scores --sync normal ;;
+        post-c1-sync-full) run "$name" 1 Benchmarks/wrk/post_score.lua /api/scores --sync full ;;
+        post-c1-sync-normal) run "$name" 1 Benchmarks/wrk/post_score.lua /api/scores --sync normal ;;
         post-1m) run "$name" "$CONNECTIONS" Benchmarks/wrk/post_score.lua /api/scores ;;
         get-leaderboard) run "$name" "$CONNECTIONS" Benchmarks/wrk/get_leaderboard.lua /api/scores/leaderboard ;;
         flood-unpaced) flood "$name" 0 ;;

@@ -269,7 +269,7 @@ let benchmarks: @Sendable () -> Void = {
 
     // a. Group-commit throughput: 64 tasks each submit 100 scores in turn (awaiting each commit),
     //    6,400 acknowledged inserts per iteration, with the store's default settings (batch size 256,
-    //    window 0, synchronous NORMAL). The database grows across iterations (~6,400 rows each).
+    //    window 0, synchronous FULL since session 76, NORMAL before). The database grows across iterations (~6,400 rows each).
     //    Once into an empty database, and once into a copy of the 1M-row one (a mature leaderboard).
     Benchmark(
         "Score inserts, 64 concurrent submitters",

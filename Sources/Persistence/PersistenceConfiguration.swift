@@ -12,7 +12,9 @@ public struct PersistenceConfiguration: Sendable {
     public var writeQueueCapacity: Int
     /// Read-only connections, each on its own thread (default 2).
     public var readerCount: Int
-    /// `NORMAL` (default) survives a process crash; `FULL` also survives power loss, at an fsync per batch.
+    /// `FULL` (default) survives power loss too, at an fsync per batch (one per group commit, not
+    /// per write); `NORMAL` survives a process crash only: a power loss may undo the last commits,
+    /// acknowledged ones included. The old backend's SQLite defaults kept what it acknowledged.
     public var synchronous: SynchronousMode
     /// How long the writer waits for another process's lock on the database (an operator's
     /// `sqlite3` session) before the batch fails with ``PersistenceError/locked`` (default 5 s).
@@ -51,7 +53,7 @@ public struct PersistenceConfiguration: Sendable {
         flushInterval: Duration = .zero,
         writeQueueCapacity: Int = 10_000,
         readerCount: Int = 2,
-        synchronous: SynchronousMode = .normal,
+        synchronous: SynchronousMode = .full,
         inMemoryLeaderboardLength: Int = 100,
         gameModesInMemory: Int = 1_000
     ) {

@@ -55,8 +55,8 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "Game modes whose leaderboards are kept in memory; the others are read from SQLite.")
     var gameModesInMemory: Int = 1_000
 
-    @Option(help: "SQLite synchronous mode: normal (survives a crash) or full (also power loss).")
-    var sync: String = "normal"
+    @Option(help: "SQLite synchronous mode: full (survives a power loss) or normal (a crash only; faster).")
+    var sync: String = "full"
 
     @Option(help: "Largest accepted HTTP request body in bytes (larger gets 413).")
     var maxBodyBytes: Int = 16 * 1024

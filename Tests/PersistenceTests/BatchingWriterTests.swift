@@ -9,7 +9,8 @@ import Testing
 @Suite("BatchingWriter")
 struct BatchingWriterTests {
     private static func withWriter<T>(
-        path: String, _ body: (BatchingWriter, RankIndex) async throws -> T
+        path: String, configuration: PersistenceConfiguration? = nil,
+        _ body: (BatchingWriter, RankIndex) async throws -> T
     ) async throws -> T {
         let threads = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         do {
@@ -18,7 +19,7 @@ struct BatchingWriterTests {
             let writer = BatchingWriter(
                 connection: try SQLiteConnection(path: path, readOnly: false), eventLoop: threads.next(), modes: modes,
                 rankIndex: rankIndex, leaderboards: LeaderboardIndex(length: 100, modes: modes),
-                configuration: PersistenceConfiguration(databasePath: path), logger: quietLogger
+                configuration: configuration ?? PersistenceConfiguration(databasePath: path), logger: quietLogger
             )
             let result = try await body(writer, rankIndex)
             try await threads.shutdownGracefully()
@@ -36,6 +37,28 @@ struct BatchingWriterTests {
             #expect(first == 0)
             let second = try await Self.withWriter(path: path) { writer, _ in try await writer.prepareDatabase() }
             #expect(second == migrations.count)
+        }
+    }
+
+    /// The old backend's SQLite defaults synced every commit: what it acknowledged survived a
+    /// power loss. With `NORMAL` in WAL mode a power loss may undo acknowledged commits.
+    @Test("The writer syncs each commit to the disk by default (FULL), or as configured")
+    func synchronousLevelApplied() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            #expect(PersistenceConfiguration(databasePath: path).synchronous == .full)
+            let cases: [(PersistenceConfiguration.SynchronousMode?, String)] = [
+                (nil, "full"), (.normal, "normal"), (.full, "full"),
+            ]
+            for (mode, expected) in cases {
+                var configuration = PersistenceConfiguration(databasePath: path)
+                if let mode { configuration.synchronous = mode }
+                let level = try await Self.withWriter(path: path, configuration: configuration) { writer, _ in
+                    _ = try await writer.prepareDatabase()
+                    return try await writer.synchronousLevel()
+                }
+                #expect(level == expected, "\(String(describing: mode))")
+            }
         }
     }
 

@@ -22,6 +22,7 @@ struct ConfigurationTests {
         #expect(configuration.apiKey.allSatisfy { $0.isHexDigit })
         #expect(configuration.cors == CORSPolicy(allowedOrigins: CORSPolicy.defaultOrigins, allowAllOrigins: false))
         #expect(configuration.persistence.maxBatchSize == 256)
+        #expect(configuration.persistence.synchronous == .full)
         #expect(configuration.relay.pingInterval == .seconds(30))
     }
 
@@ -90,7 +91,7 @@ struct ConfigurationTests {
     func flagsWin() throws {
         let command = try RelayCommand.parse([
             "--host", "127.0.0.2", "--port", "8100", "--data-dir", "/tmp/x", "--batch-size", "32",
-            "--batch-window-ms", "5", "--sync", "full", "--max-body-bytes", "2000", "--ping-interval-seconds", "5",
+            "--batch-window-ms", "5", "--sync", "normal", "--max-body-bytes", "2000", "--ping-interval-seconds", "5",
             "--http-idle-timeout-seconds", "7", "--game-modes-in-memory", "12",
         ])
         let configuration = try command.configuration(environment: ["PORT": "9001", "DATA_DIR": "/srv/game"])
@@ -99,7 +100,7 @@ struct ConfigurationTests {
         #expect(configuration.persistence.databasePath == "/tmp/x/game.db")
         #expect(configuration.persistence.maxBatchSize == 32)
         #expect(configuration.persistence.flushInterval == .milliseconds(5))
-        #expect(configuration.persistence.synchronous == .full)
+        #expect(configuration.persistence.synchronous == .normal)
         #expect(configuration.persistence.gameModesInMemory == 12)
         #expect(try RelayCommand.parse([]).configuration(environment: [:]).persistence.gameModesInMemory == 1_000)
         #expect(configuration.limits.maxBodyBytes == 2000)

@@ -56,6 +56,16 @@ extension BatchingWriter {
         return outcome.versionBefore
     }
 
+    /// SQLite's `synchronous` level as the writer's connection has it (`normal`, `full`, or a number).
+    func synchronousLevel() throws(SQLiteError) -> String {
+        let level = try self.connection.scalarInteger("PRAGMA synchronous")
+        return switch level {
+        case 1: "normal"
+        case 2: "full"
+        default: "\(level)"
+        }
+    }
+
     /// Makes each kind of write once (a score or a save a rule skipped, twice: the second differs
     /// in every field), in a transaction it then rolls back, so that a table this server cannot
     /// write to is refused at start rather than failing every score or save with a 500: a

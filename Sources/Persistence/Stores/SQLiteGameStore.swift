@@ -58,6 +58,7 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
                 rankIndex: rankIndex, leaderboards: leaderboards, configuration: configuration, logger: logger
             )
             let migratedFrom = try await writer.prepareDatabase()
+            let synchronous = try await writer.synchronousLevel()
             let readers = try await self.openReaders(
                 of: path, busyTimeoutMilliseconds: configuration.lockTimeoutMilliseconds, on: loops.dropFirst())
             let gameModes = try await self.loadMemory(
@@ -68,7 +69,7 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
                 metadata: [
                     "db.path": "\(path)", "db.schema.from": "\(migratedFrom)",
                     "db.schema.version": "\(migrations.count)", "db.readers": "\(readers.count)",
-                    "db.game_modes": "\(gameModes)",
+                    "db.game_modes": "\(gameModes)", "db.sync": "\(synchronous)",
                 ]
             )
             return SQLiteGameStore(
