@@ -7,11 +7,12 @@ import Testing
 #endif
 
 /// A filesystem that finds itself full only as it writes back what it had cached: `fsync` fails
-/// with `ENOSPC` (NFS, thin-provisioned volumes and compressing filesystems do). SQLite's hook for
-/// such tests (``InjectedWriteErrors``) covers writes, not syncs, so a real `relay` runs with a
-/// small library preloaded (`LD_PRELOAD`) whose `fsync` and `fdatasync` fail that way for the
-/// files of its data folder while a flag file exists. With `--sync full`, every commit syncs.
-@Suite("fsync failing with ENOSPC")
+/// with `ENOSPC` (NFS, thin-provisioned volumes and compressing filesystems do); or a disk that
+/// fails it (`EIO`). SQLite's hook for such tests (``InjectedWriteErrors``) covers writes, not
+/// syncs, so a real `relay` runs with a small library preloaded (`LD_PRELOAD`) whose `fsync` and
+/// `fdatasync` fail that way for the files of its data folder while a flag file exists. With
+/// `--sync full` (the default), every commit syncs.
+@Suite("fsync failing")
 struct FailingSyncTests {
     /// The preloaded library: the real calls, unless the flag exists and the file is in the folder.
     static let library = #"""
@@ -35,27 +36,38 @@ struct FailingSyncTests {
             return strncmp(path, folder, strlen(folder)) == 0;
         }
 
+        static int failure(void) {
+            const char *number = getenv("FAILING_SYNC_ERRNO");
+            return number ? atoi(number) : ENOSPC;
+        }
+
         int fsync(int fd) {
             static int (*real)(int);
             if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
-            if (fails(fd)) { errno = ENOSPC; return -1; }
+            if (fails(fd)) { errno = failure(); return -1; }
             return real(fd);
         }
 
         int fdatasync(int fd) {
             static int (*real)(int);
             if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
-            if (fails(fd)) { errno = ENOSPC; return -1; }
+            if (fails(fd)) { errno = failure(); return -1; }
             return real(fd);
         }
         """#
 
-    static let unsure = #"{"detail":"Storage full, this write may or may not have been saved"}"#
+    /// How a commit whose sync fails with `errno` is answered: status line's start, and body.
+    static func unsure(_ errno: Int32) -> (status: String, body: String) {
+        errno == ENOSPC
+            ? ("HTTP/1.1 503 ", #"{"detail":"Storage full, this write may or may not have been saved"}"#)
+            : ("HTTP/1.1 500 ", #"{"detail":"Storage failed, this write may or may not have been saved"}"#)
+    }
 
     @Test(
-        "A score whose commit cannot be synced is a 503 that says it may be saved: gone after the next commit, kept by a crash"
-    )
-    func failingSyncIsAFullDisk() async throws {
+        "A score whose commit cannot be synced is answered as one that may be saved (503 for a full disk, 500 for an I/O error): gone after the next commit, kept by a crash",
+        arguments: [ENOSPC, EIO])
+    func failingSyncMayHaveSaved(errno failure: Int32) async throws {
+        let unsure = Self.unsure(failure)
         try await withTemporaryDirectory { temporary in
             let directory = URL(fileURLWithPath: temporary).resolvingSymlinksInPath().path
             let library = try await Self.buildLibrary(in: directory)
@@ -64,10 +76,10 @@ struct FailingSyncTests {
             let flag = directory + "/syncs-fail"
             func start() throws -> ChildRelay {
                 try ChildRelay(
-                    arguments: ["--port", "0", "--data-dir", data, "--sync", "full"],
+                    arguments: ["--port", "0", "--data-dir", data],
                     environment: [
                         "API_KEY": testAPIKey, "LD_PRELOAD": library, "FAILING_SYNC_FOLDER": data + "/",
-                        "FAILING_SYNC_FLAG": flag,
+                        "FAILING_SYNC_FLAG": flag, "FAILING_SYNC_ERRNO": "\(failure)",
                     ])
             }
             var relay = try start()
@@ -77,8 +89,8 @@ struct FailingSyncTests {
             #expect(try await Self.submit("before", score: 100, port: port).hasPrefix("HTTP/1.1 200 "))
             #expect(FileManager.default.createFile(atPath: flag, contents: nil))
             let refused = try await Self.submit("refused", score: 200, port: port)
-            #expect(refused.hasPrefix("HTTP/1.1 503 "), "\(refused)")
-            #expect(refused.hasSuffix(Self.unsure), "\(refused)")
+            #expect(refused.hasPrefix(unsure.status), "\(refused)")
+            #expect(refused.hasSuffix(unsure.body), "\(refused)")
             try FileManager.default.removeItem(atPath: flag)
             #expect(try await Self.submit("after", score: 300, port: port).hasPrefix("HTTP/1.1 200 "))
             #expect(try await Self.leaderboard(port: port) == ["after", "before"])
@@ -91,7 +103,7 @@ struct FailingSyncTests {
             relay = try start()
             port = try await relay.listeningPort()
             #expect(FileManager.default.createFile(atPath: flag, contents: nil))
-            #expect(try await Self.submit("unsure", score: 400, port: port).hasSuffix(Self.unsure))
+            #expect(try await Self.submit("unsure", score: 400, port: port).hasSuffix(unsure.body))
             try FileManager.default.removeItem(atPath: flag)
             relay.send(SIGKILL)
             _ = try await relay.exitStatus()

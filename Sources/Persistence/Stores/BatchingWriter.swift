@@ -306,6 +306,6 @@ actor BatchingWriter {
     static func persistenceError(for sqlite: SQLiteError, wasTried: Bool = true) -> PersistenceError {
         if sqlite.isDiskFull { return sqlite.isFailedSync && wasTried ? .diskFullAfterWriting : .diskFull }
         if sqlite.isLocked { return .locked }
-        return .storageFailure
+        return sqlite.isFailedSync && wasTried ? .storageFailureAfterWriting : .storageFailure
     }
 }

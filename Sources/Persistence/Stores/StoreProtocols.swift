@@ -1,6 +1,7 @@
 /// The global leaderboard: durable score rows and the queries the game makes of them.
 public protocol ScoreStore: Sendable {
-    /// Stores a score; returns only once the row is durably committed.
+    /// Stores a score; returns only once the row is committed (and synced to the disk, unless
+    /// ``PersistenceConfiguration/synchronous`` is `normal`).
     func submit(_ score: ScoreSubmission) async throws -> StoredScore
     /// The best `limit` scores, highest first; ties go to the earlier submission.
     func leaderboard(limit: Int, gameMode: String?) async throws -> [StoredScore]
@@ -44,6 +45,9 @@ public enum PersistenceError: Error, Equatable, Sendable {
     /// A read met a lock held elsewhere past the busy timeout (an operator's exclusive session), or
     /// a disk too full for its temporary space: nothing changed; try again (HTTP 503).
     case readUnavailable
+    /// The commit's sync failed for another reason (an I/O error): as with
+    /// ``diskFullAfterWriting``, the write was not acknowledged but a crash may keep it (HTTP 500).
+    case storageFailureAfterWriting
     /// Any other storage failure; details are in the server log only.
     case storageFailure
 }

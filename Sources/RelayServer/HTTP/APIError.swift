@@ -40,6 +40,9 @@ enum APIError: Error, Equatable {
     /// Full, found only by the commit's sync: the write may come back after a crash
     /// (``PersistenceError/diskFullAfterWriting``).
     case storageFullAfterWriting
+    /// A commit's sync failed otherwise (an I/O error): the write may come back after a crash
+    /// (``PersistenceError/storageFailureAfterWriting``). A 500, as any other failed store.
+    case storageFailedAfterWriting
     /// The catch-all 500: any error the table has no entry for (``JSONErrorMiddleware``), a
     /// failed store, an unreadable boss image.
     case internalError
@@ -55,7 +58,7 @@ enum APIError: Error, Equatable {
         case .validation: .unprocessableContent
         case .storageBusy, .storageFull, .storageFullAfterWriting: .serviceUnavailable
         case .tooManyWrites, .tooManyConnections, .tooManyRoomLists, .tooManyRequests: .tooManyRequests
-        case .internalError: .internalServerError
+        case .internalError, .storageFailedAfterWriting: .internalServerError
         }
     }
 
@@ -82,6 +85,7 @@ enum APIError: Error, Equatable {
         case .upgradeRequired: .message("This path takes WebSocket connections only")
         case .storageFull: .message("Storage full, nothing was saved")
         case .storageFullAfterWriting: .message("Storage full, this write may or may not have been saved")
+        case .storageFailedAfterWriting: .message("Storage failed, this write may or may not have been saved")
         case .internalError: .message("Internal server error")
         }
     }

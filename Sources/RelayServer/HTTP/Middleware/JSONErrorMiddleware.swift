@@ -29,6 +29,7 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             case .overloaded, .shuttingDown, .locked, .readUnavailable: return .storageBusy
             case .diskFull: return .storageFull
             case .diskFullAfterWriting: return .storageFullAfterWriting
+            case .storageFailureAfterWriting: return .storageFailedAfterWriting
             case .storageFailure: return .internalError
             }
         case let error as HTTPError:
