@@ -603,31 +603,3 @@ func trickleExchange(
 ) async throws -> TrickleExchange {
     try await trickleExchange(port: port, whole: whole, chunks: trickled.map { String($0) }, every: interval)
 }
-
-/// Writes `request` to a plain socket with a small receive buffer and reads nothing: once the
-/// bytes waiting in it stop growing (the kernel's buffers are full, so the server cannot write
-/// either; a loaded server may take seconds to get there), it waits `stall` more, then reads
-/// until the server closes (or ``rawClientPatienceSeconds`` pass without a byte); returns how many
-/// bytes came.
-func bytesReadAfterStalling(port: Int, _ request: String, for stall: Duration) async throws -> Int {
-    try await onOwnThread {
-        let descriptor = try socketWithRequest(port: port, request, receiveBuffer: 4096)
-        defer { close(descriptor) }
-        var peeked = [UInt8](repeating: 0, count: 1 << 20)
-        // A loaded test machine can take seconds to start answering; the stall starts once it has.
-        let giveUp = ContinuousClock.now + .seconds(60)
-        while !hasBytesWaiting(descriptor), ContinuousClock.now < giveUp {
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        var (waiting, steadySince) = (0, ContinuousClock.now)
-        while ContinuousClock.now - steadySince < .milliseconds(500), ContinuousClock.now < giveUp {
-            Thread.sleep(forTimeInterval: 0.05)
-            let now = max(0, recv(descriptor, &peeked, peeked.count, Int32(MSG_PEEK | MSG_DONTWAIT)))
-            if now != waiting || now == 0 { (waiting, steadySince) = (now, ContinuousClock.now) }
-        }
-        Thread.sleep(forTimeInterval: Double(stall / .milliseconds(1)) / 1_000)
-        var total = 0
-        readUntilClosed(descriptor) { total += $0.count }
-        return total
-    }
-}
