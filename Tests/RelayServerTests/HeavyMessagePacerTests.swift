@@ -7,6 +7,7 @@ import Relay
 import Synchronization
 import Testing
 
+@testable import Handlers
 @testable import RelayServer
 
 /// Large messages take turns with everything else on their loop (``HeavyMessagePacer``).
@@ -281,7 +282,10 @@ extension HeavyMessagePacerTests {
     /// message waiting for its turn (held for an hour) and two behind it when its outbound
     /// queue overflows. The reader let none go, so the player left the room only once the turn
     /// came; now the wait is given up, those behind are dropped unseen, and the room hears of the
-    /// drop at once.
+    /// drop at once. Unseen: the reader takes them off its queue and looks no further (RoomSocket's
+    /// check that the connection is closing), so neither asks for a turn, nor takes from the
+    /// connection's budget. (The turn's own check, ``RoomSocketHandler/heavyMessageTurn(bytes:)``,
+    /// would keep them from a turn too: only the budget shows which of the two stopped them.)
     @Test("A slow consumer whose large messages wait for their turns still leaves its room at once")
     func aClosingConnectionGivesUpItsTurn() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -295,9 +299,15 @@ extension HeavyMessagePacerTests {
         limits.stateMessageBurst = 1_000_000
         limits.inboundBytesPerSecond = 1 << 30
         limits.inboundByteBurst = 1 << 30
+        // Refilled by next to nothing while the test runs: what each message took stays taken.
+        limits.messagesPerSecond = 0.001
+        limits.messageBurst = 100
         let loops = BusyLoops(limits: limits, logger: Logger(label: "test"))
-        try await withRelayServer(limits: limits, capBusyLoops: true, eventLoopGroup: group, busyLoops: loops) {
-            port, _ in
+        let accepted = AcceptedConnections()
+        try await withRelayServer(
+            limits: limits, capBusyLoops: true, eventLoopGroup: group, busyLoops: loops,
+            onServerRunning: { await accepted.install(on: $0) }
+        ) { port, _ in
             @Sendable func turns() throws -> HeavyMessageTurns {
                 try #require(loops.busyLoop(of: loop).heavyMessageTurns)
             }
@@ -306,10 +316,15 @@ extension HeavyMessagePacerTests {
             let stalled = try await StalledClient.joining(port: port, code: code)
             defer { stalled.hangUp() }  // else the server's stop would wait for it
             let stalledID = try #require(try await host.expect("player_joined")["player_id"] as? String)
+            let socket = try await accepted.socket(ofPlayer: stalledID)
             try await loop.submit { try turns().hold(until: .now() + .seconds(3_600)) }.get()
+            let budget = try await socket.read { Self.messagesLeft(in: $0) }
             let large = #"{"type":"time_sync","pad":"\#(String(repeating: "x", count: HeavyMessagePacer.heavyBytes))"}"#
-            for _ in 0..<3 { try stalled.send(large) }  // the first waits for a turn, the others behind it
-            try await eventually { try await loop.submit { try turns().waitingCount == 1 }.get() }
+            for _ in 0..<3 { try stalled.send(large) }
+            // The first waits for a turn; the two behind it wait with the reader, before the close.
+            try await eventually {
+                try await socket.read { try $0.messagesWithReader == 3 && turns().waitingCount == 1 }
+            }
             // 12 MB it never reads: far more than its socket holds and 16 frames.
             let padding = String(repeating: "p", count: 4000)
             for index in 0..<3_000 { host.send(["type": "player_state", "state": ["x": index, "pad": padding]]) }
@@ -322,8 +337,97 @@ extension HeavyMessagePacerTests {
                 throw error
             }
             #expect(gone["player_id"] as? String == stalledID)
-            #expect(try await loop.submit { try turns().waitingCount }.get() == 0, "the one behind never asked")
+            #expect(try await loop.submit { try turns().waitingCount }.get() == 0, "one behind asked for a turn")
+            let left = try await socket.read { Self.messagesLeft(in: $0) }
+            #expect(left == budget - 1, "only the first, read before the close, took from the budget")
         }
+    }
+
+    /// Over real sockets, on two loops of the test's own: a guest on the other loop than its
+    /// room's sends a state, forwarded to the room's loop, which is held, then a large message,
+    /// whose reader waits for the state first (`settleForwarded`), past its check that the
+    /// connection is not closing. The connection is closed meanwhile (as a room closes one it
+    /// replaces, or one whose queue overflowed): the large message will not be handled, so it
+    /// asks for no turn. With large messages held, it would wait an hour for one, and the
+    /// player's departure with it.
+    @Test("A large message whose connection closed while its reader waited for forwarded states asks for no turn")
+    func closedWhileSettlingAsksForNoTurn() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        defer { group.shutdownGracefully { _ in } }
+        let loops = BusyLoops(limits: RelayLimits(), logger: Logger(label: "test"))
+        let accepted = AcceptedConnections()
+        try await withRelayServer(
+            capBusyLoops: true, eventLoopGroup: group, busyLoops: loops,
+            onServerRunning: { await accepted.install(on: $0) }
+        ) { port, registry in
+            let host = TestSocket.connect(port: port)
+            let code = try await host.createRoom(named: "Host")
+            let room = try #require(registry.room(code: code))
+            let (guest, socket) = try await Self.guestOnAnotherLoop(
+                of: room, code: code, port: port, accepted: accepted)
+            let guestLoop = socket.eventLoop
+            @Sendable func turns() throws -> HeavyMessageTurns {
+                try #require(loops.busyLoop(of: guestLoop).heavyMessageTurns)
+            }
+            try await guestLoop.submit { try turns().hold(until: .now() + .seconds(3_600)) }.get()
+            let connection = try await socket.read { $0.session.connection }
+            try await socket.waitUntilReaderIsIdle()  // so that the state is forwarded, not handed to the reader
+            let hold = try await RoomLoopHold.hold(room)
+            let large = #"{"type":"time_sync","pad":"\#(String(repeating: "x", count: HeavyMessagePacer.heavyBytes))"}"#
+            guest.send(raw: #"{"type":"player_state","state":{"x":1}}"#)
+            guest.send(raw: large)
+            // The state waits on the held loop; the reader has the large message, and waits for the state.
+            try await eventually {
+                try await socket.read { handler in
+                    let forwarded = handler.session.forwarded
+                    return handler.messagesWithReader == 1 && forwarded.inFlight == 1 && forwarded.hasWaiter
+                }
+            }
+            connection.close(code: RelayCloseCode.replaced)
+            // The guest's loop takes the close in first (``RoomSocketHandler/closeRequested()``, queued
+            // there now): else it might come after the message asked, and give its turn up for it.
+            try await guestLoop.submit {}.get()
+            await hold.release()
+            // The state is dropped on the room's loop (its connection is closing), and the reader
+            // goes on to the large message: done with it, or waiting for a turn.
+            try await eventually {
+                try await socket.read { try $0.messagesWithReader == 0 || turns().waitingCount > 0 }
+            }
+            let waiting = try await guestLoop.submit { try turns().waitingCount }.get()
+            try await guestLoop.submit { try turns().hold(until: .now()) }.get()  // so that the server can stop
+            #expect(waiting == 0, "the large message asked for a turn after its connection closed")
+            #expect(await room.messagesForwarded == 0, "the state was applied after its connection closed")
+        }
+    }
+
+    /// A guest of `room` whose connection is on another of the server's two loops than the room
+    /// (which lives on its creator's). Connections take the loops in turn, so the first one after
+    /// the host's is; should another have come between, the guest leaves and another tries.
+    static func guestOnAnotherLoop(
+        of room: GameRoom, code: String, port: Int, accepted: AcceptedConnections
+    ) async throws -> (TestSocket, RoomSocketProbe) {
+        for _ in 1...4 {
+            let guest = TestSocket.connect(port: port)
+            guest.send(["type": "join_room", "room_id": code, "player_name": "Guest"])
+            _ = try await guest.expect("player_joined")
+            let id = try #require(try await guest.expect("room_joined")["player_id"] as? String)
+            let socket = try await accepted.socket(ofPlayer: id)
+            let sharesLoop = try await socket.sharesLoop(with: room)
+            if !sharesLoop { return (guest, socket) }
+            guest.send(["type": "leave_room"])  // the room has two seats
+            _ = try await guest.skip(until: "room_left")
+            guest.close()
+        }
+        Issue.record("no guest connected on another loop than its room in 4 tries")
+        throw CancellationError()
+    }
+
+    /// Messages (state relays aside) the connection's budget still allows: counted on a copy.
+    static func messagesLeft(in handler: RoomSocketHandler) -> Int {
+        var budget = handler.budget
+        var left = 0
+        while left < 1_000, budget.take(.other) { left += 1 }
+        return left
     }
 
     /// Two sockets connected one after the other, the second answering within `within` of the

@@ -1,8 +1,12 @@
 import Foundation
+import NIOCore
 import NIOPosix
 import Relay
 import Synchronization
 import Testing
+
+@testable import Handlers
+@testable import RelayServer
 
 /// `player_state` relayed in place by the connection's frame handler (`RoomSocketHandler`), beside
 /// the messages the reader handles: order, rate limit and errors as if one path handled all.
@@ -97,33 +101,38 @@ struct InPlaceRelayTests {
 
     @Test("Every guest's player_state takes a fast path: in place, or forwarded to the room's loop")
     func guestsOnEitherLoop() async throws {
-        try await withRelayServer { port, registry in
+        let accepted = AcceptedConnections()
+        try await withRelayServer(onServerRunning: { await accepted.install(on: $0) }) { port, registry in
             // Connections are spread over the server's loops in turn, so with two or more loops
             // guests usually land on another loop than their room's, and are forwarded; on one
             // loop they are relayed in place. (`ForwardingTests` covers forwarding for certain.)
-            var rooms: [(host: TestSocket, guest: TestSocket, code: String)] = []
+            var rooms: [(host: TestSocket, guest: TestSocket, room: GameRoom, socket: RoomSocketProbe)] = []
             for _ in 0..<6 {
                 let host = TestSocket.connect(port: port)
                 let guest = TestSocket.connect(port: port)
-                rooms.append((host, guest, try await RelayFlowTests.openRoom(port, host: host, guest: guest).code))
+                let opened = try await RelayFlowTests.openRoom(port, host: host, guest: guest)
+                let room = try #require(registry.room(code: opened.code))
+                rooms.append((host, guest, room, try await accepted.socket(ofPlayer: opened.guestID)))
             }
-            for (host, guest, _) in rooms {
+            for (host, guest, _, socket) in rooms {
                 for x in 1...10 {
-                    // Paced like a game client: a message right behind the join (or behind one the
-                    // reader handled) may still find the reader busy and, to keep order, go to it.
+                    // A reader with a message gets the next one too, to keep their order; it finishes
+                    // the join in a `defer` on a loop the suite shares, which may run well after its
+                    // answers went out. So each is sent once the reader has none (not after a pause).
                     // Raw text: the fast paths take only messages that start with their type.
-                    try await Task.sleep(for: .milliseconds(10))
+                    try await socket.waitUntilReaderIsIdle()
                     guest.send(raw: #"{"type":"player_state","state":{"x":\#(x)}}"#)
                     let update = try await host.expect("player_state_update")
                     #expect((update["state"] as? [String: Any])?["x"] as? Int == x)
                 }
             }
-            var fastPath = 0
-            for (_, _, code) in rooms {
-                let room = try #require(registry.room(code: code))
-                fastPath += await room.messagesHandledInPlace + room.messagesForwarded
+            for (_, _, room, socket) in rooms {
+                // All ten by the path of the guest's loop; none by the reader.
+                let expected = try await socket.sharesLoop(with: room) ? [10, 0] : [0, 10]
+                #expect(
+                    await [room.messagesHandledInPlace, room.messagesForwarded] == expected,
+                    "player_state handled in place, forwarded")
             }
-            #expect(fastPath >= 50, "\(fastPath) of the guests' 60 player_state took a fast path")
         }
     }
 
@@ -139,41 +148,56 @@ struct InPlaceRelayTests {
         // room's loop holds up no other test.
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         defer { group.shutdownGracefully { _ in } }
-        try await withRelayServer(limits: limits, eventLoopGroup: group) { port, registry in
-            var forwarded = 0
+        let accepted = AcceptedConnections()
+        try await withRelayServer(
+            limits: limits, eventLoopGroup: group, onServerRunning: { await accepted.install(on: $0) }
+        ) { port, registry in
+            var guestsOnAnotherLoop = 0
             for _ in 0..<4 {
                 let host = TestSocket.connect(port: port)
                 let guest = TestSocket.connect(port: port)
-                let room = try #require(
-                    registry.room(code: try await RelayFlowTests.openRoom(port, host: host, guest: guest).code))
-                // The room's loop is held while the guest's messages arrive: a guest on another
-                // loop has its states forwarded there and left waiting, so only the reader's
-                // waiting for them (`settleForwarded`) keeps its own answers behind theirs.
-                let (held, release) = (LoopHeld(), DispatchSemaphore(value: 0))
-                let holder = Task {
-                    await room.enter { _ in
-                        held.isHeld.withLock { $0 = true }
-                        release.wait()
-                    }
-                }
-                try await eventually { held.isHeld.withLock { $0 } }
+                let opened = try await RelayFlowTests.openRoom(port, host: host, guest: guest)
+                let room = try #require(registry.room(code: opened.code))
+                let socket = try await accepted.socket(ofPlayer: opened.guestID)
+                let onAnotherLoop = try await !socket.sharesLoop(with: room)
+                try await socket.waitUntilReaderIsIdle()  // so that the first state takes a fast path
+                // A guest on another loop: the room's loop is held while its messages arrive, so its
+                // first state, forwarded there, waits; only the reader's waiting for it
+                // (`settleForwarded`) keeps the reader's own answers behind the state's error. (On
+                // the room's loop, the state is refused in place as it arrives: holding the loop
+                // would only hold the guest's reads with it.)
+                let hold = try await onAnotherLoop ? RoomLoopHold.hold(room) : nil
                 for _ in 0..<25 {
                     // The first is refused by the room, on its loop; the second by the reader.
                     guest.send(raw: #"{"type":"player_state","state":{"x":"left"}}"#)
                     guest.send(raw: #"{"type":"no_such_type"}"#)
                 }
-                try await Task.sleep(for: .milliseconds(200))
-                release.signal()
-                await holder.value
+                if let hold {
+                    // Released only once all 50 have arrived: the first state on its way to the held
+                    // loop, the 49 behind it with the reader, which waits for that state. (After a
+                    // pause instead, a loaded run could read them after the release, nothing held.)
+                    try await eventually {
+                        try await socket.read { handler in
+                            let forwarded = handler.session.forwarded
+                            return handler.messagesWithReader == 49 && forwarded.inFlight == 1 && forwarded.hasWaiter
+                        }
+                    }
+                    await hold.release()
+                    guestsOnAnotherLoop += 1
+                }
                 var codes: [String] = []
                 for _ in 0..<50 { codes.append(try await guest.expect("error")["code"] as? String ?? "?") }
                 #expect(codes == Array(repeating: ["invalid_field", "unknown_type"], count: 25).flatMap { $0 })
-                // A valid state counts as forwarded only from a guest on another loop than its room.
+                // A valid state, with the reader done: relayed in place on the room's loop, forwarded
+                // from another (the refused ones count for neither).
+                try await socket.waitUntilReaderIsIdle()
                 guest.send(raw: #"{"type":"player_state","state":{"x":1}}"#)
                 _ = try await host.expect("player_state_update")
-                forwarded += await room.messagesForwarded
+                #expect(
+                    await [room.messagesHandledInPlace, room.messagesForwarded] == (onAnotherLoop ? [0, 1] : [1, 0]),
+                    "player_state handled in place, forwarded")
             }
-            #expect(forwarded > 0, "some guest was on another loop than its room")
+            #expect(guestsOnAnotherLoop > 0, "some guest was on another loop than its room")
         }
     }
 
@@ -254,7 +278,107 @@ struct InPlaceRelayTests {
     }
 }
 
-/// Set once a room's loop is held (``InPlaceRelayTests/errorsKeepTheirOrderOnEitherLoop()``).
-private final class LoopHeld: Sendable {
-    let isHeld = Mutex(false)
+/// The server's connections, as its channel accepts them: installed first in the server
+/// channel's pipeline (as `PerAddressAcceptFilter` is), it passes each one on. For tests that
+/// wait on what a room socket has done, read from its handler, rather than on time.
+final class AcceptedConnections: ChannelInboundHandler, Sendable {
+    typealias InboundIn = any Channel
+    typealias InboundOut = any Channel
+
+    private let channels = Mutex<[any Channel]>([])
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let channel = Self.unwrapInboundIn(data)
+        self.channels.withLock { $0.append(channel) }
+        context.fireChannelRead(data)
+    }
+
+    /// For ``withRelayServer``'s `onServerRunning`, which runs before the test connects.
+    func install(on serverChannel: any Channel) async {
+        do {
+            try await serverChannel.pipeline.addHandler(self, position: .first).get()
+        } catch {
+            Issue.record("accepted connections not watched: \(error)")
+        }
+    }
+
+    /// The room socket of the player `playerID`, once it is theirs (a join sets it after its
+    /// answers have gone out).
+    func socket(
+        ofPlayer playerID: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> RoomSocketProbe {
+        var found: RoomSocketProbe?
+        try await eventually(sourceLocation: sourceLocation) {
+            found = await self.find(playerID)
+            return found != nil
+        }
+        return try #require(found, "no room socket of \(playerID)", sourceLocation: sourceLocation)
+    }
+
+    private func find(_ playerID: String) async -> RoomSocketProbe? {
+        for channel in self.channels.withLock({ $0 }) {
+            let handler = try? await channel.eventLoop.submit { () -> NIOLoopBound<RoomSocketHandler>? in
+                guard let handler = try? channel.pipeline.syncOperations.handler(type: RoomSocketHandler.self),
+                    handler.session.membership?.playerID == playerID
+                else { return nil }
+                return NIOLoopBound(handler, eventLoop: channel.eventLoop)
+            }.get()
+            if let handler { return RoomSocketProbe(handler: handler, eventLoop: channel.eventLoop) }
+        }
+        return nil
+    }
+}
+
+/// A room socket's frame handler on the server, read on its event loop.
+struct RoomSocketProbe: Sendable {
+    let handler: NIOLoopBound<RoomSocketHandler>
+    let eventLoop: any EventLoop
+
+    /// What `body` reads of the handler, on its loop.
+    func read<Value: Sendable>(_ body: @escaping @Sendable (RoomSocketHandler) throws -> Value) async throws -> Value {
+        let handler = self.handler
+        return try await self.eventLoop.submit { try body(handler.value) }.get()
+    }
+
+    /// Waits until the reader has no message: the connection's next `player_state` then takes a
+    /// fast path (while the reader has messages, the handler hands it on too, to keep their order).
+    func waitUntilReaderIsIdle(sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        try await eventually(sourceLocation: sourceLocation) { try await self.read { $0.messagesWithReader == 0 } }
+    }
+
+    /// Whether `room` lives on this socket's loop: its states are relayed in place there, else
+    /// forwarded to the room's loop.
+    func sharesLoop(with room: GameRoom) async throws -> Bool {
+        try await self.eventLoop.submit { room.isOnCurrentLoop }.get()
+    }
+}
+
+/// A room's event loop held by a job of the room that blocks it until ``release()``: what is
+/// handed to the room from another loop waits meanwhile.
+final class RoomLoopHold: Sendable {
+    private let isHeld = Mutex(false)
+    private let gate = DispatchSemaphore(value: 0)
+    private let holder = Mutex<Task<Void, Never>?>(nil)
+
+    private init() {}
+
+    /// Holds `room`'s loop; returns once it is held.
+    static func hold(_ room: GameRoom, sourceLocation: SourceLocation = #_sourceLocation) async throws -> RoomLoopHold {
+        let hold = RoomLoopHold()
+        let holder = Task {
+            await room.enter { _ in
+                hold.isHeld.withLock { $0 = true }
+                hold.gate.wait()
+            }
+        }
+        hold.holder.withLock { $0 = holder }
+        try await eventually(sourceLocation: sourceLocation) { hold.isHeld.withLock { $0 } }
+        return hold
+    }
+
+    /// Lets the loop go, and waits until the holding job has ended.
+    func release() async {
+        self.gate.signal()
+        await self.holder.withLock { $0 }?.value
+    }
 }
