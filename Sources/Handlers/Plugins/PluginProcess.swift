@@ -39,6 +39,9 @@ public final class PluginProcess: Sendable {
         /// Its stdin once the shutdown has closed it, until it has gone: still swept, so that what
         /// it drops as late is not taken as owed, nor an abandoned request's line written.
         var closingInput: PluginInput?
+        /// The running incarnation's stdin from its start until its hello is taken (or it ends): a
+        /// shutdown closes it too, so that a plugin still starting reads end-of-file.
+        var startingInput: PluginInput?
         /// The stdin whose lines the sweep looks after.
         var sweptInput: PluginInput? { self.input ?? self.closingInput }
         /// Stops the running incarnation.
@@ -318,13 +321,14 @@ public final class PluginProcess: Sendable {
 
     /// Closes the plugin's stdin, asking it to exit; new requests answer `unavailable`.
     func beginShutdown() {
-        let input = self.state.withLock { state in
+        let (input, starting) = self.state.withLock { state in
             state.isShuttingDown = true
             state.closingInput = state.input ?? state.closingInput
-            defer { state.input = nil }
-            return state.input
+            defer { (state.input, state.startingInput) = (nil, nil) }
+            return (state.input, state.startingInput)
         }
         input?.close()
+        starting?.close()
     }
 
     /// Kills the running incarnation, if any (after the grace period of a shutdown).
@@ -342,14 +346,16 @@ public final class PluginProcess: Sendable {
             guard !state.isShuttingDown else { return false }
             state.kill = kill
             state.isRunning = true
+            state.startingInput = input
             return true
         }
         guard starts else { return }
         defer { self.state.withLock { $0.isRunning = false } }
         let helloDeadline = self.eventLoop.scheduleTask(in: TimeAmount(self.settings.startupTimeout)) { [self] in
-            // Once the shutdown has begun `input` is gone whether or not the plugin said hello (it
-            // may be saving its state): the shutdown's grace period, then its kill, bound it.
-            guard self.state.withLock({ $0.input !== input && !$0.isShuttingDown }) else { return }
+            // Not once it said hello, though its output may have ended since; nor once the
+            // shutdown has begun (the plugin may be saving its state): the shutdown's grace
+            // period, then its kill, bound it.
+            guard self.state.withLock({ $0.startingInput === input && !$0.isShuttingDown }) else { return }
             self.readiness.fail(
                 PluginStartupError(plugin: self.executable, reason: "no hello within \(self.settings.startupTimeout)"))
             self.logger.error("plugin.hello.timeout")
@@ -431,12 +437,13 @@ public final class PluginProcess: Sendable {
             }
             state.hello = hello
             state.input = input
+            state.startingInput = nil
             state.overdue.removeAll()
             state.silentSince = nil
             return nil
         }
-        // The shutdown closed only the stdin of an incarnation that had said hello: this one
-        // (a restart under way) would otherwise run until it is killed, or its hello deadline.
+        // A hello after the shutdown began: the shutdown closed this stdin as a starting one's
+        // (``State/startingInput``); closed again here, as it is not to be served.
         if lateForShutdown { input.close() }
         if refusal == nil {
             self.readiness.succeed(hello)
@@ -461,6 +468,7 @@ public final class PluginProcess: Sendable {
     /// silence is forgotten (the next incarnation is not killed for it before its hello).
     func endIncarnation(_ input: PluginInput) {
         let orphans = self.state.withLock { state -> [Pending] in
+            if state.startingInput === input { state.startingInput = nil }
             guard state.input === input || state.input == nil else { return [] }
             state.input = nil
             state.closingInput = nil

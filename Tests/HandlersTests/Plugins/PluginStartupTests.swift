@@ -170,6 +170,35 @@ struct PluginStartupTests {
         await supervisor.value
     }
 
+    /// A plugin still starting when the server stops (a slow load before its hello, a restart
+    /// under way) is told by the end of its input, as the others are: it can clean up and exit,
+    /// rather than be killed at the end of the grace period.
+    @Test func aPluginStillStartingGetsEndOfFileAtTheShutdown() async throws {
+        let pidFile = ProbePlugin.pidFile()
+        defer { ProbePlugin.removePidFile(pidFile) }
+        var settings = ProbePlugin.settings()
+        settings.shutdownGracePeriod = ProbePlugin.startBound  // gone long before: by itself
+        let process = PluginProcess(
+            executable: ProbePlugin.executable("no_hello_saves_at_eof", pidFile: pidFile), settings: settings,
+            eventLoop: testEventLoopGroup.next(), logger: quietLogger)
+        let supervisor = Task { await process.supervise() }
+        var deadline = ContinuousClock.now + ProbePlugin.startBound  // a bound on a hang, as above
+        while ProbePlugin.pids(in: pidFile).isEmpty, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        try #require(!ProbePlugin.pids(in: pidFile).isEmpty, "the plugin never started")
+        process.beginShutdown()
+        deadline = ContinuousClock.now + ProbePlugin.startBound
+        while process.isRunning, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(!process.isRunning, "still running \(ProbePlugin.startBound) after the shutdown began")
+        let written = (try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? ""
+        #expect(written.hasSuffix("saved\n"), "\(written)")
+        process.kill()
+        await supervisor.value
+    }
+
     /// Starts a probe in `mode`, waits `before` once it said hello, stops it, and returns what
     /// its pid file holds once it is gone ("saved" if it saved its state in time), and how long
     /// after its stdin closed the server saw it gone.

@@ -39,6 +39,11 @@ enum ProbePlugin {
             signal.signal(signal.SIGTERM, lambda *_: open(pid_file + ".term", "w").close())
         if mode == "no_hello":
             time.sleep(60)
+        if mode == "no_hello_saves_at_eof":  # loading, no hello yet: at end-of-file appends "saved", exits
+            sys.stdin.read()
+            with open(pid_file, "a") as f:
+                f.write("saved\n")
+            sys.exit(0)
         if mode == "slow_hello":
             time.sleep(1)
         if mode == "hello_when_told":  # once the test creates the file named as the pid file, plus ".go"
