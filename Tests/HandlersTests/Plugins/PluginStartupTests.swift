@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import RecordedLogs
 import Testing
 
 @testable import Handlers
@@ -85,13 +87,23 @@ struct PluginStartupTests {
         try #require(descriptor >= 0)
         let script = "#!/bin/sh\nexec python3 '\(ProbePlugin.path)' normal\n"
         try #require(write(descriptor, script, script.utf8.count) == script.utf8.count)
-        // Open for writing, `exec` fails with ETXTBSY ("Text file busy") until this closes.
+        // Open for writing, `exec` fails with ETXTBSY ("Text file busy") until this closes: once
+        // the server has met that, so that the retry is what starts it, however late it tried.
+        let records = RecordedLogs()
         let closer = Task {
-            try? await Task.sleep(for: .milliseconds(300))
+            let deadline = ContinuousClock.now + ProbePlugin.startBound  // a bound on a hang
+            while !records.entries.contains(where: { $0.message == "plugin.start.busy" }),
+                ContinuousClock.now < deadline
+            {
+                try? await Task.sleep(for: .milliseconds(10))
+            }
             close(descriptor)
         }
-        try await startUp([PluginExecutable(path: path)])
+        try await ProbePlugin.withHarness(
+            [PluginExecutable(path: path)], logger: Logger(label: "test") { _ in records }
+        ) { _ in }
         await closer.value
+        #expect(records.entries.contains { $0.message == "plugin.start.busy" })
     }
 
     @Test(arguments: ["normal", "ignore_eof"])
