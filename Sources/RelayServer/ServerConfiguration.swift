@@ -121,6 +121,10 @@ struct ServerConfiguration: Sendable {
                 "chmod +x a file to start it as a plugin"
             ),
             (folder.notUTF8, .warning, "relay.plugins.name_not_utf8", "rename it with a UTF-8 name"),
+            (
+                folder.backups, .notice, "relay.plugins.backup_skipped",
+                "a backup's name (~, .bak, .orig…): rename it to start it"
+            ),
         ] where !files.isEmpty {
             logger.log(
                 level: level, "\(event)",

@@ -317,17 +317,23 @@ struct ConfigurationTests {
             "plugins-\(UInt64.random(in: 0 ... .max))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        for (name, mode) in [("dice.sh", 0o755), ("hello.sh", 0o644), ("README.md", 0o644), (".notes", 0o644)] {
+        for (name, mode) in [
+            ("dice.sh", 0o755), ("hello.sh", 0o644), ("README.md", 0o644), (".notes", 0o644), ("dice.sh~", 0o755),
+        ] {
             let path = folder.appendingPathComponent(name).path
             try "#!/bin/sh\n".write(toFile: path, atomically: true, encoding: .utf8)
             chmod(path, mode_t(mode))
         }
         let configuration = try RelayCommand.parse(["--plugins-dir", folder.path]).configuration(environment: [:])
         #expect(configuration.pluginExecutables(logger: logger).map(\.description) == ["dice.sh"])
-        let skipped = try #require(records.entries.last)
+        let skipped = try #require(records.entries.dropLast().last)
         #expect(skipped.message == "relay.plugins.not_executable")
         #expect(skipped.metadata["files"] == "README.md, hello.sh", "hidden files are nobody's plugins")
-        #expect(records.entries.count == 2)
+        let backup = try #require(records.entries.last)
+        #expect(backup.message == "relay.plugins.backup_skipped")
+        #expect(backup.level == .notice)
+        #expect(backup.metadata["files"] == "dice.sh~", "an editor's copy, executable as the file it copies")
+        #expect(records.entries.count == 3)
 
         // The folder's plugin named again, by another spelling of its path: started once.
         let again = try RelayCommand.parse([

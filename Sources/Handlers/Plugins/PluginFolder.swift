@@ -21,11 +21,26 @@ public struct PluginFolder: Sendable {
     /// The regular files (hidden ones aside) whose names are not UTF-8, which cannot be started:
     /// each with its invalid bytes as replacement characters, for the log.
     public let notUTF8: [String]
+    /// The regular files named as an editor's or a package manager's copies (``isBackupName(_:)``),
+    /// not started: `cp -p` and many editors keep the execute bit, and a filter or an event
+    /// listener started twice would see everything twice.
+    public let backups: [String]
+
+    /// Name endings of an editor's backup (`dice.py~`), a copy kept by hand or by a merge
+    /// (`.bak`, `.orig`, `.rej`), and a package manager's (`.dpkg-old`…, `.rpmnew`…).
+    static let backupSuffixes = [
+        "~", ".bak", ".orig", ".rej", ".dpkg-old", ".dpkg-new", ".dpkg-dist", ".rpmnew", ".rpmsave",
+    ]
+
+    /// Whether `name` is a copy of a file rather than a plugin.
+    public static func isBackupName(_ name: String) -> Bool {
+        Self.backupSuffixes.contains { name.hasSuffix($0) }
+    }
 
     /// Reads `directory`; a missing folder has no plugins.
     public init(reading directory: String) {
         guard let handle = opendir(directory) else {
-            (self.openError, self.executables, self.notExecutable, self.notUTF8) = (errno, [], [], [])
+            (self.openError, self.executables, self.notExecutable, self.notUTF8, self.backups) = (errno, [], [], [], [])
             return
         }
         defer { closedir(handle) }
@@ -33,6 +48,7 @@ public struct PluginFolder: Sendable {
         var executables: [String] = []
         var notExecutable: [String] = []
         var notUTF8: [String] = []
+        var backups: [String] = []
         while let entry = readdir(handle) {
             let bytes = Self.name(of: entry)
             guard bytes.first != UInt8(ascii: ".") else { continue }
@@ -48,7 +64,9 @@ public struct PluginFolder: Sendable {
             let path = folder + name
             var info = stat()
             guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
-            if access(path, X_OK) == 0 {
+            if Self.isBackupName(name) {
+                backups.append(name)
+            } else if access(path, X_OK) == 0 {
                 executables.append(name)
             } else {
                 notExecutable.append(name)
@@ -58,6 +76,7 @@ public struct PluginFolder: Sendable {
         self.executables = executables.sorted().map { PluginExecutable(path: folder + $0) }
         self.notExecutable = notExecutable.sorted()
         self.notUTF8 = notUTF8.sorted()
+        self.backups = backups.sorted()
     }
 
     /// The bytes of `entry`'s name, read in place up to its NUL. A `dirent` is as long as its

@@ -420,7 +420,11 @@ struct PluginDiscoveryTests {
             "plugins-\(UInt64.random(in: 0 ... .max))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        for (name, mode) in [("b_plugin", 0o755), ("a_plugin.py", 0o755), ("README.md", 0o644), (".hidden", 0o755)] {
+        let files = [
+            ("b_plugin", 0o755), ("a_plugin.py", 0o755), ("README.md", 0o644), (".hidden", 0o755),
+            ("a_plugin.py~", 0o755), ("b_plugin.bak", 0o755), ("b_plugin.orig", 0o644), ("c.dpkg-old", 0o755),
+        ]
+        for (name, mode) in files {
             let path = directory.appendingPathComponent(name).path
             try "#!/bin/sh\n".write(toFile: path, atomically: true, encoding: .utf8)
             chmod(path, mode_t(mode))
@@ -433,6 +437,8 @@ struct PluginDiscoveryTests {
         let folder = PluginFolder(reading: directory.path)
         #expect(folder.exists)
         #expect(folder.notExecutable == ["README.md"], "what the start names as not executable")
+        #expect(
+            folder.backups == ["a_plugin.py~", "b_plugin.bak", "b_plugin.orig", "c.dpkg-old"], "copies: not started")
         #expect(!PluginFolder(reading: "/nonexistent/plugins").exists)
         // A name that is not UTF-8 (Latin-1's é): neither started nor passed over in silence.
         let latin1 = Array(directory.path.utf8) + Array("/caf".utf8) + [0xE9, 0]
