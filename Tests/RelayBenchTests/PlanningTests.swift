@@ -158,6 +158,10 @@ struct PlanningTests {
         let window = WindowResult(seconds: 2, latency: latency, server: usage, bench: nil, serverPeakResidentBytes: nil)
         #expect(window.deliveriesPerSecond == 50)
         #expect(window.serverMicrosPerDelivery == 5_000)
+        // Over the window's length by due time, not the longer time a late bench took to stop.
+        let late = WindowResult(
+            seconds: 2, sendingSeconds: 4, latency: latency, server: usage, bench: nil, serverPeakResidentBytes: nil)
+        #expect(late.deliveriesPerSecond == 50)
     }
 
     /// A window whose drain waits for a lost message: the drain would halve the share of a core

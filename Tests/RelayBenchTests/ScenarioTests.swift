@@ -164,10 +164,10 @@ struct ScenarioTests {
             #expect(fits.setup.roomsReady == 2)
             let window = try #require(fits.window)
             #expect(window.latency.expected == window.latency.sent * 3)
-            let ideal = 2 * 4 * 10 * window.sendingSeconds  // rooms × senders × Hz × the time they sent
-            #expect(
-                abs(Double(window.latency.sent) - ideal) <= 8 + ideal / 10,
-                "sent \(window.latency.sent), ideal \(ideal)")
+            // Rooms × senders × Hz × the window, by due time however late the bench stopped: each
+            // sender's phase makes it one more or less, and a late start's first sends may be due
+            // before the window opened.
+            #expect(abs(window.latency.sent - 2 * 4 * 10) <= 8, "sent \(window.latency.sent) of 80")
             #expect(window.latency.delivered == window.latency.expected)
 
             let tooBig = try await RelayScenario(name: "fanout", rooms: 2, players: 5, hertz: 10, seconds: 1)

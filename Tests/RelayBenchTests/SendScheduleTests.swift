@@ -37,6 +37,23 @@ struct SendScheduleTests {
         }
     }
 
+    /// Records the real time of each send, on a real loop.
+    final class ClockSender: ScheduledSender {
+        var next: NIODeadline
+        var generation = 0
+        var sentAt: [NIODeadline] = []
+        var scheduledAt: [NIODeadline] = []
+
+        init(first: NIODeadline) { self.next = first }
+
+        func sendDue(generation: Int, scheduledAt: NIODeadline) -> NIODeadline? {
+            guard generation == self.generation else { return nil }
+            (self.sentAt, self.scheduledAt) = (self.sentAt + [.now()], self.scheduledAt + [scheduledAt])
+            self.next = self.next + SendScheduleTests.period
+            return self.next
+        }
+    }
+
     static let period = TimeAmount.nanoseconds(1_000_000_000 / 30)
 
     /// Sends due in the first `window` for a sender whose first send is at `phase`.
@@ -160,22 +177,6 @@ struct SendScheduleTests {
     }
 
     @Test func aLateSendStillCarriesTheTimeItWasDue() throws {
-        /// Records the real time of each send, on a real loop.
-        final class ClockSender: ScheduledSender {
-            var next: NIODeadline
-            var generation = 0
-            var sentAt: [NIODeadline] = []
-            var scheduledAt: [NIODeadline] = []
-
-            init(first: NIODeadline) { self.next = first }
-
-            func sendDue(generation: Int, scheduledAt: NIODeadline) -> NIODeadline? {
-                guard generation == self.generation else { return nil }
-                (self.sentAt, self.scheduledAt) = (self.sentAt + [.now()], self.scheduledAt + [scheduledAt])
-                self.next = self.next + SendScheduleTests.period
-                return self.next
-            }
-        }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
         let loop = group.next()
@@ -197,6 +198,34 @@ struct SendScheduleTests {
                 == (0..<scheduledAt.count).map {
                     start + .milliseconds(10) + .nanoseconds(Self.period.nanoseconds * Int64($0))
                 })
+    }
+
+    /// A loop running behind when the window ends runs the stop (an immediate task) before its
+    /// overdue send timer: stopped at once, the window's last sends were never made (neither sent
+    /// nor lost), and with them its latest samples. The stop makes the sends due before the end.
+    @Test func theStopMakesTheSendsDueBeforeTheWindowsEnd() throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let loop = group.next()
+        let (scheduledAt, start) = try loop.flatSubmit {
+            let start = NIODeadline.now()
+            let schedule = SendSchedule(eventLoop: loop, grid: .zero)
+            let sender = ClockSender(first: start + .milliseconds(10))
+            schedule.add(sender, due: sender.next, generation: 0)
+            let stopped = loop.makePromise(of: [NIODeadline].self)
+            // Held up for 200 ms from 1 ms on; the window ends at 150 ms, its stop queued meanwhile.
+            loop.assumeIsolated().scheduleTask(in: .milliseconds(1)) {
+                usleep(200_000)
+                loop.assumeIsolated().execute {
+                    schedule.sendAll(dueBefore: start + .milliseconds(150))
+                    sender.generation += 1
+                    stopped.succeed(sender.scheduledAt)
+                }
+            }
+            return stopped.futureResult.map { ($0, start) }
+        }.wait()
+        let due = (0..<5).map { start + .milliseconds(10) + .nanoseconds(Self.period.nanoseconds * Int64($0)) }
+        #expect(scheduledAt == due, "due at 10, 43, 77, 110 and 143 ms: every send of the window, late")
     }
 
     /// The whole bench, not a fake sender: each message must carry when it was due, so that a bench
@@ -224,12 +253,44 @@ struct SendScheduleTests {
             #expect(window.latency.max >= 150_000, "\(window.latency)")
         }
     }
+
+    /// The whole bench held up as its window ends: every send due in the window is made, late,
+    /// and counted (at 50 Hz, two senders for 1 s: 100, less a few for a late start), and none due
+    /// after it. Stopped at once, a connection's stop ran before the send timer, and the timer before
+    /// the other's: one missed its last ~10 sends, the other counted ~10 past the end.
+    @Test func aBenchHeldUpAtTheWindowsEndStillMakesItsSends() async throws {
+        let holdUp = HoldUp(atState: 80, holdMicroseconds: 400_000)  // from ~0.8 s to ~1.2 s
+        let relay = MisbehavingServerTests.relayingStamps(ahead: 0)
+        try await ScriptedRelay.with(answer: { text in
+            holdUp.relayed(text)
+            return relay(text)
+        }) { server in
+            let connector = try MisbehavingServerTests.context(port: server.port).makeConnector()
+            let fleet = RoomFleet(connector: connector)
+            let setup = await fleet.addRooms(1, players: 2, concurrency: 1)
+            holdUp.arm(connector.group)
+            let window = await fleet.measure(seconds: 1, hertz: 50, paddingBytes: 0, serverPID: nil, drainSeconds: 1)
+            await fleet.closeAll()
+            await connector.shutdown()
+            #expect(setup.roomsReady == 1, "\(setup.failures)")
+            #expect(holdUp.hasHeld, "the window's 80th state never reached the relay")
+            // A loaded run may hold the loops past the end, or before it: either way all are made.
+            #expect((96...100).contains(window.latency.sent), "\(window.latency)")  // 100, less a late start's few
+        }
+    }
 }
 
-/// Holds up every loop of the bench for 200 ms, once, when the 10th `player_state` reaches the
-/// relay: inside the measured window (states are sent only in it), however late the test's task runs.
+/// Holds up every loop of the bench for `holdMicroseconds` (200 ms), once, when the `atState`th
+/// (10th) `player_state` reaches the relay: inside the measured window (states are sent only in
+/// it), however late the test's task runs.
 private final class HoldUp: Sendable {
     private let state = Mutex<(group: (any EventLoopGroup)?, states: Int, held: Bool)>((nil, 0, false))
+    let atState: Int
+    let holdMicroseconds: UInt32
+
+    init(atState: Int = 10, holdMicroseconds: UInt32 = 200_000) {
+        (self.atState, self.holdMicroseconds) = (atState, holdMicroseconds)
+    }
 
     var hasHeld: Bool { self.state.withLock { $0.held } }
 
@@ -241,12 +302,12 @@ private final class HoldUp: Sendable {
         guard text.contains(#""player_state""#) else { return }
         let group: (any EventLoopGroup)? = self.state.withLock { state in
             state.states += 1
-            guard state.states == 10, let group = state.group else { return nil }
+            guard state.states == self.atState, let group = state.group else { return nil }
             state.held = true
             return group
         }
         for loop in group?.makeIterator() ?? EventLoopIterator([]) {
-            loop.execute { usleep(200_000) }
+            loop.execute { usleep(self.holdMicroseconds) }
         }
     }
 }

@@ -37,12 +37,13 @@ final class BenchSocket: Sendable {
         }
     }
 
-    /// Stops sending; the future completes once the connection's loop has stopped, so no send is
+    /// Stops sending, with `end` after the sends due before it that a loop running behind has
+    /// yet to make; the future completes once the connection's loop has stopped, so no send is
     /// counted after it.
     @discardableResult
-    func stopSending() -> EventLoopFuture<Void> {
+    func stopSending(sendingWhatIsDueBefore end: NIODeadline? = nil) -> EventLoopFuture<Void> {
         let handler = self.handler
-        return self.channel.eventLoop.submit { handler.value.stopSending() }
+        return self.channel.eventLoop.submit { handler.value.stopSending(sendingWhatIsDueBefore: end) }
     }
 
     /// Makes this a slow consumer's connection: it records nothing it receives.

@@ -282,7 +282,10 @@ final class BenchSocketHandler: ChannelInboundHandler, ScheduledSender {
         schedule.add(self, due: sending.next, generation: self.sendingGeneration)
     }
 
-    func stopSending() {
+    /// Stops sending; with `end`, after the sends due before it that this loop has yet to make
+    /// (``SendSchedule/sendAll(dueBefore:)``, for every connection on the loop).
+    func stopSending(sendingWhatIsDueBefore end: NIODeadline? = nil) {
+        if let end, self.sending != nil { self.schedule.value?.sendAll(dueBefore: end) }
         self.sending = nil
         self.sendingGeneration += 1
     }

@@ -45,20 +45,35 @@ final class SendSchedule {
         self.armTimer()
     }
 
+    /// Sends, however late, every send due before `end` (on the grid, and not after now): the
+    /// sends a loop running behind has yet to make when a measurement's window ends. Stopped
+    /// first, they would be missing from the window (neither sent nor lost, no latency), and they
+    /// are its latest, taking the tail's worst samples with them.
+    func sendAll(dueBefore end: NIODeadline) {
+        let limit = min(end, self.eventLoop.now)
+        self.send { $0 < limit }
+        self.armTimer()
+    }
+
     private func fire() {
         self.timer = nil
         self.timerDue = nil
         let now = self.eventLoop.now
+        self.send { $0 <= now }
+        self.armTimer()
+    }
+
+    /// Sends for the entries whose time on the grid `isDue`, earliest first.
+    private func send(while isDue: (NIODeadline) -> Bool) {
         // Due on the grid: a send due just after a grid step waits for the next one (and is
         // stamped with it), even when a late timer finds its own due time passed.
-        while let first = self.entries.first, case let scheduledAt = self.onGrid(first.due), scheduledAt <= now {
+        while let first = self.entries.first, case let scheduledAt = self.onGrid(first.due), isDue(scheduledAt) {
             self.entries.removeFirst()
             guard let next = first.sender.sendDue(generation: first.generation, scheduledAt: scheduledAt) else {
                 continue
             }
             self.insert(Entry(due: next, sender: first.sender, generation: first.generation))
         }
-        self.armTimer()
     }
 
     private func insert(_ entry: Entry) {

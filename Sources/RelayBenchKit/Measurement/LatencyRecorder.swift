@@ -15,8 +15,9 @@ enum BenchClock {
 }
 
 /// Broadcast latencies (HDR histogram, microseconds) and message counts of one measurement
-/// window. Only messages due after the window opened count, so late arrivals from an
-/// earlier window or from set-up never pollute it.
+/// window. Only messages due within the window count, so late arrivals from an earlier window
+/// or from set-up never pollute it, nor sends due after its end that a loop running behind made
+/// before it stopped (``closeWindow(at:)``).
 ///
 /// Each latency runs from when its message was due to its receipt, one sample per delivery. The
 /// senders keep a fixed rate whatever the server does (an open loop), so a stall's delayed
@@ -29,6 +30,8 @@ final class LatencyRecorder: Sendable {
         var histogram = LatencyRecorder.emptyHistogram()
         var sendLag = LatencyRecorder.emptyHistogram()
         var windowStart = Int64.max
+        /// Messages due from here on are past the window.
+        var windowEnd = Int64.max
         var sent = 0
         var expected = 0
         var delivered = 0
@@ -43,6 +46,9 @@ final class LatencyRecorder: Sendable {
         var relaysReceived = 0
         var closedWhileSending = 0
         var firstCloseCode: UInt16?
+
+        /// Whether a message due at `dueAt` is the window's.
+        func counts(_ dueAt: Int64) -> Bool { dueAt >= self.windowStart && dueAt < self.windowEnd }
     }
 
     private let state = Mutex(State())
@@ -66,12 +72,18 @@ final class LatencyRecorder: Sendable {
         self.state.withLock { $0 = State(windowStart: start) }
     }
 
+    /// Counts no message due from `end` on: the window is the same length, by due time, however
+    /// late the senders stop (``SendSchedule/sendAll(dueBefore:)`` makes those due before it).
+    func closeWindow(at end: Int64) {
+        self.state.withLock { $0.windowEnd = end }
+    }
+
     /// One state message, due at `dueAt` and written at `sentAt`, that `recipients` room-mates
     /// should receive.
     func recordSend(dueAt: Int64, sentAt: Int64, recipients: Int) {
         let lag = UInt64(max(0, sentAt - dueAt))
         self.state.withLock { state in
-            guard dueAt >= state.windowStart else { return }
+            guard state.counts(dueAt) else { return }
             state.sent += 1
             state.expected += recipients
             _ = state.sendLag.record(lag)
@@ -85,7 +97,7 @@ final class LatencyRecorder: Sendable {
         let latency = UInt64(max(1, receivedAt - dueAt))
         self.state.withLock { state in
             if arrival != .repeated { state.relaysReceived += 1 }
-            guard dueAt >= state.windowStart else { return }
+            guard state.counts(dueAt) else { return }
             state.delivered += 1
             switch arrival {
             case .repeated:
@@ -108,7 +120,7 @@ final class LatencyRecorder: Sendable {
     /// server that echoed to the sender what it owed a room-mate would otherwise show no loss).
     func recordEcho(dueAt: Int64) {
         self.state.withLock { state in
-            guard dueAt >= state.windowStart else { return }
+            guard state.counts(dueAt) else { return }
             state.echoed += 1
         }
     }
@@ -119,7 +131,7 @@ final class LatencyRecorder: Sendable {
     func recordUnsampledRelay(dueAt: Int64) {
         self.state.withLock { state in
             state.relaysReceived += 1
-            guard dueAt >= state.windowStart else { return }
+            guard state.counts(dueAt) else { return }
             state.unsampled += 1
         }
     }
@@ -128,7 +140,7 @@ final class LatencyRecorder: Sendable {
     /// it there instead of to a room-mate would otherwise show no loss).
     func recordMisrouted(dueAt: Int64) {
         self.state.withLock { state in
-            guard dueAt >= state.windowStart else { return }
+            guard state.counts(dueAt) else { return }
             state.misrouted += 1
         }
     }
@@ -137,7 +149,7 @@ final class LatencyRecorder: Sendable {
     /// `player_id`: not a delivery (the game would move its own player, not the room-mate).
     func recordMislabelled(dueAt: Int64) {
         self.state.withLock { state in
-            guard dueAt >= state.windowStart else { return }
+            guard state.counts(dueAt) else { return }
             state.mislabelled += 1
         }
     }

@@ -3,9 +3,10 @@ import NIOCore
 /// What one measurement window saw: latencies and counts of the messages sent in it, and
 /// the CPU and memory both processes used meanwhile.
 struct WindowResult: Sendable, Encodable, Equatable {
-    /// Sending time asked for.
+    /// Sending time asked for: the window's length by due time, whatever the senders took.
     var seconds: Double
-    /// Sending time it took: longer when the bench's own task woke late.
+    /// Sending time it took: longer when the bench's own task woke late (the sends due past the
+    /// window's end then are not counted).
     var sendingSeconds: Double
     var latency: LatencySnapshot
     /// From the window's start to the end of the drain (its share of a core: while sending).
@@ -34,7 +35,7 @@ struct WindowResult: Sendable, Encodable, Equatable {
         self.stealSeconds = stealSeconds
         // A repeat is work the server did wrong, not throughput: each message counts once.
         let deliveredOnce = latency.delivered - latency.repeated
-        self.deliveriesPerSecond = self.sendingSeconds > 0 ? Double(deliveredOnce) / self.sendingSeconds : 0
+        self.deliveriesPerSecond = self.seconds > 0 ? Double(deliveredOnce) / self.seconds : 0
         // The CPU went into every relay received meanwhile: to unmeasured players too (slow-consumer's,
         // while they read), and of messages due before the window (a warm-up's backlog), which a
         // count of the window's deliveries alone left out.
@@ -59,8 +60,11 @@ extension RoomFleet {
     }
 
     /// Asks every sender to stop; each future completes once its loop has stopped sending.
-    func requestStopSending() -> [EventLoopFuture<Void>] {
-        self.allRooms.flatMap { room in room.healthyMembers.map { $0.socket.stopSending() } }
+    /// Asks every sender to stop, with `end` (the window's) once it has made the sends due before it.
+    func requestStopSending(sendingWhatIsDueBefore end: NIODeadline? = nil) -> [EventLoopFuture<Void>] {
+        self.allRooms.flatMap { room in
+            room.healthyMembers.map { $0.socket.stopSending(sendingWhatIsDueBefore: end) }
+        }
     }
 
     /// Returns once every sender has stopped: a drain that follows sees the final count of
@@ -88,7 +92,12 @@ extension RoomFleet {
         let benchBefore = ProcessStats.current()
         let stealBefore = StealTime.read()
         // Only what falls due from here on counts (``LatencyRecorder``): not the warm-up's sends.
-        recorder.openWindow()
+        let windowStart = recorder.openWindow()
+        // The window's end, by due time: what is due before it is sent however late the loops
+        // stop, and what is due after it not counted though sent before they do.
+        let windowLength = Int64(seconds * 1e6)
+        recorder.closeWindow(at: windowStart + windowLength)
+        let windowEnd = NIODeadline.uptimeNanoseconds(UInt64(windowStart + windowLength) * 1_000)
         let sendingStarted = ContinuousClock.now
         if !warmsUp { self.startSending(hertz: hertz, paddingBytes: paddingBytes, message: message) }
 
@@ -106,7 +115,7 @@ extension RoomFleet {
                 progress("sent \(now.sent)  delivered \(now.delivered)  p99 \(Format.latencyMs(now.p99)) ms")
             }
         }
-        let stopping = self.requestStopSending()
+        let stopping = self.requestStopSending(sendingWhatIsDueBefore: windowEnd)
         let sendingSeconds = (ContinuousClock.now - sendingStarted).seconds
         for stopped in stopping { try? await stopped.get() }
         let (serverSent, benchSent) = (serverPID.flatMap(ProcessStats.read(pid:)), ProcessStats.current())
