@@ -4,6 +4,10 @@
 # RELAY=path runs another relay taking the same arguments (`RELAY relay PORT`), e.g. NIO's (nio-floor).
 set -euo pipefail
 pairs=${1:-500} hz=${2:-30} seconds=${3:-15} bytes=${4:-198} grid=${5:-0} port=${PORT:-8600}
+if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "port $port is taken: another server would be measured" >&2
+    exit 1
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cc -O2 -Wall -o "$work/relay-floor" "$(dirname "$0")/relay-floor.c" -lm

@@ -24,8 +24,9 @@ env ${SERVER_ENV:-} API_KEY=k LOG_LEVEL=warning taskset -c 1 "$relay_dir/relay" 
 server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data" "$out"' EXIT
 for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-# The server's user and kernel CPU time so far, in clock ticks (1/100 s).
+# The server's user and kernel CPU time so far, in clock ticks (`getconf CLK_TCK` a second).
 cpu_ticks() { awk '{print $14, $15}' "/proc/$server/stat"; }
+ticks_per_second=$(getconf CLK_TCK)
 # Its open descriptors before any client: the rooms are set up once there are rooms × 2 more.
 open_descriptors() { ls "/proc/$server/fd" 2>/dev/null | wc -l; }
 sleep 1  # the port probe's connection closed on the server's side too
@@ -45,9 +46,10 @@ done
 sleep 3
 window=$((seconds - 5))
 if [ -n "${MALLOC_PROBE:-}" ]; then
-    perf probe -q -x /lib/x86_64-linux-gnu/libc.so.6 malloc 2>/dev/null || true
-    perf probe -q -x /lib/x86_64-linux-gnu/libc.so.6 realloc 2>/dev/null || true
-    perf probe -q -x /lib/x86_64-linux-gnu/libc.so.6 posix_memalign 2>/dev/null || true
+    libc=$(ldd "$relay_dir/relay" | awk '/libc\.so\.6/ {print $3}')  # the one the server loads, on any architecture
+    perf probe -q -x "$libc" malloc 2>/dev/null || true
+    perf probe -q -x "$libc" realloc 2>/dev/null || true
+    perf probe -q -x "$libc" posix_memalign 2>/dev/null || true
     before=$(cpu_ticks)
     perf stat -x, -e probe_libc:malloc,probe_libc:realloc,probe_libc:posix_memalign -p "$server" -o "$out.stat" -- sleep "$window"
     after=$(cpu_ticks)
@@ -57,12 +59,13 @@ else
 fi
 wait $bench || true  # a bench that measured nothing exits 1: its table still says why
 grep -v '^relay-bench' "$out"
-awk -v before="$before" -v after="$after" -v w="$window" -v r="$rooms" -v hz="$hz" -v a="$allocations" 'BEGIN {
+awk -v before="$before" -v after="$after" -v w="$window" -v r="$rooms" -v hz="$hz" -v a="$allocations" \
+    -v tck="$ticks_per_second" 'BEGIN {
     split(before, b, " "); split(after, e, " ")
     user = e[1] - b[1]; kernel = e[2] - b[2]; cpu = user + kernel
     deliveries = r * 2 * hz * w
-    perDelivery = 1e6 / 100 / deliveries
-    printf "window %ds: server %.0f%% of its core, %.1f µs CPU per delivery (user %.1f, kernel %.1f)", w, cpu / w,
+    perDelivery = 1e6 / tck / deliveries
+    printf "window %ds: server %.0f%% of its core, %.1f µs CPU per delivery (user %.1f, kernel %.1f)", w, cpu * 100 / tck / w,
         cpu * perDelivery, user * perDelivery, kernel * perDelivery
     if (a != "") printf ", %.1f allocations per delivery", a / deliveries
     printf "\n" }'

@@ -13,7 +13,7 @@
 // per message with the least JSON work.
 //
 //	apt-get install golang-go golang-github-gorilla-websocket-dev
-//	Benchmarks/reference/run-go-relay.sh relay --rooms 500 --players 2 --hz 30 --duration 20s --quiet
+//	bash Benchmarks/reference/run-reference.sh go relay --rooms 500 --players 2 --hz 30 --duration 20s --quiet
 package main
 
 import (
