@@ -280,6 +280,7 @@ struct RelayCommand: AsyncParsableCommand {
             await store.close()
             return
         }
+        configuration.warnOfAPublicAPIKey(logger: logger)
         if configuration.apiKeyWasGenerated {
             // Once the store is open: a relay that cannot start (another one uses the data
             // directory) printed a key that worked nowhere. Written at once: through `print`, a

@@ -100,6 +100,20 @@ struct ServerConfiguration: Sendable {
             ])
     }
 
+    /// The old backend's key when `API_KEY` was unset, which the game client falls back to when
+    /// built without `VITE_API_KEY`: in both projects' public sources.
+    static let oldBackendDefaultKey = "your-secret-api-key-here"
+
+    /// Warns when `API_KEY` is ``oldBackendDefaultKey`` (an old `.env` copied over): it works, and
+    /// anyone can submit scores and saves with it (PROTOCOL.md: no known default key in production).
+    func warnOfAPublicAPIKey(logger: Logger) {
+        guard self.apiKey == Self.oldBackendDefaultKey else { return }
+        let hint =
+            "API_KEY is the old backend's default, public in its sources and the game's: "
+            + "set a secret key, and build the game with it (VITE_API_KEY)"
+        logger.warning("relay.api_key.public", metadata: ["hint": "\(hint)"])
+    }
+
     /// The plugins to start: the folder's executables by name, then the named ones. What keeps a
     /// file of the folder from starting is logged: a script saved without `chmod +x`, or a folder
     /// named wrong, would otherwise only leave its message type unknown.

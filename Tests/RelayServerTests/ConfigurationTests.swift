@@ -344,6 +344,19 @@ struct ConfigurationTests {
         #expect(records.entries.last?.message == "relay.plugins.named_twice")
     }
 
+    @Test("API_KEY set to the old backend's public default is warned of at start; another key is not")
+    func publicAPIKeyIsWarnedOf() throws {
+        for (key, warned) in [("your-secret-api-key-here", true), ("a-secret", false), (nil, false)] {
+            let records = RecordedLogs()
+            let environment = key.map { ["API_KEY": $0] } ?? [:]
+            let configuration = try RelayCommand.parse([]).configuration(environment: environment)
+            configuration.warnOfAPublicAPIKey(logger: Logger(label: "test") { _ in records })
+            #expect(records.entries.map(\.message) == (warned ? ["relay.api_key.public"] : []), "\(key ?? "unset")")
+            #expect(records.entries.allSatisfy { $0.level == .warning })
+            #expect(!records.entries.contains { "\($0.metadata)".contains("your-secret") }, "the key is not logged")
+        }
+    }
+
     @Test("A boss images folder with no boss_NN.png to read is logged at start, a warning when named")
     func missingBossImagesAreLogged() throws {
         let records = RecordedLogs()
