@@ -233,25 +233,12 @@ struct SendScheduleTests {
     /// time it went out instead, the lag read ~0 and the bench's own delay passed for the server's.
     @Test func aHeldUpBenchShowsTheWaitInItsSendLagAndLatency() async throws {
         let holdUp = HoldUp()
-        let relay = MisbehavingServerTests.relayingStamps(ahead: 0)
-        try await ScriptedRelay.with(answer: { text in
-            holdUp.relayed(text)
-            return relay(text)
-        }) { server in
-            let connector = try MisbehavingServerTests.context(port: server.port).makeConnector()
-            let fleet = RoomFleet(connector: connector)
-            let setup = await fleet.addRooms(1, players: 2, concurrency: 1)
-            holdUp.arm(connector.group)
-            // 2 s: the hold-up comes ~0.1 s in, later if a loaded run delays the relay's loop.
-            let window = await fleet.measure(seconds: 2, hertz: 50, paddingBytes: 0, serverPID: nil, drainSeconds: 1)
-            await fleet.closeAll()
-            await connector.shutdown()
-            #expect(setup.roomsReady == 1, "\(setup.failures)")
-            #expect(holdUp.hasHeld, "the window's 10th state never reached the relay")
-            // At 50 Hz each sender had a send due in the hold-up's first 20 ms: over 180 ms late (µs).
-            #expect(window.latency.sent > 0 && window.latency.sendLagMax >= 150_000, "\(window.latency)")
-            #expect(window.latency.max >= 150_000, "\(window.latency)")
-        }
+        // 2 s: the hold-up comes ~0.1 s in, later if a loaded run delays the relay's loop.
+        let window = try await Self.measure(seconds: 2, heldUpBy: holdUp)
+        #expect(holdUp.hasHeld, "the window's 10th state never reached the relay")
+        // At 50 Hz each sender had a send due in the hold-up's first 20 ms: over 180 ms late (µs).
+        #expect(window.latency.sent > 0 && window.latency.sendLagMax >= 150_000, "\(window.latency)")
+        #expect(window.latency.max >= 150_000, "\(window.latency)")
     }
 
     /// The whole bench held up as its window ends: every send due in the window is made, late,
@@ -260,7 +247,17 @@ struct SendScheduleTests {
     /// the other's: one missed its last ~10 sends, the other counted ~10 past the end.
     @Test func aBenchHeldUpAtTheWindowsEndStillMakesItsSends() async throws {
         let holdUp = HoldUp(atState: 80, holdMicroseconds: 400_000)  // from ~0.8 s to ~1.2 s
+        let window = try await Self.measure(seconds: 1, heldUpBy: holdUp)
+        #expect(holdUp.hasHeld, "the window's 80th state never reached the relay")
+        // A loaded run may hold the loops past the end, or before it: either way all are made.
+        #expect((96...100).contains(window.latency.sent), "\(window.latency)")  // 100, less a late start's few
+    }
+
+    /// One room of two players sending at 50 Hz for `seconds`, through a relay that holds the
+    /// bench's loops up as `holdUp` says: the window.
+    private static func measure(seconds: Double, heldUpBy holdUp: HoldUp) async throws -> WindowResult {
         let relay = MisbehavingServerTests.relayingStamps(ahead: 0)
+        var measured: WindowResult?
         try await ScriptedRelay.with(answer: { text in
             holdUp.relayed(text)
             return relay(text)
@@ -269,14 +266,13 @@ struct SendScheduleTests {
             let fleet = RoomFleet(connector: connector)
             let setup = await fleet.addRooms(1, players: 2, concurrency: 1)
             holdUp.arm(connector.group)
-            let window = await fleet.measure(seconds: 1, hertz: 50, paddingBytes: 0, serverPID: nil, drainSeconds: 1)
+            measured = await fleet.measure(
+                seconds: seconds, hertz: 50, paddingBytes: 0, serverPID: nil, drainSeconds: 1)
             await fleet.closeAll()
             await connector.shutdown()
             #expect(setup.roomsReady == 1, "\(setup.failures)")
-            #expect(holdUp.hasHeld, "the window's 80th state never reached the relay")
-            // A loaded run may hold the loops past the end, or before it: either way all are made.
-            #expect((96...100).contains(window.latency.sent), "\(window.latency)")  // 100, less a late start's few
         }
+        return try #require(measured)
     }
 }
 
