@@ -115,14 +115,10 @@ struct ProcessStatsTests {
         #expect(after.residentBytes > ownResident, "three processes' memory, more than the last one's")
     }
 
-    /// Whether it goes backwards is the kernel's to keep, not the bench's (a check that it did not
-    /// could not fail): only that it reads, and agrees with the line it reads, is checked.
-    @Test("The steal counter reads on this machine, in seconds of its /proc/stat ticks")
+    /// Only that it reads here: the line's parsing has its own test, and whether the counter goes
+    /// backwards is the kernel's to keep (a check of that, read twice, could not fail).
+    @Test("The steal counter reads on this machine")
     func stealReads() throws {
-        let seconds = try #require(StealTime.read())
-        let ticks = try #require(
-            StealTime.stealTicks(procStat: try String(contentsOfFile: "/proc/stat", encoding: .utf8)))
-        // Read a moment apart: within a second's worth of ticks of each other.
-        #expect(abs(seconds - Double(ticks) / ProcessStats.clockTicksPerSecond) <= 1, "\(seconds) s, \(ticks) ticks")
+        _ = try #require(StealTime.read())
     }
 }

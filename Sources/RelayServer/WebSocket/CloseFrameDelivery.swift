@@ -17,9 +17,10 @@ import NIOCore
 ///   acknowledged after the delivery do not count);
 /// - all within the drain's limit from the close's start and a grace period more (``deadline``).
 ///
-/// Pongs owed meanwhile wait for the delivery (``hasDelivered``): a client pinging once a round
-/// trip would otherwise keep one in flight at every look, so the kernel would never look empty,
-/// and the pongs acknowledged would count as bytes taken, holding the socket to the deadline.
+/// Pongs owed once the frame is written wait for the delivery (``hasDelivered``; one owed before
+/// goes out behind the frame): a client pinging once a round trip would otherwise keep one in
+/// flight at every look, so the kernel would never look empty, and the pongs acknowledged would
+/// count as bytes taken, holding the socket to the deadline.
 ///
 /// Where the kernel cannot say (not Linux), the handler closes a grace period after the write.
 struct CloseFrameDelivery {
