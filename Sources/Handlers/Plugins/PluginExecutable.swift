@@ -13,4 +13,8 @@ public struct PluginExecutable: Sendable, Hashable, CustomStringConvertible {
 
     /// The file name, for logs.
     public var description: String { String(self.path.split(separator: "/").last ?? Substring(self.path)) }
+
+    /// The path and the arguments: tells apart two plugins of one file name (a `guard.py` in the
+    /// folder and another named with `--plugin`), where a start-up error must say which.
+    public var command: String { ([self.path] + self.arguments).joined(separator: " ") }
 }

@@ -101,7 +101,7 @@ public enum PluginHost {
         var listeners: [PluginEventObserver.Listener] = []
         for (process, hello) in zip(processes, hellos) {
             if !hello.events.isEmpty { listeners.append(.init(plugin: process, events: hello.events)) }
-            let claimant = "plugin \(process.executable)"
+            let claimant = "plugin \(process.executable.command)"
             for type in hello.handles {
                 if let owner = owners[type] {
                     throw PluginConflictError(type: type, conflict: .claimedTwice(first: owner, second: claimant))

@@ -23,11 +23,15 @@ struct PluginStartupTests {
         #expect(error.description.contains("the server"))
     }
 
+    /// Named by their commands: by file name, both would read `env` here, as two `guard.py` of
+    /// two folders did.
     @Test func twoPluginsClaimingOneTypeIsAStartUpError() async throws {
+        let (first, second) = (ProbePlugin.executable(), ProbePlugin.executable("filter"))
         let error = try await #require(throws: PluginConflictError.self) {
-            try await startUp([ProbePlugin.executable(), ProbePlugin.executable()])
+            try await startUp([first, second])
         }
         #expect(error.type == "probe")
+        #expect(error.conflict == .claimedTwice(first: "plugin \(first.command)", second: "plugin \(second.command)"))
     }
 
     @Test func aFilterForATypeNobodyHandlesIsAStartUpError() async throws {
