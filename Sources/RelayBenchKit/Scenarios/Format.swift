@@ -49,7 +49,9 @@ enum Format {
     static func messages(_ latency: LatencySnapshot) -> String {
         let lossPercent = latency.expected > 0 ? 100 * Double(latency.lost) / Double(latency.expected) : 0
         return
-            "sent \(latency.sent), delivered \(latency.delivered) of \(latency.expected) expected, lost \(latency.lost) "
+            // Each message once: a repeat is counted apart, and makes up for no loss.
+            "sent \(latency.sent), delivered \(latency.delivered - latency.repeated) of \(latency.expected) expected, "
+            + "lost \(latency.lost) "
             + String(format: "(%.3f%%)", lossPercent)
             + (latency.repeated > 0 ? ", \(latency.repeated) REPEATED" : "")
             + (latency.outOfOrder > 0 ? ", \(latency.outOfOrder) OUT OF ORDER" : "")
