@@ -69,7 +69,7 @@ public enum PluginHost {
                 var hellos: [PluginHello] = []
                 let startFailure: (any Error)?
                 do {
-                    for process in processes { hellos.append(try await process.waitUntilReady()) }
+                    hellos = try await Self.hellos(of: processes)
                     startFailure = nil
                 } catch {
                     startFailure = error
@@ -87,6 +87,25 @@ public enum PluginHost {
             await Self.stop(processes, gracePeriod: settings.shutdownGracePeriod, logger: logger)
             group.cancelAll()
             return try outcome.get()
+        }
+    }
+
+    /// The plugins' hellos, in their order, waited for together: the first failure ends the wait
+    /// (a plugin slow to start, up to its timeout, held up the report of another that failed at
+    /// once), and the other starts are refused, so that their waits end too.
+    static func hellos(of processes: [PluginProcess]) async throws -> [PluginHello] {
+        try await withThrowingTaskGroup(of: (Int, PluginHello).self) { group in
+            for (index, process) in processes.enumerated() {
+                group.addTask { (index, try await process.waitUntilReady()) }
+            }
+            var hellos = [PluginHello?](repeating: nil, count: processes.count)
+            do {
+                for try await (index, hello) in group { hellos[index] = hello }
+            } catch {
+                for process in processes { process.refuseStart(because: "another plugin failed to start") }
+                throw error
+            }
+            return hellos.compactMap { $0 }
         }
     }
 

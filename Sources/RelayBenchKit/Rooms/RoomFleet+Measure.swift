@@ -59,8 +59,8 @@ extension RoomFleet {
         }
     }
 
-    /// Asks every sender to stop; each future completes once its loop has stopped sending.
-    /// Asks every sender to stop, with `end` (the window's) once it has made the sends due before it.
+    /// Asks every sender to stop, with `end` (the window's) once it has made the sends due before
+    /// it; each future completes once its loop has stopped sending.
     func requestStopSending(sendingWhatIsDueBefore end: NIODeadline? = nil) -> [EventLoopFuture<Void>] {
         self.allRooms.flatMap { room in
             room.healthyMembers.map { $0.socket.stopSending(sendingWhatIsDueBefore: end) }

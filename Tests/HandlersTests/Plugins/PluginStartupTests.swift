@@ -76,6 +76,26 @@ struct PluginStartupTests {
         #expect(error.reason.contains("an answer before its hello"), "\(error.reason)")
     }
 
+    /// The hellos are waited for together: a plugin failing at once is reported at once, not
+    /// after one named before it has said hello or run out its start-up timeout. Here the one
+    /// before never says hello: waited for first, its timeout (100 s) would be the error reported.
+    @Test func aPluginFailingAtOnceIsReportedBeforeASlowOneSaysHello() async throws {
+        let pidFile = ProbePlugin.pidFile()  // no ".go" beside it: it is never told to say hello
+        defer { ProbePlugin.removePidFile(pidFile) }
+        var settings = ProbePlugin.settings()
+        settings.startupTimeout = .seconds(100)
+        let failing = ProbePlugin.executable("exit_at_once")
+        let started = ContinuousClock.now
+        let error = try await #require(throws: PluginStartupError.self) {
+            try await startUp(
+                [ProbePlugin.executable("hello_when_told", pidFile: pidFile), failing], settings: settings)
+        }
+        #expect(error.plugin == failing, "\(error)")
+        // Nor does the start wait for the other's timeout before it fails (~1 s; 37 s seen beside
+        // the other suites, as Python starts slowly there).
+        #expect(ContinuousClock.now - started < .seconds(90), "the slow plugin's start was waited out")
+    }
+
     @Test func aMissingExecutableIsAStartUpError() async throws {
         await #expect(throws: PluginStartupError.self) {
             try await startUp([PluginExecutable(path: "/nonexistent/plugin")])
