@@ -213,4 +213,29 @@ struct PlanningTests {
         #expect(report.stopReason.hasPrefix("400 rooms: p99 80.00 ms"))
         #expect(report.table().contains("knee        200 rooms"))
     }
+
+    /// slow-consumer's figure is the others' latency: a bench behind its own sends is part of it,
+    /// and the table said nothing of it (relay's did).
+    @Test("slow-consumer warns of a bench behind its sends in either window, as relay does")
+    func slowConsumerWarnsOfALaggingBench() {
+        func window(sendLagP99: UInt64) -> WindowResult {
+            var latency = LatencySnapshot(
+                histogram: .init(highestTrackableValue: 1_000), sendLag: .init(highestTrackableValue: 1_000), sent: 5,
+                expected: 5, delivered: 5)
+            latency.sendLagP99 = sendLagP99
+            return WindowResult(seconds: 1, latency: latency, server: nil, bench: nil, serverPeakResidentBytes: nil)
+        }
+        func table(baselineLag: UInt64, stalledLag: UInt64) -> String {
+            SlowConsumerReport(
+                rooms: 1, players: 2, slowPercent: 50, hertz: 10, seconds: 1, paddingBytes: 0, setup: SetupReport(),
+                slowPlayers: 1, baseline: window(sendLagP99: baselineLag), stalled: window(sendLagP99: stalledLag),
+                slowClosedByServer: 1, slowCloseFrames4000: 1, slowStillOpen: 0, slowAnnouncedDisconnected: 1,
+                healthyAnnouncedDisconnected: 0
+            ).table()
+        }
+        let warning = "the bench fell behind"
+        #expect(!table(baselineLag: 500, stalledLag: 1_000).contains(warning))
+        #expect(table(baselineLag: 2_500, stalledLag: 0).contains("over 2.50 ms late: \(warning)"))
+        #expect(table(baselineLag: 0, stalledLag: 1_001).contains(warning))
+    }
 }

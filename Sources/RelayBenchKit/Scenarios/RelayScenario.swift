@@ -109,11 +109,7 @@ struct RelayReport: ScenarioReport, Equatable {
         if let steal = window.stealSeconds {
             lines.append("machine     hypervisor steal \(Format.fixed(steal * 1000, 0)) ms (all cores)")
         }
-        if window.latency.sendLagP99 > Self.laggingSendMicros {
-            lines.append(
-                "WARNING     1 % of the bench's sends went out over \(Format.ms(window.latency.sendLagP99)) ms late: "
-                    + "the bench fell behind (its core is busy), and that delay is part of the latency")
-        }
+        if let warning = Self.laggingSendWarning(window.latency) { lines.append(warning) }
         lines += Self.warnings(
             window, drainSeconds: self.drainSeconds, senders: self.setup.roomsReady * self.players, hertz: self.hertz)
         // The errors are named above; closes while sending were warned of.
@@ -132,6 +128,13 @@ struct RelayReport: ScenarioReport, Equatable {
 }
 
 extension RelayReport {
+    /// That the bench fell behind its own sends (1 % over ``laggingSendMicros`` late), if it did.
+    static func laggingSendWarning(_ latency: LatencySnapshot) -> String? {
+        guard latency.sendLagP99 > Self.laggingSendMicros else { return nil }
+        return "WARNING     1 % of the bench's sends went out over \(Format.ms(latency.sendLagP99)) ms late: "
+            + "the bench fell behind (its core is busy), and that delay is part of the latency"
+    }
+
     /// What makes a window's figures say less than they seem to: messages still missing after the
     /// drain (past every percentile they reach), connections the server closed, and sends short of the
     /// rate asked (`senders` × `hertz`).

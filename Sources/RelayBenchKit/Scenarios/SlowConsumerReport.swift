@@ -51,6 +51,8 @@ struct SlowConsumerReport: ScenarioReport, Equatable {
             lines.append("\(name) \(Format.messages(window.latency))")
             lines.append("  latency ms    \(Format.percentiles(window.latency))")
             lines.append("  send lag ms   \(Format.sendLag(window.latency))")
+            // The others' latency is the figure here: a bench behind its sends is part of it.
+            if let warning = RelayReport.laggingSendWarning(window.latency) { lines.append(warning) }
             if let server = window.server {
                 lines.append(
                     "  server        " + Format.usage(server, microsPerDelivery: window.serverMicrosPerDelivery)
