@@ -260,7 +260,9 @@ private struct PingRace: Sendable {
         let after: Duration
         /// Its end, or a reset, had been read.
         let endRead: Bool
-        /// `/proc/net/tcp` still listed the server's socket as open (``peerHoldsSocket(_:)``).
+        /// `/proc/net/tcp` still listed the server's socket as open (``peerHoldsSocket(_:)``), in
+        /// either of two reads: a table read while it changes can miss a line, which would pass for
+        /// a socket gone.
         let serverHeld: Bool
 
         /// The server had closed the connection: its end was there to read, or its socket was gone.
@@ -378,7 +380,8 @@ private func pingRace(
                     // ping: its end is there to read by now, and its socket gone from /proc.
                     if ended == nil, readHTTP() { ended = ContinuousClock.now - start }
                     atThePing = PingRace.AtThePing(
-                        after: ContinuousClock.now - start, endRead: ended != nil, serverHeld: peerHoldsSocket(http))
+                        after: ContinuousClock.now - start, endRead: ended != nil,
+                        serverHeld: peerHoldsSocket(http) || peerHoldsSocket(http))
                 }
             }
             if roomDone, ended != nil || (next == chunks.count && done(String(decoding: received, as: UTF8.self))) {
