@@ -219,11 +219,9 @@ struct PlanningTests {
     @Test("slow-consumer warns of a bench behind its sends in either window, as relay does")
     func slowConsumerWarnsOfALaggingBench() {
         func window(sendLagP99: UInt64) -> WindowResult {
-            var latency = LatencySnapshot(
-                histogram: .init(highestTrackableValue: 1_000), sendLag: .init(highestTrackableValue: 1_000), sent: 5,
-                expected: 5, delivered: 5)
-            latency.sendLagP99 = sendLagP99
-            return WindowResult(seconds: 1, latency: latency, server: nil, bench: nil, serverPeakResidentBytes: nil)
+            WindowResult(
+                seconds: 1, latency: .allDelivered(5, sendLagP99: sendLagP99), server: nil, bench: nil,
+                serverPeakResidentBytes: nil)
         }
         func table(baselineLag: UInt64, stalledLag: UInt64) -> String {
             SlowConsumerReport(
@@ -237,5 +235,16 @@ struct PlanningTests {
         #expect(!table(baselineLag: 500, stalledLag: 1_000).contains(warning))
         #expect(table(baselineLag: 2_500, stalledLag: 0).contains("over 2.50 ms late: \(warning)"))
         #expect(table(baselineLag: 0, stalledLag: 1_001).contains(warning))
+    }
+}
+
+extension LatencySnapshot {
+    /// `count` messages sent and each delivered once, the bench's sends late by `sendLagP99` µs at p99.
+    static func allDelivered(_ count: Int, sendLagP99: UInt64) -> LatencySnapshot {
+        var latency = LatencySnapshot(
+            histogram: .init(highestTrackableValue: 1_000), sendLag: .init(highestTrackableValue: 1_000), sent: count,
+            expected: count, delivered: count)
+        latency.sendLagP99 = sendLagP99
+        return latency
     }
 }

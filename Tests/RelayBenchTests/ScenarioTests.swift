@@ -76,10 +76,7 @@ struct ScenarioTests {
     func relayWarnings() {
         func report(sendLagP99: UInt64, roomsFailed: Int) -> RelayReport {
             // 10 rooms × 2 players @ 30 Hz for 1 s: the 600 sends the rate asks for.
-            var latency = LatencySnapshot(
-                histogram: .init(highestTrackableValue: 1_000), sendLag: .init(highestTrackableValue: 1_000), sent: 600,
-                expected: 600, delivered: 600)
-            latency.sendLagP99 = sendLagP99
+            let latency = LatencySnapshot.allDelivered(600, sendLagP99: sendLagP99)
             let window = WindowResult(
                 seconds: 1, latency: latency, server: nil, bench: nil, serverPeakResidentBytes: nil)
             let setup = SetupReport(
@@ -101,10 +98,7 @@ struct ScenarioTests {
     @Test("join-storm's table shows the bench's start lag, and warns when it is a visible part of the latency")
     func joinStormLag() {
         func report(sendLagP99: UInt64) -> JoinStormReport {
-            var latency = LatencySnapshot(
-                histogram: .init(highestTrackableValue: 1_000), sendLag: .init(highestTrackableValue: 1_000), sent: 20,
-                expected: 20, delivered: 20)
-            latency.sendLagP99 = sendLagP99
+            let latency = LatencySnapshot.allDelivered(20, sendLagP99: sendLagP99)
             return JoinStormReport(
                 offeredRate: 20, seconds: 1, players: 2, arrivals: 20, roomsCreated: 10, joined: 10, failures: [:],
                 achievedJoinsPerSecond: 19.5, stormSeconds: 0.95, latency: latency, largestRoomSent: 2,
