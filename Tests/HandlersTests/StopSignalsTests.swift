@@ -10,7 +10,9 @@ import Testing
 #endif
 
 /// ``StopSignals`` with signals whose default action is to ignore them (SIGWINCH, SIGURG), so that
-/// a signal the sources miss is lost instead of ending the test process.
+/// a signal the sources miss is lost instead of ending the test process. Each is sent to a thread
+/// of the test's own (``OwnThreadSignal``), which Dispatch's handler takes as it does one sent
+/// to the process.
 @Suite("StopSignals", .serialized)
 struct StopSignalsTests {
     /// Dispatch arms a signal source on its manager thread some time after `resume()`; until then
@@ -20,10 +22,11 @@ struct StopSignalsTests {
     @Test("A signal sent as soon as the sources exist is caught")
     func caughtFromTheStart() async throws {
         let caught = Box<Int32?>(nil)
+        let signal = OwnThreadSignal(SIGWINCH)
         let signals = StopSignals([SIGWINCH])
         defer { signals.cancel() }
         signals.onSignal { number in caught.value = number }
-        kill(getpid(), SIGWINCH)
+        signal.send()
         let deadline = ContinuousClock.now + .seconds(30)  // a bound on a hang, left as soon as caught
         while caught.value == nil, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
@@ -42,6 +45,7 @@ struct StopSignalsTests {
         // `onSignal(nil)` that did not wait could otherwise only be told apart from one that did
         // if this test's task came back before that time was up.
         let release = DispatchSemaphore(value: 0)
+        let signal = OwnThreadSignal(SIGURG)
         let signals = StopSignals([SIGURG])
         defer { signals.cancel() }
         signals.onSignal { _ in
@@ -51,7 +55,7 @@ struct StopSignalsTests {
         }
         var released = false
         defer { if !released { release.signal() } }  // an early exit does not leave the action blocked
-        kill(getpid(), SIGURG)
+        signal.send()
         let deadline = ContinuousClock.now + .seconds(30)  // a bound on a hang, left as soon as started
         while !started.value, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(5))
@@ -88,11 +92,12 @@ struct StopSignalsTests {
 
     @Test("A signal while no action is set waits for the next one")
     func heldForTheNextAction() async throws {
+        let signal = OwnThreadSignal(SIGURG)
         let signals = StopSignals([SIGURG])
         defer { signals.cancel() }
         let released = Box<Int32?>(nil)
         // Not armed yet by the first test of this suite: a source of its own, and a settled one.
-        kill(getpid(), SIGURG)
+        signal.send()
         let deadline = ContinuousClock.now + .seconds(30)  // a bound on a hang, left once it is held
         while signals.waitingSignal == nil, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(5))
@@ -113,6 +118,34 @@ struct StopSignalsTests {
         #expect(escalation.verdict(now: start + .seconds(1)) == .force)
         #expect(escalation.verdict(now: start + .seconds(5)) == .force)
     }
+}
+
+/// Sends its signal, when asked, to a thread of its own started beforehand, so that no other
+/// thread is hit: sent to the process (`kill(getpid(), …)`), it went to any thread not blocking
+/// it, in whatever that thread was doing, and a `usleep` holding another suite's event loop ended
+/// early (EINTR) and failed that test in CI. The thread spins rather than waits, so that the signal
+/// follows the ask as closely as a `kill(2)` would: woken from a semaphore, it gave Dispatch time
+/// to arm its source, and with the wait for arming removed the first test failed one run in four
+/// (three in four with the spin).
+private final class OwnThreadSignal: Sendable {
+    private let asked = Atomic(false)
+
+    init(_ signal: Int32) {
+        Thread { [self] in
+            // The thread starts with its starter's mask, and Swift's pool threads block every signal.
+            var only = sigset_t()
+            sigemptyset(&only)
+            sigaddset(&only, signal)
+            pthread_sigmask(SIG_UNBLOCK, &only, nil)
+            let giveUp = ContinuousClock.now + .seconds(10)  // a test that never asks
+            while !self.asked.load(ordering: .acquiring) {
+                if ContinuousClock.now > giveUp { return }
+            }
+            pthread_kill(pthread_self(), signal)
+        }.start()
+    }
+
+    func send() { self.asked.store(true, ordering: .releasing) }
 }
 
 /// A value the signal handlers set and the test reads.
