@@ -166,7 +166,9 @@ struct SendScheduleTests {
             // 50 senders a third of a millisecond apart: a due time falls just after most grid steps.
             let senders = (0..<50).map { GridSender(first: start + .microseconds(Int64($0) * 333)) }
             for sender in senders { schedule.add(sender, due: sender.next, generation: 0) }
-            loop.assumeIsolated().scheduleTask(in: .milliseconds(50)) { usleep(30_000) }  // and one late timer
+            loop.assumeIsolated().scheduleTask(in: .milliseconds(50)) {  // and one late timer
+                holdThisThread(microseconds: 30_000)
+            }
             return loop.assumeIsolated().scheduleTask(in: .milliseconds(300)) {
                 for sender in senders { sender.generation += 1 }
                 return senders.flatMap(\.late)
@@ -185,7 +187,7 @@ struct SendScheduleTests {
             let sender = ClockSender(first: start + .milliseconds(10))
             SendSchedule(eventLoop: loop, grid: .zero).add(sender, due: sender.next, generation: 0)
             // The loop is held up for 200 ms from 1 ms on: the sends due meanwhile go out late.
-            loop.assumeIsolated().scheduleTask(in: .milliseconds(1)) { usleep(200_000) }
+            loop.assumeIsolated().scheduleTask(in: .milliseconds(1)) { holdThisThread(microseconds: 200_000) }
             return loop.assumeIsolated().scheduleTask(in: .milliseconds(150)) {
                 sender.generation += 1
                 return (sender.sentAt, sender.scheduledAt, start)
@@ -200,28 +202,26 @@ struct SendScheduleTests {
                 })
     }
 
-    /// A loop running behind when the window ends runs the stop (an immediate task) before its
-    /// overdue send timer: stopped at once, the window's last sends were never made (neither sent
-    /// nor lost), and with them its latest samples. The stop makes the sends due before the end.
+    /// A loop running behind when the window ends may run the stop before its overdue send timer
+    /// (NIO runs the two in either order): stopped at once, the window's last sends were never
+    /// made (neither sent nor lost), and with them its latest samples. The stop makes the sends
+    /// due before the end.
     @Test func theStopMakesTheSendsDueBeforeTheWindowsEnd() throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
         let loop = group.next()
-        let (scheduledAt, start) = try loop.flatSubmit {
+        let (scheduledAt, start) = try loop.submit {
             let start = NIODeadline.now()
             let schedule = SendSchedule(eventLoop: loop, grid: .zero)
             let sender = ClockSender(first: start + .milliseconds(10))
             schedule.add(sender, due: sender.next, generation: 0)
-            let stopped = loop.makePromise(of: [NIODeadline].self)
-            // Held up here for 200 ms, the window ending at 150 ms: its stop, queued meanwhile,
-            // comes before the send timer, however late the loop ran this.
-            usleep(200_000)
-            loop.assumeIsolated().execute {
-                schedule.sendAll(dueBefore: start + .milliseconds(150))
-                sender.generation += 1
-                stopped.succeed(sender.scheduledAt)
-            }
-            return stopped.futureResult.map { ($0, start) }
+            // Held up here for 200 ms, and stopped in the same task, the window ending at 150 ms:
+            // the send timer, due from 10 ms, has not run. (Stopped in a task queued meanwhile, the
+            // test failed when NIO ran the timer first, which sent everything due by then.)
+            holdThisThread(microseconds: 200_000)
+            schedule.sendAll(dueBefore: start + .milliseconds(150))
+            sender.generation += 1
+            return (sender.scheduledAt, start)
         }.wait()
         let due = (0..<5).map { start + .milliseconds(10) + .nanoseconds(Self.period.nanoseconds * Int64($0)) }
         #expect(scheduledAt == due, "due at 10, 43, 77, 110 and 143 ms: every send of the window, late")
@@ -241,8 +241,9 @@ struct SendScheduleTests {
     }
 
     /// The whole bench held up as its window ends: every send due in the window is made, late,
-    /// and counted (at 50 Hz, two senders for 1 s: 100), and none due after it. Stopped at once, a connection's stop ran before the send timer, and the timer before
-    /// the other's: one missed its last ~10 sends, the other counted ~10 past the end.
+    /// and counted (at 50 Hz, two senders for 1 s: 100), and none due after it. Stopped at once,
+    /// a connection's stop could run before its send timer, and a timer before the other's stop:
+    /// one missed its last ~10 sends, the other counted ~10 past the end.
     @Test func aBenchHeldUpAtTheWindowsEndStillMakesItsSends() async throws {
         // Sending from 0.5 s before the window opens, so that however late the senders started,
         // each has 50 sends due in it; held from ~0.8 s into the window to ~1.2 s.
@@ -305,7 +306,16 @@ private final class HoldUp: Sendable {
             return group
         }
         for loop in group?.makeIterator() ?? EventLoopIterator([]) {
-            loop.execute { usleep(self.holdMicroseconds) }
+            loop.execute { holdThisThread(microseconds: self.holdMicroseconds) }
         }
+    }
+}
+
+/// Holds this thread for the whole time: `usleep` ends early when the thread handles a signal.
+func holdThisThread(microseconds: UInt32) {
+    let end = ContinuousClock.now + .microseconds(microseconds)
+    while case let left = end - ContinuousClock.now, left > .zero {
+        let (seconds, attoseconds) = left.components
+        usleep(UInt32(seconds * 1_000_000 + attoseconds / 1_000_000_000_000 + 1))
     }
 }
