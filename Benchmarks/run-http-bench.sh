@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # HTTP benchmarks of the relay with wrk (see BENCHMARKS.md).
 #
-#   bash Benchmarks/run-http-bench.sh            # every run below, 15 s each
+#   bash Benchmarks/run-http-bench.sh            # the default runs below, 15 s each
 #   DURATION=5s RUNS="post-default" bash Benchmarks/run-http-bench.sh
 #
 # Builds the release `relay` into .build-bench, then for each run starts a fresh server pinned to
 # CPU 1 on 127.0.0.1:$PORT with a new temp data dir, loads it with wrk pinned to CPU 0, and stops
 # the server (SIGTERM, then waits for it). Loopback only; every wrk run is bounded by DURATION.
 #
-# Runs (RUNS, space-separated; default all):
+# Runs (RUNS, space-separated; default: all but the four --sync runs and flood-pacer-idle):
 #   post-default   POST /api/scores, default batching (--batch-window-ms 0 --batch-size 256)
 #   post-window2   POST /api/scores, --batch-window-ms 2
 #   post-batch64   POST /api/scores, --batch-size 64
@@ -28,7 +28,7 @@
 # $TMPDIR/persistence-bench-1m-v2/game.db: run those first. Without it, post-1m and get-leaderboard
 # start from an empty database like the others.
 #
-# Environment: PORT (8099), DURATION (15s), CONNECTIONS (64), SERVER_CPU (1), WRK_CPU (0),
+# Environment: PORT (8099), DURATION (15s; in seconds, which the flood runs count in), CONNECTIONS (64), SERVER_CPU (1), WRK_CPU (0),
 # OUT (directory for the logs, default a new temp dir), SKIP_BUILD=1 to reuse the binary,
 # RELAY (the binary, default the one built; another build to compare, with SKIP_BUILD=1).
 set -euo pipefail
