@@ -238,6 +238,30 @@ struct PlanningTests {
     }
 }
 
+extension PlanningTests {
+    /// A step whose bench fell behind may fail for the bench, not the server: the table's lag
+    /// column alone left that to the reader, while `relay` and `slow-consumer` warned of it.
+    @Test("step warns of the steps where the bench fell behind its sends")
+    func stepWarnsOfALaggingBench() {
+        func step(_ rooms: Int, sendLagP99: UInt64, verdict: StepVerdict = .withinSLO) -> StepResult {
+            let window = WindowResult(
+                seconds: 1, latency: .allDelivered(5, sendLagP99: sendLagP99), server: nil, bench: nil,
+                serverPeakResidentBytes: nil)
+            return StepResult(rooms: rooms, players: 2, window: window, verdict: verdict)
+        }
+        func table(_ steps: [StepResult]) -> String {
+            StepReport(players: 2, hertz: 30, stepSeconds: 1, sloMicros: 5_000, maxRooms: 800, steps: steps).table()
+        }
+        let warning = "the bench fell behind its sends"
+        #expect(!table([step(100, sendLagP99: 200), step(200, sendLagP99: 1_000)]).contains(warning))
+        let lagged = table([
+            step(100, sendLagP99: 200), step(200, sendLagP99: 1_500),
+            step(400, sendLagP99: 3_000, verdict: .p99OverSLO(p99Micros: 9_000)),
+        ])
+        #expect(lagged.contains("WARNING     \(warning) (lag p99 over 1.00 ms) at 200, 400 rooms"), "\(lagged)")
+    }
+}
+
 extension LatencySnapshot {
     /// `count` messages sent and each delivered once, the bench's sends late by `sendLagP99` µs at p99.
     static func allDelivered(_ count: Int, sendLagP99: UInt64) -> LatencySnapshot {

@@ -132,6 +132,19 @@ struct StepReport: ScenarioReport, Equatable {
                 + (self.kneeRooms.map { "\($0) rooms (\($0 * self.players) players)" }
                     ?? "none: the first step already failed"))
         lines.append("stopped at  \(self.stopReason)")
+        if let warning = self.laggingSendWarning { lines.append(warning) }
         return lines.joined(separator: "\n")
+    }
+
+    /// The steps where the bench fell behind its own sends, as `relay` warns of its window: their
+    /// latency holds the bench's delay, so a step failing there may be the bench's limit, not the
+    /// server's (the lag column alone left that to the reader).
+    private var laggingSendWarning: String? {
+        let lagging = self.steps.filter { ($0.window?.latency.sendLagP99 ?? 0) > RelayReport.laggingSendMicros }
+        guard !lagging.isEmpty else { return nil }
+        return
+            "WARNING     the bench fell behind its sends (lag p99 over \(Format.ms(RelayReport.laggingSendMicros)) ms) at "
+            + lagging.map { "\($0.rooms)" }.joined(separator: ", ")
+            + " rooms: that delay is part of those steps' latency, and a knee there may be the bench's, not the server's"
     }
 }
