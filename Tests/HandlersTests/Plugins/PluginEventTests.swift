@@ -37,10 +37,12 @@ struct PluginEventTests {
             hello["filters"] = ["chat"]
         say(hello)
         log = []
-        waited = 0
-        while start_file and not os.path.exists(start_file) and waited < 6000:
+        # Reads nothing until the test has made its events (600 rooms: over a minute on a slow,
+        # loaded run, when a 60 s bound here had it read along and miss nothing). The bound is for
+        # a test that failed first, whose stop kills the plugin anyway.
+        waiting_since = time.monotonic()
+        while start_file and not os.path.exists(start_file) and time.monotonic() - waiting_since < 600:
             time.sleep(0.01)
-            waited += 1
         for line in sys.stdin:
             request = json.loads(line)
             room = request.get("room")
