@@ -218,15 +218,11 @@ struct PlanningTests {
     /// and the table said nothing of it (relay's did).
     @Test("slow-consumer warns of a bench behind its sends in either window, as relay does")
     func slowConsumerWarnsOfALaggingBench() {
-        func window(sendLagP99: UInt64) -> WindowResult {
-            WindowResult(
-                seconds: 1, latency: .allDelivered(5, sendLagP99: sendLagP99), server: nil, bench: nil,
-                serverPeakResidentBytes: nil)
-        }
         func table(baselineLag: UInt64, stalledLag: UInt64) -> String {
             SlowConsumerReport(
                 rooms: 1, players: 2, slowPercent: 50, hertz: 10, seconds: 1, paddingBytes: 0, setup: SetupReport(),
-                slowPlayers: 1, baseline: window(sendLagP99: baselineLag), stalled: window(sendLagP99: stalledLag),
+                slowPlayers: 1, baseline: .allDelivered(sendLagP99: baselineLag),
+                stalled: .allDelivered(sendLagP99: stalledLag),
                 slowClosedByServer: 1, slowCloseFrames4000: 1, slowStillOpen: 0, slowAnnouncedDisconnected: 1,
                 healthyAnnouncedDisconnected: 0
             ).table()
@@ -236,18 +232,13 @@ struct PlanningTests {
         #expect(table(baselineLag: 2_500, stalledLag: 0).contains("over 2.50 ms late: \(warning)"))
         #expect(table(baselineLag: 0, stalledLag: 1_001).contains(warning))
     }
-}
 
-extension PlanningTests {
     /// A step whose bench fell behind may fail for the bench, not the server: the table's lag
     /// column alone left that to the reader, while `relay` and `slow-consumer` warned of it.
     @Test("step warns of the steps where the bench fell behind its sends")
     func stepWarnsOfALaggingBench() {
         func step(_ rooms: Int, sendLagP99: UInt64, verdict: StepVerdict = .withinSLO) -> StepResult {
-            let window = WindowResult(
-                seconds: 1, latency: .allDelivered(5, sendLagP99: sendLagP99), server: nil, bench: nil,
-                serverPeakResidentBytes: nil)
-            return StepResult(rooms: rooms, players: 2, window: window, verdict: verdict)
+            StepResult(rooms: rooms, players: 2, window: .allDelivered(sendLagP99: sendLagP99), verdict: verdict)
         }
         func table(_ steps: [StepResult]) -> String {
             StepReport(players: 2, hertz: 30, stepSeconds: 1, sloMicros: 5_000, maxRooms: 800, steps: steps).table()
@@ -270,5 +261,14 @@ extension LatencySnapshot {
             expected: count, delivered: count)
         latency.sendLagP99 = sendLagP99
         return latency
+    }
+}
+
+extension WindowResult {
+    /// A second's window of five messages each delivered once, the bench's sends late by `sendLagP99` µs at p99.
+    static func allDelivered(sendLagP99: UInt64) -> WindowResult {
+        WindowResult(
+            seconds: 1, latency: .allDelivered(5, sendLagP99: sendLagP99), server: nil, bench: nil,
+            serverPeakResidentBytes: nil)
     }
 }
