@@ -29,7 +29,7 @@ struct InboundFrameReaderFuzzTests {
                 ? Int.random(in: 0...125, using: &random)
                 : [Int.random(in: 0...125, using: &random), Int.random(in: 126...maxLength, using: &random)]
                     .randomElement(using: &random)!
-            let payload = (0..<length).map { _ in UInt8.random(in: .min ... .max, using: &random) }
+            let payload = random.bytes(length)
             let mask: UInt32? = Bool.random(using: &random) ? UInt32.random(in: .min ... .max, using: &random) : nil
             var frame = InboundFrameTests.frameBytes(opcode: opcode, fin: fin, payload: payload, mask: mask)
             stream.writeBuffer(&frame)

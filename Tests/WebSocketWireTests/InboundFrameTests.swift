@@ -28,7 +28,11 @@ struct InboundFrameTests {
         }
         buffer.writeInteger(mask)
         let key = withUnsafeBytes(of: mask.bigEndian) { Array($0) }
-        buffer.writeBytes(payload.enumerated().map { $0.element ^ key[$0.offset % 4] })
+        var masked = payload
+        masked.withUnsafeMutableBufferPointer { bytes in
+            for index in bytes.indices { bytes[index] ^= key[index & 3] }
+        }
+        buffer.writeBytes(masked)
         return buffer
     }
 
