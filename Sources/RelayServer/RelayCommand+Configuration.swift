@@ -10,7 +10,7 @@ import Relay
 extension RelayCommand {
     /// `LOG_LEVEL`, `info` when unset; a value that is not a level is refused rather than ignored.
     static func logLevel(environment: [String: String]) throws -> Logger.Level {
-        guard let text = environment["LOG_LEVEL"] else { return .info }
+        guard let text = try Self.setValue("LOG_LEVEL", in: environment) else { return .info }
         guard let level = Logger.Level(rawValue: text.lowercased()) else {
             let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
             throw ValidationError("LOG_LEVEL must be one of \(levels), not '\(text)'")
@@ -22,7 +22,7 @@ extension RelayCommand {
     /// is not a number for none (one loop per CPU) and moves others into 1…1024, so a typo went
     /// unnoticed. Refused here instead, as any other value that cannot be read.
     static func checkLoopCount(environment: [String: String]) throws {
-        guard let text = environment["NIO_SINGLETON_GROUP_LOOP_COUNT"] else { return }
+        guard let text = try Self.setValue("NIO_SINGLETON_GROUP_LOOP_COUNT", in: environment) else { return }
         guard let count = Int(text), (1...1024).contains(count) else {
             throw ValidationError("NIO_SINGLETON_GROUP_LOOP_COUNT must be a whole number from 1 to 1024, not '\(text)'")
         }
@@ -60,11 +60,20 @@ extension RelayCommand {
             try Self.checkEnds(of: flag, named: "--\(option)")
             return flag
         }
+        guard let value = try Self.setValue(variable, in: environment) else { return nil }
+        try Self.checkEnds(of: value, named: variable)
+        return value
+    }
+
+    /// `variable`'s value, nil when unset. Empty is refused, with a message saying so, for the
+    /// variables without a meaning for empty: a number, a level, a folder or a host
+    /// (``nonEmpty(_:_:or:in:)``). (An empty `API_KEY` or `ALLOW_ALL_ORIGINS` is unset, an empty
+    /// list none.)
+    static func setValue(_ variable: String, in environment: [String: String]) throws -> String? {
         guard let value = environment[variable] else { return nil }
         guard !value.isEmpty else {
             throw ValidationError("\(variable) is set but empty: unset it for the default, or give it a value")
         }
-        try Self.checkEnds(of: value, named: variable)
         return value
     }
 
@@ -111,7 +120,7 @@ extension RelayCommand {
     private func applyServing(to configuration: inout ServerConfiguration, environment: [String: String]) throws {
         configuration.host = try Self.nonEmpty(self.host, "host", or: "HOST", in: environment) ?? configuration.host
         if let port = try self.port
-            ?? environment["PORT"].map({ text in
+            ?? Self.setValue("PORT", in: environment).map({ text in
                 // A typo must not start the server on another port than the operator meant.
                 guard let port = Int(text) else {
                     throw ValidationError("PORT must be an integer 0…65535, not '\(text)'")

@@ -555,4 +555,20 @@ struct ConfigurationTests {
         try RelayCommand.checkLoopCount(environment: ["NIO_SINGLETON_GROUP_LOOP_COUNT": "2"])
         try RelayCommand.checkLoopCount(environment: [:])
     }
+
+    /// An empty number or level (`PORT=${PORT}` in a compose file with nothing to fill in) is
+    /// refused as an empty folder is, with a message that says it is empty, not that '' is no number.
+    @Test func anEmptyNumberOrLevelIsRefusedAsEmpty() throws {
+        let checks: [(String, ([String: String]) throws -> Void)] = [
+            ("PORT", { _ = try RelayCommand.parse([]).configuration(environment: $0) }),
+            ("LOG_LEVEL", { _ = try RelayCommand.logLevel(environment: $0) }),
+            ("NIO_SINGLETON_GROUP_LOOP_COUNT", { try RelayCommand.checkLoopCount(environment: $0) }),
+        ]
+        for (variable, check) in checks {
+            let error = #expect(throws: ValidationError.self, "\(variable)=") { try check([variable: ""]) }
+            #expect(
+                error.map(String.init(describing:))
+                    == "\(variable) is set but empty: unset it for the default, or give it a value")
+        }
+    }
 }
