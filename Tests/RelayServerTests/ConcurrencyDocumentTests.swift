@@ -5,9 +5,6 @@ import Testing
 /// the guard looks for them by name, so a renamed or removed test must not leave the name behind.
 @Suite("CONCURRENCY.md")
 struct ConcurrencyDocumentTests {
-    private static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-
     /// The backticked names listed after each "Tests:" (separated by commas, "and" and line breaks).
     static func namedTests(in document: String) -> [String] {
         var names: [String] = []
@@ -26,17 +23,10 @@ struct ConcurrencyDocumentTests {
 
     @Test("Every test it names is a test function or suite of the package")
     func namedTestsExist() throws {
-        let document = try String(
-            contentsOf: Self.root.appendingPathComponent("Sources/CONCURRENCY.md"), encoding: .utf8)
+        let document = try PackageFiles.text(of: "Sources/CONCURRENCY.md")
         let names = Self.namedTests(in: document)
         #expect(names.count > 30, "the names were found: \(names)")
-        var sources = ""
-        let files = FileManager.default.enumerator(
-            at: Self.root.appendingPathComponent("Tests"), includingPropertiesForKeys: nil)
-        while let file = files?.nextObject() as? URL {
-            guard file.pathExtension == "swift" else { continue }
-            sources += try String(contentsOf: file, encoding: .utf8)
-        }
+        let sources = try PackageFiles.swiftSources(under: "Tests")
         for name in Set(names) {
             let declared = ["func \(name)(", "struct \(name) ", "struct \(name):", "class \(name) "].contains {
                 sources.contains($0)

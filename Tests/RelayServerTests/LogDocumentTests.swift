@@ -5,9 +5,6 @@ import Testing
 /// its tables name must be one the server logs, or an alert waits for a line that never comes.
 @Suite("README's log events")
 struct LogDocumentTests {
-    private static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-
     /// The table rows of the section: each row's event (first column) and the backticked names of
     /// its fields (last column).
     static func rows(inREADME readme: String) -> [(event: String, fields: [String])] {
@@ -31,16 +28,10 @@ struct LogDocumentTests {
 
     @Test("Every event and field it lists is a string the server's sources log")
     func listedEventsAreLogged() throws {
-        let readme = try String(contentsOf: Self.root.appendingPathComponent("README.md"), encoding: .utf8)
+        let readme = try PackageFiles.text(of: "README.md")
         let rows = Self.rows(inREADME: readme)
         #expect(rows.count > 50, "the tables were found: \(rows.map(\.event))")
-        var sources = ""
-        let files = FileManager.default.enumerator(
-            at: Self.root.appendingPathComponent("Sources"), includingPropertiesForKeys: nil)
-        while let file = files?.nextObject() as? URL {
-            guard file.pathExtension == "swift" else { continue }
-            sources += try String(contentsOf: file, encoding: .utf8)
-        }
+        let sources = try PackageFiles.swiftSources(under: "Sources")
         let named = { (name: String) in sources.contains("\"\(name)\"") }  // as a literal, not in a longer one
         for (event, fields) in rows {
             #expect(named(event), "README lists `\(event)`, which no source logs")

@@ -1,0 +1,24 @@
+import Foundation
+
+/// The package's own files, for the tests that hold its documents to its code.
+enum PackageFiles {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// The text of the document at `path`, from the package's root.
+    static func text(of path: String) throws -> String {
+        try String(contentsOf: Self.root.appendingPathComponent(path), encoding: .utf8)
+    }
+
+    /// Every Swift file under `folder` (from the package's root), one after another.
+    static func swiftSources(under folder: String) throws -> String {
+        var sources = ""
+        let files = FileManager.default.enumerator(
+            at: Self.root.appendingPathComponent(folder), includingPropertiesForKeys: nil)
+        while let file = files?.nextObject() as? URL {
+            guard file.pathExtension == "swift" else { continue }
+            sources += try String(contentsOf: file, encoding: .utf8)
+        }
+        return sources
+    }
+}
