@@ -154,7 +154,7 @@ let package = Package(
         .testTarget(
             name: "PersistenceTests",
             dependencies: [
-                "Persistence", "CSystemSQLite", "SeededRandom",
+                "Persistence", "CSystemSQLite", "SeededRandom", "RecordedLogs",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import RecordedLogs
 import Testing
 
 @testable import Persistence
@@ -54,6 +56,32 @@ struct MovedDatabaseTests {
             let reopened = try RawDatabase(path: path)
             #expect(try reopened.strings("SELECT player_name FROM scores ORDER BY id") == ["a", "b", "c"])
             #expect(try reopened.strings("SELECT player_name FROM saved_games") == ["a"])
+        }
+    }
+
+    /// What an operator's alert reads: each event names the file that moved, the WAL's path under
+    /// `db.wal` as every other WAL event has it (it was under `db.path`, the database's key).
+    @Test("A moved database or WAL file is logged critical, with the path of the file that moved")
+    func eachMoveIsLoggedWithItsFile() async throws {
+        for (file, event, key) in [
+            ("", "persistence.database.moved", "db.path"), ("-wal", "persistence.wal.moved", "db.wal"),
+        ] {
+            try await withTemporaryDirectory { directory in
+                let path = databasePath(in: directory)
+                let records = RecordedLogs()
+                let store = try await SQLiteGameStore.open(
+                    PersistenceConfiguration(databasePath: path), logger: Logger(label: "test") { _ in records })
+                _ = try await store.submit(submission("before", 1))
+                try FileManager.default.removeItem(atPath: path + file)
+                await #expect(throws: PersistenceError.storageFailure) {
+                    try await store.submit(submission("after", 2))
+                }
+                await store.close()
+                let logged = try #require(records.entries.first { $0.message == event }, "\(event) not logged")
+                #expect(logged.level == .critical)
+                #expect(logged.metadata[key] == "\(path + file)")
+                #expect(logged.metadata.keys.sorted() == [key, "effect"].sorted(), "\(logged.metadata)")
+            }
         }
     }
 

@@ -176,11 +176,11 @@ actor BatchingWriter {
         self.pending.removeAll(keepingCapacity: true)
         // Two `stat`s per batch, one by SQLite for the database file and one for the WAL file.
         guard !self.connection.fileHasMoved else {
-            self.refuse(batch, event: "persistence.database.moved", path: self.connection.path)
+            self.refuse(batch, event: "persistence.database.moved", file: ["db.path": "\(self.connection.path)"])
             return
         }
         guard !self.walFileHasMoved() else {
-            self.refuse(batch, event: "persistence.wal.moved", path: self.connection.walPath)
+            self.refuse(batch, event: "persistence.wal.moved", file: ["db.wal": "\(self.connection.walPath)"])
             return
         }
 
@@ -249,9 +249,10 @@ actor BatchingWriter {
     }
 
     /// Acknowledged, these writes would be lost for good: the file they would go to is gone.
-    private func refuse(_ batch: [PendingWrite], event: Logger.Message, path: String) {
+    /// `file` is that file's path, under its key (`db.path` or `db.wal`).
+    private func refuse(_ batch: [PendingWrite], event: Logger.Message, file: Logger.Metadata) {
         self.logger.critical(
-            event, metadata: ["db.path": "\(path)", "effect": "writes refused until the server restarts"])
+            event, metadata: file.merging(["effect": "writes refused until the server restarts"]) { named, _ in named })
         for write in batch { write.continuation.resume(throwing: PersistenceError.storageFailure) }
     }
 
