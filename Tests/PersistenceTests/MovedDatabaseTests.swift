@@ -60,8 +60,11 @@ struct MovedDatabaseTests {
     }
 
     /// What an operator's alert reads: each event names the file that moved, the WAL's path under
-    /// `db.wal` as every other WAL event has it (it was under `db.path`, the database's key).
-    @Test("A moved database or WAL file is logged critical, with the path of the file that moved")
+    /// `db.wal` as every other WAL event has it (it was under `db.path`, the database's key). Every
+    /// batch after the move is refused and logged; only the first within 10 s at critical.
+    @Test(
+        "A moved database or WAL file is logged critical once, with the path of the file that moved; the next refusals at debug"
+    )
     func eachMoveIsLoggedWithItsFile() async throws {
         for (file, event, key) in [
             ("", "persistence.database.moved", "db.path"), ("-wal", "persistence.wal.moved", "db.wal"),
@@ -73,12 +76,15 @@ struct MovedDatabaseTests {
                     PersistenceConfiguration(databasePath: path), logger: Logger(label: "test") { _ in records })
                 _ = try await store.submit(submission("before", 1))
                 try FileManager.default.removeItem(atPath: path + file)
-                await #expect(throws: PersistenceError.storageFailure) {
-                    try await store.submit(submission("after", 2))
+                for attempt in Int64(0)..<3 {
+                    await #expect(throws: PersistenceError.storageFailure) {
+                        try await store.submit(submission("after", attempt))
+                    }
                 }
                 await store.close()
-                let logged = try #require(records.entries.first { $0.message == event }, "\(event) not logged")
-                #expect(logged.level == .critical)
+                let lines = records.entries.filter { $0.message == event }
+                #expect(lines.map(\.level) == [.critical, .debug, .debug], "one line per refused batch")
+                let logged = try #require(lines.first, "\(event) not logged")
                 #expect(logged.metadata[key] == "\(path + file)")
                 #expect(logged.metadata.keys.sorted() == [key, "effect"].sorted(), "\(logged.metadata)")
             }
@@ -121,6 +127,41 @@ struct MovedDatabaseTests {
                 #expect(try RawDatabase(path: copy).strings("SELECT player_name FROM scores") == ["a"])
                 withExtendedLifetime(other) {}
             }
+        }
+    }
+
+    /// The copy out of a deleted WAL file is tried again with each batch until it succeeds; while
+    /// it keeps failing, a critical line once in 10 s, not one per batch.
+    @Test(
+        "A WAL file deleted while the database file cannot be written: each batch retries the copy, logged critical once"
+    )
+    func aFailedCopyOutOfADeletedWALIsRetriedWithEachBatch() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            let records = RecordedLogs()
+            let store = try await SQLiteGameStore.open(
+                PersistenceConfiguration(databasePath: path), logger: Logger(label: "test") { _ in records })
+            _ = try await store.submit(submission("a", 1))
+            try FileManager.default.removeItem(atPath: path + "-wal")
+            let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+            await InjectedWriteErrors.failingWrites(toFile: resolved, with: EIO) {
+                for attempt in Int64(0)..<3 {
+                    await #expect(throws: PersistenceError.storageFailure) {
+                        try await store.submit(submission("refused", attempt))
+                    }
+                }
+            }
+            #expect(!records.entries.contains { $0.message == "persistence.wal.rescued" })
+            await #expect(throws: PersistenceError.storageFailure) { try await store.submit(submission("later", 4)) }
+            // Copied while the store runs: at its close SQLite would copy the WAL in anyway.
+            let copy = databasePath(in: directory, "copy.db")
+            try FileManager.default.copyItem(atPath: path, toPath: copy)
+            #expect(try RawDatabase(path: copy).strings("SELECT player_name FROM scores") == ["a"])
+            await store.close()
+            let failures = records.entries.filter { $0.message == "persistence.wal.rescue_failed" }
+            #expect(failures.map(\.level) == [.critical, .debug, .debug])
+            #expect(failures.first?.metadata.keys.sorted() == ["db.path", "effect", "error"])
+            #expect(records.entries.filter { $0.message == "persistence.wal.rescued" }.count == 1)
         }
     }
 

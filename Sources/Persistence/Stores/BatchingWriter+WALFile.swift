@@ -46,7 +46,8 @@ extension BatchingWriter {
                 metadata: ["db.path": "\(self.connection.path)", "result": "committed writes copied into the database"])
             return true
         } catch {
-            self.logger.critical(
+            self.logger.log(
+                level: self.repeatedEvents.level(.critical, for: "persistence.wal.rescue_failed"),
                 "persistence.wal.rescue_failed",
                 metadata: [
                     "db.path": "\(self.connection.path)", "error": "\(error)",

@@ -50,6 +50,8 @@ actor BatchingWriter {
     private var commitsAtOnce = false
     /// The last batch failed for a full disk: checkpoint before the next one (`checkpointAfterDiskFull`).
     private var diskWasFull = false
+    /// Levels of the events each batch may log again (a refused or failed batch).
+    var repeatedEvents = RepeatedEventLevels()
     /// The WAL file the connection commits to (see ``walFileHasMoved()``).
     var walFile = WALFile.unknown
     enum WALFile {
@@ -190,10 +192,9 @@ actor BatchingWriter {
             self.diskWasFull = false
             for (write, outcome) in zip(batch, outcomes) { write.continuation.resume(returning: outcome) }
         } catch {
-            self.logger.error(
-                "persistence.batch.failed",
-                metadata: ["db.batch.size": "\(batch.count)", "error": "\(error)"]
-            )
+            self.logger.log(
+                level: self.repeatedEvents.level(.error, for: "persistence.batch.failed \(error.code)"),
+                "persistence.batch.failed", metadata: ["db.batch.size": "\(batch.count)", "error": "\(error)"])
             if error.failsEveryWrite {
                 // Every write would meet it again: a retry waits out the lock timeout, or the
                 // failing disk, each.
@@ -251,7 +252,8 @@ actor BatchingWriter {
     /// Acknowledged, these writes would be lost for good: the file they would go to is gone.
     /// `file` is that file's path, under its key (`db.path` or `db.wal`).
     private func refuse(_ batch: [PendingWrite], event: Logger.Message, file: Logger.Metadata) {
-        self.logger.critical(
+        self.logger.log(
+            level: self.repeatedEvents.level(.critical, for: event.description),
             event, metadata: file.merging(["effect": "writes refused until the server restarts"]) { named, _ in named })
         for write in batch { write.continuation.resume(throwing: PersistenceError.storageFailure) }
     }
