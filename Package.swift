@@ -134,6 +134,8 @@ let package = Package(
         ),
         // Test helpers shared by several test targets.
         .target(name: "SeededRandom", path: "Tests/SeededRandom", swiftSettings: swiftSettings),
+        // Caps how many tests run at once, as the test binary loads (see width.c); linked, not imported.
+        .target(name: "TestWidth", path: "Tests/TestWidth"),
         .target(name: "ChildProcess", path: "Tests/ChildProcess", swiftSettings: swiftSettings),
         .target(
             name: "RecordedLogs", dependencies: [.product(name: "Logging", package: "swift-log")],
@@ -141,7 +143,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RelayTests",
-            dependencies: ["Relay", "SeededRandom"],
+            dependencies: ["Relay", "SeededRandom", "TestWidth"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
