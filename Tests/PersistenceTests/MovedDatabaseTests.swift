@@ -72,16 +72,15 @@ struct MovedDatabaseTests {
             try await withTemporaryDirectory { directory in
                 let path = databasePath(in: directory)
                 let records = RecordedLogs()
-                let store = try await SQLiteGameStore.open(
-                    PersistenceConfiguration(databasePath: path), logger: Logger(label: "test") { _ in records })
-                _ = try await store.submit(submission("before", 1))
-                try FileManager.default.removeItem(atPath: path + file)
-                for attempt in Int64(0)..<3 {
-                    await #expect(throws: PersistenceError.storageFailure) {
-                        try await store.submit(submission("after", attempt))
+                try await withStore(PersistenceConfiguration(databasePath: path), loggingTo: records) { store in
+                    _ = try await store.submit(submission("before", 1))
+                    try FileManager.default.removeItem(atPath: path + file)
+                    for attempt in Int64(0)..<3 {
+                        await #expect(throws: PersistenceError.storageFailure) {
+                            try await store.submit(submission("after", attempt))
+                        }
                     }
                 }
-                await store.close()
                 let lines = records.entries.filter { $0.message == event }
                 #expect(lines.map(\.level) == [.critical, .debug, .debug], "one line per refused batch")
                 let logged = try #require(lines.first, "\(event) not logged")
@@ -139,25 +138,26 @@ struct MovedDatabaseTests {
         try await withTemporaryDirectory { directory in
             let path = databasePath(in: directory)
             let records = RecordedLogs()
-            let store = try await SQLiteGameStore.open(
-                PersistenceConfiguration(databasePath: path), logger: Logger(label: "test") { _ in records })
-            _ = try await store.submit(submission("a", 1))
-            try FileManager.default.removeItem(atPath: path + "-wal")
-            let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-            await InjectedWriteErrors.failingWrites(toFile: resolved, with: EIO) {
-                for attempt in Int64(0)..<3 {
-                    await #expect(throws: PersistenceError.storageFailure) {
-                        try await store.submit(submission("refused", attempt))
+            try await withStore(PersistenceConfiguration(databasePath: path), loggingTo: records) { store in
+                _ = try await store.submit(submission("a", 1))
+                try FileManager.default.removeItem(atPath: path + "-wal")
+                let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+                await InjectedWriteErrors.failingWrites(toFile: resolved, with: EIO) {
+                    for attempt in Int64(0)..<3 {
+                        await #expect(throws: PersistenceError.storageFailure) {
+                            try await store.submit(submission("refused", attempt))
+                        }
                     }
                 }
+                #expect(!records.entries.contains { $0.message == "persistence.wal.rescued" })
+                await #expect(throws: PersistenceError.storageFailure) {
+                    try await store.submit(submission("later", 4))
+                }
+                // Copied while the store runs: at its close SQLite would copy the WAL in anyway.
+                let copy = databasePath(in: directory, "copy.db")
+                try FileManager.default.copyItem(atPath: path, toPath: copy)
+                #expect(try RawDatabase(path: copy).strings("SELECT player_name FROM scores") == ["a"])
             }
-            #expect(!records.entries.contains { $0.message == "persistence.wal.rescued" })
-            await #expect(throws: PersistenceError.storageFailure) { try await store.submit(submission("later", 4)) }
-            // Copied while the store runs: at its close SQLite would copy the WAL in anyway.
-            let copy = databasePath(in: directory, "copy.db")
-            try FileManager.default.copyItem(atPath: path, toPath: copy)
-            #expect(try RawDatabase(path: copy).strings("SELECT player_name FROM scores") == ["a"])
-            await store.close()
             let failures = records.entries.filter { $0.message == "persistence.wal.rescue_failed" }
             #expect(failures.map(\.level) == [.critical, .debug, .debug])
             #expect(failures.first?.metadata.keys.sorted() == ["db.path", "effect", "error"])

@@ -30,20 +30,20 @@ struct RepeatedFailureLogTests {
     func failedBatchesAreLoggedOncePerError() async throws {
         try await withTemporaryDirectory { directory in
             let records = RecordedLogs()
-            let store = try await SQLiteGameStore.open(
-                PersistenceConfiguration(databasePath: databasePath(in: directory)),
-                logger: Logger(label: "test") { _ in records })
-            _ = try await store.submit(submission("before", 1))
-            for (code, expected) in [(EIO, PersistenceError.storageFailure), (ENOSPC, .diskFull)] {
-                await InjectedWriteErrors.failingWrites(in: directory, with: code) {
-                    for attempt in Int64(0)..<3 {
-                        // One write at a time: a batch each.
-                        await #expect(throws: expected) { try await store.submit(submission("refused", attempt)) }
+            try await withStore(
+                PersistenceConfiguration(databasePath: databasePath(in: directory)), loggingTo: records
+            ) { store in
+                _ = try await store.submit(submission("before", 1))
+                for (code, expected) in [(EIO, PersistenceError.storageFailure), (ENOSPC, .diskFull)] {
+                    await InjectedWriteErrors.failingWrites(in: directory, with: code) {
+                        for attempt in Int64(0)..<3 {
+                            // One write at a time: a batch each.
+                            await #expect(throws: expected) { try await store.submit(submission("refused", attempt)) }
+                        }
                     }
                 }
+                _ = try await store.submit(submission("after", 2))
             }
-            _ = try await store.submit(submission("after", 2))
-            await store.close()
             let lines = records.entries.filter { $0.message == "persistence.batch.failed" }
             #expect(lines.map(\.level) == [.error, .debug, .debug, .error, .debug, .debug], "\(lines.map(\.metadata))")
             #expect(lines.allSatisfy { $0.metadata["db.batch.size"] == "1" })

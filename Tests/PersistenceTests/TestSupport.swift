@@ -1,6 +1,7 @@
 import CSystemSQLite
 import Foundation
 import Logging
+import RecordedLogs
 import Synchronization
 
 @testable import Persistence
@@ -18,10 +19,13 @@ func withTemporaryDirectory<T>(_ body: (URL) async throws -> T) async throws -> 
 }
 
 /// Opens a store, runs `body`, and always closes the store afterwards (also when `body` throws).
+/// What it logs (debug and above) goes to `records`, if given.
 func withStore<T>(
-    _ configuration: PersistenceConfiguration, _ body: (SQLiteGameStore) async throws -> T
+    _ configuration: PersistenceConfiguration, loggingTo records: RecordedLogs? = nil,
+    _ body: (SQLiteGameStore) async throws -> T
 ) async throws -> T {
-    let store = try await SQLiteGameStore.open(configuration, logger: quietLogger)
+    let logger = records.map { records in Logger(label: "test") { _ in records } } ?? quietLogger
+    let store = try await SQLiteGameStore.open(configuration, logger: logger)
     do {
         let result = try await body(store)
         await store.close()
