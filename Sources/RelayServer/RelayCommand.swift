@@ -223,6 +223,7 @@ struct RelayCommand: AsyncParsableCommand {
         try Self.checkLoopCount(environment: environment)
         let openFileLimit = OpenFileLimit.raiseSoftLimitToHard()
         var logger = Logger(label: "relay")
+        logger.handler = OneLineLogHandler(wrapping: logger.handler)
         logger.logLevel = try Self.logLevel(environment: environment)
         // Two in-process handlers of one type stop the start before anything opens (status 3, as
         // for the plugins' claims).

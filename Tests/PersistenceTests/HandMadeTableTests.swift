@@ -74,6 +74,10 @@ import Testing
                 at: databasePath(in: directory))
             #expect(reason.contains("table saved_games cannot take this server's writes"), "reason: \(reason)")
             #expect(reason.contains("saves are closed"), "reason: \(reason)")
+            // The statement it quotes is folded onto one line, whole up to its cut (the log's
+            // `relay.startup.failed` is one line; its statement had seemed to lack a placeholder).
+            #expect(!reason.contains("\n"), "reason: \(reason)")
+            #expect(reason.contains("timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"), "reason: \(reason)")
         }
     }
 

@@ -543,6 +543,25 @@ struct ProcessLifecycleTests {
         }
     }
 
+    /// README, "What the log says": one line per event. A folder with a line break in its name
+    /// (Linux allows it) split `relay.starting`'s and `persistence.opened`'s lines in two.
+    @Test("A line break in a logged value is escaped: every line of the log is one event's")
+    func oneLinePerEvent() async throws {
+        try await withTemporaryDirectory { directory in
+            let relay = try self.startRelay(dataDirectory: directory + "/two\nlines")
+            _ = try await relay.listeningPort()
+            relay.send(SIGTERM)
+            #expect(try await relay.exitStatus() == 0)
+            #expect(relay.printed.contains("/two\\u{a}lines/game.db"), "\(relay.printed)")
+            let lines = relay.printed.split(separator: "\n")
+            // Each opens with its time (`2026-12-07T09:30:00+0000 info relay: …`).
+            let stray = lines.filter {
+                $0.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} [a-z]+ relay: .*/) == nil
+            }
+            #expect(stray.isEmpty, "\(relay.printed)")
+        }
+    }
+
     @Test("A corrupt database file stops start-up with a clear message and exit status 2")
     func corruptDatabase() async throws {
         try await withTemporaryDirectory { directory in

@@ -153,8 +153,12 @@ final class SQLiteConnection {
     }
 
     func error(_ rc: Int32, doing what: String) -> SQLiteError {
-        SQLiteError(
-            code: rc, message: "\(String(cString: sqlite3_errmsg(self.handle))) (while: \(what.prefix(120)))",
+        // A statement's line breaks and indentation folded, as the message goes into one log line;
+        // a long one cut, the cut marked.
+        let statement = what.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        let quoted = statement.count > 300 ? statement.prefix(300) + "…" : statement
+        return SQLiteError(
+            code: rc, message: "\(String(cString: sqlite3_errmsg(self.handle))) (while: \(quoted))",
             systemErrno: Self.failedWriteOrSync.contains(rc) ? self.lastWriteErrno() : 0)
     }
 

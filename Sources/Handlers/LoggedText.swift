@@ -4,7 +4,12 @@ extension String {
     /// so that what a plugin writes cannot forge log lines of its own or repaint the operator's
     /// terminal.
     init(loggable bytes: some Collection<UInt8>) {
-        let text = String(decoding: bytes, as: UTF8.self)
+        self.init(loggable: String(decoding: bytes, as: UTF8.self))
+    }
+
+    /// `text` as it may go into a log line (see ``init(loggable:)-(Collection<UInt8>)``); itself
+    /// when it has nothing to escape.
+    package init(loggable text: String) {
         guard text.unicodeScalars.contains(where: \.isControlOrFormat) else {
             self = text
             return
