@@ -61,6 +61,9 @@ func buildApplication(
             }),
         services: services,
         onServerRunning: { serverChannel in
+            if configuration.maxConnections != nil {
+                await ConnectionCap.acceptOneAtATime(on: serverChannel, logger: logger)
+            }
             await acceptFilter.install(on: serverChannel)
             await onServerRunning(serverChannel)
         },

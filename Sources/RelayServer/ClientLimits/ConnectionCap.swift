@@ -1,5 +1,6 @@
 import HummingbirdCore
 import Logging
+import NIOCore
 
 /// Stops accepting connections while `maximum` are open (HTTP and WebSocket alike); new ones
 /// wait in the kernel's backlog until others close.
@@ -71,5 +72,18 @@ struct ConnectionCap: AvailableConnectionsDelegate {
 
     func isAcceptingNewConnections() -> Bool {
         self.open < self.maximum
+    }
+
+    /// Has the listening socket accept one connection a wake-up (NIO's default is 4): the cap is
+    /// asked between wake-ups only, so connections arriving together went up to 3 past it. The
+    /// socket is level-triggered, so the others are taken at the next turns of the loop.
+    static func acceptOneAtATime(on serverChannel: any Channel, logger: Logger) async {
+        do {
+            try await serverChannel.setOption(ChannelOptions.maxMessagesPerRead, value: 1).get()
+        } catch {
+            logger.warning(
+                "connections.cap_not_exact",
+                metadata: ["error": "\(error)", "effect": "a burst of connections may go up to 3 past the cap"])
+        }
     }
 }
