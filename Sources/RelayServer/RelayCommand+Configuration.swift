@@ -80,7 +80,8 @@ extension RelayCommand {
     /// Refuses a path or host padded with whitespace, or starting with `~` (``nonEmpty(_:_:or:in:)``).
     private static func checkEnds(of value: String, named name: String) throws {
         guard !value.hasWhitespaceAtAnEnd else {
-            throw ValidationError("\(name) '\(value)' has a space or a line break at its start or end")
+            throw ValidationError(
+                "\(name) '\(value)' has a space, a line break or a byte-order mark at its start or end")
         }
         guard !value.hasPrefix("~") else {
             throw ValidationError("\(name) '\(value)' starts with ~, which is not expanded here: give the full path")
@@ -177,7 +178,7 @@ extension RelayCommand {
     /// The SQLite store in `dataDirectory`, batched and synchronous as asked.
     private func persistence(in dataDirectory: String) throws -> PersistenceConfiguration {
         guard let synchronous = PersistenceConfiguration.SynchronousMode(rawValue: self.sync.uppercased()) else {
-            throw ValidationError("--sync must be normal or full")
+            throw ValidationError("--sync must be normal or full, not '\(self.sync)'")
         }
         return PersistenceConfiguration(
             databasePath: ServerConfiguration.databasePath(in: dataDirectory),

@@ -434,9 +434,10 @@ struct ConfigurationTests {
 
     @Test("Bad values are refused")
     func badValues() throws {
-        #expect(throws: (any Error).self) {
+        let sync = #expect(throws: ValidationError.self) {
             try RelayCommand.parse(["--sync", "sometimes"]).configuration(environment: [:])
         }
+        #expect(sync.map { "\($0)" } == "--sync must be normal or full, not 'sometimes'")
         #expect(throws: (any Error).self) {
             try RelayCommand.parse(["--port", "70000"]).configuration(environment: [:])
         }
@@ -486,6 +487,13 @@ struct ConfigurationTests {
                     try RelayCommand.parse([flag, padded]).configuration(environment: [:])
                 }
             }
+            // The message names the mark, which a terminal does not show.
+            let marked = #expect(throws: ValidationError.self) {
+                try RelayCommand.parse([]).configuration(environment: [variable: "\u{FEFF}/x"])
+            }
+            #expect(
+                marked.map { "\($0)".hasSuffix("has a space, a line break or a byte-order mark at its start or end") }
+                    == true, "\(String(describing: marked))")
         }
         // Nor is an executable named one by one (`--plugin`): a mistake in it surfaced only after
         // the store had opened, the key been printed and the other plugins started (status 3).
