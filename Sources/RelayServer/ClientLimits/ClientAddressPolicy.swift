@@ -133,7 +133,7 @@ struct ClientAddressPolicy: Sendable {
         logger.warning(
             "proxy.client_unnamed",
             metadata: [
-                "proxy.address": "\(peer.map { "\($0)" } ?? "none")",
+                "proxy.address": "\(peer?.ipAddress ?? "none")",
                 "effect": "its clients are not counted by the per-address limits",
                 "fix": "have the proxy set X-Forwarded-For, or take it out of --forwarded-allow-ips",
             ])
@@ -150,7 +150,7 @@ struct ClientAddressPolicy: Sendable {
         logger.warning(
             "proxy.loopback_not_listed",
             metadata: [
-                "proxy.address": "\(peer.map { "\($0)" } ?? "none")",
+                "proxy.address": "\(peer?.ipAddress ?? "none")",
                 "effect": "the clients it forwards are not counted by the per-address limits",
                 "fix": "list it in --forwarded-allow-ips (loopback is listed by default)",
             ])
