@@ -70,6 +70,29 @@ struct PluginServerTests {
         }
     }
 
+    /// README: `relay.starting` says the plugins are up. A plugin's `plugin.ready` came after it in
+    /// one start of four when that plugin said hello last: the start was told first.
+    @Test("A plugin that says hello late is logged ready before the start goes on")
+    func readyIsLoggedBeforeTheStartGoesOn() async throws {
+        try await withTemporaryDirectory { directory in
+            let plugins = try Self.pluginsFolder(
+                in: directory, script: "late.sh",
+                """
+                sleep 1
+                echo '{"kind":"hello","protocol":1,"name":"late","handles":["late_type"]}'
+                while read -r line; do :; done
+                """)
+            let relay = try self.startRelay(dataDirectory: directory + "/data", pluginsDirectory: plugins)
+            _ = try await relay.listeningPort()
+            let lines = relay.printed.split(separator: "\n")
+            let ready = try #require(lines.firstIndex { $0.hasSuffix("] plugin.ready") }, "\(relay.printed)")
+            let starting = try #require(lines.firstIndex { $0.hasSuffix("] relay.starting") }, "\(relay.printed)")
+            #expect(ready < starting, "\(relay.printed)")
+            relay.send(SIGTERM)
+            #expect(try await relay.exitStatus() == 0)
+        }
+    }
+
     @Test("The example plugins serve roll_dice and filter chat; SIGTERM stops them and exits 0")
     func examplePlugins() async throws {
         try await withTemporaryDirectory { directory in

@@ -446,13 +446,14 @@ public final class PluginProcess: Sendable {
         // (``State/startingInput``); closed again here, as it is not to be served.
         if lateForShutdown { input.close() }
         if refusal == nil {
-            self.readiness.succeed(hello)
+            // Logged first: the start waits for every plugin's readiness, then logs `relay.starting`.
             self.logger.info(
                 "plugin.ready",
                 metadata: [
                     "name": "\(hello.name)", "handles": "\(hello.handles)", "filters": "\(hello.filters)",
                     "events": "\(hello.events.map(\.rawValue).sorted())",
                 ])
+            self.readiness.succeed(hello)
         }
         return refusal
     }
