@@ -40,6 +40,7 @@ func buildApplication(
     let connectionsPerAddress = ConnectionsPerAddress(configuration.connectionsPerAddress)
     let inboundBytesPerAddress = InboundBytesPerAddress(limits: configuration.relay)
     let busyLoops = busyLoops ?? BusyLoops(limits: configuration.relay, logger: logger)
+    let connectionCap = configuration.maxConnections.map { ConnectionCap(maximum: $0, logger: logger) }
     let acceptFilter = PerAddressAcceptFilter(
         connections: connectionsPerAddress, clients: configuration.clientAddresses, logger: logger)
     return Application(
@@ -56,13 +57,11 @@ func buildApplication(
         },
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port), serverName: nil,
-            availableConnectionsDelegate: configuration.maxConnections.map {
-                ConnectionCap(maximum: $0, logger: logger)
-            }),
+            availableConnectionsDelegate: connectionCap),
         services: services,
         onServerRunning: { serverChannel in
-            if configuration.maxConnections != nil {
-                await ConnectionCap.acceptOneAtATime(on: serverChannel, logger: logger)
+            if let connectionCap {
+                connectionCap.listening.take(serverChannel, perWakeUp: connectionCap.acceptsPerWakeUp)
             }
             await acceptFilter.install(on: serverChannel)
             await onServerRunning(serverChannel)
