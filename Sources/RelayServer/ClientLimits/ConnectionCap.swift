@@ -40,8 +40,9 @@ struct ConnectionCap: AvailableConnectionsDelegate {
 
     let maximum: Int
     let logger: Logger
-    /// The listening socket, once it runs (``take(_:)``): near the cap it takes one connection a
-    /// wake-up (``acceptsPerWakeUp``).
+    /// The listening socket, once it runs (``ListeningSocket/take(_:perWakeUp:)``): near the cap
+    /// it takes one connection a wake-up (``acceptsPerWakeUp``). A reference: hummingbird keeps a
+    /// copy of the cap.
     let listening = ListeningSocket()
     private var open = 0
     /// Set when the cap is reached, cleared below 90 % of it: one warning per episode, not one
@@ -89,8 +90,9 @@ struct ConnectionCap: AvailableConnectionsDelegate {
     }
 }
 
-/// The server's listening socket, for the cap to set how many connections it takes a wake-up.
-/// Used on the socket's event loop only: the cap hears of connections there.
+/// The server's listening socket, for the cap to set how many connections it takes a wake-up. The
+/// cap hears of connections on the socket's event loop; the socket is handed over from the
+/// server's start-up task.
 final class ListeningSocket: Sendable {
     /// NIO's default `maxMessagesPerRead`.
     static let nioAcceptsPerWakeUp: UInt = 4
