@@ -23,16 +23,26 @@ enum ListeningProbe {
         #else
             let descriptor = socket(address.protocol.rawValue, SOCK_STREAM, 0)
         #endif
-        guard descriptor >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
+        let named = address.protocol == .inet6 ? "[\(address.ipAddress ?? host)]" : address.ipAddress ?? host
+        guard descriptor >= 0 else { throw Failure(address: "\(named):\(port)", call: "socket", errno: errno) }
         defer { close(descriptor) }
         var reuse: Int32 = 1
         guard setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
-            throw IOError(errnoCode: errno, reason: "setsockopt(SO_REUSEADDR)")
+            throw Failure(address: "\(named):\(port)", call: "setsockopt(SO_REUSEADDR)", errno: errno)
         }
         let bound = address.withSockAddr { bind(descriptor, $0, socklen_t($1)) }
-        guard bound == 0 else {
-            let named = address.protocol == .inet6 ? "[\(address.ipAddress ?? host)]" : address.ipAddress ?? host
-            throw IOError(errnoCode: errno, reason: "bind(\(named):\(port))")
+        guard bound == 0 else { throw Failure(address: "\(named):\(port)", call: "bind", errno: errno) }
+    }
+
+    /// Why the address cannot be listened on, as `relay.failed` logs it: NIO's `IOError` printed
+    /// `bind(127.0.0.1:8000): Address already in use) (errno: 98)`, its parenthesis astray.
+    struct Failure: Error, CustomStringConvertible {
+        let address: String
+        let call: String
+        let errno: Int32
+
+        var description: String {
+            "cannot listen on \(self.address): \(String(cString: strerror(self.errno))) (\(self.call), errno \(self.errno))"
         }
     }
 }

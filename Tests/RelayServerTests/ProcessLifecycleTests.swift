@@ -605,7 +605,10 @@ struct ProcessLifecycleTests {
                 running.send(SIGTERM)
                 #expect(try await running.exitStatus() == 0)
                 #expect(status == 1)  // any other failure (README)
-                #expect(relay.printed.lowercased().contains("address already in use"), "\(relay.printed)")
+                #expect(
+                    relay.printed.contains(
+                        "error=cannot listen on 127.0.0.1:\(port): Address already in use (bind, errno \(EADDRINUSE))"),
+                    "\(relay.printed)")
                 #expect(relay.printed.contains("relay.failed"), "\(relay.printed)")
                 #expect(!relay.printed.contains("generated key"), "\(relay.printed)")
                 #expect(!relay.printed.contains("persistence."), "\(relay.printed)")
