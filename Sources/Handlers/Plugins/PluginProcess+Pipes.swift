@@ -116,14 +116,14 @@ extension PluginProcess {
                                 invalidAnswers += 1
                                 badLineLog.log(
                                     "plugin.answer.invalid", to: self.logger, count: invalidAnswers,
-                                    reason: "request \(id) was not sent to it yet", line: nil)
+                                    reason: "request \(id) was not sent to it yet", line: line)
                                 return
                             }
                             if let reason = self.complete(id, answer: answer) {
                                 invalidAnswers += 1
                                 badLineLog.log(
                                     "plugin.answer.invalid", to: self.logger, count: invalidAnswers,
-                                    reason: "\(reason) (request \(id))", line: nil)
+                                    reason: "\(reason) (request \(id))", line: line)
                             }
                         case .invalidAnswer(let id, let reason):
                             guard saidHello else {
@@ -134,7 +134,7 @@ extension PluginProcess {
                             invalidAnswers += 1
                             badLineLog.log(
                                 "plugin.answer.invalid", to: self.logger, count: invalidAnswers,
-                                reason: "\(reason) (request \(id))", line: nil)
+                                reason: "\(reason) (request \(id))", line: line)
                             if !unsent { self.complete(id, with: .invalidAnswer(reason)) }
                         case .badHello(let reason):
                             violation = "a bad hello: \(reason)"
@@ -203,13 +203,12 @@ private struct SometimesLog {
             self.unlogged += 1
             return
         }
-        let sample = line.map { String(loggable: $0.prefix(200)) } ?? ""
-        logger.warning(
-            event,
-            metadata: [
-                "reason": "\(String(loggable: reason.utf8))", "line": "\(sample)", "count": "\(count)",
-                "unlogged": "\(self.unlogged)",
-            ])
+        var metadata: Logger.Metadata = [
+            "reason": "\(String(loggable: reason.utf8))", "count": "\(count)", "unlogged": "\(self.unlogged)",
+        ]
+        // Its first 200 bytes; none for a line too long to keep.
+        if let line { metadata["line"] = "\(String(loggable: line.prefix(200)))" }
+        logger.warning(event, metadata: metadata)
         self.unlogged = 0
     }
 }

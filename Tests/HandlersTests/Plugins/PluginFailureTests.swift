@@ -648,7 +648,7 @@ struct PluginFailureTests {
         #expect(
             logged == [
                 "plugin.line.garbage 1 this is not json", "plugin.line.garbage 2 [1,2,3]",
-                #"plugin.line.garbage 3 {"kind":"weird"}"#, "plugin.line.too_long 4 ",
+                #"plugin.line.garbage 3 {"kind":"weird"}"#, "plugin.line.too_long 4 -",  // no line: not kept
             ], "\(logged)")
     }
 
@@ -657,11 +657,19 @@ struct PluginFailureTests {
         "nan", "huge_number", "lone_surrogate", "invalid_utf8",  // not JSON this server reads
     ])
     func answersOutsideTheProtocolArePluginErrors(_ mistake: String) async throws {
-        try await ProbePlugin.withHarness([ProbePlugin.executable()]) { harness in
+        let records = RecordedLogs()
+        let logger = Logger(label: "test") { _ in records }
+        try await ProbePlugin.withHarness([ProbePlugin.executable()], logger: logger) { harness in
             let client = harness.client()
             await client.expectError("plugin_error", after: #"{"type":"probe","do":"\#(mistake)"}"#)
             #expect(await client.exchange(#"{"type":"probe"}"#).map(\.type) == ["probe_reply"])
         }
+        // The log shows the plugin's author what was sent (it logged an empty `line=`).
+        let logged = records.entries.filter { $0.message == "plugin.answer.invalid" }
+        #expect(logged.count == 1, "\(logged.map(\.metadata))")
+        #expect(
+            logged.allSatisfy { "\($0.metadata["line"] ?? "")".hasPrefix(#"{"kind": "answer", "id": "#) },
+            "\(logged.map(\.metadata))")
     }
 
     /// An answer to a request the plugin was not sent yet (its writer blocked by a full pipe) did
