@@ -58,7 +58,10 @@ extension PluginProcess {
                     stdoutEnded = true
                     // Stdout is closed: the plugin has exited, or is of no more use and is stopped.
                     self.endIncarnation(input)
-                    if !self.isShuttingDown { kill.yield() }
+                    if !self.isShuttingDown {
+                        await self.logIfStdoutClosedWhileRunning(execution.processIdentifier.value)
+                        kill.yield()
+                    }
                     // Killed, its stderr closed: no last words to wait for.
                     if stderrEnded, !self.isShuttingDown { break waiting }
                     // Stderr ends when the process does: its last words (a traceback) are kept if
@@ -84,6 +87,16 @@ extension PluginProcess {
             }
             group.cancelAll()
         }
+    }
+
+    /// Says why a plugin still running is killed once its stdout closed (PLUGINS.md §5: as a
+    /// crash); its exit line alone said `signaled(9)`. A process exiting closes its stdout a moment
+    /// before it counts as exited, so that moment is waited out first: a crash is not logged so.
+    private func logIfStdoutClosedWhileRunning(_ pid: pid_t) async {
+        await ProcessExit.wait(for: pid, atMost: .milliseconds(100))
+        guard !ProcessExit.hasExited(pid) else { return }
+        self.logger.warning(
+            "plugin.stdout.closed", metadata: ["effect": "the plugin is killed and restarted, as after a crash"])
     }
 
     /// Reads stdout lines until it closes or the plugin breaks the protocol.

@@ -36,12 +36,16 @@ struct PluginFailureTests {
     }
 
     @Test func aCrashAnswersUnavailableAndThePluginIsRestarted() async throws {
-        try await ProbePlugin.withHarness([ProbePlugin.executable()]) { harness in
+        let records = RecordedLogs()
+        let logger = Logger(label: "test") { _ in records }
+        try await ProbePlugin.withHarness([ProbePlugin.executable()], logger: logger) { harness in
             let client = harness.client()
             let before = try #require(await client.probePID())
             await client.expectError("plugin_unavailable", after: #"{"type":"probe","do":"crash"}"#)
             #expect(try await client.probePIDOnceAnswering(in: harness) != before)
         }
+        // Its stdout closed as it exited: a crash, not a plugin that closed it and ran on.
+        #expect(!records.entries.contains { $0.message == "plugin.stdout.closed" })
     }
 
     /// The silence that gets a hung plugin killed is its incarnation's: a plugin that times out a
@@ -600,12 +604,17 @@ struct PluginFailureTests {
     }
 
     @Test func closingStdoutCountsAsAStop() async throws {
-        try await ProbePlugin.withHarness([ProbePlugin.executable()]) { harness in
+        let records = RecordedLogs()
+        let logger = Logger(label: "test") { _ in records }
+        try await ProbePlugin.withHarness([ProbePlugin.executable()], logger: logger) { harness in
             let client = harness.client()
             let before = try #require(await client.probePID())
             await client.expectError("plugin_unavailable", after: #"{"type":"probe","do":"close_stdout"}"#)
             #expect(try await client.probePIDOnceAnswering(in: harness) != before)
         }
+        // Why it was killed: its exit alone says only `signaled(9)`.
+        let closed = records.entries.filter { $0.message == "plugin.stdout.closed" }
+        #expect(closed.map(\.level) == [.warning], "\(records.entries.map(\.message))")
     }
 
     /// A plugin that closes its stdin and runs on can take no request: the first one the server
