@@ -302,6 +302,8 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
                 return handler.scheduleCheck(context: context, at: now + handler.requestTimeout)
             }
             if now >= since + handler.requestTimeout {
+                let seconds = (Double(handler.requestTimeout.nanoseconds) / 1e8).rounded() / 10
+                handler.logger.debug("http.request.timed_out", metadata: ["timeout.seconds": "\(seconds)"])
                 context.close(promise: nil)
             } else {
                 handler.scheduleCheck(context: context, at: since + handler.requestTimeout)

@@ -155,7 +155,9 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
             // Neither an HTTP request nor an upgrade came whole: an unreadable head, or one cut
             // off by the request timeout (not only a failed upgrade: any first request goes
             // through the upgrade handler).
-            logger.debug("relay.connection.no_first_request", metadata: ["error": "\(error)"])
+            logger.debug(
+                "relay.connection.no_first_request", metadata: ["error": "\(Self.describe(firstRequestFailure: error))"]
+            )
             return value.channel.close(promise: nil)
         }
         switch connection {
@@ -163,6 +165,13 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
         case .http(let http): await self.serveHTTP(http, logger: logger)
         case .refusedUpgrade(let http, let refusal): await Self.refuseUpgrade(on: http, with: refusal, logger: logger)
         }
+    }
+
+    /// NIO's upgrade handler fails with "Inappropriate operation for state" whenever the
+    /// connection closes before a whole first request: a timeout, a reset or a close.
+    private static func describe(firstRequestFailure error: any Error) -> String {
+        guard let error = error as? ChannelError, error == .inappropriateOperationForState else { return "\(error)" }
+        return "closed before a whole request came"
     }
 
     /// A room socket from a trusted proxy counts against the connections of the client the proxy
