@@ -312,7 +312,7 @@ public final class PluginProcess: Sendable {
         while true {
             let started = ContinuousClock.now
             await self.runOnce()
-            guard !self.isShuttingDown, !Task.isCancelled else { return }
+            guard !self.isShuttingDown, !Task.isCancelled, !self.readiness.hasFailed else { return }
             let delay = backoff.delay(afterRunningFor: ContinuousClock.now - started)
             self.logger.warning("plugin.restarting", metadata: ["delay": "\(delay)"])
             do { try await Task.sleep(for: delay) } catch { return }
@@ -381,6 +381,7 @@ public final class PluginProcess: Sendable {
         // grace period: no SIGTERM then (PLUGINS.md promises none), the group is killed.
         options.teardownSequence = [.send(signal: .kill, toProcessGroup: true, allowedDurationToNextStep: .zero)]
         let firstTry = ContinuousClock.now
+        var isBusyLogged = false
         while true {
             do {
                 let result = try await Subprocess.run(
@@ -411,8 +412,10 @@ public final class PluginProcess: Sendable {
                 && ContinuousClock.now - firstTry < self.settings.startupTimeout
             {
                 // The file is still open for writing: being installed, or a descriptor that a
-                // process forked meanwhile inherited. `exec` works once it is closed.
-                self.logger.info("plugin.start.busy")
+                // process forked meanwhile inherited. `exec` works once it is closed. Said once
+                // at info: the tries come every 50 ms.
+                self.logger.log(level: isBusyLogged ? .debug : .info, "plugin.start.busy")
+                isBusyLogged = true
                 do { try await Task.sleep(for: .milliseconds(50)) } catch { break }
                 continue
             } catch {

@@ -25,6 +25,14 @@ final class PluginReadiness: Sendable {
         return try result.get()
     }
 
+    /// Whether the first start failed: the server then stops, and the plugin is not restarted.
+    var hasFailed: Bool {
+        self.state.withLock { state in
+            guard case .done(.failure) = state else { return false }
+            return true
+        }
+    }
+
     func succeed(_ hello: PluginHello) { self.finish(.success(hello)) }
     func fail(_ error: PluginStartupError) { self.finish(.failure(error)) }
 

@@ -42,14 +42,20 @@ struct PluginStartupTests {
         #expect(error.conflict == .filterWithoutHandler)
     }
 
+    /// Nor is it restarted: the server stops (a `plugin.restarting` line said otherwise).
     @Test(arguments: ["exit_at_once", "no_hello", "bad_protocol"])
     func aPluginThatDoesNotSayHelloIsAStartUpError(_ mode: String) async throws {
         var settings = ProbePlugin.settings()
         settings.startupTimeout = .milliseconds(500)
+        let records = RecordedLogs()
         let error = try await #require(throws: PluginStartupError.self) {
-            try await startUp([ProbePlugin.executable(mode)], settings: settings)
+            try await ProbePlugin.withHarness(
+                [ProbePlugin.executable(mode)], settings: settings, logger: Logger(label: "test") { _ in records }
+            ) { _ in }
         }
         #expect(error.plugin == ProbePlugin.executable(mode))
+        #expect(records.entries.contains { $0.message == "plugin.exited" })
+        #expect(!records.entries.contains { $0.message == "plugin.restarting" })
     }
 
     @Test(.timeLimit(.minutes(3))) func aHelloOfAnotherProtocolFailsAtOnceAndSaysWhy() async throws {
@@ -112,13 +118,15 @@ struct PluginStartupTests {
         let script = "#!/bin/sh\nexec python3 '\(ProbePlugin.path)' normal\n"
         try #require(write(descriptor, script, script.utf8.count) == script.utf8.count)
         // Open for writing, `exec` fails with ETXTBSY ("Text file busy") until this closes: once
-        // the server has met that, so that the retry is what starts it, however late it tried.
+        // the server has met that three times, so that a retry is what starts it, however late
+        // it tried.
         let records = RecordedLogs()
+        let busyLevels: @Sendable () -> [Logger.Level] = {
+            records.entries.filter { $0.message == "plugin.start.busy" }.map(\.level)
+        }
         let closer = Task {
             let deadline = ContinuousClock.now + ProbePlugin.startBound  // a bound on a hang
-            while !records.entries.contains(where: { $0.message == "plugin.start.busy" }),
-                ContinuousClock.now < deadline, !Task.isCancelled
-            {
+            while busyLevels().count < 3, ContinuousClock.now < deadline, !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(10))
             }
             close(descriptor)
@@ -129,7 +137,9 @@ struct PluginStartupTests {
         closer.cancel()  // started without meeting it busy: a kernel that lets it run (not Linux)
         await closer.value
         #if os(Linux)
-            #expect(records.entries.contains { $0.message == "plugin.start.busy" })
+            // Said once at info; the tries after it, every 50 ms, at debug.
+            let levels = busyLevels()
+            #expect(levels.count >= 3 && levels.first == .info && levels.dropFirst().allSatisfy { $0 == .debug })
         #endif
     }
 
