@@ -72,8 +72,9 @@ final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
         default: return context.fireErrorCaught(error)
         }
         let body = JSONResponse.encode(answer)
-        // The security headers are every answer's (PROTOCOL.md §1); this one's path is unknown.
-        let fields = JSONResponse.closingRefusalHeaders(length: body.readableBytes, path: "/")
+        // The security headers are every answer's (PROTOCOL.md §1). This one's path is unknown
+        // (or, refused by the rules, not worth trusting): it gets those of `/api/` too.
+        let fields = JSONResponse.closingRefusalHeaders(length: body.readableBytes, path: nil)
         let headers = HTTPHeaders(fields.map { ($0.name.rawName, $0.value) })
         let head = HTTPResponseHead(version: .http1_1, status: .badRequest, headers: headers)
         self.hasRefused = true

@@ -52,12 +52,13 @@ enum JSONResponse {
 
     /// The headers of a refusal of `length` bytes written outside the router, after which the
     /// server closes the connection: hummingbird adds neither the date nor the security headers
-    /// (PROTOCOL.md §1) to those.
-    static func closingRefusalHeaders(length: Int, path: some StringProtocol) -> HTTPFields {
+    /// (PROTOCOL.md §1) to those. A `path` of nil is one not known (a head that could not be
+    /// parsed): the answer then gets the caching headers of `/api/` too, the strictest.
+    static func closingRefusalHeaders(length: Int, path: String?) -> HTTPFields {
         var headers = self.headers(length: length)
         headers[.connection] = "close"
         headers[.date] = HTTPDate.header()
-        SecurityHeaders.add(to: &headers, path: path)
+        SecurityHeaders.add(to: &headers, path: path ?? SecurityHeaders.apiPrefix)
         return headers
     }
 

@@ -17,6 +17,9 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
 
 /// The headers every answer carries (PROTOCOL.md §1).
 enum SecurityHeaders {
+    /// Answers to paths below this also get `Pragma` and `Expires`.
+    static let apiPrefix = "/api/"
+
     /// Adds them to those of an answer to a request for `path`. Also used for answers written
     /// outside the router (a refused WebSocket upgrade).
     static func add(to headers: inout HTTPFields, path: some StringProtocol) {
@@ -25,7 +28,7 @@ enum SecurityHeaders {
         headers[.permissionsPolicy] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
         if headers[.cacheControl] == nil {
             headers[.cacheControl] = "no-cache, no-store, must-revalidate"
-            if path.hasPrefix("/api/") {
+            if path.hasPrefix(Self.apiPrefix) {
                 headers[.pragma] = "no-cache"
                 headers[.expires] = "0"
             }
