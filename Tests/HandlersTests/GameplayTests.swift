@@ -23,10 +23,10 @@ struct PlayerStateTests {
                 "x": .number(12.35), "y": .number(-0.01), "velocity_x": 3, "health": .number(99.5), "anim": "run",
                 "nested": ["v": .number(1.24)],
             ])
-        // the server copy moved, identity untouched
+        // the server copy moved, to the position relayed (rounded); identity untouched
         let room = try #require(host.session.membership?.room)
         let hostPlayer = try #require(await room.state.player("host"))
-        #expect(hostPlayer.state["x"] == .number(12.3456))
+        #expect(hostPlayer.state["x"] == .number(12.35))
         #expect(hostPlayer.name == "Hosty")
         #expect(!hostPlayer.isReady)
         #expect(await room.state.player("guest")?.state["x"]?.doubleValue == 500)
@@ -430,6 +430,27 @@ struct EnemyKilledTests {
         await host.send(#"{"type":"collect_item","item_type":"coin","item_id":"coin_drop_100_-50_0"}"#)
         #expect(await host.received().first?["player_score"] == 10)
         _ = await guest.received()
+    }
+
+    /// The room keeps an enemy's state as it relayed it, rounded (as the old backend kept it): a
+    /// kill's coins drop where the room-mates saw the enemy, and a reconnect sees it there too.
+    /// Kept unrounded, 99.999 dropped `coin_drop_99_…`, a metre from the enemy drawn at 100.
+    @Test(arguments: [false, true])
+    func anEnemyIsKeptWhereItsStateWasRelayed(plain: Bool) async throws {
+        let harness = try Harness()
+        let (host, guest, code) = try await harness.startedRoom()
+        await host.send(#"{"type":"enemy_spawn","enemy":{"enemy_id":"e1","x":1,"y":1,"coin_reward":1}}"#)
+        _ = await host.received()
+        _ = await guest.received()
+        // An escape keeps it off the fast path (``EnemyStateRelay``).
+        let state = plain ? #"{"x":99.999,"y":-50.2}"# : #"{"x":99.999,"y":-50.2,"s":"\u0061"}"#
+        await host.send(#"{"type":"enemy_state","enemy_id":"e1","state":"# + state + "}")
+        #expect(await guest.received().first?["state"]?["x"] == 100.0)
+        let room = try #require(harness.registry.room(code: code))
+        #expect(await room.state.enemies["e1"]?.fields["x"] == 100.0)
+        await guest.send(#"{"type":"enemy_killed","enemy_id":"e1"}"#)
+        let coin = await guest.received().last?["coin"]
+        #expect(coin?["coin_id"]?.stringValue?.hasPrefix("coin_drop_100_-50_") == true, "\(String(describing: coin))")
     }
 
     /// The game's client applies this update to the sprite it is still fading out, and reads a

@@ -99,6 +99,18 @@ struct PlayerStateFastPathTests {
         #expect(fast == general, "\(text)")
     }
 
+    /// As the old backend kept it: a reconnect's `game_state` shows a player where the room-mates
+    /// last saw them (777.78), not where the sender's float put them (777.777).
+    @Test(arguments: [false, true])
+    func theServerKeepsThePositionItRelayed(generalPathOnly: Bool) async throws {
+        let text = #"{"type":"player_state","state":{"x":777.777,"velocity_x":-3.14159,"lives":2}}"#
+        let outcome = try await Self.outcome(of: text, generalPathOnly: generalPathOnly, fastPathTakes: true)
+        #expect(outcome.roomMate.first?["state"]?["x"] == 777.78)
+        #expect(outcome.storedState?["x"] == 777.78)
+        #expect(outcome.storedState?["velocity_x"] == -3.14)
+        #expect(outcome.storedState?["lives"] == 2)
+    }
+
     @Test func randomPlainStatesAnswerAlike() async throws {
         var random = SplitMix64(seed: 20_261_129)
         for _ in 0..<200 {

@@ -123,14 +123,15 @@ struct PlayerStateRelay {
         }
     }
 
-    /// The value of a plain token whose kind has been checked: what ``JSONParser`` would read.
+    /// The value of a plain token whose kind has been checked: what ``JSONParser`` would read,
+    /// rounded as relayed (the server keeps what the room-mates saw).
     private static func value(_ token: UnsafeBufferPointer<UInt8>, _ kind: RoomPlayer.MovableKind) -> JSONValue? {
         switch kind {
         case .bool: .bool(token.first == UInt8(ascii: "t"))
         // Plain strings have no escapes: the bytes between the quotes are the string.
         case .string:
             .string(String(decoding: UnsafeBufferPointer(rebasing: token.dropFirst().dropLast()), as: UTF8.self))
-        case .number: JSONParser.number(token, isInteger: !token.contains(UInt8(ascii: ".")))
+        case .number: JSONParser.number(token, isInteger: !token.contains(UInt8(ascii: ".")))?.roundingFloats()
         }
     }
 

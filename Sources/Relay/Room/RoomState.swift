@@ -261,7 +261,7 @@ public struct RoomState: Sendable {
         var relayed = state
         for (key, value) in state {
             if RoomPlayer.movableKeys[key] != nil {
-                self.players[index].state[key] = value
+                self.players[index].state[key] = value.roundingFloats()  // kept as relayed
             } else if RoomPlayer.identityKeys.contains(key) {
                 relayed[key] = nil
             }

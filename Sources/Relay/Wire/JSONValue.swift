@@ -31,6 +31,17 @@ extension JSONValue {
     }
     /// Whether this is a number.
     public var isNumber: Bool { self.doubleValue != nil }
+
+    /// This value with every float in it rounded to two decimals, as states are relayed
+    /// (``JSONWriter/roundedToHundredths(_:)``): what the server keeps of a state it relays.
+    public func roundingFloats() -> JSONValue {
+        switch self {
+        case .number(let number): .number(JSONWriter.roundedToHundredths(number))
+        case .array(let elements): .array(elements.map { $0.roundingFloats() })
+        case .object(let members): .object(members.mapValues { $0.roundingFloats() })
+        case .null, .bool, .integer, .string: self
+        }
+    }
 }
 
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
