@@ -3,6 +3,12 @@ import Testing
 
 @testable import RelayBenchKit
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// The bench against servers that get the protocol wrong on purpose (``ScriptedRelay``): what
 /// they do wrong must show in its figures, never pass as a success.
 @Suite("The bench against a misbehaving server")
@@ -45,6 +51,45 @@ struct MisbehavingServerTests {
                 try await command.run()
             }
         }
+    }
+
+    /// Nor a person: the table's zeros (`lost 0 (0.000%)`, `p99 0.00`) looked like a clean run.
+    @Test("A table of a run that measured nothing ends by saying so, and why; its JSON does not")
+    func nothingMeasuredIsSaid() async throws {
+        let refusal = #"{"type":"error","code":"server_full","message":"The server is full"}"#
+        try await ScriptedRelay.with(answer: { _ in [refusal] }) { server in
+            let context = try Self.context(port: server.port)
+            var slow = SlowConsumerScenario(rooms: 1, players: 2, slowPercent: 50, hertz: 10, seconds: 0.2)
+            (slow.drainSeconds, slow.dropWaitSeconds, slow.collectSeconds) = (0.1, 0.1, 0.1)
+            let reports: [(any ScenarioReport, String)] = [
+                (try await slow.run(in: context), "no room was set up"),
+                (
+                    try await JoinStormScenario(rate: 5, seconds: 0.4, players: 2, holdSeconds: 0.1).run(in: context),
+                    "no arrival created or joined a room"
+                ),
+                (
+                    try await RelayScenario(name: "relay", rooms: 1, players: 2, hertz: 10, seconds: 0.2)
+                        .run(in: context), "no room was set up"
+                ),
+            ]
+            for (report, why) in reports {
+                #expect(report.measuredNothing)
+                let table = report.output(json: false)
+                #expect(table.hasSuffix("\nnothing measured: \(why) (exit status 1)"), "\(table)")
+                #expect(!report.output(json: true).contains("nothing measured"))
+            }
+        }
+    }
+
+    /// NIO's own text for it read `connection reset (error set): Connection refused) (errno: 111)`.
+    @Test("A refused connection is reported as refused, in plain words")
+    func refusedConnection() async throws {
+        // Bound but not listening: a connect to it is refused, and the port stays this test's.
+        let (descriptor, port) = try loopbackSocket(listening: false)
+        defer { close(descriptor) }
+        let report = try await RelayScenario(name: "relay", rooms: 1, players: 2, hertz: 10, seconds: 0.2)
+            .run(in: try Self.context(port: port))
+        #expect(Array(report.setup.failures.keys) == ["connection failed: Connection refused (errno \(ECONNREFUSED))"])
     }
 
     @Test("A join the server confirms into another room than the code asked for fails the room's set-up")

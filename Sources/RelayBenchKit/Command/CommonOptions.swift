@@ -66,7 +66,7 @@ struct CommonOptions: ParsableArguments {
     /// Prints the report: its table, or JSON with `--json`.
     /// Prints `report`; throws `ExitCode.failure` after it if it measured nothing.
     func emit(_ report: some ScenarioReport) throws {
-        print(self.json ? report.jsonText() : report.table())
+        print(report.output(json: self.json))
         if report.measuredNothing { throw ExitCode.failure }
     }
 }

@@ -1,6 +1,12 @@
 import NIOCore
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// One player of a bench room.
 struct BenchMember: Sendable {
     let socket: BenchSocket
@@ -156,6 +162,11 @@ struct RoomSetupFailure: Error {
         case is ClosedBeforeJoining:
             self.reason = "connection closed before the room was joined (timeout or server hang-up)"
         case let error as BenchError: self.reason = error.description
+        case let error as IOError:
+            // NIO's own text reads `connection reset (error set): Connection refused) (errno: 111)`
+            // for a refused connect, its parenthesis astray.
+            let code = error.errnoCode
+            self.reason = "connection failed: \(String(cString: strerror(code))) (errno \(code))"
         default: self.reason = "connection failed: \(String(describing: error).prefix(120))"
         }
     }

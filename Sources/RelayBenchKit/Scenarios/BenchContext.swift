@@ -65,8 +65,19 @@ protocol ScenarioReport: Encodable, Sendable {
     /// The run measured nothing (every room's set-up failed, say): its command exits non-zero,
     /// so that a script does not read a table of zeros as a result.
     var measuredNothing: Bool { get }
+    /// Why nothing was measured, when ``measuredNothing``: the table's last line says so, so that
+    /// a person does not read its zeros as a result either.
+    var whyNothingWasMeasured: String { get }
 }
 
 extension ScenarioReport {
     func jsonText() -> String { Format.json(self) }
+
+    /// What the command prints: JSON, or the table, ending with a "nothing measured" line when
+    /// nothing was.
+    func output(json: Bool) -> String {
+        if json { return self.jsonText() }
+        guard self.measuredNothing else { return self.table() }
+        return self.table() + "\nnothing measured: \(self.whyNothingWasMeasured) (exit status 1)"
+    }
 }

@@ -56,6 +56,7 @@ struct IdleReport: ScenarioReport, Equatable {
     var connectionsRequested, connectionsOpen: Int
     /// No connection was open when the server's memory was read.
     var measuredNothing: Bool { self.connectionsOpen == 0 }
+    var whyNothingWasMeasured: String { "no connection was open as the server's memory was read" }
     var setup: SetupReport
     /// Joined connections the server closed by the hold's end (an idle one it timed out, say),
     /// with the first one's close code.

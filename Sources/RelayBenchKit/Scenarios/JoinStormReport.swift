@@ -24,6 +24,7 @@ struct JoinStormReport: ScenarioReport, Equatable {
     var failed: Int { self.failures.values.reduce(0, +) }
     /// No arrival created or joined a room.
     var measuredNothing: Bool { self.roomsCreated + self.joined == 0 }
+    var whyNothingWasMeasured: String { "no arrival created or joined a room" }
 
     func table() -> String {
         var lines = [

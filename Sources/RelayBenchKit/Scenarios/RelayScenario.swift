@@ -69,6 +69,7 @@ struct RelayReport: ScenarioReport, Equatable {
 
     /// No room was set up, or nothing came back: there is no measurement, and the command fails.
     var measuredNothing: Bool { (self.window?.latency.delivered ?? 0) == 0 }
+    var whyNothingWasMeasured: String { self.window == nil ? "no room was set up" : "nothing came back" }
 
     /// A p99 send lag above this gets a warning: the bench's own delay is then a visible part of
     /// a millisecond-scale latency.
@@ -85,7 +86,7 @@ struct RelayReport: ScenarioReport, Equatable {
         ]
         lines += Format.failureLines(self.setup.failures)
         guard let window = self.window else {
-            lines.append("no room could be set up: nothing measured")
+            lines.append("window      none: no room could be set up")
             return lines.joined(separator: "\n")
         }
         let serverActions = ServerActions(

@@ -14,6 +14,9 @@ struct SlowConsumerReport: ScenarioReport, Equatable {
     var measuredNothing: Bool {
         self.setup.roomsReady == 0 || (self.baseline.latency.expected > 0 && self.baseline.latency.delivered == 0)
     }
+    var whyNothingWasMeasured: String {
+        self.setup.roomsReady == 0 ? "no room was set up" : "the healthy players got none of what was due to them"
+    }
     /// The slow players not reading; latencies are the others'.
     var stalled: WindowResult
     /// Slow players whose connection the server ended (seen once they read again).

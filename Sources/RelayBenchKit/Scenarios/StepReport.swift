@@ -82,6 +82,7 @@ struct StepReport: ScenarioReport, Equatable {
     var steps: [StepResult]
     /// No step delivered anything.
     var measuredNothing: Bool { !self.steps.contains { ($0.window?.latency.delivered ?? 0) > 0 } }
+    var whyNothingWasMeasured: String { "no step delivered anything" }
     /// The most rooms that held the SLO without loss (nil: not even the first step).
     var kneeRooms: Int?
     /// Why the climb stopped.
