@@ -31,7 +31,17 @@
 # Environment: PORT (8099), DURATION (15s; in seconds, which the flood runs count in), CONNECTIONS (64), SERVER_CPU (1), WRK_CPU (0),
 # OUT (directory for the logs, default a new temp dir), SKIP_BUILD=1 to reuse the binary,
 # RELAY (the binary, default the one built; another build to compare, with SKIP_BUILD=1).
+# It takes no arguments: everything is set in the environment.
 set -euo pipefail
+
+# The comment above is the usage: asked for, or given arguments, it is printed and nothing runs
+# (a stray `--help` would otherwise start minutes of load).
+usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
+case "${1:-}" in
+-h | --help) usage; exit 0 ;;
+"") ;;
+*) usage >&2; exit 64 ;;
+esac
 
 cd "$(dirname "$0")/.."
 PORT=${PORT:-8099}
@@ -40,12 +50,12 @@ CONNECTIONS=${CONNECTIONS:-64}
 SERVER_CPU=${SERVER_CPU:-1}
 WRK_CPU=${WRK_CPU:-0}
 RUNS=${RUNS:-"post-default post-window2 post-batch64 post-batch1024 post-c256 post-1m get-leaderboard flood-unpaced flood-paced"}
-OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/relay-http-bench.XXXXXX")}
 export API_KEY=k
-mkdir -p "$OUT"
 
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
 command -v taskset >/dev/null || { echo "taskset is missing: apt-get install -y util-linux" >&2; exit 1; }
+OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/relay-http-bench.XXXXXX")}
+mkdir -p "$OUT"
 
 if [[ "${SKIP_BUILD:-}" != 1 ]]; then
     # ENABLE_BENCHMARKS=1 only keeps .build-bench's package graph the same as the storage benchmarks'.

@@ -2,6 +2,7 @@
 # The loopback floor (see relay-floor.c): builds it, runs the relay on CPU 1 and the driver on
 # CPU 0, as the relay benchmarks are run. Usage: run-floor.sh [PAIRS] [HZ] [SECONDS] [BYTES] [GRID_MICROS]
 # RELAY=path runs another relay taking the same arguments (`RELAY relay PORT`), e.g. NIO's (nio-floor).
+# PORT (8600) is the relay's.
 set -euo pipefail
 pairs=${1:-500} hz=${2:-30} seconds=${3:-15} bytes=${4:-198} grid=${5:-0} port=${PORT:-8600}
 if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then

@@ -20,13 +20,21 @@
 # OLD_BACKEND (for `old`), API_KEY (for `old`: k).
 set -euo pipefail
 
+# The comment above is the usage; asked for, or without a server and a scenario, it is printed.
+usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
+case "${1:-}" in
+-h | --help) usage; exit 0 ;;
+old | go | go-raw | node) ;;
+*) usage >&2; exit 64 ;;
+esac
+if (($# < 2)); then usage >&2; exit 64; fi
+
 cd "$(dirname "$0")/../.."
 repo=$PWD
 PORT=${PORT:-8002}
 BUILD=${BUILD:-.build/release}
-usage="usage: run-reference.sh old|go|go-raw|node <scenario> [relay-bench options]"
-kind=${1:?$usage}
-scenario=${2:?$usage}
+kind=$1
+scenario=$2
 shift 2
 bench=$(realpath "$BUILD/relay-bench")
 

@@ -13,9 +13,21 @@
 #   (Benchmarks/reference/run-reference.sh), measured by the relay-bench in BENCH_DIR (default .build/release).
 #   With BENCH_DIR set, its relay-bench measures every run, so that only the servers differ; without
 #   it, each DIR's own relay-bench measures its relay.
+#   Environment: PORT (8155), DURATION (each run's window, 10s), BENCH_ARGS, BENCH_DIR, and
+#   SERVER_FLAGS (extra relay flags, passed on to run-relay-bench.sh).
+#   A run that measured nothing (a server that did not start, a port taken, a refused option) gets
+#   its line with empty fields, followed by the end of its output: the cause; the script then
+#   exits 1 once all rounds have run.
 set -euo pipefail
+
+# The comment above is the usage; asked for, or without its three arguments, it is printed.
+usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
+case "${1:-}" in
+-h | --help) usage; exit 0 ;;
+esac
+if (($# < 3)); then usage >&2; exit 64; fi
 cd "$(dirname "$0")/../.."
-rooms=$1 pairs=$2
+rooms=$1 pairs=$2 unmeasured=0
 shift 2
 dirs=("$@")
 for round in $(seq "$pairs"); do
@@ -49,5 +61,15 @@ for round in $(seq "$pairs"); do
         # lost; reordered, misrouted, echoed, mislabelled or unreadable ones on the messages line) under the run's line: a room whose sockets
         # both closed sends nothing more, so it is not counted as lost.
         echo "$out" | awk '/^WARNING/ {$1 = ""; print "    WARNING" $0} /^messages/ && /OUT OF ORDER|MORE than|ECHOED|MISROUTED|LABELLED|UNREADABLE|OVER 60 s/ {print "    " $0}'
+        # No latency line: nothing was measured, and the run's last lines say why.
+        if [[ -z "$latency" ]]; then
+            echo "$out" | tail -n 5 | sed 's/^/    NOT MEASURED: /'
+            unmeasured=$((unmeasured + 1))
+        fi
     done
 done
+# All rounds run, but a script must not take them for a result.
+if ((unmeasured > 0)); then
+    echo "$unmeasured runs measured nothing" >&2
+    exit 1
+fi

@@ -1,0 +1,70 @@
+import ChildProcess
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The benchmark scripts' failures: each says why and exits non-zero, leaving nothing behind.
+/// (None of these runs a server or a load.)
+@Suite("Benchmark scripts")
+struct BenchmarkScriptTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// Runs `bash Benchmarks/<script> arguments`; its status and what it printed.
+    static func run(
+        _ script: String, _ arguments: [String], environment: [String: String] = [:]
+    ) async throws -> (status: Int32?, printed: String) {
+        let child = try ChildProcess(
+            path: "/bin/bash", arguments: [Self.root.appendingPathComponent("Benchmarks/\(script)").path] + arguments,
+            environment: environment)
+        let status = try await RoomDriverTests.exitStatus(of: child, within: .seconds(60))
+        return (status, child.printed)
+    }
+
+    @Test(
+        "Asked for nothing, or for something they do not take, the scripts print their usage and run nothing",
+        arguments: [
+            ("relay/interleave.sh", [String]()), ("relay/interleave.sh", ["5", "1"]),
+            ("reference/run-reference.sh", []), ("reference/run-reference.sh", ["elixir", "relay"]),
+            ("run-relay-bench.sh", []),
+            // A stray `--help` started minutes of load.
+            ("run-http-bench.sh", ["--rooms", "5"]),
+        ])
+    func usage(_ script: String, arguments: [String]) async throws {
+        let (status, printed) = try await Self.run(script, arguments)
+        #expect(status == 64, "\(printed)")
+        #expect(printed.contains("Environment"), "\(printed)")
+    }
+
+    /// Its line was empty, with the cause thrown away, and the script exited 0.
+    @Test("interleave.sh shows why a run measured nothing, and exits 1 once all have run")
+    func interleaveShowsAFailedRun() async throws {
+        let port = try unusedLoopbackPort()
+        let (status, printed) = try await Self.run(
+            "relay/interleave.sh", ["5", "1", "/nonexistent-build"], environment: ["PORT": "\(port)", "DURATION": "1s"])
+        #expect(status == 1, "\(printed)")
+        #expect(printed.contains("NOT MEASURED: relay did not start on port \(port)"), "\(printed)")
+        #expect(printed.contains("1 runs measured nothing"), "\(printed)")
+    }
+
+    @Test("run-relay-bench.sh refuses a port another server holds, and leaves no data folder behind")
+    func takenPortLeavesNothing() async throws {
+        let temporary = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "bench-script-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: temporary) }
+        let (listener, port) = try loopbackSocket(listening: true)
+        defer { close(listener) }
+        let (status, printed) = try await Self.run(
+            "run-relay-bench.sh", ["relay", "--rooms", "1", "--duration", "1s"],
+            environment: ["PORT": "\(port)", "SKIP_BUILD": "1", "TMPDIR": temporary.path])
+        #expect(status == 1, "\(printed)")
+        #expect(printed.contains("port \(port) is taken"), "\(printed)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: temporary.path).isEmpty)
+    }
+}
