@@ -1,6 +1,7 @@
 """The old FastAPI backend's room relay, reduced to what relay-bench's `relay` scenario uses.
 
-Written the way the seed document shows `backend/main.py` (`../shared/seed/`): one
+Written the way the project's seed document (outside this repository) shows the game's
+`backend/main.py`: one
 `websocket_room_endpoint` per connection that loops on `receive_json()`, a room manager of
 dictionaries, and a `broadcast` that awaits `send_json` for each other player. Only
 `create_room`, `join_room` and `player_state` (floats rounded to 2 decimals, PROTOCOL.md §2) are
@@ -8,7 +9,11 @@ here; everything else the real backend does per message is left out, so this is 
 on its cost, not the backend itself.
 
     pip install fastapi 'uvicorn[standard]'
-    taskset -c 1 uvicorn fastapi_relay:app --host 127.0.0.1 --port 8001 --log-level warning
+    cd Benchmarks/reference   # uvicorn imports `fastapi_relay` from the current folder
+    taskset -c 1 uvicorn fastapi_relay:app --host 127.0.0.1 --port 8001 --log-level warning &
+    taskset -c 0 ../../.build/release/relay-bench step ws://127.0.0.1:8001 --server-pid $!
+
+BENCHMARKS.md ("Session 12") has the runs.
 """
 
 import secrets

@@ -153,4 +153,18 @@ struct CommandLineTests {
         #expect(target.basePath == "/game")
         #expect(target.hostHeader == "127.0.0.2:8124")
     }
+
+    /// `relay-bench join_storm ws://…` reached the default scenario, which read `join_storm` as its URL.
+    @Test("A target that is no URL may be a mistyped scenario, and the error says so")
+    func mistypedScenario() {
+        #expect(
+            throws: BenchError.invalidOption(
+                "expected a ws://host:port URL (or a scenario: relay-bench --help lists them), got join_storm")
+        ) {
+            try BenchTarget(url: "join_storm")
+        }
+        #expect(throws: BenchError.invalidOption("expected a ws://host:port URL, got wss://127.0.0.1:1")) {
+            try BenchTarget(url: "wss://127.0.0.1:1")
+        }
+    }
 }

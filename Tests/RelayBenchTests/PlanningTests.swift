@@ -212,6 +212,11 @@ struct PlanningTests {
         #expect(report.kneeRooms == 200)
         #expect(report.stopReason.hasPrefix("400 rooms: p99 80.00 ms"))
         #expect(report.table().contains("knee        200 rooms"))
+        // Every step held: the climb found no knee, and says so rather than call the last one it.
+        let held = StepReport(
+            players: 2, hertz: 30, stepSeconds: 1, sloMicros: 50_000, maxRooms: 200, steps: Array(steps.prefix(2)))
+        #expect(held.kneeRooms == 200)
+        #expect(held.table().contains("knee        not reached: every step held, up to 200 rooms (400 players)"))
     }
 
     /// slow-consumer's figure is the others' latency: a bench behind its own sends is part of it,

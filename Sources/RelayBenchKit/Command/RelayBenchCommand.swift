@@ -7,14 +7,19 @@ public struct RelayBenchCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "relay-bench",
         abstract: "Load scenarios for JumpJumpJump room servers (loopback only).",
+        // One line per paragraph (`\` joins the source lines): the parser wraps each to the
+        // terminal, and a line break inside one came out as a ragged short line.
         discussion: """
-            Every scenario opens rooms through the real protocol (create_room with max_players,
-            then join_room with the code) and prints a table at the end (--json for machines).
-            Senders keep a fixed rate whatever the server does. Latency is from when a send was
-            due to each room-mate's receipt of the matching state relay, player_state_update or
-            enemy_state_update (HDR histogram, one sample per delivery); "send lag" says how late
-            the bench itself wrote its sends, which is part of it. join-storm's latency is from
+            Every scenario opens rooms through the real protocol (create_room with max_players, \
+            then join_room with the code) and prints a table at the end (--json for machines, \
+            with times in microseconds where the table has milliseconds).
+
+            Senders keep a fixed rate whatever the server does. Latency is from when a send was \
+            due to each room-mate's receipt of the matching state relay, player_state_update or \
+            enemy_state_update (HDR histogram, one sample per delivery); "send lag" says how late \
+            the bench itself wrote its sends, which is part of it. join-storm's latency is from \
             each connection's scheduled arrival to its room_created or room_joined.
+
             Pin the server and the benchmark to different cores, and start once the server listens, e.g.
               taskset -c 1 relay --port 8124 --data-dir "$(mktemp -d)" & server=$!
               until curl -s -o /dev/null 127.0.0.1:8124/; do sleep 0.1; done

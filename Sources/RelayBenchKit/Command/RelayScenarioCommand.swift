@@ -34,7 +34,8 @@ struct RoomLoadOptions: ParsableArguments {
     )
     var drain = "1s"
 
-    @Option(help: "How long the players send before the measurement window opens, unmeasured, e.g. 5s (default: none).")
+    @Option(
+        help: "How long the players send before the measurement window opens, unmeasured, e.g. 5s (0s: not at all).")
     var warmup = "0s"
 
     func validate() throws {

@@ -48,7 +48,7 @@ struct StepCommand: AsyncParsableCommand {
     )
     var drain = "1s"
 
-    @Option(help: "How long the players send before each step's window opens, unmeasured, e.g. 2s (default: none).")
+    @Option(help: "How long the players send before each step's window opens, unmeasured, e.g. 2s (0s: not at all).")
     var warmup = "0s"
 
     func validate() throws {

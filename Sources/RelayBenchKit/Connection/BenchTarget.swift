@@ -13,7 +13,12 @@ struct BenchTarget: Sendable, Equatable {
     init(url: String) throws(BenchError) {
         guard let components = URLComponents(string: url), components.scheme == "ws" || components.scheme == "http",
             let host = components.host
-        else { throw .invalidOption("expected a ws://host:port URL, got \(url)") }
+        else {
+            // Without a scheme it may be a mistyped scenario (`join_storm`), which the parser
+            // took for the default scenario's URL.
+            let hint = url.contains("://") ? "" : " (or a scenario: relay-bench --help lists them)"
+            throw .invalidOption("expected a ws://host:port URL\(hint), got \(url)")
+        }
         guard Self.isLoopback(host) else {
             throw .invalidOption("only loopback targets are allowed (127.0.0.0/8, localhost, ::1), got \(host)")
         }
@@ -61,7 +66,7 @@ enum BenchError: Error, Equatable, CustomStringConvertible {
         case .upgradeRefused(let path): "the server refused the WebSocket upgrade of \(path)"
         case .notEnoughFileDescriptors(let needed, let soft, let hard):
             "\(needed) connections need more open files than this process may have (soft \(soft), hard \(hard)); "
-                + "raise it with `ulimit -n` or run as a user allowed to"
+                + "raise it with `ulimit -n` (up to the hard limit) or run as a user allowed a higher one"
         }
     }
 }

@@ -128,13 +128,17 @@ struct StepReport: ScenarioReport, Equatable {
             ]
             lines.append(head + columns.joined() + "  " + step.verdict.summary)
         }
-        lines.append(
-            "knee        "
-                + (self.kneeRooms.map { "\($0) rooms (\($0 * self.players) players)" }
-                    ?? "none: the first step already failed"))
+        lines.append("knee        " + self.kneeText)
         lines.append("stopped at  \(self.stopReason)")
         if let warning = self.laggingSendWarning { lines.append(warning) }
         return lines.joined(separator: "\n")
+    }
+
+    /// The knee, or that the climb never found one (every step held: the knee is past them).
+    private var kneeText: String {
+        guard let rooms = self.kneeRooms else { return "none: the first step already failed" }
+        let held = "\(rooms) rooms (\(rooms * self.players) players)"
+        return self.steps.last?.verdict == .withinSLO ? "not reached: every step held, up to \(held)" : held
     }
 
     /// The steps where the bench fell behind its own sends, as `relay` warns of its window: their
