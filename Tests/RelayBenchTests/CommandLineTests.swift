@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Testing
 
 @testable import RelayBenchKit
@@ -46,6 +47,19 @@ struct CommandLineTests {
             try RelayBenchCommand.parseAsRoot(["idle", "ws://127.0.0.1:8000", "--connections", "20000"]) is IdleCommand)
         #expect(try RelayBenchCommand.parseAsRoot(["slow-consumer", "ws://127.0.0.1:8000"]) is SlowConsumerCommand)
         #expect(try RelayBenchCommand.parseAsRoot(["step", "ws://127.0.0.1:8000", "--slo-ms", "20"]) is StepCommand)
+    }
+
+    @Test("A --server-pid that names no process is refused before the run")
+    func serverPIDMustExist() throws {
+        for pid in ["2147483647", "0", "-1"] {
+            #expect(throws: (any Error).self, "\(pid)") {
+                try RelayBenchCommand.parseAsRoot(["relay", "ws://127.0.0.1:8000", "--server-pid", pid])
+            }
+        }
+        let own = "\(ProcessInfo.processInfo.processIdentifier)"
+        #expect(
+            try RelayBenchCommand.parseAsRoot(["relay", "ws://127.0.0.1:8000", "--server-pid", own])
+                is RelayScenarioCommand)
     }
 
     @Test(

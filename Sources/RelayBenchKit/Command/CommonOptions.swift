@@ -50,6 +50,10 @@ struct CommonOptions: ParsableArguments {
         }
         if let threads, !(1...64).contains(threads) { throw ValidationError("--threads must be 1…64") }
         guard (0...100_000).contains(self.sendGridUs) else { throw ValidationError("--send-grid-us must be 0…100000") }
+        // A mistyped pid ran the whole scenario, then said only that it could not be read.
+        if let pid = self.serverPID, pid <= 0 || (kill(pid, 0) != 0 && errno == ESRCH) {
+            throw ValidationError("--server-pid \(pid): no such process")
+        }
     }
 
     /// The scenario context these options describe.
