@@ -95,7 +95,7 @@ struct PlayerStateTests {
         // Rounded as Python's round(10.555, 2): 10.555 is 10.55499999… as a double.
         #expect(guestMessages.first?["state"] == ["x": .number(10.55), "y": .number(20)])
         let room = try #require(host.session.membership?.room)
-        #expect(await room.state.player("guest")?.state["x"] == .number(10.555))
+        #expect(await room.state.player("guest")?.state["x"] == .number(10.55))  // kept as the room was told
         // a non-host assist only relays the action
         await guest.send(#"{"type":"game_action","action":"assist","data":{"target_player_id":"host","x":1,"y":1}}"#)
         #expect(await host.received().map(\.type) == ["game_action"])
@@ -120,7 +120,7 @@ struct PlayerStateTests {
         #expect(await host.received().first?["state"] == ["x": 10.0, "y": -3.0])
         let room = try #require(host.session.membership?.room)
         #expect(await room.state.player("guest")?.state["x"] == .number(10))
-        #expect(await room.state.player("guest")?.state["y"] == .number(-3.004))
+        #expect(await room.state.player("guest")?.state["y"] == .number(-3.0))  // kept as the room was told
     }
 
     /// The update names the player as the room keeps it: the host's other spelling of the id
@@ -448,6 +448,29 @@ struct EnemyKilledTests {
         #expect(await guest.received().first?["state"]?["x"] == 100.0)
         let room = try #require(harness.registry.room(code: code))
         #expect(await room.state.enemies["e1"]?.fields["x"] == 100.0)
+        await guest.send(#"{"type":"enemy_killed","enemy_id":"e1"}"#)
+        let coin = await guest.received().last?["coin"]
+        #expect(coin?["coin_id"]?.stringValue?.hasPrefix("coin_drop_100_-50_") == true, "\(String(describing: coin))")
+    }
+
+    /// The same for a sync, which `entities_sync` relays rounded: of an enemy the room keeps, and
+    /// of one it adds.
+    @Test(arguments: [true, false])
+    func aSyncedEnemyIsKeptWhereTheGuestsSawIt(spawnedFirst: Bool) async throws {
+        let harness = try Harness()
+        let (host, guest, code) = try await harness.startedRoom()
+        if spawnedFirst {
+            await host.send(#"{"type":"enemy_spawn","enemy":{"enemy_id":"e1","x":1,"y":1,"coin_reward":1}}"#)
+            _ = await host.received()
+            _ = await guest.received()
+        }
+        let enemy = #"{"enemy_id":"e1","x":99.999,"y":-50.2,"coin_reward":1}"#
+        await host.send(#"{"type":"sync_entities","enemies":["# + enemy + #"],"coins":[{"coin_id":"c1","x":12.344}]}"#)
+        let sync = await guest.received().first
+        #expect(sync?["enemies"]?.arrayValue?.first?["x"] == 100.0, "\(String(describing: sync))")
+        let room = try #require(harness.registry.room(code: code))
+        #expect(await room.state.enemies["e1"]?.fields["x"] == 100.0)
+        #expect(await room.state.coins["c1"]?.fields["x"] == 12.34)
         await guest.send(#"{"type":"enemy_killed","enemy_id":"e1"}"#)
         let coin = await guest.received().last?["coin"]
         #expect(coin?["coin_id"]?.stringValue?.hasPrefix("coin_drop_100_-50_") == true, "\(String(describing: coin))")

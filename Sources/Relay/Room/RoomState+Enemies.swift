@@ -132,23 +132,22 @@ extension RoomState {
         throws(RelayError)
     {
         guard let enemy = self.enemies[enemyID] else { return }
-        // Kept as relayed, rounded (as the old backend kept it): a kill's coins drop where the
-        // room-mates saw the enemy.
-        let updated = try self.merged(enemy, with: state, roundingFloats: true, now: now)
+        let updated = try self.merged(enemy, with: state, now: now)
         try self.chargeEntityBytes(updated.bytes - enemy.bytes)
         self.enemies[enemyID] = updated
     }
 
-    /// `enemy` with a reported state merged in (see ``updateEnemy(_:state:now:)``).
+    /// `enemy` with a reported state merged in (see ``updateEnemy(_:state:now:)``), its floats
+    /// rounded: kept as `enemy_state_update` and `entities_sync` relay them (as the old backend
+    /// kept them), so that a kill's coins drop where the room-mates saw the enemy.
     func merged(
-        _ enemy: TrackedEnemy, with state: [String: JSONValue], roundingFloats: Bool = false,
-        now: ContinuousClock.Instant
+        _ enemy: TrackedEnemy, with state: [String: JSONValue], now: ContinuousClock.Instant
     )
         throws(RelayError) -> TrackedEnemy
     {
         var enemy = enemy
         for (key, value) in state where !Self.fixedEnemyKeys.contains(key) {
-            enemy.fields[key] = roundingFloats ? value.roundingFloats() : value
+            enemy.fields[key] = value.roundingFloats()
         }
         if enemy.diedAt == nil, state["is_alive"] == .bool(false) {
             enemy.diedAt = now

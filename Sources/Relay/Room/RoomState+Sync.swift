@@ -22,6 +22,9 @@ extension RoomState {
             throw .limitExceeded("entities in one sync", limit: limit)
         }
         self.retireDeadEnemies(now: now)
+        // Kept as `entities_sync` relays them, rounded: a kill's coins drop where the guests saw
+        // the enemy, and a reconnect's `game_state` shows what they saw.
+        let (enemies, coins) = (enemies.map { $0.roundingFloats() }, coins.map { $0.roundingFloats() })
         // Staged, and applied only once every entity is known to fit: a refused sync changes nothing.
         let staged = try self.stage(enemies: enemies, now: now)
         let (stagedCoins, reportedCollected) = try self.stage(coins: coins)

@@ -291,8 +291,9 @@ public struct RoomState: Sendable {
         guard playerID == self.hostID, let index = self.players.firstIndex(where: { $0.id == target }) else {
             return nil
         }
-        if let x { self.players[index].state["x"] = .number(x) }
-        if let y { self.players[index].state["y"] = .number(y) }
+        // Kept as the room is told of it, rounded.
+        if let x { self.players[index].state["x"] = .number(JSONWriter.roundedToHundredths(x)) }
+        if let y { self.players[index].state["y"] = .number(JSONWriter.roundedToHundredths(y)) }
         let state = self.players[index].state
         return (self.players[index].id, state["x"] ?? .integer(0), state["y"] ?? .integer(0))
     }
