@@ -41,6 +41,7 @@ fi
 
 export API_KEY=${API_KEY:-k}
 data=$(mktemp -d "${TMPDIR:-/tmp}/relay-bench-data.XXXXXX")
+trap 'rm -rf "$data"' EXIT  # until start_relay's trap replaces it
 echo "# $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg); busiest:" \
     "$(ps -eo pcpu,comm --sort=-pcpu --no-headers | head -3 | tr -s ' ' | paste -sd ',')" >&2
 

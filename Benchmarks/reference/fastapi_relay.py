@@ -10,8 +10,9 @@ on its cost, not the backend itself.
 
     pip install fastapi 'uvicorn[standard]'
     cd Benchmarks/reference   # uvicorn imports `fastapi_relay` from the current folder
-    taskset -c 1 uvicorn fastapi_relay:app --host 127.0.0.1 --port 8001 --log-level warning &
-    taskset -c 0 ../../.build/release/relay-bench step ws://127.0.0.1:8001 --server-pid $!
+    taskset -c 1 uvicorn fastapi_relay:app --host 127.0.0.1 --port 8001 --log-level warning & server=$!
+    until curl -s -o /dev/null 127.0.0.1:8001/; do sleep 0.1; done
+    taskset -c 0 ../../.build/release/relay-bench step ws://127.0.0.1:8001 --server-pid $server
 
 BENCHMARKS.md ("Session 12") has the runs.
 """

@@ -71,9 +71,8 @@ node)
     NODE_PATH=/usr/share/nodejs taskset -c "${SERVER_CPU:-1}" node Benchmarks/reference/node_relay.cjs "$PORT" \
         > "$work/log" 2>&1 &
     ;;
-*)
-    echo "unknown server: $kind; $usage" >&2
-    exit 2
+*)  # refused at the top, with the usage
+    exit 64
     ;;
 esac
 server=$!

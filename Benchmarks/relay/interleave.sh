@@ -7,17 +7,18 @@
 # of the latency), both sides' CPU, lost and repeated messages, the server's errors and rooms that
 # failed to set up.
 #
-#   Benchmarks/relay/interleave.sh ROOMS PAIRS DIR_A DIR_B [DIR_C ...]
+#   Benchmarks/relay/interleave.sh ROOMS PAIRS DIR_A [DIR_B ...]
 #   (each DIR holds a `relay` and a `relay-bench` binary; extra relay-bench options in BENCH_ARGS)
 #   A DIR of `old`, `go`, `go-raw` or `node` runs that server instead
 #   (Benchmarks/reference/run-reference.sh), measured by the relay-bench in BENCH_DIR (default .build/release).
 #   With BENCH_DIR set, its relay-bench measures every run, so that only the servers differ; without
 #   it, each DIR's own relay-bench measures its relay.
-#   Environment: PORT (8155), DURATION (each run's window, 10s), BENCH_ARGS, BENCH_DIR, and
-#   SERVER_FLAGS (extra relay flags, passed on to run-relay-bench.sh).
+#   Environment: PORT (8155), DURATION (each run's window, 10s), BENCH_ARGS, BENCH_DIR,
+#   SERVER_FLAGS (extra relay flags, passed on to run-relay-bench.sh), and BENCH_LOCK (the file
+#   every run holds, so that no two benchmarks overlap: /tmp/bench.lock).
 #   A run that measured nothing (a server that did not start, a port taken, a refused option) gets
-#   its line with empty fields, followed by the end of its output: the cause; the script then
-#   exits 1 once all rounds have run.
+#   its line with empty fields, followed by the end of its output: the cause; a relay that died
+#   during its run gets the end of its log. The script then exits 1 once all rounds have run.
 set -euo pipefail
 
 # The comment above is the usage; asked for, or without its three arguments, it is printed.
@@ -42,7 +43,7 @@ for round in $(seq "$pairs"); do
         *) run=(env SKIP_BUILD=1 BUILD="$dir" ${BENCH_DIR:+BENCH_BUILD="$BENCH_DIR"} bash Benchmarks/run-relay-bench.sh) ;;
         esac
         # shellcheck disable=SC2086  # BENCH_ARGS is a list of options
-        out=$(flock -x /tmp/bench.lock env PORT="${PORT:-8155}" "${run[@]}" \
+        out=$(flock -x "${BENCH_LOCK:-/tmp/bench.lock}" env PORT="${PORT:-8155}" "${run[@]}" \
             relay --rooms "$rooms" --players 2 --hz 30 --duration ${DURATION:-10s} --quiet ${BENCH_ARGS:-} 2>&1) ||
             true # a run that measured nothing (exit 1) still gets its line
         latency=$(echo "$out" | awk '/^latency/ {print "p50", $4, "p99", $8, "p99.9", $10}')
@@ -61,9 +62,13 @@ for round in $(seq "$pairs"); do
         # lost; reordered, misrouted, echoed, mislabelled or unreadable ones on the messages line) under the run's line: a room whose sockets
         # both closed sends nothing more, so it is not counted as lost.
         echo "$out" | awk '/^WARNING/ {$1 = ""; print "    WARNING" $0} /^messages/ && /OUT OF ORDER|MORE than|ECHOED|MISROUTED|LABELLED|UNREADABLE|OVER 60 s/ {print "    " $0}'
-        # No latency line: nothing was measured, and the run's last lines say why.
+        # No latency line: nothing was measured, and the run's last lines say why. A relay that
+        # died during the window measured something, but not that build's figures.
         if [[ -z "$latency" ]]; then
             echo "$out" | tail -n 5 | sed 's/^/    NOT MEASURED: /'
+            unmeasured=$((unmeasured + 1))
+        elif [[ "$out" == *"before the end; the end of its log:"* ]]; then
+            echo "$out" | sed -n '/before the end; the end of its log:/,$p' | tail -n 6 | sed 's/^/    RELAY DIED: /'
             unmeasured=$((unmeasured + 1))
         fi
     done

@@ -215,7 +215,8 @@ struct PlanningTests {
         // Every step held: the climb found no knee, and says so rather than call the last one it.
         let held = StepReport(
             players: 2, hertz: 30, stepSeconds: 1, sloMicros: 50_000, maxRooms: 200, steps: Array(steps.prefix(2)))
-        #expect(held.kneeRooms == 200)
+        #expect(held.kneeRooms == 200 && !held.kneeFound && report.kneeFound)
+        #expect(held.jsonText().contains(#""kneeFound" : false"#))
         #expect(held.table().contains("knee        not reached: every step held, up to 200 rooms (400 players)"))
     }
 

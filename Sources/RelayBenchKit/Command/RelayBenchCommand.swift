@@ -12,7 +12,7 @@ public struct RelayBenchCommand: AsyncParsableCommand {
         discussion: """
             Every scenario opens rooms through the real protocol (create_room with max_players, \
             then join_room with the code) and prints a table at the end (--json for machines, \
-            with times in microseconds where the table has milliseconds).
+            with latencies in microseconds where the table has milliseconds).
 
             Senders keep a fixed rate whatever the server does. Latency is from when a send was \
             due to each room-mate's receipt of the matching state relay, player_state_update or \

@@ -85,6 +85,8 @@ struct StepReport: ScenarioReport, Equatable {
     var whyNothingWasMeasured: String { "no step delivered anything" }
     /// The most rooms that held the SLO without loss (nil: not even the first step).
     var kneeRooms: Int?
+    /// Whether a step failed after ``kneeRooms``: false when every step held, and the knee is past them.
+    var kneeFound: Bool
     /// Why the climb stopped.
     var stopReason: String
 
@@ -96,6 +98,7 @@ struct StepReport: ScenarioReport, Equatable {
         self.maxRooms = maxRooms
         self.steps = steps
         self.kneeRooms = steps.last { $0.verdict == .withinSLO }?.rooms
+        self.kneeFound = steps.last.map { $0.verdict != .withinSLO } ?? false
         if let last = steps.last, last.verdict != .withinSLO {
             self.stopReason = "\(last.rooms) rooms: \(last.verdict.summary)"
         } else {
@@ -138,7 +141,7 @@ struct StepReport: ScenarioReport, Equatable {
     private var kneeText: String {
         guard let rooms = self.kneeRooms else { return "none: the first step already failed" }
         let held = "\(rooms) rooms (\(rooms * self.players) players)"
-        return self.steps.last?.verdict == .withinSLO ? "not reached: every step held, up to \(held)" : held
+        return self.kneeFound ? held : "not reached: every step held, up to \(held)"
     }
 
     /// The steps where the bench fell behind its own sends, as `relay` warns of its window: their
