@@ -62,7 +62,7 @@ struct BenchmarkScriptTests {
             "bench-script-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: temporary) }
-        let (listener, port) = try loopbackSocket(listening: true)
+        let (listener, port) = try boundLoopbackSocket(listening: 8)
         defer { close(listener) }
         let (status, printed) = try await Self.run(
             "run-relay-bench.sh", ["relay", "--rooms", "1", "--duration", "1s"],

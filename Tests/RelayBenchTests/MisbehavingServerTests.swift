@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChildProcess
 import Testing
 
 @testable import RelayBenchKit
@@ -85,7 +86,7 @@ struct MisbehavingServerTests {
     @Test("A refused connection is reported as refused, in plain words")
     func refusedConnection() async throws {
         // Bound but not listening: a connect to it is refused, and the port stays this test's.
-        let (descriptor, port) = try loopbackSocket(listening: false)
+        let (descriptor, port) = try boundLoopbackSocket()
         defer { close(descriptor) }
         let report = try await RelayScenario(name: "relay", rooms: 1, players: 2, hertz: 10, seconds: 0.2)
             .run(in: try Self.context(port: port))

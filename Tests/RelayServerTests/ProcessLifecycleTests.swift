@@ -674,7 +674,7 @@ struct ProcessLifecycleTests {
     /// with status 1 while something else answers on the port (it was taken), else checks it
     /// served and stopped.
     private static func serveWithLogOnAPipeWithoutReader(dataDirectory directory: String) async throws -> Bool {
-        let port = try Self.unusedLoopbackPort()
+        let port = try unusedLoopbackPort()
         // bash gives the relay the write end of a pipe whose only reader (`true`) has exited.
         let relay = try ChildProcess(
             path: "/bin/bash",
@@ -698,13 +698,6 @@ struct ProcessLifecycleTests {
         #expect(answer.hasPrefix("HTTP/1.1 200"), "status \(String(describing: relay.terminationStatus))")
         #expect(relay.terminationStatus == 0)
         return false
-    }
-
-    /// A loopback port nothing listens on now (the kernel's pick for a socket bound and closed).
-    private static func unusedLoopbackPort() throws -> Int {
-        let (descriptor, port) = try boundLoopbackSocket()
-        close(descriptor)
-        return port
     }
 
     @Test("An environment value that cannot be read stops start-up with a message naming it (README, Configuration)")

@@ -366,28 +366,6 @@ func procFile(_ path: String) -> String? {
     }
 }
 
-/// A TCP socket bound to a port of the kernel's choosing on 127.0.0.1, listening if `backlog` is
-/// given, and that port.
-func boundLoopbackSocket(listening backlog: Int32? = nil) throws -> (descriptor: Int32, port: Int) {
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    try #require(descriptor >= 0)
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            bind(descriptor, $0, length) == 0 && backlog.map { listen(descriptor, $0) == 0 } != false
-                && getsockname(descriptor, $0, &length) == 0
-        }
-    }
-    guard bound else {
-        close(descriptor)
-        throw StalledClientError.connect
-    }
-    return (descriptor, Int(UInt16(bigEndian: address.sin_port)))
-}
-
 /// An answer's head, read a byte at a time from blocking `descriptor` up to its blank line, so that
 /// nothing after it (the frames that follow a 101) is taken; throws ``StalledClientError/handshake``
 /// if the connection ends first.
