@@ -49,6 +49,21 @@ struct CommandLineTests {
         #expect(try RelayBenchCommand.parseAsRoot(["step", "ws://127.0.0.1:8000", "--slo-ms", "20"]) is StepCommand)
     }
 
+    @Test("--send-grid-us is refused by the scenarios that send no states, where it would do nothing")
+    func sendGridOnlyWhereStatesAreSent() throws {
+        for scenario in ["join-storm", "idle"] {
+            #expect(throws: (any Error).self, "\(scenario)") {
+                try RelayBenchCommand.parseAsRoot([scenario, "ws://127.0.0.1:8000", "--send-grid-us", "1000"])
+            }
+            #expect(throws: Never.self) { try RelayBenchCommand.parseAsRoot([scenario, "ws://127.0.0.1:8000"]) }
+        }
+        for scenario in ["relay", "fanout", "slow-consumer", "step"] {
+            #expect(throws: Never.self, "\(scenario)") {
+                try RelayBenchCommand.parseAsRoot([scenario, "ws://127.0.0.1:8000", "--send-grid-us", "1000"])
+            }
+        }
+    }
+
     @Test("A --server-pid that names no process is refused before the run")
     func serverPIDMustExist() throws {
         // `=`: a separate "-1" would be refused by the parser as a missing value, not by the check.

@@ -25,7 +25,8 @@ struct CommonOptions: ParsableArguments {
     @Option(
         help: """
             Round send times up to a grid of this many microseconds, so one wake-up sends for every
-            connection due in that slot: cheaper for the bench, burstier for the server (0: off).
+            connection due in that slot: cheaper for the bench, burstier for the server (0: off;
+            relay, fanout, slow-consumer and step only: the others send no states).
             """)
     var sendGridUs: Int64 = 0
 
@@ -53,6 +54,13 @@ struct CommonOptions: ParsableArguments {
         // A mistyped pid ran the whole scenario, then said only that it could not be read.
         if let pid = self.serverPID, pid <= 0 || (kill(pid, 0) != 0 && errno == ESRCH) {
             throw ValidationError("--server-pid \(pid): no such process")
+        }
+    }
+
+    /// Refuses `--send-grid-us` to a scenario that sends no states (it would change nothing).
+    func requireNoSendGrid(scenario: String) throws {
+        guard self.sendGridUs == 0 else {
+            throw ValidationError("--send-grid-us does nothing for \(scenario), which sends no states")
         }
     }
 

@@ -29,6 +29,7 @@ struct IdleCommand: AsyncParsableCommand {
     var setupConcurrency = 100
 
     func validate() throws {
+        try self.common.requireNoSendGrid(scenario: "idle")
         try OptionBounds.check(players: self.players)
         guard (2...100_000).contains(self.connections) else { throw ValidationError("--connections must be 2…100000") }
         _ = try DurationOption.validated(self.hold, name: "hold", within: 0...600)

@@ -14,16 +14,17 @@ struct JoinStormCommand: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
-    @Option(help: "Arrivals (connect + create or join) per second.")
+    @Option(help: "Arrivals (connect + create or join) per second, up to 20000 (and rate × duration up to 50000).")
     var rate: Double = 200
 
-    @Option(help: "How long arrivals keep coming, e.g. 10s.")
+    @Option(help: "How long arrivals keep coming, 0.1s…600s, e.g. 10s.")
     var duration = "10s"
 
-    @Option(help: "max_players of each room; rooms are filled to exactly this.")
+    @Option(help: "max_players of each room, 2…64; rooms are filled to exactly this.")
     var players = 2
 
     func validate() throws {
+        try self.common.requireNoSendGrid(scenario: "join-storm")
         try OptionBounds.check(players: self.players)
         guard self.rate > 0, self.rate <= 20_000 else { throw ValidationError("--rate must be in (0, 20000]") }
         let seconds = try DurationOption.validated(self.duration, name: "duration")
