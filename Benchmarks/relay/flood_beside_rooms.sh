@@ -22,7 +22,14 @@ start_relay "$(mktemp -d)"  # sets `server`; stops it and removes the folder on 
 ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
 before=$(ticks)
 seconds=${FLOOD_SECONDS:-30}
-flooder=
+flooder= probe=
+# A bench that fails (set -e) must not leave its flooders running: stop them, then the relay.
+stop_helpers() {
+    local pid
+    for pid in $flooder $probe; do kill -TERM "$pid" 2>/dev/null || true; done
+    stop_relay
+}
+trap stop_helpers EXIT
 if [ "$kind" != none ]; then
     if [ -n "${CONNECTIONS:-}" ]; then
         taskset -c 0 nice -n 19 python3 "$here/many_flood.py" "$port" "$seconds" "$CONNECTIONS" "$kind" &
@@ -31,7 +38,6 @@ if [ "$kind" != none ]; then
     fi
     flooder=$!
 fi
-probe=
 if [ "${LARGE_PROBE:-}" = 1 ]; then
     taskset -c 0 python3 "$here/large_probe.py" "$port" "$seconds" ${LARGE_PROBE_ARGS:-} &
     probe=$!
@@ -39,4 +45,5 @@ fi
 taskset -c 0 "$dir/relay-bench" relay "ws://127.0.0.1:$port" --rooms "$rooms" --players 2 --hz 30 --warmup 3s --duration 20s --quiet
 if [ -n "$flooder" ]; then wait "$flooder"; fi
 if [ -n "$probe" ]; then wait "$probe"; fi
+flooder= probe=
 echo "server CPU ticks over the run: $(( $(ticks) - before ))"
