@@ -193,8 +193,20 @@ struct CommandLineTests {
         ) {
             try BenchTarget(url: "join_storm")
         }
-        #expect(throws: BenchError.invalidOption("expected a ws://host:port URL, got wss://127.0.0.1:1")) {
-            try BenchTarget(url: "wss://127.0.0.1:1")
+        #expect(throws: BenchError.invalidOption("expected a ws://host:port URL, got ftp://127.0.0.1:1")) {
+            try BenchTarget(url: "ftp://127.0.0.1:1")
+        }
+    }
+
+    @Test("http:// names the same server as ws://; TLS is refused, as the bench speaks none")
+    func schemes() throws {
+        #expect(try BenchTarget(url: "http://127.0.0.1:8000") == BenchTarget(url: "ws://127.0.0.1:8000"))
+        for url in ["wss://127.0.0.1:1", "https://127.0.0.1:1"] {
+            #expect(
+                throws: BenchError.invalidOption("relay-bench speaks no TLS: expected a ws://host:port URL, got \(url)")
+            ) {
+                try BenchTarget(url: url)
+            }
         }
     }
 }

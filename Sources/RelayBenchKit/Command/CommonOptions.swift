@@ -3,7 +3,8 @@ import Foundation
 
 /// Options every scenario takes: the server, the bench's share of the machine, the output.
 struct CommonOptions: ParsableArguments {
-    @Argument(help: "Server base URL, e.g. ws://127.0.0.1:8000 (loopback addresses only).")
+    @Argument(
+        help: "Server base URL, e.g. ws://127.0.0.1:8000 (http:// names the same server; loopback addresses only).")
     var url: String
 
     @Option(

@@ -8,9 +8,13 @@ struct BenchTarget: Sendable, Equatable {
     /// Prefix before `/ws/room/…` (usually empty).
     var basePath: String
 
-    /// Parses `ws://host:port[/base]`; only loopback hosts are accepted, so the tool never
-    /// loads a machine it does not run on.
+    /// Parses `ws://host:port[/base]` (or `http://`, the same server's address as a browser
+    /// would give it; `wss://` and `https://` are refused: the bench speaks no TLS); only
+    /// loopback hosts are accepted, so the tool never loads a machine it does not run on.
     init(url: String) throws(BenchError) {
+        if let scheme = URLComponents(string: url)?.scheme?.lowercased(), scheme == "wss" || scheme == "https" {
+            throw .invalidOption("relay-bench speaks no TLS: expected a ws://host:port URL, got \(url)")
+        }
         guard let components = URLComponents(string: url), components.scheme == "ws" || components.scheme == "http",
             let host = components.host
         else {
