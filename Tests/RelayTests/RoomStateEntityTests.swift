@@ -236,6 +236,20 @@ struct RoomStateEntityTests {
         #expect(room.killEnemy("nope", by: "p1", now: now) == .alreadyDead)
     }
 
+    /// Game values are relayed whatever their type (README); the drops then read the axis as 0.
+    @Test("A spawn's non-number coordinates are kept as sent, and its kill drops at 0 along them")
+    func nonNumberCoordinatesDropAtZero() throws {
+        var room = try makeRoom(players: 2)
+        let spawned = try room.spawnEnemy(
+            ["enemy_id": "e1", "x": "12", "y": .number(7.9), "coin_reward": 1], by: "p1", now: .now)
+        #expect(spawned["x"] == "12")
+        guard case .killed(let drops) = room.killEnemy("e1", by: "p2", now: .now) else {
+            Issue.record("expected a kill")
+            return
+        }
+        #expect(drops.compactMap { $0["coin_id"]?.stringValue } == ["coin_drop_0_7_0"])
+    }
+
     @Test("An enemy's last known position: its numbers only, alive or dead, none once kept only as an id")
     func lastKnownPositionOfAnEnemy() throws {
         var room = try makeRoom(players: 1)
