@@ -38,6 +38,18 @@ struct PluginFilterTests {
         }
     }
 
+    /// PLUGINS.md §1: a plugin may filter a type it also handles; its filter judges first.
+    @Test func aPluginMayFilterTheTypeItHandlesAndItsFilterJudgesFirst() async throws {
+        try await ProbePlugin.withHarness([ProbePlugin.executable("filters_own_type")]) { harness in
+            let (host, _, _) = try await harness.roomWithTwoPlayers()
+            await host.expectError("no_thanks", after: #"{"type":"probe","message":"reject"}"#)
+            let replies = await host.exchange(#"{"type":"probe"}"#)
+            #expect(replies.map(\.type) == ["probe_reply"])
+            // Its third line: two filter requests (the rejected message, then this one), then this message.
+            #expect(replies.first?["seen"] == 3)
+        }
+    }
+
     @Test func theExampleChatGuardMasksAndBlocks() async throws {
         try await ProbePlugin.withHarness([PluginExecutable(path: examplePluginPath("chat_guard.py"))]) { harness in
             let (host, guest, _) = try await harness.roomWithTwoPlayers()

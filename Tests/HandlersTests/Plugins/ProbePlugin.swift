@@ -70,6 +70,8 @@ enum ProbePlugin {
             hello["filters"] = ["chat"]
         if mode == "filter_fail_open":
             hello["filter_failure"] = "pass"
+        if mode == "filters_own_type":  # judges its own type before it answers it
+            hello["filters"] = ["probe"]
         if mode == "filter_no_shouting":  # a filter alone, refusing chat in capitals
             hello["handles"] = []
             hello["filters"] = ["chat"]
