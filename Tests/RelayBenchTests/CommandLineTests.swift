@@ -125,6 +125,20 @@ struct CommandLineTests {
         }
     }
 
+    /// The ranges were written out in each help text beside the constants that enforce them.
+    @Test("Each scenario's help gives the ranges its checks enforce, written from the same bounds")
+    func helpGivesTheRanges() {
+        #expect(OptionBounds.text(OptionBounds.rooms) == "1…20000")
+        #expect(OptionBounds.text(OptionBounds.hertz) == "0.1…240")
+        let plain = { (help: String) in help.split(whereSeparator: \.isWhitespace).joined(separator: " ") }
+        let relay = plain(RelayScenarioCommand.helpMessage())
+        for range in ["1…20000", "2…64", "0.1…240", "0…60000"] { #expect(relay.contains(range), "\(range)") }
+        let step = plain(StepCommand.helpMessage())
+        for range in ["1…20000", "2…64", "0.1…240", "0…60000"] { #expect(step.contains(range), "\(range)") }
+        #expect(plain(IdleCommand.helpMessage()).contains("Players per room, 2…64"))
+        #expect(plain(JoinStormCommand.helpMessage()).contains("max_players of each room, 2…64"))
+    }
+
     @Test("A refused room count names the option it came from")
     func roomOptionNames() {
         for (arguments, option) in [

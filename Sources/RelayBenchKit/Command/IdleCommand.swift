@@ -19,7 +19,7 @@ struct IdleCommand: AsyncParsableCommand {
     @Option(help: "Connections to open (rounded down to whole rooms).")
     var connections = 1_000
 
-    @Option(help: "Players per room.")
+    @Option(help: "Players per room, \(OptionBounds.text(OptionBounds.players)).")
     var players = 2
 
     @Option(help: "How long to hold the idle connections after the last join, e.g. 5s.")

@@ -20,7 +20,8 @@ struct JoinStormCommand: AsyncParsableCommand {
     @Option(help: "How long arrivals keep coming, 0.1s…600s, e.g. 10s.")
     var duration = "10s"
 
-    @Option(help: "max_players of each room, 2…64; rooms are filled to exactly this.")
+    @Option(
+        help: "max_players of each room, \(OptionBounds.text(OptionBounds.players)); rooms are filled to exactly this.")
     var players = 2
 
     func validate() throws {

@@ -35,20 +35,38 @@ public struct RelayBenchCommand: AsyncParsableCommand {
     public init() {}
 }
 
-/// Bounds shared by the scenarios' validation.
+/// Bounds shared by the scenarios' validation and their help, which both write them from here.
 enum OptionBounds {
     static let rooms = 1...20_000
     static let players = 2...64
     static let hertz = 0.1...240.0
+    static let padding = 0...60_000
+
+    /// `1…20000`, as the help and the errors write a range.
+    static func text(_ range: ClosedRange<Int>) -> String { "\(range.lowerBound)…\(range.upperBound)" }
+
+    /// `0.1…240`: whole numbers without `.0`.
+    static func text(_ range: ClosedRange<Double>) -> String {
+        func written(_ value: Double) -> String {
+            value == value.rounded() ? String(Int(value)) : String(value)
+        }
+        return "\(written(range.lowerBound))…\(written(range.upperBound))"
+    }
 
     /// Checks each value given; `roomsOption` names the option the room count came from.
     static func check(
         rooms: Int? = nil, roomsOption: String = "--rooms", players: Int? = nil, hertz: Double? = nil,
         padding: Int? = nil
     ) throws {
-        if let rooms, !Self.rooms.contains(rooms) { throw ValidationError("\(roomsOption) must be 1…20000") }
-        if let players, !Self.players.contains(players) { throw ValidationError("--players must be 2…64") }
-        if let hertz, !Self.hertz.contains(hertz) { throw ValidationError("--hz must be in 0.1…240") }
-        if let padding, !(0...60_000).contains(padding) { throw ValidationError("--payload-bytes must be 0…60000") }
+        if let rooms, !Self.rooms.contains(rooms) {
+            throw ValidationError("\(roomsOption) must be \(Self.text(Self.rooms))")
+        }
+        if let players, !Self.players.contains(players) {
+            throw ValidationError("--players must be \(Self.text(Self.players))")
+        }
+        if let hertz, !Self.hertz.contains(hertz) { throw ValidationError("--hz must be in \(Self.text(Self.hertz))") }
+        if let padding, !Self.padding.contains(padding) {
+            throw ValidationError("--payload-bytes must be \(Self.text(Self.padding))")
+        }
     }
 }

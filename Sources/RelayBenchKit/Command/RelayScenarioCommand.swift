@@ -4,21 +4,28 @@ extension StateMessage: ExpressibleByArgument {}
 
 /// Rooms × players × rate, for `relay`, `fanout` and `slow-consumer` (which differ in their defaults).
 struct RoomLoadOptions: ParsableArguments {
-    @Option(help: "Rooms to open, 1…20000 (default: relay 100, fanout and slow-consumer 50).")
+    @Option(
+        help:
+            "Rooms to open, \(OptionBounds.text(OptionBounds.rooms)) (default: relay 100, fanout and slow-consumer 50)."
+    )
     var rooms: Int?
 
     @Option(
         help:
-            "Players per room, 2…64, sent as max_players in create_room (default: relay 2, slow-consumer 4, fanout 8).")
+            "Players per room, \(OptionBounds.text(OptionBounds.players)), sent as max_players in create_room (default: relay 2, slow-consumer 4, fanout 8)."
+    )
     var players: Int?
 
-    @Option(help: "State messages (--message) per second per player, 0.1…240.")
+    @Option(help: "State messages (--message) per second per player, \(OptionBounds.text(OptionBounds.hertz)).")
     var hz: Double = 30
 
     @Option(help: "Measurement length, 0.1s…600s, e.g. 30s or 2m (default: 10s; slow-consumer: 15s per phase).")
     var duration: String?
 
-    @Option(help: "Extra bytes of padding in each state message, 0…60000 (default: 0; slow-consumer: 4000).")
+    @Option(
+        help:
+            "Extra bytes of padding in each state message, \(OptionBounds.text(OptionBounds.padding)) (default: 0; slow-consumer: 4000)."
+    )
     var payloadBytes: Int?
 
     @Option(

@@ -18,19 +18,19 @@ struct StepCommand: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
-    @Option(help: "Rooms in the first step.")
+    @Option(help: "Rooms in the first step, \(OptionBounds.text(OptionBounds.rooms)).")
     var startRooms = 100
 
     @Option(help: "Rooms added per step (0: double each step).")
     var step = 0
 
-    @Option(help: "Stop after this many rooms.")
+    @Option(help: "Stop after this many rooms, \(OptionBounds.text(OptionBounds.rooms)).")
     var maxRooms = 3_200
 
-    @Option(help: "Players per room.")
+    @Option(help: "Players per room, \(OptionBounds.text(OptionBounds.players)).")
     var players = 2
 
-    @Option(help: "player_state messages per second per player.")
+    @Option(help: "player_state messages per second per player, \(OptionBounds.text(OptionBounds.hertz)).")
     var hz: Double = 30
 
     @Option(help: "Measurement length of each step, e.g. 5s.")
@@ -39,7 +39,7 @@ struct StepCommand: AsyncParsableCommand {
     @Option(help: "p99 latency objective in milliseconds.")
     var sloMs: Double = 50
 
-    @Option(help: "Extra bytes of padding in each player_state.")
+    @Option(help: "Extra bytes of padding in each player_state, \(OptionBounds.text(OptionBounds.padding)).")
     var payloadBytes = 0
 
     @Option(
