@@ -236,6 +236,8 @@ struct InboundMessageTests {
         #expect("\u{85}\u{2028}".trimmingWhitespace() == "")
         #expect(" 🇫🇷 x 🇫🇷\t".trimmingWhitespace() == "🇫🇷 x 🇫🇷")
         #expect("\u{200B}Bob".trimmingWhitespace() == "\u{200B}Bob")  // zero-width space is not White_Space
+        // Python's strip() takes U+001C–U+001F; they are not White_Space.
+        #expect("\u{1C}Bob\u{1F}".trimmingWhitespace() == "\u{1C}Bob\u{1F}")
     }
 
     /// Breaking flag letters into characters from the end restarts at every step: trimming

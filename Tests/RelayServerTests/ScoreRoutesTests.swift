@@ -37,6 +37,9 @@ struct ScoreRoutesTests {
         arguments: [
             ("  bob  ", "bob"), ("\u{A0}\tbob\n\u{3000}", "bob"), ("\u{85}\u{2028}b o b\u{2029}", "b o b"),
             (" \u{1F1EB}\u{1F1F7}\u{1F1E9}\u{1F1EA} ", "\u{1F1EB}\u{1F1F7}\u{1F1E9}\u{1F1EA}"),
+            // Control characters inside are kept (a pasted tab must not cost a score), and
+            // U+001C–U+001F, which Python's strip() took, are not White_Space.
+            (" Bo\tb\u{1B}[1m ", "Bo\tb\u{1B}[1m"), ("\u{1C}bob\u{1F}", "\u{1C}bob\u{1F}"),
         ])
     func namesAreTrimmed(name: String, stored: String) async throws {
         try await withLiveApp { client in
