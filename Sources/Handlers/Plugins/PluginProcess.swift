@@ -353,9 +353,9 @@ public final class PluginProcess: Sendable {
         defer { self.state.withLock { $0.isRunning = false } }
         let helloDeadline = self.eventLoop.scheduleTask(in: TimeAmount(self.settings.startupTimeout)) { [self] in
             // Not once it said hello, though its output may have ended since; nor once the
-            // shutdown has begun (the plugin may be saving its state): the shutdown's grace
-            // period, then its kill, bound it.
-            guard self.state.withLock({ $0.startingInput === input && !$0.isShuttingDown }) else { return }
+            // shutdown has begun (``beginShutdown()`` clears `startingInput`; the plugin may be
+            // saving its state): the shutdown's grace period, then its kill, bound it.
+            guard self.state.withLock({ $0.startingInput === input }) else { return }
             self.readiness.fail(
                 PluginStartupError(plugin: self.executable, reason: "no hello within \(self.settings.startupTimeout)"))
             self.logger.error("plugin.hello.timeout")

@@ -248,6 +248,41 @@ struct PluginStartupTests {
         await supervisor.value
     }
 
+    /// The hello deadline passes during the shutdown of a plugin still starting: the shutdown's
+    /// grace bounds it then, not the deadline, which would kill it while it saves its state.
+    @Test func theHelloDeadlineDoesNotKillAPluginSavingAtTheShutdown() async throws {
+        let pidFile = ProbePlugin.pidFile()
+        defer { ProbePlugin.removePidFile(pidFile) }
+        var settings = ProbePlugin.settings()
+        settings.startupTimeout = .seconds(3)
+        settings.shutdownGracePeriod = ProbePlugin.startBound
+        // A shell starts at once (a Python process beside CPU hogs took seconds); it saves for
+        // 4 s from the end of its input, past the deadline.
+        let script = "echo $$ >> \"$0\"; cat > /dev/null; sleep 4; echo saved >> \"$0\""
+        let process = PluginProcess(
+            executable: PluginExecutable(path: "/bin/sh", arguments: ["-c", script, pidFile]), settings: settings,
+            eventLoop: testEventLoopGroup.next(), logger: quietLogger)
+        let started = ContinuousClock.now
+        let supervisor = Task { await process.supervise() }
+        var deadline = started + ProbePlugin.startBound  // a bound on a hang
+        while ProbePlugin.pids(in: pidFile).isEmpty, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        try #require(!ProbePlugin.pids(in: pidFile).isEmpty, "the plugin never started")
+        process.beginShutdown()
+        // Only a shutdown begun before the deadline tests it (this task may be seconds late on a busy machine).
+        let begunBeforeTheDeadline = ContinuousClock.now - started < .milliseconds(2_500)
+        deadline = ContinuousClock.now + ProbePlugin.startBound
+        while process.isRunning, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(!process.isRunning, "still running \(ProbePlugin.startBound) after the shutdown began")
+        let written = (try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? ""
+        if begunBeforeTheDeadline { #expect(written.hasSuffix("saved\n"), "\(written)") }
+        process.kill()
+        await supervisor.value
+    }
+
     /// Starts a probe in `mode`, waits `before` once it said hello, stops it, and returns what
     /// its pid file holds once it is gone ("saved" if it saved its state in time), and how long
     /// after its stdin closed the server saw it gone.
