@@ -33,7 +33,7 @@ extension RelayCommand {
 
     /// Every numeric option with its value and range, in `--help`'s order.
     var numericRanges: [NumericRange] {
-        var ranges = [
+        let ranges: [NumericRange?] = [
             NumericRange("batch-size", self.batchSize, 1...100_000),
             NumericRange("batch-window-ms", self.batchWindowMs, 0...60_000),
             NumericRange("write-queue-capacity", self.writeQueueCapacity, 1...Self.maxCount),
@@ -42,6 +42,7 @@ extension RelayCommand {
             NumericRange("http-idle-timeout-seconds", self.httpIdleTimeoutSeconds, 1...Self.maxSeconds),
             NumericRange("http-answer-grace-seconds", self.httpAnswerGraceSeconds, 1...Self.maxSeconds),
             NumericRange("http-min-answer-bytes-per-second", self.httpMinAnswerBytesPerSecond, 0...Self.maxBytes),
+            self.maxConnections.map { NumericRange("max-connections", $0, 1...Self.maxCount) },
             NumericRange("max-connections-per-address", self.maxConnectionsPerAddress, 0...Self.maxCount),
             // Not slower than one a thousand seconds: a bucket's refill time is a `Duration`, which
             // traps past ~1.7e20 s (a rate of 1e-21 passed, and crashed the server at a sweep).
@@ -77,10 +78,7 @@ extension RelayCommand {
             NumericRange("plugin-timeout-ms", self.pluginTimeoutMs, 1...600_000),
             NumericRange("plugin-startup-timeout-seconds", self.pluginStartupTimeoutSeconds, 1...600),
         ]
-        if let maxConnections = self.maxConnections {
-            ranges.append(NumericRange("max-connections", maxConnections, 1...Self.maxCount))
-        }
-        return ranges
+        return ranges.compactMap { $0 }
     }
 
     /// Refuses a number outside its option's range (ArgumentParser runs this after parsing).

@@ -91,6 +91,18 @@ struct OptionRangeTests {
         #expect(Set(numeric).subtracting(["port"]) == checked)
     }
 
+    /// So that several bad options are reported in the order a reader of `--help` meets them.
+    @Test("The ranges are checked in --help's order")
+    func rangesInHelpOrder() throws {
+        let checked = try RelayCommand.parse(["--max-connections", "50"]).numericRanges.map(\.option)
+        let help = RelayCommand.helpMessage(columns: 200)
+        let listed = help.split(separator: "\n").compactMap { line -> String? in
+            guard let match = line.firstMatch(of: /^  --([a-z-]+)/) else { return nil }
+            return String(match.1)
+        }
+        #expect(listed.filter(checked.contains) == checked)
+    }
+
     private static func optionName(property: String) -> String {
         property.reduce(into: "") { name, character in
             if character.isUppercase { name += "-" + character.lowercased() } else { name.append(character) }
