@@ -13,7 +13,7 @@ import Testing
 /// unmasked frames, lengths over the cap and close payloads are all drawn.
 @Suite("The WebSocket frame state machine")
 struct FrameStateMachineTests {
-    /// The cap ``RoomSocketTests.makeHandler`` gives: 1,024 bytes a message.
+    /// The cap ``RoomSocketHandlerTests/makeHandler(limits:maxMessageBytes:pingInterval:addressBudget:busyLoop:budgetClock:logger:kernelSendQueue:)`` gives: 1,024 bytes a message.
     static let maxMessageBytes = 1_024
 
     /// One frame as a client could send it, broken or not.

@@ -6,7 +6,7 @@ import Testing
 /// Connections without a request in progress are closed after the idle timeout, so silent or
 /// trickling sockets cannot pile up; room sockets stay open on their pings.
 ///
-/// The server is a `relay` process (``withRelayProcess(arguments:_:)``): a CI run of an
+/// The server is a `relay` process (``withRelayProcess(arguments:environment:_:)``): a CI run of an
 /// in-process one measured 6.2 s for a 1 s deadline, its task pool held up by other suites.
 ///
 /// How soon a connection is closed is not measured against the clock (a loaded CI run closed one

@@ -9,7 +9,7 @@ import Testing
 @Suite("Slow answers")
 struct SlowAnswerTests {
     /// Small limits, so that the tests are quick; the margins below are wide for a loaded machine.
-    /// The server is a `relay` process: these tests time it (``withRelayProcess(arguments:_:)``).
+    /// The server is a `relay` process: these tests time it (``withRelayProcess(arguments:environment:_:)``).
     static func arguments(
         images: String, timeout: Duration, graceSeconds: Int = 1, minimumRate: Int = 256 * 1024
     ) -> [String] {
@@ -34,7 +34,7 @@ struct SlowAnswerTests {
         return bytes
     }
 
-    /// Runs `body` against a `relay` process (``withRelayProcess(arguments:_:)``) serving one image
+    /// Runs `body` against a `relay` process (``withRelayProcess(arguments:environment:_:)``) serving one image
     /// of `bytes` as boss `index` (its bytes handed to `body`), with ``arguments(images:timeout:graceSeconds:minimumRate:)``.
     static func withImage(
         _ index: Int, bytes: Int, timeout: Duration, graceSeconds: Int = 1, minimumRate: Int = 256 * 1024,

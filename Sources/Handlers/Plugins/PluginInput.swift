@@ -86,7 +86,7 @@ final class PluginInput: Sendable {
         var window: AnswerWindow
         var waiter: Writer?
         /// The requests dropped unwritten since the process's last sweep, which reports them
-        /// (``PluginInput/sweep(now:)``): no answer can come for them. Reported there, in the same
+        /// (``PluginInput/sweep(now:forgetting:)``): no answer can come for them. Reported there, in the same
         /// turn as the sweep times requests out, no dropped request is ever taken as owed.
         var droppedUnreported: [UInt64] = []
         var isClosed = false

@@ -55,7 +55,7 @@ final class SocketEvents: Sendable {
         }
     }
 
-    /// A `player_disconnected` about `playerID`, seen by a room-mate at `micros`.
+    /// A `player_disconnected` about `player`, seen by a room-mate at `micros`.
     func recordDisconnectAnnouncement(of player: PlayerInRoom, at micros: Int64) {
         self.state.withLock { state in
             if state.disconnectAnnouncements[player] == nil { state.disconnectAnnouncements[player] = micros }

@@ -161,7 +161,7 @@ final class RatePerAddress: Sendable {
         }
     }
 
-    /// Whether ``take(key:now:)`` would succeed now; it takes nothing.
+    /// Whether ``take(key:now:)`` would succeed now; it takes nothing (for tests: the server only takes).
     func hasToken(key: String?, now: ContinuousClock.Instant = .now) -> Bool {
         self.limitedKey(key, now: now) == nil
     }

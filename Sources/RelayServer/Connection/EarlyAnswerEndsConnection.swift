@@ -13,7 +13,7 @@ import NIOHTTP1
 /// 9110 §10.1.1 lets it; the server cannot tell the next bytes apart. Kept open, a client of the
 /// second kind had its next request read as the unsent body. So the answer says
 /// `Connection: close`, as §10.1.1 asks a server to say which it will do; the connection's output
-/// closes after it, and the whole connection a moment later (``ChannelHandlerContext/closeOutputThenLinger()``).
+/// closes after it, and the whole connection a moment later (``ChannelHandlerContext/closeOutputThenLinger(promise:)``).
 /// Nothing read after the answer is acted on. A client that sent its body without waiting, or
 /// was sent the `100`, keeps its connection.
 ///

@@ -61,7 +61,7 @@ final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     /// refused, before any head got through: nothing downstream would answer it, and the
     /// connection would wait for its deadline. It gets 400 and is closed, as hummingbird treats the
     /// same error in a later request. Its output closes after the 400, and the whole connection a
-    /// moment later (``ChannelHandlerContext/closeOutputThenLinger()``): the first read takes only
+    /// moment later (``ChannelHandlerContext/closeOutputThenLinger(promise:)``): the first read takes only
     /// 512 bytes (``SmallReadBufferChannel``), so a client still sending its body had the 400 reset.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard !self.hasRefused else { return }  // the decoder's, about bytes after the refusal

@@ -8,7 +8,7 @@ import Relay
 /// ``RoomSocketHandler`` hands on, and a writer task that alone writes data frames to the
 /// socket, draining the connection's bounded queue. Both run on the channel's event loop.
 ///
-/// Made on the event loop when the connection upgrades (``open(on:roomID:dispatcher:registry:settings:logger:)``);
+/// Made on the event loop when the connection upgrades (``open(on:roomID:dispatcher:registry:settings:addressBudget:busyLoops:roomCreator:logger:)``);
 /// ``run()`` is the connection's task, and returns when the connection is over. A class, so the
 /// async frames that hold it for the connection's life hold one reference.
 final class RoomSocket: Sendable {
