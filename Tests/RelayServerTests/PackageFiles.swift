@@ -10,6 +10,19 @@ enum PackageFiles {
         try String(contentsOf: Self.root.appendingPathComponent(path), encoding: .utf8)
     }
 
+    /// Every Swift file under `folder` (from the package's root), with its path from there.
+    static func swiftFiles(under folder: String) throws -> [(path: String, text: String)] {
+        var found: [(path: String, text: String)] = []
+        let files = FileManager.default.enumerator(
+            at: Self.root.appendingPathComponent(folder), includingPropertiesForKeys: nil)
+        while let file = files?.nextObject() as? URL {
+            guard file.pathExtension == "swift" else { continue }
+            let path = file.path.replacingOccurrences(of: Self.root.path + "/", with: "")
+            found.append((path, try String(contentsOf: file, encoding: .utf8)))
+        }
+        return found
+    }
+
     /// Every Swift file under `folder` (from the package's root), one after another.
     static func swiftSources(under folder: String) throws -> String {
         var sources = ""
