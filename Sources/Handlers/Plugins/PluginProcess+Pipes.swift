@@ -29,7 +29,10 @@ extension PluginProcess {
                     } catch {
                         // Its stdin is closed: it has exited, or closed it and runs on deaf. What it
                         // is sent would only time out, so it is stopped now, and restarted.
-                        if !self.isShuttingDown { kill.yield() }
+                        if !self.isShuttingDown {
+                            await self.logIfRunning(execution.processIdentifier.value, event: "plugin.stdin.closed")
+                            kill.yield()
+                        }
                         break
                     }
                 }
@@ -57,10 +60,14 @@ extension PluginProcess {
                 case .stdout:
                     stdoutEnded = true
                     // Stdout is closed: the plugin has exited, or is of no more use and is stopped.
-                    self.endIncarnation(input)
+                    // Its stdin closes only once the server has looked whether it runs on: a
+                    // plugin that closed its stdout exits at the end of its input, as it should,
+                    // and closed first, that exit looked like a crash, with no reason logged.
+                    self.endIncarnation(input, closingInput: self.isShuttingDown)
                     if !self.isShuttingDown {
-                        await self.logIfStdoutClosedWhileRunning(execution.processIdentifier.value)
-                        kill.yield()
+                        await self.logIfRunning(execution.processIdentifier.value, event: "plugin.stdout.closed")
+                        input.close()
+                        if !self.isShuttingDown { kill.yield() }  // else the shutdown's grace bounds it
                     }
                     // Killed, its stderr closed: no last words to wait for.
                     if stderrEnded, !self.isShuttingDown { break waiting }
@@ -89,14 +96,14 @@ extension PluginProcess {
         }
     }
 
-    /// Says why a plugin still running is killed once its stdout closed (PLUGINS.md §5: as a
-    /// crash); its exit line alone said `signaled(9)`. A process exiting closes its stdout a moment
-    /// before it counts as exited, so that moment is waited out first: a crash is not logged so.
-    private func logIfStdoutClosedWhileRunning(_ pid: pid_t) async {
+    /// Says why a plugin still running is killed once it closed its stdout or stdin (PLUGINS.md
+    /// §5: as a crash); its exit line alone said `signaled(9)`. A process exiting closes its pipes
+    /// a moment before it counts as exited, so that moment is waited out first: a crash is not
+    /// logged so.
+    private func logIfRunning(_ pid: pid_t, event: Logger.Message) async {
         await ProcessExit.wait(for: pid, atMost: .milliseconds(100))
         guard !ProcessExit.hasExited(pid) else { return }
-        self.logger.warning(
-            "plugin.stdout.closed", metadata: ["effect": "the plugin is killed and restarted, as after a crash"])
+        self.logger.warning(event, metadata: ["effect": "the plugin is killed and restarted, as after a crash"])
     }
 
     /// Reads stdout lines until it closes or the plugin breaks the protocol.

@@ -357,7 +357,10 @@ public final class PluginProcess: Sendable {
             // saving its state): the shutdown's grace period, then its kill, bound it.
             guard self.state.withLock({ $0.startingInput === input }) else { return }
             self.readiness.fail(
-                PluginStartupError(plugin: self.executable, reason: "no hello within \(self.settings.startupTimeout)"))
+                PluginStartupError(
+                    plugin: self.executable,
+                    // The commonest cause: a hello printed but not flushed (a pipe is block-buffered).
+                    reason: "no hello within \(self.settings.startupTimeout) (is each line flushed? PLUGINS.md §1)"))
             self.logger.error("plugin.hello.timeout")
             kill.yield()
         }
@@ -419,8 +422,12 @@ public final class PluginProcess: Sendable {
                 do { try await Task.sleep(for: .milliseconds(50)) } catch { break }
                 continue
             } catch {
-                self.readiness.fail(PluginStartupError(plugin: self.executable, reason: "cannot start: \(error)"))
-                self.logger.error("plugin.start.failed", metadata: ["error": "\(error)"])
+                var why = "\(error)"
+                if let problem = self.executable.interpreterProblem() {
+                    why = "\(why.hasSuffix(".") ? String(why.dropLast()) : why): \(problem)"
+                }
+                self.readiness.fail(PluginStartupError(plugin: self.executable, reason: "cannot start: \(why)"))
+                self.logger.error("plugin.start.failed", metadata: ["error": "\(why)"])
             }
             break
         }
@@ -468,9 +475,10 @@ public final class PluginProcess: Sendable {
         self.readiness.fail(PluginStartupError(plugin: self.executable, reason: reason))
     }
 
-    /// The incarnation is over: its requests answer `unavailable`, its stdin closes, and its
-    /// silence is forgotten (the next incarnation is not killed for it before its hello).
-    func endIncarnation(_ input: PluginInput) {
+    /// The incarnation is over: its requests answer `unavailable`, its stdin closes (unless not
+    /// `closingInput`: the caller closes it), and its silence is forgotten (the next incarnation
+    /// is not killed for it before its hello).
+    func endIncarnation(_ input: PluginInput, closingInput: Bool = true) {
         let orphans = self.state.withLock { state -> [Pending] in
             if state.startingInput === input { state.startingInput = nil }
             guard state.input === input || state.input == nil else { return [] }
@@ -480,7 +488,7 @@ public final class PluginProcess: Sendable {
             defer { state.pending.removeAll() }
             return Array(state.pending.values)
         }
-        input.close()
+        if closingInput { input.close() }
         for pending in orphans { pending.slot.fill(.unavailable) }
     }
 }

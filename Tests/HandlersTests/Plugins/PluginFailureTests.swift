@@ -603,13 +603,16 @@ struct PluginFailureTests {
         #expect(pids.filter { kill($0, 0) == 0 } == [], "still running")
     }
 
-    @Test func closingStdoutCountsAsAStop() async throws {
+    /// Closing its stdout, then exiting at the end of its input (`exec >/dev/null` in a shell
+    /// plugin) was logged as an exit alone: the server closed its stdin before it looked.
+    @Test(arguments: ["close_stdout", "close_stdout_then_exit_at_eof"])
+    func closingStdoutCountsAsAStop(_ how: String) async throws {
         let records = RecordedLogs()
         let logger = Logger(label: "test") { _ in records }
         try await ProbePlugin.withHarness([ProbePlugin.executable()], logger: logger) { harness in
             let client = harness.client()
             let before = try #require(await client.probePID())
-            await client.expectError("plugin_unavailable", after: #"{"type":"probe","do":"close_stdout"}"#)
+            await client.expectError("plugin_unavailable", after: #"{"type":"probe","do":"\#(how)"}"#)
             #expect(try await client.probePIDOnceAnswering(in: harness) != before)
         }
         // Why it was killed: its exit alone says only `signaled(9)`.
@@ -621,10 +624,12 @@ struct PluginFailureTests {
     /// cannot write stops it, and answers `plugin_unavailable`, rather than every request timing
     /// out until the plugin counts as hung.
     @Test(.timeLimit(.minutes(3))) func aPluginThatClosesItsStdinIsStoppedAtTheNextRequest() async throws {
+        let records = RecordedLogs()
+        let logger = Logger(label: "test") { _ in records }
         // Long enough that, on a loaded machine, the plugin has closed its stdin before the first
         // request times out, and is stopped before the second does (a 2 s timeout missed both once).
         try await ProbePlugin.withHarness(
-            [ProbePlugin.executable()], settings: ProbePlugin.settings(requestTimeout: .seconds(10))
+            [ProbePlugin.executable()], settings: ProbePlugin.settings(requestTimeout: .seconds(10)), logger: logger
         ) { harness in
             let client = harness.client()
             let before = try #require(try await client.probePIDOnceAnswering(in: harness))
@@ -632,6 +637,9 @@ struct PluginFailureTests {
             await client.expectError("plugin_unavailable", after: #"{"type":"probe"}"#)
             #expect(try await client.probePIDOnceAnswering(in: harness) != before, "restarted")
         }
+        // Why it was killed: its exit alone says only `signaled(9)`.
+        let closed = records.entries.filter { $0.message == "plugin.stdin.closed" }
+        #expect(closed.map(\.level) == [.warning], "\(records.entries.map(\.message))")
     }
 
     @Test func garbageAndHugeLinesAreSkippedAndTheAnswerStillArrives() async throws {

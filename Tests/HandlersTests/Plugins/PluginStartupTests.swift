@@ -56,6 +56,9 @@ struct PluginStartupTests {
         #expect(error.plugin == ProbePlugin.executable(mode))
         #expect(records.entries.contains { $0.message == "plugin.exited" })
         #expect(!records.entries.contains { $0.message == "plugin.restarting" })
+        if mode == "no_hello" {  // what a hello printed and not flushed looks like
+            #expect(error.reason == "no hello within 0.5 seconds (is each line flushed? PLUGINS.md §1)")
+        }
     }
 
     @Test(.timeLimit(.minutes(3))) func aHelloOfAnotherProtocolFailsAtOnceAndSaysWhy() async throws {
@@ -106,6 +109,26 @@ struct PluginStartupTests {
         await #expect(throws: PluginStartupError.self) {
             try await startUp([PluginExecutable(path: "/nonexistent/plugin")])
         }
+    }
+
+    /// `exec` fails for these as for a missing file, and the error blamed the script.
+    @Test(
+        "A script whose #! line cannot run it says why",
+        arguments: [
+            ("#!/bin/sh\r\necho\r\n", "its #! line ends in a carriage return: the file has Windows line endings"),
+            ("#!/nonexistent/sh\necho\n", "its #! interpreter /nonexistent/sh is not an executable file"),
+        ])
+    func aScriptWhoseInterpreterCannotRunSaysSo(script: String, says: String) async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "interpreter-plugin-\(UInt64.random(in: 0 ... .max))"
+        ).path
+        defer { unlink(path) }
+        try #require(FileManager.default.createFile(atPath: path, contents: Data(script.utf8)))
+        try #require(chmod(path, 0o755) == 0)
+        let error = try await #require(throws: PluginStartupError.self) {
+            try await startUp([PluginExecutable(path: path)])
+        }
+        #expect(error.reason.contains(says), "\(error.reason)")
     }
 
     @Test func aPluginFileStillOpenForWritingStartsOnceItIsClosed() async throws {

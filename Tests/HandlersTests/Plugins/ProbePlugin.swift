@@ -211,6 +211,10 @@ enum ProbePlugin {
             elif do == "close_stdout":
                 os.close(1)
                 time.sleep(3600)
+            elif do == "close_stdout_then_exit_at_eof":  # as `exec >/dev/null` in a shell plugin
+                os.close(1)
+                sys.stdin.read()
+                sys.exit(0)
             elif do == "close_stdin":
                 os.close(0)
                 time.sleep(3600)
