@@ -252,6 +252,18 @@ struct RelayCommand: AsyncParsableCommand {
         let pluginExecutables = configuration.pluginExecutables(logger: logger)
         // Read once the entry point has sized the group (`EventLoopThreads`): reading fixes it.
         let eventLoops = NIOSingletons.groupLoopCountSuggestion
+        let fewestFiles = ConnectionCap.minimumOpenFileLimit(plugins: pluginExecutables.count, eventLoops: eventLoops)
+        if let openFileLimit, openFileLimit < fewestFiles {
+            logger.critical(
+                "relay.failed",
+                metadata: [
+                    "error": .string(
+                        "the open-file limit is \(openFileLimit) (ulimit -n, its hard limit), below the \(fewestFiles) "
+                            + "this relay needs to start with \(eventLoops) event loops and \(pluginExecutables.count) "
+                            + "plugins: raise it")
+                ])
+            throw ExitCode(1)
+        }
         if self.maxConnections == nil, let openFileLimit {
             configuration.maxConnections = ConnectionCap.defaultMaximum(
                 openFileLimit: openFileLimit, plugins: pluginExecutables.count, eventLoops: eventLoops)

@@ -46,6 +46,27 @@ struct ConnectionLimitTests {
         #expect(try RelayCommand.parse([]).configuration(environment: [:]).maxConnections == nil)
     }
 
+    /// Below it NIO stopped the process with a trap as it made an event loop (28–32), or SQLite
+    /// or the listening socket failed with a message that never named the limit.
+    @Test("Under too low an open-file limit the relay does not start, and says which limit to raise")
+    func tooLowALimitStopsTheStart() async throws {
+        #expect(ConnectionCap.minimumOpenFileLimit(plugins: 0, eventLoops: 2) == 64)
+        #expect(ConnectionCap.minimumOpenFileLimit(plugins: 3, eventLoops: 16) == 136, "5 a loop, 8 a plugin")
+        try await withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            let relay = try ChildRelay(
+                arguments: ["--port", "0", "--data-dir", data],
+                environment: ["API_KEY": testAPIKey, "NIO_SINGLETON_GROUP_LOOP_COUNT": "2"],
+                openFileLimit: (soft: 30, hard: 30))
+            #expect(try await relay.exitStatus() == 1)
+            #expect(
+                relay.printed.contains(
+                    "the open-file limit is 30 (ulimit -n, its hard limit), below the 64 this relay needs to start"),
+                "\(relay.printed)")
+            #expect(!FileManager.default.fileExists(atPath: data), "nothing opened")
+        }
+    }
+
     @Test("The default cap keeps 8 descriptors more for each plugin")
     func defaultCapWithPlugins() async throws {
         try await withTemporaryDirectory { directory in

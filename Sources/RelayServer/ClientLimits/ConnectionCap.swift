@@ -31,6 +31,14 @@ struct ConnectionCap: AvailableConnectionsDelegate {
         Self.reservedFileDescriptors + Self.reservedPerPlugin * plugins + Self.reservedPerEventLoop * eventLoops
     }
 
+    /// The fewest descriptors the relay starts with: NIO creating an event loop without the
+    /// descriptors it needs stops the process (a trap, at 28–32), and below ~40 SQLite or the
+    /// listening socket fails with a message that never names the limit. 64 serves a few
+    /// players; many event loops or plugins need their reserve besides.
+    static func minimumOpenFileLimit(plugins: Int, eventLoops: Int) -> Int {
+        max(64, 32 + Self.reservedPerEventLoop * eventLoops + Self.reservedPerPlugin * plugins)
+    }
+
     /// The default cap for a process allowed `openFileLimit` descriptors, with `plugins` plugins
     /// and `eventLoops` loops: the limit less the reserve, but at least a quarter of it (a tiny
     /// limit still gets some connections).
