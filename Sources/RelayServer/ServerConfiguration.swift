@@ -197,6 +197,10 @@ extension CORSPolicy {
     /// it is not the scheme's default, written as browsers write it (digits, no leading zero). No
     /// page is served over `ws:` or `wss:`, and a browser writes a host in ASCII (an international
     /// name as punycode, `xn--…`).
+    /// What the URL standard forbids in a domain (besides controls and DEL), so no browser's
+    /// `Origin` has it; `*` too, for a wildcard, which origins never are.
+    private static let forbiddenInAHost = Set(" #%/:<>?@[\\]^|*")
+
     static func isOrigin(_ entry: String) -> Bool {
         if entry == "null" { return true }
         guard let separator = entry.range(of: "://") else { return false }
@@ -213,9 +217,17 @@ extension CORSPolicy {
             authority.lastIndex(of: "]").map { colon > $0 ? colon : nil } ?? colon
         }
         let host = portColon.map { authority[..<$0] } ?? authority
-        guard !host.isEmpty, host.allSatisfy(\.isASCII),
-            !host.contains(where: { "/?#@* ".contains($0) || $0.isUppercase })
-        else { return false }
+        guard !host.isEmpty, host.allSatisfy(\.isASCII), !host.contains(where: \.isUppercase) else { return false }
+        if host.first == "[" {
+            // An IPv6 literal: hex digits, colons and dots (an IPv4 tail) inside one pair of brackets.
+            guard host.last == "]", host.count > 2,
+                host.dropFirst().dropLast().allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." })
+            else { return false }
+        } else if host.contains(where: {
+            Self.forbiddenInAHost.contains($0) || $0.asciiValue.map { $0 < 0x20 || $0 == 0x7F } == true
+        }) {
+            return false
+        }
         guard let portColon else { return true }
         let port = authority[authority.index(after: portColon)...]
         let defaultPorts = ["http": 80, "https": 443]

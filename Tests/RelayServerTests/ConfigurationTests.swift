@@ -533,6 +533,9 @@ struct ConfigurationTests {
             "https://game.example:443", "http://game.example:80", "https://*.example.com", "https://x:0443",
             "https://x:", "https://x:abc", "https://x:70000", "https://x:+80", "ws://game.example",
             "wss://game.example", "https://b\u{FC}cher.example",
+            // Characters the URL standard forbids in a host, and an IPv6 literal left open.
+            "http://a.com%20", "http://a.com\\b", "http://[::1", "http://[::1]]", "http://[]", "http://[::g]",
+            "http://a|b.com", "http://a\u{7}b.com",
         ] {
             #expect(throws: (any Error).self, "ALLOWED_ORIGINS=\(origins)") {
                 try RelayCommand.parse([]).configuration(environment: ["ALLOWED_ORIGINS": origins])
@@ -541,12 +544,14 @@ struct ConfigurationTests {
         let listed = try RelayCommand.parse([]).configuration(environment: [
             "ALLOWED_ORIGINS":
                 "https://game.example:8443, http://[::1]:5173,null,http://game.example:443\n,http://[::1],"
-                + "https://xn--bcher-kva.example,capacitor://localhost"
+                + "https://xn--bcher-kva.example,capacitor://localhost,http://127.0.0.1:8080,http://[::ffff:7f00:1],"
+                + "http://my_host.local"
         ]).cors
         #expect(
             listed.allowedOrigins == [
                 "https://game.example:8443", "http://[::1]:5173", "null", "http://game.example:443", "http://[::1]",
-                "https://xn--bcher-kva.example", "capacitor://localhost",
+                "https://xn--bcher-kva.example", "capacitor://localhost", "http://127.0.0.1:8080",
+                "http://[::ffff:7f00:1]", "http://my_host.local",
             ])
         #expect(!listed.allowAllOrigins)
         // `*` is any origin, as Starlette reads `allow_origins=["*"]` (here without credentials).
