@@ -92,6 +92,17 @@ extension RelayCommand {
         }
     }
 
+    /// A rate as written in decimal (`10`, `0.5`, `1e3`): Swift's `Double` also reads `0x10` and
+    /// `0x1p3`, which the integer options refuse, and which took effect as 16 and 8 without a word.
+    /// A NaN or an infinity is read, for the range to refuse by name.
+    static func decimalNumber(_ text: String) throws -> Double {
+        let decimal = text.wholeMatch(of: /[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?/) != nil
+        guard decimal || ["nan", "inf", "infinity", "+inf", "-inf"].contains(text.lowercased()),
+            let number = Double(text)
+        else { throw ValidationError("'\(text)' is not a decimal number") }
+        return number
+    }
+
     private static func text(_ number: Double) -> String {
         number.rounded() == number && abs(number) < 1e15 ? String(Int(number)) : String(number)
     }

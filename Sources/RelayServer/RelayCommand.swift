@@ -89,21 +89,26 @@ struct RelayCommand: AsyncParsableCommand {
     )
     var maxConnectionsPerAddress: Int = 256
 
+    // The three rates are read as decimals (``decimalNumber(_:)``); the help of an option read
+    // through a transform shows no default, so theirs are written in.
     @Option(
         help:
-            "New connections a second each client address may open, in bursts of 16 seconds' worth; more are closed at once (room sockets through a trusted proxy: 429). Loopback not counted; 0: no limit."
+            "New connections a second each client address may open, in bursts of 16 seconds' worth; more are closed at once (room sockets through a trusted proxy: 429). Loopback not counted; 0: no limit. (default: 16)",
+        transform: Self.decimalNumber
     )
     var newConnectionsPerSecondPerAddress: Double = 16
 
     @Option(
         help:
-            "Writes (scores, saves, deletes) a second each client address may make, in bursts of six seconds' worth; more get 429. Loopback not counted; 0: no limit."
+            "Writes (scores, saves, deletes) a second each client address may make, in bursts of six seconds' worth; more get 429. Loopback not counted; 0: no limit. (default: 10)",
+        transform: Self.decimalNumber
     )
     var writesPerSecondPerAddress: Double = 10
 
     @Option(
         help:
-            "HTTP requests a second each client address may make, in bursts of a minute's worth; more wait their turn, and the address's connections are not read meanwhile (a client behind a trusted proxy gets 429 instead). Loopback not counted; 0: no limit."
+            "HTTP requests a second each client address may make, in bursts of a minute's worth; more wait their turn, and the address's connections are not read meanwhile (a client behind a trusted proxy gets 429 instead). Loopback not counted; 0: no limit. (default: 100)",
+        transform: Self.decimalNumber
     )
     var httpRequestsPerSecondPerAddress: Double = 100
 

@@ -91,6 +91,32 @@ struct OptionRangeTests {
         #expect(Set(numeric).subtracting(["port"]) == checked)
     }
 
+    /// Swift's `Double` reads hex: `0x10` ran at 16 a second, where the integer options refuse it.
+    @Test("The rates are decimal numbers, and their help gives the defaults they have")
+    func ratesAreDecimal() throws {
+        for text in ["0x10", "0x1p3", "ten", "1_0", ""] {
+            #expect(self.refusal(["--writes-per-second-per-address", text]) != nil, "\(text)")
+        }
+        for (text, value) in [("12", 12.0), ("0.5", 0.5), ("1e1", 10), (".25", 0.25), ("0", 0)] {
+            #expect(
+                try RelayCommand.parse(["--writes-per-second-per-address", text]).writesPerSecondPerAddress == value)
+        }
+        let help = RelayCommand.helpMessage(columns: 10_000)
+        let defaults = try RelayCommand.parse([])
+        for (option, value) in [
+            ("new-connections-per-second-per-address", defaults.newConnectionsPerSecondPerAddress),
+            ("writes-per-second-per-address", defaults.writesPerSecondPerAddress),
+            ("http-requests-per-second-per-address", defaults.httpRequestsPerSecondPerAddress),
+        ] {
+            // Its entry: from its line to the next option's.
+            let entry =
+                help.components(separatedBy: "\n  --\(option) ").dropFirst().first?
+                .components(separatedBy: "\n  --").first ?? ""
+            #expect(
+                entry.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix("(default: \(Int(value)))"), "\(entry)")
+        }
+    }
+
     /// So that several bad options are reported in the order a reader of `--help` meets them.
     @Test("The ranges are checked in --help's order")
     func rangesInHelpOrder() throws {
