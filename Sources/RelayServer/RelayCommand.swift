@@ -240,11 +240,13 @@ struct RelayCommand: AsyncParsableCommand {
         }
 
         var configuration = try self.configuration(environment: environment, openFileLimit: openFileLimit)
-        if configuration.clientAddresses.loopbackCountsOnlyThroughProxyHeaders {
+        let uncounted = configuration.clientAddresses.loopbackAddressesCountedOnlyThroughProxyHeaders
+        if !uncounted.isEmpty {
             logger.warning(
                 "relay.count_loopback.loopback_is_a_trusted_proxy",
                 metadata: [
-                    "effect": "a loopback client without X-Forwarded-For is not counted",
+                    "effect":
+                        "a client on \(uncounted.joined(separator: " or ")) without X-Forwarded-For is not counted",
                     "fix": "add --forwarded-allow-ips '' to count loopback clients by their own address",
                 ])
         }

@@ -250,6 +250,10 @@ struct ForwardedClientTests {
         let ipv6Only = try policy(["--count-loopback", "--forwarded-allow-ips", "::1"])
         #expect(ipv6Only.loopbackCountsOnlyThroughProxyHeaders, "::1 is loopback too")
         #expect(ipv6Only.key(ofPeer: try Self.peer("::1")) == nil)
+        // The warning names only the address that goes uncounted: 127.0.0.1 is counted here.
+        #expect(ipv6Only.loopbackAddressesCountedOnlyThroughProxyHeaders == ["::1"])
+        #expect(ipv6Only.key(ofPeer: try Self.peer("127.0.0.1")) != nil)
+        #expect(trusted.loopbackAddressesCountedOnlyThroughProxyHeaders == ["127.0.0.1", "::1"])
     }
 
     @Sendable static func post(_ score: Int, forwardedFor: String, port: Int) async throws -> String {

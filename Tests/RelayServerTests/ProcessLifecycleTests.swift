@@ -540,6 +540,7 @@ struct ProcessLifecycleTests {
             #expect(try await relay.exitStatus() == 0)
             #expect(relay.printed.contains("relay.count_loopback.loopback_is_a_trusted_proxy"), "\(relay.printed)")
             #expect(relay.printed.contains("--forwarded-allow-ips ''"))
+            #expect(relay.printed.contains("a client on 127.0.0.1 or ::1 without X-Forwarded-For is not counted"))
         }
     }
 

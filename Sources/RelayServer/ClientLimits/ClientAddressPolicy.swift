@@ -116,9 +116,14 @@ struct ClientAddressPolicy: Sendable {
 
     /// Whether loopback clients are to be counted, but a loopback peer is a trusted proxy, so that
     /// one that sends no `X-Forwarded-For` (a load test on this machine) is not counted after all.
-    var loopbackCountsOnlyThroughProxyHeaders: Bool {
-        self.countsLoopback
-            && ["127.0.0.1", "::1"].contains { ClientAddress(parsing: $0).map(self.trustedProxies.contains) == true }
+    var loopbackCountsOnlyThroughProxyHeaders: Bool { !self.loopbackAddressesCountedOnlyThroughProxyHeaders.isEmpty }
+
+    /// The loopback addresses (of `127.0.0.1` and `::1`) that ``loopbackCountsOnlyThroughProxyHeaders``
+    /// is about: with only `::1` listed, a client on `127.0.0.1` is counted, and the warning must
+    /// not say otherwise.
+    var loopbackAddressesCountedOnlyThroughProxyHeaders: [String] {
+        guard self.countsLoopback else { return [] }
+        return ["127.0.0.1", "::1"].filter { ClientAddress(parsing: $0).map(self.trustedProxies.contains) == true }
     }
 
     /// Warns (at most every 10 s) that a request or upgrade from `peer` whose `X-Forwarded-For`
