@@ -84,7 +84,7 @@ extension RelayCommand {
                 "\(name) '\(value)' has a space, a line break or a byte-order mark at its start or end")
         }
         guard !value.hasPrefix("~") else {
-            throw ValidationError("\(name) '\(value)' starts with ~, which is not expanded here: give the full path")
+            throw ValidationError("\(name) '\(value)' starts with ~, which is not expanded here: write it out in full")
         }
     }
 

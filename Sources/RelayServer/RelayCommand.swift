@@ -196,7 +196,7 @@ struct RelayCommand: AsyncParsableCommand {
     )
     var pingIntervalSeconds: Int = 30
 
-    @Option(help: "Longest chat message in characters.")
+    @Option(help: "Longest chat message, in Unicode code points (an emoji with a skin tone is two).")
     var maxChatLength: Int = 500
 
     @Option(help: "Folder whose executable files are started as plugins (env PLUGINS_DIR).")

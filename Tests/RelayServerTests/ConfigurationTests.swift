@@ -494,6 +494,13 @@ struct ConfigurationTests {
             #expect(
                 marked.map { "\($0)".hasSuffix("has a space, a line break or a byte-order mark at its start or end") }
                     == true, "\(String(describing: marked))")
+            // Not "give the full path": HOST is no path.
+            let tilde = #expect(throws: ValidationError.self) {
+                try RelayCommand.parse([]).configuration(environment: [variable: "~x"])
+            }
+            #expect(
+                tilde.map { "\($0)".hasSuffix("starts with ~, which is not expanded here: write it out in full") }
+                    == true, "\(String(describing: tilde))")
         }
         // Nor is an executable named one by one (`--plugin`): a mistake in it surfaced only after
         // the store had opened, the key been printed and the other plugins started (status 3).
