@@ -455,7 +455,9 @@ public final class PluginProcess: Sendable {
         // A hello after the shutdown began: the shutdown closed this stdin as a starting one's
         // (``State/startingInput``); closed again here, as it is not to be served.
         if lateForShutdown { input.close() }
-        if refusal == nil {
+        // Not "ready" once the start has failed (another plugin's failure refuses this one's) or
+        // the shutdown has begun: it would be logged among the lines of a server that stops.
+        if refusal == nil, !lateForShutdown, !self.readiness.hasFailed {
             // Logged first: the start waits for every plugin's readiness, then logs `relay.starting`.
             self.logger.info(
                 "plugin.ready",
@@ -463,8 +465,8 @@ public final class PluginProcess: Sendable {
                     "name": "\(hello.name)", "handles": "\(hello.handles)", "filters": "\(hello.filters)",
                     "events": "\(hello.events.map(\.rawValue).sorted())",
                 ])
-            self.readiness.succeed(hello)
         }
+        if refusal == nil { self.readiness.succeed(hello) }
         return refusal
     }
 

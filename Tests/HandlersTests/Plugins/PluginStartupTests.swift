@@ -61,6 +61,20 @@ struct PluginStartupTests {
         }
     }
 
+    /// It was logged between the failure and `relay.startup.failed`, as if it would serve.
+    @Test func aPluginSayingHelloAfterAnotherFailedIsNotLoggedReady() async throws {
+        var settings = ProbePlugin.settings()
+        settings.shutdownGracePeriod = .seconds(30)  // the slow one says hello during the stop, and exits at its EOF
+        let records = RecordedLogs()
+        await #expect(throws: PluginStartupError.self) {
+            try await ProbePlugin.withHarness(
+                [ProbePlugin.executable("exit_at_once"), ProbePlugin.executable("slow_hello")], settings: settings,
+                logger: Logger(label: "test") { _ in records }
+            ) { _ in }
+        }
+        #expect(!records.entries.contains { $0.message == "plugin.ready" }, "\(records.entries.map(\.message))")
+    }
+
     @Test(.timeLimit(.minutes(3))) func aHelloOfAnotherProtocolFailsAtOnceAndSaysWhy() async throws {
         var settings = ProbePlugin.settings()
         // It used to wait this out, then blame a missing hello. Ten minutes, so that only that
