@@ -28,6 +28,17 @@ struct PlayerStateTests {
         #expect(state["anim"] == nil, "only movable keys have values")
     }
 
+    /// It trapped: a handler forwarding a key its client chose stopped the server (README names
+    /// this state as a handler's to change).
+    @Test func settingAKeyItDoesNotKeepOrNilChangesNothing() {
+        var state = PlayerState(number: 1)
+        let before = state
+        state["hat"] = "red"
+        state["skin"] = nil
+        #expect(state == before)
+        #expect(state["hat"] == nil)
+    }
+
     @Test func fieldsHoldEveryMovableKey() {
         var state = PlayerState(number: 2)
         state["is_jumping"] = true

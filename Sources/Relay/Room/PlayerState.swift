@@ -37,13 +37,14 @@ public struct PlayerState: Sendable, Equatable {
         set { self.values[slot] = newValue }
     }
 
-    /// The value of a movable `key`; nil for any other key. Only movable keys can be set.
+    /// The value of a movable `key`; nil for any other key. Only movable keys are kept: setting
+    /// another, or nil, changes nothing. (It trapped: a handler forwarding a key its client chose,
+    /// `"hat"`, stopped the server and every room on it.) Nothing here checks a value's kind or
+    /// length: ``RoomState/applyPlayerState(_:_:)`` does, as for `player_state`.
     public subscript(key: String) -> JSONValue? {
         get { Self.slot(of: key).map { self.values[$0] } }
         set {
-            guard let slot = Self.slot(of: key), let newValue else {
-                preconditionFailure("\(key) is not a movable key, or has no value")
-            }
+            guard let slot = Self.slot(of: key), let newValue else { return }
             self.values[slot] = newValue
         }
     }

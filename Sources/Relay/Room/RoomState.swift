@@ -269,8 +269,9 @@ public struct RoomState: Sendable {
         return relayed
     }
 
-    /// Lets `update` change the server's copy of a player's state: the `player_state` fast
-    /// path, which has checked the values itself (``applyPlayerState(_:_:)`` is the general one).
+    /// Lets `update` change the server's copy of a player's state, unchecked: the `player_state`
+    /// fast path, which has checked the values itself. A handler setting what a client sent uses
+    /// ``applyPlayerState(_:_:)``, which checks kinds and lengths as `player_state` is checked.
     public mutating func updateState(
         of playerID: String, _ update: (inout PlayerState) -> Void
     )
