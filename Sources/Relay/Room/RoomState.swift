@@ -56,7 +56,9 @@ public struct RoomState: Sendable {
     /// `sync_entities` a room answers per second (the game's host sends one, as a game starts).
     public static let syncsPerSecond = 10.0
 
-    public init(
+    /// Not public: a handler changes `room.state`, and a fresh state put in its place left the
+    /// room's connections out of step with its players, so that it never closed.
+    package init(
         roomID: String, roomName: String, hostID: String, maxPlayers: Int, limits: RelayLimits, seed: Int,
         entityMemory: MemoryBudget? = nil
     ) {
