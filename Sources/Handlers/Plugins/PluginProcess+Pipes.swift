@@ -63,8 +63,10 @@ extension PluginProcess {
                     // Its stdin closes only once the server has looked whether it runs on: a
                     // plugin that closed its stdout exits at the end of its input, as it should,
                     // and closed first, that exit looked like a crash, with no reason logged.
-                    self.endIncarnation(input, closingInput: self.isShuttingDown)
-                    if !self.isShuttingDown {
+                    // Read once: a shutdown beginning between two reads would leave it open.
+                    let shuttingDown = self.isShuttingDown
+                    self.endIncarnation(input, closingInput: shuttingDown)
+                    if !shuttingDown {
                         await self.logIfRunning(execution.processIdentifier.value, event: "plugin.stdout.closed")
                         input.close()
                         if !self.isShuttingDown { kill.yield() }  // else the shutdown's grace bounds it

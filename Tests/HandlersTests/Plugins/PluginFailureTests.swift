@@ -593,6 +593,12 @@ struct PluginFailureTests {
             let before = try #require(await client.probePID())
             await client.expectError("plugin_unavailable", after: #"{"type":"probe","do":"crash"}"#)
             #expect(try await client.probePIDOnceAnswering(in: harness) != before)
+            // The second child writes its pid as its parent answers: on a busy machine, after the
+            // answer (it was stopped unwritten once, and the count came to 3).
+            let written = ContinuousClock.now + ProbePlugin.startBound  // a bound on a hang
+            while ProbePlugin.pids(in: pidFile).count < 4, ContinuousClock.now < written {
+                try await Task.sleep(for: .milliseconds(10))
+            }
         }
         let pids = ProbePlugin.pids(in: pidFile)
         #expect(pids.count == 4, "two incarnations and their children: \(pids)")
