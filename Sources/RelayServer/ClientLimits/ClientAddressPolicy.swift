@@ -114,13 +114,10 @@ struct ClientAddressPolicy: Sendable {
     /// Warnings of a proxy on this machine that is not listed (shared by the policy's copies).
     private let untrustedLoopbackProxyWarnings = WarningThrottle()
 
-    /// Whether loopback clients are to be counted, but a loopback peer is a trusted proxy, so that
-    /// one that sends no `X-Forwarded-For` (a load test on this machine) is not counted after all.
-    var loopbackCountsOnlyThroughProxyHeaders: Bool { !self.loopbackAddressesCountedOnlyThroughProxyHeaders.isEmpty }
-
-    /// The loopback addresses (of `127.0.0.1` and `::1`) that ``loopbackCountsOnlyThroughProxyHeaders``
-    /// is about: with only `::1` listed, a client on `127.0.0.1` is counted, and the warning must
-    /// not say otherwise.
+    /// The loopback addresses (of `127.0.0.1` and `::1`) whose clients are to be counted, but which
+    /// are trusted proxies, so that a client there that sends no `X-Forwarded-For` (a load test on
+    /// this machine) is not counted after all. With only `::1` listed, a client on `127.0.0.1` is
+    /// counted, and the start's warning must not say otherwise.
     var loopbackAddressesCountedOnlyThroughProxyHeaders: [String] {
         guard self.countsLoopback else { return [] }
         return ["127.0.0.1", "::1"].filter { ClientAddress(parsing: $0).map(self.trustedProxies.contains) == true }
