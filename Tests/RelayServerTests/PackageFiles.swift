@@ -25,13 +25,6 @@ enum PackageFiles {
 
     /// Every Swift file under `folder` (from the package's root), one after another.
     static func swiftSources(under folder: String) throws -> String {
-        var sources = ""
-        let files = FileManager.default.enumerator(
-            at: Self.root.appendingPathComponent(folder), includingPropertiesForKeys: nil)
-        while let file = files?.nextObject() as? URL {
-            guard file.pathExtension == "swift" else { continue }
-            sources += try String(contentsOf: file, encoding: .utf8)
-        }
-        return sources
+        try Self.swiftFiles(under: folder).map(\.text).joined()
     }
 }
