@@ -30,7 +30,7 @@ final class StopEscalation: Sendable {
     }
 
     /// How long a forced exit waits for its log line and the logs' flush: a log whose reader
-    /// stopped reading (a frozen log shipper) blocks them for good.
+    /// stopped reading (a frozen log shipper) takes none.
     static let logGrace: Duration = .seconds(1)
 
     /// Ends the process now, from a signal's handler with other threads running: the plugins'
@@ -44,6 +44,7 @@ final class StopEscalation: Sendable {
             _exit(128 + signal)
         }
         logger?.critical("relay.stop.forced", metadata: ["signal": "\(signal)"])
+        _ = QueuedStandardError.shared.flush(within: logGrace)
         fflush(nil)  // every output stream
         _exit(128 + signal)
     }

@@ -30,8 +30,8 @@ public final class StopSignals: Sendable {
         let escalation = StopEscalation()
         var sources: [any DispatchSourceSignal] = []
         // Serial queues of their own (each on a thread Dispatch adds when none is free), not the
-        // global pool: the pool's few threads can all be held up, for good by a log whose reader
-        // stopped reading (a frozen log shipper), and the signal to force the exit must still run.
+        // global pool: the pool's few threads can all be held up, for good by a frozen disk at the
+        // stop or a handler's own blocking log, and the signal to force the exit must still run.
         // What the signals do, logging first, is on a second queue: a source handles its next
         // signal only once its handler has returned.
         let signalQueue = DispatchQueue(label: "relay.stop-signals")

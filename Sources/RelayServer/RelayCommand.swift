@@ -227,7 +227,9 @@ struct RelayCommand: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         try Self.checkLoopCount(environment: environment)
         let openFileLimit = OpenFileLimit.raiseSoftLimitToHard()
-        var logger = Logger(label: "relay")
+        // swift-log's format, written by a thread of its own: a log nobody reads must not hold up
+        // what logs (an event loop, and every room on it).
+        var logger = Logger(label: "relay") { StreamLogHandler(label: $0, stream: QueuedStandardError.shared) }
         logger.handler = OneLineLogHandler(wrapping: logger.handler)
         logger.logLevel = try Self.logLevel(environment: environment)
         // Two in-process handlers of one type stop the start before anything opens (status 3, as

@@ -3,12 +3,14 @@ import Synchronization
 import Testing
 
 /// The relay's log on a pipe whose reader has stopped reading (a frozen log shipper): every write
-/// to the log blocks, and with it whatever logs, the orderly stop too. An operator's second stop
-/// signal must still end the process.
+/// to the pipe then blocks. The relay's lines wait in its queue (``QueuedStandardError``), so what
+/// logs is not held up: rooms and requests are served, and one SIGTERM stops the server in order.
 @Suite("The relay process with a log nobody reads", .serialized)
 struct StuckLogTests {
-    @Test("A second SIGTERM ends the process while the reader of its log has stopped reading")
-    func secondSignalEndsTheProcessPastAFullLog() async throws {
+    @Test(
+        "With its log's reader stopped, the relay serves rooms and requests, and one SIGTERM stops it in order, its lines kept"
+    )
+    func aFullLogHoldsNothingUp() async throws {
         try await withTemporaryDirectory { directory in
             let log = try LogPipe(at: directory + "/log")
             defer { log.close() }
@@ -17,22 +19,64 @@ struct StuckLogTests {
                 environment: ["API_KEY": testAPIKey, "LOG_LEVEL": "trace"], loggingTo: log.path)
             defer { relay.send(SIGKILL) }
             let port = try await onOwnThread { try log.readUntilListening() }
-            // Each connection closed before its first request is a line at trace: the pipe fills,
-            // and the event loop logging the next one stops in its write.
+            // Each connection closed before its first request is a line at trace, logged on its
+            // event loop: the pipe fills, and then every loop has lines it cannot write.
             let unread = try await onOwnThread { try log.fill { close(try loopbackSocket(port: port)) } }
             try #require(unread > LogPipe.capacity - 512, "the log did not fill: \(unread) bytes unread")
+            let moreLines = 200
+            try await onOwnThread { for _ in 0..<moreLines { close(try loopbackSocket(port: port)) } }
 
-            relay.send(SIGTERM)  // its line cannot be written, nor anything of the stop in order
-            // Again every 1.5 s, past the window of a repeat: the window runs from when the first
-            // was handled, which a loaded machine may delay.
-            let resender = Task {
-                while !Task.isCancelled {
-                    try await Task.sleep(for: .milliseconds(1_500))
-                    relay.send(SIGTERM)
-                }
+            let host = TestSocket.connect(port: port)
+            let code = try await host.createRoom(named: "stuck log")
+            let guest = TestSocket.connect(port: port)
+            guest.send(["type": "join_room", "room_id": code, "player_name": "Guest"])
+            _ = try await guest.expect("player_joined")
+            _ = try await guest.expect("room_joined")
+            _ = try await host.expect("player_joined")
+            guest.send(["type": "player_state", "state": ["x": 12.5, "y": 3]])
+            let update = try await host.expect("player_state_update")
+            #expect((update["state"] as? [String: Any])?["x"] as? Double == 12.5, "\(update)")
+            let rooms = try await onOwnThread {
+                let socket = try socketWithRequest(
+                    port: port, "GET /api/rooms/all HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                defer { close(socket) }
+                var answer: [UInt8] = []
+                _ = readUntilClosed(socket) { answer += $0 }
+                return String(decoding: answer, as: UTF8.self)
             }
-            defer { resender.cancel() }
-            #expect(try await relay.exitStatus(timeout: .seconds(20)) == 128 + SIGTERM)
+            #expect(rooms.hasPrefix("HTTP/1.1 200") && rooms.contains(code), "\(rooms)")
+            #expect(log.unread > LogPipe.capacity - 512, "the test read the log")
+
+            relay.send(SIGTERM)
+            // Read again: the lines queued while nobody read come out, in order, and the stop's
+            // last lines with them (the exit waits for the queue while its reader takes it).
+            let text = try await onOwnThread { log.readToEnd() }
+            #expect(try await relay.exitStatus(timeout: .seconds(30)) == 0, "\(text.suffix(2_000))")
+            let closedBeforeRequest = text.components(separatedBy: "relay.connection.closed_before_request").count - 1
+            #expect(closedBeforeRequest >= moreLines, "lines were lost:\n\(text.suffix(2_000))")
+            #expect(!text.contains("log.lines_dropped"))
+            for event in ["relay.stop.requested", "persistence.closed"] {
+                #expect(text.contains("] \(event)"), "\(event) missing:\n\(text.suffix(2_000))")
+            }
+        }
+    }
+
+    @Test(
+        "With its log's reader stopped for good, one SIGTERM still ends the relay: the exit waits for its lines only briefly"
+    )
+    func aFullLogDoesNotHoldTheExit() async throws {
+        try await withTemporaryDirectory { directory in
+            let log = try LogPipe(at: directory + "/log")
+            defer { log.close() }
+            let relay = try ChildRelay(
+                arguments: ["--port", "0", "--data-dir", directory],
+                environment: ["API_KEY": testAPIKey, "LOG_LEVEL": "trace"], loggingTo: log.path)
+            defer { relay.send(SIGKILL) }
+            let port = try await onOwnThread { try log.readUntilListening() }
+            let unread = try await onOwnThread { try log.fill { close(try loopbackSocket(port: port)) } }
+            try #require(unread > LogPipe.capacity - 512, "the log did not fill: \(unread) bytes unread")
+            relay.send(SIGTERM)
+            #expect(try await relay.exitStatus(timeout: .seconds(30)) == 0)
         }
     }
 }
@@ -88,6 +132,24 @@ final class LogPipe: Sendable {
             unread = now
         }
         return unread
+    }
+
+    /// Reads (bounded, 60 s) until the writers close the pipe; returns all it read.
+    func readToEnd(timeout: Duration = .seconds(60)) -> String {
+        let deadline = ContinuousClock.now + timeout
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while ContinuousClock.now < deadline {
+            let count = read(self.descriptor, &buffer, buffer.count)
+            if count > 0 {
+                bytes += buffer[..<count]
+            } else if count == 0 {
+                break
+            } else {
+                usleep(10_000)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The bytes written to the pipe and not read.
