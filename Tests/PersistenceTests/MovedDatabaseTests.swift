@@ -59,6 +59,41 @@ struct MovedDatabaseTests {
         }
     }
 
+    /// `rm game.db` while the server runs: the connection still has the file open, and closing it
+    /// frees the file with every write acknowledged into it. Renamed away, the file keeps them.
+    @Test(
+        "A database file deleted under a running store is copied aside at the stop, with every write it acknowledged",
+        arguments: Self.moves)
+    func aDeletedDatabaseIsCopiedAside(_ how: String) async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            let records = RecordedLogs()
+            try await withStore(PersistenceConfiguration(databasePath: path), loggingTo: records) { store in
+                for score in Int64(1)...300 { _ = try await store.submit(submission("p\(score)", score)) }
+                try await store.save(Self.savedGame("kept"))
+                try Self.moveAway(path, how)
+                await #expect(throws: PersistenceError.storageFailure) {
+                    try await store.submit(submission("after", 0))
+                }
+            }
+            let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+            let asides = files.filter { $0.hasPrefix("game.db.orphaned-") }
+            let setAside = records.entries.filter { $0.message == "persistence.database.set_aside" }
+            guard how == "deleted" else {
+                // Replaced by a rename: the old file was deleted too, and is what the copy keeps.
+                #expect(asides.count == 1 && setAside.count == 1, "\(files)")
+                return
+            }
+            let aside = try #require(asides.first, "nothing set aside: \(files)")
+            #expect(asides.count == 1 && setAside.map(\.level) == [.critical])
+            #expect(setAside.first?.metadata["moved_to"] == "\(directory.path)/\(aside)")
+            let copy = try RawDatabase(path: "\(directory.path)/\(aside)")
+            #expect(try copy.strings("PRAGMA integrity_check") == ["ok"])
+            #expect(try copy.strings("SELECT count(*) FROM scores") == ["300"])
+            #expect(try copy.strings("SELECT player_name FROM saved_games") == ["kept"])
+        }
+    }
+
     /// What an operator's alert reads: each event names the file that moved, the WAL's path under
     /// `db.wal` as every other WAL event has it (it was under `db.path`, the database's key). Every
     /// batch after the move is refused and logged; only the first within 10 s at critical.
@@ -197,10 +232,16 @@ struct MovedDatabaseTests {
             let restored = try RawDatabase(path: path)
             #expect(try restored.strings("PRAGMA integrity_check") == ["ok"])
             #expect(try restored.strings("SELECT player_name FROM scores ORDER BY id") == ["saved"])
-            if restore == Self.restores[0] {
-                let old = try RawDatabase(path: databasePath(in: directory, "old.db"))
-                #expect(try old.strings("SELECT player_name FROM scores ORDER BY id") == ["saved", "a", "b"])
+            // The old file keeps its writes: renamed away, where it went; deleted, in a copy.
+            let asides = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter {
+                $0.hasPrefix("game.db.orphaned-")
             }
+            let old =
+                restore == Self.restores[0]
+                ? databasePath(in: directory, "old.db") : "\(directory.path)/\(try #require(asides.first))"
+            #expect(asides.count == (restore == Self.restores[0] ? 0 : 1), "\(asides)")
+            #expect(
+                try RawDatabase(path: old).strings("SELECT player_name FROM scores ORDER BY id") == ["saved", "a", "b"])
         }
     }
 

@@ -17,4 +17,25 @@ struct FileIdentity: Equatable, Sendable {
         self.device = UInt64(info.st_dev)
         self.inode = UInt64(info.st_ino)
     }
+
+    /// How many names the file has left (`st_nlink`; 0 once deleted, while it stays open), if one
+    /// of the process's open descriptors is this file.
+    var linksWhileOpen: Int? {
+        #if canImport(Glibc)
+            let descriptors = "/proc/self/fd"
+        #else
+            let descriptors = "/dev/fd"
+        #endif
+        guard let directory = opendir(descriptors) else { return nil }
+        defer { closedir(directory) }
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            var info = stat()
+            guard let descriptor = Int32(name), fstat(descriptor, &info) == 0 else { continue }
+            if UInt64(info.st_dev) == self.device, UInt64(info.st_ino) == self.inode { return Int(info.st_nlink) }
+        }
+        return nil
+    }
 }

@@ -52,6 +52,7 @@ extension BatchingWriter {
         }
         try self.checkTablesTakeWrites()
         try self.warnOfRulesMemoryCannotSee()
+        self.databaseFile = FileIdentity(path: self.connection.path)
         self.watchWALFile()
         return outcome.versionBefore
     }

@@ -70,12 +70,37 @@ extension BatchingWriter {
                 "persistence.database.moved.wal_emptied",
                 metadata: [
                     "db.path": "\(self.connection.path)",
-                    "result": "the WAL's writes went into the replaced file, not the one at the path now",
+                    "result": "the WAL's writes went into the file the server opened, not the one at the path now",
                 ])
             return nil
         } catch {
             guard case .inPlace(let identity) = self.walFile else { return nil }
             return (self.connection.walPath, identity)
+        }
+    }
+
+    /// Writes the database the connection has open into a new file beside the path
+    /// (`game.db.orphaned-<time>`): that file was deleted while the store ran, and closing the
+    /// connection would free it, with every write acknowledged into it (`VACUUM INTO` reads it, and
+    /// its WAL, through the connection).
+    func copyDeletedDatabaseAside() {
+        let aside = "\(self.connection.path).orphaned-\(Int(Date().timeIntervalSince1970))"
+        do {
+            try self.connection.execute("VACUUM INTO '\(aside.replacingOccurrences(of: "'", with: "''"))'")
+            self.logger.critical(
+                "persistence.database.set_aside",
+                metadata: [
+                    "db.path": "\(self.connection.path)", "moved_to": "\(aside)",
+                    "effect":
+                        "the deleted file's writes are in that file only: restore it, or remove it to start empty",
+                ])
+        } catch {
+            self.logger.critical(
+                "persistence.database.not_set_aside",
+                metadata: [
+                    "db.path": "\(self.connection.path)", "error": "\(error)",
+                    "effect": "the writes acknowledged into the deleted file are lost",
+                ])
         }
     }
 

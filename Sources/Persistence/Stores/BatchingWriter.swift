@@ -52,6 +52,8 @@ actor BatchingWriter {
     private var diskWasFull = false
     /// Levels of the events each batch may log again (a refused or failed batch).
     var repeatedEvents = RepeatedEventLevels()
+    /// The database file the connection has open, once prepared (see ``closeConnection()``).
+    var databaseFile: FileIdentity?
     /// The WAL file the connection commits to (see ``walFileHasMoved()``).
     var walFile = WALFile.unknown
     enum WALFile {
@@ -144,9 +146,14 @@ actor BatchingWriter {
 
     /// Closes the connection, after ``close()`` and after the readers' connections: the last to
     /// close copies the WAL into the database file and deletes it. SQLite does neither for a
-    /// database file deleted or replaced meanwhile (``emptyWALIntoMovedDatabase()``).
+    /// database file deleted or replaced meanwhile (``emptyWALIntoMovedDatabase()``); and one
+    /// deleted, with no name left, is copied aside first (``copyDeletedDatabaseAside()``).
     func closeConnection() {
-        let walToSetAside = self.connection.fileHasMoved ? self.emptyWALIntoMovedDatabase() : nil
+        var walToSetAside: (path: String, identity: FileIdentity)?
+        if self.connection.fileHasMoved {
+            walToSetAside = self.emptyWALIntoMovedDatabase()
+            if self.databaseFile?.linksWhileOpen == 0 { self.copyDeletedDatabaseAside() }
+        }
         self.connection.close()
         if let walToSetAside { self.setAside(walToSetAside) }
     }
