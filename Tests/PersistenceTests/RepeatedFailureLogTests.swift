@@ -49,4 +49,27 @@ struct RepeatedFailureLogTests {
             #expect(lines.allSatisfy { $0.metadata["db.batch.size"] == "1" })
         }
     }
+
+    /// A damaged file fails every read that reaches the damage: one line per request would let a
+    /// client write the log at the rate it sends them.
+    @Test("Reads failing on a damaged file log one error, the next at debug")
+    func failedReadsAreLoggedOncePerError() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            try await withStore(PersistenceConfiguration(databasePath: path)) { store in
+                for score in Int64(1)...2_000 { _ = try await store.submit(submission("p\(score)", score)) }
+            }
+            let records = RecordedLogs()
+            try await withStore(PersistenceConfiguration(databasePath: path), loggingTo: records) { store in
+                #expect(truncate(path, 4_096) == 0, "errno \(errno)")  // page 1 only: the rest reads as damage
+                var failed = 0
+                for score in 1_000...1_009 {
+                    do { _ = try await store.personalBest(playerName: "p\(score)") } catch { failed += 1 }
+                }
+                try #require(failed == 10, "the reads did not meet the damage")
+            }
+            let lines = records.entries.filter { $0.message == "persistence.read.failed" }
+            #expect(lines.map(\.level) == [.error] + Array(repeating: .debug, count: 9), "\(lines.map(\.metadata))")
+        }
+    }
 }

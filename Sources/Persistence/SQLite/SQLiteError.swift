@@ -72,7 +72,7 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
         switch self.code & 0xFF {
         case SQLITE_NOTADB: "not a valid SQLite database"
         case SQLITE_CORRUPT:
-            "the database is damaged (\(self.message)); `sqlite3 FILE .recover` can often save its rows"
+            "the database is damaged (\(self.message)); `sqlite3 FILE .recover` (or `.dump`, where that fails) can often save its rows"
         default: self.message
         }
     }

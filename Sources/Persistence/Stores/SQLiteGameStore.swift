@@ -20,6 +20,8 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
     private let threads: MultiThreadedEventLoopGroup
     private let logger: Logger
     private let nextReader = Atomic<Int>(0)
+    /// When each failed read's kind was last logged at its level (``read(_:)``).
+    private let readFailureLevels = Mutex(RepeatedEventLevels())
     private let lifecycle = StoreLifecycle()
     /// This server's hold on the database, let go once it is closed.
     private let lock: DatabaseLock
@@ -296,7 +298,11 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
         do {
             return try await query(self.readers[index % self.readers.count])
         } catch {
-            self.logger.error("persistence.read.failed", metadata: ["error": "\(error)"])
+            // Once every 10 s at error for each SQLite result code: a damaged file fails every
+            // read, and a client would otherwise write the log at the rate it sends requests.
+            let code = (error as? SQLiteError).map { "\($0.code)" } ?? "other"
+            let level = self.readFailureLevels.withLock { $0.level(.error, for: "persistence.read.failed \(code)") }
+            self.logger.log(level: level, "persistence.read.failed", metadata: ["error": "\(error)"])
             throw Self.readFailure(for: error)
         }
     }

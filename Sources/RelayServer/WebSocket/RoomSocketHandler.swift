@@ -12,8 +12,9 @@ import WebSocketWire
 ///
 /// A message from a member of a room that a raw handler takes (a plain `player_state`,
 /// `enemy_state` or `game_action`) is relayed as its frame arrives
-/// (``MessageDispatcher/dispatchInPlace(_:session:)``): in place when the room lives on this
-/// loop, else read here and handed to the room's loop. Every other message goes to the
+/// (``MessageDispatcher/dispatchInPlace(_:session:)``) when the room lives on this loop; on
+/// another loop, a `player_state` is read here and handed to the room's loop, and the other two
+/// go to the reader. Every other message goes to the
 /// connection's reader (``RoomSocket``) through the ``ReaderQueue``, in order: nothing is handled
 /// in place while the reader still has messages, the reader waits for what was handed to the
 /// room's loop, and reading from the socket pauses while the reader has many. Data frames reach
