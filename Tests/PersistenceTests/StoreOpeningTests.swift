@@ -1,4 +1,5 @@
 import Foundation
+import RecordedLogs
 import Testing
 
 @testable import Persistence
@@ -21,6 +22,26 @@ struct StoreOpeningTests {
                 for name in ["idx_score_desc", "idx_scores_mode_score"] {
                     #expect(!objects.contains(name), "\(name) still in \(objects.sorted())")
                 }
+            }
+        }
+    }
+
+    /// A first start finds no file; an empty one was cut short by a failed copy or a full disk,
+    /// and an operator must hear that its scores are gone, not read an ordinary start.
+    @Test("An empty database file is made a new database with a warning; no file at all, and a used one, without")
+    func anEmptyFileIsWarnedOf() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = databasePath(in: directory)
+            for (setUp, warned) in [("none", false), ("empty", true), ("used", false)] {
+                if setUp == "empty" { #expect(FileManager.default.createFile(atPath: path, contents: Data())) }
+                let records = RecordedLogs()
+                try await withStore(PersistenceConfiguration(databasePath: path), loggingTo: records) { store in
+                    _ = try await store.submit(submission("after \(setUp)", 1))
+                }
+                let warnings = records.entries.filter { $0.message == "persistence.database.was_empty" }
+                #expect(warnings.map(\.level) == (warned ? [.warning] : []), "\(setUp)")
+                #expect(warnings.allSatisfy { $0.metadata["db.path"] == "\(path)" })
+                if setUp == "none" { try FileManager.default.removeItem(atPath: path) }  // "used" opens the next
             }
         }
     }

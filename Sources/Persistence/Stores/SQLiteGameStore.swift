@@ -47,6 +47,8 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
         let path = Self.absolute(configuration.databasePath)
         try self.createDirectory(of: path)
         let lock = try DatabaseLock(databasePath: path)
+        var existing = stat()
+        let foundEmptyFile = stat(path, &existing) == 0 && existing.st_size == 0
         let threads = MultiThreadedEventLoopGroup(numberOfThreads: 1 + configuration.readerCount)
         let loops = Array(threads.makeIterator())
         do {
@@ -74,6 +76,17 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
                     "db.game_modes": "\(gameModes)", "db.sync": "\(synchronous)",
                 ]
             )
+            if foundEmptyFile {
+                // A first start finds no file at all; an empty one was most likely cut short (a
+                // copy that failed, a full disk), and its scores are gone from it.
+                logger.warning(
+                    "persistence.database.was_empty",
+                    metadata: [
+                        "db.path": "\(path)",
+                        "effect":
+                            "a new, empty database was made in the empty file: if it held scores, restore a backup",
+                    ])
+            }
             return SQLiteGameStore(
                 writer: writer, readers: readers, rankIndex: rankIndex, leaderboards: leaderboards,
                 threads: threads, lock: lock, logger: logger
