@@ -12,8 +12,9 @@ import NIOPosix
 /// messages (split at 0xFF bytes, at most 64) sent to both. A message's first byte says how: bit 0
 /// by the host or the guest, bit 1 through the in-place path (`dispatchInPlace`, raw bytes) before
 /// the usual dispatch, bit 2 that call made on the room's event loop, bit 3 the sender dropping
-/// first (its socket gone) and sending on a new connection. In a message, `$CODE` is the room's
-/// code and `$TOKEN` the sender's latest reconnect token, so that a reconnect can succeed. The
+/// first (its socket gone) and sending on a new connection. In a message's JSON strings, `$CODE`
+/// is the room's code and `$TOKEN` the sender's latest reconnect token, so that a reconnect can
+/// succeed (outside a string, the rooms' different letters and digits would parse differently). The
 /// first room's dispatcher
 /// has the handlers as given (its usual dispatch tries their raw paths too); the second's has
 /// their raw paths hidden, so it decodes every message. Every frame a client is sent must be a
@@ -63,7 +64,7 @@ final class RoomCheck: Sendable {
         let registry: RoomRegistry
         private(set) var clients: [Client]
         /// Each client's latest reconnect token, from what it was sent.
-        private var tokens: [String?] = [nil, nil]
+        private(set) var tokens: [String?] = [nil, nil]
         let code: String
 
         /// Throws if the room was not made: without one, every message would be answered
@@ -113,14 +114,30 @@ final class RoomCheck: Sendable {
             self.clients[index] = Client(self.registry, url: self.code)
         }
 
-        /// `body` with `$CODE` and `$TOKEN` replaced by this room's code and the client's token.
+        /// `body` with `$CODE` and `$TOKEN` inside its JSON strings replaced by this room's code and
+        /// the client's token.
         private func substituting(_ body: [UInt8], for index: Int) -> [UInt8] {
-            let values = [("$CODE", self.code), ("$TOKEN", self.tokens[index] ?? "")]
-            return values.reduce(body) { body, pair in
-                Array(
-                    body.split(separator: Array(pair.0.utf8), omittingEmptySubsequences: false).joined(
-                        separator: Array(pair.1.utf8)))
+            let values = [(Array("$CODE".utf8), self.code), (Array("$TOKEN".utf8), self.tokens[index] ?? "")]
+            var (result, position) = ([UInt8](), 0)
+            var (inString, escaped) = (false, false)
+            while position < body.count {
+                if inString, let (name, value) = values.first(where: { body[position...].starts(with: $0.0) }) {
+                    result += Array(value.utf8)
+                    position += name.count
+                    continue
+                }
+                let byte = body[position]
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = inString
+                } else if byte == UInt8(ascii: "\"") {
+                    inString.toggle()
+                }
+                result.append(byte)
+                position += 1
             }
+            return result
         }
 
         /// Sends `message` (its first byte says how, as ``RoomCheck`` describes), and returns what
@@ -169,7 +186,8 @@ final class RoomCheck: Sendable {
         let messages = input.split(separator: 0xFF).prefix(64).map(Array.init)
         var table = try await Table(self.dispatcher, group: self.group)
         var usualTable = try await Table(self.usualDispatcher, group: self.group)
-        var comparison: RoomComparison? = RoomComparison(code: table.code, usualCode: usualTable.code)
+        var comparison: RoomComparison? = RoomComparison(
+            code: table.code, usualCode: usualTable.code, tokens: table.tokens, usualTokens: usualTable.tokens)
         var violation: FuzzViolation?
         for message in messages where violation == nil {
             let sent = await table.send(message, group: self.group)

@@ -7,9 +7,10 @@ import NIOCore
 /// them, message by message, for ``RoomCheck``.
 ///
 /// Frames must be the same JSON values (``same(_:_:)``), but for what two rooms differ in
-/// whatever their messages: what the server made up, room codes and the ids of players who gave
-/// none (renamed, in texts and keys, to the other room's, learned as they are made); reconnect
-/// tokens, the seed and wall-clock readings, each left out where the protocol puts it
+/// whatever their messages: what the server made up, room codes, the ids of players who gave
+/// none and reconnect tokens (renamed, in texts and keys, to the other room's, learned as they
+/// are made; a token is also left out where the protocol puts it); the seed and wall-clock
+/// readings, each left out where the protocol puts it
 /// (``varyingKeys``). Not byte for byte: the usual path writes
 /// an object it decoded (a relayed `state`, say) in its dictionary's order, where a raw path
 /// keeps the order as sent.
@@ -36,8 +37,10 @@ struct RoomComparison {
     /// gave none), each mapped to the other room's.
     private var madeUp: [String: String]
 
-    init(code: String, usualCode: String) {
+    /// The rooms' codes, and the tokens each room gave its clients (in the same order) when it was made.
+    init(code: String, usualCode: String, tokens: [String?], usualTokens: [String?]) {
         self.madeUp = [code: usualCode]
+        for case (let token?, let usualToken?) in zip(tokens, usualTokens) { self.madeUp[token] = usualToken }
     }
 
     /// How the frames each client was sent with the raw paths (`sent`, by client, named in
@@ -83,12 +86,14 @@ struct RoomComparison {
 
     /// A room made later (a `create_room` after a `leave_room`) has a code of its own in each, and
     /// a player who joins without a `player_id` an id of its own: first seen in `player_joined`,
-    /// then `room_created` or `room_joined`, messages no raw path sends.
+    /// then `room_created` or `room_joined`, messages no raw path sends. Each room hands its
+    /// players tokens of its own too (`room_created`, `room_joined`, `reconnected`), which a client
+    /// may echo anywhere: in a message type an `unknown_type` error quotes, say.
     private mutating func learnMadeUpNames(_ value: JSONValue, _ usualValue: JSONValue) {
         guard let type = value.objectValue?["type"], type == usualValue.objectValue?["type"],
-            type == "player_joined" || type == "room_created" || type == "room_joined"
+            type == "player_joined" || type == "room_created" || type == "room_joined" || type == "reconnected"
         else { return }
-        for path in [["room_id"], ["room_info", "room_id"], ["player_id"]] {
+        for path in [["room_id"], ["room_info", "room_id"], ["player_id"], ["reconnect_token"]] {
             if let name = Self.string(at: path, in: value), let usualName = Self.string(at: path, in: usualValue),
                 name != usualName
             {
