@@ -11,18 +11,8 @@ struct StuckLogTests {
         "With its log's reader stopped, the relay serves rooms and requests, and one SIGTERM stops it in order, its lines kept"
     )
     func aFullLogHoldsNothingUp() async throws {
-        try await withTemporaryDirectory { directory in
-            let log = try LogPipe(at: directory + "/log")
-            defer { log.close() }
-            let relay = try ChildRelay(
-                arguments: ["--port", "0", "--data-dir", directory],
-                environment: ["API_KEY": testAPIKey, "LOG_LEVEL": "trace"], loggingTo: log.path)
-            defer { relay.send(SIGKILL) }
-            let port = try await onOwnThread { try log.readUntilListening() }
-            // Each connection closed before its first request is a line at trace, logged on its
-            // event loop: the pipe fills, and then every loop has lines it cannot write.
-            let unread = try await onOwnThread { try log.fill { close(try loopbackSocket(port: port)) } }
-            try #require(unread > LogPipe.capacity - 512, "the log did not fill: \(unread) bytes unread")
+        try await Self.withRelayOnAFullLog { relay, log, port in
+            // More lines, each logged on an event loop while the pipe is full.
             let moreLines = 200
             try await onOwnThread { for _ in 0..<moreLines { close(try loopbackSocket(port: port)) } }
 
@@ -65,6 +55,18 @@ struct StuckLogTests {
         "With its log's reader stopped for good, one SIGTERM still ends the relay: the exit waits for its lines only briefly"
     )
     func aFullLogDoesNotHoldTheExit() async throws {
+        try await Self.withRelayOnAFullLog { relay, _, _ in
+            relay.send(SIGTERM)
+            let status = try await relay.exitStatus(timeout: .seconds(30))
+            #expect(status == 0)
+        }
+    }
+
+    /// Runs `body` with a relay (and its port) logging at trace to a ``LogPipe`` the test has
+    /// stopped reading, once the pipe is full.
+    private static func withRelayOnAFullLog(
+        _ body: (ChildRelay, LogPipe, Int) async throws -> Void
+    ) async throws {
         try await withTemporaryDirectory { directory in
             let log = try LogPipe(at: directory + "/log")
             defer { log.close() }
@@ -73,10 +75,11 @@ struct StuckLogTests {
                 environment: ["API_KEY": testAPIKey, "LOG_LEVEL": "trace"], loggingTo: log.path)
             defer { relay.send(SIGKILL) }
             let port = try await onOwnThread { try log.readUntilListening() }
+            // Each connection closed before its first request is a line at trace, logged on its
+            // event loop: the pipe fills.
             let unread = try await onOwnThread { try log.fill { close(try loopbackSocket(port: port)) } }
             try #require(unread > LogPipe.capacity - 512, "the log did not fill: \(unread) bytes unread")
-            relay.send(SIGTERM)
-            #expect(try await relay.exitStatus(timeout: .seconds(30)) == 0)
+            try await body(relay, log, port)
         }
     }
 }
