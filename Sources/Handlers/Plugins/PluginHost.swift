@@ -52,8 +52,11 @@ public enum PluginHost {
                         "the relay runs as process 1 (a container without an init): processes its plugins start are not reaped when they end; run the container with an init (docker run --init, tini)"
                 ])
         }
+        let startGroup = PluginStartGroup()
         let processes = executables.map { executable in
-            PluginProcess(executable: executable, settings: settings, eventLoop: eventLoopGroup.next(), logger: logger)
+            PluginProcess(
+                executable: executable, settings: settings, eventLoop: eventLoopGroup.next(), logger: logger,
+                startGroup: startGroup)
         }
         return try await withThrowingTaskGroup(of: Void.self) { group in
             for process in processes {

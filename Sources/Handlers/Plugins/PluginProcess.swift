@@ -16,7 +16,8 @@ public final class PluginProcess: Sendable {
     let logger: Logger
     let eventLoop: any EventLoop
     private let state = Mutex(State())
-    private let readiness = PluginReadiness()
+    private let startGroup: PluginStartGroup
+    private let readiness: PluginReadiness
     /// The stderr lines logged, over every process started (PLUGINS.md §5): a bucket of each
     /// process's own gave a crash loop a fresh burst at each restart, ~1,000 lines in 1.6 s.
     let standardErrorLog = Mutex(StandardErrorBudget())
@@ -76,7 +77,21 @@ public final class PluginProcess: Sendable {
     /// `requestTimeout` and `requestTimeout` + this.
     static let sweepInterval = TimeAmount.milliseconds(5)
 
-    public init(executable: PluginExecutable, settings: PluginSettings, eventLoop: any EventLoop, logger: Logger) {
+    public convenience init(
+        executable: PluginExecutable, settings: PluginSettings, eventLoop: any EventLoop, logger: Logger
+    ) {
+        self.init(
+            executable: executable, settings: settings, eventLoop: eventLoop, logger: logger,
+            startGroup: PluginStartGroup())
+    }
+
+    /// A plugin started with others: one of them failing its first start fails this one's.
+    init(
+        executable: PluginExecutable, settings: PluginSettings, eventLoop: any EventLoop, logger: Logger,
+        startGroup: PluginStartGroup
+    ) {
+        self.startGroup = startGroup
+        self.readiness = PluginReadiness(startGroup: startGroup)
         self.executable = executable
         self.settings = settings
         self.eventLoop = eventLoop
@@ -368,6 +383,11 @@ public final class PluginProcess: Sendable {
 
         await self.spawnUntilExit(input: input, killRequests: killRequests, kill: kill)
         self.endIncarnation(input)
+        self.failStartIfNoHello()
+    }
+
+    /// Fails the first start, if it has not succeeded: the plugin is gone without a hello.
+    private func failStartIfNoHello() {
         self.readiness.fail(PluginStartupError(plugin: self.executable, reason: "exited before its hello"))
     }
 
@@ -407,6 +427,8 @@ public final class PluginProcess: Sendable {
                     // a shell wrapper's child or a background worker would otherwise outlive every restart.
                     try? execution.send(signal: .kill, toProcessGroup: true)
                 }
+                // Before its line: a hello of another plugin read after it must find the start failed.
+                self.failStartIfNoHello()
                 self.logger.log(
                     level: self.isShuttingDown ? .info : .error,
                     "plugin.exited", metadata: ["status": "\(result.terminationStatus)"])
@@ -455,9 +477,9 @@ public final class PluginProcess: Sendable {
         // A hello after the shutdown began: the shutdown closed this stdin as a starting one's
         // (``State/startingInput``); closed again here, as it is not to be served.
         if lateForShutdown { input.close() }
-        // Not "ready" once the start has failed (another plugin's failure refuses this one's) or
-        // the shutdown has begun: it would be logged among the lines of a server that stops.
-        if refusal == nil, !lateForShutdown, !self.readiness.hasFailed {
+        // Not "ready" once the start has failed (this plugin's, or another's of its group) or the
+        // shutdown has begun: it would be logged among the lines of a server that stops.
+        if refusal == nil, !lateForShutdown, !self.startGroup.hasFailed {
             // Logged first: the start waits for every plugin's readiness, then logs `relay.starting`.
             self.logger.info(
                 "plugin.ready",

@@ -8,6 +8,12 @@ final class PluginReadiness: Sendable {
     }
 
     private let state = Mutex(State.waiting([]))
+    private let startGroup: PluginStartGroup
+
+    /// A readiness whose failure fails the first start of `startGroup`, the plugins started with it.
+    init(startGroup: PluginStartGroup) {
+        self.startGroup = startGroup
+    }
 
     func wait() async throws(PluginStartupError) -> PluginHello {
         let result = await withCheckedContinuation { continuation in
@@ -36,14 +42,29 @@ final class PluginReadiness: Sendable {
     func succeed(_ hello: PluginHello) { self.finish(.success(hello)) }
     func fail(_ error: PluginStartupError) { self.finish(.failure(error)) }
 
-    /// The first outcome wins; later ones (restarts) change nothing.
+    /// The first outcome wins; later ones (restarts) change nothing. A failure fails the group's start.
     private func finish(_ result: Result<PluginHello, PluginStartupError>) {
         let waiters = self.state.withLock {
-            state -> [CheckedContinuation<Result<PluginHello, PluginStartupError>, Never>] in
-            guard case .waiting(let waiters) = state else { return [] }
+            state -> [CheckedContinuation<Result<PluginHello, PluginStartupError>, Never>]? in
+            guard case .waiting(let waiters) = state else { return nil }
             state = .done(result)
             return waiters
         }
+        guard let waiters else { return }
+        if case .failure = result { self.startGroup.markFailed() }
         for waiter in waiters { waiter.resume(returning: result) }
+    }
+}
+
+/// The plugins a server starts together: one failing its first start fails the start of all, at
+/// once, so that a hello read in the moment after says nothing of being ready (the host refuses
+/// the others only once its wait, a task, has seen the failure).
+final class PluginStartGroup: Sendable {
+    private let failed = Atomic(false)
+
+    var hasFailed: Bool { self.failed.load(ordering: .acquiring) }
+
+    func markFailed() {
+        self.failed.store(true, ordering: .releasing)
     }
 }

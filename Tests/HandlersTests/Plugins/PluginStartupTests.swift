@@ -61,18 +61,48 @@ struct PluginStartupTests {
         }
     }
 
-    /// It was logged between the failure and `relay.startup.failed`, as if it would serve.
+    /// It was logged between the failure and `relay.startup.failed`, as if it would serve. The
+    /// hello comes once the other's exit is logged: a failure the host's wait had yet to see
+    /// (on a loaded machine, seconds later) let it through.
     @Test func aPluginSayingHelloAfterAnotherFailedIsNotLoggedReady() async throws {
+        let pidFile = ProbePlugin.pidFile()
+        let goFile = pidFile + ".go"
+        defer {
+            ProbePlugin.removePidFile(pidFile)
+            ProbePlugin.removePidFile(goFile)
+        }
         var settings = ProbePlugin.settings()
         settings.shutdownGracePeriod = .seconds(30)  // the slow one says hello during the stop, and exits at its EOF
         let records = RecordedLogs()
+        let teller = Task {
+            let deadline = ContinuousClock.now + ProbePlugin.startBound
+            while !records.entries.contains(where: { $0.message == "plugin.exited" }), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            _ = FileManager.default.createFile(atPath: goFile, contents: nil)
+        }
+        defer { teller.cancel() }
         await #expect(throws: PluginStartupError.self) {
             try await ProbePlugin.withHarness(
-                [ProbePlugin.executable("exit_at_once"), ProbePlugin.executable("slow_hello")], settings: settings,
-                logger: Logger(label: "test") { _ in records }
+                [ProbePlugin.executable("exit_at_once"), ProbePlugin.executable("hello_when_told", pidFile: pidFile)],
+                settings: settings, logger: Logger(label: "test") { _ in records }
             ) { _ in }
         }
-        #expect(!records.entries.contains { $0.message == "plugin.ready" }, "\(records.entries.map(\.message))")
+        let messages = records.entries.map(\.message)
+        #expect(messages.filter { $0 == "plugin.exited" }.count == 2, "both exited: \(messages)")
+        #expect(!messages.contains("plugin.ready"), "\(messages)")
+    }
+
+    /// What the test above relies on, without its timing: the group's start fails in the same
+    /// call that fails one plugin's, before any line is logged or any waiting task runs.
+    @Test func oneFailedStartFailsItsGroupAtOnce() throws {
+        let group = PluginStartGroup()
+        let (first, second) = (PluginReadiness(startGroup: group), PluginReadiness(startGroup: group))
+        second.succeed(try PluginHello(["type": "hello", "protocol": 1, "name": "p", "handles": ["a"]]))
+        second.fail(PluginStartupError(plugin: PluginExecutable(path: "/p"), reason: "after its hello"))
+        #expect(!group.hasFailed, "a started plugin's later failure fails no start")
+        first.fail(PluginStartupError(plugin: PluginExecutable(path: "/q"), reason: "exited"))
+        #expect(group.hasFailed)
     }
 
     @Test(.timeLimit(.minutes(3))) func aHelloOfAnotherProtocolFailsAtOnceAndSaysWhy() async throws {
