@@ -4,8 +4,8 @@ import Logging
 /// Keeps each event on one line, as README's "What the log says" promises and as `grep` and log
 /// shippers read it: newlines and other controls in the message and in metadata values (an SQLite
 /// error quoting a statement, a client's or a plugin's text inside an error) are escaped as
-/// `\u{…}` before the handler it wraps (swift-log's `StreamLogHandler`, or whatever the process
-/// bootstrapped) writes them.
+/// `\u{…}` before the handler it wraps (the relay's: swift-log's `StreamLogHandler` over
+/// ``QueuedStandardError``) writes them.
 struct OneLineLogHandler: LogHandler {
     private var wrapped: any LogHandler
 
