@@ -55,25 +55,26 @@ public final class QueuedStandardError: TextOutputStream, Sendable {
     public func write(_ line: String) {
         let bytes = line.utf8.count
         let wakeWriter = self.queue.withLock { queue in
-            guard queue.bytes + bytes <= self.capacity else {
-                queue.dropped += 1
-                return false
+            if queue.bytes + bytes <= self.capacity {
+                queue.entries.append(Entry(line: line, droppedBefore: queue.dropped))
+                queue.bytes += bytes
+                queue.dropped = 0
+            } else {
+                queue.dropped += 1  // a waiting writer too is woken: a line alone over the capacity
             }
-            queue.entries.append(Entry(line: line, droppedBefore: queue.dropped))
-            queue.bytes += bytes
-            queue.dropped = 0
             defer { queue.writerIsWaiting = false }
             return queue.writerIsWaiting
         }
         if wakeWriter { self.wakeUp.signal() }
     }
 
-    /// Waits until every queued line is written, at most `limit`; whether they were.
+    /// Waits until every queued line is written, and the warning for lines dropped last, at most
+    /// `limit`; whether they were.
     public func flush(within limit: Duration) -> Bool {
         let deadline = ContinuousClock.now + limit
         while true {
-            let isEmpty = self.queue.withLock { $0.bytes == 0 && $0.dropped == 0 }
-            if isEmpty { return true }
+            // Set once the writer finds nothing left to write; a line queued since clears it.
+            if self.queue.withLock(\.writerIsWaiting) { return true }
             if ContinuousClock.now >= deadline { return false }
             usleep(1_000)
         }
