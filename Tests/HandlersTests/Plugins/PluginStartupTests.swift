@@ -66,11 +66,7 @@ struct PluginStartupTests {
     /// (on a loaded machine, seconds later) let it through.
     @Test func aPluginSayingHelloAfterAnotherFailedIsNotLoggedReady() async throws {
         let pidFile = ProbePlugin.pidFile()
-        let goFile = pidFile + ".go"
-        defer {
-            ProbePlugin.removePidFile(pidFile)
-            ProbePlugin.removePidFile(goFile)
-        }
+        defer { for file in [pidFile, pidFile + ".go"] { ProbePlugin.removePidFile(file) } }
         var settings = ProbePlugin.settings()
         settings.shutdownGracePeriod = .seconds(30)  // the slow one says hello during the stop, and exits at its EOF
         let records = RecordedLogs()
@@ -79,7 +75,7 @@ struct PluginStartupTests {
             while !records.entries.contains(where: { $0.message == "plugin.exited" }), ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(5))
             }
-            _ = FileManager.default.createFile(atPath: goFile, contents: nil)
+            _ = FileManager.default.createFile(atPath: pidFile + ".go", contents: nil)
         }
         defer { teller.cancel() }
         await #expect(throws: PluginStartupError.self) {
