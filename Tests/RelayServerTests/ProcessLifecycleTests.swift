@@ -591,6 +591,28 @@ struct ProcessLifecycleTests {
         }
     }
 
+    /// `game.db.lock` is found by the database's path; the database file is locked too.
+    @Test("A second relay exits 2 after the lock file was deleted, and on a hard link to the database elsewhere")
+    func lockFileBypassed() async throws {
+        try await withTemporaryDirectory { directory in
+            try await withTemporaryDirectory { elsewhere in
+                let running = try self.startRelay(dataDirectory: directory)
+                _ = try await running.listeningPort()
+                let database = ServerConfiguration.databasePath(in: directory)
+                #expect(unlink(database + ".lock") == 0)
+                #expect(link(database, ServerConfiguration.databasePath(in: elsewhere)) == 0)
+                for dataDirectory in [directory, elsewhere] {
+                    let second = try self.startRelay(dataDirectory: dataDirectory)
+                    #expect(try await second.exitStatus() == 2)
+                    #expect(
+                        second.printed.contains("another relay is using it (the file is locked"), "\(second.printed)")
+                }
+                running.send(SIGTERM)
+                #expect(try await running.exitStatus() == 0)
+            }
+        }
+    }
+
     /// Found before anything starts: the store, a generated key (that would work nowhere), plugins.
     @Test(
         "A port in use stops start-up with a clear message and exit status 1, before the store opens or a key is printed"

@@ -16,10 +16,18 @@ import Synchronization
 /// when the process ends, however it ends, so the lock never goes stale, and the file is left in
 /// place. Other programs (the `sqlite3` shell) do not take it, and may still edit the file with the
 /// server stopped.
+///
+/// The database file itself is locked too, the same way (SQLite's own locks are `fcntl` byte
+/// ranges, which a `flock` does not touch): the lock file is found by the database's path, so a
+/// hard link to the file from another folder, or a `game.db.lock` deleted while its relay ran,
+/// let a second relay in.
 final class DatabaseLock: Sendable {
     /// The lock file, open (internal for a test that copies it, as a child between `fork` and
     /// `exec` holds a copy).
     let descriptor: Int32
+    /// The database file, open only to be locked, and closed only once SQLite has closed it: a
+    /// close drops every `fcntl` lock this process holds on the file, SQLite's included.
+    private let databaseDescriptor: Int32
     private let isHeld = Atomic(true)
 
     /// Takes the lock for the database at `databasePath`, or says why it cannot.
@@ -44,7 +52,42 @@ final class DatabaseLock: Sendable {
             close(descriptor)
             throw StoreOpeningError(path: databasePath, reason: reason)
         }
+        do {
+            self.databaseDescriptor = try Self.lockDatabaseFile(databasePath)
+        } catch {
+            flock(descriptor, LOCK_UN)
+            close(descriptor)
+            throw error
+        }
         self.descriptor = descriptor
+    }
+
+    /// Opens the database file (creating it empty, as SQLite would) and locks it.
+    private static func lockDatabaseFile(_ databasePath: String) throws(StoreOpeningError) -> Int32 {
+        let descriptor = open(databasePath, O_RDONLY | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw StoreOpeningError(path: databasePath, reason: "cannot open it: \(Self.errorText())")
+        }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            let reason =
+                errno == EWOULDBLOCK
+                ? "another relay is using it (the file is locked: that relay opened it by another name, "
+                    + "a hard link, or its lock file was deleted; the lock goes when that process ends)"
+                : "cannot lock it: \(Self.errorText())"
+            Self.closeUnlessOpenElsewhere(descriptor)
+            throw StoreOpeningError(path: databasePath, reason: reason)
+        }
+        return descriptor
+    }
+
+    /// Closes `descriptor` unless this process has its file open through another one too (two
+    /// stores of one program on one file): a close would drop SQLite's `fcntl` locks on the file
+    /// there, and another process could then delete a WAL still in use. Kept open, it is lost.
+    private static func closeUnlessOpenElsewhere(_ descriptor: Int32) {
+        guard let file = FileIdentity(descriptor: descriptor), file.openDescriptorCount > 1 else {
+            close(descriptor)
+            return
+        }
     }
 
     /// `path` as SQLite opens it: a symbolic link in its last part followed to its target, which
@@ -88,6 +131,8 @@ final class DatabaseLock: Sendable {
         // to its `exec`, long enough under load for a store reopened meanwhile to find it locked.
         flock(self.descriptor, LOCK_UN)
         close(self.descriptor)
+        flock(self.databaseDescriptor, LOCK_UN)
+        close(self.databaseDescriptor)
     }
 
     private static func errorText(_ code: Int32 = errno) -> String {

@@ -46,9 +46,9 @@ public final class SQLiteGameStore: ScoreStore, SavedGameStore, BossCatalog, Ser
     public static func open(_ configuration: PersistenceConfiguration, logger: Logger) async throws -> SQLiteGameStore {
         let path = Self.absolute(configuration.databasePath)
         try self.createDirectory(of: path)
-        let lock = try DatabaseLock(databasePath: path)
         var existing = stat()
         let foundEmptyFile = stat(path, &existing) == 0 && existing.st_size == 0
+        let lock = try DatabaseLock(databasePath: path)  // creates the file if need be
         let threads = MultiThreadedEventLoopGroup(numberOfThreads: 1 + configuration.readerCount)
         let loops = Array(threads.makeIterator())
         do {
