@@ -1,4 +1,5 @@
 import Foundation
+import RecordedLogs
 import Testing
 
 @testable import Persistence
@@ -181,6 +182,28 @@ struct MigrationTests {
                 #expect(bosses.map(\.bossName) == ["Legacy One", "Legacy Two"])
                 #expect(bosses.map(\.frameX) == [10, 30])
                 #expect(bosses.map(\.frameY) == [20, 40])
+            }
+        }
+    }
+
+    /// A large file takes seconds to migrate: the log says so first. A new file's tables, made
+    /// at once, and a file already migrated are not announced.
+    @Test func aMigrationIsAnnouncedBeforeItRuns() async throws {
+        try await withTemporaryDirectory { directory in
+            let legacy = databasePath(in: directory)
+            try makeLegacyDatabase(at: legacy, withBosses: false)
+            let new = databasePath(in: directory, "new.db")
+            for (path, announced) in [(legacy, true), (new, false), (legacy, false)] {
+                let records = RecordedLogs()
+                try await withStore(PersistenceConfiguration(databasePath: path), loggingTo: records) { _ in }
+                let events = records.entries.map(\.message)
+                let migrating = records.entries.filter { $0.message == "persistence.migrating" }
+                #expect(migrating.count == (announced ? 1 : 0), "\(path)")
+                guard announced else { continue }
+                #expect(migrating.first?.level == .info)
+                #expect(migrating.first?.metadata["db.schema.from"] == "0")
+                #expect(migrating.first?.metadata["db.schema.to"] == "\(migrations.count)")
+                #expect(events.firstIndex(of: "persistence.migrating")! < events.firstIndex(of: "persistence.opened")!)
             }
         }
     }

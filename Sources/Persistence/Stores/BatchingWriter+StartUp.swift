@@ -43,6 +43,7 @@ extension BatchingWriter {
         // before anything can be written again. This cuts the file back to one checkpoint's worth
         // (1,000 pages) when the WAL starts over: once per checkpoint, not per write.
         try self.connection.execute("PRAGMA journal_size_limit = \(Self.walSizeLimitBytes)")
+        try self.logMigrationAhead()
         let outcome = try self.connection.migrate()
         if let trimming = outcome.nameTrimming, trimming.changedAnything { self.logNameTrimming(trimming) }
         if !outcome.addedScoreColumns.isEmpty {
@@ -55,6 +56,22 @@ extension BatchingWriter {
         self.databaseFile = FileIdentity(path: self.connection.path)
         self.watchWALFile()
         return outcome.versionBefore
+    }
+
+    /// Says that a file with tables in it (an older server's, or the old backend's) is about to
+    /// be migrated: on a large one that takes seconds, with nothing else logged meanwhile. A new
+    /// file's tables are made at once, unannounced.
+    private func logMigrationAhead() throws(SQLiteError) {
+        let version = Int(try self.connection.scalarInteger("PRAGMA user_version"))
+        guard version < migrations.count,
+            try self.connection.scalarInteger("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table')") == 1
+        else { return }
+        self.logger.info(
+            "persistence.migrating",
+            metadata: [
+                "db.schema.from": "\(version)", "db.schema.to": "\(migrations.count)",
+                "effect": "the server starts once it is done (seconds for a large file)",
+            ])
     }
 
     /// SQLite's `synchronous` level as the writer's connection has it (`normal`, `full`, or a number).
