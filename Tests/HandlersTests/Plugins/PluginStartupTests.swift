@@ -101,6 +101,24 @@ struct PluginStartupTests {
         #expect(group.hasFailed)
     }
 
+    /// What the test above relies on, in the plugin: a hello read once another plugin of its group
+    /// failed is not logged ready, though its own start succeeds (the host's wait decides that).
+    @Test(arguments: [false, true])
+    func aHelloIsLoggedReadyOnlyWhileTheGroupsStartHasNotFailed(groupFailed: Bool) async throws {
+        let group = PluginStartGroup()
+        if groupFailed { group.markFailed() }
+        let records = RecordedLogs()
+        let process = PluginProcess(
+            executable: ProbePlugin.executable(), settings: ProbePlugin.settings(),
+            eventLoop: testEventLoopGroup.next(), logger: Logger(label: "test") { _ in records }, startGroup: group)
+        let supervisor = Task { await process.supervise() }
+        _ = try await process.waitUntilReady()
+        process.beginShutdown()
+        await supervisor.value
+        let messages = records.entries.map(\.message)
+        #expect(messages.contains("plugin.ready") == !groupFailed, "\(messages)")
+    }
+
     @Test(.timeLimit(.minutes(3))) func aHelloOfAnotherProtocolFailsAtOnceAndSaysWhy() async throws {
         var settings = ProbePlugin.settings()
         // It used to wait this out, then blame a missing hello. Ten minutes, so that only that
