@@ -84,10 +84,8 @@ final class DatabaseLock: Sendable {
     /// stores of one program on one file): a close would drop SQLite's `fcntl` locks on the file
     /// there, and another process could then delete a WAL still in use. Kept open, it is lost.
     private static func closeUnlessOpenElsewhere(_ descriptor: Int32) {
-        guard let file = FileIdentity(descriptor: descriptor), file.openDescriptorCount > 1 else {
-            close(descriptor)
-            return
-        }
+        if let file = FileIdentity(descriptor: descriptor), file.openDescriptorCount > 1 { return }
+        close(descriptor)
     }
 
     /// `path` as SQLite opens it: a symbolic link in its last part followed to its target, which
