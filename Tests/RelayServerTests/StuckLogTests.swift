@@ -39,7 +39,9 @@ struct StuckLogTests {
 
             relay.send(SIGTERM)
             // Read again: the lines queued while nobody read come out, in order, and the stop's
-            // last lines with them (the exit waits for the queue while its reader takes it).
+            // last lines with them. Only once the stop is most likely over (it takes a few ms):
+            // the exit waits for the queue (up to a second) while its reader takes it.
+            try await Task.sleep(for: .milliseconds(300))
             let text = try await onOwnThread { log.readToEnd() }
             #expect(try await relay.exitStatus(timeout: .seconds(30)) == 0, "\(text.suffix(2_000))")
             let closedBeforeRequest = text.components(separatedBy: "relay.connection.closed_before_request").count - 1
