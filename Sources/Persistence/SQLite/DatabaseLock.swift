@@ -43,12 +43,9 @@ final class DatabaseLock: Sendable {
             let reason = Self.errorText(openError == EACCES ? openError : errno)
             throw StoreOpeningError(path: databasePath, reason: "cannot open \(path): \(reason)")
         }
-        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
-            let reason =
-                errno == EWOULDBLOCK
-                ? "another relay is using it (\(path) is locked; the lock goes when that process ends: "
-                    + "do not delete the file)"
-                : "cannot lock \(path): \(Self.errorText())"
+        let heldBy =
+            "another relay is using it (\(path) is locked; the lock goes when that process ends: do not delete the file)"
+        if let reason = Self.lock(descriptor, naming: path, heldBy: heldBy) {
             close(descriptor)
             throw StoreOpeningError(path: databasePath, reason: reason)
         }
@@ -68,16 +65,21 @@ final class DatabaseLock: Sendable {
         guard descriptor >= 0 else {
             throw StoreOpeningError(path: databasePath, reason: "cannot open it: \(Self.errorText())")
         }
-        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
-            let reason =
-                errno == EWOULDBLOCK
-                ? "another relay is using it (the file is locked: that relay opened it by another name, "
-                    + "a hard link, or its lock file was deleted; the lock goes when that process ends)"
-                : "cannot lock it: \(Self.errorText())"
+        let heldBy =
+            "another relay is using it (the file is locked: that relay opened it by another name, a hard link, "
+            + "or its lock file was deleted; the lock goes when that process ends)"
+        if let reason = Self.lock(descriptor, naming: "it", heldBy: heldBy) {
             Self.closeUnlessOpenElsewhere(descriptor)
             throw StoreOpeningError(path: databasePath, reason: reason)
         }
         return descriptor
+    }
+
+    /// Takes an exclusive `flock` on `descriptor`'s file; nil once held, else why not: `heldBy`
+    /// when another process holds it.
+    private static func lock(_ descriptor: Int32, naming file: String, heldBy: String) -> String? {
+        guard flock(descriptor, LOCK_EX | LOCK_NB) != 0 else { return nil }
+        return errno == EWOULDBLOCK ? heldBy : "cannot lock \(file): \(Self.errorText())"
     }
 
     /// Closes `descriptor` unless this process has its file open through another one too (two
