@@ -3,10 +3,11 @@ import Relay
 import Synchronization
 import Testing
 
-/// A close frame of the server's own behind a backlog that the kernels hold, not NIO. On loopback,
-/// with its 64 KB segments, the server's kernel takes megabytes at once (its send buffer autotunes),
-/// so the close frame reaches the socket, and its grace period starts, while the client still has
-/// seconds of updates to read. The game's client goes on sending meanwhile (60 `player_state`s a
+/// A close frame of the server's own behind a backlog that the kernels hold, not NIO. The server's
+/// kernel holds at most ``RoomSocketHandler/kernelUnsentBytes`` of it unsent (it took megabytes
+/// before that cap), but on loopback, with its 64 KB segments, a client's own kernel may take
+/// megabytes at once (a 4 MiB receive buffer here), so the close frame reaches it, and its grace
+/// period starts, while the client still has seconds of updates to read. The game's client goes on sending meanwhile (60 `player_state`s a
 /// second), and Linux answers bytes that reach a socket closed in full with a reset, which drops
 /// what the server's kernel still held: the client sees 1006, not the close code. So the server
 /// must not close the socket in full while the client still reads what comes before the close
@@ -20,8 +21,8 @@ struct CloseBehindAKernelBacklogTests {
     /// in the server's kernel. It reads them no faster than one every 25 ms (three times the 1 s
     /// grace at least), and sends a `player_state` every 50 ms all along, as the game does, whether
     /// or not the sends go through. A reset before the close frame fails it, saying how far it got.
-    /// With a 4 MiB receive buffer the client's own kernel takes nearly all of it at once: the
-    /// server's kernel then holds nothing, and the client reads on for seconds.
+    /// With the system's receive buffer most of it waits in the server's queue; with a 4 MiB one
+    /// the client's own kernel takes nearly all of it at once, and the client reads on for seconds.
     @Test(
         "A client still reading and sending when the server replaces it gets its whole backlog, then 4001",
         arguments: [nil, 4 << 20] as [Int32?])
@@ -81,8 +82,8 @@ struct CloseBehindAKernelBacklogTests {
     }
 
     /// ``CloseBehindABacklogTests/hostWithABacklog(port:)`` with the kernel's own segment size and
-    /// its own receive buffer or `receiveBuffer`: the kernels take megabytes of the backlog, NIO
-    /// keeps the rest.
+    /// its own receive buffer or `receiveBuffer`: the kernels take what they may of the backlog,
+    /// the server's queue keeps the rest.
     static func hostWithABacklog(
         port: Int, receiveBuffer: Int32?
     ) async throws -> (host: GameClient, created: [String: Any], guest: TestSocket) {

@@ -99,7 +99,8 @@ final class HTTPDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         self.check?.cancel()
         self.transferCheck?.cancel()
-        Self.limitKernelUnsentBytes(of: context.channel, to: 0)  // the system's default, for a room socket
+        // Removed as the connection upgrades (or closes): a room socket has its own cap.
+        Self.limitKernelUnsentBytes(of: context.channel, to: RoomSocketHandler.kernelUnsentBytes)
     }
 
     private static func limitKernelUnsentBytes(of channel: any Channel, to bytes: Int) {

@@ -26,6 +26,14 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
+    /// Unsent bytes a room socket's kernel may hold (`TCP_NOTSENT_LOWAT`, set as the connection
+    /// upgrades): a slow client's backlog then waits in its outbound queue, where
+    /// `--outbound-queue-bytes` and `--outbound-queue-frames` count it, while a client that keeps
+    /// up never comes near it (about a second of a busy room's traffic). Uncapped, on a fast path
+    /// the kernel took megabytes first: a stalled client fell 25–60 s behind before its 4000, and
+    /// pinned that much kernel memory beside its queue.
+    static let kernelUnsentBytes = 64 * 1024
+
     /// Timings and sizes of the protocol.
     struct Settings: Sendable {
         /// The largest message, fragments together (and so the largest frame).
