@@ -36,7 +36,8 @@ func buildApplication(
     let closeLogs = ClientCloseLogs(interval: configuration.repeatedCloseLogInterval)
     let settings = RoomSocketHandler.Settings(
         maxMessageBytes: configuration.relay.maxFrameBytes, pingInterval: TimeAmount(configuration.relay.pingInterval),
-        floodNotices: closeLogs.flooding)
+        floodNotices: closeLogs.flooding, slowClientNotices: closeLogs.tooSlow,
+        pingTimeoutNotices: closeLogs.pingUnanswered)
     let connectionsPerAddress = ConnectionsPerAddress(configuration.connectionsPerAddress)
     let inboundBytesPerAddress = InboundBytesPerAddress(limits: configuration.relay)
     let busyLoops = busyLoops ?? BusyLoops(limits: configuration.relay, logger: logger)

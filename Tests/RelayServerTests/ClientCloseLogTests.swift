@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import RecordedLogs
+import Relay
 import Testing
 
 @testable import RelayServer
@@ -27,6 +28,37 @@ struct ClientCloseLogTests {
             try await eventually { Self.levels(of: "http.undecoded_bytes.closed", in: records).count == 2 }
         }
         #expect(Self.levels(of: "http.undecoded_bytes.closed", in: records) == [.info, .debug])
+    }
+
+    /// A player who stops reading is closed with 4000 once its queue is full (16 frames here).
+    @Test("Room sockets closed for falling behind: the first at notice, the next at debug")
+    func slowClients() async throws {
+        var limits = RelayLimits()
+        limits.outboundQueueFrames = 16
+        limits.stateMessagesPerSecond = 1_000_000
+        limits.stateMessageBurst = 1_000_000
+        limits.inboundBytesPerSecond = 1 << 30
+        limits.inboundByteBurst = 1 << 30
+        let records = RecordedLogs()
+        try await withRelayServer(
+            limits: limits, logger: Logger(label: "test") { _ in records },
+            configure: { $0.repeatedCloseLogInterval = .seconds(3600) }
+        ) { port, _ in
+            let padding = String(repeating: "p", count: 4000)
+            for room in 0..<2 {
+                let host = TestSocket.connect(port: port)
+                let code = try await host.createRoom(named: "Stalled \(room)")
+                let stalled = try await StalledClient.joining(port: port, code: code)
+                _ = try await host.expect("player_joined")
+                // 1.2 MB it never reads: more than its socket holds and 16 frames.
+                for index in 0..<300 { host.send(["type": "player_state", "state": ["x": index, "pad": padding]]) }
+                _ = try await host.skip(until: "player_disconnected", timeout: .seconds(120))
+                stalled.hangUp()  // else the server's stop would wait for it
+            }
+            try await eventually { Self.levels(of: "relay.connection.too_slow", in: records).count == 2 }
+        }
+        #expect(Self.levels(of: "relay.connection.too_slow", in: records) == [.notice, .debug])
+        #expect(Self.levels(of: "relay.outbound.server_budget_full", in: records).isEmpty)
     }
 
     @Test("Answers cut off, the client not taking them: the first at info, the next at debug")

@@ -3,6 +3,7 @@ import Handlers
 import Logging
 import NIOPosix
 import Persistence
+import RecordedLogs
 import Relay
 import Synchronization
 import Testing
@@ -338,16 +339,23 @@ struct WebSocketProtocolTests {
         }
     }
 
-    @Test("A client that answers no ping is closed with 1001")
+    @Test("A client that answers no ping is closed with 1001, the first such close logged at notice")
     func unansweredPings() async throws {
         var limits = RelayLimits()
         limits.pingInterval = .milliseconds(100)
-        try await withRelayServer(limits: limits) { port, _ in
-            let client = try await StalledClient.connect(port: port, path: "/ws/room/new")
-            #expect(try await client.readFrame()?.opcode == Self.pingOpcode)
-            #expect(try await client.readFrame()?.closeCode == 1001)
-            #expect(try await client.readFrame() == nil)
+        let records = RecordedLogs()
+        try await withRelayServer(
+            limits: limits, logger: Logger(label: "test") { _ in records },
+            configure: { $0.repeatedCloseLogInterval = .seconds(3600) }
+        ) { port, _ in
+            for _ in 0..<2 {
+                let client = try await StalledClient.connect(port: port, path: "/ws/room/new")
+                #expect(try await client.readFrame()?.opcode == Self.pingOpcode)
+                #expect(try await client.readFrame()?.closeCode == 1001)
+                #expect(try await client.readFrame() == nil)
+            }
         }
+        #expect(ClientCloseLogTests.levels(of: "relay.connection.ping_unanswered", in: records) == [.notice, .debug])
     }
 
     @Test("A client failed while its socket is full is hung up on, though the close frame cannot get out")

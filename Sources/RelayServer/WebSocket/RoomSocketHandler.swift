@@ -44,6 +44,10 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         /// The server's, for its connections closed for flooding: one line each would let a
         /// client write the log at the rate it can open connections.
         var floodNotices = WarningThrottle()
+        /// The server's, for its connections closed for falling behind (4000), as for flooding.
+        var slowClientNotices = WarningThrottle()
+        /// The server's, for its connections closed for leaving a ping unanswered (1001), as for flooding.
+        var pingTimeoutNotices = WarningThrottle()
         /// The server's, for its connections closed because all slow clients' queues together
         /// were full (``RelayLimits/maxOutboundBytesPerServer``).
         var outboundBudgetWarnings = WarningThrottle()
@@ -109,8 +113,8 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     static let maxFramesPerMessage = 128
     /// The payload of the last ping, while its pong has not come.
     private var pingPayload: UInt64?
-    /// Whether this connection's overflow of the server's outbound total is logged.
-    private var serverBudgetOverflowLogged = false
+    /// Whether this connection's overflow (4000) is logged.
+    private var overflowLogged = false
     /// The payload of the latest ping not yet answered: pongs go out when a read is done and
     /// the channel takes writes, and only for the latest ping (RFC 6455 5.5.3), so a client
     /// cannot queue up pongs, nor buy a write with each ping.
@@ -543,7 +547,12 @@ extension RoomSocketHandler {
         if self.pingPayload != nil {
             // While the server held reads (bytes in debt, a busy reader), the pong may be waiting
             // unread: the client has missed it only once reading has gone a whole interval unheld.
-            guard self.readsHeldSincePing else { return self.fail(.goingAway) }
+            guard self.readsHeldSincePing else {
+                self.session.logger.log(
+                    level: self.settings.pingTimeoutNotices.shouldWarn() ? .notice : .debug,
+                    "relay.connection.ping_unanswered")
+                return self.fail(.goingAway)
+            }
             self.readsHeldSincePing = self.readHeld
             return
         }
@@ -761,12 +770,17 @@ extension RoomSocketHandler {
             self.readerStopped = true
             self.endReading()
         }
-        if outbound.overflowedServerBudget, !self.serverBudgetOverflowLogged {
-            self.serverBudgetOverflowLogged = true  // asked by the writer and the room, either first
-            self.session.logger.log(
-                level: self.settings.outboundBudgetWarnings.shouldWarn() ? .warning : .debug,
-                "relay.outbound.server_budget_full",
-                metadata: ["held": "\(self.session.registry.outboundMemory.heldBytes)"])
+        if outbound.hasOverflowed, !self.overflowLogged {
+            self.overflowLogged = true  // asked by the writer and the room, either first
+            if outbound.overflowedServerBudget {
+                self.session.logger.log(
+                    level: self.settings.outboundBudgetWarnings.shouldWarn() ? .warning : .debug,
+                    "relay.outbound.server_budget_full",
+                    metadata: ["held": "\(self.session.registry.outboundMemory.heldBytes)"])
+            } else {
+                self.session.logger.log(
+                    level: self.settings.slowClientNotices.shouldWarn() ? .notice : .debug, "relay.connection.too_slow")
+            }
         }
         guard let context = self.context, !self.hangsUpAfterClose, !self.closeFrameWritten,
             self.closingDrain == nil
