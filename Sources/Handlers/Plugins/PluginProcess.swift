@@ -406,6 +406,12 @@ public final class PluginProcess: Sendable {
         let firstTry = ContinuousClock.now
         var isBusyLogged = false
         while true {
+            if let shortage = FreeDescriptors.shortageForAPluginStart(free: self.settings.freeDescriptors()) {
+                // Failed as any start that cannot begin: restarted after its back-off.
+                self.readiness.fail(PluginStartupError(plugin: self.executable, reason: "cannot start: \(shortage)"))
+                self.logger.error("plugin.start.failed", metadata: ["error": "\(shortage)"])
+                break
+            }
             do {
                 let result = try await Subprocess.run(
                     .path(FilePath(self.executable.path)),

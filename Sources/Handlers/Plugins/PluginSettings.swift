@@ -32,6 +32,9 @@ public struct PluginSettings: Sendable {
     public var maxRestartDelay: Duration = .seconds(10)
     /// A plugin that ran at least this long before stopping restarts after ``minRestartDelay`` again.
     public var healthyRunTime: Duration = .seconds(10)
+    /// How many more file descriptors the process may open, asked before each start
+    /// (``FreeDescriptors``; a test scripts it).
+    var freeDescriptors: @Sendable () -> Int? = FreeDescriptors.count
 
     public init() {}
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import RecordedLogs
+import Synchronization
 import Testing
 
 @testable import Handlers
@@ -18,6 +19,35 @@ struct PluginRestartTests {
         #expect(backoff.delay(afterRunningFor: .seconds(10)) == .milliseconds(100))
         #expect(backoff.delay(afterRunningFor: quick) == .milliseconds(200))
         #expect(backoff.delay(afterRunningFor: .milliseconds(9_999)) == .milliseconds(400), "not quite healthy")
+    }
+
+    /// With one or two descriptors free, swift-subprocess ended the process, or lost the
+    /// restarted plugin's exit for good: a start with fewer than 10 free is a failed start.
+    @Test(.timeLimit(.minutes(3))) func aRestartWithTooFewDescriptorsFreeFailsAndIsTriedAgain() async throws {
+        let pidFile = ProbePlugin.pidFile()
+        defer { ProbePlugin.removePidFile(pidFile) }
+        var settings = ProbePlugin.settings()
+        settings.healthyRunTime = .seconds(3_600)
+        // Plenty for the first start, 5 for the next two, plenty again after.
+        let asked = Atomic(0)
+        settings.freeDescriptors = { (2...3).contains(asked.add(1, ordering: .relaxed).newValue) ? 5 : nil }
+        let records = RecordedLogs()
+        let process = PluginProcess(
+            executable: ProbePlugin.executable("exits_after_hello", pidFile: pidFile), settings: settings,
+            eventLoop: testEventLoopGroup.next(), logger: Logger(label: "test") { _ in records })
+        let supervisor = Task { await process.supervise() }
+        _ = try await process.waitUntilReady()
+        let deadline = ContinuousClock.now + ProbePlugin.startBound
+        while ProbePlugin.pids(in: pidFile).count < 3, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        process.beginShutdown()
+        await supervisor.value
+        let failures = records.entries.filter { $0.message == "plugin.start.failed" }
+        #expect(
+            failures.map { $0.metadata["error"] }
+                == Array(repeating: "only 5 file descriptors are free (ulimit -n); a start needs 10", count: 2))
+        #expect(ProbePlugin.pids(in: pidFile).count >= 3, "started again once descriptors were free")
     }
 
     @Test(.timeLimit(.minutes(3))) func aPluginThatKeepsExitingIsRestartedWithTheBackoff() async throws {
