@@ -41,7 +41,9 @@ func buildApplication(
     let connectionsPerAddress = ConnectionsPerAddress(configuration.connectionsPerAddress)
     let inboundBytesPerAddress = InboundBytesPerAddress(limits: configuration.relay)
     let busyLoops = busyLoops ?? BusyLoops(limits: configuration.relay, logger: logger)
-    let connectionCap = configuration.maxConnections.map { ConnectionCap(maximum: $0, logger: logger) }
+    let connectionCap = configuration.maxConnections.map {
+        ConnectionCap(maximum: $0, knownToFit: configuration.connectionsKnownToFit, logger: logger)
+    }
     let acceptFilter = PerAddressAcceptFilter(
         connections: connectionsPerAddress, clients: configuration.clientAddresses, logger: logger)
     return Application(

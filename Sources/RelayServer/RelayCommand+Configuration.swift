@@ -37,14 +37,21 @@ extension RelayCommand {
         let reserve = ConnectionCap.reserve(plugins: plugins, eventLoops: eventLoops)
         guard let maxConnections = self.maxConnections, let openFileLimit, maxConnections > openFileLimit - reserve
         else { return nil }
+        let lower = openFileLimit > reserve ? ", or lower --max-connections to \(openFileLimit - reserve)" : ""
         return [
             "connections.max": "\(maxConnections)", "files.limit": "\(openFileLimit)",
             "hint": .string(
-                "keep --max-connections \(reserve) below the open-file limit "
+                "the relay keeps \(reserve) descriptors beside its connections "
                     + "(\(ConnectionCap.reservedFileDescriptors), \(ConnectionCap.reservedPerEventLoop) an event loop "
-                    + "and \(ConnectionCap.reservedPerPlugin) a plugin; "
-                    + "ulimit -n), or raise that limit"),
+                    + "and \(ConnectionCap.reservedPerPlugin) a plugin): raise the open-file limit to "
+                    + "\(maxConnections + reserve) (ulimit -n)\(lower); past the default cap new connections wait "
+                    + "while fewer than \(ConnectionCap.freeDescriptorsToAccept) descriptors are free"),
         ]
+    }
+
+    /// `count` and `noun`, in the plural unless there is one (`1 event loop`, `3 plugins`).
+    static func count(_ count: Int, _ noun: String) -> String {
+        "\(count) \(noun)\(count == 1 ? "" : "s")"
     }
 
     /// A folder or address from its flag, else its variable; nil when neither is given. Refused:

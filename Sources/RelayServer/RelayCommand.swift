@@ -268,14 +268,16 @@ struct RelayCommand: AsyncParsableCommand {
                 metadata: [
                     "error": .string(
                         "the open-file limit is \(openFileLimit) (ulimit -n, its hard limit), below the \(fewestFiles) "
-                            + "this relay needs to start with \(eventLoops) event loops and \(pluginExecutables.count) "
-                            + "plugins: raise it")
+                            + "this relay needs to start with \(Self.count(eventLoops, "event loop")) and "
+                            + "\(Self.count(pluginExecutables.count, "plugin")): raise it")
                 ])
             throw ExitCode(1)
         }
-        if self.maxConnections == nil, let openFileLimit {
-            configuration.maxConnections = ConnectionCap.defaultMaximum(
+        if let openFileLimit {
+            let fits = ConnectionCap.defaultMaximum(
                 openFileLimit: openFileLimit, plugins: pluginExecutables.count, eventLoops: eventLoops)
+            configuration.connectionsKnownToFit = fits
+            configuration.maxConnections = self.maxConnections ?? fits
         }
         if let warning = self.connectionCapWarning(
             openFileLimit: openFileLimit, plugins: pluginExecutables.count, eventLoops: eventLoops)

@@ -24,6 +24,9 @@ struct ServerConfiguration: Sendable {
     /// Most open connections, HTTP and WebSocket (`--max-connections`; default: the open-file
     /// limit less a reserve, ``ConnectionCap``); nil accepts without a cap.
     var maxConnections: Int?
+    /// The connections known to fit under the open-file limit, when it is known: the default
+    /// cap's. Past them a cap set above it accepts only while descriptors are free (``ConnectionCap``).
+    var connectionsKnownToFit: Int?
     /// Most open connections from one client address (`--max-connections-per-address`; default
     /// 256, `Int.max` without a limit), and opened per second (`--new-connections-per-second-per-address`).
     var connectionsPerAddress = ConnectionsPerAddress.Settings(maximum: 256)

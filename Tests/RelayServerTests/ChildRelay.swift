@@ -94,6 +94,11 @@ final class ChildRelay: Sendable {
         }
     }
 
+    /// The descriptors the child has open, from `/proc`.
+    var openDescriptors: Int {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(self.process.pid)/fd")) ?? []).count
+    }
+
     /// Waits (bounded) until the child has at least `count` sockets open.
     func waitForOpenSockets(_ count: Int) async throws {
         try await eventually { self.openSockets >= count }

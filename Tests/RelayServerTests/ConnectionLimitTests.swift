@@ -37,7 +37,11 @@ struct ConnectionLimitTests {
         #expect(ConnectionCap.defaultMaximum(openFileLimit: 1024, plugins: 3, eventLoops: 0) == 872, "8 a plugin")
         #expect(ConnectionCap.defaultMaximum(openFileLimit: 1024, eventLoops: 2) == 886, "5 an event loop")
         #expect(ConnectionCap.defaultMaximum(openFileLimit: 1024, plugins: 3, eventLoops: 64) == 552)
-        #expect(ConnectionCap.defaultMaximum(openFileLimit: 256, plugins: 100, eventLoops: 0) == 64)
+        // A quarter where it fits beside the relay's own 32, 5 a loop and 8 a plugin: at 64 with 3
+        // plugins 16 connections took the process to the limit (that start is refused now).
+        #expect(ConnectionCap.defaultMaximum(openFileLimit: 80, plugins: 3, eventLoops: 1) == 19)
+        #expect(ConnectionCap.defaultMaximum(openFileLimit: 256, plugins: 100, eventLoops: 0) == 0)
+        #expect(ConnectionCap.minimumOpenFileLimit(plugins: 100, eventLoops: 0) > 256, "refused at start")
         // Until `run` knows the plugins and the loops: one loop.
         #expect(try RelayCommand.parse([]).configuration(environment: [:], openFileLimit: 1024).maxConnections == 891)
         #expect(
@@ -51,7 +55,10 @@ struct ConnectionLimitTests {
     @Test("Under too low an open-file limit the relay does not start, and says which limit to raise")
     func tooLowALimitStopsTheStart() async throws {
         #expect(ConnectionCap.minimumOpenFileLimit(plugins: 0, eventLoops: 2) == 64)
-        #expect(ConnectionCap.minimumOpenFileLimit(plugins: 3, eventLoops: 16) == 136, "5 a loop, 8 a plugin")
+        #expect(
+            ConnectionCap.minimumOpenFileLimit(plugins: 3, eventLoops: 16) == 152,
+            "5 a loop, 8 a plugin, 16 connections")
+        #expect(ConnectionCap.minimumOpenFileLimit(plugins: 3, eventLoops: 1) == 77)
         try await withTemporaryDirectory { directory in
             let data = directory + "/data"
             let relay = try ChildRelay(
@@ -64,6 +71,68 @@ struct ConnectionLimitTests {
                     "the open-file limit is 30 (ulimit -n, its hard limit), below the 64 this relay needs to start"),
                 "\(relay.printed)")
             #expect(!FileManager.default.fileExists(atPath: data), "nothing opened")
+        }
+    }
+
+    /// It started, and 16 connections took it to the limit: accepts failed (EMFILE) and spun, a
+    /// plugin's restart stopped the process.
+    @Test("At 64 descriptors with the three example plugins the relay does not start, and says what it needs")
+    func tooLowALimitForItsPlugins() async throws {
+        try await withTemporaryDirectory { directory in
+            let relay = try ChildRelay(
+                arguments: [
+                    "--port", "0", "--data-dir", directory + "/data", "--plugins-dir",
+                    PluginServerTests.examplesDirectory,
+                ],
+                environment: ["API_KEY": testAPIKey, "NIO_SINGLETON_GROUP_LOOP_COUNT": "1"],
+                openFileLimit: (soft: 64, hard: 64))
+            #expect(try await relay.exitStatus() == 1)
+            #expect(
+                relay.printed.contains(
+                    "the open-file limit is 64 (ulimit -n, its hard limit), below the 77 this relay needs to start "
+                        + "with 1 event loop and 3 plugins: raise it"),
+                "\(relay.printed)")
+        }
+    }
+
+    /// An accept that found no descriptor failed, and NIO tried it again at once for as long as
+    /// the connection waited: a whole core, and libdispatch then ended the process.
+    @Test("A cap above the open-file limit accepts past the reserve only while 32 descriptors are free")
+    func capAboveTheLimitKeepsDescriptorsFree() async throws {
+        let limit = 128
+        try await withTemporaryDirectory { directory in
+            let relay = try ChildRelay(
+                arguments: ["--port", "0", "--data-dir", directory, "--max-connections", "1000"],
+                environment: ["API_KEY": testAPIKey, "NIO_SINGLETON_GROUP_LOOP_COUNT": "1"],
+                openFileLimit: (soft: limit, hard: limit))
+            let port = try await relay.listeningPort()
+            var sockets = try (0..<150).map { _ in try loopbackSocket(port: port) }
+            defer { for socket in sockets { close(socket) } }
+            // Accepted until 32 are free, up to NIO's 4 a wake-up past that; the rest wait.
+            var most = 0
+            let until = ContinuousClock.now + .seconds(2)
+            while ContinuousClock.now < until {
+                most = max(most, relay.openDescriptors)
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            #expect(most <= limit - ConnectionCap.freeDescriptorsToAccept + 4, "\(most) of \(limit) descriptors open")
+            #expect(relay.printed.contains("connections.descriptors_short"), "\(relay.printed)")
+            // Those that closed make room for those that waited.
+            let before = relay.openDescriptors
+            for socket in sockets.prefix(20) { close(socket) }
+            sockets.removeFirst(20)
+            try await eventually { relay.openDescriptors >= before }
+            for socket in sockets { close(socket) }
+            sockets = []
+            let answer = try await onOwnThread {
+                let socket = try socketWithRequest(
+                    port: port, "GET /api/rooms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                defer { close(socket) }
+                return readTextUntilClosed(socket).text
+            }
+            #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
+            relay.send(SIGTERM)
+            #expect(try await relay.exitStatus() == 0)
         }
     }
 

@@ -1,3 +1,4 @@
+import Handlers
 import HummingbirdCore
 import Logging
 import NIOCore
@@ -31,22 +32,44 @@ struct ConnectionCap: AvailableConnectionsDelegate {
         Self.reservedFileDescriptors + Self.reservedPerPlugin * plugins + Self.reservedPerEventLoop * eventLoops
     }
 
+    /// What the relay holds itself, its connections aside, with a plugin restarting: ~25 at
+    /// start (stdio, the listening socket, the store's files and threads), the loops' and the
+    /// plugins' own. With 1 loop the relay held 33 at start, 50 with 3 plugins.
+    static func ownDescriptors(plugins: Int, eventLoops: Int) -> Int {
+        32 + Self.reservedPerEventLoop * eventLoops + Self.reservedPerPlugin * plugins
+    }
+
     /// The fewest descriptors the relay starts with: NIO creating an event loop without the
     /// descriptors it needs stops the process (a trap, at 28–32), and below ~40 SQLite or the
-    /// listening socket fails with a message that never names the limit. 64 serves a few
-    /// players; many event loops or plugins need their reserve besides.
+    /// listening socket fails with a message that never names the limit. Its own, and 16
+    /// connections: 64 serves a few players; many event loops or plugins need more.
     static func minimumOpenFileLimit(plugins: Int, eventLoops: Int) -> Int {
-        max(64, 32 + Self.reservedPerEventLoop * eventLoops + Self.reservedPerPlugin * plugins)
+        max(64, Self.ownDescriptors(plugins: plugins, eventLoops: eventLoops) + 16)
     }
 
     /// The default cap for a process allowed `openFileLimit` descriptors, with `plugins` plugins
     /// and `eventLoops` loops: the limit less the reserve, but at least a quarter of it (a tiny
-    /// limit still gets some connections).
+    /// limit still gets some connections) where that fits beside the relay's own descriptors.
+    /// A quarter alone did not: at 64 with 3 plugins, 16 connections took the process to the
+    /// limit, where accepts spun, a plugin restart crashed it and libdispatch stopped it.
     static func defaultMaximum(openFileLimit: Int, plugins: Int = 0, eventLoops: Int) -> Int {
-        max(openFileLimit / 4, openFileLimit - Self.reserve(plugins: plugins, eventLoops: eventLoops))
+        let own = Self.ownDescriptors(plugins: plugins, eventLoops: eventLoops)
+        let fewest = max(0, min(openFileLimit / 4, openFileLimit - own))
+        return max(fewest, openFileLimit - Self.reserve(plugins: plugins, eventLoops: eventLoops))
     }
 
+    /// The descriptors that must be free for a connection to be accepted past ``knownToFit``: a
+    /// plugin's start needs up to 9, SQLite and a boss image a few.
+    static let freeDescriptorsToAccept = 32
+
     let maximum: Int
+    /// The connections known to fit under the open-file limit: the default cap's
+    /// (``defaultMaximum(openFileLimit:plugins:eventLoops:)``); nil when the limit is unknown. A
+    /// cap set above it (`--max-connections`) accepts past it only while descriptors are free:
+    /// an accept that finds none fails, NIO tries it again at once for as long as the
+    /// connection waits (its readable event stays on: a whole core), and libdispatch, which must
+    /// open `/proc` files, ends the process.
+    let knownToFit: Int?
     let logger: Logger
     /// The listening socket, once it runs (``ListeningSocket/take(_:perWakeUp:)``): near the cap
     /// it takes one connection a wake-up (``acceptsPerWakeUp``). A reference: hummingbird keeps a
@@ -57,8 +80,12 @@ struct ConnectionCap: AvailableConnectionsDelegate {
     /// per connection that comes and goes at the cap.
     private var warned = false
 
-    init(maximum: Int, logger: Logger) {
+    /// Set when connections wait for descriptors, cleared once they are accepted again.
+    private let descriptorsShort = DescriptorShortage()
+
+    init(maximum: Int, knownToFit: Int? = nil, logger: Logger) {
         self.maximum = maximum
+        self.knownToFit = knownToFit
         self.logger = logger
     }
 
@@ -86,7 +113,14 @@ struct ConnectionCap: AvailableConnectionsDelegate {
     }
 
     func isAcceptingNewConnections() -> Bool {
-        self.open < self.maximum
+        guard self.open < self.maximum else { return false }
+        // Read only past what is known to fit, where only a cap above it takes the server: a few
+        // hundred entries of `/proc/self/fd` an accept.
+        guard let knownToFit, self.open >= knownToFit else { return true }
+        let free = FreeDescriptors.count() ?? .max
+        let accepting = free >= Self.freeDescriptorsToAccept
+        self.descriptorsShort.note(accepting: accepting, open: self.open, free: free, logger: self.logger)
+        return accepting
     }
 
     /// NIO's listening socket accepts up to 4 connections a wake-up, and the cap is asked only
@@ -121,5 +155,22 @@ final class ListeningSocket: Sendable {
         }
         // It fails only once the socket is closed (the server stopping), when nothing is accepted.
         channel?.setOption(ChannelOptions.maxMessagesPerRead, value: perWakeUp).whenFailure { _ in }
+    }
+}
+
+/// Whether connections wait for file descriptors (``ConnectionCap/knownToFit``): one warning
+/// each time they start to.
+private final class DescriptorShortage: Sendable {
+    private let waiting = Atomic(false)
+
+    func note(accepting: Bool, open: Int, free: Int, logger: Logger) {
+        guard self.waiting.exchange(!accepting, ordering: .relaxed) == accepting, !accepting else { return }
+        logger.warning(
+            "connections.descriptors_short",
+            metadata: [
+                "connections.open": "\(open)", "files.free": "\(free)",
+                "effect":
+                    "new connections wait until descriptors are free: --max-connections is above what the open-file limit holds (ulimit -n)",
+            ])
     }
 }
