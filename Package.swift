@@ -156,7 +156,7 @@ let package = Package(
         .testTarget(
             name: "PersistenceTests",
             dependencies: [
-                "Persistence", "CSystemSQLite", "SeededRandom", "RecordedLogs",
+                "Persistence", "CSystemSQLite", "SeededRandom", "RecordedLogs", "ChildProcess",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import Testing
 
@@ -64,7 +65,7 @@ struct DatabaseFileLockTests {
     /// (`1: POSIX  ADVISORY  READ 4242 08:01:1234 128 128`), without their line numbers.
     private func fcntlLocksOfThisProcess(on path: String) -> [String] {
         var info = stat()
-        guard stat(path, &info) == 0, let table = Self.wholeProcFile("/proc/locks") else { return [] }
+        guard stat(path, &info) == 0, let table = procFile("/proc/locks") else { return [] }
         return table.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: " ")
             guard fields.count >= 6, fields[1] == "POSIX", fields[4] == "\(getpid())",
@@ -74,18 +75,4 @@ struct DatabaseFileLockTests {
         }
     }
 
-    /// A `/proc` file read to its end (it says it has no size, and Foundation's reading of it
-    /// stopped at its first page: a test process with many databases open lists more).
-    private static func wholeProcFile(_ path: String) -> String? {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return nil }
-        defer { close(descriptor) }
-        var contents: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = read(descriptor, &buffer, buffer.count)
-            guard count > 0 else { return count == 0 ? String(decoding: contents, as: UTF8.self) : nil }
-            contents += buffer[..<count]
-        }
-    }
 }

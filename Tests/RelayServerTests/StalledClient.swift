@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import Synchronization
 import Testing
@@ -349,21 +350,6 @@ private func loopbackPorts(of descriptor: Int32) -> (ours: String, theirs: Strin
     }
     guard let ours = port(getsockname), let theirs = port(getpeername) else { return nil }
     return (String(format: ":%04X", ours), String(format: ":%04X", theirs))
-}
-
-/// The whole of a `/proc` file, read to its end: such a file says it has no size, and a reader that
-/// trusts that (or reads one page) gets a part of a table of thousands of connections.
-func procFile(_ path: String) -> String? {
-    let descriptor = open(path, O_RDONLY)
-    guard descriptor >= 0 else { return nil }
-    defer { close(descriptor) }
-    var contents: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65_536)
-    while true {
-        let count = read(descriptor, &buffer, buffer.count)
-        guard count > 0 else { return count == 0 ? String(decoding: contents, as: UTF8.self) : nil }
-        contents += buffer[..<count]
-    }
 }
 
 /// An answer's head, read a byte at a time from blocking `descriptor` up to its blank line, so that
