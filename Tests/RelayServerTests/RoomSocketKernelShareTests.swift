@@ -26,8 +26,12 @@ struct RoomSocketKernelShareTests {
                 try await Task.sleep(for: .milliseconds(10))
             }
             #expect(held > 0)
-            // A write that starts below the cap may end past it, by up to a segment (64 KiB here).
-            #expect(held <= RoomSocketHandler.kernelUnsentBytes + 64 * 1024, "\(held) bytes in the server's kernel")
+            // A write that starts below the cap may end past it, by up to a segment (64 KiB on
+            // loopback), and `/proc/net/tcp` also counts what was sent and not yet acknowledged: a
+            // segment or two more while a loaded machine is slow to take the ACK (CI once read
+            // 133.5 KiB). Uncapped the kernel held 3.48 MB.
+            let segment = 64 * 1024
+            #expect(held <= RoomSocketHandler.kernelUnsentBytes + 3 * segment, "\(held) bytes in the server's kernel")
         }
     }
 }
