@@ -217,6 +217,7 @@ extension RelayCommand {
         relay.maxFrameBytes = self.maxFrameBytes
         relay.outboundQueueFrames = self.outboundQueueFrames
         relay.outboundQueueBytes = self.outboundQueueBytes
+        relay.outboundQueueAgeLimit = .seconds(self.outboundQueueSeconds)
         relay.maxOutboundBytesPerServer = self.maxOutboundBytesPerServer
         relay.maxChatLength = self.maxChatLength
         relay.pingInterval = .seconds(self.pingIntervalSeconds)

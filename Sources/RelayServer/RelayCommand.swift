@@ -186,6 +186,12 @@ struct RelayCommand: AsyncParsableCommand {
 
     @Option(
         help:
+            "Seconds a message may wait in a slow client's outbound queue before the client is disconnected (close 4000). 0: no limit."
+    )
+    var outboundQueueSeconds: Int = 10
+
+    @Option(
+        help:
             "Outbound bytes all slow clients' queues may hold together past 128 KiB each; past it, one past its 128 KiB that would grow is disconnected (close 4000)."
     )
     var maxOutboundBytesPerServer: Int = 1 << 30

@@ -155,6 +155,7 @@ struct ConfigurationTests {
             "max-frame-bytes": ("2048", { $0.relay.maxFrameBytes == 2_048 }),
             "outbound-queue-frames": ("64", { $0.relay.outboundQueueFrames == 64 }),
             "outbound-queue-bytes": ("70000", { $0.relay.outboundQueueBytes == 70_000 }),
+            "outbound-queue-seconds": ("3", { $0.relay.outboundQueueAgeLimit == .seconds(3) }),
             "max-outbound-bytes-per-server": ("100000", { $0.relay.maxOutboundBytesPerServer == 100_000 }),
             "ping-interval-seconds": ("5", { $0.relay.pingInterval == .seconds(5) }),
             "max-chat-length": ("42", { $0.relay.maxChatLength == 42 }),
@@ -416,8 +417,10 @@ struct ConfigurationTests {
         let lowest = try RelayCommand.parse([
             "--outbound-queue-frames", "8", "--outbound-queue-bytes", "65536", "--inbound-bytes-per-second", "1024",
             "--inbound-bytes-per-second-per-address", "0", "--busy-loop-inbound-bytes-per-second", "0",
+            "--outbound-queue-seconds", "0",
         ]).configuration(environment: [:]).relay
         #expect(lowest.inboundBytesPerSecondPerAddress == 0, "no limit")
+        #expect(lowest.outboundQueueAgeLimit == .zero, "no limit")
         #expect(lowest.busyLoopInboundBytesPerSecond == 0, "never capped")
         #expect(lowest.outboundQueueFrames == 8 && lowest.outboundQueueBytes == 65_536)
         #expect(lowest.inboundBytesPerSecond == 1_024 && lowest.inboundByteBurst == 256)
@@ -426,6 +429,7 @@ struct ConfigurationTests {
             ["--outbound-queue-frames", "1"], ["--outbound-queue-bytes", "10"], ["--inbound-bytes-per-second", "0"],
             ["--inbound-bytes-per-second-per-address=-1"], ["--busy-loop-inbound-bytes-per-second=-1"],
             ["--inbound-bytes-per-second-per-address", "1"], ["--busy-loop-inbound-bytes-per-second", "1023"],
+            ["--outbound-queue-seconds=-1"],
         ]
         for below in belowTheirMinimum {
             #expect(throws: (any Error).self, "\(below)") { try RelayCommand.parse(below) }

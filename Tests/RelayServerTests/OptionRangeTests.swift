@@ -67,7 +67,9 @@ struct OptionRangeTests {
                     environment: [:])
                 _ = configuration  // built without a trap: the bursts and durations stay in range
             }
-            for outside in [option.range.lowerBound - step, option.range.upperBound + step] {
+            // Below a range from 1 that 0 turns off (`--outbound-queue-seconds`), the first refused is -1.
+            let below = option.range.lowerBound - step
+            for outside in [below == 0 && option.zeroIsOff ? -step : below, option.range.upperBound + step] {
                 let text = integral ? String(Int(outside)) : String(outside)
                 #expect(self.refusal(["--\(option.option)=\(text)"]) != nil, "--\(option.option)=\(text)")
             }

@@ -35,13 +35,29 @@ public final class OutboundQueue: Sendable {
         /// The writer, suspended until a frame arrives or the queue closes.
         var waiter: UnsafeContinuation<Void, Never>?
         var isClosed = false
-        var hasOverflowed = false
-        var overflowedServerBudget = false
+        var overflow: Overflow?
+        /// Frames ever queued and ever taken by the writer: the age check's clock.
+        var queuedTotal = 0
+        var takenTotal = 0
+        /// `queuedTotal` at each of the last ``OutboundQueue/ageChecksPerLimit`` age checks, the
+        /// oldest at `ageMarkIndex`.
+        var ageMarks = AgeMarks(repeating: 0)
+        var ageMarkIndex = 0
 
         mutating func takeWaiter() -> UnsafeContinuation<Void, Never>? {
             defer { self.waiter = nil }
             return self.waiter
         }
+    }
+
+    /// Why a queue closed itself, disconnecting its client as too slow.
+    public enum Overflow: Sendable, Equatable {
+        /// Its own cap in frames or bytes.
+        case ownLimit
+        /// The server's total (``MemoryBudget``), while the queue was within its own caps.
+        case serverBudget
+        /// A frame waited longer than the age limit (``overflowIfAFrameWaitedTooLong()``).
+        case waitedTooLong
     }
 
     /// Result of offering a frame.
@@ -92,14 +108,10 @@ public final class OutboundQueue: Sendable {
                     ? state.oversizedBytes == 0 : bytes <= self.maxBytes - (state.bytes - state.oversizedBytes))
             let fitsServerBudget = fitsOwnCaps && self.chargeGrowth(to: state.bytes + bytes, adding: bytes, in: &state)
             guard fitsServerBudget else {
-                (state.isClosed, state.hasOverflowed) = (true, true)
-                state.overflowedServerBudget = fitsOwnCaps
-                state.frames.removeAll()
-                (state.bytes, state.oversizedBytes, state.crossing) = (0, 0, nil)
-                self.releaseCharge(downTo: 0, in: &state)
-                return (.overflowed, state.takeWaiter())
+                return (.overflowed, self.overflow(fitsOwnCaps ? .serverBudget : .ownLimit, in: &state))
             }
             state.frames.append(frame)
+            state.queuedTotal += 1
             state.bytes += bytes
             if isOversized { state.oversizedBytes = bytes }
             return (.queued, state.takeWaiter())
@@ -140,6 +152,7 @@ public final class OutboundQueue: Sendable {
                 if state.frames.isEmpty { return state.isClosed ? false : nil }
                 if batch.isEmpty, state.frames.count <= limit, state.bytes <= byteLimit {
                     swap(&batch, &state.frames)
+                    state.takenTotal += batch.count
                     (state.bytes, state.oversizedBytes, state.crossing) = (0, 0, nil)
                     self.releaseCharge(downTo: 0, in: &state)
                 } else {
@@ -163,12 +176,46 @@ public final class OutboundQueue: Sendable {
 
     /// Counts `frame` out of the bytes waiting.
     private func took(_ frame: ByteBuffer, from state: inout State) {
+        state.takenTotal += 1
         state.bytes -= frame.readableBytes
         if frame.readableBytes > self.maxBytes { state.oversizedBytes = 0 }
         if let crossing = state.crossing {
             state.crossing = crossing.framesAhead == 0 ? nil : (crossing.bytes, crossing.framesAhead - 1)
         }
         self.releaseCharge(downTo: state.bytes - self.floor, in: &state)
+    }
+
+    /// Closes the queue for good, dropping what it holds: its client is too slow.
+    private func overflow(_ reason: Overflow, in state: inout State) -> UnsafeContinuation<Void, Never>? {
+        (state.isClosed, state.overflow) = (true, reason)
+        state.frames.removeAll()
+        (state.bytes, state.oversizedBytes, state.crossing) = (0, 0, nil)
+        self.releaseCharge(downTo: 0, in: &state)
+        return state.takeWaiter()
+    }
+
+    private typealias AgeMarks = InlineArray<4, Int>
+
+    /// Age checks in one age limit: a client is closed once a frame has waited between one limit
+    /// and a quarter more.
+    public static let ageChecksPerLimit = AgeMarks.count
+
+    /// Call every `limit / ageChecksPerLimit`: closes the queue as overflowed (``Overflow/waitedTooLong``)
+    /// if a frame queued before the check ``ageChecksPerLimit`` calls ago still waits, and says so.
+    /// The queue counts frames in and out rather than reading the clock for each: the rooms' path
+    /// pays one addition, the writer's another. A frame the writer has taken no longer waits here,
+    /// though it may still wait for the socket (one batch at most).
+    public func overflowIfAFrameWaitedTooLong() -> Bool {
+        let (overflowed, waiter) = self.state.withLock { state -> (Bool, UnsafeContinuation<Void, Never>?) in
+            guard !state.isClosed else { return (false, nil) }
+            let queuedByThen = state.ageMarks[state.ageMarkIndex]
+            state.ageMarks[state.ageMarkIndex] = state.queuedTotal
+            state.ageMarkIndex = (state.ageMarkIndex + 1) % Self.ageChecksPerLimit
+            guard state.takenTotal < queuedByThen else { return (false, nil) }
+            return (true, self.overflow(.waitedTooLong, in: &state))
+        }
+        waiter?.resume()
+        return overflowed
     }
 
     /// Takes from the server's budget what the queue growing to `bytes` with a frame of
@@ -226,12 +273,16 @@ public final class OutboundQueue: Sendable {
         waiter?.resume()
     }
 
-    /// Whether the queue was closed by a frame it had no room for. Set with the close, so a writer
-    /// that finds the queue closed knows why without waiting for the caller to say.
-    public var hasOverflowed: Bool { self.state.withLock { $0.hasOverflowed } }
+    /// Why the queue closed itself, if it did: a frame it had no room for, or one that waited too
+    /// long. Set with the close, so a writer that finds the queue closed knows why without waiting
+    /// for the caller to say.
+    public var overflow: Overflow? { self.state.withLock { $0.overflow } }
+
+    /// Whether the queue closed itself (``overflow``).
+    public var hasOverflowed: Bool { self.overflow != nil }
 
     /// Whether the queue overflowed because the server's total was full, rather than its own cap.
-    public var overflowedServerBudget: Bool { self.state.withLock { $0.overflowedServerBudget } }
+    public var overflowedServerBudget: Bool { self.overflow == .serverBudget }
 
     /// Bytes this queue holds against the server's budget (for tests).
     var chargedBytes: Int { self.state.withLock { $0.charged } }

@@ -42,6 +42,13 @@ public final class PlayerConnection: Sendable {
         }
     }
 
+    /// Closes the connection as too slow (4000) if a frame has waited in its queue longer than the
+    /// age limit. Call every `limit / OutboundQueue.ageChecksPerLimit`
+    /// (``OutboundQueue/overflowIfAFrameWaitedTooLong()``).
+    public func closeIfAFrameWaitedTooLong() {
+        if self.outbound.overflowIfAFrameWaitedTooLong() { self.close(code: RelayCloseCode.slowConsumer) }
+    }
+
     /// The code the server closed this connection with, if it did. An overflow counts from the
     /// moment it closed the queue: the writer, on another thread, may find the queue closed before
     /// ``send(_:)`` has gone on to ``close(code:)``, and would otherwise close without a code.

@@ -100,7 +100,10 @@ final class RoomSocket: Sendable {
         // `async let` rather than a task group: the writer's task comes out of this task's
         // allocator, without a group or a task of its own on the heap.
         async let written: Void = Self.writeLoop(connection: connection, writer: self.writer)
+        let ageChecks = Self.checkQueueAge(
+            of: connection, every: session.limits.outboundQueueAgeLimit, on: self.channel)
         await self.readLoop(handler: handler)
+        ageChecks?.cancel()
         handler.readerEnded()
         // The player's last states handed to the room's loop are the room's before their
         // departure is (unless the server closed the connection: then the room drops them): the
@@ -111,6 +114,18 @@ final class RoomSocket: Sendable {
         }
         connection.outbound.close()
         await written
+    }
+
+    /// Closes the connection as too slow once a frame has waited in its queue `limit` (a quarter
+    /// more at most), checking on the channel's loop; `nil` for no limit.
+    private static func checkQueueAge(
+        of connection: PlayerConnection, every limit: Duration, on channel: any Channel
+    ) -> RepeatedTask? {
+        guard limit > .zero else { return nil }
+        let interval = TimeAmount(limit / OutboundQueue.ageChecksPerLimit)
+        return channel.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            connection.closeIfAFrameWaitedTooLong()
+        }
     }
 
     /// Handles the messages ``RoomSocketHandler`` handed on, until the client goes away or floods.

@@ -779,7 +779,8 @@ extension RoomSocketHandler {
                     metadata: ["held": "\(self.session.registry.outboundMemory.heldBytes)"])
             } else {
                 self.session.logger.log(
-                    level: self.settings.slowClientNotices.shouldWarn() ? .notice : .debug, "relay.connection.too_slow")
+                    level: self.settings.slowClientNotices.shouldWarn() ? .notice : .debug, "relay.connection.too_slow",
+                    metadata: ["reason": outbound.overflow == .waitedTooLong ? "queue_age" : "queue_full"])
             }
         }
         guard let context = self.context, !self.hangsUpAfterClose, !self.closeFrameWritten,
