@@ -279,6 +279,19 @@ struct RelayCommand: AsyncParsableCommand {
                 ])
             throw ExitCode(1)
         }
+        if let shortage = ThreadHeadroom.check() {
+            logger.critical(
+                "relay.failed",
+                metadata: [
+                    "error": .string(
+                        "the process could run only \(shortage.running + shortage.started) threads (errno "
+                            + "\(shortage.error) starting one more): a process limit (ulimit -u for a user other than "
+                            + "root, a container's pids.max, systemd's TasksMax) leaves fewer than the "
+                            + "\(ThreadHeadroom.required()) this relay needs room for: raise it")
+                ])
+            throw ExitCode(1)
+        }
+        ThreadHeadroom.startThreadsUsedLater(limits: configuration.relay)
         if let openFileLimit {
             let fits = ConnectionCap.defaultMaximum(
                 openFileLimit: openFileLimit, plugins: pluginExecutables.count, eventLoops: eventLoops)

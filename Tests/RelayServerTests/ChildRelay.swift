@@ -15,15 +15,26 @@ final class ChildRelay: Sendable {
 
     /// Starts `executable` (`relay`, or another server of this package) with `arguments` and
     /// extra `environment` (port 0: the OS picks one), under `openFileLimit` (soft, hard) if given,
-    /// printing to `logPath` if given (``printed`` then holds nothing of it).
+    /// printing to `logPath` if given (``printed`` then holds nothing of it). With a
+    /// `processLimit`, as user `nobody` under that `ulimit -u` (root's is not enforced: call as root).
     init(
         executable: String = "relay", arguments: [String], environment: [String: String],
-        openFileLimit: (soft: Int, hard: Int)? = nil, ignoringHangUp: Bool = false, asProcessOne: Bool = false,
-        loggingTo logPath: String? = nil
+        openFileLimit: (soft: Int, hard: Int)? = nil, processLimit: Int? = nil, ignoringHangUp: Bool = false,
+        asProcessOne: Bool = false, loggingTo logPath: String? = nil
     ) throws {
         let path = Self.executablePath(executable)
         try #require(FileManager.default.isExecutableFile(atPath: path), "build the relay product first: \(path)")
-        if asProcessOne {
+        if let processLimit {
+            // util-linux's `prlimit` sets the limit on itself and execs `setpriv`, which becomes
+            // `nobody` (whose processes and threads the limit counts) and execs the relay.
+            self.process = try ChildProcess(
+                path: "/usr/bin/prlimit",
+                arguments: [
+                    "--nproc=\(processLimit):\(processLimit)", "/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+                    "--clear-groups", path,
+                ] + arguments,
+                environment: environment)
+        } else if asProcessOne {
             // As a container without an init runs it: process 1 of a PID namespace of its own
             // (util-linux's `unshare`, as root; killed with `unshare` if it outlives it).
             self.process = try ChildProcess(

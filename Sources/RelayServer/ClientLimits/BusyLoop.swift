@@ -48,8 +48,7 @@ final class BusyLoop {
 
     fileprivate init(eventLoop: any EventLoop, limits: RelayLimits, warnings: WarningThrottle, logger: Logger) {
         self.eventLoop = eventLoop
-        self.cap = BusyLoopCap(
-            floor: Double(max(0, limits.busyLoopInboundBytesPerSecond)), ceiling: Double(limits.inboundBytesPerSecond))
+        self.cap = BusyLoopCap(limits: limits)
         self.warnings = warnings
         self.logger = logger
         self.heavyMessageTurns =
@@ -219,8 +218,16 @@ private struct ThreadReadings {
 /// the loop is busy, as a client's bytes do.
 enum ProbeSender {
     /// One thread for every loop's probes, for the life of the process: ~100 datagrams a second a
-    /// loop, idle when no loop is measured.
-    private static let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    /// loop, idle when no loop is measured. Named, so that it can be told among the process's.
+    private static let group = MultiThreadedEventLoopGroup._makePerpetualGroup(
+        threadNamePrefix: Self.threadNamePrefix, numberOfThreads: 1)
+
+    static let threadNamePrefix = "NIO-PROBE-"
+
+    /// Starts the thread now, rather than at the first room socket (``ThreadHeadroom``).
+    static func startThread() {
+        _ = Self.group
+    }
 
     /// A datagram channel on the probe thread that sends `receiver` the time every
     /// ``BusyLoopCap/sampleInterval`` until it is closed.

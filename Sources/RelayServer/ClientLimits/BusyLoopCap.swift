@@ -1,3 +1,5 @@
+import Relay
+
 /// How much each room socket on an event loop may read a second while the loop falls behind:
 /// nothing more than its own budgets while the loop keeps up; while it does not, a cap that
 /// halves until the loop catches up, and then grows back slowly.
@@ -62,6 +64,13 @@ struct BusyLoopCap {
     init(floor: Double, ceiling: Double) {
         self.floor = floor
         self.ceiling = ceiling
+    }
+
+    /// The cap `limits` set: from ``RelayLimits/busyLoopInboundBytesPerSecond`` down, for
+    /// connections whose own budget is ``RelayLimits/inboundBytesPerSecond``.
+    init(limits: RelayLimits) {
+        self.init(
+            floor: Double(max(0, limits.busyLoopInboundBytesPerSecond)), ceiling: Double(limits.inboundBytesPerSecond))
     }
 
     /// Whether the cap can ever start: not with a floor of 0, nor at or above the ceiling.
