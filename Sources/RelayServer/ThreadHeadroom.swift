@@ -19,10 +19,20 @@ enum ThreadHeadroom {
     }
 
     /// Starts threads, up to `total` with those running, that end once all have started or one
-    /// could not (with a small stack: only whether they start is asked). Nil if all started; else
-    /// the error number of the first that could not, how many had started, and how many ran before.
+    /// could not. Nil if all started; else the error number of the first that could not, how many
+    /// had started, and how many ran before.
     static func check(total: Int = Self.required()) -> (error: Int32, started: Int, running: Int)? {
         let running = Self.runningThreads() ?? 1
+        return Self.startThreads(max(0, total - running)).map { ($0.error, $0.started, running) }
+    }
+
+    /// The name of the check's threads, while they wait (`/proc/PID/task/*/comm`).
+    static let threadName = "relay-headroom"
+
+    /// Starts `count` threads that end once all have started or one could not (with a small
+    /// stack: only whether they start is asked), and waits for them to end. Nil if all started;
+    /// else the error number of the first that could not, and how many had started.
+    static func startThreads(_ count: Int) -> (error: Int32, started: Int)? {
         var release: [Int32] = [0, 0]
         guard pipe(&release) == 0 else { return nil }  // not a thread shortage; the start goes on
         defer { close(release[0]) }
@@ -34,11 +44,12 @@ enum ThreadHeadroom {
         var failure: Int32?
         // The read end's number rides in the argument pointer, plus one (0 would be a nil pointer).
         let argument = UnsafeMutableRawPointer(bitPattern: Int(release[0]) + 1)
-        for _ in 0..<max(0, total - running) {
+        for _ in 0..<count {
             var thread = pthread_t()
             let error = pthread_create(
                 &thread, &attributes,
                 { argument in
+                    ThreadHeadroom.nameThisThread()
                     var byte: UInt8 = 0
                     _ = read(Int32(Int(bitPattern: argument) - 1), &byte, 1)  // returns once the write end closes
                     return nil
@@ -51,7 +62,7 @@ enum ThreadHeadroom {
         }
         close(release[1])
         for thread in threads { pthread_join(thread, nil) }
-        return failure.map { ($0, threads.count, running) }
+        return failure.map { ($0, threads.count) }
     }
 
     /// Starts now the threads NIO would start on first use: the blocking pool's (boss images are
@@ -59,6 +70,14 @@ enum ThreadHeadroom {
     static func startThreadsUsedLater(limits: RelayLimits) {
         _ = NIOSingletons.posixBlockingThreadPool
         if BusyLoopCap(limits: limits).canStart { ProbeSender.startThread() }
+    }
+
+    /// Names the calling thread ``threadName`` (Glibc's `pthread_setname_np` is not imported).
+    private static func nameThisThread() {
+        let file = open("/proc/thread-self/comm", O_WRONLY)
+        guard file >= 0 else { return }
+        _ = Self.threadName.withCString { write(file, $0, strlen($0)) }
+        close(file)
     }
 
     /// The `Threads:` line of /proc/self/status.
