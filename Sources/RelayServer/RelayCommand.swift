@@ -186,7 +186,7 @@ struct RelayCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "Seconds a message may wait in a slow client's outbound queue before the client is disconnected (close 4000). 0: no limit."
+            "Seconds a message may wait for a slow client, queued or unacknowledged, before the client is disconnected (close 4000). 0: no limit."
     )
     var outboundQueueSeconds: Int = 10
 

@@ -53,13 +53,50 @@ struct QueueAgeLimitTests {
                 #expect(dropped["player_name"] as? String == "Guest")
                 try await eventually { !Self.tooSlow(in: records).isEmpty }
                 let logged = Self.tooSlow(in: records)
-                #expect(logged.map { $0.metadata["reason"].map { "\($0)" } } == ["queue_age"])
+                #expect(logged.map { $0.metadata["reason"].map { "\($0)" } } == ["message_age"])
             } else {
                 // Nothing comes to the host but a drop: the guest sends nothing.
                 await #expect(throws: TestSocketError.timedOut) {
                     try await host.skip(until: "player_disconnected", timeout: .seconds(3))
                 }
                 #expect(Self.tooSlow(in: records).isEmpty)
+            }
+        }
+    }
+
+    /// The guest reads 240 KB, then stops: 40 KB more it never reads. The server's kernel takes it
+    /// all (it may hold 64 KiB unsent), so nothing ever waits in the guest's queue, and only the
+    /// kernel's counts (`tcp_info`: what it was handed, what the client acknowledged) show it
+    /// behind; counting only what is unsent, it would never be, with more than that acknowledged
+    /// before. Pings are an hour apart: they cannot drop it.
+    @Test(
+        "A player who stops reading in a quiet room, all it was sent in the kernel's buffers, is dropped at the limit",
+        arguments: [true, false])
+    func aStalledPlayerWhoseMessagesFitInTheKernelIsDropped(limited: Bool) async throws {
+        let records = RecordedLogs()
+        var limits = Self.limits(ageLimit: limited ? .seconds(1) : .zero)
+        limits.pingInterval = .seconds(3600)
+        try await withRelayServer(limits: limits, logger: Logger(label: "test") { _ in records }) { port, _ in
+            let host = TestSocket.connect(port: port)
+            let code = try await host.createRoom(named: "Quieter")
+            let stalled = try await StalledClient.joining(port: port, code: code)
+            defer { stalled.hangUp() }
+            _ = try await host.expect("player_joined")
+            let padding = String(repeating: "p", count: 4_000)
+            for index in 0..<60 { host.send(["type": "player_state", "state": ["x": index, "pad": padding]]) }
+            var updates = 0
+            while updates < 60, let frame = try await stalled.readFrame() {
+                if String(decoding: frame.payload, as: UTF8.self).contains("player_state_update") { updates += 1 }
+            }
+            for index in 60..<70 { host.send(["type": "player_state", "state": ["x": index, "pad": padding]]) }
+            if limited {
+                _ = try await host.skip(until: "player_disconnected")
+                try await eventually { !Self.tooSlow(in: records).isEmpty }
+                #expect(Self.tooSlow(in: records).map { $0.metadata["reason"].map { "\($0)" } } == ["message_age"])
+            } else {
+                await #expect(throws: TestSocketError.timedOut) {
+                    try await host.skip(until: "player_disconnected", timeout: .seconds(3))
+                }
             }
         }
     }

@@ -536,6 +536,7 @@ struct RelayAbuseTests {
         var limits = RelayLimits()
         limits.outboundQueueFrames = 64
         limits.outboundQueueBytes = .max  // the frames' limit alone
+        limits.outboundQueueAgeLimit = .zero  // however long a loaded machine takes to fill it
         try await self.slowConsumerIsDropped(limits: limits)
     }
 
@@ -544,6 +545,7 @@ struct RelayAbuseTests {
         var limits = RelayLimits()
         limits.outboundQueueFrames = 100_000
         limits.outboundQueueBytes = 256 * 1024  // 63 of the 4 KB updates below
+        limits.outboundQueueAgeLimit = .zero  // however long a loaded machine takes to fill it
         try await self.slowConsumerIsDropped(limits: limits)
     }
 
@@ -554,6 +556,7 @@ struct RelayAbuseTests {
     func slowConsumerLeavesAtOnce() async throws {
         var limits = RelayLimits()
         limits.outboundQueueFrames = 16
+        limits.outboundQueueAgeLimit = .zero  // the overflow alone
         // The drain checks for progress every grace period: here the socket would stay open for minutes.
         limits.closeGracePeriod = .seconds(300)
         limits.closeDrainLimit = .seconds(600)

@@ -56,7 +56,9 @@ public final class OutboundQueue: Sendable {
         case ownLimit
         /// The server's total (``MemoryBudget``), while the queue was within its own caps.
         case serverBudget
-        /// A frame waited longer than the age limit (``overflowIfAFrameWaitedTooLong()``).
+        /// A message waited longer than the age limit: in the queue
+        /// (``overflowIfAFrameWaitedTooLong()``), or written to the socket and not acknowledged
+        /// by the client (``closeAsTooSlow(_:)``, by the server, which sees the socket).
         case waitedTooLong
     }
 
@@ -199,6 +201,17 @@ public final class OutboundQueue: Sendable {
     /// Age checks in one age limit: a client is closed once a frame has waited between one limit
     /// and a quarter more.
     public static let ageChecksPerLimit = AgeMarks.count
+
+    /// Closes the queue for good, dropping what it holds, as one that overflowed for `reason`;
+    /// `false` if it was closed already.
+    public func closeAsTooSlow(_ reason: Overflow) -> Bool {
+        let (closed, waiter) = self.state.withLock { state -> (Bool, UnsafeContinuation<Void, Never>?) in
+            guard !state.isClosed else { return (false, nil) }
+            return (true, self.overflow(reason, in: &state))
+        }
+        waiter?.resume()
+        return closed
+    }
 
     /// Call every `limit / ageChecksPerLimit`: closes the queue as overflowed (``Overflow/waitedTooLong``)
     /// if a frame queued before the check ``ageChecksPerLimit`` calls ago still waits, and says so.

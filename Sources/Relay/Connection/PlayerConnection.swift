@@ -49,6 +49,13 @@ public final class PlayerConnection: Sendable {
         if self.outbound.overflowIfAFrameWaitedTooLong() { self.close(code: RelayCloseCode.slowConsumer) }
     }
 
+    /// Closes the connection as too slow (4000) for `reason`, dropping what its queue holds: the
+    /// server found its client behind (a message written to its socket long ago still
+    /// unacknowledged). Nothing if the connection was closing already.
+    public func closeAsTooSlow(_ reason: OutboundQueue.Overflow) {
+        if self.outbound.closeAsTooSlow(reason) { self.close(code: RelayCloseCode.slowConsumer) }
+    }
+
     /// The code the server closed this connection with, if it did. An overflow counts from the
     /// moment it closed the queue: the writer, on another thread, may find the queue closed before
     /// ``send(_:)`` has gone on to ``close(code:)``, and would otherwise close without a code.

@@ -86,12 +86,13 @@ public struct RelayLimits: Sendable {
     /// stalled client can pin, whatever the size of its frames, besides one larger frame at a
     /// time (so that no message is too large for every client).
     public var outboundQueueBytes = 1 << 20
-    /// How long a frame may wait in a client's outbound queue before the client is disconnected
-    /// as too slow (4000), checked four times a limit (default 10 s; zero: no limit). The caps
-    /// in frames and bytes close a client that stalls in a busy room within seconds, but one
-    /// carrying only a player's states (60 a second) only after a minute, its game long stale: closed,
-    /// it may reconnect and gets the room as it is now. Counted from when the kernel's buffers
-    /// have filled, since until then nothing waits in the queue.
+    /// How long a message may wait for a client, in its outbound queue and then unacknowledged in
+    /// its socket, before the client is disconnected as too slow (4000), checked four times a
+    /// limit (default 10 s; zero: no limit). The caps in frames and bytes close a client that
+    /// stalls in a busy room within seconds, but one carrying only a player's states (60 a
+    /// second) only after a minute, its game long stale: closed, it may reconnect and gets the
+    /// room as it is now. A quiet room's messages fit in the kernel's buffers, never reaching
+    /// the queue: there the server asks the kernel what the client has acknowledged.
     public var outboundQueueAgeLimit: Duration = .seconds(10)
     /// Outbound bytes all slow clients' queues may hold together past
     /// ``outboundBytesEveryConnectionMayHold`` each (default 1 GiB); past it, a queue already

@@ -15,6 +15,9 @@ struct KernelSendQueue {
     /// The receive window the client last advertised: it grows as the client's application reads
     /// what its own kernel took.
     var clientWindow: UInt32
+    /// All the bytes written to the socket on this connection: sent once (retransmissions not
+    /// counted again) or waiting to be. 0 and the unsent bytes only, before Linux 4.19.
+    var bytesHandedOver: UInt64 = 0
 
     /// The queue of `channel`'s socket; nil where `TCP_INFO` cannot say (not Linux, not a socket).
     /// A kernel older than 4.6 does not count unsent bytes (a queue waiting for the client's window
@@ -33,10 +36,13 @@ struct KernelSendQueue {
                 withUnsafeBytes(of: bytes) { raw in
                     let unacknowledged = raw.loadUnaligned(fromByteOffset: 24, as: UInt32.self)  // segments
                     let unsent = raw.loadUnaligned(fromByteOffset: 144, as: UInt32.self)
+                    let sent = raw.loadUnaligned(fromByteOffset: 200, as: UInt64.self)
+                    let resent = raw.loadUnaligned(fromByteOffset: 208, as: UInt64.self)
                     return KernelSendQueue(
                         isEmpty: unacknowledged == 0 && unsent == 0,
                         bytesAcknowledged: raw.loadUnaligned(fromByteOffset: 120, as: UInt64.self),
-                        clientWindow: raw.loadUnaligned(fromByteOffset: 228, as: UInt32.self))
+                        clientWindow: raw.loadUnaligned(fromByteOffset: 228, as: UInt32.self),
+                        bytesHandedOver: sent &- min(resent, sent) &+ UInt64(unsent))
                 }
             }.recover { _ in nil }
         #else
@@ -45,7 +51,8 @@ struct KernelSendQueue {
     }
 
     /// 232 bytes: `tcp_info` up to and including `tcpi_snd_wnd` (`tcpi_unacked` at 24,
-    /// `tcpi_bytes_acked` at 120, `tcpi_notsent_bytes` at 144, `tcpi_snd_wnd` at 228).
+    /// `tcpi_bytes_acked` at 120, `tcpi_notsent_bytes` at 144, `tcpi_bytes_sent` at 200,
+    /// `tcpi_bytes_retrans` at 208, `tcpi_snd_wnd` at 228).
     private typealias TCPInfoBytes = (
         UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
         UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,

@@ -100,8 +100,9 @@ final class RoomSocket: Sendable {
         // `async let` rather than a task group: the writer's task comes out of this task's
         // allocator, without a group or a task of its own on the heap.
         async let written: Void = Self.writeLoop(connection: connection, writer: self.writer)
-        let ageChecks = Self.checkQueueAge(
-            of: connection, every: session.limits.outboundQueueAgeLimit, on: self.channel)
+        let ageChecks = Self.checkMessageAge(
+            of: connection, every: session.limits.outboundQueueAgeLimit, on: self.channel,
+            kernelSendQueue: handler.settings.kernelSendQueue)
         await self.readLoop(handler: handler)
         ageChecks?.cancel()
         handler.readerEnded()
@@ -116,15 +117,24 @@ final class RoomSocket: Sendable {
         await written
     }
 
-    /// Closes the connection as too slow once a frame has waited in its queue `limit` (a quarter
-    /// more at most), checking on the channel's loop; `nil` for no limit.
-    private static func checkQueueAge(
-        of connection: PlayerConnection, every limit: Duration, on channel: any Channel
+    /// Closes the connection as too slow once a message has waited `limit` (a quarter more at
+    /// most) in its queue, or written to the socket and not acknowledged by the client, checking
+    /// on the channel's loop; `nil` for no limit.
+    private static func checkMessageAge(
+        of connection: PlayerConnection, every limit: Duration, on channel: any Channel,
+        kernelSendQueue: @escaping @Sendable (any Channel) -> EventLoopFuture<KernelSendQueue?>
     ) -> RepeatedTask? {
         guard limit > .zero else { return nil }
         let interval = TimeAmount(limit / OutboundQueue.ageChecksPerLimit)
+        let marks = NIOLoopBoundBox(DeliveryMarks(), eventLoop: channel.eventLoop)
         return channel.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
             connection.closeIfAFrameWaitedTooLong()
+            kernelSendQueue(channel).whenSuccess { queue in
+                guard let queue,
+                    marks.value.isBehind(handedOver: queue.bytesHandedOver, acknowledged: queue.bytesAcknowledged)
+                else { return }
+                connection.closeAsTooSlow(.waitedTooLong)
+            }
         }
     }
 

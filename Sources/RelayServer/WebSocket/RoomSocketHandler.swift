@@ -780,7 +780,7 @@ extension RoomSocketHandler {
             } else {
                 self.session.logger.log(
                     level: self.settings.slowClientNotices.shouldWarn() ? .notice : .debug, "relay.connection.too_slow",
-                    metadata: ["reason": outbound.overflow == .waitedTooLong ? "queue_age" : "queue_full"])
+                    metadata: ["reason": outbound.overflow == .waitedTooLong ? "message_age" : "queue_full"])
             }
         }
         guard let context = self.context, !self.hangsUpAfterClose, !self.closeFrameWritten,
