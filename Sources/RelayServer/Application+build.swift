@@ -37,7 +37,8 @@ func buildApplication(
     let settings = RoomSocketHandler.Settings(
         maxMessageBytes: configuration.relay.maxFrameBytes, pingInterval: TimeAmount(configuration.relay.pingInterval),
         floodNotices: closeLogs.flooding, slowClientNotices: closeLogs.tooSlow,
-        pingTimeoutNotices: closeLogs.pingUnanswered)
+        pingTimeoutNotices: closeLogs.pingUnanswered,
+        messageAgeChecks: MessageAgeChecks(limit: configuration.relay.outboundQueueAgeLimit))
     let connectionsPerAddress = ConnectionsPerAddress(configuration.connectionsPerAddress)
     let inboundBytesPerAddress = InboundBytesPerAddress(limits: configuration.relay)
     let busyLoops = busyLoops ?? BusyLoops(limits: configuration.relay, logger: logger)

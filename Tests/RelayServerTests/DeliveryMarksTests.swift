@@ -20,6 +20,26 @@ struct DeliveryMarksTests {
         #expect(caughtUp == [false, false, false, false, false, true], "the first mark's all in; the second's not")
     }
 
+    @Test(
+        "A check after one that found all acknowledged, nothing queued since, needs no kernel; anything queued, it does"
+    )
+    func settledChecksNeedNoKernel() {
+        var marks = DeliveryMarks()
+        var said: [Bool] = []
+        said.append(marks.recordIfSettled(framesQueuedSoFar: 0))  // nothing known yet
+        said.append(marks.isBehind(handedOver: 5_000, acknowledged: 5_000, framesQueuedSoFar: 3))
+        said.append(marks.recordIfSettled(framesQueuedSoFar: 3))  // settled: recorded without the kernel
+        said.append(marks.recordIfSettled(framesQueuedSoFar: 4))  // a frame queued since
+        said.append(marks.isBehind(handedOver: 9_000, acknowledged: 5_000, framesQueuedSoFar: 4))
+        said.append(marks.recordIfSettled(framesQueuedSoFar: 4))  // the last check found some unacknowledged
+        #expect(said == [false, false, true, false, false, false])
+        // The mark recorded without the kernel is the last one asked (5,000, all acknowledged since);
+        // the 9,000 handed over is behind four checks after it was.
+        var behind: [Bool] = []
+        for _ in 0..<4 { behind.append(marks.isBehind(handedOver: 9_000, acknowledged: 5_000, framesQueuedSoFar: 4)) }
+        #expect(behind == [false, false, false, true])
+    }
+
     /// A ping written just before a check is acknowledged long before the check four later.
     @Test(
         "A client that keeps up is never behind, however busy, and a kernel that counts nothing (before 4.19) never is")

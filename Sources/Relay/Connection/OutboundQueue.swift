@@ -300,6 +300,9 @@ public final class OutboundQueue: Sendable {
     /// Bytes this queue holds against the server's budget (for tests).
     var chargedBytes: Int { self.state.withLock { $0.charged } }
 
+    /// Frames ever queued: the count changes whenever something new waits for the client.
+    public var framesQueuedSoFar: Int { self.state.withLock { $0.queuedTotal } }
+
     /// Frames waiting to be written.
     public var count: Int { self.state.withLock { $0.frames.count } }
 

@@ -100,9 +100,10 @@ final class RoomSocket: Sendable {
         // `async let` rather than a task group: the writer's task comes out of this task's
         // allocator, without a group or a task of its own on the heap.
         async let written: Void = Self.writeLoop(connection: connection, writer: self.writer)
-        let ageChecks = Self.checkMessageAge(
-            of: connection, every: session.limits.outboundQueueAgeLimit, on: self.channel,
-            kernelSendQueue: handler.settings.kernelSendQueue)
+        let ageChecks = handler.settings.messageAgeChecks.map {
+            Self.checkMessageAge(
+                of: connection, with: $0, on: self.channel, kernelSendQueue: handler.settings.kernelSendQueue)
+        }
         await self.readLoop(handler: handler)
         ageChecks?.cancel()
         handler.readerEnded()
@@ -117,21 +118,23 @@ final class RoomSocket: Sendable {
         await written
     }
 
-    /// Closes the connection as too slow once a message has waited `limit` (a quarter more at
-    /// most) in its queue, or written to the socket and not acknowledged by the client, checking
-    /// on the channel's loop; `nil` for no limit.
+    /// Closes the connection as too slow once a message has waited the age limit (a quarter more
+    /// at most) in its queue, or written to the socket and not acknowledged by the client, checking
+    /// at `checks`' ticks of the channel's loop. Call on the loop.
     private static func checkMessageAge(
-        of connection: PlayerConnection, every limit: Duration, on channel: any Channel,
+        of connection: PlayerConnection, with checks: MessageAgeChecks, on channel: any Channel,
         kernelSendQueue: @escaping @Sendable (any Channel) -> EventLoopFuture<KernelSendQueue?>
-    ) -> RepeatedTask? {
-        guard limit > .zero else { return nil }
-        let interval = TimeAmount(limit / OutboundQueue.ageChecksPerLimit)
+    ) -> MessageAgeChecks.Registration {
         let marks = NIOLoopBoundBox(DeliveryMarks(), eventLoop: channel.eventLoop)
-        return channel.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+        return checks.register(on: channel.eventLoop) {
             connection.closeIfAFrameWaitedTooLong()
+            let queued = connection.outbound.framesQueuedSoFar
+            guard !marks.value.recordIfSettled(framesQueuedSoFar: queued) else { return }
             kernelSendQueue(channel).whenSuccess { queue in
                 guard let queue,
-                    marks.value.isBehind(handedOver: queue.bytesHandedOver, acknowledged: queue.bytesAcknowledged)
+                    marks.value.isBehind(
+                        handedOver: queue.bytesHandedOver, acknowledged: queue.bytesAcknowledged,
+                        framesQueuedSoFar: queued)
                 else { return }
                 connection.closeAsTooSlow(.waitedTooLong)
             }

@@ -53,6 +53,8 @@ final class RoomSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var outboundBudgetWarnings = WarningThrottle()
         /// What the kernel still holds of a connection's output (a test scripts it).
         var kernelSendQueue: @Sendable (any Channel) -> EventLoopFuture<KernelSendQueue?> = KernelSendQueue.of
+        /// The server's, for its room sockets' age checks; nil for no age limit.
+        var messageAgeChecks: MessageAgeChecks?
     }
 
     let session: ConnectionSession
