@@ -471,4 +471,8 @@ final class PluginInput: Sendable {
 
     /// How many requests wait for the writer to take them (for tests).
     var requestsWaiting: Int { self.state.withLock { $0.pending.count } }
+
+    /// Whether lines wait to be written: the stall check (``reportStall(now:silence:lastAnswer:)``)
+    /// has something to watch.
+    var hasLinesWaiting: Bool { self.state.withLock { !$0.isClosed && !$0.pending.isEmpty } }
 }
