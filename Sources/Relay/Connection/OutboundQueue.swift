@@ -39,10 +39,8 @@ public final class OutboundQueue: Sendable {
         /// Frames ever queued and ever taken by the writer: the age check's clock.
         var queuedTotal = 0
         var takenTotal = 0
-        /// `queuedTotal` at each of the last ``OutboundQueue/ageChecksPerLimit`` age checks, the
-        /// oldest at `ageMarkIndex`.
-        var ageMarks = AgeMarks(repeating: 0)
-        var ageMarkIndex = 0
+        /// `queuedTotal` at each of the last age checks.
+        var ageMarks = AgeMarks<Int>()
 
         mutating func takeWaiter() -> UnsafeContinuation<Void, Never>? {
             defer { self.waiter = nil }
@@ -196,11 +194,9 @@ public final class OutboundQueue: Sendable {
         return state.takeWaiter()
     }
 
-    private typealias AgeMarks = InlineArray<4, Int>
-
     /// Age checks in one age limit: a client is closed once a frame has waited between one limit
     /// and a quarter more.
-    public static let ageChecksPerLimit = AgeMarks.count
+    public static let ageChecksPerLimit = AgeMarks<Int>.checksPerLimit
 
     /// Closes the queue for good, dropping what it holds, as one that overflowed for `reason`;
     /// `false` if it was closed already.
@@ -221,9 +217,7 @@ public final class OutboundQueue: Sendable {
     public func overflowIfAFrameWaitedTooLong() -> Bool {
         let (overflowed, waiter) = self.state.withLock { state -> (Bool, UnsafeContinuation<Void, Never>?) in
             guard !state.isClosed else { return (false, nil) }
-            let queuedByThen = state.ageMarks[state.ageMarkIndex]
-            state.ageMarks[state.ageMarkIndex] = state.queuedTotal
-            state.ageMarkIndex = (state.ageMarkIndex + 1) % Self.ageChecksPerLimit
+            let queuedByThen = state.ageMarks.record(state.queuedTotal)
             guard state.takenTotal < queuedByThen else { return (false, nil) }
             return (true, self.overflow(.waitedTooLong, in: &state))
         }

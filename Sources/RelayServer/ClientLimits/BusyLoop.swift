@@ -2,7 +2,6 @@ import Logging
 import NIOCore
 import NIOPosix
 import Relay
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -264,7 +263,7 @@ private final class ProbeReader: ChannelInboundHandler {
 
 /// The ``BusyLoop`` of each event loop that has room sockets.
 final class BusyLoops: Sendable {
-    private let loops = Mutex<[ObjectIdentifier: NIOLoopBound<BusyLoop>]>([:])
+    private let loops = PerEventLoop<BusyLoop>()
     private let limits: RelayLimits
     private let warnings = WarningThrottle()
     private let logger: Logger
@@ -276,13 +275,8 @@ final class BusyLoops: Sendable {
 
     /// The loop's ``BusyLoop``, made on first use. Call on `eventLoop`.
     func busyLoop(of eventLoop: any EventLoop) -> BusyLoop {
-        self.loops.withLock { loops in
-            if let known = loops[ObjectIdentifier(eventLoop)] { return known }
-            let made = NIOLoopBound(
-                BusyLoop(eventLoop: eventLoop, limits: self.limits, warnings: self.warnings, logger: self.logger),
-                eventLoop: eventLoop)
-            loops[ObjectIdentifier(eventLoop)] = made
-            return made
+        self.loops.value(of: eventLoop) {
+            BusyLoop(eventLoop: eventLoop, limits: self.limits, warnings: self.warnings, logger: self.logger)
         }.value
     }
 }

@@ -11,20 +11,15 @@ import Relay
 /// acknowledged, with no frame queued since, records the same mark without asking (the
 /// server's pings are not counted: the ping's own timeout watches those).
 struct DeliveryMarks {
-    private var handed = InlineArray<4, UInt64>(repeating: 0)
-    private var oldest = 0
+    private var handed = AgeMarks<UInt64>()
     /// The frames queued so far at the last check, if the kernel then had nothing unacknowledged.
     private var settledAt: Int?
-
-    init() {
-        precondition(self.handed.count == OutboundQueue.ageChecksPerLimit, "one mark a check of the limit")
-    }
 
     /// Records a check without asking the kernel, if none is needed: the last check found
     /// everything acknowledged, and no frame was queued since (`framesQueuedSoFar` unchanged).
     mutating func recordIfSettled(framesQueuedSoFar queued: Int) -> Bool {
         guard self.settledAt == queued else { return false }
-        _ = self.record(self.handed[(self.oldest + self.handed.count - 1) % self.handed.count])
+        _ = self.handed.record(self.handed.latest)
         return true
     }
 
@@ -32,14 +27,6 @@ struct DeliveryMarks {
     /// ago. `framesQueuedSoFar`: the connection's count when the kernel was asked.
     mutating func isBehind(handedOver: UInt64, acknowledged: UInt64, framesQueuedSoFar queued: Int = 0) -> Bool {
         self.settledAt = acknowledged >= handedOver ? queued : nil
-        return acknowledged < self.record(handedOver)
-    }
-
-    /// Replaces the oldest mark with `handedOver`; the mark replaced.
-    private mutating func record(_ handedOver: UInt64) -> UInt64 {
-        let handedByThen = self.handed[self.oldest]
-        self.handed[self.oldest] = handedOver
-        self.oldest = (self.oldest + 1) % self.handed.count
-        return handedByThen
+        return acknowledged < self.handed.record(handedOver)
     }
 }

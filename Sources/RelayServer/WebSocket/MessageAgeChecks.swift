@@ -1,6 +1,5 @@
 import NIOCore
 import Relay
-import Synchronization
 
 /// The room sockets' age checks (``RelayLimits/outboundQueueAgeLimit``), run by one repeated task
 /// of each loop. A task of each connection's own woke an idle server with 4,000 connections
@@ -13,7 +12,7 @@ final class MessageAgeChecks: Sendable {
     let interval: TimeAmount
     /// Ticks an interval, each running one bucket's checks.
     static let slices = 16
-    private let loops = Mutex<[ObjectIdentifier: NIOLoopBound<LoopChecks>]>([:])
+    private let loops = PerEventLoop<LoopChecks>()
 
     /// Checks every `limit / OutboundQueue.ageChecksPerLimit`; nil for no limit.
     init?(limit: Duration) {
@@ -24,12 +23,7 @@ final class MessageAgeChecks: Sendable {
     /// Runs `check` once an interval on `eventLoop` until the registration is cancelled. Call
     /// both on `eventLoop`.
     func register(on eventLoop: any EventLoop, _ check: @escaping () -> Void) -> Registration {
-        let loop = self.loops.withLock { loops in
-            if let known = loops[ObjectIdentifier(eventLoop)] { return known }
-            let made = NIOLoopBound(LoopChecks(), eventLoop: eventLoop)
-            loops[ObjectIdentifier(eventLoop)] = made
-            return made
-        }
+        let loop = self.loops.value(of: eventLoop) { LoopChecks() }
         let tick = TimeAmount.nanoseconds(max(1, self.interval.nanoseconds / Int64(Self.slices)))
         return Registration(loop: loop, key: loop.value.add(check, every: tick, on: eventLoop))
     }
