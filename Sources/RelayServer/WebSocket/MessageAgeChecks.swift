@@ -3,10 +3,11 @@ import Relay
 
 /// The room sockets' age checks (``RelayLimits/outboundQueueAgeLimit``), run by one repeated task
 /// of each loop. A task of each connection's own woke an idle server with 4,000 connections
-/// 1,600 times a second: 3 % of a core; one task running all of them at once held the loop for
-/// milliseconds each time, behind which every message waited (p99 at 500 rooms × 2 up by a few
-/// ms). So a loop's checks are spread over ``slices`` buckets, one a tick: each connection's
-/// check comes every interval, exactly, from its bucket.
+/// 1,600 times a second: 3 % of a core; one task running all of them at once would hold the loop
+/// for a `tcp_info` read of every busy socket in one go, every message behind it waiting (the
+/// benchmark at 500 rooms could not tell the two apart, its noise being larger). So a loop's
+/// checks are spread over ``slices`` buckets, one a tick: each connection's check comes every
+/// interval, exactly, from its bucket.
 final class MessageAgeChecks: Sendable {
     /// How often each connection is checked: a quarter of the limit.
     let interval: TimeAmount
