@@ -57,6 +57,10 @@ public struct RelayError: Error, Equatable, Sendable {
     public static func tooLong(_ field: String, limit: Int) -> RelayError {
         RelayError(code: "too_long", message: "Field '\(field)' is longer than \(limit) characters")
     }
+    /// A message longer than the plugin taking its type reads (its hello's `max_message_bytes`).
+    public static func messageTooLong(_ type: String, limit: Int) -> RelayError {
+        RelayError(code: "too_long", message: "Message '\(Self.excerpt(type))' is longer than \(limit) bytes")
+    }
     public static func limitExceeded(_ what: String, limit: Int) -> RelayError {
         RelayError(code: "limit_exceeded", message: "Too many \(what) (limit \(limit))")
     }

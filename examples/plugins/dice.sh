@@ -11,11 +11,13 @@
 # exactly parses them as JSON (chat_guard.py).
 #
 # bash's `read` takes a pipe one byte per system call: a roll_dice padded to the 64 KiB frame
-# limit costs this plugin ~50 ms, against ~0.2 ms for the game's. Fine for a small type; a type
-# whose messages can be large wants a plugin that reads in blocks (PLUGINS.md §6).
+# limit would cost this plugin ~50 ms, against ~0.2 ms for the game's, and a few clients sending
+# such rolls would take all its time. So its hello reads 1 KiB of a message at most
+# (`max_message_bytes`): the server refuses longer rolls with `too_long` and never writes them
+# here. A type whose messages are large wants a plugin that reads in blocks (PLUGINS.md §6).
 set -u
 
-echo '{"kind":"hello","protocol":1,"name":"dice","handles":["roll_dice"]}'
+echo '{"kind":"hello","protocol":1,"name":"dice","handles":["roll_dice"],"max_message_bytes":1024}'
 
 while IFS= read -r line; do
     [[ $line =~ \"id\":([0-9]+) ]] || { echo "dice: request without id" >&2; continue; }

@@ -129,10 +129,14 @@ public enum PluginHost {
                     throw PluginConflictError(type: type, conflict: .claimedTwice(first: owner, second: claimant))
                 }
                 owners[type] = claimant
-                handlers.append(PluginMessageHandler(messageType: type, plugin: process))
+                handlers.append(
+                    PluginMessageHandler(messageType: type, plugin: process, maxMessageBytes: hello.maxMessageBytes))
             }
             for type in hello.filters {
-                filters.append(PluginMessageFilter(messageType: type, plugin: process, failOpen: hello.failOpen))
+                filters.append(
+                    PluginMessageFilter(
+                        messageType: type, plugin: process, failOpen: hello.failOpen,
+                        maxMessageBytes: hello.maxMessageBytes))
             }
         }
         for filter in filters where owners[filter.messageType] == nil {

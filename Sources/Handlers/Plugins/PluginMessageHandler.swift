@@ -4,9 +4,12 @@ import Relay
 struct PluginMessageHandler: MessageHandler {
     let messageType: String
     let plugin: PluginProcess
+    /// The plugin's `max_message_bytes`, if it gave one.
+    var maxMessageBytes: Int? = nil
 
     func handle(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) {
-        let (ticket, context) = await self.plugin.ask(.message, message, from: session)
+        let encoded = try PluginRequest.encode(message, within: self.maxMessageBytes)
+        let (ticket, context) = await self.plugin.ask(.message, message, encoded: encoded, from: session)
         switch await self.plugin.outcome(of: ticket) {
         case .answered(.actions(let actions)):
             await self.perform(actions, for: session, in: context)
@@ -57,10 +60,15 @@ struct PluginMessageFilter: MessageFilter {
     let plugin: PluginProcess
     /// Whether messages pass when the plugin cannot judge them (down, late, confused).
     let failOpen: Bool
+    /// The plugin's `max_message_bytes`, if it gave one: a longer message is refused, whatever
+    /// `failOpen` says (the plugin can judge it; it declined to read it).
+    var maxMessageBytes: Int? = nil
 
     func filter(_ message: InboundMessage, session: ConnectionSession) async throws(RelayError) -> InboundMessage? {
+        let encoded = try PluginRequest.encode(message, within: self.maxMessageBytes)
+        let asked = await self.plugin.ask(.filter, message, encoded: encoded, from: session)
         let failure: RelayError
-        switch await self.plugin.outcome(of: self.plugin.ask(.filter, message, from: session).ticket) {
+        switch await self.plugin.outcome(of: asked.ticket) {
         case .answered(.verdict(.pass)): return message
         case .answered(.verdict(.drop)): return nil
         case .answered(.verdict(.reject(let error))): throw error
@@ -88,13 +96,13 @@ struct PluginContext: Sendable {
 }
 
 extension PluginProcess {
-    /// Queues `message` as a request of `kind`, with its sender's player id and room as they are
-    /// now: a member's inside the room, so that the plugin hears it in its place among the room's
-    /// events (``PluginInput``). The context is the sender's room, if they are (still) a member.
+    /// Queues `message` (its fields `encoded` already) as a request of `kind`, with its sender's
+    /// player id and room as they are now: a member's inside the room, so that the plugin hears it
+    /// in its place among the room's events (``PluginInput``). The context is the sender's room, if
+    /// they are (still) a member.
     fileprivate func ask(
-        _ kind: PluginRequest.Kind, _ message: InboundMessage, from session: ConnectionSession
+        _ kind: PluginRequest.Kind, _ message: InboundMessage, encoded: [UInt8], from session: ConnectionSession
     ) async -> (ticket: PluginTicket, context: PluginContext?) {
-        let encoded = PluginRequest.encode(message)
         if let membership = session.membership {
             let connection = session.connection
             let closing = session.closing

@@ -529,6 +529,7 @@ public final class PluginProcess: Sendable {
                 metadata: [
                     "name": "\(hello.name)", "handles": "\(hello.handles)", "filters": "\(hello.filters)",
                     "events": "\(hello.events.map(\.rawValue).sorted())",
+                    "max_message_bytes": "\(hello.maxMessageBytes.map(String.init) ?? "none")",
                 ])
         }
         if refusal == nil { self.readiness.succeed(hello) }

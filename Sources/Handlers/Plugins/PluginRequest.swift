@@ -41,6 +41,13 @@ public struct PluginRequest: Sendable {
         return Array(writer.buffer.readableBytesView)
     }
 
+    /// `message`'s fields as a JSON object, refused with `too_long` if longer than `limit` bytes.
+    static func encode(_ message: InboundMessage, within limit: Int?) throws(RelayError) -> [UInt8] {
+        let encoded = Self.encode(message)
+        if let limit, encoded.count > limit { throw .messageTooLong(message.type, limit: limit) }
+        return encoded
+    }
+
     /// `{"kind":…,"id":…,"type":…,"player_id":…,"room":…,"message":{…}}` and a newline.
     func line(id: UInt64) -> [UInt8] {
         var writer = JSONWriter(capacity: 256 + self.encodedMessage.count)

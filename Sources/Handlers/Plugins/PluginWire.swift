@@ -64,7 +64,8 @@ public struct PluginProtocolError: Error, Equatable, Sendable {
     init(_ reason: String) { self.reason = reason }
 }
 
-/// `{"kind":"hello","protocol":1,"name":…,"handles":[…],"filters":[…],"filter_failure":…,"events":[…]}`.
+/// `{"kind":"hello","protocol":1,"name":…,"handles":[…],"filters":[…],"filter_failure":…,"events":[…],`
+/// `"max_message_bytes":…}`.
 public struct PluginHello: Sendable, Equatable {
     /// The plugin's name, for logs.
     public let name: String
@@ -76,6 +77,11 @@ public struct PluginHello: Sendable, Equatable {
     public let failOpen: Bool
     /// What the plugin is told of the rooms.
     public let events: Set<PluginEvent>
+    /// The longest message, as the plugin would read it (`message`'s JSON), that the plugin takes
+    /// of the types it handles or filters; longer ones are refused with `too_long` before they
+    /// reach it. Nil: only the frame cap bounds them. A plugin's time is shared by every sender of
+    /// its types: this keeps one sender's large messages from taking it (PLUGINS.md §1).
+    public let maxMessageBytes: Int?
 
     init(_ fields: [String: JSONValue]) throws(PluginProtocolError) {
         guard case .integer(let version) = fields["protocol"] else {
@@ -102,6 +108,7 @@ public struct PluginHello: Sendable, Equatable {
         guard self.events != [.eventsMissed] else {
             throw PluginProtocolError("'events_missed' tells of missed events: it needs others in 'events'")
         }
+        self.maxMessageBytes = try Self.maxMessageBytes(fields["max_message_bytes"])
         switch fields["filter_failure"] {
         case nil, .null, .string("reject"): self.failOpen = false
         case .string("pass"): self.failOpen = true
@@ -115,6 +122,19 @@ public struct PluginHello: Sendable, Equatable {
     func announcesTheSame(as other: PluginHello) -> Bool {
         self.name == other.name && self.failOpen == other.failOpen && Set(self.handles) == Set(other.handles)
             && Set(self.filters) == Set(other.filters) && self.events == other.events
+            && self.maxMessageBytes == other.maxMessageBytes
+    }
+
+    /// The largest `max_message_bytes` a hello may give: a 16 MiB frame cap's worth.
+    static let maxMessageBytesLimit = 16 << 20
+
+    private static func maxMessageBytes(_ value: JSONValue?) throws(PluginProtocolError) -> Int? {
+        switch value {
+        case nil, .null: return nil
+        case .integer(let bytes) where (2...Int64(Self.maxMessageBytesLimit)).contains(bytes): return Int(bytes)
+        default:
+            throw PluginProtocolError("'max_message_bytes' must be an integer from 2 to \(Self.maxMessageBytesLimit)")
+        }
     }
 
     private static func events(_ value: JSONValue?) throws(PluginProtocolError) -> Set<PluginEvent> {

@@ -162,6 +162,9 @@ struct PluginRoutingTests {
                 #expect((1...20).contains(value))
             }
             await host.expectError("invalid_field", after: #"{"type":"roll_dice","sides":"many"}"#)
+            // Its hello reads 1 KiB of a message at most: a padded roll costs it nothing.
+            let padded = #"{"type":"roll_dice","sides":6,"pad":"\#(String(repeating: "x", count: 1024))"}"#
+            await host.expectError("too_long", after: padded)
         }
     }
 
@@ -176,6 +179,28 @@ struct PluginRoutingTests {
             let (host, _, _) = try await harness.roomWithTwoPlayers()
             let inRoom = await host.exchange(#"{"type":"roll_dice","player_id":"guest"}"#)
             #expect(inRoom.first?["player_id"] == "host", "\(inRoom)")
+        }
+    }
+
+    /// README, "Adding a message type": its plugin, as printed there, answers for the room and
+    /// refuses what is longer than its hello says it reads.
+    @Test func theReadmesExamplePluginWorksAsPrinted() async throws {
+        let readme = try String(contentsOfFile: examplePluginPath("../../README.md"), encoding: .utf8)
+        let afterHeading = try #require(readme.range(of: "**As a plugin**"))
+        let opening = try #require(readme.range(of: "```sh\n", range: afterHeading.upperBound..<readme.endIndex))
+        let closing = try #require(readme.range(of: "```", range: opening.upperBound..<readme.endIndex))
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "readme-plugin-\(UInt32.random(in: 0 ... .max))")
+        try String(readme[opening.upperBound..<closing.lowerBound]).write(to: script, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script.path)
+        defer { try? FileManager.default.removeItem(at: script) }
+        try await ProbePlugin.withHarness([PluginExecutable(path: script.path)]) { harness in
+            let (host, guest, _) = try await harness.roomWithTwoPlayers()
+            await host.send(#"{"type":"say_hello"}"#)
+            #expect(await host.received().map(\.type) == ["hello"])
+            #expect(try await guest.receive().map(\.type) == ["hello"])
+            let long = #"{"type":"say_hello","pad":"\#(String(repeating: "x", count: 256))"}"#
+            await host.expectError("too_long", after: long)
         }
     }
 }

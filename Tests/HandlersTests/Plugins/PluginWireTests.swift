@@ -22,6 +22,17 @@ struct PluginWireTests {
         #expect(hello.handles == ["roll_dice"])
         #expect(hello.filters == ["chat"])
         #expect(hello.failOpen)
+        #expect(hello.maxMessageBytes == nil)
+    }
+
+    @Test(arguments: [2, 1024, PluginHello.maxMessageBytesLimit])
+    func aHelloMayBoundTheMessagesItReads(_ bytes: Int) throws {
+        let line = decode(#"{"kind":"hello","protocol":1,"name":"x","handles":["a"],"max_message_bytes":\#(bytes)}"#)
+        guard case .hello(let hello) = line else {
+            Issue.record("\(line)")
+            return
+        }
+        #expect(hello.maxMessageBytes == bytes)
     }
 
     @Test func aHelloMayAskForRoomEventsAloneOrBesideTypes() throws {
@@ -59,7 +70,7 @@ struct PluginWireTests {
     /// the first one said. One case a field, changed alone: refused; the same, reordered: taken.
     @Test(arguments: [
         ("name", #""X""#), ("handles", #"["a"]"#), ("filters", #"["chat"]"#), ("filter_failure", #""reject""#),
-        ("events", #"["member_left"]"#),
+        ("events", #"["member_left"]"#), ("max_message_bytes", "64"),
     ])
     func aRestartsHelloMustMatchTheFirstInEachField(_ field: String, changedTo value: String) throws {
         func hello(_ fields: [(String, String)]) throws -> PluginHello {
@@ -71,11 +82,13 @@ struct PluginWireTests {
         let fields = [
             ("name", #""x""#), ("handles", #"["a","b"]"#), ("filters", #"["chat","emote"]"#),
             ("filter_failure", #""pass""#), ("events", #"["member_left","room_closed"]"#),
+            ("max_message_bytes", "1024"),
         ]
         let first = try hello(fields)
         let reordered = try hello([
             ("events", #"["room_closed","member_left"]"#), ("filter_failure", #""pass""#),
             ("filters", #"["emote","chat"]"#), ("handles", #"["b","a"]"#), ("name", #""x""#),
+            ("max_message_bytes", "1024"),
         ])
         #expect(first.announcesTheSame(as: reordered))
         let changed = try hello(fields.map { $0.0 == field ? (field, value) : $0 })
@@ -142,6 +155,12 @@ struct PluginWireTests {
         #"{"kind":"hello","protocol":1,"name":"x","events":[]}"#,
         // Only news of missed events, of none: it would hear nothing.
         #"{"kind":"hello","protocol":1,"name":"x","events":["events_missed"]}"#,
+        // A bound on messages that no JSON object fits, or past any frame, or not an integer.
+        #"{"kind":"hello","protocol":1,"name":"x","handles":["a"],"max_message_bytes":1}"#,
+        #"{"kind":"hello","protocol":1,"name":"x","handles":["a"],"max_message_bytes":-5}"#,
+        #"{"kind":"hello","protocol":1,"name":"x","handles":["a"],"max_message_bytes":16777217}"#,
+        #"{"kind":"hello","protocol":1,"name":"x","handles":["a"],"max_message_bytes":"1024"}"#,
+        #"{"kind":"hello","protocol":1,"name":"x","handles":["a"],"max_message_bytes":1024.5}"#,
         // More types than a hello may list (they were de-duplicated in quadratic time).
         #"{"kind":"hello","protocol":1,"name":"x","handles":["#
             + (0...PluginHello.maxTypes).map { "\"t\($0)\"" }.joined(separator: ",") + "]}",

@@ -77,6 +77,8 @@ enum ProbePlugin {
             hello["filters"] = ["chat"]
         if mode in ("listens_noread", "reads_slowly", "answers_late_then_stops"):  # a type, and room events
             hello["events"] = ["member_joined"]
+        if mode == "small_messages":  # reads 64 bytes of a message at most, and a failing filter would pass
+            hello.update(filters=["chat"], filter_failure="pass", max_message_bytes=64)
         if mode == "second_probe":
             hello["handles"] = ["probe_two"]
         if mode == "changes_on_restart" and len(open(pid_file).read().split()) > 1:
