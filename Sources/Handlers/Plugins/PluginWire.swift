@@ -125,7 +125,8 @@ public struct PluginHello: Sendable, Equatable {
             && self.maxMessageBytes == other.maxMessageBytes
     }
 
-    /// The largest `max_message_bytes` a hello may give: a 16 MiB frame cap's worth.
+    /// The largest `max_message_bytes` a hello may give: far past any use (4 MiB of requests
+    /// waiting for a plugin already make it unavailable).
     static let maxMessageBytesLimit = 16 << 20
 
     private static func maxMessageBytes(_ value: JSONValue?) throws(PluginProtocolError) -> Int? {

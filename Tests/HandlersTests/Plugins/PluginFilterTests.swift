@@ -170,6 +170,11 @@ struct PluginMessageSizeTests {
 
             // The next line the plugin read is the next message's: the refused one never reached it.
             #expect(await host.exchange(self.probe(bytes: 30)).first?["seen"] == 2)
+
+            // What counts is the JSON the plugin reads, compact: spaces a client adds are not.
+            let spaced = self.probe(bytes: 64).replacingOccurrences(of: ":", with: " :    ")
+            #expect(spaced.utf8.count > 64)
+            #expect(await host.exchange(spaced).first?["seen"] == 3)
         }
     }
 
