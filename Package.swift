@@ -42,6 +42,7 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         .target(
             name: "Persistence",
             dependencies: [
@@ -86,7 +87,7 @@ let package = Package(
         .target(
             name: "RelayServer",
             dependencies: [
-                "WebSocketWire",
+                "WebSocketWire", "CMalloc",
                 "Relay", "Handlers", "Persistence",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

@@ -120,6 +120,7 @@ extension RelayCommand {
         try self.applyHTTPLimits(to: &configuration, environment: environment, openFileLimit: openFileLimit)
         configuration.persistence = try self.persistence(in: dataDirectory)
         self.applyRelayLimits(to: &configuration.relay)
+        configuration.memoryTrimInterval = .seconds(self.memoryTrimSeconds)
         try self.applyPlugins(to: &configuration, environment: environment)
         return configuration
     }

@@ -73,6 +73,7 @@ extension RelayCommand {
             NumericRange("outbound-queue-frames", self.outboundQueueFrames, 8...Self.maxCount),
             NumericRange("outbound-queue-bytes", self.outboundQueueBytes, 65_536...Self.maxBytes),
             NumericRange("outbound-queue-seconds", self.outboundQueueSeconds, 1...Self.maxSeconds, zeroIsOff: true),
+            NumericRange("memory-trim-seconds", self.memoryTrimSeconds, 1...Self.maxSeconds, zeroIsOff: true),
             NumericRange("max-outbound-bytes-per-server", self.maxOutboundBytesPerServer, 65_536...(1 << 40)),
             NumericRange("ping-interval-seconds", self.pingIntervalSeconds, 1...Self.maxSeconds),
             NumericRange("max-chat-length", self.maxChatLength, 1...1_000_000),

@@ -192,6 +192,12 @@ struct RelayCommand: AsyncParsableCommand {
 
     @Option(
         help:
+            "Seconds between checks of the memory the allocator keeps once freed (a burst's, slow clients' queues); 16 MiB or more is given back to the system. 0: never."
+    )
+    var memoryTrimSeconds: Int = 10
+
+    @Option(
+        help:
             "Outbound bytes all slow clients' queues may hold together past 128 KiB each; past it, one past its 128 KiB that would grow is disconnected (close 4000)."
     )
     var maxOutboundBytesPerServer: Int = 1 << 30
@@ -357,7 +363,8 @@ struct RelayCommand: AsyncParsableCommand {
                     observers: observers + plugins.observers)
                 let app = buildApplication(
                     configuration: configuration, scores: store, savedGames: store, bosses: store,
-                    rooms: rooms, dispatcher: dispatcher, services: [store], logger: logger
+                    rooms: rooms, dispatcher: dispatcher, services: [store] + configuration.memoryTrim(logger: logger),
+                    logger: logger
                 )
                 logger.info("relay.starting", metadata: configuration.startingMetadata(openFileLimit: openFileLimit))
                 configuration.warnIfBossImagesAreMissing(logger: logger)

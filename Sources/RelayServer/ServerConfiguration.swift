@@ -48,6 +48,9 @@ struct ServerConfiguration: Sendable {
     /// at debug (``ClientCloseLogs``). Not a flag: tests lengthen it, so that a loaded run cannot
     /// pass the interval.
     var repeatedCloseLogInterval: Duration = .seconds(10)
+    /// How often freed memory the allocator keeps is checked for, and given back (``MemoryTrim``;
+    /// `--memory-trim-seconds`); zero: never.
+    var memoryTrimInterval: Duration = .seconds(10)
     /// Plugin executables named one by one (`--plugin PATH`), started after those of the folder.
     var plugins: [PluginExecutable] = []
     /// Timeouts and bounds of plugin processes (`--plugin-timeout-ms`).

@@ -156,6 +156,7 @@ struct ConfigurationTests {
             "outbound-queue-frames": ("64", { $0.relay.outboundQueueFrames == 64 }),
             "outbound-queue-bytes": ("70000", { $0.relay.outboundQueueBytes == 70_000 }),
             "outbound-queue-seconds": ("3", { $0.relay.outboundQueueAgeLimit == .seconds(3) }),
+            "memory-trim-seconds": ("4", { $0.memoryTrimInterval == .seconds(4) }),
             "max-outbound-bytes-per-server": ("100000", { $0.relay.maxOutboundBytesPerServer == 100_000 }),
             "ping-interval-seconds": ("5", { $0.relay.pingInterval == .seconds(5) }),
             "max-chat-length": ("42", { $0.relay.maxChatLength == 42 }),
