@@ -1,12 +1,8 @@
+import CMalloc
 import Foundation
 import Logging
 import NIOPosix
 import ServiceLifecycle
-
-#if canImport(Glibc)
-    import CMalloc
-    import Glibc
-#endif
 
 /// Gives back to the system the memory a burst freed (``RelayCommand/memoryTrimSeconds``).
 ///
@@ -24,6 +20,7 @@ struct MemoryTrim: Service {
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
+            // Until the sleep throws: the graceful shutdown cancelled it.
             while (try? await Task.sleep(for: self.interval)) != nil {
                 _ = try? await NIOThreadPool.singleton.runIfActive { self.trimIfWorthIt() }
             }
@@ -37,7 +34,7 @@ struct MemoryTrim: Service {
         guard let kept = Self.keptFree(), kept >= self.threshold else { return }
         let before = ResidentMemory.bytes()
         let start = ContinuousClock.now
-        Self.trim()
+        cmalloc_trim()
         let took = ContinuousClock.now - start
         guard let before, let after = ResidentMemory.bytes(), before - after >= Self.worthLogging else { return }
         self.logger.info(
@@ -51,26 +48,20 @@ struct MemoryTrim: Service {
     /// Memory a trim must give back to be logged.
     static let worthLogging = 1 << 20
 
-    /// Bytes the allocator holds free, not given back to the system; nil where it cannot tell.
+    /// Bytes the allocator holds free, given back to the system or not; nil where it cannot tell
+    /// (an allocator other than glibc's, which cannot be trimmed either).
     static func keptFree() -> Int? {
-        #if canImport(Glibc)
-            Int(mallinfo2().fordblks)
-        #else
-            nil
-        #endif
-    }
-
-    private static func trim() {
-        #if canImport(Glibc)
-            malloc_trim(0)
-        #endif
+        let bytes = cmalloc_free_bytes()
+        return bytes >= 0 ? Int(bytes) : nil
     }
 }
 
 extension ServerConfiguration {
-    /// The memory trim this configuration asks for, as the services to run: none when off.
+    /// The memory trim this configuration asks for, as the services to run: none when off, or
+    /// where the allocator cannot be asked.
     func memoryTrim(logger: Logger) -> [any Service] {
-        self.memoryTrimInterval > .zero ? [MemoryTrim(interval: self.memoryTrimInterval, logger: logger)] : []
+        guard self.memoryTrimInterval > .zero, MemoryTrim.keptFree() != nil else { return [] }
+        return [MemoryTrim(interval: self.memoryTrimInterval, logger: logger)]
     }
 }
 
