@@ -191,6 +191,7 @@ struct PluginServerTests {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
         }
         #expect((answers.first?["events"] as? [String])?.contains("events_missed") == true, "\(said)")
+        #expect(answers.first?["max_message_bytes"] as? Int == 256, "\(said)")
         let scores = answers.dropFirst().map { answer in
             ((answer["actions"] as? [[String: Any]])?.first?["message"] as? [String: Any])?["scores"] as? [String: Int]
         }
