@@ -12,12 +12,17 @@ extension RelayCommand {
         let range: ClosedRange<Double>
         /// 0 is taken too, for "no limit", below a range that starts above it.
         var zeroIsOff = false
+        /// What 0 does, where it is taken, in the refusal's words.
+        var zeroMeans = "no limit"
 
-        init(_ option: String, _ value: Int, _ range: ClosedRange<Int>, zeroIsOff: Bool = false) {
+        init(
+            _ option: String, _ value: Int, _ range: ClosedRange<Int>, zeroIsOff: Bool = false, zeroMeans: String? = nil
+        ) {
             self.option = option
             self.value = Double(value)
             self.range = Double(range.lowerBound)...Double(range.upperBound)
             self.zeroIsOff = zeroIsOff
+            if let zeroMeans { self.zeroMeans = zeroMeans }
         }
 
         init(_ option: String, _ value: Double, _ range: ClosedRange<Double>, zeroIsOff: Bool = false) {
@@ -73,7 +78,8 @@ extension RelayCommand {
             NumericRange("outbound-queue-frames", self.outboundQueueFrames, 8...Self.maxCount),
             NumericRange("outbound-queue-bytes", self.outboundQueueBytes, 65_536...Self.maxBytes),
             NumericRange("outbound-queue-seconds", self.outboundQueueSeconds, 1...Self.maxSeconds, zeroIsOff: true),
-            NumericRange("memory-trim-seconds", self.memoryTrimSeconds, 1...Self.maxSeconds, zeroIsOff: true),
+            NumericRange(
+                "memory-trim-seconds", self.memoryTrimSeconds, 1...Self.maxSeconds, zeroIsOff: true, zeroMeans: "never"),
             NumericRange("max-outbound-bytes-per-server", self.maxOutboundBytesPerServer, 65_536...(1 << 40)),
             NumericRange("ping-interval-seconds", self.pingIntervalSeconds, 1...Self.maxSeconds),
             NumericRange("max-chat-length", self.maxChatLength, 1...1_000_000),
@@ -88,7 +94,7 @@ extension RelayCommand {
         for option in self.numericRanges where !option.isValid {
             // A NaN is in no range; `contains` is false for it, as for an infinity.
             let range =
-                (option.zeroIsOff ? "0 (no limit) or " : "")
+                (option.zeroIsOff ? "0 (\(option.zeroMeans)) or " : "")
                 + "\(Self.text(option.range.lowerBound))…\(Self.text(option.range.upperBound))"
             throw ValidationError("--\(option.option) must be \(range), not \(Self.text(option.value))")
         }

@@ -46,6 +46,8 @@ struct OptionRangeTests {
                 ["--new-connections-per-second-per-address", "1e-21"],
                 "must be 0 (no limit) or 0.001…1000000, not 1e-21"
             ),
+            // 0 turns the trim off: it sets no limit.
+            (["--memory-trim-seconds=-1"], "--memory-trim-seconds must be 0 (never) or 1…86400, not -1"),
             // Crashed the start (its burst, twice it, overflowed).
             (["--messages-per-second", "\(Int.max)"], "--messages-per-second must be 1…10000000, not"),
         ]

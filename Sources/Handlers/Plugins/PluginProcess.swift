@@ -504,7 +504,8 @@ public final class PluginProcess: Sendable {
         var lateForShutdown = false
         let refusal = self.state.withLock { state -> String? in
             if let first = state.hello, !first.announcesTheSame(as: hello) {
-                return "its hello after a restart differs from its first one"
+                let fields = first.fieldsDiffering(from: hello).joined(separator: ", ")
+                return "its hello after a restart differs from its first one in \(fields)"
             }
             guard !state.isShuttingDown else {
                 lateForShutdown = true

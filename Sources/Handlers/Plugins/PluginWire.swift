@@ -120,9 +120,19 @@ public struct PluginHello: Sendable, Equatable {
     /// in any order (a Python plugin listing a set of types may list them in another order each
     /// run; order within one hello changes nothing).
     func announcesTheSame(as other: PluginHello) -> Bool {
-        self.name == other.name && self.failOpen == other.failOpen && Set(self.handles) == Set(other.handles)
-            && Set(self.filters) == Set(other.filters) && self.events == other.events
-            && self.maxMessageBytes == other.maxMessageBytes
+        self.fieldsDiffering(from: other).isEmpty
+    }
+
+    /// The hello's fields in which `other` announces something else, as ``announcesTheSame(as:)``
+    /// compares them: for the log, which names them.
+    func fieldsDiffering(from other: PluginHello) -> [String] {
+        let comparisons: [(String, Bool)] = [
+            ("name", self.name == other.name), ("handles", Set(self.handles) == Set(other.handles)),
+            ("filters", Set(self.filters) == Set(other.filters)), ("filter_failure", self.failOpen == other.failOpen),
+            ("events", self.events == other.events),
+            ("max_message_bytes", self.maxMessageBytes == other.maxMessageBytes),
+        ]
+        return comparisons.filter { !$0.1 }.map(\.0)
     }
 
     /// The largest `max_message_bytes` a hello may give: far past any use (4 MiB of requests

@@ -462,13 +462,22 @@ struct PluginStartupTests {
     @Test func aRestartThatAnnouncesOtherTypesIsRefused() async throws {
         let pidFile = ProbePlugin.pidFile()
         defer { ProbePlugin.removePidFile(pidFile) }
-        try await ProbePlugin.withHarness([ProbePlugin.executable("changes_on_restart", pidFile: pidFile)]) { harness in
+        let records = RecordedLogs()
+        try await ProbePlugin.withHarness(
+            [ProbePlugin.executable("changes_on_restart", pidFile: pidFile)],
+            logger: Logger(label: "test") { _ in records }
+        ) { harness in
             let client = harness.client()
             await client.expectError("plugin_unavailable", after: #"{"type":"probe","do":"crash"}"#)
             // It restarts, announces other types, is stopped, restarts…: never available again.
             try await harness.eventually { ProbePlugin.pids(in: pidFile).count >= 3 }
             await client.expectError("plugin_unavailable", after: #"{"type":"probe"}"#)
         }
+        // The log names what changed.
+        let violations = records.entries.filter { $0.message == "plugin.protocol.violation" }
+        #expect(
+            violations.first?.metadata["reason"].map { "\($0)" }
+                == "its hello after a restart differs from its first one in handles", "\(violations)")
     }
 
     @Test func aRestartThatListsTheSameTypesInAnotherOrderServes() async throws {

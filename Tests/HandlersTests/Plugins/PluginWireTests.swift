@@ -70,7 +70,7 @@ struct PluginWireTests {
     /// the first one said. One case a field, changed alone: refused; the same, reordered: taken.
     @Test(arguments: [
         ("name", #""X""#), ("handles", #"["a"]"#), ("filters", #"["chat"]"#), ("filter_failure", #""reject""#),
-        ("events", #"["member_left"]"#), ("max_message_bytes", "64"),
+        ("events", #"["member_left"]"#), ("max_message_bytes", "64"), ("max_message_bytes", "null"),
     ])
     func aRestartsHelloMustMatchTheFirstInEachField(_ field: String, changedTo value: String) throws {
         func hello(_ fields: [(String, String)]) throws -> PluginHello {
@@ -93,6 +93,7 @@ struct PluginWireTests {
         #expect(first.announcesTheSame(as: reordered))
         let changed = try hello(fields.map { $0.0 == field ? (field, value) : $0 })
         #expect(!first.announcesTheSame(as: changed), "\(field) changed to \(value)")
+        #expect(first.fieldsDiffering(from: changed) == [field])
     }
 
     @Test func eventLinesNameTheRoomAndForAMemberTheirRoom() {
