@@ -10,19 +10,19 @@ extension RelayCommand {
         let option: String
         let value: Double
         let range: ClosedRange<Double>
-        /// 0 is taken too, for "no limit", below a range that starts above it.
+        /// 0 is taken too (for what ``zeroMeans`` says), below a range that starts above it.
         var zeroIsOff = false
         /// What 0 does, where it is taken, in the refusal's words.
         var zeroMeans = "no limit"
 
         init(
-            _ option: String, _ value: Int, _ range: ClosedRange<Int>, zeroIsOff: Bool = false, zeroMeans: String? = nil
+            _ option: String, _ value: Int, _ range: ClosedRange<Int>, zeroIsOff: Bool = false,
+            zeroMeans: String = "no limit"
         ) {
             self.option = option
             self.value = Double(value)
             self.range = Double(range.lowerBound)...Double(range.upperBound)
-            self.zeroIsOff = zeroIsOff
-            if let zeroMeans { self.zeroMeans = zeroMeans }
+            (self.zeroIsOff, self.zeroMeans) = (zeroIsOff, zeroMeans)
         }
 
         init(_ option: String, _ value: Double, _ range: ClosedRange<Double>, zeroIsOff: Bool = false) {
